@@ -1,0 +1,86 @@
+package incident
+
+import (
+	"context"
+	"sync"
+)
+
+// EventType names what happened.
+type EventType string
+
+// Event types.
+const (
+	EventPageChanged      EventType = "page.changed"      // page settings or components
+	EventIncidentChanged  EventType = "incident.changed"  // created, updated, resolved
+	EventIncidentDeleted  EventType = "incident.deleted"  // removed
+	EventBroadcastCreated EventType = "broadcast.created" // an outbox row awaits the planner
+)
+
+// Event tells other parts (the status page, notify, other nodes) that
+// something changed. Events carry IDs, not state: a receiver re-reads the
+// store, which stays the source of truth.
+type Event struct {
+	Type       EventType `json:"type"`
+	PageID     string    `json:"page_id"`
+	IncidentID string    `json:"incident_id,omitempty"`
+	Origin     string    `json:"origin,omitempty"` // node that published it
+}
+
+// Events publishes events to every subscriber, on this node and, in the
+// Redis engine, on every node.
+type Events interface {
+	// Publish sends ev to subscribers. Delivery is at most once; it must not
+	// block on slow subscribers.
+	Publish(ctx context.Context, ev Event) error
+	// Subscribe returns a channel of events and a cancel func that closes it.
+	Subscribe() (<-chan Event, func())
+}
+
+// LocalEvents is the in-process Events: fan-out to buffered channels;
+// a subscriber that falls behind loses events rather than blocking the
+// publisher (it re-reads the store on the next one anyway).
+type LocalEvents struct {
+	mu   sync.Mutex
+	subs map[chan Event]struct{}
+}
+
+var _ Events = (*LocalEvents)(nil)
+
+// NewLocalEvents returns an empty in-process bus.
+func NewLocalEvents() *LocalEvents { return &LocalEvents{subs: map[chan Event]struct{}{}} }
+
+// Publish implements Events.
+func (b *LocalEvents) Publish(_ context.Context, ev Event) error {
+	b.Deliver(ev)
+	return nil
+}
+
+// Deliver hands ev to this node's subscribers; a networked bus calls it for
+// events that arrive from other nodes.
+func (b *LocalEvents) Deliver(ev Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.subs {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+}
+
+// Subscribe implements Events.
+func (b *LocalEvents) Subscribe() (<-chan Event, func()) {
+	ch := make(chan Event, 256)
+	b.mu.Lock()
+	b.subs[ch] = struct{}{}
+	b.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs, ch)
+			b.mu.Unlock()
+			close(ch)
+		})
+	}
+}

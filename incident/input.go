@@ -1,0 +1,255 @@
+package incident
+
+import (
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on what a client may send.
+const (
+	MaxNameLen        = 255
+	MaxDescriptionLen = 1000
+	MaxBodyLen        = 10000 // an update's text; Statuspage's own limit is in this range
+	MaxComponents     = 500   // per incident
+)
+
+// Languages herald ships page text and templates in.
+var Languages = []string{"en", "hu", "pl", "hr"}
+
+// PageInput creates or changes a page; nil fields are left as they are.
+type PageInput struct {
+	Name      *string
+	URL       *string
+	TimeZone  *string
+	Languages []string // nil: unchanged
+	Hosts     []string // nil: unchanged
+}
+
+// ComponentInput creates or changes a component; nil fields are left as they are.
+type ComponentInput struct {
+	Name               *string
+	Description        *string
+	Status             *ComponentStatus
+	Position           *int
+	GroupID            *string // "" removes it from its group
+	Showcase           *bool
+	OnlyShowIfDegraded *bool
+	StartDate          *string // YYYY-MM-DD, "" clears
+}
+
+// GroupInput creates or changes a component group.
+type GroupInput struct {
+	Name         *string
+	Description  *string
+	Position     *int
+	ComponentIDs []string // nil: unchanged; otherwise exactly these members
+}
+
+// IncidentInput creates or changes an incident or maintenance, mirroring the
+// body of Statuspage's v1 `{"incident": {...}}`. nil fields are left as they are.
+type IncidentInput struct {
+	Name                    *string
+	Status                  *Status
+	ImpactOverride          *Impact
+	Body                    *string
+	ComponentIDs            []string                   // nil: unchanged
+	Components              map[string]ComponentStatus // component ID → new status
+	DeliverNotifications    *bool                      // default true
+	ScheduledFor            *time.Time
+	ScheduledUntil          *time.Time
+	ScheduledRemindPrior    *bool
+	ScheduledAutoInProgress *bool // default true
+	ScheduledAutoCompleted  *bool // default true
+	// AutoTransitionToOperational, when false, leaves components as they are
+	// on resolve or completion; by default they return to operational (or to
+	// what another open incident still says about them).
+	AutoTransitionToOperational *bool
+	Backfilled                  *bool
+	CreatedAt                   *time.Time // backfilled incidents only
+	PostmortemBody              *string
+}
+
+func validName(field string, s *string) error {
+	if s == nil {
+		return nil
+	}
+	*s = strings.TrimSpace(*s)
+	n := utf8.RuneCountInString(*s)
+	switch {
+	case !utf8.ValidString(*s):
+		return Invalid(field, "must be valid UTF-8")
+	case n == 0:
+		return Invalid(field, "must not be empty")
+	case n > MaxNameLen:
+		return Invalid(field, "must be at most %d characters, got %d", MaxNameLen, n)
+	case strings.ContainsAny(*s, "\x00\r\n"):
+		return Invalid(field, "must be a single line")
+	}
+	return nil
+}
+
+func validText(field string, s *string, max int) error {
+	if s == nil {
+		return nil
+	}
+	if !utf8.ValidString(*s) || strings.ContainsRune(*s, 0) {
+		return Invalid(field, "must be valid UTF-8 text")
+	}
+	if n := utf8.RuneCountInString(*s); n > max {
+		return Invalid(field, "must be at most %d characters, got %d", max, n)
+	}
+	return nil
+}
+
+// Validate checks the fields that are set; required fields are checked by
+// the Service, which knows whether it creates or changes.
+func (in *PageInput) Validate() error {
+	if err := validName("name", in.Name); err != nil {
+		return err
+	}
+	if in.URL != nil {
+		u, err := url.Parse(*in.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Invalid("url", "must be an absolute http or https URL")
+		}
+		*in.URL = strings.TrimRight(*in.URL, "/")
+	}
+	if in.TimeZone != nil {
+		if _, err := time.LoadLocation(*in.TimeZone); err != nil || *in.TimeZone == "" || *in.TimeZone == "Local" {
+			return Invalid("time_zone", "unknown time zone %q", *in.TimeZone)
+		}
+	}
+	if in.Languages != nil {
+		if len(in.Languages) == 0 {
+			return Invalid("languages", "must name at least one language")
+		}
+		for _, l := range in.Languages {
+			if !knownLanguage(l) {
+				return Invalid("languages", "unsupported language %q (have %s)", l, strings.Join(Languages, ", "))
+			}
+		}
+	}
+	for _, h := range in.Hosts {
+		if h == "" || len(h) > 253 || strings.ContainsAny(h, "/ :@") {
+			return Invalid("hosts", "%q is not a host name", h)
+		}
+	}
+	return nil
+}
+
+func knownLanguage(l string) bool {
+	for _, k := range Languages {
+		if k == l {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks the fields that are set.
+func (in *ComponentInput) Validate() error {
+	if err := validName("name", in.Name); err != nil {
+		return err
+	}
+	if err := validText("description", in.Description, MaxDescriptionLen); err != nil {
+		return err
+	}
+	if in.Status != nil && !in.Status.Valid() {
+		return Invalid("status", "unknown component status %q", *in.Status)
+	}
+	if in.Position != nil && (*in.Position < 0 || *in.Position > 100000) {
+		return Invalid("position", "must be between 0 and 100000")
+	}
+	if in.GroupID != nil && *in.GroupID != "" && !ValidID(*in.GroupID) {
+		return Invalid("group_id", "is not a valid ID")
+	}
+	if in.StartDate != nil && *in.StartDate != "" {
+		if _, err := time.Parse("2006-01-02", *in.StartDate); err != nil {
+			return Invalid("start_date", "must be a date YYYY-MM-DD")
+		}
+	}
+	return nil
+}
+
+// Validate checks the fields that are set.
+func (in *GroupInput) Validate() error {
+	if err := validName("name", in.Name); err != nil {
+		return err
+	}
+	if err := validText("description", in.Description, MaxDescriptionLen); err != nil {
+		return err
+	}
+	if in.Position != nil && (*in.Position < 0 || *in.Position > 100000) {
+		return Invalid("position", "must be between 0 and 100000")
+	}
+	for _, id := range in.ComponentIDs {
+		if !ValidID(id) {
+			return Invalid("components", "%q is not a valid ID", id)
+		}
+	}
+	return nil
+}
+
+// earliest and latestAhead bound dates that make sense.
+var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const latestAhead = 2 * 365 * 24 * time.Hour
+
+func validDate(field string, t *time.Time, now time.Time) error {
+	if t == nil {
+		return nil
+	}
+	if t.Before(earliest) || t.After(now.Add(latestAhead)) {
+		return Invalid(field, "must be between 2000-01-01 and two years from now")
+	}
+	return nil
+}
+
+// Validate checks the fields that are set against enums and limits.
+func (in *IncidentInput) Validate(now time.Time) error {
+	if err := validName("name", in.Name); err != nil {
+		return err
+	}
+	if in.Status != nil && !in.Status.Valid() {
+		return Invalid("status", "unknown status %q", *in.Status)
+	}
+	if in.ImpactOverride != nil && *in.ImpactOverride != "" && (!in.ImpactOverride.Valid() || *in.ImpactOverride == ImpactMaintenance) {
+		return Invalid("impact_override", "must be one of none, minor, major, critical")
+	}
+	if err := validText("body", in.Body, MaxBodyLen); err != nil {
+		return err
+	}
+	if err := validText("postmortem_body", in.PostmortemBody, MaxBodyLen); err != nil {
+		return err
+	}
+	if len(in.ComponentIDs)+len(in.Components) > MaxComponents {
+		return Invalid("component_ids", "at most %d components", MaxComponents)
+	}
+	for _, id := range in.ComponentIDs {
+		if !ValidID(id) {
+			return Invalid("component_ids", "%q is not a valid ID", id)
+		}
+	}
+	for id, st := range in.Components {
+		if !ValidID(id) {
+			return Invalid("components", "%q is not a valid ID", id)
+		}
+		if !st.Valid() {
+			return Invalid("components", "unknown component status %q for %s", st, id)
+		}
+	}
+	for _, d := range []struct {
+		f string
+		t *time.Time
+	}{{"scheduled_for", in.ScheduledFor}, {"scheduled_until", in.ScheduledUntil}, {"created_at", in.CreatedAt}} {
+		if err := validDate(d.f, d.t, now); err != nil {
+			return err
+		}
+	}
+	if in.CreatedAt != nil && in.CreatedAt.After(now) {
+		return Invalid("created_at", "must not be in the future")
+	}
+	return nil
+}

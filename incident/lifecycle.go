@@ -1,0 +1,504 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// openStatuses are the statuses of incidents and maintenances that still
+// hold their components: unresolved incidents and maintenances underway.
+var openStatuses = []Status{Investigating, Identified, Monitoring, InProgress, Verifying}
+
+// Incident returns one incident or maintenance of a page, or ENOTFOUND.
+func (s *Service) Incident(ctx context.Context, pageID, id string) (*Incident, error) {
+	if !ValidID(id) {
+		return nil, NotFound("incident", id)
+	}
+	inc, err := s.Store.FindIncidentByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if pageID != "" && inc.PageID != pageID {
+		return nil, NotFound("incident", id)
+	}
+	return inc, nil
+}
+
+// Incidents returns incidents matching f, newest first, and the total count.
+func (s *Service) Incidents(ctx context.Context, f IncidentFilter) ([]*Incident, int, error) {
+	if f.PageID != "" {
+		if _, err := s.Page(ctx, f.PageID); err != nil {
+			return nil, 0, err
+		}
+	}
+	return s.Store.FindIncidents(ctx, f)
+}
+
+// CreateIncident declares an incident, or schedules a maintenance when
+// ScheduledFor is set. With an idempotency key, a repeated request returns
+// the incident the first one created and created=false.
+func (s *Service) CreateIncident(ctx context.Context, pageID string, in IncidentInput, idemKey string) (inc *Incident, created bool, err error) {
+	now := s.now()
+	if err := in.Validate(now); err != nil {
+		return nil, false, err
+	}
+	if in.Name == nil {
+		return nil, false, Invalid("name", "is required")
+	}
+	if len(idemKey) > 255 {
+		return nil, false, Invalid("Idempotency-Key", "must be at most 255 characters")
+	}
+	scope := "incident.create:" + pageID
+	if idemKey != "" {
+		if inc, err := s.replay(ctx, scope, idemKey); inc != nil || err != nil {
+			return inc, false, err
+		}
+	}
+	comps, err := s.Components(ctx, pageID)
+	if err != nil {
+		return nil, false, err
+	}
+	maint := in.ScheduledFor != nil || in.ScheduledUntil != nil
+	inc = &Incident{ID: NewID(), PageID: pageID, CreatedAt: now, UpdatedAt: now, StartedAt: now,
+		ComponentIDs: []string{}, ScheduledAutoInProgress: true, ScheduledAutoCompleted: true}
+	if in.Backfilled != nil && *in.Backfilled {
+		inc.Backfilled = true
+		if in.CreatedAt != nil {
+			inc.CreatedAt, inc.StartedAt = in.CreatedAt.UTC().Truncate(time.Millisecond), in.CreatedAt.UTC().Truncate(time.Millisecond)
+		}
+	}
+	if maint {
+		if in.ScheduledFor == nil || in.ScheduledUntil == nil {
+			return nil, false, Invalid("scheduled_until", "a maintenance needs both scheduled_for and scheduled_until")
+		}
+		inc.Status = Scheduled
+	} else {
+		inc.Status = Investigating
+	}
+	if in.Status == nil {
+		in.Status = &inc.Status
+	}
+	if maint != in.Status.IsMaintenance() {
+		return nil, false, &Error{Code: ETRANSITION, Field: "status", Message: "status " + string(*in.Status) + " does not fit " + map[bool]string{true: "a maintenance", false: "an incident"}[maint]}
+	}
+	if *in.Status == Postmortem {
+		return nil, false, &Error{Code: ETRANSITION, Field: "status", Message: "resolve the incident before publishing a postmortem"}
+	}
+	if maint && !in.Status.Closed() && !in.ScheduledUntil.After(now) {
+		return nil, false, Invalid("scheduled_until", "is in the past; record a finished maintenance with status completed")
+	}
+	ch, err := s.apply(ctx, inc, comps, in, true, now)
+	if err != nil {
+		return nil, false, err
+	}
+	if idemKey != "" {
+		ch.Idempotency = &IdempotencyKey{Scope: scope, Key: idemKey, ResourceID: inc.ID, ExpiresAt: now.Add(24 * time.Hour)}
+	}
+	ch.Audit = append(ch.Audit, s.audit(ctx, pageID, "incident.create", "incident", inc.ID, nil, inc, now))
+	if err := s.Store.Commit(ctx, ch); err != nil {
+		if idemKey != "" && errors.Is(err, ErrConflict) {
+			if prior, rerr := s.replay(ctx, scope, idemKey); prior != nil || rerr != nil {
+				return prior, false, rerr
+			}
+		}
+		return nil, false, err
+	}
+	s.publishIncident(ctx, inc, ch)
+	s.Log.Info("incident created", "incident_id", inc.ID, "page_id", pageID, "status", inc.Status, "impact", inc.Impact, "actor", ActorFrom(ctx).String())
+	return inc, true, nil
+}
+
+func (s *Service) replay(ctx context.Context, scope, key string) (*Incident, error) {
+	id, err := s.Store.FindIdempotencyKey(ctx, scope, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return s.Store.FindIncidentByID(ctx, id)
+}
+
+func (s *Service) publishIncident(ctx context.Context, inc *Incident, ch *Change) {
+	evs := []Event{{Type: EventIncidentChanged, PageID: inc.PageID, IncidentID: inc.ID}}
+	if len(ch.Broadcasts) > 0 {
+		evs = append(evs, Event{Type: EventBroadcastCreated, PageID: inc.PageID, IncidentID: inc.ID})
+	}
+	s.publish(ctx, evs...)
+}
+
+// UpdateIncident changes an incident: a new status, a message, component
+// statuses, or its fields. Resolving (or completing a maintenance) returns
+// its components to operational unless the request sets their statuses or
+// AutoTransitionToOperational is false.
+func (s *Service) UpdateIncident(ctx context.Context, pageID, id string, in IncidentInput) (*Incident, error) {
+	now := s.now()
+	if err := in.Validate(now); err != nil {
+		return nil, err
+	}
+	inc, err := s.Incident(ctx, pageID, id)
+	if err != nil {
+		return nil, err
+	}
+	comps, err := s.Components(ctx, inc.PageID)
+	if err != nil {
+		return nil, err
+	}
+	before := cloneIncident(inc)
+	if in.Status != nil {
+		if err := CanMove(inc.Status, *in.Status); err != nil {
+			return nil, err
+		}
+	}
+	if in.ScheduledFor != nil || in.ScheduledUntil != nil {
+		if !inc.IsMaintenance() {
+			return nil, Invalid("scheduled_for", "an incident cannot be turned into a maintenance")
+		}
+	}
+	ch, err := s.apply(ctx, inc, comps, in, false, now)
+	if err != nil {
+		return nil, err
+	}
+	ch.Audit = append(ch.Audit, s.audit(ctx, inc.PageID, "incident.update", "incident", inc.ID, before, inc, now))
+	if err := s.Store.Commit(ctx, ch); err != nil {
+		return nil, err
+	}
+	s.publishIncident(ctx, inc, ch)
+	s.Log.Info("incident updated", "incident_id", inc.ID, "page_id", inc.PageID, "status", inc.Status, "actor", ActorFrom(ctx).String())
+	return inc, nil
+}
+
+// DeleteIncident removes an incident and its updates. Component statuses are
+// left as they are.
+func (s *Service) DeleteIncident(ctx context.Context, pageID, id string) error {
+	inc, err := s.Incident(ctx, pageID, id)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	ch := &Change{DeleteIncidentIDs: []string{id}, Audit: []*AuditEntry{s.audit(ctx, inc.PageID, "incident.delete", "incident", id, inc, nil, now)}}
+	if err := s.Store.Commit(ctx, ch); err != nil {
+		return err
+	}
+	s.publish(ctx, Event{Type: EventIncidentDeleted, PageID: inc.PageID, IncidentID: id})
+	return nil
+}
+
+// EditUpdate corrects an update's text or display time (Statuspage's PATCH
+// incident_updates); it sends nothing.
+func (s *Service) EditUpdate(ctx context.Context, pageID, incidentID, updateID string, body *string, displayAt *time.Time) (*Update, error) {
+	now := s.now()
+	if err := validText("body", body, MaxBodyLen); err != nil {
+		return nil, err
+	}
+	if err := validDate("display_at", displayAt, now); err != nil {
+		return nil, err
+	}
+	inc, err := s.Incident(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	before := cloneIncident(inc)
+	for _, u := range inc.Updates {
+		if u.ID != updateID {
+			continue
+		}
+		if body != nil {
+			u.Body = *body
+		}
+		if displayAt != nil {
+			u.DisplayAt = displayAt.UTC().Truncate(time.Millisecond)
+		}
+		u.UpdatedAt = now
+		inc.UpdatedAt = now
+		inc.Version++
+		ch := &Change{Incidents: []*Incident{inc}, Audit: []*AuditEntry{s.audit(ctx, inc.PageID, "incident_update.update", "incident", inc.ID, before, inc, now)}}
+		if err := s.Store.Commit(ctx, ch); err != nil {
+			return nil, err
+		}
+		s.publishIncident(ctx, inc, ch)
+		return u, nil
+	}
+	return nil, NotFound("incident update", updateID)
+}
+
+// apply changes inc as in asks and returns the Change that commits it:
+// the incident (version bumped), a new Update when something customers
+// should see happened, component status changes, and the broadcast.
+func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, in IncidentInput, create bool, now time.Time) (*Change, error) {
+	ch := &Change{}
+	oldStatus := inc.Status
+	if create {
+		oldStatus = ""
+	}
+	if in.Name != nil {
+		inc.Name = *in.Name
+	}
+	if in.ImpactOverride != nil {
+		inc.ImpactOverride = *in.ImpactOverride
+	}
+	if in.ScheduledFor != nil {
+		t := in.ScheduledFor.UTC().Truncate(time.Millisecond)
+		inc.ScheduledFor = &t
+		inc.StartedAt = t
+	}
+	if in.ScheduledUntil != nil {
+		t := in.ScheduledUntil.UTC().Truncate(time.Millisecond)
+		inc.ScheduledUntil = &t
+	}
+	if inc.IsMaintenance() && !inc.ScheduledUntil.After(*inc.ScheduledFor) {
+		return nil, Invalid("scheduled_until", "must be after scheduled_for")
+	}
+	if in.ScheduledRemindPrior != nil {
+		inc.ScheduledRemindPrior = *in.ScheduledRemindPrior
+	}
+	if in.ScheduledAutoInProgress != nil {
+		inc.ScheduledAutoInProgress = *in.ScheduledAutoInProgress
+	}
+	if in.ScheduledAutoCompleted != nil {
+		inc.ScheduledAutoCompleted = *in.ScheduledAutoCompleted
+	}
+	if in.PostmortemBody != nil {
+		inc.PostmortemBody = *in.PostmortemBody
+	}
+	if in.Status != nil {
+		inc.Status = *in.Status
+	}
+	statusChanged := inc.Status != oldStatus
+
+	// Which components the incident covers.
+	byID := map[string]*Component{}
+	for _, c := range comps {
+		byID[c.ID] = c
+	}
+	if in.ComponentIDs != nil {
+		inc.ComponentIDs = inc.ComponentIDs[:0:0]
+	}
+	addComponent := func(field, id string) error {
+		c := byID[id]
+		if c == nil {
+			return Invalid(field, "no component %q on this page", id)
+		}
+		if c.Group {
+			return Invalid(field, "%q is a component group; name its components", id)
+		}
+		if !inc.Affects(id) {
+			inc.ComponentIDs = append(inc.ComponentIDs, id)
+		}
+		return nil
+	}
+	for _, id := range in.ComponentIDs {
+		if err := addComponent("component_ids", id); err != nil {
+			return nil, err
+		}
+	}
+	for id := range in.Components {
+		if err := addComponent("components", id); err != nil {
+			return nil, err
+		}
+	}
+
+	// New component statuses: what the request says, else what the
+	// lifecycle implies (maintenance start, resolution).
+	want := map[string]ComponentStatus{}
+	for id, st := range in.Components {
+		want[id] = st
+	}
+	autoOperational := in.AutoTransitionToOperational == nil || *in.AutoTransitionToOperational
+	switch {
+	case len(in.Components) > 0:
+	case statusChanged && inc.Status == InProgress:
+		for _, id := range inc.ComponentIDs {
+			want[id] = UnderMaintenance
+		}
+	case statusChanged && (inc.Status == Resolved || inc.Status == Completed) && autoOperational && !create:
+		others, _, err := s.Store.FindIncidents(ctx, IncidentFilter{PageID: inc.PageID, Statuses: openStatuses})
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range inc.ComponentIDs {
+			want[id] = stillHeld(others, inc.ID, id)
+		}
+	}
+	var affected []AffectedComponent
+	changedGroups := []string{}
+	for _, id := range inc.ComponentIDs {
+		st, ok := want[id]
+		if !ok {
+			continue
+		}
+		c := byID[id]
+		if c.Status == st && !create {
+			continue
+		}
+		affected = append(affected, AffectedComponent{Code: id, Name: c.Name, OldStatus: c.Status, NewStatus: st})
+		if c.Status != st {
+			c.Status = st
+			c.UpdatedAt = now
+			ch.Components = append(ch.Components, c)
+			ch.StatusChanges = append(ch.StatusChanges, StatusChange{PageID: inc.PageID, ComponentID: id, Status: st, At: now})
+			changedGroups = append(changedGroups, c.GroupID)
+		}
+	}
+	ch.Components = append(ch.Components, regroup(comps, now, changedGroups...)...)
+
+	// Timestamps the lifecycle sets.
+	switch inc.Status {
+	case Monitoring:
+		if inc.MonitoringAt == nil {
+			inc.MonitoringAt = &now
+		}
+	case Resolved, Completed:
+		if inc.ResolvedAt == nil {
+			t := now
+			if create && inc.Backfilled {
+				t = inc.CreatedAt
+			}
+			inc.ResolvedAt = &t
+		}
+	case Postmortem:
+		if inc.PostmortemPublishedAt == nil {
+			inc.PostmortemPublishedAt = &now
+		}
+	}
+	if inc.ResolvedAt != nil && !inc.Status.Closed() {
+		inc.ResolvedAt = nil
+	}
+	inc.Impact = effectiveImpact(inc)
+
+	// The update customers see, when something they should see happened.
+	deliver := in.DeliverNotifications == nil || *in.DeliverNotifications
+	body := ""
+	if in.Body != nil {
+		body = *in.Body
+	}
+	if create || statusChanged || body != "" || len(affected) > 0 {
+		u := &Update{ID: NewID(), IncidentID: inc.ID, Status: inc.Status, Body: body, CreatedAt: now, UpdatedAt: now, DisplayAt: now,
+			AffectedComponents: affected, DeliverNotifications: deliver}
+		if create && inc.Backfilled {
+			u.CreatedAt, u.UpdatedAt, u.DisplayAt = inc.CreatedAt, inc.CreatedAt, inc.CreatedAt
+		}
+		inc.Updates = append([]*Update{u}, inc.Updates...)
+		if deliver && !inc.Backfilled {
+			if kind := broadcastKind(inc, create, statusChanged); kind != "" {
+				ch.Broadcasts = append(ch.Broadcasts, &Broadcast{ID: NewID(), PageID: inc.PageID, IncidentID: inc.ID, UpdateID: u.ID, Kind: kind, CreatedAt: now})
+			}
+		}
+	}
+	inc.UpdatedAt = now
+	inc.Version++
+	ch.Incidents = []*Incident{inc}
+	return ch, nil
+}
+
+// stillHeld returns the worst status that open incidents other than self
+// still hold the component in, or operational.
+func stillHeld(open []*Incident, self, componentID string) ComponentStatus {
+	worst := Operational
+	for _, o := range open {
+		if o.ID == self || !o.Affects(componentID) {
+			continue
+		}
+		st, ok := o.LatestStatusFor(componentID)
+		if o.IsMaintenance() {
+			st, ok = UnderMaintenance, true
+		}
+		if ok && st.Worse(worst) {
+			worst = st
+		}
+	}
+	return worst
+}
+
+func broadcastKind(inc *Incident, create, statusChanged bool) BroadcastKind {
+	switch {
+	case inc.IsMaintenance() && create:
+		return BroadcastScheduled
+	case create && inc.Status.Closed():
+		return "" // a record of the past: nobody to tell
+	case create:
+		return BroadcastDeclared
+	case statusChanged && inc.Status == InProgress:
+		return BroadcastStarted
+	case statusChanged && inc.Status == Completed:
+		return BroadcastCompleted
+	case statusChanged && inc.Status == Resolved:
+		return BroadcastResolved
+	}
+	return BroadcastUpdated
+}
+
+// effectiveImpact is the override when set, maintenance for maintenances,
+// else the impact of the worst status the incident put its components in.
+func effectiveImpact(inc *Incident) Impact {
+	if inc.ImpactOverride != "" {
+		return inc.ImpactOverride
+	}
+	if inc.IsMaintenance() {
+		return ImpactMaintenance
+	}
+	worst := ImpactNone
+	for _, id := range inc.ComponentIDs {
+		// The worst status ever set during the incident, so resolving does
+		// not downgrade how bad it was.
+		for _, u := range inc.Updates {
+			for _, ac := range u.AffectedComponents {
+				if ac.Code == id && ac.NewStatus.Impact().Rank() > worst.Rank() {
+					worst = ac.NewStatus.Impact()
+				}
+			}
+		}
+	}
+	return worst
+}
+
+func cloneIncident(inc *Incident) *Incident {
+	c := *inc
+	c.ComponentIDs = append([]string(nil), inc.ComponentIDs...)
+	c.Updates = make([]*Update, len(inc.Updates))
+	for i, u := range inc.Updates {
+		uc := *u
+		c.Updates[i] = &uc
+	}
+	return &c
+}
+
+// AdvanceMaintenances starts and completes maintenances whose times have
+// come and that ask for it (scheduled_auto_in_progress,
+// scheduled_auto_completed). Every node may run it: a node that loses the
+// race to another gets ECONFLICT for that maintenance and skips it.
+// It returns how many maintenances it moved.
+func (s *Service) AdvanceMaintenances(ctx context.Context) (int, error) {
+	yes := true
+	due, _, err := s.Store.FindIncidents(ctx, IncidentFilter{Maintenance: &yes, Statuses: []Status{Scheduled, InProgress, Verifying}})
+	if err != nil {
+		return 0, err
+	}
+	now := s.now()
+	moved := 0
+	sys := WithActor(ctx, Actor{Name: "system (scheduled maintenance)"})
+	for _, m := range due {
+		var to Status
+		switch {
+		case m.Status == Scheduled && m.ScheduledAutoCompleted && !now.Before(*m.ScheduledUntil):
+			to = Completed
+		case m.Status == Scheduled && m.ScheduledAutoInProgress && !now.Before(*m.ScheduledFor):
+			to = InProgress
+		case m.Status != Scheduled && m.ScheduledAutoCompleted && !now.Before(*m.ScheduledUntil):
+			to = Completed
+		default:
+			continue
+		}
+		body := map[Status]string{InProgress: "Scheduled maintenance is currently in progress. We will provide updates as necessary.",
+			Completed: "The scheduled maintenance has been completed."}[to]
+		_, err := s.UpdateIncident(sys, m.PageID, m.ID, IncidentInput{Status: &to, Body: &body})
+		switch {
+		case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return moved, err
+		}
+		moved++
+	}
+	return moved, nil
+}

@@ -1,0 +1,89 @@
+package incident
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"time"
+)
+
+// Role is what a token may do. Each role includes the ones below it.
+type Role string
+
+// Roles, most powerful first.
+const (
+	RoleAdmin   Role = "admin"   // tokens, pages, settings, and everything a manager does
+	RoleManager Role = "manager" // components, incidents, maintenance
+	RoleAgent   Role = "agent"   // read
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+func (r Role) rank() int {
+	switch r {
+	case RoleAdmin:
+		return 3
+	case RoleManager:
+		return 2
+	case RoleAgent:
+		return 1
+	}
+	return 0
+}
+
+// Allows reports whether a token of role r may do what needs role need.
+func (r Role) Allows(need Role) bool { return r.rank() > 0 && r.rank() >= need.rank() }
+
+// Token is an API credential. Only the SHA-256 of the secret is stored: the
+// secret is 256 random bits, so a fast hash is enough (no password stretching
+// needed) and lookups stay O(1).
+type Token struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Role       Role       `json:"role"`
+	Hash       string     `json:"-"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// TokenPrefix starts every herald token, so secret scanners can spot one.
+const TokenPrefix = "hrld_"
+
+// NewTokenSecret returns a fresh token secret and its hash.
+func NewTokenSecret() (secret, hash string) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("incident: crypto/rand failed: " + err.Error())
+	}
+	secret = TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return secret, HashToken(secret)
+}
+
+// HashToken returns the stored form of a token secret.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Actor is who makes a change, for the audit log.
+type Actor struct {
+	TokenID string
+	Name    string
+	Role    Role
+}
+
+// String is the form the audit log records.
+func (a Actor) String() string {
+	switch {
+	case a.TokenID != "" && a.Name != "":
+		return a.Name + " (token " + a.TokenID + ")"
+	case a.TokenID != "":
+		return "token " + a.TokenID
+	case a.Name != "":
+		return a.Name
+	}
+	return "system"
+}
