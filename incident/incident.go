@@ -156,7 +156,7 @@ type StatusChange struct {
 type AuditEntry struct {
 	ID         string    `json:"id"`
 	PageID     string    `json:"page_id"`
-	Actor      string    `json:"actor"` // token name and ID, or "cli", "system"
+	Actor      string    `json:"actor"`       // token name and ID, or "cli", "system"
 	Action     string    `json:"action"`      // e.g. incident.create, component.update
 	ObjectType string    `json:"object_type"` // page, component, incident, token
 	ObjectID   string    `json:"object_id"`

@@ -1,0 +1,84 @@
+// Package notify is herald's fan-out: recipients × channels → deliveries,
+// templates and languages, suppression, quiet hours, frequency caps, rate
+// limits, retries, idempotency and delivery status. Providers implement
+// Channel in their own packages (notify/twilio, notify/smtp, notify/slack,
+// notify/webhook).
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind names a channel.
+type Kind string
+
+// Channel kinds.
+const (
+	SMS     Kind = "sms"
+	Email   Kind = "email"
+	Slack   Kind = "slack"
+	Webhook Kind = "webhook"
+)
+
+// Message is one rendered message for one recipient on one channel.
+type Message struct {
+	DeliveryID     string // idempotency key of the delivery; providers may pass it on (webhook header, email Message-ID)
+	Kind           Kind
+	To             string            // E.164 number, email address, Slack channel/member ID or incoming-webhook URL, webhook URL
+	Subject        string            // email
+	Text           string            // SMS body, email text part, Slack fallback text
+	HTML           string            // email HTML part
+	Blocks         []byte            // Slack Block Kit JSON array
+	Payload        []byte            // webhook JSON body
+	Headers        map[string]string // extra headers (List-Unsubscribe, …)
+	UnsubscribeURL string
+	Language       string
+}
+
+// Receipt is what a provider said when it accepted a message.
+type Receipt struct {
+	ProviderID string // Twilio SID, SMTP queue ID or Message-ID, Slack ts
+	Status     string // provider's status word: queued, accepted, sent, ...
+}
+
+// Channel sends messages of one kind through one provider.
+type Channel interface {
+	Kind() Kind
+	// Send delivers m. A returned error is a *SendError when the provider
+	// answered; any other error (timeout, connection refused) is transient.
+	Send(ctx context.Context, m *Message) (Receipt, error)
+}
+
+// SendError is a provider's refusal, classified.
+type SendError struct {
+	Permanent  bool          // retrying cannot help (invalid number, unsubscribed, too long, 5xx SMTP)
+	Code       string        // provider's code: "21211", "550 5.1.1", "channel_not_found", "HTTP 410"
+	Reason     string        // provider's message, for the delivery record
+	RetryAfter time.Duration // provider asked to wait this long (429 Retry-After)
+}
+
+func (e *SendError) Error() string {
+	kind := "transient"
+	if e.Permanent {
+		kind = "permanent"
+	}
+	return fmt.Sprintf("%s provider error %s: %s", kind, e.Code, e.Reason)
+}
+
+// IsPermanent reports whether err says retrying cannot help.
+func IsPermanent(err error) bool {
+	var se *SendError
+	return errors.As(err, &se) && se.Permanent
+}
+
+// RetryAfter returns how long the provider asked to wait, or 0.
+func RetryAfter(err error) time.Duration {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se.RetryAfter
+	}
+	return 0
+}
