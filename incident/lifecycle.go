@@ -502,3 +502,9 @@ func (s *Service) AdvanceMaintenances(ctx context.Context) (int, error) {
 	}
 	return moved, nil
 }
+
+// StatusHistory returns a page's component status changes since a time
+// (plus the last one before it per component), for the uptime bars.
+func (s *Service) StatusHistory(ctx context.Context, pageID string, since time.Time) ([]StatusChange, error) {
+	return s.Store.FindStatusChanges(ctx, pageID, since)
+}
