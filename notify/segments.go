@@ -1,0 +1,220 @@
+package notify
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Encoding is the character set an SMS travels in.
+type Encoding string
+
+// SMS encodings. One character outside the GSM 03.38 default alphabet and its
+// extension table turns the whole message into UCS-2.
+const (
+	GSM7 Encoding = "GSM-7"
+	UCS2 Encoding = "UCS-2"
+)
+
+// Segment sizes: a single SMS carries 160 septets or 70 UTF-16 code units; a
+// concatenated one loses room to its 6-byte user data header and carries 153
+// or 67 per segment.
+const (
+	gsmSingle  = 160
+	gsmMulti   = 153
+	ucs2Single = 70
+	ucs2Multi  = 67
+)
+
+// gsmBasic is the GSM 03.38 default alphabet, in table order (0x00–0x7F);
+// 0x1B is the escape to the extension table and is not a character of its
+// own. Note what is absent: á í ó ú ő ű (Hungarian), ą ć ę ł ń ś ź ż (Polish),
+// č ć đ š ž (Croatian), and lower-case ç, ê, ë, â; 0x24 is ¤, $ is 0x02.
+const gsmBasic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+	"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+
+// gsmExtension holds the characters reached through the escape: each costs
+// two septets.
+const gsmExtension = "\f^{}\\[~]|€"
+
+var gsmCost = func() map[rune]int {
+	m := make(map[rune]int, 140)
+	for _, r := range gsmBasic {
+		if r != 0x1b {
+			m[r] = 1
+		}
+	}
+	for _, r := range gsmExtension {
+		m[r] = 2
+	}
+	return m
+}()
+
+// gsmSeptets returns how many septets r takes in GSM-7, 0 when it is not
+// representable. ASCII letters and digits are answered without the map.
+func gsmSeptets(r rune) int {
+	if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == ' ' {
+		return 1
+	}
+	return gsmCost[r]
+}
+
+// IsGSM7 reports whether every character of s is in the GSM 03.38 default
+// alphabet or its extension table.
+func IsGSM7(s string) bool {
+	for _, r := range s {
+		if gsmSeptets(r) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Segments says how text travels as an SMS: its encoding, its length in
+// that encoding's units (septets for GSM-7, an extension character counting
+// two; UTF-16 code units for UCS-2, a character outside the BMP such as an
+// emoji counting two) and the number of segments. Splitting follows the
+// handsets' rule: an escape pair or a surrogate pair is never cut between two
+// segments, so a multi-part message may need more segments than chars/153.
+// An empty text has zero segments.
+func Segments(text string) (enc Encoding, chars int, segments int) {
+	if IsGSM7(text) {
+		return GSM7, count(text, GSM7), segmentCount(text, GSM7)
+	}
+	return UCS2, count(text, UCS2), segmentCount(text, UCS2)
+}
+
+func unitCost(r rune, enc Encoding) int {
+	if enc == GSM7 {
+		return gsmSeptets(r)
+	}
+	if r >= 0x10000 {
+		return 2
+	}
+	return 1
+}
+
+func count(text string, enc Encoding) int {
+	n := 0
+	for _, r := range text {
+		n += unitCost(r, enc)
+	}
+	return n
+}
+
+func segmentCount(text string, enc Encoding) int {
+	total := count(text, enc)
+	single, multi := gsmSingle, gsmMulti
+	if enc == UCS2 {
+		single, multi = ucs2Single, ucs2Multi
+	}
+	switch {
+	case total == 0:
+		return 0
+	case total <= single:
+		return 1
+	}
+	segs, fill := 1, 0
+	for _, r := range text {
+		c := unitCost(r, enc)
+		if fill+c > multi {
+			segs++
+			fill = 0
+		}
+		fill += c
+	}
+	return segs
+}
+
+// FitSMS returns text unchanged when it fits in maxSegments (less than 1
+// means 1); otherwise it cuts it at a word boundary and ends it with an
+// ellipsis: "…" when the kept text is UCS-2 anyway, "..." when it is GSM-7,
+// because "…" alone would turn a GSM-7 message into UCS-2 and cut its room by
+// more than half.
+func FitSMS(text string, maxSegments int) string {
+	return fitSlot("", text, "", maxSegments)
+}
+
+// fitsSMS reports whether s fits in maxSegments segments.
+func fitsSMS(s string, maxSegments int) bool {
+	_, _, n := Segments(s)
+	return n <= maxSegments
+}
+
+// fitSlot returns the longest cut of text (whole, or at a word boundary with
+// an ellipsis, or failing that at a character with an ellipsis, or empty) such
+// that before+cut+after fits in maxSegments. before and after are never cut:
+// they hold what the message cannot lose, such as the incident's link. When
+// even before+after alone does not fit it returns "".
+func fitSlot(before, text, after string, maxSegments int) string {
+	if maxSegments < 1 {
+		maxSegments = 1
+	}
+	if fitsSMS(before+text+after, maxSegments) {
+		return text
+	}
+	// No cut longer than the budget in characters can fit; scan only that far.
+	limit := maxSegments*gsmSingle + 1
+	var wordCuts, runeCuts []int // byte offsets where text may be cut
+	n := 0
+	for i, r := range text {
+		if n > limit {
+			break
+		}
+		n++
+		if i > 0 {
+			runeCuts = append(runeCuts, i)
+			if unicode.IsSpace(r) {
+				wordCuts = append(wordCuts, i)
+			}
+		}
+	}
+	try := func(cuts []int) (string, bool) {
+		best, ok := "", false
+		// Try every cut: with the no-split rule and the ellipsis changing
+		// with the encoding, fitting is not strictly monotone in length.
+		for _, c := range cuts {
+			kept := strings.TrimRightFunc(text[:c], func(r rune) bool {
+				return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—(", r)
+			})
+			if kept == "" {
+				continue
+			}
+			cand := kept + ellipsisFor(before+kept+after)
+			if fitsSMS(before+cand+after, maxSegments) {
+				best, ok = cand, true
+			}
+		}
+		return best, ok
+	}
+	if s, ok := try(wordCuts); ok {
+		return s
+	}
+	if s, ok := try(runeCuts); ok {
+		return s
+	}
+	return ""
+}
+
+func ellipsisFor(s string) string {
+	if IsGSM7(s) {
+		return "..."
+	}
+	return "…"
+}
+
+// truncateRunes cuts s to at most n characters, ending with "…" when cut.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, k := 0, 0
+	for j := range s {
+		if k == n-1 {
+			i = j
+			break
+		}
+		k++
+	}
+	return strings.TrimRightFunc(s[:i], unicode.IsSpace) + "…"
+}
