@@ -1,0 +1,378 @@
+// Package webhook delivers herald notifications to subscriber webhooks: a
+// signed JSON POST per message, with the destination checked against SSRF
+// rules both when a subscriber registers a URL (ValidateURL) and again at
+// connect time, against the address actually dialled (DNS rebinding would
+// defeat a check done only at subscribe time).
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/notify"
+)
+
+// Defaults and limits.
+const (
+	// DefaultTimeout bounds one delivery, connection included.
+	DefaultTimeout = 10 * time.Second
+	// MaxTimeout is Statuspage's contract with subscribers: a 2xx within 30 s.
+	// Waiting longer would hold a dispatcher slot for an answer that already
+	// counts as a failure.
+	MaxTimeout = 30 * time.Second
+	// DefaultUserAgent is sent when Config.UserAgent is empty.
+	DefaultUserAgent = "herald-webhook/1"
+	// DefaultTolerance is how far a signed timestamp may be from the
+	// receiver's clock in Verify; it limits replays of a captured request.
+	DefaultTolerance = 5 * time.Minute
+	// maxReason caps how much of a refusing receiver's body we keep as the
+	// delivery's reason.
+	maxReason = 512
+)
+
+// Header names set on every delivery.
+const (
+	HeaderSignature = "X-Herald-Signature" // "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body)
+	HeaderTimestamp = "X-Herald-Timestamp" // Unix seconds, part of the signed string
+	HeaderDelivery  = "X-Herald-Delivery"  // the delivery's idempotency key: receivers dedupe on it
+)
+
+// Sentinel errors. Validation and verification errors wrap them, so callers
+// test with errors.Is.
+var (
+	ErrInvalidConfig    = errors.New("webhook: invalid config")
+	ErrInvalidURL       = errors.New("webhook: invalid URL")
+	ErrForbiddenAddress = errors.New("webhook: destination address not allowed")
+	ErrBadSignature     = errors.New("webhook: bad signature")
+	ErrStaleTimestamp   = errors.New("webhook: timestamp outside tolerance")
+)
+
+// Config configures the webhook channel.
+type Config struct {
+	// Timeout bounds each delivery; 0 means DefaultTimeout, at most MaxTimeout.
+	Timeout time.Duration
+	// Secret signs each body (HeaderSignature). Empty sends unsigned
+	// deliveries, as Statuspage does; subscribers then cannot tell herald's
+	// posts from forgeries, so set it in production.
+	Secret string
+	// AllowPrivate lets deliveries reach loopback, private, link-local and
+	// other internal addresses. Only for tests and closed networks.
+	AllowPrivate bool
+	// UserAgent is sent as User-Agent; empty means DefaultUserAgent.
+	UserAgent string
+}
+
+// Validate reports the first problem with c, wrapping ErrInvalidConfig.
+func (c Config) Validate() error {
+	if c.Timeout < 0 || c.Timeout > MaxTimeout {
+		return fmt.Errorf("%w: timeout must be between 0 and %s, got %s", ErrInvalidConfig, MaxTimeout, c.Timeout)
+	}
+	if strings.ContainsAny(c.UserAgent, "\r\n") {
+		return fmt.Errorf("%w: user agent must be one line", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Channel posts JSON payloads to subscriber URLs. It is safe for concurrent use.
+type Channel struct {
+	cfg    Config
+	client *http.Client
+	now    func() time.Time
+}
+
+var _ notify.Channel = (*Channel)(nil)
+
+// New returns a Channel whose HTTP client refuses forbidden addresses at
+// dial time (unless cfg.AllowPrivate), never uses a proxy from the
+// environment (the check would then see only the proxy's address), and never
+// follows redirects (a 3xx is a failed delivery, as on Statuspage, and
+// following one could lead to an internal address).
+func New(cfg Config) (*Channel, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	if !cfg.AllowPrivate {
+		dialer.ControlContext = controlDial
+	}
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: cfg.Timeout,
+	}
+	return &Channel{
+		cfg: cfg,
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+		now: time.Now,
+	}, nil
+}
+
+// Kind reports notify.Webhook.
+func (c *Channel) Kind() notify.Kind { return notify.Webhook }
+
+// Send POSTs m.Payload to m.To. A 2xx is success. 410 Gone, 3xx and other
+// 4xx are permanent (the subscriber's endpoint is gone or refuses us); 408,
+// 429 and 5xx are transient, with Retry-After honoured. Connection errors and
+// timeouts come back as plain errors (transient, per notify.Channel); a
+// destination refused by the SSRF rules is a permanent *notify.SendError with
+// code "forbidden_address".
+func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+	if err := ValidateURL(m.To, c.cfg.AllowPrivate); err != nil {
+		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
+	}
+	if len(m.Payload) == 0 || !json.Valid(m.Payload) {
+		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "invalid_payload", Reason: "payload is empty or not JSON"}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.To, bytes.NewReader(m.Payload))
+	if err != nil {
+		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
+	}
+	ts := c.now().Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	if m.DeliveryID != "" {
+		req.Header.Set(HeaderDelivery, m.DeliveryID)
+	}
+	if c.cfg.Secret != "" {
+		req.Header.Set(HeaderSignature, Sign(c.cfg.Secret, ts, m.Payload))
+	}
+
+	resp, err := c.client.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrForbiddenAddress) {
+			return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "forbidden_address", Reason: err.Error()}
+		}
+		return notify.Receipt{}, fmt.Errorf("webhook: post: %w", err)
+	}
+	defer resp.Body.Close()
+	reason, _ := io.ReadAll(io.LimitReader(resp.Body, maxReason))
+	// Drain a little more so the connection can be reused; give up on huge bodies.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+
+	if err := classify(resp.StatusCode, resp.Header.Get("Retry-After"), string(reason), c.now()); err != nil {
+		return notify.Receipt{}, err
+	}
+	return notify.Receipt{ProviderID: m.DeliveryID, Status: "delivered"}, nil
+}
+
+// classify maps a receiver's HTTP answer to nil (2xx) or a *notify.SendError.
+func classify(status int, retryAfter, body string, now time.Time) error {
+	if status >= 200 && status < 300 {
+		return nil
+	}
+	se := &notify.SendError{Code: "HTTP " + strconv.Itoa(status), Reason: strings.TrimSpace(body)}
+	if se.Reason == "" {
+		se.Reason = http.StatusText(status)
+	}
+	switch {
+	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
+		se.RetryAfter = parseRetryAfter(retryAfter, now)
+	case status >= 300 && status < 400:
+		// Statuspage counts a redirect as a failure, and following it could
+		// reach an address the subscriber's URL was checked not to be.
+		se.Permanent = true
+		se.Reason = "redirect not followed: " + se.Reason
+	default: // 410 Gone (endpoint removed) and every other 4xx, 1xx
+		se.Permanent = true
+	}
+	return se
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Sign returns the value of HeaderSignature for body sent at Unix time ts:
+// "sha256=" + hex(HMAC-SHA256(secret, "<ts>.<body>")). Binding the timestamp
+// into the MAC lets receivers refuse replays of old deliveries.
+func Sign(secret string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strconv.FormatInt(ts, 10)))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify checks a delivery as a receiver would: the signature in h must be
+// Sign(secret, ts, body) for the timestamp in h, and that timestamp must be
+// within DefaultTolerance of now. It returns nil, or an error wrapping
+// ErrBadSignature or ErrStaleTimestamp.
+func Verify(secret string, h http.Header, body []byte, now time.Time) error {
+	if secret == "" {
+		return fmt.Errorf("%w: no secret configured", ErrBadSignature)
+	}
+	tsRaw := h.Get(HeaderTimestamp)
+	ts, err := strconv.ParseInt(tsRaw, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: missing or malformed %s", ErrBadSignature, HeaderTimestamp)
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > DefaultTolerance || d < -DefaultTolerance {
+		return fmt.Errorf("%w: %s off by %s", ErrStaleTimestamp, HeaderTimestamp, d.Round(time.Second))
+	}
+	want := Sign(secret, ts, body)
+	if !hmac.Equal([]byte(want), []byte(h.Get(HeaderSignature))) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// ValidateURL checks a subscriber's webhook URL at subscribe time: http or
+// https, a host, no userinfo (credentials would end up in logs and stores)
+// and, unless allowPrivate, no IP literal or localhost name in a forbidden
+// range. It does not resolve names: an answer now says nothing about the
+// answer at delivery time, which is why Channel checks again at dial time.
+func ValidateURL(raw string, allowPrivate bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidURL, err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Errorf("%w: scheme must be http or https", ErrInvalidURL)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%w: userinfo not allowed", ErrInvalidURL)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return fmt.Errorf("%w: host required", ErrInvalidURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%w: bad port %q", ErrInvalidURL, p)
+		}
+	}
+	if allowPrivate {
+		return nil
+	}
+	lower := strings.ToLower(strings.TrimSuffix(host, "."))
+	if lower == "localhost" || strings.HasSuffix(lower, ".localhost") {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, host)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if err := checkIP(ip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// controlDial runs after name resolution, on the exact address about to be
+// connected, so a name that resolves (or re-resolves) to an internal address
+// is refused.
+func controlDial(_ context.Context, network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+	}
+	return checkIP(ip)
+}
+
+// deniedNets lists ranges a subscriber webhook must never reach, beyond what
+// the net.IP predicates cover.
+var deniedNets = func() []*net.IPNet {
+	var nets []*net.IPNet
+	for _, s := range []string{
+		"0.0.0.0/8",       // "this network"
+		"100.64.0.0/10",   // carrier-grade NAT, often internal in clouds
+		"192.0.0.0/24",    // IETF protocol assignments
+		"198.18.0.0/15",   // benchmarking
+		"240.0.0.0/4",     // reserved, includes 255.255.255.255
+		"64:ff9b::/96",    // NAT64: embeds an IPv4 address that may be internal
+		"64:ff9b:1::/48",  // local-use NAT64
+		"2002::/16",       // 6to4: embeds an IPv4 address
+		"fc00::/7",        // unique local (also in IsPrivate; kept explicit)
+		"fec0::/10",       // deprecated site-local
+		"100::/64",        // discard-only
+		"2001:db8::/32",   // documentation
+		"192.88.99.0/24",  // 6to4 relay anycast
+		"169.254.0.0/16",  // link-local, including cloud metadata 169.254.169.254
+		"fe80::/10",       // link-local
+		"ff00::/8",        // multicast
+		"224.0.0.0/4",     // multicast
+		"127.0.0.0/8",     // loopback
+		"10.0.0.0/8",      // private
+		"172.16.0.0/12",   // private
+		"192.168.0.0/16",  // private
+		"::1/128",         // loopback
+		"::/128",          // unspecified
+		"2001:10::/28",    // ORCHID
+		"2001::/32",       // Teredo: embeds an IPv4 address
+		"198.51.100.0/24", // documentation
+		"203.0.113.0/24",  // documentation
+		"192.0.2.0/24",    // documentation
+	} {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			panic(err) // a typo in the list above; caught by any test
+		}
+		nets = append(nets, n)
+	}
+	return nets
+}()
+
+// checkIP refuses addresses in deniedNets or matching the net.IP predicates.
+func checkIP(ip net.IP) error {
+	if v4 := ip.To4(); v4 != nil {
+		ip = v4
+	}
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, ip)
+	}
+	for _, n := range deniedNets {
+		if n.Contains(ip) {
+			return fmt.Errorf("%w: %s", ErrForbiddenAddress, ip)
+		}
+	}
+	return nil
+}
