@@ -364,7 +364,6 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 	if inc.ResolvedAt != nil && !inc.Status.Closed() {
 		inc.ResolvedAt = nil
 	}
-	inc.Impact = effectiveImpact(inc)
 
 	// The update customers see, when something they should see happened.
 	deliver := in.DeliverNotifications == nil || *in.DeliverNotifications
@@ -385,6 +384,8 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 			}
 		}
 	}
+	// After the new update is in place: its affected components count.
+	inc.Impact = effectiveImpact(inc)
 	inc.UpdatedAt = now
 	inc.Version++
 	ch.Incidents = []*Incident{inc}
