@@ -1,0 +1,265 @@
+// Package sqlite is herald's embedded engine: the system of record in one
+// SQLite file, through the pure-Go driver modernc.org/sqlite (no cgo, so the
+// binary cross-compiles and ships alone).
+//
+// A DB holds two handles on the same file: one writer connection, through
+// which every write transaction goes, and a small pool of readers. SQLite
+// allows one writer at a time anyway; funnelling writes through one
+// connection turns lock contention into an orderly Go-side queue, and WAL
+// mode lets the readers go on reading while it writes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DefaultReaders is how many read connections Open allows; reads are short,
+// and the machine herald targets has few cores.
+const DefaultReaders = 4
+
+// DB is the SQLite engine. It implements incident.Store.
+type DB struct {
+	path string
+	w    *sql.DB // exactly one connection; every transaction is BEGIN IMMEDIATE
+	r    *sql.DB // read-only pool
+
+	// Now is the clock for expiry checks (idempotency keys); tests inject one.
+	Now func() time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ incident.Store = (*DB)(nil)
+
+// pragmas are set on every connection through the DSN, so a connection the
+// pool opens later gets them too (PRAGMAs are per connection, except
+// journal_mode, which is stored in the file).
+var pragmas = []string{
+	// busy_timeout: wait up to 5s for another connection's (or another
+	// process's) lock instead of failing at once with SQLITE_BUSY. The driver
+	// applies it first, so the pragmas below cannot fail on a busy file.
+	"busy_timeout(5000)",
+	// journal_mode=WAL: readers do not block the writer and the writer does
+	// not block readers; a commit appends to the log instead of rewriting
+	// pages, which is also faster for herald's many small transactions.
+	"journal_mode(WAL)",
+	// synchronous=NORMAL: in WAL mode this is still safe against corruption;
+	// a power loss can only lose the last commits not yet checkpointed, and it
+	// saves an fsync per commit. (An OS crash, not a process crash.)
+	"synchronous(NORMAL)",
+	// foreign_keys: SQLite leaves them off by default for compatibility;
+	// herald relies on ON DELETE CASCADE to remove a page's components,
+	// incidents and updates with it.
+	"foreign_keys(1)",
+}
+
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	if write {
+		// _txlock=immediate makes BeginTx issue BEGIN IMMEDIATE: the write
+		// lock is taken at the start, so a transaction that reads and then
+		// writes never has to upgrade a read lock, which is where SQLite
+		// returns SQLITE_BUSY without waiting for busy_timeout.
+		q.Set("_txlock", "immediate")
+	} else {
+		// query_only: a read connection can never write by mistake, so the
+		// single-writer rule holds by construction.
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database file at path and applies any
+// migrations it has not yet seen. path must name a file: ":memory:" would
+// give the writer and the readers two different databases.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: need a plain file path", path)
+	}
+	db := &DB{path: path, Now: time.Now}
+	var err error
+	if db.w, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	db.w.SetConnMaxIdleTime(0)
+	// The writer's first connection creates the file and switches it to WAL
+	// before any reader opens it (query_only readers cannot change the
+	// journal mode).
+	if err := db.migrate(ctx); err != nil {
+		db.w.Close()
+		return nil, err
+	}
+	if db.r, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		db.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.r.SetMaxOpenConns(DefaultReaders)
+	db.r.SetMaxIdleConns(DefaultReaders)
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// SQL returns the writer handle: a single connection whose transactions
+// begin IMMEDIATE. Other parts of the embedded engine (job queues) use it
+// for their own tables. Keep its transactions short, and never call a DB
+// method that writes while holding one: it would wait for itself.
+func (db *DB) SQL() *sql.DB { return db.w }
+
+// ReadSQL returns the read-only connection pool.
+func (db *DB) ReadSQL() *sql.DB { return db.r }
+
+// Ping implements incident.Store.
+func (db *DB) Ping(ctx context.Context) error {
+	for _, h := range []*sql.DB{db.w, db.r} {
+		var one int
+		if err := h.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			return fmt.Errorf("sqlite: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close implements incident.Store. Closing twice is harmless.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		var errs []error
+		if db.r != nil {
+			errs = append(errs, db.r.Close())
+		}
+		errs = append(errs, db.w.Close())
+		db.closeErr = errors.Join(errs...)
+	})
+	return db.closeErr
+}
+
+// migration is one embedded file, applied once in version order.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: migration %s: name must start with a number", base)
+		}
+		b, err := migrations.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("sqlite: migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations not yet recorded in schema_migrations,
+// each in its own transaction with its record, so a failed one leaves the
+// schema as the previous one left it.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := db.applyMigration(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) applyMigration(ctx context.Context, m migration) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		m.version, m.name, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	return nil
+}
+
+// Migrations returns the versions recorded in schema_migrations, in order.
+func (db *DB) Migrations(ctx context.Context) ([]int, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT version FROM schema_migrations ORDER BY version")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}

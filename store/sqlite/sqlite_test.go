@@ -1,0 +1,83 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/store/sqlite"
+	"github.com/heraldhq/herald/store/storetest"
+)
+
+func open(t testing.TB, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return db
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) incident.Store {
+		return open(t, filepath.Join(t.TempDir(), "herald.db"))
+	})
+}
+
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db := open(t, path)
+	first, err := db.Migrations(ctx)
+	if err != nil || len(first) == 0 {
+		t.Fatalf("Migrations = %v, %v; want some", first, err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	page := &incident.Page{ID: "p1", Name: "Acme", URL: "https://status.acme.test", TimeZone: "Etc/UTC", Languages: []string{"en"}, Hosts: []string{}, CreatedAt: now, UpdatedAt: now}
+	if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for i := range 2 {
+		db := open(t, path)
+		got, err := db.FindPageByID(ctx, "p1")
+		if err != nil {
+			t.Fatalf("reopen %d: %v", i, err)
+		}
+		if got.Name != "Acme" || !got.CreatedAt.Equal(now) {
+			t.Errorf("reopen %d: page = %+v", i, got)
+		}
+		again, err := db.Migrations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again) != len(first) {
+			t.Errorf("reopen %d: migrations = %v, want %v (re-running must be a no-op)", i, again, first)
+		}
+		var mode string
+		if err := db.SQL().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+		}
+		var fk int
+		if err := db.ReadSQL().QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+			t.Errorf("foreign_keys on a reader = %d, %v; want 1", fk, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpenRejectsMemory(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "file::memory:"} {
+		if db, err := sqlite.Open(context.Background(), path); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded; want an error (readers and writer would see different databases)", path)
+		}
+	}
+}
