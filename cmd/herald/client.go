@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// DefaultURL is where the API commands look for a server.
+const DefaultURL = "http://127.0.0.1:8080"
+
+// clientTimeout bounds every API call: a CLI that hangs on a dead server
+// helps nobody in an outage.
+const clientTimeout = 30 * time.Second
+
+// client calls a running herald's management API (Statuspage v1 shapes,
+// under /v1) and its public API (/api/v2).
+type client struct {
+	base  string // e.g. http://127.0.0.1:8080, no trailing slash
+	token string
+	http  *http.Client
+}
+
+// clientFlags registers --url and --token on fs.
+type clientFlags struct {
+	url, token string
+}
+
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	cf := &clientFlags{}
+	fs.StringVar(&cf.url, "url", "", "server `URL` (env HERALD_URL, default "+DefaultURL+")")
+	fs.StringVar(&cf.token, "token", "", "API `TOKEN` (env HERALD_TOKEN)")
+	return cf
+}
+
+func (cf *clientFlags) client(getenv func(string) string) (*client, error) {
+	base := firstNonEmpty(cf.url, getenv("HERALD_URL"), DefaultURL)
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageErrorf("--url: want http(s)://HOST[:PORT], got %q", base)
+	}
+	return &client{
+		base:  strings.TrimRight(base, "/"),
+		token: firstNonEmpty(cf.token, getenv("HERALD_TOKEN")),
+		http:  &http.Client{Timeout: clientTimeout},
+	}, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// apiError is an error answer from the server, `{"error":{...}}`.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *apiError) Error() string {
+	var b strings.Builder
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Message)
+	fmt.Fprintf(&b, " (%s, HTTP %d)", e.Code, e.Status)
+	switch e.Code {
+	case incident.EUNAUTHORIZED:
+		b.WriteString("\nhint: pass a token with --token or HERALD_TOKEN; create one with `herald token create --role manager`")
+	case incident.EFORBIDDEN:
+		b.WriteString("\nhint: this needs a token with a stronger role")
+	}
+	return b.String()
+}
+
+// do sends a request with a JSON body (when in is not nil) and decodes a
+// 2xx answer into out (when not nil). raw, when not nil, receives the body.
+func (c *client) do(ctx context.Context, method, path string, hdr http.Header, in, out any, raw *[]byte) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "herald-cli/"+strings.Fields(version())[0])
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && !ne.Timeout() || strings.Contains(err.Error(), "connection refused") {
+			return fmt.Errorf("cannot reach herald at %s: %w\nhint: is `herald serve` running? Point --url or HERALD_URL at it", c.base, err)
+		}
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+				Field   string `json:"field"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
+			return &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Field: eb.Error.Field}
+		}
+		return &apiError{Status: resp.StatusCode, Code: "http", Message: strings.TrimSpace(firstNonEmpty(snippet(b), resp.Status))}
+	}
+	if raw != nil {
+		*raw = b
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: unexpected answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// Wire shapes of the management API (Statuspage v1).
+
+type apiPage struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	TimeZone string `json:"time_zone"`
+}
+
+type apiComponent struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Status      string  `json:"status"`
+	Description *string `json:"description"`
+	Group       bool    `json:"group"`
+	GroupID     *string `json:"group_id"`
+}
+
+type apiUpdate struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type apiIncident struct {
+	ID             string         `json:"id"`
+	Name           string         `json:"name"`
+	Status         string         `json:"status"`
+	Impact         string         `json:"impact"`
+	Shortlink      string         `json:"shortlink"`
+	PageID         string         `json:"page_id"`
+	CreatedAt      time.Time      `json:"created_at"`
+	ScheduledFor   *time.Time     `json:"scheduled_for"`
+	ScheduledUntil *time.Time     `json:"scheduled_until"`
+	Components     []apiComponent `json:"components"`
+	Updates        []apiUpdate    `json:"incident_updates"`
+}
+
+// incidentBody is the request body of POST and PATCH incidents; nil and
+// empty fields are left out so a PATCH changes only what was given.
+type incidentBody struct {
+	Name                 string            `json:"name,omitempty"`
+	Status               string            `json:"status,omitempty"`
+	ImpactOverride       string            `json:"impact_override,omitempty"`
+	Body                 *string           `json:"body,omitempty"`
+	Components           map[string]string `json:"components,omitempty"`
+	ComponentIDs         []string          `json:"component_ids,omitempty"`
+	DeliverNotifications *bool             `json:"deliver_notifications,omitempty"`
+	ScheduledFor         *time.Time        `json:"scheduled_for,omitempty"`
+	ScheduledUntil       *time.Time        `json:"scheduled_until,omitempty"`
+	AutoInProgress       *bool             `json:"scheduled_auto_in_progress,omitempty"`
+	AutoCompleted        *bool             `json:"scheduled_auto_completed,omitempty"`
+}
+
+func (c *client) pages(ctx context.Context) ([]apiPage, error) {
+	var ps []apiPage
+	return ps, c.do(ctx, http.MethodGet, "/v1/pages", nil, nil, &ps, nil)
+}
+
+// page resolves --page: an ID, a page name, or "" for the first page.
+func (c *client) page(ctx context.Context, want string) (apiPage, error) {
+	ps, err := c.pages(ctx)
+	if err != nil {
+		return apiPage{}, err
+	}
+	if len(ps) == 0 {
+		return apiPage{}, errors.New("the server has no page yet")
+	}
+	if want == "" {
+		return ps[0], nil
+	}
+	for _, p := range ps {
+		if p.ID == want {
+			return p, nil
+		}
+	}
+	for _, p := range ps {
+		if strings.EqualFold(p.Name, want) {
+			return p, nil
+		}
+	}
+	return apiPage{}, fmt.Errorf("no page %q (see `herald pages`)", want)
+}
+
+func (c *client) components(ctx context.Context, pageID string) ([]apiComponent, error) {
+	var cs []apiComponent
+	return cs, c.do(ctx, http.MethodGet, "/v1/pages/"+url.PathEscape(pageID)+"/components", nil, nil, &cs, nil)
+}
+
+// componentSpecs is a repeatable --component NAME=STATUS flag.
+type componentSpecs []string
+
+func (s *componentSpecs) String() string { return strings.Join(*s, ",") }
+
+// Set implements flag.Value.
+func (s *componentSpecs) Set(v string) error {
+	name, st, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(st) == "" {
+		return fmt.Errorf("want NAME=STATUS (e.g. payments=major_outage), got %q", v)
+	}
+	if !incident.ComponentStatus(strings.TrimSpace(st)).Valid() {
+		return fmt.Errorf("unknown component status %q (want %s)", st, componentStatusList())
+	}
+	*s = append(*s, v)
+	return nil
+}
+
+func componentStatusList() string {
+	var names []string
+	for _, s := range incident.ComponentStatuses {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
+}
+
+// resolve maps each NAME=STATUS to component ID → status, accepting a
+// component's ID or its name (case-insensitive).
+func (c *client) resolveComponents(ctx context.Context, pageID string, specs componentSpecs) (map[string]string, []string, error) {
+	if len(specs) == 0 {
+		return nil, nil, nil
+	}
+	comps, err := c.components(ctx, pageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string]string{}
+	var ids []string
+	for _, spec := range specs {
+		name, st, _ := strings.Cut(spec, "=")
+		name, st = strings.TrimSpace(name), strings.TrimSpace(st)
+		id, err := findComponentID(comps, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, dup := out[id]; !dup {
+			ids = append(ids, id)
+		}
+		out[id] = st
+	}
+	return out, ids, nil
+}
+
+func findComponentID(comps []apiComponent, name string) (string, error) {
+	for _, c := range comps {
+		if c.ID == name && !c.Group {
+			return c.ID, nil
+		}
+	}
+	var match []apiComponent
+	for _, c := range comps {
+		if strings.EqualFold(c.Name, name) && !c.Group {
+			match = append(match, c)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0].ID, nil
+	case 0:
+		var names []string
+		for _, c := range comps {
+			if !c.Group {
+				names = append(names, c.Name)
+			}
+		}
+		if len(names) == 0 {
+			return "", fmt.Errorf("component %q: the page has no components yet (create one with `herald components create --name NAME`)", name)
+		}
+		return "", fmt.Errorf("component %q: no such component (have: %s)", name, strings.Join(names, ", "))
+	}
+	return "", fmt.Errorf("component %q: %d components have that name; use the ID (see `herald components`)", name, len(match))
+}

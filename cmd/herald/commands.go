@@ -1,0 +1,642 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// The API commands: each parses its flags, calls the management API of a
+// running server and prints a short human answer (or the raw JSON with --json).
+
+func incidentPath(pageID, id string) string {
+	p := "/v1/pages/" + url.PathEscape(pageID) + "/incidents"
+	if id != "" {
+		p += "/" + url.PathEscape(id)
+	}
+	return p
+}
+
+// printJSON indents raw JSON onto w.
+func printJSON(w io.Writer, raw []byte) error {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		_, err = w.Write(raw)
+		return err
+	}
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func publicIncidentURL(p apiPage, inc apiIncident) string {
+	if p.URL != "" {
+		return strings.TrimRight(p.URL, "/") + "/incidents/" + inc.ID
+	}
+	return inc.Shortlink
+}
+
+// incidentFlags are the flags declare, update and resolve share.
+type incidentFlags struct {
+	page       string
+	message    string
+	components componentSpecs
+	noNotify   bool
+	asJSON     bool
+	quiet      bool
+}
+
+func addIncidentFlags(fs *flag.FlagSet) *incidentFlags {
+	f := &incidentFlags{}
+	fs.StringVar(&f.page, "page", "", "page `ID` or name (default: the first page)")
+	fs.StringVar(&f.message, "message", "", "the update's `TEXT`, shown on the page and sent to subscribers")
+	fs.Var(&f.components, "component", "set a component's status: `NAME=STATUS` (name or ID; repeatable; statuses: "+componentStatusList()+")")
+	fs.BoolVar(&f.noNotify, "no-notify", false, "post without notifying subscribers")
+	fs.BoolVar(&f.asJSON, "json", false, "print the incident as JSON")
+	fs.BoolVar(&f.quiet, "q", false, "print only the incident ID")
+	return f
+}
+
+func (f *incidentFlags) body(fs *flag.FlagSet) *string {
+	given := false
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "message" {
+			given = true
+		}
+	})
+	if !given {
+		return nil
+	}
+	m := f.message
+	return &m
+}
+
+func (f *incidentFlags) notify() *bool {
+	if !f.noNotify {
+		return nil
+	}
+	no := false
+	return &no
+}
+
+// printIncident prints what a write returned.
+func (a *app) printIncident(f *incidentFlags, verb string, p apiPage, raw []byte) error {
+	var inc apiIncident
+	if err := json.Unmarshal(raw, &inc); err != nil {
+		return fmt.Errorf("unexpected answer: %w", err)
+	}
+	switch {
+	case f.asJSON:
+		return printJSON(a.stdout, raw)
+	case f.quiet:
+		fmt.Fprintln(a.stdout, inc.ID)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "%s %s %q: %s, impact %s\n", verb, inc.ID, inc.Name, inc.Status, inc.Impact)
+	fmt.Fprintln(a.stdout, publicIncidentURL(p, inc))
+	return nil
+}
+
+func cmdDeclare(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("declare", "--name TEXT [--component NAME=STATUS]... [--impact LEVEL] [--message TEXT] [FLAGS]",
+		"Declares an incident: it shows on the status page at once and its subscribers are told.")
+	cf := addClientFlags(fs)
+	f := addIncidentFlags(fs)
+	name := fs.String("name", "", "the incident's `TITLE` (required)")
+	impact := fs.String("impact", "", "override the impact derived from the components: `LEVEL` none, minor, major or critical")
+	status := fs.String("status", "", "initial `STATUS`: investigating (default), identified or monitoring")
+	idem := fs.String("idempotency-key", "", "a `KEY` that makes retrying this command safe: the same key returns the same incident")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		fs.Usage()
+		return &usageError{msg: "--name is required", shown: true}
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, f.page)
+	if err != nil {
+		return err
+	}
+	comps, ids, err := c.resolveComponents(ctx, p.ID, f.components)
+	if err != nil {
+		return err
+	}
+	body := incidentBody{Name: *name, Status: *status, ImpactOverride: *impact, Body: f.body(fs),
+		Components: comps, ComponentIDs: ids, DeliverNotifications: f.notify()}
+	hdr := http.Header{}
+	if *idem != "" {
+		hdr.Set("Idempotency-Key", *idem)
+	}
+	var raw []byte
+	if err := c.do(ctx, http.MethodPost, incidentPath(p.ID, ""), hdr, map[string]any{"incident": body}, nil, &raw); err != nil {
+		return err
+	}
+	return a.printIncident(f, "declared", p, raw)
+}
+
+// findIncident returns the page that holds incident id: --page when given,
+// else the one page, else whichever page knows it.
+func (c *client) findIncident(ctx context.Context, pageFlag, id string) (apiPage, apiIncident, error) {
+	var inc apiIncident
+	if pageFlag != "" {
+		p, err := c.page(ctx, pageFlag)
+		if err != nil {
+			return p, inc, err
+		}
+		return p, inc, c.do(ctx, http.MethodGet, incidentPath(p.ID, id), nil, nil, &inc, nil)
+	}
+	ps, err := c.pages(ctx)
+	if err != nil {
+		return apiPage{}, inc, err
+	}
+	var lastErr error = fmt.Errorf("no incident %q", id)
+	for _, p := range ps {
+		err := c.do(ctx, http.MethodGet, incidentPath(p.ID, id), nil, nil, &inc, nil)
+		if err == nil {
+			return p, inc, nil
+		}
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Code != incident.ENOTFOUND {
+			return p, inc, err
+		}
+		lastErr = err
+	}
+	return apiPage{}, inc, lastErr
+}
+
+// patchIncident sends body to the incident named by the one positional argument.
+func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id, verb string, body incidentBody) error {
+	p, _, err := c.findIncident(ctx, f.page, id)
+	if err != nil {
+		return err
+	}
+	comps, ids, err := c.resolveComponents(ctx, p.ID, f.components)
+	if err != nil {
+		return err
+	}
+	body.Components, body.ComponentIDs = comps, ids
+	var raw []byte
+	if err := c.do(ctx, http.MethodPatch, incidentPath(p.ID, id), nil, map[string]any{"incident": body}, nil, &raw); err != nil {
+		return err
+	}
+	return a.printIncident(f, verb, p, raw)
+}
+
+func cmdUpdate(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("update", "INCIDENT [--status STATUS] [--message TEXT] [--component NAME=STATUS]... [FLAGS]",
+		"Posts an update to an incident: a new status, a message, component statuses.")
+	cf := addClientFlags(fs)
+	f := addIncidentFlags(fs)
+	status := fs.String("status", "", "new `STATUS`: investigating, identified, monitoring, resolved (or a maintenance status)")
+	name := fs.String("name", "", "rename the incident to `TITLE`")
+	impact := fs.String("impact", "", "override the impact: `LEVEL` none, minor, major or critical")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "INCIDENT (an incident ID)"); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	body := incidentBody{Name: *name, Status: *status, ImpactOverride: *impact, Body: f.body(fs), DeliverNotifications: f.notify()}
+	if body.Status == "" && body.Body == nil && body.Name == "" && body.ImpactOverride == "" && len(f.components) == 0 {
+		fs.Usage()
+		return &usageError{msg: "nothing to update: give --status, --message, --component, --name or --impact", shown: true}
+	}
+	return a.patchIncident(ctx, c, f, pos[0], "updated", body)
+}
+
+func cmdResolve(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("resolve", "INCIDENT [--message TEXT] [FLAGS]",
+		"Resolves an incident: its components return to operational (unless --component says otherwise) and subscribers get the all-clear.")
+	cf := addClientFlags(fs)
+	f := addIncidentFlags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "INCIDENT (an incident ID)"); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	body := incidentBody{Status: string(incident.Resolved), Body: f.body(fs), DeliverNotifications: f.notify()}
+	return a.patchIncident(ctx, c, f, pos[0], "resolved", body)
+}
+
+// ---- maintenance ----
+
+func cmdMaintenance(ctx context.Context, a *app, args []string) error {
+	return subcommand(ctx, a, "maintenance", args, map[string]func(context.Context, *app, []string) error{
+		"schedule": cmdMaintenanceSchedule,
+		"list":     cmdMaintenanceList,
+		"start":    cmdMaintenanceMove(incident.InProgress, "start", "started"),
+		"complete": cmdMaintenanceMove(incident.Completed, "complete", "completed"),
+	})
+}
+
+// parseWhen reads a time: RFC 3339 (2026-03-01T02:00:00Z), "now", or a
+// duration from now (30m, 2h).
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	switch strings.TrimSpace(s) {
+	case "", "now":
+		return now, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(strings.TrimPrefix(s, "+")); err == nil {
+		return now.Add(d), nil
+	}
+	return time.Time{}, fmt.Errorf("want a time like 2026-03-01T02:00:00Z, now, or a duration from now like 30m; got %q", s)
+}
+
+func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("maintenance schedule", "--name TEXT --start TIME (--end TIME | --duration D) [--component NAME]... [FLAGS]",
+		"Announces a maintenance window. By default herald starts it at --start and completes it at --end.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	name := fs.String("name", "", "the maintenance's `TITLE` (required)")
+	start := fs.String("start", "", "when it starts: RFC 3339 `TIME`, now, or a duration from now such as 2h (required)")
+	end := fs.String("end", "", "when it ends: RFC 3339 `TIME` or a duration from now")
+	dur := fs.Duration("duration", 0, "how long it lasts (instead of --end)")
+	message := fs.String("message", "", "the announcement `TEXT`")
+	var comps componentSpecs
+	fs.Func("component", "a component the work affects, by `NAME` or ID (repeatable)", func(v string) error {
+		comps = append(comps, v+"="+string(incident.UnderMaintenance))
+		return nil
+	})
+	manual := fs.Bool("manual", false, "do not start and complete it automatically")
+	noNotify := fs.Bool("no-notify", false, "announce without notifying subscribers")
+	asJSON := fs.Bool("json", false, "print the maintenance as JSON")
+	quiet := fs.Bool("q", false, "print only the maintenance ID")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" || *start == "" || (*end == "") == (*dur == 0) {
+		fs.Usage()
+		return &usageError{msg: "need --name, --start, and one of --end or --duration", shown: true}
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	from, err := parseWhen(*start, now)
+	if err != nil {
+		return usageErrorf("--start: %v", err)
+	}
+	until := from.Add(*dur)
+	if *end != "" {
+		if until, err = parseWhen(*end, now); err != nil {
+			return usageErrorf("--end: %v", err)
+		}
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	_, ids, err := c.resolveComponents(ctx, p.ID, comps)
+	if err != nil {
+		return err
+	}
+	auto := !*manual
+	body := incidentBody{Name: *name, Status: string(incident.Scheduled), ComponentIDs: ids,
+		ScheduledFor: &from, ScheduledUntil: &until, AutoInProgress: &auto, AutoCompleted: &auto}
+	if *message != "" {
+		body.Body = message
+	}
+	if *noNotify {
+		no := false
+		body.DeliverNotifications = &no
+	}
+	var raw []byte
+	if err := c.do(ctx, http.MethodPost, incidentPath(p.ID, ""), nil, map[string]any{"incident": body}, nil, &raw); err != nil {
+		return err
+	}
+	f := &incidentFlags{asJSON: *asJSON, quiet: *quiet}
+	if err := a.printIncident(f, "scheduled", p, raw); err != nil {
+		return err
+	}
+	if !f.asJSON && !f.quiet {
+		fmt.Fprintf(a.stdout, "from %s until %s\n", from.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func cmdMaintenanceMove(to incident.Status, verb, done string) func(context.Context, *app, []string) error {
+	return func(ctx context.Context, a *app, args []string) error {
+		fs := a.newFlagSet("maintenance "+verb, "MAINTENANCE [--message TEXT] [FLAGS]", "Moves a maintenance to "+string(to)+".")
+		cf := addClientFlags(fs)
+		f := addIncidentFlags(fs)
+		pos, err := parseFlags(fs, args)
+		if err != nil {
+			return err
+		}
+		if err := wantArgs(fs, pos, 1, "MAINTENANCE (a maintenance ID)"); err != nil {
+			return err
+		}
+		c, err := cf.client(a.getenv)
+		if err != nil {
+			return err
+		}
+		body := incidentBody{Status: string(to), Body: f.body(fs), DeliverNotifications: f.notify()}
+		return a.patchIncident(ctx, c, f, pos[0], done, body)
+	}
+}
+
+func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("maintenance list", "[FLAGS]", "Lists maintenances, newest first.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	all := fs.Bool("all", false, "include completed maintenances")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	var incs []apiIncident
+	if err := c.do(ctx, http.MethodGet, incidentPath(p.ID, ""), nil, nil, &incs, nil); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tFROM\tUNTIL\tNAME")
+	for _, inc := range incs {
+		if inc.ScheduledFor == nil || (!*all && incident.Status(inc.Status).Closed()) {
+			continue
+		}
+		until := ""
+		if inc.ScheduledUntil != nil {
+			until = inc.ScheduledUntil.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, inc.ScheduledFor.UTC().Format(time.RFC3339), until, inc.Name)
+	}
+	return tw.Flush()
+}
+
+// ---- status, pages, components ----
+
+// summary is the part of /api/v2/summary.json that status prints.
+type summary struct {
+	Page struct {
+		Name string `json:"name"`
+		URL  string `json:"url"`
+	} `json:"page"`
+	Status struct {
+		Indicator   string `json:"indicator"`
+		Description string `json:"description"`
+	} `json:"status"`
+	Components            []apiComponent `json:"components"`
+	Incidents             []apiIncident  `json:"incidents"`
+	ScheduledMaintenances []apiIncident  `json:"scheduled_maintenances"`
+}
+
+func cmdStatus(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("status", "[FLAGS]", "Shows the status page's overall status, components, open incidents and maintenances (from the public /api/v2/summary.json: no token needed).")
+	cf := addClientFlags(fs)
+	asJSON := fs.Bool("json", false, "print summary.json")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var s summary
+	if err := c.do(ctx, http.MethodGet, "/api/v2/summary.json", nil, nil, &s, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	w := a.stdout
+	fmt.Fprintf(w, "%s: %s (%s)\n%s\n", s.Page.Name, s.Status.Description, s.Status.Indicator, s.Page.URL)
+	if len(s.Components) > 0 {
+		fmt.Fprintln(w, "\nComponents:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		groups := map[string]string{}
+		for _, c := range s.Components {
+			if c.Group {
+				groups[c.ID] = c.Name
+			}
+		}
+		for _, c := range s.Components {
+			name := c.Name
+			if c.GroupID != nil && groups[*c.GroupID] != "" {
+				name = groups[*c.GroupID] + " / " + c.Name
+			}
+			if !c.Group {
+				fmt.Fprintf(tw, "  %s\t%s\n", name, c.Status)
+			}
+		}
+		tw.Flush()
+	}
+	printList := func(title string, incs []apiIncident) {
+		if len(incs) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s:\n", title)
+		for _, inc := range incs {
+			fmt.Fprintf(w, "  %s  %s  [%s, impact %s]\n", inc.ID, inc.Name, inc.Status, inc.Impact)
+			if inc.ScheduledFor != nil && inc.ScheduledUntil != nil {
+				fmt.Fprintf(w, "      %s – %s\n", inc.ScheduledFor.UTC().Format(time.RFC3339), inc.ScheduledUntil.UTC().Format(time.RFC3339))
+			}
+			if len(inc.Updates) > 0 {
+				u := inc.Updates[0]
+				fmt.Fprintf(w, "      %s %s: %s\n", u.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), u.Status, oneLine(u.Body, 100))
+			}
+		}
+	}
+	printList("Open incidents", s.Incidents)
+	printList("Maintenance", s.ScheduledMaintenances)
+	if len(s.Incidents) == 0 {
+		fmt.Fprintln(w, "\nNo open incidents.")
+	}
+	return nil
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+func cmdPages(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("pages", "[FLAGS]", "Lists the status pages.")
+	cf := addClientFlags(fs)
+	asJSON := fs.Bool("json", false, "print the pages as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var ps []apiPage
+	if err := c.do(ctx, http.MethodGet, "/v1/pages", nil, nil, &ps, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tURL")
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.ID, p.Name, p.URL)
+	}
+	return tw.Flush()
+}
+
+func cmdComponents(ctx context.Context, a *app, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		return cmdComponentsList(ctx, a, args)
+	}
+	return subcommand(ctx, a, "components", args, map[string]func(context.Context, *app, []string) error{
+		"list":   cmdComponentsList,
+		"create": cmdComponentsCreate,
+	})
+}
+
+func cmdComponentsList(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("components list", "[FLAGS]", "Lists a page's components.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	asJSON := fs.Bool("json", false, "print the components as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var cs []apiComponent
+	if err := c.do(ctx, http.MethodGet, "/v1/pages/"+url.PathEscape(p.ID)+"/components", nil, nil, &cs, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTATUS")
+	for _, c := range cs {
+		name := c.Name
+		if c.Group {
+			name += " (group)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, name, c.Status)
+	}
+	return tw.Flush()
+}
+
+func cmdComponentsCreate(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("components create", "--name NAME [--description TEXT] [--status STATUS] [FLAGS]", "Adds a component to a page.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	name := fs.String("name", "", "the component's `NAME` (required)")
+	desc := fs.String("description", "", "a short `TEXT` shown under the name")
+	status := fs.String("status", "", "initial `STATUS` (default operational)")
+	asJSON := fs.Bool("json", false, "print the component as JSON")
+	quiet := fs.Bool("q", false, "print only the component ID")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 && *name == "" {
+		*name, pos = pos[0], nil // `herald components create Payments`
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		fs.Usage()
+		return &usageError{msg: "--name is required", shown: true}
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"name": *name}
+	if *desc != "" {
+		body["description"] = *desc
+	}
+	if *status != "" {
+		body["status"] = *status
+	}
+	var raw []byte
+	var comp apiComponent
+	if err := c.do(ctx, http.MethodPost, "/v1/pages/"+url.PathEscape(p.ID)+"/components", nil, map[string]any{"component": body}, &comp, &raw); err != nil {
+		return err
+	}
+	switch {
+	case *asJSON:
+		return printJSON(a.stdout, raw)
+	case *quiet:
+		fmt.Fprintln(a.stdout, comp.ID)
+	default:
+		fmt.Fprintf(a.stdout, "created component %s %q (%s)\n", comp.ID, comp.Name, comp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,468 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults for every setting; configs/herald.example.yaml repeats them.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultDataDir         = "./data"
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "text"
+	DefaultBodyLimit       = 1 << 20 // 1 MiB: an update body is at most 10,000 characters
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config is what `herald serve` and `herald token` run with. It is built in
+// layers: defaults, then the YAML file (--config or HERALD_CONFIG), then
+// HERALD_* environment variables, then flags. Secrets never come from the
+// YAML file: see Providers.
+type Config struct {
+	Addr            string        // host:port to listen on
+	DataDir         string        // SQLite engine: directory of herald.db
+	RedisURL        string        // set: use the Redis engine instead of SQLite
+	RedisPrefix     string        // Redis engine: start every key with this (several deployments can share one Redis)
+	PublicURL       string        // base URL of the status page; "" derives http://<addr>
+	LogLevel        string        // debug, info, warn, error
+	LogFormat       string        // text or json
+	BodyLimit       int           // largest request body, bytes
+	ShutdownTimeout time.Duration // how long in-flight requests get on SIGINT/SIGTERM
+
+	Providers Providers
+}
+
+// DefaultConfig returns the configuration herald runs with when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            DefaultAddr,
+		DataDir:         DefaultDataDir,
+		LogLevel:        DefaultLogLevel,
+		LogFormat:       DefaultLogFormat,
+		BodyLimit:       DefaultBodyLimit,
+		ShutdownTimeout: DefaultShutdownTimeout,
+	}
+}
+
+// setting is one configuration key and the three names it goes by. The one
+// table drives the YAML keys, the environment, the flags, the usage text and
+// the test that the example file documents every key.
+type setting struct {
+	key   string // YAML key
+	env   string // environment variable
+	flag  string // command-line flag ("" when none)
+	usage string
+	set   func(string) error
+	get   func() string
+}
+
+func (c *Config) settings() []setting {
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	return []setting{
+		{"addr", "HERALD_ADDR", "addr", "listen on `HOST:PORT`", str(&c.Addr), func() string { return c.Addr }},
+		{"data_dir", "HERALD_DATA_DIR", "data", "SQLite engine: keep herald.db in `DIR`", str(&c.DataDir), func() string { return c.DataDir }},
+		{"redis_url", "HERALD_REDIS_URL", "redis", "use the Redis engine at `URL` (redis://host:6379/0) instead of SQLite", str(&c.RedisURL), func() string { return c.RedisURL }},
+		{"redis_prefix", "HERALD_REDIS_PREFIX", "redis-prefix", "Redis engine: start every key with `PREFIX` (default herald)", str(&c.RedisPrefix), func() string { return c.RedisPrefix }},
+		{"public_url", "HERALD_PUBLIC_URL", "public-url", "public base `URL` of the status page (default http://ADDR)", str(&c.PublicURL), func() string { return c.PublicURL }},
+		{"log_level", "HERALD_LOG_LEVEL", "log-level", "log `LEVEL`: debug, info, warn or error", str(&c.LogLevel), func() string { return c.LogLevel }},
+		{"log_format", "HERALD_LOG_FORMAT", "log-format", "log `FORMAT`: text or json", str(&c.LogFormat), func() string { return c.LogFormat }},
+		{"body_limit", "HERALD_BODY_LIMIT", "body-limit", "largest request body, e.g. 1MiB or 65536 (`SIZE`)", func(v string) error {
+			n, err := parseSize(v)
+			if err != nil {
+				return err
+			}
+			c.BodyLimit = n
+			return nil
+		}, func() string { return strconv.Itoa(c.BodyLimit) }},
+		{"shutdown_timeout", "HERALD_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time in-flight requests get on shutdown (`DURATION`)", func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("not a duration (like 10s): %q", v)
+			}
+			c.ShutdownTimeout = d
+			return nil
+		}, func() string { return c.ShutdownTimeout.String() }},
+	}
+}
+
+// parseSize reads a byte count: 65536, 64KiB, 1MiB, 1MB, 512k.
+func parseSize(v string) (int, error) {
+	s := strings.TrimSpace(v)
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"k", 1 << 10}, {"K", 1 << 10}, {"M", 1 << 20}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 || n > (1<<31-1)/mult {
+		return 0, fmt.Errorf("not a size (like 1MiB or 65536): %q", v)
+	}
+	return n * mult, nil
+}
+
+// loadFile overlays the YAML file at path. Every key must be a known
+// setting, so that a typo fails loudly instead of being ignored.
+func (c *Config) loadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return c.loadYAML(path, b)
+}
+
+func (c *Config) loadYAML(name string, b []byte) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // only comments
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return fmt.Errorf("config %s: the top level must be a mapping of settings", name)
+	}
+	byKey := map[string]setting{}
+	for _, s := range c.settings() {
+		byKey[s.key] = s
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		s, ok := byKey[k.Value]
+		if !ok {
+			if secretEnv(k.Value) {
+				return fmt.Errorf("config %s:%d: %s is a secret: set it in the environment or a file (%s_FILE), not in the config file", name, k.Line, k.Value, envName(k.Value))
+			}
+			return fmt.Errorf("config %s:%d: unknown setting %q", name, k.Line, k.Value)
+		}
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("config %s:%d: %s must be a single value", name, v.Line, k.Value)
+		}
+		if v.Tag == "!!null" {
+			continue
+		}
+		if err := s.set(v.Value); err != nil {
+			return fmt.Errorf("config %s:%d: %s: %w", name, v.Line, k.Value, err)
+		}
+	}
+	return nil
+}
+
+// envName maps a YAML-style key to its HERALD_ variable.
+func envName(key string) string { return "HERALD_" + strings.ToUpper(key) }
+
+// loadEnv overlays the HERALD_* variables that are set (non-empty).
+func (c *Config) loadEnv(getenv func(string) string) error {
+	for _, s := range c.settings() {
+		if v := getenv(s.env); v != "" {
+			if err := s.set(v); err != nil {
+				return fmt.Errorf("%s: %w", s.env, err)
+			}
+		}
+	}
+	return c.Providers.load(getenv)
+}
+
+// configFlags registers the engine and server flags on fs. They are applied
+// by applyFlags after parsing, over the file and the environment, so only
+// the flags actually given override anything.
+type configFlags struct {
+	fs     *flag.FlagSet
+	config string
+	vals   map[string]*string
+	keys   []string // the settings registered, in table order
+}
+
+func newConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
+	cf := &configFlags{fs: fs, vals: map[string]*string{}}
+	fs.StringVar(&cf.config, "config", "", "read settings from the YAML `FILE` (env HERALD_CONFIG)")
+	var c Config
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	for _, s := range c.settings() {
+		if s.flag == "" || (len(keys) > 0 && !want[s.key]) {
+			continue
+		}
+		v := new(string)
+		fs.StringVar(v, s.flag, "", s.usage+" (env "+s.env+")")
+		cf.vals[s.flag] = v
+		cf.keys = append(cf.keys, s.key)
+	}
+	return cf
+}
+
+// load builds the Config: defaults → file → env → the flags given.
+func (cf *configFlags) load(getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	path := cf.config
+	if path == "" {
+		path = getenv("HERALD_CONFIG")
+	}
+	if path != "" {
+		if err := c.loadFile(path); err != nil {
+			return c, err
+		}
+	}
+	if err := c.loadEnv(getenv); err != nil {
+		return c, err
+	}
+	given := map[string]bool{}
+	cf.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range c.settings() {
+		if v, ok := cf.vals[s.flag]; ok && given[s.flag] {
+			if err := s.set(*v); err != nil {
+				return c, usageErrorf("--%s: %v", s.flag, err)
+			}
+		}
+	}
+	// --redis and --data choose the engine: a --data given on the command
+	// line means SQLite even when HERALD_REDIS_URL is set in the environment.
+	if given["data"] && !given["redis"] {
+		c.RedisURL = ""
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return fmt.Errorf("addr: want HOST:PORT, got %q", c.Addr)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("addr: bad port in %q", c.Addr)
+	}
+	if c.RedisURL == "" && strings.TrimSpace(c.DataDir) == "" {
+		return errors.New("data_dir: must not be empty (or set redis_url)")
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return fmt.Errorf("redis_url: want redis://[user:password@]host:port[/db], got %q", redactURL(c.RedisURL))
+		}
+	}
+	if strings.ContainsAny(c.RedisPrefix, "{} ") {
+		return fmt.Errorf("redis_prefix: must not contain braces or spaces, got %q", c.RedisPrefix)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("public_url: want an absolute http(s) URL, got %q", c.PublicURL)
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log_format: want text or json, got %q", c.LogFormat)
+	}
+	if c.BodyLimit <= 0 {
+		return fmt.Errorf("body_limit: must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("shutdown_timeout: must be positive")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log_level: want debug, info, warn or error, got %q", s)
+}
+
+// publicURL is the configured public URL, or http://<addr> with a loopback
+// host for a wildcard listen address (0.0.0.0 is no address to link to).
+func (c *Config) publicURL(listenAddr string) string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return "http://" + listenAddr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// LogValue implements slog.LogValuer: the settings with the Redis password
+// and every provider secret redacted, so the config can be logged whole.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("data_dir", c.DataDir),
+		slog.String("redis_url", redactURL(c.RedisURL)),
+		slog.String("redis_prefix", c.RedisPrefix),
+		slog.String("public_url", c.PublicURL),
+		slog.String("log_level", c.LogLevel),
+		slog.String("log_format", c.LogFormat),
+		slog.Int("body_limit", c.BodyLimit),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Any("providers", c.Providers),
+	)
+}
+
+// String prints the settings one per line, secrets redacted.
+func (c Config) String() string {
+	var b strings.Builder
+	for _, s := range c.settings() {
+		v := s.get()
+		if s.key == "redis_url" {
+			v = redactURL(v)
+		}
+		fmt.Fprintf(&b, "%s: %s\n", s.key, v)
+	}
+	b.WriteString(c.Providers.String())
+	return b.String()
+}
+
+// redactURL hides a URL's password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
+}
+
+// Providers holds the settings of the message providers used by the
+// broadcast feature. They come only from the environment, or for secrets
+// from a file named by <VAR>_FILE (Docker and Kubernetes secrets), never from
+// the YAML file, and they are redacted whenever printed.
+type Providers struct {
+	TwilioAccountSID          string
+	TwilioAuthToken           string
+	TwilioFrom                string
+	TwilioMessagingServiceSID string
+	TwilioAPIURL              string
+	SMTPAddr                  string
+	SMTPUsername              string
+	SMTPPassword              string
+	SMTPFrom                  string
+	SlackToken                string
+	SlackAPIURL               string
+	SlackSigningSecret        string
+}
+
+type providerVar struct {
+	env    string
+	dst    *string
+	secret bool
+}
+
+func (p *Providers) vars() []providerVar {
+	return []providerVar{
+		{"HERALD_TWILIO_ACCOUNT_SID", &p.TwilioAccountSID, false},
+		{"HERALD_TWILIO_AUTH_TOKEN", &p.TwilioAuthToken, true},
+		{"HERALD_TWILIO_FROM", &p.TwilioFrom, false},
+		{"HERALD_TWILIO_MESSAGING_SERVICE_SID", &p.TwilioMessagingServiceSID, false},
+		{"HERALD_TWILIO_API_URL", &p.TwilioAPIURL, false},
+		{"HERALD_SMTP_ADDR", &p.SMTPAddr, false},
+		{"HERALD_SMTP_USERNAME", &p.SMTPUsername, false},
+		{"HERALD_SMTP_PASSWORD", &p.SMTPPassword, true},
+		{"HERALD_SMTP_FROM", &p.SMTPFrom, false},
+		{"HERALD_SLACK_TOKEN", &p.SlackToken, true},
+		{"HERALD_SLACK_API_URL", &p.SlackAPIURL, false},
+		{"HERALD_SLACK_SIGNING_SECRET", &p.SlackSigningSecret, true},
+	}
+}
+
+// secretEnv reports whether a YAML key names a provider setting, which
+// belongs in the environment.
+func secretEnv(key string) bool {
+	var p Providers
+	for _, v := range p.vars() {
+		if v.env == envName(key) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Providers) load(getenv func(string) string) error {
+	for _, v := range p.vars() {
+		val := getenv(v.env)
+		if file := getenv(v.env + "_FILE"); file != "" {
+			if val != "" {
+				return fmt.Errorf("%s and %s_FILE are both set: choose one", v.env, v.env)
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("%s_FILE: %w", v.env, err)
+			}
+			val = strings.TrimRight(string(b), "\r\n")
+		}
+		if val != "" {
+			*v.dst = val
+		}
+	}
+	return nil
+}
+
+func (p Providers) redacted() [][2]string {
+	var out [][2]string
+	for _, v := range p.vars() {
+		val := *v.dst
+		if val == "" {
+			continue
+		}
+		if v.secret {
+			val = "[redacted]"
+		}
+		out = append(out, [2]string{strings.ToLower(strings.TrimPrefix(v.env, "HERALD_")), val})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// LogValue implements slog.LogValuer with secrets redacted.
+func (p Providers) LogValue() slog.Value {
+	var attrs []slog.Attr
+	for _, kv := range p.redacted() {
+		attrs = append(attrs, slog.String(kv[0], kv[1]))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String lists the providers' settings that are set, secrets redacted.
+func (p Providers) String() string {
+	var b strings.Builder
+	for _, kv := range p.redacted() {
+		fmt.Fprintf(&b, "%s: %s\n", kv[0], kv[1])
+	}
+	return b.String()
+}

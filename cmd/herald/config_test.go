@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const examplePath = "../../configs/herald.example.yaml"
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestExampleConfig(t *testing.T) {
+	b, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+
+	t.Run("parses into the defaults", func(t *testing.T) {
+		c := DefaultConfig()
+		c.Addr = "changed:1" // proves the file sets it
+		if err := c.loadFile(examplePath); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if want := DefaultConfig(); !reflect.DeepEqual(c, want) {
+			t.Fatalf("example file does not show the defaults:\n got %+v\nwant %+v", c, want)
+		}
+	})
+	t.Run("documents every setting", func(t *testing.T) {
+		var c Config
+		for _, s := range c.settings() {
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(s.key) + `:`).MatchString(text) {
+				t.Errorf("key %s missing from %s", s.key, examplePath)
+			}
+			if !strings.Contains(text, s.env) {
+				t.Errorf("variable %s missing from %s", s.env, examplePath)
+			}
+			if s.flag != "" && !strings.Contains(text, "--"+s.flag) {
+				t.Errorf("flag --%s missing from %s", s.flag, examplePath)
+			}
+		}
+	})
+	t.Run("documents every provider variable", func(t *testing.T) {
+		var p Providers
+		for _, v := range p.vars() {
+			if !regexp.MustCompile(`(?m)^#\s+` + regexp.QuoteMeta(v.env) + `\s`).MatchString(text) {
+				t.Errorf("provider variable %s missing from %s", v.env, examplePath)
+			}
+		}
+		// Every field of Providers has a variable: a field added without one
+		// could never be set.
+		if n, m := reflect.TypeOf(p).NumField(), len(p.vars()); n != m {
+			t.Errorf("Providers has %d fields but %d variables", n, m)
+		}
+	})
+	t.Run("every Config field is a setting", func(t *testing.T) {
+		var c Config
+		// All fields but Providers are settings.
+		if n, m := reflect.TypeOf(c).NumField()-1, len(c.settings()); n != m {
+			t.Errorf("Config has %d setting fields but %d settings", n, m)
+		}
+	})
+}
+
+func TestConfigLayers(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "herald.yaml")
+	if err := os.WriteFile(file, []byte("addr: 127.0.0.1:9001\ndata_dir: /from/file\nlog_level: debug\nbody_limit: 64KiB\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		flags []string
+		check func(t *testing.T, c Config)
+	}{
+		{"defaults", nil, nil, func(t *testing.T, c Config) {
+			if !reflect.DeepEqual(c, DefaultConfig()) {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"file over defaults", map[string]string{"HERALD_CONFIG": file}, nil, func(t *testing.T, c Config) {
+			if c.Addr != "127.0.0.1:9001" || c.DataDir != "/from/file" || c.LogLevel != "debug" || c.BodyLimit != 64<<10 || c.LogFormat != "text" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"env over file", map[string]string{"HERALD_CONFIG": file, "HERALD_ADDR": "127.0.0.1:9002", "HERALD_SHUTDOWN_TIMEOUT": "3s"}, nil, func(t *testing.T, c Config) {
+			if c.Addr != "127.0.0.1:9002" || c.DataDir != "/from/file" || c.ShutdownTimeout != 3*time.Second {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"flags over env", map[string]string{"HERALD_ADDR": "127.0.0.1:9002", "HERALD_DATA_DIR": "/from/env"},
+			[]string{"--config", file, "--addr", "127.0.0.1:9003", "--log-format", "json"}, func(t *testing.T, c Config) {
+				if c.Addr != "127.0.0.1:9003" || c.DataDir != "/from/env" || c.LogFormat != "json" || c.LogLevel != "debug" {
+					t.Errorf("got %+v", c)
+				}
+			}},
+		{"--redis chooses redis", nil, []string{"--redis", "redis://127.0.0.1:6379/0"}, func(t *testing.T, c Config) {
+			if c.RedisURL != "redis://127.0.0.1:6379/0" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"--data beats HERALD_REDIS_URL", map[string]string{"HERALD_REDIS_URL": "redis://127.0.0.1:6379"}, []string{"--data", "/d"}, func(t *testing.T, c Config) {
+			if c.RedisURL != "" || c.DataDir != "/d" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			cf := newConfigFlags(fs)
+			if _, err := parseFlags(fs, tt.flags); err != nil {
+				t.Fatal(err)
+			}
+			c, err := cf.load(envMap(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		flags []string
+		want  string // in the error
+	}{
+		{"unknown key", map[string]string{"HERALD_CONFIG": write("typo.yaml", "adr: x\n")}, nil, `unknown setting "adr"`},
+		{"secret in file", map[string]string{"HERALD_CONFIG": write("secret.yaml", "smtp_password: hunter2\n")}, nil, "HERALD_SMTP_PASSWORD"},
+		{"missing file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
+		{"bad yaml", map[string]string{"HERALD_CONFIG": write("bad.yaml", "addr: [\n")}, nil, "bad.yaml"},
+		{"not a mapping", map[string]string{"HERALD_CONFIG": write("list.yaml", "- a\n")}, nil, "mapping"},
+		{"bad addr", map[string]string{"HERALD_ADDR": "8080"}, nil, "addr"},
+		{"bad port", nil, []string{"--addr", "127.0.0.1:99999"}, "port"},
+		{"bad level", map[string]string{"HERALD_LOG_LEVEL": "loud"}, nil, "log_level"},
+		{"bad format", nil, []string{"--log-format", "xml"}, "log_format"},
+		{"bad size", map[string]string{"HERALD_BODY_LIMIT": "lots"}, nil, "HERALD_BODY_LIMIT"},
+		{"bad duration", nil, []string{"--shutdown-timeout", "soon"}, "--shutdown-timeout"},
+		{"bad redis url", nil, []string{"--redis", "http://x"}, "redis_url"},
+		{"bad public url", map[string]string{"HERALD_PUBLIC_URL": "status.example.com"}, nil, "public_url"},
+		{"secret twice", map[string]string{"HERALD_SMTP_PASSWORD": "a", "HERALD_SMTP_PASSWORD_FILE": "/x"}, nil, "both set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			cf := newConfigFlags(fs)
+			if _, err := parseFlags(fs, tt.flags); err != nil {
+				t.Fatal(err)
+			}
+			_, err := cf.load(envMap(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSecretsRedacted(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("smtp-secret-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"HERALD_REDIS_URL":            "redis://user:redis-secret@127.0.0.1:6379/0",
+		"HERALD_TWILIO_AUTH_TOKEN":    "twilio-secret",
+		"HERALD_TWILIO_ACCOUNT_SID":   "AC123",
+		"HERALD_SMTP_PASSWORD_FILE":   pwFile,
+		"HERALD_SLACK_TOKEN":          "xoxb-slack-secret",
+		"HERALD_SLACK_SIGNING_SECRET": "signing-secret",
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	c, err := newConfigFlags(fs).load(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Providers.SMTPPassword != "smtp-secret-from-file" || c.Providers.TwilioAuthToken != "twilio-secret" {
+		t.Fatalf("secrets not loaded: %+v", c.Providers)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "config", c)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "config", c)
+	for name, out := range map[string]string{"String": c.String(), "log": logged.String()} {
+		for _, secret := range []string{"redis-secret", "twilio-secret", "smtp-secret", "slack-secret", "signing-secret"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s shows %s:\n%s", name, secret, out)
+			}
+		}
+		if !strings.Contains(out, "AC123") || !strings.Contains(out, "127.0.0.1:6379") {
+			t.Errorf("%s hides what is not secret:\n%s", name, out)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		bad  bool
+	}{
+		{"65536", 65536, false},
+		{"64KiB", 64 << 10, false},
+		{"1MiB", 1 << 20, false},
+		{"1MB", 1000000, false},
+		{"512k", 512 << 10, false},
+		{"2 MiB", 2 << 20, false},
+		{"0", 0, true},
+		{"-1", 0, true},
+		{"big", 0, true},
+		{"99999GiB", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseSize(tt.in)
+			if (err != nil) != tt.bad || got != tt.want {
+				t.Fatalf("parseSize(%q) = %d, %v", tt.in, got, err)
+			}
+		})
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	tests := []struct{ configured, listen, want string }{
+		{"", "127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"", "0.0.0.0:8080", "http://localhost:8080"},
+		{"", "[::]:8080", "http://localhost:8080"},
+		{"https://status.example.com/", "0.0.0.0:8080", "https://status.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.listen+tt.configured, func(t *testing.T) {
+			c := Config{PublicURL: tt.configured}
+			if got := c.publicURL(tt.listen); got != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		pos     []string
+		status  string
+		wantErr bool
+	}{
+		{"flags first", []string{"--status", "identified", "abc"}, []string{"abc"}, "identified", false},
+		{"flags after", []string{"abc", "--status", "identified"}, []string{"abc"}, "identified", false},
+		{"mixed", []string{"a", "--status=x", "b"}, []string{"a", "b"}, "x", false},
+		{"double dash", []string{"a", "--", "--status", "b"}, []string{"a", "--status", "b"}, "", false},
+		{"unknown flag", []string{"a", "--nope"}, nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			st := fs.String("status", "", "")
+			pos, err := parseFlags(fs, tt.args)
+			if tt.wantErr {
+				var ue *usageError
+				if !errors.As(err, &ue) {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(pos, tt.pos) || *st != tt.status {
+				t.Fatalf("pos %q status %q", pos, *st)
+			}
+		})
+	}
+}

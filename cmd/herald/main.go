@@ -1,0 +1,280 @@
+// Command herald runs the herald server (`herald serve`) and drives a running
+// one from the command line (`herald declare`, `update`, `resolve`, …).
+//
+// main only wires the process to run, so that tests drive run in-process
+// with their own arguments, environment and output.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err and returns the process status: 0 on success and for
+// -h, 2 for a usage error, 1 for anything else.
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		if !ue.quiet {
+			fmt.Fprintf(stderr, "herald: %s\n", ue.msg)
+		}
+		if !ue.shown {
+			fmt.Fprintln(stderr, "Run 'herald help' for usage.")
+		}
+		return 2
+	default:
+		fmt.Fprintf(stderr, "herald: %v\n", err)
+		return 1
+	}
+}
+
+// run is the whole program: args[0] is the program name.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return a.run(ctx, args)
+}
+
+// app carries the process's surroundings to every command.
+type app struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// ready, when set, is called with the address serve listens on once it
+	// answers requests; tests use it to learn the port of --addr 127.0.0.1:0.
+	ready func(addr string)
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct {
+	msg   string
+	shown bool // the command's usage was printed
+	quiet bool // the message itself was printed too (by the flag package)
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// command is one verb of the CLI.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, a *app, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the server: status page, API and broadcasts", cmdServe},
+		{"token", "create, list or revoke API tokens (works without a running server)", cmdToken},
+		{"declare", "declare an incident", cmdDeclare},
+		{"update", "post an update to an incident", cmdUpdate},
+		{"resolve", "resolve an incident", cmdResolve},
+		{"maintenance", "schedule, list, start or complete maintenance", cmdMaintenance},
+		{"status", "show the page's status, components and open incidents", cmdStatus},
+		{"pages", "list pages", cmdPages},
+		{"components", "list or create components", cmdComponents},
+		{"version", "print the version", cmdVersion},
+		{"help", "show this help", nil},
+	}
+}
+
+const usageHeader = `herald broadcasts incidents: a status page, a Statuspage-compatible API, and
+messages to the customers an outage affects.
+
+Usage: herald COMMAND [ARGS] [FLAGS]
+
+Commands:
+`
+
+const usageFooter = `
+Examples:
+  herald serve                                    # 127.0.0.1:8080, SQLite in ./data
+  herald token create --role admin                # prints a token on its last line
+  export HERALD_TOKEN=hrld_...
+  herald components create --name Payments
+  herald declare --name "Payments are failing" --component Payments=major_outage --message "We are investigating."
+  herald update INCIDENT --status identified --message "A bad deploy; rolling back."
+  herald resolve INCIDENT --message "Payments work again."
+
+API commands reach the server at --url or HERALD_URL (default http://127.0.0.1:8080)
+with the token from --token or HERALD_TOKEN.
+Run 'herald COMMAND -h' for a command's flags.
+`
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprint(w, usageHeader)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, usageFooter)
+}
+
+func (a *app) run(ctx context.Context, args []string) error {
+	if len(args) < 2 {
+		a.usage(a.stderr)
+		return &usageError{msg: "no command", shown: true}
+	}
+	name, rest := args[1], args[2:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && rest[0] != "help" {
+			return a.run(ctx, []string{args[0], rest[0], "-h"})
+		}
+		a.usage(a.stdout)
+		return nil
+	case "-version", "--version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name && c.run != nil {
+			return c.run(ctx, a, rest)
+		}
+	}
+	return usageErrorf("unknown command %q", name)
+}
+
+// newFlagSet returns a FlagSet whose usage names the command and its arguments.
+func (a *app) newFlagSet(name, synopsis, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet("herald "+name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: herald %s %s\n", name, synopsis)
+		if about != "" {
+			fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(about))
+		}
+		if hasFlags(fs) {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parseFlags parses args, allowing flags after positional arguments
+// (`herald update ID --status identified`), and returns the positional ones.
+// A "--" ends the flags. -h returns flag.ErrHelp after printing the usage to
+// stdout; any other mistake returns a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{msg: err.Error(), shown: true, quiet: true}
+		}
+		rest := fs.Args()
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(fs *flag.FlagSet, pos []string, n int, what string) error {
+	if len(pos) != n {
+		fs.Usage()
+		if len(pos) < n {
+			return &usageError{msg: "missing " + what, shown: true}
+		}
+		return &usageError{msg: fmt.Sprintf("unexpected argument %q", pos[n]), shown: true}
+	}
+	return nil
+}
+
+// subcommand dispatches `herald GROUP VERB ...`.
+func subcommand(ctx context.Context, a *app, group string, args []string, verbs map[string]func(context.Context, *app, []string) error) error {
+	names := make([]string, 0, len(verbs))
+	for n := range verbs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(a.stderr, "Usage: herald %s %s [FLAGS]\nRun 'herald %s VERB -h' for a verb's flags.\n", group, strings.Join(names, "|"), group)
+		if len(args) > 0 {
+			return flag.ErrHelp
+		}
+		return &usageError{msg: "missing " + group + " verb", shown: true}
+	}
+	f, ok := verbs[args[0]]
+	if !ok {
+		return usageErrorf("unknown %s verb %q (want %s)", group, args[0], strings.Join(names, ", "))
+	}
+	return f(ctx, a, args[1:])
+}
+
+// version is the module version stamped by the Go toolchain, with the VCS
+// revision when the binary was built from a checkout.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " (" + rev + dirty + ")"
+	}
+	return v + " " + info.GoVersion
+}
+
+func cmdVersion(_ context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("version", "", "")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, "herald", version())
+	return nil
+}

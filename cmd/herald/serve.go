@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/server"
+	"github.com/heraldhq/herald/statuspage"
+	"github.com/heraldhq/herald/store/redis"
+	"github.com/heraldhq/herald/store/sqlite"
+)
+
+// maintenanceInterval is how often serve starts and completes maintenances
+// whose time has come: a window that opens at 02:00 opens within a second.
+const maintenanceInterval = time.Second
+
+// newLogger builds the process logger from the config.
+func newLogger(w io.Writer, cfg Config) *slog.Logger {
+	level, _ := parseLevel(cfg.LogLevel) // Validate checked it
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// engine is the opened system of record and its event bus.
+type engine struct {
+	name   string // "sqlite" or "redis", for logs
+	where  string // the file or the redacted URL
+	store  incident.Store
+	events incident.Events
+	close  func() error
+}
+
+// sqlitePath is the database file inside the data directory.
+func sqlitePath(dataDir string) string { return filepath.Join(dataDir, "herald.db") }
+
+// openEngine opens the store the config names: Redis when redis_url is
+// set, else SQLite under data_dir (created when missing). With events, it
+// also starts the event bus: in-process for SQLite, pub/sub for Redis so
+// every node hears every change.
+func openEngine(ctx context.Context, cfg Config, log *slog.Logger, events bool) (*engine, error) {
+	if cfg.RedisURL != "" {
+		db, err := redis.Open(ctx, cfg.RedisURL, redisOptions(cfg)...)
+		if err != nil {
+			return nil, fmt.Errorf("open redis %s: %w", redactURL(cfg.RedisURL), err)
+		}
+		e := &engine{name: "redis", where: redactURL(cfg.RedisURL), store: db, close: db.Close}
+		if events {
+			ev, stop, err := redisEvents(ctx, db, log)
+			if err != nil {
+				db.Close()
+				return nil, err
+			}
+			e.events = ev
+			e.close = func() error { stop(); return db.Close() }
+		}
+		return e, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := sqlitePath(cfg.DataDir)
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{name: "sqlite", where: path, store: db, close: db.Close}
+	if events {
+		e.events = incident.NewLocalEvents()
+	}
+	return e, nil
+}
+
+func cmdServe(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("serve", "[--addr HOST:PORT] [--data DIR | --redis URL] [--config FILE] [FLAGS]",
+		`Runs herald: the status page, the API and the broadcasts. With no flags it listens
+on 127.0.0.1:8080 and keeps everything in one SQLite file under ./data.`)
+	cf := newConfigFlags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	cfg, err := cf.load(a.getenv)
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx, cfg)
+}
+
+func (a *app) serve(ctx context.Context, cfg Config) error {
+	log := newLogger(a.stderr, cfg)
+	log.Debug("config", "config", cfg)
+
+	// Listen first: a taken port is the most common startup failure, and
+	// :0 needs the real port before the public URL is known.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	publicURL := cfg.publicURL(ln.Addr().String())
+
+	eng, err := openEngine(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := eng.close(); err != nil {
+			log.Warn("close store", "err", err)
+		}
+	}()
+
+	svc := incident.NewService(eng.store, eng.events, log)
+	page, err := svc.EnsureDefaultPage(ctx, publicURL)
+	if err != nil {
+		return fmt.Errorf("default page: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	site := statuspage.New(svc, eng.events, statuspage.Options{Registerer: reg, Log: log})
+	siteDone := make(chan error, 1)
+	go func() { siteDone <- site.Run(runCtx) }()
+
+	srv := server.New(server.Config{PublicURL: publicURL, BodyLimit: cfg.BodyLimit}, svc, site, reg, log)
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+
+	go advanceMaintenances(runCtx, svc, log)
+
+	log.Info("herald listening", "addr", ln.Addr().String(), "url", publicURL, "engine", eng.name, "store", eng.where, "page_id", page.ID, "version", version())
+	a.hintTokens(ctx, svc, cfg, log)
+	if a.ready != nil {
+		a.ready(ln.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	case err := <-serveDone:
+		runErr = fmt.Errorf("server stopped: %w", err)
+		serveDone <- nil
+	case err := <-siteDone:
+		runErr = fmt.Errorf("status page stopped: %w", err)
+		siteDone <- nil
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	select {
+	case err := <-serveDone:
+		if err != nil && runErr == nil {
+			runErr = err
+		}
+	case <-sctx.Done():
+		log.Warn("shutdown timed out; dropping connections still open")
+	}
+	select {
+	case <-siteDone:
+	case <-sctx.Done():
+	}
+	if runErr == nil {
+		log.Info("stopped")
+	}
+	return runErr
+}
+
+// hintTokens tells a newcomer how to get a first token, once, when there is none.
+func (a *app) hintTokens(ctx context.Context, svc *incident.Service, cfg Config, log *slog.Logger) {
+	tokens, err := svc.Tokens(ctx)
+	if err != nil {
+		log.Warn("list tokens", "err", err)
+		return
+	}
+	for _, t := range tokens {
+		if t.RevokedAt == nil {
+			return
+		}
+	}
+	cmd := "herald token create --role admin"
+	switch {
+	case cfg.RedisURL != "":
+		cmd += " --redis " + redactURL(cfg.RedisURL)
+	case filepath.Clean(cfg.DataDir) != filepath.Clean(DefaultDataDir):
+		cmd += " --data " + cfg.DataDir
+	}
+	log.Info("no API tokens yet: run `" + cmd + "` (or `go run ./cmd/herald token create --role admin`) to make one")
+}
+
+// advanceMaintenances starts and completes due maintenances every
+// maintenanceInterval until ctx ends. A plain ticker, not cron: this is a
+// poll, and every node may run it (the service resolves races).
+func advanceMaintenances(ctx context.Context, svc *incident.Service, log *slog.Logger) {
+	t := time.NewTicker(maintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := svc.AdvanceMaintenances(ctx)
+			switch {
+			case err != nil && !errors.Is(err, context.Canceled):
+				log.Warn("advance maintenances", "err", err)
+			case n > 0:
+				log.Info("maintenances advanced", "count", n)
+			}
+		}
+	}
+}
+
+func redisOptions(cfg Config) []redis.Option {
+	var opts []redis.Option
+	if cfg.RedisPrefix != "" {
+		opts = append(opts, redis.WithPrefix(cfg.RedisPrefix))
+	}
+	return opts
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// The token commands open the store directly rather than call the API: the
+// first token has to come from somewhere, and whoever can read the data
+// directory or reach the Redis is already trusted with everything in it.
+// SQLite's WAL mode and busy timeout let them run beside a serving herald.
+
+func cmdToken(ctx context.Context, a *app, args []string) error {
+	return subcommand(ctx, a, "token", args, map[string]func(context.Context, *app, []string) error{
+		"create": cmdTokenCreate,
+		"list":   cmdTokenList,
+		"revoke": cmdTokenRevoke,
+	})
+}
+
+// openForToken parses the store flags and opens the store with a quiet logger.
+func (a *app) openForToken(ctx context.Context, cf *configFlags) (*incident.Service, func(), error) {
+	cfg, err := cf.load(a.getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.LogLevel = "warn" // a CLI run prints its answer, not the service's info lines
+	log := newLogger(a.stderr, cfg)
+	eng, err := openEngine(ctx, cfg, log, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc := incident.NewService(eng.store, nil, log)
+	return svc, func() { _ = eng.close() }, nil
+}
+
+const tokenAbout = `Works on the store directly (no running server or token needed), so it must
+point at the same store as serve: --data DIR (default ./data) or --redis URL.`
+
+func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("token create", "--role admin|manager|agent [--name NAME] [--data DIR | --redis URL]",
+		"Creates an API token and prints it on the last line. herald keeps only its hash,\nso it cannot be shown again.\n\n"+tokenAbout)
+	role := fs.String("role", "", "what the token may do: admin (everything), manager (components, incidents, maintenance) or agent (read) (required)")
+	name := fs.String("name", "", "a `NAME` to recognise the token by (default: the role)")
+	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	if !incident.Role(*role).Valid() {
+		fs.Usage()
+		if *role == "" {
+			return &usageError{msg: "--role is required", shown: true}
+		}
+		return &usageError{msg: fmt.Sprintf("--role: want admin, manager or agent, got %q", *role), shown: true}
+	}
+	svc, closeStore, err := a.openForToken(ctx, cf)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	ctx = incident.WithActor(ctx, incident.Actor{Name: "cli"})
+	secret, t, err := svc.CreateToken(ctx, *name, incident.Role(*role))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Created %s token %s (%q). Keep it secret; herald stores only its hash and cannot show it again:\n", t.Role, t.ID, t.Name)
+	fmt.Fprintln(a.stdout, secret)
+	return nil
+}
+
+func cmdTokenList(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("token list", "[--data DIR | --redis URL]", "Lists API tokens (never their secrets).\n\n"+tokenAbout)
+	all := fs.Bool("all", false, "include revoked tokens")
+	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	svc, closeStore, err := a.openForToken(ctx, cf)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	tokens, err := svc.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tLAST USED\tSTATE")
+	stamp := func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04")
+	}
+	for _, t := range tokens {
+		state := "active"
+		if t.RevokedAt != nil {
+			if !*all {
+				continue
+			}
+			state = "revoked " + stamp(t.RevokedAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, stamp(&t.CreatedAt), stamp(t.LastUsedAt), state)
+	}
+	return tw.Flush()
+}
+
+func cmdTokenRevoke(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("token revoke", "ID... [--data DIR | --redis URL]", "Revokes tokens at once; requests with them get 401.\n\n"+tokenAbout)
+	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return &usageError{msg: "missing token ID (see `herald token list`)", shown: true}
+	}
+	svc, closeStore, err := a.openForToken(ctx, cf)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	ctx = incident.WithActor(ctx, incident.Actor{Name: "cli"})
+	for _, id := range pos {
+		if err := svc.RevokeToken(ctx, strings.TrimSpace(id)); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "revoked token %s\n", id)
+	}
+	return nil
+}
