@@ -1,0 +1,266 @@
+// Package slack posts herald's messages to Slack, through the Web API
+// (chat.postMessage, for channel and member IDs) or an incoming-webhook URL,
+// with slack-go; and it authenticates and parses Slack's slash commands and
+// interactions.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/heraldhq/herald/notify"
+)
+
+// DefaultTimeout bounds one API call when Config.Timeout is 0.
+const DefaultTimeout = 10 * time.Second
+
+// Sentinel errors.
+var (
+	ErrInvalidConfig = errors.New("slack: invalid config")
+	ErrInvalidBody   = errors.New("slack: invalid request body")
+)
+
+// Config configures the Slack channel.
+type Config struct {
+	// Token is a bot token (xoxb-…) for chat.postMessage. It may be empty
+	// when only incoming-webhook URLs are used as recipients.
+	Token string
+	// APIURL is empty for the real Slack; otherwise the Web API base URL of
+	// a server speaking it (slacktest, herald's sandbox). A trailing slash is
+	// added because slack-go appends method names to it directly.
+	APIURL string
+	// SigningSecret authenticates inbound slash commands and interactions.
+	SigningSecret string
+	// Timeout bounds each call; 0 means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Validate reports the first problem with c, wrapping ErrInvalidConfig.
+func (c Config) Validate() error {
+	if strings.ContainsAny(c.Token, " \t\r\n") {
+		return fmt.Errorf("%w: token contains whitespace", ErrInvalidConfig)
+	}
+	if c.APIURL != "" {
+		u, err := url.Parse(c.APIURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: APIURL %q must be an absolute http(s) URL", ErrInvalidConfig, c.APIURL)
+		}
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Channel posts to Slack. It is safe for concurrent use.
+type Channel struct {
+	cfg  Config
+	http *http.Client
+	api  *slackgo.Client
+}
+
+var _ notify.Channel = (*Channel)(nil)
+
+// New returns a Channel. httpClient, if not nil, is used for every call
+// (its Timeout is replaced by cfg's when it has none); nil gets a client
+// with cfg.Timeout. slack-go's OptionRetry is deliberately not used: retries
+// and their pacing belong to herald's dispatcher, which sees RetryAfter.
+func New(cfg Config, httpClient *http.Client) (*Channel, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	hc := &http.Client{Timeout: cfg.Timeout}
+	if httpClient != nil {
+		cp := *httpClient
+		if cp.Timeout == 0 {
+			cp.Timeout = cfg.Timeout
+		}
+		hc = &cp
+	}
+	opts := []slackgo.Option{slackgo.OptionHTTPClient(hc)}
+	if cfg.APIURL != "" {
+		opts = append(opts, slackgo.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
+	}
+	return &Channel{cfg: cfg, http: hc, api: slackgo.New(cfg.Token, opts...)}, nil
+}
+
+// Kind reports notify.Slack.
+func (c *Channel) Kind() notify.Kind { return notify.Slack }
+
+// Payload is what one Slack message carries, independent of the route.
+type Payload struct {
+	Text   string // fallback text: notifications, screen readers, clients without blocks
+	Blocks slackgo.Blocks
+}
+
+// BuildPayload is the pure message builder: it decodes m.Blocks (a Block Kit
+// JSON array) into slack-go's typed blocks, so malformed blocks fail here
+// with a permanent "invalid_blocks" instead of at Slack, and requires some
+// text or blocks ("no_text").
+func BuildPayload(m *notify.Message) (Payload, error) {
+	p := Payload{Text: m.Text}
+	if len(bytes.TrimSpace(m.Blocks)) > 0 {
+		if err := json.Unmarshal(m.Blocks, &p.Blocks); err != nil {
+			return Payload{}, &notify.SendError{Permanent: true, Code: "invalid_blocks", Reason: err.Error()}
+		}
+	}
+	if strings.TrimSpace(p.Text) == "" && len(p.Blocks.BlockSet) == 0 {
+		return Payload{}, &notify.SendError{Permanent: true, Code: "no_text", Reason: "message has neither text nor blocks"}
+	}
+	return p, nil
+}
+
+// MsgOptions returns the chat.postMessage options for p.
+func (p Payload) MsgOptions() []slackgo.MsgOption {
+	opts := []slackgo.MsgOption{slackgo.MsgOptionText(p.Text, false)}
+	if len(p.Blocks.BlockSet) > 0 {
+		opts = append(opts, slackgo.MsgOptionBlocks(p.Blocks.BlockSet...))
+	}
+	return opts
+}
+
+// WebhookMessage returns the incoming-webhook body for p.
+func (p Payload) WebhookMessage() *slackgo.WebhookMessage {
+	wm := &slackgo.WebhookMessage{Text: p.Text}
+	if len(p.Blocks.BlockSet) > 0 {
+		b := p.Blocks
+		wm.Blocks = &b
+	}
+	return wm
+}
+
+// IsWebhookURL reports whether to is an incoming-webhook URL rather than a
+// channel or member ID. Only https counts: the URL is itself the credential.
+func IsWebhookURL(to string) bool { return strings.HasPrefix(to, "https://") }
+
+// Send posts m. m.To is a channel or member ID (chat.postMessage; the receipt
+// holds the message ts) or an https incoming-webhook URL. Refusals come back
+// as *notify.SendError (see classify); timeouts, cancellation and connection
+// errors as plain errors (transient).
+func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+	p, err := BuildPayload(m)
+	if err != nil {
+		return notify.Receipt{}, err
+	}
+	to := strings.TrimSpace(m.To)
+	switch {
+	case to == "":
+		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "channel_not_found", Reason: "no channel or webhook URL"}
+	case IsWebhookURL(to):
+		return c.sendWebhook(ctx, to, p)
+	case strings.Contains(to, "://"):
+		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "invalid_url", Reason: "incoming-webhook URLs must be https"}
+	}
+	if c.cfg.Token == "" {
+		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "not_authed", Reason: "no Slack token configured for channel IDs"}
+	}
+	_, ts, err := c.api.PostMessageContext(ctx, to, p.MsgOptions()...)
+	if err != nil {
+		return notify.Receipt{}, classify(ctx, err, "")
+	}
+	return notify.Receipt{ProviderID: ts, Status: "sent"}, nil
+}
+
+func (c *Channel) sendWebhook(ctx context.Context, hook string, p Payload) (notify.Receipt, error) {
+	// slack-go discards a webhook's error body, which is where Slack puts the
+	// reason ("channel_not_found", "invalid_token", …); keep its start.
+	bc := &bodyCapture{base: c.http.Transport}
+	hc := *c.http
+	hc.Transport = bc
+	if err := slackgo.PostWebhookCustomHTTPContext(ctx, hook, &hc, p.WebhookMessage()); err != nil {
+		return notify.Receipt{}, classify(ctx, err, bc.body)
+	}
+	return notify.Receipt{Status: "sent"}, nil
+}
+
+// bodyCapture keeps the first bytes of a non-2xx response body. One per call.
+type bodyCapture struct {
+	base http.RoundTripper
+	body string
+}
+
+func (b *bodyCapture) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := b.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil || resp.StatusCode/100 == 2 {
+		return resp, err
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	b.body = strings.TrimSpace(string(head))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return resp, nil
+}
+
+// permanentErrors are Slack error strings that retrying cannot fix.
+var permanentErrors = map[string]bool{
+	"channel_not_found": true, "invalid_auth": true, "not_in_channel": true, "is_archived": true,
+	"account_inactive": true, "token_revoked": true, "msg_too_long": true, "no_text": true,
+	"invalid_blocks": true, "not_authed": true, "missing_scope": true, "restricted_action": true,
+	"invalid_token": true, "no_service": true, "channel_is_archived": true, "action_prohibited": true,
+	"invalid_payload": true, "user_not_found": true, "too_many_attachments": true, "invalid_arguments": true,
+}
+
+// transientErrors are Slack error strings that waiting can fix.
+var transientErrors = map[string]bool{
+	"ratelimited": true, "rate_limited": true, "internal_error": true, "fatal_error": true,
+	"service_unavailable": true, "request_timeout": true, "team_added_to_org": true, "rollup_error": true,
+}
+
+// classify maps slack-go's errors:
+//
+//	*RateLimitedError (429 with Retry-After)        → transient, RetryAfter
+//	SlackErrorResponse in transientErrors           → transient
+//	SlackErrorResponse otherwise (permanentErrors…) → permanent, Code = Slack's error string
+//	StatusCodeError 429 / 5xx                       → transient
+//	StatusCodeError other                           → permanent (webhooks: Code = Slack's body)
+//	ctx done, network errors                        → plain error (transient)
+func classify(ctx context.Context, err error, body string) error {
+	var rl *slackgo.RateLimitedError
+	if errors.As(err, &rl) {
+		return &notify.SendError{Code: "ratelimited", Reason: err.Error(), RetryAfter: rl.RetryAfter}
+	}
+	var se slackgo.SlackErrorResponse
+	if errors.As(err, &se) {
+		out := &notify.SendError{Code: se.Err, Reason: se.Err, Permanent: !transientErrors[se.Err]}
+		if len(se.ResponseMetadata.Messages) > 0 {
+			out.Reason = se.Err + ": " + strings.Join(se.ResponseMetadata.Messages, "; ")
+		}
+		return out
+	}
+	var sc slackgo.StatusCodeError
+	if errors.As(err, &sc) {
+		out := &notify.SendError{Code: "HTTP " + strconv.Itoa(sc.Code), Reason: sc.Status}
+		if body != "" && !strings.ContainsAny(body, " <\n") {
+			out.Code = body // Slack's webhook error word, e.g. channel_not_found
+		}
+		if body != "" {
+			out.Reason = body
+		}
+		out.Permanent = !(sc.Code == http.StatusTooManyRequests || sc.Code >= 500 || transientErrors[body])
+		return out
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("slack: %w", ctx.Err())
+	}
+	return fmt.Errorf("slack: %w", err)
+}
