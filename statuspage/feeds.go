@@ -1,0 +1,173 @@
+package statuspage
+
+import (
+	"encoding/xml"
+	"html"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// The history feeds follow Statuspage's own (githubstatus.com/history.rss
+// and .atom), which feed readers and widgets already parse: one item per
+// incident or maintenance, the updates newest first as escaped HTML.
+
+// feedLimit is how many incidents and maintenances each feed holds.
+const feedLimit = 50
+
+type rssDoc struct {
+	XMLName xml.Name   `xml:"rss"`
+	Version string     `xml:"version,attr"`
+	DC      string     `xml:"xmlns:dc,attr"`
+	Channel rssChannel `xml:"channel"`
+}
+
+type rssChannel struct {
+	Title       string    `xml:"title"`
+	Link        string    `xml:"link"`
+	Description string    `xml:"description"`
+	PubDate     string    `xml:"pubDate"`
+	Items       []rssItem `xml:"item"`
+}
+
+type rssItem struct {
+	Title       string `xml:"title"`
+	Description string `xml:"description"`
+	PubDate     string `xml:"pubDate"`
+	Link        string `xml:"link"`
+	GUID        string `xml:"guid"`
+}
+
+type atomDoc struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	Lang    string      `xml:"xml:lang,attr"`
+	ID      string      `xml:"id"`
+	Links   []atomLink  `xml:"link"`
+	Title   string      `xml:"title"`
+	Updated string      `xml:"updated"`
+	Author  atomAuthor  `xml:"author"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr"`
+	Type string `xml:"type,attr"`
+	Href string `xml:"href,attr"`
+}
+
+type atomAuthor struct {
+	Name string `xml:"name"`
+}
+
+type atomEntry struct {
+	ID        string      `xml:"id"`
+	Published string      `xml:"published"`
+	Updated   string      `xml:"updated"`
+	Link      atomLink    `xml:"link"`
+	Title     string      `xml:"title"`
+	Content   atomContent `xml:"content"`
+}
+
+type atomContent struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+// feedLabel is the word Statuspage's feeds print before an update's text.
+var feedLabel = map[incident.Status]string{
+	incident.Investigating: "Investigating", incident.Identified: "Identified", incident.Monitoring: "Monitoring",
+	incident.Resolved: "Resolved", incident.Postmortem: "Postmortem",
+	incident.Scheduled: "Scheduled", incident.InProgress: "In progress", incident.Verifying: "Verifying", incident.Completed: "Completed",
+}
+
+// updateLabel labels updates[i] (newest first): its status, or "Update"
+// when the status did not change from the update before it.
+func updateLabel(updates []*incident.Update, i int) string {
+	if i+1 < len(updates) && updates[i+1].Status == updates[i].Status {
+		return "Update"
+	}
+	if l, ok := feedLabel[updates[i].Status]; ok {
+		return l
+	}
+	return "Update"
+}
+
+// feedContent is an incident's updates as Statuspage's feed HTML, newest
+// first, with each body HTML-escaped and its line breaks kept.
+func feedContent(inc *incident.Incident, loc *time.Location) string {
+	var b strings.Builder
+	for i, u := range inc.Updates {
+		t := u.DisplayAt.In(loc)
+		b.WriteString("<p><small>")
+		b.WriteString(t.Format("Jan"))
+		b.WriteString(" <var data-var='date'>")
+		b.WriteString(t.Format("_2"))
+		b.WriteString("</var>, <var data-var='time'>")
+		b.WriteString(t.Format("15:04"))
+		b.WriteString("</var> ")
+		b.WriteString(t.Format("MST"))
+		b.WriteString("</small><br><strong>")
+		b.WriteString(updateLabel(inc.Updates, i))
+		b.WriteString("</strong> - ")
+		body := html.EscapeString(strings.ReplaceAll(strings.TrimSpace(u.Body), "\r\n", "\n"))
+		b.WriteString(strings.ReplaceAll(body, "\n", "<br />"))
+		b.WriteString("</p>")
+	}
+	return b.String()
+}
+
+// lastActivity is when an incident last showed something new: its newest
+// update's display time, or its UpdatedAt.
+func lastActivity(inc *incident.Incident) time.Time {
+	if len(inc.Updates) > 0 && !inc.Updates[0].DisplayAt.IsZero() {
+		return inc.Updates[0].DisplayAt
+	}
+	return inc.UpdatedAt
+}
+
+func feedHost(p *incident.Page) string {
+	if u, err := url.Parse(p.URL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "localhost"
+}
+
+// renderRSS writes /history.rss for incs (newest first).
+func renderRSS(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location) ([]byte, error) {
+	base := strings.TrimRight(p.URL, "/")
+	doc := rssDoc{Version: "2.0", DC: "http://purl.org/dc/elements/1.1/", Channel: rssChannel{
+		Title: p.Name + " - Incident History", Link: base, Description: "Statuspage",
+		PubDate: updated.In(loc).Format(time.RFC1123Z), Items: []rssItem{}}}
+	for _, inc := range incs {
+		link := p.IncidentURL(inc.ID)
+		doc.Channel.Items = append(doc.Channel.Items, rssItem{Title: inc.Name, Description: feedContent(inc, loc),
+			PubDate: lastActivity(inc).In(loc).Format(time.RFC1123Z), Link: link, GUID: link})
+	}
+	return encodeXML(doc)
+}
+
+// renderAtom writes /history.atom for incs (newest first).
+func renderAtom(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location) ([]byte, error) {
+	base := strings.TrimRight(p.URL, "/")
+	host := feedHost(p)
+	doc := atomDoc{Lang: "en-US", ID: "tag:" + host + ",2005:/history",
+		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: base}, {Rel: "self", Type: "application/atom+xml", Href: base + "/history.atom"}},
+		Title: p.Name + " - Incident History", Updated: updated.In(loc).Format(time.RFC3339), Author: atomAuthor{Name: p.Name}}
+	for _, inc := range incs {
+		doc.Entries = append(doc.Entries, atomEntry{ID: "tag:" + host + ",2005:Incident/" + inc.ID,
+			Published: inc.CreatedAt.In(loc).Format(time.RFC3339), Updated: lastActivity(inc).In(loc).Format(time.RFC3339),
+			Link:  atomLink{Rel: "alternate", Type: "text/html", Href: p.IncidentURL(inc.ID)},
+			Title: inc.Name, Content: atomContent{Type: "html", Body: feedContent(inc, loc)}})
+	}
+	return encodeXML(doc)
+}
+
+func encodeXML(v any) ([]byte, error) {
+	out, err := xml.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), append(out, '\n')...), nil
+}

@@ -1,0 +1,220 @@
+package statuspage
+
+import (
+	"embed"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/heraldhq/herald/incident"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+//go:embed locales/active.*.toml
+var localeFS embed.FS
+
+// staticIDs are the messages without template data or plural forms. They
+// are localized once per language when the package loads, so a render
+// never runs go-i18n's template engine for them.
+var staticIDs = []string{
+	"SkipToContent", "Language", "CurrentStatus", "LastUpdated", "LiveUpdated", "Components",
+	"ActiveIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
+	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "ImpactLabel",
+	"StatusLabel", "Starts", "Ends", "Postmortem", "Uptime", "Today", "NoDowntime", "NoData",
+	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "PoweredBy",
+	"OverallAllOperational", "OverallMinorOutage", "OverallPartialOutage", "OverallMajorServiceOutage",
+	"OverallMajorSystemOutage", "OverallDegraded", "OverallMaintenance",
+	"ComponentOperational", "ComponentUnderMaintenance", "ComponentDegradedPerformance",
+	"ComponentPartialOutage", "ComponentMajorOutage",
+	"StatusInvestigating", "StatusIdentified", "StatusMonitoring", "StatusResolved", "StatusPostmortem",
+	"StatusScheduled", "StatusInProgress", "StatusVerifying", "StatusCompleted",
+	"ImpactNone", "ImpactMinor", "ImpactMajor", "ImpactCritical", "ImpactMaintenance",
+	"DateLayout", "DateTimeLayout",
+	"Month1", "Month2", "Month3", "Month4", "Month5", "Month6", "Month7", "Month8", "Month9", "Month10", "Month11", "Month12",
+}
+
+// overallIDs maps incident.Overall's descriptions to message IDs.
+var overallIDs = map[string]string{
+	"All Systems Operational":    "OverallAllOperational",
+	"Minor Service Outage":       "OverallMinorOutage",
+	"Partial System Outage":      "OverallPartialOutage",
+	"Major Service Outage":       "OverallMajorServiceOutage",
+	"Major System Outage":        "OverallMajorSystemOutage",
+	"Partially Degraded Service": "OverallDegraded",
+	"Service Under Maintenance":  "OverallMaintenance",
+}
+
+// lang is one language's page text, prepared once per process.
+type lang struct {
+	Code string
+	T    map[string]string // static messages by ID
+	loc  *i18n.Localizer
+
+	mu         sync.Mutex
+	monthYears map[[2]int]string // cache of MonthYear renderings
+}
+
+var (
+	langsOnce sync.Once
+	langs     map[string]*lang
+	langsErr  error
+)
+
+// loadLangs parses the embedded locales and prepares every language. A
+// missing message is an error: TestLocalesComplete keeps that from shipping.
+func loadLangs() (map[string]*lang, error) {
+	langsOnce.Do(func() {
+		bundle := i18n.NewBundle(language.English)
+		bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+		out := map[string]*lang{}
+		for _, code := range incident.Languages {
+			if _, err := bundle.LoadMessageFileFS(localeFS, "locales/active."+code+".toml"); err != nil {
+				langsErr = fmt.Errorf("statuspage: locale %s: %w", code, err)
+				return
+			}
+		}
+		for _, code := range incident.Languages {
+			l := &lang{Code: code, T: map[string]string{}, loc: i18n.NewLocalizer(bundle, code), monthYears: map[[2]int]string{}}
+			for _, id := range staticIDs {
+				s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id})
+				if err != nil {
+					langsErr = fmt.Errorf("statuspage: locale %s: %w", code, err)
+					return
+				}
+				l.T[id] = s
+			}
+			out[code] = l
+		}
+		langs = out
+	})
+	return langs, langsErr
+}
+
+// Plural renders a plural message with its count.
+func (l *lang) Plural(id string, n int) string {
+	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, PluralCount: n})
+	if err != nil {
+		return strconv.Itoa(n)
+	}
+	return s
+}
+
+// Overall translates incident.Overall's description.
+func (l *lang) Overall(description string) string {
+	if id, ok := overallIDs[description]; ok {
+		return l.T[id]
+	}
+	return description
+}
+
+// ComponentStatus names a component status.
+func (l *lang) ComponentStatus(s incident.ComponentStatus) string {
+	return l.T["Component"+camel(string(s))]
+}
+
+// Status names an incident or maintenance status.
+func (l *lang) Status(s incident.Status) string { return l.T["Status"+camel(string(s))] }
+
+// Impact names an impact.
+func (l *lang) Impact(i incident.Impact) string { return l.T["Impact"+camel(string(i))] }
+
+// Date formats a date in the language's layout.
+func (l *lang) Date(t time.Time) string { return t.Format(l.T["DateLayout"]) }
+
+// DateTime formats a date and time in the language's layout.
+func (l *lang) DateTime(t time.Time) string { return t.Format(l.T["DateTimeLayout"]) }
+
+// MonthYear names a month of a year ("March 2026", "2026. március").
+func (l *lang) MonthYear(t time.Time) string {
+	key := [2]int{t.Year(), int(t.Month())}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.monthYears[key]; ok {
+		return s
+	}
+	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: "MonthYear",
+		TemplateData: map[string]any{"Month": l.T["Month"+strconv.Itoa(key[1])], "Year": key[0]}})
+	if err != nil {
+		s = t.Format("2006-01")
+	}
+	l.monthYears[key] = s
+	return s
+}
+
+// Percent formats a percentage with two decimals and the language's
+// decimal separator.
+func (l *lang) Percent(p float64) string {
+	s := strconv.FormatFloat(p, 'f', 2, 64)
+	if l.Code != "en" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	s2, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: "UptimePercent", TemplateData: map[string]any{"Percent": s}})
+	if err != nil {
+		return s + " %"
+	}
+	return s2
+}
+
+// Duration formats a duration as hours and minutes ("2 h 5 min").
+func (l *lang) Duration(d time.Duration) string {
+	m := int(d.Round(time.Minute) / time.Minute)
+	if m < 1 {
+		m = 1
+	}
+	h, m := m/60, m%60
+	switch {
+	case h == 0:
+		return strconv.Itoa(m) + " " + l.T["MinutesShort"]
+	case m == 0:
+		return strconv.Itoa(h) + " " + l.T["HoursShort"]
+	}
+	return strconv.Itoa(h) + " " + l.T["HoursShort"] + " " + strconv.Itoa(m) + " " + l.T["MinutesShort"]
+}
+
+// camel turns an enum value such as under_maintenance into UnderMaintenance.
+func camel(s string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range s {
+		if r == '_' {
+			up = true
+			continue
+		}
+		if up && r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		up = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// pickLang chooses the language variant for a request: lang may be a bare
+// code ("hu"), a tag ("hu-HU") or a whole Accept-Language header; it is
+// matched against the page's languages, falling back to the page's first
+// language and then to English.
+func pickLang(pageLangs []string, matcher language.Matcher, want string) string {
+	want = strings.TrimSpace(want)
+	if want != "" && matcher != nil {
+		for _, code := range pageLangs {
+			if strings.EqualFold(want, code) {
+				return code
+			}
+		}
+		tags, _, err := language.ParseAcceptLanguage(want)
+		if err == nil && len(tags) > 0 {
+			_, idx, conf := matcher.Match(tags...)
+			if conf != language.No && idx >= 0 && idx < len(pageLangs) {
+				return pageLangs[idx]
+			}
+		}
+	}
+	if len(pageLangs) > 0 {
+		return pageLangs[0]
+	}
+	return "en"
+}

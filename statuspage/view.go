@@ -1,0 +1,197 @@
+package statuspage
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"sort"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// args passes the language along with a value to a sub-template.
+type args struct {
+	L *lang
+	X any
+}
+
+type updArgs struct {
+	L    *lang
+	List []updView
+}
+
+// pageTemplates are parsed once per process; executing them is safe
+// from many goroutines.
+var pageTemplates = template.Must(template.New("statuspage").Funcs(template.FuncMap{
+	"args": func(l *lang, x any) args { return args{l, x} },
+	"upd":  func(l *lang, list []updView) updArgs { return updArgs{l, list} },
+}).ParseFS(templateFS, "templates/*.html"))
+
+// langNames are the languages' own names for the language menu.
+var langNames = map[string]string{"en": "English", "hu": "Magyar", "pl": "Polski", "hr": "Hrvatski"}
+
+// view is everything the HTML pages show, computed once per render and
+// shared by every language.
+type view struct {
+	Page       *incident.Page
+	Status     incident.PageStatus
+	Rows       []*row
+	Active     []*incView // unresolved incidents
+	InProgress []*incView // maintenances in progress or verifying
+	Upcoming   []*incView // maintenances still scheduled
+	Months     []*month   // history, newest month first
+	Incidents  []*incView // every incident with a page of its own
+}
+
+// row is one line of the component list: a component, or a group with
+// its members.
+type row struct {
+	C        *incident.Component
+	Children []*row
+	Open     bool // a group with a member not operational starts unfolded
+	Up       *uptime
+	Bars     map[string]bars // by language
+}
+
+type bars struct {
+	HTML     template.HTML
+	Problems []string
+}
+
+type incView struct {
+	Inc         *incident.Incident
+	Maintenance bool
+	Updates     []updView
+	Components  []*incident.Component
+	Postmortem  template.HTML
+	Start       time.Time // local
+	StartStamp  string
+	For, Until  time.Time // local; maintenances only
+	ForStamp    string
+	UntilStamp  string
+}
+
+type updView struct {
+	U     *incident.Update
+	At    time.Time // local
+	Stamp string
+	Body  template.HTML
+}
+
+type month struct {
+	Start time.Time
+	Key   string // YYYY-MM, for the heading's id
+	Incs  []*incView
+}
+
+type langLink struct {
+	Code, Name string
+	Current    bool
+}
+
+// pageData is what one template execution sees.
+type pageData struct {
+	L     *lang
+	V     *view
+	Title string
+	Langs []langLink
+	Inc   *incView
+}
+
+// historyMonths is how many months /history shows, the current one included.
+const historyMonths = 12
+
+func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.Location) *incView {
+	v := &incView{Inc: inc, Maintenance: inc.IsMaintenance(), Start: inc.StartedAt.In(loc), StartStamp: stamp(inc.StartedAt, loc),
+		Postmortem: renderText(inc.PostmortemBody)}
+	if inc.StartedAt.IsZero() {
+		v.Start, v.StartStamp = inc.CreatedAt.In(loc), stamp(inc.CreatedAt, loc)
+	}
+	if v.Maintenance {
+		v.For, v.ForStamp = inc.ScheduledFor.In(loc), stamp(*inc.ScheduledFor, loc)
+		if inc.ScheduledUntil != nil {
+			v.Until, v.UntilStamp = inc.ScheduledUntil.In(loc), stamp(*inc.ScheduledUntil, loc)
+		}
+	}
+	for _, u := range inc.Updates {
+		v.Updates = append(v.Updates, updView{U: u, At: u.DisplayAt.In(loc), Stamp: stamp(u.DisplayAt, loc), Body: renderText(u.Body)})
+	}
+	for _, c := range comps {
+		if !c.Group && inc.Affects(c.ID) {
+			v.Components = append(v.Components, c)
+		}
+	}
+	return v
+}
+
+// buildRows arranges components into the list the page shows: top-level
+// components and groups in page order, members under their group;
+// components that only show when degraded are left out while operational.
+func buildRows(comps []*incident.Component) []*row {
+	byID := map[string]*row{}
+	for _, c := range comps {
+		byID[c.ID] = &row{C: c}
+	}
+	var top []*row
+	for _, c := range comps {
+		r := byID[c.ID]
+		hidden := c.OnlyShowIfDegraded && c.Status == incident.Operational
+		if g := byID[c.GroupID]; c.GroupID != "" && g != nil && g.C.Group {
+			if !hidden {
+				g.Children = append(g.Children, r)
+				if c.Status != incident.Operational {
+					g.Open = true
+				}
+			}
+			continue
+		}
+		if !hidden {
+			top = append(top, r)
+		}
+	}
+	// A group with no visible member shows nothing.
+	out := top[:0]
+	for _, r := range top {
+		if r.C.Group && len(r.Children) == 0 {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// buildMonths groups incidents by the month they started in, for the last
+// historyMonths months, newest first.
+func buildMonths(incs []*incView, now time.Time, loc *time.Location) []*month {
+	l := now.In(loc)
+	ms := make([]*month, historyMonths)
+	idx := map[string]*month{}
+	for i := range ms {
+		start := time.Date(l.Year(), l.Month()-time.Month(i), 1, 0, 0, 0, 0, loc)
+		ms[i] = &month{Start: start, Key: start.Format("2006-01")}
+		idx[ms[i].Key] = ms[i]
+	}
+	for _, v := range incs {
+		if m := idx[v.Start.Format("2006-01")]; m != nil && !v.Start.After(now) {
+			m.Incs = append(m.Incs, v)
+		}
+	}
+	for _, m := range ms {
+		sort.SliceStable(m.Incs, func(i, j int) bool { return m.Incs[i].Start.After(m.Incs[j].Start) })
+	}
+	return ms
+}
+
+// execute renders one named template into a fresh buffer.
+func execute(name string, data *pageData, sizeHint int) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(sizeHint)
+	if err := pageTemplates.ExecuteTemplate(&buf, name, data); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
