@@ -1,0 +1,51 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// requireRole returns middleware that admits a request whose token has at
+// least role need, and records the token as the actor for the audit log.
+//
+// The token comes from the Authorization header only, as "OAuth <token>"
+// (what Statuspage documents and its clients send) or "Bearer <token>".
+// Statuspage also takes ?api_key=, but a query string lands in access logs,
+// proxy logs and browser history, so herald does not accept it.
+func (s *Server) requireRole(need incident.Role) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		secret, ok := tokenFrom(c.Get(fiber.HeaderAuthorization))
+		if !ok {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="herald"`)
+			return incident.Errorf(incident.EUNAUTHORIZED, "send a token: Authorization: Bearer <token> (or OAuth <token>)")
+		}
+		tok, err := s.svc.Authenticate(c.UserContext(), secret)
+		if err != nil {
+			if incident.ErrorCode(err) == incident.EUNAUTHORIZED {
+				c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="herald", error="invalid_token"`)
+			}
+			return err
+		}
+		if !tok.Role.Allows(need) {
+			return incident.Errorf(incident.EFORBIDDEN, "this needs a %s token; this token is %s", need, tok.Role)
+		}
+		c.SetUserContext(incident.WithActor(c.UserContext(), incident.Actor{TokenID: tok.ID, Name: tok.Name, Role: tok.Role}))
+		return c.Next()
+	}
+}
+
+// tokenFrom extracts the secret from an Authorization header value.
+func tokenFrom(h string) (string, bool) {
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok {
+		return "", false
+	}
+	if !strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "OAuth") {
+		return "", false
+	}
+	secret = strings.TrimSpace(secret)
+	return secret, secret != ""
+}

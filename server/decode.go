@@ -1,0 +1,118 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// validator is a request body that checks itself after decoding, reporting
+// the first problem as an *incident.Error naming the field.
+type validator interface {
+	Valid() error
+}
+
+// decode is the one decode-and-validate helper for request bodies.
+//
+// Unknown fields are accepted: Statuspage clients send fields herald does
+// not model (metadata, auto_tweet_*, ...), and rejecting them would break
+// them. A field of the wrong type is rejected with a 400 naming it by its
+// path from the root ("incident.name"). An empty or malformed body is a
+// 400; a body over the limit never gets here (fasthttp answers 413).
+func decode(c *fiber.Ctx, v validator) error {
+	body := bytes.TrimSpace(c.Body())
+	if len(body) == 0 {
+		return incident.Errorf(incident.EINVALID, "the request body is empty; send a JSON object")
+	}
+	if body[0] != '{' {
+		return incident.Errorf(incident.EINVALID, "the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return incident.Errorf(incident.EINVALID, "malformed JSON: unexpected data after the object")
+	}
+	return v.Valid()
+}
+
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return incident.Errorf(incident.EINVALID, "malformed JSON at byte %d", syn.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return incident.Errorf(incident.EINVALID, "malformed JSON: the body ends too early")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = typ.Struct
+		}
+		return incident.Invalid(field, "must be %s, got %s", jsonKind(typ.Type), typ.Value)
+	}
+	return incident.Errorf(incident.EINVALID, "malformed JSON")
+}
+
+// jsonKind names a Go type the way a JSON client thinks of it.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a " + t.String()
+}
+
+// parseTime reads a timestamp field: RFC 3339 (with or without fraction or
+// offset), or a plain date YYYY-MM-DD taken as midnight UTC. nil stays nil.
+func parseTime(field string, s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	v := strings.TrimSpace(*s)
+	if v == "" {
+		return nil, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			t = t.UTC()
+			return &t, nil
+		}
+	}
+	return nil, incident.Invalid(field, "must be an RFC 3339 timestamp such as 2024-05-01T12:00:00Z, got %q", truncate(v, 40))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// required returns the error for a missing wrapper object such as "incident".
+func required(field string) error {
+	return incident.Invalid(field, "is required: send {%q: {...}}", field)
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// metrics holds the HTTP collectors; open incidents are counted on scrape.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry, svc *incident.Service, log *slog.Logger) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_http_requests_total",
+			Help: "HTTP requests answered, by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "herald_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route pattern (for /events: until the stream starts).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route"}),
+	}
+	m.requests = register(reg, m.requests)
+	m.duration = register(reg, m.duration)
+	if svc != nil {
+		register[prometheus.Collector](reg, &openIncidents{svc: svc, log: log, desc: prometheus.NewDesc(
+			"herald_open_incidents", "Unresolved incidents and maintenances underway, by page.", []string{"page_id"}, nil)})
+	}
+	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name, so two Servers can share a registry (tests, restarts in process).
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
+// openIncidents computes herald_open_incidents on scrape through the
+// Service: /metrics is scraped every few seconds at most, so a query per
+// scrape is cheaper than keeping a gauge in step with every event.
+type openIncidents struct {
+	svc  *incident.Service
+	log  *slog.Logger
+	desc *prometheus.Desc
+}
+
+var openStatuses = []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring, incident.InProgress, incident.Verifying}
+
+func (o *openIncidents) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pages, err := o.svc.Pages(ctx)
+	if err != nil {
+		o.log.Warn("metrics: list pages", "err", err)
+		return
+	}
+	for _, p := range pages {
+		_, n, err := o.svc.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: openStatuses, Limit: 1})
+		if err != nil {
+			o.log.Warn("metrics: count open incidents", "page_id", p.ID, "err", err)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, float64(n), p.ID)
+	}
+}
+
+// observe is the outermost middleware: it answers errors through the one
+// error handler (so the recorded code is the one sent) and counts the
+// request under its route pattern, never the raw path.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	route := c.Route().Path
+	if err != nil {
+		var fe *fiber.Error
+		if errors.As(err, &fe) && (fe.Code == http.StatusNotFound || fe.Code == http.StatusMethodNotAllowed) {
+			route = "unmatched" // no route: a raw path would explode the label set
+		}
+		if herr := s.handleError(c, err); herr != nil {
+			s.log.Error("error handler failed", "err", herr)
+			c.Status(http.StatusInternalServerError)
+		}
+	}
+	code := strconv.Itoa(c.Response().StatusCode())
+	s.metrics.requests.WithLabelValues(route, c.Method(), code).Inc()
+	s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// healthz answers while the process is alive.
+func healthz(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readyz answers 200 when the store answers and the site has rendered every
+// page, 503 otherwise: a load balancer sends no visitor to a node that
+// would show an empty page.
+func (s *Server) readyz() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		store, site := "ok", "ok"
+		if err := s.svc.Store.Ping(ctx); err != nil {
+			s.log.Warn("readyz: store ping failed", "err", err)
+			store = "unavailable"
+		}
+		if s.site == nil || !s.site.Ready() {
+			site = "not rendered yet"
+		}
+		if store != "ok" || site != "ok" {
+			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "store": store, "site": site})
+		}
+		return c.JSON(fiber.Map{"status": "ok", "store": store, "site": site})
+	}
+}

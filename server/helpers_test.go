@@ -1,0 +1,341 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/statuspage"
+	"github.com/heraldhq/herald/store/sqlite"
+)
+
+// env is one server on a real SQLite store with a real Service, and a
+// token of each role.
+type env struct {
+	t       *testing.T
+	db      *sqlite.DB
+	svc     *incident.Service
+	events  *incident.LocalEvents
+	site    *fakeSite
+	srv     *Server
+	reg     *prometheus.Registry
+	page    *incident.Page
+	admin   string
+	manager string
+	agent   string
+	revoked string
+	logs    *syncBuffer
+	base    string // http://127.0.0.1:port once serving
+	client  *http.Client
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	events := incident.NewLocalEvents()
+	svc := incident.NewService(db, events, log)
+	page, err := svc.EnsureDefaultPage(ctx, "https://status.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, db: db, svc: svc, events: events, page: page, logs: logs, reg: prometheus.NewRegistry()}
+	token := func(role incident.Role) string {
+		secret, _, err := svc.CreateToken(ctx, string(role)+" token", role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	e.admin, e.manager, e.agent = token(incident.RoleAdmin), token(incident.RoleManager), token(incident.RoleAgent)
+	e.revoked = token(incident.RoleAdmin)
+	tok, err := svc.Authenticate(ctx, e.revoked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.site = newFakeSite(t, svc, events, page)
+	e.srv = New(Config{PublicURL: "https://status.example.com", BodyLimit: 64 << 10}, svc, e.site, e.reg, log)
+	return e
+}
+
+// response is an answer read in full.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// errorOf decodes an error body and fails unless it has the one shape.
+func (r response) errorOf(t *testing.T) errorDetail {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error content type %q, body %s", ct, r.body)
+	}
+	var eb errorBody
+	r.json(t, &eb)
+	if eb.Error.Code == "" || eb.Error.Message == "" {
+		t.Fatalf("error body without code or message: %s", r.body)
+	}
+	return eb.Error
+}
+
+// do sends a request to the server over a real listener (app.Test cannot
+// show fasthttp's own 413); token "" sends no Authorization. headers are
+// name, value pairs; "Host" sets the request's host.
+func (e *env) do(method, path, token, body string, headers ...string) response {
+	e.t.Helper()
+	if e.base == "" {
+		e.serve()
+	}
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.base+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Host = "status.example.com"
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "OAuth "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// serve starts e.srv on a loopback listener until the test ends.
+func (e *env) serve() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	srv := e.srv
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			e.t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			e.t.Errorf("serve: %v", err)
+		}
+	})
+	e.base = "http://" + ln.Addr().String()
+	e.client = &http.Client{
+		Timeout: 10 * time.Second,
+		// The tests look at Content-Encoding and bodies as sent.
+		Transport:     &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// mustDo is do that fails unless the status is want.
+func (e *env) mustDo(want int, method, path, token, body string, headers ...string) response {
+	e.t.Helper()
+	r := e.do(method, path, token, body, headers...)
+	if r.status != want {
+		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.status, want, r.body)
+	}
+	return r
+}
+
+// writes counts what a request could have written: audit entries (every
+// Service write adds one) and incidents.
+func (e *env) writes() (audit, incidents int) {
+	e.t.Helper()
+	ctx := context.Background()
+	_, audit, err := e.svc.Audit(ctx, incident.AuditFilter{Limit: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, incidents, err = e.svc.Incidents(ctx, incident.IncidentFilter{Limit: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return audit, incidents
+}
+
+// fakeSite stands in for statuspage.Site in the public-route tests only
+// (until that package's Site builds): it serves fixed assets and, like the
+// real one, re-renders summary.json after every event of its page.
+type fakeSite struct {
+	mu     sync.Mutex
+	assets map[string]*statuspage.Asset // by path; lang "hu" adds "?hu"
+	page   *incident.Page
+	ready  bool
+	watch  map[chan []byte]struct{}
+	render int
+}
+
+func newFakeSite(t *testing.T, svc *incident.Service, events incident.Events, page *incident.Page) *fakeSite {
+	f := &fakeSite{page: page, ready: true, watch: map[chan []byte]struct{}{}, assets: map[string]*statuspage.Asset{
+		"/":                          htmlAsset(`<!doctype html><html><head><style>body{color:red}</style></head><body><main>ok</main><script>var x=1;</script></body></html>`, `"home-en"`),
+		"/?hu":                       htmlAsset(`<!doctype html><html><body>magyar</body></html>`, `"home-hu"`),
+		"/api/v2/summary.json":       gzAsset(`{"page":{"id":"`+page.ID+`"},"incidents":[]}`, `"sum1"`, "application/json; charset=utf-8"),
+		"/api/v2/status.json":        gzAsset(`{"status":{"indicator":"none"}}`, `"st1"`, "application/json; charset=utf-8"),
+		"/history.rss":               gzAsset(`<rss version="2.0"></rss>`, `"rss1"`, "application/rss+xml; charset=utf-8"),
+		"/history.atom":              gzAsset(`<feed xmlns="http://www.w3.org/2005/Atom"></feed>`, `"atom1"`, "application/atom+xml; charset=utf-8"),
+		"/incidents/abcdef123456":    htmlAsset(`<!doctype html><p>incident</p>`, `"inc1"`),
+		"/static/live.js":            {Body: []byte("1"), ETag: `"js"`, ContentType: "text/javascript"},
+		"/api/v2/incidents.json":     gzAsset(`{"incidents":[]}`, `"incs"`, "application/json; charset=utf-8"),
+		"/api/v2/components.json":    gzAsset(`{"components":[]}`, `"comps"`, "application/json; charset=utf-8"),
+		"/api/v2/scheduled-maintenances.json": gzAsset(`{"scheduled_maintenances":[]}`, `"sm"`, "application/json; charset=utf-8"),
+	}}
+	ch, cancel := events.Subscribe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			if ev.PageID != page.ID {
+				continue
+			}
+			incs, _, err := svc.Incidents(context.Background(), incident.IncidentFilter{PageID: page.ID, Statuses: openStatuses})
+			if err != nil {
+				continue
+			}
+			names := []string{}
+			for _, i := range incs {
+				names = append(names, i.Name)
+			}
+			b, _ := json.Marshal(map[string]any{"page": map[string]string{"id": page.ID}, "incidents": names})
+			f.mu.Lock()
+			f.render++
+			for w := range f.watch {
+				select {
+				case w <- b:
+				default:
+				}
+			}
+			f.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+func htmlAsset(body, etag string) *statuspage.Asset {
+	return gzAsset(body, etag, "text/html; charset=utf-8")
+}
+
+func gzAsset(body, etag, ct string) *statuspage.Asset {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, _ = w.Write([]byte(body))
+	_ = w.Close()
+	return &statuspage.Asset{Body: []byte(body), Gzip: gz.Bytes(), ETag: etag, ContentType: ct}
+}
+
+func (f *fakeSite) Lookup(host, path, lang string) (*statuspage.Asset, bool) {
+	if host != "status.example.com" && host != "127.0.0.1" {
+		return nil, false
+	}
+	if lang != "" && lang != "en" {
+		if a, ok := f.assets[path+"?"+lang]; ok {
+			return a, true
+		}
+	}
+	a, ok := f.assets[path]
+	return a, ok
+}
+
+func (f *fakeSite) PageFor(host string) (*incident.Page, bool) {
+	if host != "status.example.com" && host != "127.0.0.1" {
+		return nil, false
+	}
+	return f.page, true
+}
+
+func (f *fakeSite) Watch(pageID string) (<-chan []byte, func()) {
+	ch := make(chan []byte, 4)
+	f.mu.Lock()
+	f.watch[ch] = struct{}{}
+	f.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			delete(f.watch, ch)
+			f.mu.Unlock()
+		})
+	}
+}
+
+func (f *fakeSite) Ready() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ready
+}
+
+func (f *fakeSite) watchers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.watch)
+}
+
+var _ Site = (*fakeSite)(nil)

@@ -1,0 +1,392 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/statuspage"
+)
+
+// baseCSP is the policy for HTML without inline script or style.
+const baseCSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+
+// setHTMLSecurityHeaders sets the headers every HTML answer carries; csp
+// is the page's policy (baseCSP when it has no inline code).
+func setHTMLSecurityHeaders(c *fiber.Ctx, csp ...string) {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderReferrerPolicy, "strict-origin-when-cross-origin")
+	policy := baseCSP
+	if len(csp) > 0 && csp[0] != "" {
+		policy = csp[0]
+	}
+	c.Set(fiber.HeaderContentSecurityPolicy, policy)
+}
+
+// cspCache holds the policy computed for each rendered HTML asset, by ETag.
+type cspCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// policyFor returns a Content-Security-Policy that allows exactly the
+// page's own inline <script> and <style> blocks by their SHA-256 hashes.
+// The status page inlines its stylesheet and its live-update script (whose
+// text varies by language), and is rendered in advance, so per-request
+// nonces are impossible; hashes keep 'unsafe-inline' out.
+func (cc *cspCache) policyFor(a *statuspage.Asset) string {
+	if a.ETag == "" {
+		return inlinePolicy(a.Body)
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if p, ok := cc.m[a.ETag]; ok {
+		return p
+	}
+	if cc.m == nil || len(cc.m) > 4096 { // old renders: start over rather than grow
+		cc.m = map[string]string{}
+	}
+	p := inlinePolicy(a.Body)
+	cc.m[a.ETag] = p
+	return p
+}
+
+func inlinePolicy(body []byte) string {
+	scripts, styles := inlineHashes(body, "script"), inlineHashes(body, "style")
+	if len(scripts) == 0 && len(styles) == 0 {
+		return baseCSP
+	}
+	return "default-src 'none'; style-src 'self'" + styles + "; script-src 'self'" + scripts +
+		"; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+}
+
+// inlineHashes returns " 'sha256-…'" for each inline <tag> block (scripts
+// with a src attribute are not inline).
+func inlineHashes(body []byte, tag string) string {
+	var out strings.Builder
+	open, closing := []byte("<"+tag), []byte("</"+tag+">")
+	for rest := body; ; {
+		i := bytes.Index(rest, open)
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(open):]
+		if len(rest) == 0 || (rest[0] != '>' && rest[0] != ' ' && rest[0] != '\t' && rest[0] != '\n') {
+			continue // e.g. <scripts>
+		}
+		end := bytes.IndexByte(rest, '>')
+		if end < 0 {
+			break
+		}
+		attrs := rest[:end]
+		rest = rest[end+1:]
+		stop := bytes.Index(rest, closing)
+		if stop < 0 {
+			break
+		}
+		if !bytes.Contains(attrs, []byte("src=")) {
+			sum := sha256.Sum256(rest[:stop])
+			out.WriteString(" 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'")
+		}
+		rest = rest[stop+len(closing):]
+	}
+	return out.String()
+}
+
+// hostOf returns the request's host name, lower-cased and without port.
+func hostOf(c *fiber.Ctx) string {
+	h := c.Hostname()
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(h, "[]"), "."))
+}
+
+// servePublic answers a public GET or HEAD from the pre-rendered site: no
+// store query. cors adds Access-Control-Allow-Origin: * (the JSON API and
+// feeds, which browser widgets fetch cross-origin).
+func (s *Server) servePublic(cors bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if cors {
+			c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		}
+		path := c.Path()
+		if len(path) > 1 {
+			path = strings.TrimSuffix(path, "/")
+		}
+		a, ok := s.site.Lookup(hostOf(c), path, requestLanguage(c, s.site))
+		if !ok {
+			return incident.Errorf(incident.ENOTFOUND, "no such page")
+		}
+		ct := a.ContentType
+		if ct == "" {
+			ct = fiber.MIMEOctetStream
+		}
+		isHTML := strings.HasPrefix(ct, "text/html")
+		if isHTML {
+			setHTMLSecurityHeaders(c, s.csp.policyFor(a))
+		} else {
+			c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+		}
+		c.Set(fiber.HeaderContentType, ct)
+		c.Set(fiber.HeaderCacheControl, "public, max-age="+strconv.Itoa(int(s.maxAge(ct, path).Seconds())))
+		vary := "Accept-Encoding"
+		if isHTML {
+			vary += ", Accept-Language"
+		}
+		c.Set(fiber.HeaderVary, vary)
+
+		gz := len(a.Gzip) > 0 && acceptsGzip(c.Get(fiber.HeaderAcceptEncoding))
+		etag := a.ETag
+		if etag != "" {
+			if gz {
+				c.Set(fiber.HeaderETag, gzipETag(etag))
+			} else {
+				c.Set(fiber.HeaderETag, etag)
+			}
+			if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+				return c.SendStatus(http.StatusNotModified)
+			}
+		}
+		body := a.Body
+		if gz {
+			c.Set(fiber.HeaderContentEncoding, "gzip")
+			body = a.Gzip
+		}
+		// fasthttp sends the headers and Content-Length but no body for HEAD.
+		return c.Status(http.StatusOK).Send(body)
+	}
+}
+
+func (s *Server) maxAge(ct, path string) time.Duration {
+	switch {
+	case strings.HasPrefix(ct, "text/html"), strings.HasPrefix(ct, "application/json"):
+		return s.cfg.HTMLMaxAge
+	case strings.HasSuffix(path, ".rss"), strings.HasSuffix(path, ".atom"), strings.Contains(ct, "xml"):
+		return s.cfg.FeedMaxAge
+	}
+	return 5 * time.Minute // static assets
+}
+
+// gzipETag marks the gzip representation's tag apart from the identity
+// one's, as a strong ETag must name one exact sequence of bytes.
+func gzipETag(tag string) string {
+	if strings.HasSuffix(tag, `"`) {
+		return tag[:len(tag)-1] + `-gzip"`
+	}
+	return tag + "-gzip"
+}
+
+// etagMatches implements If-None-Match's weak comparison against both
+// representations' tags.
+func etagMatches(header, tag string) bool {
+	if header == "" {
+		return false
+	}
+	if strings.TrimSpace(header) == "*" {
+		return true
+	}
+	want := strings.TrimPrefix(tag, "W/")
+	wantGz := strings.TrimPrefix(gzipETag(tag), "W/")
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == want || t == wantGz {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding value allows gzip (or *)
+// with a non-zero q.
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		name, q := parseQ(part)
+		if (name == "gzip" || name == "*") && q > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// parseQ splits "name;q=0.5" into the lower-case name and its weight (1
+// when absent, -1 when malformed).
+func parseQ(part string) (string, float64) {
+	name, params, _ := strings.Cut(part, ";")
+	name = strings.ToLower(strings.TrimSpace(name))
+	q := 1.0
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f < 0 || f > 1 {
+			return name, -1
+		}
+		q = f
+	}
+	return name, q
+}
+
+// requestLanguage picks the language to serve: ?lang= when the page has it,
+// else the best Accept-Language match among the page's languages, else ""
+// (the page's default).
+func requestLanguage(c *fiber.Ctx, site Site) string {
+	have := incident.Languages
+	if site != nil {
+		if p, ok := site.PageFor(hostOf(c)); ok && len(p.Languages) > 0 {
+			have = p.Languages
+		}
+	}
+	if l := strings.ToLower(c.Query("lang")); l != "" && contains(have, l) {
+		return l
+	}
+	return matchLanguage(c.Get(fiber.HeaderAcceptLanguage), have)
+}
+
+// matchLanguage returns the supported language with the highest q in an
+// Accept-Language value, comparing primary subtags ("hu-HU" is hu); ties go
+// to the earlier entry. It returns "" when nothing matches.
+func matchLanguage(header string, have []string) string {
+	type cand struct {
+		lang string
+		q    float64
+		i    int
+	}
+	var cands []cand
+	for i, part := range strings.Split(header, ",") {
+		tag, q := parseQ(part)
+		if q <= 0 || tag == "" {
+			continue
+		}
+		primary, _, _ := strings.Cut(tag, "-")
+		if primary == "*" && len(have) > 0 {
+			cands = append(cands, cand{"", q, i}) // anything: the page's default
+			continue
+		}
+		if contains(have, primary) {
+			cands = append(cands, cand{primary, q, i})
+		}
+	}
+	sort.SliceStable(cands, func(a, b int) bool { return cands[a].q > cands[b].q })
+	if len(cands) == 0 {
+		return ""
+	}
+	return cands[0].lang
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// preflight answers a CORS preflight for the public JSON and feeds.
+func preflight(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+	c.Set(fiber.HeaderAccessControlAllowMethods, "GET, HEAD, OPTIONS")
+	if h := c.Get(fiber.HeaderAccessControlRequestHeaders); h != "" {
+		c.Set(fiber.HeaderAccessControlAllowHeaders, h)
+	}
+	c.Set(fiber.HeaderAccessControlMaxAge, "86400")
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// shortLink redirects /i/:id, the link SMS messages carry, to the incident page.
+func shortLink(c *fiber.Ctx) error {
+	id := c.Params("id")
+	if !incident.ValidID(id) {
+		return incident.NotFound("incident", id)
+	}
+	return c.Redirect("/incidents/"+id, http.StatusFound)
+}
+
+// events streams the host's page as server-sent events: the current summary
+// at once, then an "update" event with the new summary.json after every
+// render, and a comment every HeartbeatInterval so proxies keep the stream
+// open and a client that left is noticed (the write fails) and let go.
+func (s *Server) events() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		host := hostOf(c)
+		page, ok := s.site.PageFor(host)
+		if !ok {
+			return incident.Errorf(incident.ENOTFOUND, "no status page on this host")
+		}
+		var initial []byte
+		if a, ok := s.site.Lookup(host, "/api/v2/summary.json", ""); ok {
+			initial = a.Body
+		}
+		updates, cancel := s.site.Watch(page.ID)
+		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		c.Set(fiber.HeaderConnection, "keep-alive")
+		c.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		c.Status(http.StatusOK)
+		heartbeat, done, log := s.cfg.HeartbeatInterval, s.done, s.log
+		pageID := page.ID
+		// fasthttp sets one write deadline per response; a stream outlives
+		// it, so each successful write pushes the deadline past the next
+		// heartbeat.
+		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer cancel()
+			_, _ = w.WriteString("retry: 5000\n\n")
+			if initial != nil {
+				writeEvent(w, "update", initial)
+			}
+			if w.Flush() != nil {
+				return
+			}
+			_ = conn.SetWriteDeadline(time.Now().Add(extend))
+			t := time.NewTicker(heartbeat)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case b, ok := <-updates:
+					if !ok {
+						return
+					}
+					writeEvent(w, "update", b)
+				case <-t.C:
+					_, _ = w.WriteString(": heartbeat\n\n")
+				}
+				if err := w.Flush(); err != nil {
+					log.Debug("events client gone", "page_id", pageID, "err", err)
+					return
+				}
+				_ = conn.SetWriteDeadline(time.Now().Add(extend))
+			}
+		})
+		return nil
+	}
+}
+
+// writeEvent writes one SSE event; a payload line break starts a new data line.
+func writeEvent(w *bufio.Writer, name string, data []byte) {
+	_, _ = w.WriteString("event: " + name + "\n")
+	for _, line := range bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n")) {
+		_, _ = w.WriteString("data: ")
+		_, _ = w.Write(line)
+		_ = w.WriteByte('\n')
+	}
+	_ = w.WriteByte('\n')
+}

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// Routes is what Mount hands a later feature (sandbox inbox, subscriber
+// pages, webhooks) so it can add its routes beside these.
+type Routes struct {
+	// Root is the app: public routes go here.
+	Root fiber.Router
+	// API is /api/v1, without authentication; add Require(role) per route.
+	API fiber.Router
+	// Require returns middleware admitting tokens of at least role.
+	Require func(role incident.Role) fiber.Handler
+}
+
+// Mount calls fn with the app's routers so a feature can add routes. Call
+// it before Listen or Serve: fiber's route table is not safe to change
+// while serving.
+func (s *Server) Mount(fn func(Routes)) {
+	fn(Routes{Root: s.app, API: s.api, Require: s.requireRole})
+}
+
+// routes defines every route herald serves (features add theirs through
+// Mount, from their own routes.go).
+func (s *Server) routes(reg *prometheus.Registry) {
+	app := s.app
+	app.Use(s.observe, s.recoverPanics)
+
+	// Operations.
+	app.Get("/healthz", healthz)
+	app.Get("/readyz", s.readyz())
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+
+	// Public status page, from the pre-rendered site: GET and HEAD (fiber
+	// registers HEAD with every GET); no store query.
+	page, api := s.servePublic(false), s.servePublic(true)
+	app.Get("/", page)
+	app.Get("/history", page)
+	app.Get("/incidents/:id", page)
+	app.Get("/static/*", page)
+	app.Get("/i/:id", shortLink)
+	app.Get("/api/v2/*", api) // summary, status, components, incidents[/unresolved], scheduled-maintenances[/upcoming|/active]
+	app.Get("/history.rss", api)
+	app.Get("/history.atom", api)
+	app.Options("/api/v2/*", preflight)
+	app.Options("/history.rss", preflight)
+	app.Options("/history.atom", preflight)
+	app.Get("/events", s.events())
+
+	// Management API, Statuspage v1 compatible, at both /v1 (where
+	// Statuspage clients put it) and /api/v1.
+	agent, manager, admin := s.requireRole(incident.RoleAgent), s.requireRole(incident.RoleManager), s.requireRole(incident.RoleAdmin)
+	s.api = app.Group("/api/v1")
+	for _, v1 := range []fiber.Router{app.Group("/v1"), s.api} {
+		v1.Get("/pages", agent, s.listPages())
+		v1.Post("/pages", admin, s.createPage())
+		v1.Get("/pages/:page_id", agent, s.getPage())
+		v1.Patch("/pages/:page_id", admin, s.updatePage())
+		v1.Put("/pages/:page_id", admin, s.updatePage())
+		v1.Delete("/pages/:page_id", admin, s.deletePage())
+
+		v1.Get("/pages/:page_id/components", agent, s.listComponents())
+		v1.Post("/pages/:page_id/components", manager, s.createComponent())
+		v1.Get("/pages/:page_id/components/:component_id", agent, s.getComponent())
+		v1.Patch("/pages/:page_id/components/:component_id", manager, s.updateComponent())
+		v1.Put("/pages/:page_id/components/:component_id", manager, s.updateComponent())
+		v1.Delete("/pages/:page_id/components/:component_id", manager, s.deleteComponent(false))
+
+		v1.Get("/pages/:page_id/component-groups", agent, s.listGroups())
+		v1.Post("/pages/:page_id/component-groups", manager, s.saveGroup(true))
+		v1.Get("/pages/:page_id/component-groups/:id", agent, s.getGroup())
+		v1.Patch("/pages/:page_id/component-groups/:id", manager, s.saveGroup(false))
+		v1.Put("/pages/:page_id/component-groups/:id", manager, s.saveGroup(false))
+		v1.Delete("/pages/:page_id/component-groups/:id", manager, s.deleteComponent(true))
+
+		v1.Get("/pages/:page_id/incidents", agent, s.listIncidents(listAll))
+		v1.Post("/pages/:page_id/incidents", manager, s.createIncident())
+		// The named lists before :incident_id, which would match them too.
+		v1.Get("/pages/:page_id/incidents/unresolved", agent, s.listIncidents(listUnresolved))
+		v1.Get("/pages/:page_id/incidents/scheduled", agent, s.listIncidents(listScheduled))
+		v1.Get("/pages/:page_id/incidents/upcoming", agent, s.listIncidents(listUpcoming))
+		v1.Get("/pages/:page_id/incidents/active_maintenance", agent, s.listIncidents(listActiveMaintenance))
+		v1.Get("/pages/:page_id/incidents/:incident_id", agent, s.getIncident())
+		v1.Patch("/pages/:page_id/incidents/:incident_id", manager, s.updateIncident())
+		v1.Put("/pages/:page_id/incidents/:incident_id", manager, s.updateIncident())
+		v1.Delete("/pages/:page_id/incidents/:incident_id", manager, s.deleteIncident())
+		v1.Patch("/pages/:page_id/incidents/:incident_id/incident_updates/:update_id", manager, s.editUpdate())
+		v1.Put("/pages/:page_id/incidents/:incident_id/incident_updates/:update_id", manager, s.editUpdate())
+	}
+
+	// herald extras, under /api/v1 only.
+	s.api.Get("/audit", manager, s.listAudit())
+	s.api.Get("/tokens", admin, s.listTokens())
+	s.api.Post("/tokens", admin, s.createToken())
+	s.api.Delete("/tokens/:id", admin, s.revokeToken())
+}

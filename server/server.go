@@ -1,0 +1,181 @@
+// Package server is herald's HTTP front door: the fiber app with every
+// route (defined in routes.go), token authentication with roles, the one
+// mapper from errors to JSON responses, the Statuspage-v1-compatible
+// management API, the public status page served from the pre-rendered
+// statuspage snapshot, server-sent events, health checks and metrics.
+//
+// Handlers never touch a store: writes and management reads go through
+// incident.Service, public reads through Site, which serves bytes rendered
+// in advance so a visitor's request costs no query.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/statuspage"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultBodyLimit         = 1 << 20 // 1 MiB: an incident body is at most 10 000 characters
+	DefaultHeartbeatInterval = 15 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	// DefaultHTMLMaxAge keeps pages and JSON fresh: a visitor who reloads
+	// during an incident must not see a 10-minute-old page (uptime-kuma#7131).
+	DefaultHTMLMaxAge = 10 * time.Second
+	// DefaultFeedMaxAge is longer because feed readers poll on their own schedule.
+	DefaultFeedMaxAge = 60 * time.Second
+)
+
+// Site is what server needs from the pre-rendered public site;
+// *statuspage.Site implements it.
+type Site interface {
+	// Lookup returns the rendered asset for a host, a request path and a
+	// language ("" for the page's default), or false when there is none.
+	Lookup(host, path, lang string) (*statuspage.Asset, bool)
+	// PageFor returns the page a host serves.
+	PageFor(host string) (*incident.Page, bool)
+	// Watch returns the page's new summary.json after each render, and a
+	// cancel func that stops the feed.
+	Watch(pageID string) (<-chan []byte, func())
+	// Ready reports whether every page has been rendered once.
+	Ready() bool
+}
+
+// Config configures the HTTP server. Zero values take the defaults above.
+type Config struct {
+	// PublicURL is herald's public base URL, used for links when a page has
+	// no URL of its own.
+	PublicURL string
+	// BodyLimit caps a request body in bytes; larger requests get 413.
+	BodyLimit int
+	// TrustProxy makes the server believe X-Forwarded-For and
+	// X-Forwarded-Host from TrustedProxies (from any peer when that list is
+	// empty). Off, those headers are ignored, so a client cannot pick the
+	// page or spoof its address.
+	TrustProxy     bool
+	TrustedProxies []string
+	// HeartbeatInterval is how often /events sends a comment so proxies keep
+	// the stream open and a gone client is noticed.
+	HeartbeatInterval time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration // not applied to /events streams
+	IdleTimeout       time.Duration
+	HTMLMaxAge        time.Duration // Cache-Control max-age for HTML and JSON
+	FeedMaxAge        time.Duration // Cache-Control max-age for RSS and Atom
+}
+
+func (c *Config) defaults() {
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.HTMLMaxAge <= 0 {
+		c.HTMLMaxAge = DefaultHTMLMaxAge
+	}
+	if c.FeedMaxAge <= 0 {
+		c.FeedMaxAge = DefaultFeedMaxAge
+	}
+}
+
+// Server is herald's HTTP server. Build it with New, add feature routes
+// with Mount, then Listen or Serve.
+type Server struct {
+	cfg     Config
+	svc     *incident.Service
+	site    Site
+	log     *slog.Logger
+	app     *fiber.App
+	api     fiber.Router // /api/v1, for Mount
+	metrics *metrics
+	csp     cspCache
+
+	done     chan struct{} // closed by Shutdown: ends /events streams
+	doneOnce sync.Once
+}
+
+// New builds the server and registers every route. reg receives the HTTP
+// and incident metrics and is what /metrics exposes; nil makes a fresh one.
+func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry, log *slog.Logger) *Server {
+	cfg.defaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, svc: svc, site: site, log: log, done: make(chan struct{})}
+	fc := fiber.Config{
+		// Immutable: strings from the request (params, headers) stay valid
+		// after the handler returns; the service keeps some of them.
+		Immutable:             true,
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		AppName:               "herald",
+		// Trust X-Forwarded-* only when configured: fiber trusts them from
+		// anyone unless the check is enabled.
+		EnableTrustedProxyCheck: !cfg.TrustProxy || len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+	}
+	if cfg.TrustProxy {
+		fc.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	s.app = fiber.New(fc)
+	s.metrics = newMetrics(reg, svc, log)
+	s.routes(reg)
+	return s
+}
+
+// App returns the fiber app, for tests (app.Test) and embedding.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr (e.g. ":8080") until Shutdown.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.app.Listener(ln)
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown ends the /events streams, stops accepting connections and waits
+// for requests in flight until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.doneOnce.Do(func() { close(s.done) })
+	return s.app.ShutdownWithContext(ctx)
+}

@@ -1,0 +1,523 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// Handlers of the Statuspage-v1-compatible management API and herald's
+// extras (tokens, audit). Each maker returns a fiber.Handler closing over
+// the Server; every read and write goes through incident.Service. Answers
+// are bare objects and arrays, as Statuspage's are.
+
+// ---- pages ----
+
+func (s *Server) listPages() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		pages, err := s.svc.Pages(c.UserContext())
+		if err != nil {
+			return err
+		}
+		out := make([]pageJSON, len(pages))
+		for i, p := range pages {
+			out[i] = toPageJSON(p)
+		}
+		return c.JSON(out)
+	}
+}
+
+func (s *Server) getPage() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p, err := s.svc.Page(c.UserContext(), c.Params("page_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(toPageJSON(p))
+	}
+}
+
+func (s *Server) createPage() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req pageRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		p, err := s.svc.CreatePage(c.UserContext(), req.input())
+		if err != nil {
+			return withField(err, "page")
+		}
+		return c.Status(http.StatusCreated).JSON(toPageJSON(p))
+	}
+}
+
+func (s *Server) updatePage() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req pageRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		p, err := s.svc.UpdatePage(c.UserContext(), c.Params("page_id"), req.input())
+		if err != nil {
+			return withField(err, "page")
+		}
+		return c.JSON(toPageJSON(p))
+	}
+}
+
+func (s *Server) deletePage() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := s.svc.DeletePage(c.UserContext(), c.Params("page_id")); err != nil {
+			return err
+		}
+		return c.SendStatus(http.StatusNoContent)
+	}
+}
+
+// ---- components ----
+
+func (s *Server) listComponents() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		comps, err := s.svc.Components(c.UserContext(), c.Params("page_id"))
+		if err != nil {
+			return err
+		}
+		out := make([]componentJSON, len(comps))
+		for i, cp := range comps {
+			out[i] = toComponentJSON(cp, comps)
+		}
+		return c.JSON(out)
+	}
+}
+
+// findComponent returns a page's component (group or not, as wantGroup
+// says) and all its components, for rendering.
+func (s *Server) findComponent(ctx context.Context, pageID, id string, wantGroup bool) (*incident.Component, []*incident.Component, error) {
+	comps, err := s.svc.Components(ctx, pageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, cp := range comps {
+		if cp.ID == id && cp.Group == wantGroup {
+			return cp, comps, nil
+		}
+	}
+	if wantGroup {
+		return nil, nil, incident.NotFound("component group", id)
+	}
+	return nil, nil, incident.NotFound("component", id)
+}
+
+func (s *Server) getComponent() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		cp, comps, err := s.findComponent(c.UserContext(), c.Params("page_id"), c.Params("component_id"), false)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toComponentJSON(cp, comps))
+	}
+}
+
+func (s *Server) createComponent() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req componentRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		cp, err := s.svc.CreateComponent(c.UserContext(), c.Params("page_id"), req.input())
+		if err != nil {
+			return withField(err, "component")
+		}
+		return c.Status(http.StatusCreated).JSON(toComponentJSON(cp, nil))
+	}
+}
+
+func (s *Server) updateComponent() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req componentRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		cp, err := s.svc.UpdateComponent(c.UserContext(), c.Params("page_id"), c.Params("component_id"), req.input())
+		if err != nil {
+			return withField(err, "component")
+		}
+		return c.JSON(toComponentJSON(cp, nil))
+	}
+}
+
+func (s *Server) deleteComponent(group bool) fiber.Handler {
+	param := "component_id"
+	if group {
+		param = "id"
+	}
+	return func(c *fiber.Ctx) error {
+		ctx, pageID := c.UserContext(), c.Params("page_id")
+		cp, comps, err := s.findComponent(ctx, pageID, c.Params(param), group)
+		if err != nil {
+			return err
+		}
+		if err := s.svc.DeleteComponent(ctx, pageID, cp.ID); err != nil {
+			return err
+		}
+		if group {
+			return c.JSON(toGroupJSON(cp, comps)) // Statuspage answers a group delete with the group
+		}
+		return c.SendStatus(http.StatusNoContent)
+	}
+}
+
+// ---- component groups ----
+
+func (s *Server) listGroups() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		comps, err := s.svc.Components(c.UserContext(), c.Params("page_id"))
+		if err != nil {
+			return err
+		}
+		out := []groupJSON{}
+		for _, g := range comps {
+			if g.Group {
+				out = append(out, toGroupJSON(g, comps))
+			}
+		}
+		return c.JSON(out)
+	}
+}
+
+func (s *Server) getGroup() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		g, comps, err := s.findComponent(c.UserContext(), c.Params("page_id"), c.Params("id"), true)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toGroupJSON(g, comps))
+	}
+}
+
+func (s *Server) saveGroup(create bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req groupRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		ctx, pageID := c.UserContext(), c.Params("page_id")
+		var g *incident.Component
+		var err error
+		if create {
+			g, err = s.svc.CreateGroup(ctx, pageID, req.input())
+		} else {
+			g, err = s.svc.UpdateGroup(ctx, pageID, c.Params("id"), req.input())
+		}
+		if err != nil {
+			return withField(err, "component_group")
+		}
+		comps, err := s.svc.Components(ctx, pageID)
+		if err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if create {
+			status = http.StatusCreated
+		}
+		return c.Status(status).JSON(toGroupJSON(g, comps))
+	}
+}
+
+// ---- incidents ----
+
+// incidentList names the incident lists Statuspage offers.
+type incidentList int
+
+const (
+	listAll incidentList = iota
+	listUnresolved
+	listScheduled
+	listUpcoming
+	listActiveMaintenance
+)
+
+// listIncidents answers the incident lists, paginated like Statuspage:
+// limit or per_page (1..100, default 100) rows per page, page from 1.
+// q filters on name and update text.
+func (s *Server) listIncidents(kind incidentList) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, pageID := c.UserContext(), c.Params("page_id")
+		perPage, err := queryInt(c, "limit", 100, 1, 100)
+		if err != nil {
+			return err
+		}
+		if c.Query("limit") == "" {
+			if perPage, err = queryInt(c, "per_page", 100, 1, 100); err != nil {
+				return err
+			}
+		}
+		pageNo, err := queryInt(c, "page", 1, 0, 1000000)
+		if err != nil {
+			return err
+		}
+		if pageNo == 0 {
+			pageNo = 1
+		}
+		q := strings.ToLower(strings.TrimSpace(c.Query("q")))
+		yes, no := true, false
+		f := incident.IncidentFilter{PageID: pageID}
+		switch kind {
+		case listUnresolved:
+			f.Maintenance, f.Statuses = &no, []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring}
+		case listScheduled, listUpcoming:
+			f.Maintenance, f.Statuses = &yes, []incident.Status{incident.Scheduled}
+		case listActiveMaintenance:
+			f.Maintenance, f.Statuses = &yes, []incident.Status{incident.InProgress, incident.Verifying}
+		}
+		// Filters the store cannot apply are applied here, over every match;
+		// otherwise the store paginates.
+		inMemory := q != "" || kind == listUpcoming
+		if !inMemory {
+			f.Limit, f.Offset = perPage, (pageNo-1)*perPage
+		}
+		incs, total, err := s.svc.Incidents(ctx, f)
+		if err != nil {
+			return err
+		}
+		if inMemory {
+			now := s.svc.Now()
+			kept := incs[:0:0]
+			for _, inc := range incs {
+				if kind == listUpcoming && (inc.ScheduledFor == nil || !inc.ScheduledFor.After(now)) {
+					continue
+				}
+				if q != "" && !matches(inc, q) {
+					continue
+				}
+				kept = append(kept, inc)
+			}
+			total = len(kept)
+			from := min((pageNo-1)*perPage, len(kept))
+			incs = kept[from:min(from+perPage, len(kept))]
+		}
+		page, comps, err := s.pageAndComponents(ctx, pageID)
+		if err != nil {
+			return err
+		}
+		out := make([]incidentJSON, len(incs))
+		for i, inc := range incs {
+			out[i] = toIncidentJSON(inc, page, comps)
+		}
+		c.Set("X-Total-Count", strconv.Itoa(total))
+		return c.JSON(out)
+	}
+}
+
+func matches(inc *incident.Incident, q string) bool {
+	if strings.Contains(strings.ToLower(inc.Name), q) {
+		return true
+	}
+	for _, u := range inc.Updates {
+		if strings.Contains(strings.ToLower(u.Body), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// queryInt reads an integer query parameter within [lo, hi].
+func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, incident.Invalid(name, "must be an integer from %d to %d", lo, hi)
+	}
+	return n, nil
+}
+
+// pageAndComponents returns what rendering an incident needs besides the
+// incident: its page (for the short link) and the page's components.
+func (s *Server) pageAndComponents(ctx context.Context, pageID string) (*incident.Page, []*incident.Component, error) {
+	page, err := s.svc.Page(ctx, pageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if page.URL == "" && s.cfg.PublicURL != "" {
+		cp := *page
+		cp.URL = s.cfg.PublicURL
+		page = &cp
+	}
+	comps, err := s.svc.Components(ctx, pageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return page, comps, nil
+}
+
+func (s *Server) renderIncident(c *fiber.Ctx, status int, inc *incident.Incident) error {
+	page, comps, err := s.pageAndComponents(c.UserContext(), inc.PageID)
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(toIncidentJSON(inc, page, comps))
+}
+
+func (s *Server) getIncident() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		inc, err := s.svc.Incident(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		return s.renderIncident(c, http.StatusOK, inc)
+	}
+}
+
+// createIncident declares an incident or schedules a maintenance. With an
+// Idempotency-Key header, a repeated request answers 200 with the incident
+// the first one created (201) and creates nothing.
+func (s *Server) createIncident() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req incidentRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		inc, created, err := s.svc.CreateIncident(c.UserContext(), c.Params("page_id"), req.Incident.in, c.Get("Idempotency-Key"))
+		if err != nil {
+			return req.Incident.fieldError(err)
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		} else {
+			c.Set("Idempotent-Replayed", "true")
+		}
+		return s.renderIncident(c, status, inc)
+	}
+}
+
+func (s *Server) updateIncident() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req incidentRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		inc, err := s.svc.UpdateIncident(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), req.Incident.in)
+		if err != nil {
+			return req.Incident.fieldError(err)
+		}
+		return s.renderIncident(c, http.StatusOK, inc)
+	}
+}
+
+// deleteIncident answers with the deleted incident, as Statuspage does.
+func (s *Server) deleteIncident() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, pageID, id := c.UserContext(), c.Params("page_id"), c.Params("incident_id")
+		inc, err := s.svc.Incident(ctx, pageID, id)
+		if err != nil {
+			return err
+		}
+		page, comps, err := s.pageAndComponents(ctx, pageID)
+		if err != nil {
+			return err
+		}
+		if err := s.svc.DeleteIncident(ctx, pageID, id); err != nil {
+			return err
+		}
+		return c.JSON(toIncidentJSON(inc, page, comps))
+	}
+}
+
+func (s *Server) editUpdate() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req incidentUpdateRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		u, err := s.svc.EditUpdate(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), c.Params("update_id"), req.Update.Body, req.displayAt)
+		if err != nil {
+			return withField(err, "incident_update")
+		}
+		return c.JSON(toUpdateJSON(u))
+	}
+}
+
+// ---- herald extras: audit and tokens ----
+
+// listAudit answers audit entries, newest first, filtered by page_id and
+// object_id, paginated with limit (1..1000, default 100) and page.
+func (s *Server) listAudit() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		limit, err := queryInt(c, "limit", 100, 1, 1000)
+		if err != nil {
+			return err
+		}
+		pageNo, err := queryInt(c, "page", 1, 1, 1000000)
+		if err != nil {
+			return err
+		}
+		f := incident.AuditFilter{PageID: c.Query("page_id"), ObjectID: c.Query("object_id"), Limit: limit, Offset: (pageNo - 1) * limit}
+		for field, v := range map[string]string{"page_id": f.PageID, "object_id": f.ObjectID} {
+			if v != "" && !incident.ValidID(v) {
+				return incident.Invalid(field, "is not a valid ID")
+			}
+		}
+		entries, total, err := s.svc.Audit(c.UserContext(), f)
+		if err != nil {
+			return err
+		}
+		if entries == nil {
+			entries = []*incident.AuditEntry{}
+		}
+		c.Set("X-Total-Count", strconv.Itoa(total))
+		return c.JSON(entries)
+	}
+}
+
+func (s *Server) listTokens() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		toks, err := s.svc.Tokens(c.UserContext())
+		if err != nil {
+			return err
+		}
+		out := make([]tokenJSON, len(toks))
+		for i, t := range toks {
+			out[i] = toTokenJSON(t)
+		}
+		return c.JSON(out)
+	}
+}
+
+func (s *Server) createToken() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req tokenRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		name := ""
+		if req.Token.Name != nil {
+			name = *req.Token.Name
+		}
+		secret, t, err := s.svc.CreateToken(c.UserContext(), name, incident.Role(*req.Token.Role))
+		if err != nil {
+			return withField(err, "token")
+		}
+		out := toTokenJSON(t)
+		out.Secret = secret
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Status(http.StatusCreated).JSON(out)
+	}
+}
+
+func (s *Server) revokeToken() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := s.svc.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
+			return err
+		}
+		return c.SendStatus(http.StatusNoContent)
+	}
+}
