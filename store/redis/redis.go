@@ -1,0 +1,122 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// DefaultPrefix starts every key herald writes, so that one Redis can hold
+// other data (and tests can isolate themselves with a prefix of their own).
+const DefaultPrefix = "herald"
+
+// DefaultAuditLimit caps each page's audit log (and the global one): the
+// oldest entries are trimmed beyond it, so the log cannot grow without bound.
+const DefaultAuditLimit = 100_000
+
+// DB is the Redis engine's store: the system of record lives in Redis, so
+// several herald nodes can serve the same pages. It implements
+// incident.Store; see doc.go for the key layout and the atomicity rules.
+type DB struct {
+	client     goredis.UniversalClient
+	ownsClient bool
+	keys       keyspace
+	now        func() time.Time
+	auditLimit int
+	// perSlot is true on Redis Cluster: a Change then runs as one script per
+	// hash slot instead of one script for everything.
+	perSlot bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ incident.Store = (*DB)(nil)
+
+// Option configures a DB.
+type Option func(*DB)
+
+// WithPrefix sets the key prefix (default DefaultPrefix). It must not
+// contain '{' or '}', which would break the hash tags.
+func WithPrefix(prefix string) Option { return func(db *DB) { db.keys.prefix = prefix } }
+
+// WithClock sets the clock used for idempotency-key expiry (default time.Now).
+func WithClock(now func() time.Time) Option { return func(db *DB) { db.now = now } }
+
+// WithAuditLimit caps each audit log at n entries; 0 keeps everything.
+func WithAuditLimit(n int) Option { return func(db *DB) { db.auditLimit = n } }
+
+// Open connects to the Redis at url (redis://[user:pass@]host:port/db, or
+// rediss:// for TLS), checks that it answers, and returns the store.
+// Close closes the connection.
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
+	o, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: parse url: %w", err)
+	}
+	client := goredis.NewClient(o)
+	db, err := New(client, opts...)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	db.ownsClient = true
+	if err := db.Ping(ctx); err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// New returns a store over an existing client, which may be a
+// *goredis.ClusterClient. Close does not close a client passed to New.
+func New(client goredis.UniversalClient, opts ...Option) (*DB, error) {
+	db := &DB{client: client, keys: keyspace{prefix: DefaultPrefix}, now: time.Now, auditLimit: DefaultAuditLimit}
+	for _, o := range opts {
+		o(db)
+	}
+	if db.keys.prefix == "" || strings.ContainsAny(db.keys.prefix, "{}") {
+		return nil, fmt.Errorf("redis: invalid key prefix %q: must be non-empty, without braces", db.keys.prefix)
+	}
+	if db.auditLimit < 0 {
+		return nil, fmt.Errorf("redis: audit limit %d: must not be negative", db.auditLimit)
+	}
+	_, db.perSlot = client.(*goredis.ClusterClient)
+	return db, nil
+}
+
+// Client returns the underlying client, for the engine's other parts
+// (queues, events) that share the connection.
+func (db *DB) Client() goredis.UniversalClient { return db.client }
+
+// Prefix returns the key prefix.
+func (db *DB) Prefix() string { return db.keys.prefix }
+
+// Ping implements incident.Store.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping: %w", err)
+	}
+	return nil
+}
+
+// Close implements incident.Store. It closes the client only when Open
+// created it; a second Close does nothing.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		if db.ownsClient {
+			db.closeErr = db.client.Close()
+		}
+	})
+	return db.closeErr
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func msString(t time.Time) string { return fmt.Sprintf("%d", t.UnixMilli()) }
