@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -235,16 +235,16 @@ type fakeSite struct {
 
 func newFakeSite(t *testing.T, svc *incident.Service, events incident.Events, page *incident.Page) *fakeSite {
 	f := &fakeSite{page: page, ready: true, watch: map[chan []byte]struct{}{}, assets: map[string]*statuspage.Asset{
-		"/":                          htmlAsset(`<!doctype html><html><head><style>body{color:red}</style></head><body><main>ok</main><script>var x=1;</script></body></html>`, `"home-en"`),
-		"/?hu":                       htmlAsset(`<!doctype html><html><body>magyar</body></html>`, `"home-hu"`),
-		"/api/v2/summary.json":       gzAsset(`{"page":{"id":"`+page.ID+`"},"incidents":[]}`, `"sum1"`, "application/json; charset=utf-8"),
-		"/api/v2/status.json":        gzAsset(`{"status":{"indicator":"none"}}`, `"st1"`, "application/json; charset=utf-8"),
-		"/history.rss":               gzAsset(`<rss version="2.0"></rss>`, `"rss1"`, "application/rss+xml; charset=utf-8"),
-		"/history.atom":              gzAsset(`<feed xmlns="http://www.w3.org/2005/Atom"></feed>`, `"atom1"`, "application/atom+xml; charset=utf-8"),
-		"/incidents/abcdef123456":    htmlAsset(`<!doctype html><p>incident</p>`, `"inc1"`),
-		"/static/live.js":            {Body: []byte("1"), ETag: `"js"`, ContentType: "text/javascript"},
-		"/api/v2/incidents.json":     gzAsset(`{"incidents":[]}`, `"incs"`, "application/json; charset=utf-8"),
-		"/api/v2/components.json":    gzAsset(`{"components":[]}`, `"comps"`, "application/json; charset=utf-8"),
+		"/":                                   htmlAsset(`<!doctype html><html><head><style>body{color:red}</style></head><body><main>ok</main><script>var x=1;</script></body></html>`, `"home-en"`),
+		"/?hu":                                htmlAsset(`<!doctype html><html><body>magyar</body></html>`, `"home-hu"`),
+		"/api/v2/summary.json":                gzAsset(`{"page":{"id":"`+page.ID+`"},"incidents":[]}`, `"sum1"`, "application/json; charset=utf-8"),
+		"/api/v2/status.json":                 gzAsset(`{"status":{"indicator":"none"}}`, `"st1"`, "application/json; charset=utf-8"),
+		"/history.rss":                        gzAsset(`<rss version="2.0"></rss>`, `"rss1"`, "application/rss+xml; charset=utf-8"),
+		"/history.atom":                       gzAsset(`<feed xmlns="http://www.w3.org/2005/Atom"></feed>`, `"atom1"`, "application/atom+xml; charset=utf-8"),
+		"/incidents/abcdef123456":             htmlAsset(`<!doctype html><p>incident</p>`, `"inc1"`),
+		"/static/live.js":                     {Body: []byte("1"), ETag: `"js"`, ContentType: "text/javascript"},
+		"/api/v2/incidents.json":              gzAsset(`{"incidents":[]}`, `"incs"`, "application/json; charset=utf-8"),
+		"/api/v2/components.json":             gzAsset(`{"components":[]}`, `"comps"`, "application/json; charset=utf-8"),
 		"/api/v2/scheduled-maintenances.json": gzAsset(`{"scheduled_maintenances":[]}`, `"sm"`, "application/json; charset=utf-8"),
 	}}
 	ch, cancel := events.Subscribe()
