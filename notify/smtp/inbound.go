@@ -1,0 +1,148 @@
+package smtp
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	netmail "net/mail"
+	"strings"
+
+	"golang.org/x/text/encoding/htmlindex"
+)
+
+// Limits for inbound parsing: complaints are short, and a hostile message
+// must not make herald read gigabytes or recurse forever.
+const (
+	maxPartBytes = 1 << 20
+	maxDepth     = 5
+	maxParts     = 50
+)
+
+// InboundEmail is the part of a received email herald needs to file a complaint.
+type InboundEmail struct {
+	From       string   // bare address
+	FromName   string   // display name, decoded
+	To         []string // bare addresses
+	Subject    string   // RFC 2047-decoded
+	Text       string   // the first text/plain part, decoded to UTF-8
+	HTML       string   // the first text/html part, decoded to UTF-8
+	MessageID  string   // without angle brackets
+	InReplyTo  string   // without angle brackets: ties a reply to the delivery (our Message-ID)
+	References []string // without angle brackets, oldest first
+}
+
+// ParseInbound reads one RFC 5322 message. It decodes encoded-word headers,
+// walks nested multipart bodies, undoes quoted-printable and base64, and
+// converts legacy charsets (ISO-8859-2, windows-1250, … common in hu/pl/hr
+// mail) to UTF-8. It wraps ErrInvalidMessage when the message cannot be read.
+func ParseInbound(r io.Reader) (InboundEmail, error) {
+	msg, err := netmail.ReadMessage(r)
+	if err != nil {
+		return InboundEmail{}, fmt.Errorf("%w: %v", ErrInvalidMessage, err)
+	}
+	dec := &mime.WordDecoder{CharsetReader: charsetReader}
+	h := msg.Header
+	var in InboundEmail
+	if subj, err := dec.DecodeHeader(h.Get("Subject")); err == nil {
+		in.Subject = subj
+	} else {
+		in.Subject = h.Get("Subject")
+	}
+	parser := netmail.AddressParser{WordDecoder: dec}
+	if from, err := parser.Parse(h.Get("From")); err == nil {
+		in.From, in.FromName = from.Address, from.Name
+	} else {
+		return InboundEmail{}, fmt.Errorf("%w: From: %v", ErrInvalidMessage, err)
+	}
+	if to, err := parser.ParseList(h.Get("To")); err == nil {
+		for _, a := range to {
+			in.To = append(in.To, a.Address)
+		}
+	}
+	in.MessageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
+	in.InReplyTo = strings.Trim(strings.TrimSpace(h.Get("In-Reply-To")), "<>")
+	for _, ref := range strings.Fields(h.Get("References")) {
+		in.References = append(in.References, strings.Trim(ref, "<>"))
+	}
+
+	parts := 0
+	if err := walk(&in, h.Get("Content-Type"), h.Get("Content-Transfer-Encoding"), msg.Body, 0, &parts); err != nil {
+		return InboundEmail{}, err
+	}
+	return in, nil
+}
+
+// walk fills in.Text and in.HTML from one body, recursing into multiparts.
+func walk(in *InboundEmail, contentType, cte string, body io.Reader, depth int, parts *int) error {
+	if contentType == "" {
+		contentType = "text/plain; charset=us-ascii"
+	}
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mediaType, params = "text/plain", map[string]string{}
+	}
+	if strings.HasPrefix(mediaType, "multipart/") {
+		if depth >= maxDepth {
+			return nil
+		}
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart() // also undoes quoted-printable, dropping the header
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("%w: multipart: %v", ErrInvalidMessage, err)
+			}
+			if *parts++; *parts > maxParts {
+				return nil
+			}
+			if err := walk(in, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, depth+1, parts); err != nil {
+				return err
+			}
+		}
+	}
+	if mediaType != "text/plain" && mediaType != "text/html" {
+		return nil // attachments, images: not needed for a complaint
+	}
+	if mediaType == "text/plain" && in.Text != "" || mediaType == "text/html" && in.HTML != "" {
+		return nil
+	}
+	var r io.Reader = io.LimitReader(body, maxPartBytes)
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		r = base64.NewDecoder(base64.StdEncoding, r) // ignores the CRLFs between lines
+	case "quoted-printable":
+		r = quotedprintable.NewReader(r)
+	}
+	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
+		cr, err := charsetReader(cs, r)
+		if err == nil {
+			r = cr
+		}
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("%w: %s body: %v", ErrInvalidMessage, mediaType, err)
+	}
+	text := string(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")))
+	if mediaType == "text/plain" {
+		in.Text = text
+	} else {
+		in.HTML = text
+	}
+	return nil
+}
+
+// charsetReader converts from any charset the WHATWG encoding index knows.
+func charsetReader(charset string, r io.Reader) (io.Reader, error) {
+	enc, err := htmlindex.Get(charset)
+	if err != nil {
+		return nil, fmt.Errorf("unknown charset %q", charset)
+	}
+	return enc.NewDecoder().Reader(r), nil
+}

@@ -1,0 +1,313 @@
+// Package smtp sends herald's email through an SMTP relay with
+// wneessen/go-mail (multipart text+HTML, RFC 8058 one-click unsubscribe
+// headers, a Message-ID derived from the delivery), and parses inbound email
+// for complaints.
+//
+// Each Send dials, sends one message and quits. That is simple and always
+// correct (no shared connection state, no stale pooled sessions after a
+// relay's idle timeout), at the cost of a TCP+TLS+AUTH handshake per message:
+// roughly 5–20 messages per second per dispatcher worker against a nearby
+// relay. For larger lists run more workers, or add a pooled sender later.
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	netmail "net/mail"
+	"net/textproto"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	mail "github.com/wneessen/go-mail"
+
+	"github.com/heraldhq/herald/notify"
+)
+
+// DefaultTimeout bounds each SMTP step when Config.Timeout is 0.
+const DefaultTimeout = 15 * time.Second
+
+// HeaderDelivery carries the delivery's idempotency key, so bounces and
+// complaints that quote our headers can be tied back to the delivery.
+const HeaderDelivery = "X-Herald-Delivery"
+
+// TLSMode says how the connection to the relay is secured.
+type TLSMode string
+
+// TLS modes.
+const (
+	TLSStartTLS      TLSMode = "starttls"      // STARTTLS required (default; submission port 587)
+	TLSImplicit      TLSMode = "tls"           // TLS from the first byte (port 465)
+	TLSOpportunistic TLSMode = "opportunistic" // STARTTLS when offered, else plain
+	TLSNone          TLSMode = "none"          // plain text: local relays and tests only
+)
+
+// Sentinel errors.
+var (
+	ErrInvalidConfig  = errors.New("smtp: invalid config")
+	ErrInvalidMessage = errors.New("smtp: invalid inbound message")
+)
+
+// Config configures the SMTP channel.
+type Config struct {
+	Addr     string // relay "host:port"
+	Username string // empty for no AUTH
+	Password string
+	From     string  // sender, "Herald Status <status@example.com>" or a bare address
+	TLS      TLSMode // "" means TLSStartTLS
+	HELO     string  // EHLO name; empty means the machine's hostname
+	Timeout  time.Duration
+	// UnsubscribeMailto, if set, is an address added to List-Unsubscribe as
+	// a mailto: alternative to the https link.
+	UnsubscribeMailto string
+}
+
+// Validate reports the first problem with c, wrapping ErrInvalidConfig.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil || host == "" {
+		return bad("Addr %q must be host:port", c.Addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return bad("Addr %q has a bad port", c.Addr)
+	}
+	if _, err := netmail.ParseAddress(c.From); err != nil {
+		return bad("From %q: %v", c.From, err)
+	}
+	if (c.Username == "") != (c.Password == "") {
+		return bad("set both Username and Password, or neither")
+	}
+	switch c.TLS {
+	case "", TLSStartTLS, TLSImplicit, TLSOpportunistic:
+	case TLSNone:
+		if c.Username != "" && !isLoopback(host) {
+			return bad("refusing to send a password in plain text to %s; use TLS %q or %q", host, TLSStartTLS, TLSImplicit)
+		}
+	default:
+		return bad("TLS must be one of none, starttls, tls, opportunistic; got %q", c.TLS)
+	}
+	if strings.ContainsAny(c.HELO, " \t\r\n") {
+		return bad("HELO must be one host name")
+	}
+	if c.Timeout < 0 {
+		return bad("negative timeout")
+	}
+	if c.UnsubscribeMailto != "" {
+		if a, err := netmail.ParseAddress(c.UnsubscribeMailto); err != nil || a.Name != "" {
+			return bad("UnsubscribeMailto must be a bare address")
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Channel sends email through one relay. It is safe for concurrent use.
+type Channel struct {
+	cfg  Config
+	host string
+	opts []mail.Option
+}
+
+var _ notify.Channel = (*Channel)(nil)
+
+// New returns a Channel for cfg.
+func New(cfg Config) (*Channel, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.TLS == "" {
+		cfg.TLS = TLSStartTLS
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	host, portStr, _ := net.SplitHostPort(cfg.Addr)
+	port, _ := strconv.Atoi(portStr)
+	opts := []mail.Option{mail.WithPort(port), mail.WithTimeout(cfg.Timeout)}
+	if cfg.HELO != "" {
+		opts = append(opts, mail.WithHELO(cfg.HELO))
+	}
+	switch cfg.TLS {
+	case TLSNone:
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	case TLSOpportunistic:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	case TLSStartTLS:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	case TLSImplicit:
+		opts = append(opts, mail.WithSSL())
+	}
+	if cfg.Username != "" {
+		// Over TLS let go-mail pick the strongest mechanism the relay offers;
+		// in plain text (loopback only, see Validate) PLAIN is all that works,
+		// and go-mail itself refuses it towards any other host.
+		auth := mail.SMTPAuthAutoDiscover
+		if cfg.TLS == TLSNone {
+			auth = mail.SMTPAuthPlain
+		}
+		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
+	}
+	return &Channel{cfg: cfg, host: host, opts: opts}, nil
+}
+
+// Kind reports notify.Email.
+func (c *Channel) Kind() notify.Kind { return notify.Email }
+
+// Send dials the relay, sends m and quits. ctx bounds the dial; each later
+// SMTP step is bounded by Config.Timeout (go-mail applies ctx only while
+// connecting). The receipt's ProviderID is the Message-ID, without brackets.
+// Relay refusals are *notify.SendError: 5xx permanent with code like
+// "550 5.1.1", 4xx transient; connection failures are plain errors.
+func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+	msg, err := BuildMessage(c.cfg, m)
+	if err != nil {
+		return notify.Receipt{}, err
+	}
+	client, err := mail.NewClient(c.host, c.opts...)
+	if err != nil {
+		return notify.Receipt{}, fmt.Errorf("smtp: client: %w", err)
+	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return notify.Receipt{}, classify(ctx, err)
+	}
+	return notify.Receipt{ProviderID: strings.Trim(msg.GetMessageID(), "<>"), Status: "sent"}, nil
+}
+
+// classify maps go-mail's errors:
+//
+//	*mail.SendError 5xx                       → permanent, Code "550 5.1.1"
+//	*mail.SendError 4xx or IsTemp()           → transient, Code "451 4.3.0"
+//	*mail.SendError without code, bad address → permanent "invalid_address"
+//	*textproto.Error (EHLO, AUTH, STARTTLS)   → by its code, as above
+//	anything else (dial, TLS, timeouts)       → plain error (transient)
+func classify(ctx context.Context, err error) error {
+	var se *mail.SendError
+	if errors.As(err, &se) {
+		code := se.ErrorCode()
+		if code == 0 {
+			if se.Reason == mail.ErrGetSender || se.Reason == mail.ErrGetRcpts {
+				return &notify.SendError{Permanent: true, Code: "invalid_address", Reason: se.Error()}
+			}
+			if se.IsTemp() {
+				return &notify.SendError{Code: "smtp", Reason: se.Error()}
+			}
+			return fmt.Errorf("smtp: %w", err)
+		}
+		full := strings.TrimSpace(strconv.Itoa(code) + " " + se.EnhancedStatusCode())
+		return &notify.SendError{Permanent: code >= 500 && !se.IsTemp(), Code: full, Reason: se.Error()}
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code >= 400 {
+		return &notify.SendError{Permanent: te.Code >= 500, Code: strconv.Itoa(te.Code), Reason: te.Msg}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("smtp: %w (%w)", ctx.Err(), err)
+	}
+	return fmt.Errorf("smtp: %w", err)
+}
+
+// reservedHeaders are set by BuildMessage itself; Message.Headers must not
+// override them (a template could otherwise add recipients or break MIME).
+var reservedHeaders = map[string]bool{
+	"From": true, "To": true, "Cc": true, "Bcc": true, "Subject": true, "Date": true, "Message-Id": true,
+	"Mime-Version": true, "Content-Type": true, "Content-Transfer-Encoding": true, "Sender": true,
+	"Return-Path": true, "X-Herald-Delivery": true,
+	// Reply-To is allowed: a page may want replies to reach its support desk.
+}
+
+var (
+	headerName = regexp.MustCompile(`^[!-9;-~]+$`) // RFC 5322 ftext
+	idChars    = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+)
+
+// BuildMessage is the pure message builder: m rendered as a go-mail message
+// from cfg.From. Text and HTML become a multipart/alternative (text first, as
+// clients prefer the last part they can show). The Message-ID is derived from
+// m.DeliveryID, so a resend of the same delivery after a crash carries the
+// same ID and mail clients can fold the duplicate. With an http(s)
+// UnsubscribeURL it sets List-Unsubscribe (plus the mailto alternative when
+// configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC
+// 8058; receivers honour one-click only for https links, but http is kept
+// for local sandboxes). Errors are permanent *notify.SendError.
+func BuildMessage(cfg Config, m *notify.Message) (*mail.Msg, error) {
+	invalid := func(code, format string, args ...any) error {
+		return &notify.SendError{Permanent: true, Code: code, Reason: fmt.Sprintf(format, args...)}
+	}
+	to, err := netmail.ParseAddress(strings.TrimSpace(m.To))
+	if err != nil {
+		return nil, invalid("invalid_address", "recipient %q: %v", m.To, err)
+	}
+	from, err := netmail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, invalid("invalid_address", "sender %q: %v", cfg.From, err)
+	}
+	if strings.TrimSpace(m.Text) == "" && strings.TrimSpace(m.HTML) == "" {
+		return nil, invalid("no_body", "message has neither text nor HTML")
+	}
+
+	msg := mail.NewMsg()
+	msg.FromMailAddress(from)
+	msg.ToMailAddress(to)
+	msg.Subject(m.Subject)
+	msg.SetDate()
+	msg.SetUserAgent("herald")
+	if id := idChars.ReplaceAllString(m.DeliveryID, ""); id != "" {
+		domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+		msg.SetMessageIDWithValue(id + "@" + domain)
+	} else {
+		msg.SetMessageID()
+	}
+	switch {
+	case m.Text != "" && m.HTML != "":
+		msg.SetBodyString(mail.TypeTextPlain, m.Text)
+		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+	case m.HTML != "":
+		msg.SetBodyString(mail.TypeTextHTML, m.HTML)
+	default:
+		msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	}
+
+	for k, v := range m.Headers {
+		name := textproto.CanonicalMIMEHeaderKey(k)
+		if !headerName.MatchString(k) || strings.ContainsAny(v, "\r\n") {
+			return nil, invalid("invalid_header", "header %q is malformed", k)
+		}
+		if reservedHeaders[name] {
+			return nil, invalid("invalid_header", "header %q is set by herald itself", k)
+		}
+		msg.SetGenHeader(mail.Header(name), v)
+	}
+	if m.UnsubscribeURL != "" {
+		u, err := url.Parse(m.UnsubscribeURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, invalid("invalid_unsubscribe_url", "unsubscribe URL %q must be http(s)", m.UnsubscribeURL)
+		}
+		value := "<" + u.String() + ">"
+		if cfg.UnsubscribeMailto != "" {
+			value += ", <mailto:" + cfg.UnsubscribeMailto + "?subject=unsubscribe>"
+		}
+		msg.SetGenHeaderPreformatted(mail.HeaderListUnsubscribe, value)
+		msg.SetGenHeaderPreformatted(mail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	}
+	if m.DeliveryID != "" {
+		msg.SetGenHeaderPreformatted(mail.Header(HeaderDelivery), m.DeliveryID)
+	}
+	if m.Language != "" {
+		msg.SetGenHeaderPreformatted(mail.Header("Content-Language"), m.Language)
+	}
+	return msg, nil
+}
