@@ -90,10 +90,10 @@ type IdempotencyKey struct {
 // IncidentFilter selects incidents. Zero fields select everything.
 type IncidentFilter struct {
 	PageID      string
-	Maintenance *bool    // true: maintenances only; false: incidents only
-	Statuses    []Status // any of
-	Since       time.Time
-	Limit       int // 0: no limit
+	Maintenance *bool     // true: maintenances only; false: incidents only
+	Statuses    []Status  // any of
+	Since       time.Time // incidents created at or after it; zero: any time
+	Limit       int       // 0: no limit
 	Offset      int
 }
 
