@@ -210,16 +210,8 @@ func (db *DB) FindIncidents(ctx context.Context, f incident.IncidentFilter) ([]*
 		return refs[i].id > refs[j].id
 	})
 
-	window := func(n int) (int, int) {
-		lo := min(max(f.Offset, 0), n)
-		hi := n
-		if f.Limit > 0 && lo+f.Limit < n {
-			hi = lo + f.Limit
-		}
-		return lo, hi
-	}
 	if f.Maintenance == nil {
-		lo, hi := window(len(refs))
+		lo, hi := window(len(refs), f.Offset, f.Limit)
 		incs, err := db.loadIncidents(ctx, refs[lo:hi])
 		if err != nil {
 			return nil, 0, err
@@ -236,7 +228,7 @@ func (db *DB) FindIncidents(ctx context.Context, f incident.IncidentFilter) ([]*
 			matched = append(matched, inc)
 		}
 	}
-	lo, hi := window(len(matched))
+	lo, hi := window(len(matched), f.Offset, f.Limit)
 	return matched[lo:hi], len(matched), nil
 }
 
@@ -381,10 +373,24 @@ func (db *DB) FindAudit(ctx context.Context, f incident.AuditFilter) ([]*inciden
 		return entries, int(total.Val()), nil
 	}
 
+	// Several logs: without an object filter, each log's newest
+	// offset+limit entries are enough for the merged window, and the total
+	// is the sum of the sizes; with one, every entry has to be looked at.
+	stop := int64(-1)
+	if f.ObjectID == "" && f.Limit > 0 {
+		stop = int64(offset + f.Limit - 1)
+	}
+	needle := ""
+	if f.ObjectID != "" {
+		b, _ := json.Marshal(f.ObjectID)
+		needle = `"object_id":` + string(b)
+	}
 	pipe := db.client.Pipeline()
 	cmds := make([]*goredis.ZSliceCmd, len(keys))
+	cards := make([]*goredis.IntCmd, len(keys))
 	for i, key := range keys {
-		cmds[i] = pipe.ZRevRangeWithScores(ctx, key, 0, -1)
+		cmds[i] = pipe.ZRevRangeWithScores(ctx, key, 0, stop)
+		cards[i] = pipe.ZCard(ctx, key)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, 0, fmt.Errorf("redis: find audit: %w", err)
@@ -396,7 +402,7 @@ func (db *DB) FindAudit(ctx context.Context, f incident.AuditFilter) ([]*inciden
 			if err != nil {
 				return nil, 0, err
 			}
-			if f.ObjectID != "" && !strings.Contains(m.json, `"object_id":"`+f.ObjectID+`"`) {
+			if needle != "" && !strings.Contains(m.json, needle) {
 				continue // cheap pre-filter; decoded entries are checked below
 			}
 			members = append(members, m)
@@ -408,21 +414,33 @@ func (db *DB) FindAudit(ctx context.Context, f incident.AuditFilter) ([]*inciden
 		}
 		return members[i].seq > members[j].seq
 	})
+	if f.ObjectID == "" {
+		total := 0
+		for _, c := range cards {
+			total += int(c.Val())
+		}
+		lo, hi := window(len(members), offset, f.Limit)
+		out := make([]*incident.AuditEntry, 0, hi-lo)
+		for _, m := range members[lo:hi] {
+			a, err := decode[incident.AuditEntry](m.json)
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, a)
+		}
+		return out, total, nil
+	}
 	var all []*incident.AuditEntry
 	for _, m := range members {
 		a, err := decode[incident.AuditEntry](m.json)
 		if err != nil {
 			return nil, 0, err
 		}
-		if f.ObjectID == "" || a.ObjectID == f.ObjectID {
+		if a.ObjectID == f.ObjectID {
 			all = append(all, a)
 		}
 	}
-	lo := min(offset, len(all))
-	hi := len(all)
-	if f.Limit > 0 && lo+f.Limit < hi {
-		hi = lo + f.Limit
-	}
+	lo, hi := window(len(all), offset, f.Limit)
 	out := make([]*incident.AuditEntry, 0, hi-lo)
 	return append(out, all[lo:hi]...), len(all), nil
 }
@@ -580,4 +598,15 @@ func (db *DB) FindIdempotencyKey(ctx context.Context, scope, key string) (string
 		return "", incident.Errorf(incident.ENOTFOUND, "idempotency key not found")
 	}
 	return id, nil
+}
+
+// window returns the bounds of the Offset/Limit slice of n items (limit 0:
+// no limit).
+func window(n, offset, limit int) (lo, hi int) {
+	lo = min(max(offset, 0), n)
+	hi = n
+	if limit > 0 && lo+limit < n {
+		hi = lo + limit
+	}
+	return lo, hi
 }

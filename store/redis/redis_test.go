@@ -441,3 +441,44 @@ func TestEventsReconnect(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAuditLimit checks that each audit log keeps only its newest entries.
+func TestAuditLimit(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t), WithAuditLimit(3))
+	defer db.Close()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 5 {
+		for _, pageID := range []string{"p1", ""} {
+			a := &incident.AuditEntry{ID: incident.NewID(), PageID: pageID, Action: "x", ObjectID: string(rune('a' + i)), At: base.Add(time.Duration(i) * time.Minute)}
+			if err := db.Commit(ctx, &incident.Change{Audit: []*incident.AuditEntry{a}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name  string
+		f     incident.AuditFilter
+		want  string
+		total int
+	}{
+		{"page", incident.AuditFilter{PageID: "p1"}, "edc", 3},
+		{"all", incident.AuditFilter{}, "eeddcc", 6},
+		{"trimmed object", incident.AuditFilter{ObjectID: "a"}, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, total, err := db.FindAudit(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var objs string
+			for _, a := range got {
+				objs += a.ObjectID
+			}
+			if objs != tt.want || total != tt.total {
+				t.Errorf("FindAudit = %q (total %d), want %q (total %d)", objs, total, tt.want, tt.total)
+			}
+		})
+	}
+}
