@@ -332,13 +332,15 @@ func (s *Server) events() fiber.Handler {
 		if a, ok := s.site.Lookup(host, "/api/v2/summary.json", ""); ok {
 			initial = a.Body
 		}
-		updates, cancel := s.site.Watch(page.ID)
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
-		c.Set(fiber.HeaderConnection, "keep-alive")
 		c.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
 		c.Status(http.StatusOK)
+		if c.Method() == fiber.MethodHead {
+			return nil // a probe: headers only, no stream to hold open
+		}
+		updates, cancel := s.site.Watch(page.ID)
 		heartbeat, done, log := s.cfg.HeartbeatInterval, s.done, s.log
 		pageID := page.ID
 		// fasthttp sets one write deadline per response; a stream outlives

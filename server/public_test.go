@@ -254,6 +254,19 @@ func TestEvents(t *testing.T) {
 	waitFor("event line", func(l string) bool { return l == "event: update" })
 	waitFor("update data", func(l string) bool { return strings.HasPrefix(l, "data: ") && strings.Contains(l, "Checkout down") })
 
+	// HEAD answers at once and holds no watch.
+	head, err := client.Head(base + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Body.Close()
+	if head.StatusCode != 200 || head.Header.Get("Content-Type") != "text/event-stream; charset=utf-8" {
+		t.Fatalf("HEAD /events: %d", head.StatusCode)
+	}
+	if n := e.site.watchers(); n != 1 {
+		t.Fatalf("watchers = %d, want 1 (the open stream)", n)
+	}
+
 	// The client leaves: the heartbeat's failed write releases the watch.
 	cancel()
 	deadline := time.Now().Add(5 * time.Second)
