@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/store/redis"
 )
 
-// redisEvents starts the Redis pub/sub event bus over db's connection.
+// redisEvents starts the pub/sub event bus on db's connection, as a node
+// with a fresh ID: every herald process is its own node.
 func redisEvents(ctx context.Context, db *redis.DB, log *slog.Logger) (incident.Events, func(), error) {
-	return nil, nil, errors.New("redis events: not yet wired")
+	ev, err := db.NewEvents(ctx, incident.NewID(), log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ev, func() { _ = ev.Close() }, nil
 }

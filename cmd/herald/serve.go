@@ -201,14 +201,17 @@ func (a *app) hintTokens(ctx context.Context, svc *incident.Service, cfg Config,
 			return
 		}
 	}
-	cmd := "herald token create --role admin"
+	args := "token create --role admin"
 	switch {
 	case cfg.RedisURL != "":
-		cmd += " --redis " + redactURL(cfg.RedisURL)
+		args += " --redis " + redactURL(cfg.RedisURL)
+		if cfg.RedisPrefix != "" {
+			args += " --redis-prefix " + cfg.RedisPrefix
+		}
 	case filepath.Clean(cfg.DataDir) != filepath.Clean(DefaultDataDir):
-		cmd += " --data " + cfg.DataDir
+		args += " --data " + cfg.DataDir
 	}
-	log.Info("no API tokens yet: run `" + cmd + "` (or `go run ./cmd/herald token create --role admin`) to make one")
+	log.Info("no API tokens yet: run `herald " + args + "` (from a checkout: `go run ./cmd/herald " + args + "`)")
 }
 
 // advanceMaintenances starts and completes due maintenances every
