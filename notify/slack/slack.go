@@ -226,6 +226,16 @@ var transientErrors = map[string]bool{
 	"service_unavailable": true, "request_timeout": true, "team_added_to_org": true, "rollup_error": true,
 }
 
+// permanent reports whether Slack's error word code means retrying cannot
+// help. Unknown words count as permanent: Slack processed the request and
+// refused it, and would refuse it again.
+func permanent(code string) bool {
+	if permanentErrors[code] {
+		return true
+	}
+	return !transientErrors[code]
+}
+
 // classify maps slack-go's errors:
 //
 //	*RateLimitedError (429 with Retry-After)        → transient, RetryAfter
@@ -241,7 +251,7 @@ func classify(ctx context.Context, err error, body string) error {
 	}
 	var se slackgo.SlackErrorResponse
 	if errors.As(err, &se) {
-		out := &notify.SendError{Code: se.Err, Reason: se.Err, Permanent: !transientErrors[se.Err]}
+		out := &notify.SendError{Code: se.Err, Reason: se.Err, Permanent: permanent(se.Err)}
 		if len(se.ResponseMetadata.Messages) > 0 {
 			out.Reason = se.Err + ": " + strings.Join(se.ResponseMetadata.Messages, "; ")
 		}
@@ -256,7 +266,7 @@ func classify(ctx context.Context, err error, body string) error {
 		if body != "" {
 			out.Reason = body
 		}
-		out.Permanent = !(sc.Code == http.StatusTooManyRequests || sc.Code >= 500 || transientErrors[body])
+		out.Permanent = !(sc.Code == http.StatusTooManyRequests || sc.Code >= 500) && permanent(body)
 		return out
 	}
 	if ctx.Err() != nil {

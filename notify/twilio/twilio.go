@@ -130,11 +130,10 @@ func checkBaseURL(raw string) error {
 
 // Channel sends SMS through Twilio. It is safe for concurrent use.
 type Channel struct {
-	cfg       Config
-	base      http.RoundTripper
-	apiURL    *url.URL // nil for the real Twilio
-	timeout   time.Duration
-	redirects func(*http.Request, []*http.Request) error
+	cfg     Config
+	base    http.RoundTripper
+	apiURL  *url.URL // nil for the real Twilio
+	timeout time.Duration
 }
 
 var _ notify.Channel = (*Channel)(nil)
