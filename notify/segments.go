@@ -147,10 +147,16 @@ func fitsSMS(s string, maxSegments int) bool {
 // they hold what the message cannot lose, such as the incident's link. When
 // even before+after alone does not fit it returns "".
 func fitSlot(before, text, after string, maxSegments int) string {
+	return fitWith(text, maxSegments, func(cut string) string { return before + cut + after })
+}
+
+// fitWith is fitSlot for a message assembled by wrap, which may place the cut
+// text more than once or tidy the result; the check is on wrap's output.
+func fitWith(text string, maxSegments int, wrap func(string) string) string {
 	if maxSegments < 1 {
 		maxSegments = 1
 	}
-	if fitsSMS(before+text+after, maxSegments) {
+	if fitsSMS(wrap(text), maxSegments) {
 		return text
 	}
 	// No cut longer than the budget in characters can fit; scan only that far.
@@ -180,8 +186,8 @@ func fitSlot(before, text, after string, maxSegments int) string {
 			if kept == "" {
 				continue
 			}
-			cand := kept + ellipsisFor(before+kept+after)
-			if fitsSMS(before+cand+after, maxSegments) {
+			cand := kept + ellipsisFor(wrap(kept))
+			if fitsSMS(wrap(cand), maxSegments) {
 				best, ok = cand, true
 			}
 		}

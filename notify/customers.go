@@ -1,0 +1,381 @@
+package notify
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// Customer is one person or company a page notifies, imported from the
+// client's own records. Re-importing upserts by (PageID, ID).
+type Customer struct {
+	ID         string            `json:"id"` // the client's external id
+	PageID     string            `json:"page_id"`
+	Name       string            `json:"name"`
+	Phone      string            `json:"phone"`    // E.164, SMS-capable
+	Email      string            `json:"email"`    // bare address, domain lower-cased
+	Slack      string            `json:"slack"`    // member/channel ID or incoming-webhook URL
+	Language   string            `json:"language"` // en, hu, pl or hr; "" uses the page's
+	TimeZone   string            `json:"time_zone"`
+	Plan       string            `json:"plan"`
+	Region     string            `json:"region"`
+	Components []string          `json:"components"` // component IDs
+	Attributes map[string]string `json:"attributes"` // extra columns, for segments
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+}
+
+// RowError is one rejected row of an import. Line is the CSV line the record
+// starts on (the header is line 1), or for JSON the 1-based position of the
+// object in the array.
+type RowError struct {
+	Line   int    `json:"line"`
+	ID     string `json:"id,omitempty"`
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func (e RowError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Reason)
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+}
+
+// Import limits.
+const (
+	MaxCustomerIDLen   = 128
+	MaxCustomerNameLen = 255
+	MaxAttributeLen    = 1000
+)
+
+// customerColumns are the CSV header names and JSON keys import knows;
+// any other column becomes an attribute.
+var customerColumns = []string{"id", "name", "phone", "email", "slack", "language", "time_zone", "plan", "region", "components"}
+
+// ParseCustomers reads customers in format "csv" or "json" and validates
+// every row: good holds the rows that passed, bad every row that did not,
+// with its line and reason (each row reports its first problem). Callers
+// import nothing while bad is non-empty unless told to skip invalid rows.
+//
+// CSV: a header row naming columns id, name, phone, email, slack, language,
+// time_zone, plan, region, components (any case and order; only id is
+// required); other columns become Attributes. components lists component
+// names or IDs separated by ";", resolved against components. JSON: an array
+// of objects with the same keys; values are strings, except components, which
+// may also be an array of strings; unknown keys with string values become
+// Attributes. Phone numbers without a country prefix are read in
+// defaultRegion (e.g. "HU"); numbers from elsewhere need their +prefix.
+//
+// Rows are read and checked one at a time, so memory grows with the good
+// rows kept, not with the file. err is for an unreadable file (bad header,
+// broken CSV quoting or JSON syntax), not for bad rows.
+func ParseCustomers(r io.Reader, format string, components []*incident.Component, defaultRegion string) (good []*Customer, bad []RowError, err error) {
+	v := newCustomerValidator(components, defaultRegion)
+	switch strings.ToLower(format) {
+	case "csv":
+		err = parseCustomersCSV(r, v, &good, &bad)
+	case "json":
+		err = parseCustomersJSON(r, v, &good, &bad)
+	default:
+		return nil, nil, incident.Invalid("format", "unknown import format %q (use csv or json)", format)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return good, bad, nil
+}
+
+type customerValidator struct {
+	byID, byName  map[string]string // component id / lower-cased name → id
+	region        string
+	seen          map[string]int // customer id → line it first appeared on
+	languageCache map[string]string
+	zoneCache     map[string]bool
+}
+
+func newCustomerValidator(components []*incident.Component, region string) *customerValidator {
+	v := &customerValidator{byID: map[string]string{}, byName: map[string]string{}, region: region,
+		seen: map[string]int{}, languageCache: map[string]string{}, zoneCache: map[string]bool{}}
+	for _, c := range components {
+		v.byID[c.ID] = c.ID
+		v.byName[strings.ToLower(strings.TrimSpace(c.Name))] = c.ID
+	}
+	return v
+}
+
+// row is one record before validation, whatever the format.
+type row struct {
+	fields     map[string]string // known columns
+	components []string          // from the components column or array
+	attrs      map[string]string
+}
+
+func rowErr(line int, id, field, format string, args ...any) *RowError {
+	return &RowError{Line: line, ID: id, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// fromErr turns a validation error into a RowError, keeping its field.
+func fromErr(line int, id string, err error) *RowError {
+	var e *incident.Error
+	if errors.As(err, &e) {
+		return &RowError{Line: line, ID: id, Field: e.Field, Reason: e.Message}
+	}
+	return &RowError{Line: line, ID: id, Reason: err.Error()}
+}
+
+func (v *customerValidator) check(line int, in row) (*Customer, *RowError) {
+	get := func(k string) string { return strings.TrimSpace(in.fields[k]) }
+	c := &Customer{ID: get("id"), Name: get("name"), Plan: get("plan"), Region: get("region"), Attributes: in.attrs}
+	switch {
+	case c.ID == "":
+		return nil, rowErr(line, "", "id", "id is missing")
+	case len(c.ID) > MaxCustomerIDLen:
+		return nil, rowErr(line, "", "id", "id is longer than %d bytes", MaxCustomerIDLen)
+	case len(c.Name) > MaxCustomerNameLen:
+		return nil, rowErr(line, c.ID, "name", "name is longer than %d bytes", MaxCustomerNameLen)
+	}
+	for k, val := range in.attrs {
+		if len(val) > MaxAttributeLen {
+			return nil, rowErr(line, c.ID, k, "value is longer than %d bytes", MaxAttributeLen)
+		}
+	}
+	if first, dup := v.seen[c.ID]; dup {
+		return nil, rowErr(line, c.ID, "id", "duplicate id %q (first on line %d)", c.ID, first)
+	}
+	v.seen[c.ID] = line
+	phone, email, slack := get("phone"), get("email"), get("slack")
+	if phone == "" && email == "" && slack == "" {
+		return nil, rowErr(line, c.ID, "", "no contact channel: give a phone, an email or a slack target")
+	}
+	var err error
+	if phone != "" {
+		if c.Phone, err = NormalizePhone(phone, v.region); err != nil {
+			return nil, fromErr(line, c.ID, err)
+		}
+	}
+	if email != "" {
+		if c.Email, err = NormalizeEmail(email); err != nil {
+			return nil, fromErr(line, c.ID, err)
+		}
+	}
+	if slack != "" {
+		if _, err = ValidSlackTarget(slack); err != nil {
+			return nil, fromErr(line, c.ID, err)
+		}
+		c.Slack = slack
+	}
+	if lang := get("language"); lang != "" {
+		norm, ok := v.languageCache[lang]
+		if !ok {
+			if norm, err = NormalizeLanguage(lang); err != nil {
+				return nil, fromErr(line, c.ID, err)
+			}
+			v.languageCache[lang] = norm
+		}
+		c.Language = norm
+	}
+	if tz := get("time_zone"); tz != "" {
+		okZone, known := v.zoneCache[tz]
+		if !known {
+			okZone = ValidTimeZone(tz) == nil
+			v.zoneCache[tz] = okZone
+		}
+		if !okZone {
+			return nil, rowErr(line, c.ID, "time_zone", "unknown time zone %q (use an IANA name such as Europe/Budapest)", tz)
+		}
+		c.TimeZone = tz
+	}
+	for _, ref := range in.components {
+		ref = strings.TrimSpace(ref)
+		if ref == "" {
+			continue
+		}
+		id, ok := v.byID[ref]
+		if !ok {
+			id, ok = v.byName[strings.ToLower(ref)]
+		}
+		if !ok {
+			return nil, rowErr(line, c.ID, "components", "unknown component %q", ref)
+		}
+		if !contains(c.Components, id) {
+			c.Components = append(c.Components, id)
+		}
+	}
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*Customer, bad *[]RowError) error {
+	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
+	cr.FieldsPerRecord = -1 // a short row is reported as a bad row, not a broken file
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return incident.Invalid("file", "the file is empty: it needs a header row")
+	} else if err != nil {
+		return incident.Invalid("file", "cannot read the header: %v", err)
+	}
+	cols := make([]string, len(header)) // known column name, or "" for an attribute
+	attrNames := make([]string, len(header))
+	seen := map[string]bool{}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		if i == 0 {
+			h = strings.TrimPrefix(h, "\ufeff") // Excel's byte-order mark
+		}
+		key := strings.ToLower(h)
+		if key == "" {
+			return incident.Invalid("file", "column %d of the header has no name", i+1)
+		}
+		if seen[key] {
+			return incident.Invalid("file", "column %q appears twice in the header", h)
+		}
+		seen[key] = true
+		if contains(customerColumns, key) {
+			cols[i] = key
+		} else {
+			attrNames[i] = h
+		}
+	}
+	if !seen["id"] {
+		return incident.Invalid("file", "the header has no id column (expected %s)", strings.Join(customerColumns, ","))
+	}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil { // broken quoting: the rest of the file cannot be trusted
+			return incident.Invalid("file", "%v", err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) != len(header) {
+			if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+				continue // a blank line
+			}
+			*bad = append(*bad, RowError{Line: line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(header))})
+			continue
+		}
+		in := row{fields: make(map[string]string, len(customerColumns))}
+		for i, val := range rec {
+			switch {
+			case cols[i] == "components":
+				if val = strings.TrimSpace(val); val != "" {
+					in.components = strings.Split(val, ";")
+				}
+			case cols[i] != "":
+				in.fields[cols[i]] = val
+			case strings.TrimSpace(val) != "":
+				if in.attrs == nil {
+					in.attrs = map[string]string{}
+				}
+				in.attrs[attrNames[i]] = strings.TrimSpace(val)
+			}
+		}
+		// ReuseRecord: every string kept above is a copy the csv package made
+		// for this record's fields, so nothing aliases the next record.
+		c, rerr := v.check(line, in)
+		if rerr != nil {
+			*bad = append(*bad, *rerr)
+			continue
+		}
+		*good = append(*good, c)
+	}
+}
+
+func parseCustomersJSON(r io.Reader, v *customerValidator, good *[]*Customer, bad *[]RowError) error {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return incident.Invalid("file", "the file is empty: it needs a JSON array of customers")
+	} else if err != nil {
+		return incident.Invalid("file", "not JSON: %v", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return incident.Invalid("file", "the file must be a JSON array of customer objects")
+	}
+	for n := 1; dec.More(); n++ {
+		var obj map[string]json.RawMessage
+		if err := dec.Decode(&obj); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				*bad = append(*bad, RowError{Line: n, Reason: "not a JSON object"})
+				continue
+			}
+			return incident.Invalid("file", "element %d: %v", n, err)
+		}
+		in, rerr := jsonRow(n, obj)
+		if rerr != nil {
+			*bad = append(*bad, *rerr)
+			continue
+		}
+		c, rerr := v.check(n, in)
+		if rerr != nil {
+			*bad = append(*bad, *rerr)
+			continue
+		}
+		*good = append(*good, c)
+	}
+	if _, err := dec.Token(); err != nil {
+		return incident.Invalid("file", "the array is not closed: %v", err)
+	}
+	return nil
+}
+
+func jsonRow(n int, obj map[string]json.RawMessage) (row, *RowError) {
+	in := row{fields: make(map[string]string, len(customerColumns))}
+	var id string
+	if raw, ok := obj["id"]; ok {
+		_ = json.Unmarshal(raw, &id) // a non-string id is reported below
+	}
+	for k, raw := range obj {
+		key := strings.ToLower(k)
+		if key == "components" {
+			var list []string
+			if err := json.Unmarshal(raw, &list); err == nil {
+				in.components = list
+				continue
+			}
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return in, rowErr(n, id, "components", "must be a string or an array of strings")
+			}
+			if s != "" {
+				in.components = strings.Split(s, ";")
+			}
+			continue
+		}
+		var s *string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return in, rowErr(n, id, k, "must be a string")
+		}
+		if s == nil {
+			continue
+		}
+		if contains(customerColumns, key) {
+			in.fields[key] = *s
+		} else if strings.TrimSpace(*s) != "" {
+			if in.attrs == nil {
+				in.attrs = map[string]string{}
+			}
+			in.attrs[k] = strings.TrimSpace(*s)
+		}
+	}
+	return in, nil
+}

@@ -1,0 +1,214 @@
+package notify
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+var testComponents = []*incident.Component{
+	{ID: "c1api", Name: "API"},
+	{ID: "c2card", Name: "Card payments"},
+	{ID: "c3web", Name: "Web"},
+}
+
+func TestParseCustomersCSV(t *testing.T) {
+	in := strings.Join([]string{
+		"\ufeffID,Name,Phone,EMAIL,slack,language,time_zone,plan,region,components,Account Manager",
+		"a1,Kovács Anna,06 20 123 4567,anna@example.hu,,hu-HU,Europe/Budapest,gold,hu-east,API;card payments,Éva",
+		"a2,Jan Nowak,+48 601 234 567,,,pl,Europe/Warsaw,,,c3web,",
+		"a3,Ivo,,,U0123ABCD,hr,,,,,",
+		`a4,"Smith, Jo",,jo@example.com,,,,,,"Web; API",`,
+		"",
+	}, "\n")
+	good, bad, err := ParseCustomers(strings.NewReader(in), "csv", testComponents, "HU")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) != 0 {
+		t.Fatalf("bad rows: %v", bad)
+	}
+	want := []*Customer{
+		{ID: "a1", Name: "Kovács Anna", Phone: "+36201234567", Email: "anna@example.hu", Language: "hu", TimeZone: "Europe/Budapest",
+			Plan: "gold", Region: "hu-east", Components: []string{"c1api", "c2card"}, Attributes: map[string]string{"Account Manager": "Éva"}},
+		{ID: "a2", Name: "Jan Nowak", Phone: "+48601234567", Language: "pl", TimeZone: "Europe/Warsaw", Components: []string{"c3web"}},
+		{ID: "a3", Name: "Ivo", Slack: "U0123ABCD", Language: "hr"},
+		{ID: "a4", Name: "Smith, Jo", Email: "jo@example.com", Components: []string{"c3web", "c1api"}},
+	}
+	if len(good) != len(want) {
+		t.Fatalf("got %d customers, want %d", len(good), len(want))
+	}
+	for i := range want {
+		t.Run(want[i].ID, func(t *testing.T) {
+			if !reflect.DeepEqual(good[i], want[i]) {
+				t.Errorf("got  %+v\nwant %+v", good[i], want[i])
+			}
+		})
+	}
+}
+
+func TestParseCustomersBadRows(t *testing.T) {
+	in := strings.Join([]string{
+		"id,name,phone,email,slack,language,time_zone,components",
+		"ok1,Fine,,ok@example.com,,,,",                   // 2
+		",No id,,x@example.com,,,,",                      // 3
+		"n1,No contact,,,,,,",                            // 4
+		"p1,Bad phone,12345,,,,,",                        // 5
+		"p2,Landline,+36 1 234 5678,,,,,",                // 6
+		"e1,Bad email,,Alice <a@x.com>,,,,",              // 7
+		"s1,Bad slack,,,#general,,,",                     // 8
+		"l1,Bad language,,l@example.com,,de,,",           // 9
+		"t1,Bad zone,,t@example.com,,,Mars/Base,",        // 10
+		"c1,Bad component,,c@example.com,,,,API;Billing", // 11
+		"ok1,Duplicate,,d@example.com,,,,",               // 12
+		"short,row",                                      // 13
+		`q1,"multi`,                                      // 14: a quoted field spanning lines
+		`line name",,q@example.com,,,,`,
+		"ok2,Fine too,,ok2@example.com,,,,", // 16
+	}, "\n")
+	good, bad, err := ParseCustomers(strings.NewReader(in), "csv", testComponents, "HU")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range good {
+		ids = append(ids, c.ID)
+	}
+	if want := []string{"ok1", "q1", "ok2"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("good ids %v, want %v", ids, want)
+	}
+	want := []struct {
+		line         int
+		field, match string
+	}{
+		{3, "id", "missing"},
+		{4, "", "no contact channel"},
+		{5, "phone", "not a valid phone number"},
+		{6, "phone", "cannot receive SMS"},
+		{7, "email", "not a bare email address"},
+		{8, "slack", "neither"},
+		{9, "language", "not supported"},
+		{10, "time_zone", "unknown time zone"},
+		{11, "components", `unknown component "Billing"`},
+		{12, "id", "duplicate id \"ok1\" (first on line 2)"},
+		{13, "", "has 2 fields"},
+	}
+	if len(bad) != len(want) {
+		t.Fatalf("got %d bad rows, want %d: %v", len(bad), len(want), bad)
+	}
+	for i, w := range want {
+		t.Run(fmt.Sprintf("line %d", w.line), func(t *testing.T) {
+			b := bad[i]
+			if b.Line != w.line || b.Field != w.field || !strings.Contains(b.Reason, w.match) {
+				t.Errorf("got %+v, want line %d field %q reason containing %q", b, w.line, w.field, w.match)
+			}
+		})
+	}
+}
+
+func TestParseCustomersFileErrors(t *testing.T) {
+	tests := []struct{ name, format, in string }{
+		{"empty csv", "csv", ""},
+		{"no id column", "csv", "name,email\nA,a@example.com\n"},
+		{"duplicate column", "csv", "id,email,Email\n"},
+		{"broken quote", "csv", "id,email\n\"a1,a@example.com\n"},
+		{"not an array", "json", `{"id":"a"}`},
+		{"truncated json", "json", `[{"id":"a","email":"a@example.com"}`},
+		{"unknown format", "xml", "<x/>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := ParseCustomers(strings.NewReader(tt.in), tt.format, nil, "HU")
+			if err == nil || incident.ErrorCode(err) != incident.EINVALID {
+				t.Errorf("err = %v, want an invalid error", err)
+			}
+		})
+	}
+}
+
+func TestParseCustomersJSON(t *testing.T) {
+	in := `[
+	 {"id":"j1","name":"Anna","phone":"+36201234567","language":"hu","components":["API","c2card"],"tier":"vip"},
+	 {"id":"j2","email":"b@example.com","components":"Web;API","plan":"free","region":null},
+	 {"id":"j3"},
+	 42,
+	 {"id":"j5","email":7},
+	 {"id":"j1","email":"dup@example.com"}
+	]`
+	good, bad, err := ParseCustomers(strings.NewReader(in), "json", testComponents, "HU")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(good) != 2 {
+		t.Fatalf("good = %d, want 2", len(good))
+	}
+	if got := good[0]; got.Phone != "+36201234567" || !reflect.DeepEqual(got.Components, []string{"c1api", "c2card"}) || got.Attributes["tier"] != "vip" {
+		t.Errorf("j1 = %+v", got)
+	}
+	if got := good[1]; got.Plan != "free" || !reflect.DeepEqual(got.Components, []string{"c3web", "c1api"}) {
+		t.Errorf("j2 = %+v", got)
+	}
+	wantLines := []int{3, 4, 5, 6}
+	if len(bad) != len(wantLines) {
+		t.Fatalf("bad = %v", bad)
+	}
+	for i, l := range wantLines {
+		if bad[i].Line != l {
+			t.Errorf("bad[%d] = %+v, want line (array position) %d", i, bad[i], l)
+		}
+	}
+	if bad[2].Field != "email" || bad[3].Field != "id" {
+		t.Errorf("fields: %+v", bad)
+	}
+}
+
+// customerCSV streams n generated rows without building the file in memory.
+type customerCSV struct {
+	n, i int
+	buf  bytes.Buffer
+}
+
+func (g *customerCSV) Read(p []byte) (int, error) {
+	for g.buf.Len() < len(p) && g.i <= g.n {
+		if g.i == 0 {
+			g.buf.WriteString("id,name,phone,email,slack,language,time_zone,plan,region,components,segment\n")
+		} else {
+			fmt.Fprintf(&g.buf, "cust%07d,Customer %d,+3620%07d,user%d@example.com,,hu,Europe/Budapest,gold,east,API;Web,s%d\n",
+				g.i, g.i, 1000000+g.i%8000000, g.i, g.i%10)
+		}
+		g.i++
+	}
+	if g.buf.Len() == 0 {
+		return 0, io.EOF
+	}
+	return g.buf.Read(p)
+}
+
+func BenchmarkParseCustomers(b *testing.B) {
+	const rows = 100_000
+	b.ReportAllocs()
+	var ms runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		before, heap := ms.TotalAlloc, ms.HeapAlloc
+		good, bad, err := ParseCustomers(&customerCSV{n: rows}, "csv", testComponents, "HU")
+		if err != nil || len(bad) != 0 || len(good) != rows {
+			b.Fatalf("err %v, %d bad, %d good: %v", err, len(bad), len(good), bad[:min(3, len(bad))])
+		}
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.TotalAlloc-before)/rows, "B/row")
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		// What stays: the parsed customers themselves, not the file.
+		b.ReportMetric(float64(int64(ms.HeapAlloc)-int64(heap))/rows, "kept-B/row")
+		runtime.KeepAlive(good)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}

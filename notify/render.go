@@ -1,0 +1,943 @@
+package notify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald/incident"
+	"golang.org/x/text/feature/plural"
+	"golang.org/x/text/language"
+)
+
+// MessageKind names what a message says, whatever the channel.
+type MessageKind string
+
+// Message kinds. Each has a template per channel (sms, email, slack) and
+// language; the webhook payload is the same JSON for all of them.
+const (
+	KindAck                  MessageKind = "ack" // an incident was declared
+	KindUpdate               MessageKind = "update"
+	KindResolved             MessageKind = "resolved" // the apology
+	KindMaintenanceScheduled MessageKind = "maintenance_scheduled"
+	KindMaintenanceStarted   MessageKind = "maintenance_started"
+	KindMaintenanceCompleted MessageKind = "maintenance_completed"
+	KindComplaintAck         MessageKind = "complaint_ack" // a complaint was linked to an open incident
+	KindSurvey               MessageKind = "survey"        // the follow-up survey after resolution
+)
+
+// MessageKinds lists every kind; the renderer refuses to start unless each has
+// a template for every templated channel and language.
+var MessageKinds = []MessageKind{KindAck, KindUpdate, KindResolved, KindMaintenanceScheduled,
+	KindMaintenanceStarted, KindMaintenanceCompleted, KindComplaintAck, KindSurvey}
+
+// TemplateChannels are the channels rendered from template files; Webhook is
+// rendered from the incident as JSON and needs none.
+var TemplateChannels = []Kind{SMS, Email, Slack}
+
+// KindForBroadcast maps an outbox entry's kind to the message it sends.
+func KindForBroadcast(b incident.BroadcastKind) (MessageKind, bool) {
+	switch b {
+	case incident.BroadcastDeclared:
+		return KindAck, true
+	case incident.BroadcastUpdated:
+		return KindUpdate, true
+	case incident.BroadcastResolved:
+		return KindResolved, true
+	case incident.BroadcastScheduled:
+		return KindMaintenanceScheduled, true
+	case incident.BroadcastStarted:
+		return KindMaintenanceStarted, true
+	case incident.BroadcastCompleted:
+		return KindMaintenanceCompleted, true
+	}
+	return "", false
+}
+
+// DefaultMaxSMSSegments is the SMS budget when RenderInput leaves it at 0:
+// two segments is 306 GSM-7 or 134 UCS-2 characters, within Twilio's advice.
+const DefaultMaxSMSSegments = 2
+
+// DefaultWebhookDocumentation is meta.documentation in webhook payloads.
+const DefaultWebhookDocumentation = "https://github.com/heraldhq/herald/blob/main/docs/webhooks.md"
+
+// Slack's limits on a header block's text and a section's text.
+const (
+	slackHeaderMax  = 150
+	slackSectionMax = 3000
+)
+
+// Recipient is who a message is for, as far as wording goes.
+type Recipient struct {
+	Name     string // shown in the greeting when the language's greeting has a place for it
+	Language string // any tag ("hu-HU"); falls back to the page's first language, then en
+	TimeZone string // IANA name; falls back to the page's time zone
+}
+
+// RenderInput is everything one message is made from.
+type RenderInput struct {
+	Kind     MessageKind
+	Page     *incident.Page
+	Status   incident.PageStatus // the page's overall status when the message is made (webhook page object)
+	Incident *incident.Incident
+	// Update is the update the message announces; nil takes the incident's newest.
+	Update *incident.Update
+	// Components are the page's components; the message names those the
+	// incident lists (ComponentIDs), in this order.
+	Components     []*incident.Component
+	Recipient      Recipient
+	UnsubscribeURL string // one-click unsubscribe (List-Unsubscribe, webhook meta.unsubscribe)
+	ManageURL      string // preferences page
+	SurveyURL      string // KindSurvey only
+	MaxSMSSegments int    // 0 means DefaultMaxSMSSegments
+	// Documentation overrides DefaultWebhookDocumentation.
+	Documentation string
+	// Now stamps meta.generated_at; zero means time.Now.
+	Now time.Time
+}
+
+// Renderer turns a RenderInput into a Message for one channel. It is the one
+// place messages are worded; it is safe for concurrent use.
+type Renderer struct {
+	langs  map[string]*langTemplates
+	layout *htmltemplate.Template
+	zones  sync.Map // time zone name → *time.Location
+}
+
+type langTemplates struct {
+	lang   string
+	labels map[string]string
+	files  map[string]*texttemplate.Template // "<kind>.<channel>" → parsed file
+}
+
+// requiredLabels must be defined in every language's labels.tmpl; the plural
+// keys ("affects") need every form the language's CLDR rules use.
+var requiredLabels = []string{
+	"status.investigating", "status.identified", "status.monitoring", "status.resolved", "status.postmortem",
+	"status.scheduled", "status.in_progress", "status.verifying", "status.completed",
+	"status", "started", "resolved", "window", "updated", "view", "survey", "why", "manage", "unsubscribe",
+	"greeting", "greeting.named", "signoff", "time.long", "time.short",
+}
+
+var pluralLabels = []string{"affects"}
+
+// NewRenderer loads the templates from fsys (configs.TemplatesFS()), each file
+// replaced by the same path in override when override has it (nil: none).
+// Paths are <lang>/<kind>.<channel>.tmpl, <lang>/labels.tmpl and
+// layout.email.html. It fails unless every kind × templated channel ×
+// language is present, parses, defines the blocks its channel needs, and
+// renders a sample message (a misspelt field fails here, not at 3 a.m.).
+func NewRenderer(fsys, override fs.FS) (*Renderer, error) {
+	read := func(name string) ([]byte, error) {
+		if override != nil {
+			b, err := fs.ReadFile(override, name)
+			if err == nil {
+				return b, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("notify: template override %s: %w", name, err)
+			}
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("notify: template %s: %w", name, err)
+		}
+		return b, nil
+	}
+	r := &Renderer{langs: make(map[string]*langTemplates)}
+	b, err := read("layout.email.html")
+	if err != nil {
+		return nil, err
+	}
+	if r.layout, err = htmltemplate.New("layout.email.html").Parse(string(b)); err != nil {
+		return nil, fmt.Errorf("notify: template layout.email.html: %w", err)
+	}
+	var errs []error
+	for _, lang := range incident.Languages {
+		lt, err := loadLanguage(lang, read)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.langs[lang] = lt
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := r.selfTest(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func loadLanguage(lang string, read func(string) ([]byte, error)) (*langTemplates, error) {
+	lt := &langTemplates{lang: lang, labels: make(map[string]string), files: make(map[string]*texttemplate.Template)}
+	b, err := read(lang + "/labels.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	lab, err := texttemplate.New("labels").Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("notify: template %s/labels.tmpl: %w", lang, err)
+	}
+	for _, t := range lab.Templates() {
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, nil); err != nil {
+			return nil, fmt.Errorf("notify: template %s/labels.tmpl %q: %w", lang, t.Name(), err)
+		}
+		lt.labels[t.Name()] = buf.String()
+	}
+	var errs []error
+	for _, k := range requiredLabels {
+		if strings.TrimSpace(lt.labels[k]) == "" {
+			errs = append(errs, fmt.Errorf("notify: template %s/labels.tmpl: label %q is missing", lang, k))
+		}
+	}
+	for _, k := range pluralLabels {
+		for _, form := range PluralForms(lang) {
+			if lt.labels[k+"."+form] == "" {
+				errs = append(errs, fmt.Errorf("notify: template %s/labels.tmpl: plural label %q needs form %q", lang, k, form))
+			}
+		}
+	}
+	funcs := texttemplate.FuncMap{
+		"plural": lt.plural,
+		"join":   func(list []string) string { return strings.Join(list, ", ") },
+	}
+	for _, kind := range MessageKinds {
+		for _, ch := range TemplateChannels {
+			name := string(kind) + "." + string(ch)
+			path := lang + "/" + name + ".tmpl"
+			b, err := read(path)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			t, err := texttemplate.New(name).Funcs(funcs).Parse(string(b))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
+				continue
+			}
+			var need []string
+			switch ch {
+			case Email:
+				need = []string{"subject", "text"}
+			case Slack:
+				need = []string{"header", "text"}
+			}
+			for _, block := range need {
+				if t.Lookup(block) == nil {
+					errs = append(errs, fmt.Errorf("notify: template %s: block %q is missing", path, block))
+				}
+			}
+			lt.files[name] = t
+		}
+	}
+	return lt, errors.Join(errs...)
+}
+
+// PluralForms lists the CLDR plural forms ("one", "few", "many", "other", …)
+// that integers take in lang, so that a translation can be checked for
+// completeness: pl needs one/few/many/other, hr one/few/other, en and hu
+// one/other. (Polish "other" is for fractions; it is listed because CLDR
+// defines it and a translator must supply it.)
+func PluralForms(lang string) []string {
+	tag := language.Make(lang)
+	seen := map[string]bool{"other": true}
+	for n := 0; n <= 1000; n++ {
+		seen[formName(plural.Cardinal.MatchPlural(tag, n, 0, 0, 0, 0))] = true
+	}
+	var out []string
+	for _, f := range []string{"zero", "one", "two", "few", "many", "other"} {
+		if seen[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func formName(f plural.Form) string {
+	switch f {
+	case plural.Zero:
+		return "zero"
+	case plural.One:
+		return "one"
+	case plural.Two:
+		return "two"
+	case plural.Few:
+		return "few"
+	case plural.Many:
+		return "many"
+	}
+	return "other"
+}
+
+// plural picks the label key.<form> for n and puts n in place of %d.
+func (lt *langTemplates) plural(key string, n int) string {
+	form := formName(plural.Cardinal.MatchPlural(language.Make(lt.lang), n, 0, 0, 0, 0))
+	s, ok := lt.labels[key+"."+form]
+	if !ok {
+		s = lt.labels[key+".other"]
+	}
+	return strings.ReplaceAll(s, "%d", strconv.Itoa(n))
+}
+
+// label returns a label with %s replaced by arg.
+func (lt *langTemplates) label(key, arg string) string {
+	return strings.ReplaceAll(lt.labels[key], "%s", arg)
+}
+
+// view is what templates see. Every string is plain text; the renderer
+// escapes it for the channel (HTML, Slack mrkdwn) or assembles JSON itself.
+type view struct {
+	Lang           string
+	Page           string // page name
+	Name           string // incident name
+	Body           string // the announced update's text
+	Status         string // that update's status, worded in the language
+	StatusCode     string // the same, as the API enum (investigating, …)
+	Impact         string
+	Link           string // incident page
+	ShortLink      string // short link for SMS
+	Started        string // times in the recipient's zone, worded per language
+	Resolved       string
+	Updated        string
+	ScheduledFor   string
+	ScheduledUntil string
+	Components     []string // names of the components the incident affects
+	ComponentCount int
+	Recipient      string
+	Greeting       string
+	Signoff        string
+	SurveyURL      string
+	UnsubscribeURL string
+	ManageURL      string
+	L              map[string]string // the language's labels
+}
+
+// Render makes the message for channel ch. Errors: incident.Invalid for an
+// input it cannot render (no page or incident, unknown kind or channel).
+func (r *Renderer) Render(ch Kind, in RenderInput) (*Message, error) {
+	if in.Page == nil || in.Incident == nil {
+		return nil, incident.Invalid("incident", "a message needs a page and an incident")
+	}
+	if !validKind(in.Kind) {
+		return nil, incident.Invalid("kind", "unknown message kind %q", in.Kind)
+	}
+	lt := r.langs[r.language(in)]
+	m := &Message{Kind: ch, Language: lt.lang, UnsubscribeURL: in.UnsubscribeURL}
+	v := r.view(lt, in)
+	var err error
+	switch ch {
+	case SMS:
+		m.Text, err = r.renderSMS(lt, in, v)
+	case Email:
+		err = r.renderEmail(lt, in, v, m)
+	case Slack:
+		err = r.renderSlack(lt, in, v, m)
+	case Webhook:
+		m.Payload, err = WebhookPayload(in)
+		m.Headers = map[string]string{"Content-Type": "application/json"}
+	default:
+		return nil, incident.Invalid("channel", "unknown channel %q", ch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func validKind(k MessageKind) bool {
+	for _, x := range MessageKinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// language walks the fallback chain: the recipient's language, the page's
+// first language, English.
+func (r *Renderer) language(in RenderInput) string {
+	var chain []string
+	chain = append(chain, in.Recipient.Language)
+	if len(in.Page.Languages) > 0 {
+		chain = append(chain, in.Page.Languages[0])
+	}
+	for _, l := range chain {
+		if base, ok := languageBase(l); ok {
+			if _, ok := r.langs[base]; ok {
+				return base
+			}
+		}
+	}
+	return "en"
+}
+
+func (r *Renderer) location(in RenderInput) *time.Location {
+	for _, name := range []string{in.Recipient.TimeZone, in.Page.TimeZone} {
+		if name == "" || name == "Local" {
+			continue
+		}
+		if loc, ok := r.zones.Load(name); ok {
+			return loc.(*time.Location)
+		}
+		if loc, err := time.LoadLocation(name); err == nil {
+			r.zones.Store(name, loc)
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+func (r *Renderer) view(lt *langTemplates, in RenderInput) *view {
+	inc := in.Incident
+	upd := in.Update
+	if upd == nil && len(inc.Updates) > 0 {
+		upd = inc.Updates[0]
+	}
+	loc := r.location(in)
+	long := lt.labels["time.long"]
+	short := lt.labels["time.short"]
+	format := func(t *time.Time, layout string) string {
+		if t == nil || t.IsZero() {
+			return ""
+		}
+		return t.In(loc).Format(layout)
+	}
+	v := &view{
+		Lang:           lt.lang,
+		Page:           in.Page.Name,
+		Name:           inc.Name,
+		Impact:         string(inc.Impact),
+		Link:           in.Page.IncidentURL(inc.ID),
+		ShortLink:      in.Page.ShortURL(inc.ID),
+		Started:        format(&inc.StartedAt, long),
+		Resolved:       format(inc.ResolvedAt, long),
+		ScheduledFor:   format(inc.ScheduledFor, long),
+		ScheduledUntil: format(inc.ScheduledUntil, long),
+		Recipient:      in.Recipient.Name,
+		SurveyURL:      in.SurveyURL,
+		UnsubscribeURL: in.UnsubscribeURL,
+		ManageURL:      in.ManageURL,
+		L:              lt.labels,
+	}
+	status := inc.Status
+	if upd != nil {
+		v.Body = strings.TrimSpace(upd.Body)
+		v.Updated = format(&upd.DisplayAt, long)
+		status = upd.Status
+	}
+	v.StatusCode = string(status)
+	v.Status = lt.labels["status."+string(status)]
+	if v.Status == "" {
+		v.Status = string(status)
+	}
+	if in.Kind == KindMaintenanceScheduled || in.Kind == KindMaintenanceStarted {
+		// In an SMS the window must stay short; the email shows the same
+		// strings, which read fine there too.
+		v.ScheduledFor = format(inc.ScheduledFor, short)
+		v.ScheduledUntil = format(inc.ScheduledUntil, short)
+	}
+	for _, c := range in.Components {
+		if inc.Affects(c.ID) && !c.Group {
+			v.Components = append(v.Components, c.Name)
+		}
+	}
+	v.ComponentCount = len(v.Components)
+	if v.Recipient != "" && strings.Contains(lt.labels["greeting.named"], "%s") {
+		v.Greeting = lt.label("greeting.named", v.Recipient)
+	} else {
+		v.Greeting = lt.labels["greeting"]
+	}
+	v.Signoff = lt.label("signoff", v.Page)
+	return v
+}
+
+func execute(t *texttemplate.Template, name string, v *view) (string, error) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, v); err != nil {
+		return "", fmt.Errorf("notify: render %s/%s: %w", t.Name(), name, err)
+	}
+	return buf.String(), nil
+}
+
+// Sentinels mark the variable parts of an SMS while its fixed text is laid
+// out; control characters never survive smsClean, so they cannot collide.
+const (
+	slotBody = "\x00B\x00"
+	slotName = "\x00N\x00"
+	slotPage = "\x00P\x00"
+)
+
+var spaceRun = regexp.MustCompile(`[ \t\r\n\f\v]+`)
+var spaceBeforePunct = regexp.MustCompile(` ([.,;:!?)])`)
+
+// smsClean folds all white space to single spaces and drops other control
+// characters: an SMS is one paragraph.
+func smsClean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return ' '
+		}
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.TrimSpace(spaceRun.ReplaceAllString(s, " "))
+}
+
+// renderSMS lays the template out with the page name, incident name and
+// update text as slots, then fills them, cutting the update text first, then
+// the incident name, then the page name, until the message fits the segment
+// budget. The fixed text, and so the link, is never cut.
+func (r *Renderer) renderSMS(lt *langTemplates, in RenderInput, v *view) (string, error) {
+	max := in.MaxSMSSegments
+	if max <= 0 {
+		max = DefaultMaxSMSSegments
+	}
+	vals := map[string]string{slotBody: smsClean(v.Body), slotName: smsClean(v.Name), slotPage: smsClean(v.Page)}
+	sv := *v
+	sv.Body, sv.Name, sv.Page = slotOrEmpty(vals[slotBody], slotBody), slotOrEmpty(vals[slotName], slotName), slotOrEmpty(vals[slotPage], slotPage)
+	t := lt.files[string(in.Kind)+".sms"]
+	layout, err := execute(t, t.Name(), &sv)
+	if err != nil {
+		return "", err
+	}
+	layout = strings.Map(func(r rune) rune {
+		if r == 0 {
+			return 0 // keep the sentinels
+		}
+		if unicode.IsSpace(r) {
+			return ' '
+		}
+		return r
+	}, layout)
+	assemble := func(vals map[string]string) string {
+		s := strings.NewReplacer(slotBody, vals[slotBody], slotName, vals[slotName], slotPage, vals[slotPage]).Replace(layout)
+		// An empty slot leaves "  " or " ." behind.
+		s = spaceRun.ReplaceAllString(s, " ")
+		return strings.TrimSpace(spaceBeforePunct.ReplaceAllString(s, "$1"))
+	}
+	for _, slot := range []string{slotBody, slotName, slotPage} {
+		if fitsSMS(assemble(vals), max) {
+			break
+		}
+		vals[slot] = fitWith(vals[slot], max, func(cut string) string {
+			with := map[string]string{slotBody: vals[slotBody], slotName: vals[slotName], slotPage: vals[slotPage]}
+			with[slot] = cut
+			return assemble(with)
+		})
+	}
+	msg := assemble(vals)
+	if !fitsSMS(msg, max) {
+		return "", fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lt.lang, in.Kind, max)
+	}
+	return msg, nil
+}
+
+func slotOrEmpty(val, slot string) string {
+	if val == "" {
+		return ""
+	}
+	return slot
+}
+
+var blankLines = regexp.MustCompile(`\n{3,}`)
+
+// tidyText trims trailing spaces and squeezes runs of blank lines that empty
+// values leave in a text part.
+func tidyText(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRightFunc(l, unicode.IsSpace)
+	}
+	return strings.TrimSpace(blankLines.ReplaceAllString(strings.Join(lines, "\n"), "\n\n"))
+}
+
+// htmlSpan is a piece of a line in the HTML part: text, or a link when Href
+// is set. Only the message's own URLs become links.
+type htmlSpan struct{ Text, Href string }
+
+type htmlButton struct{ Text, Href string }
+
+type htmlLayout struct {
+	Lang, Subject                    string
+	Paragraphs                       [][][]htmlSpan // paragraph → line → spans
+	Button                           htmlButton
+	Why, ManageURL, ManageLabel      string
+	UnsubscribeURL, UnsubscribeLabel string
+}
+
+func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *Message) error {
+	t := lt.files[string(in.Kind)+".email"]
+	subject, err := execute(t, "subject", v)
+	if err != nil {
+		return err
+	}
+	// A subject is one line: a newline in an incident name must not start a
+	// header of its own.
+	m.Subject = strings.Join(strings.Fields(subject), " ")
+	body, err := execute(t, "text", v)
+	if err != nil {
+		return err
+	}
+	body = tidyText(body)
+	why := lt.label("why", v.Page)
+	footer := []string{"-- ", why}
+	if in.ManageURL != "" {
+		footer = append(footer, lt.labels["manage"]+": "+in.ManageURL)
+	}
+	if in.UnsubscribeURL != "" {
+		footer = append(footer, lt.labels["unsubscribe"]+": "+in.UnsubscribeURL)
+	}
+	m.Text = body + "\n\n" + strings.Join(footer, "\n") + "\n"
+
+	links := []string{v.Link, v.ShortLink, v.SurveyURL}
+	data := htmlLayout{
+		Lang: lt.lang, Subject: m.Subject, Why: why,
+		ManageURL: in.ManageURL, ManageLabel: lt.labels["manage"],
+		UnsubscribeURL: in.UnsubscribeURL, UnsubscribeLabel: lt.labels["unsubscribe"],
+	}
+	for _, p := range strings.Split(body, "\n\n") {
+		var para [][]htmlSpan
+		for _, line := range strings.Split(p, "\n") {
+			para = append(para, linkify(line, links))
+		}
+		data.Paragraphs = append(data.Paragraphs, para)
+	}
+	if in.Kind == KindSurvey && in.SurveyURL != "" {
+		data.Button = htmlButton{Text: lt.labels["survey"], Href: in.SurveyURL}
+	} else {
+		data.Button = htmlButton{Text: lt.labels["view"], Href: v.Link}
+	}
+	var buf bytes.Buffer
+	if err := r.layout.Execute(&buf, data); err != nil {
+		return fmt.Errorf("notify: render layout.email.html: %w", err)
+	}
+	m.HTML = buf.String()
+	if strings.HasPrefix(in.UnsubscribeURL, "https://") {
+		// RFC 8058 one-click: the Post header counts only beside an https URI.
+		m.Headers = map[string]string{
+			"List-Unsubscribe":      "<" + in.UnsubscribeURL + ">",
+			"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+		}
+	}
+	return nil
+}
+
+// linkify splits line into spans, making links of the known URLs only.
+func linkify(line string, urls []string) []htmlSpan {
+	var spans []htmlSpan
+	for line != "" {
+		at, which := -1, ""
+		for _, u := range urls {
+			if u == "" {
+				continue
+			}
+			if i := strings.Index(line, u); i >= 0 && (at < 0 || i < at || i == at && len(u) > len(which)) {
+				at, which = i, u
+			}
+		}
+		if at < 0 {
+			spans = append(spans, htmlSpan{Text: line})
+			break
+		}
+		if at > 0 {
+			spans = append(spans, htmlSpan{Text: line[:at]})
+		}
+		spans = append(spans, htmlSpan{Text: which, Href: which})
+		line = line[at+len(which):]
+	}
+	return spans
+}
+
+// mrkdwnEscape escapes the three characters Slack's mrkdwn reserves for
+// links and mentions, so incident text cannot ping @channel or forge a link.
+func mrkdwnEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func (v *view) escapedForSlack() *view {
+	e := *v
+	e.Page, e.Name, e.Body, e.Recipient = mrkdwnEscape(v.Page), mrkdwnEscape(v.Name), mrkdwnEscape(v.Body), mrkdwnEscape(v.Recipient)
+	e.Greeting, e.Signoff = mrkdwnEscape(v.Greeting), mrkdwnEscape(v.Signoff)
+	e.Link, e.ShortLink, e.SurveyURL = mrkdwnEscape(v.Link), mrkdwnEscape(v.ShortLink), mrkdwnEscape(v.SurveyURL)
+	e.UnsubscribeURL, e.ManageURL = mrkdwnEscape(v.UnsubscribeURL), mrkdwnEscape(v.ManageURL)
+	e.Components = make([]string, len(v.Components))
+	for i, c := range v.Components {
+		e.Components[i] = mrkdwnEscape(c)
+	}
+	return &e
+}
+
+type slackText struct {
+	Type  string `json:"type"`
+	Text  string `json:"text"`
+	Emoji bool   `json:"emoji,omitempty"`
+}
+
+type slackElement struct {
+	Type     string     `json:"type"`
+	Text     *slackText `json:"text,omitempty"`
+	URL      string     `json:"url,omitempty"`
+	ActionID string     `json:"action_id,omitempty"`
+}
+
+type slackBlock struct {
+	Type     string     `json:"type"`
+	Text     *slackText `json:"text,omitempty"`
+	Elements []any      `json:"elements,omitempty"`
+}
+
+func (r *Renderer) renderSlack(lt *langTemplates, in RenderInput, v *view, m *Message) error {
+	t := lt.files[string(in.Kind)+".slack"]
+	// The header is plain_text: Slack shows it literally, so it gets the
+	// unescaped view; everything else is mrkdwn and gets the escaped one.
+	header, err := execute(t, "header", v)
+	if err != nil {
+		return err
+	}
+	header = truncateRunes(strings.Join(strings.Fields(header), " "), slackHeaderMax)
+	ev := v.escapedForSlack()
+	text, err := execute(t, "text", ev)
+	if err != nil {
+		return err
+	}
+	text = truncateRunes(tidyText(text), slackSectionMax)
+	var facts []string
+	facts = append(facts, "*"+mrkdwnEscape(lt.labels["status"])+":* "+mrkdwnEscape(v.Status))
+	if v.Started != "" && !in.Incident.IsMaintenance() {
+		facts = append(facts, "*"+mrkdwnEscape(lt.labels["started"])+":* "+mrkdwnEscape(v.Started))
+	}
+	if v.Resolved != "" {
+		facts = append(facts, "*"+mrkdwnEscape(lt.labels["resolved"])+":* "+mrkdwnEscape(v.Resolved))
+	}
+	if len(v.Components) > 0 {
+		facts = append(facts, mrkdwnEscape(lt.plural("affects", len(v.Components)))+": "+strings.Join(ev.Components, ", "))
+	}
+	blocks := []slackBlock{
+		{Type: "header", Text: &slackText{Type: "plain_text", Text: header, Emoji: true}},
+		{Type: "section", Text: &slackText{Type: "mrkdwn", Text: text}},
+		{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: truncateRunes(strings.Join(facts, "  ·  "), slackSectionMax)}}},
+	}
+	button := slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["view"]}, URL: v.Link, ActionID: "view_incident"}
+	if in.Kind == KindSurvey && in.SurveyURL != "" {
+		button = slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["survey"]}, URL: in.SurveyURL, ActionID: "open_survey"}
+	}
+	blocks = append(blocks, slackBlock{Type: "actions", Elements: []any{button}})
+	var foot []string
+	if in.ManageURL != "" {
+		foot = append(foot, "<"+ev.ManageURL+"|"+mrkdwnEscape(lt.labels["manage"])+">")
+	}
+	if in.UnsubscribeURL != "" {
+		foot = append(foot, "<"+ev.UnsubscribeURL+"|"+mrkdwnEscape(lt.labels["unsubscribe"])+">")
+	}
+	if len(foot) > 0 {
+		blocks = append(blocks, slackBlock{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: strings.Join(foot, " · ")}}})
+	}
+	if m.Blocks, err = json.Marshal(blocks); err != nil {
+		return fmt.Errorf("notify: slack blocks: %w", err)
+	}
+	// The fallback shows in notifications and where blocks cannot: mrkdwn too.
+	m.Text = truncateRunes(mrkdwnEscape(header)+"\n"+text, slackSectionMax)
+	return nil
+}
+
+// selfTest renders every template once with a sample incident, so that a
+// broken override fails at start.
+func (r *Renderer) selfTest() error {
+	now := time.Date(2026, 3, 1, 13, 5, 0, 0, time.UTC)
+	// A long page address and name leave the SMS templates a realistic margin.
+	page := &incident.Page{ID: "p", Name: "Sample Company", URL: "https://status.example-company.com", TimeZone: "Europe/Budapest"}
+	later := now.Add(time.Hour)
+	inc := &incident.Incident{ID: "selftest0000", PageID: "p", Name: "Sample", Status: incident.Investigating,
+		StartedAt: now, CreatedAt: now, UpdatedAt: now, ResolvedAt: &later, ScheduledFor: &now, ScheduledUntil: &later,
+		Updates: []*incident.Update{{ID: "u", IncidentID: "selftest0000", Status: incident.Investigating, Body: "Sample", CreatedAt: now, DisplayAt: now}}}
+	var errs []error
+	for lang := range r.langs {
+		for _, kind := range MessageKinds {
+			in := RenderInput{Kind: kind, Page: page, Incident: inc, Recipient: Recipient{Language: lang, Name: "Sam"},
+				UnsubscribeURL: "https://status.example.com/unsubscribe/abcdefghijklmnopqrstuvwxyz",
+				ManageURL:      "https://status.example.com/manage/abcdefghijklmnopqrstuvwxyz",
+				SurveyURL:      "https://status.example.com/s/abcdefghijkl"}
+			for _, ch := range TemplateChannels {
+				if _, err := r.Render(ch, in); err != nil {
+					errs = append(errs, fmt.Errorf("notify: template %s/%s.%s: %w", lang, kind, ch, err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// apiTime formats a time as Statuspage's API does: ISO-8601 in UTC with
+// milliseconds ("2020-02-11T03:15:01.913Z"); a nil or zero time is null.
+type apiTime struct{ t *time.Time }
+
+func (a apiTime) MarshalJSON() ([]byte, error) {
+	if a.t == nil || a.t.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + a.t.UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`), nil
+}
+
+func at(t time.Time) apiTime { return apiTime{&t} }
+
+// nullString is "" as null, as Statuspage shows absent text.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+type webhookDoc struct {
+	Meta     webhookMeta  `json:"meta"`
+	Page     webhookPage  `json:"page"`
+	Incident *apiIncident `json:"incident"`
+}
+
+type webhookMeta struct {
+	Unsubscribe   string  `json:"unsubscribe"`
+	Documentation string  `json:"documentation"`
+	GeneratedAt   apiTime `json:"generated_at"`
+}
+
+type webhookPage struct {
+	ID                string `json:"id"`
+	StatusIndicator   string `json:"status_indicator"`
+	StatusDescription string `json:"status_description"`
+}
+
+// apiIncident is an incident with the public v2 API's fields, in its order,
+// plus the fields the management API and webhooks add.
+type apiIncident struct {
+	ID                            string          `json:"id"`
+	Name                          string          `json:"name"`
+	Status                        incident.Status `json:"status"`
+	CreatedAt                     apiTime         `json:"created_at"`
+	UpdatedAt                     apiTime         `json:"updated_at"`
+	MonitoringAt                  apiTime         `json:"monitoring_at"`
+	ResolvedAt                    apiTime         `json:"resolved_at"`
+	Impact                        incident.Impact `json:"impact"`
+	Shortlink                     string          `json:"shortlink"`
+	StartedAt                     apiTime         `json:"started_at"`
+	PageID                        string          `json:"page_id"`
+	IncidentUpdates               []apiUpdate     `json:"incident_updates"`
+	Components                    []apiComponent  `json:"components"`
+	ScheduledFor                  apiTime         `json:"scheduled_for"`
+	ScheduledUntil                apiTime         `json:"scheduled_until"`
+	ScheduledRemindPrior          bool            `json:"scheduled_remind_prior"`
+	ScheduledAutoInProgress       bool            `json:"scheduled_auto_in_progress"`
+	ScheduledAutoCompleted        bool            `json:"scheduled_auto_completed"`
+	ReminderIntervals             *string         `json:"reminder_intervals"`
+	Backfilled                    bool            `json:"backfilled"`
+	ImpactOverride                *string         `json:"impact_override"`
+	PostmortemBody                *string         `json:"postmortem_body"`
+	PostmortemPublishedAt         apiTime         `json:"postmortem_published_at"`
+	PostmortemIgnored             bool            `json:"postmortem_ignored"`
+	PostmortemNotifiedSubscribers bool            `json:"postmortem_notified_subscribers"`
+}
+
+type apiUpdate struct {
+	ID                   string                       `json:"id"`
+	Status               incident.Status              `json:"status"`
+	Body                 string                       `json:"body"`
+	IncidentID           string                       `json:"incident_id"`
+	CreatedAt            apiTime                      `json:"created_at"`
+	UpdatedAt            apiTime                      `json:"updated_at"`
+	DisplayAt            apiTime                      `json:"display_at"`
+	AffectedComponents   []incident.AffectedComponent `json:"affected_components"` // nil is null
+	DeliverNotifications bool                         `json:"deliver_notifications"`
+	CustomTweet          *string                      `json:"custom_tweet"`
+	TweetID              *string                      `json:"tweet_id"`
+}
+
+type apiComponent struct {
+	ID                 string                   `json:"id"`
+	Name               string                   `json:"name"`
+	Status             incident.ComponentStatus `json:"status"`
+	CreatedAt          apiTime                  `json:"created_at"`
+	UpdatedAt          apiTime                  `json:"updated_at"`
+	Position           int                      `json:"position"`
+	Description        *string                  `json:"description"`
+	Showcase           bool                     `json:"showcase"`
+	StartDate          *string                  `json:"start_date"`
+	GroupID            *string                  `json:"group_id"`
+	PageID             string                   `json:"page_id"`
+	Group              bool                     `json:"group"`
+	OnlyShowIfDegraded bool                     `json:"only_show_if_degraded"`
+}
+
+// WebhookPayload builds the Statuspage subscriber webhook body for an
+// incident: meta (unsubscribe, documentation, generated_at), page (id,
+// status_indicator, status_description) and the full incident with its
+// updates, newest first, and its components. Every message kind sends the
+// same shape: a receiver tells them apart by the incident's status.
+func WebhookPayload(in RenderInput) ([]byte, error) {
+	if in.Page == nil || in.Incident == nil {
+		return nil, incident.Invalid("incident", "a webhook needs a page and an incident")
+	}
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	docs := in.Documentation
+	if docs == "" {
+		docs = DefaultWebhookDocumentation
+	}
+	inc := in.Incident
+	ai := &apiIncident{
+		ID: inc.ID, Name: inc.Name, Status: inc.Status,
+		CreatedAt: at(inc.CreatedAt), UpdatedAt: at(inc.UpdatedAt),
+		MonitoringAt: apiTime{inc.MonitoringAt}, ResolvedAt: apiTime{inc.ResolvedAt},
+		Impact: inc.Impact, Shortlink: in.Page.ShortURL(inc.ID), StartedAt: at(inc.StartedAt), PageID: inc.PageID,
+		IncidentUpdates: []apiUpdate{}, Components: []apiComponent{},
+		ScheduledFor: apiTime{inc.ScheduledFor}, ScheduledUntil: apiTime{inc.ScheduledUntil},
+		ScheduledRemindPrior: inc.ScheduledRemindPrior, ScheduledAutoInProgress: inc.ScheduledAutoInProgress,
+		ScheduledAutoCompleted: inc.ScheduledAutoCompleted, Backfilled: inc.Backfilled,
+		ImpactOverride: nullString(string(inc.ImpactOverride)), PostmortemBody: nullString(inc.PostmortemBody),
+		PostmortemPublishedAt: apiTime{inc.PostmortemPublishedAt},
+	}
+	for _, u := range inc.Updates {
+		ai.IncidentUpdates = append(ai.IncidentUpdates, apiUpdate{
+			ID: u.ID, Status: u.Status, Body: u.Body, IncidentID: u.IncidentID,
+			CreatedAt: at(u.CreatedAt), UpdatedAt: at(u.UpdatedAt), DisplayAt: at(u.DisplayAt),
+			AffectedComponents: u.AffectedComponents, DeliverNotifications: u.DeliverNotifications,
+		})
+	}
+	for _, c := range in.Components {
+		if !inc.Affects(c.ID) {
+			continue
+		}
+		ai.Components = append(ai.Components, apiComponent{
+			ID: c.ID, Name: c.Name, Status: c.Status, CreatedAt: at(c.CreatedAt), UpdatedAt: at(c.UpdatedAt),
+			Position: c.Position, Description: nullString(c.Description), Showcase: c.Showcase,
+			StartDate: nullString(c.StartDate), GroupID: nullString(c.GroupID), PageID: c.PageID,
+			Group: c.Group, OnlyShowIfDegraded: c.OnlyShowIfDegraded,
+		})
+	}
+	doc := webhookDoc{
+		Meta:     webhookMeta{Unsubscribe: in.UnsubscribeURL, Documentation: docs, GeneratedAt: at(now)},
+		Page:     webhookPage{ID: in.Page.ID, StatusIndicator: in.Status.Indicator, StatusDescription: in.Status.Description},
+		Incident: ai,
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("notify: webhook payload: %w", err)
+	}
+	return b, nil
+}
