@@ -400,3 +400,27 @@ func TestParseInteraction(t *testing.T) {
 		})
 	}
 }
+
+func TestIsWebhookURL(t *testing.T) {
+	tests := []struct {
+		to   string
+		want bool
+	}{
+		{"https://hooks.slack.com/services/T1/B1/x", true},
+		{"http://127.0.0.1:8080/services/x", true},
+		{"http://localhost/services/x", true},
+		{"http://[::1]:80/services/x", true},
+		{"http://hooks.slack.com/services/x", false},
+		{"http://10.0.0.1/services/x", false},
+		{"C024BE91L", false},
+		{"#incidents", false},
+		{"ftp://hooks.slack.com/x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.to, func(t *testing.T) {
+			if got := IsWebhookURL(tt.to); got != tt.want {
+				t.Fatalf("IsWebhookURL(%q) = %v, want %v", tt.to, got, tt.want)
+			}
+		})
+	}
+}
