@@ -1,0 +1,57 @@
+package twilio_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// TestAgainstSandbox sends through herald's own Twilio stand-in.
+func TestAgainstSandbox(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Config{Faults: sandbox.Faults{FailTo: map[string]string{"+36209999999": "21211"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ch, err := twilio.New(twilio.Config{
+		AccountSID: sandbox.DefaultAccountSID, AuthToken: sandbox.DefaultAuthToken,
+		From: "+15005550006", APIURL: sb.TwilioURL(),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		to   string
+		code string
+	}{
+		{"accepted", "+36201234567", ""},
+		{"21211 from the sandbox is permanent", "+36209999999", "21211"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc, err := ch.Send(ctx, &notify.Message{Kind: notify.SMS, To: tt.to, Text: "Áramszünet: dolgozunk rajta."})
+			if tt.code != "" {
+				var se *notify.SendError
+				if !errors.As(err, &se) || !se.Permanent || se.Code != tt.code {
+					t.Fatalf("Send = %v, want permanent %s", err, tt.code)
+				}
+				return
+			}
+			if err != nil || rc.ProviderID == "" {
+				t.Fatalf("Send = %+v, %v", rc, err)
+			}
+			msgs := sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: tt.to})
+			if len(msgs) != 1 || msgs[0].ID != rc.ProviderID || msgs[0].Body != "Áramszünet: dolgozunk rajta." {
+				t.Fatalf("sandbox inbox = %+v", msgs)
+			}
+		})
+	}
+}
