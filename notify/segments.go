@@ -176,22 +176,35 @@ func fitWith(text string, maxSegments int, wrap func(string) string) string {
 		}
 	}
 	try := func(cuts []int) (string, bool) {
-		best, ok := "", false
-		// Try every cut: with the no-split rule and the ellipsis changing
-		// with the encoding, fitting is not strictly monotone in length.
-		for _, c := range cuts {
-			kept := strings.TrimRightFunc(text[:c], func(r rune) bool {
+		eval := func(i int) (string, bool) {
+			kept := strings.TrimRightFunc(text[:cuts[i]], func(r rune) bool {
 				return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—(", r)
 			})
 			if kept == "" {
-				continue
+				return "", true // nothing kept: fits, but is no answer
 			}
 			cand := kept + ellipsisFor(wrap(kept))
-			if fitsSMS(wrap(cand), maxSegments) {
-				best, ok = cand, true
+			return cand, fitsSMS(wrap(cand), maxSegments)
+		}
+		// Binary search for the longest fitting cut. Fitting is monotone in
+		// length except at rare edges (the no-split rule, the ellipsis
+		// changing with the encoding), where this may keep a word less than
+		// the optimum; whatever it returns has been checked to fit.
+		lo, hi := -1, len(cuts)
+		for lo+1 < hi {
+			mid := (lo + hi) / 2
+			if _, ok := eval(mid); ok {
+				lo = mid
+			} else {
+				hi = mid
 			}
 		}
-		return best, ok
+		for i := lo; i >= 0; i-- {
+			if cand, ok := eval(i); ok && cand != "" {
+				return cand, true
+			}
+		}
+		return "", false
 	}
 	if s, ok := try(wordCuts); ok {
 		return s

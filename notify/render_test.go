@@ -1,0 +1,462 @@
+package notify
+
+import (
+	"encoding/json"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/heraldhq/herald/configs"
+	"github.com/heraldhq/herald/incident"
+)
+
+const hostile = `<script>alert("x")</script> *bold* _it_ & "double" 'single' <!channel> 👍🚨`
+
+func newTestRenderer(t *testing.T) *Renderer {
+	t.Helper()
+	r, err := NewRenderer(configs.TemplatesFS(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func sampleInput(kind MessageKind, lang string) RenderInput {
+	start := time.Date(2026, 3, 1, 13, 5, 0, 0, time.UTC)
+	resolved := start.Add(95 * time.Minute)
+	until := start.Add(2 * time.Hour)
+	body := hostile + " " + strings.Repeat("Lorem ipsum dolor sit amet, łódź ő ž. ", 52) // > 2000 chars
+	inc := &incident.Incident{
+		ID: "rclfxz2g21ly", PageID: "p0qjfl24znv5", Name: `Payments <b>&</b> "slow" 🚨`, Status: incident.Identified,
+		Impact: incident.ImpactMajor, ComponentIDs: []string{"c1api", "c2card"},
+		CreatedAt: start, UpdatedAt: start, StartedAt: start, ResolvedAt: &resolved,
+		Updates: []*incident.Update{{
+			ID: "dwfsk5ttyvtb", IncidentID: "rclfxz2g21ly", Status: incident.Identified, Body: body,
+			CreatedAt: start, UpdatedAt: start, DisplayAt: start, DeliverNotifications: true,
+			AffectedComponents: []incident.AffectedComponent{{Code: "c1api", Name: "API", OldStatus: incident.Operational, NewStatus: incident.PartialOutage}},
+		}},
+	}
+	if strings.HasPrefix(string(kind), "maintenance") {
+		inc.ScheduledFor, inc.ScheduledUntil, inc.Impact, inc.Status = &start, &until, incident.ImpactMaintenance, incident.Scheduled
+	}
+	return RenderInput{
+		Kind:           kind,
+		Page:           &incident.Page{ID: "p0qjfl24znv5", Name: "Acme & Co <Status>", URL: "https://status.example-company.com", TimeZone: "Europe/Budapest", Languages: []string{"en"}},
+		Status:         incident.PageStatus{Indicator: "major", Description: "Partial System Outage"},
+		Incident:       inc,
+		Components:     testComponents,
+		Recipient:      Recipient{Name: `Anna <img src=x>`, Language: lang, TimeZone: "Europe/Warsaw"},
+		UnsubscribeURL: "https://status.example-company.com/unsubscribe/tok123?a=1&b=2",
+		ManageURL:      "https://status.example-company.com/manage/tok123",
+		SurveyURL:      "https://status.example-company.com/s/tok123",
+		Now:            start.Add(time.Minute),
+	}
+}
+
+// TestCatalog renders every kind on every channel in every language with
+// hostile incident text, and checks escaping, the SMS budget and the JSON.
+func TestCatalog(t *testing.T) {
+	r := newTestRenderer(t)
+	for _, lang := range incident.Languages {
+		for _, kind := range MessageKinds {
+			for _, ch := range []Kind{SMS, Email, Slack, Webhook} {
+				t.Run(lang+"/"+string(kind)+"/"+string(ch), func(t *testing.T) {
+					in := sampleInput(kind, lang)
+					m, err := r.Render(ch, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if m.Language != lang || m.Kind != ch {
+						t.Errorf("Language %q Kind %q, want %q %q", m.Language, m.Kind, lang, ch)
+					}
+					switch ch {
+					case SMS:
+						checkSMS(t, m, in)
+					case Email:
+						checkEmail(t, m, in)
+					case Slack:
+						checkSlack(t, m)
+					case Webhook:
+						checkWebhook(t, m, in)
+					}
+				})
+			}
+		}
+	}
+}
+
+func checkSMS(t *testing.T, m *Message, in RenderInput) {
+	t.Helper()
+	for _, max := range []int{2, 3} {
+		in.MaxSMSSegments = max
+		r := newTestRendererCached(t)
+		mm, err := r.Render(SMS, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, n := Segments(mm.Text); n > max {
+			t.Errorf("%d segments over a budget of %d: %q", n, max, mm.Text)
+		}
+		if in.Kind != KindSurvey && !strings.Contains(mm.Text, in.Page.ShortURL(in.Incident.ID)) {
+			t.Errorf("SMS lost its link: %q", mm.Text)
+		}
+		if strings.ContainsAny(mm.Text, "\n\x00") {
+			t.Errorf("SMS has a newline or a sentinel: %q", mm.Text)
+		}
+	}
+	if m.Subject != "" || m.HTML != "" || m.Blocks != nil {
+		t.Errorf("SMS carries other channels' parts")
+	}
+}
+
+var cachedRenderer *Renderer
+
+func newTestRendererCached(t *testing.T) *Renderer {
+	if cachedRenderer == nil {
+		cachedRenderer = newTestRenderer(t)
+	}
+	return cachedRenderer
+}
+
+func checkEmail(t *testing.T, m *Message, in RenderInput) {
+	t.Helper()
+	if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") {
+		t.Errorf("subject %q", m.Subject)
+	}
+	if !strings.Contains(m.Subject, in.Incident.Name) && in.Kind != KindComplaintAck && in.Kind != KindSurvey {
+		t.Errorf("subject %q lacks the incident name", m.Subject)
+	}
+	for _, raw := range []string{"<script>", "<b>", "<img", "<!channel>", "<Status>"} {
+		if strings.Contains(m.HTML, raw) {
+			t.Errorf("HTML contains unescaped %q", raw)
+		}
+	}
+	if !strings.Contains(m.HTML, "&lt;b&gt;&amp;&lt;/b&gt;") {
+		t.Errorf("HTML lacks the escaped incident name")
+	}
+	link := in.Page.IncidentURL(in.Incident.ID)
+	if in.Kind == KindSurvey {
+		link = in.SurveyURL
+	}
+	if !strings.Contains(m.HTML, `href="`+link+`"`) {
+		t.Errorf("HTML lacks the link %s", link)
+	}
+	if !strings.Contains(m.HTML, `href="https://status.example-company.com/unsubscribe/tok123?a=1&amp;b=2"`) {
+		t.Errorf("HTML lacks the unsubscribe link")
+	}
+	if !strings.Contains(m.Text, in.Incident.Name) || !strings.Contains(m.Text, in.UnsubscribeURL) {
+		t.Errorf("text part lacks the raw name or the unsubscribe link")
+	}
+	if in.Kind == KindUpdate && !strings.Contains(m.Text, hostile) {
+		t.Errorf("text part lacks the raw update body")
+	}
+	if m.Headers["List-Unsubscribe"] != "<"+in.UnsubscribeURL+">" || m.Headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click" {
+		t.Errorf("headers %v", m.Headers)
+	}
+	if m.UnsubscribeURL != in.UnsubscribeURL {
+		t.Errorf("UnsubscribeURL %q", m.UnsubscribeURL)
+	}
+}
+
+func checkSlack(t *testing.T, m *Message) {
+	t.Helper()
+	var blocks []struct {
+		Type string `json:"type"`
+		Text *struct {
+			Type, Text string
+		} `json:"text"`
+		Elements []json.RawMessage `json:"elements"`
+	}
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		t.Fatalf("blocks are not JSON: %v", err)
+	}
+	if len(blocks) < 4 || blocks[0].Type != "header" || blocks[1].Type != "section" {
+		t.Fatalf("blocks %s", m.Blocks)
+	}
+	if n := len([]rune(blocks[0].Text.Text)); n > slackHeaderMax {
+		t.Errorf("header %d chars", n)
+	}
+	if n := len([]rune(blocks[1].Text.Text)); n > slackSectionMax {
+		t.Errorf("section %d chars", n)
+	}
+	// Only our own links may use < >: the manage/unsubscribe/survey links.
+	stripped := regexp.MustCompile(`<https://status\.example-company\.com/[^|>]+\|[^>]+>`).ReplaceAllString(string(m.Blocks)+m.Text, "")
+	for _, raw := range []string{"<script", "<!channel>", "<b>", `\u003cscript`, `\u003c!channel`} {
+		if strings.Contains(stripped, raw) && !strings.Contains(blocks[0].Text.Text, "<b>") {
+			t.Errorf("slack mrkdwn contains unescaped %q", raw)
+		}
+	}
+	if !strings.Contains(m.Text, "&lt;") {
+		t.Errorf("fallback text not escaped: %q", m.Text)
+	}
+	for _, b := range blocks[1:] {
+		if b.Text != nil && strings.Contains(b.Text.Text, "<b>") {
+			t.Errorf("mrkdwn block %s contains raw <b>", b.Type)
+		}
+	}
+}
+
+var isoMillis = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+
+func checkWebhook(t *testing.T, m *Message, in RenderInput) {
+	t.Helper()
+	var doc map[string]map[string]any
+	if err := json.Unmarshal(m.Payload, &doc); err != nil {
+		t.Fatalf("payload is not JSON: %v", err)
+	}
+	if got := keys(doc["meta"]); !equal(got, []string{"documentation", "generated_at", "unsubscribe"}) {
+		t.Errorf("meta keys %v", got)
+	}
+	if doc["meta"]["unsubscribe"] != in.UnsubscribeURL || !isoMillis.MatchString(doc["meta"]["generated_at"].(string)) {
+		t.Errorf("meta %v", doc["meta"])
+	}
+	if doc["page"]["id"] != in.Page.ID || doc["page"]["status_indicator"] != "major" || doc["page"]["status_description"] != "Partial System Outage" {
+		t.Errorf("page %v", doc["page"])
+	}
+	inc := doc["incident"]
+	for _, k := range []string{"id", "name", "status", "created_at", "updated_at", "monitoring_at", "resolved_at", "impact", "shortlink",
+		"started_at", "page_id", "incident_updates", "components", "scheduled_for", "scheduled_until", "backfilled", "impact_override",
+		"postmortem_body", "postmortem_published_at", "postmortem_ignored", "postmortem_notified_subscribers",
+		"scheduled_remind_prior", "scheduled_auto_in_progress", "scheduled_auto_completed", "reminder_intervals"} {
+		if _, ok := inc[k]; !ok {
+			t.Errorf("incident lacks %q", k)
+		}
+	}
+	if inc["name"] != in.Incident.Name || inc["shortlink"] != in.Page.ShortURL(in.Incident.ID) || inc["monitoring_at"] != nil {
+		t.Errorf("incident %v", inc)
+	}
+	if !isoMillis.MatchString(inc["created_at"].(string)) || inc["created_at"] != "2026-03-01T13:05:00.000Z" {
+		t.Errorf("created_at %v", inc["created_at"])
+	}
+	ups := inc["incident_updates"].([]any)
+	u := ups[0].(map[string]any)
+	for _, k := range []string{"id", "status", "body", "incident_id", "created_at", "updated_at", "display_at", "affected_components", "deliver_notifications", "custom_tweet", "tweet_id"} {
+		if _, ok := u[k]; !ok {
+			t.Errorf("update lacks %q", k)
+		}
+	}
+	if u["body"] != in.Incident.Updates[0].Body {
+		t.Errorf("update body changed")
+	}
+	ac := u["affected_components"].([]any)[0].(map[string]any)
+	if ac["code"] != "c1api" || ac["new_status"] != "partial_outage" {
+		t.Errorf("affected component %v", ac)
+	}
+	comps := inc["components"].([]any)
+	if len(comps) != 2 {
+		t.Fatalf("components %v", comps)
+	}
+	c := comps[0].(map[string]any)
+	for _, k := range []string{"id", "name", "status", "created_at", "updated_at", "position", "description", "showcase", "start_date", "group_id", "page_id", "group", "only_show_if_degraded"} {
+		if _, ok := c[k]; !ok {
+			t.Errorf("component lacks %q", k)
+		}
+	}
+	if c["description"] != nil || c["group_id"] != nil {
+		t.Errorf("empty description/group_id must be null: %v", c)
+	}
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+func TestLanguageFallback(t *testing.T) {
+	r := newTestRenderer(t)
+	tests := []struct {
+		name, recipient string
+		page            []string
+		want            string
+	}{
+		{"region tag", "hu-HU", []string{"en"}, "hu"},
+		{"underscore", "pl_PL", nil, "pl"},
+		{"unsupported falls to page", "de", []string{"hr-HR", "en"}, "hr"},
+		{"empty falls to page", "", []string{"pl"}, "pl"},
+		{"nothing falls to en", "sr", nil, "en"},
+		{"garbage", "!!", []string{"xx"}, "en"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := sampleInput(KindAck, tt.recipient)
+			in.Page.Languages = tt.page
+			m, err := r.Render(Email, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Language != tt.want {
+				t.Errorf("language %q, want %q", m.Language, tt.want)
+			}
+		})
+	}
+}
+
+func TestTimesInRecipientZone(t *testing.T) {
+	r := newTestRenderer(t)
+	tests := []struct{ lang, tz, want string }{
+		{"hu", "Europe/Budapest", "Kezdete: 2026. 03. 01. 14:05 (CET)"},
+		{"en", "America/New_York", "Started: 1 Mar 2026, 08:05 EST"},
+		{"pl", "", "Początek: 01.03.2026, 14:05 CET"}, // page's zone
+		{"hr", "Bad/Zone", "Početak: 1. 3. 2026. u 14:05 (CET)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang+" "+tt.tz, func(t *testing.T) {
+			in := sampleInput(KindAck, tt.lang)
+			in.Recipient.TimeZone = tt.tz
+			m, err := r.Render(Email, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(m.Text, tt.want) {
+				t.Errorf("text lacks %q:\n%s", tt.want, m.Text)
+			}
+		})
+	}
+}
+
+func TestPlurals(t *testing.T) {
+	r := newTestRenderer(t)
+	tests := []struct {
+		lang  string
+		n     int
+		want  string
+		forms string
+	}{
+		{"en", 1, "It affects 1 service", "one,other"},
+		{"en", 2, "It affects 2 services", "one,other"},
+		{"hu", 5, "A hiba 5 szolgáltatást érint", "one,other"},
+		{"pl", 1, "Problem obejmuje 1 usługę", "one,few,many,other"},
+		{"pl", 3, "Problem obejmuje 3 usługi", "one,few,many,other"},
+		{"pl", 22, "Problem obejmuje 22 usługi", "one,few,many,other"},
+		{"pl", 5, "Problem obejmuje 5 usług", "one,few,many,other"},
+		{"pl", 12, "Problem obejmuje 12 usług", "one,few,many,other"},
+		{"pl", 21, "Problem obejmuje 21 usług", "one,few,many,other"},
+		{"hr", 1, "Problem zahvaća 1 uslugu", "one,few,other"},
+		{"hr", 21, "Problem zahvaća 21 uslugu", "one,few,other"},
+		{"hr", 3, "Problem zahvaća 3 usluge", "one,few,other"},
+		{"hr", 11, "Problem zahvaća 11 usluga", "one,few,other"},
+		{"hr", 5, "Problem zahvaća 5 usluga", "one,few,other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang+" "+tt.want, func(t *testing.T) {
+			if got := strings.Join(PluralForms(tt.lang), ","); got != tt.forms {
+				t.Errorf("PluralForms(%s) = %s, want %s", tt.lang, got, tt.forms)
+			}
+			if got := r.langs[tt.lang].plural("affects", tt.n); got != tt.want {
+				t.Errorf("plural = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	t.Run("override one file", func(t *testing.T) {
+		over := fstest.MapFS{"en/ack.sms.tmpl": {Data: []byte("CUSTOM {{.Name}} {{.ShortLink}}")}}
+		r, err := NewRenderer(configs.TemplatesFS(), over)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := sampleInput(KindAck, "en")
+		in.Incident.Name = "Outage"
+		m, err := r.Render(SMS, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Text != "CUSTOM Outage https://status.example-company.com/i/rclfxz2g21ly" {
+			t.Errorf("text %q", m.Text)
+		}
+		if m2, _ := r.Render(SMS, sampleInput(KindAck, "hu")); strings.HasPrefix(m2.Text, "CUSTOM") {
+			t.Errorf("override leaked into hu")
+		}
+	})
+	broken := []struct {
+		name  string
+		files fstest.MapFS
+		want  string
+	}{
+		{"parse error", fstest.MapFS{"hu/update.email.tmpl": {Data: []byte(`{{define "subject"}}{{.Name}`)}}, "hu/update.email.tmpl"},
+		{"missing block", fstest.MapFS{"pl/resolved.slack.tmpl": {Data: []byte(`{{define "text"}}x{{end}}`)}}, `block "header" is missing`},
+		{"unknown field", fstest.MapFS{"hr/survey.sms.tmpl": {Data: []byte(`{{.Nmae}}`)}}, "hr/survey.sms"},
+		{"missing plural form", fstest.MapFS{"pl/labels.tmpl": {Data: []byte(plLabelsWithout(t, "affects.many"))}}, `needs form "many"`},
+		{"sms over budget", fstest.MapFS{"en/ack.sms.tmpl": {Data: []byte(strings.Repeat("x", 400) + " {{.ShortLink}}")}}, "does not fit"},
+	}
+	for _, tt := range broken {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewRenderer(configs.TemplatesFS(), tt.files)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("missing built-in", func(t *testing.T) {
+		fsys := fstest.MapFS{"layout.email.html": {Data: []byte("x")}}
+		if _, err := NewRenderer(fsys, nil); err == nil || !strings.Contains(err.Error(), "en/labels.tmpl") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func plLabelsWithout(t *testing.T, key string) string {
+	b, err := configs.Templates.ReadFile("templates/pl/labels.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, `"`+key+`"`) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func TestRenderErrors(t *testing.T) {
+	r := newTestRenderer(t)
+	in := sampleInput("nonsense", "en")
+	if _, err := r.Render(SMS, in); incident.ErrorCode(err) != incident.EINVALID {
+		t.Errorf("unknown kind: %v", err)
+	}
+	in = sampleInput(KindAck, "en")
+	if _, err := r.Render("fax", in); incident.ErrorCode(err) != incident.EINVALID {
+		t.Errorf("unknown channel: %v", err)
+	}
+	in.Incident = nil
+	if _, err := r.Render(SMS, in); incident.ErrorCode(err) != incident.EINVALID {
+		t.Errorf("no incident: %v", err)
+	}
+}
+
+func TestKindForBroadcast(t *testing.T) {
+	for _, b := range []incident.BroadcastKind{incident.BroadcastDeclared, incident.BroadcastUpdated, incident.BroadcastResolved,
+		incident.BroadcastScheduled, incident.BroadcastStarted, incident.BroadcastCompleted} {
+		if k, ok := KindForBroadcast(b); !ok || !validKind(k) {
+			t.Errorf("%s → %q, %v", b, k, ok)
+		}
+	}
+	if _, ok := KindForBroadcast("bogus"); ok {
+		t.Error("bogus broadcast kind mapped")
+	}
+}
+
+func BenchmarkRenderSMS(b *testing.B) {
+	r, err := NewRenderer(configs.TemplatesFS(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := sampleInput(KindAck, "hu")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Render(SMS, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
