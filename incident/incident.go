@@ -63,6 +63,7 @@ type Incident struct {
 	Impact                  Impact     `json:"impact"`          // effective: the override, or derived from components
 	ImpactOverride          Impact     `json:"impact_override"` // "" when not overridden
 	ComponentIDs            []string   `json:"component_ids"`   // components this incident affects
+	Audience                *Audience  `json:"audience"`        // which customers to tell; nil: by components
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
 	StartedAt               time.Time  `json:"started_at"`
@@ -79,7 +80,7 @@ type Incident struct {
 	// Updates are newest first.
 	Updates []*Update `json:"incident_updates"`
 	// Version increments on every committed change; stores use it for
-	// optimistic concurrency (Change.ExpectVersion).
+	// optimistic concurrency (see Store.Commit).
 	Version int `json:"version"`
 }
 
@@ -187,4 +188,40 @@ type Broadcast struct {
 	UpdateID   string        `json:"update_id"`
 	Kind       BroadcastKind `json:"kind"`
 	CreatedAt  time.Time     `json:"created_at"`
+}
+
+// Audience says which of a page's customers an incident concerns, beyond
+// the subscribers of its components. The zero value (or nil) means the
+// customers who use any affected component; customers who list no
+// components use everything; an incident without components concerns all
+// customers. Segment fields narrow that set: a customer must match every
+// non-empty field (any value within a field).
+type Audience struct {
+	AllCustomers bool                `json:"all_customers,omitempty"` // ignore components: every customer matching the segments
+	NoCustomers  bool                `json:"no_customers,omitempty"`  // subscribers only
+	Plans        []string            `json:"plans,omitempty"`
+	Regions      []string            `json:"regions,omitempty"`
+	Attributes   map[string][]string `json:"attributes,omitempty"`
+	CustomerIDs  []string            `json:"customer_ids,omitempty"` // explicit list, in addition to the segment match
+}
+
+// Validate checks sizes and that the flags do not contradict each other.
+func (a *Audience) Validate() error {
+	if a == nil {
+		return nil
+	}
+	if a.AllCustomers && a.NoCustomers {
+		return Invalid("audience", "all_customers and no_customers contradict each other")
+	}
+	n := len(a.Plans) + len(a.Regions) + len(a.CustomerIDs)
+	for k, vs := range a.Attributes {
+		if k == "" || len(k) > 100 {
+			return Invalid("audience.attributes", "attribute names must be 1 to 100 characters")
+		}
+		n += len(vs)
+	}
+	if n > 10000 {
+		return Invalid("audience", "at most 10000 values")
+	}
+	return nil
 }

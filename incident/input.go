@@ -69,6 +69,7 @@ type IncidentInput struct {
 	Backfilled                  *bool
 	CreatedAt                   *time.Time // backfilled incidents only
 	PostmortemBody              *string
+	Audience                    *Audience // nil: unchanged
 }
 
 func validName(field string, s *string) error {
@@ -247,6 +248,9 @@ func (in *IncidentInput) Validate(now time.Time) error {
 		if err := validDate(d.f, d.t, now); err != nil {
 			return err
 		}
+	}
+	if err := in.Audience.Validate(); err != nil {
+		return err
 	}
 	if in.CreatedAt != nil && in.CreatedAt.After(now) {
 		return Invalid("created_at", "must not be in the future")

@@ -261,6 +261,10 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 	if in.PostmortemBody != nil {
 		inc.PostmortemBody = *in.PostmortemBody
 	}
+	if in.Audience != nil {
+		a := *in.Audience
+		inc.Audience = &a
+	}
 	if in.Status != nil {
 		inc.Status = *in.Status
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"sort"
 	"time"
 )
 
@@ -560,14 +559,4 @@ func (s *Service) RevokeToken(ctx context.Context, id string) error {
 // Audit returns audit entries, newest first.
 func (s *Service) Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, int, error) {
 	return s.Store.FindAudit(ctx, f)
-}
-
-// sortComponentsByPosition orders components as the page shows them.
-func sortComponentsByPosition(comps []*Component) {
-	sort.SliceStable(comps, func(i, j int) bool {
-		if comps[i].Position != comps[j].Position {
-			return comps[i].Position < comps[j].Position
-		}
-		return comps[i].CreatedAt.Before(comps[j].CreatedAt)
-	})
 }

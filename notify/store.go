@@ -1,0 +1,266 @@
+package notify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// SubscriberState is where a subscriber is in double opt-in.
+type SubscriberState string
+
+// Subscriber states.
+const (
+	SubscriberPending      SubscriberState = "pending"      // waiting for the confirm link, code or YES reply
+	SubscriberActive       SubscriberState = "active"       // confirmed (or added by an admin)
+	SubscriberUnsubscribed SubscriberState = "unsubscribed" // left; kept so a re-subscribe is a fresh opt-in
+)
+
+// Subscriber is someone who asked to be told about a page's incidents, on
+// one channel, for the whole page or chosen components.
+type Subscriber struct {
+	ID             string          `json:"id"`
+	PageID         string          `json:"page_id"`
+	Kind           Kind            `json:"kind"`    // sms, email, webhook, slack
+	Address        string          `json:"address"` // E.164, email, webhook URL, Slack incoming-webhook URL
+	Language       string          `json:"language"`
+	ComponentIDs   []string        `json:"component_ids"` // empty: the whole page
+	IncidentID     string          `json:"incident_id"`   // set: follows one incident only
+	State          SubscriberState `json:"state"`
+	ConfirmHash    string          `json:"-"`      // SHA-256 of the pending confirmation code (SMS); "" otherwise
+	ConfirmTries   int             `json:"-"`      // wrong codes entered; the code dies after a few
+	Source         string          `json:"source"` // page, api, sms
+	CreatedAt      time.Time       `json:"created_at"`
+	ConfirmedAt    *time.Time      `json:"confirmed_at"`
+	UnsubscribedAt *time.Time      `json:"unsubscribed_at"`
+}
+
+// Suppression stops messages to an address: STOP replies, unsubscribe
+// clicks by customers, hard bounces, Twilio 21610.
+type Suppression struct {
+	PageID  string    `json:"page_id"` // "" applies to every page (SMS STOP is per sender number, so global)
+	Kind    Kind      `json:"kind"`
+	Address string    `json:"address"`
+	Reason  string    `json:"reason"` // stop, unsubscribe, bounce, provider:21610
+	At      time.Time `json:"at"`
+}
+
+// DeliveryState is a delivery's place in its life.
+type DeliveryState string
+
+// Delivery states. pending and sending are open; the rest are final except
+// sent, which a provider callback may still move to delivered or undelivered.
+const (
+	StatePending     DeliveryState = "pending"     // queued; due at NextAt (retry and quiet-hour deferrals too)
+	StateSending     DeliveryState = "sending"     // claimed by a dispatcher under a lease
+	StateSent        DeliveryState = "sent"        // the provider accepted it
+	StateDelivered   DeliveryState = "delivered"   // the provider confirmed delivery
+	StateUndelivered DeliveryState = "undelivered" // the provider reported it could not deliver
+	StateFailed      DeliveryState = "failed"      // permanent error, or retries exhausted
+	StateSuppressed  DeliveryState = "suppressed"  // not sent: opted out, unsubscribed, bounced before
+	StateCancelled   DeliveryState = "cancelled"   // the broadcast was cancelled before it went
+	StateCollapsed   DeliveryState = "collapsed"   // superseded by a newer message under the frequency cap
+)
+
+// DeliveryStates lists every state, in display order.
+var DeliveryStates = []DeliveryState{StatePending, StateSending, StateSent, StateDelivered, StateUndelivered, StateFailed, StateSuppressed, StateCancelled, StateCollapsed}
+
+// Open reports whether the delivery may still be sent.
+func (s DeliveryState) Open() bool { return s == StatePending || s == StateSending }
+
+// RecipientType says where a delivery's recipient comes from.
+type RecipientType string
+
+// Recipient types.
+const (
+	FromCustomer   RecipientType = "customer"
+	FromSubscriber RecipientType = "subscriber"
+)
+
+// Delivery is one message to one address on one channel about one update.
+// Its ID is derived from update × channel × address (DeliveryID), so
+// planning the same broadcast twice, on any node, yields the same IDs and
+// the store keeps one row: one message per recipient per update per channel.
+type Delivery struct {
+	ID            string        `json:"id"`
+	PageID        string        `json:"page_id"`
+	IncidentID    string        `json:"incident_id"`
+	UpdateID      string        `json:"update_id"`
+	BroadcastID   string        `json:"broadcast_id"`
+	MessageKind   MessageKind   `json:"message_kind"`
+	Kind          Kind          `json:"channel"`
+	Address       string        `json:"address"`
+	RecipientType RecipientType `json:"recipient_type"`
+	RecipientID   string        `json:"recipient_id"` // customer external id or subscriber id
+	Name          string        `json:"name"`
+	Language      string        `json:"language"`
+	TimeZone      string        `json:"time_zone"`
+	Critical      bool          `json:"critical"` // overrides quiet hours
+	State         DeliveryState `json:"state"`
+	Attempts      int           `json:"attempts"`
+	NextAt        time.Time     `json:"next_at"`
+	ProviderID    string        `json:"provider_id"`
+	ErrorCode     string        `json:"error_code"`
+	Reason        string        `json:"reason"`
+	CreatedAt     time.Time     `json:"created_at"`
+	UpdatedAt     time.Time     `json:"updated_at"`
+	SentAt        *time.Time    `json:"sent_at"`
+	DeliveredAt   *time.Time    `json:"delivered_at"`
+	// Lease is the engine's opaque claim token (row lease, stream entry ID);
+	// FinishDeliveries needs it back unchanged.
+	Lease string `json:"-"`
+}
+
+// DeliveryID returns the idempotency key of update × channel × address.
+func DeliveryID(updateID string, kind Kind, address string) string {
+	sum := sha256.Sum256([]byte(updateID + "\x00" + string(kind) + "\x00" + address))
+	return hex.EncodeToString(sum[:12])
+}
+
+// PlanState is where planning a broadcast stands.
+type PlanState string
+
+// Plan states.
+const (
+	PlanPending   PlanState = "pending"   // not yet (fully) expanded
+	PlanDone      PlanState = "done"      // every delivery is queued
+	PlanCancelled PlanState = "cancelled" // a manager stopped it
+)
+
+// Plan is a broadcast (incident's outbox row) with its planning progress.
+type Plan struct {
+	Broadcast *incident.Broadcast `json:"broadcast"`
+	State     PlanState           `json:"state"`
+	// Cursor is where expansion stopped, opaque to the store; "" at the start.
+	Cursor  string `json:"cursor"`
+	Planned int    `json:"planned"` // deliveries written so far
+	Lease   string `json:"-"`       // claim token for SavePlanBatch
+}
+
+// PlanBatch is one step of expanding a plan: new deliveries (already
+// existing IDs are skipped) and the cursor after them, written together.
+type PlanBatch struct {
+	Plan       *Plan
+	Deliveries []*Delivery
+	Cursor     string
+	Done       bool
+}
+
+// Progress counts a broadcast's deliveries per channel and state.
+type Progress struct {
+	BroadcastID string                         `json:"broadcast_id"`
+	IncidentID  string                         `json:"incident_id"`
+	Kind        incident.BroadcastKind         `json:"kind"`
+	State       PlanState                      `json:"state"`
+	Planned     int                            `json:"planned"`
+	Counts      map[Kind]map[DeliveryState]int `json:"counts"`
+	Reasons     map[Kind]map[string]int        `json:"reasons"` // suppressed/failed reasons → count
+	CreatedAt   time.Time                      `json:"created_at"`
+	UpdatedAt   time.Time                      `json:"updated_at"`
+}
+
+// CustomerFilter pages through a page's customers ordered by ID.
+type CustomerFilter struct {
+	PageID string
+	After  string // ID cursor: customers with ID > After
+	Limit  int
+}
+
+// SubscriberFilter pages through subscribers ordered by ID.
+type SubscriberFilter struct {
+	PageID     string
+	State      SubscriberState // "" any
+	Kind       Kind            // "" any
+	IncidentID string          // "" page-wide subscribers only when Following is false
+	Following  bool            // true: only subscribers of IncidentID
+	After      string
+	Limit      int
+}
+
+// DeliveryFilter selects deliveries, newest first.
+type DeliveryFilter struct {
+	PageID      string
+	BroadcastID string
+	IncidentID  string
+	RecipientID string // customer or subscriber id
+	Kind        Kind
+	Address     string
+	States      []DeliveryState
+	Since       time.Time // CreatedAt ≥ Since (UpdatedAt for SentSince)
+	Limit       int
+}
+
+// Store is notify's persistence and queue, implemented by store/sqlite and
+// store/redis and held to one conformance suite (store/storetest). Reads
+// return incident.ENOTFOUND errors for missing objects.
+type Store interface {
+	// UpsertCustomers inserts or replaces customers by (PageID, ID), all in
+	// one transaction, and returns how many were new.
+	UpsertCustomers(ctx context.Context, cs []*Customer) (created int, err error)
+	FindCustomerByID(ctx context.Context, pageID, id string) (*Customer, error)
+	// FindCustomers returns up to f.Limit customers with ID > f.After, by ID.
+	FindCustomers(ctx context.Context, f CustomerFilter) ([]*Customer, error)
+	CountCustomers(ctx context.Context, pageID string) (int, error)
+	DeleteCustomer(ctx context.Context, pageID, id string) error
+
+	// SaveSubscriber inserts or replaces a subscriber. A second active or
+	// pending subscriber for the same page, kind, address and incident is
+	// ECONFLICT.
+	SaveSubscriber(ctx context.Context, s *Subscriber) error
+	FindSubscriberByID(ctx context.Context, id string) (*Subscriber, error)
+	// FindSubscriberByAddress returns the page's live (pending or active)
+	// subscriber for kind and address, page-wide (incidentID "") or following one incident.
+	FindSubscriberByAddress(ctx context.Context, pageID string, kind Kind, address, incidentID string) (*Subscriber, error)
+	FindSubscribers(ctx context.Context, f SubscriberFilter) ([]*Subscriber, error)
+	CountSubscribers(ctx context.Context, pageID string, state SubscriberState) (int, error)
+	DeleteSubscriber(ctx context.Context, id string) error
+
+	// Suppress records a suppression (idempotent); Unsuppress lifts one
+	// (START); FindSuppression returns the one that applies to the page
+	// (page-scoped or global) or ENOTFOUND.
+	Suppress(ctx context.Context, s Suppression) error
+	Unsuppress(ctx context.Context, pageID string, kind Kind, address string) error
+	FindSuppression(ctx context.Context, pageID string, kind Kind, address string) (*Suppression, error)
+
+	// ClaimPlan leases one plan in PlanPending whose lease is free or
+	// expired, for lease; nil when there is none. Plans appear when
+	// incident.Store commits a Broadcast.
+	ClaimPlan(ctx context.Context, now time.Time, lease time.Duration) (*Plan, error)
+	// SavePlanBatch writes the batch's new deliveries (skipping IDs that
+	// exist), queues them, advances the cursor and renews the lease, in one
+	// transaction; ECONFLICT when the lease was lost or the plan cancelled.
+	// It returns how many deliveries were new.
+	SavePlanBatch(ctx context.Context, b *PlanBatch, now time.Time, lease time.Duration) (int, error)
+	// FindPlan returns a broadcast's plan.
+	FindPlan(ctx context.Context, broadcastID string) (*Plan, error)
+	// CancelPlan stops planning and cancels its pending deliveries.
+	CancelPlan(ctx context.Context, broadcastID string, now time.Time) error
+	// Progress counts a broadcast's deliveries; cheap enough to poll.
+	Progress(ctx context.Context, broadcastID string) (*Progress, error)
+	// FindPlans lists an incident's plans, oldest first.
+	FindPlans(ctx context.Context, incidentID string) ([]*Plan, error)
+
+	// ClaimDeliveries leases up to n deliveries of kind that are pending and
+	// due at now, or sending with an expired lease (a node died), moving
+	// them to sending and counting an attempt. Each delivery is claimed by
+	// one caller only.
+	ClaimDeliveries(ctx context.Context, kind Kind, now time.Time, lease time.Duration, n int) ([]*Delivery, error)
+	// FinishDeliveries records outcomes of claimed deliveries: a final
+	// state, or pending with a later NextAt (retry, deferral). A delivery
+	// whose lease was lost (claimed again by someone else) is skipped.
+	FinishDeliveries(ctx context.Context, ds []*Delivery) error
+	FindDeliveryByID(ctx context.Context, id string) (*Delivery, error)
+	FindDeliveryByProviderID(ctx context.Context, providerID string) (*Delivery, error)
+	// SetDeliveryStatus applies a provider receipt (delivered, undelivered,
+	// failed) to a sent delivery; it never moves a delivery backwards.
+	SetDeliveryStatus(ctx context.Context, id string, state DeliveryState, providerStatus, errorCode string, at time.Time) error
+	// FindDeliveries returns deliveries matching f, newest first.
+	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+
+	// Secret returns the named secret, creating it from gen the first time,
+	// atomically, so every node signs links with the same key.
+	Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error)
+}
