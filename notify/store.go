@@ -109,6 +109,9 @@ type Delivery struct {
 	UpdatedAt     time.Time     `json:"updated_at"`
 	SentAt        *time.Time    `json:"sent_at"`
 	DeliveredAt   *time.Time    `json:"delivered_at"`
+	// Vars carries what a message outside an incident needs (a
+	// subscription's confirm link or code); nil for incident messages.
+	Vars map[string]string `json:"vars,omitempty"`
 	// Lease is the engine's opaque claim token (row lease, stream entry ID);
 	// FinishDeliveries needs it back unchanged.
 	Lease string `json:"-"`
@@ -252,6 +255,10 @@ type Store interface {
 	// state, or pending with a later NextAt (retry, deferral). A delivery
 	// whose lease was lost (claimed again by someone else) is skipped.
 	FinishDeliveries(ctx context.Context, ds []*Delivery) error
+	// EnqueueDeliveries queues deliveries outside any plan (subscription
+	// confirmations, complaint answers), skipping IDs that exist; it
+	// returns how many were new.
+	EnqueueDeliveries(ctx context.Context, ds []*Delivery) (int, error)
 	FindDeliveryByID(ctx context.Context, id string) (*Delivery, error)
 	FindDeliveryByProviderID(ctx context.Context, providerID string) (*Delivery, error)
 	// SetDeliveryStatus applies a provider receipt (delivered, undelivered,
@@ -263,4 +270,18 @@ type Store interface {
 	// Secret returns the named secret, creating it from gen the first time,
 	// atomically, so every node signs links with the same key.
 	Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error)
+}
+
+// Limit is a rate: Rate events per second with bursts of up to Burst.
+type Limit struct {
+	Rate  float64
+	Burst int
+}
+
+// Limiter holds provider rate limits, on one node (LocalLimiter) or across
+// every node (store/redis, GCRA).
+type Limiter interface {
+	// Take takes one event from key's bucket. It returns 0 when the caller
+	// may go now, or how long to wait before asking again.
+	Take(ctx context.Context, key string, l Limit) (time.Duration, error)
 }
