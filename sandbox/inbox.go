@@ -1,0 +1,169 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// inboxPageLimit is how many messages the HTML inbox shows by default.
+const inboxPageLimit = 200
+
+// routes serves the fake provider APIs and, for convenience, the inbox.
+func (s *Sandbox) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", s.handleTwilioCreate)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages/{file}", s.handleTwilioGet)
+	mux.HandleFunc("POST /api/chat.postMessage", s.handleSlackPostMessage)
+	mux.HandleFunc("/api/auth.test", s.handleSlackAuthTest)
+	mux.HandleFunc("/api/", s.handleSlackUnknown)
+	mux.HandleFunc("POST /services/{name...}", s.handleSlackWebhook)
+	mux.HandleFunc("POST /webhooks/{name...}", s.handleWebhook)
+	inbox := s.Handler()
+	mux.Handle("/sandbox", inbox)
+	mux.Handle("/sandbox/", inbox)
+	return mux
+}
+
+// Handler serves the inbox, to be mounted by herald's server:
+//
+//	GET    /sandbox            HTML, newest first (?kind=&to=&limit=)
+//	GET    /sandbox/messages   JSON {"counts":{kind:n},"total":n,"messages":[…]}, newest first (?kind=&to=&limit=)
+//	DELETE /sandbox/messages   empties the inbox and the counters
+//
+// Message content comes from untrusted incident text, so the page escapes
+// all of it and never renders a message's HTML.
+func (s *Sandbox) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /sandbox", s.handleInboxPage)
+	mux.HandleFunc("GET /sandbox/{$}", s.handleInboxPage)
+	mux.HandleFunc("GET /sandbox/messages", s.handleInboxJSON)
+	mux.HandleFunc("DELETE /sandbox/messages", func(w http.ResponseWriter, _ *http.Request) {
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// queryFilter reads ?kind=&to=&limit= into a Filter; bad limits fall back
+// to def.
+func queryFilter(r *http.Request, def int) Filter {
+	q := r.URL.Query()
+	f := Filter{Kind: q.Get("kind"), To: q.Get("to"), Limit: def}
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 {
+		f.Limit = n
+	}
+	return f
+}
+
+func newestFirst(ms []Message) []Message {
+	slices.Reverse(ms)
+	return ms
+}
+
+func (s *Sandbox) handleInboxJSON(w http.ResponseWriter, r *http.Request) {
+	f := queryFilter(r, 0)
+	msgs := newestFirst(s.Messages(f))
+	if msgs == nil {
+		msgs = []Message{}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"counts":   s.inbox.counters(),
+		"total":    s.Count(""),
+		"messages": msgs,
+	})
+}
+
+// inboxView is what the inbox template renders.
+type inboxView struct {
+	Filter   Filter
+	Counts   map[string]int
+	Total    int
+	Kinds    []string
+	Messages []inboxRow
+}
+
+type inboxRow struct {
+	Message
+	BlocksText string
+}
+
+func (s *Sandbox) handleInboxPage(w http.ResponseWriter, r *http.Request) {
+	f := queryFilter(r, inboxPageLimit)
+	msgs := newestFirst(s.Messages(f))
+	v := inboxView{
+		Filter: f,
+		Counts: s.inbox.counters(),
+		Total:  s.Count(""),
+		Kinds:  []string{KindSMS, KindEmail, KindSlack, KindWebhook},
+	}
+	for _, m := range msgs {
+		row := inboxRow{Message: m}
+		if len(m.Blocks) > 0 {
+			var buf bytes.Buffer
+			if json.Indent(&buf, m.Blocks, "", "  ") == nil {
+				row.BlocksText = buf.String()
+			} else {
+				row.BlocksText = string(m.Blocks)
+			}
+		}
+		v.Messages = append(v.Messages, row)
+	}
+	var buf bytes.Buffer
+	if err := inboxTemplate.Execute(&buf, v); err != nil {
+		s.log.Error("inbox page render failed", "err", err)
+		http.Error(w, "inbox render failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	// The page shows untrusted text: forbid scripts and framing outright.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(buf.Bytes())
+}
+
+var inboxTemplate = template.Must(template.New("inbox").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>herald sandbox inbox</title>
+<style>
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b1f24;background:#f6f7f9}
+h1{font-size:1.4rem;margin:.2rem 0 .6rem}
+nav a{margin-right:.8rem}
+.msg{background:#fff;border:1px solid #d6dae0;border-radius:6px;padding:.7rem .9rem;margin:.7rem 0}
+.meta{color:#57606a;font-size:.85rem}
+.kind{display:inline-block;font-weight:600;text-transform:uppercase;font-size:.75rem;padding:.05rem .4rem;border-radius:4px;background:#e7ecf3;margin-right:.4rem}
+.status-failed,.status-undelivered{color:#b42318;font-weight:600}
+.status-delivered,.status-sent{color:#1a7f37}
+pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;border-radius:4px;margin:.4rem 0;font-size:.85rem}
+.subject{font-weight:600}
+</style>
+</head>
+<body>
+<h1>herald sandbox inbox</h1>
+<p class="meta">{{.Total}} messages accepted
+{{- range $k := .Kinds}} · {{$k}}: {{index $.Counts $k}}{{end}}. Showing the newest {{len .Messages}}{{if .Filter.Kind}} of kind {{.Filter.Kind}}{{end}}{{if .Filter.To}} to {{.Filter.To}}{{end}}. Nothing here left this machine.</p>
+<nav><a href="?">all</a>{{range .Kinds}}<a href="?kind={{.}}">{{.}}</a>{{end}}<a href="/sandbox/messages">JSON</a></nav>
+{{range .Messages}}
+<div class="msg">
+  <div class="meta"><span class="kind">{{.Kind}}</span>{{.At.Format "2006-01-02 15:04:05.000Z07:00"}} · to <b>{{.To}}</b>{{if .From}} · from {{.From}}{{end}} · <span class="status-{{.Status}}">{{.Status}}</span>{{if .Error}} ({{.Error}}){{end}}{{if .Segments}} · {{.Segments}} segment{{if gt .Segments 1}}s{{end}}{{end}} · <code>{{.ID}}</code></div>
+  {{if .Subject}}<div class="subject">{{.Subject}}</div>{{end}}
+  {{if .Body}}<pre>{{.Body}}</pre>{{end}}
+  {{if .HTML}}<details><summary>HTML part (source)</summary><pre>{{.HTML}}</pre></details>{{end}}
+  {{if .BlocksText}}<details><summary>Block Kit</summary><pre>{{.BlocksText}}</pre></details>{{end}}
+  {{if .Headers}}<details><summary>headers</summary><pre>{{range $k, $v := .Headers}}{{$k}}: {{$v}}
+{{end}}</pre></details>{{end}}
+</div>
+{{else}}
+<p>No messages yet.</p>
+{{end}}
+</body>
+</html>
+`))
