@@ -42,7 +42,7 @@ type node struct {
 }
 
 // startServe runs `herald serve --addr 127.0.0.1:0 ARGS...` until the test
-// ends, waits until /healthz answers, and checks that it shuts down cleanly.
+// ends, waits until /healthz and /readyz answer, and checks that it shuts down cleanly.
 func startServe(t *testing.T, env map[string]string, args ...string) *node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -76,10 +76,14 @@ func startServe(t *testing.T, env map[string]string, args ...string) *node {
 		}
 	})
 	n := &node{url: "http://" + addr, log: log}
-	eventually(t, 10*time.Second, func() (bool, string) {
-		code, body := get(t, n.url+"/healthz")
-		return code == http.StatusOK, fmt.Sprintf("/healthz: %d %s", code, body)
-	})
+	// /healthz says the process is up; /readyz also that the store answers
+	// and the status page has been rendered.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		eventually(t, 10*time.Second, func() (bool, string) {
+			code, body := get(t, n.url+path)
+			return code == http.StatusOK, fmt.Sprintf("%s: %d %s", path, code, body)
+		})
+	}
 	return n
 }
 
