@@ -1,0 +1,51 @@
+// Command herald-bench measures herald against the targets the issues set.
+//
+//	go run ./cmd/herald-bench statuspage [-duration 10s] [-conns 64] [-redis redis://127.0.0.1:6379/0]
+//
+// Every scenario starts what it measures in this process on 127.0.0.1 and
+// prints its figures; nothing leaves the machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "herald-bench:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage: herald-bench statuspage [flags]  (herald-bench SCENARIO -h for flags)")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	switch args[0] {
+	case "statuspage":
+		fs := flag.NewFlagSet("statuspage", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		opt := statuspageOptions{}
+		fs.DurationVar(&opt.Duration, "duration", defaultStatuspage.Duration, "measured time per endpoint")
+		fs.DurationVar(&opt.Warmup, "warmup", defaultStatuspage.Warmup, "warm-up time per endpoint")
+		fs.IntVar(&opt.Conns, "conns", defaultStatuspage.Conns, "concurrent keep-alive connections")
+		fs.IntVar(&opt.Declarations, "declarations", defaultStatuspage.Declarations, "declarations timed for declaration → visible")
+		fs.StringVar(&opt.RedisURL, "redis", defaultStatuspage.RedisURL, "Redis for the Redis-engine latency run (\"\" skips it)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return benchStatuspage(ctx, opt, stdout, stderr)
+	}
+	return errUsage
+}
