@@ -35,7 +35,15 @@ const (
 	KindMaintenanceCompleted MessageKind = "maintenance_completed"
 	KindComplaintAck         MessageKind = "complaint_ack" // a complaint was linked to an open incident
 	KindSurvey               MessageKind = "survey"        // the follow-up survey after resolution
+	// KindConfirm asks a new subscriber to confirm (double opt-in). It is
+	// not about an incident, so it is not in MessageKinds: it has sms and
+	// email templates only (ConfirmChannels) and renders through RenderConfirm.
+	KindConfirm MessageKind = "confirm"
 )
+
+// ConfirmChannels are the channels a subscription confirmation is sent on;
+// webhook and Slack subscribers are confirmed at once (as Statuspage does).
+var ConfirmChannels = []Kind{SMS, Email}
 
 // MessageKinds lists every kind; the renderer refuses to start unless each has
 // a template for every templated channel and language.
@@ -178,7 +186,42 @@ func NewRenderer(fsys, override fs.FS) (*Renderer, error) {
 	if err := r.selfTest(); err != nil {
 		return nil, err
 	}
+	for lang := range r.langs {
+		for _, ch := range ConfirmChannels {
+			page := &incident.Page{ID: "p", Name: "Sample Company", URL: "https://status.example-company.com"}
+			if _, err := r.RenderConfirm(ch, page, Recipient{Language: lang}, "https://status.example-company.com/subscriptions/confirm/abcdefghijklmnopqrstuvwxyz0123456789", "123456"); err != nil {
+				return nil, fmt.Errorf("notify: template %s/confirm.%s: %w", lang, ch, err)
+			}
+		}
+	}
 	return r, nil
+}
+
+// RenderConfirm makes a subscription confirmation for channel ch (SMS or
+// Email): the email carries confirmURL as its link and button, the SMS the
+// code (and the words to reply). The page's name is the only variable text.
+func (r *Renderer) RenderConfirm(ch Kind, page *incident.Page, rcpt Recipient, confirmURL, code string) (*Message, error) {
+	if page == nil {
+		return nil, incident.Invalid("page", "a confirmation needs a page")
+	}
+	in := RenderInput{Kind: KindConfirm, Page: page, Incident: &incident.Incident{}, Recipient: rcpt}
+	lt := r.langs[r.language(in)]
+	v := &view{Lang: lt.lang, Page: page.Name, Link: confirmURL, Code: code, L: lt.labels, Greeting: lt.labels["greeting"]}
+	v.Signoff = lt.label("signoff", v.Page)
+	m := &Message{Kind: ch, Language: lt.lang}
+	var err error
+	switch ch {
+	case SMS:
+		m.Text, err = r.renderSMS(lt, in, v)
+	case Email:
+		err = r.renderEmail(lt, in, v, m)
+	default:
+		return nil, incident.Invalid("channel", "confirmations go by sms or email, not %q", ch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func loadLanguage(lang string, read func(string) ([]byte, error)) (*langTemplates, error) {
@@ -243,6 +286,28 @@ func loadLanguage(lang string, read func(string) ([]byte, error)) (*langTemplate
 			}
 			lt.files[name] = t
 		}
+	}
+	for _, ch := range ConfirmChannels {
+		name := string(KindConfirm) + "." + string(ch)
+		path := lang + "/" + name + ".tmpl"
+		b, err := read(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		t, err := texttemplate.New(name).Funcs(funcs).Parse(string(b))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
+			continue
+		}
+		if ch == Email && (t.Lookup("subject") == nil || t.Lookup("text") == nil) {
+			errs = append(errs, fmt.Errorf("notify: template %s: blocks \"subject\" and \"text\" are required", path))
+			continue
+		}
+		lt.files[name] = t
+	}
+	if lt.labels["confirm"] == "" {
+		errs = append(errs, fmt.Errorf("notify: template %s/labels.tmpl: label %q is missing", lang, "confirm"))
 	}
 	return lt, errors.Join(errs...)
 }
@@ -323,6 +388,7 @@ type view struct {
 	SurveyURL      string
 	UnsubscribeURL string
 	ManageURL      string
+	Code           string            // KindConfirm: the SMS confirmation code
 	L              map[string]string // the language's labels
 }
 
@@ -620,6 +686,8 @@ func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *Me
 	}
 	if in.Kind == KindSurvey && in.SurveyURL != "" {
 		data.Button = htmlButton{Text: lt.labels["survey"], Href: in.SurveyURL}
+	} else if in.Kind == KindConfirm {
+		data.Button = htmlButton{Text: lt.labels["confirm"], Href: v.Link}
 	} else {
 		data.Button = htmlButton{Text: lt.labels["view"], Href: v.Link}
 	}
