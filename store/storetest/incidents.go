@@ -44,6 +44,17 @@ func testIncidentRoundTrip(t *testing.T, s incident.Store) {
 	noUpdates := newIncident("noupdates", "pa", incident.Investigating, at(4*time.Hour))
 	noUpdates.Updates = nil
 
+	targeted := newIncident("targeted", "pa", incident.Identified, at(5*time.Hour))
+	targeted.Audience = &incident.Audience{AllCustomers: true, Plans: []string{"gold", "platinum"}, Regions: []string{"eu-west"},
+		Attributes:  map[string][]string{"tier": {"1", "2"}, "segment": {"smb"}},
+		CustomerIDs: []string{"cust-9", "cust-1"}} // order is kept
+
+	subscribersOnly := newIncident("subsonly", "pa", incident.Identified, at(6*time.Hour))
+	subscribersOnly.Audience = &incident.Audience{NoCustomers: true}
+
+	zeroAudience := newIncident("zeroaudience", "pa", incident.Identified, at(7*time.Hour))
+	zeroAudience.Audience = &incident.Audience{} // non-nil zero value stays non-nil
+
 	tests := []struct {
 		name string
 		inc  *incident.Incident
@@ -55,6 +66,9 @@ func testIncidentRoundTrip(t *testing.T, s incident.Store) {
 		{"maintenance", maint, false},
 		{"nil component IDs", nilIDs, true},
 		{"no updates", noUpdates, true},
+		{"audience with segments", targeted, false},
+		{"audience: subscribers only", subscribersOnly, false},
+		{"audience: zero value", zeroAudience, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +87,9 @@ func testIncidentRoundTrip(t *testing.T, s incident.Store) {
 				}
 			}
 			equal(t, "incident", got, &want)
+			if (got.Audience == nil) != (tt.inc.Audience == nil) {
+				t.Errorf("Audience nil-ness changed: got %v, want %v (nil means \"by components\", a zero Audience is explicit)", got.Audience, tt.inc.Audience)
+			}
 			if tt.inc.ComponentIDs != nil && got.ComponentIDs == nil {
 				t.Error("an empty ComponentIDs came back nil; it must stay an empty list")
 			}
