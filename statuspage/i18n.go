@@ -54,9 +54,21 @@ type lang struct {
 	T    map[string]string // static messages by ID
 	loc  *i18n.Localizer
 
+	percent string            // UptimePercent with percentMark for the number
+	enums   map[string]string // "Component"+status etc. → name, so lookups do not build IDs
+
 	mu         sync.Mutex
 	monthYears map[[2]int]string // cache of MonthYear renderings
+	plurals    map[pluralKey]string
 }
+
+type pluralKey struct {
+	id string
+	n  int
+}
+
+// percentMark stands for the number in the cached UptimePercent text.
+const percentMark = "\x00"
 
 var (
 	langsOnce sync.Once
@@ -78,7 +90,14 @@ func loadLangs() (map[string]*lang, error) {
 			}
 		}
 		for _, code := range incident.Languages {
-			l := &lang{Code: code, T: map[string]string{}, loc: i18n.NewLocalizer(bundle, code), monthYears: map[[2]int]string{}}
+			l := &lang{Code: code, T: map[string]string{}, loc: i18n.NewLocalizer(bundle, code),
+				monthYears: map[[2]int]string{}, plurals: map[pluralKey]string{}}
+			pct, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: "UptimePercent", TemplateData: map[string]any{"Percent": percentMark}})
+			if err != nil {
+				langsErr = fmt.Errorf("statuspage: locale %s: %w", code, err)
+				return
+			}
+			l.percent = pct
 			for _, id := range staticIDs {
 				s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id})
 				if err != nil {
@@ -87,6 +106,16 @@ func loadLangs() (map[string]*lang, error) {
 				}
 				l.T[id] = s
 			}
+			l.enums = map[string]string{}
+			for _, st := range incident.ComponentStatuses {
+				l.enums["Component"+string(st)] = l.T["Component"+camel(string(st))]
+			}
+			for _, st := range append(append([]incident.Status{}, incident.IncidentStatuses...), incident.MaintenanceStatuses...) {
+				l.enums["Status"+string(st)] = l.T["Status"+camel(string(st))]
+			}
+			for _, i := range []incident.Impact{incident.ImpactNone, incident.ImpactMinor, incident.ImpactMajor, incident.ImpactCritical, incident.ImpactMaintenance} {
+				l.enums["Impact"+string(i)] = l.T["Impact"+camel(string(i))]
+			}
 			out[code] = l
 		}
 		langs = out
@@ -94,11 +123,21 @@ func loadLangs() (map[string]*lang, error) {
 	return langs, langsErr
 }
 
-// Plural renders a plural message with its count.
+// Plural renders a plural message with its count. go-i18n executes a
+// template per call, so results are cached: counts on a page are few.
 func (l *lang) Plural(id string, n int) string {
-	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, PluralCount: n})
+	key := pluralKey{id, n}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.plurals[key]; ok {
+		return s
+	}
+	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, PluralCount: n, TemplateData: map[string]any{"Count": n}})
 	if err != nil {
-		return strconv.Itoa(n)
+		s = strconv.Itoa(n)
+	}
+	if len(l.plurals) < 10000 {
+		l.plurals[key] = s
 	}
 	return s
 }
@@ -112,15 +151,13 @@ func (l *lang) Overall(description string) string {
 }
 
 // ComponentStatus names a component status.
-func (l *lang) ComponentStatus(s incident.ComponentStatus) string {
-	return l.T["Component"+camel(string(s))]
-}
+func (l *lang) ComponentStatus(s incident.ComponentStatus) string { return l.enums["Component"+string(s)] }
 
 // Status names an incident or maintenance status.
-func (l *lang) Status(s incident.Status) string { return l.T["Status"+camel(string(s))] }
+func (l *lang) Status(s incident.Status) string { return l.enums["Status"+string(s)] }
 
 // Impact names an impact.
-func (l *lang) Impact(i incident.Impact) string { return l.T["Impact"+camel(string(i))] }
+func (l *lang) Impact(i incident.Impact) string { return l.enums["Impact"+string(i)] }
 
 // Date formats a date in the language's layout.
 func (l *lang) Date(t time.Time) string { return t.Format(l.T["DateLayout"]) }
@@ -152,11 +189,7 @@ func (l *lang) Percent(p float64) string {
 	if l.Code != "en" {
 		s = strings.Replace(s, ".", ",", 1)
 	}
-	s2, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: "UptimePercent", TemplateData: map[string]any{"Percent": s}})
-	if err != nil {
-		return s + " %"
-	}
-	return s2
+	return strings.Replace(l.percent, percentMark, s, 1)
 }
 
 // Duration formats a duration as hours and minutes ("2 h 5 min").

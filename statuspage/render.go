@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
@@ -13,8 +15,8 @@ import (
 
 // Limits of the JSON lists, as Statuspage has them.
 const (
-	recentLimit  = 50   // incidents.json and scheduled-maintenances.json
-	historyLimit = 1000 // incidents read for /history and the incident pages
+	recentLimit  = 50  // incidents.json and scheduled-maintenances.json
+	historyLimit = 500 // incidents read for /history and the incident pages
 )
 
 var (
@@ -37,32 +39,63 @@ type pageInput struct {
 	historyFrom time.Time
 }
 
+// load reads what a render needs. The page is looked up through the
+// Service (which validates the ID); the rest is read from its Store
+// directly, read-only, because each Service read would look the page up
+// again. Usually one incident query serves every list: the newest
+// historyLimit incidents and maintenances hold the 50 newest of each kind,
+// the open ones and the history window, unless the page has more than
+// that, when the lists that may be short are read on their own.
 func (s *Site) load(ctx context.Context, pageID string) (*pageInput, error) {
 	in := &pageInput{now: s.now()}
 	var err error
 	if in.page, err = s.svc.Page(ctx, pageID); err != nil {
 		return nil, err
 	}
+	store := s.svc.Store
 	in.loc = in.page.Location()
-	if in.comps, err = s.svc.Components(ctx, pageID); err != nil {
+	if in.comps, err = store.FindComponents(ctx, pageID); err != nil {
 		return nil, err
 	}
-	if in.recent, _, err = s.svc.Incidents(ctx, incident.IncidentFilter{PageID: pageID, Maintenance: &no, Limit: recentLimit}); err != nil {
+	all, total, err := store.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID, Limit: historyLimit})
+	if err != nil {
 		return nil, err
 	}
-	if in.maints, _, err = s.svc.Incidents(ctx, incident.IncidentFilter{PageID: pageID, Maintenance: &yes, Limit: recentLimit}); err != nil {
-		return nil, err
-	}
-	if in.open, _, err = s.svc.Incidents(ctx, incident.IncidentFilter{PageID: pageID, Statuses: unresolvedStatuses}); err != nil {
-		return nil, err
-	}
+	complete := total <= len(all)
 	l := in.now.In(in.loc)
 	in.historyFrom = time.Date(l.Year(), l.Month()-(historyMonths-1), 1, 0, 0, 0, 0, in.loc)
-	if in.history, _, err = s.svc.Incidents(ctx, incident.IncidentFilter{PageID: pageID, Since: in.historyFrom, Limit: historyLimit}); err != nil {
-		return nil, err
+	for _, inc := range all {
+		if inc.IsMaintenance() {
+			if len(in.maints) < recentLimit {
+				in.maints = append(in.maints, inc)
+			}
+		} else if len(in.recent) < recentLimit {
+			in.recent = append(in.recent, inc)
+		}
+		if !inc.CreatedAt.Before(in.historyFrom) {
+			in.history = append(in.history, inc)
+		}
+		if complete && (inc.Open() || inc.Upcoming()) {
+			in.open = append(in.open, inc)
+		}
+	}
+	if !complete {
+		if len(in.recent) < recentLimit {
+			if in.recent, _, err = store.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID, Maintenance: &no, Limit: recentLimit}); err != nil {
+				return nil, err
+			}
+		}
+		if len(in.maints) < recentLimit {
+			if in.maints, _, err = store.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID, Maintenance: &yes, Limit: recentLimit}); err != nil {
+				return nil, err
+			}
+		}
+		if in.open, _, err = store.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID, Statuses: unresolvedStatuses}); err != nil {
+			return nil, err
+		}
 	}
 	starts := dayStarts(in.now, in.loc, uptimeDays)
-	if in.changes, err = s.svc.StatusHistory(ctx, pageID, starts[0]); err != nil {
+	if in.changes, err = store.FindStatusChanges(ctx, pageID, starts[0]); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -83,7 +116,9 @@ func (s *Site) RenderPage(ctx context.Context, pageID string) error {
 		return err
 	}
 	prev := s.state.Load().pages[pageID]
-	snap, changed, err := build(in, prev)
+	snap, changed, err := build(in, prev, func(early *snapshot) {
+		s.swap(func(st *siteState) { st.pages[pageID] = early })
+	})
 	if err != nil {
 		return fmt.Errorf("statuspage: render page %s: %w", pageID, err)
 	}
@@ -98,13 +133,19 @@ func (s *Site) RenderPage(ctx context.Context, pageID string) error {
 
 // build renders a snapshot from what load read. It reuses prev's assets
 // whose bytes did not change and reports whether any did.
-func build(in *pageInput, prev *snapshot) (*snapshot, bool, error) {
+//
+// The JSON documents and feeds are cheap and are what clients poll, while
+// the HTML in four languages costs most of a render; so once the former
+// are done, build hands publish an early snapshot with them and the
+// previous HTML, and a change reaches summary.json without waiting for
+// the templates. (A page's first render publishes only when complete.)
+func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, bool, error) {
 	all, err := loadLangs()
 	if err != nil {
 		return nil, false, err
 	}
 	p, loc := in.page, in.loc
-	snap := &snapshot{page: p, created: p.CreatedAt, shared: map[string]*Asset{}, html: map[string]map[string]*Asset{}}
+	snap := &snapshot{page: p, created: p.CreatedAt, shared: map[string]*Asset{}, html: map[string]map[string]*Asset{}, incKeys: map[string]string{}}
 	for _, code := range p.Languages {
 		if all[code] != nil {
 			snap.langs = append(snap.langs, code)
@@ -234,6 +275,12 @@ func build(in *pageInput, prev *snapshot) (*snapshot, bool, error) {
 	}
 	put(snap.shared, prevShared, "/history.atom", atom, typeAtom)
 
+	if publish != nil && prev != nil {
+		early := *snap
+		early.html, early.incKeys = prev.html, prev.incKeys
+		publish(&early)
+	}
+
 	// ---- HTML ----
 	v := &view{Page: p, Status: status, Rows: buildRows(in.comps)}
 	views := map[string]*incView{}
@@ -311,11 +358,18 @@ func build(in *pageInput, prev *snapshot) (*snapshot, bool, error) {
 		}
 		put(out, prevHTML, "/history", body, typeHTML)
 		for _, iv := range v.Incidents {
+			path := "/incidents/" + iv.Inc.ID
+			key := incidentKey(p, code, iv)
+			snap.incKeys[code+path] = key
+			if prev != nil && prev.incKeys[code+path] == key && prevHTML[path] != nil {
+				out[path] = prevHTML[path] // same input, same bytes: skip the template
+				continue
+			}
 			d = &pageData{L: l, V: v, Langs: links, Title: iv.Inc.Name + " – " + p.Name, Inc: iv}
 			if body, err = execute("incident", d, 8<<10); err != nil {
 				return nil, false, err
 			}
-			put(out, prevHTML, "/incidents/"+iv.Inc.ID, body, typeHTML)
+			put(out, prevHTML, path, body, typeHTML)
 		}
 		snap.html[code] = out
 	}
@@ -323,6 +377,24 @@ func build(in *pageInput, prev *snapshot) (*snapshot, bool, error) {
 		changed = true // an incident page went away
 	}
 	return snap, changed, nil
+}
+
+// incidentKey names everything an incident page is rendered from: the
+// page's header, the incident (its version changes with every update or
+// edit) and the current state of the components it lists.
+func incidentKey(p *incident.Page, code string, iv *incView) string {
+	var b strings.Builder
+	b.WriteString(code)
+	for _, s := range []string{p.Name, p.URL, p.TimeZone, strings.Join(p.Languages, ","),
+		iv.Inc.ID, strconv.Itoa(iv.Inc.Version), iv.Inc.UpdatedAt.Format(time.RFC3339Nano), string(iv.Inc.Status)} {
+		b.WriteByte(0)
+		b.WriteString(s)
+	}
+	for _, c := range iv.Components {
+		b.WriteByte(0)
+		b.WriteString(c.ID + "=" + string(c.Status) + "=" + c.Name)
+	}
+	return b.String()
 }
 
 func sameKeys(a, b map[string]map[string]*Asset) bool {

@@ -91,6 +91,9 @@ type snapshot struct {
 	shared  map[string]*Asset            // path → JSON and feeds
 	html    map[string]map[string]*Asset // language → path → HTML
 	summary []byte
+	// incKeys records, per language and incident page, what the page was
+	// rendered from, so an unchanged incident is not rendered again.
+	incKeys map[string]string
 }
 
 // New returns a Site that renders the pages of svc and listens to events
@@ -421,9 +424,12 @@ func (s *Site) notify(pageID string, payload []byte) {
 }
 
 // gzipPool reuses compressors: a fresh gzip.Writer allocates about a
-// megabyte of state, which would dominate a render.
+// megabyte of state, which would dominate a render. BestSpeed compresses
+// these repetitive pages nearly as well as the default level at a third
+// of the cost, and the render is on the path from a declaration to the
+// page.
 var gzipPool = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	return w
 }}
 

@@ -1,0 +1,614 @@
+package statuspage
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var reHTMLLang = regexp.MustCompile(`<html lang="([a-z]+)">`)
+
+func htmlLang(t *testing.T, a *Asset) string {
+	t.Helper()
+	m := reHTMLLang.FindSubmatch(a.Body)
+	if m == nil {
+		t.Fatalf("no <html lang> in %.200s", a.Body)
+	}
+	return string(m[1])
+}
+
+func TestStamp(t *testing.T) {
+	at := ts("2020-02-11T03:15:01.913Z")
+	chicago, _ := time.LoadLocation("America/Chicago")
+	budapest, _ := time.LoadLocation("Europe/Budapest")
+	tests := []struct {
+		name string
+		t    time.Time
+		loc  *time.Location
+		want string
+	}{
+		{"utc page", at, time.UTC, "2020-02-11T03:15:01.913Z"},
+		{"etc/utc by name", at, (&incident.Page{TimeZone: "Etc/UTC"}).Location(), "2020-02-11T03:15:01.913Z"},
+		{"whole second keeps .000", ts("2020-02-15T00:00:00Z"), time.UTC, "2020-02-15T00:00:00.000Z"},
+		{"chicago winter", at, chicago, "2020-02-10T21:15:01.913-06:00"},
+		{"chicago summer", ts("2020-07-01T12:00:00.5Z"), chicago, "2020-07-01T07:00:00.500-05:00"},
+		{"budapest", at, budapest, "2020-02-11T04:15:01.913+01:00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := stamp(tc.t, tc.loc); got != tc.want {
+				t.Errorf("stamp = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPageTimeZoneOnTheWire(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	seedScenario(t, e)
+	tz := "America/Chicago"
+	if _, err := e.svc.UpdatePage(context.Background(), scenarioPage, incident.PageInput{TimeZone: &tz}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(context.Background(), scenarioPage); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Page      v2Page `json:"page"`
+		Incidents []struct {
+			CreatedAt string `json:"created_at"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal(lookup(t, e.site, "/api/v2/summary.json", "").Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Page.TimeZone != tz || doc.Incidents[0].CreatedAt != "2026-03-15T06:00:00.000-05:00" {
+		t.Errorf("time zone %q, created_at %q", doc.Page.TimeZone, doc.Incidents[0].CreatedAt)
+	}
+	if rss := string(lookup(t, e.site, "/history.rss", "").Body); !strings.Contains(rss, " CDT&lt;/small&gt;") {
+		t.Errorf("feed times not in the page's zone:\n%.600s", rss)
+	}
+}
+
+// TestSummaryMatchesHuobi decodes summary.json into a struct mirroring the
+// reference's Huobi payload and checks that every field is present with
+// the JSON type the reference shows.
+func TestSummaryMatchesHuobi(t *testing.T) {
+	e := renderScenario(t)
+	type fields map[string]json.RawMessage
+	var doc struct {
+		Page                  fields   `json:"page"`
+		Components            []fields `json:"components"`
+		Incidents             []fields `json:"incidents"`
+		ScheduledMaintenances []fields `json:"scheduled_maintenances"`
+		Status                fields   `json:"status"`
+	}
+	if err := json.Unmarshal(lookup(t, e.site, "/api/v2/summary.json", "").Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	kind := func(raw json.RawMessage) string {
+		if len(raw) == 0 {
+			return "missing"
+		}
+		switch raw[0] {
+		case '"':
+			return "string"
+		case 't', 'f':
+			return "bool"
+		case 'n':
+			return "null"
+		case '[':
+			return "array"
+		case '{':
+			return "object"
+		}
+		return "number"
+	}
+	check := func(where string, f fields, want map[string]string) {
+		t.Helper()
+		for k, types := range want {
+			if got := kind(f[k]); !strings.Contains("|"+types+"|", "|"+got+"|") {
+				t.Errorf("%s.%s: %s, want %s", where, k, got, types)
+			}
+		}
+	}
+	check("page", doc.Page, map[string]string{"id": "string", "name": "string", "url": "string", "time_zone": "string", "updated_at": "string"})
+	check("status", doc.Status, map[string]string{"indicator": "string", "description": "string"})
+	comp := map[string]string{"id": "string", "name": "string", "status": "string", "created_at": "string", "updated_at": "string",
+		"position": "number", "description": "string|null", "showcase": "bool", "group_id": "string|null", "page_id": "string",
+		"group": "bool", "only_show_if_degraded": "bool", "start_date": "string|null"}
+	for _, c := range doc.Components {
+		check("component", c, comp)
+	}
+	inc := map[string]string{"id": "string", "name": "string", "status": "string", "created_at": "string", "updated_at": "string",
+		"monitoring_at": "string|null", "resolved_at": "string|null", "impact": "string", "shortlink": "string", "started_at": "string",
+		"page_id": "string", "incident_updates": "array", "components": "array"}
+	upd := map[string]string{"id": "string", "status": "string", "body": "string", "incident_id": "string", "created_at": "string",
+		"updated_at": "string", "display_at": "string", "affected_components": "array|null", "deliver_notifications": "bool",
+		"custom_tweet": "null", "tweet_id": "null"}
+	maint := map[string]string{"scheduled_for": "string", "scheduled_until": "string"}
+	for i, list := range [][]fields{doc.Incidents, doc.ScheduledMaintenances} {
+		if len(list) == 0 {
+			t.Fatalf("list %d empty: the scenario must fill it", i)
+		}
+		for _, x := range list {
+			check("incident", x, inc)
+			if i == 1 {
+				check("maintenance", x, maint)
+			} else if kind(x["scheduled_for"]) != "missing" {
+				t.Errorf("incident has scheduled_for")
+			}
+			var ups []fields
+			if err := json.Unmarshal(x["incident_updates"], &ups); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range ups {
+				check("incident_update", u, upd)
+			}
+			var comps []fields
+			if err := json.Unmarshal(x["components"], &comps); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range comps {
+				check("incident.component", c, comp)
+			}
+		}
+	}
+}
+
+func TestEscaping(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	evil := `<script>alert("x")</script> & 'q'`
+	name, url := evil, "https://status.evil.test"
+	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cname, desc := evil, evil
+	c, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &cname, Description: &desc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "Body " + evil + "\n[x](javascript:alert(1)) [y](https://ok.test/\"onmouseover=alert(1))"
+	iname := evil
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("html", func(t *testing.T) {
+		for _, path := range []string{"/", "/history", "/incidents/" + inc.ID} {
+			for _, l := range incident.Languages {
+				b := string(lookup(t, e.site, path, l).Body)
+				if strings.Contains(b, `<script>alert`) || strings.Contains(b, `"x")`) || strings.Contains(b, `href="javascript`) {
+					t.Errorf("%s [%s]: unescaped input", path, l)
+				}
+				if strings.Count(b, "<script>") != 1 {
+					t.Errorf("%s [%s]: want exactly our one script element", path, l)
+				}
+				if !strings.Contains(b, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;q&#39;") {
+					t.Errorf("%s [%s]: name not escaped as expected", path, l)
+				}
+				if strings.Contains(b, `onmouseover=alert(1)"`) && strings.Contains(b, `href="https://ok.test/"`) {
+					t.Errorf("%s [%s]: link address broke out of its attribute", path, l)
+				}
+			}
+		}
+	})
+	t.Run("feeds", func(t *testing.T) {
+		for _, path := range []string{"/history.rss", "/history.atom"} {
+			raw := lookup(t, e.site, path, "").Body
+			if strings.Contains(string(raw), "<script>") {
+				t.Errorf("%s: raw <script> in XML", path)
+			}
+			// Once XML-decoded, the content is HTML in which the body is escaped.
+			var v struct {
+				Content string `xml:"entry>content"`
+				Desc    string `xml:"channel>item>description"`
+				Title   string `xml:"channel>title"`
+			}
+			if err := xml.Unmarshal(raw, &v); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			html := v.Content + v.Desc
+			if !strings.Contains(html, "Body &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;q&#39;") || strings.Contains(html, "<script>") {
+				t.Errorf("%s: body not HTML-escaped: %s", path, html)
+			}
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		raw := lookup(t, e.site, "/api/v2/summary.json", "").Body
+		if strings.Contains(string(raw), "<script>") {
+			t.Errorf("raw <script> in JSON")
+		}
+		var doc struct {
+			Page      v2Page `json:"page"`
+			Incidents []struct {
+				Name    string `json:"name"`
+				Updates []struct {
+					Body string `json:"body"`
+				} `json:"incident_updates"`
+			} `json:"incidents"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Page.Name != evil || doc.Incidents[0].Name != evil || doc.Incidents[0].Updates[0].Body != body {
+			t.Errorf("JSON does not round-trip the text: %+v", doc)
+		}
+	})
+}
+
+func TestRenderText(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"plain", "All good.", "<p>All good.</p>"},
+		{"empty", "  ", ""},
+		{"escapes", `<b>"hi"</b> & 'x'`, "<p>&lt;b&gt;&#34;hi&#34;&lt;/b&gt; &amp; &#39;x&#39;</p>"},
+		{"paragraphs and breaks", "one\ntwo\r\n\r\nthree", "<p>one<br>two</p><p>three</p>"},
+		{"bold and em", "**big** and *small*", "<p><strong>big</strong> and <em>small</em></p>"},
+		{"code keeps stars", "run `a*b*c` now", "<p>run <code>a*b*c</code> now</p>"},
+		{"code escapes", "`<x>`", "<p><code>&lt;x&gt;</code></p>"},
+		{"link", "see [docs](https://x.test/a?b=1&c=2)", `<p>see <a href="https://x.test/a?b=1&amp;c=2" rel="nofollow noopener">docs</a></p>`},
+		{"http link", "[a](http://x.test)", `<p><a href="http://x.test" rel="nofollow noopener">a</a></p>`},
+		{"bold link text", "[**a**](https://x.test)", `<p><a href="https://x.test" rel="nofollow noopener"><strong>a</strong></a></p>`},
+		{"stars in address stay", "[a](https://x.test/*b*)", `<p><a href="https://x.test/*b*" rel="nofollow noopener">a</a></p>`},
+		{"javascript is not a link", "[a](javascript:alert(1))", "<p>[a](javascript:alert(1))</p>"},
+		{"data is not a link", "[a](data:text/html,x)", "<p>[a](data:text/html,x)</p>"},
+		{"quote cannot leave href", `[a](https://x.test/"onclick=y)`, `<p><a href="https://x.test/&#34;onclick=y" rel="nofollow noopener">a</a></p>`},
+		{"unclosed", "**open", "<p>**open</p>"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(renderText(tc.in)); got != tc.want {
+				t.Errorf("renderText(%q)\n got %s\nwant %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLanguageNegotiation(t *testing.T) {
+	e := renderScenario(t)
+	ctx := context.Background()
+	name, url := "Second", "https://second.test"
+	p2, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, Languages: []string{"hr", "en"}, Hosts: []string{"second.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p2.ID); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, host, lang, want string
+	}{
+		{"empty picks the page's first", "status.acme.test", "", "en"},
+		{"code", "status.acme.test", "hu", "hu"},
+		{"upper case", "status.acme.test", "PL", "pl"},
+		{"region tag", "status.acme.test", "hr-HR", "hr"},
+		{"accept-language", "status.acme.test", "de-DE,de;q=0.9,pl;q=0.8,en;q=0.5", "pl"},
+		{"unknown falls back to first", "status.acme.test", "de", "en"},
+		{"garbage falls back", "status.acme.test", ";;q=x", "en"},
+		{"other page first language", "second.test", "", "hr"},
+		{"other page lacks hu", "second.test", "hu", "hr"},
+		{"other page en", "second.test", "en-GB", "en"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, ok := e.site.Lookup(tc.host, "/", tc.lang)
+			if !ok {
+				t.Fatal("not found")
+			}
+			if got := htmlLang(t, a); got != tc.want {
+				t.Errorf("lang %q → %s, want %s", tc.lang, got, tc.want)
+			}
+		})
+	}
+	t.Run("translated", func(t *testing.T) {
+		want := map[string]string{"en": "Partially Degraded Service", "hu": "Részben csökkent szolgáltatás",
+			"pl": "Częściowo obniżona jakość usługi", "hr": "Djelomično smanjena kvaliteta usluge"}
+		for l, banner := range want {
+			if b := string(lookup(t, e.site, "/", l).Body); !strings.Contains(b, banner) {
+				t.Errorf("%s page lacks %q", l, banner)
+			}
+		}
+	})
+}
+
+func TestHostSelection(t *testing.T) {
+	e := renderScenario(t)
+	ctx := context.Background()
+	name, url := "Beta", "https://status.beta.test"
+	e.clock.Set(scenarioNow.Add(time.Minute))
+	p2, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, Hosts: []string{"status.beta.test", "beta.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p2.ID); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ host, want string }{
+		{"status.beta.test", p2.ID},
+		{"STATUS.Beta.Test:8443", p2.ID},
+		{"beta.example.", p2.ID},
+		{"status.acme.test", scenarioPage},
+		{"unknown.test", scenarioPage},
+		{"", scenarioPage},
+		{"127.0.0.1:8080", scenarioPage},
+		{"[::1]:8080", scenarioPage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.host, func(t *testing.T) {
+			p, ok := e.site.PageFor(tc.host)
+			if !ok || p.ID != tc.want {
+				t.Fatalf("PageFor(%q) = %v, want %s", tc.host, p, tc.want)
+			}
+			var doc struct {
+				Page v2Page `json:"page"`
+			}
+			a, ok := e.site.Lookup(tc.host, "/api/v2/status.json", "")
+			if !ok || json.Unmarshal(a.Body, &doc) != nil || doc.Page.ID != tc.want {
+				t.Errorf("Lookup on %q served page %q, want %s", tc.host, doc.Page.ID, tc.want)
+			}
+		})
+	}
+	t.Run("deleted page disappears", func(t *testing.T) {
+		if err := e.svc.DeletePage(ctx, p2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.site.RenderPage(ctx, p2.ID); err == nil {
+			t.Fatal("want ENOTFOUND rendering a deleted page")
+		}
+		if p, _ := e.site.PageFor("status.beta.test"); p == nil || p.ID != scenarioPage {
+			t.Errorf("host of a deleted page should fall back to the default page, got %v", p)
+		}
+	})
+}
+
+func TestLookupPaths(t *testing.T) {
+	e := renderScenario(t)
+	tests := []struct {
+		path  string
+		found bool
+		ctype string
+	}{
+		{"/", true, typeHTML},
+		{"/history", true, typeHTML},
+		{"/history/", true, typeHTML},
+		{"/incidents/inc000000001", true, typeHTML},
+		{"/incidents/mnt000000001", true, typeHTML},
+		{"/incidents/nope", false, ""},
+		{"/api/v2/summary.json", true, typeJSON},
+		{"/api/v2/scheduled-maintenances/active.json", true, typeJSON},
+		{"/history.rss", true, typeRSS},
+		{"/history.atom", true, typeAtom},
+		{"/i/inc000000001", false, ""},
+		{"/api/v2/nope.json", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			a, ok := e.site.Lookup("status.acme.test", tc.path, "")
+			if ok != tc.found {
+				t.Fatalf("found = %v, want %v", ok, tc.found)
+			}
+			if ok && a.ContentType != tc.ctype {
+				t.Errorf("content type %q, want %q", a.ContentType, tc.ctype)
+			}
+			if ok && (len(a.Gzip) == 0 || !strings.HasPrefix(a.ETag, `"`) || !strings.HasSuffix(a.ETag, `"`)) {
+				t.Errorf("asset lacks gzip or a quoted ETag: %q", a.ETag)
+			}
+		})
+	}
+}
+
+func TestETagChangesWithContent(t *testing.T) {
+	e := renderScenario(t)
+	ctx := context.Background()
+	before := map[string]*Asset{}
+	paths := []string{"/api/v2/summary.json", "/api/v2/components.json", "/"}
+	for _, p := range paths {
+		before[p] = lookup(t, e.site, p, "en")
+	}
+	t.Run("unchanged render keeps the asset", func(t *testing.T) {
+		if err := e.site.RenderPage(ctx, scenarioPage); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			if a := lookup(t, e.site, p, "en"); a != before[p] {
+				t.Errorf("%s: re-rendered asset without a change (ETag %s → %s)", p, before[p].ETag, a.ETag)
+			}
+		}
+	})
+	t.Run("a change changes the ETag", func(t *testing.T) {
+		st := incident.MajorOutage
+		if _, err := e.svc.UpdateComponent(ctx, scenarioPage, "cmpapi000002", incident.ComponentInput{Status: &st}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.site.RenderPage(ctx, scenarioPage); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			if a := lookup(t, e.site, p, "en"); a.ETag == before[p].ETag {
+				t.Errorf("%s: ETag unchanged after a component went down", p)
+			}
+		}
+	})
+}
+
+func TestWatch(t *testing.T) {
+	e := renderScenario(t)
+	ctx := context.Background()
+	ch, stop := e.site.Watch(scenarioPage)
+	other, stopOther := e.site.Watch("someotherpage")
+	defer stopOther()
+	body := "Still looking."
+	if _, err := e.svc.UpdateIncident(ctx, scenarioPage, "inc000000001", incident.IncidentInput{Body: &body}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, scenarioPage); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-ch:
+		if want := lookup(t, e.site, "/api/v2/summary.json", "").Body; string(got) != string(want) {
+			t.Errorf("payload is not the new summary.json")
+		}
+		if !strings.Contains(string(got), "Still looking.") {
+			t.Errorf("payload lacks the new update")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no payload after a render")
+	}
+	select {
+	case <-other:
+		t.Error("a watcher of another page got a payload")
+	default:
+	}
+	stop()
+	stop() // twice is fine
+	if _, open := <-ch; open {
+		t.Error("channel still open after stop")
+	}
+	// Rendering after stop must not panic on the closed channel.
+	if err := e.site.RenderPage(ctx, scenarioPage); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatchKeepsNewest(t *testing.T) {
+	s := New(nil, nil, Options{})
+	ch, stop := s.Watch("p")
+	defer stop()
+	s.notify("p", []byte("1"))
+	s.notify("p", []byte("2"))
+	if got := string(<-ch); got != "2" {
+		t.Errorf("got %q, want the newest payload", got)
+	}
+}
+
+// TestRun drives the whole loop: the first render makes the site ready,
+// and a declaration through the Service shows up in summary.json.
+func TestRun(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	seedScenario(t, e)
+	reg := prometheus.NewRegistry()
+	e.site = New(e.svc, e.events, Options{Log: quiet, Now: e.clock.Now, Registerer: reg})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.site.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "ready", e.site.Ready)
+	name := "Checkout failing"
+	inc, _, err := e.svc.CreateIncident(context.Background(), scenarioPage, incident.IncidentInput{Name: &name,
+		Components: map[string]incident.ComponentStatus{"cmpweb000001": incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "incident in summary.json", func() bool {
+		a, ok := e.site.Lookup("", "/api/v2/summary.json", "")
+		return ok && strings.Contains(string(a.Body), inc.ID)
+	})
+	waitFor(t, "incident page", func() bool {
+		_, ok := e.site.Lookup("", "/incidents/"+inc.ID, "pl")
+		return ok
+	})
+	// A page created later is found through the event and rendered.
+	pname, url := "Later", "https://later.test"
+	p2, err := e.svc.CreatePage(context.Background(), incident.PageInput{Name: &pname, URL: &url, Hosts: []string{"later.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "new page", func() bool { p, ok := e.site.PageFor("later.test"); return ok && p.ID == p2.ID })
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var renders float64
+	var histogram bool
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "herald_statuspage_renders_total":
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == "page" && lp.GetValue() == scenarioPage {
+						renders = m.GetCounter().GetValue()
+					}
+				}
+			}
+		case "herald_statuspage_render_duration_seconds":
+			histogram = len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetHistogram().GetSampleCount() > 0
+		}
+	}
+	if renders < 2 || !histogram {
+		t.Errorf("renders_total{page=%s} = %v (want ≥ 2), render_duration_seconds observed: %v", scenarioPage, renders, histogram)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestOverallStatus checks the page status descriptions incident.Overall
+// gives, as summary.json shows them, and that every one is translated.
+func TestOverallStatus(t *testing.T) {
+	comp := func(st incident.ComponentStatus) *incident.Component { return &incident.Component{Status: st} }
+	open := func(impact incident.Impact) *incident.Incident {
+		return &incident.Incident{Status: incident.Investigating, Impact: impact}
+	}
+	maint := &incident.Incident{Status: incident.InProgress, ScheduledFor: tp("2026-01-01T00:00:00Z")}
+	tests := []struct {
+		name  string
+		comps []*incident.Component
+		open  []*incident.Incident
+		want  incident.PageStatus
+	}{
+		{"all operational", []*incident.Component{comp(incident.Operational)}, nil, incident.PageStatus{Indicator: "none", Description: "All Systems Operational"}},
+		{"degraded", []*incident.Component{comp(incident.DegradedPerformance)}, nil, incident.PageStatus{Indicator: "minor", Description: "Partially Degraded Service"}},
+		{"minor incident", []*incident.Component{comp(incident.Operational)}, []*incident.Incident{open(incident.ImpactMinor)}, incident.PageStatus{Indicator: "minor", Description: "Minor Service Outage"}},
+		{"partial outage", []*incident.Component{comp(incident.PartialOutage)}, nil, incident.PageStatus{Indicator: "major", Description: "Partial System Outage"}},
+		{"one major", []*incident.Component{comp(incident.MajorOutage), comp(incident.Operational)}, nil, incident.PageStatus{Indicator: "critical", Description: "Major Service Outage"}},
+		{"all major", []*incident.Component{comp(incident.MajorOutage), comp(incident.MajorOutage)}, nil, incident.PageStatus{Indicator: "critical", Description: "Major System Outage"}},
+		{"maintenance", []*incident.Component{comp(incident.UnderMaintenance)}, []*incident.Incident{maint}, incident.PageStatus{Indicator: "maintenance", Description: "Service Under Maintenance"}},
+	}
+	all, err := loadLangs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := incident.Overall(tc.comps, tc.open)
+			if got != tc.want {
+				t.Errorf("Overall = %+v, want %+v", got, tc.want)
+			}
+			if _, ok := overallIDs[got.Description]; !ok {
+				t.Fatalf("no message for %q", got.Description)
+			}
+			for code, l := range all {
+				if s := l.Overall(got.Description); s == "" || (code != "en" && s == got.Description) {
+					t.Errorf("%s: %q not translated (%q)", code, got.Description, s)
+				}
+			}
+		})
+	}
+}
