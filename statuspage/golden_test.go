@@ -95,7 +95,6 @@ func firstDiff(got, want []byte) string {
 	return "(no line differs)"
 }
 
-
 // The reference shapes (reference/statuspage.md §1): every object's keys,
 // exactly.
 var (

@@ -151,7 +151,9 @@ func (l *lang) Overall(description string) string {
 }
 
 // ComponentStatus names a component status.
-func (l *lang) ComponentStatus(s incident.ComponentStatus) string { return l.enums["Component"+string(s)] }
+func (l *lang) ComponentStatus(s incident.ComponentStatus) string {
+	return l.enums["Component"+string(s)]
+}
 
 // Status names an incident or maintenance status.
 func (l *lang) Status(s incident.Status) string { return l.enums["Status"+string(s)] }

@@ -109,7 +109,7 @@ func New(svc *incident.Service, events incident.Events, opts Options) *Site {
 	s.renders = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "herald", Subsystem: "statuspage", Name: "renders_total",
 		Help: "Status page renders, by page."}, []string{"page"})
 	s.duration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "herald", Subsystem: "statuspage", Name: "render_duration_seconds",
-		Help: "Time to render one page: queries, JSON, feeds and HTML in every language.",
+		Help:    "Time to render one page: queries, JSON, feeds and HTML in every language.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}})
 	if r := opts.Registerer; r != nil {
 		s.renders = register(r, s.renders).(*prometheus.CounterVec)
