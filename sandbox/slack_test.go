@@ -1,0 +1,189 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+)
+
+func TestSlackPostMessage(t *testing.T) {
+	sb := start(t, Config{SlackToken: "xoxb-test", Faults: Faults{FailTo: map[string]string{
+		"C0BAD": "channel_not_found", "C0OUT": "not_in_channel",
+	}}})
+	api := slack.New("xoxb-test", slack.OptionAPIURL(sb.SlackURL()))
+
+	t.Run("auth.test", func(t *testing.T) {
+		res, err := api.AuthTest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.TeamID != slackTeamID || res.UserID != slackUserID {
+			t.Errorf("auth.test = %+v", res)
+		}
+	})
+
+	t.Run("text and blocks", func(t *testing.T) {
+		ch, ts, err := api.PostMessage("C0OPS12345",
+			slack.MsgOptionText("INC-1: payments degraded", false),
+			slack.MsgOptionBlocks(slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*We're sorry* <script>", false, false), nil, nil)))
+		if err != nil {
+			t.Fatalf("PostMessage: %v", err)
+		}
+		if ch != "C0OPS12345" || !strings.Contains(ts, ".") {
+			t.Errorf("channel %q ts %q", ch, ts)
+		}
+		got := sb.Messages(Filter{Kind: KindSlack, To: "C0OPS12345"})
+		if len(got) != 1 || got[0].ID != ts || got[0].Body != "INC-1: payments degraded" {
+			t.Fatalf("inbox = %+v", got)
+		}
+		var blocks []map[string]any
+		if err := json.Unmarshal(got[0].Blocks, &blocks); err != nil || len(blocks) != 1 || blocks[0]["type"] != "section" {
+			t.Errorf("blocks = %s (%v)", got[0].Blocks, err)
+		}
+	})
+
+	t.Run("channel name gets an id", func(t *testing.T) {
+		ch, _, err := api.PostMessage("#ops", slack.MsgOptionText("hi", false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(ch, "C") || ch == "#ops" {
+			t.Errorf("channel = %q, want a C… id", ch)
+		}
+	})
+
+	errCases := []struct {
+		name    string
+		api     *slack.Client
+		channel string
+		opts    []slack.MsgOption
+		want    string
+	}{
+		{"failto channel_not_found", api, "C0BAD", []slack.MsgOption{slack.MsgOptionText("x", false)}, "channel_not_found"},
+		{"failto not_in_channel", api, "C0OUT", []slack.MsgOption{slack.MsgOptionText("x", false)}, "not_in_channel"},
+		{"no text", api, "C0OPS12345", nil, "no_text"},
+		{"wrong token", slack.New("xoxb-wrong", slack.OptionAPIURL(sb.SlackURL())), "C0OPS12345", []slack.MsgOption{slack.MsgOptionText("x", false)}, "invalid_auth"},
+	}
+	for _, tt := range errCases {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := tt.api.PostMessage(tt.channel, tt.opts...)
+			var se slack.SlackErrorResponse
+			if !errors.As(err, &se) || se.Err != tt.want {
+				t.Fatalf("err = %v (%T), want %s", err, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSlackJSONBodyWithBearer(t *testing.T) {
+	sb := start(t, Config{SlackToken: "xoxb-test"})
+	body := `{"channel":"C0JSON1234","text":"via json","blocks":[{"type":"divider"}]}`
+	req, _ := http.NewRequest(http.MethodPost, sb.SlackURL()+"chat.postMessage", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Authorization", "Bearer xoxb-test")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		OK      bool   `json:"ok"`
+		Channel string `json:"channel"`
+		TS      string `json:"ts"`
+		Message struct {
+			Text   string            `json:"text"`
+			Blocks []json.RawMessage `json:"blocks"`
+		} `json:"message"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !out.OK || out.Channel != "C0JSON1234" || out.TS == "" || out.Message.Text != "via json" || len(out.Message.Blocks) != 1 {
+		t.Errorf("answer = %+v", out)
+	}
+}
+
+func TestSlack429Burst(t *testing.T) {
+	sb := start(t, Config{SlackToken: "xoxb-test", Faults: Faults{Burst429Every: 2, Burst429Len: 1, RetryAfter: 3 * time.Second}})
+	api := slack.New("xoxb-test", slack.OptionAPIURL(sb.SlackURL()))
+	var results []string
+	for range 6 {
+		_, _, err := api.PostMessage("C0OPS12345", slack.MsgOptionText("x", false))
+		var rl *slack.RateLimitedError
+		switch {
+		case err == nil:
+			results = append(results, "ok")
+		case errors.As(err, &rl):
+			if rl.RetryAfter != 3*time.Second {
+				t.Errorf("RetryAfter = %v, want 3s", rl.RetryAfter)
+			}
+			results = append(results, "429")
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	}
+	if got := strings.Join(results, ","); got != "ok,ok,429,ok,ok,429" {
+		t.Errorf("results = %s", got)
+	}
+	if n := sb.Count(KindSlack); n != 4 {
+		t.Errorf("Count = %d, want 4", n)
+	}
+}
+
+func TestSlackIncomingWebhook(t *testing.T) {
+	sb := start(t, Config{Faults: Faults{FailTo: map[string]string{"T0/B0/gone": "no_service", "T0/B0/arch": "channel_is_archived"}}})
+	ctx := context.Background()
+
+	t.Run("text and blocks land in inbox", func(t *testing.T) {
+		url := sb.SlackWebhookURL("T000/B000/secret")
+		blocks := &slack.Blocks{BlockSet: []slack.Block{slack.NewDividerBlock()}}
+		if err := slack.PostWebhookContext(ctx, url, &slack.WebhookMessage{Text: "agents: policy changed", Blocks: blocks}); err != nil {
+			t.Fatalf("PostWebhook: %v", err)
+		}
+		got := sb.Messages(Filter{Kind: KindSlack, To: url})
+		if len(got) != 1 || got[0].Body != "agents: policy changed" || !strings.Contains(string(got[0].Blocks), "divider") {
+			t.Fatalf("inbox = %+v", got)
+		}
+	})
+
+	errCases := []struct {
+		name   string
+		hook   string
+		body   string
+		status int
+		text   string
+	}{
+		{"no_service", "T0/B0/gone", `{"text":"x"}`, 404, "no_service"},
+		{"archived", "T0/B0/arch", `{"text":"x"}`, 410, "channel_is_archived"},
+		{"invalid payload", "T0/B0/ok", `{"text":`, 400, "invalid_payload"},
+		{"no text", "T0/B0/ok", `{}`, 400, "no_text"},
+	}
+	for _, tt := range errCases {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := http.Post(sb.SlackWebhookURL(tt.hook), "application/json", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tt.status || string(body) != tt.text {
+				t.Errorf("got %d %q, want %d %q", res.StatusCode, body, tt.status, tt.text)
+			}
+		})
+	}
+
+	t.Run("slack-go sees the failure", func(t *testing.T) {
+		err := slack.PostWebhookContext(ctx, sb.SlackWebhookURL("T0/B0/gone"), &slack.WebhookMessage{Text: "x"})
+		var sc slack.StatusCodeError
+		if !errors.As(err, &sc) || sc.Code != 404 {
+			t.Fatalf("err = %v (%T)", err, err)
+		}
+	})
+}
