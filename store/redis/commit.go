@@ -306,6 +306,13 @@ func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 		b.write(op{O: "xadd", K: b.key(k.broadcasts(br.PageID)), A: []string{
 			"id", br.ID, "incident_id", br.IncidentID, "update_id", br.UpdateID, "kind", string(br.Kind), "broadcast", doc}})
 		g.happend(k.broadcastsByIncident(), br.IncidentID, doc)
+		// Every broadcast gets its plan in the same script as the
+		// broadcast's global lookup, so the planner can never miss one.
+		created := msString(br.CreatedAt)
+		for _, f := range newPlanFields(doc, created) {
+			g.hset(k.plan(br.ID), f[0], f[1])
+		}
+		g.zadd(k.pendingPlans(), created, br.ID)
 	}
 	for _, t := range c.Tokens {
 		t = normToken(t)

@@ -123,3 +123,106 @@ func (k keyspace) events() string { return k.prefix + ":events" }
 
 // allStatuses lists every incident and maintenance status, for the per-status indexes.
 var allStatuses = append(append([]incident.Status{}, incident.IncidentStatuses...), incident.MaintenanceStatuses...)
+
+// ---- notify: plans, deliveries and their queues (global slot) ----
+//
+// Plans, deliveries, their queues, indexes and counters all share the
+// {global} tag: SavePlanBatch checks the plan's lease and writes the
+// deliveries, queue entries and counters in one script, so they must live
+// in one slot, and commitScript creates the plan beside the broadcast's
+// global lookup. On Cluster the queue therefore lives on one shard; the
+// page data, the rate limits and the customers spread out.
+
+// plan: hash of one broadcast's plan (fields in notify.go, planFields).
+func (k keyspace) plan(broadcastID string) string { return k.global("plan:" + broadcastID) }
+
+// pendingPlans: sorted set of broadcast IDs whose plan is pending, scored by
+// the time (ms) the plan may next be claimed: its creation, then the end of
+// its current lease.
+func (k keyspace) pendingPlans() string { return k.global("plans:pending") }
+
+// leaseSeq: counter that makes every claim's fencing token unique.
+func (k keyspace) leaseSeq() string { return k.global("lease-seq") }
+
+// deliveryPrefix + delivery ID: hash of one delivery (fields in queue.go).
+// The scripts build these names from the prefix, always in the {global}
+// slot of the keys they are passed.
+func (k keyspace) deliveryPrefix() string { return k.global("d:") }
+
+func (k keyspace) delivery(id string) string { return k.deliveryPrefix() + id }
+
+// dueQueue: sorted set of a channel's pending delivery IDs, scored by NextAt
+// in ms (retries and quiet-hour deferrals are simply later scores).
+func (k keyspace) dueQueue(kind string) string { return k.global("q:" + kind + ":due") }
+
+// leaseQueue: sorted set of a channel's sending delivery IDs, scored by the
+// end of their lease in ms; an expired score is a dead node's work.
+func (k keyspace) leaseQueue(kind string) string { return k.global("q:" + kind + ":leased") }
+
+// queuePrefix + kind + ":due"/":leased" build the two names above inside scripts.
+func (k keyspace) queuePrefix() string { return k.global("q:") }
+
+// progressPrefix + broadcast ID: hash "<kind>:<state>" → count and
+// "r:<kind>:<reason>" → count, kept by the scripts that move deliveries.
+func (k keyspace) progressPrefix() string { return k.global("progress:") }
+
+func (k keyspace) progress(broadcastID string) string { return k.progressPrefix() + broadcastID }
+
+// deliveriesAll: sorted set of every delivery ID by created_at ms, the
+// index of last resort for FindDeliveries.
+func (k keyspace) deliveriesAll() string { return k.global("deliveries") }
+
+// broadcastDeliveriesPrefix + broadcast ID: sorted set of the broadcast's
+// delivery IDs by created_at ms (FindDeliveries, CancelPlan).
+func (k keyspace) broadcastDeliveriesPrefix() string { return k.global("bd:") }
+
+func (k keyspace) broadcastDeliveries(broadcastID string) string {
+	return k.broadcastDeliveriesPrefix() + broadcastID
+}
+
+// addressDeliveriesPrefix + kind + ":" + address: sorted set of the delivery
+// IDs sent to one address by created_at ms (frequency caps, STOP replies).
+func (k keyspace) addressDeliveriesPrefix() string { return k.global("da:") }
+
+func (k keyspace) addressDeliveries(kind, address string) string {
+	return k.addressDeliveriesPrefix() + kind + ":" + address
+}
+
+// providerIDs: hash provider message ID → delivery ID, for status callbacks.
+func (k keyspace) providerIDs() string { return k.global("provider-ids") }
+
+// ---- notify: audience (customers by page, the rest global) ----
+
+// customers: hash customer ID → customer JSON.
+func (k keyspace) customers(pageID string) string { return k.page(pageID, "customers") }
+
+// customerIDs: sorted set of customer IDs, all scored 0, so ZRANGEBYLEX
+// pages through them in ID order.
+func (k keyspace) customerIDs(pageID string) string { return k.page(pageID, "customers:ids") }
+
+// subscribers: hash subscriber ID → subscriber JSON (with its confirm hash).
+func (k keyspace) subscribers() string { return k.global("subscribers") }
+
+// pageSubscribers: sorted set of a page's subscriber IDs, all scored 0 (lexicographic).
+func (k keyspace) pageSubscribers(pageID string) string { return k.global("subscribers:page:" + pageID) }
+
+// allSubscribers: sorted set of every subscriber ID, all scored 0.
+func (k keyspace) allSubscribers() string { return k.global("subscribers:all") }
+
+// subscriberCounts: hash state → number of the page's subscribers in it.
+func (k keyspace) subscriberCounts(pageID string) string { return k.global("subscribers:count:" + pageID) }
+
+// subscriberAddresses: hash "<page>\x00<kind>\x00<address>\x00<incident>" →
+// ID of the live (pending or active) subscriber there.
+func (k keyspace) subscriberAddresses() string { return k.global("subscriber-addresses") }
+
+// suppressions: hash "<page>\x00<kind>\x00<address>" → suppression JSON;
+// page "" is global.
+func (k keyspace) suppressions() string { return k.global("suppressions") }
+
+// secret: string holding one named secret, created with SET NX.
+func (k keyspace) secret(name string) string { return k.global("secret:" + name) }
+
+// rate: string holding one GCRA bucket's theoretical arrival time. Each
+// bucket has its own tag, so rate limits spread over a Cluster.
+func (k keyspace) rate(key string) string { return k.prefix + ":rate:{" + key + "}" }

@@ -1,0 +1,435 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+)
+
+// ---- customers: a hash of JSON documents and a lexicographic ID index per page ----
+
+// upsertCustomersScript writes one page's customers. KEYS: the page's
+// customer hash, its ID index. ARGV: ID, JSON, ID, JSON, … Returns how many
+// were new.
+var upsertCustomersScript = goredis.NewScript(`
+local created = 0
+for i = 1, #ARGV, 2 do
+  created = created + redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+  redis.call('ZADD', KEYS[2], 0, ARGV[i])
+end
+return created
+`)
+
+// deleteCustomerScript removes one customer. KEYS: hash, index. ARGV: ID.
+var deleteCustomerScript = goredis.NewScript(`
+local n = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return n
+`)
+
+// UpsertCustomers implements notify.Store: one script per page (one per
+// call on the usual single-page import), so a page's rows land together.
+// Customers of several pages in one call are atomic per page only, which
+// keeps every script inside one Cluster slot.
+func (db *DB) UpsertCustomers(ctx context.Context, cs []*notify.Customer) (int, error) {
+	byPage := map[string][]any{}
+	var order []string
+	for _, c := range cs {
+		if c == nil || c.ID == "" {
+			return 0, incident.Invalid("customer.id", "customer ID is empty")
+		}
+		if !incident.ValidID(c.PageID) {
+			return 0, incident.Invalid("customer.page_id", "invalid page ID %q", c.PageID)
+		}
+		v := *c
+		v.CreatedAt, v.UpdatedAt = utcMS(c.CreatedAt), utcMS(c.UpdatedAt)
+		doc, err := encode(&v)
+		if err != nil {
+			return 0, err
+		}
+		if _, ok := byPage[c.PageID]; !ok {
+			order = append(order, c.PageID)
+		}
+		byPage[c.PageID] = append(byPage[c.PageID], c.ID, doc)
+	}
+	created := 0
+	for _, pageID := range order {
+		args := byPage[pageID]
+		n, err := upsertCustomersScript.Run(ctx, db.client, []string{db.keys.customers(pageID), db.keys.customerIDs(pageID)}, args...).Int()
+		if err != nil {
+			return created, fmt.Errorf("redis: upsert customers: %w", err)
+		}
+		created += n
+	}
+	return created, nil
+}
+
+// FindCustomerByID implements notify.Store.
+func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*notify.Customer, error) {
+	if !incident.ValidID(pageID) {
+		return nil, incident.NotFound("customer", id)
+	}
+	doc, err := db.client.HGet(ctx, db.keys.customers(pageID), id).Result()
+	if err == goredis.Nil {
+		return nil, incident.NotFound("customer", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find customer: %w", err)
+	}
+	var c notify.Customer
+	if err := json.Unmarshal([]byte(doc), &c); err != nil {
+		return nil, fmt.Errorf("redis: decode customer: %w", err)
+	}
+	return &c, nil
+}
+
+// FindCustomers implements notify.Store: ZRANGEBYLEX from the cursor, then
+// one HMGET.
+func (db *DB) FindCustomers(ctx context.Context, f notify.CustomerFilter) ([]*notify.Customer, error) {
+	if !incident.ValidID(f.PageID) {
+		return []*notify.Customer{}, nil
+	}
+	min := "-"
+	if f.After != "" {
+		min = "(" + f.After
+	}
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = -1
+	}
+	ids, err := db.client.ZRangeByLex(ctx, db.keys.customerIDs(f.PageID), &goredis.ZRangeBy{Min: min, Max: "+", Count: limit}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: find customers: %w", err)
+	}
+	out := make([]*notify.Customer, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	docs, err := db.client.HMGet(ctx, db.keys.customers(f.PageID), ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: find customers: %w", err)
+	}
+	for _, d := range docs {
+		s, ok := d.(string)
+		if !ok {
+			continue // deleted between the two reads
+		}
+		var c notify.Customer
+		if err := json.Unmarshal([]byte(s), &c); err != nil {
+			return nil, fmt.Errorf("redis: decode customer: %w", err)
+		}
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+// CountCustomers implements notify.Store.
+func (db *DB) CountCustomers(ctx context.Context, pageID string) (int, error) {
+	if !incident.ValidID(pageID) {
+		return 0, nil
+	}
+	n, err := db.client.HLen(ctx, db.keys.customers(pageID)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis: count customers: %w", err)
+	}
+	return int(n), nil
+}
+
+// DeleteCustomer implements notify.Store; ENOTFOUND when there is none.
+func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
+	if !incident.ValidID(pageID) {
+		return incident.NotFound("customer", id)
+	}
+	n, err := deleteCustomerScript.Run(ctx, db.client, []string{db.keys.customers(pageID), db.keys.customerIDs(pageID)}, id).Int()
+	if err != nil {
+		return fmt.Errorf("redis: delete customer: %w", err)
+	}
+	if n == 0 {
+		return incident.NotFound("customer", id)
+	}
+	return nil
+}
+
+// ---- subscribers (global slot: FindSubscriberByID has no page) ----
+
+// subscriberRecord is how a subscriber is stored: Subscriber hides its
+// confirmation fields from JSON.
+type subscriberRecord struct {
+	notify.Subscriber
+	ConfirmHash  string `json:"confirm_hash"`
+	ConfirmTries int    `json:"confirm_tries"`
+}
+
+// subscriberLua computes, in the scripts, the address-index field of a
+// decoded subscriber document, and whether it is live (pending or active).
+const subscriberLua = `
+local function addrKey(s)
+  local inc = s.incident_id
+  if type(inc) ~= 'string' then inc = '' end
+  return s.page_id .. '\0' .. s.kind .. '\0' .. s.address .. '\0' .. inc
+end
+local function live(s) return s.state == 'pending' or s.state == 'active' end
+local function unindex(pfx, id, old)
+  if live(old) then
+    local k = addrKey(old)
+    if redis.call('HGET', pfx .. 'subscriber-addresses', k) == id then redis.call('HDEL', pfx .. 'subscriber-addresses', k) end
+  end
+  redis.call('ZREM', pfx .. 'subscribers:page:' .. old.page_id, id)
+  redis.call('HINCRBY', pfx .. 'subscribers:count:' .. old.page_id, old.state, -1)
+end
+`
+
+// saveSubscriberScript inserts or replaces a subscriber. KEYS[1]: the
+// subscriber hash. ARGV: {global} prefix, ID, JSON. Returns 0 (and writes
+// nothing) when another live subscriber holds the same page, kind, address
+// and incident; 1 otherwise.
+var saveSubscriberScript = goredis.NewScript(subscriberLua + `
+local pfx, id, doc = ARGV[1], ARGV[2], ARGV[3]
+local s = cjson.decode(doc)
+if live(s) then
+  local holder = redis.call('HGET', pfx .. 'subscriber-addresses', addrKey(s))
+  if holder and holder ~= id then return 0 end
+end
+local old = redis.call('HGET', KEYS[1], id)
+if old then unindex(pfx, id, cjson.decode(old)) end
+redis.call('HSET', KEYS[1], id, doc)
+redis.call('ZADD', pfx .. 'subscribers:page:' .. s.page_id, 0, id)
+redis.call('ZADD', pfx .. 'subscribers:all', 0, id)
+redis.call('HINCRBY', pfx .. 'subscribers:count:' .. s.page_id, s.state, 1)
+if live(s) then redis.call('HSET', pfx .. 'subscriber-addresses', addrKey(s), id) end
+return 1
+`)
+
+// deleteSubscriberScript removes a subscriber and its index entries.
+// KEYS[1]: the subscriber hash. ARGV: {global} prefix, ID. Returns 0 when
+// there was none.
+var deleteSubscriberScript = goredis.NewScript(subscriberLua + `
+local pfx, id = ARGV[1], ARGV[2]
+local old = redis.call('HGET', KEYS[1], id)
+if not old then return 0 end
+unindex(pfx, id, cjson.decode(old))
+redis.call('ZREM', pfx .. 'subscribers:all', id)
+redis.call('HDEL', KEYS[1], id)
+return 1
+`)
+
+func subscriberAddressField(pageID string, kind notify.Kind, address, incidentID string) string {
+	return pageID + "\x00" + string(kind) + "\x00" + address + "\x00" + incidentID
+}
+
+// SaveSubscriber implements notify.Store with saveSubscriberScript.
+func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
+	if s == nil || s.ID == "" {
+		return incident.Invalid("subscriber.id", "subscriber ID is empty")
+	}
+	if !incident.ValidID(s.PageID) {
+		return incident.Invalid("subscriber.page_id", "invalid page ID %q", s.PageID)
+	}
+	rec := subscriberRecord{Subscriber: *s, ConfirmHash: s.ConfirmHash, ConfirmTries: s.ConfirmTries}
+	rec.CreatedAt = utcMS(s.CreatedAt)
+	rec.ConfirmedAt, rec.UnsubscribedAt = utcMSPtr(s.ConfirmedAt), utcMSPtr(s.UnsubscribedAt)
+	doc, err := encode(rec)
+	if err != nil {
+		return err
+	}
+	ok, err := saveSubscriberScript.Run(ctx, db.client, []string{db.keys.subscribers()}, db.globalPrefix(), s.ID, doc).Int()
+	if err != nil {
+		return fmt.Errorf("redis: save subscriber: %w", err)
+	}
+	if ok == 0 {
+		return incident.Errorf(incident.ECONFLICT, "%s is already subscribed", s.Address)
+	}
+	return nil
+}
+
+func decodeSubscriber(doc string) (*notify.Subscriber, error) {
+	var rec subscriberRecord
+	if err := json.Unmarshal([]byte(doc), &rec); err != nil {
+		return nil, fmt.Errorf("redis: decode subscriber: %w", err)
+	}
+	s := rec.Subscriber
+	s.ConfirmHash, s.ConfirmTries = rec.ConfirmHash, rec.ConfirmTries
+	return &s, nil
+}
+
+// FindSubscriberByID implements notify.Store.
+func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*notify.Subscriber, error) {
+	doc, err := db.client.HGet(ctx, db.keys.subscribers(), id).Result()
+	if err == goredis.Nil {
+		return nil, incident.NotFound("subscriber", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find subscriber: %w", err)
+	}
+	return decodeSubscriber(doc)
+}
+
+// FindSubscriberByAddress implements notify.Store through the address index.
+func (db *DB) FindSubscriberByAddress(ctx context.Context, pageID string, kind notify.Kind, address, incidentID string) (*notify.Subscriber, error) {
+	id, err := db.client.HGet(ctx, db.keys.subscriberAddresses(), subscriberAddressField(pageID, kind, address, incidentID)).Result()
+	if err == goredis.Nil {
+		return nil, incident.NotFound("subscriber", address)
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find subscriber: %w", err)
+	}
+	return db.FindSubscriberByID(ctx, id)
+}
+
+// FindSubscribers implements notify.Store: the page's (or every) ID index
+// from the cursor, a chunk at a time, filtered in Go.
+func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([]*notify.Subscriber, error) {
+	index := db.keys.allSubscribers()
+	if f.PageID != "" {
+		index = db.keys.pageSubscribers(f.PageID)
+	}
+	match := func(s *notify.Subscriber) bool {
+		if (f.State != "" && s.State != f.State) || (f.Kind != "" && s.Kind != f.Kind) {
+			return false
+		}
+		if f.Following {
+			return s.IncidentID == f.IncidentID
+		}
+		return s.IncidentID == ""
+	}
+	out := []*notify.Subscriber{}
+	after := f.After
+	const chunk = 500
+	for f.Limit <= 0 || len(out) < f.Limit {
+		min := "-"
+		if after != "" {
+			min = "(" + after
+		}
+		ids, err := db.client.ZRangeByLex(ctx, index, &goredis.ZRangeBy{Min: min, Max: "+", Count: chunk}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: find subscribers: %w", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		after = ids[len(ids)-1]
+		docs, err := db.client.HMGet(ctx, db.keys.subscribers(), ids...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: find subscribers: %w", err)
+		}
+		for _, d := range docs {
+			doc, ok := d.(string)
+			if !ok {
+				continue
+			}
+			s, err := decodeSubscriber(doc)
+			if err != nil {
+				return nil, err
+			}
+			if match(s) {
+				out = append(out, s)
+				if len(out) == f.Limit {
+					break
+				}
+			}
+		}
+		if len(ids) < chunk {
+			break
+		}
+	}
+	return out, nil
+}
+
+// CountSubscribers implements notify.Store from the per-page counts the
+// scripts keep.
+func (db *DB) CountSubscribers(ctx context.Context, pageID string, state notify.SubscriberState) (int, error) {
+	counts, err := db.client.HGetAll(ctx, db.keys.subscriberCounts(pageID)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis: count subscribers: %w", err)
+	}
+	total := 0
+	for s, v := range counts {
+		if state == "" || notify.SubscriberState(s) == state {
+			n, _ := strconv.Atoi(v)
+			total += n
+		}
+	}
+	return total, nil
+}
+
+// DeleteSubscriber implements notify.Store; ENOTFOUND when there is none.
+func (db *DB) DeleteSubscriber(ctx context.Context, id string) error {
+	n, err := deleteSubscriberScript.Run(ctx, db.client, []string{db.keys.subscribers()}, db.globalPrefix(), id).Int()
+	if err != nil {
+		return fmt.Errorf("redis: delete subscriber: %w", err)
+	}
+	if n == 0 {
+		return incident.NotFound("subscriber", id)
+	}
+	return nil
+}
+
+// ---- suppressions and secrets ----
+
+func suppressionField(pageID string, kind notify.Kind, address string) string {
+	return pageID + "\x00" + string(kind) + "\x00" + address
+}
+
+// Suppress implements notify.Store. A suppression already recorded is kept
+// as it is (HSETNX): the first reason and time stand.
+func (db *DB) Suppress(ctx context.Context, s notify.Suppression) error {
+	s.At = utcMS(s.At)
+	doc, err := encode(s)
+	if err != nil {
+		return err
+	}
+	if err := db.client.HSetNX(ctx, db.keys.suppressions(), suppressionField(s.PageID, s.Kind, s.Address), doc).Err(); err != nil {
+		return fmt.Errorf("redis: suppress: %w", err)
+	}
+	return nil
+}
+
+// Unsuppress implements notify.Store.
+func (db *DB) Unsuppress(ctx context.Context, pageID string, kind notify.Kind, address string) error {
+	if err := db.client.HDel(ctx, db.keys.suppressions(), suppressionField(pageID, kind, address)).Err(); err != nil {
+		return fmt.Errorf("redis: unsuppress: %w", err)
+	}
+	return nil
+}
+
+// FindSuppression implements notify.Store: the page's own suppression
+// first, else the global one.
+func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
+	vals, err := db.client.HMGet(ctx, db.keys.suppressions(),
+		suppressionField(pageID, kind, address), suppressionField("", kind, address)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: find suppression: %w", err)
+	}
+	for _, v := range vals {
+		if doc, ok := v.(string); ok {
+			var s notify.Suppression
+			if err := json.Unmarshal([]byte(doc), &s); err != nil {
+				return nil, fmt.Errorf("redis: decode suppression: %w", err)
+			}
+			return &s, nil
+		}
+	}
+	return nil, incident.NotFound("suppression", address)
+}
+
+// Secret implements notify.Store: SET NX, then GET, so the first node to
+// ask decides and every node reads the same bytes.
+func (db *DB) Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error) {
+	key := db.keys.secret(name)
+	if b, err := db.client.Get(ctx, key).Bytes(); err == nil {
+		return b, nil
+	} else if err != goredis.Nil {
+		return nil, fmt.Errorf("redis: read secret: %w", err)
+	}
+	if err := db.client.SetNX(ctx, key, gen(), 0).Err(); err != nil {
+		return nil, fmt.Errorf("redis: create secret: %w", err)
+	}
+	b, err := db.client.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("redis: read secret: %w", err)
+	}
+	return b, nil
+}

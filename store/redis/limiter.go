@@ -1,0 +1,75 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/notify"
+)
+
+// gcraScript is the generic cell rate algorithm (as in go-redis/redis_rate)
+// on one key holding the bucket's theoretical arrival time (TAT) in µs.
+// KEYS[1]: the bucket. ARGV: emission interval µs (1/rate), burst.
+// It reads the time from Redis (TIME), so every node judges by one clock.
+// Returns 0 when allowed (and moves the TAT on), else the µs to wait.
+var gcraScript = goredis.NewScript(`
+local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local newTat = tat + interval
+local allowAt = newTat - burst * interval
+if allowAt > now then return allowAt - now end
+redis.call('SET', KEYS[1], string.format('%d', newTat), 'PX', math.ceil((newTat - now) / 1000) + 1)
+return 0
+`)
+
+// Limiter holds rate limits in Redis, shared by every node: one GCRA
+// bucket per key, updated by one script call per Take.
+type Limiter struct {
+	db *DB
+}
+
+var _ notify.Limiter = (*Limiter)(nil)
+
+// Limiter returns a notify.Limiter whose buckets every node that uses the
+// same Redis and prefix shares.
+func (db *DB) Limiter() *Limiter { return &Limiter{db: db} }
+
+// Take implements notify.Limiter. A limit with no rate allows everything.
+func (l *Limiter) Take(ctx context.Context, key string, lim notify.Limit) (time.Duration, error) {
+	if lim.Rate <= 0 || math.IsInf(lim.Rate, 1) {
+		return 0, nil
+	}
+	burst := lim.Burst
+	if burst < 1 {
+		burst = 1
+	}
+	interval := int64(math.Round(1e6 / lim.Rate))
+	if interval < 1 {
+		interval = 1
+	}
+	wait, err := gcraScript.Run(ctx, l.db.client, []string{l.db.keys.rate(rateKey(key))}, interval, burst).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redis: rate limit: %w", err)
+	}
+	return time.Duration(wait) * time.Microsecond, nil
+}
+
+// rateKey keeps a bucket name inside its hash tag: a name with braces is
+// replaced by its hash.
+func rateKey(key string) string {
+	if !strings.ContainsAny(key, "{}") {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,581 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+)
+
+// A delivery is one hash, <prefix>:{global}:d:<id>, whose small fields the
+// scripts read and change without decoding JSON:
+//
+//	j   the immutable part as compact JSON (deliveryDoc)
+//	s   state            a   attempts         n   next_at ms
+//	k   channel kind     b   broadcast ID     u   updated_at ms
+//	l   lease token while sending, "" otherwise
+//	p   provider ID      e   error code       r   reason
+//	sa  sent_at ms       da  delivered_at ms
+//
+// Small hashes are stored as listpacks, so a delivery costs a few hundred
+// bytes however many fields it has.
+
+// deliveryDoc is the part of a delivery that never changes after planning,
+// with short JSON names because a broadcast can hold millions of them.
+type deliveryDoc struct {
+	ID            string               `json:"id"`
+	PageID        string               `json:"p,omitempty"`
+	IncidentID    string               `json:"i,omitempty"`
+	UpdateID      string               `json:"up,omitempty"`
+	BroadcastID   string               `json:"b,omitempty"`
+	MessageKind   notify.MessageKind   `json:"m,omitempty"`
+	Kind          notify.Kind          `json:"k"`
+	Address       string               `json:"a"`
+	RecipientType notify.RecipientType `json:"rt,omitempty"`
+	RecipientID   string               `json:"r,omitempty"`
+	Name          string               `json:"n,omitempty"`
+	Language      string               `json:"l,omitempty"`
+	TimeZone      string               `json:"tz,omitempty"`
+	Critical      bool                 `json:"c,omitempty"`
+	CreatedAt     int64                `json:"ca"`
+	Vars          map[string]string    `json:"v,omitempty"`
+}
+
+// insertStride is how many ARGV strings describe one delivery for insertLua.
+const insertStride = 12
+
+// insertLua is the Lua function shared by the scripts that create
+// deliveries (savePlanBatchScript, enqueueScript). a[from..] holds
+// insertStride strings per delivery: id, doc, state, attempts, next_at ms,
+// kind, broadcast ID, created_at ms, address, updated_at ms, reason, error
+// code. An existing ID is skipped (the idempotency key: update × channel ×
+// address). A pending delivery joins its channel's due queue; every one
+// joins the indexes, and its broadcast's counters grow by one per state
+// (and per reason for failed and suppressed ones), summed per call.
+var insertLua = `
+local function insert(pfx, a, from)
+  local new = 0
+  local counts = {}
+  local function count(bid, field, by)
+    if bid == '' then return end
+    local c = counts[bid]
+    if not c then c = {}; counts[bid] = c end
+    c[field] = (c[field] or 0) + by
+  end
+  for i = from, #a, ` + strconv.Itoa(insertStride) + ` do
+    local id, st, kind, bid, created = a[i], a[i+2], a[i+5], a[i+6], a[i+7]
+    local dk = pfx .. 'd:' .. id
+    if redis.call('EXISTS', dk) == 0 then
+      new = new + 1
+      redis.call('HSET', dk, 'j', a[i+1], 's', st, 'a', a[i+3], 'n', a[i+4], 'k', kind, 'b', bid, 'u', a[i+9], 'l', '')
+      local reason, code = a[i+10], a[i+11]
+      if reason ~= '' then redis.call('HSET', dk, 'r', reason) end
+      if code ~= '' then redis.call('HSET', dk, 'e', code) end
+      if st == 'pending' then redis.call('ZADD', pfx .. 'q:' .. kind .. ':due', a[i+4], id) end
+      redis.call('ZADD', pfx .. 'deliveries', created, id)
+      if bid ~= '' then redis.call('ZADD', pfx .. 'bd:' .. bid, created, id) end
+      redis.call('ZADD', pfx .. 'da:' .. kind .. ':' .. a[i+8], created, id)
+      count(bid, kind .. ':' .. st, 1)
+      if reason ~= '' and (st == 'failed' or st == 'suppressed') then count(bid, 'r:' .. kind .. ':' .. reason, 1) end
+    end
+  end
+  for bid, c in pairs(counts) do
+    for f, by in pairs(c) do redis.call('HINCRBY', pfx .. 'progress:' .. bid, f, by) end
+  end
+  return new
+end
+`
+
+// enqueueScript creates deliveries outside any plan. ARGV[1] is the
+// {global} key prefix, ARGV[2..] the deliveries (insertLua). KEYS[1] (the
+// index of every delivery) only names the slot. It returns how many were new.
+var enqueueScript = goredis.NewScript(insertLua + `
+return insert(ARGV[1], ARGV, 2)
+`)
+
+// claimScript leases up to n deliveries of one channel: first those whose
+// lease ended (a dead node's work, still sending), then pending ones that
+// are due, oldest NextAt first. Each gets state sending, one more attempt,
+// the end of its lease as its score in the lease queue, and this call's
+// fencing token, which FinishDeliveries must present. One script does it
+// all, so two callers never get the same delivery.
+//
+// KEYS: due queue, lease queue, lease counter. ARGV: now ms, lease end ms,
+// n, {global} key prefix. It returns each claimed delivery's fields
+// (HGETALL) followed by the token.
+var claimScript = goredis.NewScript(`
+local due, leased = KEYS[1], KEYS[2]
+local now, untilMs, n, pfx = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local token = tostring(redis.call('INCR', KEYS[3]))
+local out = {}
+local counts = {}
+local function take(id, want)
+  local dk = pfx .. 'd:' .. id
+  local cur = redis.call('HMGET', dk, 's', 'b', 'k')
+  if cur[1] ~= want then return false end
+  redis.call('HSET', dk, 's', 'sending', 'l', token, 'u', now)
+  redis.call('HINCRBY', dk, 'a', 1)
+  redis.call('ZADD', leased, untilMs, id)
+  if want == 'pending' and cur[2] ~= '' then
+    local f = cur[2]
+    counts[f] = counts[f] or {}
+    counts[f][cur[3]] = (counts[f][cur[3]] or 0) + 1
+  end
+  out[#out + 1] = redis.call('HGETALL', dk)
+  return true
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, n)) do
+  if not take(id, 'sending') then redis.call('ZREM', leased, id) end
+end
+if #out < n then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, n - #out)) do
+    redis.call('ZREM', due, id)
+    take(id, 'pending')
+  end
+end
+for bid, c in pairs(counts) do
+  for kind, by in pairs(c) do
+    redis.call('HINCRBY', pfx .. 'progress:' .. bid, kind .. ':pending', -by)
+    redis.call('HINCRBY', pfx .. 'progress:' .. bid, kind .. ':sending', by)
+  end
+end
+return {token, out}
+`)
+
+// finishStride is how many ARGV strings describe one outcome for finishScript.
+const finishStride = 10
+
+// finishScript records outcomes. ARGV[1] is the {global} key prefix, then
+// finishStride strings per delivery: id, lease token, state, next_at ms,
+// provider ID, error code, reason, sent_at ms, delivered_at ms, updated_at
+// ms ("" leaves a field alone). A delivery that is no longer sending under
+// that token (its lease expired and someone claimed it again, or it was
+// cancelled) is skipped. KEYS[1] only names the slot. It returns how many
+// outcomes were applied.
+var finishScript = goredis.NewScript(`
+local pfx = ARGV[1]
+local applied = 0
+for i = 2, #ARGV, 10 do
+  local id, lease, st, nextAt = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
+  local dk = pfx .. 'd:' .. id
+  local cur = redis.call('HMGET', dk, 's', 'l', 'k', 'b')
+  if cur[1] == 'sending' and cur[2] == lease then
+    local kind, bid = cur[3], cur[4]
+    applied = applied + 1
+    redis.call('ZREM', pfx .. 'q:' .. kind .. ':leased', id)
+    redis.call('HSET', dk, 's', st, 'l', '', 'u', ARGV[i+9], 'e', ARGV[i+5], 'r', ARGV[i+6])
+    local provider = ARGV[i+4]
+    if provider ~= '' then
+      redis.call('HSET', dk, 'p', provider)
+      redis.call('HSET', pfx .. 'provider-ids', provider, id)
+    end
+    if ARGV[i+7] ~= '' then redis.call('HSET', dk, 'sa', ARGV[i+7]) end
+    if ARGV[i+8] ~= '' then redis.call('HSET', dk, 'da', ARGV[i+8]) end
+    if st == 'pending' then
+      redis.call('HSET', dk, 'n', nextAt)
+      redis.call('ZADD', pfx .. 'q:' .. kind .. ':due', nextAt, id)
+    end
+    if bid ~= '' then
+      local pk = pfx .. 'progress:' .. bid
+      redis.call('HINCRBY', pk, kind .. ':sending', -1)
+      redis.call('HINCRBY', pk, kind .. ':' .. st, 1)
+      if ARGV[i+6] ~= '' and (st == 'failed' or st == 'suppressed') then
+        redis.call('HINCRBY', pk, 'r:' .. kind .. ':' .. ARGV[i+6], 1)
+      end
+    end
+  end
+end
+return applied
+`)
+
+// statusScript applies a provider receipt. KEYS[1] is the delivery.
+// ARGV: new state, error code, provider status, at ms, {global} prefix.
+// Only a sent delivery moves (to delivered, undelivered or failed); a
+// final one stays as it is, so a late or repeated callback never moves a
+// delivery backwards. Returns -1 when the delivery does not exist, 0 when
+// nothing changed, 1 when the receipt was applied.
+var statusScript = goredis.NewScript(`
+local dk = KEYS[1]
+local st, code, status, at, pfx = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local cur = redis.call('HMGET', dk, 's', 'k', 'b')
+if not cur[1] then return -1 end
+if cur[1] ~= 'sent' then return 0 end
+redis.call('HSET', dk, 's', st, 'u', at)
+if code ~= '' then redis.call('HSET', dk, 'e', code) end
+if st == 'delivered' then
+  redis.call('HSET', dk, 'da', at)
+elseif status ~= '' then
+  redis.call('HSET', dk, 'r', status)
+end
+if cur[3] ~= '' then
+  local pk = pfx .. 'progress:' .. cur[3]
+  redis.call('HINCRBY', pk, cur[2] .. ':sent', -1)
+  redis.call('HINCRBY', pk, cur[2] .. ':' .. st, 1)
+  if st == 'failed' and status ~= '' then redis.call('HINCRBY', pk, 'r:' .. cur[2] .. ':' .. status, 1) end
+end
+return 1
+`)
+
+// globalPrefix is the common start of every {global} key, which the
+// scripts extend into delivery, queue, index and counter names.
+func (db *DB) globalPrefix() string { return db.keys.global("") }
+
+// insertArgs appends ds to args as insertLua expects them, checking each.
+func (db *DB) insertArgs(args []any, ds []*notify.Delivery, now time.Time) ([]any, error) {
+	for _, d := range ds {
+		if err := validDelivery(d); err != nil {
+			return nil, err
+		}
+		created := d.CreatedAt
+		if created.IsZero() {
+			created = now
+		}
+		updated := d.UpdatedAt
+		if updated.IsZero() {
+			updated = created
+		}
+		next := d.NextAt
+		if next.IsZero() {
+			next = created
+		}
+		state := d.State
+		if state == "" {
+			state = notify.StatePending
+		}
+		doc, err := encode(deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
+			MessageKind: d.MessageKind, Kind: d.Kind, Address: d.Address, RecipientType: d.RecipientType, RecipientID: d.RecipientID,
+			Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Critical: d.Critical, CreatedAt: ms(created), Vars: d.Vars})
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, d.ID, doc, string(state), strconv.Itoa(d.Attempts), msString(next), string(d.Kind), d.BroadcastID,
+			msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode)
+	}
+	return args, nil
+}
+
+// validDelivery rejects what would corrupt the key layout or the queue: a
+// delivery starts pending or in a final state, never sending (only a claim
+// makes it sending, with a lease).
+func validDelivery(d *notify.Delivery) error {
+	switch {
+	case d == nil:
+		return incident.Invalid("delivery", "nil delivery")
+	case d.ID == "":
+		return incident.Invalid("delivery.id", "delivery ID is empty")
+	case !validKind(d.Kind):
+		return incident.Invalid("delivery.channel", "unknown channel %q", d.Kind)
+	case d.State == notify.StateSending:
+		return incident.Invalid("delivery.state", "a new delivery cannot be sending")
+	case d.State != "" && !validState(d.State):
+		return incident.Invalid("delivery.state", "unknown delivery state %q", d.State)
+	}
+	return nil
+}
+
+// kinds lists the channels that have queues.
+var kinds = []notify.Kind{notify.SMS, notify.Email, notify.Slack, notify.Webhook}
+
+func validKind(k notify.Kind) bool {
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func validState(s notify.DeliveryState) bool {
+	for _, x := range notify.DeliveryStates {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// EnqueueDeliveries implements notify.Store: deliveries outside any plan
+// (confirmations, complaint answers), written by one script call per
+// chunk, skipping IDs that exist.
+func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int, error) {
+	now := db.now()
+	total := 0
+	for len(ds) > 0 {
+		chunk := ds
+		if len(chunk) > maxScriptDeliveries {
+			chunk = chunk[:maxScriptDeliveries]
+		}
+		ds = ds[len(chunk):]
+		args, err := db.insertArgs(make([]any, 0, 1+len(chunk)*insertStride), chunk, now)
+		if err != nil {
+			return total, err
+		}
+		args = append([]any{db.globalPrefix()}, args...)
+		n, err := enqueueScript.Run(ctx, db.client, []string{db.keys.deliveriesAll()}, args...).Int()
+		if err != nil {
+			return total, fmt.Errorf("redis: enqueue deliveries: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// maxScriptDeliveries bounds one script call, so a huge call cannot hold
+// Redis for long (other clients wait while a script runs).
+const maxScriptDeliveries = 5000
+
+// ClaimDeliveries implements notify.Store with claimScript.
+func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Time, lease time.Duration, n int) ([]*notify.Delivery, error) {
+	if !validKind(kind) {
+		return nil, incident.Invalid("channel", "unknown channel %q", kind)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	if lease <= 0 {
+		return nil, incident.Invalid("lease", "lease must be positive, got %s", lease)
+	}
+	k := db.keys
+	res, err := claimScript.Run(ctx, db.client, []string{k.dueQueue(string(kind)), k.leaseQueue(string(kind)), k.leaseSeq()},
+		msString(now), msString(now.Add(lease)), n, db.globalPrefix()).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redis: claim deliveries: %w", err)
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("redis: claim deliveries: unexpected reply %v", res)
+	}
+	token, _ := res[0].(string)
+	rows, _ := res[1].([]any)
+	out := make([]*notify.Delivery, 0, len(rows))
+	for _, r := range rows {
+		fields, _ := r.([]any)
+		m := make(map[string]string, len(fields)/2)
+		for i := 0; i+1 < len(fields); i += 2 {
+			key, _ := fields[i].(string)
+			val, _ := fields[i+1].(string)
+			m[key] = val
+		}
+		d, err := decodeDelivery(m)
+		if err != nil {
+			return nil, err
+		}
+		d.Lease = token
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// FinishDeliveries implements notify.Store with finishScript.
+func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error {
+	now := db.now()
+	for len(ds) > 0 {
+		chunk := ds
+		if len(chunk) > maxScriptDeliveries {
+			chunk = chunk[:maxScriptDeliveries]
+		}
+		ds = ds[len(chunk):]
+		args := make([]any, 0, 1+len(chunk)*finishStride)
+		args = append(args, db.globalPrefix())
+		for _, d := range chunk {
+			if d == nil {
+				return incident.Invalid("delivery", "nil delivery")
+			}
+			if d.State == notify.StateSending || !validState(d.State) {
+				return incident.Invalid("delivery.state", "cannot finish delivery %q as %q", d.ID, d.State)
+			}
+			updated := d.UpdatedAt
+			if updated.IsZero() {
+				updated = now
+			}
+			next := ""
+			if d.State == notify.StatePending {
+				at := d.NextAt
+				if at.IsZero() {
+					at = updated
+				}
+				next = msString(at)
+			}
+			args = append(args, d.ID, d.Lease, string(d.State), next, d.ProviderID, d.ErrorCode, d.Reason,
+				optMS(d.SentAt), optMS(d.DeliveredAt), msString(updated))
+		}
+		if err := finishScript.Run(ctx, db.client, []string{db.keys.deliveriesAll()}, args...).Err(); err != nil {
+			return fmt.Errorf("redis: finish deliveries: %w", err)
+		}
+	}
+	return nil
+}
+
+func optMS(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return msString(*t)
+}
+
+// SetDeliveryStatus implements notify.Store with statusScript.
+func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.DeliveryState, providerStatus, errorCode string, at time.Time) error {
+	switch state {
+	case notify.StateDelivered, notify.StateUndelivered, notify.StateFailed:
+	default:
+		return incident.Invalid("state", "a receipt can only set delivered, undelivered or failed, not %q", state)
+	}
+	res, err := statusScript.Run(ctx, db.client, []string{db.keys.delivery(id)},
+		string(state), errorCode, providerStatus, msString(at), db.globalPrefix()).Int()
+	if err != nil {
+		return fmt.Errorf("redis: set delivery status: %w", err)
+	}
+	if res < 0 {
+		return incident.NotFound("delivery", id)
+	}
+	return nil
+}
+
+// FindDeliveryByID implements notify.Store.
+func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*notify.Delivery, error) {
+	m, err := db.client.HGetAll(ctx, db.keys.delivery(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: find delivery: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, incident.NotFound("delivery", id)
+	}
+	return decodeDelivery(m)
+}
+
+// FindDeliveryByProviderID implements notify.Store.
+func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (*notify.Delivery, error) {
+	id, err := db.client.HGet(ctx, db.keys.providerIDs(), providerID).Result()
+	if err == goredis.Nil {
+		return nil, incident.NotFound("delivery", providerID)
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find delivery by provider ID: %w", err)
+	}
+	return db.FindDeliveryByID(ctx, id)
+}
+
+// FindDeliveries implements notify.Store. It walks the most selective
+// index (the broadcast's, the address's, or the index of every delivery)
+// newest first, a page at a time, and filters the rest in Go.
+func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*notify.Delivery, error) {
+	k := db.keys
+	index := k.deliveriesAll()
+	switch {
+	case f.BroadcastID != "":
+		index = k.broadcastDeliveries(f.BroadcastID)
+	case f.Address != "" && f.Kind != "":
+		index = k.addressDeliveries(string(f.Kind), f.Address)
+	}
+	minScore := "-inf"
+	if !f.Since.IsZero() {
+		minScore = msString(f.Since)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultFindLimit
+	}
+	states := map[notify.DeliveryState]bool{}
+	for _, s := range f.States {
+		states[s] = true
+	}
+	match := func(d *notify.Delivery) bool {
+		return (f.PageID == "" || d.PageID == f.PageID) &&
+			(f.BroadcastID == "" || d.BroadcastID == f.BroadcastID) &&
+			(f.IncidentID == "" || d.IncidentID == f.IncidentID) &&
+			(f.RecipientID == "" || d.RecipientID == f.RecipientID) &&
+			(f.Kind == "" || d.Kind == f.Kind) &&
+			(f.Address == "" || d.Address == f.Address) &&
+			(len(states) == 0 || states[d.State])
+	}
+	const page = 500
+	var out []*notify.Delivery
+	for offset := int64(0); len(out) < limit; offset += page {
+		ids, err := db.client.ZRevRangeByScore(ctx, index, &goredis.ZRangeBy{Max: "+inf", Min: minScore, Offset: offset, Count: page}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: find deliveries: %w", err)
+		}
+		ds, err := db.loadDeliveries(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			if match(d) {
+				out = append(out, d)
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+		if len(ids) < page {
+			break
+		}
+	}
+	return out, nil
+}
+
+// defaultFindLimit caps a listing that asks for no limit.
+const defaultFindLimit = 1000
+
+// loadDeliveries reads deliveries by ID in one pipeline, skipping IDs
+// whose hash is gone.
+func (db *DB) loadDeliveries(ctx context.Context, ids []string) ([]*notify.Delivery, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := db.client.Pipeline()
+	cmds := make([]*goredis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, db.keys.delivery(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redis: load deliveries: %w", err)
+	}
+	out := make([]*notify.Delivery, 0, len(ids))
+	for _, c := range cmds {
+		m := c.Val()
+		if len(m) == 0 {
+			continue
+		}
+		d, err := decodeDelivery(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// decodeDelivery rebuilds a delivery from its hash fields.
+func decodeDelivery(m map[string]string) (*notify.Delivery, error) {
+	var doc deliveryDoc
+	if err := json.Unmarshal([]byte(m["j"]), &doc); err != nil {
+		return nil, fmt.Errorf("redis: decode delivery: %w", err)
+	}
+	d := &notify.Delivery{ID: doc.ID, PageID: doc.PageID, IncidentID: doc.IncidentID, UpdateID: doc.UpdateID, BroadcastID: doc.BroadcastID,
+		MessageKind: doc.MessageKind, Kind: doc.Kind, Address: doc.Address, RecipientType: doc.RecipientType,
+		RecipientID: doc.RecipientID, Name: doc.Name, Language: doc.Language, TimeZone: doc.TimeZone, Critical: doc.Critical,
+		CreatedAt: time.UnixMilli(doc.CreatedAt).UTC(), Vars: doc.Vars,
+		State: notify.DeliveryState(m["s"]), ProviderID: m["p"], ErrorCode: m["e"], Reason: m["r"]}
+	d.Attempts, _ = strconv.Atoi(m["a"])
+	d.NextAt = msTime(m["n"])
+	d.UpdatedAt = msTime(m["u"])
+	if v := m["sa"]; v != "" {
+		t := msTime(v)
+		d.SentAt = &t
+	}
+	if v := m["da"]; v != "" {
+		t := msTime(v)
+		d.DeliveredAt = &t
+	}
+	return d, nil
+}
+
+func msTime(s string) time.Time {
+	v, _ := strconv.ParseInt(s, 10, 64)
+	return time.UnixMilli(v).UTC()
+}
