@@ -169,7 +169,7 @@ type Progress struct {
 type CustomerFilter struct {
 	PageID string
 	After  string // ID cursor: customers with ID > After
-	Limit  int
+	Limit  int    // ≤ 0: no limit
 }
 
 // SubscriberFilter pages through subscribers ordered by ID.
@@ -180,8 +180,12 @@ type SubscriberFilter struct {
 	IncidentID string          // "" page-wide subscribers only when Following is false
 	Following  bool            // true: only subscribers of IncidentID
 	After      string
-	Limit      int
+	Limit      int // ≤ 0: no limit
 }
+
+// With Following false, a SubscriberFilter selects page-wide subscribers
+// plus, when IncidentID is set, the followers of that incident: a
+// broadcast's subscriber audience in one query.
 
 // DeliveryFilter selects deliveries, newest first.
 type DeliveryFilter struct {
@@ -191,9 +195,9 @@ type DeliveryFilter struct {
 	RecipientID string // customer or subscriber id
 	Kind        Kind
 	Address     string
-	States      []DeliveryState
-	Since       time.Time // CreatedAt ≥ Since (UpdatedAt for SentSince)
-	Limit       int
+	States      []DeliveryState // any of
+	Since       time.Time       // CreatedAt ≥ Since; zero: any time
+	Limit       int             // ≤ 0: no limit
 }
 
 // Store is notify's persistence and queue, implemented by store/sqlite and
@@ -201,12 +205,14 @@ type DeliveryFilter struct {
 // return incident.ENOTFOUND errors for missing objects.
 type Store interface {
 	// UpsertCustomers inserts or replaces customers by (PageID, ID), all in
-	// one transaction, and returns how many were new.
+	// one transaction, and returns how many were new. A replaced customer
+	// keeps its stored CreatedAt (when it was first imported).
 	UpsertCustomers(ctx context.Context, cs []*Customer) (created int, err error)
 	FindCustomerByID(ctx context.Context, pageID, id string) (*Customer, error)
 	// FindCustomers returns up to f.Limit customers with ID > f.After, by ID.
 	FindCustomers(ctx context.Context, f CustomerFilter) ([]*Customer, error)
 	CountCustomers(ctx context.Context, pageID string) (int, error)
+	// DeleteCustomer returns ENOTFOUND when there is no such customer.
 	DeleteCustomer(ctx context.Context, pageID, id string) error
 
 	// SaveSubscriber inserts or replaces a subscriber. A second active or
@@ -218,51 +224,76 @@ type Store interface {
 	// subscriber for kind and address, page-wide (incidentID "") or following one incident.
 	FindSubscriberByAddress(ctx context.Context, pageID string, kind Kind, address, incidentID string) (*Subscriber, error)
 	FindSubscribers(ctx context.Context, f SubscriberFilter) ([]*Subscriber, error)
+	// CountSubscribers counts a page's subscribers in state ("" any).
 	CountSubscribers(ctx context.Context, pageID string, state SubscriberState) (int, error)
+	// DeleteSubscriber returns ENOTFOUND when there is no such subscriber.
 	DeleteSubscriber(ctx context.Context, id string) error
 
-	// Suppress records a suppression (idempotent); Unsuppress lifts one
-	// (START); FindSuppression returns the one that applies to the page
-	// (page-scoped or global) or ENOTFOUND.
+	// Suppress records a suppression (idempotent: an existing one for the
+	// same page, kind and address is kept as it was); Unsuppress lifts the
+	// one of exactly that scope (START; lifting none is no error);
+	// FindSuppression returns the one that applies to the page, the
+	// page-scoped one before a global one, or ENOTFOUND.
 	Suppress(ctx context.Context, s Suppression) error
 	Unsuppress(ctx context.Context, pageID string, kind Kind, address string) error
 	FindSuppression(ctx context.Context, pageID string, kind Kind, address string) (*Suppression, error)
 
 	// ClaimPlan leases one plan in PlanPending whose lease is free or
-	// expired, for lease; nil when there is none. Plans appear when
-	// incident.Store commits a Broadcast.
+	// expired (now ≥ its end), for lease; nil when there is none. Plans
+	// appear, pending, when incident.Store commits a Broadcast (in the same
+	// transaction).
 	ClaimPlan(ctx context.Context, now time.Time, lease time.Duration) (*Plan, error)
 	// SavePlanBatch writes the batch's new deliveries (skipping IDs that
 	// exist), queues them, advances the cursor and renews the lease, in one
-	// transaction; ECONFLICT when the lease was lost or the plan cancelled.
-	// It returns how many deliveries were new.
+	// transaction; ECONFLICT when the lease was lost (b.Plan.Lease is no
+	// longer the plan's) or the plan is no longer pending (cancelled, done),
+	// and nothing is written then. The lease token stays the same; its end
+	// moves to now+lease. Done marks the plan done. A delivery's BroadcastID
+	// must be the plan's ("" is filled in), else EINVALID. It returns how
+	// many deliveries were new.
 	SavePlanBatch(ctx context.Context, b *PlanBatch, now time.Time, lease time.Duration) (int, error)
 	// FindPlan returns a broadcast's plan.
 	FindPlan(ctx context.Context, broadcastID string) (*Plan, error)
-	// CancelPlan stops planning and cancels its pending deliveries.
+	// CancelPlan stops planning and cancels its pending deliveries (those
+	// being sent finish as they will); ENOTFOUND for an unknown broadcast.
+	// Cancelling again is no error.
 	CancelPlan(ctx context.Context, broadcastID string, now time.Time) error
-	// Progress counts a broadcast's deliveries; cheap enough to poll.
+	// Progress counts a broadcast's deliveries; cheap enough to poll (the
+	// engines keep counters, never scan deliveries). Counts and Reasons hold
+	// non-zero entries only; Reasons counts suppressed and failed deliveries
+	// by Reason. CreatedAt is the broadcast's. ENOTFOUND for an unknown one.
 	Progress(ctx context.Context, broadcastID string) (*Progress, error)
 	// FindPlans lists an incident's plans, oldest first.
 	FindPlans(ctx context.Context, incidentID string) ([]*Plan, error)
 
 	// ClaimDeliveries leases up to n deliveries of kind that are pending and
 	// due at now, or sending with an expired lease (a node died), moving
-	// them to sending and counting an attempt. Each delivery is claimed by
-	// one caller only.
+	// them to sending and counting an attempt, oldest NextAt first. Each
+	// delivery is claimed by one caller only; its lease ends at now+lease.
+	// Each returned delivery carries its Lease.
 	ClaimDeliveries(ctx context.Context, kind Kind, now time.Time, lease time.Duration, n int) ([]*Delivery, error)
 	// FinishDeliveries records outcomes of claimed deliveries: a final
 	// state, or pending with a later NextAt (retry, deferral). A delivery
-	// whose lease was lost (claimed again by someone else) is skipped.
+	// whose lease was lost (claimed again by someone else) or that is no
+	// longer sending is skipped, without an error. It stores State, NextAt,
+	// ProviderID, ErrorCode, Reason, SentAt, DeliveredAt and UpdatedAt (zero:
+	// the store's clock); Attempts is the store's own count.
 	FinishDeliveries(ctx context.Context, ds []*Delivery) error
 	// EnqueueDeliveries queues deliveries outside any plan (subscription
 	// confirmations, complaint answers), skipping IDs that exist; it
 	// returns how many were new.
 	EnqueueDeliveries(ctx context.Context, ds []*Delivery) (int, error)
 	FindDeliveryByID(ctx context.Context, id string) (*Delivery, error)
+	// FindDeliveryByProviderID returns the delivery a provider knows by
+	// providerID (ENOTFOUND for an unknown or empty one).
 	FindDeliveryByProviderID(ctx context.Context, providerID string) (*Delivery, error)
 	// SetDeliveryStatus applies a provider receipt (delivered, undelivered,
-	// failed) to a sent delivery; it never moves a delivery backwards.
+	// failed) to a sent delivery; it never moves a delivery backwards: a
+	// delivery in any state but sent is left as it is (duplicate and late
+	// receipts are no-ops, not errors; so is state sent). errorCode becomes
+	// ErrorCode, and for undelivered and failed a non-empty providerStatus
+	// becomes Reason; at is UpdatedAt (and DeliveredAt). ENOTFOUND for an
+	// unknown id, EINVALID for any other state.
 	SetDeliveryStatus(ctx context.Context, id string, state DeliveryState, providerStatus, errorCode string, at time.Time) error
 	// FindDeliveries returns deliveries matching f, newest first.
 	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
