@@ -1,0 +1,688 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"html"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// sendTimeout bounds one provider call; providers have their own, shorter
+// timeouts, this only guards against one that has none.
+const sendTimeout = 45 * time.Second
+
+// dispatcher sends one channel's deliveries: a claimer keeps Workers
+// goroutines fed with leased deliveries, and a finisher writes outcomes
+// back in batches.
+type dispatcher struct {
+	s        *Service
+	kind     Kind
+	ch       Channel
+	work     chan *Delivery
+	done     chan *Delivery
+	inflight atomic.Int64
+	freed    chan struct{}
+}
+
+func newDispatcher(s *Service, k Kind, ch Channel) *dispatcher {
+	w := s.workers(k)
+	return &dispatcher{s: s, kind: k, ch: ch, work: make(chan *Delivery, s.claimSize(k)), done: make(chan *Delivery, 4*w+s.claimSize(k)), freed: make(chan struct{}, 1)}
+}
+
+func (s *Service) claimSize(k Kind) int {
+	if s.cfg.ClaimSize > 0 {
+		return s.cfg.ClaimSize
+	}
+	return max(16, 4*s.workers(k))
+}
+
+func (d *dispatcher) run(ctx context.Context) {
+	s := d.s
+	var workers, finisher sync.WaitGroup
+	for i := 0; i < s.workers(d.kind); i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for dl := range d.work {
+				d.done <- s.process(ctx, d.ch, dl)
+			}
+		}()
+	}
+	finisher.Add(1)
+	go func() {
+		defer finisher.Done()
+		d.finishLoop()
+	}()
+	claim := s.claimSize(d.kind)
+	maxInflight := int64(claim + s.workers(d.kind))
+	for ctx.Err() == nil {
+		room := maxInflight - d.inflight.Load()
+		if room < int64(claim)/2 {
+			if !sleep(ctx, s.cfg.Poll, d.freed) {
+				break
+			}
+			continue
+		}
+		ds, err := s.store.ClaimDeliveries(ctx, d.kind, s.now(), s.cfg.Lease, int(min(room, int64(claim))))
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("claim deliveries", "channel", d.kind, "err", err)
+			}
+			if !sleep(ctx, s.cfg.Poll, nil) {
+				break
+			}
+			continue
+		}
+		for _, dl := range ds {
+			d.inflight.Add(1)
+			d.work <- dl
+		}
+		if len(ds) == 0 && !sleep(ctx, s.cfg.Poll, s.wakeKind[d.kind]) {
+			break
+		}
+	}
+	close(d.work)
+	workers.Wait()
+	close(d.done)
+	finisher.Wait()
+}
+
+// finishLoop writes outcomes in batches: when 64 are waiting, or 20 ms
+// after the first of a batch, whichever comes first.
+func (d *dispatcher) finishLoop() {
+	const maxBatch = 64
+	var batch []*Delivery
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		// Outcomes are written even while shutting down: a sent message
+		// left "sending" would be sent again after its lease expires.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			if err = d.s.store.FinishDeliveries(ctx, batch); err == nil {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+		}
+		if err != nil {
+			d.s.log.Error("finish deliveries", "channel", d.kind, "n", len(batch), "err", err)
+		}
+		for _, dl := range batch {
+			d.s.metrics.count(d.kind, dl.State)
+		}
+		d.inflight.Add(-int64(len(batch)))
+		wake(d.freed)
+		batch = batch[:0]
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case dl, ok := <-d.done:
+			if !ok {
+				flush()
+				return
+			}
+			if len(batch) == 0 {
+				timer.Reset(20 * time.Millisecond)
+			}
+			batch = append(batch, dl)
+			if len(batch) >= maxBatch {
+				timer.Stop()
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+// settle is the one place a delivery's state changes in the dispatcher.
+func (s *Service) settle(d *Delivery, state DeliveryState, code, reason string) *Delivery {
+	now := s.now()
+	d.State, d.UpdatedAt = state, now
+	if code != "" || reason != "" {
+		d.ErrorCode, d.Reason = code, truncate(reason, 500)
+	}
+	if state == StateSent {
+		d.SentAt = &now
+	}
+	return d
+}
+
+// defer_ puts a delivery back to wait until at without counting the claim
+// as an attempt (quiet hours, frequency cap, shutdown).
+func (s *Service) deferTo(d *Delivery, at time.Time, reason string) *Delivery {
+	if d.Attempts > 0 {
+		d.Attempts--
+	}
+	d.NextAt = at
+	return s.settle(d, StatePending, "", reason)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// process decides a claimed delivery's fate and sends it when it may go.
+func (s *Service) process(ctx context.Context, ch Channel, d *Delivery) *Delivery {
+	if ctx.Err() != nil {
+		return s.deferTo(d, s.now(), "")
+	}
+	log := s.log.With("delivery_id", d.ID, "incident_id", d.IncidentID, "channel", d.Kind)
+	if d.BroadcastID != "" {
+		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == PlanCancelled {
+			return s.settle(d, StateCancelled, "", "broadcast cancelled")
+		}
+	}
+	// Suppression is checked here, not only at plan time: a STOP may
+	// arrive between planning and sending.
+	if sup, err := s.store.FindSuppression(ctx, d.PageID, d.Kind, d.Address); err == nil {
+		return s.settle(d, StateSuppressed, "", sup.Reason)
+	} else if !errors.Is(err, incident.ErrNotFound) {
+		return s.retry(d, err, log)
+	}
+	if d.RecipientType == FromSubscriber {
+		sub, err := s.store.FindSubscriberByID(ctx, d.RecipientID)
+		switch {
+		case errors.Is(err, incident.ErrNotFound):
+			return s.settle(d, StateSuppressed, "", "unsubscribed")
+		case err != nil:
+			return s.retry(d, err, log)
+		case sub.State == SubscriberUnsubscribed:
+			return s.settle(d, StateSuppressed, "", "unsubscribed")
+		case sub.State == SubscriberPending && d.MessageKind != KindConfirm:
+			return s.settle(d, StateSuppressed, "", "unconfirmed")
+		}
+	}
+	now := s.now()
+	if !d.Critical && d.RecipientType == FromCustomer && s.quiet.on {
+		zone := d.TimeZone
+		if zone == "" {
+			if p, err := s.cache.page(ctx, d.PageID); err == nil {
+				zone = p.TimeZone
+			}
+		}
+		if end := s.quiet.until(now, loadZone(zone)); !end.IsZero() {
+			return s.deferTo(d, end, "quiet hours")
+		}
+	}
+	if d.IncidentID != "" && s.cfg.FrequencyCap > 0 {
+		if out, capped := s.frequencyCap(ctx, d, now); capped {
+			return out
+		}
+	}
+	if err := s.waitTurn(ctx, d); err != nil {
+		return s.deferTo(d, s.now(), "")
+	}
+	msg, err := s.message(ctx, d)
+	if err != nil {
+		log.Error("render", "err", err)
+		if incident.ErrorCode(err) == incident.EINVALID {
+			return s.settle(d, StateFailed, "render", err.Error())
+		}
+		return s.retry(d, err, log)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	rc, err := ch.Send(sctx, msg)
+	cancel()
+	if err != nil {
+		var se *SendError
+		if errors.As(err, &se) && se.Permanent {
+			log.Warn("permanent send error", "code", se.Code)
+			s.suppressAfter(ctx, d, se.Code)
+			return s.settle(d, StateFailed, se.Code, se.Reason)
+		}
+		return s.retry(d, err, log)
+	}
+	d.ProviderID = rc.ProviderID
+	return s.settle(d, StateSent, "", "")
+}
+
+// retry schedules a transient failure with backoff, or fails the delivery
+// once it has had MaxAttempts.
+func (s *Service) retry(d *Delivery, err error, log interface{ Warn(string, ...any) }) *Delivery {
+	code, reason := "transient", err.Error()
+	var se *SendError
+	if errors.As(err, &se) {
+		code, reason = se.Code, se.Reason
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		code = "timeout"
+	}
+	if d.Attempts >= s.cfg.MaxAttempts {
+		log.Warn("retries exhausted", "attempts", d.Attempts, "code", code)
+		return s.settle(d, StateFailed, code, reason)
+	}
+	d.NextAt = s.now().Add(backoff(d.Attempts, s.cfg.RetryBase, s.cfg.RetryMax, RetryAfter(err)))
+	return s.settle(d, StatePending, code, reason)
+}
+
+// suppressAfter records what a permanent error says about the address:
+// Twilio 21610 means the number replied STOP to our sender; an SMTP 5.1.1
+// means the mailbox does not exist.
+func (s *Service) suppressAfter(ctx context.Context, d *Delivery, code string) {
+	var sup *Suppression
+	switch {
+	case d.Kind == SMS && code == "21610":
+		sup = &Suppression{Kind: SMS, Address: d.Address, Reason: "provider:21610"}
+	case d.Kind == Email && strings.Contains(code, "5.1.1"):
+		sup = &Suppression{Kind: Email, Address: d.Address, Reason: "bounce"}
+	}
+	if sup == nil {
+		return
+	}
+	sup.At = s.now()
+	if err := s.store.Suppress(ctx, *sup); err != nil {
+		s.log.Error("suppress", "delivery_id", d.ID, "channel", d.Kind, "err", err)
+	}
+}
+
+// frequencyCap holds a delivery when its address already had FrequencyCap
+// messages about the incident on this channel within the window: it
+// collapses into a newer queued message (which shows the incident's latest
+// state anyway), or waits until the window frees.
+func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) (*Delivery, bool) {
+	// Cheap exit for the common case: an incident with no more broadcasts
+	// than the cap cannot exceed it.
+	if n, err := s.cache.planCount(ctx, d.IncidentID); err == nil && n <= s.cfg.FrequencyCap {
+		return nil, false
+	}
+	sent, err := s.store.FindDeliveries(ctx, DeliveryFilter{IncidentID: d.IncidentID, Kind: d.Kind, Address: d.Address,
+		States: []DeliveryState{StateSent, StateDelivered, StateUndelivered}, Limit: 100})
+	if err != nil {
+		return s.retry(d, err, s.log), true
+	}
+	from := now.Add(-s.cfg.FrequencyWindow)
+	var within []time.Time
+	for _, x := range sent {
+		if x.ID != d.ID && x.SentAt != nil && x.SentAt.After(from) {
+			within = append(within, *x.SentAt)
+		}
+	}
+	if len(within) < s.cfg.FrequencyCap {
+		return nil, false
+	}
+	open, err := s.store.FindDeliveries(ctx, DeliveryFilter{IncidentID: d.IncidentID, Kind: d.Kind, Address: d.Address,
+		States: []DeliveryState{StatePending, StateSending}, Limit: 100})
+	if err != nil {
+		return s.retry(d, err, s.log), true
+	}
+	for _, x := range open {
+		if x.ID != d.ID && (x.CreatedAt.After(d.CreatedAt) || x.CreatedAt.Equal(d.CreatedAt) && x.ID > d.ID) {
+			return s.settle(d, StateCollapsed, "", "frequency cap: superseded by a newer message"), true
+		}
+	}
+	oldest := within[0]
+	for _, t := range within {
+		if t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return s.deferTo(d, oldest.Add(s.cfg.FrequencyWindow), "frequency cap"), true
+}
+
+// waitTurn takes the delivery's tokens: the Slack channel's own (1/s per
+// channel) first, then the provider's, waiting as told.
+func (s *Service) waitTurn(ctx context.Context, d *Delivery) error {
+	if d.Kind == Slack {
+		if err := s.take(ctx, "slack:"+d.Address, s.cfg.SlackPerChannel); err != nil {
+			return err
+		}
+	}
+	if l, ok := s.cfg.Rates[d.Kind]; ok && l.Rate > 0 {
+		return s.take(ctx, "channel:"+string(d.Kind), l)
+	}
+	return nil
+}
+
+func (s *Service) take(ctx context.Context, key string, l Limit) error {
+	for {
+		wait, err := s.lim.Take(ctx, key, l)
+		if err != nil {
+			s.log.Warn("rate limiter", "err", err)
+			wait = time.Second / time.Duration(max(1, int(l.Rate)))
+		} else if wait == 0 {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Placeholders rendered into cached messages and replaced per recipient:
+// only these cheap parts are personal, so a million recipients cost one
+// render per update × channel × language × time zone.
+const (
+	unsubPlaceholder = "HERALDxUNSUBSCRIBExTOKEN"
+	namePlaceholder  = "HERALDxRECIPIENTxNAME"
+)
+
+// message renders (from cache) and personalises the delivery's message.
+func (s *Service) message(ctx context.Context, d *Delivery) (*Message, error) {
+	if d.MessageKind == KindConfirm {
+		p, err := s.cache.page(ctx, d.PageID)
+		if err != nil {
+			return nil, err
+		}
+		m, err := s.r.RenderConfirm(d.Kind, p, Recipient{Language: d.Language}, d.Vars["url"], d.Vars["code"])
+		if err != nil {
+			return nil, err
+		}
+		m.DeliveryID, m.To = d.ID, d.Address
+		return m, nil
+	}
+	snap, err := s.cache.snapshot(ctx, d.IncidentID)
+	if err != nil {
+		return nil, err
+	}
+	named := d.Name != "" && (d.Kind == Email || d.Kind == Slack)
+	key := renderKey{inc: d.IncidentID, version: snap.inc.Version, update: d.UpdateID, kind: d.Kind, mk: d.MessageKind,
+		lang: d.Language, zone: d.TimeZone, named: named}
+	tmpl, err := s.cache.render(key, func() (*Message, error) {
+		in := RenderInput{Kind: d.MessageKind, Page: snap.page, Status: snap.status, Incident: snap.inc,
+			Components: snap.comps, MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(),
+			Recipient:      Recipient{Language: d.Language, TimeZone: d.TimeZone},
+			UnsubscribeURL: s.link(unsubscribePathPrefix, unsubPlaceholder)}
+		for _, u := range snap.inc.Updates {
+			if u.ID == d.UpdateID {
+				in.Update = u
+			}
+		}
+		if named {
+			in.Recipient.Name = namePlaceholder
+		}
+		return s.r.Render(d.Kind, in)
+	})
+	if err != nil {
+		return nil, err
+	}
+	unsub, err := s.UnsubscribeURL(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	tok := strings.TrimPrefix(unsub, s.link(unsubscribePathPrefix, ""))
+	return personalise(tmpl, d, tok), nil
+}
+
+// personalise copies a cached message and fills in the recipient's parts.
+func personalise(t *Message, d *Delivery, unsubToken string) *Message {
+	m := *t
+	m.DeliveryID, m.To = d.ID, d.Address
+	tok := strings.NewReplacer(unsubPlaceholder, unsubToken)
+	name := d.Name
+	var text, htm, blocks *strings.Replacer
+	switch d.Kind {
+	case Email:
+		text = strings.NewReplacer(unsubPlaceholder, unsubToken, namePlaceholder, name)
+		htm = strings.NewReplacer(unsubPlaceholder, unsubToken, namePlaceholder, html.EscapeString(name))
+	case Slack:
+		esc := mrkdwnEscape(name)
+		j, _ := json.Marshal(esc)
+		text = strings.NewReplacer(unsubPlaceholder, unsubToken, namePlaceholder, esc)
+		blocks = strings.NewReplacer(unsubPlaceholder, unsubToken, namePlaceholder, string(j[1:len(j)-1]))
+	default:
+		text = tok
+	}
+	m.Text = text.Replace(m.Text)
+	m.Subject = text.Replace(m.Subject)
+	if htm != nil {
+		m.HTML = htm.Replace(m.HTML)
+	}
+	if blocks != nil && m.Blocks != nil {
+		m.Blocks = []byte(blocks.Replace(string(m.Blocks)))
+	}
+	if m.Payload != nil {
+		m.Payload = []byte(tok.Replace(string(m.Payload)))
+	}
+	m.UnsubscribeURL = tok.Replace(m.UnsubscribeURL)
+	if m.Headers != nil {
+		h := make(map[string]string, len(m.Headers))
+		for k, v := range m.Headers {
+			h[k] = tok.Replace(v)
+		}
+		m.Headers = h
+	}
+	return &m
+}
+
+// ---- caches ----
+
+type renderKey struct {
+	inc     string
+	version int
+	update  string
+	kind    Kind
+	mk      MessageKind
+	lang    string
+	zone    string
+	named   bool
+}
+
+type snapshot struct {
+	inc     *incident.Incident
+	page    *incident.Page
+	comps   []*incident.Component
+	status  incident.PageStatus
+	fetched time.Time
+}
+
+type planEntry struct {
+	state   PlanState
+	fetched time.Time
+}
+
+type countEntry struct {
+	n       int
+	fetched time.Time
+}
+
+// snapshotCache holds what rendering and dispatch read per delivery but
+// which changes rarely: the incident with its page, components and page
+// status (per incident, re-read after a second or an event), plan states
+// and counts, and rendered messages (per incident version).
+type snapshotCache struct {
+	s       *Service
+	mu      sync.Mutex
+	snaps   map[string]*snapshot
+	pages   map[string]*snapshot
+	plans   map[string]planEntry
+	counts  map[string]countEntry
+	renders map[renderKey]*Message
+}
+
+const cacheTTL = time.Second
+
+func newSnapshotCache(s *Service) *snapshotCache {
+	return &snapshotCache{s: s, snaps: map[string]*snapshot{}, pages: map[string]*snapshot{}, plans: map[string]planEntry{},
+		counts: map[string]countEntry{}, renders: map[renderKey]*Message{}}
+}
+
+func (c *snapshotCache) invalidate(incidentID string) {
+	c.mu.Lock()
+	delete(c.snaps, incidentID)
+	delete(c.counts, incidentID)
+	c.mu.Unlock()
+}
+
+func (c *snapshotCache) forgetPlan(id string) {
+	c.mu.Lock()
+	delete(c.plans, id)
+	c.mu.Unlock()
+}
+
+func (c *snapshotCache) snapshot(ctx context.Context, incidentID string) (*snapshot, error) {
+	c.mu.Lock()
+	sn, ok := c.snaps[incidentID]
+	c.mu.Unlock()
+	if ok && time.Since(sn.fetched) < cacheTTL {
+		return sn, nil
+	}
+	st := c.s.inc.Store
+	inc, err := st.FindIncidentByID(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	page, err := st.FindPageByID(ctx, inc.PageID)
+	if err != nil {
+		return nil, err
+	}
+	comps, err := st.FindComponents(ctx, inc.PageID)
+	if err != nil {
+		return nil, err
+	}
+	open, _, err := st.FindIncidents(ctx, incident.IncidentFilter{PageID: inc.PageID,
+		Statuses: []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring, incident.InProgress, incident.Verifying}})
+	if err != nil {
+		return nil, err
+	}
+	sn = &snapshot{inc: inc, page: page, comps: comps, status: incident.Overall(comps, open), fetched: time.Now()}
+	c.mu.Lock()
+	c.snaps[incidentID] = sn
+	c.pages[inc.PageID] = sn
+	c.mu.Unlock()
+	return sn, nil
+}
+
+func (c *snapshotCache) page(ctx context.Context, pageID string) (*incident.Page, error) {
+	c.mu.Lock()
+	sn, ok := c.pages[pageID]
+	c.mu.Unlock()
+	if ok && time.Since(sn.fetched) < 10*cacheTTL {
+		return sn.page, nil
+	}
+	p, err := c.s.inc.Store.FindPageByID(ctx, pageID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.pages[pageID] = &snapshot{page: p, fetched: time.Now()}
+	c.mu.Unlock()
+	return p, nil
+}
+
+func (c *snapshotCache) planState(ctx context.Context, broadcastID string) (PlanState, error) {
+	c.mu.Lock()
+	e, ok := c.plans[broadcastID]
+	c.mu.Unlock()
+	if ok && time.Since(e.fetched) < cacheTTL/2 {
+		return e.state, nil
+	}
+	p, err := c.s.store.FindPlan(ctx, broadcastID)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.plans[broadcastID] = planEntry{state: p.State, fetched: time.Now()}
+	if len(c.plans) > 10000 {
+		c.plans = map[string]planEntry{}
+	}
+	c.mu.Unlock()
+	return p.State, nil
+}
+
+func (c *snapshotCache) planCount(ctx context.Context, incidentID string) (int, error) {
+	c.mu.Lock()
+	e, ok := c.counts[incidentID]
+	c.mu.Unlock()
+	if ok && time.Since(e.fetched) < cacheTTL {
+		return e.n, nil
+	}
+	plans, err := c.s.store.FindPlans(ctx, incidentID)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.counts[incidentID] = countEntry{n: len(plans), fetched: time.Now()}
+	c.mu.Unlock()
+	return len(plans), nil
+}
+
+// render returns the cached message for key, rendering it on a miss.
+// Messages for older versions of an incident are dropped as it changes.
+func (c *snapshotCache) render(key renderKey, make func() (*Message, error)) (*Message, error) {
+	c.mu.Lock()
+	m, ok := c.renders[key]
+	c.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := make()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.renders) > 20000 {
+		c.renders = map[renderKey]*Message{}
+	}
+	for k := range c.renders {
+		if k.inc == key.inc && k.version < key.version {
+			delete(c.renders, k)
+		}
+	}
+	c.renders[key] = m
+	c.mu.Unlock()
+	return m, nil
+}
+
+var zoneCache sync.Map
+
+func loadZone(name string) *time.Location {
+	if name == "" {
+		return time.UTC
+	}
+	if l, ok := zoneCache.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		l = time.UTC
+	}
+	zoneCache.Store(name, l)
+	return l
+}
+
+// ---- metrics ----
+
+type metrics struct {
+	planned    prometheus.Counter
+	deliveries *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		planned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "herald", Subsystem: "notify", Name: "planned_total",
+			Help: "Deliveries written by the planner."}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "herald", Subsystem: "notify", Name: "deliveries_total",
+			Help: "Dispatch outcomes per channel and resulting state (pending means retried or deferred)."}, []string{"channel", "state"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.planned, m.deliveries} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) count(k Kind, st DeliveryState) {
+	m.deliveries.WithLabelValues(string(k), string(st)).Inc()
+}

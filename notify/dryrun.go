@@ -1,0 +1,110 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// DryRunResult is what a broadcast would do, computed without writing or
+// sending anything.
+type DryRunResult struct {
+	PageID     string                 `json:"page_id"`
+	IncidentID string                 `json:"incident_id"`
+	Kind       incident.BroadcastKind `json:"kind"`
+	// Recipients counts deliveries per channel after dedupe and without
+	// the suppressed ones, which Suppressed counts.
+	Recipients    map[Kind]int `json:"recipients"`
+	Suppressed    map[Kind]int `json:"suppressed"`
+	SMSSegments   int          `json:"sms_segments"`
+	EstimatedCost float64      `json:"estimated_cost"`
+	Currency      string       `json:"currency"`
+	// Samples holds one rendered message per channel and language in use.
+	Samples map[Kind]map[string]*Message `json:"samples"`
+}
+
+// DryRun answers what broadcasting kind for the incident's newest update
+// would do: recipients per channel (after dedupe and suppression), SMS
+// segments and their estimated cost, and a rendered sample per channel
+// and language.
+func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind incident.BroadcastKind) (*DryRunResult, error) {
+	inc, err := s.inc.Incident(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := KindForBroadcast(kind); !ok {
+		return nil, incident.Invalid("kind", "unknown broadcast kind %q", kind)
+	}
+	upd := ""
+	if len(inc.Updates) > 0 {
+		upd = inc.Updates[0].ID
+	}
+	b := &incident.Broadcast{ID: "dryrun", PageID: inc.PageID, IncidentID: inc.ID, UpdateID: upd, Kind: kind}
+	a, err := s.newAudience(ctx, b, inc)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := s.cache.snapshot(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	res := &DryRunResult{PageID: inc.PageID, IncidentID: inc.ID, Kind: kind, Recipients: map[Kind]int{}, Suppressed: map[Kind]int{},
+		Currency: s.cfg.SMSCurrency, Samples: map[Kind]map[string]*Message{}}
+	seen := map[string]bool{}
+	segs := map[[2]string]int{} // language, zone → SMS segments
+	cursor := ""
+	for !strings.HasPrefix(cursor, phaseDone+":") {
+		ds, next, err := a.batch(ctx, cursor, s.cfg.BatchSize)
+		if err != nil {
+			return nil, err
+		}
+		cursor = next
+		for _, d := range ds {
+			if seen[d.ID] {
+				continue
+			}
+			seen[d.ID] = true
+			if _, err := s.store.FindSuppression(ctx, d.PageID, d.Kind, d.Address); err == nil {
+				res.Suppressed[d.Kind]++
+				continue
+			} else if !errors.Is(err, incident.ErrNotFound) {
+				return nil, err
+			}
+			res.Recipients[d.Kind]++
+			in := RenderInput{Kind: a.mk, Page: snap.page, Status: snap.status, Incident: snap.inc, Components: snap.comps,
+				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: Recipient{Language: d.Language, TimeZone: d.TimeZone},
+				UnsubscribeURL: s.link(unsubscribePathPrefix, "sample")}
+			lang := s.r.language(in)
+			if d.Kind == SMS {
+				key := [2]string{lang, d.TimeZone}
+				n, ok := segs[key]
+				if !ok {
+					m, err := s.r.Render(SMS, in)
+					if err != nil {
+						return nil, err
+					}
+					_, _, n = Segments(m.Text)
+					segs[key] = n
+				}
+				res.SMSSegments += n
+			}
+			if res.Samples[d.Kind] == nil {
+				res.Samples[d.Kind] = map[string]*Message{}
+			}
+			if _, ok := res.Samples[d.Kind][lang]; !ok {
+				in.Recipient = Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone}
+				m, err := s.r.Render(d.Kind, in)
+				if err != nil {
+					return nil, err
+				}
+				m.To = ""
+				res.Samples[d.Kind][lang] = m
+			}
+		}
+	}
+	res.EstimatedCost = math.Round(float64(res.SMSSegments)*s.cfg.SMSSegmentPrice*100) / 100
+	return res, nil
+}

@@ -1,0 +1,258 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode"
+
+	"github.com/heraldhq/herald/incident"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+)
+
+// ErrNotAKeyword is returned by HandleInboundSMS for a message that is no
+// keyword or code: the caller routes it on (to complaints).
+var ErrNotAKeyword = errors.New("notify: inbound SMS is not a keyword")
+
+// keyword is what an inbound SMS asks for.
+type keyword int
+
+const (
+	kwNone keyword = iota
+	kwStop
+	kwStart
+	kwHelp
+	kwYes
+)
+
+// smsKeywords maps a whole message, upper-cased with diacritics removed, to
+// what it asks and the language to answer in. Sources: Twilio's default
+// opt-out, opt-in and help words (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
+// QUIT, REVOKE, OPTOUT; START, UNSTOP; HELP, INFO), and the usual words of
+// each language:
+//   - hu: LEIRATKOZ/LEIRATKOZAS ("unsubscribe"), LEMOND ("cancel"), ALLJ
+//     ("stop"); FELIRATKOZ ("subscribe"), INDIT ("start"); SEGITSEG, SUGO
+//     ("help"); IGEN ("yes");
+//   - pl: STOP, NIE ("no"), WYPISZ ("unsubscribe me"), REZYGNUJE/REZYGNACJA
+//     ("I resign"); START, ZAPISZ ("subscribe me"); POMOC ("help"); TAK;
+//   - hr: STOP, ODJAVA/ODJAVI ("unsubscribe"), PREKID ("stop"); START,
+//     PRIJAVA/PRIJAVI ("subscribe"); POMOC ("help", POMOĆ); DA.
+//
+// YES is not an opt-in word here: it confirms a pending sign-up. A message
+// such as "NIE dziala" (Polish "does not work") is not a keyword: only
+// the whole message counts, as with Twilio's own matching.
+var smsKeywords = map[string]struct {
+	kw   keyword
+	lang string
+}{
+	"STOP": {kwStop, "en"}, "STOPALL": {kwStop, "en"}, "UNSUBSCRIBE": {kwStop, "en"}, "CANCEL": {kwStop, "en"},
+	"END": {kwStop, "en"}, "QUIT": {kwStop, "en"}, "REVOKE": {kwStop, "en"}, "OPTOUT": {kwStop, "en"},
+	"START": {kwStart, "en"}, "UNSTOP": {kwStart, "en"},
+	"HELP": {kwHelp, "en"}, "INFO": {kwHelp, "en"},
+	"YES": {kwYes, "en"}, "Y": {kwYes, "en"},
+
+	"LEIRATKOZ": {kwStop, "hu"}, "LEIRATKOZAS": {kwStop, "hu"}, "LEMOND": {kwStop, "hu"}, "ALLJ": {kwStop, "hu"},
+	"FELIRATKOZ": {kwStart, "hu"}, "INDIT": {kwStart, "hu"},
+	"SEGITSEG": {kwHelp, "hu"}, "SUGO": {kwHelp, "hu"},
+	"IGEN": {kwYes, "hu"},
+
+	"NIE": {kwStop, "pl"}, "WYPISZ": {kwStop, "pl"}, "REZYGNUJE": {kwStop, "pl"}, "REZYGNACJA": {kwStop, "pl"},
+	"ZAPISZ": {kwStart, "pl"},
+	"TAK": {kwYes, "pl"},
+
+	"ODJAVA": {kwStop, "hr"}, "ODJAVI": {kwStop, "hr"}, "PREKID": {kwStop, "hr"},
+	"PRIJAVA": {kwStart, "hr"}, "PRIJAVI": {kwStart, "hr"},
+	"POMOC": {kwHelp, "pl"}, // pl and hr (POMOĆ) share it; answered in Polish unless the number is Croatian
+	"DA":    {kwYes, "hr"},
+}
+
+// smsReplies are the answers to keywords, per language.
+var smsReplies = map[string]map[keyword]string{
+	"en": {
+		kwStop:  "You are unsubscribed and will get no more messages. Reply START to subscribe again.",
+		kwStart: "You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
+		kwHelp:  "Status alerts. Reply STOP to unsubscribe, START to subscribe again.",
+		kwYes:   "Thank you, your subscription is confirmed. Reply STOP to unsubscribe.",
+	},
+	"hu": {
+		kwStop:  "Leiratkozott, több üzenetet nem küldünk. Újra feliratkozás: START",
+		kwStart: "Újra feliratkozott. Leiratkozás: STOP, súgó: SEGITSEG",
+		kwHelp:  "Állapotértesítések. Leiratkozás: STOP, újra feliratkozás: START",
+		kwYes:   "Köszönjük, a feliratkozását megerősítettük. Leiratkozás: STOP",
+	},
+	"pl": {
+		kwStop:  "Wypisano Cię z powiadomień. Aby zapisać się ponownie, odpowiedz START.",
+		kwStart: "Zapisano Cię ponownie. Rezygnacja: STOP, pomoc: POMOC.",
+		kwHelp:  "Powiadomienia o stanie usług. Rezygnacja: STOP, ponowny zapis: START.",
+		kwYes:   "Dziękujemy, subskrypcja potwierdzona. Rezygnacja: STOP.",
+	},
+	"hr": {
+		kwStop:  "Odjavljeni ste i nećete više primati poruke. Ponovna prijava: START",
+		kwStart: "Ponovno ste prijavljeni. Odjava: STOP, pomoć: POMOC",
+		kwHelp:  "Obavijesti o stanju usluge. Odjava: STOP, ponovna prijava: START",
+		kwYes:   "Hvala, vaša pretplata je potvrđena. Odjava: STOP",
+	},
+}
+
+// foldKeyword upper-cases s, strips diacritics and surrounding punctuation.
+func foldKeyword(s string) string {
+	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	out, _, err := transform.String(t, strings.TrimSpace(s))
+	if err != nil {
+		out = s
+	}
+	out = strings.Map(func(r rune) rune {
+		switch r {
+		case 'Ł', 'ł':
+			return 'L'
+		case 'Đ', 'đ':
+			return 'D'
+		}
+		return r
+	}, out)
+	out = strings.TrimFunc(out, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
+	return strings.ToUpper(out)
+}
+
+func isCode(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// HandleInboundSMS answers keywords from a phone: STOP (and its hu, pl, hr
+// words) suppresses the number for every page, since opt-out is per
+// sender number; START lifts that; HELP explains; YES or a 6-digit code
+// confirms the number's pending subscriptions. The reply is in the
+// keyword's language. Anything else returns ("", ErrNotAKeyword).
+func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (string, error) {
+	num, err := NormalizePhone(from, s.cfg.DefaultRegion)
+	if err != nil {
+		if e164, _, perr := ParsePhone(from, s.cfg.DefaultRegion); perr == nil {
+			num = e164
+		} else {
+			return "", err
+		}
+	}
+	word := foldKeyword(body)
+	k, ok := smsKeywords[word]
+	if !ok && !isCode(word) {
+		return "", ErrNotAKeyword
+	}
+	lang := k.lang
+	if word == "POMOC" && strings.HasPrefix(num, "+385") {
+		lang = "hr"
+	}
+	now := s.now()
+	switch {
+	case isCode(word):
+		subs, err := s.pendingSMS(ctx, num)
+		if err != nil {
+			return "", err
+		}
+		for _, sub := range subs {
+			if _, err := s.checkCode(ctx, sub, word); err == nil {
+				return s.reply(sub.Language, kwYes), nil
+			}
+		}
+		return "", ErrNotAKeyword
+	case k.kw == kwStop:
+		if err := s.store.Suppress(ctx, Suppression{Kind: SMS, Address: num, Reason: "stop", At: now}); err != nil {
+			return "", err
+		}
+		s.log.Info("sms opt-out", "channel", SMS)
+	case k.kw == kwStart:
+		if err := s.store.Unsuppress(ctx, "", SMS, num); err != nil && !errors.Is(err, incident.ErrNotFound) {
+			return "", err
+		}
+		s.log.Info("sms opt-in", "channel", SMS)
+	case k.kw == kwYes:
+		subs, err := s.pendingSMS(ctx, num)
+		if err != nil {
+			return "", err
+		}
+		if len(subs) == 0 {
+			return "", ErrNotAKeyword
+		}
+		for _, sub := range subs {
+			if _, err := s.activate(ctx, sub); err != nil {
+				return "", err
+			}
+		}
+		if lang == "en" && subs[0].Language != "" {
+			lang = subs[0].Language
+		}
+	}
+	return s.reply(lang, k.kw), nil
+}
+
+func (s *Service) reply(lang string, k keyword) string {
+	if r, ok := smsReplies[lang]; ok {
+		return r[k]
+	}
+	return smsReplies["en"][k]
+}
+
+// pendingSMS finds the number's pending SMS subscriptions on every page.
+func (s *Service) pendingSMS(ctx context.Context, num string) ([]*Subscriber, error) {
+	pages, err := s.inc.Pages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Subscriber
+	for _, p := range pages {
+		after := ""
+		for {
+			subs, err := s.store.FindSubscribers(ctx, SubscriberFilter{PageID: p.ID, State: SubscriberPending, Kind: SMS, After: after, Limit: 1000})
+			if err != nil {
+				return nil, err
+			}
+			for _, sub := range subs {
+				if sub.Address == num {
+					out = append(out, sub)
+				}
+			}
+			if len(subs) < 1000 {
+				break
+			}
+			after = subs[len(subs)-1].ID
+		}
+	}
+	return out, nil
+}
+
+// HandleStatusCallback applies a Twilio delivery receipt to the delivery
+// with that provider ID: forward only (a late "sent" never undoes
+// "delivered"). 21610 (the recipient replied STOP to our sender) also
+// suppresses the number. An unknown provider ID is ENOTFOUND.
+func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, errorCode string) error {
+	d, err := s.store.FindDeliveryByProviderID(ctx, providerID)
+	if err != nil {
+		return err
+	}
+	var st DeliveryState
+	switch strings.ToLower(status) {
+	case "delivered", "read":
+		st = StateDelivered
+	case "undelivered":
+		st = StateUndelivered
+	case "failed", "canceled":
+		st = StateFailed
+	default:
+		return nil // queued, sending, sent, accepted…: nothing beyond "sent"
+	}
+	if errorCode == "21610" {
+		if err := s.store.Suppress(ctx, Suppression{Kind: d.Kind, Address: d.Address, Reason: "provider:21610", At: s.now()}); err != nil {
+			return err
+		}
+	}
+	return s.store.SetDeliveryStatus(ctx, d.ID, st, status, errorCode, s.now())
+}

@@ -1,0 +1,321 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// Planning phases, in order. Customers come first so that when a customer
+// is also a subscriber on the same channel and address, the one delivery
+// (DeliveryID is update × channel × address, and the store skips existing
+// IDs) carries the customer's name, language and time zone.
+const (
+	phaseCustomers   = "c"
+	phaseSubscribers = "s"
+	phaseFollowers   = "f"
+	phaseDone        = "done"
+)
+
+var phaseOrder = []string{phaseCustomers, phaseSubscribers, phaseFollowers, phaseDone}
+
+func nextPhase(p string) string {
+	for i, x := range phaseOrder {
+		if x == p && i+1 < len(phaseOrder) {
+			return phaseOrder[i+1]
+		}
+	}
+	return phaseDone
+}
+
+// planLoop claims pending plans and expands them until ctx ends.
+func (s *Service) planLoop(ctx context.Context) {
+	for {
+		for ctx.Err() == nil {
+			p, err := s.store.ClaimPlan(ctx, s.now(), s.cfg.Lease)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("claim plan", "err", err)
+				}
+				break
+			}
+			if p == nil {
+				break
+			}
+			if err := s.plan(ctx, p); err != nil && ctx.Err() == nil {
+				s.log.Error("plan broadcast", "broadcast_id", p.Broadcast.ID, "incident_id", p.Broadcast.IncidentID, "err", err)
+			}
+		}
+		if !sleep(ctx, s.cfg.Poll, s.wakePlan) {
+			return
+		}
+	}
+}
+
+// audience expands one broadcast into deliveries, a phase and a batch at a
+// time; the planner saves each batch, the dry run only counts them.
+type audience struct {
+	s        *Service
+	b        *incident.Broadcast
+	inc      *incident.Incident
+	mk       MessageKind
+	kinds    map[Kind]bool // channels the policy allows for this broadcast
+	affected map[string]bool
+	explicit map[string]bool
+	critical bool
+	now      time.Time
+}
+
+func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *incident.Incident) (*audience, error) {
+	mk, ok := KindForBroadcast(b.Kind)
+	if !ok {
+		return nil, incident.Invalid("kind", "unknown broadcast kind %q", b.Kind)
+	}
+	comps, err := s.inc.Store.FindComponents(ctx, inc.PageID)
+	if err != nil {
+		return nil, err
+	}
+	a := &audience{s: s, b: b, inc: inc, mk: mk, kinds: map[Kind]bool{}, affected: map[string]bool{}, explicit: map[string]bool{},
+		critical: inc.Impact == incident.ImpactCritical, now: s.now()}
+	for _, k := range []Kind{SMS, Email, Slack, Webhook} {
+		if s.cfg.allows(k, b.Kind) {
+			a.kinds[k] = true
+		}
+	}
+	// A subscriber or customer of a group hears about its members' incidents.
+	for _, id := range inc.ComponentIDs {
+		a.affected[id] = true
+		for _, c := range comps {
+			if c.ID == id && c.GroupID != "" {
+				a.affected[c.GroupID] = true
+			}
+		}
+	}
+	if inc.Audience != nil {
+		for _, id := range inc.Audience.CustomerIDs {
+			a.explicit[id] = true
+		}
+	}
+	return a, nil
+}
+
+// batch returns the deliveries for up to limit recipients after cursor, and
+// the cursor after them ("done" when the audience is exhausted).
+func (a *audience) batch(ctx context.Context, cursor string, limit int) ([]*Delivery, string, error) {
+	phase, after, _ := strings.Cut(cursor, ":")
+	if phase == "" {
+		phase = phaseCustomers
+	}
+	var out []*Delivery
+	switch phase {
+	case phaseCustomers:
+		if a.inc.Audience != nil && a.inc.Audience.NoCustomers {
+			return nil, nextPhase(phase) + ":", nil
+		}
+		cs, err := a.s.store.FindCustomers(ctx, CustomerFilter{PageID: a.inc.PageID, After: after, Limit: limit})
+		if err != nil {
+			return nil, "", err
+		}
+		for _, c := range cs {
+			if a.customerMatches(c) {
+				out = append(out, a.customerDeliveries(c)...)
+			}
+		}
+		if len(cs) < limit {
+			return out, nextPhase(phase) + ":", nil
+		}
+		return out, phase + ":" + cs[len(cs)-1].ID, nil
+	case phaseSubscribers, phaseFollowers:
+		f := SubscriberFilter{PageID: a.inc.PageID, State: SubscriberActive, After: after, Limit: limit}
+		if phase == phaseFollowers {
+			f.IncidentID, f.Following = a.inc.ID, true
+		}
+		subs, err := a.s.store.FindSubscribers(ctx, f)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, sub := range subs {
+			if phase == phaseFollowers || a.subscriberMatches(sub) {
+				if d := a.subscriberDelivery(sub); d != nil {
+					out = append(out, d)
+				}
+			}
+		}
+		if len(subs) < limit {
+			return out, nextPhase(phase) + ":", nil
+		}
+		return out, phase + ":" + subs[len(subs)-1].ID, nil
+	}
+	return nil, phaseDone + ":", nil
+}
+
+// subscriberMatches: page-wide subscribers hear about everything; component
+// subscribers only about incidents that list one of their components (so
+// nothing about incidents without components, as on Statuspage).
+func (a *audience) subscriberMatches(sub *Subscriber) bool {
+	if sub.IncidentID != "" {
+		return false
+	}
+	if len(sub.ComponentIDs) == 0 {
+		return true
+	}
+	for _, id := range sub.ComponentIDs {
+		if a.affected[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// customerMatches applies incident.Audience (see its doc).
+func (a *audience) customerMatches(c *Customer) bool {
+	if a.explicit[c.ID] {
+		return true
+	}
+	au := a.inc.Audience
+	if au == nil {
+		au = &incident.Audience{}
+	}
+	if !au.AllCustomers && len(a.inc.ComponentIDs) > 0 && len(c.Components) > 0 {
+		hit := false
+		for _, id := range c.Components {
+			if a.affected[id] {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	if len(au.Plans) > 0 && !containsFold(au.Plans, c.Plan) {
+		return false
+	}
+	if len(au.Regions) > 0 && !containsFold(au.Regions, c.Region) {
+		return false
+	}
+	for k, vs := range au.Attributes {
+		if len(vs) > 0 && !containsFold(vs, c.Attributes[k]) {
+			return false
+		}
+	}
+	// A bare explicit list with no segment means "exactly these customers".
+	if len(au.CustomerIDs) > 0 && !au.AllCustomers && len(au.Plans) == 0 && len(au.Regions) == 0 && len(au.Attributes) == 0 {
+		return false
+	}
+	return true
+}
+
+func containsFold(list []string, s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, x := range list {
+		if strings.EqualFold(strings.TrimSpace(x), s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *audience) delivery(kind Kind, addr string) *Delivery {
+	return &Delivery{
+		ID: DeliveryID(a.b.UpdateID, kind, addr), PageID: a.inc.PageID, IncidentID: a.inc.ID, UpdateID: a.b.UpdateID,
+		BroadcastID: a.b.ID, MessageKind: a.mk, Kind: kind, Address: addr, Critical: a.critical,
+		State: StatePending, NextAt: a.now, CreatedAt: a.now, UpdatedAt: a.now,
+	}
+}
+
+func (a *audience) customerDeliveries(c *Customer) []*Delivery {
+	var out []*Delivery
+	for _, ka := range [...]struct {
+		k    Kind
+		addr string
+	}{{SMS, c.Phone}, {Email, c.Email}, {Slack, c.Slack}} {
+		if ka.addr == "" || !a.kinds[ka.k] {
+			continue
+		}
+		d := a.delivery(ka.k, ka.addr)
+		d.RecipientType, d.RecipientID, d.Name, d.Language, d.TimeZone = FromCustomer, c.ID, c.Name, c.Language, c.TimeZone
+		out = append(out, d)
+	}
+	return out
+}
+
+func (a *audience) subscriberDelivery(sub *Subscriber) *Delivery {
+	if !a.kinds[sub.Kind] || sub.Address == "" {
+		return nil
+	}
+	d := a.delivery(sub.Kind, sub.Address)
+	d.RecipientType, d.RecipientID, d.Language = FromSubscriber, sub.ID, sub.Language
+	return d
+}
+
+// plan expands a claimed plan from its cursor, saving each batch with the
+// cursor after it, so a crash resumes where the last batch ended.
+func (s *Service) plan(ctx context.Context, p *Plan) error {
+	b := p.Broadcast
+	inc, err := s.inc.Store.FindIncidentByID(ctx, b.IncidentID)
+	if errors.Is(err, incident.ErrNotFound) {
+		// Deleted since: nothing to tell anyone.
+		_, err = s.store.SavePlanBatch(ctx, &PlanBatch{Plan: p, Cursor: phaseDone + ":", Done: true}, s.now(), s.cfg.Lease)
+		return err
+	} else if err != nil {
+		return err
+	}
+	a, err := s.newAudience(ctx, b, inc)
+	if err != nil {
+		return err
+	}
+	cursor := p.Cursor
+	start := time.Now()
+	total := 0
+	for {
+		var ds []*Delivery
+		next := cursor
+		// Fill a batch across phases so that small phases share one write.
+		for len(ds) < s.cfg.BatchSize {
+			more, n, err := a.batch(ctx, next, s.cfg.BatchSize)
+			if err != nil {
+				return err
+			}
+			ds = append(ds, more...)
+			next = n
+			if strings.HasPrefix(next, phaseDone+":") || !strings.HasSuffix(next, ":") {
+				break // exhausted, or a phase has more rows: save before reading on
+			}
+		}
+		ds = dedupe(ds)
+		done := strings.HasPrefix(next, phaseDone+":")
+		n, err := s.store.SavePlanBatch(ctx, &PlanBatch{Plan: p, Deliveries: ds, Cursor: next, Done: done}, s.now(), s.cfg.Lease)
+		if err != nil {
+			return err
+		}
+		total += n
+		p.Cursor = next
+		s.metrics.planned.Add(float64(n))
+		s.wakeDispatchers()
+		if done {
+			s.log.Info("broadcast planned", "broadcast_id", b.ID, "incident_id", b.IncidentID, "kind", b.Kind,
+				"deliveries", total, "took", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// dedupe keeps the first delivery of each ID (customers come first).
+func dedupe(ds []*Delivery) []*Delivery {
+	seen := make(map[string]bool, len(ds))
+	out := ds[:0]
+	for _, d := range ds {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -1,0 +1,415 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config tunes the fan-out. Zero values take the defaults documented on
+// each field (see the Default… constants).
+type Config struct {
+	// PublicURL is the base of the links in messages (unsubscribe, confirm).
+	PublicURL string
+	// Policy says which broadcasts each channel gets; nil is DefaultPolicy().
+	Policy map[Kind][]incident.BroadcastKind
+	// QuietStart and QuietEnd ("22:00", "07:00") are a daily window, in the
+	// customer's time zone (the page's when the customer has none), in
+	// which non-critical messages to customers wait; "" disables it.
+	QuietStart, QuietEnd string
+	// FrequencyCap is the most messages one address gets about one
+	// incident on one channel within FrequencyWindow (default 3 per hour);
+	// excess updates collapse into the next message. Negative disables it.
+	FrequencyCap    int
+	FrequencyWindow time.Duration
+	// MaxAttempts bounds sends of a delivery with transient errors
+	// (default 8); RetryBase and RetryMax shape the backoff.
+	MaxAttempts         int
+	RetryBase, RetryMax time.Duration
+	// Rates are the provider limits per channel (e.g. sms 10/s). Slack is
+	// also limited per address: SlackPerChannel (default 1/s).
+	Rates           map[Kind]Limit
+	SlackPerChannel Limit
+	// Workers is the number of concurrent sends per channel (default 8).
+	Workers map[Kind]int
+	// BatchSize is the planner's batch (default 2000); dispatchers claim
+	// up to ClaimSize deliveries at a time (default 4 × workers, ≥ 16).
+	BatchSize int
+	ClaimSize int
+	// Lease is the plan and delivery lease (default 30s).
+	Lease time.Duration
+	// Poll is how often idle loops look for due work (default 200ms).
+	Poll time.Duration
+	// MaxSMSSegments is the SMS budget (default DefaultMaxSMSSegments);
+	// SMSSegmentPrice and SMSCurrency price a dry run.
+	MaxSMSSegments  int
+	SMSSegmentPrice float64
+	SMSCurrency     string
+	// SMSCountries is the allow-list of region codes (HU, PL, HR, US) for
+	// self-service SMS sign-ups; empty allows any.
+	SMSCountries []string
+	// SubscribeIPLimit is the per-IP sign-up rate (default 10 per 4 h).
+	SubscribeIPLimit Limit
+	// DefaultRegion reads phone numbers without a country prefix.
+	DefaultRegion string
+	// AllowPrivateWebhooks lets webhook and Slack subscribers point at
+	// loopback or private addresses (the sandbox, tests); off in production.
+	AllowPrivateWebhooks bool
+	// Registerer, when set, receives the fan-out's Prometheus counters.
+	Registerer prometheus.Registerer
+}
+
+// Deps are what the Service works with.
+type Deps struct {
+	Incidents *incident.Service
+	Store     Store
+	Channels  map[Kind]Channel
+	Renderer  *Renderer
+	Events    incident.Events
+	Limiter   Limiter // nil: NewLocalLimiter()
+	Log       *slog.Logger
+	Now       func() time.Time
+	// ValidateURL checks a webhook subscriber's URL against SSRF; nil uses
+	// a built-in check of the literal host (wire webhook.ValidateURL, which
+	// also resolves names, in production).
+	ValidateURL func(raw string) error
+}
+
+// Service is the fan-out: it plans broadcasts into deliveries, dispatches
+// them per channel, and manages customers, subscribers and suppressions.
+type Service struct {
+	cfg    Config
+	inc    *incident.Service
+	store  Store
+	chans  map[Kind]Channel
+	r      *Renderer
+	events incident.Events
+	lim    Limiter
+	log    *slog.Logger
+	clock  func() time.Time
+	quiet  quietHours
+	check  func(string) error
+
+	keyMu sync.Mutex
+	key   []byte
+
+	wakePlan chan struct{}
+	wakeKind map[Kind]chan struct{}
+
+	cache   *snapshotCache
+	metrics *metrics
+}
+
+// New checks cfg, fills in defaults and returns a Service; call Run to
+// start planning and sending.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.Store == nil || deps.Incidents == nil || deps.Renderer == nil {
+		return nil, errors.New("notify: New needs Store, Incidents and Renderer")
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = DefaultPolicy()
+	}
+	if cfg.FrequencyCap == 0 {
+		cfg.FrequencyCap = DefaultFrequencyCap
+	}
+	if cfg.FrequencyWindow <= 0 {
+		cfg.FrequencyWindow = DefaultFrequencyWindow
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = DefaultRetryMax
+	}
+	if cfg.RetryMax < cfg.RetryBase {
+		cfg.RetryMax = cfg.RetryBase
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.MaxSMSSegments <= 0 {
+		cfg.MaxSMSSegments = DefaultMaxSMSSegments
+	}
+	if cfg.SMSSegmentPrice <= 0 {
+		cfg.SMSSegmentPrice = DefaultSMSSegmentPrice
+	}
+	if cfg.SMSCurrency == "" {
+		cfg.SMSCurrency = DefaultSMSCurrency
+	}
+	if cfg.SubscribeIPLimit.Rate <= 0 {
+		cfg.SubscribeIPLimit = DefaultSubscribeIPLimit()
+	}
+	if cfg.SlackPerChannel.Rate <= 0 {
+		cfg.SlackPerChannel = Limit{Rate: DefaultSlackPerChannel, Burst: 1}
+	}
+	s := &Service{cfg: cfg, inc: deps.Incidents, store: deps.Store, chans: deps.Channels, r: deps.Renderer,
+		events: deps.Events, lim: deps.Limiter, log: deps.Log, clock: deps.Now, check: deps.ValidateURL,
+		wakePlan: make(chan struct{}, 1), wakeKind: map[Kind]chan struct{}{}}
+	if (cfg.QuietStart == "") != (cfg.QuietEnd == "") {
+		return nil, errors.New("notify: QuietStart and QuietEnd go together")
+	}
+	if cfg.QuietStart != "" {
+		a, err := clock(cfg.QuietStart)
+		if err != nil {
+			return nil, fmt.Errorf("notify: QuietStart: %w", err)
+		}
+		b, err := clock(cfg.QuietEnd)
+		if err != nil {
+			return nil, fmt.Errorf("notify: QuietEnd: %w", err)
+		}
+		s.quiet = quietHours{start: a, end: b, on: true}
+	}
+	if s.lim == nil {
+		s.lim = NewLocalLimiter()
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.check == nil {
+		allow := cfg.AllowPrivateWebhooks
+		s.check = func(raw string) error { return checkWebhookURL(raw, allow) }
+	}
+	if s.chans == nil {
+		s.chans = map[Kind]Channel{}
+	}
+	for k, ch := range s.chans {
+		if ch == nil || ch.Kind() != k {
+			return nil, fmt.Errorf("notify: channel for %q is missing or of another kind", k)
+		}
+		s.wakeKind[k] = make(chan struct{}, 1)
+	}
+	s.cache = newSnapshotCache(s)
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.clock().UTC() }
+
+func (s *Service) workers(k Kind) int {
+	if n := s.cfg.Workers[k]; n > 0 {
+		return n
+	}
+	return 8
+}
+
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) wakeDispatchers() {
+	for _, ch := range s.wakeKind {
+		wake(ch)
+	}
+}
+
+// Run plans and dispatches until ctx ends, then waits for in-flight sends
+// to finish and returns ctx's error. It wakes on broadcast events (low
+// latency from declaration to first send) and polls every Config.Poll for
+// retries, deferrals and work left by other nodes.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	if s.events != nil {
+		evs, cancel := s.events.Subscribe()
+		defer cancel()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, ok := <-evs:
+					if !ok {
+						return
+					}
+					if ev.Type == incident.EventBroadcastCreated {
+						wake(s.wakePlan)
+					}
+					if ev.IncidentID != "" {
+						s.cache.invalidate(ev.IncidentID)
+					}
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.planLoop(ctx)
+	}()
+	for k, ch := range s.chans {
+		wg.Add(1)
+		go func(k Kind, ch Channel) {
+			defer wg.Done()
+			newDispatcher(s, k, ch).run(ctx)
+		}(k, ch)
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// sleep waits d or until ctx ends or wakeup fires; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration, wakeup <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wakeup:
+	}
+	return true
+}
+
+// ---- customers ----
+
+// ImportResult says what an import did.
+type ImportResult struct {
+	Created int        `json:"created"`
+	Updated int        `json:"updated"`
+	Invalid int        `json:"invalid"`
+	Errors  []RowError `json:"errors"`
+}
+
+// ImportCustomers reads customers (format "csv" or "json") into a page,
+// upserting by ID. With bad rows and !skipInvalid it imports nothing and
+// returns the result (listing every bad row) with an EINVALID error on
+// field "file"; with skipInvalid it imports the good rows.
+func (s *Service) ImportCustomers(ctx context.Context, pageID string, r io.Reader, format string, skipInvalid bool) (*ImportResult, error) {
+	comps, err := s.inc.Components(ctx, pageID)
+	if err != nil {
+		return nil, err
+	}
+	good, bad, err := ParseCustomers(r, format, comps, s.cfg.DefaultRegion)
+	if err != nil {
+		return nil, err
+	}
+	res := &ImportResult{Invalid: len(bad), Errors: bad}
+	if res.Errors == nil {
+		res.Errors = []RowError{}
+	}
+	if len(bad) > 0 && !skipInvalid {
+		return res, incident.Invalid("file", "%d rows are invalid; nothing was imported", len(bad))
+	}
+	now := s.now()
+	for _, c := range good {
+		c.PageID = pageID
+		c.CreatedAt, c.UpdatedAt = now, now
+	}
+	const chunk = 5000
+	for i := 0; i < len(good); i += chunk {
+		part := good[i:min(i+chunk, len(good))]
+		created, err := s.store.UpsertCustomers(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		res.Created += created
+		res.Updated += len(part) - created
+	}
+	s.log.Info("customers imported", "page_id", pageID, "created", res.Created, "updated", res.Updated, "invalid", res.Invalid)
+	return res, nil
+}
+
+// Customers pages through a page's customers by ID and returns the total.
+func (s *Service) Customers(ctx context.Context, pageID, after string, limit int) ([]*Customer, int, error) {
+	if _, err := s.inc.Page(ctx, pageID); err != nil {
+		return nil, 0, err
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	cs, err := s.store.FindCustomers(ctx, CustomerFilter{PageID: pageID, After: after, Limit: limit})
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.store.CountCustomers(ctx, pageID)
+	if err != nil {
+		return nil, 0, err
+	}
+	return cs, n, nil
+}
+
+// Customer returns one customer or ENOTFOUND.
+func (s *Service) Customer(ctx context.Context, pageID, id string) (*Customer, error) {
+	return s.store.FindCustomerByID(ctx, pageID, id)
+}
+
+// DeleteCustomer removes a customer (its past deliveries stay).
+func (s *Service) DeleteCustomer(ctx context.Context, pageID, id string) error {
+	return s.store.DeleteCustomer(ctx, pageID, id)
+}
+
+// Deliveries lists deliveries, newest first (per customer: f.RecipientID).
+func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	return s.store.FindDeliveries(ctx, f)
+}
+
+// ---- broadcasts ----
+
+// Progress counts a broadcast's deliveries per channel and state.
+func (s *Service) Progress(ctx context.Context, broadcastID string) (*Progress, error) {
+	if !incident.ValidID(broadcastID) {
+		return nil, incident.NotFound("broadcast", broadcastID)
+	}
+	return s.store.Progress(ctx, broadcastID)
+}
+
+// Broadcasts returns the progress of each of an incident's broadcasts, oldest first.
+func (s *Service) Broadcasts(ctx context.Context, incidentID string) ([]*Progress, error) {
+	plans, err := s.store.FindPlans(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Progress, 0, len(plans))
+	for _, p := range plans {
+		pr, err := s.store.Progress(ctx, p.Broadcast.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+// Cancel stops a broadcast: planning stops and deliveries not yet sent are
+// cancelled (a send already in flight completes).
+func (s *Service) Cancel(ctx context.Context, broadcastID string) error {
+	if !incident.ValidID(broadcastID) {
+		return incident.NotFound("broadcast", broadcastID)
+	}
+	if err := s.store.CancelPlan(ctx, broadcastID, s.now()); err != nil {
+		return err
+	}
+	s.cache.forgetPlan(broadcastID)
+	s.log.Info("broadcast cancelled", "broadcast_id", broadcastID)
+	return nil
+}
