@@ -60,7 +60,7 @@ var smsKeywords = map[string]struct {
 
 	"NIE": {kwStop, "pl"}, "WYPISZ": {kwStop, "pl"}, "REZYGNUJE": {kwStop, "pl"}, "REZYGNACJA": {kwStop, "pl"},
 	"ZAPISZ": {kwStart, "pl"},
-	"TAK": {kwYes, "pl"},
+	"TAK":    {kwYes, "pl"},
 
 	"ODJAVA": {kwStop, "hr"}, "ODJAVI": {kwStop, "hr"}, "PREKID": {kwStop, "hr"},
 	"PRIJAVA": {kwStart, "hr"}, "PRIJAVI": {kwStart, "hr"},
