@@ -1,9 +1,11 @@
 package statuspage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,7 +147,8 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 		return nil, false, err
 	}
 	p, loc := in.page, in.loc
-	snap := &snapshot{page: p, created: p.CreatedAt, shared: map[string]*Asset{}, html: map[string]map[string]*Asset{}, incKeys: map[string]string{}}
+	snap := &snapshot{page: p, created: p.CreatedAt, shared: map[string]*Asset{}, html: map[string]map[string]*Asset{}, incKeys: map[string]string{},
+		rows: map[string]renderedRow{}}
 	for _, code := range p.Languages {
 		if all[code] != nil {
 			snap.langs = append(snap.langs, code)
@@ -277,7 +280,7 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 
 	if publish != nil && prev != nil {
 		early := *snap
-		early.html, early.incKeys = prev.html, prev.incKeys
+		early.html, early.incKeys, early.rows = prev.html, prev.incKeys, prev.rows
 		publish(&early)
 	}
 
@@ -346,17 +349,41 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 		for i, c := range snap.langs {
 			links[i] = langLink{Code: c, Name: langNames[c], Current: c == code}
 		}
-		d := &pageData{L: l, V: v, Langs: links, Title: p.Name + " – " + l.Overall(status.Description)}
-		body, err := execute("index", d, 64<<10)
+		rows := make([]template.HTML, 0, len(v.Rows))
+		for _, r := range v.Rows {
+			id, key := code+"/"+r.C.ID, rowKey(code, r)
+			if prev != nil && prev.rows[id].key == key {
+				snap.rows[id] = prev.rows[id]
+				rows = append(rows, prev.rows[id].html)
+				continue
+			}
+			var buf bytes.Buffer
+			if err := pageTemplates.ExecuteTemplate(&buf, "comp", args{l, r}); err != nil {
+				return nil, false, err
+			}
+			// The output of html/template, placed back into the same
+			// (HTML text) context it was escaped for.
+			h := template.HTML(buf.String())
+			snap.rows[id] = renderedRow{key, h}
+			rows = append(rows, h)
+		}
+		d := &pageData{L: l, V: v, Langs: links, Title: p.Name + " – " + l.Overall(status.Description), Rows: rows}
+		body, err := execute("index", d, 32<<10)
 		if err != nil {
 			return nil, false, err
 		}
 		put(out, prevHTML, "/", body, typeHTML)
-		d = &pageData{L: l, V: v, Langs: links, Title: l.T["IncidentHistory"] + " – " + p.Name}
-		if body, err = execute("history", d, 16<<10); err != nil {
-			return nil, false, err
+		hkey := historyKey(p, code, v)
+		snap.incKeys[code+"/history"] = hkey
+		if prev != nil && prev.incKeys[code+"/history"] == hkey && prevHTML["/history"] != nil {
+			out["/history"] = prevHTML["/history"]
+		} else {
+			d = &pageData{L: l, V: v, Langs: links, Title: l.T["IncidentHistory"] + " – " + p.Name}
+			if body, err = execute("history", d, 16<<10); err != nil {
+				return nil, false, err
+			}
+			put(out, prevHTML, "/history", body, typeHTML)
 		}
-		put(out, prevHTML, "/history", body, typeHTML)
 		for _, iv := range v.Incidents {
 			path := "/incidents/" + iv.Inc.ID
 			key := incidentKey(p, code, iv)
@@ -393,6 +420,23 @@ func incidentKey(p *incident.Page, code string, iv *incView) string {
 	for _, c := range iv.Components {
 		b.WriteByte(0)
 		b.WriteString(c.ID + "=" + string(c.Status) + "=" + c.Name)
+	}
+	return b.String()
+}
+
+// historyKey names everything /history is rendered from.
+func historyKey(p *incident.Page, code string, v *view) string {
+	var b strings.Builder
+	b.WriteString(code)
+	for _, s := range []string{p.Name, p.URL, p.TimeZone, strings.Join(p.Languages, ",")} {
+		b.WriteByte(0)
+		b.WriteString(s)
+	}
+	for _, m := range v.Months {
+		b.WriteString("\x00" + m.Key)
+		for _, iv := range m.Incs {
+			b.WriteString("\x00" + iv.Inc.ID + "\x00" + iv.Inc.Name + "\x00" + string(iv.Inc.Status) + "\x00" + string(iv.Inc.Impact) + "\x00" + iv.StartStamp)
+		}
 	}
 	return b.String()
 }

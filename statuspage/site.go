@@ -2,12 +2,12 @@ package statuspage
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"log/slog"
 	"sort"
 	"strings"
@@ -91,9 +91,11 @@ type snapshot struct {
 	shared  map[string]*Asset            // path → JSON and feeds
 	html    map[string]map[string]*Asset // language → path → HTML
 	summary []byte
-	// incKeys records, per language and incident page, what the page was
+	// incKeys records, per language and incident page (and /history), what the page was
 	// rendered from, so an unchanged incident is not rendered again.
 	incKeys map[string]string
+	// rows caches the component list's rows by language and component ID.
+	rows map[string]renderedRow
 }
 
 // New returns a Site that renders the pages of svc and listens to events

@@ -122,20 +122,16 @@ func computeUptime(changes []incident.StatusChange, status incident.ComponentSta
 	return u
 }
 
-// dayTitles are one language's per-day strings for the bars, computed once
-// per render and shared by every component.
+// dayTitles are one language's dates for the bars, formatted once per
+// render and shared by every component.
 type dayTitles struct {
-	Dates  []string // formatted dates
-	OK     []string // escaped "date: No downtime"
-	NoData []string // escaped "date: No data"
+	Dates []string
 }
 
 func newDayTitles(l *lang, starts []time.Time) *dayTitles {
-	t := &dayTitles{Dates: make([]string, len(starts)), OK: make([]string, len(starts)), NoData: make([]string, len(starts))}
+	t := &dayTitles{Dates: make([]string, len(starts))}
 	for i, s := range starts {
 		t.Dates[i] = l.Date(s)
-		t.OK[i] = template.HTMLEscapeString(t.Dates[i] + ": " + l.T["NoDowntime"])
-		t.NoData[i] = template.HTMLEscapeString(t.Dates[i] + ": " + l.T["NoData"])
 	}
 	return t
 }
@@ -152,32 +148,32 @@ func dayProblems(l *lang, d *dayUsage) string {
 }
 
 // uptimeBars renders the bars as list items and returns, for the text
-// alternative, the days that had problems. The bars are built by hand (the
-// only input is our own escaped text) because a template call per bar
-// would dominate the render.
+// alternative, the days that had problems. Only those bars carry a title:
+// a title on each of 90 bars per component would make up most of the
+// page's bytes, and the list of problem days and the uptime figure say
+// the same in text. The bars are built by hand (the only input is our
+// own escaped text) because a template call per bar would dominate the
+// render.
 func uptimeBars(l *lang, titles *dayTitles, u *uptime) (template.HTML, []string) {
 	var b strings.Builder
-	b.Grow(len(u.Days) * 64)
+	b.Grow(len(u.Days) * 20)
 	var problems []string
 	for i := range u.Days {
 		d := &u.Days[i]
-		w := d.worst()
-		switch {
+		switch w := d.worst(); {
 		case w < 0:
-			b.WriteString(`<li class="b nd" title="`)
-			b.WriteString(titles.NoData[i])
+			b.WriteString(`<li class="nd"></li>`)
 		case w == 0:
-			b.WriteString(`<li class="b s0" title="`)
-			b.WriteString(titles.OK[i])
+			b.WriteString(`<li class="s0"></li>`)
 		default:
 			text := titles.Dates[i] + ": " + dayProblems(l, d)
 			problems = append(problems, text)
-			b.WriteString(`<li class="b s`)
+			b.WriteString(`<li class="s`)
 			b.WriteByte(byte('0' + w))
 			b.WriteString(`" title="`)
 			b.WriteString(template.HTMLEscapeString(text))
+			b.WriteString(`"></li>`)
 		}
-		b.WriteString(`"></li>`)
 	}
 	// Newest first reads better in the list of problem days.
 	for i, j := 0, len(problems)-1; i < j; i, j = i+1, j-1 {

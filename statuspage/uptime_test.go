@@ -99,9 +99,9 @@ func TestUptimeBars(t *testing.T) {
 		{Status: incident.Operational, At: ts("2026-03-15T02:30:00Z")},
 	}, incident.Operational, time.Time{}, now, starts)
 	html, problems := uptimeBars(all["en"], newDayTitles(all["en"], starts), &u)
-	want := `<li class="b nd" title="Mar 13, 2026: No data"></li>` +
-		`<li class="b s0" title="Mar 14, 2026: No downtime"></li>` +
-		`<li class="b s4" title="Mar 15, 2026: Major outage 1 h 30 min"></li>`
+	want := `<li class="nd"></li>` +
+		`<li class="s0"></li>` +
+		`<li class="s4" title="Mar 15, 2026: Major outage 1 h 30 min"></li>`
 	if string(html) != want {
 		t.Errorf("bars\n got %s\nwant %s", html, want)
 	}

@@ -5,6 +5,8 @@ import (
 	"embed"
 	"html/template"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
@@ -100,6 +102,7 @@ type pageData struct {
 	Title string
 	Langs []langLink
 	Inc   *incView
+	Rows  []template.HTML // the component list, rendered row by row (see rowKey)
 }
 
 // historyMonths is how many months /history shows, the current one included.
@@ -184,6 +187,39 @@ func buildMonths(incs []*incView, now time.Time, loc *time.Location) []*month {
 		sort.SliceStable(m.Incs, func(i, j int) bool { return m.Incs[i].Start.After(m.Incs[j].Start) })
 	}
 	return ms
+}
+
+// rowKey names everything a top-level row of the component list is
+// rendered from, its members included, so an unchanged row is not
+// rendered again.
+func rowKey(code string, r *row) string {
+	var b strings.Builder
+	b.WriteString(code)
+	var walk func(r *row)
+	walk = func(r *row) {
+		c := r.C
+		b.WriteString("\x00" + c.ID + "\x00" + c.Name + "\x00" + c.Description + "\x00" + string(c.Status))
+		if r.Open {
+			b.WriteString("\x00open")
+		}
+		if r.Up != nil {
+			br := r.Bars[code]
+			b.WriteString("\x00" + strconv.FormatBool(r.Up.HasData) + strconv.FormatFloat(r.Up.Percent, 'f', 2, 64))
+			b.WriteString("\x00" + string(br.HTML) + "\x00" + strings.Join(br.Problems, "\x01"))
+		}
+		for _, ch := range r.Children {
+			walk(ch)
+		}
+		b.WriteString("\x00end")
+	}
+	walk(r)
+	return b.String()
+}
+
+// renderedRow is a cached row of the component list.
+type renderedRow struct {
+	key  string
+	html template.HTML
 }
 
 // execute renders one named template into a fresh buffer.
