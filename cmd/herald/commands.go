@@ -374,10 +374,10 @@ func cmdMaintenanceMove(to incident.Status, verb, done string) func(context.Cont
 }
 
 func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlagSet("maintenance list", "[FLAGS]", "Lists maintenances, newest first.")
+	fs := a.newFlagSet("maintenance list", "[FLAGS]", "Lists maintenances underway, then those scheduled.")
 	cf := addClientFlags(fs)
 	page := fs.String("page", "", "page `ID` or name (default: the first page)")
-	all := fs.Bool("all", false, "include completed maintenances")
+	all := fs.Bool("all", false, "list every maintenance among the 100 newest incidents, completed ones too")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -393,9 +393,19 @@ func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Upcoming and underway from their own lists (so a long incident history
+	// cannot crowd them out); with --all, the 100 newest of everything.
+	lists := []string{"/active_maintenance", "/scheduled"}
+	if *all {
+		lists = []string{"?limit=100"}
+	}
 	var incs []apiIncident
-	if err := c.do(ctx, http.MethodGet, incidentPath(p.ID, ""), nil, nil, &incs, nil); err != nil {
-		return err
+	for _, l := range lists {
+		var part []apiIncident
+		if err := c.do(ctx, http.MethodGet, incidentPath(p.ID, "")+l, nil, nil, &part, nil); err != nil {
+			return err
+		}
+		incs = append(incs, part...)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tFROM\tUNTIL\tNAME")
@@ -484,7 +494,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 			if inc.ScheduledFor != nil && inc.ScheduledUntil != nil {
 				fmt.Fprintf(w, "      %s – %s\n", inc.ScheduledFor.UTC().Format(time.RFC3339), inc.ScheduledUntil.UTC().Format(time.RFC3339))
 			}
-			if len(inc.Updates) > 0 {
+			if len(inc.Updates) > 0 && strings.TrimSpace(inc.Updates[0].Body) != "" {
 				u := inc.Updates[0]
 				fmt.Fprintf(w, "      %s %s: %s\n", u.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), u.Status, oneLine(u.Body, 100))
 			}
