@@ -15,12 +15,25 @@ import (
 // ---- customers: a hash of JSON documents and a lexicographic ID index per page ----
 
 // upsertCustomersScript writes one page's customers. KEYS: the page's
-// customer hash, its ID index. ARGV: ID, JSON, ID, JSON, … Returns how many
-// were new.
+// customer hash, its ID index. ARGV: ID, JSON, ID, JSON, … A replaced
+// customer keeps its first created_at: the document's last two fields are
+// always created_at and updated_at (Customer's field order), so the script
+// swaps the old value in without decoding the JSON. Returns how many were new.
 var upsertCustomersScript = goredis.NewScript(`
 local created = 0
+local tail = '"created_at":"([^"]*)","updated_at":"[^"]*"}$'
 for i = 1, #ARGV, 2 do
-  created = created + redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+  local doc = ARGV[i+1]
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  if old then
+    local first = string.match(old, tail)
+    if first then
+      doc = string.gsub(doc, '"created_at":"[^"]*"(,"updated_at":"[^"]*"})$', '"created_at":"' .. first .. '"%1')
+    end
+  else
+    created = created + 1
+  end
+  redis.call('HSET', KEYS[1], ARGV[i], doc)
   redis.call('ZADD', KEYS[2], 0, ARGV[i])
 end
 return created
@@ -99,8 +112,8 @@ func (db *DB) FindCustomers(ctx context.Context, f notify.CustomerFilter) ([]*no
 		min = "(" + f.After
 	}
 	limit := int64(f.Limit)
-	if limit <= 0 {
-		limit = -1
+	if limit < 0 {
+		limit = 0 // go-redis sends no LIMIT for a zero count
 	}
 	ids, err := db.client.ZRangeByLex(ctx, db.keys.customerIDs(f.PageID), &goredis.ZRangeBy{Min: min, Max: "+", Count: limit}).Result()
 	if err != nil {
@@ -293,7 +306,9 @@ func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([
 		if f.Following {
 			return s.IncidentID == f.IncidentID
 		}
-		return s.IncidentID == ""
+		// Page-wide subscribers, and the incident's own followers when
+		// one is named: everyone to tell about that incident.
+		return s.IncidentID == "" || (f.IncidentID != "" && s.IncidentID == f.IncidentID)
 	}
 	out := []*notify.Subscriber{}
 	after := f.After

@@ -204,13 +204,17 @@ func (k keyspace) customerIDs(pageID string) string { return k.page(pageID, "cus
 func (k keyspace) subscribers() string { return k.global("subscribers") }
 
 // pageSubscribers: sorted set of a page's subscriber IDs, all scored 0 (lexicographic).
-func (k keyspace) pageSubscribers(pageID string) string { return k.global("subscribers:page:" + pageID) }
+func (k keyspace) pageSubscribers(pageID string) string {
+	return k.global("subscribers:page:" + pageID)
+}
 
 // allSubscribers: sorted set of every subscriber ID, all scored 0.
 func (k keyspace) allSubscribers() string { return k.global("subscribers:all") }
 
 // subscriberCounts: hash state → number of the page's subscribers in it.
-func (k keyspace) subscriberCounts(pageID string) string { return k.global("subscribers:count:" + pageID) }
+func (k keyspace) subscriberCounts(pageID string) string {
+	return k.global("subscribers:count:" + pageID)
+}
 
 // subscriberAddresses: hash "<page>\x00<kind>\x00<address>\x00<incident>" →
 // ID of the live (pending or active) subscriber there.

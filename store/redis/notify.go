@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -153,6 +154,11 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 		return 0, incident.Invalid("deliveries", "a plan batch holds at most %d deliveries, got %d", maxScriptDeliveries, len(b.Deliveries))
 	}
 	bid := b.Plan.Broadcast.ID
+	for _, d := range b.Deliveries {
+		if d != nil && d.BroadcastID != bid {
+			return 0, incident.Invalid("delivery.broadcast_id", "delivery %q belongs to broadcast %q, not to plan %q", d.ID, d.BroadcastID, bid)
+		}
+	}
 	done := ""
 	if b.Done {
 		done = "1"
@@ -289,6 +295,8 @@ func (db *DB) FindPlans(ctx context.Context, incidentID string) ([]*notify.Plan,
 		}
 		out = append(out, p)
 	}
+	// Oldest first by the broadcast's time; commit order breaks ties.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Broadcast.CreatedAt.Before(out[j].Broadcast.CreatedAt) })
 	return out, nil
 }
 

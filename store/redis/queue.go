@@ -422,8 +422,19 @@ func optMS(t *time.Time) string {
 func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.DeliveryState, providerStatus, errorCode string, at time.Time) error {
 	switch state {
 	case notify.StateDelivered, notify.StateUndelivered, notify.StateFailed:
+	case notify.StateSent:
+		// "sent" again (a provider's sent/queued callback) changes
+		// nothing, but the delivery must exist.
+		n, err := db.client.Exists(ctx, db.keys.delivery(id)).Result()
+		if err != nil {
+			return fmt.Errorf("redis: set delivery status: %w", err)
+		}
+		if n == 0 {
+			return incident.NotFound("delivery", id)
+		}
+		return nil
 	default:
-		return incident.Invalid("state", "a receipt can only set delivered, undelivered or failed, not %q", state)
+		return incident.Invalid("state", "a receipt can only set sent, delivered, undelivered or failed, not %q", state)
 	}
 	res, err := statusScript.Run(ctx, db.client, []string{db.keys.delivery(id)},
 		string(state), errorCode, providerStatus, msString(at), db.globalPrefix()).Int()

@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/store/storetest"
 )
 
@@ -99,6 +100,27 @@ func TestStore(t *testing.T) {
 				db := openTest(t, testPrefix(t))
 				db.perSlot = tt.perSlot
 				return db
+			})
+		})
+	}
+}
+
+// TestNotifyStore runs the notify.Store conformance suite in both modes:
+// plans are created by the commit script, which differs between them.
+func TestNotifyStore(t *testing.T) {
+	needRedis(t)
+	for _, tt := range []struct {
+		name    string
+		perSlot bool
+	}{
+		{"single", false},
+		{"per-slot", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.RunNotify(t, func(t *testing.T) (incident.Store, notify.Store) {
+				db := openTest(t, testPrefix(t))
+				db.perSlot = tt.perSlot
+				return db, db
 			})
 		})
 	}

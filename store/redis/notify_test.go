@@ -1,0 +1,493 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// declare commits a page, an incident and one broadcast, as the Service
+// does, and returns the broadcast.
+func declare(t *testing.T, db *DB, pageID, incID, bid string) *incident.Broadcast {
+	t.Helper()
+	b := &incident.Broadcast{ID: bid, PageID: pageID, IncidentID: incID, UpdateID: incID + "-u1", Kind: incident.BroadcastDeclared, CreatedAt: t0}
+	err := db.Commit(context.Background(), &incident.Change{Pages: []*incident.Page{page(pageID, t0)},
+		Incidents: []*incident.Incident{newIncident(incID, pageID, t0)}, Broadcasts: []*incident.Broadcast{b}})
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	return b
+}
+
+func delivery(b *incident.Broadcast, kind notify.Kind, address string, next time.Time) *notify.Delivery {
+	return &notify.Delivery{ID: notify.DeliveryID(b.UpdateID, kind, address), PageID: b.PageID, IncidentID: b.IncidentID,
+		UpdateID: b.UpdateID, BroadcastID: b.ID, Kind: kind, Address: address, RecipientType: notify.FromCustomer,
+		RecipientID: "c-" + address, Language: "en", State: notify.StatePending, NextAt: next, CreatedAt: t0, UpdatedAt: t0}
+}
+
+func modes() []struct {
+	name    string
+	perSlot bool
+} {
+	return []struct {
+		name    string
+		perSlot bool
+	}{{"single", false}, {"per-slot", true}}
+}
+
+// TestPlanLifecycle: the commit script creates the plan; ClaimPlan leases
+// it to one planner; the lease fences SavePlanBatch; Done ends it.
+func TestPlanLifecycle(t *testing.T) {
+	ctx := context.Background()
+	for _, m := range modes() {
+		t.Run(m.name, func(t *testing.T) {
+			db := openTest(t, testPrefix(t))
+			defer db.Close()
+			db.perSlot = m.perSlot
+			b := declare(t, db, "p1", "i1", "b1")
+
+			p, err := db.FindPlan(ctx, "b1")
+			if err != nil || p.State != notify.PlanPending || p.Broadcast.IncidentID != "i1" {
+				t.Fatalf("FindPlan = %+v, %v; want a pending plan of i1", p, err)
+			}
+			first, err := db.ClaimPlan(ctx, t0, time.Minute)
+			if err != nil || first == nil || first.Broadcast.ID != "b1" || first.Lease == "" {
+				t.Fatalf("ClaimPlan = %+v, %v", first, err)
+			}
+			if again, err := db.ClaimPlan(ctx, t0.Add(30*time.Second), time.Minute); err != nil || again != nil {
+				t.Fatalf("ClaimPlan while leased = %+v, %v; want nil", again, err)
+			}
+			// The lease runs out; a second planner takes over.
+			second, err := db.ClaimPlan(ctx, t0.Add(2*time.Minute), time.Minute)
+			if err != nil || second == nil || second.Lease == first.Lease {
+				t.Fatalf("ClaimPlan after expiry = %+v, %v; want a new lease", second, err)
+			}
+			batch := &notify.PlanBatch{Plan: first, Deliveries: []*notify.Delivery{delivery(b, notify.SMS, "+3610", t0)}, Cursor: "c1"}
+			if _, err := db.SavePlanBatch(ctx, batch, t0.Add(2*time.Minute), time.Minute); !errors.Is(err, incident.ErrConflict) {
+				t.Fatalf("SavePlanBatch with the lost lease = %v, want ECONFLICT", err)
+			}
+			if ds, _ := db.FindDeliveries(ctx, notify.DeliveryFilter{BroadcastID: "b1"}); len(ds) != 0 {
+				t.Fatalf("the refused batch wrote %d deliveries", len(ds))
+			}
+			batch.Plan = second
+			n, err := db.SavePlanBatch(ctx, batch, t0.Add(2*time.Minute), time.Minute)
+			if err != nil || n != 1 {
+				t.Fatalf("SavePlanBatch = %d, %v; want 1", n, err)
+			}
+			// The same IDs again (a planner that crashed after writing) are skipped.
+			batch2 := &notify.PlanBatch{Plan: second, Cursor: "c2", Done: true, Deliveries: []*notify.Delivery{
+				delivery(b, notify.SMS, "+3610", t0), delivery(b, notify.Email, "a@example.com", t0)}}
+			if n, err := db.SavePlanBatch(ctx, batch2, t0.Add(2*time.Minute), time.Minute); err != nil || n != 1 {
+				t.Fatalf("second SavePlanBatch = %d, %v; want 1 new", n, err)
+			}
+			p, _ = db.FindPlan(ctx, "b1")
+			if p.State != notify.PlanDone || p.Cursor != "c2" || p.Planned != 2 {
+				t.Errorf("plan = %+v; want done at c2 with 2 planned", p)
+			}
+			if next, err := db.ClaimPlan(ctx, t0.Add(time.Hour), time.Minute); err != nil || next != nil {
+				t.Errorf("ClaimPlan after done = %+v, %v; want nil", next, err)
+			}
+			plans, err := db.FindPlans(ctx, "i1")
+			if err != nil || len(plans) != 1 || plans[0].Broadcast.ID != "b1" {
+				t.Errorf("FindPlans = %v, %v", plans, err)
+			}
+			pr, err := db.Progress(ctx, "b1")
+			if err != nil || pr.Counts[notify.SMS][notify.StatePending] != 1 || pr.Counts[notify.Email][notify.StatePending] != 1 || pr.Planned != 2 {
+				t.Errorf("Progress = %+v, %v", pr, err)
+			}
+		})
+	}
+}
+
+// plant commits a broadcast and plans ds under it.
+func plant(t *testing.T, db *DB, ds func(b *incident.Broadcast) []*notify.Delivery) *incident.Broadcast {
+	t.Helper()
+	ctx := context.Background()
+	b := declare(t, db, "p1", "i1", "b1")
+	p, err := db.ClaimPlan(ctx, t0, time.Minute)
+	if err != nil || p == nil {
+		t.Fatalf("ClaimPlan = %v, %v", p, err)
+	}
+	if _, err := db.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: ds(b), Done: true}, t0, time.Minute); err != nil {
+		t.Fatalf("SavePlanBatch: %v", err)
+	}
+	return b
+}
+
+// TestClaimDeliveries covers due order, leases, fencing and retries.
+func TestClaimDeliveries(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	plant(t, db, func(b *incident.Broadcast) []*notify.Delivery {
+		return []*notify.Delivery{
+			delivery(b, notify.SMS, "+361", t0.Add(2*time.Second)),
+			delivery(b, notify.SMS, "+362", t0.Add(1*time.Second)),
+			delivery(b, notify.SMS, "+363", t0.Add(time.Hour)), // deferred (quiet hours)
+			delivery(b, notify.Email, "x@example.com", t0),
+		}
+	})
+	now := t0.Add(5 * time.Second)
+	got, err := db.ClaimDeliveries(ctx, notify.SMS, now, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Address != "+362" || got[1].Address != "+361" {
+		t.Fatalf("claimed %v; want +362 then +361 (due order), not the deferred one or the email", addresses(got))
+	}
+	for _, d := range got {
+		if d.State != notify.StateSending || d.Attempts != 1 || d.Lease == "" {
+			t.Errorf("claimed %+v; want sending, attempt 1, a lease", d)
+		}
+	}
+	if more, _ := db.ClaimDeliveries(ctx, notify.SMS, now, time.Minute, 10); len(more) != 0 {
+		t.Fatalf("second claim got %v while leased", addresses(more))
+	}
+	// +361 is sent; +362's node dies, its lease runs out and another
+	// node reclaims it.
+	sent := *got[1]
+	sent.State, sent.ProviderID, sent.SentAt = notify.StateSent, "SM1", &now
+	if err := db.FinishDeliveries(ctx, []*notify.Delivery{&sent}); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(2 * time.Minute)
+	re, err := db.ClaimDeliveries(ctx, notify.SMS, later, time.Minute, 10)
+	if err != nil || len(re) != 1 || re[0].Address != "+362" || re[0].Attempts != 2 || re[0].Lease == got[0].Lease {
+		t.Fatalf("reclaim = %+v, %v; want +362 at attempt 2 with a new lease", re, err)
+	}
+	// The dead node wakes up and reports: its lease is lost, so it is skipped.
+	stale := *got[0]
+	stale.State = notify.StateSent
+	if err := db.FinishDeliveries(ctx, []*notify.Delivery{&stale}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := db.FindDeliveryByID(ctx, got[0].ID); d.State != notify.StateSending {
+		t.Errorf("stale finish moved the delivery to %s", d.State)
+	}
+	// A transient error: retry later.
+	retry := *re[0]
+	retry.State, retry.NextAt, retry.ErrorCode, retry.Reason = notify.StatePending, later.Add(30*time.Second), "503", "busy"
+	if err := db.FinishDeliveries(ctx, []*notify.Delivery{&retry}); err != nil {
+		t.Fatal(err)
+	}
+	if early, _ := db.ClaimDeliveries(ctx, notify.SMS, later.Add(10*time.Second), time.Minute, 10); len(early) != 0 {
+		t.Errorf("claimed %v before the retry was due", addresses(early))
+	}
+	third, _ := db.ClaimDeliveries(ctx, notify.SMS, later.Add(31*time.Second), time.Minute, 10)
+	if len(third) != 1 || third[0].Attempts != 3 {
+		t.Fatalf("retry claim = %+v; want +362 at attempt 3", third)
+	}
+	// Provider ID lookup and receipts, forward only.
+	d, err := db.FindDeliveryByProviderID(ctx, "SM1")
+	if err != nil || d.Address != "+361" || d.State != notify.StateSent {
+		t.Fatalf("FindDeliveryByProviderID = %+v, %v", d, err)
+	}
+	steps := []struct {
+		state notify.DeliveryState
+		want  notify.DeliveryState
+	}{
+		{notify.StateDelivered, notify.StateDelivered},
+		{notify.StateUndelivered, notify.StateDelivered}, // never backwards
+		{notify.StateFailed, notify.StateDelivered},
+	}
+	for _, s := range steps {
+		if err := db.SetDeliveryStatus(ctx, d.ID, s.state, "x", "", later); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := db.FindDeliveryByID(ctx, d.ID); d.State != s.want {
+			t.Errorf("after %s: state %s, want %s", s.state, d.State, s.want)
+		}
+	}
+	if err := db.SetDeliveryStatus(ctx, "nope", notify.StateDelivered, "", "", later); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("SetDeliveryStatus(unknown) = %v, want ENOTFOUND", err)
+	}
+	pr, _ := db.Progress(ctx, "b1")
+	want := map[notify.DeliveryState]int{notify.StateDelivered: 1, notify.StateSending: 1, notify.StatePending: 1}
+	for s, n := range want {
+		if pr.Counts[notify.SMS][s] != n {
+			t.Errorf("progress sms %s = %d, want %d (all: %v)", s, pr.Counts[notify.SMS][s], n, pr.Counts)
+		}
+	}
+}
+
+func addresses(ds []*notify.Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Address)
+	}
+	return out
+}
+
+// TestClaimExactlyOnce: many claimers race over one queue; each delivery
+// goes to exactly one of them.
+func TestClaimExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	const total = 2000
+	plant(t, db, func(b *incident.Broadcast) []*notify.Delivery {
+		var ds []*notify.Delivery
+		for i := 0; i < total; i++ {
+			ds = append(ds, delivery(b, notify.Email, fmt.Sprintf("u%d@example.com", i), t0))
+		}
+		return ds
+	})
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ds, err := db.ClaimDeliveries(ctx, notify.Email, t0, time.Minute, 37)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					seen[d.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != total {
+		t.Fatalf("claimed %d distinct deliveries, want %d", len(seen), total)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("delivery %s claimed %d times", id, n)
+		}
+	}
+}
+
+// TestCancelPlan cancels the pending deliveries and leaves sent ones.
+func TestCancelPlan(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	plant(t, db, func(b *incident.Broadcast) []*notify.Delivery {
+		var ds []*notify.Delivery
+		for i := 0; i < 2500; i++ { // more than one cancel chunk
+			ds = append(ds, delivery(b, notify.SMS, fmt.Sprintf("+36%07d", i), t0))
+		}
+		return ds
+	})
+	claimed, _ := db.ClaimDeliveries(ctx, notify.SMS, t0, time.Minute, 10)
+	if err := db.CancelPlan(ctx, "b1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if more, _ := db.ClaimDeliveries(ctx, notify.SMS, t0, time.Minute, 10); len(more) != 0 {
+		t.Errorf("claimed %d deliveries of a cancelled plan", len(more))
+	}
+	pr, _ := db.Progress(ctx, "b1")
+	if pr.State != notify.PlanCancelled || pr.Counts[notify.SMS][notify.StateCancelled] != 2490 || pr.Counts[notify.SMS][notify.StateSending] != 10 {
+		t.Errorf("Progress = %+v", pr)
+	}
+	if err := db.FinishDeliveries(ctx, []*notify.Delivery{{ID: claimed[0].ID, Lease: claimed[0].Lease, State: notify.StateSent}}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := db.FindDeliveryByID(ctx, claimed[0].ID); d.State != notify.StateSent {
+		t.Errorf("in-flight delivery finished as %s, want sent", d.State)
+	}
+	if err := db.CancelPlan(ctx, "nope", t0); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("CancelPlan(unknown) = %v, want ENOTFOUND", err)
+	}
+}
+
+// TestAudience covers customers, subscribers, suppressions and secrets.
+func TestAudience(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	var cs []*notify.Customer
+	for _, id := range []string{"c3", "c1", "c2", "c10"} {
+		cs = append(cs, &notify.Customer{ID: id, PageID: "p1", Name: id, Email: id + "@example.com", CreatedAt: t0, UpdatedAt: t0})
+	}
+	if n, err := db.UpsertCustomers(ctx, cs); err != nil || n != 4 {
+		t.Fatalf("UpsertCustomers = %d, %v", n, err)
+	}
+	if n, err := db.UpsertCustomers(ctx, cs[:2]); err != nil || n != 0 {
+		t.Fatalf("re-import = %d, %v; want 0 new", n, err)
+	}
+	page1, _ := db.FindCustomers(ctx, notify.CustomerFilter{PageID: "p1", Limit: 2})
+	page2, _ := db.FindCustomers(ctx, notify.CustomerFilter{PageID: "p1", After: page1[len(page1)-1].ID, Limit: 10})
+	var ids []string
+	for _, c := range append(page1, page2...) {
+		ids = append(ids, c.ID)
+	}
+	if fmt.Sprint(ids) != "[c1 c10 c2 c3]" {
+		t.Errorf("customers by ID = %v", ids)
+	}
+	if err := db.DeleteCustomer(ctx, "p1", "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.CountCustomers(ctx, "p1"); n != 3 {
+		t.Errorf("CountCustomers = %d, want 3", n)
+	}
+
+	s1 := &notify.Subscriber{ID: "s1", PageID: "p1", Kind: notify.Email, Address: "a@example.com", State: notify.SubscriberPending, ConfirmHash: "h", CreatedAt: t0}
+	if err := db.SaveSubscriber(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	dup := *s1
+	dup.ID = "s2"
+	if err := db.SaveSubscriber(ctx, &dup); !errors.Is(err, incident.ErrConflict) {
+		t.Errorf("second live subscriber = %v, want ECONFLICT", err)
+	}
+	s1.State = notify.SubscriberUnsubscribed
+	if err := db.SaveSubscriber(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveSubscriber(ctx, &dup); err != nil {
+		t.Errorf("re-subscribe after unsubscribe = %v", err)
+	}
+	got, err := db.FindSubscriberByAddress(ctx, "p1", notify.Email, "a@example.com", "")
+	if err != nil || got.ID != "s2" || got.ConfirmHash != "h" {
+		t.Errorf("FindSubscriberByAddress = %+v, %v; want s2 with its confirm hash", got, err)
+	}
+	if n, _ := db.CountSubscribers(ctx, "p1", notify.SubscriberPending); n != 1 {
+		t.Errorf("pending subscribers = %d, want 1", n)
+	}
+	if n, _ := db.CountSubscribers(ctx, "p1", ""); n != 2 {
+		t.Errorf("subscribers = %d, want 2", n)
+	}
+	if all, _ := db.FindSubscribers(ctx, notify.SubscriberFilter{PageID: "p1"}); len(all) != 2 {
+		t.Errorf("FindSubscribers = %d, want 2", len(all))
+	}
+	if err := db.DeleteSubscriber(ctx, "s2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.FindSubscriberByAddress(ctx, "p1", notify.Email, "a@example.com", ""); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("after delete: %v, want ENOTFOUND", err)
+	}
+
+	if err := db.Suppress(ctx, notify.Suppression{Kind: notify.SMS, Address: "+361", Reason: "stop", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := db.FindSuppression(ctx, "p1", notify.SMS, "+361"); err != nil || s.Reason != "stop" {
+		t.Errorf("global suppression seen from p1 = %+v, %v", s, err)
+	}
+	if err := db.Unsuppress(ctx, "", notify.SMS, "+361"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.FindSuppression(ctx, "p1", notify.SMS, "+361"); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("after START: %v, want ENOTFOUND", err)
+	}
+
+	a, _ := db.Secret(ctx, "links", func() []byte { return []byte("first") })
+	b, _ := db.Secret(ctx, "links", func() []byte { return []byte("second") })
+	if string(a) != "first" || string(b) != "first" {
+		t.Errorf("Secret = %q then %q; want first both times", a, b)
+	}
+}
+
+// TestLimiterShared: two handles (two nodes) share one bucket of 50/s;
+// hammered for a second, together they get about 50 plus the burst.
+func TestLimiterShared(t *testing.T) {
+	ctx := context.Background()
+	prefix := testPrefix(t)
+	a, b := openTest(t, prefix), openTest(t, prefix)
+	defer a.Close()
+	defer b.Close()
+	lim := notify.Limit{Rate: 50, Burst: 5}
+	var mu sync.Mutex
+	allowed := 0
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(time.Second)
+	for _, db := range []*DB{a, b} {
+		l := db.Limiter()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				wait, err := l.Take(ctx, "twilio:+15550001", lim)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if wait == 0 {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				} else if wait > time.Second/50 {
+					t.Errorf("wait %v exceeds one emission interval", wait)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// One second at 50/s plus a burst of 5: 55; allow for scheduling.
+	if allowed < 45 || allowed > 60 {
+		t.Errorf("allowed %d in one second at 50/s (burst 5); want about 55", allowed)
+	}
+}
+
+// TestLimiterRetryAfter: with the bucket empty, Take says how long to wait.
+func TestLimiterRetryAfter(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	l := db.Limiter()
+	lim := notify.Limit{Rate: 1, Burst: 1}
+	if w, err := l.Take(ctx, "slack:C1{x}", lim); err != nil || w != 0 {
+		t.Fatalf("first Take = %v, %v; want 0", w, err)
+	}
+	w, err := l.Take(ctx, "slack:C1{x}", lim)
+	if err != nil || w < 900*time.Millisecond || w > time.Second {
+		t.Fatalf("second Take = %v, %v; want about 1s", w, err)
+	}
+}
+
+// TestDeliveryFind: filters and newest-first order.
+func TestDeliveryFind(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	plant(t, db, func(b *incident.Broadcast) []*notify.Delivery {
+		var ds []*notify.Delivery
+		for i := 0; i < 5; i++ {
+			d := delivery(b, notify.SMS, fmt.Sprintf("+3610%d", i), t0)
+			d.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+			ds = append(ds, d)
+		}
+		return ds
+	})
+	tests := []struct {
+		name string
+		f    notify.DeliveryFilter
+		want []string
+	}{
+		{"broadcast", notify.DeliveryFilter{BroadcastID: "b1", Limit: 2}, []string{"+36104", "+36103"}},
+		{"address", notify.DeliveryFilter{Kind: notify.SMS, Address: "+36102"}, []string{"+36102"}},
+		{"since", notify.DeliveryFilter{PageID: "p1", Since: t0.Add(3 * time.Second)}, []string{"+36104", "+36103"}},
+		{"state", notify.DeliveryFilter{States: []notify.DeliveryState{notify.StateSent}}, nil},
+		{"other page", notify.DeliveryFilter{PageID: "p2"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.FindDeliveries(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(addresses(got)) != fmt.Sprint(tt.want) {
+				t.Errorf("got %v, want %v", addresses(got), tt.want)
+			}
+		})
+	}
+}
