@@ -281,6 +281,7 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 	if publish != nil && prev != nil {
 		early := *snap
 		early.html, early.incKeys, early.rows = prev.html, prev.incKeys, prev.rows
+		early.langs, early.matcher = prev.langs, prev.matcher // the languages prev.html has
 		publish(&early)
 	}
 

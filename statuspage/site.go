@@ -216,8 +216,10 @@ func (s *Site) note(ev incident.Event, dirty map[string]bool, relist *bool) {
 }
 
 func (s *Site) renderDirty(ctx context.Context, dirty map[string]bool, relist bool) {
+	var fresh map[string]bool
 	if relist {
-		if err := s.relist(ctx); err != nil {
+		var err error
+		if fresh, err = s.relist(ctx); err != nil {
 			s.log.Error("statuspage: list pages", "err", err)
 		}
 	}
@@ -227,8 +229,8 @@ func (s *Site) renderDirty(ctx context.Context, dirty map[string]bool, relist bo
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if _, known := s.state.Load().pages[id]; relist && !known {
-			continue // deleted
+		if _, known := s.state.Load().pages[id]; (relist && !known) || fresh[id] {
+			continue // deleted, or just rendered by relist
 		}
 		if err := s.RenderPage(ctx, id); err != nil && !errors.Is(err, incident.ErrNotFound) {
 			s.log.Error("statuspage: render", "page_id", id, "err", err)
@@ -236,19 +238,21 @@ func (s *Site) renderDirty(ctx context.Context, dirty map[string]bool, relist bo
 	}
 }
 
-// relist drops the snapshots of deleted pages and renders new ones.
-func (s *Site) relist(ctx context.Context) error {
+// relist drops the snapshots of deleted pages and renders new ones,
+// returning the IDs it rendered.
+func (s *Site) relist(ctx context.Context) (map[string]bool, error) {
 	pages, err := s.svc.Pages(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	live := map[string]bool{}
+	live, fresh := map[string]bool{}, map[string]bool{}
 	for _, p := range pages {
 		live[p.ID] = true
 		if _, known := s.state.Load().pages[p.ID]; !known {
 			if err := s.RenderPage(ctx, p.ID); err != nil && !errors.Is(err, incident.ErrNotFound) {
-				return err
+				return fresh, err
 			}
+			fresh[p.ID] = true
 		}
 	}
 	s.renderMu.Lock()
@@ -260,7 +264,7 @@ func (s *Site) relist(ctx context.Context) error {
 			}
 		}
 	})
-	return nil
+	return fresh, nil
 }
 
 // renderAll renders every page and forgets deleted ones.
