@@ -195,9 +195,6 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 		}
 		w := wireIncident(p, inc, wcomps, loc)
 		wire[inc.ID] = w
-		if inc.UpdatedAt.After(updated) {
-			updated = inc.UpdatedAt
-		}
 		return w
 	}
 	byID := map[string]*incident.Incident{}
@@ -207,8 +204,10 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 			if _, ok := byID[inc.ID]; !ok {
 				byID[inc.ID] = inc
 				order = append(order, inc)
+				if inc.UpdatedAt.After(updated) {
+					updated = inc.UpdatedAt // the page changed when anything on it did
+				}
 			}
-			wireOf(inc)
 		}
 	}
 	sortNewestFirst(order)
