@@ -175,7 +175,10 @@ func newCallbackRecorder(t *testing.T, token string) *callbackRecorder {
 			cr.bad++
 		}
 		cr.mu.Unlock()
-		cr.wake <- struct{}{}
+		select {
+		case cr.wake <- struct{}{}:
+		default: // a wake is already pending; await rechecks the count
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(cr.srv.Close)
@@ -282,5 +285,35 @@ func TestTwilioCallbackOnlyToLoopback(t *testing.T) {
 				t.Errorf("loopbackURL = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTwilioConcurrentSendsWithCallbacks(t *testing.T) {
+	sb := start(t, Config{AccountSID: testSID, AuthToken: testToken})
+	cr := newCallbackRecorder(t, testToken)
+	rc := twilioClient(t, sb, testSID, testToken)
+	const senders, each = 8, 25
+	var wg sync.WaitGroup
+	for g := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				to := "+3630" + strings.Repeat("0", 5) + string(rune('0'+g)) + string(rune('0'+i%10))
+				if _, err := rc.Api.CreateMessage(smsParams(to, "x").SetStatusCallback(cr.srv.URL + "/cb")); err != nil {
+					t.Error(err)
+					return
+				}
+				_ = sb.Messages(Filter{Kind: KindSMS, Limit: 5}) // readers race the writers
+			}
+		}()
+	}
+	if err := sb.WaitFor(waitCtx(t), senders*each, KindSMS); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	got, bad := cr.await(2 * senders * each)
+	if bad != 0 || len(got) != 2*senders*each {
+		t.Fatalf("callbacks: %d good, %d bad", len(got), bad)
 	}
 }
