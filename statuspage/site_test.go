@@ -612,3 +612,48 @@ func TestOverallStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupDuringRenders reads while pages re-render: every lookup must
+// find a complete response (the snapshot swap is atomic), under -race.
+func TestLookupDuringRenders(t *testing.T) {
+	e := renderScenario(t)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	errs := make(chan string, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		paths := []string{"/", "/history", "/api/v2/summary.json", "/history.atom", "/incidents/inc000000001"}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p := paths[i%len(paths)]
+			if a, ok := e.site.Lookup("status.acme.test", p, incident.Languages[i%4]); !ok || len(a.Body) == 0 || len(a.Gzip) == 0 {
+				select {
+				case errs <- p:
+				default:
+				}
+			}
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		body := "Update " + strings.Repeat("x", i)
+		e.clock.Set(scenarioNow.Add(time.Duration(i+1) * time.Second))
+		if _, err := e.svc.UpdateIncident(ctx, scenarioPage, "inc000000001", incident.IncidentInput{Body: &body}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.site.RenderPage(ctx, scenarioPage); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+	select {
+	case p := <-errs:
+		t.Errorf("a lookup of %s failed during renders", p)
+	default:
+	}
+}
