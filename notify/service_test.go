@@ -1,0 +1,296 @@
+package notify_test
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// TestBroadcastLifecycle: declare → ack to every audience member once per
+// channel; an update only where the policy allows; resolve → apology.
+func TestBroadcastLifecycle(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,name,phone,email,slack,language,time_zone,components\n" +
+			"c1,Anna,+36201111111,anna@example.com,,hu,Europe/Budapest,API\n" + // uses A
+			"c2,Bela,+36202222222,bela@example.com,,hu,,Billing\n" + // uses B only: not told
+			"c3,Cili,,cili@example.com,C0OPS1234,en,,\n" + // uses everything
+			"c4,Dora,,shared@example.com,,pl,,\n") // also a page subscriber
+		svc := h.svcOrNew()
+		mustSub := func(req notify.SubscribeRequest) *notify.Subscriber {
+			t.Helper()
+			req.PageID, req.Confirmed = h.page.ID, true
+			s, err := svc.Subscribe(h.ctx, req)
+			if err != nil {
+				t.Fatalf("Subscribe %+v: %v", req, err)
+			}
+			return s
+		}
+		mustSub(notify.SubscribeRequest{Kind: notify.Email, Address: "shared@example.com"})                                    // dedupes with c4
+		mustSub(notify.SubscribeRequest{Kind: notify.SMS, Address: "+36203333333", ComponentIDs: []string{h.compB.ID}})        // component B: not told
+		mustSub(notify.SubscribeRequest{Kind: notify.Email, Address: "compa@example.com", ComponentIDs: []string{h.compA.ID}}) // component A
+		mustSub(notify.SubscribeRequest{Kind: notify.Webhook, Address: h.sb.WebhookURL("hook1")})
+		mustSub(notify.SubscribeRequest{Kind: notify.Slack, Address: h.sb.SlackWebhookURL("T1/B1/x")})
+
+		inc := h.declare("API down", []string{h.compA.ID}, incident.MajorOutage)
+		mustSub(notify.SubscribeRequest{Kind: notify.Email, Address: "follower@example.com", IncidentID: inc.ID})
+		h.start(baseConfig())
+
+		bs := h.broadcasts(inc.ID)
+		if len(bs) != 1 || bs[0].Kind != incident.BroadcastDeclared {
+			t.Fatalf("broadcasts = %+v", bs)
+		}
+		p := h.waitDone(bs[0].ID)
+		want := map[notify.Kind]int{notify.SMS: 1, notify.Email: 5, notify.Slack: 2, notify.Webhook: 1}
+		for k, n := range want {
+			if got := sum(p, k, notify.StateSent); got != n {
+				t.Errorf("declared: %s sent = %d, want %d (progress %+v)", k, got, n, p.Counts)
+			}
+		}
+		wantEmail := map[string]int{"anna@example.com": 1, "cili@example.com": 1, "shared@example.com": 1, "compa@example.com": 1, "follower@example.com": 1}
+		if got := h.inbox(sandbox.KindEmail); fmt.Sprint(got) != fmt.Sprint(wantEmail) {
+			t.Errorf("email inbox = %v, want %v", got, wantEmail)
+		}
+		if got := h.inbox(sandbox.KindSMS); len(got) != 1 || got["+36201111111"] != 1 {
+			t.Errorf("sms inbox = %v", got)
+		}
+		// The shared address got the customer's (Polish) message, not the subscriber's.
+		shared := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "shared@example.com"})
+		if len(shared) != 1 || !strings.Contains(shared[0].Body, "Dzień dobry") {
+			t.Errorf("shared address got %+v, want the customer's Polish message", shared)
+		}
+		anna := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201111111"})
+		if len(anna) != 1 || !strings.Contains(anna[0].Body, h.page.ShortURL(inc.ID)) {
+			t.Errorf("sms = %+v, want the short link", anna)
+		}
+
+		// An update with notifications: not by SMS under the default policy.
+		h.update(inc, incident.Identified, "Found it: a bad deploy.", true)
+		// An update without: no broadcast at all.
+		h.update(inc, incident.Identified, "Still rolling back.", false)
+		bs = h.broadcasts(inc.ID)
+		if len(bs) != 2 || bs[1].Kind != incident.BroadcastUpdated {
+			t.Fatalf("broadcasts after updates = %+v", bs)
+		}
+		p = h.waitDone(bs[1].ID)
+		if got := sum(p, notify.SMS, notify.DeliveryStates...); got != 0 {
+			t.Errorf("update: %d SMS deliveries, want none", got)
+		}
+		if got := sum(p, notify.Email, notify.StateSent); got != 5 {
+			t.Errorf("update: %d emails, want 5", got)
+		}
+
+		h.update(inc, incident.Resolved, "Fixed. We are sorry.", true)
+		bs = h.broadcasts(inc.ID)
+		p = h.waitDone(bs[2].ID)
+		if bs[2].Kind != incident.BroadcastResolved || sum(p, notify.SMS, notify.StateSent) != 1 || sum(p, notify.Email, notify.StateSent) != 5 {
+			t.Errorf("resolved: kind %s, progress %+v", bs[2].Kind, p.Counts)
+		}
+		if got := h.inbox(sandbox.KindSMS)["+36201111111"]; got != 2 {
+			t.Errorf("Anna got %d SMS, want ack and apology", got)
+		}
+		if got := h.inbox(sandbox.KindWebhook)[h.sb.WebhookURL("hook1")]; got != 3 {
+			t.Errorf("webhook got %d posts, want 3", got)
+		}
+		// Every delivery of a customer shows in the per-customer list.
+		ds, err := h.svc.Deliveries(h.ctx, notify.DeliveryFilter{PageID: h.page.ID, RecipientID: "c1"})
+		if err != nil || len(ds) != 5 {
+			t.Errorf("c1 deliveries = %d, %v; want 5 (sms×2, email×3)", len(ds), err)
+		}
+	})
+}
+
+var linkRE = regexp.MustCompile(`https://status\.acme\.test/(unsubscribe|subscriptions/confirm)/[A-Za-z0-9_-]+`)
+
+// TestSubscriptions: double opt-in by email link, SMS code and YES reply;
+// rate limits; the SMS country allow-list; unsubscribe from a message.
+func TestSubscriptions(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		cfg := baseConfig()
+		cfg.SMSCountries = []string{"HU", "HR"}
+		cfg.SubscribeIPLimit = notify.Limit{Rate: 0.001, Burst: 3}
+		h.start(cfg)
+		svc := h.svc
+		sub := func(kind notify.Kind, addr, ip string) (*notify.Subscriber, error) {
+			return svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: kind, Address: addr, IP: ip, Source: "page", Language: "hu"})
+		}
+
+		t.Run("email link", func(t *testing.T) {
+			s, err := sub(notify.Email, "new@example.com", "10.0.0.1")
+			if err != nil || s.State != notify.SubscriberPending {
+				t.Fatalf("Subscribe = %+v, %v", s, err)
+			}
+			var body string
+			waitFor(t, "confirmation email", func() bool {
+				ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "new@example.com"})
+				if len(ms) > 0 {
+					body = ms[0].Body
+				}
+				return len(ms) > 0
+			})
+			link := linkRE.FindString(body)
+			if !strings.Contains(link, "/subscriptions/confirm/") {
+				t.Fatalf("no confirm link in %q", body)
+			}
+			tok := link[strings.LastIndex(link, "/")+1:]
+			if _, err := svc.Confirm(h.ctx, tok[:len(tok)-2]+"xx"); incident.ErrorCode(err) != incident.EINVALID {
+				t.Errorf("forged token: %v, want EINVALID", err)
+			}
+			got, err := svc.Confirm(h.ctx, tok)
+			if err != nil || got.State != notify.SubscriberActive {
+				t.Fatalf("Confirm = %+v, %v", got, err)
+			}
+		})
+
+		t.Run("sms code", func(t *testing.T) {
+			s, err := sub(notify.SMS, "+36205555555", "10.0.0.2")
+			if err != nil || s.State != notify.SubscriberPending {
+				t.Fatalf("Subscribe = %+v, %v", s, err)
+			}
+			var code string
+			waitFor(t, "code SMS", func() bool {
+				ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36205555555"})
+				if len(ms) > 0 {
+					code = regexp.MustCompile(`\d{6}`).FindString(ms[0].Body)
+				}
+				return code != ""
+			})
+			wrong := "000000"
+			if code == wrong {
+				wrong = "111111"
+			}
+			if _, err := svc.ConfirmCode(h.ctx, h.page.ID, "+36205555555", wrong); incident.ErrorCode(err) != incident.EINVALID {
+				t.Errorf("wrong code: %v", err)
+			}
+			got, err := svc.ConfirmCode(h.ctx, h.page.ID, "06 20 555 5555", code)
+			if err != nil || got.State != notify.SubscriberActive {
+				t.Fatalf("ConfirmCode = %+v, %v", got, err)
+			}
+		})
+
+		t.Run("sms YES reply in Croatian", func(t *testing.T) {
+			s, err := sub(notify.SMS, "+385912345678", "10.0.0.3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply, err := svc.HandleInboundSMS(h.ctx, "+385912345678", "+15005550006", " da ")
+			if err != nil || !strings.Contains(reply, "potvrđena") {
+				t.Fatalf("reply %q, %v", reply, err)
+			}
+			got, _ := svc.Subscriber(h.ctx, h.page.ID, s.ID)
+			if got.State != notify.SubscriberActive {
+				t.Errorf("state %s after DA", got.State)
+			}
+		})
+
+		t.Run("country allow-list", func(t *testing.T) {
+			if _, err := sub(notify.SMS, "+48601234567", "10.0.0.4"); incident.ErrorCode(err) != incident.EINVALID {
+				t.Errorf("Polish number: %v, want EINVALID", err)
+			}
+		})
+
+		t.Run("per-IP limit", func(t *testing.T) {
+			var err error
+			for i := 0; i < 4 && err == nil; i++ {
+				_, err = sub(notify.Email, fmt.Sprintf("ip%d@example.com", i), "10.9.9.9")
+			}
+			if incident.ErrorCode(err) != notify.ERATELIMITED {
+				t.Errorf("4th sign-up from one IP: %v, want rate_limited", err)
+			}
+		})
+
+		t.Run("webhook SSRF", func(t *testing.T) {
+			strict := h.service(notify.Config{PublicURL: "https://status.acme.test"}, nil, nil)
+			for _, u := range []string{"http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/"} {
+				_, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.Webhook, Address: u, Confirmed: true})
+				if incident.ErrorCode(err) != incident.EINVALID {
+					t.Errorf("%s: %v, want EINVALID", u, err)
+				}
+			}
+		})
+
+		t.Run("unsubscribe from a message", func(t *testing.T) {
+			inc := h.declare("Billing slow", []string{h.compB.ID}, incident.DegradedPerformance)
+			p := h.waitDone(h.broadcasts(inc.ID)[0].ID)
+			if sum(p, notify.Email, notify.StateSent) != 1 {
+				t.Fatalf("progress %+v", p.Counts)
+			}
+			ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "new@example.com"})
+			link := ""
+			for _, m := range ms {
+				if l := linkRE.FindString(m.Body); strings.Contains(l, "/unsubscribe/") {
+					link = l
+				}
+			}
+			if link == "" {
+				t.Fatalf("no unsubscribe link in %+v", ms)
+			}
+			u, _ := url.Parse(link)
+			if err := svc.Unsubscribe(h.ctx, strings.TrimPrefix(u.Path, "/unsubscribe/")); err != nil {
+				t.Fatal(err)
+			}
+			n, _ := svc.CountSubscribers(h.ctx, h.page.ID, notify.SubscriberActive)
+			h.update(inc, incident.Resolved, "ok", true)
+			p = h.waitDone(h.broadcasts(inc.ID)[1].ID)
+			if sum(p, notify.Email, notify.StateSent) != 0 {
+				t.Errorf("unsubscribed address still got mail: %+v (active subscribers %d)", p.Counts, n)
+			}
+		})
+	})
+}
+
+// TestInboundKeywords: STOP suppresses and START lifts, in four languages.
+func TestInboundKeywords(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,name,phone\nc1,Anna,+36201111111\n")
+		h.start(baseConfig())
+		tests := []struct {
+			body, reply string
+			err         error
+		}{
+			{"Leiratkozás", "Leiratkozott", nil},
+			{"START", "subscribed again", nil},
+			{"odjava!", "Odjavljeni", nil},
+			{"Start", "subscribed again", nil},
+			{"WYPISZ", "Wypisano", nil},
+			{"start", "subscribed again", nil},
+			{"Segítség", "Állapotértesítések", nil},
+			{"the app does not work", "", notify.ErrNotAKeyword},
+		}
+		for _, tt := range tests {
+			t.Run(tt.body, func(t *testing.T) {
+				reply, err := h.svc.HandleInboundSMS(h.ctx, "+36201111111", "+15005550006", tt.body)
+				if !errors.Is(err, tt.err) || !strings.Contains(reply, tt.reply) {
+					t.Fatalf("reply %q, %v; want %q, %v", reply, err, tt.reply, tt.err)
+				}
+			})
+		}
+		if _, err := h.svc.HandleInboundSMS(h.ctx, "+36201111111", "+15005550006", "STOP"); err != nil {
+			t.Fatal(err)
+		}
+		inc := h.declare("Down", nil, incident.MajorOutage)
+		p := h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		if p.Counts[notify.SMS][notify.StateSuppressed] != 1 || p.Reasons[notify.SMS]["stop"] != 1 {
+			t.Errorf("after STOP: %+v reasons %+v", p.Counts, p.Reasons)
+		}
+		if _, err := h.svc.HandleInboundSMS(h.ctx, "+36201111111", "+15005550006", "START"); err != nil {
+			t.Fatal(err)
+		}
+		h.update(inc, incident.Resolved, "ok", true)
+		p = h.waitDone(h.broadcasts(inc.ID)[1].ID)
+		if p.Counts[notify.SMS][notify.StateSent] != 1 {
+			t.Errorf("after START: %+v", p.Counts)
+		}
+		_ = time.Second
+	})
+}
