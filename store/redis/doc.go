@@ -1,7 +1,9 @@
 // Package redis is herald's Redis engine: the system of record lives in
-// Redis, so any number of herald nodes serve the same pages. DB implements
-// incident.Store and passes store/storetest like the SQLite engine; Events
-// implements incident.Events over pub/sub.
+// Redis, so any number of herald nodes serve the same pages and dispatch
+// the same queues. DB implements incident.Store and notify.Store and passes
+// store/storetest (Run and RunNotify) like the SQLite engine; Events
+// implements incident.Events over pub/sub; DB.Limiter is a notify.Limiter
+// shared by every node (GCRA).
 //
 // # Key layout
 //
@@ -31,6 +33,30 @@
 //	<prefix>:page:{<page>}:seq                 counter (Cluster only)
 //	<prefix>:events                            pub/sub channel
 //
+// notify (queue.go, notify.go, audience.go, limiter.go):
+//
+//	<prefix>:{global}:plan:<broadcast>         hash  doc state cursor planned lease created updated
+//	<prefix>:{global}:plans:pending            zset  pending broadcast IDs by when claimable (ms)
+//	<prefix>:{global}:lease-seq                counter fencing tokens of plan and delivery claims
+//	<prefix>:{global}:d:<delivery>             hash  j (compact JSON) s a n k b u l p e r sa da
+//	<prefix>:{global}:q:<kind>:due             zset  pending delivery IDs by NextAt (ms)
+//	<prefix>:{global}:q:<kind>:leased          zset  sending delivery IDs by lease end (ms)
+//	<prefix>:{global}:progress:<broadcast>     hash  "<kind>:<state>" and "r:<kind>:<reason>" → count
+//	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (ms)
+//	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs by created_at
+//	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)
+//	<prefix>:{global}:provider-ids             hash  provider message ID → delivery ID
+//	<prefix>:{global}:subscribers              hash  subscriber ID → JSON (with the confirm hash)
+//	<prefix>:{global}:subscribers:all          zset  subscriber IDs, score 0 (ZRANGEBYLEX)
+//	<prefix>:{global}:subscribers:page:<page>  zset  the page's subscriber IDs, score 0
+//	<prefix>:{global}:subscribers:count:<page> hash  state → count
+//	<prefix>:{global}:subscriber-addresses     hash  page␀kind␀address␀incident → live subscriber ID
+//	<prefix>:{global}:suppressions             hash  page␀kind␀address → JSON (page "" global)
+//	<prefix>:{global}:secret:<name>            string SET NX, then GET
+//	<prefix>:page:{<page>}:customers           hash  customer ID → JSON
+//	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
+//	<prefix>:rate:{<key>}                      string GCRA theoretical arrival time (µs), PX
+//
 // Sorted-set members that may repeat (audit entries, status changes) are a
 // 16-hex-digit insertion counter followed by the JSON, so equal timestamps
 // keep insertion order, as SQLite's rowid tie-breaks do. Times are stored
@@ -58,6 +84,58 @@
 // worst a lookup entry without its object, which reads ignore, or a page
 // write whose idempotency key was taken meanwhile). The conformance suite
 // runs in this per-slot mode too, on a single Redis.
+//
+// # The delivery queue
+//
+// DESIGN.md describes deliveries going through Redis Streams with consumer
+// groups. The engine departs from that wording on purpose and keeps the
+// queue in sorted sets, driven by Lua, as asynq's internal/rdb does
+// (lease zset + scheduled zset), because notify.Store's contract is a lease
+// queue and Streams fit it badly:
+//
+//   - Scheduled work. Retries and quiet-hour deferrals are "pending again at
+//     NextAt". A stream has no time order other than arrival, so it needs a
+//     delay zset anyway plus a promoter that moves due members into the
+//     stream (taskq and asynq both poll for that; asynq every 5 s by
+//     default). Here the due zset is the queue: the claim script takes the
+//     lowest scores ≤ now, so a retry is due to the millisecond, with no
+//     promoter and nothing to lose between two structures.
+//   - Exact leases with fencing. XAUTOCLAIM recovers entries idle longer
+//     than a minimum, measured from the last delivery to a consumer, per
+//     group, and the consumer that lost an entry can still XACK it: there
+//     is no token to refuse a late acknowledgement. The contract needs a
+//     per-call lease length, expiry judged by the caller's clock (tests
+//     pass explicit times), and FinishDeliveries must skip a delivery whose
+//     lease was lost. The lease zset holds each sending delivery scored by
+//     its lease end, and every claim writes a fresh fencing token (from
+//     lease-seq) into the delivery; finishScript applies an outcome only
+//     while the delivery is still sending under that token.
+//   - One place for state. The pending → sending transition is the
+//     idempotency claim DESIGN asks for before the provider call (its
+//     "Redis SET NX"): it happens inside claimScript, atomically with the
+//     attempt count, the lease and the progress counters, so no separate
+//     SET NX key can disagree with the delivery's state. A crash can at
+//     worst repeat the sends that were in flight, after their lease.
+//   - Counters. Every script that moves a delivery updates its broadcast's
+//     progress hash (HINCRBY) in the same atomic step, so Progress is two
+//     hash reads however large the broadcast.
+//
+// Scripts: enqueueScript and savePlanBatchScript create deliveries (shared
+// insertLua: skip known IDs, queue, index, count; the plan script first
+// checks the plan's state and lease token), claimScript, finishScript,
+// statusScript (receipts, forward only: only a sent delivery moves),
+// claimPlanScript, cancelPlanScript and cancelDeliveriesScript (a chunk at a
+// time, so a broadcast of millions never blocks Redis for long). Plans are
+// created by commitScript with their broadcast, in both commit modes, so
+// every committed broadcast has a plan and a refused commit leaves none.
+//
+// Slots: the queue, plans, deliveries and their indexes share the {global}
+// tag, because savePlanBatchScript must check a plan's lease and write its
+// deliveries atomically, and the plan is created beside the broadcast's
+// global lookup. On Cluster the queue therefore lives on one shard (like a
+// single stream would); customers spread by page and rate-limit buckets by
+// key. Deliveries are kept until deleted by an operator: there is no
+// retention sweep yet.
 //
 // # Events
 //

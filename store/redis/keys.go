@@ -180,12 +180,14 @@ func (k keyspace) broadcastDeliveries(broadcastID string) string {
 	return k.broadcastDeliveriesPrefix() + broadcastID
 }
 
-// addressDeliveriesPrefix + kind + ":" + address: sorted set of the delivery
-// IDs sent to one address by created_at ms (frequency caps, STOP replies).
-func (k keyspace) addressDeliveriesPrefix() string { return k.global("da:") }
-
+// addressDeliveries: hash address → the space-separated IDs of the
+// deliveries sent there on one channel (frequency caps, STOP replies). The
+// addresses of a channel are spread over 65536 buckets by the first bytes
+// of their SHA-256, so a million addresses cost a few thousand small
+// listpack hashes rather than a million keys.
 func (k keyspace) addressDeliveries(kind, address string) string {
-	return k.addressDeliveriesPrefix() + kind + ":" + address
+	sum := sha256.Sum256([]byte(address))
+	return k.global("da:" + kind + ":" + hex.EncodeToString(sum[:2]))
 }
 
 // providerIDs: hash provider message ID → delivery ID, for status callbacks.

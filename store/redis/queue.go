@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -48,20 +50,31 @@ type deliveryDoc struct {
 }
 
 // insertStride is how many ARGV strings describe one delivery for insertLua.
-const insertStride = 12
+const insertStride = 13
 
 // insertLua is the Lua function shared by the scripts that create
 // deliveries (savePlanBatchScript, enqueueScript). a[from..] holds
 // insertStride strings per delivery: id, doc, state, attempts, next_at ms,
 // kind, broadcast ID, created_at ms, address, updated_at ms, reason, error
-// code. An existing ID is skipped (the idempotency key: update × channel ×
-// address). A pending delivery joins its channel's due queue; every one
-// joins the indexes, and its broadcast's counters grow by one per state
-// (and per reason for failed and suppressed ones), summed per call.
+// code, address-index key. An existing ID is skipped (the idempotency key:
+// update × channel × address). A pending delivery joins its channel's due
+// queue; every one joins the indexes, and its broadcast's counters grow by
+// one per state (and per reason for failed and suppressed ones). Sorted-set
+// members and counters are gathered and written a few hundred per command:
+// a plan batch of thousands costs thousands of HSETs, not five times that.
+// Fields equal to their default (no attempts, updated when created, no
+// lease) are left out of the hash; decodeDelivery fills them in.
 var insertLua = `
 local function insert(pfx, a, from)
   local new = 0
   local counts = {}
+  local zsets = {}
+  local function zadd(key, score, member)
+    local z = zsets[key]
+    if not z then z = {}; zsets[key] = z end
+    z[#z + 1] = score
+    z[#z + 1] = member
+  end
   local function count(bid, field, by)
     if bid == '' then return end
     local c = counts[bid]
@@ -73,16 +86,26 @@ local function insert(pfx, a, from)
     local dk = pfx .. 'd:' .. id
     if redis.call('EXISTS', dk) == 0 then
       new = new + 1
-      redis.call('HSET', dk, 'j', a[i+1], 's', st, 'a', a[i+3], 'n', a[i+4], 'k', kind, 'b', bid, 'u', a[i+9], 'l', '')
       local reason, code = a[i+10], a[i+11]
-      if reason ~= '' then redis.call('HSET', dk, 'r', reason) end
-      if code ~= '' then redis.call('HSET', dk, 'e', code) end
-      if st == 'pending' then redis.call('ZADD', pfx .. 'q:' .. kind .. ':due', a[i+4], id) end
-      redis.call('ZADD', pfx .. 'deliveries', created, id)
-      if bid ~= '' then redis.call('ZADD', pfx .. 'bd:' .. bid, created, id) end
-      redis.call('ZADD', pfx .. 'da:' .. kind .. ':' .. a[i+8], created, id)
+      if a[i+3] == '0' and a[i+9] == created and reason == '' and code == '' then
+        redis.call('HSET', dk, 'j', a[i+1], 's', st, 'n', a[i+4], 'k', kind, 'b', bid)
+      else
+        redis.call('HSET', dk, 'j', a[i+1], 's', st, 'n', a[i+4], 'k', kind, 'b', bid, 'a', a[i+3], 'u', a[i+9], 'r', reason, 'e', code)
+      end
+      if st == 'pending' then zadd(pfx .. 'q:' .. kind .. ':due', a[i+4], id) end
+      zadd(pfx .. 'deliveries', created, id)
+      if bid ~= '' then zadd(pfx .. 'bd:' .. bid, created, id) end
+      local ak, addr = a[i+12], a[i+8]
+      if redis.call('HSETNX', ak, addr, id) == 0 then
+        redis.call('HSET', ak, addr, redis.call('HGET', ak, addr) .. ' ' .. id)
+      end
       count(bid, kind .. ':' .. st, 1)
       if reason ~= '' and (st == 'failed' or st == 'suppressed') then count(bid, 'r:' .. kind .. ':' .. reason, 1) end
+    end
+  end
+  for key, z in pairs(zsets) do
+    for j = 1, #z, 1000 do
+      redis.call('ZADD', key, unpack(z, j, math.min(j + 999, #z)))
     end
   end
   for bid, c in pairs(counts) do
@@ -107,37 +130,52 @@ return insert(ARGV[1], ARGV, 2)
 // all, so two callers never get the same delivery.
 //
 // KEYS: due queue, lease queue, lease counter. ARGV: now ms, lease end ms,
-// n, {global} key prefix. It returns each claimed delivery's fields
-// (HGETALL) followed by the token.
+// n, {global} key prefix. It returns the token and each claimed delivery's
+// fields as they were before the claim (HGETALL).
 var claimScript = goredis.NewScript(`
 local due, leased = KEYS[1], KEYS[2]
 local now, untilMs, n, pfx = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local token = tostring(redis.call('INCR', KEYS[3]))
 local out = {}
+local leases = {}
 local counts = {}
 local function take(id, want)
   local dk = pfx .. 'd:' .. id
-  local cur = redis.call('HMGET', dk, 's', 'b', 'k')
-  if cur[1] ~= want then return false end
-  redis.call('HSET', dk, 's', 'sending', 'l', token, 'u', now)
-  redis.call('HINCRBY', dk, 'a', 1)
-  redis.call('ZADD', leased, untilMs, id)
-  if want == 'pending' and cur[2] ~= '' then
-    local f = cur[2]
-    counts[f] = counts[f] or {}
-    counts[f][cur[3]] = (counts[f][cur[3]] or 0) + 1
+  local f = redis.call('HGETALL', dk)
+  local st, bid, kind, a = nil, '', '', 0
+  for j = 1, #f, 2 do
+    local k = f[j]
+    if k == 's' then st = f[j + 1]
+    elseif k == 'b' then bid = f[j + 1]
+    elseif k == 'k' then kind = f[j + 1]
+    elseif k == 'a' then a = tonumber(f[j + 1]) end
   end
-  out[#out + 1] = redis.call('HGETALL', dk)
+  if st ~= want then return false end
+  redis.call('HSET', dk, 's', 'sending', 'l', token, 'u', now, 'a', a + 1)
+  leases[#leases + 1] = untilMs
+  leases[#leases + 1] = id
+  if want == 'pending' and bid ~= '' then
+    counts[bid] = counts[bid] or {}
+    counts[bid][kind] = (counts[bid][kind] or 0) + 1
+  end
+  -- The fields as they were; the caller applies the claim (sending, one
+  -- more attempt, now, the token) itself, sparing a second read.
+  out[#out + 1] = f
   return true
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, n)) do
   if not take(id, 'sending') then redis.call('ZREM', leased, id) end
 end
 if #out < n then
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, n - #out)) do
-    redis.call('ZREM', due, id)
-    take(id, 'pending')
+  local ids = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, n - #out)
+  if #ids > 0 then
+    -- They are the lowest-ranked members: drop them in one command.
+    redis.call('ZREMRANGEBYRANK', due, 0, #ids - 1)
+    for _, id in ipairs(ids) do take(id, 'pending') end
   end
+end
+for j = 1, #leases, 1000 do
+  redis.call('ZADD', leased, unpack(leases, j, math.min(j + 999, #leases)))
 end
 for bid, c in pairs(counts) do
   for kind, by in pairs(c) do
@@ -161,6 +199,14 @@ const finishStride = 10
 var finishScript = goredis.NewScript(`
 local pfx = ARGV[1]
 local applied = 0
+local released = {}
+local providers = {}
+local counts = {}
+local function count(bid, field, by)
+  local c = counts[bid]
+  if not c then c = {}; counts[bid] = c end
+  c[field] = (c[field] or 0) + by
+end
 for i = 2, #ARGV, 10 do
   local id, lease, st, nextAt = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
   local dk = pfx .. 'd:' .. id
@@ -168,27 +214,40 @@ for i = 2, #ARGV, 10 do
   if cur[1] == 'sending' and cur[2] == lease then
     local kind, bid = cur[3], cur[4]
     applied = applied + 1
-    redis.call('ZREM', pfx .. 'q:' .. kind .. ':leased', id)
-    redis.call('HSET', dk, 's', st, 'l', '', 'u', ARGV[i+9], 'e', ARGV[i+5], 'r', ARGV[i+6])
+    local lk = pfx .. 'q:' .. kind .. ':leased'
+    released[lk] = released[lk] or {}
+    table.insert(released[lk], id)
+    local set = {'s', st, 'l', '', 'u', ARGV[i+9], 'e', ARGV[i+5], 'r', ARGV[i+6]}
     local provider = ARGV[i+4]
     if provider ~= '' then
-      redis.call('HSET', dk, 'p', provider)
-      redis.call('HSET', pfx .. 'provider-ids', provider, id)
+      set[#set + 1] = 'p'; set[#set + 1] = provider
+      providers[#providers + 1] = provider; providers[#providers + 1] = id
     end
-    if ARGV[i+7] ~= '' then redis.call('HSET', dk, 'sa', ARGV[i+7]) end
-    if ARGV[i+8] ~= '' then redis.call('HSET', dk, 'da', ARGV[i+8]) end
+    if ARGV[i+7] ~= '' then set[#set + 1] = 'sa'; set[#set + 1] = ARGV[i+7] end
+    if ARGV[i+8] ~= '' then set[#set + 1] = 'da'; set[#set + 1] = ARGV[i+8] end
     if st == 'pending' then
-      redis.call('HSET', dk, 'n', nextAt)
+      set[#set + 1] = 'n'; set[#set + 1] = nextAt
       redis.call('ZADD', pfx .. 'q:' .. kind .. ':due', nextAt, id)
     end
+    redis.call('HSET', dk, unpack(set))
     if bid ~= '' then
-      local pk = pfx .. 'progress:' .. bid
-      redis.call('HINCRBY', pk, kind .. ':sending', -1)
-      redis.call('HINCRBY', pk, kind .. ':' .. st, 1)
+      count(bid, kind .. ':sending', -1)
+      count(bid, kind .. ':' .. st, 1)
       if ARGV[i+6] ~= '' and (st == 'failed' or st == 'suppressed') then
-        redis.call('HINCRBY', pk, 'r:' .. kind .. ':' .. ARGV[i+6], 1)
+        count(bid, 'r:' .. kind .. ':' .. ARGV[i+6], 1)
       end
     end
+  end
+end
+for j = 1, #providers, 1000 do
+  redis.call('HSET', pfx .. 'provider-ids', unpack(providers, j, math.min(j + 999, #providers)))
+end
+for lk, ids in pairs(released) do
+  for j = 1, #ids, 1000 do redis.call('ZREM', lk, unpack(ids, j, math.min(j + 999, #ids))) end
+end
+for bid, c in pairs(counts) do
+  for f, by in pairs(c) do
+    if by ~= 0 then redis.call('HINCRBY', pfx .. 'progress:' .. bid, f, by) end
   end
 end
 return applied
@@ -255,7 +314,7 @@ func (db *DB) insertArgs(args []any, ds []*notify.Delivery, now time.Time) ([]an
 			return nil, err
 		}
 		args = append(args, d.ID, doc, string(state), strconv.Itoa(d.Attempts), msString(next), string(d.Kind), d.BroadcastID,
-			msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode)
+			msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode, db.keys.addressDeliveries(string(d.Kind), d.Address))
 	}
 	return args, nil
 }
@@ -365,7 +424,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 		if err != nil {
 			return nil, err
 		}
-		d.Lease = token
+		// What claimScript wrote, applied to the fields it read.
+		d.State, d.Attempts, d.UpdatedAt, d.Lease = notify.StateSending, d.Attempts+1, utcMS(now), token
 		out = append(out, d)
 	}
 	return out, nil
@@ -476,11 +536,8 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*notify.Delivery, error) {
 	k := db.keys
 	index := k.deliveriesAll()
-	switch {
-	case f.BroadcastID != "":
+	if f.BroadcastID != "" {
 		index = k.broadcastDeliveries(f.BroadcastID)
-	case f.Address != "" && f.Kind != "":
-		index = k.addressDeliveries(string(f.Kind), f.Address)
 	}
 	minScore := "-inf"
 	if !f.Since.IsZero() {
@@ -503,8 +560,11 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 			(f.Address == "" || d.Address == f.Address) &&
 			(len(states) == 0 || states[d.State])
 	}
+	out := []*notify.Delivery{}
+	if f.BroadcastID == "" && f.Address != "" && f.Kind != "" {
+		return db.findAddressDeliveries(ctx, f, match, limit)
+	}
 	const page = 500
-	var out []*notify.Delivery
 	for offset := int64(0); len(out) < limit; offset += page {
 		ids, err := db.client.ZRevRangeByScore(ctx, index, &goredis.ZRangeBy{Max: "+inf", Min: minScore, Offset: offset, Count: page}).Result()
 		if err != nil {
@@ -525,6 +585,38 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 		if len(ids) < page {
 			break
 		}
+	}
+	return out, nil
+}
+
+// findAddressDeliveries answers FindDeliveries for one address from its
+// entry in the address index, sorted as the sorted-set walks are: newest
+// first, then by ID, descending.
+func (db *DB) findAddressDeliveries(ctx context.Context, f notify.DeliveryFilter, match func(*notify.Delivery) bool, limit int) ([]*notify.Delivery, error) {
+	out := []*notify.Delivery{}
+	ids, err := db.client.HGet(ctx, db.keys.addressDeliveries(string(f.Kind), f.Address), f.Address).Result()
+	if err == goredis.Nil {
+		return out, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find deliveries: %w", err)
+	}
+	ds, err := db.loadDeliveries(ctx, strings.Fields(ids))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if match(d) && (f.Since.IsZero() || !d.CreatedAt.Before(f.Since)) {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID > out[j].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }
@@ -574,7 +666,10 @@ func decodeDelivery(m map[string]string) (*notify.Delivery, error) {
 		State: notify.DeliveryState(m["s"]), ProviderID: m["p"], ErrorCode: m["e"], Reason: m["r"]}
 	d.Attempts, _ = strconv.Atoi(m["a"])
 	d.NextAt = msTime(m["n"])
-	d.UpdatedAt = msTime(m["u"])
+	d.UpdatedAt = d.CreatedAt
+	if v := m["u"]; v != "" {
+		d.UpdatedAt = msTime(v)
+	}
 	if v := m["sa"]; v != "" {
 		t := msTime(v)
 		d.SentAt = &t

@@ -27,7 +27,7 @@ var (
 // needRedis returns a client for test housekeeping. It skips loudly when no
 // Redis answers on 127.0.0.1:6379, and fails instead when CI=true: CI starts
 // a Redis and must never pass by skipping.
-func needRedis(t *testing.T) *goredis.Client {
+func needRedis(t testing.TB) *goredis.Client {
 	t.Helper()
 	adminOnce.Do(func() {
 		o, err := goredis.ParseURL(testURL)
@@ -51,30 +51,38 @@ func needRedis(t *testing.T) *goredis.Client {
 
 // testPrefix returns a fresh key prefix and deletes its keys when the test
 // ends (never FLUSHDB: the Redis may be shared).
-func testPrefix(t *testing.T) string {
+func testPrefix(t testing.TB) string {
 	t.Helper()
 	rdb := needRedis(t)
 	prefix := "heraldtest-" + incident.NewID()
 	t.Cleanup(func() {
 		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+":*", 500).Iterator()
+		// Delete as the scan goes, a thousand keys a call: a benchmark
+		// leaves millions, too many for one UNLINK within the timeout.
+		iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
 		var keys []string
+		flush := func() {
+			if len(keys) > 0 {
+				if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
+					t.Errorf("delete test keys: %v", err)
+				}
+				keys = keys[:0]
+			}
+		}
 		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
+			if keys = append(keys, iter.Val()); len(keys) == 1000 {
+				flush()
+			}
 		}
 		if err := iter.Err(); err != nil {
 			t.Errorf("scan test keys: %v", err)
 		}
-		if len(keys) > 0 {
-			if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
-				t.Errorf("delete test keys: %v", err)
-			}
-		}
+		flush()
 	})
 	return prefix
 }
 
-func openTest(t *testing.T, prefix string, opts ...Option) *DB {
+func openTest(t testing.TB, prefix string, opts ...Option) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), testURL, append([]Option{WithPrefix(prefix)}, opts...)...)
 	if err != nil {
