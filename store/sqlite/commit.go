@@ -119,6 +119,12 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, c *incident.Change) error 
 			b.ID, b.PageID, b.IncidentID, b.UpdateID, string(b.Kind), ms(b.CreatedAt)); err != nil {
 			return fmt.Errorf("sqlite: insert broadcast %s: %w", b.ID, err)
 		}
+		// Every broadcast gets its plan in the same transaction, so the
+		// planner can never miss one (notify.Store.ClaimPlan).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO plans (broadcast_id, incident_id, state, cursor, planned, lease, lease_until, updated_at)
+			VALUES (?, ?, 'pending', '', 0, '', 0, ?)`, b.ID, b.IncidentID, ms(b.CreatedAt)); err != nil {
+			return fmt.Errorf("sqlite: insert plan of broadcast %s: %w", b.ID, err)
+		}
 	}
 	for _, t := range c.Tokens {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, role, hash, created_at, last_used_at, revoked_at)

@@ -35,7 +35,7 @@ var migrations embed.FS
 // and the machine herald targets has few cores.
 const DefaultReaders = 4
 
-// DB is the SQLite engine. It implements incident.Store.
+// DB is the SQLite engine. It implements incident.Store and notify.Store.
 type DB struct {
 	path string
 	w    *sql.DB // exactly one connection; every transaction is BEGIN IMMEDIATE
@@ -43,6 +43,9 @@ type DB struct {
 
 	// Now is the clock for expiry checks (idempotency keys); tests inject one.
 	Now func() time.Time
+
+	stmtMu     sync.Mutex
+	insertFull *sql.Stmt // the delivery INSERT of a full chunk, prepared on first use
 
 	closeOnce sync.Once
 	closeErr  error
@@ -154,6 +157,11 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		var errs []error
+		db.stmtMu.Lock()
+		if db.insertFull != nil {
+			errs = append(errs, db.insertFull.Close())
+		}
+		db.stmtMu.Unlock()
 		if db.r != nil {
 			errs = append(errs, db.r.Close())
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/store/sqlite"
 	"github.com/heraldhq/herald/store/storetest"
 )
@@ -80,4 +81,11 @@ func TestOpenRejectsMemory(t *testing.T) {
 			t.Errorf("Open(%q) succeeded; want an error (readers and writer would see different databases)", path)
 		}
 	}
+}
+
+func TestNotifyStore(t *testing.T) {
+	storetest.RunNotify(t, func(t *testing.T) (incident.Store, notify.Store) {
+		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
+		return db, db
+	})
 }

@@ -1,0 +1,146 @@
+-- notify's tables: customers, subscribers, suppressions, the planning of
+-- each broadcast, the delivery queue with its per-broadcast counters, and
+-- shared secrets. Times are INTEGER Unix milliseconds in UTC, as in 0001.
+
+-- Customers are the client's own records, upserted by (page_id, id).
+-- WITHOUT ROWID: the primary key is the only way they are read (by ID,
+-- paged by ID within a page), so the table is that B-tree.
+CREATE TABLE customers (
+	page_id    TEXT    NOT NULL,
+	id         TEXT    NOT NULL,
+	name       TEXT    NOT NULL,
+	phone      TEXT    NOT NULL,
+	email      TEXT    NOT NULL,
+	slack      TEXT    NOT NULL,
+	language   TEXT    NOT NULL,
+	time_zone  TEXT    NOT NULL,
+	plan       TEXT    NOT NULL,
+	region     TEXT    NOT NULL,
+	components TEXT    NOT NULL, -- JSON array, or 'null'
+	attributes TEXT    NOT NULL, -- JSON object, or 'null'
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (page_id, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE subscribers (
+	id              TEXT    PRIMARY KEY,
+	page_id         TEXT    NOT NULL,
+	kind            TEXT    NOT NULL,
+	address         TEXT    NOT NULL,
+	language        TEXT    NOT NULL,
+	component_ids   TEXT    NOT NULL, -- JSON array, or 'null'
+	incident_id     TEXT    NOT NULL, -- '' for page-wide
+	state           TEXT    NOT NULL,
+	confirm_hash    TEXT    NOT NULL,
+	confirm_tries   INTEGER NOT NULL,
+	source          TEXT    NOT NULL,
+	created_at      INTEGER NOT NULL,
+	confirmed_at    INTEGER,
+	unsubscribed_at INTEGER
+) STRICT;
+
+-- One live (pending or active) subscriber per page, channel, address and
+-- incident; unsubscribed rows are history and may repeat. The index is both
+-- the rule and FindSubscriberByAddress's lookup.
+CREATE UNIQUE INDEX subscribers_live ON subscribers (page_id, kind, address, incident_id) WHERE state IN ('pending', 'active');
+CREATE INDEX subscribers_page ON subscribers (page_id, id);
+
+-- page_id '' is a global suppression (SMS STOP is per sender number).
+CREATE TABLE suppressions (
+	kind    TEXT    NOT NULL,
+	address TEXT    NOT NULL,
+	page_id TEXT    NOT NULL,
+	reason  TEXT    NOT NULL,
+	at      INTEGER NOT NULL,
+	PRIMARY KEY (kind, address, page_id)
+) STRICT, WITHOUT ROWID;
+
+-- One plan per broadcast, written by Commit in the broadcast's transaction.
+-- seq is commit order, which is the order plans are claimed in.
+CREATE TABLE plans (
+	seq          INTEGER PRIMARY KEY,
+	broadcast_id TEXT    NOT NULL UNIQUE,
+	incident_id  TEXT    NOT NULL,
+	state        TEXT    NOT NULL, -- pending, done, cancelled
+	cursor       TEXT    NOT NULL,
+	planned      INTEGER NOT NULL,
+	lease        TEXT    NOT NULL, -- claim token; '' never claimed
+	lease_until  INTEGER NOT NULL, -- 0 never claimed
+	updated_at   INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX plans_pending ON plans (seq) WHERE state = 'pending';
+CREATE INDEX plans_incident ON plans (incident_id);
+
+-- Broadcasts written before this migration get their plans too: every
+-- broadcast has one.
+INSERT INTO plans (broadcast_id, incident_id, state, cursor, planned, lease, lease_until, updated_at)
+	SELECT id, incident_id, 'pending', '', 0, '', 0, created_at FROM broadcasts ORDER BY seq;
+
+-- The delivery queue. A plan can write a million rows, so the table is kept
+-- narrow and its indexes few: the fields only the dispatcher reads (name,
+-- language, time zone, vars) share one JSON column, and rows are appended in
+-- rowid order (rid), so only the indexes take random inserts.
+--
+-- wake_at is what a claim looks at: NextAt while pending, the lease's end
+-- while sending. One column lets one partial index serve both "due" and
+-- "lease expired" in next-due order.
+CREATE TABLE deliveries (
+	rid            INTEGER PRIMARY KEY,
+	id             TEXT    NOT NULL UNIQUE, -- notify.DeliveryID: the idempotency key
+	broadcast_id   TEXT    NOT NULL,        -- '' outside any plan
+	page_id        TEXT    NOT NULL,
+	incident_id    TEXT    NOT NULL,
+	update_id      TEXT    NOT NULL,
+	message_kind   TEXT    NOT NULL,
+	kind           TEXT    NOT NULL,
+	address        TEXT    NOT NULL,
+	recipient_type TEXT    NOT NULL,
+	recipient_id   TEXT    NOT NULL,
+	info           TEXT    NOT NULL, -- JSON {n: name, l: language, z: time zone, v: vars}, empty members left out
+	critical       INTEGER NOT NULL,
+	state          TEXT    NOT NULL,
+	attempts       INTEGER NOT NULL,
+	next_at        INTEGER NOT NULL,
+	wake_at        INTEGER NOT NULL,
+	lease          TEXT    NOT NULL, -- claim token while sending
+	reclaimed      INTEGER NOT NULL, -- 1: the last claim took over an expired lease
+	provider_id    TEXT    NOT NULL,
+	error_code     TEXT    NOT NULL,
+	reason         TEXT    NOT NULL,
+	created_at     INTEGER NOT NULL,
+	updated_at     INTEGER NOT NULL,
+	sent_at        INTEGER,
+	delivered_at   INTEGER
+) STRICT;
+
+CREATE INDEX deliveries_due ON deliveries (kind, wake_at) WHERE state IN ('pending', 'sending');
+CREATE INDEX deliveries_broadcast ON deliveries (broadcast_id);
+CREATE INDEX deliveries_provider ON deliveries (provider_id) WHERE provider_id != '';
+CREATE INDEX deliveries_address ON deliveries (incident_id, kind, address); -- frequency caps
+CREATE INDEX deliveries_recipient ON deliveries (recipient_id);
+
+-- Per-broadcast counters, changed in the transaction of every state change,
+-- so Progress reads a handful of rows instead of counting deliveries.
+CREATE TABLE delivery_counts (
+	broadcast_id TEXT    NOT NULL,
+	kind         TEXT    NOT NULL,
+	state        TEXT    NOT NULL,
+	n            INTEGER NOT NULL,
+	PRIMARY KEY (broadcast_id, kind, state)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE delivery_reasons (
+	broadcast_id TEXT    NOT NULL,
+	kind         TEXT    NOT NULL,
+	reason       TEXT    NOT NULL,
+	n            INTEGER NOT NULL,
+	PRIMARY KEY (broadcast_id, kind, reason)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE secrets (
+	name       TEXT    PRIMARY KEY,
+	value      BLOB    NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;

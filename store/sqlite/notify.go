@@ -1,0 +1,386 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+)
+
+var _ notify.Store = (*DB)(nil)
+
+// write runs fn in one BEGIN IMMEDIATE transaction on the writer.
+func (db *DB) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: begin: %w", what, err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: %s: commit: %w", what, err)
+	}
+	return nil
+}
+
+// limitArg turns a filter's Limit into SQLite's LIMIT, where -1 is none.
+func limitArg(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// ---- customers ----
+
+const customerColumns = "page_id, id, name, phone, email, slack, language, time_zone, plan, region, components, attributes, created_at, updated_at"
+
+func scanCustomer(s scanner) (*notify.Customer, error) {
+	var c notify.Customer
+	var comps, attrs string
+	var created, updated int64
+	if err := s.Scan(&c.PageID, &c.ID, &c.Name, &c.Phone, &c.Email, &c.Slack, &c.Language, &c.TimeZone, &c.Plan, &c.Region,
+		&comps, &attrs, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(comps), &c.Components); err != nil {
+		return nil, fmt.Errorf("customer %s components: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+		return nil, fmt.Errorf("customer %s attributes: %w", c.ID, err)
+	}
+	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
+	return &c, nil
+}
+
+// UpsertCustomers implements notify.Store. A replaced customer keeps its
+// created_at: INSERT … DO NOTHING tells new from known, and only known rows
+// take the UPDATE.
+func (db *DB) UpsertCustomers(ctx context.Context, cs []*notify.Customer) (int, error) {
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	created := 0
+	err := db.write(ctx, "upsert customers", func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO customers (`+customerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (page_id, id) DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("sqlite: upsert customers: %w", err)
+		}
+		defer ins.Close()
+		upd, err := tx.PrepareContext(ctx, `UPDATE customers SET name = ?, phone = ?, email = ?, slack = ?, language = ?, time_zone = ?,
+			plan = ?, region = ?, components = ?, attributes = ?, updated_at = ? WHERE page_id = ? AND id = ?`)
+		if err != nil {
+			return fmt.Errorf("sqlite: upsert customers: %w", err)
+		}
+		defer upd.Close()
+		created = 0
+		for _, c := range cs {
+			comps, err := jsonText(c.Components)
+			if err != nil {
+				return err
+			}
+			attrs, err := jsonText(c.Attributes)
+			if err != nil {
+				return err
+			}
+			res, err := ins.ExecContext(ctx, c.PageID, c.ID, c.Name, c.Phone, c.Email, c.Slack, c.Language, c.TimeZone, c.Plan, c.Region,
+				comps, attrs, ms(c.CreatedAt), ms(c.UpdatedAt))
+			if err != nil {
+				return fmt.Errorf("sqlite: insert customer %s: %w", c.ID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				created++
+				continue
+			}
+			if _, err := upd.ExecContext(ctx, c.Name, c.Phone, c.Email, c.Slack, c.Language, c.TimeZone, c.Plan, c.Region,
+				comps, attrs, ms(c.UpdatedAt), c.PageID, c.ID); err != nil {
+				return fmt.Errorf("sqlite: update customer %s: %w", c.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return created, nil
+}
+
+// FindCustomerByID implements notify.Store.
+func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*notify.Customer, error) {
+	c, err := scanCustomer(db.r.QueryRowContext(ctx, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id = ?", pageID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incident.NotFound("customer", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find customer %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// FindCustomers implements notify.Store.
+func (db *DB) FindCustomers(ctx context.Context, f notify.CustomerFilter) ([]*notify.Customer, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id > ? ORDER BY id LIMIT ?",
+		f.PageID, f.After, limitArg(f.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find customers: %w", err)
+	}
+	defer rows.Close()
+	out := []*notify.Customer{}
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find customers: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CountCustomers implements notify.Store.
+func (db *DB) CountCustomers(ctx context.Context, pageID string) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM customers WHERE page_id = ?", pageID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count customers: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteCustomer implements notify.Store.
+func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
+	res, err := db.w.ExecContext(ctx, "DELETE FROM customers WHERE page_id = ? AND id = ?", pageID, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete customer %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return incident.NotFound("customer", id)
+	}
+	return nil
+}
+
+// ---- subscribers ----
+
+const subscriberColumns = `id, page_id, kind, address, language, component_ids, incident_id, state, confirm_hash, confirm_tries,
+	source, created_at, confirmed_at, unsubscribed_at`
+
+func scanSubscriber(s scanner) (*notify.Subscriber, error) {
+	var sub notify.Subscriber
+	var kind, state, comps string
+	var created int64
+	var confirmed, unsubscribed sql.NullInt64
+	if err := s.Scan(&sub.ID, &sub.PageID, &kind, &sub.Address, &sub.Language, &comps, &sub.IncidentID, &state, &sub.ConfirmHash,
+		&sub.ConfirmTries, &sub.Source, &created, &confirmed, &unsubscribed); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(comps), &sub.ComponentIDs); err != nil {
+		return nil, fmt.Errorf("subscriber %s component_ids: %w", sub.ID, err)
+	}
+	sub.Kind, sub.State = notify.Kind(kind), notify.SubscriberState(state)
+	sub.CreatedAt, sub.ConfirmedAt, sub.UnsubscribedAt = fromMS(created), fromMSPtr(confirmed), fromMSPtr(unsubscribed)
+	return &sub, nil
+}
+
+func liveSubscriber(s notify.SubscriberState) bool {
+	return s == notify.SubscriberPending || s == notify.SubscriberActive
+}
+
+// SaveSubscriber implements notify.Store. The unique partial index
+// subscribers_live holds the one-live-subscriber rule; the check before
+// the write only turns a violation into a clear ECONFLICT.
+func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
+	comps, err := jsonText(s.ComponentIDs)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, "save subscriber", func(tx *sql.Tx) error {
+		if liveSubscriber(s.State) {
+			var other string
+			err := tx.QueryRowContext(ctx, `SELECT id FROM subscribers WHERE page_id = ? AND kind = ? AND address = ? AND incident_id = ?
+				AND state IN ('pending', 'active') AND id != ?`, s.PageID, string(s.Kind), s.Address, s.IncidentID, s.ID).Scan(&other)
+			switch {
+			case err == nil:
+				return incident.Errorf(incident.ECONFLICT, "this %s address is already subscribed", s.Kind)
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("sqlite: save subscriber %s: %w", s.ID, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (`+subscriberColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, kind = excluded.kind, address = excluded.address,
+				language = excluded.language, component_ids = excluded.component_ids, incident_id = excluded.incident_id,
+				state = excluded.state, confirm_hash = excluded.confirm_hash, confirm_tries = excluded.confirm_tries,
+				source = excluded.source, created_at = excluded.created_at, confirmed_at = excluded.confirmed_at,
+				unsubscribed_at = excluded.unsubscribed_at`,
+			s.ID, s.PageID, string(s.Kind), s.Address, s.Language, comps, s.IncidentID, string(s.State), s.ConfirmHash, s.ConfirmTries,
+			s.Source, ms(s.CreatedAt), msPtr(s.ConfirmedAt), msPtr(s.UnsubscribedAt)); err != nil {
+			return fmt.Errorf("sqlite: save subscriber %s: %w", s.ID, err)
+		}
+		return nil
+	})
+}
+
+// FindSubscriberByID implements notify.Store.
+func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*notify.Subscriber, error) {
+	s, err := scanSubscriber(db.r.QueryRowContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incident.NotFound("subscriber", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find subscriber %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// FindSubscriberByAddress implements notify.Store.
+func (db *DB) FindSubscriberByAddress(ctx context.Context, pageID string, kind notify.Kind, address, incidentID string) (*notify.Subscriber, error) {
+	s, err := scanSubscriber(db.r.QueryRowContext(ctx, "SELECT "+subscriberColumns+` FROM subscribers
+		WHERE page_id = ? AND kind = ? AND address = ? AND incident_id = ? AND state IN ('pending', 'active')`,
+		pageID, string(kind), address, incidentID))
+	if errors.Is(err, sql.ErrNoRows) {
+		// The address is personal data: keep it out of the message.
+		return nil, incident.Errorf(incident.ENOTFOUND, "subscriber not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find subscriber by address: %w", err)
+	}
+	return s, nil
+}
+
+// FindSubscribers implements notify.Store.
+func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([]*notify.Subscriber, error) {
+	where, args := []string{"page_id = ?", "id > ?"}, []any{f.PageID, f.After}
+	if f.State != "" {
+		where, args = append(where, "state = ?"), append(args, string(f.State))
+	}
+	if f.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, string(f.Kind))
+	}
+	if f.Following {
+		where, args = append(where, "incident_id = ?"), append(args, f.IncidentID)
+	} else {
+		where, args = append(where, "incident_id IN ('', ?)"), append(args, f.IncidentID)
+	}
+	rows, err := db.r.QueryContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE "+strings.Join(where, " AND ")+
+		" ORDER BY id LIMIT ?", append(args, limitArg(f.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find subscribers: %w", err)
+	}
+	defer rows.Close()
+	out := []*notify.Subscriber{}
+	for rows.Next() {
+		s, err := scanSubscriber(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find subscribers: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// CountSubscribers implements notify.Store.
+func (db *DB) CountSubscribers(ctx context.Context, pageID string, state notify.SubscriberState) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM subscribers WHERE page_id = ? AND (? = '' OR state = ?)",
+		pageID, string(state), string(state)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count subscribers: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteSubscriber implements notify.Store.
+func (db *DB) DeleteSubscriber(ctx context.Context, id string) error {
+	res, err := db.w.ExecContext(ctx, "DELETE FROM subscribers WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete subscriber %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return incident.NotFound("subscriber", id)
+	}
+	return nil
+}
+
+// ---- suppressions ----
+
+// Suppress implements notify.Store; the first suppression of an address
+// in a scope is kept.
+func (db *DB) Suppress(ctx context.Context, s notify.Suppression) error {
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO suppressions (kind, address, page_id, reason, at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (kind, address, page_id) DO NOTHING`, string(s.Kind), s.Address, s.PageID, s.Reason, ms(s.At)); err != nil {
+		return fmt.Errorf("sqlite: suppress: %w", err)
+	}
+	return nil
+}
+
+// Unsuppress implements notify.Store.
+func (db *DB) Unsuppress(ctx context.Context, pageID string, kind notify.Kind, address string) error {
+	if _, err := db.w.ExecContext(ctx, "DELETE FROM suppressions WHERE kind = ? AND address = ? AND page_id = ?",
+		string(kind), address, pageID); err != nil {
+		return fmt.Errorf("sqlite: unsuppress: %w", err)
+	}
+	return nil
+}
+
+// FindSuppression implements notify.Store: the page's own suppression
+// sorts before the global one ('' sorts first, hence DESC).
+func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
+	var s notify.Suppression
+	var k string
+	var at int64
+	err := db.r.QueryRowContext(ctx, `SELECT page_id, kind, address, reason, at FROM suppressions
+		WHERE kind = ? AND address = ? AND page_id IN (?, '') ORDER BY page_id DESC LIMIT 1`, string(kind), address, pageID).
+		Scan(&s.PageID, &k, &s.Address, &s.Reason, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incident.Errorf(incident.ENOTFOUND, "suppression not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find suppression: %w", err)
+	}
+	s.Kind, s.At = notify.Kind(k), fromMS(at)
+	return &s, nil
+}
+
+// ---- secrets ----
+
+// Secret implements notify.Store. gen runs only when a read finds no
+// secret; INSERT OR IGNORE then makes the first writer's bytes the ones
+// every caller reads back.
+func (db *DB) Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error) {
+	var v []byte
+	err := db.r.QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = ?", name).Scan(&v)
+	if err == nil {
+		return v, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: read secret: %w", err)
+	}
+	fresh := gen()
+	if len(fresh) == 0 {
+		return nil, fmt.Errorf("sqlite: secret %q: generator returned nothing", name)
+	}
+	err = db.write(ctx, "create secret", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO secrets (name, value, created_at) VALUES (?, ?, ?)",
+			name, fresh, ms(db.Now())); err != nil {
+			return fmt.Errorf("sqlite: create secret: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = ?", name).Scan(&v); err != nil {
+			return fmt.Errorf("sqlite: read secret: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// ---- shared helpers ----
+
+// nonEmpty returns t, or now when t is zero.
+func nonEmpty(t time.Time, now func() time.Time) time.Time {
+	if t.IsZero() {
+		return now()
+	}
+	return t
+}
