@@ -159,9 +159,6 @@ func (k keyspace) dueQueue(kind string) string { return k.global("q:" + kind + "
 // end of their lease in ms; an expired score is a dead node's work.
 func (k keyspace) leaseQueue(kind string) string { return k.global("q:" + kind + ":leased") }
 
-// queuePrefix + kind + ":due"/":leased" build the two names above inside scripts.
-func (k keyspace) queuePrefix() string { return k.global("q:") }
-
 // progressPrefix + broadcast ID: hash "<kind>:<state>" → count and
 // "r:<kind>:<reason>" → count, kept by the scripts that move deliveries.
 func (k keyspace) progressPrefix() string { return k.global("progress:") }

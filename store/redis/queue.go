@@ -84,7 +84,9 @@ local function insert(pfx, a, from)
   for i = from, #a, ` + strconv.Itoa(insertStride) + ` do
     local id, st, kind, bid, created = a[i], a[i+2], a[i+5], a[i+6], a[i+7]
     local dk = pfx .. 'd:' .. id
-    if redis.call('EXISTS', dk) == 0 then
+    -- The index of every delivery doubles as the existence check: ZADD NX
+    -- adds the ID only when it is new, in the one call the index needs anyway.
+    if redis.call('ZADD', pfx .. 'deliveries', 'NX', created, id) == 1 then
       new = new + 1
       local reason, code = a[i+10], a[i+11]
       if a[i+3] == '0' and a[i+9] == created and reason == '' and code == '' then
@@ -93,7 +95,6 @@ local function insert(pfx, a, from)
         redis.call('HSET', dk, 'j', a[i+1], 's', st, 'n', a[i+4], 'k', kind, 'b', bid, 'a', a[i+3], 'u', a[i+9], 'r', reason, 'e', code)
       end
       if st == 'pending' then zadd(pfx .. 'q:' .. kind .. ':due', a[i+4], id) end
-      zadd(pfx .. 'deliveries', created, id)
       if bid ~= '' then zadd(pfx .. 'bd:' .. bid, created, id) end
       local ak, addr = a[i+12], a[i+8]
       if redis.call('HSETNX', ak, addr, id) == 0 then
@@ -363,6 +364,13 @@ func validState(s notify.DeliveryState) bool {
 // (confirmations, complaint answers), written by one script call per
 // chunk, skipping IDs that exist.
 func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int, error) {
+	// Check everything first, so a bad delivery late in a large call does
+	// not leave the earlier chunks written.
+	for _, d := range ds {
+		if err := validDelivery(d); err != nil {
+			return 0, err
+		}
+	}
 	now := db.now()
 	total := 0
 	for len(ds) > 0 {
@@ -433,6 +441,14 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 
 // FinishDeliveries implements notify.Store with finishScript.
 func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error {
+	for _, d := range ds {
+		if d == nil {
+			return incident.Invalid("delivery", "nil delivery")
+		}
+		if d.State == notify.StateSending || !validState(d.State) {
+			return incident.Invalid("delivery.state", "cannot finish delivery %q as %q", d.ID, d.State)
+		}
+	}
 	now := db.now()
 	for len(ds) > 0 {
 		chunk := ds
@@ -443,12 +459,6 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 		args := make([]any, 0, 1+len(chunk)*finishStride)
 		args = append(args, db.globalPrefix())
 		for _, d := range chunk {
-			if d == nil {
-				return incident.Invalid("delivery", "nil delivery")
-			}
-			if d.State == notify.StateSending || !validState(d.State) {
-				return incident.Invalid("delivery.state", "cannot finish delivery %q as %q", d.ID, d.State)
-			}
 			updated := d.UpdatedAt
 			if updated.IsZero() {
 				updated = now

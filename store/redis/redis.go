@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -119,4 +120,4 @@ func (db *DB) Close() error {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-func msString(t time.Time) string { return fmt.Sprintf("%d", t.UnixMilli()) }
+func msString(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

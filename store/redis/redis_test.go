@@ -271,6 +271,18 @@ func TestKeysShareTags(t *testing.T) {
 		{"status changes", k.statusChanges("p1", "c1"), "{p1}"},
 		{"audit", k.audit("p1"), "{p1}"},
 		{"broadcast stream", k.broadcasts("p1"), "{p1}"},
+		{"plan", k.plan("b{1}"), "{global}"},
+		{"pending plans", k.pendingPlans(), "{global}"},
+		{"delivery", k.delivery("d1"), "{global}"},
+		{"due queue", k.dueQueue("sms"), "{global}"},
+		{"lease queue", k.leaseQueue("sms"), "{global}"},
+		{"progress", k.progress("b1"), "{global}"},
+		{"broadcast deliveries", k.broadcastDeliveries("b1"), "{global}"},
+		{"address index", k.addressDeliveries("sms", "+36{x}"), "{global}"},
+		{"subscribers", k.pageSubscribers("p1"), "{global}"},
+		{"customers", k.customers("p1"), "{p1}"},
+		{"customer IDs", k.customerIDs("p1"), "{p1}"},
+		{"rate bucket", k.rate("twilio:+1555"), "{twilio:+1555}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
