@@ -1,0 +1,382 @@
+package notify_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/notifytest"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+func customersCSV(n int, withEmail bool) string {
+	var b strings.Builder
+	b.WriteString("id,name,phone,email\n")
+	for i := 0; i < n; i++ {
+		email := ""
+		if withEmail {
+			email = fmt.Sprintf("u%03d@example.com", i)
+		}
+		fmt.Fprintf(&b, "u%03d,User %d,+3620%07d,%s\n", i, i, 1000000+i, email)
+	}
+	return b.String()
+}
+
+// TestFaults: transient faults (5xx, 429 bursts with Retry-After) are all
+// eventually delivered exactly once; permanent codes fail at once with
+// the code (and 21610 suppresses the number).
+func TestFaults(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{ErrorRate: 0.25, Burst429Every: 15, Burst429Len: 3, RetryAfter: time.Second,
+			FailTo: map[string]string{"+36201000003": "21211", "+36201000004": "21610", "u005@example.com": "550 5.1.1"}})
+		h.importCSV(customersCSV(40, true))
+		cfg := baseConfig()
+		cfg.Workers = map[notify.Kind]int{notify.SMS: 4, notify.Email: 4}
+		h.start(cfg)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		p := h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		if got := p.Counts[notify.SMS][notify.StateSent]; got != 38 {
+			t.Errorf("sms sent %d, want 38: %+v", got, p.Counts)
+		}
+		if got := p.Counts[notify.SMS][notify.StateFailed]; got != 2 {
+			t.Errorf("sms failed %d, want 2", got)
+		}
+		if got := p.Counts[notify.Email][notify.StateSent]; got != 39 {
+			t.Errorf("email sent %d, want 39: %+v", got, p.Counts)
+		}
+		for to, n := range h.inbox(sandbox.KindSMS) {
+			if n != 1 {
+				t.Errorf("%s got %d SMS", to, n)
+			}
+		}
+		if n := len(h.inbox(sandbox.KindSMS)); n != 38 {
+			t.Errorf("%d numbers reached, want 38", n)
+		}
+		if n := len(h.inbox(sandbox.KindEmail)); n != 39 {
+			t.Errorf("%d mailboxes reached, want 39", n)
+		}
+		ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{IncidentID: inc.ID, Address: "+36201000003"})
+		if err != nil || len(ds) != 1 || ds[0].State != notify.StateFailed || ds[0].ErrorCode != "21211" {
+			t.Errorf("21211 delivery = %+v, %v", ds, err)
+		}
+		if s, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36201000004"); err != nil || s.Reason != "provider:21610" {
+			t.Errorf("21610 suppression = %+v, %v", s, err)
+		}
+		if s, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.Email, "u005@example.com"); err != nil || s.Reason != "bounce" {
+			t.Errorf("bounce suppression = %+v, %v", s, err)
+		}
+	})
+}
+
+// TestFaultWrappers: the notifytest wrappers drive retries the same way
+// (timeouts count as transient; a 429's Retry-After is honoured).
+func TestFaultWrappers(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV(customersCSV(12, false))
+		rec := notifytest.NewRecorder(notify.SMS)
+		f := notifytest.Wrap(rec, notifytest.PermanentTo(map[string]string{"+36201000011": "21614"}),
+			notifytest.ServerErrorEvery(3), notifytest.TooManyRequests(1, 2, 300*time.Millisecond), notifytest.TimeoutEvery(7))
+		chans := map[notify.Kind]notify.Channel{notify.SMS: &timeoutChannel{f}}
+		svc := h.service(baseConfig(), chans, nil)
+		h.run(svc)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		seen := map[string]int{}
+		for _, m := range rec.Sent() {
+			seen[m.To]++
+		}
+		if len(seen) != 11 {
+			t.Errorf("%d recipients reached, want 11", len(seen))
+		}
+		ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{IncidentID: inc.ID, Address: "+36201000011"})
+		if err != nil || len(ds) != 1 || ds[0].State != notify.StateFailed || ds[0].ErrorCode != "21614" || ds[0].Attempts != 1 {
+			t.Errorf("permanent failure = %+v, %v; want failed at the first attempt with 21614", ds[0], err)
+		}
+		for to, n := range seen {
+			if n != 1 {
+				t.Errorf("%s got %d", to, n)
+			}
+		}
+		if f.Calls() <= 12 {
+			t.Errorf("only %d calls: no fault fired", f.Calls())
+		}
+	})
+}
+
+// timeoutChannel gives each send a short deadline, as a provider client does.
+type timeoutChannel struct{ notify.Channel }
+
+func (c *timeoutChannel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+	ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	return c.Channel.Send(ctx, m)
+}
+
+// TestQuietHours: non-critical customer messages wait for the end of the
+// window in the customer's zone; critical ones go at once.
+func TestQuietHours(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		// 23:30 in Budapest (CET, UTC+1 in January).
+		h.clock.fixed = time.Date(2027, 1, 15, 22, 30, 0, 0, time.UTC)
+		h.importCSV("id,name,phone,time_zone\nq1,Quiet,+36201234567,Europe/Budapest\nq2,Day,+12025550123,America/New_York\n")
+		cfg := baseConfig()
+		cfg.QuietStart, cfg.QuietEnd = "22:00", "07:00"
+		h.start(cfg)
+		minor := h.declare("Slow", nil, incident.DegradedPerformance)
+		b := h.broadcasts(minor.ID)[0]
+		h.waitProgress(b.ID, func(p *notify.Progress) bool { return p.Counts[notify.SMS][notify.StateSent] == 1 })
+		ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: "+36201234567"})
+		wantAt := time.Date(2027, 1, 16, 6, 0, 0, 0, time.UTC) // 07:00 CET
+		if len(ds) != 1 || ds[0].State != notify.StatePending || !ds[0].NextAt.Equal(wantAt) || ds[0].Reason != "quiet hours" {
+			t.Fatalf("quiet delivery = %+v, want pending until %s", ds[0], wantAt)
+		}
+		crit := h.declare("Everything down", []string{h.compA.ID}, incident.MajorOutage)
+		h.waitProgress(h.broadcasts(crit.ID)[0].ID, func(p *notify.Progress) bool { return p.Counts[notify.SMS][notify.StateSent] == 2 })
+		h.clock.Advance(7*time.Hour + 31*time.Minute)
+		h.waitDone(b.ID)
+		if got := h.inbox(sandbox.KindSMS)["+36201234567"]; got != 2 {
+			t.Errorf("quiet customer got %d SMS after the window, want 2", got)
+		}
+	})
+}
+
+// TestFrequencyCap: over the cap, an older update collapses into a newer
+// queued one; the newest waits for the window.
+func TestFrequencyCap(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,name,email\nf1,Freq,freq@example.com\n")
+		cfg := baseConfig()
+		cfg.FrequencyCap = 1
+		stop := h.run(h.service(cfg, nil, nil))
+		inc := h.declare("Flapping", nil, incident.MajorOutage)
+		h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		stop()
+		h.update(inc, incident.Identified, "one", true)
+		h.update(inc, incident.Monitoring, "two", true)
+		// Plan both with no dispatchers, so the order of sends is fixed.
+		stop = h.run(h.service(cfg, map[notify.Kind]notify.Channel{}, nil))
+		bs := h.broadcasts(inc.ID)
+		for _, b := range bs[1:] {
+			h.waitProgress(b.ID, func(p *notify.Progress) bool { return p.State == notify.PlanDone })
+		}
+		stop()
+		h.run(h.service(cfg, nil, nil))
+		h.waitDone(bs[1].ID)
+		p1, _ := h.st.Progress(h.ctx, bs[1].ID)
+		if p1.Counts[notify.Email][notify.StateCollapsed] != 1 {
+			t.Errorf("first update: %+v, want collapsed", p1.Counts)
+		}
+		waitFor(t, "deferral", func() bool {
+			ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: bs[2].ID})
+			return len(ds) == 1 && ds[0].State == notify.StatePending && ds[0].Reason == "frequency cap"
+		})
+		h.clock.Advance(61 * time.Minute)
+		p2 := h.waitDone(bs[2].ID)
+		if p2.Counts[notify.Email][notify.StateSent] != 1 || h.inbox(sandbox.KindEmail)["freq@example.com"] != 2 {
+			t.Errorf("second update: %+v, inbox %v", p2.Counts, h.inbox(sandbox.KindEmail))
+		}
+	})
+}
+
+// TestCancel: cancelling stops the rest of a broadcast.
+func TestCancel(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV(customersCSV(120, false))
+		cfg := baseConfig()
+		cfg.Rates = map[notify.Kind]notify.Limit{notify.SMS: {Rate: 40, Burst: 1}}
+		h.start(cfg)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		b := h.broadcasts(inc.ID)[0]
+		h.waitProgress(b.ID, func(p *notify.Progress) bool { return p.Counts[notify.SMS][notify.StateSent] >= 10 })
+		if err := h.svc.Cancel(h.ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		p := h.waitDone(b.ID)
+		sent, cancelled := p.Counts[notify.SMS][notify.StateSent], p.Counts[notify.SMS][notify.StateCancelled]
+		if sent+cancelled != 120 || cancelled < 60 || p.State != notify.PlanCancelled {
+			t.Errorf("after cancel: sent %d cancelled %d state %s", sent, cancelled, p.State)
+		}
+		if n := h.sb.Count(sandbox.KindSMS); n != sent {
+			t.Errorf("sandbox has %d SMS, progress says %d sent", n, sent)
+		}
+	})
+}
+
+// failingSaves is the real store with SavePlanBatch failing after n calls:
+// the planner "crashes" mid-plan with its lease held.
+type failingSaves struct {
+	engine
+	left atomic.Int64
+}
+
+func (f *failingSaves) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.Time, lease time.Duration) (int, error) {
+	if f.left.Add(-1) < 0 {
+		return 0, fmt.Errorf("injected crash")
+	}
+	return f.engine.SavePlanBatch(ctx, b, now, lease)
+}
+
+// TestPlanCrashResume: a plan partly saved, its lease expired, is resumed
+// by another Service from the cursor without duplicates.
+func TestPlanCrashResume(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV(customersCSV(95, true))
+		cfg := baseConfig()
+		cfg.BatchSize, cfg.Lease = 20, 5*time.Second
+		crashing := &failingSaves{engine: h.st}
+		crashing.left.Store(2)
+		stop := h.run(h.service(cfg, map[notify.Kind]notify.Channel{}, crashing))
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		b := h.broadcasts(inc.ID)[0]
+		h.waitProgress(b.ID, func(p *notify.Progress) bool { return p.Planned == 80 })
+		stop()
+		plan, err := h.st.FindPlan(h.ctx, b.ID)
+		if err != nil || plan.State != notify.PlanPending || plan.Cursor == "" {
+			t.Fatalf("plan after crash = %+v, %v", plan, err)
+		}
+		h.clock.Advance(6 * time.Second) // the lease expires
+		h.start(cfg)
+		p := h.waitDone(b.ID)
+		if p.Planned != 190 || p.Counts[notify.SMS][notify.StateSent] != 95 || p.Counts[notify.Email][notify.StateSent] != 95 {
+			t.Errorf("resumed: planned %d, %+v", p.Planned, p.Counts)
+		}
+		for to, n := range h.inbox(sandbox.KindSMS) {
+			if n != 1 {
+				t.Errorf("%s got %d", to, n)
+			}
+		}
+	})
+}
+
+// TestStatusCallbacks: receipts move deliveries forward only.
+func TestStatusCallbacks(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,name,phone\ns1,A,+36201111111\ns2,B,+36202222222\n")
+		h.start(baseConfig())
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		get := func(addr string) *notify.Delivery {
+			ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{IncidentID: inc.ID, Address: addr})
+			if err != nil || len(ds) != 1 {
+				t.Fatalf("deliveries to %s: %v %v", addr, ds, err)
+			}
+			return ds[0]
+		}
+		a, b := get("+36201111111"), get("+36202222222")
+		steps := []struct {
+			id, status, code string
+			addr             string
+			want             notify.DeliveryState
+		}{
+			{a.ProviderID, "sent", "", "+36201111111", notify.StateSent},
+			{a.ProviderID, "delivered", "", "+36201111111", notify.StateDelivered},
+			{a.ProviderID, "undelivered", "30003", "+36201111111", notify.StateDelivered}, // late and out of order: ignored
+			{b.ProviderID, "undelivered", "21610", "+36202222222", notify.StateUndelivered},
+		}
+		for _, s := range steps {
+			t.Run(s.status, func(t *testing.T) {
+				if err := h.svc.HandleStatusCallback(h.ctx, s.id, s.status, s.code); err != nil {
+					t.Fatal(err)
+				}
+				if got := get(s.addr).State; got != s.want {
+					t.Errorf("state %s, want %s", got, s.want)
+				}
+			})
+		}
+		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36202222222"); err != nil {
+			t.Errorf("21610 receipt did not suppress: %v", err)
+		}
+		if err := h.svc.HandleStatusCallback(h.ctx, "SMnope", "delivered", ""); incident.ErrorCode(err) != incident.ENOTFOUND {
+			t.Errorf("unknown sid: %v", err)
+		}
+	})
+}
+
+// TestDryRun counts recipients, suppressions, segments and cost.
+func TestDryRun(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,name,phone,email,language\nd1,A,+36201111111,a@example.com,hu\nd2,B,+36202222222,b@example.com,en\nd3,C,+36203333333,,en\n")
+		svc := h.svcOrNew()
+		if err := h.st.Suppress(h.ctx, notify.Suppression{Kind: notify.SMS, Address: "+36203333333", Reason: "stop", At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := baseConfig()
+		cfg.SMSSegmentPrice = 0.05
+		svc = h.service(cfg, nil, nil)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		tests := []struct {
+			kind      incident.BroadcastKind
+			sms, mail int
+		}{
+			{incident.BroadcastDeclared, 2, 2},
+			{incident.BroadcastUpdated, 0, 2},
+		}
+		for _, tt := range tests {
+			t.Run(string(tt.kind), func(t *testing.T) {
+				r, err := svc.DryRun(h.ctx, h.page.ID, inc.ID, tt.kind)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Recipients[notify.SMS] != tt.sms || r.Recipients[notify.Email] != tt.mail {
+					t.Errorf("recipients %+v", r.Recipients)
+				}
+				if tt.sms > 0 {
+					if r.Suppressed[notify.SMS] != 1 || r.SMSSegments < 2 || r.EstimatedCost <= 0 || len(r.Samples[notify.SMS]) != 2 {
+						t.Errorf("dry run %+v", r)
+					}
+				}
+				if len(r.Samples[notify.Email]) != 2 || r.Samples[notify.Email]["hu"] == nil {
+					t.Errorf("email samples %v", r.Samples[notify.Email])
+				}
+			})
+		}
+		if got, _ := h.st.FindPlans(h.ctx, inc.ID); len(got) != 1 {
+			t.Errorf("dry run wrote plans: %d", len(got))
+		}
+	})
+}
+
+// TestImport: all or nothing, unless skipping invalid rows.
+func TestImport(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		svc := h.svcOrNew()
+		csv := "id,name,phone\nok1,A,+36201111111\nbad,B,12345\nok2,C,06 20 222 2222\n"
+		tests := []struct {
+			name          string
+			skip          bool
+			wantErr       bool
+			created, rows int
+		}{
+			{"all or nothing", false, true, 0, 0},
+			{"skip invalid", true, false, 2, 2},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res, err := svc.ImportCustomers(h.ctx, h.page.ID, strings.NewReader(csv), "csv", tt.skip)
+				if (err != nil) != tt.wantErr || res == nil || res.Created != tt.created || res.Invalid != 1 || res.Errors[0].Line != 3 {
+					t.Fatalf("import = %+v, %v", res, err)
+				}
+				if tt.wantErr && incident.ErrorCode(err) != incident.EINVALID {
+					t.Errorf("error %v, want EINVALID", err)
+				}
+				_, n, err := svc.Customers(h.ctx, h.page.ID, "", 10)
+				if err != nil || n != tt.rows {
+					t.Errorf("customers %d, %v; want %d", n, err, tt.rows)
+				}
+			})
+		}
+	})
+}
