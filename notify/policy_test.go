@@ -1,0 +1,176 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+func TestQuietHoursUntil(t *testing.T) {
+	bud, _ := time.LoadLocation("Europe/Budapest")
+	q := quietHours{start: 22 * 60, end: 7 * 60, on: true}
+	day := quietHours{start: 12 * 60, end: 13 * 60, on: true}
+	tests := []struct {
+		name string
+		q    quietHours
+		at   time.Time
+		want time.Time
+	}{
+		{"before the window", q, time.Date(2027, 1, 15, 21, 59, 0, 0, bud), time.Time{}},
+		{"evening", q, time.Date(2027, 1, 15, 23, 30, 0, 0, bud), time.Date(2027, 1, 16, 7, 0, 0, 0, bud)},
+		{"early morning", q, time.Date(2027, 1, 16, 3, 0, 0, 0, bud), time.Date(2027, 1, 16, 7, 0, 0, 0, bud)},
+		{"end is exclusive", q, time.Date(2027, 1, 16, 7, 0, 0, 0, bud), time.Time{}},
+		{"across the spring DST change", q, time.Date(2027, 3, 27, 23, 0, 0, 0, bud), time.Date(2027, 3, 28, 7, 0, 0, 0, bud)},
+		{"non-wrapping window", day, time.Date(2027, 1, 15, 12, 30, 0, 0, bud), time.Date(2027, 1, 15, 13, 0, 0, 0, bud)},
+		{"off", quietHours{}, time.Date(2027, 1, 15, 23, 30, 0, 0, bud), time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.q.until(tt.at.UTC(), bud); !got.Equal(tt.want) {
+				t.Errorf("until(%s) = %s, want %s", tt.at, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestClock(t *testing.T) {
+	for _, s := range []string{"22:00", "07:05", "00:00", "23:59"} {
+		if _, err := clock(s); err != nil {
+			t.Errorf("clock(%q): %v", s, err)
+		}
+	}
+	for _, s := range []string{"", "7", "24:00", "07:5", "ab:cd", "07:60"} {
+		if _, err := clock(s); err == nil {
+			t.Errorf("clock(%q) accepted", s)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	base, max := 100*time.Millisecond, 2*time.Second
+	for attempt := 1; attempt < 12; attempt++ {
+		for i := 0; i < 200; i++ {
+			d := backoff(attempt, base, max, 0)
+			ceil := base << (attempt - 1)
+			if ceil > max || ceil <= 0 {
+				ceil = max
+			}
+			if d < base/4 || d > ceil {
+				t.Fatalf("backoff(%d) = %s outside [%s, %s]", attempt, d, base/4, ceil)
+			}
+		}
+	}
+	if d := backoff(1, base, max, 3*time.Second); d < 3*time.Second {
+		t.Errorf("backoff ignored Retry-After: %s", d)
+	}
+}
+
+// TestLocalLimiterRate checks that callers who wait as told are admitted
+// at the configured rate, with the burst up front.
+func TestLocalLimiterRate(t *testing.T) {
+	l := NewLocalLimiter()
+	now := time.Unix(1000, 0)
+	l.now = func() time.Time { return now }
+	lim := Limit{Rate: 50, Burst: 5}
+	admitted := 0
+	end := now.Add(10 * time.Second)
+	for now.Before(end) {
+		wait, err := l.Take(context.Background(), "k", lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wait == 0 {
+			admitted++
+			continue
+		}
+		now = now.Add(wait)
+	}
+	if admitted < 500 || admitted > 505 {
+		t.Errorf("admitted %d in 10 s at 50/s with burst 5, want 500..505", admitted)
+	}
+	if w, _ := l.Take(context.Background(), "other", lim); w != 0 {
+		t.Errorf("keys share a bucket")
+	}
+}
+
+func TestFoldKeyword(t *testing.T) {
+	tests := map[string]string{" Leiratkozás! ": "LEIRATKOZAS", "pomoć": "POMOC", "Stop.": "STOP", "Łódź": "LODZ", "đ": "D"}
+	for in, want := range tests {
+		if got := foldKeyword(in); got != want {
+			t.Errorf("foldKeyword(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRenderConfirm(t *testing.T) {
+	r := newTestRendererCached(t)
+	page := &incident.Page{ID: "p", Name: "Acme & Co", URL: "https://status.example.com"}
+	link := "https://status.example.com/subscriptions/confirm/tok"
+	for _, lang := range incident.Languages {
+		t.Run(lang, func(t *testing.T) {
+			sms, err := r.RenderConfirm(SMS, page, Recipient{Language: lang}, link, "123456")
+			if err != nil || !strings.Contains(sms.Text, "123456") || !strings.Contains(sms.Text, "STOP") {
+				t.Fatalf("sms %+v, %v", sms, err)
+			}
+			if _, _, n := Segments(sms.Text); n > 2 {
+				t.Errorf("confirmation SMS takes %d segments", n)
+			}
+			em, err := r.RenderConfirm(Email, page, Recipient{Language: lang}, link, "")
+			if err != nil || !strings.Contains(em.Text, link) || !strings.Contains(em.HTML, `href="`+link+`"`) || em.Subject == "" {
+				t.Fatalf("email %+v, %v", em, err)
+			}
+			if _, err := r.RenderConfirm(Slack, page, Recipient{Language: lang}, link, ""); err == nil {
+				t.Errorf("slack confirmation rendered")
+			}
+		})
+	}
+}
+
+func TestPersonalise(t *testing.T) {
+	tmpl := &Message{Kind: Slack, Text: "Hello " + namePlaceholder + " " + unsubPlaceholder,
+		Blocks: []byte(`[{"text":"Hello ` + namePlaceholder + `","u":"x/` + unsubPlaceholder + `"}]`)}
+	before := tmpl.Text
+	m := personalise(tmpl, &Delivery{ID: "d", Kind: Slack, Address: "C1", Name: `Ann "<@U1>"`}, "TOK")
+	var blocks []map[string]string
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		t.Fatalf("blocks are not JSON any more: %v: %s", err, m.Blocks)
+	}
+	if m.Text != `Hello Ann "&lt;@U1&gt;" TOK` || blocks[0]["text"] != `Hello Ann "&lt;@U1&gt;"` || blocks[0]["u"] != "x/TOK" || m.To != "C1" {
+		t.Errorf("personalised %q %s", m.Text, m.Blocks)
+	}
+	if tmpl.Text != before {
+		t.Errorf("the cached template was changed")
+	}
+	e := personalise(&Message{Kind: Email, HTML: "<p>" + namePlaceholder + "</p>"}, &Delivery{Kind: Email, Name: "<b>"}, "T")
+	if e.HTML != "<p>&lt;b&gt;</p>" {
+		t.Errorf("html %q", e.HTML)
+	}
+}
+
+func TestCheckWebhookURL(t *testing.T) {
+	tests := []struct {
+		url          string
+		allowPrivate bool
+		ok           bool
+	}{
+		{"https://hooks.example.com/x", false, true},
+		{"http://127.0.0.1/x", false, false},
+		{"http://127.0.0.1/x", true, true},
+		{"http://[::1]/", false, false},
+		{"http://192.168.1.5/", false, false},
+		{"http://localhost:8080/", false, false},
+		{"https://user:pw@example.com/", false, false},
+		{"gopher://example.com/", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			if err := checkWebhookURL(tt.url, tt.allowPrivate); (err == nil) != tt.ok {
+				t.Errorf("checkWebhookURL = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}
