@@ -38,12 +38,13 @@
 //	<prefix>:{global}:plan:<broadcast>         hash  doc state cursor planned lease created updated
 //	<prefix>:{global}:plans:pending            zset  pending broadcast IDs by when claimable (ms)
 //	<prefix>:{global}:lease-seq                counter fencing tokens of plan and delivery claims
+//	<prefix>:{global}:qseq                     counter insertion order within a millisecond's scores
 //	<prefix>:{global}:d:<delivery>             hash  j (compact JSON) s a n k b u l p e r sa da
-//	<prefix>:{global}:q:<kind>:due             zset  pending delivery IDs by NextAt (ms)
+//	<prefix>:{global}:q:<kind>:due             zset  pending delivery IDs by NextAt (ms × 1024 + seq)
 //	<prefix>:{global}:q:<kind>:leased          zset  sending delivery IDs by lease end (ms)
 //	<prefix>:{global}:progress:<broadcast>     hash  "<kind>:<state>" and "r:<kind>:<reason>" → count
-//	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (ms)
-//	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs by created_at
+//	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (ms × 1024 + seq)
+//	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
 //	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)
 //	<prefix>:{global}:provider-ids             hash  provider message ID → delivery ID
 //	<prefix>:{global}:subscribers              hash  subscriber ID → JSON (with the confirm hash)

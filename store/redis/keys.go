@@ -144,6 +144,9 @@ func (k keyspace) pendingPlans() string { return k.global("plans:pending") }
 // leaseSeq: counter that makes every claim's fencing token unique.
 func (k keyspace) leaseSeq() string { return k.global("lease-seq") }
 
+// <prefix>:{global}:qseq is the insertion counter of the delivery scores
+// (queue.go, scoreSlots); only insertLua touches it, by that name.
+
 // deliveryPrefix + delivery ID: hash of one delivery (fields in queue.go).
 // The scripts build these names from the prefix, always in the {global}
 // slot of the keys they are passed.
