@@ -34,6 +34,13 @@ var staticIDs = []string{
 	"StatusScheduled", "StatusInProgress", "StatusVerifying", "StatusCompleted",
 	"ImpactNone", "ImpactMinor", "ImpactMajor", "ImpactCritical", "ImpactMaintenance",
 	"DateLayout", "DateTimeLayout",
+	"SubscribeToUpdates", "FormSubscribeTitle", "FormSubscribeIntro", "FormChannel", "FormChannelEmail", "FormChannelSMS",
+	"FormChannelWebhook", "FormChannelSlack", "FormAddress", "FormAddressHint", "FormComponents", "FormComponentsHint",
+	"FormLanguage", "FormSubscribe", "FormCheckEmailTitle", "FormCheckEmail", "FormEnterCodeTitle", "FormEnterCode",
+	"FormCode", "FormConfirm", "FormSubscribedTitle", "FormSubscribed", "FormConfirmTitle", "FormConfirmIntro",
+	"FormUnsubscribeTitle", "FormUnsubscribeIntro", "FormUnsubscribe", "FormUnsubscribedTitle", "FormUnsubscribed",
+	"FormLinkInvalidTitle", "FormProblemAddress", "FormProblemCode", "FormProblemRateLimited", "FormProblemInvalid",
+	"FormProblemLink", "FormProblemExpired", "FormBack",
 	"Month1", "Month2", "Month3", "Month4", "Month5", "Month6", "Month7", "Month8", "Month9", "Month10", "Month11", "Month12",
 }
 

@@ -103,6 +103,9 @@ type pageData struct {
 	Langs []langLink
 	Inc   *incView
 	Rows  []template.HTML // the component list, rendered row by row (see rowKey)
+	// Form is set on the subscription pages (Forms.Render), which leave
+	// out the live-update script: a refresh would wipe what was typed.
+	Form *formView
 }
 
 // historyMonths is how many months /history shows, the current one included.
