@@ -1,6 +1,7 @@
 // Command herald-bench measures herald against the targets the issues set.
 //
 //	go run ./cmd/herald-bench statuspage [-duration 10s] [-conns 64] [-redis redis://127.0.0.1:6379/0]
+//	go run ./cmd/herald-bench broadcast [-customers 1000000] [-rate 200] [-duration 20s] [-redis URL] [-skip-plan …]
 //
 // Every scenario starts what it measures in this process on 127.0.0.1 and
 // prints its figures; nothing leaves the machine.
@@ -26,7 +27,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: herald-bench statuspage [flags]  (herald-bench SCENARIO -h for flags)")
+var errUsage = errors.New("usage: herald-bench statuspage|broadcast [flags]  (herald-bench SCENARIO -h for flags)")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -46,6 +47,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return benchStatuspage(ctx, opt, stdout, stderr)
+	case "broadcast":
+		opt, err := parseBroadcast(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		return benchBroadcast(ctx, opt, stdout, stderr)
+	case memoryChildCommand:
+		return memoryChild(ctx, args[1:], stdout, stderr)
 	}
 	return errUsage
 }

@@ -1,0 +1,465 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/configs"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/smtp"
+	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/store/redis"
+	"github.com/heraldhq/herald/store/sqlite"
+)
+
+// broadcastOptions are the broadcast scenario's flags.
+type broadcastOptions struct {
+	Customers                                                 int           // part 1 and 5: customers planned (SQLite)
+	RedisCustomers                                            int           // part 1 on Redis (0: same as Customers)
+	Messages                                                  int           // part 2: messages per channel for throughput
+	Workers                                                   int           // part 2: herald's workers per channel = the ceiling client's concurrency
+	Rate                                                      float64       // part 3: configured limit R (SMS/s)
+	Duration                                                  time.Duration // part 3: how long R is held
+	Declarations                                              int           // part 4: declarations timed
+	RedisURL                                                  string        // "" skips the Redis runs
+	SkipPlan, SkipDispatch, SkipRate, SkipLatency, SkipMemory bool
+}
+
+var defaultBroadcast = broadcastOptions{Customers: 1_000_000, Messages: 20_000, Workers: 8, Rate: 200, Duration: 20 * time.Second,
+	Declarations: 100, RedisURL: "redis://127.0.0.1:6379/0"}
+
+// engine is one of herald's stores: each implements both interfaces.
+type engine interface {
+	incident.Store
+	notify.Store
+}
+
+// world is one engine with an incident.Service, an event bus and a page
+// with components.
+type world struct {
+	name   string
+	st     engine
+	inc    *incident.Service
+	events incident.Events
+	page   *incident.Page
+	comps  []string
+	r      *notify.Renderer
+	log    *slog.Logger
+	path   string // SQLite file
+	close  func()
+}
+
+func openSQLiteWorld(ctx context.Context, dir string, log *slog.Logger) (*world, error) {
+	path := filepath.Join(dir, "herald.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	w := &world{name: "SQLite", st: db, events: incident.NewLocalEvents(), log: log, path: path, close: func() { db.Close() }}
+	if err := w.setup(ctx); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// openRedisWorld opens Redis under a random key prefix; close deletes every
+// key under it.
+func openRedisWorld(ctx context.Context, url string, log *slog.Logger) (*world, error) {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "hbench" + hex.EncodeToString(b)
+	db, err := redis.Open(ctx, url, redis.WithPrefix(prefix))
+	if err != nil {
+		return nil, err
+	}
+	w := &world{name: "Redis", st: db, log: log}
+	w.close = func() {
+		c := db.Client()
+		bg := context.Background()
+		iter := c.Scan(bg, 0, prefix+"*", 5000).Iterator()
+		var batch []string
+		for iter.Next(bg) {
+			batch = append(batch, iter.Val())
+			if len(batch) == 1000 {
+				c.Unlink(bg, batch...)
+				batch = batch[:0]
+			}
+		}
+		if len(batch) > 0 {
+			c.Unlink(bg, batch...)
+		}
+		db.Close()
+	}
+	ev, err := db.NewEvents(ctx, "bench-"+prefix, log)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	w.events = ev
+	if err := w.setup(ctx); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// setup creates the page (20 components) and the renderer.
+func (w *world) setup(ctx context.Context) error {
+	w.inc = incident.NewService(w.st, w.events, w.log)
+	name, url, tz := "Acme", "https://status.acme.test", "Europe/Budapest"
+	p, err := w.inc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, TimeZone: &tz, Languages: []string{"en", "hu", "pl", "hr"}})
+	if err != nil {
+		return err
+	}
+	w.page = p
+	for i := 0; i < 20; i++ {
+		n := fmt.Sprintf("Service %d", i+1)
+		c, err := w.inc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &n})
+		if err != nil {
+			return err
+		}
+		w.comps = append(w.comps, c.ID)
+	}
+	w.r, err = notify.NewRenderer(configs.TemplatesFS(), nil)
+	return err
+}
+
+var languages = []string{"en", "hu", "pl", "hr"}
+
+// loadCustomers upserts n customers (IDs from first) through notify.Store
+// in batches of 5000, each with an SMS number and, when withEmail, an email
+// address. Customers name no components, so every incident reaches them.
+func (w *world) loadCustomers(ctx context.Context, first, n int, withEmail bool) (time.Duration, error) {
+	start := time.Now()
+	now := start.UTC()
+	const chunk = 5000
+	batch := make([]*notify.Customer, 0, chunk)
+	for i := first; i < first+n; i++ {
+		c := &notify.Customer{ID: fmt.Sprintf("c%08d", i), PageID: w.page.ID, Name: fmt.Sprintf("Customer %d", i),
+			Phone: fmt.Sprintf("+3620%07d", i%10_000_000), Language: languages[i%4], TimeZone: "Europe/Budapest",
+			Plan: "business", Region: "eu", CreatedAt: now, UpdatedAt: now}
+		if withEmail {
+			c.Email = fmt.Sprintf("c%08d@example.com", i)
+		}
+		batch = append(batch, c)
+		if len(batch) == chunk || i == first+n-1 {
+			if _, err := w.st.UpsertCustomers(ctx, batch); err != nil {
+				return 0, err
+			}
+			batch = batch[:0]
+		}
+	}
+	return time.Since(start), nil
+}
+
+// service builds a notify.Service over the world with chans (nil: none,
+// so Run only plans).
+func (w *world) service(cfg notify.Config, chans map[notify.Kind]notify.Channel) (*notify.Service, error) {
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "https://status.acme.test"
+	}
+	return notify.New(cfg, notify.Deps{Incidents: w.inc, Store: w.st, Channels: chans, Renderer: w.r, Events: w.events, Log: w.log})
+}
+
+// runService starts svc.Run and returns a func that stops it and waits.
+func runService(ctx context.Context, svc *notify.Service) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = svc.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+// declare creates an incident with a major outage on the first component
+// and returns it with its broadcast's ID.
+func (w *world) declare(ctx context.Context, name string) (*incident.Incident, string, error) {
+	st, body := incident.Investigating, "We are investigating failed payments. Next update within 30 minutes."
+	inc, _, err := w.inc.CreateIncident(ctx, w.page.ID, incident.IncidentInput{Name: &name, Status: &st, Body: &body,
+		ComponentIDs: []string{w.comps[0]}, Components: map[string]incident.ComponentStatus{w.comps[0]: incident.MajorOutage}}, "")
+	if err != nil {
+		return nil, "", err
+	}
+	bs, err := w.st.FindBroadcasts(ctx, inc.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(bs) == 0 {
+		return nil, "", fmt.Errorf("incident %s has no broadcast", inc.ID)
+	}
+	return inc, bs[len(bs)-1].ID, nil
+}
+
+// waitPlanned polls until the broadcast's plan is done.
+func (w *world) waitPlanned(ctx context.Context, broadcastID string, limit time.Duration) (*notify.Plan, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		p, err := w.st.FindPlan(ctx, broadcastID)
+		if err != nil {
+			return nil, err
+		}
+		if p.State != notify.PlanPending {
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			return p, fmt.Errorf("broadcast %s not planned after %s (%d deliveries so far)", broadcastID, limit, p.Planned)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// figure is one line of the final report.
+type figure struct {
+	name, value, target string
+	pass                bool
+	info                bool // no target: printed without PASS/MISS
+}
+
+type report struct {
+	out  io.Writer
+	figs []figure
+}
+
+func (r *report) add(f figure) {
+	verdict := "MISS"
+	if f.pass {
+		verdict = "PASS"
+	}
+	if f.info {
+		verdict = "    "
+	}
+	fmt.Fprintf(r.out, "  %s  %-58s %s", verdict, f.name, f.value)
+	if f.target != "" {
+		fmt.Fprintf(r.out, "   (target %s)", f.target)
+	}
+	fmt.Fprintln(r.out)
+	r.figs = append(r.figs, f)
+}
+
+func (r *report) info(name, value string) { r.add(figure{name: name, value: value, info: true}) }
+
+func benchBroadcast(ctx context.Context, opt broadcastOptions, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	if opt.RedisCustomers <= 0 {
+		opt.RedisCustomers = opt.Customers
+	}
+	if opt.RedisURL != "" {
+		db, err := redis.Open(ctx, opt.RedisURL)
+		if err != nil {
+			fmt.Fprintf(stdout, "Redis at %s does not answer (%v): Redis runs skipped\n", opt.RedisURL, err)
+			opt.RedisURL = ""
+		} else {
+			db.Close()
+		}
+	}
+	fmt.Fprintf(stdout, "herald-bench broadcast: %d CPUs, GOMAXPROCS %d, %s; %d customers, %d messages per channel, %d workers, R=%.0f/s for %s\n\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), opt.Customers, opt.Messages, opt.Workers, opt.Rate, opt.Duration)
+	rep := &report{out: stdout}
+	begin := time.Now()
+
+	dir, err := os.MkdirTemp("", "herald-bench-broadcast-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	// 1 (and the database 5 reuses): plan on SQLite, then on Redis.
+	var bigDB string
+	var bigPage string
+	if !opt.SkipPlan || !opt.SkipMemory {
+		fmt.Fprintln(stdout, "1. planning (planner only, no channel runs)")
+		path, pageID, err := benchPlanSQLite(ctx, dir, opt, log, rep, !opt.SkipPlan)
+		if err != nil {
+			return fmt.Errorf("plan (SQLite): %w", err)
+		}
+		bigDB, bigPage = path, pageID
+		if !opt.SkipPlan && opt.RedisURL != "" {
+			if err := benchPlanRedis(ctx, opt, log, rep); err != nil {
+				return fmt.Errorf("plan (Redis): %w", err)
+			}
+		}
+		fmt.Fprintln(stdout)
+	}
+	if !opt.SkipDispatch || !opt.SkipRate {
+		if err := benchDispatch(ctx, dir, opt, log, rep); err != nil {
+			return err
+		}
+	}
+	if !opt.SkipLatency {
+		fmt.Fprintln(stdout, "4. declaration → first request at the sandbox's Twilio (10 customers, default Poll)")
+		if err := benchLatency(ctx, dir, opt, log, rep); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+	}
+	if !opt.SkipMemory {
+		fmt.Fprintln(stdout, "5. resident memory of a herald process (store, status page, HTTP server, notify with sandbox channels)")
+		if err := benchMemory(ctx, bigDB, bigPage, opt, rep); err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+		fmt.Fprintln(stdout)
+	}
+
+	pass, miss := 0, 0
+	for _, f := range rep.figs {
+		switch {
+		case f.info:
+		case f.pass:
+			pass++
+		default:
+			miss++
+		}
+	}
+	fmt.Fprintf(stdout, "summary: %d PASS, %d MISS (%s)\n", pass, miss, time.Since(begin).Round(time.Second))
+	return nil
+}
+
+// benchPlanSQLite loads opt.Customers into a fresh SQLite file and, when
+// measure is set, times planning one declaration to all of them. It
+// returns the file and page for the memory run.
+func benchPlanSQLite(ctx context.Context, dir string, opt broadcastOptions, log *slog.Logger, rep *report, measure bool) (string, string, error) {
+	sub := filepath.Join(dir, "plan")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		return "", "", err
+	}
+	w, err := openSQLiteWorld(ctx, sub, log)
+	if err != nil {
+		return "", "", err
+	}
+	defer w.close()
+	if err := planRun(ctx, w, opt.Customers, opt, rep, measure, 10*time.Second); err != nil {
+		return "", "", err
+	}
+	return w.path, w.page.ID, nil
+}
+
+func benchPlanRedis(ctx context.Context, opt broadcastOptions, log *slog.Logger, rep *report) error {
+	w, err := openRedisWorld(ctx, opt.RedisURL, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		start := time.Now()
+		w.close()
+		rep.info("Redis: deleting the bench's keys", time.Since(start).Round(time.Millisecond).String())
+	}()
+	return planRun(ctx, w, opt.RedisCustomers, opt, rep, true, 0)
+}
+
+// planRun loads n customers (phone and email each) into w and, when
+// measure is set, declares an incident and times the planner alone.
+func planRun(ctx context.Context, w *world, n int, opt broadcastOptions, rep *report, measure bool, target time.Duration) error {
+	took, err := w.loadCustomers(ctx, 0, n, true)
+	if err != nil {
+		return fmt.Errorf("load customers: %w", err)
+	}
+	rep.info(fmt.Sprintf("%s: load %d customers (UpsertCustomers × 5000)", w.name, n),
+		fmt.Sprintf("%s, %.0f customers/s", took.Round(time.Millisecond), float64(n)/took.Seconds()))
+	if !measure {
+		return nil
+	}
+	svc, err := w.service(notify.Config{}, nil)
+	if err != nil {
+		return err
+	}
+	stop := runService(ctx, svc)
+	defer stop()
+	start := time.Now()
+	_, bid, err := w.declare(ctx, "Payments failing")
+	if err != nil {
+		return err
+	}
+	p, err := w.waitPlanned(ctx, bid, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	d := time.Since(start)
+	name := fmt.Sprintf("%s: plan %d recipients (%d deliveries: SMS + email)", w.name, n, p.Planned)
+	value := fmt.Sprintf("%.2f s, %.0f deliveries/s", d.Seconds(), float64(p.Planned)/d.Seconds())
+	if target > 0 {
+		rep.add(figure{name: name, value: value, target: fmt.Sprintf("≤ %s", target), pass: d <= target})
+	} else {
+		rep.info(name, value+" (no target on Redis)")
+	}
+	return nil
+}
+
+// countingTransport counts the HTTP answers by status, the way the
+// sandbox sees them (every request gets exactly one answer).
+type countingTransport struct {
+	base     http.RoundTripper
+	tooMany  atomic.Int64
+	answered atomic.Int64
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err == nil {
+		t.answered.Add(1)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			t.tooMany.Add(1)
+		}
+	}
+	return resp, err
+}
+
+// providers builds herald's real Twilio and SMTP channels against sb.
+func providers(sb *sandbox.Sandbox, hc *http.Client) (*twilio.Channel, *smtp.Channel, error) {
+	tw, err := twilio.New(twilio.Config{AccountSID: sandbox.DefaultAccountSID, AuthToken: sandbox.DefaultAuthToken,
+		From: "+15005550006", APIURL: sb.TwilioURL()}, hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	em, err := smtp.New(smtp.Config{Addr: sb.SMTPAddr(), From: "Acme Status <status@acme.test>", TLS: smtp.TLSNone, Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, nil, err
+	}
+	return tw, em, nil
+}
+
+var errNoMessages = errors.New("no messages")
+
+// parseBroadcast reads the broadcast scenario's flags.
+func parseBroadcast(args []string, stderr io.Writer) (broadcastOptions, error) {
+	fs := flag.NewFlagSet("broadcast", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := defaultBroadcast
+	opt := broadcastOptions{}
+	fs.IntVar(&opt.Customers, "customers", d.Customers, "customers planned (1) and held in memory (5), SQLite")
+	fs.IntVar(&opt.RedisCustomers, "redis-customers", d.RedisCustomers, "customers planned on Redis (0: -customers)")
+	fs.IntVar(&opt.Messages, "messages", d.Messages, "messages per channel in the throughput run (2)")
+	fs.IntVar(&opt.Workers, "workers", d.Workers, "herald's workers per channel, and the ceiling client's concurrency (2, 3)")
+	fs.Float64Var(&opt.Rate, "rate", d.Rate, "configured SMS limit R, and the sandbox's ceiling (3)")
+	fs.DurationVar(&opt.Duration, "duration", d.Duration, "how long R is held (3)")
+	fs.IntVar(&opt.Declarations, "declarations", d.Declarations, "declarations timed for declaration → first request (4)")
+	fs.StringVar(&opt.RedisURL, "redis", d.RedisURL, "Redis for the Redis runs (\"\" or no answer skips them)")
+	fs.BoolVar(&opt.SkipPlan, "skip-plan", false, "skip 1 (planning)")
+	fs.BoolVar(&opt.SkipDispatch, "skip-dispatch", false, "skip 2 (throughput vs ceiling)")
+	fs.BoolVar(&opt.SkipRate, "skip-rate", false, "skip 3 (configured rate)")
+	fs.BoolVar(&opt.SkipLatency, "skip-latency", false, "skip 4 (declaration → first request)")
+	fs.BoolVar(&opt.SkipMemory, "skip-memory", false, "skip 5 (resident memory)")
+	if err := fs.Parse(args); err != nil {
+		return opt, err
+	}
+	if opt.Customers < 1 || opt.Messages < 1 || opt.Workers < 1 || opt.Rate <= 0 || opt.Duration <= 0 || opt.Declarations < 1 {
+		return opt, errors.New("broadcast: -customers, -messages, -workers, -rate, -duration and -declarations must be positive")
+	}
+	return opt, nil
+}

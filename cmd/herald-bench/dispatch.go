@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/smtp"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// benchDispatch runs parts 2 (throughput against the sandbox's ceiling)
+// and 3 (a configured rate held against a sandbox limited to exactly it).
+// Deliveries are planned first by a planner-only Service, so the timed
+// runs measure sending alone.
+func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *slog.Logger, rep *report) error {
+	sub := filepath.Join(dir, "dispatch")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		return err
+	}
+	w, err := openSQLiteWorld(ctx, sub, log)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	sb, err := sandbox.Start(ctx, sandbox.Config{})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	ct := &countingTransport{base: http.DefaultTransport}
+	tw, em, err := providers(sb, &http.Client{Transport: ct})
+	if err != nil {
+		return err
+	}
+	if !opt.SkipDispatch {
+		fmt.Fprintf(rep.out, "2. dispatch throughput: %d messages per channel, %d workers, SQLite engine, vs. the sandbox alone driven at the same concurrency\n",
+			opt.Messages, opt.Workers)
+		if _, err := w.loadCustomers(ctx, 0, opt.Messages, true); err != nil {
+			return err
+		}
+		if err := planOnly(ctx, w, "Dispatch throughput"); err != nil {
+			return err
+		}
+		cfg := notify.Config{Workers: map[notify.Kind]int{notify.SMS: opt.Workers, notify.Email: opt.Workers}}
+		for _, ch := range []notify.Channel{tw, em} {
+			kind := string(ch.Kind())
+			sb.Reset()
+			svc, err := w.service(cfg, map[notify.Kind]notify.Channel{ch.Kind(): ch})
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			stop := runService(ctx, svc)
+			err = waitCount(ctx, sb, opt.Messages, kind, 10*time.Minute)
+			took := time.Since(start)
+			stop()
+			if err != nil {
+				return err
+			}
+			herald := float64(opt.Messages) / took.Seconds()
+			sample := sb.Messages(sandbox.Filter{Kind: kind, Limit: 1})
+			if len(sample) == 0 {
+				return errNoMessages
+			}
+			sb.Reset()
+			var ceil float64
+			if ch.Kind() == notify.SMS {
+				ceil, err = twilioCeiling(ctx, sb, sample[0], opt.Messages, opt.Workers)
+			} else {
+				ceil, err = smtpCeiling(ctx, sb, sample[0], opt.Messages, opt.Workers)
+			}
+			if err != nil {
+				return fmt.Errorf("%s ceiling: %w", kind, err)
+			}
+			label := map[string]string{"sms": "SMS (notify/twilio → sandbox Twilio)", "email": "email (notify/smtp → sandbox SMTP)"}[kind]
+			rep.info("herald "+label, fmt.Sprintf("%.0f msgs/s (%d in %.2f s)", herald, opt.Messages, took.Seconds()))
+			rep.info("sandbox ceiling, tight client, same concurrency", fmt.Sprintf("%.0f msgs/s", ceil))
+			rep.add(figure{name: "ratio herald / ceiling, " + kind, value: fmt.Sprintf("%.2f", herald/ceil), target: "≥ 0.90", pass: herald/ceil >= 0.9})
+		}
+		fmt.Fprintln(rep.out)
+	}
+	if !opt.SkipRate {
+		fmt.Fprintf(rep.out, "3. configured limit: Rates[sms] = %.0f/s (burst 1), sandbox Twilio RatePerSecond = %.0f (its default burst), held for %s\n",
+			opt.Rate, opt.Rate, opt.Duration)
+		need := int(opt.Rate*opt.Duration.Seconds()*1.3) + 100
+		have, err := w.st.CountCustomers(ctx, w.page.ID)
+		if err != nil {
+			return err
+		}
+		if need > have {
+			if _, err := w.loadCustomers(ctx, have, need-have, true); err != nil {
+				return err
+			}
+		}
+		if err := planOnly(ctx, w, "Rate limit"); err != nil {
+			return err
+		}
+		if err := sb.SetFaults(sandbox.Faults{RatePerSecond: opt.Rate}); err != nil {
+			return err
+		}
+		sb.Reset()
+		ct.tooMany.Store(0)
+		ct.answered.Store(0)
+		cfg := notify.Config{Workers: map[notify.Kind]int{notify.SMS: opt.Workers},
+			Rates: map[notify.Kind]notify.Limit{notify.SMS: {Rate: opt.Rate, Burst: 1}}}
+		svc, err := w.service(cfg, map[notify.Kind]notify.Channel{notify.SMS: tw})
+		if err != nil {
+			return err
+		}
+		stop := runService(ctx, svc)
+		err = waitCount(ctx, sb, 1, "sms", time.Minute)
+		if err != nil {
+			stop()
+			return err
+		}
+		t1, c1 := time.Now(), sb.Count("sms")
+		select {
+		case <-ctx.Done():
+		case <-time.After(opt.Duration):
+		}
+		t2, c2 := time.Now(), sb.Count("sms")
+		stop()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		achieved := float64(c2-c1) / t2.Sub(t1).Seconds()
+		rep.add(figure{name: fmt.Sprintf("achieved rate at R = %.0f/s", opt.Rate),
+			value:  fmt.Sprintf("%.1f msgs/s = %.3f R (%d in %.1f s)", achieved, achieved/opt.Rate, c2-c1, t2.Sub(t1).Seconds()),
+			target: "≥ 0.97 R", pass: achieved >= 0.97*opt.Rate})
+		n429 := ct.tooMany.Load()
+		rep.add(figure{name: "429 answers from the sandbox's Twilio", value: fmt.Sprintf("%d of %d requests", n429, ct.answered.Load()),
+			target: "0", pass: n429 == 0})
+		fmt.Fprintln(rep.out)
+	}
+	return nil
+}
+
+// planOnly declares an incident and waits until a planner-only Service
+// has queued all of its deliveries.
+func planOnly(ctx context.Context, w *world, name string) error {
+	svc, err := w.service(notify.Config{}, nil)
+	if err != nil {
+		return err
+	}
+	stop := runService(ctx, svc)
+	defer stop()
+	_, bid, err := w.declare(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = w.waitPlanned(ctx, bid, 10*time.Minute)
+	return err
+}
+
+func waitCount(ctx context.Context, sb *sandbox.Sandbox, n int, kind string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	return sb.WaitFor(ctx, n, kind)
+}
+
+// twilioCeiling drives the sandbox's Twilio Messages API alone: conns
+// goroutines POST the same form twilio-go sends (To, From, Body of herald's
+// message) over keep-alive connections, as fast as answers come back.
+func twilioCeiling(ctx context.Context, sb *sandbox.Sandbox, sample sandbox.Message, n, conns int) (float64, error) {
+	cfg := sb.Config()
+	endpoint := sb.TwilioURL() + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json"
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxIdleConns: conns}}
+	form := url.Values{"To": {sample.To}, "From": {sample.From}, "Body": {sample.Body}}.Encode()
+	var left atomic.Int64
+	left.Store(int64(n))
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 && ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Accept", "application/json")
+				req.SetBasicAuth(cfg.AccountSID, cfg.AuthToken)
+				res, err := hc.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusCreated {
+						err = fmt.Errorf("status %d", res.StatusCode)
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(n) / took.Seconds(), nil
+}
+
+// smtpCeiling drives the sandbox's SMTP server alone with net/smtp: conns
+// goroutines each send one message per session (dial, EHLO, MAIL, RCPT,
+// DATA, QUIT), as herald's smtp channel does, with a multipart body of
+// herald's message.
+func smtpCeiling(ctx context.Context, sb *sandbox.Sandbox, sample sandbox.Message, n, conns int) (float64, error) {
+	addr := sb.SMTPAddr()
+	raw := "From: Acme Status <status@acme.test>\r\nTo: " + sample.To + "\r\nSubject: " + sample.Subject +
+		"\r\nMessage-ID: <bench@acme.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b1\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + crlf(sample.Body) +
+		"\r\n--b1\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n" + crlf(sample.HTML) + "\r\n--b1--\r\n"
+	var left atomic.Int64
+	left.Store(int64(n))
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 && ctx.Err() == nil {
+				if err := smtp.SendMail(addr, nil, "status@acme.test", []string{sample.To}, []byte(raw)); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(n) / took.Seconds(), nil
+}
+
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald/configs"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/store/sqlite"
+)
+
+func (l latencies) sorted() latencies {
+	s := append(latencies(nil), l...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s
+}
+
+// memoryChildCommand is the hidden subcommand benchMemory starts.
+const memoryChildCommand = "broadcast-memory-child"
+
+// benchMemory starts this binary again as a separate process that opens
+// the SQLite file holding the customers and wires what herald serve runs
+// (incident service, status page, HTTP server, notify with the sandbox's
+// providers), and reads that process's VmRSS and VmHWM from /proc.
+func benchMemory(ctx context.Context, dbPath, pageID string, opt broadcastOptions, rep *report) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, exe, memoryChildCommand, "-db", dbPath, "-page", pageID)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		// MEM phase rss_kB hwm_kB detail…
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || f[0] != "MEM" {
+			continue
+		}
+		rss, _ := strconv.Atoi(f[2])
+		hwm, _ := strconv.Atoi(f[3])
+		detail := strings.Join(f[4:], " ")
+		name := map[string]string{
+			"started": "RSS, started and page rendered",
+			"planned": "RSS, after planning a declaration",
+			"sending": "RSS, after 10 s of sending",
+		}[f[1]]
+		if name == "" {
+			name = f[1]
+		}
+		if detail != "" {
+			name += " (" + detail + ")"
+		}
+		mb := func(kb int) float64 { return float64(kb) / 1024 }
+		rep.add(figure{name: name, value: fmt.Sprintf("VmRSS %.0f MB, VmHWM %.0f MB", mb(rss), mb(hwm)),
+			target: "≤ 400 MB", pass: hwm <= 400*1024})
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("child: %w", err)
+	}
+	return nil
+}
+
+// memoryChild is the measured process (see benchMemory).
+func memoryChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(memoryChildCommand, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := fs.String("db", "", "SQLite file")
+	pageID := fs.String("page", "", "page ID")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	db, err := sqlite.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	events := incident.NewLocalEvents()
+	n, err := startNode(ctx, db, events, log)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	if err := n.site.RenderPage(ctx, *pageID); err != nil {
+		return err
+	}
+	sb, err := sandbox.Start(ctx, sandbox.Config{})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	tw, em, err := providers(sb, &http.Client{Transport: http.DefaultTransport})
+	if err != nil {
+		return err
+	}
+	w := &world{st: db, inc: n.svc, events: events, log: log}
+	if w.page, err = n.svc.Page(ctx, *pageID); err != nil {
+		return err
+	}
+	comps, err := n.svc.Components(ctx, *pageID)
+	if err != nil {
+		return err
+	}
+	for _, c := range comps {
+		w.comps = append(w.comps, c.ID)
+	}
+	if w.r, err = notify.NewRenderer(configs.TemplatesFS(), nil); err != nil {
+		return err
+	}
+	customers, err := db.CountCustomers(ctx, *pageID)
+	if err != nil {
+		return err
+	}
+	svc, err := w.service(notify.Config{Registerer: prometheus.NewRegistry()},
+		map[notify.Kind]notify.Channel{notify.SMS: tw, notify.Email: em})
+	if err != nil {
+		return err
+	}
+	stop := runService(ctx, svc)
+	defer stop()
+	time.Sleep(time.Second)
+	printMem(stdout, "started", fmt.Sprintf("%d customers in the store", customers))
+	start := time.Now()
+	_, bid, err := w.declare(ctx, "Memory")
+	if err != nil {
+		return err
+	}
+	p, err := w.waitPlanned(ctx, bid, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	printMem(stdout, "planned", fmt.Sprintf("%d deliveries in %.1f s, dispatch running", p.Planned, time.Since(start).Seconds()))
+	time.Sleep(10 * time.Second)
+	printMem(stdout, "sending", fmt.Sprintf("%d sent", sb.Count("")))
+	return nil
+}
+
+// printMem prints this process's VmRSS and VmHWM in kB.
+func printMem(w io.Writer, phase, detail string) {
+	rss, hwm := procStatus("VmRSS"), procStatus("VmHWM")
+	fmt.Fprintf(w, "MEM %s %d %d %s\n", phase, rss, hwm, detail)
+}
+
+func procStatus(key string) int {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, _ := strconv.Atoi(f[0])
+				return n
+			}
+		}
+	}
+	return -1
+}
