@@ -43,7 +43,7 @@
 //	<prefix>:{global}:q:<kind>:due             zset  pending delivery IDs by NextAt (ms × 1024 + seq)
 //	<prefix>:{global}:q:<kind>:leased          zset  sending delivery IDs by lease end (ms)
 //	<prefix>:{global}:progress:<broadcast>     hash  "<kind>:<state>" and "r:<kind>:<reason>" → count
-//	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (ms × 1024 + seq)
+//	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (s × 2^20 + seq)
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
 //	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)
 //	<prefix>:{global}:provider-ids             hash  provider message ID → delivery ID

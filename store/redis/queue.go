@@ -59,7 +59,13 @@ type deliveryDoc struct {
 // 1024 slots keep scores exact in a double (below 2^53) until the year 2248.
 const scoreSlots = 1024
 
-var scoreSlotsLua = strconv.Itoa(scoreSlots)
+// indexSlots does the same for the delivery indexes (every delivery, a
+// broadcast's), which need no millisecond precision: they score by the
+// second × 2^20 + the counter, so a whole million-delivery plan in one
+// second still appends; FindDeliveries filters Since exactly in Go.
+const indexSlots = 1 << 20
+
+var scoreSlotsLua, indexSlotsLua = strconv.Itoa(scoreSlots), strconv.Itoa(indexSlots)
 
 // insertStride is how many ARGV strings describe one delivery for insertLua.
 const insertStride = 13
@@ -81,6 +87,7 @@ local function insert(pfx, a, from)
   local n = math.floor((#a - from + 1) / ` + strconv.Itoa(insertStride) + `)
   local seq = redis.call('INCRBY', pfx .. 'qseq', n) - n
   local function score(ms, s) return string.format('%.0f', tonumber(ms) * ` + scoreSlotsLua + ` + s) end
+  local function indexScore(ms, s) return string.format('%.0f', math.floor(tonumber(ms) / 1000) * ` + indexSlotsLua + ` + s) end
   local new = 0
   local counts = {}
   local zsets = {}
@@ -100,7 +107,7 @@ local function insert(pfx, a, from)
     local id, st, kind, bid = a[i], a[i+2], a[i+5], a[i+6]
     seq = seq + 1
     local slot = seq % ` + scoreSlotsLua + `
-    local created = score(a[i+7], slot)
+    local created = indexScore(a[i+7], seq % ` + indexSlotsLua + `)
     local dk = pfx .. 'd:' .. id
     -- The index of every delivery doubles as the existence check: ZADD NX
     -- adds the ID only when it is new, in the one call the index needs anyway.
@@ -569,7 +576,7 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 	}
 	minScore := "-inf"
 	if !f.Since.IsZero() {
-		minScore = strconv.FormatInt(ms(f.Since)*scoreSlots, 10)
+		minScore = strconv.FormatInt(ms(f.Since)/1000*indexSlots, 10)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -586,7 +593,8 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 			(f.RecipientID == "" || d.RecipientID == f.RecipientID) &&
 			(f.Kind == "" || d.Kind == f.Kind) &&
 			(f.Address == "" || d.Address == f.Address) &&
-			(len(states) == 0 || states[d.State])
+			(len(states) == 0 || states[d.State]) &&
+			(f.Since.IsZero() || !d.CreatedAt.Before(f.Since))
 	}
 	out := []*notify.Delivery{}
 	if f.BroadcastID == "" && f.Address != "" && f.Kind != "" {
@@ -633,7 +641,7 @@ func (db *DB) findAddressDeliveries(ctx context.Context, f notify.DeliveryFilter
 		return nil, err
 	}
 	for _, d := range ds {
-		if match(d) && (f.Since.IsZero() || !d.CreatedAt.Before(f.Since)) {
+		if match(d) {
 			out = append(out, d)
 		}
 	}
