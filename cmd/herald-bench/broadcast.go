@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -36,10 +37,11 @@ type broadcastOptions struct {
 	Duration                                                  time.Duration // part 3: how long R is held
 	Declarations                                              int           // part 4: declarations timed
 	RedisURL                                                  string        // "" skips the Redis runs
+	CPUProfile                                                string        // file for a CPU profile of the whole run
 	SkipPlan, SkipDispatch, SkipRate, SkipLatency, SkipMemory bool
 }
 
-var defaultBroadcast = broadcastOptions{Customers: 1_000_000, Messages: 20_000, Workers: 8, Rate: 200, Duration: 20 * time.Second,
+var defaultBroadcast = broadcastOptions{Customers: 1_000_000, RedisCustomers: 100_000, Messages: 20_000, Workers: 8, Rate: 200, Duration: 20 * time.Second,
 	Declarations: 100, RedisURL: "redis://127.0.0.1:6379/0"}
 
 // engine is one of herald's stores: each implements both interfaces.
@@ -273,6 +275,17 @@ func benchBroadcast(ctx context.Context, opt broadcastOptions, stdout, stderr io
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), opt.Customers, opt.Messages, opt.Workers, opt.Rate, opt.Duration)
 	rep := &report{out: stdout}
 	begin := time.Now()
+	if opt.CPUProfile != "" {
+		f, err := os.Create(opt.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	dir, err := os.MkdirTemp("", "herald-bench-broadcast-")
 	if err != nil {
@@ -443,13 +456,14 @@ func parseBroadcast(args []string, stderr io.Writer) (broadcastOptions, error) {
 	d := defaultBroadcast
 	opt := broadcastOptions{}
 	fs.IntVar(&opt.Customers, "customers", d.Customers, "customers planned (1) and held in memory (5), SQLite")
-	fs.IntVar(&opt.RedisCustomers, "redis-customers", d.RedisCustomers, "customers planned on Redis (0: -customers)")
+	fs.IntVar(&opt.RedisCustomers, "redis-customers", d.RedisCustomers, "customers planned on Redis (default 100000 to keep the run short; 0: -customers)")
 	fs.IntVar(&opt.Messages, "messages", d.Messages, "messages per channel in the throughput run (2)")
 	fs.IntVar(&opt.Workers, "workers", d.Workers, "herald's workers per channel, and the ceiling client's concurrency (2, 3)")
 	fs.Float64Var(&opt.Rate, "rate", d.Rate, "configured SMS limit R, and the sandbox's ceiling (3)")
 	fs.DurationVar(&opt.Duration, "duration", d.Duration, "how long R is held (3)")
 	fs.IntVar(&opt.Declarations, "declarations", d.Declarations, "declarations timed for declaration → first request (4)")
 	fs.StringVar(&opt.RedisURL, "redis", d.RedisURL, "Redis for the Redis runs (\"\" or no answer skips them)")
+	fs.StringVar(&opt.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.BoolVar(&opt.SkipPlan, "skip-plan", false, "skip 1 (planning)")
 	fs.BoolVar(&opt.SkipDispatch, "skip-dispatch", false, "skip 2 (throughput vs ceiling)")
 	fs.BoolVar(&opt.SkipRate, "skip-rate", false, "skip 3 (configured rate)")

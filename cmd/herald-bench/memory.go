@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,7 @@ func benchMemory(ctx context.Context, dbPath, pageID string, opt broadcastOption
 		detail := strings.Join(f[4:], " ")
 		name := map[string]string{
 			"started": "RSS, started and page rendered",
+			"dryrun":  "RSS, after a dry run of a declaration",
 			"planned": "RSS, after planning a declaration",
 			"sending": "RSS, after 10 s of sending",
 		}[f[1]]
@@ -138,15 +140,22 @@ func memoryChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	stop := runService(ctx, svc)
-	defer stop()
-	time.Sleep(time.Second)
+	runtime.GC()
 	printMem(stdout, "started", fmt.Sprintf("%d customers in the store", customers))
-	start := time.Now()
-	_, bid, err := w.declare(ctx, "Memory")
+	// Declare before the Service runs, so the dry run sees the whole
+	// audience while nothing is planned yet.
+	inc, bid, err := w.declare(ctx, "Memory")
 	if err != nil {
 		return err
 	}
+	dry, err := svc.DryRun(ctx, *pageID, inc.ID, incident.BroadcastDeclared)
+	if err != nil {
+		return err
+	}
+	printMem(stdout, "dryrun", fmt.Sprintf("%d SMS + %d email recipients", dry.Recipients[notify.SMS], dry.Recipients[notify.Email]))
+	start := time.Now()
+	stop := runService(ctx, svc)
+	defer stop()
 	p, err := w.waitPlanned(ctx, bid, 10*time.Minute)
 	if err != nil {
 		return err
