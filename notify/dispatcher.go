@@ -18,6 +18,12 @@ import (
 // timeouts, this only guards against one that has none.
 const sendTimeout = 45 * time.Second
 
+// claimed is a leased delivery and when (on this node's clock) it was claimed.
+type claimed struct {
+	d  *Delivery
+	at time.Time
+}
+
 // dispatcher sends one channel's deliveries: a claimer keeps Workers
 // goroutines fed with leased deliveries, and a finisher writes outcomes
 // back in batches.
@@ -25,7 +31,7 @@ type dispatcher struct {
 	s        *Service
 	kind     Kind
 	ch       Channel
-	work     chan *Delivery
+	work     chan claimed
 	done     chan *Delivery
 	inflight atomic.Int64
 	freed    chan struct{}
@@ -33,14 +39,27 @@ type dispatcher struct {
 
 func newDispatcher(s *Service, k Kind, ch Channel) *dispatcher {
 	w := s.workers(k)
-	return &dispatcher{s: s, kind: k, ch: ch, work: make(chan *Delivery, s.claimSize(k)), done: make(chan *Delivery, 4*w+s.claimSize(k)), freed: make(chan struct{}, 1)}
+	n := 2*s.claimSize(k) + w
+	return &dispatcher{s: s, kind: k, ch: ch, work: make(chan claimed, n), done: make(chan *Delivery, n), freed: make(chan struct{}, 1)}
 }
 
+// claimSize is ClaimSize (default 4 × workers, at least 16), but never more
+// than a rate-limited channel sends in a quarter of the lease: a claimed
+// delivery must be sent well before its lease ends, or another node could
+// claim and send it too.
 func (s *Service) claimSize(k Kind) int {
-	if s.cfg.ClaimSize > 0 {
-		return s.cfg.ClaimSize
+	n := s.cfg.ClaimSize
+	if n <= 0 {
+		n = max(16, 4*s.workers(k))
 	}
-	return max(16, 4*s.workers(k))
+	rate := s.cfg.Rates[k].Rate
+	if k == Slack && (rate <= 0 || s.cfg.SlackPerChannel.Rate < rate) {
+		rate = s.cfg.SlackPerChannel.Rate
+	}
+	if rate > 0 {
+		n = min(n, max(1, int(rate*s.cfg.Lease.Seconds()/8)))
+	}
+	return n
 }
 
 func (d *dispatcher) run(ctx context.Context) {
@@ -50,8 +69,13 @@ func (d *dispatcher) run(ctx context.Context) {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			for dl := range d.work {
-				d.done <- s.process(ctx, d.ch, dl)
+			for c := range d.work {
+				out := s.process(ctx, d.ch, c.d, c.at)
+				// A worker is free again: let the claimer top the queue up
+				// while the outcome waits for its batched write.
+				d.inflight.Add(-1)
+				wake(d.freed)
+				d.done <- out
 			}
 		}()
 	}
@@ -61,16 +85,18 @@ func (d *dispatcher) run(ctx context.Context) {
 		d.finishLoop()
 	}()
 	claim := s.claimSize(d.kind)
-	maxInflight := int64(claim + s.workers(d.kind))
+	// Two claims' worth in flight: the next claim runs while half the
+	// queue is still being sent, so workers never wait for the store.
+	maxInflight := int64(2*claim + s.workers(d.kind))
 	for ctx.Err() == nil {
 		room := maxInflight - d.inflight.Load()
-		if room < int64(claim)/2 {
+		if room < int64(claim) {
 			if !sleep(ctx, s.cfg.Poll, d.freed) {
 				break
 			}
 			continue
 		}
-		ds, err := s.store.ClaimDeliveries(ctx, d.kind, s.now(), s.cfg.Lease, int(min(room, int64(claim))))
+		ds, err := s.store.ClaimDeliveries(ctx, d.kind, s.now(), s.cfg.Lease, claim)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("claim deliveries", "channel", d.kind, "err", err)
@@ -80,9 +106,10 @@ func (d *dispatcher) run(ctx context.Context) {
 			}
 			continue
 		}
+		at := time.Now()
 		for _, dl := range ds {
 			d.inflight.Add(1)
-			d.work <- dl
+			d.work <- claimed{dl, at}
 		}
 		if len(ds) == 0 && !sleep(ctx, s.cfg.Poll, s.wakeKind[d.kind]) {
 			break
@@ -94,10 +121,11 @@ func (d *dispatcher) run(ctx context.Context) {
 	finisher.Wait()
 }
 
-// finishLoop writes outcomes in batches: when 64 are waiting, or 20 ms
+// finishLoop writes outcomes in batches: when a claim's worth (at least 64)
+// are waiting, or 20 ms
 // after the first of a batch, whichever comes first.
 func (d *dispatcher) finishLoop() {
-	const maxBatch = 64
+	maxBatch := max(64, d.s.claimSize(d.kind))
 	var batch []*Delivery
 	flush := func() {
 		if len(batch) == 0 {
@@ -120,8 +148,6 @@ func (d *dispatcher) finishLoop() {
 		for _, dl := range batch {
 			d.s.metrics.count(d.kind, dl.State)
 		}
-		d.inflight.Add(-int64(len(batch)))
-		wake(d.freed)
 		batch = batch[:0]
 	}
 	timer := time.NewTimer(time.Hour)
@@ -178,8 +204,13 @@ func truncate(s string, n int) string {
 }
 
 // process decides a claimed delivery's fate and sends it when it may go.
-func (s *Service) process(ctx context.Context, ch Channel, d *Delivery) *Delivery {
+func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedAt time.Time) *Delivery {
 	if ctx.Err() != nil {
+		return s.deferTo(d, s.now(), "")
+	}
+	// Waited in the queue (or for the rate limiter) for most of the lease:
+	// hand it back rather than risk a second node sending it too.
+	if time.Since(claimedAt) > s.cfg.Lease*3/4 {
 		return s.deferTo(d, s.now(), "")
 	}
 	log := s.log.With("delivery_id", d.ID, "incident_id", d.IncidentID, "channel", d.Kind)
@@ -227,6 +258,15 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery) *Deliver
 	}
 	if err := s.waitTurn(ctx, d); err != nil {
 		return s.deferTo(d, s.now(), "")
+	}
+	if time.Since(claimedAt) > s.cfg.Lease*3/4 {
+		return s.deferTo(d, s.now(), "")
+	}
+	// The rate limiter may have held it a while: a cancel since then wins.
+	if d.BroadcastID != "" {
+		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == PlanCancelled {
+			return s.settle(d, StateCancelled, "", "broadcast cancelled")
+		}
 	}
 	msg, err := s.message(ctx, d)
 	if err != nil {

@@ -26,12 +26,17 @@ func NewLocalLimiter() *LocalLimiter {
 	return &LocalLimiter{tat: map[string]time.Time{}, now: time.Now}
 }
 
-// Take implements Limiter. A Limit with Rate ≤ 0 admits everything.
+// Take implements Limiter. A Limit with Rate ≤ 0 admits everything; a
+// Burst ≤ 0 means a twentieth of a second's worth (at least 1), which absorbs
+// timer lateness without exceeding a provider's own short-window checks.
 func (l *LocalLimiter) Take(_ context.Context, key string, lim Limit) (time.Duration, error) {
 	if lim.Rate <= 0 || math.IsInf(lim.Rate, 1) {
 		return 0, nil
 	}
 	burst := lim.Burst
+	if burst <= 0 {
+		burst = int(math.Ceil(lim.Rate / 20))
+	}
 	if burst < 1 {
 		burst = 1
 	}
