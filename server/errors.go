@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 )
 
 // Error codes server adds for HTTP-level failures that have no domain
@@ -36,6 +37,7 @@ var statusOf = map[string]int{
 	incident.EINTERNAL:     http.StatusInternalServerError,
 	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
 	codeTooLarge:           http.StatusRequestEntityTooLarge,
+	notify.ERATELIMITED:    http.StatusTooManyRequests,
 }
 
 // errorBody is the JSON every error answers with.
@@ -126,7 +128,7 @@ func wantsHTML(c *fiber.Ctx) bool {
 		return false
 	}
 	p := c.Path()
-	for _, prefix := range []string{"/api/", "/v1/", "/events", "/metrics", "/healthz", "/readyz"} {
+	for _, prefix := range []string{"/api/", "/v1/", "/events", "/metrics", "/healthz", "/readyz", "/webhooks/"} {
 		if strings.HasPrefix(p, prefix) {
 			return false
 		}

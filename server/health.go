@@ -18,6 +18,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	inbound  *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, svc *incident.Service, log *slog.Logger) *metrics {
@@ -32,6 +33,10 @@ func newMetrics(reg *prometheus.Registry, svc *incident.Service, log *slog.Logge
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route"}),
 	}
+	m.inbound = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_inbound_webhooks_total",
+		Help: "Inbound provider webhooks, by kind (twilio_sms, twilio_status, slack_command, slack_interaction) and result (ok, forged, invalid, ignored, error).",
+	}, []string{"kind", "result"}))
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)
 	if svc != nil {

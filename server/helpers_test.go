@@ -173,6 +173,11 @@ func (e *env) serve() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.serveOn(ln)
+}
+
+// serveOn serves e.srv on ln until the test ends.
+func (e *env) serveOn(ln net.Listener) {
 	srv := e.srv
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

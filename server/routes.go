@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/statuspage"
 )
 
 // Routes is what Mount hands a later feature (sandbox inbox, subscriber
@@ -31,7 +33,7 @@ func (s *Server) Mount(fn func(Routes)) {
 // Mount, from their own routes.go).
 func (s *Server) routes(reg *prometheus.Registry) {
 	app := s.app
-	app.Use(s.observe, s.recoverPanics)
+	app.Use(s.observe, s.recoverPanics, s.limitBody)
 
 	// Operations.
 	app.Get("/healthz", healthz)
@@ -100,4 +102,62 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.api.Get("/tokens", admin, s.listTokens())
 	s.api.Post("/tokens", admin, s.createToken())
 	s.api.Delete("/tokens/:id", admin, s.revokeToken())
+}
+
+// broadcastRoutes defines the routes EnableBroadcast adds: the subscriber
+// API (Statuspage v1), customers, broadcasts and dry runs, the public
+// subscription pages and the inbound webhooks.
+func (s *Server) broadcastRoutes() {
+	app := s.app
+	agent, manager := s.requireRole(incident.RoleAgent), s.requireRole(incident.RoleManager)
+
+	// Subscribers, Statuspage v1 compatible, at /v1 and /api/v1.
+	for _, v1 := range []fiber.Router{app.Group("/v1"), s.api} {
+		v1.Get("/pages/:page_id/subscribers", agent, s.listSubscribers(notify.SubscriberActive, false))
+		v1.Post("/pages/:page_id/subscribers", manager, s.createSubscriber(false))
+		// The named lists before :subscriber_id, which would match them too.
+		v1.Get("/pages/:page_id/subscribers/count", agent, s.countSubscribers())
+		v1.Get("/pages/:page_id/subscribers/unsubscribed", agent, s.listSubscribers(notify.SubscriberUnsubscribed, false))
+		v1.Get("/pages/:page_id/subscribers/:subscriber_id", agent, s.getSubscriber())
+		v1.Patch("/pages/:page_id/subscribers/:subscriber_id", manager, s.updateSubscriber())
+		v1.Delete("/pages/:page_id/subscribers/:subscriber_id", manager, s.deleteSubscriber())
+		v1.Post("/pages/:page_id/subscribers/:subscriber_id/resend_confirmation", manager, s.resendConfirmation())
+		v1.Get("/pages/:page_id/incidents/:incident_id/subscribers", agent, s.listSubscribers(notify.SubscriberActive, true))
+		v1.Post("/pages/:page_id/incidents/:incident_id/subscribers", manager, s.createSubscriber(true))
+	}
+
+	// herald extras, under /api/v1 only.
+	api := s.api
+	api.Post("/pages/:page_id/customers/import", manager, s.importCustomers()) // body up to ImportLimit (limitBody)
+	api.Get("/pages/:page_id/customers", agent, s.listCustomers())
+	api.Get("/pages/:page_id/customers/:customer_id", agent, s.getCustomer())
+	api.Delete("/pages/:page_id/customers/:customer_id", manager, s.deleteCustomer())
+	api.Get("/pages/:page_id/customers/:customer_id/deliveries", agent, s.customerDeliveries())
+	api.Get("/pages/:page_id/incidents/:incident_id/broadcasts", agent, s.listBroadcasts())
+	api.Get("/pages/:page_id/incidents/:incident_id/dry-run", agent, s.dryRun())
+	api.Get("/broadcasts/:broadcast_id", agent, s.getBroadcast())
+	api.Post("/broadcasts/:broadcast_id/cancel", manager, s.cancelBroadcast())
+	api.Get("/broadcasts/:broadcast_id/events", agent, s.broadcastEvents())
+
+	// Public subscription pages, on the status page's host.
+	app.Get("/subscribe", s.subscribePage())
+	app.Post("/subscribe", s.subscribe())
+	app.Post("/subscribe/confirm-code", s.confirmCode())
+	app.Get("/subscriptions/confirm/:token", s.linkPage(statuspage.FormConfirm))
+	app.Post("/subscriptions/confirm/:token", s.confirm())
+	app.Get("/unsubscribe/:token", s.linkPage(statuspage.FormUnsubscribe))
+	app.Post("/unsubscribe/:token", s.unsubscribe())
+
+	// Inbound webhooks, signature checked.
+	app.Post("/webhooks/twilio/sms", s.twilioSMS())
+	app.Post("/webhooks/twilio/status", s.twilioStatus())
+	app.Post("/webhooks/slack/commands", s.slackCommand())
+	app.Post("/webhooks/slack/interactions", s.slackInteraction())
+
+	// The sandbox inbox, when herald runs without provider credentials.
+	if h := s.bc.cfg.Sandbox; h != nil {
+		inbox := adaptor.HTTPHandler(h)
+		app.All("/sandbox", inbox)
+		app.All("/sandbox/*", inbox)
+	}
 }

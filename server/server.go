@@ -114,6 +114,8 @@ type Server struct {
 
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once
+
+	bc *broadcast // nil until EnableBroadcast
 }
 
 // New builds the server and registers every route. reg receives the HTTP
@@ -130,14 +132,21 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	fc := fiber.Config{
 		// Immutable: strings from the request (params, headers) stay valid
 		// after the handler returns; the service keeps some of them.
-		Immutable:             true,
-		BodyLimit:             cfg.BodyLimit,
-		ReadTimeout:           cfg.ReadTimeout,
-		WriteTimeout:          cfg.WriteTimeout,
-		IdleTimeout:           cfg.IdleTimeout,
-		DisableStartupMessage: true,
-		ErrorHandler:          s.handleError,
-		AppName:               "herald",
+		Immutable: true,
+		BodyLimit: cfg.BodyLimit,
+		// Bodies over BodyLimit reach the handlers as a stream rather than
+		// a 413 from fasthttp, so that the customer import alone can take a
+		// large file without buffering it; limitBody answers 413 for every
+		// other route. Multipart forms are not pre-read, since fasthttp
+		// would read them whole, without limit, before any handler ran.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+		DisableStartupMessage:        true,
+		ErrorHandler:                 s.handleError,
+		AppName:                      "herald",
 		// Trust X-Forwarded-* only when configured: fiber trusts them from
 		// anyone unless the check is enabled.
 		EnableTrustedProxyCheck: !cfg.TrustProxy || len(cfg.TrustedProxies) > 0,

@@ -1,0 +1,216 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/configs"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/slack"
+	"github.com/heraldhq/herald/notify/smtp"
+	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/notify/webhook"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+const testSlackSecret = "slacksecret"
+
+// bcEnv is env with the fan-out: a real notify.Service on the same SQLite
+// store, the sandbox's Twilio, SMTP, Slack and webhook servers behind the
+// real provider clients, and the server's broadcast routes. The notify
+// wiring is notify's own test harness (notify/harness_test.go), cut down.
+type bcEnv struct {
+	*env
+	sb     *sandbox.Sandbox
+	n      *notify.Service
+	compA  *incident.Component
+	compB  *incident.Component
+	public string // http://127.0.0.1:port: the base Twilio signs
+}
+
+// newBroadcastEnv builds a bcEnv; run starts notify.Service.Run (without
+// it nothing is planned or sent, which the cancel test wants).
+func newBroadcastEnv(t *testing.T, run bool) *bcEnv {
+	t.Helper()
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	langs := []string{"en", "hu", "pl", "hr"}
+	page, err := e.svc.UpdatePage(ctx, e.page.ID, incident.PageInput{Languages: langs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.page, e.site.page = page, page
+	b := &bcEnv{env: e}
+	a, bn := "API", "Billing"
+	if b.compA, err = e.svc.CreateComponent(ctx, page.ID, incident.ComponentInput{Name: &a}); err != nil {
+		t.Fatal(err)
+	}
+	if b.compB, err = e.svc.CreateComponent(ctx, page.ID, incident.ComponentInput{Name: &bn}); err != nil {
+		t.Fatal(err)
+	}
+
+	if b.sb, err = sandbox.Start(ctx, sandbox.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.sb.Close() })
+	// The server's address is known before it serves: it goes into the
+	// Twilio status callback URL.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.public = "http://" + ln.Addr().String()
+	tw, err := twilio.New(twilio.Config{AccountSID: sandbox.DefaultAccountSID, AuthToken: sandbox.DefaultAuthToken, From: "+15005550006",
+		APIURL: b.sb.TwilioURL(), StatusCallbackURL: b.public + "/webhooks/twilio/status"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := smtp.New(smtp.Config{Addr: b.sb.SMTPAddr(), From: "Status <status@example.com>", TLS: smtp.TLSNone, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: b.sb.SlackURL(), Timeout: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := webhook.New(webhook.Config{Secret: "s3cret", AllowPrivate: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := notify.NewRenderer(configs.TemplatesFS(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b.n, err = notify.New(notify.Config{PublicURL: "https://status.example.com", RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		Poll: 20 * time.Millisecond, DefaultRegion: "HU", AllowPrivateWebhooks: true, MaxAttempts: 30},
+		notify.Deps{Incidents: e.svc, Store: e.db, Events: e.events, Renderer: r, Log: quiet,
+			Channels: map[notify.Kind]notify.Channel{notify.SMS: tw, notify.Email: em, notify.Slack: sl, notify.Webhook: wh}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run {
+		done := make(chan error, 1)
+		go func() { done <- b.n.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("notify Run: %v", err)
+			}
+		})
+	}
+	err = e.srv.EnableBroadcast(b.n, BroadcastConfig{PublicURL: b.public, TwilioAuthToken: sandbox.DefaultAuthToken,
+		SlackSigningSecret: testSlackSecret, Secrets: e.db, Sandbox: b.sb.Handler(), ImportLimit: 1 << 20,
+		ProgressInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serveOn(ln)
+	return b
+}
+
+// form posts an urlencoded form; headers as in do.
+func (b *bcEnv) form(path string, v url.Values, headers ...string) response {
+	b.t.Helper()
+	return b.do("POST", path, "", v.Encode(), append([]string{"Content-Type", "application/x-www-form-urlencoded"}, headers...)...)
+}
+
+// twilioPost posts a form to a Twilio webhook, signed with token ("" unsigned).
+func (b *bcEnv) twilioPost(path string, v url.Values, token string) response {
+	b.t.Helper()
+	sig := "bm90IGEgc2lnbmF0dXJl"
+	if token != "" {
+		sig = sandbox.TwilioSignature(token, b.public+path, v)
+	}
+	return b.form(path, v, twilio.HeaderSignature, sig)
+}
+
+// slackPost posts a form body to a Slack webhook signed with secret at ts.
+func (b *bcEnv) slackPost(path, body, secret string, ts time.Time) response {
+	b.t.Helper()
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("v0:" + stamp + ":" + body))
+	return b.do("POST", path, "", body, "Content-Type", "application/x-www-form-urlencoded",
+		slack.HeaderTimestamp, stamp, slack.HeaderSignature, "v0="+hex.EncodeToString(m.Sum(nil)))
+}
+
+// waitSandbox waits for n messages of kind at the sandbox.
+func (b *bcEnv) waitSandbox(n int, kind string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := b.sb.WaitFor(ctx, n, kind); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// lastTo returns the newest sandbox message of kind to addr.
+func (b *bcEnv) lastTo(kind, to string) sandbox.Message {
+	b.t.Helper()
+	ms := b.sb.Messages(sandbox.Filter{Kind: kind, To: to})
+	if len(ms) == 0 {
+		b.t.Fatalf("no %s message to %s", kind, to)
+	}
+	return ms[len(ms)-1]
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrfOf returns the form token of an HTML page.
+func csrfOf(t *testing.T, r response) string {
+	t.Helper()
+	m := csrfRe.FindSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no csrf field in %s", r.body)
+	}
+	return string(m[1])
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct {
+	name, data string
+}
+
+// readEvents reads a whole SSE stream until the server ends it.
+func readEvents(t *testing.T, resp *http.Response) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	var cur sseEvent
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if cur.name != "" {
+				out = append(out, cur)
+			}
+			cur = sseEvent{}
+		case strings.HasPrefix(line, "event: "):
+			cur.name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			cur.data += strings.TrimPrefix(line, "data: ")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("read events: %v", err)
+	}
+	return out
+}

@@ -1,0 +1,749 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// TestSubscriberAPI drives the Statuspage v1 subscriber endpoints as a
+// Statuspage client would.
+func TestSubscriberAPI(t *testing.T) {
+	b := newBroadcastEnv(t, true)
+	base := "/v1/pages/" + b.page.ID + "/subscribers"
+
+	var email, sms, hook subscriberJSON
+	b.mustDo(http.StatusCreated, "POST", base, b.manager,
+		`{"subscriber":{"email":"Ops@Example.com","component_ids":["`+b.compA.ID+`"],"skip_confirmation_notification":true}}`).json(t, &email)
+	b.mustDo(http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"phone_number":"20 123 4567","phone_country":"HU"}}`).json(t, &sms)
+	b.mustDo(http.StatusCreated, "POST", "/api/v1/pages/"+b.page.ID+"/subscribers", b.admin,
+		`{"subscriber":{"endpoint":"`+b.sb.WebhookURL("ops")+`"}}`).json(t, &hook)
+
+	t.Run("shapes", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			got   subscriberJSON
+			mode  string
+			state string
+			addr  *string
+			want  string
+		}{
+			{"email, admin-added, skip confirmation", email, "email", "active", email.Email, "Ops@example.com"},
+			{"sms with phone_country, confirmation sent", sms, "sms", "pending", sms.PhoneNumber, "+36201234567"},
+			{"webhook, active at once", hook, "webhook", "active", hook.Endpoint, b.sb.WebhookURL("ops")},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				if tc.got.Mode != tc.mode || tc.got.State != tc.state || tc.addr == nil || *tc.addr != tc.want || !incident.ValidID(tc.got.ID) {
+					t.Errorf("got %+v", tc.got)
+				}
+			})
+		}
+		if !email.SkipConfirmationNotification || len(email.Components) != 1 || email.Components[0] != b.compA.ID {
+			t.Errorf("email subscriber: %+v", email)
+		}
+		if sms.PhoneCountry == nil || *sms.PhoneCountry != "HU" {
+			t.Errorf("sms phone_country: %+v", sms)
+		}
+		b.waitSandbox(1, sandbox.KindSMS) // the confirmation code
+		if body := b.lastTo(sandbox.KindSMS, "+36201234567").Body; !regexp.MustCompile(`\d{6}`).MatchString(body) {
+			t.Errorf("confirmation SMS has no code: %q", body)
+		}
+	})
+
+	t.Run("lists and count", func(t *testing.T) {
+		tests := []struct {
+			path string
+			want []string
+		}{
+			{base, []string{email.ID, hook.ID}},
+			{base + "?state=unconfirmed", []string{sms.ID}},
+			{base + "?state=all&type=sms", []string{sms.ID}},
+			{base + "?type=webhook", []string{hook.ID}},
+		}
+		for _, tc := range tests {
+			var got []subscriberJSON
+			b.mustDo(http.StatusOK, "GET", tc.path, b.agent, "").json(t, &got)
+			ids := map[string]bool{}
+			for _, s := range got {
+				ids[s.ID] = true
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("%s: %d subscribers, want %d", tc.path, len(got), len(tc.want))
+			}
+			for _, id := range tc.want {
+				if !ids[id] {
+					t.Errorf("%s: %s missing", tc.path, id)
+				}
+			}
+		}
+		var n struct{ Count int }
+		b.mustDo(http.StatusOK, "GET", base+"/count", b.agent, "").json(t, &n)
+		if n.Count != 2 {
+			t.Errorf("count %d, want 2", n.Count)
+		}
+		b.mustDo(http.StatusOK, "GET", base+"/count?type=email&state=all", b.agent, "").json(t, &n)
+		if n.Count != 1 {
+			t.Errorf("email count %d, want 1", n.Count)
+		}
+	})
+
+	t.Run("get, patch, resend, delete, unsubscribed", func(t *testing.T) {
+		var got subscriberJSON
+		b.mustDo(http.StatusOK, "GET", base+"/"+email.ID, b.agent, "").json(t, &got)
+		if got.ID != email.ID {
+			t.Fatalf("got %+v", got)
+		}
+		b.mustDo(http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"component_ids":["`+b.compB.ID+`"]}`).json(t, &got)
+		if len(got.Components) != 1 || got.Components[0] != b.compB.ID {
+			t.Errorf("patched components %v", got.Components)
+		}
+		b.mustDo(http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"subscriber":{"component_ids":[],"language":"hu"}}`).json(t, &got)
+		if len(got.Components) != 0 || got.Language != "hu" {
+			t.Errorf("patched to whole page in hu: %+v", got)
+		}
+		b.mustDo(http.StatusCreated, "POST", base+"/"+sms.ID+"/resend_confirmation", b.manager, "")
+		b.waitSandbox(2, sandbox.KindSMS)
+		if d := b.mustDo(http.StatusConflict, "POST", base+"/"+email.ID+"/resend_confirmation", b.manager, "").errorOf(t); d.Code != incident.ECONFLICT {
+			t.Errorf("resend to active: %+v", d)
+		}
+		b.mustDo(http.StatusOK, "DELETE", base+"/"+hook.ID, b.manager, "").json(t, &got)
+		if got.State != "unsubscribed" || got.UnsubscribedAt == (jsonTime{}) {
+			t.Errorf("deleted: %+v", got)
+		}
+		var gone []subscriberJSON
+		b.mustDo(http.StatusOK, "GET", base+"/unsubscribed", b.agent, "").json(t, &gone)
+		if len(gone) != 1 || gone[0].ID != hook.ID {
+			t.Errorf("unsubscribed list %+v", gone)
+		}
+	})
+
+	t.Run("incident followers", func(t *testing.T) {
+		var inc struct{ ID string }
+		b.mustDo(http.StatusCreated, "POST", "/v1/pages/"+b.page.ID+"/incidents", b.manager,
+			`{"incident":{"name":"Slow API","status":"investigating","body":"Looking.","deliver_notifications":false}}`).json(t, &inc)
+		path := "/v1/pages/" + b.page.ID + "/incidents/" + inc.ID + "/subscribers"
+		var f subscriberJSON
+		b.mustDo(http.StatusCreated, "POST", path, b.manager, `{"subscriber":{"email":"follower@example.com","skip_confirmation_notification":true}}`).json(t, &f)
+		if f.IncidentID == nil || *f.IncidentID != inc.ID {
+			t.Errorf("follower %+v", f)
+		}
+		var list []subscriberJSON
+		b.mustDo(http.StatusOK, "GET", path, b.agent, "").json(t, &list)
+		if len(list) != 1 || list[0].ID != f.ID {
+			t.Errorf("followers %+v", list)
+		}
+		b.mustDo(http.StatusNotFound, "GET", "/v1/pages/"+b.page.ID+"/incidents/nosuchinc123/subscribers", b.agent, "")
+	})
+
+	t.Run("roles", func(t *testing.T) {
+		b.mustDo(http.StatusForbidden, "POST", base, b.agent, `{"subscriber":{"email":"x@example.com"}}`)
+		b.mustDo(http.StatusUnauthorized, "GET", base, "", "")
+	})
+}
+
+// TestBroadcastBadInput: every new route answers bad input with a 4xx
+// JSON error naming the field, and writes nothing.
+func TestBroadcastBadInput(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	p := "/v1/pages/" + b.page.ID
+	api := "/api/v1/pages/" + b.page.ID
+	var inc struct{ ID string }
+	b.mustDo(http.StatusCreated, "POST", p+"/incidents", b.manager, `{"incident":{"name":"x","status":"investigating"}}`).json(t, &inc)
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		field                    string
+		headers                  []string
+	}{
+		{"subscriber without wrapper", "POST", p + "/subscribers", `{"email":"a@example.com"}`, 400, "subscriber", nil},
+		{"subscriber with two channels", "POST", p + "/subscribers", `{"subscriber":{"email":"a@example.com","endpoint":"https://x.example.com"}}`, 400, "subscriber", nil},
+		{"subscriber bad email", "POST", p + "/subscribers", `{"subscriber":{"email":"not an email"}}`, 400, "subscriber.email", nil},
+		{"subscriber bad phone_country", "POST", p + "/subscribers", `{"subscriber":{"phone_number":"201234567","phone_country":"HUN"}}`, 400, "subscriber.phone_country", nil},
+		{"subscriber phone not of country", "POST", p + "/subscribers", `{"subscriber":{"phone_number":"12","phone_country":"HU"}}`, 400, "subscriber.phone_number", nil},
+		{"subscriber private webhook", "POST", p + "/subscribers", `{"subscriber":{"endpoint":"ftp://example.com/x"}}`, 400, "subscriber.endpoint", nil},
+		{"subscriber unknown component", "POST", p + "/subscribers", `{"subscriber":{"email":"a@example.com","component_ids":["nosuchcomp1"]}}`, 400, "subscriber.component_ids", nil},
+		{"subscriber bad language", "POST", p + "/subscribers", `{"subscriber":{"email":"a@example.com","language":"!!"}}`, 400, "subscriber.language", nil},
+		{"subscriber wrong type", "POST", p + "/subscribers", `{"subscriber":{"email":5}}`, 400, "subscriber.email", nil},
+		{"subscribers bad state", "GET", p + "/subscribers?state=happy", ``, 400, "state", nil},
+		{"subscribers bad type", "GET", p + "/subscribers?type=fax", ``, 400, "type", nil},
+		{"subscribers bad limit", "GET", p + "/subscribers?limit=0", ``, 400, "limit", nil},
+		{"count bad state", "GET", p + "/subscribers/count?state=x", ``, 400, "state", nil},
+		{"patch nothing", "PATCH", p + "/subscribers/abcdefabcdef", `{}`, 400, "component_ids", nil},
+		{"unknown subscriber", "GET", p + "/subscribers/nosuchsub123", ``, 404, "", nil},
+		{"import bad format", "POST", api + "/customers/import?format=xml", `id`, 400, "format", nil},
+		{"import no format", "POST", api + "/customers/import", `id`, 400, "format", []string{"Content-Type", "application/octet-stream"}},
+		{"import bad skip_invalid", "POST", api + "/customers/import?format=csv&skip_invalid=maybe", `id`, 400, "skip_invalid", nil},
+		{"customers bad limit", "GET", api + "/customers?limit=5000", ``, 400, "limit", nil},
+		{"unknown customer", "GET", api + "/customers/nobody", ``, 404, "", nil},
+		{"deliveries bad limit", "GET", api + "/customers/nobody/deliveries?limit=x", ``, 400, "limit", nil},
+		{"dry run bad kind", "GET", api + "/incidents/" + inc.ID + "/dry-run?kind=exploded", ``, 400, "kind", nil},
+		{"dry run unknown incident", "GET", api + "/incidents/nosuchinc123/dry-run?kind=declared", ``, 404, "", nil},
+		{"unknown broadcast", "GET", "/api/v1/broadcasts/nosuchbc1234", ``, 404, "", nil},
+		{"cancel unknown broadcast", "POST", "/api/v1/broadcasts/nosuchbc1234/cancel", ``, 404, "", nil},
+		{"events unknown broadcast", "GET", "/api/v1/broadcasts/nosuchbc1234/events", ``, 404, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a0, _ := b.writes()
+			n0, err := b.n.CountSubscribers(context.Background(), b.page.ID, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := b.do(tc.method, tc.path, b.admin, tc.body, tc.headers...)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if d := r.errorOf(t); d.Field != tc.field {
+				t.Errorf("field %q, want %q (%s)", d.Field, tc.field, d.Message)
+			}
+			a1, _ := b.writes()
+			n1, _ := b.n.CountSubscribers(context.Background(), b.page.ID, "")
+			if a1 != a0 || n1 != n0 {
+				t.Errorf("bad input wrote something: audit %d→%d, subscribers %d→%d", a0, a1, n0, n1)
+			}
+		})
+	}
+}
+
+const customersCSV = "id,name,phone,email,slack,language,time_zone,plan,region,components\n" +
+	"c1,Anna,+36201111111,anna@example.com,,hu,Europe/Budapest,gold,eu,API\n" +
+	"c2,Bob,+36202222222,bob@example.com,,en,,silver,eu,API\n"
+
+func TestImportCustomers(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	imp := "/api/v1/pages/" + b.page.ID + "/customers/import"
+	bad := customersCSV + "c3,Cy,not a phone,,,,,,,\n"
+	jsonBody := `[{"id":"j1","name":"Jo","email":"jo@example.com"}]`
+
+	tests := []struct {
+		name, path, ctype, body string
+		status                  int
+		created, updated, inv   int
+	}{
+		{"good CSV", imp, "text/csv", customersCSV, 200, 2, 0, 0},
+		{"re-import upserts", imp + "?format=csv", "application/octet-stream", customersCSV, 200, 0, 2, 0},
+		{"bad row: nothing imported", imp, "text/csv; charset=utf-8", bad, 422, 0, 0, 1},
+		{"bad row skipped", imp + "?skip_invalid=true", "text/csv", bad, 200, 0, 2, 1},
+		{"JSON", imp, "application/json", jsonBody, 200, 1, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.do("POST", tc.path, b.manager, tc.body, "Content-Type", tc.ctype)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			var res struct {
+				Created, Updated, Invalid int
+				Errors                    []notify.RowError
+				Error                     *errorDetail
+			}
+			r.json(t, &res)
+			if res.Created != tc.created || res.Updated != tc.updated || res.Invalid != tc.inv || len(res.Errors) != tc.inv {
+				t.Errorf("result %s", r.body)
+			}
+			if tc.inv > 0 && (res.Errors[0].Line != 4 || res.Errors[0].ID != "c3" || res.Errors[0].Field == "") {
+				t.Errorf("row error %+v", res.Errors[0])
+			}
+			if (tc.status == 422) != (res.Error != nil && res.Error.Field == "file") {
+				t.Errorf("error body %s", r.body)
+			}
+		})
+	}
+
+	t.Run("list pages by id", func(t *testing.T) {
+		var page1, page2 []notify.Customer
+		r := b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers?limit=2", b.agent, "")
+		r.json(t, &page1)
+		if len(page1) != 2 || page1[0].ID != "c1" || r.header.Get("X-Total-Count") != "3" || r.header.Get("X-Next-After") != "c2" {
+			t.Fatalf("first page %s, headers %v", r.body, r.header)
+		}
+		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers?limit=2&after=c2", b.agent, "").json(t, &page2)
+		if len(page2) != 1 || page2[0].ID != "j1" {
+			t.Errorf("second page %+v", page2)
+		}
+	})
+
+	t.Run("get and delete", func(t *testing.T) {
+		var c notify.Customer
+		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/c1", b.agent, "").json(t, &c)
+		if c.Phone != "+36201111111" || c.Language != "hu" || len(c.Components) != 1 || c.Components[0] != b.compA.ID {
+			t.Errorf("customer %+v", c)
+		}
+		b.mustDo(http.StatusForbidden, "DELETE", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.agent, "")
+		b.mustDo(http.StatusNoContent, "DELETE", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.manager, "")
+		b.mustDo(http.StatusNotFound, "GET", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.agent, "")
+	})
+
+	t.Run("large body streams past BodyLimit, up to ImportLimit", func(t *testing.T) {
+		var sb strings.Builder
+		sb.WriteString("id,name,email\n")
+		for i := 0; sb.Len() < 300<<10; i++ { // BodyLimit is 64 KiB, ImportLimit 1 MiB
+			fmt.Fprintf(&sb, "big%05d,Customer %d,big%d@example.com\n", i, i, i)
+		}
+		var res struct{ Created int }
+		b.mustDo(http.StatusOK, "POST", imp, b.manager, sb.String(), "Content-Type", "text/csv").json(t, &res)
+		if res.Created < 5000 {
+			t.Errorf("created %d", res.Created)
+		}
+		for sb.Len() < 1100<<10 {
+			sb.WriteString("x,y,z@example.com\n")
+		}
+		if d := b.mustDo(http.StatusRequestEntityTooLarge, "POST", imp, b.manager, sb.String(), "Content-Type", "text/csv").errorOf(t); d.Code != "too_large" {
+			t.Errorf("over ImportLimit: %+v", d)
+		}
+		// Other routes keep BodyLimit.
+		b.mustDo(http.StatusRequestEntityTooLarge, "POST", "/v1/pages/"+b.page.ID+"/subscribers", b.manager,
+			`{"subscriber":{"email":"`+strings.Repeat("a", 70<<10)+`@example.com"}}`)
+		b.mustDo(http.StatusOK, "GET", "/healthz", "", "")
+	})
+}
+
+// declare declares an incident on component A through the API.
+func (b *bcEnv) declare(name string) string {
+	b.t.Helper()
+	var inc struct{ ID string }
+	b.mustDo(http.StatusCreated, "POST", "/v1/pages/"+b.page.ID+"/incidents", b.manager,
+		`{"incident":{"name":"`+name+`","status":"investigating","body":"We are looking into it.","components":{"`+b.compA.ID+`":"major_outage"},"component_ids":["`+b.compA.ID+`"]}}`).json(b.t, &inc)
+	return inc.ID
+}
+
+// broadcasts returns an incident's broadcasts' progress through the API.
+func (b *bcEnv) broadcasts(incID string) []notify.Progress {
+	b.t.Helper()
+	var ps []notify.Progress
+	b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/broadcasts", b.agent, "").json(b.t, &ps)
+	return ps
+}
+
+func TestBroadcastLifecycle(t *testing.T) {
+	b := newBroadcastEnv(t, true)
+	b.mustDo(http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	incID := b.declare("API down")
+
+	ps := b.broadcasts(incID)
+	if len(ps) != 1 || ps[0].Kind != incident.BroadcastDeclared {
+		t.Fatalf("broadcasts %+v", ps)
+	}
+	bid := ps[0].BroadcastID
+
+	t.Run("SSE progress until done", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", b.base+"/api/v1/broadcasts/"+bid+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+b.agent)
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		evs := readEvents(t, resp) // returns when the server ends the stream
+		if len(evs) == 0 || evs[len(evs)-1].name != "done" {
+			t.Fatalf("events %+v", evs)
+		}
+		var last notify.Progress
+		if err := json.Unmarshal([]byte(evs[len(evs)-1].data), &last); err != nil {
+			t.Fatal(err)
+		}
+		if last.State != notify.PlanDone || last.Planned != 4 || !finished(&last) {
+			t.Errorf("final progress %+v", last)
+		}
+		for _, ev := range evs[:len(evs)-1] {
+			if ev.name != "progress" {
+				t.Errorf("event %q before done", ev.name)
+			}
+		}
+	})
+
+	t.Run("progress", func(t *testing.T) {
+		var p notify.Progress
+		b.mustDo(http.StatusOK, "GET", "/api/v1/broadcasts/"+bid, b.agent, "").json(t, &p)
+		sent := 0
+		for _, st := range []notify.DeliveryState{notify.StateSent, notify.StateDelivered} {
+			sent += p.Counts[notify.SMS][st] + p.Counts[notify.Email][st]
+		}
+		if p.IncidentID != incID || sent != 4 {
+			t.Errorf("progress %+v", p)
+		}
+	})
+
+	t.Run("customer deliveries; Twilio status callback marks SMS delivered", func(t *testing.T) {
+		b.waitSandbox(2, sandbox.KindSMS)
+		b.waitSandbox(2, sandbox.KindEmail)
+		var ds []notify.Delivery
+		poll(t, "SMS delivered through the signed status callback", func() bool {
+			b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/c1/deliveries", b.agent, "").json(t, &ds)
+			for _, d := range ds {
+				if d.Kind == notify.SMS && d.State == notify.StateDelivered {
+					return true
+				}
+			}
+			return false
+		})
+		kinds := map[notify.Kind]bool{}
+		for _, d := range ds {
+			kinds[d.Kind] = true
+			if d.RecipientID != "c1" || d.IncidentID != incID || d.Vars != nil {
+				t.Errorf("delivery %+v", d)
+			}
+		}
+		if !kinds[notify.SMS] || !kinds[notify.Email] {
+			t.Errorf("deliveries %+v", ds)
+		}
+		if !strings.Contains(b.mustDo(200, "GET", "/metrics", "", "").String(), `herald_inbound_webhooks_total{kind="twilio_status",result="ok"}`) {
+			t.Error("status callbacks not counted")
+		}
+	})
+
+	t.Run("dry run", func(t *testing.T) {
+		var dr notify.DryRunResult
+		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run?kind=resolved", b.agent, "").json(t, &dr)
+		if dr.Kind != incident.BroadcastResolved || dr.Recipients[notify.SMS] != 2 || dr.Recipients[notify.Email] != 2 || dr.SMSSegments < 2 {
+			t.Errorf("dry run %+v", dr)
+		}
+		if dr.Samples[notify.Email]["hu"] == nil || dr.Samples[notify.Email]["en"] == nil {
+			t.Errorf("samples %+v", dr.Samples)
+		}
+		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run", b.agent, "").json(t, &dr)
+		if dr.Kind != incident.BroadcastDeclared {
+			t.Errorf("default kind %q", dr.Kind)
+		}
+	})
+}
+
+func (r response) String() string { return string(r.body) }
+
+func TestBroadcastCancel(t *testing.T) {
+	b := newBroadcastEnv(t, false) // nothing runs: the broadcast waits
+	b.mustDo(http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	incID := b.declare("API down")
+	bid := b.broadcasts(incID)[0].BroadcastID
+	b.mustDo(http.StatusForbidden, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.agent, "")
+	var p notify.Progress
+	b.mustDo(http.StatusOK, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.manager, "").json(t, &p)
+	if p.State != notify.PlanCancelled {
+		t.Fatalf("after cancel %+v", p)
+	}
+	// A finished broadcast's stream is one done event.
+	r := b.mustDo(http.StatusOK, "GET", "/api/v1/broadcasts/"+bid+"/events", b.agent, "")
+	if !strings.Contains(r.String(), "event: done\n") || strings.Contains(r.String(), "event: progress") {
+		t.Errorf("stream %s", r.body)
+	}
+	if b.sb.Count("") != 0 {
+		t.Errorf("a cancelled broadcast sent %d messages", b.sb.Count(""))
+	}
+}
+
+var confirmLinkRe = regexp.MustCompile(`https://status\.example\.com(/subscriptions/confirm/[A-Za-z0-9_-]+)`)
+
+func TestPublicSubscribe(t *testing.T) {
+	b := newBroadcastEnv(t, true)
+	html := []string{"Accept", "text/html"}
+
+	t.Run("status page form in four languages", func(t *testing.T) {
+		for _, tc := range []struct{ lang, want string }{{"en", "Subscribe to updates"}, {"hu", "Feliratkozás"}, {"pl", "Subskrybuj"}, {"hr", "Pretplatite"}} {
+			r := b.mustDo(http.StatusOK, "GET", "/subscribe?lang="+tc.lang, "", "", html...)
+			if !strings.Contains(r.String(), tc.want) || !strings.Contains(r.String(), `value="`+b.compA.ID+`"`) {
+				t.Errorf("%s: %s", tc.lang, r.body)
+			}
+			if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "sha256-") || strings.Contains(csp, "unsafe-inline") || r.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("%s: headers %v", tc.lang, r.header)
+			}
+		}
+	})
+
+	t.Run("email: form, link, GET shows, POST confirms", func(t *testing.T) {
+		csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
+		r := b.form("/subscribe", url.Values{"channel": {"email"}, "address": {"Reader@Example.com"}, "components": {b.compA.ID},
+			"language": {"hu"}, "csrf": {csrf}}, "Accept", "text/html", "Origin", "http://status.example.com")
+		if r.status != 200 || !strings.Contains(r.String(), "Check your email") {
+			t.Fatalf("POST /subscribe: %d %s", r.status, r.body)
+		}
+		subs, err := b.n.Subscribers(context.Background(), notify.SubscriberFilter{PageID: b.page.ID, Kind: notify.Email})
+		if err != nil || len(subs) != 1 || subs[0].State != notify.SubscriberPending || subs[0].Language != "hu" || subs[0].Source != "page" {
+			t.Fatalf("subscribers %+v %v", subs, err)
+		}
+		b.waitSandbox(1, sandbox.KindEmail)
+		m := confirmLinkRe.FindStringSubmatch(b.lastTo(sandbox.KindEmail, "Reader@example.com").Body)
+		if m == nil {
+			t.Fatalf("no confirm link in %q", b.lastTo(sandbox.KindEmail, "Reader@example.com").Body)
+		}
+		page := b.mustDo(http.StatusOK, "GET", m[1], "", "", html...)
+		if !strings.Contains(page.String(), `action="`+m[1]+`"`) {
+			t.Errorf("confirm page has no button posting back: %s", page.body)
+		}
+		if sub, _ := b.n.Subscriber(context.Background(), b.page.ID, subs[0].ID); sub.State != notify.SubscriberPending {
+			t.Fatal("GET confirmed the subscription: mail scanners would too")
+		}
+		b.mustDo(http.StatusOK, "POST", m[1], "", "", "Accept", "text/html", "Origin", "http://status.example.com")
+		if sub, _ := b.n.Subscriber(context.Background(), b.page.ID, subs[0].ID); sub.State != notify.SubscriberActive {
+			t.Errorf("after POST: %s", sub.State)
+		}
+		if d := b.mustDo(http.StatusBadRequest, "POST", "/subscriptions/confirm/forgedtokenAAAAAAAAAAAAAAAA", "", "").errorOf(t); d.Field != "token" {
+			t.Errorf("forged token: %+v", d)
+		}
+	})
+
+	t.Run("SMS: code form", func(t *testing.T) {
+		csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
+		r := b.form("/subscribe", url.Values{"channel": {"sms"}, "address": {"+36 30 555 1234"}, "csrf": {csrf}}, html...)
+		if r.status != 200 || !strings.Contains(r.String(), `name="phone" value="&#43;36305551234"`) && !strings.Contains(r.String(), `name="phone" value="+36305551234"`) {
+			t.Fatalf("POST /subscribe sms: %d %s", r.status, r.body)
+		}
+		codeCSRF := csrfOf(t, r)
+		b.waitSandbox(1, sandbox.KindSMS)
+		code := regexp.MustCompile(`\d{6}`).FindString(b.lastTo(sandbox.KindSMS, "+36305551234").Body)
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		tests := []struct {
+			name, code, csrf string
+			status           int
+		}{
+			{"no token", code, "", 403},
+			{"wrong code", wrong, codeCSRF, 400},
+			{"short code", "12", codeCSRF, 400},
+			{"right code", code, codeCSRF, 200},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				r := b.form("/subscribe/confirm-code", url.Values{"phone": {"+36305551234"}, "code": {tc.code}, "csrf": {tc.csrf}}, html...)
+				if r.status != tc.status {
+					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+				}
+			})
+		}
+		subs, _ := b.n.Subscribers(context.Background(), notify.SubscriberFilter{PageID: b.page.ID, Kind: notify.SMS})
+		if len(subs) != 1 || subs[0].State != notify.SubscriberActive {
+			t.Errorf("sms subscriber %+v", subs)
+		}
+	})
+
+	t.Run("forgery and bad input", func(t *testing.T) {
+		csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
+		good := url.Values{"channel": {"email"}, "address": {"x@example.com"}, "csrf": {csrf}}
+		with := func(k, v string) url.Values {
+			c := url.Values{}
+			for kk, vv := range good {
+				c[kk] = vv
+			}
+			c.Set(k, v)
+			return c
+		}
+		tests := []struct {
+			name    string
+			form    url.Values
+			headers []string
+			status  int
+			field   string
+		}{
+			{"no token", with("csrf", ""), nil, 403, ""},
+			{"forged token", with("csrf", "abc.def"), nil, 403, ""},
+			{"token of another host", good, []string{"Host", "127.0.0.1"}, 403, ""},
+			{"cross-site origin", good, []string{"Origin", "https://evil.example"}, 403, ""},
+			{"bad channel", with("channel", "fax"), nil, 400, "channel"},
+			{"no address", with("address", " "), nil, 400, "address"},
+			{"bad email", with("address", "nope"), nil, 400, "address"},
+			{"unknown component", with("components", "nosuchcomp1"), nil, 400, "component_ids"},
+			{"private webhook", url.Values{"channel": {"webhook"}, "address": {"ftp://x"}, "csrf": {csrf}}, nil, 400, "address"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				n0, _ := b.n.CountSubscribers(context.Background(), b.page.ID, "")
+				r := b.form("/subscribe", tc.form, append([]string{"Accept", "application/json"}, tc.headers...)...)
+				if r.status != tc.status {
+					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+				}
+				if d := r.errorOf(t); d.Field != tc.field {
+					t.Errorf("field %q, want %q", d.Field, tc.field)
+				}
+				if n1, _ := b.n.CountSubscribers(context.Background(), b.page.ID, ""); n1 != n0 {
+					t.Errorf("subscribers %d → %d", n0, n1)
+				}
+				// A browser gets the form again, with the problem shown.
+				h := b.form("/subscribe", tc.form, append([]string{"Accept", "text/html"}, tc.headers...)...)
+				if h.status != tc.status || !strings.Contains(h.String(), `class="problem"`) {
+					t.Errorf("HTML answer %d %s", h.status, h.body)
+				}
+			})
+		}
+	})
+
+	t.Run("one-click unsubscribe without cookies or token", func(t *testing.T) {
+		ctx := context.Background()
+		sub, err := b.n.Subscribe(ctx, notify.SubscribeRequest{PageID: b.page.ID, Kind: notify.Email, Address: "leaver@example.com", Confirmed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, err := b.n.SubscriberUnsubscribeURL(ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := strings.TrimPrefix(link, "https://status.example.com")
+		if r := b.mustDo(http.StatusOK, "GET", path, "", "", html...); !strings.Contains(r.String(), `action="`+path+`"`) {
+			t.Errorf("unsubscribe page: %s", r.body)
+		}
+		if got, _ := b.n.Subscriber(ctx, b.page.ID, sub.ID); got.State != notify.SubscriberActive {
+			t.Fatal("GET unsubscribed")
+		}
+		// What a mail provider sends (RFC 8058): the body, no cookie, no Origin.
+		b.mustDo(http.StatusOK, "POST", path, "", "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded")
+		if got, _ := b.n.Subscriber(ctx, b.page.ID, sub.ID); got.State != notify.SubscriberUnsubscribed {
+			t.Errorf("after one-click POST: %s", got.State)
+		}
+		b.mustDo(http.StatusOK, "POST", path, "", "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded") // again: fine
+		if d := b.mustDo(http.StatusBadRequest, "POST", "/unsubscribe/AAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", "").errorOf(t); d.Field != "token" {
+			t.Errorf("forged: %+v", d)
+		}
+	})
+
+	t.Run("status page links to the form", func(t *testing.T) {
+		e := newRealSiteEnv(t)
+		r := e.mustDo(http.StatusOK, "GET", "/", "", "")
+		if !strings.Contains(r.String(), `href="/subscribe?lang=en">Subscribe to updates</a>`) {
+			t.Errorf("no subscribe link: %s", r.body)
+		}
+	})
+}
+
+func TestInboundWebhooks(t *testing.T) {
+	b := newBroadcastEnv(t, true)
+	ctx := context.Background()
+	const num = "+36207777777"
+	suppressed := func() bool {
+		_, err := b.db.FindSuppression(ctx, b.page.ID, notify.SMS, num)
+		return err == nil
+	}
+	sms := func(body string) url.Values {
+		return url.Values{"MessageSid": {"SM" + strings.Repeat("a", 32)}, "AccountSid": {sandbox.DefaultAccountSID}, "From": {num},
+			"To": {"+15005550006"}, "Body": {body}, "NumMedia": {"0"}, "SmsStatus": {"received"}}
+	}
+	tests := []struct {
+		name       string
+		body       string
+		token      string
+		status     int
+		reply      string // in the TwiML
+		suppressed bool
+	}{
+		{"forged STOP", "STOP", "", 403, "", false},
+		{"STOP signed with another token", "STOP", "othertoken", 403, "", false},
+		{"signed STOP", "STOP", sandbox.DefaultAuthToken, 200, "unsubscribed", true},
+		{"forged START", "START", "", 403, "", true},
+		{"signed Hungarian START", "FELIRATKOZ", sandbox.DefaultAuthToken, 200, "Újra feliratkozott", false},
+		{"not a keyword", "my internet is down", sandbox.DefaultAuthToken, 200, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.twilioPost("/webhooks/twilio/sms", sms(tc.body), tc.token)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if tc.status == 403 {
+				if d := r.errorOf(t); d.Code != incident.EFORBIDDEN {
+					t.Errorf("error %+v", d)
+				}
+			} else {
+				if !strings.HasPrefix(r.header.Get("Content-Type"), "text/xml") || !strings.Contains(r.String(), "<Response>") && !strings.Contains(r.String(), "<Response/>") && !strings.Contains(r.String(), "<Response></Response>") {
+					t.Errorf("not TwiML: %s", r.body)
+				}
+				if tc.reply == "" && strings.Contains(r.String(), "<Message>") {
+					t.Errorf("unexpected reply: %s", r.body)
+				}
+				if tc.reply != "" && !strings.Contains(r.String(), tc.reply) {
+					t.Errorf("reply %s, want %q", r.body, tc.reply)
+				}
+			}
+			if got := suppressed(); got != tc.suppressed {
+				t.Errorf("suppressed %v, want %v", got, tc.suppressed)
+			}
+		})
+	}
+
+	t.Run("bad forms", func(t *testing.T) {
+		v := url.Values{"Body": {"STOP"}}
+		if d := b.mustDo(403, "POST", "/webhooks/twilio/sms", "", "").errorOf(t); d.Code != incident.EFORBIDDEN {
+			t.Errorf("unsigned empty: %+v", d)
+		}
+		if d := b.twilioPost("/webhooks/twilio/sms", v, sandbox.DefaultAuthToken).errorOf(t); d.Field != "MessageSid" {
+			t.Errorf("no MessageSid: %+v", d)
+		}
+		if d := b.twilioPost("/webhooks/twilio/status", url.Values{"MessageSid": {"SMx"}}, sandbox.DefaultAuthToken).errorOf(t); d.Field != "MessageStatus" {
+			t.Errorf("no status: %+v", d)
+		}
+		b.mustDo(403, "POST", "/webhooks/twilio/status", "", "MessageSid=SMx&MessageStatus=delivered", "Content-Type", "application/x-www-form-urlencoded")
+		r := b.twilioPost("/webhooks/twilio/status", url.Values{"MessageSid": {"SMunknown"}, "MessageStatus": {"delivered"}}, sandbox.DefaultAuthToken)
+		if r.status != http.StatusNoContent {
+			t.Errorf("unknown message: %d %s", r.status, r.body)
+		}
+	})
+
+	t.Run("slack", func(t *testing.T) {
+		now := time.Now()
+		cmd := url.Values{"command": {"/herald"}, "text": {"status"}, "user_id": {"U1"}, "team_id": {"T1"}}.Encode()
+		help := url.Values{"command": {"/herald"}, "text": {"declare everything"}}.Encode()
+		inter := url.Values{"payload": {`{"type":"block_actions","user":{"id":"U1"},"actions":[]}`}}.Encode()
+		tests := []struct {
+			name, path, body, secret string
+			at                       time.Time
+			status                   int
+			want                     string
+		}{
+			{"forged command", "/webhooks/slack/commands", cmd, "wrong", now, 403, ""},
+			{"replayed command", "/webhooks/slack/commands", cmd, testSlackSecret, now.Add(-10 * time.Minute), 403, ""},
+			{"status", "/webhooks/slack/commands", cmd, testSlackSecret, now, 200, "All Systems Operational"},
+			{"help", "/webhooks/slack/commands", help, testSlackSecret, now, 200, "/herald status"},
+			{"not a command", "/webhooks/slack/commands", "x=1", testSlackSecret, now, 400, ""},
+			{"forged interaction", "/webhooks/slack/interactions", inter, "wrong", now, 403, ""},
+			{"interaction", "/webhooks/slack/interactions", inter, testSlackSecret, now, 200, ""},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				r := b.slackPost(tc.path, tc.body, tc.secret, tc.at)
+				if r.status != tc.status {
+					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+				}
+				if tc.status >= 400 {
+					r.errorOf(t)
+				}
+				if tc.want != "" && (!strings.Contains(r.String(), tc.want) || !strings.Contains(r.String(), `"ephemeral"`)) {
+					t.Errorf("answer %s", r.body)
+				}
+			})
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		m := b.mustDo(200, "GET", "/metrics", "", "").String()
+		for _, want := range []string{
+			`herald_inbound_webhooks_total{kind="twilio_sms",result="forged"} 4`,
+			`herald_inbound_webhooks_total{kind="twilio_sms",result="ok"} 2`,
+			`herald_inbound_webhooks_total{kind="twilio_sms",result="ignored"} 1`,
+			`herald_inbound_webhooks_total{kind="slack_command",result="forged"} 2`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+
+	t.Run("sandbox inbox mounted", func(t *testing.T) {
+		r := b.mustDo(200, "GET", "/sandbox/messages", "", "")
+		if !strings.Contains(r.String(), `"counts"`) {
+			t.Errorf("inbox %s", r.body)
+		}
+		b.mustDo(200, "GET", "/sandbox", "", "")
+	})
+}

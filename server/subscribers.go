@@ -1,0 +1,359 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+)
+
+// The Statuspage v1 subscriber endpoints, mirrored on notify's
+// subscribers. Field names follow developer.statuspage.io and the
+// open-source clients written for it (bsneade/statuspageio-python,
+// alissonlinneker/statuspage-php-sdk).
+
+// subscriberRequest is POST .../subscribers:
+// {"subscriber":{"email"|"phone_number"+"phone_country"|"endpoint", ...}}.
+type subscriberRequest struct {
+	Subscriber *struct {
+		Email        *string `json:"email"`
+		PhoneNumber  *string `json:"phone_number"`
+		PhoneCountry *string `json:"phone_country"`
+		// Endpoint is a webhook subscriber's URL; with mode "slack" a
+		// Slack incoming-webhook URL.
+		Endpoint                     *string  `json:"endpoint"`
+		Mode                         *string  `json:"mode"` // herald: "slack" for a Slack endpoint
+		ComponentIDs                 []string `json:"component_ids"`
+		SkipConfirmationNotification bool     `json:"skip_confirmation_notification"`
+		Language                     *string  `json:"language"` // herald: en, hu, pl, hr
+	} `json:"subscriber"`
+
+	kind  notify.Kind
+	addr  string
+	field string // the address's field, for errors
+}
+
+func (r *subscriberRequest) Valid() error {
+	sub := r.Subscriber
+	if sub == nil {
+		return required("subscriber")
+	}
+	var set []string
+	for name, v := range map[string]*string{"email": sub.Email, "phone_number": sub.PhoneNumber, "endpoint": sub.Endpoint} {
+		if v != nil && strings.TrimSpace(*v) != "" {
+			set = append(set, name)
+		}
+	}
+	if len(set) != 1 {
+		return incident.Invalid("subscriber", "send exactly one of email, phone_number or endpoint")
+	}
+	mode := ""
+	if sub.Mode != nil {
+		mode = strings.ToLower(*sub.Mode)
+	}
+	switch set[0] {
+	case "email":
+		r.kind, r.addr, r.field = notify.Email, *sub.Email, "email"
+	case "endpoint":
+		r.kind, r.addr, r.field = notify.Webhook, *sub.Endpoint, "endpoint"
+		if mode == "slack" {
+			r.kind = notify.Slack
+		}
+	case "phone_number":
+		r.kind, r.addr, r.field = notify.SMS, *sub.PhoneNumber, "phone_number"
+		if sub.PhoneCountry != nil && *sub.PhoneCountry != "" {
+			region := strings.ToUpper(strings.TrimSpace(*sub.PhoneCountry))
+			if len(region) != 2 {
+				return incident.Invalid("subscriber.phone_country", "must be a two-letter country code such as HU")
+			}
+			num, err := phonenumbers.Parse(*sub.PhoneNumber, region)
+			if err != nil || !phonenumbers.IsValidNumber(num) {
+				return incident.Invalid("subscriber.phone_number", "is not a valid phone number in %s", region)
+			}
+			r.addr = phonenumbers.Format(num, phonenumbers.E164)
+		}
+	}
+	if mode != "" && string(r.kind) != mode && !(mode == "webhook" && r.kind == notify.Webhook) {
+		return incident.Invalid("subscriber.mode", "is %q but the subscriber has a %s", mode, r.field)
+	}
+	return nil
+}
+
+// subscriberJSON is Statuspage's subscriber object, with herald's
+// extras (state, language, incident_id, confirmed_at, unsubscribed_at).
+type subscriberJSON struct {
+	ID                           string   `json:"id"`
+	Mode                         string   `json:"mode"` // email, sms, webhook, slack
+	Email                        *string  `json:"email"`
+	Endpoint                     *string  `json:"endpoint"`
+	PhoneNumber                  *string  `json:"phone_number"`
+	PhoneCountry                 *string  `json:"phone_country"`
+	DisplayPhoneNumber           *string  `json:"display_phone_number"`
+	SkipConfirmationNotification bool     `json:"skip_confirmation_notification"`
+	QuarantinedAt                jsonTime `json:"quarantined_at"`
+	PurgeAt                      jsonTime `json:"purge_at"`
+	Components                   []string `json:"components"`
+	PageID                       string   `json:"page_id"`
+	IncidentID                   *string  `json:"incident_id"`
+	State                        string   `json:"state"`
+	Language                     string   `json:"language"`
+	Source                       string   `json:"source"`
+	CreatedAt                    jsonTime `json:"created_at"`
+	ConfirmedAt                  jsonTime `json:"confirmed_at"`
+	UnsubscribedAt               jsonTime `json:"unsubscribed_at"`
+}
+
+func toSubscriberJSON(sub *notify.Subscriber) subscriberJSON {
+	out := subscriberJSON{ID: sub.ID, Mode: string(sub.Kind), Components: sub.ComponentIDs, PageID: sub.PageID,
+		IncidentID: nullable(sub.IncidentID), State: string(sub.State), Language: sub.Language, Source: sub.Source,
+		CreatedAt: jt(sub.CreatedAt), ConfirmedAt: jtp(sub.ConfirmedAt), UnsubscribedAt: jtp(sub.UnsubscribedAt),
+		// Added through the API and active from the start: no confirmation went out.
+		SkipConfirmationNotification: sub.Source == "api" && sub.ConfirmedAt != nil && sub.ConfirmedAt.Equal(sub.CreatedAt)}
+	if out.Components == nil {
+		out.Components = []string{}
+	}
+	switch sub.Kind {
+	case notify.Email:
+		out.Email = nullable(sub.Address)
+	case notify.SMS:
+		out.PhoneNumber = nullable(sub.Address)
+		if num, err := phonenumbers.Parse(sub.Address, ""); err == nil {
+			out.PhoneCountry = nullable(phonenumbers.GetRegionCodeForNumber(num))
+			out.DisplayPhoneNumber = nullable(phonenumbers.Format(num, phonenumbers.INTERNATIONAL))
+		}
+	default:
+		out.Endpoint = nullable(sub.Address)
+	}
+	return out
+}
+
+// subscriberState reads ?state= as Statuspage names it: active (the
+// default), unconfirmed, unsubscribed or all.
+func subscriberState(c *fiber.Ctx, def notify.SubscriberState) (notify.SubscriberState, error) {
+	switch v := strings.ToLower(c.Query("state")); v {
+	case "":
+		return def, nil
+	case "active":
+		return notify.SubscriberActive, nil
+	case "unconfirmed", "pending":
+		return notify.SubscriberPending, nil
+	case "unsubscribed":
+		return notify.SubscriberUnsubscribed, nil
+	case "all":
+		return "", nil
+	}
+	return "", incident.Invalid("state", "must be active, unconfirmed, unsubscribed or all")
+}
+
+// subscriberKind reads ?type= (email, sms, webhook, slack; "" any).
+func subscriberKind(c *fiber.Ctx) (notify.Kind, error) {
+	switch v := notify.Kind(strings.ToLower(c.Query("type"))); v {
+	case "", notify.Email, notify.SMS, notify.Webhook, notify.Slack:
+		return v, nil
+	}
+	return "", incident.Invalid("type", "must be email, sms, webhook or slack")
+}
+
+// listSubscribers lists a page's subscribers (following: an incident's
+// followers), by ID: ?state= (default def), ?type=, ?after= (the last ID
+// of the previous page) and ?limit= (1..1000, default 100).
+func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, pageID := c.UserContext(), c.Params("page_id")
+		state, err := subscriberState(c, def)
+		if err != nil {
+			return err
+		}
+		kind, err := subscriberKind(c)
+		if err != nil {
+			return err
+		}
+		limit, err := queryInt(c, "limit", 100, 1, 1000)
+		if err != nil {
+			return err
+		}
+		if _, err := s.svc.Page(ctx, pageID); err != nil {
+			return err
+		}
+		f := notify.SubscriberFilter{PageID: pageID, State: state, Kind: kind, After: c.Query("after"), Limit: limit}
+		if following {
+			inc, err := s.svc.Incident(ctx, pageID, c.Params("incident_id"))
+			if err != nil {
+				return err
+			}
+			f.IncidentID, f.Following = inc.ID, true
+		}
+		subs, err := s.bc.notify.Subscribers(ctx, f)
+		if err != nil {
+			return err
+		}
+		out := make([]subscriberJSON, len(subs))
+		for i, sub := range subs {
+			out[i] = toSubscriberJSON(sub)
+		}
+		if len(subs) == limit {
+			c.Set("X-Next-After", subs[len(subs)-1].ID)
+		}
+		return c.JSON(out)
+	}
+}
+
+// countSubscribers answers {"count": n} for ?state= (default active) and ?type=.
+func (s *Server) countSubscribers() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, pageID := c.UserContext(), c.Params("page_id")
+		state, err := subscriberState(c, notify.SubscriberActive)
+		if err != nil {
+			return err
+		}
+		kind, err := subscriberKind(c)
+		if err != nil {
+			return err
+		}
+		if _, err := s.svc.Page(ctx, pageID); err != nil {
+			return err
+		}
+		n := 0
+		if kind == "" {
+			if n, err = s.bc.notify.CountSubscribers(ctx, pageID, state); err != nil {
+				return err
+			}
+		} else if n, err = s.countByKind(ctx, pageID, state, kind); err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"count": n})
+	}
+}
+
+// countByKind counts by listing: the store counts by state only.
+func (s *Server) countByKind(ctx context.Context, pageID string, state notify.SubscriberState, kind notify.Kind) (int, error) {
+	n, after := 0, ""
+	for {
+		subs, err := s.bc.notify.Subscribers(ctx, notify.SubscriberFilter{PageID: pageID, State: state, Kind: kind, After: after, Limit: 1000})
+		if err != nil {
+			return 0, err
+		}
+		n += len(subs)
+		if len(subs) < 1000 {
+			return n, nil
+		}
+		after = subs[len(subs)-1].ID
+	}
+}
+
+// createSubscriber adds a subscriber (following: an incident follower).
+// A manager adding one with skip_confirmation_notification makes it active
+// at once, as on Statuspage; otherwise email and SMS subscribers get a
+// confirmation. An address already subscribed answers with the existing
+// subscriber.
+func (s *Server) createSubscriber(following bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req subscriberRequest
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		ctx, pageID := c.UserContext(), c.Params("page_id")
+		sr := notify.SubscribeRequest{PageID: pageID, Kind: req.kind, Address: req.addr, ComponentIDs: req.Subscriber.ComponentIDs,
+			Source: "api", Confirmed: req.Subscriber.SkipConfirmationNotification}
+		if req.Subscriber.Language != nil {
+			sr.Language = *req.Subscriber.Language
+		}
+		if following {
+			sr.IncidentID = c.Params("incident_id")
+		}
+		sub, err := s.bc.notify.Subscribe(ctx, sr)
+		if err != nil {
+			return fieldFor(err, "subscriber", req.field)
+		}
+		return c.Status(http.StatusCreated).JSON(toSubscriberJSON(sub))
+	}
+}
+
+func (s *Server) getSubscriber() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		sub, err := s.bc.notify.Subscriber(c.UserContext(), c.Params("page_id"), c.Params("subscriber_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(toSubscriberJSON(sub))
+	}
+}
+
+// subscriberUpdate is PATCH .../subscribers/:id: Statuspage sends
+// {"component_ids":[...]}; the {"subscriber":{...}} wrapper is taken too.
+type subscriberUpdate struct {
+	ComponentIDs *[]string `json:"component_ids"`
+	Language     *string   `json:"language"`
+	Subscriber   *struct {
+		ComponentIDs *[]string `json:"component_ids"`
+		Language     *string   `json:"language"`
+	} `json:"subscriber"`
+}
+
+func (r *subscriberUpdate) Valid() error {
+	if r.Subscriber != nil {
+		if r.ComponentIDs == nil {
+			r.ComponentIDs = r.Subscriber.ComponentIDs
+		}
+		if r.Language == nil {
+			r.Language = r.Subscriber.Language
+		}
+	}
+	if r.ComponentIDs == nil && r.Language == nil {
+		return incident.Invalid("component_ids", "send component_ids (an empty list for the whole page) or language")
+	}
+	return nil
+}
+
+func (s *Server) updateSubscriber() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req subscriberUpdate
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		var comps []string
+		if req.ComponentIDs != nil {
+			comps = *req.ComponentIDs
+			if comps == nil {
+				comps = []string{} // null: the whole page
+			}
+		}
+		sub, err := s.bc.notify.UpdateSubscriber(c.UserContext(), c.Params("page_id"), c.Params("subscriber_id"), comps, req.Language)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toSubscriberJSON(sub))
+	}
+}
+
+// deleteSubscriber unsubscribes and answers with the subscriber, as
+// Statuspage does.
+func (s *Server) deleteSubscriber() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, pageID, id := c.UserContext(), c.Params("page_id"), c.Params("subscriber_id")
+		if err := s.bc.notify.DeleteSubscriber(ctx, pageID, id); err != nil {
+			return err
+		}
+		sub, err := s.bc.notify.Subscriber(ctx, pageID, id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toSubscriberJSON(sub))
+	}
+}
+
+// resendConfirmation answers 201 with no body, as Statuspage does; 409
+// when the subscriber is not waiting for a confirmation.
+func (s *Server) resendConfirmation() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := s.bc.notify.ResendConfirmation(c.UserContext(), c.Params("page_id"), c.Params("subscriber_id")); err != nil {
+			return err
+		}
+		return c.SendStatus(http.StatusCreated)
+	}
+}

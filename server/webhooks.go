@@ -1,0 +1,268 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/slack"
+	"github.com/heraldhq/herald/notify/twilio"
+)
+
+// Inbound provider webhooks. Every request is checked against the
+// provider's signature before anything in it is read: a forged one gets
+// 403 and changes nothing.
+
+// Kinds and results of herald_inbound_webhooks_total.
+const (
+	inTwilioSMS        = "twilio_sms"
+	inTwilioStatus     = "twilio_status"
+	inSlackCommand     = "slack_command"
+	inSlackInteraction = "slack_interaction"
+
+	resultOK      = "ok"
+	resultForged  = "forged"
+	resultInvalid = "invalid"
+	resultIgnored = "ignored" // valid, but nothing for herald to do (yet)
+	resultError   = "error"
+)
+
+func (s *Server) countInbound(kind, result string) {
+	s.metrics.inbound.WithLabelValues(kind, result).Inc()
+}
+
+// forged is the answer to a request whose signature does not check out.
+func forged(provider string) error {
+	return incident.Errorf(incident.EFORBIDDEN, "the %s signature does not match this request", provider)
+}
+
+// twilioForm verifies X-Twilio-Signature over the public URL Twilio
+// called (the configured public base plus the original URI, query
+// included) and every posted field, and returns the form.
+func (s *Server) twilioForm(c *fiber.Ctx) (url.Values, bool) {
+	form := url.Values{}
+	c.Request().PostArgs().VisitAll(func(k, v []byte) { form.Add(string(k), string(v)) })
+	base := strings.TrimRight(s.bc.cfg.PublicURL, "/")
+	if base == "" {
+		base = c.BaseURL()
+	}
+	ok := twilio.VerifySignature(s.bc.cfg.TwilioAuthToken, base+c.OriginalURL(), form, c.Get(twilio.HeaderSignature))
+	return form, ok
+}
+
+// sendTwiML answers Twilio with a TwiML document.
+func sendTwiML(c *fiber.Ctx, doc string) error {
+	c.Set(fiber.HeaderContentType, "text/xml; charset=utf-8")
+	return c.Status(http.StatusOK).SendString(doc)
+}
+
+// twilioSMS is POST /webhooks/twilio/sms: an SMS to one of herald's
+// numbers. Keywords (STOP, START, HELP, YES, a sign-up code, in the four
+// languages) are answered in TwiML; anything else gets an empty answer for
+// now (routing it to complaints is later work) and is logged by its SID only.
+func (s *Server) twilioSMS() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		form, ok := s.twilioForm(c)
+		if !ok {
+			s.countInbound(inTwilioSMS, resultForged)
+			return forged("Twilio")
+		}
+		in, err := twilio.ParseInbound(form)
+		if err != nil {
+			s.countInbound(inTwilioSMS, resultInvalid)
+			return incident.Invalid("MessageSid", "an inbound SMS needs MessageSid and From")
+		}
+		reply, err := s.bc.notify.HandleInboundSMS(c.UserContext(), in.From, in.To, in.Body)
+		switch {
+		case errors.Is(err, notify.ErrNotAKeyword):
+			s.countInbound(inTwilioSMS, resultIgnored)
+			s.log.Info("inbound sms: not a keyword", "message_sid", in.MessageSid, "channel", notify.SMS)
+			reply = ""
+		case err != nil && incident.ErrorCode(err) == incident.EINVALID:
+			s.countInbound(inTwilioSMS, resultInvalid)
+			s.log.Warn("inbound sms: unreadable sender", "message_sid", in.MessageSid, "channel", notify.SMS)
+			reply = ""
+		case err != nil:
+			s.countInbound(inTwilioSMS, resultError)
+			return err
+		default:
+			s.countInbound(inTwilioSMS, resultOK)
+		}
+		var doc string
+		if reply == "" {
+			doc, err = twilio.EmptyReply()
+		} else {
+			doc, err = twilio.Reply(reply)
+		}
+		if err != nil {
+			return err
+		}
+		return sendTwiML(c, doc)
+	}
+}
+
+// twilioStatus is POST /webhooks/twilio/status: a delivery receipt. An
+// unknown message (sent before a restore, or by another system on the same
+// account) is answered 204 too: Twilio cannot do anything about it.
+func (s *Server) twilioStatus() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		form, ok := s.twilioForm(c)
+		if !ok {
+			s.countInbound(inTwilioStatus, resultForged)
+			return forged("Twilio")
+		}
+		cb, err := twilio.ParseStatusCallback(form)
+		if err != nil {
+			s.countInbound(inTwilioStatus, resultInvalid)
+			return incident.Invalid("MessageStatus", "a status callback needs MessageSid and MessageStatus")
+		}
+		err = s.statusCallback(c.UserContext(), cb)
+		switch {
+		case errors.Is(err, incident.ErrNotFound) || incident.ErrorCode(err) == incident.ENOTFOUND:
+			s.countInbound(inTwilioStatus, resultIgnored)
+			s.log.Debug("twilio status for an unknown message", "message_sid", cb.MessageSid)
+		case err != nil:
+			s.countInbound(inTwilioStatus, resultError)
+			return err
+		default:
+			s.countInbound(inTwilioStatus, resultOK)
+		}
+		return c.SendStatus(http.StatusNoContent)
+	}
+}
+
+// statusCallbackGrace is how long a receipt for an unknown message waits
+// for it to appear: a fast provider can call back before the dispatcher
+// has recorded the message's SID, and Twilio does not retry callbacks.
+const statusCallbackGrace = 3 * time.Second
+
+// statusCallback applies a receipt, waiting up to statusCallbackGrace for
+// a message not yet known.
+func (s *Server) statusCallback(ctx context.Context, cb twilio.StatusCallback) error {
+	deadline := time.Now().Add(statusCallbackGrace)
+	for {
+		err := s.bc.notify.HandleStatusCallback(ctx, cb.MessageSid, cb.Status, cb.ErrorCode)
+		if incident.ErrorCode(err) != incident.ENOTFOUND || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-s.done:
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// slackBody verifies a Slack request's signature over the raw body.
+func (s *Server) slackBody(c *fiber.Ctx) ([]byte, bool) {
+	if s.bc.cfg.SlackSigningSecret == "" {
+		return nil, false
+	}
+	h := http.Header{}
+	c.Request().Header.VisitAll(func(k, v []byte) { h.Add(string(k), string(v)) })
+	body := c.Body()
+	if err := slack.VerifyRequest(h, body, s.bc.cfg.SlackSigningSecret, s.svc.Now()); err != nil {
+		return nil, false
+	}
+	return body, true
+}
+
+// slackHelp is what /herald answers until declaring from Slack arrives.
+const slackHelp = "herald: `/herald status` shows the status page's overall status.\n" +
+	"Coming: `/herald declare`, `/herald update` and `/herald resolve` to run an incident from Slack."
+
+// slackCommand is POST /webhooks/slack/commands: /herald status answers
+// the overall status of the page (the one named after "status", else the
+// first); anything else answers the help. Answers are ephemeral.
+func (s *Server) slackCommand() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		body, ok := s.slackBody(c)
+		if !ok {
+			s.countInbound(inSlackCommand, resultForged)
+			return forged("Slack")
+		}
+		cmd, err := slack.ParseSlashCommand(body)
+		if err != nil {
+			s.countInbound(inSlackCommand, resultInvalid)
+			return incident.Invalid("command", "a slash command needs a command")
+		}
+		s.countInbound(inSlackCommand, resultOK)
+		words := strings.Fields(strings.ToLower(cmd.Text))
+		text := slackHelp
+		if len(words) > 0 && words[0] == "status" {
+			pageID := ""
+			if len(words) > 1 {
+				pageID = words[1]
+			}
+			if text, err = s.overallStatus(c.UserContext(), pageID); err != nil {
+				if _, internal := asDomainError(err); internal {
+					return err
+				}
+				text = "herald: " + err.Error()
+			}
+		}
+		return c.JSON(fiber.Map{"response_type": "ephemeral", "text": text})
+	}
+}
+
+// overallStatus describes a page's status in one line.
+func (s *Server) overallStatus(ctx context.Context, pageID string) (string, error) {
+	var page *incident.Page
+	if pageID != "" {
+		p, err := s.svc.Page(ctx, pageID)
+		if err != nil {
+			return "", err
+		}
+		page = p
+	} else {
+		pages, err := s.svc.Pages(ctx)
+		if err != nil {
+			return "", err
+		}
+		if len(pages) == 0 {
+			return "", incident.Errorf(incident.ENOTFOUND, "there is no status page yet")
+		}
+		page = pages[0]
+	}
+	comps, err := s.svc.Components(ctx, page.ID)
+	if err != nil {
+		return "", err
+	}
+	open, _, err := s.svc.Incidents(ctx, incident.IncidentFilter{PageID: page.ID, Statuses: openStatuses})
+	if err != nil {
+		return "", err
+	}
+	st := incident.Overall(comps, open)
+	text := page.Name + ": " + st.Description
+	for _, inc := range open {
+		text += "\n• " + inc.Name + " (" + string(inc.Status) + ")"
+	}
+	return text, nil
+}
+
+// slackInteraction is POST /webhooks/slack/interactions: acknowledged
+// (Slack wants an answer within 3 s); buttons come with issue #1/#2.
+func (s *Server) slackInteraction() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		body, ok := s.slackBody(c)
+		if !ok {
+			s.countInbound(inSlackInteraction, resultForged)
+			return forged("Slack")
+		}
+		if _, err := slack.ParseInteraction(body); err != nil {
+			s.countInbound(inSlackInteraction, resultInvalid)
+			return incident.Invalid("payload", "an interaction needs a JSON payload")
+		}
+		s.countInbound(inSlackInteraction, resultIgnored)
+		return c.SendStatus(http.StatusOK)
+	}
+}
