@@ -325,7 +325,7 @@ func (db *DB) Unsuppress(ctx context.Context, pageID string, kind notify.Kind, a
 }
 
 // FindSuppression implements notify.Store: the page's own suppression
-// sorts before the global one ('' sorts first, hence DESC).
+// sorts before the global one (the empty page ID sorts first, hence DESC).
 func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
 	var s notify.Suppression
 	var k string

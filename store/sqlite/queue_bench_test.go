@@ -1,0 +1,119 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/store/sqlite"
+)
+
+// queueDB opens a store with one page, incident and broadcast (so one plan).
+func queueDB(b *testing.B) (context.Context, *sqlite.DB, *incident.Broadcast) {
+	ctx := context.Background()
+	db := open(b, filepath.Join(b.TempDir(), "herald.db"))
+	b.Cleanup(func() { db.Close() })
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	page := &incident.Page{ID: "p1", Name: "Acme", URL: "https://status.acme.test", TimeZone: "Etc/UTC", CreatedAt: now, UpdatedAt: now}
+	inc := benchIncident("i1", "p1", now)
+	bc := &incident.Broadcast{ID: "b1", PageID: "p1", IncidentID: "i1", UpdateID: inc.Updates[0].ID, Kind: incident.BroadcastDeclared, CreatedAt: now}
+	if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}, Incidents: []*incident.Incident{inc}, Broadcasts: []*incident.Broadcast{bc}}); err != nil {
+		b.Fatal(err)
+	}
+	return ctx, db, bc
+}
+
+// planDeliveries returns n deliveries of broadcast bc as the planner makes
+// them: customer recipients, SMS and email alternating.
+func planDeliveries(bc *incident.Broadcast, n int, now time.Time) []*notify.Delivery {
+	ds := make([]*notify.Delivery, n)
+	for i := range n {
+		kind, addr := notify.SMS, fmt.Sprintf("+3620%07d", i)
+		if i%2 == 1 {
+			kind, addr = notify.Email, fmt.Sprintf("customer%07d@example.com", i)
+		}
+		ds[i] = &notify.Delivery{ID: notify.DeliveryID(bc.UpdateID, kind, addr), PageID: bc.PageID, IncidentID: bc.IncidentID,
+			UpdateID: bc.UpdateID, BroadcastID: bc.ID, MessageKind: notify.KindAck, Kind: kind, Address: addr,
+			RecipientType: notify.FromCustomer, RecipientID: fmt.Sprintf("cust-%07d", i), Name: fmt.Sprintf("Customer %d", i),
+			Language: "hu", TimeZone: "Europe/Budapest", State: notify.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
+	}
+	return ds
+}
+
+// BenchmarkSavePlanBatch1M plans one broadcast of 1,000,000 deliveries in
+// batches of 5,000 (each batch one transaction, as the planner writes
+// them): the target is ≤ 10 s in total. Run it with
+//
+//	go test -run '^$' -bench SavePlanBatch1M -benchtime 1x ./store/sqlite/
+func BenchmarkSavePlanBatch1M(b *testing.B) {
+	const total, batch = 1_000_000, 5_000
+	for b.Loop() {
+		b.StopTimer()
+		ctx, db, bc := queueDB(b)
+		now := bc.CreatedAt
+		ds := planDeliveries(bc, total, now)
+		p, err := db.ClaimPlan(ctx, now, time.Minute)
+		if err != nil || p == nil {
+			b.Fatalf("ClaimPlan = %v, %v", p, err)
+		}
+		b.StartTimer()
+		for i := 0; i < total; i += batch {
+			pb := &notify.PlanBatch{Plan: p, Deliveries: ds[i : i+batch], Cursor: fmt.Sprint(i + batch), Done: i+batch == total}
+			if n, err := db.SavePlanBatch(ctx, pb, now, time.Minute); err != nil || n != batch {
+				b.Fatalf("SavePlanBatch at %d = %d, %v", i, n, err)
+			}
+		}
+		b.StopTimer()
+		pr, err := db.Progress(ctx, bc.ID)
+		if err != nil || pr.Planned != total || pr.Counts[notify.SMS][notify.StatePending] != total/2 {
+			b.Fatalf("Progress = %+v, %v", pr, err)
+		}
+		b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "deliveries/s")
+		b.StartTimer()
+	}
+}
+
+// BenchmarkClaimFinish measures the dispatcher's loop: claim a batch of
+// SMS deliveries, finish them as sent, out of a queue of 60,000 (run with -benchtime 50x).
+func BenchmarkClaimFinish(b *testing.B) {
+	for _, size := range []int{100, 500} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			ctx, db, bc := queueDB(b)
+			now := bc.CreatedAt
+			const total = 60_000
+			p, _ := db.ClaimPlan(ctx, now, time.Hour)
+			ds := planDeliveries(bc, total, now)
+			for _, d := range ds {
+				d.Kind = notify.SMS
+			}
+			for i := 0; i < total; i += 5000 {
+				if _, err := db.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: ds[i : i+5000]}, now, time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+			done := 0
+			b.ResetTimer()
+			for b.Loop() {
+				got, err := db.ClaimDeliveries(ctx, notify.SMS, now, time.Minute, size)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) == 0 {
+					b.Fatal("queue ran dry; lower -benchtime")
+				}
+				for _, d := range got {
+					d.State, d.ProviderID, d.SentAt = notify.StateSent, "SM"+d.ID, &now
+				}
+				if err := db.FinishDeliveries(ctx, got); err != nil {
+					b.Fatal(err)
+				}
+				done += len(got)
+			}
+			b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
