@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/heraldhq/herald/incident"
@@ -53,7 +54,9 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 	}
 	res := &DryRunResult{PageID: inc.PageID, IncidentID: inc.ID, Kind: kind, Recipients: map[Kind]int{}, Suppressed: map[Kind]int{},
 		Currency: s.cfg.SMSCurrency, Samples: map[Kind]map[string]*Message{}}
-	seen := map[string]bool{}
+	// 8 bytes of each delivery ID: a million customers on two channels
+	// cost ~40 MB here rather than ~200 MB of strings.
+	seen := map[uint64]struct{}{}
 	segs := map[[2]string]int{} // language, zone → SMS segments
 	cursor := ""
 	for !strings.HasPrefix(cursor, phaseDone+":") {
@@ -63,10 +66,14 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 		}
 		cursor = next
 		for _, d := range ds {
-			if seen[d.ID] {
+			key, err := strconv.ParseUint(d.ID[:16], 16, 64)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := seen[key]; dup {
 				continue
 			}
-			seen[d.ID] = true
+			seen[key] = struct{}{}
 			if _, err := s.store.FindSuppression(ctx, d.PageID, d.Kind, d.Address); err == nil {
 				res.Suppressed[d.Kind]++
 				continue

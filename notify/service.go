@@ -40,7 +40,8 @@ type Config struct {
 	// Workers is the number of concurrent sends per channel (default 8).
 	Workers map[Kind]int
 	// BatchSize is the planner's batch (default 2000); dispatchers claim
-	// up to ClaimSize deliveries at a time (default 4 × workers, ≥ 16).
+	// up to ClaimSize deliveries at a time (default 16 × workers, ≥ 128,
+	// capped so a rate-limited channel sends a claim within lease/8).
 	BatchSize int
 	ClaimSize int
 	// Lease is the plan and delivery lease (default 30s).
