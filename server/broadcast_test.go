@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -181,6 +182,14 @@ func TestBroadcastBadInput(t *testing.T) {
 		{"count bad state", "GET", p + "/subscribers/count?state=x", ``, 400, "state", nil},
 		{"patch nothing", "PATCH", p + "/subscribers/abcdefabcdef", `{}`, 400, "component_ids", nil},
 		{"unknown subscriber", "GET", p + "/subscribers/nosuchsub123", ``, 404, "", nil},
+		{"patch unknown subscriber", "PATCH", p + "/subscribers/nosuchsub123", `{"component_ids":[]}`, 404, "", nil},
+		{"delete unknown subscriber", "DELETE", p + "/subscribers/nosuchsub123", ``, 404, "", nil},
+		{"resend unknown subscriber", "POST", p + "/subscribers/nosuchsub123/resend_confirmation", ``, 404, "", nil},
+		{"follow unknown incident", "POST", p + "/incidents/nosuchinc123/subscribers", `{"subscriber":{"email":"a@example.com"}}`, 404, "", nil},
+		{"follow without wrapper", "POST", p + "/incidents/" + inc.ID + "/subscribers", `{}`, 400, "subscriber", nil},
+		{"subscribers of unknown page", "GET", "/v1/pages/nosuchpage1/subscribers", ``, 404, "", nil},
+		{"broadcasts of unknown incident", "GET", api + "/incidents/nosuchinc123/broadcasts", ``, 404, "", nil},
+		{"import to unknown page", "POST", "/api/v1/pages/nosuchpage1/customers/import?format=csv", "id,name\nx,y\n", 404, "", nil},
 		{"import bad format", "POST", api + "/customers/import?format=xml", `id`, 400, "format", nil},
 		{"import no format", "POST", api + "/customers/import", `id`, 400, "format", []string{"Content-Type", "application/octet-stream"}},
 		{"import bad skip_invalid", "POST", api + "/customers/import?format=csv&skip_invalid=maybe", `id`, 400, "skip_invalid", nil},
@@ -429,11 +438,63 @@ func TestBroadcastCancel(t *testing.T) {
 	b.mustDo(http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
 	incID := b.declare("API down")
 	bid := b.broadcasts(incID)[0].BroadcastID
+
+	// A watcher sees the pending broadcast at once, then the cancellation,
+	// and then the stream ends.
+	req, _ := http.NewRequest("GET", b.base+"/api/v1/broadcasts/"+bid+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+b.agent)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan sseEvent, 16)
+	go func() {
+		defer close(events)
+		var cur sseEvent
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "" && cur.name != "":
+				events <- cur
+				cur = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				cur.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				cur.data += strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	next := func() (sseEvent, bool) {
+		select {
+		case ev, ok := <-events:
+			return ev, ok
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10 s")
+			return sseEvent{}, false
+		}
+	}
+	if ev, _ := next(); ev.name != "progress" || !strings.Contains(ev.data, `"state":"pending"`) {
+		t.Fatalf("first event %+v", ev)
+	}
+
 	b.mustDo(http.StatusForbidden, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.agent, "")
 	var p notify.Progress
 	b.mustDo(http.StatusOK, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.manager, "").json(t, &p)
 	if p.State != notify.PlanCancelled {
 		t.Fatalf("after cancel %+v", p)
+	}
+	var last sseEvent
+	for {
+		ev, ok := next()
+		if !ok {
+			break
+		}
+		last = ev
+	}
+	if last.name != "done" || !strings.Contains(last.data, `"state":"cancelled"`) {
+		t.Errorf("stream ended with %+v", last)
 	}
 	// A finished broadcast's stream is one done event.
 	r := b.mustDo(http.StatusOK, "GET", "/api/v1/broadcasts/"+bid+"/events", b.agent, "")
@@ -578,6 +639,27 @@ func TestPublicSubscribe(t *testing.T) {
 					t.Errorf("HTML answer %d %s", h.status, h.body)
 				}
 			})
+		}
+	})
+
+	t.Run("sign-ups per IP are limited: 429", func(t *testing.T) {
+		for i := 0; ; i++ {
+			csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
+			r := b.form("/subscribe", url.Values{"channel": {"email"}, "address": {fmt.Sprintf("many%d@example.com", i)}, "csrf": {csrf}}, html...)
+			if r.status == http.StatusTooManyRequests {
+				if !strings.Contains(r.String(), "Too many attempts") {
+					t.Errorf("429 page: %s", r.body)
+				}
+				break
+			}
+			if r.status != 200 || i > 12 {
+				t.Fatalf("sign-up %d: %d (the default limit is 10 per IP per 4 h)", i, r.status)
+			}
+		}
+		csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
+		r := b.form("/subscribe", url.Values{"channel": {"email"}, "address": {"more@example.com"}, "csrf": {csrf}})
+		if d := r.errorOf(t); r.status != http.StatusTooManyRequests || d.Code != notify.ERATELIMITED {
+			t.Errorf("JSON answer %d %+v", r.status, d)
 		}
 	})
 
