@@ -42,6 +42,7 @@ type Config struct {
 	BodyLimit       int           // largest request body, bytes
 	ShutdownTimeout time.Duration // how long in-flight requests get on SIGINT/SIGTERM
 
+	Broadcast Broadcast // the fan-out: policy, quiet hours, rates, SMS budget
 	Providers Providers
 }
 
@@ -54,6 +55,7 @@ func DefaultConfig() Config {
 		LogFormat:       DefaultLogFormat,
 		BodyLimit:       DefaultBodyLimit,
 		ShutdownTimeout: DefaultShutdownTimeout,
+		Broadcast:       DefaultBroadcast(),
 	}
 }
 
@@ -71,7 +73,7 @@ type setting struct {
 
 func (c *Config) settings() []setting {
 	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
-	return []setting{
+	return append([]setting{
 		{"addr", "HERALD_ADDR", "addr", "listen on `HOST:PORT`", str(&c.Addr), func() string { return c.Addr }},
 		{"data_dir", "HERALD_DATA_DIR", "data", "SQLite engine: keep herald.db in `DIR`", str(&c.DataDir), func() string { return c.DataDir }},
 		{"redis_url", "HERALD_REDIS_URL", "redis", "use the Redis engine at `URL` (redis://host:6379/0) instead of SQLite", str(&c.RedisURL), func() string { return c.RedisURL }},
@@ -95,7 +97,7 @@ func (c *Config) settings() []setting {
 			c.ShutdownTimeout = d
 			return nil
 		}, func() string { return c.ShutdownTimeout.String() }},
-	}
+	}, c.Broadcast.settings()...)
 }
 
 // parseSize reads a byte count: 65536, 64KiB, 1MiB, 1MB, 512k.
@@ -283,7 +285,10 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout: must be positive")
 	}
-	return nil
+	if err := c.Broadcast.validate(); err != nil {
+		return err
+	}
+	return c.Providers.validate()
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -329,6 +334,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.Int("body_limit", c.BodyLimit),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Any("broadcast", c.Broadcast),
 		slog.Any("providers", c.Providers),
 	)
 }
@@ -376,6 +382,9 @@ type Providers struct {
 	SlackToken                string
 	SlackAPIURL               string
 	SlackSigningSecret        string
+	TwilioMaxPrice            string
+	SMTPTLS                   string
+	WebhookSecret             string
 }
 
 type providerVar struct {
@@ -398,6 +407,9 @@ func (p *Providers) vars() []providerVar {
 		{"HERALD_SLACK_TOKEN", &p.SlackToken, true},
 		{"HERALD_SLACK_API_URL", &p.SlackAPIURL, false},
 		{"HERALD_SLACK_SIGNING_SECRET", &p.SlackSigningSecret, true},
+		{"HERALD_TWILIO_MAX_PRICE", &p.TwilioMaxPrice, false},
+		{"HERALD_SMTP_TLS", &p.SMTPTLS, false},
+		{"HERALD_WEBHOOK_SECRET", &p.WebhookSecret, true},
 	}
 }
 

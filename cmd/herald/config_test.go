@@ -70,8 +70,10 @@ func TestExampleConfig(t *testing.T) {
 	})
 	t.Run("every Config field is a setting", func(t *testing.T) {
 		var c Config
-		// All fields but Providers are settings.
-		if n, m := reflect.TypeOf(c).NumField()-1, len(c.settings()); n != m {
+		// All fields but Providers and Broadcast are settings, and every
+		// field of Broadcast is one.
+		n := reflect.TypeOf(c).NumField() - 2 + reflect.TypeOf(c.Broadcast).NumField()
+		if m := len(c.settings()); n != m {
 			t.Errorf("Config has %d setting fields but %d settings", n, m)
 		}
 	})
@@ -191,25 +193,30 @@ func TestSecretsRedacted(t *testing.T) {
 	}
 	env := map[string]string{
 		"HERALD_REDIS_URL":            "redis://user:redis-secret@127.0.0.1:6379/0",
-		"HERALD_TWILIO_AUTH_TOKEN":    "twilio-secret",
+		"HERALD_TWILIO_AUTH_TOKEN":    "twiliosecret",
 		"HERALD_TWILIO_ACCOUNT_SID":   "AC123",
+		"HERALD_TWILIO_FROM":          "+15005550006",
+		"HERALD_SMTP_ADDR":            "smtp.example.com:587",
+		"HERALD_SMTP_USERNAME":        "status",
+		"HERALD_SMTP_FROM":            "status@example.com",
 		"HERALD_SMTP_PASSWORD_FILE":   pwFile,
 		"HERALD_SLACK_TOKEN":          "xoxb-slack-secret",
 		"HERALD_SLACK_SIGNING_SECRET": "signing-secret",
+		"HERALD_WEBHOOK_SECRET":       "webhook-secret",
 	}
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	c, err := newConfigFlags(fs).load(envMap(env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Providers.SMTPPassword != "smtp-secret-from-file" || c.Providers.TwilioAuthToken != "twilio-secret" {
+	if c.Providers.SMTPPassword != "smtp-secret-from-file" || c.Providers.TwilioAuthToken != "twiliosecret" {
 		t.Fatalf("secrets not loaded: %+v", c.Providers)
 	}
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "config", c)
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "config", c)
 	for name, out := range map[string]string{"String": c.String(), "log": logged.String()} {
-		for _, secret := range []string{"redis-secret", "twilio-secret", "smtp-secret", "slack-secret", "signing-secret"} {
+		for _, secret := range []string{"redis-secret", "twiliosecret", "smtp-secret", "slack-secret", "signing-secret", "webhook-secret"} {
 			if strings.Contains(out, secret) {
 				t.Errorf("%s shows %s:\n%s", name, secret, out)
 			}

@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/webhook"
 	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/statuspage"
 	"github.com/heraldhq/herald/store/redis"
@@ -42,6 +47,11 @@ type engine struct {
 	store  incident.Store
 	events incident.Events
 	close  func() error
+	// notify is the same store seen as the fan-out's; limiter holds the
+	// provider rates (across nodes on Redis); secrets keeps shared keys.
+	notify  notify.Store
+	limiter notify.Limiter
+	secrets server.SecretStore
 }
 
 // sqlitePath is the database file inside the data directory.
@@ -57,7 +67,7 @@ func openEngine(ctx context.Context, cfg Config, log *slog.Logger, events bool) 
 		if err != nil {
 			return nil, fmt.Errorf("open redis %s: %w", redactURL(cfg.RedisURL), err)
 		}
-		e := &engine{name: "redis", where: redactURL(cfg.RedisURL), store: db, close: db.Close}
+		e := &engine{name: "redis", where: redactURL(cfg.RedisURL), store: db, close: db.Close, notify: db, limiter: db.Limiter(), secrets: db}
 		if events {
 			ev, stop, err := redisEvents(ctx, db, log)
 			if err != nil {
@@ -77,7 +87,7 @@ func openEngine(ctx context.Context, cfg Config, log *slog.Logger, events bool) 
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{name: "sqlite", where: path, store: db, close: db.Close}
+	e := &engine{name: "sqlite", where: path, store: db, close: db.Close, notify: db, limiter: notify.NewLocalLimiter(), secrets: db}
 	if events {
 		e.events = incident.NewLocalEvents()
 	}
@@ -147,12 +157,23 @@ func (a *app) serve(ctx context.Context, cfg Config) error {
 	go func() { siteDone <- site.Run(runCtx) }()
 
 	srv := server.New(server.Config{PublicURL: publicURL, BodyLimit: cfg.BodyLimit}, svc, site, reg, log)
+	fan, chans, err := startBroadcast(ctx, cfg, publicURL, eng, svc, srv, reg, log)
+	if err != nil {
+		return err
+	}
+	// The sandbox outlives the fan-out: sends in flight at shutdown still
+	// reach it (closed after notifyDone below).
+	defer func() { _ = chans.closeSandbox() }()
+	notifyDone := make(chan error, 1)
+	go func() { notifyDone <- fan.Run(runCtx) }()
+
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
 	go advanceMaintenances(runCtx, svc, log)
 
-	log.Info("herald listening", "addr", ln.Addr().String(), "url", publicURL, "engine", eng.name, "store", eng.where, "page_id", page.ID, "version", version())
+	log.Info("herald listening", "addr", ln.Addr().String(), "url", publicURL, "engine", eng.name, "store", eng.where, "page_id", page.ID,
+		"channels", strings.Join(chans.descriptions, " "), "version", version())
 	a.hintTokens(ctx, svc, cfg, log)
 	if a.ready != nil {
 		a.ready(ln.Addr().String())
@@ -186,6 +207,14 @@ func (a *app) serve(ctx context.Context, cfg Config) error {
 	select {
 	case <-siteDone:
 	case <-sctx.Done():
+	}
+	// notify.Service.Run returns once the sends in flight have finished
+	// and their outcomes are written; a send cut short here would be sent
+	// again after the lease, so it gets the whole shutdown timeout.
+	select {
+	case <-notifyDone:
+	case <-sctx.Done():
+		log.Warn("shutdown timed out with sends in flight; they are sent again after their lease")
 	}
 	if runErr == nil {
 		log.Info("stopped")
@@ -246,4 +275,43 @@ func redisOptions(cfg Config) []redis.Option {
 		opts = append(opts, redis.WithPrefix(cfg.RedisPrefix))
 	}
 	return opts
+}
+
+// startBroadcast builds the fan-out: the channels (real providers or the
+// sandbox), the templates, the notify.Service on the engine's store and
+// limiter, and the server's broadcast routes. The caller runs the service.
+func startBroadcast(ctx context.Context, cfg Config, publicURL string, eng *engine, svc *incident.Service, srv *server.Server, reg prometheus.Registerer, log *slog.Logger) (*notify.Service, *channels, error) {
+	var override fs.FS
+	if dir := cfg.Broadcast.TemplatesDir; dir != "" {
+		override = os.DirFS(dir)
+	}
+	r, err := notify.NewRenderer(configs.TemplatesFS(), override)
+	if err != nil {
+		return nil, nil, fmt.Errorf("templates: %w", err)
+	}
+	chans, err := buildChannels(context.WithoutCancel(ctx), cfg, publicURL, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	ncfg := cfg.Broadcast.notifyConfig(publicURL)
+	ncfg.AllowPrivateWebhooks = chans.allowPrivate
+	ncfg.Registerer = reg
+	allow := chans.allowPrivate
+	fan, err := notify.New(ncfg, notify.Deps{Incidents: svc, Store: eng.notify, Channels: chans.byKind, Renderer: r,
+		Events: eng.events, Limiter: eng.limiter, Log: log,
+		ValidateURL: func(raw string) error { return webhook.ValidateURL(raw, allow) }})
+	if err != nil {
+		_ = chans.closeSandbox()
+		return nil, nil, err
+	}
+	bc := server.BroadcastConfig{TwilioAuthToken: chans.twilioToken, SlackSigningSecret: chans.slackSecret,
+		Secrets: eng.secrets, DefaultRegion: cfg.Broadcast.DefaultRegion}
+	if chans.sandbox != nil {
+		bc.Sandbox = chans.sandbox.Handler()
+	}
+	if err := srv.EnableBroadcast(fan, bc); err != nil {
+		_ = chans.closeSandbox()
+		return nil, nil, err
+	}
+	return fan, chans, nil
 }

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+)
+
+// Defaults of the broadcast settings; configs/herald.example.yaml repeats them.
+const (
+	DefaultFrequencyCap    = notify.DefaultFrequencyCap
+	DefaultFrequencyWindow = notify.DefaultFrequencyWindow
+	DefaultWorkers         = 8
+	DefaultLease           = notify.DefaultLease
+	DefaultMaxSMSSegments  = notify.DefaultMaxSMSSegments
+	DefaultSMSSegmentPrice = notify.DefaultSMSSegmentPrice
+	DefaultSMSCurrency     = notify.DefaultSMSCurrency
+	// DefaultSMSRate is a Twilio Messaging Service's usual throughput for
+	// a few long codes; raise it to what the account is provisioned for.
+	DefaultSMSRate = 10.0
+	// DefaultEmailRate keeps a relay's per-connection limits happy.
+	DefaultEmailRate = 20.0
+)
+
+// Broadcast holds the fan-out's settings (notify.Config): what each channel
+// gets, respect for customers (quiet hours, frequency cap), speed (rates,
+// workers), SMS budget and price, and templates. Lists and policies are
+// kept as the strings written in the file so the config prints as it was
+// given; notifyConfig parses them (Validate checks them first).
+type Broadcast struct {
+	QuietHours      string        // "22:00-07:00" in each customer's time zone; "" none
+	FrequencyCap    int           // messages per address per incident per channel per window; 0 disables
+	FrequencyWindow time.Duration // the cap's window
+	SMSRate         float64       // messages per second across all nodes; 0 unlimited
+	EmailRate       float64
+	SlackRate       float64
+	WebhookRate     float64
+	Workers         int           // concurrent sends per channel
+	Lease           time.Duration // how long a claimed delivery or plan batch is held before another node may take it
+	MaxSMSSegments  int
+	SMSSegmentPrice float64
+	SMSCurrency     string
+	SMSCountries    string // comma-separated region codes allowed to sign up by SMS; "" any
+	DefaultRegion   string // region for phone numbers without a country prefix
+	TemplatesDir    string // folder overriding the built-in templates; "" none
+	PolicySMS       string // broadcast kinds each channel gets, comma-separated
+	PolicyEmail     string
+	PolicySlack     string
+	PolicyWebhook   string
+	AllowPrivate    bool // webhook and Slack subscribers may point at private addresses
+}
+
+// policyString is the comma list of a default policy's kinds for k.
+func policyString(k notify.Kind) string {
+	var out []string
+	for _, b := range notify.DefaultPolicy()[k] {
+		out = append(out, string(b))
+	}
+	return strings.Join(out, ",")
+}
+
+// DefaultBroadcast returns the fan-out settings herald runs with when nothing is set.
+func DefaultBroadcast() Broadcast {
+	return Broadcast{
+		FrequencyCap:    DefaultFrequencyCap,
+		FrequencyWindow: DefaultFrequencyWindow,
+		SMSRate:         DefaultSMSRate,
+		EmailRate:       DefaultEmailRate,
+		Workers:         DefaultWorkers,
+		Lease:           DefaultLease,
+		MaxSMSSegments:  DefaultMaxSMSSegments,
+		SMSSegmentPrice: DefaultSMSSegmentPrice,
+		SMSCurrency:     DefaultSMSCurrency,
+		PolicySMS:       policyString(notify.SMS),
+		PolicyEmail:     policyString(notify.Email),
+		PolicySlack:     policyString(notify.Slack),
+		PolicyWebhook:   policyString(notify.Webhook),
+	}
+}
+
+func (b *Broadcast) settings() []setting {
+	str := func(p *string) func(string) error {
+		return func(v string) error { *p = strings.TrimSpace(v); return nil }
+	}
+	num := func(p *float64) func(string) error {
+		return func(v string) error {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || f < 0 {
+				return fmt.Errorf("want a number ≥ 0, got %q", v)
+			}
+			*p = f
+			return nil
+		}
+	}
+	integer := func(p *int, lo int) func(string) error {
+		return func(v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < lo {
+				return fmt.Errorf("want a whole number ≥ %d, got %q", lo, v)
+			}
+			*p = n
+			return nil
+		}
+	}
+	dur := func(p *time.Duration) func(string) error {
+		return func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration (like 1h), got %q", v)
+			}
+			*p = d
+			return nil
+		}
+	}
+	fnum := func(f float64) func() string { return func() string { return strconv.FormatFloat(f, 'f', -1, 64) } }
+	return []setting{
+		{"quiet_hours", "HERALD_QUIET_HOURS", "", "non-critical customer messages wait out `HH:MM-HH:MM` in the customer's time zone", str(&b.QuietHours), func() string { return b.QuietHours }},
+		{"frequency_cap", "HERALD_FREQUENCY_CAP", "", "", integer(&b.FrequencyCap, 0), func() string { return strconv.Itoa(b.FrequencyCap) }},
+		{"frequency_window", "HERALD_FREQUENCY_WINDOW", "", "", dur(&b.FrequencyWindow), func() string { return b.FrequencyWindow.String() }},
+		{"sms_rate", "HERALD_SMS_RATE", "", "", num(&b.SMSRate), func() string { return fnum(b.SMSRate)() }},
+		{"email_rate", "HERALD_EMAIL_RATE", "", "", num(&b.EmailRate), func() string { return fnum(b.EmailRate)() }},
+		{"slack_rate", "HERALD_SLACK_RATE", "", "", num(&b.SlackRate), func() string { return fnum(b.SlackRate)() }},
+		{"webhook_rate", "HERALD_WEBHOOK_RATE", "", "", num(&b.WebhookRate), func() string { return fnum(b.WebhookRate)() }},
+		{"workers", "HERALD_WORKERS", "", "", integer(&b.Workers, 1), func() string { return strconv.Itoa(b.Workers) }},
+		{"lease", "HERALD_LEASE", "", "", dur(&b.Lease), func() string { return b.Lease.String() }},
+		{"max_sms_segments", "HERALD_MAX_SMS_SEGMENTS", "", "", integer(&b.MaxSMSSegments, 1), func() string { return strconv.Itoa(b.MaxSMSSegments) }},
+		{"sms_segment_price", "HERALD_SMS_SEGMENT_PRICE", "", "", num(&b.SMSSegmentPrice), func() string { return fnum(b.SMSSegmentPrice)() }},
+		{"sms_currency", "HERALD_SMS_CURRENCY", "", "", str(&b.SMSCurrency), func() string { return b.SMSCurrency }},
+		{"sms_countries", "HERALD_SMS_COUNTRIES", "", "", str(&b.SMSCountries), func() string { return b.SMSCountries }},
+		{"default_region", "HERALD_DEFAULT_REGION", "", "", str(&b.DefaultRegion), func() string { return b.DefaultRegion }},
+		{"templates_dir", "HERALD_TEMPLATES_DIR", "", "", str(&b.TemplatesDir), func() string { return b.TemplatesDir }},
+		{"policy_sms", "HERALD_POLICY_SMS", "", "", str(&b.PolicySMS), func() string { return b.PolicySMS }},
+		{"policy_email", "HERALD_POLICY_EMAIL", "", "", str(&b.PolicyEmail), func() string { return b.PolicyEmail }},
+		{"policy_slack", "HERALD_POLICY_SLACK", "", "", str(&b.PolicySlack), func() string { return b.PolicySlack }},
+		{"policy_webhook", "HERALD_POLICY_WEBHOOK", "", "", str(&b.PolicyWebhook), func() string { return b.PolicyWebhook }},
+		{"webhooks_allow_private", "HERALD_WEBHOOKS_ALLOW_PRIVATE", "", "", func(v string) error {
+			ok, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			b.AllowPrivate = ok
+			return nil
+		}, func() string { return strconv.FormatBool(b.AllowPrivate) }},
+	}
+}
+
+// parsePolicy reads a comma list of broadcast kinds ("none" or "" for none).
+func parsePolicy(s string) ([]incident.BroadcastKind, error) {
+	var out []incident.BroadcastKind
+	for _, f := range strings.Split(s, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" || f == "none" {
+			continue
+		}
+		k := incident.BroadcastKind(f)
+		if _, ok := notify.KindForBroadcast(k); !ok {
+			return nil, fmt.Errorf("unknown broadcast %q (want declared, updated, resolved, scheduled, started, completed, or none)", f)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// parseQuietHours splits "22:00-07:00".
+func parseQuietHours(s string) (start, end string, err error) {
+	if s == "" {
+		return "", "", nil
+	}
+	a, b, ok := strings.Cut(s, "-")
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if !ok || !isClock(a) || !isClock(b) || a == b {
+		return "", "", fmt.Errorf("want HH:MM-HH:MM like 22:00-07:00, got %q", s)
+	}
+	return a, b, nil
+}
+
+func isClock(s string) bool {
+	t, err := time.Parse("15:04", s)
+	return err == nil && t.Format("15:04") == s
+}
+
+// validate reports the first broadcast setting that cannot work.
+func (b *Broadcast) validate() error {
+	if _, _, err := parseQuietHours(b.QuietHours); err != nil {
+		return fmt.Errorf("quiet_hours: %w", err)
+	}
+	for key, v := range map[string]string{"policy_sms": b.PolicySMS, "policy_email": b.PolicyEmail, "policy_slack": b.PolicySlack, "policy_webhook": b.PolicyWebhook} {
+		if _, err := parsePolicy(v); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	for _, c := range b.countries() {
+		if len(c) != 2 || strings.ToUpper(c) != c || strings.ContainsFunc(c, func(r rune) bool { return r < 'A' || r > 'Z' }) {
+			return fmt.Errorf("sms_countries: want two-letter region codes like HU,PL,HR, got %q", c)
+		}
+	}
+	if b.DefaultRegion != "" && (len(b.DefaultRegion) != 2 || strings.ToUpper(b.DefaultRegion) != b.DefaultRegion) {
+		return fmt.Errorf("default_region: want a two-letter region code like HU, got %q", b.DefaultRegion)
+	}
+	if b.TemplatesDir != "" {
+		if st, err := os.Stat(b.TemplatesDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("templates_dir: %q is not a directory", b.TemplatesDir)
+		}
+	}
+	if b.Workers < 1 || b.MaxSMSSegments < 1 || b.Lease <= 0 || b.FrequencyWindow <= 0 {
+		return fmt.Errorf("workers, max_sms_segments, lease and frequency_window must be positive")
+	}
+	return nil
+}
+
+func (b *Broadcast) countries() []string {
+	var out []string
+	for _, c := range strings.Split(b.SMSCountries, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// notifyConfig is the notify.Config these settings make (after validate).
+func (b *Broadcast) notifyConfig(publicURL string) notify.Config {
+	qs, qe, _ := parseQuietHours(b.QuietHours)
+	policy := map[notify.Kind][]incident.BroadcastKind{}
+	for k, v := range map[notify.Kind]string{notify.SMS: b.PolicySMS, notify.Email: b.PolicyEmail, notify.Slack: b.PolicySlack, notify.Webhook: b.PolicyWebhook} {
+		policy[k], _ = parsePolicy(v)
+	}
+	capN := b.FrequencyCap
+	if capN == 0 {
+		capN = -1 // notify: negative disables, 0 is its default
+	}
+	rates := map[notify.Kind]notify.Limit{}
+	for k, r := range map[notify.Kind]float64{notify.SMS: b.SMSRate, notify.Email: b.EmailRate, notify.Slack: b.SlackRate, notify.Webhook: b.WebhookRate} {
+		if r > 0 {
+			rates[k] = notify.Limit{Rate: r}
+		}
+	}
+	workers := map[notify.Kind]int{}
+	for _, k := range []notify.Kind{notify.SMS, notify.Email, notify.Slack, notify.Webhook} {
+		workers[k] = b.Workers
+	}
+	return notify.Config{
+		PublicURL:            publicURL,
+		Policy:               policy,
+		QuietStart:           qs,
+		QuietEnd:             qe,
+		FrequencyCap:         capN,
+		FrequencyWindow:      b.FrequencyWindow,
+		Rates:                rates,
+		Workers:              workers,
+		Lease:                b.Lease,
+		MaxSMSSegments:       b.MaxSMSSegments,
+		SMSSegmentPrice:      b.SMSSegmentPrice,
+		SMSCurrency:          b.SMSCurrency,
+		SMSCountries:         b.countries(),
+		DefaultRegion:        b.DefaultRegion,
+		AllowPrivateWebhooks: b.AllowPrivate,
+	}
+}
+
+// LogValue implements slog.LogValuer.
+func (b Broadcast) LogValue() slog.Value {
+	var attrs []slog.Attr
+	for _, s := range b.settings() {
+		attrs = append(attrs, slog.String(s.key, s.get()))
+	}
+	return slog.GroupValue(attrs...)
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/slack"
+	"github.com/heraldhq/herald/notify/smtp"
+	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/notify/webhook"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// Which providers herald sends through is decided once, at start:
+//
+//   - No provider credentials at all (no Twilio, SMTP or Slack setting): the
+//     built-in sandbox starts in-process on loopback, every channel points at
+//     it, and its inbox is served at /sandbox. A newcomer sees the whole loop
+//     on one machine.
+//   - Any credentials: each configured provider is used for real. A channel
+//     whose provider is not configured (say email with only Twilio set) is
+//     not silently sent to a sandbox; its deliveries fail at once, as
+//     permanent failures with the code "not_configured" and a reason naming
+//     the variables to set, so the broadcast's progress shows why.
+//   - Webhooks need no credentials and are always on. Slack's incoming-webhook
+//     URLs need no token either, so Slack is always on too; posting to a
+//     member or channel ID needs HERALD_SLACK_TOKEN.
+
+// any reports whether any provider setting is given: then herald runs with
+// real providers, and no sandbox.
+func (p Providers) any() bool {
+	return p.twilio() || p.smtp() || p.slack()
+}
+
+func (p Providers) twilio() bool {
+	return p.TwilioAccountSID != "" || p.TwilioAuthToken != "" || p.TwilioFrom != "" || p.TwilioMessagingServiceSID != "" || p.TwilioAPIURL != "" || p.TwilioMaxPrice != ""
+}
+
+func (p Providers) smtp() bool {
+	return p.SMTPAddr != "" || p.SMTPUsername != "" || p.SMTPPassword != "" || p.SMTPFrom != "" || p.SMTPTLS != ""
+}
+
+func (p Providers) slack() bool {
+	return p.SlackToken != "" || p.SlackAPIURL != "" || p.SlackSigningSecret != ""
+}
+
+// validate checks that each provider that is partly configured is fully
+// configured: a half-set provider is a mistake to report at start, not a
+// surprise in the middle of an outage.
+func (p *Providers) validate() error {
+	if p.twilio() {
+		switch {
+		case p.TwilioAccountSID == "" || p.TwilioAuthToken == "":
+			return errors.New("twilio: set both HERALD_TWILIO_ACCOUNT_SID and HERALD_TWILIO_AUTH_TOKEN")
+		case (p.TwilioFrom == "") == (p.TwilioMessagingServiceSID == ""):
+			return errors.New("twilio: set one of HERALD_TWILIO_FROM and HERALD_TWILIO_MESSAGING_SERVICE_SID")
+		}
+		if err := p.twilioConfig("").Validate(); err != nil {
+			return fmt.Errorf("twilio: %w", err)
+		}
+	}
+	if p.smtp() {
+		if p.SMTPAddr == "" {
+			return errors.New("smtp: HERALD_SMTP_ADDR is required with the other HERALD_SMTP_* settings")
+		}
+		if p.SMTPFrom == "" {
+			return errors.New("smtp: HERALD_SMTP_FROM is required (the sender, e.g. \"Example Status <status@example.com>\")")
+		}
+		if err := p.smtpConfig().Validate(); err != nil {
+			return fmt.Errorf("smtp: %w", err)
+		}
+	}
+	if err := p.slackConfig().Validate(); err != nil {
+		return fmt.Errorf("slack: %w", err)
+	}
+	return nil
+}
+
+func (p *Providers) twilioConfig(publicURL string) twilio.Config {
+	c := twilio.Config{AccountSID: p.TwilioAccountSID, AuthToken: p.TwilioAuthToken, From: p.TwilioFrom,
+		MessagingServiceSID: p.TwilioMessagingServiceSID, APIURL: p.TwilioAPIURL, MaxPrice: p.TwilioMaxPrice}
+	if publicURL != "" {
+		c.StatusCallbackURL = publicURL + "/webhooks/twilio/status"
+	}
+	return c
+}
+
+func (p *Providers) smtpConfig() smtp.Config {
+	return smtp.Config{Addr: p.SMTPAddr, Username: p.SMTPUsername, Password: p.SMTPPassword, From: p.SMTPFrom, TLS: smtp.TLSMode(strings.ToLower(p.SMTPTLS))}
+}
+
+func (p *Providers) slackConfig() slack.Config {
+	return slack.Config{Token: p.SlackToken, APIURL: p.SlackAPIURL, SigningSecret: p.SlackSigningSecret}
+}
+
+// providerHTTP is the client for the provider APIs: a bounded timeout
+// (never http.DefaultClient) and enough idle connections per host that a
+// fan-out with many workers reuses them instead of dialling for each send.
+func providerHTTP() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Timeout: 30 * time.Second, Transport: t}
+}
+
+// disabled is the channel of a provider that is not configured: every
+// delivery on it fails at once with a reason that says what to set.
+type disabled struct {
+	kind notify.Kind
+	hint string
+}
+
+func (d disabled) Kind() notify.Kind { return d.kind }
+
+func (d disabled) Send(context.Context, *notify.Message) (notify.Receipt, error) {
+	return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "not_configured", Reason: d.hint}
+}
+
+// channels is what the fan-out sends through, and what the server needs to
+// check inbound requests and show the sandbox.
+type channels struct {
+	byKind map[notify.Kind]notify.Channel
+	// sandbox is the in-process sandbox when no provider is configured.
+	sandbox *sandbox.Sandbox
+	// twilioToken checks X-Twilio-Signature on inbound requests.
+	twilioToken  string
+	slackSecret  string
+	allowPrivate bool // webhook and Slack subscribers may be on loopback
+	descriptions []string
+	closeSandbox func() error
+}
+
+// buildChannels builds the channel map from the providers' settings, or
+// starts the sandbox when none is configured (see the comment at the top).
+func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.Logger) (*channels, error) {
+	p := cfg.Providers
+	out := &channels{byKind: map[notify.Kind]notify.Channel{}, allowPrivate: cfg.Broadcast.AllowPrivate, closeSandbox: func() error { return nil }}
+	hc := providerHTTP()
+	if !p.any() {
+		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log.With("component", "sandbox")})
+		if err != nil {
+			return nil, fmt.Errorf("start the sandbox: %w", err)
+		}
+		sc := sb.Config()
+		p = Providers{
+			TwilioAccountSID: sc.AccountSID, TwilioAuthToken: sc.AuthToken, TwilioFrom: "+15005550006", TwilioAPIURL: sb.TwilioURL(),
+			SMTPAddr: sb.SMTPAddr(), SMTPFrom: "Herald Status <status@herald.localhost>", SMTPTLS: string(smtp.TLSNone),
+			SlackToken: sc.SlackToken, SlackAPIURL: sb.SlackURL(),
+			WebhookSecret: cfg.Providers.WebhookSecret,
+		}
+		out.sandbox, out.closeSandbox, out.allowPrivate = sb, sb.Close, true
+		log.Info("sandbox mode: messages go to the inbox at " + publicURL + "/sandbox")
+	}
+	out.twilioToken, out.slackSecret = p.TwilioAuthToken, p.SlackSigningSecret
+	fail := func(err error) (*channels, error) {
+		_ = out.closeSandbox()
+		return nil, err
+	}
+
+	if p.twilio() {
+		ch, err := twilio.New(p.twilioConfig(publicURL), hc)
+		if err != nil {
+			return fail(fmt.Errorf("twilio: %w", err))
+		}
+		out.byKind[notify.SMS] = ch
+		out.describe("sms", "twilio", firstNonEmpty(p.TwilioAPIURL, "api.twilio.com"))
+	} else {
+		out.byKind[notify.SMS] = disabled{notify.SMS, "no SMS provider configured: set HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM"}
+		out.describe("sms", "disabled", "")
+	}
+	if p.smtp() {
+		ch, err := smtp.New(p.smtpConfig())
+		if err != nil {
+			return fail(fmt.Errorf("smtp: %w", err))
+		}
+		out.byKind[notify.Email] = ch
+		out.describe("email", "smtp", p.SMTPAddr)
+	} else {
+		out.byKind[notify.Email] = disabled{notify.Email, "no email provider configured: set HERALD_SMTP_ADDR and HERALD_SMTP_FROM"}
+		out.describe("email", "disabled", "")
+	}
+	sl, err := slack.New(p.slackConfig(), hc)
+	if err != nil {
+		return fail(fmt.Errorf("slack: %w", err))
+	}
+	out.byKind[notify.Slack] = sl
+	if p.SlackToken != "" {
+		out.describe("slack", "slack", firstNonEmpty(p.SlackAPIURL, "slack.com"))
+	} else {
+		out.describe("slack", "incoming webhooks only", "")
+	}
+	wh, err := webhook.New(webhook.Config{Secret: p.WebhookSecret, AllowPrivate: out.allowPrivate})
+	if err != nil {
+		return fail(fmt.Errorf("webhook: %w", err))
+	}
+	out.byKind[notify.Webhook] = wh
+	out.describe("webhook", "http", "")
+	return out, nil
+}
+
+func (c *channels) describe(kind, how, where string) {
+	s := kind + "=" + how
+	if where != "" {
+		s += "(" + hostOf(where) + ")"
+	}
+	c.descriptions = append(c.descriptions, s)
+}
+
+// hostOf shortens a URL or host:port to its host:port for the start line.
+func hostOf(s string) string {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "http://")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
