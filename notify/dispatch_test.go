@@ -192,7 +192,7 @@ func TestCancel(t *testing.T) {
 		h := newHarness(t, open, sandbox.Faults{})
 		h.importCSV(customersCSV(120, false))
 		cfg := baseConfig()
-		cfg.Rates = map[notify.Kind]notify.Limit{notify.SMS: {Rate: 40, Burst: 1}}
+		cfg.Rates = map[notify.Kind]notify.Limit{notify.SMS: {Rate: 20, Burst: 1}}
 		h.start(cfg)
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		b := h.broadcasts(inc.ID)[0]
@@ -202,7 +202,7 @@ func TestCancel(t *testing.T) {
 		}
 		p := h.waitDone(b.ID)
 		sent, cancelled := p.Counts[notify.SMS][notify.StateSent], p.Counts[notify.SMS][notify.StateCancelled]
-		if sent+cancelled != 120 || cancelled < 60 || p.State != notify.PlanCancelled {
+		if sent+cancelled != 120 || cancelled < 40 || p.State != notify.PlanCancelled {
 			t.Errorf("after cancel: sent %d cancelled %d state %s", sent, cancelled, p.State)
 		}
 		if n := h.sb.Count(sandbox.KindSMS); n != sent {
@@ -232,7 +232,9 @@ func TestPlanCrashResume(t *testing.T) {
 		h := newHarness(t, open, sandbox.Faults{})
 		h.importCSV(customersCSV(95, true))
 		cfg := baseConfig()
-		cfg.BatchSize, cfg.Lease = 20, 5*time.Second
+		// The lease must outlast a send and its batched write even on a
+		// loaded CI machine under -race, or a live delivery is reclaimed.
+		cfg.BatchSize, cfg.Lease = 20, 20*time.Second
 		crashing := &failingSaves{engine: h.st}
 		crashing.left.Store(2)
 		stop := h.run(h.service(cfg, map[notify.Kind]notify.Channel{}, crashing))
@@ -244,7 +246,7 @@ func TestPlanCrashResume(t *testing.T) {
 		if err != nil || plan.State != notify.PlanPending || plan.Cursor == "" {
 			t.Fatalf("plan after crash = %+v, %v", plan, err)
 		}
-		h.clock.Advance(6 * time.Second) // the lease expires
+		h.clock.Advance(21 * time.Second) // the plan's lease expires
 		h.start(cfg)
 		p := h.waitDone(b.ID)
 		if p.Planned != 190 || p.Counts[notify.SMS][notify.StateSent] != 95 || p.Counts[notify.Email][notify.StateSent] != 95 {
