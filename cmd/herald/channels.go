@@ -143,7 +143,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.
 	out := &channels{byKind: map[notify.Kind]notify.Channel{}, allowPrivate: cfg.Broadcast.AllowPrivate, closeSandbox: func() error { return nil }}
 	hc := providerHTTP()
 	if !p.any() {
-		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log.With("component", "sandbox")})
+		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log})
 		if err != nil {
 			return nil, fmt.Errorf("start the sandbox: %w", err)
 		}

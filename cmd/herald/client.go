@@ -72,6 +72,7 @@ type apiError struct {
 	Code    string
 	Message string
 	Field   string
+	Body    []byte // the whole answer, for errors that carry more (an import's bad rows)
 }
 
 func (e *apiError) Error() string {
@@ -94,21 +95,28 @@ func (e *apiError) Error() string {
 // 2xx answer into out (when not nil). raw, when not nil, receives the body.
 func (c *client) do(ctx context.Context, method, path string, hdr http.Header, in, out any, raw *[]byte) error {
 	var body io.Reader
+	ct := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body, ct = bytes.NewReader(b), "application/json"
 	}
+	return c.send(ctx, c.http, method, path, hdr, ct, body, out, raw)
+}
+
+// send is do with any body, streamed as it is read (a customer import),
+// through hc (a client with a longer timeout, or none for a stream).
+func (c *client) send(ctx context.Context, hc *http.Client, method, path string, hdr http.Header, contentType string, body io.Reader, out any, raw *[]byte) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "herald-cli/"+strings.Fields(version())[0])
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -118,13 +126,9 @@ func (c *client) do(ctx context.Context, method, path string, hdr http.Header, i
 			req.Header.Add(k, v)
 		}
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && !ne.Timeout() || strings.Contains(err.Error(), "connection refused") {
-			return fmt.Errorf("cannot reach herald at %s: %w\nhint: is `herald serve` running? Point --url or HERALD_URL at it", c.base, err)
-		}
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return c.transportError(method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -140,9 +144,9 @@ func (c *client) do(ctx context.Context, method, path string, hdr http.Header, i
 			} `json:"error"`
 		}
 		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
-			return &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Field: eb.Error.Field}
+			return &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Field: eb.Error.Field, Body: b}
 		}
-		return &apiError{Status: resp.StatusCode, Code: "http", Message: strings.TrimSpace(firstNonEmpty(snippet(b), resp.Status))}
+		return &apiError{Status: resp.StatusCode, Code: "http", Message: strings.TrimSpace(firstNonEmpty(snippet(b), resp.Status)), Body: b}
 	}
 	if raw != nil {
 		*raw = b
@@ -153,6 +157,15 @@ func (c *client) do(ctx context.Context, method, path string, hdr http.Header, i
 		}
 	}
 	return nil
+}
+
+// transportError explains a request that got no answer.
+func (c *client) transportError(method, path string, err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && !ne.Timeout() || strings.Contains(err.Error(), "connection refused") {
+		return fmt.Errorf("cannot reach herald at %s: %w\nhint: is `herald serve` running? Point --url or HERALD_URL at it", c.base, err)
+	}
+	return fmt.Errorf("%s %s: %w", method, path, err)
 }
 
 func snippet(b []byte) string {

@@ -55,6 +55,7 @@ type incidentFlags struct {
 	noNotify   bool
 	asJSON     bool
 	quiet      bool
+	wait       bool
 }
 
 func addIncidentFlags(fs *flag.FlagSet) *incidentFlags {
@@ -65,6 +66,7 @@ func addIncidentFlags(fs *flag.FlagSet) *incidentFlags {
 	fs.BoolVar(&f.noNotify, "no-notify", false, "post without notifying subscribers")
 	fs.BoolVar(&f.asJSON, "json", false, "print the incident as JSON")
 	fs.BoolVar(&f.quiet, "q", false, "print only the incident ID")
+	fs.BoolVar(&f.wait, "wait", false, "then follow the broadcast: a progress bar per channel on stderr until every message is out (Ctrl-C stops watching, not the broadcast)")
 	return f
 }
 
@@ -150,7 +152,19 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	if err := c.do(ctx, http.MethodPost, incidentPath(p.ID, ""), hdr, map[string]any{"incident": body}, nil, &raw); err != nil {
 		return err
 	}
-	return a.printIncident(f, "declared", p, raw)
+	if err := a.printIncident(f, "declared", p, raw); err != nil || !f.wait {
+		return err
+	}
+	return a.waitAfter(ctx, c, p.ID, raw, nil)
+}
+
+// waitAfter follows the broadcast that the write answered by raw created.
+func (a *app) waitAfter(ctx context.Context, c *client, pageID string, raw []byte, before map[string]bool) error {
+	var inc apiIncident
+	if err := json.Unmarshal(raw, &inc); err != nil {
+		return fmt.Errorf("unexpected answer: %w", err)
+	}
+	return a.waitFor(ctx, c, pageID, inc.ID, before)
 }
 
 // findIncident returns the page that holds incident id: --page when given,
@@ -194,11 +208,27 @@ func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id
 		return err
 	}
 	body.Components, body.ComponentIDs = comps, ids
+	// --wait follows the broadcast this change creates: the one that was
+	// not there before it.
+	var before map[string]bool
+	if f.wait {
+		ps, err := c.broadcasts(ctx, p.ID, id)
+		if err != nil {
+			return err
+		}
+		before = map[string]bool{}
+		for _, pr := range ps {
+			before[pr.BroadcastID] = true
+		}
+	}
 	var raw []byte
 	if err := c.do(ctx, http.MethodPatch, incidentPath(p.ID, id), nil, map[string]any{"incident": body}, nil, &raw); err != nil {
 		return err
 	}
-	return a.printIncident(f, verb, p, raw)
+	if err := a.printIncident(f, verb, p, raw); err != nil || !f.wait {
+		return err
+	}
+	return a.waitAfter(ctx, c, p.ID, raw, before)
 }
 
 func cmdUpdate(ctx context.Context, a *app, args []string) error {

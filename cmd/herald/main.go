@@ -97,6 +97,11 @@ func commands() []command {
 		{"declare", "declare an incident", cmdDeclare},
 		{"update", "post an update to an incident", cmdUpdate},
 		{"resolve", "resolve an incident", cmdResolve},
+		{"broadcast", "watch, list, cancel or dry-run an incident's broadcasts", cmdBroadcast},
+		{"import", "import customers from a CSV or JSON file", cmdImport},
+		{"customers", "list customers, show one, or the messages one got", cmdCustomers},
+		{"subscribers", "list or add subscribers", cmdSubscribers},
+		{"sandbox", "run the provider sandbox (Twilio, Slack, SMTP stand-ins) on its own", cmdSandbox},
 		{"maintenance", "schedule, list, start or complete maintenance", cmdMaintenance},
 		{"status", "show the page's status, components and open incidents", cmdStatus},
 		{"pages", "list pages", cmdPages},
@@ -116,13 +121,16 @@ Commands:
 
 const usageFooter = `
 Examples:
-  herald serve                                    # 127.0.0.1:8080, SQLite in ./data
+  herald serve                                    # 127.0.0.1:8080, SQLite in ./data; messages to the sandbox at /sandbox
   herald token create --role admin                # prints a token on its last line
   export HERALD_TOKEN=hrld_...
   herald components create --name Payments
   herald declare --name "Payments are failing" --component Payments=major_outage --message "We are investigating."
   herald update INCIDENT --status identified --message "A bad deploy; rolling back."
   herald resolve INCIDENT --message "Payments work again."
+  herald import customers customers.csv           # then: herald customers
+  herald declare --name "SMS delays" --component Payments=degraded_performance --wait
+  herald broadcast dry-run INCIDENT --kind resolved
 
 API commands reach the server at --url or HERALD_URL (default http://127.0.0.1:8080)
 with the token from --token or HERALD_TOKEN.

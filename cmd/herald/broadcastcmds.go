@@ -1,0 +1,602 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/heraldhq/herald/notify"
+)
+
+// The broadcast commands: customers and their import, subscribers, and a
+// broadcast's progress, cancel and dry run.
+
+// importTimeout bounds a customer import: a large file streams for a while.
+const importTimeout = 30 * time.Minute
+
+func pagePath(pageID string) string { return "/api/v1/pages/" + url.PathEscape(pageID) }
+
+// ---- import ----
+
+func cmdImport(ctx context.Context, a *app, args []string) error {
+	return subcommand(ctx, a, "import", args, map[string]func(context.Context, *app, []string) error{
+		"customers": cmdImportCustomers,
+	})
+}
+
+func cmdImportCustomers(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("import customers", "FILE [--page P] [--skip-invalid] [--format csv|json] [FLAGS]",
+		`Imports a page's customers from a CSV or JSON file ("-" reads standard input),
+upserting by id. CSV columns: id,name,phone,email,slack,language,time_zone,plan,
+region,components (components separated by ;, by name or id); other columns become
+segment attributes. A file with bad rows imports nothing: every bad row is listed
+with its line and reason, and the command exits 1. With --skip-invalid the good
+rows are imported and the bad ones listed.`)
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	skip := fs.Bool("skip-invalid", false, "import the good rows and report the bad ones")
+	format := fs.String("format", "", "`FORMAT` csv or json (default: from the file name's extension)")
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "FILE"); err != nil {
+		return err
+	}
+	f := strings.ToLower(*format)
+	if f == "" {
+		switch strings.ToLower(filepath.Ext(pos[0])) {
+		case ".csv":
+			f = "csv"
+		case ".json":
+			f = "json"
+		default:
+			return usageErrorf("cannot tell the format of %q: pass --format csv or --format json", pos[0])
+		}
+	}
+	if f != "csv" && f != "json" {
+		return usageErrorf("--format: want csv or json, got %q", *format)
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	var body io.Reader = a.stdin
+	if pos[0] != "-" {
+		file, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		body = file
+	}
+	q := url.Values{"format": {f}}
+	if *skip {
+		q.Set("skip_invalid", "true")
+	}
+	ct := map[string]string{"csv": "text/csv", "json": "application/json"}[f]
+	var raw []byte
+	err = c.send(ctx, &http.Client{Timeout: importTimeout}, http.MethodPost, pagePath(p.ID)+"/customers/import?"+q.Encode(), nil, ct, body, nil, &raw)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity && len(ae.Body) > 0 {
+		raw, err = ae.Body, nil
+		var res notify.ImportResult
+		if json.Unmarshal(raw, &res) == nil && res.Invalid > 0 {
+			if *asJSON {
+				_ = printJSON(a.stdout, raw)
+			} else {
+				a.printImport(&res)
+			}
+			return fmt.Errorf("%d invalid rows; nothing was imported (fix them, or pass --skip-invalid to import the rest)", res.Invalid)
+		}
+		return ae
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	var res notify.ImportResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("unexpected answer: %w", err)
+	}
+	a.printImport(&res)
+	return nil
+}
+
+// printImport prints the counts on stdout and each bad row on stderr.
+func (a *app) printImport(res *notify.ImportResult) {
+	fmt.Fprintf(a.stdout, "created %d, updated %d, invalid %d\n", res.Created, res.Updated, res.Invalid)
+	for _, e := range res.Errors {
+		field := e.Field
+		if field == "" {
+			field = "row"
+		}
+		fmt.Fprintf(a.stderr, "line %d: %s: %s\n", e.Line, field, e.Reason)
+	}
+}
+
+// ---- customers ----
+
+func cmdCustomers(ctx context.Context, a *app, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		return cmdCustomersList(ctx, a, args)
+	}
+	return subcommand(ctx, a, "customers", args, map[string]func(context.Context, *app, []string) error{
+		"list":       cmdCustomersList,
+		"show":       cmdCustomersShow,
+		"deliveries": cmdCustomersDeliveries,
+	})
+}
+
+func cmdCustomersList(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("customers list", "[--after ID] [--limit N] [FLAGS]", "Lists a page's customers by id, 100 at a time.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	after := fs.String("after", "", "start after customer `ID` (the cursor the previous page printed)")
+	limit := fs.Int("limit", 100, "at most `N` customers (1..1000)")
+	asJSON := fs.Bool("json", false, "print the customers as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"limit": {strconv.Itoa(*limit)}}
+	if *after != "" {
+		q.Set("after", *after)
+	}
+	var raw []byte
+	var cs []notify.Customer
+	if err := c.do(ctx, http.MethodGet, pagePath(p.ID)+"/customers?"+q.Encode(), nil, nil, &cs, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPHONE\tEMAIL\tSLACK\tLANG\tPLAN")
+	for _, cu := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cu.ID, cu.Name, cu.Phone, cu.Email, oneLine(cu.Slack, 40), cu.Language, cu.Plan)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(cs) == *limit {
+		fmt.Fprintf(a.stderr, "more: herald customers list --after %s\n", cs[len(cs)-1].ID)
+	}
+	return nil
+}
+
+func cmdCustomersShow(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("customers show", "ID [FLAGS]", "Shows one customer as JSON.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "ID (a customer's id)"); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	if err := c.do(ctx, http.MethodGet, pagePath(p.ID)+"/customers/"+url.PathEscape(pos[0]), nil, nil, nil, &raw); err != nil {
+		return err
+	}
+	return printJSON(a.stdout, raw)
+}
+
+func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("customers deliveries", "ID [FLAGS]", "Lists every message sent to a customer, newest first, with its state.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	limit := fs.Int("limit", 100, "at most `N` deliveries (1..1000)")
+	asJSON := fs.Bool("json", false, "print the deliveries as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "ID (a customer's id)"); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var ds []notify.Delivery
+	path := pagePath(p.ID) + "/customers/" + url.PathEscape(pos[0]) + "/deliveries?limit=" + strconv.Itoa(*limit)
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &ds, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tCHANNEL\tKIND\tSTATE\tTO\tINCIDENT\tREASON")
+	for _, d := range ds {
+		reason := d.Reason
+		if d.ErrorCode != "" {
+			reason = d.ErrorCode + " " + reason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.UpdatedAt.UTC().Format("2006-01-02 15:04:05"), d.Kind, d.MessageKind, d.State, oneLine(d.Address, 40), d.IncidentID, oneLine(reason, 60))
+	}
+	return tw.Flush()
+}
+
+// ---- subscribers ----
+
+func cmdSubscribers(ctx context.Context, a *app, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		return cmdSubscribersList(ctx, a, args)
+	}
+	return subcommand(ctx, a, "subscribers", args, map[string]func(context.Context, *app, []string) error{
+		"list": cmdSubscribersList,
+		"add":  cmdSubscribersAdd,
+	})
+}
+
+// apiSubscriber is the part of the v1 subscriber the CLI prints.
+type apiSubscriber struct {
+	ID          string   `json:"id"`
+	Mode        string   `json:"mode"`
+	Email       *string  `json:"email"`
+	Endpoint    *string  `json:"endpoint"`
+	PhoneNumber *string  `json:"phone_number"`
+	Components  []string `json:"components"`
+	State       string   `json:"state"`
+	Language    string   `json:"language"`
+}
+
+func (s apiSubscriber) address() string {
+	for _, p := range []*string{s.Email, s.PhoneNumber, s.Endpoint} {
+		if p != nil && *p != "" {
+			return *p
+		}
+	}
+	return ""
+}
+
+func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("subscribers list", "[--state S] [--type T] [FLAGS]", "Lists a page's subscribers.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	state := fs.String("state", "", "`STATE` active (default), pending, unsubscribed or all")
+	kind := fs.String("type", "", "only `TYPE` email, sms, webhook or slack")
+	asJSON := fs.Bool("json", false, "print the subscribers as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"limit": {"1000"}}
+	if *state != "" {
+		q.Set("state", *state)
+	}
+	if *kind != "" {
+		q.Set("type", *kind)
+	}
+	var raw []byte
+	var subs []apiSubscriber
+	if err := c.do(ctx, http.MethodGet, pagePath(p.ID)+"/subscribers?"+q.Encode(), nil, nil, &subs, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tMODE\tSTATE\tLANG\tADDRESS\tCOMPONENTS")
+	for _, s := range subs {
+		comps := "all"
+		if len(s.Components) > 0 {
+			comps = strings.Join(s.Components, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Mode, s.State, s.Language, oneLine(s.address(), 50), comps)
+	}
+	return tw.Flush()
+}
+
+func cmdSubscribersAdd(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("subscribers add", "(--email X | --phone Y | --webhook URL | --slack URL) [--component C]... [FLAGS]",
+		`Subscribes an address to the page (or to the components given). Added by a
+manager it is active at once unless --confirm sends the usual opt-in message.`)
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	email := fs.String("email", "", "an email `ADDRESS`")
+	phone := fs.String("phone", "", "a mobile `NUMBER`, +36201234567 (or national with --country)")
+	country := fs.String("country", "", "`REGION` of a national phone number, e.g. HU")
+	hook := fs.String("webhook", "", "a webhook `URL` (Statuspage's payload)")
+	slackURL := fs.String("slack", "", "a Slack incoming-webhook `URL`")
+	lang := fs.String("language", "", "`LANG` en, hu, pl or hr (default: the page's)")
+	confirm := fs.Bool("confirm", false, "send the opt-in message and keep the subscriber pending until confirmed")
+	var comps []string
+	fs.Func("component", "only incidents affecting component `NAME` or ID (repeatable)", func(v string) error {
+		comps = append(comps, v)
+		return nil
+	})
+	asJSON := fs.Bool("json", false, "print the subscriber as JSON")
+	quiet := fs.Bool("q", false, "print only the subscriber ID")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	sub := map[string]any{"skip_confirmation_notification": !*confirm}
+	n := 0
+	if *email != "" {
+		sub["email"], n = *email, n+1
+	}
+	if *phone != "" {
+		sub["phone_number"], n = *phone, n+1
+		if *country != "" {
+			sub["phone_country"] = *country
+		}
+	}
+	if *hook != "" {
+		sub["endpoint"], n = *hook, n+1
+	}
+	if *slackURL != "" {
+		sub["endpoint"], sub["mode"], n = *slackURL, "slack", n+1
+	}
+	if n != 1 {
+		fs.Usage()
+		return &usageError{msg: "give exactly one of --email, --phone, --webhook or --slack", shown: true}
+	}
+	if *lang != "" {
+		sub["language"] = *lang
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, err := c.page(ctx, *page)
+	if err != nil {
+		return err
+	}
+	if len(comps) > 0 {
+		all, err := c.components(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(comps))
+		for _, name := range comps {
+			id, err := findComponentID(all, name)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		sub["component_ids"] = ids
+	}
+	var raw []byte
+	var out apiSubscriber
+	if err := c.do(ctx, http.MethodPost, pagePath(p.ID)+"/subscribers", nil, map[string]any{"subscriber": sub}, &out, &raw); err != nil {
+		return err
+	}
+	switch {
+	case *asJSON:
+		return printJSON(a.stdout, raw)
+	case *quiet:
+		fmt.Fprintln(a.stdout, out.ID)
+	default:
+		fmt.Fprintf(a.stdout, "subscribed %s %s %s (%s)\n", out.ID, out.Mode, out.address(), out.State)
+	}
+	return nil
+}
+
+// ---- broadcasts ----
+
+func cmdBroadcast(ctx context.Context, a *app, args []string) error {
+	return subcommand(ctx, a, "broadcast", args, map[string]func(context.Context, *app, []string) error{
+		"watch":   cmdBroadcastWatch,
+		"list":    cmdBroadcastList,
+		"cancel":  cmdBroadcastCancel,
+		"dry-run": cmdBroadcastDryRun,
+	})
+}
+
+func cmdBroadcastWatch(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("broadcast watch", "BROADCAST [FLAGS]",
+		"Follows a broadcast's progress per channel until it is done. Ctrl-C stops watching, not the broadcast.")
+	cf := addClientFlags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "BROADCAST (a broadcast ID)"); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	return a.watch(ctx, c, pos[0])
+}
+
+func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("broadcast list", "INCIDENT [FLAGS]", "Lists an incident's broadcasts, oldest first, with their counts.")
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the page that has the incident)")
+	asJSON := fs.Bool("json", false, "print the broadcasts as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "INCIDENT (an incident ID)"); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, inc, err := c.findIncident(ctx, *page, pos[0])
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var ps []notify.Progress
+	if err := c.do(ctx, http.MethodGet, pagePath(p.ID)+"/incidents/"+url.PathEscape(inc.ID)+"/broadcasts", nil, nil, &ps, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tCREATED\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING")
+	for _, pr := range ps {
+		t := totals(&pr)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", pr.BroadcastID, pr.Kind, pr.State, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
+			pr.Planned, t.sent, t.delivered, t.failed, t.suppressed, t.open)
+	}
+	return tw.Flush()
+}
+
+func cmdBroadcastCancel(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("broadcast cancel", "BROADCAST [FLAGS]", "Cancels a broadcast: messages not yet sent are not sent (those in flight finish).")
+	cf := addClientFlags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "BROADCAST (a broadcast ID)"); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	var pr notify.Progress
+	if err := c.do(ctx, http.MethodPost, "/api/v1/broadcasts/"+url.PathEscape(pos[0])+"/cancel", nil, nil, &pr, nil); err != nil {
+		return err
+	}
+	t := totals(&pr)
+	fmt.Fprintf(a.stdout, "cancelled %s: %d sent, %d cancelled\n", pr.BroadcastID, t.sent+t.delivered, t.cancelled)
+	return nil
+}
+
+func cmdBroadcastDryRun(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("broadcast dry-run", "INCIDENT [--kind KIND] [FLAGS]",
+		`Shows what broadcasting the incident's newest update would do, without sending:
+recipients per channel, SMS segments and an estimated cost, and a sample message
+per channel and language.`)
+	cf := addClientFlags(fs)
+	page := fs.String("page", "", "page `ID` or name (default: the page that has the incident)")
+	kind := fs.String("kind", "", "`KIND` declared, updated, resolved, scheduled, started or completed (default: what the incident's state suggests)")
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, "INCIDENT (an incident ID)"); err != nil {
+		return err
+	}
+	c, err := cf.client(a.getenv)
+	if err != nil {
+		return err
+	}
+	p, inc, err := c.findIncident(ctx, *page, pos[0])
+	if err != nil {
+		return err
+	}
+	path := pagePath(p.ID) + "/incidents/" + url.PathEscape(inc.ID) + "/dry-run"
+	if *kind != "" {
+		path += "?kind=" + url.QueryEscape(*kind)
+	}
+	var raw []byte
+	var res notify.DryRunResult
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &res, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	w := a.stdout
+	fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, inc.Name, inc.ID)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHANNEL\tRECIPIENTS\tSUPPRESSED")
+	for _, k := range channelKinds {
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", k, res.Recipients[k], res.Suppressed[k])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nSMS: %d segments, estimated cost %.2f %s\n", res.SMSSegments, res.EstimatedCost, res.Currency)
+	for _, k := range channelKinds {
+		langs := make([]string, 0, len(res.Samples[k]))
+		for l := range res.Samples[k] {
+			langs = append(langs, l)
+		}
+		sort.Strings(langs)
+		for _, l := range langs {
+			m := res.Samples[k][l]
+			if m == nil {
+				continue
+			}
+			fmt.Fprintf(w, "\n--- %s, %s ---\n", k, l)
+			if m.Subject != "" {
+				fmt.Fprintf(w, "Subject: %s\n", m.Subject)
+			}
+			text := m.Text
+			if k == notify.Webhook && len(m.Payload) > 0 {
+				text = oneLine(string(m.Payload), 300)
+			}
+			if k == notify.SMS {
+				enc, chars, segs := notify.Segments(text)
+				fmt.Fprintf(w, "(%d characters, %s, %d segments)\n", chars, enc, segs)
+			}
+			fmt.Fprintln(w, strings.TrimSpace(text))
+		}
+	}
+	return nil
+}
+
+// channelKinds is the display order of the channels.
+var channelKinds = []notify.Kind{notify.SMS, notify.Email, notify.Slack, notify.Webhook}
