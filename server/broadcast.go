@@ -27,6 +27,9 @@ const (
 	// DefaultProgressInterval is how often a broadcast's SSE stream looks
 	// for progress: a live bar wants a few frames a second.
 	DefaultProgressInterval = 250 * time.Millisecond
+	// importReadTimeout bounds reading an import's body once the handler
+	// has it (256 MiB at 1 MB/s takes about 4 minutes).
+	importReadTimeout = 10 * time.Minute
 	// formTokenLifetime is how long a rendered sign-up form may be posted.
 	formTokenLifetime = 24 * time.Hour
 	// formSecretName names the anti-forgery key in SecretStore.
@@ -246,6 +249,9 @@ func (s *Server) importCustomers() fiber.Handler {
 		}
 		var body io.Reader
 		if c.Request().IsBodyStream() {
+			// ReadTimeout covers reading a request before the handler; a
+			// large file is still arriving here, so give it longer.
+			_ = c.Context().Conn().SetReadDeadline(time.Now().Add(importReadTimeout))
 			body = c.Context().RequestBodyStream()
 		} else {
 			body = bytes.NewReader(c.Body())

@@ -3,6 +3,10 @@
 // mapper from errors to JSON responses, the Statuspage-v1-compatible
 // management API, the public status page served from the pre-rendered
 // statuspage snapshot, server-sent events, health checks and metrics.
+// EnableBroadcast adds the fan-out's front doors (broadcast.go,
+// subscribers.go, subscribe.go, webhooks.go): the subscriber API,
+// customers, broadcasts, the public subscription pages and the signed
+// Twilio and Slack webhooks.
 //
 // Handlers never touch a store: writes and management reads go through
 // incident.Service, public reads through Site, which serves bytes rendered
