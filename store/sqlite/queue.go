@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -106,176 +106,139 @@ func (t *tally) apply(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	return nil
 }
 
-// countInserted adds the deliveries inserted after rowid since to the
-// counters, by SQL over the rowid range: INSERT OR IGNORE does not say
-// which rows it skipped, but new rows always take rowids above the old
-// maximum, inside the one write transaction.
-func countInserted(ctx context.Context, tx *sql.Tx, since int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_counts (broadcast_id, kind, state, n)
-		SELECT broadcast_id, kind, state, count(*) FROM deliveries WHERE rid > ? AND broadcast_id != '' GROUP BY 1, 2, 3
-		ON CONFLICT (broadcast_id, kind, state) DO UPDATE SET n = n + excluded.n`, since); err != nil {
-		return fmt.Errorf("sqlite: count new deliveries: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_reasons (broadcast_id, kind, reason, n)
-		SELECT broadcast_id, kind, reason, count(*) FROM deliveries
-		WHERE rid > ? AND broadcast_id != '' AND state IN ('suppressed', 'failed') GROUP BY 1, 2, 3
-		ON CONFLICT (broadcast_id, kind, reason) DO UPDATE SET n = n + excluded.n`, since); err != nil {
-		return fmt.Errorf("sqlite: count new delivery reasons: %w", err)
-	}
-	return nil
-}
-
-// ---- deliveries: encoding ----
-
-// deliveryInfo is the JSON of the info column: what only the dispatcher
-// reads, packed into one column to keep rows (and inserts) small.
-type deliveryInfo struct {
-	Name     string            `json:"n,omitempty"`
-	Language string            `json:"l,omitempty"`
-	TimeZone string            `json:"z,omitempty"`
-	Vars     map[string]string `json:"v,omitempty"`
-}
-
-func encodeInfo(d *notify.Delivery) (string, error) {
-	if d.Name == "" && d.Language == "" && d.TimeZone == "" && len(d.Vars) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(deliveryInfo{d.Name, d.Language, d.TimeZone, d.Vars})
-	if err != nil {
-		return "", fmt.Errorf("sqlite: delivery %s info: %w", d.ID, err)
-	}
-	return string(b), nil
-}
-
-const deliveryColumns = `id, broadcast_id, page_id, incident_id, update_id, message_kind, kind, address, recipient_type, recipient_id,
-	info, critical, state, attempts, next_at, provider_id, error_code, reason, created_at, updated_at, sent_at, delivered_at`
-
-// scanDelivery reads deliveryColumns plus extra destinations.
-func scanDelivery(s scanner, extra ...any) (*notify.Delivery, error) {
-	var d notify.Delivery
-	var msgKind, kind, rtype, info, state string
-	var next, created, updated int64
-	var sent, delivered sql.NullInt64
-	dest := []any{&d.ID, &d.BroadcastID, &d.PageID, &d.IncidentID, &d.UpdateID, &msgKind, &kind, &d.Address, &rtype, &d.RecipientID,
-		&info, &d.Critical, &state, &d.Attempts, &next, &d.ProviderID, &d.ErrorCode, &d.Reason, &created, &updated, &sent, &delivered}
-	if err := s.Scan(append(dest, extra...)...); err != nil {
-		return nil, err
-	}
-	if info != "{}" {
-		var i deliveryInfo
-		if err := json.Unmarshal([]byte(info), &i); err != nil {
-			return nil, fmt.Errorf("delivery %s info: %w", d.ID, err)
-		}
-		d.Name, d.Language, d.TimeZone, d.Vars = i.Name, i.Language, i.TimeZone, i.Vars
-	}
-	d.MessageKind, d.Kind, d.RecipientType, d.State = notify.MessageKind(msgKind), notify.Kind(kind), notify.RecipientType(rtype), notify.DeliveryState(state)
-	d.NextAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), fromMS(updated)
-	d.SentAt, d.DeliveredAt = fromMSPtr(sent), fromMSPtr(delivered)
-	return &d, nil
-}
-
 // ---- deliveries: insert ----
 
 // insertChunk is how many deliveries one INSERT statement carries: 500
-// rows × 19 parameters stays under SQLite's 32766-variable limit, and one
+// rows × 14 parameters stays under SQLite's 32766-variable limit, and one
 // statement per chunk makes the per-statement cost (through database/sql
 // and the driver) vanish next to the per-row one.
 const insertChunk = 500
 
 // deliveryParams is the number of bound values per inserted row.
-const deliveryParams = 19
+const deliveryParams = 14
 
 // insertSQL returns an INSERT OR IGNORE of n deliveries; attempts, lease,
-// provider ID and the send times start empty. The parameters are plain
-// "?", never "?NNN": for each bound value the driver asks SQLite for the
-// parameter's name, which is a linear search through the names, so
-// numbered parameters make a 9,500-parameter statement quadratic (it was
-// 200× slower).
+// provider ID and the send times take their defaults. The parameters are
+// plain "?", never "?NNN": for each bound value the driver asks SQLite for
+// the parameter's name, which is a linear search through the names, so
+// numbered parameters make a 7,000-parameter statement quadratic.
 func insertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT OR IGNORE INTO deliveries (id, broadcast_id, page_id, incident_id, update_id, message_kind, kind, address,
-	recipient_type, recipient_id, info, critical, state, next_at, error_code, reason, created_at, updated_at,
-	wake_at, attempts, lease, reclaimed, provider_id, sent_at, delivered_at) VALUES `)
+	b.WriteString(`INSERT OR IGNORE INTO deliveries (id, grp, kind, address, recipient_id, odd, info, state, next_at, wake_at,
+	created_at, updated_at, error_code, reason) VALUES `)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", deliveryParams), ",") + ")"
 	for r := range n {
 		if r > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteByte('(')
-		b.WriteString(strings.Repeat("?,", deliveryParams))
-		b.WriteString("0,'',0,'',NULL,NULL)")
+		b.WriteString(row)
 	}
 	return b.String()
 }
 
-// insertStmt returns the full-chunk INSERT, prepared once on the writer
-// connection (a transaction on that connection reuses it as it is).
-func (db *DB) insertStmt(ctx context.Context) (*sql.Stmt, error) {
-	db.stmtMu.Lock()
-	defer db.stmtMu.Unlock()
-	if db.insertFull == nil {
-		st, err := db.w.PrepareContext(ctx, insertSQL(insertChunk))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: prepare delivery insert: %w", err)
-		}
-		db.insertFull = st
-	}
-	return db.insertFull, nil
-}
-
 // insertDeliveries writes ds with INSERT OR IGNORE, counts the new ones
-// into the counters, and returns how many were new. full is insertStmt's
-// statement, fetched before the transaction began: preparing needs the
-// writer connection, which the transaction holds.
-func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, full *sql.Stmt, ds []*notify.Delivery) (int, error) {
+// into the counters, and returns how many were new. Statements come from
+// stmts, prepared before the transaction began: preparing needs the writer
+// connection, which the transaction holds.
+func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*notify.Delivery, now time.Time) (int, error) {
 	if len(ds) == 0 {
 		return 0, nil
+	}
+	groups, err := groupIDs(ctx, tx, ds)
+	if err != nil {
+		return 0, err
 	}
 	var maxRID int64
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(rid), 0) FROM deliveries").Scan(&maxRID); err != nil {
 		return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
 	}
-	txFull := tx.StmtContext(ctx, full)
-	defer txFull.Close()
+	full := tx.StmtContext(ctx, db.stmts.insertFull)
+	defer full.Close()
 	args := make([]any, 0, insertChunk*deliveryParams)
+	// One buffer holds every info BLOB of a chunk: the driver copies bound
+	// values, so the slices may share it.
+	var infos []byte
+	t := newTally()
 	created := 0
 	for start := 0; start < len(ds); start += insertChunk {
 		chunk := ds[start:min(start+insertChunk, len(ds))]
-		args = args[:0]
-		var err error
-		for _, d := range chunk {
-			info, err := encodeInfo(d)
-			if err != nil {
-				return 0, err
-			}
+		args, infos = args[:0], infos[:0]
+		ends := make([]int, len(chunk))
+		for i, d := range chunk {
+			infos = encodeInfo(infos, d)
+			ends[i] = len(infos)
+		}
+		from := 0
+		for i, d := range chunk {
 			state := d.State
 			if state == "" {
 				state = notify.StatePending
 			}
-			args = append(args, d.ID, d.BroadcastID, d.PageID, d.IncidentID, d.UpdateID, string(d.MessageKind), string(d.Kind), d.Address,
-				string(d.RecipientType), d.RecipientID, info, boolInt(d.Critical), string(state), ms(d.NextAt), d.ErrorCode, d.Reason,
-				ms(d.CreatedAt), ms(d.UpdatedAt), ms(d.NextAt)) // the last is wake_at
+			next := ms(d.NextAt)
+			args = append(args, idKey(d.ID), groups[groupOf(d)], string(d.Kind), d.Address, d.RecipientID, boolInt(!derivedID(d)),
+				infos[from:ends[i]:ends[i]], string(state), next, next, ms(d.CreatedAt), ms(d.UpdatedAt), d.ErrorCode, d.Reason)
+			from = ends[i]
 		}
 		var res sql.Result
 		if len(chunk) == insertChunk {
-			res, err = txFull.ExecContext(ctx, args...)
+			res, err = full.ExecContext(ctx, args...)
 		} else {
 			res, err = tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
 		}
-		n, err := res.RowsAffected()
+		n64, err := res.RowsAffected()
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
 		}
-		created += int(n)
-	}
-	if created > 0 {
-		if err := countInserted(ctx, tx, maxRID); err != nil {
-			return 0, err
+		n := int(n64)
+		created += n
+		// New rows take the rowids after the largest, in order, inside the
+		// one write transaction: the chunk's new rows are (maxRID, maxRID+n].
+		if n == len(chunk) {
+			for _, d := range chunk {
+				state := d.State
+				if state == "" {
+					state = notify.StatePending
+				}
+				t.move(d.BroadcastID, d.Kind, "", state, d.Reason)
+			}
+		} else if n > 0 {
+			// Some existed already: INSERT OR IGNORE does not say which, so
+			// count what the rows say.
+			if err := countRows(ctx, tx, t, groups, maxRID, maxRID+int64(n)); err != nil {
+				return 0, err
+			}
 		}
+		maxRID += int64(n)
+	}
+	if err := t.apply(ctx, tx, now); err != nil {
+		return 0, err
 	}
 	return created, nil
+}
+
+// countRows tallies the new deliveries with rowids in (from, to].
+func countRows(ctx context.Context, tx *sql.Tx, t *tally, groups map[group]int64, from, to int64) error {
+	broadcasts := map[int64]string{}
+	for g, id := range groups {
+		broadcasts[id] = g.BroadcastID
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT grp, kind, state, reason FROM deliveries WHERE rid > ? AND rid <= ?", from, to)
+	if err != nil {
+		return fmt.Errorf("sqlite: count new deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var grp int64
+		var kind, state, reason string
+		if err := rows.Scan(&grp, &kind, &state, &reason); err != nil {
+			return fmt.Errorf("sqlite: count new deliveries: %w", err)
+		}
+		t.move(broadcasts[grp], notify.Kind(kind), "", notify.DeliveryState(state), reason)
+	}
+	return rows.Err()
 }
 
 // checkDeliveries validates what the store relies on.
@@ -299,14 +262,13 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int
 	if err := checkDeliveries(ds); err != nil {
 		return 0, err
 	}
-	full, err := db.insertStmt(ctx)
-	if err != nil {
+	if err := db.prepare(ctx); err != nil {
 		return 0, err
 	}
 	var created int
-	err = db.write(ctx, "enqueue deliveries", func(tx *sql.Tx) error {
+	err := db.write(ctx, "enqueue deliveries", func(tx *sql.Tx) error {
 		var err error
-		created, err = db.insertDeliveries(ctx, tx, full, ds)
+		created, err = db.insertDeliveries(ctx, tx, ds, db.Now())
 		return err
 	})
 	if err != nil {
@@ -379,12 +341,11 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 	if err := checkDeliveries(b.Deliveries); err != nil {
 		return 0, err
 	}
-	full, err := db.insertStmt(ctx)
-	if err != nil {
+	if err := db.prepare(ctx); err != nil {
 		return 0, err
 	}
 	var created int
-	err = db.write(ctx, "save plan batch", func(tx *sql.Tx) error {
+	err := db.write(ctx, "save plan batch", func(tx *sql.Tx) error {
 		var state, token string
 		err := tx.QueryRowContext(ctx, "SELECT state, lease FROM plans WHERE broadcast_id = ?", bid).Scan(&state, &token)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -398,7 +359,7 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 		if token == "" || token != b.Plan.Lease {
 			return incident.Errorf(incident.ECONFLICT, "plan of broadcast %s was claimed by another planner", bid)
 		}
-		if created, err = db.insertDeliveries(ctx, tx, full, b.Deliveries); err != nil {
+		if created, err = db.insertDeliveries(ctx, tx, b.Deliveries, now); err != nil {
 			return err
 		}
 		newState := notify.PlanPending
@@ -470,7 +431,8 @@ func (db *DB) CancelPlan(ctx context.Context, broadcastID string, now time.Time)
 		if _, err := tx.ExecContext(ctx, "UPDATE delivery_counts SET n = 0 WHERE broadcast_id = ? AND state = 'pending'", broadcastID); err != nil {
 			return fmt.Errorf("sqlite: cancel plan %s: %w", broadcastID, err)
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE deliveries SET state = 'cancelled', updated_at = ? WHERE broadcast_id = ? AND state = 'pending'",
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'cancelled', updated_at = ?
+			WHERE grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?) AND state = 'pending'`,
 			ms(now), broadcastID); err != nil {
 			return fmt.Errorf("sqlite: cancel deliveries of %s: %w", broadcastID, err)
 		}
@@ -539,46 +501,92 @@ func (db *DB) Progress(ctx context.Context, broadcastID string) (*notify.Progres
 
 // ---- claim, finish, receipts ----
 
-// ClaimDeliveries implements notify.Store with one UPDATE … RETURNING: the
-// subquery walks deliveries_due (kind, wake_at) from the oldest, so due
-// pending rows and rows whose lease ran out come in one ordered range.
-// reclaimed records whether the row was sending before (an expired lease),
-// which is how the counters know which rows left pending.
+// claimSQL is ClaimDeliveries' statement: the subquery walks deliveries_due
+// (kind, wake_at) from the oldest, so due pending rows and rows whose lease
+// ran out come in one ordered range, and only the rows it picks are
+// written. reclaimed records whether the row was sending before (an
+// expired lease), which is how the counters know which rows left pending.
+const claimSQL = `UPDATE deliveries SET state = 'sending', wake_at = ?, lease = ?, attempts = attempts + 1,
+		reclaimed = (state = 'sending'), updated_at = ?
+	WHERE rid IN (SELECT rid FROM deliveries WHERE kind = ? AND state IN ('pending', 'sending') AND wake_at <= ?
+		ORDER BY wake_at LIMIT ?)
+	RETURNING rid, id, grp, kind, address, recipient_id, info, attempts, next_at, provider_id, error_code, reason, created_at,
+		sent_at, delivered_at, reclaimed`
+
+// newToken returns a fresh, non-zero claim token.
+func newToken() int64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+		if t := int64(binary.LittleEndian.Uint64(b[:]) >> 1); t != 0 {
+			return t
+		}
+	}
+}
+
+// ClaimDeliveries implements notify.Store with one UPDATE … RETURNING.
 func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Time, lease time.Duration, n int) ([]*notify.Delivery, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	token := newLease()
+	if err := db.prepare(ctx); err != nil {
+		return nil, err
+	}
+	token := newToken()
 	var out []*notify.Delivery
 	err := db.write(ctx, "claim deliveries", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = 'sending', wake_at = ?1, lease = ?2, attempts = attempts + 1,
-				reclaimed = (state = 'sending'), updated_at = ?3
-			WHERE rid IN (SELECT rid FROM deliveries WHERE kind = ?4 AND state IN ('pending', 'sending') AND wake_at <= ?3
-				ORDER BY wake_at LIMIT ?5)
-			RETURNING `+deliveryColumns+`, reclaimed`,
-			ms(now.Add(lease)), token, ms(now), string(kind), n)
+		st := tx.StmtContext(ctx, db.stmts.claim)
+		defer st.Close()
+		rows, err := st.QueryContext(ctx, ms(now.Add(lease)), token, ms(now), string(kind), ms(now), n)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim deliveries: %w", err)
 		}
 		defer rows.Close()
-		t := newTally()
-		out = make([]*notify.Delivery, 0, n)
+		type claimed struct {
+			d         *notify.Delivery
+			grp       int64
+			reclaimed bool
+		}
+		cs := make([]claimed, 0, n)
 		for rows.Next() {
-			var reclaimed bool
-			d, err := scanDelivery(rows, &reclaimed)
-			if err != nil {
+			var c claimed
+			var d notify.Delivery
+			var rid int64
+			var id any
+			var kind string
+			var info []byte
+			var next, created int64
+			var sent, delivered sql.NullInt64
+			if err := rows.Scan(&rid, &id, &c.grp, &kind, &d.Address, &d.RecipientID, &info, &d.Attempts, &next, &d.ProviderID,
+				&d.ErrorCode, &d.Reason, &created, &sent, &delivered, &c.reclaimed); err != nil {
 				return fmt.Errorf("sqlite: claim deliveries: %w", err)
 			}
-			d.Lease = token
-			if !reclaimed {
-				t.move(d.BroadcastID, d.Kind, notify.StatePending, notify.StateSending, "")
+			d.ID, d.Kind, d.State, d.Lease = idString(id), notify.Kind(kind), notify.StateSending, leaseString(rid, token)
+			if err := decodeInfo(info, &d); err != nil {
+				return fmt.Errorf("sqlite: claim delivery %s: %w", d.ID, err)
 			}
-			out = append(out, d)
+			d.NextAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), now
+			d.SentAt, d.DeliveredAt = fromMSPtr(sent), fromMSPtr(delivered)
+			c.d = &d
+			cs = append(cs, c)
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("sqlite: claim deliveries: %w", err)
 		}
 		rows.Close()
+		t := newTally()
+		out = make([]*notify.Delivery, len(cs))
+		for i, c := range cs {
+			g, err := db.group(ctx, tx, c.grp)
+			if err != nil {
+				return err
+			}
+			c.d.BroadcastID, c.d.PageID, c.d.IncidentID, c.d.UpdateID, c.d.MessageKind = g.BroadcastID, g.PageID, g.IncidentID, g.UpdateID, g.MessageKind
+			if !c.reclaimed {
+				t.move(g.BroadcastID, c.d.Kind, notify.StatePending, notify.StateSending, "")
+			}
+			out[i] = c.d
+		}
 		return t.apply(ctx, tx, now)
 	})
 	if err != nil {
@@ -589,8 +597,39 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 	return out, nil
 }
 
-// FinishDeliveries implements notify.Store: one UPDATE per delivery,
-// conditional on the lease token, in one transaction.
+// finishParams is the number of bound values per finished delivery.
+const finishParams = 10
+
+// finishSizes are the row counts FinishDeliveries' statements are prepared
+// for; a batch is cut into chunks of the largest and each chunk padded to
+// the smallest size that holds it with rows that match nothing (rowid 0).
+var finishSizes = []int{16, 64, 256}
+
+// finishSQL returns the UPDATE … FROM (VALUES …) that finishes n
+// deliveries at once: each VALUES row finds its delivery by rowid, and the
+// lease fence (still sending, same token) is part of the join, so rows
+// whose lease was lost are simply not updated. RETURNING says which were.
+func finishSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`UPDATE deliveries SET state = v.column3, next_at = v.column4, wake_at = v.column4, lease = 0, provider_id = v.column5,
+		error_code = v.column6, reason = v.column7, sent_at = coalesce(v.column8, sent_at),
+		delivered_at = coalesce(v.column9, delivered_at), updated_at = v.column10
+	FROM (VALUES `)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", finishParams), ",") + ")"
+	for r := range n {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(`) AS v
+	WHERE deliveries.rid = v.column1 AND deliveries.lease = v.column2 AND deliveries.state = 'sending'
+	RETURNING grp, kind, state, reason`)
+	return b.String()
+}
+
+// FinishDeliveries implements notify.Store: one UPDATE per chunk of up to
+// 256 deliveries, all in one transaction, and the counters once.
 func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -600,33 +639,76 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 			return incident.Invalid("state", "delivery %s: finish with a final state or pending, not %q", d.ID, d.State)
 		}
 	}
-	now := db.Now()
+	if err := db.prepare(ctx); err != nil {
+		return err
+	}
+	now := ms(db.Now())
+	// Rows to update: a lease that is not ours (another engine's, none) can
+	// only be a lost one; a delivery given twice is finished once.
+	args := make([]any, 0, len(ds)*finishParams)
+	seen := make(map[int64]bool, len(ds))
+	for _, d := range ds {
+		rid, token, ok := parseLease(d.Lease)
+		if !ok || seen[rid] {
+			continue
+		}
+		seen[rid] = true
+		upd := now
+		if !d.UpdatedAt.IsZero() {
+			upd = ms(d.UpdatedAt)
+		}
+		args = append(args, rid, token, string(d.State), ms(d.NextAt), d.ProviderID, d.ErrorCode, d.Reason, msPtr(d.SentAt),
+			msPtr(d.DeliveredAt), upd)
+	}
+	if len(args) == 0 {
+		return nil
+	}
 	return db.write(ctx, "finish deliveries", func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = ?, next_at = ?, wake_at = ?, lease = '', provider_id = ?,
-				error_code = ?, reason = ?, sent_at = coalesce(?, sent_at), delivered_at = coalesce(?, delivered_at), updated_at = ?
-			WHERE id = ? AND state = 'sending' AND lease = ?
-			RETURNING broadcast_id, kind`)
-		if err != nil {
-			return fmt.Errorf("sqlite: finish deliveries: %w", err)
-		}
-		defer st.Close()
 		t := newTally()
-		for _, d := range ds {
-			if d.Lease == "" {
-				continue
+		largest := finishSizes[len(finishSizes)-1]
+		for start := 0; start < len(args); start += largest * finishParams {
+			chunk := args[start:min(start+largest*finishParams, len(args))]
+			rows := len(chunk) / finishParams
+			size := 0
+			for i, s := range finishSizes {
+				if s >= rows {
+					size = i
+					break
+				}
 			}
-			next := ms(d.NextAt)
-			var bid, kind string
-			err := st.QueryRowContext(ctx, string(d.State), next, next, d.ProviderID, d.ErrorCode, d.Reason, msPtr(d.SentAt), msPtr(d.DeliveredAt),
-				ms(nonEmpty(d.UpdatedAt, func() time.Time { return now })), d.ID, d.Lease).Scan(&bid, &kind)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // the lease was lost: someone else holds the delivery now
-			} else if err != nil {
-				return fmt.Errorf("sqlite: finish delivery %s: %w", d.ID, err)
+			for len(chunk) < finishSizes[size]*finishParams {
+				chunk = append(chunk, 0, 0, "", 0, "", "", "", nil, nil, 0)
 			}
-			t.move(bid, notify.Kind(kind), notify.StateSending, d.State, d.Reason)
+			st := tx.StmtContext(ctx, db.stmts.finish[size])
+			res, err := st.QueryContext(ctx, chunk...)
+			if err != nil {
+				st.Close()
+				return fmt.Errorf("sqlite: finish deliveries: %w", err)
+			}
+			for res.Next() {
+				var grp int64
+				var kind, state, reason string
+				if err := res.Scan(&grp, &kind, &state, &reason); err != nil {
+					res.Close()
+					st.Close()
+					return fmt.Errorf("sqlite: finish deliveries: %w", err)
+				}
+				g, err := db.group(ctx, tx, grp)
+				if err != nil {
+					res.Close()
+					st.Close()
+					return err
+				}
+				t.move(g.BroadcastID, notify.Kind(kind), notify.StateSending, notify.DeliveryState(state), reason)
+			}
+			err = res.Err()
+			res.Close()
+			st.Close()
+			if err != nil {
+				return fmt.Errorf("sqlite: finish deliveries: %w", err)
+			}
 		}
-		return t.apply(ctx, tx, now)
+		return t.apply(ctx, tx, fromMS(now))
 	})
 }
 
@@ -652,17 +734,18 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 		delivered = sql.NullInt64{Int64: ms(at), Valid: true}
 	}
 	return db.write(ctx, "set delivery status", func(tx *sql.Tx) error {
-		var bid, kind, newReason string
+		var grp int64
+		var kind, newReason string
 		err := tx.QueryRowContext(ctx, `UPDATE deliveries SET state = ?1,
 				error_code = CASE WHEN ?2 != '' THEN ?2 ELSE error_code END,
 				reason = CASE WHEN ?3 != '' THEN ?3 ELSE reason END,
 				delivered_at = coalesce(?4, delivered_at), updated_at = ?5
 			WHERE id = ?6 AND state = 'sent'
-			RETURNING broadcast_id, kind, reason`,
-			string(state), errorCode, reason, delivered, ms(at), id).Scan(&bid, &kind, &newReason)
+			RETURNING grp, kind, reason`,
+			string(state), errorCode, reason, delivered, ms(at), idKey(id)).Scan(&grp, &kind, &newReason)
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
-			err := tx.QueryRowContext(ctx, "SELECT 1 FROM deliveries WHERE id = ?", id).Scan(&one)
+			err := tx.QueryRowContext(ctx, "SELECT 1 FROM deliveries WHERE id = ?", idKey(id)).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return incident.NotFound("delivery", id)
 			} else if err != nil {
@@ -672,8 +755,12 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 		} else if err != nil {
 			return fmt.Errorf("sqlite: set delivery status %s: %w", id, err)
 		}
+		g, err := db.group(ctx, tx, grp)
+		if err != nil {
+			return err
+		}
 		t := newTally()
-		t.move(bid, notify.Kind(kind), notify.StateSent, state, newReason)
+		t.move(g.BroadcastID, notify.Kind(kind), notify.StateSent, state, newReason)
 		return t.apply(ctx, tx, at)
 	})
 }
@@ -682,7 +769,7 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 
 // FindDeliveryByID implements notify.Store.
 func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*notify.Delivery, error) {
-	d, err := scanDelivery(db.r.QueryRowContext(ctx, "SELECT "+deliveryColumns+" FROM deliveries WHERE id = ?", id))
+	d, err := scanDelivery(db.r.QueryRowContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+" WHERE d.id = ?", idKey(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("delivery", id)
 	} else if err != nil {
@@ -697,8 +784,8 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 	if providerID == "" {
 		return nil, incident.NotFound("delivery", providerID)
 	}
-	d, err := scanDelivery(db.r.QueryRowContext(ctx, "SELECT "+deliveryColumns+` FROM deliveries WHERE provider_id = ?
-		ORDER BY rid DESC LIMIT 1`, providerID))
+	d, err := scanDelivery(db.r.QueryRowContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+` WHERE d.provider_id = ?
+		ORDER BY d.rid DESC LIMIT 1`, providerID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("delivery", providerID)
 	} else if err != nil {
@@ -707,34 +794,80 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 	return d, nil
 }
 
-// FindDeliveries implements notify.Store.
+// FindDeliveries implements notify.Store. A filter on kind and address (the
+// frequency cap's) is served without an address index: for each update of
+// the matching groups, the delivery it would have is
+// notify.DeliveryID(update, kind, address), looked up by ID, and the few
+// deliveries with IDs made otherwise (odd) have an index of their own.
 func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*notify.Delivery, error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
+	}
+	defer tx.Rollback()
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
+	var gwhere []string
+	var gargs []any
+	gadd := func(cond string, v any) { gwhere, gargs = append(gwhere, cond), append(gargs, v) }
 	if f.PageID != "" {
-		add("page_id = ?", f.PageID)
+		gadd("page_id = ?", f.PageID)
 	}
 	if f.BroadcastID != "" {
-		add("broadcast_id = ?", f.BroadcastID)
+		gadd("broadcast_id = ?", f.BroadcastID)
 	}
 	if f.IncidentID != "" {
-		add("incident_id = ?", f.IncidentID)
+		gadd("incident_id = ?", f.IncidentID)
+	}
+	if len(gwhere) > 0 {
+		where = append(where, "d.grp IN (SELECT id FROM delivery_groups WHERE "+strings.Join(gwhere, " AND ")+")")
+		args = append(args, gargs...)
+	}
+	if f.Kind != "" && f.Address != "" {
+		cond := "1"
+		if len(gwhere) > 0 {
+			cond = strings.Join(gwhere, " AND ")
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT DISTINCT update_id FROM delivery_groups WHERE "+cond, gargs...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
+		}
+		var ids []any
+		for rows.Next() {
+			var u string
+			if err := rows.Scan(&u); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
+			}
+			ids = append(ids, idKey(notify.DeliveryID(u, f.Kind, f.Address)))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
+		}
+		cand := "SELECT rid FROM deliveries WHERE odd = 1 AND kind = ? AND address = ?"
+		cargs := []any{string(f.Kind), f.Address}
+		if len(ids) > 0 {
+			cand = "SELECT rid FROM deliveries WHERE id IN (" + placeholders(len(ids)) + ") UNION ALL " + cand
+			cargs = append(ids, cargs...)
+		}
+		where, args = append(where, "d.rid IN ("+cand+")"), append(args, cargs...)
 	}
 	if f.RecipientID != "" {
-		add("recipient_id = ?", f.RecipientID)
+		add("d.recipient_id = ?", f.RecipientID)
 	}
 	if f.Kind != "" {
-		add("kind = ?", string(f.Kind))
+		add("d.kind = ?", string(f.Kind))
 	}
 	if f.Address != "" {
-		add("address = ?", f.Address)
+		add("d.address = ?", f.Address)
 	}
 	if !f.Since.IsZero() {
-		add("created_at >= ?", ms(f.Since))
+		add("d.created_at >= ?", ms(f.Since))
 	}
 	if len(f.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(f.States))+")")
+		where = append(where, "d.state IN ("+placeholders(len(f.States))+")")
 		for _, s := range f.States {
 			args = append(args, string(s))
 		}
@@ -743,7 +876,7 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+deliveryColumns+" FROM deliveries"+cond+" ORDER BY created_at DESC, rid DESC LIMIT ?",
+	rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+cond+" ORDER BY d.created_at DESC, d.rid DESC LIMIT ?",
 		append(args, limitArg(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)

@@ -44,8 +44,13 @@ type DB struct {
 	// Now is the clock for expiry checks (idempotency keys); tests inject one.
 	Now func() time.Time
 
-	stmtMu     sync.Mutex
-	insertFull *sql.Stmt // the delivery INSERT of a full chunk, prepared on first use
+	// stmts are the queue's hot statements, prepared once on the writer
+	// connection (prepare) and reused by every transaction on it.
+	stmtMu sync.Mutex
+	stmts  *queueStmts
+
+	groupMu sync.Mutex
+	groups  map[int64]group // delivery groups by ID (they never change)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -141,6 +146,54 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// queueStmts are the delivery queue's statements that run per batch.
+type queueStmts struct {
+	insertFull *sql.Stmt   // INSERT of insertChunk deliveries
+	claim      *sql.Stmt   // claimSQL
+	finish     []*sql.Stmt // finishSQL for each of finishSizes
+}
+
+func (q *queueStmts) close() error {
+	var errs []error
+	for _, st := range append([]*sql.Stmt{q.insertFull, q.claim}, q.finish...) {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prepare prepares the queue's statements the first time it is called.
+// Call it before db.write, never inside: preparing needs the writer
+// connection, which a transaction holds (tx.StmtContext then reuses the
+// statement on that connection as it is).
+func (db *DB) prepare(ctx context.Context) error {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if db.stmts != nil {
+		return nil
+	}
+	q := &queueStmts{}
+	var err error
+	if q.insertFull, err = db.w.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+		return fmt.Errorf("sqlite: prepare delivery insert: %w", err)
+	}
+	if q.claim, err = db.w.PrepareContext(ctx, claimSQL); err != nil {
+		q.close()
+		return fmt.Errorf("sqlite: prepare claim: %w", err)
+	}
+	for _, n := range finishSizes {
+		st, err := db.w.PrepareContext(ctx, finishSQL(n))
+		if err != nil {
+			q.close()
+			return fmt.Errorf("sqlite: prepare finish: %w", err)
+		}
+		q.finish = append(q.finish, st)
+	}
+	db.stmts = q
+	return nil
+}
+
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
@@ -169,8 +222,8 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		var errs []error
 		db.stmtMu.Lock()
-		if db.insertFull != nil {
-			errs = append(errs, db.insertFull.Close())
+		if db.stmts != nil {
+			errs = append(errs, db.stmts.close())
 		}
 		db.stmtMu.Unlock()
 		if db.r != nil {

@@ -78,48 +78,78 @@ CREATE INDEX plans_incident ON plans (incident_id);
 INSERT INTO plans (broadcast_id, incident_id, state, cursor, planned, lease, lease_until, updated_at)
 	SELECT id, incident_id, 'pending', '', 0, '', 0, created_at FROM broadcasts ORDER BY seq;
 
--- The delivery queue. A plan can write a million rows, so the table is kept
--- narrow and its indexes few: the fields only the dispatcher reads (name,
--- language, time zone, vars) share one JSON column, and rows are appended in
--- rowid order (rid), so only the indexes take random inserts.
+-- What a plan's deliveries share (broadcast, page, incident, update,
+-- message kind) is stored once, in a delivery group, and each delivery
+-- points at its group: a plan writes one group and a million narrow rows.
+-- Groups are never deleted, so the engine caches them.
+CREATE TABLE delivery_groups (
+	id           INTEGER PRIMARY KEY,
+	broadcast_id TEXT    NOT NULL, -- '' outside any plan
+	page_id      TEXT    NOT NULL,
+	incident_id  TEXT    NOT NULL,
+	update_id    TEXT    NOT NULL,
+	message_kind TEXT    NOT NULL,
+	UNIQUE (broadcast_id, page_id, incident_id, update_id, message_kind)
+) STRICT;
+
+CREATE INDEX delivery_groups_incident ON delivery_groups (incident_id);
+CREATE INDEX delivery_groups_page ON delivery_groups (page_id);
+
+-- The delivery queue. A plan writes a million rows in batches of a few
+-- thousand, one transaction each, so what costs is every index that takes
+-- inserts at random places: each batch dirties (and writes to the WAL) a
+-- page per insert once such an index outgrows the batch, so the cost per
+-- delivery grows with the table. Hence:
+--
+--   - rows are appended in rowid order (rid), and the indexes that take plan
+--     inserts are sequential within a plan (grp, recipient_id as the planner
+--     walks recipients by ID, the due index by kind and time), except
+--     deliveries_id, which cannot be;
+--   - deliveries_id is as small as it can be: a notify.DeliveryID (24
+--     lowercase hex digits) is stored as its 12 bytes, any other ID as text;
+--   - there is no (incident, kind, address) index for the frequency cap:
+--     a delivery whose ID is notify.DeliveryID(update, kind, address) is
+--     found through the ID the cap's filter implies for each update of the
+--     incident; only the others (odd = 1: IDs made some other way) are
+--     indexed by kind and address, and they are rare;
+--   - what only the dispatcher reads (recipient type, name, language, time
+--     zone, critical, vars) is one compact BLOB (info), written by Go.
 --
 -- wake_at is what a claim looks at: NextAt while pending, the lease's end
 -- while sending. One column lets one partial index serve both "due" and
--- "lease expired" in next-due order.
+-- "lease expired" in next-due order. lease is the claim's random token;
+-- the Lease a claim hands out is rid and token, so a finish finds its row
+-- by rowid.
 CREATE TABLE deliveries (
-	rid            INTEGER PRIMARY KEY,
-	id             TEXT    NOT NULL UNIQUE, -- notify.DeliveryID: the idempotency key
-	broadcast_id   TEXT    NOT NULL,        -- '' outside any plan
-	page_id        TEXT    NOT NULL,
-	incident_id    TEXT    NOT NULL,
-	update_id      TEXT    NOT NULL,
-	message_kind   TEXT    NOT NULL,
-	kind           TEXT    NOT NULL,
-	address        TEXT    NOT NULL,
-	recipient_type TEXT    NOT NULL,
-	recipient_id   TEXT    NOT NULL,
-	info           TEXT    NOT NULL, -- JSON {n: name, l: language, z: time zone, v: vars}, empty members left out
-	critical       INTEGER NOT NULL,
-	state          TEXT    NOT NULL,
-	attempts       INTEGER NOT NULL,
-	next_at        INTEGER NOT NULL,
-	wake_at        INTEGER NOT NULL,
-	lease          TEXT    NOT NULL, -- claim token while sending
-	reclaimed      INTEGER NOT NULL, -- 1: the last claim took over an expired lease
-	provider_id    TEXT    NOT NULL,
-	error_code     TEXT    NOT NULL,
-	reason         TEXT    NOT NULL,
-	created_at     INTEGER NOT NULL,
-	updated_at     INTEGER NOT NULL,
-	sent_at        INTEGER,
-	delivered_at   INTEGER
+	rid          INTEGER PRIMARY KEY,
+	id           ANY     NOT NULL, -- BLOB (a notify.DeliveryID's bytes) or TEXT
+	grp          INTEGER NOT NULL, -- delivery_groups.id
+	kind         TEXT    NOT NULL,
+	address      TEXT    NOT NULL,
+	recipient_id TEXT    NOT NULL,
+	odd          INTEGER NOT NULL, -- 1: id is not notify.DeliveryID(update_id, kind, address)
+	info         BLOB    NOT NULL, -- see encodeInfo
+	state        TEXT    NOT NULL,
+	next_at      INTEGER NOT NULL,
+	wake_at      INTEGER NOT NULL,
+	created_at   INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	error_code   TEXT    NOT NULL,
+	reason       TEXT    NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	lease        INTEGER NOT NULL DEFAULT 0, -- claim token while sending
+	reclaimed    INTEGER NOT NULL DEFAULT 0, -- 1: the last claim took over an expired lease
+	provider_id  TEXT    NOT NULL DEFAULT '',
+	sent_at      INTEGER,
+	delivered_at INTEGER
 ) STRICT;
 
+CREATE UNIQUE INDEX deliveries_id ON deliveries (id); -- the idempotency key
 CREATE INDEX deliveries_due ON deliveries (kind, wake_at) WHERE state IN ('pending', 'sending');
-CREATE INDEX deliveries_broadcast ON deliveries (broadcast_id);
+CREATE INDEX deliveries_group ON deliveries (grp);
 CREATE INDEX deliveries_provider ON deliveries (provider_id) WHERE provider_id != '';
-CREATE INDEX deliveries_address ON deliveries (incident_id, kind, address); -- frequency caps
 CREATE INDEX deliveries_recipient ON deliveries (recipient_id);
+CREATE INDEX deliveries_odd ON deliveries (kind, address) WHERE odd = 1;
 
 -- Per-broadcast counters, changed in the transaction of every state change,
 -- so Progress reads a handful of rows instead of counting deliveries.
