@@ -258,6 +258,13 @@ func (s *Server) createSubscriber(following bool) fiber.Handler {
 			return err
 		}
 		ctx, pageID := c.UserContext(), c.Params("page_id")
+		if region := s.bc.cfg.DefaultRegion; req.kind == notify.SMS && req.Subscriber.PhoneCountry == nil && region != "" {
+			// A national number without phone_country is read as a number
+			// of the configured region, as Statuspage reads it in the page's.
+			if num, err := phonenumbers.Parse(req.addr, strings.ToUpper(region)); err == nil && phonenumbers.IsValidNumber(num) {
+				req.addr = phonenumbers.Format(num, phonenumbers.E164)
+			}
+		}
 		sr := notify.SubscribeRequest{PageID: pageID, Kind: req.kind, Address: req.addr, ComponentIDs: req.Subscriber.ComponentIDs,
 			Source: "api", Confirmed: req.Subscriber.SkipConfirmationNotification}
 		if req.Subscriber.Language != nil {
