@@ -53,6 +53,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return benchBroadcast(ctx, opt, stdout, stderr)
+	case "crash":
+		opt, err := parseCrash(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		return benchCrash(ctx, opt, stdout, stderr)
 	case memoryChildCommand:
 		return memoryChild(ctx, args[1:], stdout, stderr)
 	}

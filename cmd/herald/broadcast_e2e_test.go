@@ -1,0 +1,313 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/notify"
+)
+
+// The broadcast loop end to end, as a newcomer runs it: `herald serve` with
+// no provider settings (sandbox mode), customers imported from a CSV with
+// the CLI, a declaration with --wait, and every message checked at the
+// sandbox's inbox over HTTP (/sandbox/messages). Once on SQLite, once on
+// Redis.
+
+// inboxMessage is the part of a sandbox message the tests read.
+type inboxMessage struct {
+	Kind    string `json:"kind"`
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+	Status  string `json:"status"`
+}
+
+// inbox reads the sandbox's messages through herald's /sandbox mount.
+func inbox(t *testing.T, n *node) []inboxMessage {
+	t.Helper()
+	code, body := get(t, n.url+"/sandbox/messages")
+	if code != http.StatusOK {
+		t.Fatalf("/sandbox/messages: %d %s", code, body)
+	}
+	var out struct {
+		Messages []inboxMessage `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatalf("/sandbox/messages: %v", err)
+	}
+	return out.Messages
+}
+
+// to returns the messages of kind sent to addr.
+func to(ms []inboxMessage, kind, addr string) []inboxMessage {
+	var out []inboxMessage
+	for _, m := range ms {
+		if m.Kind == kind && m.To == addr {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// countKind counts the messages of kind.
+func countKind(ms []inboxMessage, kind string) int {
+	n := 0
+	for _, m := range ms {
+		if m.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// sandboxBase reads the in-process sandbox's API address from serve's log
+// ("sandbox started … http=http://127.0.0.1:PORT").
+func sandboxBase(t *testing.T, n *node) string {
+	t.Helper()
+	m := regexp.MustCompile(`msg="sandbox started".* http=(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(n.log.String())
+	if m == nil {
+		t.Fatalf("no sandbox address in the log:\n%s", n.log)
+	}
+	return m[1]
+}
+
+// recipient is one imported customer and what it should get.
+type recipient struct {
+	id, phone, email, slack, lang string
+	affected                      bool
+}
+
+// Words that only the given language's templates use.
+var (
+	ackSMSWord      = map[string]string{"en": "we have a problem", "hu": "hibát észleltünk", "pl": "mamy problem", "hr": "imamo problem"}
+	ackSubjectWord  = map[string]string{"en": "We are investigating", "hu": "Hibát vizsgálunk", "pl": "Badamy problem", "hr": "Istražujemo problem"}
+	resolvedSMSWord = map[string]string{"en": "fixed", "hu": "elhárult", "pl": "rozwiązano", "hr": "riješeno"}
+)
+
+func TestBroadcastEndToEnd(t *testing.T) {
+	for _, engine := range []string{"sqlite", "redis"} {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			storeArgs := []string{"--data", dir}
+			if engine == "redis" {
+				prefix := needRedis(t)
+				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
+			}
+			testBroadcast(t, dir, storeArgs)
+		})
+	}
+}
+
+func testBroadcast(t *testing.T, dir string, storeArgs []string) {
+	n := startServe(t, nil, storeArgs...)
+	if want := "sandbox mode: messages go to the inbox at " + n.url + "/sandbox"; !strings.Contains(n.log.String(), want) {
+		t.Fatalf("serve did not say %q:\n%s", want, n.log)
+	}
+	token := mustCLI(t, nil, append([]string{"token", "create", "--role", "admin"}, storeArgs...)...).lastLine()
+	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	mustCLI(t, env, "components", "create", "--name", "Search")
+
+	// Phones written as people write them in Hungary, Poland and Croatia;
+	// the last customer uses only Search, which the incident leaves alone.
+	people := []recipient{
+		{"hu-1", "+36201234567", "anna@example.hu", "", "hu", true},
+		{"pl-1", "+48601234567", "piotr@example.pl", "", "pl", true},
+		{"hr-1", "+385912345678", "ivana@example.hr", "U0123ABCD", "hr", true},
+		{"en-1", "", "John@example.com", "", "en", true}, // the domain is lower-cased, the local part kept
+		{"hu-2", "+36301234567", "bela@example.hu", "", "hu", false},
+	}
+	good := "id,name,phone,email,slack,language,time_zone,plan,region,components\n" +
+		"hu-1,Anna,+36 20 123 4567,anna@example.hu,,hu,Europe/Budapest,gold,eu,Payments\n" +
+		"pl-1,Piotr,+48 601-234-567,piotr@example.pl,,pl,Europe/Warsaw,silver,eu,Payments\n" +
+		"hr-1,Ivana,+385 91 234 5678,ivana@example.hr,U0123ABCD,hr,Europe/Zagreb,gold,eu,Payments;Search\n" +
+		"en-1,John,,John@Example.com,,en,Europe/London,free,uk,payments\n" +
+		"hu-2,Béla,+36 30 123 4567,bela@example.hu,,hu,Europe/Budapest,gold,eu,Search\n"
+	bad := good + "xx-1,Broken,12345,not-an-email,,en,,gold,eu,Payments\n"
+	badFile, goodFile := filepath.Join(dir, "bad.csv"), filepath.Join(dir, "good.csv")
+	for path, text := range map[string]string{badFile: bad, goodFile: good} {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("a bad row imports nothing", func(t *testing.T) {
+		r := cli(t, env, "import", "customers", badFile)
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "line 7: phone:") || !strings.Contains(r.stderr, "nothing was imported") {
+			t.Fatalf("the bad row is not reported by line and field:\n%s", r.stderr)
+		}
+		if l := mustCLI(t, env, "customers", "--json"); strings.TrimSpace(l.stdout) != "[]" {
+			t.Fatalf("customers after a failed import: %s", l.stdout)
+		}
+	})
+	t.Run("the fixed file imports", func(t *testing.T) {
+		r := mustCLI(t, env, "import", "customers", goodFile)
+		if !strings.Contains(r.stdout, "created 5, updated 0, invalid 0") {
+			t.Fatalf("import printed %q", r.stdout)
+		}
+		// Re-importing upserts.
+		if r := mustCLI(t, env, "import", "customers", goodFile); !strings.Contains(r.stdout, "created 0, updated 5") {
+			t.Fatalf("re-import printed %q", r.stdout)
+		}
+		var cs []notify.Customer
+		if err := json.Unmarshal([]byte(mustCLI(t, env, "customers", "--json").stdout), &cs); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range people {
+			found := false
+			for _, c := range cs {
+				if c.ID == p.id {
+					found = true
+					if c.Phone != p.phone || c.Email != p.email || c.Language != p.lang {
+						t.Errorf("customer %s stored as %s %s %s, want %s %s %s", p.id, c.Phone, c.Email, c.Language, p.phone, p.email, p.lang)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("customer %s missing", p.id)
+			}
+		}
+	})
+
+	// A subscriber of Payments, and a Slack incoming webhook at the sandbox.
+	mustCLI(t, env, "subscribers", "add", "--email", "watcher@example.org", "--component", "Payments")
+	slackHook := sandboxBase(t, n) + "/services/T000/B000/e2e"
+	mustCLI(t, env, "subscribers", "add", "--slack", slackHook)
+	if l := mustCLI(t, env, "subscribers"); !strings.Contains(l.stdout, "watcher@example.org") || !strings.Contains(l.stdout, "slack") {
+		t.Fatalf("subscribers list: %s", l.stdout)
+	}
+
+	var id string
+	t.Run("declare --wait", func(t *testing.T) {
+		r := mustCLI(t, env, "declare", "--name", "Card payments fail", "--component", "Payments=major_outage",
+			"--message", "Investigating.", "--wait")
+		id = declaredID(t, r)
+		if !regexp.MustCompile(`broadcast \w+ done: \d+ sent, \d+ delivered, 0 failed`).MatchString(r.stdout) {
+			t.Fatalf("declare --wait did not end with the broadcast's summary:\n%s\n%s", r.stdout, r.stderr)
+		}
+		for _, want := range []string{"following broadcast", "sms", "email", "slack", "[########################]"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("progress on stderr lacks %q:\n%s", want, r.stderr)
+			}
+		}
+		ms := inbox(t, n)
+		for _, p := range people {
+			sms, mail := 0, 0
+			if p.phone != "" {
+				got := to(ms, "sms", p.phone)
+				sms = len(got)
+				if p.affected && sms == 1 && !strings.Contains(got[0].Body, ackSMSWord[p.lang]) {
+					t.Errorf("%s: SMS not in %s: %q", p.id, p.lang, got[0].Body)
+				}
+			}
+			got := to(ms, "email", p.email)
+			mail = len(got)
+			if p.affected && mail == 1 && !strings.Contains(got[0].Subject, ackSubjectWord[p.lang]) {
+				t.Errorf("%s: email not in %s: %q", p.id, p.lang, got[0].Subject)
+			}
+			wantSMS, wantMail := 0, 0
+			if p.affected {
+				wantMail = 1
+				if p.phone != "" {
+					wantSMS = 1
+				}
+			}
+			if sms != wantSMS || mail != wantMail {
+				t.Errorf("%s (affected %v): %d SMS and %d emails, want %d and %d", p.id, p.affected, sms, mail, wantSMS, wantMail)
+			}
+		}
+		if got := to(ms, "slack", "U0123ABCD"); len(got) != 1 {
+			t.Errorf("Slack member of an affected customer got %d messages, want 1", len(got))
+		}
+		if got := to(ms, "email", "watcher@example.org"); len(got) != 1 {
+			t.Errorf("the Payments subscriber got %d emails, want 1", len(got))
+		}
+		if got := countKind(ms, "slack"); got != 2 {
+			t.Errorf("%d Slack messages, want 2 (a member and an incoming webhook)", got)
+		}
+	})
+	if id == "" {
+		t.FailNow()
+	}
+
+	t.Run("progress counts", func(t *testing.T) {
+		var ps []notify.Progress
+		if err := json.Unmarshal([]byte(mustCLI(t, env, "broadcast", "list", id, "--json").stdout), &ps); err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 1 {
+			t.Fatalf("%d broadcasts, want 1", len(ps))
+		}
+		p := ps[0]
+		want := map[notify.Kind]int{notify.SMS: 3, notify.Email: 5, notify.Slack: 2}
+		for k, n := range want {
+			c := tallyOf(p.Counts[k])
+			if got := c.sent + c.delivered; got != n || c.open != 0 || c.failed != 0 {
+				t.Errorf("%s: %d sent or delivered, %d open, %d failed; want %d, 0, 0 (%v)", k, got, c.open, c.failed, n, p.Counts)
+			}
+		}
+		if l := mustCLI(t, env, "broadcast", "list", id); !strings.Contains(l.stdout, "declared") {
+			t.Errorf("broadcast list: %s", l.stdout)
+		}
+		d := mustCLI(t, env, "customers", "deliveries", "hu-1")
+		if strings.Count(d.stdout, " ack ") != 2 {
+			t.Errorf("hu-1's deliveries should list the ack SMS and email:\n%s", d.stdout)
+		}
+	})
+
+	t.Run("update is email only", func(t *testing.T) {
+		before := inbox(t, n)
+		mustCLI(t, env, "update", id, "--status", "identified", "--message", "A bad deploy; rolling back.", "--wait")
+		after := inbox(t, n)
+		if got := countKind(after, "sms") - countKind(before, "sms"); got != 0 {
+			t.Errorf("an update sent %d SMS; the default policy sends none", got)
+		}
+		if got := countKind(after, "email") - countKind(before, "email"); got != 5 {
+			t.Errorf("an update sent %d emails, want 5", got)
+		}
+	})
+
+	t.Run("dry run", func(t *testing.T) {
+		r := mustCLI(t, env, "broadcast", "dry-run", id, "--kind", "resolved")
+		for _, want := range []string{"sms      3", "email    5", "estimated cost", "--- sms, hu ---", "--- email, pl ---"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("dry run lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	})
+
+	t.Run("resolve --wait apologises", func(t *testing.T) {
+		before := inbox(t, n)
+		r := mustCLI(t, env, "resolve", id, "--message", "Payments work again.", "--wait")
+		if !strings.Contains(r.stdout, "done") {
+			t.Fatalf("resolve --wait: %s", r.stdout)
+		}
+		after := inbox(t, n)
+		if got := countKind(after, "sms") - countKind(before, "sms"); got != 3 {
+			t.Errorf("resolve sent %d SMS, want 3", got)
+		}
+		if got := countKind(after, "email") - countKind(before, "email"); got != 5 {
+			t.Errorf("resolve sent %d emails, want 5", got)
+		}
+		for _, p := range people {
+			if !p.affected || p.phone == "" {
+				continue
+			}
+			got := to(after, "sms", p.phone)
+			if len(got) != 2 || !strings.Contains(got[0].Body, resolvedSMSWord[p.lang]) { // newest first
+				t.Errorf("%s: want the ack and an apology in %s, got %v", p.id, p.lang, got)
+			}
+		}
+		if got := to(after, "sms", "+36301234567"); len(got) != 0 {
+			t.Errorf("the unaffected customer got %d SMS", len(got))
+		}
+	})
+}
