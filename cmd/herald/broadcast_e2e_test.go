@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/sandbox"
 )
 
 // The broadcast loop end to end, as a newcomer runs it: `herald serve` with
@@ -310,4 +314,94 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 			t.Errorf("the unaffected customer got %d SMS", len(got))
 		}
 	})
+}
+
+// TestConfiguredProviders runs serve with only Twilio configured, pointed
+// at a sandbox the test runs (as a production herald points at Twilio):
+// SMS goes there, email (no SMTP configured) fails at once with a reason
+// that names the settings, and no inbox is served.
+func TestConfiguredProviders(t *testing.T) {
+	sb, err := sandbox.Start(context.Background(), sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	dir := t.TempDir()
+	env := map[string]string{"HERALD_TWILIO_API_URL": sb.TwilioURL(), "HERALD_TWILIO_ACCOUNT_SID": sb.Config().AccountSID,
+		"HERALD_TWILIO_AUTH_TOKEN": sb.Config().AuthToken, "HERALD_TWILIO_FROM": "+15005550006"}
+	n := startServe(t, env, "--data", dir)
+	if strings.Contains(n.log.String(), "sandbox mode") {
+		t.Fatalf("sandbox mode with Twilio configured:\n%s", n.log)
+	}
+	if code, _ := get(t, n.url+"/sandbox/messages"); code != http.StatusNotFound {
+		t.Errorf("/sandbox/messages: %d, want 404 with real providers", code)
+	}
+	token := mustCLI(t, nil, "token", "create", "--role", "admin", "--data", dir).lastLine()
+	cenv := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	mustCLI(t, cenv, "components", "create", "--name", "Payments")
+	file := filepath.Join(dir, "c.json")
+	if err := os.WriteFile(file, []byte(`[{"id":"a","phone":"+36201234567","email":"a@example.com","language":"hu","components":"Payments"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, cenv, "import", "customers", file)
+	r := mustCLI(t, cenv, "declare", "--name", "Down", "--component", "Payments=major_outage", "--wait")
+	if !strings.Contains(r.stdout, "1 failed") || !strings.Contains(r.stderr, "no email provider configured") {
+		t.Errorf("the email without a provider should fail with a reason:\n%s\n%s", r.stdout, r.stderr)
+	}
+	if got := sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201234567"}); len(got) != 1 {
+		t.Errorf("the configured Twilio got %d SMS, want 1", len(got))
+	}
+	var ds []notify.Delivery
+	if err := json.Unmarshal([]byte(mustCLI(t, cenv, "customers", "deliveries", "a", "--json").stdout), &ds); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Kind == notify.Email && (d.State != notify.StateFailed || d.ErrorCode != "not_configured" || !strings.Contains(d.Reason, "HERALD_SMTP_ADDR")) {
+			t.Errorf("email delivery: %s %s %q", d.State, d.ErrorCode, d.Reason)
+		}
+	}
+}
+
+func TestSandboxCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"herald", "sandbox", "--addr", "127.0.0.1:0", "--smtp", "127.0.0.1:0", "--fail-rate", "0"},
+			envMap(nil), strings.NewReader(""), out, errOut)
+	}()
+	var vars map[string]string
+	eventually(t, 10*time.Second, func() (bool, string) {
+		vars = map[string]string{}
+		for _, l := range strings.Split(out.String(), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "="); ok && strings.HasPrefix(l, "export ") {
+				vars[k] = strings.Trim(v, "'")
+			}
+		}
+		return vars["HERALD_SLACK_TOKEN"] != "", out.String() + errOut.String()
+	})
+	for _, k := range []string{"HERALD_TWILIO_API_URL", "HERALD_TWILIO_ACCOUNT_SID", "HERALD_TWILIO_AUTH_TOKEN", "HERALD_TWILIO_FROM",
+		"HERALD_SMTP_ADDR", "HERALD_SMTP_TLS", "HERALD_SLACK_API_URL", "HERALD_SLACK_TOKEN"} {
+		if vars[k] == "" {
+			t.Errorf("herald sandbox did not print %s:\n%s", k, out)
+		}
+	}
+	// The printed variables make a valid configured-provider setup.
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	if _, err := newConfigFlags(fs).load(envMap(vars)); err != nil {
+		t.Errorf("the printed environment does not load: %v", err)
+	}
+	code, _ := get(t, vars["HERALD_TWILIO_API_URL"]+"/sandbox/messages")
+	if code != http.StatusOK {
+		t.Errorf("the sandbox inbox answers %d", code)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("herald sandbox returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("herald sandbox did not stop")
+	}
 }

@@ -307,3 +307,76 @@ func TestParseFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestProvidersAndBroadcastSettings(t *testing.T) {
+	twilio := map[string]string{"HERALD_TWILIO_ACCOUNT_SID": "AC1", "HERALD_TWILIO_AUTH_TOKEN": "tok", "HERALD_TWILIO_FROM": "+15005550006"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // in the error; "" for none
+	}{
+		{"nothing: sandbox mode", nil, ""},
+		{"twilio complete", twilio, ""},
+		{"twilio messaging service", with(nil, "HERALD_TWILIO_ACCOUNT_SID", "AC1", "HERALD_TWILIO_AUTH_TOKEN", "tok", "HERALD_TWILIO_MESSAGING_SERVICE_SID", "MG1"), ""},
+		{"twilio without token", with(nil, "HERALD_TWILIO_ACCOUNT_SID", "AC1", "HERALD_TWILIO_FROM", "+15005550006"), "HERALD_TWILIO_AUTH_TOKEN"},
+		{"twilio without sender", with(nil, "HERALD_TWILIO_ACCOUNT_SID", "AC1", "HERALD_TWILIO_AUTH_TOKEN", "tok"), "HERALD_TWILIO_FROM"},
+		{"twilio with both senders", with(twilio, "HERALD_TWILIO_MESSAGING_SERVICE_SID", "MG1"), "HERALD_TWILIO_FROM"},
+		{"twilio api url alone", with(nil, "HERALD_TWILIO_API_URL", "http://127.0.0.1:1"), "HERALD_TWILIO_ACCOUNT_SID"},
+		{"smtp complete", with(nil, "HERALD_SMTP_ADDR", "127.0.0.1:2525", "HERALD_SMTP_FROM", "s@example.com", "HERALD_SMTP_TLS", "none"), ""},
+		{"smtp without from", with(nil, "HERALD_SMTP_ADDR", "127.0.0.1:2525"), "HERALD_SMTP_FROM"},
+		{"smtp without addr", with(nil, "HERALD_SMTP_FROM", "s@example.com"), "HERALD_SMTP_ADDR"},
+		{"smtp bad tls", with(nil, "HERALD_SMTP_ADDR", "127.0.0.1:2525", "HERALD_SMTP_FROM", "s@example.com", "HERALD_SMTP_TLS", "maybe"), "TLS"},
+		{"smtp password in plain text", with(nil, "HERALD_SMTP_ADDR", "smtp.example.com:25", "HERALD_SMTP_FROM", "s@example.com", "HERALD_SMTP_TLS", "none",
+			"HERALD_SMTP_USERNAME", "u", "HERALD_SMTP_PASSWORD", "p"), "plain text"},
+		{"slack bad url", with(nil, "HERALD_SLACK_TOKEN", "xoxb-1", "HERALD_SLACK_API_URL", "slack"), "APIURL"},
+		{"quiet hours", with(nil, "HERALD_QUIET_HOURS", "22:00-07:00"), ""},
+		{"bad quiet hours", with(nil, "HERALD_QUIET_HOURS", "22-7"), "quiet_hours"},
+		{"policy", with(nil, "HERALD_POLICY_SMS", "declared,updated,resolved"), ""},
+		{"policy none", with(nil, "HERALD_POLICY_WEBHOOK", "none"), ""},
+		{"bad policy", with(nil, "HERALD_POLICY_SMS", "declared,shouted"), "policy_sms"},
+		{"bad country", with(nil, "HERALD_SMS_COUNTRIES", "HU,Poland"), "sms_countries"},
+		{"bad rate", with(nil, "HERALD_SMS_RATE", "-1"), "HERALD_SMS_RATE"},
+		{"zero workers", with(nil, "HERALD_WORKERS", "0"), "HERALD_WORKERS"},
+		{"missing templates dir", with(nil, "HERALD_TEMPLATES_DIR", "/no/such/dir"), "templates_dir"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newConfigFlags(flag.NewFlagSet("t", flag.ContinueOnError)).load(envMap(tt.env))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+
+	t.Run("notify config", func(t *testing.T) {
+		c, err := newConfigFlags(flag.NewFlagSet("t", flag.ContinueOnError)).load(envMap(map[string]string{
+			"HERALD_QUIET_HOURS": "22:00-07:00", "HERALD_FREQUENCY_CAP": "0", "HERALD_SMS_RATE": "0", "HERALD_EMAIL_RATE": "5",
+			"HERALD_SMS_COUNTRIES": "HU, PL", "HERALD_POLICY_SMS": "resolved"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := c.Broadcast.notifyConfig("http://x")
+		if n.QuietStart != "22:00" || n.QuietEnd != "07:00" || n.FrequencyCap >= 0 {
+			t.Errorf("quiet hours %s-%s, cap %d", n.QuietStart, n.QuietEnd, n.FrequencyCap)
+		}
+		if _, ok := n.Rates["sms"]; ok || n.Rates["email"].Rate != 5 {
+			t.Errorf("rates %v: sms 0 is unlimited, email 5", n.Rates)
+		}
+		if len(n.SMSCountries) != 2 || n.SMSCountries[1] != "PL" || len(n.Policy["sms"]) != 1 || len(n.Policy["email"]) != 6 {
+			t.Errorf("countries %v, policy %v", n.SMSCountries, n.Policy)
+		}
+	})
+}
