@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -41,6 +42,18 @@ func isLowerHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// idHash returns the 63-bit key the ID levels index an ID (idKey's value)
+// by: the first 8 bytes of a notify.DeliveryID (already a hash), FNV-1a of
+// any other ID.
+func idHash(key any) int64 {
+	if b, ok := key.([]byte); ok && len(b) >= 8 {
+		return int64(binary.BigEndian.Uint64(b) >> 1)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key.(string)))
+	return int64(h.Sum64() >> 1)
 }
 
 // idString turns a scanned deliveries.id back into the delivery's ID.

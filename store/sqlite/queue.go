@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -109,24 +109,29 @@ func (t *tally) apply(ctx context.Context, tx *sql.Tx, now time.Time) error {
 // ---- deliveries: insert ----
 
 // insertChunk is how many deliveries one INSERT statement carries: 500
-// rows × 14 parameters stays under SQLite's 32766-variable limit, and one
+// rows × 15 parameters stays under SQLite's 32766-variable limit, and one
 // statement per chunk makes the per-statement cost (through database/sql
 // and the driver) vanish next to the per-row one.
 const insertChunk = 500
 
 // deliveryParams is the number of bound values per inserted row.
-const deliveryParams = 14
+const deliveryParams = 15
 
-// insertSQL returns an INSERT OR IGNORE of n deliveries; attempts, lease,
-// provider ID and the send times take their defaults. The parameters are
-// plain "?", never "?NNN": for each bound value the driver asks SQLite for
-// the parameter's name, which is a linear search through the names, so
-// numbered parameters make a 7,000-parameter statement quadratic.
-func insertSQL(n int) string {
+// defaultMergeEvery is how many deliveries delivery_ids_new takes before
+// mergeIDs moves them into delivery_ids (DB.mergeEvery). Smaller keeps each
+// batch's random inserts on fewer pages; larger merges less often (each
+// merge dirties most of delivery_ids' leaves once).
+const defaultMergeEvery = 1 << 16
+
+// valuesSQL returns head followed by n rows of cols "?" parameters. The
+// parameters are plain "?", never "?NNN": for each bound value the driver
+// asks SQLite for the parameter's name, which is a linear search through
+// the names, so numbered parameters make a 7,000-parameter statement
+// quadratic.
+func valuesSQL(head string, n, cols int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT OR IGNORE INTO deliveries (id, grp, kind, address, recipient_id, odd, info, state, next_at, wake_at,
-	created_at, updated_at, error_code, reason) VALUES `)
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", deliveryParams), ",") + ")"
+	b.WriteString(head)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
 	for r := range n {
 		if r > 0 {
 			b.WriteByte(',')
@@ -136,10 +141,55 @@ func insertSQL(n int) string {
 	return b.String()
 }
 
-// insertDeliveries writes ds with INSERT OR IGNORE, counts the new ones
-// into the counters, and returns how many were new. Statements come from
-// stmts, prepared before the transaction began: preparing needs the writer
-// connection, which the transaction holds.
+// insertSQL returns an INSERT of n new deliveries with their rowids;
+// attempts, lease, provider ID and the send times take their defaults.
+func insertSQL(n int) string {
+	return valuesSQL(`INSERT INTO deliveries (rid, id, grp, kind, address, recipient_id, odd, info, state, next_at, wake_at,
+	created_at, updated_at, error_code, reason) VALUES `, n, deliveryParams)
+}
+
+// insertIDsSQL returns the INSERT of n (k, rid) pairs into delivery_ids_new.
+func insertIDsSQL(n int) string {
+	return valuesSQL("INSERT INTO delivery_ids_new (k, rid) VALUES ", n, 2)
+}
+
+// ridsOfKeys returns a subquery for the rowids of the deliveries whose IDs
+// may have any of n keys (given twice): a superset, as keys may collide.
+func ridsOfKeys(n int) string {
+	in := placeholders(n)
+	return "SELECT rid FROM delivery_ids WHERE k IN (" + in + ") UNION ALL SELECT rid FROM delivery_ids_new WHERE k IN (" + in + ")"
+}
+
+// existingIDsSQL returns a query for the IDs, of n keys, that exist.
+func existingIDsSQL(n int) string {
+	return "SELECT id FROM deliveries WHERE rid IN (" + ridsOfKeys(n) + ")"
+}
+
+// byID returns the condition for the delivery of one ID (byIDArgs), on
+// the deliveries table named t ("" when it needs no name).
+func byID(t string) string {
+	return t + "rid IN (SELECT rid FROM delivery_ids WHERE k = ? UNION ALL SELECT rid FROM delivery_ids_new WHERE k = ?) AND " + t + "id = ?"
+}
+
+func byIDArgs(id string) []any {
+	key := idKey(id)
+	k := idHash(key)
+	return []any{k, k, key}
+}
+
+// stmtFor returns the prepared full-chunk statement inside tx when n is a
+// full chunk, else a one-off statement of n rows.
+func stmtFor(ctx context.Context, tx *sql.Tx, full *sql.Stmt, n int, build func(int) string) (*sql.Stmt, error) {
+	if n == insertChunk {
+		return tx.StmtContext(ctx, full), nil
+	}
+	return tx.PrepareContext(ctx, build(n))
+}
+
+// insertDeliveries writes the deliveries of ds whose IDs are new (the first
+// of each ID), counts them into the counters, and returns how many there
+// were. Statements come from db.stmts, prepared before the transaction
+// began: preparing needs the writer connection, which the transaction holds.
 func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*notify.Delivery, now time.Time) (int, error) {
 	if len(ds) == 0 {
 		return 0, nil
@@ -148,97 +198,159 @@ func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*notify.Del
 	if err != nil {
 		return 0, err
 	}
-	var maxRID int64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(rid), 0) FROM deliveries").Scan(&maxRID); err != nil {
+	// The first of each ID, then those no level knows.
+	type row struct {
+		d   *notify.Delivery
+		key any   // idKey
+		k   int64 // idHash
+	}
+	uniq := make([]row, 0, len(ds))
+	seen := make(map[string]struct{}, len(ds))
+	for _, d := range ds {
+		if _, ok := seen[d.ID]; !ok {
+			seen[d.ID] = struct{}{}
+			key := idKey(d.ID)
+			uniq = append(uniq, row{d, key, idHash(key)})
+		}
+	}
+	filter, err := db.filter(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	var maybe []row // those the filter cannot rule out
+	for _, r := range uniq {
+		if filter.mayHave(r.k) {
+			maybe = append(maybe, r)
+		}
+	}
+	exists := map[string]bool{}
+	args := make([]any, 0, insertChunk*deliveryParams)
+	for start := 0; start < len(maybe); start += insertChunk {
+		chunk := maybe[start:min(start+insertChunk, len(maybe))]
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r.k)
+		}
+		args = append(args, args...)
+		st, err := stmtFor(ctx, tx, db.stmts.existing, len(chunk), existingIDsSQL)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			st.Close()
+			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
+		}
+		for rows.Next() {
+			var id any
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				st.Close()
+				return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
+			}
+			exists[idString(id)] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		st.Close()
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
+		}
+	}
+	fresh := uniq
+	if len(exists) > 0 {
+		fresh = make([]row, 0, len(uniq))
+		for _, r := range uniq {
+			if !exists[r.d.ID] {
+				fresh = append(fresh, r)
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return 0, nil
+	}
+	var maxRID, merged int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce((SELECT max(rid) FROM deliveries), 0), (SELECT merged_rid FROM delivery_ids_merged)").
+		Scan(&maxRID, &merged); err != nil {
 		return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
 	}
-	full := tx.StmtContext(ctx, db.stmts.insertFull)
-	defer full.Close()
-	args := make([]any, 0, insertChunk*deliveryParams)
 	// One buffer holds every info BLOB of a chunk: the driver copies bound
 	// values, so the slices may share it.
 	var infos []byte
+	ends := make([]int, insertChunk)
 	t := newTally()
-	created := 0
-	for start := 0; start < len(ds); start += insertChunk {
-		chunk := ds[start:min(start+insertChunk, len(ds))]
+	rid := maxRID
+	for start := 0; start < len(fresh); start += insertChunk {
+		chunk := fresh[start:min(start+insertChunk, len(fresh))]
 		args, infos = args[:0], infos[:0]
-		ends := make([]int, len(chunk))
-		for i, d := range chunk {
-			infos = encodeInfo(infos, d)
+		for i, r := range chunk {
+			infos = encodeInfo(infos, r.d)
 			ends[i] = len(infos)
 		}
-		from := 0
-		for i, d := range chunk {
+		from, first := 0, rid
+		for i, r := range chunk {
+			d := r.d
 			state := d.State
 			if state == "" {
 				state = notify.StatePending
 			}
+			rid++
 			next := ms(d.NextAt)
-			args = append(args, idKey(d.ID), groups[groupOf(d)], string(d.Kind), d.Address, d.RecipientID, boolInt(!derivedID(d)),
+			args = append(args, rid, r.key, groups[groupOf(d)], string(d.Kind), d.Address, d.RecipientID, boolInt(!derivedID(d)),
 				infos[from:ends[i]:ends[i]], string(state), next, next, ms(d.CreatedAt), ms(d.UpdatedAt), d.ErrorCode, d.Reason)
 			from = ends[i]
+			t.move(d.BroadcastID, d.Kind, "", state, d.Reason)
 		}
-		var res sql.Result
-		if len(chunk) == insertChunk {
-			res, err = full.ExecContext(ctx, args...)
-		} else {
-			res, err = tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
-		}
-		if err != nil {
+		if err := execChunk(ctx, tx, db.stmts.insert, len(chunk), insertSQL, args); err != nil {
 			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
 		}
-		n64, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
+		args = args[:0]
+		for i, r := range chunk {
+			args = append(args, r.k, first+1+int64(i))
+			filter.add(r.k)
 		}
-		n := int(n64)
-		created += n
-		// New rows take the rowids after the largest, in order, inside the
-		// one write transaction: the chunk's new rows are (maxRID, maxRID+n].
-		if n == len(chunk) {
-			for _, d := range chunk {
-				state := d.State
-				if state == "" {
-					state = notify.StatePending
-				}
-				t.move(d.BroadcastID, d.Kind, "", state, d.Reason)
-			}
-		} else if n > 0 {
-			// Some existed already: INSERT OR IGNORE does not say which, so
-			// count what the rows say.
-			if err := countRows(ctx, tx, t, groups, maxRID, maxRID+int64(n)); err != nil {
-				return 0, err
-			}
+		if err := execChunk(ctx, tx, db.stmts.insertIDs, len(chunk), insertIDsSQL, args); err != nil {
+			return 0, fmt.Errorf("sqlite: insert delivery IDs: %w", err)
 		}
-		maxRID += int64(n)
+	}
+	if rid-merged >= db.mergeEvery {
+		if err := mergeIDs(ctx, tx, rid); err != nil {
+			return 0, err
+		}
 	}
 	if err := t.apply(ctx, tx, now); err != nil {
 		return 0, err
 	}
-	return created, nil
+	return len(fresh), nil
 }
 
-// countRows tallies the new deliveries with rowids in (from, to].
-func countRows(ctx context.Context, tx *sql.Tx, t *tally, groups map[group]int64, from, to int64) error {
-	broadcasts := map[int64]string{}
-	for g, id := range groups {
-		broadcasts[id] = g.BroadcastID
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT grp, kind, state, reason FROM deliveries WHERE rid > ? AND rid <= ?", from, to)
+// execChunk runs the n-row statement (full when n is a full chunk).
+func execChunk(ctx context.Context, tx *sql.Tx, full *sql.Stmt, n int, build func(int) string, args []any) error {
+	st, err := stmtFor(ctx, tx, full, n, build)
 	if err != nil {
-		return fmt.Errorf("sqlite: count new deliveries: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var grp int64
-		var kind, state, reason string
-		if err := rows.Scan(&grp, &kind, &state, &reason); err != nil {
-			return fmt.Errorf("sqlite: count new deliveries: %w", err)
+	defer st.Close()
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+// mergeIDs moves delivery_ids_new into delivery_ids: one pass in key order,
+// so the big level takes its inserts in order, each of its pages dirtied
+// once per merge rather than once per batch.
+func mergeIDs(ctx context.Context, tx *sql.Tx, upTo int64) error {
+	for _, q := range []string{
+		"INSERT INTO delivery_ids (k, rid) SELECT k, rid FROM delivery_ids_new ORDER BY k, rid",
+		"DELETE FROM delivery_ids_new",
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlite: merge delivery IDs: %w", err)
 		}
-		t.move(broadcasts[grp], notify.Kind(kind), "", notify.DeliveryState(state), reason)
 	}
-	return rows.Err()
+	if _, err := tx.ExecContext(ctx, "UPDATE delivery_ids_merged SET merged_rid = ?", upTo); err != nil {
+		return fmt.Errorf("sqlite: merge delivery IDs: %w", err)
+	}
+	return nil
 }
 
 // checkDeliveries validates what the store relies on.
@@ -431,8 +543,9 @@ func (db *DB) CancelPlan(ctx context.Context, broadcastID string, now time.Time)
 		if _, err := tx.ExecContext(ctx, "UPDATE delivery_counts SET n = 0 WHERE broadcast_id = ? AND state = 'pending'", broadcastID); err != nil {
 			return fmt.Errorf("sqlite: cancel plan %s: %w", broadcastID, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'cancelled', updated_at = ?
-			WHERE grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?) AND state = 'pending'`,
+		// The due index holds the open deliveries only; there is no index by group.
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries INDEXED BY deliveries_due SET state = 'cancelled', updated_at = ?
+			WHERE state IN ('pending', 'sending') AND state = 'pending' AND grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?)`,
 			ms(now), broadcastID); err != nil {
 			return fmt.Errorf("sqlite: cancel deliveries of %s: %w", broadcastID, err)
 		}
@@ -740,12 +853,13 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 				error_code = CASE WHEN ?2 != '' THEN ?2 ELSE error_code END,
 				reason = CASE WHEN ?3 != '' THEN ?3 ELSE reason END,
 				delivered_at = coalesce(?4, delivered_at), updated_at = ?5
-			WHERE id = ?6 AND state = 'sent'
+			WHERE rid IN (SELECT rid FROM delivery_ids WHERE k = ?6 UNION ALL SELECT rid FROM delivery_ids_new WHERE k = ?6)
+				AND id = ?7 AND state = 'sent'
 			RETURNING grp, kind, reason`,
-			string(state), errorCode, reason, delivered, ms(at), idKey(id)).Scan(&grp, &kind, &newReason)
+			string(state), errorCode, reason, delivered, ms(at), idHash(idKey(id)), idKey(id)).Scan(&grp, &kind, &newReason)
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
-			err := tx.QueryRowContext(ctx, "SELECT 1 FROM deliveries WHERE id = ?", idKey(id)).Scan(&one)
+			err := tx.QueryRowContext(ctx, "SELECT 1 FROM deliveries WHERE "+byID(""), byIDArgs(id)...).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return incident.NotFound("delivery", id)
 			} else if err != nil {
@@ -769,7 +883,7 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 
 // FindDeliveryByID implements notify.Store.
 func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*notify.Delivery, error) {
-	d, err := scanDelivery(db.r.QueryRowContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+" WHERE d.id = ?", idKey(id)))
+	d, err := scanDelivery(db.r.QueryRowContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+" WHERE "+byID("d."), byIDArgs(id)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("delivery", id)
 	} else if err != nil {
@@ -840,7 +954,7 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 				rows.Close()
 				return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
 			}
-			ids = append(ids, idKey(notify.DeliveryID(u, f.Kind, f.Address)))
+			ids = append(ids, idHash(idKey(notify.DeliveryID(u, f.Kind, f.Address))))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -849,8 +963,9 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 		cand := "SELECT rid FROM deliveries WHERE odd = 1 AND kind = ? AND address = ?"
 		cargs := []any{string(f.Kind), f.Address}
 		if len(ids) > 0 {
-			cand = "SELECT rid FROM deliveries WHERE id IN (" + placeholders(len(ids)) + ") UNION ALL " + cand
-			cargs = append(ids, cargs...)
+			// A key shared by another ID brings a row the filters below drop.
+			cand = ridsOfKeys(len(ids)) + " UNION ALL " + cand
+			cargs = append(append(ids, ids...), cargs...)
 		}
 		where, args = append(where, "d.rid IN ("+cand+")"), append(args, cargs...)
 	}

@@ -97,21 +97,29 @@ CREATE INDEX delivery_groups_page ON delivery_groups (page_id);
 
 -- The delivery queue. A plan writes a million rows in batches of a few
 -- thousand, one transaction each, so what costs is every index that takes
--- inserts at random places: each batch dirties (and writes to the WAL) a
--- page per insert once such an index outgrows the batch, so the cost per
--- delivery grows with the table. Hence:
+-- inserts at random places: once such an index outgrows a batch, the batch
+-- dirties (and writes to the WAL, and a checkpoint writes again) a page per
+-- insert, so the cost per delivery grows with the table. Hence:
 --
---   - rows are appended in rowid order (rid), and the indexes that take plan
---     inserts are sequential within a plan (grp, recipient_id as the planner
---     walks recipients by ID, the due index by kind and time), except
---     deliveries_id, which cannot be;
---   - deliveries_id is as small as it can be: a notify.DeliveryID (24
---     lowercase hex digits) is stored as its 12 bytes, any other ID as text;
+--   - rows are appended in rowid order (rid), and the indexes on deliveries
+--     take plan inserts in order too (the due index by kind and time,
+--     recipient_id as the planner walks recipients by ID);
+--   - the ID index, which cannot be in order (IDs are hashes), lives apart
+--     in two levels: delivery_ids_new takes each batch's IDs and stays
+--     small, so a batch dirties few of its pages, and every so many rows it
+--     is merged into delivery_ids in one sorted pass (see mergeIDs); an ID
+--     is in exactly one of the two, and lookups read both;
+--   - the ID levels hold a 63-bit key of each ID (idHash) and the rowid,
+--     small integer entries that compare fast; keys may collide, so a lookup
+--     checks the row's own id (a notify.DeliveryID, 24 lowercase hex
+--     digits, is stored there as its 12 bytes, any other ID as text);
 --   - there is no (incident, kind, address) index for the frequency cap:
 --     a delivery whose ID is notify.DeliveryID(update, kind, address) is
 --     found through the ID the cap's filter implies for each update of the
 --     incident; only the others (odd = 1: IDs made some other way) are
 --     indexed by kind and address, and they are rare;
+--   - there is no index by group: cancelling walks the due index (open
+--     deliveries only), and listing a broadcast's deliveries scans;
 --   - what only the dispatcher reads (recipient type, name, language, time
 --     zone, critical, vars) is one compact BLOB (info), written by Go.
 --
@@ -144,12 +152,31 @@ CREATE TABLE deliveries (
 	delivered_at INTEGER
 ) STRICT;
 
-CREATE UNIQUE INDEX deliveries_id ON deliveries (id); -- the idempotency key
 CREATE INDEX deliveries_due ON deliveries (kind, wake_at) WHERE state IN ('pending', 'sending');
-CREATE INDEX deliveries_group ON deliveries (grp);
 CREATE INDEX deliveries_provider ON deliveries (provider_id) WHERE provider_id != '';
 CREATE INDEX deliveries_recipient ON deliveries (recipient_id);
 CREATE INDEX deliveries_odd ON deliveries (kind, address) WHERE odd = 1;
+
+-- The delivery ID index, in two levels (above): the idempotency key.
+CREATE TABLE delivery_ids (
+	k   INTEGER NOT NULL, -- idHash(id)
+	rid INTEGER NOT NULL,
+	PRIMARY KEY (k, rid)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE delivery_ids_new (
+	k   INTEGER NOT NULL,
+	rid INTEGER NOT NULL,
+	PRIMARY KEY (k, rid)
+) STRICT, WITHOUT ROWID;
+
+-- merged_rid: every delivery with rid ≤ merged_rid has its ID in
+-- delivery_ids; the later ones have theirs in delivery_ids_new.
+CREATE TABLE delivery_ids_merged (
+	one        INTEGER PRIMARY KEY CHECK (one = 1),
+	merged_rid INTEGER NOT NULL
+) STRICT;
+INSERT INTO delivery_ids_merged (one, merged_rid) VALUES (1, 0);
 
 -- Per-broadcast counters, changed in the transaction of every state change,
 -- so Progress reads a handful of rows instead of counting deliveries.

@@ -1,0 +1,5 @@
+package sqlite
+
+// SetMergeEvery makes db merge its new delivery IDs into the big level
+// after every n deliveries, so tests reach both levels with few rows.
+func SetMergeEvery(db *DB, n int64) { db.mergeEvery = n }
