@@ -163,12 +163,15 @@ type queueStmts struct {
 	insertIDs *sql.Stmt   // insertIDsSQL(insertChunk)
 	existing  *sql.Stmt   // existingIDsSQL(insertChunk)
 	claim     *sql.Stmt   // claimSQL
+	count     *sql.Stmt   // countSQL
+	reason    *sql.Stmt   // reasonSQL
+	touch     *sql.Stmt   // touchSQL
 	finish    []*sql.Stmt // finishSQL for each of finishSizes
 }
 
 func (q *queueStmts) close() error {
 	var errs []error
-	for _, st := range append([]*sql.Stmt{q.insert, q.insertIDs, q.existing, q.claim}, q.finish...) {
+	for _, st := range append([]*sql.Stmt{q.insert, q.insertIDs, q.existing, q.claim, q.count, q.reason, q.touch}, q.finish...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -191,7 +194,8 @@ func (db *DB) prepare(ctx context.Context) error {
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
-	}{{&q.insert, insertSQL(insertChunk)}, {&q.insertIDs, insertIDsSQL(insertChunk)}, {&q.existing, existingIDsSQL(insertChunk)}} {
+	}{{&q.insert, insertSQL(insertChunk)}, {&q.insertIDs, insertIDsSQL(insertChunk)}, {&q.existing, existingIDsSQL(insertChunk)},
+		{&q.count, countSQL}, {&q.reason, reasonSQL}, {&q.touch, touchSQL}} {
 		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
 			q.close()
 			return fmt.Errorf("sqlite: prepare delivery insert: %w", err)
