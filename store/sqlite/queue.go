@@ -131,7 +131,7 @@ const deliveryParams = 15
 // mergeIDs moves them into delivery_ids (DB.mergeEvery). Smaller keeps each
 // batch's random inserts on fewer pages; larger merges less often (each
 // merge dirties most of delivery_ids' leaves once).
-const defaultMergeEvery = 1 << 16
+const defaultMergeEvery = 1 << 15
 
 // valuesSQL returns head followed by n rows of cols "?" parameters. The
 // parameters are plain "?", never "?NNN": for each bound value the driver

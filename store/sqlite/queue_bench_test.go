@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +69,9 @@ func benchSavePlan(b *testing.B, total int) {
 	for b.Loop() {
 		b.StopTimer()
 		ctx, db, bc := queueDB(b)
+		if n, err := strconv.ParseInt(os.Getenv("MERGE_EVERY"), 10, 64); err == nil {
+			sqlite.SetMergeEvery(db, n) // tuning experiments
+		}
 		now := bc.CreatedAt
 		ds := planDeliveries(bc, total, now)
 		p, err := db.ClaimPlan(ctx, now, time.Minute)

@@ -1,0 +1,94 @@
+package sqlite
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/heraldhq/herald/notify"
+)
+
+func TestInfoRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		d    notify.Delivery
+	}{
+		{"empty", notify.Delivery{}},
+		{"customer", notify.Delivery{RecipientType: notify.FromCustomer, Name: "Kovács Éva", Language: "hu", TimeZone: "Europe/Budapest"}},
+		{"critical with vars", notify.Delivery{RecipientType: notify.FromSubscriber, Critical: true,
+			Vars: map[string]string{"code": "123456", "link": "https://status.acme.test/c?t=x", "": ""}}},
+		{"long name", notify.Delivery{Name: string(make([]byte, 300))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := encodeInfo(nil, &tt.d)
+			var got notify.Delivery
+			if err := decodeInfo(b, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.d) {
+				t.Errorf("decodeInfo(encodeInfo(%+v)) = %+v", tt.d, got)
+			}
+			for n := range len(b) {
+				var d notify.Delivery
+				if err := decodeInfo(b[:n], &d); err == nil {
+					t.Errorf("decodeInfo of %d of %d bytes: no error", n, len(b))
+				}
+			}
+		})
+	}
+}
+
+func TestLease(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		s          string
+		rid, token int64
+		ok         bool
+	}{
+		{"ours", leaseString(12345, 987654321), 12345, 987654321, true},
+		{"empty", "", 0, 0, false},
+		{"another engine's", "1700000000000-0", 0, 0, false},
+		{"no token", leaseString(5, 0), 0, 0, false},
+		{"junk", "x.y!", 0, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rid, token, ok := parseLease(tt.s)
+			if ok != tt.ok || ok && (rid != tt.rid || token != tt.token) {
+				t.Errorf("parseLease(%q) = %d, %d, %v; want %d, %d, %v", tt.s, rid, token, ok, tt.rid, tt.token, tt.ok)
+			}
+		})
+	}
+}
+
+func TestIDKey(t *testing.T) {
+	for _, id := range []string{notify.DeliveryID("u1", notify.SMS, "+3620"), "ABCDEF0123456789ABCDEF01", "abc", "", "zzzzzzzzzzzzzzzzzzzzzzzz"} {
+		t.Run(id, func(t *testing.T) {
+			key := idKey(id)
+			if got := idString(key); got != id {
+				t.Errorf("idString(idKey(%q)) = %q", id, got)
+			}
+			if _, blob := key.([]byte); blob != (id == notify.DeliveryID("u1", notify.SMS, "+3620")) {
+				t.Errorf("idKey(%q) stored as BLOB: %v", id, blob)
+			}
+		})
+	}
+}
+
+func TestIDFilter(t *testing.T) {
+	f := newIDFilter(1000)
+	for k := range int64(1000) {
+		f.add(k * 7919)
+	}
+	false1 := 0
+	for k := range int64(1000) {
+		if !f.mayHave(k * 7919) {
+			t.Fatalf("mayHave(%d) = false after add", k*7919)
+		}
+		if f.mayHave(-k - 1) {
+			false1++
+		}
+	}
+	if false1 > 50 {
+		t.Errorf("%d false positives in 1000; want about 1%%", false1)
+	}
+}
