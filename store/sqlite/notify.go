@@ -374,13 +374,3 @@ func (db *DB) Secret(ctx context.Context, name string, gen func() []byte) ([]byt
 	}
 	return v, nil
 }
-
-// ---- shared helpers ----
-
-// nonEmpty returns t, or now when t is zero.
-func nonEmpty(t time.Time, now func() time.Time) time.Time {
-	if t.IsZero() {
-		return now()
-	}
-	return t
-}
