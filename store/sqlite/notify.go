@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
