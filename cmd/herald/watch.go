@@ -106,7 +106,7 @@ const barWidth = 24
 
 // render returns the lines describing p: a header, one bar per channel.
 func renderProgress(p *notify.Progress) []string {
-	lines := []string{fmt.Sprintf("broadcast %s (%s, %s): %d planned", p.BroadcastID, p.Kind, p.State, p.Planned)}
+	lines := []string{fmt.Sprintf("broadcast %s (%s, %s): %d planned", p.BroadcastID, p.Kind, planWord(p.State), p.Planned)}
 	kinds := make([]notify.Kind, 0, len(p.Counts))
 	for k := range p.Counts {
 		kinds = append(kinds, k)
@@ -141,6 +141,17 @@ func renderProgress(p *notify.Progress) []string {
 		lines = append(lines, "  planning…")
 	}
 	return lines
+}
+
+// planWord says where planning is: "done" would read as the broadcast's end.
+func planWord(s notify.PlanState) string {
+	switch s {
+	case notify.PlanPending:
+		return "planning"
+	case notify.PlanDone:
+		return "fully planned"
+	}
+	return string(s)
 }
 
 func kindOrder(k notify.Kind) int {
