@@ -391,14 +391,25 @@ func (s *Service) waitTurn(ctx context.Context, d *Delivery) error {
 	return nil
 }
 
+// reserveAhead is how far ahead a worker reserves its rate-limit turn. A
+// worker holding a turn goes at it however late its timer fires, so the
+// provider's rate is held exactly (asking again after each wait loses the
+// timer's lateness from every interval); a second keeps the reserved but
+// unused turns few next to a lease.
+const reserveAhead = time.Second
+
 func (s *Service) take(ctx context.Context, key string, l Limit) error {
 	for {
-		wait, err := s.lim.Take(ctx, key, l)
-		if err != nil {
+		wait, err := s.lim.Take(ctx, key, l, reserveAhead)
+		reserved := err == nil && wait <= reserveAhead
+		switch {
+		case err != nil:
 			s.log.Warn("rate limiter", "err", err)
 			wait = time.Second / time.Duration(max(1, int(l.Rate)))
-		} else if wait == 0 {
+		case reserved && wait == 0:
 			return nil
+		case !reserved:
+			wait -= reserveAhead
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -406,6 +417,9 @@ func (s *Service) take(ctx context.Context, key string, l Limit) error {
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
+		}
+		if reserved {
+			return nil
 		}
 	}
 }

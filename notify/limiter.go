@@ -9,9 +9,10 @@ import (
 
 // LocalLimiter is the in-process Limiter: one GCRA bucket per key (the
 // same algorithm store/redis runs across nodes). GCRA keeps a theoretical
-// arrival time per key instead of a token count, so a caller told to wait
-// d and coming back after d is admitted exactly then: the rate is held
-// precisely, without the drift of a ticker or a refill loop.
+// arrival time (TAT) per key instead of a token count; reserving a turn
+// moves the TAT on by one interval, so turns are spaced exactly 1/rate
+// apart whenever their holders actually go: the rate is held without the
+// drift of a ticker, a refill loop or a caller's late timer.
 type LocalLimiter struct {
 	mu    sync.Mutex
 	tat   map[string]time.Time // theoretical arrival time of the next event per key
@@ -26,22 +27,13 @@ func NewLocalLimiter() *LocalLimiter {
 	return &LocalLimiter{tat: map[string]time.Time{}, now: time.Now}
 }
 
-// Take implements Limiter. A Limit with Rate ≤ 0 admits everything; a
-// Burst ≤ 0 means a twentieth of a second's worth (at least 1), which absorbs
-// timer lateness without exceeding a provider's own short-window checks.
-func (l *LocalLimiter) Take(_ context.Context, key string, lim Limit) (time.Duration, error) {
+// Take implements Limiter. A Limit with Rate ≤ 0 admits everything.
+func (l *LocalLimiter) Take(_ context.Context, key string, lim Limit, maxWait time.Duration) (time.Duration, error) {
 	if lim.Rate <= 0 || math.IsInf(lim.Rate, 1) {
 		return 0, nil
 	}
-	burst := lim.Burst
-	if burst <= 0 {
-		burst = int(math.Ceil(lim.Rate / 20))
-	}
-	if burst < 1 {
-		burst = 1
-	}
 	interval := time.Duration(float64(time.Second) / lim.Rate)
-	tolerance := time.Duration(burst-1) * interval
+	tolerance := time.Duration(lim.BurstSize()-1) * interval
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -49,12 +41,23 @@ func (l *LocalLimiter) Take(_ context.Context, key string, lim Limit) (time.Dura
 	if !ok || tat.Before(now) {
 		tat = now
 	}
-	if wait := tat.Sub(now) - tolerance; wait > 0 {
+	wait := max(0, tat.Sub(now)-tolerance)
+	if wait > maxWait {
 		return wait, nil
 	}
 	l.tat[key] = tat.Add(interval)
 	l.gc(now)
-	return 0, nil
+	return wait, nil
+}
+
+// BurstSize is Burst, or when that is ≤ 0 a twentieth of a second's worth
+// (at least 1): enough to absorb scheduling jitter without exceeding a
+// provider's own short-window checks. Both limiters use it.
+func (lim Limit) BurstSize() int {
+	if lim.Burst > 0 {
+		return lim.Burst
+	}
+	return max(1, int(math.Ceil(lim.Rate/20)))
 }
 
 // gc drops keys whose buckets are full again, at most once a minute, so

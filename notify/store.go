@@ -303,7 +303,8 @@ type Store interface {
 	Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error)
 }
 
-// Limit is a rate: Rate events per second with bursts of up to Burst.
+// Limit is a rate: Rate events per second with bursts of up to Burst
+// (≤ 0: see BurstSize).
 type Limit struct {
 	Rate  float64
 	Burst int
@@ -312,7 +313,12 @@ type Limit struct {
 // Limiter holds provider rate limits, on one node (LocalLimiter) or across
 // every node (store/redis, GCRA).
 type Limiter interface {
-	// Take takes one event from key's bucket. It returns 0 when the caller
-	// may go now, or how long to wait before asking again.
-	Take(ctx context.Context, key string, l Limit) (time.Duration, error)
+	// Take takes one event from key's bucket if its turn comes within
+	// maxWait from now, and returns how long until that turn (0: go now);
+	// the caller then goes at its turn without asking again, so a sender
+	// who reserves ahead holds the rate exactly however late its timer
+	// fires. When the turn is further away than maxWait, Take takes nothing
+	// and returns the wait (> maxWait): ask again later. maxWait 0 is a
+	// plain check (sign-up limits): go now, or be told how long to wait.
+	Take(ctx context.Context, key string, l Limit, maxWait time.Duration) (time.Duration, error)
 }

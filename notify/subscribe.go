@@ -198,7 +198,7 @@ func containsString(list []string, s string) bool {
 // a per-number limit to SMS (against toll fraud and texting someone else).
 func (s *Service) limitSignup(ctx context.Context, ip string, kind Kind, addr string) error {
 	if ip != "" {
-		wait, err := s.lim.Take(ctx, "subscribe:ip:"+ip, s.cfg.SubscribeIPLimit)
+		wait, err := s.lim.Take(ctx, "subscribe:ip:"+ip, s.cfg.SubscribeIPLimit, 0)
 		if err != nil {
 			return err
 		}
@@ -207,7 +207,7 @@ func (s *Service) limitSignup(ctx context.Context, ip string, kind Kind, addr st
 		}
 	}
 	if kind == SMS {
-		wait, err := s.lim.Take(ctx, "subscribe:sms:"+addr, subscribeNumberLimit)
+		wait, err := s.lim.Take(ctx, "subscribe:sms:"+addr, subscribeNumberLimit, 0)
 		if err != nil {
 			return err
 		}

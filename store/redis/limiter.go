@@ -16,20 +16,23 @@ import (
 
 // gcraScript is the generic cell rate algorithm (as in go-redis/redis_rate)
 // on one key holding the bucket's theoretical arrival time (TAT) in µs.
-// KEYS[1]: the bucket. ARGV: emission interval µs (1/rate), burst.
+// KEYS[1]: the bucket. ARGV: emission interval µs (1/rate), burst, the
+// longest wait µs the caller reserves a turn for (see notify.Limiter).
 // It reads the time from Redis (TIME), so every node judges by one clock.
-// Returns 0 when allowed (and moves the TAT on), else the µs to wait.
+// Returns the µs until the caller's turn; the TAT moves on when that is
+// within the reservation window.
 var gcraScript = goredis.NewScript(`
-local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local interval, burst, maxWait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local newTat = tat + interval
-local allowAt = newTat - burst * interval
-if allowAt > now then return allowAt - now end
+local wait = newTat - burst * interval - now
+if wait < 0 then wait = 0 end
+if wait > maxWait then return wait end
 redis.call('SET', KEYS[1], string.format('%d', newTat), 'PX', math.ceil((newTat - now) / 1000) + 1)
-return 0
+return wait
 `)
 
 // Limiter holds rate limits in Redis, shared by every node: one GCRA
@@ -45,19 +48,15 @@ var _ notify.Limiter = (*Limiter)(nil)
 func (db *DB) Limiter() *Limiter { return &Limiter{db: db} }
 
 // Take implements notify.Limiter. A limit with no rate allows everything.
-func (l *Limiter) Take(ctx context.Context, key string, lim notify.Limit) (time.Duration, error) {
+func (l *Limiter) Take(ctx context.Context, key string, lim notify.Limit, maxWait time.Duration) (time.Duration, error) {
 	if lim.Rate <= 0 || math.IsInf(lim.Rate, 1) {
 		return 0, nil
-	}
-	burst := lim.Burst
-	if burst < 1 {
-		burst = 1
 	}
 	interval := int64(math.Round(1e6 / lim.Rate))
 	if interval < 1 {
 		interval = 1
 	}
-	wait, err := gcraScript.Run(ctx, l.db.client, []string{l.db.keys.rate(rateKey(key))}, interval, burst).Int64()
+	wait, err := gcraScript.Run(ctx, l.db.client, []string{l.db.keys.rate(rateKey(key))}, interval, lim.BurstSize(), maxWait.Microseconds()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("redis: rate limit: %w", err)
 	}

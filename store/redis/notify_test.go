@@ -415,7 +415,7 @@ func TestLimiterShared(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				wait, err := l.Take(ctx, "twilio:+15550001", lim)
+				wait, err := l.Take(ctx, "twilio:+15550001", lim, 0)
 				if err != nil {
 					t.Error(err)
 					return
@@ -445,10 +445,10 @@ func TestLimiterRetryAfter(t *testing.T) {
 	defer db.Close()
 	l := db.Limiter()
 	lim := notify.Limit{Rate: 1, Burst: 1}
-	if w, err := l.Take(ctx, "slack:C1{x}", lim); err != nil || w != 0 {
+	if w, err := l.Take(ctx, "slack:C1{x}", lim, 0); err != nil || w != 0 {
 		t.Fatalf("first Take = %v, %v; want 0", w, err)
 	}
-	w, err := l.Take(ctx, "slack:C1{x}", lim)
+	w, err := l.Take(ctx, "slack:C1{x}", lim, 0)
 	if err != nil || w < 900*time.Millisecond || w > time.Second {
 		t.Fatalf("second Take = %v, %v; want about 1s", w, err)
 	}
@@ -489,5 +489,35 @@ func TestDeliveryFind(t *testing.T) {
 				t.Errorf("got %v, want %v", addresses(got), tt.want)
 			}
 		})
+	}
+}
+
+// TestLimiterReserve: on Redis too, a turn within maxWait is reserved (the
+// next caller's turn is one interval later) and one beyond it is not taken.
+func TestLimiterReserve(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	l := db.Limiter()
+	lim := notify.Limit{Rate: 10, Burst: 1} // 100 ms apart
+	var waits []time.Duration
+	for i := 0; i < 3; i++ {
+		w, err := l.Take(ctx, "sms", lim, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, w)
+	}
+	if waits[0] != 0 || waits[1] < 80*time.Millisecond || waits[1] > 100*time.Millisecond ||
+		waits[2] < 180*time.Millisecond || waits[2] > 200*time.Millisecond {
+		t.Fatalf("reserved waits %v; want 0, ~100ms, ~200ms", waits)
+	}
+	w1, err := l.Take(ctx, "sms", lim, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, _ := l.Take(ctx, "sms", lim, 0)
+	if w1 < 250*time.Millisecond || w2 < w1-20*time.Millisecond || w2 > w1 {
+		t.Fatalf("checks beyond maxWait: %v then %v; want about 300ms twice (nothing taken)", w1, w2)
 	}
 }
