@@ -270,41 +270,78 @@ func (s *Service) plan(ctx context.Context, p *Plan) error {
 	if err != nil {
 		return err
 	}
-	cursor := p.Cursor
+	// The next batch is read while this one is written: on SQLite the
+	// reads go to the read pool and the writes to the one writer, so the
+	// two overlap (a fifth of planning's time was reading customers).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan planRead, 1)
+	go func() {
+		defer close(batches)
+		next := p.Cursor
+		for {
+			r := s.readPlanBatch(ctx, a, next)
+			select {
+			case batches <- r:
+			case <-ctx.Done():
+				return
+			}
+			if r.err != nil || r.done {
+				return
+			}
+			next = r.next
+		}
+	}()
 	start := time.Now()
 	total := 0
-	for {
-		var ds []*Delivery
-		next := cursor
-		// Fill a batch across phases so that small phases share one write.
-		for len(ds) < s.cfg.BatchSize {
-			more, n, err := a.batch(ctx, next, s.cfg.BatchSize)
-			if err != nil {
-				return err
-			}
-			ds = append(ds, more...)
-			next = n
-			if strings.HasPrefix(next, phaseDone+":") || !strings.HasSuffix(next, ":") {
-				break // exhausted, or a phase has more rows: save before reading on
-			}
+	for r := range batches {
+		if r.err != nil {
+			return r.err
 		}
-		ds = dedupe(ds)
-		done := strings.HasPrefix(next, phaseDone+":")
-		n, err := s.store.SavePlanBatch(ctx, &PlanBatch{Plan: p, Deliveries: ds, Cursor: next, Done: done}, s.now(), s.cfg.Lease)
+		n, err := s.store.SavePlanBatch(ctx, &PlanBatch{Plan: p, Deliveries: r.ds, Cursor: r.next, Done: r.done}, s.now(), s.cfg.Lease)
 		if err != nil {
 			return err
 		}
 		total += n
-		p.Cursor = next
+		p.Cursor = r.next
 		s.metrics.planned.Add(float64(n))
 		s.wakeDispatchers()
-		if done {
+		if r.done {
 			s.log.Info("broadcast planned", "broadcast_id", b.ID, "incident_id", b.IncidentID, "kind", b.Kind,
 				"deliveries", total, "took", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
-		cursor = next
 	}
+	return ctx.Err()
+}
+
+// planRead is one batch the planner read: its deliveries and the cursor
+// after them.
+type planRead struct {
+	ds   []*Delivery
+	next string
+	done bool
+	err  error
+}
+
+// readPlanBatch reads a batch of deliveries from cursor, filling it across
+// phases so that small phases share one write.
+func (s *Service) readPlanBatch(ctx context.Context, a *audience, cursor string) planRead {
+	r := planRead{next: cursor}
+	for len(r.ds) < s.cfg.BatchSize {
+		more, n, err := a.batch(ctx, r.next, s.cfg.BatchSize)
+		if err != nil {
+			return planRead{err: err}
+		}
+		r.ds = append(r.ds, more...)
+		r.next = n
+		if strings.HasPrefix(r.next, phaseDone+":") || !strings.HasSuffix(r.next, ":") {
+			break // exhausted, or a phase has more rows: save before reading on
+		}
+	}
+	r.ds = dedupe(r.ds)
+	r.done = strings.HasPrefix(r.next, phaseDone+":")
+	return r
 }
 
 // dedupe keeps the first delivery of each ID (customers come first).
