@@ -269,6 +269,13 @@ func (s *Service) Run(ctx context.Context) error {
 		go func(k Kind, ch Channel) {
 			defer wg.Done()
 			newDispatcher(s, k, ch).run(ctx)
+			// A channel holding connections (SMTP sessions) lets them go
+			// once its dispatcher has stopped sending.
+			if c, ok := ch.(io.Closer); ok {
+				if err := c.Close(); err != nil {
+					s.log.Warn("close channel", "channel", k, "err", err)
+				}
+			}
 		}(k, ch)
 	}
 	wg.Wait()

@@ -3,11 +3,11 @@
 // headers, a Message-ID derived from the delivery), and parses inbound email
 // for complaints.
 //
-// Each Send dials, sends one message and quits. That is simple and always
-// correct (no shared connection state, no stale pooled sessions after a
-// relay's idle timeout), at the cost of a TCP+TLS+AUTH handshake per message:
-// roughly 5–20 messages per second per dispatcher worker against a nearby
-// relay. For larger lists run more workers, or add a pooled sender later.
+// Sessions are reused: a TCP+TLS+AUTH handshake per message would cost more
+// than the message. Each concurrent Send holds its own session (one per
+// dispatcher worker at most); an idle session that the relay has closed is
+// found by go-mail's NOOP check and replaced before anything is sent; after
+// any error a session is discarded, never reused in an unknown state.
 package smtp
 
 import (
@@ -21,15 +21,27 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	mail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/heraldhq/herald/notify"
 )
 
 // DefaultTimeout bounds each SMTP step when Config.Timeout is 0.
 const DefaultTimeout = 15 * time.Second
+
+// Session reuse: a connection carries up to maxPerSession messages (relays
+// such as SES and Office 365 cap messages per connection around 50–100),
+// idles at most maxIdleTime (RFC 5321 gives servers 5 minutes; many close
+// sooner), and at most maxIdleSessions wait for the next message.
+const (
+	maxPerSession   = 50
+	maxIdleTime     = 30 * time.Second
+	maxIdleSessions = 32
+)
 
 // HeaderDelivery carries the delivery's idempotency key, so bounces and
 // complaints that quote our headers can be tied back to the delivery.
@@ -117,9 +129,20 @@ func isLoopback(host string) bool {
 
 // Channel sends email through one relay. It is safe for concurrent use.
 type Channel struct {
-	cfg  Config
-	host string
-	opts []mail.Option
+	cfg    Config
+	client *mail.Client // holds the options; sessions are dialled from it
+
+	mu     sync.Mutex
+	idle   []*relaySession // most recently used last
+	closed bool
+}
+
+// relaySession is one open SMTP connection, reused for many messages: a dial,
+// EHLO, STARTTLS and AUTH for every message cost more than the message.
+type relaySession struct {
+	sc       *gosmtp.Client
+	sent     int
+	lastUsed time.Time
 }
 
 var _ notify.Channel = (*Channel)(nil)
@@ -161,30 +184,131 @@ func New(cfg Config) (*Channel, error) {
 		}
 		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
 	}
-	return &Channel{cfg: cfg, host: host, opts: opts}, nil
+	client, err := mail.NewClient(host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return &Channel{cfg: cfg, client: client}, nil
 }
 
 // Kind reports notify.Email.
 func (c *Channel) Kind() notify.Kind { return notify.Email }
 
-// Send dials the relay, sends m and quits. ctx bounds the dial; each later
-// SMTP step is bounded by Config.Timeout (go-mail applies ctx only while
-// connecting). The receipt's ProviderID is the Message-ID, without brackets.
-// Relay refusals are *notify.SendError: 5xx permanent with code like
-// "550 5.1.1", 4xx transient; connection failures are plain errors.
+// Send sends m over an open session with the relay, dialling one when
+// none is idle. ctx bounds the dial; each later SMTP step is bounded by
+// Config.Timeout (go-mail applies ctx only while connecting). The
+// receipt's ProviderID is the Message-ID, without brackets. Relay refusals
+// are *notify.SendError: 5xx permanent with code like "550 5.1.1", 4xx
+// transient; connection failures are plain errors.
 func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
 	msg, err := BuildMessage(c.cfg, m)
 	if err != nil {
 		return notify.Receipt{}, err
 	}
-	client, err := mail.NewClient(c.host, c.opts...)
-	if err != nil {
-		return notify.Receipt{}, fmt.Errorf("smtp: client: %w", err)
+	s := c.take()
+	reused := s != nil
+	if s == nil {
+		if s, err = c.dial(ctx); err != nil {
+			return notify.Receipt{}, classify(ctx, err)
+		}
 	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+	err = c.client.SendWithSMTPClient(s.sc, msg)
+	if err != nil && reused && connLost(err) {
+		// The idle session had died (the NOOP before MAIL failed), so
+		// nothing was sent: once more on a fresh connection.
+		c.drop(s)
+		if s, err = c.dial(ctx); err != nil {
+			return notify.Receipt{}, classify(ctx, err)
+		}
+		err = c.client.SendWithSMTPClient(s.sc, msg)
+	}
+	if err != nil {
+		// After a refusal or an I/O error the session's state is unknown:
+		// it is not reused.
+		c.drop(s)
 		return notify.Receipt{}, classify(ctx, err)
 	}
+	s.sent++
+	c.put(s)
 	return notify.Receipt{ProviderID: strings.Trim(msg.GetMessageID(), "<>"), Status: "sent"}, nil
+}
+
+// connLost reports whether go-mail refused to send because the session's
+// connection check (NOOP) failed, before any command of the message.
+func connLost(err error) bool {
+	var se *mail.SendError
+	return errors.As(err, &se) && se.Reason == mail.ErrConnCheck
+}
+
+func (c *Channel) dial(ctx context.Context) (*relaySession, error) {
+	sc, err := c.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &relaySession{sc: sc}, nil
+}
+
+// take returns the most recently used idle session that is still fresh
+// enough, closing stale ones; nil when there is none.
+func (c *Channel) take() *relaySession {
+	c.mu.Lock()
+	var stale []*relaySession
+	var s *relaySession
+	for len(c.idle) > 0 && s == nil {
+		last := c.idle[len(c.idle)-1]
+		c.idle = c.idle[:len(c.idle)-1]
+		if time.Since(last.lastUsed) > maxIdleTime {
+			stale = append(stale, last)
+		} else {
+			s = last
+		}
+	}
+	// Whatever is below a stale session is older still.
+	if len(stale) > 0 {
+		stale, c.idle = append(stale, c.idle...), nil
+	}
+	c.mu.Unlock()
+	for _, x := range stale {
+		c.quit(x)
+	}
+	return s
+}
+
+// put returns a session for reuse, or closes it when it has carried its
+// share, the pool is full or the channel is closed.
+func (c *Channel) put(s *relaySession) {
+	s.lastUsed = time.Now()
+	c.mu.Lock()
+	if !c.closed && s.sent < maxPerSession && len(c.idle) < maxIdleSessions {
+		c.idle = append(c.idle, s)
+		s = nil
+	}
+	c.mu.Unlock()
+	if s != nil {
+		c.quit(s)
+	}
+}
+
+// drop closes a session that must not be reused, without waiting on QUIT.
+func (c *Channel) drop(s *relaySession) { _ = s.sc.Close() }
+
+// quit ends a session politely (QUIT), then closes it.
+func (c *Channel) quit(s *relaySession) {
+	_ = c.client.CloseWithSMTPClient(s.sc)
+	_ = s.sc.Close()
+}
+
+// Close ends the idle sessions; sessions in use end when their Send does.
+// Send still works after Close, without reusing connections.
+func (c *Channel) Close() error {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle, c.closed = nil, true
+	c.mu.Unlock()
+	for _, s := range idle {
+		c.quit(s)
+	}
+	return nil
 }
 
 // classify maps go-mail's errors:

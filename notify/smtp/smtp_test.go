@@ -32,9 +32,32 @@ type backend struct {
 	mu       sync.Mutex
 	msgs     []received
 	password string // non-empty: AUTH PLAIN required with user "herald"
+	conns    []*gosmtp.Conn
 }
 
-func (b *backend) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &session{b: b}, nil }
+func (b *backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
+	b.mu.Lock()
+	b.conns = append(b.conns, c)
+	b.mu.Unlock()
+	return &session{b: b}, nil
+}
+
+// sessions counts the connections the server has accepted.
+func (b *backend) sessions() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.conns)
+}
+
+// hangUp closes every connection from the server's side, as a relay does
+// after its idle timeout.
+func (b *backend) hangUp() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.conns {
+		_ = c.Conn().Close()
+	}
+}
 
 func (b *backend) messages() []received {
 	b.mu.Lock()
@@ -320,6 +343,49 @@ func TestSend(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSessionReuse: messages share a connection up to maxPerSession; a
+// session the relay hung up on is replaced without losing or doubling the
+// message; after a refusal the next message goes out on a fresh session.
+func TestSessionReuse(t *testing.T) {
+	be := &backend{}
+	addr := startServer(t, be)
+	ch, err := New(Config{Addr: addr, From: "status@example.com", TLS: TLSNone, HELO: "herald.test", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	send := func(to string) error {
+		_, err := ch.Send(context.Background(), testMessage(to))
+		return err
+	}
+	for i := 0; i < maxPerSession+1; i++ {
+		if err := send("customer@example.org"); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if n, s := len(be.messages()), be.sessions(); n != maxPerSession+1 || s != 2 {
+		t.Fatalf("%d messages over %d connections; want %d over 2", n, s, maxPerSession+1)
+	}
+
+	be.hangUp()
+	if err := send("customer@example.org"); err != nil {
+		t.Fatalf("after the relay hung up: %v", err)
+	}
+	if n, s := len(be.messages()), be.sessions(); n != maxPerSession+2 || s != 3 {
+		t.Fatalf("after hang-up: %d messages over %d connections; want %d over 3", n, s, maxPerSession+2)
+	}
+
+	if err := send("bounce@example.org"); err == nil {
+		t.Fatal("bounce@ was accepted")
+	}
+	if err := send("customer@example.org"); err != nil {
+		t.Fatalf("after a refusal: %v", err)
+	}
+	if n, s := len(be.messages()), be.sessions(); n != maxPerSession+3 || s != 4 {
+		t.Fatalf("after a refusal: %d messages over %d connections; want %d over 4 (no reuse after an error)", n, s, maxPerSession+3)
 	}
 }
 
