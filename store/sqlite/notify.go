@@ -323,15 +323,20 @@ func (db *DB) Unsuppress(ctx context.Context, pageID string, kind notify.Kind, a
 	return nil
 }
 
+const findSuppressionSQL = `SELECT page_id, kind, address, reason, at FROM suppressions
+	WHERE kind = ? AND address = ? AND page_id IN (?, '') ORDER BY page_id DESC LIMIT 1`
+
 // FindSuppression implements notify.Store: the page's own suppression
 // sorts before the global one (the empty page ID sorts first, hence DESC).
 func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
 	var s notify.Suppression
 	var k string
 	var at int64
-	err := db.r.QueryRowContext(ctx, `SELECT page_id, kind, address, reason, at FROM suppressions
-		WHERE kind = ? AND address = ? AND page_id IN (?, '') ORDER BY page_id DESC LIMIT 1`, string(kind), address, pageID).
-		Scan(&s.PageID, &k, &s.Address, &s.Reason, &at)
+	st, err := db.readStmt(ctx, findSuppressionSQL)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find suppression: %w", err)
+	}
+	err = st.QueryRowContext(ctx, string(kind), address, pageID).Scan(&s.PageID, &k, &s.Address, &s.Reason, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.Errorf(incident.ENOTFOUND, "suppression not found")
 	} else if err != nil {

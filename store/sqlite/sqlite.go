@@ -51,6 +51,10 @@ type DB struct {
 
 	mergeEvery int64 // see defaultMergeEvery; tests lower it
 
+	// readStmts caches read statements run once per delivery (see
+	// readStmt), by their SQL.
+	readStmts sync.Map
+
 	// ids is the delivery ID filter (see idFilter); only write
 	// transactions use it, and they run one at a time on the writer.
 	ids *idFilter
@@ -249,6 +253,10 @@ func (db *DB) Close() error {
 			errs = append(errs, db.stmts.close())
 		}
 		db.stmtMu.Unlock()
+		db.readStmts.Range(func(_, st any) bool {
+			errs = append(errs, st.(*sql.Stmt).Close())
+			return true
+		})
 		if db.r != nil {
 			errs = append(errs, db.r.Close())
 		}
@@ -357,4 +365,22 @@ func (db *DB) Migrations(ctx context.Context) ([]int, error) {
 		vs = append(vs, v)
 	}
 	return vs, rows.Err()
+}
+
+// readStmt returns query prepared on the read pool, preparing it the first
+// time. Statements the dispatcher runs for every delivery are prepared
+// once: parsing the SQL each time cost more than running it.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.readStmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.readStmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
