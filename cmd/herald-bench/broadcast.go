@@ -33,6 +33,7 @@ type broadcastOptions struct {
 	RedisCustomers                                            int           // part 1 on Redis (0: same as Customers)
 	Messages                                                  int           // part 2: messages per channel for throughput
 	Workers                                                   int           // part 2: herald's workers per channel = the ceiling client's concurrency
+	ProviderLatency                                           time.Duration // part 2: the sandbox's answer time in the provider-bound round (0: skip it)
 	Rate                                                      float64       // part 3: configured limit R (SMS/s)
 	Duration                                                  time.Duration // part 3: how long R is held
 	Declarations                                              int           // part 4: declarations timed
@@ -41,7 +42,7 @@ type broadcastOptions struct {
 	SkipPlan, SkipDispatch, SkipRate, SkipLatency, SkipMemory bool
 }
 
-var defaultBroadcast = broadcastOptions{Customers: 1_000_000, RedisCustomers: 100_000, Messages: 20_000, Workers: 8, Rate: 200, Duration: 20 * time.Second,
+var defaultBroadcast = broadcastOptions{Customers: 1_000_000, RedisCustomers: 100_000, Messages: 20_000, Workers: 8, ProviderLatency: 20 * time.Millisecond, Rate: 200, Duration: 20 * time.Second,
 	Declarations: 100, RedisURL: "redis://127.0.0.1:6379/0"}
 
 // engine is one of herald's stores: each implements both interfaces.
@@ -458,6 +459,7 @@ func parseBroadcast(args []string, stderr io.Writer) (broadcastOptions, error) {
 	fs.IntVar(&opt.Customers, "customers", d.Customers, "customers planned (1) and held in memory (5), SQLite")
 	fs.IntVar(&opt.RedisCustomers, "redis-customers", d.RedisCustomers, "customers planned on Redis (default 100000 to keep the run short; 0: -customers)")
 	fs.IntVar(&opt.Messages, "messages", d.Messages, "messages per channel in the throughput run (2)")
+	fs.DurationVar(&opt.ProviderLatency, "provider-latency", d.ProviderLatency, "the sandbox's answer time in the provider-bound dispatch round (2; 0 skips it)")
 	fs.IntVar(&opt.Workers, "workers", d.Workers, "herald's workers per channel, and the ceiling client's concurrency (2, 3)")
 	fs.Float64Var(&opt.Rate, "rate", d.Rate, "configured SMS limit R, and the sandbox's ceiling (3)")
 	fs.DurationVar(&opt.Duration, "duration", d.Duration, "how long R is held (3)")
