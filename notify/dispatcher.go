@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"html"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,7 +217,6 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 	if time.Since(claimedAt) > s.cfg.Lease*3/4 {
 		return s.deferTo(d, s.now(), "")
 	}
-	log := s.log.With("delivery_id", d.ID, "incident_id", d.IncidentID, "channel", d.Kind)
 	if d.BroadcastID != "" {
 		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == PlanCancelled {
 			return s.settle(d, StateCancelled, "", "broadcast cancelled")
@@ -227,7 +227,7 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 	if sup, err := s.store.FindSuppression(ctx, d.PageID, d.Kind, d.Address); err == nil {
 		return s.settle(d, StateSuppressed, "", sup.Reason)
 	} else if !errors.Is(err, incident.ErrNotFound) {
-		return s.retry(d, err, log)
+		return s.retry(d, err)
 	}
 	if d.RecipientType == FromSubscriber {
 		sub, err := s.store.FindSubscriberByID(ctx, d.RecipientID)
@@ -235,7 +235,7 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 		case errors.Is(err, incident.ErrNotFound):
 			return s.settle(d, StateSuppressed, "", "unsubscribed")
 		case err != nil:
-			return s.retry(d, err, log)
+			return s.retry(d, err)
 		case sub.State == SubscriberUnsubscribed:
 			return s.settle(d, StateSuppressed, "", "unsubscribed")
 		case sub.State == SubscriberPending && d.MessageKind != KindConfirm:
@@ -273,11 +273,11 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 	}
 	msg, err := s.message(ctx, d)
 	if err != nil {
-		log.Error("render", "err", err)
+		s.dlog(d).Error("render", "err", err)
 		if incident.ErrorCode(err) == incident.EINVALID {
 			return s.settle(d, StateFailed, "render", err.Error())
 		}
-		return s.retry(d, err, log)
+		return s.retry(d, err)
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	rc, err := ch.Send(sctx, msg)
@@ -285,19 +285,25 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 	if err != nil {
 		var se *SendError
 		if errors.As(err, &se) && se.Permanent {
-			log.Warn("permanent send error", "code", se.Code)
+			s.dlog(d).Warn("permanent send error", "code", se.Code)
 			s.suppressAfter(ctx, d, se.Code)
 			return s.settle(d, StateFailed, se.Code, se.Reason)
 		}
-		return s.retry(d, err, log)
+		return s.retry(d, err)
 	}
 	d.ProviderID = rc.ProviderID
 	return s.settle(d, StateSent, "", "")
 }
 
+// dlog is the logger for a delivery's events, built only when one is
+// logged (a With per delivery cost more than the rest of its bookkeeping).
+func (s *Service) dlog(d *Delivery) *slog.Logger {
+	return s.log.With("delivery_id", d.ID, "incident_id", d.IncidentID, "channel", d.Kind)
+}
+
 // retry schedules a transient failure with backoff, or fails the delivery
 // once it has had MaxAttempts.
-func (s *Service) retry(d *Delivery, err error, log interface{ Warn(string, ...any) }) *Delivery {
+func (s *Service) retry(d *Delivery, err error) *Delivery {
 	code, reason := "transient", err.Error()
 	var se *SendError
 	if errors.As(err, &se) {
@@ -306,7 +312,7 @@ func (s *Service) retry(d *Delivery, err error, log interface{ Warn(string, ...a
 		code = "timeout"
 	}
 	if d.Attempts >= s.cfg.MaxAttempts {
-		log.Warn("retries exhausted", "attempts", d.Attempts, "code", code)
+		s.dlog(d).Warn("retries exhausted", "attempts", d.Attempts, "code", code)
 		return s.settle(d, StateFailed, code, reason)
 	}
 	d.NextAt = s.now().Add(backoff(d.Attempts, s.cfg.RetryBase, s.cfg.RetryMax, RetryAfter(err)))
@@ -346,7 +352,7 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 	sent, err := s.store.FindDeliveries(ctx, DeliveryFilter{IncidentID: d.IncidentID, Kind: d.Kind, Address: d.Address,
 		States: []DeliveryState{StateSent, StateDelivered, StateUndelivered}, Limit: 100})
 	if err != nil {
-		return s.retry(d, err, s.log), true
+		return s.retry(d, err), true
 	}
 	from := now.Add(-s.cfg.FrequencyWindow)
 	var within []time.Time
@@ -361,7 +367,7 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 	open, err := s.store.FindDeliveries(ctx, DeliveryFilter{IncidentID: d.IncidentID, Kind: d.Kind, Address: d.Address,
 		States: []DeliveryState{StatePending, StateSending}, Limit: 100})
 	if err != nil {
-		return s.retry(d, err, s.log), true
+		return s.retry(d, err), true
 	}
 	for _, x := range open {
 		if x.ID != d.ID && (x.CreatedAt.After(d.CreatedAt) || x.CreatedAt.Equal(d.CreatedAt) && x.ID > d.ID) {
