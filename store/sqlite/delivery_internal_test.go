@@ -75,20 +75,25 @@ func TestIDKey(t *testing.T) {
 }
 
 func TestIDFilter(t *testing.T) {
-	f := newIDFilter(1000)
-	for k := range int64(1000) {
+	// Filled to the capacity it was sized for (the worst case: 65536 is the
+	// smallest size, and its bits per key are the fewest of any size).
+	const n = 1 << 16
+	f := newIDFilter(n)
+	for k := range int64(n) {
 		f.add(k * 7919)
 	}
-	false1 := 0
-	for k := range int64(1000) {
+	falsePos := 0
+	for k := range int64(n) {
 		if !f.mayHave(k * 7919) {
 			t.Fatalf("mayHave(%d) = false after add", k*7919)
 		}
 		if f.mayHave(-k - 1) {
-			false1++
+			falsePos++
 		}
 	}
-	if false1 > 50 {
-		t.Errorf("%d false positives in 1000; want about 1%%", false1)
+	if rate := float64(falsePos) / n; rate > 0.02 {
+		t.Errorf("false-positive rate %.2f%% at capacity; want about 1%%", 100*rate)
+	} else {
+		t.Logf("false-positive rate %.2f%% at capacity", 100*rate)
 	}
 }
