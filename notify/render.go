@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
 	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
 )
@@ -851,37 +852,16 @@ func (r *Renderer) selfTest() error {
 	return errors.Join(errs...)
 }
 
-// apiTime formats a time as Statuspage's API does: ISO-8601 in UTC with
-// milliseconds ("2020-02-11T03:15:01.913Z"); a nil or zero time is null.
-type apiTime struct{ t *time.Time }
-
-func (a apiTime) MarshalJSON() ([]byte, error) {
-	if a.t == nil || a.t.IsZero() {
-		return []byte("null"), nil
-	}
-	return []byte(`"` + a.t.UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`), nil
-}
-
-func at(t time.Time) apiTime { return apiTime{&t} }
-
-// nullString is "" as null, as Statuspage shows absent text.
-func nullString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 type webhookDoc struct {
-	Meta     webhookMeta  `json:"meta"`
-	Page     webhookPage  `json:"page"`
-	Incident *apiIncident `json:"incident"`
+	Meta     webhookMeta      `json:"meta"`
+	Page     webhookPage      `json:"page"`
+	Incident *webhookIncident `json:"incident"`
 }
 
 type webhookMeta struct {
-	Unsubscribe   string  `json:"unsubscribe"`
-	Documentation string  `json:"documentation"`
-	GeneratedAt   apiTime `json:"generated_at"`
+	Unsubscribe   string    `json:"unsubscribe"`
+	Documentation string    `json:"documentation"`
+	GeneratedAt   wire.Time `json:"generated_at"`
 }
 
 type webhookPage struct {
@@ -890,64 +870,24 @@ type webhookPage struct {
 	StatusDescription string `json:"status_description"`
 }
 
-// apiIncident is an incident with the public v2 API's fields, in its order,
-// plus the fields the management API and webhooks add.
-type apiIncident struct {
-	ID                            string          `json:"id"`
-	Name                          string          `json:"name"`
-	Status                        incident.Status `json:"status"`
-	CreatedAt                     apiTime         `json:"created_at"`
-	UpdatedAt                     apiTime         `json:"updated_at"`
-	MonitoringAt                  apiTime         `json:"monitoring_at"`
-	ResolvedAt                    apiTime         `json:"resolved_at"`
-	Impact                        incident.Impact `json:"impact"`
-	Shortlink                     string          `json:"shortlink"`
-	StartedAt                     apiTime         `json:"started_at"`
-	PageID                        string          `json:"page_id"`
-	IncidentUpdates               []apiUpdate     `json:"incident_updates"`
-	Components                    []apiComponent  `json:"components"`
-	ScheduledFor                  apiTime         `json:"scheduled_for"`
-	ScheduledUntil                apiTime         `json:"scheduled_until"`
-	ScheduledRemindPrior          bool            `json:"scheduled_remind_prior"`
-	ScheduledAutoInProgress       bool            `json:"scheduled_auto_in_progress"`
-	ScheduledAutoCompleted        bool            `json:"scheduled_auto_completed"`
-	ReminderIntervals             *string         `json:"reminder_intervals"`
-	Backfilled                    bool            `json:"backfilled"`
-	ImpactOverride                *string         `json:"impact_override"`
-	PostmortemBody                *string         `json:"postmortem_body"`
-	PostmortemPublishedAt         apiTime         `json:"postmortem_published_at"`
-	PostmortemIgnored             bool            `json:"postmortem_ignored"`
-	PostmortemNotifiedSubscribers bool            `json:"postmortem_notified_subscribers"`
-}
-
-type apiUpdate struct {
-	ID                   string                       `json:"id"`
-	Status               incident.Status              `json:"status"`
-	Body                 string                       `json:"body"`
-	IncidentID           string                       `json:"incident_id"`
-	CreatedAt            apiTime                      `json:"created_at"`
-	UpdatedAt            apiTime                      `json:"updated_at"`
-	DisplayAt            apiTime                      `json:"display_at"`
-	AffectedComponents   []incident.AffectedComponent `json:"affected_components"` // nil is null
-	DeliverNotifications bool                         `json:"deliver_notifications"`
-	CustomTweet          *string                      `json:"custom_tweet"`
-	TweetID              *string                      `json:"tweet_id"`
-}
-
-type apiComponent struct {
-	ID                 string                   `json:"id"`
-	Name               string                   `json:"name"`
-	Status             incident.ComponentStatus `json:"status"`
-	CreatedAt          apiTime                  `json:"created_at"`
-	UpdatedAt          apiTime                  `json:"updated_at"`
-	Position           int                      `json:"position"`
-	Description        *string                  `json:"description"`
-	Showcase           bool                     `json:"showcase"`
-	StartDate          *string                  `json:"start_date"`
-	GroupID            *string                  `json:"group_id"`
-	PageID             string                   `json:"page_id"`
-	Group              bool                     `json:"group"`
-	OnlyShowIfDegraded bool                     `json:"only_show_if_degraded"`
+// webhookIncident is an incident with the public v2 API's fields, in its
+// order, plus the fields the management API and webhooks add.
+type webhookIncident struct {
+	wire.IncidentHead
+	IncidentUpdates               []wire.Update    `json:"incident_updates"`
+	Components                    []wire.Component `json:"components"`
+	ScheduledFor                  wire.Time        `json:"scheduled_for"`
+	ScheduledUntil                wire.Time        `json:"scheduled_until"`
+	ScheduledRemindPrior          bool             `json:"scheduled_remind_prior"`
+	ScheduledAutoInProgress       bool             `json:"scheduled_auto_in_progress"`
+	ScheduledAutoCompleted        bool             `json:"scheduled_auto_completed"`
+	ReminderIntervals             *string          `json:"reminder_intervals"`
+	Backfilled                    bool             `json:"backfilled"`
+	ImpactOverride                *string          `json:"impact_override"`
+	PostmortemBody                *string          `json:"postmortem_body"`
+	PostmortemPublishedAt         wire.Time        `json:"postmortem_published_at"`
+	PostmortemIgnored             bool             `json:"postmortem_ignored"`
+	PostmortemNotifiedSubscribers bool             `json:"postmortem_notified_subscribers"`
 }
 
 // WebhookPayload builds the Statuspage subscriber webhook body for an
@@ -968,40 +908,24 @@ func WebhookPayload(in RenderInput) ([]byte, error) {
 		docs = DefaultWebhookDocumentation
 	}
 	inc := in.Incident
-	ai := &apiIncident{
-		ID: inc.ID, Name: inc.Name, Status: inc.Status,
-		CreatedAt: at(inc.CreatedAt), UpdatedAt: at(inc.UpdatedAt),
-		MonitoringAt: apiTime{inc.MonitoringAt}, ResolvedAt: apiTime{inc.ResolvedAt},
-		Impact: inc.Impact, Shortlink: in.Page.ShortURL(inc.ID), StartedAt: at(inc.StartedAt), PageID: inc.PageID,
-		IncidentUpdates: []apiUpdate{}, Components: []apiComponent{},
-		ScheduledFor: apiTime{inc.ScheduledFor}, ScheduledUntil: apiTime{inc.ScheduledUntil},
+	z := wire.UTC
+	wi := &webhookIncident{
+		IncidentHead: wire.NewIncidentHead(in.Page, inc, z), IncidentUpdates: wire.NewUpdates(inc, z), Components: []wire.Component{},
+		ScheduledFor: z.AtPtr(inc.ScheduledFor), ScheduledUntil: z.AtPtr(inc.ScheduledUntil),
 		ScheduledRemindPrior: inc.ScheduledRemindPrior, ScheduledAutoInProgress: inc.ScheduledAutoInProgress,
 		ScheduledAutoCompleted: inc.ScheduledAutoCompleted, Backfilled: inc.Backfilled,
-		ImpactOverride: nullString(string(inc.ImpactOverride)), PostmortemBody: nullString(inc.PostmortemBody),
-		PostmortemPublishedAt: apiTime{inc.PostmortemPublishedAt},
-	}
-	for _, u := range inc.Updates {
-		ai.IncidentUpdates = append(ai.IncidentUpdates, apiUpdate{
-			ID: u.ID, Status: u.Status, Body: u.Body, IncidentID: u.IncidentID,
-			CreatedAt: at(u.CreatedAt), UpdatedAt: at(u.UpdatedAt), DisplayAt: at(u.DisplayAt),
-			AffectedComponents: u.AffectedComponents, DeliverNotifications: u.DeliverNotifications,
-		})
+		ImpactOverride: wire.Nullable(string(inc.ImpactOverride)), PostmortemBody: wire.Nullable(inc.PostmortemBody),
+		PostmortemPublishedAt: z.AtPtr(inc.PostmortemPublishedAt),
 	}
 	for _, c := range in.Components {
-		if !inc.Affects(c.ID) {
-			continue
+		if inc.Affects(c.ID) {
+			wi.Components = append(wi.Components, wire.NewComponent(c, z))
 		}
-		ai.Components = append(ai.Components, apiComponent{
-			ID: c.ID, Name: c.Name, Status: c.Status, CreatedAt: at(c.CreatedAt), UpdatedAt: at(c.UpdatedAt),
-			Position: c.Position, Description: nullString(c.Description), Showcase: c.Showcase,
-			StartDate: nullString(c.StartDate), GroupID: nullString(c.GroupID), PageID: c.PageID,
-			Group: c.Group, OnlyShowIfDegraded: c.OnlyShowIfDegraded,
-		})
 	}
 	doc := webhookDoc{
-		Meta:     webhookMeta{Unsubscribe: in.UnsubscribeURL, Documentation: docs, GeneratedAt: at(now)},
+		Meta:     webhookMeta{Unsubscribe: in.UnsubscribeURL, Documentation: docs, GeneratedAt: z.At(now)},
 		Page:     webhookPage{ID: in.Page.ID, StatusIndicator: in.Status.Indicator, StatusDescription: in.Status.Description},
-		Incident: ai,
+		Incident: wi,
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

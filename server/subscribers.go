@@ -9,6 +9,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -110,7 +111,7 @@ type subscriberJSON struct {
 
 func toSubscriberJSON(sub *notify.Subscriber) subscriberJSON {
 	out := subscriberJSON{ID: sub.ID, Mode: string(sub.Kind), Components: sub.ComponentIDs, PageID: sub.PageID,
-		IncidentID: nullable(sub.IncidentID), State: string(sub.State), Language: sub.Language, Source: sub.Source,
+		IncidentID: wire.Nullable(sub.IncidentID), State: string(sub.State), Language: sub.Language, Source: sub.Source,
 		CreatedAt: jt(sub.CreatedAt), ConfirmedAt: jtp(sub.ConfirmedAt), UnsubscribedAt: jtp(sub.UnsubscribedAt),
 		// Added through the API and active from the start: no confirmation went out.
 		SkipConfirmationNotification: sub.Source == "api" && sub.ConfirmedAt != nil && sub.ConfirmedAt.Equal(sub.CreatedAt)}
@@ -119,15 +120,15 @@ func toSubscriberJSON(sub *notify.Subscriber) subscriberJSON {
 	}
 	switch sub.Kind {
 	case notify.Email:
-		out.Email = nullable(sub.Address)
+		out.Email = wire.Nullable(sub.Address)
 	case notify.SMS:
-		out.PhoneNumber = nullable(sub.Address)
+		out.PhoneNumber = wire.Nullable(sub.Address)
 		if num, err := phonenumbers.Parse(sub.Address, ""); err == nil {
-			out.PhoneCountry = nullable(phonenumbers.GetRegionCodeForNumber(num))
-			out.DisplayPhoneNumber = nullable(phonenumbers.Format(num, phonenumbers.INTERNATIONAL))
+			out.PhoneCountry = wire.Nullable(phonenumbers.GetRegionCodeForNumber(num))
+			out.DisplayPhoneNumber = wire.Nullable(phonenumbers.Format(num, phonenumbers.INTERNATIONAL))
 		}
 	default:
-		out.Endpoint = nullable(sub.Address)
+		out.Endpoint = wire.Nullable(sub.Address)
 	}
 	return out
 }

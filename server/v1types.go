@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
 )
 
 // This file holds the Statuspage v1 request and response bodies and their
@@ -18,13 +19,7 @@ import (
 // in UTC ("2020-02-11T03:15:01.913Z"); the zero time renders as null.
 type jsonTime time.Time
 
-func (t jsonTime) MarshalJSON() ([]byte, error) {
-	tt := time.Time(t)
-	if tt.IsZero() {
-		return []byte("null"), nil
-	}
-	return []byte(`"` + tt.UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`), nil
-}
+func (t jsonTime) MarshalJSON() ([]byte, error) { return wire.UTC.At(time.Time(t)).MarshalJSON() }
 
 // UnmarshalJSON reads what MarshalJSON writes, for clients in Go (and tests).
 func (t *jsonTime) UnmarshalJSON(b []byte) error {
@@ -47,14 +42,6 @@ func jtp(t *time.Time) jsonTime {
 		return jsonTime{}
 	}
 	return jsonTime(*t)
-}
-
-// nullable renders "" as null, as Statuspage shows empty optional strings.
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 // ---- pages ----
@@ -165,9 +152,9 @@ type componentJSON struct {
 }
 
 func toComponentJSON(c *incident.Component, all []*incident.Component) componentJSON {
-	out := componentJSON{ID: c.ID, PageID: c.PageID, GroupID: nullable(c.GroupID), CreatedAt: jt(c.CreatedAt), UpdatedAt: jt(c.UpdatedAt),
-		Group: c.Group, Name: c.Name, Description: nullable(c.Description), Position: c.Position, Status: string(c.Status),
-		Showcase: c.Showcase, OnlyShowIfDegraded: c.OnlyShowIfDegraded, StartDate: nullable(c.StartDate)}
+	out := componentJSON{ID: c.ID, PageID: c.PageID, GroupID: wire.Nullable(c.GroupID), CreatedAt: jt(c.CreatedAt), UpdatedAt: jt(c.UpdatedAt),
+		Group: c.Group, Name: c.Name, Description: wire.Nullable(c.Description), Position: c.Position, Status: string(c.Status),
+		Showcase: c.Showcase, OnlyShowIfDegraded: c.OnlyShowIfDegraded, StartDate: wire.Nullable(c.StartDate)}
 	if c.Group {
 		out.Components = members(c.ID, all)
 	}
@@ -226,7 +213,7 @@ type groupJSON struct {
 }
 
 func toGroupJSON(g *incident.Component, all []*incident.Component) groupJSON {
-	return groupJSON{ID: g.ID, PageID: g.PageID, Name: g.Name, Description: nullable(g.Description), Components: members(g.ID, all),
+	return groupJSON{ID: g.ID, PageID: g.PageID, Name: g.Name, Description: wire.Nullable(g.Description), Components: members(g.ID, all),
 		Position: g.Position, CreatedAt: jt(g.CreatedAt), UpdatedAt: jt(g.UpdatedAt)}
 }
 
@@ -339,38 +326,24 @@ func (r *incidentUpdateRequest) Valid() error {
 	return err
 }
 
-type affectedJSON struct {
-	Code      string `json:"code"`
-	Name      string `json:"name"`
-	OldStatus string `json:"old_status"`
-	NewStatus string `json:"new_status"`
-}
-
 type updateJSON struct {
-	ID                   string          `json:"id"`
-	IncidentID           string          `json:"incident_id"`
-	Status               string          `json:"status"`
-	Body                 string          `json:"body"`
-	CreatedAt            jsonTime        `json:"created_at"`
-	UpdatedAt            jsonTime        `json:"updated_at"`
-	DisplayAt            jsonTime        `json:"display_at"`
-	AffectedComponents   *[]affectedJSON `json:"affected_components"`
-	DeliverNotifications bool            `json:"deliver_notifications"`
-	CustomTweet          *string         `json:"custom_tweet"`
-	TweetID              *string         `json:"tweet_id"`
+	ID                   string                    `json:"id"`
+	IncidentID           string                    `json:"incident_id"`
+	Status               string                    `json:"status"`
+	Body                 string                    `json:"body"`
+	CreatedAt            jsonTime                  `json:"created_at"`
+	UpdatedAt            jsonTime                  `json:"updated_at"`
+	DisplayAt            jsonTime                  `json:"display_at"`
+	AffectedComponents   *[]wire.AffectedComponent `json:"affected_components"`
+	DeliverNotifications bool                      `json:"deliver_notifications"`
+	CustomTweet          *string                   `json:"custom_tweet"`
+	TweetID              *string                   `json:"tweet_id"`
 }
 
 func toUpdateJSON(u *incident.Update) updateJSON {
-	out := updateJSON{ID: u.ID, IncidentID: u.IncidentID, Status: string(u.Status), Body: u.Body, CreatedAt: jt(u.CreatedAt),
-		UpdatedAt: jt(u.UpdatedAt), DisplayAt: jt(u.DisplayAt), DeliverNotifications: u.DeliverNotifications}
-	if u.AffectedComponents != nil {
-		acs := make([]affectedJSON, len(u.AffectedComponents))
-		for i, ac := range u.AffectedComponents {
-			acs[i] = affectedJSON{Code: ac.Code, Name: ac.Name, OldStatus: string(ac.OldStatus), NewStatus: string(ac.NewStatus)}
-		}
-		out.AffectedComponents = &acs
-	}
-	return out
+	return updateJSON{ID: u.ID, IncidentID: u.IncidentID, Status: string(u.Status), Body: u.Body, CreatedAt: jt(u.CreatedAt),
+		UpdatedAt: jt(u.UpdatedAt), DisplayAt: jt(u.DisplayAt), AffectedComponents: wire.AffectedComponents(u.AffectedComponents),
+		DeliverNotifications: u.DeliverNotifications}
 }
 
 type incidentJSON struct {
@@ -411,13 +384,13 @@ type incidentJSON struct {
 // the short link.
 func toIncidentJSON(inc *incident.Incident, page *incident.Page, comps []*incident.Component) incidentJSON {
 	out := incidentJSON{ID: inc.ID, PageID: inc.PageID, Name: inc.Name, Status: string(inc.Status), Impact: string(inc.Impact),
-		ImpactOverride: nullable(string(inc.ImpactOverride)), Shortlink: page.ShortURL(inc.ID),
+		ImpactOverride: wire.Nullable(string(inc.ImpactOverride)), Shortlink: page.ShortURL(inc.ID),
 		CreatedAt: jt(inc.CreatedAt), UpdatedAt: jt(inc.UpdatedAt), StartedAt: jt(inc.StartedAt),
 		MonitoringAt: jtp(inc.MonitoringAt), ResolvedAt: jtp(inc.ResolvedAt), ScheduledFor: jtp(inc.ScheduledFor),
 		ScheduledUntil: jtp(inc.ScheduledUntil), ScheduledRemindPrior: inc.ScheduledRemindPrior,
 		ScheduledAutoInProgress: inc.ScheduledAutoInProgress, ScheduledAutoCompleted: inc.ScheduledAutoCompleted,
 		ScheduledAutoTransition: inc.ScheduledAutoInProgress, Backfilled: inc.Backfilled,
-		PostmortemBody: nullable(inc.PostmortemBody), PostmortemPublishedAt: jtp(inc.PostmortemPublishedAt),
+		PostmortemBody: wire.Nullable(inc.PostmortemBody), PostmortemPublishedAt: jtp(inc.PostmortemPublishedAt),
 		Metadata: map[string]any{}, IncidentUpdates: make([]updateJSON, len(inc.Updates)), Components: []componentJSON{}}
 	for i, u := range inc.Updates {
 		out.IncidentUpdates[i] = toUpdateJSON(u)

@@ -188,13 +188,13 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 			updated = c.UpdatedAt
 		}
 	}
-	wire := map[string]*v2Incident{}
+	wired := map[string]*v2Incident{}
 	wireOf := func(inc *incident.Incident) *v2Incident {
-		if w, ok := wire[inc.ID]; ok {
+		if w, ok := wired[inc.ID]; ok {
 			return w
 		}
 		w := wireIncident(p, inc, wcomps, loc)
-		wire[inc.ID] = w
+		wired[inc.ID] = w
 		return w
 	}
 	byID := map[string]*incident.Incident{}

@@ -50,6 +50,41 @@ func TestStamp(t *testing.T) {
 	}
 }
 
+// TestAffectedComponentsOnTheWire: the public page writes an update that
+// changed no component as null, whether the list is nil or empty (the
+// webhook and the management API keep an empty list as []).
+func TestAffectedComponentsOnTheWire(t *testing.T) {
+	at := ts("2020-02-11T03:15:01.913Z")
+	upd := func(id string, acs []incident.AffectedComponent) *incident.Update {
+		return &incident.Update{ID: id, IncidentID: "i1", Status: incident.Investigating, CreatedAt: at, UpdatedAt: at, DisplayAt: at, AffectedComponents: acs}
+	}
+	inc := &incident.Incident{ID: "i1", PageID: "p1", Status: incident.Investigating, CreatedAt: at, UpdatedAt: at, StartedAt: at,
+		Updates: []*incident.Update{upd("u3", []incident.AffectedComponent{{Code: "c1", Name: "API", OldStatus: incident.Operational, NewStatus: incident.MajorOutage}}),
+			upd("u2", []incident.AffectedComponent{}), upd("u1", nil)}}
+	b, err := marshal(wireIncident(&incident.Page{ID: "p1"}, inc, nil, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Updates []struct {
+			ID       string          `json:"id"`
+			Affected json.RawMessage `json:"affected_components"`
+		} `json:"incident_updates"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"u3": `[{"code":"c1","name":"API","old_status":"operational","new_status":"major_outage"}]`, "u2": "null", "u1": "null"}
+	if len(got.Updates) != len(want) {
+		t.Fatalf("updates = %s", b)
+	}
+	for _, u := range got.Updates {
+		if string(u.Affected) != want[u.ID] {
+			t.Errorf("%s: affected_components = %s, want %s", u.ID, u.Affected, want[u.ID])
+		}
+	}
+}
+
 func TestPageTimeZoneOnTheWire(t *testing.T) {
 	e := newEnv(t, scenarioNow)
 	seedScenario(t, e)

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/heraldhq/herald/notify"
@@ -43,16 +42,12 @@ region,components (components separated by ;, by name or id); other columns beco
 segment attributes. A file with bad rows imports nothing: every bad row is listed
 with its line and reason, and the command exits 1. With --skip-invalid the good
 rows are imported and the bad ones listed.`)
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	skip := fs.Bool("skip-invalid", false, "import the good rows and report the bad ones")
 	format := fs.String("format", "", "`FORMAT` csv or json (default: from the file name's extension)")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, 1, "FILE")
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, "FILE"); err != nil {
 		return err
 	}
 	f := strings.ToLower(*format)
@@ -69,11 +64,7 @@ rows are imported and the bad ones listed.`)
 	if f != "csv" && f != "json" {
 		return usageErrorf("--format: want csv or json, got %q", *format)
 	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -136,10 +127,7 @@ func (a *app) printImport(res *notify.ImportResult) {
 // ---- customers ----
 
 func cmdCustomers(ctx context.Context, a *app, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		return cmdCustomersList(ctx, a, args)
-	}
-	return subcommand(ctx, a, "customers", args, map[string]func(context.Context, *app, []string) error{
+	return subcommandOr(ctx, a, "customers", "list", args, map[string]func(context.Context, *app, []string) error{
 		"list":       cmdCustomersList,
 		"show":       cmdCustomersShow,
 		"deliveries": cmdCustomersDeliveries,
@@ -148,23 +136,14 @@ func cmdCustomers(ctx context.Context, a *app, args []string) error {
 
 func cmdCustomersList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("customers list", "[--after ID] [--limit N] [FLAGS]", "Lists a page's customers by id, 100 at a time.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	after := fs.String("after", "", "start after customer `ID` (the cursor the previous page printed)")
 	limit := fs.Int("limit", 100, "at most `N` customers (1..1000)")
 	asJSON := fs.Bool("json", false, "print the customers as JSON")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
-		return err
-	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -172,20 +151,11 @@ func cmdCustomersList(ctx context.Context, a *app, args []string) error {
 	if *after != "" {
 		q.Set("after", *after)
 	}
-	var raw []byte
-	var cs []notify.Customer
-	if err := c.do(ctx, http.MethodGet, pagePath(p.ID)+"/customers?"+q.Encode(), nil, nil, &cs, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(a.stdout, raw)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPHONE\tEMAIL\tSLACK\tLANG\tPLAN")
-	for _, cu := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cu.ID, cu.Name, cu.Phone, cu.Email, oneLine(cu.Slack, 40), cu.Language, cu.Plan)
-	}
-	if err := tw.Flush(); err != nil {
+	cs, err := printList(ctx, a, c, pagePath(p.ID)+"/customers?"+q.Encode(), *asJSON, "ID\tNAME\tPHONE\tEMAIL\tSLACK\tLANG\tPLAN",
+		func(cu notify.Customer) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", cu.ID, cu.Name, cu.Phone, cu.Email, oneLine(cu.Slack, 40), cu.Language, cu.Plan)
+		})
+	if err != nil || *asJSON {
 		return err
 	}
 	if len(cs) == *limit {
@@ -196,20 +166,12 @@ func cmdCustomersList(ctx context.Context, a *app, args []string) error {
 
 func cmdCustomersShow(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("customers show", "ID [FLAGS]", "Shows one customer as JSON.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
-	pos, err := parseFlags(fs, args)
+	pf := addPageFlags(fs)
+	pos, err := parseArgs(fs, args, 1, "ID (a customer's id)")
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 1, "ID (a customer's id)"); err != nil {
-		return err
-	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -222,53 +184,32 @@ func cmdCustomersShow(ctx context.Context, a *app, args []string) error {
 
 func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("customers deliveries", "ID [FLAGS]", "Lists every message sent to a customer, newest first, with its state.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	limit := fs.Int("limit", 100, "at most `N` deliveries (1..1000)")
 	asJSON := fs.Bool("json", false, "print the deliveries as JSON")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, 1, "ID (a customer's id)")
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 1, "ID (a customer's id)"); err != nil {
-		return err
-	}
-	c, err := cf.client(a.getenv)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
-	p, err := c.page(ctx, *page)
-	if err != nil {
-		return err
-	}
-	var raw []byte
-	var ds []notify.Delivery
 	path := pagePath(p.ID) + "/customers/" + url.PathEscape(pos[0]) + "/deliveries?limit=" + strconv.Itoa(*limit)
-	if err := c.do(ctx, http.MethodGet, path, nil, nil, &ds, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(a.stdout, raw)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WHEN\tCHANNEL\tKIND\tSTATE\tTO\tINCIDENT\tREASON")
-	for _, d := range ds {
+	_, err = printList(ctx, a, c, path, *asJSON, "WHEN\tCHANNEL\tKIND\tSTATE\tTO\tINCIDENT\tREASON", func(d notify.Delivery) string {
 		reason := d.Reason
 		if d.ErrorCode != "" {
 			reason = d.ErrorCode + " " + reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.UpdatedAt.UTC().Format("2006-01-02 15:04:05"), d.Kind, d.MessageKind, d.State, oneLine(d.Address, 40), d.IncidentID, oneLine(reason, 60))
-	}
-	return tw.Flush()
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", d.UpdatedAt.UTC().Format("2006-01-02 15:04:05"), d.Kind, d.MessageKind, d.State, oneLine(d.Address, 40), d.IncidentID, oneLine(reason, 60))
+	})
+	return err
 }
 
 // ---- subscribers ----
 
 func cmdSubscribers(ctx context.Context, a *app, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		return cmdSubscribersList(ctx, a, args)
-	}
-	return subcommand(ctx, a, "subscribers", args, map[string]func(context.Context, *app, []string) error{
+	return subcommandOr(ctx, a, "subscribers", "list", args, map[string]func(context.Context, *app, []string) error{
 		"list": cmdSubscribersList,
 		"add":  cmdSubscribersAdd,
 	})
@@ -297,23 +238,14 @@ func (s apiSubscriber) address() string {
 
 func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("subscribers list", "[--state S] [--type T] [FLAGS]", "Lists a page's subscribers.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	state := fs.String("state", "", "`STATE` active (default), pending, unsubscribed or all")
 	kind := fs.String("type", "", "only `TYPE` email, sms, webhook or slack")
 	asJSON := fs.Bool("json", false, "print the subscribers as JSON")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
-		return err
-	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -324,32 +256,21 @@ func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 	if *kind != "" {
 		q.Set("type", *kind)
 	}
-	var raw []byte
-	var subs []apiSubscriber
-	if err := c.do(ctx, http.MethodGet, pagePath(p.ID)+"/subscribers?"+q.Encode(), nil, nil, &subs, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(a.stdout, raw)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tMODE\tSTATE\tLANG\tADDRESS\tCOMPONENTS")
-	for _, s := range subs {
+	_, err = printList(ctx, a, c, pagePath(p.ID)+"/subscribers?"+q.Encode(), *asJSON, "ID\tMODE\tSTATE\tLANG\tADDRESS\tCOMPONENTS", func(s apiSubscriber) string {
 		comps := "all"
 		if len(s.Components) > 0 {
 			comps = strings.Join(s.Components, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Mode, s.State, s.Language, oneLine(s.address(), 50), comps)
-	}
-	return tw.Flush()
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", s.ID, s.Mode, s.State, s.Language, oneLine(s.address(), 50), comps)
+	})
+	return err
 }
 
 func cmdSubscribersAdd(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("subscribers add", "(--email X | --phone Y | --webhook URL | --slack URL) [--component C]... [FLAGS]",
 		`Subscribes an address to the page (or to the components given). Added by a
 manager it is active at once unless --confirm sends the usual opt-in message.`)
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	email := fs.String("email", "", "an email `ADDRESS`")
 	phone := fs.String("phone", "", "a mobile `NUMBER`, +36201234567 (or national with --country)")
 	country := fs.String("country", "", "`REGION` of a national phone number, e.g. HU")
@@ -364,11 +285,7 @@ manager it is active at once unless --confirm sends the usual opt-in message.`)
 	})
 	asJSON := fs.Bool("json", false, "print the subscriber as JSON")
 	quiet := fs.Bool("q", false, "print only the subscriber ID")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	sub := map[string]any{"skip_confirmation_notification": !*confirm}
@@ -395,11 +312,7 @@ manager it is active at once unless --confirm sends the usual opt-in message.`)
 	if *lang != "" {
 		sub["language"] = *lang
 	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -449,11 +362,8 @@ func cmdBroadcastWatch(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("broadcast watch", "BROADCAST [FLAGS]",
 		"Follows a broadcast's progress per channel until it is done. Ctrl-C stops watching, not the broadcast.")
 	cf := addClientFlags(fs)
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, 1, "BROADCAST (a broadcast ID)")
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, "BROADCAST (a broadcast ID)"); err != nil {
 		return err
 	}
 	c, err := cf.client(a.getenv)
@@ -465,50 +375,30 @@ func cmdBroadcastWatch(ctx context.Context, a *app, args []string) error {
 
 func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("broadcast list", "INCIDENT [FLAGS]", "Lists an incident's broadcasts, oldest first, with their counts.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the page that has the incident)")
+	pf := addIncidentPageFlags(fs)
 	asJSON := fs.Bool("json", false, "print the broadcasts as JSON")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident ID)")
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 1, "INCIDENT (an incident ID)"); err != nil {
-		return err
-	}
-	c, err := cf.client(a.getenv)
+	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
 	if err != nil {
 		return err
 	}
-	p, inc, err := c.findIncident(ctx, *page, pos[0])
-	if err != nil {
-		return err
-	}
-	var raw []byte
-	var ps []notify.Progress
-	if err := c.do(ctx, http.MethodGet, pagePath(p.ID)+"/incidents/"+url.PathEscape(inc.ID)+"/broadcasts", nil, nil, &ps, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(a.stdout, raw)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tCREATED\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING")
-	for _, pr := range ps {
+	path := pagePath(p.ID) + "/incidents/" + url.PathEscape(inc.ID) + "/broadcasts"
+	_, err = printList(ctx, a, c, path, *asJSON, "ID\tKIND\tSTATE\tCREATED\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING", func(pr notify.Progress) string {
 		t := totals(&pr)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", pr.BroadcastID, pr.Kind, pr.State, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d", pr.BroadcastID, pr.Kind, pr.State, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
 			pr.Planned, t.sent, t.delivered, t.failed, t.suppressed, t.open)
-	}
-	return tw.Flush()
+	})
+	return err
 }
 
 func cmdBroadcastCancel(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("broadcast cancel", "BROADCAST [FLAGS]", "Cancels a broadcast: messages not yet sent are not sent (those in flight finish).")
 	cf := addClientFlags(fs)
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, 1, "BROADCAST (a broadcast ID)")
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, "BROADCAST (a broadcast ID)"); err != nil {
 		return err
 	}
 	c, err := cf.client(a.getenv)
@@ -529,22 +419,14 @@ func cmdBroadcastDryRun(ctx context.Context, a *app, args []string) error {
 		`Shows what broadcasting the incident's newest update would do, without sending:
 recipients per channel, SMS segments and an estimated cost, and a sample message
 per channel and language.`)
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the page that has the incident)")
+	pf := addIncidentPageFlags(fs)
 	kind := fs.String("kind", "", "`KIND` declared, updated, resolved, scheduled, started or completed (default: what the incident's state suggests)")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident ID)")
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 1, "INCIDENT (an incident ID)"); err != nil {
-		return err
-	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, inc, err := c.findIncident(ctx, *page, pos[0])
+	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
 	if err != nil {
 		return err
 	}
@@ -562,12 +444,9 @@ per channel and language.`)
 	}
 	w := a.stdout
 	fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, inc.Name, inc.ID)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHANNEL\tRECIPIENTS\tSUPPRESSED")
-	for _, k := range channelKinds {
-		fmt.Fprintf(tw, "%s\t%d\t%d\n", k, res.Recipients[k], res.Suppressed[k])
-	}
-	tw.Flush()
+	_ = printTable(w, "CHANNEL\tRECIPIENTS\tSUPPRESSED", channelKinds, func(k notify.Kind) string {
+		return fmt.Sprintf("%s\t%d\t%d", k, res.Recipients[k], res.Suppressed[k])
+	})
 	fmt.Fprintf(w, "\nSMS: %d segments, estimated cost %.2f %s\n", res.SMSSegments, res.EstimatedCost, res.Currency)
 	for _, k := range channelKinds {
 		langs := make([]string, 0, len(res.Samples[k]))

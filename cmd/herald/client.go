@@ -57,6 +57,43 @@ func (cf *clientFlags) client(getenv func(string) string) (*client, error) {
 	}, nil
 }
 
+// pageFlags are the flags of a command about one page: the client flags and
+// --page.
+type pageFlags struct {
+	client *clientFlags
+	page   *string
+}
+
+func addPageFlags(fs *flag.FlagSet) *pageFlags {
+	return &pageFlags{client: addClientFlags(fs), page: fs.String("page", "", "page `ID` or name (default: the first page)")}
+}
+
+// addIncidentPageFlags is addPageFlags for a command about one incident,
+// whose page --page may leave out (see openIncident).
+func addIncidentPageFlags(fs *flag.FlagSet) *pageFlags {
+	return &pageFlags{client: addClientFlags(fs), page: fs.String("page", "", "page `ID` or name (default: the page that has the incident)")}
+}
+
+// open makes the client and looks up the page.
+func (f *pageFlags) open(ctx context.Context, getenv func(string) string) (*client, apiPage, error) {
+	c, err := f.client.client(getenv)
+	if err != nil {
+		return nil, apiPage{}, err
+	}
+	p, err := c.page(ctx, *f.page)
+	return c, p, err
+}
+
+// openIncident makes the client and finds incident id and its page.
+func (f *pageFlags) openIncident(ctx context.Context, getenv func(string) string, id string) (*client, apiPage, apiIncident, error) {
+	c, err := f.client.client(getenv)
+	if err != nil {
+		return nil, apiPage{}, apiIncident{}, err
+	}
+	p, inc, err := c.findIncident(ctx, *f.page, id)
+	return c, p, inc, err
+}
+
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {
 		if v != "" {

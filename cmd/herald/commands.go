@@ -40,6 +40,33 @@ func printJSON(w io.Writer, raw []byte) error {
 	return err
 }
 
+// newTable is a writer for the CLI's tables: columns two spaces apart.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+// printTable writes header and then row(item) for each item, in columns.
+func printTable[T any](w io.Writer, header string, items []T, row func(T) string) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
+}
+
+// printList GETs the list at path and prints it: with asJSON as the server
+// sent it, else as a table (see printTable). It returns the list.
+func printList[T any](ctx context.Context, a *app, c *client, path string, asJSON bool, header string, row func(T) string) ([]T, error) {
+	var raw []byte
+	var items []T
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &items, &raw); err != nil {
+		return nil, err
+	}
+	if asJSON {
+		return items, printJSON(a.stdout, raw)
+	}
+	return items, printTable(a.stdout, header, items, row)
+}
+
 func publicIncidentURL(p apiPage, inc apiIncident) string {
 	if p.URL != "" {
 		return strings.TrimRight(p.URL, "/") + "/incidents/" + inc.ID
@@ -119,11 +146,7 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	impact := fs.String("impact", "", "override the impact derived from the components: `LEVEL` none, minor, major or critical")
 	status := fs.String("status", "", "initial `STATUS`: investigating (default), identified or monitoring")
 	idem := fs.String("idempotency-key", "", "a `KEY` that makes retrying this command safe: the same key returns the same incident")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	if strings.TrimSpace(*name) == "" {
@@ -239,11 +262,8 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 	status := fs.String("status", "", "new `STATUS`: investigating, identified, monitoring, resolved (or a maintenance status)")
 	name := fs.String("name", "", "rename the incident to `TITLE`")
 	impact := fs.String("impact", "", "override the impact: `LEVEL` none, minor, major or critical")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident ID)")
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, "INCIDENT (an incident ID)"); err != nil {
 		return err
 	}
 	c, err := cf.client(a.getenv)
@@ -263,11 +283,8 @@ func cmdResolve(ctx context.Context, a *app, args []string) error {
 		"Resolves an incident: its components return to operational (unless --component says otherwise) and subscribers get the all-clear.")
 	cf := addClientFlags(fs)
 	f := addIncidentFlags(fs)
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident ID)")
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, "INCIDENT (an incident ID)"); err != nil {
 		return err
 	}
 	c, err := cf.client(a.getenv)
@@ -308,8 +325,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("maintenance schedule", "--name TEXT --start TIME (--end TIME | --duration D) [--component NAME]... [FLAGS]",
 		"Announces a maintenance window. By default herald starts it at --start and completes it at --end.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	name := fs.String("name", "", "the maintenance's `TITLE` (required)")
 	start := fs.String("start", "", "when it starts: RFC 3339 `TIME`, now, or a duration from now such as 2h (required)")
 	end := fs.String("end", "", "when it ends: RFC 3339 `TIME` or a duration from now")
@@ -324,11 +340,7 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 	noNotify := fs.Bool("no-notify", false, "announce without notifying subscribers")
 	asJSON := fs.Bool("json", false, "print the maintenance as JSON")
 	quiet := fs.Bool("q", false, "print only the maintenance ID")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	if strings.TrimSpace(*name) == "" || *start == "" || (*end == "") == (*dur == 0) {
@@ -346,11 +358,7 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 			return usageErrorf("--end: %v", err)
 		}
 	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -387,11 +395,8 @@ func cmdMaintenanceMove(to incident.Status, verb, done string) func(context.Cont
 		fs := a.newFlagSet("maintenance "+verb, "MAINTENANCE [--message TEXT] [FLAGS]", "Moves a maintenance to "+string(to)+".")
 		cf := addClientFlags(fs)
 		f := addIncidentFlags(fs)
-		pos, err := parseFlags(fs, args)
+		pos, err := parseArgs(fs, args, 1, "MAINTENANCE (a maintenance ID)")
 		if err != nil {
-			return err
-		}
-		if err := wantArgs(fs, pos, 1, "MAINTENANCE (a maintenance ID)"); err != nil {
 			return err
 		}
 		c, err := cf.client(a.getenv)
@@ -405,21 +410,12 @@ func cmdMaintenanceMove(to incident.Status, verb, done string) func(context.Cont
 
 func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("maintenance list", "[FLAGS]", "Lists maintenances underway, then those scheduled.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	all := fs.Bool("all", false, "list every maintenance among the 100 newest incidents, completed ones too")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
-		return err
-	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -437,7 +433,7 @@ func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 		}
 		incs = append(incs, part...)
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "ID\tSTATUS\tFROM\tUNTIL\tNAME")
 	for _, inc := range incs {
 		if inc.ScheduledFor == nil || (!*all && incident.Status(inc.Status).Closed()) {
@@ -473,11 +469,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("status", "[FLAGS]", "Shows the status page's overall status, components, open incidents and maintenances (from the public /api/v2/summary.json: no token needed).")
 	cf := addClientFlags(fs)
 	asJSON := fs.Bool("json", false, "print summary.json")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	c, err := cf.client(a.getenv)
@@ -496,7 +488,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(w, "%s: %s (%s)\n%s\n", s.Page.Name, s.Status.Description, s.Status.Indicator, s.Page.URL)
 	if len(s.Components) > 0 {
 		fmt.Fprintln(w, "\nComponents:")
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := newTable(w)
 		groups := map[string]string{}
 		for _, c := range s.Components {
 			if c.Group {
@@ -550,38 +542,21 @@ func cmdPages(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("pages", "[FLAGS]", "Lists the status pages.")
 	cf := addClientFlags(fs)
 	asJSON := fs.Bool("json", false, "print the pages as JSON")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	c, err := cf.client(a.getenv)
 	if err != nil {
 		return err
 	}
-	var raw []byte
-	var ps []apiPage
-	if err := c.do(ctx, http.MethodGet, "/v1/pages", nil, nil, &ps, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(a.stdout, raw)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tURL")
-	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.ID, p.Name, p.URL)
-	}
-	return tw.Flush()
+	_, err = printList(ctx, a, c, "/v1/pages", *asJSON, "ID\tNAME\tURL", func(p apiPage) string {
+		return fmt.Sprintf("%s\t%s\t%s", p.ID, p.Name, p.URL)
+	})
+	return err
 }
 
 func cmdComponents(ctx context.Context, a *app, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		return cmdComponentsList(ctx, a, args)
-	}
-	return subcommand(ctx, a, "components", args, map[string]func(context.Context, *app, []string) error{
+	return subcommandOr(ctx, a, "components", "list", args, map[string]func(context.Context, *app, []string) error{
 		"list":   cmdComponentsList,
 		"create": cmdComponentsCreate,
 	})
@@ -589,48 +564,28 @@ func cmdComponents(ctx context.Context, a *app, args []string) error {
 
 func cmdComponentsList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("components list", "[FLAGS]", "Lists a page's components.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	asJSON := fs.Bool("json", false, "print the components as JSON")
-	pos, err := parseFlags(fs, args)
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
-		return err
-	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
-	if err != nil {
-		return err
-	}
-	var raw []byte
-	var cs []apiComponent
-	if err := c.do(ctx, http.MethodGet, "/v1/pages/"+url.PathEscape(p.ID)+"/components", nil, nil, &cs, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(a.stdout, raw)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSTATUS")
-	for _, c := range cs {
+	_, err = printList(ctx, a, c, "/v1/pages/"+url.PathEscape(p.ID)+"/components", *asJSON, "ID\tNAME\tSTATUS", func(c apiComponent) string {
 		name := c.Name
 		if c.Group {
 			name += " (group)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, name, c.Status)
-	}
-	return tw.Flush()
+		return fmt.Sprintf("%s\t%s\t%s", c.ID, name, c.Status)
+	})
+	return err
 }
 
 func cmdComponentsCreate(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("components create", "--name NAME [--description TEXT] [--status STATUS] [FLAGS]", "Adds a component to a page.")
-	cf := addClientFlags(fs)
-	page := fs.String("page", "", "page `ID` or name (default: the first page)")
+	pf := addPageFlags(fs)
 	name := fs.String("name", "", "the component's `NAME` (required)")
 	desc := fs.String("description", "", "a short `TEXT` shown under the name")
 	status := fs.String("status", "", "initial `STATUS` (default operational)")
@@ -650,11 +605,7 @@ func cmdComponentsCreate(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return &usageError{msg: "--name is required", shown: true}
 	}
-	c, err := cf.client(a.getenv)
-	if err != nil {
-		return err
-	}
-	p, err := c.page(ctx, *page)
+	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}

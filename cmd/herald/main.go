@@ -231,6 +231,16 @@ func wantArgs(fs *flag.FlagSet, pos []string, n int, what string) error {
 	return nil
 }
 
+// parseArgs parses the flags and checks that n positional arguments (what)
+// came with them; most commands start with it.
+func parseArgs(fs *flag.FlagSet, args []string, n int, what string) ([]string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, wantArgs(fs, pos, n, what)
+}
+
 // subcommand dispatches `herald GROUP VERB ...`.
 func subcommand(ctx context.Context, a *app, group string, args []string, verbs map[string]func(context.Context, *app, []string) error) error {
 	names := make([]string, 0, len(verbs))
@@ -250,6 +260,15 @@ func subcommand(ctx context.Context, a *app, group string, args []string, verbs 
 		return usageErrorf("unknown %s verb %q (want %s)", group, args[0], strings.Join(names, ", "))
 	}
 	return f(ctx, a, args[1:])
+}
+
+// subcommandOr is subcommand with a default verb: `herald GROUP`, bare or
+// with flags straight after it, runs verbs[def].
+func subcommandOr(ctx context.Context, a *app, group, def string, args []string, verbs map[string]func(context.Context, *app, []string) error) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		return verbs[def](ctx, a, args)
+	}
+	return subcommand(ctx, a, group, args, verbs)
 }
 
 // version is the module version stamped by the Go toolchain, with the VCS
@@ -282,11 +301,7 @@ func version() string {
 
 func cmdVersion(_ context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("version", "", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.stdout, "herald", version())

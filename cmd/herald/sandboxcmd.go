@@ -75,11 +75,7 @@ interrupted. (With no provider settings, 'herald serve' starts one in-process.)`
 		failTo = append(failTo, v)
 		return nil
 	})
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	every, n, err := parseBurst(*burst)

@@ -99,11 +99,7 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 		`Runs herald: the status page, the API and the broadcasts. With no flags it listens
 on 127.0.0.1:8080 and keeps everything in one SQLite file under ./data.`)
 	cf := newConfigFlags(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	cfg, err := cf.load(a.getenv)

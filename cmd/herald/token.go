@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
@@ -48,11 +47,7 @@ func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
 	role := fs.String("role", "", "what the token may do: admin (everything), manager (components, incidents, maintenance) or agent (read) (required)")
 	name := fs.String("name", "", "a `NAME` to recognise the token by (default: the role)")
 	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	if !incident.Role(*role).Valid() {
@@ -81,11 +76,7 @@ func cmdTokenList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("token list", "[--data DIR | --redis URL]", "Lists API tokens (never their secrets).\n\n"+tokenAbout)
 	all := fs.Bool("all", false, "include revoked tokens")
 	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, ""); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	svc, closeStore, err := a.openForToken(ctx, cf)
@@ -97,7 +88,7 @@ func cmdTokenList(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tLAST USED\tSTATE")
 	stamp := func(t *time.Time) string {
 		if t == nil {

@@ -15,6 +15,30 @@ import (
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
+// queryer is a *sql.DB or *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// findAll runs query and scans every row with scan. Errors say "sqlite:
+// find <what>"; no rows is an empty list, not nil.
+func findAll[T any](ctx context.Context, q queryer, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find %s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 const pageColumns = "id, name, url, time_zone, languages, hosts, created_at, updated_at"
 
 func scanPage(s scanner) (*incident.Page, error) {
@@ -47,20 +71,7 @@ func (db *DB) FindPageByID(ctx context.Context, id string) (*incident.Page, erro
 
 // FindPages implements incident.Store.
 func (db *DB) FindPages(ctx context.Context) ([]*incident.Page, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT "+pageColumns+" FROM pages ORDER BY created_at, rowid")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: find pages: %w", err)
-	}
-	defer rows.Close()
-	pages := []*incident.Page{}
-	for rows.Next() {
-		p, err := scanPage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: find pages: %w", err)
-		}
-		pages = append(pages, p)
-	}
-	return pages, rows.Err()
+	return findAll(ctx, db.r, "pages", scanPage, "SELECT "+pageColumns+" FROM pages ORDER BY created_at, rowid")
 }
 
 const componentColumns = `id, page_id, name, description, status, position, group_id, is_group, showcase,
@@ -93,20 +104,8 @@ func (db *DB) FindComponentByID(ctx context.Context, id string) (*incident.Compo
 // FindComponents implements incident.Store. A page that does not exist has
 // no components: the result is empty, not ENOTFOUND.
 func (db *DB) FindComponents(ctx context.Context, pageID string) ([]*incident.Component, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT "+componentColumns+" FROM components WHERE page_id = ? ORDER BY position, created_at, rowid", pageID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: find components: %w", err)
-	}
-	defer rows.Close()
-	comps := []*incident.Component{}
-	for rows.Next() {
-		c, err := scanComponent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: find components: %w", err)
-		}
-		comps = append(comps, c)
-	}
-	return comps, rows.Err()
+	return findAll(ctx, db.r, "components", scanComponent,
+		"SELECT "+componentColumns+" FROM components WHERE page_id = ? ORDER BY position, created_at, rowid", pageID)
 }
 
 const incidentColumns = `id, page_id, name, status, impact, impact_override, component_ids, audience, created_at, updated_at, started_at,
@@ -401,20 +400,7 @@ func (db *DB) FindTokenByHash(ctx context.Context, hash string) (*incident.Token
 
 // FindTokens implements incident.Store.
 func (db *DB) FindTokens(ctx context.Context) ([]*incident.Token, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT "+tokenColumns+" FROM tokens ORDER BY created_at, rowid")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: find tokens: %w", err)
-	}
-	defer rows.Close()
-	out := []*incident.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: find tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return findAll(ctx, db.r, "tokens", scanToken, "SELECT "+tokenColumns+" FROM tokens ORDER BY created_at, rowid")
 }
 
 // TouchToken implements incident.Store; it returns ENOTFOUND for an unknown ID.

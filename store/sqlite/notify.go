@@ -126,21 +126,8 @@ func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*notify.
 
 // FindCustomers implements notify.Store.
 func (db *DB) FindCustomers(ctx context.Context, f notify.CustomerFilter) ([]*notify.Customer, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id > ? ORDER BY id LIMIT ?",
+	return findAll(ctx, db.r, "customers", scanCustomer, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id > ? ORDER BY id LIMIT ?",
 		f.PageID, f.After, limitArg(f.Limit))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: find customers: %w", err)
-	}
-	defer rows.Close()
-	out := []*notify.Customer{}
-	for rows.Next() {
-		c, err := scanCustomer(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: find customers: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // CountCustomers implements notify.Store.
@@ -263,21 +250,8 @@ func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([
 	} else {
 		where, args = append(where, "incident_id IN ('', ?)"), append(args, f.IncidentID)
 	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE "+strings.Join(where, " AND ")+
+	return findAll(ctx, db.r, "subscribers", scanSubscriber, "SELECT "+subscriberColumns+" FROM subscribers WHERE "+strings.Join(where, " AND ")+
 		" ORDER BY id LIMIT ?", append(args, limitArg(f.Limit))...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: find subscribers: %w", err)
-	}
-	defer rows.Close()
-	out := []*notify.Subscriber{}
-	for rows.Next() {
-		s, err := scanSubscriber(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: find subscribers: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 // CountSubscribers implements notify.Store.
