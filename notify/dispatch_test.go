@@ -147,6 +147,58 @@ func TestQuietHours(t *testing.T) {
 	})
 }
 
+// TestQuietHoursNoAttempts: a delivery deferred by quiet hours night after
+// night, more often than MaxAttempts, still has every attempt left: its
+// first transient failure after the window is retried, not final.
+func TestQuietHoursNoAttempts(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		// 23:30 in Budapest (CET, UTC+1 in January).
+		h.clock.fixed = time.Date(2027, 1, 15, 22, 30, 0, 0, time.UTC)
+		h.importCSV("id,name,phone,time_zone\nq1,Quiet,+36201234567,Europe/Budapest\n")
+		rec := notifytest.NewRecorder(notify.SMS)
+		cfg := baseConfig()
+		cfg.QuietStart, cfg.QuietEnd, cfg.MaxAttempts = "22:00", "07:00", 2
+		// The first send after the window meets a 429.
+		h.run(h.service(cfg, map[notify.Kind]notify.Channel{notify.SMS: notifytest.Wrap(rec, notifytest.TooManyRequests(1, 1, time.Second))}, nil))
+		b := h.broadcasts(h.declare("Slow", nil, incident.DegradedPerformance).ID)[0]
+		// get returns the one delivery (an empty one before it is planned).
+		get := func() *notify.Delivery {
+			ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID})
+			if err != nil || len(ds) > 1 {
+				t.Fatalf("deliveries = %v, %v; want one", ds, err)
+			}
+			if len(ds) == 0 {
+				return &notify.Delivery{}
+			}
+			return ds[0]
+		}
+		for night := range 4 {
+			wantAt := time.Date(2027, 1, 16+night, 6, 0, 0, 0, time.UTC) // 07:00 CET
+			waitFor(t, fmt.Sprintf("deferral %d", night), func() bool {
+				d := get()
+				return d.State == notify.StatePending && d.NextAt.Equal(wantAt)
+			})
+			if d := get(); d.Attempts != 0 || d.Reason != "quiet hours" {
+				t.Fatalf("night %d: attempts %d, reason %q; want 0, quiet hours", night, d.Attempts, d.Reason)
+			}
+			if night < 3 {
+				h.clock.Advance(24 * time.Hour) // 23:30 the next night: due, and quiet again
+			}
+		}
+		h.clock.Advance(8 * time.Hour) // 07:30 CET: the window is over
+		waitFor(t, "the first send", func() bool { d := get(); return d.ErrorCode != "" || !d.State.Open() })
+		if d := get(); d.State != notify.StatePending || d.ErrorCode != "429" || d.Attempts != 1 {
+			t.Fatalf("after a 429: state %s, code %q, attempts %d; want pending (a retry), 429, 1", d.State, d.ErrorCode, d.Attempts)
+		}
+		h.clock.Advance(time.Minute)
+		h.waitDone(b.ID)
+		if d := get(); d.State != notify.StateSent || d.Attempts != 2 || len(rec.To("+36201234567")) != 1 {
+			t.Errorf("after the retry: state %s, attempts %d, %d sent; want sent, 2, 1", d.State, d.Attempts, len(rec.To("+36201234567")))
+		}
+	})
+}
+
 // TestFrequencyCap: over the cap, an older update collapses into a newer
 // queued one; the newest waits for the window.
 func TestFrequencyCap(t *testing.T) {

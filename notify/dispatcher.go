@@ -189,12 +189,11 @@ func (s *Service) settle(d *Delivery, state DeliveryState, code, reason string) 
 	return d
 }
 
-// defer_ puts a delivery back to wait until at without counting the claim
-// as an attempt (quiet hours, frequency cap, shutdown).
+// deferTo puts a delivery back to wait until at without counting the claim
+// as an attempt (quiet hours, frequency cap, shutdown, a lease nearly
+// spent): Deferred has the store take back the attempt the claim counted.
 func (s *Service) deferTo(d *Delivery, at time.Time, reason string) *Delivery {
-	if d.Attempts > 0 {
-		d.Attempts--
-	}
+	d.Deferred = true
 	d.NextAt = at
 	return s.settle(d, StatePending, "", reason)
 }

@@ -115,6 +115,11 @@ type Delivery struct {
 	// Lease is the engine's opaque claim token (row lease, stream entry ID);
 	// FinishDeliveries needs it back unchanged.
 	Lease string `json:"-"`
+	// Deferred tells FinishDeliveries that the claim was no attempt: the
+	// dispatcher put the delivery back without offering it to the provider
+	// (quiet hours, frequency cap, shutdown, a lease nearly spent waiting
+	// for the rate limiter), so the attempt the claim counted is taken back.
+	Deferred bool `json:"-"`
 }
 
 // DeliveryID returns the idempotency key of update × channel × address.
@@ -277,7 +282,9 @@ type Store interface {
 	// whose lease was lost (claimed again by someone else) or that is no
 	// longer sending is skipped, without an error. It stores State, NextAt,
 	// ProviderID, ErrorCode, Reason, SentAt, DeliveredAt and UpdatedAt (zero:
-	// the store's clock); Attempts is the store's own count.
+	// the store's clock); Attempts is the store's own count, which the
+	// claim raised and which a Deferred delivery gets back down by one (never
+	// below zero), so deferrals, however many, never exhaust MaxAttempts.
 	FinishDeliveries(ctx context.Context, ds []*Delivery) error
 	// EnqueueDeliveries queues deliveries outside any plan (subscription
 	// confirmations, complaint answers), skipping IDs that exist; it

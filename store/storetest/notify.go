@@ -1109,6 +1109,65 @@ func testFinishDeliveries(t *testing.T, _ incident.Store, ns notify.Store) {
 		}
 	})
 
+	t.Run("a deferral is no attempt", func(t *testing.T) {
+		// Far more deferrals than any MaxAttempts: quiet hours every night.
+		q := newDelivery(nil, notify.SMS, "+36201000099", "r9", now)
+		enqueue(t, ns, q)
+		when := now
+		for i := range 40 {
+			c := claim(t, ns, notify.SMS, when, lease, 10)
+			if len(c) != 1 || c[0].ID != q.ID {
+				t.Fatalf("claim %d = %v, want %s", i, orderedIDs(c), q.ID)
+			}
+			if c[0].Attempts != 1 {
+				t.Fatalf("claim %d: attempts %d, want 1 (every earlier claim was deferred)", i, c[0].Attempts)
+			}
+			when = when.Add(time.Hour)
+			c[0].State, c[0].NextAt, c[0].Reason, c[0].Deferred = notify.StatePending, when, "quiet hours", true
+			if err := ns.FinishDeliveries(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if got := findDelivery(t, ns, q.ID); got.Attempts != 0 || got.State != notify.StatePending || !got.NextAt.Equal(when) {
+				t.Fatalf("after deferral %d: state %s, attempts %d, next %v; want pending, 0, %v", i, got.State, got.Attempts, got.NextAt, when)
+			}
+		}
+		// A retry (not deferred) counts, and the next deferral leaves it be.
+		c := claim(t, ns, notify.SMS, when, lease, 10)
+		if len(c) != 1 || c[0].Attempts != 1 {
+			t.Fatalf("claim after the deferrals = %+v, want it with 1 attempt", c)
+		}
+		when = when.Add(time.Minute)
+		c[0].State, c[0].NextAt, c[0].ErrorCode = notify.StatePending, when, "503"
+		if err := ns.FinishDeliveries(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if got := findDelivery(t, ns, q.ID); got.Attempts != 1 {
+			t.Fatalf("after a retry: attempts %d, want 1", got.Attempts)
+		}
+		c = claim(t, ns, notify.SMS, when, lease, 10)
+		if len(c) != 1 || c[0].Attempts != 2 {
+			t.Fatalf("claim after the retry = %+v, want it with 2 attempts", c)
+		}
+		when = when.Add(time.Hour)
+		c[0].State, c[0].NextAt, c[0].Deferred = notify.StatePending, when, true
+		if err := ns.FinishDeliveries(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if got := findDelivery(t, ns, q.ID); got.Attempts != 1 {
+			t.Fatalf("after a deferral following a retry: attempts %d, want 1", got.Attempts)
+		}
+		// A stale deferral (its lease lost) takes nothing back either.
+		c = claim(t, ns, notify.SMS, when, lease, 10)
+		stale := *c[0]
+		stale.Lease, stale.State, stale.Deferred = "stale-"+stale.Lease, notify.StatePending, true
+		if err := ns.FinishDeliveries(ctx, []*notify.Delivery{&stale}); err != nil {
+			t.Fatal(err)
+		}
+		if got := findDelivery(t, ns, q.ID); got.Attempts != 2 || got.State != notify.StateSending {
+			t.Fatalf("after a stale deferral: state %s, attempts %d; want sending, 2", got.State, got.Attempts)
+		}
+	})
+
 	t.Run("provider ID lookup", func(t *testing.T) {
 		got, err := ns.FindDeliveryByProviderID(ctx, "SM1")
 		if err != nil || got.ID != d.ID {
