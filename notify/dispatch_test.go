@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -351,8 +352,86 @@ func TestStatusCallbacks(t *testing.T) {
 		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36202222222"); err != nil {
 			t.Errorf("21610 receipt did not suppress: %v", err)
 		}
-		if err := h.svc.HandleStatusCallback(h.ctx, "SMnope", "delivered", ""); incident.ErrorCode(err) != incident.ENOTFOUND {
-			t.Errorf("unknown sid: %v", err)
+		if err := h.svc.HandleStatusCallback(h.ctx, "SMnope", "delivered", ""); !errors.Is(err, notify.ErrReceiptKept) {
+			t.Errorf("unknown sid, delivered: %v, want ErrReceiptKept", err)
+		}
+		if err := h.svc.HandleStatusCallback(h.ctx, "SMnope2", "queued", ""); incident.ErrorCode(err) != incident.ENOTFOUND {
+			t.Errorf("unknown sid, queued: %v, want ENOTFOUND", err)
+		}
+	})
+}
+
+// earlyReceipts is a channel whose provider calls back before Send even
+// returns, so always before the dispatcher writes the provider ID: the
+// callback lands on another node (a Service that does not dispatch) and
+// must be kept, not waited for, nor lost.
+type earlyReceipts struct {
+	notify.Channel
+	node   *notify.Service
+	status map[string][2]string // address → status, error code
+	errs   chan error
+}
+
+func (c *earlyReceipts) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+	rc, err := c.Channel.Send(ctx, m)
+	if err != nil {
+		return rc, err
+	}
+	st := c.status[m.To]
+	if err := c.node.HandleStatusCallback(ctx, rc.ProviderID, st[0], st[1]); !errors.Is(err, notify.ErrReceiptKept) {
+		c.errs <- fmt.Errorf("early %s receipt for %s: %v, want ErrReceiptKept", st[0], m.To, err)
+	}
+	return rc, nil
+}
+
+// TestEarlyReceipts: a final receipt that arrives before the dispatcher has
+// recorded the provider ID is kept in the store and applied as soon as the
+// ID is written; receipts still only move a delivery forward.
+func TestEarlyReceipts(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,name,phone\ne1,A,+36201111111\ne2,B,+36202222222\n")
+		other := h.service(baseConfig(), map[notify.Kind]notify.Channel{}, nil)
+		ch := &earlyReceipts{Channel: notifytest.NewRecorder(notify.SMS), node: other, errs: make(chan error, 10),
+			status: map[string][2]string{"+36201111111": {"delivered", ""}, "+36202222222": {"undelivered", "21610"}}}
+		h.run(h.service(baseConfig(), map[notify.Kind]notify.Channel{notify.SMS: ch}, nil))
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		b := h.broadcasts(inc.ID)[0]
+		p := h.waitProgress(b.ID, func(p *notify.Progress) bool {
+			return sum(p, notify.SMS, notify.StateDelivered, notify.StateUndelivered) == 2
+		})
+		close(ch.errs)
+		for err := range ch.errs {
+			t.Error(err)
+		}
+		if p.Counts[notify.SMS][notify.StateDelivered] != 1 || p.Counts[notify.SMS][notify.StateUndelivered] != 1 {
+			t.Errorf("counts %+v, want one delivered and one undelivered", p.Counts)
+		}
+		ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: "+36202222222"})
+		if err != nil || len(ds) != 1 || ds[0].ErrorCode != "21610" || ds[0].Reason != "undelivered" {
+			t.Errorf("undelivered = %+v, %v", ds, err)
+		}
+		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36202222222"); err != nil {
+			t.Errorf("a kept 21610 receipt did not suppress: %v", err)
+		}
+		// Taken once: nothing is left to apply again.
+		for _, d := range []string{"+36201111111", "+36202222222"} {
+			ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: d})
+			if rs, err := h.st.TakeReceipts(h.ctx, []string{ds[0].ProviderID}, h.clock.Now()); err != nil || len(rs) != 0 {
+				t.Errorf("receipts still kept for %s: %+v, %v", d, rs, err)
+			}
+		}
+		// A late, out-of-order receipt never moves a delivery back.
+		ds, _ = h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: "+36201111111"})
+		if err := other.HandleStatusCallback(h.ctx, ds[0].ProviderID, "failed", "30008"); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := h.st.FindDeliveryByID(h.ctx, ds[0].ID); d.State != notify.StateDelivered {
+			t.Errorf("state %s after a late failed receipt, want delivered", d.State)
+		}
+		// A receipt that is not final says nothing worth keeping.
+		if err := other.HandleStatusCallback(h.ctx, "SMnever", "sent", ""); incident.ErrorCode(err) != incident.ENOTFOUND {
+			t.Errorf("sent for an unknown ID: %v, want ENOTFOUND", err)
 		}
 	})
 }

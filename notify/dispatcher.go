@@ -147,6 +147,8 @@ func (d *dispatcher) finishLoop() {
 		}
 		if err != nil {
 			d.s.log.Error("finish deliveries", "channel", d.kind, "n", len(batch), "err", err)
+		} else {
+			d.s.applyKeptReceipts(ctx, batch)
 		}
 		for _, dl := range batch {
 			d.s.metrics.count(d.kind, dl.State)

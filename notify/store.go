@@ -128,6 +128,21 @@ func DeliveryID(updateID string, kind Kind, address string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
+// PendingReceipt is a provider's delivery receipt for a provider ID that no
+// delivery carries yet: a fast provider (Twilio) can call back before the
+// dispatcher has written the ID its send returned, and it does not call
+// again. The store keeps it, on whichever node it arrived, until the
+// dispatcher that sent the message takes it (TakeReceipts) after writing
+// the ID, or until Expires.
+type PendingReceipt struct {
+	ProviderID string        `json:"provider_id"`
+	State      DeliveryState `json:"state"`      // delivered, undelivered or failed
+	Status     string        `json:"status"`     // the provider's own word ("read", "undelivered")
+	ErrorCode  string        `json:"error_code"` // the provider's error code, if any
+	At         time.Time     `json:"at"`         // when it arrived: applied, it is the delivery's UpdatedAt
+	Expires    time.Time     `json:"expires"`
+}
+
 // PlanState is where planning a broadcast stands.
 type PlanState string
 
@@ -304,6 +319,19 @@ type Store interface {
 	SetDeliveryStatus(ctx context.Context, id string, state DeliveryState, providerStatus, errorCode string, at time.Time) error
 	// FindDeliveries returns deliveries matching f, newest first.
 	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// KeepReceipt keeps a receipt for a provider ID no delivery has yet,
+	// until r.Expires (judged by now, the caller's clock; an expired one is
+	// not kept). A provider ID keeps its first receipt: a later one is
+	// dropped without an error, as a sent delivery takes only its first
+	// final receipt. EINVALID for an empty provider ID or a state other than
+	// delivered, undelivered or failed.
+	KeepReceipt(ctx context.Context, r PendingReceipt, now time.Time) error
+	// TakeReceipts removes and returns the receipts kept for any of
+	// providerIDs, in no particular order, leaving out (and dropping) those
+	// expired at now. A kept receipt is taken once, by one caller. The
+	// dispatcher asks after every finished batch, so asking about IDs that
+	// have none must be cheap (no write).
+	TakeReceipts(ctx context.Context, providerIDs []string, now time.Time) ([]PendingReceipt, error)
 
 	// Secret returns the named secret, creating it from gen the first time,
 	// atomically, so every node signs links with the same key.

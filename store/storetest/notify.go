@@ -38,6 +38,7 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, notify.Sto
 		{"ClaimDeliveriesConcurrently", testClaimDeliveriesConcurrently},
 		{"FinishDeliveries", testFinishDeliveries},
 		{"SetDeliveryStatus", testSetDeliveryStatus},
+		{"Receipts", testReceipts},
 		{"FindDeliveries", testFindDeliveries},
 		{"Secret", testSecret},
 	}
@@ -1261,6 +1262,109 @@ func testSetDeliveryStatus(t *testing.T, _ incident.Store, ns notify.Store) {
 		wantErr(t, "unknown delivery", ns.SetDeliveryStatus(ctx, "nope", notify.StateDelivered, "delivered", "", now), incident.ErrNotFound)
 		d := sent(t)
 		wantErr(t, "receipt state pending", ns.SetDeliveryStatus(ctx, d.ID, notify.StatePending, "queued", "", now), incident.ErrInvalid)
+	})
+}
+
+// ---- receipts kept for provider IDs not yet written ----
+
+func testReceipts(t *testing.T, _ incident.Store, ns notify.Store) {
+	ctx := context.Background()
+	now := at(time.Hour)
+	receipt := func(id string, st notify.DeliveryState, code string, expires time.Time) notify.PendingReceipt {
+		return notify.PendingReceipt{ProviderID: id, State: st, Status: string(st), ErrorCode: code, At: now, Expires: expires}
+	}
+	keep := func(t *testing.T, r notify.PendingReceipt, now time.Time) {
+		t.Helper()
+		if err := ns.KeepReceipt(ctx, r, now); err != nil {
+			t.Fatalf("KeepReceipt(%s): %v", r.ProviderID, err)
+		}
+	}
+	take := func(t *testing.T, now time.Time, ids ...string) []notify.PendingReceipt {
+		t.Helper()
+		rs, err := ns.TakeReceipts(ctx, ids, now)
+		if err != nil {
+			t.Fatalf("TakeReceipts: %v", err)
+		}
+		sort.Slice(rs, func(i, j int) bool { return rs[i].ProviderID < rs[j].ProviderID })
+		if rs == nil {
+			rs = []notify.PendingReceipt{}
+		}
+		return rs
+	}
+
+	t.Run("invalid", func(t *testing.T) {
+		for _, r := range []notify.PendingReceipt{
+			receipt("", notify.StateDelivered, "", now.Add(time.Hour)),
+			receipt("SMbad", notify.StateSent, "", now.Add(time.Hour)),
+			receipt("SMbad", notify.StatePending, "", now.Add(time.Hour)),
+			receipt("SMbad", "", "", now.Add(time.Hour)),
+		} {
+			wantErr(t, fmt.Sprintf("KeepReceipt(%q, %q)", r.ProviderID, r.State), ns.KeepReceipt(ctx, r, now), incident.ErrInvalid)
+		}
+		equal(t, "taken after refusals", take(t, now, "SMbad", ""), []notify.PendingReceipt{})
+	})
+
+	t.Run("kept until taken, once", func(t *testing.T) {
+		delivered := receipt("SMa", notify.StateDelivered, "", now.Add(time.Hour))
+		failed := receipt("SMb", notify.StateFailed, "30007", now.Add(time.Hour))
+		failed.Status = "canceled"
+		keep(t, delivered, now)
+		keep(t, receipt("SMa", notify.StateUndelivered, "30003", now.Add(2*time.Hour)), now.Add(time.Second)) // the first stays
+		keep(t, failed, now)
+		keep(t, receipt("SMc", notify.StateDelivered, "", now.Add(time.Hour)), now)
+		equal(t, "none for other IDs", take(t, now, "SMx", "SMy"), []notify.PendingReceipt{})
+		equal(t, "taken", take(t, now.Add(time.Minute), "SMa", "SMb", "SMx"), []notify.PendingReceipt{delivered, failed})
+		equal(t, "taken again", take(t, now.Add(time.Minute), "SMa", "SMb"), []notify.PendingReceipt{})
+		equal(t, "the one not asked for stays", take(t, now.Add(time.Minute), "SMc"),
+			[]notify.PendingReceipt{receipt("SMc", notify.StateDelivered, "", now.Add(time.Hour))})
+		equal(t, "nothing asked", take(t, now), []notify.PendingReceipt{})
+	})
+
+	t.Run("expiry", func(t *testing.T) {
+		keep(t, receipt("SMd", notify.StateDelivered, "", now), now) // expired already: not kept
+		keep(t, receipt("SMe", notify.StateDelivered, "", now.Add(time.Minute)), now)
+		keep(t, receipt("SMf", notify.StateDelivered, "", now.Add(time.Minute)), now)
+		equal(t, "expired", take(t, now.Add(time.Minute), "SMd", "SMe"), []notify.PendingReceipt{})
+		equal(t, "expired, taken later", take(t, now.Add(time.Hour), "SMe"), []notify.PendingReceipt{})
+		// An expired receipt does not hold its provider ID: a new one is kept.
+		fresh := receipt("SMf", notify.StateUndelivered, "30003", now.Add(time.Hour))
+		fresh.At = now.Add(2 * time.Minute)
+		keep(t, fresh, now.Add(2*time.Minute))
+		equal(t, "kept after expiry", take(t, now.Add(3*time.Minute), "SMf"), []notify.PendingReceipt{fresh})
+	})
+
+	t.Run("concurrent takers", func(t *testing.T) {
+		const takers = 8
+		ids := []string{"SMg1", "SMg2", "SMg3"}
+		for _, id := range ids {
+			keep(t, receipt(id, notify.StateDelivered, "", now.Add(time.Hour)), now)
+		}
+		var mu sync.Mutex
+		got := map[string]int{}
+		var wg sync.WaitGroup
+		errs := make(chan error, takers)
+		for range takers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rs, err := ns.TakeReceipts(ctx, ids, now)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for _, r := range rs {
+					got[r.ProviderID]++
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		equal(t, "takes per receipt", got, map[string]int{"SMg1": 1, "SMg2": 1, "SMg3": 1})
 	})
 }
 
