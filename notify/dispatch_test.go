@@ -436,6 +436,38 @@ func TestEarlyReceipts(t *testing.T) {
 	})
 }
 
+// TestFooterPerRecipient: a customer and a subscriber whose messages are
+// otherwise alike (same language, no name, no time zone) share no cached
+// render: each email says why it came to that recipient.
+func TestFooterPerRecipient(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,email,language\nc1,cust@example.com,en\n")
+		sub := &notify.Subscriber{ID: "sub1", PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Language: "en",
+			State: notify.SubscriberActive, Source: "api", CreatedAt: time.Now()}
+		if err := h.st.SaveSubscriber(h.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		cfg := baseConfig()
+		cfg.Workers = map[notify.Kind]int{notify.Email: 1} // one renders first and fills the cache
+		h.start(cfg)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		for _, tt := range []struct{ to, want, not string }{
+			{"cust@example.com", "as a customer of Acme.", "subscribed"},
+			{"sub@example.com", "because you subscribed to updates from Acme.", "customer"},
+		} {
+			ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: tt.to})
+			if len(ms) != 1 {
+				t.Fatalf("%d emails to %s, want 1", len(ms), tt.to)
+			}
+			if !strings.Contains(ms[0].Body, tt.want) || strings.Contains(ms[0].Body, tt.not) || !strings.Contains(ms[0].HTML, tt.want) {
+				t.Errorf("email to %s says %q, want %q:\n%s", tt.to, ms[0].Body[max(0, len(ms[0].Body)-300):], tt.want, ms[0].Body)
+			}
+		}
+	})
+}
+
 // TestDryRun counts recipients, suppressions, segments and cost.
 func TestDryRun(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {

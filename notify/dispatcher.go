@@ -439,11 +439,11 @@ func (s *Service) message(ctx context.Context, d *Delivery) (*Message, error) {
 	}
 	named := d.Name != "" && (d.Kind == Email || d.Kind == Slack)
 	key := renderKey{inc: d.IncidentID, version: snap.inc.Version, update: d.UpdateID, kind: d.Kind, mk: d.MessageKind,
-		lang: d.Language, zone: d.TimeZone, named: named}
+		lang: d.Language, zone: d.TimeZone, named: named, rtype: d.RecipientType}
 	tmpl, err := s.cache.render(key, func() (*Message, error) {
 		in := RenderInput{Kind: d.MessageKind, Page: snap.page, Status: snap.status, Incident: snap.inc,
 			Components: snap.comps, MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(),
-			Recipient:      Recipient{Language: d.Language, TimeZone: d.TimeZone},
+			Recipient:      Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
 			UnsubscribeURL: s.link(unsubscribePathPrefix, unsubPlaceholder)}
 		for _, u := range snap.inc.Updates {
 			if u.ID == d.UpdateID {
@@ -518,6 +518,7 @@ type renderKey struct {
 	lang    string
 	zone    string
 	named   bool
+	rtype   RecipientType // the email footer differs for customers and subscribers
 }
 
 type snapshot struct {

@@ -82,7 +82,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 			}
 			res.Recipients[d.Kind]++
 			in := RenderInput{Kind: a.mk, Page: snap.page, Status: snap.status, Incident: snap.inc, Components: snap.comps,
-				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: Recipient{Language: d.Language, TimeZone: d.TimeZone},
+				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
 				UnsubscribeURL: s.link(unsubscribePathPrefix, "sample")}
 			lang := s.r.language(in)
 			if d.Kind == SMS {
@@ -102,7 +102,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 				res.Samples[d.Kind] = map[string]*Message{}
 			}
 			if _, ok := res.Samples[d.Kind][lang]; !ok {
-				in.Recipient = Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone}
+				in.Recipient = Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone, Type: d.RecipientType}
 				m, err := s.r.Render(d.Kind, in)
 				if err != nil {
 					return nil, err
