@@ -513,6 +513,71 @@ func TestDryRun(t *testing.T) {
 	})
 }
 
+// suppressionReads counts the real store's suppression lookups.
+type suppressionReads struct {
+	engine
+	one, batch atomic.Int64
+}
+
+func (c *suppressionReads) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
+	c.one.Add(1)
+	return c.engine.FindSuppression(ctx, pageID, kind, address)
+}
+
+func (c *suppressionReads) FindSuppressed(ctx context.Context, pageID string, kind notify.Kind, addresses []string) ([]string, error) {
+	c.batch.Add(1)
+	return c.engine.FindSuppressed(ctx, pageID, kind, addresses)
+}
+
+// TestDryRunSuppressed: suppressions of every scope are counted as the
+// dispatcher would apply them (page-scoped and global, not another page's),
+// with a store query per batch and channel rather than per recipient.
+func TestDryRunSuppressed(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV(customersCSV(50, true)) // u000…u049, +36201000000…, uNNN@example.com
+		sub := &notify.Subscriber{ID: "sub1", PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Language: "en",
+			State: notify.SubscriberActive, Source: "api", CreatedAt: time.Now()}
+		if err := h.st.SaveSubscriber(h.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []notify.Suppression{
+			{Kind: notify.SMS, Address: "+36201000001", Reason: "stop"},                              // global
+			{Kind: notify.SMS, Address: "+36201000049", Reason: "stop"},                              // global, in the last batch
+			{PageID: h.page.ID, Kind: notify.SMS, Address: "+36201000002", Reason: "provider:21610"}, // this page
+			{PageID: h.page.ID, Kind: notify.Email, Address: "u003@example.com", Reason: "bounce"},
+			{PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Reason: "unsubscribe"}, // a subscriber
+			{PageID: "another-page", Kind: notify.Email, Address: "u004@example.com", Reason: "unsubscribe"},
+			{Kind: notify.Email, Address: "+36201000005", Reason: "stop"}, // the number, on another channel
+		} {
+			s.At = time.Now()
+			if err := h.st.Suppress(h.ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		counted := &suppressionReads{engine: h.st}
+		cfg := baseConfig()
+		cfg.BatchSize = 10
+		svc := h.service(cfg, nil, counted)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		r, err := svc.DryRun(h.ctx, h.page.ID, inc.ID, incident.BroadcastDeclared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Recipients[notify.SMS] != 47 || r.Suppressed[notify.SMS] != 3 || r.Recipients[notify.Email] != 49 || r.Suppressed[notify.Email] != 2 {
+			t.Errorf("recipients %v, suppressed %v; want sms 47 (3 suppressed), email 49 (2 suppressed)", r.Recipients, r.Suppressed)
+		}
+		// 50 customers in batches of 10, then the subscribers: 6 batches, at
+		// most one query per channel each.
+		if n := counted.one.Load(); n != 0 {
+			t.Errorf("%d single suppression lookups, want none", n)
+		}
+		if n := counted.batch.Load(); n == 0 || n > 12 {
+			t.Errorf("%d batch suppression lookups, want 1 to 12", n)
+		}
+	})
+}
+
 // TestImport: all or nothing, unless skipping invalid rows.
 func TestImport(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {

@@ -257,6 +257,11 @@ type Store interface {
 	Suppress(ctx context.Context, s Suppression) error
 	Unsuppress(ctx context.Context, pageID string, kind Kind, address string) error
 	FindSuppression(ctx context.Context, pageID string, kind Kind, address string) (*Suppression, error)
+	// FindSuppressed answers FindSuppression for a batch: which of
+	// addresses (of kind) a suppression applies to on the page, page-scoped
+	// or global, each once, in no particular order. Its cost follows the
+	// batch, not the number of suppressions.
+	FindSuppressed(ctx context.Context, pageID string, kind Kind, addresses []string) ([]string, error)
 
 	// ClaimPlan leases one plan in PlanPending whose lease is free or
 	// expired (now ≥ its end), for lease; nil when there is none. Plans

@@ -563,6 +563,58 @@ func testSuppressions(t *testing.T, _ incident.Store, ns notify.Store) {
 			t.Errorf("Unsuppress of nothing = %v, want nil (idempotent)", err)
 		}
 	})
+
+	t.Run("batch", func(t *testing.T) {
+		// Suppressed numbers among 1 200: global, on pa, on pb; the rest not.
+		num := func(i int) string { return fmt.Sprintf("+3630%07d", i) }
+		var all []string
+		for i := range 1200 {
+			all = append(all, num(i))
+		}
+		for _, s := range []notify.Suppression{
+			{PageID: "", Kind: notify.SMS, Address: num(0), Reason: "stop", At: base},
+			{PageID: "", Kind: notify.SMS, Address: num(700), Reason: "stop", At: base},
+			{PageID: "pa", Kind: notify.SMS, Address: num(1), Reason: "unsubscribe", At: base},
+			{PageID: "pa", Kind: notify.SMS, Address: num(1199), Reason: "unsubscribe", At: base},
+			{PageID: "pa", Kind: notify.SMS, Address: num(700), Reason: "unsubscribe", At: base}, // and global
+			{PageID: "pb", Kind: notify.SMS, Address: num(2), Reason: "unsubscribe", At: base},
+			{PageID: "pa", Kind: notify.Email, Address: num(3), Reason: "bounce", At: base}, // another channel
+		} {
+			if err := ns.Suppress(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tests := []struct {
+			name      string
+			page      string
+			kind      notify.Kind
+			addresses []string
+			want      []string
+		}{
+			{"page-scoped and global", "pa", notify.SMS, all, sortedIDs(num(0), num(1), num(700), num(1199))},
+			{"another page", "pb", notify.SMS, all, sortedIDs(num(0), num(2), num(700))},
+			{"a page without its own", "pc", notify.SMS, all, sortedIDs(num(0), num(700))},
+			{"another channel", "pa", notify.Email, all, sortedIDs(num(3))},
+			{"repeated and unknown addresses", "pa", notify.SMS, []string{num(1), "+3611111111", num(1), num(5)}, sortedIDs(num(1))},
+			{"every address twice", "pa", notify.SMS, append(append([]string{}, all...), all...), sortedIDs(num(0), num(1), num(700), num(1199))},
+			{"the earlier ones", "pa", notify.Email, []string{mail, phone}, sortedIDs(mail)},
+			{"none asked", "pa", notify.SMS, nil, []string{}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, err := ns.FindSuppressed(ctx, tt.page, tt.kind, tt.addresses)
+				if err != nil {
+					t.Fatal(err)
+				}
+				equal(t, "suppressed", sortedIDs(got...), tt.want)
+				for _, a := range got {
+					if _, err := ns.FindSuppression(ctx, tt.page, tt.kind, a); err != nil {
+						t.Errorf("FindSuppressed has %s, FindSuppression says %v", a, err)
+					}
+				}
+			})
+		}
+	})
 }
 
 // ---- plans ----
