@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -143,6 +144,58 @@ func TestQuietHours(t *testing.T) {
 		h.waitDone(b.ID)
 		if got := h.inbox(sandbox.KindSMS)["+36201234567"]; got != 2 {
 			t.Errorf("quiet customer got %d SMS after the window, want 2", got)
+		}
+	})
+}
+
+// TestQuietHoursNoAttempts: a delivery deferred by quiet hours night after
+// night, more often than MaxAttempts, still has every attempt left: its
+// first transient failure after the window is retried, not final.
+func TestQuietHoursNoAttempts(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		// 23:30 in Budapest (CET, UTC+1 in January).
+		h.clock.fixed = time.Date(2027, 1, 15, 22, 30, 0, 0, time.UTC)
+		h.importCSV("id,name,phone,time_zone\nq1,Quiet,+36201234567,Europe/Budapest\n")
+		rec := notifytest.NewRecorder(notify.SMS)
+		cfg := baseConfig()
+		cfg.QuietStart, cfg.QuietEnd, cfg.MaxAttempts = "22:00", "07:00", 2
+		// The first send after the window meets a 429.
+		h.run(h.service(cfg, map[notify.Kind]notify.Channel{notify.SMS: notifytest.Wrap(rec, notifytest.TooManyRequests(1, 1, time.Second))}, nil))
+		b := h.broadcasts(h.declare("Slow", nil, incident.DegradedPerformance).ID)[0]
+		// get returns the one delivery (an empty one before it is planned).
+		get := func() *notify.Delivery {
+			ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID})
+			if err != nil || len(ds) > 1 {
+				t.Fatalf("deliveries = %v, %v; want one", ds, err)
+			}
+			if len(ds) == 0 {
+				return &notify.Delivery{}
+			}
+			return ds[0]
+		}
+		for night := range 4 {
+			wantAt := time.Date(2027, 1, 16+night, 6, 0, 0, 0, time.UTC) // 07:00 CET
+			waitFor(t, fmt.Sprintf("deferral %d", night), func() bool {
+				d := get()
+				return d.State == notify.StatePending && d.NextAt.Equal(wantAt)
+			})
+			if d := get(); d.Attempts != 0 || d.Reason != "quiet hours" {
+				t.Fatalf("night %d: attempts %d, reason %q; want 0, quiet hours", night, d.Attempts, d.Reason)
+			}
+			if night < 3 {
+				h.clock.Advance(24 * time.Hour) // 23:30 the next night: due, and quiet again
+			}
+		}
+		h.clock.Advance(8 * time.Hour) // 07:30 CET: the window is over
+		waitFor(t, "the first send", func() bool { d := get(); return d.ErrorCode != "" || !d.State.Open() })
+		if d := get(); d.State != notify.StatePending || d.ErrorCode != "429" || d.Attempts != 1 {
+			t.Fatalf("after a 429: state %s, code %q, attempts %d; want pending (a retry), 429, 1", d.State, d.ErrorCode, d.Attempts)
+		}
+		h.clock.Advance(time.Minute)
+		h.waitDone(b.ID)
+		if d := get(); d.State != notify.StateSent || d.Attempts != 2 || len(rec.To("+36201234567")) != 1 {
+			t.Errorf("after the retry: state %s, attempts %d, %d sent; want sent, 2, 1", d.State, d.Attempts, len(rec.To("+36201234567")))
 		}
 	})
 }
@@ -299,8 +352,118 @@ func TestStatusCallbacks(t *testing.T) {
 		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36202222222"); err != nil {
 			t.Errorf("21610 receipt did not suppress: %v", err)
 		}
-		if err := h.svc.HandleStatusCallback(h.ctx, "SMnope", "delivered", ""); incident.ErrorCode(err) != incident.ENOTFOUND {
-			t.Errorf("unknown sid: %v", err)
+		if err := h.svc.HandleStatusCallback(h.ctx, "SMnope", "delivered", ""); !errors.Is(err, notify.ErrReceiptKept) {
+			t.Errorf("unknown sid, delivered: %v, want ErrReceiptKept", err)
+		}
+		if err := h.svc.HandleStatusCallback(h.ctx, "SMnope2", "queued", ""); incident.ErrorCode(err) != incident.ENOTFOUND {
+			t.Errorf("unknown sid, queued: %v, want ENOTFOUND", err)
+		}
+	})
+}
+
+// earlyReceipts is a channel whose provider calls back before Send even
+// returns, so always before the dispatcher writes the provider ID: the
+// callback lands on another node (a Service that does not dispatch) and
+// must be kept, not waited for, nor lost.
+type earlyReceipts struct {
+	notify.Channel
+	node   *notify.Service
+	status map[string][2]string // address → status, error code
+	errs   chan error
+}
+
+func (c *earlyReceipts) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+	rc, err := c.Channel.Send(ctx, m)
+	if err != nil {
+		return rc, err
+	}
+	st := c.status[m.To]
+	if err := c.node.HandleStatusCallback(ctx, rc.ProviderID, st[0], st[1]); !errors.Is(err, notify.ErrReceiptKept) {
+		c.errs <- fmt.Errorf("early %s receipt for %s: %v, want ErrReceiptKept", st[0], m.To, err)
+	}
+	return rc, nil
+}
+
+// TestEarlyReceipts: a final receipt that arrives before the dispatcher has
+// recorded the provider ID is kept in the store and applied as soon as the
+// ID is written; receipts still only move a delivery forward.
+func TestEarlyReceipts(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,name,phone\ne1,A,+36201111111\ne2,B,+36202222222\n")
+		other := h.service(baseConfig(), map[notify.Kind]notify.Channel{}, nil)
+		ch := &earlyReceipts{Channel: notifytest.NewRecorder(notify.SMS), node: other, errs: make(chan error, 10),
+			status: map[string][2]string{"+36201111111": {"delivered", ""}, "+36202222222": {"undelivered", "21610"}}}
+		h.run(h.service(baseConfig(), map[notify.Kind]notify.Channel{notify.SMS: ch}, nil))
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		b := h.broadcasts(inc.ID)[0]
+		p := h.waitProgress(b.ID, func(p *notify.Progress) bool {
+			return sum(p, notify.SMS, notify.StateDelivered, notify.StateUndelivered) == 2
+		})
+		close(ch.errs)
+		for err := range ch.errs {
+			t.Error(err)
+		}
+		if p.Counts[notify.SMS][notify.StateDelivered] != 1 || p.Counts[notify.SMS][notify.StateUndelivered] != 1 {
+			t.Errorf("counts %+v, want one delivered and one undelivered", p.Counts)
+		}
+		ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: "+36202222222"})
+		if err != nil || len(ds) != 1 || ds[0].ErrorCode != "21610" || ds[0].Reason != "undelivered" {
+			t.Errorf("undelivered = %+v, %v", ds, err)
+		}
+		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36202222222"); err != nil {
+			t.Errorf("a kept 21610 receipt did not suppress: %v", err)
+		}
+		// Taken once: nothing is left to apply again.
+		for _, d := range []string{"+36201111111", "+36202222222"} {
+			ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: d})
+			if rs, err := h.st.TakeReceipts(h.ctx, []string{ds[0].ProviderID}, h.clock.Now()); err != nil || len(rs) != 0 {
+				t.Errorf("receipts still kept for %s: %+v, %v", d, rs, err)
+			}
+		}
+		// A late, out-of-order receipt never moves a delivery back.
+		ds, _ = h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: "+36201111111"})
+		if err := other.HandleStatusCallback(h.ctx, ds[0].ProviderID, "failed", "30008"); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := h.st.FindDeliveryByID(h.ctx, ds[0].ID); d.State != notify.StateDelivered {
+			t.Errorf("state %s after a late failed receipt, want delivered", d.State)
+		}
+		// A receipt that is not final says nothing worth keeping.
+		if err := other.HandleStatusCallback(h.ctx, "SMnever", "sent", ""); incident.ErrorCode(err) != incident.ENOTFOUND {
+			t.Errorf("sent for an unknown ID: %v, want ENOTFOUND", err)
+		}
+	})
+}
+
+// TestFooterPerRecipient: a customer and a subscriber whose messages are
+// otherwise alike (same language, no name, no time zone) share no cached
+// render: each email says why it came to that recipient.
+func TestFooterPerRecipient(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,email,language\nc1,cust@example.com,en\n")
+		sub := &notify.Subscriber{ID: "sub1", PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Language: "en",
+			State: notify.SubscriberActive, Source: "api", CreatedAt: time.Now()}
+		if err := h.st.SaveSubscriber(h.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		cfg := baseConfig()
+		cfg.Workers = map[notify.Kind]int{notify.Email: 1} // one renders first and fills the cache
+		h.start(cfg)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		for _, tt := range []struct{ to, want, not string }{
+			{"cust@example.com", "as a customer of Acme.", "subscribed"},
+			{"sub@example.com", "because you subscribed to updates from Acme.", "customer"},
+		} {
+			ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: tt.to})
+			if len(ms) != 1 {
+				t.Fatalf("%d emails to %s, want 1", len(ms), tt.to)
+			}
+			if !strings.Contains(ms[0].Body, tt.want) || strings.Contains(ms[0].Body, tt.not) || !strings.Contains(ms[0].HTML, tt.want) {
+				t.Errorf("email to %s says %q, want %q:\n%s", tt.to, ms[0].Body[max(0, len(ms[0].Body)-300):], tt.want, ms[0].Body)
+			}
 		}
 	})
 }
@@ -346,6 +509,71 @@ func TestDryRun(t *testing.T) {
 		}
 		if got, _ := h.st.FindPlans(h.ctx, inc.ID); len(got) != 1 {
 			t.Errorf("dry run wrote plans: %d", len(got))
+		}
+	})
+}
+
+// suppressionReads counts the real store's suppression lookups.
+type suppressionReads struct {
+	engine
+	one, batch atomic.Int64
+}
+
+func (c *suppressionReads) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
+	c.one.Add(1)
+	return c.engine.FindSuppression(ctx, pageID, kind, address)
+}
+
+func (c *suppressionReads) FindSuppressed(ctx context.Context, pageID string, kind notify.Kind, addresses []string) ([]string, error) {
+	c.batch.Add(1)
+	return c.engine.FindSuppressed(ctx, pageID, kind, addresses)
+}
+
+// TestDryRunSuppressed: suppressions of every scope are counted as the
+// dispatcher would apply them (page-scoped and global, not another page's),
+// with a store query per batch and channel rather than per recipient.
+func TestDryRunSuppressed(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV(customersCSV(50, true)) // u000…u049, +36201000000…, uNNN@example.com
+		sub := &notify.Subscriber{ID: "sub1", PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Language: "en",
+			State: notify.SubscriberActive, Source: "api", CreatedAt: time.Now()}
+		if err := h.st.SaveSubscriber(h.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []notify.Suppression{
+			{Kind: notify.SMS, Address: "+36201000001", Reason: "stop"},                              // global
+			{Kind: notify.SMS, Address: "+36201000049", Reason: "stop"},                              // global, in the last batch
+			{PageID: h.page.ID, Kind: notify.SMS, Address: "+36201000002", Reason: "provider:21610"}, // this page
+			{PageID: h.page.ID, Kind: notify.Email, Address: "u003@example.com", Reason: "bounce"},
+			{PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Reason: "unsubscribe"}, // a subscriber
+			{PageID: "another-page", Kind: notify.Email, Address: "u004@example.com", Reason: "unsubscribe"},
+			{Kind: notify.Email, Address: "+36201000005", Reason: "stop"}, // the number, on another channel
+		} {
+			s.At = time.Now()
+			if err := h.st.Suppress(h.ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		counted := &suppressionReads{engine: h.st}
+		cfg := baseConfig()
+		cfg.BatchSize = 10
+		svc := h.service(cfg, nil, counted)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		r, err := svc.DryRun(h.ctx, h.page.ID, inc.ID, incident.BroadcastDeclared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Recipients[notify.SMS] != 47 || r.Suppressed[notify.SMS] != 3 || r.Recipients[notify.Email] != 49 || r.Suppressed[notify.Email] != 2 {
+			t.Errorf("recipients %v, suppressed %v; want sms 47 (3 suppressed), email 49 (2 suppressed)", r.Recipients, r.Suppressed)
+		}
+		// 50 customers in batches of 10, then the subscribers: 6 batches, at
+		// most one query per channel each.
+		if n := counted.one.Load(); n != 0 {
+			t.Errorf("%d single suppression lookups, want none", n)
+		}
+		if n := counted.batch.Load(); n == 0 || n > 12 {
+			t.Errorf("%d batch suppression lookups, want 1 to 12", n)
 		}
 	})
 }

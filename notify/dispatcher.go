@@ -148,6 +148,8 @@ func (d *dispatcher) finishLoop() {
 		}
 		if err != nil {
 			d.s.log.Error("finish deliveries", "channel", d.kind, "n", len(batch), "err", err)
+		} else {
+			d.s.applyKeptReceipts(ctx, batch)
 		}
 		for _, dl := range batch {
 			d.s.metrics.count(d.kind, dl.State)
@@ -190,12 +192,11 @@ func (s *Service) settle(d *Delivery, state DeliveryState, code, reason string) 
 	return d
 }
 
-// defer_ puts a delivery back to wait until at without counting the claim
-// as an attempt (quiet hours, frequency cap, shutdown).
+// deferTo puts a delivery back to wait until at without counting the claim
+// as an attempt (quiet hours, frequency cap, shutdown, a lease nearly
+// spent): Deferred has the store take back the attempt the claim counted.
 func (s *Service) deferTo(d *Delivery, at time.Time, reason string) *Delivery {
-	if d.Attempts > 0 {
-		d.Attempts--
-	}
+	d.Deferred = true
 	d.NextAt = at
 	return s.settle(d, StatePending, "", reason)
 }
@@ -458,11 +459,11 @@ func (s *Service) message(ctx context.Context, d *Delivery) (*Message, error) {
 	}
 	named := d.Name != "" && (d.Kind == Email || d.Kind == Slack)
 	key := renderKey{inc: d.IncidentID, version: snap.inc.Version, update: d.UpdateID, kind: d.Kind, mk: d.MessageKind,
-		lang: d.Language, zone: d.TimeZone, named: named}
+		lang: d.Language, zone: d.TimeZone, named: named, rtype: d.RecipientType}
 	tmpl, err := s.cache.render(key, func() (*Message, error) {
 		in := RenderInput{Kind: d.MessageKind, Page: snap.page, Status: snap.status, Incident: snap.inc,
 			Components: snap.comps, MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(),
-			Recipient:      Recipient{Language: d.Language, TimeZone: d.TimeZone},
+			Recipient:      Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
 			UnsubscribeURL: s.link(unsubscribePathPrefix, unsubPlaceholder)}
 		for _, u := range snap.inc.Updates {
 			if u.ID == d.UpdateID {
@@ -537,6 +538,7 @@ type renderKey struct {
 	lang    string
 	zone    string
 	named   bool
+	rtype   RecipientType // the email footer differs for customers and subscribers
 }
 
 type snapshot struct {

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -65,6 +64,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 			return nil, err
 		}
 		cursor = next
+		fresh := make([]*Delivery, 0, len(ds))
 		for _, d := range ds {
 			key, err := strconv.ParseUint(d.ID[:16], 16, 64)
 			if err != nil {
@@ -74,15 +74,20 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 				continue
 			}
 			seen[key] = struct{}{}
-			if _, err := s.store.FindSuppression(ctx, d.PageID, d.Kind, d.Address); err == nil {
+			fresh = append(fresh, d)
+		}
+		suppressed, err := s.suppressedIn(ctx, fresh)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range fresh {
+			if suppressed[scopedAddress{d.PageID, d.Kind, d.Address}] {
 				res.Suppressed[d.Kind]++
 				continue
-			} else if !errors.Is(err, incident.ErrNotFound) {
-				return nil, err
 			}
 			res.Recipients[d.Kind]++
 			in := RenderInput{Kind: a.mk, Page: snap.page, Status: snap.status, Incident: snap.inc, Components: snap.comps,
-				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: Recipient{Language: d.Language, TimeZone: d.TimeZone},
+				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
 				UnsubscribeURL: s.link(unsubscribePathPrefix, "sample")}
 			lang := s.r.language(in)
 			if d.Kind == SMS {
@@ -102,7 +107,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 				res.Samples[d.Kind] = map[string]*Message{}
 			}
 			if _, ok := res.Samples[d.Kind][lang]; !ok {
-				in.Recipient = Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone}
+				in.Recipient = Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone, Type: d.RecipientType}
 				m, err := s.r.Render(d.Kind, in)
 				if err != nil {
 					return nil, err
@@ -114,4 +119,39 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 	}
 	res.EstimatedCost = math.Round(float64(res.SMSSegments)*s.cfg.SMSSegmentPrice*100) / 100
 	return res, nil
+}
+
+// scopedAddress is an address on one page's channel.
+type scopedAddress struct {
+	page    string
+	kind    Kind
+	address string
+}
+
+// suppressedIn returns which of a batch's addresses are suppressed: one
+// store query per page and channel (FindSuppressed), not one per recipient.
+// Loading the page's suppressions once instead would not scale the same
+// way: the global ones (every SMS STOP, on any page) only grow, and the
+// Redis engine keeps all pages' suppressions in one hash.
+func (s *Service) suppressedIn(ctx context.Context, ds []*Delivery) (map[scopedAddress]bool, error) {
+	type scope struct {
+		page string
+		kind Kind
+	}
+	byScope := map[scope][]string{}
+	for _, d := range ds {
+		sc := scope{d.PageID, d.Kind}
+		byScope[sc] = append(byScope[sc], d.Address)
+	}
+	out := map[scopedAddress]bool{}
+	for sc, addrs := range byScope {
+		sup, err := s.store.FindSuppressed(ctx, sc.page, sc.kind, addrs)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range sup {
+			out[scopedAddress{sc.page, sc.kind, a}] = true
+		}
+	}
+	return out, nil
 }

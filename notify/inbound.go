@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/heraldhq/herald/incident"
@@ -229,30 +230,109 @@ func (s *Service) pendingSMS(ctx context.Context, num string) ([]*Subscriber, er
 	return out, nil
 }
 
+// ErrReceiptKept is returned by HandleStatusCallback for a final receipt
+// whose provider ID no delivery carries yet: the store keeps it (for
+// receiptTTL) and the dispatcher applies it once it has written the ID.
+var ErrReceiptKept = errors.New("notify: receipt kept until its message is recorded")
+
+// receiptTTL is how long a receipt for an unknown provider ID is kept. A
+// provider calls back seconds after a send, and the dispatcher writes the
+// ID within milliseconds of the send: an hour covers a store that was
+// unavailable for a while, and forgets receipts for messages that are not
+// herald's (another system on the same account) soon enough.
+const receiptTTL = time.Hour
+
+// receiptState maps a provider status to the state a receipt moves a sent
+// delivery to; "" for statuses that say nothing beyond "sent".
+func receiptState(status string) DeliveryState {
+	switch strings.ToLower(status) {
+	case "delivered", "read":
+		return StateDelivered
+	case "undelivered":
+		return StateUndelivered
+	case "failed", "canceled":
+		return StateFailed
+	}
+	return "" // queued, sending, sent, accepted…: nothing beyond "sent"
+}
+
 // HandleStatusCallback applies a Twilio delivery receipt to the delivery
 // with that provider ID: forward only (a late "sent" never undoes
 // "delivered"). 21610 (the recipient replied STOP to our sender) also
-// suppresses the number. An unknown provider ID is ENOTFOUND.
+// suppresses the number. It never waits: a final receipt for a provider
+// ID no delivery has yet (the provider called back before the dispatcher
+// wrote the ID, possibly on another node) is kept in the store and
+// applied by the dispatcher right after it writes the ID; that is
+// ErrReceiptKept. Any other receipt for an unknown provider ID is
+// ENOTFOUND.
 func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, errorCode string) error {
+	st := receiptState(status)
 	d, err := s.store.FindDeliveryByProviderID(ctx, providerID)
-	if err != nil {
+	if err == nil {
+		return s.applyReceipt(ctx, d, st, status, errorCode, s.now())
+	}
+	if incident.ErrorCode(err) != incident.ENOTFOUND || st == "" || providerID == "" {
 		return err
 	}
-	var st DeliveryState
-	switch strings.ToLower(status) {
-	case "delivered", "read":
-		st = StateDelivered
-	case "undelivered":
-		st = StateUndelivered
-	case "failed", "canceled":
-		st = StateFailed
-	default:
-		return nil // queued, sending, sent, accepted…: nothing beyond "sent"
+	now := s.now()
+	r := PendingReceipt{ProviderID: providerID, State: st, Status: status, ErrorCode: errorCode, At: now, Expires: now.Add(receiptTTL)}
+	if err := s.store.KeepReceipt(ctx, r, now); err != nil {
+		return err
+	}
+	// The dispatcher may have written the ID after the lookup above and
+	// looked for kept receipts before the one just kept: look again. Both
+	// may then apply it, which changes nothing the second time.
+	d, err = s.store.FindDeliveryByProviderID(ctx, providerID)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		return ErrReceiptKept
+	} else if err != nil {
+		return err
+	}
+	if _, err := s.store.TakeReceipts(ctx, []string{providerID}, now); err != nil {
+		return err
+	}
+	return s.applyReceipt(ctx, d, st, status, errorCode, now)
+}
+
+// applyReceipt moves a sent delivery to st ("" changes nothing) as of at.
+func (s *Service) applyReceipt(ctx context.Context, d *Delivery, st DeliveryState, status, errorCode string, at time.Time) error {
+	if st == "" {
+		return nil
 	}
 	if errorCode == "21610" {
-		if err := s.store.Suppress(ctx, Suppression{Kind: d.Kind, Address: d.Address, Reason: "provider:21610", At: s.now()}); err != nil {
+		if err := s.store.Suppress(ctx, Suppression{Kind: d.Kind, Address: d.Address, Reason: "provider:21610", At: at}); err != nil {
 			return err
 		}
 	}
-	return s.store.SetDeliveryStatus(ctx, d.ID, st, status, errorCode, s.now())
+	return s.store.SetDeliveryStatus(ctx, d.ID, st, status, errorCode, at)
+}
+
+// applyKeptReceipts applies the receipts kept for the provider IDs of a
+// batch the dispatcher has just written (HandleStatusCallback keeps those
+// that came first). Each is applied to the delivery that now carries its
+// provider ID: one whose finish was skipped (its lease lost) has none,
+// and its receipt is dropped.
+func (s *Service) applyKeptReceipts(ctx context.Context, batch []*Delivery) {
+	var ids []string
+	for _, d := range batch {
+		if d.State == StateSent && d.ProviderID != "" {
+			ids = append(ids, d.ProviderID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	rs, err := s.store.TakeReceipts(ctx, ids, s.now())
+	if err != nil {
+		s.log.Error("take kept receipts", "n", len(ids), "err", err)
+	}
+	for _, r := range rs {
+		d, err := s.store.FindDeliveryByProviderID(ctx, r.ProviderID)
+		if err == nil {
+			err = s.applyReceipt(ctx, d, r.State, r.Status, r.ErrorCode, r.At)
+		}
+		if err != nil {
+			s.log.Error("apply kept receipt", "provider_id", r.ProviderID, "err", err)
+		}
+	}
 }

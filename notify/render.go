@@ -92,6 +92,9 @@ type Recipient struct {
 	Name     string // shown in the greeting when the language's greeting has a place for it
 	Language string // any tag ("hu-HU"); falls back to the page's first language, then en
 	TimeZone string // IANA name; falls back to the page's time zone
+	// Type words the email footer's reason: a customer of the page ("" too)
+	// or a subscriber to its updates.
+	Type RecipientType
 }
 
 // RenderInput is everything one message is made from.
@@ -135,7 +138,7 @@ type langTemplates struct {
 var requiredLabels = []string{
 	"status.investigating", "status.identified", "status.monitoring", "status.resolved", "status.postmortem",
 	"status.scheduled", "status.in_progress", "status.verifying", "status.completed",
-	"status", "started", "resolved", "window", "updated", "view", "survey", "why", "manage", "unsubscribe",
+	"status", "started", "resolved", "window", "updated", "view", "survey", "why", "why.subscriber", "why.confirm", "manage", "unsubscribe",
 	"greeting", "greeting.named", "signoff", "time.long", "time.short",
 }
 
@@ -662,7 +665,7 @@ func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *Me
 		return err
 	}
 	body = tidyText(body)
-	why := lt.label("why", v.Page)
+	why := lt.label(whyLabel(in), v.Page)
 	footer := []string{"-- ", why}
 	if in.ManageURL != "" {
 		footer = append(footer, lt.labels["manage"]+": "+in.ManageURL)
@@ -705,6 +708,18 @@ func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *Me
 		}
 	}
 	return nil
+}
+
+// whyLabel is the label of the footer's reason: a confirmation answers a
+// request to subscribe; other messages go to customers or subscribers.
+func whyLabel(in RenderInput) string {
+	switch {
+	case in.Kind == KindConfirm:
+		return "why.confirm"
+	case in.Recipient.Type == FromSubscriber:
+		return "why.subscriber"
+	}
+	return "why"
 }
 
 // linkify splits line into spans, making links of the known URLs only.

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"encoding/json"
+	"html"
 	"regexp"
 	"sort"
 	"strings"
@@ -270,6 +271,62 @@ func keys(m map[string]any) []string {
 }
 
 func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+// TestWhyFooter: an email says why it came, worded for the recipient:
+// customers as customers, status-page subscribers as subscribers, and a
+// subscription's confirmation as a request to subscribe, in every language.
+func TestWhyFooter(t *testing.T) {
+	r := newTestRenderer(t)
+	page := sampleInput(KindUpdate, "en").Page
+	english := map[string]string{
+		"why":            "You are receiving this message as a customer of Acme & Co <Status>.",
+		"why.subscriber": "You are receiving this message because you subscribed to updates from Acme & Co <Status>.",
+		"why.confirm":    "You are receiving this message because this address was entered to subscribe to updates from Acme & Co <Status>.",
+	}
+	for _, lang := range incident.Languages {
+		t.Run(lang, func(t *testing.T) {
+			lt := r.langs[lang]
+			footers := map[string]bool{}
+			render := func(typ RecipientType) *Message {
+				in := sampleInput(KindUpdate, lang)
+				in.Recipient.Type = typ
+				m, err := r.Render(Email, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			confirm, err := r.RenderConfirm(Email, page, Recipient{Language: lang, Type: FromSubscriber}, "https://status.example-company.com/c/x", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tt := range []struct {
+				name, key string
+				m         *Message
+			}{
+				{"customer", "why", render(FromCustomer)},
+				{"no type: a customer", "why", render("")},
+				{"subscriber", "why.subscriber", render(FromSubscriber)},
+				{"confirmation", "why.confirm", confirm},
+			} {
+				want := lt.label(tt.key, page.Name)
+				if lang == "en" && want != english[tt.key] {
+					t.Errorf("%s: label %q, want %q", tt.name, want, english[tt.key])
+				}
+				if !strings.Contains(tt.m.Text, "\n-- \n"+want+"\n") {
+					t.Errorf("%s: text footer lacks %q:\n%s", tt.name, want, tt.m.Text[max(0, len(tt.m.Text)-400):])
+				}
+				if !strings.Contains(tt.m.HTML, html.EscapeString(want)) {
+					t.Errorf("%s: HTML lacks %q", tt.name, want)
+				}
+				footers[want] = true
+			}
+			if len(footers) != 3 {
+				t.Errorf("%d distinct footers, want 3: %v", len(footers), footers)
+			}
+		})
+	}
+}
 
 func TestLanguageFallback(t *testing.T) {
 	r := newTestRenderer(t)

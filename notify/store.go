@@ -115,12 +115,32 @@ type Delivery struct {
 	// Lease is the engine's opaque claim token (row lease, stream entry ID);
 	// FinishDeliveries needs it back unchanged.
 	Lease string `json:"-"`
+	// Deferred tells FinishDeliveries that the claim was no attempt: the
+	// dispatcher put the delivery back without offering it to the provider
+	// (quiet hours, frequency cap, shutdown, a lease nearly spent waiting
+	// for the rate limiter), so the attempt the claim counted is taken back.
+	Deferred bool `json:"-"`
 }
 
 // DeliveryID returns the idempotency key of update × channel × address.
 func DeliveryID(updateID string, kind Kind, address string) string {
 	sum := sha256.Sum256([]byte(updateID + "\x00" + string(kind) + "\x00" + address))
 	return hex.EncodeToString(sum[:12])
+}
+
+// PendingReceipt is a provider's delivery receipt for a provider ID that no
+// delivery carries yet: a fast provider (Twilio) can call back before the
+// dispatcher has written the ID its send returned, and it does not call
+// again. The store keeps it, on whichever node it arrived, until the
+// dispatcher that sent the message takes it (TakeReceipts) after writing
+// the ID, or until Expires.
+type PendingReceipt struct {
+	ProviderID string        `json:"provider_id"`
+	State      DeliveryState `json:"state"`      // delivered, undelivered or failed
+	Status     string        `json:"status"`     // the provider's own word ("read", "undelivered")
+	ErrorCode  string        `json:"error_code"` // the provider's error code, if any
+	At         time.Time     `json:"at"`         // when it arrived: applied, it is the delivery's UpdatedAt
+	Expires    time.Time     `json:"expires"`
 }
 
 // PlanState is where planning a broadcast stands.
@@ -237,6 +257,11 @@ type Store interface {
 	Suppress(ctx context.Context, s Suppression) error
 	Unsuppress(ctx context.Context, pageID string, kind Kind, address string) error
 	FindSuppression(ctx context.Context, pageID string, kind Kind, address string) (*Suppression, error)
+	// FindSuppressed answers FindSuppression for a batch: which of
+	// addresses (of kind) a suppression applies to on the page, page-scoped
+	// or global, each once, in no particular order. Its cost follows the
+	// batch, not the number of suppressions.
+	FindSuppressed(ctx context.Context, pageID string, kind Kind, addresses []string) ([]string, error)
 
 	// ClaimPlan leases one plan in PlanPending whose lease is free or
 	// expired (now ≥ its end), for lease; nil when there is none. Plans
@@ -277,7 +302,9 @@ type Store interface {
 	// whose lease was lost (claimed again by someone else) or that is no
 	// longer sending is skipped, without an error. It stores State, NextAt,
 	// ProviderID, ErrorCode, Reason, SentAt, DeliveredAt and UpdatedAt (zero:
-	// the store's clock); Attempts is the store's own count.
+	// the store's clock); Attempts is the store's own count, which the
+	// claim raised and which a Deferred delivery gets back down by one (never
+	// below zero), so deferrals, however many, never exhaust MaxAttempts.
 	FinishDeliveries(ctx context.Context, ds []*Delivery) error
 	// EnqueueDeliveries queues deliveries outside any plan (subscription
 	// confirmations, complaint answers), skipping IDs that exist; it
@@ -297,6 +324,19 @@ type Store interface {
 	SetDeliveryStatus(ctx context.Context, id string, state DeliveryState, providerStatus, errorCode string, at time.Time) error
 	// FindDeliveries returns deliveries matching f, newest first.
 	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// KeepReceipt keeps a receipt for a provider ID no delivery has yet,
+	// until r.Expires (judged by now, the caller's clock; an expired one is
+	// not kept). A provider ID keeps its first receipt: a later one is
+	// dropped without an error, as a sent delivery takes only its first
+	// final receipt. EINVALID for an empty provider ID or a state other than
+	// delivered, undelivered or failed.
+	KeepReceipt(ctx context.Context, r PendingReceipt, now time.Time) error
+	// TakeReceipts removes and returns the receipts kept for any of
+	// providerIDs, in no particular order, leaving out (and dropping) those
+	// expired at now. A kept receipt is taken once, by one caller. The
+	// dispatcher asks after every finished batch, so asking about IDs that
+	// have none must be cheap (no write).
+	TakeReceipts(ctx context.Context, providerIDs []string, now time.Time) ([]PendingReceipt, error)
 
 	// Secret returns the named secret, creating it from gen the first time,
 	// atomically, so every node signs links with the same key.

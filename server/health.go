@@ -35,7 +35,7 @@ func newMetrics(reg *prometheus.Registry, svc *incident.Service, log *slog.Logge
 	}
 	m.inbound = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_inbound_webhooks_total",
-		Help: "Inbound provider webhooks, by kind (twilio_sms, twilio_status, slack_command, slack_interaction) and result (ok, forged, invalid, ignored, error).",
+		Help: "Inbound provider webhooks, by kind (twilio_sms, twilio_status, slack_command, slack_interaction) and result (ok, forged, invalid, ignored, kept, error).",
 	}, []string{"kind", "result"}))
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -31,6 +30,7 @@ const (
 	resultForged  = "forged"
 	resultInvalid = "invalid"
 	resultIgnored = "ignored" // valid, but nothing for herald to do (yet)
+	resultKept    = "kept"    // a receipt that came before its message was recorded, kept for the dispatcher
 	resultError   = "error"
 )
 
@@ -108,7 +108,11 @@ func (s *Server) twilioSMS() fiber.Handler {
 	}
 }
 
-// twilioStatus is POST /webhooks/twilio/status: a delivery receipt. An
+// twilioStatus is POST /webhooks/twilio/status: a delivery receipt,
+// answered at once (Twilio wants a fast 2xx and does not retry). A final
+// receipt for a message not recorded yet (Twilio called back before the
+// dispatcher wrote the SID) is kept in the store, which every node shares,
+// and the dispatcher applies it once it has; anything else about an
 // unknown message (sent before a restore, or by another system on the same
 // account) is answered 204 too: Twilio cannot do anything about it.
 func (s *Server) twilioStatus() fiber.Handler {
@@ -123,8 +127,11 @@ func (s *Server) twilioStatus() fiber.Handler {
 			s.countInbound(inTwilioStatus, resultInvalid)
 			return incident.Invalid("MessageStatus", "a status callback needs MessageSid and MessageStatus")
 		}
-		err = s.statusCallback(c.UserContext(), cb)
+		err = s.bc.notify.HandleStatusCallback(c.UserContext(), cb.MessageSid, cb.Status, cb.ErrorCode)
 		switch {
+		case errors.Is(err, notify.ErrReceiptKept):
+			s.countInbound(inTwilioStatus, resultKept)
+			s.log.Debug("twilio status kept for a message not recorded yet", "message_sid", cb.MessageSid)
 		case errors.Is(err, incident.ErrNotFound) || incident.ErrorCode(err) == incident.ENOTFOUND:
 			s.countInbound(inTwilioStatus, resultIgnored)
 			s.log.Debug("twilio status for an unknown message", "message_sid", cb.MessageSid)
@@ -135,30 +142,6 @@ func (s *Server) twilioStatus() fiber.Handler {
 			s.countInbound(inTwilioStatus, resultOK)
 		}
 		return c.SendStatus(http.StatusNoContent)
-	}
-}
-
-// statusCallbackGrace is how long a receipt for an unknown message waits
-// for it to appear: a fast provider can call back before the dispatcher
-// has recorded the message's SID, and Twilio does not retry callbacks.
-const statusCallbackGrace = 3 * time.Second
-
-// statusCallback applies a receipt, waiting up to statusCallbackGrace for
-// a message not yet known.
-func (s *Server) statusCallback(ctx context.Context, cb twilio.StatusCallback) error {
-	deadline := time.Now().Add(statusCallbackGrace)
-	for {
-		err := s.bc.notify.HandleStatusCallback(ctx, cb.MessageSid, cb.Status, cb.ErrorCode)
-		if incident.ErrorCode(err) != incident.ENOTFOUND || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-s.done:
-			return err
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
 

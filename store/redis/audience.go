@@ -430,6 +430,33 @@ func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Ki
 	return nil, incident.NotFound("suppression", address)
 }
 
+// FindSuppressed implements notify.Store: one HMGET of the page's and the
+// global field per address, a chunk of addresses per command.
+func (db *DB) FindSuppressed(ctx context.Context, pageID string, kind notify.Kind, addresses []string) ([]string, error) {
+	const chunkSize = 1000
+	var out []string
+	seen := make(map[string]bool)
+	fields := make([]string, 0, 2*chunkSize)
+	for start := 0; start < len(addresses); start += chunkSize {
+		chunk := addresses[start:min(start+chunkSize, len(addresses))]
+		fields = fields[:0]
+		for _, a := range chunk {
+			fields = append(fields, suppressionField(pageID, kind, a), suppressionField("", kind, a))
+		}
+		vals, err := db.client.HMGet(ctx, db.keys.suppressions(), fields...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: find suppressed: %w", err)
+		}
+		for i, a := range chunk {
+			if (vals[2*i] != nil || vals[2*i+1] != nil) && !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Secret implements notify.Store: SET NX, then GET, so the first node to
 // ask decides and every node reads the same bytes.
 func (db *DB) Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error) {

@@ -33,7 +33,7 @@
 //	<prefix>:page:{<page>}:seq                 counter (Cluster only)
 //	<prefix>:events                            pub/sub channel
 //
-// notify (queue.go, notify.go, audience.go, limiter.go):
+// notify (queue.go, receipts.go, notify.go, audience.go, limiter.go):
 //
 //	<prefix>:{global}:plan:<broadcast>         hash  doc state cursor planned lease created updated
 //	<prefix>:{global}:plans:pending            zset  pending broadcast IDs by when claimable (ms)
@@ -47,6 +47,7 @@
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
 //	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)
 //	<prefix>:{global}:provider-ids             hash  provider message ID → delivery ID
+//	<prefix>:{global}:receipt:<provider ID>    string "<expires ms>:<receipt JSON>", PX TTL (kept receipts)
 //	<prefix>:{global}:subscribers              hash  subscriber ID → JSON (with the confirm hash)
 //	<prefix>:{global}:subscribers:all          zset  subscriber IDs, score 0 (ZRANGEBYLEX)
 //	<prefix>:{global}:subscribers:page:<page>  zset  the page's subscriber IDs, score 0
@@ -125,6 +126,8 @@
 // insertLua: skip known IDs, queue, index, count; the plan script first
 // checks the plan's state and lease token), claimScript, finishScript,
 // statusScript (receipts, forward only: only a sent delivery moves),
+// keepReceiptScript and takeReceiptsScript (receipts kept for provider IDs
+// not written yet),
 // claimPlanScript, cancelPlanScript and cancelDeliveriesScript (a chunk at a
 // time, so a broadcast of millions never blocks Redis for long). Plans are
 // created by commitScript with their broadcast, in both commit modes, so

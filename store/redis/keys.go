@@ -193,6 +193,14 @@ func (k keyspace) addressDeliveries(kind, address string) string {
 // providerIDs: hash provider message ID → delivery ID, for status callbacks.
 func (k keyspace) providerIDs() string { return k.global("provider-ids") }
 
+// receiptsPrefix starts every kept receipt's key; the scripts add the
+// provider ID.
+func (k keyspace) receiptsPrefix() string { return k.global("receipt:") }
+
+// receipt: string "<expires ms>:<receipt JSON>" with a PX TTL, a provider
+// receipt kept for a provider ID that no delivery has yet.
+func (k keyspace) receipt(providerID string) string { return k.receiptsPrefix() + providerID }
+
 // ---- notify: audience (customers by page, the rest global) ----
 
 // customers: hash customer ID → customer JSON.

@@ -213,12 +213,13 @@ return {token, out}
 `)
 
 // finishStride is how many ARGV strings describe one outcome for finishScript.
-const finishStride = 10
+const finishStride = 11
 
 // finishScript records outcomes. ARGV[1] is the {global} key prefix, then
 // finishStride strings per delivery: id, lease token, state, next_at ms,
 // provider ID, error code, reason, sent_at ms, delivered_at ms, updated_at
-// ms ("" leaves a field alone). A delivery that is no longer sending under
+// ms ("" leaves a field alone), deferred ("1": the claim was no attempt,
+// so the attempt it counted is taken back). A delivery that is no longer sending under
 // that token (its lease expired and someone claimed it again, or it was
 // cancelled) is skipped. KEYS[1] only names the slot. It returns how many
 // outcomes were applied.
@@ -233,10 +234,10 @@ local function count(bid, field, by)
   if not c then c = {}; counts[bid] = c end
   c[field] = (c[field] or 0) + by
 end
-for i = 2, #ARGV, 10 do
+for i = 2, #ARGV, ` + strconv.Itoa(finishStride) + ` do
   local id, lease, st, nextAt = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
   local dk = pfx .. 'd:' .. id
-  local cur = redis.call('HMGET', dk, 's', 'l', 'k', 'b')
+  local cur = redis.call('HMGET', dk, 's', 'l', 'k', 'b', 'a')
   if cur[1] == 'sending' and cur[2] == lease then
     local kind, bid = cur[3], cur[4]
     applied = applied + 1
@@ -251,6 +252,9 @@ for i = 2, #ARGV, 10 do
     end
     if ARGV[i+7] ~= '' then set[#set + 1] = 'sa'; set[#set + 1] = ARGV[i+7] end
     if ARGV[i+8] ~= '' then set[#set + 1] = 'da'; set[#set + 1] = ARGV[i+8] end
+    if ARGV[i+10] == '1' then
+      set[#set + 1] = 'a'; set[#set + 1] = math.max((tonumber(cur[5]) or 0) - 1, 0)
+    end
     if st == 'pending' then
       set[#set + 1] = 'n'; set[#set + 1] = nextAt
       redis.call('ZADD', pfx .. 'q:' .. kind .. ':due', string.format('%.0f', tonumber(nextAt) * ` + scoreSlotsLua + `), id)
@@ -496,8 +500,12 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 				}
 				next = msString(at)
 			}
+			deferred := "0"
+			if d.Deferred {
+				deferred = "1"
+			}
 			args = append(args, d.ID, d.Lease, string(d.State), next, d.ProviderID, d.ErrorCode, d.Reason,
-				optMS(d.SentAt), optMS(d.DeliveredAt), msString(updated))
+				optMS(d.SentAt), optMS(d.DeliveredAt), msString(updated), deferred)
 		}
 		if err := finishScript.Run(ctx, db.client, []string{db.keys.deliveriesAll()}, args...).Err(); err != nil {
 			return fmt.Errorf("redis: finish deliveries: %w", err)

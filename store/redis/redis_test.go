@@ -279,6 +279,7 @@ func TestKeysShareTags(t *testing.T) {
 		{"progress", k.progress("b1"), "{global}"},
 		{"broadcast deliveries", k.broadcastDeliveries("b1"), "{global}"},
 		{"address index", k.addressDeliveries("sms", "+36{x}"), "{global}"},
+		{"kept receipt", k.receipt("SM{1}"), "{global}"},
 		{"subscribers", k.pageSubscribers("p1"), "{global}"},
 		{"customers", k.customers("p1"), "{p1}"},
 		{"customer IDs", k.customerIDs("p1"), "{p1}"},

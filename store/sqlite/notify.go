@@ -320,6 +320,47 @@ func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Ki
 	return &s, nil
 }
 
+// suppressedChunk bounds the addresses one FindSuppressed query carries.
+const suppressedChunk = 500
+
+// FindSuppressed implements notify.Store: one query per chunk of
+// addresses, each an equality lookup on the primary key (kind, address,
+// page_id) for the page's scope and the global one.
+func (db *DB) FindSuppressed(ctx context.Context, pageID string, kind notify.Kind, addresses []string) ([]string, error) {
+	var out []string
+	seen := make(map[string]bool)
+	args := make([]any, 0, 2+suppressedChunk)
+	for start := 0; start < len(addresses); start += suppressedChunk {
+		chunk := addresses[start:min(start+suppressedChunk, len(addresses))]
+		args = append(args[:0], string(kind), pageID)
+		for _, a := range chunk {
+			args = append(args, a)
+		}
+		rows, err := db.r.QueryContext(ctx, `SELECT address FROM suppressions
+			WHERE kind = ? AND page_id IN (?, '') AND address IN (`+placeholders(len(chunk))+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find suppressed: %w", err)
+		}
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: find suppressed: %w", err)
+			}
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find suppressed: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // ---- secrets ----
 
 // Secret implements notify.Store. gen runs only when a read finds no

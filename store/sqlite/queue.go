@@ -737,7 +737,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 }
 
 // finishParams is the number of bound values per finished delivery.
-const finishParams = 10
+const finishParams = 11
 
 // finishSizes are the row counts FinishDeliveries' statements are prepared
 // for; a batch is cut into chunks of the largest and each chunk padded to
@@ -748,11 +748,12 @@ var finishSizes = []int{16, 64, 256}
 // deliveries at once: each VALUES row finds its delivery by rowid, and the
 // lease fence (still sending, same token) is part of the join, so rows
 // whose lease was lost are simply not updated. RETURNING says which were.
+// A deferred delivery (column11 = 1) gets back the attempt its claim counted.
 func finishSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`UPDATE deliveries SET state = v.column3, next_at = v.column4, wake_at = v.column4, lease = 0, provider_id = v.column5,
 		error_code = v.column6, reason = v.column7, sent_at = coalesce(v.column8, sent_at),
-		delivered_at = coalesce(v.column9, delivered_at), updated_at = v.column10
+		delivered_at = coalesce(v.column9, delivered_at), updated_at = v.column10, attempts = max(attempts - v.column11, 0)
 	FROM (VALUES `)
 	row := "(" + strings.TrimSuffix(strings.Repeat("?,", finishParams), ",") + ")"
 	for r := range n {
@@ -797,7 +798,7 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 			upd = ms(d.UpdatedAt)
 		}
 		args = append(args, rid, token, string(d.State), ms(d.NextAt), d.ProviderID, d.ErrorCode, d.Reason, msPtr(d.SentAt),
-			msPtr(d.DeliveredAt), upd)
+			msPtr(d.DeliveredAt), upd, boolInt(d.Deferred))
 	}
 	if len(args) == 0 {
 		return nil
@@ -816,7 +817,7 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 				}
 			}
 			for len(chunk) < finishSizes[size]*finishParams {
-				chunk = append(chunk, 0, 0, "", 0, "", "", "", nil, nil, 0)
+				chunk = append(chunk, 0, 0, "", 0, "", "", "", nil, nil, 0, 0)
 			}
 			st := tx.StmtContext(ctx, db.stmts.finish[size])
 			res, err := st.QueryContext(ctx, chunk...)

@@ -38,6 +38,7 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, notify.Sto
 		{"ClaimDeliveriesConcurrently", testClaimDeliveriesConcurrently},
 		{"FinishDeliveries", testFinishDeliveries},
 		{"SetDeliveryStatus", testSetDeliveryStatus},
+		{"Receipts", testReceipts},
 		{"FindDeliveries", testFindDeliveries},
 		{"Secret", testSecret},
 	}
@@ -560,6 +561,58 @@ func testSuppressions(t *testing.T, _ incident.Store, ns notify.Store) {
 		find(t, "pa", notify.Email, mail, &pageStop) // others untouched
 		if err := ns.Unsuppress(ctx, "", notify.SMS, phone); err != nil {
 			t.Errorf("Unsuppress of nothing = %v, want nil (idempotent)", err)
+		}
+	})
+
+	t.Run("batch", func(t *testing.T) {
+		// Suppressed numbers among 1 200: global, on pa, on pb; the rest not.
+		num := func(i int) string { return fmt.Sprintf("+3630%07d", i) }
+		var all []string
+		for i := range 1200 {
+			all = append(all, num(i))
+		}
+		for _, s := range []notify.Suppression{
+			{PageID: "", Kind: notify.SMS, Address: num(0), Reason: "stop", At: base},
+			{PageID: "", Kind: notify.SMS, Address: num(700), Reason: "stop", At: base},
+			{PageID: "pa", Kind: notify.SMS, Address: num(1), Reason: "unsubscribe", At: base},
+			{PageID: "pa", Kind: notify.SMS, Address: num(1199), Reason: "unsubscribe", At: base},
+			{PageID: "pa", Kind: notify.SMS, Address: num(700), Reason: "unsubscribe", At: base}, // and global
+			{PageID: "pb", Kind: notify.SMS, Address: num(2), Reason: "unsubscribe", At: base},
+			{PageID: "pa", Kind: notify.Email, Address: num(3), Reason: "bounce", At: base}, // another channel
+		} {
+			if err := ns.Suppress(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tests := []struct {
+			name      string
+			page      string
+			kind      notify.Kind
+			addresses []string
+			want      []string
+		}{
+			{"page-scoped and global", "pa", notify.SMS, all, sortedIDs(num(0), num(1), num(700), num(1199))},
+			{"another page", "pb", notify.SMS, all, sortedIDs(num(0), num(2), num(700))},
+			{"a page without its own", "pc", notify.SMS, all, sortedIDs(num(0), num(700))},
+			{"another channel", "pa", notify.Email, all, sortedIDs(num(3))},
+			{"repeated and unknown addresses", "pa", notify.SMS, []string{num(1), "+3611111111", num(1), num(5)}, sortedIDs(num(1))},
+			{"every address twice", "pa", notify.SMS, append(append([]string{}, all...), all...), sortedIDs(num(0), num(1), num(700), num(1199))},
+			{"the earlier ones", "pa", notify.Email, []string{mail, phone}, sortedIDs(mail)},
+			{"none asked", "pa", notify.SMS, nil, []string{}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, err := ns.FindSuppressed(ctx, tt.page, tt.kind, tt.addresses)
+				if err != nil {
+					t.Fatal(err)
+				}
+				equal(t, "suppressed", sortedIDs(got...), tt.want)
+				for _, a := range got {
+					if _, err := ns.FindSuppression(ctx, tt.page, tt.kind, a); err != nil {
+						t.Errorf("FindSuppressed has %s, FindSuppression says %v", a, err)
+					}
+				}
+			})
 		}
 	})
 }
@@ -1109,6 +1162,65 @@ func testFinishDeliveries(t *testing.T, _ incident.Store, ns notify.Store) {
 		}
 	})
 
+	t.Run("a deferral is no attempt", func(t *testing.T) {
+		// Far more deferrals than any MaxAttempts: quiet hours every night.
+		q := newDelivery(nil, notify.SMS, "+36201000099", "r9", now)
+		enqueue(t, ns, q)
+		when := now
+		for i := range 40 {
+			c := claim(t, ns, notify.SMS, when, lease, 10)
+			if len(c) != 1 || c[0].ID != q.ID {
+				t.Fatalf("claim %d = %v, want %s", i, orderedIDs(c), q.ID)
+			}
+			if c[0].Attempts != 1 {
+				t.Fatalf("claim %d: attempts %d, want 1 (every earlier claim was deferred)", i, c[0].Attempts)
+			}
+			when = when.Add(time.Hour)
+			c[0].State, c[0].NextAt, c[0].Reason, c[0].Deferred = notify.StatePending, when, "quiet hours", true
+			if err := ns.FinishDeliveries(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if got := findDelivery(t, ns, q.ID); got.Attempts != 0 || got.State != notify.StatePending || !got.NextAt.Equal(when) {
+				t.Fatalf("after deferral %d: state %s, attempts %d, next %v; want pending, 0, %v", i, got.State, got.Attempts, got.NextAt, when)
+			}
+		}
+		// A retry (not deferred) counts, and the next deferral leaves it be.
+		c := claim(t, ns, notify.SMS, when, lease, 10)
+		if len(c) != 1 || c[0].Attempts != 1 {
+			t.Fatalf("claim after the deferrals = %+v, want it with 1 attempt", c)
+		}
+		when = when.Add(time.Minute)
+		c[0].State, c[0].NextAt, c[0].ErrorCode = notify.StatePending, when, "503"
+		if err := ns.FinishDeliveries(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if got := findDelivery(t, ns, q.ID); got.Attempts != 1 {
+			t.Fatalf("after a retry: attempts %d, want 1", got.Attempts)
+		}
+		c = claim(t, ns, notify.SMS, when, lease, 10)
+		if len(c) != 1 || c[0].Attempts != 2 {
+			t.Fatalf("claim after the retry = %+v, want it with 2 attempts", c)
+		}
+		when = when.Add(time.Hour)
+		c[0].State, c[0].NextAt, c[0].Deferred = notify.StatePending, when, true
+		if err := ns.FinishDeliveries(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if got := findDelivery(t, ns, q.ID); got.Attempts != 1 {
+			t.Fatalf("after a deferral following a retry: attempts %d, want 1", got.Attempts)
+		}
+		// A stale deferral (its lease lost) takes nothing back either.
+		c = claim(t, ns, notify.SMS, when, lease, 10)
+		stale := *c[0]
+		stale.Lease, stale.State, stale.Deferred = "stale-"+stale.Lease, notify.StatePending, true
+		if err := ns.FinishDeliveries(ctx, []*notify.Delivery{&stale}); err != nil {
+			t.Fatal(err)
+		}
+		if got := findDelivery(t, ns, q.ID); got.Attempts != 2 || got.State != notify.StateSending {
+			t.Fatalf("after a stale deferral: state %s, attempts %d; want sending, 2", got.State, got.Attempts)
+		}
+	})
+
 	t.Run("provider ID lookup", func(t *testing.T) {
 		got, err := ns.FindDeliveryByProviderID(ctx, "SM1")
 		if err != nil || got.ID != d.ID {
@@ -1202,6 +1314,109 @@ func testSetDeliveryStatus(t *testing.T, _ incident.Store, ns notify.Store) {
 		wantErr(t, "unknown delivery", ns.SetDeliveryStatus(ctx, "nope", notify.StateDelivered, "delivered", "", now), incident.ErrNotFound)
 		d := sent(t)
 		wantErr(t, "receipt state pending", ns.SetDeliveryStatus(ctx, d.ID, notify.StatePending, "queued", "", now), incident.ErrInvalid)
+	})
+}
+
+// ---- receipts kept for provider IDs not yet written ----
+
+func testReceipts(t *testing.T, _ incident.Store, ns notify.Store) {
+	ctx := context.Background()
+	now := at(time.Hour)
+	receipt := func(id string, st notify.DeliveryState, code string, expires time.Time) notify.PendingReceipt {
+		return notify.PendingReceipt{ProviderID: id, State: st, Status: string(st), ErrorCode: code, At: now, Expires: expires}
+	}
+	keep := func(t *testing.T, r notify.PendingReceipt, now time.Time) {
+		t.Helper()
+		if err := ns.KeepReceipt(ctx, r, now); err != nil {
+			t.Fatalf("KeepReceipt(%s): %v", r.ProviderID, err)
+		}
+	}
+	take := func(t *testing.T, now time.Time, ids ...string) []notify.PendingReceipt {
+		t.Helper()
+		rs, err := ns.TakeReceipts(ctx, ids, now)
+		if err != nil {
+			t.Fatalf("TakeReceipts: %v", err)
+		}
+		sort.Slice(rs, func(i, j int) bool { return rs[i].ProviderID < rs[j].ProviderID })
+		if rs == nil {
+			rs = []notify.PendingReceipt{}
+		}
+		return rs
+	}
+
+	t.Run("invalid", func(t *testing.T) {
+		for _, r := range []notify.PendingReceipt{
+			receipt("", notify.StateDelivered, "", now.Add(time.Hour)),
+			receipt("SMbad", notify.StateSent, "", now.Add(time.Hour)),
+			receipt("SMbad", notify.StatePending, "", now.Add(time.Hour)),
+			receipt("SMbad", "", "", now.Add(time.Hour)),
+		} {
+			wantErr(t, fmt.Sprintf("KeepReceipt(%q, %q)", r.ProviderID, r.State), ns.KeepReceipt(ctx, r, now), incident.ErrInvalid)
+		}
+		equal(t, "taken after refusals", take(t, now, "SMbad", ""), []notify.PendingReceipt{})
+	})
+
+	t.Run("kept until taken, once", func(t *testing.T) {
+		delivered := receipt("SMa", notify.StateDelivered, "", now.Add(time.Hour))
+		failed := receipt("SMb", notify.StateFailed, "30007", now.Add(time.Hour))
+		failed.Status = "canceled"
+		keep(t, delivered, now)
+		keep(t, receipt("SMa", notify.StateUndelivered, "30003", now.Add(2*time.Hour)), now.Add(time.Second)) // the first stays
+		keep(t, failed, now)
+		keep(t, receipt("SMc", notify.StateDelivered, "", now.Add(time.Hour)), now)
+		equal(t, "none for other IDs", take(t, now, "SMx", "SMy"), []notify.PendingReceipt{})
+		equal(t, "taken", take(t, now.Add(time.Minute), "SMa", "SMb", "SMx"), []notify.PendingReceipt{delivered, failed})
+		equal(t, "taken again", take(t, now.Add(time.Minute), "SMa", "SMb"), []notify.PendingReceipt{})
+		equal(t, "the one not asked for stays", take(t, now.Add(time.Minute), "SMc"),
+			[]notify.PendingReceipt{receipt("SMc", notify.StateDelivered, "", now.Add(time.Hour))})
+		equal(t, "nothing asked", take(t, now), []notify.PendingReceipt{})
+	})
+
+	t.Run("expiry", func(t *testing.T) {
+		keep(t, receipt("SMd", notify.StateDelivered, "", now), now) // expired already: not kept
+		keep(t, receipt("SMe", notify.StateDelivered, "", now.Add(time.Minute)), now)
+		keep(t, receipt("SMf", notify.StateDelivered, "", now.Add(time.Minute)), now)
+		equal(t, "expired", take(t, now.Add(time.Minute), "SMd", "SMe"), []notify.PendingReceipt{})
+		equal(t, "expired, taken later", take(t, now.Add(time.Hour), "SMe"), []notify.PendingReceipt{})
+		// An expired receipt does not hold its provider ID: a new one is kept.
+		fresh := receipt("SMf", notify.StateUndelivered, "30003", now.Add(time.Hour))
+		fresh.At = now.Add(2 * time.Minute)
+		keep(t, fresh, now.Add(2*time.Minute))
+		equal(t, "kept after expiry", take(t, now.Add(3*time.Minute), "SMf"), []notify.PendingReceipt{fresh})
+	})
+
+	t.Run("concurrent takers", func(t *testing.T) {
+		const takers = 8
+		ids := []string{"SMg1", "SMg2", "SMg3"}
+		for _, id := range ids {
+			keep(t, receipt(id, notify.StateDelivered, "", now.Add(time.Hour)), now)
+		}
+		var mu sync.Mutex
+		got := map[string]int{}
+		var wg sync.WaitGroup
+		errs := make(chan error, takers)
+		for range takers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rs, err := ns.TakeReceipts(ctx, ids, now)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for _, r := range rs {
+					got[r.ProviderID]++
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		equal(t, "takes per receipt", got, map[string]int{"SMg1": 1, "SMg2": 1, "SMg3": 1})
 	})
 }
 
