@@ -41,6 +41,10 @@ const (
 	maxPerSession   = 50
 	maxIdleTime     = 30 * time.Second
 	maxIdleSessions = 32
+	// A session used within freshFor is trusted without go-mail's NOOP
+	// check (a round trip per message): relays do not hang up that fast,
+	// and if one did, the send fails transiently and is retried.
+	freshFor = 2 * time.Second
 )
 
 // HeaderDelivery carries the delivery's idempotency key, so bounces and
@@ -131,6 +135,7 @@ func isLoopback(host string) bool {
 type Channel struct {
 	cfg    Config
 	client *mail.Client // holds the options; sessions are dialled from it
+	fresh  *mail.Client // the same without the NOOP check, for fresh sessions
 
 	mu     sync.Mutex
 	idle   []*relaySession // most recently used last
@@ -188,7 +193,11 @@ func New(cfg Config) (*Channel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	return &Channel{cfg: cfg, client: client}, nil
+	fresh, err := mail.NewClient(host, append(opts, mail.WithoutNoop())...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return &Channel{cfg: cfg, client: client, fresh: fresh}, nil
 }
 
 // Kind reports notify.Email.
@@ -212,10 +221,14 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 			return notify.Receipt{}, classify(ctx, err)
 		}
 	}
-	err = c.client.SendWithSMTPClient(s.sc, msg)
+	sender := c.client
+	if reused && time.Since(s.lastUsed) < freshFor {
+		sender = c.fresh
+	}
+	err = sender.SendWithSMTPClient(s.sc, msg)
 	if err != nil && reused && connLost(err) {
-		// The idle session had died (the NOOP before MAIL failed), so
-		// nothing was sent: once more on a fresh connection.
+		// The idle session had died before the message began, so nothing
+		// was sent: once more on a fresh connection.
 		c.drop(s)
 		if s, err = c.dial(ctx); err != nil {
 			return notify.Receipt{}, classify(ctx, err)
@@ -233,11 +246,15 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 	return notify.Receipt{ProviderID: strings.Trim(msg.GetMessageID(), "<>"), Status: "sent"}, nil
 }
 
-// connLost reports whether go-mail refused to send because the session's
-// connection check (NOOP) failed, before any command of the message.
+// connLost reports whether a reused session turned out dead before any of
+// the message went out: go-mail's connection check (NOOP) failed, or MAIL
+// FROM, the message's first command, got no reply at all (no SMTP code).
 func connLost(err error) bool {
 	var se *mail.SendError
-	return errors.As(err, &se) && se.Reason == mail.ErrConnCheck
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Reason == mail.ErrConnCheck || se.Reason == mail.ErrSMTPMailFrom && se.ErrorCode() == 0
 }
 
 func (c *Channel) dial(ctx context.Context) (*relaySession, error) {
