@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,10 +176,15 @@ func memoryChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// printMem prints this process's VmRSS and VmHWM in kB.
+// printMem prints this process's VmRSS and VmHWM in kB, and in the
+// detail how much of it the Go runtime holds (the rest is SQLite's C
+// memory, through modernc's libc).
 func printMem(w io.Writer, phase, detail string) {
 	rss, hwm := procStatus("VmRSS"), procStatus("VmHWM")
-	fmt.Fprintf(w, "MEM %s %d %d %s\n", phase, rss, hwm, detail)
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	goMB := (s[0].Value.Uint64() - s[1].Value.Uint64()) >> 20
+	fmt.Fprintf(w, "MEM %s %d %d %s; Go runtime %d MB\n", phase, rss, hwm, detail, goMB)
 }
 
 func procStatus(key string) int {
