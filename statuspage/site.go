@@ -232,7 +232,7 @@ func (s *Site) renderDirty(ctx context.Context, dirty map[string]bool, relist bo
 		if _, known := s.state.Load().pages[id]; (relist && !known) || fresh[id] {
 			continue // deleted, or just rendered by relist
 		}
-		if err := s.RenderPage(ctx, id); err != nil && !errors.Is(err, incident.ErrNotFound) {
+		if err := s.RenderPage(ctx, id); err != nil && !errors.Is(err, incident.ErrNotFound) && ctx.Err() == nil {
 			s.log.Error("statuspage: render", "page_id", id, "err", err)
 		}
 	}

@@ -128,8 +128,17 @@ func (e *Events) run(ctx context.Context, ps *goredis.PubSub) {
 				e.log.Warn("events: ping subscription", "err", err)
 			}
 			continue
+		case errors.Is(err, goredis.ErrClosed):
+			return // the client was closed under us: shutting down
 		case err != nil:
-			e.log.Warn("events: subscription lost; reconnecting", "err", err, "retry_in", backoff)
+			// A closed connection is what a closing client looks like
+			// first (the next Receive then says ErrClosed): no warning
+			// for it, but the same reconnect as for any loss.
+			level := slog.LevelWarn
+			if errors.Is(err, net.ErrClosed) {
+				level = slog.LevelDebug
+			}
+			e.log.Log(ctx, level, "events: subscription lost; reconnecting", "err", err, "retry_in", backoff)
 			select {
 			case <-ctx.Done():
 				return

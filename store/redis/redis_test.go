@@ -3,9 +3,11 @@ package redis
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -523,5 +525,50 @@ func TestAuditLimit(t *testing.T) {
 				t.Errorf("FindAudit = %q (total %d), want %q (total %d)", objs, total, tt.want, tt.total)
 			}
 		})
+	}
+}
+
+// warnCounter is a slog handler that counts records at Warn and above.
+type warnCounter struct{ n atomic.Int64 }
+
+func (w *warnCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (w *warnCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		w.n.Add(1)
+	}
+	return nil
+}
+func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
+
+// TestEventsClientClosed: when the client is closed under a running
+// subscriber (a node shutting down in the wrong order), the subscriber
+// stops quietly instead of warning and reconnecting forever.
+func TestEventsClientClosed(t *testing.T) {
+	ctx := context.Background()
+	prefix := testPrefix(t)
+	needRedis(t)
+	o, err := goredis.ParseURL(testURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := goredis.NewClient(o)
+	warns := &warnCounter{}
+	ev, err := NewEvents(ctx, client, prefix, "listener", slog.New(warns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	if err := client.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The subscriber must stop by itself, before anyone calls Close.
+	select {
+	case <-ev.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscriber kept running after its client closed")
+	}
+	if n := warns.n.Load(); n != 0 {
+		t.Errorf("%d warnings after the client closed; want none", n)
 	}
 }
