@@ -434,14 +434,28 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// providerTransport is the provider client's transport herald serve uses
+// (cmd/herald providerHTTP): keep-alive with enough idle connections per
+// host for every worker.
+func providerTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 64
+	return t
+}
+
 // providers builds herald's real Twilio and SMTP channels against sb.
 func providers(sb *sandbox.Sandbox, hc *http.Client) (*twilio.Channel, *smtp.Channel, error) {
+	return providersAt(sb.TwilioURL(), sb.SMTPAddr(), hc)
+}
+
+// providersAt builds them against a sandbox in another process.
+func providersAt(twilioURL, smtpAddr string, hc *http.Client) (*twilio.Channel, *smtp.Channel, error) {
 	tw, err := twilio.New(twilio.Config{AccountSID: sandbox.DefaultAccountSID, AuthToken: sandbox.DefaultAuthToken,
-		From: "+15005550006", APIURL: sb.TwilioURL()}, hc)
+		From: "+15005550006", APIURL: twilioURL}, hc)
 	if err != nil {
 		return nil, nil, err
 	}
-	em, err := smtp.New(smtp.Config{Addr: sb.SMTPAddr(), From: "Acme Status <status@acme.test>", TLS: smtp.TLSNone, Timeout: 10 * time.Second})
+	em, err := smtp.New(smtp.Config{Addr: smtpAddr, From: "Acme Status <status@acme.test>", TLS: smtp.TLSNone, Timeout: 10 * time.Second})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -38,11 +38,7 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 		return err
 	}
 	defer sb.Close()
-	// The provider client herald serve uses (cmd/herald providerHTTP):
-	// keep-alive with enough idle connections per host for every worker.
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.MaxIdleConns, base.MaxIdleConnsPerHost = 256, 64
-	ct := &countingTransport{base: base}
+	ct := &countingTransport{base: providerTransport()}
 	tw, em, err := providers(sb, &http.Client{Transport: ct})
 	if err != nil {
 		return err
