@@ -530,37 +530,38 @@ func (s *Service) message(ctx context.Context, d *Delivery) (*Message, error) {
 func personalise(t *Message, d *Delivery, unsubToken string) *Message {
 	m := *t
 	m.DeliveryID, m.To = d.ID, d.Address
-	tok := strings.NewReplacer(unsubPlaceholder, unsubToken)
-	name := d.Name
-	var text, htm, blocks *strings.Replacer
+	// The token first, the name after: a name that happens to contain the
+	// token's placeholder stays as written. (A strings.Replacer per message
+	// cost more than the rest of personalising.)
+	tok := func(s string) string { return strings.ReplaceAll(s, unsubPlaceholder, unsubToken) }
+	named := func(name string) func(string) string {
+		return func(s string) string { return strings.ReplaceAll(tok(s), namePlaceholder, name) }
+	}
+	text, htm, blocks := tok, tok, tok
 	switch d.Kind {
 	case Email:
-		text = strings.NewReplacer(unsubPlaceholder, unsubToken, namePlaceholder, name)
-		htm = strings.NewReplacer(unsubPlaceholder, unsubToken, namePlaceholder, html.EscapeString(name))
+		text, htm = named(d.Name), named(html.EscapeString(d.Name))
 	case Slack:
-		esc := mrkdwnEscape(name)
+		esc := mrkdwnEscape(d.Name)
 		j, _ := json.Marshal(esc)
-		text = strings.NewReplacer(unsubPlaceholder, unsubToken, namePlaceholder, esc)
-		blocks = strings.NewReplacer(unsubPlaceholder, unsubToken, namePlaceholder, string(j[1:len(j)-1]))
-	default:
-		text = tok
+		text, blocks = named(esc), named(string(j[1:len(j)-1]))
 	}
-	m.Text = text.Replace(m.Text)
-	m.Subject = text.Replace(m.Subject)
-	if htm != nil {
-		m.HTML = htm.Replace(m.HTML)
+	m.Text = text(m.Text)
+	m.Subject = text(m.Subject)
+	if m.HTML != "" {
+		m.HTML = htm(m.HTML)
 	}
-	if blocks != nil && m.Blocks != nil {
-		m.Blocks = []byte(blocks.Replace(string(m.Blocks)))
+	if m.Blocks != nil {
+		m.Blocks = []byte(blocks(string(m.Blocks)))
 	}
 	if m.Payload != nil {
-		m.Payload = []byte(tok.Replace(string(m.Payload)))
+		m.Payload = []byte(tok(string(m.Payload)))
 	}
-	m.UnsubscribeURL = tok.Replace(m.UnsubscribeURL)
+	m.UnsubscribeURL = tok(m.UnsubscribeURL)
 	if m.Headers != nil {
 		h := make(map[string]string, len(m.Headers))
 		for k, v := range m.Headers {
-			h[k] = tok.Replace(v)
+			h[k] = tok(v)
 		}
 		m.Headers = h
 	}

@@ -149,6 +149,12 @@ func TestPersonalise(t *testing.T) {
 	if e.HTML != "<p>&lt;b&gt;</p>" {
 		t.Errorf("html %q", e.HTML)
 	}
+	// A name that contains the token's placeholder stays as written.
+	odd := personalise(&Message{Kind: Email, Text: namePlaceholder + " " + unsubPlaceholder},
+		&Delivery{Kind: Email, Name: unsubPlaceholder}, "T")
+	if odd.Text != unsubPlaceholder+" T" {
+		t.Errorf("text %q: the name was rewritten", odd.Text)
+	}
 }
 
 func TestCheckWebhookURL(t *testing.T) {
