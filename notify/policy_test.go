@@ -207,3 +207,22 @@ func TestLocalLimiterReserve(t *testing.T) {
 		t.Fatalf("a refused check moved the turn: wait %v, want 50ms", wait)
 	}
 }
+
+func TestProgressFinished(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Progress
+		want bool
+	}{
+		{"planning", Progress{State: PlanPending}, false},
+		{"planned, one pending", Progress{State: PlanDone, Counts: map[Kind]map[DeliveryState]int{SMS: {StateSent: 3, StatePending: 1}}}, false},
+		{"planned, one sending", Progress{State: PlanDone, Counts: map[Kind]map[DeliveryState]int{Email: {StateSending: 1}}}, false},
+		{"planned, all final", Progress{State: PlanDone, Counts: map[Kind]map[DeliveryState]int{SMS: {StateDelivered: 2, StateFailed: 1}}}, true},
+		{"cancelled, nothing open", Progress{State: PlanCancelled, Counts: map[Kind]map[DeliveryState]int{SMS: {StateCancelled: 5}}}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.p.Finished(); got != tt.want {
+			t.Errorf("%s: Finished() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -185,6 +185,20 @@ type Progress struct {
 	UpdatedAt   time.Time                      `json:"updated_at"`
 }
 
+// Finished reports whether the broadcast has nothing left to do: planning
+// ended (done or cancelled) and no delivery is pending or being sent.
+func (p *Progress) Finished() bool {
+	if p.State == PlanPending {
+		return false
+	}
+	for _, byState := range p.Counts {
+		if byState[StatePending] > 0 || byState[StateSending] > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // CustomerFilter pages through a page's customers ordered by ID.
 type CustomerFilter struct {
 	PageID string

@@ -404,20 +404,6 @@ func (s *Server) cancelBroadcast() fiber.Handler {
 	}
 }
 
-// finished reports whether a broadcast has nothing left to do: planning
-// ended (done or cancelled) and no delivery is pending or being sent.
-func finished(p *notify.Progress) bool {
-	if p.State == notify.PlanPending {
-		return false
-	}
-	for _, byState := range p.Counts {
-		if byState[notify.StatePending] > 0 || byState[notify.StateSending] > 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // broadcastEvents streams a broadcast's progress as server-sent events:
 // a "progress" event with the notify.Progress JSON at once and then
 // whenever it changes (polled every ProgressInterval), a comment every
@@ -452,7 +438,7 @@ func (s *Server) broadcastEvents() fiber.Handler {
 					log.Error("broadcast events: encode progress", "broadcast_id", id, "err", err)
 					return
 				}
-				end := finished(p)
+				end := p.Finished()
 				switch {
 				case end:
 					writeEvent(w, "done", b)

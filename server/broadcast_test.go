@@ -365,7 +365,7 @@ func TestBroadcastLifecycle(t *testing.T) {
 		if err := json.Unmarshal([]byte(evs[len(evs)-1].data), &last); err != nil {
 			t.Fatal(err)
 		}
-		if last.State != notify.PlanDone || last.Planned != 4 || !finished(&last) {
+		if last.State != notify.PlanDone || last.Planned != 4 || !last.Finished() {
 			t.Errorf("final progress %+v", last)
 		}
 		for _, ev := range evs[:len(evs)-1] {

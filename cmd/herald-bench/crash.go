@@ -437,7 +437,7 @@ func crashRun(ctx context.Context, engine, dir string, opt crashOptions, stderr 
 		if err := api.call(ctx, http.MethodGet, "/api/v1/broadcasts/"+broadcastID, nil, &p); err != nil {
 			return res, err
 		}
-		if crashFinished(&p) {
+		if p.Finished() {
 			res.ProgressCounts = p.Counts[notify.SMS]
 			break
 		}
@@ -471,19 +471,6 @@ func crashRun(ctx context.Context, engine, dir string, opt crashOptions, stderr 
 	claim := max(128, 16*opt.Workers) // notify's default claim size with no rate limit
 	res.InFlightBound = 2*claim + opt.Workers
 	return res, nil
-}
-
-// crashFinished reports whether the broadcast has nothing left to do.
-func crashFinished(p *notify.Progress) bool {
-	if p.State == notify.PlanPending {
-		return false
-	}
-	for _, byState := range p.Counts {
-		if byState[notify.StatePending] > 0 || byState[notify.StateSending] > 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // dropRedisPrefix deletes the run's keys.

@@ -76,12 +76,6 @@ func totals(p *notify.Progress) tally {
 	return sum
 }
 
-// finishedProgress reports whether a broadcast has nothing left to do (as
-// the server's "done" event says).
-func finishedProgress(p *notify.Progress) bool {
-	return p.State != notify.PlanPending && totals(p).open == 0
-}
-
 // progressView draws progress on w: redrawn in place on a terminal,
 // otherwise one line per change at most every second, and the final state.
 type progressView struct {
@@ -304,7 +298,7 @@ func (c *client) pollProgress(ctx context.Context, id string, on func(*notify.Pr
 			return err
 		}
 		on(&p)
-		if finishedProgress(&p) {
+		if p.Finished() {
 			return nil
 		}
 		select {
