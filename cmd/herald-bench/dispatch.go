@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,23 +54,21 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 		// the sandbox answering after a provider's round trip, where the
 		// provider is the bottleneck and the ratio says whether herald
 		// keeps every connection busy.
-		rounds := []struct {
+		type round struct {
 			latency time.Duration
 			n       int
-		}{{0, opt.Messages}}
+		}
+		rounds := []round{{0, opt.Messages}}
 		if opt.ProviderLatency > 0 {
 			// About five seconds of sending at the provider-bound ceiling.
 			n := min(opt.Messages, int(5*time.Second/opt.ProviderLatency)*opt.Workers)
-			rounds = append(rounds, struct {
-				latency time.Duration
-				n       int
-			}{opt.ProviderLatency, n})
+			rounds = append(rounds, round{opt.ProviderLatency, n})
 		}
-		for _, round := range rounds {
-			if err := sb.SetFaults(sandbox.Faults{Latency: round.latency}); err != nil {
+		for _, r := range rounds {
+			if err := sb.SetFaults(sandbox.Faults{Latency: r.latency}); err != nil {
 				return err
 			}
-			bid, err := planOnlyID(ctx, w, "Dispatch throughput")
+			bid, err := planOnly(ctx, w, "Dispatch throughput")
 			if err != nil {
 				return err
 			}
@@ -85,13 +82,13 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 				}
 				start := time.Now()
 				stop := runService(ctx, svc)
-				err = waitCount(ctx, sb, round.n, kind, 10*time.Minute)
+				err = waitCount(ctx, sb, r.n, kind, 10*time.Minute)
 				took := time.Since(start)
 				stop()
 				if err != nil {
 					return err
 				}
-				herald := float64(round.n) / took.Seconds()
+				herald := float64(r.n) / took.Seconds()
 				sample := sb.Messages(sandbox.Filter{Kind: kind, Limit: 1})
 				if len(sample) == 0 {
 					return errNoMessages
@@ -99,19 +96,19 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 				sb.Reset()
 				var ceil float64
 				if ch.Kind() == notify.SMS {
-					ceil, err = twilioCeiling(ctx, sb, sample[0], round.n, opt.Workers)
+					ceil, err = twilioCeiling(ctx, sb, sample[0], r.n, opt.Workers)
 				} else {
-					ceil, err = smtpCeiling(ctx, sb, sample[0], round.n, opt.Workers)
+					ceil, err = smtpCeiling(ctx, sb, sample[0], r.n, opt.Workers)
 				}
 				if err != nil {
 					return fmt.Errorf("%s ceiling: %w", kind, err)
 				}
 				label := map[string]string{"sms": "SMS (notify/twilio → sandbox Twilio)", "email": "email (notify/smtp → sandbox SMTP)"}[kind]
 				where := "sandbox answers at once (CPU-bound)"
-				if round.latency > 0 {
-					where = fmt.Sprintf("sandbox answers after %s (provider-bound)", round.latency)
+				if r.latency > 0 {
+					where = fmt.Sprintf("sandbox answers after %s (provider-bound)", r.latency)
 				}
-				rep.info(fmt.Sprintf("%s: herald %s", where, label), fmt.Sprintf("%.0f msgs/s (%d in %.2f s)", herald, round.n, took.Seconds()))
+				rep.info(fmt.Sprintf("%s: herald %s", where, label), fmt.Sprintf("%.0f msgs/s (%d in %.2f s)", herald, r.n, took.Seconds()))
 				rep.info(fmt.Sprintf("%s: sandbox ceiling, tight client", where), fmt.Sprintf("%.0f msgs/s", ceil))
 				rep.add(figure{name: fmt.Sprintf("ratio herald / ceiling, %s, %s", kind, where), value: fmt.Sprintf("%.2f", herald/ceil),
 					target: "≥ 0.90", pass: herald/ceil >= 0.9})
@@ -139,7 +136,7 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 				return err
 			}
 		}
-		if err := planOnly(ctx, w, "Rate limit"); err != nil {
+		if _, err := planOnly(ctx, w, "Rate limit"); err != nil {
 			return err
 		}
 		if err := sb.SetFaults(sandbox.Faults{RatePerSecond: opt.Rate}); err != nil {
@@ -182,15 +179,9 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 	return nil
 }
 
-// planOnly declares an incident and waits until a planner-only Service
-// has queued all of its deliveries.
-func planOnly(ctx context.Context, w *world, name string) error {
-	_, err := planOnlyID(ctx, w, name)
-	return err
-}
-
-// planOnlyID is planOnly, returning the broadcast's ID.
-func planOnlyID(ctx context.Context, w *world, name string) (string, error) {
+// planOnly declares an incident, waits until a planner-only Service has
+// queued all of its deliveries, and returns the broadcast's ID.
+func planOnly(ctx context.Context, w *world, name string) (string, error) {
 	svc, err := w.service(notify.Config{}, nil)
 	if err != nil {
 		return "", err
@@ -211,6 +202,32 @@ func waitCount(ctx context.Context, sb *sandbox.Sandbox, n int, kind string, lim
 	return sb.WaitFor(ctx, n, kind)
 }
 
+// driveCeiling runs conns workers that share n messages and returns the
+// messages per second they achieved together. Each worker calls next before
+// every message (false: none left, or ctx ended) and returns the first
+// error it meets, which ends the run's figure.
+func driveCeiling(ctx context.Context, n, conns int, worker func(next func() bool) error) (float64, error) {
+	var left atomic.Int64
+	left.Store(int64(n))
+	next := func() bool { return left.Add(-1) >= 0 && ctx.Err() == nil }
+	errs := make(chan error, conns)
+	start := time.Now()
+	for i := 0; i < conns; i++ {
+		go func() { errs <- worker(next) }()
+	}
+	var firstErr error
+	for i := 0; i < conns; i++ {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	took := time.Since(start)
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(n) / took.Seconds(), nil
+}
+
 // twilioCeiling drives the sandbox's Twilio Messages API alone: conns
 // goroutines POST the same form twilio-go sends (To, From, Body of herald's
 // message) over keep-alive connections, as fast as answers come back.
@@ -219,46 +236,24 @@ func twilioCeiling(ctx context.Context, sb *sandbox.Sandbox, sample sandbox.Mess
 	endpoint := sb.TwilioURL() + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json"
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxIdleConns: conns}}
 	form := url.Values{"To": {sample.To}, "From": {sample.From}, "Body": {sample.Body}}.Encode()
-	var left atomic.Int64
-	left.Store(int64(n))
-	var firstErr error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for left.Add(-1) >= 0 && ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.Header.Set("Accept", "application/json")
-				req.SetBasicAuth(cfg.AccountSID, cfg.AuthToken)
-				res, err := hc.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode != http.StatusCreated {
-						err = fmt.Errorf("status %d", res.StatusCode)
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
+	return driveCeiling(ctx, n, conns, func(next func() bool) error {
+		for next() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Accept", "application/json")
+			req.SetBasicAuth(cfg.AccountSID, cfg.AuthToken)
+			res, err := hc.Do(req)
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	took := time.Since(start)
-	if firstErr != nil {
-		return 0, firstErr
-	}
-	return float64(n) / took.Seconds(), nil
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusCreated {
+				return fmt.Errorf("status %d", res.StatusCode)
+			}
+		}
+		return nil
+	})
 }
 
 // smtpCeiling drives the sandbox's SMTP server alone with net/smtp: conns
@@ -271,48 +266,22 @@ func smtpCeiling(ctx context.Context, sb *sandbox.Sandbox, sample sandbox.Messag
 		"\r\nMessage-ID: <bench@acme.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b1\r\n\r\n" +
 		"--b1\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + crlf(sample.Body) +
 		"\r\n--b1\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n" + crlf(sample.HTML) + "\r\n--b1--\r\n"
-	var left atomic.Int64
-	left.Store(int64(n))
-	var firstErr error
-	var mu sync.Mutex
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
+	return driveCeiling(ctx, n, conns, func(next func() bool) error {
+		c, err := smtp.Dial(addr)
+		if err != nil {
+			return err
 		}
-		mu.Unlock()
-	}
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := smtp.Dial(addr)
-			if err != nil {
-				fail(err)
-				return
+		defer c.Close()
+		if err := c.Hello("bench.test"); err != nil {
+			return err
+		}
+		for next() {
+			if err := sendOne(c, sample.To, raw); err != nil {
+				return err
 			}
-			defer c.Close()
-			if err := c.Hello("bench.test"); err != nil {
-				fail(err)
-				return
-			}
-			for left.Add(-1) >= 0 && ctx.Err() == nil {
-				if err := sendOne(c, sample.To, raw); err != nil {
-					fail(err)
-					return
-				}
-			}
-			_ = c.Quit()
-		}()
-	}
-	wg.Wait()
-	took := time.Since(start)
-	if firstErr != nil {
-		return 0, firstErr
-	}
-	return float64(n) / took.Seconds(), nil
+		}
+		return c.Quit()
+	})
 }
 
 // sendOne sends one message on an open session and resets it.
