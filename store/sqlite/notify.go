@@ -213,7 +213,7 @@ func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
 
 // FindSubscriberByID implements notify.Store.
 func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*notify.Subscriber, error) {
-	s, err := scanSubscriber(db.r.QueryRowContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
+	s, err := scanSubscriber(db.readRow(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("subscriber", id)
 	} else if err != nil {
@@ -306,11 +306,7 @@ func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Ki
 	var s notify.Suppression
 	var k string
 	var at int64
-	st, err := db.readStmt(ctx, findSuppressionSQL)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: find suppression: %w", err)
-	}
-	err = st.QueryRowContext(ctx, string(kind), address, pageID).Scan(&s.PageID, &k, &s.Address, &s.Reason, &at)
+	err := db.readRow(ctx, findSuppressionSQL, string(kind), address, pageID).Scan(&s.PageID, &k, &s.Address, &s.Reason, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.Errorf(incident.ENOTFOUND, "suppression not found")
 	} else if err != nil {

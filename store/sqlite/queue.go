@@ -928,7 +928,7 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 	if providerID == "" {
 		return nil, incident.NotFound("delivery", providerID)
 	}
-	d, err := scanDelivery(db.r.QueryRowContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+` WHERE d.provider_id = ?
+	d, err := scanDelivery(db.readRow(ctx, "SELECT "+deliveryColumns+deliveryFrom+` WHERE d.provider_id = ?
 		ORDER BY d.rid DESC LIMIT 1`, providerID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("delivery", providerID)

@@ -51,8 +51,8 @@ type DB struct {
 
 	mergeEvery int64 // see defaultMergeEvery; tests lower it
 
-	// readStmts caches read statements run once per delivery (see
-	// readStmt), by their SQL.
+	// readStmts caches read statements run once per delivery or receipt
+	// (see readRow), by their SQL.
 	readStmts sync.Map
 
 	// ids is the delivery ID filter (see idFilter); only write
@@ -383,4 +383,15 @@ func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
+}
+
+// readRow runs a one-row query on the read pool through readStmt. If the
+// statement cannot be prepared, the plain query runs instead, and its
+// error shows at Scan as any query error does.
+func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := db.readStmt(ctx, query)
+	if err != nil {
+		return db.r.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
