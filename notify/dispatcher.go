@@ -390,8 +390,13 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 	if n, err := s.cache.planCount(ctx, d.IncidentID); err == nil && n <= s.cfg.FrequencyCap {
 		return nil, false
 	}
-	sent, err := s.store.FindDeliveries(ctx, DeliveryFilter{IncidentID: d.IncidentID, Kind: d.Kind, Address: d.Address,
-		States: []DeliveryState{StateSent, StateDelivered, StateUndelivered}, Limit: 100})
+	// The cap is per recipient (a customer, or a subscriber) and address:
+	// naming the recipient lets a store find its few deliveries without
+	// reading every one the incident's broadcasts planned.
+	mine := DeliveryFilter{IncidentID: d.IncidentID, RecipientID: d.RecipientID, Kind: d.Kind, Address: d.Address, Limit: 100}
+	f := mine
+	f.States = []DeliveryState{StateSent, StateDelivered, StateUndelivered}
+	sent, err := s.store.FindDeliveries(ctx, f)
 	if err != nil {
 		return s.retry(d, err), true
 	}
@@ -405,8 +410,9 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 	if len(within) < s.cfg.FrequencyCap {
 		return nil, false
 	}
-	open, err := s.store.FindDeliveries(ctx, DeliveryFilter{IncidentID: d.IncidentID, Kind: d.Kind, Address: d.Address,
-		States: []DeliveryState{StatePending, StateSending}, Limit: 100})
+	f = mine
+	f.States = []DeliveryState{StatePending, StateSending}
+	open, err := s.store.FindDeliveries(ctx, f)
 	if err != nil {
 		return s.retry(d, err), true
 	}

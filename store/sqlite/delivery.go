@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -248,8 +249,40 @@ const deliveryColumns = `d.rid, d.id, g.broadcast_id, g.page_id, g.incident_id, 
 // deliveryFrom is the FROM clause deliveryColumns need.
 const deliveryFrom = ` FROM deliveries d JOIN delivery_groups g ON g.id = d.grp`
 
+// ridDelivery is a delivery with its rid, which orders deliveries of the
+// same CreatedAt.
+type ridDelivery struct {
+	d   *notify.Delivery
+	rid int64
+}
+
+// newer reports whether (created, rid) a comes before b in FindDeliveries'
+// order (newest first).
+func newer(aCreated, aRID, bCreated, bRID int64) bool {
+	return aCreated > bCreated || aCreated == bCreated && aRID > bRID
+}
+
+func sortNewestFirst(ds []ridDelivery) {
+	slices.SortFunc(ds, func(a, b ridDelivery) int {
+		ac, bc := ms(a.d.CreatedAt), ms(b.d.CreatedAt)
+		switch {
+		case newer(ac, a.rid, bc, b.rid):
+			return -1
+		case newer(bc, b.rid, ac, a.rid):
+			return 1
+		}
+		return 0
+	})
+}
+
 // scanDelivery reads deliveryColumns.
 func scanDelivery(s scanner) (*notify.Delivery, error) {
+	d, _, err := scanDeliveryRID(s)
+	return d, err
+}
+
+// scanDeliveryRID reads deliveryColumns and returns the row's rid too.
+func scanDeliveryRID(s scanner) (*notify.Delivery, int64, error) {
 	var d notify.Delivery
 	var rid int64
 	var id any
@@ -259,14 +292,14 @@ func scanDelivery(s scanner) (*notify.Delivery, error) {
 	var sent, delivered sql.NullInt64
 	if err := s.Scan(&rid, &id, &d.BroadcastID, &d.PageID, &d.IncidentID, &d.UpdateID, &msgKind, &kind, &d.Address, &d.RecipientID,
 		&info, &state, &d.Attempts, &next, &d.ProviderID, &d.ErrorCode, &d.Reason, &created, &updated, &sent, &delivered); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	d.ID = idString(id)
 	if err := decodeInfo(info, &d); err != nil {
-		return nil, fmt.Errorf("delivery %s: %w", d.ID, err)
+		return nil, 0, fmt.Errorf("delivery %s: %w", d.ID, err)
 	}
 	d.MessageKind, d.Kind, d.State = notify.MessageKind(msgKind), notify.Kind(kind), notify.DeliveryState(state)
 	d.NextAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), fromMS(updated)
 	d.SentAt, d.DeliveredAt = fromMSPtr(sent), fromMSPtr(delivered)
-	return &d, nil
+	return &d, rid, nil
 }

@@ -20,12 +20,15 @@ import (
 // lease, and per-broadcast counters kept in step with every state change.
 //
 // Every write here goes through the single writer connection in a short
-// BEGIN IMMEDIATE transaction; claims are writes too. A claim is one
-// UPDATE … RETURNING over the partial index deliveries_due, so it costs
-// O(n log N) for n rows out of N, however many deliveries wait; a finish is
-// one UPDATE … FROM (VALUES …) per 256 deliveries, by rowid (the Lease
-// carries it). Migration 0003 explains the layout that keeps planning
-// linear: narrow rows, a two-level ID index, no address index.
+// BEGIN IMMEDIATE transaction; claims are writes too. A plan's pending
+// deliveries are written packed in chunks (chunks.go, migration 0005), a
+// row per few hundred; a claim walks the partial indexes deliveries_due
+// (rows: retries, deferrals, expired leases) and delivery_chunks_due
+// together, oldest first, so it costs O(n log N) for n out of N however
+// many wait, and writes the rows of the chunk deliveries it takes; a finish
+// is one UPDATE … FROM (VALUES …) per 256 deliveries, by rowid (the Lease
+// carries it). Migration 0003 explains the row layout: narrow rows, a
+// two-level ID index, no address index.
 
 // newLease returns a fresh claim token.
 func newLease() string {
@@ -121,19 +124,26 @@ func (db *DB) applyTally(ctx context.Context, tx *sql.Tx, t *tally, now time.Tim
 
 // ---- deliveries: insert ----
 
-// insertChunk is how many deliveries one INSERT statement carries: 500
-// rows × 15 parameters stays under SQLite's 32766-variable limit, and one
+// existingChunk is how many IDs one existence query asks about: 500 keys,
+// given twice, stays well under SQLite's 32766-variable limit, and one
 // statement per chunk makes the per-statement cost (through database/sql
 // and the driver) vanish next to the per-row one.
-const insertChunk = 500
+const existingChunk = 500
 
-// deliveryParams is the number of bound values per inserted row.
-const deliveryParams = 15
+// rowParams is the number of bound values per inserted row.
+const rowParams = 17
 
-// defaultMergeEvery is how many deliveries delivery_ids_new takes before
-// mergeIDs moves them into delivery_ids (DB.mergeEvery). Smaller keeps each
-// batch's random inserts on fewer pages; larger merges less often (each
-// merge dirties most of delivery_ids' leaves once).
+// rowSizes are the row counts the INSERTs of rows and of their IDs are
+// prepared for; a batch is cut into chunks of the largest and each chunk
+// padded to the smallest size that holds it with rows of NULLs, which the
+// statement's WHERE drops. (A claim writes up to a few hundred rows; a
+// statement prepared for each count spent more parsing than inserting.)
+var rowSizes = []int{16, 64, 256}
+
+// defaultMergeEvery is how many IDs delivery_ids_new takes before mergeIDs
+// moves them into delivery_ids (DB.mergeEvery). Smaller keeps each
+// transaction's random inserts on fewer pages; larger merges less often
+// (each merge dirties most of delivery_ids' leaves once).
 const defaultMergeEvery = 1 << 15
 
 // valuesSQL returns head followed by n rows of cols "?" parameters. The
@@ -154,17 +164,27 @@ func valuesSQL(head string, n, cols int) string {
 	return b.String()
 }
 
-// insertSQL returns an INSERT of n new deliveries with their rowids;
-// attempts, lease, provider ID and the send times take their defaults.
-func insertSQL(n int) string {
+// insertRowsSQL returns the INSERT of up to n delivery rows (rows whose
+// rid is NULL are padding); provider ID and the send times take their
+// defaults. OR IGNORE is there for speed, not to skip anything: a
+// statement that may abort half-way keeps a statement journal of every
+// page it changes (8% of planning's CPU, when plans wrote rows), and these
+// rows cannot conflict (fresh rowids, no NULLs), so writeRows reports
+// anything short of the rows given as an error.
+func insertRowsSQL(n int) string {
 	return valuesSQL(`INSERT OR IGNORE INTO deliveries (rid, id, grp, kind, address, recipient_id, odd, info, state, next_at, wake_at,
-	created_at, updated_at, error_code, reason) VALUES `, n, deliveryParams)
+	created_at, updated_at, error_code, reason, attempts, lease) SELECT * FROM (VALUES `, n, rowParams) + ") WHERE column1 IS NOT NULL"
 }
 
-// insertIDsSQL returns the INSERT of n (k, rid) pairs into delivery_ids_new.
+// insertIDsSQL returns the INSERT of up to n (k, rid) pairs into
+// delivery_ids_new (pairs with a NULL rid are padding).
 func insertIDsSQL(n int) string {
-	return valuesSQL("INSERT OR IGNORE INTO delivery_ids_new (k, rid) VALUES ", n, 2)
+	return valuesSQL("INSERT OR IGNORE INTO delivery_ids_new (k, rid) SELECT * FROM (VALUES ", n, 2) + ") WHERE column2 IS NOT NULL"
 }
+
+// chunkSQL writes one delivery chunk.
+const chunkSQL = `INSERT INTO delivery_chunks (grp, kind, state, n, taken, first_rid, last_rid, next_at, created_at, updated_at,
+	rcpt_lo, rcpt_hi, data) VALUES (?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // ridsOfKeys returns a subquery for the rowids of the deliveries whose IDs
 // may have any of n keys (given twice): a superset, as keys may collide.
@@ -190,173 +210,184 @@ func byIDArgs(id string) []any {
 	return []any{k, k, key}
 }
 
-// stmtFor returns the prepared full-chunk statement inside tx when n is a
-// full chunk, else a one-off statement of n rows.
-func stmtFor(ctx context.Context, tx *sql.Tx, full *sql.Stmt, n int, build func(int) string) (*sql.Stmt, error) {
-	if n == insertChunk {
-		return tx.StmtContext(ctx, full), nil
-	}
-	return tx.PrepareContext(ctx, build(n))
+// newRow is a delivery about to be written, as a row (writeRows) or into a
+// chunk (writeChunks).
+type newRow struct {
+	d        *notify.Delivery
+	key      any   // idKey
+	k        int64 // idHash
+	rid      int64
+	grp      int64
+	state    notify.DeliveryState
+	wake     int64 // wake_at: NextAt, or the lease's end while sending
+	updated  int64
+	attempts int
+	token    int64 // the claim's token while sending, else 0
 }
 
-// insertDeliveries writes the deliveries of ds whose IDs are new (the first
-// of each ID), counts them into the counters, and returns how many there
-// were. Statements come from db.stmts, prepared before the transaction
-// began: preparing needs the writer connection, which the transaction holds.
-func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*notify.Delivery, now time.Time) (int, error) {
-	if len(ds) == 0 {
-		return 0, nil
-	}
-	groups, err := groupIDs(ctx, tx, ds)
-	if err != nil {
-		return 0, err
-	}
-	// The first of each ID, then those no level knows.
-	type row struct {
-		d   *notify.Delivery
-		key any   // idKey
-		k   int64 // idHash
-	}
-	uniq := make([]row, 0, len(ds))
+// freshDeliveries returns the first delivery of each ID in ds that is not
+// known: not in skip (a plan's ID set, or nil) and not a row. Rows are
+// asked about through the ID filter, and only the IDs it cannot rule out
+// are looked up in SQL.
+func (db *DB) freshDeliveries(ctx context.Context, tx *sql.Tx, ds []*notify.Delivery, skip *planIDs) ([]newRow, error) {
+	uniq := make([]newRow, 0, len(ds))
 	seen := make(map[string]struct{}, len(ds))
 	for _, d := range ds {
-		if _, ok := seen[d.ID]; !ok {
-			seen[d.ID] = struct{}{}
-			key := idKey(d.ID)
-			uniq = append(uniq, row{d, key, idHash(key)})
+		if _, ok := seen[d.ID]; ok {
+			continue
 		}
+		seen[d.ID] = struct{}{}
+		key := idKey(d.ID)
+		if skip != nil && skip.has(key) {
+			continue
+		}
+		uniq = append(uniq, newRow{d: d, key: key, k: idHash(key)})
 	}
 	filter, err := db.filter(ctx, tx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var maybe []row // those the filter cannot rule out
+	var maybe []newRow // those the filter cannot rule out
 	for _, r := range uniq {
 		if filter.mayHave(r.k) {
 			maybe = append(maybe, r)
 		}
 	}
 	exists := map[string]bool{}
-	args := make([]any, 0, insertChunk*deliveryParams)
-	for start := 0; start < len(maybe); start += insertChunk {
-		chunk := maybe[start:min(start+insertChunk, len(maybe))]
+	args := make([]any, 0, 2*existingChunk)
+	for start := 0; start < len(maybe); start += existingChunk {
+		chunk := maybe[start:min(start+existingChunk, len(maybe))]
 		args = args[:0]
 		for _, r := range chunk {
 			args = append(args, r.k)
 		}
 		args = append(args, args...)
-		st, err := stmtFor(ctx, tx, db.stmts.existing, len(chunk), existingIDsSQL)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
+		var st *sql.Stmt
+		if len(chunk) == existingChunk {
+			st = tx.StmtContext(ctx, db.stmts.existing)
+		} else if st, err = tx.PrepareContext(ctx, existingIDsSQL(len(chunk))); err != nil {
+			return nil, fmt.Errorf("sqlite: insert deliveries: %w", err)
 		}
-		rows, err := st.QueryContext(ctx, args...)
-		if err != nil {
-			st.Close()
-			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
-		}
-		for rows.Next() {
-			var id any
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				st.Close()
-				return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
-			}
-			exists[idString(id)] = true
-		}
-		err = rows.Err()
-		rows.Close()
+		err := existingIDs(ctx, st, args, exists)
 		st.Close()
 		if err != nil {
-			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
+			return nil, fmt.Errorf("sqlite: insert deliveries: %w", err)
 		}
 	}
-	fresh := uniq
-	if len(exists) > 0 {
-		fresh = make([]row, 0, len(uniq))
-		for _, r := range uniq {
-			if !exists[r.d.ID] {
-				fresh = append(fresh, r)
+	if len(exists) == 0 {
+		return uniq, nil
+	}
+	fresh := make([]newRow, 0, len(uniq))
+	for _, r := range uniq {
+		if !exists[r.d.ID] {
+			fresh = append(fresh, r)
+		}
+	}
+	return fresh, nil
+}
+
+// existingIDs runs an existingIDsSQL statement and marks the IDs it finds.
+func existingIDs(ctx context.Context, st *sql.Stmt, args []any, exists map[string]bool) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id any
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		exists[idString(id)] = true
+	}
+	return rows.Err()
+}
+
+// reserveRIDs hands out n consecutive rids and returns the first.
+func reserveRIDs(ctx context.Context, tx *sql.Tx, n int) (int64, error) {
+	var first int64
+	if err := tx.QueryRowContext(ctx, "UPDATE delivery_rids SET next = next + ? RETURNING next - ?", n, n).Scan(&first); err != nil {
+		return 0, fmt.Errorf("sqlite: reserve delivery rids: %w", err)
+	}
+	return first, nil
+}
+
+// writeRows writes rs as deliveries rows with their IDs in delivery_ids_new
+// and the ID filter, and merges the ID levels when enough IDs wait.
+func (db *DB) writeRows(ctx context.Context, tx *sql.Tx, rs []newRow) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	filter, err := db.filter(ctx, tx)
+	if err != nil {
+		return err
+	}
+	largest := rowSizes[len(rowSizes)-1]
+	args := make([]any, 0, largest*rowParams)
+	var infos []byte
+	for start := 0; start < len(rs); start += largest {
+		chunk := rs[start:min(start+largest, len(rs))]
+		size := 0
+		for i, s := range rowSizes {
+			if s >= len(chunk) {
+				size = i
+				break
 			}
 		}
-	}
-	if len(fresh) == 0 {
-		return 0, nil
-	}
-	var maxRID, merged int64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce((SELECT max(rid) FROM deliveries), 0), (SELECT merged_rid FROM delivery_ids_merged)").
-		Scan(&maxRID, &merged); err != nil {
-		return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
-	}
-	// One buffer holds every info BLOB of a chunk: the driver copies bound
-	// values, so the slices may share it.
-	var infos []byte
-	ends := make([]int, insertChunk)
-	t := newTally()
-	rid := maxRID
-	for start := 0; start < len(fresh); start += insertChunk {
-		chunk := fresh[start:min(start+insertChunk, len(fresh))]
+		// One buffer holds every info BLOB of a chunk: the driver copies
+		// bound values, so the slices may share it.
 		args, infos = args[:0], infos[:0]
+		ends := make([]int, len(chunk))
 		for i, r := range chunk {
 			infos = encodeInfo(infos, r.d)
 			ends[i] = len(infos)
 		}
-		from, first := 0, rid
+		from := 0
 		for i, r := range chunk {
 			d := r.d
-			state := d.State
-			if state == "" {
-				state = notify.StatePending
-			}
-			rid++
-			next := ms(d.NextAt)
-			args = append(args, rid, r.key, groups[groupOf(d)], string(d.Kind), d.Address, d.RecipientID, boolInt(!derivedID(d)),
-				infos[from:ends[i]:ends[i]], string(state), next, next, ms(d.CreatedAt), ms(d.UpdatedAt), d.ErrorCode, d.Reason)
+			args = append(args, r.rid, r.key, r.grp, string(d.Kind), d.Address, d.RecipientID, boolInt(!derivedID(d)),
+				infos[from:ends[i]:ends[i]], string(r.state), ms(d.NextAt), r.wake, ms(d.CreatedAt), r.updated, d.ErrorCode, d.Reason,
+				r.attempts, r.token)
 			from = ends[i]
-			t.move(d.BroadcastID, d.Kind, "", state, d.Reason)
 		}
-		if err := execChunk(ctx, tx, db.stmts.insert, len(chunk), insertSQL, args); err != nil {
-			return 0, fmt.Errorf("sqlite: insert deliveries: %w", err)
+		for len(args) < rowSizes[size]*rowParams {
+			args = append(args, nil)
+		}
+		if err := execRows(ctx, tx, db.stmts.insertRows[size], args, len(chunk)); err != nil {
+			return fmt.Errorf("sqlite: insert deliveries: %w", err)
 		}
 		args = args[:0]
-		for i, r := range chunk {
-			args = append(args, r.k, first+1+int64(i))
+		for _, r := range chunk {
+			args = append(args, r.k, r.rid)
 			filter.add(r.k)
 		}
-		if err := execChunk(ctx, tx, db.stmts.insertIDs, len(chunk), insertIDsSQL, args); err != nil {
-			return 0, fmt.Errorf("sqlite: insert delivery IDs: %w", err)
+		for len(args) < rowSizes[size]*2 {
+			args = append(args, nil)
+		}
+		if err := execRows(ctx, tx, db.stmts.insertIDs[size], args, len(chunk)); err != nil {
+			return fmt.Errorf("sqlite: insert delivery IDs: %w", err)
 		}
 	}
-	if rid-merged >= db.mergeEvery {
-		if err := mergeIDs(ctx, tx, rid); err != nil {
-			return 0, err
-		}
+	var waiting int64
+	if err := tx.QueryRowContext(ctx, "UPDATE delivery_ids_merged SET waiting = waiting + ? RETURNING waiting", len(rs)).Scan(&waiting); err != nil {
+		return fmt.Errorf("sqlite: insert delivery IDs: %w", err)
 	}
-	if err := db.applyTally(ctx, tx, t, now); err != nil {
-		return 0, err
+	if waiting >= db.mergeEvery {
+		return mergeIDs(ctx, tx)
 	}
-	return len(fresh), nil
+	return nil
 }
 
-// execChunk runs the n-row INSERT OR IGNORE (full when n is a full chunk)
-// and checks it wrote n rows. OR IGNORE is there for speed, not to skip
-// anything: a multi-row statement that may abort half-way keeps a
-// statement journal of every page it changes (8% of planning's CPU), and
-// the rows written here cannot conflict (fresh rowids, no NULLs), so
-// anything short of n rows is a bug, reported as an error.
-func execChunk(ctx context.Context, tx *sql.Tx, full *sql.Stmt, n int, build func(int) string, args []any) error {
-	st, err := stmtFor(ctx, tx, full, n, build)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	res, err := st.ExecContext(ctx, args...)
+// execRows runs a padded INSERT and checks it wrote want rows.
+func execRows(ctx context.Context, tx *sql.Tx, st *sql.Stmt, args []any, want int) error {
+	res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	if err != nil {
 		return err
 	}
 	if got, err := res.RowsAffected(); err != nil {
 		return err
-	} else if got != int64(n) {
-		return fmt.Errorf("wrote %d of %d rows", got, n)
+	} else if got != int64(want) {
+		return fmt.Errorf("wrote %d of %d rows", got, want)
 	}
 	return nil
 }
@@ -364,17 +395,47 @@ func execChunk(ctx context.Context, tx *sql.Tx, full *sql.Stmt, n int, build fun
 // mergeIDs moves delivery_ids_new into delivery_ids: one pass in key order,
 // so the big level takes its inserts in order, each of its pages dirtied
 // once per merge rather than once per batch.
-func mergeIDs(ctx context.Context, tx *sql.Tx, upTo int64) error {
+func mergeIDs(ctx context.Context, tx *sql.Tx) error {
 	for _, q := range []string{
 		"INSERT INTO delivery_ids (k, rid) SELECT k, rid FROM delivery_ids_new ORDER BY k, rid",
 		"DELETE FROM delivery_ids_new",
+		"UPDATE delivery_ids_merged SET waiting = 0",
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("sqlite: merge delivery IDs: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE delivery_ids_merged SET merged_rid = ?", upTo); err != nil {
-		return fmt.Errorf("sqlite: merge delivery IDs: %w", err)
+	return nil
+}
+
+// placeRows gives rs their groups and rids (consecutive, in rs's order) and
+// counts them into t as new deliveries in their states.
+func (db *DB) placeRows(ctx context.Context, tx *sql.Tx, rs []newRow, now time.Time, t *tally) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ds := make([]*notify.Delivery, len(rs))
+	for i := range rs {
+		ds[i] = rs[i].d
+	}
+	groups, err := groupIDs(ctx, tx, ds)
+	if err != nil {
+		return err
+	}
+	first, err := reserveRIDs(ctx, tx, len(rs))
+	if err != nil {
+		return err
+	}
+	for i := range rs {
+		r := &rs[i]
+		r.rid, r.grp = first+int64(i), groups[groupOf(r.d)]
+		r.state = r.d.State
+		if r.state == "" {
+			r.state = notify.StatePending
+		}
+		r.wake = ms(r.d.NextAt)
+		r.updated = ms(r.d.UpdatedAt)
+		t.move(r.d.BroadcastID, r.d.Kind, "", r.state, r.d.Reason)
 	}
 	return nil
 }
@@ -405,9 +466,40 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int
 	}
 	var created int
 	err := db.write(ctx, "enqueue deliveries", func(tx *sql.Tx) error {
-		var err error
-		created, err = db.insertDeliveries(ctx, tx, ds, db.Now())
-		return err
+		fresh, err := db.freshDeliveries(ctx, tx, ds, nil)
+		if err != nil {
+			return err
+		}
+		// A plan's deliveries still in chunks are not rows yet; one of the
+		// same ID can only be in a chunk of the same update.
+		var updates []any
+		seen := map[string]bool{}
+		for _, r := range fresh {
+			if !seen[r.d.UpdateID] {
+				seen[r.d.UpdateID] = true
+				updates = append(updates, r.d.UpdateID)
+			}
+		}
+		waiting, err := waitingIDs(ctx, tx, updates)
+		if err != nil {
+			return err
+		}
+		rs := fresh[:0]
+		for _, r := range fresh {
+			if !waiting.has(r.key) {
+				rs = append(rs, r)
+			}
+		}
+		now := db.Now()
+		t := newTally()
+		if err := db.placeRows(ctx, tx, rs, now, t); err != nil {
+			return err
+		}
+		if err := db.writeRows(ctx, tx, rs); err != nil {
+			return err
+		}
+		created = len(rs)
+		return db.applyTally(ctx, tx, t, now)
 	})
 	if err != nil {
 		return 0, err
@@ -483,6 +575,8 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 		return 0, err
 	}
 	var created int
+	var set *planIDs
+	var fresh []newRow
 	err := db.write(ctx, "save plan batch", func(tx *sql.Tx) error {
 		var state, token string
 		err := tx.QueryRowContext(ctx, "SELECT state, lease FROM plans WHERE broadcast_id = ?", bid).Scan(&state, &token)
@@ -492,14 +586,42 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 			return fmt.Errorf("sqlite: save plan batch: %w", err)
 		}
 		if state != string(notify.PlanPending) {
+			db.forgetPlanSet(bid)
 			return incident.Errorf(incident.ECONFLICT, "plan of broadcast %s is %s", bid, state)
 		}
 		if token == "" || token != b.Plan.Lease {
 			return incident.Errorf(incident.ECONFLICT, "plan of broadcast %s was claimed by another planner", bid)
 		}
-		if created, err = db.insertDeliveries(ctx, tx, b.Deliveries, now); err != nil {
+		if set, err = db.planSet(ctx, tx, bid, token); err != nil {
 			return err
 		}
+		if fresh, err = db.freshDeliveries(ctx, tx, b.Deliveries, set); err != nil {
+			return err
+		}
+		t := newTally()
+		if err := db.placeRows(ctx, tx, fresh, now, t); err != nil {
+			return err
+		}
+		// Pending deliveries wait in chunks; the rare one planned in a
+		// final state (suppressed before it went) is a row at once.
+		var rows, waiting []newRow
+		for _, r := range fresh {
+			if r.state == notify.StatePending {
+				waiting = append(waiting, r)
+			} else {
+				rows = append(rows, r)
+			}
+		}
+		if err := db.writeRows(ctx, tx, rows); err != nil {
+			return err
+		}
+		if err := db.writeChunks(ctx, tx, waiting); err != nil {
+			return err
+		}
+		if err := db.applyTally(ctx, tx, t, now); err != nil {
+			return err
+		}
+		created = len(fresh)
 		newState := notify.PlanPending
 		if b.Done {
 			newState = notify.PlanDone
@@ -513,6 +635,14 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 	})
 	if err != nil {
 		return 0, err
+	}
+	// Only now that the batch is stored: a batch that rolled back must not
+	// leave its IDs behind to be skipped when it is saved again.
+	for _, r := range fresh {
+		set.add(r.key)
+	}
+	if b.Done {
+		db.forgetPlanSet(bid)
 	}
 	return created, nil
 }
@@ -568,6 +698,10 @@ func (db *DB) CancelPlan(ctx context.Context, broadcastID string, now time.Time)
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE delivery_counts SET n = 0 WHERE broadcast_id = ? AND state = 'pending'", broadcastID); err != nil {
 			return fmt.Errorf("sqlite: cancel plan %s: %w", broadcastID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE delivery_chunks SET state = 'cancelled', updated_at = ?
+			WHERE state = 'pending' AND grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?)`, ms(now), broadcastID); err != nil {
+			return fmt.Errorf("sqlite: cancel deliveries of %s: %w", broadcastID, err)
 		}
 		// The due index holds the open deliveries only; there is no index by group.
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries INDEXED BY deliveries_due SET state = 'cancelled', updated_at = ?
@@ -663,7 +797,11 @@ func newToken() int64 {
 	}
 }
 
-// ClaimDeliveries implements notify.Store with one UPDATE … RETURNING.
+// ClaimDeliveries implements notify.Store. Due rows (retries, deferrals,
+// expired leases, deliveries outside plans) and due chunks are both walked
+// oldest first through their partial indexes, and the n oldest deliveries
+// across the two are claimed: rows with one UPDATE … RETURNING, chunk
+// deliveries by writing their rows, already sending under the claim.
 func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Time, lease time.Duration, n int) ([]*notify.Delivery, error) {
 	if n <= 0 {
 		return nil, nil
@@ -674,57 +812,47 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 	token := newToken()
 	var out []*notify.Delivery
 	err := db.write(ctx, "claim deliveries", func(tx *sql.Tx) error {
-		st := tx.StmtContext(ctx, db.stmts.claim)
-		defer st.Close()
-		rows, err := st.QueryContext(ctx, ms(now.Add(lease)), token, ms(now), string(kind), ms(now), n)
+		rowTimes, err := findAll(ctx, tx, "due deliveries", func(s scanner) (int64, error) {
+			var at int64
+			return at, s.Scan(&at)
+		}, `SELECT wake_at FROM deliveries WHERE kind = ? AND state IN ('pending', 'sending') AND wake_at <= ? ORDER BY wake_at LIMIT ?`,
+			string(kind), ms(now), n)
 		if err != nil {
-			return fmt.Errorf("sqlite: claim deliveries: %w", err)
+			return err
 		}
-		defer rows.Close()
-		type claimed struct {
-			d         *notify.Delivery
-			grp       int64
-			reclaimed bool
+		chunks, err := findAll(ctx, tx, "due delivery chunks", scanChunk, "SELECT "+chunkColumns+
+			` FROM delivery_chunks WHERE kind = ? AND state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?`, string(kind), ms(now), n)
+		if err != nil {
+			return err
 		}
-		cs := make([]claimed, 0, n)
-		for rows.Next() {
-			var c claimed
-			var d notify.Delivery
-			var rid int64
-			var id any
-			var kind string
-			var info []byte
-			var next, created int64
-			var sent, delivered sql.NullInt64
-			if err := rows.Scan(&rid, &id, &c.grp, &kind, &d.Address, &d.RecipientID, &info, &d.Attempts, &next, &d.ProviderID,
-				&d.ErrorCode, &d.Reason, &created, &sent, &delivered, &c.reclaimed); err != nil {
-				return fmt.Errorf("sqlite: claim deliveries: %w", err)
+		// The n oldest across both; a chunk's deliveries share one NextAt.
+		type take struct {
+			c *chunkRow
+			n int
+		}
+		var takes []take
+		rows, need := 0, n
+		for i, j := 0, 0; need > 0 && (i < len(rowTimes) || j < len(chunks)); {
+			if j == len(chunks) || i < len(rowTimes) && rowTimes[i] <= chunks[j].nextAt {
+				rows, i, need = rows+1, i+1, need-1
+				continue
 			}
-			d.ID, d.Kind, d.State, d.Lease = idString(id), notify.Kind(kind), notify.StateSending, leaseString(rid, token)
-			if err := decodeInfo(info, &d); err != nil {
-				return fmt.Errorf("sqlite: claim delivery %s: %w", d.ID, err)
-			}
-			d.NextAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), now
-			d.SentAt, d.DeliveredAt = fromMSPtr(sent), fromMSPtr(delivered)
-			c.d = &d
-			cs = append(cs, c)
+			c := chunks[j]
+			k := min(need, c.n-c.taken)
+			takes, j, need = append(takes, take{c, k}), j+1, need-k
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqlite: claim deliveries: %w", err)
-		}
-		rows.Close()
 		t := newTally()
-		out = make([]*notify.Delivery, len(cs))
-		for i, c := range cs {
-			g, err := db.group(ctx, tx, c.grp)
+		if rows > 0 {
+			if out, err = db.claimRows(ctx, tx, kind, now, lease, token, rows, t); err != nil {
+				return err
+			}
+		}
+		for _, tk := range takes {
+			ds, err := db.takeFromChunk(ctx, tx, tk.c, tk.n, now, lease, token, t)
 			if err != nil {
 				return err
 			}
-			c.d.BroadcastID, c.d.PageID, c.d.IncidentID, c.d.UpdateID, c.d.MessageKind = g.BroadcastID, g.PageID, g.IncidentID, g.UpdateID, g.MessageKind
-			if !c.reclaimed {
-				t.move(g.BroadcastID, c.d.Kind, notify.StatePending, notify.StateSending, "")
-			}
-			out[i] = c.d
+			out = append(out, ds...)
 		}
 		return db.applyTally(ctx, tx, t, now)
 	})
@@ -733,6 +861,107 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 	}
 	// RETURNING comes in rowid order; hand them out in due order.
 	slices.SortStableFunc(out, func(a, b *notify.Delivery) int { return a.NextAt.Compare(b.NextAt) })
+	return out, nil
+}
+
+// claimRows claims the k oldest due rows of kind (claimSQL walks the same
+// order as ClaimDeliveries' look at them, inside the same transaction).
+func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind notify.Kind, now time.Time, lease time.Duration, token int64, k int,
+	t *tally) ([]*notify.Delivery, error) {
+	st := tx.StmtContext(ctx, db.stmts.claim)
+	defer st.Close()
+	rows, err := st.QueryContext(ctx, ms(now.Add(lease)), token, ms(now), string(kind), ms(now), k)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+	}
+	defer rows.Close()
+	type claimed struct {
+		d         *notify.Delivery
+		grp       int64
+		reclaimed bool
+	}
+	cs := make([]claimed, 0, k)
+	for rows.Next() {
+		var c claimed
+		var d notify.Delivery
+		var rid int64
+		var id any
+		var kind string
+		var info []byte
+		var next, created int64
+		var sent, delivered sql.NullInt64
+		if err := rows.Scan(&rid, &id, &c.grp, &kind, &d.Address, &d.RecipientID, &info, &d.Attempts, &next, &d.ProviderID,
+			&d.ErrorCode, &d.Reason, &created, &sent, &delivered, &c.reclaimed); err != nil {
+			return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+		}
+		d.ID, d.Kind, d.State, d.Lease = idString(id), notify.Kind(kind), notify.StateSending, leaseString(rid, token)
+		if err := decodeInfo(info, &d); err != nil {
+			return nil, fmt.Errorf("sqlite: claim delivery %s: %w", d.ID, err)
+		}
+		d.NextAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), now
+		d.SentAt, d.DeliveredAt = fromMSPtr(sent), fromMSPtr(delivered)
+		c.d = &d
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+	}
+	rows.Close()
+	out := make([]*notify.Delivery, len(cs))
+	for i, c := range cs {
+		g, err := db.group(ctx, tx, c.grp)
+		if err != nil {
+			return nil, err
+		}
+		c.d.BroadcastID, c.d.PageID, c.d.IncidentID, c.d.UpdateID, c.d.MessageKind = g.BroadcastID, g.PageID, g.IncidentID, g.UpdateID, g.MessageKind
+		if !c.reclaimed {
+			t.move(g.BroadcastID, c.d.Kind, notify.StatePending, notify.StateSending, "")
+		}
+		out[i] = c.d
+	}
+	return out, nil
+}
+
+// takeFromChunk claims the next k waiting deliveries of chunk c: it writes
+// their rows, sending under token with their first attempt counted, and
+// moves the chunk's front past them (deleting it when none wait).
+func (db *DB) takeFromChunk(ctx context.Context, tx *sql.Tx, c *chunkRow, k int, now time.Time, lease time.Duration, token int64,
+	t *tally) ([]*notify.Delivery, error) {
+	cds, err := c.waiting(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if len(cds) < k {
+		return nil, fmt.Errorf("sqlite: delivery chunk %d holds %d waiting deliveries, not %d", c.id, len(cds), k)
+	}
+	g, err := db.group(ctx, tx, c.grp)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*notify.Delivery, k)
+	rs := make([]newRow, k)
+	wake, at := ms(now.Add(lease)), ms(now)
+	for i, cd := range cds[:k] {
+		d, err := c.delivery(g, cd)
+		if err != nil {
+			return nil, err
+		}
+		d.State, d.Attempts, d.UpdatedAt, d.Lease = notify.StateSending, 1, now, leaseString(cd.rid, token)
+		out[i] = d
+		rs[i] = newRow{d: d, key: cd.key, k: idHash(cd.key), rid: cd.rid, grp: c.grp, state: notify.StateSending, wake: wake,
+			updated: at, attempts: 1, token: token}
+		t.move(g.BroadcastID, c.kind, notify.StatePending, notify.StateSending, "")
+	}
+	if err := db.writeRows(ctx, tx, rs); err != nil {
+		return nil, err
+	}
+	q, args := "UPDATE delivery_chunks SET taken = taken + ? WHERE id = ?", []any{k, c.id}
+	if c.taken+k == c.n {
+		q, args = "DELETE FROM delivery_chunks WHERE id = ?", []any{c.id}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return nil, fmt.Errorf("sqlite: claim from delivery chunk %d: %w", c.id, err)
+	}
 	return out, nil
 }
 
@@ -912,11 +1141,23 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 // ---- reads ----
 
 // FindDeliveryByID implements notify.Store.
+// A delivery without a row yet (waiting in a chunk) is found by reading
+// the chunks, which no index leads through: only lookups of deliveries not
+// yet claimed pay for that, and nothing on a hot path makes them (links
+// and receipts name sent deliveries, which have rows).
 func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*notify.Delivery, error) {
-	d, err := scanDelivery(db.r.QueryRowContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+" WHERE "+byID("d."), byIDArgs(id)...))
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find delivery %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	d, _, err := scanDeliveryRID(tx.QueryRowContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+" WHERE "+byID("d."), byIDArgs(id)...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, incident.NotFound("delivery", id)
-	} else if err != nil {
+		if d, err = db.findWaiting(ctx, tx, id); err == nil && d == nil {
+			return nil, incident.NotFound("delivery", id)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: find delivery %s: %w", id, err)
 	}
 	return d, nil
@@ -1027,13 +1268,37 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
 	}
 	defer rows.Close()
-	out := []*notify.Delivery{}
+	var found []ridDelivery
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, rid, err := scanDeliveryRID(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
 		}
-		out = append(out, d)
+		found = append(found, ridDelivery{d, rid})
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
+	}
+	rows.Close()
+	cf := chunkFilter{kind: f.Kind, address: f.Address, recipient: f.RecipientID, states: f.States}
+	if len(gwhere) > 0 {
+		cf.groups, cf.groupArgs = "SELECT id FROM delivery_groups WHERE "+strings.Join(gwhere, " AND "), gargs
+	}
+	if !f.Since.IsZero() {
+		cf.since = ms(f.Since)
+	}
+	waiting, err := db.waitingDeliveries(ctx, tx, cf, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	found = append(found, waiting...)
+	sortNewestFirst(found)
+	if f.Limit > 0 && len(found) > f.Limit {
+		found = found[:f.Limit]
+	}
+	out := make([]*notify.Delivery, len(found))
+	for i, r := range found {
+		out[i] = r.d
+	}
+	return out, nil
 }

@@ -45,9 +45,10 @@ func queueFixture(t *testing.T, path string) (*sqlite.DB, *incident.Broadcast, *
 	return db, bc, p
 }
 
-// TestDeliveryIDLevels checks that IDs are skipped and found in either ID
-// level, whatever their form, and that the frequency cap's filter finds
-// deliveries whose IDs are not notify.DeliveryIDs.
+// TestDeliveryIDLevels checks that IDs are skipped and found wherever they
+// are (the big ID level, the new one, or a chunk not yet claimed), whatever
+// their form, and that the frequency cap's filter finds deliveries whose
+// IDs are not notify.DeliveryIDs.
 func TestDeliveryIDLevels(t *testing.T) {
 	ctx := context.Background()
 	db, bc, p := queueFixture(t, filepath.Join(t.TempDir(), "herald.db"))
@@ -63,9 +64,27 @@ func TestDeliveryIDLevels(t *testing.T) {
 		}
 		return n
 	}
-	// Batches of 4: after the first, the IDs are merged (mergeEvery 3).
 	if n := save(ds[:4]) + save(ds[4:8]) + save(ds[8:]); n != 10 {
 		t.Fatalf("saved %d new; want 10", n)
+	}
+	// Claims write rows and their IDs, a chunk (one per batch and channel)
+	// at a time: the SMS chunks of 2, 2 and 1 rows and the first email
+	// chunk's 2 reach mergeEvery (3) twice and are merged into the big
+	// level; one more email stays in the new level; two wait in chunks.
+	for _, c := range []struct {
+		kind notify.Kind
+		n    int
+	}{{notify.SMS, 5}, {notify.Email, 2}, {notify.Email, 1}} {
+		if got, err := db.ClaimDeliveries(ctx, c.kind, now, time.Hour, c.n); err != nil || len(got) != c.n {
+			t.Fatalf("ClaimDeliveries(%s) = %d, %v; want %d", c.kind, len(got), err, c.n)
+		}
+	}
+	for q, want := range map[string]int{"SELECT count(*) FROM delivery_ids": 7, "SELECT count(*) FROM delivery_ids_new": 1,
+		"SELECT coalesce(sum(n - taken), 0) FROM delivery_chunks": 2} {
+		var n int
+		if err := db.ReadSQL().QueryRowContext(ctx, q).Scan(&n); err != nil || n != want {
+			t.Fatalf("%s = %d, %v; want %d", q, n, err, want)
+		}
 	}
 	// Known IDs from every level, and a repeat within the batch.
 	extra := planDeliveries(bc, 11, now)[10]

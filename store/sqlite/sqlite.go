@@ -59,6 +59,9 @@ type DB struct {
 	// transactions use it, and they run one at a time on the writer.
 	ids *idFilter
 
+	// plans holds the ID sets of the plans being planned (see planIDs).
+	plans planSets
+
 	groupMu sync.Mutex
 	groups  map[int64]group // delivery groups by ID (they never change)
 
@@ -163,19 +166,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // queueStmts are the delivery queue's statements that run per batch.
 type queueStmts struct {
-	insert    *sql.Stmt   // insertSQL(insertChunk)
-	insertIDs *sql.Stmt   // insertIDsSQL(insertChunk)
-	existing  *sql.Stmt   // existingIDsSQL(insertChunk)
-	claim     *sql.Stmt   // claimSQL
-	count     *sql.Stmt   // countSQL
-	reason    *sql.Stmt   // reasonSQL
-	touch     *sql.Stmt   // touchSQL
-	finish    []*sql.Stmt // finishSQL for each of finishSizes
+	insertRows []*sql.Stmt // insertRowsSQL for each of rowSizes
+	insertIDs  []*sql.Stmt // insertIDsSQL for each of rowSizes
+	existing   *sql.Stmt   // existingIDsSQL(existingChunk)
+	chunk      *sql.Stmt   // chunkSQL
+	claim      *sql.Stmt   // claimSQL
+	count      *sql.Stmt   // countSQL
+	reason     *sql.Stmt   // reasonSQL
+	touch      *sql.Stmt   // touchSQL
+	finish     []*sql.Stmt // finishSQL for each of finishSizes
 }
 
 func (q *queueStmts) close() error {
 	var errs []error
-	for _, st := range append([]*sql.Stmt{q.insert, q.insertIDs, q.existing, q.claim, q.count, q.reason, q.touch}, q.finish...) {
+	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.count, q.reason, q.touch}
+	for _, st := range append(append(append(all, q.insertRows...), q.insertIDs...), q.finish...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -198,7 +203,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
-	}{{&q.insert, insertSQL(insertChunk)}, {&q.insertIDs, insertIDsSQL(insertChunk)}, {&q.existing, existingIDsSQL(insertChunk)},
+	}{{&q.existing, existingIDsSQL(existingChunk)}, {&q.chunk, chunkSQL},
 		{&q.count, countSQL}, {&q.reason, reasonSQL}, {&q.touch, touchSQL}} {
 		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
 			q.close()
@@ -208,6 +213,19 @@ func (db *DB) prepare(ctx context.Context) error {
 	if q.claim, err = db.w.PrepareContext(ctx, claimSQL); err != nil {
 		q.close()
 		return fmt.Errorf("sqlite: prepare claim: %w", err)
+	}
+	for _, n := range rowSizes {
+		for _, p := range []struct {
+			list *[]*sql.Stmt
+			sql  string
+		}{{&q.insertRows, insertRowsSQL(n)}, {&q.insertIDs, insertIDsSQL(n)}} {
+			st, err := db.w.PrepareContext(ctx, p.sql)
+			if err != nil {
+				q.close()
+				return fmt.Errorf("sqlite: prepare delivery insert: %w", err)
+			}
+			*p.list = append(*p.list, st)
+		}
 	}
 	for _, n := range finishSizes {
 		st, err := db.w.PrepareContext(ctx, finishSQL(n))

@@ -40,6 +40,7 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, notify.Sto
 		{"SetDeliveryStatus", testSetDeliveryStatus},
 		{"Receipts", testReceipts},
 		{"FindDeliveries", testFindDeliveries},
+		{"LargePlan", testLargePlan},
 		{"Secret", testSecret},
 	}
 	for _, tt := range tests {
@@ -1524,5 +1525,158 @@ func testSecret(t *testing.T, _ incident.Store, ns notify.Store) {
 		if bytes.Equal(got[0], first) {
 			t.Error("two names share one secret")
 		}
+	})
+}
+
+// testLargePlan plans more deliveries than one batch of a few keeps (an
+// engine may store a plan's waiting deliveries apart from claimed ones, as
+// SQLite packs them in chunks) and checks that every read sees a planned
+// delivery the same before and after its claim, that a planner taking over
+// a plan skips what is stored, and that cancelling reaches the deliveries
+// not yet claimed.
+func testLargePlan(t *testing.T, is incident.Store, ns notify.Store) {
+	ctx := context.Background()
+	const lease = time.Minute
+	now := at(time.Hour)
+	b := broadcastFixture(t, is, "b1", base)
+	p := claimPlan(t, ns, now, lease)
+	// Batch A: 300 customers, SMS then email each, due now. Batch B: 50
+	// more, created and due a second later.
+	mk := func(i int, kind notify.Kind, created, next time.Time) *notify.Delivery {
+		addr := fmt.Sprintf("+3620%07d", i)
+		if kind == notify.Email {
+			addr = fmt.Sprintf("c%04d@example.com", i)
+		}
+		d := newDelivery(b, kind, addr, fmt.Sprintf("c%04d", i), next)
+		d.Name, d.Language = fmt.Sprintf("Customer %d", i), []string{"en", "hu", "pl", "hr"}[i%4]
+		d.CreatedAt, d.UpdatedAt = created, created
+		return d
+	}
+	var batchA, batchB, smsA, mailA, smsB []*notify.Delivery
+	for i := range 300 {
+		s, m := mk(i, notify.SMS, now, now), mk(i, notify.Email, now, now)
+		batchA, smsA, mailA = append(batchA, s, m), append(smsA, s), append(mailA, m)
+	}
+	for i := 300; i < 350; i++ {
+		s, m := mk(i, notify.SMS, now.Add(time.Second), now.Add(time.Second)), mk(i, notify.Email, now.Add(time.Second), now.Add(time.Second))
+		batchB, smsB = append(batchB, s, m), append(smsB, s)
+	}
+	save := func(p *notify.Plan, ds []*notify.Delivery, when time.Time) int {
+		t.Helper()
+		n, err := ns.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: ds, Cursor: "x"}, when, lease)
+		if err != nil {
+			t.Fatalf("SavePlanBatch: %v", err)
+		}
+		return n
+	}
+	if n := save(p, batchA, now) + save(p, batchB, now); n != 700 {
+		t.Fatalf("planned %d, want 700", n)
+	}
+	recipient := func(when string, want ...*notify.Delivery) {
+		t.Helper()
+		got, err := ns.FindDeliveries(ctx, notify.DeliveryFilter{PageID: "pa", RecipientID: "c0123"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "deliveries of c0123 "+when, deliveryIDs(got), deliveryIDs(want))
+	}
+
+	t.Run("reads before any claim", func(t *testing.T) {
+		equal(t, "a planned delivery", findDelivery(t, ns, batchA[437].ID), batchA[437])
+		got, err := ns.FindDeliveries(ctx, notify.DeliveryFilter{BroadcastID: b.ID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "the newest 100 (batch B)", deliveryIDs(got), deliveryIDs(batchB))
+		recipient("before claims", smsA[123], mailA[123])
+		got, err = ns.FindDeliveries(ctx, notify.DeliveryFilter{Kind: notify.Email, Address: mailA[7].Address})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("by kind and address = %d, %v; want 1", len(got), err)
+		}
+		equal(t, "by kind and address", got[0], mailA[7])
+	})
+
+	var claimed []*notify.Delivery
+	t.Run("claims take the due ones, oldest first, each once", func(t *testing.T) {
+		for _, want := range []int{200, 100, 0} {
+			c := claim(t, ns, notify.SMS, now, lease, 200)
+			if len(c) != want {
+				t.Fatalf("claimed %d, want %d", len(c), want)
+			}
+			claimed = append(claimed, c...)
+		}
+		equal(t, "claimed at now", deliveryIDs(claimed), deliveryIDs(smsA))
+		for _, d := range claimed {
+			if d.State != notify.StateSending || d.Attempts != 1 || d.Lease == "" {
+				t.Fatalf("claimed %s: %s, attempt %d, lease %q", d.ID, d.State, d.Attempts, d.Lease)
+			}
+		}
+		c := findIn(claimed, smsA[42].ID)
+		if c.Name != smsA[42].Name || c.Language != smsA[42].Language || c.RecipientID != smsA[42].RecipientID || !c.NextAt.Equal(now) {
+			t.Errorf("claimed delivery lost fields: %+v", c)
+		}
+		later := claim(t, ns, notify.SMS, now.Add(time.Second), lease, 500)
+		equal(t, "claimed a second later", deliveryIDs(later), deliveryIDs(smsB))
+		claimed = append(claimed, later...)
+		equal(t, "counts", progress(t, ns, b.ID).Counts, counts{notify.SMS: {notify.StateSending: 350}, notify.Email: {notify.StatePending: 350}})
+		recipient("with the SMS claimed", smsA[123], mailA[123])
+		if d := findDelivery(t, ns, smsA[123].ID); d.State != notify.StateSending {
+			t.Errorf("claimed delivery reads as %s", d.State)
+		}
+	})
+
+	t.Run("a repeated batch is skipped, claimed or not", func(t *testing.T) {
+		if n := save(p, batchA, now); n != 0 {
+			t.Fatalf("saved %d of batch A again, want 0", n)
+		}
+	})
+
+	t.Run("a planner taking over skips what is stored", func(t *testing.T) {
+		p2 := claimPlan(t, ns, now.Add(2*lease), lease)
+		extra := mk(999, notify.Email, now, now)
+		if n := save(p2, append(append(append([]*notify.Delivery{}, batchB...), batchA...), extra), now.Add(2*lease)); n != 1 {
+			t.Fatalf("the new planner saved %d, want only the one new delivery", n)
+		}
+		p = p2
+	})
+
+	t.Run("an enqueued copy of a waiting delivery is skipped", func(t *testing.T) {
+		dup := *mailA[5]
+		if n, err := ns.EnqueueDeliveries(ctx, []*notify.Delivery{&dup}); err != nil || n != 0 {
+			t.Fatalf("EnqueueDeliveries = %d, %v; want 0", n, err)
+		}
+	})
+
+	t.Run("cancel reaches the waiting ones", func(t *testing.T) {
+		done := make([]*notify.Delivery, 0, 10)
+		for _, d := range claimed[:10] {
+			f := *d
+			f.State, f.ProviderID, f.SentAt = notify.StateSent, "SM"+d.ID, ptr(now)
+			done = append(done, &f)
+		}
+		if err := ns.FinishDeliveries(ctx, done); err != nil {
+			t.Fatal(err)
+		}
+		if err := ns.CancelPlan(ctx, b.ID, now.Add(3*lease)); err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "counts", progress(t, ns, b.ID).Counts,
+			counts{notify.SMS: {notify.StateSending: 340, notify.StateSent: 10}, notify.Email: {notify.StateCancelled: 351}})
+		if got := claim(t, ns, notify.Email, now.Add(time.Hour), lease, 1000); len(got) != 0 {
+			t.Errorf("claimed %d email deliveries of a cancelled plan", len(got))
+		}
+		d := findDelivery(t, ns, mailA[250].ID)
+		if d.State != notify.StateCancelled || !d.UpdatedAt.Equal(now.Add(3*lease)) {
+			t.Errorf("waiting delivery after cancel: %s at %v; want cancelled at %v", d.State, d.UpdatedAt, now.Add(3*lease))
+		}
+		got, err := ns.FindDeliveries(ctx, notify.DeliveryFilter{BroadcastID: b.ID, States: []notify.DeliveryState{notify.StateCancelled}})
+		if err != nil || len(got) != 351 {
+			t.Fatalf("cancelled deliveries = %d, %v; want 351", len(got), err)
+		}
+		got, err = ns.FindDeliveries(ctx, notify.DeliveryFilter{BroadcastID: b.ID, States: []notify.DeliveryState{notify.StateSent}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "sent", deliveryIDs(got), deliveryIDs(done))
 	})
 }

@@ -1,0 +1,560 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/heraldhq/herald/notify"
+)
+
+// Planned deliveries wait in chunks (migration 0005): one delivery_chunks
+// row holds up to chunkSize deliveries of one group and channel that share
+// NextAt, CreatedAt and UpdatedAt, and its data BLOB holds what differs
+// between them. A claim takes deliveries from the front of a chunk and
+// writes their deliveries rows (ClaimDeliveries); reads look at rows and
+// at the chunks' waiting deliveries together (FindDeliveries,
+// FindDeliveryByID), so a delivery looks the same before and after it has
+// a row.
+
+// chunkSize is the most deliveries a chunk holds: a default claim (128)
+// takes half a chunk, and a chunk's BLOB stays a few pages.
+const chunkSize = 256
+
+// chunkFormat is the first byte of a chunk's data.
+const chunkFormat = 1
+
+// chunkDelivery is one delivery as a chunk keeps it.
+type chunkDelivery struct {
+	rid       int64
+	key       any // idKey: the 12 bytes of a notify.DeliveryID, or text
+	address   string
+	recipient string
+	info      []byte // encodeInfo's bytes
+	errorCode string
+	reason    string
+}
+
+func appendBytes(buf, s []byte) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+func appendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// encodeChunk appends the data of a chunk whose first delivery's rid is
+// first: a format byte, then per delivery its rid as the distance from the
+// previous one's, its ID (a 0 byte and the 12 bytes of a
+// notify.DeliveryID, or a 1 byte and the text), then address, recipient
+// ID, info, error code and reason, each length-prefixed. It is written by
+// hand, as encodeInfo is: this runs for every planned delivery.
+func encodeChunk(buf []byte, first int64, ds []chunkDelivery) []byte {
+	buf = append(buf, chunkFormat)
+	prev := first
+	for _, d := range ds {
+		buf = binary.AppendUvarint(buf, uint64(d.rid-prev))
+		prev = d.rid
+		switch k := d.key.(type) {
+		case []byte:
+			buf = append(buf, 0)
+			buf = append(buf, k...)
+		case string:
+			buf = append(buf, 1)
+			buf = appendString(buf, k)
+		}
+		buf = appendString(buf, d.address)
+		buf = appendString(buf, d.recipient)
+		buf = appendBytes(buf, d.info)
+		buf = appendString(buf, d.errorCode)
+		buf = appendString(buf, d.reason)
+	}
+	return buf
+}
+
+var errChunk = errors.New("malformed chunk")
+
+// chunkReader walks a chunk's data; a malformed one sets bad and reads as
+// empty from then on.
+type chunkReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *chunkReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *chunkReader) take(n uint64) []byte {
+	if r.bad || uint64(len(r.b)) < n {
+		r.bad, r.b = true, nil
+		return nil
+	}
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *chunkReader) field() []byte { return r.take(r.uvarint()) }
+
+// key reads an ID as encodeChunk wrote it; the bytes alias the data.
+func (r *chunkReader) key() any {
+	switch tag := r.take(1); {
+	case r.bad:
+		return nil
+	case tag[0] == 0:
+		return r.take(12)
+	case tag[0] == 1:
+		return string(r.field())
+	default:
+		r.bad = true
+		return nil
+	}
+}
+
+// decodeChunk returns the deliveries of a chunk's data whose first rid is
+// first, from the index from on (the ones before are skipped unread but
+// for their length). The data must hold exactly n deliveries (the row's
+// count), so a cut-off BLOB is an error, not a shorter chunk. Strings and
+// keys are copies; info aliases data.
+func decodeChunk(data []byte, first int64, from, n int) ([]chunkDelivery, error) {
+	if len(data) == 0 || data[0] != chunkFormat {
+		return nil, errChunk
+	}
+	r := chunkReader{b: data[1:]}
+	out := make([]chunkDelivery, 0, max(n-from, 0))
+	rid := first
+	i := 0
+	for ; len(r.b) > 0 && !r.bad; i++ {
+		rid += int64(r.uvarint())
+		if i < from {
+			r.key()
+			for range 5 {
+				r.field()
+			}
+			continue
+		}
+		d := chunkDelivery{rid: rid, key: r.key()}
+		if b, ok := d.key.([]byte); ok {
+			d.key = append([]byte(nil), b...)
+		}
+		d.address, d.recipient = string(r.field()), string(r.field())
+		d.info = r.field()
+		d.errorCode, d.reason = string(r.field()), string(r.field())
+		out = append(out, d)
+	}
+	if r.bad || i != n {
+		return nil, errChunk
+	}
+	return out, nil
+}
+
+// sameKey reports whether two idKey values are the same ID.
+func sameKey(a, b any) bool {
+	switch a := a.(type) {
+	case []byte:
+		b, ok := b.([]byte)
+		return ok && string(a) == string(b)
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	}
+	return false
+}
+
+// ---- chunk rows ----
+
+// chunkRow is a delivery_chunks row without its data.
+type chunkRow struct {
+	id, grp                      int64
+	kind                         notify.Kind
+	state                        notify.DeliveryState // pending or cancelled
+	n, taken                     int
+	firstRID, lastRID            int64
+	nextAt, createdAt, updatedAt int64
+}
+
+const chunkColumns = "id, grp, kind, state, n, taken, first_rid, last_rid, next_at, created_at, updated_at"
+
+func scanChunk(s scanner) (*chunkRow, error) {
+	var c chunkRow
+	var kind, state string
+	if err := s.Scan(&c.id, &c.grp, &kind, &state, &c.n, &c.taken, &c.firstRID, &c.lastRID, &c.nextAt, &c.createdAt, &c.updatedAt); err != nil {
+		return nil, err
+	}
+	c.kind, c.state = notify.Kind(kind), notify.DeliveryState(state)
+	return &c, nil
+}
+
+// waiting returns the chunk's deliveries that have no row yet.
+func (c *chunkRow) waiting(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) ([]chunkDelivery, error) {
+	var data []byte
+	if err := q.QueryRowContext(ctx, "SELECT data FROM delivery_chunks WHERE id = ?", c.id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("sqlite: delivery chunk %d: %w", c.id, err)
+	}
+	ds, err := decodeChunk(data, c.firstRID, c.taken, c.n)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delivery chunk %d: %w", c.id, err)
+	}
+	return ds, nil
+}
+
+// delivery returns the notify.Delivery a waiting chunk delivery is: pending,
+// or cancelled with its plan, never attempted.
+func (c *chunkRow) delivery(g group, cd chunkDelivery) (*notify.Delivery, error) {
+	d := &notify.Delivery{ID: idString(cd.key), PageID: g.PageID, IncidentID: g.IncidentID, UpdateID: g.UpdateID,
+		BroadcastID: g.BroadcastID, MessageKind: g.MessageKind, Kind: c.kind, Address: cd.address, RecipientID: cd.recipient,
+		State: c.state, NextAt: fromMS(c.nextAt), CreatedAt: fromMS(c.createdAt), UpdatedAt: fromMS(c.updatedAt),
+		ErrorCode: cd.errorCode, Reason: cd.reason}
+	if err := decodeInfo(cd.info, d); err != nil {
+		return nil, fmt.Errorf("sqlite: delivery %s: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+// chunkKey is what the deliveries of one chunk share.
+type chunkKey struct {
+	grp                    int64
+	kind                   notify.Kind
+	next, created, updated int64
+	rtype                  notify.RecipientType
+}
+
+// writeChunks packs rs (pending deliveries with their rids and groups, in
+// plan order) into chunks: one open chunk per chunkKey (so a customer's SMS
+// and email go to their channels' chunks), closed at chunkSize. Recipients
+// of one type come in ID order, so a chunk covers a narrow range of them.
+func (db *DB) writeChunks(ctx context.Context, tx *sql.Tx, rs []newRow) error {
+	type open struct {
+		key    chunkKey
+		ds     []chunkDelivery
+		lo, hi string
+	}
+	var order []*open // by first delivery, so chunk ids follow rids
+	byKey := map[chunkKey]*open{}
+	var infos []byte
+	flush := func(o *open) error {
+		if len(o.ds) == 0 {
+			return nil
+		}
+		data := encodeChunk(make([]byte, 0, 64*len(o.ds)), o.ds[0].rid, o.ds)
+		if _, err := tx.StmtContext(ctx, db.stmts.chunk).ExecContext(ctx, o.key.grp, string(o.key.kind), len(o.ds),
+			o.ds[0].rid, o.ds[len(o.ds)-1].rid, o.key.next, o.key.created, o.key.updated, o.lo, o.hi, data); err != nil {
+			return fmt.Errorf("sqlite: write delivery chunk: %w", err)
+		}
+		o.ds = o.ds[:0]
+		return nil
+	}
+	for _, r := range rs {
+		d := r.d
+		k := chunkKey{grp: r.grp, kind: d.Kind, next: ms(d.NextAt), created: ms(d.CreatedAt), updated: r.updated, rtype: d.RecipientType}
+		o := byKey[k]
+		if o == nil {
+			o = &open{key: k}
+			byKey[k] = o
+			order = append(order, o)
+		}
+		if len(o.ds) == 0 || d.RecipientID < o.lo {
+			o.lo = d.RecipientID
+		}
+		if len(o.ds) == 0 || d.RecipientID > o.hi {
+			o.hi = d.RecipientID
+		}
+		start := len(infos)
+		infos = encodeInfo(infos, d)
+		o.ds = append(o.ds, chunkDelivery{rid: r.rid, key: r.key, address: d.Address, recipient: d.RecipientID,
+			info: infos[start:len(infos):len(infos)], errorCode: d.ErrorCode, reason: d.Reason})
+		if len(o.ds) == chunkSize {
+			if err := flush(o); err != nil {
+				return err
+			}
+			infos = infos[:0:0] // the flushed chunk's slices keep the old buffer
+		}
+	}
+	for _, o := range order {
+		if err := flush(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- a plan's IDs ----
+
+// planIDs is the set of delivery IDs one planner's lease has written to a
+// plan's chunks, so SavePlanBatch skips a repeated ID without an ID index
+// (rows, which the ID levels index, are checked there as before). It lives
+// in memory beside the writer and is built from the plan's chunks when the
+// lease is new to it, so a planner that takes over after a crash, or after
+// another process, starts from what is stored. A notify.DeliveryID's 12
+// bytes are kept as 8 + 4; other IDs, and an ID whose first 8 bytes another
+// one has, go in more.
+type planIDs struct {
+	lease string
+	keys  map[uint64]uint32
+	more  map[string]struct{}
+}
+
+func newPlanIDs(lease string) *planIDs {
+	return &planIDs{lease: lease, keys: map[uint64]uint32{}, more: map[string]struct{}{}}
+}
+
+func (s *planIDs) has(key any) bool {
+	if b, ok := key.([]byte); ok && len(b) == 12 {
+		if lo, ok := s.keys[binary.BigEndian.Uint64(b)]; ok && lo == binary.BigEndian.Uint32(b[8:]) {
+			return true
+		}
+		_, ok := s.more[string(b)]
+		return ok
+	}
+	_, ok := s.more["t"+key.(string)]
+	return ok
+}
+
+func (s *planIDs) add(key any) {
+	if b, ok := key.([]byte); ok && len(b) == 12 {
+		hi, lo := binary.BigEndian.Uint64(b), binary.BigEndian.Uint32(b[8:])
+		if v, ok := s.keys[hi]; !ok {
+			s.keys[hi] = lo
+		} else if v != lo {
+			s.more[string(b)] = struct{}{}
+		}
+		return
+	}
+	// "t" keeps text apart from the 12-byte keys (a text ID is never 12
+	// bytes of hex: idKey decodes those).
+	s.more["t"+key.(string)] = struct{}{}
+}
+
+// planSets holds the planIDs of the plans being planned, by broadcast.
+type planSets struct {
+	mu   sync.Mutex
+	sets map[string]*planIDs
+}
+
+// planSet returns the ID set of broadcast bid's plan for lease, building it
+// from the plan's stored chunks when the lease is not the one it was built
+// for. Call it inside the write transaction tx.
+func (db *DB) planSet(ctx context.Context, tx *sql.Tx, bid, lease string) (*planIDs, error) {
+	db.plans.mu.Lock()
+	s := db.plans.sets[bid]
+	db.plans.mu.Unlock()
+	if s != nil && s.lease == lease {
+		return s, nil
+	}
+	s = newPlanIDs(lease)
+	rows, err := tx.QueryContext(ctx, `SELECT first_rid, n, taken, data FROM delivery_chunks
+		WHERE grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?)`, bid)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var first int64
+		var n, taken int
+		var data []byte
+		if err := rows.Scan(&first, &n, &taken, &data); err != nil {
+			return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
+		}
+		ds, err := decodeChunk(data, first, taken, n)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
+		}
+		for _, d := range ds {
+			s.add(d.key)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
+	}
+	db.plans.mu.Lock()
+	if db.plans.sets == nil {
+		db.plans.sets = map[string]*planIDs{}
+	}
+	db.plans.sets[bid] = s
+	db.plans.mu.Unlock()
+	return s, nil
+}
+
+// forgetPlanSet drops a plan's ID set (its planning has ended).
+func (db *DB) forgetPlanSet(bid string) {
+	db.plans.mu.Lock()
+	delete(db.plans.sets, bid)
+	db.plans.mu.Unlock()
+}
+
+// ---- reads ----
+
+// chunkFilter is what FindDeliveries asks of the chunks' waiting
+// deliveries.
+type chunkFilter struct {
+	groups    string // a subquery for the group IDs, "" for any
+	groupArgs []any
+	kind      notify.Kind
+	address   string
+	recipient string
+	since     int64 // 0: any
+	states    []notify.DeliveryState
+}
+
+// waitingDeliveries returns up to limit (≤ 0: all) of the chunks'
+// waiting deliveries that match f, newest first as FindDeliveries orders
+// (created_at, then rid, descending), each with its rid. It reads chunks
+// newest first and stops once no further chunk can hold a newer one.
+func (db *DB) waitingDeliveries(ctx context.Context, tx *sql.Tx, f chunkFilter, limit int) ([]ridDelivery, error) {
+	var states []any
+	for _, s := range f.states {
+		if s == notify.StatePending || s == notify.StateCancelled {
+			states = append(states, string(s))
+		}
+	}
+	if len(f.states) == 0 {
+		states = []any{string(notify.StatePending), string(notify.StateCancelled)}
+	}
+	if len(states) == 0 {
+		return nil, nil
+	}
+	where := []string{"state IN (" + placeholders(len(states)) + ")"}
+	args := states
+	if f.groups != "" {
+		where, args = append(where, "grp IN ("+f.groups+")"), append(args, f.groupArgs...)
+	}
+	if f.kind != "" {
+		where, args = append(where, "kind = ?"), append(args, string(f.kind))
+	}
+	if f.recipient != "" {
+		where, args = append(where, "rcpt_lo <= ? AND rcpt_hi >= ?"), append(args, f.recipient, f.recipient)
+	}
+	if f.since != 0 {
+		where, args = append(where, "created_at >= ?"), append(args, f.since)
+	}
+	cs, err := findAll(ctx, tx, "delivery chunks", scanChunk, "SELECT "+chunkColumns+" FROM delivery_chunks WHERE "+
+		strings.Join(where, " AND ")+" ORDER BY created_at DESC, last_rid DESC", args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []ridDelivery
+	for _, c := range cs {
+		if limit > 0 && len(out) >= limit {
+			sortNewestFirst(out)
+			out = out[:limit]
+			if last := out[limit-1]; newer(last.d.CreatedAt.UnixMilli(), last.rid, c.createdAt, c.lastRID) {
+				break
+			}
+		}
+		ds, err := c.waiting(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		g, err := db.group(ctx, tx, c.grp)
+		if err != nil {
+			return nil, err
+		}
+		for _, cd := range ds {
+			if f.address != "" && cd.address != f.address || f.recipient != "" && cd.recipient != f.recipient {
+				continue
+			}
+			d, err := c.delivery(g, cd)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ridDelivery{d, cd.rid})
+		}
+	}
+	sortNewestFirst(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// findWaiting returns the waiting chunk delivery with ID id, or nil. No
+// index leads to it: this reads every chunk, which is why only the rare
+// lookups of a delivery not yet claimed come here.
+func (db *DB) findWaiting(ctx context.Context, tx *sql.Tx, id string) (*notify.Delivery, error) {
+	key := idKey(id)
+	rows, err := tx.QueryContext(ctx, "SELECT "+chunkColumns+", data FROM delivery_chunks")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find delivery %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var data []byte
+		c, err := scanChunk(scanWith(rows, &data))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find delivery %s: %w", id, err)
+		}
+		ds, err := decodeChunk(data, c.firstRID, c.taken, c.n)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: delivery chunk %d: %w", c.id, err)
+		}
+		for _, cd := range ds {
+			if sameKey(cd.key, key) {
+				rows.Close()
+				g, err := db.group(ctx, tx, c.grp)
+				if err != nil {
+					return nil, err
+				}
+				return c.delivery(g, cd)
+			}
+		}
+	}
+	return nil, rows.Err()
+}
+
+// waitingIDs returns which of keys are waiting in chunks of groups whose
+// update is one of updates (EnqueueDeliveries' check: a delivery ID
+// includes its update, so only those chunks can hold it).
+func waitingIDs(ctx context.Context, tx *sql.Tx, updates []any) (*planIDs, error) {
+	s := newPlanIDs("")
+	if len(updates) == 0 {
+		return s, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT first_rid, n, taken, data FROM delivery_chunks
+		WHERE grp IN (SELECT id FROM delivery_groups WHERE update_id IN (`+placeholders(len(updates))+`))`, updates...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: waiting deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var first int64
+		var n, taken int
+		var data []byte
+		if err := rows.Scan(&first, &n, &taken, &data); err != nil {
+			return nil, fmt.Errorf("sqlite: waiting deliveries: %w", err)
+		}
+		ds, err := decodeChunk(data, first, taken, n)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: waiting deliveries: %w", err)
+		}
+		for _, d := range ds {
+			s.add(d.key)
+		}
+	}
+	return s, rows.Err()
+}
+
+// scanWith returns a scanner that scans s into the destinations given to
+// it, then extra.
+func scanWith(s scanner, extra ...any) scanner { return extraScanner{s, extra} }
+
+type extraScanner struct {
+	s     scanner
+	extra []any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.s.Scan(append(dest, e.extra...)...) }
