@@ -797,6 +797,14 @@ func newToken() int64 {
 	}
 }
 
+// The claim's looks at what is due: rows through deliveries_due, chunks
+// through delivery_chunks_due, both oldest first.
+const (
+	dueRowsSQL   = `SELECT wake_at FROM deliveries WHERE kind = ? AND state IN ('pending', 'sending') AND wake_at <= ? ORDER BY wake_at LIMIT ?`
+	dueChunksSQL = "SELECT " + chunkColumns + ` FROM delivery_chunks WHERE kind = ? AND state = 'pending' AND next_at <= ?
+		ORDER BY next_at, id LIMIT ?`
+)
+
 // ClaimDeliveries implements notify.Store. Due rows (retries, deferrals,
 // expired leases, deliveries outside plans) and due chunks are both walked
 // oldest first through their partial indexes, and the n oldest deliveries
@@ -815,13 +823,11 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 		rowTimes, err := findAll(ctx, tx, "due deliveries", func(s scanner) (int64, error) {
 			var at int64
 			return at, s.Scan(&at)
-		}, `SELECT wake_at FROM deliveries WHERE kind = ? AND state IN ('pending', 'sending') AND wake_at <= ? ORDER BY wake_at LIMIT ?`,
-			string(kind), ms(now), n)
+		}, dueRowsSQL, string(kind), ms(now), n)
 		if err != nil {
 			return err
 		}
-		chunks, err := findAll(ctx, tx, "due delivery chunks", scanChunk, "SELECT "+chunkColumns+
-			` FROM delivery_chunks WHERE kind = ? AND state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?`, string(kind), ms(now), n)
+		chunks, err := findAll(ctx, tx, "due delivery chunks", scanChunk, dueChunksSQL, string(kind), ms(now), n)
 		if err != nil {
 			return err
 		}
@@ -1163,14 +1169,19 @@ func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*notify.Delivery
 	return d, nil
 }
 
+// byProviderSQL is FindDeliveryByProviderID's query.
+const byProviderSQL = "SELECT " + deliveryColumns + deliveryFrom + ` WHERE d.provider_id = ?
+	AND d.provider_id != '' ORDER BY d.rid DESC LIMIT 1`
+
 // FindDeliveryByProviderID implements notify.Store; of several (a
-// provider reusing an ID), the newest.
+// provider reusing an ID), the newest. The "!= ”" is what lets SQLite use
+// the partial index deliveries_provider: it cannot tell that a bound value
+// is never ”, and without it every status callback scanned the table.
 func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (*notify.Delivery, error) {
 	if providerID == "" {
 		return nil, incident.NotFound("delivery", providerID)
 	}
-	d, err := scanDelivery(db.readRow(ctx, "SELECT "+deliveryColumns+deliveryFrom+` WHERE d.provider_id = ?
-		ORDER BY d.rid DESC LIMIT 1`, providerID))
+	d, err := scanDelivery(db.readRow(ctx, byProviderSQL, providerID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("delivery", providerID)
 	} else if err != nil {

@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHotQueriesUseTheirIndexes checks the query plans of the statements
+// that run per delivery, per receipt or per claim: each must search its
+// index, never scan a table that grows with every broadcast. (Without
+// "provider_id != ”" SQLite scanned deliveries for every status callback:
+// it cannot use a partial index on the strength of a bound value.)
+func TestHotQueriesUseTheirIndexes(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tests := []struct {
+		name, query string
+		args        []any
+		want        string
+	}{
+		{"by provider ID", byProviderSQL, []any{"SM1"}, "USING INDEX deliveries_provider"},
+		{"by ID", "SELECT " + deliveryColumns + deliveryFrom + " WHERE " + byID("d."), byIDArgs("0123456789abcdef01234567"), "USING INTEGER PRIMARY KEY"},
+		{"due rows", dueRowsSQL, []any{"sms", 1, 10}, "USING INDEX deliveries_due"},
+		{"due chunks", dueChunksSQL, []any{"sms", 1, 10}, "USING INDEX delivery_chunks_due"},
+		{"claim", claimSQL, []any{1, 1, 1, "sms", 1, 10}, "USING INDEX deliveries_due"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := db.ReadSQL().QueryContext(ctx, "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			all := strings.Join(plan, "; ")
+			if !strings.Contains(all, tt.want) {
+				t.Errorf("plan %q does not say %q", all, tt.want)
+			}
+			for _, p := range plan {
+				if strings.HasPrefix(p, "SCAN d") || p == "SCAN deliveries" || strings.HasPrefix(p, "SCAN delivery_chunks") {
+					t.Errorf("plan scans a table: %q", all)
+				}
+			}
+		})
+	}
+}
