@@ -28,6 +28,7 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		{"by ID", "SELECT " + deliveryColumns + deliveryFrom + " WHERE " + byID("d."), byIDArgs("0123456789abcdef01234567"), "USING INTEGER PRIMARY KEY"},
 		{"due rows", dueRowsSQL, []any{"sms", 1, 10}, "USING INDEX deliveries_due"},
 		{"due chunks", dueChunksSQL, []any{"sms", 1, 10}, "USING INDEX delivery_chunks_due"},
+		{"receipt", statusSQL, []any{"delivered", "", "", nil, 1, 1, []byte("0123456789ab")}, "USING INTEGER PRIMARY KEY"},
 		{"claim", claimSQL, []any{1, 1, 1, "sms", 1, 10}, "USING INDEX deliveries_due"},
 	}
 	for _, tt := range tests {

@@ -1087,8 +1087,25 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 	})
 }
 
+// statusSQL is SetDeliveryStatus' UPDATE (prepared once with existsSQL:
+// every receipt runs them, and parsing cost more than running).
+const (
+	statusSQL = `UPDATE deliveries SET state = ?1,
+		error_code = CASE WHEN ?2 != '' THEN ?2 ELSE error_code END,
+		reason = CASE WHEN ?3 != '' THEN ?3 ELSE reason END,
+		delivered_at = coalesce(?4, delivered_at), updated_at = ?5
+	WHERE rid IN (SELECT rid FROM delivery_ids WHERE k = ?6 UNION ALL SELECT rid FROM delivery_ids_new WHERE k = ?6)
+		AND id = ?7 AND state = 'sent'
+	RETURNING grp, kind, reason`
+)
+
+// existsSQL is SetDeliveryStatus' check.
+var existsSQL = "SELECT 1 FROM deliveries WHERE " + byID("")
+
 // SetDeliveryStatus implements notify.Store. Only a sent delivery takes a
-// receipt, so the order receipts arrive in cannot move one backwards.
+// receipt, so the order receipts arrive in cannot move one backwards. A
+// delivery still waiting in a chunk has no row and no provider ID, so no
+// receipt can name it; it reads as unknown here.
 func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.DeliveryState, providerStatus, errorCode string, at time.Time) error {
 	switch state {
 	case notify.StateDelivered, notify.StateUndelivered, notify.StateFailed:
@@ -1114,17 +1131,11 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 	return db.write(ctx, "set delivery status", func(tx *sql.Tx) error {
 		var grp int64
 		var kind, newReason string
-		err := tx.QueryRowContext(ctx, `UPDATE deliveries SET state = ?1,
-				error_code = CASE WHEN ?2 != '' THEN ?2 ELSE error_code END,
-				reason = CASE WHEN ?3 != '' THEN ?3 ELSE reason END,
-				delivered_at = coalesce(?4, delivered_at), updated_at = ?5
-			WHERE rid IN (SELECT rid FROM delivery_ids WHERE k = ?6 UNION ALL SELECT rid FROM delivery_ids_new WHERE k = ?6)
-				AND id = ?7 AND state = 'sent'
-			RETURNING grp, kind, reason`,
+		err := tx.StmtContext(ctx, db.stmts.status).QueryRowContext(ctx,
 			string(state), errorCode, reason, delivered, ms(at), idHash(idKey(id)), idKey(id)).Scan(&grp, &kind, &newReason)
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
-			err := tx.QueryRowContext(ctx, "SELECT 1 FROM deliveries WHERE "+byID(""), byIDArgs(id)...).Scan(&one)
+			err := tx.StmtContext(ctx, db.stmts.exists).QueryRowContext(ctx, byIDArgs(id)...).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return incident.NotFound("delivery", id)
 			} else if err != nil {

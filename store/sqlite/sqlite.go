@@ -171,6 +171,8 @@ type queueStmts struct {
 	existing   *sql.Stmt   // existingIDsSQL(existingChunk)
 	chunk      *sql.Stmt   // chunkSQL
 	claim      *sql.Stmt   // claimSQL
+	status     *sql.Stmt   // statusSQL
+	exists     *sql.Stmt   // existsSQL
 	count      *sql.Stmt   // countSQL
 	reason     *sql.Stmt   // reasonSQL
 	touch      *sql.Stmt   // touchSQL
@@ -179,7 +181,7 @@ type queueStmts struct {
 
 func (q *queueStmts) close() error {
 	var errs []error
-	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.count, q.reason, q.touch}
+	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch}
 	for _, st := range append(append(append(all, q.insertRows...), q.insertIDs...), q.finish...) {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -203,7 +205,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
-	}{{&q.existing, existingIDsSQL(existingChunk)}, {&q.chunk, chunkSQL},
+	}{{&q.existing, existingIDsSQL(existingChunk)}, {&q.chunk, chunkSQL}, {&q.status, statusSQL}, {&q.exists, existsSQL},
 		{&q.count, countSQL}, {&q.reason, reasonSQL}, {&q.touch, touchSQL}} {
 		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
 			q.close()
