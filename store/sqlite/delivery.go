@@ -190,8 +190,13 @@ func groupOf(d *notify.Delivery) group {
 // in tx. It does not cache what it creates: tx may yet roll back.
 func groupIDs(ctx context.Context, tx *sql.Tx, ds []*notify.Delivery) (map[group]int64, error) {
 	ids := map[group]int64{}
-	for _, d := range ds {
+	var last group
+	for i, d := range ds {
 		g := groupOf(d)
+		if i > 0 && g == last {
+			continue // a plan's deliveries share one group: skip hashing it
+		}
+		last = g
 		if _, ok := ids[g]; ok {
 			continue
 		}

@@ -50,11 +50,17 @@ func scanCustomer(s scanner) (*notify.Customer, error) {
 		&comps, &attrs, &created, &updated); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(comps), &c.Components); err != nil {
-		return nil, fmt.Errorf("customer %s components: %w", c.ID, err)
+	// Most customers have neither (a plan reads a million of them): "null"
+	// needs no decoder.
+	if comps != "null" {
+		if err := json.Unmarshal([]byte(comps), &c.Components); err != nil {
+			return nil, fmt.Errorf("customer %s components: %w", c.ID, err)
+		}
 	}
-	if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
-		return nil, fmt.Errorf("customer %s attributes: %w", c.ID, err)
+	if attrs != "null" {
+		if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+			return nil, fmt.Errorf("customer %s attributes: %w", c.ID, err)
+		}
 	}
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
 	return &c, nil

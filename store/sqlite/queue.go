@@ -426,9 +426,14 @@ func (db *DB) placeRows(ctx context.Context, tx *sql.Tx, rs []newRow, now time.T
 	if err != nil {
 		return err
 	}
+	var last group
+	var lastID int64
 	for i := range rs {
 		r := &rs[i]
-		r.rid, r.grp = first+int64(i), groups[groupOf(r.d)]
+		if g := groupOf(r.d); i == 0 || g != last {
+			last, lastID = g, groups[g]
+		}
+		r.rid, r.grp = first+int64(i), lastID
 		r.state = r.d.State
 		if r.state == "" {
 			r.state = notify.StatePending
