@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+)
+
+// TestUpgradeFromRowsPerDelivery opens a file written before chunks
+// (schema 4), with a planned delivery as a row and its ID in the new ID
+// level, and checks that migration 0005 keeps it claimable and findable,
+// hands out rids after it, and counts the IDs waiting to be merged.
+func TestUpgradeFromRowsPerDelivery(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &DB{w: w}
+	if _, err := w.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+		applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	migs, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migs {
+		if m.version <= 4 {
+			if err := old.applyMigration(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	d := &notify.Delivery{PageID: "p1", IncidentID: "i1", UpdateID: "u1", BroadcastID: "b1", MessageKind: notify.KindAck,
+		Kind: notify.SMS, Address: "+36201234567", RecipientType: notify.FromCustomer, RecipientID: "c1", Name: "Éva",
+		Language: "hu", TimeZone: "Europe/Budapest", State: notify.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
+	d.ID = notify.DeliveryID(d.UpdateID, d.Kind, d.Address)
+	key := idKey(d.ID)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO delivery_groups (id, broadcast_id, page_id, incident_id, update_id, message_kind) VALUES (7, 'b1', 'p1', 'i1', 'u1', 'ack')`, nil},
+		{`INSERT INTO deliveries (rid, id, grp, kind, address, recipient_id, odd, info, state, next_at, wake_at, created_at, updated_at,
+			error_code, reason) VALUES (41, ?, 7, 'sms', ?, 'c1', 0, ?, 'pending', ?, ?, ?, ?, '', '')`,
+			[]any{key, d.Address, encodeInfo(nil, d), ms(now), ms(now), ms(now), ms(now)}},
+		{`INSERT INTO delivery_ids_new (k, rid) VALUES (?, 41)`, []any{idHash(key)}},
+		{`UPDATE delivery_ids_merged SET merged_rid = 40`, nil},
+	} {
+		if _, err := w.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	w.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var next, waiting int64
+	if err := db.r.QueryRowContext(ctx, "SELECT (SELECT next FROM delivery_rids), (SELECT waiting FROM delivery_ids_merged)").Scan(&next, &waiting); err != nil {
+		t.Fatal(err)
+	}
+	if next != 42 || waiting != 1 {
+		t.Errorf("after migration: next rid %d, IDs waiting %d; want 42 and 1", next, waiting)
+	}
+	got, err := db.FindDeliveryByID(ctx, d.ID)
+	if err != nil || got.Name != d.Name || got.State != notify.StatePending {
+		t.Fatalf("FindDeliveryByID = %+v, %v", got, err)
+	}
+	claimed, err := db.ClaimDeliveries(ctx, notify.SMS, now, time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].ID != d.ID {
+		t.Fatalf("ClaimDeliveries = %v, %v; want the old row", claimed, err)
+	}
+	conf := &notify.Delivery{ID: "confirm-1", PageID: "p1", UpdateID: "c", MessageKind: notify.KindConfirm, Kind: notify.SMS,
+		Address: "+36209999999", State: notify.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
+	if n, err := db.EnqueueDeliveries(ctx, []*notify.Delivery{conf}); err != nil || n != 1 {
+		t.Fatalf("EnqueueDeliveries = %d, %v", n, err)
+	}
+	var rid int64
+	if err := db.r.QueryRowContext(ctx, "SELECT rid FROM deliveries WHERE id = 'confirm-1'").Scan(&rid); err != nil || rid != 42 {
+		t.Errorf("new delivery's rid = %d, %v; want 42, after the old ones", rid, err)
+	}
+	if _, err := db.FindDeliveryByID(ctx, "nope"); incident.ErrorCode(err) != incident.ENOTFOUND {
+		t.Errorf("FindDeliveryByID(nope) = %v; want ENOTFOUND", err)
+	}
+}
