@@ -410,7 +410,7 @@ func mergeIDs(ctx context.Context, tx *sql.Tx) error {
 
 // placeRows gives rs their groups and rids (consecutive, in rs's order) and
 // counts them into t as new deliveries in their states.
-func (db *DB) placeRows(ctx context.Context, tx *sql.Tx, rs []newRow, now time.Time, t *tally) error {
+func (db *DB) placeRows(ctx context.Context, tx *sql.Tx, rs []newRow, t *tally) error {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -497,7 +497,7 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int
 		}
 		now := db.Now()
 		t := newTally()
-		if err := db.placeRows(ctx, tx, rs, now, t); err != nil {
+		if err := db.placeRows(ctx, tx, rs, t); err != nil {
 			return err
 		}
 		if err := db.writeRows(ctx, tx, rs); err != nil {
@@ -604,7 +604,7 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 			return err
 		}
 		t := newTally()
-		if err := db.placeRows(ctx, tx, fresh, now, t); err != nil {
+		if err := db.placeRows(ctx, tx, fresh, t); err != nil {
 			return err
 		}
 		// Pending deliveries wait in chunks; the rare one planned in a
