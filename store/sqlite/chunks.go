@@ -356,29 +356,8 @@ func (db *DB) planSet(ctx context.Context, tx *sql.Tx, bid, lease string) (*plan
 	if s != nil && s.lease == lease {
 		return s, nil
 	}
-	s = newPlanIDs(lease)
-	rows, err := tx.QueryContext(ctx, `SELECT first_rid, n, taken, data FROM delivery_chunks
-		WHERE grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?)`, bid)
+	s, err := waitingIDs(ctx, tx, lease, "broadcast_id = ?", bid)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var first int64
-		var n, taken int
-		var data []byte
-		if err := rows.Scan(&first, &n, &taken, &data); err != nil {
-			return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
-		}
-		ds, err := decodeChunk(data, first, taken, n)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
-		}
-		for _, d := range ds {
-			s.add(d.key)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
 	}
 	db.plans.mu.Lock()
@@ -516,18 +495,18 @@ func (db *DB) findWaiting(ctx context.Context, tx *sql.Tx, id string) (*notify.D
 	return nil, rows.Err()
 }
 
-// waitingIDs returns which of keys are waiting in chunks of groups whose
-// update is one of updates (EnqueueDeliveries' check: a delivery ID
-// includes its update, so only those chunks can hold it).
-func waitingIDs(ctx context.Context, tx *sql.Tx, updates []any) (*planIDs, error) {
-	s := newPlanIDs("")
-	if len(updates) == 0 {
-		return s, nil
-	}
+// waitingIDs returns, as a planIDs for lease, the IDs of the deliveries
+// waiting in the chunks of the groups that groupCond (a condition on
+// delivery_groups, with its args) selects. SavePlanBatch builds a plan's
+// set from its broadcast's; EnqueueDeliveries asks about its deliveries'
+// updates (a delivery ID includes its update, so only those chunks can
+// hold one).
+func waitingIDs(ctx context.Context, tx *sql.Tx, lease, groupCond string, args ...any) (*planIDs, error) {
+	s := newPlanIDs(lease)
 	rows, err := tx.QueryContext(ctx, `SELECT first_rid, n, taken, data FROM delivery_chunks
-		WHERE grp IN (SELECT id FROM delivery_groups WHERE update_id IN (`+placeholders(len(updates))+`))`, updates...)
+		WHERE grp IN (SELECT id FROM delivery_groups WHERE `+groupCond+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: waiting deliveries: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -535,11 +514,11 @@ func waitingIDs(ctx context.Context, tx *sql.Tx, updates []any) (*planIDs, error
 		var n, taken int
 		var data []byte
 		if err := rows.Scan(&first, &n, &taken, &data); err != nil {
-			return nil, fmt.Errorf("sqlite: waiting deliveries: %w", err)
+			return nil, err
 		}
 		ds, err := decodeChunk(data, first, taken, n)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: waiting deliveries: %w", err)
+			return nil, err
 		}
 		for _, d := range ds {
 			s.add(d.key)

@@ -485,9 +485,11 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int
 				updates = append(updates, r.d.UpdateID)
 			}
 		}
-		waiting, err := waitingIDs(ctx, tx, updates)
-		if err != nil {
-			return err
+		waiting := newPlanIDs("")
+		if len(updates) > 0 {
+			if waiting, err = waitingIDs(ctx, tx, "", "update_id IN ("+placeholders(len(updates))+")", updates...); err != nil {
+				return fmt.Errorf("sqlite: enqueue deliveries: %w", err)
+			}
 		}
 		rs := fresh[:0]
 		for _, r := range fresh {
