@@ -188,15 +188,20 @@ type chunkRow struct {
 
 const chunkColumns = "id, grp, kind, state, n, taken, first_rid, last_rid, next_at, created_at, updated_at"
 
-func scanChunk(s scanner) (*chunkRow, error) {
+// scanChunk reads chunkColumns, then extra (as scanPlan does).
+func scanChunk(s scanner, extra ...any) (*chunkRow, error) {
 	var c chunkRow
 	var kind, state string
-	if err := s.Scan(&c.id, &c.grp, &kind, &state, &c.n, &c.taken, &c.firstRID, &c.lastRID, &c.nextAt, &c.createdAt, &c.updatedAt); err != nil {
+	dest := []any{&c.id, &c.grp, &kind, &state, &c.n, &c.taken, &c.firstRID, &c.lastRID, &c.nextAt, &c.createdAt, &c.updatedAt}
+	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	c.kind, c.state = notify.Kind(kind), notify.DeliveryState(state)
 	return &c, nil
 }
+
+// scanChunkRow is scanChunk for findAll.
+func scanChunkRow(s scanner) (*chunkRow, error) { return scanChunk(s) }
 
 // waiting returns the chunk's deliveries that have no row yet.
 func (c *chunkRow) waiting(ctx context.Context, q interface {
@@ -282,7 +287,9 @@ func (db *DB) writeChunks(ctx context.Context, tx *sql.Tx, rs []newRow) error {
 			if err := flush(o); err != nil {
 				return err
 			}
-			infos = infos[:0:0] // the flushed chunk's slices keep the old buffer
+			// The other open chunks still point into infos: start a new
+			// buffer rather than overwrite theirs.
+			infos = infos[:0:0]
 		}
 	}
 	for _, o := range order {
@@ -421,7 +428,7 @@ func (db *DB) waitingDeliveries(ctx context.Context, tx *sql.Tx, f chunkFilter, 
 	if f.since != 0 {
 		where, args = append(where, "created_at >= ?"), append(args, f.since)
 	}
-	cs, err := findAll(ctx, tx, "delivery chunks", scanChunk, "SELECT "+chunkColumns+" FROM delivery_chunks WHERE "+
+	cs, err := findAll(ctx, tx, "delivery chunks", scanChunkRow, "SELECT "+chunkColumns+" FROM delivery_chunks WHERE "+
 		strings.Join(where, " AND ")+" ORDER BY created_at DESC, last_rid DESC", args...)
 	if err != nil {
 		return nil, err
@@ -473,7 +480,7 @@ func (db *DB) findWaiting(ctx context.Context, tx *sql.Tx, id string) (*notify.D
 	defer rows.Close()
 	for rows.Next() {
 		var data []byte
-		c, err := scanChunk(scanWith(rows, &data))
+		c, err := scanChunk(rows, &data)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: find delivery %s: %w", id, err)
 		}
@@ -526,14 +533,3 @@ func waitingIDs(ctx context.Context, tx *sql.Tx, lease, groupCond string, args .
 	}
 	return s, rows.Err()
 }
-
-// scanWith returns a scanner that scans s into the destinations given to
-// it, then extra.
-func scanWith(s scanner, extra ...any) scanner { return extraScanner{s, extra} }
-
-type extraScanner struct {
-	s     scanner
-	extra []any
-}
-
-func (e extraScanner) Scan(dest ...any) error { return e.s.Scan(append(dest, e.extra...)...) }

@@ -834,7 +834,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 		if err != nil {
 			return err
 		}
-		chunks, err := findAll(ctx, tx, "due delivery chunks", scanChunk, dueChunksSQL, string(kind), ms(now), n)
+		chunks, err := findAll(ctx, tx, "due delivery chunks", scanChunkRow, dueChunksSQL, string(kind), ms(now), n)
 		if err != nil {
 			return err
 		}
