@@ -610,3 +610,37 @@ func TestImport(t *testing.T) {
 		}
 	})
 }
+
+// TestNoOlderAfterNewer: an acknowledgement held back by a transient error
+// must not reach the customer after the resolution that was sent while it
+// waited; it is superseded by the newer message instead.
+func TestNoOlderAfterNewer(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.clock.fixed = time.Date(2027, 1, 15, 12, 0, 0, 0, time.UTC)
+		const addr = "+36201234567"
+		h.importCSV("id,name,phone\no1,Order," + addr + "\n")
+		rec := notifytest.NewRecorder(notify.SMS)
+		// The acknowledgement's first send meets a 429 asking for a minute.
+		h.run(h.service(baseConfig(), map[notify.Kind]notify.Channel{notify.SMS: notifytest.Wrap(rec, notifytest.TooManyRequests(1, 1, time.Minute))}, nil))
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		ack := h.broadcasts(inc.ID)[0]
+		waitFor(t, "the retry", func() bool {
+			ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: ack.ID})
+			return len(ds) == 1 && ds[0].State == notify.StatePending && ds[0].ErrorCode == "429"
+		})
+		h.clock.Advance(time.Second)
+		h.update(inc, incident.Resolved, "Fixed.", true)
+		res := h.broadcasts(inc.ID)[1]
+		h.waitDone(res.ID)
+		h.clock.Advance(2 * time.Minute) // the acknowledgement's retry is due
+		p := h.waitDone(ack.ID)
+		got := rec.To(addr)
+		if len(got) == 0 || got[len(got)-1].DeliveryID != notify.DeliveryID(res.UpdateID, notify.SMS, addr) {
+			t.Fatalf("the resolution is not the last SMS: %d sent, last %+v", len(got), got[len(got)-1])
+		}
+		if len(got) != 1 || p.Counts[notify.SMS][notify.StateCollapsed] != 1 {
+			t.Errorf("%d SMS sent, acknowledgement %+v; want only the resolution, the acknowledgement collapsed", len(got), p.Counts)
+		}
+	})
+}

@@ -295,6 +295,13 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 			return s.deferTo(d, end, "quiet hours")
 		}
 	}
+	// Held back (retried or deferred): a newer message about the incident
+	// may have gone, or be waiting, in the meantime.
+	if d.IncidentID != "" && (d.Attempts > 1 || d.NextAt.After(d.CreatedAt)) {
+		if out, done := s.superseded(ctx, d); done {
+			return out
+		}
+	}
 	if d.IncidentID != "" && s.cfg.FrequencyCap > 0 {
 		if out, capped := s.frequencyCap(ctx, d, now); capped {
 			return out
@@ -428,6 +435,48 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 		}
 	}
 	return s.deferTo(d, oldest.Add(s.cfg.FrequencyWindow), "frequency cap"), true
+}
+
+// superseded collapses a delivery that was held back when its recipient
+// already has a newer message about the incident on this channel, sent or
+// queued: sent now, the older one would arrive after the newer (an
+// acknowledgement after the resolution), and the newer one shows the
+// incident's latest state anyway.
+func (s *Service) superseded(ctx context.Context, d *Delivery) (*Delivery, bool) {
+	if n, err := s.cache.planCount(ctx, d.IncidentID); err == nil && n <= 1 {
+		return nil, false
+	}
+	ds, err := s.store.FindDeliveries(ctx, DeliveryFilter{IncidentID: d.IncidentID, RecipientID: d.RecipientID, Kind: d.Kind, Address: d.Address,
+		States: []DeliveryState{StatePending, StateSending, StateSent, StateDelivered, StateUndelivered}, Limit: 100})
+	if err != nil {
+		return s.retry(d, err), true
+	}
+	for _, x := range ds {
+		if x.ID != d.ID && s.laterUpdate(ctx, x, d) {
+			return s.settle(d, StateCollapsed, "", "superseded by a newer message"), true
+		}
+	}
+	return nil, false
+}
+
+// laterUpdate reports whether x is about a later update of the incident
+// than d. The incident's updates (newest first) decide, not the
+// deliveries' creation times, which two planners or clocks may interleave;
+// an update the cached incident does not have yet is the newest.
+func (s *Service) laterUpdate(ctx context.Context, x, d *Delivery) bool {
+	sn, err := s.cache.snapshot(ctx, d.IncidentID)
+	if err != nil {
+		return x.CreatedAt.After(d.CreatedAt)
+	}
+	pos := func(id string) int {
+		for i, u := range sn.inc.Updates {
+			if u.ID == id {
+				return i
+			}
+		}
+		return -1
+	}
+	return pos(x.UpdateID) < pos(d.UpdateID)
 }
 
 // waitTurn takes the delivery's tokens: the Slack channel's own (1/s per

@@ -62,7 +62,7 @@ const (
 	StateFailed      DeliveryState = "failed"      // permanent error, or retries exhausted
 	StateSuppressed  DeliveryState = "suppressed"  // not sent: opted out, unsubscribed, bounced before
 	StateCancelled   DeliveryState = "cancelled"   // the broadcast was cancelled before it went
-	StateCollapsed   DeliveryState = "collapsed"   // superseded by a newer message under the frequency cap
+	StateCollapsed   DeliveryState = "collapsed"   // superseded by a newer message (frequency cap, or held back while a newer one went)
 )
 
 // DeliveryStates lists every state, in display order.
