@@ -86,7 +86,17 @@ func (q quietHours) until(t time.Time, loc *time.Location) time.Time {
 	lt := t.In(loc)
 	m := lt.Hour()*60 + lt.Minute()
 	endOn := func(day time.Time) time.Time {
-		return time.Date(day.Year(), day.Month(), day.Day(), q.end/60, q.end%60, 0, 0, loc)
+		e := time.Date(day.Year(), day.Month(), day.Day(), q.end/60, q.end%60, 0, 0, loc)
+		// time.Date gives a wall time that occurs twice (the hour repeated
+		// when DST ends) at its first occurrence; inside the window during
+		// the repeat, the end is the second one, not a time already past
+		// (which would have the delivery claimed and deferred in a loop).
+		if !e.After(t) {
+			_, offE := e.Zone()
+			_, offT := lt.Zone()
+			e = e.Add(time.Duration(offE-offT) * time.Second)
+		}
+		return e
 	}
 	if q.start < q.end {
 		if m >= q.start && m < q.end {
