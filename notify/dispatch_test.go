@@ -644,3 +644,40 @@ func TestNoOlderAfterNewer(t *testing.T) {
 		}
 	})
 }
+
+// TestQuietHoursKeepOrder: updates held by quiet hours all come due at the
+// window's end together; the customer gets the newest (the resolution),
+// which the older ones collapse into, never an older one after it.
+func TestQuietHoursKeepOrder(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		// 23:30 in Budapest (CET, UTC+1 in January).
+		h.clock.fixed = time.Date(2027, 1, 15, 22, 30, 0, 0, time.UTC)
+		const addr = "night@example.com"
+		h.importCSV("id,name,email,time_zone\nn1,Night," + addr + ",Europe/Budapest\n")
+		rec := notifytest.NewRecorder(notify.Email)
+		cfg := baseConfig()
+		cfg.QuietStart, cfg.QuietEnd = "22:00", "07:00"
+		h.run(h.service(cfg, map[notify.Kind]notify.Channel{notify.Email: rec}, nil))
+		inc := h.declare("Slow", nil, incident.DegradedPerformance)
+		h.clock.Advance(time.Hour)
+		h.update(inc, incident.Identified, "Found it.", true)
+		h.clock.Advance(time.Hour)
+		h.update(inc, incident.Resolved, "Fixed.", true)
+		bs := h.broadcasts(inc.ID)
+		for _, b := range bs {
+			waitFor(t, "the deferral", func() bool {
+				ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID})
+				return len(ds) == 1 && ds[0].Reason == "quiet hours"
+			})
+		}
+		h.clock.Advance(6 * time.Hour) // 07:30 CET
+		for _, b := range bs {
+			h.waitDone(b.ID)
+		}
+		got := rec.To(addr)
+		if len(got) != 1 || got[0].DeliveryID != notify.DeliveryID(bs[2].UpdateID, notify.Email, addr) {
+			t.Errorf("after the window: %d emails, want only the resolution", len(got))
+		}
+	})
+}
