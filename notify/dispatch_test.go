@@ -636,8 +636,11 @@ func TestNoOlderAfterNewer(t *testing.T) {
 		h.clock.Advance(2 * time.Minute) // the acknowledgement's retry is due
 		p := h.waitDone(ack.ID)
 		got := rec.To(addr)
-		if len(got) == 0 || got[len(got)-1].DeliveryID != notify.DeliveryID(res.UpdateID, notify.SMS, addr) {
-			t.Fatalf("the resolution is not the last SMS: %d sent, last %+v", len(got), got[len(got)-1])
+		if len(got) == 0 {
+			t.Fatal("no SMS sent")
+		}
+		if last := got[len(got)-1]; last.DeliveryID != notify.DeliveryID(res.UpdateID, notify.SMS, addr) {
+			t.Fatalf("the resolution is not the last SMS: %d sent, last %+v", len(got), last)
 		}
 		if len(got) != 1 || p.Counts[notify.SMS][notify.StateCollapsed] != 1 {
 			t.Errorf("%d SMS sent, acknowledgement %+v; want only the resolution, the acknowledgement collapsed", len(got), p.Counts)
