@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/notify"
@@ -48,12 +49,16 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 		if _, err := w.loadCustomers(ctx, 0, opt.Messages, true); err != nil {
 			return err
 		}
-		// Two rounds: the sandbox answering at once, where herald, the
+		// Two rounds. The target (≥ 0.9 of the sandbox's ceiling) is read
+		// in the second, where the sandbox answers after a provider's
+		// round trip: the sandbox is then the bottleneck, as a provider
+		// is, and the ratio says whether herald keeps every connection
+		// busy. In the first the sandbox answers at once, so herald, the
 		// sandbox and the tight client share two CPUs and the ratio
-		// compares herald's CPU per message with the tight client's; and
-		// the sandbox answering after a provider's round trip, where the
-		// provider is the bottleneck and the ratio says whether herald
-		// keeps every connection busy.
+		// only compares herald's CPU per message with a bare HTTP
+		// loop's; it is reported with the CPU per message of both, with
+		// no target (a durable, leased queue and twilio-go cannot cost
+		// as little as a loop that only posts: see the README).
 		type round struct {
 			latency time.Duration
 			n       int
@@ -80,10 +85,10 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 				if err != nil {
 					return err
 				}
-				start := time.Now()
+				start, cpu0 := time.Now(), processCPU()
 				stop := runService(ctx, svc)
 				err = waitCount(ctx, sb, r.n, kind, 10*time.Minute)
-				took := time.Since(start)
+				took, heraldCPU := time.Since(start), processCPU()-cpu0
 				stop()
 				if err != nil {
 					return err
@@ -95,11 +100,13 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 				}
 				sb.Reset()
 				var ceil float64
+				cpu0 = processCPU()
 				if ch.Kind() == notify.SMS {
 					ceil, err = twilioCeiling(ctx, sb, sample[0], r.n, opt.Workers)
 				} else {
 					ceil, err = smtpCeiling(ctx, sb, sample[0], r.n, opt.Workers)
 				}
+				ceilCPU := processCPU() - cpu0
 				if err != nil {
 					return fmt.Errorf("%s ceiling: %w", kind, err)
 				}
@@ -110,8 +117,16 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 				}
 				rep.info(fmt.Sprintf("%s: herald %s", where, label), fmt.Sprintf("%.0f msgs/s (%d in %.2f s)", herald, r.n, took.Seconds()))
 				rep.info(fmt.Sprintf("%s: sandbox ceiling, tight client", where), fmt.Sprintf("%.0f msgs/s", ceil))
-				rep.add(figure{name: fmt.Sprintf("ratio herald / ceiling, %s, %s", kind, where), value: fmt.Sprintf("%.2f", herald/ceil),
-					target: "≥ 0.90", pass: herald/ceil >= 0.9})
+				ratio := figure{name: fmt.Sprintf("ratio herald / ceiling, %s, %s", kind, where), value: fmt.Sprintf("%.2f", herald/ceil),
+					target: "≥ 0.90", pass: herald/ceil >= 0.9}
+				if r.latency == 0 {
+					ratio.target, ratio.info = "", true
+					ratio.value += " (no target: a CPU comparison, see the next line)"
+				}
+				rep.add(ratio)
+				perMsg := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.n) }
+				rep.info(fmt.Sprintf("%s: CPU per message, %s", where, kind), fmt.Sprintf("herald + sandbox %.0f µs, tight client + sandbox %.0f µs",
+					perMsg(heraldCPU), perMsg(ceilCPU)))
 			}
 			// Whatever the round did not send must not leak into the next.
 			if err := w.st.CancelPlan(ctx, bid, time.Now()); err != nil {
@@ -303,6 +318,15 @@ func sendOne(c *smtp.Client, to, raw string) error {
 		return err
 	}
 	return c.Reset()
+}
+
+// processCPU returns the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func crlf(s string) string {
