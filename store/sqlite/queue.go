@@ -1026,15 +1026,19 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 	}
 	now := ms(db.Now())
 	// Rows to update: a lease that is not ours (another engine's, none) can
-	// only be a lost one; a delivery given twice is finished once.
+	// only be a lost one; a claim given twice is finished once. One
+	// delivery may come under two leases (a claim that waited past its
+	// lease, and the claim after it): both are kept, and the lease fence
+	// in finishSQL's join lets only the live one write.
 	args := make([]any, 0, len(ds)*finishParams)
-	seen := make(map[int64]bool, len(ds))
+	type claimKey struct{ rid, token int64 }
+	seen := make(map[claimKey]bool, len(ds))
 	for _, d := range ds {
 		rid, token, ok := parseLease(d.Lease)
-		if !ok || seen[rid] {
+		if !ok || seen[claimKey{rid, token}] {
 			continue
 		}
-		seen[rid] = true
+		seen[claimKey{rid, token}] = true
 		upd := now
 		if !d.UpdatedAt.IsZero() {
 			upd = ms(d.UpdatedAt)

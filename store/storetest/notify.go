@@ -1163,6 +1163,30 @@ func testFinishDeliveries(t *testing.T, _ incident.Store, ns notify.Store) {
 		}
 	})
 
+	t.Run("a lost and the live lease of one delivery in one batch: the live one counts", func(t *testing.T) {
+		// One dispatcher can hold both: its first claim waited past the
+		// lease, the delivery was claimed again, and both outcomes meet in
+		// one batched finish. The live one must be written, or a message
+		// already sent stays "sending" and goes out again.
+		e := newDelivery(nil, notify.SMS, "+36201000002", "r2", now)
+		enqueue(t, ns, e)
+		t0 := now.Add(time.Hour)
+		first := claim(t, ns, notify.SMS, t0, lease, 1)
+		second := claim(t, ns, notify.SMS, t0.Add(lease+time.Millisecond), lease, 1)
+		if len(first) != 1 || len(second) != 1 || first[0].ID != e.ID || second[0].ID != e.ID || first[0].Lease == second[0].Lease {
+			t.Fatalf("claims = %+v, %+v; want the same delivery under two leases", first, second)
+		}
+		lost, live := first[0], second[0]
+		lost.State, lost.NextAt, lost.Deferred = notify.StatePending, t0, true
+		live.State, live.ProviderID, live.SentAt = notify.StateSent, "SM2", ptr(t0)
+		if err := ns.FinishDeliveries(ctx, []*notify.Delivery{lost, live}); err != nil {
+			t.Fatal(err)
+		}
+		if got := findDelivery(t, ns, e.ID); got.State != notify.StateSent || got.ProviderID != "SM2" || got.Attempts != 2 {
+			t.Fatalf("after both finishes: state %s, provider ID %q, %d attempts; want sent, SM2, 2", got.State, got.ProviderID, got.Attempts)
+		}
+	})
+
 	t.Run("a deferral is no attempt", func(t *testing.T) {
 		// Far more deferrals than any MaxAttempts: quiet hours every night.
 		q := newDelivery(nil, notify.SMS, "+36201000099", "r9", now)
