@@ -339,7 +339,8 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 		}
 		return s.retry(d, err)
 	}
-	d.ProviderID = rc.ProviderID
+	// An earlier attempt's error no longer describes the delivery.
+	d.ProviderID, d.ErrorCode, d.Reason = rc.ProviderID, "", truncate(rc.Reply, 500)
 	return s.settle(d, StateSent, "", "")
 }
 
@@ -424,7 +425,7 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 		return s.retry(d, err), true
 	}
 	for _, x := range open {
-		if x.ID != d.ID && (x.CreatedAt.After(d.CreatedAt) || x.CreatedAt.Equal(d.CreatedAt) && x.ID > d.ID) {
+		if x.ID != d.ID && s.laterUpdate(ctx, x, d) {
 			return s.settle(d, StateCollapsed, "", "frequency cap: superseded by a newer message"), true
 		}
 	}
