@@ -42,6 +42,10 @@ type Message struct {
 type Receipt struct {
 	ProviderID string // Twilio SID, SMTP queue ID or Message-ID, Slack ts
 	Status     string // provider's status word: queued, accepted, sent, ...
+	// Reply is the provider's answer when it says more than the ID (an
+	// SMTP relay's "250 2.0.0 Ok: queued as 4FxY2"); the delivery keeps it
+	// as its reason.
+	Reply string
 }
 
 // Channel sends messages of one kind through one provider.

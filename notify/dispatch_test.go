@@ -71,6 +71,24 @@ func TestFaults(t *testing.T) {
 		if s, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.Email, "u005@example.com"); err != nil || s.Reason != "bounce" {
 			t.Errorf("bounce suppression = %+v, %v", s, err)
 		}
+		// A sent email keeps the relay's reply, and no earlier attempt's
+		// error (a quarter of the first attempts met one).
+		sent, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{IncidentID: inc.ID, Kind: notify.Email, States: []notify.DeliveryState{notify.StateSent}})
+		if err != nil || len(sent) != 39 {
+			t.Fatalf("sent emails: %d, %v", len(sent), err)
+		}
+		retried := 0
+		for _, d := range sent {
+			if !strings.HasPrefix(d.Reason, "250 2.0.0 ") || d.ErrorCode != "" {
+				t.Errorf("sent email %s: reason %q, error code %q; want the relay's 250 reply and no code", d.Address, d.Reason, d.ErrorCode)
+			}
+			if d.Attempts > 1 {
+				retried++
+			}
+		}
+		if retried == 0 {
+			t.Error("no email was retried: the faults did not reach SMTP")
+		}
 	})
 }
 

@@ -104,7 +104,7 @@ type Delivery struct {
 	NextAt        time.Time     `json:"next_at"`
 	ProviderID    string        `json:"provider_id"`
 	ErrorCode     string        `json:"error_code"`
-	Reason        string        `json:"reason"`
+	Reason        string        `json:"reason"` // why it failed, waits or was not sent; once sent, the provider's reply if it gave one
 	CreatedAt     time.Time     `json:"created_at"`
 	UpdatedAt     time.Time     `json:"updated_at"`
 	SentAt        *time.Time    `json:"sent_at"`

@@ -206,7 +206,9 @@ func (c *Channel) Kind() notify.Kind { return notify.Email }
 // Send sends m over an open session with the relay, dialling one when
 // none is idle. ctx bounds the dial; each later SMTP step is bounded by
 // Config.Timeout (go-mail applies ctx only while connecting). The
-// receipt's ProviderID is the Message-ID, without brackets. Relay refusals
+// receipt's ProviderID is the Message-ID, without brackets, and its Reply
+// the relay's answer to the message's end (with the relay's queue ID, where
+// it names one). Relay refusals
 // are *notify.SendError: 5xx permanent with code like "550 5.1.1", 4xx
 // transient; connection failures are plain errors.
 func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
@@ -243,7 +245,11 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 	}
 	s.sent++
 	c.put(s)
-	return notify.Receipt{ProviderID: strings.Trim(msg.GetMessageID(), "<>"), Status: "sent"}, nil
+	rc := notify.Receipt{ProviderID: strings.Trim(msg.GetMessageID(), "<>"), Status: "sent"}
+	if r := msg.ServerResponse(); r != "" {
+		rc.Reply = "250 " + r // go-mail keeps the text after the code, which DATA's end always has as 250
+	}
+	return rc, nil
 }
 
 // connLost reports whether a reused session turned out dead before any of

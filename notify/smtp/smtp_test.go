@@ -302,7 +302,7 @@ func TestSend(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Send: %v", err)
 				}
-				if rc.ProviderID != "upd1.email.abc123@example.com" || rc.Status != "sent" {
+				if rc.ProviderID != "upd1.email.abc123@example.com" || rc.Status != "sent" || !strings.HasPrefix(rc.Reply, "250 2.0.0 ") {
 					t.Fatalf("receipt = %+v", rc)
 				}
 				msgs := be.messages()
