@@ -168,7 +168,8 @@ func TestBroadcastBadInput(t *testing.T) {
 		headers                  []string
 	}{
 		{"subscriber without wrapper", "POST", p + "/subscribers", `{"email":"a@example.com"}`, 400, "subscriber", nil},
-		{"subscriber with two channels", "POST", p + "/subscribers", `{"subscriber":{"email":"a@example.com","endpoint":"https://x.example.com"}}`, 400, "subscriber", nil},
+		{"subscriber with two channels", "POST", p + "/subscribers", `{"subscriber":{"email":"a@example.com","phone_number":"+36201234567"}}`, 400, "subscriber", nil},
+		{"subscriber with two channels and an email", "POST", p + "/subscribers", `{"subscriber":{"email":"a@example.com","phone_number":"+36201234567","endpoint":"https://x.example.com"}}`, 400, "subscriber", nil},
 		{"subscriber bad email", "POST", p + "/subscribers", `{"subscriber":{"email":"not an email"}}`, 400, "subscriber.email", nil},
 		{"subscriber bad phone_country", "POST", p + "/subscribers", `{"subscriber":{"phone_number":"201234567","phone_country":"HUN"}}`, 400, "subscriber.phone_country", nil},
 		{"subscriber phone not of country", "POST", p + "/subscribers", `{"subscriber":{"phone_number":"12","phone_country":"HU"}}`, 400, "subscriber.phone_number", nil},

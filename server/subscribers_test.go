@@ -1,0 +1,37 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+)
+
+// TestSubscriberAPIStatuspageClients: what clients generated from
+// Statuspage's v1 API send and read works unchanged.
+func TestSubscriberAPIStatuspageClients(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	base := "/v1/pages/" + b.page.ID + "/subscribers"
+	var ids []string
+	for i := 0; i < 3; i++ {
+		var s subscriberJSON
+		b.mustDo(http.StatusCreated, "POST", base, b.manager,
+			`{"subscriber":{"email":"reader`+strconv.Itoa(i)+`@example.com","skip_confirmation_notification":true}}`).json(t, &s)
+		ids = append(ids, s.ID)
+	}
+
+	t.Run("webhook subscriber with its email", func(t *testing.T) {
+		// Statuspage's webhook subscribers carry an email too (told when
+		// the endpoint fails): "email ... for creating Email and Webhook
+		// subscribers".
+		r := b.do("POST", base, b.manager, `{"subscriber":{"endpoint":"`+b.sb.WebhookURL("ops")+`","email":"ops@example.com"}}`)
+		if r.status != http.StatusCreated {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		var s subscriberJSON
+		r.json(t, &s)
+		if s.Mode != "webhook" || s.Endpoint == nil || *s.Endpoint != b.sb.WebhookURL("ops") {
+			t.Errorf("got %+v", s)
+		}
+		ids = append(ids, s.ID)
+	})
+}
