@@ -207,7 +207,10 @@ func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fib
 	}
 }
 
-// countSubscribers answers {"count": n} for ?state= (default active) and ?type=.
+// countSubscribers answers Statuspage's count by type for ?state=
+// (default active) and ?type=: {"email", "sms", "webhook", "slack",
+// "integration_partner"} (herald has no integration partners), plus
+// herald's "count", their total.
 func (s *Server) countSubscribers() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, pageID := c.UserContext(), c.Params("page_id")
@@ -222,27 +225,27 @@ func (s *Server) countSubscribers() fiber.Handler {
 		if _, err := s.svc.Page(ctx, pageID); err != nil {
 			return err
 		}
-		n := 0
-		if kind == "" {
-			if n, err = s.bc.notify.CountSubscribers(ctx, pageID, state); err != nil {
-				return err
-			}
-		} else if n, err = s.countByKind(ctx, pageID, state, kind); err != nil {
+		n, err := s.countByKind(ctx, pageID, state, kind)
+		if err != nil {
 			return err
 		}
-		return c.JSON(fiber.Map{"count": n})
+		return c.JSON(fiber.Map{"email": n[notify.Email], "sms": n[notify.SMS], "webhook": n[notify.Webhook],
+			"slack": n[notify.Slack], "integration_partner": 0, "count": n[notify.Email] + n[notify.SMS] + n[notify.Webhook] + n[notify.Slack]})
 	}
 }
 
-// countByKind counts by listing: the store counts by state only.
-func (s *Server) countByKind(ctx context.Context, pageID string, state notify.SubscriberState, kind notify.Kind) (int, error) {
-	n, after := 0, ""
+// countByKind counts a page's subscribers per kind ("" every kind) in one
+// pass over the list: the store counts by state only.
+func (s *Server) countByKind(ctx context.Context, pageID string, state notify.SubscriberState, kind notify.Kind) (map[notify.Kind]int, error) {
+	n, after := map[notify.Kind]int{}, ""
 	for {
 		subs, err := s.bc.notify.Subscribers(ctx, notify.SubscriberFilter{PageID: pageID, State: state, Kind: kind, After: after, Limit: 1000})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		n += len(subs)
+		for _, sub := range subs {
+			n[sub.Kind]++
+		}
 		if len(subs) < 1000 {
 			return n, nil
 		}

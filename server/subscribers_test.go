@@ -34,4 +34,17 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 		}
 		ids = append(ids, s.ID)
 	})
+
+	t.Run("count by type", func(t *testing.T) {
+		var n map[string]int
+		b.do("GET", base+"/count", b.agent, "").json(t, &n)
+		if n["email"] != 3 || n["webhook"] != 1 || n["sms"] != 0 || n["slack"] != 0 {
+			t.Errorf("count %v, want email 3, webhook 1, sms 0, slack 0", n)
+		}
+		n = nil
+		b.do("GET", base+"/count?type=webhook", b.agent, "").json(t, &n)
+		if n["webhook"] != 1 || n["email"] != 0 {
+			t.Errorf("count of webhooks %v", n)
+		}
+	})
 }
