@@ -165,7 +165,8 @@ func subscriberKind(c *fiber.Ctx) (notify.Kind, error) {
 
 // listSubscribers lists a page's subscribers (following: an incident's
 // followers), by ID: ?state= (default def), ?type=, ?after= (the last ID
-// of the previous page) and ?limit= (1..1000, default 100).
+// of the previous page), ?limit= (1..1000, default 100) and Statuspage's
+// ?page= (from 0: skips page*limit subscribers).
 func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, pageID := c.UserContext(), c.Params("page_id")
@@ -181,6 +182,10 @@ func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fib
 		if err != nil {
 			return err
 		}
+		pageNo, err := queryInt(c, "page", 0, 0, 1000000)
+		if err != nil {
+			return err
+		}
 		if _, err := s.svc.Page(ctx, pageID); err != nil {
 			return err
 		}
@@ -192,9 +197,13 @@ func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fib
 			}
 			f.IncidentID, f.Following = inc.ID, true
 		}
-		subs, err := s.bc.notify.Subscribers(ctx, f)
-		if err != nil {
+		subs := []*notify.Subscriber{}
+		if more, err := s.skipSubscribers(ctx, &f, pageNo*limit); err != nil {
 			return err
+		} else if more {
+			if subs, err = s.bc.notify.Subscribers(ctx, f); err != nil {
+				return err
+			}
 		}
 		out := make([]subscriberJSON, len(subs))
 		for i, sub := range subs {
@@ -205,6 +214,24 @@ func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fib
 		}
 		return c.JSON(out)
 	}
+}
+
+// skipSubscribers moves f.After past the next n subscribers f selects,
+// reading them by the thousand; false when fewer than n were left.
+func (s *Server) skipSubscribers(ctx context.Context, f *notify.SubscriberFilter, n int) (bool, error) {
+	for n > 0 {
+		g := *f
+		g.Limit = min(n, 1000)
+		subs, err := s.bc.notify.Subscribers(ctx, g)
+		if err != nil {
+			return false, err
+		}
+		if len(subs) < g.Limit {
+			return false, nil
+		}
+		f.After, n = subs[len(subs)-1].ID, n-len(subs)
+	}
+	return true, nil
 }
 
 // countSubscribers answers Statuspage's count by type for ?state=

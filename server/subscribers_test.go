@@ -47,4 +47,31 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 			t.Errorf("count of webhooks %v", n)
 		}
 	})
+
+	t.Run("page offsets", func(t *testing.T) {
+		// page is 0-based and skips page*limit subscribers; a client reads
+		// pages until one comes back short.
+		seen := map[string]int{}
+		for p := 0; p < 10; p++ {
+			var got []subscriberJSON
+			b.do("GET", base+"?limit=3&page="+strconv.Itoa(p), b.agent, "").json(t, &got)
+			for _, s := range got {
+				seen[s.ID]++
+			}
+			if len(got) < 3 {
+				break
+			}
+		}
+		if len(seen) != len(ids) {
+			t.Errorf("read %d distinct subscribers over the pages, want %d", len(seen), len(ids))
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("%s read %d times", id, n)
+			}
+		}
+		if r := b.do("GET", base+"?page=-1", b.agent, ""); r.status != http.StatusBadRequest || r.errorOf(t).Field != "page" {
+			t.Errorf("page=-1: %d %s", r.status, r.body)
+		}
+	})
 }
