@@ -137,7 +137,7 @@ func newHarness(t *testing.T, open func(t *testing.T) engine, faults sandbox.Fau
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: sb.SlackURL(), Timeout: 5 * time.Second}, nil)
+	sl, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: sb.SlackURL(), Timeout: 5 * time.Second, AllowPrivate: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func newBroadcastEnv(t *testing.T, run bool) *bcEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: b.sb.SlackURL(), Timeout: 5 * time.Second}, nil)
+	sl, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: b.sb.SlackURL(), Timeout: 5 * time.Second, AllowPrivate: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

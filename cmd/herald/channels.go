@@ -185,7 +185,9 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.
 		out.byKind[notify.Email] = disabled{notify.Email, "no email provider configured: set HERALD_SMTP_ADDR and HERALD_SMTP_FROM"}
 		out.describe("email", "disabled", "")
 	}
-	sl, err := slack.New(p.slackConfig(), hc)
+	scfg := p.slackConfig()
+	scfg.AllowPrivate = out.allowPrivate // incoming-webhook URLs come from subscribers, as webhook URLs do
+	sl, err := slack.New(scfg, hc)
 	if err != nil {
 		return fail(fmt.Errorf("slack: %w", err))
 	}

@@ -20,7 +20,7 @@ func TestAgainstSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	ch, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: sb.SlackURL()}, nil)
+	ch, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: sb.SlackURL(), AllowPrivate: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

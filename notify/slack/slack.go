@@ -21,6 +21,7 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/webhook"
 )
 
 // DefaultTimeout bounds one API call when Config.Timeout is 0.
@@ -45,6 +46,10 @@ type Config struct {
 	SigningSecret string
 	// Timeout bounds each call; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// AllowPrivate lets incoming-webhook posts reach loopback, private,
+	// link-local and other internal addresses. Only for the sandbox, tests
+	// and closed networks: webhook URLs come from subscribers.
+	AllowPrivate bool
 }
 
 // Validate reports the first problem with c, wrapping ErrInvalidConfig.
@@ -68,6 +73,7 @@ func (c Config) Validate() error {
 type Channel struct {
 	cfg  Config
 	http *http.Client
+	hook *http.Client // incoming webhooks: see webhookClient
 	api  *slackgo.Client
 }
 
@@ -96,7 +102,29 @@ func New(cfg Config, httpClient *http.Client) (*Channel, error) {
 	if cfg.APIURL != "" {
 		opts = append(opts, slackgo.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
 	}
-	return &Channel{cfg: cfg, http: hc, api: slackgo.New(cfg.Token, opts...)}, nil
+	return &Channel{cfg: cfg, http: hc, hook: webhookClient(hc, cfg.AllowPrivate), api: slackgo.New(cfg.Token, opts...)}, nil
+}
+
+// webhookClient is hc for incoming-webhook posts. Their URLs come from
+// subscribers, so, as for webhook subscribers, no redirect is followed and,
+// unless allowPrivate, the dialer refuses internal addresses
+// (webhook.ControlDial) and no proxy from the environment is used (the
+// check would see only the proxy).
+func webhookClient(hc *http.Client, allowPrivate bool) *http.Client {
+	wc := *hc
+	wc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if allowPrivate {
+		return &wc
+	}
+	base, ok := hc.Transport.(*http.Transport)
+	if !ok {
+		base = http.DefaultTransport.(*http.Transport)
+	}
+	t := base.Clone()
+	d := &net.Dialer{Timeout: hc.Timeout, KeepAlive: 30 * time.Second, ControlContext: webhook.ControlDial}
+	t.Proxy, t.DialContext, t.DialTLSContext = nil, d.DialContext, nil
+	wc.Transport = t
+	return &wc
 }
 
 // Kind reports notify.Slack.
@@ -195,8 +223,8 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 func (c *Channel) sendWebhook(ctx context.Context, hook string, p Payload) (notify.Receipt, error) {
 	// slack-go discards a webhook's error body, which is where Slack puts the
 	// reason ("channel_not_found", "invalid_token", …); keep its start.
-	bc := &bodyCapture{base: c.http.Transport}
-	hc := *c.http
+	bc := &bodyCapture{base: c.hook.Transport}
+	hc := *c.hook
 	hc.Transport = bc
 	if err := slackgo.PostWebhookCustomHTTPContext(ctx, hook, &hc, p.WebhookMessage()); err != nil {
 		return notify.Receipt{}, classify(ctx, err, bc.body)
@@ -274,6 +302,9 @@ func classify(ctx context.Context, err error, body string) error {
 		}
 		return out
 	}
+	if errors.Is(err, webhook.ErrForbiddenAddress) {
+		return &notify.SendError{Permanent: true, Code: "forbidden_address", Reason: err.Error()}
+	}
 	var sc slackgo.StatusCodeError
 	if errors.As(err, &sc) {
 		out := &notify.SendError{Code: "HTTP " + strconv.Itoa(sc.Code), Reason: sc.Status}
@@ -284,6 +315,9 @@ func classify(ctx context.Context, err error, body string) error {
 			out.Reason = body
 		}
 		out.Permanent = !(sc.Code == http.StatusTooManyRequests || sc.Code >= 500) && permanent(body)
+		if sc.Code/100 == 3 { // not followed: it could lead anywhere
+			out.Permanent, out.Reason = true, "redirect not followed: "+out.Reason
+		}
 		return out
 	}
 	if ctx.Err() != nil {

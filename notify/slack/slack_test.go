@@ -256,7 +256,7 @@ func TestSendIncomingWebhook(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	ch, err := New(Config{}, srv.Client()) // no token: webhooks only
+	ch, err := New(Config{AllowPrivate: true}, srv.Client()) // no token: webhooks only; the test server is on loopback
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,6 +310,62 @@ func TestSendIncomingWebhook(t *testing.T) {
 		var se *notify.SendError
 		if !errors.As(err, &se) || !se.Permanent || se.Code != "not_authed" {
 			t.Fatalf("Send = %v, want permanent not_authed", err)
+		}
+	})
+}
+
+// TestIncomingWebhookSSRF: an incoming-webhook URL comes from whoever
+// subscribes, so unless AllowPrivate a post never reaches an internal
+// address (checked at dial time: a public name may resolve to one), and a
+// redirect is never followed.
+func TestIncomingWebhookSSRF(t *testing.T) {
+	hits := make(chan string, 4)
+	var srv *httptest.Server
+	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits <- r.URL.Path
+		if r.URL.Path == "/services/moved" {
+			http.Redirect(w, r, srv.URL+"/services/ok", http.StatusTemporaryRedirect)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	msg := func(path string) *notify.Message {
+		return &notify.Message{To: srv.URL + path, Text: "fallback"}
+	}
+
+	t.Run("loopback refused at dial time", func(t *testing.T) {
+		ch, err := New(Config{}, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ch.Send(context.Background(), msg("/services/ok"))
+		var se *notify.SendError
+		if !errors.As(err, &se) || !se.Permanent || se.Code != "forbidden_address" {
+			t.Fatalf("Send = %v, want permanent forbidden_address", err)
+		}
+		select {
+		case p := <-hits:
+			t.Fatalf("the loopback server got %s", p)
+		default:
+		}
+	})
+	t.Run("redirect not followed", func(t *testing.T) {
+		ch, err := New(Config{AllowPrivate: true}, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ch.Send(context.Background(), msg("/services/moved"))
+		if !notify.IsPermanent(err) {
+			t.Fatalf("Send = %v, want a permanent failure", err)
+		}
+		if p := <-hits; p != "/services/moved" {
+			t.Fatalf("first hit %s", p)
+		}
+		select {
+		case p := <-hits:
+			t.Fatalf("the redirect was followed to %s", p)
+		default:
 		}
 	})
 }

@@ -113,7 +113,7 @@ func New(cfg Config) (*Channel, error) {
 	}
 	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
 	if !cfg.AllowPrivate {
-		dialer.ControlContext = controlDial
+		dialer.ControlContext = ControlDial
 	}
 	transport := &http.Transport{
 		Proxy:                 nil,
@@ -302,10 +302,12 @@ func ValidateURL(raw string, allowPrivate bool) error {
 	return nil
 }
 
-// controlDial runs after name resolution, on the exact address about to be
-// connected, so a name that resolves (or re-resolves) to an internal address
-// is refused.
-func controlDial(_ context.Context, network, address string, _ syscall.RawConn) error {
+// ControlDial, as a net.Dialer's ControlContext, runs after name
+// resolution on the exact address about to be connected, so a name that
+// resolves (or re-resolves) to an internal address is refused with an error
+// wrapping ErrForbiddenAddress. The Slack channel uses it for incoming
+// webhooks, whose URLs come from subscribers too.
+func ControlDial(_ context.Context, network, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
