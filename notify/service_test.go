@@ -208,6 +208,20 @@ func TestSubscriptions(t *testing.T) {
 			}
 		})
 
+		t.Run("per-IP limit counts an IPv6 /64 as one address", func(t *testing.T) {
+			// One subscriber line gets a /64: 2^64 addresses to rotate through.
+			var err error
+			for i := 1; i <= 4 && err == nil; i++ {
+				_, err = sub(notify.Email, fmt.Sprintf("v6-%d@example.com", i), fmt.Sprintf("2001:db8:1:2::%x", i))
+			}
+			if incident.ErrorCode(err) != notify.ERATELIMITED {
+				t.Errorf("4th sign-up from one /64: %v, want rate_limited", err)
+			}
+			if _, err := sub(notify.Email, "v6-other@example.com", "2001:db8:1:3::1"); err != nil {
+				t.Errorf("sign-up from the next /64: %v", err)
+			}
+		})
+
 		t.Run("webhook SSRF", func(t *testing.T) {
 			strict := h.service(notify.Config{PublicURL: "https://status.acme.test"}, nil, nil)
 			for _, u := range []string{"http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/"} {

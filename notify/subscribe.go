@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -198,7 +199,7 @@ func containsString(list []string, s string) bool {
 // a per-number limit to SMS (against toll fraud and texting someone else).
 func (s *Service) limitSignup(ctx context.Context, ip string, kind Kind, addr string) error {
 	if ip != "" {
-		wait, err := s.lim.Take(ctx, "subscribe:ip:"+ip, s.cfg.SubscribeIPLimit, 0)
+		wait, err := s.lim.Take(ctx, "subscribe:ip:"+ipKey(ip), s.cfg.SubscribeIPLimit, 0)
 		if err != nil {
 			return err
 		}
@@ -216,6 +217,22 @@ func (s *Service) limitSignup(ctx context.Context, ip string, kind Kind, addr st
 		}
 	}
 	return nil
+}
+
+// ipKey is the per-IP limit's key for ip: an IPv4 address counts by
+// itself, an IPv6 address by its /64, since one subscriber line gets a
+// whole /64 (2^64 addresses to rotate through).
+func ipKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64) // cannot fail for an IPv6 address without a zone
+	return p.String()
 }
 
 func newCode() string {
