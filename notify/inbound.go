@@ -33,8 +33,9 @@ const (
 // opt-out, opt-in and help words (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
 // QUIT, REVOKE, OPTOUT; START, UNSTOP; HELP, INFO), and the usual words of
 // each language:
-//   - hu: LEIRATKOZ/LEIRATKOZAS ("unsubscribe"), LEMOND ("cancel"), ALLJ
-//     ("stop"); FELIRATKOZ ("subscribe"), INDIT ("start"); SEGITSEG, SUGO
+//   - hu: LEIRATKOZ/LEIRATKOZAS/LEIRATKOZOM ("unsubscribe", "I
+//     unsubscribe"), LEMOND ("cancel"), ALLJ ("stop"); FELIRATKOZ/
+//     FELIRATKOZAS ("subscribe"), INDIT/INDITAS ("start"); SEGITSEG, SUGO
 //     ("help"); IGEN ("yes");
 //   - pl: STOP, NIE ("no"), WYPISZ ("unsubscribe me"), REZYGNUJE/REZYGNACJA
 //     ("I resign"); START, ZAPISZ ("subscribe me"); POMOC ("help"); TAK;
@@ -54,8 +55,8 @@ var smsKeywords = map[string]struct {
 	"HELP": {kwHelp, "en"}, "INFO": {kwHelp, "en"},
 	"YES": {kwYes, "en"}, "Y": {kwYes, "en"},
 
-	"LEIRATKOZ": {kwStop, "hu"}, "LEIRATKOZAS": {kwStop, "hu"}, "LEMOND": {kwStop, "hu"}, "ALLJ": {kwStop, "hu"},
-	"FELIRATKOZ": {kwStart, "hu"}, "INDIT": {kwStart, "hu"},
+	"LEIRATKOZ": {kwStop, "hu"}, "LEIRATKOZAS": {kwStop, "hu"}, "LEIRATKOZOM": {kwStop, "hu"}, "LEMOND": {kwStop, "hu"}, "ALLJ": {kwStop, "hu"},
+	"FELIRATKOZ": {kwStart, "hu"}, "FELIRATKOZAS": {kwStart, "hu"}, "INDIT": {kwStart, "hu"}, "INDITAS": {kwStart, "hu"},
 	"SEGITSEG": {kwHelp, "hu"}, "SUGO": {kwHelp, "hu"},
 	"IGEN": {kwYes, "hu"},
 
@@ -98,8 +99,10 @@ var smsReplies = map[string]map[keyword]string{
 }
 
 // foldKeyword upper-cases s, strips diacritics and surrounding punctuation.
+// NFKD also folds compatibility forms: full-width "ＳＴＯＰ", which some
+// phone keyboards type, is STOP.
 func foldKeyword(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 	out, _, err := transform.String(t, strings.TrimSpace(s))
 	if err != nil {
 		out = s

@@ -279,6 +279,10 @@ func TestInboundKeywords(t *testing.T) {
 			{"WYPISZ", "Wypisano", nil},
 			{"start", "subscribed again", nil},
 			{"Segítség", "Állapotértesítések", nil},
+			{"ＳＴＯＰ", "unsubscribed", nil}, // full-width, as some phone keyboards type it
+			{"Feliratkozás", "Újra feliratkozott", nil},
+			{"Leiratkozom", "Leiratkozott", nil},
+			{"Indítás", "Újra feliratkozott", nil},
 			{"the app does not work", "", notify.ErrNotAKeyword},
 		}
 		for _, tt := range tests {
