@@ -1,9 +1,15 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/sandbox"
 )
 
 // TestSubscriberAPIStatuspageClients: what clients generated from
@@ -74,4 +80,43 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 			t.Errorf("page=-1: %d %s", r.status, r.body)
 		}
 	})
+}
+
+// TestTwilioOptOutType: when Twilio's Advanced Opt-Out matched a keyword
+// herald does not know (OptOutType), herald mirrors it, so it does not
+// keep sending to a number Twilio now blocks.
+func TestTwilioOptOutType(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	ctx := context.Background()
+	const num = "+36207777778"
+	suppressed := func() bool {
+		_, err := b.db.FindSuppression(ctx, b.page.ID, notify.SMS, num)
+		return err == nil
+	}
+	sms := func(body, optOut string) url.Values {
+		return url.Values{"MessageSid": {"SM" + strings.Repeat("b", 32)}, "AccountSid": {sandbox.DefaultAccountSID}, "From": {num},
+			"To": {"+15005550006"}, "Body": {body}, "OptOutType": {optOut}, "SmsStatus": {"received"}}
+	}
+	tests := []struct {
+		name, body, optOut string
+		suppressed         bool
+	}{
+		{"opt-out word of the messaging service", "Nem kérek több üzenetet", "STOP", true},
+		{"opt-in word of the messaging service", "Kérem újra", "START", false},
+		{"no OptOutType: not a keyword", "Nem kérek több üzenetet", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.twilioPost("/webhooks/twilio/sms", sms(tc.body, tc.optOut), sandbox.DefaultAuthToken)
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			if strings.Contains(r.String(), "<Message>") {
+				t.Errorf("replied %s: Twilio answers its own opt-out words", r.body)
+			}
+			if got := suppressed(); got != tc.suppressed {
+				t.Errorf("suppressed %v, want %v", got, tc.suppressed)
+			}
+		})
+	}
 }

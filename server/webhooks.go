@@ -80,6 +80,14 @@ func (s *Server) twilioSMS() fiber.Handler {
 			return incident.Invalid("MessageSid", "an inbound SMS needs MessageSid and From")
 		}
 		reply, err := s.bc.notify.HandleInboundSMS(c.UserContext(), in.From, in.To, in.Body)
+		if errors.Is(err, notify.ErrNotAKeyword) && (in.OptOutType == "STOP" || in.OptOutType == "START") {
+			// Twilio's Advanced Opt-Out matched a word of the messaging
+			// service's own list (and has answered it): mirror it, or herald
+			// would keep sending to a number Twilio now blocks.
+			if _, err = s.bc.notify.HandleInboundSMS(c.UserContext(), in.From, in.To, in.OptOutType); err == nil {
+				reply = ""
+			}
+		}
 		switch {
 		case errors.Is(err, notify.ErrNotAKeyword):
 			s.countInbound(inTwilioSMS, resultIgnored)
