@@ -68,7 +68,9 @@ var customerColumns = []string{"id", "name", "phone", "email", "slack", "languag
 // CSV: a header row naming columns id, name, phone, email, slack, language,
 // time_zone, plan, region, components (any case and order; only id is
 // required); other columns become Attributes. components lists component
-// names or IDs separated by ";", resolved against components. JSON: an array
+// names or IDs separated by ";", resolved against components. Blank rows,
+// rows of bare separators among them, are skipped, and a UTF-8 byte-order
+// mark at the start (CSV or JSON) is ignored. JSON: an array
 // of objects with the same keys; values are strings, except components, which
 // may also be an array of strings; unknown keys with string values become
 // Attributes. Phone numbers without a country prefix are read in
@@ -221,8 +223,31 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// skipBOM drops a UTF-8 byte-order mark at the start of br: Excel's "CSV
+// UTF-8" and Windows PowerShell write one. It must go before the CSV reader
+// sees it, which would otherwise take a quoted first header ("id") for a bare
+// quote, and before the JSON decoder, which refuses it.
+func skipBOM(br *bufio.Reader) {
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+}
+
+// blankRecord reports whether every field of rec is blank: a line of bare
+// separators, which spreadsheets write for formatted but empty rows.
+func blankRecord(rec []string) bool {
+	for _, f := range rec {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*Customer, bad *[]RowError) error {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
+	br := bufio.NewReaderSize(r, 64<<10)
+	skipBOM(br)
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1 // a short row is reported as a bad row, not a broken file
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -236,9 +261,6 @@ func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*Customer, bad
 	seen := map[string]bool{}
 	for i, h := range header {
 		h = strings.TrimSpace(h)
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\ufeff") // Excel's byte-order mark
-		}
 		key := strings.ToLower(h)
 		if key == "" {
 			return incident.Invalid("file", "column %d of the header has no name", i+1)
@@ -265,10 +287,10 @@ func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*Customer, bad
 			return incident.Invalid("file", "%v", err)
 		}
 		line, _ := cr.FieldPos(0)
+		if blankRecord(rec) {
+			continue // a blank line, or one of bare separators
+		}
 		if len(rec) != len(header) {
-			if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-				continue // a blank line
-			}
 			*bad = append(*bad, RowError{Line: line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(header))})
 			continue
 		}
@@ -300,7 +322,9 @@ func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*Customer, bad
 }
 
 func parseCustomersJSON(r io.Reader, v *customerValidator, good *[]*Customer, bad *[]RowError) error {
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	br := bufio.NewReaderSize(r, 64<<10)
+	skipBOM(br)
+	dec := json.NewDecoder(br)
 	tok, err := dec.Token()
 	if err == io.EOF {
 		return incident.Invalid("file", "the file is empty: it needs a JSON array of customers")

@@ -212,3 +212,33 @@ func BenchmarkParseCustomers(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 }
+
+// TestParseCustomersFromSpreadsheets reads files as spreadsheet and shell
+// tools write them: PowerShell's Export-Csv quotes every field after a
+// byte-order mark, Excel pads the sheet with rows of bare separators and
+// uses CRLF, and ConvertTo-Json | Out-File starts with a BOM too.
+func TestParseCustomersFromSpreadsheets(t *testing.T) {
+	tests := []struct {
+		name, format, in string
+		want             []string
+	}{
+		{"bom and quoted header", "csv", "\ufeff\"id\",\"name\",\"email\"\r\n\"a1\",\"Anna\",\"a@example.com\"\r\n", []string{"a1"}},
+		{"rows of bare separators", "csv", "id,name,email\r\na1,Anna,a@example.com\r\n,,\r\n , ,\r\n,,\r\n", []string{"a1"}},
+		{"json with bom", "json", "\ufeff[{\"id\":\"j1\",\"email\":\"j@example.com\"}]", []string{"j1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			good, bad, err := ParseCustomers(strings.NewReader(tt.in), tt.format, nil, "HU")
+			if err != nil || len(bad) != 0 {
+				t.Fatalf("err %v, bad %v", err, bad)
+			}
+			var ids []string
+			for _, c := range good {
+				ids = append(ids, c.ID)
+			}
+			if !reflect.DeepEqual(ids, tt.want) {
+				t.Errorf("ids %v, want %v", ids, tt.want)
+			}
+		})
+	}
+}
