@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/incident"
 )
@@ -133,7 +135,51 @@ func fromErr(line int, id string, err error) *RowError {
 	return &RowError{Line: line, ID: id, Reason: err.Error()}
 }
 
+// notUTF8 reports text that is not UTF-8: invalid bytes (CSV) or the
+// replacement character the JSON decoder puts in their place. Such a file
+// was saved in a legacy code page, and its accented letters would reach
+// every channel as U+FFFD.
+func notUTF8(s string) bool {
+	return !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError)
+}
+
+// encodingErr returns the first field of in, in column order, that is not
+// UTF-8 text.
+func encodingErr(line int, in row) *RowError {
+	id := in.fields["id"]
+	if notUTF8(id) {
+		id = ""
+	}
+	bad := func(field string) *RowError {
+		return rowErr(line, id, field, "is not UTF-8 text: save the file as UTF-8 (in Excel, as \"CSV UTF-8\")")
+	}
+	for _, k := range customerColumns {
+		if notUTF8(in.fields[k]) {
+			return bad(k)
+		}
+	}
+	for _, c := range in.components {
+		if notUTF8(c) {
+			return bad("components")
+		}
+	}
+	keys := make([]string, 0, len(in.attrs))
+	for k := range in.attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if notUTF8(k) || notUTF8(in.attrs[k]) {
+			return bad(k)
+		}
+	}
+	return nil
+}
+
 func (v *customerValidator) check(line int, in row) (*Customer, *RowError) {
+	if e := encodingErr(line, in); e != nil {
+		return nil, e
+	}
 	get := func(k string) string { return strings.TrimSpace(in.fields[k]) }
 	c := &Customer{ID: get("id"), Name: get("name"), Plan: get("plan"), Region: get("region"), Attributes: in.attrs}
 	switch {

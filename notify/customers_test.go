@@ -242,3 +242,40 @@ func TestParseCustomersFromSpreadsheets(t *testing.T) {
 		})
 	}
 }
+
+// TestParseCustomersNotUTF8 imports a file saved in a legacy code page
+// (Excel's "CSV" on a Hungarian or Polish Windows writes Windows-1250):
+// the rows with accented letters are refused with their line, rather than
+// stored as bytes that every channel would show as U+FFFD.
+func TestParseCustomersNotUTF8(t *testing.T) {
+	csvIn := "id,name,email,team\n" +
+		"a1,Anna,a@example.com,ops\n" +
+		"a2,Kov\xe1cs,k@example.com,ops\n" + // á in Windows-1250
+		"a3,Ola,o@example.com,dzia\xb3\n" // ł in Windows-1250, in an attribute
+	jsonIn := "[{\"id\":\"j1\",\"name\":\"Kov\xe1cs\",\"email\":\"k@example.com\"}]"
+	tests := []struct {
+		format, in string
+		good       int
+		lines      []int
+		fields     []string
+	}{
+		{"csv", csvIn, 1, []int{3, 4}, []string{"name", "team"}},
+		{"json", jsonIn, 0, []int{1}, []string{"name"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			good, bad, err := ParseCustomers(strings.NewReader(tt.in), tt.format, nil, "HU")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(good) != tt.good || len(bad) != len(tt.lines) {
+				t.Fatalf("good %d, bad %v", len(good), bad)
+			}
+			for i, b := range bad {
+				if b.Line != tt.lines[i] || b.Field != tt.fields[i] || !strings.Contains(b.Reason, "UTF-8") {
+					t.Errorf("bad[%d] = %+v, want line %d field %q about UTF-8", i, b, tt.lines[i], tt.fields[i])
+				}
+			}
+		})
+	}
+}
