@@ -405,6 +405,11 @@ func parseCustomersJSON(r io.Reader, v *customerValidator, good *[]*Customer, ba
 	if _, err := dec.Token(); err != nil {
 		return incident.Invalid("file", "the array is not closed: %v", err)
 	}
+	// Anything after the array (a second array pasted on, a truncated
+	// concatenation) would otherwise be dropped without a word.
+	if _, err := dec.Token(); err != io.EOF {
+		return incident.Invalid("file", "unexpected data after the array of customers")
+	}
 	return nil
 }
 
@@ -414,8 +419,21 @@ func jsonRow(n int, obj map[string]json.RawMessage) (row, *RowError) {
 	if raw, ok := obj["id"]; ok {
 		_ = json.Unmarshal(raw, &id) // a non-string id is reported below
 	}
-	for k, raw := range obj {
+	// Keys match in any case, so "Email" and "email" are one field given
+	// twice; in sorted order the answer does not depend on map order.
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	seen := make(map[string]string, len(keys))
+	for _, k := range keys {
+		raw := obj[k]
 		key := strings.ToLower(k)
+		if first, dup := seen[key]; dup {
+			return in, rowErr(n, id, key, "given twice, as %q and %q (keys are not case-sensitive)", first, k)
+		}
+		seen[key] = k
 		if key == "components" {
 			var list []string
 			if err := json.Unmarshal(raw, &list); err == nil {

@@ -120,6 +120,7 @@ func TestParseCustomersFileErrors(t *testing.T) {
 		{"broken quote", "csv", "id,email\n\"a1,a@example.com\n"},
 		{"not an array", "json", `{"id":"a"}`},
 		{"truncated json", "json", `[{"id":"a","email":"a@example.com"}`},
+		{"data after the array", "json", `[{"id":"a","email":"a@example.com"}] [{"id":"b","email":"b@example.com"}]`},
 		{"unknown format", "xml", "<x/>"},
 	}
 	for _, tt := range tests {
@@ -139,7 +140,8 @@ func TestParseCustomersJSON(t *testing.T) {
 	 {"id":"j3"},
 	 42,
 	 {"id":"j5","email":7},
-	 {"id":"j1","email":"dup@example.com"}
+	 {"id":"j1","email":"dup@example.com"},
+	 {"id":"j7","Email":"a@example.com","EMAIL":"b@example.com"}
 	]`
 	good, bad, err := ParseCustomers(strings.NewReader(in), "json", testComponents, "HU")
 	if err != nil {
@@ -154,7 +156,7 @@ func TestParseCustomersJSON(t *testing.T) {
 	if got := good[1]; got.Plan != "free" || !reflect.DeepEqual(got.Components, []string{"c3web", "c1api"}) {
 		t.Errorf("j2 = %+v", got)
 	}
-	wantLines := []int{3, 4, 5, 6}
+	wantLines := []int{3, 4, 5, 6, 7}
 	if len(bad) != len(wantLines) {
 		t.Fatalf("bad = %v", bad)
 	}
@@ -163,7 +165,7 @@ func TestParseCustomersJSON(t *testing.T) {
 			t.Errorf("bad[%d] = %+v, want line (array position) %d", i, bad[i], l)
 		}
 	}
-	if bad[2].Field != "email" || bad[3].Field != "id" {
+	if bad[2].Field != "email" || bad[3].Field != "id" || bad[4].Field != "email" || !strings.Contains(bad[4].Reason, "twice") {
 		t.Errorf("fields: %+v", bad)
 	}
 }
