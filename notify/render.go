@@ -193,8 +193,12 @@ func NewRenderer(fsys, override fs.FS) (*Renderer, error) {
 	for lang := range r.langs {
 		for _, ch := range ConfirmChannels {
 			page := &incident.Page{ID: "p", Name: "Sample Company", URL: "https://status.example-company.com"}
-			if _, err := r.RenderConfirm(ch, page, Recipient{Language: lang}, "https://status.example-company.com/subscriptions/confirm/abcdefghijklmnopqrstuvwxyz0123456789", "123456"); err != nil {
+			m, err := r.RenderConfirm(ch, page, Recipient{Language: lang}, "https://status.example-company.com/subscriptions/confirm/abcdefghijklmnopqrstuvwxyz0123456789", "123456")
+			if err != nil {
 				return nil, fmt.Errorf("notify: template %s/confirm.%s: %w", lang, ch, err)
+			}
+			if _, _, n := Segments(m.Text); ch == SMS && n > DefaultMaxSMSSegments {
+				return nil, fmt.Errorf("notify: sms template %s/confirm.sms does not fit %d segments even without its variable text", lang, DefaultMaxSMSSegments)
 			}
 		}
 	}
@@ -569,10 +573,19 @@ func smsClean(s string) string {
 	return strings.TrimSpace(spaceRun.ReplaceAllString(s, " "))
 }
 
+// maxSMSBodySegments is the most segments an SMS may take when its fixed
+// text alone outgrows the budget: Twilio refuses bodies over 1600
+// characters, ten segments of GSM-7.
+const maxSMSBodySegments = 10
+
 // renderSMS lays the template out with the page name, incident name and
 // update text as slots, then fills them, cutting the update text first, then
 // the incident name, then the page name, until the message fits the segment
-// budget. The fixed text, and so the link, is never cut.
+// budget. The fixed text, and so the link, is never cut. When the fixed text
+// alone does not fit (a long page address in a UCS-2 language), the budget
+// grows to the fewest segments that hold it, so the message still goes out;
+// a dry run counts those segments. selfTest holds the built-in sample page
+// to the budget, so a template too long for any page fails at start.
 func (r *Renderer) renderSMS(lt *langTemplates, in RenderInput, v *view) (string, error) {
 	max := in.MaxSMSSegments
 	if max <= 0 {
@@ -600,6 +613,9 @@ func (r *Renderer) renderSMS(lt *langTemplates, in RenderInput, v *view) (string
 		// An empty slot leaves "  " or " ." behind.
 		s = spaceRun.ReplaceAllString(s, " ")
 		return strings.TrimSpace(spaceBeforePunct.ReplaceAllString(s, "$1"))
+	}
+	if _, _, n := Segments(assemble(nil)); n > max && n <= maxSMSBodySegments {
+		max = n
 	}
 	for _, slot := range []string{slotBody, slotName, slotPage} {
 		if fitsSMS(assemble(vals), max) {
@@ -858,8 +874,13 @@ func (r *Renderer) selfTest() error {
 				ManageURL:      "https://status.example.com/manage/abcdefghijklmnopqrstuvwxyz",
 				SurveyURL:      "https://status.example.com/s/abcdefghijkl"}
 			for _, ch := range TemplateChannels {
-				if _, err := r.Render(ch, in); err != nil {
+				m, err := r.Render(ch, in)
+				if err != nil {
 					errs = append(errs, fmt.Errorf("notify: template %s/%s.%s: %w", lang, kind, ch, err))
+					continue
+				}
+				if _, _, n := Segments(m.Text); ch == SMS && n > DefaultMaxSMSSegments {
+					errs = append(errs, fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lang, kind, DefaultMaxSMSSegments))
 				}
 			}
 		}

@@ -445,6 +445,8 @@ func TestOverrides(t *testing.T) {
 		{"unknown field", fstest.MapFS{"hr/survey.sms.tmpl": {Data: []byte(`{{.Nmae}}`)}}, "hr/survey.sms"},
 		{"missing plural form", fstest.MapFS{"pl/labels.tmpl": {Data: []byte(plLabelsWithout(t, "affects.many"))}}, `needs form "many"`},
 		{"sms over budget", fstest.MapFS{"en/ack.sms.tmpl": {Data: []byte(strings.Repeat("x", 400) + " {{.ShortLink}}")}}, "does not fit"},
+		{"sms just over budget", fstest.MapFS{"hu/update.sms.tmpl": {Data: []byte(strings.Repeat("ő", 100) + " {{.ShortLink}}")}}, "hu/update.sms does not fit"},
+		{"confirm sms over budget", fstest.MapFS{"pl/confirm.sms.tmpl": {Data: []byte(strings.Repeat("ł", 140) + " {{.Code}}")}}, "pl/confirm.sms does not fit"},
 	}
 	for _, tt := range broken {
 		t.Run(tt.name, func(t *testing.T) {
@@ -514,6 +516,33 @@ func BenchmarkRenderSMS(b *testing.B) {
 	for b.Loop() {
 		if _, err := r.Render(SMS, in); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSMSLongPageAddress renders every SMS for a page whose address is long
+// enough that a template's fixed text and short link alone outgrow the
+// budget (Hungarian, Polish and Croatian are UCS-2: 134 units in two
+// segments). The message must still go out, link and all, in the fewest
+// segments that hold it, rather than fail at every send.
+func TestSMSLongPageAddress(t *testing.T) {
+	r := newTestRenderer(t)
+	for _, lang := range incident.Languages {
+		for _, kind := range MessageKinds {
+			t.Run(lang+"/"+string(kind), func(t *testing.T) {
+				in := sampleInput(kind, lang)
+				in.Page.URL = "https://status.kereskedelmi-es-hitelbank.example.hu" // 51 characters
+				m, err := r.Render(SMS, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if kind != KindSurvey && !strings.Contains(m.Text, in.Page.ShortURL(in.Incident.ID)) {
+					t.Errorf("SMS lost its link: %q", m.Text)
+				}
+				if _, _, n := Segments(m.Text); n > DefaultMaxSMSSegments+1 {
+					t.Errorf("%d segments: %q", n, m.Text)
+				}
+			})
 		}
 	}
 }
