@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"errors"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -63,6 +64,10 @@ func ParsePhone(raw, defaultRegion string) (e164 string, kind PhoneKind, err err
 		return "", "", incident.Invalid("phone", "phone number is empty")
 	}
 	num, perr := phonenumbers.Parse(raw, strings.ToUpper(defaultRegion))
+	if errors.Is(perr, phonenumbers.ErrInvalidCountryCode) && !strings.HasPrefix(raw, "+") {
+		// A national number, and no default region to read it in.
+		return "", "", incident.Invalid("phone", "%q has no country code: write it with its +country code, as in +36 20 123 4567", raw)
+	}
 	if perr != nil {
 		return "", "", incident.Invalid("phone", "%q is not a phone number (%v)", raw, perr)
 	}
@@ -181,6 +186,11 @@ func ValidSlackTarget(s string) (SlackTargetKind, error) {
 			return "", incident.Invalid("slack", "a Slack incoming-webhook URL must use https")
 		}
 		return SlackWebhook, nil
+	}
+	if strings.Contains(s, "/") {
+		// Most likely a webhook URL without its scheme, whose path is the
+		// secret: do not repeat it.
+		return "", incident.Invalid("slack", "an incoming-webhook URL must be a full https:// URL")
 	}
 	return "", incident.Invalid("slack", "%q is neither a Slack member or channel ID (like U0123ABCD or C0123ABCD) nor an https incoming-webhook URL", s)
 }

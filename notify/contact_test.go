@@ -49,6 +49,20 @@ func TestNormalizePhone(t *testing.T) {
 	}
 }
 
+// TestPhoneWithoutCountryCode checks that a national number read without
+// a default region says what is missing, not libphonenumber's bare
+// "invalid country code".
+func TestPhoneWithoutCountryCode(t *testing.T) {
+	_, err := NormalizePhone("20 123 4567", "")
+	if err == nil || !strings.Contains(err.Error(), "no country code") || !strings.Contains(err.Error(), "+") {
+		t.Errorf("err = %v, want it to ask for the +country code", err)
+	}
+	_, err = NormalizePhone("+999 123 4567", "HU")
+	if err == nil || strings.Contains(err.Error(), "no country code") {
+		t.Errorf("an unknown +code: err = %v, want another reason", err)
+	}
+}
+
 func TestNormalizeEmail(t *testing.T) {
 	tests := []struct {
 		name, raw, want string
@@ -106,6 +120,7 @@ func TestValidSlackTarget(t *testing.T) {
 		{"lower-case id", "u0123abcd", "", true},
 		{"short id", "U012", "", true},
 		{"channel name", "#general", "", true},
+		{"webhook without scheme", "hooks.slack.com/services/T000/B000/XXXX", "", true},
 		{"empty", "", "", true},
 	}
 	for _, tt := range tests {
