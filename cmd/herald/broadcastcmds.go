@@ -37,7 +37,8 @@ func cmdImport(ctx context.Context, a *app, args []string) error {
 func cmdImportCustomers(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("import customers", "FILE [--page P] [--skip-invalid] [--format csv|json] [FLAGS]",
 		`Imports a page's customers from a CSV or JSON file ("-" reads standard input),
-upserting by id. CSV columns: id,name,phone,email,slack,language,time_zone,plan,
+upserting by id: a known id's row replaces the customer, so a column left out or
+empty clears that field. The file must be UTF-8. CSV columns: id,name,phone,email,slack,language,time_zone,plan,
 region,components (components separated by ;, by name or id); other columns become
 segment attributes. A file with bad rows imports nothing: every bad row is listed
 with its line and reason, and the command exits 1. With --skip-invalid the good
