@@ -167,6 +167,11 @@ func NewRenderer(fsys, override fs.FS) (*Renderer, error) {
 		}
 		return b, nil
 	}
+	if override != nil {
+		if err := checkOverrideNames(override); err != nil {
+			return nil, err
+		}
+	}
 	r := &Renderer{langs: make(map[string]*langTemplates)}
 	b, err := read("layout.email.html")
 	if err != nil {
@@ -203,6 +208,42 @@ func NewRenderer(fsys, override fs.FS) (*Renderer, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkOverrideNames refuses a template file in the override folder that
+// herald would never read, such as "en/ack.sms.tpl", "en/acknowledgement.sms.tmpl"
+// or a language herald does not ship: it would be ignored without a word,
+// and the built-in text sent instead. Files of other types (a README) are
+// left alone.
+func checkOverrideNames(override fs.FS) error {
+	known := map[string]bool{"layout.email.html": true}
+	for _, lang := range incident.Languages {
+		known[lang+"/labels.tmpl"] = true
+		for _, kind := range MessageKinds {
+			for _, ch := range TemplateChannels {
+				known[lang+"/"+string(kind)+"."+string(ch)+".tmpl"] = true
+			}
+		}
+		for _, ch := range ConfirmChannels {
+			known[lang+"/"+string(KindConfirm)+"."+string(ch)+".tmpl"] = true
+		}
+	}
+	var errs []error
+	err := fs.WalkDir(override, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || known[name] || !(strings.HasSuffix(name, ".tmpl") || strings.HasSuffix(name, ".html")) {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("notify: template override %s is not a template herald reads (paths are <lang>/<kind>.<channel>.tmpl, <lang>/labels.tmpl and layout.email.html; languages %s)",
+			name, strings.Join(incident.Languages, ", ")))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("notify: template override: %w", err)
+	}
+	return errors.Join(errs...)
 }
 
 // RenderConfirm makes a subscription confirmation for channel ch (SMS or

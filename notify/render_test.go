@@ -417,7 +417,7 @@ func TestPlurals(t *testing.T) {
 
 func TestOverrides(t *testing.T) {
 	t.Run("override one file", func(t *testing.T) {
-		over := fstest.MapFS{"en/ack.sms.tmpl": {Data: []byte("CUSTOM {{.Name}} {{.ShortLink}}")}}
+		over := fstest.MapFS{"en/ack.sms.tmpl": {Data: []byte("CUSTOM {{.Name}} {{.ShortLink}}")}, "README.md": {Data: []byte("notes")}}
 		r, err := NewRenderer(configs.TemplatesFS(), over)
 		if err != nil {
 			t.Fatal(err)
@@ -446,6 +446,9 @@ func TestOverrides(t *testing.T) {
 		{"missing plural form", fstest.MapFS{"pl/labels.tmpl": {Data: []byte(plLabelsWithout(t, "affects.many"))}}, `needs form "many"`},
 		{"sms over budget", fstest.MapFS{"en/ack.sms.tmpl": {Data: []byte(strings.Repeat("x", 400) + " {{.ShortLink}}")}}, "does not fit"},
 		{"sms just over budget", fstest.MapFS{"hu/update.sms.tmpl": {Data: []byte(strings.Repeat("ő", 100) + " {{.ShortLink}}")}}, "hu/update.sms does not fit"},
+		{"misspelt file", fstest.MapFS{"en/ack.sms.tpl.tmpl": {Data: []byte("x {{.ShortLink}}")}}, "en/ack.sms.tpl.tmpl is not a template"},
+		{"unknown kind", fstest.MapFS{"en/acknowledgement.sms.tmpl": {Data: []byte("x {{.ShortLink}}")}}, "en/acknowledgement.sms.tmpl is not a template"},
+		{"unsupported language", fstest.MapFS{"de/ack.sms.tmpl": {Data: []byte("x {{.ShortLink}}")}}, "de/ack.sms.tmpl is not a template"},
 		{"confirm sms over budget", fstest.MapFS{"pl/confirm.sms.tmpl": {Data: []byte(strings.Repeat("ł", 140) + " {{.Code}}")}}, "pl/confirm.sms does not fit"},
 	}
 	for _, tt := range broken {
