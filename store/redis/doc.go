@@ -46,6 +46,7 @@
 //	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (s × 2^20 + seq)
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
 //	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)
+//	<prefix>:{global}:dr:<4 hex>               hash  "<page> <recipient>" → its delivery IDs (space-separated)
 //	<prefix>:{global}:provider-ids             hash  provider message ID → delivery ID
 //	<prefix>:{global}:receipt:<provider ID>    string "<expires ms>:<receipt JSON>", PX TTL (kept receipts)
 //	<prefix>:{global}:subscribers              hash  subscriber ID → JSON (with the confirm hash)

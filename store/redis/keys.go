@@ -190,6 +190,17 @@ func (k keyspace) addressDeliveries(kind, address string) string {
 	return k.global("da:" + kind + ":" + hex.EncodeToString(sum[:2]))
 }
 
+// recipientDeliveries: hash "<page> <recipient ID>" → the space-separated
+// IDs of the deliveries planned for that customer or subscriber (the
+// per-customer view), bucketed as addressDeliveries are.
+func (k keyspace) recipientDeliveries(pageID, recipientID string) string {
+	sum := sha256.Sum256([]byte(recipientField(pageID, recipientID)))
+	return k.global("dr:" + hex.EncodeToString(sum[:2]))
+}
+
+// recipientField is a recipient's field in its recipientDeliveries hash.
+func recipientField(pageID, recipientID string) string { return pageID + " " + recipientID }
+
 // providerIDs: hash provider message ID → delivery ID, for status callbacks.
 func (k keyspace) providerIDs() string { return k.global("provider-ids") }
 

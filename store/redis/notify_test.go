@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -519,5 +522,73 @@ func TestLimiterReserve(t *testing.T) {
 	w2, _ := l.Take(ctx, "sms", lim, 0)
 	if w1 < 250*time.Millisecond || w2 < w1-20*time.Millisecond || w2 > w1 {
 		t.Fatalf("checks beyond maxWait: %v then %v; want about 300ms twice (nothing taken)", w1, w2)
+	}
+}
+
+// hgetallCounter counts the HGETALL commands a client sends, pipelined or
+// not.
+type hgetallCounter struct{ n atomic.Int64 }
+
+func (h *hgetallCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *hgetallCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		h.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *hgetallCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		for _, c := range cmds {
+			h.count(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (h *hgetallCounter) count(cmd goredis.Cmder) {
+	if cmd.Name() == "hgetall" {
+		h.n.Add(1)
+	}
+}
+
+// TestRecipientIndex: a customer's deliveries (the per-customer view) are
+// read from the recipient index, not found by loading every delivery of
+// every broadcast; a page's recipient is not another page's.
+func TestRecipientIndex(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	b := declare(t, db, "p1", "i1", "b1")
+	var ds []*notify.Delivery
+	for i := range 2000 {
+		ds = append(ds, delivery(b, notify.SMS, fmt.Sprintf("+3620%07d", i), t0))
+	}
+	mine := []*notify.Delivery{delivery(b, notify.SMS, "+36209999999", t0), delivery(b, notify.Email, "me@example.com", t0)}
+	for _, d := range mine {
+		d.RecipientID = "c-me"
+	}
+	other := delivery(b, notify.Email, "else@example.com", t0)
+	other.PageID, other.RecipientID = "p2", "c-me" // the same external ID on another page
+	ds = append(append(ds, mine...), other)
+	if _, err := db.EnqueueDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	h := &hgetallCounter{}
+	db.client.AddHook(h)
+	got, err := db.FindDeliveries(ctx, notify.DeliveryFilter{PageID: "p1", RecipientID: "c-me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, d := range got {
+		ids[d.ID] = true
+	}
+	if len(got) != 2 || !ids[mine[0].ID] || !ids[mine[1].ID] {
+		t.Fatalf("FindDeliveries(p1, c-me) = %d deliveries %v; want the two of p1's c-me", len(got), ids)
+	}
+	if n := h.n.Load(); n > 3 {
+		t.Errorf("FindDeliveries(p1, c-me) loaded %d deliveries; want the recipient's own (3 at most)", n)
 	}
 }

@@ -68,13 +68,14 @@ const indexSlots = 1 << 20
 var scoreSlotsLua, indexSlotsLua = strconv.Itoa(scoreSlots), strconv.Itoa(indexSlots)
 
 // insertStride is how many ARGV strings describe one delivery for insertLua.
-const insertStride = 13
+const insertStride = 15
 
 // insertLua is the Lua function shared by the scripts that create
 // deliveries (savePlanBatchScript, enqueueScript). a[from..] holds
 // insertStride strings per delivery: id, doc, state, attempts, next_at ms,
 // kind, broadcast ID, created_at ms, address, updated_at ms, reason, error
-// code, address-index key. An existing ID is skipped (the idempotency key:
+// code, address-index key, recipient-index key and field ("" for a
+// delivery with no recipient). An existing ID is skipped (the idempotency key:
 // update × channel × address). A pending delivery joins its channel's due
 // queue; every one joins the indexes, and its broadcast's counters grow by
 // one per state (and per reason for failed and suppressed ones). Sorted-set
@@ -124,6 +125,10 @@ local function insert(pfx, a, from)
       local ak, addr = a[i+12], a[i+8]
       if redis.call('HSETNX', ak, addr, id) == 0 then
         redis.call('HSET', ak, addr, redis.call('HGET', ak, addr) .. ' ' .. id)
+      end
+      local rk, rf = a[i+13], a[i+14]
+      if rf ~= '' and redis.call('HSETNX', rk, rf, id) == 0 then
+        redis.call('HSET', rk, rf, redis.call('HGET', rk, rf) .. ' ' .. id)
       end
       count(bid, kind .. ':' .. st, 1)
       if reason ~= '' and (st == 'failed' or st == 'suppressed') then count(bid, 'r:' .. kind .. ':' .. reason, 1) end
@@ -343,8 +348,12 @@ func (db *DB) insertArgs(args []any, ds []*notify.Delivery, now time.Time) ([]an
 		if err != nil {
 			return nil, err
 		}
+		rk, rf := "", ""
+		if d.RecipientID != "" {
+			rk, rf = db.keys.recipientDeliveries(d.PageID, d.RecipientID), recipientField(d.PageID, d.RecipientID)
+		}
 		args = append(args, d.ID, doc, string(state), strconv.Itoa(d.Attempts), msString(next), string(d.Kind), d.BroadcastID,
-			msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode, db.keys.addressDeliveries(string(d.Kind), d.Address))
+			msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode, db.keys.addressDeliveries(string(d.Kind), d.Address), rk, rf)
 	}
 	return args, nil
 }
@@ -573,9 +582,10 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 	return db.FindDeliveryByID(ctx, id)
 }
 
-// FindDeliveries implements notify.Store. It walks the most selective
-// index (the broadcast's, the address's, or the index of every delivery)
-// newest first, a page at a time, and filters the rest in Go.
+// FindDeliveries implements notify.Store. It reads the most selective
+// index (an address's or a recipient's entry, or it walks the broadcast's
+// or every delivery's sorted set newest first, a page at a time) and
+// filters the rest in Go.
 func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*notify.Delivery, error) {
 	k := db.keys
 	index := k.deliveriesAll()
@@ -606,7 +616,10 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 	}
 	out := []*notify.Delivery{}
 	if f.BroadcastID == "" && f.Address != "" && f.Kind != "" {
-		return db.findAddressDeliveries(ctx, f, match, limit)
+		return db.findIndexedDeliveries(ctx, db.keys.addressDeliveries(string(f.Kind), f.Address), f.Address, match, limit)
+	}
+	if f.BroadcastID == "" && f.RecipientID != "" && f.PageID != "" {
+		return db.findIndexedDeliveries(ctx, db.keys.recipientDeliveries(f.PageID, f.RecipientID), recipientField(f.PageID, f.RecipientID), match, limit)
 	}
 	const page = 500
 	for offset := int64(0); len(out) < limit; offset += page {
@@ -633,12 +646,12 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 	return out, nil
 }
 
-// findAddressDeliveries answers FindDeliveries for one address from its
-// entry in the address index, sorted as the sorted-set walks are: newest
-// first, then by ID, descending.
-func (db *DB) findAddressDeliveries(ctx context.Context, f notify.DeliveryFilter, match func(*notify.Delivery) bool, limit int) ([]*notify.Delivery, error) {
+// findIndexedDeliveries answers FindDeliveries for one address or one
+// recipient from its field in the address or recipient index, sorted as
+// the sorted-set walks are: newest first, then by ID, descending.
+func (db *DB) findIndexedDeliveries(ctx context.Context, key, field string, match func(*notify.Delivery) bool, limit int) ([]*notify.Delivery, error) {
 	out := []*notify.Delivery{}
-	ids, err := db.client.HGet(ctx, db.keys.addressDeliveries(string(f.Kind), f.Address), f.Address).Result()
+	ids, err := db.client.HGet(ctx, key, field).Result()
 	if err == goredis.Nil {
 		return out, nil
 	} else if err != nil {

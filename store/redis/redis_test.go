@@ -281,6 +281,7 @@ func TestKeysShareTags(t *testing.T) {
 		{"progress", k.progress("b1"), "{global}"},
 		{"broadcast deliveries", k.broadcastDeliveries("b1"), "{global}"},
 		{"address index", k.addressDeliveries("sms", "+36{x}"), "{global}"},
+		{"recipient index", k.recipientDeliveries("p{1}", "c{1}"), "{global}"},
 		{"kept receipt", k.receipt("SM{1}"), "{global}"},
 		{"subscribers", k.pageSubscribers("p1"), "{global}"},
 		{"customers", k.customers("p1"), "{p1}"},
