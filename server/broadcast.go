@@ -47,7 +47,8 @@ type SecretStore interface {
 type BroadcastConfig struct {
 	// PublicURL is the base Twilio signs webhook URLs with (the URL it was
 	// told to call, before any proxy); "" uses Config.PublicURL, and when
-	// that is empty too, the request's own scheme and host.
+	// that is empty too, the request's own scheme and host (X-Forwarded-Proto
+	// and -Host only from Config.TrustedProxies).
 	PublicURL string
 	// TwilioAuthToken checks X-Twilio-Signature on /webhooks/twilio/*.
 	// With no Twilio credentials (sandbox mode) pass the sandbox's token

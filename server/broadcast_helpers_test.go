@@ -43,11 +43,24 @@ type bcEnv struct {
 	public string // http://127.0.0.1:port: the base Twilio signs
 }
 
+// bcOption changes the server's Config or the BroadcastConfig of a bcEnv;
+// either func may be nil.
+type bcOption struct {
+	server    func(*Config)
+	broadcast func(*BroadcastConfig)
+}
+
 // newBroadcastEnv builds a bcEnv; run starts notify.Service.Run (without
 // it nothing is planned or sent, which the cancel test wants).
-func newBroadcastEnv(t *testing.T, run bool) *bcEnv {
+func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	t.Helper()
-	e := newEnv(t)
+	var serverOpts []func(*Config)
+	for _, o := range opts {
+		if o.server != nil {
+			serverOpts = append(serverOpts, o.server)
+		}
+	}
+	e := newEnv(t, serverOpts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	langs := []string{"en", "hu", "pl", "hr"}
@@ -115,9 +128,15 @@ func newBroadcastEnv(t *testing.T, run bool) *bcEnv {
 			}
 		})
 	}
-	err = e.srv.EnableBroadcast(b.n, BroadcastConfig{PublicURL: b.public, TwilioAuthToken: sandbox.DefaultAuthToken,
+	bc := BroadcastConfig{PublicURL: b.public, TwilioAuthToken: sandbox.DefaultAuthToken,
 		SlackSigningSecret: testSlackSecret, Secrets: e.db, Sandbox: b.sb.Handler(), ImportLimit: 1 << 20,
-		ProgressInterval: 20 * time.Millisecond})
+		ProgressInterval: 20 * time.Millisecond}
+	for _, o := range opts {
+		if o.broadcast != nil {
+			o.broadcast(&bc)
+		}
+	}
+	err = e.srv.EnableBroadcast(b.n, bc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func wantsHTML(c *fiber.Ctx) bool {
 // rendered one, else a minimal page.
 func (s *Server) sendNotFoundHTML(c *fiber.Ctx) error {
 	if s.site != nil {
-		if a, ok := s.site.Lookup(hostOf(c), "/404", requestLanguage(c, s.site)); ok && len(a.Body) > 0 {
+		if a, ok := s.site.Lookup(s.hostOf(c), "/404", s.requestLanguage(c)); ok && len(a.Body) > 0 {
 			setHTMLSecurityHeaders(c, s.csp.policyFor(a))
 			c.Set(fiber.HeaderContentType, a.ContentType)
 			c.Set(fiber.HeaderCacheControl, "no-store")

@@ -59,7 +59,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv builds an env; opts change the server's Config.
+func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
@@ -93,7 +94,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.site = newFakeSite(t, svc, events, page)
-	e.srv = New(Config{PublicURL: "https://status.example.com", BodyLimit: 64 << 10}, svc, e.site, e.reg, log)
+	cfg := Config{PublicURL: "https://status.example.com", BodyLimit: 64 << 10}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.srv = New(cfg, svc, e.site, e.reg, log)
 	return e
 }
 

@@ -105,9 +105,10 @@ func inlineHashes(body []byte, tag string) string {
 	return out.String()
 }
 
-// hostOf returns the request's host name, lower-cased and without port.
-func hostOf(c *fiber.Ctx) string {
-	h := c.Hostname()
+// hostOf returns the request's host name (requestHost), lower-cased and
+// without port.
+func (s *Server) hostOf(c *fiber.Ctx) string {
+	h := s.requestHost(c)
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	}
@@ -126,7 +127,7 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		if len(path) > 1 {
 			path = strings.TrimSuffix(path, "/")
 		}
-		a, ok := s.site.Lookup(hostOf(c), path, requestLanguage(c, s.site))
+		a, ok := s.site.Lookup(s.hostOf(c), path, s.requestLanguage(c))
 		if !ok {
 			return incident.Errorf(incident.ENOTFOUND, "no such page")
 		}
@@ -241,15 +242,22 @@ func parseQ(part string) (string, float64) {
 	return name, q
 }
 
-// requestLanguage picks the language to serve: ?lang= when the page has it,
-// else the best Accept-Language match among the page's languages, else ""
-// (the page's default).
-func requestLanguage(c *fiber.Ctx, site Site) string {
+// requestLanguage is pickLanguage for the page this host serves.
+func (s *Server) requestLanguage(c *fiber.Ctx) string {
+	var page *incident.Page
+	if s.site != nil {
+		page, _ = s.site.PageFor(s.hostOf(c))
+	}
+	return pickLanguage(c, page)
+}
+
+// pickLanguage picks the language to serve: ?lang= when the page (any of
+// herald's languages for nil) has it, else the best Accept-Language match
+// among the page's languages, else "" (the page's default).
+func pickLanguage(c *fiber.Ctx, page *incident.Page) string {
 	have := incident.Languages
-	if site != nil {
-		if p, ok := site.PageFor(hostOf(c)); ok && len(p.Languages) > 0 {
-			have = p.Languages
-		}
+	if page != nil && len(page.Languages) > 0 {
+		have = page.Languages
 	}
 	if l := strings.ToLower(c.Query("lang")); l != "" && contains(have, l) {
 		return l
@@ -323,7 +331,7 @@ func shortLink(c *fiber.Ctx) error {
 // open and a client that left is noticed (the write fails) and let go.
 func (s *Server) events() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		host := hostOf(c)
+		host := s.hostOf(c)
 		page, ok := s.site.PageFor(host)
 		if !ok {
 			return incident.Errorf(incident.ENOTFOUND, "no status page on this host")

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -64,12 +65,12 @@ type Config struct {
 	PublicURL string
 	// BodyLimit caps a request body in bytes; larger requests get 413.
 	BodyLimit int
-	// TrustProxy makes the server believe X-Forwarded-For and
-	// X-Forwarded-Host from TrustedProxies (from any peer when that list is
-	// empty). Off, those headers are ignored, so a client cannot pick the
-	// page or spoof its address.
-	TrustProxy     bool
-	TrustedProxies []string
+	// TrustedProxies are the reverse proxies (addresses and CIDRs, from
+	// ParseTrustedProxies) whose X-Forwarded-For, X-Forwarded-Proto and
+	// X-Forwarded-Host herald believes (proxy.go). Empty: none; the client
+	// is the socket's peer and those headers are ignored, so a client
+	// cannot spoof its address.
+	TrustedProxies []netip.Prefix
 	// HeartbeatInterval is how often /events sends a comment so proxies keep
 	// the stream open and a gone client is noticed.
 	HeartbeatInterval time.Duration
@@ -115,6 +116,7 @@ type Server struct {
 	api     fiber.Router // /api/v1, for Mount
 	metrics *metrics
 	csp     cspCache
+	proxies proxies // cfg.TrustedProxies
 
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once
@@ -132,7 +134,7 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, svc: svc, site: site, log: log, done: make(chan struct{})}
+	s := &Server{cfg: cfg, svc: svc, site: site, log: log, proxies: proxies(cfg.TrustedProxies), done: make(chan struct{})}
 	fc := fiber.Config{
 		// Immutable: strings from the request (params, headers) stay valid
 		// after the handler returns; the service keeps some of them.
@@ -151,13 +153,12 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 		DisableStartupMessage:        true,
 		ErrorHandler:                 s.handleError,
 		AppName:                      "herald",
-		// Trust X-Forwarded-* only when configured: fiber trusts them from
-		// anyone unless the check is enabled.
-		EnableTrustedProxyCheck: !cfg.TrustProxy || len(cfg.TrustedProxies) > 0,
-		TrustedProxies:          cfg.TrustedProxies,
-	}
-	if cfg.TrustProxy {
-		fc.ProxyHeader = fiber.HeaderXForwardedFor
+		// fiber trusts no proxy, so c.IP(), c.Hostname() and c.Protocol()
+		// never read X-Forwarded-* (fiber believes them from anyone unless
+		// the check is on, and its c.IP() would take the leftmost
+		// X-Forwarded-For entry, which the client writes). proxy.go decides
+		// what to believe, from cfg.TrustedProxies.
+		EnableTrustedProxyCheck: true,
 	}
 	s.app = fiber.New(fc)
 	s.metrics = newMetrics(reg, svc, log)

@@ -87,7 +87,7 @@ func (s *Server) sameOrigin(c *fiber.Ctx) bool {
 		return false
 	}
 	host := strings.ToLower(u.Hostname())
-	if host == hostOf(c) {
+	if host == s.hostOf(c) {
 		return true
 	}
 	if p, err := url.Parse(s.bc.cfg.PublicURL); err == nil && p.Host != "" && strings.EqualFold(p.Hostname(), host) {
@@ -101,7 +101,7 @@ func (s *Server) publicPage(c *fiber.Ctx) (*incident.Page, error) {
 	if s.site == nil {
 		return nil, incident.Errorf(incident.ENOTFOUND, "no status page on this host")
 	}
-	p, ok := s.site.PageFor(hostOf(c))
+	p, ok := s.site.PageFor(s.hostOf(c))
 	if !ok {
 		return nil, incident.Errorf(incident.ENOTFOUND, "no status page on this host")
 	}
@@ -117,7 +117,7 @@ func acceptsHTML(c *fiber.Ctx) bool {
 // sendForm renders a subscription page. These pages are not cached: they
 // carry a fresh token, and the answers to POSTs are one person's.
 func (s *Server) sendForm(c *fiber.Ctx, status int, page *incident.Page, name statuspage.FormName, d statuspage.FormData) error {
-	body, err := s.bc.forms.Render(page, requestLanguage(c, s.site), name, d)
+	body, err := s.bc.forms.Render(page, s.requestLanguage(c), name, d)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (s *Server) sendForm(c *fiber.Ctx, status int, page *incident.Page, name st
 
 // withLang keeps the page's language across a POST: ?lang= on the action.
 func withLang(c *fiber.Ctx, path string) string {
-	if l := requestLanguage(c, nil); l != "" {
+	if l := pickLanguage(c, nil); l != "" {
 		return path + "?lang=" + url.QueryEscape(l)
 	}
 	return path
@@ -164,7 +164,7 @@ func (s *Server) subscribeForm(c *fiber.Ctx, page *incident.Page, channel, addre
 	if err != nil {
 		return statuspage.FormData{}, err
 	}
-	d := statuspage.FormData{Action: withLang(c, "/subscribe"), CSRF: s.bc.formToken(hostOf(c), "subscribe", s.svc.Now()),
+	d := statuspage.FormData{Action: withLang(c, "/subscribe"), CSRF: s.bc.formToken(s.hostOf(c), "subscribe", s.svc.Now()),
 		Channel: channel, Address: address, Language: language}
 	for _, cp := range comps {
 		if cp.Group {
@@ -182,7 +182,7 @@ func (s *Server) subscribePage() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		d, err := s.subscribeForm(c, page, "", "", requestLanguage(c, s.site), nil)
+		d, err := s.subscribeForm(c, page, "", "", s.requestLanguage(c), nil)
 		if err != nil {
 			return err
 		}
@@ -220,7 +220,7 @@ func (s *Server) subscribe() fiber.Handler {
 			d.Problem = problem
 			return s.sendForm(c, status, page, statuspage.FormSubscribe, d)
 		}
-		if !s.sameOrigin(c) || !s.bc.checkFormToken(hostOf(c), "subscribe", c.FormValue("csrf"), s.svc.Now()) {
+		if !s.sameOrigin(c) || !s.bc.checkFormToken(s.hostOf(c), "subscribe", c.FormValue("csrf"), s.svc.Now()) {
 			return again(http.StatusForbidden, statuspage.ProblemExpired,
 				incident.Errorf(incident.EFORBIDDEN, "the form is stale or was posted from another site; load /subscribe again"))
 		}
@@ -233,7 +233,7 @@ func (s *Server) subscribe() fiber.Handler {
 			return again(http.StatusBadRequest, statuspage.ProblemAddress, incident.Invalid("address", "is required"))
 		}
 		sub, err := s.bc.notify.Subscribe(c.UserContext(), notify.SubscribeRequest{PageID: page.ID, Kind: notify.Kind(channel),
-			Address: address, Language: language, ComponentIDs: comps, IP: c.IP(), Source: "page"})
+			Address: address, Language: language, ComponentIDs: comps, IP: s.clientIP(c), Source: "page"})
 		if err != nil {
 			err = fieldFor(err, "", "address") // the form's field, whatever the channel
 			if problem, status, ok := problemOf(err); ok {
@@ -253,7 +253,7 @@ func (s *Server) subscribe() fiber.Handler {
 
 func (s *Server) codeForm(c *fiber.Ctx, phone string) statuspage.FormData {
 	return statuspage.FormData{Action: withLang(c, "/subscribe/confirm-code"), Phone: phone,
-		CSRF: s.bc.formToken(hostOf(c), "code", s.svc.Now())}
+		CSRF: s.bc.formToken(s.hostOf(c), "code", s.svc.Now())}
 }
 
 // confirmCode is POST /subscribe/confirm-code: the SMS code.
@@ -272,7 +272,7 @@ func (s *Server) confirmCode() fiber.Handler {
 			d.Problem = problem
 			return s.sendForm(c, status, page, statuspage.FormEnterCode, d)
 		}
-		if !s.sameOrigin(c) || !s.bc.checkFormToken(hostOf(c), "code", c.FormValue("csrf"), s.svc.Now()) {
+		if !s.sameOrigin(c) || !s.bc.checkFormToken(s.hostOf(c), "code", c.FormValue("csrf"), s.svc.Now()) {
 			return again(http.StatusForbidden, statuspage.ProblemExpired,
 				incident.Errorf(incident.EFORBIDDEN, "the form is stale or was posted from another site; sign up again"))
 		}

@@ -51,7 +51,7 @@ func (s *Server) twilioForm(c *fiber.Ctx) (url.Values, bool) {
 	c.Request().PostArgs().VisitAll(func(k, v []byte) { form.Add(string(k), string(v)) })
 	base := strings.TrimRight(s.bc.cfg.PublicURL, "/")
 	if base == "" {
-		base = c.BaseURL()
+		base = s.baseURL(c)
 	}
 	ok := twilio.VerifySignature(s.bc.cfg.TwilioAuthToken, base+c.OriginalURL(), form, c.Get(twilio.HeaderSignature))
 	return form, ok
