@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/heraldhq/herald/server"
 )
 
 // Defaults for every setting; configs/herald.example.yaml repeats them.
@@ -32,15 +35,16 @@ const (
 // HERALD_* environment variables, then flags. Secrets never come from the
 // YAML file: see Providers.
 type Config struct {
-	Addr            string        // host:port to listen on
-	DataDir         string        // SQLite engine: directory of herald.db
-	RedisURL        string        // set: use the Redis engine instead of SQLite
-	RedisPrefix     string        // Redis engine: start every key with this (several deployments can share one Redis)
-	PublicURL       string        // base URL of the status page; "" derives http://<addr>
-	LogLevel        string        // debug, info, warn, error
-	LogFormat       string        // text or json
-	BodyLimit       int           // largest request body, bytes
-	ShutdownTimeout time.Duration // how long in-flight requests get on SIGINT/SIGTERM
+	Addr            string         // host:port to listen on
+	DataDir         string         // SQLite engine: directory of herald.db
+	RedisURL        string         // set: use the Redis engine instead of SQLite
+	RedisPrefix     string         // Redis engine: start every key with this (several deployments can share one Redis)
+	PublicURL       string         // base URL of the status page; "" derives http://<addr>
+	TrustedProxies  []netip.Prefix // reverse proxies whose X-Forwarded-* herald believes; none by default
+	LogLevel        string         // debug, info, warn, error
+	LogFormat       string         // text or json
+	BodyLimit       int            // largest request body, bytes
+	ShutdownTimeout time.Duration  // how long in-flight requests get on SIGINT/SIGTERM
 
 	Broadcast Broadcast // the fan-out: policy, quiet hours, rates, SMS budget
 	Providers Providers
@@ -79,6 +83,14 @@ func (c *Config) settings() []setting {
 		{"redis_url", "HERALD_REDIS_URL", "redis", "use the Redis engine at `URL` (redis://host:6379/0) instead of SQLite", str(&c.RedisURL), func() string { return c.RedisURL }},
 		{"redis_prefix", "HERALD_REDIS_PREFIX", "redis-prefix", "Redis engine: start every key with `PREFIX` (default herald)", str(&c.RedisPrefix), func() string { return c.RedisPrefix }},
 		{"public_url", "HERALD_PUBLIC_URL", "public-url", "public base `URL` of the status page (default http://ADDR)", str(&c.PublicURL), func() string { return c.PublicURL }},
+		{"trusted_proxies", "HERALD_TRUSTED_PROXIES", "trusted-proxies", "believe X-Forwarded-For, -Proto and -Host from these proxies (`ADDRS`: addresses or CIDRs, comma-separated)", func(v string) error {
+			p, err := server.ParseTrustedProxies(v)
+			if err != nil {
+				return err
+			}
+			c.TrustedProxies = p
+			return nil
+		}, func() string { return joinPrefixes(c.TrustedProxies) }},
 		{"log_level", "HERALD_LOG_LEVEL", "log-level", "log `LEVEL`: debug, info, warn or error", str(&c.LogLevel), func() string { return c.LogLevel }},
 		{"log_format", "HERALD_LOG_FORMAT", "log-format", "log `FORMAT`: text or json", str(&c.LogFormat), func() string { return c.LogFormat }},
 		{"body_limit", "HERALD_BODY_LIMIT", "body-limit", "largest request body, e.g. 1MiB or 65536 (`SIZE`)", func(v string) error {
@@ -98,6 +110,19 @@ func (c *Config) settings() []setting {
 			return nil
 		}, func() string { return c.ShutdownTimeout.String() }},
 	}, c.Broadcast.settings()...)
+}
+
+// joinPrefixes prints trusted_proxies: addresses alone, ranges as CIDRs.
+func joinPrefixes(ps []netip.Prefix) string {
+	var out []string
+	for _, p := range ps {
+		if p.IsSingleIP() {
+			out = append(out, p.Addr().String())
+		} else {
+			out = append(out, p.String())
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // parseSize reads a byte count: 65536, 64KiB, 1MiB, 1MB, 512k.
@@ -330,6 +355,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("redis_url", redactURL(c.RedisURL)),
 		slog.String("redis_prefix", c.RedisPrefix),
 		slog.String("public_url", c.PublicURL),
+		slog.String("trusted_proxies", joinPrefixes(c.TrustedProxies)),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 		slog.Int("body_limit", c.BodyLimit),

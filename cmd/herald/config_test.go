@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -117,6 +118,15 @@ func TestConfigLayers(t *testing.T) {
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{"trusted proxies from the environment", map[string]string{"HERALD_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1 ::1"}, nil, func(t *testing.T, c Config) {
+			want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+			if !reflect.DeepEqual(c.TrustedProxies, want) {
+				t.Errorf("got %v, want %v", c.TrustedProxies, want)
+			}
+			if got := joinPrefixes(c.TrustedProxies); got != "10.0.0.0/8, 127.0.0.1, ::1" {
+				t.Errorf("printed as %q", got)
+			}
+		}},
 		{"--data beats HERALD_REDIS_URL", map[string]string{"HERALD_REDIS_URL": "redis://127.0.0.1:6379"}, []string{"--data", "/d"}, func(t *testing.T, c Config) {
 			if c.RedisURL != "" || c.DataDir != "/d" {
 				t.Errorf("got %+v", c)
@@ -167,6 +177,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad duration", nil, []string{"--shutdown-timeout", "soon"}, "--shutdown-timeout"},
 		{"bad redis url", nil, []string{"--redis", "http://x"}, "redis_url"},
 		{"bad public url", map[string]string{"HERALD_PUBLIC_URL": "status.example.com"}, nil, "public_url"},
+		{"bad trusted proxy", map[string]string{"HERALD_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"}, nil, "HERALD_TRUSTED_PROXIES"},
+		{"trusting everyone", nil, []string{"--trusted-proxies", "0.0.0.0/0"}, "every address"},
 		{"secret twice", map[string]string{"HERALD_SMTP_PASSWORD": "a", "HERALD_SMTP_PASSWORD_FILE": "/x"}, nil, "both set"},
 	}
 	for _, tt := range tests {

@@ -152,7 +152,7 @@ func (a *app) serve(ctx context.Context, cfg Config) error {
 	siteDone := make(chan error, 1)
 	go func() { siteDone <- site.Run(runCtx) }()
 
-	srv := server.New(server.Config{PublicURL: publicURL, BodyLimit: cfg.BodyLimit}, svc, site, reg, log)
+	srv := server.New(server.Config{PublicURL: publicURL, BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies}, svc, site, reg, log)
 	fan, chans, err := startBroadcast(ctx, cfg, publicURL, eng, svc, srv, reg, log)
 	if err != nil {
 		return err
