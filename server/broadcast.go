@@ -136,10 +136,7 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 	}
 	n := req.Header.ContentLength()
 	if n > s.cfg.BodyLimit {
-		// The unread rest of the body is still on the connection: close it
-		// after answering, or the next request would be read from the body.
-		c.Context().SetConnectionClose()
-		return fiber.ErrRequestEntityTooLarge
+		return s.refuseLarge(c)
 	}
 	if n >= 0 {
 		req.Body() // within the limit: read it whole now
@@ -150,11 +147,27 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 		return fiber.ErrBadRequest
 	}
 	if len(b) > s.cfg.BodyLimit {
-		c.Context().SetConnectionClose()
-		return fiber.ErrRequestEntityTooLarge
+		return s.refuseLarge(c)
 	}
 	req.SetBody(b)
 	return c.Next()
+}
+
+// refuseLarge answers 413 to a body over the limit. The unread rest of it
+// is still on the connection: up to twice BodyLimit of it is read and
+// dropped first, so the client, which may still be sending, reads the 413
+// rather than a connection reset (closing a socket with unread data sends
+// a TCP reset, which can discard the answer before the client reads it),
+// and the connection stays usable. A larger rest is not read: the
+// connection is closed after the answer, or the next request would be
+// read from the body.
+func (s *Server) refuseLarge(c *fiber.Ctx) error {
+	limit := 2 * int64(s.cfg.BodyLimit)
+	dropped, err := io.Copy(io.Discard, io.LimitReader(c.Request().BodyStream(), limit+1))
+	if err != nil || dropped > limit {
+		c.Context().SetConnectionClose()
+	}
+	return fiber.ErrRequestEntityTooLarge
 }
 
 // isImportPath reports whether p is /api/v1/pages/{id}/customers/import.

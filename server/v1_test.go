@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -368,3 +372,64 @@ func TestAuth(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestOverSizeBodyKeepsConnection: a body over the limit gets its 413 after
+// the server has read the body, so a client still sending reads the answer
+// (not a reset), and the next request on the same connection is served.
+// A body far over the limit closes the connection instead.
+func TestOverSizeBodyKeepsConnection(t *testing.T) {
+	e := newEnv(t)
+	e.serve()
+	post := func(size int) string {
+		body := `{"incident":{"name":"x","body":"` + strings.Repeat("a", size) + `"}}`
+		return "POST /v1/pages/" + e.page.ID + "/incidents HTTP/1.1\r\nHost: status.example.com\r\nAuthorization: OAuth " + e.admin +
+			"\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	const health = "GET /healthz HTTP/1.1\r\nHost: status.example.com\r\n\r\n"
+	for _, tt := range []struct {
+		name  string
+		size  int
+		reuse bool
+	}{
+		{"a little over: read, refused, kept", 70 << 10, true},
+		{"far over: refused, closed", 200 << 10, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			if _, err := io.WriteString(conn, post(tt.size)); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("reading the answer to the over-size body: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusRequestEntityTooLarge || res.Close == tt.reuse {
+				t.Fatalf("status %d, Connection: close %v; want 413 and close %v", res.StatusCode, res.Close, !tt.reuse)
+			}
+			if !tt.reuse {
+				return
+			}
+			if _, err := io.WriteString(conn, health); err != nil {
+				t.Fatal(err)
+			}
+			res, err = http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("the next request on the connection: %v", err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("the next request on the connection: status %d, want 200", res.StatusCode)
+			}
+		})
+	}
+}
