@@ -191,10 +191,14 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 
 	var id string
 	t.Run("declare --wait", func(t *testing.T) {
-		r := mustCLI(t, env, "declare", "--name", "Card payments fail", "--component", "Payments=major_outage",
+		r := mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--component", "Payments=major_outage",
 			"--message", "Investigating.", "--wait")
-		id = declaredID(t, r)
-		if !regexp.MustCompile(`broadcast \w+ done: \d+ sent, \d+ delivered, 0 failed`).MatchString(r.stdout) {
+		// -q: stdout is the ID alone, so INCIDENT=$(herald declare -q --wait ...) works.
+		id = strings.TrimSpace(r.stdout)
+		if !regexp.MustCompile(`^[0-9a-z]+\n$`).MatchString(r.stdout) {
+			t.Fatalf("declare -q --wait printed more than the ID on stdout:\n%s", r.stdout)
+		}
+		if !regexp.MustCompile(`broadcast \w+ done: \d+ sent, \d+ delivered, 0 failed`).MatchString(r.stderr) {
 			t.Fatalf("declare --wait did not end with the broadcast's summary:\n%s\n%s", r.stdout, r.stderr)
 		}
 		for _, want := range []string{"following broadcast", "sms", "email", "slack", "[########################]"} {
@@ -291,8 +295,8 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 	t.Run("resolve --wait apologises", func(t *testing.T) {
 		before := inbox(t, n)
 		r := mustCLI(t, env, "resolve", id, "--message", "Payments work again.", "--wait")
-		if !strings.Contains(r.stdout, "done") {
-			t.Fatalf("resolve --wait: %s", r.stdout)
+		if !strings.Contains(r.stderr, "done") {
+			t.Fatalf("resolve --wait: %s", r.stderr)
 		}
 		after := inbox(t, n)
 		if got := countKind(after, "sms") - countKind(before, "sms"); got != 3 {
@@ -345,7 +349,7 @@ func TestConfiguredProviders(t *testing.T) {
 	}
 	mustCLI(t, cenv, "import", "customers", file)
 	r := mustCLI(t, cenv, "declare", "--name", "Down", "--component", "Payments=major_outage", "--wait")
-	if !strings.Contains(r.stdout, "1 failed") || !strings.Contains(r.stderr, "no email provider configured") {
+	if !strings.Contains(r.stderr, "1 failed") || !strings.Contains(r.stderr, "no email provider configured") {
 		t.Errorf("the email without a provider should fail with a reason:\n%s\n%s", r.stdout, r.stderr)
 	}
 	if got := sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201234567"}); len(got) != 1 {

@@ -371,7 +371,7 @@ func cmdBroadcastWatch(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return a.watch(ctx, c, pos[0])
+	return a.watch(ctx, c, pos[0], a.stdout)
 }
 
 func cmdBroadcastList(ctx context.Context, a *app, args []string) error {

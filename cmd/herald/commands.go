@@ -93,7 +93,7 @@ func addIncidentFlags(fs *flag.FlagSet) *incidentFlags {
 	fs.BoolVar(&f.noNotify, "no-notify", false, "post without notifying subscribers")
 	fs.BoolVar(&f.asJSON, "json", false, "print the incident as JSON")
 	fs.BoolVar(&f.quiet, "q", false, "print only the incident ID")
-	fs.BoolVar(&f.wait, "wait", false, "then follow the broadcast: a progress bar per channel on stderr until every message is out (Ctrl-C stops watching, not the broadcast)")
+	fs.BoolVar(&f.wait, "wait", false, "then follow the broadcast: a progress bar per channel on stderr until every message is out, and a summary line on stderr (Ctrl-C stops watching, not the broadcast)")
 	return f
 }
 

@@ -185,8 +185,10 @@ func (v *progressView) show(p *notify.Progress, final bool) {
 }
 
 // watch follows broadcast id until it finishes or ctx ends, drawing its
-// progress on stderr and printing a summary line on stdout.
-func (a *app) watch(ctx context.Context, c *client, id string) error {
+// progress on stderr and printing a summary line on summary (stdout for
+// `broadcast watch`; stderr after a write's --wait, whose stdout is the
+// incident it printed, so `-q` and `--json` stay what they say).
+func (a *app) watch(ctx context.Context, c *client, id string, summary io.Writer) error {
 	v := newProgressView(a.stderr)
 	var last *notify.Progress
 	onProgress := func(p *notify.Progress) { last = p; v.show(p, false) }
@@ -211,11 +213,11 @@ func (a *app) watch(ctx context.Context, c *client, id string) error {
 	}
 	v.show(last, true)
 	t := totals(last)
-	fmt.Fprintf(a.stdout, "broadcast %s %s: %d sent, %d delivered, %d failed, %d suppressed", id, doneWord(last), t.sent, t.delivered, t.failed, t.suppressed)
+	fmt.Fprintf(summary, "broadcast %s %s: %d sent, %d delivered, %d failed, %d suppressed", id, doneWord(last), t.sent, t.delivered, t.failed, t.suppressed)
 	if t.cancelled > 0 {
-		fmt.Fprintf(a.stdout, ", %d cancelled", t.cancelled)
+		fmt.Fprintf(summary, ", %d cancelled", t.cancelled)
 	}
-	fmt.Fprintln(a.stdout)
+	fmt.Fprintln(summary)
 	return nil
 }
 
@@ -352,5 +354,5 @@ func (a *app) waitFor(ctx context.Context, c *client, pageID, incidentID string,
 		return nil
 	}
 	fmt.Fprintf(a.stderr, "following broadcast %s (Ctrl-C stops watching, not the broadcast)\n", id)
-	return a.watch(ctx, c, id)
+	return a.watch(ctx, c, id, a.stderr)
 }
