@@ -56,6 +56,13 @@ type Channel interface {
 	Send(ctx context.Context, m *Message) (Receipt, error)
 }
 
+// Describer is a Channel that can say in words what one of its provider's
+// error codes means; a delivery receipt that carries a code (a Twilio
+// status callback's 30003) keeps that as its reason.
+type Describer interface {
+	Describe(code string) string // "" for a code it does not know
+}
+
 // SendError is a provider's refusal, classified.
 type SendError struct {
 	Permanent  bool          // retrying cannot help (invalid number, unsubscribed, too long, 5xx SMTP)

@@ -370,6 +370,10 @@ func TestStatusCallbacks(t *testing.T) {
 		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36202222222"); err != nil {
 			t.Errorf("21610 receipt did not suppress: %v", err)
 		}
+		// The receipt's code is kept, and what it means is the reason.
+		if d := get("+36202222222"); d.ErrorCode != "21610" || d.Reason != "undelivered: recipient unsubscribed (replied STOP)" {
+			t.Errorf("undelivered receipt: code %q, reason %q; want 21610 and what it means", d.ErrorCode, d.Reason)
+		}
 		if err := h.svc.HandleStatusCallback(h.ctx, "SMnope", "delivered", ""); !errors.Is(err, notify.ErrReceiptKept) {
 			t.Errorf("unknown sid, delivered: %v, want ErrReceiptKept", err)
 		}

@@ -307,7 +307,23 @@ func (s *Service) applyReceipt(ctx context.Context, d *Delivery, st DeliveryStat
 			return err
 		}
 	}
-	return s.store.SetDeliveryStatus(ctx, d.ID, st, status, errorCode, at)
+	return s.store.SetDeliveryStatus(ctx, d.ID, st, s.receiptReason(d.Kind, status, errorCode), errorCode, at)
+}
+
+// receiptReason is the reason a receipt leaves on its delivery: the
+// provider's status, and what its error code means when the channel can
+// say ("undelivered: unreachable destination handset"), which is what an
+// agent reads and what a broadcast's failures are counted by.
+func (s *Service) receiptReason(k Kind, status, errorCode string) string {
+	if errorCode == "" {
+		return status
+	}
+	if d, ok := s.chans[k].(Describer); ok {
+		if what := d.Describe(errorCode); what != "" {
+			return status + ": " + what
+		}
+	}
+	return status
 }
 
 // applyKeptReceipts applies the receipts kept for the provider IDs of a

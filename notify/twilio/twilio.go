@@ -309,11 +309,24 @@ var permanentCodes = map[int]string{
 	30008: "unknown error",
 }
 
+// Describe implements notify.Describer for the codes herald knows (those
+// that decide a retry); "" for others.
+func (c *Channel) Describe(code string) string {
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		return ""
+	}
+	if what := permanentCodes[n]; what != "" {
+		return what
+	}
+	return transientCodes[n]
+}
+
 // transientCodes are Twilio errors that waiting can fix.
-var transientCodes = map[int]bool{
-	20429: true, // too many requests: never processed, always safe to retry
-	21611: true, // sender's queue is full (over 10 h): slow down
-	30001: true, // queue overflow
+var transientCodes = map[int]string{
+	20429: "too many requests",          // never processed, always safe to retry
+	21611: "the sender's queue is full", // over 10 h of messages queued: slow down
+	30001: "queue overflow",
 }
 
 // classify turns twilio-go's error into a *notify.SendError:
@@ -333,7 +346,7 @@ func classify(err error, status int, retryAfter time.Duration) error {
 			se.Reason = permanentCodes[te.Code]
 		}
 		switch {
-		case transientCodes[te.Code] || te.Status == http.StatusTooManyRequests:
+		case transientCodes[te.Code] != "" || te.Status == http.StatusTooManyRequests:
 			se.RetryAfter = retryAfter
 		case permanentCodes[te.Code] != "":
 			se.Permanent = true

@@ -525,3 +525,13 @@ func TestTwiML(t *testing.T) {
 		t.Fatalf("Reply = %q, %v", reply, err)
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	var c Channel
+	for code, want := range map[string]string{"30003": "unreachable destination handset", "30001": "queue overflow", "21610": "recipient unsubscribed (replied STOP)",
+		"99999": "", "": "", "3000x": ""} {
+		if got := c.Describe(code); got != want {
+			t.Errorf("Describe(%q) = %q, want %q", code, got, want)
+		}
+	}
+}
