@@ -45,9 +45,10 @@ func DefaultPolicy() map[Kind][]incident.BroadcastKind {
 // DefaultSubscribeIPLimit is Statuspage's: 10 sign-ups per IP per 4 hours.
 func DefaultSubscribeIPLimit() Limit { return Limit{Rate: 10.0 / (4 * 3600), Burst: 10} }
 
-// subscribeNumberLimit bounds confirmation texts to one number: 3 an hour,
-// so a form cannot be used to flood someone's phone.
-var subscribeNumberLimit = Limit{Rate: 3.0 / 3600, Burst: 3}
+// subscribeAddressLimit bounds confirmation messages to one phone number
+// or email address: 3 an hour, so the sign-up form (from however many IPs)
+// cannot be used to flood someone's phone or mailbox.
+var subscribeAddressLimit = Limit{Rate: 3.0 / 3600, Burst: 3}
 
 // allows reports whether the policy sends broadcasts of kind b on channel k.
 func (c *Config) allows(k Kind, b incident.BroadcastKind) bool {

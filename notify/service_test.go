@@ -222,6 +222,33 @@ func TestSubscriptions(t *testing.T) {
 			}
 		})
 
+		t.Run("per-address limit on confirmation emails, from any IP", func(t *testing.T) {
+			// The sign-up form must not mail-bomb an address from many IPs.
+			const addr = "victim@example.com"
+			var s *notify.Subscriber
+			var err error
+			for i := 1; i <= 3; i++ {
+				if s, err = sub(notify.Email, addr, fmt.Sprintf("10.8.0.%d", i)); err != nil {
+					t.Fatalf("sign-up %d: %v", i, err)
+				}
+			}
+			_, err = sub(notify.Email, addr, "10.8.0.4")
+			if incident.ErrorCode(err) != notify.ERATELIMITED {
+				t.Fatalf("4th sign-up of one address: %v, want rate_limited", err)
+			}
+			if strings.Contains(err.Error(), "subscri") {
+				t.Errorf("the refusal %q speaks of the subscription", err)
+			}
+			ds, err := svc.Deliveries(h.ctx, notify.DeliveryFilter{PageID: h.page.ID, RecipientID: s.ID})
+			if err != nil || len(ds) != 3 {
+				t.Errorf("confirmations queued = %d, %v; want 3", len(ds), err)
+			}
+			// Other addresses from a fresh IP are not held back by it.
+			if _, err := sub(notify.Email, "bystander@example.com", "10.8.0.5"); err != nil {
+				t.Errorf("another address: %v", err)
+			}
+		})
+
 		t.Run("webhook SSRF", func(t *testing.T) {
 			strict := h.service(notify.Config{PublicURL: "https://status.acme.test"}, nil, nil)
 			for _, u := range []string{"http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/"} {

@@ -196,7 +196,11 @@ func containsString(list []string, s string) bool {
 }
 
 // limitSignup applies the per-IP limit to every self-service sign-up and
-// a per-number limit to SMS (against toll fraud and texting someone else).
+// a per-address limit to the channels that send a confirmation: SMS
+// (against toll fraud and texting someone else) and email (against
+// mail-bombing an address from many IPs). It runs only where a
+// confirmation would go out, and its message names no subscription
+// state, so a 429 tells nobody whether the address is subscribed.
 func (s *Service) limitSignup(ctx context.Context, ip string, kind Kind, addr string) error {
 	if ip != "" {
 		wait, err := s.lim.Take(ctx, "subscribe:ip:"+ipKey(ip), s.cfg.SubscribeIPLimit, 0)
@@ -207,14 +211,16 @@ func (s *Service) limitSignup(ctx context.Context, ip string, kind Kind, addr st
 			return rateLimited("too many sign-ups from this address; try again in %s", wait.Round(time.Minute))
 		}
 	}
-	if kind == SMS {
-		wait, err := s.lim.Take(ctx, "subscribe:sms:"+addr, subscribeNumberLimit, 0)
-		if err != nil {
-			return err
-		}
-		if wait > 0 {
-			return rateLimited("too many codes sent to this number; try again in %s", wait.Round(time.Minute))
-		}
+	what := map[Kind]string{SMS: "codes sent to this number", Email: "confirmation emails sent to this address"}[kind]
+	if what == "" {
+		return nil
+	}
+	wait, err := s.lim.Take(ctx, "subscribe:"+string(kind)+":"+addr, subscribeAddressLimit, 0)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return rateLimited("too many %s; try again in %s", what, wait.Round(time.Minute))
 	}
 	return nil
 }

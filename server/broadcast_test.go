@@ -646,6 +646,44 @@ func TestPublicSubscribe(t *testing.T) {
 		}
 	})
 
+	t.Run("confirmation emails per address are limited: 429 JSON", func(t *testing.T) {
+		post := func() response {
+			csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
+			return b.form("/subscribe", url.Values{"channel": {"email"}, "address": {"flooded@example.com"}, "csrf": {csrf}}, "Accept", "application/json")
+		}
+		for i := 0; i < 3; i++ {
+			if r := post(); r.status != http.StatusOK {
+				t.Fatalf("sign-up %d: %d %s", i, r.status, r.body)
+			}
+		}
+		r := post()
+		d := r.errorOf(t)
+		if r.status != http.StatusTooManyRequests || d.Code != notify.ERATELIMITED {
+			t.Fatalf("4th: %d %+v", r.status, d)
+		}
+		if strings.Contains(d.Message, "subscri") {
+			t.Errorf("the 429 %q speaks of the subscription", d.Message)
+		}
+		subs, err := b.n.Subscribers(context.Background(), notify.SubscriberFilter{PageID: b.page.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, s := range subs {
+			if s.Address != "flooded@example.com" {
+				continue
+			}
+			found = true
+			ds, err := b.n.Deliveries(context.Background(), notify.DeliveryFilter{PageID: b.page.ID, RecipientID: s.ID})
+			if err != nil || len(ds) != 3 {
+				t.Errorf("confirmations queued = %d, %v; want 3", len(ds), err)
+			}
+		}
+		if !found {
+			t.Error("no subscriber for flooded@example.com")
+		}
+	})
+
 	t.Run("sign-ups per IP are limited: 429", func(t *testing.T) {
 		for i := 0; ; i++ {
 			csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
