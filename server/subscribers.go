@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -327,26 +328,49 @@ func (s *Server) getSubscriber() fiber.Handler {
 
 // subscriberUpdate is PATCH .../subscribers/:id: Statuspage sends
 // {"component_ids":[...]}; the {"subscriber":{...}} wrapper is taken too.
+// component_ids absent leaves them unchanged; null or [] is the whole page.
 type subscriberUpdate struct {
-	ComponentIDs *[]string `json:"component_ids"`
-	Language     *string   `json:"language"`
+	ComponentIDs sentIDs `json:"component_ids"`
+	Language     *string `json:"language"`
 	Subscriber   *struct {
-		ComponentIDs *[]string `json:"component_ids"`
-		Language     *string   `json:"language"`
+		ComponentIDs sentIDs `json:"component_ids"`
+		Language     *string `json:"language"`
 	} `json:"subscriber"`
+}
+
+// sentIDs is a list of IDs that knows whether it was sent: a *[]string
+// stays nil both when the field is absent and when it is null, and here
+// the two mean different things (unchanged, the whole page). encoding/json
+// calls UnmarshalJSON for null only on a non-pointer field, hence a value.
+type sentIDs struct {
+	Sent bool
+	IDs  []string // non-nil when Sent
+}
+
+// UnmarshalJSON records that the field was sent; null reads as [].
+func (l *sentIDs) UnmarshalJSON(b []byte) error {
+	var ids []string
+	if err := json.Unmarshal(b, &ids); err != nil {
+		return err
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	l.Sent, l.IDs = true, ids
+	return nil
 }
 
 func (r *subscriberUpdate) Valid() error {
 	if r.Subscriber != nil {
-		if r.ComponentIDs == nil {
+		if !r.ComponentIDs.Sent {
 			r.ComponentIDs = r.Subscriber.ComponentIDs
 		}
 		if r.Language == nil {
 			r.Language = r.Subscriber.Language
 		}
 	}
-	if r.ComponentIDs == nil && r.Language == nil {
-		return incident.Invalid("component_ids", "send component_ids (an empty list for the whole page) or language")
+	if !r.ComponentIDs.Sent && r.Language == nil {
+		return incident.Invalid("component_ids", "send component_ids ([] or null for the whole page) or language")
 	}
 	return nil
 }
@@ -357,14 +381,7 @@ func (s *Server) updateSubscriber() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		var comps []string
-		if req.ComponentIDs != nil {
-			comps = *req.ComponentIDs
-			if comps == nil {
-				comps = []string{} // null: the whole page
-			}
-		}
-		sub, err := s.bc.notify.UpdateSubscriber(c.UserContext(), c.Params("page_id"), c.Params("subscriber_id"), comps, req.Language)
+		sub, err := s.bc.notify.UpdateSubscriber(c.UserContext(), c.Params("page_id"), c.Params("subscriber_id"), req.ComponentIDs.IDs, req.Language)
 		if err != nil {
 			return err
 		}

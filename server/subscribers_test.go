@@ -80,6 +80,35 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 			t.Errorf("page=-1: %d %s", r.status, r.body)
 		}
 	})
+
+	t.Run("patch component_ids: absent, null and []", func(t *testing.T) {
+		// Absent leaves the components as they are; null and [] both mean
+		// the whole page (a Statuspage client clearing the field sends null).
+		path := base + "/" + ids[0]
+		tests := []struct {
+			name, body string
+			want       []string // nil: the whole page
+		}{
+			{"absent", `{"language":"pl"}`, []string{b.compA.ID}},
+			{"absent in the wrapper", `{"subscriber":{"language":"hr"}}`, []string{b.compA.ID}},
+			{"null", `{"component_ids":null}`, nil},
+			{"null in the wrapper", `{"subscriber":{"component_ids":null}}`, nil},
+			{"empty list", `{"component_ids":[]}`, nil},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				b.mustDo(http.StatusOK, "PATCH", path, b.manager, `{"component_ids":["`+b.compA.ID+`"]}`)
+				var got subscriberJSON
+				b.mustDo(http.StatusOK, "PATCH", path, b.manager, tc.body).json(t, &got)
+				if strings.Join(got.Components, ",") != strings.Join(tc.want, ",") {
+					t.Errorf("components %v, want %v", got.Components, tc.want)
+				}
+			})
+		}
+		if d := b.mustDo(http.StatusBadRequest, "PATCH", path, b.manager, `{"component_ids":"all"}`).errorOf(t); d.Field != "component_ids" {
+			t.Errorf("a string for component_ids: field %q, want component_ids", d.Field)
+		}
+	})
 }
 
 // TestTwilioOptOutType: when Twilio's Advanced Opt-Out matched a keyword
