@@ -26,6 +26,10 @@ const (
 	kwStart
 	kwHelp
 	kwYes
+	// kwStartNoSubscription is no keyword, only START's reply when the
+	// number follows no page: its messages may flow again, but it is not
+	// "subscribed again" (a customer's number, say, or a stranger's).
+	kwStartNoSubscription
 )
 
 // smsKeywords maps a whole message, upper-cased with diacritics removed, to
@@ -73,28 +77,32 @@ var smsKeywords = map[string]struct {
 // smsReplies are the answers to keywords, per language.
 var smsReplies = map[string]map[keyword]string{
 	"en": {
-		kwStop:  "You are unsubscribed and will get no more messages. Reply START to subscribe again.",
-		kwStart: "You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
-		kwHelp:  "Status alerts. Reply STOP to unsubscribe, START to subscribe again.",
-		kwYes:   "Thank you, your subscription is confirmed. Reply STOP to unsubscribe.",
+		kwStop:                "You are unsubscribed and will get no more messages. Reply START to subscribe again.",
+		kwStart:               "You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
+		kwHelp:                "Status alerts. Reply STOP to unsubscribe, START to subscribe again.",
+		kwYes:                 "Thank you, your subscription is confirmed. Reply STOP to unsubscribe.",
+		kwStartNoSubscription: "You can get our messages again. Reply STOP to opt out, HELP for help.",
 	},
 	"hu": {
-		kwStop:  "Leiratkozott, több üzenetet nem küldünk. Újra feliratkozás: START",
-		kwStart: "Újra feliratkozott. Leiratkozás: STOP, súgó: SEGITSEG",
-		kwHelp:  "Állapotértesítések. Leiratkozás: STOP, újra feliratkozás: START",
-		kwYes:   "Köszönjük, a feliratkozását megerősítettük. Leiratkozás: STOP",
+		kwStop:                "Leiratkozott, több üzenetet nem küldünk. Újra feliratkozás: START",
+		kwStart:               "Újra feliratkozott. Leiratkozás: STOP, súgó: SEGITSEG",
+		kwHelp:                "Állapotértesítések. Leiratkozás: STOP, újra feliratkozás: START",
+		kwYes:                 "Köszönjük, a feliratkozását megerősítettük. Leiratkozás: STOP",
+		kwStartNoSubscription: "Újra kaphat tőlünk üzeneteket. Leiratkozás: STOP, súgó: SEGITSEG",
 	},
 	"pl": {
-		kwStop:  "Wypisano Cię z powiadomień. Aby zapisać się ponownie, odpowiedz START.",
-		kwStart: "Zapisano Cię ponownie. Rezygnacja: STOP, pomoc: POMOC.",
-		kwHelp:  "Powiadomienia o stanie usług. Rezygnacja: STOP, ponowny zapis: START.",
-		kwYes:   "Dziękujemy, subskrypcja potwierdzona. Rezygnacja: STOP.",
+		kwStop:                "Wypisano Cię z powiadomień. Aby zapisać się ponownie, odpowiedz START.",
+		kwStart:               "Zapisano Cię ponownie. Rezygnacja: STOP, pomoc: POMOC.",
+		kwHelp:                "Powiadomienia o stanie usług. Rezygnacja: STOP, ponowny zapis: START.",
+		kwYes:                 "Dziękujemy, subskrypcja potwierdzona. Rezygnacja: STOP.",
+		kwStartNoSubscription: "Możesz znów otrzymywać nasze wiadomości. Rezygnacja: STOP, pomoc: POMOC.",
 	},
 	"hr": {
-		kwStop:  "Odjavljeni ste i nećete više primati poruke. Ponovna prijava: START",
-		kwStart: "Ponovno ste prijavljeni. Odjava: STOP, pomoć: POMOC",
-		kwHelp:  "Obavijesti o stanju usluge. Odjava: STOP, ponovna prijava: START",
-		kwYes:   "Hvala, vaša pretplata je potvrđena. Odjava: STOP",
+		kwStop:                "Odjavljeni ste i nećete više primati poruke. Ponovna prijava: START",
+		kwStart:               "Ponovno ste prijavljeni. Odjava: STOP, pomoć: POMOC",
+		kwHelp:                "Obavijesti o stanju usluge. Odjava: STOP, ponovna prijava: START",
+		kwYes:                 "Hvala, vaša pretplata je potvrđena. Odjava: STOP",
+		kwStartNoSubscription: "Ponovno možete primati naše poruke. Odjava: STOP, pomoć: POMOC",
 	},
 }
 
@@ -134,9 +142,12 @@ func isCode(s string) bool {
 
 // HandleInboundSMS answers keywords from a phone: STOP (and its hu, pl, hr
 // words) suppresses the number for every page, since opt-out is per
-// sender number; START lifts that; HELP explains; YES or a 6-digit code
-// confirms the number's pending subscriptions. The reply is in the
-// keyword's language. Anything else returns ("", ErrNotAKeyword).
+// sender number; START lifts that and brings back the number's page-wide
+// SMS subscriptions that were ended by link or API (resumeSMS); HELP
+// explains; YES or a 6-digit code confirms the number's pending
+// subscriptions. The reply is in the keyword's language, and START's says
+// "subscribed again" only when the number does follow a page. Anything
+// else returns ("", ErrNotAKeyword).
 func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (string, error) {
 	num, err := NormalizePhone(from, s.cfg.DefaultRegion)
 	if err != nil {
@@ -177,7 +188,14 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 		if err := s.store.Unsuppress(ctx, "", SMS, num); err != nil && !errors.Is(err, incident.ErrNotFound) {
 			return "", err
 		}
-		s.log.Info("sms opt-in", "channel", SMS)
+		following, err := s.resumeSMS(ctx, num)
+		if err != nil {
+			return "", err
+		}
+		s.log.Info("sms opt-in", "channel", SMS, "following", following)
+		if following == 0 {
+			return s.reply(lang, kwStartNoSubscription), nil
+		}
 	case k.kw == kwYes:
 		subs, err := s.pendingSMS(ctx, num)
 		if err != nil {
@@ -203,6 +221,70 @@ func (s *Service) reply(lang string, k keyword) string {
 		return r[k]
 	}
 	return smsReplies["en"][k]
+}
+
+// resumeSMS makes START true for subscribers: on each page where the
+// number has no live page-wide SMS subscription, the latest one that was
+// ended (by an unsubscribe link, the API or an admin) is active again.
+// START is the carriers' opt-in word and comes from the number itself,
+// which is what the double opt-in would have proved. Only that number's
+// SMS subscriptions change (the person's email ones stay ended), and
+// incident follow-ups stay ended: their incident is likely over. It
+// returns on how many pages the number now follows page-wide by SMS.
+func (s *Service) resumeSMS(ctx context.Context, num string) (int, error) {
+	pages, err := s.inc.Pages(ctx)
+	if err != nil {
+		return 0, err
+	}
+	following := 0
+	for _, p := range pages {
+		live, err := s.store.FindSubscriberByAddress(ctx, p.ID, SMS, num, "")
+		if err == nil {
+			if live.State == SubscriberActive {
+				following++
+			}
+			continue // a pending one still needs its code
+		} else if !errors.Is(err, incident.ErrNotFound) {
+			return 0, err
+		}
+		var latest *Subscriber
+		after := ""
+		for {
+			subs, err := s.store.FindSubscribers(ctx, SubscriberFilter{PageID: p.ID, State: SubscriberUnsubscribed, Kind: SMS, After: after, Limit: 1000})
+			if err != nil {
+				return 0, err
+			}
+			for _, sub := range subs {
+				if sub.Address == num && sub.IncidentID == "" && (latest == nil || unsubscribedLater(sub, latest)) {
+					latest = sub
+				}
+			}
+			if len(subs) < 1000 {
+				break
+			}
+			after = subs[len(subs)-1].ID
+		}
+		if latest == nil {
+			continue
+		}
+		now := s.now()
+		latest.State, latest.ConfirmedAt, latest.UnsubscribedAt = SubscriberActive, &now, nil
+		if err := s.store.SaveSubscriber(ctx, latest); incident.ErrorCode(err) == incident.ECONFLICT {
+			continue // signed up again meanwhile: that one stands
+		} else if err != nil {
+			return 0, err
+		}
+		s.log.Info("subscriber resumed by START", "page_id", p.ID, "subscriber_id", latest.ID, "channel", SMS)
+		following++
+	}
+	return following, nil
+}
+
+func unsubscribedLater(a, b *Subscriber) bool {
+	if a.UnsubscribedAt == nil || b.UnsubscribedAt == nil {
+		return a.UnsubscribedAt != nil
+	}
+	return a.UnsubscribedAt.After(*b.UnsubscribedAt)
 }
 
 // pendingSMS finds the number's pending SMS subscriptions on every page.

@@ -290,6 +290,8 @@ func TestSubscriptions(t *testing.T) {
 }
 
 // TestInboundKeywords: STOP suppresses and START lifts, in four languages.
+// The number is a customer's, not a subscriber's: START does not say
+// "subscribed again" to it.
 func TestInboundKeywords(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
@@ -300,16 +302,16 @@ func TestInboundKeywords(t *testing.T) {
 			err         error
 		}{
 			{"Leiratkozás", "Leiratkozott", nil},
-			{"START", "subscribed again", nil},
+			{"START", "get our messages again", nil},
 			{"odjava!", "Odjavljeni", nil},
-			{"Start", "subscribed again", nil},
+			{"Start", "get our messages again", nil},
 			{"WYPISZ", "Wypisano", nil},
-			{"start", "subscribed again", nil},
+			{"start", "get our messages again", nil},
 			{"Segítség", "Állapotértesítések", nil},
 			{"ＳＴＯＰ", "unsubscribed", nil}, // full-width, as some phone keyboards type it
-			{"Feliratkozás", "Újra feliratkozott", nil},
+			{"Feliratkozás", "Újra kaphat", nil},
 			{"Leiratkozom", "Leiratkozott", nil},
-			{"Indítás", "Újra feliratkozott", nil},
+			{"Indítás", "Újra kaphat", nil},
 			{"the app does not work", "", notify.ErrNotAKeyword},
 		}
 		for _, tt := range tests {
@@ -337,5 +339,68 @@ func TestInboundKeywords(t *testing.T) {
 			t.Errorf("after START: %+v", p.Counts)
 		}
 		_ = time.Second
+	})
+}
+
+// TestStartResumesSubscriber: START from a number whose SMS subscription
+// was ended by link or API brings that subscription back, and the reply
+// says so in the keyword's language; a number that follows nothing is
+// told only that messages may flow again.
+func TestStartResumesSubscriber(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig())
+		svc := h.svc
+		tests := []struct {
+			word, subscribed, notFollowing string
+		}{
+			{"START", "You are subscribed again", "You can get our messages again"},
+			{"FELIRATKOZ", "Újra feliratkozott", "Újra kaphat tőlünk üzeneteket"},
+			{"ZAPISZ", "Zapisano Cię ponownie", "Możesz znów otrzymywać"},
+			{"PRIJAVA", "Ponovno ste prijavljeni", "Ponovno možete primati"},
+		}
+		for i, tt := range tests {
+			t.Run(tt.word, func(t *testing.T) {
+				num := fmt.Sprintf("+3620444440%d", i)
+				sms, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.SMS, Address: num, Confirmed: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				email, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.Email, Address: fmt.Sprintf("start%d@example.com", i), Confirmed: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, id := range []string{sms.ID, email.ID} {
+					if err := svc.DeleteSubscriber(h.ctx, h.page.ID, id); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := svc.HandleInboundSMS(h.ctx, num, "+15005550006", "STOP"); err != nil {
+					t.Fatal(err)
+				}
+				reply, err := svc.HandleInboundSMS(h.ctx, num, "+15005550006", tt.word)
+				if err != nil || !strings.Contains(reply, tt.subscribed) {
+					t.Errorf("reply %q, %v; want %q", reply, err, tt.subscribed)
+				}
+				if got, _ := svc.Subscriber(h.ctx, h.page.ID, sms.ID); got.State != notify.SubscriberActive || got.UnsubscribedAt != nil {
+					t.Errorf("SMS subscriber after %s: %s, unsubscribed at %v", tt.word, got.State, got.UnsubscribedAt)
+				}
+				if got, _ := svc.Subscriber(h.ctx, h.page.ID, email.ID); got.State != notify.SubscriberUnsubscribed {
+					t.Errorf("email subscriber after %s: %s, want unsubscribed", tt.word, got.State)
+				}
+				// Again: it is active, nothing more to bring back, still true.
+				if reply, err := svc.HandleInboundSMS(h.ctx, num, "+15005550006", tt.word); err != nil || !strings.Contains(reply, tt.subscribed) {
+					t.Errorf("second %s: %q, %v", tt.word, reply, err)
+				}
+				stranger := fmt.Sprintf("+3620555550%d", i)
+				if reply, err := svc.HandleInboundSMS(h.ctx, stranger, "+15005550006", tt.word); err != nil || !strings.Contains(reply, tt.notFollowing) {
+					t.Errorf("%s from a number that follows nothing: %q, %v; want %q", tt.word, reply, err, tt.notFollowing)
+				}
+			})
+		}
+		n, err := svc.CountSubscribers(h.ctx, h.page.ID, notify.SubscriberActive)
+		if err != nil || n != len(tests) {
+			t.Errorf("active subscribers %d, %v; want %d (the SMS ones only)", n, err, len(tests))
+		}
 	})
 }
