@@ -32,10 +32,15 @@ type Subscriber struct {
 	State          SubscriberState `json:"state"`
 	ConfirmHash    string          `json:"-"`      // SHA-256 of the pending confirmation code (SMS); "" otherwise
 	ConfirmTries   int             `json:"-"`      // wrong codes entered; the code dies after a few
+	ConfirmSentAt  *time.Time      `json:"-"`      // when the pending code was issued (queued); it dies confirmCodeLifetime later
 	Source         string          `json:"source"` // page, api, sms
 	CreatedAt      time.Time       `json:"created_at"`
 	ConfirmedAt    *time.Time      `json:"confirmed_at"`
 	UnsubscribedAt *time.Time      `json:"unsubscribed_at"`
+	// UnsubscribeReason says why the subscription ended when herald ended
+	// it ("webhook:410": the endpoint answered 410 Gone); "" for a link,
+	// the API or an admin.
+	UnsubscribeReason string `json:"unsubscribe_reason"`
 }
 
 // Suppression stops messages to an address: STOP replies, unsubscribe

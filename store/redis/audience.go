@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -174,8 +175,9 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 // confirmation fields from JSON.
 type subscriberRecord struct {
 	notify.Subscriber
-	ConfirmHash  string `json:"confirm_hash"`
-	ConfirmTries int    `json:"confirm_tries"`
+	ConfirmHash   string     `json:"confirm_hash"`
+	ConfirmTries  int        `json:"confirm_tries"`
+	ConfirmSentAt *time.Time `json:"confirm_sent_at"`
 }
 
 // subscriberLua computes, in the scripts, the address-index field of a
@@ -243,7 +245,7 @@ func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
 	if !incident.ValidID(s.PageID) {
 		return incident.Invalid("subscriber.page_id", "invalid page ID %q", s.PageID)
 	}
-	rec := subscriberRecord{Subscriber: *s, ConfirmHash: s.ConfirmHash, ConfirmTries: s.ConfirmTries}
+	rec := subscriberRecord{Subscriber: *s, ConfirmHash: s.ConfirmHash, ConfirmTries: s.ConfirmTries, ConfirmSentAt: utcMSPtr(s.ConfirmSentAt)}
 	rec.CreatedAt = utcMS(s.CreatedAt)
 	rec.ConfirmedAt, rec.UnsubscribedAt = utcMSPtr(s.ConfirmedAt), utcMSPtr(s.UnsubscribedAt)
 	doc, err := encode(rec)
@@ -266,7 +268,7 @@ func decodeSubscriber(doc string) (*notify.Subscriber, error) {
 		return nil, fmt.Errorf("redis: decode subscriber: %w", err)
 	}
 	s := rec.Subscriber
-	s.ConfirmHash, s.ConfirmTries = rec.ConfirmHash, rec.ConfirmTries
+	s.ConfirmHash, s.ConfirmTries, s.ConfirmSentAt = rec.ConfirmHash, rec.ConfirmTries, rec.ConfirmSentAt
 	return &s, nil
 }
 

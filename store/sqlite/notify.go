@@ -160,15 +160,15 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 // ---- subscribers ----
 
 const subscriberColumns = `id, page_id, kind, address, language, component_ids, incident_id, state, confirm_hash, confirm_tries,
-	source, created_at, confirmed_at, unsubscribed_at`
+	source, created_at, confirmed_at, unsubscribed_at, confirm_sent_at, unsubscribe_reason`
 
 func scanSubscriber(s scanner) (*notify.Subscriber, error) {
 	var sub notify.Subscriber
 	var kind, state, comps string
 	var created int64
-	var confirmed, unsubscribed sql.NullInt64
+	var confirmed, unsubscribed, codeSent sql.NullInt64
 	if err := s.Scan(&sub.ID, &sub.PageID, &kind, &sub.Address, &sub.Language, &comps, &sub.IncidentID, &state, &sub.ConfirmHash,
-		&sub.ConfirmTries, &sub.Source, &created, &confirmed, &unsubscribed); err != nil {
+		&sub.ConfirmTries, &sub.Source, &created, &confirmed, &unsubscribed, &codeSent, &sub.UnsubscribeReason); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(comps), &sub.ComponentIDs); err != nil {
@@ -176,6 +176,7 @@ func scanSubscriber(s scanner) (*notify.Subscriber, error) {
 	}
 	sub.Kind, sub.State = notify.Kind(kind), notify.SubscriberState(state)
 	sub.CreatedAt, sub.ConfirmedAt, sub.UnsubscribedAt = fromMS(created), fromMSPtr(confirmed), fromMSPtr(unsubscribed)
+	sub.ConfirmSentAt = fromMSPtr(codeSent)
 	return &sub, nil
 }
 
@@ -203,14 +204,15 @@ func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
 				return fmt.Errorf("sqlite: save subscriber %s: %w", s.ID, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (`+subscriberColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (`+subscriberColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, kind = excluded.kind, address = excluded.address,
 				language = excluded.language, component_ids = excluded.component_ids, incident_id = excluded.incident_id,
 				state = excluded.state, confirm_hash = excluded.confirm_hash, confirm_tries = excluded.confirm_tries,
 				source = excluded.source, created_at = excluded.created_at, confirmed_at = excluded.confirmed_at,
-				unsubscribed_at = excluded.unsubscribed_at`,
+				unsubscribed_at = excluded.unsubscribed_at, confirm_sent_at = excluded.confirm_sent_at,
+				unsubscribe_reason = excluded.unsubscribe_reason`,
 			s.ID, s.PageID, string(s.Kind), s.Address, s.Language, comps, s.IncidentID, string(s.State), s.ConfirmHash, s.ConfirmTries,
-			s.Source, ms(s.CreatedAt), msPtr(s.ConfirmedAt), msPtr(s.UnsubscribedAt)); err != nil {
+			s.Source, ms(s.CreatedAt), msPtr(s.ConfirmedAt), msPtr(s.UnsubscribedAt), msPtr(s.ConfirmSentAt), s.UnsubscribeReason); err != nil {
 			return fmt.Errorf("sqlite: save subscriber %s: %w", s.ID, err)
 		}
 		return nil

@@ -302,6 +302,7 @@ func testSubscribers(t *testing.T, _ incident.Store, ns notify.Store) {
 	const phone, mail = "+36201234567", "ann@example.com"
 	s1 := newSubscriber("s1", "pa", notify.SMS, phone, "", notify.SubscriberPending, base)
 	s1.ConfirmHash, s1.ConfirmTries, s1.Source = "f00d", 2, "sms"
+	s1.ConfirmSentAt = ptr(at(30 * time.Second)) // the code's age decides whether it still works
 	s1.ComponentIDs = nil
 	s2 := newSubscriber("s2", "pa", notify.Email, mail, "", notify.SubscriberActive, at(time.Minute))
 	s2.ConfirmedAt = ptr(at(2 * time.Minute))
@@ -366,6 +367,7 @@ func testSubscribers(t *testing.T, _ incident.Store, ns notify.Store) {
 	t.Run("replace by ID, then re-subscribe after unsubscribing", func(t *testing.T) {
 		active := *s1
 		active.State, active.ConfirmHash, active.ConfirmTries, active.ConfirmedAt = notify.SubscriberActive, "", 0, ptr(at(time.Hour))
+		active.ConfirmSentAt = nil
 		if err := ns.SaveSubscriber(ctx, &active); err != nil {
 			t.Fatalf("SaveSubscriber(confirm s1): %v (replacing itself is no conflict)", err)
 		}
@@ -374,9 +376,17 @@ func testSubscribers(t *testing.T, _ incident.Store, ns notify.Store) {
 			t.Fatalf("FindSubscriberByAddress = %+v, %v; want active s1", got, err)
 		}
 		gone := active
-		gone.State, gone.UnsubscribedAt = notify.SubscriberUnsubscribed, ptr(at(2*time.Hour))
+		gone.State, gone.UnsubscribedAt, gone.UnsubscribeReason = notify.SubscriberUnsubscribed, ptr(at(2*time.Hour)), "webhook:410"
 		if err := ns.SaveSubscriber(ctx, &gone); err != nil {
 			t.Fatal(err)
+		}
+		if got, err := ns.FindSubscriberByID(ctx, "s1"); err != nil {
+			t.Fatal(err)
+		} else {
+			if len(got.ComponentIDs) == 0 {
+				got.ComponentIDs = nil
+			}
+			equal(t, "unsubscribed s1 with its reason", got, &gone)
 		}
 		_, err = ns.FindSubscriberByAddress(ctx, "pa", notify.SMS, phone, "")
 		wantErr(t, "FindSubscriberByAddress after unsubscribing", err, incident.ErrNotFound)
