@@ -404,3 +404,52 @@ func TestStartResumesSubscriber(t *testing.T) {
 		}
 	})
 }
+
+// TestSMSCodeExpires: a code works for confirmCodeLifetime (15 minutes)
+// after it was sent, then fails as expired, changing nothing, whether
+// typed on the page or texted back; a resent code works again.
+func TestSMSCodeExpires(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig())
+		svc := h.svc
+		const num = "+36206666666"
+		s, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.SMS, Address: num, Source: "page"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes := func(n int) string {
+			var code string
+			waitFor(t, "code SMS", func() bool {
+				ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: num})
+				if len(ms) >= n {
+					code = regexp.MustCompile(`\d{6}`).FindString(ms[n-1].Body)
+				}
+				return code != ""
+			})
+			return code
+		}
+		code := codes(1)
+		h.clock.Advance(15*time.Minute + time.Second)
+		_, err = svc.ConfirmCode(h.ctx, h.page.ID, num, code)
+		var ie *incident.Error
+		if !errors.As(err, &ie) || ie.Code != incident.EINVALID || ie.Field != "code" || !strings.Contains(ie.Message, "expired") || !strings.Contains(ie.Message, "new one") {
+			t.Fatalf("ConfirmCode after 15 min = %v; want EINVALID on code saying it expired and to ask for a new one", err)
+		}
+		if _, err := svc.HandleInboundSMS(h.ctx, num, "+15005550006", code); !errors.Is(err, notify.ErrNotAKeyword) {
+			t.Errorf("texted expired code: %v, want it not taken", err)
+		}
+		got, err := svc.Subscriber(h.ctx, h.page.ID, s.ID)
+		if err != nil || got.State != notify.SubscriberPending {
+			t.Fatalf("after expired code: %+v, %v; want still pending", got, err)
+		}
+		if err := svc.ResendConfirmation(h.ctx, h.page.ID, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		fresh := codes(2)
+		h.clock.Advance(14 * time.Minute)
+		if got, err := svc.ConfirmCode(h.ctx, h.page.ID, num, fresh); err != nil || got.State != notify.SubscriberActive {
+			t.Errorf("resent code within 15 min = %+v, %v", got, err)
+		}
+	})
+}

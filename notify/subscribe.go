@@ -26,6 +26,14 @@ const ERATELIMITED = "rate_limited"
 // maxConfirmTries is how many wrong SMS codes kill a pending code.
 const maxConfirmTries = 5
 
+// confirmCodeLifetime is how long an SMS code works after it was sent.
+// An email link lives confirmTokenLifetime (90 days, as on Statuspage),
+// but a link carries a MAC nobody can guess, while a code is one of a
+// million: with maxConfirmTries per code and a new code per resend, a
+// short life keeps the guessing window small, and a person types the
+// code within minutes of getting it.
+const confirmCodeLifetime = 15 * time.Minute
+
 // SubscribeRequest is a sign-up from the status page or the API.
 type SubscribeRequest struct {
 	PageID       string
@@ -265,15 +273,15 @@ func (s *Service) sendConfirmation(ctx context.Context, sub *Subscriber) error {
 		return err
 	}
 	vars := map[string]string{"url": link}
+	now := s.now()
 	if sub.Kind == SMS {
 		code := newCode()
-		sub.ConfirmHash, sub.ConfirmTries = hashCode(sub.ID, code), 0
+		sub.ConfirmHash, sub.ConfirmTries, sub.ConfirmSentAt = hashCode(sub.ID, code), 0, &now
 		if err := s.store.SaveSubscriber(ctx, sub); err != nil {
 			return err
 		}
 		vars["code"] = code
 	}
-	now := s.now()
 	nonce := incident.NewID()
 	d := &Delivery{ID: DeliveryID("confirm:"+sub.ID+":"+nonce, sub.Kind, sub.Address), PageID: sub.PageID,
 		MessageKind: KindConfirm, Kind: sub.Kind, Address: sub.Address, RecipientType: FromSubscriber, RecipientID: sub.ID,
@@ -292,7 +300,7 @@ func (s *Service) activate(ctx context.Context, sub *Subscriber) (*Subscriber, e
 		return sub, nil
 	}
 	now := s.now()
-	sub.State, sub.ConfirmedAt, sub.ConfirmHash, sub.ConfirmTries = SubscriberActive, &now, "", 0
+	sub.State, sub.ConfirmedAt, sub.ConfirmHash, sub.ConfirmTries, sub.ConfirmSentAt = SubscriberActive, &now, "", 0, nil
 	if err := s.store.SaveSubscriber(ctx, sub); err != nil {
 		return nil, err
 	}
@@ -326,7 +334,8 @@ func (s *Service) Confirm(ctx context.Context, token string) (*Subscriber, error
 }
 
 // ConfirmCode activates a pending SMS subscriber of the page with the code
-// it was sent. After maxConfirmTries wrong codes the code dies (resend one).
+// it was sent. After maxConfirmTries wrong codes, or confirmCodeLifetime
+// after it was sent, the code dies (resend one): EINVALID, field "code".
 func (s *Service) ConfirmCode(ctx context.Context, pageID, phone, code string) (*Subscriber, error) {
 	num, err := NormalizePhone(phone, s.cfg.DefaultRegion)
 	if err != nil {
@@ -355,7 +364,10 @@ func (s *Service) ConfirmCode(ctx context.Context, pageID, phone, code string) (
 }
 
 func (s *Service) checkCode(ctx context.Context, sub *Subscriber, code string) (*Subscriber, error) {
-	if sub.ConfirmHash == "" || sub.ConfirmTries >= maxConfirmTries {
+	// A code without a send time predates its recording: it counts as
+	// expired too (a new one is a resend away).
+	if sub.ConfirmHash == "" || sub.ConfirmTries >= maxConfirmTries ||
+		sub.ConfirmSentAt == nil || s.now().Sub(*sub.ConfirmSentAt) > confirmCodeLifetime {
 		return nil, incident.Invalid("code", "this code has expired; ask for a new one")
 	}
 	if subtle.ConstantTimeCompare([]byte(hashCode(sub.ID, code)), []byte(sub.ConfirmHash)) != 1 {
@@ -407,7 +419,7 @@ func (s *Service) unsubscribe(ctx context.Context, sub *Subscriber) error {
 		return nil
 	}
 	now := s.now()
-	sub.State, sub.UnsubscribedAt, sub.ConfirmHash = SubscriberUnsubscribed, &now, ""
+	sub.State, sub.UnsubscribedAt, sub.ConfirmHash, sub.ConfirmSentAt = SubscriberUnsubscribed, &now, "", nil
 	if err := s.store.SaveSubscriber(ctx, sub); err != nil {
 		return err
 	}
