@@ -92,6 +92,46 @@ func TestFaults(t *testing.T) {
 	})
 }
 
+// TestWebhookGone: a webhook that answers 410 Gone asks to be removed: its
+// delivery fails for good, its subscriber is unsubscribed with reason
+// "webhook:410", and the next broadcast does not call it. Another webhook
+// goes on as before.
+func TestWebhookGone(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{FailTo: map[string]string{"gone": "410"}})
+		h.start(baseConfig())
+		subscribe := func(name string) *notify.Subscriber {
+			s, err := h.svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.Webhook, Address: h.sb.WebhookURL(name), Confirmed: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		gone, kept := subscribe("gone"), subscribe("kept")
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		p := h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		if p.Counts[notify.Webhook][notify.StateFailed] != 1 || p.Counts[notify.Webhook][notify.StateSent] != 1 {
+			t.Fatalf("first broadcast: %+v", p.Counts)
+		}
+		got, err := h.svc.Subscriber(h.ctx, h.page.ID, gone.ID)
+		if err != nil || got.State != notify.SubscriberUnsubscribed || got.UnsubscribeReason != "webhook:410" || got.UnsubscribedAt == nil {
+			t.Fatalf("gone webhook = %+v, %v; want unsubscribed for webhook:410", got, err)
+		}
+		if got, _ := h.svc.Subscriber(h.ctx, h.page.ID, kept.ID); got.State != notify.SubscriberActive {
+			t.Errorf("the other webhook is %s", got.State)
+		}
+		h.update(inc, incident.Resolved, "ok", true)
+		p = h.waitDone(h.broadcasts(inc.ID)[1].ID)
+		if p.Counts[notify.Webhook][notify.StateSent] != 1 || p.Counts[notify.Webhook][notify.StateFailed] != 0 {
+			t.Errorf("second broadcast: %+v", p.Counts)
+		}
+		ds, err := h.svc.Deliveries(h.ctx, notify.DeliveryFilter{PageID: h.page.ID, RecipientID: gone.ID})
+		if err != nil || len(ds) != 1 || ds[0].ErrorCode != "HTTP 410" {
+			t.Errorf("deliveries to the gone webhook = %+v, %v; want the one 410", ds, err)
+		}
+	})
+}
+
 // TestFaultWrappers: the notifytest wrappers drive retries the same way
 // (timeouts count as transient; a 429's Retry-After is honoured).
 func TestFaultWrappers(t *testing.T) {

@@ -370,8 +370,20 @@ func (s *Service) retry(d *Delivery, err error) *Delivery {
 
 // suppressAfter records what a permanent error says about the address:
 // Twilio 21610 means the number replied STOP to our sender; an SMTP 5.1.1
-// means the mailbox does not exist.
+// means the mailbox does not exist; a webhook's 410 Gone is the receiver
+// asking to be removed (as Statuspage reads it), so that subscriber is
+// unsubscribed with reason "webhook:410" rather than called again.
 func (s *Service) suppressAfter(ctx context.Context, d *Delivery, code string) {
+	if d.Kind == Webhook && code == "HTTP 410" && d.RecipientType == FromSubscriber {
+		sub, err := s.store.FindSubscriberByID(ctx, d.RecipientID)
+		if err == nil {
+			err = s.unsubscribeFor(ctx, sub, "webhook:410")
+		}
+		if err != nil && !errors.Is(err, incident.ErrNotFound) {
+			s.log.Error("unsubscribe gone webhook", "delivery_id", d.ID, "channel", d.Kind, "err", err)
+		}
+		return
+	}
 	var sup *Suppression
 	switch {
 	case d.Kind == SMS && code == "21610":

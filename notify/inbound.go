@@ -268,7 +268,7 @@ func (s *Service) resumeSMS(ctx context.Context, num string) (int, error) {
 			continue
 		}
 		now := s.now()
-		latest.State, latest.ConfirmedAt, latest.UnsubscribedAt = SubscriberActive, &now, nil
+		latest.State, latest.ConfirmedAt, latest.UnsubscribedAt, latest.UnsubscribeReason = SubscriberActive, &now, nil, ""
 		if err := s.store.SaveSubscriber(ctx, latest); incident.ErrorCode(err) == incident.ECONFLICT {
 			continue // signed up again meanwhile: that one stands
 		} else if err != nil {

@@ -415,15 +415,22 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) error {
 }
 
 func (s *Service) unsubscribe(ctx context.Context, sub *Subscriber) error {
+	return s.unsubscribeFor(ctx, sub, "")
+}
+
+// unsubscribeFor ends a subscription, recording reason (Subscriber's
+// UnsubscribeReason; "" when the subscriber or an admin asked).
+func (s *Service) unsubscribeFor(ctx context.Context, sub *Subscriber, reason string) error {
 	if sub.State == SubscriberUnsubscribed {
 		return nil
 	}
 	now := s.now()
 	sub.State, sub.UnsubscribedAt, sub.ConfirmHash, sub.ConfirmSentAt = SubscriberUnsubscribed, &now, "", nil
+	sub.UnsubscribeReason = reason
 	if err := s.store.SaveSubscriber(ctx, sub); err != nil {
 		return err
 	}
-	s.log.Info("subscriber unsubscribed", "page_id", sub.PageID, "subscriber_id", sub.ID, "channel", sub.Kind)
+	s.log.Info("subscriber unsubscribed", "page_id", sub.PageID, "subscriber_id", sub.ID, "channel", sub.Kind, "reason", reason)
 	return nil
 }
 

@@ -111,12 +111,16 @@ type subscriberJSON struct {
 	CreatedAt                    jsonTime `json:"created_at"`
 	ConfirmedAt                  jsonTime `json:"confirmed_at"`
 	UnsubscribedAt               jsonTime `json:"unsubscribed_at"`
+	// UnsubscribeReason is herald's: why herald ended the subscription
+	// ("webhook:410"); null when the subscriber or an admin did.
+	UnsubscribeReason *string `json:"unsubscribe_reason"`
 }
 
 func toSubscriberJSON(sub *notify.Subscriber) subscriberJSON {
 	out := subscriberJSON{ID: sub.ID, Mode: string(sub.Kind), Components: sub.ComponentIDs, PageID: sub.PageID,
 		IncidentID: wire.Nullable(sub.IncidentID), State: string(sub.State), Language: sub.Language, Source: sub.Source,
 		CreatedAt: jt(sub.CreatedAt), ConfirmedAt: jtp(sub.ConfirmedAt), UnsubscribedAt: jtp(sub.UnsubscribedAt),
+		UnsubscribeReason: wire.Nullable(sub.UnsubscribeReason),
 		// Added through the API and active from the start: no confirmation went out.
 		SkipConfirmationNotification: sub.Source == "api" && sub.ConfirmedAt != nil && sub.ConfirmedAt.Equal(sub.CreatedAt)}
 	if out.Components == nil {

@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/sandbox"
@@ -147,5 +150,43 @@ func TestTwilioOptOutType(t *testing.T) {
 				t.Errorf("suppressed %v, want %v", got, tc.suppressed)
 			}
 		})
+	}
+}
+
+// TestWebhookGoneUnsubscribes: a webhook subscriber whose endpoint (here a
+// local server on 127.0.0.1, allowed by AllowPrivate) answers 410 Gone is
+// unsubscribed, and the API says why.
+func TestWebhookGoneUnsubscribes(t *testing.T) {
+	b := newBroadcastEnv(t, true)
+	var calls atomic.Int32
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusGone)
+	}))
+	t.Cleanup(gone.Close)
+	base := "/v1/pages/" + b.page.ID + "/subscribers"
+	var s subscriberJSON
+	b.mustDo(http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"endpoint":"`+gone.URL+`/hook"}}`).json(t, &s)
+	if s.UnsubscribeReason != nil {
+		t.Errorf("new subscriber has reason %q", *s.UnsubscribeReason)
+	}
+	incID := b.declare("Webhook gone")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ps := b.broadcasts(incID)
+		if len(ps) == 1 && ps[0].Finished() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broadcast not finished: %+v", ps)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the end, not waiting out a race
+	}
+	b.mustDo(http.StatusOK, "GET", base+"/"+s.ID, b.agent, "").json(t, &s)
+	if s.State != "unsubscribed" || s.UnsubscribeReason == nil || *s.UnsubscribeReason != "webhook:410" {
+		t.Errorf("after 410: state %s, reason %v; want unsubscribed, webhook:410", s.State, s.UnsubscribeReason)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("endpoint called %d times, want 1 (410 is not retried)", n)
 	}
 }
