@@ -418,7 +418,15 @@ func TestSMSCodeExpires(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// codes waits until n codes were sent and their deliveries settled
+		// (moving the clock on while one is still leased would expire the
+		// lease and send the same code again), then returns the nth code.
 		codes := func(n int) string {
+			waitFor(t, "code deliveries settled", func() bool {
+				ds, err := svc.Deliveries(h.ctx, notify.DeliveryFilter{PageID: h.page.ID, RecipientID: s.ID,
+					States: []notify.DeliveryState{notify.StateSent, notify.StateDelivered}})
+				return err == nil && len(ds) == n
+			})
 			var code string
 			waitFor(t, "code SMS", func() bool {
 				ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: num})
