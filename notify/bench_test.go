@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -39,8 +42,8 @@ func TestDispatchFigures(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range jobs {
-					m := &notify.Message{Kind: notify.SMS, To: fmt.Sprintf("+3620%07d", 1000000+i), Text: "ceiling probe"}
-					if _, err := h.chans[notify.SMS].Send(h.ctx, m); err != nil {
+					m := &notify.Message{Kind: channel.SMS, To: fmt.Sprintf("+3620%07d", 1000000+i), Text: "ceiling probe"}
+					if _, err := h.chans[channel.SMS].Send(h.ctx, m); err != nil {
 						t.Error(err)
 					}
 				}
@@ -55,7 +58,7 @@ func TestDispatchFigures(t *testing.T) {
 		h.sb.Reset()
 
 		cfg := baseConfig()
-		cfg.Workers = map[notify.Kind]int{notify.SMS: workers}
+		cfg.Workers = map[channel.Kind]int{channel.SMS: workers}
 		cfg.ClaimSize = 500
 		h.start(cfg)
 		t0 := time.Now()
@@ -73,8 +76,8 @@ func TestDispatchFigures(t *testing.T) {
 		h := newHarness(t, open, sandbox.Faults{RatePerSecond: rate * 1.05})
 		h.importCSV(customersCSV(1000, false))
 		cfg := baseConfig()
-		cfg.Workers = map[notify.Kind]int{notify.SMS: workers}
-		cfg.Rates = map[notify.Kind]notify.Limit{notify.SMS: {Rate: rate}} // burst: a twentieth of a second
+		cfg.Workers = map[channel.Kind]int{channel.SMS: workers}
+		cfg.Rates = map[channel.Kind]ratelimit.Limit{channel.SMS: {Rate: rate}} // burst: a twentieth of a second
 		h.start(cfg)
 		inc := h.declare("Bench", nil, incident.MajorOutage)
 		b := h.broadcasts(inc.ID)[0]
@@ -83,7 +86,7 @@ func TestDispatchFigures(t *testing.T) {
 		sort.Slice(ms, func(i, j int) bool { return ms[i].At.Before(ms[j].At) })
 		span := ms[len(ms)-1].At.Sub(ms[0].At).Seconds()
 		achieved := float64(len(ms)-1) / span
-		ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID})
+		ds, _ := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: b.ID})
 		retried := 0
 		for _, d := range ds {
 			if d.Attempts > 1 {

@@ -10,23 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"time"
-)
 
-// Kind names a channel.
-type Kind string
-
-// Channel kinds.
-const (
-	SMS     Kind = "sms"
-	Email   Kind = "email"
-	Slack   Kind = "slack"
-	Webhook Kind = "webhook"
+	"github.com/heraldhq/herald/channel"
 )
 
 // Message is one rendered message for one recipient on one channel.
 type Message struct {
 	DeliveryID     string // idempotency key of the delivery; providers may pass it on (webhook header, email Message-ID)
-	Kind           Kind
+	Kind           channel.Kind
 	To             string            // E.164 number, email address, Slack channel/member ID or incoming-webhook URL, webhook URL
 	Subject        string            // email
 	Text           string            // SMS body, email text part, Slack fallback text
@@ -50,7 +41,7 @@ type Receipt struct {
 
 // Channel sends messages of one kind through one provider.
 type Channel interface {
-	Kind() Kind
+	Kind() channel.Kind
 	// Send delivers m. A returned error is a *SendError when the provider
 	// answered; any other error (timeout, connection refused) is transient.
 	Send(ctx context.Context, m *Message) (Receipt, error)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
 	// Embed the IANA database so time zone checks and conversions work on
 	// hosts and containers that ship without /usr/share/zoneinfo.
 	_ "time/tzdata"

@@ -9,30 +9,11 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"time"
 	"unicode/utf8"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
 )
-
-// Customer is one person or company a page notifies, imported from the
-// client's own records. Re-importing upserts by (PageID, ID).
-type Customer struct {
-	ID         string            `json:"id"` // the client's external id
-	PageID     string            `json:"page_id"`
-	Name       string            `json:"name"`
-	Phone      string            `json:"phone"`    // E.164, SMS-capable
-	Email      string            `json:"email"`    // bare address, domain lower-cased
-	Slack      string            `json:"slack"`    // member/channel ID or incoming-webhook URL
-	Language   string            `json:"language"` // en, hu, pl or hr; "" uses the page's
-	TimeZone   string            `json:"time_zone"`
-	Plan       string            `json:"plan"`
-	Region     string            `json:"region"`
-	Components []string          `json:"components"` // component IDs
-	Attributes map[string]string `json:"attributes"` // extra columns, for segments
-	CreatedAt  time.Time         `json:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at"`
-}
 
 // RowError is one rejected row of an import. Line is the CSV line the record
 // starts on (the header is line 1), or for JSON the 1-based position of the
@@ -81,7 +62,7 @@ var customerColumns = []string{"id", "name", "phone", "email", "slack", "languag
 // Rows are read and checked one at a time, so memory grows with the good
 // rows kept, not with the file. err is for an unreadable file (bad header,
 // broken CSV quoting or JSON syntax), not for bad rows.
-func ParseCustomers(r io.Reader, format string, components []*incident.Component, defaultRegion string) (good []*Customer, bad []RowError, err error) {
+func ParseCustomers(r io.Reader, format string, components []*incident.Component, defaultRegion string) (good []*audience.Customer, bad []RowError, err error) {
 	v := newCustomerValidator(components, defaultRegion)
 	switch strings.ToLower(format) {
 	case "csv":
@@ -176,12 +157,12 @@ func encodingErr(line int, in row) *RowError {
 	return nil
 }
 
-func (v *customerValidator) check(line int, in row) (*Customer, *RowError) {
+func (v *customerValidator) check(line int, in row) (*audience.Customer, *RowError) {
 	if e := encodingErr(line, in); e != nil {
 		return nil, e
 	}
 	get := func(k string) string { return strings.TrimSpace(in.fields[k]) }
-	c := &Customer{ID: get("id"), Name: get("name"), Plan: get("plan"), Region: get("region"), Attributes: in.attrs}
+	c := &audience.Customer{ID: get("id"), Name: get("name"), Plan: get("plan"), Region: get("region"), Attributes: in.attrs}
 	switch {
 	case c.ID == "":
 		return nil, rowErr(line, "", "id", "id is missing")
@@ -290,7 +271,7 @@ func blankRecord(rec []string) bool {
 	return true
 }
 
-func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*Customer, bad *[]RowError) error {
+func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*audience.Customer, bad *[]RowError) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	skipBOM(br)
 	cr := csv.NewReader(br)
@@ -367,7 +348,7 @@ func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*Customer, bad
 	}
 }
 
-func parseCustomersJSON(r io.Reader, v *customerValidator, good *[]*Customer, bad *[]RowError) error {
+func parseCustomersJSON(r io.Reader, v *customerValidator, good *[]*audience.Customer, bad *[]RowError) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	skipBOM(br)
 	dec := json.NewDecoder(br)

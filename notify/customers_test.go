@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
 )
 
@@ -34,7 +35,7 @@ func TestParseCustomersCSV(t *testing.T) {
 	if len(bad) != 0 {
 		t.Fatalf("bad rows: %v", bad)
 	}
-	want := []*Customer{
+	want := []*audience.Customer{
 		{ID: "a1", Name: "Kovács Anna", Phone: "+36201234567", Email: "anna@example.hu", Language: "hu", TimeZone: "Europe/Budapest",
 			Plan: "gold", Region: "hu-east", Components: []string{"c1api", "c2card"}, Attributes: map[string]string{"Account Manager": "Éva"}},
 		{ID: "a2", Name: "Jan Nowak", Phone: "+48601234567", Language: "pl", TimeZone: "Europe/Warsaw", Components: []string{"c3web"}},

@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/notifytest"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -37,17 +41,17 @@ func TestFaults(t *testing.T) {
 			FailTo: map[string]string{"+36201000003": "21211", "+36201000004": "21610", "u005@example.com": "550 5.1.1"}})
 		h.importCSV(customersCSV(40, true))
 		cfg := baseConfig()
-		cfg.Workers = map[notify.Kind]int{notify.SMS: 4, notify.Email: 4}
+		cfg.Workers = map[channel.Kind]int{channel.SMS: 4, channel.Email: 4}
 		h.start(cfg)
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		p := h.waitDone(h.broadcasts(inc.ID)[0].ID)
-		if got := p.Counts[notify.SMS][notify.StateSent]; got != 38 {
+		if got := p.Counts[channel.SMS][queue.StateSent]; got != 38 {
 			t.Errorf("sms sent %d, want 38: %+v", got, p.Counts)
 		}
-		if got := p.Counts[notify.SMS][notify.StateFailed]; got != 2 {
+		if got := p.Counts[channel.SMS][queue.StateFailed]; got != 2 {
 			t.Errorf("sms failed %d, want 2", got)
 		}
-		if got := p.Counts[notify.Email][notify.StateSent]; got != 39 {
+		if got := p.Counts[channel.Email][queue.StateSent]; got != 39 {
 			t.Errorf("email sent %d, want 39: %+v", got, p.Counts)
 		}
 		for to, n := range h.inbox(sandbox.KindSMS) {
@@ -61,19 +65,19 @@ func TestFaults(t *testing.T) {
 		if n := len(h.inbox(sandbox.KindEmail)); n != 39 {
 			t.Errorf("%d mailboxes reached, want 39", n)
 		}
-		ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{IncidentID: inc.ID, Address: "+36201000003"})
-		if err != nil || len(ds) != 1 || ds[0].State != notify.StateFailed || ds[0].ErrorCode != "21211" {
+		ds, err := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{IncidentID: inc.ID, Address: "+36201000003"})
+		if err != nil || len(ds) != 1 || ds[0].State != queue.StateFailed || ds[0].ErrorCode != "21211" {
 			t.Errorf("21211 delivery = %+v, %v", ds, err)
 		}
-		if s, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36201000004"); err != nil || s.Reason != "provider:21610" {
+		if s, err := h.st.FindSuppression(h.ctx, h.page.ID, channel.SMS, "+36201000004"); err != nil || s.Reason != "provider:21610" {
 			t.Errorf("21610 suppression = %+v, %v", s, err)
 		}
-		if s, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.Email, "u005@example.com"); err != nil || s.Reason != "bounce" {
+		if s, err := h.st.FindSuppression(h.ctx, h.page.ID, channel.Email, "u005@example.com"); err != nil || s.Reason != "bounce" {
 			t.Errorf("bounce suppression = %+v, %v", s, err)
 		}
 		// A sent email keeps the relay's reply, and no earlier attempt's
 		// error (a quarter of the first attempts met one).
-		sent, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{IncidentID: inc.ID, Kind: notify.Email, States: []notify.DeliveryState{notify.StateSent}})
+		sent, err := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{IncidentID: inc.ID, Kind: channel.Email, States: []queue.DeliveryState{queue.StateSent}})
 		if err != nil || len(sent) != 39 {
 			t.Fatalf("sent emails: %d, %v", len(sent), err)
 		}
@@ -100,8 +104,8 @@ func TestWebhookGone(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{FailTo: map[string]string{"gone": "410"}})
 		h.start(baseConfig())
-		subscribe := func(name string) *notify.Subscriber {
-			s, err := h.svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.Webhook, Address: h.sb.WebhookURL(name), Confirmed: true})
+		subscribe := func(name string) *audience.Subscriber {
+			s, err := h.svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Webhook, Address: h.sb.WebhookURL(name), Confirmed: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,22 +114,22 @@ func TestWebhookGone(t *testing.T) {
 		gone, kept := subscribe("gone"), subscribe("kept")
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		p := h.waitDone(h.broadcasts(inc.ID)[0].ID)
-		if p.Counts[notify.Webhook][notify.StateFailed] != 1 || p.Counts[notify.Webhook][notify.StateSent] != 1 {
+		if p.Counts[channel.Webhook][queue.StateFailed] != 1 || p.Counts[channel.Webhook][queue.StateSent] != 1 {
 			t.Fatalf("first broadcast: %+v", p.Counts)
 		}
 		got, err := h.svc.Subscriber(h.ctx, h.page.ID, gone.ID)
-		if err != nil || got.State != notify.SubscriberUnsubscribed || got.UnsubscribeReason != "webhook:410" || got.UnsubscribedAt == nil {
+		if err != nil || got.State != audience.SubscriberUnsubscribed || got.UnsubscribeReason != "webhook:410" || got.UnsubscribedAt == nil {
 			t.Fatalf("gone webhook = %+v, %v; want unsubscribed for webhook:410", got, err)
 		}
-		if got, _ := h.svc.Subscriber(h.ctx, h.page.ID, kept.ID); got.State != notify.SubscriberActive {
+		if got, _ := h.svc.Subscriber(h.ctx, h.page.ID, kept.ID); got.State != audience.SubscriberActive {
 			t.Errorf("the other webhook is %s", got.State)
 		}
 		h.update(inc, incident.Resolved, "ok", true)
 		p = h.waitDone(h.broadcasts(inc.ID)[1].ID)
-		if p.Counts[notify.Webhook][notify.StateSent] != 1 || p.Counts[notify.Webhook][notify.StateFailed] != 0 {
+		if p.Counts[channel.Webhook][queue.StateSent] != 1 || p.Counts[channel.Webhook][queue.StateFailed] != 0 {
 			t.Errorf("second broadcast: %+v", p.Counts)
 		}
-		ds, err := h.svc.Deliveries(h.ctx, notify.DeliveryFilter{PageID: h.page.ID, RecipientID: gone.ID})
+		ds, err := h.svc.Deliveries(h.ctx, queue.DeliveryFilter{PageID: h.page.ID, RecipientID: gone.ID})
 		if err != nil || len(ds) != 1 || ds[0].ErrorCode != "HTTP 410" {
 			t.Errorf("deliveries to the gone webhook = %+v, %v; want the one 410", ds, err)
 		}
@@ -138,10 +142,10 @@ func TestFaultWrappers(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
 		h.importCSV(customersCSV(12, false))
-		rec := notifytest.NewRecorder(notify.SMS)
+		rec := notifytest.NewRecorder(channel.SMS)
 		f := notifytest.Wrap(rec, notifytest.PermanentTo(map[string]string{"+36201000011": "21614"}),
 			notifytest.ServerErrorEvery(3), notifytest.TooManyRequests(1, 2, 300*time.Millisecond), notifytest.TimeoutEvery(7))
-		chans := map[notify.Kind]notify.Channel{notify.SMS: &timeoutChannel{f}}
+		chans := map[channel.Kind]notify.Channel{channel.SMS: &timeoutChannel{f}}
 		svc := h.service(baseConfig(), chans, nil)
 		h.run(svc)
 		inc := h.declare("Outage", nil, incident.MajorOutage)
@@ -153,8 +157,8 @@ func TestFaultWrappers(t *testing.T) {
 		if len(seen) != 11 {
 			t.Errorf("%d recipients reached, want 11", len(seen))
 		}
-		ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{IncidentID: inc.ID, Address: "+36201000011"})
-		if err != nil || len(ds) != 1 || ds[0].State != notify.StateFailed || ds[0].ErrorCode != "21614" || ds[0].Attempts != 1 {
+		ds, err := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{IncidentID: inc.ID, Address: "+36201000011"})
+		if err != nil || len(ds) != 1 || ds[0].State != queue.StateFailed || ds[0].ErrorCode != "21614" || ds[0].Attempts != 1 {
 			t.Errorf("permanent failure = %+v, %v; want failed at the first attempt with 21614", ds[0], err)
 		}
 		for to, n := range seen {
@@ -190,14 +194,14 @@ func TestQuietHours(t *testing.T) {
 		h.start(cfg)
 		minor := h.declare("Slow", nil, incident.DegradedPerformance)
 		b := h.broadcasts(minor.ID)[0]
-		h.waitProgress(b.ID, func(p *notify.Progress) bool { return p.Counts[notify.SMS][notify.StateSent] == 1 })
-		ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: "+36201234567"})
+		h.waitProgress(b.ID, func(p *queue.Progress) bool { return p.Counts[channel.SMS][queue.StateSent] == 1 })
+		ds, _ := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: b.ID, Address: "+36201234567"})
 		wantAt := time.Date(2027, 1, 16, 6, 0, 0, 0, time.UTC) // 07:00 CET
-		if len(ds) != 1 || ds[0].State != notify.StatePending || !ds[0].NextAt.Equal(wantAt) || ds[0].Reason != "quiet hours" {
+		if len(ds) != 1 || ds[0].State != queue.StatePending || !ds[0].NextAt.Equal(wantAt) || ds[0].Reason != "quiet hours" {
 			t.Fatalf("quiet delivery = %+v, want pending until %s", ds[0], wantAt)
 		}
 		crit := h.declare("Everything down", []string{h.compA.ID}, incident.MajorOutage)
-		h.waitProgress(h.broadcasts(crit.ID)[0].ID, func(p *notify.Progress) bool { return p.Counts[notify.SMS][notify.StateSent] == 2 })
+		h.waitProgress(h.broadcasts(crit.ID)[0].ID, func(p *queue.Progress) bool { return p.Counts[channel.SMS][queue.StateSent] == 2 })
 		h.clock.Advance(7*time.Hour + 31*time.Minute)
 		h.waitDone(b.ID)
 		if got := h.inbox(sandbox.KindSMS)["+36201234567"]; got != 2 {
@@ -215,20 +219,20 @@ func TestQuietHoursNoAttempts(t *testing.T) {
 		// 23:30 in Budapest (CET, UTC+1 in January).
 		h.clock.fixed = time.Date(2027, 1, 15, 22, 30, 0, 0, time.UTC)
 		h.importCSV("id,name,phone,time_zone\nq1,Quiet,+36201234567,Europe/Budapest\n")
-		rec := notifytest.NewRecorder(notify.SMS)
+		rec := notifytest.NewRecorder(channel.SMS)
 		cfg := baseConfig()
 		cfg.QuietStart, cfg.QuietEnd, cfg.MaxAttempts = "22:00", "07:00", 2
 		// The first send after the window meets a 429.
-		h.run(h.service(cfg, map[notify.Kind]notify.Channel{notify.SMS: notifytest.Wrap(rec, notifytest.TooManyRequests(1, 1, time.Second))}, nil))
+		h.run(h.service(cfg, map[channel.Kind]notify.Channel{channel.SMS: notifytest.Wrap(rec, notifytest.TooManyRequests(1, 1, time.Second))}, nil))
 		b := h.broadcasts(h.declare("Slow", nil, incident.DegradedPerformance).ID)[0]
 		// get returns the one delivery (an empty one before it is planned).
-		get := func() *notify.Delivery {
-			ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID})
+		get := func() *queue.Delivery {
+			ds, err := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: b.ID})
 			if err != nil || len(ds) > 1 {
 				t.Fatalf("deliveries = %v, %v; want one", ds, err)
 			}
 			if len(ds) == 0 {
-				return &notify.Delivery{}
+				return &queue.Delivery{}
 			}
 			return ds[0]
 		}
@@ -236,7 +240,7 @@ func TestQuietHoursNoAttempts(t *testing.T) {
 			wantAt := time.Date(2027, 1, 16+night, 6, 0, 0, 0, time.UTC) // 07:00 CET
 			waitFor(t, fmt.Sprintf("deferral %d", night), func() bool {
 				d := get()
-				return d.State == notify.StatePending && d.NextAt.Equal(wantAt)
+				return d.State == queue.StatePending && d.NextAt.Equal(wantAt)
 			})
 			if d := get(); d.Attempts != 0 || d.Reason != "quiet hours" {
 				t.Fatalf("night %d: attempts %d, reason %q; want 0, quiet hours", night, d.Attempts, d.Reason)
@@ -247,12 +251,12 @@ func TestQuietHoursNoAttempts(t *testing.T) {
 		}
 		h.clock.Advance(8 * time.Hour) // 07:30 CET: the window is over
 		waitFor(t, "the first send", func() bool { d := get(); return d.ErrorCode != "" || !d.State.Open() })
-		if d := get(); d.State != notify.StatePending || d.ErrorCode != "429" || d.Attempts != 1 {
+		if d := get(); d.State != queue.StatePending || d.ErrorCode != "429" || d.Attempts != 1 {
 			t.Fatalf("after a 429: state %s, code %q, attempts %d; want pending (a retry), 429, 1", d.State, d.ErrorCode, d.Attempts)
 		}
 		h.clock.Advance(time.Minute)
 		h.waitDone(b.ID)
-		if d := get(); d.State != notify.StateSent || d.Attempts != 2 || len(rec.To("+36201234567")) != 1 {
+		if d := get(); d.State != queue.StateSent || d.Attempts != 2 || len(rec.To("+36201234567")) != 1 {
 			t.Errorf("after the retry: state %s, attempts %d, %d sent; want sent, 2, 1", d.State, d.Attempts, len(rec.To("+36201234567")))
 		}
 	})
@@ -273,25 +277,25 @@ func TestFrequencyCap(t *testing.T) {
 		h.update(inc, incident.Identified, "one", true)
 		h.update(inc, incident.Monitoring, "two", true)
 		// Plan both with no dispatchers, so the order of sends is fixed.
-		stop = h.run(h.service(cfg, map[notify.Kind]notify.Channel{}, nil))
+		stop = h.run(h.service(cfg, map[channel.Kind]notify.Channel{}, nil))
 		bs := h.broadcasts(inc.ID)
 		for _, b := range bs[1:] {
-			h.waitProgress(b.ID, func(p *notify.Progress) bool { return p.State == notify.PlanDone })
+			h.waitProgress(b.ID, func(p *queue.Progress) bool { return p.State == queue.PlanDone })
 		}
 		stop()
 		h.run(h.service(cfg, nil, nil))
 		h.waitDone(bs[1].ID)
 		p1, _ := h.st.Progress(h.ctx, bs[1].ID)
-		if p1.Counts[notify.Email][notify.StateCollapsed] != 1 {
+		if p1.Counts[channel.Email][queue.StateCollapsed] != 1 {
 			t.Errorf("first update: %+v, want collapsed", p1.Counts)
 		}
 		waitFor(t, "deferral", func() bool {
-			ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: bs[2].ID})
-			return len(ds) == 1 && ds[0].State == notify.StatePending && ds[0].Reason == "frequency cap"
+			ds, _ := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: bs[2].ID})
+			return len(ds) == 1 && ds[0].State == queue.StatePending && ds[0].Reason == "frequency cap"
 		})
 		h.clock.Advance(61 * time.Minute)
 		p2 := h.waitDone(bs[2].ID)
-		if p2.Counts[notify.Email][notify.StateSent] != 1 || h.inbox(sandbox.KindEmail)["freq@example.com"] != 2 {
+		if p2.Counts[channel.Email][queue.StateSent] != 1 || h.inbox(sandbox.KindEmail)["freq@example.com"] != 2 {
 			t.Errorf("second update: %+v, inbox %v", p2.Counts, h.inbox(sandbox.KindEmail))
 		}
 	})
@@ -303,17 +307,17 @@ func TestCancel(t *testing.T) {
 		h := newHarness(t, open, sandbox.Faults{})
 		h.importCSV(customersCSV(120, false))
 		cfg := baseConfig()
-		cfg.Rates = map[notify.Kind]notify.Limit{notify.SMS: {Rate: 20, Burst: 1}}
+		cfg.Rates = map[channel.Kind]ratelimit.Limit{channel.SMS: {Rate: 20, Burst: 1}}
 		h.start(cfg)
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		b := h.broadcasts(inc.ID)[0]
-		h.waitProgress(b.ID, func(p *notify.Progress) bool { return p.Counts[notify.SMS][notify.StateSent] >= 10 })
+		h.waitProgress(b.ID, func(p *queue.Progress) bool { return p.Counts[channel.SMS][queue.StateSent] >= 10 })
 		if err := h.svc.Cancel(h.ctx, b.ID); err != nil {
 			t.Fatal(err)
 		}
 		p := h.waitDone(b.ID)
-		sent, cancelled := p.Counts[notify.SMS][notify.StateSent], p.Counts[notify.SMS][notify.StateCancelled]
-		if sent+cancelled != 120 || cancelled < 40 || p.State != notify.PlanCancelled {
+		sent, cancelled := p.Counts[channel.SMS][queue.StateSent], p.Counts[channel.SMS][queue.StateCancelled]
+		if sent+cancelled != 120 || cancelled < 40 || p.State != queue.PlanCancelled {
 			t.Errorf("after cancel: sent %d cancelled %d state %s", sent, cancelled, p.State)
 		}
 		if n := h.sb.Count(sandbox.KindSMS); n != sent {
@@ -329,7 +333,7 @@ type failingSaves struct {
 	left atomic.Int64
 }
 
-func (f *failingSaves) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.Time, lease time.Duration) (int, error) {
+func (f *failingSaves) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Time, lease time.Duration) (int, error) {
 	if f.left.Add(-1) < 0 {
 		return 0, fmt.Errorf("injected crash")
 	}
@@ -348,19 +352,19 @@ func TestPlanCrashResume(t *testing.T) {
 		cfg.BatchSize, cfg.Lease = 20, 20*time.Second
 		crashing := &failingSaves{engine: h.st}
 		crashing.left.Store(2)
-		stop := h.run(h.service(cfg, map[notify.Kind]notify.Channel{}, crashing))
+		stop := h.run(h.service(cfg, map[channel.Kind]notify.Channel{}, crashing))
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		b := h.broadcasts(inc.ID)[0]
-		h.waitProgress(b.ID, func(p *notify.Progress) bool { return p.Planned == 80 })
+		h.waitProgress(b.ID, func(p *queue.Progress) bool { return p.Planned == 80 })
 		stop()
 		plan, err := h.st.FindPlan(h.ctx, b.ID)
-		if err != nil || plan.State != notify.PlanPending || plan.Cursor == "" {
+		if err != nil || plan.State != queue.PlanPending || plan.Cursor == "" {
 			t.Fatalf("plan after crash = %+v, %v", plan, err)
 		}
 		h.clock.Advance(21 * time.Second) // the plan's lease expires
 		h.start(cfg)
 		p := h.waitDone(b.ID)
-		if p.Planned != 190 || p.Counts[notify.SMS][notify.StateSent] != 95 || p.Counts[notify.Email][notify.StateSent] != 95 {
+		if p.Planned != 190 || p.Counts[channel.SMS][queue.StateSent] != 95 || p.Counts[channel.Email][queue.StateSent] != 95 {
 			t.Errorf("resumed: planned %d, %+v", p.Planned, p.Counts)
 		}
 		for to, n := range h.inbox(sandbox.KindSMS) {
@@ -379,8 +383,8 @@ func TestStatusCallbacks(t *testing.T) {
 		h.start(baseConfig())
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		h.waitDone(h.broadcasts(inc.ID)[0].ID)
-		get := func(addr string) *notify.Delivery {
-			ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{IncidentID: inc.ID, Address: addr})
+		get := func(addr string) *queue.Delivery {
+			ds, err := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{IncidentID: inc.ID, Address: addr})
 			if err != nil || len(ds) != 1 {
 				t.Fatalf("deliveries to %s: %v %v", addr, ds, err)
 			}
@@ -390,12 +394,12 @@ func TestStatusCallbacks(t *testing.T) {
 		steps := []struct {
 			id, status, code string
 			addr             string
-			want             notify.DeliveryState
+			want             queue.DeliveryState
 		}{
-			{a.ProviderID, "sent", "", "+36201111111", notify.StateSent},
-			{a.ProviderID, "delivered", "", "+36201111111", notify.StateDelivered},
-			{a.ProviderID, "undelivered", "30003", "+36201111111", notify.StateDelivered}, // late and out of order: ignored
-			{b.ProviderID, "undelivered", "21610", "+36202222222", notify.StateUndelivered},
+			{a.ProviderID, "sent", "", "+36201111111", queue.StateSent},
+			{a.ProviderID, "delivered", "", "+36201111111", queue.StateDelivered},
+			{a.ProviderID, "undelivered", "30003", "+36201111111", queue.StateDelivered}, // late and out of order: ignored
+			{b.ProviderID, "undelivered", "21610", "+36202222222", queue.StateUndelivered},
 		}
 		for _, s := range steps {
 			t.Run(s.status, func(t *testing.T) {
@@ -407,7 +411,7 @@ func TestStatusCallbacks(t *testing.T) {
 				}
 			})
 		}
-		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36202222222"); err != nil {
+		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, channel.SMS, "+36202222222"); err != nil {
 			t.Errorf("21610 receipt did not suppress: %v", err)
 		}
 		// The receipt's code is kept, and what it means is the reason.
@@ -453,42 +457,42 @@ func TestEarlyReceipts(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
 		h.importCSV("id,name,phone\ne1,A,+36201111111\ne2,B,+36202222222\n")
-		other := h.service(baseConfig(), map[notify.Kind]notify.Channel{}, nil)
-		ch := &earlyReceipts{Channel: notifytest.NewRecorder(notify.SMS), node: other, errs: make(chan error, 10),
+		other := h.service(baseConfig(), map[channel.Kind]notify.Channel{}, nil)
+		ch := &earlyReceipts{Channel: notifytest.NewRecorder(channel.SMS), node: other, errs: make(chan error, 10),
 			status: map[string][2]string{"+36201111111": {"delivered", ""}, "+36202222222": {"undelivered", "21610"}}}
-		h.run(h.service(baseConfig(), map[notify.Kind]notify.Channel{notify.SMS: ch}, nil))
+		h.run(h.service(baseConfig(), map[channel.Kind]notify.Channel{channel.SMS: ch}, nil))
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		b := h.broadcasts(inc.ID)[0]
-		p := h.waitProgress(b.ID, func(p *notify.Progress) bool {
-			return sum(p, notify.SMS, notify.StateDelivered, notify.StateUndelivered) == 2
+		p := h.waitProgress(b.ID, func(p *queue.Progress) bool {
+			return sum(p, channel.SMS, queue.StateDelivered, queue.StateUndelivered) == 2
 		})
 		close(ch.errs)
 		for err := range ch.errs {
 			t.Error(err)
 		}
-		if p.Counts[notify.SMS][notify.StateDelivered] != 1 || p.Counts[notify.SMS][notify.StateUndelivered] != 1 {
+		if p.Counts[channel.SMS][queue.StateDelivered] != 1 || p.Counts[channel.SMS][queue.StateUndelivered] != 1 {
 			t.Errorf("counts %+v, want one delivered and one undelivered", p.Counts)
 		}
-		ds, err := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: "+36202222222"})
+		ds, err := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: b.ID, Address: "+36202222222"})
 		if err != nil || len(ds) != 1 || ds[0].ErrorCode != "21610" || ds[0].Reason != "undelivered" {
 			t.Errorf("undelivered = %+v, %v", ds, err)
 		}
-		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, notify.SMS, "+36202222222"); err != nil {
+		if _, err := h.st.FindSuppression(h.ctx, h.page.ID, channel.SMS, "+36202222222"); err != nil {
 			t.Errorf("a kept 21610 receipt did not suppress: %v", err)
 		}
 		// Taken once: nothing is left to apply again.
 		for _, d := range []string{"+36201111111", "+36202222222"} {
-			ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: d})
+			ds, _ := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: b.ID, Address: d})
 			if rs, err := h.st.TakeReceipts(h.ctx, []string{ds[0].ProviderID}, h.clock.Now()); err != nil || len(rs) != 0 {
 				t.Errorf("receipts still kept for %s: %+v, %v", d, rs, err)
 			}
 		}
 		// A late, out-of-order receipt never moves a delivery back.
-		ds, _ = h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID, Address: "+36201111111"})
+		ds, _ = h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: b.ID, Address: "+36201111111"})
 		if err := other.HandleStatusCallback(h.ctx, ds[0].ProviderID, "failed", "30008"); err != nil {
 			t.Fatal(err)
 		}
-		if d, _ := h.st.FindDeliveryByID(h.ctx, ds[0].ID); d.State != notify.StateDelivered {
+		if d, _ := h.st.FindDeliveryByID(h.ctx, ds[0].ID); d.State != queue.StateDelivered {
 			t.Errorf("state %s after a late failed receipt, want delivered", d.State)
 		}
 		// A receipt that is not final says nothing worth keeping.
@@ -505,13 +509,13 @@ func TestFooterPerRecipient(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
 		h.importCSV("id,email,language\nc1,cust@example.com,en\n")
-		sub := &notify.Subscriber{ID: "sub1", PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Language: "en",
-			State: notify.SubscriberActive, Source: "api", CreatedAt: time.Now()}
+		sub := &audience.Subscriber{ID: "sub1", PageID: h.page.ID, Kind: channel.Email, Address: "sub@example.com", Language: "en",
+			State: audience.SubscriberActive, Source: "api", CreatedAt: time.Now()}
 		if err := h.st.SaveSubscriber(h.ctx, sub); err != nil {
 			t.Fatal(err)
 		}
 		cfg := baseConfig()
-		cfg.Workers = map[notify.Kind]int{notify.Email: 1} // one renders first and fills the cache
+		cfg.Workers = map[channel.Kind]int{channel.Email: 1} // one renders first and fills the cache
 		h.start(cfg)
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		h.waitDone(h.broadcasts(inc.ID)[0].ID)
@@ -536,7 +540,7 @@ func TestDryRun(t *testing.T) {
 		h := newHarness(t, open, sandbox.Faults{})
 		h.importCSV("id,name,phone,email,language\nd1,A,+36201111111,a@example.com,hu\nd2,B,+36202222222,b@example.com,en\nd3,C,+36203333333,,en\n")
 		svc := h.svcOrNew()
-		if err := h.st.Suppress(h.ctx, notify.Suppression{Kind: notify.SMS, Address: "+36203333333", Reason: "stop", At: time.Now()}); err != nil {
+		if err := h.st.Suppress(h.ctx, audience.Suppression{Kind: channel.SMS, Address: "+36203333333", Reason: "stop", At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		cfg := baseConfig()
@@ -556,16 +560,16 @@ func TestDryRun(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.Recipients[notify.SMS] != tt.sms || r.Recipients[notify.Email] != tt.mail {
+				if r.Recipients[channel.SMS] != tt.sms || r.Recipients[channel.Email] != tt.mail {
 					t.Errorf("recipients %+v", r.Recipients)
 				}
 				if tt.sms > 0 {
-					if r.Suppressed[notify.SMS] != 1 || r.SMSSegments < 2 || r.EstimatedCost <= 0 || len(r.Samples[notify.SMS]) != 2 {
+					if r.Suppressed[channel.SMS] != 1 || r.SMSSegments < 2 || r.EstimatedCost <= 0 || len(r.Samples[channel.SMS]) != 2 {
 						t.Errorf("dry run %+v", r)
 					}
 				}
-				if len(r.Samples[notify.Email]) != 2 || r.Samples[notify.Email]["hu"] == nil {
-					t.Errorf("email samples %v", r.Samples[notify.Email])
+				if len(r.Samples[channel.Email]) != 2 || r.Samples[channel.Email]["hu"] == nil {
+					t.Errorf("email samples %v", r.Samples[channel.Email])
 				}
 			})
 		}
@@ -581,12 +585,12 @@ type suppressionReads struct {
 	one, batch atomic.Int64
 }
 
-func (c *suppressionReads) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
+func (c *suppressionReads) FindSuppression(ctx context.Context, pageID string, kind channel.Kind, address string) (*audience.Suppression, error) {
 	c.one.Add(1)
 	return c.engine.FindSuppression(ctx, pageID, kind, address)
 }
 
-func (c *suppressionReads) FindSuppressed(ctx context.Context, pageID string, kind notify.Kind, addresses []string) ([]string, error) {
+func (c *suppressionReads) FindSuppressed(ctx context.Context, pageID string, kind channel.Kind, addresses []string) ([]string, error) {
 	c.batch.Add(1)
 	return c.engine.FindSuppressed(ctx, pageID, kind, addresses)
 }
@@ -598,19 +602,19 @@ func TestDryRunSuppressed(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
 		h.importCSV(customersCSV(50, true)) // u000…u049, +36201000000…, uNNN@example.com
-		sub := &notify.Subscriber{ID: "sub1", PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Language: "en",
-			State: notify.SubscriberActive, Source: "api", CreatedAt: time.Now()}
+		sub := &audience.Subscriber{ID: "sub1", PageID: h.page.ID, Kind: channel.Email, Address: "sub@example.com", Language: "en",
+			State: audience.SubscriberActive, Source: "api", CreatedAt: time.Now()}
 		if err := h.st.SaveSubscriber(h.ctx, sub); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []notify.Suppression{
-			{Kind: notify.SMS, Address: "+36201000001", Reason: "stop"},                              // global
-			{Kind: notify.SMS, Address: "+36201000049", Reason: "stop"},                              // global, in the last batch
-			{PageID: h.page.ID, Kind: notify.SMS, Address: "+36201000002", Reason: "provider:21610"}, // this page
-			{PageID: h.page.ID, Kind: notify.Email, Address: "u003@example.com", Reason: "bounce"},
-			{PageID: h.page.ID, Kind: notify.Email, Address: "sub@example.com", Reason: "unsubscribe"}, // a subscriber
-			{PageID: "another-page", Kind: notify.Email, Address: "u004@example.com", Reason: "unsubscribe"},
-			{Kind: notify.Email, Address: "+36201000005", Reason: "stop"}, // the number, on another channel
+		for _, s := range []audience.Suppression{
+			{Kind: channel.SMS, Address: "+36201000001", Reason: "stop"},                              // global
+			{Kind: channel.SMS, Address: "+36201000049", Reason: "stop"},                              // global, in the last batch
+			{PageID: h.page.ID, Kind: channel.SMS, Address: "+36201000002", Reason: "provider:21610"}, // this page
+			{PageID: h.page.ID, Kind: channel.Email, Address: "u003@example.com", Reason: "bounce"},
+			{PageID: h.page.ID, Kind: channel.Email, Address: "sub@example.com", Reason: "unsubscribe"}, // a subscriber
+			{PageID: "another-page", Kind: channel.Email, Address: "u004@example.com", Reason: "unsubscribe"},
+			{Kind: channel.Email, Address: "+36201000005", Reason: "stop"}, // the number, on another channel
 		} {
 			s.At = time.Now()
 			if err := h.st.Suppress(h.ctx, s); err != nil {
@@ -626,7 +630,7 @@ func TestDryRunSuppressed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Recipients[notify.SMS] != 47 || r.Suppressed[notify.SMS] != 3 || r.Recipients[notify.Email] != 49 || r.Suppressed[notify.Email] != 2 {
+		if r.Recipients[channel.SMS] != 47 || r.Suppressed[channel.SMS] != 3 || r.Recipients[channel.Email] != 49 || r.Suppressed[channel.Email] != 2 {
 			t.Errorf("recipients %v, suppressed %v; want sms 47 (3 suppressed), email 49 (2 suppressed)", r.Recipients, r.Suppressed)
 		}
 		// 50 customers in batches of 10, then the subscribers: 6 batches, at
@@ -682,14 +686,14 @@ func TestNoOlderAfterNewer(t *testing.T) {
 		h.clock.fixed = time.Date(2027, 1, 15, 12, 0, 0, 0, time.UTC)
 		const addr = "+36201234567"
 		h.importCSV("id,name,phone\no1,Order," + addr + "\n")
-		rec := notifytest.NewRecorder(notify.SMS)
+		rec := notifytest.NewRecorder(channel.SMS)
 		// The acknowledgement's first send meets a 429 asking for a minute.
-		h.run(h.service(baseConfig(), map[notify.Kind]notify.Channel{notify.SMS: notifytest.Wrap(rec, notifytest.TooManyRequests(1, 1, time.Minute))}, nil))
+		h.run(h.service(baseConfig(), map[channel.Kind]notify.Channel{channel.SMS: notifytest.Wrap(rec, notifytest.TooManyRequests(1, 1, time.Minute))}, nil))
 		inc := h.declare("Outage", nil, incident.MajorOutage)
 		ack := h.broadcasts(inc.ID)[0]
 		waitFor(t, "the retry", func() bool {
-			ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: ack.ID})
-			return len(ds) == 1 && ds[0].State == notify.StatePending && ds[0].ErrorCode == "429"
+			ds, _ := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: ack.ID})
+			return len(ds) == 1 && ds[0].State == queue.StatePending && ds[0].ErrorCode == "429"
 		})
 		h.clock.Advance(time.Second)
 		h.update(inc, incident.Resolved, "Fixed.", true)
@@ -701,10 +705,10 @@ func TestNoOlderAfterNewer(t *testing.T) {
 		if len(got) == 0 {
 			t.Fatal("no SMS sent")
 		}
-		if last := got[len(got)-1]; last.DeliveryID != notify.DeliveryID(res.UpdateID, notify.SMS, addr) {
+		if last := got[len(got)-1]; last.DeliveryID != queue.DeliveryID(res.UpdateID, channel.SMS, addr) {
 			t.Fatalf("the resolution is not the last SMS: %d sent, last %+v", len(got), last)
 		}
-		if len(got) != 1 || p.Counts[notify.SMS][notify.StateCollapsed] != 1 {
+		if len(got) != 1 || p.Counts[channel.SMS][queue.StateCollapsed] != 1 {
 			t.Errorf("%d SMS sent, acknowledgement %+v; want only the resolution, the acknowledgement collapsed", len(got), p.Counts)
 		}
 	})
@@ -720,10 +724,10 @@ func TestQuietHoursKeepOrder(t *testing.T) {
 		h.clock.fixed = time.Date(2027, 1, 15, 22, 30, 0, 0, time.UTC)
 		const addr = "night@example.com"
 		h.importCSV("id,name,email,time_zone\nn1,Night," + addr + ",Europe/Budapest\n")
-		rec := notifytest.NewRecorder(notify.Email)
+		rec := notifytest.NewRecorder(channel.Email)
 		cfg := baseConfig()
 		cfg.QuietStart, cfg.QuietEnd = "22:00", "07:00"
-		h.run(h.service(cfg, map[notify.Kind]notify.Channel{notify.Email: rec}, nil))
+		h.run(h.service(cfg, map[channel.Kind]notify.Channel{channel.Email: rec}, nil))
 		inc := h.declare("Slow", nil, incident.DegradedPerformance)
 		h.clock.Advance(time.Hour)
 		h.update(inc, incident.Identified, "Found it.", true)
@@ -732,7 +736,7 @@ func TestQuietHoursKeepOrder(t *testing.T) {
 		bs := h.broadcasts(inc.ID)
 		for _, b := range bs {
 			waitFor(t, "the deferral", func() bool {
-				ds, _ := h.st.FindDeliveries(h.ctx, notify.DeliveryFilter{BroadcastID: b.ID})
+				ds, _ := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: b.ID})
 				return len(ds) == 1 && ds[0].Reason == "quiet hours"
 			})
 		}
@@ -741,7 +745,7 @@ func TestQuietHoursKeepOrder(t *testing.T) {
 			h.waitDone(b.ID)
 		}
 		got := rec.To(addr)
-		if len(got) != 1 || got[0].DeliveryID != notify.DeliveryID(bs[2].UpdateID, notify.Email, addr) {
+		if len(got) != 1 || got[0].DeliveryID != queue.DeliveryID(bs[2].UpdateID, channel.Email, addr) {
 			t.Errorf("after the window: %d emails, want only the resolution", len(got))
 		}
 	})

@@ -11,7 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,7 +25,7 @@ const sendTimeout = 45 * time.Second
 
 // claimed is a leased delivery and when (on this node's clock) it was claimed.
 type claimed struct {
-	d  *Delivery
+	d  *queue.Delivery
 	at time.Time
 	// clear: the claim's batched suppression lookup found none for the
 	// address, so the worker need not ask again.
@@ -33,25 +37,25 @@ type claimed struct {
 // back in batches.
 type dispatcher struct {
 	s        *Service
-	kind     Kind
+	kind     channel.Kind
 	ch       Channel
 	work     chan claimed
-	done     chan *Delivery
+	done     chan *queue.Delivery
 	inflight atomic.Int64
 	freed    chan struct{}
 }
 
-func newDispatcher(s *Service, k Kind, ch Channel) *dispatcher {
+func newDispatcher(s *Service, k channel.Kind, ch Channel) *dispatcher {
 	w := s.workers(k)
 	n := 2*s.claimSize(k) + w
-	return &dispatcher{s: s, kind: k, ch: ch, work: make(chan claimed, n), done: make(chan *Delivery, n), freed: make(chan struct{}, 1)}
+	return &dispatcher{s: s, kind: k, ch: ch, work: make(chan claimed, n), done: make(chan *queue.Delivery, n), freed: make(chan struct{}, 1)}
 }
 
 // claimSize is ClaimSize (default 16 × workers, at least 128), but never more
 // than a rate-limited channel sends in a quarter of the lease: a claimed
 // delivery must be sent well before its lease ends, or another node could
 // claim and send it too.
-func (s *Service) claimSize(k Kind) int {
+func (s *Service) claimSize(k channel.Kind) int {
 	n := s.cfg.ClaimSize
 	if n <= 0 {
 		// Large claims amortise the store's per-call cost (one lease
@@ -60,7 +64,7 @@ func (s *Service) claimSize(k Kind) int {
 		n = max(128, 16*s.workers(k))
 	}
 	rate := s.cfg.Rates[k].Rate
-	if k == Slack && (rate <= 0 || s.cfg.SlackPerChannel.Rate < rate) {
+	if k == channel.Slack && (rate <= 0 || s.cfg.SlackPerChannel.Rate < rate) {
 		rate = s.cfg.SlackPerChannel.Rate
 	}
 	if rate > 0 {
@@ -134,7 +138,7 @@ func (d *dispatcher) run(ctx context.Context) {
 // after the first of a batch, whichever comes first.
 func (d *dispatcher) finishLoop() {
 	maxBatch := max(64, d.s.claimSize(d.kind))
-	var batch []*Delivery
+	var batch []*queue.Delivery
 	flush := func() {
 		if len(batch) == 0 {
 			return
@@ -184,13 +188,13 @@ func (d *dispatcher) finishLoop() {
 }
 
 // settle is the one place a delivery's state changes in the dispatcher.
-func (s *Service) settle(d *Delivery, state DeliveryState, code, reason string) *Delivery {
+func (s *Service) settle(d *queue.Delivery, state queue.DeliveryState, code, reason string) *queue.Delivery {
 	now := s.now()
 	d.State, d.UpdatedAt = state, now
 	if code != "" || reason != "" {
 		d.ErrorCode, d.Reason = code, truncate(reason, 500)
 	}
-	if state == StateSent {
+	if state == queue.StateSent {
 		d.SentAt = &now
 	}
 	return d
@@ -199,10 +203,10 @@ func (s *Service) settle(d *Delivery, state DeliveryState, code, reason string) 
 // deferTo puts a delivery back to wait until at without counting the claim
 // as an attempt (quiet hours, frequency cap, shutdown, a lease nearly
 // spent): Deferred has the store take back the attempt the claim counted.
-func (s *Service) deferTo(d *Delivery, at time.Time, reason string) *Delivery {
+func (s *Service) deferTo(d *queue.Delivery, at time.Time, reason string) *queue.Delivery {
 	d.Deferred = true
 	d.NextAt = at
-	return s.settle(d, StatePending, "", reason)
+	return s.settle(d, queue.StatePending, "", reason)
 }
 
 func truncate(s string, n int) string {
@@ -217,7 +221,7 @@ func truncate(s string, n int) string {
 // for the others itself (for the reason, and in case the lookup failed):
 // the one query per claim replaces one per delivery, and a STOP that lands
 // between the claim and the send (seconds at most) is the only one missed.
-func (s *Service) unsuppressed(ctx context.Context, kind Kind, ds []*Delivery) map[*Delivery]bool {
+func (s *Service) unsuppressed(ctx context.Context, kind channel.Kind, ds []*queue.Delivery) map[*queue.Delivery]bool {
 	byPage := map[string][]string{}
 	for _, d := range ds {
 		byPage[d.PageID] = append(byPage[d.PageID], d.Address)
@@ -236,7 +240,7 @@ func (s *Service) unsuppressed(ctx context.Context, kind Kind, ds []*Delivery) m
 			hit[page][a] = true
 		}
 	}
-	clear := make(map[*Delivery]bool, len(ds))
+	clear := make(map[*queue.Delivery]bool, len(ds))
 	for _, d := range ds {
 		if !hit[d.PageID][d.Address] {
 			clear[d] = true
@@ -247,7 +251,7 @@ func (s *Service) unsuppressed(ctx context.Context, kind Kind, ds []*Delivery) m
 
 // process decides a claimed delivery's fate and sends it when it may go.
 // clear says the claim's batched lookup found no suppression.
-func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedAt time.Time, clear bool) *Delivery {
+func (s *Service) process(ctx context.Context, ch Channel, d *queue.Delivery, claimedAt time.Time, clear bool) *queue.Delivery {
 	if ctx.Err() != nil {
 		return s.deferTo(d, s.now(), "")
 	}
@@ -257,34 +261,34 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 		return s.deferTo(d, s.now(), "")
 	}
 	if d.BroadcastID != "" {
-		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == PlanCancelled {
-			return s.settle(d, StateCancelled, "", "broadcast cancelled")
+		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == queue.PlanCancelled {
+			return s.settle(d, queue.StateCancelled, "", "broadcast cancelled")
 		}
 	}
 	// Suppression is checked here, not only at plan time: a STOP may
 	// arrive between planning and sending.
 	if !clear {
 		if sup, err := s.store.FindSuppression(ctx, d.PageID, d.Kind, d.Address); err == nil {
-			return s.settle(d, StateSuppressed, "", sup.Reason)
+			return s.settle(d, queue.StateSuppressed, "", sup.Reason)
 		} else if !errors.Is(err, incident.ErrNotFound) {
 			return s.retry(d, err)
 		}
 	}
-	if d.RecipientType == FromSubscriber {
+	if d.RecipientType == queue.FromSubscriber {
 		sub, err := s.store.FindSubscriberByID(ctx, d.RecipientID)
 		switch {
 		case errors.Is(err, incident.ErrNotFound):
-			return s.settle(d, StateSuppressed, "", "unsubscribed")
+			return s.settle(d, queue.StateSuppressed, "", "unsubscribed")
 		case err != nil:
 			return s.retry(d, err)
-		case sub.State == SubscriberUnsubscribed:
-			return s.settle(d, StateSuppressed, "", "unsubscribed")
-		case sub.State == SubscriberPending && d.MessageKind != KindConfirm:
-			return s.settle(d, StateSuppressed, "", "unconfirmed")
+		case sub.State == audience.SubscriberUnsubscribed:
+			return s.settle(d, queue.StateSuppressed, "", "unsubscribed")
+		case sub.State == audience.SubscriberPending && d.MessageKind != queue.KindConfirm:
+			return s.settle(d, queue.StateSuppressed, "", "unconfirmed")
 		}
 	}
 	now := s.now()
-	if !d.Critical && d.RecipientType == FromCustomer && s.quiet.on {
+	if !d.Critical && d.RecipientType == queue.FromCustomer && s.quiet.on {
 		zone := d.TimeZone
 		if zone == "" {
 			if p, err := s.cache.page(ctx, d.PageID); err == nil {
@@ -315,15 +319,15 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 	}
 	// The rate limiter may have held it a while: a cancel since then wins.
 	if d.BroadcastID != "" {
-		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == PlanCancelled {
-			return s.settle(d, StateCancelled, "", "broadcast cancelled")
+		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == queue.PlanCancelled {
+			return s.settle(d, queue.StateCancelled, "", "broadcast cancelled")
 		}
 	}
 	msg, err := s.message(ctx, d)
 	if err != nil {
 		s.dlog(d).Error("render", "err", err)
 		if incident.ErrorCode(err) == incident.EINVALID {
-			return s.settle(d, StateFailed, "render", err.Error())
+			return s.settle(d, queue.StateFailed, "render", err.Error())
 		}
 		return s.retry(d, err)
 	}
@@ -335,24 +339,24 @@ func (s *Service) process(ctx context.Context, ch Channel, d *Delivery, claimedA
 		if errors.As(err, &se) && se.Permanent {
 			s.dlog(d).Warn("permanent send error", "code", se.Code)
 			s.suppressAfter(ctx, d, se.Code)
-			return s.settle(d, StateFailed, se.Code, se.Reason)
+			return s.settle(d, queue.StateFailed, se.Code, se.Reason)
 		}
 		return s.retry(d, err)
 	}
 	// An earlier attempt's error no longer describes the delivery.
 	d.ProviderID, d.ErrorCode, d.Reason = rc.ProviderID, "", truncate(rc.Reply, 500)
-	return s.settle(d, StateSent, "", "")
+	return s.settle(d, queue.StateSent, "", "")
 }
 
 // dlog is the logger for a delivery's events, built only when one is
 // logged (a With per delivery cost more than the rest of its bookkeeping).
-func (s *Service) dlog(d *Delivery) *slog.Logger {
+func (s *Service) dlog(d *queue.Delivery) *slog.Logger {
 	return s.log.With("delivery_id", d.ID, "incident_id", d.IncidentID, "channel", d.Kind)
 }
 
 // retry schedules a transient failure with backoff, or fails the delivery
 // once it has had MaxAttempts.
-func (s *Service) retry(d *Delivery, err error) *Delivery {
+func (s *Service) retry(d *queue.Delivery, err error) *queue.Delivery {
 	code, reason := "transient", err.Error()
 	var se *SendError
 	if errors.As(err, &se) {
@@ -362,10 +366,10 @@ func (s *Service) retry(d *Delivery, err error) *Delivery {
 	}
 	if d.Attempts >= s.cfg.MaxAttempts {
 		s.dlog(d).Warn("retries exhausted", "attempts", d.Attempts, "code", code)
-		return s.settle(d, StateFailed, code, reason)
+		return s.settle(d, queue.StateFailed, code, reason)
 	}
 	d.NextAt = s.now().Add(backoff(d.Attempts, s.cfg.RetryBase, s.cfg.RetryMax, RetryAfter(err)))
-	return s.settle(d, StatePending, code, reason)
+	return s.settle(d, queue.StatePending, code, reason)
 }
 
 // suppressAfter records what a permanent error says about the address:
@@ -373,8 +377,8 @@ func (s *Service) retry(d *Delivery, err error) *Delivery {
 // means the mailbox does not exist; a webhook's 410 Gone is the receiver
 // asking to be removed (as Statuspage reads it), so that subscriber is
 // unsubscribed with reason "webhook:410" rather than called again.
-func (s *Service) suppressAfter(ctx context.Context, d *Delivery, code string) {
-	if d.Kind == Webhook && code == "HTTP 410" && d.RecipientType == FromSubscriber {
+func (s *Service) suppressAfter(ctx context.Context, d *queue.Delivery, code string) {
+	if d.Kind == channel.Webhook && code == "HTTP 410" && d.RecipientType == queue.FromSubscriber {
 		sub, err := s.store.FindSubscriberByID(ctx, d.RecipientID)
 		if err == nil {
 			err = s.unsubscribeFor(ctx, sub, "webhook:410")
@@ -384,12 +388,12 @@ func (s *Service) suppressAfter(ctx context.Context, d *Delivery, code string) {
 		}
 		return
 	}
-	var sup *Suppression
+	var sup *audience.Suppression
 	switch {
-	case d.Kind == SMS && code == "21610":
-		sup = &Suppression{Kind: SMS, Address: d.Address, Reason: "provider:21610"}
-	case d.Kind == Email && strings.Contains(code, "5.1.1"):
-		sup = &Suppression{Kind: Email, Address: d.Address, Reason: "bounce"}
+	case d.Kind == channel.SMS && code == "21610":
+		sup = &audience.Suppression{Kind: channel.SMS, Address: d.Address, Reason: "provider:21610"}
+	case d.Kind == channel.Email && strings.Contains(code, "5.1.1"):
+		sup = &audience.Suppression{Kind: channel.Email, Address: d.Address, Reason: "bounce"}
 	}
 	if sup == nil {
 		return
@@ -404,7 +408,7 @@ func (s *Service) suppressAfter(ctx context.Context, d *Delivery, code string) {
 // messages about the incident on this channel within the window: it
 // collapses into a newer queued message (which shows the incident's latest
 // state anyway), or waits until the window frees.
-func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) (*Delivery, bool) {
+func (s *Service) frequencyCap(ctx context.Context, d *queue.Delivery, now time.Time) (*queue.Delivery, bool) {
 	// Cheap exit for the common case: an incident with no more broadcasts
 	// than the cap cannot exceed it.
 	if n, err := s.cache.planCount(ctx, d.IncidentID); err == nil && n <= s.cfg.FrequencyCap {
@@ -413,9 +417,9 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 	// The cap is per recipient (a customer, or a subscriber) and address:
 	// naming the recipient lets a store find its few deliveries without
 	// reading every one the incident's broadcasts planned.
-	mine := DeliveryFilter{IncidentID: d.IncidentID, RecipientID: d.RecipientID, Kind: d.Kind, Address: d.Address, Limit: 100}
+	mine := queue.DeliveryFilter{IncidentID: d.IncidentID, RecipientID: d.RecipientID, Kind: d.Kind, Address: d.Address, Limit: 100}
 	f := mine
-	f.States = []DeliveryState{StateSent, StateDelivered, StateUndelivered}
+	f.States = []queue.DeliveryState{queue.StateSent, queue.StateDelivered, queue.StateUndelivered}
 	sent, err := s.store.FindDeliveries(ctx, f)
 	if err != nil {
 		return s.retry(d, err), true
@@ -431,14 +435,14 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 		return nil, false
 	}
 	f = mine
-	f.States = []DeliveryState{StatePending, StateSending}
+	f.States = []queue.DeliveryState{queue.StatePending, queue.StateSending}
 	open, err := s.store.FindDeliveries(ctx, f)
 	if err != nil {
 		return s.retry(d, err), true
 	}
 	for _, x := range open {
 		if x.ID != d.ID && s.laterUpdate(ctx, x, d) {
-			return s.settle(d, StateCollapsed, "", "frequency cap: superseded by a newer message"), true
+			return s.settle(d, queue.StateCollapsed, "", "frequency cap: superseded by a newer message"), true
 		}
 	}
 	oldest := within[0]
@@ -455,18 +459,18 @@ func (s *Service) frequencyCap(ctx context.Context, d *Delivery, now time.Time) 
 // queued: sent now, the older one would arrive after the newer (an
 // acknowledgement after the resolution), and the newer one shows the
 // incident's latest state anyway.
-func (s *Service) superseded(ctx context.Context, d *Delivery) (*Delivery, bool) {
+func (s *Service) superseded(ctx context.Context, d *queue.Delivery) (*queue.Delivery, bool) {
 	if n, err := s.cache.planCount(ctx, d.IncidentID); err == nil && n <= 1 {
 		return nil, false
 	}
-	ds, err := s.store.FindDeliveries(ctx, DeliveryFilter{IncidentID: d.IncidentID, RecipientID: d.RecipientID, Kind: d.Kind, Address: d.Address,
-		States: []DeliveryState{StatePending, StateSending, StateSent, StateDelivered, StateUndelivered}, Limit: 100})
+	ds, err := s.store.FindDeliveries(ctx, queue.DeliveryFilter{IncidentID: d.IncidentID, RecipientID: d.RecipientID, Kind: d.Kind, Address: d.Address,
+		States: []queue.DeliveryState{queue.StatePending, queue.StateSending, queue.StateSent, queue.StateDelivered, queue.StateUndelivered}, Limit: 100})
 	if err != nil {
 		return s.retry(d, err), true
 	}
 	for _, x := range ds {
 		if x.ID != d.ID && s.laterUpdate(ctx, x, d) {
-			return s.settle(d, StateCollapsed, "", "superseded by a newer message"), true
+			return s.settle(d, queue.StateCollapsed, "", "superseded by a newer message"), true
 		}
 	}
 	return nil, false
@@ -476,7 +480,7 @@ func (s *Service) superseded(ctx context.Context, d *Delivery) (*Delivery, bool)
 // than d. The incident's updates (newest first) decide, not the
 // deliveries' creation times, which two planners or clocks may interleave;
 // an update the cached incident does not have yet is the newest.
-func (s *Service) laterUpdate(ctx context.Context, x, d *Delivery) bool {
+func (s *Service) laterUpdate(ctx context.Context, x, d *queue.Delivery) bool {
 	sn, err := s.cache.snapshot(ctx, d.IncidentID)
 	if err != nil {
 		return x.CreatedAt.After(d.CreatedAt)
@@ -494,8 +498,8 @@ func (s *Service) laterUpdate(ctx context.Context, x, d *Delivery) bool {
 
 // waitTurn takes the delivery's tokens: the Slack channel's own (1/s per
 // channel) first, then the provider's, waiting as told.
-func (s *Service) waitTurn(ctx context.Context, d *Delivery) error {
-	if d.Kind == Slack {
+func (s *Service) waitTurn(ctx context.Context, d *queue.Delivery) error {
+	if d.Kind == channel.Slack {
 		if err := s.take(ctx, "slack:"+d.Address, s.cfg.SlackPerChannel); err != nil {
 			return err
 		}
@@ -513,7 +517,7 @@ func (s *Service) waitTurn(ctx context.Context, d *Delivery) error {
 // unused turns few next to a lease.
 const reserveAhead = time.Second
 
-func (s *Service) take(ctx context.Context, key string, l Limit) error {
+func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit) error {
 	for {
 		wait, err := s.lim.Take(ctx, key, l, reserveAhead)
 		reserved := err == nil && wait <= reserveAhead
@@ -548,8 +552,8 @@ const (
 )
 
 // message renders (from cache) and personalises the delivery's message.
-func (s *Service) message(ctx context.Context, d *Delivery) (*Message, error) {
-	if d.MessageKind == KindConfirm {
+func (s *Service) message(ctx context.Context, d *queue.Delivery) (*Message, error) {
+	if d.MessageKind == queue.KindConfirm {
 		p, err := s.cache.page(ctx, d.PageID)
 		if err != nil {
 			return nil, err
@@ -565,7 +569,7 @@ func (s *Service) message(ctx context.Context, d *Delivery) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	named := d.Name != "" && (d.Kind == Email || d.Kind == Slack)
+	named := d.Name != "" && (d.Kind == channel.Email || d.Kind == channel.Slack)
 	key := renderKey{inc: d.IncidentID, version: snap.inc.Version, update: d.UpdateID, kind: d.Kind, mk: d.MessageKind,
 		lang: d.Language, zone: d.TimeZone, named: named, rtype: d.RecipientType}
 	tmpl, err := s.cache.render(key, func() (*Message, error) {
@@ -595,7 +599,7 @@ func (s *Service) message(ctx context.Context, d *Delivery) (*Message, error) {
 }
 
 // personalise copies a cached message and fills in the recipient's parts.
-func personalise(t *Message, d *Delivery, unsubToken string) *Message {
+func personalise(t *Message, d *queue.Delivery, unsubToken string) *Message {
 	m := *t
 	m.DeliveryID, m.To = d.ID, d.Address
 	// The token first, the name after: a name that happens to contain the
@@ -607,9 +611,9 @@ func personalise(t *Message, d *Delivery, unsubToken string) *Message {
 	}
 	text, htm, blocks := tok, tok, tok
 	switch d.Kind {
-	case Email:
+	case channel.Email:
 		text, htm = named(d.Name), named(html.EscapeString(d.Name))
-	case Slack:
+	case channel.Slack:
 		esc := mrkdwnEscape(d.Name)
 		j, _ := json.Marshal(esc)
 		text, blocks = named(esc), named(string(j[1:len(j)-1]))
@@ -642,12 +646,12 @@ type renderKey struct {
 	inc     string
 	version int
 	update  string
-	kind    Kind
-	mk      MessageKind
+	kind    channel.Kind
+	mk      queue.MessageKind
 	lang    string
 	zone    string
 	named   bool
-	rtype   RecipientType // the email footer differs for customers and subscribers
+	rtype   queue.RecipientType // the email footer differs for customers and subscribers
 }
 
 type snapshot struct {
@@ -659,7 +663,7 @@ type snapshot struct {
 }
 
 type planEntry struct {
-	state   PlanState
+	state   queue.PlanState
 	fetched time.Time
 }
 
@@ -752,7 +756,7 @@ func (c *snapshotCache) page(ctx context.Context, pageID string) (*incident.Page
 	return p, nil
 }
 
-func (c *snapshotCache) planState(ctx context.Context, broadcastID string) (PlanState, error) {
+func (c *snapshotCache) planState(ctx context.Context, broadcastID string) (queue.PlanState, error) {
 	c.mu.Lock()
 	e, ok := c.plans[broadcastID]
 	c.mu.Unlock()
@@ -857,6 +861,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) count(k Kind, st DeliveryState) {
+func (m *metrics) count(k channel.Kind, st queue.DeliveryState) {
 	m.deliveries.WithLabelValues(string(k), string(st)).Inc()
 }

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 // DryRunResult is what a broadcast would do, computed without writing or
@@ -18,13 +20,13 @@ type DryRunResult struct {
 	Kind       incident.BroadcastKind `json:"kind"`
 	// Recipients counts deliveries per channel after dedupe and without
 	// the suppressed ones, which Suppressed counts.
-	Recipients    map[Kind]int `json:"recipients"`
-	Suppressed    map[Kind]int `json:"suppressed"`
-	SMSSegments   int          `json:"sms_segments"`
-	EstimatedCost float64      `json:"estimated_cost"`
-	Currency      string       `json:"currency"`
+	Recipients    map[channel.Kind]int `json:"recipients"`
+	Suppressed    map[channel.Kind]int `json:"suppressed"`
+	SMSSegments   int                  `json:"sms_segments"`
+	EstimatedCost float64              `json:"estimated_cost"`
+	Currency      string               `json:"currency"`
 	// Samples holds one rendered message per channel and language in use.
-	Samples map[Kind]map[string]*Message `json:"samples"`
+	Samples map[channel.Kind]map[string]*Message `json:"samples"`
 }
 
 // DryRun answers what broadcasting kind for the incident's newest update
@@ -52,8 +54,8 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 	if err != nil {
 		return nil, err
 	}
-	res := &DryRunResult{PageID: inc.PageID, IncidentID: inc.ID, Kind: kind, Recipients: map[Kind]int{}, Suppressed: map[Kind]int{},
-		Currency: s.cfg.SMSCurrency, Samples: map[Kind]map[string]*Message{}}
+	res := &DryRunResult{PageID: inc.PageID, IncidentID: inc.ID, Kind: kind, Recipients: map[channel.Kind]int{}, Suppressed: map[channel.Kind]int{},
+		Currency: s.cfg.SMSCurrency, Samples: map[channel.Kind]map[string]*Message{}}
 	// 8 bytes of each delivery ID: a million customers on two channels
 	// cost ~40 MB here rather than ~200 MB of strings.
 	seen := map[uint64]struct{}{}
@@ -65,7 +67,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 			return nil, err
 		}
 		cursor = next
-		fresh := make([]*Delivery, 0, len(ds))
+		fresh := make([]*queue.Delivery, 0, len(ds))
 		for _, d := range ds {
 			key, err := strconv.ParseUint(d.ID[:16], 16, 64)
 			if err != nil {
@@ -91,11 +93,11 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
 				UnsubscribeURL: s.link(unsubscribePathPrefix, "sample")}
 			lang := s.r.language(in)
-			if d.Kind == SMS {
+			if d.Kind == channel.SMS {
 				key := [2]string{lang, d.TimeZone}
 				n, ok := segs[key]
 				if !ok {
-					m, err := s.r.Render(SMS, in)
+					m, err := s.r.Render(channel.SMS, in)
 					if err != nil {
 						return nil, err
 					}
@@ -137,7 +139,7 @@ const bigDryRun = 200_000
 // scopedAddress is an address on one page's channel.
 type scopedAddress struct {
 	page    string
-	kind    Kind
+	kind    channel.Kind
 	address string
 }
 
@@ -146,10 +148,10 @@ type scopedAddress struct {
 // Loading the page's suppressions once instead would not scale the same
 // way: the global ones (every SMS STOP, on any page) only grow, and the
 // Redis engine keeps all pages' suppressions in one hash.
-func (s *Service) suppressedIn(ctx context.Context, ds []*Delivery) (map[scopedAddress]bool, error) {
+func (s *Service) suppressedIn(ctx context.Context, ds []*queue.Delivery) (map[scopedAddress]bool, error) {
 	type scope struct {
 		page string
-		kind Kind
+		kind channel.Kind
 	}
 	byScope := map[scope][]string{}
 	for _, d := range ds {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -20,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/notify/twilio"
 	"github.com/heraldhq/herald/notify/webhook"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/store/redis"
 )
@@ -100,7 +102,7 @@ type harness struct {
 	inc    *incident.Service
 	events *incident.LocalEvents
 	sb     *sandbox.Sandbox
-	chans  map[notify.Kind]notify.Channel
+	chans  map[channel.Kind]notify.Channel
 	r      *notify.Renderer
 	clock  *testClock
 	page   *incident.Page
@@ -145,7 +147,7 @@ func newHarness(t *testing.T, open func(t *testing.T) engine, faults sandbox.Fau
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.chans = map[notify.Kind]notify.Channel{notify.SMS: tw, notify.Email: em, notify.Slack: sl, notify.Webhook: wh}
+	h.chans = map[channel.Kind]notify.Channel{channel.SMS: tw, channel.Email: em, channel.Slack: sl, channel.Webhook: wh}
 	if h.r, err = notify.NewRenderer(configs.TemplatesFS(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func baseConfig() notify.Config {
 }
 
 // service builds a Service on the harness (channels nil: all of them).
-func (h *harness) service(cfg notify.Config, chans map[notify.Kind]notify.Channel, st notify.Store) *notify.Service {
+func (h *harness) service(cfg notify.Config, chans map[channel.Kind]notify.Channel, st notify.Store) *notify.Service {
 	h.t.Helper()
 	if chans == nil {
 		chans = h.chans
@@ -261,14 +263,14 @@ func (h *harness) broadcasts(incID string) []*incident.Broadcast {
 }
 
 // waitDone waits until a broadcast is planned and has no open deliveries.
-func (h *harness) waitDone(broadcastID string) *notify.Progress {
+func (h *harness) waitDone(broadcastID string) *queue.Progress {
 	h.t.Helper()
-	return h.waitProgress(broadcastID, func(p *notify.Progress) bool {
-		if p.State == notify.PlanPending {
+	return h.waitProgress(broadcastID, func(p *queue.Progress) bool {
+		if p.State == queue.PlanPending {
 			return false
 		}
 		for _, byState := range p.Counts {
-			if byState[notify.StatePending] > 0 || byState[notify.StateSending] > 0 {
+			if byState[queue.StatePending] > 0 || byState[queue.StateSending] > 0 {
 				return false
 			}
 		}
@@ -276,10 +278,10 @@ func (h *harness) waitDone(broadcastID string) *notify.Progress {
 	})
 }
 
-func (h *harness) waitProgress(broadcastID string, ok func(*notify.Progress) bool) *notify.Progress {
+func (h *harness) waitProgress(broadcastID string, ok func(*queue.Progress) bool) *queue.Progress {
 	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	var p *notify.Progress
+	var p *queue.Progress
 	var err error
 	for time.Now().Before(deadline) {
 		p, err = h.st.Progress(h.ctx, broadcastID)
@@ -314,7 +316,7 @@ func (h *harness) inbox(kind string) map[string]int {
 	return out
 }
 
-func sum(p *notify.Progress, k notify.Kind, states ...notify.DeliveryState) int {
+func sum(p *queue.Progress, k channel.Kind, states ...queue.DeliveryState) int {
 	n := 0
 	for _, s := range states {
 		n += p.Counts[k][s]

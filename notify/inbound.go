@@ -7,7 +7,10 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
@@ -180,19 +183,19 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 		}
 		return "", ErrNotAKeyword
 	case k.kw == kwStop:
-		if err := s.store.Suppress(ctx, Suppression{Kind: SMS, Address: num, Reason: "stop", At: now}); err != nil {
+		if err := s.store.Suppress(ctx, audience.Suppression{Kind: channel.SMS, Address: num, Reason: "stop", At: now}); err != nil {
 			return "", err
 		}
-		s.log.Info("sms opt-out", "channel", SMS)
+		s.log.Info("sms opt-out", "channel", channel.SMS)
 	case k.kw == kwStart:
-		if err := s.store.Unsuppress(ctx, "", SMS, num); err != nil && !errors.Is(err, incident.ErrNotFound) {
+		if err := s.store.Unsuppress(ctx, "", channel.SMS, num); err != nil && !errors.Is(err, incident.ErrNotFound) {
 			return "", err
 		}
 		following, err := s.resumeSMS(ctx, num)
 		if err != nil {
 			return "", err
 		}
-		s.log.Info("sms opt-in", "channel", SMS, "following", following)
+		s.log.Info("sms opt-in", "channel", channel.SMS, "following", following)
 		if following == 0 {
 			return s.reply(lang, kwStartNoSubscription), nil
 		}
@@ -238,19 +241,19 @@ func (s *Service) resumeSMS(ctx context.Context, num string) (int, error) {
 	}
 	following := 0
 	for _, p := range pages {
-		live, err := s.store.FindSubscriberByAddress(ctx, p.ID, SMS, num, "")
+		live, err := s.store.FindSubscriberByAddress(ctx, p.ID, channel.SMS, num, "")
 		if err == nil {
-			if live.State == SubscriberActive {
+			if live.State == audience.SubscriberActive {
 				following++
 			}
 			continue // a pending one still needs its code
 		} else if !errors.Is(err, incident.ErrNotFound) {
 			return 0, err
 		}
-		var latest *Subscriber
+		var latest *audience.Subscriber
 		after := ""
 		for {
-			subs, err := s.store.FindSubscribers(ctx, SubscriberFilter{PageID: p.ID, State: SubscriberUnsubscribed, Kind: SMS, After: after, Limit: 1000})
+			subs, err := s.store.FindSubscribers(ctx, audience.SubscriberFilter{PageID: p.ID, State: audience.SubscriberUnsubscribed, Kind: channel.SMS, After: after, Limit: 1000})
 			if err != nil {
 				return 0, err
 			}
@@ -268,19 +271,19 @@ func (s *Service) resumeSMS(ctx context.Context, num string) (int, error) {
 			continue
 		}
 		now := s.now()
-		latest.State, latest.ConfirmedAt, latest.UnsubscribedAt, latest.UnsubscribeReason = SubscriberActive, &now, nil, ""
+		latest.State, latest.ConfirmedAt, latest.UnsubscribedAt, latest.UnsubscribeReason = audience.SubscriberActive, &now, nil, ""
 		if err := s.store.SaveSubscriber(ctx, latest); incident.ErrorCode(err) == incident.ECONFLICT {
 			continue // signed up again meanwhile: that one stands
 		} else if err != nil {
 			return 0, err
 		}
-		s.log.Info("subscriber resumed by START", "page_id", p.ID, "subscriber_id", latest.ID, "channel", SMS)
+		s.log.Info("subscriber resumed by START", "page_id", p.ID, "subscriber_id", latest.ID, "channel", channel.SMS)
 		following++
 	}
 	return following, nil
 }
 
-func unsubscribedLater(a, b *Subscriber) bool {
+func unsubscribedLater(a, b *audience.Subscriber) bool {
 	if a.UnsubscribedAt == nil || b.UnsubscribedAt == nil {
 		return a.UnsubscribedAt != nil
 	}
@@ -288,16 +291,16 @@ func unsubscribedLater(a, b *Subscriber) bool {
 }
 
 // pendingSMS finds the number's pending SMS subscriptions on every page.
-func (s *Service) pendingSMS(ctx context.Context, num string) ([]*Subscriber, error) {
+func (s *Service) pendingSMS(ctx context.Context, num string) ([]*audience.Subscriber, error) {
 	pages, err := s.inc.Pages(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []*Subscriber
+	var out []*audience.Subscriber
 	for _, p := range pages {
 		after := ""
 		for {
-			subs, err := s.store.FindSubscribers(ctx, SubscriberFilter{PageID: p.ID, State: SubscriberPending, Kind: SMS, After: after, Limit: 1000})
+			subs, err := s.store.FindSubscribers(ctx, audience.SubscriberFilter{PageID: p.ID, State: audience.SubscriberPending, Kind: channel.SMS, After: after, Limit: 1000})
 			if err != nil {
 				return nil, err
 			}
@@ -329,14 +332,14 @@ const receiptTTL = time.Hour
 
 // receiptState maps a provider status to the state a receipt moves a sent
 // delivery to; "" for statuses that say nothing beyond "sent".
-func receiptState(status string) DeliveryState {
+func receiptState(status string) queue.DeliveryState {
 	switch strings.ToLower(status) {
 	case "delivered", "read":
-		return StateDelivered
+		return queue.StateDelivered
 	case "undelivered":
-		return StateUndelivered
+		return queue.StateUndelivered
 	case "failed", "canceled":
-		return StateFailed
+		return queue.StateFailed
 	}
 	return "" // queued, sending, sent, accepted…: nothing beyond "sent"
 }
@@ -360,7 +363,7 @@ func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, 
 		return err
 	}
 	now := s.now()
-	r := PendingReceipt{ProviderID: providerID, State: st, Status: status, ErrorCode: errorCode, At: now, Expires: now.Add(receiptTTL)}
+	r := queue.PendingReceipt{ProviderID: providerID, State: st, Status: status, ErrorCode: errorCode, At: now, Expires: now.Add(receiptTTL)}
 	if err := s.store.KeepReceipt(ctx, r, now); err != nil {
 		return err
 	}
@@ -380,12 +383,12 @@ func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, 
 }
 
 // applyReceipt moves a sent delivery to st ("" changes nothing) as of at.
-func (s *Service) applyReceipt(ctx context.Context, d *Delivery, st DeliveryState, status, errorCode string, at time.Time) error {
+func (s *Service) applyReceipt(ctx context.Context, d *queue.Delivery, st queue.DeliveryState, status, errorCode string, at time.Time) error {
 	if st == "" {
 		return nil
 	}
 	if errorCode == "21610" {
-		if err := s.store.Suppress(ctx, Suppression{Kind: d.Kind, Address: d.Address, Reason: "provider:21610", At: at}); err != nil {
+		if err := s.store.Suppress(ctx, audience.Suppression{Kind: d.Kind, Address: d.Address, Reason: "provider:21610", At: at}); err != nil {
 			return err
 		}
 	}
@@ -396,7 +399,7 @@ func (s *Service) applyReceipt(ctx context.Context, d *Delivery, st DeliveryStat
 // provider's status, and what its error code means when the channel can
 // say ("undelivered: unreachable destination handset"), which is what an
 // agent reads and what a broadcast's failures are counted by.
-func (s *Service) receiptReason(k Kind, status, errorCode string) string {
+func (s *Service) receiptReason(k channel.Kind, status, errorCode string) string {
 	if errorCode == "" {
 		return status
 	}
@@ -413,10 +416,10 @@ func (s *Service) receiptReason(k Kind, status, errorCode string) string {
 // that came first). Each is applied to the delivery that now carries its
 // provider ID: one whose finish was skipped (its lease lost) has none,
 // and its receipt is dropped.
-func (s *Service) applyKeptReceipts(ctx context.Context, batch []*Delivery) {
+func (s *Service) applyKeptReceipts(ctx context.Context, batch []*queue.Delivery) {
 	var ids []string
 	for _, d := range batch {
-		if d.State == StateSent && d.ProviderID != "" {
+		if d.State == queue.StateSent && d.ProviderID != "" {
 			ids = append(ids, d.ProviderID)
 		}
 	}

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Link tokens are compact and HMAC-signed: base64url(kind byte, issue time
@@ -98,9 +100,9 @@ func (s *Service) link(prefix, token string) string {
 // channel and address on the delivery's page. The server serves it at
 // PublicURL + "/unsubscribe/{token}" (GET shows a confirm page, POST
 // unsubscribes: RFC 8058 one-click posts; mail scanners only GET).
-func (s *Service) UnsubscribeURL(ctx context.Context, d *Delivery) (string, error) {
+func (s *Service) UnsubscribeURL(ctx context.Context, d *queue.Delivery) (string, error) {
 	kind, subject := byte(tokenUnsubDelivery), d.ID
-	if d.RecipientType == FromSubscriber {
+	if d.RecipientType == queue.FromSubscriber {
 		kind, subject = tokenUnsubSubscriber, d.RecipientID
 	}
 	tok, err := s.sign(ctx, kind, subject)
@@ -112,7 +114,7 @@ func (s *Service) UnsubscribeURL(ctx context.Context, d *Delivery) (string, erro
 
 // SubscriberUnsubscribeURL is the unsubscribe link of a subscription (for
 // the page that confirms it, and for webhook meta.unsubscribe).
-func (s *Service) SubscriberUnsubscribeURL(ctx context.Context, sub *Subscriber) (string, error) {
+func (s *Service) SubscriberUnsubscribeURL(ctx context.Context, sub *audience.Subscriber) (string, error) {
 	tok, err := s.sign(ctx, tokenUnsubSubscriber, sub.ID)
 	if err != nil {
 		return "", err
@@ -122,7 +124,7 @@ func (s *Service) SubscriberUnsubscribeURL(ctx context.Context, sub *Subscriber)
 
 // ConfirmURL returns a subscriber's double opt-in link, served at
 // PublicURL + "/subscriptions/confirm/{token}"; it expires after 90 days.
-func (s *Service) ConfirmURL(ctx context.Context, sub *Subscriber) (string, error) {
+func (s *Service) ConfirmURL(ctx context.Context, sub *audience.Subscriber) (string, error) {
 	tok, err := s.sign(ctx, tokenConfirm, sub.ID)
 	if err != nil {
 		return "", err

@@ -6,7 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Planning phases, in order. Customers come first so that when a customer
@@ -57,19 +60,19 @@ func (s *Service) planLoop(ctx context.Context) {
 
 // audience expands one broadcast into deliveries, a phase and a batch at a
 // time; the planner saves each batch, the dry run only counts them.
-type audience struct {
+type audienceScan struct {
 	s        *Service
 	b        *incident.Broadcast
 	inc      *incident.Incident
-	mk       MessageKind
-	kinds    map[Kind]bool // channels the policy allows for this broadcast
+	mk       queue.MessageKind
+	kinds    map[channel.Kind]bool // channels the policy allows for this broadcast
 	affected map[string]bool
 	explicit map[string]bool
 	critical bool
 	now      time.Time
 }
 
-func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *incident.Incident) (*audience, error) {
+func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *incident.Incident) (*audienceScan, error) {
 	mk, ok := KindForBroadcast(b.Kind)
 	if !ok {
 		return nil, incident.Invalid("kind", "unknown broadcast kind %q", b.Kind)
@@ -78,9 +81,9 @@ func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *i
 	if err != nil {
 		return nil, err
 	}
-	a := &audience{s: s, b: b, inc: inc, mk: mk, kinds: map[Kind]bool{}, affected: map[string]bool{}, explicit: map[string]bool{},
+	a := &audienceScan{s: s, b: b, inc: inc, mk: mk, kinds: map[channel.Kind]bool{}, affected: map[string]bool{}, explicit: map[string]bool{},
 		critical: inc.Impact == incident.ImpactCritical, now: s.now()}
-	for _, k := range []Kind{SMS, Email, Slack, Webhook} {
+	for _, k := range []channel.Kind{channel.SMS, channel.Email, channel.Slack, channel.Webhook} {
 		if s.cfg.allows(k, b.Kind) {
 			a.kinds[k] = true
 		}
@@ -104,18 +107,18 @@ func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *i
 
 // batch returns the deliveries for up to limit recipients after cursor, and
 // the cursor after them ("done" when the audience is exhausted).
-func (a *audience) batch(ctx context.Context, cursor string, limit int) ([]*Delivery, string, error) {
+func (a *audienceScan) batch(ctx context.Context, cursor string, limit int) ([]*queue.Delivery, string, error) {
 	phase, after, _ := strings.Cut(cursor, ":")
 	if phase == "" {
 		phase = phaseCustomers
 	}
-	var out []*Delivery
+	var out []*queue.Delivery
 	switch phase {
 	case phaseCustomers:
 		if a.inc.Audience != nil && a.inc.Audience.NoCustomers {
 			return nil, nextPhase(phase) + ":", nil
 		}
-		cs, err := a.s.store.FindCustomers(ctx, CustomerFilter{PageID: a.inc.PageID, After: after, Limit: limit})
+		cs, err := a.s.store.FindCustomers(ctx, audience.CustomerFilter{PageID: a.inc.PageID, After: after, Limit: limit})
 		if err != nil {
 			return nil, "", err
 		}
@@ -129,7 +132,7 @@ func (a *audience) batch(ctx context.Context, cursor string, limit int) ([]*Deli
 		}
 		return out, phase + ":" + cs[len(cs)-1].ID, nil
 	case phaseSubscribers, phaseFollowers:
-		f := SubscriberFilter{PageID: a.inc.PageID, State: SubscriberActive, After: after, Limit: limit}
+		f := audience.SubscriberFilter{PageID: a.inc.PageID, State: audience.SubscriberActive, After: after, Limit: limit}
 		if phase == phaseFollowers {
 			f.IncidentID, f.Following = a.inc.ID, true
 		}
@@ -155,7 +158,7 @@ func (a *audience) batch(ctx context.Context, cursor string, limit int) ([]*Deli
 // subscriberMatches: page-wide subscribers hear about everything; component
 // subscribers only about incidents that list one of their components (so
 // nothing about incidents without components, as on Statuspage).
-func (a *audience) subscriberMatches(sub *Subscriber) bool {
+func (a *audienceScan) subscriberMatches(sub *audience.Subscriber) bool {
 	if sub.IncidentID != "" {
 		return false
 	}
@@ -171,7 +174,7 @@ func (a *audience) subscriberMatches(sub *Subscriber) bool {
 }
 
 // customerMatches applies incident.Audience (see its doc).
-func (a *audience) customerMatches(c *Customer) bool {
+func (a *audienceScan) customerMatches(c *audience.Customer) bool {
 	if a.explicit[c.ID] {
 		return true
 	}
@@ -221,47 +224,47 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-func (a *audience) delivery(kind Kind, addr string) *Delivery {
-	return &Delivery{
-		ID: DeliveryID(a.b.UpdateID, kind, addr), PageID: a.inc.PageID, IncidentID: a.inc.ID, UpdateID: a.b.UpdateID,
+func (a *audienceScan) delivery(kind channel.Kind, addr string) *queue.Delivery {
+	return &queue.Delivery{
+		ID: queue.DeliveryID(a.b.UpdateID, kind, addr), PageID: a.inc.PageID, IncidentID: a.inc.ID, UpdateID: a.b.UpdateID,
 		BroadcastID: a.b.ID, MessageKind: a.mk, Kind: kind, Address: addr, Critical: a.critical,
-		State: StatePending, NextAt: a.now, CreatedAt: a.now, UpdatedAt: a.now,
+		State: queue.StatePending, NextAt: a.now, CreatedAt: a.now, UpdatedAt: a.now,
 	}
 }
 
-func (a *audience) customerDeliveries(c *Customer) []*Delivery {
-	var out []*Delivery
+func (a *audienceScan) customerDeliveries(c *audience.Customer) []*queue.Delivery {
+	var out []*queue.Delivery
 	for _, ka := range [...]struct {
-		k    Kind
+		k    channel.Kind
 		addr string
-	}{{SMS, c.Phone}, {Email, c.Email}, {Slack, c.Slack}} {
+	}{{channel.SMS, c.Phone}, {channel.Email, c.Email}, {channel.Slack, c.Slack}} {
 		if ka.addr == "" || !a.kinds[ka.k] {
 			continue
 		}
 		d := a.delivery(ka.k, ka.addr)
-		d.RecipientType, d.RecipientID, d.Name, d.Language, d.TimeZone = FromCustomer, c.ID, c.Name, c.Language, c.TimeZone
+		d.RecipientType, d.RecipientID, d.Name, d.Language, d.TimeZone = queue.FromCustomer, c.ID, c.Name, c.Language, c.TimeZone
 		out = append(out, d)
 	}
 	return out
 }
 
-func (a *audience) subscriberDelivery(sub *Subscriber) *Delivery {
+func (a *audienceScan) subscriberDelivery(sub *audience.Subscriber) *queue.Delivery {
 	if !a.kinds[sub.Kind] || sub.Address == "" {
 		return nil
 	}
 	d := a.delivery(sub.Kind, sub.Address)
-	d.RecipientType, d.RecipientID, d.Language = FromSubscriber, sub.ID, sub.Language
+	d.RecipientType, d.RecipientID, d.Language = queue.FromSubscriber, sub.ID, sub.Language
 	return d
 }
 
 // plan expands a claimed plan from its cursor, saving each batch with the
 // cursor after it, so a crash resumes where the last batch ended.
-func (s *Service) plan(ctx context.Context, p *Plan) error {
+func (s *Service) plan(ctx context.Context, p *queue.Plan) error {
 	b := p.Broadcast
 	inc, err := s.inc.Store.FindIncidentByID(ctx, b.IncidentID)
 	if errors.Is(err, incident.ErrNotFound) {
 		// Deleted since: nothing to tell anyone.
-		_, err = s.store.SavePlanBatch(ctx, &PlanBatch{Plan: p, Cursor: phaseDone + ":", Done: true}, s.now(), s.cfg.Lease)
+		_, err = s.store.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Cursor: phaseDone + ":", Done: true}, s.now(), s.cfg.Lease)
 		return err
 	} else if err != nil {
 		return err
@@ -298,7 +301,7 @@ func (s *Service) plan(ctx context.Context, p *Plan) error {
 		if r.err != nil {
 			return r.err
 		}
-		n, err := s.store.SavePlanBatch(ctx, &PlanBatch{Plan: p, Deliveries: r.ds, Cursor: r.next, Done: r.done}, s.now(), s.cfg.Lease)
+		n, err := s.store.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: r.ds, Cursor: r.next, Done: r.done}, s.now(), s.cfg.Lease)
 		if err != nil {
 			return err
 		}
@@ -318,7 +321,7 @@ func (s *Service) plan(ctx context.Context, p *Plan) error {
 // planRead is one batch the planner read: its deliveries and the cursor
 // after them.
 type planRead struct {
-	ds   []*Delivery
+	ds   []*queue.Delivery
 	next string
 	done bool
 	err  error
@@ -326,7 +329,7 @@ type planRead struct {
 
 // readPlanBatch reads a batch of deliveries from cursor, filling it across
 // phases so that small phases share one write.
-func (s *Service) readPlanBatch(ctx context.Context, a *audience, cursor string) planRead {
+func (s *Service) readPlanBatch(ctx context.Context, a *audienceScan, cursor string) planRead {
 	r := planRead{next: cursor}
 	for len(r.ds) < s.cfg.BatchSize {
 		more, n, err := a.batch(ctx, r.next, s.cfg.BatchSize)
@@ -345,7 +348,7 @@ func (s *Service) readPlanBatch(ctx context.Context, a *audience, cursor string)
 }
 
 // dedupe keeps the first delivery of each ID (customers come first).
-func dedupe(ds []*Delivery) []*Delivery {
+func dedupe(ds []*queue.Delivery) []*queue.Delivery {
 	seen := make(map[string]bool, len(ds))
 	out := ds[:0]
 	for _, d := range ds {

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/ratelimit"
 )
 
 // Defaults for Config fields left at their zero value.
@@ -31,27 +33,29 @@ const (
 // is created, resolved, and when a maintenance begins (and ends: the
 // completion is a maintenance's "resolve"); email, Slack and webhooks on
 // every notified update.
-func DefaultPolicy() map[Kind][]incident.BroadcastKind {
+func DefaultPolicy() map[channel.Kind][]incident.BroadcastKind {
 	all := []incident.BroadcastKind{incident.BroadcastDeclared, incident.BroadcastUpdated, incident.BroadcastResolved,
 		incident.BroadcastScheduled, incident.BroadcastStarted, incident.BroadcastCompleted}
-	return map[Kind][]incident.BroadcastKind{
-		SMS:     {incident.BroadcastDeclared, incident.BroadcastResolved, incident.BroadcastScheduled, incident.BroadcastStarted, incident.BroadcastCompleted},
-		Email:   all,
-		Slack:   all,
-		Webhook: all,
+	return map[channel.Kind][]incident.BroadcastKind{
+		channel.SMS:     {incident.BroadcastDeclared, incident.BroadcastResolved, incident.BroadcastScheduled, incident.BroadcastStarted, incident.BroadcastCompleted},
+		channel.Email:   all,
+		channel.Slack:   all,
+		channel.Webhook: all,
 	}
 }
 
 // DefaultSubscribeIPLimit is Statuspage's: 10 sign-ups per IP per 4 hours.
-func DefaultSubscribeIPLimit() Limit { return Limit{Rate: 10.0 / (4 * 3600), Burst: 10} }
+func DefaultSubscribeIPLimit() ratelimit.Limit {
+	return ratelimit.Limit{Rate: 10.0 / (4 * 3600), Burst: 10}
+}
 
 // subscribeAddressLimit bounds confirmation messages to one phone number
 // or email address: 3 an hour, so the sign-up form (from however many IPs)
 // cannot be used to flood someone's phone or mailbox.
-var subscribeAddressLimit = Limit{Rate: 3.0 / 3600, Burst: 3}
+var subscribeAddressLimit = ratelimit.Limit{Rate: 3.0 / 3600, Burst: 3}
 
 // allows reports whether the policy sends broadcasts of kind b on channel k.
-func (c *Config) allows(k Kind, b incident.BroadcastKind) bool {
+func (c *Config) allows(k channel.Kind, b incident.BroadcastKind) bool {
 	for _, x := range c.Policy[k] {
 		if x == b {
 			return true

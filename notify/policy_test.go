@@ -1,13 +1,14 @@
 package notify
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 func TestQuietHoursUntil(t *testing.T) {
@@ -79,34 +80,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-// TestLocalLimiterRate checks that callers who wait as told are admitted
-// at the configured rate, with the burst up front.
-func TestLocalLimiterRate(t *testing.T) {
-	l := NewLocalLimiter()
-	now := time.Unix(1000, 0)
-	l.now = func() time.Time { return now }
-	lim := Limit{Rate: 50, Burst: 5}
-	admitted := 0
-	end := now.Add(10 * time.Second)
-	for now.Before(end) {
-		wait, err := l.Take(context.Background(), "k", lim, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if wait == 0 {
-			admitted++
-			continue
-		}
-		now = now.Add(wait)
-	}
-	if admitted < 500 || admitted > 505 {
-		t.Errorf("admitted %d in 10 s at 50/s with burst 5, want 500..505", admitted)
-	}
-	if w, _ := l.Take(context.Background(), "other", lim, 0); w != 0 {
-		t.Errorf("keys share a bucket")
-	}
-}
-
 func TestFoldKeyword(t *testing.T) {
 	tests := map[string]string{" Leiratkozás! ": "LEIRATKOZAS", "pomoć": "POMOC", "Stop.": "STOP", "Łódź": "LODZ", "đ": "D"}
 	for in, want := range tests {
@@ -122,18 +95,18 @@ func TestRenderConfirm(t *testing.T) {
 	link := "https://status.example.com/subscriptions/confirm/tok"
 	for _, lang := range incident.Languages {
 		t.Run(lang, func(t *testing.T) {
-			sms, err := r.RenderConfirm(SMS, page, Recipient{Language: lang}, link, "123456")
+			sms, err := r.RenderConfirm(channel.SMS, page, Recipient{Language: lang}, link, "123456")
 			if err != nil || !strings.Contains(sms.Text, "123456") || !strings.Contains(sms.Text, "STOP") {
 				t.Fatalf("sms %+v, %v", sms, err)
 			}
 			if _, _, n := Segments(sms.Text); n > 2 {
 				t.Errorf("confirmation SMS takes %d segments", n)
 			}
-			em, err := r.RenderConfirm(Email, page, Recipient{Language: lang}, link, "")
+			em, err := r.RenderConfirm(channel.Email, page, Recipient{Language: lang}, link, "")
 			if err != nil || !strings.Contains(em.Text, link) || !strings.Contains(em.HTML, `href="`+link+`"`) || em.Subject == "" {
 				t.Fatalf("email %+v, %v", em, err)
 			}
-			if _, err := r.RenderConfirm(Slack, page, Recipient{Language: lang}, link, ""); err == nil {
+			if _, err := r.RenderConfirm(channel.Slack, page, Recipient{Language: lang}, link, ""); err == nil {
 				t.Errorf("slack confirmation rendered")
 			}
 		})
@@ -141,10 +114,10 @@ func TestRenderConfirm(t *testing.T) {
 }
 
 func TestPersonalise(t *testing.T) {
-	tmpl := &Message{Kind: Slack, Text: "Hello " + namePlaceholder + " " + unsubPlaceholder,
+	tmpl := &Message{Kind: channel.Slack, Text: "Hello " + namePlaceholder + " " + unsubPlaceholder,
 		Blocks: []byte(`[{"text":"Hello ` + namePlaceholder + `","u":"x/` + unsubPlaceholder + `"}]`)}
 	before := tmpl.Text
-	m := personalise(tmpl, &Delivery{ID: "d", Kind: Slack, Address: "C1", Name: `Ann "<@U1>"`}, "TOK")
+	m := personalise(tmpl, &queue.Delivery{ID: "d", Kind: channel.Slack, Address: "C1", Name: `Ann "<@U1>"`}, "TOK")
 	var blocks []map[string]string
 	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
 		t.Fatalf("blocks are not JSON any more: %v: %s", err, m.Blocks)
@@ -155,13 +128,13 @@ func TestPersonalise(t *testing.T) {
 	if tmpl.Text != before {
 		t.Errorf("the cached template was changed")
 	}
-	e := personalise(&Message{Kind: Email, HTML: "<p>" + namePlaceholder + "</p>"}, &Delivery{Kind: Email, Name: "<b>"}, "T")
+	e := personalise(&Message{Kind: channel.Email, HTML: "<p>" + namePlaceholder + "</p>"}, &queue.Delivery{Kind: channel.Email, Name: "<b>"}, "T")
 	if e.HTML != "<p>&lt;b&gt;</p>" {
 		t.Errorf("html %q", e.HTML)
 	}
 	// A name that contains the token's placeholder stays as written.
-	odd := personalise(&Message{Kind: Email, Text: namePlaceholder + " " + unsubPlaceholder},
-		&Delivery{Kind: Email, Name: unsubPlaceholder}, "T")
+	odd := personalise(&Message{Kind: channel.Email, Text: namePlaceholder + " " + unsubPlaceholder},
+		&queue.Delivery{Kind: channel.Email, Name: unsubPlaceholder}, "T")
 	if odd.Text != unsubPlaceholder+" T" {
 		t.Errorf("text %q: the name was rewritten", odd.Text)
 	}
@@ -188,51 +161,5 @@ func TestCheckWebhookURL(t *testing.T) {
 				t.Errorf("checkWebhookURL = %v, want ok %v", err, tt.ok)
 			}
 		})
-	}
-}
-
-// TestLocalLimiterReserve: turns reserved within maxWait are spaced exactly
-// one interval apart whenever their holders go, so callers who reserve
-// ahead hold the rate even when their timers fire late; a turn beyond
-// maxWait is not taken.
-func TestLocalLimiterReserve(t *testing.T) {
-	l := NewLocalLimiter()
-	now := time.Unix(1000, 0)
-	l.now = func() time.Time { return now }
-	lim := Limit{Rate: 100, Burst: 1} // 10 ms apart
-	for i := 0; i < 5; i++ {
-		wait, err := l.Take(context.Background(), "k", lim, time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := time.Duration(i) * 10 * time.Millisecond; wait != want {
-			t.Fatalf("reservation %d: wait %v, want %v", i, wait, want)
-		}
-	}
-	// The next turn is 50 ms away: a plain check takes nothing.
-	if wait, _ := l.Take(context.Background(), "k", lim, 0); wait != 50*time.Millisecond {
-		t.Fatalf("check: wait %v, want 50ms", wait)
-	}
-	if wait, _ := l.Take(context.Background(), "k", lim, 0); wait != 50*time.Millisecond {
-		t.Fatalf("a refused check moved the turn: wait %v, want 50ms", wait)
-	}
-}
-
-func TestProgressFinished(t *testing.T) {
-	tests := []struct {
-		name string
-		p    Progress
-		want bool
-	}{
-		{"planning", Progress{State: PlanPending}, false},
-		{"planned, one pending", Progress{State: PlanDone, Counts: map[Kind]map[DeliveryState]int{SMS: {StateSent: 3, StatePending: 1}}}, false},
-		{"planned, one sending", Progress{State: PlanDone, Counts: map[Kind]map[DeliveryState]int{Email: {StateSending: 1}}}, false},
-		{"planned, all final", Progress{State: PlanDone, Counts: map[Kind]map[DeliveryState]int{SMS: {StateDelivered: 2, StateFailed: 1}}}, true},
-		{"cancelled, nothing open", Progress{State: PlanCancelled, Counts: map[Kind]map[DeliveryState]int{SMS: {StateCancelled: 5}}}, true},
-	}
-	for _, tt := range tests {
-		if got := tt.p.Finished(); got != tt.want {
-			t.Errorf("%s: Finished() = %v, want %v", tt.name, got, tt.want)
-		}
 	}
 }

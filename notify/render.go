@@ -16,60 +16,42 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
+	"github.com/heraldhq/herald/queue"
 	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
 )
 
-// MessageKind names what a message says, whatever the channel.
-type MessageKind string
-
-// Message kinds. Each has a template per channel (sms, email, slack) and
-// language; the webhook payload is the same JSON for all of them.
-const (
-	KindAck                  MessageKind = "ack" // an incident was declared
-	KindUpdate               MessageKind = "update"
-	KindResolved             MessageKind = "resolved" // the apology
-	KindMaintenanceScheduled MessageKind = "maintenance_scheduled"
-	KindMaintenanceStarted   MessageKind = "maintenance_started"
-	KindMaintenanceCompleted MessageKind = "maintenance_completed"
-	KindComplaintAck         MessageKind = "complaint_ack" // a complaint was linked to an open incident
-	KindSurvey               MessageKind = "survey"        // the follow-up survey after resolution
-	// KindConfirm asks a new subscriber to confirm (double opt-in). It is
-	// not about an incident, so it is not in MessageKinds: it has sms and
-	// email templates only (ConfirmChannels) and renders through RenderConfirm.
-	KindConfirm MessageKind = "confirm"
-)
-
 // ConfirmChannels are the channels a subscription confirmation is sent on;
 // webhook and Slack subscribers are confirmed at once (as Statuspage does).
-var ConfirmChannels = []Kind{SMS, Email}
+var ConfirmChannels = []channel.Kind{channel.SMS, channel.Email}
 
 // MessageKinds lists every kind; the renderer refuses to start unless each has
 // a template for every templated channel and language.
-var MessageKinds = []MessageKind{KindAck, KindUpdate, KindResolved, KindMaintenanceScheduled,
-	KindMaintenanceStarted, KindMaintenanceCompleted, KindComplaintAck, KindSurvey}
+var MessageKinds = []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved, queue.KindMaintenanceScheduled,
+	queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintAck, queue.KindSurvey}
 
 // TemplateChannels are the channels rendered from template files; Webhook is
 // rendered from the incident as JSON and needs none.
-var TemplateChannels = []Kind{SMS, Email, Slack}
+var TemplateChannels = []channel.Kind{channel.SMS, channel.Email, channel.Slack}
 
 // KindForBroadcast maps an outbox entry's kind to the message it sends.
-func KindForBroadcast(b incident.BroadcastKind) (MessageKind, bool) {
+func KindForBroadcast(b incident.BroadcastKind) (queue.MessageKind, bool) {
 	switch b {
 	case incident.BroadcastDeclared:
-		return KindAck, true
+		return queue.KindAck, true
 	case incident.BroadcastUpdated:
-		return KindUpdate, true
+		return queue.KindUpdate, true
 	case incident.BroadcastResolved:
-		return KindResolved, true
+		return queue.KindResolved, true
 	case incident.BroadcastScheduled:
-		return KindMaintenanceScheduled, true
+		return queue.KindMaintenanceScheduled, true
 	case incident.BroadcastStarted:
-		return KindMaintenanceStarted, true
+		return queue.KindMaintenanceStarted, true
 	case incident.BroadcastCompleted:
-		return KindMaintenanceCompleted, true
+		return queue.KindMaintenanceCompleted, true
 	}
 	return "", false
 }
@@ -94,12 +76,12 @@ type Recipient struct {
 	TimeZone string // IANA name; falls back to the page's time zone
 	// Type words the email footer's reason: a customer of the page ("" too)
 	// or a subscriber to its updates.
-	Type RecipientType
+	Type queue.RecipientType
 }
 
 // RenderInput is everything one message is made from.
 type RenderInput struct {
-	Kind     MessageKind
+	Kind     queue.MessageKind
 	Page     *incident.Page
 	Status   incident.PageStatus // the page's overall status when the message is made (webhook page object)
 	Incident *incident.Incident
@@ -202,7 +184,7 @@ func NewRenderer(fsys, override fs.FS) (*Renderer, error) {
 			if err != nil {
 				return nil, fmt.Errorf("notify: template %s/confirm.%s: %w", lang, ch, err)
 			}
-			if _, _, n := Segments(m.Text); ch == SMS && n > DefaultMaxSMSSegments {
+			if _, _, n := Segments(m.Text); ch == channel.SMS && n > DefaultMaxSMSSegments {
 				return nil, fmt.Errorf("notify: sms template %s/confirm.sms does not fit %d segments even without its variable text", lang, DefaultMaxSMSSegments)
 			}
 		}
@@ -225,7 +207,7 @@ func checkOverrideNames(override fs.FS) error {
 			}
 		}
 		for _, ch := range ConfirmChannels {
-			known[lang+"/"+string(KindConfirm)+"."+string(ch)+".tmpl"] = true
+			known[lang+"/"+string(queue.KindConfirm)+"."+string(ch)+".tmpl"] = true
 		}
 	}
 	var errs []error
@@ -249,20 +231,20 @@ func checkOverrideNames(override fs.FS) error {
 // RenderConfirm makes a subscription confirmation for channel ch (SMS or
 // Email): the email carries confirmURL as its link and button, the SMS the
 // code (and the words to reply). The page's name is the only variable text.
-func (r *Renderer) RenderConfirm(ch Kind, page *incident.Page, rcpt Recipient, confirmURL, code string) (*Message, error) {
+func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Recipient, confirmURL, code string) (*Message, error) {
 	if page == nil {
 		return nil, incident.Invalid("page", "a confirmation needs a page")
 	}
-	in := RenderInput{Kind: KindConfirm, Page: page, Incident: &incident.Incident{}, Recipient: rcpt}
+	in := RenderInput{Kind: queue.KindConfirm, Page: page, Incident: &incident.Incident{}, Recipient: rcpt}
 	lt := r.langs[r.language(in)]
 	v := &view{Lang: lt.lang, Page: page.Name, Link: confirmURL, Code: code, L: lt.labels, Greeting: lt.labels["greeting"]}
 	v.Signoff = lt.label("signoff", v.Page)
 	m := &Message{Kind: ch, Language: lt.lang}
 	var err error
 	switch ch {
-	case SMS:
+	case channel.SMS:
 		m.Text, err = r.renderSMS(lt, in, v)
-	case Email:
+	case channel.Email:
 		err = r.renderEmail(lt, in, v, m)
 	default:
 		return nil, incident.Invalid("channel", "confirmations go by sms or email, not %q", ch)
@@ -323,9 +305,9 @@ func loadLanguage(lang string, read func(string) ([]byte, error)) (*langTemplate
 			}
 			var need []string
 			switch ch {
-			case Email:
+			case channel.Email:
 				need = []string{"subject", "text"}
-			case Slack:
+			case channel.Slack:
 				need = []string{"header", "text"}
 			}
 			for _, block := range need {
@@ -337,7 +319,7 @@ func loadLanguage(lang string, read func(string) ([]byte, error)) (*langTemplate
 		}
 	}
 	for _, ch := range ConfirmChannels {
-		name := string(KindConfirm) + "." + string(ch)
+		name := string(queue.KindConfirm) + "." + string(ch)
 		path := lang + "/" + name + ".tmpl"
 		b, err := read(path)
 		if err != nil {
@@ -349,7 +331,7 @@ func loadLanguage(lang string, read func(string) ([]byte, error)) (*langTemplate
 			errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
 			continue
 		}
-		if ch == Email && (t.Lookup("subject") == nil || t.Lookup("text") == nil) {
+		if ch == channel.Email && (t.Lookup("subject") == nil || t.Lookup("text") == nil) {
 			errs = append(errs, fmt.Errorf("notify: template %s: blocks \"subject\" and \"text\" are required", path))
 			continue
 		}
@@ -443,7 +425,7 @@ type view struct {
 
 // Render makes the message for channel ch. Errors: incident.Invalid for an
 // input it cannot render (no page or incident, unknown kind or channel).
-func (r *Renderer) Render(ch Kind, in RenderInput) (*Message, error) {
+func (r *Renderer) Render(ch channel.Kind, in RenderInput) (*Message, error) {
 	if in.Page == nil || in.Incident == nil {
 		return nil, incident.Invalid("incident", "a message needs a page and an incident")
 	}
@@ -455,13 +437,13 @@ func (r *Renderer) Render(ch Kind, in RenderInput) (*Message, error) {
 	v := r.view(lt, in)
 	var err error
 	switch ch {
-	case SMS:
+	case channel.SMS:
 		m.Text, err = r.renderSMS(lt, in, v)
-	case Email:
+	case channel.Email:
 		err = r.renderEmail(lt, in, v, m)
-	case Slack:
+	case channel.Slack:
 		err = r.renderSlack(lt, in, v, m)
-	case Webhook:
+	case channel.Webhook:
 		m.Payload, err = WebhookPayload(in)
 		m.Headers = map[string]string{"Content-Type": "application/json"}
 	default:
@@ -473,7 +455,7 @@ func (r *Renderer) Render(ch Kind, in RenderInput) (*Message, error) {
 	return m, nil
 }
 
-func validKind(k MessageKind) bool {
+func validKind(k queue.MessageKind) bool {
 	for _, x := range MessageKinds {
 		if x == k {
 			return true
@@ -559,7 +541,7 @@ func (r *Renderer) view(lt *langTemplates, in RenderInput) *view {
 	if v.Status == "" {
 		v.Status = string(status)
 	}
-	if in.Kind == KindMaintenanceScheduled || in.Kind == KindMaintenanceStarted {
+	if in.Kind == queue.KindMaintenanceScheduled || in.Kind == queue.KindMaintenanceStarted {
 		// In an SMS the window must stay short; the email shows the same
 		// strings, which read fine there too.
 		v.ScheduledFor = format(inc.ScheduledFor, short)
@@ -745,9 +727,9 @@ func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *Me
 		}
 		data.Paragraphs = append(data.Paragraphs, para)
 	}
-	if in.Kind == KindSurvey && in.SurveyURL != "" {
+	if in.Kind == queue.KindSurvey && in.SurveyURL != "" {
 		data.Button = htmlButton{Text: lt.labels["survey"], Href: in.SurveyURL}
-	} else if in.Kind == KindConfirm {
+	} else if in.Kind == queue.KindConfirm {
 		data.Button = htmlButton{Text: lt.labels["confirm"], Href: v.Link}
 	} else {
 		data.Button = htmlButton{Text: lt.labels["view"], Href: v.Link}
@@ -771,9 +753,9 @@ func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *Me
 // request to subscribe; other messages go to customers or subscribers.
 func whyLabel(in RenderInput) string {
 	switch {
-	case in.Kind == KindConfirm:
+	case in.Kind == queue.KindConfirm:
 		return "why.confirm"
-	case in.Recipient.Type == FromSubscriber:
+	case in.Recipient.Type == queue.FromSubscriber:
 		return "why.subscriber"
 	}
 	return "why"
@@ -875,7 +857,7 @@ func (r *Renderer) renderSlack(lt *langTemplates, in RenderInput, v *view, m *Me
 		{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: truncateRunes(strings.Join(facts, "  ·  "), slackSectionMax)}}},
 	}
 	button := slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["view"]}, URL: v.Link, ActionID: "view_incident"}
-	if in.Kind == KindSurvey && in.SurveyURL != "" {
+	if in.Kind == queue.KindSurvey && in.SurveyURL != "" {
 		button = slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["survey"]}, URL: in.SurveyURL, ActionID: "open_survey"}
 	}
 	blocks = append(blocks, slackBlock{Type: "actions", Elements: []any{button}})
@@ -920,7 +902,7 @@ func (r *Renderer) selfTest() error {
 					errs = append(errs, fmt.Errorf("notify: template %s/%s.%s: %w", lang, kind, ch, err))
 					continue
 				}
-				if _, _, n := Segments(m.Text); ch == SMS && n > DefaultMaxSMSSegments {
+				if _, _, n := Segments(m.Text); ch == channel.SMS && n > DefaultMaxSMSSegments {
 					errs = append(errs, fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lang, kind, DefaultMaxSMSSegments))
 				}
 			}

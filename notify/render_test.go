@@ -10,8 +10,10 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 const hostile = `<script>alert("x")</script> *bold* _it_ & "double" 'single' <!channel> 👍🚨`
@@ -25,7 +27,7 @@ func newTestRenderer(t *testing.T) *Renderer {
 	return r
 }
 
-func sampleInput(kind MessageKind, lang string) RenderInput {
+func sampleInput(kind queue.MessageKind, lang string) RenderInput {
 	start := time.Date(2026, 3, 1, 13, 5, 0, 0, time.UTC)
 	resolved := start.Add(95 * time.Minute)
 	until := start.Add(2 * time.Hour)
@@ -63,7 +65,7 @@ func TestCatalog(t *testing.T) {
 	r := newTestRenderer(t)
 	for _, lang := range incident.Languages {
 		for _, kind := range MessageKinds {
-			for _, ch := range []Kind{SMS, Email, Slack, Webhook} {
+			for _, ch := range []channel.Kind{channel.SMS, channel.Email, channel.Slack, channel.Webhook} {
 				t.Run(lang+"/"+string(kind)+"/"+string(ch), func(t *testing.T) {
 					in := sampleInput(kind, lang)
 					m, err := r.Render(ch, in)
@@ -74,13 +76,13 @@ func TestCatalog(t *testing.T) {
 						t.Errorf("Language %q Kind %q, want %q %q", m.Language, m.Kind, lang, ch)
 					}
 					switch ch {
-					case SMS:
+					case channel.SMS:
 						checkSMS(t, m, in)
-					case Email:
+					case channel.Email:
 						checkEmail(t, m, in)
-					case Slack:
+					case channel.Slack:
 						checkSlack(t, m)
-					case Webhook:
+					case channel.Webhook:
 						checkWebhook(t, m, in)
 					}
 				})
@@ -94,14 +96,14 @@ func checkSMS(t *testing.T, m *Message, in RenderInput) {
 	for _, max := range []int{2, 3} {
 		in.MaxSMSSegments = max
 		r := newTestRendererCached(t)
-		mm, err := r.Render(SMS, in)
+		mm, err := r.Render(channel.SMS, in)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, _, n := Segments(mm.Text); n > max {
 			t.Errorf("%d segments over a budget of %d: %q", n, max, mm.Text)
 		}
-		if in.Kind != KindSurvey && !strings.Contains(mm.Text, in.Page.ShortURL(in.Incident.ID)) {
+		if in.Kind != queue.KindSurvey && !strings.Contains(mm.Text, in.Page.ShortURL(in.Incident.ID)) {
 			t.Errorf("SMS lost its link: %q", mm.Text)
 		}
 		if strings.ContainsAny(mm.Text, "\n\x00") {
@@ -127,7 +129,7 @@ func checkEmail(t *testing.T, m *Message, in RenderInput) {
 	if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") {
 		t.Errorf("subject %q", m.Subject)
 	}
-	if !strings.Contains(m.Subject, in.Incident.Name) && in.Kind != KindComplaintAck && in.Kind != KindSurvey {
+	if !strings.Contains(m.Subject, in.Incident.Name) && in.Kind != queue.KindComplaintAck && in.Kind != queue.KindSurvey {
 		t.Errorf("subject %q lacks the incident name", m.Subject)
 	}
 	for _, raw := range []string{"<script>", "<b>", "<img", "<!channel>", "<Status>"} {
@@ -139,7 +141,7 @@ func checkEmail(t *testing.T, m *Message, in RenderInput) {
 		t.Errorf("HTML lacks the escaped incident name")
 	}
 	link := in.Page.IncidentURL(in.Incident.ID)
-	if in.Kind == KindSurvey {
+	if in.Kind == queue.KindSurvey {
 		link = in.SurveyURL
 	}
 	if !strings.Contains(m.HTML, `href="`+link+`"`) {
@@ -151,7 +153,7 @@ func checkEmail(t *testing.T, m *Message, in RenderInput) {
 	if !strings.Contains(m.Text, in.Incident.Name) || !strings.Contains(m.Text, in.UnsubscribeURL) {
 		t.Errorf("text part lacks the raw name or the unsubscribe link")
 	}
-	if in.Kind == KindUpdate && !strings.Contains(m.Text, hostile) {
+	if in.Kind == queue.KindUpdate && !strings.Contains(m.Text, hostile) {
 		t.Errorf("text part lacks the raw update body")
 	}
 	if m.Headers["List-Unsubscribe"] != "<"+in.UnsubscribeURL+">" || m.Headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click" {
@@ -277,7 +279,7 @@ func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, 
 // subscription's confirmation as a request to subscribe, in every language.
 func TestWhyFooter(t *testing.T) {
 	r := newTestRenderer(t)
-	page := sampleInput(KindUpdate, "en").Page
+	page := sampleInput(queue.KindUpdate, "en").Page
 	english := map[string]string{
 		"why":            "You are receiving this message as a customer of Acme & Co <Status>.",
 		"why.subscriber": "You are receiving this message because you subscribed to updates from Acme & Co <Status>.",
@@ -287,16 +289,16 @@ func TestWhyFooter(t *testing.T) {
 		t.Run(lang, func(t *testing.T) {
 			lt := r.langs[lang]
 			footers := map[string]bool{}
-			render := func(typ RecipientType) *Message {
-				in := sampleInput(KindUpdate, lang)
+			render := func(typ queue.RecipientType) *Message {
+				in := sampleInput(queue.KindUpdate, lang)
 				in.Recipient.Type = typ
-				m, err := r.Render(Email, in)
+				m, err := r.Render(channel.Email, in)
 				if err != nil {
 					t.Fatal(err)
 				}
 				return m
 			}
-			confirm, err := r.RenderConfirm(Email, page, Recipient{Language: lang, Type: FromSubscriber}, "https://status.example-company.com/c/x", "")
+			confirm, err := r.RenderConfirm(channel.Email, page, Recipient{Language: lang, Type: queue.FromSubscriber}, "https://status.example-company.com/c/x", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -304,9 +306,9 @@ func TestWhyFooter(t *testing.T) {
 				name, key string
 				m         *Message
 			}{
-				{"customer", "why", render(FromCustomer)},
+				{"customer", "why", render(queue.FromCustomer)},
 				{"no type: a customer", "why", render("")},
-				{"subscriber", "why.subscriber", render(FromSubscriber)},
+				{"subscriber", "why.subscriber", render(queue.FromSubscriber)},
 				{"confirmation", "why.confirm", confirm},
 			} {
 				want := lt.label(tt.key, page.Name)
@@ -344,9 +346,9 @@ func TestLanguageFallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := sampleInput(KindAck, tt.recipient)
+			in := sampleInput(queue.KindAck, tt.recipient)
 			in.Page.Languages = tt.page
-			m, err := r.Render(Email, in)
+			m, err := r.Render(channel.Email, in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -367,9 +369,9 @@ func TestTimesInRecipientZone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang+" "+tt.tz, func(t *testing.T) {
-			in := sampleInput(KindAck, tt.lang)
+			in := sampleInput(queue.KindAck, tt.lang)
 			in.Recipient.TimeZone = tt.tz
-			m, err := r.Render(Email, in)
+			m, err := r.Render(channel.Email, in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -422,16 +424,16 @@ func TestOverrides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := sampleInput(KindAck, "en")
+		in := sampleInput(queue.KindAck, "en")
 		in.Incident.Name = "Outage"
-		m, err := r.Render(SMS, in)
+		m, err := r.Render(channel.SMS, in)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.Text != "CUSTOM Outage https://status.example-company.com/i/rclfxz2g21ly" {
 			t.Errorf("text %q", m.Text)
 		}
-		if m2, _ := r.Render(SMS, sampleInput(KindAck, "hu")); strings.HasPrefix(m2.Text, "CUSTOM") {
+		if m2, _ := r.Render(channel.SMS, sampleInput(queue.KindAck, "hu")); strings.HasPrefix(m2.Text, "CUSTOM") {
 			t.Errorf("override leaked into hu")
 		}
 	})
@@ -484,15 +486,15 @@ func plLabelsWithout(t *testing.T, key string) string {
 func TestRenderErrors(t *testing.T) {
 	r := newTestRenderer(t)
 	in := sampleInput("nonsense", "en")
-	if _, err := r.Render(SMS, in); incident.ErrorCode(err) != incident.EINVALID {
+	if _, err := r.Render(channel.SMS, in); incident.ErrorCode(err) != incident.EINVALID {
 		t.Errorf("unknown kind: %v", err)
 	}
-	in = sampleInput(KindAck, "en")
+	in = sampleInput(queue.KindAck, "en")
 	if _, err := r.Render("fax", in); incident.ErrorCode(err) != incident.EINVALID {
 		t.Errorf("unknown channel: %v", err)
 	}
 	in.Incident = nil
-	if _, err := r.Render(SMS, in); incident.ErrorCode(err) != incident.EINVALID {
+	if _, err := r.Render(channel.SMS, in); incident.ErrorCode(err) != incident.EINVALID {
 		t.Errorf("no incident: %v", err)
 	}
 }
@@ -514,10 +516,10 @@ func BenchmarkRenderSMS(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := sampleInput(KindAck, "hu")
+	in := sampleInput(queue.KindAck, "hu")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := r.Render(SMS, in); err != nil {
+		if _, err := r.Render(channel.SMS, in); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -535,11 +537,11 @@ func TestSMSLongPageAddress(t *testing.T) {
 			t.Run(lang+"/"+string(kind), func(t *testing.T) {
 				in := sampleInput(kind, lang)
 				in.Page.URL = "https://status.kereskedelmi-es-hitelbank.example.hu" // 51 characters
-				m, err := r.Render(SMS, in)
+				m, err := r.Render(channel.SMS, in)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if kind != KindSurvey && !strings.Contains(m.Text, in.Page.ShortURL(in.Incident.ID)) {
+				if kind != queue.KindSurvey && !strings.Contains(m.Text, in.Page.ShortURL(in.Incident.ID)) {
 					t.Errorf("SMS lost its link: %q", m.Text)
 				}
 				if _, _, n := Segments(m.Text); n > DefaultMaxSMSSegments+1 {

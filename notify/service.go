@@ -9,7 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,7 +23,7 @@ type Config struct {
 	// PublicURL is the base of the links in messages (unsubscribe, confirm).
 	PublicURL string
 	// Policy says which broadcasts each channel gets; nil is DefaultPolicy().
-	Policy map[Kind][]incident.BroadcastKind
+	Policy map[channel.Kind][]incident.BroadcastKind
 	// QuietStart and QuietEnd ("22:00", "07:00") are a daily window, in the
 	// customer's time zone (the page's when the customer has none), in
 	// which non-critical messages to customers wait; "" disables it.
@@ -35,10 +39,10 @@ type Config struct {
 	RetryBase, RetryMax time.Duration
 	// Rates are the provider limits per channel (e.g. sms 10/s). Slack is
 	// also limited per address: SlackPerChannel (default 1/s).
-	Rates           map[Kind]Limit
-	SlackPerChannel Limit
+	Rates           map[channel.Kind]ratelimit.Limit
+	SlackPerChannel ratelimit.Limit
 	// Workers is the number of concurrent sends per channel (default 8).
-	Workers map[Kind]int
+	Workers map[channel.Kind]int
 	// BatchSize is the planner's batch (default 2000); dispatchers claim
 	// up to ClaimSize deliveries at a time (default 16 × workers, ≥ 128,
 	// capped so a rate-limited channel sends a claim within lease/8).
@@ -57,7 +61,7 @@ type Config struct {
 	// self-service SMS sign-ups; empty allows any.
 	SMSCountries []string
 	// SubscribeIPLimit is the per-IP sign-up rate (default 10 per 4 h).
-	SubscribeIPLimit Limit
+	SubscribeIPLimit ratelimit.Limit
 	// DefaultRegion reads phone numbers without a country prefix.
 	DefaultRegion string
 	// AllowPrivateWebhooks lets webhook and Slack subscribers point at
@@ -71,10 +75,10 @@ type Config struct {
 type Deps struct {
 	Incidents *incident.Service
 	Store     Store
-	Channels  map[Kind]Channel
+	Channels  map[channel.Kind]Channel
 	Renderer  *Renderer
 	Events    incident.Events
-	Limiter   Limiter // nil: NewLocalLimiter()
+	Limiter   ratelimit.Limiter // nil: ratelimit.NewLocal()
 	Log       *slog.Logger
 	Now       func() time.Time
 	// ValidateURL checks a webhook subscriber's URL against SSRF; nil uses
@@ -89,10 +93,10 @@ type Service struct {
 	cfg    Config
 	inc    *incident.Service
 	store  Store
-	chans  map[Kind]Channel
+	chans  map[channel.Kind]Channel
 	r      *Renderer
 	events incident.Events
-	lim    Limiter
+	lim    ratelimit.Limiter
 	log    *slog.Logger
 	clock  func() time.Time
 	quiet  quietHours
@@ -102,7 +106,7 @@ type Service struct {
 	key   []byte
 
 	wakePlan chan struct{}
-	wakeKind map[Kind]chan struct{}
+	wakeKind map[channel.Kind]chan struct{}
 
 	cache   *snapshotCache
 	metrics *metrics
@@ -157,11 +161,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg.SubscribeIPLimit = DefaultSubscribeIPLimit()
 	}
 	if cfg.SlackPerChannel.Rate <= 0 {
-		cfg.SlackPerChannel = Limit{Rate: DefaultSlackPerChannel, Burst: 1}
+		cfg.SlackPerChannel = ratelimit.Limit{Rate: DefaultSlackPerChannel, Burst: 1}
 	}
 	s := &Service{cfg: cfg, inc: deps.Incidents, store: deps.Store, chans: deps.Channels, r: deps.Renderer,
 		events: deps.Events, lim: deps.Limiter, log: deps.Log, clock: deps.Now, check: deps.ValidateURL,
-		wakePlan: make(chan struct{}, 1), wakeKind: map[Kind]chan struct{}{}}
+		wakePlan: make(chan struct{}, 1), wakeKind: map[channel.Kind]chan struct{}{}}
 	if (cfg.QuietStart == "") != (cfg.QuietEnd == "") {
 		return nil, errors.New("notify: QuietStart and QuietEnd go together")
 	}
@@ -177,7 +181,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.quiet = quietHours{start: a, end: b, on: true}
 	}
 	if s.lim == nil {
-		s.lim = NewLocalLimiter()
+		s.lim = ratelimit.NewLocal()
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -190,7 +194,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.check = func(raw string) error { return checkWebhookURL(raw, allow) }
 	}
 	if s.chans == nil {
-		s.chans = map[Kind]Channel{}
+		s.chans = map[channel.Kind]Channel{}
 	}
 	for k, ch := range s.chans {
 		if ch == nil || ch.Kind() != k {
@@ -209,7 +213,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 
 func (s *Service) now() time.Time { return s.clock().UTC() }
 
-func (s *Service) workers(k Kind) int {
+func (s *Service) workers(k channel.Kind) int {
 	if n := s.cfg.Workers[k]; n > 0 {
 		return n
 	}
@@ -266,7 +270,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 	for k, ch := range s.chans {
 		wg.Add(1)
-		go func(k Kind, ch Channel) {
+		go func(k channel.Kind, ch Channel) {
 			defer wg.Done()
 			newDispatcher(s, k, ch).run(ctx)
 			// A channel holding connections (SMTP sessions) lets them go
@@ -345,14 +349,14 @@ func (s *Service) ImportCustomers(ctx context.Context, pageID string, r io.Reade
 }
 
 // Customers pages through a page's customers by ID and returns the total.
-func (s *Service) Customers(ctx context.Context, pageID, after string, limit int) ([]*Customer, int, error) {
+func (s *Service) Customers(ctx context.Context, pageID, after string, limit int) ([]*audience.Customer, int, error) {
 	if _, err := s.inc.Page(ctx, pageID); err != nil {
 		return nil, 0, err
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	cs, err := s.store.FindCustomers(ctx, CustomerFilter{PageID: pageID, After: after, Limit: limit})
+	cs, err := s.store.FindCustomers(ctx, audience.CustomerFilter{PageID: pageID, After: after, Limit: limit})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -364,7 +368,7 @@ func (s *Service) Customers(ctx context.Context, pageID, after string, limit int
 }
 
 // Customer returns one customer or ENOTFOUND.
-func (s *Service) Customer(ctx context.Context, pageID, id string) (*Customer, error) {
+func (s *Service) Customer(ctx context.Context, pageID, id string) (*audience.Customer, error) {
 	return s.store.FindCustomerByID(ctx, pageID, id)
 }
 
@@ -374,7 +378,7 @@ func (s *Service) DeleteCustomer(ctx context.Context, pageID, id string) error {
 }
 
 // Deliveries lists deliveries, newest first (per customer: f.RecipientID).
-func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error) {
+func (s *Service) Deliveries(ctx context.Context, f queue.DeliveryFilter) ([]*queue.Delivery, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
@@ -384,7 +388,7 @@ func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery
 // ---- broadcasts ----
 
 // Progress counts a broadcast's deliveries per channel and state.
-func (s *Service) Progress(ctx context.Context, broadcastID string) (*Progress, error) {
+func (s *Service) Progress(ctx context.Context, broadcastID string) (*queue.Progress, error) {
 	if !incident.ValidID(broadcastID) {
 		return nil, incident.NotFound("broadcast", broadcastID)
 	}
@@ -392,12 +396,12 @@ func (s *Service) Progress(ctx context.Context, broadcastID string) (*Progress, 
 }
 
 // Broadcasts returns the progress of each of an incident's broadcasts, oldest first.
-func (s *Service) Broadcasts(ctx context.Context, incidentID string) ([]*Progress, error) {
+func (s *Service) Broadcasts(ctx context.Context, incidentID string) ([]*queue.Progress, error) {
 	plans, err := s.store.FindPlans(ctx, incidentID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Progress, 0, len(plans))
+	out := make([]*queue.Progress, 0, len(plans))
 	for _, p := range plans {
 		pr, err := s.store.Progress(ctx, p.Broadcast.ID)
 		if err != nil {

@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -25,7 +29,7 @@ func TestBroadcastLifecycle(t *testing.T) {
 			"c3,Cili,,cili@example.com,C0OPS1234,en,,\n" + // uses everything
 			"c4,Dora,,shared@example.com,,pl,,\n") // also a page subscriber
 		svc := h.svcOrNew()
-		mustSub := func(req notify.SubscribeRequest) *notify.Subscriber {
+		mustSub := func(req notify.SubscribeRequest) *audience.Subscriber {
 			t.Helper()
 			req.PageID, req.Confirmed = h.page.ID, true
 			s, err := svc.Subscribe(h.ctx, req)
@@ -34,14 +38,14 @@ func TestBroadcastLifecycle(t *testing.T) {
 			}
 			return s
 		}
-		mustSub(notify.SubscribeRequest{Kind: notify.Email, Address: "shared@example.com"})                                    // dedupes with c4
-		mustSub(notify.SubscribeRequest{Kind: notify.SMS, Address: "+36203333333", ComponentIDs: []string{h.compB.ID}})        // component B: not told
-		mustSub(notify.SubscribeRequest{Kind: notify.Email, Address: "compa@example.com", ComponentIDs: []string{h.compA.ID}}) // component A
-		mustSub(notify.SubscribeRequest{Kind: notify.Webhook, Address: h.sb.WebhookURL("hook1")})
-		mustSub(notify.SubscribeRequest{Kind: notify.Slack, Address: h.sb.SlackWebhookURL("T1/B1/x")})
+		mustSub(notify.SubscribeRequest{Kind: channel.Email, Address: "shared@example.com"})                                    // dedupes with c4
+		mustSub(notify.SubscribeRequest{Kind: channel.SMS, Address: "+36203333333", ComponentIDs: []string{h.compB.ID}})        // component B: not told
+		mustSub(notify.SubscribeRequest{Kind: channel.Email, Address: "compa@example.com", ComponentIDs: []string{h.compA.ID}}) // component A
+		mustSub(notify.SubscribeRequest{Kind: channel.Webhook, Address: h.sb.WebhookURL("hook1")})
+		mustSub(notify.SubscribeRequest{Kind: channel.Slack, Address: h.sb.SlackWebhookURL("T1/B1/x")})
 
 		inc := h.declare("API down", []string{h.compA.ID}, incident.MajorOutage)
-		mustSub(notify.SubscribeRequest{Kind: notify.Email, Address: "follower@example.com", IncidentID: inc.ID})
+		mustSub(notify.SubscribeRequest{Kind: channel.Email, Address: "follower@example.com", IncidentID: inc.ID})
 		h.start(baseConfig())
 
 		bs := h.broadcasts(inc.ID)
@@ -49,9 +53,9 @@ func TestBroadcastLifecycle(t *testing.T) {
 			t.Fatalf("broadcasts = %+v", bs)
 		}
 		p := h.waitDone(bs[0].ID)
-		want := map[notify.Kind]int{notify.SMS: 1, notify.Email: 5, notify.Slack: 2, notify.Webhook: 1}
+		want := map[channel.Kind]int{channel.SMS: 1, channel.Email: 5, channel.Slack: 2, channel.Webhook: 1}
 		for k, n := range want {
-			if got := sum(p, k, notify.StateSent); got != n {
+			if got := sum(p, k, queue.StateSent); got != n {
 				t.Errorf("declared: %s sent = %d, want %d (progress %+v)", k, got, n, p.Counts)
 			}
 		}
@@ -81,17 +85,17 @@ func TestBroadcastLifecycle(t *testing.T) {
 			t.Fatalf("broadcasts after updates = %+v", bs)
 		}
 		p = h.waitDone(bs[1].ID)
-		if got := sum(p, notify.SMS, notify.DeliveryStates...); got != 0 {
+		if got := sum(p, channel.SMS, queue.DeliveryStates...); got != 0 {
 			t.Errorf("update: %d SMS deliveries, want none", got)
 		}
-		if got := sum(p, notify.Email, notify.StateSent); got != 5 {
+		if got := sum(p, channel.Email, queue.StateSent); got != 5 {
 			t.Errorf("update: %d emails, want 5", got)
 		}
 
 		h.update(inc, incident.Resolved, "Fixed. We are sorry.", true)
 		bs = h.broadcasts(inc.ID)
 		p = h.waitDone(bs[2].ID)
-		if bs[2].Kind != incident.BroadcastResolved || sum(p, notify.SMS, notify.StateSent) != 1 || sum(p, notify.Email, notify.StateSent) != 5 {
+		if bs[2].Kind != incident.BroadcastResolved || sum(p, channel.SMS, queue.StateSent) != 1 || sum(p, channel.Email, queue.StateSent) != 5 {
 			t.Errorf("resolved: kind %s, progress %+v", bs[2].Kind, p.Counts)
 		}
 		if got := h.inbox(sandbox.KindSMS)["+36201111111"]; got != 2 {
@@ -101,7 +105,7 @@ func TestBroadcastLifecycle(t *testing.T) {
 			t.Errorf("webhook got %d posts, want 3", got)
 		}
 		// Every delivery of a customer shows in the per-customer list.
-		ds, err := h.svc.Deliveries(h.ctx, notify.DeliveryFilter{PageID: h.page.ID, RecipientID: "c1"})
+		ds, err := h.svc.Deliveries(h.ctx, queue.DeliveryFilter{PageID: h.page.ID, RecipientID: "c1"})
 		if err != nil || len(ds) != 5 {
 			t.Errorf("c1 deliveries = %d, %v; want 5 (sms×2, email×3)", len(ds), err)
 		}
@@ -117,16 +121,16 @@ func TestSubscriptions(t *testing.T) {
 		h := newHarness(t, open, sandbox.Faults{})
 		cfg := baseConfig()
 		cfg.SMSCountries = []string{"HU", "HR"}
-		cfg.SubscribeIPLimit = notify.Limit{Rate: 0.001, Burst: 3}
+		cfg.SubscribeIPLimit = ratelimit.Limit{Rate: 0.001, Burst: 3}
 		h.start(cfg)
 		svc := h.svc
-		sub := func(kind notify.Kind, addr, ip string) (*notify.Subscriber, error) {
+		sub := func(kind channel.Kind, addr, ip string) (*audience.Subscriber, error) {
 			return svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: kind, Address: addr, IP: ip, Source: "page", Language: "hu"})
 		}
 
 		t.Run("email link", func(t *testing.T) {
-			s, err := sub(notify.Email, "new@example.com", "10.0.0.1")
-			if err != nil || s.State != notify.SubscriberPending {
+			s, err := sub(channel.Email, "new@example.com", "10.0.0.1")
+			if err != nil || s.State != audience.SubscriberPending {
 				t.Fatalf("Subscribe = %+v, %v", s, err)
 			}
 			var body string
@@ -146,14 +150,14 @@ func TestSubscriptions(t *testing.T) {
 				t.Errorf("forged token: %v, want EINVALID", err)
 			}
 			got, err := svc.Confirm(h.ctx, tok)
-			if err != nil || got.State != notify.SubscriberActive {
+			if err != nil || got.State != audience.SubscriberActive {
 				t.Fatalf("Confirm = %+v, %v", got, err)
 			}
 		})
 
 		t.Run("sms code", func(t *testing.T) {
-			s, err := sub(notify.SMS, "+36205555555", "10.0.0.2")
-			if err != nil || s.State != notify.SubscriberPending {
+			s, err := sub(channel.SMS, "+36205555555", "10.0.0.2")
+			if err != nil || s.State != audience.SubscriberPending {
 				t.Fatalf("Subscribe = %+v, %v", s, err)
 			}
 			var code string
@@ -172,13 +176,13 @@ func TestSubscriptions(t *testing.T) {
 				t.Errorf("wrong code: %v", err)
 			}
 			got, err := svc.ConfirmCode(h.ctx, h.page.ID, "06 20 555 5555", code)
-			if err != nil || got.State != notify.SubscriberActive {
+			if err != nil || got.State != audience.SubscriberActive {
 				t.Fatalf("ConfirmCode = %+v, %v", got, err)
 			}
 		})
 
 		t.Run("sms YES reply in Croatian", func(t *testing.T) {
-			s, err := sub(notify.SMS, "+385912345678", "10.0.0.3")
+			s, err := sub(channel.SMS, "+385912345678", "10.0.0.3")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,13 +191,13 @@ func TestSubscriptions(t *testing.T) {
 				t.Fatalf("reply %q, %v", reply, err)
 			}
 			got, _ := svc.Subscriber(h.ctx, h.page.ID, s.ID)
-			if got.State != notify.SubscriberActive {
+			if got.State != audience.SubscriberActive {
 				t.Errorf("state %s after DA", got.State)
 			}
 		})
 
 		t.Run("country allow-list", func(t *testing.T) {
-			if _, err := sub(notify.SMS, "+48601234567", "10.0.0.4"); incident.ErrorCode(err) != incident.EINVALID {
+			if _, err := sub(channel.SMS, "+48601234567", "10.0.0.4"); incident.ErrorCode(err) != incident.EINVALID {
 				t.Errorf("Polish number: %v, want EINVALID", err)
 			}
 		})
@@ -201,7 +205,7 @@ func TestSubscriptions(t *testing.T) {
 		t.Run("per-IP limit", func(t *testing.T) {
 			var err error
 			for i := 0; i < 4 && err == nil; i++ {
-				_, err = sub(notify.Email, fmt.Sprintf("ip%d@example.com", i), "10.9.9.9")
+				_, err = sub(channel.Email, fmt.Sprintf("ip%d@example.com", i), "10.9.9.9")
 			}
 			if incident.ErrorCode(err) != notify.ERATELIMITED {
 				t.Errorf("4th sign-up from one IP: %v, want rate_limited", err)
@@ -212,12 +216,12 @@ func TestSubscriptions(t *testing.T) {
 			// One subscriber line gets a /64: 2^64 addresses to rotate through.
 			var err error
 			for i := 1; i <= 4 && err == nil; i++ {
-				_, err = sub(notify.Email, fmt.Sprintf("v6-%d@example.com", i), fmt.Sprintf("2001:db8:1:2::%x", i))
+				_, err = sub(channel.Email, fmt.Sprintf("v6-%d@example.com", i), fmt.Sprintf("2001:db8:1:2::%x", i))
 			}
 			if incident.ErrorCode(err) != notify.ERATELIMITED {
 				t.Errorf("4th sign-up from one /64: %v, want rate_limited", err)
 			}
-			if _, err := sub(notify.Email, "v6-other@example.com", "2001:db8:1:3::1"); err != nil {
+			if _, err := sub(channel.Email, "v6-other@example.com", "2001:db8:1:3::1"); err != nil {
 				t.Errorf("sign-up from the next /64: %v", err)
 			}
 		})
@@ -225,26 +229,26 @@ func TestSubscriptions(t *testing.T) {
 		t.Run("per-address limit on confirmation emails, from any IP", func(t *testing.T) {
 			// The sign-up form must not mail-bomb an address from many IPs.
 			const addr = "victim@example.com"
-			var s *notify.Subscriber
+			var s *audience.Subscriber
 			var err error
 			for i := 1; i <= 3; i++ {
-				if s, err = sub(notify.Email, addr, fmt.Sprintf("10.8.0.%d", i)); err != nil {
+				if s, err = sub(channel.Email, addr, fmt.Sprintf("10.8.0.%d", i)); err != nil {
 					t.Fatalf("sign-up %d: %v", i, err)
 				}
 			}
-			_, err = sub(notify.Email, addr, "10.8.0.4")
+			_, err = sub(channel.Email, addr, "10.8.0.4")
 			if incident.ErrorCode(err) != notify.ERATELIMITED {
 				t.Fatalf("4th sign-up of one address: %v, want rate_limited", err)
 			}
 			if strings.Contains(err.Error(), "subscri") {
 				t.Errorf("the refusal %q speaks of the subscription", err)
 			}
-			ds, err := svc.Deliveries(h.ctx, notify.DeliveryFilter{PageID: h.page.ID, RecipientID: s.ID})
+			ds, err := svc.Deliveries(h.ctx, queue.DeliveryFilter{PageID: h.page.ID, RecipientID: s.ID})
 			if err != nil || len(ds) != 3 {
 				t.Errorf("confirmations queued = %d, %v; want 3", len(ds), err)
 			}
 			// Other addresses from a fresh IP are not held back by it.
-			if _, err := sub(notify.Email, "bystander@example.com", "10.8.0.5"); err != nil {
+			if _, err := sub(channel.Email, "bystander@example.com", "10.8.0.5"); err != nil {
 				t.Errorf("another address: %v", err)
 			}
 		})
@@ -252,7 +256,7 @@ func TestSubscriptions(t *testing.T) {
 		t.Run("webhook SSRF", func(t *testing.T) {
 			strict := h.service(notify.Config{PublicURL: "https://status.acme.test"}, nil, nil)
 			for _, u := range []string{"http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/"} {
-				_, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.Webhook, Address: u, Confirmed: true})
+				_, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Webhook, Address: u, Confirmed: true})
 				if incident.ErrorCode(err) != incident.EINVALID {
 					t.Errorf("%s: %v, want EINVALID", u, err)
 				}
@@ -262,7 +266,7 @@ func TestSubscriptions(t *testing.T) {
 		t.Run("unsubscribe from a message", func(t *testing.T) {
 			inc := h.declare("Billing slow", []string{h.compB.ID}, incident.DegradedPerformance)
 			p := h.waitDone(h.broadcasts(inc.ID)[0].ID)
-			if sum(p, notify.Email, notify.StateSent) != 1 {
+			if sum(p, channel.Email, queue.StateSent) != 1 {
 				t.Fatalf("progress %+v", p.Counts)
 			}
 			ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "new@example.com"})
@@ -279,10 +283,10 @@ func TestSubscriptions(t *testing.T) {
 			if err := svc.Unsubscribe(h.ctx, strings.TrimPrefix(u.Path, "/unsubscribe/")); err != nil {
 				t.Fatal(err)
 			}
-			n, _ := svc.CountSubscribers(h.ctx, h.page.ID, notify.SubscriberActive)
+			n, _ := svc.CountSubscribers(h.ctx, h.page.ID, audience.SubscriberActive)
 			h.update(inc, incident.Resolved, "ok", true)
 			p = h.waitDone(h.broadcasts(inc.ID)[1].ID)
-			if sum(p, notify.Email, notify.StateSent) != 0 {
+			if sum(p, channel.Email, queue.StateSent) != 0 {
 				t.Errorf("unsubscribed address still got mail: %+v (active subscribers %d)", p.Counts, n)
 			}
 		})
@@ -327,7 +331,7 @@ func TestInboundKeywords(t *testing.T) {
 		}
 		inc := h.declare("Down", nil, incident.MajorOutage)
 		p := h.waitDone(h.broadcasts(inc.ID)[0].ID)
-		if p.Counts[notify.SMS][notify.StateSuppressed] != 1 || p.Reasons[notify.SMS]["stop"] != 1 {
+		if p.Counts[channel.SMS][queue.StateSuppressed] != 1 || p.Reasons[channel.SMS]["stop"] != 1 {
 			t.Errorf("after STOP: %+v reasons %+v", p.Counts, p.Reasons)
 		}
 		if _, err := h.svc.HandleInboundSMS(h.ctx, "+36201111111", "+15005550006", "START"); err != nil {
@@ -335,7 +339,7 @@ func TestInboundKeywords(t *testing.T) {
 		}
 		h.update(inc, incident.Resolved, "ok", true)
 		p = h.waitDone(h.broadcasts(inc.ID)[1].ID)
-		if p.Counts[notify.SMS][notify.StateSent] != 1 {
+		if p.Counts[channel.SMS][queue.StateSent] != 1 {
 			t.Errorf("after START: %+v", p.Counts)
 		}
 		_ = time.Second
@@ -362,11 +366,11 @@ func TestStartResumesSubscriber(t *testing.T) {
 		for i, tt := range tests {
 			t.Run(tt.word, func(t *testing.T) {
 				num := fmt.Sprintf("+3620444440%d", i)
-				sms, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.SMS, Address: num, Confirmed: true})
+				sms, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.SMS, Address: num, Confirmed: true})
 				if err != nil {
 					t.Fatal(err)
 				}
-				email, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.Email, Address: fmt.Sprintf("start%d@example.com", i), Confirmed: true})
+				email, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Email, Address: fmt.Sprintf("start%d@example.com", i), Confirmed: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -382,10 +386,10 @@ func TestStartResumesSubscriber(t *testing.T) {
 				if err != nil || !strings.Contains(reply, tt.subscribed) {
 					t.Errorf("reply %q, %v; want %q", reply, err, tt.subscribed)
 				}
-				if got, _ := svc.Subscriber(h.ctx, h.page.ID, sms.ID); got.State != notify.SubscriberActive || got.UnsubscribedAt != nil {
+				if got, _ := svc.Subscriber(h.ctx, h.page.ID, sms.ID); got.State != audience.SubscriberActive || got.UnsubscribedAt != nil {
 					t.Errorf("SMS subscriber after %s: %s, unsubscribed at %v", tt.word, got.State, got.UnsubscribedAt)
 				}
-				if got, _ := svc.Subscriber(h.ctx, h.page.ID, email.ID); got.State != notify.SubscriberUnsubscribed {
+				if got, _ := svc.Subscriber(h.ctx, h.page.ID, email.ID); got.State != audience.SubscriberUnsubscribed {
 					t.Errorf("email subscriber after %s: %s, want unsubscribed", tt.word, got.State)
 				}
 				// Again: it is active, nothing more to bring back, still true.
@@ -398,7 +402,7 @@ func TestStartResumesSubscriber(t *testing.T) {
 				}
 			})
 		}
-		n, err := svc.CountSubscribers(h.ctx, h.page.ID, notify.SubscriberActive)
+		n, err := svc.CountSubscribers(h.ctx, h.page.ID, audience.SubscriberActive)
 		if err != nil || n != len(tests) {
 			t.Errorf("active subscribers %d, %v; want %d (the SMS ones only)", n, err, len(tests))
 		}
@@ -414,7 +418,7 @@ func TestSMSCodeExpires(t *testing.T) {
 		h.start(baseConfig())
 		svc := h.svc
 		const num = "+36206666666"
-		s, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: notify.SMS, Address: num, Source: "page"})
+		s, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.SMS, Address: num, Source: "page"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -423,8 +427,8 @@ func TestSMSCodeExpires(t *testing.T) {
 		// lease and send the same code again), then returns the nth code.
 		codes := func(n int) string {
 			waitFor(t, "code deliveries settled", func() bool {
-				ds, err := svc.Deliveries(h.ctx, notify.DeliveryFilter{PageID: h.page.ID, RecipientID: s.ID,
-					States: []notify.DeliveryState{notify.StateSent, notify.StateDelivered}})
+				ds, err := svc.Deliveries(h.ctx, queue.DeliveryFilter{PageID: h.page.ID, RecipientID: s.ID,
+					States: []queue.DeliveryState{queue.StateSent, queue.StateDelivered}})
 				return err == nil && len(ds) == n
 			})
 			var code string
@@ -448,7 +452,7 @@ func TestSMSCodeExpires(t *testing.T) {
 			t.Errorf("texted expired code: %v, want it not taken", err)
 		}
 		got, err := svc.Subscriber(h.ctx, h.page.ID, s.ID)
-		if err != nil || got.State != notify.SubscriberPending {
+		if err != nil || got.State != audience.SubscriberPending {
 			t.Fatalf("after expired code: %+v, %v; want still pending", got, err)
 		}
 		if err := svc.ResendConfirmation(h.ctx, h.page.ID, s.ID); err != nil {
@@ -456,7 +460,7 @@ func TestSMSCodeExpires(t *testing.T) {
 		}
 		fresh := codes(2)
 		h.clock.Advance(14 * time.Minute)
-		if got, err := svc.ConfirmCode(h.ctx, h.page.ID, num, fresh); err != nil || got.State != notify.SubscriberActive {
+		if got, err := svc.ConfirmCode(h.ctx, h.page.ID, num, fresh); err != nil || got.State != audience.SubscriberActive {
 			t.Errorf("resent code within 15 min = %+v, %v", got, err)
 		}
 	})

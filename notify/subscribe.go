@@ -15,7 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 	"github.com/nyaruka/phonenumbers"
 )
 
@@ -37,7 +40,7 @@ const confirmCodeLifetime = 15 * time.Minute
 // SubscribeRequest is a sign-up from the status page or the API.
 type SubscribeRequest struct {
 	PageID       string
-	Kind         Kind
+	Kind         channel.Kind
 	Address      string // phone number, email, webhook URL or Slack incoming-webhook URL
 	Language     string // "" uses the page's first language
 	ComponentIDs []string
@@ -55,19 +58,19 @@ func rateLimited(format string, args ...any) *incident.Error {
 
 // normalizeAddress validates an address for its channel and returns it in
 // canonical form. Webhook and Slack URLs are checked against SSRF.
-func (s *Service) normalizeAddress(kind Kind, raw string) (string, error) {
+func (s *Service) normalizeAddress(kind channel.Kind, raw string) (string, error) {
 	switch kind {
-	case SMS:
+	case channel.SMS:
 		return NormalizePhone(raw, s.cfg.DefaultRegion)
-	case Email:
+	case channel.Email:
 		return NormalizeEmail(raw)
-	case Webhook:
+	case channel.Webhook:
 		raw = strings.TrimSpace(raw)
 		if err := s.check(raw); err != nil {
 			return "", incident.Invalid("address", "webhook URL not allowed: %v", err)
 		}
 		return raw, nil
-	case Slack:
+	case channel.Slack:
 		raw = strings.TrimSpace(raw)
 		if s.cfg.AllowPrivateWebhooks && strings.HasPrefix(raw, "http://") {
 			if err := s.check(raw); err != nil {
@@ -99,7 +102,7 @@ func (s *Service) normalizeAddress(kind Kind, raw string) (string, error) {
 // returns the existing subscriber (re-sending a pending confirmation).
 // Errors: EINVALID naming the field, ENOTFOUND for the page, component or
 // incident, ERATELIMITED.
-func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriber, error) {
+func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*audience.Subscriber, error) {
 	page, err := s.inc.Page(ctx, req.PageID)
 	if err != nil {
 		return nil, err
@@ -137,7 +140,7 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscri
 		}
 	}
 	selfService := !req.Confirmed
-	if req.Kind == SMS && selfService && len(s.cfg.SMSCountries) > 0 {
+	if req.Kind == channel.SMS && selfService && len(s.cfg.SMSCountries) > 0 {
 		num, _ := phonenumbers.Parse(addr, "")
 		region := phonenumbers.GetRegionCodeForNumber(num)
 		if !containsFold(s.cfg.SMSCountries, region) {
@@ -145,10 +148,10 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscri
 		}
 	}
 	if existing, err := s.store.FindSubscriberByAddress(ctx, page.ID, req.Kind, addr, req.IncidentID); err == nil {
-		if existing.State == SubscriberPending && req.Confirmed {
+		if existing.State == audience.SubscriberPending && req.Confirmed {
 			return s.activate(ctx, existing)
 		}
-		if existing.State == SubscriberPending {
+		if existing.State == audience.SubscriberPending {
 			if err := s.limitSignup(ctx, req.IP, req.Kind, addr); err != nil {
 				return nil, err
 			}
@@ -168,15 +171,15 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscri
 		source = "api"
 	}
 	now := s.now()
-	sub := &Subscriber{ID: incident.NewID(), PageID: page.ID, Kind: req.Kind, Address: addr, Language: lang,
-		ComponentIDs: comps, IncidentID: req.IncidentID, State: SubscriberPending, Source: source, CreatedAt: now}
-	if req.Confirmed || req.Kind == Webhook || req.Kind == Slack {
-		sub.State, sub.ConfirmedAt = SubscriberActive, &now
+	sub := &audience.Subscriber{ID: incident.NewID(), PageID: page.ID, Kind: req.Kind, Address: addr, Language: lang,
+		ComponentIDs: comps, IncidentID: req.IncidentID, State: audience.SubscriberPending, Source: source, CreatedAt: now}
+	if req.Confirmed || req.Kind == channel.Webhook || req.Kind == channel.Slack {
+		sub.State, sub.ConfirmedAt = audience.SubscriberActive, &now
 	}
 	if err := s.store.SaveSubscriber(ctx, sub); err != nil {
 		return nil, err
 	}
-	if sub.State == SubscriberPending {
+	if sub.State == audience.SubscriberPending {
 		if err := s.sendConfirmation(ctx, sub); err != nil {
 			return nil, err
 		}
@@ -209,7 +212,7 @@ func containsString(list []string, s string) bool {
 // mail-bombing an address from many IPs). It runs only where a
 // confirmation would go out, and its message names no subscription
 // state, so a 429 tells nobody whether the address is subscribed.
-func (s *Service) limitSignup(ctx context.Context, ip string, kind Kind, addr string) error {
+func (s *Service) limitSignup(ctx context.Context, ip string, kind channel.Kind, addr string) error {
 	if ip != "" {
 		wait, err := s.lim.Take(ctx, "subscribe:ip:"+ipKey(ip), s.cfg.SubscribeIPLimit, 0)
 		if err != nil {
@@ -219,7 +222,7 @@ func (s *Service) limitSignup(ctx context.Context, ip string, kind Kind, addr st
 			return rateLimited("too many sign-ups from this address; try again in %s", wait.Round(time.Minute))
 		}
 	}
-	what := map[Kind]string{SMS: "codes sent to this number", Email: "confirmation emails sent to this address"}[kind]
+	what := map[channel.Kind]string{channel.SMS: "codes sent to this number", channel.Email: "confirmation emails sent to this address"}[kind]
 	if what == "" {
 		return nil
 	}
@@ -264,8 +267,8 @@ func hashCode(subID, code string) string {
 
 // sendConfirmation queues a confirmation: email gets the link, SMS a new
 // code (replacing any earlier one). The store sends it; the request does not.
-func (s *Service) sendConfirmation(ctx context.Context, sub *Subscriber) error {
-	if sub.Kind != SMS && sub.Kind != Email {
+func (s *Service) sendConfirmation(ctx context.Context, sub *audience.Subscriber) error {
+	if sub.Kind != channel.SMS && sub.Kind != channel.Email {
 		return nil
 	}
 	link, err := s.ConfirmURL(ctx, sub)
@@ -274,7 +277,7 @@ func (s *Service) sendConfirmation(ctx context.Context, sub *Subscriber) error {
 	}
 	vars := map[string]string{"url": link}
 	now := s.now()
-	if sub.Kind == SMS {
+	if sub.Kind == channel.SMS {
 		code := newCode()
 		sub.ConfirmHash, sub.ConfirmTries, sub.ConfirmSentAt = hashCode(sub.ID, code), 0, &now
 		if err := s.store.SaveSubscriber(ctx, sub); err != nil {
@@ -283,10 +286,10 @@ func (s *Service) sendConfirmation(ctx context.Context, sub *Subscriber) error {
 		vars["code"] = code
 	}
 	nonce := incident.NewID()
-	d := &Delivery{ID: DeliveryID("confirm:"+sub.ID+":"+nonce, sub.Kind, sub.Address), PageID: sub.PageID,
-		MessageKind: KindConfirm, Kind: sub.Kind, Address: sub.Address, RecipientType: FromSubscriber, RecipientID: sub.ID,
-		Language: sub.Language, Critical: true, State: StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
-	if _, err := s.store.EnqueueDeliveries(ctx, []*Delivery{d}); err != nil {
+	d := &queue.Delivery{ID: queue.DeliveryID("confirm:"+sub.ID+":"+nonce, sub.Kind, sub.Address), PageID: sub.PageID,
+		MessageKind: queue.KindConfirm, Kind: sub.Kind, Address: sub.Address, RecipientType: queue.FromSubscriber, RecipientID: sub.ID,
+		Language: sub.Language, Critical: true, State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
+	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
 		return err
 	}
 	if ch, ok := s.wakeKind[sub.Kind]; ok {
@@ -295,12 +298,12 @@ func (s *Service) sendConfirmation(ctx context.Context, sub *Subscriber) error {
 	return nil
 }
 
-func (s *Service) activate(ctx context.Context, sub *Subscriber) (*Subscriber, error) {
-	if sub.State == SubscriberActive {
+func (s *Service) activate(ctx context.Context, sub *audience.Subscriber) (*audience.Subscriber, error) {
+	if sub.State == audience.SubscriberActive {
 		return sub, nil
 	}
 	now := s.now()
-	sub.State, sub.ConfirmedAt, sub.ConfirmHash, sub.ConfirmTries, sub.ConfirmSentAt = SubscriberActive, &now, "", 0, nil
+	sub.State, sub.ConfirmedAt, sub.ConfirmHash, sub.ConfirmTries, sub.ConfirmSentAt = audience.SubscriberActive, &now, "", 0, nil
 	if err := s.store.SaveSubscriber(ctx, sub); err != nil {
 		return nil, err
 	}
@@ -310,7 +313,7 @@ func (s *Service) activate(ctx context.Context, sub *Subscriber) (*Subscriber, e
 
 // Confirm activates the subscriber named by an email confirm link. Errors:
 // EINVALID (field "token") for a forged, expired or unsubscribed link.
-func (s *Service) Confirm(ctx context.Context, token string) (*Subscriber, error) {
+func (s *Service) Confirm(ctx context.Context, token string) (*audience.Subscriber, error) {
 	kind, id, issued, err := s.verify(ctx, token)
 	if err != nil {
 		return nil, err
@@ -327,7 +330,7 @@ func (s *Service) Confirm(ctx context.Context, token string) (*Subscriber, error
 	} else if err != nil {
 		return nil, err
 	}
-	if sub.State == SubscriberUnsubscribed {
+	if sub.State == audience.SubscriberUnsubscribed {
 		return nil, incident.Invalid("token", "this subscription was cancelled; subscribe again")
 	}
 	return s.activate(ctx, sub)
@@ -336,14 +339,14 @@ func (s *Service) Confirm(ctx context.Context, token string) (*Subscriber, error
 // ConfirmCode activates a pending SMS subscriber of the page with the code
 // it was sent. After maxConfirmTries wrong codes, or confirmCodeLifetime
 // after it was sent, the code dies (resend one): EINVALID, field "code".
-func (s *Service) ConfirmCode(ctx context.Context, pageID, phone, code string) (*Subscriber, error) {
+func (s *Service) ConfirmCode(ctx context.Context, pageID, phone, code string) (*audience.Subscriber, error) {
 	num, err := NormalizePhone(phone, s.cfg.DefaultRegion)
 	if err != nil {
 		return nil, err
 	}
-	var pending *Subscriber
+	var pending *audience.Subscriber
 	// Page-wide first, then any incident follow-up of the number.
-	if sub, err := s.store.FindSubscriberByAddress(ctx, pageID, SMS, num, ""); err == nil && sub.State == SubscriberPending {
+	if sub, err := s.store.FindSubscriberByAddress(ctx, pageID, channel.SMS, num, ""); err == nil && sub.State == audience.SubscriberPending {
 		pending = sub
 	} else {
 		subs, err := s.pendingSMS(ctx, num)
@@ -363,7 +366,7 @@ func (s *Service) ConfirmCode(ctx context.Context, pageID, phone, code string) (
 	return s.checkCode(ctx, pending, strings.TrimSpace(code))
 }
 
-func (s *Service) checkCode(ctx context.Context, sub *Subscriber, code string) (*Subscriber, error) {
+func (s *Service) checkCode(ctx context.Context, sub *audience.Subscriber, code string) (*audience.Subscriber, error) {
 	// A code without a send time predates its recording: it counts as
 	// expired too (a new one is a resend away).
 	if sub.ConfirmHash == "" || sub.ConfirmTries >= maxConfirmTries ||
@@ -402,30 +405,30 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) error {
 		if err != nil {
 			return err
 		}
-		if d.RecipientType == FromSubscriber {
+		if d.RecipientType == queue.FromSubscriber {
 			sub, err := s.store.FindSubscriberByID(ctx, d.RecipientID)
 			if err == nil {
 				return s.unsubscribe(ctx, sub)
 			}
 		}
 		s.log.Info("customer unsubscribed", "page_id", d.PageID, "delivery_id", d.ID, "channel", d.Kind)
-		return s.store.Suppress(ctx, Suppression{PageID: d.PageID, Kind: d.Kind, Address: d.Address, Reason: "unsubscribe", At: s.now()})
+		return s.store.Suppress(ctx, audience.Suppression{PageID: d.PageID, Kind: d.Kind, Address: d.Address, Reason: "unsubscribe", At: s.now()})
 	}
 	return incident.Invalid("token", "this is not an unsubscribe link")
 }
 
-func (s *Service) unsubscribe(ctx context.Context, sub *Subscriber) error {
+func (s *Service) unsubscribe(ctx context.Context, sub *audience.Subscriber) error {
 	return s.unsubscribeFor(ctx, sub, "")
 }
 
 // unsubscribeFor ends a subscription, recording reason (Subscriber's
 // UnsubscribeReason; "" when the subscriber or an admin asked).
-func (s *Service) unsubscribeFor(ctx context.Context, sub *Subscriber, reason string) error {
-	if sub.State == SubscriberUnsubscribed {
+func (s *Service) unsubscribeFor(ctx context.Context, sub *audience.Subscriber, reason string) error {
+	if sub.State == audience.SubscriberUnsubscribed {
 		return nil
 	}
 	now := s.now()
-	sub.State, sub.UnsubscribedAt, sub.ConfirmHash, sub.ConfirmSentAt = SubscriberUnsubscribed, &now, "", nil
+	sub.State, sub.UnsubscribedAt, sub.ConfirmHash, sub.ConfirmSentAt = audience.SubscriberUnsubscribed, &now, "", nil
 	sub.UnsubscribeReason = reason
 	if err := s.store.SaveSubscriber(ctx, sub); err != nil {
 		return err
@@ -435,7 +438,7 @@ func (s *Service) unsubscribeFor(ctx context.Context, sub *Subscriber, reason st
 }
 
 // Subscribers lists subscribers matching f, by ID.
-func (s *Service) Subscribers(ctx context.Context, f SubscriberFilter) ([]*Subscriber, error) {
+func (s *Service) Subscribers(ctx context.Context, f audience.SubscriberFilter) ([]*audience.Subscriber, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
@@ -443,12 +446,12 @@ func (s *Service) Subscribers(ctx context.Context, f SubscriberFilter) ([]*Subsc
 }
 
 // CountSubscribers counts a page's subscribers in a state ("" any).
-func (s *Service) CountSubscribers(ctx context.Context, pageID string, state SubscriberState) (int, error) {
+func (s *Service) CountSubscribers(ctx context.Context, pageID string, state audience.SubscriberState) (int, error) {
 	return s.store.CountSubscribers(ctx, pageID, state)
 }
 
 // Subscriber returns one of a page's subscribers, or ENOTFOUND.
-func (s *Service) Subscriber(ctx context.Context, pageID, id string) (*Subscriber, error) {
+func (s *Service) Subscriber(ctx context.Context, pageID, id string) (*audience.Subscriber, error) {
 	if !incident.ValidID(id) {
 		return nil, incident.NotFound("subscriber", id)
 	}
@@ -464,7 +467,7 @@ func (s *Service) Subscriber(ctx context.Context, pageID, id string) (*Subscribe
 
 // UpdateSubscriber changes a subscriber's components (nil: unchanged;
 // empty: the whole page) and language (nil: unchanged).
-func (s *Service) UpdateSubscriber(ctx context.Context, pageID, id string, componentIDs []string, language *string) (*Subscriber, error) {
+func (s *Service) UpdateSubscriber(ctx context.Context, pageID, id string, componentIDs []string, language *string) (*audience.Subscriber, error) {
 	sub, err := s.Subscriber(ctx, pageID, id)
 	if err != nil {
 		return nil, err
@@ -515,7 +518,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, pageID, id string) err
 	if err != nil {
 		return err
 	}
-	if sub.State != SubscriberPending {
+	if sub.State != audience.SubscriberPending {
 		return incident.Errorf(incident.ECONFLICT, "subscriber %s is %s, not pending", id, sub.State)
 	}
 	return s.sendConfirmation(ctx, sub)

@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// Message kinds recorded in the inbox; they match notify.Kind's values.
+// Message kinds recorded in the inbox; they match channel.Kind's values.
 const (
 	KindSMS     = "sms"
 	KindEmail   = "email"

@@ -14,8 +14,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/statuspage"
 )
 
@@ -302,7 +304,7 @@ func (s *Server) listCustomers() fiber.Handler {
 			return err
 		}
 		if cs == nil {
-			cs = []*notify.Customer{}
+			cs = []*audience.Customer{}
 		}
 		c.Set("X-Total-Count", strconv.Itoa(total))
 		if len(cs) == limit {
@@ -324,7 +326,7 @@ func (s *Server) getCustomer() fiber.Handler {
 
 // customer returns the route's customer, after checking the page exists
 // (so an unknown page is "page not found", not "customer not found").
-func (s *Server) customer(c *fiber.Ctx) (*notify.Customer, error) {
+func (s *Server) customer(c *fiber.Ctx) (*audience.Customer, error) {
 	ctx, pageID := c.UserContext(), c.Params("page_id")
 	if _, err := s.svc.Page(ctx, pageID); err != nil {
 		return nil, err
@@ -356,13 +358,13 @@ func (s *Server) customerDeliveries() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		ds, err := s.bc.notify.Deliveries(c.UserContext(), notify.DeliveryFilter{PageID: cu.PageID, RecipientID: cu.ID, Limit: limit})
+		ds, err := s.bc.notify.Deliveries(c.UserContext(), queue.DeliveryFilter{PageID: cu.PageID, RecipientID: cu.ID, Limit: limit})
 		if err != nil {
 			return err
 		}
-		out := make([]*notify.Delivery, 0, len(ds))
+		out := make([]*queue.Delivery, 0, len(ds))
 		for _, d := range ds {
-			if d.RecipientType != notify.FromCustomer {
+			if d.RecipientType != queue.FromCustomer {
 				continue // a subscriber's ID that happens to equal the customer's
 			}
 			cp := *d
@@ -387,7 +389,7 @@ func (s *Server) listBroadcasts() fiber.Handler {
 			return err
 		}
 		if ps == nil {
-			ps = []*notify.Progress{}
+			ps = []*queue.Progress{}
 		}
 		return c.JSON(ps)
 	}
@@ -419,7 +421,7 @@ func (s *Server) cancelBroadcast() fiber.Handler {
 }
 
 // broadcastEvents streams a broadcast's progress as server-sent events:
-// a "progress" event with the notify.Progress JSON at once and then
+// a "progress" event with the queue.Progress JSON at once and then
 // whenever it changes (polled every ProgressInterval), a comment every
 // HeartbeatInterval, and a final "done" event (the last progress) when the
 // broadcast has finished, after which the stream ends.

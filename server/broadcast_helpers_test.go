@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -114,7 +115,7 @@ func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	b.n, err = notify.New(notify.Config{PublicURL: "https://status.example.com", RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		Poll: 20 * time.Millisecond, DefaultRegion: "HU", AllowPrivateWebhooks: true, MaxAttempts: 30},
 		notify.Deps{Incidents: e.svc, Store: e.db, Events: e.events, Renderer: r, Log: quiet,
-			Channels: map[notify.Kind]notify.Channel{notify.SMS: tw, notify.Email: em, notify.Slack: sl, notify.Webhook: wh}})
+			Channels: map[channel.Kind]notify.Channel{channel.SMS: tw, channel.Email: em, channel.Slack: sl, channel.Webhook: wh}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -272,7 +275,7 @@ func TestImportCustomers(t *testing.T) {
 	}
 
 	t.Run("list pages by id", func(t *testing.T) {
-		var page1, page2 []notify.Customer
+		var page1, page2 []audience.Customer
 		r := b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers?limit=2", b.agent, "")
 		r.json(t, &page1)
 		if len(page1) != 2 || page1[0].ID != "c1" || r.header.Get("X-Total-Count") != "3" || r.header.Get("X-Next-After") != "c2" {
@@ -285,7 +288,7 @@ func TestImportCustomers(t *testing.T) {
 	})
 
 	t.Run("get and delete", func(t *testing.T) {
-		var c notify.Customer
+		var c audience.Customer
 		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/c1", b.agent, "").json(t, &c)
 		if c.Phone != "+36201111111" || c.Language != "hu" || len(c.Components) != 1 || c.Components[0] != b.compA.ID {
 			t.Errorf("customer %+v", c)
@@ -329,9 +332,9 @@ func (b *bcEnv) declare(name string) string {
 }
 
 // broadcasts returns an incident's broadcasts' progress through the API.
-func (b *bcEnv) broadcasts(incID string) []notify.Progress {
+func (b *bcEnv) broadcasts(incID string) []queue.Progress {
 	b.t.Helper()
-	var ps []notify.Progress
+	var ps []queue.Progress
 	b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/broadcasts", b.agent, "").json(b.t, &ps)
 	return ps
 }
@@ -362,11 +365,11 @@ func TestBroadcastLifecycle(t *testing.T) {
 		if len(evs) == 0 || evs[len(evs)-1].name != "done" {
 			t.Fatalf("events %+v", evs)
 		}
-		var last notify.Progress
+		var last queue.Progress
 		if err := json.Unmarshal([]byte(evs[len(evs)-1].data), &last); err != nil {
 			t.Fatal(err)
 		}
-		if last.State != notify.PlanDone || last.Planned != 4 || !last.Finished() {
+		if last.State != queue.PlanDone || last.Planned != 4 || !last.Finished() {
 			t.Errorf("final progress %+v", last)
 		}
 		for _, ev := range evs[:len(evs)-1] {
@@ -377,11 +380,11 @@ func TestBroadcastLifecycle(t *testing.T) {
 	})
 
 	t.Run("progress", func(t *testing.T) {
-		var p notify.Progress
+		var p queue.Progress
 		b.mustDo(http.StatusOK, "GET", "/api/v1/broadcasts/"+bid, b.agent, "").json(t, &p)
 		sent := 0
-		for _, st := range []notify.DeliveryState{notify.StateSent, notify.StateDelivered} {
-			sent += p.Counts[notify.SMS][st] + p.Counts[notify.Email][st]
+		for _, st := range []queue.DeliveryState{queue.StateSent, queue.StateDelivered} {
+			sent += p.Counts[channel.SMS][st] + p.Counts[channel.Email][st]
 		}
 		if p.IncidentID != incID || sent != 4 {
 			t.Errorf("progress %+v", p)
@@ -391,24 +394,24 @@ func TestBroadcastLifecycle(t *testing.T) {
 	t.Run("customer deliveries; Twilio status callback marks SMS delivered", func(t *testing.T) {
 		b.waitSandbox(2, sandbox.KindSMS)
 		b.waitSandbox(2, sandbox.KindEmail)
-		var ds []notify.Delivery
+		var ds []queue.Delivery
 		poll(t, "SMS delivered through the signed status callback", func() bool {
 			b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/c1/deliveries", b.agent, "").json(t, &ds)
 			for _, d := range ds {
-				if d.Kind == notify.SMS && d.State == notify.StateDelivered {
+				if d.Kind == channel.SMS && d.State == queue.StateDelivered {
 					return true
 				}
 			}
 			return false
 		})
-		kinds := map[notify.Kind]bool{}
+		kinds := map[channel.Kind]bool{}
 		for _, d := range ds {
 			kinds[d.Kind] = true
 			if d.RecipientID != "c1" || d.IncidentID != incID || d.Vars != nil {
 				t.Errorf("delivery %+v", d)
 			}
 		}
-		if !kinds[notify.SMS] || !kinds[notify.Email] {
+		if !kinds[channel.SMS] || !kinds[channel.Email] {
 			t.Errorf("deliveries %+v", ds)
 		}
 		// The sandbox calls back at once, so a receipt may come before the
@@ -422,10 +425,10 @@ func TestBroadcastLifecycle(t *testing.T) {
 	t.Run("dry run", func(t *testing.T) {
 		var dr notify.DryRunResult
 		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run?kind=resolved", b.agent, "").json(t, &dr)
-		if dr.Kind != incident.BroadcastResolved || dr.Recipients[notify.SMS] != 2 || dr.Recipients[notify.Email] != 2 || dr.SMSSegments < 2 {
+		if dr.Kind != incident.BroadcastResolved || dr.Recipients[channel.SMS] != 2 || dr.Recipients[channel.Email] != 2 || dr.SMSSegments < 2 {
 			t.Errorf("dry run %+v", dr)
 		}
-		if dr.Samples[notify.Email]["hu"] == nil || dr.Samples[notify.Email]["en"] == nil {
+		if dr.Samples[channel.Email]["hu"] == nil || dr.Samples[channel.Email]["en"] == nil {
 			t.Errorf("samples %+v", dr.Samples)
 		}
 		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run", b.agent, "").json(t, &dr)
@@ -484,9 +487,9 @@ func TestBroadcastCancel(t *testing.T) {
 	}
 
 	b.mustDo(http.StatusForbidden, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.agent, "")
-	var p notify.Progress
+	var p queue.Progress
 	b.mustDo(http.StatusOK, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.manager, "").json(t, &p)
-	if p.State != notify.PlanCancelled {
+	if p.State != queue.PlanCancelled {
 		t.Fatalf("after cancel %+v", p)
 	}
 	var last sseEvent
@@ -535,8 +538,8 @@ func TestPublicSubscribe(t *testing.T) {
 		if r.status != 200 || !strings.Contains(r.String(), "Check your email") {
 			t.Fatalf("POST /subscribe: %d %s", r.status, r.body)
 		}
-		subs, err := b.n.Subscribers(context.Background(), notify.SubscriberFilter{PageID: b.page.ID, Kind: notify.Email})
-		if err != nil || len(subs) != 1 || subs[0].State != notify.SubscriberPending || subs[0].Language != "hu" || subs[0].Source != "page" {
+		subs, err := b.n.Subscribers(context.Background(), audience.SubscriberFilter{PageID: b.page.ID, Kind: channel.Email})
+		if err != nil || len(subs) != 1 || subs[0].State != audience.SubscriberPending || subs[0].Language != "hu" || subs[0].Source != "page" {
 			t.Fatalf("subscribers %+v %v", subs, err)
 		}
 		b.waitSandbox(1, sandbox.KindEmail)
@@ -548,11 +551,11 @@ func TestPublicSubscribe(t *testing.T) {
 		if !strings.Contains(page.String(), `action="`+m[1]+`"`) {
 			t.Errorf("confirm page has no button posting back: %s", page.body)
 		}
-		if sub, _ := b.n.Subscriber(context.Background(), b.page.ID, subs[0].ID); sub.State != notify.SubscriberPending {
+		if sub, _ := b.n.Subscriber(context.Background(), b.page.ID, subs[0].ID); sub.State != audience.SubscriberPending {
 			t.Fatal("GET confirmed the subscription: mail scanners would too")
 		}
 		b.mustDo(http.StatusOK, "POST", m[1], "", "", "Accept", "text/html", "Origin", "http://status.example.com")
-		if sub, _ := b.n.Subscriber(context.Background(), b.page.ID, subs[0].ID); sub.State != notify.SubscriberActive {
+		if sub, _ := b.n.Subscriber(context.Background(), b.page.ID, subs[0].ID); sub.State != audience.SubscriberActive {
 			t.Errorf("after POST: %s", sub.State)
 		}
 		if d := b.mustDo(http.StatusBadRequest, "POST", "/subscriptions/confirm/forgedtokenAAAAAAAAAAAAAAAA", "", "").errorOf(t); d.Field != "token" {
@@ -590,8 +593,8 @@ func TestPublicSubscribe(t *testing.T) {
 				}
 			})
 		}
-		subs, _ := b.n.Subscribers(context.Background(), notify.SubscriberFilter{PageID: b.page.ID, Kind: notify.SMS})
-		if len(subs) != 1 || subs[0].State != notify.SubscriberActive {
+		subs, _ := b.n.Subscribers(context.Background(), audience.SubscriberFilter{PageID: b.page.ID, Kind: channel.SMS})
+		if len(subs) != 1 || subs[0].State != audience.SubscriberActive {
 			t.Errorf("sms subscriber %+v", subs)
 		}
 	})
@@ -664,7 +667,7 @@ func TestPublicSubscribe(t *testing.T) {
 		if strings.Contains(d.Message, "subscri") {
 			t.Errorf("the 429 %q speaks of the subscription", d.Message)
 		}
-		subs, err := b.n.Subscribers(context.Background(), notify.SubscriberFilter{PageID: b.page.ID})
+		subs, err := b.n.Subscribers(context.Background(), audience.SubscriberFilter{PageID: b.page.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -674,7 +677,7 @@ func TestPublicSubscribe(t *testing.T) {
 				continue
 			}
 			found = true
-			ds, err := b.n.Deliveries(context.Background(), notify.DeliveryFilter{PageID: b.page.ID, RecipientID: s.ID})
+			ds, err := b.n.Deliveries(context.Background(), queue.DeliveryFilter{PageID: b.page.ID, RecipientID: s.ID})
 			if err != nil || len(ds) != 3 {
 				t.Errorf("confirmations queued = %d, %v; want 3", len(ds), err)
 			}
@@ -707,7 +710,7 @@ func TestPublicSubscribe(t *testing.T) {
 
 	t.Run("one-click unsubscribe without cookies or token", func(t *testing.T) {
 		ctx := context.Background()
-		sub, err := b.n.Subscribe(ctx, notify.SubscribeRequest{PageID: b.page.ID, Kind: notify.Email, Address: "leaver@example.com", Confirmed: true})
+		sub, err := b.n.Subscribe(ctx, notify.SubscribeRequest{PageID: b.page.ID, Kind: channel.Email, Address: "leaver@example.com", Confirmed: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -719,12 +722,12 @@ func TestPublicSubscribe(t *testing.T) {
 		if r := b.mustDo(http.StatusOK, "GET", path, "", "", html...); !strings.Contains(r.String(), `action="`+path+`"`) {
 			t.Errorf("unsubscribe page: %s", r.body)
 		}
-		if got, _ := b.n.Subscriber(ctx, b.page.ID, sub.ID); got.State != notify.SubscriberActive {
+		if got, _ := b.n.Subscriber(ctx, b.page.ID, sub.ID); got.State != audience.SubscriberActive {
 			t.Fatal("GET unsubscribed")
 		}
 		// What a mail provider sends (RFC 8058): the body, no cookie, no Origin.
 		b.mustDo(http.StatusOK, "POST", path, "", "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded")
-		if got, _ := b.n.Subscriber(ctx, b.page.ID, sub.ID); got.State != notify.SubscriberUnsubscribed {
+		if got, _ := b.n.Subscriber(ctx, b.page.ID, sub.ID); got.State != audience.SubscriberUnsubscribed {
 			t.Errorf("after one-click POST: %s", got.State)
 		}
 		b.mustDo(http.StatusOK, "POST", path, "", "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded") // again: fine
@@ -747,7 +750,7 @@ func TestInboundWebhooks(t *testing.T) {
 	ctx := context.Background()
 	const num = "+36207777777"
 	suppressed := func() bool {
-		_, err := b.db.FindSuppression(ctx, b.page.ID, notify.SMS, num)
+		_, err := b.db.FindSuppression(ctx, b.page.ID, channel.SMS, num)
 		return err == nil
 	}
 	sms := func(body string) url.Values {
@@ -820,7 +823,7 @@ func TestInboundWebhooks(t *testing.T) {
 			t.Errorf("a receipt for an unknown message took %s to answer", d)
 		}
 		rs, err := b.db.TakeReceipts(ctx, []string{"SMunknown"}, time.Now())
-		if err != nil || len(rs) != 1 || rs[0].State != notify.StateDelivered {
+		if err != nil || len(rs) != 1 || rs[0].State != queue.StateDelivered {
 			t.Errorf("kept receipts = %+v, %v; want the delivered one", rs, err)
 		}
 		r = b.twilioPost("/webhooks/twilio/status", url.Values{"MessageSid": {"SMunknown2"}, "MessageStatus": {"sent"}}, sandbox.DefaultAuthToken)

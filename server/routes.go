@@ -6,8 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/statuspage"
 )
 
@@ -113,16 +113,16 @@ func (s *Server) broadcastRoutes() {
 
 	// Subscribers, Statuspage v1 compatible, at /v1 and /api/v1.
 	for _, v1 := range []fiber.Router{app.Group("/v1"), s.api} {
-		v1.Get("/pages/:page_id/subscribers", agent, s.listSubscribers(notify.SubscriberActive, false))
+		v1.Get("/pages/:page_id/subscribers", agent, s.listSubscribers(audience.SubscriberActive, false))
 		v1.Post("/pages/:page_id/subscribers", manager, s.createSubscriber(false))
 		// The named lists before :subscriber_id, which would match them too.
 		v1.Get("/pages/:page_id/subscribers/count", agent, s.countSubscribers())
-		v1.Get("/pages/:page_id/subscribers/unsubscribed", agent, s.listSubscribers(notify.SubscriberUnsubscribed, false))
+		v1.Get("/pages/:page_id/subscribers/unsubscribed", agent, s.listSubscribers(audience.SubscriberUnsubscribed, false))
 		v1.Get("/pages/:page_id/subscribers/:subscriber_id", agent, s.getSubscriber())
 		v1.Patch("/pages/:page_id/subscribers/:subscriber_id", manager, s.updateSubscriber())
 		v1.Delete("/pages/:page_id/subscribers/:subscriber_id", manager, s.deleteSubscriber())
 		v1.Post("/pages/:page_id/subscribers/:subscriber_id/resend_confirmation", manager, s.resendConfirmation())
-		v1.Get("/pages/:page_id/incidents/:incident_id/subscribers", agent, s.listSubscribers(notify.SubscriberActive, true))
+		v1.Get("/pages/:page_id/incidents/:incident_id/subscribers", agent, s.listSubscribers(audience.SubscriberActive, true))
 		v1.Post("/pages/:page_id/incidents/:incident_id/subscribers", manager, s.createSubscriber(true))
 	}
 

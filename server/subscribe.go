@@ -14,6 +14,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/statuspage"
@@ -159,13 +161,13 @@ func problemOf(err error) (problem string, status int, ok bool) {
 }
 
 // subscribeForm is the sign-up form, filled in from what was posted.
-func (s *Server) subscribeForm(c *fiber.Ctx, page *incident.Page, channel, address, language string, checked []string) (statuspage.FormData, error) {
+func (s *Server) subscribeForm(c *fiber.Ctx, page *incident.Page, kind, address, language string, checked []string) (statuspage.FormData, error) {
 	comps, err := s.svc.Components(c.UserContext(), page.ID)
 	if err != nil {
 		return statuspage.FormData{}, err
 	}
 	d := statuspage.FormData{Action: withLang(c, "/subscribe"), CSRF: s.bc.formToken(s.hostOf(c), "subscribe", s.svc.Now()),
-		Channel: channel, Address: address, Language: language}
+		Channel: kind, Address: address, Language: language}
 	for _, cp := range comps {
 		if cp.Group {
 			continue
@@ -207,13 +209,13 @@ func (s *Server) subscribe() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		channel, address := strings.ToLower(c.FormValue("channel")), c.FormValue("address")
+		kind, address := strings.ToLower(c.FormValue("channel")), c.FormValue("address")
 		language, comps := c.FormValue("language"), postedValues(c, "components")
 		again := func(status int, problem string, cause error) error {
 			if !acceptsHTML(c) {
 				return cause
 			}
-			d, err := s.subscribeForm(c, page, channel, address, language, comps)
+			d, err := s.subscribeForm(c, page, kind, address, language, comps)
 			if err != nil {
 				return err
 			}
@@ -224,15 +226,15 @@ func (s *Server) subscribe() fiber.Handler {
 			return again(http.StatusForbidden, statuspage.ProblemExpired,
 				incident.Errorf(incident.EFORBIDDEN, "the form is stale or was posted from another site; load /subscribe again"))
 		}
-		switch notify.Kind(channel) {
-		case notify.Email, notify.SMS, notify.Webhook, notify.Slack:
+		switch channel.Kind(kind) {
+		case channel.Email, channel.SMS, channel.Webhook, channel.Slack:
 		default:
 			return again(http.StatusBadRequest, statuspage.ProblemInvalid, incident.Invalid("channel", "must be email, sms, webhook or slack"))
 		}
 		if strings.TrimSpace(address) == "" {
 			return again(http.StatusBadRequest, statuspage.ProblemAddress, incident.Invalid("address", "is required"))
 		}
-		sub, err := s.bc.notify.Subscribe(c.UserContext(), notify.SubscribeRequest{PageID: page.ID, Kind: notify.Kind(channel),
+		sub, err := s.bc.notify.Subscribe(c.UserContext(), notify.SubscribeRequest{PageID: page.ID, Kind: channel.Kind(kind),
 			Address: address, Language: language, ComponentIDs: comps, IP: s.clientIP(c), Source: "page"})
 		if err != nil {
 			err = fieldFor(err, "", "address") // the form's field, whatever the channel
@@ -242,9 +244,9 @@ func (s *Server) subscribe() fiber.Handler {
 			return err
 		}
 		switch {
-		case sub.State == notify.SubscriberActive:
+		case sub.State == audience.SubscriberActive:
 			return s.sendForm(c, http.StatusOK, page, statuspage.FormSubscribed, statuspage.FormData{})
-		case sub.Kind == notify.SMS:
+		case sub.Kind == channel.SMS:
 			return s.sendForm(c, http.StatusOK, page, statuspage.FormEnterCode, s.codeForm(c, sub.Address))
 		}
 		return s.sendForm(c, http.StatusOK, page, statuspage.FormCheckEmail, statuspage.FormData{})

@@ -9,6 +9,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/notify"
@@ -35,7 +37,7 @@ type subscriberRequest struct {
 		Language                     *string  `json:"language"` // herald: en, hu, pl, hr
 	} `json:"subscriber"`
 
-	kind  notify.Kind
+	kind  channel.Kind
 	addr  string
 	field string // the address's field, for errors
 }
@@ -63,14 +65,14 @@ func (r *subscriberRequest) Valid() error {
 	}
 	switch set[0] {
 	case "email":
-		r.kind, r.addr, r.field = notify.Email, *sub.Email, "email"
+		r.kind, r.addr, r.field = channel.Email, *sub.Email, "email"
 	case "endpoint":
-		r.kind, r.addr, r.field = notify.Webhook, *sub.Endpoint, "endpoint"
+		r.kind, r.addr, r.field = channel.Webhook, *sub.Endpoint, "endpoint"
 		if mode == "slack" {
-			r.kind = notify.Slack
+			r.kind = channel.Slack
 		}
 	case "phone_number":
-		r.kind, r.addr, r.field = notify.SMS, *sub.PhoneNumber, "phone_number"
+		r.kind, r.addr, r.field = channel.SMS, *sub.PhoneNumber, "phone_number"
 		if sub.PhoneCountry != nil && *sub.PhoneCountry != "" {
 			region := strings.ToUpper(strings.TrimSpace(*sub.PhoneCountry))
 			if len(region) != 2 {
@@ -83,7 +85,7 @@ func (r *subscriberRequest) Valid() error {
 			r.addr = phonenumbers.Format(num, phonenumbers.E164)
 		}
 	}
-	if mode != "" && string(r.kind) != mode && !(mode == "webhook" && r.kind == notify.Webhook) {
+	if mode != "" && string(r.kind) != mode && !(mode == "webhook" && r.kind == channel.Webhook) {
 		return incident.Invalid("subscriber.mode", "is %q but the subscriber has a %s", mode, r.field)
 	}
 	return nil
@@ -116,7 +118,7 @@ type subscriberJSON struct {
 	UnsubscribeReason *string `json:"unsubscribe_reason"`
 }
 
-func toSubscriberJSON(sub *notify.Subscriber) subscriberJSON {
+func toSubscriberJSON(sub *audience.Subscriber) subscriberJSON {
 	out := subscriberJSON{ID: sub.ID, Mode: string(sub.Kind), Components: sub.ComponentIDs, PageID: sub.PageID,
 		IncidentID: wire.Nullable(sub.IncidentID), State: string(sub.State), Language: sub.Language, Source: sub.Source,
 		CreatedAt: jt(sub.CreatedAt), ConfirmedAt: jtp(sub.ConfirmedAt), UnsubscribedAt: jtp(sub.UnsubscribedAt),
@@ -127,9 +129,9 @@ func toSubscriberJSON(sub *notify.Subscriber) subscriberJSON {
 		out.Components = []string{}
 	}
 	switch sub.Kind {
-	case notify.Email:
+	case channel.Email:
 		out.Email = wire.Nullable(sub.Address)
-	case notify.SMS:
+	case channel.SMS:
 		out.PhoneNumber = wire.Nullable(sub.Address)
 		if num, err := phonenumbers.Parse(sub.Address, ""); err == nil {
 			out.PhoneCountry = wire.Nullable(phonenumbers.GetRegionCodeForNumber(num))
@@ -143,16 +145,16 @@ func toSubscriberJSON(sub *notify.Subscriber) subscriberJSON {
 
 // subscriberState reads ?state= as Statuspage names it: active (the
 // default), unconfirmed, unsubscribed or all.
-func subscriberState(c *fiber.Ctx, def notify.SubscriberState) (notify.SubscriberState, error) {
+func subscriberState(c *fiber.Ctx, def audience.SubscriberState) (audience.SubscriberState, error) {
 	switch v := strings.ToLower(c.Query("state")); v {
 	case "":
 		return def, nil
 	case "active":
-		return notify.SubscriberActive, nil
+		return audience.SubscriberActive, nil
 	case "unconfirmed", "pending":
-		return notify.SubscriberPending, nil
+		return audience.SubscriberPending, nil
 	case "unsubscribed":
-		return notify.SubscriberUnsubscribed, nil
+		return audience.SubscriberUnsubscribed, nil
 	case "all":
 		return "", nil
 	}
@@ -160,9 +162,9 @@ func subscriberState(c *fiber.Ctx, def notify.SubscriberState) (notify.Subscribe
 }
 
 // subscriberKind reads ?type= (email, sms, webhook, slack; "" any).
-func subscriberKind(c *fiber.Ctx) (notify.Kind, error) {
-	switch v := notify.Kind(strings.ToLower(c.Query("type"))); v {
-	case "", notify.Email, notify.SMS, notify.Webhook, notify.Slack:
+func subscriberKind(c *fiber.Ctx) (channel.Kind, error) {
+	switch v := channel.Kind(strings.ToLower(c.Query("type"))); v {
+	case "", channel.Email, channel.SMS, channel.Webhook, channel.Slack:
 		return v, nil
 	}
 	return "", incident.Invalid("type", "must be email, sms, webhook or slack")
@@ -172,7 +174,7 @@ func subscriberKind(c *fiber.Ctx) (notify.Kind, error) {
 // followers), by ID: ?state= (default def), ?type=, ?after= (the last ID
 // of the previous page), ?limit= (1..1000, default 100) and Statuspage's
 // ?page= (from 0: skips page*limit subscribers).
-func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fiber.Handler {
+func (s *Server) listSubscribers(def audience.SubscriberState, following bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, pageID := c.UserContext(), c.Params("page_id")
 		state, err := subscriberState(c, def)
@@ -194,7 +196,7 @@ func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fib
 		if _, err := s.svc.Page(ctx, pageID); err != nil {
 			return err
 		}
-		f := notify.SubscriberFilter{PageID: pageID, State: state, Kind: kind, After: c.Query("after"), Limit: limit}
+		f := audience.SubscriberFilter{PageID: pageID, State: state, Kind: kind, After: c.Query("after"), Limit: limit}
 		if following {
 			inc, err := s.svc.Incident(ctx, pageID, c.Params("incident_id"))
 			if err != nil {
@@ -202,7 +204,7 @@ func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fib
 			}
 			f.IncidentID, f.Following = inc.ID, true
 		}
-		subs := []*notify.Subscriber{}
+		subs := []*audience.Subscriber{}
 		if more, err := s.skipSubscribers(ctx, &f, pageNo*limit); err != nil {
 			return err
 		} else if more {
@@ -223,7 +225,7 @@ func (s *Server) listSubscribers(def notify.SubscriberState, following bool) fib
 
 // skipSubscribers moves f.After past the next n subscribers f selects,
 // reading them by the thousand; false when fewer than n were left.
-func (s *Server) skipSubscribers(ctx context.Context, f *notify.SubscriberFilter, n int) (bool, error) {
+func (s *Server) skipSubscribers(ctx context.Context, f *audience.SubscriberFilter, n int) (bool, error) {
 	for n > 0 {
 		g := *f
 		g.Limit = min(n, 1000)
@@ -246,7 +248,7 @@ func (s *Server) skipSubscribers(ctx context.Context, f *notify.SubscriberFilter
 func (s *Server) countSubscribers() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, pageID := c.UserContext(), c.Params("page_id")
-		state, err := subscriberState(c, notify.SubscriberActive)
+		state, err := subscriberState(c, audience.SubscriberActive)
 		if err != nil {
 			return err
 		}
@@ -261,17 +263,17 @@ func (s *Server) countSubscribers() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(fiber.Map{"email": n[notify.Email], "sms": n[notify.SMS], "webhook": n[notify.Webhook],
-			"slack": n[notify.Slack], "integration_partner": 0, "count": n[notify.Email] + n[notify.SMS] + n[notify.Webhook] + n[notify.Slack]})
+		return c.JSON(fiber.Map{"email": n[channel.Email], "sms": n[channel.SMS], "webhook": n[channel.Webhook],
+			"slack": n[channel.Slack], "integration_partner": 0, "count": n[channel.Email] + n[channel.SMS] + n[channel.Webhook] + n[channel.Slack]})
 	}
 }
 
 // countByKind counts a page's subscribers per kind ("" every kind) in one
 // pass over the list: the store counts by state only.
-func (s *Server) countByKind(ctx context.Context, pageID string, state notify.SubscriberState, kind notify.Kind) (map[notify.Kind]int, error) {
-	n, after := map[notify.Kind]int{}, ""
+func (s *Server) countByKind(ctx context.Context, pageID string, state audience.SubscriberState, kind channel.Kind) (map[channel.Kind]int, error) {
+	n, after := map[channel.Kind]int{}, ""
 	for {
-		subs, err := s.bc.notify.Subscribers(ctx, notify.SubscriberFilter{PageID: pageID, State: state, Kind: kind, After: after, Limit: 1000})
+		subs, err := s.bc.notify.Subscribers(ctx, audience.SubscriberFilter{PageID: pageID, State: state, Kind: kind, After: after, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
@@ -297,7 +299,7 @@ func (s *Server) createSubscriber(following bool) fiber.Handler {
 			return err
 		}
 		ctx, pageID := c.UserContext(), c.Params("page_id")
-		if region := s.bc.cfg.DefaultRegion; req.kind == notify.SMS && req.Subscriber.PhoneCountry == nil && region != "" {
+		if region := s.bc.cfg.DefaultRegion; req.kind == channel.SMS && req.Subscriber.PhoneCountry == nil && region != "" {
 			// A national number without phone_country is read as a number
 			// of the configured region, as Statuspage reads it in the page's.
 			if num, err := phonenumbers.Parse(req.addr, strings.ToUpper(region)); err == nil && phonenumbers.IsValidNumber(num) {

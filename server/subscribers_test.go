@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -122,7 +122,7 @@ func TestTwilioOptOutType(t *testing.T) {
 	ctx := context.Background()
 	const num = "+36207777778"
 	suppressed := func() bool {
-		_, err := b.db.FindSuppression(ctx, b.page.ID, notify.SMS, num)
+		_, err := b.db.FindSuppression(ctx, b.page.ID, channel.SMS, num)
 		return err == nil
 	}
 	sms := func(body, optOut string) url.Values {

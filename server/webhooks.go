@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/slack"
@@ -91,11 +92,11 @@ func (s *Server) twilioSMS() fiber.Handler {
 		switch {
 		case errors.Is(err, notify.ErrNotAKeyword):
 			s.countInbound(inTwilioSMS, resultIgnored)
-			s.log.Info("inbound sms: not a keyword", "message_sid", in.MessageSid, "channel", notify.SMS)
+			s.log.Info("inbound sms: not a keyword", "message_sid", in.MessageSid, "channel", channel.SMS)
 			reply = ""
 		case err != nil && incident.ErrorCode(err) == incident.EINVALID:
 			s.countInbound(inTwilioSMS, resultInvalid)
-			s.log.Warn("inbound sms: unreadable sender", "message_sid", in.MessageSid, "channel", notify.SMS)
+			s.log.Warn("inbound sms: unreadable sender", "message_sid", in.MessageSid, "channel", channel.SMS)
 			reply = ""
 		case err != nil:
 			s.countInbound(inTwilioSMS, resultError)

@@ -17,11 +17,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/store/redis"
 	"github.com/heraldhq/herald/store/sqlite"
@@ -151,9 +154,9 @@ func (w *world) loadCustomers(ctx context.Context, first, n int, withEmail bool)
 	start := time.Now()
 	now := start.UTC()
 	const chunk = 5000
-	batch := make([]*notify.Customer, 0, chunk)
+	batch := make([]*audience.Customer, 0, chunk)
 	for i := first; i < first+n; i++ {
-		c := &notify.Customer{ID: fmt.Sprintf("c%08d", i), PageID: w.page.ID, Name: fmt.Sprintf("Customer %d", i),
+		c := &audience.Customer{ID: fmt.Sprintf("c%08d", i), PageID: w.page.ID, Name: fmt.Sprintf("Customer %d", i),
 			Phone: fmt.Sprintf("+3620%07d", i%10_000_000), Language: languages[i%4], TimeZone: "Europe/Budapest",
 			Plan: "business", Region: "eu", CreatedAt: now, UpdatedAt: now}
 		if withEmail {
@@ -172,7 +175,7 @@ func (w *world) loadCustomers(ctx context.Context, first, n int, withEmail bool)
 
 // service builds a notify.Service over the world with chans (nil: none,
 // so Run only plans).
-func (w *world) service(cfg notify.Config, chans map[notify.Kind]notify.Channel) (*notify.Service, error) {
+func (w *world) service(cfg notify.Config, chans map[channel.Kind]notify.Channel) (*notify.Service, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "https://status.acme.test"
 	}
@@ -207,14 +210,14 @@ func (w *world) declare(ctx context.Context, name string) (*incident.Incident, s
 }
 
 // waitPlanned polls until the broadcast's plan is done.
-func (w *world) waitPlanned(ctx context.Context, broadcastID string, limit time.Duration) (*notify.Plan, error) {
+func (w *world) waitPlanned(ctx context.Context, broadcastID string, limit time.Duration) (*queue.Plan, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		p, err := w.st.FindPlan(ctx, broadcastID)
 		if err != nil {
 			return nil, err
 		}
-		if p.State != notify.PlanPending {
+		if p.State != queue.PlanPending {
 			return p, nil
 		}
 		if time.Now().After(deadline) {

@@ -19,8 +19,11 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/store/redis"
 	"github.com/heraldhq/herald/store/sqlite"
@@ -93,7 +96,7 @@ type crashResult struct {
 	Total          time.Duration // declaration → broadcast done (kill and restart included)
 	RestartToDone  time.Duration
 	Down           time.Duration // kill → restarted herald ready
-	ProgressCounts map[notify.DeliveryState]int
+	ProgressCounts map[queue.DeliveryState]int
 }
 
 func (r crashResult) String() string {
@@ -207,10 +210,10 @@ func crashLoad(ctx context.Context, st incident.Store, ns notify.Store, publicUR
 	}
 	now := time.Now().UTC()
 	const chunk = 5000
-	batch := make([]*notify.Customer, 0, chunk)
+	batch := make([]*audience.Customer, 0, chunk)
 	langs := []string{"en", "hu", "pl", "hr"}
 	for i := 0; i < n; i++ {
-		batch = append(batch, &notify.Customer{ID: fmt.Sprintf("k%08d", i), PageID: p.ID, Name: fmt.Sprintf("Customer %d", i),
+		batch = append(batch, &audience.Customer{ID: fmt.Sprintf("k%08d", i), PageID: p.ID, Name: fmt.Sprintf("Customer %d", i),
 			Phone: crashPhone(i), Language: langs[i%4], TimeZone: "Europe/Budapest", Components: []string{c.ID},
 			CreatedAt: now, UpdatedAt: now})
 		if len(batch) == chunk || i == n-1 {
@@ -397,7 +400,7 @@ func crashRun(ctx context.Context, engine, dir string, opt crashOptions, stderr 
 	if err := api.call(ctx, http.MethodPost, "/v1/pages/"+setup.pageID+"/incidents", body, &inc); err != nil {
 		return res, err
 	}
-	var bs []notify.Progress
+	var bs []queue.Progress
 	if err := api.call(ctx, http.MethodGet, "/api/v1/pages/"+setup.pageID+"/incidents/"+inc.ID+"/broadcasts", nil, &bs); err != nil {
 		return res, err
 	}
@@ -433,12 +436,12 @@ func crashRun(ctx context.Context, engine, dir string, opt crashOptions, stderr 
 
 	// Wait for the broadcast to finish.
 	for {
-		var p notify.Progress
+		var p queue.Progress
 		if err := api.call(ctx, http.MethodGet, "/api/v1/broadcasts/"+broadcastID, nil, &p); err != nil {
 			return res, err
 		}
 		if p.Finished() {
-			res.ProgressCounts = p.Counts[notify.SMS]
+			res.ProgressCounts = p.Counts[channel.SMS]
 			break
 		}
 		select {

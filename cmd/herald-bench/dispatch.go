@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -77,11 +79,11 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 			if err != nil {
 				return err
 			}
-			cfg := notify.Config{Workers: map[notify.Kind]int{notify.SMS: opt.Workers, notify.Email: opt.Workers}}
+			cfg := notify.Config{Workers: map[channel.Kind]int{channel.SMS: opt.Workers, channel.Email: opt.Workers}}
 			for _, ch := range []notify.Channel{tw, em} {
 				kind := string(ch.Kind())
 				sb.Reset()
-				svc, err := w.service(cfg, map[notify.Kind]notify.Channel{ch.Kind(): ch})
+				svc, err := w.service(cfg, map[channel.Kind]notify.Channel{ch.Kind(): ch})
 				if err != nil {
 					return err
 				}
@@ -101,7 +103,7 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 				sb.Reset()
 				var ceil float64
 				cpu0 = processCPU()
-				if ch.Kind() == notify.SMS {
+				if ch.Kind() == channel.SMS {
 					ceil, err = twilioCeiling(ctx, sb, sample[0], r.n, opt.Workers)
 				} else {
 					ceil, err = smtpCeiling(ctx, sb, sample[0], r.n, opt.Workers)
@@ -160,9 +162,9 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 		sb.Reset()
 		ct.tooMany.Store(0)
 		ct.answered.Store(0)
-		cfg := notify.Config{Workers: map[notify.Kind]int{notify.SMS: opt.Workers},
-			Rates: map[notify.Kind]notify.Limit{notify.SMS: {Rate: opt.Rate, Burst: 1}}}
-		svc, err := w.service(cfg, map[notify.Kind]notify.Channel{notify.SMS: tw})
+		cfg := notify.Config{Workers: map[channel.Kind]int{channel.SMS: opt.Workers},
+			Rates: map[channel.Kind]ratelimit.Limit{channel.SMS: {Rate: opt.Rate, Burst: 1}}}
+		svc, err := w.service(cfg, map[channel.Kind]notify.Channel{channel.SMS: tw})
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -60,7 +61,7 @@ func latencyRun(ctx context.Context, w *world, opt broadcastOptions, rep *report
 	if _, err := w.loadCustomers(ctx, 0, latencyAudience, false); err != nil {
 		return err
 	}
-	svc, err := w.service(notify.Config{}, map[notify.Kind]notify.Channel{notify.SMS: tw})
+	svc, err := w.service(notify.Config{}, map[channel.Kind]notify.Channel{channel.SMS: tw})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -150,7 +151,7 @@ func memoryChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	svc, err := w.service(notify.Config{Registerer: prometheus.NewRegistry()},
-		map[notify.Kind]notify.Channel{notify.SMS: tw, notify.Email: em})
+		map[channel.Kind]notify.Channel{channel.SMS: tw, channel.Email: em})
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func memoryChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	printMem(stdout, "dryrun", fmt.Sprintf("%d SMS + %d email recipients", dry.Recipients[notify.SMS], dry.Recipients[notify.Email]))
+	printMem(stdout, "dryrun", fmt.Sprintf("%d SMS + %d email recipients", dry.Recipients[channel.SMS], dry.Recipients[channel.Email]))
 	start := time.Now()
 	stop := runService(ctx, svc)
 	defer stop()

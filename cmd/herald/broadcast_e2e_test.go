@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -161,7 +163,7 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 		if r := mustCLI(t, env, "import", "customers", goodFile); !strings.Contains(r.stdout, "created 0, updated 5") {
 			t.Fatalf("re-import printed %q", r.stdout)
 		}
-		var cs []notify.Customer
+		var cs []audience.Customer
 		if err := json.Unmarshal([]byte(mustCLI(t, env, "customers", "--json").stdout), &cs); err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +249,7 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 	}
 
 	t.Run("progress counts", func(t *testing.T) {
-		var ps []notify.Progress
+		var ps []queue.Progress
 		if err := json.Unmarshal([]byte(mustCLI(t, env, "broadcast", "list", id, "--json").stdout), &ps); err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +257,7 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 			t.Fatalf("%d broadcasts, want 1", len(ps))
 		}
 		p := ps[0]
-		want := map[notify.Kind]int{notify.SMS: 3, notify.Email: 5, notify.Slack: 2}
+		want := map[channel.Kind]int{channel.SMS: 3, channel.Email: 5, channel.Slack: 2}
 		for k, n := range want {
 			c := tallyOf(p.Counts[k])
 			if got := c.sent + c.delivered; got != n || c.open != 0 || c.failed != 0 {
@@ -355,12 +357,12 @@ func TestConfiguredProviders(t *testing.T) {
 	if got := sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201234567"}); len(got) != 1 {
 		t.Errorf("the configured Twilio got %d SMS, want 1", len(got))
 	}
-	var ds []notify.Delivery
+	var ds []queue.Delivery
 	if err := json.Unmarshal([]byte(mustCLI(t, cenv, "customers", "deliveries", "a", "--json").stdout), &ds); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range ds {
-		if d.Kind == notify.Email && (d.State != notify.StateFailed || d.ErrorCode != "not_configured" || !strings.Contains(d.Reason, "HERALD_SMTP_ADDR")) {
+		if d.Kind == channel.Email && (d.State != queue.StateFailed || d.ErrorCode != "not_configured" || !strings.Contains(d.Reason, "HERALD_SMTP_ADDR")) {
 			t.Errorf("email delivery: %s %s %q", d.State, d.ErrorCode, d.Reason)
 		}
 	}

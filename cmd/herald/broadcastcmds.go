@@ -15,7 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
 // The broadcast commands: customers and their import, subscribers, and a
@@ -153,7 +156,7 @@ func cmdCustomersList(ctx context.Context, a *app, args []string) error {
 		q.Set("after", *after)
 	}
 	cs, err := printList(ctx, a, c, pagePath(p.ID)+"/customers?"+q.Encode(), *asJSON, "ID\tNAME\tPHONE\tEMAIL\tSLACK\tLANG\tPLAN",
-		func(cu notify.Customer) string {
+		func(cu audience.Customer) string {
 			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", cu.ID, cu.Name, cu.Phone, cu.Email, oneLine(cu.Slack, 40), cu.Language, cu.Plan)
 		})
 	if err != nil || *asJSON {
@@ -197,7 +200,7 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	path := pagePath(p.ID) + "/customers/" + url.PathEscape(pos[0]) + "/deliveries?limit=" + strconv.Itoa(*limit)
-	_, err = printList(ctx, a, c, path, *asJSON, "WHEN\tCHANNEL\tKIND\tSTATE\tTO\tINCIDENT\tREASON", func(d notify.Delivery) string {
+	_, err = printList(ctx, a, c, path, *asJSON, "WHEN\tCHANNEL\tKIND\tSTATE\tTO\tINCIDENT\tREASON", func(d queue.Delivery) string {
 		reason := d.Reason
 		if d.ErrorCode != "" {
 			reason = d.ErrorCode + " " + reason
@@ -387,7 +390,7 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	path := pagePath(p.ID) + "/incidents/" + url.PathEscape(inc.ID) + "/broadcasts"
-	_, err = printList(ctx, a, c, path, *asJSON, "ID\tKIND\tSTATE\tCREATED\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING", func(pr notify.Progress) string {
+	_, err = printList(ctx, a, c, path, *asJSON, "ID\tKIND\tSTATE\tCREATED\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING", func(pr queue.Progress) string {
 		t := totals(&pr)
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d", pr.BroadcastID, pr.Kind, pr.State, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
 			pr.Planned, t.sent, t.delivered, t.failed, t.suppressed, t.open)
@@ -406,7 +409,7 @@ func cmdBroadcastCancel(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	var pr notify.Progress
+	var pr queue.Progress
 	if err := c.do(ctx, http.MethodPost, "/api/v1/broadcasts/"+url.PathEscape(pos[0])+"/cancel", nil, nil, &pr, nil); err != nil {
 		return err
 	}
@@ -445,7 +448,7 @@ per channel and language.`)
 	}
 	w := a.stdout
 	fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, inc.Name, inc.ID)
-	_ = printTable(w, "CHANNEL\tRECIPIENTS\tSUPPRESSED", channelKinds, func(k notify.Kind) string {
+	_ = printTable(w, "CHANNEL\tRECIPIENTS\tSUPPRESSED", channelKinds, func(k channel.Kind) string {
 		return fmt.Sprintf("%s\t%d\t%d", k, res.Recipients[k], res.Suppressed[k])
 	})
 	fmt.Fprintf(w, "\nSMS: %d segments, estimated cost %.2f %s\n", res.SMSSegments, res.EstimatedCost, res.Currency)
@@ -465,10 +468,10 @@ per channel and language.`)
 				fmt.Fprintf(w, "Subject: %s\n", m.Subject)
 			}
 			text := m.Text
-			if k == notify.Webhook && len(m.Payload) > 0 {
+			if k == channel.Webhook && len(m.Payload) > 0 {
 				text = oneLine(string(m.Payload), 300)
 			}
-			if k == notify.SMS {
+			if k == channel.SMS {
 				enc, chars, segs := notify.Segments(text)
 				fmt.Fprintf(w, "(%d characters, %s, %d segments)\n", chars, enc, segs)
 			}
@@ -479,4 +482,4 @@ per channel and language.`)
 }
 
 // channelKinds is the display order of the channels.
-var channelKinds = []notify.Kind{notify.SMS, notify.Email, notify.Slack, notify.Webhook}
+var channelKinds = []channel.Kind{channel.SMS, channel.Email, channel.Slack, channel.Webhook}

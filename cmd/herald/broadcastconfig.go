@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/ratelimit"
 )
 
 // Defaults of the broadcast settings; configs/herald.example.yaml repeats them.
@@ -57,7 +59,7 @@ type Broadcast struct {
 }
 
 // policyString is the comma list of a default policy's kinds for k.
-func policyString(k notify.Kind) string {
+func policyString(k channel.Kind) string {
 	var out []string
 	for _, b := range notify.DefaultPolicy()[k] {
 		out = append(out, string(b))
@@ -77,10 +79,10 @@ func DefaultBroadcast() Broadcast {
 		MaxSMSSegments:  DefaultMaxSMSSegments,
 		SMSSegmentPrice: DefaultSMSSegmentPrice,
 		SMSCurrency:     DefaultSMSCurrency,
-		PolicySMS:       policyString(notify.SMS),
-		PolicyEmail:     policyString(notify.Email),
-		PolicySlack:     policyString(notify.Slack),
-		PolicyWebhook:   policyString(notify.Webhook),
+		PolicySMS:       policyString(channel.SMS),
+		PolicyEmail:     policyString(channel.Email),
+		PolicySlack:     policyString(channel.Slack),
+		PolicyWebhook:   policyString(channel.Webhook),
 	}
 }
 
@@ -227,22 +229,22 @@ func (b *Broadcast) countries() []string {
 // notifyConfig is the notify.Config these settings make (after validate).
 func (b *Broadcast) notifyConfig(publicURL string) notify.Config {
 	qs, qe, _ := parseQuietHours(b.QuietHours)
-	policy := map[notify.Kind][]incident.BroadcastKind{}
-	for k, v := range map[notify.Kind]string{notify.SMS: b.PolicySMS, notify.Email: b.PolicyEmail, notify.Slack: b.PolicySlack, notify.Webhook: b.PolicyWebhook} {
+	policy := map[channel.Kind][]incident.BroadcastKind{}
+	for k, v := range map[channel.Kind]string{channel.SMS: b.PolicySMS, channel.Email: b.PolicyEmail, channel.Slack: b.PolicySlack, channel.Webhook: b.PolicyWebhook} {
 		policy[k], _ = parsePolicy(v)
 	}
 	capN := b.FrequencyCap
 	if capN == 0 {
 		capN = -1 // notify: negative disables, 0 is its default
 	}
-	rates := map[notify.Kind]notify.Limit{}
-	for k, r := range map[notify.Kind]float64{notify.SMS: b.SMSRate, notify.Email: b.EmailRate, notify.Slack: b.SlackRate, notify.Webhook: b.WebhookRate} {
+	rates := map[channel.Kind]ratelimit.Limit{}
+	for k, r := range map[channel.Kind]float64{channel.SMS: b.SMSRate, channel.Email: b.EmailRate, channel.Slack: b.SlackRate, channel.Webhook: b.WebhookRate} {
 		if r > 0 {
-			rates[k] = notify.Limit{Rate: r}
+			rates[k] = ratelimit.Limit{Rate: r}
 		}
 	}
-	workers := map[notify.Kind]int{}
-	for _, k := range []notify.Kind{notify.SMS, notify.Email, notify.Slack, notify.Webhook} {
+	workers := map[channel.Kind]int{}
+	for _, k := range []channel.Kind{channel.SMS, channel.Email, channel.Slack, channel.Webhook} {
 		workers[k] = b.Workers
 	}
 	return notify.Config{

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/notify/smtp"
@@ -112,11 +113,11 @@ func providerHTTP() *http.Client {
 // disabled is the channel of a provider that is not configured: every
 // delivery on it fails at once with a reason that says what to set.
 type disabled struct {
-	kind notify.Kind
+	kind channel.Kind
 	hint string
 }
 
-func (d disabled) Kind() notify.Kind { return d.kind }
+func (d disabled) Kind() channel.Kind { return d.kind }
 
 func (d disabled) Send(context.Context, *notify.Message) (notify.Receipt, error) {
 	return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "not_configured", Reason: d.hint}
@@ -125,7 +126,7 @@ func (d disabled) Send(context.Context, *notify.Message) (notify.Receipt, error)
 // channels is what the fan-out sends through, and what the server needs to
 // check inbound requests and show the sandbox.
 type channels struct {
-	byKind map[notify.Kind]notify.Channel
+	byKind map[channel.Kind]notify.Channel
 	// sandbox is the in-process sandbox when no provider is configured.
 	sandbox *sandbox.Sandbox
 	// twilioToken checks X-Twilio-Signature on inbound requests.
@@ -140,7 +141,7 @@ type channels struct {
 // starts the sandbox when none is configured (see the comment at the top).
 func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.Logger) (*channels, error) {
 	p := cfg.Providers
-	out := &channels{byKind: map[notify.Kind]notify.Channel{}, allowPrivate: cfg.Broadcast.AllowPrivate, closeSandbox: func() error { return nil }}
+	out := &channels{byKind: map[channel.Kind]notify.Channel{}, allowPrivate: cfg.Broadcast.AllowPrivate, closeSandbox: func() error { return nil }}
 	hc := providerHTTP()
 	if !p.any() {
 		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log})
@@ -168,10 +169,10 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.
 		if err != nil {
 			return fail(fmt.Errorf("twilio: %w", err))
 		}
-		out.byKind[notify.SMS] = ch
+		out.byKind[channel.SMS] = ch
 		out.describe("sms", "twilio", firstNonEmpty(p.TwilioAPIURL, "api.twilio.com"))
 	} else {
-		out.byKind[notify.SMS] = disabled{notify.SMS, "no SMS provider configured: set HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM"}
+		out.byKind[channel.SMS] = disabled{channel.SMS, "no SMS provider configured: set HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM"}
 		out.describe("sms", "disabled", "")
 	}
 	if p.smtp() {
@@ -179,10 +180,10 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.
 		if err != nil {
 			return fail(fmt.Errorf("smtp: %w", err))
 		}
-		out.byKind[notify.Email] = ch
+		out.byKind[channel.Email] = ch
 		out.describe("email", "smtp", p.SMTPAddr)
 	} else {
-		out.byKind[notify.Email] = disabled{notify.Email, "no email provider configured: set HERALD_SMTP_ADDR and HERALD_SMTP_FROM"}
+		out.byKind[channel.Email] = disabled{channel.Email, "no email provider configured: set HERALD_SMTP_ADDR and HERALD_SMTP_FROM"}
 		out.describe("email", "disabled", "")
 	}
 	scfg := p.slackConfig()
@@ -191,7 +192,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.
 	if err != nil {
 		return fail(fmt.Errorf("slack: %w", err))
 	}
-	out.byKind[notify.Slack] = sl
+	out.byKind[channel.Slack] = sl
 	if p.SlackToken != "" {
 		out.describe("slack", "slack", firstNonEmpty(p.SlackAPIURL, "slack.com"))
 	} else {
@@ -201,7 +202,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.
 	if err != nil {
 		return fail(fmt.Errorf("webhook: %w", err))
 	}
-	out.byKind[notify.Webhook] = wh
+	out.byKind[channel.Webhook] = wh
 	out.describe("webhook", "http", "")
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/webhook"
+	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/statuspage"
 	"github.com/heraldhq/herald/store/redis"
@@ -50,7 +51,7 @@ type engine struct {
 	// notify is the same store seen as the fan-out's; limiter holds the
 	// provider rates (across nodes on Redis); secrets keeps shared keys.
 	notify  notify.Store
-	limiter notify.Limiter
+	limiter ratelimit.Limiter
 	secrets server.SecretStore
 }
 
@@ -87,7 +88,7 @@ func openEngine(ctx context.Context, cfg Config, log *slog.Logger, events bool) 
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{name: "sqlite", where: path, store: db, close: db.Close, notify: db, limiter: notify.NewLocalLimiter(), secrets: db}
+	e := &engine{name: "sqlite", where: path, store: db, close: db.Close, notify: db, limiter: ratelimit.NewLocal(), secrets: db}
 	if events {
 		e.events = incident.NewLocalEvents()
 	}

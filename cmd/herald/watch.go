@@ -14,8 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Following a broadcast: `herald broadcast watch ID` and the --wait of
@@ -36,31 +37,31 @@ type tally struct {
 	open, sent, delivered, failed, suppressed, cancelled, collapsed, total int
 }
 
-func tallyOf(byState map[notify.DeliveryState]int) tally {
+func tallyOf(byState map[queue.DeliveryState]int) tally {
 	var t tally
 	for st, n := range byState {
 		t.total += n
 		switch st {
-		case notify.StatePending, notify.StateSending:
+		case queue.StatePending, queue.StateSending:
 			t.open += n
-		case notify.StateSent:
+		case queue.StateSent:
 			t.sent += n
-		case notify.StateDelivered:
+		case queue.StateDelivered:
 			t.delivered += n
-		case notify.StateFailed, notify.StateUndelivered:
+		case queue.StateFailed, queue.StateUndelivered:
 			t.failed += n
-		case notify.StateSuppressed:
+		case queue.StateSuppressed:
 			t.suppressed += n
-		case notify.StateCancelled:
+		case queue.StateCancelled:
 			t.cancelled += n
-		case notify.StateCollapsed:
+		case queue.StateCollapsed:
 			t.collapsed += n
 		}
 	}
 	return t
 }
 
-func totals(p *notify.Progress) tally {
+func totals(p *queue.Progress) tally {
 	var sum tally
 	for _, byState := range p.Counts {
 		t := tallyOf(byState)
@@ -99,9 +100,9 @@ func newProgressView(w io.Writer) *progressView {
 const barWidth = 24
 
 // render returns the lines describing p: a header, one bar per channel.
-func renderProgress(p *notify.Progress) []string {
+func renderProgress(p *queue.Progress) []string {
 	lines := []string{fmt.Sprintf("broadcast %s (%s, %s): %d planned", p.BroadcastID, p.Kind, planWord(p.State), p.Planned)}
-	kinds := make([]notify.Kind, 0, len(p.Counts))
+	kinds := make([]channel.Kind, 0, len(p.Counts))
 	for k := range p.Counts {
 		kinds = append(kinds, k)
 	}
@@ -131,24 +132,24 @@ func renderProgress(p *notify.Progress) []string {
 			lines = append(lines, "          why: "+oneLine(strings.Join(rs, "; "), 160))
 		}
 	}
-	if len(kinds) == 0 && p.State == notify.PlanPending {
+	if len(kinds) == 0 && p.State == queue.PlanPending {
 		lines = append(lines, "  planning…")
 	}
 	return lines
 }
 
 // planWord says where planning is: "done" would read as the broadcast's end.
-func planWord(s notify.PlanState) string {
+func planWord(s queue.PlanState) string {
 	switch s {
-	case notify.PlanPending:
+	case queue.PlanPending:
 		return "planning"
-	case notify.PlanDone:
+	case queue.PlanDone:
 		return "fully planned"
 	}
 	return string(s)
 }
 
-func kindOrder(k notify.Kind) int {
+func kindOrder(k channel.Kind) int {
 	for i, c := range channelKinds {
 		if c == k {
 			return i
@@ -158,7 +159,7 @@ func kindOrder(k notify.Kind) int {
 }
 
 // show draws p; final forces a draw.
-func (v *progressView) show(p *notify.Progress, final bool) {
+func (v *progressView) show(p *queue.Progress, final bool) {
 	lines := renderProgress(p)
 	text := strings.Join(lines, "\n")
 	if text == v.last && !final {
@@ -190,8 +191,8 @@ func (v *progressView) show(p *notify.Progress, final bool) {
 // incident it printed, so `-q` and `--json` stay what they say).
 func (a *app) watch(ctx context.Context, c *client, id string, summary io.Writer) error {
 	v := newProgressView(a.stderr)
-	var last *notify.Progress
-	onProgress := func(p *notify.Progress) { last = p; v.show(p, false) }
+	var last *queue.Progress
+	onProgress := func(p *queue.Progress) { last = p; v.show(p, false) }
 	err := c.followSSE(ctx, id, onProgress)
 	if err != nil && ctx.Err() == nil {
 		var ae *apiError
@@ -221,15 +222,15 @@ func (a *app) watch(ctx context.Context, c *client, id string, summary io.Writer
 	return nil
 }
 
-func doneWord(p *notify.Progress) string {
-	if p.State == notify.PlanCancelled {
+func doneWord(p *queue.Progress) string {
+	if p.State == queue.PlanCancelled {
 		return "cancelled"
 	}
 	return "done"
 }
 
 // followSSE reads /api/v1/broadcasts/{id}/events until its "done" event.
-func (c *client) followSSE(ctx context.Context, id string, on func(*notify.Progress)) error {
+func (c *client) followSSE(ctx context.Context, id string, on func(*queue.Progress)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/broadcasts/"+url.PathEscape(id)+"/events", nil)
 	if err != nil {
 		return err
@@ -264,7 +265,7 @@ func (c *client) followSSE(ctx context.Context, id string, on func(*notify.Progr
 		switch {
 		case line == "":
 			if data.Len() > 0 && (event == "progress" || event == "done") {
-				var p notify.Progress
+				var p queue.Progress
 				if err := json.Unmarshal([]byte(data.String()), &p); err != nil {
 					return fmt.Errorf("broadcast events: %w", err)
 				}
@@ -291,11 +292,11 @@ func (c *client) followSSE(ctx context.Context, id string, on func(*notify.Progr
 }
 
 // pollProgress asks for the progress every watchPoll until it finishes.
-func (c *client) pollProgress(ctx context.Context, id string, on func(*notify.Progress)) error {
+func (c *client) pollProgress(ctx context.Context, id string, on func(*queue.Progress)) error {
 	t := time.NewTicker(watchPoll)
 	defer t.Stop()
 	for {
-		var p notify.Progress
+		var p queue.Progress
 		if err := c.do(ctx, http.MethodGet, "/api/v1/broadcasts/"+url.PathEscape(id), nil, nil, &p, nil); err != nil {
 			return err
 		}
@@ -312,8 +313,8 @@ func (c *client) pollProgress(ctx context.Context, id string, on func(*notify.Pr
 }
 
 // broadcasts lists an incident's broadcasts, oldest first.
-func (c *client) broadcasts(ctx context.Context, pageID, incidentID string) ([]notify.Progress, error) {
-	var ps []notify.Progress
+func (c *client) broadcasts(ctx context.Context, pageID, incidentID string) ([]queue.Progress, error) {
+	var ps []queue.Progress
 	err := c.do(ctx, http.MethodGet, pagePath(pageID)+"/incidents/"+url.PathEscape(incidentID)+"/broadcasts", nil, nil, &ps, nil)
 	return ps, err
 }

@@ -10,12 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 )
 
 // Recorder is a Channel that accepts everything and remembers it.
 type Recorder struct {
-	kind notify.Kind
+	kind channel.Kind
 	mu   sync.Mutex
 	sent []*notify.Message
 	n    atomic.Int64
@@ -26,12 +27,12 @@ type Recorder struct {
 var _ notify.Channel = (*Recorder)(nil)
 
 // NewRecorder returns a Recorder for kind.
-func NewRecorder(kind notify.Kind) *Recorder {
+func NewRecorder(kind channel.Kind) *Recorder {
 	return &Recorder{kind: kind, Changed: make(chan struct{}, 1)}
 }
 
 // Kind implements notify.Channel.
-func (r *Recorder) Kind() notify.Kind { return r.kind }
+func (r *Recorder) Kind() channel.Kind { return r.kind }
 
 // Send implements notify.Channel: it records a copy of m.
 func (r *Recorder) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {

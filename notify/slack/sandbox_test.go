@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/sandbox"
@@ -35,7 +36,7 @@ func TestAgainstSandbox(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ch.Send(ctx, &notify.Message{Kind: notify.Slack, To: tt.to, Text: "INC-1: Login outage",
+			_, err := ch.Send(ctx, &notify.Message{Kind: channel.Slack, To: tt.to, Text: "INC-1: Login outage",
 				Blocks: []byte(`[{"type":"section","text":{"type":"mrkdwn","text":"*Identified*"}}]`)})
 			if tt.code != "" {
 				var se *notify.SendError

@@ -20,6 +20,7 @@ import (
 
 	slackgo "github.com/slack-go/slack"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/webhook"
 )
@@ -127,8 +128,8 @@ func webhookClient(hc *http.Client, allowPrivate bool) *http.Client {
 	return &wc
 }
 
-// Kind reports notify.Slack.
-func (c *Channel) Kind() notify.Kind { return notify.Slack }
+// Kind reports channel.Slack.
+func (c *Channel) Kind() channel.Kind { return channel.Slack }
 
 // Payload is what one Slack message carries, independent of the route.
 type Payload struct {

@@ -20,6 +20,7 @@ import (
 	slackgo "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slacktest"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -173,7 +174,7 @@ func TestSendPostMessage(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.ctxWait)
 				defer cancel()
 			}
-			rc, err := ch.Send(ctx, &notify.Message{Kind: notify.Slack, To: tt.to, Text: "INC-1: Login outage", Blocks: []byte(blocksJSON)})
+			rc, err := ch.Send(ctx, &notify.Message{Kind: channel.Slack, To: tt.to, Text: "INC-1: Login outage", Blocks: []byte(blocksJSON)})
 			got := <-seen
 			if got.auth != "Bearer xoxb-test-token" && got.values.Get("token") != "xoxb-test-token" {
 				t.Errorf("token not sent: auth=%q", got.auth)

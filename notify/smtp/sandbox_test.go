@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/sandbox"
@@ -25,7 +26,7 @@ func TestAgainstSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := func(to string) *notify.Message {
-		return &notify.Message{DeliveryID: "d-" + to, Kind: notify.Email, To: to, Subject: "Szolgáltatáskiesés",
+		return &notify.Message{DeliveryID: "d-" + to, Kind: channel.Email, To: to, Subject: "Szolgáltatáskiesés",
 			Text: "Dolgozunk rajta.", HTML: "<p>Dolgozunk rajta.</p>", UnsubscribeURL: "https://status.example.com/u/tok"}
 	}
 	rc, err := ch.Send(ctx, msg("customer@example.org"))

@@ -27,6 +27,7 @@ import (
 	mail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -200,8 +201,8 @@ func New(cfg Config) (*Channel, error) {
 	return &Channel{cfg: cfg, client: client, fresh: fresh}, nil
 }
 
-// Kind reports notify.Email.
-func (c *Channel) Kind() notify.Kind { return notify.Email }
+// Kind reports channel.Email.
+func (c *Channel) Kind() channel.Kind { return channel.Email }
 
 // Send sends m over an open session with the relay, dialling one when
 // none is idle. ctx bounds the dial; each later SMTP step is bounded by

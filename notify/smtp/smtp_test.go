@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -186,7 +187,7 @@ func TestConfigValidate(t *testing.T) {
 func testMessage(to string) *notify.Message {
 	return &notify.Message{
 		DeliveryID:     "upd1.email.abc123",
-		Kind:           notify.Email,
+		Kind:           channel.Email,
 		To:             to,
 		Subject:        "Szolgáltatáskiesés: bejelentkezés",
 		Text:           "Dolgozunk a hibán. Köszönjük a türelmét — a Herald csapat.\nTovábbi részletek: https://status.example.com/incidents/abc",

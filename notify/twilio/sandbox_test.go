@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/twilio"
 	"github.com/heraldhq/herald/sandbox"
@@ -37,7 +38,7 @@ func TestAgainstSandbox(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rc, err := ch.Send(ctx, &notify.Message{Kind: notify.SMS, To: tt.to, Text: "Áramszünet: dolgozunk rajta."})
+			rc, err := ch.Send(ctx, &notify.Message{Kind: channel.SMS, To: tt.to, Text: "Áramszünet: dolgozunk rajta."})
 			if tt.code != "" {
 				var se *notify.SendError
 				if !errors.As(err, &se) || !se.Permanent || se.Code != tt.code {

@@ -18,6 +18,7 @@ import (
 	twclient "github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -172,8 +173,8 @@ func New(cfg Config, httpClient *http.Client) (*Channel, error) {
 	return c, nil
 }
 
-// Kind reports notify.SMS.
-func (c *Channel) Kind() notify.Kind { return notify.SMS }
+// Kind reports channel.SMS.
+func (c *Channel) Kind() channel.Kind { return channel.SMS }
 
 // BuildParams is the pure message builder: the CreateMessage parameters for m
 // under cfg. It refuses, as permanent *notify.SendError, what Twilio would

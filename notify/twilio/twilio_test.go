@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -231,7 +232,7 @@ func TestSend(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			rc, err := ch.Send(ctx, &notify.Message{DeliveryID: "d1", Kind: notify.SMS, To: "+36201234567", Text: "Áramszünet: dolgozunk rajta."})
+			rc, err := ch.Send(ctx, &notify.Message{DeliveryID: "d1", Kind: channel.SMS, To: "+36201234567", Text: "Áramszünet: dolgozunk rajta."})
 			if elapsed := time.Since(start); elapsed > 3*time.Second {
 				t.Fatalf("Send took %s; ctx was not honoured", elapsed)
 			}

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -138,8 +139,8 @@ func New(cfg Config) (*Channel, error) {
 	}, nil
 }
 
-// Kind reports notify.Webhook.
-func (c *Channel) Kind() notify.Kind { return notify.Webhook }
+// Kind reports channel.Webhook.
+func (c *Channel) Kind() channel.Kind { return channel.Webhook }
 
 // Send POSTs m.Payload to m.To. A 2xx is success. 410 Gone, 3xx and other
 // 4xx are permanent (the subscriber's endpoint is gone or refuses us); 408,

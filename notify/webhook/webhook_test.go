@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -114,7 +115,7 @@ func TestSend(t *testing.T) {
 				defer cancel()
 			}
 			payload := []byte(`{"meta":{"unsubscribe":"https://status.example/u/x"},"page":{"id":"p1"}}`)
-			rc, err := ch.Send(ctx, &notify.Message{DeliveryID: "dlv-1", Kind: notify.Webhook, To: srv.URL + "/hook", Payload: payload})
+			rc, err := ch.Send(ctx, &notify.Message{DeliveryID: "dlv-1", Kind: channel.Webhook, To: srv.URL + "/hook", Payload: payload})
 
 			if !tt.wantErr {
 				if err != nil {

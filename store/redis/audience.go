@@ -9,8 +9,9 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
 )
 
 // ---- customers: a hash of JSON documents and a lexicographic ID index per page ----
@@ -51,7 +52,7 @@ return n
 // call on the usual single-page import), so a page's rows land together.
 // Customers of several pages in one call are atomic per page only, which
 // keeps every script inside one Cluster slot.
-func (db *DB) UpsertCustomers(ctx context.Context, cs []*notify.Customer) (int, error) {
+func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int, error) {
 	byPage := map[string][]any{}
 	var order []string
 	for _, c := range cs {
@@ -85,7 +86,7 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*notify.Customer) (int, 
 }
 
 // FindCustomerByID implements notify.Store.
-func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*notify.Customer, error) {
+func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error) {
 	if !incident.ValidID(pageID) {
 		return nil, incident.NotFound("customer", id)
 	}
@@ -95,7 +96,7 @@ func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*notify.
 	} else if err != nil {
 		return nil, fmt.Errorf("redis: find customer: %w", err)
 	}
-	var c notify.Customer
+	var c audience.Customer
 	if err := json.Unmarshal([]byte(doc), &c); err != nil {
 		return nil, fmt.Errorf("redis: decode customer: %w", err)
 	}
@@ -104,9 +105,9 @@ func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*notify.
 
 // FindCustomers implements notify.Store: ZRANGEBYLEX from the cursor, then
 // one HMGET.
-func (db *DB) FindCustomers(ctx context.Context, f notify.CustomerFilter) ([]*notify.Customer, error) {
+func (db *DB) FindCustomers(ctx context.Context, f audience.CustomerFilter) ([]*audience.Customer, error) {
 	if !incident.ValidID(f.PageID) {
-		return []*notify.Customer{}, nil
+		return []*audience.Customer{}, nil
 	}
 	min := "-"
 	if f.After != "" {
@@ -120,7 +121,7 @@ func (db *DB) FindCustomers(ctx context.Context, f notify.CustomerFilter) ([]*no
 	if err != nil {
 		return nil, fmt.Errorf("redis: find customers: %w", err)
 	}
-	out := make([]*notify.Customer, 0, len(ids))
+	out := make([]*audience.Customer, 0, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -133,7 +134,7 @@ func (db *DB) FindCustomers(ctx context.Context, f notify.CustomerFilter) ([]*no
 		if !ok {
 			continue // deleted between the two reads
 		}
-		var c notify.Customer
+		var c audience.Customer
 		if err := json.Unmarshal([]byte(s), &c); err != nil {
 			return nil, fmt.Errorf("redis: decode customer: %w", err)
 		}
@@ -174,7 +175,7 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 // subscriberRecord is how a subscriber is stored: Subscriber hides its
 // confirmation fields from JSON.
 type subscriberRecord struct {
-	notify.Subscriber
+	audience.Subscriber
 	ConfirmHash   string     `json:"confirm_hash"`
 	ConfirmTries  int        `json:"confirm_tries"`
 	ConfirmSentAt *time.Time `json:"confirm_sent_at"`
@@ -233,12 +234,12 @@ redis.call('HDEL', KEYS[1], id)
 return 1
 `)
 
-func subscriberAddressField(pageID string, kind notify.Kind, address, incidentID string) string {
+func subscriberAddressField(pageID string, kind channel.Kind, address, incidentID string) string {
 	return pageID + "\x00" + string(kind) + "\x00" + address + "\x00" + incidentID
 }
 
 // SaveSubscriber implements notify.Store with saveSubscriberScript.
-func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
+func (db *DB) SaveSubscriber(ctx context.Context, s *audience.Subscriber) error {
 	if s == nil || s.ID == "" {
 		return incident.Invalid("subscriber.id", "subscriber ID is empty")
 	}
@@ -262,7 +263,7 @@ func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
 	return nil
 }
 
-func decodeSubscriber(doc string) (*notify.Subscriber, error) {
+func decodeSubscriber(doc string) (*audience.Subscriber, error) {
 	var rec subscriberRecord
 	if err := json.Unmarshal([]byte(doc), &rec); err != nil {
 		return nil, fmt.Errorf("redis: decode subscriber: %w", err)
@@ -273,7 +274,7 @@ func decodeSubscriber(doc string) (*notify.Subscriber, error) {
 }
 
 // FindSubscriberByID implements notify.Store.
-func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*notify.Subscriber, error) {
+func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*audience.Subscriber, error) {
 	doc, err := db.client.HGet(ctx, db.keys.subscribers(), id).Result()
 	if err == goredis.Nil {
 		return nil, incident.NotFound("subscriber", id)
@@ -284,7 +285,7 @@ func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*notify.Subscr
 }
 
 // FindSubscriberByAddress implements notify.Store through the address index.
-func (db *DB) FindSubscriberByAddress(ctx context.Context, pageID string, kind notify.Kind, address, incidentID string) (*notify.Subscriber, error) {
+func (db *DB) FindSubscriberByAddress(ctx context.Context, pageID string, kind channel.Kind, address, incidentID string) (*audience.Subscriber, error) {
 	id, err := db.client.HGet(ctx, db.keys.subscriberAddresses(), subscriberAddressField(pageID, kind, address, incidentID)).Result()
 	if err == goredis.Nil {
 		return nil, incident.NotFound("subscriber", address)
@@ -296,12 +297,12 @@ func (db *DB) FindSubscriberByAddress(ctx context.Context, pageID string, kind n
 
 // FindSubscribers implements notify.Store: the page's (or every) ID index
 // from the cursor, a chunk at a time, filtered in Go.
-func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([]*notify.Subscriber, error) {
+func (db *DB) FindSubscribers(ctx context.Context, f audience.SubscriberFilter) ([]*audience.Subscriber, error) {
 	index := db.keys.allSubscribers()
 	if f.PageID != "" {
 		index = db.keys.pageSubscribers(f.PageID)
 	}
-	match := func(s *notify.Subscriber) bool {
+	match := func(s *audience.Subscriber) bool {
 		if (f.State != "" && s.State != f.State) || (f.Kind != "" && s.Kind != f.Kind) {
 			return false
 		}
@@ -312,7 +313,7 @@ func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([
 		// one is named: everyone to tell about that incident.
 		return s.IncidentID == "" || (f.IncidentID != "" && s.IncidentID == f.IncidentID)
 	}
-	out := []*notify.Subscriber{}
+	out := []*audience.Subscriber{}
 	after := f.After
 	const chunk = 500
 	for f.Limit <= 0 || len(out) < f.Limit {
@@ -357,14 +358,14 @@ func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([
 
 // CountSubscribers implements notify.Store from the per-page counts the
 // scripts keep.
-func (db *DB) CountSubscribers(ctx context.Context, pageID string, state notify.SubscriberState) (int, error) {
+func (db *DB) CountSubscribers(ctx context.Context, pageID string, state audience.SubscriberState) (int, error) {
 	counts, err := db.client.HGetAll(ctx, db.keys.subscriberCounts(pageID)).Result()
 	if err != nil {
 		return 0, fmt.Errorf("redis: count subscribers: %w", err)
 	}
 	total := 0
 	for s, v := range counts {
-		if state == "" || notify.SubscriberState(s) == state {
+		if state == "" || audience.SubscriberState(s) == state {
 			n, _ := strconv.Atoi(v)
 			total += n
 		}
@@ -386,13 +387,13 @@ func (db *DB) DeleteSubscriber(ctx context.Context, id string) error {
 
 // ---- suppressions and secrets ----
 
-func suppressionField(pageID string, kind notify.Kind, address string) string {
+func suppressionField(pageID string, kind channel.Kind, address string) string {
 	return pageID + "\x00" + string(kind) + "\x00" + address
 }
 
 // Suppress implements notify.Store. A suppression already recorded is kept
 // as it is (HSETNX): the first reason and time stand.
-func (db *DB) Suppress(ctx context.Context, s notify.Suppression) error {
+func (db *DB) Suppress(ctx context.Context, s audience.Suppression) error {
 	s.At = utcMS(s.At)
 	doc, err := encode(s)
 	if err != nil {
@@ -405,7 +406,7 @@ func (db *DB) Suppress(ctx context.Context, s notify.Suppression) error {
 }
 
 // Unsuppress implements notify.Store.
-func (db *DB) Unsuppress(ctx context.Context, pageID string, kind notify.Kind, address string) error {
+func (db *DB) Unsuppress(ctx context.Context, pageID string, kind channel.Kind, address string) error {
 	if err := db.client.HDel(ctx, db.keys.suppressions(), suppressionField(pageID, kind, address)).Err(); err != nil {
 		return fmt.Errorf("redis: unsuppress: %w", err)
 	}
@@ -414,7 +415,7 @@ func (db *DB) Unsuppress(ctx context.Context, pageID string, kind notify.Kind, a
 
 // FindSuppression implements notify.Store: the page's own suppression
 // first, else the global one.
-func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
+func (db *DB) FindSuppression(ctx context.Context, pageID string, kind channel.Kind, address string) (*audience.Suppression, error) {
 	vals, err := db.client.HMGet(ctx, db.keys.suppressions(),
 		suppressionField(pageID, kind, address), suppressionField("", kind, address)).Result()
 	if err != nil {
@@ -422,7 +423,7 @@ func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Ki
 	}
 	for _, v := range vals {
 		if doc, ok := v.(string); ok {
-			var s notify.Suppression
+			var s audience.Suppression
 			if err := json.Unmarshal([]byte(doc), &s); err != nil {
 				return nil, fmt.Errorf("redis: decode suppression: %w", err)
 			}
@@ -434,7 +435,7 @@ func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Ki
 
 // FindSuppressed implements notify.Store: one HMGET of the page's and the
 // global field per address, a chunk of addresses per command.
-func (db *DB) FindSuppressed(ctx context.Context, pageID string, kind notify.Kind, addresses []string) ([]string, error) {
+func (db *DB) FindSuppressed(ctx context.Context, pageID string, kind channel.Kind, addresses []string) ([]string, error) {
 	const chunkSize = 1000
 	var out []string
 	seen := make(map[string]bool)

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
 // usedMemory reads used_memory from INFO memory, in bytes.
@@ -41,17 +42,17 @@ func planAll(b *testing.B, db *DB, bid string, total, size int) {
 	if err != nil || p == nil || p.Broadcast.ID != bid {
 		b.Fatalf("ClaimPlan = %+v, %v", p, err)
 	}
-	batch := make([]*notify.Delivery, 0, size)
+	batch := make([]*queue.Delivery, 0, size)
 	for i := 0; i < total; i += size {
 		batch = batch[:0]
 		for j := i; j < i+size && j < total; j++ {
 			addr := fmt.Sprintf("+3620%07d", j)
-			batch = append(batch, &notify.Delivery{ID: notify.DeliveryID(br.UpdateID, notify.SMS, addr), PageID: "p1",
-				IncidentID: br.IncidentID, UpdateID: br.UpdateID, BroadcastID: bid, MessageKind: notify.KindAck, Kind: notify.SMS,
-				Address: addr, RecipientType: notify.FromCustomer, RecipientID: "cust-" + strconv.Itoa(j), Name: "Customer " + strconv.Itoa(j),
-				Language: "hu", TimeZone: "Europe/Budapest", State: notify.StatePending, NextAt: t0, CreatedAt: t0, UpdatedAt: t0})
+			batch = append(batch, &queue.Delivery{ID: queue.DeliveryID(br.UpdateID, channel.SMS, addr), PageID: "p1",
+				IncidentID: br.IncidentID, UpdateID: br.UpdateID, BroadcastID: bid, MessageKind: queue.KindAck, Kind: channel.SMS,
+				Address: addr, RecipientType: queue.FromCustomer, RecipientID: "cust-" + strconv.Itoa(j), Name: "Customer " + strconv.Itoa(j),
+				Language: "hu", TimeZone: "Europe/Budapest", State: queue.StatePending, NextAt: t0, CreatedAt: t0, UpdatedAt: t0})
 		}
-		n, err := db.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: batch, Cursor: strconv.Itoa(i + size), Done: i+size >= total}, t0, time.Minute)
+		n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: batch, Cursor: strconv.Itoa(i + size), Done: i+size >= total}, t0, time.Minute)
 		if err != nil || n != len(batch) {
 			b.Fatalf("SavePlanBatch = %d, %v", n, err)
 		}
@@ -80,7 +81,7 @@ func BenchmarkPlanMillion(b *testing.B) {
 		b.ReportMetric(float64(total)/el.Seconds(), "deliveries/s")
 		b.ReportMetric(float64(usedMemory(b, db)-before)/float64(total), "redis-bytes/delivery")
 		pr, err := db.Progress(context.Background(), "b"+strconv.Itoa(i))
-		if err != nil || pr.Counts[notify.SMS][notify.StatePending] != total {
+		if err != nil || pr.Counts[channel.SMS][queue.StatePending] != total {
 			b.Fatalf("Progress = %+v, %v", pr, err)
 		}
 	}
@@ -108,7 +109,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for {
-							ds, err := db.ClaimDeliveries(ctx, notify.SMS, t0, time.Minute, size)
+							ds, err := db.ClaimDeliveries(ctx, channel.SMS, t0, time.Minute, size)
 							if err != nil {
 								b.Error(err)
 								return
@@ -117,7 +118,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 								return
 							}
 							for _, d := range ds {
-								d.State, d.ProviderID = notify.StateSent, "SM"+d.ID
+								d.State, d.ProviderID = queue.StateSent, "SM"+d.ID
 							}
 							if err := db.FinishDeliveries(ctx, ds); err != nil {
 								b.Error(err)

@@ -2,7 +2,7 @@
 // Redis, so any number of herald nodes serve the same pages and dispatch
 // the same queues. DB implements incident.Store and notify.Store and passes
 // store/storetest (Run and RunNotify) like the SQLite engine; Events
-// implements incident.Events over pub/sub; DB.Limiter is a notify.Limiter
+// implements incident.Events over pub/sub; DB.Limiter is a ratelimit.Limiter
 // shared by every node (GCRA).
 //
 // # Key layout

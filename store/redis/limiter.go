@@ -9,15 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/ratelimit"
 	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/heraldhq/herald/notify"
 )
 
 // gcraScript is the generic cell rate algorithm (as in go-redis/redis_rate)
 // on one key holding the bucket's theoretical arrival time (TAT) in µs.
 // KEYS[1]: the bucket. ARGV: emission interval µs (1/rate), burst, the
-// longest wait µs the caller reserves a turn for (see notify.Limiter).
+// longest wait µs the caller reserves a turn for (see ratelimit.Limiter).
 // It reads the time from Redis (TIME), so every node judges by one clock.
 // Returns the µs until the caller's turn; the TAT moves on when that is
 // within the reservation window.
@@ -41,14 +40,14 @@ type Limiter struct {
 	db *DB
 }
 
-var _ notify.Limiter = (*Limiter)(nil)
+var _ ratelimit.Limiter = (*Limiter)(nil)
 
-// Limiter returns a notify.Limiter whose buckets every node that uses the
+// Limiter returns a ratelimit.Limiter whose buckets every node that uses the
 // same Redis and prefix shares.
 func (db *DB) Limiter() *Limiter { return &Limiter{db: db} }
 
-// Take implements notify.Limiter. A limit with no rate allows everything.
-func (l *Limiter) Take(ctx context.Context, key string, lim notify.Limit, maxWait time.Duration) (time.Duration, error) {
+// Take implements ratelimit.Limiter. A limit with no rate allows everything.
+func (l *Limiter) Take(ctx context.Context, key string, lim ratelimit.Limit, maxWait time.Duration) (time.Duration, error) {
 	if lim.Rate <= 0 || math.IsInf(lim.Rate, 1) {
 		return 0, nil
 	}

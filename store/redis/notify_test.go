@@ -11,8 +11,11 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/ratelimit"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -30,10 +33,10 @@ func declare(t *testing.T, db *DB, pageID, incID, bid string) *incident.Broadcas
 	return b
 }
 
-func delivery(b *incident.Broadcast, kind notify.Kind, address string, next time.Time) *notify.Delivery {
-	return &notify.Delivery{ID: notify.DeliveryID(b.UpdateID, kind, address), PageID: b.PageID, IncidentID: b.IncidentID,
-		UpdateID: b.UpdateID, BroadcastID: b.ID, Kind: kind, Address: address, RecipientType: notify.FromCustomer,
-		RecipientID: "c-" + address, Language: "en", State: notify.StatePending, NextAt: next, CreatedAt: t0, UpdatedAt: t0}
+func delivery(b *incident.Broadcast, kind channel.Kind, address string, next time.Time) *queue.Delivery {
+	return &queue.Delivery{ID: queue.DeliveryID(b.UpdateID, kind, address), PageID: b.PageID, IncidentID: b.IncidentID,
+		UpdateID: b.UpdateID, BroadcastID: b.ID, Kind: kind, Address: address, RecipientType: queue.FromCustomer,
+		RecipientID: "c-" + address, Language: "en", State: queue.StatePending, NextAt: next, CreatedAt: t0, UpdatedAt: t0}
 }
 
 func modes() []struct {
@@ -58,7 +61,7 @@ func TestPlanLifecycle(t *testing.T) {
 			b := declare(t, db, "p1", "i1", "b1")
 
 			p, err := db.FindPlan(ctx, "b1")
-			if err != nil || p.State != notify.PlanPending || p.Broadcast.IncidentID != "i1" {
+			if err != nil || p.State != queue.PlanPending || p.Broadcast.IncidentID != "i1" {
 				t.Fatalf("FindPlan = %+v, %v; want a pending plan of i1", p, err)
 			}
 			first, err := db.ClaimPlan(ctx, t0, time.Minute)
@@ -73,11 +76,11 @@ func TestPlanLifecycle(t *testing.T) {
 			if err != nil || second == nil || second.Lease == first.Lease {
 				t.Fatalf("ClaimPlan after expiry = %+v, %v; want a new lease", second, err)
 			}
-			batch := &notify.PlanBatch{Plan: first, Deliveries: []*notify.Delivery{delivery(b, notify.SMS, "+3610", t0)}, Cursor: "c1"}
+			batch := &queue.PlanBatch{Plan: first, Deliveries: []*queue.Delivery{delivery(b, channel.SMS, "+3610", t0)}, Cursor: "c1"}
 			if _, err := db.SavePlanBatch(ctx, batch, t0.Add(2*time.Minute), time.Minute); !errors.Is(err, incident.ErrConflict) {
 				t.Fatalf("SavePlanBatch with the lost lease = %v, want ECONFLICT", err)
 			}
-			if ds, _ := db.FindDeliveries(ctx, notify.DeliveryFilter{BroadcastID: "b1"}); len(ds) != 0 {
+			if ds, _ := db.FindDeliveries(ctx, queue.DeliveryFilter{BroadcastID: "b1"}); len(ds) != 0 {
 				t.Fatalf("the refused batch wrote %d deliveries", len(ds))
 			}
 			batch.Plan = second
@@ -86,13 +89,13 @@ func TestPlanLifecycle(t *testing.T) {
 				t.Fatalf("SavePlanBatch = %d, %v; want 1", n, err)
 			}
 			// The same IDs again (a planner that crashed after writing) are skipped.
-			batch2 := &notify.PlanBatch{Plan: second, Cursor: "c2", Done: true, Deliveries: []*notify.Delivery{
-				delivery(b, notify.SMS, "+3610", t0), delivery(b, notify.Email, "a@example.com", t0)}}
+			batch2 := &queue.PlanBatch{Plan: second, Cursor: "c2", Done: true, Deliveries: []*queue.Delivery{
+				delivery(b, channel.SMS, "+3610", t0), delivery(b, channel.Email, "a@example.com", t0)}}
 			if n, err := db.SavePlanBatch(ctx, batch2, t0.Add(2*time.Minute), time.Minute); err != nil || n != 1 {
 				t.Fatalf("second SavePlanBatch = %d, %v; want 1 new", n, err)
 			}
 			p, _ = db.FindPlan(ctx, "b1")
-			if p.State != notify.PlanDone || p.Cursor != "c2" || p.Planned != 2 {
+			if p.State != queue.PlanDone || p.Cursor != "c2" || p.Planned != 2 {
 				t.Errorf("plan = %+v; want done at c2 with 2 planned", p)
 			}
 			if next, err := db.ClaimPlan(ctx, t0.Add(time.Hour), time.Minute); err != nil || next != nil {
@@ -103,7 +106,7 @@ func TestPlanLifecycle(t *testing.T) {
 				t.Errorf("FindPlans = %v, %v", plans, err)
 			}
 			pr, err := db.Progress(ctx, "b1")
-			if err != nil || pr.Counts[notify.SMS][notify.StatePending] != 1 || pr.Counts[notify.Email][notify.StatePending] != 1 || pr.Planned != 2 {
+			if err != nil || pr.Counts[channel.SMS][queue.StatePending] != 1 || pr.Counts[channel.Email][queue.StatePending] != 1 || pr.Planned != 2 {
 				t.Errorf("Progress = %+v, %v", pr, err)
 			}
 		})
@@ -111,7 +114,7 @@ func TestPlanLifecycle(t *testing.T) {
 }
 
 // plant commits a broadcast and plans ds under it.
-func plant(t *testing.T, db *DB, ds func(b *incident.Broadcast) []*notify.Delivery) *incident.Broadcast {
+func plant(t *testing.T, db *DB, ds func(b *incident.Broadcast) []*queue.Delivery) *incident.Broadcast {
 	t.Helper()
 	ctx := context.Background()
 	b := declare(t, db, "p1", "i1", "b1")
@@ -119,7 +122,7 @@ func plant(t *testing.T, db *DB, ds func(b *incident.Broadcast) []*notify.Delive
 	if err != nil || p == nil {
 		t.Fatalf("ClaimPlan = %v, %v", p, err)
 	}
-	if _, err := db.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: ds(b), Done: true}, t0, time.Minute); err != nil {
+	if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds(b), Done: true}, t0, time.Minute); err != nil {
 		t.Fatalf("SavePlanBatch: %v", err)
 	}
 	return b
@@ -130,16 +133,16 @@ func TestClaimDeliveries(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, testPrefix(t))
 	defer db.Close()
-	plant(t, db, func(b *incident.Broadcast) []*notify.Delivery {
-		return []*notify.Delivery{
-			delivery(b, notify.SMS, "+361", t0.Add(2*time.Second)),
-			delivery(b, notify.SMS, "+362", t0.Add(1*time.Second)),
-			delivery(b, notify.SMS, "+363", t0.Add(time.Hour)), // deferred (quiet hours)
-			delivery(b, notify.Email, "x@example.com", t0),
+	plant(t, db, func(b *incident.Broadcast) []*queue.Delivery {
+		return []*queue.Delivery{
+			delivery(b, channel.SMS, "+361", t0.Add(2*time.Second)),
+			delivery(b, channel.SMS, "+362", t0.Add(1*time.Second)),
+			delivery(b, channel.SMS, "+363", t0.Add(time.Hour)), // deferred (quiet hours)
+			delivery(b, channel.Email, "x@example.com", t0),
 		}
 	})
 	now := t0.Add(5 * time.Second)
-	got, err := db.ClaimDeliveries(ctx, notify.SMS, now, time.Minute, 10)
+	got, err := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,59 +150,59 @@ func TestClaimDeliveries(t *testing.T) {
 		t.Fatalf("claimed %v; want +362 then +361 (due order), not the deferred one or the email", addresses(got))
 	}
 	for _, d := range got {
-		if d.State != notify.StateSending || d.Attempts != 1 || d.Lease == "" {
+		if d.State != queue.StateSending || d.Attempts != 1 || d.Lease == "" {
 			t.Errorf("claimed %+v; want sending, attempt 1, a lease", d)
 		}
 	}
-	if more, _ := db.ClaimDeliveries(ctx, notify.SMS, now, time.Minute, 10); len(more) != 0 {
+	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10); len(more) != 0 {
 		t.Fatalf("second claim got %v while leased", addresses(more))
 	}
 	// +361 is sent; +362's node dies, its lease runs out and another
 	// node reclaims it.
 	sent := *got[1]
-	sent.State, sent.ProviderID, sent.SentAt = notify.StateSent, "SM1", &now
-	if err := db.FinishDeliveries(ctx, []*notify.Delivery{&sent}); err != nil {
+	sent.State, sent.ProviderID, sent.SentAt = queue.StateSent, "SM1", &now
+	if err := db.FinishDeliveries(ctx, []*queue.Delivery{&sent}); err != nil {
 		t.Fatal(err)
 	}
 	later := now.Add(2 * time.Minute)
-	re, err := db.ClaimDeliveries(ctx, notify.SMS, later, time.Minute, 10)
+	re, err := db.ClaimDeliveries(ctx, channel.SMS, later, time.Minute, 10)
 	if err != nil || len(re) != 1 || re[0].Address != "+362" || re[0].Attempts != 2 || re[0].Lease == got[0].Lease {
 		t.Fatalf("reclaim = %+v, %v; want +362 at attempt 2 with a new lease", re, err)
 	}
 	// The dead node wakes up and reports: its lease is lost, so it is skipped.
 	stale := *got[0]
-	stale.State = notify.StateSent
-	if err := db.FinishDeliveries(ctx, []*notify.Delivery{&stale}); err != nil {
+	stale.State = queue.StateSent
+	if err := db.FinishDeliveries(ctx, []*queue.Delivery{&stale}); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := db.FindDeliveryByID(ctx, got[0].ID); d.State != notify.StateSending {
+	if d, _ := db.FindDeliveryByID(ctx, got[0].ID); d.State != queue.StateSending {
 		t.Errorf("stale finish moved the delivery to %s", d.State)
 	}
 	// A transient error: retry later.
 	retry := *re[0]
-	retry.State, retry.NextAt, retry.ErrorCode, retry.Reason = notify.StatePending, later.Add(30*time.Second), "503", "busy"
-	if err := db.FinishDeliveries(ctx, []*notify.Delivery{&retry}); err != nil {
+	retry.State, retry.NextAt, retry.ErrorCode, retry.Reason = queue.StatePending, later.Add(30*time.Second), "503", "busy"
+	if err := db.FinishDeliveries(ctx, []*queue.Delivery{&retry}); err != nil {
 		t.Fatal(err)
 	}
-	if early, _ := db.ClaimDeliveries(ctx, notify.SMS, later.Add(10*time.Second), time.Minute, 10); len(early) != 0 {
+	if early, _ := db.ClaimDeliveries(ctx, channel.SMS, later.Add(10*time.Second), time.Minute, 10); len(early) != 0 {
 		t.Errorf("claimed %v before the retry was due", addresses(early))
 	}
-	third, _ := db.ClaimDeliveries(ctx, notify.SMS, later.Add(31*time.Second), time.Minute, 10)
+	third, _ := db.ClaimDeliveries(ctx, channel.SMS, later.Add(31*time.Second), time.Minute, 10)
 	if len(third) != 1 || third[0].Attempts != 3 {
 		t.Fatalf("retry claim = %+v; want +362 at attempt 3", third)
 	}
 	// Provider ID lookup and receipts, forward only.
 	d, err := db.FindDeliveryByProviderID(ctx, "SM1")
-	if err != nil || d.Address != "+361" || d.State != notify.StateSent {
+	if err != nil || d.Address != "+361" || d.State != queue.StateSent {
 		t.Fatalf("FindDeliveryByProviderID = %+v, %v", d, err)
 	}
 	steps := []struct {
-		state notify.DeliveryState
-		want  notify.DeliveryState
+		state queue.DeliveryState
+		want  queue.DeliveryState
 	}{
-		{notify.StateDelivered, notify.StateDelivered},
-		{notify.StateUndelivered, notify.StateDelivered}, // never backwards
-		{notify.StateFailed, notify.StateDelivered},
+		{queue.StateDelivered, queue.StateDelivered},
+		{queue.StateUndelivered, queue.StateDelivered}, // never backwards
+		{queue.StateFailed, queue.StateDelivered},
 	}
 	for _, s := range steps {
 		if err := db.SetDeliveryStatus(ctx, d.ID, s.state, "x", "", later); err != nil {
@@ -209,19 +212,19 @@ func TestClaimDeliveries(t *testing.T) {
 			t.Errorf("after %s: state %s, want %s", s.state, d.State, s.want)
 		}
 	}
-	if err := db.SetDeliveryStatus(ctx, "nope", notify.StateDelivered, "", "", later); !errors.Is(err, incident.ErrNotFound) {
+	if err := db.SetDeliveryStatus(ctx, "nope", queue.StateDelivered, "", "", later); !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("SetDeliveryStatus(unknown) = %v, want ENOTFOUND", err)
 	}
 	pr, _ := db.Progress(ctx, "b1")
-	want := map[notify.DeliveryState]int{notify.StateDelivered: 1, notify.StateSending: 1, notify.StatePending: 1}
+	want := map[queue.DeliveryState]int{queue.StateDelivered: 1, queue.StateSending: 1, queue.StatePending: 1}
 	for s, n := range want {
-		if pr.Counts[notify.SMS][s] != n {
-			t.Errorf("progress sms %s = %d, want %d (all: %v)", s, pr.Counts[notify.SMS][s], n, pr.Counts)
+		if pr.Counts[channel.SMS][s] != n {
+			t.Errorf("progress sms %s = %d, want %d (all: %v)", s, pr.Counts[channel.SMS][s], n, pr.Counts)
 		}
 	}
 }
 
-func addresses(ds []*notify.Delivery) []string {
+func addresses(ds []*queue.Delivery) []string {
 	var out []string
 	for _, d := range ds {
 		out = append(out, d.Address)
@@ -236,10 +239,10 @@ func TestClaimExactlyOnce(t *testing.T) {
 	db := openTest(t, testPrefix(t))
 	defer db.Close()
 	const total = 2000
-	plant(t, db, func(b *incident.Broadcast) []*notify.Delivery {
-		var ds []*notify.Delivery
+	plant(t, db, func(b *incident.Broadcast) []*queue.Delivery {
+		var ds []*queue.Delivery
 		for i := 0; i < total; i++ {
-			ds = append(ds, delivery(b, notify.Email, fmt.Sprintf("u%d@example.com", i), t0))
+			ds = append(ds, delivery(b, channel.Email, fmt.Sprintf("u%d@example.com", i), t0))
 		}
 		return ds
 	})
@@ -251,7 +254,7 @@ func TestClaimExactlyOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				ds, err := db.ClaimDeliveries(ctx, notify.Email, t0, time.Minute, 37)
+				ds, err := db.ClaimDeliveries(ctx, channel.Email, t0, time.Minute, 37)
 				if err != nil {
 					t.Error(err)
 					return
@@ -283,28 +286,28 @@ func TestCancelPlan(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, testPrefix(t))
 	defer db.Close()
-	plant(t, db, func(b *incident.Broadcast) []*notify.Delivery {
-		var ds []*notify.Delivery
+	plant(t, db, func(b *incident.Broadcast) []*queue.Delivery {
+		var ds []*queue.Delivery
 		for i := 0; i < 2500; i++ { // more than one cancel chunk
-			ds = append(ds, delivery(b, notify.SMS, fmt.Sprintf("+36%07d", i), t0))
+			ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%07d", i), t0))
 		}
 		return ds
 	})
-	claimed, _ := db.ClaimDeliveries(ctx, notify.SMS, t0, time.Minute, 10)
+	claimed, _ := db.ClaimDeliveries(ctx, channel.SMS, t0, time.Minute, 10)
 	if err := db.CancelPlan(ctx, "b1", t0); err != nil {
 		t.Fatal(err)
 	}
-	if more, _ := db.ClaimDeliveries(ctx, notify.SMS, t0, time.Minute, 10); len(more) != 0 {
+	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, t0, time.Minute, 10); len(more) != 0 {
 		t.Errorf("claimed %d deliveries of a cancelled plan", len(more))
 	}
 	pr, _ := db.Progress(ctx, "b1")
-	if pr.State != notify.PlanCancelled || pr.Counts[notify.SMS][notify.StateCancelled] != 2490 || pr.Counts[notify.SMS][notify.StateSending] != 10 {
+	if pr.State != queue.PlanCancelled || pr.Counts[channel.SMS][queue.StateCancelled] != 2490 || pr.Counts[channel.SMS][queue.StateSending] != 10 {
 		t.Errorf("Progress = %+v", pr)
 	}
-	if err := db.FinishDeliveries(ctx, []*notify.Delivery{{ID: claimed[0].ID, Lease: claimed[0].Lease, State: notify.StateSent}}); err != nil {
+	if err := db.FinishDeliveries(ctx, []*queue.Delivery{{ID: claimed[0].ID, Lease: claimed[0].Lease, State: queue.StateSent}}); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := db.FindDeliveryByID(ctx, claimed[0].ID); d.State != notify.StateSent {
+	if d, _ := db.FindDeliveryByID(ctx, claimed[0].ID); d.State != queue.StateSent {
 		t.Errorf("in-flight delivery finished as %s, want sent", d.State)
 	}
 	if err := db.CancelPlan(ctx, "nope", t0); !errors.Is(err, incident.ErrNotFound) {
@@ -317,9 +320,9 @@ func TestAudience(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, testPrefix(t))
 	defer db.Close()
-	var cs []*notify.Customer
+	var cs []*audience.Customer
 	for _, id := range []string{"c3", "c1", "c2", "c10"} {
-		cs = append(cs, &notify.Customer{ID: id, PageID: "p1", Name: id, Email: id + "@example.com", CreatedAt: t0, UpdatedAt: t0})
+		cs = append(cs, &audience.Customer{ID: id, PageID: "p1", Name: id, Email: id + "@example.com", CreatedAt: t0, UpdatedAt: t0})
 	}
 	if n, err := db.UpsertCustomers(ctx, cs); err != nil || n != 4 {
 		t.Fatalf("UpsertCustomers = %d, %v", n, err)
@@ -327,8 +330,8 @@ func TestAudience(t *testing.T) {
 	if n, err := db.UpsertCustomers(ctx, cs[:2]); err != nil || n != 0 {
 		t.Fatalf("re-import = %d, %v; want 0 new", n, err)
 	}
-	page1, _ := db.FindCustomers(ctx, notify.CustomerFilter{PageID: "p1", Limit: 2})
-	page2, _ := db.FindCustomers(ctx, notify.CustomerFilter{PageID: "p1", After: page1[len(page1)-1].ID, Limit: 10})
+	page1, _ := db.FindCustomers(ctx, audience.CustomerFilter{PageID: "p1", Limit: 2})
+	page2, _ := db.FindCustomers(ctx, audience.CustomerFilter{PageID: "p1", After: page1[len(page1)-1].ID, Limit: 10})
 	var ids []string
 	for _, c := range append(page1, page2...) {
 		ids = append(ids, c.ID)
@@ -343,7 +346,7 @@ func TestAudience(t *testing.T) {
 		t.Errorf("CountCustomers = %d, want 3", n)
 	}
 
-	s1 := &notify.Subscriber{ID: "s1", PageID: "p1", Kind: notify.Email, Address: "a@example.com", State: notify.SubscriberPending, ConfirmHash: "h", CreatedAt: t0}
+	s1 := &audience.Subscriber{ID: "s1", PageID: "p1", Kind: channel.Email, Address: "a@example.com", State: audience.SubscriberPending, ConfirmHash: "h", CreatedAt: t0}
 	if err := db.SaveSubscriber(ctx, s1); err != nil {
 		t.Fatal(err)
 	}
@@ -352,43 +355,43 @@ func TestAudience(t *testing.T) {
 	if err := db.SaveSubscriber(ctx, &dup); !errors.Is(err, incident.ErrConflict) {
 		t.Errorf("second live subscriber = %v, want ECONFLICT", err)
 	}
-	s1.State = notify.SubscriberUnsubscribed
+	s1.State = audience.SubscriberUnsubscribed
 	if err := db.SaveSubscriber(ctx, s1); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.SaveSubscriber(ctx, &dup); err != nil {
 		t.Errorf("re-subscribe after unsubscribe = %v", err)
 	}
-	got, err := db.FindSubscriberByAddress(ctx, "p1", notify.Email, "a@example.com", "")
+	got, err := db.FindSubscriberByAddress(ctx, "p1", channel.Email, "a@example.com", "")
 	if err != nil || got.ID != "s2" || got.ConfirmHash != "h" {
 		t.Errorf("FindSubscriberByAddress = %+v, %v; want s2 with its confirm hash", got, err)
 	}
-	if n, _ := db.CountSubscribers(ctx, "p1", notify.SubscriberPending); n != 1 {
+	if n, _ := db.CountSubscribers(ctx, "p1", audience.SubscriberPending); n != 1 {
 		t.Errorf("pending subscribers = %d, want 1", n)
 	}
 	if n, _ := db.CountSubscribers(ctx, "p1", ""); n != 2 {
 		t.Errorf("subscribers = %d, want 2", n)
 	}
-	if all, _ := db.FindSubscribers(ctx, notify.SubscriberFilter{PageID: "p1"}); len(all) != 2 {
+	if all, _ := db.FindSubscribers(ctx, audience.SubscriberFilter{PageID: "p1"}); len(all) != 2 {
 		t.Errorf("FindSubscribers = %d, want 2", len(all))
 	}
 	if err := db.DeleteSubscriber(ctx, "s2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.FindSubscriberByAddress(ctx, "p1", notify.Email, "a@example.com", ""); !errors.Is(err, incident.ErrNotFound) {
+	if _, err := db.FindSubscriberByAddress(ctx, "p1", channel.Email, "a@example.com", ""); !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("after delete: %v, want ENOTFOUND", err)
 	}
 
-	if err := db.Suppress(ctx, notify.Suppression{Kind: notify.SMS, Address: "+361", Reason: "stop", At: t0}); err != nil {
+	if err := db.Suppress(ctx, audience.Suppression{Kind: channel.SMS, Address: "+361", Reason: "stop", At: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := db.FindSuppression(ctx, "p1", notify.SMS, "+361"); err != nil || s.Reason != "stop" {
+	if s, err := db.FindSuppression(ctx, "p1", channel.SMS, "+361"); err != nil || s.Reason != "stop" {
 		t.Errorf("global suppression seen from p1 = %+v, %v", s, err)
 	}
-	if err := db.Unsuppress(ctx, "", notify.SMS, "+361"); err != nil {
+	if err := db.Unsuppress(ctx, "", channel.SMS, "+361"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.FindSuppression(ctx, "p1", notify.SMS, "+361"); !errors.Is(err, incident.ErrNotFound) {
+	if _, err := db.FindSuppression(ctx, "p1", channel.SMS, "+361"); !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("after START: %v, want ENOTFOUND", err)
 	}
 
@@ -407,7 +410,7 @@ func TestLimiterShared(t *testing.T) {
 	a, b := openTest(t, prefix), openTest(t, prefix)
 	defer a.Close()
 	defer b.Close()
-	lim := notify.Limit{Rate: 50, Burst: 5}
+	lim := ratelimit.Limit{Rate: 50, Burst: 5}
 	var mu sync.Mutex
 	allowed := 0
 	var wg sync.WaitGroup
@@ -447,7 +450,7 @@ func TestLimiterRetryAfter(t *testing.T) {
 	db := openTest(t, testPrefix(t))
 	defer db.Close()
 	l := db.Limiter()
-	lim := notify.Limit{Rate: 1, Burst: 1}
+	lim := ratelimit.Limit{Rate: 1, Burst: 1}
 	if w, err := l.Take(ctx, "slack:C1{x}", lim, 0); err != nil || w != 0 {
 		t.Fatalf("first Take = %v, %v; want 0", w, err)
 	}
@@ -462,10 +465,10 @@ func TestDeliveryFind(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, testPrefix(t))
 	defer db.Close()
-	plant(t, db, func(b *incident.Broadcast) []*notify.Delivery {
-		var ds []*notify.Delivery
+	plant(t, db, func(b *incident.Broadcast) []*queue.Delivery {
+		var ds []*queue.Delivery
 		for i := 0; i < 5; i++ {
-			d := delivery(b, notify.SMS, fmt.Sprintf("+3610%d", i), t0)
+			d := delivery(b, channel.SMS, fmt.Sprintf("+3610%d", i), t0)
 			d.CreatedAt = t0.Add(time.Duration(i) * time.Second)
 			ds = append(ds, d)
 		}
@@ -473,14 +476,14 @@ func TestDeliveryFind(t *testing.T) {
 	})
 	tests := []struct {
 		name string
-		f    notify.DeliveryFilter
+		f    queue.DeliveryFilter
 		want []string
 	}{
-		{"broadcast", notify.DeliveryFilter{BroadcastID: "b1", Limit: 2}, []string{"+36104", "+36103"}},
-		{"address", notify.DeliveryFilter{Kind: notify.SMS, Address: "+36102"}, []string{"+36102"}},
-		{"since", notify.DeliveryFilter{PageID: "p1", Since: t0.Add(3 * time.Second)}, []string{"+36104", "+36103"}},
-		{"state", notify.DeliveryFilter{States: []notify.DeliveryState{notify.StateSent}}, nil},
-		{"other page", notify.DeliveryFilter{PageID: "p2"}, nil},
+		{"broadcast", queue.DeliveryFilter{BroadcastID: "b1", Limit: 2}, []string{"+36104", "+36103"}},
+		{"address", queue.DeliveryFilter{Kind: channel.SMS, Address: "+36102"}, []string{"+36102"}},
+		{"since", queue.DeliveryFilter{PageID: "p1", Since: t0.Add(3 * time.Second)}, []string{"+36104", "+36103"}},
+		{"state", queue.DeliveryFilter{States: []queue.DeliveryState{queue.StateSent}}, nil},
+		{"other page", queue.DeliveryFilter{PageID: "p2"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -502,7 +505,7 @@ func TestLimiterReserve(t *testing.T) {
 	db := openTest(t, testPrefix(t))
 	defer db.Close()
 	l := db.Limiter()
-	lim := notify.Limit{Rate: 10, Burst: 1} // 100 ms apart
+	lim := ratelimit.Limit{Rate: 10, Burst: 1} // 100 ms apart
 	var waits []time.Duration
 	for i := 0; i < 3; i++ {
 		w, err := l.Take(ctx, "sms", lim, time.Second)
@@ -561,15 +564,15 @@ func TestRecipientIndex(t *testing.T) {
 	db := openTest(t, testPrefix(t))
 	defer db.Close()
 	b := declare(t, db, "p1", "i1", "b1")
-	var ds []*notify.Delivery
+	var ds []*queue.Delivery
 	for i := range 2000 {
-		ds = append(ds, delivery(b, notify.SMS, fmt.Sprintf("+3620%07d", i), t0))
+		ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+3620%07d", i), t0))
 	}
-	mine := []*notify.Delivery{delivery(b, notify.SMS, "+36209999999", t0), delivery(b, notify.Email, "me@example.com", t0)}
+	mine := []*queue.Delivery{delivery(b, channel.SMS, "+36209999999", t0), delivery(b, channel.Email, "me@example.com", t0)}
 	for _, d := range mine {
 		d.RecipientID = "c-me"
 	}
-	other := delivery(b, notify.Email, "else@example.com", t0)
+	other := delivery(b, channel.Email, "else@example.com", t0)
 	other.PageID, other.RecipientID = "p2", "c-me" // the same external ID on another page
 	ds = append(append(ds, mine...), other)
 	if _, err := db.EnqueueDeliveries(ctx, ds); err != nil {
@@ -577,7 +580,7 @@ func TestRecipientIndex(t *testing.T) {
 	}
 	h := &hgetallCounter{}
 	db.client.AddHook(h)
-	got, err := db.FindDeliveries(ctx, notify.DeliveryFilter{PageID: "p1", RecipientID: "c-me"})
+	got, err := db.FindDeliveries(ctx, queue.DeliveryFilter{PageID: "p1", RecipientID: "c-me"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,9 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
 // A delivery is one hash, <prefix>:{global}:d:<id>, whose small fields the
@@ -31,22 +32,22 @@ import (
 // deliveryDoc is the part of a delivery that never changes after planning,
 // with short JSON names because a broadcast can hold millions of them.
 type deliveryDoc struct {
-	ID            string               `json:"id"`
-	PageID        string               `json:"p,omitempty"`
-	IncidentID    string               `json:"i,omitempty"`
-	UpdateID      string               `json:"up,omitempty"`
-	BroadcastID   string               `json:"b,omitempty"`
-	MessageKind   notify.MessageKind   `json:"m,omitempty"`
-	Kind          notify.Kind          `json:"k"`
-	Address       string               `json:"a"`
-	RecipientType notify.RecipientType `json:"rt,omitempty"`
-	RecipientID   string               `json:"r,omitempty"`
-	Name          string               `json:"n,omitempty"`
-	Language      string               `json:"l,omitempty"`
-	TimeZone      string               `json:"tz,omitempty"`
-	Critical      bool                 `json:"c,omitempty"`
-	CreatedAt     int64                `json:"ca"`
-	Vars          map[string]string    `json:"v,omitempty"`
+	ID            string              `json:"id"`
+	PageID        string              `json:"p,omitempty"`
+	IncidentID    string              `json:"i,omitempty"`
+	UpdateID      string              `json:"up,omitempty"`
+	BroadcastID   string              `json:"b,omitempty"`
+	MessageKind   queue.MessageKind   `json:"m,omitempty"`
+	Kind          channel.Kind        `json:"k"`
+	Address       string              `json:"a"`
+	RecipientType queue.RecipientType `json:"rt,omitempty"`
+	RecipientID   string              `json:"r,omitempty"`
+	Name          string              `json:"n,omitempty"`
+	Language      string              `json:"l,omitempty"`
+	TimeZone      string              `json:"tz,omitempty"`
+	Critical      bool                `json:"c,omitempty"`
+	CreatedAt     int64               `json:"ca"`
+	Vars          map[string]string   `json:"v,omitempty"`
 }
 
 // scoreSlots splits each millisecond of a sorted-set score: the due queue
@@ -321,7 +322,7 @@ return 1
 func (db *DB) globalPrefix() string { return db.keys.global("") }
 
 // insertArgs appends ds to args as insertLua expects them, checking each.
-func (db *DB) insertArgs(args []any, ds []*notify.Delivery, now time.Time) ([]any, error) {
+func (db *DB) insertArgs(args []any, ds []*queue.Delivery, now time.Time) ([]any, error) {
 	for _, d := range ds {
 		if err := validDelivery(d); err != nil {
 			return nil, err
@@ -340,7 +341,7 @@ func (db *DB) insertArgs(args []any, ds []*notify.Delivery, now time.Time) ([]an
 		}
 		state := d.State
 		if state == "" {
-			state = notify.StatePending
+			state = queue.StatePending
 		}
 		doc, err := encode(deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
 			MessageKind: d.MessageKind, Kind: d.Kind, Address: d.Address, RecipientType: d.RecipientType, RecipientID: d.RecipientID,
@@ -361,7 +362,7 @@ func (db *DB) insertArgs(args []any, ds []*notify.Delivery, now time.Time) ([]an
 // validDelivery rejects what would corrupt the key layout or the queue: a
 // delivery starts pending or in a final state, never sending (only a claim
 // makes it sending, with a lease).
-func validDelivery(d *notify.Delivery) error {
+func validDelivery(d *queue.Delivery) error {
 	switch {
 	case d == nil:
 		return incident.Invalid("delivery", "nil delivery")
@@ -369,7 +370,7 @@ func validDelivery(d *notify.Delivery) error {
 		return incident.Invalid("delivery.id", "delivery ID is empty")
 	case !validKind(d.Kind):
 		return incident.Invalid("delivery.channel", "unknown channel %q", d.Kind)
-	case d.State == notify.StateSending:
+	case d.State == queue.StateSending:
 		return incident.Invalid("delivery.state", "a new delivery cannot be sending")
 	case d.State != "" && !validState(d.State):
 		return incident.Invalid("delivery.state", "unknown delivery state %q", d.State)
@@ -378,9 +379,9 @@ func validDelivery(d *notify.Delivery) error {
 }
 
 // kinds lists the channels that have queues.
-var kinds = []notify.Kind{notify.SMS, notify.Email, notify.Slack, notify.Webhook}
+var kinds = []channel.Kind{channel.SMS, channel.Email, channel.Slack, channel.Webhook}
 
-func validKind(k notify.Kind) bool {
+func validKind(k channel.Kind) bool {
 	for _, x := range kinds {
 		if x == k {
 			return true
@@ -389,8 +390,8 @@ func validKind(k notify.Kind) bool {
 	return false
 }
 
-func validState(s notify.DeliveryState) bool {
-	for _, x := range notify.DeliveryStates {
+func validState(s queue.DeliveryState) bool {
+	for _, x := range queue.DeliveryStates {
 		if x == s {
 			return true
 		}
@@ -401,7 +402,7 @@ func validState(s notify.DeliveryState) bool {
 // EnqueueDeliveries implements notify.Store: deliveries outside any plan
 // (confirmations, complaint answers), written by one script call per
 // chunk, skipping IDs that exist.
-func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int, error) {
+func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*queue.Delivery) (int, error) {
 	// Check everything first, so a bad delivery late in a large call does
 	// not leave the earlier chunks written.
 	for _, d := range ds {
@@ -436,7 +437,7 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int
 const maxScriptDeliveries = 5000
 
 // ClaimDeliveries implements notify.Store with claimScript.
-func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Time, lease time.Duration, n int) ([]*notify.Delivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.Time, lease time.Duration, n int) ([]*queue.Delivery, error) {
 	if !validKind(kind) {
 		return nil, incident.Invalid("channel", "unknown channel %q", kind)
 	}
@@ -457,7 +458,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 	}
 	token, _ := res[0].(string)
 	rows, _ := res[1].([]any)
-	out := make([]*notify.Delivery, 0, len(rows))
+	out := make([]*queue.Delivery, 0, len(rows))
 	for _, r := range rows {
 		fields, _ := r.([]any)
 		m := make(map[string]string, len(fields)/2)
@@ -471,19 +472,19 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 			return nil, err
 		}
 		// What claimScript wrote, applied to the fields it read.
-		d.State, d.Attempts, d.UpdatedAt, d.Lease = notify.StateSending, d.Attempts+1, utcMS(now), token
+		d.State, d.Attempts, d.UpdatedAt, d.Lease = queue.StateSending, d.Attempts+1, utcMS(now), token
 		out = append(out, d)
 	}
 	return out, nil
 }
 
 // FinishDeliveries implements notify.Store with finishScript.
-func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error {
+func (db *DB) FinishDeliveries(ctx context.Context, ds []*queue.Delivery) error {
 	for _, d := range ds {
 		if d == nil {
 			return incident.Invalid("delivery", "nil delivery")
 		}
-		if d.State == notify.StateSending || !validState(d.State) {
+		if d.State == queue.StateSending || !validState(d.State) {
 			return incident.Invalid("delivery.state", "cannot finish delivery %q as %q", d.ID, d.State)
 		}
 	}
@@ -502,7 +503,7 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 				updated = now
 			}
 			next := ""
-			if d.State == notify.StatePending {
+			if d.State == queue.StatePending {
 				at := d.NextAt
 				if at.IsZero() {
 					at = updated
@@ -531,10 +532,10 @@ func optMS(t *time.Time) string {
 }
 
 // SetDeliveryStatus implements notify.Store with statusScript.
-func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.DeliveryState, providerStatus, errorCode string, at time.Time) error {
+func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state queue.DeliveryState, providerStatus, errorCode string, at time.Time) error {
 	switch state {
-	case notify.StateDelivered, notify.StateUndelivered, notify.StateFailed:
-	case notify.StateSent:
+	case queue.StateDelivered, queue.StateUndelivered, queue.StateFailed:
+	case queue.StateSent:
 		// "sent" again (a provider's sent/queued callback) changes
 		// nothing, but the delivery must exist.
 		n, err := db.client.Exists(ctx, db.keys.delivery(id)).Result()
@@ -560,7 +561,7 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 }
 
 // FindDeliveryByID implements notify.Store.
-func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*notify.Delivery, error) {
+func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*queue.Delivery, error) {
 	m, err := db.client.HGetAll(ctx, db.keys.delivery(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis: find delivery: %w", err)
@@ -572,7 +573,7 @@ func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*notify.Delivery
 }
 
 // FindDeliveryByProviderID implements notify.Store.
-func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (*notify.Delivery, error) {
+func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (*queue.Delivery, error) {
 	id, err := db.client.HGet(ctx, db.keys.providerIDs(), providerID).Result()
 	if err == goredis.Nil {
 		return nil, incident.NotFound("delivery", providerID)
@@ -586,7 +587,7 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 // index (an address's or a recipient's entry, or it walks the broadcast's
 // or every delivery's sorted set newest first, a page at a time) and
 // filters the rest in Go.
-func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*notify.Delivery, error) {
+func (db *DB) FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*queue.Delivery, error) {
 	k := db.keys
 	index := k.deliveriesAll()
 	if f.BroadcastID != "" {
@@ -600,11 +601,11 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 	if limit <= 0 {
 		limit = defaultFindLimit
 	}
-	states := map[notify.DeliveryState]bool{}
+	states := map[queue.DeliveryState]bool{}
 	for _, s := range f.States {
 		states[s] = true
 	}
-	match := func(d *notify.Delivery) bool {
+	match := func(d *queue.Delivery) bool {
 		return (f.PageID == "" || d.PageID == f.PageID) &&
 			(f.BroadcastID == "" || d.BroadcastID == f.BroadcastID) &&
 			(f.IncidentID == "" || d.IncidentID == f.IncidentID) &&
@@ -614,7 +615,7 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 			(len(states) == 0 || states[d.State]) &&
 			(f.Since.IsZero() || !d.CreatedAt.Before(f.Since))
 	}
-	out := []*notify.Delivery{}
+	out := []*queue.Delivery{}
 	if f.BroadcastID == "" && f.Address != "" && f.Kind != "" {
 		return db.findIndexedDeliveries(ctx, db.keys.addressDeliveries(string(f.Kind), f.Address), f.Address, match, limit)
 	}
@@ -649,8 +650,8 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 // findIndexedDeliveries answers FindDeliveries for one address or one
 // recipient from its field in the address or recipient index, sorted as
 // the sorted-set walks are: newest first, then by ID, descending.
-func (db *DB) findIndexedDeliveries(ctx context.Context, key, field string, match func(*notify.Delivery) bool, limit int) ([]*notify.Delivery, error) {
-	out := []*notify.Delivery{}
+func (db *DB) findIndexedDeliveries(ctx context.Context, key, field string, match func(*queue.Delivery) bool, limit int) ([]*queue.Delivery, error) {
+	out := []*queue.Delivery{}
 	ids, err := db.client.HGet(ctx, key, field).Result()
 	if err == goredis.Nil {
 		return out, nil
@@ -683,7 +684,7 @@ const defaultFindLimit = 1000
 
 // loadDeliveries reads deliveries by ID in one pipeline, skipping IDs
 // whose hash is gone.
-func (db *DB) loadDeliveries(ctx context.Context, ids []string) ([]*notify.Delivery, error) {
+func (db *DB) loadDeliveries(ctx context.Context, ids []string) ([]*queue.Delivery, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -695,7 +696,7 @@ func (db *DB) loadDeliveries(ctx context.Context, ids []string) ([]*notify.Deliv
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("redis: load deliveries: %w", err)
 	}
-	out := make([]*notify.Delivery, 0, len(ids))
+	out := make([]*queue.Delivery, 0, len(ids))
 	for _, c := range cmds {
 		m := c.Val()
 		if len(m) == 0 {
@@ -711,16 +712,16 @@ func (db *DB) loadDeliveries(ctx context.Context, ids []string) ([]*notify.Deliv
 }
 
 // decodeDelivery rebuilds a delivery from its hash fields.
-func decodeDelivery(m map[string]string) (*notify.Delivery, error) {
+func decodeDelivery(m map[string]string) (*queue.Delivery, error) {
 	var doc deliveryDoc
 	if err := json.Unmarshal([]byte(m["j"]), &doc); err != nil {
 		return nil, fmt.Errorf("redis: decode delivery: %w", err)
 	}
-	d := &notify.Delivery{ID: doc.ID, PageID: doc.PageID, IncidentID: doc.IncidentID, UpdateID: doc.UpdateID, BroadcastID: doc.BroadcastID,
+	d := &queue.Delivery{ID: doc.ID, PageID: doc.PageID, IncidentID: doc.IncidentID, UpdateID: doc.UpdateID, BroadcastID: doc.BroadcastID,
 		MessageKind: doc.MessageKind, Kind: doc.Kind, Address: doc.Address, RecipientType: doc.RecipientType,
 		RecipientID: doc.RecipientID, Name: doc.Name, Language: doc.Language, TimeZone: doc.TimeZone, Critical: doc.Critical,
 		CreatedAt: time.UnixMilli(doc.CreatedAt).UTC(), Vars: doc.Vars,
-		State: notify.DeliveryState(m["s"]), ProviderID: m["p"], ErrorCode: m["e"], Reason: m["r"]}
+		State: queue.DeliveryState(m["s"]), ProviderID: m["p"], ErrorCode: m["e"], Reason: m["r"]}
 	d.Attempts, _ = strconv.Atoi(m["a"])
 	d.NextAt = msTime(m["n"])
 	d.UpdatedAt = d.CreatedAt

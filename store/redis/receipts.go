@@ -11,7 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Receipts kept for provider IDs no delivery has yet: a provider can call
@@ -50,12 +50,12 @@ return out
 `)
 
 // KeepReceipt implements notify.Store with keepReceiptScript.
-func (db *DB) KeepReceipt(ctx context.Context, r notify.PendingReceipt, now time.Time) error {
+func (db *DB) KeepReceipt(ctx context.Context, r queue.PendingReceipt, now time.Time) error {
 	if r.ProviderID == "" {
 		return incident.Invalid("provider_id", "a kept receipt needs a provider ID")
 	}
 	switch r.State {
-	case notify.StateDelivered, notify.StateUndelivered, notify.StateFailed:
+	case queue.StateDelivered, queue.StateUndelivered, queue.StateFailed:
 	default:
 		return incident.Invalid("state", "a kept receipt says delivered, undelivered or failed, not %q", r.State)
 	}
@@ -77,8 +77,8 @@ func (db *DB) KeepReceipt(ctx context.Context, r notify.PendingReceipt, now time
 
 // TakeReceipts implements notify.Store with takeReceiptsScript, a chunk
 // of IDs per call.
-func (db *DB) TakeReceipts(ctx context.Context, providerIDs []string, now time.Time) ([]notify.PendingReceipt, error) {
-	var out []notify.PendingReceipt
+func (db *DB) TakeReceipts(ctx context.Context, providerIDs []string, now time.Time) ([]queue.PendingReceipt, error) {
+	var out []queue.PendingReceipt
 	for len(providerIDs) > 0 {
 		chunk := providerIDs[:min(len(providerIDs), maxScriptDeliveries)]
 		providerIDs = providerIDs[len(chunk):]
@@ -100,7 +100,7 @@ func (db *DB) TakeReceipts(ctx context.Context, providerIDs []string, now time.T
 			if expires <= ms(now) {
 				continue
 			}
-			var r notify.PendingReceipt
+			var r queue.PendingReceipt
 			if err := json.Unmarshal([]byte(doc), &r); err != nil {
 				return out, fmt.Errorf("redis: decode kept receipt: %w", err)
 			}

@@ -14,7 +14,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/store/storetest"
 )
 
@@ -115,7 +114,7 @@ func TestStore(t *testing.T) {
 	}
 }
 
-// TestNotifyStore runs the notify.Store conformance suite in both modes:
+// TestNotifyStore runs the storetest.Pipeline conformance suite in both modes:
 // plans are created by the commit script, which differs between them.
 func TestNotifyStore(t *testing.T) {
 	needRedis(t)
@@ -127,7 +126,7 @@ func TestNotifyStore(t *testing.T) {
 		{"per-slot", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			storetest.RunNotify(t, func(t *testing.T) (incident.Store, notify.Store) {
+			storetest.RunNotify(t, func(t *testing.T) (incident.Store, storetest.Pipeline) {
 				db := openTest(t, testPrefix(t))
 				db.perSlot = tt.perSlot
 				return db, db

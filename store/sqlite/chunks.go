@@ -11,7 +11,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Planned deliveries wait in chunks (migration 0005): one delivery_chunks
@@ -33,7 +34,7 @@ const chunkFormat = 1
 // chunkDelivery is one delivery as a chunk keeps it.
 type chunkDelivery struct {
 	rid       int64
-	key       any // idKey: the 12 bytes of a notify.DeliveryID, or text
+	key       any // idKey: the 12 bytes of a queue.DeliveryID, or text
 	address   string
 	recipient string
 	info      []byte // encodeInfo's bytes
@@ -54,7 +55,7 @@ func appendString(buf []byte, s string) []byte {
 // encodeChunk appends the data of a chunk whose first delivery's rid is
 // first: a format byte, then per delivery its rid as the distance from the
 // previous one's, its ID (a 0 byte and the 12 bytes of a
-// notify.DeliveryID, or a 1 byte and the text), then address, recipient
+// queue.DeliveryID, or a 1 byte and the text), then address, recipient
 // ID, info, error code and reason, each length-prefixed. It is written by
 // hand, as encodeInfo is: this runs for every planned delivery.
 func encodeChunk(buf []byte, first int64, ds []chunkDelivery) []byte {
@@ -181,8 +182,8 @@ func sameKey(a, b any) bool {
 // chunkRow is a delivery_chunks row without its data.
 type chunkRow struct {
 	id, grp                      int64
-	kind                         notify.Kind
-	state                        notify.DeliveryState // pending or cancelled
+	kind                         channel.Kind
+	state                        queue.DeliveryState // pending or cancelled
 	n, taken                     int
 	firstRID, lastRID            int64
 	nextAt, createdAt, updatedAt int64
@@ -198,7 +199,7 @@ func scanChunk(s scanner, extra ...any) (*chunkRow, error) {
 	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
-	c.kind, c.state = notify.Kind(kind), notify.DeliveryState(state)
+	c.kind, c.state = channel.Kind(kind), queue.DeliveryState(state)
 	return &c, nil
 }
 
@@ -220,10 +221,10 @@ func (c *chunkRow) waiting(ctx context.Context, q interface {
 	return ds, nil
 }
 
-// delivery returns the notify.Delivery a waiting chunk delivery is: pending,
+// delivery returns the queue.Delivery a waiting chunk delivery is: pending,
 // or cancelled with its plan, never attempted.
-func (c *chunkRow) delivery(g group, cd chunkDelivery) (*notify.Delivery, error) {
-	d := &notify.Delivery{ID: idString(cd.key), PageID: g.PageID, IncidentID: g.IncidentID, UpdateID: g.UpdateID,
+func (c *chunkRow) delivery(g group, cd chunkDelivery) (*queue.Delivery, error) {
+	d := &queue.Delivery{ID: idString(cd.key), PageID: g.PageID, IncidentID: g.IncidentID, UpdateID: g.UpdateID,
 		BroadcastID: g.BroadcastID, MessageKind: g.MessageKind, Kind: c.kind, Address: cd.address, RecipientID: cd.recipient,
 		State: c.state, NextAt: fromMS(c.nextAt), CreatedAt: fromMS(c.createdAt), UpdatedAt: fromMS(c.updatedAt),
 		ErrorCode: cd.errorCode, Reason: cd.reason}
@@ -236,9 +237,9 @@ func (c *chunkRow) delivery(g group, cd chunkDelivery) (*notify.Delivery, error)
 // chunkKey is what the deliveries of one chunk share.
 type chunkKey struct {
 	grp                    int64
-	kind                   notify.Kind
+	kind                   channel.Kind
 	next, created, updated int64
-	rtype                  notify.RecipientType
+	rtype                  queue.RecipientType
 }
 
 // writeChunks packs rs (pending deliveries with their rids and groups, in
@@ -309,7 +310,7 @@ func (db *DB) writeChunks(ctx context.Context, tx *sql.Tx, rs []newRow) error {
 // (rows, which the ID levels index, are checked there as before). It lives
 // in memory beside the writer and is built from the plan's chunks when the
 // lease is new to it, so a planner that takes over after a crash, or after
-// another process, starts from what is stored. A notify.DeliveryID's 12
+// another process, starts from what is stored. A queue.DeliveryID's 12
 // bytes are kept as 8 + 4; other IDs, and an ID whose first 8 bytes another
 // one has, go in more.
 //
@@ -464,11 +465,11 @@ func (db *DB) forgetPlanSet(bid string) {
 type chunkFilter struct {
 	groups    string // a subquery for the group IDs, "" for any
 	groupArgs []any
-	kind      notify.Kind
+	kind      channel.Kind
 	address   string
 	recipient string
 	since     int64 // 0: any
-	states    []notify.DeliveryState
+	states    []queue.DeliveryState
 }
 
 // waitingDeliveries returns up to limit (≤ 0: all) of the chunks'
@@ -478,12 +479,12 @@ type chunkFilter struct {
 func (db *DB) waitingDeliveries(ctx context.Context, tx *sql.Tx, f chunkFilter, limit int) ([]ridDelivery, error) {
 	var states []any
 	for _, s := range f.states {
-		if s == notify.StatePending || s == notify.StateCancelled {
+		if s == queue.StatePending || s == queue.StateCancelled {
 			states = append(states, string(s))
 		}
 	}
 	if len(f.states) == 0 {
-		states = []any{string(notify.StatePending), string(notify.StateCancelled)}
+		states = []any{string(queue.StatePending), string(queue.StateCancelled)}
 	}
 	if len(states) == 0 {
 		return nil, nil
@@ -545,7 +546,7 @@ func (db *DB) waitingDeliveries(ctx context.Context, tx *sql.Tx, f chunkFilter, 
 // findWaiting returns the waiting chunk delivery with ID id, or nil. No
 // index leads to it: this reads every chunk, which is why only the rare
 // lookups of a delivery not yet claimed come here.
-func (db *DB) findWaiting(ctx context.Context, tx *sql.Tx, id string) (*notify.Delivery, error) {
+func (db *DB) findWaiting(ctx context.Context, tx *sql.Tx, id string) (*queue.Delivery, error) {
 	key := idKey(id)
 	rows, err := tx.QueryContext(ctx, "SELECT "+chunkColumns+", data FROM delivery_chunks")
 	if err != nil {

@@ -12,17 +12,18 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/queue"
 )
 
 // How a delivery is stored (see migration 0003): its ID as 12 bytes when it
-// is a notify.DeliveryID, what a plan's deliveries share in a delivery
+// is a queue.DeliveryID, what a plan's deliveries share in a delivery
 // group, and the fields only the dispatcher reads in one compact BLOB.
 
 // ---- IDs ----
 
 // idKey returns the deliveries.id value for a delivery ID: the 12 bytes of
-// a notify.DeliveryID (24 lowercase hex digits), any other ID as text. Only
+// a queue.DeliveryID (24 lowercase hex digits), any other ID as text. Only
 // lowercase is decoded, so hex.EncodeToString gives every BLOB back as the
 // string it came from, and a BLOB never equals a TEXT.
 func idKey(id string) any {
@@ -46,7 +47,7 @@ func isLowerHex(s string) bool {
 }
 
 // idHash returns the 63-bit key the ID levels index an ID (idKey's value)
-// by: the first 8 bytes of a notify.DeliveryID (already a hash), FNV-1a of
+// by: the first 8 bytes of a queue.DeliveryID (already a hash), FNV-1a of
 // any other ID.
 func idHash(key any) int64 {
 	if b, ok := key.([]byte); ok && len(b) >= 8 {
@@ -69,11 +70,11 @@ func idString(v any) string {
 	}
 }
 
-// derivedID reports whether d's ID is notify.DeliveryID(update, kind,
+// derivedID reports whether d's ID is queue.DeliveryID(update, kind,
 // address): such a delivery can be found from its incident's updates, kind
 // and address without an address index (deliveries.odd is the opposite).
-func derivedID(d *notify.Delivery) bool {
-	return len(d.ID) == 24 && d.ID == notify.DeliveryID(d.UpdateID, d.Kind, d.Address)
+func derivedID(d *queue.Delivery) bool {
+	return len(d.ID) == 24 && d.ID == queue.DeliveryID(d.UpdateID, d.Kind, d.Address)
 }
 
 // ---- leases ----
@@ -103,7 +104,7 @@ func parseLease(s string) (rid, token int64, ok bool) {
 // length-prefixed strings, a flags byte (bit 0: critical), and the vars as a
 // count and length-prefixed key/value pairs. It is written by hand because
 // encoding/json per row was a visible share of planning a million rows.
-func encodeInfo(buf []byte, d *notify.Delivery) []byte {
+func encodeInfo(buf []byte, d *queue.Delivery) []byte {
 	buf = append(buf, 1)
 	for _, s := range []string{string(d.RecipientType), d.Name, d.Language, d.TimeZone} {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
@@ -127,7 +128,7 @@ func encodeInfo(buf []byte, d *notify.Delivery) []byte {
 var errInfo = errors.New("malformed info")
 
 // decodeInfo fills d from encodeInfo's bytes.
-func decodeInfo(b []byte, d *notify.Delivery) error {
+func decodeInfo(b []byte, d *queue.Delivery) error {
 	if len(b) == 0 || b[0] != 1 {
 		return errInfo
 	}
@@ -149,7 +150,7 @@ func decodeInfo(b []byte, d *notify.Delivery) error {
 		}
 		fields[i] = s
 	}
-	d.RecipientType, d.Name, d.Language, d.TimeZone = notify.RecipientType(fields[0]), fields[1], fields[2], fields[3]
+	d.RecipientType, d.Name, d.Language, d.TimeZone = queue.RecipientType(fields[0]), fields[1], fields[2], fields[3]
 	if len(b) == 0 {
 		return errInfo
 	}
@@ -179,16 +180,16 @@ func decodeInfo(b []byte, d *notify.Delivery) error {
 // group is a delivery_groups row: what a plan's deliveries share.
 type group struct {
 	BroadcastID, PageID, IncidentID, UpdateID string
-	MessageKind                               notify.MessageKind
+	MessageKind                               queue.MessageKind
 }
 
-func groupOf(d *notify.Delivery) group {
+func groupOf(d *queue.Delivery) group {
 	return group{d.BroadcastID, d.PageID, d.IncidentID, d.UpdateID, d.MessageKind}
 }
 
 // groupIDs returns the group IDs of ds's groups, creating the missing ones
 // in tx. It does not cache what it creates: tx may yet roll back.
-func groupIDs(ctx context.Context, tx *sql.Tx, ds []*notify.Delivery) (map[group]int64, error) {
+func groupIDs(ctx context.Context, tx *sql.Tx, ds []*queue.Delivery) (map[group]int64, error) {
 	ids := map[group]int64{}
 	var last group
 	for i, d := range ds {
@@ -233,7 +234,7 @@ func (db *DB) group(ctx context.Context, q interface {
 	if err != nil {
 		return group{}, fmt.Errorf("sqlite: delivery group %d: %w", id, err)
 	}
-	g.MessageKind = notify.MessageKind(mk)
+	g.MessageKind = queue.MessageKind(mk)
 	db.groupMu.Lock()
 	if db.groups == nil {
 		db.groups = map[int64]group{}
@@ -257,7 +258,7 @@ const deliveryFrom = ` FROM deliveries d JOIN delivery_groups g ON g.id = d.grp`
 // ridDelivery is a delivery with its rid, which orders deliveries of the
 // same CreatedAt.
 type ridDelivery struct {
-	d   *notify.Delivery
+	d   *queue.Delivery
 	rid int64
 }
 
@@ -281,14 +282,14 @@ func sortNewestFirst(ds []ridDelivery) {
 }
 
 // scanDelivery reads deliveryColumns.
-func scanDelivery(s scanner) (*notify.Delivery, error) {
+func scanDelivery(s scanner) (*queue.Delivery, error) {
 	d, _, err := scanDeliveryRID(s)
 	return d, err
 }
 
 // scanDeliveryRID reads deliveryColumns and returns the row's rid too.
-func scanDeliveryRID(s scanner) (*notify.Delivery, int64, error) {
-	var d notify.Delivery
+func scanDeliveryRID(s scanner) (*queue.Delivery, int64, error) {
+	var d queue.Delivery
 	var rid int64
 	var id any
 	var msgKind, kind, state string
@@ -303,7 +304,7 @@ func scanDeliveryRID(s scanner) (*notify.Delivery, int64, error) {
 	if err := decodeInfo(info, &d); err != nil {
 		return nil, 0, fmt.Errorf("delivery %s: %w", d.ID, err)
 	}
-	d.MessageKind, d.Kind, d.State = notify.MessageKind(msgKind), notify.Kind(kind), notify.DeliveryState(state)
+	d.MessageKind, d.Kind, d.State = queue.MessageKind(msgKind), channel.Kind(kind), queue.DeliveryState(state)
 	d.NextAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), fromMS(updated)
 	d.SentAt, d.DeliveredAt = fromMSPtr(sent), fromMSPtr(delivered)
 	return &d, rid, nil

@@ -4,24 +4,25 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/queue"
 )
 
 func TestInfoRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
-		d    notify.Delivery
+		d    queue.Delivery
 	}{
-		{"empty", notify.Delivery{}},
-		{"customer", notify.Delivery{RecipientType: notify.FromCustomer, Name: "Kovács Éva", Language: "hu", TimeZone: "Europe/Budapest"}},
-		{"critical with vars", notify.Delivery{RecipientType: notify.FromSubscriber, Critical: true,
+		{"empty", queue.Delivery{}},
+		{"customer", queue.Delivery{RecipientType: queue.FromCustomer, Name: "Kovács Éva", Language: "hu", TimeZone: "Europe/Budapest"}},
+		{"critical with vars", queue.Delivery{RecipientType: queue.FromSubscriber, Critical: true,
 			Vars: map[string]string{"code": "123456", "link": "https://status.acme.test/c?t=x", "": ""}}},
-		{"long name", notify.Delivery{Name: string(make([]byte, 300))}},
+		{"long name", queue.Delivery{Name: string(make([]byte, 300))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := encodeInfo(nil, &tt.d)
-			var got notify.Delivery
+			var got queue.Delivery
 			if err := decodeInfo(b, &got); err != nil {
 				t.Fatal(err)
 			}
@@ -29,7 +30,7 @@ func TestInfoRoundTrip(t *testing.T) {
 				t.Errorf("decodeInfo(encodeInfo(%+v)) = %+v", tt.d, got)
 			}
 			for n := range len(b) {
-				var d notify.Delivery
+				var d queue.Delivery
 				if err := decodeInfo(b[:n], &d); err == nil {
 					t.Errorf("decodeInfo of %d of %d bytes: no error", n, len(b))
 				}
@@ -61,13 +62,13 @@ func TestLease(t *testing.T) {
 }
 
 func TestIDKey(t *testing.T) {
-	for _, id := range []string{notify.DeliveryID("u1", notify.SMS, "+3620"), "ABCDEF0123456789ABCDEF01", "abc", "", "zzzzzzzzzzzzzzzzzzzzzzzz"} {
+	for _, id := range []string{queue.DeliveryID("u1", channel.SMS, "+3620"), "ABCDEF0123456789ABCDEF01", "abc", "", "zzzzzzzzzzzzzzzzzzzzzzzz"} {
 		t.Run(id, func(t *testing.T) {
 			key := idKey(id)
 			if got := idString(key); got != id {
 				t.Errorf("idString(idKey(%q)) = %q", id, got)
 			}
-			if _, blob := key.([]byte); blob != (id == notify.DeliveryID("u1", notify.SMS, "+3620")) {
+			if _, blob := key.([]byte); blob != (id == queue.DeliveryID("u1", channel.SMS, "+3620")) {
 				t.Errorf("idKey(%q) stored as BLOB: %v", id, blob)
 			}
 		})

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
 // TestUpgradeFromRowsPerDelivery opens a file written before chunks
@@ -39,10 +40,10 @@ func TestUpgradeFromRowsPerDelivery(t *testing.T) {
 		}
 	}
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	d := &notify.Delivery{PageID: "p1", IncidentID: "i1", UpdateID: "u1", BroadcastID: "b1", MessageKind: notify.KindAck,
-		Kind: notify.SMS, Address: "+36201234567", RecipientType: notify.FromCustomer, RecipientID: "c1", Name: "Éva",
-		Language: "hu", TimeZone: "Europe/Budapest", State: notify.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
-	d.ID = notify.DeliveryID(d.UpdateID, d.Kind, d.Address)
+	d := &queue.Delivery{PageID: "p1", IncidentID: "i1", UpdateID: "u1", BroadcastID: "b1", MessageKind: queue.KindAck,
+		Kind: channel.SMS, Address: "+36201234567", RecipientType: queue.FromCustomer, RecipientID: "c1", Name: "Éva",
+		Language: "hu", TimeZone: "Europe/Budapest", State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
+	d.ID = queue.DeliveryID(d.UpdateID, d.Kind, d.Address)
 	key := idKey(d.ID)
 	for _, q := range []struct {
 		sql  string
@@ -74,16 +75,16 @@ func TestUpgradeFromRowsPerDelivery(t *testing.T) {
 		t.Errorf("after migration: next rid %d, IDs waiting %d; want 42 and 1", next, waiting)
 	}
 	got, err := db.FindDeliveryByID(ctx, d.ID)
-	if err != nil || got.Name != d.Name || got.State != notify.StatePending {
+	if err != nil || got.Name != d.Name || got.State != queue.StatePending {
 		t.Fatalf("FindDeliveryByID = %+v, %v", got, err)
 	}
-	claimed, err := db.ClaimDeliveries(ctx, notify.SMS, now, time.Minute, 10)
+	claimed, err := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10)
 	if err != nil || len(claimed) != 1 || claimed[0].ID != d.ID {
 		t.Fatalf("ClaimDeliveries = %v, %v; want the old row", claimed, err)
 	}
-	conf := &notify.Delivery{ID: "confirm-1", PageID: "p1", UpdateID: "c", MessageKind: notify.KindConfirm, Kind: notify.SMS,
-		Address: "+36209999999", State: notify.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
-	if n, err := db.EnqueueDeliveries(ctx, []*notify.Delivery{conf}); err != nil || n != 1 {
+	conf := &queue.Delivery{ID: "confirm-1", PageID: "p1", UpdateID: "c", MessageKind: queue.KindConfirm, Kind: channel.SMS,
+		Address: "+36209999999", State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
+	if n, err := db.EnqueueDeliveries(ctx, []*queue.Delivery{conf}); err != nil || n != 1 {
 		t.Fatalf("EnqueueDeliveries = %d, %v", n, err)
 	}
 	var rid int64

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
 // The delivery queue: plans (one per broadcast), deliveries claimed with a
@@ -41,13 +42,13 @@ func newLease() string {
 
 type countKey struct {
 	broadcast string
-	kind      notify.Kind
-	state     notify.DeliveryState
+	kind      channel.Kind
+	state     queue.DeliveryState
 }
 
 type reasonKey struct {
 	broadcast string
-	kind      notify.Kind
+	kind      channel.Kind
 	reason    string
 }
 
@@ -62,14 +63,14 @@ func newTally() *tally {
 }
 
 // countsReason reports whether Progress counts a state's reasons.
-func countsReason(s notify.DeliveryState) bool {
-	return s == notify.StateSuppressed || s == notify.StateFailed
+func countsReason(s queue.DeliveryState) bool {
+	return s == queue.StateSuppressed || s == queue.StateFailed
 }
 
 // move records one delivery of a broadcast leaving from (none when "") for
 // to, with reason (counted for suppressed and failed). Deliveries outside a
 // plan have no counters.
-func (t *tally) move(broadcast string, kind notify.Kind, from, to notify.DeliveryState, reason string) {
+func (t *tally) move(broadcast string, kind channel.Kind, from, to queue.DeliveryState, reason string) {
 	if broadcast == "" || from == to {
 		return
 	}
@@ -213,12 +214,12 @@ func byIDArgs(id string) []any {
 // newRow is a delivery about to be written, as a row (writeRows) or into a
 // chunk (writeChunks).
 type newRow struct {
-	d        *notify.Delivery
+	d        *queue.Delivery
 	key      any   // idKey
 	k        int64 // idHash
 	rid      int64
 	grp      int64
-	state    notify.DeliveryState
+	state    queue.DeliveryState
 	wake     int64 // wake_at: NextAt, or the lease's end while sending
 	updated  int64
 	attempts int
@@ -229,7 +230,7 @@ type newRow struct {
 // known: not in skip (a plan's ID set, or nil) and not a row. Rows are
 // asked about through the ID filter, and only the IDs it cannot rule out
 // are looked up in SQL.
-func (db *DB) freshDeliveries(ctx context.Context, tx *sql.Tx, ds []*notify.Delivery, skip *planIDs) ([]newRow, error) {
+func (db *DB) freshDeliveries(ctx context.Context, tx *sql.Tx, ds []*queue.Delivery, skip *planIDs) ([]newRow, error) {
 	uniq := make([]newRow, 0, len(ds))
 	seen := make(map[string]struct{}, len(ds))
 	for _, d := range ds {
@@ -414,7 +415,7 @@ func (db *DB) placeRows(ctx context.Context, tx *sql.Tx, rs []newRow, t *tally) 
 	if len(rs) == 0 {
 		return nil
 	}
-	ds := make([]*notify.Delivery, len(rs))
+	ds := make([]*queue.Delivery, len(rs))
 	for i := range rs {
 		ds[i] = rs[i].d
 	}
@@ -436,7 +437,7 @@ func (db *DB) placeRows(ctx context.Context, tx *sql.Tx, rs []newRow, t *tally) 
 		r.rid, r.grp = first+int64(i), lastID
 		r.state = r.d.State
 		if r.state == "" {
-			r.state = notify.StatePending
+			r.state = queue.StatePending
 		}
 		r.wake = ms(r.d.NextAt)
 		r.updated = ms(r.d.UpdatedAt)
@@ -446,12 +447,12 @@ func (db *DB) placeRows(ctx context.Context, tx *sql.Tx, rs []newRow, t *tally) 
 }
 
 // checkDeliveries validates what the store relies on.
-func checkDeliveries(ds []*notify.Delivery) error {
+func checkDeliveries(ds []*queue.Delivery) error {
 	for _, d := range ds {
 		if d.ID == "" || d.Kind == "" {
 			return incident.Invalid("deliveries", "a delivery needs an ID and a channel")
 		}
-		if d.State != "" && d.State != notify.StatePending && d.State.Open() {
+		if d.State != "" && d.State != queue.StatePending && d.State.Open() {
 			return incident.Invalid("deliveries", "delivery %s: a new delivery is pending or final, not %s", d.ID, d.State)
 		}
 	}
@@ -459,7 +460,7 @@ func checkDeliveries(ds []*notify.Delivery) error {
 }
 
 // EnqueueDeliveries implements notify.Store.
-func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int, error) {
+func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*queue.Delivery) (int, error) {
 	if len(ds) == 0 {
 		return 0, nil
 	}
@@ -518,9 +519,9 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*notify.Delivery) (int
 
 const planColumns = `b.id, b.page_id, b.incident_id, b.update_id, b.kind, b.created_at, p.state, p.cursor, p.planned`
 
-func scanPlan(s scanner, extra ...any) (*notify.Plan, error) {
+func scanPlan(s scanner, extra ...any) (*queue.Plan, error) {
 	var b incident.Broadcast
-	var p notify.Plan
+	var p queue.Plan
 	var kind, state string
 	var created int64
 	dest := []any{&b.ID, &b.PageID, &b.IncidentID, &b.UpdateID, &kind, &created, &state, &p.Cursor, &p.Planned}
@@ -528,13 +529,13 @@ func scanPlan(s scanner, extra ...any) (*notify.Plan, error) {
 		return nil, err
 	}
 	b.Kind, b.CreatedAt = incident.BroadcastKind(kind), fromMS(created)
-	p.Broadcast, p.State = &b, notify.PlanState(state)
+	p.Broadcast, p.State = &b, queue.PlanState(state)
 	return &p, nil
 }
 
 // ClaimPlan implements notify.Store: the oldest claimable plan by commit order.
-func (db *DB) ClaimPlan(ctx context.Context, now time.Time, lease time.Duration) (*notify.Plan, error) {
-	var plan *notify.Plan
+func (db *DB) ClaimPlan(ctx context.Context, now time.Time, lease time.Duration) (*queue.Plan, error) {
+	var plan *queue.Plan
 	err := db.write(ctx, "claim plan", func(tx *sql.Tx) error {
 		token := newLease()
 		var seq int64
@@ -561,7 +562,7 @@ func (db *DB) ClaimPlan(ctx context.Context, now time.Time, lease time.Duration)
 }
 
 // SavePlanBatch implements notify.Store.
-func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.Time, lease time.Duration) (int, error) {
+func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Time, lease time.Duration) (int, error) {
 	if b == nil || b.Plan == nil || b.Plan.Broadcast == nil {
 		return 0, incident.Invalid("plan", "a batch needs its plan")
 	}
@@ -592,7 +593,7 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 		} else if err != nil {
 			return fmt.Errorf("sqlite: save plan batch: %w", err)
 		}
-		if state != string(notify.PlanPending) {
+		if state != string(queue.PlanPending) {
 			db.forgetPlanSet(bid)
 			return incident.Errorf(incident.ECONFLICT, "plan of broadcast %s is %s", bid, state)
 		}
@@ -613,7 +614,7 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 		// final state (suppressed before it went) is a row at once.
 		var rows, waiting []newRow
 		for _, r := range fresh {
-			if r.state == notify.StatePending {
+			if r.state == queue.StatePending {
 				waiting = append(waiting, r)
 			} else {
 				rows = append(rows, r)
@@ -629,9 +630,9 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 			return err
 		}
 		created = len(fresh)
-		newState := notify.PlanPending
+		newState := queue.PlanPending
 		if b.Done {
-			newState = notify.PlanDone
+			newState = queue.PlanDone
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE plans SET cursor = ?, planned = planned + ?, lease_until = ?, state = ?,
 			updated_at = max(updated_at, ?) WHERE broadcast_id = ?`,
@@ -656,7 +657,7 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 
 // FindPlan implements notify.Store. The lease token stays private to the
 // planner that claimed it.
-func (db *DB) FindPlan(ctx context.Context, broadcastID string) (*notify.Plan, error) {
+func (db *DB) FindPlan(ctx context.Context, broadcastID string) (*queue.Plan, error) {
 	p, err := scanPlan(db.r.QueryRowContext(ctx, "SELECT "+planColumns+` FROM plans p JOIN broadcasts b ON b.id = p.broadcast_id
 		WHERE p.broadcast_id = ?`, broadcastID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -668,14 +669,14 @@ func (db *DB) FindPlan(ctx context.Context, broadcastID string) (*notify.Plan, e
 }
 
 // FindPlans implements notify.Store, in FindBroadcasts' order.
-func (db *DB) FindPlans(ctx context.Context, incidentID string) ([]*notify.Plan, error) {
+func (db *DB) FindPlans(ctx context.Context, incidentID string) ([]*queue.Plan, error) {
 	rows, err := db.r.QueryContext(ctx, "SELECT "+planColumns+` FROM plans p JOIN broadcasts b ON b.id = p.broadcast_id
 		WHERE p.incident_id = ? ORDER BY b.created_at, b.seq`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find plans: %w", err)
 	}
 	defer rows.Close()
-	out := []*notify.Plan{}
+	out := []*queue.Plan{}
 	for rows.Next() {
 		p, err := scanPlan(rows)
 		if err != nil {
@@ -721,7 +722,7 @@ func (db *DB) CancelPlan(ctx context.Context, broadcastID string, now time.Time)
 }
 
 // Progress implements notify.Store from the plan row and its counters.
-func (db *DB) Progress(ctx context.Context, broadcastID string) (*notify.Progress, error) {
+func (db *DB) Progress(ctx context.Context, broadcastID string) (*queue.Progress, error) {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: progress: %w", err)
@@ -735,22 +736,22 @@ func (db *DB) Progress(ctx context.Context, broadcastID string) (*notify.Progres
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: progress of %s: %w", broadcastID, err)
 	}
-	out := &notify.Progress{BroadcastID: broadcastID, IncidentID: p.Broadcast.IncidentID, Kind: p.Broadcast.Kind, State: p.State,
-		Planned: p.Planned, Counts: map[notify.Kind]map[notify.DeliveryState]int{}, Reasons: map[notify.Kind]map[string]int{},
+	out := &queue.Progress{BroadcastID: broadcastID, IncidentID: p.Broadcast.IncidentID, Kind: p.Broadcast.Kind, State: p.State,
+		Planned: p.Planned, Counts: map[channel.Kind]map[queue.DeliveryState]int{}, Reasons: map[channel.Kind]map[string]int{},
 		CreatedAt: p.Broadcast.CreatedAt, UpdatedAt: fromMS(updated)}
 	for _, q := range []struct {
 		sql string
 		add func(kind, key string, n int)
 	}{
 		{"SELECT kind, state, n FROM delivery_counts WHERE broadcast_id = ? AND n != 0", func(kind, key string, n int) {
-			k := notify.Kind(kind)
+			k := channel.Kind(kind)
 			if out.Counts[k] == nil {
-				out.Counts[k] = map[notify.DeliveryState]int{}
+				out.Counts[k] = map[queue.DeliveryState]int{}
 			}
-			out.Counts[k][notify.DeliveryState(key)] = n
+			out.Counts[k][queue.DeliveryState(key)] = n
 		}},
 		{"SELECT kind, reason, n FROM delivery_reasons WHERE broadcast_id = ? AND n != 0", func(kind, key string, n int) {
-			k := notify.Kind(kind)
+			k := channel.Kind(kind)
 			if out.Reasons[k] == nil {
 				out.Reasons[k] = map[string]int{}
 			}
@@ -817,7 +818,7 @@ const (
 // oldest first through their partial indexes, and the n oldest deliveries
 // across the two are claimed: rows with one UPDATE … RETURNING, chunk
 // deliveries by writing their rows, already sending under the claim.
-func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Time, lease time.Duration, n int) ([]*notify.Delivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.Time, lease time.Duration, n int) ([]*queue.Delivery, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -825,7 +826,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 		return nil, err
 	}
 	token := newToken()
-	var out []*notify.Delivery
+	var out []*queue.Delivery
 	err := db.write(ctx, "claim deliveries", func(tx *sql.Tx) error {
 		rowTimes, err := findAll(ctx, tx, "due deliveries", func(s scanner) (int64, error) {
 			var at int64
@@ -873,14 +874,14 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind notify.Kind, now time.Ti
 		return nil, err
 	}
 	// RETURNING comes in rowid order; hand them out in due order.
-	slices.SortStableFunc(out, func(a, b *notify.Delivery) int { return a.NextAt.Compare(b.NextAt) })
+	slices.SortStableFunc(out, func(a, b *queue.Delivery) int { return a.NextAt.Compare(b.NextAt) })
 	return out, nil
 }
 
 // claimRows claims the k oldest due rows of kind (claimSQL walks the same
 // order as ClaimDeliveries' look at them, inside the same transaction).
-func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind notify.Kind, now time.Time, lease time.Duration, token int64, k int,
-	t *tally) ([]*notify.Delivery, error) {
+func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind channel.Kind, now time.Time, lease time.Duration, token int64, k int,
+	t *tally) ([]*queue.Delivery, error) {
 	st := tx.StmtContext(ctx, db.stmts.claim)
 	defer st.Close()
 	rows, err := st.QueryContext(ctx, ms(now.Add(lease)), token, ms(now), string(kind), ms(now), k)
@@ -889,14 +890,14 @@ func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind notify.Kind, now t
 	}
 	defer rows.Close()
 	type claimed struct {
-		d         *notify.Delivery
+		d         *queue.Delivery
 		grp       int64
 		reclaimed bool
 	}
 	cs := make([]claimed, 0, k)
 	for rows.Next() {
 		var c claimed
-		var d notify.Delivery
+		var d queue.Delivery
 		var rid int64
 		var id any
 		var kind string
@@ -907,7 +908,7 @@ func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind notify.Kind, now t
 			&d.ErrorCode, &d.Reason, &created, &sent, &delivered, &c.reclaimed); err != nil {
 			return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
 		}
-		d.ID, d.Kind, d.State, d.Lease = idString(id), notify.Kind(kind), notify.StateSending, leaseString(rid, token)
+		d.ID, d.Kind, d.State, d.Lease = idString(id), channel.Kind(kind), queue.StateSending, leaseString(rid, token)
 		if err := decodeInfo(info, &d); err != nil {
 			return nil, fmt.Errorf("sqlite: claim delivery %s: %w", d.ID, err)
 		}
@@ -920,7 +921,7 @@ func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind notify.Kind, now t
 		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
 	}
 	rows.Close()
-	out := make([]*notify.Delivery, len(cs))
+	out := make([]*queue.Delivery, len(cs))
 	for i, c := range cs {
 		g, err := db.group(ctx, tx, c.grp)
 		if err != nil {
@@ -928,7 +929,7 @@ func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind notify.Kind, now t
 		}
 		c.d.BroadcastID, c.d.PageID, c.d.IncidentID, c.d.UpdateID, c.d.MessageKind = g.BroadcastID, g.PageID, g.IncidentID, g.UpdateID, g.MessageKind
 		if !c.reclaimed {
-			t.move(g.BroadcastID, c.d.Kind, notify.StatePending, notify.StateSending, "")
+			t.move(g.BroadcastID, c.d.Kind, queue.StatePending, queue.StateSending, "")
 		}
 		out[i] = c.d
 	}
@@ -939,7 +940,7 @@ func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind notify.Kind, now t
 // their rows, sending under token with their first attempt counted, and
 // moves the chunk's front past them (deleting it when none wait).
 func (db *DB) takeFromChunk(ctx context.Context, tx *sql.Tx, c *chunkRow, k int, now time.Time, lease time.Duration, token int64,
-	t *tally) ([]*notify.Delivery, error) {
+	t *tally) ([]*queue.Delivery, error) {
 	cds, err := c.waiting(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -951,7 +952,7 @@ func (db *DB) takeFromChunk(ctx context.Context, tx *sql.Tx, c *chunkRow, k int,
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*notify.Delivery, k)
+	out := make([]*queue.Delivery, k)
 	rs := make([]newRow, k)
 	wake, at := ms(now.Add(lease)), ms(now)
 	for i, cd := range cds[:k] {
@@ -959,11 +960,11 @@ func (db *DB) takeFromChunk(ctx context.Context, tx *sql.Tx, c *chunkRow, k int,
 		if err != nil {
 			return nil, err
 		}
-		d.State, d.Attempts, d.UpdatedAt, d.Lease = notify.StateSending, 1, now, leaseString(cd.rid, token)
+		d.State, d.Attempts, d.UpdatedAt, d.Lease = queue.StateSending, 1, now, leaseString(cd.rid, token)
 		out[i] = d
-		rs[i] = newRow{d: d, key: cd.key, k: idHash(cd.key), rid: cd.rid, grp: c.grp, state: notify.StateSending, wake: wake,
+		rs[i] = newRow{d: d, key: cd.key, k: idHash(cd.key), rid: cd.rid, grp: c.grp, state: queue.StateSending, wake: wake,
 			updated: at, attempts: 1, token: token}
-		t.move(g.BroadcastID, c.kind, notify.StatePending, notify.StateSending, "")
+		t.move(g.BroadcastID, c.kind, queue.StatePending, queue.StateSending, "")
 	}
 	if err := db.writeRows(ctx, tx, rs); err != nil {
 		return nil, err
@@ -1012,12 +1013,12 @@ func finishSQL(n int) string {
 
 // FinishDeliveries implements notify.Store: one UPDATE per chunk of up to
 // 256 deliveries, all in one transaction, and the counters once.
-func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error {
+func (db *DB) FinishDeliveries(ctx context.Context, ds []*queue.Delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
 	for _, d := range ds {
-		if d.State == notify.StateSending || d.State == "" {
+		if d.State == queue.StateSending || d.State == "" {
 			return incident.Invalid("state", "delivery %s: finish with a final state or pending, not %q", d.ID, d.State)
 		}
 	}
@@ -1085,7 +1086,7 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*notify.Delivery) error
 					st.Close()
 					return err
 				}
-				t.move(g.BroadcastID, notify.Kind(kind), notify.StateSending, notify.DeliveryState(state), reason)
+				t.move(g.BroadcastID, channel.Kind(kind), queue.StateSending, queue.DeliveryState(state), reason)
 			}
 			err = res.Err()
 			res.Close()
@@ -1117,10 +1118,10 @@ var existsSQL = "SELECT 1 FROM deliveries WHERE " + byID("")
 // receipt, so the order receipts arrive in cannot move one backwards. A
 // delivery still waiting in a chunk has no row and no provider ID, so no
 // receipt can name it; it reads as unknown here.
-func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.DeliveryState, providerStatus, errorCode string, at time.Time) error {
+func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state queue.DeliveryState, providerStatus, errorCode string, at time.Time) error {
 	switch state {
-	case notify.StateDelivered, notify.StateUndelivered, notify.StateFailed:
-	case notify.StateSent:
+	case queue.StateDelivered, queue.StateUndelivered, queue.StateFailed:
+	case queue.StateSent:
 		if _, err := db.FindDeliveryByID(ctx, id); err != nil {
 			return err
 		}
@@ -1129,11 +1130,11 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 		return incident.Invalid("state", "a receipt says delivered, undelivered or failed, not %q", state)
 	}
 	reason := ""
-	if state != notify.StateDelivered {
+	if state != queue.StateDelivered {
 		reason = providerStatus
 	}
 	var delivered sql.NullInt64
-	if state == notify.StateDelivered {
+	if state == queue.StateDelivered {
 		delivered = sql.NullInt64{Int64: ms(at), Valid: true}
 	}
 	if err := db.prepare(ctx); err != nil {
@@ -1161,7 +1162,7 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 			return err
 		}
 		t := newTally()
-		t.move(g.BroadcastID, notify.Kind(kind), notify.StateSent, state, newReason)
+		t.move(g.BroadcastID, channel.Kind(kind), queue.StateSent, state, newReason)
 		return db.applyTally(ctx, tx, t, at)
 	})
 }
@@ -1173,7 +1174,7 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state notify.Del
 // the chunks, which no index leads through: only lookups of deliveries not
 // yet claimed pay for that, and nothing on a hot path makes them (links
 // and receipts name sent deliveries, which have rows).
-func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*notify.Delivery, error) {
+func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*queue.Delivery, error) {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find delivery %s: %w", id, err)
@@ -1199,7 +1200,7 @@ const byProviderSQL = "SELECT " + deliveryColumns + deliveryFrom + ` WHERE d.pro
 // provider reusing an ID), the newest. The "!= ”" is what lets SQLite use
 // the partial index deliveries_provider: it cannot tell that a bound value
 // is never ”, and without it every status callback scanned the table.
-func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (*notify.Delivery, error) {
+func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (*queue.Delivery, error) {
 	if providerID == "" {
 		return nil, incident.NotFound("delivery", providerID)
 	}
@@ -1215,9 +1216,9 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 // FindDeliveries implements notify.Store. A filter on kind and address (the
 // frequency cap's) is served without an address index: for each update of
 // the matching groups, the delivery it would have is
-// notify.DeliveryID(update, kind, address), looked up by ID, and the few
+// queue.DeliveryID(update, kind, address), looked up by ID, and the few
 // deliveries with IDs made otherwise (odd) have an index of their own.
-func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*notify.Delivery, error) {
+func (db *DB) FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*queue.Delivery, error) {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
@@ -1258,7 +1259,7 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 				rows.Close()
 				return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
 			}
-			ids = append(ids, idHash(idKey(notify.DeliveryID(u, f.Kind, f.Address))))
+			ids = append(ids, idHash(idKey(queue.DeliveryID(u, f.Kind, f.Address))))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -1329,7 +1330,7 @@ func (db *DB) FindDeliveries(ctx context.Context, f notify.DeliveryFilter) ([]*n
 	if f.Limit > 0 && len(found) > f.Limit {
 		found = found[:f.Limit]
 	}
-	out := make([]*notify.Delivery, len(found))
+	out := make([]*queue.Delivery, len(found))
 	for i, r := range found {
 		out[i] = r.d
 	}

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/store/sqlite"
 )
 
@@ -33,17 +34,17 @@ func queueDB(b *testing.B) (context.Context, *sqlite.DB, *incident.Broadcast) {
 
 // planDeliveries returns n deliveries of broadcast bc as the planner makes
 // them: customer recipients, SMS and email alternating.
-func planDeliveries(bc *incident.Broadcast, n int, now time.Time) []*notify.Delivery {
-	ds := make([]*notify.Delivery, n)
+func planDeliveries(bc *incident.Broadcast, n int, now time.Time) []*queue.Delivery {
+	ds := make([]*queue.Delivery, n)
 	for i := range n {
-		kind, addr := notify.SMS, fmt.Sprintf("+3620%07d", i)
+		kind, addr := channel.SMS, fmt.Sprintf("+3620%07d", i)
 		if i%2 == 1 {
-			kind, addr = notify.Email, fmt.Sprintf("customer%07d@example.com", i)
+			kind, addr = channel.Email, fmt.Sprintf("customer%07d@example.com", i)
 		}
-		ds[i] = &notify.Delivery{ID: notify.DeliveryID(bc.UpdateID, kind, addr), PageID: bc.PageID, IncidentID: bc.IncidentID,
-			UpdateID: bc.UpdateID, BroadcastID: bc.ID, MessageKind: notify.KindAck, Kind: kind, Address: addr,
-			RecipientType: notify.FromCustomer, RecipientID: fmt.Sprintf("cust-%07d", i), Name: fmt.Sprintf("Customer %d", i),
-			Language: "hu", TimeZone: "Europe/Budapest", State: notify.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
+		ds[i] = &queue.Delivery{ID: queue.DeliveryID(bc.UpdateID, kind, addr), PageID: bc.PageID, IncidentID: bc.IncidentID,
+			UpdateID: bc.UpdateID, BroadcastID: bc.ID, MessageKind: queue.KindAck, Kind: kind, Address: addr,
+			RecipientType: queue.FromCustomer, RecipientID: fmt.Sprintf("cust-%07d", i), Name: fmt.Sprintf("Customer %d", i),
+			Language: "hu", TimeZone: "Europe/Budapest", State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now}
 	}
 	return ds
 }
@@ -82,7 +83,7 @@ func benchSavePlan(b *testing.B, total int) {
 		cpu0 := cpuTime()
 		b.StartTimer()
 		for i := 0; i < total; i += batch {
-			pb := &notify.PlanBatch{Plan: p, Deliveries: ds[i : i+batch], Cursor: fmt.Sprint(i + batch), Done: i+batch == total}
+			pb := &queue.PlanBatch{Plan: p, Deliveries: ds[i : i+batch], Cursor: fmt.Sprint(i + batch), Done: i+batch == total}
 			if n, err := db.SavePlanBatch(ctx, pb, now, time.Minute); err != nil || n != batch {
 				b.Fatalf("SavePlanBatch at %d = %d, %v", i, n, err)
 			}
@@ -90,7 +91,7 @@ func benchSavePlan(b *testing.B, total int) {
 		b.StopTimer()
 		cpu += cpuTime() - cpu0
 		pr, err := db.Progress(ctx, bc.ID)
-		if err != nil || pr.Planned != total || pr.Counts[notify.SMS][notify.StatePending] != total/2 {
+		if err != nil || pr.Planned != total || pr.Counts[channel.SMS][queue.StatePending] != total/2 {
 			b.Fatalf("Progress = %+v, %v", pr, err)
 		}
 		b.StartTimer()
@@ -120,10 +121,10 @@ func BenchmarkClaimFinish(b *testing.B) {
 			p, _ := db.ClaimPlan(ctx, now, time.Hour)
 			ds := planDeliveries(bc, total, now)
 			for _, d := range ds {
-				d.Kind = notify.SMS
+				d.Kind = channel.SMS
 			}
 			for i := 0; i < total; i += 5000 {
-				if _, err := db.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: ds[i : i+5000]}, now, time.Hour); err != nil {
+				if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds[i : i+5000]}, now, time.Hour); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -132,7 +133,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 			cpu0 := cpuTime()
 			b.ResetTimer()
 			for b.Loop() {
-				got, err := db.ClaimDeliveries(ctx, notify.SMS, now, time.Minute, size)
+				got, err := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, size)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -140,7 +141,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 					b.Fatal("queue ran dry; lower -benchtime")
 				}
 				for _, d := range got {
-					d.State, d.ProviderID, d.SentAt = notify.StateSent, "SM"+d.ID, &now
+					d.State, d.ProviderID, d.SentAt = queue.StateSent, "SM"+d.ID, &now
 				}
 				if err := db.FinishDeliveries(ctx, got); err != nil {
 					b.Fatal(err)

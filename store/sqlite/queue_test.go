@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/store/sqlite"
 	"github.com/heraldhq/herald/store/storetest"
 )
@@ -17,7 +18,7 @@ import (
 // merged into the big ID level after every insert, so each lookup, skip
 // and receipt goes through delivery_ids as well as delivery_ids_new.
 func TestNotifyStoreMergedIDs(t *testing.T) {
-	storetest.RunNotify(t, func(t *testing.T) (incident.Store, notify.Store) {
+	storetest.RunNotify(t, func(t *testing.T) (incident.Store, storetest.Pipeline) {
 		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
 		sqlite.SetMergeEvery(db, 1)
 		return db, db
@@ -25,7 +26,7 @@ func TestNotifyStoreMergedIDs(t *testing.T) {
 }
 
 // queueFixture opens a store with mergeEvery 3 and one planned broadcast.
-func queueFixture(t *testing.T, path string) (*sqlite.DB, *incident.Broadcast, *notify.Plan) {
+func queueFixture(t *testing.T, path string) (*sqlite.DB, *incident.Broadcast, *queue.Plan) {
 	t.Helper()
 	ctx := context.Background()
 	db := open(t, path)
@@ -56,9 +57,9 @@ func TestDeliveryIDLevels(t *testing.T) {
 	ds := planDeliveries(bc, 10, now)
 	// IDs of other forms: text, and hex that is not lowercase.
 	ds[8].ID, ds[9].ID = "confirm-1", "ABCDEF0123456789ABCDEF01"
-	save := func(ds []*notify.Delivery) int {
+	save := func(ds []*queue.Delivery) int {
 		t.Helper()
-		n, err := db.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: ds}, now, time.Hour)
+		n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds}, now, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,9 +73,9 @@ func TestDeliveryIDLevels(t *testing.T) {
 	// chunk's 2 reach mergeEvery (3) twice and are merged into the big
 	// level; one more email stays in the new level; two wait in chunks.
 	for _, c := range []struct {
-		kind notify.Kind
+		kind channel.Kind
 		n    int
-	}{{notify.SMS, 5}, {notify.Email, 2}, {notify.Email, 1}} {
+	}{{channel.SMS, 5}, {channel.Email, 2}, {channel.Email, 1}} {
 		if got, err := db.ClaimDeliveries(ctx, c.kind, now, time.Hour, c.n); err != nil || len(got) != c.n {
 			t.Fatalf("ClaimDeliveries(%s) = %d, %v; want %d", c.kind, len(got), err, c.n)
 		}
@@ -88,7 +89,7 @@ func TestDeliveryIDLevels(t *testing.T) {
 	}
 	// Known IDs from every level, and a repeat within the batch.
 	extra := planDeliveries(bc, 11, now)[10]
-	if n := save([]*notify.Delivery{ds[0], ds[5], ds[8], ds[9], extra, extra}); n != 1 {
+	if n := save([]*queue.Delivery{ds[0], ds[5], ds[8], ds[9], extra, extra}); n != 1 {
 		t.Fatalf("saved %d of known IDs and one new twice; want 1", n)
 	}
 	for _, d := range append(ds, extra) {
@@ -107,10 +108,10 @@ func TestDeliveryIDLevels(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		d    *notify.Delivery
+		d    *queue.Delivery
 	}{{"derived ID", ds[2]}, {"text ID", ds[8]}, {"uppercase hex ID", ds[9]}} {
 		t.Run("cap filter "+tt.name, func(t *testing.T) {
-			got, err := db.FindDeliveries(ctx, notify.DeliveryFilter{IncidentID: bc.IncidentID, Kind: tt.d.Kind, Address: tt.d.Address})
+			got, err := db.FindDeliveries(ctx, queue.DeliveryFilter{IncidentID: bc.IncidentID, Kind: tt.d.Kind, Address: tt.d.Address})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +131,7 @@ func TestDeliveryIDFilterSeesOtherConnections(t *testing.T) {
 	db, bc, p := queueFixture(t, path)
 	now := bc.CreatedAt
 	ds := planDeliveries(bc, 3, now)
-	if n, err := db.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: ds[:1]}, now, time.Hour); err != nil || n != 1 {
+	if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds[:1]}, now, time.Hour); err != nil || n != 1 {
 		t.Fatalf("SavePlanBatch = %d, %v", n, err)
 	}
 	other := open(t, path)
@@ -138,7 +139,7 @@ func TestDeliveryIDFilterSeesOtherConnections(t *testing.T) {
 		t.Fatalf("EnqueueDeliveries on the other handle = %d, %v", n, err)
 	}
 	other.Close()
-	if n, err := db.SavePlanBatch(ctx, &notify.PlanBatch{Plan: p, Deliveries: ds}, now, time.Hour); err != nil || n != 1 {
+	if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds}, now, time.Hour); err != nil || n != 1 {
 		t.Fatalf("SavePlanBatch after the other handle wrote = %d, %v; want 1 new", n, err)
 	}
 }

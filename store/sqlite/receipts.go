@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Receipts kept for provider IDs no delivery has yet: a provider can call
@@ -18,12 +18,12 @@ import (
 const receiptChunk = 500
 
 // checkReceipt validates what KeepReceipt stores.
-func checkReceipt(r notify.PendingReceipt) error {
+func checkReceipt(r queue.PendingReceipt) error {
 	if r.ProviderID == "" {
 		return incident.Invalid("provider_id", "a kept receipt needs a provider ID")
 	}
 	switch r.State {
-	case notify.StateDelivered, notify.StateUndelivered, notify.StateFailed:
+	case queue.StateDelivered, queue.StateUndelivered, queue.StateFailed:
 		return nil
 	}
 	return incident.Invalid("state", "a kept receipt says delivered, undelivered or failed, not %q", r.State)
@@ -32,7 +32,7 @@ func checkReceipt(r notify.PendingReceipt) error {
 // KeepReceipt implements notify.Store. It first deletes the receipts
 // expired at now (through their index; there are few), so an expired one
 // never holds its provider ID against a new one.
-func (db *DB) KeepReceipt(ctx context.Context, r notify.PendingReceipt, now time.Time) error {
+func (db *DB) KeepReceipt(ctx context.Context, r queue.PendingReceipt, now time.Time) error {
 	if err := checkReceipt(r); err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (db *DB) KeepReceipt(ctx context.Context, r notify.PendingReceipt, now time
 // first, so the usual answer (none kept) costs no write transaction; the
 // receipts it finds are then deleted with RETURNING on the writer, which
 // hands each to one caller only.
-func (db *DB) TakeReceipts(ctx context.Context, providerIDs []string, now time.Time) ([]notify.PendingReceipt, error) {
+func (db *DB) TakeReceipts(ctx context.Context, providerIDs []string, now time.Time) ([]queue.PendingReceipt, error) {
 	var found []any
 	for start := 0; start < len(providerIDs); start += receiptChunk {
 		chunk := providerIDs[start:min(start+receiptChunk, len(providerIDs))]
@@ -85,7 +85,7 @@ func (db *DB) TakeReceipts(ctx context.Context, providerIDs []string, now time.T
 	if len(found) == 0 {
 		return nil, nil
 	}
-	var out []notify.PendingReceipt
+	var out []queue.PendingReceipt
 	err := db.write(ctx, "take receipts", func(tx *sql.Tx) error {
 		out = nil
 		for start := 0; start < len(found); start += receiptChunk {
@@ -96,14 +96,14 @@ func (db *DB) TakeReceipts(ctx context.Context, providerIDs []string, now time.T
 				return fmt.Errorf("sqlite: take receipts: %w", err)
 			}
 			for rows.Next() {
-				var r notify.PendingReceipt
+				var r queue.PendingReceipt
 				var state string
 				var at, expires int64
 				if err := rows.Scan(&r.ProviderID, &state, &r.Status, &r.ErrorCode, &at, &expires); err != nil {
 					rows.Close()
 					return fmt.Errorf("sqlite: take receipts: %w", err)
 				}
-				r.State, r.At, r.Expires = notify.DeliveryState(state), fromMS(at), fromMS(expires)
+				r.State, r.At, r.Expires = queue.DeliveryState(state), fromMS(at), fromMS(expires)
 				if expires > ms(now) {
 					out = append(out, r)
 				}

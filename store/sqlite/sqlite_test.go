@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/store/sqlite"
 	"github.com/heraldhq/herald/store/storetest"
 )
@@ -84,7 +83,7 @@ func TestOpenRejectsMemory(t *testing.T) {
 }
 
 func TestNotifyStore(t *testing.T) {
-	storetest.RunNotify(t, func(t *testing.T) (incident.Store, notify.Store) {
+	storetest.RunNotify(t, func(t *testing.T) (incident.Store, storetest.Pipeline) {
 		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
 		return db, db
 	})

@@ -1,4 +1,4 @@
-package notify
+package ratelimit
 
 import (
 	"context"
@@ -7,28 +7,28 @@ import (
 	"time"
 )
 
-// LocalLimiter is the in-process Limiter: one GCRA bucket per key (the
+// Local is the in-process Limiter: one GCRA bucket per key (the
 // same algorithm store/redis runs across nodes). GCRA keeps a theoretical
 // arrival time (TAT) per key instead of a token count; reserving a turn
 // moves the TAT on by one interval, so turns are spaced exactly 1/rate
 // apart whenever their holders actually go: the rate is held without the
 // drift of a ticker, a refill loop or a caller's late timer.
-type LocalLimiter struct {
+type Local struct {
 	mu    sync.Mutex
 	tat   map[string]time.Time // theoretical arrival time of the next event per key
 	now   func() time.Time
 	sweep time.Time
 }
 
-var _ Limiter = (*LocalLimiter)(nil)
+var _ Limiter = (*Local)(nil)
 
-// NewLocalLimiter returns an empty limiter on the real clock.
-func NewLocalLimiter() *LocalLimiter {
-	return &LocalLimiter{tat: map[string]time.Time{}, now: time.Now}
+// NewLocal returns an empty limiter on the real clock.
+func NewLocal() *Local {
+	return &Local{tat: map[string]time.Time{}, now: time.Now}
 }
 
 // Take implements Limiter. A Limit with Rate ≤ 0 admits everything.
-func (l *LocalLimiter) Take(_ context.Context, key string, lim Limit, maxWait time.Duration) (time.Duration, error) {
+func (l *Local) Take(_ context.Context, key string, lim Limit, maxWait time.Duration) (time.Duration, error) {
 	if lim.Rate <= 0 || math.IsInf(lim.Rate, 1) {
 		return 0, nil
 	}
@@ -62,7 +62,7 @@ func (lim Limit) BurstSize() int {
 
 // gc drops keys whose buckets are full again, at most once a minute, so
 // per-address keys (Slack channels, subscribe IPs) do not pile up.
-func (l *LocalLimiter) gc(now time.Time) {
+func (l *Local) gc(now time.Time) {
 	if now.Sub(l.sweep) < time.Minute {
 		return
 	}

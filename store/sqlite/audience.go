@@ -8,11 +8,19 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
-var _ notify.Store = (*DB)(nil)
+// The engine implements the data packages' interfaces, and so notify.Store,
+// without importing the pipeline.
+var (
+	_ audience.Store = (*DB)(nil)
+	_ queue.Store    = (*DB)(nil)
+	_ queue.Secrets  = (*DB)(nil)
+)
 
 // write runs fn in one BEGIN IMMEDIATE transaction on the writer.
 func (db *DB) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
@@ -42,8 +50,8 @@ func limitArg(n int) int {
 
 const customerColumns = "page_id, id, name, phone, email, slack, language, time_zone, plan, region, components, attributes, created_at, updated_at"
 
-func scanCustomer(s scanner) (*notify.Customer, error) {
-	var c notify.Customer
+func scanCustomer(s scanner) (*audience.Customer, error) {
+	var c audience.Customer
 	var comps, attrs string
 	var created, updated int64
 	if err := s.Scan(&c.PageID, &c.ID, &c.Name, &c.Phone, &c.Email, &c.Slack, &c.Language, &c.TimeZone, &c.Plan, &c.Region,
@@ -69,7 +77,7 @@ func scanCustomer(s scanner) (*notify.Customer, error) {
 // UpsertCustomers implements notify.Store. A replaced customer keeps its
 // created_at: INSERT … DO NOTHING tells new from known, and only known rows
 // take the UPDATE.
-func (db *DB) UpsertCustomers(ctx context.Context, cs []*notify.Customer) (int, error) {
+func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int, error) {
 	if len(cs) == 0 {
 		return 0, nil
 	}
@@ -120,7 +128,7 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*notify.Customer) (int, 
 }
 
 // FindCustomerByID implements notify.Store.
-func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*notify.Customer, error) {
+func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error) {
 	c, err := scanCustomer(db.r.QueryRowContext(ctx, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id = ?", pageID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("customer", id)
@@ -131,7 +139,7 @@ func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*notify.
 }
 
 // FindCustomers implements notify.Store.
-func (db *DB) FindCustomers(ctx context.Context, f notify.CustomerFilter) ([]*notify.Customer, error) {
+func (db *DB) FindCustomers(ctx context.Context, f audience.CustomerFilter) ([]*audience.Customer, error) {
 	return findAll(ctx, db.r, "customers", scanCustomer, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id > ? ORDER BY id LIMIT ?",
 		f.PageID, f.After, limitArg(f.Limit))
 }
@@ -162,8 +170,8 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 const subscriberColumns = `id, page_id, kind, address, language, component_ids, incident_id, state, confirm_hash, confirm_tries,
 	source, created_at, confirmed_at, unsubscribed_at, confirm_sent_at, unsubscribe_reason`
 
-func scanSubscriber(s scanner) (*notify.Subscriber, error) {
-	var sub notify.Subscriber
+func scanSubscriber(s scanner) (*audience.Subscriber, error) {
+	var sub audience.Subscriber
 	var kind, state, comps string
 	var created int64
 	var confirmed, unsubscribed, codeSent sql.NullInt64
@@ -174,20 +182,20 @@ func scanSubscriber(s scanner) (*notify.Subscriber, error) {
 	if err := json.Unmarshal([]byte(comps), &sub.ComponentIDs); err != nil {
 		return nil, fmt.Errorf("subscriber %s component_ids: %w", sub.ID, err)
 	}
-	sub.Kind, sub.State = notify.Kind(kind), notify.SubscriberState(state)
+	sub.Kind, sub.State = channel.Kind(kind), audience.SubscriberState(state)
 	sub.CreatedAt, sub.ConfirmedAt, sub.UnsubscribedAt = fromMS(created), fromMSPtr(confirmed), fromMSPtr(unsubscribed)
 	sub.ConfirmSentAt = fromMSPtr(codeSent)
 	return &sub, nil
 }
 
-func liveSubscriber(s notify.SubscriberState) bool {
-	return s == notify.SubscriberPending || s == notify.SubscriberActive
+func liveSubscriber(s audience.SubscriberState) bool {
+	return s == audience.SubscriberPending || s == audience.SubscriberActive
 }
 
 // SaveSubscriber implements notify.Store. The unique partial index
 // subscribers_live holds the one-live-subscriber rule; the check before
 // the write only turns a violation into a clear ECONFLICT.
-func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
+func (db *DB) SaveSubscriber(ctx context.Context, s *audience.Subscriber) error {
 	comps, err := jsonText(s.ComponentIDs)
 	if err != nil {
 		return err
@@ -220,7 +228,7 @@ func (db *DB) SaveSubscriber(ctx context.Context, s *notify.Subscriber) error {
 }
 
 // FindSubscriberByID implements notify.Store.
-func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*notify.Subscriber, error) {
+func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*audience.Subscriber, error) {
 	s, err := scanSubscriber(db.readRow(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("subscriber", id)
@@ -231,7 +239,7 @@ func (db *DB) FindSubscriberByID(ctx context.Context, id string) (*notify.Subscr
 }
 
 // FindSubscriberByAddress implements notify.Store.
-func (db *DB) FindSubscriberByAddress(ctx context.Context, pageID string, kind notify.Kind, address, incidentID string) (*notify.Subscriber, error) {
+func (db *DB) FindSubscriberByAddress(ctx context.Context, pageID string, kind channel.Kind, address, incidentID string) (*audience.Subscriber, error) {
 	s, err := scanSubscriber(db.r.QueryRowContext(ctx, "SELECT "+subscriberColumns+` FROM subscribers
 		WHERE page_id = ? AND kind = ? AND address = ? AND incident_id = ? AND state IN ('pending', 'active')`,
 		pageID, string(kind), address, incidentID))
@@ -245,7 +253,7 @@ func (db *DB) FindSubscriberByAddress(ctx context.Context, pageID string, kind n
 }
 
 // FindSubscribers implements notify.Store.
-func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([]*notify.Subscriber, error) {
+func (db *DB) FindSubscribers(ctx context.Context, f audience.SubscriberFilter) ([]*audience.Subscriber, error) {
 	where, args := []string{"page_id = ?", "id > ?"}, []any{f.PageID, f.After}
 	if f.State != "" {
 		where, args = append(where, "state = ?"), append(args, string(f.State))
@@ -263,7 +271,7 @@ func (db *DB) FindSubscribers(ctx context.Context, f notify.SubscriberFilter) ([
 }
 
 // CountSubscribers implements notify.Store.
-func (db *DB) CountSubscribers(ctx context.Context, pageID string, state notify.SubscriberState) (int, error) {
+func (db *DB) CountSubscribers(ctx context.Context, pageID string, state audience.SubscriberState) (int, error) {
 	var n int
 	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM subscribers WHERE page_id = ? AND (? = '' OR state = ?)",
 		pageID, string(state), string(state)).Scan(&n); err != nil {
@@ -288,7 +296,7 @@ func (db *DB) DeleteSubscriber(ctx context.Context, id string) error {
 
 // Suppress implements notify.Store; the first suppression of an address
 // in a scope is kept.
-func (db *DB) Suppress(ctx context.Context, s notify.Suppression) error {
+func (db *DB) Suppress(ctx context.Context, s audience.Suppression) error {
 	if _, err := db.w.ExecContext(ctx, `INSERT INTO suppressions (kind, address, page_id, reason, at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (kind, address, page_id) DO NOTHING`, string(s.Kind), s.Address, s.PageID, s.Reason, ms(s.At)); err != nil {
 		return fmt.Errorf("sqlite: suppress: %w", err)
@@ -297,7 +305,7 @@ func (db *DB) Suppress(ctx context.Context, s notify.Suppression) error {
 }
 
 // Unsuppress implements notify.Store.
-func (db *DB) Unsuppress(ctx context.Context, pageID string, kind notify.Kind, address string) error {
+func (db *DB) Unsuppress(ctx context.Context, pageID string, kind channel.Kind, address string) error {
 	if _, err := db.w.ExecContext(ctx, "DELETE FROM suppressions WHERE kind = ? AND address = ? AND page_id = ?",
 		string(kind), address, pageID); err != nil {
 		return fmt.Errorf("sqlite: unsuppress: %w", err)
@@ -310,8 +318,8 @@ const findSuppressionSQL = `SELECT page_id, kind, address, reason, at FROM suppr
 
 // FindSuppression implements notify.Store: the page's own suppression
 // sorts before the global one (the empty page ID sorts first, hence DESC).
-func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Kind, address string) (*notify.Suppression, error) {
-	var s notify.Suppression
+func (db *DB) FindSuppression(ctx context.Context, pageID string, kind channel.Kind, address string) (*audience.Suppression, error) {
+	var s audience.Suppression
 	var k string
 	var at int64
 	err := db.readRow(ctx, findSuppressionSQL, string(kind), address, pageID).Scan(&s.PageID, &k, &s.Address, &s.Reason, &at)
@@ -320,7 +328,7 @@ func (db *DB) FindSuppression(ctx context.Context, pageID string, kind notify.Ki
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: find suppression: %w", err)
 	}
-	s.Kind, s.At = notify.Kind(k), fromMS(at)
+	s.Kind, s.At = channel.Kind(k), fromMS(at)
 	return &s, nil
 }
 
@@ -330,7 +338,7 @@ const suppressedChunk = 500
 // FindSuppressed implements notify.Store: one query per chunk of
 // addresses, each an equality lookup on the primary key (kind, address,
 // page_id) for the page's scope and the global one.
-func (db *DB) FindSuppressed(ctx context.Context, pageID string, kind notify.Kind, addresses []string) ([]string, error) {
+func (db *DB) FindSuppressed(ctx context.Context, pageID string, kind channel.Kind, addresses []string) ([]string, error) {
 	var out []string
 	seen := make(map[string]bool)
 	args := make([]any, 0, 2+suppressedChunk)

@@ -11,11 +11,19 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 )
 
-var _ notify.Store = (*DB)(nil)
+// The engine implements the data packages' interfaces, and so notify.Store,
+// without importing the pipeline.
+var (
+	_ audience.Store = (*DB)(nil)
+	_ queue.Store    = (*DB)(nil)
+	_ queue.Secrets  = (*DB)(nil)
+)
 
 // A plan is one hash, <prefix>:{global}:plan:<broadcast ID>:
 //
@@ -32,7 +40,7 @@ var _ notify.Store = (*DB)(nil)
 // newPlanFields lists the fields of a fresh plan, which commitScript writes
 // with the broadcast itself.
 func newPlanFields(broadcastDoc, createdMS string) [][2]string {
-	return [][2]string{{"doc", broadcastDoc}, {"state", string(notify.PlanPending)}, {"cursor", ""},
+	return [][2]string{{"doc", broadcastDoc}, {"state", string(queue.PlanPending)}, {"cursor", ""},
 		{"planned", "0"}, {"lease", ""}, {"created", createdMS}, {"updated", createdMS}}
 }
 
@@ -113,7 +121,7 @@ return #ids
 `)
 
 // ClaimPlan implements notify.Store with claimPlanScript.
-func (db *DB) ClaimPlan(ctx context.Context, now time.Time, lease time.Duration) (*notify.Plan, error) {
+func (db *DB) ClaimPlan(ctx context.Context, now time.Time, lease time.Duration) (*queue.Plan, error) {
 	if lease <= 0 {
 		return nil, incident.Invalid("lease", "lease must be positive, got %s", lease)
 	}
@@ -146,7 +154,7 @@ func (db *DB) ClaimPlan(ctx context.Context, now time.Time, lease time.Duration)
 // is one script call, so its deliveries, the cursor and the lease move
 // together or not at all; batches above maxScriptDeliveries are refused
 // rather than split, which would break that.
-func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.Time, lease time.Duration) (int, error) {
+func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Time, lease time.Duration) (int, error) {
 	if b == nil || b.Plan == nil || b.Plan.Broadcast == nil {
 		return 0, incident.Invalid("plan", "the batch names no plan")
 	}
@@ -182,13 +190,13 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *notify.PlanBatch, now time.T
 	b.Plan.Cursor = b.Cursor
 	b.Plan.Planned += n
 	if b.Done {
-		b.Plan.State = notify.PlanDone
+		b.Plan.State = queue.PlanDone
 	}
 	return n, nil
 }
 
 // FindPlan implements notify.Store.
-func (db *DB) FindPlan(ctx context.Context, broadcastID string) (*notify.Plan, error) {
+func (db *DB) FindPlan(ctx context.Context, broadcastID string) (*queue.Plan, error) {
 	m, err := db.client.HGetAll(ctx, db.keys.plan(broadcastID)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis: find plan: %w", err)
@@ -227,7 +235,7 @@ func (db *DB) CancelPlan(ctx context.Context, broadcastID string, now time.Time)
 
 // Progress implements notify.Store from the counters the scripts keep: two
 // hash reads, however large the broadcast.
-func (db *DB) Progress(ctx context.Context, broadcastID string) (*notify.Progress, error) {
+func (db *DB) Progress(ctx context.Context, broadcastID string) (*queue.Progress, error) {
 	pipe := db.client.Pipeline()
 	planCmd := pipe.HGetAll(ctx, db.keys.plan(broadcastID))
 	countCmd := pipe.HGetAll(ctx, db.keys.progress(broadcastID))
@@ -241,9 +249,9 @@ func (db *DB) Progress(ctx context.Context, broadcastID string) (*notify.Progres
 	if err != nil {
 		return nil, err
 	}
-	pr := &notify.Progress{BroadcastID: broadcastID, IncidentID: p.Broadcast.IncidentID, Kind: p.Broadcast.Kind,
-		State: p.State, Planned: p.Planned, Counts: map[notify.Kind]map[notify.DeliveryState]int{},
-		Reasons: map[notify.Kind]map[string]int{}, CreatedAt: p.Broadcast.CreatedAt, UpdatedAt: msTime(planCmd.Val()["updated"])}
+	pr := &queue.Progress{BroadcastID: broadcastID, IncidentID: p.Broadcast.IncidentID, Kind: p.Broadcast.Kind,
+		State: p.State, Planned: p.Planned, Counts: map[channel.Kind]map[queue.DeliveryState]int{},
+		Reasons: map[channel.Kind]map[string]int{}, CreatedAt: p.Broadcast.CreatedAt, UpdatedAt: msTime(planCmd.Val()["updated"])}
 	for f, v := range countCmd.Val() {
 		n, _ := strconv.Atoi(v)
 		if n == 0 {
@@ -251,30 +259,30 @@ func (db *DB) Progress(ctx context.Context, broadcastID string) (*notify.Progres
 		}
 		if rest, ok := strings.CutPrefix(f, "r:"); ok {
 			kind, reason, _ := strings.Cut(rest, ":")
-			if pr.Reasons[notify.Kind(kind)] == nil {
-				pr.Reasons[notify.Kind(kind)] = map[string]int{}
+			if pr.Reasons[channel.Kind(kind)] == nil {
+				pr.Reasons[channel.Kind(kind)] = map[string]int{}
 			}
-			pr.Reasons[notify.Kind(kind)][reason] = n
+			pr.Reasons[channel.Kind(kind)][reason] = n
 			continue
 		}
 		kind, state, _ := strings.Cut(f, ":")
-		if pr.Counts[notify.Kind(kind)] == nil {
-			pr.Counts[notify.Kind(kind)] = map[notify.DeliveryState]int{}
+		if pr.Counts[channel.Kind(kind)] == nil {
+			pr.Counts[channel.Kind(kind)] = map[queue.DeliveryState]int{}
 		}
-		pr.Counts[notify.Kind(kind)][notify.DeliveryState(state)] = n
+		pr.Counts[channel.Kind(kind)][queue.DeliveryState(state)] = n
 	}
 	return pr, nil
 }
 
 // FindPlans implements notify.Store: the incident's broadcasts, in commit
 // order, from the lookup commitScript keeps, with their plans.
-func (db *DB) FindPlans(ctx context.Context, incidentID string) ([]*notify.Plan, error) {
+func (db *DB) FindPlans(ctx context.Context, incidentID string) ([]*queue.Plan, error) {
 	bs, err := db.FindBroadcasts(ctx, incidentID)
 	if err != nil {
 		return nil, err
 	}
 	if len(bs) == 0 {
-		return []*notify.Plan{}, nil
+		return []*queue.Plan{}, nil
 	}
 	pipe := db.client.Pipeline()
 	cmds := make([]*goredis.MapStringStringCmd, len(bs))
@@ -284,7 +292,7 @@ func (db *DB) FindPlans(ctx context.Context, incidentID string) ([]*notify.Plan,
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("redis: find plans: %w", err)
 	}
-	out := make([]*notify.Plan, 0, len(bs))
+	out := make([]*queue.Plan, 0, len(bs))
 	for _, c := range cmds {
 		if len(c.Val()) == 0 {
 			continue // a broadcast written before plans existed
@@ -300,12 +308,12 @@ func (db *DB) FindPlans(ctx context.Context, incidentID string) ([]*notify.Plan,
 	return out, nil
 }
 
-func decodePlan(m map[string]string) (*notify.Plan, error) {
+func decodePlan(m map[string]string) (*queue.Plan, error) {
 	var b incident.Broadcast
 	if err := json.Unmarshal([]byte(m["doc"]), &b); err != nil {
 		return nil, fmt.Errorf("redis: decode plan: %w", err)
 	}
-	p := &notify.Plan{Broadcast: &b, State: notify.PlanState(m["state"]), Cursor: m["cursor"]}
+	p := &queue.Plan{Broadcast: &b, State: queue.PlanState(m["state"]), Cursor: m["cursor"]}
 	p.Planned, _ = strconv.Atoi(m["planned"])
 	return p, nil
 }

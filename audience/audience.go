@@ -1,0 +1,151 @@
+// Package audience holds who herald writes to: the customers a page
+// imports, the people who subscribe on the page, and the suppressions that
+// stop messages to an address. It is data only (types and the Store
+// interface the engines implement; standard library and the other data
+// packages only), so store/sqlite and store/redis import it without pulling
+// in the pipeline that reads it (notify).
+//
+// The same pattern holds for every kind of thing herald stores: the types
+// and the engine interface live in a small data package (incident, audience,
+// queue, ratelimit, and complaints, compensation and surveys after them);
+// the rules that use them live in the service packages (incident.Service,
+// notify); the engines import data packages only.
+package audience
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald/channel"
+)
+
+// SubscriberState is where a subscriber is in double opt-in.
+type SubscriberState string
+
+// Subscriber states.
+const (
+	SubscriberPending      SubscriberState = "pending"      // waiting for the confirm link, code or YES reply
+	SubscriberActive       SubscriberState = "active"       // confirmed (or added by an admin)
+	SubscriberUnsubscribed SubscriberState = "unsubscribed" // left; kept so a re-subscribe is a fresh opt-in
+)
+
+// Subscriber is someone who asked to be told about a page's incidents, on
+// one channel, for the whole page or chosen components.
+type Subscriber struct {
+	ID             string          `json:"id"`
+	PageID         string          `json:"page_id"`
+	Kind           channel.Kind    `json:"kind"`    // sms, email, webhook, slack
+	Address        string          `json:"address"` // E.164, email, webhook URL, Slack incoming-webhook URL
+	Language       string          `json:"language"`
+	ComponentIDs   []string        `json:"component_ids"` // empty: the whole page
+	IncidentID     string          `json:"incident_id"`   // set: follows one incident only
+	State          SubscriberState `json:"state"`
+	ConfirmHash    string          `json:"-"`      // SHA-256 of the pending confirmation code (SMS); "" otherwise
+	ConfirmTries   int             `json:"-"`      // wrong codes entered; the code dies after a few
+	ConfirmSentAt  *time.Time      `json:"-"`      // when the pending code was issued (queued); it dies confirmCodeLifetime later
+	Source         string          `json:"source"` // page, api, sms
+	CreatedAt      time.Time       `json:"created_at"`
+	ConfirmedAt    *time.Time      `json:"confirmed_at"`
+	UnsubscribedAt *time.Time      `json:"unsubscribed_at"`
+	// UnsubscribeReason says why the subscription ended when herald ended
+	// it ("webhook:410": the endpoint answered 410 Gone); "" for a link,
+	// the API or an admin.
+	UnsubscribeReason string `json:"unsubscribe_reason"`
+}
+
+// Suppression stops messages to an address: STOP replies, unsubscribe
+// clicks by customers, hard bounces, Twilio 21610.
+type Suppression struct {
+	PageID  string       `json:"page_id"` // "" applies to every page (SMS STOP is per sender number, so global)
+	Kind    channel.Kind `json:"kind"`
+	Address string       `json:"address"`
+	Reason  string       `json:"reason"` // stop, unsubscribe, bounce, provider:21610
+	At      time.Time    `json:"at"`
+}
+
+// Customer is one person or company a page notifies, imported from the
+// client's own records. Re-importing upserts by (PageID, ID).
+type Customer struct {
+	ID         string            `json:"id"` // the client's external id
+	PageID     string            `json:"page_id"`
+	Name       string            `json:"name"`
+	Phone      string            `json:"phone"`    // E.164, SMS-capable
+	Email      string            `json:"email"`    // bare address, domain lower-cased
+	Slack      string            `json:"slack"`    // member/channel ID or incoming-webhook URL
+	Language   string            `json:"language"` // en, hu, pl or hr; "" uses the page's
+	TimeZone   string            `json:"time_zone"`
+	Plan       string            `json:"plan"`
+	Region     string            `json:"region"`
+	Components []string          `json:"components"` // component IDs
+	Attributes map[string]string `json:"attributes"` // extra columns, for segments
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+}
+
+// CustomerFilter pages through a page's customers ordered by ID.
+type CustomerFilter struct {
+	PageID string
+	After  string // ID cursor: customers with ID > After
+	Limit  int    // ≤ 0: no limit
+}
+
+// SubscriberFilter pages through subscribers ordered by ID.
+type SubscriberFilter struct {
+	PageID     string
+	State      SubscriberState // "" any
+	Kind       channel.Kind    // "" any
+	IncidentID string          // "" page-wide subscribers only when Following is false
+	Following  bool            // true: only subscribers of IncidentID
+	After      string
+	Limit      int // ≤ 0: no limit
+}
+
+// With Following false, a SubscriberFilter selects page-wide subscribers
+// plus, when IncidentID is set, the followers of that incident: a
+// broadcast's subscriber audience in one query.
+
+// Store keeps a page's audience: the customers it imports, the people who
+// subscribe, and the addresses that must not be written to. It is
+// implemented by store/sqlite and store/redis and held to one conformance
+// suite (store/storetest). Reads return incident.ENOTFOUND errors for
+// missing objects.
+type Store interface {
+	// UpsertCustomers inserts or replaces customers by (PageID, ID), all in
+	// one transaction, and returns how many were new. A replaced customer
+	// keeps its stored CreatedAt (when it was first imported).
+	UpsertCustomers(ctx context.Context, cs []*Customer) (created int, err error)
+	FindCustomerByID(ctx context.Context, pageID, id string) (*Customer, error)
+	// FindCustomers returns up to f.Limit customers with ID > f.After, by ID.
+	FindCustomers(ctx context.Context, f CustomerFilter) ([]*Customer, error)
+	CountCustomers(ctx context.Context, pageID string) (int, error)
+	// DeleteCustomer returns ENOTFOUND when there is no such customer.
+	DeleteCustomer(ctx context.Context, pageID, id string) error
+
+	// SaveSubscriber inserts or replaces a subscriber. A second active or
+	// pending subscriber for the same page, kind, address and incident is
+	// ECONFLICT.
+	SaveSubscriber(ctx context.Context, s *Subscriber) error
+	FindSubscriberByID(ctx context.Context, id string) (*Subscriber, error)
+	// FindSubscriberByAddress returns the page's live (pending or active)
+	// subscriber for kind and address, page-wide (incidentID "") or following one incident.
+	FindSubscriberByAddress(ctx context.Context, pageID string, kind channel.Kind, address, incidentID string) (*Subscriber, error)
+	FindSubscribers(ctx context.Context, f SubscriberFilter) ([]*Subscriber, error)
+	// CountSubscribers counts a page's subscribers in state ("" any).
+	CountSubscribers(ctx context.Context, pageID string, state SubscriberState) (int, error)
+	// DeleteSubscriber returns ENOTFOUND when there is no such subscriber.
+	DeleteSubscriber(ctx context.Context, id string) error
+
+	// Suppress records a suppression (idempotent: an existing one for the
+	// same page, kind and address is kept as it was); Unsuppress lifts the
+	// one of exactly that scope (START; lifting none is no error);
+	// FindSuppression returns the one that applies to the page, the
+	// page-scoped one before a global one, or ENOTFOUND.
+	Suppress(ctx context.Context, s Suppression) error
+	Unsuppress(ctx context.Context, pageID string, kind channel.Kind, address string) error
+	FindSuppression(ctx context.Context, pageID string, kind channel.Kind, address string) (*Suppression, error)
+	// FindSuppressed answers FindSuppression for a batch: which of
+	// addresses (of kind) a suppression applies to on the page, page-scoped
+	// or global, each once, in no particular order. Its cost follows the
+	// batch, not the number of suppressions.
+	FindSuppressed(ctx context.Context, pageID string, kind channel.Kind, addresses []string) ([]string, error)
+}

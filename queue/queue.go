@@ -1,0 +1,291 @@
+// Package queue holds what herald's fan-out stores while it works: the
+// plan that expands a broadcast into deliveries, the deliveries themselves
+// (one message to one address on one channel about one update), their
+// progress counters, and provider receipts that arrive early. It is data
+// only (types and the Store interface the engines implement; standard
+// library and the other data packages only); the pipeline that fills and
+// drains the queue is notify. See package audience for the pattern.
+package queue
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
+)
+
+// MessageKind names what a message says, whatever the channel.
+type MessageKind string
+
+// Message kinds. Each has a template per channel (sms, email, slack) and
+// language; the webhook payload is the same JSON for all of them.
+const (
+	KindAck                  MessageKind = "ack" // an incident was declared
+	KindUpdate               MessageKind = "update"
+	KindResolved             MessageKind = "resolved" // the apology
+	KindMaintenanceScheduled MessageKind = "maintenance_scheduled"
+	KindMaintenanceStarted   MessageKind = "maintenance_started"
+	KindMaintenanceCompleted MessageKind = "maintenance_completed"
+	KindComplaintAck         MessageKind = "complaint_ack" // a complaint was linked to an open incident
+	KindSurvey               MessageKind = "survey"        // the follow-up survey after resolution
+	// KindConfirm asks a new subscriber to confirm (double opt-in). It is
+	// not about an incident, so it is not in notify.MessageKinds: it has sms and
+	// email templates only (notify.ConfirmChannels) and renders through notify.Renderer.RenderConfirm.
+	KindConfirm MessageKind = "confirm"
+)
+
+// DeliveryState is a delivery's place in its life.
+type DeliveryState string
+
+// Delivery states. pending and sending are open; the rest are final except
+// sent, which a provider callback may still move to delivered or undelivered.
+const (
+	StatePending     DeliveryState = "pending"     // queued; due at NextAt (retry and quiet-hour deferrals too)
+	StateSending     DeliveryState = "sending"     // claimed by a dispatcher under a lease
+	StateSent        DeliveryState = "sent"        // the provider accepted it
+	StateDelivered   DeliveryState = "delivered"   // the provider confirmed delivery
+	StateUndelivered DeliveryState = "undelivered" // the provider reported it could not deliver
+	StateFailed      DeliveryState = "failed"      // permanent error, or retries exhausted
+	StateSuppressed  DeliveryState = "suppressed"  // not sent: opted out, unsubscribed, bounced before
+	StateCancelled   DeliveryState = "cancelled"   // the broadcast was cancelled before it went
+	StateCollapsed   DeliveryState = "collapsed"   // superseded by a newer message (frequency cap, or held back while a newer one went)
+)
+
+// DeliveryStates lists every state, in display order.
+var DeliveryStates = []DeliveryState{StatePending, StateSending, StateSent, StateDelivered, StateUndelivered, StateFailed, StateSuppressed, StateCancelled, StateCollapsed}
+
+// Open reports whether the delivery may still be sent.
+func (s DeliveryState) Open() bool { return s == StatePending || s == StateSending }
+
+// RecipientType says where a delivery's recipient comes from.
+type RecipientType string
+
+// Recipient types.
+const (
+	FromCustomer   RecipientType = "customer"
+	FromSubscriber RecipientType = "subscriber"
+)
+
+// Delivery is one message to one address on one channel about one update.
+// Its ID is derived from update × channel × address (DeliveryID), so
+// planning the same broadcast twice, on any node, yields the same IDs and
+// the store keeps one row: one message per recipient per update per channel.
+type Delivery struct {
+	ID            string        `json:"id"`
+	PageID        string        `json:"page_id"`
+	IncidentID    string        `json:"incident_id"`
+	UpdateID      string        `json:"update_id"`
+	BroadcastID   string        `json:"broadcast_id"`
+	MessageKind   MessageKind   `json:"message_kind"`
+	Kind          channel.Kind  `json:"channel"`
+	Address       string        `json:"address"`
+	RecipientType RecipientType `json:"recipient_type"`
+	RecipientID   string        `json:"recipient_id"` // customer external id or subscriber id
+	Name          string        `json:"name"`
+	Language      string        `json:"language"`
+	TimeZone      string        `json:"time_zone"`
+	Critical      bool          `json:"critical"` // overrides quiet hours
+	State         DeliveryState `json:"state"`
+	Attempts      int           `json:"attempts"`
+	NextAt        time.Time     `json:"next_at"`
+	ProviderID    string        `json:"provider_id"`
+	ErrorCode     string        `json:"error_code"`
+	Reason        string        `json:"reason"` // why it failed, waits or was not sent; once sent, the provider's reply if it gave one
+	CreatedAt     time.Time     `json:"created_at"`
+	UpdatedAt     time.Time     `json:"updated_at"`
+	SentAt        *time.Time    `json:"sent_at"`
+	DeliveredAt   *time.Time    `json:"delivered_at"`
+	// Vars carries what a message outside an incident needs (a
+	// subscription's confirm link or code); nil for incident messages.
+	Vars map[string]string `json:"vars,omitempty"`
+	// Lease is the engine's opaque claim token (row lease, stream entry ID);
+	// FinishDeliveries needs it back unchanged.
+	Lease string `json:"-"`
+	// Deferred tells FinishDeliveries that the claim was no attempt: the
+	// dispatcher put the delivery back without offering it to the provider
+	// (quiet hours, frequency cap, shutdown, a lease nearly spent waiting
+	// for the rate limiter), so the attempt the claim counted is taken back.
+	Deferred bool `json:"-"`
+}
+
+// DeliveryID returns the idempotency key of update × channel × address.
+func DeliveryID(updateID string, kind channel.Kind, address string) string {
+	sum := sha256.Sum256([]byte(updateID + "\x00" + string(kind) + "\x00" + address))
+	return hex.EncodeToString(sum[:12])
+}
+
+// PendingReceipt is a provider's delivery receipt for a provider ID that no
+// delivery carries yet: a fast provider (Twilio) can call back before the
+// dispatcher has written the ID its send returned, and it does not call
+// again. The store keeps it, on whichever node it arrived, until the
+// dispatcher that sent the message takes it (TakeReceipts) after writing
+// the ID, or until Expires.
+type PendingReceipt struct {
+	ProviderID string        `json:"provider_id"`
+	State      DeliveryState `json:"state"`      // delivered, undelivered or failed
+	Status     string        `json:"status"`     // the provider's own word ("read", "undelivered")
+	ErrorCode  string        `json:"error_code"` // the provider's error code, if any
+	At         time.Time     `json:"at"`         // when it arrived: applied, it is the delivery's UpdatedAt
+	Expires    time.Time     `json:"expires"`
+}
+
+// PlanState is where planning a broadcast stands.
+type PlanState string
+
+// Plan states.
+const (
+	PlanPending   PlanState = "pending"   // not yet (fully) expanded
+	PlanDone      PlanState = "done"      // every delivery is queued
+	PlanCancelled PlanState = "cancelled" // a manager stopped it
+)
+
+// Plan is a broadcast (incident's outbox row) with its planning progress.
+type Plan struct {
+	Broadcast *incident.Broadcast `json:"broadcast"`
+	State     PlanState           `json:"state"`
+	// Cursor is where expansion stopped, opaque to the store; "" at the start.
+	Cursor  string `json:"cursor"`
+	Planned int    `json:"planned"` // deliveries written so far
+	Lease   string `json:"-"`       // claim token for SavePlanBatch
+}
+
+// PlanBatch is one step of expanding a plan: new deliveries (already
+// existing IDs are skipped) and the cursor after them, written together.
+type PlanBatch struct {
+	Plan       *Plan
+	Deliveries []*Delivery
+	Cursor     string
+	Done       bool
+}
+
+// Progress counts a broadcast's deliveries per channel and state.
+type Progress struct {
+	BroadcastID string                                 `json:"broadcast_id"`
+	IncidentID  string                                 `json:"incident_id"`
+	Kind        incident.BroadcastKind                 `json:"kind"`
+	State       PlanState                              `json:"state"`
+	Planned     int                                    `json:"planned"`
+	Counts      map[channel.Kind]map[DeliveryState]int `json:"counts"`
+	Reasons     map[channel.Kind]map[string]int        `json:"reasons"` // suppressed/failed reasons → count
+	CreatedAt   time.Time                              `json:"created_at"`
+	UpdatedAt   time.Time                              `json:"updated_at"`
+}
+
+// Finished reports whether the broadcast has nothing left to do: planning
+// ended (done or cancelled) and no delivery is pending or being sent.
+func (p *Progress) Finished() bool {
+	if p.State == PlanPending {
+		return false
+	}
+	for _, byState := range p.Counts {
+		if byState[StatePending] > 0 || byState[StateSending] > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// DeliveryFilter selects deliveries, newest first.
+type DeliveryFilter struct {
+	PageID      string
+	BroadcastID string
+	IncidentID  string
+	RecipientID string // customer or subscriber id
+	Kind        channel.Kind
+	Address     string
+	States      []DeliveryState // any of
+	Since       time.Time       // CreatedAt ≥ Since; zero: any time
+	Limit       int             // ≤ 0: no limit
+}
+
+// Store is the fan-out's queue: plans claimed and expanded under a lease,
+// deliveries claimed, finished and updated by receipts, and the receipts
+// kept for messages not yet recorded. It is implemented by store/sqlite and
+// store/redis and held to one conformance suite (store/storetest). Reads
+// return incident.ENOTFOUND errors for missing objects.
+type Store interface {
+	// ClaimPlan leases one plan in PlanPending whose lease is free or
+	// expired (now ≥ its end), for lease; nil when there is none. Plans
+	// appear, pending, when incident.Store commits a Broadcast (in the same
+	// transaction).
+	ClaimPlan(ctx context.Context, now time.Time, lease time.Duration) (*Plan, error)
+	// SavePlanBatch writes the batch's new deliveries (skipping IDs that
+	// exist), queues them, advances the cursor and renews the lease, in one
+	// transaction; ECONFLICT when the lease was lost (b.Plan.Lease is no
+	// longer the plan's) or the plan is no longer pending (cancelled, done),
+	// and nothing is written then. The lease token stays the same; its end
+	// moves to now+lease. Done marks the plan done. A delivery's BroadcastID
+	// must be the plan's ("" is filled in), else EINVALID. It returns how
+	// many deliveries were new.
+	SavePlanBatch(ctx context.Context, b *PlanBatch, now time.Time, lease time.Duration) (int, error)
+	// FindPlan returns a broadcast's plan.
+	FindPlan(ctx context.Context, broadcastID string) (*Plan, error)
+	// CancelPlan stops planning and cancels its pending deliveries (those
+	// being sent finish as they will); ENOTFOUND for an unknown broadcast.
+	// Cancelling again is no error.
+	CancelPlan(ctx context.Context, broadcastID string, now time.Time) error
+	// Progress counts a broadcast's deliveries; cheap enough to poll (the
+	// engines keep counters, never scan deliveries). Counts and Reasons hold
+	// non-zero entries only; Reasons counts suppressed and failed deliveries
+	// by Reason. CreatedAt is the broadcast's. ENOTFOUND for an unknown one.
+	Progress(ctx context.Context, broadcastID string) (*Progress, error)
+	// FindPlans lists an incident's plans, oldest first.
+	FindPlans(ctx context.Context, incidentID string) ([]*Plan, error)
+
+	// ClaimDeliveries leases up to n deliveries of kind that are pending and
+	// due at now, or sending with an expired lease (a node died), moving
+	// them to sending and counting an attempt, oldest NextAt first. Each
+	// delivery is claimed by one caller only; its lease ends at now+lease.
+	// Each returned delivery carries its Lease.
+	ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.Time, lease time.Duration, n int) ([]*Delivery, error)
+	// FinishDeliveries records outcomes of claimed deliveries: a final
+	// state, or pending with a later NextAt (retry, deferral). A delivery
+	// whose lease was lost (claimed again by someone else) or that is no
+	// longer sending is skipped, without an error. It stores State, NextAt,
+	// ProviderID, ErrorCode, Reason, SentAt, DeliveredAt and UpdatedAt (zero:
+	// the store's clock); Attempts is the store's own count, which the
+	// claim raised and which a Deferred delivery gets back down by one (never
+	// below zero), so deferrals, however many, never exhaust MaxAttempts.
+	FinishDeliveries(ctx context.Context, ds []*Delivery) error
+	// EnqueueDeliveries queues deliveries outside any plan (subscription
+	// confirmations, complaint answers), skipping IDs that exist; it
+	// returns how many were new.
+	EnqueueDeliveries(ctx context.Context, ds []*Delivery) (int, error)
+	FindDeliveryByID(ctx context.Context, id string) (*Delivery, error)
+	// FindDeliveryByProviderID returns the delivery a provider knows by
+	// providerID (ENOTFOUND for an unknown or empty one).
+	FindDeliveryByProviderID(ctx context.Context, providerID string) (*Delivery, error)
+	// SetDeliveryStatus applies a provider receipt (delivered, undelivered,
+	// failed) to a sent delivery; it never moves a delivery backwards: a
+	// delivery in any state but sent is left as it is (duplicate and late
+	// receipts are no-ops, not errors; so is state sent). errorCode becomes
+	// ErrorCode, and for undelivered and failed a non-empty providerStatus
+	// becomes Reason; at is UpdatedAt (and DeliveredAt). ENOTFOUND for an
+	// unknown id, EINVALID for any other state.
+	SetDeliveryStatus(ctx context.Context, id string, state DeliveryState, providerStatus, errorCode string, at time.Time) error
+	// FindDeliveries returns deliveries matching f, newest first.
+	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// KeepReceipt keeps a receipt for a provider ID no delivery has yet,
+	// until r.Expires (judged by now, the caller's clock; an expired one is
+	// not kept). A provider ID keeps its first receipt: a later one is
+	// dropped without an error, as a sent delivery takes only its first
+	// final receipt. EINVALID for an empty provider ID or a state other than
+	// delivered, undelivered or failed.
+	KeepReceipt(ctx context.Context, r PendingReceipt, now time.Time) error
+	// TakeReceipts removes and returns the receipts kept for any of
+	// providerIDs, in no particular order, leaving out (and dropping) those
+	// expired at now. A kept receipt is taken once, by one caller. The
+	// dispatcher asks after every finished batch, so asking about IDs that
+	// have none must be cheap (no write).
+	TakeReceipts(ctx context.Context, providerIDs []string, now time.Time) ([]PendingReceipt, error)
+}
+
+// Secrets keeps the keys every node signs links with.
+type Secrets interface {
+	// Secret returns the named secret, creating it from gen the first time,
+	// atomically, so every node signs links with the same key.
+	Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error)
+}
