@@ -1,8 +1,17 @@
-// Package channel names the ways herald reaches a person: SMS, email,
-// Slack and webhooks. It is a data-only package (standard library only),
-// shared by the audience, the queue, the engines and the pipeline, so that
-// none of them has to import another to agree on a channel's name.
+// Package channel holds what the pipeline and the providers agree on: the
+// ways herald reaches a person (SMS, email, Slack, webhooks), the rendered
+// Message a provider sends, the Receipt it answers with, and SendError, its
+// refusal classified as permanent or transient. It is data only (standard
+// library only): the audience, the queue, the engines, the renderer and the
+// providers share it without importing the pipeline (notify), which defines
+// the Channel interface the providers implement.
 package channel
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Kind names a channel.
 type Kind string
@@ -17,3 +26,66 @@ const (
 
 // Kinds lists every channel, in display order.
 var Kinds = []Kind{SMS, Email, Slack, Webhook}
+
+// Message is one rendered message for one recipient on one channel.
+type Message struct {
+	DeliveryID     string // idempotency key of the delivery; providers may pass it on (webhook header, email Message-ID)
+	Kind           Kind
+	To             string            // E.164 number, email address, Slack channel/member ID or incoming-webhook URL, webhook URL
+	Subject        string            // email
+	Text           string            // SMS body, email text part, Slack fallback text
+	HTML           string            // email HTML part
+	Blocks         []byte            // Slack Block Kit JSON array
+	Payload        []byte            // webhook JSON body
+	Headers        map[string]string // extra headers (List-Unsubscribe, …)
+	UnsubscribeURL string
+	Language       string
+}
+
+// Receipt is what a provider said when it accepted a message.
+type Receipt struct {
+	ProviderID string // Twilio SID, SMTP queue ID or Message-ID, Slack ts
+	Status     string // provider's status word: queued, accepted, sent, ...
+	// Reply is the provider's answer when it says more than the ID (an
+	// SMTP relay's "250 2.0.0 Ok: queued as 4FxY2"); the delivery keeps it
+	// as its reason.
+	Reply string
+}
+
+// Describer is a provider (a notify.Channel) that can say in words what one of its provider's
+// error codes means; a delivery receipt that carries a code (a Twilio
+// status callback's 30003) keeps that as its reason.
+type Describer interface {
+	Describe(code string) string // "" for a code it does not know
+}
+
+// SendError is a provider's refusal, classified.
+type SendError struct {
+	Permanent  bool          // retrying cannot help (invalid number, unsubscribed, too long, 5xx SMTP)
+	Code       string        // provider's code: "21211", "550 5.1.1", "channel_not_found", "HTTP 410"
+	Reason     string        // provider's message, for the delivery record
+	RetryAfter time.Duration // provider asked to wait this long (429 Retry-After)
+}
+
+func (e *SendError) Error() string {
+	kind := "transient"
+	if e.Permanent {
+		kind = "permanent"
+	}
+	return fmt.Sprintf("%s provider error %s: %s", kind, e.Code, e.Reason)
+}
+
+// IsPermanent reports whether err says retrying cannot help.
+func IsPermanent(err error) bool {
+	var se *SendError
+	return errors.As(err, &se) && se.Permanent
+}
+
+// RetryAfter returns how long the provider asked to wait, or 0.
+func RetryAfter(err error) time.Duration {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se.RetryAfter
+	}
+	return 0
+}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/sandbox"
@@ -42,7 +41,7 @@ func TestDispatchFigures(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range jobs {
-					m := &notify.Message{Kind: channel.SMS, To: fmt.Sprintf("+3620%07d", 1000000+i), Text: "ceiling probe"}
+					m := &channel.Message{Kind: channel.SMS, To: fmt.Sprintf("+3620%07d", 1000000+i), Text: "ceiling probe"}
 					if _, err := h.chans[channel.SMS].Send(h.ctx, m); err != nil {
 						t.Error(err)
 					}

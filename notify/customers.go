@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/contact"
 )
 
 // RowError is one rejected row of an import. Line is the CSV line the record
@@ -186,17 +187,17 @@ func (v *customerValidator) check(line int, in row) (*audience.Customer, *RowErr
 	}
 	var err error
 	if phone != "" {
-		if c.Phone, err = NormalizePhone(phone, v.region); err != nil {
+		if c.Phone, err = contact.NormalizePhone(phone, v.region); err != nil {
 			return nil, fromErr(line, c.ID, err)
 		}
 	}
 	if email != "" {
-		if c.Email, err = NormalizeEmail(email); err != nil {
+		if c.Email, err = contact.NormalizeEmail(email); err != nil {
 			return nil, fromErr(line, c.ID, err)
 		}
 	}
 	if slack != "" {
-		if _, err = ValidSlackTarget(slack); err != nil {
+		if _, err = contact.ValidSlackTarget(slack); err != nil {
 			return nil, fromErr(line, c.ID, err)
 		}
 		c.Slack = slack
@@ -204,7 +205,7 @@ func (v *customerValidator) check(line int, in row) (*audience.Customer, *RowErr
 	if lang := get("language"); lang != "" {
 		norm, ok := v.languageCache[lang]
 		if !ok {
-			if norm, err = NormalizeLanguage(lang); err != nil {
+			if norm, err = contact.NormalizeLanguage(lang); err != nil {
 				return nil, fromErr(line, c.ID, err)
 			}
 			v.languageCache[lang] = norm
@@ -214,7 +215,7 @@ func (v *customerValidator) check(line int, in row) (*audience.Customer, *RowErr
 	if tz := get("time_zone"); tz != "" {
 		okZone, known := v.zoneCache[tz]
 		if !known {
-			okZone = ValidTimeZone(tz) == nil
+			okZone = contact.ValidTimeZone(tz) == nil
 			v.zoneCache[tz] = okZone
 		}
 		if !okZone {

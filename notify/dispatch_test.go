@@ -175,7 +175,7 @@ func TestFaultWrappers(t *testing.T) {
 // timeoutChannel gives each send a short deadline, as a provider client does.
 type timeoutChannel struct{ notify.Channel }
 
-func (c *timeoutChannel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+func (c *timeoutChannel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	return c.Channel.Send(ctx, m)
@@ -438,7 +438,7 @@ type earlyReceipts struct {
 	errs   chan error
 }
 
-func (c *earlyReceipts) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+func (c *earlyReceipts) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	rc, err := c.Channel.Send(ctx, m)
 	if err != nil {
 		return rc, err

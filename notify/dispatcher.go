@@ -335,7 +335,7 @@ func (s *Service) process(ctx context.Context, ch Channel, d *queue.Delivery, cl
 	rc, err := ch.Send(sctx, msg)
 	cancel()
 	if err != nil {
-		var se *SendError
+		var se *channel.SendError
 		if errors.As(err, &se) && se.Permanent {
 			s.dlog(d).Warn("permanent send error", "code", se.Code)
 			s.suppressAfter(ctx, d, se.Code)
@@ -358,7 +358,7 @@ func (s *Service) dlog(d *queue.Delivery) *slog.Logger {
 // once it has had MaxAttempts.
 func (s *Service) retry(d *queue.Delivery, err error) *queue.Delivery {
 	code, reason := "transient", err.Error()
-	var se *SendError
+	var se *channel.SendError
 	if errors.As(err, &se) {
 		code, reason = se.Code, se.Reason
 	} else if errors.Is(err, context.DeadlineExceeded) {
@@ -368,7 +368,7 @@ func (s *Service) retry(d *queue.Delivery, err error) *queue.Delivery {
 		s.dlog(d).Warn("retries exhausted", "attempts", d.Attempts, "code", code)
 		return s.settle(d, queue.StateFailed, code, reason)
 	}
-	d.NextAt = s.now().Add(backoff(d.Attempts, s.cfg.RetryBase, s.cfg.RetryMax, RetryAfter(err)))
+	d.NextAt = s.now().Add(backoff(d.Attempts, s.cfg.RetryBase, s.cfg.RetryMax, channel.RetryAfter(err)))
 	return s.settle(d, queue.StatePending, code, reason)
 }
 
@@ -552,7 +552,7 @@ const (
 )
 
 // message renders (from cache) and personalises the delivery's message.
-func (s *Service) message(ctx context.Context, d *queue.Delivery) (*Message, error) {
+func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Message, error) {
 	if d.MessageKind == queue.KindConfirm {
 		p, err := s.cache.page(ctx, d.PageID)
 		if err != nil {
@@ -572,7 +572,7 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*Message, err
 	named := d.Name != "" && (d.Kind == channel.Email || d.Kind == channel.Slack)
 	key := renderKey{inc: d.IncidentID, version: snap.inc.Version, update: d.UpdateID, kind: d.Kind, mk: d.MessageKind,
 		lang: d.Language, zone: d.TimeZone, named: named, rtype: d.RecipientType}
-	tmpl, err := s.cache.render(key, func() (*Message, error) {
+	tmpl, err := s.cache.render(key, func() (*channel.Message, error) {
 		in := RenderInput{Kind: d.MessageKind, Page: snap.page, Status: snap.status, Incident: snap.inc,
 			Components: snap.comps, MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(),
 			Recipient:      Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
@@ -599,7 +599,7 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*Message, err
 }
 
 // personalise copies a cached message and fills in the recipient's parts.
-func personalise(t *Message, d *queue.Delivery, unsubToken string) *Message {
+func personalise(t *channel.Message, d *queue.Delivery, unsubToken string) *channel.Message {
 	m := *t
 	m.DeliveryID, m.To = d.ID, d.Address
 	// The token first, the name after: a name that happens to contain the
@@ -683,14 +683,14 @@ type snapshotCache struct {
 	pages   map[string]*snapshot
 	plans   map[string]planEntry
 	counts  map[string]countEntry
-	renders map[renderKey]*Message
+	renders map[renderKey]*channel.Message
 }
 
 const cacheTTL = time.Second
 
 func newSnapshotCache(s *Service) *snapshotCache {
 	return &snapshotCache{s: s, snaps: map[string]*snapshot{}, pages: map[string]*snapshot{}, plans: map[string]planEntry{},
-		counts: map[string]countEntry{}, renders: map[renderKey]*Message{}}
+		counts: map[string]countEntry{}, renders: map[renderKey]*channel.Message{}}
 }
 
 func (c *snapshotCache) invalidate(incidentID string) {
@@ -795,7 +795,7 @@ func (c *snapshotCache) planCount(ctx context.Context, incidentID string) (int, 
 
 // render returns the cached message for key, rendering it on a miss.
 // Messages for older versions of an incident are dropped as it changes.
-func (c *snapshotCache) render(key renderKey, make func() (*Message, error)) (*Message, error) {
+func (c *snapshotCache) render(key renderKey, make func() (*channel.Message, error)) (*channel.Message, error) {
 	c.mu.Lock()
 	m, ok := c.renders[key]
 	c.mu.Unlock()
@@ -808,7 +808,7 @@ func (c *snapshotCache) render(key renderKey, make func() (*Message, error)) (*M
 	}
 	c.mu.Lock()
 	if len(c.renders) > 20000 {
-		c.renders = map[renderKey]*Message{}
+		c.renders = map[renderKey]*channel.Message{}
 	}
 	for k := range c.renders {
 		if k.inc == key.inc && k.version < key.version {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -26,7 +27,7 @@ type DryRunResult struct {
 	EstimatedCost float64              `json:"estimated_cost"`
 	Currency      string               `json:"currency"`
 	// Samples holds one rendered message per channel and language in use.
-	Samples map[channel.Kind]map[string]*Message `json:"samples"`
+	Samples map[channel.Kind]map[string]*channel.Message `json:"samples"`
 }
 
 // DryRun answers what broadcasting kind for the incident's newest update
@@ -55,7 +56,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 		return nil, err
 	}
 	res := &DryRunResult{PageID: inc.PageID, IncidentID: inc.ID, Kind: kind, Recipients: map[channel.Kind]int{}, Suppressed: map[channel.Kind]int{},
-		Currency: s.cfg.SMSCurrency, Samples: map[channel.Kind]map[string]*Message{}}
+		Currency: s.cfg.SMSCurrency, Samples: map[channel.Kind]map[string]*channel.Message{}}
 	// 8 bytes of each delivery ID: a million customers on two channels
 	// cost ~40 MB here rather than ~200 MB of strings.
 	seen := map[uint64]struct{}{}
@@ -101,13 +102,13 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 					if err != nil {
 						return nil, err
 					}
-					_, _, n = Segments(m.Text)
+					_, _, n = sms.Segments(m.Text)
 					segs[key] = n
 				}
 				res.SMSSegments += n
 			}
 			if res.Samples[d.Kind] == nil {
-				res.Samples[d.Kind] = map[string]*Message{}
+				res.Samples[d.Kind] = map[string]*channel.Message{}
 			}
 			if _, ok := res.Samples[d.Kind][lang]; !ok {
 				in.Recipient = Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone, Type: d.RecipientType}

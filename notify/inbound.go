@@ -10,6 +10,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/queue"
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -152,9 +153,9 @@ func isCode(s string) bool {
 // "subscribed again" only when the number does follow a page. Anything
 // else returns ("", ErrNotAKeyword).
 func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (string, error) {
-	num, err := NormalizePhone(from, s.cfg.DefaultRegion)
+	num, err := contact.NormalizePhone(from, s.cfg.DefaultRegion)
 	if err != nil {
-		if e164, _, perr := ParsePhone(from, s.cfg.DefaultRegion); perr == nil {
+		if e164, _, perr := contact.ParsePhone(from, s.cfg.DefaultRegion); perr == nil {
 			num = e164
 		} else {
 			return "", err
@@ -403,7 +404,7 @@ func (s *Service) receiptReason(k channel.Kind, status, errorCode string) string
 	if errorCode == "" {
 		return status
 	}
-	if d, ok := s.chans[k].(Describer); ok {
+	if d, ok := s.chans[k].(channel.Describer); ok {
 		if what := d.Describe(errorCode); what != "" {
 			return status + ": " + what
 		}

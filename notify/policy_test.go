@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -95,11 +96,11 @@ func TestRenderConfirm(t *testing.T) {
 	link := "https://status.example.com/subscriptions/confirm/tok"
 	for _, lang := range incident.Languages {
 		t.Run(lang, func(t *testing.T) {
-			sms, err := r.RenderConfirm(channel.SMS, page, Recipient{Language: lang}, link, "123456")
-			if err != nil || !strings.Contains(sms.Text, "123456") || !strings.Contains(sms.Text, "STOP") {
-				t.Fatalf("sms %+v, %v", sms, err)
+			text, err := r.RenderConfirm(channel.SMS, page, Recipient{Language: lang}, link, "123456")
+			if err != nil || !strings.Contains(text.Text, "123456") || !strings.Contains(text.Text, "STOP") {
+				t.Fatalf("text %+v, %v", text, err)
 			}
-			if _, _, n := Segments(sms.Text); n > 2 {
+			if _, _, n := sms.Segments(text.Text); n > 2 {
 				t.Errorf("confirmation SMS takes %d segments", n)
 			}
 			em, err := r.RenderConfirm(channel.Email, page, Recipient{Language: lang}, link, "")
@@ -114,7 +115,7 @@ func TestRenderConfirm(t *testing.T) {
 }
 
 func TestPersonalise(t *testing.T) {
-	tmpl := &Message{Kind: channel.Slack, Text: "Hello " + namePlaceholder + " " + unsubPlaceholder,
+	tmpl := &channel.Message{Kind: channel.Slack, Text: "Hello " + namePlaceholder + " " + unsubPlaceholder,
 		Blocks: []byte(`[{"text":"Hello ` + namePlaceholder + `","u":"x/` + unsubPlaceholder + `"}]`)}
 	before := tmpl.Text
 	m := personalise(tmpl, &queue.Delivery{ID: "d", Kind: channel.Slack, Address: "C1", Name: `Ann "<@U1>"`}, "TOK")
@@ -128,12 +129,12 @@ func TestPersonalise(t *testing.T) {
 	if tmpl.Text != before {
 		t.Errorf("the cached template was changed")
 	}
-	e := personalise(&Message{Kind: channel.Email, HTML: "<p>" + namePlaceholder + "</p>"}, &queue.Delivery{Kind: channel.Email, Name: "<b>"}, "T")
+	e := personalise(&channel.Message{Kind: channel.Email, HTML: "<p>" + namePlaceholder + "</p>"}, &queue.Delivery{Kind: channel.Email, Name: "<b>"}, "T")
 	if e.HTML != "<p>&lt;b&gt;</p>" {
 		t.Errorf("html %q", e.HTML)
 	}
 	// A name that contains the token's placeholder stays as written.
-	odd := personalise(&Message{Kind: channel.Email, Text: namePlaceholder + " " + unsubPlaceholder},
+	odd := personalise(&channel.Message{Kind: channel.Email, Text: namePlaceholder + " " + unsubPlaceholder},
 		&queue.Delivery{Kind: channel.Email, Name: unsubPlaceholder}, "T")
 	if odd.Text != unsubPlaceholder+" T" {
 		t.Errorf("text %q: the name was rewritten", odd.Text)

@@ -19,6 +19,8 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
+	"github.com/heraldhq/herald/notify/contact"
+	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
 	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
@@ -184,7 +186,7 @@ func NewRenderer(fsys, override fs.FS) (*Renderer, error) {
 			if err != nil {
 				return nil, fmt.Errorf("notify: template %s/confirm.%s: %w", lang, ch, err)
 			}
-			if _, _, n := Segments(m.Text); ch == channel.SMS && n > DefaultMaxSMSSegments {
+			if _, _, n := sms.Segments(m.Text); ch == channel.SMS && n > DefaultMaxSMSSegments {
 				return nil, fmt.Errorf("notify: sms template %s/confirm.sms does not fit %d segments even without its variable text", lang, DefaultMaxSMSSegments)
 			}
 		}
@@ -231,7 +233,7 @@ func checkOverrideNames(override fs.FS) error {
 // RenderConfirm makes a subscription confirmation for channel ch (SMS or
 // Email): the email carries confirmURL as its link and button, the SMS the
 // code (and the words to reply). The page's name is the only variable text.
-func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Recipient, confirmURL, code string) (*Message, error) {
+func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Recipient, confirmURL, code string) (*channel.Message, error) {
 	if page == nil {
 		return nil, incident.Invalid("page", "a confirmation needs a page")
 	}
@@ -239,7 +241,7 @@ func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Reci
 	lt := r.langs[r.language(in)]
 	v := &view{Lang: lt.lang, Page: page.Name, Link: confirmURL, Code: code, L: lt.labels, Greeting: lt.labels["greeting"]}
 	v.Signoff = lt.label("signoff", v.Page)
-	m := &Message{Kind: ch, Language: lt.lang}
+	m := &channel.Message{Kind: ch, Language: lt.lang}
 	var err error
 	switch ch {
 	case channel.SMS:
@@ -425,7 +427,7 @@ type view struct {
 
 // Render makes the message for channel ch. Errors: incident.Invalid for an
 // input it cannot render (no page or incident, unknown kind or channel).
-func (r *Renderer) Render(ch channel.Kind, in RenderInput) (*Message, error) {
+func (r *Renderer) Render(ch channel.Kind, in RenderInput) (*channel.Message, error) {
 	if in.Page == nil || in.Incident == nil {
 		return nil, incident.Invalid("incident", "a message needs a page and an incident")
 	}
@@ -433,7 +435,7 @@ func (r *Renderer) Render(ch channel.Kind, in RenderInput) (*Message, error) {
 		return nil, incident.Invalid("kind", "unknown message kind %q", in.Kind)
 	}
 	lt := r.langs[r.language(in)]
-	m := &Message{Kind: ch, Language: lt.lang, UnsubscribeURL: in.UnsubscribeURL}
+	m := &channel.Message{Kind: ch, Language: lt.lang, UnsubscribeURL: in.UnsubscribeURL}
 	v := r.view(lt, in)
 	var err error
 	switch ch {
@@ -473,7 +475,7 @@ func (r *Renderer) language(in RenderInput) string {
 		chain = append(chain, in.Page.Languages[0])
 	}
 	for _, l := range chain {
-		if base, ok := languageBase(l); ok {
+		if base, ok := contact.LanguageBase(l); ok {
 			if _, ok := r.langs[base]; ok {
 				return base
 			}
@@ -637,21 +639,21 @@ func (r *Renderer) renderSMS(lt *langTemplates, in RenderInput, v *view) (string
 		s = spaceRun.ReplaceAllString(s, " ")
 		return strings.TrimSpace(spaceBeforePunct.ReplaceAllString(s, "$1"))
 	}
-	if _, _, n := Segments(assemble(nil)); n > max && n <= maxSMSBodySegments {
+	if _, _, n := sms.Segments(assemble(nil)); n > max && n <= maxSMSBodySegments {
 		max = n
 	}
 	for _, slot := range []string{slotBody, slotName, slotPage} {
-		if fitsSMS(assemble(vals), max) {
+		if sms.Fits(assemble(vals), max) {
 			break
 		}
-		vals[slot] = fitWith(vals[slot], max, func(cut string) string {
+		vals[slot] = sms.FitWith(vals[slot], max, func(cut string) string {
 			with := map[string]string{slotBody: vals[slotBody], slotName: vals[slotName], slotPage: vals[slotPage]}
 			with[slot] = cut
 			return assemble(with)
 		})
 	}
 	msg := assemble(vals)
-	if !fitsSMS(msg, max) {
+	if !sms.Fits(msg, max) {
 		return "", fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lt.lang, in.Kind, max)
 	}
 	return msg, nil
@@ -690,7 +692,7 @@ type htmlLayout struct {
 	UnsubscribeURL, UnsubscribeLabel string
 }
 
-func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *Message) error {
+func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *channel.Message) error {
 	t := lt.files[string(in.Kind)+".email"]
 	subject, err := execute(t, "subject", v)
 	if err != nil {
@@ -825,7 +827,7 @@ type slackBlock struct {
 	Elements []any      `json:"elements,omitempty"`
 }
 
-func (r *Renderer) renderSlack(lt *langTemplates, in RenderInput, v *view, m *Message) error {
+func (r *Renderer) renderSlack(lt *langTemplates, in RenderInput, v *view, m *channel.Message) error {
 	t := lt.files[string(in.Kind)+".slack"]
 	// The header is plain_text: Slack shows it literally, so it gets the
 	// unescaped view; everything else is mrkdwn and gets the escaped one.
@@ -902,7 +904,7 @@ func (r *Renderer) selfTest() error {
 					errs = append(errs, fmt.Errorf("notify: template %s/%s.%s: %w", lang, kind, ch, err))
 					continue
 				}
-				if _, _, n := Segments(m.Text); ch == channel.SMS && n > DefaultMaxSMSSegments {
+				if _, _, n := sms.Segments(m.Text); ch == channel.SMS && n > DefaultMaxSMSSegments {
 					errs = append(errs, fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lang, kind, DefaultMaxSMSSegments))
 				}
 			}
@@ -991,4 +993,20 @@ func WebhookPayload(in RenderInput) ([]byte, error) {
 		return nil, fmt.Errorf("notify: webhook payload: %w", err)
 	}
 	return b, nil
+}
+
+// truncateRunes cuts s to at most n characters, ending with "…" when cut.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, k := 0, 0
+	for j := range s {
+		if k == n-1 {
+			i = j
+			break
+		}
+		k++
+	}
+	return strings.TrimRightFunc(s[:i], unicode.IsSpace) + "…"
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -91,7 +92,7 @@ func TestCatalog(t *testing.T) {
 	}
 }
 
-func checkSMS(t *testing.T, m *Message, in RenderInput) {
+func checkSMS(t *testing.T, m *channel.Message, in RenderInput) {
 	t.Helper()
 	for _, max := range []int{2, 3} {
 		in.MaxSMSSegments = max
@@ -100,7 +101,7 @@ func checkSMS(t *testing.T, m *Message, in RenderInput) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, n := Segments(mm.Text); n > max {
+		if _, _, n := sms.Segments(mm.Text); n > max {
 			t.Errorf("%d segments over a budget of %d: %q", n, max, mm.Text)
 		}
 		if in.Kind != queue.KindSurvey && !strings.Contains(mm.Text, in.Page.ShortURL(in.Incident.ID)) {
@@ -124,7 +125,7 @@ func newTestRendererCached(t *testing.T) *Renderer {
 	return cachedRenderer
 }
 
-func checkEmail(t *testing.T, m *Message, in RenderInput) {
+func checkEmail(t *testing.T, m *channel.Message, in RenderInput) {
 	t.Helper()
 	if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") {
 		t.Errorf("subject %q", m.Subject)
@@ -164,7 +165,7 @@ func checkEmail(t *testing.T, m *Message, in RenderInput) {
 	}
 }
 
-func checkSlack(t *testing.T, m *Message) {
+func checkSlack(t *testing.T, m *channel.Message) {
 	t.Helper()
 	var blocks []struct {
 		Type string `json:"type"`
@@ -204,7 +205,7 @@ func checkSlack(t *testing.T, m *Message) {
 
 var isoMillis = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 
-func checkWebhook(t *testing.T, m *Message, in RenderInput) {
+func checkWebhook(t *testing.T, m *channel.Message, in RenderInput) {
 	t.Helper()
 	var doc map[string]map[string]any
 	if err := json.Unmarshal(m.Payload, &doc); err != nil {
@@ -289,7 +290,7 @@ func TestWhyFooter(t *testing.T) {
 		t.Run(lang, func(t *testing.T) {
 			lt := r.langs[lang]
 			footers := map[string]bool{}
-			render := func(typ queue.RecipientType) *Message {
+			render := func(typ queue.RecipientType) *channel.Message {
 				in := sampleInput(queue.KindUpdate, lang)
 				in.Recipient.Type = typ
 				m, err := r.Render(channel.Email, in)
@@ -304,7 +305,7 @@ func TestWhyFooter(t *testing.T) {
 			}
 			for _, tt := range []struct {
 				name, key string
-				m         *Message
+				m         *channel.Message
 			}{
 				{"customer", "why", render(queue.FromCustomer)},
 				{"no type: a customer", "why", render("")},
@@ -544,7 +545,7 @@ func TestSMSLongPageAddress(t *testing.T) {
 				if kind != queue.KindSurvey && !strings.Contains(m.Text, in.Page.ShortURL(in.Incident.ID)) {
 					t.Errorf("SMS lost its link: %q", m.Text)
 				}
-				if _, _, n := Segments(m.Text); n > DefaultMaxSMSSegments+1 {
+				if _, _, n := sms.Segments(m.Text); n > DefaultMaxSMSSegments+1 {
 					t.Errorf("%d segments: %q", n, m.Text)
 				}
 			})

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/queue"
 	"github.com/nyaruka/phonenumbers"
 )
@@ -61,9 +62,9 @@ func rateLimited(format string, args ...any) *incident.Error {
 func (s *Service) normalizeAddress(kind channel.Kind, raw string) (string, error) {
 	switch kind {
 	case channel.SMS:
-		return NormalizePhone(raw, s.cfg.DefaultRegion)
+		return contact.NormalizePhone(raw, s.cfg.DefaultRegion)
 	case channel.Email:
-		return NormalizeEmail(raw)
+		return contact.NormalizeEmail(raw)
 	case channel.Webhook:
 		raw = strings.TrimSpace(raw)
 		if err := s.check(raw); err != nil {
@@ -78,11 +79,11 @@ func (s *Service) normalizeAddress(kind channel.Kind, raw string) (string, error
 			}
 			return raw, nil
 		}
-		k, err := ValidSlackTarget(raw)
+		k, err := contact.ValidSlackTarget(raw)
 		if err != nil {
 			return "", err
 		}
-		if k != SlackWebhook {
+		if k != contact.SlackWebhook {
 			return "", incident.Invalid("address", "a Slack subscription needs an incoming-webhook URL")
 		}
 		if err := s.check(raw); err != nil {
@@ -113,7 +114,7 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*audienc
 	}
 	lang := ""
 	if req.Language != "" {
-		if lang, err = NormalizeLanguage(req.Language); err != nil {
+		if lang, err = contact.NormalizeLanguage(req.Language); err != nil {
 			return nil, err
 		}
 	} else if len(page.Languages) > 0 {
@@ -340,7 +341,7 @@ func (s *Service) Confirm(ctx context.Context, token string) (*audience.Subscrib
 // it was sent. After maxConfirmTries wrong codes, or confirmCodeLifetime
 // after it was sent, the code dies (resend one): EINVALID, field "code".
 func (s *Service) ConfirmCode(ctx context.Context, pageID, phone, code string) (*audience.Subscriber, error) {
-	num, err := NormalizePhone(phone, s.cfg.DefaultRegion)
+	num, err := contact.NormalizePhone(phone, s.cfg.DefaultRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -489,7 +490,7 @@ func (s *Service) UpdateSubscriber(ctx context.Context, pageID, id string, compo
 		sub.ComponentIDs = comps
 	}
 	if language != nil {
-		l, err := NormalizeLanguage(*language)
+		l, err := contact.NormalizeLanguage(*language)
 		if err != nil {
 			return nil, err
 		}

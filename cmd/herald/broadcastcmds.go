@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -472,7 +473,7 @@ per channel and language.`)
 				text = oneLine(string(m.Payload), 300)
 			}
 			if k == channel.SMS {
-				enc, chars, segs := notify.Segments(text)
+				enc, chars, segs := sms.Segments(text)
 				fmt.Fprintf(w, "(%d characters, %s, %d segments)\n", chars, enc, segs)
 			}
 			fmt.Fprintln(w, strings.TrimSpace(text))

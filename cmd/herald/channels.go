@@ -119,8 +119,8 @@ type disabled struct {
 
 func (d disabled) Kind() channel.Kind { return d.kind }
 
-func (d disabled) Send(context.Context, *notify.Message) (notify.Receipt, error) {
-	return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "not_configured", Reason: d.hint}
+func (d disabled) Send(context.Context, *channel.Message) (channel.Receipt, error) {
+	return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "not_configured", Reason: d.hint}
 }
 
 // channels is what the fan-out sends through, and what the server needs to

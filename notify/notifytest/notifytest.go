@@ -18,7 +18,7 @@ import (
 type Recorder struct {
 	kind channel.Kind
 	mu   sync.Mutex
-	sent []*notify.Message
+	sent []*channel.Message
 	n    atomic.Int64
 	// Changed is signalled (without blocking) after every send.
 	Changed chan struct{}
@@ -35,9 +35,9 @@ func NewRecorder(kind channel.Kind) *Recorder {
 func (r *Recorder) Kind() channel.Kind { return r.kind }
 
 // Send implements notify.Channel: it records a copy of m.
-func (r *Recorder) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+func (r *Recorder) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	if err := ctx.Err(); err != nil {
-		return notify.Receipt{}, err
+		return channel.Receipt{}, err
 	}
 	c := *m
 	r.mu.Lock()
@@ -48,22 +48,22 @@ func (r *Recorder) Send(ctx context.Context, m *notify.Message) (notify.Receipt,
 	case r.Changed <- struct{}{}:
 	default:
 	}
-	return notify.Receipt{ProviderID: fmt.Sprintf("%s-%d", r.kind, n), Status: "accepted"}, nil
+	return channel.Receipt{ProviderID: fmt.Sprintf("%s-%d", r.kind, n), Status: "accepted"}, nil
 }
 
 // Sent returns the messages sent so far, oldest first.
-func (r *Recorder) Sent() []*notify.Message {
+func (r *Recorder) Sent() []*channel.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]*notify.Message(nil), r.sent...)
+	return append([]*channel.Message(nil), r.sent...)
 }
 
 // Count returns how many messages were sent.
 func (r *Recorder) Count() int { return int(r.n.Load()) }
 
 // To returns the messages sent to one address.
-func (r *Recorder) To(addr string) []*notify.Message {
-	var out []*notify.Message
+func (r *Recorder) To(addr string) []*channel.Message {
+	var out []*channel.Message
 	for _, m := range r.Sent() {
 		if m.To == addr {
 			out = append(out, m)
@@ -87,7 +87,7 @@ func (r *Recorder) WaitFor(ctx context.Context, n int) error {
 
 // Fault decides, per call, whether a wrapped channel fails and how;
 // nil means pass the message on.
-type Fault func(call int, m *notify.Message) error
+type Fault func(call int, m *channel.Message) error
 
 // Faulty wraps a Channel and injects faults before it.
 type Faulty struct {
@@ -99,7 +99,7 @@ type Faulty struct {
 // Wrap returns ch behind the faults (applied in order; the first that
 // fires wins).
 func Wrap(ch notify.Channel, faults ...Fault) *Faulty {
-	return &Faulty{Channel: ch, Fault: func(call int, m *notify.Message) error {
+	return &Faulty{Channel: ch, Fault: func(call int, m *channel.Message) error {
 		for _, f := range faults {
 			if err := f(call, m); err != nil {
 				return err
@@ -110,15 +110,15 @@ func Wrap(ch notify.Channel, faults ...Fault) *Faulty {
 }
 
 // Send implements notify.Channel.
-func (f *Faulty) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+func (f *Faulty) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	call := int(f.calls.Add(1))
 	if f.Fault != nil {
 		if err := f.Fault(call, m); err != nil {
 			if err == errTimeout {
 				<-ctx.Done()
-				return notify.Receipt{}, ctx.Err()
+				return channel.Receipt{}, ctx.Err()
 			}
-			return notify.Receipt{}, err
+			return channel.Receipt{}, err
 		}
 	}
 	return f.Channel.Send(ctx, m)
@@ -129,9 +129,9 @@ func (f *Faulty) Calls() int { return int(f.calls.Load()) }
 
 // ServerErrorEvery fails every nth call with a transient 5xx.
 func ServerErrorEvery(n int) Fault {
-	return func(call int, _ *notify.Message) error {
+	return func(call int, _ *channel.Message) error {
 		if n > 0 && call%n == 0 {
-			return &notify.SendError{Code: "HTTP 503", Reason: "service unavailable (injected)"}
+			return &channel.SendError{Code: "HTTP 503", Reason: "service unavailable (injected)"}
 		}
 		return nil
 	}
@@ -140,9 +140,9 @@ func ServerErrorEvery(n int) Fault {
 // TooManyRequests fails calls from..to (inclusive, 1-based) with 429 and
 // the given Retry-After.
 func TooManyRequests(from, to int, retryAfter time.Duration) Fault {
-	return func(call int, _ *notify.Message) error {
+	return func(call int, _ *channel.Message) error {
 		if call >= from && call <= to {
-			return &notify.SendError{Code: "429", Reason: "too many requests (injected)", RetryAfter: retryAfter}
+			return &channel.SendError{Code: "429", Reason: "too many requests (injected)", RetryAfter: retryAfter}
 		}
 		return nil
 	}
@@ -153,7 +153,7 @@ var errTimeout = fmt.Errorf("notifytest: timeout")
 // TimeoutEvery makes every nth call hang until its context ends, as a
 // provider that never answers does.
 func TimeoutEvery(n int) Fault {
-	return func(call int, _ *notify.Message) error {
+	return func(call int, _ *channel.Message) error {
 		if n > 0 && call%n == 0 {
 			return errTimeout
 		}
@@ -164,9 +164,9 @@ func TimeoutEvery(n int) Fault {
 // PermanentTo fails every send to the given addresses with the code, as a
 // permanent provider error (Twilio 21211, SMTP "550 5.1.1", …).
 func PermanentTo(codes map[string]string) Fault {
-	return func(_ int, m *notify.Message) error {
+	return func(_ int, m *channel.Message) error {
 		if code, ok := codes[m.To]; ok {
-			return &notify.SendError{Permanent: true, Code: code, Reason: "permanent failure (injected)"}
+			return &channel.SendError{Permanent: true, Code: code, Reason: "permanent failure (injected)"}
 		}
 		return nil
 	}

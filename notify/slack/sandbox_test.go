@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -36,10 +35,10 @@ func TestAgainstSandbox(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ch.Send(ctx, &notify.Message{Kind: channel.Slack, To: tt.to, Text: "INC-1: Login outage",
+			_, err := ch.Send(ctx, &channel.Message{Kind: channel.Slack, To: tt.to, Text: "INC-1: Login outage",
 				Blocks: []byte(`[{"type":"section","text":{"type":"mrkdwn","text":"*Identified*"}}]`)})
 			if tt.code != "" {
-				var se *notify.SendError
+				var se *channel.SendError
 				if !errors.As(err, &se) || !se.Permanent || se.Code != tt.code {
 					t.Fatalf("Send = %v, want permanent %s", err, tt.code)
 				}

@@ -21,7 +21,6 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/webhook"
 )
 
@@ -77,8 +76,6 @@ type Channel struct {
 	hook *http.Client // incoming webhooks: see webhookClient
 	api  *slackgo.Client
 }
-
-var _ notify.Channel = (*Channel)(nil)
 
 // New returns a Channel. httpClient, if not nil, is used for every call
 // (its Timeout is replaced by cfg's when it has none); nil gets a client
@@ -141,15 +138,15 @@ type Payload struct {
 // JSON array) into slack-go's typed blocks, so malformed blocks fail here
 // with a permanent "invalid_blocks" instead of at Slack, and requires some
 // text or blocks ("no_text").
-func BuildPayload(m *notify.Message) (Payload, error) {
+func BuildPayload(m *channel.Message) (Payload, error) {
 	p := Payload{Text: m.Text}
 	if len(bytes.TrimSpace(m.Blocks)) > 0 {
 		if err := json.Unmarshal(m.Blocks, &p.Blocks); err != nil {
-			return Payload{}, &notify.SendError{Permanent: true, Code: "invalid_blocks", Reason: err.Error()}
+			return Payload{}, &channel.SendError{Permanent: true, Code: "invalid_blocks", Reason: err.Error()}
 		}
 	}
 	if strings.TrimSpace(p.Text) == "" && len(p.Blocks.BlockSet) == 0 {
-		return Payload{}, &notify.SendError{Permanent: true, Code: "no_text", Reason: "message has neither text nor blocks"}
+		return Payload{}, &channel.SendError{Permanent: true, Code: "no_text", Reason: "message has neither text nor blocks"}
 	}
 	return p, nil
 }
@@ -195,42 +192,42 @@ func IsWebhookURL(to string) bool {
 
 // Send posts m. m.To is a channel or member ID (chat.postMessage; the receipt
 // holds the message ts) or an incoming-webhook URL (see IsWebhookURL). Refusals come back
-// as *notify.SendError (see classify); timeouts, cancellation and connection
+// as *channel.SendError (see classify); timeouts, cancellation and connection
 // errors as plain errors (transient).
-func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	p, err := BuildPayload(m)
 	if err != nil {
-		return notify.Receipt{}, err
+		return channel.Receipt{}, err
 	}
 	to := strings.TrimSpace(m.To)
 	switch {
 	case to == "":
-		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "channel_not_found", Reason: "no channel or webhook URL"}
+		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "channel_not_found", Reason: "no channel or webhook URL"}
 	case IsWebhookURL(to):
 		return c.sendWebhook(ctx, to, p)
 	case strings.Contains(to, "://"):
-		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "invalid_url", Reason: "incoming-webhook URLs must be https (http only to loopback)"}
+		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "invalid_url", Reason: "incoming-webhook URLs must be https (http only to loopback)"}
 	}
 	if c.cfg.Token == "" {
-		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "not_authed", Reason: "no Slack token configured for channel IDs"}
+		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "not_authed", Reason: "no Slack token configured for channel IDs"}
 	}
 	_, ts, err := c.api.PostMessageContext(ctx, to, p.MsgOptions()...)
 	if err != nil {
-		return notify.Receipt{}, classify(ctx, err, "")
+		return channel.Receipt{}, classify(ctx, err, "")
 	}
-	return notify.Receipt{ProviderID: ts, Status: "sent"}, nil
+	return channel.Receipt{ProviderID: ts, Status: "sent"}, nil
 }
 
-func (c *Channel) sendWebhook(ctx context.Context, hook string, p Payload) (notify.Receipt, error) {
+func (c *Channel) sendWebhook(ctx context.Context, hook string, p Payload) (channel.Receipt, error) {
 	// slack-go discards a webhook's error body, which is where Slack puts the
 	// reason ("channel_not_found", "invalid_token", …); keep its start.
 	bc := &bodyCapture{base: c.hook.Transport}
 	hc := *c.hook
 	hc.Transport = bc
 	if err := slackgo.PostWebhookCustomHTTPContext(ctx, hook, &hc, p.WebhookMessage()); err != nil {
-		return notify.Receipt{}, classify(ctx, err, bc.body)
+		return channel.Receipt{}, classify(ctx, err, bc.body)
 	}
-	return notify.Receipt{Status: "sent"}, nil
+	return channel.Receipt{Status: "sent"}, nil
 }
 
 // bodyCapture keeps the first bytes of a non-2xx response body. One per call.
@@ -293,22 +290,22 @@ func permanent(code string) bool {
 func classify(ctx context.Context, err error, body string) error {
 	var rl *slackgo.RateLimitedError
 	if errors.As(err, &rl) {
-		return &notify.SendError{Code: "ratelimited", Reason: err.Error(), RetryAfter: rl.RetryAfter}
+		return &channel.SendError{Code: "ratelimited", Reason: err.Error(), RetryAfter: rl.RetryAfter}
 	}
 	var se slackgo.SlackErrorResponse
 	if errors.As(err, &se) {
-		out := &notify.SendError{Code: se.Err, Reason: se.Err, Permanent: permanent(se.Err)}
+		out := &channel.SendError{Code: se.Err, Reason: se.Err, Permanent: permanent(se.Err)}
 		if len(se.ResponseMetadata.Messages) > 0 {
 			out.Reason = se.Err + ": " + strings.Join(se.ResponseMetadata.Messages, "; ")
 		}
 		return out
 	}
 	if errors.Is(err, webhook.ErrForbiddenAddress) {
-		return &notify.SendError{Permanent: true, Code: "forbidden_address", Reason: err.Error()}
+		return &channel.SendError{Permanent: true, Code: "forbidden_address", Reason: err.Error()}
 	}
 	var sc slackgo.StatusCodeError
 	if errors.As(err, &sc) {
-		out := &notify.SendError{Code: "HTTP " + strconv.Itoa(sc.Code), Reason: sc.Status}
+		out := &channel.SendError{Code: "HTTP " + strconv.Itoa(sc.Code), Reason: sc.Status}
 		if body != "" && !strings.ContainsAny(body, " <\n") {
 			out.Code = body // Slack's webhook error word, e.g. channel_not_found
 		}

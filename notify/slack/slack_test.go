@@ -54,7 +54,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestBuildPayload(t *testing.T) {
-	p, err := BuildPayload(&notify.Message{Text: "INC-1: Login outage", Blocks: []byte(blocksJSON)})
+	p, err := BuildPayload(&channel.Message{Text: "INC-1: Login outage", Blocks: []byte(blocksJSON)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,23 +72,23 @@ func TestBuildPayload(t *testing.T) {
 	if !strings.Contains(string(raw), `"action_id":"ack"`) || !strings.Contains(string(raw), `"text":"INC-1: Login outage"`) {
 		t.Fatalf("webhook JSON = %s", raw)
 	}
-	if p, err := BuildPayload(&notify.Message{Text: "only text"}); err != nil || len(p.Blocks.BlockSet) != 0 || p.WebhookMessage().Blocks != nil {
+	if p, err := BuildPayload(&channel.Message{Text: "only text"}); err != nil || len(p.Blocks.BlockSet) != 0 || p.WebhookMessage().Blocks != nil {
 		t.Fatalf("text only: %+v %v", p, err)
 	}
 
 	refusals := []struct {
 		name string
-		msg  notify.Message
+		msg  channel.Message
 		code string
 	}{
-		{"nothing to say", notify.Message{Text: "  "}, "no_text"},
-		{"blocks not JSON", notify.Message{Text: "x", Blocks: []byte(`[{`)}, "invalid_blocks"},
-		{"blocks not an array", notify.Message{Text: "x", Blocks: []byte(`{"type":"section"}`)}, "invalid_blocks"},
+		{"nothing to say", channel.Message{Text: "  "}, "no_text"},
+		{"blocks not JSON", channel.Message{Text: "x", Blocks: []byte(`[{`)}, "invalid_blocks"},
+		{"blocks not an array", channel.Message{Text: "x", Blocks: []byte(`{"type":"section"}`)}, "invalid_blocks"},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := BuildPayload(&tt.msg)
-			var se *notify.SendError
+			var se *channel.SendError
 			if !errors.As(err, &se) || !se.Permanent || se.Code != tt.code {
 				t.Fatalf("BuildPayload = %v, want permanent %s", err, tt.code)
 			}
@@ -174,7 +174,7 @@ func TestSendPostMessage(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.ctxWait)
 				defer cancel()
 			}
-			rc, err := ch.Send(ctx, &notify.Message{Kind: channel.Slack, To: tt.to, Text: "INC-1: Login outage", Blocks: []byte(blocksJSON)})
+			rc, err := ch.Send(ctx, &channel.Message{Kind: channel.Slack, To: tt.to, Text: "INC-1: Login outage", Blocks: []byte(blocksJSON)})
 			got := <-seen
 			if got.auth != "Bearer xoxb-test-token" && got.values.Get("token") != "xoxb-test-token" {
 				t.Errorf("token not sent: auth=%q", got.auth)
@@ -195,14 +195,14 @@ func TestSendPostMessage(t *testing.T) {
 					t.Errorf("blocks = %s (%v)", got.values.Get("blocks"), err)
 				}
 			case tt.plain != nil:
-				var se *notify.SendError
+				var se *channel.SendError
 				if errors.As(err, &se) || !errors.Is(err, tt.plain) {
 					t.Fatalf("err = %v, want plain error wrapping %v", err, tt.plain)
 				}
 			default:
-				var se *notify.SendError
+				var se *channel.SendError
 				if !errors.As(err, &se) {
-					t.Fatalf("err = %T %v, want *notify.SendError", err, err)
+					t.Fatalf("err = %T %v, want *channel.SendError", err, err)
 				}
 				if se.Permanent != tt.permanent || se.Code != tt.code || se.RetryAfter != tt.retry {
 					t.Fatalf("SendError = %+v, want permanent=%v code=%s retry=%s", se, tt.permanent, tt.code, tt.retry)
@@ -221,7 +221,7 @@ func TestSendSlacktestDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := ch.Send(context.Background(), &notify.Message{To: "C024BE91L", Text: "hello agents"})
+	rc, err := ch.Send(context.Background(), &channel.Message{To: "C024BE91L", Text: "hello agents"})
 	if err != nil || rc.ProviderID == "" {
 		t.Fatalf("Send = %+v, %v", rc, err)
 	}
@@ -278,7 +278,7 @@ func TestSendIncomingWebhook(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ch.Send(context.Background(), &notify.Message{To: srv.URL + tt.path, Text: "fallback", Blocks: []byte(blocksJSON)})
+			_, err := ch.Send(context.Background(), &channel.Message{To: srv.URL + tt.path, Text: "fallback", Blocks: []byte(blocksJSON)})
 			h := <-hits
 			var body map[string]any
 			if err := json.Unmarshal(h.body, &body); err != nil || body["text"] != "fallback" || len(body["blocks"].([]any)) != 3 {
@@ -290,9 +290,9 @@ func TestSendIncomingWebhook(t *testing.T) {
 				}
 				return
 			}
-			var se *notify.SendError
+			var se *channel.SendError
 			if !errors.As(err, &se) {
-				t.Fatalf("err = %T %v, want *notify.SendError", err, err)
+				t.Fatalf("err = %T %v, want *channel.SendError", err, err)
 			}
 			if se.Permanent != tt.permanent || se.Code != tt.code || se.RetryAfter != tt.retry {
 				t.Fatalf("SendError = %+v, want permanent=%v code=%s retry=%s", se, tt.permanent, tt.code, tt.retry)
@@ -301,14 +301,14 @@ func TestSendIncomingWebhook(t *testing.T) {
 	}
 
 	t.Run("plain http webhook refused", func(t *testing.T) {
-		_, err := ch.Send(context.Background(), &notify.Message{To: "http://hooks.slack.com/services/x", Text: "x"})
-		if !notify.IsPermanent(err) {
+		_, err := ch.Send(context.Background(), &channel.Message{To: "http://hooks.slack.com/services/x", Text: "x"})
+		if !channel.IsPermanent(err) {
 			t.Fatalf("Send = %v, want permanent", err)
 		}
 	})
 	t.Run("channel ID without token refused", func(t *testing.T) {
-		_, err := ch.Send(context.Background(), &notify.Message{To: "C123", Text: "x"})
-		var se *notify.SendError
+		_, err := ch.Send(context.Background(), &channel.Message{To: "C123", Text: "x"})
+		var se *channel.SendError
 		if !errors.As(err, &se) || !se.Permanent || se.Code != "not_authed" {
 			t.Fatalf("Send = %v, want permanent not_authed", err)
 		}
@@ -331,8 +331,8 @@ func TestIncomingWebhookSSRF(t *testing.T) {
 		fmt.Fprint(w, "ok")
 	}))
 	defer srv.Close()
-	msg := func(path string) *notify.Message {
-		return &notify.Message{To: srv.URL + path, Text: "fallback"}
+	msg := func(path string) *channel.Message {
+		return &channel.Message{To: srv.URL + path, Text: "fallback"}
 	}
 
 	t.Run("loopback refused at dial time", func(t *testing.T) {
@@ -341,7 +341,7 @@ func TestIncomingWebhookSSRF(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = ch.Send(context.Background(), msg("/services/ok"))
-		var se *notify.SendError
+		var se *channel.SendError
 		if !errors.As(err, &se) || !se.Permanent || se.Code != "forbidden_address" {
 			t.Fatalf("Send = %v, want permanent forbidden_address", err)
 		}
@@ -357,7 +357,7 @@ func TestIncomingWebhookSSRF(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = ch.Send(context.Background(), msg("/services/moved"))
-		if !notify.IsPermanent(err) {
+		if !channel.IsPermanent(err) {
 			t.Fatalf("Send = %v, want a permanent failure", err)
 		}
 		if p := <-hits; p != "/services/moved" {
@@ -481,3 +481,6 @@ func TestIsWebhookURL(t *testing.T) {
 		})
 	}
 }
+
+// Channel implements notify.Channel: the pipeline sends through it.
+var _ notify.Channel = (*Channel)(nil)

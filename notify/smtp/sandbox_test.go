@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -25,8 +24,8 @@ func TestAgainstSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := func(to string) *notify.Message {
-		return &notify.Message{DeliveryID: "d-" + to, Kind: channel.Email, To: to, Subject: "Szolgáltatáskiesés",
+	msg := func(to string) *channel.Message {
+		return &channel.Message{DeliveryID: "d-" + to, Kind: channel.Email, To: to, Subject: "Szolgáltatáskiesés",
 			Text: "Dolgozunk rajta.", HTML: "<p>Dolgozunk rajta.</p>", UnsubscribeURL: "https://status.example.com/u/tok"}
 	}
 	rc, err := ch.Send(ctx, msg("customer@example.org"))
@@ -42,7 +41,7 @@ func TestAgainstSandbox(t *testing.T) {
 	}
 
 	_, err = ch.Send(ctx, msg("gone@example.org"))
-	var se *notify.SendError
+	var se *channel.SendError
 	if !errors.As(err, &se) || !se.Permanent || se.Code != "550 5.1.1" {
 		t.Fatalf("Send to a failing address = %v, want permanent 550 5.1.1", err)
 	}

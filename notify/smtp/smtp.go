@@ -28,7 +28,6 @@ import (
 	gosmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify"
 )
 
 // DefaultTimeout bounds each SMTP step when Config.Timeout is 0.
@@ -151,8 +150,6 @@ type relaySession struct {
 	lastUsed time.Time
 }
 
-var _ notify.Channel = (*Channel)(nil)
-
 // New returns a Channel for cfg.
 func New(cfg Config) (*Channel, error) {
 	if err := cfg.Validate(); err != nil {
@@ -210,18 +207,18 @@ func (c *Channel) Kind() channel.Kind { return channel.Email }
 // receipt's ProviderID is the Message-ID, without brackets, and its Reply
 // the relay's answer to the message's end (with the relay's queue ID, where
 // it names one). Relay refusals
-// are *notify.SendError: 5xx permanent with code like "550 5.1.1", 4xx
+// are *channel.SendError: 5xx permanent with code like "550 5.1.1", 4xx
 // transient; connection failures are plain errors.
-func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	msg, err := BuildMessage(c.cfg, m)
 	if err != nil {
-		return notify.Receipt{}, err
+		return channel.Receipt{}, err
 	}
 	s := c.take()
 	reused := s != nil
 	if s == nil {
 		if s, err = c.dial(ctx); err != nil {
-			return notify.Receipt{}, classify(ctx, err)
+			return channel.Receipt{}, classify(ctx, err)
 		}
 	}
 	sender := c.client
@@ -234,7 +231,7 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 		// was sent: once more on a fresh connection.
 		c.drop(s)
 		if s, err = c.dial(ctx); err != nil {
-			return notify.Receipt{}, classify(ctx, err)
+			return channel.Receipt{}, classify(ctx, err)
 		}
 		err = c.client.SendWithSMTPClient(s.sc, msg)
 	}
@@ -242,11 +239,11 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 		// After a refusal or an I/O error the session's state is unknown:
 		// it is not reused.
 		c.drop(s)
-		return notify.Receipt{}, classify(ctx, err)
+		return channel.Receipt{}, classify(ctx, err)
 	}
 	s.sent++
 	c.put(s)
-	rc := notify.Receipt{ProviderID: strings.Trim(msg.GetMessageID(), "<>"), Status: "sent"}
+	rc := channel.Receipt{ProviderID: strings.Trim(msg.GetMessageID(), "<>"), Status: "sent"}
 	if r := msg.ServerResponse(); r != "" {
 		rc.Reply = "250 " + r // go-mail keeps the text after the code, which DATA's end always has as 250
 	}
@@ -348,19 +345,19 @@ func classify(ctx context.Context, err error) error {
 		code := se.ErrorCode()
 		if code == 0 {
 			if se.Reason == mail.ErrGetSender || se.Reason == mail.ErrGetRcpts {
-				return &notify.SendError{Permanent: true, Code: "invalid_address", Reason: se.Error()}
+				return &channel.SendError{Permanent: true, Code: "invalid_address", Reason: se.Error()}
 			}
 			if se.IsTemp() {
-				return &notify.SendError{Code: "smtp", Reason: se.Error()}
+				return &channel.SendError{Code: "smtp", Reason: se.Error()}
 			}
 			return fmt.Errorf("smtp: %w", err)
 		}
 		full := strings.TrimSpace(strconv.Itoa(code) + " " + se.EnhancedStatusCode())
-		return &notify.SendError{Permanent: code >= 500 && !se.IsTemp(), Code: full, Reason: se.Error()}
+		return &channel.SendError{Permanent: code >= 500 && !se.IsTemp(), Code: full, Reason: se.Error()}
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) && te.Code >= 400 {
-		return &notify.SendError{Permanent: te.Code >= 500, Code: strconv.Itoa(te.Code), Reason: te.Msg}
+		return &channel.SendError{Permanent: te.Code >= 500, Code: strconv.Itoa(te.Code), Reason: te.Msg}
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("smtp: %w (%w)", ctx.Err(), err)
@@ -390,10 +387,10 @@ var (
 // UnsubscribeURL it sets List-Unsubscribe (plus the mailto alternative when
 // configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC
 // 8058; receivers honour one-click only for https links, but http is kept
-// for local sandboxes). Errors are permanent *notify.SendError.
-func BuildMessage(cfg Config, m *notify.Message) (*mail.Msg, error) {
+// for local sandboxes). Errors are permanent *channel.SendError.
+func BuildMessage(cfg Config, m *channel.Message) (*mail.Msg, error) {
 	invalid := func(code, format string, args ...any) error {
-		return &notify.SendError{Permanent: true, Code: code, Reason: fmt.Sprintf(format, args...)}
+		return &channel.SendError{Permanent: true, Code: code, Reason: fmt.Sprintf(format, args...)}
 	}
 	to, err := netmail.ParseAddress(strings.TrimSpace(m.To))
 	if err != nil {

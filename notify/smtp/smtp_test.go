@@ -184,8 +184,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func testMessage(to string) *notify.Message {
-	return &notify.Message{
+func testMessage(to string) *channel.Message {
+	return &channel.Message{
 		DeliveryID:     "upd1.email.abc123",
 		Kind:           channel.Email,
 		To:             to,
@@ -241,7 +241,7 @@ func TestBuildMessage(t *testing.T) {
 	}
 
 	// Only text: a single text/plain part, no unsubscribe headers without a URL.
-	msg, err = BuildMessage(Config{From: "status@example.com"}, &notify.Message{To: "a@example.org", Subject: "x", Text: "only text"})
+	msg, err = BuildMessage(Config{From: "status@example.com"}, &channel.Message{To: "a@example.org", Subject: "x", Text: "only text"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,20 +253,20 @@ func TestBuildMessage(t *testing.T) {
 
 	refusals := []struct {
 		name string
-		msg  notify.Message
+		msg  channel.Message
 		code string
 	}{
-		{"bad recipient", notify.Message{To: "nobody", Text: "x"}, "invalid_address"},
-		{"no body", notify.Message{To: "a@example.org", Subject: "x"}, "no_body"},
-		{"header injection", notify.Message{To: "a@example.org", Text: "x", Headers: map[string]string{"X-A": "1\r\nBcc: evil@example.com"}}, "invalid_header"},
-		{"reserved header", notify.Message{To: "a@example.org", Text: "x", Headers: map[string]string{"bcc": "evil@example.com"}}, "invalid_header"},
-		{"bad header name", notify.Message{To: "a@example.org", Text: "x", Headers: map[string]string{"X A": "1"}}, "invalid_header"},
-		{"mailto unsubscribe URL", notify.Message{To: "a@example.org", Text: "x", UnsubscribeURL: "mailto:u@example.com"}, "invalid_unsubscribe_url"},
+		{"bad recipient", channel.Message{To: "nobody", Text: "x"}, "invalid_address"},
+		{"no body", channel.Message{To: "a@example.org", Subject: "x"}, "no_body"},
+		{"header injection", channel.Message{To: "a@example.org", Text: "x", Headers: map[string]string{"X-A": "1\r\nBcc: evil@example.com"}}, "invalid_header"},
+		{"reserved header", channel.Message{To: "a@example.org", Text: "x", Headers: map[string]string{"bcc": "evil@example.com"}}, "invalid_header"},
+		{"bad header name", channel.Message{To: "a@example.org", Text: "x", Headers: map[string]string{"X A": "1"}}, "invalid_header"},
+		{"mailto unsubscribe URL", channel.Message{To: "a@example.org", Text: "x", UnsubscribeURL: "mailto:u@example.com"}, "invalid_unsubscribe_url"},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := BuildMessage(cfg, &tt.msg)
-			var se *notify.SendError
+			var se *channel.SendError
 			if !errors.As(err, &se) || !se.Permanent || se.Code != tt.code {
 				t.Fatalf("BuildMessage = %v, want permanent %s", err, tt.code)
 			}
@@ -327,14 +327,14 @@ func TestSend(t *testing.T) {
 					}
 				}
 			case tt.plain:
-				var se *notify.SendError
+				var se *channel.SendError
 				if err == nil || errors.As(err, &se) {
 					t.Fatalf("err = %v, want a plain (transient) error", err)
 				}
 			default:
-				var se *notify.SendError
+				var se *channel.SendError
 				if !errors.As(err, &se) {
-					t.Fatalf("err = %T %v, want *notify.SendError", err, err)
+					t.Fatalf("err = %T %v, want *channel.SendError", err, err)
 				}
 				if se.Permanent != tt.permanent || se.Code != tt.code {
 					t.Fatalf("SendError = %+v, want permanent=%v code=%s", se, tt.permanent, tt.code)
@@ -407,7 +407,7 @@ func TestSendAuth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = ch.Send(context.Background(), &notify.Message{To: "a@example.org", Subject: "s", Text: "t"})
+			_, err = ch.Send(context.Background(), &channel.Message{To: "a@example.org", Subject: "s", Text: "t"})
 			if !tt.permanent {
 				if err != nil {
 					t.Fatalf("Send: %v", err)
@@ -417,7 +417,7 @@ func TestSendAuth(t *testing.T) {
 				}
 				return
 			}
-			var se *notify.SendError
+			var se *channel.SendError
 			if !errors.As(err, &se) || !se.Permanent || !strings.HasPrefix(se.Code, "535") {
 				t.Fatalf("Send = %v, want permanent 535", err)
 			}
@@ -436,9 +436,9 @@ func TestSendConnectionRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ch.Send(context.Background(), &notify.Message{To: "a@example.org", Text: "t"})
-	var se *notify.SendError
-	if err == nil || errors.As(err, &se) || notify.IsPermanent(err) {
+	_, err = ch.Send(context.Background(), &channel.Message{To: "a@example.org", Text: "t"})
+	var se *channel.SendError
+	if err == nil || errors.As(err, &se) || channel.IsPermanent(err) {
 		t.Fatalf("Send = %v, want a plain transient error", err)
 	}
 }
@@ -509,3 +509,6 @@ func TestParseInbound(t *testing.T) {
 		})
 	}
 }
+
+// Channel implements notify.Channel: the pipeline sends through it.
+var _ notify.Channel = (*Channel)(nil)

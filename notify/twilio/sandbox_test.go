@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/twilio"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -38,9 +37,9 @@ func TestAgainstSandbox(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rc, err := ch.Send(ctx, &notify.Message{Kind: channel.SMS, To: tt.to, Text: "Áramszünet: dolgozunk rajta."})
+			rc, err := ch.Send(ctx, &channel.Message{Kind: channel.SMS, To: tt.to, Text: "Áramszünet: dolgozunk rajta."})
 			if tt.code != "" {
-				var se *notify.SendError
+				var se *channel.SendError
 				if !errors.As(err, &se) || !se.Permanent || se.Code != tt.code {
 					t.Fatalf("Send = %v, want permanent %s", err, tt.code)
 				}

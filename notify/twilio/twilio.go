@@ -19,7 +19,6 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify"
 )
 
 // Defaults and limits.
@@ -137,8 +136,6 @@ type Channel struct {
 	timeout time.Duration
 }
 
-var _ notify.Channel = (*Channel)(nil)
-
 // New returns a Channel. httpClient, if not nil, supplies the transport (and
 // its Timeout, if shorter than cfg's); nil uses http.DefaultTransport.
 //
@@ -177,18 +174,18 @@ func New(cfg Config, httpClient *http.Client) (*Channel, error) {
 func (c *Channel) Kind() channel.Kind { return channel.SMS }
 
 // BuildParams is the pure message builder: the CreateMessage parameters for m
-// under cfg. It refuses, as permanent *notify.SendError, what Twilio would
+// under cfg. It refuses, as permanent *channel.SendError, what Twilio would
 // refuse anyway: an empty recipient (21604) or body (21602), or a body over
 // MaxBodyChars (21617).
-func BuildParams(cfg Config, m *notify.Message) (*openapi.CreateMessageParams, error) {
+func BuildParams(cfg Config, m *channel.Message) (*openapi.CreateMessageParams, error) {
 	if m.To == "" {
-		return nil, &notify.SendError{Permanent: true, Code: "21604", Reason: "a 'To' phone number is required"}
+		return nil, &channel.SendError{Permanent: true, Code: "21604", Reason: "a 'To' phone number is required"}
 	}
 	if strings.TrimSpace(m.Text) == "" {
-		return nil, &notify.SendError{Permanent: true, Code: "21602", Reason: "message body is required"}
+		return nil, &channel.SendError{Permanent: true, Code: "21602", Reason: "message body is required"}
 	}
 	if n := utf8.RuneCountInString(m.Text); n > MaxBodyChars {
-		return nil, &notify.SendError{Permanent: true, Code: "21617",
+		return nil, &channel.SendError{Permanent: true, Code: "21617",
 			Reason: fmt.Sprintf("message body has %d characters, more than the %d Twilio accepts", n, MaxBodyChars)}
 	}
 	p := &openapi.CreateMessageParams{}
@@ -211,15 +208,15 @@ func BuildParams(cfg Config, m *notify.Message) (*openapi.CreateMessageParams, e
 	return p, nil
 }
 
-// Send creates one message. Twilio's refusals come back as *notify.SendError
+// Send creates one message. Twilio's refusals come back as *channel.SendError
 // (see classify); a cancelled or expired ctx and connection errors come back
 // as plain errors wrapping the cause (transient per notify.Channel). Note that
 // after a timeout Twilio may still have accepted the message: twilio has no
 // idempotency key, which is why herald claims the delivery before calling.
-func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	params, err := BuildParams(c.cfg, m)
 	if err != nil {
-		return notify.Receipt{}, err
+		return channel.Receipt{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -243,11 +240,11 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 	msg, err := api.CreateMessage(params)
 	if err != nil {
 		if ctx.Err() != nil {
-			return notify.Receipt{}, fmt.Errorf("twilio: create message: %w", ctx.Err())
+			return channel.Receipt{}, fmt.Errorf("twilio: create message: %w", ctx.Err())
 		}
-		return notify.Receipt{}, classify(err, rt.status, rt.retryAfter)
+		return channel.Receipt{}, classify(err, rt.status, rt.retryAfter)
 	}
-	rc := notify.Receipt{}
+	rc := channel.Receipt{}
 	if msg.Sid != nil {
 		rc.ProviderID = *msg.Sid
 	}
@@ -310,7 +307,7 @@ var permanentCodes = map[int]string{
 	30008: "unknown error",
 }
 
-// Describe implements notify.Describer for the codes herald knows (those
+// Describe implements channel.Describer for the codes herald knows (those
 // that decide a retry); "" for others.
 func (c *Channel) Describe(code string) string {
 	n, err := strconv.Atoi(code)
@@ -330,7 +327,7 @@ var transientCodes = map[int]string{
 	30001: "queue overflow",
 }
 
-// classify turns twilio-go's error into a *notify.SendError:
+// classify turns twilio-go's error into a *channel.SendError:
 //
 //	20429, HTTP 429, 21611, 30001, HTTP 5xx     → transient (RetryAfter from the header)
 //	permanentCodes, any other 4xx TwilioRestError → permanent
@@ -342,7 +339,7 @@ func classify(err error, status int, retryAfter time.Duration) error {
 		if te.Status == 0 {
 			te.Status = status
 		}
-		se := &notify.SendError{Code: strconv.Itoa(te.Code), Reason: te.Message}
+		se := &channel.SendError{Code: strconv.Itoa(te.Code), Reason: te.Message}
 		if se.Reason == "" {
 			se.Reason = permanentCodes[te.Code]
 		}
@@ -364,10 +361,10 @@ func classify(err error, status int, retryAfter time.Duration) error {
 		return se
 	}
 	if status == http.StatusTooManyRequests || status >= 500 {
-		return &notify.SendError{Code: "HTTP " + strconv.Itoa(status), Reason: err.Error(), RetryAfter: retryAfter}
+		return &channel.SendError{Code: "HTTP " + strconv.Itoa(status), Reason: err.Error(), RetryAfter: retryAfter}
 	}
 	if status >= 400 {
-		return &notify.SendError{Permanent: true, Code: "HTTP " + strconv.Itoa(status), Reason: err.Error()}
+		return &channel.SendError{Permanent: true, Code: "HTTP " + strconv.Itoa(status), Reason: err.Error()}
 	}
 	return fmt.Errorf("twilio: create message: %w", err)
 }

@@ -82,7 +82,7 @@ func TestBuildParams(t *testing.T) {
 	cfg.StatusCallbackURL = "https://status.example/cb"
 	cfg.ValidityPeriod = 30 * time.Minute
 	cfg.MaxPrice = "0.25"
-	p, err := BuildParams(cfg, &notify.Message{To: "+36201234567", Text: "Szolgáltatás helyreállt"})
+	p, err := BuildParams(cfg, &channel.Message{To: "+36201234567", Text: "Szolgáltatás helyreállt"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestBuildParams(t *testing.T) {
 
 	svc := validConfig()
 	svc.From, svc.MessagingServiceSID = "", "MGabc"
-	p, err = BuildParams(svc, &notify.Message{To: "+48601234567", Text: "x"})
+	p, err = BuildParams(svc, &channel.Message{To: "+48601234567", Text: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,25 +104,25 @@ func TestBuildParams(t *testing.T) {
 
 	refusals := []struct {
 		name string
-		msg  notify.Message
+		msg  channel.Message
 		code string
 	}{
-		{"no recipient", notify.Message{Text: "x"}, "21604"},
-		{"blank body", notify.Message{To: "+36201234567", Text: "  "}, "21602"},
-		{"1601 characters", notify.Message{To: "+36201234567", Text: strings.Repeat("a", 1601)}, "21617"},
+		{"no recipient", channel.Message{Text: "x"}, "21604"},
+		{"blank body", channel.Message{To: "+36201234567", Text: "  "}, "21602"},
+		{"1601 characters", channel.Message{To: "+36201234567", Text: strings.Repeat("a", 1601)}, "21617"},
 		// 1600 runes of a two-byte letter are 3200 bytes: the limit is characters.
-		{"1601 accented characters", notify.Message{To: "+36201234567", Text: strings.Repeat("ő", 1601)}, "21617"},
+		{"1601 accented characters", channel.Message{To: "+36201234567", Text: strings.Repeat("ő", 1601)}, "21617"},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := BuildParams(cfg, &tt.msg)
-			var se *notify.SendError
+			var se *channel.SendError
 			if !errors.As(err, &se) || !se.Permanent || se.Code != tt.code {
 				t.Fatalf("BuildParams = %v, want permanent %s", err, tt.code)
 			}
 		})
 	}
-	if _, err := BuildParams(cfg, &notify.Message{To: "+36201234567", Text: strings.Repeat("ő", 1600)}); err != nil {
+	if _, err := BuildParams(cfg, &channel.Message{To: "+36201234567", Text: strings.Repeat("ő", 1600)}); err != nil {
 		t.Fatalf("1600 characters refused: %v", err)
 	}
 }
@@ -232,7 +232,7 @@ func TestSend(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			rc, err := ch.Send(ctx, &notify.Message{DeliveryID: "d1", Kind: channel.SMS, To: "+36201234567", Text: "Áramszünet: dolgozunk rajta."})
+			rc, err := ch.Send(ctx, &channel.Message{DeliveryID: "d1", Kind: channel.SMS, To: "+36201234567", Text: "Áramszünet: dolgozunk rajta."})
 			if elapsed := time.Since(start); elapsed > 3*time.Second {
 				t.Fatalf("Send took %s; ctx was not honoured", elapsed)
 			}
@@ -254,7 +254,7 @@ func TestSend(t *testing.T) {
 					}
 				}
 			case tt.plain != nil:
-				var se *notify.SendError
+				var se *channel.SendError
 				if errors.As(err, &se) {
 					t.Fatalf("got SendError %v, want a plain transient error", se)
 				}
@@ -262,15 +262,15 @@ func TestSend(t *testing.T) {
 					t.Fatalf("err = %v, want it to wrap %v", err, tt.plain)
 				}
 			default:
-				var se *notify.SendError
+				var se *channel.SendError
 				if !errors.As(err, &se) {
-					t.Fatalf("err = %T %v, want *notify.SendError", err, err)
+					t.Fatalf("err = %T %v, want *channel.SendError", err, err)
 				}
 				if se.Permanent != tt.permanent || se.Code != tt.code || se.RetryAfter != tt.retry {
 					t.Fatalf("SendError = %+v, want permanent=%v code=%s retry=%s", se, tt.permanent, tt.code, tt.retry)
 				}
-				if notify.IsPermanent(err) != tt.permanent {
-					t.Fatal("notify.IsPermanent disagrees")
+				if channel.IsPermanent(err) != tt.permanent {
+					t.Fatal("channel.IsPermanent disagrees")
 				}
 			}
 		})
@@ -294,7 +294,7 @@ func TestSendCallerCancel(t *testing.T) {
 		<-fake.form // the request reached the server
 		cancel()
 	}()
-	_, err = ch.Send(ctx, &notify.Message{To: "+36201234567", Text: "x"})
+	_, err = ch.Send(ctx, &channel.Message{To: "+36201234567", Text: "x"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send = %v, want context.Canceled", err)
 	}
@@ -314,7 +314,7 @@ func TestSendAPIURLPrefixAndLocalRefusal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := ch.Send(context.Background(), &notify.Message{To: "+48601234567", Text: "Przepraszamy"})
+	rc, err := ch.Send(context.Background(), &channel.Message{To: "+48601234567", Text: "Przepraszamy"})
 	if err != nil || rc.ProviderID != "SMx" || rc.Status != "accepted" {
 		t.Fatalf("Send = %+v, %v", rc, err)
 	}
@@ -322,8 +322,8 @@ func TestSendAPIURLPrefixAndLocalRefusal(t *testing.T) {
 		t.Fatalf("form = %v", f)
 	}
 
-	_, err = ch.Send(context.Background(), &notify.Message{To: "+48601234567", Text: strings.Repeat("x", 1601)})
-	var se *notify.SendError
+	_, err = ch.Send(context.Background(), &channel.Message{To: "+48601234567", Text: strings.Repeat("x", 1601)})
+	var se *channel.SendError
 	if !errors.As(err, &se) || !se.Permanent || se.Code != "21617" {
 		t.Fatalf("long body: %v", err)
 	}
@@ -340,8 +340,8 @@ func TestSendWrongCredentialsIsPermanent(t *testing.T) {
 	cfg.AuthToken = "wrongtoken"
 	cfg.APIURL = srv.URL
 	ch, _ := New(cfg, nil)
-	_, err := ch.Send(context.Background(), &notify.Message{To: "+36201234567", Text: "x"})
-	var se *notify.SendError
+	_, err := ch.Send(context.Background(), &channel.Message{To: "+36201234567", Text: "x"})
+	var se *channel.SendError
 	if !errors.As(err, &se) || !se.Permanent || se.Code != "20003" {
 		t.Fatalf("Send = %v, want permanent 20003", err)
 	}
@@ -536,3 +536,6 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+// Channel implements notify.Channel: the pipeline sends through it.
+var _ notify.Channel = (*Channel)(nil)

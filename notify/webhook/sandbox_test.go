@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/notify/webhook"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -26,15 +26,15 @@ func TestAgainstSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := []byte(`{"meta":{"unsubscribe":"https://status.example.com/u/x"},"page":{"id":"p1","status_indicator":"major"}}`)
-	if _, err := ch.Send(ctx, &notify.Message{DeliveryID: "d1", To: sb.WebhookURL("ops"), Payload: payload}); err != nil {
+	if _, err := ch.Send(ctx, &channel.Message{DeliveryID: "d1", To: sb.WebhookURL("ops"), Payload: payload}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	got := sb.Messages(sandbox.Filter{Kind: sandbox.KindWebhook})
 	if len(got) != 1 || got[0].Body != string(payload) {
 		t.Fatalf("sandbox inbox = %+v", got)
 	}
-	_, err = ch.Send(ctx, &notify.Message{DeliveryID: "d2", To: sb.WebhookURL("gone"), Payload: payload})
-	var se *notify.SendError
+	_, err = ch.Send(ctx, &channel.Message{DeliveryID: "d2", To: sb.WebhookURL("gone"), Payload: payload})
+	var se *channel.SendError
 	if !errors.As(err, &se) || !se.Permanent || se.Code != "HTTP 410" {
 		t.Fatalf("Send to gone = %v, want permanent HTTP 410", err)
 	}

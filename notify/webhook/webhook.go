@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify"
 )
 
 // Defaults and limits.
@@ -95,8 +94,6 @@ type Channel struct {
 	now    func() time.Time
 }
 
-var _ notify.Channel = (*Channel)(nil)
-
 // New returns a Channel whose HTTP client refuses forbidden addresses at
 // dial time (unless cfg.AllowPrivate), never uses a proxy from the
 // environment (the check would then see only the proxy's address), and never
@@ -146,18 +143,18 @@ func (c *Channel) Kind() channel.Kind { return channel.Webhook }
 // 4xx are permanent (the subscriber's endpoint is gone or refuses us); 408,
 // 429 and 5xx are transient, with Retry-After honoured. Connection errors and
 // timeouts come back as plain errors (transient, per notify.Channel); a
-// destination refused by the SSRF rules is a permanent *notify.SendError with
+// destination refused by the SSRF rules is a permanent *channel.SendError with
 // code "forbidden_address".
-func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, error) {
+func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	if err := ValidateURL(m.To, c.cfg.AllowPrivate); err != nil {
-		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
+		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
 	}
 	if len(m.Payload) == 0 || !json.Valid(m.Payload) {
-		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "invalid_payload", Reason: "payload is empty or not JSON"}
+		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "invalid_payload", Reason: "payload is empty or not JSON"}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.To, bytes.NewReader(m.Payload))
 	if err != nil {
-		return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
+		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
 	}
 	ts := c.now().Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -173,9 +170,9 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 	resp, err := c.client.Do(req)
 	if err != nil {
 		if errors.Is(err, ErrForbiddenAddress) {
-			return notify.Receipt{}, &notify.SendError{Permanent: true, Code: "forbidden_address", Reason: err.Error()}
+			return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "forbidden_address", Reason: err.Error()}
 		}
-		return notify.Receipt{}, fmt.Errorf("webhook: post: %w", err)
+		return channel.Receipt{}, fmt.Errorf("webhook: post: %w", err)
 	}
 	defer resp.Body.Close()
 	reason, _ := io.ReadAll(io.LimitReader(resp.Body, maxReason))
@@ -183,17 +180,17 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) (notify.Receipt, 
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 
 	if err := classify(resp.StatusCode, resp.Header.Get("Retry-After"), string(reason), c.now()); err != nil {
-		return notify.Receipt{}, err
+		return channel.Receipt{}, err
 	}
-	return notify.Receipt{ProviderID: m.DeliveryID, Status: "delivered"}, nil
+	return channel.Receipt{ProviderID: m.DeliveryID, Status: "delivered"}, nil
 }
 
-// classify maps a receiver's HTTP answer to nil (2xx) or a *notify.SendError.
+// classify maps a receiver's HTTP answer to nil (2xx) or a *channel.SendError.
 func classify(status int, retryAfter, body string, now time.Time) error {
 	if status >= 200 && status < 300 {
 		return nil
 	}
-	se := &notify.SendError{Code: "HTTP " + strconv.Itoa(status), Reason: strings.TrimSpace(body)}
+	se := &channel.SendError{Code: "HTTP " + strconv.Itoa(status), Reason: strings.TrimSpace(body)}
 	if se.Reason == "" {
 		se.Reason = http.StatusText(status)
 	}

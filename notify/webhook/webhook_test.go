@@ -115,7 +115,7 @@ func TestSend(t *testing.T) {
 				defer cancel()
 			}
 			payload := []byte(`{"meta":{"unsubscribe":"https://status.example/u/x"},"page":{"id":"p1"}}`)
-			rc, err := ch.Send(ctx, &notify.Message{DeliveryID: "dlv-1", Kind: channel.Webhook, To: srv.URL + "/hook", Payload: payload})
+			rc, err := ch.Send(ctx, &channel.Message{DeliveryID: "dlv-1", Kind: channel.Webhook, To: srv.URL + "/hook", Payload: payload})
 
 			if !tt.wantErr {
 				if err != nil {
@@ -146,7 +146,7 @@ func TestSend(t *testing.T) {
 				t.Fatal("Send succeeded, want error")
 			}
 			if tt.plainErr != nil {
-				var se *notify.SendError
+				var se *channel.SendError
 				if errors.As(err, &se) {
 					t.Fatalf("got SendError %v, want plain transient error", se)
 				}
@@ -155,9 +155,9 @@ func TestSend(t *testing.T) {
 				}
 				return
 			}
-			var se *notify.SendError
+			var se *channel.SendError
 			if !errors.As(err, &se) {
-				t.Fatalf("err = %T %v, want *notify.SendError", err, err)
+				t.Fatalf("err = %T %v, want *channel.SendError", err, err)
 			}
 			if se.Permanent != tt.permanent || se.Code != tt.code || se.RetryAfter != tt.retry {
 				t.Fatalf("SendError = %+v, want permanent=%v code=%q retry=%s", se, tt.permanent, tt.code, tt.retry)
@@ -176,20 +176,20 @@ func TestSendRejectsBadMessages(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		msg  notify.Message
+		msg  channel.Message
 		code string
 	}{
-		{"loopback literal", notify.Message{To: "http://127.0.0.1:1/x", Payload: []byte(`{}`)}, "invalid_url"},
-		{"localhost name", notify.Message{To: "http://localhost:1/x", Payload: []byte(`{}`)}, "invalid_url"},
-		{"metadata address", notify.Message{To: "http://169.254.169.254/latest/meta-data", Payload: []byte(`{}`)}, "invalid_url"},
-		{"ftp scheme", notify.Message{To: "ftp://example.com/x", Payload: []byte(`{}`)}, "invalid_url"},
-		{"empty payload", notify.Message{To: "https://example.com/x"}, "invalid_payload"},
-		{"non-JSON payload", notify.Message{To: "https://example.com/x", Payload: []byte("hello")}, "invalid_payload"},
+		{"loopback literal", channel.Message{To: "http://127.0.0.1:1/x", Payload: []byte(`{}`)}, "invalid_url"},
+		{"localhost name", channel.Message{To: "http://localhost:1/x", Payload: []byte(`{}`)}, "invalid_url"},
+		{"metadata address", channel.Message{To: "http://169.254.169.254/latest/meta-data", Payload: []byte(`{}`)}, "invalid_url"},
+		{"ftp scheme", channel.Message{To: "ftp://example.com/x", Payload: []byte(`{}`)}, "invalid_url"},
+		{"empty payload", channel.Message{To: "https://example.com/x"}, "invalid_payload"},
+		{"non-JSON payload", channel.Message{To: "https://example.com/x", Payload: []byte("hello")}, "invalid_payload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ch.Send(context.Background(), &tt.msg)
-			var se *notify.SendError
+			var se *channel.SendError
 			if !errors.As(err, &se) || !se.Permanent || se.Code != tt.code {
 				t.Fatalf("Send = %v, want permanent %s", err, tt.code)
 			}
@@ -269,8 +269,8 @@ func TestSendForbiddenAtDialIsPermanent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ch.Send(context.Background(), &notify.Message{To: "http://" + name + ":" + port + "/", Payload: []byte(`{}`)})
-	var se *notify.SendError
+	_, err = ch.Send(context.Background(), &channel.Message{To: "http://" + name + ":" + port + "/", Payload: []byte(`{}`)})
+	var se *channel.SendError
 	if !errors.As(err, &se) || !se.Permanent || se.Code != "forbidden_address" {
 		t.Fatalf("Send = %v, want permanent forbidden_address", err)
 	}
@@ -407,3 +407,6 @@ func TestSignVerify(t *testing.T) {
 		t.Fatalf("Sign = %q, want %q", got, want)
 	}
 }
+
+// Channel implements notify.Channel: the pipeline sends through it.
+var _ notify.Channel = (*Channel)(nil)

@@ -1,4 +1,4 @@
-package notify
+package sms
 
 import (
 	"strings"
@@ -74,7 +74,7 @@ func TestGSM7Table(t *testing.T) {
 	}
 }
 
-func TestFitSMS(t *testing.T) {
+func TestFit(t *testing.T) {
 	long := strings.Repeat("word ", 100) // 500 chars
 	tests := []struct {
 		name    string
@@ -97,9 +97,9 @@ func TestFitSMS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := FitSMS(tt.text, tt.max)
+			got := Fit(tt.text, tt.max)
 			if tt.want != "" && got != tt.want {
-				t.Fatalf("FitSMS = %q, want %q", got, tt.want)
+				t.Fatalf("Fit = %q, want %q", got, tt.want)
 			}
 			max := tt.max
 			if max < 1 {
@@ -107,10 +107,10 @@ func TestFitSMS(t *testing.T) {
 			}
 			enc, _, segs := Segments(got)
 			if segs > max {
-				t.Errorf("FitSMS result takes %d segments, budget %d: %q", segs, max, got)
+				t.Errorf("Fit result takes %d segments, budget %d: %q", segs, max, got)
 			}
 			if tt.suffix != "" && !strings.HasSuffix(got, tt.suffix) {
-				t.Errorf("FitSMS = %q, want suffix %q", got, tt.suffix)
+				t.Errorf("Fit = %q, want suffix %q", got, tt.suffix)
 			}
 			if tt.wantEnc != "" && enc != tt.wantEnc {
 				t.Errorf("encoding %s, want %s", enc, tt.wantEnc)

@@ -1,4 +1,10 @@
-package notify
+// Package contact reads the addresses herald writes to, as people type them:
+// phone numbers to E.164 (with libphonenumber's metadata: mobile or not),
+// email addresses with a real parser, Slack member, channel and
+// incoming-webhook targets, languages and IANA time zones. Every function
+// returns an incident.Error naming what is wrong, for import rows, sign-up
+// forms and the API alike.
+package contact
 
 import (
 	"errors"
@@ -208,7 +214,7 @@ func redactURL(s string) string {
 // NormalizeLanguage maps a language tag ("hu-HU", "pl_PL", "HR", "hrv") to
 // one of the languages herald ships (incident.Languages), or fails.
 func NormalizeLanguage(s string) (string, error) {
-	base, ok := languageBase(s)
+	base, ok := LanguageBase(s)
 	if !ok {
 		return "", incident.Invalid("language", "%q is not a language tag", s)
 	}
@@ -220,8 +226,8 @@ func NormalizeLanguage(s string) (string, error) {
 	return "", incident.Invalid("language", "language %q is not supported (supported: %s)", s, strings.Join(incident.Languages, ", "))
 }
 
-// languageBase returns the ISO 639-1 base of a tag, lower case.
-func languageBase(s string) (string, bool) {
+// LanguageBase returns the ISO 639-1 base of a tag, lower case.
+func LanguageBase(s string) (string, bool) {
 	s = strings.TrimSpace(strings.ReplaceAll(s, "_", "-"))
 	if s == "" {
 		return "", false

@@ -1,9 +1,12 @@
-package notify
+// Package sms counts and fits SMS text: GSM-7 or UCS-2, characters and
+// segments as a handset and Twilio count them, and cutting a text down to a
+// segment budget without splitting a character or an escape pair. Standard
+// library only.
+package sms
 
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // Encoding is the character set an SMS travels in.
@@ -126,17 +129,17 @@ func segmentCount(text string, enc Encoding) int {
 	return segs
 }
 
-// FitSMS returns text unchanged when it fits in maxSegments (less than 1
+// Fit returns text unchanged when it fits in maxSegments (less than 1
 // means 1); otherwise it cuts it at a word boundary and ends it with an
 // ellipsis: "…" when the kept text is UCS-2 anyway, "..." when it is GSM-7,
 // because "…" alone would turn a GSM-7 message into UCS-2 and cut its room by
 // more than half.
-func FitSMS(text string, maxSegments int) string {
+func Fit(text string, maxSegments int) string {
 	return fitSlot("", text, "", maxSegments)
 }
 
-// fitsSMS reports whether s fits in maxSegments segments.
-func fitsSMS(s string, maxSegments int) bool {
+// Fits reports whether s fits in maxSegments segments.
+func Fits(s string, maxSegments int) bool {
 	_, _, n := Segments(s)
 	return n <= maxSegments
 }
@@ -147,16 +150,16 @@ func fitsSMS(s string, maxSegments int) bool {
 // they hold what the message cannot lose, such as the incident's link. When
 // even before+after alone does not fit it returns "".
 func fitSlot(before, text, after string, maxSegments int) string {
-	return fitWith(text, maxSegments, func(cut string) string { return before + cut + after })
+	return FitWith(text, maxSegments, func(cut string) string { return before + cut + after })
 }
 
-// fitWith is fitSlot for a message assembled by wrap, which may place the cut
+// FitWith is fitSlot for a message assembled by wrap, which may place the cut
 // text more than once or tidy the result; the check is on wrap's output.
-func fitWith(text string, maxSegments int, wrap func(string) string) string {
+func FitWith(text string, maxSegments int, wrap func(string) string) string {
 	if maxSegments < 1 {
 		maxSegments = 1
 	}
-	if fitsSMS(wrap(text), maxSegments) {
+	if Fits(wrap(text), maxSegments) {
 		return text
 	}
 	// No cut longer than the budget in characters can fit; scan only that far.
@@ -184,7 +187,7 @@ func fitWith(text string, maxSegments int, wrap func(string) string) string {
 				return "", true // nothing kept: fits, but is no answer
 			}
 			cand := kept + ellipsisFor(wrap(kept))
-			return cand, fitsSMS(wrap(cand), maxSegments)
+			return cand, Fits(wrap(cand), maxSegments)
 		}
 		// Binary search for the longest fitting cut. Fitting is monotone in
 		// length except at rare edges (the no-split rule, the ellipsis
@@ -220,20 +223,4 @@ func ellipsisFor(s string) string {
 		return "..."
 	}
 	return "…"
-}
-
-// truncateRunes cuts s to at most n characters, ending with "…" when cut.
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, k := 0, 0
-	for j := range s {
-		if k == n-1 {
-			i = j
-			break
-		}
-		k++
-	}
-	return strings.TrimRightFunc(s[:i], unicode.IsSpace) + "…"
 }
