@@ -226,37 +226,54 @@ func (s *Service) EditUpdate(ctx context.Context, pageID, incidentID, updateID s
 // the incident (version bumped), a new Update when something customers
 // should see happened, component status changes, and the broadcast.
 func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, in IncidentInput, create bool, now time.Time) (*Change, error) {
-	ch := &Change{}
 	oldStatus := inc.Status
 	if create {
-		oldStatus = ""
+		oldStatus = "" // whatever a new incident starts in is a change
 	}
+	if err := setFields(inc, in); err != nil {
+		return nil, err
+	}
+	statusChanged := inc.Status != oldStatus
+
+	byID := map[string]*Component{}
+	for _, c := range comps {
+		byID[c.ID] = c
+	}
+	if err := coverComponents(inc, byID, in); err != nil {
+		return nil, err
+	}
+	want, err := s.componentTargets(ctx, inc, in, create, statusChanged)
+	if err != nil {
+		return nil, err
+	}
+	ch := &Change{}
+	affected := moveComponents(ch, inc, comps, byID, want, create, now)
+	stampLifecycle(inc, create, now)
+	if u := newUpdate(inc, in, affected, create, statusChanged, now); u != nil {
+		inc.Updates = append([]*Update{u}, inc.Updates...)
+		if br := newBroadcast(inc, u, in, create, statusChanged, now); br != nil {
+			ch.Broadcasts = append(ch.Broadcasts, br)
+		}
+	}
+	// After the new update is in place: its affected components count.
+	inc.Impact = effectiveImpact(inc)
+	inc.UpdatedAt = now
+	inc.Version++
+	ch.Incidents = []*Incident{inc}
+	return ch, nil
+}
+
+// setFields copies the fields in sets onto inc, the status included, and
+// rejects a maintenance window that ends before it starts.
+func setFields(inc *Incident, in IncidentInput) error {
 	if in.Name != nil {
 		inc.Name = *in.Name
 	}
 	if in.ImpactOverride != nil {
 		inc.ImpactOverride = *in.ImpactOverride
 	}
-	if in.ScheduledFor != nil {
-		t := in.ScheduledFor.UTC().Truncate(time.Millisecond)
-		inc.ScheduledFor = &t
-		inc.StartedAt = t
-	}
-	if in.ScheduledUntil != nil {
-		t := in.ScheduledUntil.UTC().Truncate(time.Millisecond)
-		inc.ScheduledUntil = &t
-	}
-	if inc.IsMaintenance() && !inc.ScheduledUntil.After(*inc.ScheduledFor) {
-		return nil, Invalid("scheduled_until", "must be after scheduled_for")
-	}
-	if in.ScheduledRemindPrior != nil {
-		inc.ScheduledRemindPrior = *in.ScheduledRemindPrior
-	}
-	if in.ScheduledAutoInProgress != nil {
-		inc.ScheduledAutoInProgress = *in.ScheduledAutoInProgress
-	}
-	if in.ScheduledAutoCompleted != nil {
-		inc.ScheduledAutoCompleted = *in.ScheduledAutoCompleted
+	if err := setSchedule(inc, in); err != nil {
+		return err
 	}
 	if in.PostmortemBody != nil {
 		inc.PostmortemBody = *in.PostmortemBody
@@ -268,17 +285,46 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 	if in.Status != nil {
 		inc.Status = *in.Status
 	}
-	statusChanged := inc.Status != oldStatus
+	return nil
+}
 
-	// Which components the incident covers.
-	byID := map[string]*Component{}
-	for _, c := range comps {
-		byID[c.ID] = c
+// setSchedule copies a maintenance's window and schedule options onto inc.
+// The window is checked as it ends up, since a request may move only one
+// end of it. A maintenance starts, for the page, when it is scheduled for.
+func setSchedule(inc *Incident, in IncidentInput) error {
+	if in.ScheduledFor != nil {
+		t := in.ScheduledFor.UTC().Truncate(time.Millisecond)
+		inc.ScheduledFor = &t
+		inc.StartedAt = t
 	}
+	if in.ScheduledUntil != nil {
+		t := in.ScheduledUntil.UTC().Truncate(time.Millisecond)
+		inc.ScheduledUntil = &t
+	}
+	if inc.IsMaintenance() && !inc.ScheduledUntil.After(*inc.ScheduledFor) {
+		return Invalid("scheduled_until", "must be after scheduled_for")
+	}
+	if in.ScheduledRemindPrior != nil {
+		inc.ScheduledRemindPrior = *in.ScheduledRemindPrior
+	}
+	if in.ScheduledAutoInProgress != nil {
+		inc.ScheduledAutoInProgress = *in.ScheduledAutoInProgress
+	}
+	if in.ScheduledAutoCompleted != nil {
+		inc.ScheduledAutoCompleted = *in.ScheduledAutoCompleted
+	}
+	return nil
+}
+
+// coverComponents decides which components the incident covers. A
+// component_ids list replaces the ones it had; a component given a status
+// is covered too. Only components of the page count, and never a group:
+// a group's status follows from its members', so the incident names them.
+func coverComponents(inc *Incident, byID map[string]*Component, in IncidentInput) error {
 	if in.ComponentIDs != nil {
 		inc.ComponentIDs = inc.ComponentIDs[:0:0]
 	}
-	addComponent := func(field, id string) error {
+	add := func(field, id string) error {
 		c := byID[id]
 		if c == nil {
 			return Invalid(field, "no component %q on this page", id)
@@ -292,18 +338,26 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 		return nil
 	}
 	for _, id := range in.ComponentIDs {
-		if err := addComponent("component_ids", id); err != nil {
-			return nil, err
+		if err := add("component_ids", id); err != nil {
+			return err
 		}
 	}
 	for id := range in.Components {
-		if err := addComponent("components", id); err != nil {
-			return nil, err
+		if err := add("components", id); err != nil {
+			return err
 		}
 	}
+	return nil
+}
 
-	// New component statuses: what the request says, else what the
-	// lifecycle implies (maintenance start, resolution).
+// componentTargets decides the statuses the incident's components should
+// be in: what the request says, else what the lifecycle implies. A
+// maintenance starting puts its components under maintenance; resolving an
+// incident or completing a maintenance (unless auto_transition_to_operational
+// is false) returns each to operational, or to the worst status another
+// open incident still holds it in. A record created already resolved moves
+// nothing.
+func (s *Service) componentTargets(ctx context.Context, inc *Incident, in IncidentInput, create, statusChanged bool) (map[string]ComponentStatus, error) {
 	want := map[string]ComponentStatus{}
 	for id, st := range in.Components {
 		want[id] = st
@@ -324,6 +378,16 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 			want[id] = stillHeld(others, inc.ID, id)
 		}
 	}
+	return want, nil
+}
+
+// moveComponents puts the incident's components in the statuses wanted
+// and adds to ch those that moved, their status history and the groups
+// whose status follows. It returns the components the new update lists:
+// those that moved and, when the incident is created, also those already
+// in the status it gives them, so that its first update records every
+// status it was declared with (its impact is read from its updates).
+func moveComponents(ch *Change, inc *Incident, comps []*Component, byID map[string]*Component, want map[string]ComponentStatus, create bool, now time.Time) []AffectedComponent {
 	var affected []AffectedComponent
 	changedGroups := []string{}
 	for _, id := range inc.ComponentIDs {
@@ -345,8 +409,13 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 		}
 	}
 	ch.Components = append(ch.Components, regroup(comps, now, changedGroups...)...)
+	return affected
+}
 
-	// Timestamps the lifecycle sets.
+// stampLifecycle sets the times the lifecycle records, each the first time
+// its status is reached. A backfilled incident created resolved was
+// resolved when it happened, not now. Reopening clears the resolution.
+func stampLifecycle(inc *Incident, create bool, now time.Time) {
 	switch inc.Status {
 	case Monitoring:
 		if inc.MonitoringAt == nil {
@@ -368,32 +437,46 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 	if inc.ResolvedAt != nil && !inc.Status.Closed() {
 		inc.ResolvedAt = nil
 	}
+}
 
-	// The update customers see, when something they should see happened.
-	deliver := in.DeliverNotifications == nil || *in.DeliverNotifications
+// newUpdate returns the update customers see, or nil when nothing they
+// should see happened: no new incident, status, message or component
+// status. A backfilled incident's first update is dated when it happened.
+func newUpdate(inc *Incident, in IncidentInput, affected []AffectedComponent, create, statusChanged bool, now time.Time) *Update {
 	body := ""
 	if in.Body != nil {
 		body = *in.Body
 	}
-	if create || statusChanged || body != "" || len(affected) > 0 {
-		u := &Update{ID: NewID(), IncidentID: inc.ID, Status: inc.Status, Body: body, CreatedAt: now, UpdatedAt: now, DisplayAt: now,
-			AffectedComponents: affected, DeliverNotifications: deliver}
-		if create && inc.Backfilled {
-			u.CreatedAt, u.UpdatedAt, u.DisplayAt = inc.CreatedAt, inc.CreatedAt, inc.CreatedAt
-		}
-		inc.Updates = append([]*Update{u}, inc.Updates...)
-		if deliver && !inc.Backfilled {
-			if kind := broadcastKind(inc, create, statusChanged); kind != "" {
-				ch.Broadcasts = append(ch.Broadcasts, &Broadcast{ID: NewID(), PageID: inc.PageID, IncidentID: inc.ID, UpdateID: u.ID, Kind: kind, CreatedAt: now})
-			}
-		}
+	if !create && !statusChanged && body == "" && len(affected) == 0 {
+		return nil
 	}
-	// After the new update is in place: its affected components count.
-	inc.Impact = effectiveImpact(inc)
-	inc.UpdatedAt = now
-	inc.Version++
-	ch.Incidents = []*Incident{inc}
-	return ch, nil
+	u := &Update{ID: NewID(), IncidentID: inc.ID, Status: inc.Status, Body: body, CreatedAt: now, UpdatedAt: now, DisplayAt: now,
+		AffectedComponents: affected, DeliverNotifications: delivers(in)}
+	if create && inc.Backfilled {
+		u.CreatedAt, u.UpdatedAt, u.DisplayAt = inc.CreatedAt, inc.CreatedAt, inc.CreatedAt
+	}
+	return u
+}
+
+// delivers reports whether the request lets the update be sent to
+// subscribers: deliver_notifications defaults to true.
+func delivers(in IncidentInput) bool {
+	return in.DeliverNotifications == nil || *in.DeliverNotifications
+}
+
+// newBroadcast returns the broadcast that sends update u to subscribers,
+// or nil when there is none: the request turned notifications off, the
+// incident is backfilled (recorded after the fact, so never announced),
+// or broadcastKind finds nothing to tell.
+func newBroadcast(inc *Incident, u *Update, in IncidentInput, create, statusChanged bool, now time.Time) *Broadcast {
+	if !delivers(in) || inc.Backfilled {
+		return nil
+	}
+	kind := broadcastKind(inc, create, statusChanged)
+	if kind == "" {
+		return nil
+	}
+	return &Broadcast{ID: NewID(), PageID: inc.PageID, IncidentID: inc.ID, UpdateID: u.ID, Kind: kind, CreatedAt: now}
 }
 
 // stillHeld returns the worst status that open incidents other than self

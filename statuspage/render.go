@@ -146,7 +146,41 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 	if err != nil {
 		return nil, false, err
 	}
-	p, loc := in.page, in.loc
+	b := &builder{in: in, prev: prev, all: all, snap: newSnapshot(in.page, all), changed: prev == nil}
+	ls := sortIncidents(in)
+	if err := b.putJSON(ls); err != nil {
+		return nil, false, err
+	}
+	if err := b.putFeeds(ls); err != nil {
+		return nil, false, err
+	}
+	if publish != nil && prev != nil {
+		publish(b.early())
+	}
+	v := newView(in, ls)
+	fillUptime(v.Rows, in, b.snap.langs, all)
+	for _, code := range b.snap.langs {
+		if err := b.putHTML(code, v); err != nil {
+			return nil, false, err
+		}
+	}
+	return b.snap, b.anyChanged(), nil
+}
+
+// builder carries one build's state from part to part: what it renders
+// from, the snapshot it fills and whether any asset changed since prev.
+type builder struct {
+	in      *pageInput
+	prev    *snapshot // nil on the page's first render
+	all     map[string]*lang
+	snap    *snapshot
+	changed bool // an asset's bytes differ from prev's; true when there is no prev
+}
+
+// newSnapshot starts an empty snapshot of p in the languages it will be
+// served in: the page's languages that herald has text for, in the page's
+// order, or English when none is left, which every page can be shown in.
+func newSnapshot(p *incident.Page, all map[string]*lang) *snapshot {
 	snap := &snapshot{page: p, created: p.CreatedAt, shared: map[string]*Asset{}, html: map[string]map[string]*Asset{}, incKeys: map[string]string{},
 		rows: map[string]renderedRow{}}
 	for _, code := range p.Languages {
@@ -162,162 +196,220 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 		tags[i] = language.Make(code)
 	}
 	snap.matcher = language.NewMatcher(tags)
+	return snap
+}
 
-	changed := prev == nil
-	put := func(m map[string]*Asset, old map[string]*Asset, path string, body []byte, ctype string) {
-		var was *Asset
-		if old != nil {
-			was = old[path]
-		}
-		a := newAsset(was, body, ctype)
-		if a != was {
-			changed = true
-		}
-		m[path] = a
+// put stores body under path in m. When old holds the same bytes under
+// path it reuses that asset, so its ETag and gzip stay; otherwise it notes
+// that the snapshot changed, which is what decides whether watchers hear
+// of this render.
+func (b *builder) put(m, old map[string]*Asset, path string, body []byte, ctype string) {
+	was := old[path] // nil when old is
+	a := newAsset(was, body, ctype)
+	if a != was {
+		b.changed = true
 	}
-	var prevShared map[string]*Asset
-	if prev != nil {
-		prevShared = prev.shared
-	}
+	m[path] = a
+}
 
-	// ---- what every document shares ----
-	wcomps, _ := wireComponents(in.comps, loc)
+// putShared stores a document every language shares (the JSON and the
+// feeds), comparing it with prev's.
+func (b *builder) putShared(path string, body []byte, ctype string) {
+	var old map[string]*Asset
+	if b.prev != nil {
+		old = b.prev.shared
+	}
+	b.put(b.snap.shared, old, path, body, ctype)
+}
+
+// pageLists is how one render sorts the page's incidents; the JSON, the
+// feeds and the HTML all read it.
+type pageLists struct {
+	order      []*incident.Incident // every incident with a page, newest first
+	updated    time.Time            // when anything on the page last changed
+	unresolved []*incident.Incident // open incidents
+	upcoming   []*incident.Incident // maintenances not started yet
+	active     []*incident.Incident // maintenances in progress or verifying
+	status     incident.PageStatus  // the page's overall status
+}
+
+// sortIncidents decides which incidents the render shows and where: every
+// incident load read, once each and newest first, and the open ones by
+// kind. The page's status counts open incidents and active maintenances,
+// not upcoming ones.
+func sortIncidents(in *pageInput) *pageLists {
+	ls := &pageLists{order: uniqueIncidents(in.open, in.recent, in.maints, in.history)}
+	ls.updated = lastUpdated(in.page, in.comps, ls.order)
+	sortNewestFirst(ls.order)
+	var openAll []*incident.Incident
+	for _, inc := range in.open {
+		switch {
+		case !inc.IsMaintenance() && inc.Open():
+			ls.unresolved = append(ls.unresolved, inc)
+			openAll = append(openAll, inc)
+		case inc.Upcoming():
+			ls.upcoming = append(ls.upcoming, inc)
+		case inc.IsMaintenance() && inc.Open():
+			ls.active = append(ls.active, inc)
+			openAll = append(openAll, inc)
+		}
+	}
+	ls.status = incident.Overall(in.comps, openAll)
+	return ls
+}
+
+// uniqueIncidents merges load's lists, which overlap, keeping each
+// incident once, in the order first seen.
+func uniqueIncidents(lists ...[]*incident.Incident) []*incident.Incident {
+	seen := map[string]bool{}
+	var out []*incident.Incident
+	for _, list := range lists {
+		for _, inc := range list {
+			if !seen[inc.ID] {
+				seen[inc.ID] = true
+				out = append(out, inc)
+			}
+		}
+	}
+	return out
+}
+
+// lastUpdated is when the page last changed: the page changed when
+// anything on it did, a component or an incident.
+func lastUpdated(p *incident.Page, comps []*incident.Component, incs []*incident.Incident) time.Time {
 	updated := p.UpdatedAt
-	for _, c := range in.comps {
+	for _, c := range comps {
 		if c.UpdatedAt.After(updated) {
 			updated = c.UpdatedAt
 		}
 	}
-	wired := map[string]*v2Incident{}
-	wireOf := func(inc *incident.Incident) *v2Incident {
-		if w, ok := wired[inc.ID]; ok {
-			return w
-		}
-		w := wireIncident(p, inc, wcomps, loc)
-		wired[inc.ID] = w
-		return w
-	}
-	byID := map[string]*incident.Incident{}
-	var order []*incident.Incident // every incident with a page, newest first
-	for _, list := range [][]*incident.Incident{in.open, in.recent, in.maints, in.history} {
-		for _, inc := range list {
-			if _, ok := byID[inc.ID]; !ok {
-				byID[inc.ID] = inc
-				order = append(order, inc)
-				if inc.UpdatedAt.After(updated) {
-					updated = inc.UpdatedAt // the page changed when anything on it did
-				}
-			}
+	for _, inc := range incs {
+		if inc.UpdatedAt.After(updated) {
+			updated = inc.UpdatedAt
 		}
 	}
-	sortNewestFirst(order)
+	return updated
+}
 
-	var unresolved, upcoming, active, openAll []*incident.Incident
-	for _, inc := range in.open {
-		switch {
-		case !inc.IsMaintenance() && inc.Open():
-			unresolved = append(unresolved, inc)
-			openAll = append(openAll, inc)
-		case inc.Upcoming():
-			upcoming = append(upcoming, inc)
-		case inc.IsMaintenance() && inc.Open():
-			active = append(active, inc)
-			openAll = append(openAll, inc)
-		}
-	}
-	status := incident.Overall(in.comps, openAll)
-	wpage := v2Page{ID: p.ID, Name: p.Name, URL: p.URL, TimeZone: p.TimeZone, UpdatedAt: stamp(updated, loc)}
-	wstatus := v2Status{Indicator: status.Indicator, Description: status.Description}
+// putJSON writes the Statuspage v2 documents. An incident in several
+// lists is turned into its wire form once.
+func (b *builder) putJSON(ls *pageLists) error {
+	in, p, loc := b.in, b.in.page, b.in.loc
+	wcomps, _ := wireComponents(in.comps, loc)
+	wired := map[string]*v2Incident{}
 	wlist := func(incs []*incident.Incident) []*v2Incident {
 		out := make([]*v2Incident, 0, len(incs))
 		for _, inc := range incs {
-			out = append(out, wireOf(inc))
+			w, ok := wired[inc.ID]
+			if !ok {
+				w = wireIncident(p, inc, wcomps, loc)
+				wired[inc.ID] = w
+			}
+			out = append(out, w)
 		}
 		return out
 	}
-
-	// ---- JSON ----
-	summaryMaints := append(append([]*incident.Incident{}, upcoming...), active...)
+	wpage := v2Page{ID: p.ID, Name: p.Name, URL: p.URL, TimeZone: p.TimeZone, UpdatedAt: stamp(ls.updated, loc)}
+	wstatus := v2Status{Indicator: ls.status.Indicator, Description: ls.status.Description}
+	summaryMaints := append(append([]*incident.Incident{}, ls.upcoming...), ls.active...)
 	sortNewestFirst(summaryMaints)
 	docs := []struct {
 		path string
 		v    any
 	}{
-		{"/api/v2/summary.json", v2Summary{Page: wpage, Components: wcomps, Incidents: wlist(unresolved), ScheduledMaintenances: wlist(summaryMaints), Status: wstatus}},
+		{"/api/v2/summary.json", v2Summary{Page: wpage, Components: wcomps, Incidents: wlist(ls.unresolved), ScheduledMaintenances: wlist(summaryMaints), Status: wstatus}},
 		{"/api/v2/status.json", v2StatusDoc{Page: wpage, Status: wstatus}},
 		{"/api/v2/components.json", v2ComponentsDoc{Page: wpage, Components: wcomps}},
 		{"/api/v2/incidents.json", v2IncidentsDoc{Page: wpage, Incidents: wlist(in.recent)}},
-		{"/api/v2/incidents/unresolved.json", v2IncidentsDoc{Page: wpage, Incidents: wlist(unresolved)}},
+		{"/api/v2/incidents/unresolved.json", v2IncidentsDoc{Page: wpage, Incidents: wlist(ls.unresolved)}},
 		{"/api/v2/scheduled-maintenances.json", v2MaintenancesDoc{Page: wpage, ScheduledMaintenances: wlist(in.maints)}},
-		{"/api/v2/scheduled-maintenances/upcoming.json", v2MaintenancesDoc{Page: wpage, ScheduledMaintenances: wlist(upcoming)}},
-		{"/api/v2/scheduled-maintenances/active.json", v2MaintenancesDoc{Page: wpage, ScheduledMaintenances: wlist(active)}},
+		{"/api/v2/scheduled-maintenances/upcoming.json", v2MaintenancesDoc{Page: wpage, ScheduledMaintenances: wlist(ls.upcoming)}},
+		{"/api/v2/scheduled-maintenances/active.json", v2MaintenancesDoc{Page: wpage, ScheduledMaintenances: wlist(ls.active)}},
 	}
 	for _, d := range docs {
 		body, err := marshal(d.v)
 		if err != nil {
-			return nil, false, err
+			return err
 		}
-		put(snap.shared, prevShared, d.path, body, typeJSON)
+		b.putShared(d.path, body, typeJSON)
 	}
-	snap.summary = snap.shared["/api/v2/summary.json"].Body
+	b.snap.summary = b.snap.shared["/api/v2/summary.json"].Body
+	return nil
+}
 
-	// ---- feeds: the newest incidents and maintenances, announced ones too ----
-	feed := order
+// putFeeds writes the RSS and Atom feeds: the newest incidents and
+// maintenances, announced ones too.
+func (b *builder) putFeeds(ls *pageLists) error {
+	p, loc := b.in.page, b.in.loc
+	feed := ls.order
 	if len(feed) > feedLimit {
 		feed = feed[:feedLimit]
 	}
-	rss, err := renderRSS(p, feed, updated, loc)
+	rss, err := renderRSS(p, feed, ls.updated, loc)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	put(snap.shared, prevShared, "/history.rss", rss, typeRSS)
-	atom, err := renderAtom(p, feed, updated, loc)
+	b.putShared("/history.rss", rss, typeRSS)
+	atom, err := renderAtom(p, feed, ls.updated, loc)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	put(snap.shared, prevShared, "/history.atom", atom, typeAtom)
+	b.putShared("/history.atom", atom, typeAtom)
+	return nil
+}
 
-	if publish != nil && prev != nil {
-		early := *snap
-		early.html, early.incKeys, early.rows = prev.html, prev.incKeys, prev.rows
-		early.langs, early.matcher = prev.langs, prev.matcher // the languages prev.html has
-		publish(&early)
-	}
+// early is the snapshot build publishes before rendering the HTML: the new
+// JSON and feeds with prev's HTML. It keeps prev's languages too, because
+// those are the languages prev's HTML has.
+func (b *builder) early() *snapshot {
+	early := *b.snap
+	early.html, early.incKeys, early.rows = b.prev.html, b.prev.incKeys, b.prev.rows
+	early.langs, early.matcher = b.prev.langs, b.prev.matcher
+	return &early
+}
 
-	// ---- HTML ----
-	v := &view{Page: p, Status: status, Rows: buildRows(in.comps)}
+// newView decides what the HTML pages list, once for every language:
+// every incident's view, which of them each section of the front page
+// shows (upcoming maintenances soonest first), and the history by month.
+func newView(in *pageInput, ls *pageLists) *view {
+	v := &view{Page: in.page, Status: ls.status, Rows: buildRows(in.comps)}
 	views := map[string]*incView{}
-	for _, inc := range order {
-		iv := newIncView(inc, in.comps, loc)
+	for _, inc := range ls.order {
+		iv := newIncView(inc, in.comps, in.loc)
 		views[inc.ID] = iv
 		v.Incidents = append(v.Incidents, iv)
 	}
-	for _, inc := range unresolved {
+	for _, inc := range ls.unresolved {
 		v.Active = append(v.Active, views[inc.ID])
 	}
-	for _, inc := range active {
+	for _, inc := range ls.active {
 		v.InProgress = append(v.InProgress, views[inc.ID])
 	}
-	for i := len(upcoming) - 1; i >= 0; i-- { // soonest first
-		v.Upcoming = append(v.Upcoming, views[upcoming[i].ID])
+	for i := len(ls.upcoming) - 1; i >= 0; i-- { // soonest first
+		v.Upcoming = append(v.Upcoming, views[ls.upcoming[i].ID])
 	}
 	var past []*incView
-	for _, inc := range order {
+	for _, inc := range ls.order {
 		if !inc.Upcoming() && !inc.StartedAt.Before(in.historyFrom) {
 			past = append(past, views[inc.ID])
 		}
 	}
-	v.Months = buildMonths(past, in.now, loc)
+	v.Months = buildMonths(past, in.now, in.loc)
+	return v
+}
 
-	// Uptime bars: history split per component, computed once, then
-	// written out per language.
-	starts := dayStarts(in.now, loc, uptimeDays)
+// fillUptime sets the uptime bars of every showcased component in rows,
+// members of groups included; groups themselves have none. The history is
+// split per component and each uptime computed once, then written out in
+// each language.
+func fillUptime(rows []*row, in *pageInput, langs []string, all map[string]*lang) {
+	starts := dayStarts(in.now, in.loc, uptimeDays)
 	perComp := map[string][]incident.StatusChange{}
 	for _, c := range in.changes {
 		perComp[c.ComponentID] = append(perComp[c.ComponentID], c)
 	}
 	titles := map[string]*dayTitles{}
-	for _, code := range snap.langs {
+	for _, code := range langs {
 		titles[code] = newDayTitles(all[code], starts)
 	}
 	var fill func(rows []*row)
@@ -330,80 +422,129 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 			u := computeUptime(perComp[r.C.ID], r.C.Status, r.C.CreatedAt, in.now, starts)
 			r.Up = &u
 			r.Bars = map[string]bars{}
-			for _, code := range snap.langs {
+			for _, code := range langs {
 				h, probs := uptimeBars(all[code], titles[code], &u)
 				r.Bars[code] = bars{HTML: h, Problems: probs}
 			}
 		}
 	}
-	fill(v.Rows)
+	fill(rows)
+}
 
-	for _, code := range snap.langs {
-		l := all[code]
-		var prevHTML map[string]*Asset
-		if prev != nil {
-			prevHTML = prev.html[code]
+// langPages is one language's HTML while build renders it.
+type langPages struct {
+	code  string
+	l     *lang
+	links []langLink        // the language menu, this language current
+	prev  map[string]*Asset // prev's HTML in this language; nil on a first render
+	out   map[string]*Asset
+}
+
+// putHTML renders the page's HTML in one language: the front page,
+// /history and every incident's page.
+func (b *builder) putHTML(code string, v *view) error {
+	lp := &langPages{code: code, l: b.all[code], links: make([]langLink, len(b.snap.langs)), out: map[string]*Asset{}}
+	if b.prev != nil {
+		lp.prev = b.prev.html[code]
+	}
+	for i, c := range b.snap.langs {
+		lp.links[i] = langLink{Code: c, Name: langNames[c], Current: c == code}
+	}
+	rows, err := b.renderRows(lp, v.Rows)
+	if err != nil {
+		return err
+	}
+	d := &pageData{L: lp.l, V: v, Langs: lp.links, Title: v.Page.Name + " – " + lp.l.Overall(v.Status.Description), Rows: rows}
+	body, err := execute("index", d, 32<<10)
+	if err != nil {
+		return err
+	}
+	b.put(lp.out, lp.prev, "/", body, typeHTML)
+	if err := b.putHistory(lp, v); err != nil {
+		return err
+	}
+	if err := b.putIncidentPages(lp, v); err != nil {
+		return err
+	}
+	b.snap.html[code] = lp.out
+	return nil
+}
+
+// renderRows renders the front page's component list row by row. A row
+// whose key (everything it shows) is what prev rendered it from is taken
+// from prev instead: the rows are most of the front page's cost.
+func (b *builder) renderRows(lp *langPages, rows []*row) ([]template.HTML, error) {
+	out := make([]template.HTML, 0, len(rows))
+	for _, r := range rows {
+		id, key := lp.code+"/"+r.C.ID, rowKey(lp.code, r)
+		if b.prev != nil && b.prev.rows[id].key == key {
+			b.snap.rows[id] = b.prev.rows[id]
+			out = append(out, b.prev.rows[id].html)
+			continue
 		}
-		out := map[string]*Asset{}
-		links := make([]langLink, len(snap.langs))
-		for i, c := range snap.langs {
-			links[i] = langLink{Code: c, Name: langNames[c], Current: c == code}
+		var buf bytes.Buffer
+		if err := pageTemplates.ExecuteTemplate(&buf, "comp", args{lp.l, r}); err != nil {
+			return nil, err
 		}
-		rows := make([]template.HTML, 0, len(v.Rows))
-		for _, r := range v.Rows {
-			id, key := code+"/"+r.C.ID, rowKey(code, r)
-			if prev != nil && prev.rows[id].key == key {
-				snap.rows[id] = prev.rows[id]
-				rows = append(rows, prev.rows[id].html)
-				continue
-			}
-			var buf bytes.Buffer
-			if err := pageTemplates.ExecuteTemplate(&buf, "comp", args{l, r}); err != nil {
-				return nil, false, err
-			}
-			// The output of html/template, placed back into the same
-			// (HTML text) context it was escaped for.
-			h := template.HTML(buf.String())
-			snap.rows[id] = renderedRow{key, h}
-			rows = append(rows, h)
+		// The output of html/template, placed back into the same
+		// (HTML text) context it was escaped for.
+		h := template.HTML(buf.String())
+		b.snap.rows[id] = renderedRow{key, h}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// putHistory renders /history, or keeps prev's when what it is rendered
+// from (historyKey) did not change.
+func (b *builder) putHistory(lp *langPages, v *view) error {
+	p := v.Page
+	hkey := historyKey(p, lp.code, v)
+	b.snap.incKeys[lp.code+"/history"] = hkey
+	if b.prev != nil && b.prev.incKeys[lp.code+"/history"] == hkey && lp.prev["/history"] != nil {
+		lp.out["/history"] = lp.prev["/history"]
+		return nil
+	}
+	d := &pageData{L: lp.l, V: v, Langs: lp.links, Title: lp.l.T["IncidentHistory"] + " – " + p.Name}
+	body, err := execute("history", d, 16<<10)
+	if err != nil {
+		return err
+	}
+	b.put(lp.out, lp.prev, "/history", body, typeHTML)
+	return nil
+}
+
+// putIncidentPages renders each incident's page, keeping prev's for an
+// incident whose page is rendered from the same input (incidentKey): a
+// page has many incidents and few change in one render.
+func (b *builder) putIncidentPages(lp *langPages, v *view) error {
+	p := v.Page
+	for _, iv := range v.Incidents {
+		path := "/incidents/" + iv.Inc.ID
+		key := incidentKey(p, lp.code, iv)
+		b.snap.incKeys[lp.code+path] = key
+		if b.prev != nil && b.prev.incKeys[lp.code+path] == key && lp.prev[path] != nil {
+			lp.out[path] = lp.prev[path] // same input, same bytes: skip the template
+			continue
 		}
-		d := &pageData{L: l, V: v, Langs: links, Title: p.Name + " – " + l.Overall(status.Description), Rows: rows}
-		body, err := execute("index", d, 32<<10)
+		d := &pageData{L: lp.l, V: v, Langs: lp.links, Title: iv.Inc.Name + " – " + p.Name, Inc: iv}
+		body, err := execute("incident", d, 8<<10)
 		if err != nil {
-			return nil, false, err
+			return err
 		}
-		put(out, prevHTML, "/", body, typeHTML)
-		hkey := historyKey(p, code, v)
-		snap.incKeys[code+"/history"] = hkey
-		if prev != nil && prev.incKeys[code+"/history"] == hkey && prevHTML["/history"] != nil {
-			out["/history"] = prevHTML["/history"]
-		} else {
-			d = &pageData{L: l, V: v, Langs: links, Title: l.T["IncidentHistory"] + " – " + p.Name}
-			if body, err = execute("history", d, 16<<10); err != nil {
-				return nil, false, err
-			}
-			put(out, prevHTML, "/history", body, typeHTML)
-		}
-		for _, iv := range v.Incidents {
-			path := "/incidents/" + iv.Inc.ID
-			key := incidentKey(p, code, iv)
-			snap.incKeys[code+path] = key
-			if prev != nil && prev.incKeys[code+path] == key && prevHTML[path] != nil {
-				out[path] = prevHTML[path] // same input, same bytes: skip the template
-				continue
-			}
-			d = &pageData{L: l, V: v, Langs: links, Title: iv.Inc.Name + " – " + p.Name, Inc: iv}
-			if body, err = execute("incident", d, 8<<10); err != nil {
-				return nil, false, err
-			}
-			put(out, prevHTML, path, body, typeHTML)
-		}
-		snap.html[code] = out
+		b.put(lp.out, lp.prev, path, body, typeHTML)
 	}
-	if prev != nil && !changed && (len(prev.shared) != len(snap.shared) || !sameKeys(prev.html, snap.html)) {
-		changed = true // an incident page went away
+	return nil
+}
+
+// anyChanged reports whether the snapshot differs from prev: an asset's
+// bytes changed, or, with every asset the same, one went away (an incident
+// page, say), which the snapshot's watchers must hear of too.
+func (b *builder) anyChanged() bool {
+	if b.changed {
+		return true // always so when there is no prev
 	}
-	return snap, changed, nil
+	return len(b.prev.shared) != len(b.snap.shared) || !sameKeys(b.prev.html, b.snap.html)
 }
 
 // incidentKey names everything an incident page is rendered from: the

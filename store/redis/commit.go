@@ -225,23 +225,58 @@ func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 	}
 	now := db.now()
 	p := &plan{perSlot: db.perSlot, batches: map[string]*batch{}}
-	k := db.keys
-	g := p.batch(globalTag)
-
-	if ik := c.Idempotency; ik != nil {
-		key := k.idempotency(ik.Scope, ik.Key)
-		g.check(op{O: "idem", K: g.key(key), M: "the idempotency key was already used"})
-		if ttl := ik.ExpiresAt.Sub(now).Milliseconds(); ttl > 0 {
-			g.write(op{O: "setpx", K: g.key(key), V: msString(ik.ExpiresAt) + ":" + ik.ResourceID, S: strconv.FormatInt(ttl, 10)})
+	db.planIdempotency(p, c.Idempotency, now)
+	// In this order: within a batch the script writes in the order planned.
+	for _, step := range []func(*plan, *incident.Change) error{
+		db.planPages, db.planComponents, db.planIncidents, db.planStatusChanges,
+		db.planAudit, db.planBroadcasts, db.planTokens,
+	} {
+		if err := step(p, c); err != nil {
+			return err
 		}
 	}
+	// Deletions. The page of a deleted object comes from the lookups, read
+	// before the script runs: an answer gone stale meanwhile leaves at worst
+	// a dangling lookup entry, which reads ignore (they check the page's own
+	// data), never a wrong result.
+	if err := db.planDeletes(ctx, p, c); err != nil {
+		return err
+	}
+	return db.runPlan(ctx, p, now)
+}
+
+// planIdempotency checks that the Change's idempotency key is unused (or
+// expired) and records it until it expires. A key already expired is only
+// checked: a Redis TTL must be positive.
+func (db *DB) planIdempotency(p *plan, ik *incident.IdempotencyKey, now time.Time) {
+	if ik == nil {
+		return
+	}
+	g := p.batch(globalTag)
+	key := db.keys.idempotency(ik.Scope, ik.Key)
+	g.check(op{O: "idem", K: g.key(key), M: "the idempotency key was already used"})
+	if ttl := ik.ExpiresAt.Sub(now).Milliseconds(); ttl > 0 {
+		g.write(op{O: "setpx", K: g.key(key), V: msString(ik.ExpiresAt) + ":" + ik.ResourceID, S: strconv.FormatInt(ttl, 10)})
+	}
+}
+
+// planPages writes the Change's pages, which live in the global slot.
+func (db *DB) planPages(p *plan, c *incident.Change) error {
+	g := p.batch(globalTag)
 	for _, pg := range c.Pages {
 		doc, err := encode(normPage(pg))
 		if err != nil {
 			return err
 		}
-		g.hset(k.pages(), pg.ID, doc)
+		g.hset(db.keys.pages(), pg.ID, doc)
 	}
+	return nil
+}
+
+// planComponents writes each component in its page's slot and its page in
+// the global lookup, which is how a deletion finds the page.
+func (db *DB) planComponents(p *plan, c *incident.Change) error {
+	k, g := db.keys, p.batch(globalTag)
 	for _, comp := range c.Components {
 		doc, err := encode(normComponent(comp))
 		if err != nil {
@@ -250,6 +285,15 @@ func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 		g.hset(k.componentPages(), comp.ID, comp.PageID)
 		p.batch(comp.PageID).hset(k.components(comp.PageID), comp.ID, doc)
 	}
+	return nil
+}
+
+// planIncidents writes each incident after checking that the version it
+// was read at is still the stored one (none at all for a new incident), so
+// concurrent writers cannot overwrite each other. It moves the incident to
+// its status's index, out of every other.
+func (db *DB) planIncidents(p *plan, c *incident.Change) error {
+	k, g := db.keys, p.batch(globalTag)
 	for _, inc := range c.Incidents {
 		doc, err := encode(normIncident(inc))
 		if err != nil {
@@ -273,6 +317,15 @@ func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 		b.zadd(k.incidentsByStatus(inc.PageID, inc.Status), created, inc.ID)
 		g.hset(k.incidentPages(), inc.ID, inc.PageID)
 	}
+	return nil
+}
+
+// planStatusChanges appends each component status change to the
+// component's history, in insertion order among changes of the same
+// millisecond, and notes that the component has a history, so that
+// deleting the page finds it.
+func (db *DB) planStatusChanges(p *plan, c *incident.Change) error {
+	k := db.keys
 	for _, sc := range c.StatusChanges {
 		doc, err := encode(normStatusChange(sc))
 		if err != nil {
@@ -282,6 +335,13 @@ func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 		b.zaddseq(k.statusChanges(sc.PageID, sc.ComponentID), db.seqKey(sc.PageID), msString(sc.At), doc)
 		b.sadd(k.statusComponents(sc.PageID), sc.ComponentID)
 	}
+	return nil
+}
+
+// planAudit appends each audit entry to its page's log, or to the global
+// log when it concerns no page, trimming the log to the audit limit.
+func (db *DB) planAudit(p *plan, c *incident.Change) error {
+	k, g := db.keys, p.batch(globalTag)
 	for _, a := range c.Audit {
 		doc, err := encode(normAudit(a))
 		if err != nil {
@@ -297,6 +357,13 @@ func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 			b.write(op{O: "ztrim", K: b.key(key), N: db.auditLimit})
 		}
 	}
+	return nil
+}
+
+// planBroadcasts adds each broadcast to its page's stream and to the
+// global lookup by incident, with its pending delivery plan.
+func (db *DB) planBroadcasts(p *plan, c *incident.Change) error {
+	k, g := db.keys, p.batch(globalTag)
 	for _, br := range c.Broadcasts {
 		doc, err := encode(normBroadcast(br))
 		if err != nil {
@@ -314,6 +381,12 @@ func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 		}
 		g.zadd(k.pendingPlans(), created, br.ID)
 	}
+	return nil
+}
+
+// planTokens upserts each token with the lookup from its hash.
+func (db *DB) planTokens(p *plan, c *incident.Change) error {
+	k, g := db.keys, p.batch(globalTag)
 	for _, t := range c.Tokens {
 		t = normToken(t)
 		doc, err := encode(tokenRecord{Token: *t, Hash: t.Hash})
@@ -329,22 +402,18 @@ func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 			g.hdel(k.tokenUsed(), t.ID)
 		}
 	}
+	return nil
+}
 
-	// Deletions. The page of a deleted object comes from the lookups, read
-	// before the script runs: an answer gone stale meanwhile leaves at worst
-	// a dangling lookup entry, which reads ignore (they check the page's own
-	// data), never a wrong result.
-	if err := db.planDeletes(ctx, p, c); err != nil {
-		return err
-	}
-
+// runPlan runs the planned batches. With one batch that is one script,
+// hence atomic. On Cluster one script per slot cannot be atomic across
+// slots, so every slot's checks run first, writing nothing: a conflict in
+// a later slot then stops the Change before an earlier slot writes. Only a
+// concurrent writer between the two passes can still leave a Change
+// half-applied (see doc.go).
+func (db *DB) runPlan(ctx context.Context, p *plan, now time.Time) error {
 	batches := p.ordered()
 	if len(batches) > 1 {
-		// Cluster: one script per slot cannot be atomic across slots. Run
-		// every slot's checks first, writing nothing, so a conflict in a
-		// later slot stops the Change before an earlier slot writes. Only
-		// a concurrent writer between the two passes can still leave a
-		// Change half-applied (see doc.go).
 		for _, b := range batches {
 			if len(b.Checks) > 0 {
 				if err := db.run(ctx, &batch{tag: b.tag, keys: b.keys, Checks: b.Checks, Writes: []op{}}, now); err != nil {
