@@ -1,8 +1,9 @@
-// Package wire writes incident's types in Statuspage's JSON shapes: the
-// timestamps, the component and update objects and the fields an incident
-// opens with. The public v2 JSON (statuspage), the subscriber webhook
-// (notify) and the management API (server) build their documents from these
-// pieces, so the shared parts are written in one place.
+// Package wire holds the JSON shapes of Statuspage v1/v2 and herald's own
+// resources, one set: the timestamps, the component and update objects and
+// the fields an incident opens with, from which the public v2 JSON
+// (statuspage) builds its documents; the subscriber webhook (webhook.go);
+// and the management API's resources and request bodies (v1.go), which the
+// server writes and reads and the CLI reads and writes.
 //
 // The shapes are written out field by field, in the order Statuspage sends
 // them, rather than borrowed from the domain structs' tags, so that the
