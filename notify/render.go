@@ -913,44 +913,6 @@ func (r *Renderer) selfTest() error {
 	return errors.Join(errs...)
 }
 
-type webhookDoc struct {
-	Meta     webhookMeta      `json:"meta"`
-	Page     webhookPage      `json:"page"`
-	Incident *webhookIncident `json:"incident"`
-}
-
-type webhookMeta struct {
-	Unsubscribe   string    `json:"unsubscribe"`
-	Documentation string    `json:"documentation"`
-	GeneratedAt   wire.Time `json:"generated_at"`
-}
-
-type webhookPage struct {
-	ID                string `json:"id"`
-	StatusIndicator   string `json:"status_indicator"`
-	StatusDescription string `json:"status_description"`
-}
-
-// webhookIncident is an incident with the public v2 API's fields, in its
-// order, plus the fields the management API and webhooks add.
-type webhookIncident struct {
-	wire.IncidentHead
-	IncidentUpdates               []wire.Update    `json:"incident_updates"`
-	Components                    []wire.Component `json:"components"`
-	ScheduledFor                  wire.Time        `json:"scheduled_for"`
-	ScheduledUntil                wire.Time        `json:"scheduled_until"`
-	ScheduledRemindPrior          bool             `json:"scheduled_remind_prior"`
-	ScheduledAutoInProgress       bool             `json:"scheduled_auto_in_progress"`
-	ScheduledAutoCompleted        bool             `json:"scheduled_auto_completed"`
-	ReminderIntervals             *string          `json:"reminder_intervals"`
-	Backfilled                    bool             `json:"backfilled"`
-	ImpactOverride                *string          `json:"impact_override"`
-	PostmortemBody                *string          `json:"postmortem_body"`
-	PostmortemPublishedAt         wire.Time        `json:"postmortem_published_at"`
-	PostmortemIgnored             bool             `json:"postmortem_ignored"`
-	PostmortemNotifiedSubscribers bool             `json:"postmortem_notified_subscribers"`
-}
-
 // WebhookPayload builds the Statuspage subscriber webhook body for an
 // incident: meta (unsubscribe, documentation, generated_at), page (id,
 // status_indicator, status_description) and the full incident with its
@@ -968,25 +930,10 @@ func WebhookPayload(in RenderInput) ([]byte, error) {
 	if docs == "" {
 		docs = DefaultWebhookDocumentation
 	}
-	inc := in.Incident
-	z := wire.UTC
-	wi := &webhookIncident{
-		IncidentHead: wire.NewIncidentHead(in.Page, inc, z), IncidentUpdates: wire.NewUpdates(inc, z), Components: []wire.Component{},
-		ScheduledFor: z.AtPtr(inc.ScheduledFor), ScheduledUntil: z.AtPtr(inc.ScheduledUntil),
-		ScheduledRemindPrior: inc.ScheduledRemindPrior, ScheduledAutoInProgress: inc.ScheduledAutoInProgress,
-		ScheduledAutoCompleted: inc.ScheduledAutoCompleted, Backfilled: inc.Backfilled,
-		ImpactOverride: wire.Nullable(string(inc.ImpactOverride)), PostmortemBody: wire.Nullable(inc.PostmortemBody),
-		PostmortemPublishedAt: z.AtPtr(inc.PostmortemPublishedAt),
-	}
-	for _, c := range in.Components {
-		if inc.Affects(c.ID) {
-			wi.Components = append(wi.Components, wire.NewComponent(c, z))
-		}
-	}
-	doc := webhookDoc{
-		Meta:     webhookMeta{Unsubscribe: in.UnsubscribeURL, Documentation: docs, GeneratedAt: z.At(now)},
-		Page:     webhookPage{ID: in.Page.ID, StatusIndicator: in.Status.Indicator, StatusDescription: in.Status.Description},
-		Incident: wi,
+	doc := wire.Webhook{
+		Meta:     wire.WebhookMeta{Unsubscribe: in.UnsubscribeURL, Documentation: docs, GeneratedAt: wire.UTC.At(now)},
+		Page:     wire.WebhookPage{ID: in.Page.ID, StatusIndicator: in.Status.Indicator, StatusDescription: in.Status.Description},
+		Incident: wire.NewWebhookIncident(in.Page, in.Incident, in.Components),
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

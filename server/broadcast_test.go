@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
@@ -26,7 +27,7 @@ func TestSubscriberAPI(t *testing.T) {
 	b := newBroadcastEnv(t, true)
 	base := "/v1/pages/" + b.page.ID + "/subscribers"
 
-	var email, sms, hook subscriberJSON
+	var email, sms, hook wire.Subscriber
 	b.mustDo(http.StatusCreated, "POST", base, b.manager,
 		`{"subscriber":{"email":"Ops@Example.com","component_ids":["`+b.compA.ID+`"],"skip_confirmation_notification":true}}`).json(t, &email)
 	b.mustDo(http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"phone_number":"20 123 4567","phone_country":"HU"}}`).json(t, &sms)
@@ -36,7 +37,7 @@ func TestSubscriberAPI(t *testing.T) {
 	t.Run("shapes", func(t *testing.T) {
 		tests := []struct {
 			name  string
-			got   subscriberJSON
+			got   wire.Subscriber
 			mode  string
 			state string
 			addr  *string
@@ -76,7 +77,7 @@ func TestSubscriberAPI(t *testing.T) {
 			{base + "?type=webhook", []string{hook.ID}},
 		}
 		for _, tc := range tests {
-			var got []subscriberJSON
+			var got []wire.Subscriber
 			b.mustDo(http.StatusOK, "GET", tc.path, b.agent, "").json(t, &got)
 			ids := map[string]bool{}
 			for _, s := range got {
@@ -103,7 +104,7 @@ func TestSubscriberAPI(t *testing.T) {
 	})
 
 	t.Run("get, patch, resend, delete, unsubscribed", func(t *testing.T) {
-		var got subscriberJSON
+		var got wire.Subscriber
 		b.mustDo(http.StatusOK, "GET", base+"/"+email.ID, b.agent, "").json(t, &got)
 		if got.ID != email.ID {
 			t.Fatalf("got %+v", got)
@@ -122,10 +123,10 @@ func TestSubscriberAPI(t *testing.T) {
 			t.Errorf("resend to active: %+v", d)
 		}
 		b.mustDo(http.StatusOK, "DELETE", base+"/"+hook.ID, b.manager, "").json(t, &got)
-		if got.State != "unsubscribed" || got.UnsubscribedAt == (jsonTime{}) {
+		if got.State != "unsubscribed" || got.UnsubscribedAt.IsZero() {
 			t.Errorf("deleted: %+v", got)
 		}
-		var gone []subscriberJSON
+		var gone []wire.Subscriber
 		b.mustDo(http.StatusOK, "GET", base+"/unsubscribed", b.agent, "").json(t, &gone)
 		if len(gone) != 1 || gone[0].ID != hook.ID {
 			t.Errorf("unsubscribed list %+v", gone)
@@ -137,12 +138,12 @@ func TestSubscriberAPI(t *testing.T) {
 		b.mustDo(http.StatusCreated, "POST", "/v1/pages/"+b.page.ID+"/incidents", b.manager,
 			`{"incident":{"name":"Slow API","status":"investigating","body":"Looking.","deliver_notifications":false}}`).json(t, &inc)
 		path := "/v1/pages/" + b.page.ID + "/incidents/" + inc.ID + "/subscribers"
-		var f subscriberJSON
+		var f wire.Subscriber
 		b.mustDo(http.StatusCreated, "POST", path, b.manager, `{"subscriber":{"email":"follower@example.com","skip_confirmation_notification":true}}`).json(t, &f)
 		if f.IncidentID == nil || *f.IncidentID != inc.ID {
 			t.Errorf("follower %+v", f)
 		}
-		var list []subscriberJSON
+		var list []wire.Subscriber
 		b.mustDo(http.StatusOK, "GET", path, b.agent, "").json(t, &list)
 		if len(list) != 1 || list[0].ID != f.ID {
 			t.Errorf("followers %+v", list)

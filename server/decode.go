@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"reflect"
-	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,6 +16,14 @@ import (
 // the first problem as an *incident.Error naming the field.
 type validator interface {
 	Valid() error
+}
+
+// wrapper is a request that wraps one of incident/wire's request shapes
+// (embedding it, with what Valid works out beside it). decode decodes the
+// body into the shape itself, so that a field of the wrong type is named
+// by its JSON path alone ("incident.name", not "IncidentRequest.incident.name").
+type wrapper interface {
+	shape() any
 }
 
 // decode is the one decode-and-validate helper for request bodies.
@@ -35,8 +41,12 @@ func decode(c *fiber.Ctx, v validator) error {
 	if body[0] != '{' {
 		return incident.Errorf(incident.EINVALID, "the request body must be a JSON object")
 	}
+	var target any = v
+	if w, ok := v.(wrapper); ok {
+		target = w.shape()
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(target); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -84,25 +94,6 @@ func jsonKind(t reflect.Type) string {
 		return "an object"
 	}
 	return "a " + t.String()
-}
-
-// parseTime reads a timestamp field: RFC 3339 (with or without fraction or
-// offset), or a plain date YYYY-MM-DD taken as midnight UTC. nil stays nil.
-func parseTime(field string, s *string) (*time.Time, error) {
-	if s == nil {
-		return nil, nil
-	}
-	v := strings.TrimSpace(*s)
-	if v == "" {
-		return nil, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			t = t.UTC()
-			return &t, nil
-		}
-	}
-	return nil, incident.Invalid(field, "must be an RFC 3339 timestamp such as 2024-05-01T12:00:00Z, got %q", truncate(v, 40))
 }
 
 func truncate(s string, n int) string {

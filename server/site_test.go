@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/statuspage"
 )
 
@@ -128,7 +129,7 @@ func TestRealSite(t *testing.T) {
 		}
 		waitLine("initial summary", func(l string) bool { return strings.HasPrefix(l, `data: {`) })
 
-		var inc incidentJSON
+		var inc wire.V1Incident
 		e.mustDo(http.StatusCreated, "POST", "/v1/pages/"+e.page.ID+"/incidents", e.manager,
 			`{"incident":{"name":"Payments are failing","status":"investigating","body":"Looking."}}`).json(t, &inc)
 		waitLine("update with the incident", func(l string) bool {

@@ -24,23 +24,14 @@ import (
 // subscriberRequest is POST .../subscribers:
 // {"subscriber":{"email"|"phone_number"+"phone_country"|"endpoint", ...}}.
 type subscriberRequest struct {
-	Subscriber *struct {
-		Email        *string `json:"email"`
-		PhoneNumber  *string `json:"phone_number"`
-		PhoneCountry *string `json:"phone_country"`
-		// Endpoint is a webhook subscriber's URL; with mode "slack" a
-		// Slack incoming-webhook URL.
-		Endpoint                     *string  `json:"endpoint"`
-		Mode                         *string  `json:"mode"` // herald: "slack" for a Slack endpoint
-		ComponentIDs                 []string `json:"component_ids"`
-		SkipConfirmationNotification bool     `json:"skip_confirmation_notification"`
-		Language                     *string  `json:"language"` // herald: en, hu, pl, hr
-	} `json:"subscriber"`
+	wire.SubscriberRequest
 
 	kind  channel.Kind
 	addr  string
 	field string // the address's field, for errors
 }
+
+func (r *subscriberRequest) shape() any { return &r.SubscriberRequest }
 
 func (r *subscriberRequest) Valid() error {
 	sub := r.Subscriber
@@ -91,37 +82,11 @@ func (r *subscriberRequest) Valid() error {
 	return nil
 }
 
-// subscriberJSON is Statuspage's subscriber object, with herald's
-// extras (state, language, incident_id, confirmed_at, unsubscribed_at).
-type subscriberJSON struct {
-	ID                           string   `json:"id"`
-	Mode                         string   `json:"mode"` // email, sms, webhook, slack
-	Email                        *string  `json:"email"`
-	Endpoint                     *string  `json:"endpoint"`
-	PhoneNumber                  *string  `json:"phone_number"`
-	PhoneCountry                 *string  `json:"phone_country"`
-	DisplayPhoneNumber           *string  `json:"display_phone_number"`
-	SkipConfirmationNotification bool     `json:"skip_confirmation_notification"`
-	QuarantinedAt                jsonTime `json:"quarantined_at"`
-	PurgeAt                      jsonTime `json:"purge_at"`
-	Components                   []string `json:"components"`
-	PageID                       string   `json:"page_id"`
-	IncidentID                   *string  `json:"incident_id"`
-	State                        string   `json:"state"`
-	Language                     string   `json:"language"`
-	Source                       string   `json:"source"`
-	CreatedAt                    jsonTime `json:"created_at"`
-	ConfirmedAt                  jsonTime `json:"confirmed_at"`
-	UnsubscribedAt               jsonTime `json:"unsubscribed_at"`
-	// UnsubscribeReason is herald's: why herald ended the subscription
-	// ("webhook:410"); null when the subscriber or an admin did.
-	UnsubscribeReason *string `json:"unsubscribe_reason"`
-}
-
-func toSubscriberJSON(sub *audience.Subscriber) subscriberJSON {
-	out := subscriberJSON{ID: sub.ID, Mode: string(sub.Kind), Components: sub.ComponentIDs, PageID: sub.PageID,
+// toSubscriberJSON writes sub as the v1 API does.
+func toSubscriberJSON(sub *audience.Subscriber) wire.Subscriber {
+	out := wire.Subscriber{ID: sub.ID, Mode: string(sub.Kind), Components: sub.ComponentIDs, PageID: sub.PageID,
 		IncidentID: wire.Nullable(sub.IncidentID), State: string(sub.State), Language: sub.Language, Source: sub.Source,
-		CreatedAt: jt(sub.CreatedAt), ConfirmedAt: jtp(sub.ConfirmedAt), UnsubscribedAt: jtp(sub.UnsubscribedAt),
+		CreatedAt: wire.UTC.At(sub.CreatedAt), ConfirmedAt: wire.UTC.AtPtr(sub.ConfirmedAt), UnsubscribedAt: wire.UTC.AtPtr(sub.UnsubscribedAt),
 		UnsubscribeReason: wire.Nullable(sub.UnsubscribeReason),
 		// Added through the API and active from the start: no confirmation went out.
 		SkipConfirmationNotification: sub.Source == "api" && sub.ConfirmedAt != nil && sub.ConfirmedAt.Equal(sub.CreatedAt)}
@@ -212,7 +177,7 @@ func (s *Server) listSubscribers(def audience.SubscriberState, following bool) f
 				return err
 			}
 		}
-		out := make([]subscriberJSON, len(subs))
+		out := make([]wire.Subscriber, len(subs))
 		for i, sub := range subs {
 			out[i] = toSubscriberJSON(sub)
 		}

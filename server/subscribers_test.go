@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -22,7 +23,7 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 	base := "/v1/pages/" + b.page.ID + "/subscribers"
 	var ids []string
 	for i := 0; i < 3; i++ {
-		var s subscriberJSON
+		var s wire.Subscriber
 		b.mustDo(http.StatusCreated, "POST", base, b.manager,
 			`{"subscriber":{"email":"reader`+strconv.Itoa(i)+`@example.com","skip_confirmation_notification":true}}`).json(t, &s)
 		ids = append(ids, s.ID)
@@ -36,7 +37,7 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 		if r.status != http.StatusCreated {
 			t.Fatalf("status %d: %s", r.status, r.body)
 		}
-		var s subscriberJSON
+		var s wire.Subscriber
 		r.json(t, &s)
 		if s.Mode != "webhook" || s.Endpoint == nil || *s.Endpoint != b.sb.WebhookURL("ops") {
 			t.Errorf("got %+v", s)
@@ -62,7 +63,7 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 		// pages until one comes back short.
 		seen := map[string]int{}
 		for p := 0; p < 10; p++ {
-			var got []subscriberJSON
+			var got []wire.Subscriber
 			b.do("GET", base+"?limit=3&page="+strconv.Itoa(p), b.agent, "").json(t, &got)
 			for _, s := range got {
 				seen[s.ID]++
@@ -101,7 +102,7 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				b.mustDo(http.StatusOK, "PATCH", path, b.manager, `{"component_ids":["`+b.compA.ID+`"]}`)
-				var got subscriberJSON
+				var got wire.Subscriber
 				b.mustDo(http.StatusOK, "PATCH", path, b.manager, tc.body).json(t, &got)
 				if strings.Join(got.Components, ",") != strings.Join(tc.want, ",") {
 					t.Errorf("components %v, want %v", got.Components, tc.want)
@@ -165,7 +166,7 @@ func TestWebhookGoneUnsubscribes(t *testing.T) {
 	}))
 	t.Cleanup(gone.Close)
 	base := "/v1/pages/" + b.page.ID + "/subscribers"
-	var s subscriberJSON
+	var s wire.Subscriber
 	b.mustDo(http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"endpoint":"`+gone.URL+`/hook"}}`).json(t, &s)
 	if s.UnsubscribeReason != nil {
 		t.Errorf("new subscriber has reason %q", *s.UnsubscribeReason)

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
 )
 
 // Handlers of the Statuspage-v1-compatible management API and herald's
@@ -24,9 +25,9 @@ func (s *Server) listPages() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		out := make([]pageJSON, len(pages))
+		out := make([]wire.Page, len(pages))
 		for i, p := range pages {
-			out[i] = toPageJSON(p)
+			out[i] = wire.NewPage(p)
 		}
 		return c.JSON(out)
 	}
@@ -38,7 +39,7 @@ func (s *Server) getPage() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(toPageJSON(p))
+		return c.JSON(wire.NewPage(p))
 	}
 }
 
@@ -48,11 +49,11 @@ func (s *Server) createPage() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		p, err := s.svc.CreatePage(c.UserContext(), req.input())
+		p, err := s.svc.CreatePage(c.UserContext(), req.Page.Input())
 		if err != nil {
 			return withField(err, "page")
 		}
-		return c.Status(http.StatusCreated).JSON(toPageJSON(p))
+		return c.Status(http.StatusCreated).JSON(wire.NewPage(p))
 	}
 }
 
@@ -62,11 +63,11 @@ func (s *Server) updatePage() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		p, err := s.svc.UpdatePage(c.UserContext(), c.Params("page_id"), req.input())
+		p, err := s.svc.UpdatePage(c.UserContext(), c.Params("page_id"), req.Page.Input())
 		if err != nil {
 			return withField(err, "page")
 		}
-		return c.JSON(toPageJSON(p))
+		return c.JSON(wire.NewPage(p))
 	}
 }
 
@@ -87,9 +88,9 @@ func (s *Server) listComponents() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		out := make([]componentJSON, len(comps))
+		out := make([]wire.V1Component, len(comps))
 		for i, cp := range comps {
-			out[i] = toComponentJSON(cp, comps)
+			out[i] = wire.NewV1Component(cp, comps)
 		}
 		return c.JSON(out)
 	}
@@ -119,7 +120,7 @@ func (s *Server) getComponent() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(toComponentJSON(cp, comps))
+		return c.JSON(wire.NewV1Component(cp, comps))
 	}
 }
 
@@ -129,11 +130,11 @@ func (s *Server) createComponent() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		cp, err := s.svc.CreateComponent(c.UserContext(), c.Params("page_id"), req.input())
+		cp, err := s.svc.CreateComponent(c.UserContext(), c.Params("page_id"), req.Component.Input())
 		if err != nil {
 			return withField(err, "component")
 		}
-		return c.Status(http.StatusCreated).JSON(toComponentJSON(cp, nil))
+		return c.Status(http.StatusCreated).JSON(wire.NewV1Component(cp, nil))
 	}
 }
 
@@ -143,11 +144,11 @@ func (s *Server) updateComponent() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		cp, err := s.svc.UpdateComponent(c.UserContext(), c.Params("page_id"), c.Params("component_id"), req.input())
+		cp, err := s.svc.UpdateComponent(c.UserContext(), c.Params("page_id"), c.Params("component_id"), req.Component.Input())
 		if err != nil {
 			return withField(err, "component")
 		}
-		return c.JSON(toComponentJSON(cp, nil))
+		return c.JSON(wire.NewV1Component(cp, nil))
 	}
 }
 
@@ -166,7 +167,7 @@ func (s *Server) deleteComponent(group bool) fiber.Handler {
 			return err
 		}
 		if group {
-			return c.JSON(toGroupJSON(cp, comps)) // Statuspage answers a group delete with the group
+			return c.JSON(wire.NewComponentGroup(cp, comps)) // Statuspage answers a group delete with the group
 		}
 		return c.SendStatus(http.StatusNoContent)
 	}
@@ -180,10 +181,10 @@ func (s *Server) listGroups() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		out := []groupJSON{}
+		out := []wire.ComponentGroup{}
 		for _, g := range comps {
 			if g.Group {
-				out = append(out, toGroupJSON(g, comps))
+				out = append(out, wire.NewComponentGroup(g, comps))
 			}
 		}
 		return c.JSON(out)
@@ -196,7 +197,7 @@ func (s *Server) getGroup() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(toGroupJSON(g, comps))
+		return c.JSON(wire.NewComponentGroup(g, comps))
 	}
 }
 
@@ -210,9 +211,9 @@ func (s *Server) saveGroup(create bool) fiber.Handler {
 		var g *incident.Component
 		var err error
 		if create {
-			g, err = s.svc.CreateGroup(ctx, pageID, req.input())
+			g, err = s.svc.CreateGroup(ctx, pageID, req.Input())
 		} else {
-			g, err = s.svc.UpdateGroup(ctx, pageID, c.Params("id"), req.input())
+			g, err = s.svc.UpdateGroup(ctx, pageID, c.Params("id"), req.Input())
 		}
 		if err != nil {
 			return withField(err, "component_group")
@@ -225,7 +226,7 @@ func (s *Server) saveGroup(create bool) fiber.Handler {
 		if create {
 			status = http.StatusCreated
 		}
-		return c.Status(status).JSON(toGroupJSON(g, comps))
+		return c.Status(status).JSON(wire.NewComponentGroup(g, comps))
 	}
 }
 
@@ -305,9 +306,9 @@ func (s *Server) listIncidents(kind incidentList) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		out := make([]incidentJSON, len(incs))
+		out := make([]wire.V1Incident, len(incs))
 		for i, inc := range incs {
-			out[i] = toIncidentJSON(inc, page, comps)
+			out[i] = wire.NewV1Incident(inc, page, comps)
 		}
 		c.Set("X-Total-Count", strconv.Itoa(total))
 		return c.JSON(out)
@@ -363,7 +364,7 @@ func (s *Server) renderIncident(c *fiber.Ctx, status int, inc *incident.Incident
 	if err != nil {
 		return err
 	}
-	return c.Status(status).JSON(toIncidentJSON(inc, page, comps))
+	return c.Status(status).JSON(wire.NewV1Incident(inc, page, comps))
 }
 
 func (s *Server) getIncident() fiber.Handler {
@@ -385,9 +386,9 @@ func (s *Server) createIncident() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		inc, created, err := s.svc.CreateIncident(c.UserContext(), c.Params("page_id"), req.Incident.in, c.Get("Idempotency-Key"))
+		inc, created, err := s.svc.CreateIncident(c.UserContext(), c.Params("page_id"), req.in, c.Get("Idempotency-Key"))
 		if err != nil {
-			return req.Incident.fieldError(err)
+			return req.fieldError(err)
 		}
 		status := http.StatusOK
 		if created {
@@ -405,9 +406,9 @@ func (s *Server) updateIncident() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		inc, err := s.svc.UpdateIncident(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), req.Incident.in)
+		inc, err := s.svc.UpdateIncident(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), req.in)
 		if err != nil {
-			return req.Incident.fieldError(err)
+			return req.fieldError(err)
 		}
 		return s.renderIncident(c, http.StatusOK, inc)
 	}
@@ -428,7 +429,7 @@ func (s *Server) deleteIncident() fiber.Handler {
 		if err := s.svc.DeleteIncident(ctx, pageID, id); err != nil {
 			return err
 		}
-		return c.JSON(toIncidentJSON(inc, page, comps))
+		return c.JSON(wire.NewV1Incident(inc, page, comps))
 	}
 }
 
@@ -442,7 +443,7 @@ func (s *Server) editUpdate() fiber.Handler {
 		if err != nil {
 			return withField(err, "incident_update")
 		}
-		return c.JSON(toUpdateJSON(u))
+		return c.JSON(wire.NewV1Update(u))
 	}
 }
 
@@ -484,9 +485,9 @@ func (s *Server) listTokens() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		out := make([]tokenJSON, len(toks))
+		out := make([]wire.Token, len(toks))
 		for i, t := range toks {
-			out[i] = toTokenJSON(t)
+			out[i] = wire.NewToken(t)
 		}
 		return c.JSON(out)
 	}
@@ -506,7 +507,7 @@ func (s *Server) createToken() fiber.Handler {
 		if err != nil {
 			return withField(err, "token")
 		}
-		out := toTokenJSON(t)
+		out := wire.NewToken(t)
 		out.Secret = secret
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.Status(http.StatusCreated).JSON(out)

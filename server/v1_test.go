@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
 )
 
 // TestStatuspageClientFlow drives the v1 API the way an existing
@@ -23,13 +24,13 @@ func TestStatuspageClientFlow(t *testing.T) {
 			e := newEnv(t)
 			base := prefix + "/pages/" + e.page.ID
 
-			var pages []pageJSON
+			var pages []wire.Page
 			e.mustDo(http.StatusOK, "GET", prefix+"/pages", e.agent, "").json(t, &pages)
 			if len(pages) != 1 || pages[0].ID != e.page.ID {
 				t.Fatalf("pages = %+v", pages)
 			}
 
-			var api, db componentJSON
+			var api, db wire.V1Component
 			e.mustDo(http.StatusCreated, "POST", base+"/components", e.manager,
 				`{"component":{"name":"API","description":"The REST API","status":"operational","showcase":true,"only_show_if_degraded":false,"start_date":"2024-01-15","automation_email":"ignored@example.com"}}`).json(t, &api)
 			e.mustDo(http.StatusCreated, "POST", base+"/components", e.manager, `{"component":{"name":"Database"}}`).json(t, &db)
@@ -40,13 +41,13 @@ func TestStatuspageClientFlow(t *testing.T) {
 				t.Fatalf("empty optional fields must be null: %+v", db)
 			}
 
-			var group groupJSON
+			var group wire.ComponentGroup
 			e.mustDo(http.StatusCreated, "POST", base+"/component-groups", e.manager,
 				fmt.Sprintf(`{"description":"Backend","component_group":{"name":"Backend","components":[%q,%q]}}`, api.ID, db.ID)).json(t, &group)
 			if len(group.Components) != 2 || group.Description == nil || *group.Description != "Backend" {
 				t.Fatalf("group = %+v", group)
 			}
-			var groups []groupJSON
+			var groups []wire.ComponentGroup
 			e.mustDo(http.StatusOK, "GET", base+"/component-groups", e.agent, "").json(t, &groups)
 			if len(groups) != 1 || groups[0].ID != group.ID {
 				t.Fatalf("groups = %+v", groups)
@@ -54,7 +55,7 @@ func TestStatuspageClientFlow(t *testing.T) {
 			e.mustDo(http.StatusOK, "PATCH", base+"/component-groups/"+group.ID, e.manager, `{"component_group":{"name":"Core"}}`)
 
 			// Declare with a components map and a status.
-			var inc incidentJSON
+			var inc wire.V1Incident
 			e.mustDo(http.StatusCreated, "POST", base+"/incidents", e.manager, fmt.Sprintf(
 				`{"incident":{"name":"API errors","status":"investigating","body":"We are looking into it.","components":{%q:"partial_outage"},"deliver_notifications":true,"metadata":{"x":1},"auto_tweet_on_creation":false}}`, api.ID)).json(t, &inc)
 			if inc.Status != "investigating" || inc.Impact != "major" || inc.PageID != e.page.ID || inc.Name != "API errors" {
@@ -76,7 +77,7 @@ func TestStatuspageClientFlow(t *testing.T) {
 					t.Errorf("incident JSON lacks %s: %s", want, raw)
 				}
 			}
-			var group2 groupJSON
+			var group2 wire.ComponentGroup
 			e.mustDo(http.StatusOK, "GET", base+"/component-groups/"+group.ID, e.agent, "").json(t, &group2)
 			if group2.Name != "Core" {
 				t.Errorf("group after PATCH = %+v", group2)
@@ -88,10 +89,10 @@ func TestStatuspageClientFlow(t *testing.T) {
 				t.Fatalf("after identified: %+v", inc)
 			}
 			e.mustDo(http.StatusOK, "PUT", base+"/incidents/"+inc.ID, e.manager, `{"incident":{"status":"monitoring","body":"Fix deployed."}}`).json(t, &inc)
-			if inc.Status != "monitoring" || time.Time(inc.MonitoringAt).IsZero() {
+			if inc.Status != "monitoring" || inc.MonitoringAt.IsZero() {
 				t.Fatalf("after monitoring: %+v", inc)
 			}
-			var unresolved []incidentJSON
+			var unresolved []wire.V1Incident
 			e.mustDo(http.StatusOK, "GET", base+"/incidents/unresolved", e.agent, "").json(t, &unresolved)
 			if len(unresolved) != 1 || unresolved[0].ID != inc.ID {
 				t.Fatalf("unresolved = %d", len(unresolved))
@@ -99,10 +100,10 @@ func TestStatuspageClientFlow(t *testing.T) {
 
 			// Resolve: the component returns to operational.
 			e.mustDo(http.StatusOK, "PATCH", base+"/incidents/"+inc.ID, e.manager, `{"incident":{"status":"resolved","body":"All good."}}`).json(t, &inc)
-			if inc.Status != "resolved" || time.Time(inc.ResolvedAt).IsZero() {
+			if inc.Status != "resolved" || inc.ResolvedAt.IsZero() {
 				t.Fatalf("after resolve: %+v", inc)
 			}
-			var got componentJSON
+			var got wire.V1Component
 			e.mustDo(http.StatusOK, "GET", base+"/components/"+api.ID, e.agent, "").json(t, &got)
 			if got.Status != "operational" {
 				t.Fatalf("component after resolve = %s", got.Status)
@@ -114,42 +115,42 @@ func TestStatuspageClientFlow(t *testing.T) {
 
 			// Correct the first update's text.
 			first := inc.IncidentUpdates[len(inc.IncidentUpdates)-1]
-			var upd updateJSON
+			var upd wire.V1Update
 			e.mustDo(http.StatusOK, "PATCH", base+"/incidents/"+inc.ID+"/incident_updates/"+first.ID, e.manager,
 				`{"incident_update":{"body":"We are investigating elevated API errors.","display_at":"2024-05-01T10:00:00Z","wants_twitter_update":false}}`).json(t, &upd)
-			if upd.Body != "We are investigating elevated API errors." || time.Time(upd.DisplayAt).Format(time.RFC3339) != "2024-05-01T10:00:00Z" {
+			if upd.Body != "We are investigating elevated API errors." || upd.DisplayAt.Time().Format(time.RFC3339) != "2024-05-01T10:00:00Z" {
 				t.Fatalf("edited update = %+v", upd)
 			}
 
 			// A maintenance: scheduled, listed as upcoming, started, active.
 			from := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
 			until := time.Now().Add(4 * time.Hour).UTC().Format(time.RFC3339)
-			var m incidentJSON
+			var m wire.V1Incident
 			e.mustDo(http.StatusCreated, "POST", base+"/incidents", e.manager, fmt.Sprintf(
 				`{"incident":{"name":"DB upgrade","status":"scheduled","scheduled_for":%q,"scheduled_until":%q,"scheduled_remind_prior":true,"scheduled_auto_transition":false,"component_ids":[%q],"body":"Upgrading."}}`,
 				from, until, db.ID)).json(t, &m)
-			if m.Status != "scheduled" || m.Impact != "maintenance" || !m.ScheduledRemindPrior || m.ScheduledAutoInProgress || time.Time(m.ScheduledFor).IsZero() {
+			if m.Status != "scheduled" || m.Impact != "maintenance" || !m.ScheduledRemindPrior || m.ScheduledAutoInProgress || m.ScheduledFor.IsZero() {
 				t.Fatalf("maintenance = %+v", m)
 			}
 			for _, c := range []struct {
 				list string
 				want int
 			}{{"upcoming", 1}, {"scheduled", 1}, {"active_maintenance", 0}, {"unresolved", 0}} {
-				var list []incidentJSON
+				var list []wire.V1Incident
 				e.mustDo(http.StatusOK, "GET", base+"/incidents/"+c.list, e.agent, "").json(t, &list)
 				if len(list) != c.want {
 					t.Errorf("%s: %d, want %d", c.list, len(list), c.want)
 				}
 			}
 			e.mustDo(http.StatusOK, "PATCH", base+"/incidents/"+m.ID, e.manager, `{"incident":{"status":"in_progress"}}`).json(t, &m)
-			var active []incidentJSON
+			var active []wire.V1Incident
 			e.mustDo(http.StatusOK, "GET", base+"/incidents/active_maintenance", e.agent, "").json(t, &active)
 			if len(active) != 1 || active[0].ID != m.ID || active[0].Components[0].Status != "under_maintenance" {
 				t.Fatalf("active maintenance = %+v", active)
 			}
 
 			// Listing: q, limit and page.
-			var all []incidentJSON
+			var all []wire.V1Incident
 			r := e.mustDo(http.StatusOK, "GET", base+"/incidents?limit=1&page=2", e.agent, "")
 			r.json(t, &all)
 			if len(all) != 1 || r.header.Get("X-Total-Count") != "2" {
@@ -184,7 +185,7 @@ func TestStatuspageClientFlow(t *testing.T) {
 
 func TestPagesAndTokens(t *testing.T) {
 	e := newEnv(t)
-	var p pageJSON
+	var p wire.Page
 	e.mustDo(http.StatusCreated, "POST", "/api/v1/pages", e.admin,
 		`{"page":{"name":"Brand B","url":"https://status.b.example","time_zone":"Europe/Budapest","languages":["hu","en"],"domain":"status.b.example"}}`).json(t, &p)
 	if p.Name != "Brand B" || p.TimeZone != "Europe/Budapest" || p.Domain == nil || *p.Domain != "status.b.example" {
@@ -200,13 +201,13 @@ func TestPagesAndTokens(t *testing.T) {
 		t.Fatalf("deleting the last page: %+v", d)
 	}
 
-	var tok tokenJSON
+	var tok wire.Token
 	e.mustDo(http.StatusCreated, "POST", "/api/v1/tokens", e.admin, `{"token":{"name":"ci","role":"agent"}}`).json(t, &tok)
 	if tok.Secret == "" || tok.Role != "agent" {
 		t.Fatalf("token = %+v", tok)
 	}
 	e.mustDo(http.StatusOK, "GET", "/v1/pages", tok.Secret, "")
-	var toks []tokenJSON
+	var toks []wire.Token
 	e.mustDo(http.StatusOK, "GET", "/api/v1/tokens", e.admin, "").json(t, &toks)
 	for _, x := range toks {
 		if x.Secret != "" {
@@ -227,7 +228,7 @@ func TestIdempotencyKey(t *testing.T) {
 	e := newEnv(t)
 	path := "/v1/pages/" + e.page.ID + "/incidents"
 	body := `{"incident":{"name":"Login failures","body":"Investigating."}}`
-	var first, second incidentJSON
+	var first, second wire.V1Incident
 	e.mustDo(http.StatusCreated, "POST", path, e.manager, body, "Idempotency-Key", "retry-123").json(t, &first)
 	a1, n1 := e.writes()
 	r := e.mustDo(http.StatusOK, "POST", path, e.manager, body, "Idempotency-Key", "retry-123")

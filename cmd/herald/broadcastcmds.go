@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
@@ -220,27 +221,6 @@ func cmdSubscribers(ctx context.Context, a *app, args []string) error {
 	})
 }
 
-// apiSubscriber is the part of the v1 subscriber the CLI prints.
-type apiSubscriber struct {
-	ID          string   `json:"id"`
-	Mode        string   `json:"mode"`
-	Email       *string  `json:"email"`
-	Endpoint    *string  `json:"endpoint"`
-	PhoneNumber *string  `json:"phone_number"`
-	Components  []string `json:"components"`
-	State       string   `json:"state"`
-	Language    string   `json:"language"`
-}
-
-func (s apiSubscriber) address() string {
-	for _, p := range []*string{s.Email, s.PhoneNumber, s.Endpoint} {
-		if p != nil && *p != "" {
-			return *p
-		}
-	}
-	return ""
-}
-
 func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("subscribers list", "[--state S] [--type T] [FLAGS]", "Lists a page's subscribers.")
 	pf := addPageFlags(fs)
@@ -261,12 +241,12 @@ func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 	if *kind != "" {
 		q.Set("type", *kind)
 	}
-	_, err = printList(ctx, a, c, pagePath(p.ID)+"/subscribers?"+q.Encode(), *asJSON, "ID\tMODE\tSTATE\tLANG\tADDRESS\tCOMPONENTS", func(s apiSubscriber) string {
+	_, err = printList(ctx, a, c, pagePath(p.ID)+"/subscribers?"+q.Encode(), *asJSON, "ID\tMODE\tSTATE\tLANG\tADDRESS\tCOMPONENTS", func(s wire.Subscriber) string {
 		comps := "all"
 		if len(s.Components) > 0 {
 			comps = strings.Join(s.Components, ",")
 		}
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", s.ID, s.Mode, s.State, s.Language, oneLine(s.address(), 50), comps)
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", s.ID, s.Mode, s.State, s.Language, oneLine(s.Address(), 50), comps)
 	})
 	return err
 }
@@ -293,30 +273,27 @@ manager it is active at once unless --confirm sends the usual opt-in message.`)
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	sub := map[string]any{"skip_confirmation_notification": !*confirm}
+	sub := &wire.SubscriberFields{SkipConfirmationNotification: !*confirm}
 	n := 0
 	if *email != "" {
-		sub["email"], n = *email, n+1
+		sub.Email, n = email, n+1
 	}
 	if *phone != "" {
-		sub["phone_number"], n = *phone, n+1
-		if *country != "" {
-			sub["phone_country"] = *country
-		}
+		sub.PhoneNumber, n = phone, n+1
+		sub.PhoneCountry = wire.Nullable(*country)
 	}
 	if *hook != "" {
-		sub["endpoint"], n = *hook, n+1
+		sub.Endpoint, n = hook, n+1
 	}
 	if *slackURL != "" {
-		sub["endpoint"], sub["mode"], n = *slackURL, "slack", n+1
+		slack := "slack"
+		sub.Endpoint, sub.Mode, n = slackURL, &slack, n+1
 	}
 	if n != 1 {
 		fs.Usage()
 		return &usageError{msg: "give exactly one of --email, --phone, --webhook or --slack", shown: true}
 	}
-	if *lang != "" {
-		sub["language"] = *lang
-	}
+	sub.Language = wire.Nullable(*lang)
 	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
@@ -334,11 +311,11 @@ manager it is active at once unless --confirm sends the usual opt-in message.`)
 			}
 			ids = append(ids, id)
 		}
-		sub["component_ids"] = ids
+		sub.ComponentIDs = ids
 	}
 	var raw []byte
-	var out apiSubscriber
-	if err := c.do(ctx, http.MethodPost, pagePath(p.ID)+"/subscribers", nil, map[string]any{"subscriber": sub}, &out, &raw); err != nil {
+	var out wire.Subscriber
+	if err := c.do(ctx, http.MethodPost, pagePath(p.ID)+"/subscribers", nil, wire.SubscriberRequest{Subscriber: sub}, &out, &raw); err != nil {
 		return err
 	}
 	switch {
@@ -347,7 +324,7 @@ manager it is active at once unless --confirm sends the usual opt-in message.`)
 	case *quiet:
 		fmt.Fprintln(a.stdout, out.ID)
 	default:
-		fmt.Fprintf(a.stdout, "subscribed %s %s %s (%s)\n", out.ID, out.Mode, out.address(), out.State)
+		fmt.Fprintf(a.stdout, "subscribed %s %s %s (%s)\n", out.ID, out.Mode, out.Address(), out.State)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
 )
 
 // DefaultURL is where the API commands look for a server.
@@ -75,20 +76,20 @@ func addIncidentPageFlags(fs *flag.FlagSet) *pageFlags {
 }
 
 // open makes the client and looks up the page.
-func (f *pageFlags) open(ctx context.Context, getenv func(string) string) (*client, apiPage, error) {
+func (f *pageFlags) open(ctx context.Context, getenv func(string) string) (*client, wire.Page, error) {
 	c, err := f.client.client(getenv)
 	if err != nil {
-		return nil, apiPage{}, err
+		return nil, wire.Page{}, err
 	}
 	p, err := c.page(ctx, *f.page)
 	return c, p, err
 }
 
 // openIncident makes the client and finds incident id and its page.
-func (f *pageFlags) openIncident(ctx context.Context, getenv func(string) string, id string) (*client, apiPage, apiIncident, error) {
+func (f *pageFlags) openIncident(ctx context.Context, getenv func(string) string, id string) (*client, wire.Page, wire.V1Incident, error) {
 	c, err := f.client.client(getenv)
 	if err != nil {
-		return nil, apiPage{}, apiIncident{}, err
+		return nil, wire.Page{}, wire.V1Incident{}, err
 	}
 	p, inc, err := c.findIncident(ctx, *f.page, id)
 	return c, p, inc, err
@@ -213,74 +214,19 @@ func snippet(b []byte) string {
 	return s
 }
 
-// Wire shapes of the management API (Statuspage v1).
-
-type apiPage struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	URL      string `json:"url"`
-	TimeZone string `json:"time_zone"`
-}
-
-type apiComponent struct {
-	ID          string  `json:"id"`
-	Name        string  `json:"name"`
-	Status      string  `json:"status"`
-	Description *string `json:"description"`
-	Group       bool    `json:"group"`
-	GroupID     *string `json:"group_id"`
-}
-
-type apiUpdate struct {
-	ID        string    `json:"id"`
-	Status    string    `json:"status"`
-	Body      string    `json:"body"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-type apiIncident struct {
-	ID             string         `json:"id"`
-	Name           string         `json:"name"`
-	Status         string         `json:"status"`
-	Impact         string         `json:"impact"`
-	Shortlink      string         `json:"shortlink"`
-	PageID         string         `json:"page_id"`
-	CreatedAt      time.Time      `json:"created_at"`
-	ScheduledFor   *time.Time     `json:"scheduled_for"`
-	ScheduledUntil *time.Time     `json:"scheduled_until"`
-	Components     []apiComponent `json:"components"`
-	Updates        []apiUpdate    `json:"incident_updates"`
-}
-
-// incidentBody is the request body of POST and PATCH incidents; nil and
-// empty fields are left out so a PATCH changes only what was given.
-type incidentBody struct {
-	Name                 string            `json:"name,omitempty"`
-	Status               string            `json:"status,omitempty"`
-	ImpactOverride       string            `json:"impact_override,omitempty"`
-	Body                 *string           `json:"body,omitempty"`
-	Components           map[string]string `json:"components,omitempty"`
-	ComponentIDs         []string          `json:"component_ids,omitempty"`
-	DeliverNotifications *bool             `json:"deliver_notifications,omitempty"`
-	ScheduledFor         *time.Time        `json:"scheduled_for,omitempty"`
-	ScheduledUntil       *time.Time        `json:"scheduled_until,omitempty"`
-	AutoInProgress       *bool             `json:"scheduled_auto_in_progress,omitempty"`
-	AutoCompleted        *bool             `json:"scheduled_auto_completed,omitempty"`
-}
-
-func (c *client) pages(ctx context.Context) ([]apiPage, error) {
-	var ps []apiPage
+func (c *client) pages(ctx context.Context) ([]wire.Page, error) {
+	var ps []wire.Page
 	return ps, c.do(ctx, http.MethodGet, "/v1/pages", nil, nil, &ps, nil)
 }
 
 // page resolves --page: an ID, a page name, or "" for the first page.
-func (c *client) page(ctx context.Context, want string) (apiPage, error) {
+func (c *client) page(ctx context.Context, want string) (wire.Page, error) {
 	ps, err := c.pages(ctx)
 	if err != nil {
-		return apiPage{}, err
+		return wire.Page{}, err
 	}
 	if len(ps) == 0 {
-		return apiPage{}, errors.New("the server has no page yet")
+		return wire.Page{}, errors.New("the server has no page yet")
 	}
 	if want == "" {
 		return ps[0], nil
@@ -295,11 +241,11 @@ func (c *client) page(ctx context.Context, want string) (apiPage, error) {
 			return p, nil
 		}
 	}
-	return apiPage{}, fmt.Errorf("no page %q (see `herald pages`)", want)
+	return wire.Page{}, fmt.Errorf("no page %q (see `herald pages`)", want)
 }
 
-func (c *client) components(ctx context.Context, pageID string) ([]apiComponent, error) {
-	var cs []apiComponent
+func (c *client) components(ctx context.Context, pageID string) ([]wire.V1Component, error) {
+	var cs []wire.V1Component
 	return cs, c.do(ctx, http.MethodGet, "/v1/pages/"+url.PathEscape(pageID)+"/components", nil, nil, &cs, nil)
 }
 
@@ -356,13 +302,13 @@ func (c *client) resolveComponents(ctx context.Context, pageID string, specs com
 	return out, ids, nil
 }
 
-func findComponentID(comps []apiComponent, name string) (string, error) {
+func findComponentID(comps []wire.V1Component, name string) (string, error) {
 	for _, c := range comps {
 		if c.ID == name && !c.Group {
 			return c.ID, nil
 		}
 	}
-	var match []apiComponent
+	var match []wire.V1Component
 	for _, c := range comps {
 		if strings.EqualFold(c.Name, name) && !c.Group {
 			match = append(match, c)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
 )
 
 // The API commands: each parses its flags, calls the management API of a
@@ -67,7 +68,7 @@ func printList[T any](ctx context.Context, a *app, c *client, path string, asJSO
 	return items, printTable(a.stdout, header, items, row)
 }
 
-func publicIncidentURL(p apiPage, inc apiIncident) string {
+func publicIncidentURL(p wire.Page, inc wire.V1Incident) string {
 	if p.URL != "" {
 		return strings.TrimRight(p.URL, "/") + "/incidents/" + inc.ID
 	}
@@ -119,9 +120,15 @@ func (f *incidentFlags) notify() *bool {
 	return &no
 }
 
+// timeField is t as a request's timestamp field.
+func timeField(t time.Time) *string {
+	s := t.Format(time.RFC3339Nano)
+	return &s
+}
+
 // printIncident prints what a write returned.
-func (a *app) printIncident(f *incidentFlags, verb string, p apiPage, raw []byte) error {
-	var inc apiIncident
+func (a *app) printIncident(f *incidentFlags, verb string, p wire.Page, raw []byte) error {
+	var inc wire.V1Incident
 	if err := json.Unmarshal(raw, &inc); err != nil {
 		return fmt.Errorf("unexpected answer: %w", err)
 	}
@@ -165,14 +172,14 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := incidentBody{Name: *name, Status: *status, ImpactOverride: *impact, Body: f.body(fs),
+	body := wire.IncidentFields{Name: name, Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact), Body: f.body(fs),
 		Components: comps, ComponentIDs: ids, DeliverNotifications: f.notify()}
 	hdr := http.Header{}
 	if *idem != "" {
 		hdr.Set("Idempotency-Key", *idem)
 	}
 	var raw []byte
-	if err := c.do(ctx, http.MethodPost, incidentPath(p.ID, ""), hdr, map[string]any{"incident": body}, nil, &raw); err != nil {
+	if err := c.do(ctx, http.MethodPost, incidentPath(p.ID, ""), hdr, wire.IncidentRequest{Incident: &body}, nil, &raw); err != nil {
 		return err
 	}
 	if err := a.printIncident(f, "declared", p, raw); err != nil || !f.wait {
@@ -183,7 +190,7 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 
 // waitAfter follows the broadcast that the write answered by raw created.
 func (a *app) waitAfter(ctx context.Context, c *client, pageID string, raw []byte, before map[string]bool) error {
-	var inc apiIncident
+	var inc wire.V1Incident
 	if err := json.Unmarshal(raw, &inc); err != nil {
 		return fmt.Errorf("unexpected answer: %w", err)
 	}
@@ -192,8 +199,8 @@ func (a *app) waitAfter(ctx context.Context, c *client, pageID string, raw []byt
 
 // findIncident returns the page that holds incident id: --page when given,
 // else the one page, else whichever page knows it.
-func (c *client) findIncident(ctx context.Context, pageFlag, id string) (apiPage, apiIncident, error) {
-	var inc apiIncident
+func (c *client) findIncident(ctx context.Context, pageFlag, id string) (wire.Page, wire.V1Incident, error) {
+	var inc wire.V1Incident
 	if pageFlag != "" {
 		p, err := c.page(ctx, pageFlag)
 		if err != nil {
@@ -203,7 +210,7 @@ func (c *client) findIncident(ctx context.Context, pageFlag, id string) (apiPage
 	}
 	ps, err := c.pages(ctx)
 	if err != nil {
-		return apiPage{}, inc, err
+		return wire.Page{}, inc, err
 	}
 	var lastErr error = fmt.Errorf("no incident %q", id)
 	for _, p := range ps {
@@ -217,11 +224,11 @@ func (c *client) findIncident(ctx context.Context, pageFlag, id string) (apiPage
 		}
 		lastErr = err
 	}
-	return apiPage{}, inc, lastErr
+	return wire.Page{}, inc, lastErr
 }
 
 // patchIncident sends body to the incident named by the one positional argument.
-func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id, verb string, body incidentBody) error {
+func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id, verb string, body wire.IncidentFields) error {
 	p, _, err := c.findIncident(ctx, f.page, id)
 	if err != nil {
 		return err
@@ -245,7 +252,7 @@ func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id
 		}
 	}
 	var raw []byte
-	if err := c.do(ctx, http.MethodPatch, incidentPath(p.ID, id), nil, map[string]any{"incident": body}, nil, &raw); err != nil {
+	if err := c.do(ctx, http.MethodPatch, incidentPath(p.ID, id), nil, wire.IncidentRequest{Incident: &body}, nil, &raw); err != nil {
 		return err
 	}
 	if err := a.printIncident(f, verb, p, raw); err != nil || !f.wait {
@@ -270,8 +277,9 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := incidentBody{Name: *name, Status: *status, ImpactOverride: *impact, Body: f.body(fs), DeliverNotifications: f.notify()}
-	if body.Status == "" && body.Body == nil && body.Name == "" && body.ImpactOverride == "" && len(f.components) == 0 {
+	body := wire.IncidentFields{Name: wire.Nullable(*name), Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact),
+		Body: f.body(fs), DeliverNotifications: f.notify()}
+	if body.Status == nil && body.Body == nil && body.Name == nil && body.ImpactOverride == nil && len(f.components) == 0 {
 		fs.Usage()
 		return &usageError{msg: "nothing to update: give --status, --message, --component, --name or --impact", shown: true}
 	}
@@ -291,7 +299,7 @@ func cmdResolve(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := incidentBody{Status: string(incident.Resolved), Body: f.body(fs), DeliverNotifications: f.notify()}
+	body := wire.IncidentFields{Status: wire.Nullable(string(incident.Resolved)), Body: f.body(fs), DeliverNotifications: f.notify()}
 	return a.patchIncident(ctx, c, f, pos[0], "resolved", body)
 }
 
@@ -367,8 +375,8 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	auto := !*manual
-	body := incidentBody{Name: *name, Status: string(incident.Scheduled), ComponentIDs: ids,
-		ScheduledFor: &from, ScheduledUntil: &until, AutoInProgress: &auto, AutoCompleted: &auto}
+	body := wire.IncidentFields{Name: name, Status: wire.Nullable(string(incident.Scheduled)), ComponentIDs: ids,
+		ScheduledFor: timeField(from), ScheduledUntil: timeField(until), ScheduledAutoInProgress: &auto, ScheduledAutoCompleted: &auto}
 	if *message != "" {
 		body.Body = message
 	}
@@ -377,7 +385,7 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 		body.DeliverNotifications = &no
 	}
 	var raw []byte
-	if err := c.do(ctx, http.MethodPost, incidentPath(p.ID, ""), nil, map[string]any{"incident": body}, nil, &raw); err != nil {
+	if err := c.do(ctx, http.MethodPost, incidentPath(p.ID, ""), nil, wire.IncidentRequest{Incident: &body}, nil, &raw); err != nil {
 		return err
 	}
 	f := &incidentFlags{asJSON: *asJSON, quiet: *quiet}
@@ -403,7 +411,7 @@ func cmdMaintenanceMove(to incident.Status, verb, done string) func(context.Cont
 		if err != nil {
 			return err
 		}
-		body := incidentBody{Status: string(to), Body: f.body(fs), DeliverNotifications: f.notify()}
+		body := wire.IncidentFields{Status: wire.Nullable(string(to)), Body: f.body(fs), DeliverNotifications: f.notify()}
 		return a.patchIncident(ctx, c, f, pos[0], done, body)
 	}
 }
@@ -425,9 +433,9 @@ func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 	if *all {
 		lists = []string{"?limit=100"}
 	}
-	var incs []apiIncident
+	var incs []wire.V1Incident
 	for _, l := range lists {
-		var part []apiIncident
+		var part []wire.V1Incident
 		if err := c.do(ctx, http.MethodGet, incidentPath(p.ID, "")+l, nil, nil, &part, nil); err != nil {
 			return err
 		}
@@ -436,14 +444,14 @@ func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "ID\tSTATUS\tFROM\tUNTIL\tNAME")
 	for _, inc := range incs {
-		if inc.ScheduledFor == nil || (!*all && incident.Status(inc.Status).Closed()) {
+		if inc.ScheduledFor.IsZero() || (!*all && incident.Status(inc.Status).Closed()) {
 			continue
 		}
 		until := ""
-		if inc.ScheduledUntil != nil {
-			until = inc.ScheduledUntil.UTC().Format(time.RFC3339)
+		if !inc.ScheduledUntil.IsZero() {
+			until = inc.ScheduledUntil.Time().UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, inc.ScheduledFor.UTC().Format(time.RFC3339), until, inc.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, inc.ScheduledFor.Time().UTC().Format(time.RFC3339), until, inc.Name)
 	}
 	return tw.Flush()
 }
@@ -460,9 +468,17 @@ type summary struct {
 		Indicator   string `json:"indicator"`
 		Description string `json:"description"`
 	} `json:"status"`
-	Components            []apiComponent `json:"components"`
-	Incidents             []apiIncident  `json:"incidents"`
-	ScheduledMaintenances []apiIncident  `json:"scheduled_maintenances"`
+	Components            []wire.Component  `json:"components"`
+	Incidents             []summaryIncident `json:"incidents"`
+	ScheduledMaintenances []summaryIncident `json:"scheduled_maintenances"`
+}
+
+// summaryIncident is the part of a v2 incident that status prints.
+type summaryIncident struct {
+	wire.IncidentHead
+	ScheduledFor    wire.Time     `json:"scheduled_for"`
+	ScheduledUntil  wire.Time     `json:"scheduled_until"`
+	IncidentUpdates []wire.Update `json:"incident_updates"`
 }
 
 func cmdStatus(ctx context.Context, a *app, args []string) error {
@@ -506,19 +522,19 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		}
 		tw.Flush()
 	}
-	printList := func(title string, incs []apiIncident) {
+	printList := func(title string, incs []summaryIncident) {
 		if len(incs) == 0 {
 			return
 		}
 		fmt.Fprintf(w, "\n%s:\n", title)
 		for _, inc := range incs {
 			fmt.Fprintf(w, "  %s  %s  [%s, impact %s]\n", inc.ID, inc.Name, inc.Status, inc.Impact)
-			if inc.ScheduledFor != nil && inc.ScheduledUntil != nil {
-				fmt.Fprintf(w, "      %s – %s\n", inc.ScheduledFor.UTC().Format(time.RFC3339), inc.ScheduledUntil.UTC().Format(time.RFC3339))
+			if !inc.ScheduledFor.IsZero() && !inc.ScheduledUntil.IsZero() {
+				fmt.Fprintf(w, "      %s – %s\n", inc.ScheduledFor.Time().UTC().Format(time.RFC3339), inc.ScheduledUntil.Time().UTC().Format(time.RFC3339))
 			}
-			if len(inc.Updates) > 0 && strings.TrimSpace(inc.Updates[0].Body) != "" {
-				u := inc.Updates[0]
-				fmt.Fprintf(w, "      %s %s: %s\n", u.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), u.Status, oneLine(u.Body, 100))
+			if len(inc.IncidentUpdates) > 0 && strings.TrimSpace(inc.IncidentUpdates[0].Body) != "" {
+				u := inc.IncidentUpdates[0]
+				fmt.Fprintf(w, "      %s %s: %s\n", u.CreatedAt.Time().UTC().Format("2006-01-02 15:04 UTC"), u.Status, oneLine(u.Body, 100))
 			}
 		}
 	}
@@ -549,7 +565,7 @@ func cmdPages(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = printList(ctx, a, c, "/v1/pages", *asJSON, "ID\tNAME\tURL", func(p apiPage) string {
+	_, err = printList(ctx, a, c, "/v1/pages", *asJSON, "ID\tNAME\tURL", func(p wire.Page) string {
 		return fmt.Sprintf("%s\t%s\t%s", p.ID, p.Name, p.URL)
 	})
 	return err
@@ -573,7 +589,7 @@ func cmdComponentsList(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = printList(ctx, a, c, "/v1/pages/"+url.PathEscape(p.ID)+"/components", *asJSON, "ID\tNAME\tSTATUS", func(c apiComponent) string {
+	_, err = printList(ctx, a, c, "/v1/pages/"+url.PathEscape(p.ID)+"/components", *asJSON, "ID\tNAME\tSTATUS", func(c wire.V1Component) string {
 		name := c.Name
 		if c.Group {
 			name += " (group)"
@@ -609,16 +625,10 @@ func cmdComponentsCreate(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"name": *name}
-	if *desc != "" {
-		body["description"] = *desc
-	}
-	if *status != "" {
-		body["status"] = *status
-	}
+	body := wire.ComponentRequest{Component: &wire.ComponentFields{Name: name, Description: wire.Nullable(*desc), Status: wire.Nullable(*status)}}
 	var raw []byte
-	var comp apiComponent
-	if err := c.do(ctx, http.MethodPost, "/v1/pages/"+url.PathEscape(p.ID)+"/components", nil, map[string]any{"component": body}, &comp, &raw); err != nil {
+	var comp wire.V1Component
+	if err := c.do(ctx, http.MethodPost, "/v1/pages/"+url.PathEscape(p.ID)+"/components", nil, body, &comp, &raw); err != nil {
 		return err
 	}
 	switch {

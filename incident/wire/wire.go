@@ -1,8 +1,9 @@
-// Package wire writes incident's types in Statuspage's JSON shapes: the
-// timestamps, the component and update objects and the fields an incident
-// opens with. The public v2 JSON (statuspage), the subscriber webhook
-// (notify) and the management API (server) build their documents from these
-// pieces, so the shared parts are written in one place.
+// Package wire holds the JSON shapes of Statuspage v1/v2 and herald's own
+// resources, one set: the timestamps, the component and update objects and
+// the fields an incident opens with, from which the public v2 JSON
+// (statuspage) builds its documents; the subscriber webhook (webhook.go);
+// and the management API's resources and request bodies (v1.go), which the
+// server writes and reads and the CLI reads and writes.
 //
 // The shapes are written out field by field, in the order Statuspage sends
 // them, rather than borrowed from the domain structs' tags, so that the
@@ -11,6 +12,8 @@
 package wire
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
@@ -33,6 +36,34 @@ func (t Time) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return []byte(`"` + t.s + `"`), nil
+}
+
+// UnmarshalJSON reads a timestamp as Statuspage and herald write it (any
+// RFC 3339 string), or null; "" is taken as null too. The string is kept
+// as it came, so a document read and written again is unchanged.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("wire: a time must be a string or null, got %s", b)
+	}
+	if s != "" {
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			return fmt.Errorf("wire: %w", err)
+		}
+	}
+	*t = Time{s}
+	return nil
+}
+
+// Time is t as a time.Time, in the offset it was written with; null is the
+// zero time.
+func (t Time) Time() time.Time {
+	v, _ := time.Parse(time.RFC3339, t.s) // a Time holds only what parses
+	return v
 }
 
 // Zone is how a document writes its times: in which time zone, and whether
