@@ -9,13 +9,13 @@ import (
 
 // Templates holds templates/<lang>/<kind>.<channel>.tmpl, templates/<lang>/labels.tmpl
 // and templates/layout.email.html, the built-in message templates that
-// notify.NewRenderer loads; an operator's folder may override any of them.
+// render.New loads; an operator's folder may override any of them.
 //
 //go:embed templates
 var Templates embed.FS
 
 // TemplatesFS returns Templates rooted at the templates folder, the layout
-// notify.NewRenderer expects (the same as an override folder's).
+// render.New expects (the same as an override folder's).
 func TemplatesFS() fs.FS {
 	sub, err := fs.Sub(Templates, "templates")
 	if err != nil { // cannot happen: the folder is embedded above

@@ -2,9 +2,7 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"html"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
@@ -543,14 +542,6 @@ func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit) error
 	}
 }
 
-// Placeholders rendered into cached messages and replaced per recipient:
-// only these cheap parts are personal, so a million recipients cost one
-// render per update × channel × language × time zone.
-const (
-	unsubPlaceholder = "HERALDxUNSUBSCRIBExTOKEN"
-	namePlaceholder  = "HERALDxRECIPIENTxNAME"
-)
-
 // message renders (from cache) and personalises the delivery's message.
 func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Message, error) {
 	if d.MessageKind == queue.KindConfirm {
@@ -558,7 +549,7 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Mess
 		if err != nil {
 			return nil, err
 		}
-		m, err := s.r.RenderConfirm(d.Kind, p, Recipient{Language: d.Language}, d.Vars["url"], d.Vars["code"])
+		m, err := s.r.RenderConfirm(d.Kind, p, render.Recipient{Language: d.Language}, d.Vars["url"], d.Vars["code"])
 		if err != nil {
 			return nil, err
 		}
@@ -573,17 +564,17 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Mess
 	key := renderKey{inc: d.IncidentID, version: snap.inc.Version, update: d.UpdateID, kind: d.Kind, mk: d.MessageKind,
 		lang: d.Language, zone: d.TimeZone, named: named, rtype: d.RecipientType}
 	tmpl, err := s.cache.render(key, func() (*channel.Message, error) {
-		in := RenderInput{Kind: d.MessageKind, Page: snap.page, Status: snap.status, Incident: snap.inc,
+		in := render.Input{Kind: d.MessageKind, Page: snap.page, Status: snap.status, Incident: snap.inc,
 			Components: snap.comps, MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(),
-			Recipient:      Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
-			UnsubscribeURL: s.link(unsubscribePathPrefix, unsubPlaceholder)}
+			Recipient:      render.Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
+			UnsubscribeURL: s.link(unsubscribePathPrefix, render.UnsubscribePlaceholder)}
 		for _, u := range snap.inc.Updates {
 			if u.ID == d.UpdateID {
 				in.Update = u
 			}
 		}
 		if named {
-			in.Recipient.Name = namePlaceholder
+			in.Recipient.Name = render.NamePlaceholder
 		}
 		return s.r.Render(d.Kind, in)
 	})
@@ -595,49 +586,7 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Mess
 		return nil, err
 	}
 	tok := strings.TrimPrefix(unsub, s.link(unsubscribePathPrefix, ""))
-	return personalise(tmpl, d, tok), nil
-}
-
-// personalise copies a cached message and fills in the recipient's parts.
-func personalise(t *channel.Message, d *queue.Delivery, unsubToken string) *channel.Message {
-	m := *t
-	m.DeliveryID, m.To = d.ID, d.Address
-	// The token first, the name after: a name that happens to contain the
-	// token's placeholder stays as written. (A strings.Replacer per message
-	// cost more than the rest of personalising.)
-	tok := func(s string) string { return strings.ReplaceAll(s, unsubPlaceholder, unsubToken) }
-	named := func(name string) func(string) string {
-		return func(s string) string { return strings.ReplaceAll(tok(s), namePlaceholder, name) }
-	}
-	text, htm, blocks := tok, tok, tok
-	switch d.Kind {
-	case channel.Email:
-		text, htm = named(d.Name), named(html.EscapeString(d.Name))
-	case channel.Slack:
-		esc := mrkdwnEscape(d.Name)
-		j, _ := json.Marshal(esc)
-		text, blocks = named(esc), named(string(j[1:len(j)-1]))
-	}
-	m.Text = text(m.Text)
-	m.Subject = text(m.Subject)
-	if m.HTML != "" {
-		m.HTML = htm(m.HTML)
-	}
-	if m.Blocks != nil {
-		m.Blocks = []byte(blocks(string(m.Blocks)))
-	}
-	if m.Payload != nil {
-		m.Payload = []byte(tok(string(m.Payload)))
-	}
-	m.UnsubscribeURL = tok(m.UnsubscribeURL)
-	if m.Headers != nil {
-		h := make(map[string]string, len(m.Headers))
-		for k, v := range m.Headers {
-			h[k] = tok(v)
-		}
-		m.Headers = h
-	}
-	return &m
+	return render.Personalise(tmpl, d, tok), nil
 }
 
 // ---- caches ----

@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
 )
@@ -39,7 +40,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := KindForBroadcast(kind); !ok {
+	if _, ok := render.KindForBroadcast(kind); !ok {
 		return nil, incident.Invalid("kind", "unknown broadcast kind %q", kind)
 	}
 	upd := ""
@@ -90,10 +91,10 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 				continue
 			}
 			res.Recipients[d.Kind]++
-			in := RenderInput{Kind: a.mk, Page: snap.page, Status: snap.status, Incident: snap.inc, Components: snap.comps,
-				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
+			in := render.Input{Kind: a.mk, Page: snap.page, Status: snap.status, Incident: snap.inc, Components: snap.comps,
+				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: render.Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
 				UnsubscribeURL: s.link(unsubscribePathPrefix, "sample")}
-			lang := s.r.language(in)
+			lang := s.r.Language(in)
 			if d.Kind == channel.SMS {
 				key := [2]string{lang, d.TimeZone}
 				n, ok := segs[key]
@@ -111,7 +112,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 				res.Samples[d.Kind] = map[string]*channel.Message{}
 			}
 			if _, ok := res.Samples[d.Kind][lang]; !ok {
-				in.Recipient = Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone, Type: d.RecipientType}
+				in.Recipient = render.Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone, Type: d.RecipientType}
 				m, err := s.r.Render(d.Kind, in)
 				if err != nil {
 					return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/notify/twilio"
@@ -103,7 +104,7 @@ type harness struct {
 	events *incident.LocalEvents
 	sb     *sandbox.Sandbox
 	chans  map[channel.Kind]notify.Channel
-	r      *notify.Renderer
+	r      *render.Renderer
 	clock  *testClock
 	page   *incident.Page
 	compA  *incident.Component
@@ -148,7 +149,7 @@ func newHarness(t *testing.T, open func(t *testing.T) engine, faults sandbox.Fau
 		t.Fatal(err)
 	}
 	h.chans = map[channel.Kind]notify.Channel{channel.SMS: tw, channel.Email: em, channel.Slack: sl, channel.Webhook: wh}
-	if h.r, err = notify.NewRenderer(configs.TemplatesFS(), nil); err != nil {
+	if h.r, err = render.New(configs.TemplatesFS(), nil); err != nil {
 		t.Fatal(err)
 	}
 	name, url, tz := "Acme", "https://status.acme.test", "Europe/Budapest"

@@ -5,144 +5,18 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify/contact"
+	"github.com/heraldhq/herald/notify/keywords"
 	"github.com/heraldhq/herald/queue"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
 )
 
 // ErrNotAKeyword is returned by HandleInboundSMS for a message that is no
 // keyword or code: the caller routes it on (to complaints).
 var ErrNotAKeyword = errors.New("notify: inbound SMS is not a keyword")
-
-// keyword is what an inbound SMS asks for.
-type keyword int
-
-const (
-	kwNone keyword = iota
-	kwStop
-	kwStart
-	kwHelp
-	kwYes
-	// kwStartNoSubscription is no keyword, only START's reply when the
-	// number follows no page: its messages may flow again, but it is not
-	// "subscribed again" (a customer's number, say, or a stranger's).
-	kwStartNoSubscription
-)
-
-// smsKeywords maps a whole message, upper-cased with diacritics removed, to
-// what it asks and the language to answer in. Sources: Twilio's default
-// opt-out, opt-in and help words (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
-// QUIT, REVOKE, OPTOUT; START, UNSTOP; HELP, INFO), and the usual words of
-// each language:
-//   - hu: LEIRATKOZ/LEIRATKOZAS/LEIRATKOZOM ("unsubscribe", "I
-//     unsubscribe"), LEMOND ("cancel"), ALLJ ("stop"); FELIRATKOZ/
-//     FELIRATKOZAS ("subscribe"), INDIT/INDITAS ("start"); SEGITSEG, SUGO
-//     ("help"); IGEN ("yes");
-//   - pl: STOP, NIE ("no"), WYPISZ ("unsubscribe me"), REZYGNUJE/REZYGNACJA
-//     ("I resign"); START, ZAPISZ ("subscribe me"); POMOC ("help"); TAK;
-//   - hr: STOP, ODJAVA/ODJAVI ("unsubscribe"), PREKID ("stop"); START,
-//     PRIJAVA/PRIJAVI ("subscribe"); POMOC ("help", POMOĆ); DA.
-//
-// YES is not an opt-in word here: it confirms a pending sign-up. A message
-// such as "NIE dziala" (Polish "does not work") is not a keyword: only
-// the whole message counts, as with Twilio's own matching.
-var smsKeywords = map[string]struct {
-	kw   keyword
-	lang string
-}{
-	"STOP": {kwStop, "en"}, "STOPALL": {kwStop, "en"}, "UNSUBSCRIBE": {kwStop, "en"}, "CANCEL": {kwStop, "en"},
-	"END": {kwStop, "en"}, "QUIT": {kwStop, "en"}, "REVOKE": {kwStop, "en"}, "OPTOUT": {kwStop, "en"},
-	"START": {kwStart, "en"}, "UNSTOP": {kwStart, "en"},
-	"HELP": {kwHelp, "en"}, "INFO": {kwHelp, "en"},
-	"YES": {kwYes, "en"}, "Y": {kwYes, "en"},
-
-	"LEIRATKOZ": {kwStop, "hu"}, "LEIRATKOZAS": {kwStop, "hu"}, "LEIRATKOZOM": {kwStop, "hu"}, "LEMOND": {kwStop, "hu"}, "ALLJ": {kwStop, "hu"},
-	"FELIRATKOZ": {kwStart, "hu"}, "FELIRATKOZAS": {kwStart, "hu"}, "INDIT": {kwStart, "hu"}, "INDITAS": {kwStart, "hu"},
-	"SEGITSEG": {kwHelp, "hu"}, "SUGO": {kwHelp, "hu"},
-	"IGEN": {kwYes, "hu"},
-
-	"NIE": {kwStop, "pl"}, "WYPISZ": {kwStop, "pl"}, "REZYGNUJE": {kwStop, "pl"}, "REZYGNACJA": {kwStop, "pl"},
-	"ZAPISZ": {kwStart, "pl"},
-	"TAK":    {kwYes, "pl"},
-
-	"ODJAVA": {kwStop, "hr"}, "ODJAVI": {kwStop, "hr"}, "PREKID": {kwStop, "hr"},
-	"PRIJAVA": {kwStart, "hr"}, "PRIJAVI": {kwStart, "hr"},
-	"POMOC": {kwHelp, "pl"}, // pl and hr (POMOĆ) share it; answered in Polish unless the number is Croatian
-	"DA":    {kwYes, "hr"},
-}
-
-// smsReplies are the answers to keywords, per language.
-var smsReplies = map[string]map[keyword]string{
-	"en": {
-		kwStop:                "You are unsubscribed and will get no more messages. Reply START to subscribe again.",
-		kwStart:               "You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
-		kwHelp:                "Status alerts. Reply STOP to unsubscribe, START to subscribe again.",
-		kwYes:                 "Thank you, your subscription is confirmed. Reply STOP to unsubscribe.",
-		kwStartNoSubscription: "You can get our messages again. Reply STOP to opt out, HELP for help.",
-	},
-	"hu": {
-		kwStop:                "Leiratkozott, több üzenetet nem küldünk. Újra feliratkozás: START",
-		kwStart:               "Újra feliratkozott. Leiratkozás: STOP, súgó: SEGITSEG",
-		kwHelp:                "Állapotértesítések. Leiratkozás: STOP, újra feliratkozás: START",
-		kwYes:                 "Köszönjük, a feliratkozását megerősítettük. Leiratkozás: STOP",
-		kwStartNoSubscription: "Újra kaphat tőlünk üzeneteket. Leiratkozás: STOP, súgó: SEGITSEG",
-	},
-	"pl": {
-		kwStop:                "Wypisano Cię z powiadomień. Aby zapisać się ponownie, odpowiedz START.",
-		kwStart:               "Zapisano Cię ponownie. Rezygnacja: STOP, pomoc: POMOC.",
-		kwHelp:                "Powiadomienia o stanie usług. Rezygnacja: STOP, ponowny zapis: START.",
-		kwYes:                 "Dziękujemy, subskrypcja potwierdzona. Rezygnacja: STOP.",
-		kwStartNoSubscription: "Możesz znów otrzymywać nasze wiadomości. Rezygnacja: STOP, pomoc: POMOC.",
-	},
-	"hr": {
-		kwStop:                "Odjavljeni ste i nećete više primati poruke. Ponovna prijava: START",
-		kwStart:               "Ponovno ste prijavljeni. Odjava: STOP, pomoć: POMOC",
-		kwHelp:                "Obavijesti o stanju usluge. Odjava: STOP, ponovna prijava: START",
-		kwYes:                 "Hvala, vaša pretplata je potvrđena. Odjava: STOP",
-		kwStartNoSubscription: "Ponovno možete primati naše poruke. Odjava: STOP, pomoć: POMOC",
-	},
-}
-
-// foldKeyword upper-cases s, strips diacritics and surrounding punctuation.
-// NFKD also folds compatibility forms: full-width "ＳＴＯＰ", which some
-// phone keyboards type, is STOP.
-func foldKeyword(s string) string {
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, strings.TrimSpace(s))
-	if err != nil {
-		out = s
-	}
-	out = strings.Map(func(r rune) rune {
-		switch r {
-		case 'Ł', 'ł':
-			return 'L'
-		case 'Đ', 'đ':
-			return 'D'
-		}
-		return r
-	}, out)
-	out = strings.TrimFunc(out, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
-	return strings.ToUpper(out)
-}
-
-func isCode(s string) bool {
-	if len(s) != 6 {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // HandleInboundSMS answers keywords from a phone: STOP (and its hu, pl, hr
 // words) suppresses the number for every page, since opt-out is per
@@ -161,34 +35,30 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 			return "", err
 		}
 	}
-	word := foldKeyword(body)
-	k, ok := smsKeywords[word]
-	if !ok && !isCode(word) {
+	m, ok := keywords.Parse(body, num)
+	if !ok {
 		return "", ErrNotAKeyword
 	}
-	lang := k.lang
-	if word == "POMOC" && strings.HasPrefix(num, "+385") {
-		lang = "hr"
-	}
+	lang := m.Lang
 	now := s.now()
 	switch {
-	case isCode(word):
+	case m.Code != "":
 		subs, err := s.pendingSMS(ctx, num)
 		if err != nil {
 			return "", err
 		}
 		for _, sub := range subs {
-			if _, err := s.checkCode(ctx, sub, word); err == nil {
-				return s.reply(sub.Language, kwYes), nil
+			if _, err := s.checkCode(ctx, sub, m.Code); err == nil {
+				return keywords.Reply(sub.Language, keywords.Yes), nil
 			}
 		}
 		return "", ErrNotAKeyword
-	case k.kw == kwStop:
+	case m.Keyword == keywords.Stop:
 		if err := s.store.Suppress(ctx, audience.Suppression{Kind: channel.SMS, Address: num, Reason: "stop", At: now}); err != nil {
 			return "", err
 		}
 		s.log.Info("sms opt-out", "channel", channel.SMS)
-	case k.kw == kwStart:
+	case m.Keyword == keywords.Start:
 		if err := s.store.Unsuppress(ctx, "", channel.SMS, num); err != nil && !errors.Is(err, incident.ErrNotFound) {
 			return "", err
 		}
@@ -198,9 +68,9 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 		}
 		s.log.Info("sms opt-in", "channel", channel.SMS, "following", following)
 		if following == 0 {
-			return s.reply(lang, kwStartNoSubscription), nil
+			return keywords.Reply(lang, keywords.StartNoSubscription), nil
 		}
-	case k.kw == kwYes:
+	case m.Keyword == keywords.Yes:
 		subs, err := s.pendingSMS(ctx, num)
 		if err != nil {
 			return "", err
@@ -217,14 +87,7 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 			lang = subs[0].Language
 		}
 	}
-	return s.reply(lang, k.kw), nil
-}
-
-func (s *Service) reply(lang string, k keyword) string {
-	if r, ok := smsReplies[lang]; ok {
-		return r[k]
-	}
-	return smsReplies["en"][k]
+	return keywords.Reply(lang, m.Keyword), nil
 }
 
 // resumeSMS makes START true for subscribers: on each page where the

@@ -9,6 +9,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -73,7 +74,7 @@ type audienceScan struct {
 }
 
 func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *incident.Incident) (*audienceScan, error) {
-	mk, ok := KindForBroadcast(b.Kind)
+	mk, ok := render.KindForBroadcast(b.Kind)
 	if !ok {
 		return nil, incident.Invalid("kind", "unknown broadcast kind %q", b.Kind)
 	}

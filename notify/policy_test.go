@@ -1,15 +1,8 @@
 package notify
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify/sms"
-	"github.com/heraldhq/herald/queue"
 )
 
 func TestQuietHoursUntil(t *testing.T) {
@@ -78,66 +71,6 @@ func TestBackoff(t *testing.T) {
 	}
 	if d := backoff(1, base, max, 3*time.Second); d < 3*time.Second {
 		t.Errorf("backoff ignored Retry-After: %s", d)
-	}
-}
-
-func TestFoldKeyword(t *testing.T) {
-	tests := map[string]string{" Leiratkozás! ": "LEIRATKOZAS", "pomoć": "POMOC", "Stop.": "STOP", "Łódź": "LODZ", "đ": "D"}
-	for in, want := range tests {
-		if got := foldKeyword(in); got != want {
-			t.Errorf("foldKeyword(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestRenderConfirm(t *testing.T) {
-	r := newTestRendererCached(t)
-	page := &incident.Page{ID: "p", Name: "Acme & Co", URL: "https://status.example.com"}
-	link := "https://status.example.com/subscriptions/confirm/tok"
-	for _, lang := range incident.Languages {
-		t.Run(lang, func(t *testing.T) {
-			text, err := r.RenderConfirm(channel.SMS, page, Recipient{Language: lang}, link, "123456")
-			if err != nil || !strings.Contains(text.Text, "123456") || !strings.Contains(text.Text, "STOP") {
-				t.Fatalf("text %+v, %v", text, err)
-			}
-			if _, _, n := sms.Segments(text.Text); n > 2 {
-				t.Errorf("confirmation SMS takes %d segments", n)
-			}
-			em, err := r.RenderConfirm(channel.Email, page, Recipient{Language: lang}, link, "")
-			if err != nil || !strings.Contains(em.Text, link) || !strings.Contains(em.HTML, `href="`+link+`"`) || em.Subject == "" {
-				t.Fatalf("email %+v, %v", em, err)
-			}
-			if _, err := r.RenderConfirm(channel.Slack, page, Recipient{Language: lang}, link, ""); err == nil {
-				t.Errorf("slack confirmation rendered")
-			}
-		})
-	}
-}
-
-func TestPersonalise(t *testing.T) {
-	tmpl := &channel.Message{Kind: channel.Slack, Text: "Hello " + namePlaceholder + " " + unsubPlaceholder,
-		Blocks: []byte(`[{"text":"Hello ` + namePlaceholder + `","u":"x/` + unsubPlaceholder + `"}]`)}
-	before := tmpl.Text
-	m := personalise(tmpl, &queue.Delivery{ID: "d", Kind: channel.Slack, Address: "C1", Name: `Ann "<@U1>"`}, "TOK")
-	var blocks []map[string]string
-	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
-		t.Fatalf("blocks are not JSON any more: %v: %s", err, m.Blocks)
-	}
-	if m.Text != `Hello Ann "&lt;@U1&gt;" TOK` || blocks[0]["text"] != `Hello Ann "&lt;@U1&gt;"` || blocks[0]["u"] != "x/TOK" || m.To != "C1" {
-		t.Errorf("personalised %q %s", m.Text, m.Blocks)
-	}
-	if tmpl.Text != before {
-		t.Errorf("the cached template was changed")
-	}
-	e := personalise(&channel.Message{Kind: channel.Email, HTML: "<p>" + namePlaceholder + "</p>"}, &queue.Delivery{Kind: channel.Email, Name: "<b>"}, "T")
-	if e.HTML != "<p>&lt;b&gt;</p>" {
-		t.Errorf("html %q", e.HTML)
-	}
-	// A name that contains the token's placeholder stays as written.
-	odd := personalise(&channel.Message{Kind: channel.Email, Text: namePlaceholder + " " + unsubPlaceholder},
-		&queue.Delivery{Kind: channel.Email, Name: unsubPlaceholder}, "T")
-	if odd.Text != unsubPlaceholder+" T" {
-		t.Errorf("text %q: the name was rewritten", odd.Text)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/customerfile"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,7 +78,7 @@ type Deps struct {
 	Incidents *incident.Service
 	Store     Store
 	Channels  map[channel.Kind]Channel
-	Renderer  *Renderer
+	Renderer  *render.Renderer
 	Events    incident.Events
 	Limiter   ratelimit.Limiter // nil: ratelimit.NewLocal()
 	Log       *slog.Logger
@@ -94,7 +96,7 @@ type Service struct {
 	inc    *incident.Service
 	store  Store
 	chans  map[channel.Kind]Channel
-	r      *Renderer
+	r      *render.Renderer
 	events incident.Events
 	lim    ratelimit.Limiter
 	log    *slog.Logger
@@ -149,7 +151,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg.Poll = DefaultPoll
 	}
 	if cfg.MaxSMSSegments <= 0 {
-		cfg.MaxSMSSegments = DefaultMaxSMSSegments
+		cfg.MaxSMSSegments = render.DefaultMaxSMSSegments
 	}
 	if cfg.SMSSegmentPrice <= 0 {
 		cfg.SMSSegmentPrice = DefaultSMSSegmentPrice
@@ -303,10 +305,10 @@ func sleep(ctx context.Context, d time.Duration, wakeup <-chan struct{}) bool {
 
 // ImportResult says what an import did.
 type ImportResult struct {
-	Created int        `json:"created"`
-	Updated int        `json:"updated"`
-	Invalid int        `json:"invalid"`
-	Errors  []RowError `json:"errors"`
+	Created int                     `json:"created"`
+	Updated int                     `json:"updated"`
+	Invalid int                     `json:"invalid"`
+	Errors  []customerfile.RowError `json:"errors"`
 }
 
 // ImportCustomers reads customers (format "csv" or "json") into a page,
@@ -318,13 +320,13 @@ func (s *Service) ImportCustomers(ctx context.Context, pageID string, r io.Reade
 	if err != nil {
 		return nil, err
 	}
-	good, bad, err := ParseCustomers(r, format, comps, s.cfg.DefaultRegion)
+	good, bad, err := customerfile.Parse(r, format, comps, s.cfg.DefaultRegion)
 	if err != nil {
 		return nil, err
 	}
 	res := &ImportResult{Invalid: len(bad), Errors: bad}
 	if res.Errors == nil {
-		res.Errors = []RowError{}
+		res.Errors = []customerfile.RowError{}
 	}
 	if len(bad) > 0 && !skipInvalid {
 		return res, incident.Invalid("file", "%d rows are invalid; nothing was imported", len(bad))

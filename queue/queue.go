@@ -32,8 +32,8 @@ const (
 	KindComplaintAck         MessageKind = "complaint_ack" // a complaint was linked to an open incident
 	KindSurvey               MessageKind = "survey"        // the follow-up survey after resolution
 	// KindConfirm asks a new subscriber to confirm (double opt-in). It is
-	// not about an incident, so it is not in notify.MessageKinds: it has sms and
-	// email templates only (notify.ConfirmChannels) and renders through notify.Renderer.RenderConfirm.
+	// not about an incident, so it is not in render.MessageKinds: it has sms and
+	// email templates only (render.ConfirmChannels) and renders through render.Renderer.RenderConfirm.
 	KindConfirm MessageKind = "confirm"
 )
 

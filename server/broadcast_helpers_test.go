@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/notify/twilio"
@@ -107,7 +108,7 @@ func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := notify.NewRenderer(configs.TemplatesFS(), nil)
+	r, err := render.New(configs.TemplatesFS(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/customerfile"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -259,7 +260,7 @@ func TestImportCustomers(t *testing.T) {
 			}
 			var res struct {
 				Created, Updated, Invalid int
-				Errors                    []notify.RowError
+				Errors                    []customerfile.RowError
 				Error                     *errorDetail
 			}
 			r.json(t, &res)

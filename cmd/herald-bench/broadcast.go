@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/notify/twilio"
 	"github.com/heraldhq/herald/queue"
@@ -63,7 +64,7 @@ type world struct {
 	events incident.Events
 	page   *incident.Page
 	comps  []string
-	r      *notify.Renderer
+	r      *render.Renderer
 	log    *slog.Logger
 	path   string // SQLite file
 	close  func()
@@ -141,7 +142,7 @@ func (w *world) setup(ctx context.Context) error {
 		}
 		w.comps = append(w.comps, c.ID)
 	}
-	w.r, err = notify.NewRenderer(configs.TemplatesFS(), nil)
+	w.r, err = render.New(configs.TemplatesFS(), nil)
 	return err
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/store/sqlite"
 )
@@ -143,7 +144,7 @@ func memoryChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	for _, c := range comps {
 		w.comps = append(w.comps, c.ID)
 	}
-	if w.r, err = notify.NewRenderer(configs.TemplatesFS(), nil); err != nil {
+	if w.r, err = render.New(configs.TemplatesFS(), nil); err != nil {
 		return err
 	}
 	customers, err := db.CountCustomers(ctx, *pageID)

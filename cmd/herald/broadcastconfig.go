@@ -11,6 +11,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/ratelimit"
 )
 
@@ -20,7 +21,7 @@ const (
 	DefaultFrequencyWindow = notify.DefaultFrequencyWindow
 	DefaultWorkers         = 8
 	DefaultLease           = notify.DefaultLease
-	DefaultMaxSMSSegments  = notify.DefaultMaxSMSSegments
+	DefaultMaxSMSSegments  = render.DefaultMaxSMSSegments
 	DefaultSMSSegmentPrice = notify.DefaultSMSSegmentPrice
 	DefaultSMSCurrency     = notify.DefaultSMSCurrency
 	// DefaultSMSRate is a Twilio Messaging Service's usual throughput for
@@ -161,7 +162,7 @@ func parsePolicy(s string) ([]incident.BroadcastKind, error) {
 			continue
 		}
 		k := incident.BroadcastKind(f)
-		if _, ok := notify.KindForBroadcast(k); !ok {
+		if _, ok := render.KindForBroadcast(k); !ok {
 			return nil, fmt.Errorf("unknown broadcast %q (want declared, updated, resolved, scheduled, started, completed, or none)", f)
 		}
 		out = append(out, k)

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/webhook"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/server"
@@ -282,7 +283,7 @@ func startBroadcast(ctx context.Context, cfg Config, publicURL string, eng *engi
 	if dir := cfg.Broadcast.TemplatesDir; dir != "" {
 		override = os.DirFS(dir)
 	}
-	r, err := notify.NewRenderer(configs.TemplatesFS(), override)
+	r, err := render.New(configs.TemplatesFS(), override)
 	if err != nil {
 		return nil, nil, fmt.Errorf("templates: %w", err)
 	}

@@ -1,4 +1,12 @@
-package notify
+// Package customerfile reads a page's customers from the client's own
+// records: a CSV with the columns
+// id,name,phone,email,slack,language,time_zone,plan,region,components (other
+// columns become segment attributes) or a JSON array of objects with the
+// same fields. Every row is checked (phones to E.164, emails with a real
+// parser, components by name or ID, UTF-8 only) and every bad row is
+// reported as a RowError naming its line and field, so an import either
+// takes the whole file or says exactly what to fix.
+package customerfile
 
 import (
 	"bufio"
@@ -44,7 +52,7 @@ const (
 // any other column becomes an attribute.
 var customerColumns = []string{"id", "name", "phone", "email", "slack", "language", "time_zone", "plan", "region", "components"}
 
-// ParseCustomers reads customers in format "csv" or "json" and validates
+// Parse reads customers in format "csv" or "json" and validates
 // every row: good holds the rows that passed, bad every row that did not,
 // with its line and reason (each row reports its first problem). Callers
 // import nothing while bad is non-empty unless told to skip invalid rows.
@@ -63,7 +71,7 @@ var customerColumns = []string{"id", "name", "phone", "email", "slack", "languag
 // Rows are read and checked one at a time, so memory grows with the good
 // rows kept, not with the file. err is for an unreadable file (bad header,
 // broken CSV quoting or JSON syntax), not for bad rows.
-func ParseCustomers(r io.Reader, format string, components []*incident.Component, defaultRegion string) (good []*audience.Customer, bad []RowError, err error) {
+func Parse(r io.Reader, format string, components []*incident.Component, defaultRegion string) (good []*audience.Customer, bad []RowError, err error) {
 	v := newCustomerValidator(components, defaultRegion)
 	switch strings.ToLower(format) {
 	case "csv":

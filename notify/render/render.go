@@ -1,10 +1,17 @@
-package notify
+// Package render turns an incident, its update and a recipient into the
+// message each channel sends: SMS text within its segment budget, email
+// (subject, text and HTML), Slack Block Kit and the webhook JSON, in the
+// recipient's language from the templates in configs/templates (or an
+// override folder). The renderer refuses to start unless every message kind
+// has a template for every channel and language.
+package render
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	htmltemplate "html/template"
 	"io/fs"
 	"regexp"
@@ -58,7 +65,7 @@ func KindForBroadcast(b incident.BroadcastKind) (queue.MessageKind, bool) {
 	return "", false
 }
 
-// DefaultMaxSMSSegments is the SMS budget when RenderInput leaves it at 0:
+// DefaultMaxSMSSegments is the SMS budget when Input leaves it at 0:
 // two segments is 306 GSM-7 or 134 UCS-2 characters, within Twilio's advice.
 const DefaultMaxSMSSegments = 2
 
@@ -81,8 +88,8 @@ type Recipient struct {
 	Type queue.RecipientType
 }
 
-// RenderInput is everything one message is made from.
-type RenderInput struct {
+// Input is everything one message is made from.
+type Input struct {
 	Kind     queue.MessageKind
 	Page     *incident.Page
 	Status   incident.PageStatus // the page's overall status when the message is made (webhook page object)
@@ -103,7 +110,7 @@ type RenderInput struct {
 	Now time.Time
 }
 
-// Renderer turns a RenderInput into a Message for one channel. It is the one
+// Renderer turns an Input into a Message for one channel. It is the one
 // place messages are worded; it is safe for concurrent use.
 type Renderer struct {
 	langs  map[string]*langTemplates
@@ -128,13 +135,13 @@ var requiredLabels = []string{
 
 var pluralLabels = []string{"affects"}
 
-// NewRenderer loads the templates from fsys (configs.TemplatesFS()), each file
+// New loads the templates from fsys (configs.TemplatesFS()), each file
 // replaced by the same path in override when override has it (nil: none).
 // Paths are <lang>/<kind>.<channel>.tmpl, <lang>/labels.tmpl and
 // layout.email.html. It fails unless every kind × templated channel ×
 // language is present, parses, defines the blocks its channel needs, and
 // renders a sample message (a misspelt field fails here, not at 3 a.m.).
-func NewRenderer(fsys, override fs.FS) (*Renderer, error) {
+func New(fsys, override fs.FS) (*Renderer, error) {
 	read := func(name string) ([]byte, error) {
 		if override != nil {
 			b, err := fs.ReadFile(override, name)
@@ -237,8 +244,8 @@ func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Reci
 	if page == nil {
 		return nil, incident.Invalid("page", "a confirmation needs a page")
 	}
-	in := RenderInput{Kind: queue.KindConfirm, Page: page, Incident: &incident.Incident{}, Recipient: rcpt}
-	lt := r.langs[r.language(in)]
+	in := Input{Kind: queue.KindConfirm, Page: page, Incident: &incident.Incident{}, Recipient: rcpt}
+	lt := r.langs[r.Language(in)]
 	v := &view{Lang: lt.lang, Page: page.Name, Link: confirmURL, Code: code, L: lt.labels, Greeting: lt.labels["greeting"]}
 	v.Signoff = lt.label("signoff", v.Page)
 	m := &channel.Message{Kind: ch, Language: lt.lang}
@@ -427,14 +434,14 @@ type view struct {
 
 // Render makes the message for channel ch. Errors: incident.Invalid for an
 // input it cannot render (no page or incident, unknown kind or channel).
-func (r *Renderer) Render(ch channel.Kind, in RenderInput) (*channel.Message, error) {
+func (r *Renderer) Render(ch channel.Kind, in Input) (*channel.Message, error) {
 	if in.Page == nil || in.Incident == nil {
 		return nil, incident.Invalid("incident", "a message needs a page and an incident")
 	}
 	if !validKind(in.Kind) {
 		return nil, incident.Invalid("kind", "unknown message kind %q", in.Kind)
 	}
-	lt := r.langs[r.language(in)]
+	lt := r.langs[r.Language(in)]
 	m := &channel.Message{Kind: ch, Language: lt.lang, UnsubscribeURL: in.UnsubscribeURL}
 	v := r.view(lt, in)
 	var err error
@@ -468,7 +475,7 @@ func validKind(k queue.MessageKind) bool {
 
 // language walks the fallback chain: the recipient's language, the page's
 // first language, English.
-func (r *Renderer) language(in RenderInput) string {
+func (r *Renderer) Language(in Input) string {
 	var chain []string
 	chain = append(chain, in.Recipient.Language)
 	if len(in.Page.Languages) > 0 {
@@ -484,7 +491,7 @@ func (r *Renderer) language(in RenderInput) string {
 	return "en"
 }
 
-func (r *Renderer) location(in RenderInput) *time.Location {
+func (r *Renderer) location(in Input) *time.Location {
 	for _, name := range []string{in.Recipient.TimeZone, in.Page.TimeZone} {
 		if name == "" || name == "Local" {
 			continue
@@ -500,7 +507,7 @@ func (r *Renderer) location(in RenderInput) *time.Location {
 	return time.UTC
 }
 
-func (r *Renderer) view(lt *langTemplates, in RenderInput) *view {
+func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	inc := in.Incident
 	upd := in.Update
 	if upd == nil && len(inc.Updates) > 0 {
@@ -611,7 +618,7 @@ const maxSMSBodySegments = 10
 // grows to the fewest segments that hold it, so the message still goes out;
 // a dry run counts those segments. selfTest holds the built-in sample page
 // to the budget, so a template too long for any page fails at start.
-func (r *Renderer) renderSMS(lt *langTemplates, in RenderInput, v *view) (string, error) {
+func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, error) {
 	max := in.MaxSMSSegments
 	if max <= 0 {
 		max = DefaultMaxSMSSegments
@@ -692,7 +699,7 @@ type htmlLayout struct {
 	UnsubscribeURL, UnsubscribeLabel string
 }
 
-func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *channel.Message) error {
+func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.Message) error {
 	t := lt.files[string(in.Kind)+".email"]
 	subject, err := execute(t, "subject", v)
 	if err != nil {
@@ -753,7 +760,7 @@ func (r *Renderer) renderEmail(lt *langTemplates, in RenderInput, v *view, m *ch
 
 // whyLabel is the label of the footer's reason: a confirmation answers a
 // request to subscribe; other messages go to customers or subscribers.
-func whyLabel(in RenderInput) string {
+func whyLabel(in Input) string {
 	switch {
 	case in.Kind == queue.KindConfirm:
 		return "why.confirm"
@@ -827,7 +834,7 @@ type slackBlock struct {
 	Elements []any      `json:"elements,omitempty"`
 }
 
-func (r *Renderer) renderSlack(lt *langTemplates, in RenderInput, v *view, m *channel.Message) error {
+func (r *Renderer) renderSlack(lt *langTemplates, in Input, v *view, m *channel.Message) error {
 	t := lt.files[string(in.Kind)+".slack"]
 	// The header is plain_text: Slack shows it literally, so it gets the
 	// unescaped view; everything else is mrkdwn and gets the escaped one.
@@ -894,7 +901,7 @@ func (r *Renderer) selfTest() error {
 	var errs []error
 	for lang := range r.langs {
 		for _, kind := range MessageKinds {
-			in := RenderInput{Kind: kind, Page: page, Incident: inc, Recipient: Recipient{Language: lang, Name: "Sam"},
+			in := Input{Kind: kind, Page: page, Incident: inc, Recipient: Recipient{Language: lang, Name: "Sam"},
 				UnsubscribeURL: "https://status.example.com/unsubscribe/abcdefghijklmnopqrstuvwxyz",
 				ManageURL:      "https://status.example.com/manage/abcdefghijklmnopqrstuvwxyz",
 				SurveyURL:      "https://status.example.com/s/abcdefghijkl"}
@@ -918,7 +925,7 @@ func (r *Renderer) selfTest() error {
 // status_indicator, status_description) and the full incident with its
 // updates, newest first, and its components. Every message kind sends the
 // same shape: a receiver tells them apart by the incident's status.
-func WebhookPayload(in RenderInput) ([]byte, error) {
+func WebhookPayload(in Input) ([]byte, error) {
 	if in.Page == nil || in.Incident == nil {
 		return nil, incident.Invalid("incident", "a webhook needs a page and an incident")
 	}
@@ -956,4 +963,54 @@ func truncateRunes(s string, n int) string {
 		k++
 	}
 	return strings.TrimRightFunc(s[:i], unicode.IsSpace) + "…"
+}
+
+// Placeholders rendered into cached messages and replaced per recipient:
+// only these cheap parts are personal, so a million recipients cost one
+// render per update × channel × language × time zone.
+const (
+	UnsubscribePlaceholder = "HERALDxUNSUBSCRIBExTOKEN"
+	NamePlaceholder        = "HERALDxRECIPIENTxNAME"
+)
+
+// Personalise copies a cached message and fills in the recipient's parts.
+func Personalise(t *channel.Message, d *queue.Delivery, unsubToken string) *channel.Message {
+	m := *t
+	m.DeliveryID, m.To = d.ID, d.Address
+	// The token first, the name after: a name that happens to contain the
+	// token's placeholder stays as written. (A strings.Replacer per message
+	// cost more than the rest of personalising.)
+	tok := func(s string) string { return strings.ReplaceAll(s, UnsubscribePlaceholder, unsubToken) }
+	named := func(name string) func(string) string {
+		return func(s string) string { return strings.ReplaceAll(tok(s), NamePlaceholder, name) }
+	}
+	text, htm, blocks := tok, tok, tok
+	switch d.Kind {
+	case channel.Email:
+		text, htm = named(d.Name), named(html.EscapeString(d.Name))
+	case channel.Slack:
+		esc := mrkdwnEscape(d.Name)
+		j, _ := json.Marshal(esc)
+		text, blocks = named(esc), named(string(j[1:len(j)-1]))
+	}
+	m.Text = text(m.Text)
+	m.Subject = text(m.Subject)
+	if m.HTML != "" {
+		m.HTML = htm(m.HTML)
+	}
+	if m.Blocks != nil {
+		m.Blocks = []byte(blocks(string(m.Blocks)))
+	}
+	if m.Payload != nil {
+		m.Payload = []byte(tok(string(m.Payload)))
+	}
+	m.UnsubscribeURL = tok(m.UnsubscribeURL)
+	if m.Headers != nil {
+		h := make(map[string]string, len(m.Headers))
+		for k, v := range m.Headers {
+			h[k] = tok(v)
+		}
+		m.Headers = h
+	}
+	return &m
 }

@@ -1,4 +1,4 @@
-package notify
+package render
 
 import (
 	"encoding/json"
@@ -19,16 +19,22 @@ import (
 
 const hostile = `<script>alert("x")</script> *bold* _it_ & "double" 'single' <!channel> 👍🚨`
 
+var testComponents = []*incident.Component{
+	{ID: "c1api", Name: "API"},
+	{ID: "c2card", Name: "Card payments"},
+	{ID: "c3web", Name: "Web"},
+}
+
 func newTestRenderer(t *testing.T) *Renderer {
 	t.Helper()
-	r, err := NewRenderer(configs.TemplatesFS(), nil)
+	r, err := New(configs.TemplatesFS(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-func sampleInput(kind queue.MessageKind, lang string) RenderInput {
+func sampleInput(kind queue.MessageKind, lang string) Input {
 	start := time.Date(2026, 3, 1, 13, 5, 0, 0, time.UTC)
 	resolved := start.Add(95 * time.Minute)
 	until := start.Add(2 * time.Hour)
@@ -46,7 +52,7 @@ func sampleInput(kind queue.MessageKind, lang string) RenderInput {
 	if strings.HasPrefix(string(kind), "maintenance") {
 		inc.ScheduledFor, inc.ScheduledUntil, inc.Impact, inc.Status = &start, &until, incident.ImpactMaintenance, incident.Scheduled
 	}
-	return RenderInput{
+	return Input{
 		Kind:           kind,
 		Page:           &incident.Page{ID: "p0qjfl24znv5", Name: "Acme & Co <Status>", URL: "https://status.example-company.com", TimeZone: "Europe/Budapest", Languages: []string{"en"}},
 		Status:         incident.PageStatus{Indicator: "major", Description: "Partial System Outage"},
@@ -92,7 +98,7 @@ func TestCatalog(t *testing.T) {
 	}
 }
 
-func checkSMS(t *testing.T, m *channel.Message, in RenderInput) {
+func checkSMS(t *testing.T, m *channel.Message, in Input) {
 	t.Helper()
 	for _, max := range []int{2, 3} {
 		in.MaxSMSSegments = max
@@ -125,7 +131,7 @@ func newTestRendererCached(t *testing.T) *Renderer {
 	return cachedRenderer
 }
 
-func checkEmail(t *testing.T, m *channel.Message, in RenderInput) {
+func checkEmail(t *testing.T, m *channel.Message, in Input) {
 	t.Helper()
 	if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") {
 		t.Errorf("subject %q", m.Subject)
@@ -205,7 +211,7 @@ func checkSlack(t *testing.T, m *channel.Message) {
 
 var isoMillis = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 
-func checkWebhook(t *testing.T, m *channel.Message, in RenderInput) {
+func checkWebhook(t *testing.T, m *channel.Message, in Input) {
 	t.Helper()
 	var doc map[string]map[string]any
 	if err := json.Unmarshal(m.Payload, &doc); err != nil {
@@ -421,7 +427,7 @@ func TestPlurals(t *testing.T) {
 func TestOverrides(t *testing.T) {
 	t.Run("override one file", func(t *testing.T) {
 		over := fstest.MapFS{"en/ack.sms.tmpl": {Data: []byte("CUSTOM {{.Name}} {{.ShortLink}}")}, "README.md": {Data: []byte("notes")}}
-		r, err := NewRenderer(configs.TemplatesFS(), over)
+		r, err := New(configs.TemplatesFS(), over)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -456,7 +462,7 @@ func TestOverrides(t *testing.T) {
 	}
 	for _, tt := range broken {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewRenderer(configs.TemplatesFS(), tt.files)
+			_, err := New(configs.TemplatesFS(), tt.files)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tt.want)
 			}
@@ -464,7 +470,7 @@ func TestOverrides(t *testing.T) {
 	}
 	t.Run("missing built-in", func(t *testing.T) {
 		fsys := fstest.MapFS{"layout.email.html": {Data: []byte("x")}}
-		if _, err := NewRenderer(fsys, nil); err == nil || !strings.Contains(err.Error(), "en/labels.tmpl") {
+		if _, err := New(fsys, nil); err == nil || !strings.Contains(err.Error(), "en/labels.tmpl") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -513,7 +519,7 @@ func TestKindForBroadcast(t *testing.T) {
 }
 
 func BenchmarkRenderSMS(b *testing.B) {
-	r, err := NewRenderer(configs.TemplatesFS(), nil)
+	r, err := New(configs.TemplatesFS(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -550,5 +556,56 @@ func TestSMSLongPageAddress(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestRenderConfirm(t *testing.T) {
+	r := newTestRendererCached(t)
+	page := &incident.Page{ID: "p", Name: "Acme & Co", URL: "https://status.example.com"}
+	link := "https://status.example.com/subscriptions/confirm/tok"
+	for _, lang := range incident.Languages {
+		t.Run(lang, func(t *testing.T) {
+			text, err := r.RenderConfirm(channel.SMS, page, Recipient{Language: lang}, link, "123456")
+			if err != nil || !strings.Contains(text.Text, "123456") || !strings.Contains(text.Text, "STOP") {
+				t.Fatalf("text %+v, %v", text, err)
+			}
+			if _, _, n := sms.Segments(text.Text); n > 2 {
+				t.Errorf("confirmation SMS takes %d segments", n)
+			}
+			em, err := r.RenderConfirm(channel.Email, page, Recipient{Language: lang}, link, "")
+			if err != nil || !strings.Contains(em.Text, link) || !strings.Contains(em.HTML, `href="`+link+`"`) || em.Subject == "" {
+				t.Fatalf("email %+v, %v", em, err)
+			}
+			if _, err := r.RenderConfirm(channel.Slack, page, Recipient{Language: lang}, link, ""); err == nil {
+				t.Errorf("slack confirmation rendered")
+			}
+		})
+	}
+}
+
+func TestPersonalise(t *testing.T) {
+	tmpl := &channel.Message{Kind: channel.Slack, Text: "Hello " + NamePlaceholder + " " + UnsubscribePlaceholder,
+		Blocks: []byte(`[{"text":"Hello ` + NamePlaceholder + `","u":"x/` + UnsubscribePlaceholder + `"}]`)}
+	before := tmpl.Text
+	m := Personalise(tmpl, &queue.Delivery{ID: "d", Kind: channel.Slack, Address: "C1", Name: `Ann "<@U1>"`}, "TOK")
+	var blocks []map[string]string
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		t.Fatalf("blocks are not JSON any more: %v: %s", err, m.Blocks)
+	}
+	if m.Text != `Hello Ann "&lt;@U1&gt;" TOK` || blocks[0]["text"] != `Hello Ann "&lt;@U1&gt;"` || blocks[0]["u"] != "x/TOK" || m.To != "C1" {
+		t.Errorf("personalised %q %s", m.Text, m.Blocks)
+	}
+	if tmpl.Text != before {
+		t.Errorf("the cached template was changed")
+	}
+	e := Personalise(&channel.Message{Kind: channel.Email, HTML: "<p>" + NamePlaceholder + "</p>"}, &queue.Delivery{Kind: channel.Email, Name: "<b>"}, "T")
+	if e.HTML != "<p>&lt;b&gt;</p>" {
+		t.Errorf("html %q", e.HTML)
+	}
+	// A name that contains the token's placeholder stays as written.
+	odd := Personalise(&channel.Message{Kind: channel.Email, Text: NamePlaceholder + " " + UnsubscribePlaceholder},
+		&queue.Delivery{Kind: channel.Email, Name: UnsubscribePlaceholder}, "T")
+	if odd.Text != UnsubscribePlaceholder+" T" {
+		t.Errorf("text %q: the name was rewritten", odd.Text)
 	}
 }

@@ -1,4 +1,4 @@
-package notify
+package customerfile
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func TestParseCustomersCSV(t *testing.T) {
 		`a4,"Smith, Jo",,jo@example.com,,,,,,"Web; API",`,
 		"",
 	}, "\n")
-	good, bad, err := ParseCustomers(strings.NewReader(in), "csv", testComponents, "HU")
+	good, bad, err := Parse(strings.NewReader(in), "csv", testComponents, "HU")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestParseCustomersBadRows(t *testing.T) {
 		`line name",,q@example.com,,,,`,
 		"ok2,Fine too,,ok2@example.com,,,,", // 16
 	}, "\n")
-	good, bad, err := ParseCustomers(strings.NewReader(in), "csv", testComponents, "HU")
+	good, bad, err := Parse(strings.NewReader(in), "csv", testComponents, "HU")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestParseCustomersFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := ParseCustomers(strings.NewReader(tt.in), tt.format, nil, "HU")
+			_, _, err := Parse(strings.NewReader(tt.in), tt.format, nil, "HU")
 			if err == nil || incident.ErrorCode(err) != incident.EINVALID {
 				t.Errorf("err = %v, want an invalid error", err)
 			}
@@ -144,7 +144,7 @@ func TestParseCustomersJSON(t *testing.T) {
 	 {"id":"j1","email":"dup@example.com"},
 	 {"id":"j7","Email":"a@example.com","EMAIL":"b@example.com"}
 	]`
-	good, bad, err := ParseCustomers(strings.NewReader(in), "json", testComponents, "HU")
+	good, bad, err := Parse(strings.NewReader(in), "json", testComponents, "HU")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func (g *customerCSV) Read(p []byte) (int, error) {
 	return g.buf.Read(p)
 }
 
-func BenchmarkParseCustomers(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	const rows = 100_000
 	b.ReportAllocs()
 	var ms runtime.MemStats
@@ -201,7 +201,7 @@ func BenchmarkParseCustomers(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		before, heap := ms.TotalAlloc, ms.HeapAlloc
-		good, bad, err := ParseCustomers(&customerCSV{n: rows}, "csv", testComponents, "HU")
+		good, bad, err := Parse(&customerCSV{n: rows}, "csv", testComponents, "HU")
 		if err != nil || len(bad) != 0 || len(good) != rows {
 			b.Fatalf("err %v, %d bad, %d good: %v", err, len(bad), len(good), bad[:min(3, len(bad))])
 		}
@@ -231,7 +231,7 @@ func TestParseCustomersFromSpreadsheets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			good, bad, err := ParseCustomers(strings.NewReader(tt.in), tt.format, nil, "HU")
+			good, bad, err := Parse(strings.NewReader(tt.in), tt.format, nil, "HU")
 			if err != nil || len(bad) != 0 {
 				t.Fatalf("err %v, bad %v", err, bad)
 			}
@@ -267,7 +267,7 @@ func TestParseCustomersNotUTF8(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
-			good, bad, err := ParseCustomers(strings.NewReader(tt.in), tt.format, nil, "HU")
+			good, bad, err := Parse(strings.NewReader(tt.in), tt.format, nil, "HU")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,178 @@
+// Package keywords reads what an inbound SMS asks for: the carriers' and
+// Twilio's opt-out, opt-in and help words (STOP, START, HELP) and their
+// Hungarian, Polish and Croatian counterparts, YES confirming a sign-up, or
+// a 6-digit confirmation code, with the language to answer in; and the
+// answer itself. Anything else is no keyword: the pipeline routes it on to
+// complaints.
+package keywords
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Match is what an inbound SMS was read as: a keyword and the language
+// of its word, or a confirmation code.
+type Match struct {
+	Keyword Keyword
+	Lang    string // en, hu, pl or hr: the language to answer in
+	Code    string // a 6-digit confirmation code; Keyword is None then
+}
+
+// Parse reads body, an SMS from the number from (E.164): only the whole
+// message counts, folded (upper case, no diacritics, no surrounding
+// punctuation or spaces). ok is false for anything that is no keyword and
+// no code. POMOC is Polish and Croatian; from a Croatian number (+385) it
+// is answered in Croatian.
+func Parse(body, from string) (m Match, ok bool) {
+	word := Fold(body)
+	if IsCode(word) {
+		return Match{Code: word}, true
+	}
+	k, ok := smsKeywords[word]
+	if !ok {
+		return Match{}, false
+	}
+	m = Match{Keyword: k.kw, Lang: k.lang}
+	if word == "POMOC" && strings.HasPrefix(from, "+385") {
+		m.Lang = "hr"
+	}
+	return m, true
+}
+
+// Reply is the answer to keyword k in lang, English when lang has none.
+func Reply(lang string, k Keyword) string {
+	if r, ok := smsReplies[lang]; ok {
+		return r[k]
+	}
+	return smsReplies["en"][k]
+}
+
+// Keyword is what an inbound SMS asks for.
+type Keyword int
+
+// Keywords.
+const (
+	None Keyword = iota
+	Stop
+	Start
+	Help
+	Yes
+	// StartNoSubscription is no keyword, only START's reply when the
+	// number follows no page: its messages may flow again, but it is not
+	// "subscribed again" (a customer's number, say, or a stranger's).
+	StartNoSubscription
+)
+
+// smsKeywords maps a whole message, upper-cased with diacritics removed, to
+// what it asks and the language to answer in. Sources: Twilio's default
+// opt-out, opt-in and help words (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
+// QUIT, REVOKE, OPTOUT; START, UNSTOP; HELP, INFO), and the usual words of
+// each language:
+//   - hu: LEIRATKOZ/LEIRATKOZAS/LEIRATKOZOM ("unsubscribe", "I
+//     unsubscribe"), LEMOND ("cancel"), ALLJ ("stop"); FELIRATKOZ/
+//     FELIRATKOZAS ("subscribe"), INDIT/INDITAS ("start"); SEGITSEG, SUGO
+//     ("help"); IGEN ("yes");
+//   - pl: STOP, NIE ("no"), WYPISZ ("unsubscribe me"), REZYGNUJE/REZYGNACJA
+//     ("I resign"); START, ZAPISZ ("subscribe me"); POMOC ("help"); TAK;
+//   - hr: STOP, ODJAVA/ODJAVI ("unsubscribe"), PREKID ("stop"); START,
+//     PRIJAVA/PRIJAVI ("subscribe"); POMOC ("help", POMOĆ); DA.
+//
+// YES is not an opt-in word here: it confirms a pending sign-up. A message
+// such as "NIE dziala" (Polish "does not work") is not a keyword: only
+// the whole message counts, as with Twilio's own matching.
+var smsKeywords = map[string]struct {
+	kw   Keyword
+	lang string
+}{
+	"STOP": {Stop, "en"}, "STOPALL": {Stop, "en"}, "UNSUBSCRIBE": {Stop, "en"}, "CANCEL": {Stop, "en"},
+	"END": {Stop, "en"}, "QUIT": {Stop, "en"}, "REVOKE": {Stop, "en"}, "OPTOUT": {Stop, "en"},
+	"START": {Start, "en"}, "UNSTOP": {Start, "en"},
+	"HELP": {Help, "en"}, "INFO": {Help, "en"},
+	"YES": {Yes, "en"}, "Y": {Yes, "en"},
+
+	"LEIRATKOZ": {Stop, "hu"}, "LEIRATKOZAS": {Stop, "hu"}, "LEIRATKOZOM": {Stop, "hu"}, "LEMOND": {Stop, "hu"}, "ALLJ": {Stop, "hu"},
+	"FELIRATKOZ": {Start, "hu"}, "FELIRATKOZAS": {Start, "hu"}, "INDIT": {Start, "hu"}, "INDITAS": {Start, "hu"},
+	"SEGITSEG": {Help, "hu"}, "SUGO": {Help, "hu"},
+	"IGEN": {Yes, "hu"},
+
+	"NIE": {Stop, "pl"}, "WYPISZ": {Stop, "pl"}, "REZYGNUJE": {Stop, "pl"}, "REZYGNACJA": {Stop, "pl"},
+	"ZAPISZ": {Start, "pl"},
+	"TAK":    {Yes, "pl"},
+
+	"ODJAVA": {Stop, "hr"}, "ODJAVI": {Stop, "hr"}, "PREKID": {Stop, "hr"},
+	"PRIJAVA": {Start, "hr"}, "PRIJAVI": {Start, "hr"},
+	"POMOC": {Help, "pl"}, // pl and hr (POMOĆ) share it; answered in Polish unless the number is Croatian
+	"DA":    {Yes, "hr"},
+}
+
+// smsReplies are the answers to keywords, per language.
+var smsReplies = map[string]map[Keyword]string{
+	"en": {
+		Stop:                "You are unsubscribed and will get no more messages. Reply START to subscribe again.",
+		Start:               "You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
+		Help:                "Status alerts. Reply STOP to unsubscribe, START to subscribe again.",
+		Yes:                 "Thank you, your subscription is confirmed. Reply STOP to unsubscribe.",
+		StartNoSubscription: "You can get our messages again. Reply STOP to opt out, HELP for help.",
+	},
+	"hu": {
+		Stop:                "Leiratkozott, több üzenetet nem küldünk. Újra feliratkozás: START",
+		Start:               "Újra feliratkozott. Leiratkozás: STOP, súgó: SEGITSEG",
+		Help:                "Állapotértesítések. Leiratkozás: STOP, újra feliratkozás: START",
+		Yes:                 "Köszönjük, a feliratkozását megerősítettük. Leiratkozás: STOP",
+		StartNoSubscription: "Újra kaphat tőlünk üzeneteket. Leiratkozás: STOP, súgó: SEGITSEG",
+	},
+	"pl": {
+		Stop:                "Wypisano Cię z powiadomień. Aby zapisać się ponownie, odpowiedz START.",
+		Start:               "Zapisano Cię ponownie. Rezygnacja: STOP, pomoc: POMOC.",
+		Help:                "Powiadomienia o stanie usług. Rezygnacja: STOP, ponowny zapis: START.",
+		Yes:                 "Dziękujemy, subskrypcja potwierdzona. Rezygnacja: STOP.",
+		StartNoSubscription: "Możesz znów otrzymywać nasze wiadomości. Rezygnacja: STOP, pomoc: POMOC.",
+	},
+	"hr": {
+		Stop:                "Odjavljeni ste i nećete više primati poruke. Ponovna prijava: START",
+		Start:               "Ponovno ste prijavljeni. Odjava: STOP, pomoć: POMOC",
+		Help:                "Obavijesti o stanju usluge. Odjava: STOP, ponovna prijava: START",
+		Yes:                 "Hvala, vaša pretplata je potvrđena. Odjava: STOP",
+		StartNoSubscription: "Ponovno možete primati naše poruke. Odjava: STOP, pomoć: POMOC",
+	},
+}
+
+// Fold upper-cases s, strips diacritics and surrounding punctuation.
+// NFKD also folds compatibility forms: full-width "ＳＴＯＰ", which some
+// phone keyboards type, is STOP.
+func Fold(s string) string {
+	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	out, _, err := transform.String(t, strings.TrimSpace(s))
+	if err != nil {
+		out = s
+	}
+	out = strings.Map(func(r rune) rune {
+		switch r {
+		case 'Ł', 'ł':
+			return 'L'
+		case 'Đ', 'đ':
+			return 'D'
+		}
+		return r
+	}, out)
+	out = strings.TrimFunc(out, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
+	return strings.ToUpper(out)
+}
+
+// IsCode reports whether s is a 6-digit confirmation code.
+func IsCode(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

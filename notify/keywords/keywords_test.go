@@ -1,0 +1,54 @@
+package keywords
+
+import "testing"
+
+func TestFoldKeyword(t *testing.T) {
+	tests := map[string]string{" Leiratkozás! ": "LEIRATKOZAS", "pomoć": "POMOC", "Stop.": "STOP", "Łódź": "LODZ", "đ": "D"}
+	for in, want := range tests {
+		if got := Fold(in); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestParse reads whole messages only, answers POMOC in Croatian from a
+// Croatian number, and takes six digits as a code.
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, body, from string
+		want             Match
+		ok               bool
+	}{
+		{"stop", " stop! ", "+36201234567", Match{Keyword: Stop, Lang: "en"}, true},
+		{"hungarian unsubscribe with accents", "Leiratkozás", "+36201234567", Match{Keyword: Stop, Lang: "hu"}, true},
+		{"pomoc from poland", "pomoc", "+48601234567", Match{Keyword: Help, Lang: "pl"}, true},
+		{"pomoć from croatia", "POMOĆ", "+385912345678", Match{Keyword: Help, Lang: "hr"}, true},
+		{"code", "123456", "+36201234567", Match{Code: "123456"}, true},
+		{"five digits", "12345", "+36201234567", Match{}, false},
+		{"a sentence", "NIE dziala", "+48601234567", Match{}, false},
+		{"empty", "", "+48601234567", Match{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := Parse(tt.body, tt.from)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("Parse(%q, %q) = %+v, %v; want %+v, %v", tt.body, tt.from, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// TestReplyEveryLanguage checks that every keyword has an answer in every
+// language, and that an unknown language falls back to English.
+func TestReplyEveryLanguage(t *testing.T) {
+	for _, lang := range []string{"en", "hu", "pl", "hr"} {
+		for _, k := range []Keyword{Stop, Start, Help, Yes, StartNoSubscription} {
+			if Reply(lang, k) == "" {
+				t.Errorf("no %s reply for keyword %d", lang, k)
+			}
+		}
+	}
+	if Reply("de", Stop) != Reply("en", Stop) {
+		t.Error("an unknown language is not answered in English")
+	}
+}
