@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
 )
@@ -60,61 +61,130 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 // the matching groups, the delivery it would have is
 // queue.DeliveryID(update, kind, address), looked up by ID, and the few
 // deliveries with IDs made otherwise (odd) have an index of their own.
+// Deliveries with rows and those still waiting in chunks are read apart,
+// in one read transaction, and merged newest first.
 func (db *DB) FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*queue.Delivery, error) {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
 	}
 	defer tx.Rollback()
+	groups := deliveryGroups(f)
+	var byAddress sqlCond
+	if f.Kind != "" && f.Address != "" {
+		updates, err := groupUpdates(ctx, tx, groups)
+		if err != nil {
+			return nil, err
+		}
+		byAddress = addressCandidates(updates, f.Kind, f.Address)
+	}
+	query, args := deliveryRowsSQL(f, groups, byAddress)
+	found, err := findDeliveryRows(ctx, tx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	waiting, err := db.waitingDeliveries(ctx, tx, waitingFilter(f, groups), f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return newestFirst(append(found, waiting...), f.Limit), nil
+}
+
+// sqlCond is a condition of a WHERE clause with its arguments; "" is
+// none.
+type sqlCond struct {
+	sql  string
+	args []any
+}
+
+// deliveryGroups decides which delivery groups a filter reaches: the page,
+// broadcast and incident filters are conditions on delivery_groups (found
+// through its broadcast, page and incident indexes), which the rows and
+// the chunks are narrowed by through a subquery. None of them set is any
+// group.
+func deliveryGroups(f queue.DeliveryFilter) sqlCond {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
-	var gwhere []string
-	var gargs []any
-	gadd := func(cond string, v any) { gwhere, gargs = append(gwhere, cond), append(gargs, v) }
 	if f.PageID != "" {
-		gadd("page_id = ?", f.PageID)
+		add("page_id = ?", f.PageID)
 	}
 	if f.BroadcastID != "" {
-		gadd("broadcast_id = ?", f.BroadcastID)
+		add("broadcast_id = ?", f.BroadcastID)
 	}
 	if f.IncidentID != "" {
-		gadd("incident_id = ?", f.IncidentID)
+		add("incident_id = ?", f.IncidentID)
 	}
-	if len(gwhere) > 0 {
-		where = append(where, "d.grp IN (SELECT id FROM delivery_groups WHERE "+strings.Join(gwhere, " AND ")+")")
-		args = append(args, gargs...)
+	return sqlCond{strings.Join(where, " AND "), args}
+}
+
+// groupUpdates returns the updates of the delivery groups that groups
+// selects (every group's when it is none), each once: the updates a
+// delivery to one address may belong to.
+func groupUpdates(ctx context.Context, tx *sql.Tx, groups sqlCond) ([]string, error) {
+	cond := "1"
+	if groups.sql != "" {
+		cond = groups.sql
 	}
-	if f.Kind != "" && f.Address != "" {
-		cond := "1"
-		if len(gwhere) > 0 {
-			cond = strings.Join(gwhere, " AND ")
-		}
-		rows, err := tx.QueryContext(ctx, "SELECT DISTINCT update_id FROM delivery_groups WHERE "+cond, gargs...)
-		if err != nil {
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT update_id FROM delivery_groups WHERE "+cond, groups.args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
+	}
+	var updates []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
 		}
-		var ids []any
-		for rows.Next() {
-			var u string
-			if err := rows.Scan(&u); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
-			}
-			ids = append(ids, idHash(idKey(queue.DeliveryID(u, f.Kind, f.Address))))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
-		}
-		cand := "SELECT rid FROM deliveries WHERE odd = 1 AND kind = ? AND address = ?"
-		cargs := []any{string(f.Kind), f.Address}
-		if len(ids) > 0 {
-			// A key shared by another ID brings a row the filters below drop.
-			cand = ridsOfKeys(len(ids)) + " UNION ALL " + cand
-			cargs = append(append(ids, ids...), cargs...)
-		}
-		where, args = append(where, "d.rid IN ("+cand+")"), append(args, cargs...)
+		updates = append(updates, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
+	}
+	return updates, nil
+}
+
+// addressCandidates decides how a filter on kind and address finds its
+// rows without an address index: a subquery for a superset of their rids,
+// made of the ID each of updates gives that address
+// (queue.DeliveryID(update, kind, address)) looked up in the ID levels,
+// and the odd deliveries (IDs made otherwise) through deliveries_odd. The
+// filters on the rows themselves drop what the superset brings too many.
+func addressCandidates(updates []string, kind channel.Kind, address string) sqlCond {
+	ids := make([]any, 0, len(updates))
+	for _, u := range updates {
+		ids = append(ids, idHash(idKey(queue.DeliveryID(u, kind, address))))
+	}
+	cand := "SELECT rid FROM deliveries WHERE odd = 1 AND kind = ? AND address = ?"
+	cargs := []any{string(kind), address}
+	if len(ids) > 0 {
+		// A key shared by another ID brings a row the filters below drop.
+		cand = ridsOfKeys(len(ids)) + " UNION ALL " + cand
+		cargs = append(append(ids, ids...), cargs...)
+	}
+	return sqlCond{cand, cargs}
+}
+
+// deliveryRowsSQL returns the query, with its arguments, for the rows
+// (claimed or finished deliveries) that f matches, newest first and at
+// most f.Limit. The conditions' order, and so the plan, is fixed: groups,
+// then byAddress (addressCandidates, or none), then the rows' own columns.
+// A filter with byAddress searches by rowid through its subquery, one with
+// a recipient through deliveries_recipient; any other shape (groups,
+// kind, since or states only) scans deliveries, which has no index by
+// group, checking each row's group against the subquery's list.
+func deliveryRowsSQL(f queue.DeliveryFilter, groups, byAddress sqlCond) (string, []any) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
+	if groups.sql != "" {
+		where = append(where, "d.grp IN (SELECT id FROM delivery_groups WHERE "+groups.sql+")")
+		args = append(args, groups.args...)
+	}
+	if byAddress.sql != "" {
+		where, args = append(where, "d.rid IN ("+byAddress.sql+")"), append(args, byAddress.args...)
 	}
 	if f.RecipientID != "" {
 		add("d.recipient_id = ?", f.RecipientID)
@@ -138,8 +208,14 @@ func (db *DB) FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*qu
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+deliveryFrom+cond+" ORDER BY d.created_at DESC, d.rid DESC LIMIT ?",
-		append(args, limitArg(f.Limit))...)
+	return "SELECT " + deliveryColumns + deliveryFrom + cond + " ORDER BY d.created_at DESC, d.rid DESC LIMIT ?",
+		append(args, limitArg(f.Limit))
+}
+
+// findDeliveryRows runs a deliveryRowsSQL query and reads its rows, each
+// with its rid for the merge with the chunks' deliveries.
+func findDeliveryRows(ctx context.Context, tx *sql.Tx, query string, args []any) ([]ridDelivery, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
 	}
@@ -155,26 +231,34 @@ func (db *DB) FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*qu
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: find deliveries: %w", err)
 	}
-	rows.Close()
+	return found, nil
+}
+
+// waitingFilter decides what FindDeliveries asks of the chunks' waiting
+// deliveries: the same groups (through delivery_chunks_grp) and filters;
+// which states a waiting delivery can be in is waitingDeliveries' to say.
+func waitingFilter(f queue.DeliveryFilter, groups sqlCond) chunkFilter {
 	cf := chunkFilter{kind: f.Kind, address: f.Address, recipient: f.RecipientID, states: f.States}
-	if len(gwhere) > 0 {
-		cf.groups, cf.groupArgs = "SELECT id FROM delivery_groups WHERE "+strings.Join(gwhere, " AND "), gargs
+	if groups.sql != "" {
+		cf.groups, cf.groupArgs = "SELECT id FROM delivery_groups WHERE "+groups.sql, groups.args
 	}
 	if !f.Since.IsZero() {
 		cf.since = ms(f.Since)
 	}
-	waiting, err := db.waitingDeliveries(ctx, tx, cf, f.Limit)
-	if err != nil {
-		return nil, err
-	}
-	found = append(found, waiting...)
+	return cf
+}
+
+// newestFirst merges rows and waiting deliveries into FindDeliveries'
+// order (created_at, then rid, descending) and keeps the first limit
+// (≤ 0: all).
+func newestFirst(found []ridDelivery, limit int) []*queue.Delivery {
 	sortNewestFirst(found)
-	if f.Limit > 0 && len(found) > f.Limit {
-		found = found[:f.Limit]
+	if limit > 0 && len(found) > limit {
+		found = found[:limit]
 	}
 	out := make([]*queue.Delivery, len(found))
 	for i, r := range found {
 		out[i] = r.d
 	}
-	return out, nil
+	return out
 }
