@@ -67,83 +67,27 @@ func (db *DB) ClaimPlan(ctx context.Context, now time.Time, lease time.Duration)
 
 // SavePlanBatch implements notify.Store.
 func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Time, lease time.Duration) (int, error) {
-	if b == nil || b.Plan == nil || b.Plan.Broadcast == nil {
-		return 0, incident.Invalid("plan", "a batch needs its plan")
-	}
-	bid := b.Plan.Broadcast.ID
-	for _, d := range b.Deliveries {
-		switch d.BroadcastID {
-		case bid:
-		case "":
-			d.BroadcastID = bid
-		default:
-			return 0, incident.Invalid("deliveries", "delivery %s belongs to broadcast %s, not %s", d.ID, d.BroadcastID, bid)
-		}
-	}
-	if err := checkDeliveries(b.Deliveries); err != nil {
+	if err := checkPlanBatch(b); err != nil {
 		return 0, err
 	}
+	bid := b.Plan.Broadcast.ID
 	if err := db.prepare(ctx); err != nil {
 		return 0, err
 	}
-	var created int
 	var set *planIDs
 	var fresh []newRow
 	err := db.write(ctx, "save plan batch", func(tx *sql.Tx) error {
-		var state, token string
-		err := tx.QueryRowContext(ctx, "SELECT state, lease FROM plans WHERE broadcast_id = ?", bid).Scan(&state, &token)
-		if errors.Is(err, sql.ErrNoRows) {
-			return incident.NotFound("plan", bid)
-		} else if err != nil {
-			return fmt.Errorf("sqlite: save plan batch: %w", err)
-		}
-		if state != string(queue.PlanPending) {
-			db.forgetPlanSet(bid)
-			return incident.Errorf(incident.ECONFLICT, "plan of broadcast %s is %s", bid, state)
-		}
-		if token == "" || token != b.Plan.Lease {
-			return incident.Errorf(incident.ECONFLICT, "plan of broadcast %s was claimed by another planner", bid)
-		}
-		if set, err = db.planSet(ctx, tx, bid, token); err != nil {
+		var err error
+		if set, err = db.heldPlanSet(ctx, tx, bid, b.Plan.Lease); err != nil {
 			return err
 		}
 		if fresh, err = db.freshDeliveries(ctx, tx, b.Deliveries, set); err != nil {
 			return err
 		}
-		t := newTally()
-		if err := db.placeRows(ctx, tx, fresh, t); err != nil {
+		if err := db.storeBatch(ctx, tx, fresh, now); err != nil {
 			return err
 		}
-		// Pending deliveries wait in chunks; the rare one planned in a
-		// final state (suppressed before it went) is a row at once.
-		var rows, waiting []newRow
-		for _, r := range fresh {
-			if r.state == queue.StatePending {
-				waiting = append(waiting, r)
-			} else {
-				rows = append(rows, r)
-			}
-		}
-		if err := db.writeRows(ctx, tx, rows); err != nil {
-			return err
-		}
-		if err := db.writeChunks(ctx, tx, waiting); err != nil {
-			return err
-		}
-		if err := db.applyTally(ctx, tx, t, now); err != nil {
-			return err
-		}
-		created = len(fresh)
-		newState := queue.PlanPending
-		if b.Done {
-			newState = queue.PlanDone
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE plans SET cursor = ?, planned = planned + ?, lease_until = ?, state = ?,
-			updated_at = max(updated_at, ?) WHERE broadcast_id = ?`,
-			b.Cursor, created, ms(now.Add(lease)), string(newState), ms(now), bid); err != nil {
-			return fmt.Errorf("sqlite: save plan batch: %w", err)
-		}
-		return nil
+		return advancePlan(ctx, tx, b, len(fresh), now, lease)
 	})
 	if err != nil {
 		return 0, err
@@ -156,7 +100,89 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Ti
 	if b.Done {
 		db.forgetPlanSet(bid)
 	}
-	return created, nil
+	return len(fresh), nil
+}
+
+// checkPlanBatch decides whether a batch may be saved: it names its plan,
+// and each delivery belongs to the plan's broadcast (one that names none
+// is given it) and passes checkDeliveries.
+func checkPlanBatch(b *queue.PlanBatch) error {
+	if b == nil || b.Plan == nil || b.Plan.Broadcast == nil {
+		return incident.Invalid("plan", "a batch needs its plan")
+	}
+	bid := b.Plan.Broadcast.ID
+	for _, d := range b.Deliveries {
+		switch d.BroadcastID {
+		case bid:
+		case "":
+			d.BroadcastID = bid
+		default:
+			return incident.Invalid("deliveries", "delivery %s belongs to broadcast %s, not %s", d.ID, d.BroadcastID, bid)
+		}
+	}
+	return checkDeliveries(b.Deliveries)
+}
+
+// heldPlanSet decides whether the planner holding lease still holds the
+// plan of broadcast bid (it is pending and its lease is lease), and
+// returns the plan's set of stored IDs. A plan no longer pending has its
+// set forgotten.
+func (db *DB) heldPlanSet(ctx context.Context, tx *sql.Tx, bid, lease string) (*planIDs, error) {
+	var state, token string
+	err := tx.QueryRowContext(ctx, "SELECT state, lease FROM plans WHERE broadcast_id = ?", bid).Scan(&state, &token)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incident.NotFound("plan", bid)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: save plan batch: %w", err)
+	}
+	if state != string(queue.PlanPending) {
+		db.forgetPlanSet(bid)
+		return nil, incident.Errorf(incident.ECONFLICT, "plan of broadcast %s is %s", bid, state)
+	}
+	if token == "" || token != lease {
+		return nil, incident.Errorf(incident.ECONFLICT, "plan of broadcast %s was claimed by another planner", bid)
+	}
+	return db.planSet(ctx, tx, bid, token)
+}
+
+// storeBatch decides where a batch's fresh deliveries are stored: pending
+// ones wait in chunks; the rare one planned in a final state (suppressed
+// before it went) is a row at once. It counts them all.
+func (db *DB) storeBatch(ctx context.Context, tx *sql.Tx, fresh []newRow, now time.Time) error {
+	t := newTally()
+	if err := db.placeRows(ctx, tx, fresh, t); err != nil {
+		return err
+	}
+	var rows, waiting []newRow
+	for _, r := range fresh {
+		if r.state == queue.StatePending {
+			waiting = append(waiting, r)
+		} else {
+			rows = append(rows, r)
+		}
+	}
+	if err := db.writeRows(ctx, tx, rows); err != nil {
+		return err
+	}
+	if err := db.writeChunks(ctx, tx, waiting); err != nil {
+		return err
+	}
+	return db.applyTally(ctx, tx, t, now)
+}
+
+// advancePlan moves the plan past a stored batch of created deliveries:
+// its cursor and count, a renewed lease, and done after the last batch.
+func advancePlan(ctx context.Context, tx *sql.Tx, b *queue.PlanBatch, created int, now time.Time, lease time.Duration) error {
+	newState := queue.PlanPending
+	if b.Done {
+		newState = queue.PlanDone
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE plans SET cursor = ?, planned = planned + ?, lease_until = ?, state = ?,
+		updated_at = max(updated_at, ?) WHERE broadcast_id = ?`,
+		b.Cursor, created, ms(now.Add(lease)), string(newState), ms(now), b.Plan.Broadcast.ID); err != nil {
+		return fmt.Errorf("sqlite: save plan batch: %w", err)
+	}
+	return nil
 }
 
 // FindPlan implements notify.Store. The lease token stays private to the
