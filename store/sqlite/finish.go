@@ -58,11 +58,30 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*queue.Delivery) error 
 		return err
 	}
 	now := ms(db.Now())
-	// Rows to update: a lease that is not ours (another engine's, none) can
-	// only be a lost one; a claim given twice is finished once. One
-	// delivery may come under two leases (a claim that waited past its
-	// lease, and the claim after it): both are kept, and the lease fence
-	// in finishSQL's join lets only the live one write.
+	args := finishArgs(ds, now)
+	if len(args) == 0 {
+		return nil
+	}
+	return db.write(ctx, "finish deliveries", func(tx *sql.Tx) error {
+		t := newTally()
+		largest := finishSizes[len(finishSizes)-1]
+		for start := 0; start < len(args); start += largest * finishParams {
+			chunk := args[start:min(start+largest*finishParams, len(args))]
+			if err := db.finishChunk(ctx, tx, chunk, t); err != nil {
+				return err
+			}
+		}
+		return db.applyTally(ctx, tx, t, fromMS(now))
+	})
+}
+
+// finishArgs decides which claims a finish writes, as finishSQL's rows of
+// values (updated at now unless a delivery says when). A lease that is not
+// ours (another engine's, none) can only be a lost one; a claim given
+// twice is finished once. One delivery may come under two leases (a claim
+// that waited past its lease, and the claim after it): both are kept, and
+// the lease fence in finishSQL's join lets only the live one write.
+func finishArgs(ds []*queue.Delivery, now int64) []any {
 	args := make([]any, 0, len(ds)*finishParams)
 	type claimKey struct{ rid, token int64 }
 	seen := make(map[claimKey]bool, len(ds))
@@ -79,54 +98,45 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []*queue.Delivery) error 
 		args = append(args, rid, token, string(d.State), ms(d.NextAt), d.ProviderID, d.ErrorCode, d.Reason, msPtr(d.SentAt),
 			msPtr(d.DeliveredAt), upd, boolInt(d.Deferred))
 	}
-	if len(args) == 0 {
-		return nil
-	}
-	return db.write(ctx, "finish deliveries", func(tx *sql.Tx) error {
-		t := newTally()
-		largest := finishSizes[len(finishSizes)-1]
-		for start := 0; start < len(args); start += largest * finishParams {
-			chunk := args[start:min(start+largest*finishParams, len(args))]
-			rows := len(chunk) / finishParams
-			size := 0
-			for i, s := range finishSizes {
-				if s >= rows {
-					size = i
-					break
-				}
-			}
-			for len(chunk) < finishSizes[size]*finishParams {
-				chunk = append(chunk, 0, 0, "", 0, "", "", "", nil, nil, 0, 0)
-			}
-			st := tx.StmtContext(ctx, db.stmts.finish[size])
-			res, err := st.QueryContext(ctx, chunk...)
-			if err != nil {
-				st.Close()
-				return fmt.Errorf("sqlite: finish deliveries: %w", err)
-			}
-			for res.Next() {
-				var grp int64
-				var kind, state, reason string
-				if err := res.Scan(&grp, &kind, &state, &reason); err != nil {
-					res.Close()
-					st.Close()
-					return fmt.Errorf("sqlite: finish deliveries: %w", err)
-				}
-				g, err := db.group(ctx, tx, grp)
-				if err != nil {
-					res.Close()
-					st.Close()
-					return err
-				}
-				t.move(g.BroadcastID, channel.Kind(kind), queue.StateSending, queue.DeliveryState(state), reason)
-			}
-			err = res.Err()
-			res.Close()
-			st.Close()
-			if err != nil {
-				return fmt.Errorf("sqlite: finish deliveries: %w", err)
-			}
+	return args
+}
+
+// finishChunk runs the finishSQL statement of the smallest prepared size
+// that holds chunk (padded with rows that match nothing) and counts into t
+// the deliveries whose lease still held, which are the ones it updated.
+func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, chunk []any, t *tally) error {
+	rows := len(chunk) / finishParams
+	size := 0
+	for i, s := range finishSizes {
+		if s >= rows {
+			size = i
+			break
 		}
-		return db.applyTally(ctx, tx, t, fromMS(now))
-	})
+	}
+	for len(chunk) < finishSizes[size]*finishParams {
+		chunk = append(chunk, 0, 0, "", 0, "", "", "", nil, nil, 0, 0)
+	}
+	st := tx.StmtContext(ctx, db.stmts.finish[size])
+	defer st.Close()
+	res, err := st.QueryContext(ctx, chunk...)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish deliveries: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var grp int64
+		var kind, state, reason string
+		if err := res.Scan(&grp, &kind, &state, &reason); err != nil {
+			return fmt.Errorf("sqlite: finish deliveries: %w", err)
+		}
+		g, err := db.group(ctx, tx, grp)
+		if err != nil {
+			return err
+		}
+		t.move(g.BroadcastID, channel.Kind(kind), queue.StateSending, queue.DeliveryState(state), reason)
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("sqlite: finish deliveries: %w", err)
+	}
+	return nil
 }
