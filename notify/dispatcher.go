@@ -249,87 +249,141 @@ func (s *Service) unsuppressed(ctx context.Context, kind channel.Kind, ds []*que
 }
 
 // process decides a claimed delivery's fate and sends it when it may go.
-// clear says the claim's batched lookup found no suppression.
+// clear says the claim's batched lookup found no suppression. Each step
+// below may settle or defer the delivery; the first that does decides.
 func (s *Service) process(ctx context.Context, ch Channel, d *queue.Delivery, claimedAt time.Time, clear bool) *queue.Delivery {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || s.leaseSpent(claimedAt) {
 		return s.deferTo(d, s.now(), "")
 	}
-	// Waited in the queue (or for the rate limiter) for most of the lease:
-	// hand it back rather than risk a second node sending it too.
-	if time.Since(claimedAt) > s.cfg.Lease*3/4 {
+	if s.broadcastCancelled(ctx, d) {
+		return s.settle(d, queue.StateCancelled, "", "broadcast cancelled")
+	}
+	if out, done := s.suppressedNow(ctx, d, clear); done {
+		return out
+	}
+	now := s.now()
+	if end := s.quietHoursEnd(ctx, d, now); !end.IsZero() {
+		return s.deferTo(d, end, "quiet hours")
+	}
+	if out, done := s.supersededOrCapped(ctx, d, now); done {
+		return out
+	}
+	// The rate limiter may hold it a while: the lease is checked again,
+	// and a cancel since then wins.
+	if err := s.waitTurn(ctx, d); err != nil || s.leaseSpent(claimedAt) {
 		return s.deferTo(d, s.now(), "")
 	}
-	if d.BroadcastID != "" {
-		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == queue.PlanCancelled {
-			return s.settle(d, queue.StateCancelled, "", "broadcast cancelled")
-		}
+	if s.broadcastCancelled(ctx, d) {
+		return s.settle(d, queue.StateCancelled, "", "broadcast cancelled")
 	}
-	// Suppression is checked here, not only at plan time: a STOP may
-	// arrive between planning and sending.
+	msg, err := s.message(ctx, d)
+	if err != nil {
+		return s.renderFailed(d, err)
+	}
+	return s.sendNow(ctx, ch, d, msg)
+}
+
+// leaseSpent decides whether a claim has waited (in the queue, or for the
+// rate limiter) for most of its lease: such a delivery is handed back
+// rather than risk a second node sending it too.
+func (s *Service) leaseSpent(claimedAt time.Time) bool {
+	return time.Since(claimedAt) > s.cfg.Lease*3/4
+}
+
+// broadcastCancelled decides whether the delivery's broadcast has been
+// cancelled (as far as the plan cache knows; a lookup error reads as not).
+func (s *Service) broadcastCancelled(ctx context.Context, d *queue.Delivery) bool {
+	if d.BroadcastID == "" {
+		return false
+	}
+	st, err := s.cache.planState(ctx, d.BroadcastID)
+	return err == nil && st == queue.PlanCancelled
+}
+
+// suppressedNow decides whether the recipient no longer takes the
+// delivery: its address was suppressed since planning (looked up only
+// when the claim's batched lookup was not clear), or its subscriber is
+// gone, unsubscribed, or (but for a confirmation) not yet confirmed. It
+// returns the settled delivery and true, or a retry when a lookup failed.
+// Suppression is checked here, not only at plan time: a STOP may arrive
+// between planning and sending.
+func (s *Service) suppressedNow(ctx context.Context, d *queue.Delivery, clear bool) (*queue.Delivery, bool) {
 	if !clear {
 		if sup, err := s.store.FindSuppression(ctx, d.PageID, d.Kind, d.Address); err == nil {
-			return s.settle(d, queue.StateSuppressed, "", sup.Reason)
+			return s.settle(d, queue.StateSuppressed, "", sup.Reason), true
 		} else if !errors.Is(err, incident.ErrNotFound) {
-			return s.retry(d, err)
+			return s.retry(d, err), true
 		}
 	}
 	if d.RecipientType == queue.FromSubscriber {
 		sub, err := s.store.FindSubscriberByID(ctx, d.RecipientID)
 		switch {
 		case errors.Is(err, incident.ErrNotFound):
-			return s.settle(d, queue.StateSuppressed, "", "unsubscribed")
+			return s.settle(d, queue.StateSuppressed, "", "unsubscribed"), true
 		case err != nil:
-			return s.retry(d, err)
+			return s.retry(d, err), true
 		case sub.State == audience.SubscriberUnsubscribed:
-			return s.settle(d, queue.StateSuppressed, "", "unsubscribed")
+			return s.settle(d, queue.StateSuppressed, "", "unsubscribed"), true
 		case sub.State == audience.SubscriberPending && d.MessageKind != queue.KindConfirm:
-			return s.settle(d, queue.StateSuppressed, "", "unconfirmed")
+			return s.settle(d, queue.StateSuppressed, "", "unconfirmed"), true
 		}
 	}
-	now := s.now()
-	if !d.Critical && d.RecipientType == queue.FromCustomer && s.quiet.on {
-		zone := d.TimeZone
-		if zone == "" {
-			if p, err := s.cache.page(ctx, d.PageID); err == nil {
-				zone = p.TimeZone
-			}
-		}
-		if end := s.quiet.until(now, loadZone(zone)); !end.IsZero() {
-			return s.deferTo(d, end, "quiet hours")
+	return nil, false
+}
+
+// quietHoursEnd decides whether quiet hours hold the delivery at now: it
+// returns when they end in the customer's time zone (the page's when the
+// customer has none), or the zero time when the delivery may go. Critical
+// deliveries and subscribers' are never held.
+func (s *Service) quietHoursEnd(ctx context.Context, d *queue.Delivery, now time.Time) time.Time {
+	if d.Critical || d.RecipientType != queue.FromCustomer || !s.quiet.on {
+		return time.Time{}
+	}
+	zone := d.TimeZone
+	if zone == "" {
+		if p, err := s.cache.page(ctx, d.PageID); err == nil {
+			zone = p.TimeZone
 		}
 	}
-	// Held back (retried or deferred): a newer message about the incident
-	// may have gone, or be waiting, in the meantime.
-	if d.IncidentID != "" && (d.Attempts > 1 || d.NextAt.After(d.CreatedAt)) {
+	return s.quiet.until(now, loadZone(zone))
+}
+
+// supersededOrCapped decides whether the incident's other messages to the
+// address stop this one: a held-back delivery (retried or deferred) may
+// have been overtaken by a newer message, gone or waiting, and the
+// frequency cap may hold it. It returns the settled or deferred delivery
+// and true when one of them does.
+func (s *Service) supersededOrCapped(ctx context.Context, d *queue.Delivery, now time.Time) (*queue.Delivery, bool) {
+	if d.IncidentID == "" {
+		return nil, false
+	}
+	if d.Attempts > 1 || d.NextAt.After(d.CreatedAt) {
 		if out, done := s.superseded(ctx, d); done {
-			return out
+			return out, true
 		}
 	}
-	if d.IncidentID != "" && s.cfg.FrequencyCap > 0 {
+	if s.cfg.FrequencyCap > 0 {
 		if out, capped := s.frequencyCap(ctx, d, now); capped {
-			return out
+			return out, true
 		}
 	}
-	if err := s.waitTurn(ctx, d); err != nil {
-		return s.deferTo(d, s.now(), "")
+	return nil, false
+}
+
+// renderFailed decides what a rendering error means: an invalid template
+// or message fails the delivery for good, anything else is retried.
+func (s *Service) renderFailed(d *queue.Delivery, err error) *queue.Delivery {
+	s.dlog(d).Error("render", "err", err)
+	if incident.ErrorCode(err) == incident.EINVALID {
+		return s.settle(d, queue.StateFailed, "render", err.Error())
 	}
-	if time.Since(claimedAt) > s.cfg.Lease*3/4 {
-		return s.deferTo(d, s.now(), "")
-	}
-	// The rate limiter may have held it a while: a cancel since then wins.
-	if d.BroadcastID != "" {
-		if st, err := s.cache.planState(ctx, d.BroadcastID); err == nil && st == queue.PlanCancelled {
-			return s.settle(d, queue.StateCancelled, "", "broadcast cancelled")
-		}
-	}
-	msg, err := s.message(ctx, d)
-	if err != nil {
-		s.dlog(d).Error("render", "err", err)
-		if incident.ErrorCode(err) == incident.EINVALID {
-			return s.settle(d, queue.StateFailed, "render", err.Error())
-		}
-		return s.retry(d, err)
-	}
+	return s.retry(d, err)
+}
+
+// sendNow sends msg through ch, within sendTimeout even when ctx ends
+// meanwhile, and decides the outcome: sent with the provider's ID, failed
+// on a permanent error (which may suppress the address), else retried.
+func (s *Service) sendNow(ctx context.Context, ch Channel, d *queue.Delivery, msg *Message) *queue.Delivery {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	rc, err := ch.Send(sctx, msg)
 	cancel()

@@ -77,6 +77,30 @@ func derivedID(d *queue.Delivery) bool {
 	return len(d.ID) == 24 && d.ID == queue.DeliveryID(d.UpdateID, d.Kind, d.Address)
 }
 
+// ridsOfKeys returns a subquery for the rowids of the deliveries whose IDs
+// may have any of n keys (given twice): a superset, as keys may collide.
+func ridsOfKeys(n int) string {
+	in := placeholders(n)
+	return "SELECT rid FROM delivery_ids WHERE k IN (" + in + ") UNION ALL SELECT rid FROM delivery_ids_new WHERE k IN (" + in + ")"
+}
+
+// existingIDsSQL returns a query for the IDs, of n keys, that exist.
+func existingIDsSQL(n int) string {
+	return "SELECT id FROM deliveries WHERE rid IN (" + ridsOfKeys(n) + ")"
+}
+
+// byID returns the condition for the delivery of one ID (byIDArgs), on
+// the deliveries table named t ("" when it needs no name).
+func byID(t string) string {
+	return t + "rid IN (SELECT rid FROM delivery_ids WHERE k = ? UNION ALL SELECT rid FROM delivery_ids_new WHERE k = ?) AND " + t + "id = ?"
+}
+
+func byIDArgs(id string) []any {
+	key := idKey(id)
+	k := idHash(key)
+	return []any{k, k, key}
+}
+
 // ---- leases ----
 
 // leaseString is the Lease a claim hands out: the row and the claim's
