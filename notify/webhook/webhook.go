@@ -199,7 +199,7 @@ func classify(status int, retryAfter, body string, now time.Time) error {
 	}
 	switch {
 	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
-		se.RetryAfter = parseRetryAfter(retryAfter, now)
+		se.RetryAfter = notify.ParseRetryAfter(retryAfter, now)
 	case status >= 300 && status < 400:
 		// Statuspage counts a redirect as a failure, and following it could
 		// reach an address the subscriber's URL was checked not to be.
@@ -209,24 +209,6 @@ func classify(status int, retryAfter, body string, now time.Time) error {
 		se.Permanent = true
 	}
 	return se
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // Sign returns the value of HeaderSignature for body sent at Unix time ts:
