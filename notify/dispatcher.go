@@ -383,7 +383,7 @@ func (s *Service) renderFailed(d *queue.Delivery, err error) *queue.Delivery {
 // sendNow sends msg through ch, within sendTimeout even when ctx ends
 // meanwhile, and decides the outcome: sent with the provider's ID, failed
 // on a permanent error (which may suppress the address), else retried.
-func (s *Service) sendNow(ctx context.Context, ch Channel, d *queue.Delivery, msg *Message) *queue.Delivery {
+func (s *Service) sendNow(ctx context.Context, ch Channel, d *queue.Delivery, msg *channel.Message) *queue.Delivery {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	rc, err := ch.Send(sctx, msg)
 	cancel()

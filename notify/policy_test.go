@@ -73,27 +73,3 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("backoff ignored Retry-After: %s", d)
 	}
 }
-
-func TestCheckWebhookURL(t *testing.T) {
-	tests := []struct {
-		url          string
-		allowPrivate bool
-		ok           bool
-	}{
-		{"https://hooks.example.com/x", false, true},
-		{"http://127.0.0.1/x", false, false},
-		{"http://127.0.0.1/x", true, true},
-		{"http://[::1]/", false, false},
-		{"http://192.168.1.5/", false, false},
-		{"http://localhost:8080/", false, false},
-		{"https://user:pw@example.com/", false, false},
-		{"gopher://example.com/", true, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
-			if err := checkWebhookURL(tt.url, tt.allowPrivate); (err == nil) != tt.ok {
-				t.Errorf("checkWebhookURL = %v, want ok %v", err, tt.ok)
-			}
-		})
-	}
-}

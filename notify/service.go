@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify/customerfile"
 	"github.com/heraldhq/herald/notify/render"
+	"github.com/heraldhq/herald/netguard"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,9 +84,9 @@ type Deps struct {
 	Limiter   ratelimit.Limiter // nil: ratelimit.NewLocal()
 	Log       *slog.Logger
 	Now       func() time.Time
-	// ValidateURL checks a webhook subscriber's URL against SSRF; nil uses
-	// a built-in check of the literal host (wire webhook.ValidateURL, which
-	// also resolves names, in production).
+	// ValidateURL checks a webhook or Slack subscriber's URL against SSRF;
+	// nil uses netguard.CheckURL with Config.AllowPrivateWebhooks. Either
+	// way the channels check the address again when they connect.
 	ValidateURL func(raw string) error
 }
 
@@ -193,7 +194,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if s.check == nil {
 		allow := cfg.AllowPrivateWebhooks
-		s.check = func(raw string) error { return checkWebhookURL(raw, allow) }
+		s.check = func(raw string) error { return netguard.CheckURL(raw, allow) }
 	}
 	if s.chans == nil {
 		s.chans = map[channel.Kind]Channel{}

@@ -261,6 +261,15 @@ func TestSubscriptions(t *testing.T) {
 					t.Errorf("%s: %v, want EINVALID", u, err)
 				}
 			}
+			// The words are netguard.CheckURL's; before it, this built-in
+			// check said "private, loopback and link-local addresses are not
+			// allowed" and production (webhook.ValidateURL) said
+			// "webhook: destination address not allowed: 10.0.0.1".
+			_, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Webhook, Address: "http://10.0.0.1/", Confirmed: true})
+			var ie *incident.Error
+			if !errors.As(err, &ie) || ie.Message != "webhook URL not allowed: destination address not allowed: 10.0.0.1" {
+				t.Errorf("refusal %v", err)
+			}
 		})
 
 		t.Run("unsubscribe from a message", func(t *testing.T) {

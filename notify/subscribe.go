@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
@@ -523,32 +521,4 @@ func (s *Service) ResendConfirmation(ctx context.Context, pageID, id string) err
 		return incident.Errorf(incident.ECONFLICT, "subscriber %s is %s, not pending", id, sub.State)
 	}
 	return s.sendConfirmation(ctx, sub)
-}
-
-// checkWebhookURL is the built-in SSRF check: http(s) only, no
-// credentials, and unless allowPrivate no literal loopback, private,
-// link-local or unspecified IP and no "localhost". It cannot see what a
-// name resolves to; production wiring passes webhook.ValidateURL, and the
-// webhook channel's dialer checks the address it connects to anyway.
-func checkWebhookURL(raw string, allowPrivate bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
-		return errors.New("an http(s) URL without credentials is required")
-	}
-	if len(raw) > 2000 {
-		return errors.New("the URL is too long")
-	}
-	if allowPrivate {
-		return nil
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") || strings.HasSuffix(host, ".internal") {
-		return errors.New("local host names are not allowed")
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
-			return errors.New("private, loopback and link-local addresses are not allowed")
-		}
-	}
-	return nil
 }

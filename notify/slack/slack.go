@@ -21,7 +21,7 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify/webhook"
+	"github.com/heraldhq/herald/netguard"
 )
 
 // DefaultTimeout bounds one API call when Config.Timeout is 0.
@@ -106,11 +106,13 @@ func New(cfg Config, httpClient *http.Client) (*Channel, error) {
 // webhookClient is hc for incoming-webhook posts. Their URLs come from
 // subscribers, so, as for webhook subscribers, no redirect is followed and,
 // unless allowPrivate, the dialer refuses internal addresses
-// (webhook.ControlDial) and no proxy from the environment is used (the
-// check would see only the proxy).
+// (netguard.NewDialer) and no proxy from the environment is used (the
+// check would see only the proxy). hc's transport settings (a test
+// server's TLS config) are kept, which is why this is not
+// netguard.NewClient.
 func webhookClient(hc *http.Client, allowPrivate bool) *http.Client {
 	wc := *hc
-	wc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	wc.CheckRedirect = netguard.NoRedirect
 	if allowPrivate {
 		return &wc
 	}
@@ -119,8 +121,7 @@ func webhookClient(hc *http.Client, allowPrivate bool) *http.Client {
 		base = http.DefaultTransport.(*http.Transport)
 	}
 	t := base.Clone()
-	d := &net.Dialer{Timeout: hc.Timeout, KeepAlive: 30 * time.Second, ControlContext: webhook.ControlDial}
-	t.Proxy, t.DialContext, t.DialTLSContext = nil, d.DialContext, nil
+	t.Proxy, t.DialContext, t.DialTLSContext = nil, netguard.NewDialer(hc.Timeout, false).DialContext, nil
 	wc.Transport = t
 	return &wc
 }
@@ -300,7 +301,7 @@ func classify(ctx context.Context, err error, body string) error {
 		}
 		return out
 	}
-	if errors.Is(err, webhook.ErrForbiddenAddress) {
+	if errors.Is(err, netguard.ErrForbiddenAddress) {
 		return &channel.SendError{Permanent: true, Code: "forbidden_address", Reason: err.Error()}
 	}
 	var sc slackgo.StatusCodeError

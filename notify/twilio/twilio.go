@@ -280,7 +280,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	t.status = resp.StatusCode
-	t.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	t.retryAfter = channel.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return resp, nil
 }
 
@@ -367,22 +367,4 @@ func classify(err error, status int, retryAfter time.Duration) error {
 		return &channel.SendError{Permanent: true, Code: "HTTP " + strconv.Itoa(status), Reason: err.Error()}
 	}
 	return fmt.Errorf("twilio: create message: %w", err)
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -1,8 +1,9 @@
 // Package webhook delivers herald notifications to subscriber webhooks: a
-// signed JSON POST per message, with the destination checked against SSRF
-// rules both when a subscriber registers a URL (ValidateURL) and again at
-// connect time, against the address actually dialled (DNS rebinding would
-// defeat a check done only at subscribe time).
+// signed JSON POST per message, with the destination checked against
+// netguard's SSRF rules both when a subscriber registers a URL
+// (netguard.CheckURL) and again at connect time, against the address
+// actually dialled (DNS rebinding would defeat a check done only at
+// subscribe time).
 package webhook
 
 import (
@@ -15,15 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/netguard"
 )
 
 // Defaults and limits.
@@ -52,11 +51,11 @@ const (
 )
 
 // Sentinel errors. Validation and verification errors wrap them, so callers
-// test with errors.Is.
+// test with errors.Is. ErrInvalidURL and ErrForbiddenAddress are netguard's.
 var (
 	ErrInvalidConfig    = errors.New("webhook: invalid config")
-	ErrInvalidURL       = errors.New("webhook: invalid URL")
-	ErrForbiddenAddress = errors.New("webhook: destination address not allowed")
+	ErrInvalidURL       = netguard.ErrInvalidURL
+	ErrForbiddenAddress = netguard.ErrForbiddenAddress
 	ErrBadSignature     = errors.New("webhook: bad signature")
 	ErrStaleTimestamp   = errors.New("webhook: timestamp outside tolerance")
 )
@@ -94,11 +93,12 @@ type Channel struct {
 	now    func() time.Time
 }
 
-// New returns a Channel whose HTTP client refuses forbidden addresses at
-// dial time (unless cfg.AllowPrivate), never uses a proxy from the
-// environment (the check would then see only the proxy's address), and never
-// follows redirects (a 3xx is a failed delivery, as on Statuspage, and
-// following one could lead to an internal address).
+// New returns a Channel whose HTTP client is netguard.NewClient's: it
+// refuses forbidden addresses at dial time (unless cfg.AllowPrivate), never
+// uses a proxy from the environment (the check would then see only the
+// proxy's address), and never follows redirects (a 3xx is a failed
+// delivery, as on Statuspage, and following one could lead to an internal
+// address).
 func New(cfg Config) (*Channel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -109,30 +109,10 @@ func New(cfg Config) (*Channel, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
-	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
-	if !cfg.AllowPrivate {
-		dialer.ControlContext = ControlDial
-	}
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: cfg.Timeout,
-	}
 	return &Channel{
-		cfg: cfg,
-		client: &http.Client{
-			Transport: transport,
-			Timeout:   cfg.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
-		now: time.Now,
+		cfg:    cfg,
+		client: netguard.NewClient(netguard.Options{Timeout: cfg.Timeout, AllowPrivate: cfg.AllowPrivate}),
+		now:    time.Now,
 	}, nil
 }
 
@@ -146,7 +126,7 @@ func (c *Channel) Kind() channel.Kind { return channel.Webhook }
 // destination refused by the SSRF rules is a permanent *channel.SendError with
 // code "forbidden_address".
 func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
-	if err := ValidateURL(m.To, c.cfg.AllowPrivate); err != nil {
+	if err := netguard.CheckURL(m.To, c.cfg.AllowPrivate); err != nil {
 		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
 	}
 	if len(m.Payload) == 0 || !json.Valid(m.Payload) {
@@ -196,7 +176,7 @@ func classify(status int, retryAfter, body string, now time.Time) error {
 	}
 	switch {
 	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
-		se.RetryAfter = parseRetryAfter(retryAfter, now)
+		se.RetryAfter = channel.ParseRetryAfter(retryAfter, now)
 	case status >= 300 && status < 400:
 		// Statuspage counts a redirect as a failure, and following it could
 		// reach an address the subscriber's URL was checked not to be.
@@ -206,24 +186,6 @@ func classify(status int, retryAfter, body string, now time.Time) error {
 		se.Permanent = true
 	}
 	return se
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // Sign returns the value of HeaderSignature for body sent at Unix time ts:
@@ -260,119 +222,8 @@ func Verify(secret string, h http.Header, body []byte, now time.Time) error {
 	return nil
 }
 
-// ValidateURL checks a subscriber's webhook URL at subscribe time: http or
-// https, a host, no userinfo (credentials would end up in logs and stores)
-// and, unless allowPrivate, no IP literal or localhost name in a forbidden
-// range. It does not resolve names: an answer now says nothing about the
-// answer at delivery time, which is why Channel checks again at dial time.
+// ValidateURL is netguard.CheckURL, the check of a subscriber's webhook URL
+// at subscribe time; it is kept for callers that wire it by this name.
 func ValidateURL(raw string, allowPrivate bool) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidURL, err)
-	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return fmt.Errorf("%w: scheme must be http or https", ErrInvalidURL)
-	}
-	if u.User != nil {
-		return fmt.Errorf("%w: userinfo not allowed", ErrInvalidURL)
-	}
-	host := u.Hostname()
-	if host == "" {
-		return fmt.Errorf("%w: host required", ErrInvalidURL)
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("%w: bad port %q", ErrInvalidURL, p)
-		}
-	}
-	if allowPrivate {
-		return nil
-	}
-	lower := strings.ToLower(strings.TrimSuffix(host, "."))
-	if lower == "localhost" || strings.HasSuffix(lower, ".localhost") {
-		return fmt.Errorf("%w: %s", ErrForbiddenAddress, host)
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		if err := checkIP(ip); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ControlDial, as a net.Dialer's ControlContext, runs after name
-// resolution on the exact address about to be connected, so a name that
-// resolves (or re-resolves) to an internal address is refused with an error
-// wrapping ErrForbiddenAddress. The Slack channel uses it for incoming
-// webhooks, whose URLs come from subscribers too.
-func ControlDial(_ context.Context, network, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-	}
-	return checkIP(ip)
-}
-
-// deniedNets lists ranges a subscriber webhook must never reach, beyond what
-// the net.IP predicates cover.
-var deniedNets = func() []*net.IPNet {
-	var nets []*net.IPNet
-	for _, s := range []string{
-		"0.0.0.0/8",       // "this network"
-		"100.64.0.0/10",   // carrier-grade NAT, often internal in clouds
-		"192.0.0.0/24",    // IETF protocol assignments
-		"198.18.0.0/15",   // benchmarking
-		"240.0.0.0/4",     // reserved, includes 255.255.255.255
-		"64:ff9b::/96",    // NAT64: embeds an IPv4 address that may be internal
-		"64:ff9b:1::/48",  // local-use NAT64
-		"2002::/16",       // 6to4: embeds an IPv4 address
-		"fc00::/7",        // unique local (also in IsPrivate; kept explicit)
-		"fec0::/10",       // deprecated site-local
-		"100::/64",        // discard-only
-		"2001:db8::/32",   // documentation
-		"192.88.99.0/24",  // 6to4 relay anycast
-		"169.254.0.0/16",  // link-local, including cloud metadata 169.254.169.254
-		"fe80::/10",       // link-local
-		"ff00::/8",        // multicast
-		"224.0.0.0/4",     // multicast
-		"127.0.0.0/8",     // loopback
-		"10.0.0.0/8",      // private
-		"172.16.0.0/12",   // private
-		"192.168.0.0/16",  // private
-		"::1/128",         // loopback
-		"::/128",          // unspecified
-		"2001:10::/28",    // ORCHID
-		"2001::/32",       // Teredo: embeds an IPv4 address
-		"198.51.100.0/24", // documentation
-		"203.0.113.0/24",  // documentation
-		"192.0.2.0/24",    // documentation
-	} {
-		_, n, err := net.ParseCIDR(s)
-		if err != nil {
-			panic(err) // a typo in the list above; caught by any test
-		}
-		nets = append(nets, n)
-	}
-	return nets
-}()
-
-// checkIP refuses addresses in deniedNets or matching the net.IP predicates.
-func checkIP(ip net.IP) error {
-	if v4 := ip.To4(); v4 != nil {
-		ip = v4
-	}
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
-		return fmt.Errorf("%w: %s", ErrForbiddenAddress, ip)
-	}
-	for _, n := range deniedNets {
-		if n.Contains(ip) {
-			return fmt.Errorf("%w: %s", ErrForbiddenAddress, ip)
-		}
-	}
-	return nil
+	return netguard.CheckURL(raw, allowPrivate)
 }

@@ -197,7 +197,7 @@ func TestSendRejectsBadMessages(t *testing.T) {
 	}
 }
 
-// TestDialTimeCheck bypasses ValidateURL and drives the channel's HTTP client
+// TestDialTimeCheck bypasses netguard.CheckURL and drives the channel's HTTP client
 // directly: names that resolve to internal addresses must be refused when the
 // connection is made, whatever they resolved to at subscribe time.
 func TestDialTimeCheck(t *testing.T) {
@@ -249,7 +249,7 @@ func TestDialTimeCheck(t *testing.T) {
 }
 
 // TestSendForbiddenAtDialIsPermanent goes through Send with a name that
-// ValidateURL cannot judge (it does not resolve names) but that resolves to
+// netguard.CheckURL cannot judge (it does not resolve names) but that resolves to
 // loopback: the machine's own hostname usually does. The dial-time refusal
 // must come back as a permanent SendError.
 func TestSendForbiddenAtDialIsPermanent(t *testing.T) {
@@ -276,95 +276,6 @@ func TestSendForbiddenAtDialIsPermanent(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Fatal("request reached the server")
-	}
-}
-
-func TestCheckIP(t *testing.T) {
-	tests := []struct {
-		ip      string
-		allowed bool
-	}{
-		{"127.0.0.1", false},
-		{"127.9.9.9", false},
-		{"10.1.2.3", false},
-		{"172.16.0.1", false},
-		{"172.31.255.255", false},
-		{"192.168.1.1", false},
-		{"169.254.169.254", false},
-		{"100.64.0.1", false},
-		{"100.127.255.254", false},
-		{"0.0.0.0", false},
-		{"0.1.2.3", false},
-		{"224.0.0.1", false},
-		{"239.255.255.250", false},
-		{"255.255.255.255", false},
-		{"::", false},
-		{"::1", false},
-		{"::ffff:127.0.0.1", false},
-		{"::ffff:10.0.0.1", false},
-		{"fe80::1", false},
-		{"fc00::1", false},
-		{"fd12:3456::1", false},
-		{"ff02::1", false},
-		{"64:ff9b::a00:1", false},
-		{"8.8.8.8", true},
-		{"172.32.0.1", true},
-		{"100.128.0.1", true},
-		{"2606:4700:4700::1111", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.ip, func(t *testing.T) {
-			err := checkIP(net.ParseIP(tt.ip))
-			if (err == nil) != tt.allowed {
-				t.Fatalf("checkIP(%s) = %v, want allowed=%v", tt.ip, err, tt.allowed)
-			}
-			if err != nil && !errors.Is(err, ErrForbiddenAddress) {
-				t.Fatalf("error %v does not wrap ErrForbiddenAddress", err)
-			}
-		})
-	}
-}
-
-func TestValidateURL(t *testing.T) {
-	tests := []struct {
-		name         string
-		url          string
-		allowPrivate bool
-		want         error
-	}{
-		{"https ok", "https://hooks.example.com/herald", false, nil},
-		{"http ok", "http://hooks.example.com:8080/herald?x=1", false, nil},
-		{"public IP literal ok", "https://8.8.8.8/x", false, nil},
-		{"ftp refused", "ftp://hooks.example.com/", false, ErrInvalidURL},
-		{"no scheme", "hooks.example.com/x", false, ErrInvalidURL},
-		{"no host", "https:///path", false, ErrInvalidURL},
-		{"userinfo refused", "https://user:pw@hooks.example.com/", false, ErrInvalidURL},
-		{"bad port", "https://hooks.example.com:99999/", false, ErrInvalidURL},
-		{"loopback refused", "http://127.0.0.1/", false, ErrForbiddenAddress},
-		{"localhost refused", "http://localhost:8080/", false, ErrForbiddenAddress},
-		{"sub.localhost refused", "http://a.localhost/", false, ErrForbiddenAddress},
-		{"private refused", "http://10.0.0.5/", false, ErrForbiddenAddress},
-		{"link-local refused", "http://169.254.169.254/", false, ErrForbiddenAddress},
-		{"IPv6 loopback refused", "http://[::1]:80/", false, ErrForbiddenAddress},
-		{"IPv6 link-local refused", "http://[fe80::1]/", false, ErrForbiddenAddress},
-		{"IPv6 ULA refused", "http://[fd00::1]/", false, ErrForbiddenAddress},
-		{"CGNAT refused", "http://100.64.1.1/", false, ErrForbiddenAddress},
-		{"loopback allowed when private allowed", "http://127.0.0.1:1234/", true, nil},
-		{"userinfo refused even when private allowed", "http://u@127.0.0.1/", true, ErrInvalidURL},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := ValidateURL(tt.url, tt.allowPrivate)
-			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("ValidateURL(%q) = %v", tt.url, err)
-				}
-				return
-			}
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("ValidateURL(%q) = %v, want %v", tt.url, err, tt.want)
-			}
-		})
 	}
 }
 
