@@ -18,17 +18,10 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/audience"
-	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/notify"
-	"github.com/heraldhq/herald/notify/render"
-	"github.com/heraldhq/herald/notify/smtp"
-	"github.com/heraldhq/herald/notify/twilio"
 	"github.com/heraldhq/herald/queue"
-	"github.com/heraldhq/herald/sandbox"
-	"github.com/heraldhq/herald/store/redis"
-	"github.com/heraldhq/herald/store/sqlite"
 )
 
 // broadcastOptions are the broadcast scenario's flags.
@@ -49,34 +42,24 @@ type broadcastOptions struct {
 var defaultBroadcast = broadcastOptions{Customers: 1_000_000, RedisCustomers: 100_000, Messages: 20_000, Workers: 8, ProviderLatency: 20 * time.Millisecond, Rate: 200, Duration: 20 * time.Second,
 	Declarations: 100, RedisURL: "redis://127.0.0.1:6379/0"}
 
-// engine is one of herald's stores: each implements both interfaces.
-type engine interface {
-	incident.Store
-	notify.Store
-}
-
-// world is one engine with an incident.Service, an event bus and a page
-// with components.
+// world is a page with components, and the herald node now running over
+// its store. A scenario replaces the node (start) to change what it sends
+// through; the store, the page and the customers stay.
 type world struct {
-	name   string
-	st     engine
-	inc    *incident.Service
-	events incident.Events
-	page   *incident.Page
-	comps  []string
-	r      *render.Renderer
-	log    *slog.Logger
-	path   string // SQLite file
-	close  func()
+	name  string
+	cfg   node.Config
+	log   *slog.Logger
+	n     *node.Node
+	page  *incident.Page
+	comps []string
+	dir   string // SQLite: the data directory
+	drop  func() // Redis: delete the world's keys
 }
 
 func openSQLiteWorld(ctx context.Context, dir string, log *slog.Logger) (*world, error) {
-	path := filepath.Join(dir, "herald.db")
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	w := &world{name: "SQLite", st: db, events: incident.NewLocalEvents(), log: log, path: path, close: func() { db.Close() }}
+	cfg := sqliteConfig(dir)
+	cfg.PublicURL = benchURL
+	w := &world{name: "SQLite", cfg: cfg, log: log, dir: dir}
 	if err := w.setup(ctx); err != nil {
 		w.close()
 		return nil, err
@@ -90,34 +73,9 @@ func openRedisWorld(ctx context.Context, url string, log *slog.Logger) (*world, 
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	prefix := "hbench" + hex.EncodeToString(b)
-	db, err := redis.Open(ctx, url, redis.WithPrefix(prefix))
-	if err != nil {
-		return nil, err
-	}
-	w := &world{name: "Redis", st: db, log: log}
-	w.close = func() {
-		c := db.Client()
-		bg := context.Background()
-		iter := c.Scan(bg, 0, prefix+"*", 5000).Iterator()
-		var batch []string
-		for iter.Next(bg) {
-			batch = append(batch, iter.Val())
-			if len(batch) == 1000 {
-				c.Unlink(bg, batch...)
-				batch = batch[:0]
-			}
-		}
-		if len(batch) > 0 {
-			c.Unlink(bg, batch...)
-		}
-		db.Close()
-	}
-	ev, err := db.NewEvents(ctx, "bench-"+prefix, log)
-	if err != nil {
-		w.close()
-		return nil, err
-	}
-	w.events = ev
+	cfg := redisConfig(url, prefix)
+	cfg.PublicURL = benchURL
+	w := &world{name: "Redis", cfg: cfg, log: log, drop: func() { dropRedisPrefix(url, prefix, io.Discard) }}
 	if err := w.setup(ctx); err != nil {
 		w.close()
 		return nil, err
@@ -125,26 +83,73 @@ func openRedisWorld(ctx context.Context, url string, log *slog.Logger) (*world, 
 	return w, nil
 }
 
-// setup creates the page (20 components) and the renderer.
+// setup starts a node that only plans and creates the page (20 components).
 func (w *world) setup(ctx context.Context) error {
-	w.inc = incident.NewService(w.st, w.events, w.log)
-	name, url, tz := "Acme", "https://status.acme.test", "Europe/Budapest"
-	p, err := w.inc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, TimeZone: &tz, Languages: []string{"en", "hu", "pl", "hr"}})
+	if err := w.idle(ctx); err != nil {
+		return err
+	}
+	name, url, tz := "Acme", benchURL, "Europe/Budapest"
+	p, err := w.n.Incidents.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, TimeZone: &tz, Languages: []string{"en", "hu", "pl", "hr"}})
 	if err != nil {
 		return err
 	}
 	w.page = p
 	for i := 0; i < 20; i++ {
 		n := fmt.Sprintf("Service %d", i+1)
-		c, err := w.inc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &n})
+		c, err := w.n.Incidents.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &n})
 		if err != nil {
 			return err
 		}
 		w.comps = append(w.comps, c.ID)
 	}
-	w.r, err = render.New(configs.TemplatesFS(), nil)
-	return err
+	return nil
 }
+
+// start replaces the world's node with one built as herald serve builds
+// it, from the world's config changed by tune (nil: none) and with opt,
+// and runs it.
+func (w *world) start(ctx context.Context, opt node.Options, tune func(*node.Config)) error {
+	w.stop()
+	cfg := w.cfg
+	if tune != nil {
+		tune(&cfg)
+	}
+	opt.Log = w.log
+	n, err := node.New(ctx, cfg, opt)
+	if err != nil {
+		return err
+	}
+	if err := n.Run(ctx); err != nil {
+		_ = n.Close()
+		return err
+	}
+	w.n = n
+	return nil
+}
+
+// idle replaces the world's node with one that only plans.
+func (w *world) idle(ctx context.Context) error {
+	return w.start(ctx, node.Options{PlanOnly: true}, nil)
+}
+
+// stop shuts the world's node down: its sends in flight finish.
+func (w *world) stop() {
+	if w.n != nil {
+		_ = w.n.Close()
+		w.n = nil
+	}
+}
+
+// close stops the node and, on Redis, deletes the world's keys.
+func (w *world) close() {
+	w.stop()
+	if w.drop != nil {
+		w.drop()
+	}
+}
+
+// store is the world's store, as the fan-out sees it.
+func (w *world) store() notify.Store { return w.n.Engine.Notify }
 
 var languages = []string{"en", "hu", "pl", "hr"}
 
@@ -165,7 +170,7 @@ func (w *world) loadCustomers(ctx context.Context, first, n int, withEmail bool)
 		}
 		batch = append(batch, c)
 		if len(batch) == chunk || i == first+n-1 {
-			if _, err := w.st.UpsertCustomers(ctx, batch); err != nil {
+			if _, err := w.store().UpsertCustomers(ctx, batch); err != nil {
 				return 0, err
 			}
 			batch = batch[:0]
@@ -174,33 +179,16 @@ func (w *world) loadCustomers(ctx context.Context, first, n int, withEmail bool)
 	return time.Since(start), nil
 }
 
-// service builds a notify.Service over the world with chans (nil: none,
-// so Run only plans).
-func (w *world) service(cfg notify.Config, chans map[channel.Kind]notify.Channel) (*notify.Service, error) {
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = "https://status.acme.test"
-	}
-	return notify.New(cfg, notify.Deps{Incidents: w.inc, Store: w.st, Channels: chans, Renderer: w.r, Events: w.events, Log: w.log})
-}
-
-// runService starts svc.Run and returns a func that stops it and waits.
-func runService(ctx context.Context, svc *notify.Service) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = svc.Run(ctx); close(done) }()
-	return func() { cancel(); <-done }
-}
-
 // declare creates an incident with a major outage on the first component
 // and returns it with its broadcast's ID.
 func (w *world) declare(ctx context.Context, name string) (*incident.Incident, string, error) {
 	st, body := incident.Investigating, "We are investigating failed payments. Next update within 30 minutes."
-	inc, _, err := w.inc.CreateIncident(ctx, w.page.ID, incident.IncidentInput{Name: &name, Status: &st, Body: &body,
+	inc, _, err := w.n.Incidents.CreateIncident(ctx, w.page.ID, incident.IncidentInput{Name: &name, Status: &st, Body: &body,
 		ComponentIDs: []string{w.comps[0]}, Components: map[string]incident.ComponentStatus{w.comps[0]: incident.MajorOutage}}, "")
 	if err != nil {
 		return nil, "", err
 	}
-	bs, err := w.st.FindBroadcasts(ctx, inc.ID)
+	bs, err := w.n.Engine.Incidents.FindBroadcasts(ctx, inc.ID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -214,7 +202,7 @@ func (w *world) declare(ctx context.Context, name string) (*incident.Incident, s
 func (w *world) waitPlanned(ctx context.Context, broadcastID string, limit time.Duration) (*queue.Plan, error) {
 	deadline := time.Now().Add(limit)
 	for {
-		p, err := w.st.FindPlan(ctx, broadcastID)
+		p, err := w.store().FindPlan(ctx, broadcastID)
 		if err != nil {
 			return nil, err
 		}
@@ -268,12 +256,12 @@ func benchBroadcast(ctx context.Context, opt broadcastOptions, stdout, stderr io
 		opt.RedisCustomers = opt.Customers
 	}
 	if opt.RedisURL != "" {
-		db, err := redis.Open(ctx, opt.RedisURL)
+		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""))
 		if err != nil {
 			fmt.Fprintf(stdout, "Redis at %s does not answer (%v): Redis runs skipped\n", opt.RedisURL, err)
 			opt.RedisURL = ""
 		} else {
-			db.Close()
+			_ = eng.Close()
 		}
 	}
 	fmt.Fprintf(stdout, "herald-bench broadcast: %d CPUs, GOMAXPROCS %d, %s; %d customers, %d messages per channel, %d workers, R=%.0f/s for %s\n\n",
@@ -351,7 +339,7 @@ func benchBroadcast(ctx context.Context, opt broadcastOptions, stdout, stderr io
 
 // benchPlanSQLite loads opt.Customers into a fresh SQLite file and, when
 // measure is set, times planning one declaration to all of them. It
-// returns the file and page for the memory run.
+// returns the data directory and page for the memory run.
 func benchPlanSQLite(ctx context.Context, dir string, opt broadcastOptions, log *slog.Logger, rep *report, measure bool) (string, string, error) {
 	sub := filepath.Join(dir, "plan")
 	if err := os.MkdirAll(sub, 0o755); err != nil {
@@ -365,7 +353,7 @@ func benchPlanSQLite(ctx context.Context, dir string, opt broadcastOptions, log 
 	if err := planRun(ctx, w, opt.Customers, opt, rep, measure, 10*time.Second); err != nil {
 		return "", "", err
 	}
-	return w.path, w.page.ID, nil
+	return w.dir, w.page.ID, nil
 }
 
 func benchPlanRedis(ctx context.Context, opt broadcastOptions, log *slog.Logger, rep *report) error {
@@ -393,12 +381,7 @@ func planRun(ctx context.Context, w *world, n int, opt broadcastOptions, rep *re
 	if !measure {
 		return nil
 	}
-	svc, err := w.service(notify.Config{}, nil)
-	if err != nil {
-		return err
-	}
-	stop := runService(ctx, svc)
-	defer stop()
+	// The node that loaded them only plans: it is the one timed.
 	start := time.Now()
 	_, bid, err := w.declare(ctx, "Payments failing")
 	if err != nil {
@@ -436,34 +419,6 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
-}
-
-// providerTransport is the provider client's transport herald serve uses
-// (cmd/herald providerHTTP): keep-alive with enough idle connections per
-// host for every worker.
-func providerTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 64
-	return t
-}
-
-// providers builds herald's real Twilio and SMTP channels against sb.
-func providers(sb *sandbox.Sandbox, hc *http.Client) (*twilio.Channel, *smtp.Channel, error) {
-	return providersAt(sb.TwilioURL(), sb.SMTPAddr(), hc)
-}
-
-// providersAt builds them against a sandbox in another process.
-func providersAt(twilioURL, smtpAddr string, hc *http.Client) (*twilio.Channel, *smtp.Channel, error) {
-	tw, err := twilio.New(twilio.Config{AccountSID: sandbox.DefaultAccountSID, AuthToken: sandbox.DefaultAuthToken,
-		From: "+15005550006", APIURL: twilioURL}, hc)
-	if err != nil {
-		return nil, nil, err
-	}
-	em, err := smtp.New(smtp.Config{Addr: smtpAddr, From: "Acme Status <status@acme.test>", TLS: smtp.TLSNone, Timeout: 10 * time.Second})
-	if err != nil {
-		return nil, nil, err
-	}
-	return tw, em, nil
 }
 
 var errNoMessages = errors.New("no messages")

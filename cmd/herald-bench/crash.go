@@ -17,16 +17,12 @@ import (
 	"syscall"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
-	"github.com/heraldhq/herald/store/redis"
-	"github.com/heraldhq/herald/store/sqlite"
 )
 
 // The crash scenario is issue 3's crash test: a fan-out to N recipients,
@@ -190,11 +186,22 @@ type crashSetup struct {
 }
 
 // crashLoad creates the page, a component and a token, and loads n
-// customers with an SMS number each, straight into the store before herald
-// starts (the import API would only add time to every run).
-func crashLoad(ctx context.Context, st incident.Store, ns notify.Store, publicURL string, n int) (crashSetup, error) {
+// customers with an SMS number each, straight into the store cfg names
+// (the one herald will serve) before herald starts: the import API would
+// only add time to every run.
+func crashLoad(ctx context.Context, cfg node.Config, publicURL string, n int) (_ crashSetup, err error) {
 	var s crashSetup
-	svc := incident.NewService(st, nil, nil)
+	eng, err := node.OpenEngine(ctx, cfg)
+	if err != nil {
+		return s, err
+	}
+	defer func() {
+		if cerr := eng.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	ns := eng.Notify
+	svc := incident.NewService(eng.Incidents, nil, nil)
 	p, err := svc.EnsureDefaultPage(ctx, publicURL)
 	if err != nil {
 		return s, err
@@ -350,24 +357,14 @@ func crashRun(ctx context.Context, engine, dir string, opt crashOptions, stderr 
 	t0 := time.Now()
 	switch engine {
 	case "sqlite":
-		db, err := sqlite.Open(ctx, filepath.Join(dir, "herald.db"))
-		if err != nil {
-			return res, err
-		}
-		setup, err = crashLoad(ctx, db, db, base, opt.Recipients)
-		db.Close()
+		setup, err = crashLoad(ctx, sqliteConfig(dir), base, opt.Recipients)
 		if err != nil {
 			return res, err
 		}
 	case "redis":
 		prefix := "herald-crash-" + incident.NewID()
-		db, err := redis.Open(ctx, opt.RedisURL, redis.WithPrefix(prefix))
-		if err != nil {
-			return res, fmt.Errorf("redis at %s: %w", opt.RedisURL, err)
-		}
 		defer dropRedisPrefix(opt.RedisURL, prefix, stderr)
-		setup, err = crashLoad(ctx, db, db, base, opt.Recipients)
-		db.Close()
+		setup, err = crashLoad(ctx, redisConfig(opt.RedisURL, prefix), base, opt.Recipients)
 		if err != nil {
 			return res, err
 		}
@@ -474,33 +471,4 @@ func crashRun(ctx context.Context, engine, dir string, opt crashOptions, stderr 
 	claim := max(128, 16*opt.Workers) // notify's default claim size with no rate limit
 	res.InFlightBound = 2*claim + opt.Workers
 	return res, nil
-}
-
-// dropRedisPrefix deletes the run's keys.
-func dropRedisPrefix(url, prefix string, stderr io.Writer) {
-	o, err := goredis.ParseURL(url)
-	if err != nil {
-		return
-	}
-	rdb := goredis.NewClient(o)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 5000).Iterator()
-	var keys []string
-	flush := func() {
-		if len(keys) > 0 {
-			if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
-				fmt.Fprintf(stderr, "crash: delete keys of %s: %v\n", prefix, err)
-			}
-			keys = keys[:0]
-		}
-	}
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 1000 {
-			flush()
-		}
-	}
-	flush()
 }

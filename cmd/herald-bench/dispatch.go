@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/sandbox"
@@ -40,10 +41,13 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 		return err
 	}
 	defer sb.Close()
-	ct := &countingTransport{base: providerTransport()}
-	tw, em, err := providers(sb, &http.Client{Transport: ct})
-	if err != nil {
-		return err
+	// herald's provider client, counting the answers.
+	hc := node.ProviderHTTP()
+	ct := &countingTransport{base: hc.Transport}
+	hc.Transport = ct
+	toSandbox := func(c *node.Config) {
+		*c = withSandbox(*c, sb)
+		c.Broadcast.Workers = opt.Workers
 	}
 	if !opt.SkipDispatch {
 		fmt.Fprintf(rep.out, "2. dispatch throughput: %d workers per channel, SQLite engine, vs. the sandbox alone driven by a tight client at the same concurrency\n",
@@ -79,19 +83,19 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 			if err != nil {
 				return err
 			}
-			cfg := notify.Config{Workers: map[channel.Kind]int{channel.SMS: opt.Workers, channel.Email: opt.Workers}}
-			for _, ch := range []notify.Channel{tw, em} {
-				kind := string(ch.Kind())
+			for _, ch := range []channel.Kind{channel.SMS, channel.Email} {
+				kind := string(ch)
 				sb.Reset()
-				svc, err := w.service(cfg, map[channel.Kind]notify.Channel{ch.Kind(): ch})
-				if err != nil {
+				// A node that sends on this channel alone.
+				start, cpu0 := time.Now(), processCPU()
+				if err := w.start(ctx, node.Options{HTTPClient: hc, Dispatch: []channel.Kind{ch}}, toSandbox); err != nil {
 					return err
 				}
-				start, cpu0 := time.Now(), processCPU()
-				stop := runService(ctx, svc)
 				err = waitCount(ctx, sb, r.n, kind, 10*time.Minute)
 				took, heraldCPU := time.Since(start), processCPU()-cpu0
-				stop()
+				if ierr := w.idle(ctx); err == nil {
+					err = ierr
+				}
 				if err != nil {
 					return err
 				}
@@ -103,7 +107,7 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 				sb.Reset()
 				var ceil float64
 				cpu0 = processCPU()
-				if ch.Kind() == channel.SMS {
+				if ch == channel.SMS {
 					ceil, err = twilioCeiling(ctx, sb, sample[0], r.n, opt.Workers)
 				} else {
 					ceil, err = smtpCeiling(ctx, sb, sample[0], r.n, opt.Workers)
@@ -131,7 +135,7 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 					perMsg(heraldCPU), perMsg(ceilCPU)))
 			}
 			// Whatever the round did not send must not leak into the next.
-			if err := w.st.CancelPlan(ctx, bid, time.Now()); err != nil {
+			if err := w.store().CancelPlan(ctx, bid, time.Now()); err != nil {
 				return err
 			}
 		}
@@ -144,7 +148,7 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 		fmt.Fprintf(rep.out, "3. configured limit: Rates[sms] = %.0f/s (burst 1), sandbox Twilio RatePerSecond = %.0f (its default burst), held for %s\n",
 			opt.Rate, opt.Rate, opt.Duration)
 		need := int(opt.Rate*opt.Duration.Seconds()*1.3) + 100
-		have, err := w.st.CountCustomers(ctx, w.page.ID)
+		have, err := w.store().CountCustomers(ctx, w.page.ID)
 		if err != nil {
 			return err
 		}
@@ -162,13 +166,15 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 		sb.Reset()
 		ct.tooMany.Store(0)
 		ct.answered.Store(0)
-		cfg := notify.Config{Workers: map[channel.Kind]int{channel.SMS: opt.Workers},
-			Rates: map[channel.Kind]ratelimit.Limit{channel.SMS: {Rate: opt.Rate, Burst: 1}}}
-		svc, err := w.service(cfg, map[channel.Kind]notify.Channel{channel.SMS: tw})
-		if err != nil {
+		rate := func(c *node.Config) {
+			toSandbox(c)
+			c.Broadcast.SMSRate = opt.Rate
+		}
+		burst1 := func(c *notify.Config) { c.Rates[channel.SMS] = ratelimit.Limit{Rate: opt.Rate, Burst: 1} }
+		if err := w.start(ctx, node.Options{HTTPClient: hc, Dispatch: []channel.Kind{channel.SMS}, AdjustNotify: burst1}, rate); err != nil {
 			return err
 		}
-		stop := runService(ctx, svc)
+		stop := func() { _ = w.idle(ctx) }
 		err = waitCount(ctx, sb, 1, "sms", time.Minute)
 		if err != nil {
 			stop()
@@ -196,15 +202,10 @@ func benchDispatch(ctx context.Context, dir string, opt broadcastOptions, log *s
 	return nil
 }
 
-// planOnly declares an incident, waits until a planner-only Service has
-// queued all of its deliveries, and returns the broadcast's ID.
+// planOnly declares an incident, waits until the world's idle node, which
+// only plans, has queued all of its deliveries, and returns the
+// broadcast's ID.
 func planOnly(ctx context.Context, w *world, name string) (string, error) {
-	svc, err := w.service(notify.Config{}, nil)
-	if err != nil {
-		return "", err
-	}
-	stop := runService(ctx, svc)
-	defer stop()
 	_, bid, err := w.declare(ctx, name)
 	if err != nil {
 		return "", err

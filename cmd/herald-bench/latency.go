@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -54,19 +53,14 @@ func latencyRun(ctx context.Context, w *world, opt broadcastOptions, rep *report
 		return err
 	}
 	defer sb.Close()
-	tw, _, err := providers(sb, &http.Client{Transport: http.DefaultTransport})
-	if err != nil {
-		return err
-	}
 	if _, err := w.loadCustomers(ctx, 0, latencyAudience, false); err != nil {
 		return err
 	}
-	svc, err := w.service(notify.Config{}, map[channel.Kind]notify.Channel{channel.SMS: tw})
-	if err != nil {
+	toSandbox := func(c *node.Config) { *c = withSandbox(*c, sb) }
+	if err := w.start(ctx, node.Options{Dispatch: []channel.Kind{channel.SMS}}, toSandbox); err != nil {
 		return err
 	}
-	stop := runService(ctx, svc)
-	defer stop()
+	defer w.stop()
 	var lat latencies
 	for i := 0; i < opt.Declarations; i++ {
 		base := sb.Count(sandbox.KindSMS)
@@ -88,7 +82,7 @@ func latencyRun(ctx context.Context, w *world, opt broadcastOptions, rep *report
 			}
 		}
 		lat = append(lat, first.Sub(start))
-		if err := w.inc.DeleteIncident(ctx, w.page.ID, inc.ID); err != nil {
+		if err := w.n.Incidents.DeleteIncident(ctx, w.page.ID, inc.ID); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -17,15 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
-	"github.com/heraldhq/herald/notify/render"
+	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/sandbox"
-	"github.com/heraldhq/herald/store/sqlite"
 )
 
 func (l latencies) sorted() latencies {
@@ -40,11 +34,11 @@ const memoryPlanWait = 2 * time.Minute
 // memoryChildCommand is the hidden subcommand benchMemory starts.
 const memoryChildCommand = "broadcast-memory-child"
 
-// benchMemory starts this binary again as a separate process that opens
-// the SQLite file holding the customers and wires what herald serve runs
-// (incident service, status page, HTTP server, notify with the sandbox's
-// providers), and reads that process's VmRSS and VmHWM from /proc.
-func benchMemory(ctx context.Context, dbPath, pageID string, opt broadcastOptions, rep *report) error {
+// benchMemory starts this binary again as a separate process that runs a
+// herald node, as herald serve builds it, on the SQLite file holding the
+// customers and with the sandbox's providers, and reads that process's
+// VmRSS and VmHWM from /proc.
+func benchMemory(ctx context.Context, dataDir, pageID string, opt broadcastOptions, rep *report) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -57,7 +51,7 @@ func benchMemory(ctx context.Context, dbPath, pageID string, opt broadcastOption
 		return err
 	}
 	defer sb.Close()
-	cmd := exec.CommandContext(ctx, exe, memoryChildCommand, "-db", dbPath, "-page", pageID,
+	cmd := exec.CommandContext(ctx, exe, memoryChildCommand, "-data", dataDir, "-page", pageID,
 		"-twilio-url", sb.TwilioURL(), "-smtp-addr", sb.SMTPAddr())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -103,11 +97,13 @@ func benchMemory(ctx context.Context, dbPath, pageID string, opt broadcastOption
 	return nil
 }
 
-// memoryChild is the measured process (see benchMemory).
+// memoryChild is the measured process (see benchMemory): a herald node
+// on the SQLite file holding the customers, sending SMS and email to the
+// bench's sandbox.
 func memoryChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(memoryChildCommand, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dbPath := fs.String("db", "", "SQLite file")
+	dataDir := fs.String("data", "", "data directory of the SQLite file")
 	pageID := fs.String("page", "", "page ID")
 	twilioURL := fs.String("twilio-url", "", "the sandbox's Twilio API")
 	smtpAddr := fs.String("smtp-addr", "", "the sandbox's SMTP server")
@@ -115,63 +111,48 @@ func memoryChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	db, err := sqlite.Open(ctx, *dbPath)
+	cfg := withProviders(sqliteConfig(*dataDir), *twilioURL, *smtpAddr)
+	cfg.PublicURL = benchURL
+	n, err := node.New(ctx, cfg, node.Options{Log: log, Dispatch: []channel.Kind{channel.SMS, channel.Email}})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	events := incident.NewLocalEvents()
-	n, err := startNode(ctx, db, events, log)
-	if err != nil {
+	defer n.Close()
+	if err := n.Site.RenderPage(ctx, *pageID); err != nil {
 		return err
 	}
-	defer n.close()
-	if err := n.site.RenderPage(ctx, *pageID); err != nil {
+	w := &world{n: n, log: log}
+	if w.page, err = n.Incidents.Page(ctx, *pageID); err != nil {
 		return err
 	}
-	tw, em, err := providersAt(*twilioURL, *smtpAddr, &http.Client{Transport: providerTransport()})
-	if err != nil {
-		return err
-	}
-	w := &world{st: db, inc: n.svc, events: events, log: log}
-	if w.page, err = n.svc.Page(ctx, *pageID); err != nil {
-		return err
-	}
-	comps, err := n.svc.Components(ctx, *pageID)
+	comps, err := n.Incidents.Components(ctx, *pageID)
 	if err != nil {
 		return err
 	}
 	for _, c := range comps {
 		w.comps = append(w.comps, c.ID)
 	}
-	if w.r, err = render.New(configs.TemplatesFS(), nil); err != nil {
-		return err
-	}
-	customers, err := db.CountCustomers(ctx, *pageID)
-	if err != nil {
-		return err
-	}
-	svc, err := w.service(notify.Config{Registerer: prometheus.NewRegistry()},
-		map[channel.Kind]notify.Channel{channel.SMS: tw, channel.Email: em})
+	customers, err := w.store().CountCustomers(ctx, *pageID)
 	if err != nil {
 		return err
 	}
 	runtime.GC()
 	printMem(stdout, "started", fmt.Sprintf("%d customers in the store", customers))
-	// Declare before the Service runs, so the dry run sees the whole
+	// Declare before the node runs, so the dry run sees the whole
 	// audience while nothing is planned yet.
 	inc, bid, err := w.declare(ctx, "Memory")
 	if err != nil {
 		return err
 	}
-	dry, err := svc.DryRun(ctx, *pageID, inc.ID, incident.BroadcastDeclared)
+	dry, err := n.Notify.DryRun(ctx, *pageID, inc.ID, incident.BroadcastDeclared)
 	if err != nil {
 		return err
 	}
 	printMem(stdout, "dryrun", fmt.Sprintf("%d SMS + %d email recipients", dry.Recipients[channel.SMS], dry.Recipients[channel.Email]))
 	start := time.Now()
-	stop := runService(ctx, svc)
-	defer stop()
+	if err := n.Run(ctx); err != nil {
+		return err
+	}
 	// Planning a million on a slow engine can take minutes: after
 	// memoryPlanWait the figure is taken mid-plan, which the label says.
 	p, err := w.waitPlanned(ctx, bid, memoryPlanWait)

@@ -10,20 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/server"
-	"github.com/heraldhq/herald/statuspage"
-	"github.com/heraldhq/herald/store/redis"
-	"github.com/heraldhq/herald/store/sqlite"
+	"github.com/heraldhq/herald/node"
 )
 
 type statuspageOptions struct {
@@ -35,44 +30,26 @@ type statuspageOptions struct {
 
 var defaultStatuspage = statuspageOptions{Duration: 10 * time.Second, Warmup: 2 * time.Second, Conns: 64, Declarations: 200, RedisURL: "redis://127.0.0.1:6379/0"}
 
-// node is one herald (store, service, status page, HTTP server) in this process.
-type node struct {
-	svc   *incident.Service
-	site  *statuspage.Site
-	srv   *server.Server
-	url   string
-	close func()
-}
-
-func startNode(ctx context.Context, store incident.Store, events incident.Events, log *slog.Logger) (*node, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startNode builds and runs a herald node, as `herald serve` does, and
+// waits until its status page is rendered.
+func startNode(ctx context.Context, cfg node.Config, log *slog.Logger) (*node.Node, error) {
+	n, err := node.New(ctx, cfg, node.Options{Log: log})
 	if err != nil {
 		return nil, err
 	}
-	url := "http://" + ln.Addr().String()
-	svc := incident.NewService(store, events, log)
-	if _, err := svc.EnsureDefaultPage(ctx, url); err != nil {
+	if err := n.Run(ctx); err != nil {
+		_ = n.Close()
 		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	site := statuspage.New(svc, events, statuspage.Options{Registerer: prometheus.NewRegistry(), Log: log})
-	go func() { _ = site.Run(runCtx) }()
-	srv := server.New(server.Config{PublicURL: url}, svc, site, prometheus.NewRegistry(), log)
-	go func() { _ = srv.Serve(ln) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for !site.Ready() {
+	for !n.Site.Ready() {
 		if time.Now().After(deadline) {
-			cancel()
+			_ = n.Close()
 			return nil, fmt.Errorf("status page not ready after 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return &node{svc: svc, site: site, srv: srv, url: url, close: func() {
-		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
-		defer c()
-		_ = srv.Shutdown(sctx)
-		cancel()
-	}}, nil
+	return n, nil
 }
 
 // seed gives the first page 20 components (in 4 groups), 3 active incidents and 2 maintenances.
@@ -135,21 +112,16 @@ func benchStatuspage(ctx context.Context, opt statuspageOptions, stdout, stderr 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "herald.db"))
+	n, err := startNode(ctx, sqliteConfig(dir), log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	n, err := startNode(ctx, db, incident.NewLocalEvents(), log)
-	if err != nil {
-		return err
-	}
-	defer n.close()
-	page, err := seed(ctx, n.svc)
+	defer n.Close()
+	page, err := seed(ctx, n.Incidents)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	if err := n.site.RenderPage(ctx, page.ID); err != nil {
+	if err := n.Site.RenderPage(ctx, page.ID); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "herald-bench statuspage: %d CPUs, GOMAXPROCS %d, %s, %d connections, %s per endpoint after %s warm-up\n",
@@ -160,7 +132,7 @@ func benchStatuspage(ctx context.Context, opt statuspageOptions, stdout, stderr 
 	// ceiling server answers with a fixed body of the same size.
 	hdr := map[string]string{"Accept-Encoding": "gzip"}
 	for _, path := range []string{"/", "/api/v2/summary.json"} {
-		h, err := runLoad(ctx, n.url+path, opt.Conns, opt.Warmup, opt.Duration, hdr)
+		h, err := runLoad(ctx, n.URL+path, opt.Conns, opt.Warmup, opt.Duration, hdr)
 		if err != nil {
 			return err
 		}
@@ -179,7 +151,7 @@ func benchStatuspage(ctx context.Context, opt statuspageOptions, stdout, stderr 
 	fmt.Fprintf(stdout, "declaration → visible in summary.json, SQLite engine: %s (target p99 ≤ 50 ms)\n", lat)
 
 	if opt.RedisURL != "" {
-		lat, err := redisDeclareToVisible(ctx, opt, log)
+		lat, err := redisDeclareToVisible(ctx, opt, log, stderr)
 		if err != nil {
 			return fmt.Errorf("redis run: %w", err)
 		}
@@ -218,8 +190,8 @@ func (l latencies) String() string {
 // measures, for each, the time from sending the request until b's
 // summary.json lists it. Each incident is deleted afterwards so the page
 // stays the same size.
-func declareToVisible(ctx context.Context, a, b *node, pageID string, n int) (latencies, error) {
-	secret, _, err := a.svc.CreateToken(ctx, "bench", incident.RoleManager)
+func declareToVisible(ctx context.Context, a, b *node.Node, pageID string, n int) (latencies, error) {
+	secret, _, err := a.Incidents.CreateToken(ctx, "bench", incident.RoleManager)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +199,7 @@ func declareToVisible(ctx context.Context, a, b *node, pageID string, n int) (la
 	var out latencies
 	for i := 0; i < n; i++ {
 		body := fmt.Sprintf(`{"incident":{"name":"Bench incident %d","status":"investigating","body":"Checking."}}`, i)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.url+"/v1/pages/"+pageID+"/incidents", strings.NewReader(body))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/v1/pages/"+pageID+"/incidents", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+secret)
 		req.Header.Set("Content-Type", "application/json")
 		start := time.Now()
@@ -247,7 +219,7 @@ func declareToVisible(ctx context.Context, a, b *node, pageID string, n int) (la
 			if time.Since(start) > 5*time.Second {
 				return nil, fmt.Errorf("incident %s not visible after 5 s", created.ID)
 			}
-			r, err := hc.Get(b.url + "/api/v2/summary.json")
+			r, err := hc.Get(b.URL + "/api/v2/summary.json")
 			if err != nil {
 				return nil, err
 			}
@@ -261,49 +233,30 @@ func declareToVisible(ctx context.Context, a, b *node, pageID string, n int) (la
 				break
 			}
 		}
-		if err := a.svc.DeleteIncident(ctx, pageID, created.ID); err != nil {
+		if err := a.Incidents.DeleteIncident(ctx, pageID, created.ID); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func redisDeclareToVisible(ctx context.Context, opt statuspageOptions, log *slog.Logger) (latencies, error) {
+func redisDeclareToVisible(ctx context.Context, opt statuspageOptions, log *slog.Logger, stderr io.Writer) (latencies, error) {
 	prefix := "herald-bench-" + incident.NewID()
-	var nodes []*node
-	var dbs []*redis.DB
+	var nodes []*node.Node
 	defer func() {
 		for _, n := range nodes {
-			n.close()
+			_ = n.Close()
 		}
-		if len(dbs) > 0 {
-			c := dbs[0].Client()
-			iter := c.Scan(context.Background(), 0, prefix+":*", 1000).Iterator()
-			for iter.Next(context.Background()) {
-				c.Del(context.Background(), iter.Val())
-			}
-		}
-		for _, db := range dbs {
-			db.Close()
-		}
+		dropRedisPrefix(opt.RedisURL, prefix, stderr)
 	}()
 	for i := 0; i < 2; i++ {
-		db, err := redis.Open(ctx, opt.RedisURL, redis.WithPrefix(prefix))
-		if err != nil {
-			return nil, err
-		}
-		dbs = append(dbs, db)
-		ev, err := db.NewEvents(ctx, fmt.Sprintf("bench-node-%d", i), log)
-		if err != nil {
-			return nil, err
-		}
-		n, err := startNode(ctx, db, ev, log)
+		n, err := startNode(ctx, redisConfig(opt.RedisURL, prefix), log)
 		if err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, n)
 	}
-	page, err := seed(ctx, nodes[0].svc)
+	page, err := seed(ctx, nodes[0].Incidents)
 	if err != nil {
 		return nil, err
 	}

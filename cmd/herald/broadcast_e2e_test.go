@@ -34,7 +34,7 @@ type inboxMessage struct {
 }
 
 // inbox reads the sandbox's messages through herald's /sandbox mount.
-func inbox(t *testing.T, n *node) []inboxMessage {
+func inbox(t *testing.T, n *instance) []inboxMessage {
 	t.Helper()
 	code, body := get(t, n.url+"/sandbox/messages")
 	if code != http.StatusOK {
@@ -73,7 +73,7 @@ func countKind(ms []inboxMessage, kind string) int {
 
 // sandboxBase reads the in-process sandbox's API address from serve's log
 // ("sandbox started … http=http://127.0.0.1:PORT").
-func sandboxBase(t *testing.T, n *node) string {
+func sandboxBase(t *testing.T, n *instance) string {
 	t.Helper()
 	m := regexp.MustCompile(`msg="sandbox started".* http=(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(n.log.String())
 	if m == nil {

@@ -10,74 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
-)
 
-const examplePath = "../../configs/herald.example.yaml"
+	"github.com/heraldhq/herald/node"
+)
 
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
-}
-
-func TestExampleConfig(t *testing.T) {
-	b, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
-
-	t.Run("parses into the defaults", func(t *testing.T) {
-		c := DefaultConfig()
-		c.Addr = "changed:1" // proves the file sets it
-		if err := c.loadFile(examplePath); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		if want := DefaultConfig(); !reflect.DeepEqual(c, want) {
-			t.Fatalf("example file does not show the defaults:\n got %+v\nwant %+v", c, want)
-		}
-	})
-	t.Run("documents every setting", func(t *testing.T) {
-		var c Config
-		for _, s := range c.settings() {
-			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(s.key) + `:`).MatchString(text) {
-				t.Errorf("key %s missing from %s", s.key, examplePath)
-			}
-			if !strings.Contains(text, s.env) {
-				t.Errorf("variable %s missing from %s", s.env, examplePath)
-			}
-			if s.flag != "" && !strings.Contains(text, "--"+s.flag) {
-				t.Errorf("flag --%s missing from %s", s.flag, examplePath)
-			}
-		}
-	})
-	t.Run("documents every provider variable", func(t *testing.T) {
-		var p Providers
-		for _, v := range p.vars() {
-			if !regexp.MustCompile(`(?m)^#\s+` + regexp.QuoteMeta(v.env) + `\s`).MatchString(text) {
-				t.Errorf("provider variable %s missing from %s", v.env, examplePath)
-			}
-		}
-		// Every field of Providers has a variable: a field added without one
-		// could never be set.
-		if n, m := reflect.TypeOf(p).NumField(), len(p.vars()); n != m {
-			t.Errorf("Providers has %d fields but %d variables", n, m)
-		}
-	})
-	t.Run("every Config field is a setting", func(t *testing.T) {
-		var c Config
-		// All fields but Providers and Broadcast are settings, and every
-		// field of Broadcast is one.
-		n := reflect.TypeOf(c).NumField() - 2 + reflect.TypeOf(c.Broadcast).NumField()
-		if m := len(c.settings()); n != m {
-			t.Errorf("Config has %d setting fields but %d settings", n, m)
-		}
-	})
 }
 
 func TestConfigLayers(t *testing.T) {
@@ -90,44 +31,44 @@ func TestConfigLayers(t *testing.T) {
 		name  string
 		env   map[string]string
 		flags []string
-		check func(t *testing.T, c Config)
+		check func(t *testing.T, c node.Config)
 	}{
-		{"defaults", nil, nil, func(t *testing.T, c Config) {
-			if !reflect.DeepEqual(c, DefaultConfig()) {
+		{"defaults", nil, nil, func(t *testing.T, c node.Config) {
+			if !reflect.DeepEqual(c, node.DefaultConfig()) {
 				t.Errorf("got %+v", c)
 			}
 		}},
-		{"file over defaults", map[string]string{"HERALD_CONFIG": file}, nil, func(t *testing.T, c Config) {
+		{"file over defaults", map[string]string{"HERALD_CONFIG": file}, nil, func(t *testing.T, c node.Config) {
 			if c.Addr != "127.0.0.1:9001" || c.DataDir != "/from/file" || c.LogLevel != "debug" || c.BodyLimit != 64<<10 || c.LogFormat != "text" {
 				t.Errorf("got %+v", c)
 			}
 		}},
-		{"env over file", map[string]string{"HERALD_CONFIG": file, "HERALD_ADDR": "127.0.0.1:9002", "HERALD_SHUTDOWN_TIMEOUT": "3s"}, nil, func(t *testing.T, c Config) {
+		{"env over file", map[string]string{"HERALD_CONFIG": file, "HERALD_ADDR": "127.0.0.1:9002", "HERALD_SHUTDOWN_TIMEOUT": "3s"}, nil, func(t *testing.T, c node.Config) {
 			if c.Addr != "127.0.0.1:9002" || c.DataDir != "/from/file" || c.ShutdownTimeout != 3*time.Second {
 				t.Errorf("got %+v", c)
 			}
 		}},
 		{"flags over env", map[string]string{"HERALD_ADDR": "127.0.0.1:9002", "HERALD_DATA_DIR": "/from/env"},
-			[]string{"--config", file, "--addr", "127.0.0.1:9003", "--log-format", "json"}, func(t *testing.T, c Config) {
+			[]string{"--config", file, "--addr", "127.0.0.1:9003", "--log-format", "json"}, func(t *testing.T, c node.Config) {
 				if c.Addr != "127.0.0.1:9003" || c.DataDir != "/from/env" || c.LogFormat != "json" || c.LogLevel != "debug" {
 					t.Errorf("got %+v", c)
 				}
 			}},
-		{"--redis chooses redis", nil, []string{"--redis", "redis://127.0.0.1:6379/0"}, func(t *testing.T, c Config) {
+		{"--redis chooses redis", nil, []string{"--redis", "redis://127.0.0.1:6379/0"}, func(t *testing.T, c node.Config) {
 			if c.RedisURL != "redis://127.0.0.1:6379/0" {
 				t.Errorf("got %+v", c)
 			}
 		}},
-		{"trusted proxies from the environment", map[string]string{"HERALD_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1 ::1"}, nil, func(t *testing.T, c Config) {
+		{"trusted proxies from the environment", map[string]string{"HERALD_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1 ::1"}, nil, func(t *testing.T, c node.Config) {
 			want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
 			if !reflect.DeepEqual(c.TrustedProxies, want) {
 				t.Errorf("got %v, want %v", c.TrustedProxies, want)
 			}
-			if got := joinPrefixes(c.TrustedProxies); got != "10.0.0.0/8, 127.0.0.1, ::1" {
+			if got := c.String(); !strings.Contains(got, "trusted_proxies: 10.0.0.0/8, 127.0.0.1, ::1\n") {
 				t.Errorf("printed as %q", got)
 			}
 		}},
-		{"--data beats HERALD_REDIS_URL", map[string]string{"HERALD_REDIS_URL": "redis://127.0.0.1:6379"}, []string{"--data", "/d"}, func(t *testing.T, c Config) {
+		{"--data beats HERALD_REDIS_URL", map[string]string{"HERALD_REDIS_URL": "redis://127.0.0.1:6379"}, []string{"--data", "/d"}, func(t *testing.T, c node.Config) {
 			if c.RedisURL != "" || c.DataDir != "/d" {
 				t.Errorf("got %+v", c)
 			}
@@ -239,50 +180,6 @@ func TestSecretsRedacted(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-		bad  bool
-	}{
-		{"65536", 65536, false},
-		{"64KiB", 64 << 10, false},
-		{"1MiB", 1 << 20, false},
-		{"1MB", 1000000, false},
-		{"512k", 512 << 10, false},
-		{"2 MiB", 2 << 20, false},
-		{"0", 0, true},
-		{"-1", 0, true},
-		{"big", 0, true},
-		{"99999GiB", 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseSize(tt.in)
-			if (err != nil) != tt.bad || got != tt.want {
-				t.Fatalf("parseSize(%q) = %d, %v", tt.in, got, err)
-			}
-		})
-	}
-}
-
-func TestPublicURL(t *testing.T) {
-	tests := []struct{ configured, listen, want string }{
-		{"", "127.0.0.1:8080", "http://127.0.0.1:8080"},
-		{"", "0.0.0.0:8080", "http://localhost:8080"},
-		{"", "[::]:8080", "http://localhost:8080"},
-		{"https://status.example.com/", "0.0.0.0:8080", "https://status.example.com"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.listen+tt.configured, func(t *testing.T) {
-			c := Config{PublicURL: tt.configured}
-			if got := c.publicURL(tt.listen); got != tt.want {
-				t.Fatalf("got %s, want %s", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -380,7 +277,7 @@ func TestProvidersAndBroadcastSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := c.Broadcast.notifyConfig("http://x")
+		n := c.Broadcast.NotifyConfig("http://x")
 		if n.QuietStart != "22:00" || n.QuietEnd != "07:00" || n.FrequencyCap >= 0 {
 			t.Errorf("quiet hours %s-%s, cap %d", n.QuietStart, n.QuietEnd, n.FrequencyCap)
 		}

@@ -35,15 +35,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// node is one running `herald serve`.
-type node struct {
+// instance is one running `herald serve`.
+type instance struct {
 	url string
 	log *syncBuffer
 }
 
 // startServe runs `herald serve --addr 127.0.0.1:0 ARGS...` until the test
 // ends, waits until /healthz and /readyz answer, and checks that it shuts down cleanly.
-func startServe(t *testing.T, env map[string]string, args ...string) *node {
+func startServe(t *testing.T, env map[string]string, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := &syncBuffer{}
@@ -75,7 +75,7 @@ func startServe(t *testing.T, env map[string]string, args ...string) *node {
 			t.Errorf("serve did not stop within 15s of its context ending")
 		}
 	})
-	n := &node{url: "http://" + addr, log: log}
+	n := &instance{url: "http://" + addr, log: log}
 	// /healthz says the process is up; /readyz also that the store answers
 	// and the status page has been rendered.
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -178,7 +178,7 @@ type v2Summary struct {
 	} `json:"scheduled_maintenances"`
 }
 
-func summaryOf(t *testing.T, n *node) (v2Summary, string) {
+func summaryOf(t *testing.T, n *instance) (v2Summary, string) {
 	t.Helper()
 	var s v2Summary
 	code, body := get(t, n.url+"/api/v2/summary.json")

@@ -13,10 +13,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/heraldhq/herald/node"
 )
 
 func main() {
@@ -271,33 +272,8 @@ func subcommandOr(ctx context.Context, a *app, group, def string, args []string,
 	return subcommand(ctx, a, group, args, verbs)
 }
 
-// version is the module version stamped by the Go toolchain, with the VCS
-// revision when the binary was built from a checkout.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	var rev, dirty string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev != "" {
-		v += " (" + rev + dirty + ")"
-	}
-	return v + " " + info.GoVersion
-}
+// version is the module version and VCS revision herald was built from.
+func version() string { return node.Version() }
 
 func cmdVersion(_ context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("version", "", "")

@@ -87,7 +87,7 @@ type sseEvent struct {
 
 // subscribe reads n's /events stream until the test ends, sending each
 // event on the returned channel. It returns once the stream is open.
-func subscribe(t *testing.T, n *node) <-chan sseEvent {
+func subscribe(t *testing.T, n *instance) <-chan sseEvent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/events", nil)
@@ -141,7 +141,7 @@ func subscribe(t *testing.T, n *node) <-chan sseEvent {
 }
 
 // apiDo calls n's management API with the token and decodes the answer.
-func apiDo(t *testing.T, n *node, token, method, path string, body, out any) (int, time.Time) {
+func apiDo(t *testing.T, n *instance, token, method, path string, body, out any) (int, time.Time) {
 	t.Helper()
 	var b []byte
 	if body != nil {
@@ -178,7 +178,7 @@ func TestTwoNodesOnRedis(t *testing.T) {
 	args := []string{"--redis", testRedisURL, "--redis-prefix", prefix}
 	a := startServe(t, nil, args...)
 	b := startServe(t, nil, args...)
-	for _, n := range []*node{a, b} {
+	for _, n := range []*instance{a, b} {
 		if !strings.Contains(n.log.String(), "engine=redis") {
 			t.Fatalf("node did not start on the Redis engine:\n%s", n.log)
 		}
@@ -247,7 +247,7 @@ func TestTwoNodesOnRedis(t *testing.T) {
 
 // waitOnB polls node B's summary.json as fast as it answers until ok holds,
 // and returns the time since node A answered. It gives up after 5 s.
-func waitOnB(t *testing.T, b *node, since time.Time, ok func(v2Summary) bool) time.Duration {
+func waitOnB(t *testing.T, b *instance, since time.Time, ok func(v2Summary) bool) time.Duration {
 	t.Helper()
 	deadline := since.Add(5 * time.Second)
 	for {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/node"
 )
 
 // The token commands open the store directly rather than call the API: the
@@ -29,13 +30,13 @@ func (a *app) openForToken(ctx context.Context, cf *configFlags) (*incident.Serv
 		return nil, nil, err
 	}
 	cfg.LogLevel = "warn" // a CLI run prints its answer, not the service's info lines
-	log := newLogger(a.stderr, cfg)
-	eng, err := openEngine(ctx, cfg, log, false)
+	log := node.NewLogger(a.stderr, cfg)
+	eng, err := node.OpenEngine(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := incident.NewService(eng.store, nil, log)
-	return svc, func() { _ = eng.close() }, nil
+	svc := incident.NewService(eng.Incidents, nil, log)
+	return svc, func() { _ = eng.Close() }, nil
 }
 
 const tokenAbout = `Works on the store directly (no running server or token needed), so it must

@@ -221,9 +221,3 @@ func Verify(secret string, h http.Header, body []byte, now time.Time) error {
 	}
 	return nil
 }
-
-// ValidateURL is netguard.CheckURL, the check of a subscriber's webhook URL
-// at subscribe time; it is kept for callers that wire it by this name.
-func ValidateURL(raw string, allowPrivate bool) error {
-	return netguard.CheckURL(raw, allowPrivate)
-}

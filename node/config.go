@@ -1,9 +1,8 @@
-package main
+package node
 
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,10 +29,11 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 )
 
-// Config is what `herald serve` and `herald token` run with. It is built in
-// layers: defaults, then the YAML file (--config or HERALD_CONFIG), then
-// HERALD_* environment variables, then flags. Secrets never come from the
-// YAML file: see Providers.
+// Config is what a Node runs with (`herald serve`, the bench, tests), and
+// what `herald token` opens the store with. It is built in layers:
+// DefaultConfig, then the YAML file (LoadFile), then HERALD_* environment
+// variables (LoadEnv), then flags (package main, from Settings). Secrets
+// never come from the YAML file: see Providers.
 type Config struct {
 	Addr            string         // host:port to listen on
 	DataDir         string         // SQLite engine: directory of herald.db
@@ -63,21 +63,24 @@ func DefaultConfig() Config {
 	}
 }
 
-// setting is one configuration key and the three names it goes by. The one
-// table drives the YAML keys, the environment, the flags, the usage text and
-// the test that the example file documents every key.
-type setting struct {
-	key   string // YAML key
-	env   string // environment variable
-	flag  string // command-line flag ("" when none)
-	usage string
-	set   func(string) error
-	get   func() string
+// Setting is one configuration key and the three names it goes by. The one
+// table drives the YAML keys, the environment, the flags (registered by
+// package main), the usage text and the test that the example file
+// documents every key.
+type Setting struct {
+	Key   string // YAML key
+	Env   string // environment variable
+	Flag  string // command-line flag ("" when none)
+	Usage string
+	Set   func(string) error // parses and stores a value
+	Get   func() string      // the value as it would be written
 }
 
-func (c *Config) settings() []setting {
+// Settings is the table of every setting but the providers', in the order
+// usage and String list them; Set and Get act on c.
+func (c *Config) Settings() []Setting {
 	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
-	return append([]setting{
+	return append([]Setting{
 		{"addr", "HERALD_ADDR", "addr", "listen on `HOST:PORT`", str(&c.Addr), func() string { return c.Addr }},
 		{"data_dir", "HERALD_DATA_DIR", "data", "SQLite engine: keep herald.db in `DIR`", str(&c.DataDir), func() string { return c.DataDir }},
 		{"redis_url", "HERALD_REDIS_URL", "redis", "use the Redis engine at `URL` (redis://host:6379/0) instead of SQLite", str(&c.RedisURL), func() string { return c.RedisURL }},
@@ -145,9 +148,9 @@ func parseSize(v string) (int, error) {
 	return n * mult, nil
 }
 
-// loadFile overlays the YAML file at path. Every key must be a known
+// LoadFile overlays the YAML file at path. Every key must be a known
 // setting, so that a typo fails loudly instead of being ignored.
-func (c *Config) loadFile(path string) error {
+func (c *Config) LoadFile(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -170,9 +173,9 @@ func (c *Config) loadYAML(name string, b []byte) error {
 	if m.Kind != yaml.MappingNode {
 		return fmt.Errorf("config %s: the top level must be a mapping of settings", name)
 	}
-	byKey := map[string]setting{}
-	for _, s := range c.settings() {
-		byKey[s.key] = s
+	byKey := map[string]Setting{}
+	for _, s := range c.Settings() {
+		byKey[s.Key] = s
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
@@ -189,7 +192,7 @@ func (c *Config) loadYAML(name string, b []byte) error {
 		if v.Tag == "!!null" {
 			continue
 		}
-		if err := s.set(v.Value); err != nil {
+		if err := s.Set(v.Value); err != nil {
 			return fmt.Errorf("config %s:%d: %s: %w", name, v.Line, k.Value, err)
 		}
 	}
@@ -199,78 +202,18 @@ func (c *Config) loadYAML(name string, b []byte) error {
 // envName maps a YAML-style key to its HERALD_ variable.
 func envName(key string) string { return "HERALD_" + strings.ToUpper(key) }
 
-// loadEnv overlays the HERALD_* variables that are set (non-empty).
-func (c *Config) loadEnv(getenv func(string) string) error {
-	for _, s := range c.settings() {
-		if v := getenv(s.env); v != "" {
-			if err := s.set(v); err != nil {
-				return fmt.Errorf("%s: %w", s.env, err)
+// LoadEnv overlays the HERALD_* variables that are set (non-empty), and
+// reads the providers' settings, which come only from the environment (or
+// a <VAR>_FILE).
+func (c *Config) LoadEnv(getenv func(string) string) error {
+	for _, s := range c.Settings() {
+		if v := getenv(s.Env); v != "" {
+			if err := s.Set(v); err != nil {
+				return fmt.Errorf("%s: %w", s.Env, err)
 			}
 		}
 	}
 	return c.Providers.load(getenv)
-}
-
-// configFlags registers the engine and server flags on fs. They are applied
-// by applyFlags after parsing, over the file and the environment, so only
-// the flags actually given override anything.
-type configFlags struct {
-	fs     *flag.FlagSet
-	config string
-	vals   map[string]*string
-	keys   []string // the settings registered, in table order
-}
-
-func newConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
-	cf := &configFlags{fs: fs, vals: map[string]*string{}}
-	fs.StringVar(&cf.config, "config", "", "read settings from the YAML `FILE` (env HERALD_CONFIG)")
-	var c Config
-	want := map[string]bool{}
-	for _, k := range keys {
-		want[k] = true
-	}
-	for _, s := range c.settings() {
-		if s.flag == "" || (len(keys) > 0 && !want[s.key]) {
-			continue
-		}
-		v := new(string)
-		fs.StringVar(v, s.flag, "", s.usage+" (env "+s.env+")")
-		cf.vals[s.flag] = v
-		cf.keys = append(cf.keys, s.key)
-	}
-	return cf
-}
-
-// load builds the Config: defaults → file → env → the flags given.
-func (cf *configFlags) load(getenv func(string) string) (Config, error) {
-	c := DefaultConfig()
-	path := cf.config
-	if path == "" {
-		path = getenv("HERALD_CONFIG")
-	}
-	if path != "" {
-		if err := c.loadFile(path); err != nil {
-			return c, err
-		}
-	}
-	if err := c.loadEnv(getenv); err != nil {
-		return c, err
-	}
-	given := map[string]bool{}
-	cf.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, s := range c.settings() {
-		if v, ok := cf.vals[s.flag]; ok && given[s.flag] {
-			if err := s.set(*v); err != nil {
-				return c, usageErrorf("--%s: %v", s.flag, err)
-			}
-		}
-	}
-	// --redis and --data choose the engine: a --data given on the command
-	// line means SQLite even when HERALD_REDIS_URL is set in the environment.
-	if given["data"] && !given["redis"] {
-		c.RedisURL = ""
-	}
-	return c, c.Validate()
 }
 
 // Validate reports the first setting that cannot work.
@@ -286,7 +229,7 @@ func (c *Config) Validate() error {
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			return fmt.Errorf("redis_url: want redis://[user:password@]host:port[/db], got %q", redactURL(c.RedisURL))
+			return fmt.Errorf("redis_url: want redis://[user:password@]host:port[/db], got %q", RedactURL(c.RedisURL))
 		}
 	}
 	if strings.ContainsAny(c.RedisPrefix, "{} ") {
@@ -330,9 +273,10 @@ func parseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("log_level: want debug, info, warn or error, got %q", s)
 }
 
-// publicURL is the configured public URL, or http://<addr> with a loopback
-// host for a wildcard listen address (0.0.0.0 is no address to link to).
-func (c *Config) publicURL(listenAddr string) string {
+// PublicURLFor is the configured public URL, or http://<addr> with a
+// loopback host for a wildcard listen address (0.0.0.0 is no address to
+// link to).
+func (c *Config) PublicURLFor(listenAddr string) string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
 	}
@@ -352,7 +296,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
 		slog.String("data_dir", c.DataDir),
-		slog.String("redis_url", redactURL(c.RedisURL)),
+		slog.String("redis_url", RedactURL(c.RedisURL)),
 		slog.String("redis_prefix", c.RedisPrefix),
 		slog.String("public_url", c.PublicURL),
 		slog.String("trusted_proxies", joinPrefixes(c.TrustedProxies)),
@@ -368,19 +312,19 @@ func (c Config) LogValue() slog.Value {
 // String prints the settings one per line, secrets redacted.
 func (c Config) String() string {
 	var b strings.Builder
-	for _, s := range c.settings() {
-		v := s.get()
-		if s.key == "redis_url" {
-			v = redactURL(v)
+	for _, s := range c.Settings() {
+		v := s.Get()
+		if s.Key == "redis_url" {
+			v = RedactURL(v)
 		}
-		fmt.Fprintf(&b, "%s: %s\n", s.key, v)
+		fmt.Fprintf(&b, "%s: %s\n", s.Key, v)
 	}
 	b.WriteString(c.Providers.String())
 	return b.String()
 }
 
-// redactURL hides a URL's password.
-func redactURL(raw string) string {
+// RedactURL hides a URL's password.
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw

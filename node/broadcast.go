@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"fmt"
@@ -87,7 +87,7 @@ func DefaultBroadcast() Broadcast {
 	}
 }
 
-func (b *Broadcast) settings() []setting {
+func (b *Broadcast) settings() []Setting {
 	str := func(p *string) func(string) error {
 		return func(v string) error { *p = strings.TrimSpace(v); return nil }
 	}
@@ -122,7 +122,7 @@ func (b *Broadcast) settings() []setting {
 		}
 	}
 	fnum := func(f float64) func() string { return func() string { return strconv.FormatFloat(f, 'f', -1, 64) } }
-	return []setting{
+	return []Setting{
 		{"quiet_hours", "HERALD_QUIET_HOURS", "", "non-critical customer messages wait out `HH:MM-HH:MM` in the customer's time zone", str(&b.QuietHours), func() string { return b.QuietHours }},
 		{"frequency_cap", "HERALD_FREQUENCY_CAP", "", "", integer(&b.FrequencyCap, 0), func() string { return strconv.Itoa(b.FrequencyCap) }},
 		{"frequency_window", "HERALD_FREQUENCY_WINDOW", "", "", dur(&b.FrequencyWindow), func() string { return b.FrequencyWindow.String() }},
@@ -227,8 +227,9 @@ func (b *Broadcast) countries() []string {
 	return out
 }
 
-// notifyConfig is the notify.Config these settings make (after validate).
-func (b *Broadcast) notifyConfig(publicURL string) notify.Config {
+// NotifyConfig is the notify.Config these settings make (after Validate)
+// for a site at publicURL.
+func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 	qs, qe, _ := parseQuietHours(b.QuietHours)
 	policy := map[channel.Kind][]incident.BroadcastKind{}
 	for k, v := range map[channel.Kind]string{channel.SMS: b.PolicySMS, channel.Email: b.PolicyEmail, channel.Slack: b.PolicySlack, channel.Webhook: b.PolicyWebhook} {
@@ -271,7 +272,7 @@ func (b *Broadcast) notifyConfig(publicURL string) notify.Config {
 func (b Broadcast) LogValue() slog.Value {
 	var attrs []slog.Attr
 	for _, s := range b.settings() {
-		attrs = append(attrs, slog.String(s.key, s.get()))
+		attrs = append(attrs, slog.String(s.Key, s.Get()))
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -1,6 +1,7 @@
-package main
+package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,10 +101,10 @@ func (p *Providers) slackConfig() slack.Config {
 	return slack.Config{Token: p.SlackToken, APIURL: p.SlackAPIURL, SigningSecret: p.SlackSigningSecret}
 }
 
-// providerHTTP is the client for the provider APIs: a bounded timeout
+// ProviderHTTP is the client for the provider APIs: a bounded timeout
 // (never http.DefaultClient) and enough idle connections per host that a
 // fan-out with many workers reuses them instead of dialling for each send.
-func providerHTTP() *http.Client {
+func ProviderHTTP() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64
@@ -139,10 +140,10 @@ type channels struct {
 
 // buildChannels builds the channel map from the providers' settings, or
 // starts the sandbox when none is configured (see the comment at the top).
-func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.Logger) (*channels, error) {
+// hc is the client for the provider APIs.
+func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.Client, log *slog.Logger) (*channels, error) {
 	p := cfg.Providers
 	out := &channels{byKind: map[channel.Kind]notify.Channel{}, allowPrivate: cfg.Broadcast.AllowPrivate, closeSandbox: func() error { return nil }}
-	hc := providerHTTP()
 	if !p.any() {
 		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log})
 		if err != nil {
@@ -170,7 +171,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.
 			return fail(fmt.Errorf("twilio: %w", err))
 		}
 		out.byKind[channel.SMS] = ch
-		out.describe("sms", "twilio", firstNonEmpty(p.TwilioAPIURL, "api.twilio.com"))
+		out.describe("sms", "twilio", cmp.Or(p.TwilioAPIURL, "api.twilio.com"))
 	} else {
 		out.byKind[channel.SMS] = disabled{channel.SMS, "no SMS provider configured: set HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM"}
 		out.describe("sms", "disabled", "")
@@ -194,7 +195,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, log *slog.
 	}
 	out.byKind[channel.Slack] = sl
 	if p.SlackToken != "" {
-		out.describe("slack", "slack", firstNonEmpty(p.SlackAPIURL, "slack.com"))
+		out.describe("slack", "slack", cmp.Or(p.SlackAPIURL, "slack.com"))
 	} else {
 		out.describe("slack", "incoming webhooks only", "")
 	}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/heraldhq/herald/node"
+)
+
+// configFlags registers the engine and server flags on fs. They are applied
+// by load after parsing, over the file and the environment, so only
+// the flags actually given override anything.
+type configFlags struct {
+	fs     *flag.FlagSet
+	config string
+	vals   map[string]*string
+	keys   []string // the settings registered, in table order
+}
+
+func newConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
+	cf := &configFlags{fs: fs, vals: map[string]*string{}}
+	fs.StringVar(&cf.config, "config", "", "read settings from the YAML `FILE` (env HERALD_CONFIG)")
+	var c node.Config
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	for _, s := range c.Settings() {
+		if s.Flag == "" || (len(keys) > 0 && !want[s.Key]) {
+			continue
+		}
+		v := new(string)
+		fs.StringVar(v, s.Flag, "", s.Usage+" (env "+s.Env+")")
+		cf.vals[s.Flag] = v
+		cf.keys = append(cf.keys, s.Key)
+	}
+	return cf
+}
+
+// load builds the Config: defaults → file (--config or HERALD_CONFIG) →
+// env → the flags given.
+func (cf *configFlags) load(getenv func(string) string) (node.Config, error) {
+	c := node.DefaultConfig()
+	path := cf.config
+	if path == "" {
+		path = getenv("HERALD_CONFIG")
+	}
+	if path != "" {
+		if err := c.LoadFile(path); err != nil {
+			return c, err
+		}
+	}
+	if err := c.LoadEnv(getenv); err != nil {
+		return c, err
+	}
+	given := map[string]bool{}
+	cf.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range c.Settings() {
+		if v, ok := cf.vals[s.Flag]; ok && given[s.Flag] {
+			if err := s.Set(*v); err != nil {
+				return c, usageErrorf("--%s: %v", s.Flag, err)
+			}
+		}
+	}
+	// --redis and --data choose the engine: a --data given on the command
+	// line means SQLite even when HERALD_REDIS_URL is set in the environment.
+	if given["data"] && !given["redis"] {
+		c.RedisURL = ""
+	}
+	return c, c.Validate()
+}

@@ -1,0 +1,113 @@
+package node
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const examplePath = "../configs/herald.example.yaml"
+
+func TestExampleConfig(t *testing.T) {
+	b, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+
+	t.Run("parses into the defaults", func(t *testing.T) {
+		c := DefaultConfig()
+		c.Addr = "changed:1" // proves the file sets it
+		if err := c.LoadFile(examplePath); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if want := DefaultConfig(); !reflect.DeepEqual(c, want) {
+			t.Fatalf("example file does not show the defaults:\n got %+v\nwant %+v", c, want)
+		}
+	})
+	t.Run("documents every setting", func(t *testing.T) {
+		var c Config
+		for _, s := range c.Settings() {
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(s.Key) + `:`).MatchString(text) {
+				t.Errorf("key %s missing from %s", s.Key, examplePath)
+			}
+			if !strings.Contains(text, s.Env) {
+				t.Errorf("variable %s missing from %s", s.Env, examplePath)
+			}
+			if s.Flag != "" && !strings.Contains(text, "--"+s.Flag) {
+				t.Errorf("flag --%s missing from %s", s.Flag, examplePath)
+			}
+		}
+	})
+	t.Run("documents every provider variable", func(t *testing.T) {
+		var p Providers
+		for _, v := range p.vars() {
+			if !regexp.MustCompile(`(?m)^#\s+` + regexp.QuoteMeta(v.env) + `\s`).MatchString(text) {
+				t.Errorf("provider variable %s missing from %s", v.env, examplePath)
+			}
+		}
+		// Every field of Providers has a variable: a field added without one
+		// could never be set.
+		if n, m := reflect.TypeOf(p).NumField(), len(p.vars()); n != m {
+			t.Errorf("Providers has %d fields but %d variables", n, m)
+		}
+	})
+	t.Run("every Config field is a setting", func(t *testing.T) {
+		var c Config
+		// All fields but Providers and Broadcast are settings, and every
+		// field of Broadcast is one.
+		n := reflect.TypeOf(c).NumField() - 2 + reflect.TypeOf(c.Broadcast).NumField()
+		if m := len(c.Settings()); n != m {
+			t.Errorf("Config has %d setting fields but %d settings", n, m)
+		}
+	})
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		bad  bool
+	}{
+		{"65536", 65536, false},
+		{"64KiB", 64 << 10, false},
+		{"1MiB", 1 << 20, false},
+		{"1MB", 1000000, false},
+		{"512k", 512 << 10, false},
+		{"2 MiB", 2 << 20, false},
+		{"0", 0, true},
+		{"-1", 0, true},
+		{"big", 0, true},
+		{"99999GiB", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseSize(tt.in)
+			if (err != nil) != tt.bad || got != tt.want {
+				t.Fatalf("parseSize(%q) = %d, %v", tt.in, got, err)
+			}
+		})
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	tests := []struct{ configured, listen, want string }{
+		{"", "127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"", "0.0.0.0:8080", "http://localhost:8080"},
+		{"", "[::]:8080", "http://localhost:8080"},
+		{"https://status.example.com/", "0.0.0.0:8080", "https://status.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.listen+tt.configured, func(t *testing.T) {
+			c := Config{PublicURL: tt.configured}
+			if got := c.PublicURLFor(tt.listen); got != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

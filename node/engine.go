@@ -1,0 +1,95 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/ratelimit"
+	"github.com/heraldhq/herald/server"
+	"github.com/heraldhq/herald/store/redis"
+	"github.com/heraldhq/herald/store/sqlite"
+)
+
+// Engine is the opened system of record: one store seen through the
+// interfaces each part needs, and on a Node its event bus.
+type Engine struct {
+	Name  string // "sqlite" or "redis", for logs
+	Where string // the SQLite file or the redacted Redis URL
+
+	Incidents incident.Store
+	Notify    notify.Store      // the same store, as the fan-out's
+	Limiter   ratelimit.Limiter // provider rates: in-process on SQLite, across nodes on Redis
+	Secrets   server.SecretStore
+	// Events is the event bus, started by StartEvents (nil until then):
+	// in-process on SQLite, pub/sub on Redis so every node hears every change.
+	Events incident.Events
+
+	// SQLite and Redis are the engine's own handle; the other is nil.
+	SQLite *sqlite.DB
+	Redis  *redis.DB
+
+	stopEvents func()
+}
+
+// SQLitePath is the database file inside the data directory.
+func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "herald.db") }
+
+// OpenEngine opens the store cfg names: Redis when RedisURL is set (under
+// RedisPrefix), else SQLite under DataDir (created when missing). It does
+// not start the event bus: a CLI run that only reads or writes the store
+// needs none.
+func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.RedisURL != "" {
+		var opts []redis.Option
+		if cfg.RedisPrefix != "" {
+			opts = append(opts, redis.WithPrefix(cfg.RedisPrefix))
+		}
+		db, err := redis.Open(ctx, cfg.RedisURL, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("open redis %s: %w", RedactURL(cfg.RedisURL), err)
+		}
+		return &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db, Redis: db}, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := SQLitePath(cfg.DataDir)
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db, SQLite: db}, nil
+}
+
+// StartEvents starts the event bus: in-process on SQLite; on Redis,
+// pub/sub on the store's connection as a node with a fresh ID (every
+// herald process is its own node). Close stops it.
+func (e *Engine) StartEvents(ctx context.Context, log *slog.Logger) error {
+	if e.Redis == nil {
+		e.Events = incident.NewLocalEvents()
+		return nil
+	}
+	ev, err := e.Redis.NewEvents(ctx, incident.NewID(), log)
+	if err != nil {
+		return err
+	}
+	e.Events, e.stopEvents = ev, func() { _ = ev.Close() }
+	return nil
+}
+
+// Close stops the event bus and closes the store.
+func (e *Engine) Close() error {
+	if e.stopEvents != nil {
+		e.stopEvents()
+		e.stopEvents = nil
+	}
+	if e.Redis != nil {
+		return e.Redis.Close()
+	}
+	return e.SQLite.Close()
+}

@@ -1,0 +1,376 @@
+// Package node builds one running herald, a node, from a Config: the engine (SQLite
+// or Redis) and its event bus, the incident service, the status page, the
+// fan-out with its channels (the configured providers or the in-process
+// sandbox), the metrics registry and the HTTP server. `herald serve`, the
+// herald-bench scenarios and end-to-end tests all build herald here, so
+// the wiring is written once.
+//
+// The shape is wtf's Main: New builds everything and listens, Run starts
+// the loops and returns, Wait blocks until the context ends or a part
+// stops on its own, and Close shuts down within the configured timeout:
+//
+//	n, err := node.New(ctx, cfg, node.Options{Log: log})
+//	if err != nil { … }
+//	_ = n.Run(ctx)
+//	err = n.Wait(ctx)
+//	if cerr := n.Close(); err == nil { err = cerr }
+//
+// The config layers (defaults, YAML file, environment) live here too, so
+// that package main keeps only its flags.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/configs"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/render"
+	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/server"
+	"github.com/heraldhq/herald/statuspage"
+)
+
+// maintenanceInterval is how often a Node starts and completes maintenances
+// whose time has come: a window that opens at 02:00 opens within a second.
+const maintenanceInterval = time.Second
+
+// Options are a Node's dependencies and the seams benchmarks and tests
+// use; the zero value is what `herald serve` runs with.
+type Options struct {
+	// Log is the node's logger; nil logs to os.Stderr at the config's
+	// level and format (NewLogger).
+	Log *slog.Logger
+	// HTTPClient calls the provider APIs (Twilio, Slack); nil: ProviderHTTP().
+	HTTPClient *http.Client
+	// PlanOnly makes the fan-out plan deliveries and send none: it gets no
+	// channels at all, and the deliveries stay queued.
+	PlanOnly bool
+	// Dispatch, when set, limits sending to these channels; the other
+	// channels' deliveries stay queued.
+	Dispatch []channel.Kind
+	// AdjustNotify, when set, is called with the fan-out's settings as
+	// derived from Config.Broadcast before the fan-out is built, for what
+	// the config does not express (a benchmark's exact burst, say).
+	AdjustNotify func(*notify.Config)
+}
+
+// Node is one running herald: on SQLite the only one, on Redis one of any
+// number serving and dispatching together. Its parts are exported for the
+// bench and tests; New builds them, and they must not be replaced.
+type Node struct {
+	Config Config
+	Log    *slog.Logger
+	// URL is the public base URL: Config.PublicURL, or derived from the
+	// address the node listens on.
+	URL string
+
+	Engine    *Engine
+	Incidents *incident.Service
+	Page      *incident.Page // the default page (the first, created when there is none)
+	Site      *statuspage.Site
+	Notify    *notify.Service
+	Server    *server.Server
+	Registry  *prometheus.Registry
+	// Sandbox is the in-process provider sandbox, started when no provider
+	// is configured; nil with configured providers.
+	Sandbox *sandbox.Sandbox
+
+	ln    net.Listener
+	chans *channels
+
+	cancel                          context.CancelFunc
+	serveDone, siteDone, notifyDone chan error
+	running, closed                 bool
+	runErr                          error // why a part stopped on its own (Wait)
+}
+
+// NewLogger builds the process logger the config asks for, writing to w.
+func NewLogger(w io.Writer, cfg Config) *slog.Logger {
+	level, _ := parseLevel(cfg.LogLevel) // Validate checked it
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// New builds the node cfg describes (cfg is assumed valid: see Validate):
+// it listens on cfg.Addr, opens the engine and its event bus, ensures the
+// default page, and builds the status page, the server and the fan-out
+// with its channels. Nothing runs until Run; Close releases it all, also
+// when Run was never called.
+func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
+	log := opt.Log
+	if log == nil {
+		log = NewLogger(os.Stderr, cfg)
+	}
+	log.Debug("config", "config", cfg)
+
+	// Listen first: a taken port is the most common startup failure, and
+	// :0 needs the real port before the public URL is known.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	a := &Node{Config: cfg, Log: log, URL: cfg.PublicURLFor(ln.Addr().String()), ln: ln,
+		serveDone: make(chan error, 1), siteDone: make(chan error, 1), notifyDone: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.release()
+		}
+	}()
+
+	if a.Engine, err = OpenEngine(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := a.Engine.StartEvents(ctx, log); err != nil {
+		return nil, err
+	}
+	a.Incidents = incident.NewService(a.Engine.Incidents, a.Engine.Events, log)
+	if a.Page, err = a.Incidents.EnsureDefaultPage(ctx, a.URL); err != nil {
+		return nil, fmt.Errorf("default page: %w", err)
+	}
+
+	a.Registry = prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := a.Registry.Register(c); err != nil {
+			log.Warn("register metrics", "err", err)
+		}
+	}
+	a.Site = statuspage.New(a.Incidents, a.Engine.Events, statuspage.Options{Registerer: a.Registry, Log: log})
+	a.Server = server.New(server.Config{PublicURL: a.URL, BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies}, a.Incidents, a.Site, a.Registry, log)
+	if err := a.buildBroadcast(ctx, opt); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// buildBroadcast builds the fan-out: the channels (real providers or the
+// sandbox), the templates, the notify.Service on the engine's store and
+// limiter, and the server's broadcast routes.
+func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
+	cfg := a.Config
+	var override fs.FS
+	if dir := cfg.Broadcast.TemplatesDir; dir != "" {
+		override = os.DirFS(dir)
+	}
+	r, err := render.New(configs.TemplatesFS(), override)
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	hc := opt.HTTPClient
+	if hc == nil {
+		hc = ProviderHTTP()
+	}
+	// The sandbox outlives ctx: it is closed by Close, after the sends in
+	// flight at shutdown have reached it.
+	chans, err := buildChannels(context.WithoutCancel(ctx), cfg, a.URL, hc, a.Log)
+	if err != nil {
+		return err
+	}
+	a.chans, a.Sandbox = chans, chans.sandbox
+	sendThrough := chans.byKind
+	switch {
+	case opt.PlanOnly:
+		sendThrough = nil
+	case opt.Dispatch != nil:
+		sendThrough = map[channel.Kind]notify.Channel{}
+		for _, k := range opt.Dispatch {
+			if ch, ok := chans.byKind[k]; ok {
+				sendThrough[k] = ch
+			}
+		}
+	}
+	ncfg := cfg.Broadcast.NotifyConfig(a.URL)
+	ncfg.AllowPrivateWebhooks = chans.allowPrivate
+	ncfg.Registerer = a.Registry
+	if opt.AdjustNotify != nil {
+		opt.AdjustNotify(&ncfg)
+	}
+	a.Notify, err = notify.New(ncfg, notify.Deps{Incidents: a.Incidents, Store: a.Engine.Notify, Channels: sendThrough, Renderer: r,
+		Events: a.Engine.Events, Limiter: a.Engine.Limiter, Log: a.Log})
+	if err != nil {
+		return err
+	}
+	bc := server.BroadcastConfig{TwilioAuthToken: chans.twilioToken, SlackSigningSecret: chans.slackSecret,
+		Secrets: a.Engine.Secrets, DefaultRegion: cfg.Broadcast.DefaultRegion}
+	if chans.sandbox != nil {
+		bc.Sandbox = chans.sandbox.Handler()
+	}
+	return a.Server.EnableBroadcast(a.Notify, bc)
+}
+
+// Addr is the address the node listens on (the real port of a :0).
+func (a *Node) Addr() string { return a.ln.Addr().String() }
+
+// Channels describes each channel for the start line, like "sms=twilio(api.twilio.com)".
+func (a *Node) Channels() []string { return a.chans.descriptions }
+
+// Run starts the node: the status page, the fan-out, the HTTP server on
+// its listener and the maintenance ticker. It logs "herald listening" and
+// returns; they run until ctx ends (then call Close) or Close.
+func (a *Node) Run(ctx context.Context) error {
+	if a.running || a.closed {
+		return errors.New("node: Run called twice, or after Close")
+	}
+	a.running = true
+	runCtx, cancel := context.WithCancel(ctx)
+	a.cancel = cancel
+	go func() { a.siteDone <- a.Site.Run(runCtx) }()
+	go func() { a.notifyDone <- a.Notify.Run(runCtx) }()
+	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
+	go advanceMaintenances(runCtx, a.Incidents, a.Log)
+	a.Log.Info("herald listening", "addr", a.Addr(), "url", a.URL, "engine", a.Engine.Name, "store", a.Engine.Where, "page_id", a.Page.ID,
+		"channels", strings.Join(a.Channels(), " "), "version", Version())
+	return nil
+}
+
+// Wait blocks until ctx ends, and returns nil, or until the server or the
+// status page stops on its own, and returns why. Call Close after it (not
+// at the same time).
+func (a *Node) Wait(ctx context.Context) error {
+	if !a.running {
+		<-ctx.Done()
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.serveDone:
+		a.runErr = fmt.Errorf("server stopped: %w", err)
+		a.serveDone <- nil
+	case err := <-a.siteDone:
+		a.runErr = fmt.Errorf("status page stopped: %w", err)
+		a.siteDone <- nil
+	}
+	return a.runErr
+}
+
+// Close shuts the node down within Config.ShutdownTimeout: the server stops
+// taking requests and finishes those in flight, the status page and the
+// fan-out stop (the sends in flight finish and are written down), then
+// the sandbox, the event bus and the store close. It returns the server's
+// error, if any. Close is safe to call more than once.
+func (a *Node) Close() error {
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	if !a.running {
+		a.release()
+		return nil
+	}
+	log := a.Log
+	if a.runErr == nil {
+		log.Info("shutting down", "timeout", a.Config.ShutdownTimeout)
+	}
+	a.cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer scancel()
+	if err := a.Server.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	var serveErr error
+	select {
+	case serveErr = <-a.serveDone:
+	case <-sctx.Done():
+		log.Warn("shutdown timed out; dropping connections still open")
+	}
+	select {
+	case <-a.siteDone:
+	case <-sctx.Done():
+	}
+	// notify.Service.Run returns once the sends in flight have finished
+	// and their outcomes are written; a send cut short here would be sent
+	// again after the lease, so it gets the whole shutdown timeout.
+	select {
+	case <-a.notifyDone:
+	case <-sctx.Done():
+		log.Warn("shutdown timed out with sends in flight; they are sent again after their lease")
+	}
+	a.release()
+	if a.runErr == nil && serveErr == nil {
+		log.Info("stopped")
+	}
+	return serveErr
+}
+
+// release closes what New opened, in reverse: the sandbox (after the
+// fan-out, so sends in flight still reach it), the engine, the listener.
+func (a *Node) release() {
+	if a.chans != nil {
+		_ = a.chans.closeSandbox()
+	}
+	if a.Engine != nil {
+		if err := a.Engine.Close(); err != nil {
+			a.Log.Warn("close store", "err", err)
+		}
+	}
+	_ = a.ln.Close()
+}
+
+// advanceMaintenances starts and completes due maintenances every
+// maintenanceInterval until ctx ends. A plain ticker, not cron: this is a
+// poll, and every node may run it (the service resolves races).
+func advanceMaintenances(ctx context.Context, svc *incident.Service, log *slog.Logger) {
+	t := time.NewTicker(maintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := svc.AdvanceMaintenances(ctx)
+			switch {
+			case err != nil && !errors.Is(err, context.Canceled):
+				log.Warn("advance maintenances", "err", err)
+			case n > 0:
+				log.Info("maintenances advanced", "count", n)
+			}
+		}
+	}
+}
+
+// Version is the module version stamped by the Go toolchain, with the VCS
+// revision when the binary was built from a checkout.
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " (" + rev + dirty + ")"
+	}
+	return v + " " + info.GoVersion
+}
