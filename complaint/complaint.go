@@ -1,0 +1,282 @@
+// Package complaint is herald's complaint handling: every complaint a
+// customer makes, on any channel, becomes one ticket, recorded by one
+// standard scheme, tagged to the incident it is about, answered at once,
+// owned by one agent and closed within its promise.
+//
+// It follows the house pattern (see package audience): the types, the
+// rules (lifecycle, tagging, SLA, repeat detection) and the Store interface
+// the engines implement live here, with the standard library and the other
+// domain and data packages only (incident, audience, channel); the Service
+// is the one entry point every front door calls (API, CLI, Twilio and
+// email inbound, Slack, the status page form, the console). It never sends
+// a message itself: the answers are deliveries in the pipeline, asked for
+// through the Acknowledger interface that notify implements.
+package complaint
+
+import (
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// Channel is where a complaint came in.
+type Channel string
+
+// Intake channels.
+const (
+	SMS   Channel = "sms"
+	Email Channel = "email"
+	Slack Channel = "slack"
+	Web   Channel = "web"   // the status page's report-a-problem form
+	Phone Channel = "phone" // a call, recorded by an agent
+	API   Channel = "api"
+)
+
+// Channels lists every intake channel.
+var Channels = []Channel{SMS, Email, Slack, Web, Phone, API}
+
+// Category is what a complaint is about, by the standard recording scheme.
+type Category string
+
+// Categories.
+const (
+	CategoryOutage       Category = "outage"
+	CategoryDefect       Category = "defect"
+	CategoryDelivery     Category = "delivery"
+	CategoryRefund       Category = "refund"
+	CategoryInformation  Category = "information"
+	CategoryResponseTime Category = "response_time"
+	CategoryConduct      Category = "conduct"
+	CategoryOther        Category = "other"
+)
+
+// Categories lists every category.
+var Categories = []Category{CategoryOutage, CategoryDefect, CategoryDelivery, CategoryRefund,
+	CategoryInformation, CategoryResponseTime, CategoryConduct, CategoryOther}
+
+// Ask is what the customer asks for.
+type Ask string
+
+// Asks.
+const (
+	AskInformation     Ask = "information"
+	AskFix             Ask = "fix"
+	AskCompensation    Ask = "compensation"
+	AskBehaviourChange Ask = "behaviour_change"
+	AskOther           Ask = "other"
+)
+
+// Asks lists every ask.
+var Asks = []Ask{AskInformation, AskFix, AskCompensation, AskBehaviourChange, AskOther}
+
+// Severity is how badly the customer is hurt, as the agent or the rules
+// judge it.
+type Severity string
+
+// Severities.
+const (
+	SeverityLow      Severity = "low"
+	SeverityNormal   Severity = "normal"
+	SeverityHigh     Severity = "high"
+	SeverityCritical Severity = "critical"
+)
+
+// Severities lists every severity.
+var Severities = []Severity{SeverityLow, SeverityNormal, SeverityHigh, SeverityCritical}
+
+// Remedy is what the customer was given when the complaint was resolved.
+type Remedy string
+
+// Remedies.
+const (
+	RemedyApology        Remedy = "apology"
+	RemedyReplacement    Remedy = "replacement"
+	RemedyFix            Remedy = "fix"
+	RemedyPriceReduction Remedy = "price_reduction"
+	RemedyRefund         Remedy = "refund"
+	RemedyFreeRepeat     Remedy = "free_repeat"
+	RemedyNone           Remedy = "none"
+)
+
+// Remedies lists every remedy.
+var Remedies = []Remedy{RemedyApology, RemedyReplacement, RemedyFix, RemedyPriceReduction,
+	RemedyRefund, RemedyFreeRepeat, RemedyNone}
+
+// Contact is who complained: an imported customer (CustomerID set) or an
+// unknown contact, with whatever addresses herald knows for them. A
+// complaint without a customer is still a full complaint.
+type Contact struct {
+	CustomerID string `json:"customer_id"` // "" for an unknown contact
+	Name       string `json:"name"`
+	Phone      string `json:"phone"` // E.164
+	Email      string `json:"email"`
+	Slack      string `json:"slack"` // Slack user ID
+}
+
+// Address returns the address on channel ch that answers reach: the
+// phone for SMS and phone calls, the email for email and forms, the Slack
+// user for Slack; then whatever the contact has.
+func (c Contact) Address(ch Channel) (kind, address string) {
+	switch {
+	case (ch == SMS || ch == Phone) && c.Phone != "":
+		return "sms", c.Phone
+	case ch == Slack && c.Slack != "":
+		return "slack", c.Slack
+	case c.Email != "":
+		return "email", c.Email
+	case c.Phone != "":
+		return "sms", c.Phone
+	case c.Slack != "":
+		return "slack", c.Slack
+	}
+	return "", ""
+}
+
+// Key is the contact's identity for attaching and repeat detection: the
+// customer ID when known, else the first address it has.
+func (c Contact) Key() string {
+	switch {
+	case c.CustomerID != "":
+		return "customer:" + c.CustomerID
+	case c.Phone != "":
+		return "phone:" + c.Phone
+	case c.Email != "":
+		return "email:" + strings.ToLower(c.Email)
+	case c.Slack != "":
+		return "slack:" + c.Slack
+	}
+	return ""
+}
+
+// Tag links a complaint to the incident it is about.
+type Tag struct {
+	IncidentID string    `json:"incident_id"`
+	Confidence float64   `json:"confidence"` // 0..1; 1 when a person tagged it
+	Reason     string    `json:"reason"`     // for people: why this incident
+	By         string    `json:"by"`         // "auto", or the actor who tagged it
+	At         time.Time `json:"at"`
+}
+
+// Complaint is one ticket, from first contact to close.
+type Complaint struct {
+	ID       string   `json:"id"`
+	PageID   string   `json:"page_id"`
+	Ref      string   `json:"ref"` // the reference number the customer is given
+	Contact  Contact  `json:"contact"`
+	Channel  Channel  `json:"channel"`
+	Category Category `json:"category"`
+	Ask      Ask      `json:"ask"`
+	Severity Severity `json:"severity"`
+	Language string   `json:"language"` // en, hu, pl or hr: the customer's
+	Subject  string   `json:"subject"`
+	Text     string   `json:"text"`    // the customer's words, as first received
+	Promise  string   `json:"promise"` // what the agent promised, if anything
+	State    State    `json:"state"`
+	Owner    string   `json:"owner"` // the agent who owns it; "" while unassigned
+	// Tag is the incident the complaint is about; nil while untagged
+	// (waiting in triage). Suggestion keeps the tagger's best guess below
+	// the threshold, for the agent who triages it.
+	Tag        *Tag     `json:"tag"`
+	Suggestion *Tag     `json:"suggestion"`
+	Components []string `json:"components"` // component IDs it concerns (the customer's, or the agent's choice)
+	// Repeat says the same customer complained about the same incident, or
+	// the same category and component, within the repeat window; RepeatOf
+	// lists those earlier complaints, newest first.
+	Repeat   bool     `json:"repeat"`
+	RepeatOf []string `json:"repeat_of"`
+	// HoldOpen keeps the complaint open when its incident resolves: an agent
+	// still has something to do for this customer.
+	HoldOpen bool `json:"hold_open"`
+	// Due times from the SLA policy: the first answer from a person (or the
+	// incident's resolution) and the resolution. Warned and Escalated record
+	// that the owner was warned before, and a manager told after, a breach.
+	FirstAnswerDue time.Time `json:"first_answer_due"`
+	ResolveDue     time.Time `json:"resolve_due"`
+	Warned         bool      `json:"warned"`
+	Escalated      bool      `json:"escalated"`
+	// CheckAt is when the periodic SLA check next has something to do
+	// (Policy.CheckAt); zero when never. The engines index it.
+	CheckAt       time.Time  `json:"check_at"`
+	AckedAt       *time.Time `json:"acked_at"` // the automatic acknowledgement was queued
+	FirstAnswerAt *time.Time `json:"first_answer_at"`
+	ResolvedAt    *time.Time `json:"resolved_at"`
+	ClosedAt      *time.Time `json:"closed_at"`
+	Remedy        Remedy     `json:"remedy"`
+	Outcome       string     `json:"outcome"`
+	Messages      int        `json:"messages"`        // messages in from the customer, the first included
+	LastMessageAt time.Time  `json:"last_message_at"` // the latest one
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	// Version increments on every save; Store.SaveComplaint uses it for
+	// optimistic concurrency.
+	Version int `json:"version"`
+}
+
+// IncidentID is the tagged incident's ID, or "".
+func (c *Complaint) IncidentID() string {
+	if c.Tag == nil {
+		return ""
+	}
+	return c.Tag.IncidentID
+}
+
+// Open reports whether the complaint still needs work.
+func (c *Complaint) Open() bool { return c.State.Open() }
+
+// NewRef derives the customer-facing reference from a complaint ID: short,
+// upper case, and unambiguous when read out on the phone.
+func NewRef(id string) string {
+	r := strings.ToUpper(id)
+	if len(r) > 8 {
+		r = r[:8]
+	}
+	return "C-" + r
+}
+
+// EntryKind names one line of a complaint's timeline.
+type EntryKind string
+
+// Entry kinds.
+const (
+	EntryMessageIn  EntryKind = "message_in"  // the customer wrote or called
+	EntryMessageOut EntryKind = "message_out" // herald or an agent answered
+	EntryNote       EntryKind = "note"        // an internal note
+	EntryState      EntryKind = "state"       // the lifecycle moved
+	EntryAssign     EntryKind = "assign"      // the owner changed
+	EntryTag        EntryKind = "tag"         // tagged, re-tagged or untagged
+	EntrySLA        EntryKind = "sla"         // the owner was warned, or a manager told of a breach
+	EntryEdit       EntryKind = "edit"        // recorded fields corrected
+)
+
+// Entry is one line of a complaint's timeline: every message in and out,
+// every note, every change and who made it.
+type Entry struct {
+	ID          string    `json:"id"`
+	ComplaintID string    `json:"complaint_id"`
+	PageID      string    `json:"page_id"`
+	Kind        EntryKind `json:"kind"`
+	Actor       string    `json:"actor"`   // "customer", "system", or the agent's token name and ID
+	Channel     Channel   `json:"channel"` // for messages
+	Text        string    `json:"text"`
+	// ExternalID is the provider's ID of an inbound message (Twilio's
+	// MessageSid, an email's Message-ID): a provider that retries a webhook
+	// delivers it again, and the store keeps one entry per page and ID.
+	ExternalID string    `json:"external_id,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Incidents the tagger considers: open ones, and those resolved at most
+// this long ago (a customer often writes after the fix, about the outage).
+const recentlyResolved = 72 * time.Hour
+
+// candidate reports whether inc may be what a complaint at now is about.
+func candidate(inc *incident.Incident, now time.Time) bool {
+	if inc.IsMaintenance() && inc.Upcoming() {
+		return false
+	}
+	if inc.Open() {
+		return true
+	}
+	return inc.ResolvedAt != nil && now.Sub(*inc.ResolvedAt) <= recentlyResolved
+}

@@ -1,0 +1,309 @@
+package complaint
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// Get returns a page's complaint, or ENOTFOUND.
+func (s *Service) Get(ctx context.Context, pageID, id string) (*Complaint, error) {
+	c, err := s.Store.FindComplaintByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.PageID != pageID {
+		return nil, incident.NotFound("complaint", id)
+	}
+	return c, nil
+}
+
+// List returns the complaints matching f and how many match in all.
+func (s *Service) List(ctx context.Context, f Filter) ([]*Complaint, int, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	return s.Store.FindComplaints(ctx, f)
+}
+
+// Timeline returns a page's complaint with every message, note and change,
+// oldest first: the whole history, so a new owner never asks the customer
+// to repeat anything.
+func (s *Service) Timeline(ctx context.Context, pageID, id string) (*Complaint, []*Entry, error) {
+	c, err := s.Get(ctx, pageID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := s.Store.FindEntries(ctx, id)
+	return c, entries, err
+}
+
+// edit changes a page's complaint through fn and audits who did it.
+func (s *Service) edit(ctx context.Context, pageID, id string, fn func(c *Complaint, actor string, now time.Time) ([]*Entry, error)) (*Complaint, error) {
+	if _, err := s.Get(ctx, pageID, id); err != nil {
+		return nil, err
+	}
+	actor := incident.ActorFrom(ctx).String()
+	return s.change(ctx, id, func(c *Complaint, now time.Time) ([]*Entry, error) { return fn(c, actor, now) })
+}
+
+// Assign gives a complaint to owner ("" leaves it unassigned). A new owner
+// is explicit and audited, and sees the whole timeline.
+func (s *Service) Assign(ctx context.Context, pageID, id, owner string) (*Complaint, error) {
+	owner = strings.TrimSpace(owner)
+	if utf8.RuneCountInString(owner) > MaxNameLen {
+		return nil, incident.Invalid("owner", "is longer than %d characters", MaxNameLen)
+	}
+	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
+		if c.Owner == owner {
+			return nil, errUnchanged
+		}
+		from := c.Owner
+		if from == "" {
+			from = "nobody"
+		}
+		to := owner
+		if to == "" {
+			to = "nobody"
+		}
+		c.Owner = owner
+		return []*Entry{s.entry(c, EntryAssign, actor, "", "owner: "+from+" → "+to, now)}, nil
+	})
+}
+
+// SetTag tags a complaint to a page's incident, re-tags it, or with
+// incidentID "" untags it (it then waits in triage, and the incident's
+// resolution no longer answers it). Every change is audited.
+func (s *Service) SetTag(ctx context.Context, pageID, id, incidentID string) (*Complaint, error) {
+	if incidentID != "" {
+		if _, err := s.incident(ctx, pageID, incidentID, "incident_id"); err != nil {
+			return nil, err
+		}
+	}
+	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
+		if c.IncidentID() == incidentID {
+			return nil, errUnchanged
+		}
+		from := c.IncidentID()
+		if incidentID == "" {
+			c.Tag = nil
+			return []*Entry{s.entry(c, EntryTag, actor, "", "untagged from "+from, now)}, nil
+		}
+		c.Tag = &Tag{IncidentID: incidentID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now}
+		c.Suggestion = nil
+		text := "tagged to " + incidentID
+		if from != "" {
+			text = "re-tagged from " + from + " to " + incidentID
+		}
+		return []*Entry{s.entry(c, EntryTag, actor, "", text, now)}, nil
+	})
+}
+
+// Note adds an internal note: the customer never sees it.
+func (s *Service) Note(ctx context.Context, pageID, id, text string) (*Complaint, error) {
+	text = strings.TrimSpace(text)
+	if err := checkText("text", text); err != nil {
+		return nil, err
+	}
+	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
+		return []*Entry{s.entry(c, EntryNote, actor, "", text, now)}, nil
+	})
+}
+
+// Reply sends the agent's words to the customer, on the channel the
+// complaint came in, and counts as the first answer.
+func (s *Service) Reply(ctx context.Context, pageID, id, text string) (*Complaint, error) {
+	text = strings.TrimSpace(text)
+	if err := checkText("text", text); err != nil {
+		return nil, err
+	}
+	if s.Answers == nil {
+		return nil, incident.Errorf(incident.EINVALID, "herald cannot send messages here")
+	}
+	c, err := s.Get(ctx, pageID, id)
+	if err != nil {
+		return nil, err
+	}
+	key := "reply-" + incident.NewID()
+	if err := s.Answers.Answer(ctx, c, AnswerReply, key, text); err != nil {
+		return nil, err
+	}
+	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
+		answered(c, now)
+		entries := []*Entry{s.entry(c, EntryMessageOut, actor, c.Channel, text, now)}
+		if c.State == StateNew || c.State == StateAcknowledged {
+			entries = append(entries, s.entry(c, EntryState, actor, "", string(c.State)+" → in_progress", now))
+			c.State = StateInProgress
+		}
+		return entries, nil
+	})
+}
+
+// answered records the first answer; the resolution promise is checked
+// from then on, with its own warning.
+func answered(c *Complaint, now time.Time) {
+	if c.FirstAnswerAt == nil {
+		c.FirstAnswerAt = &now
+		c.Warned, c.Escalated = false, false
+	}
+}
+
+// Move moves a complaint along its lifecycle: in_progress,
+// waiting_on_customer, closed, or back to in_progress (reopen). Resolving
+// needs an outcome: use Resolve.
+func (s *Service) Move(ctx context.Context, pageID, id string, to State) (*Complaint, error) {
+	if !to.valid() {
+		return nil, incident.Invalid("state", "must be one of %s", joinAll(States))
+	}
+	if to == StateResolved {
+		return nil, incident.Invalid("state", "resolving needs an outcome and a remedy: use resolve")
+	}
+	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
+		if c.State == to {
+			return nil, errUnchanged
+		}
+		if !CanMove(c.State, to) {
+			return nil, incident.Errorf(incident.ETRANSITION, "a complaint cannot go from %s to %s", c.State, to)
+		}
+		from := c.State
+		c.State = to
+		switch {
+		case to == StateClosed:
+			c.ClosedAt = &now
+		case !from.Open():
+			c.ResolvedAt, c.ClosedAt = nil, nil
+			c.Warned, c.Escalated = false, false
+		}
+		return []*Entry{s.entry(c, EntryState, actor, "", string(from)+" → "+string(to), now)}, nil
+	})
+}
+
+// Hold keeps a complaint open when its incident resolves (an agent still
+// has something to do for this customer), or lets it go again.
+func (s *Service) Hold(ctx context.Context, pageID, id string, hold bool) (*Complaint, error) {
+	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
+		if c.HoldOpen == hold {
+			return nil, errUnchanged
+		}
+		c.HoldOpen = hold
+		text := "held open when its incident resolves"
+		if !hold {
+			text = "no longer held open"
+		}
+		return []*Entry{s.entry(c, EntryNote, actor, "", text, now)}, nil
+	})
+}
+
+// Edit is a correction of what was recorded.
+type Edit struct {
+	Category   *Category
+	Ask        *Ask
+	Severity   *Severity
+	Promise    *string
+	Components []string // nil: unchanged
+}
+
+// Update corrects a complaint's recorded fields, audited.
+func (s *Service) Update(ctx context.Context, pageID, id string, e Edit) (*Complaint, error) {
+	switch {
+	case e.Category != nil && !oneOf(*e.Category, Categories):
+		return nil, incident.Invalid("category", "must be one of %s", joinAll(Categories))
+	case e.Ask != nil && !oneOf(*e.Ask, Asks):
+		return nil, incident.Invalid("ask", "must be one of %s", joinAll(Asks))
+	case e.Severity != nil && !oneOf(*e.Severity, Severities):
+		return nil, incident.Invalid("severity", "must be one of %s", joinAll(Severities))
+	case e.Promise != nil && utf8.RuneCountInString(*e.Promise) > MaxTextLen:
+		return nil, incident.Invalid("promise", "is longer than %d characters", MaxTextLen)
+	}
+	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
+		var changed []string
+		if e.Category != nil && *e.Category != c.Category {
+			changed = append(changed, "category: "+string(c.Category)+" → "+string(*e.Category))
+			c.Category = *e.Category
+		}
+		if e.Ask != nil && *e.Ask != c.Ask {
+			changed = append(changed, "ask: "+string(c.Ask)+" → "+string(*e.Ask))
+			c.Ask = *e.Ask
+		}
+		if e.Severity != nil && *e.Severity != c.Severity {
+			changed = append(changed, "severity: "+string(c.Severity)+" → "+string(*e.Severity))
+			c.Severity = *e.Severity
+		}
+		if e.Promise != nil && strings.TrimSpace(*e.Promise) != c.Promise {
+			c.Promise = strings.TrimSpace(*e.Promise)
+			changed = append(changed, "promise: "+c.Promise)
+		}
+		if e.Components != nil {
+			c.Components = e.Components
+			changed = append(changed, "components: "+strings.Join(e.Components, ", "))
+		}
+		if len(changed) == 0 {
+			return nil, errUnchanged
+		}
+		return []*Entry{s.entry(c, EntryEdit, actor, "", strings.Join(changed, "; "), now)}, nil
+	})
+}
+
+// Resolve closes the work on a complaint with a written outcome and the
+// remedy given, and tells the customer the outcome. Never a silent close.
+func (s *Service) Resolve(ctx context.Context, pageID, id string, remedy Remedy, outcome string) (*Complaint, error) {
+	outcome = strings.TrimSpace(outcome)
+	switch {
+	case !oneOf(remedy, Remedies):
+		return nil, incident.Invalid("remedy", "must be one of %s", joinAll(Remedies))
+	case outcome == "":
+		return nil, incident.Invalid("outcome", "is required: what was done, in words the customer can read")
+	}
+	if err := checkText("outcome", outcome); err != nil {
+		return nil, err
+	}
+	c, err := s.Get(ctx, pageID, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanMove(c.State, StateResolved) {
+		return nil, incident.Errorf(incident.ETRANSITION, "a complaint cannot go from %s to resolved", c.State)
+	}
+	return s.resolve(ctx, c, incident.ActorFrom(ctx).String(), remedy, outcome, "resolved-"+incident.NewID())
+}
+
+// resolve moves c to resolved and asks for the answer that tells the
+// customer, keyed by key (so a retry sends it once).
+func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome, key string) (*Complaint, error) {
+	if s.Answers != nil {
+		if err := s.Answers.Answer(ctx, c, AnswerResolved, key, outcome); err != nil {
+			return nil, err
+		}
+	}
+	return s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+		if !CanMove(c.State, StateResolved) {
+			return nil, errUnchanged
+		}
+		from := c.State
+		c.State, c.Remedy, c.Outcome, c.ResolvedAt = StateResolved, remedy, outcome, &now
+		answered(c, now)
+		return []*Entry{
+			s.entry(c, EntryState, actor, "", string(from)+" → resolved (remedy: "+string(remedy)+")", now),
+			s.entry(c, EntryMessageOut, actor, c.Channel, outcome, now),
+		}, nil
+	})
+}
+
+// checkText checks a note, reply or outcome.
+func checkText(field, text string) error {
+	switch {
+	case text == "":
+		return incident.Invalid(field, "is required")
+	case utf8.RuneCountInString(text) > MaxTextLen:
+		return incident.Invalid(field, "is longer than %d characters", MaxTextLen)
+	}
+	return nil
+}
+
+// ErrNoOpenComplaint is what a front door gets for a message that
+// continues no complaint when it must (a Slack button on a closed one).
+var ErrNoOpenComplaint = errors.New("complaint: no open complaint")

@@ -1,0 +1,616 @@
+package complaint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
+)
+
+// Answer names a message herald sends about a complaint.
+type Answer string
+
+// Answers.
+const (
+	// AnswerReceived acknowledges an untagged complaint: received, its
+	// reference, how it will be handled and by when they will hear back.
+	AnswerReceived Answer = "received"
+	// AnswerKnown acknowledges a complaint tagged to an incident: what we
+	// know, that they need do nothing, that we will write when it is fixed.
+	AnswerKnown Answer = "known"
+	// AnswerResolved tells the customer their complaint is resolved: the
+	// incident's resolution and apology, or the agent's outcome.
+	AnswerResolved Answer = "resolved"
+	// AnswerReply is an agent's own words to the customer.
+	AnswerReply Answer = "reply"
+)
+
+// Acknowledger queues the messages herald sends about complaints. notify
+// implements it: each answer is a delivery in the pipeline (once only,
+// suppression, quiet hours, rate limits), never a send from a handler.
+type Acknowledger interface {
+	// Answer queues answer a about c to its contact, on the channel it
+	// came in where herald can write there. The delivery's ID is derived
+	// from c, a and key, so asking again (after a crash, on another node)
+	// sends it once. text is the agent's words (AnswerReply) or outcome
+	// (AnswerResolved); "" otherwise.
+	Answer(ctx context.Context, c *Complaint, a Answer, key, text string) error
+}
+
+// Customers finds the imported customer behind a contact.
+type Customers interface {
+	FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error)
+	// FindCustomersByAddress returns the page's customers with that phone
+	// (E.164), email or Slack ID, by ID.
+	FindCustomersByAddress(ctx context.Context, pageID string, kind channel.Kind, address string) ([]*audience.Customer, error)
+}
+
+// EventChanged tells the console, the agents' feed and other nodes that a
+// complaint changed.
+const EventChanged incident.EventType = "complaint.changed"
+
+// Service is the one entry point for complaints: the API, the CLI, the
+// inbound SMS, email and Slack routes, the status page form and the
+// console all call it. It applies the rules, saves, then asks the
+// Acknowledger for the answers; it sends nothing itself.
+type Service struct {
+	Store     Store
+	Incidents incident.Store
+	Customers Customers
+	Answers   Acknowledger
+	Events    incident.Events
+	Policy    Policy
+	// OnDuty lists the agents new complaints are given to in turn; empty:
+	// complaints wait unassigned until an agent takes one.
+	OnDuty []string
+	Now    func() time.Time
+	Log    *slog.Logger
+}
+
+// NewService returns a Service with the default policy and the real clock.
+func NewService(store Store, incidents incident.Store, customers Customers, answers Acknowledger, events incident.Events, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{Store: store, Incidents: incidents, Customers: customers, Answers: answers, Events: events,
+		Policy: DefaultPolicy(), Now: time.Now, Log: log}
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+// Limits on what is recorded.
+const (
+	MaxTextLen    = 10000 // characters of a customer's message or an agent's note
+	MaxSubjectLen = 300
+	MaxNameLen    = 200
+)
+
+// Intake is one inbound complaint, or a call an agent records.
+type Intake struct {
+	PageID   string // "" : the page the customer is on, else the first page
+	Channel  Channel
+	Contact  Contact
+	Subject  string
+	Text     string
+	Category Category // "" : outage when tagged, other when not
+	Ask      Ask      // "" : information
+	Severity Severity // "" : normal
+	Promise  string   // what the agent promised (calls)
+	Language string   // "" : the customer's, else the page's first
+	// Components are the component IDs it concerns, when the agent or the
+	// form says; "" takes the customer's.
+	Components []string
+	// IncidentID tags it to an incident at once (an agent's choice).
+	IncidentID string
+	// ReplyTo is the incident of the herald message this answers (email
+	// threading); ComplaintID the complaint it continues (a reply to a
+	// complaint's own messages, or its reference quoted).
+	ReplyTo     string
+	ComplaintID string
+	// ExternalID is the provider's message ID: a retried webhook is
+	// recorded once.
+	ExternalID string
+	// Owner is the agent who takes it (an agent recording a call).
+	Owner string
+	At    time.Time // zero: now
+}
+
+// validate checks the fields a person or a client chose; inbound
+// providers' fields are checked by their parsers.
+func (in *Intake) validate() error {
+	if !oneOf(in.Channel, Channels) {
+		return incident.Invalid("channel", "must be one of %s", joinAll(Channels))
+	}
+	in.Text = strings.TrimSpace(in.Text)
+	in.Subject = strings.TrimSpace(in.Subject)
+	switch {
+	case in.Text == "" && in.Subject == "":
+		return incident.Invalid("text", "is required: what the customer says, in their words")
+	case utf8.RuneCountInString(in.Text) > MaxTextLen:
+		return incident.Invalid("text", "is longer than %d characters", MaxTextLen)
+	case utf8.RuneCountInString(in.Subject) > MaxSubjectLen:
+		return incident.Invalid("subject", "is longer than %d characters", MaxSubjectLen)
+	case utf8.RuneCountInString(in.Contact.Name) > MaxNameLen:
+		return incident.Invalid("contact.name", "is longer than %d characters", MaxNameLen)
+	case utf8.RuneCountInString(in.Promise) > MaxTextLen:
+		return incident.Invalid("promise", "is longer than %d characters", MaxTextLen)
+	case in.Category != "" && !oneOf(in.Category, Categories):
+		return incident.Invalid("category", "must be one of %s", joinAll(Categories))
+	case in.Ask != "" && !oneOf(in.Ask, Asks):
+		return incident.Invalid("ask", "must be one of %s", joinAll(Asks))
+	case in.Severity != "" && !oneOf(in.Severity, Severities):
+		return incident.Invalid("severity", "must be one of %s", joinAll(Severities))
+	case in.Language != "" && !oneOf(in.Language, incident.Languages):
+		return incident.Invalid("language", "must be one of %s", strings.Join(incident.Languages, ", "))
+	case in.Contact.CustomerID == "" && in.Contact.Phone == "" && in.Contact.Email == "" && in.Contact.Slack == "" && in.Contact.Name == "":
+		return incident.Invalid("contact", "needs a customer_id, a phone, an email, a Slack user or at least a name")
+	}
+	return nil
+}
+
+// Receive files an inbound complaint, or a call an agent records: it finds
+// the customer behind the contact, attaches the message to the contact's
+// open complaint when it continues one (a threaded reply, or a message
+// within the attach window), and otherwise opens a complaint, tags it,
+// flags a repeat, gives it an owner and its due times, and asks for the
+// acknowledgement. It returns the complaint and whether it is new. A
+// provider's retry (the same ExternalID) returns the complaint it already
+// made, changing nothing.
+func (s *Service) Receive(ctx context.Context, in Intake) (*Complaint, bool, error) {
+	if err := in.validate(); err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	if in.At.IsZero() || in.At.After(now) {
+		in.At = now
+	}
+	page, err := s.page(ctx, in.PageID)
+	if err != nil {
+		return nil, false, err
+	}
+	if in.ExternalID != "" {
+		if c, err := s.byExternalID(ctx, page.ID, in.ExternalID); err == nil || !errors.Is(err, incident.ErrNotFound) {
+			return c, false, err
+		}
+	}
+	cust, err := s.customer(ctx, page.ID, &in.Contact)
+	if err != nil {
+		return nil, false, err
+	}
+	if c, err := s.continued(ctx, page.ID, in); err != nil || c != nil {
+		if err != nil {
+			return nil, false, err
+		}
+		c, err = s.attach(ctx, c, in)
+		return c, false, err
+	}
+	c, err := s.open(ctx, page, cust, in)
+	if err != nil {
+		return nil, false, err
+	}
+	return c, true, nil
+}
+
+// byExternalID returns the complaint a provider's message already became.
+func (s *Service) byExternalID(ctx context.Context, pageID, externalID string) (*Complaint, error) {
+	e, err := s.Store.FindEntryByExternalID(ctx, pageID, externalID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.FindComplaintByID(ctx, e.ComplaintID)
+}
+
+// page returns the page a complaint goes to: the one named, or the first.
+func (s *Service) page(ctx context.Context, id string) (*incident.Page, error) {
+	if id != "" {
+		return s.Incidents.FindPageByID(ctx, id)
+	}
+	pages, err := s.Incidents.FindPages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(pages) == 0 {
+		return nil, incident.Errorf(incident.ENOTFOUND, "no page exists yet to file complaints on")
+	}
+	return pages[0], nil
+}
+
+// customer finds the imported customer behind a contact, by ID or by any
+// address it gave, and completes the contact from the record (what the
+// contact gave wins). nil when the contact is unknown.
+func (s *Service) customer(ctx context.Context, pageID string, ct *Contact) (*audience.Customer, error) {
+	if s.Customers == nil {
+		return nil, nil
+	}
+	var cust *audience.Customer
+	if ct.CustomerID != "" {
+		c, err := s.Customers.FindCustomerByID(ctx, pageID, ct.CustomerID)
+		if err != nil {
+			if errors.Is(err, incident.ErrNotFound) {
+				return nil, incident.Invalid("contact.customer_id", "no customer %q on this page", ct.CustomerID)
+			}
+			return nil, err
+		}
+		cust = c
+	}
+	for _, a := range []struct {
+		kind channel.Kind
+		addr string
+	}{{channel.SMS, ct.Phone}, {channel.Email, ct.Email}, {channel.Slack, ct.Slack}} {
+		if cust != nil || a.addr == "" {
+			continue
+		}
+		found, err := s.Customers.FindCustomersByAddress(ctx, pageID, a.kind, a.addr)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) > 0 {
+			cust = found[0]
+		}
+	}
+	if cust == nil {
+		return nil, nil
+	}
+	ct.CustomerID = cust.ID
+	fill := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	fill(&ct.Name, cust.Name)
+	fill(&ct.Phone, cust.Phone)
+	fill(&ct.Email, cust.Email)
+	if !strings.HasPrefix(cust.Slack, "http") {
+		fill(&ct.Slack, cust.Slack)
+	}
+	return cust, nil
+}
+
+// continued returns the open complaint an intake continues: the one it
+// names, or the contact's open complaint when the message is a threaded
+// reply to its incident or comes within the attach window. nil when it
+// opens a new one. Calls an agent records always open a new one unless
+// they name the complaint.
+func (s *Service) continued(ctx context.Context, pageID string, in Intake) (*Complaint, error) {
+	if in.ComplaintID != "" {
+		c, err := s.Store.FindComplaintByID(ctx, in.ComplaintID)
+		if err != nil && !errors.Is(err, incident.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && c.PageID == pageID {
+			return c, nil
+		}
+	}
+	key := in.Contact.Key()
+	if key == "" || in.Channel == Phone || in.Channel == API && in.Owner != "" {
+		return nil, nil
+	}
+	open, _, err := s.Store.FindComplaints(ctx, Filter{PageID: pageID, ContactKey: key, Open: true, Limit: 1})
+	if err != nil || len(open) == 0 {
+		return nil, err
+	}
+	c := open[0]
+	threaded := in.ReplyTo != "" && in.ReplyTo == c.IncidentID()
+	if threaded || in.At.Sub(c.LastMessageAt) <= s.Policy.AttachWindow {
+		return c, nil
+	}
+	return nil, nil
+}
+
+// attach adds a message to an open complaint: no second acknowledgement,
+// and a complaint waiting on the customer is worked on again.
+func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complaint, error) {
+	return s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+		c.Messages++
+		c.LastMessageAt = in.At
+		var entries []*Entry
+		if c.State == StateWaitingOnCustomer {
+			c.State = StateInProgress
+			entries = append(entries, s.entry(c, EntryState, "customer", "", "waiting_on_customer → in_progress: the customer wrote", now))
+		} else if !c.Open() {
+			// A message to a resolved complaint (a threaded reply, or its
+			// reference quoted) reopens it with the same owner.
+			entries = append(entries, s.entry(c, EntryState, "customer", "", string(c.State)+" → in_progress: the customer wrote again", now))
+			c.State = StateInProgress
+			c.ResolvedAt, c.ClosedAt = nil, nil
+			c.Warned, c.Escalated = false, false
+		}
+		msg := s.entry(c, EntryMessageIn, "customer", in.Channel, messageText(in), in.At)
+		msg.ExternalID = in.ExternalID
+		return append([]*Entry{msg}, entries...), nil
+	})
+}
+
+// messageText is what the timeline shows of an inbound message.
+func messageText(in Intake) string {
+	if in.Subject != "" && in.Text != "" {
+		return in.Subject + "\n\n" + in.Text
+	}
+	return in.Subject + in.Text
+}
+
+// open files a new complaint, then asks for its acknowledgement.
+func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.Customer, in Intake) (*Complaint, error) {
+	now := s.now()
+	id := incident.NewID()
+	c := &Complaint{ID: id, PageID: page.ID, Ref: NewRef(id), Contact: in.Contact, Channel: in.Channel,
+		Category: in.Category, Ask: in.Ask, Severity: in.Severity, Language: in.Language, Subject: in.Subject,
+		Text: in.Text, Promise: strings.TrimSpace(in.Promise), State: StateNew, Components: in.Components,
+		Messages: 1, LastMessageAt: in.At, CreatedAt: in.At, UpdatedAt: now, Version: 1}
+	plan := ""
+	if cust != nil {
+		plan = cust.Plan
+		if len(c.Components) == 0 {
+			c.Components = cust.Components
+		}
+		if c.Language == "" {
+			c.Language = cust.Language
+		}
+	}
+	if c.Language == "" && len(page.Languages) > 0 {
+		c.Language = page.Languages[0]
+	}
+	if c.Language == "" {
+		c.Language = "en"
+	}
+	if c.Ask == "" {
+		c.Ask = AskInformation
+	}
+	if c.Severity == "" {
+		c.Severity = SeverityNormal
+	}
+	msg := s.entry(c, EntryMessageIn, "customer", in.Channel, messageText(in), in.At)
+	msg.ExternalID = in.ExternalID
+	if in.Channel == Phone || in.Owner != "" {
+		msg.Actor = incident.ActorFrom(ctx).String()
+	}
+	entries := []*Entry{msg}
+	tag, err := s.tagNew(ctx, page, c, in)
+	if err != nil {
+		return nil, err
+	}
+	entries = append(entries, tag...)
+	if c.Category == "" {
+		c.Category = CategoryOther
+		if c.Tag != nil {
+			c.Category = CategoryOutage
+		}
+	}
+	if err := s.flagRepeat(ctx, c); err != nil {
+		return nil, err
+	}
+	s.Policy.setDue(c, plan)
+	owner, err := s.owner(ctx, page.ID, in.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if owner != "" {
+		c.Owner = owner
+		entries = append(entries, s.entry(c, EntryAssign, incident.ActorFrom(ctx).String(), "", "owner: "+owner, now))
+	}
+	c.CheckAt = s.Policy.CheckAt(c)
+	if err := s.Store.SaveComplaint(ctx, c, entries); err != nil {
+		if incident.ErrorCode(err) == incident.ECONFLICT && in.ExternalID != "" {
+			// Another node filed the same provider message first.
+			prev, perr := s.byExternalID(ctx, page.ID, in.ExternalID)
+			if perr == nil {
+				return prev, nil
+			}
+		}
+		return nil, err
+	}
+	s.Log.Info("complaint received", "complaint_id", c.ID, "page_id", c.PageID, "channel", c.Channel,
+		"incident_id", c.IncidentID(), "repeat", c.Repeat)
+	s.publish(ctx, c)
+	if acked, err := s.acknowledge(ctx, c); err != nil {
+		s.Log.Warn("complaint acknowledgement not queued yet; the sweep retries", "complaint_id", c.ID, "err", err)
+	} else {
+		c = acked
+	}
+	return c, nil
+}
+
+// tagNew tags a new complaint: to the incident the agent chose, or to the
+// tagger's best guess when it is confident enough (else the guess is kept
+// as a suggestion for triage).
+func (s *Service) tagNew(ctx context.Context, page *incident.Page, c *Complaint, in Intake) ([]*Entry, error) {
+	now := s.now()
+	if in.IncidentID != "" {
+		inc, err := s.incident(ctx, page.ID, in.IncidentID, "incident_id")
+		if err != nil {
+			return nil, err
+		}
+		actor := incident.ActorFrom(ctx).String()
+		c.Tag = &Tag{IncidentID: inc.ID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now}
+		return []*Entry{s.entry(c, EntryTag, actor, "", "tagged to "+inc.ID+": "+c.Tag.Reason, now)}, nil
+	}
+	incs, comps, err := s.candidates(ctx, page.ID, in.At)
+	if err != nil {
+		return nil, err
+	}
+	ev := Evidence{At: in.At, Text: messageText(in), Components: c.Components, ReplyTo: in.ReplyTo, Location: page.Location()}
+	t := Suggest(ev, incs, comps)
+	if t == nil {
+		return nil, nil
+	}
+	if t.Confidence >= s.Policy.Threshold {
+		c.Tag = t
+		return []*Entry{s.entry(c, EntryTag, "system", "", fmt.Sprintf("tagged to %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now)}, nil
+	}
+	c.Suggestion = t
+	return []*Entry{s.entry(c, EntryTag, "system", "", fmt.Sprintf("left in triage; best guess %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now)}, nil
+}
+
+// candidates reads the page's incidents a complaint at at may be about,
+// and its components.
+func (s *Service) candidates(ctx context.Context, pageID string, at time.Time) ([]*incident.Incident, []*incident.Component, error) {
+	incs, _, err := s.Incidents.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID, Since: at.Add(-30 * 24 * time.Hour), Limit: 200})
+	if err != nil {
+		return nil, nil, err
+	}
+	comps, err := s.Incidents.FindComponents(ctx, pageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return incs, comps, nil
+}
+
+// incident returns a page's incident, or an invalid-field error naming
+// field when there is none.
+func (s *Service) incident(ctx context.Context, pageID, id, field string) (*incident.Incident, error) {
+	inc, err := s.Incidents.FindIncidentByID(ctx, id)
+	if errors.Is(err, incident.ErrNotFound) || err == nil && inc.PageID != pageID {
+		return nil, incident.Invalid(field, "no incident %q on this page", id)
+	}
+	return inc, err
+}
+
+// flagRepeat marks c a repeat when the same contact complained, within the
+// repeat window, about the same incident or the same category and a
+// shared component.
+func (s *Service) flagRepeat(ctx context.Context, c *Complaint) error {
+	key := c.Contact.Key()
+	if key == "" || s.Policy.RepeatWindow <= 0 {
+		return nil
+	}
+	prev, _, err := s.Store.FindComplaints(ctx, Filter{PageID: c.PageID, ContactKey: key, Since: c.CreatedAt.Add(-s.Policy.RepeatWindow), Limit: 50})
+	if err != nil {
+		return err
+	}
+	for _, p := range prev {
+		if p.ID == c.ID {
+			continue
+		}
+		same := c.IncidentID() != "" && p.IncidentID() == c.IncidentID() ||
+			p.Category == c.Category && c.Category != "" && shareAny(p.Components, c.Components)
+		if same {
+			c.Repeat = true
+			c.RepeatOf = append(c.RepeatOf, p.ID)
+		}
+	}
+	return nil
+}
+
+// owner returns who takes a new complaint: the agent recording it, else
+// the next agent on duty in turn, else nobody yet.
+func (s *Service) owner(ctx context.Context, pageID, given string) (string, error) {
+	if given != "" || len(s.OnDuty) == 0 {
+		return given, nil
+	}
+	n, err := s.Store.NextTurn(ctx, "complaint.owner:"+pageID)
+	if err != nil {
+		return "", err
+	}
+	return s.OnDuty[int((n-1)%int64(len(s.OnDuty)))], nil
+}
+
+// acknowledge asks for the automatic answer of a new complaint and records
+// that it is queued. The delivery's ID is the complaint's, so asking again
+// sends nothing new.
+func (s *Service) acknowledge(ctx context.Context, c *Complaint) (*Complaint, error) {
+	if s.Answers == nil {
+		return c, nil
+	}
+	a := AnswerReceived
+	if c.Tag != nil {
+		a = AnswerKnown
+	}
+	if err := s.Answers.Answer(ctx, c, a, "ack", ""); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+		if c.AckedAt != nil {
+			return nil, errUnchanged
+		}
+		c.AckedAt = &now
+		var entries []*Entry
+		if c.State == StateNew {
+			c.State = StateAcknowledged
+			entries = append(entries, s.entry(c, EntryState, "system", "", "new → acknowledged", now))
+		}
+		return append(entries, s.entry(c, EntryMessageOut, "system", c.Channel, "automatic acknowledgement ("+string(a)+") queued", now)), nil
+	})
+}
+
+// errUnchanged tells change that there is nothing to save.
+var errUnchanged = errors.New("complaint: unchanged")
+
+// change reads a complaint, applies fn, and saves it with fn's entries,
+// retrying on a concurrent change. fn returning errUnchanged saves nothing.
+func (s *Service) change(ctx context.Context, id string, fn func(c *Complaint, now time.Time) ([]*Entry, error)) (*Complaint, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := s.Store.FindComplaintByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		entries, err := fn(c, now)
+		if errors.Is(err, errUnchanged) {
+			return c, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.Version++
+		c.UpdatedAt = now
+		c.CheckAt = s.Policy.CheckAt(c)
+		err = s.Store.SaveComplaint(ctx, c, entries)
+		if err == nil {
+			s.publish(ctx, c)
+			return c, nil
+		}
+		if incident.ErrorCode(err) != incident.ECONFLICT || attempt >= 4 {
+			return nil, err
+		}
+	}
+}
+
+// entry makes a timeline entry for c.
+func (s *Service) entry(c *Complaint, kind EntryKind, actor string, ch Channel, text string, at time.Time) *Entry {
+	return &Entry{ID: incident.NewID(), ComplaintID: c.ID, PageID: c.PageID, Kind: kind, Actor: actor, Channel: ch, Text: text, At: at}
+}
+
+// publish tells the console and other nodes that c changed.
+func (s *Service) publish(ctx context.Context, c *Complaint) {
+	if s.Events == nil {
+		return
+	}
+	if err := s.Events.Publish(ctx, incident.Event{Type: EventChanged, PageID: c.PageID, IncidentID: c.IncidentID()}); err != nil {
+		s.Log.Warn("publish complaint event", "complaint_id", c.ID, "err", err)
+	}
+}
+
+func oneOf[T ~string](v T, list []T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func joinAll[T ~string](list []T) string {
+	s := make([]string, len(list))
+	for i, x := range list {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+func shareAny(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,57 @@
+package complaint
+
+import (
+	"context"
+	"time"
+)
+
+// Filter selects complaints, newest CreatedAt first. Zero fields select
+// everything.
+type Filter struct {
+	PageID     string
+	States     []State // any of
+	Open       bool    // only open ones (new … waiting_on_customer)
+	IncidentID string  // tagged to it
+	Untagged   bool    // only those waiting in triage
+	Owner      string
+	ContactKey string // Contact.Key(): one customer's or contact's complaints
+	Channel    Channel
+	Category   Category
+	Since      time.Time // CreatedAt ≥ Since
+	Until      time.Time // CreatedAt < Until
+	Limit      int       // 0: no limit
+	Offset     int
+}
+
+// Store keeps complaints and their timelines. store/sqlite and
+// store/redis implement it, and store/storetest holds the conformance
+// suite both pass. Reads return incident.ENOTFOUND for a missing object.
+type Store interface {
+	// SaveComplaint writes c and appends entries to its timeline,
+	// atomically. The stored complaint's version must be c.Version-1 (none
+	// stored when c.Version is 1); otherwise nothing is written and it
+	// returns ECONFLICT. An entry whose ExternalID is already stored on the
+	// page (a provider's retry) also returns ECONFLICT, writing nothing.
+	SaveComplaint(ctx context.Context, c *Complaint, entries []*Entry) error
+	// FindComplaintByID returns ENOTFOUND when there is none.
+	FindComplaintByID(ctx context.Context, id string) (*Complaint, error)
+	// FindComplaints returns the complaints matching f, newest CreatedAt
+	// first (ties by ID), and how many match before Limit and Offset.
+	FindComplaints(ctx context.Context, f Filter) ([]*Complaint, int, error)
+	// FindEntries returns a complaint's timeline, oldest first (ties in
+	// the order they were saved).
+	FindEntries(ctx context.Context, complaintID string) ([]*Entry, error)
+	// FindEntryByExternalID returns the entry a provider's message became,
+	// or ENOTFOUND.
+	FindEntryByExternalID(ctx context.Context, pageID, externalID string) (*Entry, error)
+	// FindComplaintsToCheck returns up to limit complaints whose CheckAt is
+	// set and ≤ now, earliest first.
+	FindComplaintsToCheck(ctx context.Context, now time.Time, limit int) ([]*Complaint, error)
+	// NextTurn increments the counter named key and returns its new value
+	// (1 the first time), atomically across nodes: round-robin assignment.
+	NextTurn(ctx context.Context, key string) (int64, error)
+	// Lease takes or renews the lease name for holder until until, and
+	// reports false while another holder's lease lasts beyond now: on Redis
+	// every node runs the same schedule, and the lease decides which works.
+	Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+}

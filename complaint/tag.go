@@ -1,0 +1,276 @@
+package complaint
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/fold"
+	"github.com/heraldhq/herald/incident"
+)
+
+// DefaultThreshold is the confidence from which a complaint is tagged
+// automatically; below it, it waits in triage with the best guess as a
+// suggestion.
+const DefaultThreshold = 0.5
+
+// Evidence is what the tagger reads about a complaint.
+type Evidence struct {
+	At         time.Time      // when it came in
+	Text       string         // the subject and the customer's words
+	Components []string       // the customer's component IDs (from the customer record)
+	ReplyTo    string         // the incident of the herald message it answers; "" when none
+	Location   *time.Location // the page's time zone, for the reasons; nil: UTC
+}
+
+// The weights of each kind of evidence. A reply to an incident's message
+// settles it; a customer of an affected component during the outage is
+// enough on its own; words and timing support the rest.
+const (
+	weightReply       = 0.95
+	weightComponent   = 0.5
+	weightWord        = 0.2 // per distinct word, up to two
+	weightOpen        = 0.15
+	weightJustEnded   = 0.1 // resolved at most justEnded before
+	weightRecent      = 0.05
+	weightOnlyOpen    = 0.2
+	justEnded         = 2 * time.Hour
+	maxWordsCounted   = 2
+	maxConfidence     = 0.99
+	minWordLen        = 4
+	maxReasonMentions = 3
+)
+
+// Suggest scores every candidate incident (open, or resolved within the
+// last 72 hours) for a complaint and returns the best as a Tag with a
+// confidence and a reason a person can read; nil when nothing points to
+// any. Callers tag the complaint when the confidence reaches their
+// threshold. It is a pure function of its arguments.
+func Suggest(ev Evidence, incidents []*incident.Incident, comps []*incident.Component) *Tag {
+	loc := ev.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	names := map[string]string{}
+	for _, c := range comps {
+		names[c.ID] = c.Name
+	}
+	var cands []*incident.Incident
+	open := 0
+	for _, inc := range incidents {
+		if candidate(inc, ev.At) {
+			cands = append(cands, inc)
+			if inc.Open() && !inc.IsMaintenance() {
+				open++
+			}
+		}
+	}
+	words := textWords(ev.Text)
+	var best *Tag
+	var bestAt time.Time
+	for _, inc := range cands {
+		score, reasons := scoreIncident(ev, inc, names, words, open, loc)
+		if score <= 0 {
+			continue
+		}
+		t := &Tag{IncidentID: inc.ID, Confidence: min(score, maxConfidence), Reason: strings.Join(reasons, "; "), By: "auto", At: ev.At}
+		if best == nil || t.Confidence > best.Confidence || t.Confidence == best.Confidence && inc.StartedAt.After(bestAt) {
+			best, bestAt = t, inc.StartedAt
+		}
+	}
+	return best
+}
+
+// scoreIncident adds up the evidence that the complaint is about inc, and
+// says why, strongest first.
+func scoreIncident(ev Evidence, inc *incident.Incident, names map[string]string, words []word, open int, loc *time.Location) (float64, []string) {
+	var score float64
+	var reasons []string
+	if ev.ReplyTo == inc.ID {
+		score += weightReply
+		reasons = append(reasons, fmt.Sprintf("reply to a message about %q", inc.Name))
+	}
+	if r, ok := componentReason(ev, inc, names, loc); ok {
+		score += weightComponent
+		reasons = append(reasons, r)
+	}
+	if hits := mentions(words, incidentWords(inc, names)); len(hits) > 0 {
+		score += weightWord * float64(min(len(hits), maxWordsCounted))
+		if len(hits) > maxReasonMentions {
+			hits = hits[:maxReasonMentions]
+		}
+		reasons = append(reasons, "text mentions "+quoteAll(hits))
+	}
+	if score == 0 && !(open == 1 && inc.Open()) {
+		return 0, nil // timing alone says nothing
+	}
+	switch {
+	case inc.Open():
+		score += weightOpen
+		if open == 1 && !inc.IsMaintenance() {
+			score += weightOnlyOpen
+			reasons = append(reasons, fmt.Sprintf("%q is the only open incident", inc.Name))
+		}
+	case inc.ResolvedAt != nil && ev.At.Sub(*inc.ResolvedAt) <= justEnded:
+		score += weightJustEnded
+		reasons = append(reasons, fmt.Sprintf("%q was resolved %s before", inc.Name, roundDuration(ev.At.Sub(*inc.ResolvedAt))))
+	default:
+		score += weightRecent
+	}
+	return score, reasons
+}
+
+// componentReason says whether the customer uses a component the incident
+// affects, and how to say so: "customer uses Payments, which has had a
+// major outage since 09:12 CET".
+func componentReason(ev Evidence, inc *incident.Incident, names map[string]string, loc *time.Location) (string, bool) {
+	for _, id := range ev.Components {
+		if !inc.Affects(id) {
+			continue
+		}
+		name := names[id]
+		if name == "" {
+			name = id
+		}
+		what := "an incident"
+		if st, ok := inc.LatestStatusFor(id); ok && st != incident.Operational {
+			what = "a " + strings.ReplaceAll(string(st), "_", " ")
+		} else if inc.Impact != "" && inc.Impact != incident.ImpactNone {
+			what = "a " + string(inc.Impact) + " incident"
+		}
+		since := inc.StartedAt.In(loc).Format("15:04 MST")
+		if inc.Open() {
+			return fmt.Sprintf("customer uses %s, which has had %s since %s", name, what, since), true
+		}
+		until := inc.StartedAt
+		if inc.ResolvedAt != nil {
+			until = *inc.ResolvedAt
+		}
+		return fmt.Sprintf("customer uses %s, which had %s from %s to %s", name, what, since, until.In(loc).Format("15:04 MST")), true
+	}
+	return "", false
+}
+
+// word is one word of the complaint: folded for matching, as written for
+// the reason.
+type word struct{ folded, shown string }
+
+// textWords splits the complaint's text into words long enough to mean
+// something, dropping the ones every outage shares.
+func textWords(s string) []word {
+	var out []word
+	for _, shown := range strings.FieldsFunc(s, notWordRune) {
+		for _, f := range fold.Words(shown) {
+			if len([]rune(f)) >= minWordLen && !generic[f] {
+				out = append(out, word{folded: f, shown: strings.ToLower(shown)})
+			}
+		}
+	}
+	return out
+}
+
+// notWordRune splits text into words as written.
+func notWordRune(r rune) bool {
+	return !(r == '-' || r == '\'' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r > 127 && !isSpaceOrPunct(r))
+}
+
+func isSpaceOrPunct(r rune) bool {
+	return strings.ContainsRune(" \t\n\r\u00a0.,;:!?\"«»„“”‘’()[]{}<>/\\|…–—", r)
+}
+
+// incidentWords are the folded words of the incident's name, its
+// components' names and its public updates.
+func incidentWords(inc *incident.Incident, names map[string]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		for _, f := range fold.Words(s) {
+			if len([]rune(f)) >= minWordLen && !generic[f] && !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	add(inc.Name)
+	for _, id := range inc.ComponentIDs {
+		add(names[id])
+	}
+	for _, u := range inc.Updates {
+		add(u.Body)
+	}
+	return out
+}
+
+// mentions returns the complaint's words (as written, each once) that
+// match a word of the incident, inflections allowed.
+func mentions(text []word, inc []string) []string {
+	var hits []string
+	seen := map[string]bool{}
+	for _, w := range text {
+		if seen[w.shown] {
+			continue
+		}
+		for _, iw := range inc {
+			if sameStem(w.folded, iw) {
+				seen[w.shown] = true
+				hits = append(hits, w.shown)
+				break
+			}
+		}
+	}
+	return hits
+}
+
+// sameStem reports whether two folded words are forms of one word: they
+// share a prefix that leaves at most one letter of the shorter word
+// unmatched (two when it is longer than six letters). That takes the
+// endings of Hungarian, Polish and Croatian (fizetés/fizetéssel,
+// płatność/płatności, plaćanje/plaćanja) and English plurals, without
+// matching words that only start alike (server/service, login/logout).
+func sameStem(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	n := min(len(ra), len(rb))
+	p := 0
+	for p < n && ra[p] == rb[p] {
+		p++
+	}
+	need := n - 1
+	if n > 6 {
+		need = n - 2
+	}
+	return p >= minWordLen && p >= need
+}
+
+// generic words appear in complaints about any outage, in the four
+// languages, and so say nothing about which one.
+var generic = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`outage outages down failing failed fails failure working works service services
+		problem problems issue issues error errors incident incidents degraded status please help still again
+		there this that with from have your what when will would could should about since today
+		hiba hibas hibat nem mukodik mukodott problema szolgaltatas leallas kerem miert mert vagy mikor
+		awaria awarii dziala dzialaja problem problemy usluga uslugi prosze dlaczego kiedy jest nadal
+		greska greske kvar radi rade problem usluga usluge molim zasto kada jos uvijek`) {
+		m[w] = true
+	}
+	return m
+}()
+
+// quoteAll quotes words for a reason: 'card', 'payment'.
+func quoteAll(ws []string) string {
+	q := make([]string, len(ws))
+	for i, w := range ws {
+		q[i] = "'" + w + "'"
+	}
+	sort.Strings(q)
+	return strings.Join(q, ", ")
+}
+
+// roundDuration says a duration the way a person would: "25 min", "2 h".
+func roundDuration(d time.Duration) string {
+	if d < time.Hour {
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute)/time.Minute))
+	}
+	return fmt.Sprintf("%d h", int(d.Round(time.Hour)/time.Hour))
+}
