@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 )
 
@@ -117,18 +118,18 @@ type Contact struct {
 // Address returns the address on channel ch that answers reach: the
 // phone for SMS and phone calls, the email for email and forms, the Slack
 // user for Slack; then whatever the contact has.
-func (c Contact) Address(ch Channel) (kind, address string) {
+func (c Contact) Address(ch Channel) (kind channel.Kind, address string) {
 	switch {
 	case (ch == SMS || ch == Phone) && c.Phone != "":
-		return "sms", c.Phone
+		return channel.SMS, c.Phone
 	case ch == Slack && c.Slack != "":
-		return "slack", c.Slack
+		return channel.Slack, c.Slack
 	case c.Email != "":
-		return "email", c.Email
+		return channel.Email, c.Email
 	case c.Phone != "":
-		return "sms", c.Phone
+		return channel.SMS, c.Phone
 	case c.Slack != "":
-		return "slack", c.Slack
+		return channel.Slack, c.Slack
 	}
 	return "", ""
 }

@@ -1,0 +1,158 @@
+package complaint
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+var t0 = time.Date(2026, 3, 10, 9, 12, 0, 0, time.UTC)
+
+func ptrTime(t time.Time) *time.Time { return &t }
+
+// fixtures: Payments has a major outage since 09:12; Checkout had one that
+// was resolved at 08:00; API had one three days before.
+func tagFixtures() ([]*incident.Incident, []*incident.Component) {
+	comps := []*incident.Component{
+		{ID: "cpay", Name: "Card payments"},
+		{ID: "cchk", Name: "Checkout"},
+		{ID: "capi", Name: "API"},
+		{ID: "clog", Name: "Login"},
+	}
+	pay := &incident.Incident{ID: "ipay", Name: "Card payments are failing", Status: incident.Investigating,
+		Impact: incident.ImpactMajor, ComponentIDs: []string{"cpay"}, StartedAt: t0,
+		Updates: []*incident.Update{{Body: "Some card payments fail. We are investigating.",
+			AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.MajorOutage}}}}}
+	chk := &incident.Incident{ID: "ichk", Name: "Checkout slow", Status: incident.Resolved, Impact: incident.ImpactMinor,
+		ComponentIDs: []string{"cchk"}, StartedAt: t0.Add(-3 * time.Hour), ResolvedAt: ptrTime(t0.Add(-72 * time.Minute))}
+	old := &incident.Incident{ID: "iapi", Name: "API errors", Status: incident.Resolved, Impact: incident.ImpactMinor,
+		ComponentIDs: []string{"capi"}, StartedAt: t0.Add(-80 * time.Hour), ResolvedAt: ptrTime(t0.Add(-79 * time.Hour))}
+	return []*incident.Incident{pay, chk, old}, comps
+}
+
+func TestSuggest(t *testing.T) {
+	incs, comps := tagFixtures()
+	at := t0.Add(30 * time.Minute)
+	tests := []struct {
+		name       string
+		ev         Evidence
+		incidents  []*incident.Incident
+		want       string  // incident ID; "" for no suggestion
+		minConf    float64 // the suggestion's confidence is at least this
+		maxConf    float64 // and at most this (0: no upper bound)
+		reasonHas  []string
+		reasonLack []string
+	}{
+		{name: "reply to an incident's message", ev: Evidence{At: at, Text: "???", ReplyTo: "ichk"},
+			want: "ichk", minConf: 0.95, reasonHas: []string{`reply to a message about "Checkout slow"`}},
+		{name: "customer of the affected component", ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}},
+			want: "ipay", minConf: 0.5, reasonHas: []string{"customer uses Card payments, which has had a major outage since 09:12 UTC"}},
+		{name: "english words", ev: Evidence{At: at, Text: "My card payment did not go through!"},
+			want: "ipay", minConf: 0.5, reasonHas: []string{"'card'", "'payment'"}},
+		{name: "hungarian inflection", ev: Evidence{At: at, Text: "Nem sikerül a kártyás fizetés, a kártyával semmi"},
+			incidents: []*incident.Incident{withName(incs[0], "Kártyás fizetések hibája")},
+			want:      "ipay", minConf: 0.5, reasonHas: []string{"'fizetés'"}},
+		{name: "polish inflection and diacritics", ev: Evidence{At: at, Text: "Płatności kartą nie działają"},
+			incidents: []*incident.Incident{withName(incs[0], "Awaria płatności kartą")},
+			want:      "ipay", minConf: 0.5, reasonHas: []string{"'płatności'"}},
+		{name: "croatian inflection without diacritics", ev: Evidence{At: at, Text: "placanja karticom ne rade"},
+			incidents: []*incident.Incident{withName(incs[0], "Plaćanje karticom ne radi")},
+			want:      "ipay", minConf: 0.5, reasonHas: []string{"'placanja'", "'karticom'"}},
+		{name: "words that only start alike do not match", ev: Evidence{At: at, Text: "logout broken on the server"},
+			incidents: []*incident.Incident{withName(incs[0], "Login service down")},
+			want:      "ipay", maxConf: 0.36, reasonLack: []string{"mentions"}},
+		{name: "unknown contact, nothing said, only open incident: a guess below the threshold",
+			ev: Evidence{At: at, Text: "it does not work"}, want: "ipay", maxConf: DefaultThreshold - 0.01,
+			reasonHas: []string{`"Card payments are failing" is the only open incident`}},
+		{name: "recently resolved incident by words", ev: Evidence{At: at, Text: "the checkout was so slow this morning"},
+			want: "ichk", minConf: 0.5, reasonHas: []string{"'checkout'", "'slow'", `"Checkout slow" was resolved 2 h before`}},
+		{name: "incident older than 72 h is not a candidate", ev: Evidence{At: at, Text: "API calls fail", Components: []string{"capi"}},
+			incidents: []*incident.Incident{incs[2]}, want: ""},
+		{name: "no incident at all", ev: Evidence{At: at, Text: "payments"}, incidents: []*incident.Incident{}, want: ""},
+		{name: "customer component beats another incident's words", ev: Evidence{At: at, Text: "checkout", Components: []string{"cpay"}},
+			want: "ipay", minConf: 0.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := incs
+			if tt.incidents != nil {
+				in = tt.incidents
+			}
+			got := Suggest(tt.ev, in, comps)
+			if tt.want == "" {
+				if got != nil {
+					t.Fatalf("Suggest = %+v, want none", got)
+				}
+				return
+			}
+			if got == nil {
+				t.Fatalf("Suggest = nil, want %s", tt.want)
+			}
+			if got.IncidentID != tt.want {
+				t.Errorf("incident %s, want %s (reason %q)", got.IncidentID, tt.want, got.Reason)
+			}
+			if got.Confidence < tt.minConf || tt.maxConf > 0 && got.Confidence > tt.maxConf {
+				t.Errorf("confidence %.2f, want in [%.2f, %.2f] (reason %q)", got.Confidence, tt.minConf, tt.maxConf, got.Reason)
+			}
+			if got.Confidence > maxConfidence || got.By != "auto" || !got.At.Equal(tt.ev.At) {
+				t.Errorf("tag %+v", got)
+			}
+			for _, s := range tt.reasonHas {
+				if !strings.Contains(got.Reason, s) {
+					t.Errorf("reason %q lacks %q", got.Reason, s)
+				}
+			}
+			for _, s := range tt.reasonLack {
+				if strings.Contains(got.Reason, s) {
+					t.Errorf("reason %q has %q", got.Reason, s)
+				}
+			}
+		})
+	}
+}
+
+// withName returns a copy of inc with another name and no updates, so
+// only the name's words count.
+func withName(inc *incident.Incident, name string) *incident.Incident {
+	c := *inc
+	c.Name = name
+	c.Updates = nil
+	return &c
+}
+
+func TestSameStem(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"payment", "payments", true},
+		{"card", "cards", true},
+		{"fizetes", "fizetessel", true},
+		{"platnosc", "platnosci", true},
+		{"placanje", "placanja", true},
+		{"kartya", "kartyaval", true},
+		{"server", "service", false},
+		{"login", "logout", false},
+		{"card", "care", false},
+		{"abc", "abc", false}, // too short to mean anything
+	}
+	for _, tt := range tests {
+		if got := sameStem(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameStem(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestReasonInPageTimeZone(t *testing.T) {
+	incs, comps := tagFixtures()
+	loc, err := time.LoadLocation("Europe/Budapest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Suggest(Evidence{At: t0.Add(time.Minute), Components: []string{"cpay"}, Location: loc}, incs, comps)
+	if got == nil || !strings.Contains(got.Reason, "since 10:12 CET") {
+		t.Fatalf("Suggest = %+v, want the start in CET", got)
+	}
+}
