@@ -29,8 +29,10 @@ const (
 	KindMaintenanceScheduled MessageKind = "maintenance_scheduled"
 	KindMaintenanceStarted   MessageKind = "maintenance_started"
 	KindMaintenanceCompleted MessageKind = "maintenance_completed"
-	KindComplaintAck         MessageKind = "complaint_ack" // a complaint was linked to an open incident
-	KindSurvey               MessageKind = "survey"        // the follow-up survey after resolution
+	KindComplaintAck         MessageKind = "complaint_ack"      // a complaint about a known incident: what we know, nothing to do
+	KindComplaintReceived    MessageKind = "complaint_received" // a complaint in triage: received, its reference, by when they hear back
+	KindComplaintAnswer      MessageKind = "complaint_answer"   // an agent's reply, or the complaint's resolution
+	KindSurvey               MessageKind = "survey"             // the follow-up survey after resolution
 	// KindConfirm asks a new subscriber to confirm (double opt-in). It is
 	// not about an incident, so it is not in render.MessageKinds: it has sms and
 	// email templates only (render.ConfirmChannels) and renders through render.Renderer.RenderConfirm.
@@ -67,6 +69,7 @@ type RecipientType string
 const (
 	FromCustomer   RecipientType = "customer"
 	FromSubscriber RecipientType = "subscriber"
+	FromContact    RecipientType = "contact" // someone who complained and is no imported customer
 )
 
 // Delivery is one message to one address on one channel about one update.

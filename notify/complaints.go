@@ -1,0 +1,88 @@
+package notify
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
+)
+
+var _ complaint.Acknowledger = (*Service)(nil)
+
+// Answer implements complaint.Acknowledger: it queues a message about a
+// complaint to its contact, as a delivery like any other (suppression,
+// rate limits, retries, receipts). Its ID is derived from the complaint,
+// the answer and key, so a second call (after a crash, on another node)
+// queues nothing new. A contact herald cannot write to (a caller who left
+// no number, a Slack user without a bot token configured) gets nothing,
+// without an error: the complaint is still filed and owned.
+//
+// The immediate acknowledgement is critical (quiet hours do not hold it:
+// the customer has just written and waits for the answer); the rest wait
+// for the customer's morning like other messages. A complaint's messages
+// carry no incident ID, so the incident's frequency cap and superseding
+// never fold them away; the incident goes along in Vars.
+func (s *Service) Answer(ctx context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) error {
+	kind, addr := c.Contact.Address(c.Channel)
+	if addr == "" {
+		return nil
+	}
+	if _, ok := s.chans[kind]; !ok {
+		s.log.Info("complaint answer: no channel to write on", "complaint_id", c.ID, "channel", kind)
+		return nil
+	}
+	mk := queue.KindComplaintAnswer
+	switch a {
+	case complaint.AnswerKnown:
+		mk = queue.KindComplaintAck
+	case complaint.AnswerReceived:
+		mk = queue.KindComplaintReceived
+	}
+	now := s.now()
+	rt, rid := queue.FromContact, c.Contact.Key()
+	if c.Contact.CustomerID != "" {
+		rt, rid = queue.FromCustomer, c.Contact.CustomerID
+	}
+	vars := map[string]string{"complaint": c.ID, "ref": c.Ref, "answer": string(a)}
+	if id := c.IncidentID(); id != "" {
+		vars["incident"] = id
+	}
+	if a == complaint.AnswerReceived {
+		vars["due"] = c.FirstAnswerDue.UTC().Format(time.RFC3339)
+	}
+	if text != "" {
+		vars["text"] = text
+	}
+	d := &queue.Delivery{ID: queue.DeliveryID("complaint:"+c.ID+":"+key, kind, addr), PageID: c.PageID,
+		MessageKind: mk, Kind: kind, Address: addr, RecipientType: rt, RecipientID: rid, Name: c.Contact.Name,
+		Language: c.Language, Critical: a == complaint.AnswerKnown || a == complaint.AnswerReceived,
+		State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
+	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
+		return err
+	}
+	if ch, ok := s.wakeKind[kind]; ok {
+		wake(ch)
+	}
+	return nil
+}
+
+// complaintIncident returns the incident a complaint's message is about,
+// or an empty one.
+func (s *Service) complaintIncident(ctx context.Context, d *queue.Delivery) (*incident.Incident, error) {
+	id := d.Vars["incident"]
+	if id == "" {
+		return &incident.Incident{}, nil
+	}
+	snap, err := s.cache.snapshot(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return snap.inc, nil
+}
+
+// isComplaintMessage reports whether a delivery answers a complaint.
+func isComplaintMessage(k queue.MessageKind) bool {
+	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer
+}
