@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,12 +123,19 @@ func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	if run {
 		done := make(chan error, 1)
 		go func() { done <- b.n.Run(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("notify Run: %v", err)
-			}
-		})
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("notify Run: %v", err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		// Nothing sends once Run has stopped, so the sandbox then makes
+		// no more status callbacks to the server.
+		e.beforeShutdown = append(e.beforeShutdown, stop)
 	}
 	bc := BroadcastConfig{PublicURL: b.public, TwilioAuthToken: sandbox.DefaultAuthToken,
 		SlackSigningSecret: testSlackSecret, Secrets: e.db, Sandbox: b.sb.Handler(), ImportLimit: 1 << 20,
@@ -141,6 +149,10 @@ func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The sandbox posts Twilio status callbacks to the server: closing it
+	// closes its client's connections, so the server's Shutdown has none
+	// of them to wait for (see serveOn).
+	e.beforeShutdown = append(e.beforeShutdown, func() { _ = b.sb.Close() })
 	e.serveOn(ln)
 	return b
 }

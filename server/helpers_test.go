@@ -40,6 +40,9 @@ type env struct {
 	logs    *syncBuffer
 	base    string // http://127.0.0.1:port once serving
 	client  *http.Client
+	// beforeShutdown closes what holds connections to the server (see
+	// serveOn) before it is shut down.
+	beforeShutdown []func()
 }
 
 type syncBuffer struct {
@@ -181,16 +184,26 @@ func (e *env) serve() {
 	e.serveOn(ln)
 }
 
-// serveOn serves e.srv on ln until the test ends.
+// serveOn serves e.srv on ln until the test ends, then shuts it down.
+//
+// Shutdown waits for every connection that is not idle, and fasthttp
+// counts a connection on which no request has come yet as active (it
+// reads the first request with ReadTimeout, 30 s), not as idle. net/http
+// clients leave such connections behind: one dialled for a request that
+// then took a connection freed meanwhile goes unused into the idle pool
+// (golang/go#21204). So before shutting down, every client of the server
+// is closed: beforeShutdown (the sandbox's status callbacks, in a bcEnv)
+// and e.client's idle connections, after which a dial still under way is
+// closed when it completes. Then Shutdown waits only for requests in
+// flight, which end.
 func (e *env) serveOn(ln net.Listener) {
 	srv := e.srv
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	e.t.Cleanup(func() {
-		// A connection the client dialled but never used (net/http dials
-		// one for a request that then takes a freed connection) counts as
-		// active for its first 5 s, as in net/http: Shutdown would wait
-		// that long for it, so close the client's first and allow more.
+		for _, f := range e.beforeShutdown {
+			f()
+		}
 		if e.client != nil {
 			e.client.CloseIdleConnections()
 		}
