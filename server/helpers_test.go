@@ -23,7 +23,8 @@ import (
 )
 
 // env is one server on a real SQLite store with a real Service, and a
-// token of each role.
+// token of each role. Requests go to the fiber app in memory (do); serve
+// adds a loopback listener for the tests where the socket matters.
 type env struct {
 	owner   *testing.T // the test the env lives as long as: cleanups only
 	db      *sqlite.DB
@@ -40,6 +41,9 @@ type env struct {
 	logs    *syncBuffer
 	base    string       // http://127.0.0.1:port once serving
 	client  *http.Client // talks to base, once serving
+	// overSocket sends do's requests to base instead of in memory, for the
+	// tests of what the socket decides (the peer address).
+	overSocket bool
 	// beforeShutdown closes what holds connections to the server (see
 	// serveOn) before it is shut down.
 	beforeShutdown []func()
@@ -133,18 +137,21 @@ func (r response) errorOf(t *testing.T) errorDetail {
 	return eb.Error
 }
 
-// do sends a request to the server over a real listener (app.Test cannot
-// show fasthttp's own 413); token "" sends no Authorization. headers are
-// name, value pairs; "Host" sets the request's host. A failure fails t,
-// the caller's (sub)test.
+// do sends a request to the server, in memory through app.Test unless
+// e.overSocket; token "" sends no Authorization. headers are name, value
+// pairs; "Host" sets the request's host. A failure fails t, the caller's
+// (sub)test.
 func (e *env) do(t *testing.T, method, path, token, body string, headers ...string) response {
 	t.Helper()
-	e.serve(t)
+	base := "http://status.example.com"
+	if e.overSocket {
+		base = e.base
+	}
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.base+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +169,12 @@ func (e *env) do(t *testing.T, method, path, token, body string, headers ...stri
 		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := e.client.Do(req)
+	var resp *http.Response
+	if e.overSocket {
+		resp, err = e.client.Do(req)
+	} else {
+		resp, err = e.srv.App().Test(req, -1)
+	}
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -182,6 +194,13 @@ func (e *env) mustDo(t *testing.T, want int, method, path, token, body string, h
 		t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.status, want, r.body)
 	}
 	return r
+}
+
+// useSocket makes do send over a loopback listener, serving first if need be.
+func (e *env) useSocket(t *testing.T) {
+	t.Helper()
+	e.serve(t)
+	e.overSocket = true
 }
 
 // serve starts e.srv on a loopback listener, unless it serves already,

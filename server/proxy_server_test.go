@@ -59,6 +59,7 @@ func (b *bcEnv) exhaust(t *testing.T, name string, xff func(i int) string) {
 func TestSignUpLimitBehindProxy(t *testing.T) {
 	t.Run("no trusted proxies: X-Forwarded-For does not change the key", func(t *testing.T) {
 		b := newBroadcastEnv(t, false)
+		b.useSocket(t) // the peer address is what is tested
 		// A fresh forged address on every sign-up: were it believed, each
 		// would get its own limit and none would be refused.
 		b.exhaust(t, "forged", func(i int) string { return fmt.Sprintf("203.0.113.%d", i+1) })
@@ -72,6 +73,7 @@ func TestSignUpLimitBehindProxy(t *testing.T) {
 
 	t.Run("trusted proxy: each forwarded client has its own limit", func(t *testing.T) {
 		b := newBroadcastEnv(t, false, trustLoopback(t))
+		b.useSocket(t) // the peer address is what is tested
 		b.exhaust(t, "a", func(int) string { return "203.0.113.1" })
 		if s := b.signUp(t, "b@example.com", "X-Forwarded-For", "203.0.113.2"); s != http.StatusOK {
 			t.Errorf("a second client: %d, want 200", s)
@@ -119,6 +121,7 @@ func TestForwardedURLBehindProxy(t *testing.T) {
 
 	t.Run("untrusted peer", func(t *testing.T) {
 		b := newBroadcastEnv(t, false, noPublicURL)
+		b.useSocket(t) // the peer address is what is tested
 		if s := status(t, b, "SMa", forwarded...); s != http.StatusForbidden {
 			t.Errorf("Twilio signature over a forwarded URL from an untrusted peer: %d, want 403", s)
 		}
@@ -126,6 +129,7 @@ func TestForwardedURLBehindProxy(t *testing.T) {
 	})
 	t.Run("trusted proxy", func(t *testing.T) {
 		b := newBroadcastEnv(t, false, noPublicURL, trustLoopback(t))
+		b.useSocket(t) // the peer address is what is tested
 		if s := status(t, b, "SMb", forwarded...); s != http.StatusNoContent {
 			t.Errorf("Twilio signature over the forwarded URL: %d, want 204", s)
 		}
@@ -136,6 +140,7 @@ func TestForwardedURLBehindProxy(t *testing.T) {
 	})
 	t.Run("a configured public URL wins", func(t *testing.T) {
 		b := newBroadcastEnv(t, false, trustLoopback(t), bcOption{broadcast: func(c *BroadcastConfig) { c.PublicURL = "https://hooks.example.org" }})
+		b.useSocket(t) // the peer address is what is tested
 		if s := status(t, b, "SMd", forwarded...); s != http.StatusForbidden {
 			t.Errorf("signed for the forwarded URL, not the public one: %d, want 403", s)
 		}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -180,26 +179,9 @@ func TestPublicRoutesQueryNoStore(t *testing.T) {
 // answer): the current summary at once, an update after a declaration
 // through the API, heartbeats, and the watch released when the client goes.
 func TestEvents(t *testing.T) {
-	e := newEnv(t)
-	e.srv = New(Config{HeartbeatInterval: 50 * time.Millisecond}, e.svc, e.site, e.reg, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- e.srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := e.srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{Timeout: 10 * time.Second}
+	e := newEnv(t, func(c *Config) { c.HeartbeatInterval = 50 * time.Millisecond })
+	e.serve(t)
+	base, client := e.base, e.client
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
@@ -269,13 +251,7 @@ func TestEvents(t *testing.T) {
 
 	// The client leaves: the heartbeat's failed write releases the watch.
 	cancel()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.site.watchers() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("watch still held %v after the client left", 5*time.Second)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll(t, "the watch released after the client left", func() bool { return e.site.watchers() == 0 })
 }
 
 func TestReadyz(t *testing.T) {
