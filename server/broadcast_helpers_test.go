@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,12 +124,19 @@ func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	if run {
 		done := make(chan error, 1)
 		go func() { done <- b.n.Run(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("notify Run: %v", err)
-			}
-		})
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("notify Run: %v", err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		// Nothing sends once Run has stopped, so the sandbox then makes
+		// no more status callbacks to the server.
+		e.beforeShutdown = append(e.beforeShutdown, stop)
 	}
 	bc := BroadcastConfig{PublicURL: b.public, TwilioAuthToken: sandbox.DefaultAuthToken,
 		SlackSigningSecret: testSlackSecret, Secrets: e.db, Sandbox: b.sb.Handler(), ImportLimit: 1 << 20,
@@ -142,52 +150,56 @@ func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.serveOn(ln)
+	// The sandbox posts Twilio status callbacks to the server: closing it
+	// closes its client's connections, so the server's Shutdown has none
+	// of them to wait for (see serveOn).
+	e.beforeShutdown = append(e.beforeShutdown, func() { _ = b.sb.Close() })
+	e.serveOn(t, ln)
 	return b
 }
 
 // form posts an urlencoded form; headers as in do.
-func (b *bcEnv) form(path string, v url.Values, headers ...string) response {
-	b.t.Helper()
-	return b.do("POST", path, "", v.Encode(), append([]string{"Content-Type", "application/x-www-form-urlencoded"}, headers...)...)
+func (b *bcEnv) form(t *testing.T, path string, v url.Values, headers ...string) response {
+	t.Helper()
+	return b.do(t, "POST", path, "", v.Encode(), append([]string{"Content-Type", "application/x-www-form-urlencoded"}, headers...)...)
 }
 
 // twilioPost posts a form to a Twilio webhook, signed with token ("" unsigned).
-func (b *bcEnv) twilioPost(path string, v url.Values, token string) response {
-	b.t.Helper()
+func (b *bcEnv) twilioPost(t *testing.T, path string, v url.Values, token string) response {
+	t.Helper()
 	sig := "bm90IGEgc2lnbmF0dXJl"
 	if token != "" {
 		sig = sandbox.TwilioSignature(token, b.public+path, v)
 	}
-	return b.form(path, v, twilio.HeaderSignature, sig)
+	return b.form(t, path, v, twilio.HeaderSignature, sig)
 }
 
 // slackPost posts a form body to a Slack webhook signed with secret at ts.
-func (b *bcEnv) slackPost(path, body, secret string, ts time.Time) response {
-	b.t.Helper()
+func (b *bcEnv) slackPost(t *testing.T, path, body, secret string, ts time.Time) response {
+	t.Helper()
 	stamp := strconv.FormatInt(ts.Unix(), 10)
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte("v0:" + stamp + ":" + body))
-	return b.do("POST", path, "", body, "Content-Type", "application/x-www-form-urlencoded",
+	return b.do(t, "POST", path, "", body, "Content-Type", "application/x-www-form-urlencoded",
 		slack.HeaderTimestamp, stamp, slack.HeaderSignature, "v0="+hex.EncodeToString(m.Sum(nil)))
 }
 
 // waitSandbox waits for n messages of kind at the sandbox.
-func (b *bcEnv) waitSandbox(n int, kind string) {
-	b.t.Helper()
+func (b *bcEnv) waitSandbox(t *testing.T, n int, kind string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := b.sb.WaitFor(ctx, n, kind); err != nil {
-		b.t.Fatal(err)
+		t.Fatal(err)
 	}
 }
 
 // lastTo returns the newest sandbox message of kind to addr.
-func (b *bcEnv) lastTo(kind, to string) sandbox.Message {
-	b.t.Helper()
+func (b *bcEnv) lastTo(t *testing.T, kind, to string) sandbox.Message {
+	t.Helper()
 	ms := b.sb.Messages(sandbox.Filter{Kind: kind, To: to})
 	if len(ms) == 0 {
-		b.t.Fatalf("no %s message to %s", kind, to)
+		t.Fatalf("no %s message to %s", kind, to)
 	}
 	return ms[len(ms)-1]
 }

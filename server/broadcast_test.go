@@ -29,10 +29,10 @@ func TestSubscriberAPI(t *testing.T) {
 	base := "/v1/pages/" + b.page.ID + "/subscribers"
 
 	var email, sms, hook wire.Subscriber
-	b.mustDo(http.StatusCreated, "POST", base, b.manager,
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager,
 		`{"subscriber":{"email":"Ops@Example.com","component_ids":["`+b.compA.ID+`"],"skip_confirmation_notification":true}}`).json(t, &email)
-	b.mustDo(http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"phone_number":"20 123 4567","phone_country":"HU"}}`).json(t, &sms)
-	b.mustDo(http.StatusCreated, "POST", "/api/v1/pages/"+b.page.ID+"/subscribers", b.admin,
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"phone_number":"20 123 4567","phone_country":"HU"}}`).json(t, &sms)
+	b.mustDo(t, http.StatusCreated, "POST", "/api/v1/pages/"+b.page.ID+"/subscribers", b.admin,
 		`{"subscriber":{"endpoint":"`+b.sb.WebhookURL("ops")+`"}}`).json(t, &hook)
 
 	t.Run("shapes", func(t *testing.T) {
@@ -61,8 +61,8 @@ func TestSubscriberAPI(t *testing.T) {
 		if sms.PhoneCountry == nil || *sms.PhoneCountry != "HU" {
 			t.Errorf("sms phone_country: %+v", sms)
 		}
-		b.waitSandbox(1, sandbox.KindSMS) // the confirmation code
-		if body := b.lastTo(sandbox.KindSMS, "+36201234567").Body; !regexp.MustCompile(`\d{6}`).MatchString(body) {
+		b.waitSandbox(t, 1, sandbox.KindSMS) // the confirmation code
+		if body := b.lastTo(t, sandbox.KindSMS, "+36201234567").Body; !regexp.MustCompile(`\d{6}`).MatchString(body) {
 			t.Errorf("confirmation SMS has no code: %q", body)
 		}
 	})
@@ -79,7 +79,7 @@ func TestSubscriberAPI(t *testing.T) {
 		}
 		for _, tc := range tests {
 			var got []wire.Subscriber
-			b.mustDo(http.StatusOK, "GET", tc.path, b.agent, "").json(t, &got)
+			b.mustDo(t, http.StatusOK, "GET", tc.path, b.agent, "").json(t, &got)
 			ids := map[string]bool{}
 			for _, s := range got {
 				ids[s.ID] = true
@@ -94,11 +94,11 @@ func TestSubscriberAPI(t *testing.T) {
 			}
 		}
 		var n struct{ Count int }
-		b.mustDo(http.StatusOK, "GET", base+"/count", b.agent, "").json(t, &n)
+		b.mustDo(t, http.StatusOK, "GET", base+"/count", b.agent, "").json(t, &n)
 		if n.Count != 2 {
 			t.Errorf("count %d, want 2", n.Count)
 		}
-		b.mustDo(http.StatusOK, "GET", base+"/count?type=email&state=all", b.agent, "").json(t, &n)
+		b.mustDo(t, http.StatusOK, "GET", base+"/count?type=email&state=all", b.agent, "").json(t, &n)
 		if n.Count != 1 {
 			t.Errorf("email count %d, want 1", n.Count)
 		}
@@ -106,29 +106,29 @@ func TestSubscriberAPI(t *testing.T) {
 
 	t.Run("get, patch, resend, delete, unsubscribed", func(t *testing.T) {
 		var got wire.Subscriber
-		b.mustDo(http.StatusOK, "GET", base+"/"+email.ID, b.agent, "").json(t, &got)
+		b.mustDo(t, http.StatusOK, "GET", base+"/"+email.ID, b.agent, "").json(t, &got)
 		if got.ID != email.ID {
 			t.Fatalf("got %+v", got)
 		}
-		b.mustDo(http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"component_ids":["`+b.compB.ID+`"]}`).json(t, &got)
+		b.mustDo(t, http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"component_ids":["`+b.compB.ID+`"]}`).json(t, &got)
 		if len(got.Components) != 1 || got.Components[0] != b.compB.ID {
 			t.Errorf("patched components %v", got.Components)
 		}
-		b.mustDo(http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"subscriber":{"component_ids":[],"language":"hu"}}`).json(t, &got)
+		b.mustDo(t, http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"subscriber":{"component_ids":[],"language":"hu"}}`).json(t, &got)
 		if len(got.Components) != 0 || got.Language != "hu" {
 			t.Errorf("patched to whole page in hu: %+v", got)
 		}
-		b.mustDo(http.StatusCreated, "POST", base+"/"+sms.ID+"/resend_confirmation", b.manager, "")
-		b.waitSandbox(2, sandbox.KindSMS)
-		if d := b.mustDo(http.StatusConflict, "POST", base+"/"+email.ID+"/resend_confirmation", b.manager, "").errorOf(t); d.Code != incident.ECONFLICT {
+		b.mustDo(t, http.StatusCreated, "POST", base+"/"+sms.ID+"/resend_confirmation", b.manager, "")
+		b.waitSandbox(t, 2, sandbox.KindSMS)
+		if d := b.mustDo(t, http.StatusConflict, "POST", base+"/"+email.ID+"/resend_confirmation", b.manager, "").errorOf(t); d.Code != incident.ECONFLICT {
 			t.Errorf("resend to active: %+v", d)
 		}
-		b.mustDo(http.StatusOK, "DELETE", base+"/"+hook.ID, b.manager, "").json(t, &got)
+		b.mustDo(t, http.StatusOK, "DELETE", base+"/"+hook.ID, b.manager, "").json(t, &got)
 		if got.State != "unsubscribed" || got.UnsubscribedAt.IsZero() {
 			t.Errorf("deleted: %+v", got)
 		}
 		var gone []wire.Subscriber
-		b.mustDo(http.StatusOK, "GET", base+"/unsubscribed", b.agent, "").json(t, &gone)
+		b.mustDo(t, http.StatusOK, "GET", base+"/unsubscribed", b.agent, "").json(t, &gone)
 		if len(gone) != 1 || gone[0].ID != hook.ID {
 			t.Errorf("unsubscribed list %+v", gone)
 		}
@@ -136,25 +136,25 @@ func TestSubscriberAPI(t *testing.T) {
 
 	t.Run("incident followers", func(t *testing.T) {
 		var inc struct{ ID string }
-		b.mustDo(http.StatusCreated, "POST", "/v1/pages/"+b.page.ID+"/incidents", b.manager,
+		b.mustDo(t, http.StatusCreated, "POST", "/v1/pages/"+b.page.ID+"/incidents", b.manager,
 			`{"incident":{"name":"Slow API","status":"investigating","body":"Looking.","deliver_notifications":false}}`).json(t, &inc)
 		path := "/v1/pages/" + b.page.ID + "/incidents/" + inc.ID + "/subscribers"
 		var f wire.Subscriber
-		b.mustDo(http.StatusCreated, "POST", path, b.manager, `{"subscriber":{"email":"follower@example.com","skip_confirmation_notification":true}}`).json(t, &f)
+		b.mustDo(t, http.StatusCreated, "POST", path, b.manager, `{"subscriber":{"email":"follower@example.com","skip_confirmation_notification":true}}`).json(t, &f)
 		if f.IncidentID == nil || *f.IncidentID != inc.ID {
 			t.Errorf("follower %+v", f)
 		}
 		var list []wire.Subscriber
-		b.mustDo(http.StatusOK, "GET", path, b.agent, "").json(t, &list)
+		b.mustDo(t, http.StatusOK, "GET", path, b.agent, "").json(t, &list)
 		if len(list) != 1 || list[0].ID != f.ID {
 			t.Errorf("followers %+v", list)
 		}
-		b.mustDo(http.StatusNotFound, "GET", "/v1/pages/"+b.page.ID+"/incidents/nosuchinc123/subscribers", b.agent, "")
+		b.mustDo(t, http.StatusNotFound, "GET", "/v1/pages/"+b.page.ID+"/incidents/nosuchinc123/subscribers", b.agent, "")
 	})
 
 	t.Run("roles", func(t *testing.T) {
-		b.mustDo(http.StatusForbidden, "POST", base, b.agent, `{"subscriber":{"email":"x@example.com"}}`)
-		b.mustDo(http.StatusUnauthorized, "GET", base, "", "")
+		b.mustDo(t, http.StatusForbidden, "POST", base, b.agent, `{"subscriber":{"email":"x@example.com"}}`)
+		b.mustDo(t, http.StatusUnauthorized, "GET", base, "", "")
 	})
 }
 
@@ -165,7 +165,7 @@ func TestBroadcastBadInput(t *testing.T) {
 	p := "/v1/pages/" + b.page.ID
 	api := "/api/v1/pages/" + b.page.ID
 	var inc struct{ ID string }
-	b.mustDo(http.StatusCreated, "POST", p+"/incidents", b.manager, `{"incident":{"name":"x","status":"investigating"}}`).json(t, &inc)
+	b.mustDo(t, http.StatusCreated, "POST", p+"/incidents", b.manager, `{"incident":{"name":"x","status":"investigating"}}`).json(t, &inc)
 	tests := []struct {
 		name, method, path, body string
 		status                   int
@@ -210,19 +210,19 @@ func TestBroadcastBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a0, _ := b.writes()
+			a0, _ := b.writes(t)
 			n0, err := b.n.CountSubscribers(context.Background(), b.page.ID, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := b.do(tc.method, tc.path, b.admin, tc.body, tc.headers...)
+			r := b.do(t, tc.method, tc.path, b.admin, tc.body, tc.headers...)
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
 			if d := r.errorOf(t); d.Field != tc.field {
 				t.Errorf("field %q, want %q (%s)", d.Field, tc.field, d.Message)
 			}
-			a1, _ := b.writes()
+			a1, _ := b.writes(t)
 			n1, _ := b.n.CountSubscribers(context.Background(), b.page.ID, "")
 			if a1 != a0 || n1 != n0 {
 				t.Errorf("bad input wrote something: audit %d→%d, subscribers %d→%d", a0, a1, n0, n1)
@@ -254,7 +254,7 @@ func TestImportCustomers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := b.do("POST", tc.path, b.manager, tc.body, "Content-Type", tc.ctype)
+			r := b.do(t, "POST", tc.path, b.manager, tc.body, "Content-Type", tc.ctype)
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
@@ -278,12 +278,12 @@ func TestImportCustomers(t *testing.T) {
 
 	t.Run("list pages by id", func(t *testing.T) {
 		var page1, page2 []audience.Customer
-		r := b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers?limit=2", b.agent, "")
+		r := b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers?limit=2", b.agent, "")
 		r.json(t, &page1)
 		if len(page1) != 2 || page1[0].ID != "c1" || r.header.Get("X-Total-Count") != "3" || r.header.Get("X-Next-After") != "c2" {
 			t.Fatalf("first page %s, headers %v", r.body, r.header)
 		}
-		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers?limit=2&after=c2", b.agent, "").json(t, &page2)
+		b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers?limit=2&after=c2", b.agent, "").json(t, &page2)
 		if len(page2) != 1 || page2[0].ID != "j1" {
 			t.Errorf("second page %+v", page2)
 		}
@@ -291,13 +291,13 @@ func TestImportCustomers(t *testing.T) {
 
 	t.Run("get and delete", func(t *testing.T) {
 		var c audience.Customer
-		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/c1", b.agent, "").json(t, &c)
+		b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/c1", b.agent, "").json(t, &c)
 		if c.Phone != "+36201111111" || c.Language != "hu" || len(c.Components) != 1 || c.Components[0] != b.compA.ID {
 			t.Errorf("customer %+v", c)
 		}
-		b.mustDo(http.StatusForbidden, "DELETE", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.agent, "")
-		b.mustDo(http.StatusNoContent, "DELETE", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.manager, "")
-		b.mustDo(http.StatusNotFound, "GET", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.agent, "")
+		b.mustDo(t, http.StatusForbidden, "DELETE", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.agent, "")
+		b.mustDo(t, http.StatusNoContent, "DELETE", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.manager, "")
+		b.mustDo(t, http.StatusNotFound, "GET", "/api/v1/pages/"+b.page.ID+"/customers/j1", b.agent, "")
 	})
 
 	t.Run("large body streams past BodyLimit, up to ImportLimit", func(t *testing.T) {
@@ -307,46 +307,46 @@ func TestImportCustomers(t *testing.T) {
 			fmt.Fprintf(&sb, "big%05d,Customer %d,big%d@example.com\n", i, i, i)
 		}
 		var res struct{ Created int }
-		b.mustDo(http.StatusOK, "POST", imp, b.manager, sb.String(), "Content-Type", "text/csv").json(t, &res)
+		b.mustDo(t, http.StatusOK, "POST", imp, b.manager, sb.String(), "Content-Type", "text/csv").json(t, &res)
 		if res.Created < 5000 {
 			t.Errorf("created %d", res.Created)
 		}
 		for sb.Len() < 1100<<10 {
 			sb.WriteString("x,y,z@example.com\n")
 		}
-		if d := b.mustDo(http.StatusRequestEntityTooLarge, "POST", imp, b.manager, sb.String(), "Content-Type", "text/csv").errorOf(t); d.Code != "too_large" {
+		if d := b.mustDo(t, http.StatusRequestEntityTooLarge, "POST", imp, b.manager, sb.String(), "Content-Type", "text/csv").errorOf(t); d.Code != "too_large" {
 			t.Errorf("over ImportLimit: %+v", d)
 		}
 		// Other routes keep BodyLimit.
-		b.mustDo(http.StatusRequestEntityTooLarge, "POST", "/v1/pages/"+b.page.ID+"/subscribers", b.manager,
+		b.mustDo(t, http.StatusRequestEntityTooLarge, "POST", "/v1/pages/"+b.page.ID+"/subscribers", b.manager,
 			`{"subscriber":{"email":"`+strings.Repeat("a", 70<<10)+`@example.com"}}`)
-		b.mustDo(http.StatusOK, "GET", "/healthz", "", "")
+		b.mustDo(t, http.StatusOK, "GET", "/healthz", "", "")
 	})
 }
 
 // declare declares an incident on component A through the API.
-func (b *bcEnv) declare(name string) string {
-	b.t.Helper()
+func (b *bcEnv) declare(t *testing.T, name string) string {
+	t.Helper()
 	var inc struct{ ID string }
-	b.mustDo(http.StatusCreated, "POST", "/v1/pages/"+b.page.ID+"/incidents", b.manager,
-		`{"incident":{"name":"`+name+`","status":"investigating","body":"We are looking into it.","components":{"`+b.compA.ID+`":"major_outage"},"component_ids":["`+b.compA.ID+`"]}}`).json(b.t, &inc)
+	b.mustDo(t, http.StatusCreated, "POST", "/v1/pages/"+b.page.ID+"/incidents", b.manager,
+		`{"incident":{"name":"`+name+`","status":"investigating","body":"We are looking into it.","components":{"`+b.compA.ID+`":"major_outage"},"component_ids":["`+b.compA.ID+`"]}}`).json(t, &inc)
 	return inc.ID
 }
 
 // broadcasts returns an incident's broadcasts' progress through the API.
-func (b *bcEnv) broadcasts(incID string) []queue.Progress {
-	b.t.Helper()
+func (b *bcEnv) broadcasts(t *testing.T, incID string) []queue.Progress {
+	t.Helper()
 	var ps []queue.Progress
-	b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/broadcasts", b.agent, "").json(b.t, &ps)
+	b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/broadcasts", b.agent, "").json(t, &ps)
 	return ps
 }
 
 func TestBroadcastLifecycle(t *testing.T) {
 	b := newBroadcastEnv(t, true)
-	b.mustDo(http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
-	incID := b.declare("API down")
+	b.mustDo(t, http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	incID := b.declare(t, "API down")
 
-	ps := b.broadcasts(incID)
+	ps := b.broadcasts(t, incID)
 	if len(ps) != 1 || ps[0].Kind != incident.BroadcastDeclared {
 		t.Fatalf("broadcasts %+v", ps)
 	}
@@ -383,7 +383,7 @@ func TestBroadcastLifecycle(t *testing.T) {
 
 	t.Run("progress", func(t *testing.T) {
 		var p queue.Progress
-		b.mustDo(http.StatusOK, "GET", "/api/v1/broadcasts/"+bid, b.agent, "").json(t, &p)
+		b.mustDo(t, http.StatusOK, "GET", "/api/v1/broadcasts/"+bid, b.agent, "").json(t, &p)
 		sent := 0
 		for _, st := range []queue.DeliveryState{queue.StateSent, queue.StateDelivered} {
 			sent += p.Counts[channel.SMS][st] + p.Counts[channel.Email][st]
@@ -394,11 +394,11 @@ func TestBroadcastLifecycle(t *testing.T) {
 	})
 
 	t.Run("customer deliveries; Twilio status callback marks SMS delivered", func(t *testing.T) {
-		b.waitSandbox(2, sandbox.KindSMS)
-		b.waitSandbox(2, sandbox.KindEmail)
+		b.waitSandbox(t, 2, sandbox.KindSMS)
+		b.waitSandbox(t, 2, sandbox.KindEmail)
 		var ds []queue.Delivery
 		poll(t, "SMS delivered through the signed status callback", func() bool {
-			b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/c1/deliveries", b.agent, "").json(t, &ds)
+			b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/c1/deliveries", b.agent, "").json(t, &ds)
 			for _, d := range ds {
 				if d.Kind == channel.SMS && d.State == queue.StateDelivered {
 					return true
@@ -418,7 +418,7 @@ func TestBroadcastLifecycle(t *testing.T) {
 		}
 		// The sandbox calls back at once, so a receipt may come before the
 		// dispatcher has written the SID: then it is kept and applied later.
-		if m := b.mustDo(200, "GET", "/metrics", "", "").String(); !strings.Contains(m, `herald_inbound_webhooks_total{kind="twilio_status",result="ok"}`) &&
+		if m := b.mustDo(t, 200, "GET", "/metrics", "", "").String(); !strings.Contains(m, `herald_inbound_webhooks_total{kind="twilio_status",result="ok"}`) &&
 			!strings.Contains(m, `herald_inbound_webhooks_total{kind="twilio_status",result="kept"}`) {
 			t.Error("status callbacks not counted")
 		}
@@ -426,14 +426,14 @@ func TestBroadcastLifecycle(t *testing.T) {
 
 	t.Run("dry run", func(t *testing.T) {
 		var dr notify.DryRunResult
-		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run?kind=resolved", b.agent, "").json(t, &dr)
+		b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run?kind=resolved", b.agent, "").json(t, &dr)
 		if dr.Kind != incident.BroadcastResolved || dr.Recipients[channel.SMS] != 2 || dr.Recipients[channel.Email] != 2 || dr.SMSSegments < 2 {
 			t.Errorf("dry run %+v", dr)
 		}
 		if dr.Samples[channel.Email]["hu"] == nil || dr.Samples[channel.Email]["en"] == nil {
 			t.Errorf("samples %+v", dr.Samples)
 		}
-		b.mustDo(http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run", b.agent, "").json(t, &dr)
+		b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run", b.agent, "").json(t, &dr)
 		if dr.Kind != incident.BroadcastDeclared {
 			t.Errorf("default kind %q", dr.Kind)
 		}
@@ -444,9 +444,9 @@ func (r response) String() string { return string(r.body) }
 
 func TestBroadcastCancel(t *testing.T) {
 	b := newBroadcastEnv(t, false) // nothing runs: the broadcast waits
-	b.mustDo(http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
-	incID := b.declare("API down")
-	bid := b.broadcasts(incID)[0].BroadcastID
+	b.mustDo(t, http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	incID := b.declare(t, "API down")
+	bid := b.broadcasts(t, incID)[0].BroadcastID
 
 	// A watcher sees the pending broadcast at once, then the cancellation,
 	// and then the stream ends.
@@ -488,9 +488,9 @@ func TestBroadcastCancel(t *testing.T) {
 		t.Fatalf("first event %+v", ev)
 	}
 
-	b.mustDo(http.StatusForbidden, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.agent, "")
+	b.mustDo(t, http.StatusForbidden, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.agent, "")
 	var p queue.Progress
-	b.mustDo(http.StatusOK, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.manager, "").json(t, &p)
+	b.mustDo(t, http.StatusOK, "POST", "/api/v1/broadcasts/"+bid+"/cancel", b.manager, "").json(t, &p)
 	if p.State != queue.PlanCancelled {
 		t.Fatalf("after cancel %+v", p)
 	}
@@ -506,7 +506,7 @@ func TestBroadcastCancel(t *testing.T) {
 		t.Errorf("stream ended with %+v", last)
 	}
 	// A finished broadcast's stream is one done event.
-	r := b.mustDo(http.StatusOK, "GET", "/api/v1/broadcasts/"+bid+"/events", b.agent, "")
+	r := b.mustDo(t, http.StatusOK, "GET", "/api/v1/broadcasts/"+bid+"/events", b.agent, "")
 	if !strings.Contains(r.String(), "event: done\n") || strings.Contains(r.String(), "event: progress") {
 		t.Errorf("stream %s", r.body)
 	}
@@ -523,7 +523,7 @@ func TestPublicSubscribe(t *testing.T) {
 
 	t.Run("status page form in four languages", func(t *testing.T) {
 		for _, tc := range []struct{ lang, want string }{{"en", "Subscribe to updates"}, {"hu", "Feliratkozás"}, {"pl", "Subskrybuj"}, {"hr", "Pretplatite"}} {
-			r := b.mustDo(http.StatusOK, "GET", "/subscribe?lang="+tc.lang, "", "", html...)
+			r := b.mustDo(t, http.StatusOK, "GET", "/subscribe?lang="+tc.lang, "", "", html...)
 			if !strings.Contains(r.String(), tc.want) || !strings.Contains(r.String(), `value="`+b.compA.ID+`"`) {
 				t.Errorf("%s: %s", tc.lang, r.body)
 			}
@@ -534,8 +534,8 @@ func TestPublicSubscribe(t *testing.T) {
 	})
 
 	t.Run("email: form, link, GET shows, POST confirms", func(t *testing.T) {
-		csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
-		r := b.form("/subscribe", url.Values{"channel": {"email"}, "address": {"Reader@Example.com"}, "components": {b.compA.ID},
+		csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", html...))
+		r := b.form(t, "/subscribe", url.Values{"channel": {"email"}, "address": {"Reader@Example.com"}, "components": {b.compA.ID},
 			"language": {"hu"}, "csrf": {csrf}}, "Accept", "text/html", "Origin", "http://status.example.com")
 		if r.status != 200 || !strings.Contains(r.String(), "Check your email") {
 			t.Fatalf("POST /subscribe: %d %s", r.status, r.body)
@@ -544,36 +544,36 @@ func TestPublicSubscribe(t *testing.T) {
 		if err != nil || len(subs) != 1 || subs[0].State != audience.SubscriberPending || subs[0].Language != "hu" || subs[0].Source != "page" {
 			t.Fatalf("subscribers %+v %v", subs, err)
 		}
-		b.waitSandbox(1, sandbox.KindEmail)
-		m := confirmLinkRe.FindStringSubmatch(b.lastTo(sandbox.KindEmail, "Reader@example.com").Body)
+		b.waitSandbox(t, 1, sandbox.KindEmail)
+		m := confirmLinkRe.FindStringSubmatch(b.lastTo(t, sandbox.KindEmail, "Reader@example.com").Body)
 		if m == nil {
-			t.Fatalf("no confirm link in %q", b.lastTo(sandbox.KindEmail, "Reader@example.com").Body)
+			t.Fatalf("no confirm link in %q", b.lastTo(t, sandbox.KindEmail, "Reader@example.com").Body)
 		}
-		page := b.mustDo(http.StatusOK, "GET", m[1], "", "", html...)
+		page := b.mustDo(t, http.StatusOK, "GET", m[1], "", "", html...)
 		if !strings.Contains(page.String(), `action="`+m[1]+`"`) {
 			t.Errorf("confirm page has no button posting back: %s", page.body)
 		}
 		if sub, _ := b.n.Subscriber(context.Background(), b.page.ID, subs[0].ID); sub.State != audience.SubscriberPending {
 			t.Fatal("GET confirmed the subscription: mail scanners would too")
 		}
-		b.mustDo(http.StatusOK, "POST", m[1], "", "", "Accept", "text/html", "Origin", "http://status.example.com")
+		b.mustDo(t, http.StatusOK, "POST", m[1], "", "", "Accept", "text/html", "Origin", "http://status.example.com")
 		if sub, _ := b.n.Subscriber(context.Background(), b.page.ID, subs[0].ID); sub.State != audience.SubscriberActive {
 			t.Errorf("after POST: %s", sub.State)
 		}
-		if d := b.mustDo(http.StatusBadRequest, "POST", "/subscriptions/confirm/forgedtokenAAAAAAAAAAAAAAAA", "", "").errorOf(t); d.Field != "token" {
+		if d := b.mustDo(t, http.StatusBadRequest, "POST", "/subscriptions/confirm/forgedtokenAAAAAAAAAAAAAAAA", "", "").errorOf(t); d.Field != "token" {
 			t.Errorf("forged token: %+v", d)
 		}
 	})
 
 	t.Run("SMS: code form", func(t *testing.T) {
-		csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
-		r := b.form("/subscribe", url.Values{"channel": {"sms"}, "address": {"+36 30 555 1234"}, "csrf": {csrf}}, html...)
+		csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", html...))
+		r := b.form(t, "/subscribe", url.Values{"channel": {"sms"}, "address": {"+36 30 555 1234"}, "csrf": {csrf}}, html...)
 		if r.status != 200 || !strings.Contains(r.String(), `name="phone" value="&#43;36305551234"`) && !strings.Contains(r.String(), `name="phone" value="+36305551234"`) {
 			t.Fatalf("POST /subscribe sms: %d %s", r.status, r.body)
 		}
 		codeCSRF := csrfOf(t, r)
-		b.waitSandbox(1, sandbox.KindSMS)
-		code := regexp.MustCompile(`\d{6}`).FindString(b.lastTo(sandbox.KindSMS, "+36305551234").Body)
+		b.waitSandbox(t, 1, sandbox.KindSMS)
+		code := regexp.MustCompile(`\d{6}`).FindString(b.lastTo(t, sandbox.KindSMS, "+36305551234").Body)
 		wrong := "000000"
 		if code == wrong {
 			wrong = "111111"
@@ -589,7 +589,7 @@ func TestPublicSubscribe(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				r := b.form("/subscribe/confirm-code", url.Values{"phone": {"+36305551234"}, "code": {tc.code}, "csrf": {tc.csrf}}, html...)
+				r := b.form(t, "/subscribe/confirm-code", url.Values{"phone": {"+36305551234"}, "code": {tc.code}, "csrf": {tc.csrf}}, html...)
 				if r.status != tc.status {
 					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 				}
@@ -602,7 +602,7 @@ func TestPublicSubscribe(t *testing.T) {
 	})
 
 	t.Run("forgery and bad input", func(t *testing.T) {
-		csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
+		csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", html...))
 		good := url.Values{"channel": {"email"}, "address": {"x@example.com"}, "csrf": {csrf}}
 		with := func(k, v string) url.Values {
 			c := url.Values{}
@@ -632,7 +632,7 @@ func TestPublicSubscribe(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				n0, _ := b.n.CountSubscribers(context.Background(), b.page.ID, "")
-				r := b.form("/subscribe", tc.form, append([]string{"Accept", "application/json"}, tc.headers...)...)
+				r := b.form(t, "/subscribe", tc.form, append([]string{"Accept", "application/json"}, tc.headers...)...)
 				if r.status != tc.status {
 					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 				}
@@ -643,7 +643,7 @@ func TestPublicSubscribe(t *testing.T) {
 					t.Errorf("subscribers %d → %d", n0, n1)
 				}
 				// A browser gets the form again, with the problem shown.
-				h := b.form("/subscribe", tc.form, append([]string{"Accept", "text/html"}, tc.headers...)...)
+				h := b.form(t, "/subscribe", tc.form, append([]string{"Accept", "text/html"}, tc.headers...)...)
 				if h.status != tc.status || !strings.Contains(h.String(), `class="problem"`) {
 					t.Errorf("HTML answer %d %s", h.status, h.body)
 				}
@@ -653,8 +653,8 @@ func TestPublicSubscribe(t *testing.T) {
 
 	t.Run("confirmation emails per address are limited: 429 JSON", func(t *testing.T) {
 		post := func() response {
-			csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
-			return b.form("/subscribe", url.Values{"channel": {"email"}, "address": {"flooded@example.com"}, "csrf": {csrf}}, "Accept", "application/json")
+			csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", html...))
+			return b.form(t, "/subscribe", url.Values{"channel": {"email"}, "address": {"flooded@example.com"}, "csrf": {csrf}}, "Accept", "application/json")
 		}
 		for i := 0; i < 3; i++ {
 			if r := post(); r.status != http.StatusOK {
@@ -691,8 +691,8 @@ func TestPublicSubscribe(t *testing.T) {
 
 	t.Run("sign-ups per IP are limited: 429", func(t *testing.T) {
 		for i := 0; ; i++ {
-			csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
-			r := b.form("/subscribe", url.Values{"channel": {"email"}, "address": {fmt.Sprintf("many%d@example.com", i)}, "csrf": {csrf}}, html...)
+			csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", html...))
+			r := b.form(t, "/subscribe", url.Values{"channel": {"email"}, "address": {fmt.Sprintf("many%d@example.com", i)}, "csrf": {csrf}}, html...)
 			if r.status == http.StatusTooManyRequests {
 				if !strings.Contains(r.String(), "Too many attempts") {
 					t.Errorf("429 page: %s", r.body)
@@ -703,8 +703,8 @@ func TestPublicSubscribe(t *testing.T) {
 				t.Fatalf("sign-up %d: %d (the default limit is 10 per IP per 4 h)", i, r.status)
 			}
 		}
-		csrf := csrfOf(t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", html...))
-		r := b.form("/subscribe", url.Values{"channel": {"email"}, "address": {"more@example.com"}, "csrf": {csrf}})
+		csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", html...))
+		r := b.form(t, "/subscribe", url.Values{"channel": {"email"}, "address": {"more@example.com"}, "csrf": {csrf}})
 		if d := r.errorOf(t); r.status != http.StatusTooManyRequests || d.Code != notify.ERATELIMITED {
 			t.Errorf("JSON answer %d %+v", r.status, d)
 		}
@@ -721,26 +721,26 @@ func TestPublicSubscribe(t *testing.T) {
 			t.Fatal(err)
 		}
 		path := strings.TrimPrefix(link, "https://status.example.com")
-		if r := b.mustDo(http.StatusOK, "GET", path, "", "", html...); !strings.Contains(r.String(), `action="`+path+`"`) {
+		if r := b.mustDo(t, http.StatusOK, "GET", path, "", "", html...); !strings.Contains(r.String(), `action="`+path+`"`) {
 			t.Errorf("unsubscribe page: %s", r.body)
 		}
 		if got, _ := b.n.Subscriber(ctx, b.page.ID, sub.ID); got.State != audience.SubscriberActive {
 			t.Fatal("GET unsubscribed")
 		}
 		// What a mail provider sends (RFC 8058): the body, no cookie, no Origin.
-		b.mustDo(http.StatusOK, "POST", path, "", "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded")
+		b.mustDo(t, http.StatusOK, "POST", path, "", "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded")
 		if got, _ := b.n.Subscriber(ctx, b.page.ID, sub.ID); got.State != audience.SubscriberUnsubscribed {
 			t.Errorf("after one-click POST: %s", got.State)
 		}
-		b.mustDo(http.StatusOK, "POST", path, "", "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded") // again: fine
-		if d := b.mustDo(http.StatusBadRequest, "POST", "/unsubscribe/AAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", "").errorOf(t); d.Field != "token" {
+		b.mustDo(t, http.StatusOK, "POST", path, "", "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded") // again: fine
+		if d := b.mustDo(t, http.StatusBadRequest, "POST", "/unsubscribe/AAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", "").errorOf(t); d.Field != "token" {
 			t.Errorf("forged: %+v", d)
 		}
 	})
 
 	t.Run("status page links to the form", func(t *testing.T) {
 		e := newRealSiteEnv(t)
-		r := e.mustDo(http.StatusOK, "GET", "/", "", "")
+		r := e.mustDo(t, http.StatusOK, "GET", "/", "", "")
 		if !strings.Contains(r.String(), `href="/subscribe?lang=en">Subscribe to updates</a>`) {
 			t.Errorf("no subscribe link: %s", r.body)
 		}
@@ -776,7 +776,7 @@ func TestInboundWebhooks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := b.twilioPost("/webhooks/twilio/sms", sms(tc.body), tc.token)
+			r := b.twilioPost(t, "/webhooks/twilio/sms", sms(tc.body), tc.token)
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
@@ -803,21 +803,21 @@ func TestInboundWebhooks(t *testing.T) {
 
 	t.Run("bad forms", func(t *testing.T) {
 		v := url.Values{"Body": {"STOP"}}
-		if d := b.mustDo(403, "POST", "/webhooks/twilio/sms", "", "").errorOf(t); d.Code != incident.EFORBIDDEN {
+		if d := b.mustDo(t, 403, "POST", "/webhooks/twilio/sms", "", "").errorOf(t); d.Code != incident.EFORBIDDEN {
 			t.Errorf("unsigned empty: %+v", d)
 		}
-		if d := b.twilioPost("/webhooks/twilio/sms", v, sandbox.DefaultAuthToken).errorOf(t); d.Field != "MessageSid" {
+		if d := b.twilioPost(t, "/webhooks/twilio/sms", v, sandbox.DefaultAuthToken).errorOf(t); d.Field != "MessageSid" {
 			t.Errorf("no MessageSid: %+v", d)
 		}
-		if d := b.twilioPost("/webhooks/twilio/status", url.Values{"MessageSid": {"SMx"}}, sandbox.DefaultAuthToken).errorOf(t); d.Field != "MessageStatus" {
+		if d := b.twilioPost(t, "/webhooks/twilio/status", url.Values{"MessageSid": {"SMx"}}, sandbox.DefaultAuthToken).errorOf(t); d.Field != "MessageStatus" {
 			t.Errorf("no status: %+v", d)
 		}
-		b.mustDo(403, "POST", "/webhooks/twilio/status", "", "MessageSid=SMx&MessageStatus=delivered", "Content-Type", "application/x-www-form-urlencoded")
+		b.mustDo(t, 403, "POST", "/webhooks/twilio/status", "", "MessageSid=SMx&MessageStatus=delivered", "Content-Type", "application/x-www-form-urlencoded")
 		// A final receipt for a message not recorded (yet) is kept and
 		// answered at once: Twilio wants a fast 2xx, and the handler must
 		// not hold a connection waiting for the dispatcher.
 		start := time.Now()
-		r := b.twilioPost("/webhooks/twilio/status", url.Values{"MessageSid": {"SMunknown"}, "MessageStatus": {"delivered"}}, sandbox.DefaultAuthToken)
+		r := b.twilioPost(t, "/webhooks/twilio/status", url.Values{"MessageSid": {"SMunknown"}, "MessageStatus": {"delivered"}}, sandbox.DefaultAuthToken)
 		if r.status != http.StatusNoContent {
 			t.Errorf("unknown message: %d %s", r.status, r.body)
 		}
@@ -828,7 +828,7 @@ func TestInboundWebhooks(t *testing.T) {
 		if err != nil || len(rs) != 1 || rs[0].State != queue.StateDelivered {
 			t.Errorf("kept receipts = %+v, %v; want the delivered one", rs, err)
 		}
-		r = b.twilioPost("/webhooks/twilio/status", url.Values{"MessageSid": {"SMunknown2"}, "MessageStatus": {"sent"}}, sandbox.DefaultAuthToken)
+		r = b.twilioPost(t, "/webhooks/twilio/status", url.Values{"MessageSid": {"SMunknown2"}, "MessageStatus": {"sent"}}, sandbox.DefaultAuthToken)
 		if r.status != http.StatusNoContent {
 			t.Errorf("unknown message, sent: %d %s", r.status, r.body)
 		}
@@ -858,7 +858,7 @@ func TestInboundWebhooks(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				r := b.slackPost(tc.path, tc.body, tc.secret, tc.at)
+				r := b.slackPost(t, tc.path, tc.body, tc.secret, tc.at)
 				if r.status != tc.status {
 					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 				}
@@ -873,7 +873,7 @@ func TestInboundWebhooks(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		m := b.mustDo(200, "GET", "/metrics", "", "").String()
+		m := b.mustDo(t, 200, "GET", "/metrics", "", "").String()
 		for _, want := range []string{
 			`herald_inbound_webhooks_total{kind="twilio_sms",result="forged"} 4`,
 			`herald_inbound_webhooks_total{kind="twilio_sms",result="ok"} 2`,
@@ -889,10 +889,10 @@ func TestInboundWebhooks(t *testing.T) {
 	})
 
 	t.Run("sandbox inbox mounted", func(t *testing.T) {
-		r := b.mustDo(200, "GET", "/sandbox/messages", "", "")
+		r := b.mustDo(t, 200, "GET", "/sandbox/messages", "", "")
 		if !strings.Contains(r.String(), `"counts"`) {
 			t.Errorf("inbox %s", r.body)
 		}
-		b.mustDo(200, "GET", "/sandbox", "", "")
+		b.mustDo(t, 200, "GET", "/sandbox", "", "")
 	})
 }

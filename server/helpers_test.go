@@ -23,9 +23,10 @@ import (
 )
 
 // env is one server on a real SQLite store with a real Service, and a
-// token of each role.
+// token of each role. Requests go to the fiber app in memory (do); serve
+// adds a loopback listener for the tests where the socket matters.
 type env struct {
-	t       *testing.T
+	owner   *testing.T // the test the env lives as long as: cleanups only
 	db      *sqlite.DB
 	svc     *incident.Service
 	events  *incident.LocalEvents
@@ -38,8 +39,14 @@ type env struct {
 	agent   string
 	revoked string
 	logs    *syncBuffer
-	base    string // http://127.0.0.1:port once serving
-	client  *http.Client
+	base    string       // http://127.0.0.1:port once serving
+	client  *http.Client // talks to base, once serving
+	// overSocket sends do's requests to base instead of in memory, for the
+	// tests of what the socket decides (the peer address).
+	overSocket bool
+	// beforeShutdown closes what holds connections to the server (see
+	// serveOn) before it is shut down.
+	beforeShutdown []func()
 }
 
 type syncBuffer struct {
@@ -76,7 +83,7 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, db: db, svc: svc, events: events, page: page, logs: logs, reg: prometheus.NewRegistry()}
+	e := &env{owner: t, db: db, svc: svc, events: events, page: page, logs: logs, reg: prometheus.NewRegistry()}
 	token := func(role incident.Role) string {
 		secret, _, err := svc.CreateToken(ctx, string(role)+" token", role)
 		if err != nil {
@@ -130,21 +137,23 @@ func (r response) errorOf(t *testing.T) errorDetail {
 	return eb.Error
 }
 
-// do sends a request to the server over a real listener (app.Test cannot
-// show fasthttp's own 413); token "" sends no Authorization. headers are
-// name, value pairs; "Host" sets the request's host.
-func (e *env) do(method, path, token, body string, headers ...string) response {
-	e.t.Helper()
-	if e.base == "" {
-		e.serve()
+// do sends a request to the server, in memory through app.Test unless
+// e.overSocket; token "" sends no Authorization. headers are name, value
+// pairs; "Host" sets the request's host. A failure fails t, the caller's
+// (sub)test.
+func (e *env) do(t *testing.T, method, path, token, body string, headers ...string) response {
+	t.Helper()
+	base := "http://status.example.com"
+	if e.overSocket {
+		base = e.base
 	}
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.base+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Host = "status.example.com"
 	if body != "" {
@@ -160,49 +169,71 @@ func (e *env) do(method, path, token, body string, headers ...string) response {
 		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := e.client.Do(req)
+	var resp *http.Response
+	if e.overSocket {
+		resp, err = e.client.Do(req)
+	} else {
+		resp, err = e.srv.App().Test(req, -1)
+	}
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-// serve starts e.srv on a loopback listener until the test ends.
-func (e *env) serve() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.t.Fatal(err)
+// mustDo is do that fails t unless the status is want.
+func (e *env) mustDo(t *testing.T, want int, method, path, token, body string, headers ...string) response {
+	t.Helper()
+	r := e.do(t, method, path, token, body, headers...)
+	if r.status != want {
+		t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.status, want, r.body)
 	}
-	e.serveOn(ln)
+	return r
 }
 
-// serveOn serves e.srv on ln until the test ends.
-func (e *env) serveOn(ln net.Listener) {
+// useSocket makes do send over a loopback listener, serving first if need be.
+func (e *env) useSocket(t *testing.T) {
+	t.Helper()
+	e.serve(t)
+	e.overSocket = true
+}
+
+// serve starts e.srv on a loopback listener, unless it serves already,
+// until the env's test ends.
+func (e *env) serve(t *testing.T) {
+	t.Helper()
+	if e.base != "" {
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serveOn(t, ln)
+}
+
+// serveOn serves e.srv on ln until the env's test ends, then shuts it down.
+//
+// Shutdown waits for every connection that is not idle, and fasthttp
+// counts a connection on which no request has come yet as active (it
+// reads the first request with ReadTimeout, 30 s), not as idle. net/http
+// clients leave such connections behind: one dialled for a request that
+// then took a connection freed meanwhile goes unused into the idle pool
+// (golang/go#21204). So before shutting down, every client of the server
+// is closed: beforeShutdown (the sandbox's status callbacks, in a bcEnv)
+// and e.client's idle connections, after which a dial still under way is
+// closed when it completes. Then Shutdown waits only for requests in
+// flight, which end.
+func (e *env) serveOn(t *testing.T, ln net.Listener) {
+	t.Helper()
 	srv := e.srv
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	e.t.Cleanup(func() {
-		// A connection the client dialled but never used (net/http dials
-		// one for a request that then takes a freed connection) counts as
-		// active for its first 5 s, as in net/http: Shutdown would wait
-		// that long for it, so close the client's first and allow more.
-		if e.client != nil {
-			e.client.CloseIdleConnections()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			e.t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			e.t.Errorf("serve: %v", err)
-		}
-	})
 	e.base = "http://" + ln.Addr().String()
 	e.client = &http.Client{
 		Timeout: 10 * time.Second,
@@ -210,30 +241,35 @@ func (e *env) serveOn(ln net.Listener) {
 		Transport:     &http.Transport{DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-// mustDo is do that fails unless the status is want.
-func (e *env) mustDo(want int, method, path, token, body string, headers ...string) response {
-	e.t.Helper()
-	r := e.do(method, path, token, body, headers...)
-	if r.status != want {
-		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.status, want, r.body)
-	}
-	return r
+	client, owner := e.client, e.owner
+	owner.Cleanup(func() {
+		for _, f := range e.beforeShutdown {
+			f()
+		}
+		client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			owner.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			owner.Errorf("serve: %v", err)
+		}
+	})
 }
 
 // writes counts what a request could have written: audit entries (every
 // Service write adds one) and incidents.
-func (e *env) writes() (audit, incidents int) {
-	e.t.Helper()
+func (e *env) writes(t *testing.T) (audit, incidents int) {
+	t.Helper()
 	ctx := context.Background()
 	_, audit, err := e.svc.Audit(ctx, incident.AuditFilter{Limit: 1})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	_, incidents, err = e.svc.Incidents(ctx, incident.IncidentFilter{Limit: 1})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return audit, incidents
 }

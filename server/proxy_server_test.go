@@ -24,34 +24,34 @@ func trustLoopback(t *testing.T) bcOption {
 
 // signUp posts one public sign-up with headers (name, value pairs) and
 // returns the status: 200 done, 429 limited.
-func (b *bcEnv) signUp(address string, headers ...string) int {
-	b.t.Helper()
+func (b *bcEnv) signUp(t *testing.T, address string, headers ...string) int {
+	t.Helper()
 	h := append([]string{"Accept", "text/html"}, headers...)
-	csrf := csrfOf(b.t, b.mustDo(http.StatusOK, "GET", "/subscribe", "", "", h...))
-	r := b.form("/subscribe", url.Values{"channel": {"email"}, "address": {address}, "csrf": {csrf}}, h...)
+	csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", h...))
+	r := b.form(t, "/subscribe", url.Values{"channel": {"email"}, "address": {address}, "csrf": {csrf}}, h...)
 	if r.status != http.StatusOK && r.status != http.StatusTooManyRequests {
-		b.t.Fatalf("sign-up %s: %d %s", address, r.status, r.body)
+		t.Fatalf("sign-up %s: %d %s", address, r.status, r.body)
 	}
 	return r.status
 }
 
 // exhaust signs up from one client until the per-IP limit answers 429, and
 // fails if it never does (the default limit is 10 per IP per 4 h).
-func (b *bcEnv) exhaust(name string, xff func(i int) string) {
-	b.t.Helper()
+func (b *bcEnv) exhaust(t *testing.T, name string, xff func(i int) string) {
+	t.Helper()
 	for i := 0; ; i++ {
 		var h []string
 		if v := xff(i); v != "" {
 			h = []string{"X-Forwarded-For", v}
 		}
-		if b.signUp(fmt.Sprintf("%s%d@example.com", name, i), h...) == http.StatusTooManyRequests {
+		if b.signUp(t, fmt.Sprintf("%s%d@example.com", name, i), h...) == http.StatusTooManyRequests {
 			if i < 10 {
-				b.t.Fatalf("%s: limited after %d sign-ups, want 10", name, i)
+				t.Fatalf("%s: limited after %d sign-ups, want 10", name, i)
 			}
 			return
 		}
 		if i > 12 {
-			b.t.Fatalf("%s: %d sign-ups and no 429", name, i)
+			t.Fatalf("%s: %d sign-ups and no 429", name, i)
 		}
 	}
 }
@@ -59,24 +59,26 @@ func (b *bcEnv) exhaust(name string, xff func(i int) string) {
 func TestSignUpLimitBehindProxy(t *testing.T) {
 	t.Run("no trusted proxies: X-Forwarded-For does not change the key", func(t *testing.T) {
 		b := newBroadcastEnv(t, false)
+		b.useSocket(t) // the peer address is what is tested
 		// A fresh forged address on every sign-up: were it believed, each
 		// would get its own limit and none would be refused.
-		b.exhaust("forged", func(i int) string { return fmt.Sprintf("203.0.113.%d", i+1) })
-		if s := b.signUp("another@example.com", "X-Forwarded-For", "198.51.100.99"); s != http.StatusTooManyRequests {
+		b.exhaust(t, "forged", func(i int) string { return fmt.Sprintf("203.0.113.%d", i+1) })
+		if s := b.signUp(t, "another@example.com", "X-Forwarded-For", "198.51.100.99"); s != http.StatusTooManyRequests {
 			t.Errorf("a new forged address: %d, want 429", s)
 		}
-		if s := b.signUp("plain@example.com"); s != http.StatusTooManyRequests {
+		if s := b.signUp(t, "plain@example.com"); s != http.StatusTooManyRequests {
 			t.Errorf("no header: %d, want 429", s)
 		}
 	})
 
 	t.Run("trusted proxy: each forwarded client has its own limit", func(t *testing.T) {
 		b := newBroadcastEnv(t, false, trustLoopback(t))
-		b.exhaust("a", func(int) string { return "203.0.113.1" })
-		if s := b.signUp("b@example.com", "X-Forwarded-For", "203.0.113.2"); s != http.StatusOK {
+		b.useSocket(t) // the peer address is what is tested
+		b.exhaust(t, "a", func(int) string { return "203.0.113.1" })
+		if s := b.signUp(t, "b@example.com", "X-Forwarded-For", "203.0.113.2"); s != http.StatusOK {
 			t.Errorf("a second client: %d, want 200", s)
 		}
-		if s := b.signUp("proxy@example.com"); s != http.StatusOK {
+		if s := b.signUp(t, "proxy@example.com"); s != http.StatusOK {
 			t.Errorf("the proxy itself, no header: %d, want 200", s)
 		}
 
@@ -84,18 +86,18 @@ func TestSignUpLimitBehindProxy(t *testing.T) {
 			// The proxy appends the address it saw (203.0.113.1) to what the
 			// client sent.
 			for _, xff := range []string{"198.51.100.7, 203.0.113.1", "127.0.0.1, 203.0.113.1", "203.0.113.2,203.0.113.1"} {
-				if s := b.signUp("spoof@example.com", "X-Forwarded-For", xff); s != http.StatusTooManyRequests {
+				if s := b.signUp(t, "spoof@example.com", "X-Forwarded-For", xff); s != http.StatusTooManyRequests {
 					t.Errorf("X-Forwarded-For %q: %d, want 429", xff, s)
 				}
 			}
 		})
 
 		t.Run("IPv6 clients count by /64", func(t *testing.T) {
-			b.exhaust("v6", func(i int) string { return fmt.Sprintf("2001:db8:1:1::%x", i+1) })
-			if s := b.signUp("v6other@example.com", "X-Forwarded-For", "[2001:db8:1:1::ffff]:443"); s != http.StatusTooManyRequests {
+			b.exhaust(t, "v6", func(i int) string { return fmt.Sprintf("2001:db8:1:1::%x", i+1) })
+			if s := b.signUp(t, "v6other@example.com", "X-Forwarded-For", "[2001:db8:1:1::ffff]:443"); s != http.StatusTooManyRequests {
 				t.Errorf("same /64: %d, want 429", s)
 			}
-			if s := b.signUp("v6next@example.com", "X-Forwarded-For", "2001:db8:1:2::1"); s != http.StatusOK {
+			if s := b.signUp(t, "v6next@example.com", "X-Forwarded-For", "2001:db8:1:2::1"); s != http.StatusOK {
 				t.Errorf("another /64: %d, want 200", s)
 			}
 		})
@@ -108,35 +110,38 @@ func TestSignUpLimitBehindProxy(t *testing.T) {
 func TestForwardedURLBehindProxy(t *testing.T) {
 	noPublicURL := bcOption{server: func(c *Config) { c.PublicURL = "" }, broadcast: func(c *BroadcastConfig) { c.PublicURL = "" }}
 	const signed = "https://status.example.com/webhooks/twilio/status"
-	status := func(b *bcEnv, sid string, headers ...string) int {
+	status := func(t *testing.T, b *bcEnv, sid string, headers ...string) int {
 		t.Helper()
 		v := url.Values{"MessageSid": {sid}, "MessageStatus": {"delivered"}}
 		h := append([]string{"Content-Type", "application/x-www-form-urlencoded", "Host", "herald.internal:8080",
 			twilio.HeaderSignature, sandbox.TwilioSignature(sandbox.DefaultAuthToken, signed, v)}, headers...)
-		return b.do("POST", "/webhooks/twilio/status", "", v.Encode(), h...).status
+		return b.do(t, "POST", "/webhooks/twilio/status", "", v.Encode(), h...).status
 	}
 	forwarded := []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "status.example.com"}
 
 	t.Run("untrusted peer", func(t *testing.T) {
 		b := newBroadcastEnv(t, false, noPublicURL)
-		if s := status(b, "SMa", forwarded...); s != http.StatusForbidden {
+		b.useSocket(t) // the peer address is what is tested
+		if s := status(t, b, "SMa", forwarded...); s != http.StatusForbidden {
 			t.Errorf("Twilio signature over a forwarded URL from an untrusted peer: %d, want 403", s)
 		}
-		b.mustDo(http.StatusNotFound, "GET", "/api/v2/status.json", "", "", "Host", "other.example.net", "X-Forwarded-Host", "status.example.com")
+		b.mustDo(t, http.StatusNotFound, "GET", "/api/v2/status.json", "", "", "Host", "other.example.net", "X-Forwarded-Host", "status.example.com")
 	})
 	t.Run("trusted proxy", func(t *testing.T) {
 		b := newBroadcastEnv(t, false, noPublicURL, trustLoopback(t))
-		if s := status(b, "SMb", forwarded...); s != http.StatusNoContent {
+		b.useSocket(t) // the peer address is what is tested
+		if s := status(t, b, "SMb", forwarded...); s != http.StatusNoContent {
 			t.Errorf("Twilio signature over the forwarded URL: %d, want 204", s)
 		}
-		if s := status(b, "SMc", "X-Forwarded-Host", "status.example.com"); s != http.StatusForbidden {
+		if s := status(t, b, "SMc", "X-Forwarded-Host", "status.example.com"); s != http.StatusForbidden {
 			t.Errorf("without X-Forwarded-Proto the URL is http: %d, want 403", s)
 		}
-		b.mustDo(http.StatusOK, "GET", "/api/v2/status.json", "", "", "Host", "other.example.net", "X-Forwarded-Host", "status.example.com")
+		b.mustDo(t, http.StatusOK, "GET", "/api/v2/status.json", "", "", "Host", "other.example.net", "X-Forwarded-Host", "status.example.com")
 	})
 	t.Run("a configured public URL wins", func(t *testing.T) {
 		b := newBroadcastEnv(t, false, trustLoopback(t), bcOption{broadcast: func(c *BroadcastConfig) { c.PublicURL = "https://hooks.example.org" }})
-		if s := status(b, "SMd", forwarded...); s != http.StatusForbidden {
+		b.useSocket(t) // the peer address is what is tested
+		if s := status(t, b, "SMd", forwarded...); s != http.StatusForbidden {
 			t.Errorf("signed for the forwarded URL, not the public one: %d, want 403", s)
 		}
 	})

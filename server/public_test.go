@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -146,7 +145,7 @@ func TestPublicRoutes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.do(tc.method, tc.path, "", "", tc.headers...)
+			r := e.do(t, tc.method, tc.path, "", "", tc.headers...)
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
@@ -172,7 +171,7 @@ func TestPublicRoutesQueryNoStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"/", "/api/v2/summary.json", "/history.rss"} {
-		e.mustDo(http.StatusOK, "GET", p, "", "")
+		e.mustDo(t, http.StatusOK, "GET", p, "", "")
 	}
 }
 
@@ -180,26 +179,9 @@ func TestPublicRoutesQueryNoStore(t *testing.T) {
 // answer): the current summary at once, an update after a declaration
 // through the API, heartbeats, and the watch released when the client goes.
 func TestEvents(t *testing.T) {
-	e := newEnv(t)
-	e.srv = New(Config{HeartbeatInterval: 50 * time.Millisecond}, e.svc, e.site, e.reg, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- e.srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := e.srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{Timeout: 10 * time.Second}
+	e := newEnv(t, func(c *Config) { c.HeartbeatInterval = 50 * time.Millisecond })
+	e.serve(t)
+	base, client := e.base, e.client
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
@@ -269,22 +251,16 @@ func TestEvents(t *testing.T) {
 
 	// The client leaves: the heartbeat's failed write releases the watch.
 	cancel()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.site.watchers() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("watch still held %v after the client left", 5*time.Second)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll(t, "the watch released after the client left", func() bool { return e.site.watchers() == 0 })
 }
 
 func TestReadyz(t *testing.T) {
 	e := newEnv(t)
-	e.mustDo(http.StatusOK, "GET", "/readyz", "", "")
+	e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
 	e.site.mu.Lock()
 	e.site.ready = false
 	e.site.mu.Unlock()
-	r := e.mustDo(http.StatusServiceUnavailable, "GET", "/readyz", "", "")
+	r := e.mustDo(t, http.StatusServiceUnavailable, "GET", "/readyz", "", "")
 	if !strings.Contains(string(r.body), `"site":"not rendered yet"`) {
 		t.Fatalf("body %s", r.body)
 	}
@@ -294,19 +270,19 @@ func TestReadyz(t *testing.T) {
 	if err := e.db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r = e.mustDo(http.StatusServiceUnavailable, "GET", "/readyz", "", "")
+	r = e.mustDo(t, http.StatusServiceUnavailable, "GET", "/readyz", "", "")
 	if !strings.Contains(string(r.body), `"store":"unavailable"`) {
 		t.Fatalf("body %s", r.body)
 	}
-	e.mustDo(http.StatusOK, "GET", "/healthz", "", "")
+	e.mustDo(t, http.StatusOK, "GET", "/healthz", "", "")
 }
 
 func TestMetrics(t *testing.T) {
 	e := newEnv(t)
-	e.mustDo(http.StatusCreated, "POST", "/v1/pages/"+e.page.ID+"/incidents", e.manager, `{"incident":{"name":"x"}}`)
-	e.mustDo(http.StatusOK, "GET", "/", "", "")
-	e.mustDo(http.StatusNotFound, "GET", "/no/such/path/42", "", "")
-	body := string(e.mustDo(http.StatusOK, "GET", "/metrics", "", "").body)
+	e.mustDo(t, http.StatusCreated, "POST", "/v1/pages/"+e.page.ID+"/incidents", e.manager, `{"incident":{"name":"x"}}`)
+	e.mustDo(t, http.StatusOK, "GET", "/", "", "")
+	e.mustDo(t, http.StatusNotFound, "GET", "/no/such/path/42", "", "")
+	body := string(e.mustDo(t, http.StatusOK, "GET", "/metrics", "", "").body)
 	for _, want := range []string{
 		`herald_http_requests_total{code="201",method="POST",route="/v1/pages/:page_id/incidents"} 1`,
 		`herald_http_requests_total{code="200",method="GET",route="/"} 1`,
@@ -344,7 +320,7 @@ func TestFrameworkErrorsAndPanics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.do(tc.method, tc.path, tc.token, "")
+			r := e.do(t, tc.method, tc.path, tc.token, "")
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
@@ -360,7 +336,7 @@ func TestFrameworkErrorsAndPanics(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "kaboom") || !strings.Contains(e.logs.String(), "hunter2") {
 		t.Error("internal errors not logged in full")
 	}
-	e.mustDo(http.StatusOK, "GET", "/extra", "", "")
+	e.mustDo(t, http.StatusOK, "GET", "/extra", "", "")
 }
 
 func TestMatchLanguage(t *testing.T) {

@@ -46,30 +46,30 @@ func poll(t *testing.T, what string, ok func() bool) {
 
 func TestRealSite(t *testing.T) {
 	e := newRealSiteEnv(t)
-	e.mustDo(http.StatusOK, "GET", "/readyz", "", "")
+	e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
 
 	t.Run("eight v2 endpoints and feeds with CORS, HEAD, ETag, gzip", func(t *testing.T) {
 		for _, p := range []string{"/api/v2/summary.json", "/api/v2/status.json", "/api/v2/components.json", "/api/v2/incidents.json",
 			"/api/v2/incidents/unresolved.json", "/api/v2/scheduled-maintenances.json", "/api/v2/scheduled-maintenances/upcoming.json",
 			"/api/v2/scheduled-maintenances/active.json", "/history.rss", "/history.atom"} {
-			r := e.mustDo(http.StatusOK, "GET", p, "", "")
+			r := e.mustDo(t, http.StatusOK, "GET", p, "", "")
 			wantHeader(t, r, "Access-Control-Allow-Origin", "*")
 			etag := r.header.Get("ETag")
 			if etag == "" || len(r.body) == 0 {
 				t.Fatalf("%s: no ETag or body", p)
 			}
-			h := e.mustDo(http.StatusOK, "HEAD", p, "", "")
+			h := e.mustDo(t, http.StatusOK, "HEAD", p, "", "")
 			if len(h.body) != 0 || h.header.Get("ETag") != etag {
 				t.Errorf("HEAD %s: body %d bytes, ETag %q", p, len(h.body), h.header.Get("ETag"))
 			}
-			e.mustDo(http.StatusNotModified, "GET", p, "", "", "If-None-Match", etag)
-			gz := e.mustDo(http.StatusOK, "GET", p, "", "", "Accept-Encoding", "gzip")
+			e.mustDo(t, http.StatusNotModified, "GET", p, "", "", "If-None-Match", etag)
+			gz := e.mustDo(t, http.StatusOK, "GET", p, "", "", "Accept-Encoding", "gzip")
 			wantHeader(t, gz, "Content-Encoding", "gzip")
 		}
 	})
 
 	t.Run("home page CSP allows exactly its inline code", func(t *testing.T) {
-		r := e.mustDo(http.StatusOK, "GET", "/", "", "", "Accept-Language", "hu-HU,hu;q=0.9")
+		r := e.mustDo(t, http.StatusOK, "GET", "/", "", "", "Accept-Language", "hu-HU,hu;q=0.9")
 		csp := r.header.Get("Content-Security-Policy")
 		if strings.Contains(csp, "unsafe-inline") {
 			t.Fatalf("CSP allows unsafe-inline: %s", csp)
@@ -90,9 +90,7 @@ func TestRealSite(t *testing.T) {
 	})
 
 	t.Run("declared incident: page, short link, SSE update", func(t *testing.T) {
-		if e.base == "" {
-			e.serve()
-		}
+		e.serve(t) // the stream needs the socket: app.Test buffers the whole answer
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/events", nil)
@@ -130,24 +128,24 @@ func TestRealSite(t *testing.T) {
 		waitLine("initial summary", func(l string) bool { return strings.HasPrefix(l, `data: {`) })
 
 		var inc wire.V1Incident
-		e.mustDo(http.StatusCreated, "POST", "/v1/pages/"+e.page.ID+"/incidents", e.manager,
+		e.mustDo(t, http.StatusCreated, "POST", "/v1/pages/"+e.page.ID+"/incidents", e.manager,
 			`{"incident":{"name":"Payments are failing","status":"investigating","body":"Looking."}}`).json(t, &inc)
 		waitLine("update with the incident", func(l string) bool {
 			return strings.HasPrefix(l, "data: ") && strings.Contains(l, "Payments are failing")
 		})
-		e.mustDo(http.StatusOK, "GET", "/incidents/"+inc.ID, "", "")
-		loc := e.mustDo(http.StatusFound, "GET", "/i/"+inc.ID, "", "").header.Get("Location")
+		e.mustDo(t, http.StatusOK, "GET", "/incidents/"+inc.ID, "", "")
+		loc := e.mustDo(t, http.StatusFound, "GET", "/i/"+inc.ID, "", "").header.Get("Location")
 		if loc != "/incidents/"+inc.ID {
 			t.Errorf("short link → %q", loc)
 		}
-		r := e.mustDo(http.StatusOK, "GET", "/api/v2/incidents/unresolved.json", "", "")
+		r := e.mustDo(t, http.StatusOK, "GET", "/api/v2/incidents/unresolved.json", "", "")
 		if !strings.Contains(string(r.body), fmt.Sprintf("%q", inc.ID)) {
 			t.Errorf("unresolved.json lacks the incident")
 		}
 	})
 
 	t.Run("unknown incident is a 404 page", func(t *testing.T) {
-		e.mustDo(http.StatusNotFound, "GET", "/incidents/zzzzzzzzzzzz", "", "", "Accept", "text/html")
-		e.mustDo(http.StatusNotFound, "GET", "/api/v2/nothing.json", "", "").errorOf(t)
+		e.mustDo(t, http.StatusNotFound, "GET", "/incidents/zzzzzzzzzzzz", "", "", "Accept", "text/html")
+		e.mustDo(t, http.StatusNotFound, "GET", "/api/v2/nothing.json", "", "").errorOf(t)
 	})
 }

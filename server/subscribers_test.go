@@ -24,7 +24,7 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 	var ids []string
 	for i := 0; i < 3; i++ {
 		var s wire.Subscriber
-		b.mustDo(http.StatusCreated, "POST", base, b.manager,
+		b.mustDo(t, http.StatusCreated, "POST", base, b.manager,
 			`{"subscriber":{"email":"reader`+strconv.Itoa(i)+`@example.com","skip_confirmation_notification":true}}`).json(t, &s)
 		ids = append(ids, s.ID)
 	}
@@ -33,7 +33,7 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 		// Statuspage's webhook subscribers carry an email too (told when
 		// the endpoint fails): "email ... for creating Email and Webhook
 		// subscribers".
-		r := b.do("POST", base, b.manager, `{"subscriber":{"endpoint":"`+b.sb.WebhookURL("ops")+`","email":"ops@example.com"}}`)
+		r := b.do(t, "POST", base, b.manager, `{"subscriber":{"endpoint":"`+b.sb.WebhookURL("ops")+`","email":"ops@example.com"}}`)
 		if r.status != http.StatusCreated {
 			t.Fatalf("status %d: %s", r.status, r.body)
 		}
@@ -47,12 +47,12 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 
 	t.Run("count by type", func(t *testing.T) {
 		var n map[string]int
-		b.do("GET", base+"/count", b.agent, "").json(t, &n)
+		b.do(t, "GET", base+"/count", b.agent, "").json(t, &n)
 		if n["email"] != 3 || n["webhook"] != 1 || n["sms"] != 0 || n["slack"] != 0 {
 			t.Errorf("count %v, want email 3, webhook 1, sms 0, slack 0", n)
 		}
 		n = nil
-		b.do("GET", base+"/count?type=webhook", b.agent, "").json(t, &n)
+		b.do(t, "GET", base+"/count?type=webhook", b.agent, "").json(t, &n)
 		if n["webhook"] != 1 || n["email"] != 0 {
 			t.Errorf("count of webhooks %v", n)
 		}
@@ -64,7 +64,7 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 		seen := map[string]int{}
 		for p := 0; p < 10; p++ {
 			var got []wire.Subscriber
-			b.do("GET", base+"?limit=3&page="+strconv.Itoa(p), b.agent, "").json(t, &got)
+			b.do(t, "GET", base+"?limit=3&page="+strconv.Itoa(p), b.agent, "").json(t, &got)
 			for _, s := range got {
 				seen[s.ID]++
 			}
@@ -80,7 +80,7 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 				t.Errorf("%s read %d times", id, n)
 			}
 		}
-		if r := b.do("GET", base+"?page=-1", b.agent, ""); r.status != http.StatusBadRequest || r.errorOf(t).Field != "page" {
+		if r := b.do(t, "GET", base+"?page=-1", b.agent, ""); r.status != http.StatusBadRequest || r.errorOf(t).Field != "page" {
 			t.Errorf("page=-1: %d %s", r.status, r.body)
 		}
 	})
@@ -101,15 +101,15 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				b.mustDo(http.StatusOK, "PATCH", path, b.manager, `{"component_ids":["`+b.compA.ID+`"]}`)
+				b.mustDo(t, http.StatusOK, "PATCH", path, b.manager, `{"component_ids":["`+b.compA.ID+`"]}`)
 				var got wire.Subscriber
-				b.mustDo(http.StatusOK, "PATCH", path, b.manager, tc.body).json(t, &got)
+				b.mustDo(t, http.StatusOK, "PATCH", path, b.manager, tc.body).json(t, &got)
 				if strings.Join(got.Components, ",") != strings.Join(tc.want, ",") {
 					t.Errorf("components %v, want %v", got.Components, tc.want)
 				}
 			})
 		}
-		if d := b.mustDo(http.StatusBadRequest, "PATCH", path, b.manager, `{"component_ids":"all"}`).errorOf(t); d.Field != "component_ids" {
+		if d := b.mustDo(t, http.StatusBadRequest, "PATCH", path, b.manager, `{"component_ids":"all"}`).errorOf(t); d.Field != "component_ids" {
 			t.Errorf("a string for component_ids: field %q, want component_ids", d.Field)
 		}
 	})
@@ -140,7 +140,7 @@ func TestTwilioOptOutType(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := b.twilioPost("/webhooks/twilio/sms", sms(tc.body, tc.optOut), sandbox.DefaultAuthToken)
+			r := b.twilioPost(t, "/webhooks/twilio/sms", sms(tc.body, tc.optOut), sandbox.DefaultAuthToken)
 			if r.status != http.StatusOK {
 				t.Fatalf("status %d: %s", r.status, r.body)
 			}
@@ -167,14 +167,14 @@ func TestWebhookGoneUnsubscribes(t *testing.T) {
 	t.Cleanup(gone.Close)
 	base := "/v1/pages/" + b.page.ID + "/subscribers"
 	var s wire.Subscriber
-	b.mustDo(http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"endpoint":"`+gone.URL+`/hook"}}`).json(t, &s)
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"endpoint":"`+gone.URL+`/hook"}}`).json(t, &s)
 	if s.UnsubscribeReason != nil {
 		t.Errorf("new subscriber has reason %q", *s.UnsubscribeReason)
 	}
-	incID := b.declare("Webhook gone")
+	incID := b.declare(t, "Webhook gone")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ps := b.broadcasts(incID)
+		ps := b.broadcasts(t, incID)
 		if len(ps) == 1 && ps[0].Finished() {
 			break
 		}
@@ -183,7 +183,7 @@ func TestWebhookGoneUnsubscribes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling for the end, not waiting out a race
 	}
-	b.mustDo(http.StatusOK, "GET", base+"/"+s.ID, b.agent, "").json(t, &s)
+	b.mustDo(t, http.StatusOK, "GET", base+"/"+s.ID, b.agent, "").json(t, &s)
 	if s.State != "unsubscribed" || s.UnsubscribeReason == nil || *s.UnsubscribeReason != "webhook:410" {
 		t.Errorf("after 410: state %s, reason %v; want unsubscribed, webhook:410", s.State, s.UnsubscribeReason)
 	}

@@ -25,15 +25,15 @@ func TestStatuspageClientFlow(t *testing.T) {
 			base := prefix + "/pages/" + e.page.ID
 
 			var pages []wire.Page
-			e.mustDo(http.StatusOK, "GET", prefix+"/pages", e.agent, "").json(t, &pages)
+			e.mustDo(t, http.StatusOK, "GET", prefix+"/pages", e.agent, "").json(t, &pages)
 			if len(pages) != 1 || pages[0].ID != e.page.ID {
 				t.Fatalf("pages = %+v", pages)
 			}
 
 			var api, db wire.V1Component
-			e.mustDo(http.StatusCreated, "POST", base+"/components", e.manager,
+			e.mustDo(t, http.StatusCreated, "POST", base+"/components", e.manager,
 				`{"component":{"name":"API","description":"The REST API","status":"operational","showcase":true,"only_show_if_degraded":false,"start_date":"2024-01-15","automation_email":"ignored@example.com"}}`).json(t, &api)
-			e.mustDo(http.StatusCreated, "POST", base+"/components", e.manager, `{"component":{"name":"Database"}}`).json(t, &db)
+			e.mustDo(t, http.StatusCreated, "POST", base+"/components", e.manager, `{"component":{"name":"Database"}}`).json(t, &db)
 			if api.ID == "" || api.PageID != e.page.ID || api.Status != "operational" || api.StartDate == nil || *api.StartDate != "2024-01-15" || api.Description == nil {
 				t.Fatalf("component = %+v", api)
 			}
@@ -42,21 +42,21 @@ func TestStatuspageClientFlow(t *testing.T) {
 			}
 
 			var group wire.ComponentGroup
-			e.mustDo(http.StatusCreated, "POST", base+"/component-groups", e.manager,
+			e.mustDo(t, http.StatusCreated, "POST", base+"/component-groups", e.manager,
 				fmt.Sprintf(`{"description":"Backend","component_group":{"name":"Backend","components":[%q,%q]}}`, api.ID, db.ID)).json(t, &group)
 			if len(group.Components) != 2 || group.Description == nil || *group.Description != "Backend" {
 				t.Fatalf("group = %+v", group)
 			}
 			var groups []wire.ComponentGroup
-			e.mustDo(http.StatusOK, "GET", base+"/component-groups", e.agent, "").json(t, &groups)
+			e.mustDo(t, http.StatusOK, "GET", base+"/component-groups", e.agent, "").json(t, &groups)
 			if len(groups) != 1 || groups[0].ID != group.ID {
 				t.Fatalf("groups = %+v", groups)
 			}
-			e.mustDo(http.StatusOK, "PATCH", base+"/component-groups/"+group.ID, e.manager, `{"component_group":{"name":"Core"}}`)
+			e.mustDo(t, http.StatusOK, "PATCH", base+"/component-groups/"+group.ID, e.manager, `{"component_group":{"name":"Core"}}`)
 
 			// Declare with a components map and a status.
 			var inc wire.V1Incident
-			e.mustDo(http.StatusCreated, "POST", base+"/incidents", e.manager, fmt.Sprintf(
+			e.mustDo(t, http.StatusCreated, "POST", base+"/incidents", e.manager, fmt.Sprintf(
 				`{"incident":{"name":"API errors","status":"investigating","body":"We are looking into it.","components":{%q:"partial_outage"},"deliver_notifications":true,"metadata":{"x":1},"auto_tweet_on_creation":false}}`, api.ID)).json(t, &inc)
 			if inc.Status != "investigating" || inc.Impact != "major" || inc.PageID != e.page.ID || inc.Name != "API errors" {
 				t.Fatalf("incident = %+v", inc)
@@ -71,44 +71,44 @@ func TestStatuspageClientFlow(t *testing.T) {
 				(*inc.IncidentUpdates[0].AffectedComponents)[0].NewStatus != "partial_outage" {
 				t.Errorf("updates = %+v", inc.IncidentUpdates)
 			}
-			raw := string(e.mustDo(http.StatusOK, "GET", base+"/incidents/"+inc.ID, e.agent, "").body)
+			raw := string(e.mustDo(t, http.StatusOK, "GET", base+"/incidents/"+inc.ID, e.agent, "").body)
 			for _, want := range []string{`"monitoring_at":null`, `"resolved_at":null`, `"scheduled_for":null`, `"impact_override":null`, `"postmortem_body":null`, `"created_at":"20`} {
 				if !strings.Contains(raw, want) {
 					t.Errorf("incident JSON lacks %s: %s", want, raw)
 				}
 			}
 			var group2 wire.ComponentGroup
-			e.mustDo(http.StatusOK, "GET", base+"/component-groups/"+group.ID, e.agent, "").json(t, &group2)
+			e.mustDo(t, http.StatusOK, "GET", base+"/component-groups/"+group.ID, e.agent, "").json(t, &group2)
 			if group2.Name != "Core" {
 				t.Errorf("group after PATCH = %+v", group2)
 			}
 
 			// identified, then monitoring.
-			e.mustDo(http.StatusOK, "PATCH", base+"/incidents/"+inc.ID, e.manager, `{"incident":{"status":"identified","body":"Found it."}}`).json(t, &inc)
+			e.mustDo(t, http.StatusOK, "PATCH", base+"/incidents/"+inc.ID, e.manager, `{"incident":{"status":"identified","body":"Found it."}}`).json(t, &inc)
 			if inc.Status != "identified" || len(inc.IncidentUpdates) != 2 {
 				t.Fatalf("after identified: %+v", inc)
 			}
-			e.mustDo(http.StatusOK, "PUT", base+"/incidents/"+inc.ID, e.manager, `{"incident":{"status":"monitoring","body":"Fix deployed."}}`).json(t, &inc)
+			e.mustDo(t, http.StatusOK, "PUT", base+"/incidents/"+inc.ID, e.manager, `{"incident":{"status":"monitoring","body":"Fix deployed."}}`).json(t, &inc)
 			if inc.Status != "monitoring" || inc.MonitoringAt.IsZero() {
 				t.Fatalf("after monitoring: %+v", inc)
 			}
 			var unresolved []wire.V1Incident
-			e.mustDo(http.StatusOK, "GET", base+"/incidents/unresolved", e.agent, "").json(t, &unresolved)
+			e.mustDo(t, http.StatusOK, "GET", base+"/incidents/unresolved", e.agent, "").json(t, &unresolved)
 			if len(unresolved) != 1 || unresolved[0].ID != inc.ID {
 				t.Fatalf("unresolved = %d", len(unresolved))
 			}
 
 			// Resolve: the component returns to operational.
-			e.mustDo(http.StatusOK, "PATCH", base+"/incidents/"+inc.ID, e.manager, `{"incident":{"status":"resolved","body":"All good."}}`).json(t, &inc)
+			e.mustDo(t, http.StatusOK, "PATCH", base+"/incidents/"+inc.ID, e.manager, `{"incident":{"status":"resolved","body":"All good."}}`).json(t, &inc)
 			if inc.Status != "resolved" || inc.ResolvedAt.IsZero() {
 				t.Fatalf("after resolve: %+v", inc)
 			}
 			var got wire.V1Component
-			e.mustDo(http.StatusOK, "GET", base+"/components/"+api.ID, e.agent, "").json(t, &got)
+			e.mustDo(t, http.StatusOK, "GET", base+"/components/"+api.ID, e.agent, "").json(t, &got)
 			if got.Status != "operational" {
 				t.Fatalf("component after resolve = %s", got.Status)
 			}
-			e.mustDo(http.StatusOK, "GET", base+"/incidents/unresolved", e.agent, "").json(t, &unresolved)
+			e.mustDo(t, http.StatusOK, "GET", base+"/incidents/unresolved", e.agent, "").json(t, &unresolved)
 			if len(unresolved) != 0 {
 				t.Fatalf("unresolved after resolve = %d", len(unresolved))
 			}
@@ -116,7 +116,7 @@ func TestStatuspageClientFlow(t *testing.T) {
 			// Correct the first update's text.
 			first := inc.IncidentUpdates[len(inc.IncidentUpdates)-1]
 			var upd wire.V1Update
-			e.mustDo(http.StatusOK, "PATCH", base+"/incidents/"+inc.ID+"/incident_updates/"+first.ID, e.manager,
+			e.mustDo(t, http.StatusOK, "PATCH", base+"/incidents/"+inc.ID+"/incident_updates/"+first.ID, e.manager,
 				`{"incident_update":{"body":"We are investigating elevated API errors.","display_at":"2024-05-01T10:00:00Z","wants_twitter_update":false}}`).json(t, &upd)
 			if upd.Body != "We are investigating elevated API errors." || upd.DisplayAt.Time().Format(time.RFC3339) != "2024-05-01T10:00:00Z" {
 				t.Fatalf("edited update = %+v", upd)
@@ -126,7 +126,7 @@ func TestStatuspageClientFlow(t *testing.T) {
 			from := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
 			until := time.Now().Add(4 * time.Hour).UTC().Format(time.RFC3339)
 			var m wire.V1Incident
-			e.mustDo(http.StatusCreated, "POST", base+"/incidents", e.manager, fmt.Sprintf(
+			e.mustDo(t, http.StatusCreated, "POST", base+"/incidents", e.manager, fmt.Sprintf(
 				`{"incident":{"name":"DB upgrade","status":"scheduled","scheduled_for":%q,"scheduled_until":%q,"scheduled_remind_prior":true,"scheduled_auto_transition":false,"component_ids":[%q],"body":"Upgrading."}}`,
 				from, until, db.ID)).json(t, &m)
 			if m.Status != "scheduled" || m.Impact != "maintenance" || !m.ScheduledRemindPrior || m.ScheduledAutoInProgress || m.ScheduledFor.IsZero() {
@@ -137,45 +137,45 @@ func TestStatuspageClientFlow(t *testing.T) {
 				want int
 			}{{"upcoming", 1}, {"scheduled", 1}, {"active_maintenance", 0}, {"unresolved", 0}} {
 				var list []wire.V1Incident
-				e.mustDo(http.StatusOK, "GET", base+"/incidents/"+c.list, e.agent, "").json(t, &list)
+				e.mustDo(t, http.StatusOK, "GET", base+"/incidents/"+c.list, e.agent, "").json(t, &list)
 				if len(list) != c.want {
 					t.Errorf("%s: %d, want %d", c.list, len(list), c.want)
 				}
 			}
-			e.mustDo(http.StatusOK, "PATCH", base+"/incidents/"+m.ID, e.manager, `{"incident":{"status":"in_progress"}}`).json(t, &m)
+			e.mustDo(t, http.StatusOK, "PATCH", base+"/incidents/"+m.ID, e.manager, `{"incident":{"status":"in_progress"}}`).json(t, &m)
 			var active []wire.V1Incident
-			e.mustDo(http.StatusOK, "GET", base+"/incidents/active_maintenance", e.agent, "").json(t, &active)
+			e.mustDo(t, http.StatusOK, "GET", base+"/incidents/active_maintenance", e.agent, "").json(t, &active)
 			if len(active) != 1 || active[0].ID != m.ID || active[0].Components[0].Status != "under_maintenance" {
 				t.Fatalf("active maintenance = %+v", active)
 			}
 
 			// Listing: q, limit and page.
 			var all []wire.V1Incident
-			r := e.mustDo(http.StatusOK, "GET", base+"/incidents?limit=1&page=2", e.agent, "")
+			r := e.mustDo(t, http.StatusOK, "GET", base+"/incidents?limit=1&page=2", e.agent, "")
 			r.json(t, &all)
 			if len(all) != 1 || r.header.Get("X-Total-Count") != "2" {
 				t.Fatalf("page 2 of 1: %d rows, total %s", len(all), r.header.Get("X-Total-Count"))
 			}
-			e.mustDo(http.StatusOK, "GET", base+"/incidents?q=upgrad", e.agent, "").json(t, &all)
+			e.mustDo(t, http.StatusOK, "GET", base+"/incidents?q=upgrad", e.agent, "").json(t, &all)
 			if len(all) != 1 || all[0].ID != m.ID {
 				t.Fatalf("q=upgrad: %d", len(all))
 			}
-			e.mustDo(http.StatusOK, "GET", base+"/incidents?q=elevated&per_page=5", e.agent, "").json(t, &all)
+			e.mustDo(t, http.StatusOK, "GET", base+"/incidents?q=elevated&per_page=5", e.agent, "").json(t, &all)
 			if len(all) != 1 || all[0].ID != inc.ID {
 				t.Fatalf("q=elevated (update text): %d", len(all))
 			}
 
 			// Deletes.
-			e.mustDo(http.StatusOK, "DELETE", base+"/incidents/"+inc.ID, e.manager, "")
-			e.mustDo(http.StatusNotFound, "GET", base+"/incidents/"+inc.ID, e.agent, "")
-			e.mustDo(http.StatusNotFound, "DELETE", base+"/components/"+group.ID, e.manager, "") // a group is not a component here
-			e.mustDo(http.StatusOK, "DELETE", base+"/component-groups/"+group.ID, e.manager, "")
-			e.mustDo(http.StatusNoContent, "DELETE", base+"/components/"+db.ID, e.manager, "")
-			e.mustDo(http.StatusNotFound, "GET", base+"/components/"+db.ID, e.agent, "")
+			e.mustDo(t, http.StatusOK, "DELETE", base+"/incidents/"+inc.ID, e.manager, "")
+			e.mustDo(t, http.StatusNotFound, "GET", base+"/incidents/"+inc.ID, e.agent, "")
+			e.mustDo(t, http.StatusNotFound, "DELETE", base+"/components/"+group.ID, e.manager, "") // a group is not a component here
+			e.mustDo(t, http.StatusOK, "DELETE", base+"/component-groups/"+group.ID, e.manager, "")
+			e.mustDo(t, http.StatusNoContent, "DELETE", base+"/components/"+db.ID, e.manager, "")
+			e.mustDo(t, http.StatusNotFound, "GET", base+"/components/"+db.ID, e.agent, "")
 
 			// The audit log names the token that acted.
 			var entries []incident.AuditEntry
-			e.mustDo(http.StatusOK, "GET", "/api/v1/audit?page_id="+e.page.ID+"&object_id="+m.ID, e.manager, "").json(t, &entries)
+			e.mustDo(t, http.StatusOK, "GET", "/api/v1/audit?page_id="+e.page.ID+"&object_id="+m.ID, e.manager, "").json(t, &entries)
 			if len(entries) != 2 || !strings.Contains(entries[0].Actor, "manager token") {
 				t.Fatalf("audit = %+v", entries)
 			}
@@ -186,37 +186,37 @@ func TestStatuspageClientFlow(t *testing.T) {
 func TestPagesAndTokens(t *testing.T) {
 	e := newEnv(t)
 	var p wire.Page
-	e.mustDo(http.StatusCreated, "POST", "/api/v1/pages", e.admin,
+	e.mustDo(t, http.StatusCreated, "POST", "/api/v1/pages", e.admin,
 		`{"page":{"name":"Brand B","url":"https://status.b.example","time_zone":"Europe/Budapest","languages":["hu","en"],"domain":"status.b.example"}}`).json(t, &p)
 	if p.Name != "Brand B" || p.TimeZone != "Europe/Budapest" || p.Domain == nil || *p.Domain != "status.b.example" {
 		t.Fatalf("page = %+v", p)
 	}
-	e.mustDo(http.StatusOK, "PATCH", "/v1/pages/"+p.ID, e.admin, `{"page":{"name":"Brand B2"}}`).json(t, &p)
+	e.mustDo(t, http.StatusOK, "PATCH", "/v1/pages/"+p.ID, e.admin, `{"page":{"name":"Brand B2"}}`).json(t, &p)
 	if p.Name != "Brand B2" {
 		t.Fatalf("renamed page = %+v", p)
 	}
-	e.mustDo(http.StatusBadRequest, "PATCH", "/v1/pages/"+p.ID, e.admin, `{"page":{"time_zone":"Mars/Olympus"}}`)
-	e.mustDo(http.StatusNoContent, "DELETE", "/v1/pages/"+p.ID, e.admin, "")
-	if d := e.mustDo(http.StatusConflict, "DELETE", "/v1/pages/"+e.page.ID, e.admin, "").errorOf(t); d.Code != incident.ECONFLICT {
+	e.mustDo(t, http.StatusBadRequest, "PATCH", "/v1/pages/"+p.ID, e.admin, `{"page":{"time_zone":"Mars/Olympus"}}`)
+	e.mustDo(t, http.StatusNoContent, "DELETE", "/v1/pages/"+p.ID, e.admin, "")
+	if d := e.mustDo(t, http.StatusConflict, "DELETE", "/v1/pages/"+e.page.ID, e.admin, "").errorOf(t); d.Code != incident.ECONFLICT {
 		t.Fatalf("deleting the last page: %+v", d)
 	}
 
 	var tok wire.Token
-	e.mustDo(http.StatusCreated, "POST", "/api/v1/tokens", e.admin, `{"token":{"name":"ci","role":"agent"}}`).json(t, &tok)
+	e.mustDo(t, http.StatusCreated, "POST", "/api/v1/tokens", e.admin, `{"token":{"name":"ci","role":"agent"}}`).json(t, &tok)
 	if tok.Secret == "" || tok.Role != "agent" {
 		t.Fatalf("token = %+v", tok)
 	}
-	e.mustDo(http.StatusOK, "GET", "/v1/pages", tok.Secret, "")
+	e.mustDo(t, http.StatusOK, "GET", "/v1/pages", tok.Secret, "")
 	var toks []wire.Token
-	e.mustDo(http.StatusOK, "GET", "/api/v1/tokens", e.admin, "").json(t, &toks)
+	e.mustDo(t, http.StatusOK, "GET", "/api/v1/tokens", e.admin, "").json(t, &toks)
 	for _, x := range toks {
 		if x.Secret != "" {
 			t.Fatal("a token list shows a secret")
 		}
 	}
-	e.mustDo(http.StatusNoContent, "DELETE", "/api/v1/tokens/"+tok.ID, e.admin, "")
-	e.mustDo(http.StatusUnauthorized, "GET", "/v1/pages", tok.Secret, "")
-	if d := e.mustDo(http.StatusBadRequest, "POST", "/api/v1/tokens", e.admin, `{"token":{"role":"root"}}`).errorOf(t); d.Field != "token.role" {
+	e.mustDo(t, http.StatusNoContent, "DELETE", "/api/v1/tokens/"+tok.ID, e.admin, "")
+	e.mustDo(t, http.StatusUnauthorized, "GET", "/v1/pages", tok.Secret, "")
+	if d := e.mustDo(t, http.StatusBadRequest, "POST", "/api/v1/tokens", e.admin, `{"token":{"role":"root"}}`).errorOf(t); d.Field != "token.role" {
 		t.Fatalf("bad role field = %q", d.Field)
 	}
 	if strings.Contains(e.logs.String(), tok.Secret) || strings.Contains(e.logs.String(), e.admin) {
@@ -229,19 +229,19 @@ func TestIdempotencyKey(t *testing.T) {
 	path := "/v1/pages/" + e.page.ID + "/incidents"
 	body := `{"incident":{"name":"Login failures","body":"Investigating."}}`
 	var first, second wire.V1Incident
-	e.mustDo(http.StatusCreated, "POST", path, e.manager, body, "Idempotency-Key", "retry-123").json(t, &first)
-	a1, n1 := e.writes()
-	r := e.mustDo(http.StatusOK, "POST", path, e.manager, body, "Idempotency-Key", "retry-123")
+	e.mustDo(t, http.StatusCreated, "POST", path, e.manager, body, "Idempotency-Key", "retry-123").json(t, &first)
+	a1, n1 := e.writes(t)
+	r := e.mustDo(t, http.StatusOK, "POST", path, e.manager, body, "Idempotency-Key", "retry-123")
 	r.json(t, &second)
 	if second.ID != first.ID || r.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay answered %s, want %s", second.ID, first.ID)
 	}
-	if a2, n2 := e.writes(); a2 != a1 || n2 != n1 {
+	if a2, n2 := e.writes(t); a2 != a1 || n2 != n1 {
 		t.Fatalf("replay wrote: audit %d→%d, incidents %d→%d", a1, a2, n1, n2)
 	}
-	e.mustDo(http.StatusCreated, "POST", path, e.manager, body, "Idempotency-Key", "another")
-	e.mustDo(http.StatusCreated, "POST", path, e.manager, body) // no key: a new incident each time
-	if _, n := e.writes(); n != n1+2 {
+	e.mustDo(t, http.StatusCreated, "POST", path, e.manager, body, "Idempotency-Key", "another")
+	e.mustDo(t, http.StatusCreated, "POST", path, e.manager, body) // no key: a new incident each time
+	if _, n := e.writes(t); n != n1+2 {
 		t.Fatalf("incidents = %d, want %d", n, n1+2)
 	}
 }
@@ -304,8 +304,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a0, n0 := e.writes()
-			r := e.do(tc.method, tc.path, e.admin, tc.body)
+			a0, n0 := e.writes(t)
+			r := e.do(t, tc.method, tc.path, e.admin, tc.body)
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
@@ -316,7 +316,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			if d.Field != tc.field {
 				t.Errorf("field %q, want %q (%s)", d.Field, tc.field, d.Message)
 			}
-			if a1, n1 := e.writes(); a1 != a0 || n1 != n0 {
+			if a1, n1 := e.writes(t); a1 != a0 || n1 != n0 {
 				t.Errorf("a rejected request wrote: audit %d→%d, incidents %d→%d", a0, a1, n0, n1)
 			}
 		})
@@ -356,7 +356,7 @@ func TestAuth(t *testing.T) {
 			if tc.auth != "" {
 				h = []string{"Authorization", tc.auth}
 			}
-			r := e.do(tc.method, tc.path, "", tc.body, h...)
+			r := e.do(t, tc.method, tc.path, "", tc.body, h...)
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
@@ -380,7 +380,7 @@ func ptr[T any](v T) *T { return &v }
 // A body far over the limit closes the connection instead.
 func TestOverSizeBodyKeepsConnection(t *testing.T) {
 	e := newEnv(t)
-	e.serve()
+	e.serve(t)
 	post := func(size int) string {
 		body := `{"incident":{"name":"x","body":"` + strings.Repeat("a", size) + `"}}`
 		return "POST /v1/pages/" + e.page.ID + "/incidents HTTP/1.1\r\nHost: status.example.com\r\nAuthorization: OAuth " + e.admin +
