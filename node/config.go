@@ -46,7 +46,8 @@ type Config struct {
 	BodyLimit       int            // largest request body, bytes
 	ShutdownTimeout time.Duration  // how long in-flight requests get on SIGINT/SIGTERM
 
-	Broadcast Broadcast // the fan-out: policy, quiet hours, rates, SMS budget
+	Broadcast  Broadcast  // the fan-out: policy, quiet hours, rates, SMS budget
+	Complaints Complaints // complaint SLA and assignment
 	Providers Providers
 }
 
@@ -60,6 +61,7 @@ func DefaultConfig() Config {
 		BodyLimit:       DefaultBodyLimit,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		Broadcast:       DefaultBroadcast(),
+		Complaints:      DefaultComplaints(),
 	}
 }
 
@@ -112,7 +114,7 @@ func (c *Config) Settings() []Setting {
 			c.ShutdownTimeout = d
 			return nil
 		}, func() string { return c.ShutdownTimeout.String() }},
-	}, c.Broadcast.settings()...)
+	}, append(c.Broadcast.settings(), c.Complaints.settings()...)...)
 }
 
 // joinPrefixes prints trusted_proxies: addresses alone, ranges as CIDRs.
@@ -256,6 +258,9 @@ func (c *Config) Validate() error {
 	if err := c.Broadcast.validate(); err != nil {
 		return err
 	}
+	if err := c.Complaints.validate(); err != nil {
+		return err
+	}
 	return c.Providers.validate()
 }
 
@@ -305,6 +310,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("body_limit", c.BodyLimit),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Any("broadcast", c.Broadcast),
+		slog.Any("complaints", c.Complaints),
 		slog.Any("providers", c.Providers),
 	)
 }
