@@ -311,7 +311,9 @@ func cmdComplaintsTag(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/tag", wire.ComplaintTagRequest{IncidentID: &pos[1]},
-		func(cp wire.Complaint) string { return fmt.Sprintf("%s (%s) tagged to %s", cp.ID, cp.Ref, complaintIncident(cp)) })
+		func(cp wire.Complaint) string {
+			return fmt.Sprintf("%s (%s) tagged to %s", cp.ID, cp.Ref, complaintIncident(cp))
+		})
 }
 
 func cmdComplaintsUntag(ctx context.Context, a *app, args []string) error {
@@ -338,7 +340,9 @@ func cmdComplaintsReply(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/reply", wire.ComplaintText{Text: pos[1]},
-		func(cp wire.Complaint) string { return fmt.Sprintf("reply queued to %s (%s), now %s", who(cp.Contact), cp.Ref, cp.State) })
+		func(cp wire.Complaint) string {
+			return fmt.Sprintf("reply queued to %s (%s), now %s", who(cp.Contact), cp.Ref, cp.State)
+		})
 }
 
 func cmdComplaintsState(ctx context.Context, a *app, args []string) error {
@@ -366,7 +370,9 @@ func cmdComplaintsResolve(ctx context.Context, a *app, args []string) error {
 		return usageErrorf("--remedy and --outcome are required")
 	}
 	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/resolve", wire.ComplaintResolve{Remedy: *remedy, Outcome: *outcome},
-		func(cp wire.Complaint) string { return fmt.Sprintf("%s (%s) resolved (%s); the outcome is on its way to %s", cp.ID, cp.Ref, cp.Remedy, who(cp.Contact)) })
+		func(cp wire.Complaint) string {
+			return fmt.Sprintf("%s (%s) resolved (%s); the outcome is on its way to %s", cp.ID, cp.Ref, cp.Remedy, who(cp.Contact))
+		})
 }
 
 func cmdComplaintsStats(ctx context.Context, a *app, args []string) error {
