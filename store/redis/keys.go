@@ -221,6 +221,14 @@ func (k keyspace) customers(pageID string) string { return k.page(pageID, "custo
 // pages through them in ID order.
 func (k keyspace) customerIDs(pageID string) string { return k.page(pageID, "customers:ids") }
 
+// customerAddresses: sorted set of "<kind>\x00<address>\x00<customer ID>",
+// all scored 0: the customers at an address, in ID order, with one
+// ZRANGEBYLEX (FindCustomersByAddress). One key per page rather than one
+// per address, so a million customers do not cost millions of keys.
+func (k keyspace) customerAddresses(pageID string) string {
+	return k.page(pageID, "customers:addresses")
+}
+
 // subscribers: hash subscriber ID → subscriber JSON (with its confirm hash).
 func (k keyspace) subscribers() string { return k.global("subscribers") }
 
