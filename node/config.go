@@ -48,7 +48,7 @@ type Config struct {
 
 	Broadcast  Broadcast  // the fan-out: policy, quiet hours, rates, SMS budget
 	Complaints Complaints // complaint SLA and assignment
-	Providers Providers
+	Providers  Providers
 }
 
 // DefaultConfig returns the configuration herald runs with when nothing is set.
