@@ -532,6 +532,26 @@ func BenchmarkRenderSMS(b *testing.B) {
 	}
 }
 
+// BenchmarkRender renders one update on each templated channel in Polish,
+// whose labels include a plural ("affects") and a page-name footer.
+func BenchmarkRender(b *testing.B) {
+	r, err := New(configs.TemplatesFS(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, ch := range TemplateChannels {
+		b.Run(string(ch), func(b *testing.B) {
+			in := sampleInput(queue.KindAck, "pl")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Render(ch, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // TestSMSLongPageAddress renders every SMS for a page whose address is long
 // enough that a template's fixed text and short link alone outgrow the
 // budget (Hungarian, Polish and Croatian are UCS-2: 134 units in two
