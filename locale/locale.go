@@ -57,7 +57,7 @@ type Lang struct {
 	tag    language.Tag
 	loc    *i18n.Localizer
 	static map[string]string      // messages without fields or plural forms
-	pats   map[string]*Pattern    // messages with fields, not plural
+	pats   map[string]*Pattern    // messages without plural forms
 	plural map[string][6]*Pattern // plural messages, by form index (formNames)
 }
 
@@ -158,10 +158,11 @@ func New(overrides ...Override) (*Catalogue, error) {
 					}
 				}
 				l.plural[id] = p
-			case len(fields(m.Other)) > 0:
-				l.pats[id] = compile(m.Other)
 			default:
-				l.static[id] = m.Other
+				l.pats[id] = compile(m.Other)
+				if len(fields(m.Other)) == 0 {
+					l.static[id] = m.Other
+				}
 			}
 		}
 		c.langs[code] = l
@@ -362,8 +363,9 @@ func (l *Lang) Static() map[string]string {
 	return out
 }
 
-// Pattern returns a message that takes data (and no count), nil for any
-// other ID.
+// Pattern returns a message without plural forms, with or without fields
+// (a translation may leave out a field its English original has), nil for
+// any other ID.
 func (l *Lang) Pattern(id string) *Pattern { return l.pats[id] }
 
 // IsPlural reports whether id is a plural message.
@@ -442,6 +444,9 @@ func (p *Pattern) Fill(kv ...string) string { return p.fill("", kv) }
 
 func (p *Pattern) fill(count string, kv []string) string {
 	if len(p.fields) == 0 {
+		if len(p.lits) == 0 { // the zero Pattern
+			return ""
+		}
 		return p.lits[0]
 	}
 	var b strings.Builder
