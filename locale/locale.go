@@ -449,19 +449,26 @@ func (p *Pattern) fill(count string, kv []string) string {
 		}
 		return p.lits[0]
 	}
-	var b strings.Builder
-	for i, f := range p.fields {
-		b.WriteString(p.lits[i])
+	value := func(f string) string {
 		if f == "Count" && count != "" {
-			b.WriteString(count)
-			continue
+			return count
 		}
 		for j := 0; j+1 < len(kv); j += 2 {
 			if kv[j] == f {
-				b.WriteString(kv[j+1])
-				break
+				return kv[j+1]
 			}
 		}
+		return ""
+	}
+	n := 0
+	for i, f := range p.fields {
+		n += len(p.lits[i]) + len(value(f))
+	}
+	var b strings.Builder
+	b.Grow(n + len(p.lits[len(p.fields)]))
+	for i, f := range p.fields {
+		b.WriteString(p.lits[i])
+		b.WriteString(value(f))
 	}
 	b.WriteString(p.lits[len(p.fields)])
 	return b.String()
