@@ -40,7 +40,8 @@ var ConfirmChannels = []channel.Kind{channel.SMS, channel.Email}
 // MessageKinds lists every kind; the renderer refuses to start unless each has
 // a template for every templated channel and language.
 var MessageKinds = []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved, queue.KindMaintenanceScheduled,
-	queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintAck, queue.KindSurvey}
+	queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintAck, queue.KindComplaintReceived,
+	queue.KindComplaintAnswer, queue.KindSurvey}
 
 // TemplateChannels are the channels rendered from template files; Webhook is
 // rendered from the incident as JSON and needs none.
@@ -103,7 +104,14 @@ type Input struct {
 	UnsubscribeURL string // one-click unsubscribe (List-Unsubscribe, webhook meta.unsubscribe)
 	ManageURL      string // preferences page
 	SurveyURL      string // KindSurvey only
-	MaxSMSSegments int    // 0 means DefaultMaxSMSSegments
+	// A complaint's messages: its reference, by when a person answers
+	// (KindComplaintReceived), and the agent's words or the outcome
+	// (KindComplaintAnswer). Incident is the complaint's incident, or an
+	// empty one when it has none.
+	Ref            string
+	Due            time.Time
+	Answer         string
+	MaxSMSSegments int // 0 means DefaultMaxSMSSegments
 	// Documentation overrides DefaultWebhookDocumentation.
 	Documentation string
 	// Now stamps meta.generated_at; zero means time.Now.
@@ -130,7 +138,7 @@ type langTemplates struct {
 	greetsByName               bool // greetingNamed shows the name (pl and hr do not)
 	signoff                    *locale.Pattern
 	whyCustomer, whySubscriber *locale.Pattern
-	whyConfirm                 *locale.Pattern
+	whyConfirm, whyComplaint   *locale.Pattern
 	files                      map[string]*texttemplate.Template // "<kind>.<channel>" → parsed file
 }
 
@@ -355,6 +363,7 @@ func loadLanguage(cl *locale.Lang, read func(string) ([]byte, error)) (*langTemp
 	}{
 		{&lt.greetingNamed, "GreetingNamed", ""}, {&lt.signoff, "Signoff", "Page"},
 		{&lt.whyCustomer, "WhyCustomer", "Page"}, {&lt.whySubscriber, "WhySubscriber", "Page"}, {&lt.whyConfirm, "WhyConfirm", "Page"},
+		{&lt.whyComplaint, "WhyComplaint", "Page"},
 	} {
 		*p.to = cl.Pattern(p.id)
 		if *p.to == nil || p.field != "" && !(*p.to).Uses(p.field) {
@@ -453,6 +462,8 @@ type view struct {
 	UnsubscribeURL string
 	ManageURL      string
 	Code           string            // KindConfirm: the SMS confirmation code
+	Ref            string            // a complaint's reference
+	Due            string            // when a person answers a complaint, worded in the recipient's zone
 	L              map[string]string // the language's words: catalogue IDs and labelNames
 }
 
@@ -586,6 +597,15 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		}
 	}
 	v.ComponentCount = len(v.Components)
+	if isComplaint(in.Kind) {
+		v.Ref, v.Due = in.Ref, format(&in.Due, short)
+		if inc.ID == "" { // a complaint about no incident: the page itself
+			v.Link, v.ShortLink = in.Page.URL, in.Page.URL
+		}
+		if in.Kind == queue.KindComplaintAnswer {
+			v.Body = strings.TrimSpace(in.Answer)
+		}
+	}
 	if v.Recipient != "" && lt.greetsByName {
 		v.Greeting = lt.greetingNamed.Fill("Name", v.Recipient)
 	} else {
@@ -783,11 +803,14 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 }
 
 // why is the footer's reason: a confirmation answers a request to
-// subscribe; other messages go to customers or subscribers.
+// subscribe, a complaint's messages answer the customer's own; other
+// messages go to customers or subscribers.
 func (lt *langTemplates) why(in Input) *locale.Pattern {
 	switch {
 	case in.Kind == queue.KindConfirm:
 		return lt.whyConfirm
+	case isComplaint(in.Kind):
+		return lt.whyComplaint
 	case in.Recipient.Type == queue.FromSubscriber:
 		return lt.whySubscriber
 	}
@@ -928,7 +951,8 @@ func (r *Renderer) selfTest() error {
 			in := Input{Kind: kind, Page: page, Incident: inc, Recipient: Recipient{Language: lang, Name: "Sam"},
 				UnsubscribeURL: "https://status.example.com/unsubscribe/abcdefghijklmnopqrstuvwxyz",
 				ManageURL:      "https://status.example.com/manage/abcdefghijklmnopqrstuvwxyz",
-				SurveyURL:      "https://status.example.com/s/abcdefghijkl"}
+				SurveyURL:      "https://status.example.com/s/abcdefghijkl",
+				Ref:            "C-ABCDEFGH", Due: later, Answer: "Sample"}
 			for _, ch := range TemplateChannels {
 				m, err := r.Render(ch, in)
 				if err != nil {
@@ -1037,4 +1061,9 @@ func Personalise(t *channel.Message, d *queue.Delivery, unsubToken string) *chan
 		m.Headers = h
 	}
 	return &m
+}
+
+// isComplaint reports whether k answers a complaint.
+func isComplaint(k queue.MessageKind) bool {
+	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer
 }

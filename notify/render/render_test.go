@@ -64,6 +64,48 @@ func sampleInput(kind queue.MessageKind, lang string) Input {
 		ManageURL:      "https://status.example-company.com/manage/tok123",
 		SurveyURL:      "https://status.example-company.com/s/tok123",
 		Now:            start.Add(time.Minute),
+		Ref:            "C-RCLFXZ2G",
+		Due:            start.Add(24 * time.Hour),
+		Answer:         "We refunded the payment. " + hostile,
+	}
+}
+
+// checkComplaintMessage checks a complaint's receipt or answer: the
+// reference everywhere, the promised time in the receipt, the agent's words
+// (escaped for the channel) in the answer, and the SMS budget.
+func checkComplaintMessage(t *testing.T, m *channel.Message, in Input) {
+	t.Helper()
+	whole := m.Subject + m.Text + m.HTML + string(m.Blocks)
+	if !strings.Contains(whole, in.Ref) {
+		t.Errorf("message lacks the reference %s: %q", in.Ref, whole)
+	}
+	if in.Kind == queue.KindComplaintAnswer && !strings.Contains(m.Text, "We refunded the payment.") {
+		t.Errorf("answer lacks the agent's words: %q", m.Text)
+	}
+	if in.Kind == queue.KindComplaintReceived && !strings.Contains(m.Text, "14:05") {
+		t.Errorf("receipt lacks the promised time (14:05 in Warsaw): %q", m.Text)
+	}
+	for _, raw := range []string{"<script>", "<!channel>", "<b>", "<img"} {
+		if strings.Contains(m.HTML, raw) || strings.Contains(string(m.Blocks), raw) {
+			t.Errorf("HTML or blocks contain unescaped %q", raw)
+		}
+	}
+	switch m.Kind {
+	case channel.SMS:
+		if _, _, n := sms.Segments(m.Text); n > DefaultMaxSMSSegments {
+			t.Errorf("%d segments: %q", n, m.Text)
+		}
+	case channel.Email:
+		if !strings.Contains(m.Subject, in.Ref) || strings.ContainsAny(m.Subject, "\r\n") {
+			t.Errorf("subject %q", m.Subject)
+		}
+		if in.Kind == queue.KindComplaintAnswer && !strings.Contains(m.HTML, "&lt;script&gt;") {
+			t.Errorf("HTML lacks the escaped answer")
+		}
+	case channel.Slack:
+		if in.Kind == queue.KindComplaintAnswer && !strings.Contains(m.Text, "&lt;") {
+			t.Errorf("fallback text not escaped: %q", m.Text)
+		}
 	}
 }
 
@@ -82,6 +124,10 @@ func TestCatalog(t *testing.T) {
 					}
 					if m.Language != lang || m.Kind != ch {
 						t.Errorf("Language %q Kind %q, want %q %q", m.Language, m.Kind, lang, ch)
+					}
+					if (kind == queue.KindComplaintReceived || kind == queue.KindComplaintAnswer) && ch != channel.Webhook {
+						checkComplaintMessage(t, m, in)
+						return
 					}
 					switch ch {
 					case channel.SMS:
@@ -610,7 +656,11 @@ func TestSMSLongPageAddress(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if kind != queue.KindSurvey && !strings.Contains(m.Text, in.Page.ShortURL(in.Incident.ID)) {
+				// A survey carries its own link; a complaint's receipt and
+				// answers carry its reference instead (their thread is the
+				// conversation, not the incident page).
+				linkless := kind == queue.KindSurvey || kind == queue.KindComplaintReceived || kind == queue.KindComplaintAnswer
+				if !linkless && !strings.Contains(m.Text, in.Page.ShortURL(in.Incident.ID)) {
 					t.Errorf("SMS lost its link: %q", m.Text)
 				}
 				if _, _, n := sms.Segments(m.Text); n > DefaultMaxSMSSegments+1 {
