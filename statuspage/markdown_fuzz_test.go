@@ -2,7 +2,6 @@ package statuspage
 
 import (
 	"html"
-	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -117,9 +116,12 @@ func checkRenderedHTML(t *testing.T, in, out string) {
 				fail("malformed link tag %q", tag)
 			}
 			checkEscapedText(fail, href)
-			u, err := url.Parse(html.UnescapeString(href))
-			if err != nil || (strings.ToLower(u.Scheme) != "http" && strings.ToLower(u.Scheme) != "https") {
-				fail("link %q is not an http(s) URL (%v)", href, err)
+			// The address need not parse as a URL ("http://a%" does not,
+			// and a browser shows it as a broken link); its scheme is what
+			// keeps script out.
+			u := strings.ToLower(html.UnescapeString(href))
+			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+				fail("link %q is not an http(s) URL", href)
 			}
 			stack = pushTag(fail, stack, "a")
 		case tag == "<p>" || tag == "<strong>" || tag == "<em>" || tag == "<code>":
