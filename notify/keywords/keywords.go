@@ -10,10 +10,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/heraldhq/herald/fold"
 	"github.com/heraldhq/herald/locale"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
 )
 
 // Match is what an inbound SMS was read as: a keyword and the language
@@ -126,20 +124,7 @@ var replyIDs = map[Keyword]string{
 // NFKD also folds compatibility forms: full-width "ＳＴＯＰ", which some
 // phone keyboards type, is STOP.
 func Fold(s string) string {
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, strings.TrimSpace(s))
-	if err != nil {
-		out = s
-	}
-	out = strings.Map(func(r rune) rune {
-		switch r {
-		case 'Ł', 'ł':
-			return 'L'
-		case 'Đ', 'đ':
-			return 'D'
-		}
-		return r
-	}, out)
+	out := fold.Letters(strings.TrimSpace(s))
 	out = strings.TrimFunc(out, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
 	return strings.ToUpper(out)
 }
