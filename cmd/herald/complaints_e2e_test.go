@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident/wire"
+	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// The complaint loop end to end, as a customer and an agent meet it:
+// `herald serve` in sandbox mode, a customer imported, an incident
+// declared on their component, an SMS from the customer's phone to
+// herald's Twilio webhook (signed as Twilio signs it), the complaint
+// tagged with its reason and acknowledged in the customer's language at
+// the sandbox, and `herald resolve` answering it.
+
+// postSMS posts an inbound SMS to herald's Twilio webhook, signed with
+// token (the sandbox's, which a sandbox-mode herald checks).
+func postSMS(t *testing.T, n *instance, token, sid, from, body string) (int, string) {
+	t.Helper()
+	form := url.Values{"MessageSid": {sid}, "AccountSid": {sandbox.DefaultAccountSID}, "From": {from}, "To": {"+15005550006"},
+		"Body": {body}, "NumMedia": {"0"}, "SmsStatus": {"received"}}
+	u := n.url + "/webhooks/twilio/sms"
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(twilio.HeaderSignature, sandbox.TwilioSignature(token, u, form))
+	resp, err := testHTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// complaintsOf lists the page's complaints through the CLI.
+func complaintsOf(t *testing.T, env map[string]string, args ...string) []wire.Complaint {
+	t.Helper()
+	var cs []wire.Complaint
+	if err := json.Unmarshal([]byte(mustCLI(t, env, append([]string{"complaints", "list", "--json"}, args...)...).stdout), &cs); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func TestComplaintsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	n := startServe(t, nil, "--data", dir)
+	token := mustCLI(t, nil, "token", "create", "--role", "admin", "--data", dir).lastLine()
+	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	mustCLI(t, env, "components", "create", "--name", "Search")
+	const phone = "+36201234567"
+	file := filepath.Join(dir, "customers.csv")
+	if err := os.WriteFile(file, []byte("id,name,phone,email,slack,language,time_zone,plan,region,components\n"+
+		"hu-1,Anna,+36 20 123 4567,anna@example.hu,,hu,Europe/Budapest,gold,eu,Payments\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, env, "import", "customers", file)
+	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--component", "Payments=major_outage",
+		"--message", "Investigating.", "--wait").stdout)
+	smsBefore := len(to(inbox(t, n), "sms", phone))
+
+	t.Run("a forged SMS writes nothing", func(t *testing.T) {
+		code, body := postSMS(t, n, "not-the-token", "SM"+strings.Repeat("f", 32), phone, "hello?")
+		if code != http.StatusForbidden {
+			t.Fatalf("forged: %d %s", code, body)
+		}
+		if cs := complaintsOf(t, env); len(cs) != 0 {
+			t.Fatalf("%d complaints after a forged SMS", len(cs))
+		}
+	})
+
+	var cp wire.Complaint
+	t.Run("an SMS becomes a tagged complaint", func(t *testing.T) {
+		sid := "SM" + strings.Repeat("a", 32)
+		for range 2 { // Twilio retrying files it once
+			code, body := postSMS(t, n, sandbox.DefaultAuthToken, sid, phone, "Nem megy a kártyás fizetés!")
+			if code != http.StatusOK || strings.Contains(body, "<Message>") {
+				t.Fatalf("inbound SMS: %d %s", code, body)
+			}
+		}
+		cs := complaintsOf(t, env)
+		if len(cs) != 1 {
+			t.Fatalf("%d complaints, want 1", len(cs))
+		}
+		cp = cs[0]
+		if cp.Channel != "sms" || cp.Contact.CustomerID != "hu-1" || cp.Language != "hu" || cp.Tag == nil || cp.Tag.IncidentID != id ||
+			!strings.Contains(cp.Tag.Reason, "Payments") {
+			t.Fatalf("complaint %+v, tag %+v", cp, cp.Tag)
+		}
+		show := mustCLI(t, env, "complaints", "show", cp.ID)
+		for _, want := range []string{cp.Ref, "Payments", "Nem megy a kártyás fizetés!", "message_in (sms)"} {
+			if !strings.Contains(show.stdout, want) {
+				t.Errorf("complaints show lacks %q:\n%s", want, show.stdout)
+			}
+		}
+	})
+	if cp.ID == "" {
+		t.FailNow()
+	}
+
+	t.Run("the acknowledgement reaches the sandbox in Hungarian", func(t *testing.T) {
+		var ack inboxMessage
+		eventually(t, 15*time.Second, func() (bool, string) {
+			got := to(inbox(t, n), "sms", phone)
+			if len(got) > smsBefore {
+				ack = got[0] // newest first
+				return true, ""
+			}
+			return false, "no acknowledgement SMS yet"
+		})
+		// The SMS acknowledgement of a known outage names the incident and
+		// its page (the reference is in the email and every later answer).
+		if !strings.Contains(ack.Body, "Card payments") || !hungarian(ack.Body) {
+			t.Errorf("acknowledgement %q: want the incident, in Hungarian", ack.Body)
+		}
+	})
+
+	t.Run("resolve answers the complaint", func(t *testing.T) {
+		before := len(to(inbox(t, n), "sms", phone))
+		mustCLI(t, env, "resolve", id, "--message", "A kártyás fizetés újra működik.", "--wait")
+		eventually(t, 15*time.Second, func() (bool, string) {
+			cs := complaintsOf(t, env, "--state", "resolved")
+			return len(cs) == 1 && cs[0].Remedy == "apology", "complaint not resolved yet"
+		})
+		// The incident's own resolution SMS, and the complaint's answer.
+		eventually(t, 15*time.Second, func() (bool, string) {
+			got := to(inbox(t, n), "sms", phone)
+			if len(got) < before+2 {
+				return false, "want 2 more SMS"
+			}
+			for _, m := range got[:2] {
+				if strings.Contains(m.Body, cp.Ref) && strings.Contains(m.Body, "újra működik") {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("no answer naming %s among %v", cp.Ref, got[:2])
+		})
+	})
+
+	t.Run("CLI", func(t *testing.T) {
+		r := mustCLI(t, env, "complaints", "record", "--phone", "+36 30 999 9999", "--name", "Walk-in", "--text", "The app logs me out", "--category", "defect")
+		if !strings.Contains(r.stdout, "recorded complaint") {
+			t.Errorf("record: %s", r.stdout)
+		}
+		newID := complaintsOf(t, env, "--open")[0].ID
+		mustCLI(t, env, "complaints", "assign", newID, "dora")
+		mustCLI(t, env, "complaints", "note", newID, "called back, no answer")
+		mustCLI(t, env, "complaints", "tag", newID, id)
+		mustCLI(t, env, "complaints", "untag", newID)
+		mustCLI(t, env, "complaints", "resolve", newID, "--remedy", "fix", "--outcome", "Fixed in 2.3.1")
+		if l := mustCLI(t, env, "complaints", "list"); !strings.Contains(l.stdout, newID) || !strings.Contains(l.stdout, "resolved") {
+			t.Errorf("list:\n%s", l.stdout)
+		}
+		csv := mustCLI(t, env, "complaints", "stats", "--format", "csv")
+		if !strings.Contains(csv.stdout, "total,,2") || !strings.Contains(csv.stdout, "by_channel,sms,1") {
+			t.Errorf("stats csv:\n%s", csv.stdout)
+		}
+		if s := mustCLI(t, env, "complaints", "stats"); !strings.Contains(s.stdout, "total:") {
+			t.Errorf("stats:\n%s", s.stdout)
+		}
+		if r := cli(t, env, "complaints", "record", "--email", "nope", "--text", "x"); r.code != 1 || !strings.Contains(r.stderr, "contact.email") {
+			t.Errorf("bad email: exit %d, %s", r.code, r.stderr)
+		}
+		if r := cli(t, env, "complaints", "resolve", newID); r.code != 2 {
+			t.Errorf("resolve without --remedy: exit %d, want 2", r.code)
+		}
+		if r := cli(t, env, "complaints", "show", "nope"); r.code != 1 {
+			t.Errorf("show of a missing complaint: exit %d, want 1", r.code)
+		}
+	})
+}
+
+// hungarian reports whether s reads as Hungarian: letters only Hungarian
+// uses among herald's languages.
+func hungarian(s string) bool {
+	return strings.ContainsAny(s, "őűŐŰ") || strings.Contains(s, "ügy") || strings.Contains(s, "köszön") || strings.Contains(s, "Köszön")
+}
