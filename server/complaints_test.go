@@ -302,7 +302,7 @@ func TestReportForm(t *testing.T) {
 	}
 	page := e.mustDo(t, http.StatusOK, "GET", "/report?incident="+inc.ID+"&lang=hu", "", "", "Accept", "text/html")
 	token := csrfOf(t, page)
-	for _, want := range []string{"Hiba bejelentése", `name="website"`, `name="incident" value="` + inc.ID + `"`, `value="` + e.compA.ID + `" selected`} {
+	for _, want := range []string{"Hiba bejelentése", `name="website"`, `name="incident" value="` + inc.ID + `"`, `value="` + e.compA.ID + `" selected`, `name="name" value=""`} {
 		if !strings.Contains(page.String(), want) {
 			t.Errorf("form lacks %q: %s", want, page.body)
 		}

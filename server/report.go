@@ -95,7 +95,7 @@ func (s *Server) report() fiber.Handler {
 			return err
 		}
 		ctx := c.UserContext()
-		posted := statuspage.FormData{Contact: strings.TrimSpace(c.FormValue("contact")), Name: strings.TrimSpace(c.FormValue("name")),
+		posted := statuspage.FormData{Contact: strings.TrimSpace(c.FormValue("contact")), Reporter: strings.TrimSpace(c.FormValue("name")),
 			Message: strings.TrimSpace(c.FormValue("message")), Component: strings.TrimSpace(c.FormValue("component")),
 			Incident: s.reportIncident(c, page, c.FormValue("incident"))}
 		again := func(status int, problem string, cause error) error {
@@ -123,7 +123,7 @@ func (s *Server) report() fiber.Handler {
 			s.log.Info("report form: honeypot filled; nothing filed", "ip", ip)
 			return s.sendForm(c, http.StatusOK, page, statuspage.FormReported, statuspage.FormData{})
 		}
-		ct := complaint.Contact{Name: posted.Name}
+		ct := complaint.Contact{Name: posted.Reporter}
 		switch {
 		case posted.Contact == "":
 			return again(http.StatusBadRequest, statuspage.ProblemContact, incident.Invalid("contact", "is required: an email address or a phone number"))
@@ -145,7 +145,7 @@ func (s *Server) report() fiber.Handler {
 			return again(http.StatusBadRequest, statuspage.ProblemMessage, incident.Invalid("message", "is required: what happened"))
 		case utf8.RuneCountInString(posted.Message) > complaint.MaxTextLen:
 			return again(http.StatusBadRequest, statuspage.ProblemMessage, incident.Invalid("message", "is longer than %d characters", complaint.MaxTextLen))
-		case utf8.RuneCountInString(posted.Name) > complaint.MaxNameLen:
+		case utf8.RuneCountInString(posted.Reporter) > complaint.MaxNameLen:
 			return again(http.StatusBadRequest, statuspage.ProblemInvalid, incident.Invalid("name", "is longer than %d characters", complaint.MaxNameLen))
 		}
 		var comps []string

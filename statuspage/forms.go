@@ -82,10 +82,11 @@ type FormData struct {
 	Language string
 	// Phone is the number the code form confirms (hidden field).
 	Phone string
-	// The report form: Contact (email or phone), Name and Message refill
-	// it after a problem; Incident is the incident page it was opened
-	// from (hidden field); Component preselects one of Components.
-	Contact, Name, Message, Incident, Component string
+	// The report form: Contact (email or phone), Reporter (their name)
+	// and Message refill it after a problem; Incident is the incident page
+	// it was opened from (hidden field); Component preselects one of
+	// Components. (Not "Name": the view's Name is the page's FormName.)
+	Contact, Reporter, Message, Incident, Component string
 	// Ref is the reference number the thank-you page shows.
 	Ref string
 }
