@@ -162,8 +162,11 @@ func (s *Server) report() fiber.Handler {
 		if !contains(incident.Languages, lang) {
 			lang = ""
 		}
+		// The incident page the form came from is not passed as ReplyTo:
+		// the tagger would give "reply to a message about …" as the reason,
+		// which is untrue. The component it preselected is the evidence.
 		cp, _, err := s.cp.svc.Receive(ctx, complaint.Intake{PageID: page.ID, Channel: complaint.Web, Contact: ct,
-			Text: posted.Message, Components: comps, ReplyTo: posted.Incident, Language: lang})
+			Text: posted.Message, Components: comps, Language: lang})
 		if err != nil {
 			if _, internal := asDomainError(err); !internal {
 				return again(http.StatusBadRequest, statuspage.ProblemInvalid, err)
