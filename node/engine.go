@@ -58,11 +58,8 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open redis %s: %w", RedactURL(cfg.RedisURL), err)
 		}
-		e := &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db, Customers: db, Redis: db}
-		if cs, ok := any(db).(complaint.Store); ok { // until store/redis implements it
-			e.Complaints = cs
-		}
-		return e, nil
+		return &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
+			Complaints: db, Customers: db, Redis: db}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)

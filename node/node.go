@@ -228,10 +228,6 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 // and the SLA policy from the config, and adds its front doors.
 func (a *Node) buildComplaints() error {
 	e := a.Engine
-	if e.Complaints == nil {
-		a.Log.Warn("complaints are off: this engine does not store them yet", "engine", e.Name)
-		return nil
-	}
 	svc := complaint.NewService(e.Complaints, e.Incidents, e.Customers, a.Notify, e.Events, a.Log)
 	svc.Policy = a.Config.Complaints.Policy()
 	svc.OnDuty = a.Config.Complaints.OnDuty()
@@ -257,14 +253,10 @@ func (a *Node) Run(ctx context.Context) error {
 	a.cancel = cancel
 	go func() { a.siteDone <- a.Site.Run(runCtx) }()
 	go func() { a.notifyDone <- a.Notify.Run(runCtx) }()
-	if a.Complaints != nil {
-		// Answers complaints as their incidents resolve, and sweeps (late
-		// acknowledgements, SLA warnings) on the node holding the lease.
-		holder := holderName(a.Addr())
-		go func() { a.complaintsDone <- a.Complaints.Run(runCtx, holder) }()
-	} else {
-		a.complaintsDone <- nil
-	}
+	// Answers complaints as their incidents resolve, and sweeps (late
+	// acknowledgements, SLA warnings) on the node holding the lease.
+	holder := holderName(a.Addr())
+	go func() { a.complaintsDone <- a.Complaints.Run(runCtx, holder) }()
 	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
 	go advanceMaintenances(runCtx, a.Incidents, a.Log)
 	a.Log.Info("herald listening", "addr", a.Addr(), "url", a.URL, "engine", a.Engine.Name, "store", a.Engine.Where, "page_id", a.Page.ID,
