@@ -57,9 +57,22 @@ func complaintsOf(t *testing.T, env map[string]string, args ...string) []wire.Co
 }
 
 func TestComplaintsEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	n := startServe(t, nil, "--data", dir)
-	token := mustCLI(t, nil, "token", "create", "--role", "admin", "--data", dir).lastLine()
+	for _, engine := range []string{"sqlite", "redis"} {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			storeArgs := []string{"--data", dir}
+			if engine == "redis" {
+				prefix := needRedis(t)
+				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
+			}
+			testComplaints(t, dir, storeArgs)
+		})
+	}
+}
+
+func testComplaints(t *testing.T, dir string, storeArgs []string) {
+	n := startServe(t, nil, storeArgs...)
+	token := mustCLI(t, nil, append([]string{"token", "create", "--role", "admin"}, storeArgs...)...).lastLine()
 	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
 	mustCLI(t, env, "components", "create", "--name", "Payments")
 	mustCLI(t, env, "components", "create", "--name", "Search")
