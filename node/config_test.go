@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 const examplePath = "../configs/herald.example.yaml"
@@ -109,5 +110,39 @@ func TestPublicURL(t *testing.T) {
 				t.Fatalf("got %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestComplaintSettings(t *testing.T) {
+	env := map[string]string{"HERALD_COMPLAINT_FIRST_ANSWER": "1h", "HERALD_COMPLAINT_RESOLVE": "8h", "HERALD_COMPLAINT_WARN_BEFORE": "15m",
+		"HERALD_COMPLAINT_REPEAT_WINDOW": "168h", "HERALD_COMPLAINT_ATTACH_WINDOW": "5m", "HERALD_COMPLAINT_TAG_THRESHOLD": "0.7",
+		"HERALD_COMPLAINT_AGENTS": " dora, ed ,,fay "}
+	c := DefaultConfig()
+	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := c.Complaints.Policy()
+	if p.Default.FirstAnswer != time.Hour || p.Default.Resolve != 8*time.Hour || p.WarnBefore != 15*time.Minute ||
+		p.RepeatWindow != 168*time.Hour || p.AttachWindow != 5*time.Minute || p.Threshold != 0.7 || p.RepeatFactor != 0.5 {
+		t.Errorf("policy %+v", p)
+	}
+	if got := c.Complaints.OnDuty(); !reflect.DeepEqual(got, []string{"dora", "ed", "fay"}) {
+		t.Errorf("on duty %q", got)
+	}
+	for _, tc := range []struct{ key, value string }{
+		{"HERALD_COMPLAINT_TAG_THRESHOLD", "1.5"}, {"HERALD_COMPLAINT_RESOLVE", "soon"}, {"HERALD_COMPLAINT_FIRST_ANSWER", "-1h"},
+	} {
+		c := DefaultConfig()
+		if err := c.LoadEnv(func(k string) string { return map[string]string{tc.key: tc.value}[k] }); err == nil {
+			t.Errorf("%s=%s accepted", tc.key, tc.value)
+		}
+	}
+	c = DefaultConfig()
+	c.Complaints.FirstAnswer = 72 * time.Hour
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "complaint_first_answer") {
+		t.Errorf("first answer after the resolution: %v", err)
 	}
 }
