@@ -93,6 +93,12 @@ func (s *Service) complaintMessage(ctx context.Context, d *queue.Delivery) (*cha
 		return nil, err
 	}
 	m.DeliveryID, m.To = d.ID, d.Address
+	if d.Kind == channel.Email && (d.MessageKind == queue.KindComplaintAck || d.MessageKind == queue.KindComplaintReceived) {
+		// RFC 3834: an automatic answer says so, so that the customer's
+		// own robots (vacation replies, ticket systems) do not answer it
+		// and start a loop.
+		m.Headers = map[string]string{"Auto-Submitted": "auto-replied"}
+	}
 	return m, nil
 }
 

@@ -58,6 +58,12 @@ func TestComplaintAnswers(t *testing.T) {
 				receipt = m.Body
 			}
 		}
+		for _, m := range mails {
+			auto := m.Headers["Auto-Submitted"]
+			if strings.Contains(m.Body, "Visszatérítettük") != (auto == "") {
+				t.Errorf("Auto-Submitted %q on %q: the automatic receipt says auto-replied, a person's reply nothing", auto, m.Subject)
+			}
+		}
 		if !strings.Contains(receipt, "C-CMP00000") || !strings.Contains(receipt, "14:05") {
 			t.Errorf("receipt lacks the reference or the promised time (14:05 in Budapest): %q", receipt)
 		}
