@@ -46,7 +46,8 @@ type Config struct {
 	BodyLimit       int            // largest request body, bytes
 	ShutdownTimeout time.Duration  // how long in-flight requests get on SIGINT/SIGTERM
 
-	Broadcast Broadcast // the fan-out: policy, quiet hours, rates, SMS budget
+	Broadcast Broadcast    // the fan-out: policy, quiet hours, rates, SMS budget
+	Email     InboundEmail // inbound email: the SMTP listener and its domains
 	Providers Providers
 }
 
@@ -112,7 +113,7 @@ func (c *Config) Settings() []Setting {
 			c.ShutdownTimeout = d
 			return nil
 		}, func() string { return c.ShutdownTimeout.String() }},
-	}, c.Broadcast.settings()...)
+	}, append(c.Broadcast.settings(), c.Email.settings()...)...)
 }
 
 // joinPrefixes prints trusted_proxies: addresses alone, ranges as CIDRs.
@@ -256,6 +257,9 @@ func (c *Config) Validate() error {
 	if err := c.Broadcast.validate(); err != nil {
 		return err
 	}
+	if err := c.Email.validate(); err != nil {
+		return err
+	}
 	return c.Providers.validate()
 }
 
@@ -305,6 +309,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("body_limit", c.BodyLimit),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Any("broadcast", c.Broadcast),
+		slog.String("inbound_smtp_addr", c.Email.SMTPAddr),
+		slog.String("inbound_email_domains", c.Email.Domains),
 		slog.Any("providers", c.Providers),
 	)
 }
@@ -355,6 +361,9 @@ type Providers struct {
 	TwilioMaxPrice            string
 	SMTPTLS                   string
 	WebhookSecret             string
+	// InboundEmailSecret is the HTTP Basic credential ("user:password",
+	// or a password alone) an email provider posts inbound mail with.
+	InboundEmailSecret string
 }
 
 type providerVar struct {
@@ -380,6 +389,7 @@ func (p *Providers) vars() []providerVar {
 		{"HERALD_TWILIO_MAX_PRICE", &p.TwilioMaxPrice, false},
 		{"HERALD_SMTP_TLS", &p.SMTPTLS, false},
 		{"HERALD_WEBHOOK_SECRET", &p.WebhookSecret, true},
+		{"HERALD_INBOUND_EMAIL_SECRET", &p.InboundEmailSecret, true},
 	}
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/render"
+	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/statuspage"
@@ -93,6 +94,9 @@ type Node struct {
 
 	ln    net.Listener
 	chans *channels
+	// inboundSMTP is the inbound email listener; nil when off.
+	inboundSMTP *smtp.InboundServer
+	inboundDone chan error
 
 	cancel                          context.CancelFunc
 	serveDone, siteDone, notifyDone chan error
@@ -235,6 +239,11 @@ func (a *Node) Run(ctx context.Context) error {
 	go func() { a.siteDone <- a.Site.Run(runCtx) }()
 	go func() { a.notifyDone <- a.Notify.Run(runCtx) }()
 	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
+	if a.inboundSMTP != nil {
+		a.inboundDone = make(chan error, 1)
+		go func() { a.inboundDone <- a.inboundSMTP.Serve() }()
+		a.Log.Info("inbound email listening", "addr", a.inboundSMTP.Addr())
+	}
 	go advanceMaintenances(runCtx, a.Incidents, a.Log)
 	a.Log.Info("herald listening", "addr", a.Addr(), "url", a.URL, "engine", a.Engine.Name, "store", a.Engine.Where, "page_id", a.Page.ID,
 		"channels", strings.Join(a.Channels(), " "), "version", Version())
@@ -283,6 +292,16 @@ func (a *Node) Close() error {
 	a.cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer scancel()
+	if a.inboundSMTP != nil {
+		// Mail being filed is filed (then answered 250); new mail is
+		// refused at connect, and the sender's server tries again later.
+		if err := a.inboundSMTP.Shutdown(sctx); err != nil {
+			log.Warn("inbound email shutdown", "err", err)
+		}
+		if err := <-a.inboundDone; err != nil {
+			log.Warn("inbound email", "err", err)
+		}
+	}
 	if err := a.Server.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
@@ -314,6 +333,9 @@ func (a *Node) Close() error {
 // release closes what New opened, in reverse: the sandbox (after the
 // fan-out, so sends in flight still reach it), the engine, the listener.
 func (a *Node) release() {
+	if a.inboundSMTP != nil && a.inboundDone == nil {
+		_ = a.inboundSMTP.Close() // built, never served: its listener
+	}
 	if a.chans != nil {
 		_ = a.chans.closeSandbox()
 	}
