@@ -14,6 +14,7 @@ package audience
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
@@ -120,6 +121,14 @@ type Store interface {
 	CountCustomers(ctx context.Context, pageID string) (int, error)
 	// DeleteCustomer returns ENOTFOUND when there is no such customer.
 	DeleteCustomer(ctx context.Context, pageID, id string) error
+	// FindCustomersByAddress returns the page's customers whose address of
+	// kind equals address, ordered by ID: Phone for channel.SMS (E.164,
+	// exact), Email for channel.Email (exact on the stored address, whose
+	// domain is lower-cased: the query's domain is lower-cased the same
+	// way, its local part is not), Slack for channel.Slack (exact). An
+	// empty address or another kind finds nobody. It is an index lookup,
+	// not a scan, and follows re-imports and deletions at once.
+	FindCustomersByAddress(ctx context.Context, pageID string, kind channel.Kind, address string) ([]*Customer, error)
 
 	// SaveSubscriber inserts or replaces a subscriber. A second active or
 	// pending subscriber for the same page, kind, address and incident is
@@ -148,4 +157,18 @@ type Store interface {
 	// or global, each once, in no particular order. Its cost follows the
 	// batch, not the number of suppressions.
 	FindSuppressed(ctx context.Context, pageID string, kind channel.Kind, addresses []string) ([]string, error)
+}
+
+// AddressKey returns address as FindCustomersByAddress compares it for
+// kind: an email with its domain lower-cased (as notify/contact stores
+// it), anything else as it is.
+func AddressKey(kind channel.Kind, address string) string {
+	if kind != channel.Email {
+		return address
+	}
+	at := strings.LastIndexByte(address, '@')
+	if at < 0 {
+		return address
+	}
+	return address[:at+1] + strings.ToLower(address[at+1:])
 }

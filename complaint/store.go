@@ -6,9 +6,9 @@ import (
 )
 
 // Filter selects complaints, newest CreatedAt first. Zero fields select
-// everything.
+// everything; every field set must match.
 type Filter struct {
-	PageID     string
+	PageID     string  // "": every page (the sweep's reads)
 	States     []State // any of
 	Open       bool    // only open ones (new … waiting_on_customer)
 	IncidentID string  // tagged to it
@@ -29,29 +29,38 @@ type Filter struct {
 type Store interface {
 	// SaveComplaint writes c and appends entries to its timeline,
 	// atomically. The stored complaint's version must be c.Version-1 (none
-	// stored when c.Version is 1); otherwise nothing is written and it
-	// returns ECONFLICT. An entry whose ExternalID is already stored on the
-	// page (a provider's retry) also returns ECONFLICT, writing nothing.
+	// stored when c.Version is 1) on c's page; otherwise nothing is written
+	// and it returns ECONFLICT (also for an ID another page has). An entry
+	// whose ExternalID is already stored on the page (a provider's retry),
+	// or that two entries share, also returns ECONFLICT, writing nothing.
+	// Every entry must name c and its page (EINVALID otherwise). Times are
+	// stored in UTC at millisecond precision; the caller's values are not
+	// changed.
 	SaveComplaint(ctx context.Context, c *Complaint, entries []*Entry) error
 	// FindComplaintByID returns ENOTFOUND when there is none.
 	FindComplaintByID(ctx context.Context, id string) (*Complaint, error)
 	// FindComplaints returns the complaints matching f, newest CreatedAt
-	// first (ties by ID), and how many match before Limit and Offset.
+	// first (ties by ID, descending, as incidents), and how many match
+	// before Limit and Offset.
 	FindComplaints(ctx context.Context, f Filter) ([]*Complaint, int, error)
 	// FindEntries returns a complaint's timeline, oldest first (ties in
-	// the order they were saved).
+	// the order they were saved), or ENOTFOUND when there is no such
+	// complaint.
 	FindEntries(ctx context.Context, complaintID string) ([]*Entry, error)
 	// FindEntryByExternalID returns the entry a provider's message became,
 	// or ENOTFOUND.
 	FindEntryByExternalID(ctx context.Context, pageID, externalID string) (*Entry, error)
-	// FindComplaintsToCheck returns up to limit complaints whose CheckAt is
-	// set and ≤ now, earliest first.
+	// FindComplaintsToCheck returns up to limit (≤ 0: all) complaints of
+	// every page whose CheckAt is set and ≤ now, earliest first (ties by
+	// ID, ascending).
 	FindComplaintsToCheck(ctx context.Context, now time.Time, limit int) ([]*Complaint, error)
 	// NextTurn increments the counter named key and returns its new value
 	// (1 the first time), atomically across nodes: round-robin assignment.
 	NextTurn(ctx context.Context, key string) (int64, error)
 	// Lease takes or renews the lease name for holder until until, and
-	// reports false while another holder's lease lasts beyond now: on Redis
+	// reports false while another holder's lease lasts beyond now (a lease
+	// ends at its until: at now == until another may take it): on Redis
 	// every node runs the same schedule, and the lease decides which works.
+	// Expiry is judged by the now given, not by the engine's clock.
 	Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
 }

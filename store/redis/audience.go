@@ -16,36 +16,63 @@ import (
 
 // ---- customers: a hash of JSON documents and a lexicographic ID index per page ----
 
+// customerAddressLua maintains a page's address index (customerAddresses):
+// members "<kind>\0<address>\0<customer ID>" for each address a customer
+// has, so one ZRANGEBYLEX finds an address's customers in ID order.
+const customerAddressLua = `
+local function addrMembers(id, phone, email, slack)
+  local out = {}
+  if phone ~= '' then out[#out+1] = 'sms\0' .. phone .. '\0' .. id end
+  if email ~= '' then out[#out+1] = 'email\0' .. email .. '\0' .. id end
+  if slack ~= '' then out[#out+1] = 'slack\0' .. slack .. '\0' .. id end
+  return out
+end
+local function oldMembers(id, doc)
+  local o = cjson.decode(doc)
+  local function str(v) if type(v) == 'string' then return v end return '' end
+  return addrMembers(id, str(o.phone), str(o.email), str(o.slack))
+end
+`
+
 // upsertCustomersScript writes one page's customers. KEYS: the page's
-// customer hash, its ID index. ARGV: ID, JSON, ID, JSON, … A replaced
-// customer keeps its first created_at: the document's last two fields are
-// always created_at and updated_at (Customer's field order), so the script
-// swaps the old value in without decoding the JSON. Returns how many were new.
-var upsertCustomersScript = goredis.NewScript(`
+// customer hash, its ID index, its address index. ARGV: ID, JSON, phone,
+// email, Slack, ID, JSON, … A replaced customer keeps its first
+// created_at: the document's last two fields are always created_at and
+// updated_at (Customer's field order), so the script swaps the old value in
+// without decoding the JSON; its old addresses leave the address index
+// (that needs the old document decoded, once per replaced customer).
+// Returns how many were new.
+var upsertCustomersScript = goredis.NewScript(customerAddressLua + `
 local created = 0
 local tail = '"created_at":"([^"]*)","updated_at":"[^"]*"}$'
-for i = 1, #ARGV, 2 do
-  local doc = ARGV[i+1]
-  local old = redis.call('HGET', KEYS[1], ARGV[i])
+for i = 1, #ARGV, 5 do
+  local id, doc = ARGV[i], ARGV[i+1]
+  local old = redis.call('HGET', KEYS[1], id)
   if old then
     local first = string.match(old, tail)
     if first then
       doc = string.gsub(doc, '"created_at":"[^"]*"(,"updated_at":"[^"]*"})$', '"created_at":"' .. first .. '"%1')
     end
+    for _, m in ipairs(oldMembers(id, old)) do redis.call('ZREM', KEYS[3], m) end
   else
     created = created + 1
   end
-  redis.call('HSET', KEYS[1], ARGV[i], doc)
-  redis.call('ZADD', KEYS[2], 0, ARGV[i])
+  redis.call('HSET', KEYS[1], id, doc)
+  redis.call('ZADD', KEYS[2], 0, id)
+  for _, m in ipairs(addrMembers(id, ARGV[i+2], ARGV[i+3], ARGV[i+4])) do redis.call('ZADD', KEYS[3], 0, m) end
 end
 return created
 `)
 
-// deleteCustomerScript removes one customer. KEYS: hash, index. ARGV: ID.
-var deleteCustomerScript = goredis.NewScript(`
-local n = redis.call('HDEL', KEYS[1], ARGV[1])
+// deleteCustomerScript removes one customer. KEYS: hash, ID index,
+// address index. ARGV: ID.
+var deleteCustomerScript = goredis.NewScript(customerAddressLua + `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+for _, m in ipairs(oldMembers(ARGV[1], old)) do redis.call('ZREM', KEYS[3], m) end
+redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-return n
+return 1
 `)
 
 // UpsertCustomers implements notify.Store: one script per page (one per
@@ -71,12 +98,13 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 		if _, ok := byPage[c.PageID]; !ok {
 			order = append(order, c.PageID)
 		}
-		byPage[c.PageID] = append(byPage[c.PageID], c.ID, doc)
+		byPage[c.PageID] = append(byPage[c.PageID], c.ID, doc, c.Phone, c.Email, c.Slack)
 	}
 	created := 0
 	for _, pageID := range order {
 		args := byPage[pageID]
-		n, err := upsertCustomersScript.Run(ctx, db.client, []string{db.keys.customers(pageID), db.keys.customerIDs(pageID)}, args...).Int()
+		keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID)}
+		n, err := upsertCustomersScript.Run(ctx, db.client, keys, args...).Int()
 		if err != nil {
 			return created, fmt.Errorf("redis: upsert customers: %w", err)
 		}
@@ -160,7 +188,8 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 	if !incident.ValidID(pageID) {
 		return incident.NotFound("customer", id)
 	}
-	n, err := deleteCustomerScript.Run(ctx, db.client, []string{db.keys.customers(pageID), db.keys.customerIDs(pageID)}, id).Int()
+	keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID)}
+	n, err := deleteCustomerScript.Run(ctx, db.client, keys, id).Int()
 	if err != nil {
 		return fmt.Errorf("redis: delete customer: %w", err)
 	}
@@ -168,6 +197,45 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 		return incident.NotFound("customer", id)
 	}
 	return nil
+}
+
+// FindCustomersByAddress implements audience.Store: one ZRANGEBYLEX of the
+// page's address index over the members "<kind>\0<address>\0…", which
+// sort by customer ID, then one HMGET.
+func (db *DB) FindCustomersByAddress(ctx context.Context, pageID string, kind channel.Kind, address string) ([]*audience.Customer, error) {
+	out := []*audience.Customer{}
+	if !incident.ValidID(pageID) || address == "" || (kind != channel.SMS && kind != channel.Email && kind != channel.Slack) {
+		return out, nil
+	}
+	prefix := string(kind) + "\x00" + audience.AddressKey(kind, address)
+	members, err := db.client.ZRangeByLex(ctx, db.keys.customerAddresses(pageID), &goredis.ZRangeBy{
+		Min: "[" + prefix + "\x00", Max: "(" + prefix + "\x01"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: find customers by address: %w", err)
+	}
+	if len(members) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m[len(prefix)+1:]
+	}
+	docs, err := db.client.HMGet(ctx, db.keys.customers(pageID), ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: find customers by address: %w", err)
+	}
+	for _, d := range docs {
+		s, ok := d.(string)
+		if !ok {
+			continue // deleted between the two reads
+		}
+		var c audience.Customer
+		if err := json.Unmarshal([]byte(s), &c); err != nil {
+			return nil, fmt.Errorf("redis: decode customer: %w", err)
+		}
+		out = append(out, &c)
+	}
+	return out, nil
 }
 
 // ---- subscribers (global slot: FindSubscriberByID has no page) ----

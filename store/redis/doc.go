@@ -1,7 +1,8 @@
 // Package redis is herald's Redis engine: the system of record lives in
 // Redis, so any number of herald nodes serve the same pages and dispatch
-// the same queues. DB implements incident.Store and notify.Store and passes
-// store/storetest (Run and RunNotify) like the SQLite engine; Events
+// the same queues. DB implements incident.Store, notify.Store and complaint.Store and
+// passes store/storetest (Run, RunNotify and RunComplaints) like the
+// SQLite engine; Events
 // implements incident.Events over pub/sub; DB.Limiter is a ratelimit.Limiter
 // shared by every node (GCRA).
 //
@@ -58,7 +59,43 @@
 //	<prefix>:{global}:secret:<name>            string SET NX, then GET
 //	<prefix>:page:{<page>}:customers           hash  customer ID → JSON
 //	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
+//	<prefix>:page:{<page>}:customers:addresses zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX)
 //	<prefix>:rate:{<key>}                      string GCRA theoretical arrival time (µs), PX
+//
+// complaints (complaints.go), a page's in its slot:
+//
+//	<prefix>:page:{<page>}:complaints                    hash  complaint ID → complaint JSON
+//	<prefix>:page:{<page>}:complaint-versions            hash  complaint ID → version
+//	<prefix>:page:{<page>}:complaint-indexes             hash  complaint ID → JSON array of the index keys it is in
+//	<prefix>:page:{<page>}:complaints:created            zset  every complaint ID by created_at ms
+//	<prefix>:page:{<page>}:complaints:open               zset  open ones, by created_at ms
+//	<prefix>:page:{<page>}:complaints:untagged           zset  untagged ones (triage), by created_at ms
+//	<prefix>:page:{<page>}:complaints:state:<state>      zset  by state, by created_at ms
+//	<prefix>:page:{<page>}:complaints:incident:<id>      zset  tagged to an incident, by created_at ms
+//	<prefix>:page:{<page>}:complaints:contact:<key>      zset  by Contact.Key(), by created_at ms
+//	<prefix>:page:{<page>}:complaints:owner:<owner>      zset  by owner (none for ""), by created_at ms
+//	<prefix>:page:{<page>}:complaints:channel:<channel>  zset  by channel, by created_at ms
+//	<prefix>:page:{<page>}:complaints:category:<cat>     zset  by category, by created_at ms
+//	<prefix>:page:{<page>}:complaints:check              zset  IDs with a CheckAt, by CheckAt ms
+//	<prefix>:page:{<page>}:complaint-entries:<complaint> zset  the timeline by At ms (seq + entry JSON)
+//	<prefix>:page:{<page>}:complaint-external-ids        hash  provider message ID → entry JSON
+//	<prefix>:page:{<page>}:complaint-seq                 counter ordering same-millisecond entries
+//	<prefix>:{global}:complaint-pages                    hash  complaint ID → page ID
+//	<prefix>:{global}:complaint-page-ids                 set   pages that have complaints
+//	<prefix>:{global}:turn:<name>                        counter NextTurn (INCR)
+//	<prefix>:{global}:lease:<name>                       hash  holder, until (ms)
+//
+// saveComplaintScript checks the version and the entries' external IDs,
+// then moves the complaint out of the index keys it was in (listed in
+// complaint-indexes) and into those it now matches, all in one script.
+// FindComplaints never scans a page's complaints for a selective filter:
+// it counts each condition's index in the time range (ZCOUNT), reads the
+// smallest, checks the other conditions by membership (ZMSCORE) and
+// decodes only the documents it returns; with no condition it reads the
+// window of the created_at index and counts with ZCOUNT. Reads without a
+// page (the sweep's) and FindComplaintsToCheck go page by page over
+// complaint-page-ids. A lease's expiry is the caller's clock, compared in
+// the script, not a Redis TTL.
 //
 // Sorted-set members that may repeat (audit entries, status changes) are a
 // 16-hex-digit insertion counter followed by the JSON, so equal timestamps
@@ -75,6 +112,11 @@
 // precondition (incident versions, the idempotency key) before it writes
 // anything. On a single Redis the whole Change is one script call, so it
 // is atomic: a failed check writes nothing and returns ECONFLICT.
+//
+// SaveComplaint is one script on a single Redis. On Cluster it first
+// claims the complaint's global lookup (and notes its page) in the global
+// slot, then checks and writes in the page's; a refused save can leave
+// only that lookup behind, which reads ignore.
 //
 // Redis Cluster is a documented best effort. A script may only touch one
 // hash slot, and a Change can span several (a page's data and the global

@@ -221,6 +221,14 @@ func (k keyspace) customers(pageID string) string { return k.page(pageID, "custo
 // pages through them in ID order.
 func (k keyspace) customerIDs(pageID string) string { return k.page(pageID, "customers:ids") }
 
+// customerAddresses: sorted set of "<kind>\x00<address>\x00<customer ID>",
+// all scored 0: the customers at an address, in ID order, with one
+// ZRANGEBYLEX (FindCustomersByAddress). One key per page rather than one
+// per address, so a million customers do not cost millions of keys.
+func (k keyspace) customerAddresses(pageID string) string {
+	return k.page(pageID, "customers:addresses")
+}
+
 // subscribers: hash subscriber ID → subscriber JSON (with its confirm hash).
 func (k keyspace) subscribers() string { return k.global("subscribers") }
 
@@ -251,3 +259,83 @@ func (k keyspace) secret(name string) string { return k.global("secret:" + name)
 // rate: string holding one GCRA bucket's theoretical arrival time. Each
 // bucket has its own tag, so rate limits spread over a Cluster.
 func (k keyspace) rate(key string) string { return k.prefix + ":rate:{" + key + "}" }
+
+// ---- complaints (complaint.Store): a page's in its slot, lookups global ----
+
+// complaints: hash complaint ID → complaint JSON.
+func (k keyspace) complaints(pageID string) string { return k.page(pageID, "complaints") }
+
+// complaintVersions: hash complaint ID → version, for the save script's
+// optimistic check.
+func (k keyspace) complaintVersions(pageID string) string {
+	return k.page(pageID, "complaint-versions")
+}
+
+// complaintIndexes: hash complaint ID → JSON array of the index keys the
+// complaint is in, so the save script takes it out of the ones it leaves.
+func (k keyspace) complaintIndexes(pageID string) string { return k.page(pageID, "complaint-indexes") }
+
+// complaintsByCreated: sorted set of every complaint ID by created_at ms.
+func (k keyspace) complaintsByCreated(pageID string) string {
+	return k.page(pageID, "complaints:created")
+}
+
+// complaintsOpen, complaintsUntagged, complaintsByState, …: sorted sets of
+// the IDs of the complaints in one selection of complaint.Filter, by
+// created_at ms, so a selective filter reads only its own members.
+func (k keyspace) complaintsOpen(pageID string) string { return k.page(pageID, "complaints:open") }
+func (k keyspace) complaintsUntagged(pageID string) string {
+	return k.page(pageID, "complaints:untagged")
+}
+func (k keyspace) complaintsByState(pageID, state string) string {
+	return k.page(pageID, "complaints:state:"+state)
+}
+func (k keyspace) complaintsByIncident(pageID, incidentID string) string {
+	return k.page(pageID, "complaints:incident:"+incidentID)
+}
+func (k keyspace) complaintsByOwner(pageID, owner string) string {
+	return k.page(pageID, "complaints:owner:"+owner)
+}
+func (k keyspace) complaintsByContact(pageID, contactKey string) string {
+	return k.page(pageID, "complaints:contact:"+contactKey)
+}
+func (k keyspace) complaintsByChannel(pageID, ch string) string {
+	return k.page(pageID, "complaints:channel:"+ch)
+}
+func (k keyspace) complaintsByCategory(pageID, cat string) string {
+	return k.page(pageID, "complaints:category:"+cat)
+}
+
+// complaintsToCheck: sorted set of the IDs of complaints with a CheckAt, by
+// CheckAt ms.
+func (k keyspace) complaintsToCheck(pageID string) string { return k.page(pageID, "complaints:check") }
+
+// complaintEntries: sorted set of one complaint's timeline by At ms;
+// members are seq(16 hex) + entry JSON, so equal times keep save order.
+func (k keyspace) complaintEntries(pageID, complaintID string) string {
+	return k.page(pageID, "complaint-entries:"+complaintID)
+}
+
+// complaintExternalIDs: hash provider message ID → the entry JSON it
+// became (one per page and ID).
+func (k keyspace) complaintExternalIDs(pageID string) string {
+	return k.page(pageID, "complaint-external-ids")
+}
+
+// complaintSeq: the counter behind complaintEntries' members.
+func (k keyspace) complaintSeq(pageID string) string { return k.page(pageID, "complaint-seq") }
+
+// complaintPages: hash complaint ID → page ID, so a complaint is found by
+// ID alone.
+func (k keyspace) complaintPages() string { return k.global("complaint-pages") }
+
+// complaintPageIDs: set of the page IDs that have complaints, for the
+// reads across pages (the sweep's).
+func (k keyspace) complaintPageIDs() string { return k.global("complaint-page-ids") }
+
+// turn: counter behind NextTurn. The name follows the {global} tag, so any
+// bytes are safe in it.
+func (k keyspace) turn(name string) string { return k.global("turn:" + name) }
+
+// lease: hash holder, until (ms) of one named lease.
+func (k keyspace) lease(name string) string { return k.global("lease:" + name) }

@@ -13,6 +13,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/store/storetest"
 )
@@ -130,6 +132,27 @@ func TestNotifyStore(t *testing.T) {
 				db := openTest(t, testPrefix(t))
 				db.perSlot = tt.perSlot
 				return db, db
+			})
+		})
+	}
+}
+
+// TestComplaintStore runs the complaint suite in both modes: on Cluster a
+// save claims the complaint's global lookup in a script of its own.
+func TestComplaintStore(t *testing.T) {
+	needRedis(t)
+	for _, tt := range []struct {
+		name    string
+		perSlot bool
+	}{
+		{"single", false},
+		{"per-slot", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.RunComplaints(t, func(t *testing.T) (incident.Store, complaint.Store, audience.Store) {
+				db := openTest(t, testPrefix(t))
+				db.perSlot = tt.perSlot
+				return db, db, db
 			})
 		})
 	}
@@ -285,6 +308,20 @@ func TestKeysShareTags(t *testing.T) {
 		{"subscribers", k.pageSubscribers("p1"), "{global}"},
 		{"customers", k.customers("p1"), "{p1}"},
 		{"customer IDs", k.customerIDs("p1"), "{p1}"},
+		{"customer addresses", k.customerAddresses("p1"), "{p1}"},
+		{"complaints", k.complaints("p1"), "{p1}"},
+		{"complaint versions", k.complaintVersions("p1"), "{p1}"},
+		{"complaint indexes", k.complaintIndexes("p1"), "{p1}"},
+		{"complaints by contact", k.complaintsByContact("p1", "email:a{b}@example.com"), "{p1}"},
+		{"complaints by owner", k.complaintsByOwner("p1", "agent:{x}"), "{p1}"},
+		{"complaints by incident", k.complaintsByIncident("p1", "i1"), "{p1}"},
+		{"complaints to check", k.complaintsToCheck("p1"), "{p1}"},
+		{"complaint entries", k.complaintEntries("p1", "c1"), "{p1}"},
+		{"complaint external IDs", k.complaintExternalIDs("p1"), "{p1}"},
+		{"complaint lookup", k.complaintPages(), "{global}"},
+		{"complaint pages", k.complaintPageIDs(), "{global}"},
+		{"turn", k.turn("complaint.owner:{p1}"), "{global}"},
+		{"lease", k.lease("complaint.sweep"), "{global}"},
 		{"rate bucket", k.rate("twilio:+1555"), "{twilio:+1555}"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/complaint"
 )
 
 // TestHotQueriesUseTheirIndexes checks the query plans of the statements
@@ -14,6 +17,10 @@ import (
 // it cannot use a partial index on the strength of a bound value.)
 func TestHotQueriesUseTheirIndexes(t *testing.T) {
 	ctx := context.Background()
+	// The complaint service's filters, as FindComplaints builds them.
+	contactOpenSQL, contactOpenArgs := findComplaintsSQL(complaint.Filter{PageID: "p1", ContactKey: "customer:k1", Open: true, Limit: 1})
+	incidentOpenSQL, incidentOpenArgs := findComplaintsSQL(complaint.Filter{PageID: "p1", IncidentID: "i1", Open: true, Limit: 500})
+	unackedSQL, unackedArgs := findComplaintsSQL(complaint.Filter{States: []complaint.State{complaint.StateNew}, Until: time.Now(), Limit: 500})
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +37,15 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		{"due chunks", dueChunksSQL, []any{"sms", 1, 10}, "USING INDEX delivery_chunks_due"},
 		{"receipt", statusSQL, []any{"delivered", "", "", nil, 1, 1, []byte("0123456789ab")}, "USING INTEGER PRIMARY KEY"},
 		{"claim", claimSQL, []any{1, 1, 1, "sms", 1, 10}, "USING INDEX deliveries_due"},
+		// Every inbound message: the contact's open complaint.
+		{"complaints by contact, open", contactOpenSQL, contactOpenArgs, "USING INDEX complaints_page_contact"},
+		// Every resolution: the incident's open complaints.
+		{"complaints by incident, open", incidentOpenSQL, incidentOpenArgs, "USING INDEX complaints_page_incident"},
+		{"complaints to check", toCheckSQL, []any{1, 500}, "USING INDEX complaints_check"},
+		{"unacknowledged complaints", unackedSQL, unackedArgs, "USING INDEX complaints_state_created"},
+		{"customers by phone", customersByAddressSQL("phone"), []any{"p1", "+36201234567"}, "USING INDEX customers_phone"},
+		{"customers by email", customersByAddressSQL("email"), []any{"p1", "a@example.com"}, "USING INDEX customers_email"},
+		{"customers by Slack", customersByAddressSQL("slack"), []any{"p1", "U1"}, "USING INDEX customers_slack"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +68,8 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 				t.Errorf("plan %q does not say %q", all, tt.want)
 			}
 			for _, p := range plan {
-				if strings.HasPrefix(p, "SCAN d") || p == "SCAN deliveries" || strings.HasPrefix(p, "SCAN delivery_chunks") {
+				if strings.HasPrefix(p, "SCAN d") || p == "SCAN deliveries" || strings.HasPrefix(p, "SCAN delivery_chunks") ||
+					strings.HasPrefix(p, "SCAN complaints") || strings.HasPrefix(p, "SCAN customers") {
 					t.Errorf("plan scans a table: %q", all)
 				}
 			}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/store/sqlite"
 	"github.com/heraldhq/herald/store/storetest"
@@ -86,5 +88,12 @@ func TestNotifyStore(t *testing.T) {
 	storetest.RunNotify(t, func(t *testing.T) (incident.Store, storetest.Pipeline) {
 		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
 		return db, db
+	})
+}
+
+func TestComplaintStore(t *testing.T) {
+	storetest.RunComplaints(t, func(t *testing.T) (incident.Store, complaint.Store, audience.Store) {
+		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
+		return db, db, db
 	})
 }

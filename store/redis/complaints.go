@@ -1,0 +1,597 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+)
+
+var _ complaint.Store = (*DB)(nil)
+
+// saveComplaintScript saves one complaint and appends its entries, checking
+// first, writing only when every check passes.
+//
+// KEYS (the page's slot): 1 complaints, 2 complaint-versions,
+// 3 complaint-indexes, 4 complaints:check, 5 the complaint's entries,
+// 6 complaint-external-ids, 7 complaint-seq; on a single Redis also
+// (the global slot) 8 complaint-pages, 9 complaint-page-ids.
+//
+// ARGV: 1 ID, 2 page ID, 3 version, 4 JSON, 5 created_at ms, 6 check_at ms
+// or "", 7 JSON array of the index keys the complaint belongs in (all in
+// the page's slot, built by keys.go), then per entry: at ms, external ID
+// or "", JSON.
+//
+// Checks: the ID is not another page's (KEYS[8], when given); the stored
+// version is ARGV[3]-1 (none for 1); no entry's external ID is stored.
+// Then the complaint leaves the index keys it was in and joins its new
+// ones (ZADD by created_at), so every index holds exactly the complaints
+// that match it. Returns {1, ""} or {0, reason}.
+var saveComplaintScript = goredis.NewScript(`
+local id, page, version = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if KEYS[8] then
+  local owner = redis.call('HGET', KEYS[8], id)
+  if owner and owner ~= page then return {0, 'complaint ' .. id .. ' exists on another page'} end
+end
+local cur = redis.call('HGET', KEYS[2], id)
+if version == 1 then
+  if cur then return {0, 'complaint ' .. id .. ' already exists'} end
+elseif cur ~= tostring(version - 1) then
+  return {0, 'complaint ' .. id .. ' was changed meanwhile (expected version ' .. (version - 1) .. '); reload and retry'}
+end
+for i = 8, #ARGV, 3 do
+  local ext = ARGV[i+1]
+  if ext ~= '' and redis.call('HEXISTS', KEYS[6], ext) == 1 then
+    return {0, 'message ' .. ext .. ' is already recorded'}
+  end
+end
+local old = redis.call('HGET', KEYS[3], id)
+if old then
+  for _, k in ipairs(cjson.decode(old)) do redis.call('ZREM', k, id) end
+end
+for _, k in ipairs(cjson.decode(ARGV[7])) do redis.call('ZADD', k, ARGV[5], id) end
+redis.call('HSET', KEYS[3], id, ARGV[7])
+redis.call('HSET', KEYS[1], id, ARGV[4])
+redis.call('HSET', KEYS[2], id, ARGV[3])
+if ARGV[6] == '' then redis.call('ZREM', KEYS[4], id) else redis.call('ZADD', KEYS[4], ARGV[6], id) end
+for i = 8, #ARGV, 3 do
+  local n = redis.call('INCR', KEYS[7])
+  redis.call('ZADD', KEYS[5], ARGV[i], string.format('%016x', n) .. ARGV[i+2])
+  if ARGV[i+1] ~= '' then redis.call('HSET', KEYS[6], ARGV[i+1], ARGV[i+2]) end
+end
+if KEYS[8] then
+  redis.call('HSET', KEYS[8], id, page)
+  redis.call('SADD', KEYS[9], page)
+end
+return {1, ''}
+`)
+
+// claimComplaintScript is the global part of a save on Redis Cluster,
+// run before the page's script: it maps the ID to its page unless
+// another page has it. KEYS: complaint-pages, complaint-page-ids. ARGV:
+// ID, page ID. Returns 0 when the ID is another page's.
+var claimComplaintScript = goredis.NewScript(`
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner and owner ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+`)
+
+// leaseScript takes or renews a lease. KEYS[1]: the lease hash. ARGV:
+// holder, now ms, until ms. Returns 1 when holder has it until then, 0
+// while another holder's lease lasts beyond now.
+var leaseScript = goredis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'holder', 'until')
+if cur[1] and cur[1] ~= ARGV[1] and tonumber(cur[2]) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'until', ARGV[3])
+return 1
+`)
+
+// normComplaint returns a copy of c with every time in UTC at millisecond
+// precision.
+func normComplaint(c *complaint.Complaint) *complaint.Complaint {
+	v := *c
+	tag := func(t *complaint.Tag) *complaint.Tag {
+		if t == nil {
+			return nil
+		}
+		w := *t
+		w.At = utcMS(t.At)
+		return &w
+	}
+	v.Tag, v.Suggestion = tag(c.Tag), tag(c.Suggestion)
+	v.FirstAnswerDue, v.ResolveDue, v.CheckAt = utcMS(c.FirstAnswerDue), utcMS(c.ResolveDue), utcMS(c.CheckAt)
+	v.LastMessageAt, v.CreatedAt, v.UpdatedAt = utcMS(c.LastMessageAt), utcMS(c.CreatedAt), utcMS(c.UpdatedAt)
+	v.AckedAt, v.FirstAnswerAt = utcMSPtr(c.AckedAt), utcMSPtr(c.FirstAnswerAt)
+	v.ResolvedAt, v.ClosedAt = utcMSPtr(c.ResolvedAt), utcMSPtr(c.ClosedAt)
+	return &v
+}
+
+// complaintIndexKeys lists the index keys c belongs in: every selection
+// of complaint.Filter that has one.
+func (db *DB) complaintIndexKeys(c *complaint.Complaint) []string {
+	k, p := db.keys, c.PageID
+	keys := []string{k.complaintsByCreated(p), k.complaintsByState(p, string(c.State))}
+	if c.Open() {
+		keys = append(keys, k.complaintsOpen(p))
+	}
+	if id := c.IncidentID(); id != "" {
+		keys = append(keys, k.complaintsByIncident(p, id))
+	} else {
+		keys = append(keys, k.complaintsUntagged(p))
+	}
+	if c.Owner != "" {
+		keys = append(keys, k.complaintsByOwner(p, c.Owner))
+	}
+	if key := c.Contact.Key(); key != "" {
+		keys = append(keys, k.complaintsByContact(p, key))
+	}
+	if c.Channel != "" {
+		keys = append(keys, k.complaintsByChannel(p, string(c.Channel)))
+	}
+	if c.Category != "" {
+		keys = append(keys, k.complaintsByCategory(p, string(c.Category)))
+	}
+	return keys
+}
+
+// SaveComplaint implements complaint.Store with saveComplaintScript: on a
+// single Redis one script, hence atomic. On Cluster the ID's global
+// lookup is claimed first (claimComplaintScript), then the page's script
+// checks and writes; a refused save can leave only that lookup behind,
+// which reads ignore (the complaint is not in its page).
+func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry) error {
+	if c == nil || !incident.ValidID(c.ID) || !incident.ValidID(c.PageID) {
+		return incident.Invalid("complaint.id", "a complaint needs a valid ID and page")
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e == nil || e.ComplaintID != c.ID || e.PageID != c.PageID {
+			return incident.Invalid("entry.complaint_id", "an entry saved with complaint %s must name it and its page", c.ID)
+		}
+		if e.ExternalID != "" {
+			if seen[e.ExternalID] {
+				return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
+			}
+			seen[e.ExternalID] = true
+		}
+	}
+	v := normComplaint(c)
+	doc, err := encode(v)
+	if err != nil {
+		return err
+	}
+	index, err := encode(db.complaintIndexKeys(v))
+	if err != nil {
+		return err
+	}
+	checkAt := ""
+	if !v.CheckAt.IsZero() {
+		checkAt = msString(v.CheckAt)
+	}
+	k, p := db.keys, c.PageID
+	keys := []string{k.complaints(p), k.complaintVersions(p), k.complaintIndexes(p), k.complaintsToCheck(p),
+		k.complaintEntries(p, c.ID), k.complaintExternalIDs(p), k.complaintSeq(p)}
+	args := []any{c.ID, p, strconv.Itoa(c.Version), doc, msString(v.CreatedAt), checkAt, index}
+	for _, e := range entries {
+		ev := *e
+		ev.At = utcMS(e.At)
+		edoc, err := encode(&ev)
+		if err != nil {
+			return err
+		}
+		args = append(args, msString(ev.At), e.ExternalID, edoc)
+	}
+	if db.perSlot {
+		ok, err := claimComplaintScript.Run(ctx, db.client, []string{k.complaintPages(), k.complaintPageIDs()}, c.ID, p).Int()
+		if err != nil {
+			return fmt.Errorf("redis: save complaint: %w", err)
+		}
+		if ok == 0 {
+			return incident.Errorf(incident.ECONFLICT, "complaint %s exists on another page", c.ID)
+		}
+	} else {
+		keys = append(keys, k.complaintPages(), k.complaintPageIDs())
+	}
+	res, err := saveComplaintScript.Run(ctx, db.client, keys, args...).Slice()
+	if err != nil {
+		return fmt.Errorf("redis: save complaint: %w", err)
+	}
+	if len(res) != 2 {
+		return fmt.Errorf("redis: save complaint: unexpected reply %v", res)
+	}
+	if ok, _ := res[0].(int64); ok != 1 {
+		msg, _ := res[1].(string)
+		return incident.Errorf(incident.ECONFLICT, "%s", msg)
+	}
+	return nil
+}
+
+// complaintPage returns the page of complaint id, or ENOTFOUND.
+func (db *DB) complaintPage(ctx context.Context, id string) (string, error) {
+	if !incident.ValidID(id) {
+		return "", incident.NotFound("complaint", id)
+	}
+	pageID, err := db.client.HGet(ctx, db.keys.complaintPages(), id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", incident.NotFound("complaint", id)
+	} else if err != nil {
+		return "", fmt.Errorf("redis: find complaint: %w", err)
+	}
+	return pageID, nil
+}
+
+// FindComplaintByID implements complaint.Store.
+func (db *DB) FindComplaintByID(ctx context.Context, id string) (*complaint.Complaint, error) {
+	pageID, err := db.complaintPage(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s, err := db.client.HGet(ctx, db.keys.complaints(pageID), id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, incident.NotFound("complaint", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find complaint: %w", err)
+	}
+	return decode[complaint.Complaint](s)
+}
+
+// complaintRef is one complaint in an index: its page, ID and score.
+type complaintRef struct {
+	pageID, id string
+	score      float64
+}
+
+// complaintConds returns the index keys f selects on in page pageID, one
+// list per condition; a complaint matches a condition when it is in any
+// key of its list, and f when it matches every condition.
+func (db *DB) complaintConds(pageID string, f complaint.Filter) [][]string {
+	k := db.keys
+	var conds [][]string
+	if len(f.States) > 0 {
+		var keys []string
+		seen := map[complaint.State]bool{}
+		for _, s := range f.States {
+			if !seen[s] {
+				seen[s] = true
+				keys = append(keys, k.complaintsByState(pageID, string(s)))
+			}
+		}
+		conds = append(conds, keys)
+	}
+	one := func(key string) { conds = append(conds, []string{key}) }
+	if f.Open {
+		one(k.complaintsOpen(pageID))
+	}
+	if f.IncidentID != "" {
+		one(k.complaintsByIncident(pageID, f.IncidentID))
+	}
+	if f.Untagged {
+		one(k.complaintsUntagged(pageID))
+	}
+	if f.Owner != "" {
+		one(k.complaintsByOwner(pageID, f.Owner))
+	}
+	if f.ContactKey != "" {
+		one(k.complaintsByContact(pageID, f.ContactKey))
+	}
+	if f.Channel != "" {
+		one(k.complaintsByChannel(pageID, string(f.Channel)))
+	}
+	if f.Category != "" {
+		one(k.complaintsByCategory(pageID, string(f.Category)))
+	}
+	return conds
+}
+
+// scoreRange turns Since and Until into a ZRANGEBYSCORE range on created_at.
+func scoreRange(f complaint.Filter) (lo, hi string) {
+	lo, hi = "-inf", "+inf"
+	if !f.Since.IsZero() {
+		lo = msString(f.Since)
+	}
+	if !f.Until.IsZero() {
+		hi = "(" + msString(f.Until)
+	}
+	return lo, hi
+}
+
+// pageComplaintRefs returns the refs of page pageID's complaints that
+// match f (newest first, ties by ID descending) and how many match. With
+// no condition but the time range it reads only the first keep of the
+// created_at index (0: all) and counts with ZCOUNT. Otherwise it reads
+// the members of the condition with the fewest (by ZCOUNT) and checks the
+// others by membership (ZMSCORE), never decoding a document.
+func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.Filter, keep int) ([]complaintRef, int, error) {
+	lo, hi := scoreRange(f)
+	conds := db.complaintConds(pageID, f)
+	if len(conds) == 0 {
+		key := db.keys.complaintsByCreated(pageID)
+		pipe := db.client.Pipeline()
+		count := pipe.ZCount(ctx, key, lo, hi)
+		zs := pipe.ZRevRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi, Count: int64(keep)})
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+		}
+		refs := make([]complaintRef, 0, len(zs.Val()))
+		for _, z := range zs.Val() {
+			refs = append(refs, complaintRef{pageID: pageID, id: z.Member.(string), score: z.Score})
+		}
+		return refs, int(count.Val()), nil
+	}
+
+	pipe := db.client.Pipeline()
+	counts := make([][]*goredis.IntCmd, len(conds))
+	for i, keys := range conds {
+		for _, key := range keys {
+			counts[i] = append(counts[i], pipe.ZCount(ctx, key, lo, hi))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+	}
+	best, fewest := 0, int64(-1)
+	for i, cmds := range counts {
+		var n int64
+		for _, c := range cmds {
+			n += c.Val()
+		}
+		if fewest < 0 || n < fewest {
+			best, fewest = i, n
+		}
+	}
+	if fewest == 0 {
+		return []complaintRef{}, 0, nil
+	}
+
+	pipe = db.client.Pipeline()
+	var ranges []*goredis.ZSliceCmd
+	for _, key := range conds[best] {
+		ranges = append(ranges, pipe.ZRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi}))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+	}
+	var refs []complaintRef
+	ids := []any{}
+	for _, r := range ranges {
+		for _, z := range r.Val() {
+			id := z.Member.(string)
+			refs = append(refs, complaintRef{pageID: pageID, id: id, score: z.Score})
+			ids = append(ids, id)
+		}
+	}
+	for i, keys := range conds {
+		if i == best || len(refs) == 0 {
+			continue
+		}
+		pipe = db.client.Pipeline()
+		var scores []*goredis.Cmd
+		for _, key := range keys {
+			scores = append(scores, pipe.Do(ctx, append([]any{"ZMSCORE", key}, ids...)...))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+		}
+		in := make([]bool, len(refs))
+		for _, cmd := range scores {
+			vals, err := cmd.Slice()
+			if err != nil {
+				return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+			}
+			for j, v := range vals {
+				if v != nil {
+					in[j] = true
+				}
+			}
+		}
+		kept, keptIDs := refs[:0], ids[:0]
+		for j, r := range refs {
+			if in[j] {
+				kept, keptIDs = append(kept, r), append(keptIDs, r.id)
+			}
+		}
+		refs, ids = kept, keptIDs
+	}
+	sortComplaintRefs(refs)
+	return refs, len(refs), nil
+}
+
+// sortComplaintRefs orders refs newest first, ties by ID descending.
+func sortComplaintRefs(refs []complaintRef) {
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].score != refs[j].score {
+			return refs[i].score > refs[j].score
+		}
+		return refs[i].id > refs[j].id
+	})
+}
+
+// complaintPageIDs returns the pages f reads: its own, or every page
+// that has complaints.
+func (db *DB) complaintPageIDs(ctx context.Context, pageID string) ([]string, error) {
+	if pageID != "" {
+		if !incident.ValidID(pageID) {
+			return nil, nil
+		}
+		return []string{pageID}, nil
+	}
+	ids, err := db.client.SMembers(ctx, db.keys.complaintPageIDs()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: find complaints: %w", err)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// FindComplaints implements complaint.Store from the per-page indexes
+// (see pageComplaintRefs); it decodes only the documents it returns.
+// Without a page it reads every page that has complaints and merges.
+func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error) {
+	pages, err := db.complaintPageIDs(ctx, f.PageID)
+	if err != nil {
+		return nil, 0, err
+	}
+	keep := 0
+	if f.Limit > 0 {
+		keep = max(f.Offset, 0) + f.Limit
+	}
+	var refs []complaintRef
+	total := 0
+	for _, p := range pages {
+		r, n, err := db.pageComplaintRefs(ctx, p, f, keep)
+		if err != nil {
+			return nil, 0, err
+		}
+		refs = append(refs, r...)
+		total += n
+	}
+	if len(pages) > 1 {
+		sortComplaintRefs(refs)
+	}
+	lo, hi := window(len(refs), f.Offset, f.Limit)
+	cs, err := db.loadComplaints(ctx, refs[lo:hi])
+	if err != nil {
+		return nil, 0, err
+	}
+	return cs, total, nil
+}
+
+// loadComplaints reads the documents of refs in order.
+func (db *DB) loadComplaints(ctx context.Context, refs []complaintRef) ([]*complaint.Complaint, error) {
+	out := make([]*complaint.Complaint, 0, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	pipe := db.client.Pipeline()
+	cmds := make([]*goredis.StringCmd, len(refs))
+	for i, r := range refs {
+		cmds[i] = pipe.HGet(ctx, db.keys.complaints(r.pageID), r.id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis: load complaints: %w", err)
+	}
+	for _, cmd := range cmds {
+		s, err := cmd.Result()
+		if errors.Is(err, goredis.Nil) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("redis: load complaints: %w", err)
+		}
+		c, err := decode[complaint.Complaint](s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// FindEntries implements complaint.Store; ENOTFOUND when there is no such
+// complaint.
+func (db *DB) FindEntries(ctx context.Context, complaintID string) ([]*complaint.Entry, error) {
+	pageID, err := db.complaintPage(ctx, complaintID)
+	if err != nil {
+		return nil, err
+	}
+	pipe := db.client.Pipeline()
+	exists := pipe.HExists(ctx, db.keys.complaints(pageID), complaintID)
+	zs := pipe.ZRangeWithScores(ctx, db.keys.complaintEntries(pageID, complaintID), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redis: find entries: %w", err)
+	}
+	if !exists.Val() {
+		return nil, incident.NotFound("complaint", complaintID)
+	}
+	out := make([]*complaint.Entry, 0, len(zs.Val()))
+	for _, z := range zs.Val() {
+		m, err := parseSeqMember(z)
+		if err != nil {
+			return nil, err
+		}
+		e, err := decode[complaint.Entry](m.json)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// FindEntryByExternalID implements complaint.Store.
+func (db *DB) FindEntryByExternalID(ctx context.Context, pageID, externalID string) (*complaint.Entry, error) {
+	if !incident.ValidID(pageID) || externalID == "" {
+		return nil, incident.NotFound("complaint entry", externalID)
+	}
+	s, err := db.client.HGet(ctx, db.keys.complaintExternalIDs(pageID), externalID).Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, incident.NotFound("complaint entry", externalID)
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find entry: %w", err)
+	}
+	return decode[complaint.Entry](s)
+}
+
+// FindComplaintsToCheck implements complaint.Store: the first limit due
+// members of each page's check index, merged earliest first (ties by ID).
+func (db *DB) FindComplaintsToCheck(ctx context.Context, now time.Time, limit int) ([]*complaint.Complaint, error) {
+	pages, err := db.complaintPageIDs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	count := int64(max(limit, 0))
+	pipe := db.client.Pipeline()
+	cmds := make([]*goredis.ZSliceCmd, len(pages))
+	for i, p := range pages {
+		cmds[i] = pipe.ZRangeByScoreWithScores(ctx, db.keys.complaintsToCheck(p), &goredis.ZRangeBy{Min: "-inf", Max: msString(now), Count: count})
+	}
+	if len(pages) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("redis: find complaints to check: %w", err)
+		}
+	}
+	var refs []complaintRef
+	for i, cmd := range cmds {
+		for _, z := range cmd.Val() {
+			refs = append(refs, complaintRef{pageID: pages[i], id: z.Member.(string), score: z.Score})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].score != refs[j].score {
+			return refs[i].score < refs[j].score
+		}
+		return refs[i].id < refs[j].id
+	})
+	if limit > 0 && len(refs) > limit {
+		refs = refs[:limit]
+	}
+	return db.loadComplaints(ctx, refs)
+}
+
+// NextTurn implements complaint.Store with INCR.
+func (db *DB) NextTurn(ctx context.Context, key string) (int64, error) {
+	n, err := db.client.Incr(ctx, db.keys.turn(key)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis: next turn: %w", err)
+	}
+	return n, nil
+}
+
+// Lease implements complaint.Store with leaseScript. Expiry is judged by
+// the caller's now, not by a Redis TTL, so every node (and the suite)
+// decides by the same clock; a lease is a small hash per name that stays.
+func (db *DB) Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
+	ok, err := leaseScript.Run(ctx, db.client, []string{db.keys.lease(name)}, holder, msString(now), msString(until)).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis: lease %s: %w", name, err)
+	}
+	return ok == 1, nil
+}

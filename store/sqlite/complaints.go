@@ -1,0 +1,324 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+)
+
+var _ complaint.Store = (*DB)(nil)
+
+// ---- complaints ----
+
+// normComplaint returns a copy of c with every time in UTC at millisecond
+// precision, as every engine stores them.
+func normComplaint(c *complaint.Complaint) *complaint.Complaint {
+	v := *c
+	utc := func(t time.Time) time.Time { return fromMS(ms(t)) }
+	utcPtr := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := utc(*t)
+		return &u
+	}
+	tag := func(t *complaint.Tag) *complaint.Tag {
+		if t == nil {
+			return nil
+		}
+		w := *t
+		w.At = utc(t.At)
+		return &w
+	}
+	v.Tag, v.Suggestion = tag(c.Tag), tag(c.Suggestion)
+	v.FirstAnswerDue, v.ResolveDue, v.CheckAt = utc(c.FirstAnswerDue), utc(c.ResolveDue), utc(c.CheckAt)
+	v.LastMessageAt, v.CreatedAt, v.UpdatedAt = utc(c.LastMessageAt), utc(c.CreatedAt), utc(c.UpdatedAt)
+	v.AckedAt, v.FirstAnswerAt = utcPtr(c.AckedAt), utcPtr(c.FirstAnswerAt)
+	v.ResolvedAt, v.ClosedAt = utcPtr(c.ResolvedAt), utcPtr(c.ClosedAt)
+	return &v
+}
+
+// checkEntries checks that entries belong to c and carry no ExternalID
+// twice.
+func checkEntries(c *complaint.Complaint, entries []*complaint.Entry) error {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e == nil || e.ComplaintID != c.ID || e.PageID != c.PageID {
+			return incident.Invalid("entry.complaint_id", "an entry saved with complaint %s must name it and its page", c.ID)
+		}
+		if e.ExternalID != "" {
+			if seen[e.ExternalID] {
+				return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
+			}
+			seen[e.ExternalID] = true
+		}
+	}
+	return nil
+}
+
+// SaveComplaint implements complaint.Store: the version check, the
+// ExternalID check and every write in one transaction.
+func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry) error {
+	if c == nil || c.ID == "" || c.PageID == "" {
+		return incident.Invalid("complaint.id", "a complaint needs an ID and a page")
+	}
+	if err := checkEntries(c, entries); err != nil {
+		return err
+	}
+	v := normComplaint(c)
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode complaint %s: %w", c.ID, err)
+	}
+	var checkAt sql.NullInt64
+	if !v.CheckAt.IsZero() {
+		checkAt = sql.NullInt64{Int64: ms(v.CheckAt), Valid: true}
+	}
+	return db.write(ctx, "save complaint", func(tx *sql.Tx) error {
+		var page string
+		var version int
+		err := tx.QueryRowContext(ctx, "SELECT page_id, version FROM complaints WHERE id = ?", c.ID).Scan(&page, &version)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if c.Version != 1 {
+				return incident.Errorf(incident.ECONFLICT, "complaint %q was deleted or never saved (expected version %d)", c.ID, c.Version-1)
+			}
+		case err != nil:
+			return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
+		case c.Version == 1:
+			return incident.Errorf(incident.ECONFLICT, "complaint %q already exists", c.ID)
+		case page != c.PageID || version != c.Version-1:
+			return incident.Errorf(incident.ECONFLICT, "complaint %q was changed meanwhile (expected version %d); reload and retry", c.ID, c.Version-1)
+		}
+		for _, e := range entries {
+			if e.ExternalID == "" {
+				continue
+			}
+			var one int
+			err := tx.QueryRowContext(ctx, externalSQL, e.PageID, e.ExternalID).Scan(&one)
+			if err == nil {
+				return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO complaints (id, page_id, state, open, incident_id, owner, contact_key, channel,
+				category, created_at, check_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET state = excluded.state, open = excluded.open, incident_id = excluded.incident_id,
+				owner = excluded.owner, contact_key = excluded.contact_key, channel = excluded.channel, category = excluded.category,
+				created_at = excluded.created_at, check_at = excluded.check_at, version = excluded.version, doc = excluded.doc`,
+			v.ID, v.PageID, string(v.State), boolInt(v.Open()), v.IncidentID(), v.Owner, v.Contact.Key(), string(v.Channel),
+			string(v.Category), ms(v.CreatedAt), checkAt, v.Version, string(doc)); err != nil {
+			return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
+		}
+		for _, e := range entries {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO complaint_entries (id, complaint_id, page_id, kind, actor, channel, text,
+				external_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.ComplaintID, e.PageID, string(e.Kind), e.Actor,
+				string(e.Channel), e.Text, e.ExternalID, ms(e.At)); err != nil {
+				return fmt.Errorf("sqlite: save complaint %s entry %s: %w", c.ID, e.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// externalSQL finds a page's entry for a provider's message through the
+// partial unique index: the literal test against the empty string lets
+// SQLite use it.
+const externalSQL = "SELECT 1 FROM complaint_entries WHERE page_id = ? AND external_id = ? AND external_id <> ''"
+
+func scanComplaint(s scanner) (*complaint.Complaint, error) {
+	var doc string
+	if err := s.Scan(&doc); err != nil {
+		return nil, err
+	}
+	var c complaint.Complaint
+	if err := json.Unmarshal([]byte(doc), &c); err != nil {
+		return nil, fmt.Errorf("decode complaint: %w", err)
+	}
+	return &c, nil
+}
+
+// FindComplaintByID implements complaint.Store.
+func (db *DB) FindComplaintByID(ctx context.Context, id string) (*complaint.Complaint, error) {
+	c, err := scanComplaint(db.r.QueryRowContext(ctx, "SELECT doc FROM complaints WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incident.NotFound("complaint", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find complaint %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// complaintsWhere turns a filter into a WHERE clause (with its leading
+// " WHERE ", or "") and its arguments.
+func complaintsWhere(f complaint.Filter) (string, []any) {
+	var where []string
+	var args []any
+	eq := func(col, v string) {
+		where, args = append(where, col+" = ?"), append(args, v)
+	}
+	if f.PageID != "" {
+		eq("page_id", f.PageID)
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(f.States))+")")
+		for _, s := range f.States {
+			args = append(args, string(s))
+		}
+	}
+	if f.Open {
+		where = append(where, "open = 1")
+	}
+	if f.IncidentID != "" {
+		eq("incident_id", f.IncidentID)
+	}
+	if f.Untagged {
+		where = append(where, "incident_id = ''")
+	}
+	if f.Owner != "" {
+		eq("owner", f.Owner)
+	}
+	if f.ContactKey != "" {
+		eq("contact_key", f.ContactKey)
+	}
+	if f.Channel != "" {
+		eq("channel", string(f.Channel))
+	}
+	if f.Category != "" {
+		eq("category", string(f.Category))
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "created_at >= ?"), append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "created_at < ?"), append(args, ms(f.Until))
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// findComplaintsSQL is FindComplaints' page query for f; its arguments
+// end in LIMIT and OFFSET.
+func findComplaintsSQL(f complaint.Filter) (string, []any) {
+	cond, args := complaintsWhere(f)
+	return "SELECT doc FROM complaints" + cond + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+		append(args, limitArg(f.Limit), max(f.Offset, 0))
+}
+
+// FindComplaints implements complaint.Store: the count and the page in
+// one read transaction, so they agree.
+func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: find complaints: %w", err)
+	}
+	defer tx.Rollback()
+	cond, args := complaintsWhere(f)
+	var total int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM complaints"+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: count complaints: %w", err)
+	}
+	query, args := findComplaintsSQL(f)
+	cs, err := findAll(ctx, tx, "complaints", scanComplaint, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	return cs, total, nil
+}
+
+const entryColumns = "id, complaint_id, page_id, kind, actor, channel, text, external_id, at"
+
+func scanEntry(s scanner) (*complaint.Entry, error) {
+	var e complaint.Entry
+	var kind, ch string
+	var at int64
+	if err := s.Scan(&e.ID, &e.ComplaintID, &e.PageID, &kind, &e.Actor, &ch, &e.Text, &e.ExternalID, &at); err != nil {
+		return nil, err
+	}
+	e.Kind, e.Channel, e.At = complaint.EntryKind(kind), complaint.Channel(ch), fromMS(at)
+	return &e, nil
+}
+
+// FindEntries implements complaint.Store; ENOTFOUND when there is no such
+// complaint.
+func (db *DB) FindEntries(ctx context.Context, complaintID string) ([]*complaint.Entry, error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find entries: %w", err)
+	}
+	defer tx.Rollback()
+	var one int
+	if err := tx.QueryRowContext(ctx, "SELECT 1 FROM complaints WHERE id = ?", complaintID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return nil, incident.NotFound("complaint", complaintID)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find entries: %w", err)
+	}
+	return findAll(ctx, tx, "entries", scanEntry, "SELECT "+entryColumns+" FROM complaint_entries WHERE complaint_id = ? ORDER BY at, seq", complaintID)
+}
+
+// findEntryByExternalSQL reads an entry through complaint_entries_external.
+const findEntryByExternalSQL = "SELECT " + entryColumns + " FROM complaint_entries WHERE page_id = ? AND external_id = ? AND external_id <> ''"
+
+// FindEntryByExternalID implements complaint.Store.
+func (db *DB) FindEntryByExternalID(ctx context.Context, pageID, externalID string) (*complaint.Entry, error) {
+	e, err := scanEntry(db.r.QueryRowContext(ctx, findEntryByExternalSQL, pageID, externalID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incident.NotFound("complaint entry", externalID)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find entry by external ID: %w", err)
+	}
+	return e, nil
+}
+
+// toCheckSQL reads the due complaints through the partial index
+// complaints_check.
+const toCheckSQL = "SELECT doc FROM complaints WHERE check_at IS NOT NULL AND check_at <= ? ORDER BY check_at, id LIMIT ?"
+
+// FindComplaintsToCheck implements complaint.Store.
+func (db *DB) FindComplaintsToCheck(ctx context.Context, now time.Time, limit int) ([]*complaint.Complaint, error) {
+	return findAll(ctx, db.r, "complaints to check", scanComplaint, toCheckSQL, ms(now), limitArg(limit))
+}
+
+// NextTurn implements complaint.Store: one upsert, counted by the writer.
+func (db *DB) NextTurn(ctx context.Context, key string) (int64, error) {
+	var n int64
+	err := db.write(ctx, "next turn", func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES (?, 1)
+			ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`, key).Scan(&n); err != nil {
+			return fmt.Errorf("sqlite: next turn: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Lease implements complaint.Store: the lease is taken when there is none,
+// when it has ended (until ≤ now), or when holder already has it.
+func (db *DB) Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
+	ok := false
+	err := db.write(ctx, "lease", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+			WHERE leases.holder = excluded.holder OR leases.until <= ?`, name, holder, ms(until), ms(now))
+		if err != nil {
+			return fmt.Errorf("sqlite: lease %s: %w", name, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: lease %s: %w", name, err)
+		}
+		ok = n == 1
+		return nil
+	})
+	return ok, err
+}
