@@ -46,9 +46,10 @@ type Config struct {
 	BodyLimit       int            // largest request body, bytes
 	ShutdownTimeout time.Duration  // how long in-flight requests get on SIGINT/SIGTERM
 
-	Broadcast Broadcast    // the fan-out: policy, quiet hours, rates, SMS budget
-	Email     InboundEmail // inbound email: the SMTP listener and its domains
-	Providers Providers
+	Broadcast  Broadcast    // the fan-out: policy, quiet hours, rates, SMS budget
+	Complaints Complaints   // complaint SLA and assignment
+	Email      InboundEmail // inbound email: the SMTP listener and its domains
+	Providers  Providers
 }
 
 // DefaultConfig returns the configuration herald runs with when nothing is set.
@@ -61,6 +62,7 @@ func DefaultConfig() Config {
 		BodyLimit:       DefaultBodyLimit,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		Broadcast:       DefaultBroadcast(),
+		Complaints:      DefaultComplaints(),
 	}
 }
 
@@ -113,7 +115,7 @@ func (c *Config) Settings() []Setting {
 			c.ShutdownTimeout = d
 			return nil
 		}, func() string { return c.ShutdownTimeout.String() }},
-	}, append(c.Broadcast.settings(), c.Email.settings()...)...)
+	}, append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Email.settings()...)...)
 }
 
 // joinPrefixes prints trusted_proxies: addresses alone, ranges as CIDRs.
@@ -257,6 +259,9 @@ func (c *Config) Validate() error {
 	if err := c.Broadcast.validate(); err != nil {
 		return err
 	}
+	if err := c.Complaints.validate(); err != nil {
+		return err
+	}
 	if err := c.Email.validate(); err != nil {
 		return err
 	}
@@ -309,6 +314,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("body_limit", c.BodyLimit),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Any("broadcast", c.Broadcast),
+		slog.Any("complaints", c.Complaints),
 		slog.String("inbound_smtp_addr", c.Email.SMTPAddr),
 		slog.String("inbound_email_domains", c.Email.Domains),
 		slog.Any("providers", c.Providers),

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/ratelimit"
@@ -25,6 +26,10 @@ type Engine struct {
 	Notify    notify.Store      // the same store, as the fan-out's
 	Limiter   ratelimit.Limiter // provider rates: in-process on SQLite, across nodes on Redis
 	Secrets   server.SecretStore
+	// Complaints and Customers are the complaint service's store and the
+	// customer lookup it matches senders with.
+	Complaints complaint.Store
+	Customers  complaint.Customers
 	// Events is the event bus, started by StartEvents (nil until then):
 	// in-process on SQLite, pub/sub on Redis so every node hears every change.
 	Events incident.Events
@@ -53,7 +58,11 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open redis %s: %w", RedactURL(cfg.RedisURL), err)
 		}
-		return &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db, Redis: db}, nil
+		e := &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db, Customers: db, Redis: db}
+		if cs, ok := any(db).(complaint.Store); ok { // until store/redis implements it
+			e.Complaints = cs
+		}
+		return e, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -63,7 +72,8 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db, SQLite: db}, nil
+	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db,
+		Complaints: db, Customers: db, SQLite: db}, nil
 }
 
 // StartEvents starts the event bus: in-process on SQLite; on Redis,

@@ -1,9 +1,9 @@
 // Package node builds one running herald, a node, from a Config: the engine (SQLite
 // or Redis) and its event bus, the incident service, the status page, the
 // fan-out with its channels (the configured providers or the in-process
-// sandbox), the metrics registry and the HTTP server. `herald serve`, the
-// herald-bench scenarios and end-to-end tests all build herald here, so
-// the wiring is written once.
+// sandbox), the complaint service, the metrics registry and the HTTP
+// server. `herald serve`, the herald-bench scenarios and end-to-end tests
+// all build herald here, so the wiring is written once.
 //
 // The shape is wtf's Main: New builds everything and listens, Run starts
 // the loops and returns, Wait blocks until the context ends or a part
@@ -37,6 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -86,8 +87,11 @@ type Node struct {
 	Page      *incident.Page // the default page (the first, created when there is none)
 	Site      *statuspage.Site
 	Notify    *notify.Service
-	Server    *server.Server
-	Registry  *prometheus.Registry
+	// Complaints is the complaint service every complaint front door calls;
+	// its answers are the fan-out's deliveries.
+	Complaints *complaint.Service
+	Server     *server.Server
+	Registry   *prometheus.Registry
 	// Sandbox is the in-process provider sandbox, started when no provider
 	// is configured; nil with configured providers.
 	Sandbox *sandbox.Sandbox
@@ -98,10 +102,10 @@ type Node struct {
 	inboundSMTP *smtp.InboundServer
 	inboundDone chan error
 
-	cancel                          context.CancelFunc
-	serveDone, siteDone, notifyDone chan error
-	running, closed                 bool
-	runErr                          error // why a part stopped on its own (Wait)
+	cancel                                          context.CancelFunc
+	serveDone, siteDone, notifyDone, complaintsDone chan error
+	running, closed                                 bool
+	runErr                                          error // why a part stopped on its own (Wait)
 }
 
 // NewLogger builds the process logger the config asks for, writing to w.
@@ -116,8 +120,8 @@ func NewLogger(w io.Writer, cfg Config) *slog.Logger {
 
 // New builds the node cfg describes (cfg is assumed valid: see Validate):
 // it listens on cfg.Addr, opens the engine and its event bus, ensures the
-// default page, and builds the status page, the server and the fan-out
-// with its channels. Nothing runs until Run; Close releases it all, also
+// default page, and builds the status page, the server, the fan-out with
+// its channels and the complaint service. Nothing runs until Run; Close releases it all, also
 // when Run was never called.
 func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 	log := opt.Log
@@ -133,7 +137,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	a := &Node{Config: cfg, Log: log, URL: cfg.PublicURLFor(ln.Addr().String()), ln: ln,
-		serveDone: make(chan error, 1), siteDone: make(chan error, 1), notifyDone: make(chan error, 1)}
+		serveDone: make(chan error, 1), siteDone: make(chan error, 1), notifyDone: make(chan error, 1), complaintsDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			a.release()
@@ -217,7 +221,29 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 	if chans.sandbox != nil {
 		bc.Sandbox = chans.sandbox.Handler()
 	}
-	return a.Server.EnableBroadcast(a.Notify, bc)
+	if err := a.Server.EnableBroadcast(a.Notify, bc); err != nil {
+		return err
+	}
+	return a.buildComplaints()
+}
+
+// buildComplaints builds the complaint service on the engine's store, with
+// the customers to match senders against, the fan-out to answer through,
+// and the SLA policy from the config, and adds its front doors.
+func (a *Node) buildComplaints() error {
+	e := a.Engine
+	if e.Complaints == nil {
+		a.Log.Warn("complaints are off: this engine does not store them yet", "engine", e.Name)
+		return nil
+	}
+	svc := complaint.NewService(e.Complaints, e.Incidents, e.Customers, a.Notify, e.Events, a.Log)
+	svc.Policy = a.Config.Complaints.Policy()
+	svc.OnDuty = a.Config.Complaints.OnDuty()
+	a.Complaints = svc
+	if err := a.Server.EnableComplaints(svc, server.ComplaintsConfig{Limiter: e.Limiter}); err != nil {
+		return err
+	}
+	return a.buildInboundEmail(svc)
 }
 
 // Addr is the address the node listens on (the real port of a :0).
@@ -238,6 +264,14 @@ func (a *Node) Run(ctx context.Context) error {
 	a.cancel = cancel
 	go func() { a.siteDone <- a.Site.Run(runCtx) }()
 	go func() { a.notifyDone <- a.Notify.Run(runCtx) }()
+	if a.Complaints != nil {
+		// Answers complaints as their incidents resolve, and sweeps (late
+		// acknowledgements, SLA warnings) on the node holding the lease.
+		holder := holderName(a.Addr())
+		go func() { a.complaintsDone <- a.Complaints.Run(runCtx, holder) }()
+	} else {
+		a.complaintsDone <- nil
+	}
 	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
 	if a.inboundSMTP != nil {
 		a.inboundDone = make(chan error, 1)
@@ -292,16 +326,23 @@ func (a *Node) Close() error {
 	a.cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer scancel()
-	if a.inboundSMTP != nil {
-		// Mail being filed is filed (then answered 250); new mail is
-		// refused at connect, and the sender's server tries again later.
+	inboundStopped := make(chan struct{})
+	go func() {
+		// Beside the HTTP server's: mail being filed is filed (then
+		// answered 250), new mail is refused at connect and the sender's
+		// server tries again later; an idle SMTP session holds it until
+		// the timeout, then is cut.
+		defer close(inboundStopped)
+		if a.inboundSMTP == nil {
+			return
+		}
 		if err := a.inboundSMTP.Shutdown(sctx); err != nil {
 			log.Warn("inbound email shutdown", "err", err)
 		}
 		if err := <-a.inboundDone; err != nil {
 			log.Warn("inbound email", "err", err)
 		}
-	}
+	}()
 	if err := a.Server.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
@@ -323,6 +364,11 @@ func (a *Node) Close() error {
 	case <-sctx.Done():
 		log.Warn("shutdown timed out with sends in flight; they are sent again after their lease")
 	}
+	select {
+	case <-a.complaintsDone:
+	case <-sctx.Done():
+	}
+	<-inboundStopped // before the store closes under a message being filed
 	a.release()
 	if a.runErr == nil && serveErr == nil {
 		log.Info("stopped")

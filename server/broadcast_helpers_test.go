@@ -51,6 +51,9 @@ type bcEnv struct {
 type bcOption struct {
 	server    func(*Config)
 	broadcast func(*BroadcastConfig)
+	// enable adds features to the server after EnableBroadcast, before it
+	// serves (fiber's routes cannot change while serving).
+	enable func(*bcEnv)
 }
 
 // newBroadcastEnv builds a bcEnv; run starts notify.Service.Run (without
@@ -149,6 +152,11 @@ func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	err = e.srv.EnableBroadcast(b.n, bc)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, o := range opts {
+		if o.enable != nil {
+			o.enable(b)
+		}
 	}
 	// The sandbox posts Twilio status callbacks to the server: closing it
 	// closes its client's connections, so the server's Shutdown has none

@@ -161,3 +161,28 @@ func (s *Server) broadcastRoutes() {
 		app.All("/sandbox/*", inbox)
 	}
 }
+
+// complaintRoutes defines the routes EnableComplaints adds: the agents'
+// complaint API and the status page's report-a-problem form. Inbound SMS
+// reaches complaints through /webhooks/twilio/sms (broadcastRoutes).
+func (s *Server) complaintRoutes() {
+	app, api := s.app, s.api
+	agent := s.requireRole(incident.RoleAgent)
+
+	api.Get("/pages/:page_id/complaints", agent, s.listComplaints())
+	api.Post("/pages/:page_id/complaints", agent, s.recordComplaint())
+	// stats before :complaint_id, which would match it too.
+	api.Get("/pages/:page_id/complaints/stats", agent, s.complaintStats())
+	api.Get("/pages/:page_id/complaints/:complaint_id", agent, s.getComplaint())
+	api.Patch("/pages/:page_id/complaints/:complaint_id", agent, s.updateComplaint())
+	api.Post("/pages/:page_id/complaints/:complaint_id/assign", agent, s.assignComplaint())
+	api.Post("/pages/:page_id/complaints/:complaint_id/tag", agent, s.tagComplaint())
+	api.Post("/pages/:page_id/complaints/:complaint_id/notes", agent, s.noteComplaint())
+	api.Post("/pages/:page_id/complaints/:complaint_id/reply", agent, s.replyComplaint())
+	api.Post("/pages/:page_id/complaints/:complaint_id/state", agent, s.moveComplaint())
+	api.Post("/pages/:page_id/complaints/:complaint_id/resolve", agent, s.resolveComplaint())
+
+	// The report-a-problem form, on the status page's host.
+	app.Get("/report", s.reportPage())
+	app.Post("/report", s.report())
+}

@@ -121,7 +121,8 @@ type Server struct {
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once
 
-	bc *broadcast // nil until EnableBroadcast
+	bc *broadcast  // nil until EnableBroadcast
+	cp *complaints // nil until EnableComplaints
 }
 
 // New builds the server and registers every route. reg receives the HTTP

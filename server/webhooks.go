@@ -5,13 +5,17 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/notify/twilio"
 )
@@ -71,8 +75,9 @@ func sendTwiML(c *fiber.Ctx, doc string) error {
 
 // twilioSMS is POST /webhooks/twilio/sms: an SMS to one of herald's
 // numbers. Keywords (STOP, START, HELP, YES, a sign-up code, in the four
-// languages) are answered in TwiML; anything else gets an empty answer for
-// now (routing it to complaints is later work) and is logged by its SID only.
+// languages) are answered in TwiML; anything else is a complaint (with
+// EnableComplaints; without, it is logged by its SID only) and gets an
+// empty answer.
 func (s *Server) twilioSMS() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		form, ok := s.twilioForm(c)
@@ -95,6 +100,16 @@ func (s *Server) twilioSMS() fiber.Handler {
 			}
 		}
 		switch {
+		case errors.Is(err, notify.ErrNotAKeyword) && s.cp != nil:
+			// A complaint: filed (or attached to the sender's open one)
+			// before Twilio gets its 2xx; the acknowledgement is a delivery
+			// in the pipeline, so the TwiML answer is empty.
+			if err := s.smsComplaint(c, in); err != nil {
+				s.countInbound(inTwilioSMS, resultError)
+				return err
+			}
+			s.countInbound(inTwilioSMS, resultOK)
+			reply = ""
 		case errors.Is(err, notify.ErrNotAKeyword):
 			s.countInbound(inTwilioSMS, resultIgnored)
 			s.log.Info("inbound sms: not a keyword", "message_sid", in.MessageSid, "channel", channel.SMS)
@@ -262,4 +277,32 @@ func (s *Server) slackInteraction() fiber.Handler {
 		s.countInbound(inSlackInteraction, resultIgnored)
 		return c.SendStatus(http.StatusOK)
 	}
+}
+
+// smsComplaint files an inbound SMS that is no keyword as a complaint from
+// its sender. Twilio's MessageSid is the message's external ID, so a
+// retried webhook files it once.
+func (s *Server) smsComplaint(c *fiber.Ctx, in twilio.InboundSMS) error {
+	phone := strings.TrimPrefix(in.From, "whatsapp:")
+	if e164, err := contact.NormalizePhone(phone, s.bc.cfg.DefaultRegion); err == nil {
+		phone = e164
+	}
+	text := in.Body
+	if strings.TrimSpace(text) == "" {
+		text = "(a message without text"
+		if in.NumMedia > 0 {
+			text += ", with " + strconv.Itoa(in.NumMedia) + " attachment(s)"
+		}
+		text += ")"
+	}
+	if n := complaint.MaxTextLen; utf8.RuneCountInString(text) > n {
+		text = string([]rune(text)[:n])
+	}
+	cp, created, err := s.cp.svc.Receive(c.UserContext(), complaint.Intake{Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: phone}, Text: text, ExternalID: in.MessageSid})
+	if err != nil {
+		return err
+	}
+	s.log.Info("inbound sms: complaint", "message_sid", in.MessageSid, "complaint_id", cp.ID, "new", created, "channel", channel.SMS)
+	return nil
 }

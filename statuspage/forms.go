@@ -21,6 +21,8 @@ const (
 	FormUnsubscribe  FormName = "unsubscribe"  // the unsubscribe link's page: one button that POSTs
 	FormUnsubscribed FormName = "unsubscribed" // done
 	FormLinkInvalid  FormName = "link_invalid" // a forged, cut or expired link
+	FormReport       FormName = "report"       // the report-a-problem form
+	FormReported     FormName = "reported"     // thanks, with the complaint's reference
 )
 
 const (
@@ -40,6 +42,8 @@ var formTitles = map[FormName]string{
 	FormUnsubscribe:  "FormUnsubscribeTitle",
 	FormUnsubscribed: "FormUnsubscribedTitle",
 	FormLinkInvalid:  "FormLinkInvalidTitle",
+	FormReport:       "FormReportTitle",
+	FormReported:     "FormReportedTitle",
 }
 
 // Problems a form page can show above the form; each has a message
@@ -51,6 +55,8 @@ const (
 	ProblemInvalid     = "Invalid"     // anything else the form got wrong
 	ProblemLink        = "Link"        // a forged, cut or expired link
 	ProblemExpired     = "Expired"     // the form's anti-forgery token is stale or missing
+	ProblemContact     = "Contact"     // report form: the contact is no email address or phone number
+	ProblemMessage     = "Message"     // report form: the message is missing or too long
 )
 
 // FormComponent is one component checkbox of the sign-up form.
@@ -76,6 +82,12 @@ type FormData struct {
 	Language string
 	// Phone is the number the code form confirms (hidden field).
 	Phone string
+	// The report form: Contact (email or phone), Name and Message refill
+	// it after a problem; Incident is the incident page it was opened
+	// from (hidden field); Component preselects one of Components.
+	Contact, Name, Message, Incident, Component string
+	// Ref is the reference number the thank-you page shows.
+	Ref string
 }
 
 // formView is FormData with what the template derives from it.
@@ -154,7 +166,7 @@ func (f *Forms) Render(p *incident.Page, lang string, name FormName, d FormData)
 		fv.Languages = append(fv.Languages, formOption{Value: c, Label: langNames[c], Selected: c == want})
 		links = append(links, langLink{Code: c, Name: langNames[c], Current: c == code})
 	}
-	if name != FormSubscribe && name != FormConfirm && name != FormUnsubscribe {
+	if name != FormSubscribe && name != FormConfirm && name != FormUnsubscribe && name != FormReport {
 		links = nil // the answer to a POST: its URL cannot be fetched with ?lang=
 	}
 	data := &pageData{L: l, V: &view{Page: p}, Title: fv.Heading + " – " + p.Name, Langs: links, Form: fv}

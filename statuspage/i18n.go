@@ -41,6 +41,9 @@ var staticIDs = []string{
 	"FormUnsubscribeTitle", "FormUnsubscribeIntro", "FormUnsubscribe", "FormUnsubscribedTitle", "FormUnsubscribed",
 	"FormLinkInvalidTitle", "FormProblemAddress", "FormProblemCode", "FormProblemRateLimited", "FormProblemInvalid",
 	"FormProblemLink", "FormProblemExpired", "FormBack",
+	"ReportProblem", "FormReportTitle", "FormReportIntro", "FormReportLeaveEmpty", "FormReportContact", "FormReportContactHint",
+	"FormReportName", "FormReportComponent", "FormReportComponentNone", "FormReportMessage", "FormReportSend",
+	"FormReportedTitle", "FormReported", "FormReportedRef", "FormProblemContact", "FormProblemMessage",
 	"Month1", "Month2", "Month3", "Month4", "Month5", "Month6", "Month7", "Month8", "Month9", "Month10", "Month11", "Month12",
 }
 

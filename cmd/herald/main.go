@@ -102,6 +102,7 @@ func commands() []command {
 		{"import", "import customers from a CSV or JSON file", cmdImport},
 		{"customers", "list customers, show one, or the messages one got", cmdCustomers},
 		{"subscribers", "list or add subscribers", cmdSubscribers},
+		{"complaints", "list, show, record, assign, tag, note, reply to or resolve complaints; stats", cmdComplaints},
 		{"sandbox", "run the provider sandbox (Twilio, Slack, SMTP stand-ins) on its own", cmdSandbox},
 		{"maintenance", "schedule, list, start or complete maintenance", cmdMaintenance},
 		{"status", "show the page's status, components and open incidents", cmdStatus},

@@ -1,0 +1,481 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident/wire"
+)
+
+// The complaint commands: list, show, record, assign, tag, untag, note,
+// reply, state, resolve and stats, through /api/v1/pages/{page}/complaints
+// with incident/wire's shapes.
+
+func complaintsPath(pageID, id string) string {
+	p := pagePath(pageID) + "/complaints"
+	if id != "" {
+		p += "/" + url.PathEscape(id)
+	}
+	return p
+}
+
+func cmdComplaints(ctx context.Context, a *app, args []string) error {
+	return subcommandOr(ctx, a, "complaints", "list", args, map[string]func(context.Context, *app, []string) error{
+		"list":    cmdComplaintsList,
+		"show":    cmdComplaintsShow,
+		"record":  cmdComplaintsRecord,
+		"assign":  cmdComplaintsAssign,
+		"tag":     cmdComplaintsTag,
+		"untag":   cmdComplaintsUntag,
+		"note":    cmdComplaintsNote,
+		"reply":   cmdComplaintsReply,
+		"state":   cmdComplaintsState,
+		"resolve": cmdComplaintsResolve,
+		"stats":   cmdComplaintsStats,
+	})
+}
+
+// who is a complaint's contact in a few words.
+func who(ct wire.ComplaintContact) string {
+	parts := []string{}
+	for _, v := range []string{ct.Name, ct.Phone, ct.Email, ct.Slack} {
+		if v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if ct.CustomerID != "" {
+		parts = append(parts, "customer "+ct.CustomerID)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func shortTime(t wire.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Time().UTC().Format("2006-01-02 15:04")
+}
+
+func complaintIncident(cp wire.Complaint) string {
+	if cp.Tag == nil {
+		return "-"
+	}
+	return cp.Tag.IncidentID
+}
+
+func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("complaints list", "[--open] [--state S] [--incident ID] [--untagged] [--owner A] [FLAGS]",
+		"Lists a page's complaints, newest first.")
+	pf := addPageFlags(fs)
+	state := fs.String("state", "", "only `STATES` (comma-separated): new, acknowledged, in_progress, waiting_on_customer, resolved, closed")
+	open := fs.Bool("open", false, "only open complaints")
+	inc := fs.String("incident", "", "only those tagged to incident `ID`")
+	untagged := fs.Bool("untagged", false, "only those waiting in triage")
+	owner := fs.String("owner", "", "only those `AGENT` owns")
+	customer := fs.String("customer", "", "only customer `ID`'s")
+	ch := fs.String("channel", "", "only `CHANNEL` sms, email, slack, web, phone or api")
+	cat := fs.String("category", "", "only `CATEGORY`")
+	from := fs.String("from", "", "created from `TIME` (2026-12-04 or RFC 3339)")
+	to := fs.String("to", "", "created before `TIME`")
+	limit := fs.Int("limit", 100, "at most `N` complaints (1..1000)")
+	offset := fs.Int("offset", 0, "skip the first `N`")
+	asJSON := fs.Bool("json", false, "print the complaints as JSON")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"limit": {strconv.Itoa(*limit)}}
+	for k, v := range map[string]string{"state": *state, "incident_id": *inc, "owner": *owner, "customer_id": *customer,
+		"channel": *ch, "category": *cat, "from": *from, "to": *to} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if *open {
+		q.Set("open", "true")
+	}
+	if *untagged {
+		q.Set("untagged", "true")
+	}
+	if *offset > 0 {
+		q.Set("offset", strconv.Itoa(*offset))
+	}
+	_, err = printList(ctx, a, c, complaintsPath(p.ID, "")+"?"+q.Encode(), *asJSON, "ID\tREF\tSTATE\tCHANNEL\tFROM\tINCIDENT\tOWNER\tCREATED\tTEXT",
+		func(cp wire.Complaint) string {
+			state := cp.State
+			if cp.Repeat {
+				state += " (repeat)"
+			}
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", cp.ID, cp.Ref, state, cp.Channel, oneLine(who(cp.Contact), 40),
+				complaintIncident(cp), dash(cp.Owner), shortTime(cp.CreatedAt), oneLine(cp.Text, 50))
+		})
+	return err
+}
+
+// printComplaint prints a complaint for people: the record, the tag and
+// its reason, the promises, then the timeline when it has one.
+func (a *app) printComplaint(cp wire.Complaint) {
+	w := newTable(a.stdout)
+	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, v) }
+	row("complaint", cp.ID+" ("+cp.Ref+")")
+	state := cp.State
+	if cp.HoldOpen {
+		state += ", held open"
+	}
+	row("state", state)
+	row("from", who(cp.Contact)+" via "+cp.Channel+", in "+dash(cp.Language))
+	row("category", cp.Category+", asks for "+cp.Ask+", severity "+cp.Severity)
+	row("owner", dash(cp.Owner))
+	switch {
+	case cp.Tag != nil:
+		row("incident", fmt.Sprintf("%s (confidence %.2f): %s", cp.Tag.IncidentID, cp.Tag.Confidence, cp.Tag.Reason))
+	case cp.Suggestion != nil:
+		row("incident", fmt.Sprintf("untagged; best guess %s (confidence %.2f): %s", cp.Suggestion.IncidentID, cp.Suggestion.Confidence, cp.Suggestion.Reason))
+	default:
+		row("incident", "untagged")
+	}
+	if len(cp.Components) > 0 {
+		row("components", strings.Join(cp.Components, ", "))
+	}
+	if cp.Repeat {
+		row("repeat of", strings.Join(cp.RepeatOf, ", "))
+	}
+	if cp.Promise != "" {
+		row("promised", oneLine(cp.Promise, 100))
+	}
+	row("first answer", "due "+shortTime(cp.FirstAnswerDue)+", given "+shortTime(cp.FirstAnswerAt))
+	row("resolution", "due "+shortTime(cp.ResolveDue)+", done "+shortTime(cp.ResolvedAt))
+	if cp.Remedy != "" {
+		row("outcome", cp.Remedy+": "+oneLine(cp.Outcome, 100))
+	}
+	row("text", oneLine(cp.Text, 200))
+	_ = w.Flush()
+	if len(cp.Timeline) == 0 {
+		return
+	}
+	fmt.Fprintln(a.stdout, "\ntimeline:")
+	w = newTable(a.stdout)
+	for _, e := range cp.Timeline {
+		kind := e.Kind
+		if e.Channel != "" {
+			kind += " (" + e.Channel + ")"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", shortTime(e.At), kind, oneLine(e.Actor, 30), oneLine(e.Text, 100))
+	}
+	_ = w.Flush()
+}
+
+func cmdComplaintsShow(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("complaints show", "ID [FLAGS]", "Shows a complaint with its whole timeline.")
+	pf := addPageFlags(fs)
+	asJSON := fs.Bool("json", false, "print the complaint as JSON")
+	pos, err := parseArgs(fs, args, 1, "ID (a complaint's id)")
+	if err != nil {
+		return err
+	}
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var cp wire.Complaint
+	if err := c.do(ctx, http.MethodGet, complaintsPath(p.ID, pos[0]), nil, nil, &cp, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	a.printComplaint(cp)
+	return nil
+}
+
+// complaintCall sends body to a complaint's route and prints the answer:
+// done (a line for people) or the JSON.
+func (a *app) complaintCall(ctx context.Context, pf *pageFlags, asJSON bool, method, path string, body any, done func(wire.Complaint) string) error {
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var cp wire.Complaint
+	if err := c.do(ctx, method, complaintsPath(p.ID, "")+path, nil, body, &cp, &raw); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	fmt.Fprintln(a.stdout, done(cp))
+	return nil
+}
+
+// actionFlags parses a complaint action's flags and n positional arguments.
+func (a *app) actionFlags(name, synopsis, about string, n int, what string, args []string, extra func(fs *flag.FlagSet)) (*pageFlags, *bool, []string, error) {
+	fs := a.newFlagSet("complaints "+name, synopsis, about)
+	pf := addPageFlags(fs)
+	asJSON := fs.Bool("json", false, "print the complaint as JSON")
+	if extra != nil {
+		extra(fs)
+	}
+	pos, err := parseArgs(fs, args, n, what)
+	return pf, asJSON, pos, err
+}
+
+func cmdComplaintsRecord(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("complaints record", "--text WORDS (--customer ID | --phone P | --email E | --name N) [FLAGS]",
+		`Records a complaint by the standard scheme: a phone call you took (the default
+channel; you own it), or one that came in another way. Who: a customer by id,
+or an unknown caller's phone, email, Slack user and name. What: their own words
+(--text), the category, what they ask for, the severity, what you promised.`)
+	pf := addPageFlags(fs)
+	var r wire.ComplaintRecord
+	fs.StringVar(&r.Channel, "channel", "phone", "`CHANNEL` phone, api, email, sms, web or slack")
+	fs.StringVar(&r.Contact.CustomerID, "customer", "", "the customer's `ID`")
+	fs.StringVar(&r.Contact.Phone, "phone", "", "the caller's `NUMBER` (+36201234567)")
+	fs.StringVar(&r.Contact.Email, "email", "", "the caller's email `ADDRESS`")
+	fs.StringVar(&r.Contact.Slack, "slack", "", "the caller's Slack user `ID`")
+	fs.StringVar(&r.Contact.Name, "name", "", "the caller's `NAME`")
+	fs.StringVar(&r.Text, "text", "", "what the customer says, in their `WORDS`")
+	fs.StringVar(&r.Category, "category", "", "`CATEGORY` "+joinStrings(complaint.Categories)+" (default: outage when tagged, else other)")
+	fs.StringVar(&r.Ask, "ask", "", "what they ask for: `ASK` "+joinStrings(complaint.Asks))
+	fs.StringVar(&r.Severity, "severity", "", "`SEVERITY` "+joinStrings(complaint.Severities))
+	fs.StringVar(&r.Promise, "promise", "", "what you `PROMISED`")
+	fs.StringVar(&r.IncidentID, "incident", "", "tag it to incident `ID`")
+	fs.StringVar(&r.Owner, "owner", "", "give it to `AGENT` (default: you, for a call)")
+	var comps componentSpecs
+	fs.Var(&comps, "component", "a component it concerns, by `NAME` or id (repeatable)")
+	asJSON := fs.Bool("json", false, "print the complaint as JSON")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	if strings.TrimSpace(r.Text) == "" {
+		fs.Usage()
+		return &usageError{msg: "--text is required: what the customer says", shown: true}
+	}
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	if _, ids, err := c.resolveComponents(ctx, p.ID, comps); err != nil {
+		return err
+	} else {
+		r.Components = ids
+	}
+	var raw []byte
+	var cp wire.Complaint
+	if err := c.do(ctx, http.MethodPost, complaintsPath(p.ID, ""), nil, r, &cp, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	fmt.Fprintf(a.stdout, "recorded complaint %s (%s), %s, owner %s\n", cp.ID, cp.Ref, cp.State, dash(cp.Owner))
+	if cp.Tag != nil {
+		fmt.Fprintf(a.stdout, "tagged to %s: %s\n", cp.Tag.IncidentID, cp.Tag.Reason)
+	}
+	return nil
+}
+
+func cmdComplaintsAssign(ctx context.Context, a *app, args []string) error {
+	pf, asJSON, pos, err := a.actionFlags("assign", "ID AGENT [FLAGS]", `Gives a complaint to AGENT ("" leaves it unassigned). The new owner sees the whole timeline.`, 2, "ID and AGENT", args, nil)
+	if err != nil {
+		return err
+	}
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/assign", wire.ComplaintAssign{Owner: &pos[1]},
+		func(cp wire.Complaint) string { return fmt.Sprintf("%s (%s) is %s's", cp.ID, cp.Ref, dash(cp.Owner)) })
+}
+
+func cmdComplaintsTag(ctx context.Context, a *app, args []string) error {
+	pf, asJSON, pos, err := a.actionFlags("tag", "ID INCIDENT [FLAGS]", "Tags a complaint to an incident (or re-tags it): the incident's resolution answers it.", 2, "ID and INCIDENT", args, nil)
+	if err != nil {
+		return err
+	}
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/tag", wire.ComplaintTagRequest{IncidentID: &pos[1]},
+		func(cp wire.Complaint) string {
+			return fmt.Sprintf("%s (%s) tagged to %s", cp.ID, cp.Ref, complaintIncident(cp))
+		})
+}
+
+func cmdComplaintsUntag(ctx context.Context, a *app, args []string) error {
+	pf, asJSON, pos, err := a.actionFlags("untag", "ID [FLAGS]", "Untags a complaint: it waits in triage, and no incident's resolution answers it.", 1, "ID", args, nil)
+	if err != nil {
+		return err
+	}
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/tag", wire.ComplaintTagRequest{},
+		func(cp wire.Complaint) string { return fmt.Sprintf("%s (%s) untagged", cp.ID, cp.Ref) })
+}
+
+func cmdComplaintsNote(ctx context.Context, a *app, args []string) error {
+	pf, asJSON, pos, err := a.actionFlags("note", "ID TEXT [FLAGS]", "Adds an internal note; the customer never sees it.", 2, "ID and TEXT", args, nil)
+	if err != nil {
+		return err
+	}
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/notes", wire.ComplaintText{Text: pos[1]},
+		func(cp wire.Complaint) string { return fmt.Sprintf("note added to %s (%s)", cp.ID, cp.Ref) })
+}
+
+func cmdComplaintsReply(ctx context.Context, a *app, args []string) error {
+	pf, asJSON, pos, err := a.actionFlags("reply", "ID TEXT [FLAGS]", "Sends TEXT to the customer, on the channel they used.", 2, "ID and TEXT", args, nil)
+	if err != nil {
+		return err
+	}
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/reply", wire.ComplaintText{Text: pos[1]},
+		func(cp wire.Complaint) string {
+			return fmt.Sprintf("reply queued to %s (%s), now %s", who(cp.Contact), cp.Ref, cp.State)
+		})
+}
+
+func cmdComplaintsState(ctx context.Context, a *app, args []string) error {
+	pf, asJSON, pos, err := a.actionFlags("state", "ID STATE [FLAGS]",
+		"Moves a complaint: in_progress, waiting_on_customer, closed, or in_progress again to reopen it. Resolve with `herald complaints resolve`.", 2, "ID and STATE", args, nil)
+	if err != nil {
+		return err
+	}
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/state", wire.ComplaintState{State: pos[1]},
+		func(cp wire.Complaint) string { return fmt.Sprintf("%s (%s) is %s", cp.ID, cp.Ref, cp.State) })
+}
+
+func cmdComplaintsResolve(ctx context.Context, a *app, args []string) error {
+	var remedy, outcome *string
+	pf, asJSON, pos, err := a.actionFlags("resolve", "ID --remedy R --outcome TEXT [FLAGS]",
+		"Resolves a complaint with the remedy given and a written outcome, which the customer is sent.", 1, "ID", args,
+		func(fs *flag.FlagSet) {
+			remedy = fs.String("remedy", "", "`REMEDY` "+joinStrings(complaint.Remedies))
+			outcome = fs.String("outcome", "", "what was done, in `WORDS` the customer can read")
+		})
+	if err != nil {
+		return err
+	}
+	if *remedy == "" || strings.TrimSpace(*outcome) == "" {
+		return usageErrorf("--remedy and --outcome are required")
+	}
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/resolve", wire.ComplaintResolve{Remedy: *remedy, Outcome: *outcome},
+		func(cp wire.Complaint) string {
+			return fmt.Sprintf("%s (%s) resolved (%s); the outcome is on its way to %s", cp.ID, cp.Ref, cp.Remedy, who(cp.Contact))
+		})
+}
+
+func cmdComplaintsStats(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("complaints stats", "[--from T] [--to T] [--format text|csv|json] [FLAGS]",
+		`The complaint evaluation over complaints created in [--from, --to) (default:
+the last 30 days): counts by channel, category, incident and state, tagged and
+untagged, repeats, remedies, time to acknowledgement, first answer and
+resolution (p50/p90), SLA kept, and the open backlog by age.`)
+	pf := addPageFlags(fs)
+	from := fs.String("from", "", "from `TIME` (2026-12-01 or RFC 3339)")
+	to := fs.String("to", "", "until `TIME` (default now)")
+	format := fs.String("format", "text", "`FORMAT` text, csv or json")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	f := strings.ToLower(*format)
+	if f != "text" && f != "csv" && f != "json" {
+		return usageErrorf("--format: want text, csv or json, got %q", *format)
+	}
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *from != "" {
+		q.Set("from", *from)
+	}
+	if *to != "" {
+		q.Set("to", *to)
+	}
+	if f == "csv" {
+		q.Set("format", "csv")
+	}
+	var raw []byte
+	var st wire.ComplaintStats
+	var out any = &st
+	if f == "csv" {
+		out = nil
+	}
+	if err := c.do(ctx, http.MethodGet, complaintsPath(p.ID, "")+"/stats?"+q.Encode(), nil, nil, out, &raw); err != nil {
+		return err
+	}
+	switch f {
+	case "csv":
+		_, err := a.stdout.Write(raw)
+		return err
+	case "json":
+		return printJSON(a.stdout, raw)
+	}
+	a.printStats(st)
+	return nil
+}
+
+// printStats prints the evaluation for people.
+func (a *app) printStats(st wire.ComplaintStats) {
+	fmt.Fprintf(a.stdout, "complaints %s – %s\n\n", shortTime(st.From), shortTime(st.To))
+	w := newTable(a.stdout)
+	pct := func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" }
+	dur := func(p wire.Percentiles) string {
+		if p.N == 0 {
+			return "-"
+		}
+		d := func(s float64) string { return (time.Duration(s * float64(time.Second))).Round(time.Second).String() }
+		return fmt.Sprintf("p50 %s, p90 %s (n=%d)", d(p.P50), d(p.P90), p.N)
+	}
+	fmt.Fprintf(w, "total:\t%d\n", st.Total)
+	fmt.Fprintf(w, "tagged / untagged:\t%d / %d\n", st.Tagged, st.Untagged)
+	fmt.Fprintf(w, "repeats:\t%d (%s)\n", st.Repeats, pct(st.RepeatRate))
+	fmt.Fprintf(w, "SLA kept:\t%s of %d judged\n", pct(st.SLAKept), st.SLAJudged)
+	fmt.Fprintf(w, "acknowledgement:\t%s\n", dur(st.Acknowledgement))
+	fmt.Fprintf(w, "first answer:\t%s\n", dur(st.FirstAnswer))
+	fmt.Fprintf(w, "resolution:\t%s\n", dur(st.Resolution))
+	for _, m := range []struct {
+		name string
+		v    map[string]int
+	}{{"by channel", st.ByChannel}, {"by category", st.ByCategory}, {"by incident", st.ByIncident},
+		{"by state", st.ByState}, {"remedies", st.Remedies}, {"open backlog", st.Backlog}} {
+		fmt.Fprintf(w, "%s:\t%s\n", m.name, counts(m.v))
+	}
+	_ = w.Flush()
+}
+
+// counts writes a map as "a 3, b 1", largest first.
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] || m[keys[i]] == m[keys[j]] && keys[i] < keys[j] })
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinStrings[T ~string](list []T) string {
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = string(x)
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,386 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/incident/wire"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// cpEnv is bcEnv with the complaint front doors on the same store.
+type cpEnv struct {
+	*bcEnv
+	cs *complaint.Service
+}
+
+// newComplaintEnv builds a cpEnv with customers c1 (Anna, hu) and c2
+// (Bob, en) on component API, and the report form's limits opts sets.
+func newComplaintEnv(t *testing.T, opts ...func(*ComplaintsConfig)) *cpEnv {
+	t.Helper()
+	e := &cpEnv{}
+	b := newBroadcastEnv(t, true, bcOption{
+		broadcast: func(c *BroadcastConfig) { c.DefaultRegion = "HU" },
+		enable: func(b *bcEnv) {
+			e.cs = complaint.NewService(b.db, b.db, b.db, b.n, b.events, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			cfg := ComplaintsConfig{}
+			for _, o := range opts {
+				o(&cfg)
+			}
+			if err := b.srv.EnableComplaints(e.cs, cfg); err != nil {
+				t.Fatal(err)
+			}
+		}})
+	e.bcEnv = b
+	b.mustDo(t, http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	return e
+}
+
+func (e *cpEnv) path(rest string) string { return "/api/v1/pages/" + e.page.ID + "/complaints" + rest }
+
+// complaints returns how many complaints the page has.
+func (e *cpEnv) count(t *testing.T) int {
+	t.Helper()
+	_, n, err := e.cs.List(context.Background(), complaint.Filter{PageID: e.page.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestComplaintAPI(t *testing.T) {
+	e := newComplaintEnv(t)
+	ctx := context.Background()
+	inc, _, err := e.svc.CreateIncident(ctx, e.page.ID, incident.IncidentInput{Name: ptr("Billing is down"), Status: ptr(incident.Investigating),
+		Body: ptr("We are looking into it."), Components: map[string]incident.ComponentStatus{e.compB.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// An agent records a call from Bob, by his national number.
+	var cp wire.Complaint
+	e.mustDo(t, http.StatusCreated, "POST", e.path(""), e.agent,
+		`{"channel":"phone","contact":{"phone":"06 20 222 2222"},"category":"refund","text":"I was charged twice","ask":"compensation","severity":"high","promise":"call back tomorrow"}`).json(t, &cp)
+	if cp.Contact.Phone != "+36202222222" || cp.Contact.CustomerID != "c2" || cp.Channel != "phone" || cp.Category != "refund" ||
+		cp.Ask != "compensation" || cp.Severity != "high" || cp.Owner != "agent token" || !strings.HasPrefix(cp.Ref, "C-") {
+		t.Fatalf("recorded %+v", cp)
+	}
+
+	t.Run("get with timeline", func(t *testing.T) {
+		var got wire.Complaint
+		e.mustDo(t, http.StatusOK, "GET", e.path("/"+cp.ID), e.agent, "").json(t, &got)
+		if got.ID != cp.ID || len(got.Timeline) == 0 || got.Timeline[0].Kind != "message_in" || got.Timeline[0].Text != "I was charged twice" {
+			t.Fatalf("got %+v", got)
+		}
+		e.mustDo(t, http.StatusNotFound, "GET", e.path("/nope"), e.agent, "")
+		e.mustDo(t, http.StatusUnauthorized, "GET", e.path("/"+cp.ID), "", "")
+	})
+
+	t.Run("actions", func(t *testing.T) {
+		steps := []struct {
+			verb, body string
+			check      func(wire.Complaint) bool
+		}{
+			{"/assign", `{"owner":"dora"}`, func(c wire.Complaint) bool { return c.Owner == "dora" }},
+			{"/tag", `{"incident_id":"` + inc.ID + `"}`, func(c wire.Complaint) bool { return c.Tag != nil && c.Tag.IncidentID == inc.ID }},
+			{"/tag", `{"incident_id":null}`, func(c wire.Complaint) bool { return c.Tag == nil }},
+			{"/notes", `{"text":"customer sounded upset"}`, func(c wire.Complaint) bool { return true }},
+			{"/reply", `{"text":"We are checking the double charge."}`, func(c wire.Complaint) bool { return c.State == "in_progress" && !c.FirstAnswerAt.IsZero() }},
+			{"/state", `{"state":"waiting_on_customer"}`, func(c wire.Complaint) bool { return c.State == "waiting_on_customer" }},
+			{"/resolve", `{"remedy":"refund","outcome":"Refunded the second charge."}`, func(c wire.Complaint) bool {
+				return c.State == "resolved" && c.Remedy == "refund" && c.Outcome == "Refunded the second charge."
+			}},
+		}
+		for _, s := range steps {
+			var got wire.Complaint
+			e.mustDo(t, http.StatusOK, "POST", e.path("/"+cp.ID+s.verb), e.agent, s.body).json(t, &got)
+			if !s.check(got) {
+				t.Errorf("%s %s: %+v", s.verb, s.body, got)
+			}
+		}
+		var got wire.Complaint
+		e.mustDo(t, http.StatusOK, "PATCH", e.path("/"+cp.ID), e.agent, `{"severity":"critical","components":["`+e.compB.ID+`"],"hold_open":true}`).json(t, &got)
+		if got.Severity != "critical" || !got.HoldOpen || len(got.Components) != 1 {
+			t.Errorf("patched %+v", got)
+		}
+		e.mustDo(t, http.StatusOK, "GET", e.path("/"+cp.ID), e.agent, "").json(t, &got)
+		kinds := map[string]int{}
+		for _, en := range got.Timeline {
+			kinds[en.Kind]++
+		}
+		if kinds["assign"] < 2 || kinds["tag"] < 2 || kinds["note"] < 2 || kinds["message_out"] < 2 || kinds["state"] < 2 || kinds["edit"] != 1 {
+			t.Errorf("timeline kinds %v", kinds)
+		}
+		// A resolved complaint cannot be resolved again.
+		r := e.mustDo(t, http.StatusUnprocessableEntity, "POST", e.path("/"+cp.ID+"/resolve"), e.agent, `{"remedy":"none","outcome":"again"}`)
+		if d := r.errorOf(t); d.Code != incident.ETRANSITION {
+			t.Errorf("error %+v", d)
+		}
+	})
+
+	t.Run("list and filters", func(t *testing.T) {
+		e.mustDo(t, http.StatusCreated, "POST", e.path(""), e.agent,
+			`{"channel":"api","contact":{"email":"Walk.In@Example.COM","name":"Walk-in"},"text":"billing page errors","incident_id":"`+inc.ID+`"}`)
+		tests := []struct {
+			query string
+			n     int
+		}{
+			{"", 2}, {"?open=true", 1}, {"?state=resolved", 1}, {"?incident_id=" + inc.ID, 1}, {"?untagged=true", 1},
+			{"?customer_id=c2", 1}, {"?channel=api", 1}, {"?category=refund", 1}, {"?owner=dora", 1}, {"?limit=1", 2},
+			{"?from=2000-01-01&to=2001-01-01", 0},
+		}
+		for _, tc := range tests {
+			var list []wire.Complaint
+			r := e.mustDo(t, http.StatusOK, "GET", e.path(tc.query), e.agent, "")
+			r.json(t, &list)
+			if got := r.header.Get("X-Total-Count"); got != strconv.Itoa(tc.n) {
+				t.Errorf("%s: X-Total-Count %s, want %d (%s)", tc.query, got, tc.n, r.body)
+			}
+			if tc.query == "?limit=1" && len(list) != 1 {
+				t.Errorf("limit=1 gave %d", len(list))
+			}
+		}
+		e.mustDo(t, http.StatusBadRequest, "GET", e.path("?state=lost"), e.agent, "")
+		e.mustDo(t, http.StatusBadRequest, "GET", e.path("?from=yesterday"), e.agent, "")
+	})
+
+	t.Run("stats", func(t *testing.T) {
+		var st wire.ComplaintStats
+		e.mustDo(t, http.StatusOK, "GET", e.path("/stats"), e.agent, "").json(t, &st)
+		if st.Total != 2 || st.ByChannel["phone"] != 1 || st.ByChannel["api"] != 1 || st.Tagged != 1 || st.Remedies["refund"] != 1 || st.Resolution.N != 1 {
+			t.Errorf("stats %+v", st)
+		}
+		for _, r := range []response{
+			e.mustDo(t, http.StatusOK, "GET", e.path("/stats?format=csv"), e.agent, ""),
+			e.mustDo(t, http.StatusOK, "GET", e.path("/stats"), e.agent, "", "Accept", "text/csv"),
+		} {
+			if !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") || !strings.Contains(r.String(), "total,,2\n") || !strings.Contains(r.String(), "by_channel,phone,1\n") {
+				t.Errorf("csv %s %s", r.header.Get("Content-Type"), r.body)
+			}
+		}
+		e.mustDo(t, http.StatusBadRequest, "GET", e.path("/stats?format=xml"), e.agent, "")
+	})
+}
+
+func TestComplaintBadInput(t *testing.T) {
+	e := newComplaintEnv(t)
+	tests := []struct {
+		name, body, field string
+	}{
+		{"no channel", `{"contact":{"name":"X"},"text":"t"}`, "channel"},
+		{"bad channel", `{"channel":"fax","contact":{"name":"X"},"text":"t"}`, "channel"},
+		{"no contact", `{"channel":"phone","text":"t"}`, "contact"},
+		{"bad phone", `{"channel":"phone","contact":{"phone":"12"},"text":"t"}`, "contact.phone"},
+		{"bad email", `{"channel":"api","contact":{"email":"not an email"},"text":"t"}`, "contact.email"},
+		{"unknown customer", `{"channel":"api","contact":{"customer_id":"zz"},"text":"t"}`, "contact.customer_id"},
+		{"no text", `{"channel":"phone","contact":{"name":"X"}}`, "text"},
+		{"text too long", `{"channel":"phone","contact":{"name":"X"},"text":"` + strings.Repeat("a", complaint.MaxTextLen+1) + `"}`, "text"},
+		{"bad category", `{"channel":"phone","contact":{"name":"X"},"text":"t","category":"weather"}`, "category"},
+		{"bad ask", `{"channel":"phone","contact":{"name":"X"},"text":"t","ask":"cake"}`, "ask"},
+		{"bad severity", `{"channel":"phone","contact":{"name":"X"},"text":"t","severity":"meh"}`, "severity"},
+		{"unknown incident", `{"channel":"phone","contact":{"name":"X"},"text":"t","incident_id":"nope"}`, "incident_id"},
+		{"unknown component", `{"channel":"phone","contact":{"name":"X"},"text":"t","components":["nope"]}`, "components[0]"},
+		{"wrong type", `{"channel":"phone","contact":{"name":"X"},"text":5}`, "text"},
+		{"long owner", `{"channel":"phone","contact":{"name":"X"},"text":"t","owner":"` + strings.Repeat("o", 201) + `"}`, "owner"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.mustDo(t, http.StatusBadRequest, "POST", e.path(""), e.agent, tc.body)
+			if d := r.errorOf(t); d.Code != incident.EINVALID || d.Field != tc.field {
+				t.Errorf("error %+v, want field %s", d, tc.field)
+			}
+		})
+	}
+	if n := e.count(t); n != 0 {
+		t.Fatalf("%d complaints written by bad requests", n)
+	}
+
+	var cp wire.Complaint
+	e.mustDo(t, http.StatusCreated, "POST", e.path(""), e.agent, `{"channel":"phone","contact":{"name":"X"},"text":"t"}`).json(t, &cp)
+	actions := []struct {
+		method, verb, body, field string
+	}{
+		{"POST", "/assign", `{}`, "owner"},
+		{"POST", "/tag", `{}`, "incident_id"},
+		{"POST", "/tag", `{"incident_id":5}`, "incident_id"},
+		{"POST", "/tag", `{"incident_id":"nope"}`, "incident_id"},
+		{"POST", "/notes", `{"text":" "}`, "text"},
+		{"POST", "/reply", `{}`, "text"},
+		{"POST", "/state", `{"state":"lost"}`, "state"},
+		{"POST", "/state", `{"state":"resolved"}`, "state"},
+		{"POST", "/resolve", `{"remedy":"cash","outcome":"x"}`, "remedy"},
+		{"POST", "/resolve", `{"remedy":"refund"}`, "outcome"},
+		{"PATCH", "", `{"category":"weather"}`, "category"},
+		{"PATCH", "", `{"components":["nope"]}`, "components[0]"},
+		{"PATCH", "", `{"hold_open":"yes"}`, "hold_open"},
+	}
+	for _, a := range actions {
+		r := e.mustDo(t, http.StatusBadRequest, a.method, e.path("/"+cp.ID+a.verb), e.agent, a.body)
+		if d := r.errorOf(t); d.Field != a.field {
+			t.Errorf("%s %s %s: error %+v, want field %s", a.method, a.verb, a.body, d, a.field)
+		}
+	}
+}
+
+// sms is a Twilio inbound SMS form.
+func sms(sid, from, body string) url.Values {
+	return url.Values{"MessageSid": {sid}, "AccountSid": {sandbox.DefaultAccountSID}, "From": {from},
+		"To": {"+15005550006"}, "Body": {body}, "NumMedia": {"0"}, "SmsStatus": {"received"}}
+}
+
+func TestSMSComplaint(t *testing.T) {
+	e := newComplaintEnv(t)
+	ctx := context.Background()
+	sid := "SM" + strings.Repeat("b", 32)
+
+	t.Run("forged signature writes nothing", func(t *testing.T) {
+		r := e.twilioPost(t, "/webhooks/twilio/sms", sms(sid, "+36201111111", "my card payment failed"), "")
+		if r.status != http.StatusForbidden || r.errorOf(t).Code != incident.EFORBIDDEN {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		if n := e.count(t); n != 0 {
+			t.Fatalf("%d complaints after a forged request", n)
+		}
+	})
+	t.Run("filed once, before the 2xx, with an empty TwiML", func(t *testing.T) {
+		for range 2 { // Twilio's retry of the same message
+			r := e.twilioPost(t, "/webhooks/twilio/sms", sms(sid, "+36201111111", "my card payment failed"), sandbox.DefaultAuthToken)
+			if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/xml") || strings.Contains(r.String(), "<Message>") {
+				t.Fatalf("answer %d %s", r.status, r.body)
+			}
+		}
+		cs, n, err := e.cs.List(ctx, complaint.Filter{PageID: e.page.ID})
+		if err != nil || n != 1 {
+			t.Fatalf("%d complaints, %v", n, err)
+		}
+		c := cs[0]
+		if c.Channel != complaint.SMS || c.Contact.Phone != "+36201111111" || c.Contact.CustomerID != "c1" || c.Language != "hu" || c.Messages != 1 {
+			t.Errorf("complaint %+v", c)
+		}
+		_, entries, err := e.cs.Timeline(ctx, e.page.ID, c.ID)
+		if err != nil || len(entries) == 0 || entries[0].ExternalID != sid {
+			t.Errorf("timeline %v %v", entries, err)
+		}
+	})
+	t.Run("keywords are no complaints", func(t *testing.T) {
+		e.twilioPost(t, "/webhooks/twilio/sms", sms("SM"+strings.Repeat("c", 32), "+36203333333", "HELP"), sandbox.DefaultAuthToken)
+		if n := e.count(t); n != 1 {
+			t.Fatalf("%d complaints after HELP", n)
+		}
+	})
+}
+
+// reportForm returns the report form's token and posts values to /report
+// as a browser would (Accept text/html) unless asJSON.
+func (e *cpEnv) postReport(t *testing.T, v url.Values, asJSON bool, headers ...string) response {
+	t.Helper()
+	accept := "text/html"
+	if asJSON {
+		accept = "application/json"
+	}
+	return e.form(t, "/report", v, append([]string{"Accept", accept}, headers...)...)
+}
+
+func TestReportForm(t *testing.T) {
+	e := newComplaintEnv(t, func(c *ComplaintsConfig) {
+		c.ReportContactLimit.Rate, c.ReportContactLimit.Burst = 1e-6, 2
+		c.ReportIPLimit.Rate, c.ReportIPLimit.Burst = 1000, 1000
+	})
+	ctx := context.Background()
+	inc, _, err := e.svc.CreateIncident(ctx, e.page.ID, incident.IncidentInput{Name: ptr("API outage"), Status: ptr(incident.Investigating),
+		Body: ptr("Looking."), Components: map[string]incident.ComponentStatus{e.compA.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := e.mustDo(t, http.StatusOK, "GET", "/report?incident="+inc.ID+"&lang=hu", "", "", "Accept", "text/html")
+	token := csrfOf(t, page)
+	for _, want := range []string{"Hiba bejelentése", `name="website"`, `name="incident" value="` + inc.ID + `"`, `value="` + e.compA.ID + `" selected`} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("form lacks %q: %s", want, page.body)
+		}
+	}
+	good := func() url.Values {
+		return url.Values{"csrf": {token}, "contact": {"anna@example.com"}, "name": {"Anna"}, "message": {"Az API nem működik <script>"},
+			"component": {e.compA.ID}, "incident": {inc.ID}}
+	}
+
+	t.Run("missing or bad token", func(t *testing.T) {
+		for _, tok := range []string{"", "abc.def", "zzzz"} {
+			v := good()
+			v.Set("csrf", tok)
+			r := e.postReport(t, v, false)
+			if r.status != http.StatusForbidden || !strings.Contains(r.String(), "csrf") {
+				t.Errorf("token %q: %d", tok, r.status)
+			}
+		}
+		r := e.postReport(t, good(), false, "Origin", "https://evil.example")
+		if r.status != http.StatusForbidden {
+			t.Errorf("cross-origin post: %d", r.status)
+		}
+		if n := e.count(t); n != 0 {
+			t.Fatalf("%d complaints written", n)
+		}
+	})
+	t.Run("bad input names the field", func(t *testing.T) {
+		tests := []struct{ key, value, field string }{
+			{"contact", "", "contact"}, {"contact", "not-a-phone", "contact"}, {"contact", "a@", "contact"},
+			{"message", " ", "message"}, {"component", "nope", "component"}, {"name", strings.Repeat("n", 201), "name"},
+		}
+		for _, tc := range tests {
+			v := good()
+			v.Set(tc.key, tc.value)
+			r := e.postReport(t, v, true)
+			if d := r.errorOf(t); r.status != http.StatusBadRequest || d.Field != tc.field {
+				t.Errorf("%s=%q: %d %+v", tc.key, tc.value, r.status, d)
+			}
+			if r := e.postReport(t, v, false); r.status != http.StatusBadRequest || !strings.Contains(r.String(), `class="problem"`) {
+				t.Errorf("%s=%q as a browser: %d", tc.key, tc.value, r.status)
+			}
+		}
+		if n := e.count(t); n != 0 {
+			t.Fatalf("%d complaints written", n)
+		}
+	})
+	t.Run("honeypot files nothing", func(t *testing.T) {
+		v := good()
+		v.Set("website", "http://spam.example")
+		if r := e.postReport(t, v, false); r.status != http.StatusOK {
+			t.Fatalf("honeypot: %d", r.status)
+		}
+		if n := e.count(t); n != 0 {
+			t.Fatalf("%d complaints written", n)
+		}
+	})
+	t.Run("filed, thanked with the reference", func(t *testing.T) {
+		r := e.postReport(t, good(), false, "Origin", "http://status.example.com")
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		cs, n, err := e.cs.List(ctx, complaint.Filter{PageID: e.page.ID})
+		if err != nil || n != 1 {
+			t.Fatalf("%d complaints, %v", n, err)
+		}
+		c := cs[0]
+		if !strings.Contains(r.String(), c.Ref) || strings.Contains(r.String(), "<script>") {
+			t.Errorf("thank-you page lacks %s: %s", c.Ref, r.body)
+		}
+		if c.Channel != complaint.Web || c.Contact.CustomerID != "c1" || c.IncidentID() != inc.ID || c.Text != "Az API nem működik <script>" {
+			t.Errorf("complaint %+v tag %+v", c, c.Tag)
+		}
+	})
+	t.Run("per-contact limit", func(t *testing.T) {
+		e.postReport(t, good(), false) // the second of the burst of 2
+		r := e.postReport(t, good(), true)
+		if d := r.errorOf(t); r.status != http.StatusTooManyRequests || d.Code != "rate_limited" {
+			t.Errorf("third report: %d %+v", r.status, d)
+		}
+	})
+}

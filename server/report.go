@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/notify/contact"
+	"github.com/heraldhq/herald/ratelimit"
+	"github.com/heraldhq/herald/statuspage"
+)
+
+// The status page's report-a-problem form (/report, linked from each
+// incident page). Bot resistance without a third-party captcha: the form
+// token (host, form, time; see subscribe.go) and the same-origin check
+// keep other sites from posting it, a honeypot field that people never
+// see catches the bots that fill in every field, and a per-IP and a
+// per-contact limit hold the rest. A complaint from the form is stored
+// before the thank-you page is sent; its acknowledgement goes through the
+// pipeline like every other.
+
+const (
+	reportForm     = "report"
+	reportHoneypot = "website" // hidden from people (and screen readers); bots fill it in
+)
+
+// reportFormData is the report form, filled in from d.
+func (s *Server) reportFormData(c *fiber.Ctx, page *incident.Page, d statuspage.FormData) (statuspage.FormData, error) {
+	comps, err := s.svc.Components(c.UserContext(), page.ID)
+	if err != nil {
+		return statuspage.FormData{}, err
+	}
+	d.Action = withLang(c, "/report")
+	d.CSRF = s.bc.formToken(s.hostOf(c), reportForm, s.svc.Now())
+	d.Components = nil
+	for _, cp := range comps {
+		if cp.Group {
+			continue
+		}
+		d.Components = append(d.Components, statuspage.FormComponent{ID: cp.ID, Name: cp.Name, Checked: cp.ID == d.Component})
+	}
+	return d, nil
+}
+
+// reportIncident returns the ID of the page's incident id names, or "":
+// the link from an incident page carries it, and anything else in it is
+// dropped rather than shown back.
+func (s *Server) reportIncident(c *fiber.Ctx, page *incident.Page, id string) string {
+	id = strings.TrimSpace(id)
+	if id == "" || len(id) > 64 {
+		return ""
+	}
+	inc, err := s.svc.Incident(c.UserContext(), page.ID, id)
+	if err != nil {
+		return ""
+	}
+	return inc.ID
+}
+
+// reportPage is GET /report: the form, preselecting the component when
+// it comes from an incident page that affects just one.
+func (s *Server) reportPage() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		page, err := s.publicPage(c)
+		if err != nil {
+			return err
+		}
+		d := statuspage.FormData{Incident: s.reportIncident(c, page, c.Query("incident"))}
+		if d.Incident != "" {
+			if inc, err := s.svc.Incident(c.UserContext(), page.ID, d.Incident); err == nil && len(inc.ComponentIDs) == 1 {
+				d.Component = inc.ComponentIDs[0]
+			}
+		}
+		if d, err = s.reportFormData(c, page, d); err != nil {
+			return err
+		}
+		return s.sendForm(c, http.StatusOK, page, statuspage.FormReport, d)
+	}
+}
+
+// report is POST /report: checks, limits, files the complaint, and says
+// thank you with its reference number.
+func (s *Server) report() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		page, err := s.publicPage(c)
+		if err != nil {
+			return err
+		}
+		ctx := c.UserContext()
+		posted := statuspage.FormData{Contact: strings.TrimSpace(c.FormValue("contact")), Name: strings.TrimSpace(c.FormValue("name")),
+			Message: strings.TrimSpace(c.FormValue("message")), Component: strings.TrimSpace(c.FormValue("component")),
+			Incident: s.reportIncident(c, page, c.FormValue("incident"))}
+		again := func(status int, problem string, cause error) error {
+			if !acceptsHTML(c) {
+				return cause
+			}
+			d, err := s.reportFormData(c, page, posted)
+			if err != nil {
+				return err
+			}
+			d.Problem = problem
+			return s.sendForm(c, status, page, statuspage.FormReport, d)
+		}
+		if !s.sameOrigin(c) || !s.bc.checkFormToken(s.hostOf(c), reportForm, c.FormValue("csrf"), s.svc.Now()) {
+			return again(http.StatusForbidden, statuspage.ProblemExpired,
+				incident.Errorf(incident.EFORBIDDEN, "the form is stale or was posted from another site; load /report again"))
+		}
+		ip := s.clientIP(c)
+		if err := s.cp.limit(ctx, "report:ip:"+limitKeyIP(ip), s.cp.cfg.ReportIPLimit); err != nil {
+			return again(http.StatusTooManyRequests, statuspage.ProblemRateLimited, err)
+		}
+		if c.FormValue(reportHoneypot) != "" {
+			// A bot: thank it as if it were a person, so it learns nothing,
+			// and file nothing.
+			s.log.Info("report form: honeypot filled; nothing filed", "ip", ip)
+			return s.sendForm(c, http.StatusOK, page, statuspage.FormReported, statuspage.FormData{})
+		}
+		ct := complaint.Contact{Name: posted.Name}
+		switch {
+		case posted.Contact == "":
+			return again(http.StatusBadRequest, statuspage.ProblemContact, incident.Invalid("contact", "is required: an email address or a phone number"))
+		case strings.Contains(posted.Contact, "@"):
+			e, err := contact.NormalizeEmail(posted.Contact)
+			if err != nil {
+				return again(http.StatusBadRequest, statuspage.ProblemContact, incident.Invalid("contact", "is not an email address"))
+			}
+			ct.Email = e
+		default:
+			p, err := contact.NormalizePhone(posted.Contact, s.bc.cfg.DefaultRegion)
+			if err != nil {
+				return again(http.StatusBadRequest, statuspage.ProblemContact, incident.Invalid("contact", "is neither an email address nor a phone number with its country code"))
+			}
+			ct.Phone = p
+		}
+		switch {
+		case posted.Message == "":
+			return again(http.StatusBadRequest, statuspage.ProblemMessage, incident.Invalid("message", "is required: what happened"))
+		case utf8.RuneCountInString(posted.Message) > complaint.MaxTextLen:
+			return again(http.StatusBadRequest, statuspage.ProblemMessage, incident.Invalid("message", "is longer than %d characters", complaint.MaxTextLen))
+		case utf8.RuneCountInString(posted.Name) > complaint.MaxNameLen:
+			return again(http.StatusBadRequest, statuspage.ProblemInvalid, incident.Invalid("name", "is longer than %d characters", complaint.MaxNameLen))
+		}
+		var comps []string
+		if posted.Component != "" {
+			if err := s.checkComponents(c, page.ID, "component", []string{posted.Component}); err != nil {
+				return again(http.StatusBadRequest, statuspage.ProblemInvalid, incident.Invalid("component", "is no component of this page"))
+			}
+			comps = []string{posted.Component}
+		}
+		if err := s.cp.limit(ctx, "report:contact:"+ct.Key(), s.cp.cfg.ReportContactLimit); err != nil {
+			return again(http.StatusTooManyRequests, statuspage.ProblemRateLimited, err)
+		}
+		lang := s.requestLanguage(c)
+		if !contains(incident.Languages, lang) {
+			lang = ""
+		}
+		cp, _, err := s.cp.svc.Receive(ctx, complaint.Intake{PageID: page.ID, Channel: complaint.Web, Contact: ct,
+			Text: posted.Message, Components: comps, ReplyTo: posted.Incident, Language: lang})
+		if err != nil {
+			if _, internal := asDomainError(err); !internal {
+				return again(http.StatusBadRequest, statuspage.ProblemInvalid, err)
+			}
+			return err
+		}
+		if !acceptsHTML(c) {
+			return c.Status(http.StatusCreated).JSON(fiber.Map{"ref": cp.Ref})
+		}
+		return s.sendForm(c, http.StatusOK, page, statuspage.FormReported, statuspage.FormData{Ref: cp.Ref})
+	}
+}
+
+// limit takes one from key's bucket, or answers rate_limited.
+func (cp *complaints) limit(ctx context.Context, key string, l ratelimit.Limit) error {
+	wait, err := cp.cfg.Limiter.Take(ctx, key, l, 0)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return incident.Errorf(notify.ERATELIMITED, "too many reports; try again in %s", wait.Round(time.Minute))
+	}
+	return nil
+}
+
+// limitKeyIP is the per-IP limit's key: an IPv4 address by itself, an
+// IPv6 address by its /64 (one line gets a whole /64 to rotate through).
+func limitKeyIP(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
