@@ -112,7 +112,8 @@ type Contact struct {
 	Name       string `json:"name"`
 	Phone      string `json:"phone"` // E.164
 	Email      string `json:"email"`
-	Slack      string `json:"slack"` // Slack user ID
+	Slack      string `json:"slack"`     // Slack user ID
+	TimeZone   string `json:"time_zone"` // IANA; "" : the page's
 }
 
 // Address returns the address on channel ch that answers reach: the

@@ -267,6 +267,7 @@ func (s *Service) customer(ctx context.Context, pageID string, ct *Contact) (*au
 	fill(&ct.Name, cust.Name)
 	fill(&ct.Phone, cust.Phone)
 	fill(&ct.Email, cust.Email)
+	fill(&ct.TimeZone, cust.TimeZone)
 	if !strings.HasPrefix(cust.Slack, "http") {
 		fill(&ct.Slack, cust.Slack)
 	}

@@ -7,9 +7,10 @@ import (
 	"io/fs"
 )
 
-// Templates holds templates/<lang>/<kind>.<channel>.tmpl, templates/<lang>/labels.tmpl
-// and templates/layout.email.html, the built-in message templates that
-// render.New loads; an operator's folder may override any of them.
+// Templates holds templates/<lang>/<kind>.<channel>.tmpl and
+// templates/layout.email.html, the built-in message templates that
+// render.New loads; an operator's folder may override any of them. Their
+// words (labels, footers, greetings) are in the catalogue of package locale.
 //
 //go:embed templates
 var Templates embed.FS

@@ -4,8 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -57,7 +59,7 @@ func (s *Service) Answer(ctx context.Context, c *complaint.Complaint, a complain
 	}
 	d := &queue.Delivery{ID: queue.DeliveryID("complaint:"+c.ID+":"+key, kind, addr), PageID: c.PageID,
 		MessageKind: mk, Kind: kind, Address: addr, RecipientType: rt, RecipientID: rid, Name: c.Contact.Name,
-		Language: c.Language, Critical: a == complaint.AnswerKnown || a == complaint.AnswerReceived,
+		Language: c.Language, TimeZone: c.Contact.TimeZone, Critical: a == complaint.AnswerKnown || a == complaint.AnswerReceived,
 		State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
 	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
 		return err
@@ -66,6 +68,32 @@ func (s *Service) Answer(ctx context.Context, c *complaint.Complaint, a complain
 		wake(ch)
 	}
 	return nil
+}
+
+// complaintMessage renders a complaint's message for its delivery. These
+// are few and personal (each names its reference), so they are rendered
+// one by one rather than from the broadcast cache.
+func (s *Service) complaintMessage(ctx context.Context, d *queue.Delivery) (*channel.Message, error) {
+	page, err := s.cache.page(ctx, d.PageID)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := s.complaintIncident(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	in := render.Input{Kind: d.MessageKind, Page: page, Incident: inc, Now: s.now(), MaxSMSSegments: s.cfg.MaxSMSSegments,
+		Recipient: render.Recipient{Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
+		Ref:       d.Vars["ref"], Answer: d.Vars["text"]}
+	if due, err := time.Parse(time.RFC3339, d.Vars["due"]); err == nil {
+		in.Due = due
+	}
+	m, err := s.r.Render(d.Kind, in)
+	if err != nil {
+		return nil, err
+	}
+	m.DeliveryID, m.To = d.ID, d.Address
+	return m, nil
 }
 
 // complaintIncident returns the incident a complaint's message is about,

@@ -610,6 +610,9 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Mess
 		m.DeliveryID, m.To = d.ID, d.Address
 		return m, nil
 	}
+	if isComplaintMessage(d.MessageKind) {
+		return s.complaintMessage(ctx, d)
+	}
 	snap, err := s.cache.snapshot(ctx, d.IncidentID)
 	if err != nil {
 		return nil, err

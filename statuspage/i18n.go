@@ -1,25 +1,20 @@
 package statuspage
 
 import (
-	"embed"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/heraldhq/herald/incident"
-	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"github.com/heraldhq/herald/locale"
 	"golang.org/x/text/language"
 )
 
-//go:embed locales/active.*.toml
-var localeFS embed.FS
-
-// staticIDs are the messages without template data or plural forms. They
-// are localized once per language when the package loads, so a render
-// never runs go-i18n's template engine for them.
+// staticIDs are the page's messages without template data or plural forms,
+// from the word catalogue (package locale). They are looked up once per
+// language when the package loads, so a render only indexes a map.
 var staticIDs = []string{
 	"SkipToContent", "Language", "CurrentStatus", "LastUpdated", "LiveUpdated", "Components",
 	"ActiveIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
@@ -62,23 +57,12 @@ var overallIDs = map[string]string{
 type lang struct {
 	Code string
 	T    map[string]string // static messages by ID
-	loc  *i18n.Localizer
+	cat  *locale.Lang
 
-	percent string            // UptimePercent with percentMark for the number
-	enums   map[string]string // "Component"+status etc. → name, so lookups do not build IDs
-
-	mu         sync.Mutex
-	monthYears map[[2]int]string // cache of MonthYear renderings
-	plurals    map[pluralKey]string
+	percent   *locale.Pattern   // UptimePercent
+	monthYear *locale.Pattern   // MonthYear
+	enums     map[string]string // "Component"+status etc. → name, so lookups do not build IDs
 }
-
-type pluralKey struct {
-	id string
-	n  int
-}
-
-// percentMark stands for the number in the cached UptimePercent text.
-const percentMark = "\x00"
 
 var (
 	langsOnce sync.Once
@@ -86,32 +70,33 @@ var (
 	langsErr  error
 )
 
-// loadLangs parses the embedded locales and prepares every language. A
-// missing message is an error: TestLocalesComplete keeps that from shipping.
+// loadLangs prepares every language from the word catalogue. A message the
+// page needs and the catalogue lacks is an error: TestLocalesComplete keeps
+// that from shipping.
 func loadLangs() (map[string]*lang, error) {
 	langsOnce.Do(func() {
-		bundle := i18n.NewBundle(language.English)
-		bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+		cat, err := locale.Default()
+		if err != nil {
+			langsErr = fmt.Errorf("statuspage: %w", err)
+			return
+		}
 		out := map[string]*lang{}
 		for _, code := range incident.Languages {
-			if _, err := bundle.LoadMessageFileFS(localeFS, "locales/active."+code+".toml"); err != nil {
-				langsErr = fmt.Errorf("statuspage: locale %s: %w", code, err)
+			cl := cat.Lang(code)
+			if cl.Code() != code {
+				langsErr = fmt.Errorf("statuspage: the word catalogue lacks the language %s", code)
 				return
 			}
-		}
-		for _, code := range incident.Languages {
-			l := &lang{Code: code, T: map[string]string{}, loc: i18n.NewLocalizer(bundle, code),
-				monthYears: map[[2]int]string{}, plurals: map[pluralKey]string{}}
-			pct, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: "UptimePercent", TemplateData: map[string]any{"Percent": percentMark}})
-			if err != nil {
-				langsErr = fmt.Errorf("statuspage: locale %s: %w", code, err)
+			l := &lang{Code: code, T: map[string]string{}, cat: cl,
+				percent: cl.Pattern("UptimePercent"), monthYear: cl.Pattern("MonthYear")}
+			if l.percent == nil || l.monthYear == nil {
+				langsErr = fmt.Errorf("statuspage: locale %s: UptimePercent or MonthYear is missing", code)
 				return
 			}
-			l.percent = pct
 			for _, id := range staticIDs {
-				s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id})
-				if err != nil {
-					langsErr = fmt.Errorf("statuspage: locale %s: %w", code, err)
+				s, ok := cl.Lookup(id)
+				if !ok {
+					langsErr = fmt.Errorf("statuspage: locale %s: message %s is missing", code, id)
 					return
 				}
 				l.T[id] = s
@@ -133,24 +118,9 @@ func loadLangs() (map[string]*lang, error) {
 	return langs, langsErr
 }
 
-// Plural renders a plural message with its count. go-i18n executes a
-// template per call, so results are cached: counts on a page are few.
-func (l *lang) Plural(id string, n int) string {
-	key := pluralKey{id, n}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s, ok := l.plurals[key]; ok {
-		return s
-	}
-	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, PluralCount: n, TemplateData: map[string]any{"Count": n}})
-	if err != nil {
-		s = strconv.Itoa(n)
-	}
-	if len(l.plurals) < 10000 {
-		l.plurals[key] = s
-	}
-	return s
-}
+// Plural renders a plural message with its count. The catalogue prepared
+// its forms at load: no template runs here.
+func (l *lang) Plural(id string, n int) string { return l.cat.Plural(id, n) }
 
 // Overall translates incident.Overall's description.
 func (l *lang) Overall(description string) string {
@@ -179,19 +149,7 @@ func (l *lang) DateTime(t time.Time) string { return t.Format(l.T["DateTimeLayou
 
 // MonthYear names a month of a year ("March 2026", "2026. március").
 func (l *lang) MonthYear(t time.Time) string {
-	key := [2]int{t.Year(), int(t.Month())}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s, ok := l.monthYears[key]; ok {
-		return s
-	}
-	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: "MonthYear",
-		TemplateData: map[string]any{"Month": l.T["Month"+strconv.Itoa(key[1])], "Year": key[0]}})
-	if err != nil {
-		s = t.Format("2006-01")
-	}
-	l.monthYears[key] = s
-	return s
+	return l.monthYear.Fill("Month", l.T["Month"+strconv.Itoa(int(t.Month()))], "Year", strconv.Itoa(t.Year()))
 }
 
 // Percent formats a percentage with two decimals and the language's
@@ -201,7 +159,7 @@ func (l *lang) Percent(p float64) string {
 	if l.Code != "en" {
 		s = strings.Replace(s, ".", ",", 1)
 	}
-	return strings.Replace(l.percent, percentMark, s, 1)
+	return l.percent.Fill("Percent", s)
 }
 
 // Duration formats a duration as hours and minutes ("2 h 5 min").

@@ -383,6 +383,11 @@ func ParseTime(field string, s *string) (*time.Time, error) {
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, v); err == nil {
 			t = t.UTC()
+			if t.Year() < 0 || t.Year() > 9999 {
+				// 0000-01-01T00:00:00+01:00 is in year -1 in UTC: RFC 3339
+				// and JSON cannot write it back.
+				return nil, incident.Invalid(field, "must be between the years 0000 and 9999 in UTC")
+			}
 			return &t, nil
 		}
 	}

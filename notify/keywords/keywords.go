@@ -10,9 +10,8 @@ import (
 	"strings"
 	"unicode"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
+	"github.com/heraldhq/herald/fold"
+	"github.com/heraldhq/herald/locale"
 )
 
 // Match is what an inbound SMS was read as: a keyword and the language
@@ -44,12 +43,17 @@ func Parse(body, from string) (m Match, ok bool) {
 	return m, true
 }
 
-// Reply is the answer to keyword k in lang, English when lang has none.
+// Reply is the answer to keyword k in lang (a code or a tag such as
+// "hu-HU"), English when herald does not speak lang, "" for None. The words
+// are the locale catalogue's SMSReply* messages; should the built-in
+// catalogue not load, the answer is "" (render.New has then refused to
+// start already).
 func Reply(lang string, k Keyword) string {
-	if r, ok := smsReplies[lang]; ok {
-		return r[k]
+	cat, err := locale.Default()
+	if err != nil {
+		return ""
 	}
-	return smsReplies["en"][k]
+	return cat.Lang(lang).Text(replyIDs[k])
 }
 
 // Keyword is what an inbound SMS asks for.
@@ -110,56 +114,17 @@ var smsKeywords = map[string]struct {
 	"DA":    {Yes, "hr"},
 }
 
-// smsReplies are the answers to keywords, per language.
-var smsReplies = map[string]map[Keyword]string{
-	"en": {
-		Stop:                "You are unsubscribed and will get no more messages. Reply START to subscribe again.",
-		Start:               "You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
-		Help:                "Status alerts. Reply STOP to unsubscribe, START to subscribe again.",
-		Yes:                 "Thank you, your subscription is confirmed. Reply STOP to unsubscribe.",
-		StartNoSubscription: "You can get our messages again. Reply STOP to opt out, HELP for help.",
-	},
-	"hu": {
-		Stop:                "Leiratkozott, több üzenetet nem küldünk. Újra feliratkozás: START",
-		Start:               "Újra feliratkozott. Leiratkozás: STOP, súgó: SEGITSEG",
-		Help:                "Állapotértesítések. Leiratkozás: STOP, újra feliratkozás: START",
-		Yes:                 "Köszönjük, a feliratkozását megerősítettük. Leiratkozás: STOP",
-		StartNoSubscription: "Újra kaphat tőlünk üzeneteket. Leiratkozás: STOP, súgó: SEGITSEG",
-	},
-	"pl": {
-		Stop:                "Wypisano Cię z powiadomień. Aby zapisać się ponownie, odpowiedz START.",
-		Start:               "Zapisano Cię ponownie. Rezygnacja: STOP, pomoc: POMOC.",
-		Help:                "Powiadomienia o stanie usług. Rezygnacja: STOP, ponowny zapis: START.",
-		Yes:                 "Dziękujemy, subskrypcja potwierdzona. Rezygnacja: STOP.",
-		StartNoSubscription: "Możesz znów otrzymywać nasze wiadomości. Rezygnacja: STOP, pomoc: POMOC.",
-	},
-	"hr": {
-		Stop:                "Odjavljeni ste i nećete više primati poruke. Ponovna prijava: START",
-		Start:               "Ponovno ste prijavljeni. Odjava: STOP, pomoć: POMOC",
-		Help:                "Obavijesti o stanju usluge. Odjava: STOP, ponovna prijava: START",
-		Yes:                 "Hvala, vaša pretplata je potvrđena. Odjava: STOP",
-		StartNoSubscription: "Ponovno možete primati naše poruke. Odjava: STOP, pomoć: POMOC",
-	},
+// replyIDs are the catalogue's messages answering each keyword.
+var replyIDs = map[Keyword]string{
+	Stop: "SMSReplyStop", Start: "SMSReplyStart", Help: "SMSReplyHelp", Yes: "SMSReplyYes",
+	StartNoSubscription: "SMSReplyStartNoSubscription",
 }
 
 // Fold upper-cases s, strips diacritics and surrounding punctuation.
 // NFKD also folds compatibility forms: full-width "ＳＴＯＰ", which some
 // phone keyboards type, is STOP.
 func Fold(s string) string {
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, strings.TrimSpace(s))
-	if err != nil {
-		out = s
-	}
-	out = strings.Map(func(r rune) rune {
-		switch r {
-		case 'Ł', 'ł':
-			return 'L'
-		case 'Đ', 'đ':
-			return 'D'
-		}
-		return r
-	}, out)
+	out := fold.Letters(strings.TrimSpace(s))
 	out = strings.TrimFunc(out, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
 	return strings.ToUpper(out)
 }

@@ -51,4 +51,13 @@ func TestReplyEveryLanguage(t *testing.T) {
 	if Reply("de", Stop) != Reply("en", Stop) {
 		t.Error("an unknown language is not answered in English")
 	}
+	if Reply("hu-HU", Help) != Reply("hu", Help) || Reply("hu", Help) == Reply("en", Help) {
+		t.Error("a tag is not answered in its language")
+	}
+	if Reply("en", None) != "" {
+		t.Error("None has an answer")
+	}
+	if got, want := Reply("pl", Stop), "Wypisano Cię z powiadomień. Aby zapisać się ponownie, odpowiedz START."; got != want {
+		t.Errorf("pl STOP: %q, want %q", got, want)
+	}
 }

@@ -2,8 +2,9 @@
 // message each channel sends: SMS text within its segment budget, email
 // (subject, text and HTML), Slack Block Kit and the webhook JSON, in the
 // recipient's language from the templates in configs/templates (or an
-// override folder). The renderer refuses to start unless every message kind
-// has a template for every channel and language.
+// override folder) and the words of the catalogue in package locale. The
+// renderer refuses to start unless every message kind has a template for
+// every channel and language.
 package render
 
 import (
@@ -14,8 +15,8 @@ import (
 	"html"
 	htmltemplate "html/template"
 	"io/fs"
+	"path"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	texttemplate "text/template"
@@ -26,11 +27,10 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
+	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
-	"golang.org/x/text/feature/plural"
-	"golang.org/x/text/language"
 )
 
 // ConfirmChannels are the channels a subscription confirmation is sent on;
@@ -40,7 +40,8 @@ var ConfirmChannels = []channel.Kind{channel.SMS, channel.Email}
 // MessageKinds lists every kind; the renderer refuses to start unless each has
 // a template for every templated channel and language.
 var MessageKinds = []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved, queue.KindMaintenanceScheduled,
-	queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintAck, queue.KindSurvey}
+	queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintAck, queue.KindComplaintReceived,
+	queue.KindComplaintAnswer, queue.KindSurvey}
 
 // TemplateChannels are the channels rendered from template files; Webhook is
 // rendered from the incident as JSON and needs none.
@@ -103,7 +104,14 @@ type Input struct {
 	UnsubscribeURL string // one-click unsubscribe (List-Unsubscribe, webhook meta.unsubscribe)
 	ManageURL      string // preferences page
 	SurveyURL      string // KindSurvey only
-	MaxSMSSegments int    // 0 means DefaultMaxSMSSegments
+	// A complaint's messages: its reference, by when a person answers
+	// (KindComplaintReceived), and the agent's words or the outcome
+	// (KindComplaintAnswer). Incident is the complaint's incident, or an
+	// empty one when it has none.
+	Ref            string
+	Due            time.Time
+	Answer         string
+	MaxSMSSegments int // 0 means DefaultMaxSMSSegments
 	// Documentation overrides DefaultWebhookDocumentation.
 	Documentation string
 	// Now stamps meta.generated_at; zero means time.Now.
@@ -119,26 +127,51 @@ type Renderer struct {
 }
 
 type langTemplates struct {
-	lang   string
-	labels map[string]string
-	files  map[string]*texttemplate.Template // "<kind>.<channel>" → parsed file
+	lang string
+	cat  *locale.Lang
+	// labels are the words templates see as .L: every catalogue message that
+	// takes no data, by ID, and by its labelNames name. Made once at load.
+	labels   map[string]string
+	statuses map[incident.Status]string
+	// Messages with the page's or the recipient's name in them.
+	greetingNamed              *locale.Pattern
+	greetsByName               bool // greetingNamed shows the name (pl and hr do not)
+	signoff                    *locale.Pattern
+	whyCustomer, whySubscriber *locale.Pattern
+	whyConfirm, whyComplaint   *locale.Pattern
+	files                      map[string]*texttemplate.Template // "<kind>.<channel>" → parsed file
 }
 
-// requiredLabels must be defined in every language's labels.tmpl; the plural
-// keys ("affects") need every form the language's CLDR rules use.
-var requiredLabels = []string{
-	"status.investigating", "status.identified", "status.monitoring", "status.resolved", "status.postmortem",
-	"status.scheduled", "status.in_progress", "status.verifying", "status.completed",
-	"status", "started", "resolved", "window", "updated", "view", "survey", "why", "why.subscriber", "why.confirm", "manage", "unsubscribe",
-	"greeting", "greeting.named", "signoff", "time.long", "time.short",
+// labelNames are the names message templates knew the catalogue's words
+// by when they were defined in <lang>/labels.tmpl: .L.started, .L.window,
+// plural "affects". Templates, built-in or in an override folder, keep
+// working with them; the catalogue IDs work too (.L.Started).
+var labelNames = map[string]string{
+	"status.investigating": "StatusInvestigating", "status.identified": "StatusIdentified",
+	"status.monitoring": "StatusMonitoring", "status.resolved": "StatusResolved", "status.postmortem": "StatusPostmortem",
+	"status.scheduled": "StatusScheduled", "status.in_progress": "StatusInProgress", "status.verifying": "StatusVerifying",
+	"status.completed": "StatusCompleted",
+	"status":           "StatusLabel", "started": "Started", "resolved": "StatusResolved", "window": "Window",
+	"updated": "Posted", "view": "FollowOnStatusPage", "survey": "AnswerSurvey", "manage": "ManageNotifications",
+	"unsubscribe": "UnsubscribeLink", "confirm": "ConfirmSubscription", "greeting": "Greeting",
+	"time.long": "TimeLong", "time.short": "TimeShort",
 }
 
-var pluralLabels = []string{"affects"}
+// pluralNames are labelNames' plural messages, for the template function
+// plural.
+var pluralNames = map[string]string{"affects": "Affects"}
+
+// labelsOverride is where an override folder rewords a language's
+// catalogue messages for messages (the status page keeps the built-in
+// words): a go-i18n TOML file with catalogue IDs, as in
+// locale/translations/<lang>.toml.
+func labelsOverride(lang string) string { return lang + "/labels.toml" }
 
 // New loads the templates from fsys (configs.TemplatesFS()), each file
 // replaced by the same path in override when override has it (nil: none).
-// Paths are <lang>/<kind>.<channel>.tmpl, <lang>/labels.tmpl and
-// layout.email.html. It fails unless every kind × templated channel ×
+// Paths are <lang>/<kind>.<channel>.tmpl and layout.email.html; the words
+// come from the locale catalogue, which override may reword per language
+// in <lang>/labels.toml. It fails unless every kind × templated channel ×
 // language is present, parses, defines the blocks its channel needs, and
 // renders a sample message (a misspelt field fails here, not at 3 a.m.).
 func New(fsys, override fs.FS) (*Renderer, error) {
@@ -163,6 +196,10 @@ func New(fsys, override fs.FS) (*Renderer, error) {
 			return nil, err
 		}
 	}
+	cat, err := catalogue(override)
+	if err != nil {
+		return nil, err
+	}
 	r := &Renderer{langs: make(map[string]*langTemplates)}
 	b, err := read("layout.email.html")
 	if err != nil {
@@ -173,7 +210,7 @@ func New(fsys, override fs.FS) (*Renderer, error) {
 	}
 	var errs []error
 	for _, lang := range incident.Languages {
-		lt, err := loadLanguage(lang, read)
+		lt, err := loadLanguage(cat.Lang(lang), read)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -209,7 +246,7 @@ func New(fsys, override fs.FS) (*Renderer, error) {
 func checkOverrideNames(override fs.FS) error {
 	known := map[string]bool{"layout.email.html": true}
 	for _, lang := range incident.Languages {
-		known[lang+"/labels.tmpl"] = true
+		known[labelsOverride(lang)] = true
 		for _, kind := range MessageKinds {
 			for _, ch := range TemplateChannels {
 				known[lang+"/"+string(kind)+"."+string(ch)+".tmpl"] = true
@@ -224,10 +261,15 @@ func checkOverrideNames(override fs.FS) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || known[name] || !(strings.HasSuffix(name, ".tmpl") || strings.HasSuffix(name, ".html")) {
+		if d.IsDir() || known[name] || !(strings.HasSuffix(name, ".tmpl") || strings.HasSuffix(name, ".html") || strings.HasSuffix(name, ".toml")) {
 			return nil
 		}
-		errs = append(errs, fmt.Errorf("notify: template override %s is not a template herald reads (paths are <lang>/<kind>.<channel>.tmpl, <lang>/labels.tmpl and layout.email.html; languages %s)",
+		if path.Base(name) == "labels.tmpl" {
+			errs = append(errs, fmt.Errorf("notify: template override %s: labels are no longer templates; reword them in %s with the IDs of locale/translations/%s.toml (status.investigating is StatusInvestigating, started is Started, …)",
+				name, path.Join(path.Dir(name), "labels.toml"), path.Dir(name)))
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("notify: template override %s is not a template herald reads (paths are <lang>/<kind>.<channel>.tmpl, <lang>/labels.toml and layout.email.html; languages %s)",
 			name, strings.Join(incident.Languages, ", ")))
 		return nil
 	})
@@ -246,8 +288,8 @@ func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Reci
 	}
 	in := Input{Kind: queue.KindConfirm, Page: page, Incident: &incident.Incident{}, Recipient: rcpt}
 	lt := r.langs[r.Language(in)]
-	v := &view{Lang: lt.lang, Page: page.Name, Link: confirmURL, Code: code, L: lt.labels, Greeting: lt.labels["greeting"]}
-	v.Signoff = lt.label("signoff", v.Page)
+	v := &view{Lang: lt.lang, Page: page.Name, Link: confirmURL, Code: code, L: lt.labels, Greeting: lt.labels["Greeting"]}
+	v.Signoff = lt.signoff.Fill("Page", v.Page)
 	m := &channel.Message{Kind: ch, Language: lt.lang}
 	var err error
 	switch ch {
@@ -264,36 +306,72 @@ func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Reci
 	return m, nil
 }
 
-func loadLanguage(lang string, read func(string) ([]byte, error)) (*langTemplates, error) {
-	lt := &langTemplates{lang: lang, labels: make(map[string]string), files: make(map[string]*texttemplate.Template)}
-	b, err := read(lang + "/labels.tmpl")
-	if err != nil {
-		return nil, err
-	}
-	lab, err := texttemplate.New("labels").Parse(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("notify: template %s/labels.tmpl: %w", lang, err)
-	}
-	for _, t := range lab.Templates() {
-		var buf bytes.Buffer
-		if err := t.Execute(&buf, nil); err != nil {
-			return nil, fmt.Errorf("notify: template %s/labels.tmpl %q: %w", lang, t.Name(), err)
-		}
-		lt.labels[t.Name()] = buf.String()
-	}
-	var errs []error
-	for _, k := range requiredLabels {
-		if strings.TrimSpace(lt.labels[k]) == "" {
-			errs = append(errs, fmt.Errorf("notify: template %s/labels.tmpl: label %q is missing", lang, k))
-		}
-	}
-	for _, k := range pluralLabels {
-		for _, form := range PluralForms(lang) {
-			if lt.labels[k+"."+form] == "" {
-				errs = append(errs, fmt.Errorf("notify: template %s/labels.tmpl: plural label %q needs form %q", lang, k, form))
+// catalogue is the locale catalogue with override's <lang>/labels.toml
+// files laid over it, the built-in one when there are none.
+func catalogue(override fs.FS) (*locale.Catalogue, error) {
+	var over []locale.Override
+	if override != nil {
+		for _, lang := range incident.Languages {
+			name := labelsOverride(lang)
+			b, err := fs.ReadFile(override, name)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
 			}
+			if err != nil {
+				return nil, fmt.Errorf("notify: template override %s: %w", name, err)
+			}
+			over = append(over, locale.Override{Lang: lang, Name: "template override " + name, Data: b})
 		}
 	}
+	var cat *locale.Catalogue
+	var err error
+	if len(over) == 0 {
+		cat, err = locale.Default()
+	} else {
+		cat, err = locale.New(over...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return cat, nil
+}
+
+func loadLanguage(cl *locale.Lang, read func(string) ([]byte, error)) (*langTemplates, error) {
+	lang := cl.Code()
+	lt := &langTemplates{lang: lang, cat: cl, labels: cl.Static(), statuses: map[incident.Status]string{},
+		files: make(map[string]*texttemplate.Template)}
+	var errs []error
+	for name, id := range labelNames {
+		s, ok := cl.Lookup(id)
+		if !ok {
+			errs = append(errs, fmt.Errorf("notify: label %s: the catalogue has no message %s without data", name, id))
+		}
+		lt.labels[name] = s
+	}
+	for name, id := range pluralNames {
+		if !cl.IsPlural(id) {
+			errs = append(errs, fmt.Errorf("notify: plural %s: the catalogue has no plural message %s", name, id))
+		}
+	}
+	for _, st := range append(append([]incident.Status{}, incident.IncidentStatuses...), incident.MaintenanceStatuses...) {
+		lt.statuses[st] = lt.labels["status."+string(st)]
+	}
+	for _, p := range []struct {
+		to    **locale.Pattern
+		id    string
+		field string
+	}{
+		{&lt.greetingNamed, "GreetingNamed", ""}, {&lt.signoff, "Signoff", "Page"},
+		{&lt.whyCustomer, "WhyCustomer", "Page"}, {&lt.whySubscriber, "WhySubscriber", "Page"}, {&lt.whyConfirm, "WhyConfirm", "Page"},
+		{&lt.whyComplaint, "WhyComplaint", "Page"},
+	} {
+		*p.to = cl.Pattern(p.id)
+		if *p.to == nil || p.field != "" && !(*p.to).Uses(p.field) {
+			errs = append(errs, fmt.Errorf("notify: the catalogue's %s %s lacks {{.%s}}", lang, p.id, p.field))
+			*p.to = &locale.Pattern{}
+		}
+	}
+	lt.greetsByName = lt.greetingNamed.Uses("Name")
 	funcs := texttemplate.FuncMap{
 		"plural": lt.plural,
 		"join":   func(list []string) string { return strings.Join(list, ", ") },
@@ -346,61 +424,16 @@ func loadLanguage(lang string, read func(string) ([]byte, error)) (*langTemplate
 		}
 		lt.files[name] = t
 	}
-	if lt.labels["confirm"] == "" {
-		errs = append(errs, fmt.Errorf("notify: template %s/labels.tmpl: label %q is missing", lang, "confirm"))
-	}
 	return lt, errors.Join(errs...)
 }
 
-// PluralForms lists the CLDR plural forms ("one", "few", "many", "other", …)
-// that integers take in lang, so that a translation can be checked for
-// completeness: pl needs one/few/many/other, hr one/few/other, en and hu
-// one/other. (Polish "other" is for fractions; it is listed because CLDR
-// defines it and a translator must supply it.)
-func PluralForms(lang string) []string {
-	tag := language.Make(lang)
-	seen := map[string]bool{"other": true}
-	for n := 0; n <= 1000; n++ {
-		seen[formName(plural.Cardinal.MatchPlural(tag, n, 0, 0, 0, 0))] = true
-	}
-	var out []string
-	for _, f := range []string{"zero", "one", "two", "few", "many", "other"} {
-		if seen[f] {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func formName(f plural.Form) string {
-	switch f {
-	case plural.Zero:
-		return "zero"
-	case plural.One:
-		return "one"
-	case plural.Two:
-		return "two"
-	case plural.Few:
-		return "few"
-	case plural.Many:
-		return "many"
-	}
-	return "other"
-}
-
-// plural picks the label key.<form> for n and puts n in place of %d.
+// plural renders plural message key (a catalogue ID, or its pluralNames
+// name) for the count n.
 func (lt *langTemplates) plural(key string, n int) string {
-	form := formName(plural.Cardinal.MatchPlural(language.Make(lt.lang), n, 0, 0, 0, 0))
-	s, ok := lt.labels[key+"."+form]
-	if !ok {
-		s = lt.labels[key+".other"]
+	if id, ok := pluralNames[key]; ok {
+		key = id
 	}
-	return strings.ReplaceAll(s, "%d", strconv.Itoa(n))
-}
-
-// label returns a label with %s replaced by arg.
-func (lt *langTemplates) label(key, arg string) string {
-	return strings.ReplaceAll(lt.labels[key], "%s", arg)
+	return lt.cat.Plural(key, n)
 }
 
 // view is what templates see. Every string is plain text; the renderer
@@ -429,7 +462,9 @@ type view struct {
 	UnsubscribeURL string
 	ManageURL      string
 	Code           string            // KindConfirm: the SMS confirmation code
-	L              map[string]string // the language's labels
+	Ref            string            // a complaint's reference
+	Due            string            // when a person answers a complaint, worded in the recipient's zone
+	L              map[string]string // the language's words: catalogue IDs and labelNames
 }
 
 // Render makes the message for channel ch. Errors: incident.Invalid for an
@@ -514,8 +549,8 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		upd = inc.Updates[0]
 	}
 	loc := r.location(in)
-	long := lt.labels["time.long"]
-	short := lt.labels["time.short"]
+	long := lt.labels["TimeLong"]
+	short := lt.labels["TimeShort"]
 	format := func(t *time.Time, layout string) string {
 		if t == nil || t.IsZero() {
 			return ""
@@ -546,7 +581,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		status = upd.Status
 	}
 	v.StatusCode = string(status)
-	v.Status = lt.labels["status."+string(status)]
+	v.Status = lt.statuses[status]
 	if v.Status == "" {
 		v.Status = string(status)
 	}
@@ -562,12 +597,21 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		}
 	}
 	v.ComponentCount = len(v.Components)
-	if v.Recipient != "" && strings.Contains(lt.labels["greeting.named"], "%s") {
-		v.Greeting = lt.label("greeting.named", v.Recipient)
-	} else {
-		v.Greeting = lt.labels["greeting"]
+	if isComplaint(in.Kind) {
+		v.Ref, v.Due = in.Ref, format(&in.Due, short)
+		if inc.ID == "" { // a complaint about no incident: the page itself
+			v.Link, v.ShortLink = in.Page.URL, in.Page.URL
+		}
+		if in.Kind == queue.KindComplaintAnswer {
+			v.Body = strings.TrimSpace(in.Answer)
+		}
 	}
-	v.Signoff = lt.label("signoff", v.Page)
+	if v.Recipient != "" && lt.greetsByName {
+		v.Greeting = lt.greetingNamed.Fill("Name", v.Recipient)
+	} else {
+		v.Greeting = lt.labels["Greeting"]
+	}
+	v.Signoff = lt.signoff.Fill("Page", v.Page)
 	return v
 }
 
@@ -713,21 +757,21 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 		return err
 	}
 	body = tidyText(body)
-	why := lt.label(whyLabel(in), v.Page)
+	why := lt.why(in).Fill("Page", v.Page)
 	footer := []string{"-- ", why}
 	if in.ManageURL != "" {
-		footer = append(footer, lt.labels["manage"]+": "+in.ManageURL)
+		footer = append(footer, lt.labels["ManageNotifications"]+": "+in.ManageURL)
 	}
 	if in.UnsubscribeURL != "" {
-		footer = append(footer, lt.labels["unsubscribe"]+": "+in.UnsubscribeURL)
+		footer = append(footer, lt.labels["UnsubscribeLink"]+": "+in.UnsubscribeURL)
 	}
 	m.Text = body + "\n\n" + strings.Join(footer, "\n") + "\n"
 
 	links := []string{v.Link, v.ShortLink, v.SurveyURL}
 	data := htmlLayout{
 		Lang: lt.lang, Subject: m.Subject, Why: why,
-		ManageURL: in.ManageURL, ManageLabel: lt.labels["manage"],
-		UnsubscribeURL: in.UnsubscribeURL, UnsubscribeLabel: lt.labels["unsubscribe"],
+		ManageURL: in.ManageURL, ManageLabel: lt.labels["ManageNotifications"],
+		UnsubscribeURL: in.UnsubscribeURL, UnsubscribeLabel: lt.labels["UnsubscribeLink"],
 	}
 	for _, p := range strings.Split(body, "\n\n") {
 		var para [][]htmlSpan
@@ -737,11 +781,11 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 		data.Paragraphs = append(data.Paragraphs, para)
 	}
 	if in.Kind == queue.KindSurvey && in.SurveyURL != "" {
-		data.Button = htmlButton{Text: lt.labels["survey"], Href: in.SurveyURL}
+		data.Button = htmlButton{Text: lt.labels["AnswerSurvey"], Href: in.SurveyURL}
 	} else if in.Kind == queue.KindConfirm {
-		data.Button = htmlButton{Text: lt.labels["confirm"], Href: v.Link}
+		data.Button = htmlButton{Text: lt.labels["ConfirmSubscription"], Href: v.Link}
 	} else {
-		data.Button = htmlButton{Text: lt.labels["view"], Href: v.Link}
+		data.Button = htmlButton{Text: lt.labels["FollowOnStatusPage"], Href: v.Link}
 	}
 	var buf bytes.Buffer
 	if err := r.layout.Execute(&buf, data); err != nil {
@@ -758,16 +802,19 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 	return nil
 }
 
-// whyLabel is the label of the footer's reason: a confirmation answers a
-// request to subscribe; other messages go to customers or subscribers.
-func whyLabel(in Input) string {
+// why is the footer's reason: a confirmation answers a request to
+// subscribe, a complaint's messages answer the customer's own; other
+// messages go to customers or subscribers.
+func (lt *langTemplates) why(in Input) *locale.Pattern {
 	switch {
 	case in.Kind == queue.KindConfirm:
-		return "why.confirm"
+		return lt.whyConfirm
+	case isComplaint(in.Kind):
+		return lt.whyComplaint
 	case in.Recipient.Type == queue.FromSubscriber:
-		return "why.subscriber"
+		return lt.whySubscriber
 	}
-	return "why"
+	return lt.whyCustomer
 }
 
 // linkify splits line into spans, making links of the known URLs only.
@@ -850,32 +897,32 @@ func (r *Renderer) renderSlack(lt *langTemplates, in Input, v *view, m *channel.
 	}
 	text = truncateRunes(tidyText(text), slackSectionMax)
 	var facts []string
-	facts = append(facts, "*"+mrkdwnEscape(lt.labels["status"])+":* "+mrkdwnEscape(v.Status))
+	facts = append(facts, "*"+mrkdwnEscape(lt.labels["StatusLabel"])+":* "+mrkdwnEscape(v.Status))
 	if v.Started != "" && !in.Incident.IsMaintenance() {
-		facts = append(facts, "*"+mrkdwnEscape(lt.labels["started"])+":* "+mrkdwnEscape(v.Started))
+		facts = append(facts, "*"+mrkdwnEscape(lt.labels["Started"])+":* "+mrkdwnEscape(v.Started))
 	}
 	if v.Resolved != "" {
-		facts = append(facts, "*"+mrkdwnEscape(lt.labels["resolved"])+":* "+mrkdwnEscape(v.Resolved))
+		facts = append(facts, "*"+mrkdwnEscape(lt.labels["StatusResolved"])+":* "+mrkdwnEscape(v.Resolved))
 	}
 	if len(v.Components) > 0 {
-		facts = append(facts, mrkdwnEscape(lt.plural("affects", len(v.Components)))+": "+strings.Join(ev.Components, ", "))
+		facts = append(facts, mrkdwnEscape(lt.cat.Plural("Affects", len(v.Components)))+": "+strings.Join(ev.Components, ", "))
 	}
 	blocks := []slackBlock{
 		{Type: "header", Text: &slackText{Type: "plain_text", Text: header, Emoji: true}},
 		{Type: "section", Text: &slackText{Type: "mrkdwn", Text: text}},
 		{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: truncateRunes(strings.Join(facts, "  ·  "), slackSectionMax)}}},
 	}
-	button := slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["view"]}, URL: v.Link, ActionID: "view_incident"}
+	button := slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["FollowOnStatusPage"]}, URL: v.Link, ActionID: "view_incident"}
 	if in.Kind == queue.KindSurvey && in.SurveyURL != "" {
-		button = slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["survey"]}, URL: in.SurveyURL, ActionID: "open_survey"}
+		button = slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["AnswerSurvey"]}, URL: in.SurveyURL, ActionID: "open_survey"}
 	}
 	blocks = append(blocks, slackBlock{Type: "actions", Elements: []any{button}})
 	var foot []string
 	if in.ManageURL != "" {
-		foot = append(foot, "<"+ev.ManageURL+"|"+mrkdwnEscape(lt.labels["manage"])+">")
+		foot = append(foot, "<"+ev.ManageURL+"|"+mrkdwnEscape(lt.labels["ManageNotifications"])+">")
 	}
 	if in.UnsubscribeURL != "" {
-		foot = append(foot, "<"+ev.UnsubscribeURL+"|"+mrkdwnEscape(lt.labels["unsubscribe"])+">")
+		foot = append(foot, "<"+ev.UnsubscribeURL+"|"+mrkdwnEscape(lt.labels["UnsubscribeLink"])+">")
 	}
 	if len(foot) > 0 {
 		blocks = append(blocks, slackBlock{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: strings.Join(foot, " · ")}}})
@@ -904,7 +951,8 @@ func (r *Renderer) selfTest() error {
 			in := Input{Kind: kind, Page: page, Incident: inc, Recipient: Recipient{Language: lang, Name: "Sam"},
 				UnsubscribeURL: "https://status.example.com/unsubscribe/abcdefghijklmnopqrstuvwxyz",
 				ManageURL:      "https://status.example.com/manage/abcdefghijklmnopqrstuvwxyz",
-				SurveyURL:      "https://status.example.com/s/abcdefghijkl"}
+				SurveyURL:      "https://status.example.com/s/abcdefghijkl",
+				Ref:            "C-ABCDEFGH", Due: later, Answer: "Sample"}
 			for _, ch := range TemplateChannels {
 				m, err := r.Render(ch, in)
 				if err != nil {
@@ -1013,4 +1061,9 @@ func Personalise(t *channel.Message, d *queue.Delivery, unsubToken string) *chan
 		m.Headers = h
 	}
 	return &m
+}
+
+// isComplaint reports whether k answers a complaint.
+func isComplaint(k queue.MessageKind) bool {
+	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
 )
@@ -63,6 +64,48 @@ func sampleInput(kind queue.MessageKind, lang string) Input {
 		ManageURL:      "https://status.example-company.com/manage/tok123",
 		SurveyURL:      "https://status.example-company.com/s/tok123",
 		Now:            start.Add(time.Minute),
+		Ref:            "C-RCLFXZ2G",
+		Due:            start.Add(24 * time.Hour),
+		Answer:         "We refunded the payment. " + hostile,
+	}
+}
+
+// checkComplaintMessage checks a complaint's receipt or answer: the
+// reference everywhere, the promised time in the receipt, the agent's words
+// (escaped for the channel) in the answer, and the SMS budget.
+func checkComplaintMessage(t *testing.T, m *channel.Message, in Input) {
+	t.Helper()
+	whole := m.Subject + m.Text + m.HTML + string(m.Blocks)
+	if !strings.Contains(whole, in.Ref) {
+		t.Errorf("message lacks the reference %s: %q", in.Ref, whole)
+	}
+	if in.Kind == queue.KindComplaintAnswer && !strings.Contains(m.Text, "We refunded the payment.") {
+		t.Errorf("answer lacks the agent's words: %q", m.Text)
+	}
+	if in.Kind == queue.KindComplaintReceived && !strings.Contains(m.Text, "14:05") {
+		t.Errorf("receipt lacks the promised time (14:05 in Warsaw): %q", m.Text)
+	}
+	for _, raw := range []string{"<script>", "<!channel>", "<b>", "<img"} {
+		if strings.Contains(m.HTML, raw) || strings.Contains(string(m.Blocks), raw) {
+			t.Errorf("HTML or blocks contain unescaped %q", raw)
+		}
+	}
+	switch m.Kind {
+	case channel.SMS:
+		if _, _, n := sms.Segments(m.Text); n > DefaultMaxSMSSegments {
+			t.Errorf("%d segments: %q", n, m.Text)
+		}
+	case channel.Email:
+		if !strings.Contains(m.Subject, in.Ref) || strings.ContainsAny(m.Subject, "\r\n") {
+			t.Errorf("subject %q", m.Subject)
+		}
+		if in.Kind == queue.KindComplaintAnswer && !strings.Contains(m.HTML, "&lt;script&gt;") {
+			t.Errorf("HTML lacks the escaped answer")
+		}
+	case channel.Slack:
+		if in.Kind == queue.KindComplaintAnswer && !strings.Contains(m.Text, "&lt;") {
+			t.Errorf("fallback text not escaped: %q", m.Text)
+		}
 	}
 }
 
@@ -81,6 +124,10 @@ func TestCatalog(t *testing.T) {
 					}
 					if m.Language != lang || m.Kind != ch {
 						t.Errorf("Language %q Kind %q, want %q %q", m.Language, m.Kind, lang, ch)
+					}
+					if (kind == queue.KindComplaintReceived || kind == queue.KindComplaintAnswer) && ch != channel.Webhook {
+						checkComplaintMessage(t, m, in)
+						return
 					}
 					switch ch {
 					case channel.SMS:
@@ -318,7 +365,7 @@ func TestWhyFooter(t *testing.T) {
 				{"subscriber", "why.subscriber", render(queue.FromSubscriber)},
 				{"confirmation", "why.confirm", confirm},
 			} {
-				want := lt.label(tt.key, page.Name)
+				want := map[string]*locale.Pattern{"why": lt.whyCustomer, "why.subscriber": lt.whySubscriber, "why.confirm": lt.whyConfirm}[tt.key].Fill("Page", page.Name)
 				if lang == "en" && want != english[tt.key] {
 					t.Errorf("%s: label %q, want %q", tt.name, want, english[tt.key])
 				}
@@ -414,7 +461,7 @@ func TestPlurals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang+" "+tt.want, func(t *testing.T) {
-			if got := strings.Join(PluralForms(tt.lang), ","); got != tt.forms {
+			if got := strings.Join(locale.PluralForms(tt.lang), ","); got != tt.forms {
 				t.Errorf("PluralForms(%s) = %s, want %s", tt.lang, got, tt.forms)
 			}
 			if got := r.langs[tt.lang].plural("affects", tt.n); got != tt.want {
@@ -444,6 +491,25 @@ func TestOverrides(t *testing.T) {
 			t.Errorf("override leaked into hu")
 		}
 	})
+	t.Run("reword labels", func(t *testing.T) {
+		over := fstest.MapFS{"hu/labels.toml": {Data: []byte("Started = \"Kezdődött\"\nSignoff = \"Üdv,\\n{{.Page}} csapata\"\n")}}
+		r, err := New(configs.TemplatesFS(), over)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Render(channel.Email, sampleInput(queue.KindAck, "hu"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"Kezdődött: ", "Üdv,\nAcme & Co <Status> csapata"} {
+			if !strings.Contains(m.Text, want) {
+				t.Errorf("text lacks %q:\n%s", want, m.Text)
+			}
+		}
+		if m2, _ := r.Render(channel.Email, sampleInput(queue.KindAck, "en")); !strings.Contains(m2.Text, "Started: ") {
+			t.Errorf("override leaked into en:\n%s", m2.Text)
+		}
+	})
 	broken := []struct {
 		name  string
 		files fstest.MapFS
@@ -452,7 +518,10 @@ func TestOverrides(t *testing.T) {
 		{"parse error", fstest.MapFS{"hu/update.email.tmpl": {Data: []byte(`{{define "subject"}}{{.Name}`)}}, "hu/update.email.tmpl"},
 		{"missing block", fstest.MapFS{"pl/resolved.slack.tmpl": {Data: []byte(`{{define "text"}}x{{end}}`)}}, `block "header" is missing`},
 		{"unknown field", fstest.MapFS{"hr/survey.sms.tmpl": {Data: []byte(`{{.Nmae}}`)}}, "hr/survey.sms"},
-		{"missing plural form", fstest.MapFS{"pl/labels.tmpl": {Data: []byte(plLabelsWithout(t, "affects.many"))}}, `needs form "many"`},
+		{"missing plural form", fstest.MapFS{"pl/labels.toml": {Data: []byte("[Affects]\none = \"{{.Count}} usługa\"\nfew = \"{{.Count}} usługi\"\nother = \"{{.Count}} usługi\"\n")}}, `pl/labels.toml: Affects lacks the plural form "many"`},
+		{"unknown label", fstest.MapFS{"hu/labels.toml": {Data: []byte(`Strated = "Kezdet"`)}}, "hu/labels.toml: Strated is no message"},
+		{"labels.tmpl of old", fstest.MapFS{"hr/labels.tmpl": {Data: []byte(`{{define "started"}}Početak{{end}}`)}}, "reword them in hr/labels.toml"},
+		{"labels in an unknown language", fstest.MapFS{"de/labels.toml": {Data: []byte(`Started = "Beginn"`)}}, "de/labels.toml is not a template herald reads"},
 		{"sms over budget", fstest.MapFS{"en/ack.sms.tmpl": {Data: []byte(strings.Repeat("x", 400) + " {{.ShortLink}}")}}, "does not fit"},
 		{"sms just over budget", fstest.MapFS{"hu/update.sms.tmpl": {Data: []byte(strings.Repeat("ő", 100) + " {{.ShortLink}}")}}, "hu/update.sms does not fit"},
 		{"misspelt file", fstest.MapFS{"en/ack.sms.tpl.tmpl": {Data: []byte("x {{.ShortLink}}")}}, "en/ack.sms.tpl.tmpl is not a template"},
@@ -470,24 +539,43 @@ func TestOverrides(t *testing.T) {
 	}
 	t.Run("missing built-in", func(t *testing.T) {
 		fsys := fstest.MapFS{"layout.email.html": {Data: []byte("x")}}
-		if _, err := New(fsys, nil); err == nil || !strings.Contains(err.Error(), "en/labels.tmpl") {
+		if _, err := New(fsys, nil); err == nil || !strings.Contains(err.Error(), "en/ack.sms.tmpl") {
 			t.Errorf("err = %v", err)
 		}
 	})
 }
 
-func plLabelsWithout(t *testing.T, key string) string {
-	b, err := configs.Templates.ReadFile("templates/pl/labels.tmpl")
+// TestWordsAreTheCatalogues: a status is named in messages as on the
+// status page (one catalogue key serves both), and the label names of the
+// templates (.L.started, plural "affects") reach the catalogue's words.
+func TestWordsAreTheCatalogues(t *testing.T) {
+	r := newTestRenderer(t)
+	cat, err := locale.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var keep []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.Contains(l, `"`+key+`"`) {
-			keep = append(keep, l)
+	for _, lang := range incident.Languages {
+		lt, cl := r.langs[lang], cat.Lang(lang)
+		for _, st := range append(append([]incident.Status{}, incident.IncidentStatuses...), incident.MaintenanceStatuses...) {
+			id := "Status" // the page's ID: StatusInProgress for in_progress
+			for _, w := range strings.Split(string(st), "_") {
+				id += strings.ToUpper(w[:1]) + w[1:]
+			}
+			if lt.statuses[st] == "" || lt.statuses[st] != cl.Text(id) {
+				t.Errorf("%s: status %s is %q in messages, %q (%s) on the page", lang, st, lt.statuses[st], cl.Text(id), id)
+			}
+		}
+		for name, id := range labelNames {
+			if lt.labels[name] == "" || lt.labels[name] != cl.Text(id) {
+				t.Errorf("%s: .L.%s is %q, the catalogue's %s %q", lang, name, lt.labels[name], id, cl.Text(id))
+			}
+		}
+		for name, id := range pluralNames {
+			if got, want := lt.plural(name, 5), cl.Plural(id, 5); got != want {
+				t.Errorf("%s: plural %q 5 is %q, the catalogue's %s %q", lang, name, got, id, want)
+			}
 		}
 	}
-	return strings.Join(keep, "\n")
 }
 
 func TestRenderErrors(t *testing.T) {
@@ -532,6 +620,26 @@ func BenchmarkRenderSMS(b *testing.B) {
 	}
 }
 
+// BenchmarkRender renders one update on each templated channel in Polish,
+// whose labels include a plural ("affects") and a page-name footer.
+func BenchmarkRender(b *testing.B) {
+	r, err := New(configs.TemplatesFS(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, ch := range TemplateChannels {
+		b.Run(string(ch), func(b *testing.B) {
+			in := sampleInput(queue.KindAck, "pl")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Render(ch, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // TestSMSLongPageAddress renders every SMS for a page whose address is long
 // enough that a template's fixed text and short link alone outgrow the
 // budget (Hungarian, Polish and Croatian are UCS-2: 134 units in two
@@ -548,7 +656,11 @@ func TestSMSLongPageAddress(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if kind != queue.KindSurvey && !strings.Contains(m.Text, in.Page.ShortURL(in.Incident.ID)) {
+				// A survey carries its own link; a complaint's receipt and
+				// answers carry its reference instead (their thread is the
+				// conversation, not the incident page).
+				linkless := kind == queue.KindSurvey || kind == queue.KindComplaintReceived || kind == queue.KindComplaintAnswer
+				if !linkless && !strings.Contains(m.Text, in.Page.ShortURL(in.Incident.ID)) {
 					t.Errorf("SMS lost its link: %q", m.Text)
 				}
 				if _, _, n := sms.Segments(m.Text); n > DefaultMaxSMSSegments+1 {

@@ -99,7 +99,25 @@ func ParseInbound(r io.Reader) (InboundEmail, error) {
 	if err := walk(&in, h.Get("Content-Type"), h.Get("Content-Transfer-Encoding"), h.Get("Content-Disposition"), msg.Body, 0, &parts); err != nil {
 		return InboundEmail{}, err
 	}
+	validUTF8(&in)
 	return in, nil
+}
+
+// validUTF8 replaces the bytes of in's text that are not UTF-8 with U+FFFD:
+// raw 8-bit headers, and bodies that declare no charset (or UTF-8) but are
+// written in a legacy one, pass through decoding unchanged.
+func validUTF8(in *InboundEmail) {
+	for _, s := range []*string{&in.From, &in.FromName, &in.Subject, &in.Text, &in.HTML, &in.MessageID, &in.InReplyTo} {
+		*s = strings.ToValidUTF8(*s, "\uFFFD")
+	}
+	for i := range in.Attachments {
+		in.Attachments[i].Name = strings.ToValidUTF8(in.Attachments[i].Name, "\uFFFD")
+	}
+	for _, list := range [][]string{in.To, in.References} {
+		for i := range list {
+			list[i] = strings.ToValidUTF8(list[i], "\uFFFD")
+		}
+	}
 }
 
 // walk fills in.Text, in.HTML and in.Attachments from one body, recursing

@@ -155,6 +155,7 @@ func ParseSendGrid(fields map[string]string, sizes map[string]int64) (InboundEma
 			in.Attachments = append(in.Attachments, Attachment{Name: attachmentName(cmp.Or(a.Filename, a.Name)), Type: a.Type, Size: sizes[key]})
 		}
 	}
+	validUTF8(&in)
 	return in, nil
 }
 

@@ -306,26 +306,31 @@ func scoreRange(f complaint.Filter) (lo, hi string) {
 
 // pageComplaintRefs returns the refs of page pageID's complaints that
 // match f (newest first, ties by ID descending) and how many match. With
-// no condition but the time range it reads only the first keep of the
-// created_at index (0: all) and counts with ZCOUNT. Otherwise it reads
+// no condition but the time range it reads only keep refs (0: all) after
+// the first skip of the created_at index, counts with ZCOUNT, and says it
+// windowed; a page of a long list costs its own length. Otherwise it reads
 // the members of the condition with the fewest (by ZCOUNT) and checks the
 // others by membership (ZMSCORE), never decoding a document.
-func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.Filter, keep int) ([]complaintRef, int, error) {
+func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.Filter, skip, keep int) (refs []complaintRef, total int, windowed bool, err error) {
 	lo, hi := scoreRange(f)
 	conds := db.complaintConds(pageID, f)
 	if len(conds) == 0 {
 		key := db.keys.complaintsByCreated(pageID)
 		pipe := db.client.Pipeline()
 		count := pipe.ZCount(ctx, key, lo, hi)
-		zs := pipe.ZRevRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi, Count: int64(keep)})
+		count64 := int64(keep)
+		if keep <= 0 {
+			count64 = -1 // with an offset, LIMIT needs a count: -1 is all
+		}
+		zs := pipe.ZRevRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi, Offset: int64(skip), Count: count64})
 		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+			return nil, 0, false, fmt.Errorf("redis: find complaints: %w", err)
 		}
 		refs := make([]complaintRef, 0, len(zs.Val()))
 		for _, z := range zs.Val() {
 			refs = append(refs, complaintRef{pageID: pageID, id: z.Member.(string), score: z.Score})
 		}
-		return refs, int(count.Val()), nil
+		return refs, int(count.Val()), true, nil
 	}
 
 	pipe := db.client.Pipeline()
@@ -336,7 +341,7 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+		return nil, 0, false, fmt.Errorf("redis: find complaints: %w", err)
 	}
 	best, fewest := 0, int64(-1)
 	for i, cmds := range counts {
@@ -349,7 +354,7 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 		}
 	}
 	if fewest == 0 {
-		return []complaintRef{}, 0, nil
+		return []complaintRef{}, 0, false, nil
 	}
 
 	pipe = db.client.Pipeline()
@@ -358,9 +363,8 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 		ranges = append(ranges, pipe.ZRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi}))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+		return nil, 0, false, fmt.Errorf("redis: find complaints: %w", err)
 	}
-	var refs []complaintRef
 	ids := []any{}
 	for _, r := range ranges {
 		for _, z := range r.Val() {
@@ -379,13 +383,13 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 			scores = append(scores, pipe.Do(ctx, append([]any{"ZMSCORE", key}, ids...)...))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-			return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+			return nil, 0, false, fmt.Errorf("redis: find complaints: %w", err)
 		}
 		in := make([]bool, len(refs))
 		for _, cmd := range scores {
 			vals, err := cmd.Slice()
 			if err != nil {
-				return nil, 0, fmt.Errorf("redis: find complaints: %w", err)
+				return nil, 0, false, fmt.Errorf("redis: find complaints: %w", err)
 			}
 			for j, v := range vals {
 				if v != nil {
@@ -402,7 +406,7 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 		refs, ids = kept, keptIDs
 	}
 	sortComplaintRefs(refs)
-	return refs, len(refs), nil
+	return refs, len(refs), false, nil
 }
 
 // sortComplaintRefs orders refs newest first, ties by ID descending.
@@ -440,24 +444,33 @@ func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*compla
 	if err != nil {
 		return nil, 0, err
 	}
-	keep := 0
-	if f.Limit > 0 {
-		keep = max(f.Offset, 0) + f.Limit
+	// One page is windowed by Redis; several are merged, each read up to
+	// the window's end.
+	skip, keep := max(f.Offset, 0), max(f.Limit, 0)
+	if len(pages) > 1 {
+		skip = 0
+		if keep > 0 {
+			keep += max(f.Offset, 0)
+		}
 	}
 	var refs []complaintRef
-	total := 0
+	total, windowed := 0, false
 	for _, p := range pages {
-		r, n, err := db.pageComplaintRefs(ctx, p, f, keep)
+		r, n, w, err := db.pageComplaintRefs(ctx, p, f, skip, keep)
 		if err != nil {
 			return nil, 0, err
 		}
 		refs = append(refs, r...)
 		total += n
+		windowed = w && len(pages) == 1
 	}
 	if len(pages) > 1 {
 		sortComplaintRefs(refs)
 	}
 	lo, hi := window(len(refs), f.Offset, f.Limit)
+	if windowed {
+		lo, hi = 0, len(refs)
+	}
 	cs, err := db.loadComplaints(ctx, refs[lo:hi])
 	if err != nil {
 		return nil, 0, err

@@ -1,0 +1,391 @@
+package locale
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/heraldhq/herald/incident"
+)
+
+func mustDefault(t *testing.T) *Catalogue {
+	t.Helper()
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// rawFiles reads the translation files as plain TOML, without go-i18n, so
+// that the completeness test does not trust the loader it checks.
+func rawFiles(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	files := map[string]map[string]any{}
+	for _, code := range Languages {
+		b, err := translations.ReadFile("translations/" + code + ".toml")
+		if err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		m := map[string]any{}
+		if err := toml.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		files[code] = m
+	}
+	return files
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestLanguagesAreIncidents(t *testing.T) {
+	if !slices.Equal(Languages, incident.Languages) {
+		t.Errorf("locale.Languages %v, incident.Languages %v", Languages, incident.Languages)
+	}
+	if Languages[0] != Fallback {
+		t.Errorf("Languages[0] = %q, want the fallback %q first", Languages[0], Fallback)
+	}
+}
+
+// TestCatalogueComplete: every language has every key of English and no
+// other, a message is plural in every language or in none, and a plural
+// message has exactly the CLDR categories of its language.
+func TestCatalogueComplete(t *testing.T) {
+	files := rawFiles(t)
+	en := files[Fallback]
+	if len(en) < 100 {
+		t.Fatalf("en has %d messages; the catalogue is not where it should be", len(en))
+	}
+	for _, code := range Languages {
+		t.Run(code, func(t *testing.T) {
+			m := files[code]
+			for _, id := range sortedKeys(en) {
+				if _, ok := m[id]; !ok {
+					t.Errorf("%s lacks %s", code, id)
+				}
+			}
+			for _, id := range sortedKeys(m) {
+				if _, ok := en[id]; !ok {
+					t.Errorf("%s has %s, which en lacks", code, id)
+				}
+			}
+			want := PluralForms(code)
+			for _, id := range sortedKeys(m) {
+				table, plural := m[id].(map[string]any)
+				if _, enPlural := en[id].(map[string]any); enPlural != plural {
+					t.Errorf("%s is plural in en or in %s, not in both", id, code)
+					continue
+				}
+				if !plural {
+					if s, _ := m[id].(string); strings.TrimSpace(s) == "" {
+						t.Errorf("%s is empty", id)
+					}
+					continue
+				}
+				var got []string
+				for form, text := range table {
+					if form == "description" {
+						continue
+					}
+					if s, _ := text.(string); strings.TrimSpace(s) == "" {
+						t.Errorf("%s: form %q is empty", id, form)
+					}
+					got = append(got, form)
+				}
+				sort.Slice(got, func(i, j int) bool {
+					return slices.Index(formNames[:], got[i]) < slices.Index(formNames[:], got[j])
+				})
+				if !slices.Equal(got, want) {
+					t.Errorf("%s has the forms %v; %s needs %v", id, got, code, want)
+				}
+			}
+		})
+	}
+	if _, err := Default(); err != nil {
+		t.Errorf("Default: %v", err)
+	}
+}
+
+// TestPluralForms pins the CLDR categories derived from x/text: a change of
+// CLDR data that moved them would need every translation looked at again.
+func TestPluralForms(t *testing.T) {
+	want := map[string]string{"en": "one,other", "hu": "one,other", "pl": "one,few,many,other", "hr": "one,few,other"}
+	for _, code := range Languages {
+		if got := strings.Join(PluralForms(code), ","); got != want[code] {
+			t.Errorf("PluralForms(%s) = %s, want %s", code, got, want[code])
+		}
+	}
+}
+
+// TestPluralCounts renders counts whose forms differ in pl and hr.
+func TestPluralCounts(t *testing.T) {
+	c := mustDefault(t)
+	tests := []struct {
+		lang, id string
+		n        int
+		want     string
+	}{
+		{"pl", "IncidentsCount", 1, "1 incydent"},
+		{"pl", "IncidentsCount", 2, "2 incydenty"},
+		{"pl", "IncidentsCount", 5, "5 incydentów"},
+		{"pl", "IncidentsCount", 22, "22 incydenty"},
+		{"pl", "IncidentsCount", 25, "25 incydentów"},
+		{"pl", "Affects", 1, "Problem obejmuje 1 usługę"},
+		{"pl", "Affects", 2, "Problem obejmuje 2 usługi"},
+		{"pl", "Affects", 5, "Problem obejmuje 5 usług"},
+		{"pl", "Affects", 22, "Problem obejmuje 22 usługi"},
+		{"pl", "Affects", 25, "Problem obejmuje 25 usług"},
+		{"pl", "DaysAgo", 1, "1 dzień temu"},
+		{"pl", "DaysAgo", 22, "22 dni temu"},
+		{"hr", "IncidentsCount", 1, "1 incident"},
+		{"hr", "IncidentsCount", 2, "2 incidenta"},
+		{"hr", "IncidentsCount", 5, "5 incidenata"},
+		{"hr", "IncidentsCount", 22, "22 incidenta"},
+		{"hr", "IncidentsCount", 25, "25 incidenata"},
+		{"hr", "IncidentsCount", 21, "21 incident"},
+		{"hr", "Affects", 1, "Problem zahvaća 1 uslugu"},
+		{"hr", "Affects", 2, "Problem zahvaća 2 usluge"},
+		{"hr", "Affects", 5, "Problem zahvaća 5 usluga"},
+		{"hr", "Affects", 22, "Problem zahvaća 22 usluge"},
+		{"hr", "Affects", 25, "Problem zahvaća 25 usluga"},
+		{"hr", "DaysAgo", 1, "prije 1 dan"},
+		{"hr", "DaysAgo", 25, "prije 25 dana"},
+		{"hu", "Affects", 1, "A hiba 1 szolgáltatást érint"},
+		{"hu", "Affects", 5, "A hiba 5 szolgáltatást érint"},
+		{"en", "Affects", 1, "It affects 1 service"},
+		{"en", "Affects", 2, "It affects 2 services"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%s/%d", tt.lang, tt.id, tt.n), func(t *testing.T) {
+			l := c.Lang(tt.lang)
+			if got := l.Plural(tt.id, tt.n); got != tt.want {
+				t.Errorf("Plural = %q, want %q", got, tt.want)
+			}
+			got, err := l.Format(tt.id, map[string]any{"Count": tt.n})
+			if err != nil || got != tt.want {
+				t.Errorf("Format = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestFastPathsMatchGoI18n: Text, Pattern and Plural give what go-i18n
+// gives for every message, language and count up to 300, so the CLDR rules
+// of x/text (Plural) and go-i18n (Format) agree.
+func TestFastPathsMatchGoI18n(t *testing.T) {
+	c := mustDefault(t)
+	for _, code := range Languages {
+		l := c.Lang(code)
+		for _, id := range c.IDs() {
+			switch {
+			case l.IsPlural(id):
+				for n := 0; n <= 300; n++ {
+					want, err := l.Format(id, map[string]any{"Count": n})
+					if err != nil {
+						t.Fatalf("%s %s %d: %v", code, id, n, err)
+					}
+					if got := l.Plural(id, n); got != want {
+						t.Errorf("%s %s %d: Plural %q, go-i18n %q", code, id, n, got, want)
+					}
+				}
+			case l.Text(id) == "":
+				data := map[string]any{}
+				var kv []string
+				for _, f := range l.Pattern(id).fields {
+					data[f] = "<" + f + ">"
+					kv = append(kv, f, "<"+f+">")
+				}
+				want, err := l.Format(id, data)
+				if err != nil {
+					t.Fatalf("%s %s: %v", code, id, err)
+				}
+				if got := l.Pattern(id).Fill(kv...); got != want {
+					t.Errorf("%s %s: Fill %q, go-i18n %q", code, id, got, want)
+				}
+			default:
+				want, err := l.Format(id, nil)
+				if err != nil {
+					t.Fatalf("%s %s: %v", code, id, err)
+				}
+				if got, ok := l.Lookup(id); !ok || got != want {
+					t.Errorf("%s %s: Text %q, go-i18n %q", code, id, got, want)
+				}
+			}
+		}
+	}
+}
+
+// optionalFields are fields a translation may leave out, with the reason.
+var optionalFields = map[string]string{
+	// Polish and Croatian greet formally without the name: with it, the
+	// greeting would need the name's vocative and the recipient's gender.
+	"GreetingNamed": "Name",
+}
+
+// TestFieldsAndVerbs: every translation of a message has the {{.Field}}s and
+// printf verbs of its English original, in every plural form.
+func TestFieldsAndVerbs(t *testing.T) {
+	files := rawFiles(t)
+	texts := func(v any) map[string]string {
+		switch v := v.(type) {
+		case string:
+			return map[string]string{"other": v}
+		case map[string]any:
+			out := map[string]string{}
+			for form, s := range v {
+				if form != "description" {
+					out[form], _ = s.(string)
+				}
+			}
+			return out
+		}
+		return nil
+	}
+	set := func(list []string) string {
+		seen := map[string]bool{}
+		var out []string
+		for _, s := range list {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	for _, id := range sortedKeys(files[Fallback]) {
+		enOther := texts(files[Fallback][id])["other"]
+		wantFields, wantVerbs := set(fields(enOther)), verbs(enOther)
+		for _, code := range Languages {
+			for form, text := range texts(files[code][id]) {
+				got := set(fields(text))
+				if got != wantFields {
+					optional := optionalFields[id]
+					if optional == "" || got != set(slices.DeleteFunc(strings.Split(wantFields, ","), func(f string) bool { return f == optional })) {
+						t.Errorf("%s %s (%s): fields {%s}, English {%s}", code, id, form, got, wantFields)
+					}
+				}
+				if v := verbs(text); v != wantVerbs {
+					t.Errorf("%s %s (%s): verbs %q, English %q", code, id, form, v, wantVerbs)
+				}
+				if strings.Contains(fieldAction.ReplaceAllString(text, ""), "{{") {
+					t.Errorf("%s %s (%s): a template action other than {{.Field}}: %q", code, id, form, text)
+				}
+			}
+		}
+	}
+}
+
+// TestTimeLayouts: the layout messages are Go time layouts that show the
+// date (and the time and zone where they should).
+func TestTimeLayouts(t *testing.T) {
+	c := mustDefault(t)
+	at := time.Date(2026, 3, 7, 13, 5, 0, 0, time.FixedZone("CET", 3600))
+	tests := []struct {
+		id   string
+		want []string
+	}{
+		{"DateLayout", []string{"2026", "7"}},
+		{"DateTimeLayout", []string{"2026", "7", "13:05", "CET"}},
+		{"TimeLong", []string{"2026", "7", "13:05", "CET"}},
+		{"TimeShort", []string{"7", "13:05", "CET"}},
+	}
+	for _, code := range Languages {
+		for _, tt := range tests {
+			got := at.Format(c.Lang(code).Text(tt.id))
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%s %s: %q lacks %q", code, tt.id, got, w)
+				}
+			}
+		}
+	}
+}
+
+func TestLangFallback(t *testing.T) {
+	c := mustDefault(t)
+	for code, want := range map[string]string{"hu": "hu", "hu-HU": "hu", "pl_PL": "pl", "de": "en", "": "en", "!!": "en", "hr-HR": "hr"} {
+		if got := c.Lang(code).Code(); got != want {
+			t.Errorf("Lang(%q) = %s, want %s", code, got, want)
+		}
+	}
+	if got := c.Lang("pl").Text("NoSuchMessage"); got != "" {
+		t.Errorf("unknown ID gave %q", got)
+	}
+	if got := c.Lang("pl").Plural("NoSuchMessage", 3); got != "3" {
+		t.Errorf("unknown plural gave %q", got)
+	}
+	if _, err := c.Lang("pl").Format("NoSuchMessage", nil); err == nil {
+		t.Error("Format of an unknown ID gave no error")
+	}
+}
+
+func TestOverride(t *testing.T) {
+	c, err := New(Override{Lang: "hu", Name: "hu/labels.toml", Data: []byte("Greeting = \"Szia!\"\nWhyCustomer = \"Ügyfelünk a(z) {{.Page}}.\"\n[Affects]\none = \"{{.Count}} szolgáltatás\"\nother = \"{{.Count}} szolgáltatás\"\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Lang("hu").Text("Greeting"); got != "Szia!" {
+		t.Errorf("hu Greeting = %q", got)
+	}
+	if got := c.Lang("hu").Pattern("WhyCustomer").Fill("Page", "Acme"); got != "Ügyfelünk a(z) Acme." {
+		t.Errorf("hu WhyCustomer = %q", got)
+	}
+	if got := c.Lang("hu").Plural("Affects", 2); got != "2 szolgáltatás" {
+		t.Errorf("hu Affects = %q", got)
+	}
+	if got, want := c.Lang("en").Text("Greeting"), mustDefault(t).Lang("en").Text("Greeting"); got != want {
+		t.Errorf("override leaked into en: %q", got)
+	}
+	if got, want := c.Lang("hu").Text("Started"), mustDefault(t).Lang("hu").Text("Started"); got != want {
+		t.Errorf("hu Started = %q, want the built-in %q", got, want)
+	}
+
+	broken := []struct {
+		name string
+		o    Override
+		want string
+	}{
+		{"unknown key", Override{"hu", "hu/labels.toml", []byte(`Greting = "Szia"`)}, "Greting is no message"},
+		{"missing plural form", Override{"pl", "pl/labels.toml", []byte("[Affects]\none = \"{{.Count}} usługa\"\nfew = \"{{.Count}} usługi\"\nother = \"{{.Count}} usługi\"\n")}, `lacks the plural form "many"`},
+		{"form the language lacks", Override{"hu", "hu/labels.toml", []byte("[Affects]\none = \"a\"\nfew = \"b\"\nother = \"c\"\n")}, `"few", which hu does not use`},
+		{"not plural", Override{"en", "en/labels.toml", []byte(`Affects = "It affects {{.Count}} services"`)}, "plural exactly when"},
+		{"unknown field", Override{"en", "en/labels.toml", []byte(`Signoff = "Regards, {{.Team}}"`)}, "{{.Team}}"},
+		{"template action", Override{"en", "en/labels.toml", []byte(`Signoff = "{{if .Page}}x{{end}}"`)}, "only {{.Field}}"},
+		{"printf verb", Override{"en", "en/labels.toml", []byte(`Greeting = "Hello %s,"`)}, "verbs"},
+		{"language", Override{"de", "de/labels.toml", []byte(`Greeting = "Hallo,"`)}, `does not speak "de"`},
+		{"syntax", Override{"en", "en/labels.toml", []byte(`Greeting = `)}, "en/labels.toml"},
+		{"empty", Override{"en", "en/labels.toml", []byte(`Greeting = " "`)}, "Greeting is empty"},
+	}
+	for _, tt := range broken {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.o)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkPlural(b *testing.B) {
+	c, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := c.Lang("pl")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = l.Plural("Affects", i%30)
+	}
+}

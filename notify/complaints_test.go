@@ -1,0 +1,71 @@
+package notify_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// TestComplaintAnswers queues each kind of complaint answer through the
+// pipeline: the acknowledgement about a known incident by SMS in the
+// customer's language, the triage receipt by email with the reference and
+// the promised time, an agent's reply; asking twice sends once.
+func TestComplaintAnswers(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig())
+		inc := h.declare("Kártyás fizetés hibás", []string{h.compA.ID}, incident.MajorOutage)
+		c := &complaint.Complaint{ID: "cmp000000001", PageID: h.page.ID, Ref: "C-CMP00000", Channel: complaint.SMS,
+			Contact:  complaint.Contact{Phone: "+36201234567", Email: "anna@example.hu", Name: "Anna", TimeZone: "Europe/Budapest"},
+			Language: "hu", Tag: &complaint.Tag{IncidentID: inc.ID}, FirstAnswerDue: time.Date(2026, 3, 2, 13, 5, 0, 0, time.UTC)}
+		for i := 0; i < 2; i++ {
+			if err := h.svc.Answer(h.ctx, c, complaint.AnswerKnown, "ack", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var sms []sandbox.Message
+		waitFor(t, "the acknowledgement by SMS", func() bool {
+			sms = h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201234567"})
+			return len(sms) > 0
+		})
+		if !strings.Contains(sms[0].Body, "(Kártyás fizetés") || !strings.Contains(sms[0].Body, "köszönjük") {
+			t.Errorf("acknowledgement %q: not the known incident, or not in Hungarian", sms[0].Body)
+		}
+
+		email := *c
+		email.Channel, email.Tag = complaint.Email, nil
+		if err := h.svc.Answer(h.ctx, &email, complaint.AnswerReceived, "ack", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.svc.Answer(h.ctx, &email, complaint.AnswerReply, "reply-1", "Visszatérítettük a díjat. <b>"); err != nil {
+			t.Fatal(err)
+		}
+		var mails []sandbox.Message
+		waitFor(t, "the receipt and the reply by email", func() bool {
+			mails = h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "anna@example.hu"})
+			return len(mails) >= 2
+		})
+		var receipt, reply string
+		for _, m := range mails {
+			switch {
+			case strings.Contains(m.Body, "Visszatérítettük"):
+				reply = m.Body
+			default:
+				receipt = m.Body
+			}
+		}
+		if !strings.Contains(receipt, "C-CMP00000") || !strings.Contains(receipt, "14:05") {
+			t.Errorf("receipt lacks the reference or the promised time (14:05 in Budapest): %q", receipt)
+		}
+		if !strings.Contains(reply, "C-CMP00000") || !strings.Contains(reply, "Visszatérítettük a díjat. <b>") {
+			t.Errorf("reply %q", reply)
+		}
+		if n := len(h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201234567"})); n != 1 {
+			t.Errorf("%d acknowledgements by SMS, want 1 (asked twice)", n)
+		}
+	})
+}
