@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -133,7 +134,8 @@ type channels struct {
 	// twilioToken checks X-Twilio-Signature on inbound requests.
 	twilioToken  string
 	slackSecret  string
-	allowPrivate bool // webhook and Slack subscribers may be on loopback
+	allowPrivate bool   // webhook and Slack subscribers may be on loopback
+	from         string // the email sender's bare address: inbound mail from it is herald's own, come back
 	descriptions []string
 	closeSandbox func() error
 }
@@ -160,6 +162,9 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 		log.Info("sandbox mode: messages go to the inbox at " + publicURL + "/sandbox")
 	}
 	out.twilioToken, out.slackSecret = p.TwilioAuthToken, p.SlackSigningSecret
+	if a, err := netmail.ParseAddress(p.SMTPFrom); err == nil {
+		out.from = a.Address
+	}
 	fail := func(err error) (*channels, error) {
 		_ = out.closeSandbox()
 		return nil, err

@@ -46,8 +46,9 @@ type Config struct {
 	BodyLimit       int            // largest request body, bytes
 	ShutdownTimeout time.Duration  // how long in-flight requests get on SIGINT/SIGTERM
 
-	Broadcast  Broadcast  // the fan-out: policy, quiet hours, rates, SMS budget
-	Complaints Complaints // complaint SLA and assignment
+	Broadcast  Broadcast    // the fan-out: policy, quiet hours, rates, SMS budget
+	Complaints Complaints   // complaint SLA and assignment
+	Email      InboundEmail // inbound email: the SMTP listener and its domains
 	Providers  Providers
 }
 
@@ -114,7 +115,7 @@ func (c *Config) Settings() []Setting {
 			c.ShutdownTimeout = d
 			return nil
 		}, func() string { return c.ShutdownTimeout.String() }},
-	}, append(c.Broadcast.settings(), c.Complaints.settings()...)...)
+	}, append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Email.settings()...)...)
 }
 
 // joinPrefixes prints trusted_proxies: addresses alone, ranges as CIDRs.
@@ -261,6 +262,9 @@ func (c *Config) Validate() error {
 	if err := c.Complaints.validate(); err != nil {
 		return err
 	}
+	if err := c.Email.validate(); err != nil {
+		return err
+	}
 	return c.Providers.validate()
 }
 
@@ -311,6 +315,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Any("broadcast", c.Broadcast),
 		slog.Any("complaints", c.Complaints),
+		slog.String("inbound_smtp_addr", c.Email.SMTPAddr),
+		slog.String("inbound_email_domains", c.Email.Domains),
 		slog.Any("providers", c.Providers),
 	)
 }
@@ -361,6 +367,9 @@ type Providers struct {
 	TwilioMaxPrice            string
 	SMTPTLS                   string
 	WebhookSecret             string
+	// InboundEmailSecret is the HTTP Basic credential ("user:password",
+	// or a password alone) an email provider posts inbound mail with.
+	InboundEmailSecret string
 }
 
 type providerVar struct {
@@ -386,6 +395,7 @@ func (p *Providers) vars() []providerVar {
 		{"HERALD_TWILIO_MAX_PRICE", &p.TwilioMaxPrice, false},
 		{"HERALD_SMTP_TLS", &p.SMTPTLS, false},
 		{"HERALD_WEBHOOK_SECRET", &p.WebhookSecret, true},
+		{"HERALD_INBOUND_EMAIL_SECRET", &p.InboundEmailSecret, true},
 	}
 }
 

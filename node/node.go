@@ -42,6 +42,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/render"
+	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/statuspage"
@@ -97,6 +98,9 @@ type Node struct {
 
 	ln    net.Listener
 	chans *channels
+	// inboundSMTP is the inbound email listener; nil when off.
+	inboundSMTP *smtp.InboundServer
+	inboundDone chan error
 
 	cancel                                          context.CancelFunc
 	serveDone, siteDone, notifyDone, complaintsDone chan error
@@ -232,7 +236,10 @@ func (a *Node) buildComplaints() error {
 	svc.Policy = a.Config.Complaints.Policy()
 	svc.OnDuty = a.Config.Complaints.OnDuty()
 	a.Complaints = svc
-	return a.Server.EnableComplaints(svc, server.ComplaintsConfig{Limiter: e.Limiter})
+	if err := a.Server.EnableComplaints(svc, server.ComplaintsConfig{Limiter: e.Limiter}); err != nil {
+		return err
+	}
+	return a.buildInboundEmail(svc)
 }
 
 // Addr is the address the node listens on (the real port of a :0).
@@ -258,6 +265,11 @@ func (a *Node) Run(ctx context.Context) error {
 	holder := holderName(a.Addr())
 	go func() { a.complaintsDone <- a.Complaints.Run(runCtx, holder) }()
 	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
+	if a.inboundSMTP != nil {
+		a.inboundDone = make(chan error, 1)
+		go func() { a.inboundDone <- a.inboundSMTP.Serve() }()
+		a.Log.Info("inbound email listening", "addr", a.inboundSMTP.Addr())
+	}
 	go advanceMaintenances(runCtx, a.Incidents, a.Log)
 	a.Log.Info("herald listening", "addr", a.Addr(), "url", a.URL, "engine", a.Engine.Name, "store", a.Engine.Where, "page_id", a.Page.ID,
 		"channels", strings.Join(a.Channels(), " "), "version", Version())
@@ -306,6 +318,23 @@ func (a *Node) Close() error {
 	a.cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer scancel()
+	inboundStopped := make(chan struct{})
+	go func() {
+		// Beside the HTTP server's: mail being filed is filed (then
+		// answered 250), new mail is refused at connect and the sender's
+		// server tries again later; an idle SMTP session holds it until
+		// the timeout, then is cut.
+		defer close(inboundStopped)
+		if a.inboundSMTP == nil {
+			return
+		}
+		if err := a.inboundSMTP.Shutdown(sctx); err != nil {
+			log.Warn("inbound email shutdown", "err", err)
+		}
+		if err := <-a.inboundDone; err != nil {
+			log.Warn("inbound email", "err", err)
+		}
+	}()
 	if err := a.Server.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
@@ -331,6 +360,7 @@ func (a *Node) Close() error {
 	case <-a.complaintsDone:
 	case <-sctx.Done():
 	}
+	<-inboundStopped // before the store closes under a message being filed
 	a.release()
 	if a.runErr == nil && serveErr == nil {
 		log.Info("stopped")
@@ -341,6 +371,9 @@ func (a *Node) Close() error {
 // release closes what New opened, in reverse: the sandbox (after the
 // fan-out, so sends in flight still reach it), the engine, the listener.
 func (a *Node) release() {
+	if a.inboundSMTP != nil && a.inboundDone == nil {
+		_ = a.inboundSMTP.Close() // built, never served: its listener
+	}
 	if a.chans != nil {
 		_ = a.chans.closeSandbox()
 	}

@@ -43,6 +43,11 @@ func (s *Server) countInbound(kind, result string) {
 	s.metrics.inbound.WithLabelValues(kind, result).Inc()
 }
 
+// CountInbound counts one inbound message that reached herald outside the
+// server (the inbound SMTP listener) in herald_inbound_webhooks_total, so
+// that every inbound door is one metric.
+func (s *Server) CountInbound(kind, result string) { s.countInbound(kind, result) }
+
 // forged is the answer to a request whose signature does not check out.
 func forged(provider string) error {
 	return incident.Errorf(incident.EFORBIDDEN, "the %s signature does not match this request", provider)

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"mime/quotedprintable"
 	netmail "net/mail"
 	"strings"
+	"unicode"
 
 	"golang.org/x/text/encoding/htmlindex"
 )
@@ -33,6 +35,29 @@ type InboundEmail struct {
 	MessageID  string   // without angle brackets
 	InReplyTo  string   // without angle brackets: ties a reply to the delivery (our Message-ID)
 	References []string // without angle brackets, oldest first
+	// Header is the message's top-level header, for the loop checks
+	// (Automatic) and the Date; textproto-canonical keys.
+	Header netmail.Header
+	// Attachments are the parts that are no body: kept by name, type and
+	// size only, never their content.
+	Attachments []Attachment
+	// Envelope is what the sending server said in the SMTP transaction,
+	// when the door knows it (the SMTP listener, SendGrid's envelope
+	// field); nil otherwise.
+	Envelope *Envelope
+}
+
+// Attachment describes an attached file without its content.
+type Attachment struct {
+	Name string // decoded, control characters removed, at most 100 characters; "" when unnamed
+	Type string // media type, like "image/png"
+	Size int64  // decoded bytes (counted up to the message's limits)
+}
+
+// Envelope is an SMTP transaction's sender and recipients.
+type Envelope struct {
+	From string // MAIL FROM; "" is the null sender <> of bounces and auto-replies
+	To   []string
 }
 
 // ParseInbound reads one RFC 5322 message. It decodes encoded-word headers,
@@ -63,6 +88,7 @@ func ParseInbound(r io.Reader) (InboundEmail, error) {
 			in.To = append(in.To, a.Address)
 		}
 	}
+	in.Header = h
 	in.MessageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
 	in.InReplyTo = strings.Trim(strings.TrimSpace(h.Get("In-Reply-To")), "<>")
 	for _, ref := range strings.Fields(h.Get("References")) {
@@ -70,7 +96,7 @@ func ParseInbound(r io.Reader) (InboundEmail, error) {
 	}
 
 	parts := 0
-	if err := walk(&in, h.Get("Content-Type"), h.Get("Content-Transfer-Encoding"), msg.Body, 0, &parts); err != nil {
+	if err := walk(&in, h.Get("Content-Type"), h.Get("Content-Transfer-Encoding"), h.Get("Content-Disposition"), msg.Body, 0, &parts); err != nil {
 		return InboundEmail{}, err
 	}
 	validUTF8(&in)
@@ -84,6 +110,9 @@ func validUTF8(in *InboundEmail) {
 	for _, s := range []*string{&in.From, &in.FromName, &in.Subject, &in.Text, &in.HTML, &in.MessageID, &in.InReplyTo} {
 		*s = strings.ToValidUTF8(*s, "\uFFFD")
 	}
+	for i := range in.Attachments {
+		in.Attachments[i].Name = strings.ToValidUTF8(in.Attachments[i].Name, "\uFFFD")
+	}
 	for _, list := range [][]string{in.To, in.References} {
 		for i := range list {
 			list[i] = strings.ToValidUTF8(list[i], "\uFFFD")
@@ -91,8 +120,9 @@ func validUTF8(in *InboundEmail) {
 	}
 }
 
-// walk fills in.Text and in.HTML from one body, recursing into multiparts.
-func walk(in *InboundEmail, contentType, cte string, body io.Reader, depth int, parts *int) error {
+// walk fills in.Text, in.HTML and in.Attachments from one body, recursing
+// into multiparts.
+func walk(in *InboundEmail, contentType, cte, disposition string, body io.Reader, depth int, parts *int) error {
 	if contentType == "" {
 		contentType = "text/plain; charset=us-ascii"
 	}
@@ -116,16 +146,10 @@ func walk(in *InboundEmail, contentType, cte string, body io.Reader, depth int, 
 			if *parts++; *parts > maxParts {
 				return nil
 			}
-			if err := walk(in, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, depth+1, parts); err != nil {
+			if err := walk(in, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p.Header.Get("Content-Disposition"), p, depth+1, parts); err != nil {
 				return err
 			}
 		}
-	}
-	if mediaType != "text/plain" && mediaType != "text/html" {
-		return nil // attachments, images: not needed for a complaint
-	}
-	if mediaType == "text/plain" && in.Text != "" || mediaType == "text/html" && in.HTML != "" {
-		return nil
 	}
 	var r io.Reader = io.LimitReader(body, maxPartBytes)
 	switch strings.ToLower(strings.TrimSpace(cte)) {
@@ -133,6 +157,20 @@ func walk(in *InboundEmail, contentType, cte string, body io.Reader, depth int, 
 		r = base64.NewDecoder(base64.StdEncoding, r) // ignores the CRLFs between lines
 	case "quoted-printable":
 		r = quotedprintable.NewReader(r)
+	}
+	disp, dparams, _ := mime.ParseMediaType(disposition)
+	name := attachmentName(cmp.Or(dparams["filename"], params["name"]))
+	attached := name != "" || disp == "attachment"
+	if attached || mediaType != "text/plain" && mediaType != "text/html" {
+		// An attachment, an image, a calendar invite: only its name, type
+		// and size are kept; the content is counted, never stored. A
+		// damaged attachment (bad base64) costs its size, not the message.
+		n, _ := io.Copy(io.Discard, r)
+		in.Attachments = append(in.Attachments, Attachment{Name: name, Type: mediaType, Size: n})
+		return nil
+	}
+	if mediaType == "text/plain" && in.Text != "" || mediaType == "text/html" && in.HTML != "" {
+		return nil
 	}
 	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
 		cr, err := charsetReader(cs, r)
@@ -160,4 +198,30 @@ func charsetReader(charset string, r io.Reader) (io.Reader, error) {
 		return nil, fmt.Errorf("unknown charset %q", charset)
 	}
 	return enc.NewDecoder().Reader(r), nil
+}
+
+// maxAttachmentName bounds an attachment's name as herald keeps it.
+const maxAttachmentName = 100
+
+// attachmentName decodes an attachment's file name (RFC 2047 words; RFC
+// 2231 is undone by mime.ParseMediaType) and keeps it printable and short:
+// it ends up in a complaint's text, shown to agents.
+func attachmentName(raw string) string {
+	dec := &mime.WordDecoder{CharsetReader: charsetReader}
+	if d, err := dec.DecodeHeader(raw); err == nil {
+		raw = d
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range raw {
+		if n == maxAttachmentName {
+			break
+		}
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			continue
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return strings.TrimSpace(b.String())
 }

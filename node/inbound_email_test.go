@@ -1,0 +1,214 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/smtp"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/store/sqlite"
+)
+
+// acks records the answers complaint.Service asks for.
+type acks struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *acks) Answer(context.Context, *complaint.Complaint, complaint.Answer, string, string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+	return nil
+}
+
+type intakeEnv struct {
+	db     *sqlite.DB
+	svc    *complaint.Service
+	intake *emailIntake
+	page   *incident.Page
+}
+
+func newIntakeEnv(t *testing.T) *intakeEnv {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	log := slog.New(slog.DiscardHandler)
+	events := incident.NewLocalEvents()
+	page, err := incident.NewService(db, events, log).EnsureDefaultPage(ctx, "https://status.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := complaint.NewService(db, db, db, &acks{}, events, log)
+	// Only threading attaches here: a second message without it opens a
+	// second complaint, so the tests see what threading does.
+	svc.Policy.AttachWindow = 0
+	return &intakeEnv{db: db, svc: svc, page: page,
+		intake: &emailIntake{complaints: svc, deliveries: db, pageID: page.ID, own: []string{"status@herald.example"}, log: log}}
+}
+
+// delivery stores a sent email delivery to addr, as notify would.
+func (e *intakeEnv) delivery(t *testing.T, key, addr, incidentID string, vars map[string]string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	d := &queue.Delivery{ID: queue.DeliveryID(key, channel.Email, addr), PageID: e.page.ID, IncidentID: incidentID, MessageKind: queue.KindComplaintReceived,
+		Kind: channel.Email, Address: addr, RecipientType: queue.FromContact, RecipientID: "email:" + addr, State: queue.StatePending,
+		NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
+	if _, err := e.db.EnqueueDeliveries(context.Background(), []*queue.Delivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	return d.ID
+}
+
+func (e *intakeEnv) complaints(t *testing.T) []*complaint.Complaint {
+	t.Helper()
+	cs, _, err := e.svc.Store.FindComplaints(context.Background(), complaint.Filter{PageID: e.page.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func mail(from, msgID, subject, text string) smtp.InboundEmail {
+	return smtp.InboundEmail{From: from, MessageID: msgID, Subject: subject, Text: text, Header: map[string][]string{},
+		Envelope: &smtp.Envelope{From: from}}
+}
+
+func TestEmailIntake(t *testing.T) {
+	ctx := context.Background()
+	e := newIntakeEnv(t)
+
+	// A new complaint.
+	if err := e.intake.handle(ctx, mail("anna@example.org", "m1@example.org", "Card payments", "They fail.\n\nOn Mon, Herald wrote:\n> x"), 100); err != nil {
+		t.Fatal(err)
+	}
+	cs := e.complaints(t)
+	if len(cs) != 1 || cs[0].Channel != complaint.Email || cs[0].Contact.Email != "anna@example.org" || cs[0].Text != "They fail." {
+		t.Fatalf("complaints %+v", cs)
+	}
+	first := cs[0]
+
+	t.Run("a provider's retry is filed once", func(t *testing.T) {
+		if err := e.intake.handle(ctx, mail("anna@example.org", "m1@example.org", "Card payments", "They fail."), 100); err != nil {
+			t.Fatal(err)
+		}
+		c, err := e.svc.Store.FindComplaintByID(ctx, first.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.complaints(t)) != 1 || c.Messages != 1 {
+			t.Fatalf("retry filed again: %d complaints, %d messages", len(e.complaints(t)), c.Messages)
+		}
+	})
+	t.Run("a reply to the acknowledgement attaches", func(t *testing.T) {
+		ack := e.delivery(t, "complaint:"+first.ID+":ack", "anna@example.org", "", map[string]string{"complaint": first.ID})
+		in := mail("anna@example.org", "m2@example.org", "Re: Card payments", "Still failing.")
+		in.InReplyTo = ack + "@herald.example"
+		if err := e.intake.handle(ctx, in, 100); err != nil {
+			t.Fatal(err)
+		}
+		c, err := e.svc.Store.FindComplaintByID(ctx, first.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(e.complaints(t)); n != 1 || c.Messages != 2 {
+			t.Fatalf("%d complaints, %d messages: the reply did not attach", n, c.Messages)
+		}
+	})
+	t.Run("References newest first", func(t *testing.T) {
+		ack := e.delivery(t, "complaint:"+first.ID+":ack2", "anna@example.org", "", map[string]string{"complaint": first.ID})
+		in := mail("anna@example.org", "m3@example.org", "Re: Card payments", "Any news?")
+		in.References = []string{"0123456789abcdef0123@elsewhere.example", ack + "@herald.example", "foreign-id@mail.example"}
+		var intake complaint.Intake
+		if err := e.intake.thread(ctx, in, &intake); err != nil {
+			t.Fatal(err)
+		}
+		if intake.ComplaintID != first.ID {
+			t.Fatalf("ComplaintID %q", intake.ComplaintID)
+		}
+	})
+	t.Run("a reply to an incident message names the incident", func(t *testing.T) {
+		d := e.delivery(t, "upd1", "bela@example.org", "inc123", nil)
+		in := mail("bela@example.org", "m4@example.org", "Re: Outage", "Is it over?")
+		in.InReplyTo = d + "@herald.example"
+		var intake complaint.Intake
+		if err := e.intake.thread(ctx, in, &intake); err != nil {
+			t.Fatal(err)
+		}
+		if intake.ReplyTo != "inc123" || intake.ComplaintID != "" {
+			t.Fatalf("intake %+v", intake)
+		}
+	})
+	t.Run("another sender replying to the acknowledgement only names its incident", func(t *testing.T) {
+		ack := e.delivery(t, "complaint:"+first.ID+":ack3", "anna@example.org", "", map[string]string{"complaint": first.ID, "incident": "inc9"})
+		in := mail("mallory@example.org", "m5@example.org", "Re: Card payments", "Hi")
+		in.InReplyTo = ack + "@herald.example"
+		var intake complaint.Intake
+		if err := e.intake.thread(ctx, in, &intake); err != nil {
+			t.Fatal(err)
+		}
+		if intake.ComplaintID != "" || intake.ReplyTo != "inc9" {
+			t.Fatalf("intake %+v", intake)
+		}
+	})
+	t.Run("a reference quoted in the subject attaches, for its sender only", func(t *testing.T) {
+		in := mail("anna@example.org", "m6@example.org", "About "+first.Ref+" again", "Hello?")
+		if err := e.intake.handle(ctx, in, 100); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(e.complaints(t)); n != 1 {
+			t.Fatalf("%d complaints: the quoted reference did not attach", n)
+		}
+		in = mail("mallory@example.org", "m7@example.org", "About "+first.Ref, "Let me in")
+		if err := e.intake.handle(ctx, in, 100); err != nil {
+			t.Fatal(err)
+		}
+		cs := e.complaints(t)
+		if len(cs) != 2 || cs[0].ID == first.ID {
+			t.Fatalf("a stranger's quoted reference attached: %d complaints", len(cs))
+		}
+	})
+	t.Run("automatic mail is neither filed nor answered", func(t *testing.T) {
+		before := len(e.complaints(t))
+		for _, in := range []smtp.InboundEmail{
+			func() smtp.InboundEmail {
+				m := mail("anna@example.org", "ooo@example.org", "Out of office", "Away")
+				m.Header["Auto-Submitted"] = []string{"auto-replied"}
+				return m
+			}(),
+			mail("MAILER-DAEMON@example.org", "b@example.org", "Undelivered", "bounce"),
+			mail("status@herald.example", "loop@herald.example", "Our own", "loop"),
+		} {
+			if err := e.intake.handle(ctx, in, 100); !errors.Is(err, smtp.ErrIgnored) {
+				t.Errorf("%s: err %v, want ErrIgnored", in.MessageID, err)
+			}
+		}
+		if n := len(e.complaints(t)); n != before {
+			t.Fatalf("automatic mail filed: %d complaints, were %d", n, before)
+		}
+	})
+	t.Run("mail with no words is rejected", func(t *testing.T) {
+		if err := e.intake.handle(ctx, mail("anna@example.org", "empty@example.org", "", "  "), 10); !errors.Is(err, smtp.ErrRejected) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("long text is cut, never refused", func(t *testing.T) {
+		in := mail("cecil@example.org", "long@example.org", strings.Repeat("s", 400), strings.Repeat("word ", 5000))
+		if err := e.intake.handle(ctx, in, 30000); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
