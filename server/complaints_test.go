@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
@@ -383,4 +385,82 @@ func TestReportForm(t *testing.T) {
 			t.Errorf("third report: %d %+v", r.status, d)
 		}
 	})
+}
+
+// TestSlackComplaints files complaints from Slack: /complaint and /herald
+// complaint from the user who typed it, answered ephemerally with the
+// reference and acknowledged by a Slack message from the pipeline; the
+// message shortcut on a customer's message; and nothing from a forged
+// request, a retry, a bot's message or another app's shortcut.
+func TestSlackComplaints(t *testing.T) {
+	e := newComplaintEnv(t)
+	now := time.Now()
+	command := func(cmdName, text, trigger string) string {
+		return url.Values{"command": {cmdName}, "text": {text}, "user_id": {"U0ANNA"}, "user_name": {"anna"},
+			"team_id": {"T1"}, "trigger_id": {trigger}}.Encode()
+	}
+	shortcut := func(callback, user, bot, text, ts string) string {
+		p, err := json.Marshal(map[string]any{"type": "message_action", "callback_id": callback, "trigger_id": "tr",
+			"user": map[string]string{"id": "U0AGENT"}, "channel": map[string]string{"id": "C0SUPPORT"},
+			"message": map[string]string{"type": "message", "user": user, "bot_id": bot, "text": text, "ts": ts}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return url.Values{"payload": {string(p)}}.Encode()
+	}
+	tests := []struct {
+		name, path, body, secret string
+		status                   int
+		answer                   string // in the ephemeral answer
+		filed                    int    // complaints on the page after it
+	}{
+		{"forged", "/webhooks/slack/commands", command("/complaint", "payments fail", "t1"), "wrong", 403, "", 0},
+		{"/complaint", "/webhooks/slack/commands", command("/complaint", "My card payments fail since this morning", "t1"), testSlackSecret, 200, "C-", 1},
+		{"retried", "/webhooks/slack/commands", command("/complaint", "My card payments fail since this morning", "t1"), testSlackSecret, 200, "C-", 1},
+		{"empty", "/webhooks/slack/commands", command("/complaint", "  ", "t2"), testSlackSecret, 200, "/complaint", 1},
+		// The same user again within the attach window: the same complaint.
+		{"/herald complaint", "/webhooks/slack/commands", command("/herald", "Complaint the invoice is wrong too", "t3"), testSlackSecret, 200, "C-", 1},
+		{"shortcut", "/webhooks/slack/interactions", shortcut(ShortcutFileComplaint, "U0CUST", "", "Your checkout eats my money", "1700000000.000100"), testSlackSecret, 200, "", 2},
+		{"shortcut retried", "/webhooks/slack/interactions", shortcut(ShortcutFileComplaint, "U0CUST", "", "Your checkout eats my money", "1700000000.000100"), testSlackSecret, 200, "", 2},
+		{"a bot's message", "/webhooks/slack/interactions", shortcut(ShortcutFileComplaint, "", "B0BOT", "deploy done", "1700000000.000200"), testSlackSecret, 200, "", 2},
+		{"another shortcut", "/webhooks/slack/interactions", shortcut("other_app", "U0CUST2", "", "hello", "1700000000.000300"), testSlackSecret, 200, "", 2},
+		{"forged shortcut", "/webhooks/slack/interactions", shortcut(ShortcutFileComplaint, "U0CUST3", "", "hello", "1700000000.000400"), "wrong", 403, "", 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.slackPost(t, tc.path, tc.body, tc.secret, now)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if tc.answer != "" && (!strings.Contains(r.String(), tc.answer) || !strings.Contains(r.String(), `"ephemeral"`)) {
+				t.Errorf("answer %s, want an ephemeral one with %q", r.body, tc.answer)
+			}
+			if n := e.count(t); n != tc.filed {
+				t.Errorf("%d complaints, want %d", n, tc.filed)
+			}
+		})
+	}
+	cs, _, err := e.cs.List(context.Background(), complaint.Filter{PageID: e.page.ID, Channel: complaint.Slack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromShortcut, anna *complaint.Complaint
+	for _, c := range cs {
+		switch c.Contact.Slack {
+		case "U0CUST":
+			fromShortcut = c
+		case "U0ANNA":
+			anna = c
+		}
+	}
+	if anna == nil || anna.Messages != 2 || anna.Contact.Name != "anna" {
+		t.Errorf("the /complaint complaint %+v: want both of anna's messages on it", anna)
+	}
+	if fromShortcut == nil || fromShortcut.Text != "Your checkout eats my money" {
+		t.Errorf("the shortcut's complaint %+v: not from the message's author with its words", fromShortcut)
+	}
+	e.waitSandbox(t, 1, sandbox.KindSlack)
+	if m := e.lastTo(t, sandbox.KindSlack, "U0ANNA"); !strings.Contains(m.Body, "C-") {
+		t.Errorf("the acknowledgement in Slack lacks the reference: %q", m.Body)
+	}
 }

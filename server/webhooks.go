@@ -189,7 +189,7 @@ func (s *Server) slackBody(c *fiber.Ctx) ([]byte, bool) {
 }
 
 // slackHelp is what /herald answers until declaring from Slack arrives.
-const slackHelp = "herald: `/herald status` shows the status page's overall status.\n" +
+const slackHelp = "herald: `/herald status` shows the status page's overall status; `/complaint TEXT` (or `/herald complaint TEXT`) files a complaint.\n" +
 	"Coming: `/herald declare`, `/herald update` and `/herald resolve` to run an incident from Slack."
 
 // slackCommand is POST /webhooks/slack/commands: /herald status answers
@@ -209,6 +209,20 @@ func (s *Server) slackCommand() fiber.Handler {
 		}
 		s.countInbound(inSlackCommand, resultOK)
 		words := strings.Fields(strings.ToLower(cmd.Text))
+		if s.cp != nil && (cmd.Command == "/complaint" || len(words) > 0 && words[0] == "complaint") {
+			text := cmd.Text
+			if cmd.Command != "/complaint" {
+				text = strings.TrimSpace(text)[len("complaint"):]
+			}
+			answer, err := s.slackComplaint(c.UserContext(), cmd, text)
+			if err != nil {
+				if _, internal := asDomainError(err); internal {
+					return err
+				}
+				answer = "herald: " + err.Error()
+			}
+			return c.JSON(fiber.Map{"response_type": "ephemeral", "text": answer})
+		}
 		text := slackHelp
 		if len(words) > 0 && words[0] == "status" {
 			pageID := ""
@@ -261,8 +275,9 @@ func (s *Server) overallStatus(ctx context.Context, pageID string) (string, erro
 	return text, nil
 }
 
-// slackInteraction is POST /webhooks/slack/interactions: acknowledged
-// (Slack wants an answer within 3 s); buttons come with issue #1/#2.
+// slackInteraction is POST /webhooks/slack/interactions: the message
+// shortcut that files a customer's message as a complaint; anything else
+// is acknowledged and ignored for now (Slack wants an answer within 3 s).
 func (s *Server) slackInteraction() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		body, ok := s.slackBody(c)
@@ -270,9 +285,21 @@ func (s *Server) slackInteraction() fiber.Handler {
 			s.countInbound(inSlackInteraction, resultForged)
 			return forged("Slack")
 		}
-		if _, err := slack.ParseInteraction(body); err != nil {
+		in, err := slack.ParseInteraction(body)
+		if err != nil {
 			s.countInbound(inSlackInteraction, resultInvalid)
 			return incident.Invalid("payload", "an interaction needs a JSON payload")
+		}
+		if s.cp != nil {
+			filed, err := s.slackShortcut(c.UserContext(), in)
+			if err != nil {
+				s.countInbound(inSlackInteraction, resultError)
+				return err
+			}
+			if filed {
+				s.countInbound(inSlackInteraction, resultOK)
+				return c.SendStatus(http.StatusOK)
+			}
 		}
 		s.countInbound(inSlackInteraction, resultIgnored)
 		return c.SendStatus(http.StatusOK)
