@@ -147,13 +147,14 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 	p := cfg.Providers
 	out := &channels{byKind: map[channel.Kind]notify.Channel{}, allowPrivate: cfg.Broadcast.AllowPrivate, closeSandbox: func() error { return nil }}
 	if !p.any() {
-		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log})
+		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log,
+			InboundSMSURL: strings.TrimRight(publicURL, "/") + "/webhooks/twilio/sms"})
 		if err != nil {
 			return nil, fmt.Errorf("start the sandbox: %w", err)
 		}
 		sc := sb.Config()
 		p = Providers{
-			TwilioAccountSID: sc.AccountSID, TwilioAuthToken: sc.AuthToken, TwilioFrom: "+15005550006", TwilioAPIURL: sb.TwilioURL(),
+			TwilioAccountSID: sc.AccountSID, TwilioAuthToken: sc.AuthToken, TwilioFrom: sandbox.DefaultFrom, TwilioAPIURL: sb.TwilioURL(),
 			SMTPAddr: sb.SMTPAddr(), SMTPFrom: "Herald Status <status@herald.localhost>", SMTPTLS: string(smtp.TLSNone),
 			SlackToken: sc.SlackToken, SlackAPIURL: sb.SlackURL(),
 			WebhookSecret: cfg.Providers.WebhookSecret,

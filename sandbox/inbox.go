@@ -41,6 +41,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("GET /sandbox", s.handleInboxPage)
 	mux.HandleFunc("GET /sandbox/{$}", s.handleInboxPage)
 	mux.HandleFunc("GET /sandbox/messages", s.handleInboxJSON)
+	mux.HandleFunc("POST /sandbox/reply", s.handleReply)
 	mux.HandleFunc("DELETE /sandbox/messages", func(w http.ResponseWriter, _ *http.Request) {
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
@@ -85,6 +86,7 @@ type inboxView struct {
 	Total    int
 	Kinds    []string
 	Messages []inboxRow
+	CanReply bool // a texted reply has somewhere to go
 }
 
 type inboxRow struct {
@@ -100,6 +102,7 @@ func (s *Sandbox) handleInboxPage(w http.ResponseWriter, r *http.Request) {
 		Counts: s.inbox.counters(),
 		Total:  s.Count(""),
 		Kinds:  []string{KindSMS, KindEmail, KindSlack, KindWebhook},
+		CanReply: s.cfg.InboundSMSURL != "",
 	}
 	for _, m := range msgs {
 		row := inboxRow{Message: m}
@@ -144,6 +147,7 @@ nav a{margin-right:.8rem}
 .status-delivered,.status-sent{color:#1a7f37}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;border-radius:4px;margin:.4rem 0;font-size:.85rem}
 .subject{font-weight:600}
+.reply{display:flex;gap:.4rem;margin-top:.4rem}.reply input{flex:1;font:inherit;padding:.3rem .5rem;border:1px solid #d6dae0;border-radius:4px;min-width:0}.reply button{font:inherit;padding:.3rem .8rem}
 </style>
 </head>
 <body>
@@ -160,6 +164,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
   {{if .BlocksText}}<details><summary>Block Kit</summary><pre>{{.BlocksText}}</pre></details>{{end}}
   {{if .Headers}}<details><summary>headers</summary><pre>{{range $k, $v := .Headers}}{{$k}}: {{$v}}
 {{end}}</pre></details>{{end}}
+  {{if and $.CanReply (eq .Kind "sms")}}<form class="reply" method="post" action="/sandbox/reply"><input type="hidden" name="from" value="{{.To}}"><input type="hidden" name="to" value="{{.From}}"><input name="body" placeholder="Reply as {{.To}}…" aria-label="Reply as {{.To}}" required maxlength="1600"><button>Send reply</button></form>{{end}}
 </div>
 {{else}}
 <p>No messages yet.</p>

@@ -68,6 +68,10 @@ type Config struct {
 	Capacity int
 	// Log receives the sandbox's own logs; nil discards them.
 	Log *slog.Logger
+	// InboundSMSURL is where a customer's texted reply goes, as Twilio
+	// posts it (signed with AuthToken): herald's /webhooks/twilio/sms.
+	// Empty: the inbox offers no reply.
+	InboundSMSURL string
 }
 
 // Message is one message the sandbox accepted.

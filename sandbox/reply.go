@@ -1,0 +1,101 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultFrom is the number the sandbox's messages come from when herald
+// names none, and the number a reply goes to.
+const DefaultFrom = "+15005550006"
+
+// Reply is what happened to a texted reply: herald's answer to the
+// webhook, as Twilio would have seen it.
+type Reply struct {
+	MessageSid string `json:"message_sid"`
+	Status     int    `json:"status"` // herald's HTTP status
+	TwiML      string `json:"twiml"`  // herald's answer (TwiML), cut to 2 000 bytes
+}
+
+// SendReply posts a customer's text to herald as Twilio posts an inbound
+// SMS: a form with MessageSid, AccountSid, From, To and Body, signed with
+// the auth token (X-Twilio-Signature) over Config.InboundSMSURL. It is how
+// a person tries herald's SMS intake (keywords, complaints) without a
+// phone.
+func (s *Sandbox) SendReply(ctx context.Context, from, to, body string) (Reply, error) {
+	target := s.cfg.InboundSMSURL
+	switch {
+	case target == "":
+		return Reply{}, fmt.Errorf("sandbox: no inbound SMS URL is configured")
+	case !strings.HasPrefix(from, "+") || len(from) < 8:
+		return Reply{}, fmt.Errorf("sandbox: from must be an E.164 number, got %q", from)
+	case strings.TrimSpace(body) == "" || !utf8.ValidString(body) || len(body) > 1600:
+		return Reply{}, fmt.Errorf("sandbox: body must be 1 to 1600 bytes of text")
+	}
+	if to == "" {
+		to = DefaultFrom
+	}
+	sid := make([]byte, 16)
+	if _, err := rand.Read(sid); err != nil {
+		return Reply{}, err
+	}
+	r := Reply{MessageSid: "SM" + hex.EncodeToString(sid)}
+	form := url.Values{
+		"MessageSid": {r.MessageSid}, "SmsSid": {r.MessageSid}, "SmsMessageSid": {r.MessageSid},
+		"AccountSid": {s.cfg.AccountSID}, "From": {from}, "To": {to}, "Body": {body},
+		"NumMedia": {"0"}, "NumSegments": {"1"}, "SmsStatus": {"received"}, "ApiVersion": {twilioAPIVersion},
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		return Reply{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "TwilioProxy/1.1")
+	req.Header.Set("X-Twilio-Signature", TwilioSignature(s.cfg.AuthToken, target, form))
+	res, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+	if err != nil {
+		return Reply{}, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 2000))
+	r.Status, r.TwiML = res.StatusCode, string(b)
+	s.log.Info("sandbox: texted reply posted", "message_sid", r.MessageSid, "status", r.Status)
+	return r, nil
+}
+
+// handleReply is POST /sandbox/reply (form or query: from, to, body):
+// the inbox's "reply as the customer". A browser's form post goes back to
+// the inbox; anything else gets the Reply as JSON.
+func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+			http.Error(w, "cross-origin reply refused", http.StatusForbidden)
+			return
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	rep, err := s.SendReply(r.Context(), strings.TrimSpace(r.Form.Get("from")), strings.TrimSpace(r.Form.Get("to")), r.Form.Get("body"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, "/sandbox", http.StatusSeeOther)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}

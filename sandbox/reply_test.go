@@ -1,0 +1,92 @@
+package sandbox_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// TestReply posts a texted reply as Twilio would: herald's own signature
+// check accepts it, the form carries the customer's number and words, and
+// the inbox's form and the JSON API both work; bad input and cross-origin
+// posts are refused without posting anything.
+func TestReply(t *testing.T) {
+	var mu sync.Mutex
+	var got []url.Values
+	var target string
+	herald := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Error(err)
+		}
+		if !twilio.VerifySignature(sandbox.DefaultAuthToken, target, r.PostForm, r.Header.Get(twilio.HeaderSignature)) {
+			http.Error(w, "forged", http.StatusForbidden)
+			return
+		}
+		mu.Lock()
+		got = append(got, r.PostForm)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		io.WriteString(w, "<Response></Response>")
+	}))
+	defer herald.Close()
+	target = herald.URL + "/webhooks/twilio/sms"
+	sb, err := sandbox.Start(t.Context(), sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", InboundSMSURL: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	inbox := httptest.NewServer(sb.Handler())
+	defer inbox.Close()
+
+	post := func(form url.Values, header ...string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, inbox.URL+"/sandbox/reply", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := post(url.Values{"from": {"+36201234567"}, "body": {"A kártyás fizetés nem megy"}})
+	var rep sandbox.Reply
+	if err := json.NewDecoder(res.Body).Decode(&rep); err != nil || res.StatusCode != 200 || rep.Status != 200 || !strings.HasPrefix(rep.MessageSid, "SM") {
+		t.Fatalf("reply = %d %+v, %v", res.StatusCode, rep, err)
+	}
+	if res := post(url.Values{"from": {"+36201234567"}, "to": {"+15005550006"}, "body": {"again"}}, "Accept", "text/html", "Origin", inbox.URL); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("the inbox's form: %d, want a redirect back", res.StatusCode)
+	}
+	for name, form := range map[string]url.Values{
+		"no number":    {"body": {"x"}},
+		"not E.164":    {"from": {"0620123"}, "body": {"x"}},
+		"empty":        {"from": {"+36201234567"}, "body": {"  "}},
+		"cross-origin": {"from": {"+36201234567"}, "body": {"x"}},
+	} {
+		h := []string{}
+		if name == "cross-origin" {
+			h = []string{"Origin", "https://evil.example"}
+		}
+		if res := post(form, h...); res.StatusCode < 400 {
+			t.Errorf("%s: %d, want refused", name, res.StatusCode)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("%d posts reached herald, want 2", len(got))
+	}
+	f := got[0]
+	if f.Get("From") != "+36201234567" || f.Get("To") != sandbox.DefaultFrom || f.Get("Body") != "A kártyás fizetés nem megy" || f.Get("MessageSid") != rep.MessageSid {
+		t.Errorf("form %v", f)
+	}
+}
