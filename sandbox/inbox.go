@@ -98,10 +98,10 @@ func (s *Sandbox) handleInboxPage(w http.ResponseWriter, r *http.Request) {
 	f := queryFilter(r, inboxPageLimit)
 	msgs := newestFirst(s.Messages(f))
 	v := inboxView{
-		Filter: f,
-		Counts: s.inbox.counters(),
-		Total:  s.Count(""),
-		Kinds:  []string{KindSMS, KindEmail, KindSlack, KindWebhook},
+		Filter:   f,
+		Counts:   s.inbox.counters(),
+		Total:    s.Count(""),
+		Kinds:    []string{KindSMS, KindEmail, KindSlack, KindWebhook},
 		CanReply: s.cfg.InboundSMSURL != "",
 	}
 	for _, m := range msgs {
