@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/ratelimit"
 	"github.com/nyaruka/phonenumbers"
 )
 
@@ -213,7 +213,7 @@ func containsString(list []string, s string) bool {
 // state, so a 429 tells nobody whether the address is subscribed.
 func (s *Service) limitSignup(ctx context.Context, ip string, kind channel.Kind, addr string) error {
 	if ip != "" {
-		wait, err := s.lim.Take(ctx, "subscribe:ip:"+ipKey(ip), s.cfg.SubscribeIPLimit, 0)
+		wait, err := s.lim.Take(ctx, "subscribe:ip:"+ratelimit.IPKey(ip), s.cfg.SubscribeIPLimit, 0)
 		if err != nil {
 			return err
 		}
@@ -233,22 +233,6 @@ func (s *Service) limitSignup(ctx context.Context, ip string, kind channel.Kind,
 		return rateLimited("too many %s; try again in %s", what, wait.Round(time.Minute))
 	}
 	return nil
-}
-
-// ipKey is the per-IP limit's key for ip: an IPv4 address counts by
-// itself, an IPv6 address by its /64, since one subscriber line gets a
-// whole /64 (2^64 addresses to rotate through).
-func ipKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64) // cannot fail for an IPv6 address without a zone
-	return p.String()
 }
 
 func newCode() string {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -114,7 +113,7 @@ func (s *Server) report() fiber.Handler {
 				incident.Errorf(incident.EFORBIDDEN, "the form is stale or was posted from another site; load /report again"))
 		}
 		ip := s.clientIP(c)
-		if err := s.cp.limit(ctx, "report:ip:"+limitKeyIP(ip), s.cp.cfg.ReportIPLimit); err != nil {
+		if err := s.cp.limit(ctx, "report:ip:"+ratelimit.IPKey(ip), s.cp.cfg.ReportIPLimit); err != nil {
 			return again(http.StatusTooManyRequests, statuspage.ProblemRateLimited, err)
 		}
 		if c.FormValue(reportHoneypot) != "" {
@@ -190,19 +189,4 @@ func (cp *complaints) limit(ctx context.Context, key string, l ratelimit.Limit) 
 		return incident.Errorf(notify.ERATELIMITED, "too many reports; try again in %s", wait.Round(time.Minute))
 	}
 	return nil
-}
-
-// limitKeyIP is the per-IP limit's key: an IPv4 address by itself, an
-// IPv6 address by its /64 (one line gets a whole /64 to rotate through).
-func limitKeyIP(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
 }
