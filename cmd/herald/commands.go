@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
@@ -547,11 +548,28 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 }
 
 func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(printable(s)), " ")
 	if r := []rune(s); len(r) > max {
 		return string(r[:max-1]) + "…"
 	}
 	return s
+}
+
+// printable makes text from outside (a customer's words, names, reasons
+// quoting them) safe to print on an agent's terminal: control characters
+// (an escape sequence could rewrite the screen or the title) and Unicode's
+// bidirectional overrides (which reorder what is shown) become U+FFFD;
+// line breaks and tabs become spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t' || r == '\r':
+			return ' '
+		case unicode.IsControl(r), r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069', r == '\u200e', r == '\u200f':
+			return '\ufffd'
+		}
+		return r
+	}, s)
 }
 
 func cmdPages(ctx context.Context, a *app, args []string) error {

@@ -137,7 +137,7 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 // its reason, the promises, then the timeline when it has one.
 func (a *app) printComplaint(cp wire.Complaint) {
 	w := newTable(a.stdout)
-	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, v) }
+	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, printable(v)) }
 	row("complaint", cp.ID+" ("+cp.Ref+")")
 	state := cp.State
 	if cp.HoldOpen {

@@ -289,3 +289,22 @@ func TestProvidersAndBroadcastSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestPrintable keeps what customers write from driving an agent's
+// terminal: escape sequences and bidi overrides are shown as U+FFFD.
+func TestPrintable(t *testing.T) {
+	tests := map[string]string{
+		"plain words, ékezet":         "plain words, ékezet",
+		"\x1b]0;pwned\x07red\x1b[31m": "\ufffd]0;pwned\ufffdred\ufffd[31m",
+		"abc\u202edcba":               "abc\ufffddcba",
+		"line\nbreak\ttab":            "line break tab",
+	}
+	for in, want := range tests {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := oneLine("a \x1b[2J  b", 20); got != "a \ufffd[2J b" {
+		t.Errorf("oneLine = %q", got)
+	}
+}
