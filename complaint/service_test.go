@@ -974,6 +974,61 @@ func TestIncidentResolvedAnswersComplaints(t *testing.T) {
 	})
 }
 
+// TestReopenedAfterIncidentResolved: a customer writes back after the
+// incident's resolution answered their complaint ("it still fails"): the
+// complaint reopens for its owner, and the sweep that catches lost
+// resolution events must not silently resolve it again.
+func TestReopenedAfterIncidentResolved(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		inc := h.declare("Card payments are failing", h.payments)
+		c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "my card payment failed"})
+		h.clock.Set(time.Hour)
+		h.resolveIncident(inc, "Fixed.")
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 1 || err != nil {
+			t.Fatalf("IncidentResolved = %d, %v", n, err)
+		}
+		h.clock.Set(2 * time.Hour)
+		if re, created := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "it still fails", ComplaintID: c.ID}); created || re.ID != c.ID {
+			t.Fatalf("reply opened %s, want %s reopened", re.ID, c.ID)
+		}
+		h.sweep(2*time.Hour + time.Minute)
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 0 || err != nil {
+			t.Errorf("IncidentResolved after the reopen = %d, %v; want 0", n, err)
+		}
+		got := h.get(c.ID)
+		if got.State != complaint.StateInProgress {
+			t.Errorf("state %s after the sweep, want in_progress: the reopened complaint was closed again", got.State)
+		}
+		if got.IncidentAnswered != inc.ID {
+			t.Errorf("incident answered = %q, want %s", got.IncidentAnswered, inc.ID)
+		}
+
+		// An agent reopens a complaint the resolution answered: the same.
+		h.clock.Set(3 * time.Hour)
+		b, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller"}, Text: "card", IncidentID: inc.ID})
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 1 || err != nil {
+			t.Fatalf("IncidentResolved = %d, %v", n, err)
+		}
+		if _, err := h.svc.Move(h.ctx, h.page.ID, b.ID, complaint.StateInProgress); err != nil {
+			t.Fatal(err)
+		}
+		h.sweep(3*time.Hour + time.Minute)
+		if got := h.get(b.ID); got.State != complaint.StateInProgress {
+			t.Errorf("agent-reopened complaint: state %s after the sweep, want in_progress", got.State)
+		}
+		resolved := 0
+		for _, a := range h.ack.all() {
+			if a.Answer == complaint.AnswerResolved {
+				resolved++
+			}
+		}
+		if resolved != 2 {
+			t.Errorf("%d resolution asks, want 2 (one per complaint)", resolved)
+		}
+	})
+}
+
 func TestResolveByAgent(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open)
