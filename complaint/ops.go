@@ -175,8 +175,7 @@ func (s *Service) Move(ctx context.Context, pageID, id string, to State) (*Compl
 		case to == StateClosed:
 			c.ClosedAt = &now
 		case !from.Open():
-			c.ResolvedAt, c.ClosedAt = nil, nil
-			c.Warned, c.Escalated = false, false
+			reopen(c, now)
 		}
 		return []*Entry{s.entry(c, EntryState, actor, "", string(from)+" → "+string(to), now)}, nil
 	})

@@ -1238,3 +1238,50 @@ func wantMap[K comparable](t *testing.T, what string, got, want map[K]int) {
 		}
 	}
 }
+
+// TestReopenRestartsPromise: a complaint resolved in time and reopened
+// later (by the customer or by an agent) gets a new resolution promise,
+// as long as the first, from the reopening: the sweep does not tell a
+// manager at once that a promise which was kept is broken.
+func TestReopenRestartsPromise(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		tests := []struct {
+			name   string
+			reopen func(h *harness, c *complaint.Complaint)
+		}{
+			{"the customer writes", func(h *harness, c *complaint.Complaint) {
+				h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "not fixed", ComplaintID: c.ID})
+			}},
+			{"an agent reopens", func(h *harness, c *complaint.Complaint) {
+				if _, err := h.svc.Move(h.ctx, h.page.ID, c.ID, complaint.StateInProgress); err != nil {
+					h.t.Fatal(err)
+				}
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := newHarness(t, open)
+				c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "charged twice"})
+				h.clock.Set(3 * time.Hour)
+				if _, err := h.svc.Resolve(h.ctx, h.page.ID, c.ID, complaint.RemedyRefund, "Refunded."); err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Set(60 * time.Hour)
+				tt.reopen(h, c)
+				got := h.get(c.ID)
+				reopened := t0.Add(60 * time.Hour)
+				if got.State != complaint.StateInProgress || !got.ResolveDue.Equal(reopened.Add(complaint.DefaultResolve)) {
+					t.Errorf("state %s, resolve due %s; want in_progress, %s", got.State, got.ResolveDue, reopened.Add(complaint.DefaultResolve))
+				}
+				h.sweep(60*time.Hour + time.Minute)
+				if es := h.entries(c.ID, complaint.EntrySLA); len(es) != 0 {
+					t.Errorf("sla entries right after the reopen: %q", es[0].Text)
+				}
+				h.sweep(60*time.Hour + complaint.DefaultResolve - complaint.DefaultWarnBefore)
+				if es := h.entries(c.ID, complaint.EntrySLA); len(es) != 1 || !strings.Contains(es[0].Text, "warning") {
+					t.Errorf("sla entries before the new promise: %d, want a warning", len(es))
+				}
+			})
+		}
+	})
+}
