@@ -190,6 +190,12 @@ type Complaint struct {
 	// HoldOpen keeps the complaint open when its incident resolves: an agent
 	// still has something to do for this customer.
 	HoldOpen bool `json:"hold_open"`
+	// IncidentAnswered is the incident whose resolution answered the
+	// complaint. A complaint reopened after that (the customer wrote
+	// again, or an agent reopened it) is the owner's to resolve: the
+	// incident's resolution, asked again by the sweep or by a later event
+	// of the incident, does not answer it a second time.
+	IncidentAnswered string `json:"incident_answered,omitempty"`
 	// Due times from the SLA policy: the first answer from a person (or the
 	// incident's resolution) and the resolution. Warned and Escalated record
 	// that the owner was warned before, and a manager told after, a breach.

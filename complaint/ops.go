@@ -175,8 +175,7 @@ func (s *Service) Move(ctx context.Context, pageID, id string, to State) (*Compl
 		case to == StateClosed:
 			c.ClosedAt = &now
 		case !from.Open():
-			c.ResolvedAt, c.ClosedAt = nil, nil
-			c.Warned, c.Escalated = false, false
+			reopen(c, now)
 		}
 		return []*Entry{s.entry(c, EntryState, actor, "", string(from)+" → "+string(to), now)}, nil
 	})
@@ -268,12 +267,13 @@ func (s *Service) Resolve(ctx context.Context, pageID, id string, remedy Remedy,
 	if !CanMove(c.State, StateResolved) {
 		return nil, incident.Errorf(incident.ETRANSITION, "a complaint cannot go from %s to resolved", c.State)
 	}
-	return s.resolve(ctx, c, incident.ActorFrom(ctx).String(), remedy, outcome, "resolved-"+incident.NewID())
+	return s.resolve(ctx, c, incident.ActorFrom(ctx).String(), remedy, outcome, "resolved-"+incident.NewID(), "")
 }
 
 // resolve moves c to resolved and asks for the answer that tells the
-// customer, keyed by key (so a retry sends it once).
-func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome, key string) (*Complaint, error) {
+// customer, keyed by key (so a retry sends it once). incidentID names the
+// resolved incident when its resolution is the answer; "" for an agent's.
+func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome, key, incidentID string) (*Complaint, error) {
 	if s.Answers != nil {
 		if err := s.Answers.Answer(ctx, c, AnswerResolved, key, outcome); err != nil {
 			return nil, err
@@ -285,6 +285,9 @@ func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remed
 		}
 		from := c.State
 		c.State, c.Remedy, c.Outcome, c.ResolvedAt = StateResolved, remedy, outcome, &now
+		if incidentID != "" {
+			c.IncidentAnswered = incidentID
+		}
 		answered(c, now)
 		return []*Entry{
 			s.entry(c, EntryState, actor, "", string(from)+" → resolved (remedy: "+string(remedy)+")", now),

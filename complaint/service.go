@@ -320,8 +320,7 @@ func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complai
 			// reference quoted) reopens it with the same owner.
 			entries = append(entries, s.entry(c, EntryState, "customer", "", string(c.State)+" → in_progress: the customer wrote again", now))
 			c.State = StateInProgress
-			c.ResolvedAt, c.ClosedAt = nil, nil
-			c.Warned, c.Escalated = false, false
+			reopen(c, now)
 		}
 		msg := s.entry(c, EntryMessageIn, "customer", in.Channel, messageText(in), in.At)
 		msg.ExternalID = in.ExternalID

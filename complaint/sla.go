@@ -98,6 +98,16 @@ func (p Policy) setDue(c *Complaint, plan string) {
 	c.ResolveDue = c.CreatedAt.Add(d.Resolve)
 }
 
+// reopen takes a resolved or closed complaint back to work at now: its
+// resolution promise starts again, as long as it was from its creation
+// (the one given was kept, or was judged when it was resolved), and no
+// warning or escalation is recorded against the new one yet.
+func reopen(c *Complaint, now time.Time) {
+	c.ResolveDue = now.Add(c.ResolveDue.Sub(c.CreatedAt))
+	c.ResolvedAt, c.ClosedAt = nil, nil
+	c.Warned, c.Escalated = false, false
+}
+
 // SLACheck is what the periodic check does for one complaint.
 type SLACheck int
 

@@ -138,10 +138,10 @@ func (s *Service) IncidentResolved(ctx context.Context, incidentID string) (int,
 		}
 		progress := false
 		for _, c := range open {
-			if c.HoldOpen {
+			if c.HoldOpen || c.IncidentAnswered == inc.ID {
 				continue
 			}
-			if _, err := s.resolve(ctx, c, "system", RemedyApology, outcome, "incident-resolved-"+inc.ID); err != nil {
+			if _, err := s.resolve(ctx, c, "system", RemedyApology, outcome, "incident-resolved-"+inc.ID, inc.ID); err != nil {
 				errs = append(errs, fmt.Errorf("answer %s: %w", c.ID, err))
 				continue
 			}

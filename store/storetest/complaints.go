@@ -70,7 +70,7 @@ func newComplaint(id, pageID string, created time.Time) *complaint.Complaint {
 		Promise: "call back by noon", State: complaint.StateInProgress, Owner: "agent:ann",
 		Tag:        &complaint.Tag{IncidentID: "inc1", Confidence: 0.87, Reason: "component and time", By: "auto", At: created.Add(time.Second)},
 		Suggestion: &complaint.Tag{IncidentID: "inc0", Confidence: 0.25, Reason: "words", By: "auto", At: created.Add(time.Second)},
-		Components: []string{"c2", "c1"}, Repeat: true, RepeatOf: []string{"older2", "older1"}, HoldOpen: true,
+		Components: []string{"c2", "c1"}, Repeat: true, RepeatOf: []string{"older2", "older1"}, HoldOpen: true, IncidentAnswered: "inc1",
 		FirstAnswerDue: created.Add(24 * time.Hour), ResolveDue: created.Add(48 * time.Hour), Warned: true, Escalated: false,
 		CheckAt: created.Add(46 * time.Hour), AckedAt: ptr(created.Add(2 * time.Second)), FirstAnswerAt: ptr(created.Add(time.Hour)),
 		ResolvedAt: ptr(created.Add(2 * time.Hour)), ClosedAt: ptr(created.Add(3 * time.Hour)), Remedy: complaint.RemedyRefund,

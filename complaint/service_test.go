@@ -1,0 +1,1287 @@
+package complaint_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/store/redis"
+	"github.com/heraldhq/herald/store/sqlite"
+)
+
+// engine is a real store: both of herald's engines implement all three.
+type engine interface {
+	incident.Store
+	complaint.Store
+	audience.Store
+}
+
+// engines opens each engine: SQLite in a temp file, and Redis at
+// 127.0.0.1:6379 under a fresh key prefix (skipped with a loud message
+// when Redis does not answer, fatal when CI=true).
+var engines = []struct {
+	name string
+	open func(t *testing.T) engine
+}{
+	{"sqlite", func(t *testing.T) engine {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}},
+	{"redis", func(t *testing.T) engine {
+		ctx := context.Background()
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		prefix := "ctest" + hex.EncodeToString(b)
+		db, err := redis.Open(ctx, "redis://127.0.0.1:6379/0", redis.WithPrefix(prefix))
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("redis at 127.0.0.1:6379: %v", err)
+			}
+			t.Skipf("!!! SKIPPING: no Redis at 127.0.0.1:6379 (%v)", err)
+		}
+		t.Cleanup(func() {
+			c := db.Client()
+			iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				c.Del(ctx, iter.Val())
+			}
+			db.Close()
+		})
+		return db
+	}},
+}
+
+// forEngine runs f against every engine as a subtest.
+func forEngine(t *testing.T, f func(t *testing.T, open func(t *testing.T) engine)) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) { f(t, e.open) })
+	}
+}
+
+// t0 is the harness's start time, millisecond-aligned.
+var t0 = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+
+// clock is the injected clock: it moves only when told to.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t0 + d.
+func (c *clock) Set(d time.Duration) {
+	c.mu.Lock()
+	c.t = t0.Add(d)
+	c.mu.Unlock()
+}
+
+// ask is one call to the Acknowledger.
+type ask struct {
+	ComplaintID string
+	Answer      complaint.Answer
+	Key, Text   string
+	Failed      bool
+}
+
+// recorder is the Acknowledger: notify's interface, faked by hand. It
+// records every ask and fails while fail is set.
+type recorder struct {
+	mu   sync.Mutex
+	asks []ask
+	fail error
+}
+
+func (r *recorder) Answer(_ context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.asks = append(r.asks, ask{ComplaintID: c.ID, Answer: a, Key: key, Text: text, Failed: r.fail != nil})
+	return r.fail
+}
+
+func (r *recorder) setFail(err error) {
+	r.mu.Lock()
+	r.fail = err
+	r.mu.Unlock()
+}
+
+// ok returns the asks that succeeded, for complaint id ("" : every one).
+func (r *recorder) ok(id string) []ask {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ask
+	for _, a := range r.asks {
+		if !a.Failed && (id == "" || a.ComplaintID == id) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// all returns every ask, failed ones too.
+func (r *recorder) all() []ask {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ask(nil), r.asks...)
+}
+
+// harness is one page on a real engine with three components and two
+// imported customers, an incident.Service and a complaint.Service sharing
+// the injected clock, and the recording Acknowledger.
+type harness struct {
+	t                        *testing.T
+	ctx                      context.Context
+	st                       engine
+	clock                    *clock
+	inc                      *incident.Service
+	svc                      *complaint.Service
+	ack                      *recorder
+	page                     *incident.Page
+	payments, checkout, auth *incident.Component
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func ptr[T any](v T) *T { return &v }
+
+// Customers on the page: Ann (Hungarian, gold plan, uses Card payments)
+// and Bob (Polish, no plan, uses Checkout).
+const (
+	annPhone = "+36201110001"
+	annEmail = "ann@example.com"
+	annSlack = "U0ANN"
+	bobPhone = "+48601110002"
+)
+
+func newHarness(t *testing.T, open func(t *testing.T) engine) *harness {
+	t.Helper()
+	ctx := context.Background()
+	st := open(t)
+	h := &harness{t: t, ctx: ctx, st: st, clock: &clock{t: t0}, ack: &recorder{}}
+	h.inc = incident.NewService(st, nil, quietLog())
+	h.inc.Now = h.clock.Now
+	page, err := h.inc.CreatePage(ctx, incident.PageInput{Name: ptr("Acme"), URL: ptr("https://status.acme.test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.page = page
+	var comps []*incident.Component
+	for _, name := range []string{"Card payments", "Checkout", "Login"} {
+		c, err := h.inc.CreateComponent(ctx, page.ID, incident.ComponentInput{Name: ptr(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		comps = append(comps, c)
+	}
+	h.payments, h.checkout, h.auth = comps[0], comps[1], comps[2]
+	_, err = st.UpsertCustomers(ctx, []*audience.Customer{
+		{ID: "ann", PageID: page.ID, Name: "Ann Lee", Phone: annPhone, Email: annEmail, Slack: annSlack,
+			Language: "hu", TimeZone: "Europe/Budapest", Plan: "gold", Components: []string{h.payments.ID}, CreatedAt: t0, UpdatedAt: t0},
+		{ID: "bob", PageID: page.ID, Name: "Bob Nowak", Phone: bobPhone, Email: "bob@example.com",
+			Language: "pl", TimeZone: "Europe/Warsaw", Components: []string{h.checkout.ID}, CreatedAt: t0, UpdatedAt: t0},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = h.service()
+	return h
+}
+
+// service returns a complaint.Service on the harness's store, clock and
+// recorder: another node when called again.
+func (h *harness) service() *complaint.Service {
+	s := complaint.NewService(h.st, h.st, h.st, h.ack, nil, quietLog())
+	s.Now = h.clock.Now
+	return s
+}
+
+// declare opens an incident with a major outage of comps.
+func (h *harness) declare(name string, comps ...*incident.Component) *incident.Incident {
+	h.t.Helper()
+	st := map[string]incident.ComponentStatus{}
+	for _, c := range comps {
+		st[c.ID] = incident.MajorOutage
+	}
+	inc, _, err := h.inc.CreateIncident(h.ctx, h.page.ID, incident.IncidentInput{Name: ptr(name), Body: ptr("We are investigating."), Components: st}, "")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return inc
+}
+
+// resolveIncident resolves inc with body as its last update.
+func (h *harness) resolveIncident(inc *incident.Incident, body string) {
+	h.t.Helper()
+	if _, err := h.inc.UpdateIncident(h.ctx, h.page.ID, inc.ID, incident.IncidentInput{Status: ptr(incident.Resolved), Body: ptr(body)}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// receive files in on the harness's page and fails the test on an error.
+func (h *harness) receive(in complaint.Intake) (*complaint.Complaint, bool) {
+	h.t.Helper()
+	if in.PageID == "" {
+		in.PageID = h.page.ID
+	}
+	if in.Channel == "" {
+		in.Channel = complaint.SMS
+	}
+	c, created, err := h.svc.Receive(h.ctx, in)
+	if err != nil {
+		h.t.Fatalf("Receive(%+v): %v", in, err)
+	}
+	return c, created
+}
+
+// get reads a complaint back from the store.
+func (h *harness) get(id string) *complaint.Complaint {
+	h.t.Helper()
+	c, err := h.st.FindComplaintByID(h.ctx, id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// entries returns a complaint's timeline entries of kind ("" : all).
+func (h *harness) entries(id string, kind complaint.EntryKind) []*complaint.Entry {
+	h.t.Helper()
+	es, err := h.st.FindEntries(h.ctx, id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []*complaint.Entry
+	for _, e := range es {
+		if kind == "" || e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// count returns how many complaints the page has.
+func (h *harness) count() int {
+	h.t.Helper()
+	_, n, err := h.st.FindComplaints(h.ctx, complaint.Filter{PageID: h.page.ID})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// sweep runs the service's sweep at t0 + d.
+func (h *harness) sweep(d time.Duration) {
+	h.t.Helper()
+	h.clock.Set(d)
+	if err := h.svc.Sweep(h.ctx); err != nil {
+		h.t.Fatalf("Sweep at +%s: %v", d, err)
+	}
+}
+
+// wantField checks that err is EINVALID naming field.
+func wantField(t *testing.T, err error, field string) {
+	t.Helper()
+	var e *incident.Error
+	if !errors.As(err, &e) || e.Code != incident.EINVALID || e.Field != field {
+		t.Errorf("error = %v, want EINVALID naming %q", err, field)
+	}
+}
+
+// wantCode checks err's code.
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := incident.ErrorCode(err); got != code {
+		t.Errorf("error = %v (code %q), want %s", err, got, code)
+	}
+}
+
+func wantAsks(t *testing.T, got []ask, want ...ask) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("asks = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("ask %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// ---- Receive ----
+
+func TestReceiveIdentity(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		annFull := complaint.Contact{CustomerID: "ann", Name: "Ann Lee", Phone: annPhone, Email: annEmail, Slack: annSlack, TimeZone: "Europe/Budapest"}
+		tests := []struct {
+			name     string
+			channel  complaint.Channel
+			contact  complaint.Contact
+			want     complaint.Contact
+			wantLang string
+		}{
+			{"by phone", complaint.SMS, complaint.Contact{Phone: annPhone}, annFull, "hu"},
+			{"by email", complaint.Email, complaint.Contact{Email: annEmail}, annFull, "hu"},
+			{"by Slack user", complaint.Slack, complaint.Contact{Slack: annSlack}, annFull, "hu"},
+			{"by customer ID", complaint.API, complaint.Contact{CustomerID: "ann"}, annFull, "hu"},
+			{"what the contact gave wins", complaint.Web, complaint.Contact{Email: annEmail, Name: "A. Lee"},
+				complaint.Contact{CustomerID: "ann", Name: "A. Lee", Phone: annPhone, Email: annEmail, Slack: annSlack, TimeZone: "Europe/Budapest"}, "hu"},
+			{"unknown contact", complaint.SMS, complaint.Contact{Phone: "+36209999999"},
+				complaint.Contact{Phone: "+36209999999"}, "en"},
+			{"unknown caller by name", complaint.Phone, complaint.Contact{Name: "Walk-in"},
+				complaint.Contact{Name: "Walk-in"}, "en"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := newHarness(t, open)
+				c, created := h.receive(complaint.Intake{Channel: tt.channel, Contact: tt.contact, Text: "I cannot pay"})
+				if !created {
+					t.Error("created = false, want a new complaint")
+				}
+				stored := h.get(c.ID)
+				if stored.Contact != tt.want {
+					t.Errorf("contact = %+v, want %+v", stored.Contact, tt.want)
+				}
+				if stored.Language != tt.wantLang {
+					t.Errorf("language = %q, want %q", stored.Language, tt.wantLang)
+				}
+				if stored.Channel != tt.channel || stored.Ref != complaint.NewRef(c.ID) || stored.Messages != 1 ||
+					stored.Ask != complaint.AskInformation || stored.Severity != complaint.SeverityNormal {
+					t.Errorf("stored = %+v", stored)
+				}
+				if stored.State != complaint.StateAcknowledged || stored.AckedAt == nil {
+					t.Errorf("state = %s, acked %v; want acknowledged", stored.State, stored.AckedAt)
+				}
+				wantAsks(t, h.ack.all(), ask{ComplaintID: c.ID, Answer: complaint.AnswerReceived, Key: "ack"})
+			})
+		}
+	})
+}
+
+func TestReceiveTagging(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		inc := h.declare("Card payments are failing", h.payments)
+		h.clock.Set(10 * time.Minute)
+
+		// Ann uses Card payments: tagged, an outage, answered with what we know.
+		tagged, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "hello?"})
+		tagged = h.get(tagged.ID)
+		if tagged.IncidentID() != inc.ID || tagged.Tag.By != "auto" || tagged.Tag.Confidence < complaint.DefaultThreshold ||
+			!strings.Contains(tagged.Tag.Reason, "customer uses Card payments") {
+			t.Errorf("tag = %+v, want auto to %s with the component as the reason", tagged.Tag, inc.ID)
+		}
+		if tagged.Suggestion != nil || tagged.Category != complaint.CategoryOutage {
+			t.Errorf("suggestion %+v, category %s; want none and outage", tagged.Suggestion, tagged.Category)
+		}
+		if len(h.entries(tagged.ID, complaint.EntryTag)) != 1 {
+			t.Errorf("tag entries = %d, want 1", len(h.entries(tagged.ID, complaint.EntryTag)))
+		}
+
+		// An unknown contact with nothing but timing: a suggestion, in triage.
+		triage, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: "+36209999999"}, Text: "hello?"})
+		triage = h.get(triage.ID)
+		if triage.Tag != nil || triage.Suggestion == nil || triage.Suggestion.IncidentID != inc.ID ||
+			triage.Suggestion.Confidence >= complaint.DefaultThreshold || triage.Suggestion.Reason == "" {
+			t.Errorf("tag %+v, suggestion %+v; want untagged with a suggestion below the threshold", triage.Tag, triage.Suggestion)
+		}
+		if triage.Category != complaint.CategoryOther {
+			t.Errorf("category = %s, want other", triage.Category)
+		}
+
+		// An agent's category and incident win.
+		chosen, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller"}, Text: "refund please",
+			Category: complaint.CategoryRefund, IncidentID: inc.ID})
+		if chosen.IncidentID() != inc.ID || chosen.Tag.Confidence != 1 || chosen.Category != complaint.CategoryRefund {
+			t.Errorf("tag %+v, category %s; want the agent's", chosen.Tag, chosen.Category)
+		}
+
+		wantAsks(t, h.ack.all(),
+			ask{ComplaintID: tagged.ID, Answer: complaint.AnswerKnown, Key: "ack"},
+			ask{ComplaintID: triage.ID, Answer: complaint.AnswerReceived, Key: "ack"},
+			ask{ComplaintID: chosen.ID, Answer: complaint.AnswerKnown, Key: "ack"})
+	})
+}
+
+func TestReceiveDueTimes(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		tests := []struct {
+			name          string
+			in            complaint.Intake
+			first, reslve time.Duration
+		}{
+			{"default", complaint.Intake{Contact: complaint.Contact{Phone: "+36209999999"}}, 24 * time.Hour, 48 * time.Hour},
+			{"category", complaint.Intake{Contact: complaint.Contact{Phone: "+36209999999"}, Category: complaint.CategoryRefund}, 8 * time.Hour, 72 * time.Hour},
+			{"plan", complaint.Intake{Contact: complaint.Contact{Phone: annPhone}}, 4 * time.Hour, 96 * time.Hour},
+			{"category and plan: the stricter", complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Category: complaint.CategoryRefund}, 4 * time.Hour, 72 * time.Hour},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := newHarness(t, open)
+				h.svc.Policy.ByCategory = map[complaint.Category]complaint.Durations{complaint.CategoryRefund: {FirstAnswer: 8 * time.Hour, Resolve: 72 * time.Hour}}
+				h.svc.Policy.ByPlan = map[string]complaint.Durations{"gold": {FirstAnswer: 4 * time.Hour, Resolve: 96 * time.Hour}}
+				h.clock.Set(time.Hour)
+				in := tt.in
+				in.Text = "something is wrong"
+				c, _ := h.receive(in)
+				c = h.get(c.ID)
+				at := t0.Add(time.Hour)
+				if !c.CreatedAt.Equal(at) || !c.FirstAnswerDue.Equal(at.Add(tt.first)) || !c.ResolveDue.Equal(at.Add(tt.reslve)) {
+					t.Errorf("created %s, due %s / %s; want %s, +%s, +%s", c.CreatedAt, c.FirstAnswerDue, c.ResolveDue, at, tt.first, tt.reslve)
+				}
+				if want := at.Add(tt.first - complaint.DefaultWarnBefore); !c.CheckAt.Equal(want) {
+					t.Errorf("check at %s, want %s", c.CheckAt, want)
+				}
+			})
+		}
+	})
+}
+
+func TestReceiveOwnerRoundRobin(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		h.svc.OnDuty = []string{"alice", "bert", "cleo"}
+		other := h.service() // a second node shares the turn
+		other.OnDuty = h.svc.OnDuty
+		var got []string
+		for i, phone := range []string{"+36200000001", "+36200000002", "+36200000003", "+36200000004", "+36200000005"} {
+			svc := h.svc
+			if i%2 == 1 {
+				svc = other
+			}
+			c, _, err := svc.Receive(h.ctx, complaint.Intake{PageID: h.page.ID, Channel: complaint.SMS, Contact: complaint.Contact{Phone: phone}, Text: "help"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, h.get(c.ID).Owner)
+			if es := h.entries(c.ID, complaint.EntryAssign); len(es) != 1 || es[0].Text != "owner: "+c.Owner {
+				t.Errorf("assign entries = %+v", es)
+			}
+		}
+		// An agent who records a call owns it, and takes no turn.
+		c, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller"}, Text: "call", Owner: "dora"})
+		got = append(got, c.Owner)
+		c, _ = h.receive(complaint.Intake{Contact: complaint.Contact{Phone: "+36200000006"}, Text: "help"})
+		got = append(got, c.Owner)
+		want := "alice bert cleo alice bert dora cleo"
+		if strings.Join(got, " ") != want {
+			t.Errorf("owners = %s, want %s", strings.Join(got, " "), want)
+		}
+	})
+}
+
+func TestReceiveExternalIDRetry(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		in := complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "nothing works", ExternalID: "SM123"}
+		first, created := h.receive(in)
+		if !created {
+			t.Fatal("first: created = false")
+		}
+		before := h.entries(first.ID, "")
+		// The provider retries, a minute later and again after the attach window.
+		for _, d := range []time.Duration{time.Minute, time.Hour} {
+			h.clock.Set(d)
+			again, created := h.receive(in)
+			if created || again.ID != first.ID {
+				t.Errorf("+%s: retry = %s (created %v), want %s", d, again.ID, created, first.ID)
+			}
+		}
+		c := h.get(first.ID)
+		if c.Messages != 1 || c.Version != first.Version {
+			t.Errorf("messages %d, version %d; want 1 and %d", c.Messages, c.Version, first.Version)
+		}
+		if after := h.entries(first.ID, ""); len(after) != len(before) {
+			t.Errorf("entries %d after the retries, want %d", len(after), len(before))
+		}
+		if h.count() != 1 {
+			t.Errorf("%d complaints, want 1", h.count())
+		}
+		wantAsks(t, h.ack.all(), ask{ComplaintID: first.ID, Answer: complaint.AnswerReceived, Key: "ack"})
+	})
+}
+
+func TestReceiveInvalid(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		ok := complaint.Intake{PageID: h.page.ID, Channel: complaint.SMS, Contact: complaint.Contact{Phone: "+36209999999"}, Text: "help"}
+		long := strings.Repeat("é", complaint.MaxTextLen+1)
+		tests := []struct {
+			field string
+			edit  func(in *complaint.Intake)
+		}{
+			{"channel", func(in *complaint.Intake) { in.Channel = "" }},
+			{"channel", func(in *complaint.Intake) { in.Channel = "fax" }},
+			{"text", func(in *complaint.Intake) { in.Text = "  \n " }},
+			{"text", func(in *complaint.Intake) { in.Text = long }},
+			{"subject", func(in *complaint.Intake) { in.Subject = strings.Repeat("s", complaint.MaxSubjectLen+1) }},
+			{"contact.name", func(in *complaint.Intake) { in.Contact.Name = strings.Repeat("n", complaint.MaxNameLen+1) }},
+			{"promise", func(in *complaint.Intake) { in.Promise = long }},
+			{"category", func(in *complaint.Intake) { in.Category = "weather" }},
+			{"ask", func(in *complaint.Intake) { in.Ask = "everything" }},
+			{"severity", func(in *complaint.Intake) { in.Severity = "apocalyptic" }},
+			{"language", func(in *complaint.Intake) { in.Language = "de" }},
+			{"contact", func(in *complaint.Intake) { in.Contact = complaint.Contact{} }},
+			{"contact.customer_id", func(in *complaint.Intake) { in.Contact = complaint.Contact{CustomerID: "nobody"} }},
+			{"incident_id", func(in *complaint.Intake) { in.IncidentID = "nosuchincident" }},
+		}
+		for _, tt := range tests {
+			in := ok
+			tt.edit(&in)
+			c, _, err := h.svc.Receive(h.ctx, in)
+			if c != nil {
+				t.Errorf("%s: got a complaint %s", tt.field, c.ID)
+			}
+			wantField(t, err, tt.field)
+		}
+		if n := h.count(); n != 0 {
+			t.Errorf("%d complaints written, want 0", n)
+		}
+		if asks := h.ack.all(); len(asks) != 0 {
+			t.Errorf("asks = %+v, want none", asks)
+		}
+	})
+}
+
+// ---- attaching ----
+
+func TestAttach(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		type step struct {
+			at   time.Duration
+			in   func(first *complaint.Complaint, inc *incident.Incident) complaint.Intake
+			same bool // attaches to the first complaint
+		}
+		bob := complaint.Contact{Phone: bobPhone}
+		plain := func(*complaint.Complaint, *incident.Incident) complaint.Intake {
+			return complaint.Intake{Contact: bob, Text: "still broken"}
+		}
+		tests := []struct {
+			name      string
+			before    func(h *harness, first *complaint.Complaint) // after the first complaint
+			second    step
+			wantState complaint.State
+		}{
+			{name: "within the attach window", second: step{9 * time.Minute, plain, true}, wantState: complaint.StateAcknowledged},
+			{name: "at the end of the window", second: step{10 * time.Minute, plain, true}, wantState: complaint.StateAcknowledged},
+			{name: "outside the window", second: step{11 * time.Minute, plain, false}},
+			{name: "another channel, same customer", second: step{5 * time.Minute, func(*complaint.Complaint, *incident.Incident) complaint.Intake {
+				return complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Email: "bob@example.com"}, Text: "and by email"}
+			}, true}, wantState: complaint.StateAcknowledged},
+			{name: "threaded reply to its incident, days later", second: step{72 * time.Hour, func(_ *complaint.Complaint, inc *incident.Incident) complaint.Intake {
+				return complaint.Intake{Channel: complaint.Email, Contact: bob, Text: "re: your message", ReplyTo: inc.ID}
+			}, true}, wantState: complaint.StateAcknowledged},
+			{name: "naming the complaint, days later", second: step{72 * time.Hour, func(first *complaint.Complaint, _ *incident.Incident) complaint.Intake {
+				return complaint.Intake{Contact: bob, Text: "about " + first.Ref, ComplaintID: first.ID}
+			}, true}, wantState: complaint.StateAcknowledged},
+			{name: "waiting on the customer", before: func(h *harness, first *complaint.Complaint) {
+				h.clock.Set(time.Hour)
+				if _, err := h.svc.Move(h.ctx, h.page.ID, first.ID, complaint.StateWaitingOnCustomer); err != nil {
+					h.t.Fatal(err)
+				}
+			}, second: step{2 * time.Hour, func(first *complaint.Complaint, _ *incident.Incident) complaint.Intake {
+				return complaint.Intake{Contact: bob, Text: "here is the receipt", ComplaintID: first.ID}
+			}, true}, wantState: complaint.StateInProgress},
+			{name: "resolved: reopened", before: func(h *harness, first *complaint.Complaint) {
+				h.clock.Set(time.Hour)
+				if _, err := h.svc.Resolve(h.ctx, h.page.ID, first.ID, complaint.RemedyFix, "Fixed your card."); err != nil {
+					h.t.Fatal(err)
+				}
+			}, second: step{2 * time.Hour, func(first *complaint.Complaint, _ *incident.Incident) complaint.Intake {
+				return complaint.Intake{Contact: bob, Text: "it is not fixed", ComplaintID: first.ID}
+			}, true}, wantState: complaint.StateInProgress},
+			{name: "resolved, not named: a new complaint", before: func(h *harness, first *complaint.Complaint) {
+				h.clock.Set(time.Minute)
+				if _, err := h.svc.Resolve(h.ctx, h.page.ID, first.ID, complaint.RemedyFix, "Fixed your card."); err != nil {
+					h.t.Fatal(err)
+				}
+			}, second: step{2 * time.Minute, plain, false}},
+			{name: "a call always opens a new one", second: step{time.Minute, func(*complaint.Complaint, *incident.Incident) complaint.Intake {
+				return complaint.Intake{Channel: complaint.Phone, Contact: bob, Text: "called"}
+			}, false}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := newHarness(t, open)
+				inc := h.declare("Checkout is down", h.checkout)
+				first, _ := h.receive(complaint.Intake{Contact: bob, Text: "cannot check out", IncidentID: inc.ID})
+				if tt.before != nil {
+					tt.before(h, first)
+				}
+				h.clock.Set(tt.second.at)
+				in := tt.second.in(first, inc)
+				if in.Channel == "" {
+					in.Channel = complaint.SMS
+				}
+				c, created := h.receive(in)
+				if !tt.second.same {
+					if !created || c.ID == first.ID {
+						t.Fatalf("second = %s (created %v), want a new complaint", c.ID, created)
+					}
+					if h.count() != 2 || len(h.ack.ok(c.ID)) != 1 {
+						t.Errorf("%d complaints, %d acks of the second; want 2 and 1", h.count(), len(h.ack.ok(c.ID)))
+					}
+					return
+				}
+				if created || c.ID != first.ID {
+					t.Fatalf("second = %s (created %v), want attached to %s", c.ID, created, first.ID)
+				}
+				stored := h.get(first.ID)
+				if stored.Messages != 2 || !stored.LastMessageAt.Equal(t0.Add(tt.second.at)) || stored.State != tt.wantState {
+					t.Errorf("messages %d, last %s, state %s; want 2, %s, %s", stored.Messages, stored.LastMessageAt, stored.State, t0.Add(tt.second.at), tt.wantState)
+				}
+				if stored.State.Open() && (stored.ResolvedAt != nil || stored.ClosedAt != nil) {
+					t.Errorf("open complaint keeps resolved %v closed %v", stored.ResolvedAt, stored.ClosedAt)
+				}
+				msgs := h.entries(first.ID, complaint.EntryMessageIn)
+				if len(msgs) != 2 || msgs[1].Channel != in.Channel || !strings.Contains(msgs[1].Text, in.Text) {
+					for _, m := range msgs {
+						t.Errorf("message in: %+v", *m)
+					}
+				}
+				if h.count() != 1 {
+					t.Errorf("%d complaints, want 1", h.count())
+				}
+				acks := 0
+				for _, a := range h.ack.ok("") {
+					if a.Key == "ack" {
+						acks++
+					}
+				}
+				if acks != 1 {
+					t.Errorf("%d acknowledgements, want 1: %+v", acks, h.ack.all())
+				}
+			})
+		}
+	})
+}
+
+// ---- repeats ----
+
+func TestRepeat(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		bob := complaint.Contact{Phone: bobPhone}
+		tests := []struct {
+			name   string
+			first  complaint.Intake
+			after  time.Duration
+			second complaint.Intake
+			repeat bool
+		}{
+			{"same incident", complaint.Intake{Contact: bob, Text: "down"}, time.Hour,
+				complaint.Intake{Contact: bob, Text: "still down"}, true},
+			{"same category and a shared component", complaint.Intake{Contact: bob, Text: "slow", Category: complaint.CategoryDefect, Components: []string{"x"}}, 5 * 24 * time.Hour,
+				complaint.Intake{Contact: bob, Text: "slow again", Category: complaint.CategoryDefect, Components: []string{"x"}}, true},
+			{"same category, other component", complaint.Intake{Contact: bob, Text: "slow", Category: complaint.CategoryDefect, Components: []string{"x"}}, time.Hour,
+				complaint.Intake{Contact: bob, Text: "slow again", Category: complaint.CategoryDefect, Components: []string{"y"}}, false},
+			{"other category, same component", complaint.Intake{Contact: bob, Text: "slow", Category: complaint.CategoryDefect, Components: []string{"x"}}, time.Hour,
+				complaint.Intake{Contact: bob, Text: "refund", Category: complaint.CategoryRefund, Components: []string{"x"}}, false},
+			{"another contact", complaint.Intake{Contact: complaint.Contact{Phone: "+36209999999"}, Text: "down"}, time.Hour,
+				complaint.Intake{Contact: bob, Text: "down"}, false},
+			{"outside the window", complaint.Intake{Contact: bob, Text: "slow", Category: complaint.CategoryDefect, Components: []string{"x"}}, 31 * 24 * time.Hour,
+				complaint.Intake{Contact: bob, Text: "slow again", Category: complaint.CategoryDefect, Components: []string{"x"}}, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := newHarness(t, open)
+				inc := h.declare("Checkout is down", h.checkout)
+				first, second := tt.first, tt.second
+				if tt.name == "same incident" || tt.name == "another contact" {
+					first.IncidentID, second.IncidentID = inc.ID, inc.ID
+				}
+				a, _ := h.receive(first)
+				h.clock.Set(tt.after)
+				b, created := h.receive(second)
+				if !created || b.ID == a.ID {
+					t.Fatalf("second attached to the first; the case needs a new complaint")
+				}
+				b = h.get(b.ID)
+				if b.Repeat != tt.repeat {
+					t.Errorf("repeat = %v, want %v", b.Repeat, tt.repeat)
+				}
+				if tt.repeat {
+					if len(b.RepeatOf) != 1 || b.RepeatOf[0] != a.ID {
+						t.Errorf("repeat of %v, want [%s]", b.RepeatOf, a.ID)
+					}
+					// A repeat's promises are half the usual.
+					d := complaint.DefaultPolicy().Default
+					if want := b.CreatedAt.Add(d.FirstAnswer / 2); !b.FirstAnswerDue.Equal(want) {
+						t.Errorf("first answer due %s, want %s", b.FirstAnswerDue, want)
+					}
+					if want := b.CreatedAt.Add(d.Resolve / 2); !b.ResolveDue.Equal(want) {
+						t.Errorf("resolve due %s, want %s", b.ResolveDue, want)
+					}
+				} else if len(b.RepeatOf) != 0 {
+					t.Errorf("repeat of %v, want none", b.RepeatOf)
+				}
+			})
+		}
+	})
+}
+
+// ---- the crash case ----
+
+// TestAcknowledgementAfterCrash: the acknowledgement cannot be queued when
+// the complaint is filed (the pipeline fails, or the node dies between
+// filing and asking). The complaint is kept, new; after the grace period
+// the sweep (here on another node) asks again with the same key, and asks
+// nothing more after that.
+func TestAcknowledgementAfterCrash(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		h.ack.setFail(errors.New("pipeline down"))
+		c, created, err := h.svc.Receive(h.ctx, complaint.Intake{PageID: h.page.ID, Channel: complaint.SMS, Contact: complaint.Contact{Phone: bobPhone}, Text: "help"})
+		if err != nil || !created {
+			t.Fatalf("Receive = %v, %v; want the complaint filed although its answer failed", created, err)
+		}
+		stored := h.get(c.ID)
+		if stored.State != complaint.StateNew || stored.AckedAt != nil {
+			t.Fatalf("state %s, acked %v; want new and not acknowledged", stored.State, stored.AckedAt)
+		}
+		h.ack.setFail(nil)
+
+		node2 := h.service()
+		sweep := func(d time.Duration) {
+			h.clock.Set(d)
+			if err := node2.Sweep(h.ctx); err != nil {
+				t.Fatalf("Sweep at +%s: %v", d, err)
+			}
+		}
+		sweep(5 * time.Second) // within the grace period: Receive may still be asking
+		if asks := h.ack.ok(""); len(asks) != 0 {
+			t.Fatalf("asks within the grace period: %+v", asks)
+		}
+		sweep(11 * time.Second)
+		want := ask{ComplaintID: c.ID, Answer: complaint.AnswerReceived, Key: "ack"}
+		wantAsks(t, h.ack.ok(""), want)
+		stored = h.get(c.ID)
+		if stored.State != complaint.StateAcknowledged || stored.AckedAt == nil || !stored.AckedAt.Equal(t0.Add(11*time.Second)) {
+			t.Errorf("state %s, acked %v; want acknowledged at +11s", stored.State, stored.AckedAt)
+		}
+		if outs := h.entries(c.ID, complaint.EntryMessageOut); len(outs) != 1 {
+			t.Errorf("messages out = %d, want 1", len(outs))
+		}
+		sweep(time.Minute)
+		sweep(time.Hour)
+		wantAsks(t, h.ack.ok(""), want)
+		// Every ask, the failed one included, used the same key: notify
+		// derives one delivery from (complaint, key).
+		for _, a := range h.ack.all() {
+			if a != want && a != (ask{ComplaintID: c.ID, Answer: complaint.AnswerReceived, Key: "ack", Failed: true}) {
+				t.Errorf("ask %+v, want %+v", a, want)
+			}
+		}
+	})
+}
+
+// ---- SLA ----
+
+func TestSLASweep(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		h.svc.OnDuty = []string{"alice"}
+		c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "help"})
+		slas := func() []string {
+			var out []string
+			for _, e := range h.entries(c.ID, complaint.EntrySLA) {
+				out = append(out, e.Text)
+			}
+			return out
+		}
+		type check struct {
+			at                time.Duration
+			do                func()
+			warned, escalated bool
+			entries           int
+			lastHas           string
+		}
+		reply := func() {
+			if _, err := h.svc.Reply(h.ctx, h.page.ID, c.ID, "We are on it."); err != nil {
+				t.Fatal(err)
+			}
+		}
+		steps := []check{
+			{at: 21 * time.Hour},
+			{at: 22*time.Hour - time.Millisecond},
+			{at: 22 * time.Hour, warned: true, entries: 1, lastHas: "warning to alice: the first answer is due at 2026-03-11T09:00:00Z"},
+			{at: 23 * time.Hour, warned: true, entries: 1},
+			{at: 24 * time.Hour, warned: true, escalated: true, entries: 2, lastHas: "escalated to managers: the first answer was due at 2026-03-11T09:00:00Z (alice)"},
+			{at: 30 * time.Hour, warned: true, escalated: true, entries: 2},
+			// The first answer: the resolution promise gets its own warning.
+			{at: 31 * time.Hour, do: reply, entries: 2},
+			{at: 45 * time.Hour, entries: 2},
+			{at: 46 * time.Hour, warned: true, entries: 3, lastHas: "warning to alice: the resolution is due at 2026-03-12T09:00:00Z"},
+			{at: 47 * time.Hour, warned: true, entries: 3},
+			{at: 48 * time.Hour, warned: true, escalated: true, entries: 4, lastHas: "escalated to managers: the resolution was due"},
+			{at: 100 * time.Hour, warned: true, escalated: true, entries: 4},
+		}
+		for _, st := range steps {
+			h.clock.Set(st.at)
+			if st.do != nil {
+				st.do()
+			}
+			h.sweep(st.at)
+			h.sweep(st.at) // a second sweep, or another node's, changes nothing
+			got := h.get(c.ID)
+			es := slas()
+			if got.Warned != st.warned || got.Escalated != st.escalated || len(es) != st.entries {
+				t.Fatalf("+%s: warned %v escalated %v, sla entries %q; want %v %v %d", st.at, got.Warned, got.Escalated, es, st.warned, st.escalated, st.entries)
+			}
+			if st.lastHas != "" && !strings.Contains(es[len(es)-1], st.lastHas) {
+				t.Errorf("+%s: entry %q, want it to say %q", st.at, es[len(es)-1], st.lastHas)
+			}
+		}
+		got := h.get(c.ID)
+		if got.FirstAnswerAt == nil || !got.FirstAnswerAt.Equal(t0.Add(31*time.Hour)) || got.State != complaint.StateInProgress {
+			t.Errorf("first answer %v, state %s; want +31h, in_progress", got.FirstAnswerAt, got.State)
+		}
+		wantAsks(t, h.ack.ok(""),
+			ask{ComplaintID: c.ID, Answer: complaint.AnswerReceived, Key: "ack"},
+			ask{ComplaintID: c.ID, Answer: complaint.AnswerReply, Key: h.ack.ok("")[1].Key, Text: "We are on it."})
+		if !strings.HasPrefix(h.ack.ok("")[1].Key, "reply-") {
+			t.Errorf("reply key %q", h.ack.ok("")[1].Key)
+		}
+	})
+}
+
+func TestSLAWaitingOnCustomer(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "help"})
+		h.clock.Set(time.Hour)
+		if _, err := h.svc.Move(h.ctx, h.page.ID, c.ID, complaint.StateWaitingOnCustomer); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.get(c.ID); !got.CheckAt.IsZero() {
+			t.Errorf("check at %s while waiting, want none", got.CheckAt)
+		}
+		for _, d := range []time.Duration{22 * time.Hour, 24 * time.Hour, 60 * time.Hour} {
+			h.sweep(d)
+		}
+		if es := h.entries(c.ID, complaint.EntrySLA); len(es) != 0 {
+			t.Errorf("sla entries while waiting on the customer: %+v", es)
+		}
+		if got := h.get(c.ID); got.Warned || got.Escalated {
+			t.Errorf("warned %v escalated %v while waiting", got.Warned, got.Escalated)
+		}
+	})
+}
+
+// ---- resolving ----
+
+func TestIncidentResolvedAnswersComplaints(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		inc := h.declare("Card payments are failing", h.payments)
+		other := h.declare("Login is slow", h.auth)
+		h.clock.Set(10 * time.Minute)
+		recv := func(phone string, incidentID string) *complaint.Complaint {
+			c, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Phone: phone}, Text: "help", IncidentID: incidentID})
+			return c
+		}
+		auto, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "my card payment failed"})
+		if auto.IncidentID() != inc.ID {
+			t.Fatalf("auto tag = %+v, want %s", auto.Tag, inc.ID)
+		}
+		working := recv("+36200000001", inc.ID)
+		h.clock.Set(20 * time.Minute)
+		if _, err := h.svc.Reply(h.ctx, h.page.ID, working.ID, "Looking into it."); err != nil {
+			t.Fatal(err)
+		}
+		held := recv("+36200000002", inc.ID)
+		if _, err := h.svc.Hold(h.ctx, h.page.ID, held.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		untagged := recv("+36200000003", inc.ID)
+		if _, err := h.svc.SetTag(h.ctx, h.page.ID, untagged.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		triage := recv("+36200000004", "")
+		elsewhere := recv("+36200000005", other.ID)
+
+		// Not resolved yet: nothing to answer.
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 0 || err != nil {
+			t.Fatalf("IncidentResolved of an open incident = %d, %v", n, err)
+		}
+		h.clock.Set(2 * time.Hour)
+		h.resolveIncident(inc, "Card payments work again. We are sorry.")
+		h.clock.Set(2*time.Hour + time.Second)
+		n, err := h.svc.IncidentResolved(h.ctx, inc.ID)
+		if err != nil || n != 2 {
+			t.Fatalf("IncidentResolved = %d, %v; want 2", n, err)
+		}
+		for _, c := range []*complaint.Complaint{auto, working} {
+			got := h.get(c.ID)
+			if got.State != complaint.StateResolved || got.Remedy != complaint.RemedyApology || got.Outcome != "Card payments work again. We are sorry." ||
+				got.ResolvedAt == nil || got.FirstAnswerAt == nil {
+				t.Errorf("%s: state %s remedy %s outcome %q resolved %v first answer %v", c.ID, got.State, got.Remedy, got.Outcome, got.ResolvedAt, got.FirstAnswerAt)
+			}
+			resolvedAsks := 0
+			for _, a := range h.ack.ok(c.ID) {
+				if a.Answer == complaint.AnswerResolved {
+					resolvedAsks++
+					if a.Key != "incident-resolved-"+inc.ID || a.Text != "Card payments work again. We are sorry." {
+						t.Errorf("%s: ask %+v", c.ID, a)
+					}
+				}
+			}
+			if resolvedAsks != 1 {
+				t.Errorf("%s: %d resolution asks, want 1", c.ID, resolvedAsks)
+			}
+		}
+		if got := h.get(working.ID); !got.FirstAnswerAt.Equal(t0.Add(20 * time.Minute)) {
+			t.Errorf("first answer moved to %s by the resolution", got.FirstAnswerAt)
+		}
+		for _, c := range []*complaint.Complaint{held, untagged, triage, elsewhere} {
+			got := h.get(c.ID)
+			if !got.Open() || got.ResolvedAt != nil {
+				t.Errorf("%s: state %s, want still open", c.ID, got.State)
+			}
+			for _, a := range h.ack.all() {
+				if a.ComplaintID == c.ID && a.Answer == complaint.AnswerResolved {
+					t.Errorf("%s answered: %+v", c.ID, a)
+				}
+			}
+		}
+		asks := len(h.ack.all())
+		// Again, by the event and by the sweep: nobody twice.
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 0 || err != nil {
+			t.Errorf("IncidentResolved again = %d, %v; want 0", n, err)
+		}
+		h.sweep(3 * time.Hour)
+		if got := len(h.ack.all()); got != asks {
+			t.Errorf("asks after running again: %+v", h.ack.all()[asks:])
+		}
+	})
+}
+
+// TestReopenedAfterIncidentResolved: a customer writes back after the
+// incident's resolution answered their complaint ("it still fails"): the
+// complaint reopens for its owner, and the sweep that catches lost
+// resolution events must not silently resolve it again.
+func TestReopenedAfterIncidentResolved(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		inc := h.declare("Card payments are failing", h.payments)
+		c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "my card payment failed"})
+		h.clock.Set(time.Hour)
+		h.resolveIncident(inc, "Fixed.")
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 1 || err != nil {
+			t.Fatalf("IncidentResolved = %d, %v", n, err)
+		}
+		h.clock.Set(2 * time.Hour)
+		if re, created := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "it still fails", ComplaintID: c.ID}); created || re.ID != c.ID {
+			t.Fatalf("reply opened %s, want %s reopened", re.ID, c.ID)
+		}
+		h.sweep(2*time.Hour + time.Minute)
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 0 || err != nil {
+			t.Errorf("IncidentResolved after the reopen = %d, %v; want 0", n, err)
+		}
+		got := h.get(c.ID)
+		if got.State != complaint.StateInProgress {
+			t.Errorf("state %s after the sweep, want in_progress: the reopened complaint was closed again", got.State)
+		}
+		if got.IncidentAnswered != inc.ID {
+			t.Errorf("incident answered = %q, want %s", got.IncidentAnswered, inc.ID)
+		}
+
+		// An agent reopens a complaint the resolution answered: the same.
+		h.clock.Set(3 * time.Hour)
+		b, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller"}, Text: "card", IncidentID: inc.ID})
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 1 || err != nil {
+			t.Fatalf("IncidentResolved = %d, %v", n, err)
+		}
+		if _, err := h.svc.Move(h.ctx, h.page.ID, b.ID, complaint.StateInProgress); err != nil {
+			t.Fatal(err)
+		}
+		h.sweep(3*time.Hour + time.Minute)
+		if got := h.get(b.ID); got.State != complaint.StateInProgress {
+			t.Errorf("agent-reopened complaint: state %s after the sweep, want in_progress", got.State)
+		}
+		resolved := 0
+		for _, a := range h.ack.all() {
+			if a.Answer == complaint.AnswerResolved {
+				resolved++
+			}
+		}
+		if resolved != 2 {
+			t.Errorf("%d resolution asks, want 2 (one per complaint)", resolved)
+		}
+	})
+}
+
+func TestResolveByAgent(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "charged twice"})
+		bad := []struct {
+			field   string
+			remedy  complaint.Remedy
+			outcome string
+		}{
+			{"remedy", "", "Refunded."},
+			{"remedy", "cake", "Refunded."},
+			{"outcome", complaint.RemedyRefund, ""},
+			{"outcome", complaint.RemedyRefund, "   "},
+			{"outcome", complaint.RemedyRefund, strings.Repeat("x", complaint.MaxTextLen+1)},
+		}
+		for _, tt := range bad {
+			_, err := h.svc.Resolve(h.ctx, h.page.ID, c.ID, tt.remedy, tt.outcome)
+			wantField(t, err, tt.field)
+		}
+		if got := h.get(c.ID); got.State != complaint.StateAcknowledged || got.Version != c.Version {
+			t.Fatalf("state %s version %d after refused resolves", got.State, got.Version)
+		}
+		_, err := h.svc.Resolve(h.ctx, "otherpage", c.ID, complaint.RemedyRefund, "Refunded.")
+		wantCode(t, err, incident.ENOTFOUND)
+
+		h.clock.Set(3 * time.Hour)
+		res, err := h.svc.Resolve(h.ctx, h.page.ID, c.ID, complaint.RemedyRefund, " Refunded the second charge. ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.State != complaint.StateResolved || res.Remedy != complaint.RemedyRefund || res.Outcome != "Refunded the second charge." ||
+			!res.ResolvedAt.Equal(t0.Add(3*time.Hour)) || !res.FirstAnswerAt.Equal(t0.Add(3*time.Hour)) || !res.CheckAt.IsZero() {
+			t.Errorf("resolved = %+v", res)
+		}
+		asks := h.ack.ok(c.ID)
+		if last := asks[len(asks)-1]; last.Answer != complaint.AnswerResolved || last.Text != "Refunded the second charge." || !strings.HasPrefix(last.Key, "resolved-") {
+			t.Errorf("ask %+v", last)
+		}
+		_, err = h.svc.Resolve(h.ctx, h.page.ID, c.ID, complaint.RemedyRefund, "Again.")
+		wantCode(t, err, incident.ETRANSITION)
+		if _, err := h.svc.Move(h.ctx, h.page.ID, c.ID, complaint.StateClosed); err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.Resolve(h.ctx, h.page.ID, c.ID, complaint.RemedyRefund, "Again.")
+		wantCode(t, err, incident.ETRANSITION)
+		if n := len(h.ack.ok(c.ID)); n != len(asks) {
+			t.Errorf("refused resolves asked for answers: %+v", h.ack.ok(c.ID)[len(asks):])
+		}
+	})
+}
+
+func TestMove(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "help"})
+		steps := []struct {
+			to    complaint.State
+			code  string // "" : moves
+			field string
+		}{
+			{to: "bogus", code: incident.EINVALID, field: "state"},
+			{to: complaint.StateResolved, code: incident.EINVALID, field: "state"}, // resolve needs an outcome
+			{to: complaint.StateNew, code: incident.ETRANSITION},
+			{to: complaint.StateClosed, code: incident.ETRANSITION}, // never a silent close
+			{to: complaint.StateInProgress},
+			{to: complaint.StateInProgress}, // already there: nothing changes
+			{to: complaint.StateAcknowledged, code: incident.ETRANSITION},
+			{to: complaint.StateWaitingOnCustomer},
+			{to: complaint.StateClosed, code: incident.ETRANSITION},
+			{to: complaint.StateInProgress},
+		}
+		for i, st := range steps {
+			h.clock.Set(time.Duration(i+1) * time.Minute)
+			before := h.get(c.ID)
+			got, err := h.svc.Move(h.ctx, h.page.ID, c.ID, st.to)
+			after := h.get(c.ID)
+			if st.code != "" {
+				wantCode(t, err, st.code)
+				if st.field != "" {
+					wantField(t, err, st.field)
+				}
+				if after.Version != before.Version {
+					t.Errorf("step %d (%s): refused move wrote version %d", i, st.to, after.Version)
+				}
+				continue
+			}
+			if err != nil || got.State != st.to || after.State != st.to {
+				t.Fatalf("step %d: Move(%s) = %v, %v", i, st.to, got, err)
+			}
+		}
+		states := 0
+		for _, e := range h.entries(c.ID, complaint.EntryState) {
+			if strings.Contains(e.Text, "→") {
+				states++
+			}
+		}
+		if states != 4 { // new → acknowledged, → in_progress, → waiting, → in_progress
+			t.Errorf("%d state entries, want 4", states)
+		}
+
+		// Resolved → closed → reopened.
+		if _, err := h.svc.Resolve(h.ctx, h.page.ID, c.ID, complaint.RemedyNone, "Nothing to do."); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Set(time.Hour)
+		closed, err := h.svc.Move(h.ctx, h.page.ID, c.ID, complaint.StateClosed)
+		if err != nil || closed.ClosedAt == nil || !closed.ClosedAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("close = %+v, %v", closed, err)
+		}
+		h.clock.Set(2 * time.Hour)
+		re, err := h.svc.Move(h.ctx, h.page.ID, c.ID, complaint.StateInProgress)
+		if err != nil || re.State != complaint.StateInProgress || re.ClosedAt != nil || re.ResolvedAt != nil || re.Owner != c.Owner {
+			t.Errorf("reopen = %+v, %v", re, err)
+		}
+	})
+}
+
+// ---- the sweep's lease ----
+//
+// Store.Lease is used only by the unexported schedule, which runs on
+// robfig/cron's real clock ("@every 30s"); the conformance suite
+// (store/storetest testLease) covers the lease on both engines.
+
+// ---- stats ----
+
+func TestStats(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		inc := h.declare("Card payments are failing", h.payments)
+
+		// c1: Ann by SMS, tagged; answered by the incident's resolution at +2h.
+		c1, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "card payment failed"})
+		// c2: Bob by email, untagged; a reply at +5h, resolved by an agent at +10h.
+		h.clock.Set(time.Hour)
+		c2, _ := h.receive(complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Email: "bob@example.com"}, Text: "invoice wrong", Category: complaint.CategoryRefund})
+		// c3: an unknown contact on the form, never answered.
+		h.clock.Set(2 * time.Hour)
+		c3, _ := h.receive(complaint.Intake{Channel: complaint.Web, Contact: complaint.Contact{Email: "x@example.net"}, Text: "hello"})
+		h.clock.Set(2 * time.Hour)
+		h.resolveIncident(inc, "Fixed.")
+		if _, err := h.svc.IncidentResolved(h.ctx, inc.ID); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Set(5 * time.Hour)
+		if _, err := h.svc.Reply(h.ctx, h.page.ID, c2.ID, "Checking."); err != nil {
+			t.Fatal(err)
+		}
+		// c4: Ann again about the same incident: a repeat, still open.
+		h.clock.Set(6 * time.Hour)
+		c4, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "card payment failed again", IncidentID: inc.ID})
+		h.clock.Set(10 * time.Hour)
+		if _, err := h.svc.Resolve(h.ctx, h.page.ID, c2.ID, complaint.RemedyRefund, "Refunded."); err != nil {
+			t.Fatal(err)
+		}
+		// c5: outside [from, to), and still in the backlog.
+		h.clock.Set(4 * 24 * time.Hour)
+		h.receive(complaint.Intake{Channel: complaint.Slack, Contact: complaint.Contact{Slack: "U0OTHER"}, Text: "later"})
+
+		h.clock.Set(4*24*time.Hour + time.Hour)
+		st, err := h.svc.Stats(h.ctx, h.page.ID, t0, t0.Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Total != 4 || st.Tagged != 2 || st.Untagged != 2 || st.Repeats != 1 || st.RepeatRate != 0.25 {
+			t.Errorf("total %d tagged %d untagged %d repeats %d rate %v; want 4 2 2 1 0.25", st.Total, st.Tagged, st.Untagged, st.Repeats, st.RepeatRate)
+		}
+		wantMap(t, "by channel", st.ByChannel, map[complaint.Channel]int{complaint.SMS: 2, complaint.Email: 1, complaint.Web: 1})
+		wantMap(t, "by category", st.ByCategory, map[complaint.Category]int{complaint.CategoryOutage: 2, complaint.CategoryRefund: 1, complaint.CategoryOther: 1})
+		wantMap(t, "by incident", st.ByIncident, map[string]int{inc.ID: 2})
+		wantMap(t, "by state", st.ByState, map[complaint.State]int{complaint.StateResolved: 2, complaint.StateAcknowledged: 2})
+		wantMap(t, "remedies", st.Remedies, map[complaint.Remedy]int{complaint.RemedyApology: 1, complaint.RemedyRefund: 1})
+		if want := (complaint.Percentiles{N: 2, P50: 2 * time.Hour, P90: 4 * time.Hour}); st.FirstAnswer != want {
+			t.Errorf("first answer %+v, want %+v", st.FirstAnswer, want)
+		}
+		if want := (complaint.Percentiles{N: 2, P50: 2 * time.Hour, P90: 9 * time.Hour}); st.Resolution != want {
+			t.Errorf("resolution %+v, want %+v", st.Resolution, want)
+		}
+		if want := (complaint.Percentiles{N: 4}); st.Acknowledgement != want {
+			t.Errorf("acknowledgement %+v, want %+v", st.Acknowledgement, want)
+		}
+		// c1 and c2 kept their promises; c3 and c4 broke the first answer.
+		if st.SLAJudged != 4 || st.SLAKept != 0.5 {
+			t.Errorf("sla judged %d kept %v; want 4 and 0.5", st.SLAJudged, st.SLAKept)
+		}
+		// Open: c3 and c4 (4 days old), c5 (an hour old).
+		wantMap(t, "backlog", st.Backlog, map[string]int{"<1d": 1, "1-3d": 0, "3-7d": 2, ">7d": 0})
+		for _, c := range []*complaint.Complaint{c1, c3, c4} {
+			if got := h.get(c.ID); got.CreatedAt.Before(t0) || !got.CreatedAt.Before(t0.Add(24*time.Hour)) {
+				t.Errorf("%s created %s, outside the window", c.ID, got.CreatedAt)
+			}
+		}
+	})
+}
+
+func wantMap[K comparable](t *testing.T, what string, got, want map[K]int) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", what, got, want)
+			return
+		}
+	}
+	for k, v := range got {
+		if v != 0 && want[k] != v {
+			t.Errorf("%s = %v, want %v", what, got, want)
+			return
+		}
+	}
+}
+
+// TestReopenRestartsPromise: a complaint resolved in time and reopened
+// later (by the customer or by an agent) gets a new resolution promise,
+// as long as the first, from the reopening: the sweep does not tell a
+// manager at once that a promise which was kept is broken.
+func TestReopenRestartsPromise(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		tests := []struct {
+			name   string
+			reopen func(h *harness, c *complaint.Complaint)
+		}{
+			{"the customer writes", func(h *harness, c *complaint.Complaint) {
+				h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "not fixed", ComplaintID: c.ID})
+			}},
+			{"an agent reopens", func(h *harness, c *complaint.Complaint) {
+				if _, err := h.svc.Move(h.ctx, h.page.ID, c.ID, complaint.StateInProgress); err != nil {
+					h.t.Fatal(err)
+				}
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := newHarness(t, open)
+				c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "charged twice"})
+				h.clock.Set(3 * time.Hour)
+				if _, err := h.svc.Resolve(h.ctx, h.page.ID, c.ID, complaint.RemedyRefund, "Refunded."); err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Set(60 * time.Hour)
+				tt.reopen(h, c)
+				got := h.get(c.ID)
+				reopened := t0.Add(60 * time.Hour)
+				if got.State != complaint.StateInProgress || !got.ResolveDue.Equal(reopened.Add(complaint.DefaultResolve)) {
+					t.Errorf("state %s, resolve due %s; want in_progress, %s", got.State, got.ResolveDue, reopened.Add(complaint.DefaultResolve))
+				}
+				h.sweep(60*time.Hour + time.Minute)
+				if es := h.entries(c.ID, complaint.EntrySLA); len(es) != 0 {
+					t.Errorf("sla entries right after the reopen: %q", es[0].Text)
+				}
+				h.sweep(60*time.Hour + complaint.DefaultResolve - complaint.DefaultWarnBefore)
+				if es := h.entries(c.ID, complaint.EntrySLA); len(es) != 1 || !strings.Contains(es[0].Text, "warning") {
+					t.Errorf("sla entries before the new promise: %d, want a warning", len(es))
+				}
+			})
+		}
+	})
+}
