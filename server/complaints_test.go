@@ -459,7 +459,9 @@ func TestSlackComplaints(t *testing.T) {
 	if fromShortcut == nil || fromShortcut.Text != "Your checkout eats my money" {
 		t.Errorf("the shortcut's complaint %+v: not from the message's author with its words", fromShortcut)
 	}
-	e.waitSandbox(t, 1, sandbox.KindSlack)
+	poll(t, "anna's acknowledgement in Slack", func() bool {
+		return len(e.sb.Messages(sandbox.Filter{Kind: sandbox.KindSlack, To: "U0ANNA"})) > 0
+	})
 	if m := e.lastTo(t, sandbox.KindSlack, "U0ANNA"); !strings.Contains(m.Body, "C-") {
 		t.Errorf("the acknowledgement in Slack lacks the reference: %q", m.Body)
 	}
