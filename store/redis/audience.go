@@ -35,14 +35,18 @@ end
 `
 
 // upsertCustomersScript writes one page's customers. KEYS: the page's
-// customer hash, its ID index, its address index. ARGV: ID, JSON, phone,
-// email, Slack, ID, JSON, … A replaced customer keeps its first
+// customer hash, its ID index, its address index, the index's built
+// marker. ARGV: ID, JSON, phone, email, Slack, ID, JSON, … When the page
+// has no customers yet the script sets the marker first: an empty hash has
+// nothing the index could miss, and every later write maintains the index,
+// so the page never needs a build. A replaced customer keeps its first
 // created_at: the document's last two fields are always created_at and
 // updated_at (Customer's field order), so the script swaps the old value in
 // without decoding the JSON; its old addresses leave the address index
 // (that needs the old document decoded, once per replaced customer).
 // Returns how many were new.
 var upsertCustomersScript = goredis.NewScript(customerAddressLua + `
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[4], '1') end
 local created = 0
 local tail = '"created_at":"([^"]*)","updated_at":"[^"]*"}$'
 for i = 1, #ARGV, 5 do
@@ -75,6 +79,80 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `)
 
+// buildCustomerAddressesScript indexes one batch of a page's customers,
+// for pages whose customers predate the address index (see
+// ensureCustomerAddresses). KEYS: the customer hash, the address index,
+// the built marker. ARGV: HSCAN cursor, COUNT. The HSCAN runs inside the
+// script, so every document it indexes is the current one: a customer
+// changed or deleted by the other scripts since an earlier batch is
+// indexed as it is now, or not at all (the HSCAN guarantee: every field
+// present for the whole scan is returned at least once; repeats are
+// harmless ZADDs). The batch that finishes the scan sets the marker,
+// unless the page has no customers: then nothing is written for it (a
+// lookup leaves no key behind for any page ID) and its first upsert sets
+// the marker. Returns the next cursor ("0" when done).
+var buildCustomerAddressesScript = goredis.NewScript(customerAddressLua + `
+local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local kv = r[2]
+for i = 1, #kv, 2 do
+  for _, m in ipairs(oldMembers(kv[i], kv[i+1])) do redis.call('ZADD', KEYS[2], 0, m) end
+end
+if r[1] == '0' and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[3], '1') end
+return r[1]
+`)
+
+// defaultAddressBuildBatch is the HSCAN COUNT of one build batch: a few
+// milliseconds of Redis time per script. (A small hash in listpack
+// encoding is returned whole by its first HSCAN whatever the count.)
+const defaultAddressBuildBatch = 500
+
+// ensureCustomerAddresses makes sure the page's address index holds every
+// customer: once per page and process, it looks for the built marker and,
+// when it is missing, builds the index a batch at a time. Callers in one
+// process wait for a build in progress rather than start another; nodes
+// building at once only repeat idempotent work. A failed or abandoned
+// build leaves no marker, so the next lookup starts it again.
+func (db *DB) ensureCustomerAddresses(ctx context.Context, pageID string) error {
+	if _, ok := db.addrBuilt.Load(pageID); ok {
+		return nil
+	}
+	v, _ := db.addrBuilding.LoadOrStore(pageID, make(chan struct{}, 1))
+	sem := v.(chan struct{})
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("redis: build customer address index: %w", ctx.Err())
+	}
+	defer func() { <-sem }()
+	if _, ok := db.addrBuilt.Load(pageID); ok {
+		return nil // built by the caller we waited for
+	}
+	marker := db.keys.customerAddressesBuilt(pageID)
+	n, err := db.client.Exists(ctx, marker).Result()
+	if err != nil {
+		return fmt.Errorf("redis: read customer address index marker: %w", err)
+	}
+	if n == 0 {
+		batch := db.addrBatch
+		if batch <= 0 {
+			batch = defaultAddressBuildBatch
+		}
+		keys := []string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), marker}
+		cursor := "0"
+		for {
+			cursor, err = buildCustomerAddressesScript.Run(ctx, db.client, keys, cursor, batch).Text()
+			if err != nil {
+				return fmt.Errorf("redis: build customer address index: %w", err)
+			}
+			if cursor == "0" {
+				break
+			}
+		}
+	}
+	db.addrBuilt.Store(pageID, struct{}{})
+	return nil
+}
+
 // UpsertCustomers implements notify.Store: one script per page (one per
 // call on the usual single-page import), so a page's rows land together.
 // Customers of several pages in one call are atomic per page only, which
@@ -103,7 +181,7 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 	created := 0
 	for _, pageID := range order {
 		args := byPage[pageID]
-		keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID)}
+		keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID)}
 		n, err := upsertCustomersScript.Run(ctx, db.client, keys, args...).Int()
 		if err != nil {
 			return created, fmt.Errorf("redis: upsert customers: %w", err)
@@ -201,11 +279,15 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 
 // FindCustomersByAddress implements audience.Store: one ZRANGEBYLEX of the
 // page's address index over the members "<kind>\0<address>\0…", which
-// sort by customer ID, then one HMGET.
+// sort by customer ID, then one HMGET. The first lookup of a page in a
+// process first makes sure the index is complete (ensureCustomerAddresses).
 func (db *DB) FindCustomersByAddress(ctx context.Context, pageID string, kind channel.Kind, address string) ([]*audience.Customer, error) {
 	out := []*audience.Customer{}
 	if !incident.ValidID(pageID) || address == "" || (kind != channel.SMS && kind != channel.Email && kind != channel.Slack) {
 		return out, nil
+	}
+	if err := db.ensureCustomerAddresses(ctx, pageID); err != nil {
+		return nil, err
 	}
 	prefix := string(kind) + "\x00" + audience.AddressKey(kind, address)
 	members, err := db.client.ZRangeByLex(ctx, db.keys.customerAddresses(pageID), &goredis.ZRangeBy{

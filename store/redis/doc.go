@@ -60,7 +60,24 @@
 //	<prefix>:page:{<page>}:customers           hash  customer ID → JSON
 //	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:addresses zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX)
+//	<prefix>:page:{<page>}:customers:addresses:built string "1": the address index holds every customer
 //	<prefix>:rate:{<key>}                      string GCRA theoretical arrival time (µs), PX
+//
+// The customer scripts keep customers:addresses in step with the customers
+// hash. Customers written before that index existed (a deployment upgraded
+// in place) are missing from it, so FindCustomersByAddress builds a page's
+// index the first time it reads a page without customers:addresses:built:
+// buildCustomerAddressesScript runs HSCAN over the customers hash a batch
+// at a time inside the script, so it indexes each customer as it is at
+// that moment (one changed or deleted meanwhile by the other scripts is
+// indexed as it is now, or not at all), and the batch that ends the scan
+// sets the marker. Its ZADDs are idempotent, so two nodes building at once
+// do no harm. Each process remembers the pages it found built. The first
+// upsert into a page without customers sets the marker in the same script,
+// so a new deployment never builds. A node still running the code from
+// before the index (a rolling upgrade) writes customers without index
+// entries even after the marker is set; re-importing them, or deleting the
+// markers once every node is upgraded and restarting, indexes them.
 //
 // complaints (complaints.go), a page's in its slot:
 //

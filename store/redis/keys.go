@@ -229,6 +229,15 @@ func (k keyspace) customerAddresses(pageID string) string {
 	return k.page(pageID, "customers:addresses")
 }
 
+// customerAddressesBuilt: string "1" once customerAddresses holds every
+// customer of the page. Customers written before the index existed (a
+// deployment upgraded in place) are not in it until a build has run
+// (buildCustomerAddresses); the marker says none is needed. The first
+// upsert of a page without customers sets it too.
+func (k keyspace) customerAddressesBuilt(pageID string) string {
+	return k.page(pageID, "customers:addresses:built")
+}
+
 // subscribers: hash subscriber ID → subscriber JSON (with its confirm hash).
 func (k keyspace) subscribers() string { return k.global("subscribers") }
 

@@ -34,6 +34,14 @@ type DB struct {
 	// hash slot instead of one script for everything.
 	perSlot bool
 
+	// addrBuilt holds the IDs of the pages whose customer address index
+	// this process knows is complete (page ID → struct{}); addrBuilding a
+	// one-slot semaphore per page, so one caller builds while the others
+	// wait. addrBatch overrides the build's HSCAN count (tests).
+	addrBuilt    sync.Map
+	addrBuilding sync.Map
+	addrBatch    int
+
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -309,6 +309,7 @@ func TestKeysShareTags(t *testing.T) {
 		{"customers", k.customers("p1"), "{p1}"},
 		{"customer IDs", k.customerIDs("p1"), "{p1}"},
 		{"customer addresses", k.customerAddresses("p1"), "{p1}"},
+		{"customer addresses built", k.customerAddressesBuilt("p1"), "{p1}"},
 		{"complaints", k.complaints("p1"), "{p1}"},
 		{"complaint versions", k.complaintVersions("p1"), "{p1}"},
 		{"complaint indexes", k.complaintIndexes("p1"), "{p1}"},
