@@ -84,7 +84,10 @@ func TestPolicyValidate(t *testing.T) {
 		{"rule gives an unknown offer", func(p *Policy, s *Scope) { p.Rules[1].Give = []string{"month"} }, "rules[1].give[0]"},
 		{"unknown component", func(p *Policy, s *Scope) { p.Rules[2].Components = []string{"apii"} }, "rules[2].components"},
 		{"component outside the incident", func(p *Policy, s *Scope) { p.Rules[2].Components = []string{"billing"} }, "rules[2].components"},
-		{"unknown plan", func(p *Policy, s *Scope) { s.Plans = []string{"gold", "silver", "bronze"}; p.Rules[0].Plans = []string{"platinum"} }, "rules[0].plans"},
+		{"unknown plan", func(p *Policy, s *Scope) {
+			s.Plans = []string{"gold", "silver", "bronze"}
+			p.Rules[0].Plans = []string{"platinum"}
+		}, "rules[0].plans"},
 		{"percent for a plan without a fee", func(p *Policy, s *Scope) { delete(p.PlanFees, "silver") }, "rules[0].plans"},
 		{"unknown region", func(p *Policy, s *Scope) { s.Regions = []string{"eu"}; p.Rules[1].Regions = []string{"us"} }, "rules[1].regions"},
 		{"known region", func(p *Policy, s *Scope) { s.Regions = []string{"eu"}; p.Rules[1].Regions = []string{"eu"} }, ""},
