@@ -451,7 +451,7 @@ func (o Offer) Describe() string {
 }
 
 // Describe says who the rule is for and what it gives, for agents:
-// "plan gold or silver, affected ≥ 60 min → credit10".
+// "if plan gold or silver, affected ≥ 60 min: credit10", "everyone: day".
 func (r Rule) Describe() string {
 	var parts []string
 	if len(r.Plans) > 0 {
@@ -476,7 +476,7 @@ func (r Rule) Describe() string {
 	}
 	who := "everyone"
 	if len(parts) > 0 {
-		who = strings.Join(parts, ", ")
+		who = "if " + strings.Join(parts, ", ")
 	}
-	return who + " → " + strings.Join(r.Give, ", ")
+	return who + ": " + strings.Join(r.Give, ", ")
 }

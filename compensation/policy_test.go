@@ -133,10 +133,10 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 	r := Rule{Plans: []string{"gold", "silver"}, Attributes: map[string][]string{"tier": {"a"}}, MinAffectedMinutes: 60, Give: []string{"credit10"}}
-	if got, want := r.Describe(), "plan gold or silver, tier a, affected ≥ 60 min → credit10"; got != want {
+	if got, want := r.Describe(), "if plan gold or silver, tier a, affected ≥ 60 min: credit10"; got != want {
 		t.Errorf("Rule.Describe() = %q, want %q", got, want)
 	}
-	if got, want := (Rule{Give: []string{"day"}}).Describe(), "everyone → day"; got != want {
+	if got, want := (Rule{Give: []string{"day"}}).Describe(), "everyone: day"; got != want {
 		t.Errorf("Rule.Describe() = %q, want %q", got, want)
 	}
 }
