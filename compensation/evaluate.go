@@ -23,6 +23,10 @@ type Compiled struct {
 	exclude  struct{ granted, unaffected bool }
 }
 
+// A customer's groups are a uint64 bitset: the policy limits must keep
+// offers and choices together within 64 (this fails to compile otherwise).
+const _ = uint(64 - MaxOffers - MaxChoices)
+
 // group is what a rule gives and a grant names: one offer, or a choice of
 // several.
 type group struct {
