@@ -241,6 +241,22 @@ func (e *env) serveOn(t *testing.T, ln net.Listener) {
 		Transport:     &http.Transport{DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	// Wait until Serve answers: a Shutdown that came before Serve had
+	// taken the listener would find nothing to close, and Serve would then
+	// accept forever (seen under -count=10 on a loaded machine, in a test
+	// that ended within milliseconds).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := e.client.Get(e.base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never answered on %s: %v", e.base, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	client, owner := e.client, e.owner
 	owner.Cleanup(func() {
 		for _, f := range e.beforeShutdown {
