@@ -526,7 +526,9 @@ func (s *Service) acknowledge(ctx context.Context, c *Complaint) (*Complaint, er
 	if err := s.Answers.Answer(ctx, c, a, "ack", ""); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+	// From the complaint in hand, just saved: no second read unless
+	// another writer changed it meanwhile.
+	return s.changeFrom(ctx, c, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
 		if c.AckedAt != nil {
 			return nil, errUnchanged
 		}
@@ -546,10 +548,24 @@ var errUnchanged = errors.New("complaint: unchanged")
 // change reads a complaint, applies fn, and saves it with fn's entries,
 // retrying on a concurrent change. fn returning errUnchanged saves nothing.
 func (s *Service) change(ctx context.Context, id string, fn func(c *Complaint, now time.Time) ([]*Entry, error)) (*Complaint, error) {
+	return s.changeFrom(ctx, nil, id, fn)
+}
+
+// changeFrom is change starting from have, the complaint as the caller
+// last saved or read it, instead of reading it first; a concurrent change
+// makes the save fail with ECONFLICT, and the retries read it. have is
+// not modified.
+func (s *Service) changeFrom(ctx context.Context, have *Complaint, id string, fn func(c *Complaint, now time.Time) ([]*Entry, error)) (*Complaint, error) {
 	for attempt := 0; ; attempt++ {
-		c, err := s.Store.FindComplaintByID(ctx, id)
-		if err != nil {
-			return nil, err
+		var c *Complaint
+		if attempt == 0 && have != nil {
+			cp := *have
+			c = &cp
+		} else {
+			var err error
+			if c, err = s.Store.FindComplaintByID(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		now := s.now()
 		entries, err := fn(c, now)
