@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -70,9 +72,19 @@ type Service struct {
 	// OnDuty lists the agents new complaints are given to in turn; empty:
 	// complaints wait unassigned until an agent takes one.
 	OnDuty []string
-	Now    func() time.Time
-	Log    *slog.Logger
+	// CandidatesTTL is how long the tagger may reuse a page's incidents
+	// and components read for an earlier complaint (NewService: 1 s; 0
+	// reads them for every complaint). Run drops them on every incident
+	// or page event.
+	CandidatesTTL time.Duration
+	Now           func() time.Time
+	Log           *slog.Logger
+
+	cands candidateCache
 }
+
+// DefaultCandidatesTTL is NewService's CandidatesTTL.
+const DefaultCandidatesTTL = time.Second
 
 // NewService returns a Service with the default policy and the real clock.
 func NewService(store Store, incidents incident.Store, customers Customers, answers Acknowledger, events incident.Events, log *slog.Logger) *Service {
@@ -80,7 +92,7 @@ func NewService(store Store, incidents incident.Store, customers Customers, answ
 		log = slog.Default()
 	}
 	return &Service{Store: store, Incidents: incidents, Customers: customers, Answers: answers, Events: events,
-		Policy: DefaultPolicy(), Now: time.Now, Log: log}
+		Policy: DefaultPolicy(), CandidatesTTL: DefaultCandidatesTTL, Now: time.Now, Log: log}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -448,10 +460,21 @@ func (s *Service) tagNew(ctx context.Context, page *incident.Page, c *Complaint,
 	return []*Entry{s.entry(c, EntryTag, "system", "", fmt.Sprintf("left in triage; best guess %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now)}, nil
 }
 
+// candidateWindow is how far back the tagger looks for incidents.
+const candidateWindow = 30 * 24 * time.Hour
+
 // candidates reads the page's incidents a complaint at at may be about,
-// and its components.
+// and its components. Within CandidatesTTL of a read for the same page it
+// reuses that read, for a complaint at or after the one it was read for:
+// during a storm every complaint would read the same incidents (with
+// their updates) and components again.
 func (s *Service) candidates(ctx context.Context, pageID string, at time.Time) ([]*incident.Incident, []*incident.Component, error) {
-	incs, _, err := s.Incidents.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID, Since: at.Add(-30 * 24 * time.Hour), Limit: 200})
+	since := at.Add(-candidateWindow)
+	if incs, comps, ok := s.cands.get(pageID, at, since, s.CandidatesTTL); ok {
+		return incs, comps, nil
+	}
+	gen := s.cands.generation()
+	incs, _, err := s.Incidents.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID, Since: since, Limit: 200})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -459,7 +482,76 @@ func (s *Service) candidates(ctx context.Context, pageID string, at time.Time) (
 	if err != nil {
 		return nil, nil, err
 	}
+	if s.CandidatesTTL > 0 {
+		s.cands.put(pageID, gen, at, incs, comps)
+	}
 	return incs, comps, nil
+}
+
+// candidateCache keeps each page's last candidates read. Run empties it on
+// every incident or page event, so it is stale only for the moment an
+// event takes to arrive (or, were one lost, for CandidatesTTL).
+type candidateCache struct {
+	mu    sync.Mutex
+	gen   uint64 // counts invalidations: a read that began before one is not kept
+	pages map[string]*candidateRead
+}
+
+type candidateRead struct {
+	read  time.Time // wall clock
+	at    time.Time // the complaint time it was read for
+	incs  []*incident.Incident
+	comps []*incident.Component
+}
+
+func (cc *candidateCache) generation() uint64 {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.gen
+}
+
+// get returns the page's cached candidates for a complaint at at when a
+// read for an earlier complaint (by less than ttl) is younger than ttl.
+// The incidents are cut at since: the read for the earlier time is the
+// newest incidents from an earlier start, so cut they are what a read now
+// would return.
+func (cc *candidateCache) get(pageID string, at, since time.Time, ttl time.Duration) ([]*incident.Incident, []*incident.Component, bool) {
+	if ttl <= 0 {
+		return nil, nil, false
+	}
+	cc.mu.Lock()
+	r := cc.pages[pageID]
+	cc.mu.Unlock()
+	if r == nil || time.Since(r.read) >= ttl || at.Before(r.at) || at.Sub(r.at) >= ttl {
+		return nil, nil, false
+	}
+	old := func(x *incident.Incident) bool { return x.CreatedAt.Before(since) }
+	incs := r.incs
+	if slices.ContainsFunc(incs, old) {
+		incs = slices.DeleteFunc(slices.Clone(incs), old)
+	}
+	return incs, r.comps, true
+}
+
+// put keeps a read, unless the cache was emptied since it began.
+func (cc *candidateCache) put(pageID string, gen uint64, at time.Time, incs []*incident.Incident, comps []*incident.Component) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if gen != cc.gen {
+		return
+	}
+	if cc.pages == nil {
+		cc.pages = map[string]*candidateRead{}
+	}
+	cc.pages[pageID] = &candidateRead{read: time.Now(), at: at, incs: incs, comps: comps}
+}
+
+// invalidate empties the cache.
+func (cc *candidateCache) invalidate() {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.gen++
+	cc.pages = nil
 }
 
 // incident returns a page's incident, or an invalid-field error naming
@@ -525,7 +617,9 @@ func (s *Service) acknowledge(ctx context.Context, c *Complaint) (*Complaint, er
 	if err := s.Answers.Answer(ctx, c, a, "ack", ""); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+	// From the complaint in hand, just saved: no second read unless
+	// another writer changed it meanwhile.
+	return s.changeFrom(ctx, c, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
 		if c.AckedAt != nil {
 			return nil, errUnchanged
 		}
@@ -545,10 +639,24 @@ var errUnchanged = errors.New("complaint: unchanged")
 // change reads a complaint, applies fn, and saves it with fn's entries,
 // retrying on a concurrent change. fn returning errUnchanged saves nothing.
 func (s *Service) change(ctx context.Context, id string, fn func(c *Complaint, now time.Time) ([]*Entry, error)) (*Complaint, error) {
+	return s.changeFrom(ctx, nil, id, fn)
+}
+
+// changeFrom is change starting from have, the complaint as the caller
+// last saved or read it, instead of reading it first; a concurrent change
+// makes the save fail with ECONFLICT, and the retries read it. have is
+// not modified.
+func (s *Service) changeFrom(ctx context.Context, have *Complaint, id string, fn func(c *Complaint, now time.Time) ([]*Entry, error)) (*Complaint, error) {
 	for attempt := 0; ; attempt++ {
-		c, err := s.Store.FindComplaintByID(ctx, id)
-		if err != nil {
-			return nil, err
+		var c *Complaint
+		if attempt == 0 && have != nil {
+			cp := *have
+			c = &cp
+		} else {
+			var err error
+			if c, err = s.Store.FindComplaintByID(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		now := s.now()
 		entries, err := fn(c, now)

@@ -179,6 +179,10 @@ func (s *Service) Run(ctx context.Context, holder string) error {
 				evs = nil
 				continue
 			}
+			switch ev.Type {
+			case incident.EventIncidentChanged, incident.EventIncidentDeleted, incident.EventPageChanged:
+				s.cands.invalidate()
+			}
 			if ev.Type != incident.EventIncidentChanged || ev.IncidentID == "" {
 				continue
 			}
