@@ -259,7 +259,10 @@ func (s *Service) Run(ctx context.Context) error {
 					if ev.Type == incident.EventBroadcastCreated {
 						wake(s.wakePlan)
 					}
-					if ev.IncidentID != "" {
+					// Only a change to the incident itself changes what its
+					// messages say; a complaint about it (complaint.changed,
+					// thousands a second in a storm) does not.
+					if ev.IncidentID != "" && (ev.Type == incident.EventIncidentChanged || ev.Type == incident.EventIncidentDeleted || ev.Type == incident.EventBroadcastCreated) {
 						s.cache.invalidate(ev.IncidentID)
 					}
 				}

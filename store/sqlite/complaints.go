@@ -207,11 +207,23 @@ func complaintsWhere(f complaint.Filter) (string, []any) {
 	return " WHERE " + strings.Join(where, " AND "), args
 }
 
+// complaintsFrom names the table for f. One contact's complaints (every
+// intake reads them, for attaching and for repeats) are few, but without
+// statistics SQLite prefers the page's created_at index for a range on
+// created_at and then walks every complaint of the page: about 9 ms a
+// complaint in a storm of thousands. The contact index is named instead.
+func complaintsFrom(f complaint.Filter) string {
+	if f.ContactKey != "" && f.PageID != "" {
+		return "complaints INDEXED BY complaints_page_contact"
+	}
+	return "complaints"
+}
+
 // findComplaintsSQL is FindComplaints' page query for f; its arguments
 // end in LIMIT and OFFSET.
 func findComplaintsSQL(f complaint.Filter) (string, []any) {
 	cond, args := complaintsWhere(f)
-	return "SELECT doc FROM complaints" + cond + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+	return "SELECT doc FROM " + complaintsFrom(f) + cond + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
 		append(args, limitArg(f.Limit), max(f.Offset, 0))
 }
 
@@ -225,7 +237,7 @@ func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*compla
 	defer tx.Rollback()
 	cond, args := complaintsWhere(f)
 	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM complaints"+cond, args...).Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+complaintsFrom(f)+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: count complaints: %w", err)
 	}
 	query, args := findComplaintsSQL(f)

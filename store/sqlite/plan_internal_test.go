@@ -21,6 +21,10 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 	contactOpenSQL, contactOpenArgs := findComplaintsSQL(complaint.Filter{PageID: "p1", ContactKey: "customer:k1", Open: true, Limit: 1})
 	incidentOpenSQL, incidentOpenArgs := findComplaintsSQL(complaint.Filter{PageID: "p1", IncidentID: "i1", Open: true, Limit: 500})
 	unackedSQL, unackedArgs := findComplaintsSQL(complaint.Filter{States: []complaint.State{complaint.StateNew}, Until: time.Now(), Limit: 500})
+	// Repeat detection: one contact's complaints of the last 30 days, any state.
+	repeatF := complaint.Filter{PageID: "p1", ContactKey: "customer:k1", Since: time.Now().Add(-720 * time.Hour), Limit: 50}
+	repeatSQL, repeatArgs := findComplaintsSQL(repeatF)
+	repeatCond, repeatCountArgs := complaintsWhere(repeatF)
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +43,8 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		{"claim", claimSQL, []any{1, 1, 1, "sms", 1, 10}, "USING INDEX deliveries_due"},
 		// Every inbound message: the contact's open complaint.
 		{"complaints by contact, open", contactOpenSQL, contactOpenArgs, "USING INDEX complaints_page_contact"},
+		{"complaints by contact since", repeatSQL, repeatArgs, "USING INDEX complaints_page_contact"},
+		{"complaints by contact since, counted", "SELECT count(*) FROM " + complaintsFrom(repeatF) + repeatCond, repeatCountArgs, "INDEX complaints_page_contact"},
 		// Every resolution: the incident's open complaints.
 		{"complaints by incident, open", incidentOpenSQL, incidentOpenArgs, "USING INDEX complaints_page_incident"},
 		{"complaints to check", toCheckSQL, []any{1, 500}, "USING INDEX complaints_check"},
