@@ -3,6 +3,8 @@ package complaint
 import (
 	"context"
 	"time"
+
+	"github.com/heraldhq/herald/incident"
 )
 
 // Filter selects complaints, newest CreatedAt first. Zero fields select
@@ -63,4 +65,51 @@ type Store interface {
 	// every node runs the same schedule, and the lease decides which works.
 	// Expiry is judged by the now given, not by the engine's clock.
 	Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+}
+
+// CheckSave checks what SaveComplaint is given, the same in every engine:
+// entries must name the complaint and its page (EINVALID), and one save
+// may not carry an ExternalID twice (ECONFLICT).
+func CheckSave(c *Complaint, entries []*Entry) error {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e == nil || e.ComplaintID != c.ID || e.PageID != c.PageID {
+			return incident.Invalid("entry.complaint_id", "an entry saved with complaint %s must name it and its page", c.ID)
+		}
+		if e.ExternalID != "" {
+			if seen[e.ExternalID] {
+				return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
+			}
+			seen[e.ExternalID] = true
+		}
+	}
+	return nil
+}
+
+// WithTimes returns a copy of c with every time passed through round:
+// the engines store times in UTC at millisecond precision, and give back
+// what they store.
+func (c *Complaint) WithTimes(round func(time.Time) time.Time) *Complaint {
+	v := *c
+	ptr := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := round(*t)
+		return &u
+	}
+	tag := func(t *Tag) *Tag {
+		if t == nil {
+			return nil
+		}
+		w := *t
+		w.At = round(t.At)
+		return &w
+	}
+	v.Tag, v.Suggestion = tag(c.Tag), tag(c.Suggestion)
+	v.FirstAnswerDue, v.ResolveDue, v.CheckAt = round(c.FirstAnswerDue), round(c.ResolveDue), round(c.CheckAt)
+	v.LastMessageAt, v.CreatedAt, v.UpdatedAt = round(c.LastMessageAt), round(c.CreatedAt), round(c.UpdatedAt)
+	v.AckedAt, v.FirstAnswerAt = ptr(c.AckedAt), ptr(c.FirstAnswerAt)
+	v.ResolvedAt, v.ClosedAt = ptr(c.ResolvedAt), ptr(c.ClosedAt)
+	return &v
 }

@@ -95,26 +95,6 @@ redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'until', ARGV[3])
 return 1
 `)
 
-// normComplaint returns a copy of c with every time in UTC at millisecond
-// precision.
-func normComplaint(c *complaint.Complaint) *complaint.Complaint {
-	v := *c
-	tag := func(t *complaint.Tag) *complaint.Tag {
-		if t == nil {
-			return nil
-		}
-		w := *t
-		w.At = utcMS(t.At)
-		return &w
-	}
-	v.Tag, v.Suggestion = tag(c.Tag), tag(c.Suggestion)
-	v.FirstAnswerDue, v.ResolveDue, v.CheckAt = utcMS(c.FirstAnswerDue), utcMS(c.ResolveDue), utcMS(c.CheckAt)
-	v.LastMessageAt, v.CreatedAt, v.UpdatedAt = utcMS(c.LastMessageAt), utcMS(c.CreatedAt), utcMS(c.UpdatedAt)
-	v.AckedAt, v.FirstAnswerAt = utcMSPtr(c.AckedAt), utcMSPtr(c.FirstAnswerAt)
-	v.ResolvedAt, v.ClosedAt = utcMSPtr(c.ResolvedAt), utcMSPtr(c.ClosedAt)
-	return &v
-}
-
 // complaintIndexKeys lists the index keys c belongs in: every selection
 // of complaint.Filter that has one.
 func (db *DB) complaintIndexKeys(c *complaint.Complaint) []string {
@@ -152,19 +132,10 @@ func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries
 	if c == nil || !incident.ValidID(c.ID) || !incident.ValidID(c.PageID) {
 		return incident.Invalid("complaint.id", "a complaint needs a valid ID and page")
 	}
-	seen := map[string]bool{}
-	for _, e := range entries {
-		if e == nil || e.ComplaintID != c.ID || e.PageID != c.PageID {
-			return incident.Invalid("entry.complaint_id", "an entry saved with complaint %s must name it and its page", c.ID)
-		}
-		if e.ExternalID != "" {
-			if seen[e.ExternalID] {
-				return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
-			}
-			seen[e.ExternalID] = true
-		}
+	if err := complaint.CheckSave(c, entries); err != nil {
+		return err
 	}
-	v := normComplaint(c)
+	v := c.WithTimes(utcMS)
 	doc, err := encode(v)
 	if err != nil {
 		return err

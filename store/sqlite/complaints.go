@@ -17,62 +17,16 @@ var _ complaint.Store = (*DB)(nil)
 
 // ---- complaints ----
 
-// normComplaint returns a copy of c with every time in UTC at millisecond
-// precision, as every engine stores them.
-func normComplaint(c *complaint.Complaint) *complaint.Complaint {
-	v := *c
-	utc := func(t time.Time) time.Time { return fromMS(ms(t)) }
-	utcPtr := func(t *time.Time) *time.Time {
-		if t == nil {
-			return nil
-		}
-		u := utc(*t)
-		return &u
-	}
-	tag := func(t *complaint.Tag) *complaint.Tag {
-		if t == nil {
-			return nil
-		}
-		w := *t
-		w.At = utc(t.At)
-		return &w
-	}
-	v.Tag, v.Suggestion = tag(c.Tag), tag(c.Suggestion)
-	v.FirstAnswerDue, v.ResolveDue, v.CheckAt = utc(c.FirstAnswerDue), utc(c.ResolveDue), utc(c.CheckAt)
-	v.LastMessageAt, v.CreatedAt, v.UpdatedAt = utc(c.LastMessageAt), utc(c.CreatedAt), utc(c.UpdatedAt)
-	v.AckedAt, v.FirstAnswerAt = utcPtr(c.AckedAt), utcPtr(c.FirstAnswerAt)
-	v.ResolvedAt, v.ClosedAt = utcPtr(c.ResolvedAt), utcPtr(c.ClosedAt)
-	return &v
-}
-
-// checkEntries checks that entries belong to c and carry no ExternalID
-// twice.
-func checkEntries(c *complaint.Complaint, entries []*complaint.Entry) error {
-	seen := map[string]bool{}
-	for _, e := range entries {
-		if e == nil || e.ComplaintID != c.ID || e.PageID != c.PageID {
-			return incident.Invalid("entry.complaint_id", "an entry saved with complaint %s must name it and its page", c.ID)
-		}
-		if e.ExternalID != "" {
-			if seen[e.ExternalID] {
-				return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
-			}
-			seen[e.ExternalID] = true
-		}
-	}
-	return nil
-}
-
 // SaveComplaint implements complaint.Store: the version check, the
 // ExternalID check and every write in one transaction.
 func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry) error {
 	if c == nil || c.ID == "" || c.PageID == "" {
 		return incident.Invalid("complaint.id", "a complaint needs an ID and a page")
 	}
-	if err := checkEntries(c, entries); err != nil {
+	if err := complaint.CheckSave(c, entries); err != nil {
 		return err
 	}
-	v := normComplaint(c)
+	v := c.WithTimes(func(t time.Time) time.Time { return fromMS(ms(t)) })
 	doc, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("sqlite: encode complaint %s: %w", c.ID, err)
