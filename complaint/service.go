@@ -420,10 +420,16 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 	}
 	s.Log.Info("complaint received", "complaint_id", c.ID, "page_id", c.PageID, "channel", c.Channel,
 		"incident_id", c.IncidentID(), "repeat", c.Repeat)
-	s.publish(ctx, c)
-	if acked, err := s.acknowledge(ctx, c); err != nil {
+	// One event per new complaint: the acknowledgement's save publishes
+	// it; without that save (no Acknowledger, or it failed) this does.
+	acked, err := s.acknowledge(ctx, c)
+	switch {
+	case err != nil:
 		s.Log.Warn("complaint acknowledgement not queued yet; the sweep retries", "complaint_id", c.ID, "err", err)
-	} else {
+		s.publish(ctx, c)
+	case acked.Version == c.Version:
+		s.publish(ctx, c)
+	default:
 		c = acked
 	}
 	return c, nil
