@@ -2,13 +2,9 @@ package complaint_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +13,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/store/redis"
-	"github.com/heraldhq/herald/store/sqlite"
+	"github.com/heraldhq/herald/store/enginetest"
 )
 
 // engine is a real store: both of herald's engines implement all three.
@@ -35,36 +30,8 @@ var engines = []struct {
 	name string
 	open func(t *testing.T) engine
 }{
-	{"sqlite", func(t *testing.T) engine {
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}},
-	{"redis", func(t *testing.T) engine {
-		ctx := context.Background()
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		prefix := "ctest" + hex.EncodeToString(b)
-		db, err := redis.Open(ctx, "redis://127.0.0.1:6379/0", redis.WithPrefix(prefix))
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("redis at 127.0.0.1:6379: %v", err)
-			}
-			t.Skipf("!!! SKIPPING: no Redis at 127.0.0.1:6379 (%v)", err)
-		}
-		t.Cleanup(func() {
-			c := db.Client()
-			iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
-			}
-			db.Close()
-		})
-		return db
-	}},
+	{"sqlite", func(t *testing.T) engine { return enginetest.SQLite(t) }},
+	{"redis", func(t *testing.T) engine { return enginetest.Redis(t, "ctest") }},
 }
 
 // forEngine runs f against every engine as a subtest.

@@ -2,8 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -24,7 +22,7 @@ import (
 	"github.com/heraldhq/herald/notify/webhook"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
-	"github.com/heraldhq/herald/store/redis"
+	"github.com/heraldhq/herald/store/enginetest"
 )
 
 // engine is a real store: both of herald's engines implement both stores.
@@ -40,29 +38,7 @@ var engines = []struct {
 	name string
 	open func(t *testing.T) engine
 }{
-	{"redis", func(t *testing.T) engine {
-		ctx := context.Background()
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		prefix := "ntest" + hex.EncodeToString(b)
-		db, err := redis.Open(ctx, "redis://127.0.0.1:6379/0", redis.WithPrefix(prefix))
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("redis at 127.0.0.1:6379: %v", err)
-			}
-			t.Skipf("!!! SKIPPING: no Redis at 127.0.0.1:6379 (%v)", err)
-		}
-		t.Cleanup(func() {
-			c := db.Client()
-			iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
-			}
-			db.Close()
-		})
-		var x any = db
-		return x.(engine)
-	}},
+	{"redis", func(t *testing.T) engine { return enginetest.Redis(t, "ntest") }},
 }
 
 // forEngine runs f against every engine as a subtest.

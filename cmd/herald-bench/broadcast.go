@@ -232,6 +232,21 @@ type report struct {
 	figs []figure
 }
 
+// summary prints how many targets passed and missed, and how long it took.
+func (r *report) summary(w io.Writer, begin time.Time) {
+	pass, miss := 0, 0
+	for _, f := range r.figs {
+		switch {
+		case f.info:
+		case f.pass:
+			pass++
+		default:
+			miss++
+		}
+	}
+	fmt.Fprintf(w, "summary: %d PASS, %d MISS (%s)\n", pass, miss, time.Since(begin).Round(time.Second))
+}
+
 func (r *report) add(f figure) {
 	verdict := "MISS"
 	if f.pass {
@@ -323,17 +338,7 @@ func benchBroadcast(ctx context.Context, opt broadcastOptions, stdout, stderr io
 		fmt.Fprintln(stdout)
 	}
 
-	pass, miss := 0, 0
-	for _, f := range rep.figs {
-		switch {
-		case f.info:
-		case f.pass:
-			pass++
-		default:
-			miss++
-		}
-	}
-	fmt.Fprintf(stdout, "summary: %d PASS, %d MISS (%s)\n", pass, miss, time.Since(begin).Round(time.Second))
+	rep.summary(stdout, begin)
 	return nil
 }
 

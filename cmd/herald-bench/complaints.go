@@ -212,17 +212,7 @@ func benchComplaints(ctx context.Context, opt complaintsOptions, stdout, stderr 
 		res.report(rep)
 		fmt.Fprintln(stdout)
 	}
-	pass, miss := 0, 0
-	for _, f := range rep.figs {
-		switch {
-		case f.info:
-		case f.pass:
-			pass++
-		default:
-			miss++
-		}
-	}
-	fmt.Fprintf(stdout, "summary: %d PASS, %d MISS (%s)\n", pass, miss, time.Since(begin).Round(time.Second))
+	rep.summary(stdout, begin)
 	return out, nil
 }
 
