@@ -1,0 +1,103 @@
+package compensation
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// Store keeps compensation decisions (every version), grants and voucher
+// codes. Both engines implement it; store/storetest holds the conformance
+// suite. Times are stored in UTC at millisecond precision; the caller's
+// values are not changed.
+type Store interface {
+	// SaveDecision stores d as its incident's newest version. d.Version
+	// must be one more than the newest stored version (1 when none is
+	// stored); otherwise nothing is written and it returns ECONFLICT.
+	// Every version is kept. d must name a page and an incident, and be
+	// version 1 or more (EINVALID).
+	SaveDecision(ctx context.Context, d *Decision) error
+	// FindDecision returns the incident's newest decision, or ENOTFOUND
+	// when none was saved (the caller starts from Initial).
+	FindDecision(ctx context.Context, pageID, incidentID string) (*Decision, error)
+	// FindDecisions returns every version of the incident's decision,
+	// oldest first; none: an empty slice.
+	FindDecisions(ctx context.Context, pageID, incidentID string) ([]*Decision, error)
+	// FindDecided returns the page's newest decisions whose state is
+	// coming or decided, one per incident, by incident ID: what the
+	// customer's messages and the agents' view consult.
+	FindDecided(ctx context.Context, pageID string) ([]*Decision, error)
+
+	// SaveGrant stores g, unless the incident already holds a grant with
+	// g.Key: then it writes nothing and returns that grant and false (a
+	// retried request grants once). seen is how many grants the caller
+	// read for g's customer and incident when it checked the policy; when
+	// the store holds another number, someone granted meanwhile and it
+	// returns ECONFLICT, writing nothing, so the caller re-reads and checks
+	// the cap again. g must name a page, an incident, a customer, an ID
+	// and a Key (EINVALID); an ID already stored is ECONFLICT.
+	SaveGrant(ctx context.Context, g *Grant, seen int) (*Grant, bool, error)
+	// FindGrants returns the incident's grants, oldest At first (ties by
+	// ID); customerID "" returns every customer's.
+	FindGrants(ctx context.Context, pageID, incidentID, customerID string) ([]*Grant, error)
+
+	// AddVouchers adds codes to the page's voucher list listID; a code
+	// already in the list is skipped. It returns how many were added.
+	AddVouchers(ctx context.Context, pageID, listID string, codes []string) (int, error)
+	// DrawVoucher hands out one unused code of the list to key, once: the
+	// same key gets the same code again. ENOTFOUND when the list has no
+	// unused code left (or does not exist).
+	DrawVoucher(ctx context.Context, pageID, listID, key string) (string, error)
+	// CountVouchers returns how many codes the list holds and how many
+	// of them are still unused.
+	CountVouchers(ctx context.Context, pageID, listID string) (total, free int, err error)
+}
+
+// CheckDecision checks what SaveDecision is given, the same in every
+// engine.
+func CheckDecision(d *Decision) error {
+	switch {
+	case d == nil:
+		return incident.Invalid("decision", "is required")
+	case d.PageID == "" || d.IncidentID == "":
+		return incident.Invalid("decision", "must name a page and an incident")
+	case d.Version < 1:
+		return incident.Invalid("version", "a saved decision is version 1 or more, not %d", d.Version)
+	case !d.State.Valid():
+		return incident.Invalid("state", "unknown state %q", d.State)
+	}
+	return nil
+}
+
+// CheckGrantRecord checks what SaveGrant is given, the same in every
+// engine.
+func CheckGrantRecord(g *Grant) error {
+	switch {
+	case g == nil:
+		return incident.Invalid("grant", "is required")
+	case g.ID == "" || g.PageID == "" || g.IncidentID == "" || g.CustomerID == "":
+		return incident.Invalid("grant", "must name an ID, a page, an incident and a customer")
+	case g.Key == "":
+		return incident.Invalid("key", "a grant needs an idempotency key")
+	}
+	return nil
+}
+
+// CheckVouchers checks a list ID and its codes before AddVouchers.
+func CheckVouchers(listID string, codes []string) error {
+	if err := validID("list", listID); err != nil {
+		return err
+	}
+	for i, c := range codes {
+		if c == "" || len(c) > 64 || strings.ContainsAny(c, " \t\r\n,;") {
+			return incident.Invalid(fmt.Sprintf("codes[%d]", i), "a voucher code is 1 to 64 characters without spaces, commas or semicolons")
+		}
+	}
+	return nil
+}
+
+// Millis rounds t to what the engines store: UTC, millisecond precision.
+func Millis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
