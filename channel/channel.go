@@ -40,6 +40,10 @@ type Message struct {
 	Headers        map[string]string // extra headers (List-Unsubscribe, …)
 	UnsubscribeURL string
 	Language       string
+	// Replace is the provider ID (a Slack ts) of a message this one edits
+	// in place (chat.update) rather than posting anew; "" posts. Only
+	// Slack channel and member IDs can be edited.
+	Replace string
 }
 
 // Receipt is what a provider said when it accepted a message.

@@ -177,6 +177,10 @@ const (
 	BroadcastScheduled BroadcastKind = "scheduled" // a maintenance announced
 	BroadcastStarted   BroadcastKind = "started"   // a maintenance began
 	BroadcastCompleted BroadcastKind = "completed" // a maintenance ended
+	// BroadcastCompensation announces a compensation decision to the
+	// customers it gives something (made after resolution, so the
+	// apology could not carry it).
+	BroadcastCompensation BroadcastKind = "compensation"
 )
 
 // Broadcast is the outbox row written in the same transaction as the change

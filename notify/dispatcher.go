@@ -354,7 +354,10 @@ func (s *Service) quietHoursEnd(ctx context.Context, d *queue.Delivery, now time
 // frequency cap may hold it. It returns the settled or deferred delivery
 // and true when one of them does.
 func (s *Service) supersededOrCapped(ctx context.Context, d *queue.Delivery, now time.Time) (*queue.Delivery, bool) {
-	if d.IncidentID == "" {
+	// A compensation announcement is its own message, which no update
+	// replaces and the cap must not fold into a next message that may
+	// never come.
+	if d.IncidentID == "" || d.MessageKind == queue.KindCompensation {
 		return nil, false
 	}
 	if d.Attempts > 1 || d.NextAt.After(d.CreatedAt) {
@@ -373,6 +376,14 @@ func (s *Service) supersededOrCapped(ctx context.Context, d *queue.Delivery, now
 // renderFailed decides what a rendering error means: an invalid template
 // or message fails the delivery for good, anything else is retried.
 func (s *Service) renderFailed(d *queue.Delivery, err error) *queue.Delivery {
+	switch {
+	case errors.Is(err, errNewerDecision):
+		return s.settle(d, queue.StateCollapsed, "", err.Error())
+	case errors.Is(err, errNothingToAnnounce):
+		return s.settle(d, queue.StateCollapsed, "", err.Error())
+	case errors.Is(err, errWaitEarlier):
+		return s.retry(d, err)
+	}
 	s.dlog(d).Error("render", "err", err)
 	if incident.ErrorCode(err) == incident.EINVALID {
 		return s.settle(d, queue.StateFailed, "render", err.Error())
@@ -613,18 +624,30 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Mess
 	if isComplaintMessage(d.MessageKind) {
 		return s.complaintMessage(ctx, d)
 	}
+	if d.MessageKind == queue.KindCompensationAgents {
+		return s.agentMessage(ctx, d)
+	}
 	snap, err := s.cache.snapshot(ctx, d.IncidentID)
 	if err != nil {
 		return nil, err
 	}
+	comp, err := s.compensationLine(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if d.MessageKind == queue.KindCompensation && comp == "" {
+		// The customer got it meanwhile, or the policy changed: nothing
+		// to announce to them.
+		return nil, errNothingToAnnounce
+	}
 	named := d.Name != "" && (d.Kind == channel.Email || d.Kind == channel.Slack)
 	key := renderKey{inc: d.IncidentID, version: snap.inc.Version, update: d.UpdateID, kind: d.Kind, mk: d.MessageKind,
-		lang: d.Language, zone: d.TimeZone, named: named, rtype: d.RecipientType}
+		lang: d.Language, zone: d.TimeZone, named: named, rtype: d.RecipientType, comp: comp}
 	tmpl, err := s.cache.render(key, func() (*channel.Message, error) {
 		in := render.Input{Kind: d.MessageKind, Page: snap.page, Status: snap.status, Incident: snap.inc,
 			Components: snap.comps, MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(),
 			Recipient:      render.Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
-			UnsubscribeURL: s.link(unsubscribePathPrefix, render.UnsubscribePlaceholder)}
+			UnsubscribeURL: s.link(unsubscribePathPrefix, render.UnsubscribePlaceholder), Compensation: comp}
 		for _, u := range snap.inc.Updates {
 			if u.ID == d.UpdateID {
 				in.Update = u
@@ -658,6 +681,7 @@ type renderKey struct {
 	zone    string
 	named   bool
 	rtype   queue.RecipientType // the email footer differs for customers and subscribers
+	comp    string              // the recipient's compensation line
 }
 
 type snapshot struct {

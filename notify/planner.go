@@ -71,6 +71,9 @@ type audienceScan struct {
 	explicit map[string]bool
 	critical bool
 	now      time.Time
+	// eligible narrows a compensation announcement to the customers the
+	// decision gives something; nil for every other broadcast.
+	eligible func(*audience.Customer) bool
 }
 
 func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *incident.Incident) (*audienceScan, error) {
@@ -103,6 +106,18 @@ func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *i
 			a.explicit[id] = true
 		}
 	}
+	if b.Kind == incident.BroadcastCompensation {
+		comp := s.compensation()
+		if comp == nil {
+			return nil, incident.Invalid("kind", "compensation is not connected on this node")
+		}
+		if a.eligible, err = comp.Eligible(ctx, inc.PageID, inc.ID); err != nil {
+			return nil, err
+		}
+		// The customers to tell are those the policy gives something,
+		// wherever they are in the incident's audience.
+		a.critical = false
+	}
 	return a, nil
 }
 
@@ -124,6 +139,12 @@ func (a *audienceScan) batch(ctx context.Context, cursor string, limit int) ([]*
 			return nil, "", err
 		}
 		for _, c := range cs {
+			if a.eligible != nil {
+				if a.eligible(c) {
+					out = append(out, a.customerDeliveries(c)...)
+				}
+				continue
+			}
 			if a.customerMatches(c) {
 				out = append(out, a.customerDeliveries(c)...)
 			}
@@ -133,6 +154,9 @@ func (a *audienceScan) batch(ctx context.Context, cursor string, limit int) ([]*
 		}
 		return out, phase + ":" + cs[len(cs)-1].ID, nil
 	case phaseSubscribers, phaseFollowers:
+		if a.eligible != nil { // subscribers are no customers: nothing is owed to them
+			return nil, phaseDone + ":", nil
+		}
 		f := audience.SubscriberFilter{PageID: a.inc.PageID, State: audience.SubscriberActive, After: after, Limit: limit}
 		if phase == phaseFollowers {
 			f.IncidentID, f.Following = a.inc.ID, true

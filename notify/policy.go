@@ -56,6 +56,11 @@ var subscribeAddressLimit = ratelimit.Limit{Rate: 3.0 / 3600, Burst: 3}
 
 // allows reports whether the policy sends broadcasts of kind b on channel k.
 func (c *Config) allows(k channel.Kind, b incident.BroadcastKind) bool {
+	if b == incident.BroadcastCompensation {
+		// An announcement is sent because a manager chose to send it,
+		// to customers, on every channel that reaches a customer.
+		return k == channel.SMS || k == channel.Email || k == channel.Slack
+	}
 	for _, x := range c.Policy[k] {
 		if x == b {
 			return true

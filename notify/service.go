@@ -67,6 +67,12 @@ type Config struct {
 	SubscribeIPLimit ratelimit.Limit
 	// DefaultRegion reads phone numbers without a country prefix.
 	DefaultRegion string
+	// AgentSlackChannel is the Slack channel (an ID such as C0123ABCD, or
+	// an incoming-webhook URL) that tells support agents each
+	// compensation decision; "" tells them through the API and the agents'
+	// feed only. With a channel ID and a bot token the message is edited
+	// in place as the decision changes; a webhook URL can only post anew.
+	AgentSlackChannel string
 	// AllowPrivateWebhooks lets webhook and Slack subscribers point at
 	// loopback or private addresses (the sandbox, tests); off in production.
 	AllowPrivateWebhooks bool
@@ -113,6 +119,9 @@ type Service struct {
 
 	cache   *snapshotCache
 	metrics *metrics
+
+	compMu sync.Mutex
+	comp   Compensation // SetCompensation
 }
 
 // New checks cfg, fills in defaults and returns a Service; call Run to

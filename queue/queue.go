@@ -33,6 +33,11 @@ const (
 	KindComplaintReceived    MessageKind = "complaint_received" // a complaint in triage: received, its reference, by when they hear back
 	KindComplaintAnswer      MessageKind = "complaint_answer"   // an agent's reply, or the complaint's resolution
 	KindSurvey               MessageKind = "survey"             // the follow-up survey after resolution
+	KindCompensation         MessageKind = "compensation"       // a compensation decision announced to the customers it gives something
+	// KindCompensationAgents tells the agents' Slack channel an incident's
+	// compensation decision. It is rendered from the decision, not from a
+	// template, so it is not in render.MessageKinds.
+	KindCompensationAgents MessageKind = "compensation_agents"
 	// KindConfirm asks a new subscriber to confirm (double opt-in). It is
 	// not about an incident, so it is not in render.MessageKinds: it has sms and
 	// email templates only (render.ConfirmChannels) and renders through render.Renderer.RenderConfirm.
@@ -70,6 +75,7 @@ const (
 	FromCustomer   RecipientType = "customer"
 	FromSubscriber RecipientType = "subscriber"
 	FromContact    RecipientType = "contact" // someone who complained and is no imported customer
+	ToAgents       RecipientType = "agents"  // herald's own support agents (their Slack channel)
 )
 
 // Delivery is one message to one address on one channel about one update.

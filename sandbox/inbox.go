@@ -18,6 +18,7 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", s.handleTwilioCreate)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages/{file}", s.handleTwilioGet)
 	mux.HandleFunc("POST /api/chat.postMessage", s.handleSlackPostMessage)
+	mux.HandleFunc("POST /api/chat.update", s.handleSlackUpdate)
 	mux.HandleFunc("/api/auth.test", s.handleSlackAuthTest)
 	mux.HandleFunc("/api/", s.handleSlackUnknown)
 	mux.HandleFunc("POST /services/{name...}", s.handleSlackWebhook)
@@ -157,7 +158,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
 <nav><a href="?">all</a>{{range .Kinds}}<a href="?kind={{.}}">{{.}}</a>{{end}}<a href="/sandbox/messages">JSON</a></nav>
 {{range .Messages}}
 <div class="msg">
-  <div class="meta"><span class="kind">{{.Kind}}</span>{{.At.Format "2006-01-02 15:04:05.000Z07:00"}} · to <b>{{.To}}</b>{{if .From}} · from {{.From}}{{end}} · <span class="status-{{.Status}}">{{.Status}}</span>{{if .Error}} ({{.Error}}){{end}}{{if .Segments}} · {{.Segments}} segment{{if gt .Segments 1}}s{{end}}{{end}} · <code>{{.ID}}</code></div>
+  <div class="meta"><span class="kind">{{.Kind}}</span>{{.At.Format "2006-01-02 15:04:05.000Z07:00"}} · to <b>{{.To}}</b>{{if .From}} · from {{.From}}{{end}} · <span class="status-{{.Status}}">{{.Status}}</span>{{if .Error}} ({{.Error}}){{end}}{{if .Segments}} · {{.Segments}} segment{{if gt .Segments 1}}s{{end}}{{end}}{{if .Edits}} · edited {{.Edits}}×{{end}} · <code>{{.ID}}</code></div>
   {{if .Subject}}<div class="subject">{{.Subject}}</div>{{end}}
   {{if .Body}}<pre>{{.Body}}</pre>{{end}}
   {{if .HTML}}<details><summary>HTML part (source)</summary><pre>{{.HTML}}</pre></details>{{end}}

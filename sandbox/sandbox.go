@@ -90,6 +90,11 @@ type Message struct {
 	At      time.Time         `json:"at"`
 	// Segments is the SMS part count (CountSegments).
 	Segments int `json:"segments,omitempty"`
+	// Edits counts the chat.update calls that replaced a Slack message's
+	// text and blocks in place.
+	Edits int `json:"edits,omitempty"`
+	// EditedAt is when the last edit came.
+	EditedAt *time.Time `json:"edited_at,omitempty"`
 }
 
 // Filter selects messages; empty fields match everything.
@@ -337,6 +342,24 @@ func (in *inbox) add(m Message) {
 		in.wake = nil
 	}
 	in.mu.Unlock()
+}
+
+// replace puts an edited message (Slack's chat.update) in place of the
+// kept message with its ID, counting it as an edit, not a new message; it
+// reports false when no kept message has the ID or edit refuses it.
+func (in *inbox) replace(id string, edit func(*Message) bool) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	i, ok := in.byID[id]
+	if !ok || !edit(&in.ring[i]) {
+		return false
+	}
+	in.ring[i].Edits++
+	if in.wake != nil {
+		close(in.wake)
+		in.wake = nil
+	}
+	return true
 }
 
 // setStatus records a later provider status for a kept message.

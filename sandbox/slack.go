@@ -38,6 +38,7 @@ type slackPost struct {
 	Blocks   json.RawMessage `json:"blocks"`
 	ThreadTS string          `json:"thread_ts"`
 	Username string          `json:"username"`
+	TS       string          `json:"ts"` // chat.update: the message to edit
 }
 
 func writeSlackError(w http.ResponseWriter, status int, code string) {
@@ -76,6 +77,7 @@ func readSlackPost(r *http.Request) (slackPost, string, error) {
 		p.Text = r.Form.Get("text")
 		p.ThreadTS = r.Form.Get("thread_ts")
 		p.Username = r.Form.Get("username")
+		p.TS = r.Form.Get("ts")
 		if b := r.Form.Get("blocks"); b != "" {
 			p.Blocks = json.RawMessage(b)
 		}
@@ -154,6 +156,65 @@ func (s *Sandbox) handleSlackPostMessage(w http.ResponseWriter, r *http.Request)
 		msg["thread_ts"] = p.ThreadTS
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": channel, "ts": ts, "message": msg})
+}
+
+// handleSlackUpdate is POST /api/chat.update: it edits a message the
+// sandbox kept, in place, as Slack does (message_not_found otherwise).
+func (s *Sandbox) handleSlackUpdate(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	p, token, err := readSlackPost(r)
+	switch {
+	case err != nil:
+		writeSlackError(w, http.StatusOK, "invalid_form_data")
+		return
+	case token == "":
+		writeSlackError(w, http.StatusOK, "not_authed")
+		return
+	case !s.slackTokenOK(token):
+		writeSlackError(w, http.StatusOK, "invalid_auth")
+		return
+	}
+	if v := s.faults.check(r.Context(), surfSlack); v.status != 0 {
+		writeSlackFault(w, v)
+		return
+	}
+	var blocks []json.RawMessage
+	if len(p.Blocks) > 0 && json.Unmarshal(p.Blocks, &blocks) != nil {
+		writeSlackError(w, http.StatusOK, "invalid_blocks")
+		return
+	}
+	switch {
+	case p.Channel == "":
+		writeSlackError(w, http.StatusOK, "channel_not_found")
+		return
+	case p.TS == "":
+		writeSlackError(w, http.StatusOK, "message_not_found")
+		return
+	case p.Text == "" && len(blocks) == 0:
+		writeSlackError(w, http.StatusOK, "no_text")
+		return
+	case len(p.Text) > 40000:
+		writeSlackError(w, http.StatusOK, "msg_too_long")
+		return
+	}
+	now := time.Now().UTC()
+	ok := s.inbox.replace(p.TS, func(m *Message) bool {
+		if m.Kind != KindSlack || slackChannelID(m.To) != slackChannelID(p.Channel) {
+			return false
+		}
+		m.Body = p.Text
+		m.Blocks = nil
+		if len(blocks) > 0 {
+			m.Blocks = append(json.RawMessage(nil), p.Blocks...)
+		}
+		m.EditedAt = &now
+		return true
+	})
+	if !ok {
+		writeSlackError(w, http.StatusOK, "message_not_found")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": slackChannelID(p.Channel), "ts": p.TS, "text": p.Text})
 }
 
 // handleSlackAuthTest is /api/auth.test, which clients call to check a token.

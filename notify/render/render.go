@@ -41,7 +41,7 @@ var ConfirmChannels = []channel.Kind{channel.SMS, channel.Email}
 // a template for every templated channel and language.
 var MessageKinds = []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved, queue.KindMaintenanceScheduled,
 	queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintAck, queue.KindComplaintReceived,
-	queue.KindComplaintAnswer, queue.KindSurvey}
+	queue.KindComplaintAnswer, queue.KindSurvey, queue.KindCompensation}
 
 // TemplateChannels are the channels rendered from template files; Webhook is
 // rendered from the incident as JSON and needs none.
@@ -62,6 +62,8 @@ func KindForBroadcast(b incident.BroadcastKind) (queue.MessageKind, bool) {
 		return queue.KindMaintenanceStarted, true
 	case incident.BroadcastCompleted:
 		return queue.KindMaintenanceCompleted, true
+	case incident.BroadcastCompensation:
+		return queue.KindCompensation, true
 	}
 	return "", false
 }
@@ -108,9 +110,13 @@ type Input struct {
 	// (KindComplaintReceived), and the agent's words or the outcome
 	// (KindComplaintAnswer). Incident is the complaint's incident, or an
 	// empty one when it has none.
-	Ref            string
-	Due            time.Time
-	Answer         string
+	Ref    string
+	Due    time.Time
+	Answer string
+	// Compensation is the recipient's compensation line (update and
+	// resolution messages to customers): what they will receive, or that
+	// it is being decided; "" says nothing.
+	Compensation   string
 	MaxSMSSegments int // 0 means DefaultMaxSMSSegments
 	// Documentation overrides DefaultWebhookDocumentation.
 	Documentation string
@@ -464,6 +470,7 @@ type view struct {
 	Code           string            // KindConfirm: the SMS confirmation code
 	Ref            string            // a complaint's reference
 	Due            string            // when a person answers a complaint, worded in the recipient's zone
+	Compensation   string            // the recipient's compensation line, or ""
 	L              map[string]string // the language's words: catalogue IDs and labelNames
 }
 
@@ -572,6 +579,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		SurveyURL:      in.SurveyURL,
 		UnsubscribeURL: in.UnsubscribeURL,
 		ManageURL:      in.ManageURL,
+		Compensation:   strings.TrimSpace(in.Compensation),
 		L:              lt.labels,
 	}
 	status := inc.Status
@@ -853,6 +861,7 @@ func (v *view) escapedForSlack() *view {
 	e := *v
 	e.Page, e.Name, e.Body, e.Recipient = mrkdwnEscape(v.Page), mrkdwnEscape(v.Name), mrkdwnEscape(v.Body), mrkdwnEscape(v.Recipient)
 	e.Greeting, e.Signoff = mrkdwnEscape(v.Greeting), mrkdwnEscape(v.Signoff)
+	e.Compensation = mrkdwnEscape(v.Compensation)
 	e.Link, e.ShortLink, e.SurveyURL = mrkdwnEscape(v.Link), mrkdwnEscape(v.ShortLink), mrkdwnEscape(v.SurveyURL)
 	e.UnsubscribeURL, e.ManageURL = mrkdwnEscape(v.UnsubscribeURL), mrkdwnEscape(v.ManageURL)
 	e.Components = make([]string, len(v.Components))

@@ -192,7 +192,7 @@ func IsWebhookURL(to string) bool {
 }
 
 // Send posts m. m.To is a channel or member ID (chat.postMessage; the receipt
-// holds the message ts) or an incoming-webhook URL (see IsWebhookURL). Refusals come back
+// holds the message ts; with m.Replace, chat.update edits that message) or an incoming-webhook URL (see IsWebhookURL). Refusals come back
 // as *channel.SendError (see classify); timeouts, cancellation and connection
 // errors as plain errors (transient).
 func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
@@ -211,6 +211,19 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 	}
 	if c.cfg.Token == "" {
 		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "not_authed", Reason: "no Slack token configured for channel IDs"}
+	}
+	if m.Replace != "" {
+		// Edit in place: the agents' compensation message and the
+		// incident's live message stay one message as they change.
+		_, ts, _, err := c.api.UpdateMessageContext(ctx, to, m.Replace, p.MsgOptions()...)
+		if err == nil {
+			return channel.Receipt{ProviderID: ts, Status: "updated"}, nil
+		}
+		if se := classify(ctx, err, ""); !isGoneMessage(se) {
+			return channel.Receipt{}, se
+		}
+		// Someone deleted the message, or it can no longer be edited:
+		// post the current state anew rather than leave agents without it.
 	}
 	_, ts, err := c.api.PostMessageContext(ctx, to, p.MsgOptions()...)
 	if err != nil {
@@ -255,11 +268,22 @@ func (b *bodyCapture) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// isGoneMessage reports whether chat.update failed because the message to
+// edit is gone or can no longer be edited.
+func isGoneMessage(err error) bool {
+	var se *channel.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Code == "message_not_found" || se.Code == "cant_update_message" || se.Code == "edit_window_closed"
+}
+
 // permanentErrors are Slack error strings that retrying cannot fix.
 var permanentErrors = map[string]bool{
 	"channel_not_found": true, "invalid_auth": true, "not_in_channel": true, "is_archived": true,
 	"account_inactive": true, "token_revoked": true, "msg_too_long": true, "no_text": true,
 	"invalid_blocks": true, "not_authed": true, "missing_scope": true, "restricted_action": true,
+	"message_not_found": true, "cant_update_message": true, "edit_window_closed": true,
 	"invalid_token": true, "no_service": true, "channel_is_archived": true, "action_prohibited": true,
 	"invalid_payload": true, "user_not_found": true, "too_many_attachments": true, "invalid_arguments": true,
 }

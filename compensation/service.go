@@ -1,0 +1,1011 @@
+package compensation
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+)
+
+// EventChanged tells the agents' feed, the console and other nodes that an
+// incident's compensation decision changed. Like every event it carries
+// IDs only: a receiver reads the decision from the store.
+const EventChanged incident.EventType = "compensation.changed"
+
+// Customers finds the imported customers a decision is about.
+type Customers interface {
+	FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error)
+	FindCustomersByAddress(ctx context.Context, pageID string, kind channel.Kind, address string) ([]*audience.Customer, error)
+	FindCustomers(ctx context.Context, f audience.CustomerFilter) ([]*audience.Customer, error)
+}
+
+// Pusher queues the agents' message about a decision (the Slack channel for
+// agents): notify implements it, as a delivery like any other. It is
+// called after the decision is saved; it sends nothing itself.
+type Pusher interface {
+	PushDecision(ctx context.Context, d *Decision) error
+}
+
+// Notes records on a complaint what was offered to its customer;
+// complaint.Service implements it.
+type Notes interface {
+	Get(ctx context.Context, pageID, id string) (*complaint.Complaint, error)
+	Note(ctx context.Context, pageID, id, text string) (*complaint.Complaint, error)
+}
+
+// Service is the one entry point for compensation: the API, the CLI, the
+// console, the agents' feed and the messages all call it. It applies the
+// rules of this package, saves through Store and publishes EventChanged.
+type Service struct {
+	Store     Store
+	Incidents incident.Store
+	Customers Customers
+	Events    incident.Events
+	Agents    Pusher // nil: no agents' channel
+	Notes     Notes  // nil: grants cannot name a complaint
+	// PrepareTTL is how long a decision's compiled policy and its
+	// incident's outage timeline are reused between calls (NewService: 1
+	// s). Run drops them on every incident or compensation event.
+	PrepareTTL time.Duration
+	Now        func() time.Time
+	Log        *slog.Logger
+
+	mu       sync.Mutex
+	prepared map[string]*Prepared // by incident ID
+	segments map[string]*segments // by page ID
+}
+
+// DefaultPrepareTTL is NewService's PrepareTTL.
+const DefaultPrepareTTL = time.Second
+
+// NewService returns a Service on the real clock.
+func NewService(store Store, incidents incident.Store, customers Customers, events incident.Events, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{Store: store, Incidents: incidents, Customers: customers, Events: events,
+		PrepareTTL: DefaultPrepareTTL, Now: time.Now, Log: log}
+}
+
+func (s *Service) now() time.Time { return Millis(s.Now()) }
+
+// incident returns the page's incident, ENOTFOUND when it is another
+// page's.
+func (s *Service) incident(ctx context.Context, pageID, incidentID string) (*incident.Incident, error) {
+	inc, err := s.Incidents.FindIncidentByID(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	if inc.PageID != pageID {
+		return nil, incident.NotFound("incident", incidentID)
+	}
+	return inc, nil
+}
+
+// Decision returns the incident's decision in force: Initial (none_yet,
+// version 0) when nobody has decided yet.
+func (s *Service) Decision(ctx context.Context, pageID, incidentID string) (*Decision, error) {
+	if _, err := s.incident(ctx, pageID, incidentID); err != nil {
+		return nil, err
+	}
+	return s.current(ctx, pageID, incidentID)
+}
+
+func (s *Service) current(ctx context.Context, pageID, incidentID string) (*Decision, error) {
+	d, err := s.Store.FindDecision(ctx, pageID, incidentID)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		return Initial(pageID, incidentID), nil
+	}
+	return d, err
+}
+
+// History returns every version of the incident's decision, oldest first,
+// each with what changed from the one before.
+func (s *Service) History(ctx context.Context, pageID, incidentID string) ([]Version, error) {
+	if _, err := s.incident(ctx, pageID, incidentID); err != nil {
+		return nil, err
+	}
+	ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Version, len(ds))
+	prev := Initial(pageID, incidentID)
+	for i, d := range ds {
+		out[i] = Version{Decision: d, Changes: Diff(prev, d)}
+		prev = d
+	}
+	return out, nil
+}
+
+// Version is one saved decision and what changed from the version before.
+type Version struct {
+	*Decision
+	Changes []Change `json:"changes"`
+}
+
+// Decide records a manager's proposal (see Decide for the rules) as the
+// incident's next decision version, audits it, tells the agents and
+// publishes EventChanged. The actor comes from ctx. A proposal equal to
+// the decision in force changes nothing and returns it with no changes.
+func (s *Service) Decide(ctx context.Context, pageID, incidentID string, p Proposal) (*Decision, []Change, error) {
+	inc, err := s.incident(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, err := s.current(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	by := incident.ActorFrom(ctx)
+	if !by.Role.Allows(incident.RoleManager) {
+		// Before the scope: reading a page's segments is work an agent's
+		// request must not cause.
+		return nil, nil, incident.Errorf(incident.EFORBIDDEN, "only a manager or an admin may decide compensation")
+	}
+	scope, err := s.scope(ctx, inc, p.State == Decided)
+	if err != nil {
+		return nil, nil, err
+	}
+	next, changed, err := Decide(cur, p, by, s.now(), scope)
+	if err != nil || !changed {
+		return next, nil, err
+	}
+	if err := s.Store.SaveDecision(ctx, next); err != nil {
+		return nil, nil, err
+	}
+	changes := Diff(cur, next)
+	s.drop(incidentID)
+	before, _ := json.Marshal(cur)
+	after, _ := json.Marshal(next)
+	audit := &incident.AuditEntry{ID: incident.NewID(), PageID: pageID, Actor: by.String(), Action: "compensation.decide",
+		ObjectType: "incident", ObjectID: incidentID, Before: string(before), After: string(after), At: next.At}
+	if err := s.Incidents.Commit(ctx, &incident.Change{Audit: []*incident.AuditEntry{audit}}); err != nil {
+		// The version itself records who decided what and when; the
+		// audit log's copy is for the page's audit view.
+		s.Log.Error("compensation: audit entry", "incident_id", incidentID, "version", next.Version, "err", err)
+	}
+	s.publish(ctx, next)
+	if s.Agents != nil {
+		if err := s.Agents.PushDecision(ctx, next); err != nil {
+			// The decision stands: the agents' feed and the API have it,
+			// and the next change pushes the whole state again.
+			s.Log.Error("compensation: queue the agents' message", "incident_id", incidentID, "version", next.Version, "err", err)
+		}
+	}
+	s.Log.Info("compensation decided", "page_id", pageID, "incident_id", incidentID, "state", next.State,
+		"version", next.Version, "by", next.By, "changes", Summary(changes))
+	return next, changes, nil
+}
+
+func (s *Service) publish(ctx context.Context, d *Decision) {
+	if s.Events == nil {
+		return
+	}
+	if err := s.Events.Publish(ctx, incident.Event{Type: EventChanged, PageID: d.PageID, IncidentID: d.IncidentID}); err != nil {
+		s.Log.Warn("compensation: publish", "incident_id", d.IncidentID, "err", err)
+	}
+}
+
+// scope is what a proposal is checked against. The page's segments (plans,
+// regions, attribute keys) are read only for a policy, from a cache that
+// lives as long as the page's customer count stays the same.
+func (s *Service) scope(ctx context.Context, inc *incident.Incident, policy bool) (Scope, error) {
+	sc := Scope{Incident: inc}
+	comps, err := s.Incidents.FindComponents(ctx, inc.PageID)
+	if err != nil {
+		return sc, err
+	}
+	sc.Components = make([]string, 0, len(comps))
+	for _, c := range comps {
+		sc.Components = append(sc.Components, c.ID)
+	}
+	if !policy || s.Customers == nil {
+		return sc, nil
+	}
+	seg, err := s.pageSegments(ctx, inc.PageID)
+	if err != nil {
+		return sc, err
+	}
+	if seg.customers > 0 {
+		// A page without customers yet leaves segments unchecked: a
+		// policy may be decided before the customer file is imported.
+		sc.Plans, sc.Regions, sc.AttributeKeys = seg.plans, seg.regions, seg.keys
+	}
+	return sc, nil
+}
+
+type segments struct {
+	customers            int
+	plans, regions, keys []string
+	at                   time.Time
+}
+
+// segmentsTTL bounds how long a page's segments are trusted while its
+// customer count stays the same (an import that replaces as many as it
+// adds keeps the count).
+const segmentsTTL = 5 * time.Minute
+
+func (s *Service) pageSegments(ctx context.Context, pageID string) (*segments, error) {
+	now := s.Now()
+	s.mu.Lock()
+	seg := s.segments[pageID]
+	s.mu.Unlock()
+	if seg != nil && now.Sub(seg.at) < segmentsTTL {
+		return seg, nil
+	}
+	plans, regions, keys := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	n := 0
+	err := s.eachCustomer(ctx, pageID, func(c *audience.Customer) error {
+		n++
+		if c.Plan != "" {
+			plans[strings.ToLower(c.Plan)] = true
+		}
+		if c.Region != "" {
+			regions[strings.ToLower(c.Region)] = true
+		}
+		for k := range c.Attributes {
+			keys[k] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	seg = &segments{customers: n, plans: sortedKeys(plans), regions: sortedKeys(regions), keys: sortedKeys(keys), at: now}
+	s.mu.Lock()
+	if s.segments == nil {
+		s.segments = map[string]*segments{}
+	}
+	s.segments[pageID] = seg
+	s.mu.Unlock()
+	return seg, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// customerPage is how many customers a scan reads at a time.
+const customerPage = 5000
+
+func (s *Service) eachCustomer(ctx context.Context, pageID string, fn func(*audience.Customer) error) error {
+	after := ""
+	for {
+		cs, err := s.Customers.FindCustomers(ctx, audience.CustomerFilter{PageID: pageID, After: after, Limit: customerPage})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if len(cs) < customerPage {
+			return ctx.Err()
+		}
+		after = cs[len(cs)-1].ID
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// Prepared is what every customer's answer for one incident shares: the
+// decision in force, its compiled policy (nil unless decided), and the
+// incident's outage timeline.
+type Prepared struct {
+	Incident *incident.Incident
+	Decision *Decision
+	Compiled *Compiled
+	Timeline *Timeline
+	at       time.Time
+}
+
+// Prepare reads and compiles what answers about the incident need, or
+// reuses what an earlier call made within PrepareTTL.
+func (s *Service) Prepare(ctx context.Context, pageID, incidentID string) (*Prepared, error) {
+	now := s.Now()
+	s.mu.Lock()
+	p := s.prepared[incidentID]
+	s.mu.Unlock()
+	if p != nil && p.Incident.PageID == pageID && now.Sub(p.at) < s.PrepareTTL && !now.Before(p.at) {
+		return p, nil
+	}
+	inc, err := s.incident(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.current(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	history, err := s.Incidents.FindStatusChanges(ctx, pageID, inc.StartedAt)
+	if err != nil {
+		return nil, err
+	}
+	p = &Prepared{Incident: inc, Decision: d, Timeline: NewTimeline(inc, history, now), at: now}
+	if d.State == Decided && d.Policy != nil {
+		if p.Compiled, err = Compile(d.Policy); err != nil {
+			return nil, err
+		}
+	}
+	if s.PrepareTTL > 0 {
+		s.mu.Lock()
+		if s.prepared == nil {
+			s.prepared = map[string]*Prepared{}
+		}
+		s.prepared[incidentID] = p
+		s.mu.Unlock()
+	}
+	return p, nil
+}
+
+func (s *Service) drop(incidentID string) {
+	s.mu.Lock()
+	delete(s.prepared, incidentID)
+	s.mu.Unlock()
+}
+
+// Run drops prepared answers when an incident or a decision changes (on
+// any node), until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	if s.Events == nil {
+		return
+	}
+	evs, cancel := s.Events.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-evs:
+			if !ok {
+				return
+			}
+			switch ev.Type {
+			case EventChanged, incident.EventIncidentChanged, incident.EventIncidentDeleted:
+				s.drop(ev.IncidentID)
+			case incident.EventPageChanged:
+				s.mu.Lock()
+				s.prepared = nil
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+// Answer is what an agent needs about one customer: whether and how long
+// they were affected, what the decision says they get and why, what was
+// already given, and what to say.
+type Answer struct {
+	PageID     string `json:"page_id"`
+	IncidentID string `json:"incident_id"`
+	State      State  `json:"state"`
+	Version    int    `json:"version"`
+	Reason     string `json:"reason,omitempty"`
+	// Customer is who the answer is about.
+	Customer AnswerCustomer `json:"customer"`
+	Affected AnswerAffected `json:"affected"`
+	// Result is the policy's answer; nil unless decided.
+	Result *Result       `json:"result,omitempty"`
+	Rules  []AnswerRule  `json:"rules,omitempty"`
+	Offers []AnswerOffer `json:"offers,omitempty"`
+	Grants []*Grant      `json:"grants"`
+	Script string        `json:"script"`
+	Lang   string        `json:"language"`
+	At     time.Time     `json:"at"`
+	result *Result       // for Grant
+	comp   *Compiled     // for Grant
+	cust   *audience.Customer
+}
+
+// AnswerCustomer names the customer.
+type AnswerCustomer struct {
+	ID     string `json:"id"`
+	Name   string `json:"name,omitempty"`
+	Plan   string `json:"plan,omitempty"`
+	Region string `json:"region,omitempty"`
+}
+
+// AnswerAffected is the customer's affected time, in whole minutes.
+type AnswerAffected struct {
+	Affected   bool               `json:"affected"`
+	Minutes    int                `json:"minutes"`
+	Components []ComponentMinutes `json:"components"`
+}
+
+// ComponentMinutes is the time one of the customer's components was down.
+type ComponentMinutes struct {
+	ComponentID string `json:"component_id"`
+	Name        string `json:"name,omitempty"`
+	Minutes     int    `json:"minutes"`
+}
+
+// AnswerRule is one policy rule and whether it matched, in words.
+type AnswerRule struct {
+	ID      string `json:"id"`
+	Matched bool   `json:"matched"`
+	Reason  string `json:"reason"`
+}
+
+// AnswerOffer is one offer the customer is entitled to, in words.
+type AnswerOffer struct {
+	Offered
+	Description string `json:"description"`
+}
+
+// Check answers for one customer of the incident, with the agent's script
+// in lang (the page's first language when lang is not one of herald's).
+func (s *Service) Check(ctx context.Context, pageID, incidentID, customerID, lang string) (*Answer, error) {
+	p, err := s.Prepare(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	cust, err := s.Customers.FindCustomerByID(ctx, pageID, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return s.answer(ctx, p, cust, lang)
+}
+
+// CheckAddress is Check for the customer with that phone (E.164), email or
+// Slack ID; more than one customer with the address is ECONFLICT naming
+// them, so that the agent picks one.
+func (s *Service) CheckAddress(ctx context.Context, pageID, incidentID string, kind channel.Kind, address, lang string) (*Answer, error) {
+	cs, err := s.Customers.FindCustomersByAddress(ctx, pageID, kind, address)
+	if err != nil {
+		return nil, err
+	}
+	switch len(cs) {
+	case 0:
+		return nil, incident.Errorf(incident.ENOTFOUND, "no customer has the %s %q", kind, address)
+	case 1:
+	default:
+		ids := make([]string, len(cs))
+		for i, c := range cs {
+			ids[i] = c.ID
+		}
+		return nil, incident.Errorf(incident.ECONFLICT, "%d customers have the %s %q: %s; ask by customer ID", len(cs), kind, address, strings.Join(ids, ", "))
+	}
+	p, err := s.Prepare(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	return s.answer(ctx, p, cs[0], lang)
+}
+
+func (s *Service) answer(ctx context.Context, p *Prepared, cust *audience.Customer, lang string) (*Answer, error) {
+	grants, err := s.Store.FindGrants(ctx, p.Incident.PageID, p.Incident.ID, cust.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	affected := p.Timeline.For(cust.Components)
+	a := &Answer{PageID: p.Incident.PageID, IncidentID: p.Incident.ID, State: p.Decision.State, Version: p.Decision.Version,
+		Reason: p.Decision.Reason, Customer: AnswerCustomer{ID: cust.ID, Name: cust.Name, Plan: cust.Plan, Region: cust.Region},
+		Affected: AnswerAffected{Affected: affected.Total > 0, Minutes: affected.Minutes(), Components: []ComponentMinutes{}},
+		Grants:   grants, At: now, cust: cust, Lang: Language(lang)}
+	for _, ct := range affected.Components {
+		a.Affected.Components = append(a.Affected.Components, ComponentMinutes{ComponentID: ct.ComponentID, Minutes: int(ct.Duration / time.Minute)})
+	}
+	if p.Compiled != nil {
+		vals := make([]Grant, len(grants))
+		for i, g := range grants {
+			vals[i] = *g
+		}
+		r := p.Compiled.Evaluate(cust, &affected, vals, now)
+		a.Result, a.result, a.comp = &r, &r, p.Compiled
+		for _, m := range r.Rules {
+			a.Rules = append(a.Rules, AnswerRule{ID: m.RuleID, Matched: m.Matched, Reason: m.Reason()})
+		}
+		for i := range r.Offers {
+			o := &r.Offers[i]
+			desc := ""
+			if of := o.Offer(); of != nil {
+				desc = of.Describe()
+			}
+			a.Offers = append(a.Offers, AnswerOffer{Offered: *o, Description: desc})
+		}
+	}
+	a.Script = Script(a.Lang, p.Decision, a.result, affected, grants)
+	return a, nil
+}
+
+// GrantRequest is what an agent records for a customer: an offer (or the
+// offer chosen from a choice) given, or that the customer declined.
+type GrantRequest struct {
+	Offer       string `json:"offer"`  // the offer's or the choice's ID (Offered.Group)
+	Choice      string `json:"choice"` // for a choice: the offer the customer took
+	Declined    bool   `json:"declined"`
+	ComplaintID string `json:"complaint_id"`
+	// Key makes a retried request grant once; "" derives one from the
+	// customer, the offer, the choice and the decline.
+	Key string `json:"key"`
+	// OverrideReason lets a manager grant what the policy refuses.
+	OverrideReason string `json:"override_reason"`
+}
+
+// maxGrantTries bounds how often Grant re-reads after another grant for the
+// same customer landed between its check and its save.
+const maxGrantTries = 5
+
+// Grant records r for the customer after checking it against the decided
+// policy (CheckGrant). It returns the grant and whether it is new: a
+// retried request (same key) returns the first grant and false.
+func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID string, r GrantRequest) (*Grant, bool, error) {
+	by := incident.ActorFrom(ctx)
+	if err := validText("complaint_id", r.ComplaintID, false); err != nil {
+		return nil, false, err
+	}
+	if len(r.Key) > 200 {
+		return nil, false, incident.Invalid("key", "at most 200 characters")
+	}
+	var ov *Override
+	if strings.TrimSpace(r.OverrideReason) != "" {
+		ov = &Override{By: by, Reason: strings.TrimSpace(r.OverrideReason)}
+	}
+	key := r.Key
+	if key == "" {
+		key = derivedKey(customerID, r)
+	}
+	key = incidentID + ":" + key
+	for try := 0; ; try++ {
+		p, err := s.Prepare(ctx, pageID, incidentID)
+		if err != nil {
+			return nil, false, err
+		}
+		if p.Compiled == nil {
+			return nil, false, incident.Invalid("state", "compensation is %s: there is no policy to grant from", p.Decision.State)
+		}
+		cust, err := s.Customers.FindCustomerByID(ctx, pageID, customerID)
+		if err != nil {
+			return nil, false, err
+		}
+		var c *complaint.Complaint
+		if r.ComplaintID != "" {
+			if s.Notes == nil {
+				return nil, false, incident.Invalid("complaint_id", "complaints are not available here")
+			}
+			if c, err = s.Notes.Get(ctx, pageID, r.ComplaintID); err != nil {
+				return nil, false, err
+			}
+			if c.Contact.CustomerID != "" && c.Contact.CustomerID != customerID {
+				return nil, false, incident.Invalid("complaint_id", "complaint %s is from customer %s, not %s", c.ID, c.Contact.CustomerID, customerID)
+			}
+		}
+		a, err := s.answer(ctx, p, cust, "")
+		if err != nil {
+			return nil, false, err
+		}
+		now := s.now()
+		cl := Claim{Group: strings.TrimSpace(r.Offer), Chose: strings.TrimSpace(r.Choice), Declined: r.Declined, At: now}
+		if err := CheckGrant(p.Compiled, a.result, cl, ov); err != nil {
+			// A retry of a grant that landed is refused as "already
+			// granted" by the policy: answer it with the grant instead.
+			if g := grantWithKey(a.Grants, key); g != nil {
+				return g, false, nil
+			}
+			return nil, false, err
+		}
+		g, err := s.grant(ctx, p, a, cl, ov, key, r.ComplaintID, now)
+		if err != nil {
+			return nil, false, err
+		}
+		saved, created, err := s.Store.SaveGrant(ctx, g, len(a.Grants))
+		if incident.ErrorCode(err) == incident.ECONFLICT && try+1 < maxGrantTries {
+			s.drop(incidentID)
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if created {
+			s.Log.Info("compensation granted", "page_id", pageID, "incident_id", incidentID, "customer_id", customerID,
+				"grant_id", saved.ID, "offer", saved.OfferID, "declined", saved.Declined, "override", ov != nil, "by", saved.By)
+			if c != nil {
+				if _, err := s.Notes.Note(ctx, pageID, c.ID, GrantNote(saved)); err != nil {
+					s.Log.Error("compensation: note on the complaint", "complaint_id", c.ID, "grant_id", saved.ID, "err", err)
+				}
+			}
+			if ov != nil {
+				s.auditOverride(ctx, saved)
+			}
+		}
+		return saved, created, nil
+	}
+}
+
+func grantWithKey(gs []*Grant, key string) *Grant {
+	for _, g := range gs {
+		if g.Key == key {
+			return g
+		}
+	}
+	return nil
+}
+
+func derivedKey(customerID string, r GrantRequest) string {
+	sum := sha256.Sum256([]byte(customerID + "\x00" + strings.TrimSpace(r.Offer) + "\x00" + strings.TrimSpace(r.Choice) + "\x00" + boolText(r.Declined)))
+	return hex.EncodeToString(sum[:12])
+}
+
+func boolText(b bool) string {
+	if b {
+		return "declined"
+	}
+	return "given"
+}
+
+// grant builds the record of a checked claim: the offer given, its amount
+// after the cap, the voucher code drawn.
+func (s *Service) grant(ctx context.Context, p *Prepared, a *Answer, cl Claim, ov *Override, key, complaintID string, now time.Time) (*Grant, error) {
+	by := incident.ActorFrom(ctx)
+	g := &Grant{ID: incident.NewID(), PageID: p.Incident.PageID, IncidentID: p.Incident.ID, CustomerID: a.Customer.ID,
+		ComplaintID: complaintID, Group: cl.Group, Declined: cl.Declined, Override: ov,
+		PolicyVersion: p.Decision.Version, By: by.String(), At: now, Key: key}
+	if cl.Declined {
+		return g, nil
+	}
+	chosen := cl.Group
+	if cl.Chose != "" {
+		chosen = cl.Chose
+	}
+	var offer *Offer
+	for i := range p.Compiled.Policy.Offers {
+		if p.Compiled.Policy.Offers[i].ID == chosen {
+			offer = &p.Compiled.Policy.Offers[i]
+		}
+	}
+	if offer == nil {
+		return nil, incident.Invalid("choice", "the policy has no offer %q", chosen)
+	}
+	g.OfferID, g.Kind, g.Days = offer.ID, offer.Kind, offer.Days
+	g.Amount = Money{Currency: p.Compiled.Policy.Currency}
+	if offer.Kind.Money() {
+		found := false
+		for _, o := range a.result.Offers {
+			if o.Group == cl.Group && o.OfferID == offer.ID {
+				if o.Unavailable != "" && ov == nil {
+					return nil, incident.Invalid("offer", "%q is a share of the monthly fee, and the policy has no fee for plan %q", offer.ID, a.Customer.Plan)
+				}
+				g.Amount, found = o.Amount, true
+			}
+		}
+		if !found { // an override for an offer the rules do not give
+			m, ok := p.Compiled.Amount(offer.ID, a.Customer.Plan)
+			if !ok {
+				return nil, incident.Invalid("offer", "%q is a share of the monthly fee, and the policy has no fee for plan %q", offer.ID, a.Customer.Plan)
+			}
+			g.Amount = m
+		}
+	}
+	if offer.Kind == Voucher {
+		code, err := s.voucher(ctx, p.Incident.PageID, offer, key)
+		if err != nil {
+			return nil, err
+		}
+		g.Voucher = code
+	}
+	return g, nil
+}
+
+// voucher draws the code for a voucher grant: from the uploaded list (the
+// same key gets the same code), or made from the pattern.
+func (s *Service) voucher(ctx context.Context, pageID string, o *Offer, key string) (string, error) {
+	if o.VoucherList != "" {
+		code, err := s.Store.DrawVoucher(ctx, pageID, o.VoucherList, key)
+		if incident.ErrorCode(err) == incident.ENOTFOUND {
+			return "", incident.Invalid("offer", "voucher list %q has no unused code left: upload more codes", o.VoucherList)
+		}
+		return code, err
+	}
+	return MakeVoucher(o.VoucherPattern)
+}
+
+// voucherAlphabet leaves out characters people confuse when reading a code
+// aloud or off a phone (0/O, 1/I/L).
+const voucherAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+// MakeVoucher replaces each '#' of pattern with a random character.
+func MakeVoucher(pattern string) (string, error) {
+	var b strings.Builder
+	max := big.NewInt(int64(len(voucherAlphabet)))
+	for _, r := range pattern {
+		if r != '#' {
+			b.WriteRune(r)
+			continue
+		}
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", err
+		}
+		b.WriteByte(voucherAlphabet[n.Int64()])
+	}
+	return b.String(), nil
+}
+
+func (s *Service) auditOverride(ctx context.Context, g *Grant) {
+	after, _ := json.Marshal(struct {
+		*Grant
+		Override string `json:"override_reason"`
+	}{g, g.Override.Reason})
+	e := &incident.AuditEntry{ID: incident.NewID(), PageID: g.PageID, Actor: g.By, Action: "compensation.override",
+		ObjectType: "incident", ObjectID: g.IncidentID, After: string(after), At: g.At}
+	if err := s.Incidents.Commit(ctx, &incident.Change{Audit: []*incident.AuditEntry{e}}); err != nil {
+		s.Log.Error("compensation: audit the override", "grant_id", g.ID, "err", err)
+	}
+}
+
+// GrantNote is what a grant adds to its complaint's timeline.
+func GrantNote(g *Grant) string {
+	var b strings.Builder
+	if g.Declined {
+		b.WriteString("Compensation offered (" + g.Group + "): the customer declined.")
+	} else {
+		b.WriteString("Compensation granted: " + g.OfferID)
+		switch {
+		case g.Kind.Money():
+			b.WriteString(", " + g.Amount.String())
+		case g.Days > 0:
+			b.WriteString(", " + plural(g.Days, "free day", "free days"))
+		}
+		if g.Voucher != "" {
+			b.WriteString(", voucher " + g.Voucher)
+		}
+		b.WriteString(".")
+	}
+	if g.Override != nil {
+		b.WriteString(" Override by " + g.By + ": " + g.Override.Reason)
+	}
+	return b.String()
+}
+
+// Grants returns the incident's grants, oldest first (the billing export).
+func (s *Service) Grants(ctx context.Context, pageID, incidentID string) ([]*Grant, error) {
+	if _, err := s.incident(ctx, pageID, incidentID); err != nil {
+		return nil, err
+	}
+	return s.Store.FindGrants(ctx, pageID, incidentID, "")
+}
+
+// Each evaluates the decided policy for every customer of the incident's
+// page, in ID order, calling fn with the customer and their result (both
+// reused between calls: copy what you keep). It returns ETRANSITION-free
+// EINVALID when the compensation is not decided.
+func (s *Service) Each(ctx context.Context, pageID, incidentID string, fn func(*audience.Customer, *Result) error) error {
+	p, err := s.Prepare(ctx, pageID, incidentID)
+	if err != nil {
+		return err
+	}
+	if p.Compiled == nil {
+		return incident.Invalid("state", "compensation is %s: there is no policy to evaluate", p.Decision.State)
+	}
+	grants, err := s.Store.FindGrants(ctx, pageID, incidentID, "")
+	if err != nil {
+		return err
+	}
+	byCustomer := map[string][]Grant{}
+	for _, g := range grants {
+		byCustomer[g.CustomerID] = append(byCustomer[g.CustomerID], *g)
+	}
+	now := s.now()
+	var (
+		affected AffectedTime
+		r        Result
+	)
+	return s.eachCustomer(ctx, pageID, func(c *audience.Customer) error {
+		p.Timeline.ForInto(&affected, c.Components)
+		p.Compiled.EvaluateInto(&r, c, &affected, byCustomer[c.ID], now)
+		return fn(c, &r)
+	})
+}
+
+// Eligible returns a test of whether the decided policy gives a customer
+// something they have not been given yet (not declined either): the
+// audience of an announcement. It reads the incident's grants once; the
+// test is for one goroutine. EINVALID when compensation is not decided.
+func (s *Service) Eligible(ctx context.Context, pageID, incidentID string) (func(*audience.Customer) bool, error) {
+	p, err := s.Prepare(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Compiled == nil {
+		return nil, incident.Invalid("state", "compensation is %s: there is no decision to announce", p.Decision.State)
+	}
+	grants, err := s.Store.FindGrants(ctx, pageID, incidentID, "")
+	if err != nil {
+		return nil, err
+	}
+	byCustomer := map[string][]Grant{}
+	for _, g := range grants {
+		byCustomer[g.CustomerID] = append(byCustomer[g.CustomerID], *g)
+	}
+	now := s.now()
+	var (
+		affected AffectedTime
+		r        Result
+	)
+	return func(c *audience.Customer) bool {
+		p.Timeline.ForInto(&affected, c.Components)
+		p.Compiled.EvaluateInto(&r, c, &affected, byCustomer[c.ID], now)
+		return Owes(&r)
+	}, nil
+}
+
+// Owes reports whether r gives the customer something still to tell them
+// about: eligible, with an offer neither granted nor declined whose amount
+// could be computed. It is when Wording.Line says something.
+func Owes(r *Result) bool {
+	if r == nil || !r.Eligible {
+		return false
+	}
+	for i := range r.Offers {
+		o := &r.Offers[i]
+		if !o.Granted && !o.Declined && o.Unavailable == "" && o.Offer() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Totals sums an incident's compensation: who is eligible, what was
+// granted by kind, the cost by currency, how many declined.
+type Totals struct {
+	PageID     string `json:"page_id"`
+	IncidentID string `json:"incident_id"`
+	State      State  `json:"state"`
+	Version    int    `json:"version"`
+	Customers  int    `json:"customers"` // the page's customers evaluated
+	Affected   int    `json:"affected"`
+	Eligible   int    `json:"eligible"`
+	// Offered is, per offer or choice, how many eligible customers it is
+	// offered to, and Potential the money it would cost if every eligible
+	// customer took every money offer (a choice counted at its largest).
+	Offered   map[string]int   `json:"offered"`
+	Potential map[string]int64 `json:"potential"` // by currency, minor units
+	Granted   map[string]int   `json:"granted"`   // grants by offer kind
+	Cost      map[string]int64 `json:"cost"`      // granted money by currency, minor units
+	Declined  int              `json:"declined"`
+	Overrides int              `json:"overrides"`
+	Grants    int              `json:"grants"`
+	Took      time.Duration    `json:"-"`
+}
+
+// Totals computes the incident's Totals. Eligibility needs a decided
+// policy; the granted figures are there in every state.
+func (s *Service) Totals(ctx context.Context, pageID, incidentID string) (*Totals, error) {
+	start := time.Now()
+	p, err := s.Prepare(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	t := &Totals{PageID: pageID, IncidentID: incidentID, State: p.Decision.State, Version: p.Decision.Version,
+		Offered: map[string]int{}, Potential: map[string]int64{}, Granted: map[string]int{}, Cost: map[string]int64{}}
+	grants, err := s.Store.FindGrants(ctx, pageID, incidentID, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range grants {
+		t.Grants++
+		if g.Override != nil {
+			t.Overrides++
+		}
+		if g.Declined {
+			t.Declined++
+			continue
+		}
+		t.Granted[string(g.Kind)]++
+		if g.Amount.Amount != 0 {
+			t.Cost[g.Amount.Currency] += g.Amount.Amount
+		}
+	}
+	if p.Compiled != nil {
+		cur := p.Compiled.Policy.Currency
+		err := s.Each(ctx, pageID, incidentID, func(_ *audience.Customer, r *Result) error {
+			t.Customers++
+			if r.IsAffected {
+				t.Affected++
+			}
+			if !r.Eligible {
+				return nil
+			}
+			t.Eligible++
+			best := map[string]int64{}
+			for i := range r.Offers {
+				o := &r.Offers[i]
+				if _, seen := best[o.Group]; !seen {
+					t.Offered[o.Group]++
+					best[o.Group] = 0
+				}
+				if o.Kind.Money() && o.Amount.Amount > best[o.Group] {
+					best[o.Group] = o.Amount.Amount
+				}
+			}
+			for _, v := range best {
+				t.Potential[cur] += v
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	t.Took = time.Since(start)
+	return t, nil
+}
+
+// Line is what a customer's message about the incident says about
+// compensation, in lang: what they will receive when the decided policy
+// gives them something, "compensation is being decided" when it is
+// coming, and "" otherwise (no decision, none, not eligible, or a customer
+// who already received it).
+func (s *Service) Line(ctx context.Context, pageID, incidentID, customerID, lang string) (string, error) {
+	p, err := s.Prepare(ctx, pageID, incidentID)
+	if err != nil {
+		return "", err
+	}
+	switch p.Decision.State {
+	case Coming:
+		return Words(lang).Coming(), nil
+	case Decided:
+	default:
+		return "", nil
+	}
+	cust, err := s.Customers.FindCustomerByID(ctx, pageID, customerID)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	grants, err := s.Store.FindGrants(ctx, pageID, incidentID, customerID)
+	if err != nil {
+		return "", err
+	}
+	vals := make([]Grant, len(grants))
+	for i, g := range grants {
+		vals[i] = *g
+	}
+	affected := p.Timeline.For(cust.Components)
+	r := p.Compiled.Evaluate(cust, &affected, vals, s.now())
+	return Words(lang).Line(&r), nil
+}
+
+// LineFor is Line for a prepared incident, a customer and their result:
+// the announcement's planner and Each's callers use it.
+func LineFor(p *Prepared, r *Result, lang string) string {
+	switch p.Decision.State {
+	case Coming:
+		return Words(lang).Coming()
+	case Decided:
+		return Words(lang).Line(r)
+	}
+	return ""
+}
+
+// plural is English-only counting for agents' plain texts.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -1,0 +1,243 @@
+package compensation
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/locale"
+)
+
+// Wording is the compensation words of one language, from herald's one
+// catalogue (locale): the line a customer's message carries and the
+// script an agent reads.
+type Wording struct {
+	l *locale.Lang
+}
+
+var (
+	catOnce sync.Once
+	cat     *locale.Catalogue
+)
+
+// Words returns the wording of lang; a language herald does not speak gets
+// English's.
+func Words(lang string) Wording {
+	catOnce.Do(func() {
+		c, err := locale.Default()
+		if err != nil {
+			panic("compensation: the built-in catalogue: " + err.Error()) // TestCatalogueComplete keeps it loadable
+		}
+		cat = c
+	})
+	return Wording{l: cat.Lang(lang)}
+}
+
+// Language is the code of the language lang is worded in: one of herald's.
+func Language(lang string) string { return Words(lang).l.Code() }
+
+// Coming is the line of a customer's message while compensation is being
+// decided.
+func (w Wording) Coming() string { return w.l.Text("CompComing") }
+
+// Line is what a customer's message says about what the decided policy
+// gives them (r from Evaluate): their offers, or the choice they may make,
+// or "" when they get nothing or it was already given.
+func (w Wording) Line(r *Result) string {
+	if r == nil || !r.Eligible {
+		return ""
+	}
+	var gives, choices []string
+	var choice []string
+	group := ""
+	for i := range r.Offers {
+		o := &r.Offers[i]
+		if o.Granted || o.Declined {
+			continue
+		}
+		text := w.Offer(o)
+		if text == "" {
+			continue
+		}
+		if !o.Choice {
+			gives = append(gives, text)
+			continue
+		}
+		if o.Group != group && len(choice) > 0 {
+			choices = append(choices, strings.Join(choice, w.l.Text("CompOr")))
+			choice = nil
+		}
+		group = o.Group
+		choice = append(choice, text)
+	}
+	if len(choice) > 0 {
+		choices = append(choices, strings.Join(choice, w.l.Text("CompOr")))
+	}
+	var out []string
+	if len(gives) > 0 {
+		out = append(out, w.l.Pattern("CompYouReceive").Fill("Offers", strings.Join(gives, w.l.Text("CompAnd"))))
+	}
+	if len(choices) > 0 {
+		out = append(out, w.l.Pattern("CompYouChoose").Fill("Options", strings.Join(choices, w.l.Text("CompAnd"))))
+	}
+	return strings.Join(out, " ")
+}
+
+// Offer words one offer as the customer reads it, amounts in the
+// language's number format; "" for a share of the fee that has no fee.
+func (w Wording) Offer(o *Offered) string {
+	of := o.Offer()
+	if of == nil || o.Unavailable != "" {
+		return ""
+	}
+	amount := w.Money(o.Amount)
+	switch of.Kind {
+	case Credit:
+		if of.Amount != nil {
+			return w.l.Pattern("CompCreditAmount").Fill("Amount", amount)
+		}
+		return w.l.Pattern("CompCreditPercent").Fill("Percent", w.percent(of.Percent), "Amount", amount)
+	case Refund:
+		if of.Amount != nil {
+			return w.l.Pattern("CompRefundAmount").Fill("Amount", amount)
+		}
+		return w.l.Pattern("CompRefundPercent").Fill("Percent", w.percent(of.Percent), "Amount", amount)
+	case FreePeriod:
+		return w.l.Plural("CompFreeDays", of.Days)
+	case Voucher:
+		return w.l.Text("CompVoucher")
+	default:
+		return of.Text
+	}
+}
+
+// Money formats m in the language: "10.00 EUR" in English, "10,00 EUR" in
+// Hungarian, Polish and Croatian.
+func (w Wording) Money(m Money) string {
+	s := m.String()
+	if w.l.Code() != "en" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}
+
+func (w Wording) percent(b BasisPoints) string {
+	s := b.String()
+	if w.l.Code() != "en" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	if w.l.Code() == "hu" || w.l.Code() == "pl" || w.l.Code() == "hr" {
+		s = strings.Replace(s, " %", "%", 1)
+	}
+	return s
+}
+
+// Script is what an agent reads to the customer, in the agent's language:
+// the decision's state, the customer's affected time, what to offer or
+// why nothing, and what was already given.
+func Script(lang string, d *Decision, r *Result, affected AffectedTime, grants []*Grant) string {
+	w := Words(lang)
+	var lines []string
+	say := func(s string) {
+		if s != "" {
+			lines = append(lines, s)
+		}
+	}
+	reason := func() {
+		if d.Reason != "" {
+			say(w.l.Pattern("ScriptReason").Fill("Reason", d.Reason))
+		}
+	}
+	switch d.State {
+	case NoneYet:
+		say(w.l.Text("ScriptNoneYet"))
+		return strings.Join(lines, "\n")
+	case Coming:
+		say(w.l.Text("ScriptComing"))
+		reason()
+		return strings.Join(lines, "\n")
+	case None:
+		say(w.l.Text("ScriptNone"))
+		reason()
+		return strings.Join(lines, "\n")
+	}
+	if affected.Total > 0 {
+		say(w.l.Pattern("ScriptAffected").Fill("Minutes", strconv.Itoa(int(affected.Total/time.Minute))))
+	} else {
+		say(w.l.Text("ScriptNotAffected"))
+	}
+	if r == nil {
+		return strings.Join(lines, "\n")
+	}
+	switch r.Excluded {
+	case ExcludeAlreadyGranted:
+		say(w.l.Text("ScriptAlreadyGranted"))
+	case PastDeadline:
+		say(w.l.Text("ScriptPastDeadline"))
+	}
+	offered := false
+	var choice []string
+	group := ""
+	flush := func() {
+		if len(choice) > 0 {
+			say(w.l.Pattern("ScriptChoice").Fill("Options", strings.Join(choice, w.l.Text("CompOr"))))
+			choice = nil
+			offered = true
+		}
+	}
+	if r.Excluded == "" {
+		for i := range r.Offers {
+			o := &r.Offers[i]
+			text := w.Offer(o)
+			if text == "" || o.Granted {
+				continue
+			}
+			if o.Declined {
+				say(w.l.Pattern("ScriptDeclinedBefore").Fill("Offer", text))
+			}
+			if !o.Choice {
+				flush()
+				say(w.l.Pattern("ScriptOffer").Fill("Offer", text))
+				offered = true
+				continue
+			}
+			if o.Group != group {
+				flush()
+			}
+			group = o.Group
+			choice = append(choice, text)
+		}
+		flush()
+	}
+	for _, g := range grants {
+		if g.Declined {
+			continue
+		}
+		say(w.l.Pattern("ScriptGranted").Fill("Offer", w.granted(g)))
+	}
+	switch {
+	case offered:
+		say(w.l.Text("ScriptDeclineHint"))
+	case r.Excluded == "" && len(grants) == 0:
+		say(w.l.Text("ScriptNotEligible"))
+	}
+	reason()
+	return strings.Join(lines, "\n")
+}
+
+// granted words what a grant gave, for the script.
+func (w Wording) granted(g *Grant) string {
+	var parts []string
+	parts = append(parts, g.OfferID)
+	switch {
+	case g.Kind.Money():
+		parts = append(parts, w.Money(g.Amount))
+	case g.Days > 0:
+		parts = append(parts, w.l.Plural("CompFreeDays", g.Days))
+	}
+	if g.Voucher != "" {
+		parts = append(parts, g.Voucher)
+	}
+	return strings.Join(parts, ", ")
+}
