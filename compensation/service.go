@@ -1009,3 +1009,117 @@ func plural(n int, one, many string) string {
 	}
 	return strconv.Itoa(n) + " " + many
 }
+
+// Decided returns the decisions agents may speak about (coming or
+// decided), on one page or ("" ) on every page.
+func (s *Service) Decided(ctx context.Context, pageID string) ([]*Decision, error) {
+	var pages []string
+	if pageID != "" {
+		if _, err := s.Incidents.FindPageByID(ctx, pageID); err != nil {
+			return nil, err
+		}
+		pages = []string{pageID}
+	} else {
+		ps, err := s.Incidents.FindPages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			pages = append(pages, p.ID)
+		}
+	}
+	var out []*Decision
+	for _, id := range pages {
+		ds, err := s.Store.FindDecided(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ds...)
+	}
+	return out, nil
+}
+
+// Announce sends the decision in force to the customers it gives
+// something, as a broadcast through the pipeline (its progress and cancel
+// are the broadcast's). Managers only; once per decision version
+// (ECONFLICT naming the version after that): an amended policy can be
+// announced again.
+func (s *Service) Announce(ctx context.Context, pageID, incidentID string) (*incident.Broadcast, error) {
+	by := incident.ActorFrom(ctx)
+	if !by.Role.Allows(incident.RoleManager) {
+		return nil, incident.Errorf(incident.EFORBIDDEN, "only a manager or an admin may announce compensation")
+	}
+	inc, err := s.incident(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.current(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	if d.State != Decided {
+		return nil, incident.Invalid("state", "compensation is %s: only a decided compensation can be announced", d.State)
+	}
+	now := s.now()
+	b := &incident.Broadcast{ID: incident.NewID(), PageID: pageID, IncidentID: inc.ID,
+		UpdateID: AnnouncementUpdateID(inc.ID, d.Version), Kind: incident.BroadcastCompensation, CreatedAt: now}
+	after, _ := json.Marshal(b)
+	ch := &incident.Change{Broadcasts: []*incident.Broadcast{b},
+		Audit: []*incident.AuditEntry{{ID: incident.NewID(), PageID: pageID, Actor: by.String(), Action: "compensation.announce",
+			ObjectType: "incident", ObjectID: inc.ID, After: string(after), At: now}},
+		Idempotency: &incident.IdempotencyKey{Scope: "compensation.announce:" + inc.ID, Key: "v" + strconv.Itoa(d.Version),
+			ResourceID: b.ID, ExpiresAt: now.AddDate(10, 0, 0)}}
+	if err := s.Incidents.Commit(ctx, ch); err != nil {
+		if incident.ErrorCode(err) == incident.ECONFLICT {
+			return nil, incident.Errorf(incident.ECONFLICT, "version %d of the decision was already announced; amend the policy to announce again", d.Version)
+		}
+		return nil, err
+	}
+	if s.Events != nil {
+		if err := s.Events.Publish(ctx, incident.Event{Type: incident.EventBroadcastCreated, PageID: pageID, IncidentID: inc.ID}); err != nil {
+			s.Log.Warn("compensation: publish the announcement", "incident_id", inc.ID, "err", err)
+		}
+	}
+	s.Log.Info("compensation announced", "page_id", pageID, "incident_id", inc.ID, "version", d.Version, "broadcast_id", b.ID, "by", by.String())
+	return b, nil
+}
+
+// AnnouncementUpdateID is the update an announcement's deliveries name:
+// one per decision version, so each customer hears of a version once.
+func AnnouncementUpdateID(incidentID string, version int) string {
+	return "compensation-" + incidentID + "-v" + strconv.Itoa(version)
+}
+
+// AddVouchers uploads codes to one of the page's voucher lists (managers),
+// and returns how many were new and the list's size and unused codes.
+func (s *Service) AddVouchers(ctx context.Context, pageID, listID string, codes []string) (added, total, free int, err error) {
+	if !incident.ActorFrom(ctx).Role.Allows(incident.RoleManager) {
+		return 0, 0, 0, incident.Errorf(incident.EFORBIDDEN, "only a manager or an admin may upload voucher codes")
+	}
+	if _, err := s.Incidents.FindPageByID(ctx, pageID); err != nil {
+		return 0, 0, 0, err
+	}
+	clean := make([]string, 0, len(codes))
+	for _, c := range codes {
+		clean = append(clean, strings.TrimSpace(c))
+	}
+	if err := CheckVouchers(listID, clean); err != nil {
+		return 0, 0, 0, err
+	}
+	if added, err = s.Store.AddVouchers(ctx, pageID, listID, clean); err != nil {
+		return 0, 0, 0, err
+	}
+	total, free, err = s.Store.CountVouchers(ctx, pageID, listID)
+	return added, total, free, err
+}
+
+// CountVouchers returns a voucher list's size and its unused codes.
+func (s *Service) CountVouchers(ctx context.Context, pageID, listID string) (total, free int, err error) {
+	if err := validID("list_id", listID); err != nil {
+		return 0, 0, err
+	}
+	if _, err := s.Incidents.FindPageByID(ctx, pageID); err != nil {
+		return 0, 0, err
+	}
+	return s.Store.CountVouchers(ctx, pageID, listID)
+}

@@ -95,10 +95,21 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 				MaxSMSSegments: s.cfg.MaxSMSSegments, Now: s.now(), Recipient: render.Recipient{Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
 				UnsubscribeURL: s.link(unsubscribePathPrefix, "sample")}
 			lang := s.r.Language(in)
+			// The compensation line differs per customer; samples and the
+			// SMS segment estimate use the first customer's of each
+			// language (and zone), which reads it only a few times.
+			withLine := func() error {
+				line, err := s.compensationLine(ctx, d)
+				in.Compensation = line
+				return err
+			}
 			if d.Kind == channel.SMS {
 				key := [2]string{lang, d.TimeZone}
 				n, ok := segs[key]
 				if !ok {
+					if err := withLine(); err != nil {
+						return nil, err
+					}
 					m, err := s.r.Render(channel.SMS, in)
 					if err != nil {
 						return nil, err
@@ -112,6 +123,9 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 				res.Samples[d.Kind] = map[string]*channel.Message{}
 			}
 			if _, ok := res.Samples[d.Kind][lang]; !ok {
+				if err := withLine(); err != nil {
+					return nil, err
+				}
 				in.Recipient = render.Recipient{Language: lang, Name: d.Name, TimeZone: d.TimeZone, Type: d.RecipientType}
 				m, err := s.r.Render(d.Kind, in)
 				if err != nil {

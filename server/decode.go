@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -33,7 +34,15 @@ type wrapper interface {
 // them. A field of the wrong type is rejected with a 400 naming it by its
 // path from the root ("incident.name"). An empty or malformed body is a
 // 400; a body over the limit never gets here (fasthttp answers 413).
-func decode(c *fiber.Ctx, v validator) error {
+func decode(c *fiber.Ctx, v validator) error { return decodeBody(c, v, false) }
+
+// decodeStrict is decode for herald's own shapes where a misspelt field
+// would silently change the meaning (a compensation policy's rule without
+// its "min_affected_minutes" gives to everyone): unknown fields are a 400
+// naming them.
+func decodeStrict(c *fiber.Ctx, v validator) error { return decodeBody(c, v, true) }
+
+func decodeBody(c *fiber.Ctx, v validator, strict bool) error {
 	body := bytes.TrimSpace(c.Body())
 	if len(body) == 0 {
 		return incident.Errorf(incident.EINVALID, "the request body is empty; send a JSON object")
@@ -46,6 +55,9 @@ func decode(c *fiber.Ctx, v validator) error {
 		target = w.shape()
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(target); err != nil {
 		return decodeError(err)
 	}
@@ -63,6 +75,10 @@ func decodeError(err error) error {
 		return incident.Errorf(incident.EINVALID, "malformed JSON at byte %d", syn.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return incident.Errorf(incident.EINVALID, "malformed JSON: the body ends too early")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no type for it; the message is stable.
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return incident.Invalid(field, "unknown field %q: check its spelling", field)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {

@@ -121,8 +121,9 @@ type Server struct {
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once
 
-	bc *broadcast  // nil until EnableBroadcast
-	cp *complaints // nil until EnableComplaints
+	bc   *broadcast       // nil until EnableBroadcast
+	cp   *complaints      // nil until EnableComplaints
+	comp *compensationAPI // nil until EnableCompensation
 }
 
 // New builds the server and registers every route. reg receives the HTTP

@@ -424,8 +424,14 @@ per channel and language.`)
 	if *asJSON {
 		return printJSON(a.stdout, raw)
 	}
+	return a.printDryRun(&res, inc.Name, inc.ID)
+}
+
+// printDryRun prints what a broadcast would do: recipients per channel,
+// the SMS cost, and a sample message per channel and language.
+func (a *app) printDryRun(res *notify.DryRunResult, name, incidentID string) error {
 	w := a.stdout
-	fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, inc.Name, inc.ID)
+	fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, name, incidentID)
 	_ = printTable(w, "CHANNEL\tRECIPIENTS\tSUPPRESSED", channelKinds, func(k channel.Kind) string {
 		return fmt.Sprintf("%s\t%d\t%d", k, res.Recipients[k], res.Suppressed[k])
 	})

@@ -1,0 +1,527 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/notify"
+)
+
+// The compensation commands: show, decide, check, grant, export, totals,
+// announce and vouchers, through
+// /api/v1/pages/{page}/incidents/{incident}/compensation. They print what
+// the API answers; compensation's own types are the JSON shapes.
+
+func compensationPath(pageID, incidentID string) string {
+	return pagePath(pageID) + "/incidents/" + url.PathEscape(incidentID) + "/compensation"
+}
+
+func cmdCompensation(ctx context.Context, a *app, args []string) error {
+	return subcommand(ctx, a, "compensation", args, map[string]func(context.Context, *app, []string) error{
+		"show":     cmdCompensationShow,
+		"decide":   cmdCompensationDecide,
+		"check":    cmdCompensationCheck,
+		"grant":    cmdCompensationGrant,
+		"export":   cmdCompensationExport,
+		"totals":   cmdCompensationTotals,
+		"announce": cmdCompensationAnnounce,
+		"vouchers": cmdCompensationVouchers,
+	})
+}
+
+type decisionAnswer struct {
+	Decision *compensation.Decision `json:"decision"`
+	Changes  []compensation.Change  `json:"changes"`
+	Summary  string                 `json:"summary"`
+}
+
+// printDecision prints a decision for people: the state, who decided, and
+// the policy's offers and rules in words.
+func (a *app) printDecision(d *compensation.Decision) {
+	w := newTable(a.stdout)
+	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, printable(v)) }
+	row("compensation", string(d.State))
+	if d.Version > 0 {
+		row("version", fmt.Sprintf("%d, by %s at %s", d.Version, d.By, d.At.UTC().Format("2006-01-02 15:04 MST")))
+	}
+	if d.Reason != "" {
+		row("reason", d.Reason)
+	}
+	if p := d.Policy; p != nil {
+		for _, o := range p.Offers {
+			row("offer "+o.ID, o.Describe())
+		}
+		for _, c := range p.Choices {
+			row("choice "+c.ID, strings.Join(c.Offers, " or "))
+		}
+		for _, r := range p.Rules {
+			row("rule "+r.ID, r.Describe())
+		}
+		if p.Cap != nil {
+			row("cap", p.Cap.String()+" per customer")
+		}
+		if p.ClaimDeadline != nil {
+			row("claims until", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 MST"))
+		}
+		for _, e := range p.Exclude {
+			row("excluded", string(e))
+		}
+	}
+	_ = w.Flush()
+}
+
+func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("compensation show", "INCIDENT [FLAGS]", "Shows an incident's compensation decision and how it changed.")
+	pf := addIncidentPageFlags(fs)
+	asJSON := fs.Bool("json", false, "print the versions as JSON")
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
+	if err != nil {
+		return err
+	}
+	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var h struct {
+		Versions []compensation.Version `json:"versions"`
+	}
+	if err := c.do(ctx, http.MethodGet, compensationPath(p.ID, pos[0])+"/history", nil, nil, &h, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	if len(h.Versions) == 0 {
+		a.printDecision(compensation.Initial(p.ID, pos[0]))
+		return nil
+	}
+	a.printDecision(h.Versions[len(h.Versions)-1].Decision)
+	fmt.Fprintln(a.stdout, "\nhistory:")
+	w := newTable(a.stdout)
+	for _, v := range h.Versions {
+		fmt.Fprintf(w, "  v%d\t%s\t%s\t%s\n", v.Version, v.At.UTC().Format("2006-01-02 15:04"), oneLine(v.By, 30), oneLine(compensation.Summary(v.Changes), 100))
+	}
+	return w.Flush()
+}
+
+func cmdCompensationDecide(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("compensation decide", "INCIDENT --state coming|decided|none [--policy FILE] [--reason WORDS] [FLAGS]",
+		`Records management's compensation decision (managers only). coming: agents and
+customers' messages may say compensation is being decided. decided: the policy
+in --policy (JSON: currency, plan_fees, offers, choices, rules, cap,
+claim_deadline, exclude; see the README) says who gets what. none: no
+compensation, with --reason agents may give. Each change is a new version;
+agents are told at once what changed.`)
+	pf := addIncidentPageFlags(fs)
+	state := fs.String("state", "", "`STATE` coming, decided or none")
+	policy := fs.String("policy", "", "the policy's JSON `FILE` (\"-\" reads standard input), for decided")
+	reason := fs.String("reason", "", "what agents may say (`WORDS`); required for none")
+	version := fs.Int("version", -1, "the decision `VERSION` you are changing (default: the current one)")
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
+	if err != nil {
+		return err
+	}
+	if *state == "" {
+		return usageErrorf("compensation decide: --state is required")
+	}
+	prop := compensation.Proposal{State: compensation.State(strings.ToLower(*state)), Reason: *reason, Version: *version}
+	if *policy != "" {
+		b, err := readInput(a, *policy)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&prop.Policy); err != nil {
+			return fmt.Errorf("%s: %w", *policy, err)
+		}
+	}
+	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	path := compensationPath(p.ID, pos[0])
+	if prop.Version < 0 {
+		var cur decisionAnswer
+		if err := c.do(ctx, http.MethodGet, path, nil, nil, &cur, nil); err != nil {
+			return err
+		}
+		prop.Version = cur.Decision.Version
+	}
+	var raw []byte
+	var ans decisionAnswer
+	if err := c.do(ctx, http.MethodPut, path, nil, prop, &ans, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	if len(ans.Changes) == 0 {
+		fmt.Fprintln(a.stdout, "nothing changed: the decision already says that")
+		return nil
+	}
+	a.printDecision(ans.Decision)
+	fmt.Fprintf(a.stdout, "\nchanged: %s\nagents have been told.\n", printable(ans.Summary))
+	return nil
+}
+
+// readInput reads a file, or standard input for "-".
+func readInput(a *app, name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(io.LimitReader(a.stdin, 16<<20))
+	}
+	return os.ReadFile(name)
+}
+
+func cmdCompensationCheck(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("compensation check", "INCIDENT (CUSTOMER | --phone P | --email E) [--lang L] [FLAGS]",
+		`Answers for one customer: affected or not and for how long, which rules
+matched and why, the offers with amounts, what was already granted, and what
+to say (in --lang, default English).`)
+	pf := addIncidentPageFlags(fs)
+	phone := fs.String("phone", "", "find the customer by phone `NUMBER`")
+	email := fs.String("email", "", "find the customer by email `ADDRESS`")
+	lang := fs.String("lang", "", "the script's `LANGUAGE` en, hu, pl or hr")
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	n := 2
+	if hasFlag(args, "phone") || hasFlag(args, "email") {
+		n = 1
+	}
+	pos, err := parseArgs(fs, args, n, "INCIDENT and CUSTOMER (or --phone/--email)")
+	if err != nil {
+		return err
+	}
+	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *lang != "" {
+		q.Set("lang", *lang)
+	}
+	path := compensationPath(p.ID, pos[0]) + "/customers"
+	switch {
+	case *phone != "":
+		q.Set("phone", *phone)
+	case *email != "":
+		q.Set("email", *email)
+	default:
+		path += "/" + url.PathEscape(pos[1])
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var raw []byte
+	var ans compensation.Answer
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &ans, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	a.printAnswer(&ans)
+	return nil
+}
+
+// hasFlag reports whether args set flag name (-name, --name, --name=v).
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		a = strings.TrimLeft(a, "-")
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) printAnswer(ans *compensation.Answer) {
+	w := newTable(a.stdout)
+	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, printable(v)) }
+	cust := ans.Customer.ID
+	if ans.Customer.Name != "" {
+		cust += " (" + ans.Customer.Name + ")"
+	}
+	if ans.Customer.Plan != "" || ans.Customer.Region != "" {
+		cust += ", plan " + dash(ans.Customer.Plan) + ", region " + dash(ans.Customer.Region)
+	}
+	row("customer", cust)
+	row("compensation", fmt.Sprintf("%s (version %d)", ans.State, ans.Version))
+	if ans.Affected.Affected {
+		var parts []string
+		for _, c := range ans.Affected.Components {
+			parts = append(parts, fmt.Sprintf("%s %d min", c.ComponentID, c.Minutes))
+		}
+		row("affected", fmt.Sprintf("%d min (%s)", ans.Affected.Minutes, strings.Join(parts, ", ")))
+	} else {
+		row("affected", "no")
+	}
+	for _, r := range ans.Rules {
+		mark := "no "
+		if r.Matched {
+			mark = "yes"
+		}
+		row("rule "+r.ID, mark+"  "+r.Reason)
+	}
+	for _, o := range ans.Offers {
+		v := o.Description
+		if o.Kind.Money() && o.Unavailable == "" {
+			v += " = " + o.Amount.String()
+			if o.Capped {
+				v += " (capped from " + o.Full.String() + ")"
+			}
+		}
+		if o.Choice {
+			v = "choice " + o.Group + ": " + v
+		}
+		switch {
+		case o.Granted:
+			v += " [granted]"
+		case o.Declined:
+			v += " [declined before]"
+		}
+		row("offer "+o.OfferID, v)
+	}
+	for _, g := range ans.Grants {
+		row("granted", compensation.GrantNote(g)+" ("+g.At.UTC().Format("2006-01-02 15:04")+")")
+	}
+	_ = w.Flush()
+	fmt.Fprintln(a.stdout, "\nwhat to say:")
+	for _, line := range strings.Split(ans.Script, "\n") {
+		fmt.Fprintln(a.stdout, "  "+printable(line))
+	}
+}
+
+func cmdCompensationGrant(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("compensation grant", "INCIDENT CUSTOMER --offer ID [--choice ID | --declined] [FLAGS]",
+		`Records what a customer was given (or that they declined: thank them and do
+not insist). herald checks the policy and refuses a grant that breaks it,
+naming the rule; a manager may --override with a reason. A retried command
+grants once (--key, or the same customer, offer and choice).`)
+	pf := addIncidentPageFlags(fs)
+	var r compensation.GrantRequest
+	fs.StringVar(&r.Offer, "offer", "", "the offer or choice `ID` offered (see check)")
+	fs.StringVar(&r.Choice, "choice", "", "for a choice: the offer `ID` the customer took")
+	fs.BoolVar(&r.Declined, "declined", false, "the customer took none of it")
+	fs.StringVar(&r.ComplaintID, "complaint", "", "record it on complaint `ID` too")
+	fs.StringVar(&r.OverrideReason, "override", "", "grant what the policy refuses, for this `REASON` (managers)")
+	fs.StringVar(&r.Key, "key", "", "idempotency `KEY`")
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	pos, err := parseArgs(fs, args, 2, "INCIDENT and CUSTOMER")
+	if err != nil {
+		return err
+	}
+	if r.Offer == "" {
+		return usageErrorf("compensation grant: --offer is required")
+	}
+	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var ans struct {
+		Grant   *compensation.Grant `json:"grant"`
+		Created bool                `json:"created"`
+	}
+	path := compensationPath(p.ID, pos[0]) + "/customers/" + url.PathEscape(pos[1]) + "/grants"
+	if err := c.do(ctx, http.MethodPost, path, nil, r, &ans, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	note := compensation.GrantNote(ans.Grant)
+	if !ans.Created {
+		note += " (recorded before: nothing new)"
+	}
+	fmt.Fprintf(a.stdout, "%s %s\n", ans.Grant.ID, printable(note))
+	return nil
+}
+
+func cmdCompensationExport(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("compensation export", "INCIDENT [--format csv|json] [--output FILE] [FLAGS]",
+		"Exports an incident's grants for billing: customer, offer, amount, currency, who granted, when.")
+	pf := addIncidentPageFlags(fs)
+	format := fs.String("format", "csv", "`FORMAT` csv or json")
+	out := fs.String("output", "", "write to `FILE` (default: standard output)")
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
+	if err != nil {
+		return err
+	}
+	f := strings.ToLower(*format)
+	if f != "csv" && f != "json" {
+		return usageErrorf("compensation export: --format is csv or json, not %q", *format)
+	}
+	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	if err := c.do(ctx, http.MethodGet, compensationPath(p.ID, pos[0])+"/grants?format="+f, nil, nil, nil, &raw); err != nil {
+		return err
+	}
+	if *out == "" {
+		if f == "json" {
+			return printJSON(a.stdout, raw)
+		}
+		_, err := a.stdout.Write(raw)
+		return err
+	}
+	return os.WriteFile(*out, raw, 0o600)
+}
+
+func cmdCompensationTotals(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("compensation totals", "INCIDENT [FLAGS]",
+		"Sums an incident's compensation: eligible customers, offers granted by kind, cost by currency, declines.")
+	pf := addIncidentPageFlags(fs)
+	asJSON := fs.Bool("json", false, "print the totals as JSON")
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
+	if err != nil {
+		return err
+	}
+	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var t compensation.Totals
+	if err := c.do(ctx, http.MethodGet, compensationPath(p.ID, pos[0])+"/totals", nil, nil, &t, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	w := newTable(a.stdout)
+	fmt.Fprintf(w, "compensation:\t%s (version %d)\n", t.State, t.Version)
+	fmt.Fprintf(w, "customers:\t%d, affected %d, eligible %d\n", t.Customers, t.Affected, t.Eligible)
+	for _, k := range sortedMapKeys(t.Offered) {
+		fmt.Fprintf(w, "offered %s:\t%d customers\n", k, t.Offered[k])
+	}
+	for _, k := range sortedMapKeys(t.Potential) {
+		fmt.Fprintf(w, "potential cost:\t%s\n", compensation.Money{Amount: t.Potential[k], Currency: k})
+	}
+	fmt.Fprintf(w, "grants:\t%d (declined %d, overrides %d)\n", t.Grants, t.Declined, t.Overrides)
+	for _, k := range sortedMapKeys(t.Granted) {
+		fmt.Fprintf(w, "granted %s:\t%d\n", k, t.Granted[k])
+	}
+	for _, k := range sortedMapKeys(t.Cost) {
+		fmt.Fprintf(w, "cost so far:\t%s\n", compensation.Money{Amount: t.Cost[k], Currency: k})
+	}
+	return w.Flush()
+}
+
+func sortedMapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func cmdCompensationAnnounce(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("compensation announce", "INCIDENT [--dry-run] [FLAGS]",
+		`Tells the customers the decided policy gives something, in their language, on
+their channels, as a broadcast with progress and cancel. Use it when the
+decision came after the apology went out. --dry-run shows who would get what.`)
+	pf := addIncidentPageFlags(fs)
+	dry := fs.Bool("dry-run", false, "show the audience and sample messages; send nothing")
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
+	if err != nil {
+		return err
+	}
+	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	path := compensationPath(p.ID, pos[0]) + "/announcement"
+	var raw []byte
+	if *dry {
+		var res notify.DryRunResult
+		if err := c.do(ctx, http.MethodGet, path, nil, nil, &res, &raw); err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(a.stdout, raw)
+		}
+		return a.printDryRun(&res, inc.Name, inc.ID)
+	}
+	var ans struct {
+		Broadcast struct {
+			ID string `json:"id"`
+		} `json:"broadcast"`
+	}
+	if err := c.do(ctx, http.MethodPost, path, nil, struct{}{}, &ans, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	fmt.Fprintf(a.stdout, "announcement %s queued; follow it with: herald broadcasts watch %s\n", ans.Broadcast.ID, ans.Broadcast.ID)
+	return nil
+}
+
+func cmdCompensationVouchers(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("compensation vouchers", "LIST [FILE] [FLAGS]",
+		`Uploads voucher codes, one per line, to the page's list LIST (a voucher
+offer draws from it: "voucher_list": "LIST"); without FILE shows how many codes
+the list has and how many are unused.`)
+	pf := addPageFlags(fs)
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fs.Usage()
+		return &usageError{msg: "want LIST and an optional FILE", shown: true}
+	}
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	path := pagePath(p.ID) + "/voucher-lists/" + url.PathEscape(pos[0])
+	var raw []byte
+	var ans struct {
+		Added  int `json:"added"`
+		Total  int `json:"total"`
+		Unused int `json:"unused"`
+	}
+	if len(pos) == 1 {
+		err = c.do(ctx, http.MethodGet, path, nil, nil, &ans, &raw)
+	} else {
+		var b []byte
+		if b, err = readInput(a, pos[1]); err != nil {
+			return err
+		}
+		var codes []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if v := strings.TrimSpace(line); v != "" {
+				codes = append(codes, v)
+			}
+		}
+		err = c.do(ctx, http.MethodPost, path, nil, map[string]any{"codes": codes}, &ans, &raw)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	if len(pos) == 2 {
+		fmt.Fprintf(a.stdout, "added %d codes; ", ans.Added)
+	}
+	fmt.Fprintf(a.stdout, "list %s: %d codes, %d unused\n", pos[0], ans.Total, ans.Unused)
+	return nil
+}

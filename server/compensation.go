@@ -1,0 +1,609 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/contact"
+)
+
+// The compensation front door: managers decide, agents check customers and
+// record what they gave, billing exports the grants, and agents follow
+// every change live on /api/v1/agent/events. Every route goes through
+// compensation.Service; none writes a store.
+
+// compensationAPI is what EnableCompensation adds to the Server.
+type compensationAPI struct {
+	svc    *compensation.Service
+	events incident.Events
+}
+
+// EnableCompensation adds the compensation API and the agents' live feed.
+// events is the bus the feed listens on (every node's changes on Redis).
+// Call it once, after EnableBroadcast (the announcement is a broadcast)
+// and EnableComplaints (a grant may be recorded on a complaint).
+func (s *Server) EnableCompensation(svc *compensation.Service, events incident.Events) error {
+	switch {
+	case svc == nil || events == nil:
+		return errors.New("server: EnableCompensation needs a compensation.Service and events")
+	case s.bc == nil:
+		return errors.New("server: EnableCompensation needs EnableBroadcast first")
+	case s.comp != nil:
+		return errors.New("server: EnableCompensation called twice")
+	}
+	s.comp = &compensationAPI{svc: svc, events: events}
+	s.compensationRoutes()
+	return nil
+}
+
+func (s *Server) compensationRoutes() {
+	api := s.api
+	agent, manager := s.requireRole(incident.RoleAgent), s.requireRole(incident.RoleManager)
+	base := "/pages/:page_id/incidents/:incident_id/compensation"
+	api.Get(base, agent, s.getCompensation())
+	api.Put(base, manager, s.decideCompensation())
+	api.Post(base, manager, s.decideCompensation()) // for clients that cannot PUT
+	api.Get(base+"/history", agent, s.compensationHistory())
+	api.Get(base+"/totals", agent, s.compensationTotals())
+	api.Get(base+"/grants", manager, s.exportGrants())
+	api.Get(base+"/customers", agent, s.checkCustomerByAddress())
+	api.Get(base+"/customers/:customer_id", agent, s.checkCustomer())
+	api.Post(base+"/customers/:customer_id/grants", agent, s.grantCompensation())
+	api.Get(base+"/announcement", manager, s.announcementDryRun())
+	api.Post(base+"/announcement", manager, s.announceCompensation())
+	api.Post("/pages/:page_id/complaints/:complaint_id/compensation", agent, s.grantOnComplaint())
+	api.Get("/pages/:page_id/voucher-lists/:list_id", manager, s.voucherList())
+	api.Post("/pages/:page_id/voucher-lists/:list_id", manager, s.addVouchers())
+	api.Get("/agent/events", agent, s.agentEvents())
+}
+
+// decisionResponse is a decision with what changed from the version before.
+type decisionResponse struct {
+	Decision *compensation.Decision `json:"decision"`
+	Changes  []compensation.Change  `json:"changes"`
+	Summary  string                 `json:"summary"`
+}
+
+func (s *Server) getCompensation() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		d, err := s.comp.svc.Decision(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(decisionResponse{Decision: d, Changes: []compensation.Change{}})
+	}
+}
+
+// proposalRequest is the body of PUT …/compensation.
+type proposalRequest struct {
+	compensation.Proposal
+}
+
+func (r *proposalRequest) Valid() error {
+	if r.State == "" {
+		return incident.Invalid("state", "is required: none_yet, coming, decided or none")
+	}
+	return nil
+}
+
+func (s *Server) decideCompensation() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req proposalRequest
+		if err := decodeStrict(c, &req); err != nil {
+			return err
+		}
+		d, changes, err := s.comp.svc.Decide(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), req.Proposal)
+		if err != nil {
+			return err
+		}
+		if changes == nil {
+			changes = []compensation.Change{}
+		}
+		return c.JSON(decisionResponse{Decision: d, Changes: changes, Summary: compensation.Summary(changes)})
+	}
+}
+
+func (s *Server) compensationHistory() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		vs, err := s.comp.svc.History(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		if vs == nil {
+			vs = []compensation.Version{}
+		}
+		return c.JSON(fiber.Map{"versions": vs})
+	}
+}
+
+func (s *Server) compensationTotals() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		t, err := s.comp.svc.Totals(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(t)
+	}
+}
+
+// agentLanguage is the language of an agent's script: ?lang=, else the
+// Accept-Language header, else English.
+func agentLanguage(c *fiber.Ctx) string {
+	if l := strings.ToLower(c.Query("lang")); l != "" {
+		if !contains(incident.Languages, l) {
+			return ""
+		}
+		return l
+	}
+	return matchLanguage(c.Get(fiber.HeaderAcceptLanguage), incident.Languages)
+}
+
+func (s *Server) checkCustomer() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if l := c.Query("lang"); l != "" && agentLanguage(c) == "" {
+			return incident.Invalid("lang", "herald speaks %s, not %q", strings.Join(incident.Languages, ", "), l)
+		}
+		a, err := s.comp.svc.Check(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), c.Params("customer_id"), agentLanguage(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(a)
+	}
+}
+
+// checkCustomerByAddress is GET …/compensation/customers?phone= (or
+// email=, slack=): the customer with that address.
+func (s *Server) checkCustomerByAddress() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if l := c.Query("lang"); l != "" && agentLanguage(c) == "" {
+			return incident.Invalid("lang", "herald speaks %s, not %q", strings.Join(incident.Languages, ", "), l)
+		}
+		kind, addr, err := s.addressQuery(c)
+		if err != nil {
+			return err
+		}
+		a, err := s.comp.svc.CheckAddress(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), kind, addr, agentLanguage(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(a)
+	}
+}
+
+// addressQuery reads exactly one of ?phone=, ?email=, ?slack= and
+// normalises it as imports do.
+func (s *Server) addressQuery(c *fiber.Ctx) (channel.Kind, string, error) {
+	phone, email, slack := strings.TrimSpace(c.Query("phone")), strings.TrimSpace(c.Query("email")), strings.TrimSpace(c.Query("slack"))
+	n := 0
+	for _, v := range []string{phone, email, slack} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return "", "", incident.Invalid("phone", "give exactly one of phone, email or slack (or ask by customer ID)")
+	}
+	switch {
+	case phone != "":
+		p, err := contact.NormalizePhone(phone, s.bc.cfg.DefaultRegion)
+		if err != nil {
+			return "", "", incident.Invalid("phone", "%s", err.Error())
+		}
+		return channel.SMS, p, nil
+	case email != "":
+		e, err := contact.NormalizeEmail(email)
+		if err != nil {
+			return "", "", incident.Invalid("email", "%s", err.Error())
+		}
+		return channel.Email, e, nil
+	}
+	return channel.Slack, slack, nil
+}
+
+// grantRequest is the body of POST …/grants: compensation.GrantRequest;
+// the Idempotency-Key header is its key when the body has none.
+type grantRequest struct {
+	compensation.GrantRequest
+}
+
+func (r *grantRequest) Valid() error {
+	if strings.TrimSpace(r.Offer) == "" {
+		return incident.Invalid("offer", "is required: the offer or choice offered (see the customer's check)")
+	}
+	return nil
+}
+
+func (s *Server) grantCompensation() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req grantRequest
+		if err := decodeStrict(c, &req); err != nil {
+			return err
+		}
+		return s.grant(c, c.Params("incident_id"), c.Params("customer_id"), req.GrantRequest)
+	}
+}
+
+func (s *Server) grant(c *fiber.Ctx, incidentID, customerID string, r compensation.GrantRequest) error {
+	if r.Key == "" {
+		r.Key = strings.TrimSpace(c.Get("Idempotency-Key"))
+	}
+	g, created, err := s.comp.svc.Grant(c.UserContext(), c.Params("page_id"), incidentID, customerID, r)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.Status(status).JSON(fiber.Map{"grant": g, "created": created})
+}
+
+// complaintGrantRequest is a grant recorded on a complaint: its customer
+// and incident are the complaint's unless named.
+type complaintGrantRequest struct {
+	compensation.GrantRequest
+	IncidentID string `json:"incident_id"`
+}
+
+func (r *complaintGrantRequest) Valid() error {
+	if strings.TrimSpace(r.Offer) == "" {
+		return incident.Invalid("offer", "is required: the offer or choice offered (see the customer's check)")
+	}
+	return nil
+}
+
+func (s *Server) grantOnComplaint() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req complaintGrantRequest
+		if err := decodeStrict(c, &req); err != nil {
+			return err
+		}
+		if s.cp == nil {
+			return incident.Errorf(incident.ENOTFOUND, "complaints are not enabled")
+		}
+		cp, err := s.cp.svc.Get(c.UserContext(), c.Params("page_id"), c.Params("complaint_id"))
+		if err != nil {
+			return err
+		}
+		if cp.Contact.CustomerID == "" {
+			return incident.Invalid("complaint_id", "complaint %s is from no known customer: record the grant on the customer instead", cp.ID)
+		}
+		incID := req.IncidentID
+		if incID == "" {
+			incID = cp.IncidentID()
+		}
+		if incID == "" {
+			return incident.Invalid("incident_id", "complaint %s is tagged to no incident: name the incident", cp.ID)
+		}
+		req.ComplaintID = cp.ID
+		return s.grant(c, incID, cp.Contact.CustomerID, req.GrantRequest)
+	}
+}
+
+// exportGrants is GET …/compensation/grants: the incident's grants for
+// billing, as JSON, or as CSV with ?format=csv or Accept: text/csv.
+func (s *Server) exportGrants() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		gs, err := s.comp.svc.Grants(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		format := strings.ToLower(c.Query("format"))
+		if format == "" && strings.Contains(c.Get(fiber.HeaderAccept), "text/csv") {
+			format = "csv"
+		}
+		switch format {
+		case "", "json":
+			if gs == nil {
+				gs = []*compensation.Grant{}
+			}
+			return c.JSON(fiber.Map{"grants": gs})
+		case "csv":
+			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="grants-`+c.Params("incident_id")+`.csv"`)
+			return WriteGrantsCSV(c.Response().BodyWriter(), gs)
+		}
+		return incident.Invalid("format", "want json or csv, not %q", format)
+	}
+}
+
+// GrantsCSVHeader is the billing export's columns.
+var GrantsCSVHeader = []string{"grant_id", "incident_id", "customer_id", "complaint_id", "offer", "chosen_offer", "kind",
+	"amount", "amount_minor", "currency", "days", "voucher", "declined", "override_reason", "policy_version", "granted_by", "granted_at"}
+
+// WriteGrantsCSV writes grants as the billing CSV. Values a spreadsheet
+// would run as a formula (starting with = + - @) are quoted with a leading
+// apostrophe, since customer and agent text reaches these cells.
+func WriteGrantsCSV(w io.Writer, gs []*compensation.Grant) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(GrantsCSVHeader); err != nil {
+		return err
+	}
+	for _, g := range gs {
+		amount := ""
+		if g.Amount.Currency != "" && (g.Kind.Money() || g.Amount.Amount != 0) {
+			amount = decimalAmount(g.Amount)
+		}
+		reason := ""
+		if g.Override != nil {
+			reason = g.Override.Reason
+		}
+		row := []string{g.ID, g.IncidentID, g.CustomerID, g.ComplaintID, g.Group, g.OfferID, string(g.Kind),
+			amount, strconv.FormatInt(g.Amount.Amount, 10), g.Amount.Currency, strconv.Itoa(g.Days), g.Voucher,
+			strconv.FormatBool(g.Declined), reason, strconv.Itoa(g.PolicyVersion), g.By, g.At.UTC().Format(time.RFC3339)}
+		for i, v := range row {
+			row[i] = csvSafe(v)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// decimalAmount is m as a plain decimal for spreadsheets: "12.50".
+func decimalAmount(m compensation.Money) string {
+	exp, ok := compensation.Exponent(m.Currency)
+	if !ok || exp == 0 {
+		return strconv.FormatInt(m.Amount, 10)
+	}
+	neg := m.Amount < 0
+	a := m.Amount
+	if neg {
+		a = -a
+	}
+	p := int64(1)
+	for range exp {
+		p *= 10
+	}
+	frac := strconv.FormatInt(a%p+p, 10)[1:]
+	s := strconv.FormatInt(a/p, 10) + "." + frac
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return "'" + v
+		}
+	}
+	return v
+}
+
+// announcementDryRun is GET …/compensation/announcement: who an
+// announcement would reach and what they would read.
+func (s *Server) announcementDryRun() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, pageID, id := c.UserContext(), c.Params("page_id"), c.Params("incident_id")
+		d, err := s.comp.svc.Decision(ctx, pageID, id)
+		if err != nil {
+			return err
+		}
+		if d.State != compensation.Decided {
+			return incident.Invalid("state", "compensation is %s: only a decided compensation can be announced", d.State)
+		}
+		res, err := s.bc.notify.DryRun(ctx, pageID, id, incident.BroadcastCompensation)
+		if err != nil {
+			return err
+		}
+		return c.JSON(res)
+	}
+}
+
+// announceCompensation is POST …/compensation/announcement: the decision
+// in force, sent to the customers it gives something, as a broadcast
+// (progress and cancel on /api/v1/broadcasts/{id}).
+func (s *Server) announceCompensation() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		b, err := s.comp.svc.Announce(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		return c.Status(http.StatusAccepted).JSON(fiber.Map{"broadcast": b,
+			"progress": s.cfg.PublicURL + "/api/v1/broadcasts/" + b.ID})
+	}
+}
+
+// vouchersRequest uploads voucher codes: JSON {"codes": [...]}, or a text
+// or CSV body with one code per line.
+type vouchersRequest struct {
+	Codes []string `json:"codes"`
+}
+
+func (r *vouchersRequest) Valid() error {
+	if len(r.Codes) == 0 {
+		return incident.Invalid("codes", "send at least one code")
+	}
+	return nil
+}
+
+// maxVoucherUpload bounds one upload: a list can grow by several uploads.
+const maxVoucherUpload = 100_000
+
+func (s *Server) addVouchers() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req vouchersRequest
+		ct := strings.ToLower(c.Get(fiber.HeaderContentType))
+		if strings.HasPrefix(ct, "text/") {
+			for _, line := range strings.Split(string(c.Body()), "\n") {
+				if v := strings.TrimSpace(strings.TrimSuffix(line, "\r")); v != "" {
+					req.Codes = append(req.Codes, v)
+				}
+			}
+			if err := req.Valid(); err != nil {
+				return err
+			}
+		} else if err := decodeStrict(c, &req); err != nil {
+			return err
+		}
+		if len(req.Codes) > maxVoucherUpload {
+			return incident.Invalid("codes", "at most %d codes per upload; send the rest in another", maxVoucherUpload)
+		}
+		added, total, free, err := s.comp.svc.AddVouchers(c.UserContext(), c.Params("page_id"), c.Params("list_id"), req.Codes)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"list_id": c.Params("list_id"), "added": added, "total": total, "unused": free})
+	}
+}
+
+func (s *Server) voucherList() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		total, free, err := s.comp.svc.CountVouchers(c.UserContext(), c.Params("page_id"), c.Params("list_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"list_id": c.Params("list_id"), "total": total, "unused": free})
+	}
+}
+
+// agentEvent is one event of the agents' feed.
+type agentEvent struct {
+	PageID       string                 `json:"page_id"`
+	IncidentID   string                 `json:"incident_id"`
+	IncidentName string                 `json:"incident_name,omitempty"`
+	Decision     *compensation.Decision `json:"decision"`
+	Changes      []compensation.Change  `json:"changes"`
+	Summary      string                 `json:"summary"`
+}
+
+// agentEvents is GET /api/v1/agent/events (?page= narrows it to one page):
+// server-sent events for support agents. It opens with a "snapshot" event
+// holding every decision agents may speak about (coming or decided), then
+// sends a "compensation" event with what changed on every decision change,
+// from any node, and a "complaint" event (IDs only) when a complaint
+// changes, so a view can re-read what it shows.
+func (s *Server) agentEvents() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		only := c.Query("page")
+		snapshot, err := s.agentSnapshot(ctx, only)
+		if err != nil {
+			return err
+		}
+		first, err := json.Marshal(fiber.Map{"decisions": snapshot})
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		c.Set("X-Accel-Buffering", "no")
+		c.Status(http.StatusOK)
+		if c.Method() == fiber.MethodHead {
+			return nil
+		}
+		evs, cancel := s.comp.events.Subscribe()
+		heartbeat, done, log, svc := s.cfg.HeartbeatInterval, s.done, s.log, s.comp.svc
+		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer cancel()
+			_, _ = w.WriteString("retry: 2000\n\n")
+			writeEvent(w, "snapshot", first)
+			if w.Flush() != nil {
+				return
+			}
+			_ = conn.SetWriteDeadline(time.Now().Add(extend))
+			t := time.NewTicker(heartbeat)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case ev, ok := <-evs:
+					if !ok {
+						return
+					}
+					if only != "" && ev.PageID != only {
+						continue
+					}
+					switch ev.Type {
+					case compensation.EventChanged:
+						rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+						e, err := agentChange(rctx, svc, ev.PageID, ev.IncidentID)
+						rcancel()
+						if err != nil {
+							log.Warn("agent events: read the decision", "incident_id", ev.IncidentID, "err", err)
+							continue
+						}
+						b, _ := json.Marshal(e)
+						writeEvent(w, "compensation", b)
+					case complaintChanged:
+						b, _ := json.Marshal(ev)
+						writeEvent(w, "complaint", b)
+					default:
+						continue
+					}
+				case <-t.C:
+					_, _ = w.WriteString(": heartbeat\n\n")
+				}
+				if err := w.Flush(); err != nil {
+					log.Debug("agent events client gone", "err", err)
+					return
+				}
+				_ = conn.SetWriteDeadline(time.Now().Add(extend))
+			}
+		})
+		return nil
+	}
+}
+
+// complaintChanged is complaint.EventChanged, named here so that the feed
+// does not depend on complaints being enabled.
+const complaintChanged incident.EventType = "complaint.changed"
+
+// agentChange is the feed's event for a changed decision: the decision in
+// force and what changed from the version before.
+func agentChange(ctx context.Context, svc *compensation.Service, pageID, incidentID string) (*agentEvent, error) {
+	vs, err := svc.History(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) == 0 {
+		return nil, incident.NotFound("decision", incidentID)
+	}
+	v := vs[len(vs)-1]
+	changes := v.Changes
+	if changes == nil {
+		changes = []compensation.Change{}
+	}
+	e := &agentEvent{PageID: pageID, IncidentID: incidentID, Decision: v.Decision, Changes: changes, Summary: compensation.Summary(changes)}
+	if inc, err := svc.Incidents.FindIncidentByID(ctx, incidentID); err == nil {
+		e.IncidentName = inc.Name
+	}
+	return e, nil
+}
+
+// agentSnapshot lists the decisions agents may speak about, on every page
+// or on one.
+func (s *Server) agentSnapshot(ctx context.Context, only string) ([]agentEvent, error) {
+	out := []agentEvent{}
+	ds, err := s.comp.svc.Decided(ctx, only)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		e := agentEvent{PageID: d.PageID, IncidentID: d.IncidentID, Decision: d, Changes: []compensation.Change{}}
+		if inc, err := s.comp.svc.Incidents.FindIncidentByID(ctx, d.IncidentID); err == nil {
+			e.IncidentName = inc.Name
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
