@@ -55,8 +55,9 @@ type Store interface {
 	// already in the list is skipped. It returns how many were added.
 	AddVouchers(ctx context.Context, pageID, listID string, codes []string) (int, error)
 	// DrawVoucher hands out one unused code of the list to key, once: the
-	// same key gets the same code again. ENOTFOUND when the list has no
-	// unused code left (or does not exist).
+	// same key gets the same code again (key must not be empty:
+	// EINVALID). ENOTFOUND when the list has no unused code left (or does
+	// not exist).
 	DrawVoucher(ctx context.Context, pageID, listID, key string) (string, error)
 	// CountVouchers returns how many codes the list holds and how many
 	// of them are still unused.
