@@ -13,6 +13,12 @@ import (
 // codes. Both engines implement it; store/storetest holds the conformance
 // suite. Times are stored in UTC at millisecond precision; the caller's
 // values are not changed.
+//
+// Everything is kept per page, as the Redis engine's hash tags are: an
+// incident's decision versions, its grants, a grant's ID and Key, and
+// voucher lists are looked up within the page named, and another page's
+// are never seen. Reads return what was stored, whole: a grant's Key and
+// Override.By too, which its JSON leaves out.
 type Store interface {
 	// SaveDecision stores d as its incident's newest version. d.Version
 	// must be one more than the newest stored version (1 when none is
@@ -38,7 +44,8 @@ type Store interface {
 	// the store holds another number, someone granted meanwhile and it
 	// returns ECONFLICT, writing nothing, so the caller re-reads and checks
 	// the cap again. g must name a page, an incident, a customer, an ID
-	// and a Key (EINVALID); an ID already stored is ECONFLICT.
+	// and a Key (EINVALID); an ID already stored on the page is ECONFLICT.
+	// On success it returns the grant as stored and true.
 	SaveGrant(ctx context.Context, g *Grant, seen int) (*Grant, bool, error)
 	// FindGrants returns the incident's grants, oldest At first (ties by
 	// ID); customerID "" returns every customer's.
@@ -48,8 +55,9 @@ type Store interface {
 	// already in the list is skipped. It returns how many were added.
 	AddVouchers(ctx context.Context, pageID, listID string, codes []string) (int, error)
 	// DrawVoucher hands out one unused code of the list to key, once: the
-	// same key gets the same code again. ENOTFOUND when the list has no
-	// unused code left (or does not exist).
+	// same key gets the same code again (key must not be empty:
+	// EINVALID). ENOTFOUND when the list has no unused code left (or does
+	// not exist).
 	DrawVoucher(ctx context.Context, pageID, listID, key string) (string, error)
 	// CountVouchers returns how many codes the list holds and how many
 	// of them are still unused.
@@ -101,3 +109,28 @@ func CheckVouchers(listID string, codes []string) error {
 
 // Millis rounds t to what the engines store: UTC, millisecond precision.
 func Millis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// WithTimes returns a copy of d with its times (At and the policy's
+// ClaimDeadline) passed through round: the engines store times in UTC at
+// millisecond precision, and give back what they store. The caller's d
+// and its policy are not changed; the copy shares the policy's lists and
+// maps, so it is for encoding, not for changing.
+func (d *Decision) WithTimes(round func(time.Time) time.Time) *Decision {
+	v := *d
+	v.At = round(d.At)
+	if d.Policy != nil && d.Policy.ClaimDeadline != nil {
+		p := *d.Policy
+		deadline := round(*d.Policy.ClaimDeadline)
+		p.ClaimDeadline = &deadline
+		v.Policy = &p
+	}
+	return &v
+}
+
+// WithTimes returns a copy of g with At passed through round, as
+// Decision.WithTimes.
+func (g *Grant) WithTimes(round func(time.Time) time.Time) *Grant {
+	v := *g
+	v.At = round(g.At)
+	return &v
+}

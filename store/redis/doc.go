@@ -1,8 +1,9 @@
 // Package redis is herald's Redis engine: the system of record lives in
 // Redis, so any number of herald nodes serve the same pages and dispatch
-// the same queues. DB implements incident.Store, notify.Store and complaint.Store and
-// passes store/storetest (Run, RunNotify and RunComplaints) like the
-// SQLite engine; Events
+// the same queues. DB implements incident.Store, notify.Store,
+// complaint.Store and compensation.Store and passes store/storetest (Run,
+// RunNotify, RunComplaints and RunCompensation) like the SQLite engine;
+// Events
 // implements incident.Events over pub/sub; DB.Limiter is a ratelimit.Limiter
 // shared by every node (GCRA).
 //
@@ -101,6 +102,29 @@
 //	<prefix>:{global}:complaint-page-ids                 set   pages that have complaints
 //	<prefix>:{global}:turn:<name>                        counter NextTurn (INCR)
 //	<prefix>:{global}:lease:<name>                       hash  holder, until (ms)
+//
+// compensation (compensation.go), all in the page's slot:
+//
+//	<prefix>:page:{<page>}:comp-decisions:<incident>       list  the incident's decision JSON, version n at index n-1
+//	<prefix>:page:{<page>}:comp-decided                    hash  incident ID → newest decision JSON while coming or decided
+//	<prefix>:page:{<page>}:comp-grants                     hash  grant ID → grant JSON (with key and override actor)
+//	<prefix>:page:{<page>}:comp-grants:<incident>          zset  the incident's grant IDs by At ms (ties by ID)
+//	<prefix>:page:{<page>}:comp-grant-keys:<incident>      hash  idempotency key → grant ID
+//	<prefix>:page:{<page>}:comp-customer-grants:<sha256>   zset  one customer's grant IDs for an incident by At ms
+//	<prefix>:page:{<page>}:vouchers:<list>:codes           set   every code of the list
+//	<prefix>:page:{<page>}:vouchers:<list>:free            list  the unused codes, in upload order
+//	<prefix>:page:{<page>}:vouchers:<list>:drawn           hash  draw key → code
+//
+// saveDecisionScript appends a version when the list holds exactly the
+// ones before it (LLEN), and sets or clears the incident's comp-decided
+// entry with it, so FindDecided is one HGETALL. saveGrantScript returns
+// the grant an idempotency key already has; otherwise it refuses an ID
+// the page has and a count (ZCARD of the customer's grants) other than
+// the caller's seen, then writes the grant and its three indexes.
+// drawVoucherScript returns the key's code, or pops the first unused one
+// and records it for the key. Every key these scripts touch carries the
+// page's tag, so each is one script on Cluster too; AddVouchers runs a
+// script per 1000 codes.
 //
 // saveComplaintScript checks the version and the entries' external IDs,
 // then moves the complaint out of the index keys it was in (listed in

@@ -3,6 +3,7 @@ package redis
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 
 	"github.com/heraldhq/herald/incident"
 )
@@ -348,3 +349,59 @@ func (k keyspace) turn(name string) string { return k.global("turn:" + name) }
 
 // lease: hash holder, until (ms) of one named lease.
 func (k keyspace) lease(name string) string { return k.global("lease:" + name) }
+
+// ---- compensation (compensation.Store): all in the page's slot ----
+//
+// Every script of compensation.go touches one page's keys only, so it is
+// one script on Cluster too. Incident IDs follow the tag, so any bytes
+// are safe in them; customer IDs are hashed with their incident.
+
+// decisions: list of one incident's decision JSON, version n at index
+// n-1, so LLEN is the newest version.
+func (k keyspace) decisions(pageID, incidentID string) string {
+	return k.page(pageID, "comp-decisions:"+incidentID)
+}
+
+// decided: hash incident ID → the incident's newest decision JSON while
+// its state is coming or decided (FindDecided).
+func (k keyspace) decided(pageID string) string { return k.page(pageID, "comp-decided") }
+
+// grants: hash grant ID → grant JSON (with its key and the override's
+// actor); one ID per page.
+func (k keyspace) grants(pageID string) string { return k.page(pageID, "comp-grants") }
+
+// incidentGrants: sorted set of an incident's grant IDs by At ms; equal
+// scores sort by member, so ties go by ID.
+func (k keyspace) incidentGrants(pageID, incidentID string) string {
+	return k.page(pageID, "comp-grants:"+incidentID)
+}
+
+// grantKeys: hash idempotency key → grant ID, one incident's.
+func (k keyspace) grantKeys(pageID, incidentID string) string {
+	return k.page(pageID, "comp-grant-keys:"+incidentID)
+}
+
+// customerGrants: sorted set of one customer's grant IDs for an incident
+// by At ms; its ZCARD is SaveGrant's count. The incident and the customer
+// are hashed (length-prefixed, so no two pairs make one string).
+func (k keyspace) customerGrants(pageID, incidentID, customerID string) string {
+	sum := sha256.Sum256([]byte(strconv.Itoa(len(incidentID)) + ":" + incidentID + customerID))
+	return k.page(pageID, "comp-customer-grants:"+hex.EncodeToString(sum[:]))
+}
+
+// voucherCodes: set of every code of a voucher list (CheckVouchers keeps
+// list IDs to [a-z0-9_-]).
+func (k keyspace) voucherCodes(pageID, listID string) string {
+	return k.page(pageID, "vouchers:"+listID+":codes")
+}
+
+// voucherFree: list of the list's unused codes in upload order; a draw
+// pops the first.
+func (k keyspace) voucherFree(pageID, listID string) string {
+	return k.page(pageID, "vouchers:"+listID+":free")
+}
+
+// voucherDrawn: hash draw key → the code it got.
+func (k keyspace) voucherDrawn(pageID, listID string) string {
+	return k.page(pageID, "vouchers:"+listID+":drawn")
+}

@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/store/storetest"
@@ -153,6 +154,28 @@ func TestComplaintStore(t *testing.T) {
 				db := openTest(t, testPrefix(t))
 				db.perSlot = tt.perSlot
 				return db, db, db
+			})
+		})
+	}
+}
+
+// TestCompensationStore runs the compensation suite in both modes. Its
+// scripts touch one page's slot only, so the modes differ in nothing yet;
+// the per-slot run keeps it so if a global lookup is ever added.
+func TestCompensationStore(t *testing.T) {
+	needRedis(t)
+	for _, tt := range []struct {
+		name    string
+		perSlot bool
+	}{
+		{"single", false},
+		{"per-slot", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.RunCompensation(t, func(t *testing.T) (incident.Store, compensation.Store) {
+				db := openTest(t, testPrefix(t))
+				db.perSlot = tt.perSlot
+				return db, db
 			})
 		})
 	}

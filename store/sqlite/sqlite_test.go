@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/store/sqlite"
@@ -95,5 +96,12 @@ func TestComplaintStore(t *testing.T) {
 	storetest.RunComplaints(t, func(t *testing.T) (incident.Store, complaint.Store, audience.Store) {
 		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
 		return db, db, db
+	})
+}
+
+func TestCompensationStore(t *testing.T) {
+	storetest.RunCompensation(t, func(t *testing.T) (incident.Store, compensation.Store) {
+		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
+		return db, db
 	})
 }
