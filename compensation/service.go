@@ -317,7 +317,9 @@ type Prepared struct {
 	Decision *Decision
 	Compiled *Compiled
 	Timeline *Timeline
-	at       time.Time
+	// Names are the page's component names, by ID.
+	Names map[string]string
+	at    time.Time
 }
 
 // Prepare reads and compiles what answers about the incident need, or
@@ -342,7 +344,14 @@ func (s *Service) Prepare(ctx context.Context, pageID, incidentID string) (*Prep
 	if err != nil {
 		return nil, err
 	}
-	p = &Prepared{Incident: inc, Decision: d, Timeline: NewTimeline(inc, history, now), at: now}
+	comps, err := s.Incidents.FindComponents(ctx, pageID)
+	if err != nil {
+		return nil, err
+	}
+	p = &Prepared{Incident: inc, Decision: d, Timeline: NewTimeline(inc, history, now), Names: make(map[string]string, len(comps)), at: now}
+	for _, c := range comps {
+		p.Names[c.ID] = c.Name
+	}
 	if d.State == Decided && d.Policy != nil {
 		if p.Compiled, err = Compile(d.Policy); err != nil {
 			return nil, err
@@ -505,7 +514,8 @@ func (s *Service) answer(ctx context.Context, p *Prepared, cust *audience.Custom
 		Affected: AnswerAffected{Affected: affected.Total > 0, Minutes: affected.Minutes(), Components: []ComponentMinutes{}},
 		Grants:   grants, At: now, cust: cust, Lang: Language(lang)}
 	for _, ct := range affected.Components {
-		a.Affected.Components = append(a.Affected.Components, ComponentMinutes{ComponentID: ct.ComponentID, Minutes: int(ct.Duration / time.Minute)})
+		a.Affected.Components = append(a.Affected.Components, ComponentMinutes{ComponentID: ct.ComponentID,
+			Name: p.Names[ct.ComponentID], Minutes: int(ct.Duration / time.Minute)})
 	}
 	if p.Compiled != nil {
 		vals := make([]Grant, len(grants))
@@ -515,7 +525,7 @@ func (s *Service) answer(ctx context.Context, p *Prepared, cust *audience.Custom
 		r := p.Compiled.Evaluate(cust, &affected, vals, now)
 		a.Result, a.result, a.comp = &r, &r, p.Compiled
 		for _, m := range r.Rules {
-			a.Rules = append(a.Rules, AnswerRule{ID: m.RuleID, Matched: m.Matched, Reason: m.Reason()})
+			a.Rules = append(a.Rules, AnswerRule{ID: m.RuleID, Matched: m.Matched, Reason: NameComponents(m.Reason(), p.Names)})
 		}
 		for i := range r.Offers {
 			o := &r.Offers[i]
@@ -528,6 +538,17 @@ func (s *Service) answer(ctx context.Context, p *Prepared, cust *audience.Custom
 	}
 	a.Script = Script(a.Lang, p.Decision, a.result, affected, grants)
 	return a, nil
+}
+
+// NameComponents replaces the component IDs in a text made for people
+// (a rule's description or reason) with the components' names.
+func NameComponents(s string, names map[string]string) string {
+	for id, name := range names {
+		if name != "" && strings.Contains(s, id) {
+			s = strings.ReplaceAll(s, id, name)
+		}
+	}
+	return s
 }
 
 // GrantRequest is what an agent records for a customer: an offer (or the

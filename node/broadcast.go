@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/render"
+	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/ratelimit"
 )
 
@@ -57,6 +58,25 @@ type Broadcast struct {
 	PolicySlack     string
 	PolicyWebhook   string
 	AllowPrivate    bool // webhook and Slack subscribers may point at private addresses
+	// AgentSlackChannel is the support agents' Slack channel (an ID such
+	// as C0123ABCD, or an incoming-webhook URL): each compensation
+	// decision is posted there and kept current; "" none.
+	AgentSlackChannel string
+}
+
+// validSlackChannelID reports whether v looks like a Slack conversation ID:
+// C (channel), G (private) or D (direct message), then upper-case letters
+// and digits.
+func validSlackChannelID(v string) bool {
+	if len(v) < 9 || len(v) > 24 || !strings.ContainsRune("CGD", rune(v[0])) {
+		return false
+	}
+	for _, r := range v[1:] {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // policyString is the comma list of a default policy's kinds for k.
@@ -138,6 +158,14 @@ func (b *Broadcast) settings() []Setting {
 		{"sms_countries", "HERALD_SMS_COUNTRIES", "", "", str(&b.SMSCountries), func() string { return b.SMSCountries }},
 		{"default_region", "HERALD_DEFAULT_REGION", "", "", str(&b.DefaultRegion), func() string { return b.DefaultRegion }},
 		{"templates_dir", "HERALD_TEMPLATES_DIR", "", "", str(&b.TemplatesDir), func() string { return b.TemplatesDir }},
+		{"agent_slack_channel", "HERALD_AGENT_SLACK_CHANNEL", "agent-slack-channel", "tell support agents each compensation decision in this Slack `CHANNEL` (an ID like C0123ABCD, or an incoming-webhook URL)", func(v string) error {
+			v = strings.TrimSpace(v)
+			if v != "" && !slack.IsWebhookURL(v) && !validSlackChannelID(v) {
+				return fmt.Errorf("want a Slack channel ID (C0123ABCD) or an incoming-webhook URL, got %q", v)
+			}
+			b.AgentSlackChannel = v
+			return nil
+		}, func() string { return b.AgentSlackChannel }},
 		{"policy_sms", "HERALD_POLICY_SMS", "", "", str(&b.PolicySMS), func() string { return b.PolicySMS }},
 		{"policy_email", "HERALD_POLICY_EMAIL", "", "", str(&b.PolicyEmail), func() string { return b.PolicyEmail }},
 		{"policy_slack", "HERALD_POLICY_SLACK", "", "", str(&b.PolicySlack), func() string { return b.PolicySlack }},
@@ -265,6 +293,7 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 		SMSCountries:         b.countries(),
 		DefaultRegion:        b.DefaultRegion,
 		AllowPrivateWebhooks: b.AllowPrivate,
+		AgentSlackChannel:    b.AgentSlackChannel,
 	}
 }
 

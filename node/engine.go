@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -30,6 +31,10 @@ type Engine struct {
 	// customer lookup it matches senders with.
 	Complaints complaint.Store
 	Customers  complaint.Customers
+	// Compensation keeps compensation decisions, grants and vouchers;
+	// Audience is the customer store it evaluates.
+	Compensation compensation.Store
+	Audience     compensation.Customers
 	// Events is the event bus, started by StartEvents (nil until then):
 	// in-process on SQLite, pub/sub on Redis so every node hears every change.
 	Events incident.Events
@@ -59,7 +64,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("open redis %s: %w", RedactURL(cfg.RedisURL), err)
 		}
 		return &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
-			Complaints: db, Customers: db, Redis: db}, nil
+			Complaints: db, Customers: db, Compensation: db, Audience: db, Redis: db}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -70,7 +75,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db,
-		Complaints: db, Customers: db, SQLite: db}, nil
+		Complaints: db, Customers: db, Compensation: db, Audience: db, SQLite: db}, nil
 }
 
 // StartEvents starts the event bus: in-process on SQLite; on Redis,

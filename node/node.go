@@ -37,6 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
@@ -90,7 +91,10 @@ type Node struct {
 	// Complaints is the complaint service every complaint front door calls;
 	// its answers are the fan-out's deliveries.
 	Complaints *complaint.Service
-	Server     *server.Server
+	// Compensation is the compensation service: decisions, per-customer
+	// answers, grants; its pushes and lines go through the fan-out.
+	Compensation *compensation.Service
+	Server       *server.Server
 	Registry   *prometheus.Registry
 	// Sandbox is the in-process provider sandbox, started when no provider
 	// is configured; nil with configured providers.
@@ -107,6 +111,10 @@ type Node struct {
 	running, closed                                 bool
 	runErr                                          error // why a part stopped on its own (Wait)
 }
+
+// SandboxAgentChannel is the agents' Slack channel in sandbox mode, when
+// agent_slack_channel is not set.
+const SandboxAgentChannel = "C0HERALDAGENTS"
 
 // NewLogger builds the process logger the config asks for, writing to w.
 func NewLogger(w io.Writer, cfg Config) *slog.Logger {
@@ -207,6 +215,11 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 	}
 	ncfg := cfg.Broadcast.NotifyConfig(a.URL)
 	ncfg.AllowPrivateWebhooks = chans.allowPrivate
+	if chans.sandbox != nil && ncfg.AgentSlackChannel == "" {
+		// In the sandbox the agents' channel is there to be seen: each
+		// compensation decision shows in the inbox, edited in place.
+		ncfg.AgentSlackChannel = SandboxAgentChannel
+	}
 	ncfg.Registerer = a.Registry
 	if opt.AdjustNotify != nil {
 		opt.AdjustNotify(&ncfg)
@@ -239,7 +252,23 @@ func (a *Node) buildComplaints() error {
 	if err := a.Server.EnableComplaints(svc, server.ComplaintsConfig{Limiter: e.Limiter}); err != nil {
 		return err
 	}
+	if err := a.buildCompensation(); err != nil {
+		return err
+	}
 	return a.buildInboundEmail(svc)
+}
+
+// buildCompensation builds the compensation service on the engine's store:
+// its agents' pushes and the customers' lines go through the fan-out, its
+// grants note complaints, and its API and the agents' feed join the
+// server.
+func (a *Node) buildCompensation() error {
+	e := a.Engine
+	svc := compensation.NewService(e.Compensation, e.Incidents, e.Audience, e.Events, a.Log)
+	svc.Agents, svc.Notes = a.Notify, a.Complaints
+	a.Notify.SetCompensation(svc)
+	a.Compensation = svc
+	return a.Server.EnableCompensation(svc, e.Events)
 }
 
 // Addr is the address the node listens on (the real port of a :0).
@@ -264,6 +293,7 @@ func (a *Node) Run(ctx context.Context) error {
 	// acknowledgements, SLA warnings) on the node holding the lease.
 	holder := holderName(a.Addr())
 	go func() { a.complaintsDone <- a.Complaints.Run(runCtx, holder) }()
+	go a.Compensation.Run(runCtx) // drops cached answers as incidents and decisions change
 	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
 	if a.inboundSMTP != nil {
 		a.inboundDone = make(chan error, 1)

@@ -152,8 +152,12 @@ func (s *Service) agentMessage(ctx context.Context, d *queue.Delivery) (*channel
 	if len(page.Languages) > 0 {
 		lang = page.Languages[0]
 	}
+	names := make(map[string]string, len(snap.comps))
+	for _, c := range snap.comps {
+		names[c.ID] = c.Name
+	}
 	m, err := render.AgentCompensation(render.AgentDecision{Page: page, Incident: snap.inc, Decision: latest,
-		Changes: compensation.Diff(before, latest), Lang: lang,
+		Changes: compensation.Diff(before, latest), Lang: lang, Names: names,
 		CheckURL: s.link("/api/v1/pages/"+d.PageID+"/incidents/"+incID+"/compensation/customers/", "{customer}")})
 	if err != nil {
 		return nil, err

@@ -45,8 +45,8 @@ type decisionAnswer struct {
 }
 
 // printDecision prints a decision for people: the state, who decided, and
-// the policy's offers and rules in words.
-func (a *app) printDecision(d *compensation.Decision) {
+// the policy's offers and rules in words (components by name from names).
+func (a *app) printDecision(d *compensation.Decision, names map[string]string) {
 	w := newTable(a.stdout)
 	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, printable(v)) }
 	row("compensation", string(d.State))
@@ -64,7 +64,7 @@ func (a *app) printDecision(d *compensation.Decision) {
 			row("choice "+c.ID, strings.Join(c.Offers, " or "))
 		}
 		for _, r := range p.Rules {
-			row("rule "+r.ID, r.Describe())
+			row("rule "+r.ID, compensation.NameComponents(r.Describe(), names))
 		}
 		if p.Cap != nil {
 			row("cap", p.Cap.String()+" per customer")
@@ -102,10 +102,10 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 		return printJSON(a.stdout, raw)
 	}
 	if len(h.Versions) == 0 {
-		a.printDecision(compensation.Initial(p.ID, pos[0]))
+		a.printDecision(compensation.Initial(p.ID, pos[0]), nil)
 		return nil
 	}
-	a.printDecision(h.Versions[len(h.Versions)-1].Decision)
+	a.printDecision(h.Versions[len(h.Versions)-1].Decision, componentNames(ctx, c, p.ID))
 	fmt.Fprintln(a.stdout, "\nhistory:")
 	w := newTable(a.stdout)
 	for _, v := range h.Versions {
@@ -152,6 +152,22 @@ agents are told at once what changed.`)
 		return err
 	}
 	path := compensationPath(p.ID, pos[0])
+	if prop.Policy != nil {
+		// Rules may name components by name, as declare does.
+		comps, err := c.components(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		for i := range prop.Policy.Rules {
+			for j, name := range prop.Policy.Rules[i].Components {
+				for _, cp := range comps {
+					if strings.EqualFold(cp.Name, name) {
+						prop.Policy.Rules[i].Components[j] = cp.ID
+					}
+				}
+			}
+		}
+	}
 	if prop.Version < 0 {
 		var cur decisionAnswer
 		if err := c.do(ctx, http.MethodGet, path, nil, nil, &cur, nil); err != nil {
@@ -171,9 +187,28 @@ agents are told at once what changed.`)
 		fmt.Fprintln(a.stdout, "nothing changed: the decision already says that")
 		return nil
 	}
-	a.printDecision(ans.Decision)
-	fmt.Fprintf(a.stdout, "\nchanged: %s\nagents have been told.\n", printable(ans.Summary))
+	names := componentNames(ctx, c, p.ID)
+	a.printDecision(ans.Decision, names)
+	fmt.Fprintln(a.stdout, "\nwhat changed:")
+	for _, ch := range ans.Changes {
+		fmt.Fprintln(a.stdout, "  "+printable(compensation.NameComponents(ch.String(), names)))
+	}
+	fmt.Fprintln(a.stdout, "agents see the change now (API, live feed, their Slack channel when one is set).")
 	return nil
+}
+
+// componentNames maps the page's component IDs to names, for people; nil
+// when they cannot be read (IDs are shown then).
+func componentNames(ctx context.Context, c *client, pageID string) map[string]string {
+	comps, err := c.components(ctx, pageID)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]string, len(comps))
+	for _, cp := range comps {
+		out[cp.ID] = cp.Name
+	}
+	return out
 }
 
 // readInput reads a file, or standard input for "-".
@@ -234,6 +269,15 @@ to say (in --lang, default English).`)
 	return nil
 }
 
+// minutes words an affected time: "under 1 min" for a customer affected
+// for seconds so far.
+func minutes(n int) string {
+	if n == 0 {
+		return "under 1 min"
+	}
+	return fmt.Sprintf("%d min", n)
+}
+
 // hasFlag reports whether args set flag name (-name, --name, --name=v).
 func hasFlag(args []string, name string) bool {
 	for _, a := range args {
@@ -257,12 +301,22 @@ func (a *app) printAnswer(ans *compensation.Answer) {
 	}
 	row("customer", cust)
 	row("compensation", fmt.Sprintf("%s (version %d)", ans.State, ans.Version))
+	if r := ans.Result; r != nil {
+		switch {
+		case r.Eligible:
+			row("eligible", "yes")
+		case r.Excluded != "":
+			row("eligible", "no: excluded ("+strings.ReplaceAll(string(r.Excluded), "_", " ")+")")
+		default:
+			row("eligible", "no: no rule gives this customer anything")
+		}
+	}
 	if ans.Affected.Affected {
 		var parts []string
 		for _, c := range ans.Affected.Components {
-			parts = append(parts, fmt.Sprintf("%s %d min", c.ComponentID, c.Minutes))
+			parts = append(parts, fmt.Sprintf("%s %s", firstNonEmpty(c.Name, c.ComponentID), minutes(c.Minutes)))
 		}
-		row("affected", fmt.Sprintf("%d min (%s)", ans.Affected.Minutes, strings.Join(parts, ", ")))
+		row("affected", fmt.Sprintf("%s (%s)", minutes(ans.Affected.Minutes), strings.Join(parts, ", ")))
 	} else {
 		row("affected", "no")
 	}

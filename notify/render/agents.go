@@ -20,6 +20,8 @@ type AgentDecision struct {
 	Changes  []compensation.Change
 	// Lang is the agents' language (the page's first language).
 	Lang string
+	// Names are the page's component names by ID, for the rules.
+	Names map[string]string
 	// CheckURL is the API address that answers for one customer, with
 	// {customer} where the customer's ID goes.
 	CheckURL string
@@ -58,7 +60,7 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 				cs = append(cs, fmt.Sprintf("• … and %d more", len(a.Changes)-i))
 				break
 			}
-			cs = append(cs, "• "+esc(c.String()))
+			cs = append(cs, "• "+esc(compensation.NameComponents(c.String(), a.Names)))
 		}
 		sections = append(sections, "*What changed*\n"+strings.Join(cs, "\n"))
 	}
@@ -84,7 +86,7 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 					rules = append(rules, fmt.Sprintf("• … and %d more", len(p.Rules)-i))
 					break
 				}
-				rules = append(rules, "• "+esc(r.Describe()))
+				rules = append(rules, "• "+esc(compensation.NameComponents(r.Describe(), a.Names)))
 			}
 			var limits []string
 			if p.Cap != nil {

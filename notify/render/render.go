@@ -675,6 +675,11 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 	if max <= 0 {
 		max = DefaultMaxSMSSegments
 	}
+	if v.Compensation != "" && in.Kind != queue.KindCompensation && max < maxSMSBodySegments {
+		// What the customer gets is worth a segment more than the budget,
+		// rather than an incident name cut short to make room for it.
+		max++
+	}
 	vals := map[string]string{slotBody: smsClean(v.Body), slotName: smsClean(v.Name), slotPage: smsClean(v.Page)}
 	sv := *v
 	sv.Body, sv.Name, sv.Page = slotOrEmpty(vals[slotBody], slotBody), slotOrEmpty(vals[slotName], slotName), slotOrEmpty(vals[slotPage], slotPage)

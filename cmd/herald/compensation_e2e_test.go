@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/node"
+)
+
+// The compensation loop end to end, as the issue walks it: an incident
+// declared; management says compensation is coming, and the agents' Slack
+// channel (the sandbox's) and the agents' live feed both hear it; the
+// policy is decided and the same Slack message is edited in place; agents
+// check customers and record grants; the incident resolves and each
+// customer's apology carries their line in their language; the billing
+// export lists exactly the grants.
+
+// feed reads the agents' server-sent events into events, until the test ends.
+func feed(t *testing.T, url, token string) <-chan [2]string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/api/v1/agent/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("agent events: %d", resp.StatusCode)
+	}
+	out := make(chan [2]string, 64)
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		name := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				select {
+				case out <- [2]string{name, strings.TrimPrefix(line, "data: ")}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// next returns the next event of the feed named name, skipping others.
+func next(t *testing.T, evs <-chan [2]string, name string) string {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case ev := <-evs:
+			if ev[0] == name {
+				return ev[1]
+			}
+		case <-timeout:
+			t.Fatalf("no %q event on the agents' feed within 15s", name)
+		}
+	}
+}
+
+func agentsMessages(t *testing.T, n *instance) []inboxMessage {
+	return to(inbox(t, n), "slack", node.SandboxAgentChannel)
+}
+
+func TestCompensationEndToEnd(t *testing.T) {
+	for _, engine := range []string{"sqlite", "redis"} {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			storeArgs := []string{"--data", dir}
+			if engine == "redis" {
+				prefix := needRedis(t)
+				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
+			}
+			testCompensation(t, dir, storeArgs)
+		})
+	}
+}
+
+func testCompensation(t *testing.T, dir string, storeArgs []string) {
+	n := startServe(t, nil, storeArgs...)
+	admin := mustCLI(t, nil, append([]string{"token", "create", "--role", "manager", "--name", "Mia"}, storeArgs...)...).lastLine()
+	agentToken := mustCLI(t, nil, append([]string{"token", "create", "--role", "agent", "--name", "Ana"}, storeArgs...)...).lastLine()
+	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": admin}
+	agent := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": agentToken}
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	mustCLI(t, env, "components", "create", "--name", "Search")
+	file := filepath.Join(dir, "customers.csv")
+	if err := os.WriteFile(file, []byte("id,name,phone,email,language,plan,region,components\n"+
+		"hu-1,Anna,+36201234567,anna@example.hu,hu,gold,eu,Payments\n"+
+		"pl-1,Jan,+48601234567,jan@example.pl,pl,silver,eu,Payments\n"+
+		"en-1,Sam,+14155550100,sam@example.com,en,bronze,us,Payments\n"+
+		"hr-1,Ivo,+385911234567,ivo@example.hr,hr,gold,eu,Search\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, env, "import", "customers", file)
+	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--component", "Payments=major_outage",
+		"--message", "Investigating.", "--wait").stdout)
+	evs := feed(t, n.url, agentToken)
+	if snap := next(t, evs, "snapshot"); !strings.Contains(snap, `"decisions":[]`) {
+		t.Errorf("snapshot before any decision: %s", snap)
+	}
+
+	t.Run("an agent cannot decide", func(t *testing.T) {
+		r := cli(t, agent, "compensation", "decide", id, "--state", "coming")
+		if r.code != 1 || !strings.Contains(r.stderr, "forbidden") {
+			t.Fatalf("agent decide: exit %d, %s", r.code, r.stderr)
+		}
+	})
+
+	var ts string
+	t.Run("coming reaches the agents' Slack channel and their feed", func(t *testing.T) {
+		mustCLI(t, env, "compensation", "decide", id, "--state", "coming", "--reason", "Decision by 18:00 today")
+		var ev struct {
+			IncidentID string                `json:"incident_id"`
+			Decision   compensation.Decision `json:"decision"`
+			Summary    string                `json:"summary"`
+		}
+		if err := json.Unmarshal([]byte(next(t, evs, "compensation")), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.IncidentID != id || ev.Decision.State != compensation.Coming || !strings.Contains(ev.Summary, "none_yet → coming") {
+			t.Errorf("feed event %+v", ev)
+		}
+		eventually(t, 15*time.Second, func() (bool, string) {
+			ms := agentsMessages(t, n)
+			if len(ms) != 1 {
+				return false, "want one message in the agents' channel"
+			}
+			ts = ms[0].ID
+			return strings.Contains(string(ms[0].Blocks), "COMING") && strings.Contains(string(ms[0].Blocks), "Decision by 18:00 today"), string(ms[0].Blocks)
+		})
+	})
+
+	policy := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"currency": "EUR",
+	  "plan_fees": {"gold": {"amount": 4999, "currency": "EUR"}, "silver": {"amount": 1999, "currency": "EUR"}},
+	  "offers": [{"id": "credit10", "kind": "credit", "percent_bp": 1000},
+	             {"id": "refund", "kind": "refund", "amount": {"amount": 500, "currency": "EUR"}},
+	             {"id": "day", "kind": "free_period", "days": 1}],
+	  "choices": [{"id": "sorry", "offers": ["refund", "day"]}],
+	  "rules": [{"id": "paying", "plans": ["gold", "silver"], "components": ["Payments"], "give": ["credit10"]},
+	            {"id": "all", "components": ["Payments"], "give": ["sorry"]}],
+	  "exclude": ["not_affected"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("the decided policy edits the same Slack message", func(t *testing.T) {
+		out := mustCLI(t, env, "compensation", "decide", id, "--state", "decided", "--policy", policy)
+		if !strings.Contains(out.stdout, "rule paying") || !strings.Contains(out.stdout, "affected on Payments") {
+			t.Errorf("decide printed:\n%s", out.stdout)
+		}
+		if ev := next(t, evs, "compensation"); !strings.Contains(ev, `"state":"decided"`) || !strings.Contains(ev, "offer credit10 added") {
+			t.Errorf("feed: %s", ev)
+		}
+		eventually(t, 15*time.Second, func() (bool, string) {
+			ms := agentsMessages(t, n)
+			if len(ms) != 1 {
+				return false, "want still one message in the agents' channel"
+			}
+			return ms[0].ID == ts && ms[0].Edits == 1 && strings.Contains(string(ms[0].Blocks), "DECIDED") &&
+				strings.Contains(string(ms[0].Blocks), "What changed"), string(ms[0].Blocks)
+		})
+	})
+
+	var grants []string
+	t.Run("agents check customers and record grants", func(t *testing.T) {
+		out := mustCLI(t, agent, "compensation", "check", id, "hu-1", "--lang", "hu")
+		for _, want := range []string{"eligible:", "yes", "5.00 EUR", "Ajánlja fel", "havidíja 10%-át (5,00 EUR)"} {
+			if !strings.Contains(out.stdout, want) {
+				t.Errorf("check hu-1 lacks %q:\n%s", want, out.stdout)
+			}
+		}
+		if out := mustCLI(t, agent, "compensation", "check", id, "--phone", "+385 91 123 4567"); !strings.Contains(out.stdout, "no: excluded (not affected)") {
+			t.Errorf("check hr-1 by phone:\n%s", out.stdout)
+		}
+		g := mustCLI(t, agent, "compensation", "grant", id, "hu-1", "--offer", "credit10", "--json")
+		var ans struct {
+			Grant   compensation.Grant `json:"grant"`
+			Created bool               `json:"created"`
+		}
+		if err := json.Unmarshal([]byte(g.stdout), &ans); err != nil || !ans.Created || ans.Grant.Amount != (compensation.Money{Amount: 500, Currency: "EUR"}) {
+			t.Fatalf("grant: %v %s", err, g.stdout)
+		}
+		grants = append(grants, ans.Grant.ID)
+		// A retried request grants once.
+		if again := mustCLI(t, agent, "compensation", "grant", id, "hu-1", "--offer", "credit10"); !strings.Contains(again.stdout, "nothing new") {
+			t.Errorf("retried grant: %s", again.stdout)
+		}
+		if r := cli(t, agent, "compensation", "grant", id, "hr-1", "--offer", "sorry", "--choice", "day"); r.code != 1 || !strings.Contains(r.stderr, "not_affected") {
+			t.Errorf("grant to an unaffected customer: exit %d %s", r.code, r.stderr)
+		}
+		d := mustCLI(t, agent, "compensation", "grant", id, "pl-1", "--offer", "sorry", "--declined", "--json")
+		if err := json.Unmarshal([]byte(d.stdout), &ans); err != nil || !ans.Grant.Declined {
+			t.Fatalf("decline: %v %s", err, d.stdout)
+		}
+		grants = append(grants, ans.Grant.ID)
+	})
+
+	t.Run("the apology carries each customer's line in their language", func(t *testing.T) {
+		mustCLI(t, env, "resolve", id, "--message", "Payments work again.", "--wait")
+		want := map[string]string{
+			"anna@example.hu": "Bocsánatkérésünk jeléül",       // hu-1: credit granted already; the choice remains
+			"jan@example.pl":  "10% miesięcznej opłaty (2,00 EUR)", // pl-1: declined the choice; the credit remains
+			"sam@example.com": "you may choose a refund of 5.00 EUR or 1 day", // en-1, bronze: the choice only
+		}
+		eventually(t, 20*time.Second, func() (bool, string) {
+			ms := inbox(t, n)
+			for addr, line := range want {
+				got := to(ms, "email", addr)
+				if len(got) == 0 || !strings.Contains(got[0].Body, line) {
+					return false, addr + " has no resolution email with " + line
+				}
+			}
+			hr := to(ms, "email", "ivo@example.hr")
+			for _, m := range hr {
+				if strings.Contains(m.Body, "Naknada") || strings.Contains(m.Body, "naknad") {
+					return false, "the unaffected customer's email speaks of compensation: " + m.Body
+				}
+			}
+			return true, ""
+		})
+		if hu := to(inbox(t, n), "email", "anna@example.hu")[0].Body; strings.Contains(hu, "jóváírás") {
+			t.Errorf("the granted credit is announced again:\n%s", hu)
+		}
+	})
+
+	t.Run("export lists exactly the grants", func(t *testing.T) {
+		out := mustCLI(t, env, "compensation", "export", id)
+		rows, err := csv.NewReader(strings.NewReader(out.stdout)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1+len(grants) || rows[0][0] != "grant_id" {
+			t.Fatalf("export:\n%s", out.stdout)
+		}
+		for i, gid := range grants {
+			if rows[i+1][0] != gid {
+				t.Errorf("row %d: %v, want grant %s", i+1, rows[i+1], gid)
+			}
+		}
+		if rows[1][2] != "hu-1" || rows[1][7] != "5.00" || rows[1][9] != "EUR" || !strings.HasPrefix(rows[1][15], "Ana") {
+			t.Errorf("first row %v", rows[1])
+		}
+		if r := cli(t, agent, "compensation", "export", id); r.code != 1 || !strings.Contains(r.stderr, "forbidden") {
+			t.Errorf("an agent exports: exit %d %s", r.code, r.stderr)
+		}
+		tot := mustCLI(t, env, "compensation", "totals", id, "--json")
+		var totals compensation.Totals
+		if err := json.Unmarshal([]byte(tot.stdout), &totals); err != nil {
+			t.Fatal(err)
+		}
+		if totals.Customers != 4 || totals.Affected != 3 || totals.Eligible != 3 || totals.Declined != 1 || totals.Cost["EUR"] != 500 {
+			t.Errorf("totals %+v", totals)
+		}
+	})
+}
