@@ -95,7 +95,7 @@ type Node struct {
 	// answers, grants; its pushes and lines go through the fan-out.
 	Compensation *compensation.Service
 	Server       *server.Server
-	Registry   *prometheus.Registry
+	Registry     *prometheus.Registry
 	// Sandbox is the in-process provider sandbox, started when no provider
 	// is configured; nil with configured providers.
 	Sandbox *sandbox.Sandbox

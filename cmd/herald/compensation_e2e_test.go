@@ -221,8 +221,8 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 	t.Run("the apology carries each customer's line in their language", func(t *testing.T) {
 		mustCLI(t, env, "resolve", id, "--message", "Payments work again.", "--wait")
 		want := map[string]string{
-			"anna@example.hu": "Bocsánatkérésünk jeléül",       // hu-1: credit granted already; the choice remains
-			"jan@example.pl":  "10% miesięcznej opłaty (2,00 EUR)", // pl-1: declined the choice; the credit remains
+			"anna@example.hu": "Bocsánatkérésünk jeléül",                      // hu-1: credit granted already; the choice remains
+			"jan@example.pl":  "10% miesięcznej opłaty (2,00 EUR)",            // pl-1: declined the choice; the credit remains
 			"sam@example.com": "you may choose a refund of 5.00 EUR or 1 day", // en-1, bronze: the choice only
 		}
 		eventually(t, 20*time.Second, func() (bool, string) {
