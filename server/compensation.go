@@ -92,6 +92,8 @@ type proposalRequest struct {
 	compensation.Proposal
 }
 
+func (r *proposalRequest) shape() any { return &r.Proposal }
+
 func (r *proposalRequest) Valid() error {
 	if r.State == "" {
 		return incident.Invalid("state", "is required: none_yet, coming, decided or none")
@@ -219,6 +221,8 @@ type grantRequest struct {
 	compensation.GrantRequest
 }
 
+func (r *grantRequest) shape() any { return &r.GrantRequest }
+
 func (r *grantRequest) Valid() error {
 	if strings.TrimSpace(r.Offer) == "" {
 		return incident.Invalid("offer", "is required: the offer or choice offered (see the customer's check)")
@@ -258,6 +262,17 @@ type complaintGrantRequest struct {
 	IncidentID string `json:"incident_id"`
 }
 
+// complaintGrantShape is complaintGrantRequest's JSON, flat, so that a
+// field of the wrong type is named by its JSON name alone.
+type complaintGrantShape struct {
+	Offer          string `json:"offer"`
+	Choice         string `json:"choice"`
+	Declined       bool   `json:"declined"`
+	Key            string `json:"key"`
+	OverrideReason string `json:"override_reason"`
+	IncidentID     string `json:"incident_id"`
+}
+
 func (r *complaintGrantRequest) Valid() error {
 	if strings.TrimSpace(r.Offer) == "" {
 		return incident.Invalid("offer", "is required: the offer or choice offered (see the customer's check)")
@@ -267,8 +282,13 @@ func (r *complaintGrantRequest) Valid() error {
 
 func (s *Server) grantOnComplaint() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var req complaintGrantRequest
-		if err := decodeStrict(c, &req); err != nil {
+		var shape complaintGrantShape
+		if err := decodeStrict(c, &flat{&shape}); err != nil {
+			return err
+		}
+		req := complaintGrantRequest{GrantRequest: compensation.GrantRequest{Offer: shape.Offer, Choice: shape.Choice, Declined: shape.Declined,
+			Key: shape.Key, OverrideReason: shape.OverrideReason}, IncidentID: shape.IncidentID}
+		if err := req.Valid(); err != nil {
 			return err
 		}
 		if s.cp == nil {
@@ -292,6 +312,12 @@ func (s *Server) grantOnComplaint() fiber.Handler {
 		return s.grant(c, incID, cp.Contact.CustomerID, req.GrantRequest)
 	}
 }
+
+// flat decodes a body into a plain struct that checks nothing itself.
+type flat struct{ v any }
+
+func (f *flat) shape() any   { return f.v }
+func (f *flat) Valid() error { return nil }
 
 // exportGrants is GET …/compensation/grants: the incident's grants for
 // billing, as JSON, or as CSV with ?format=csv or Accept: text/csv.

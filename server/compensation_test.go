@@ -1,0 +1,262 @@
+package server
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+)
+
+// compEnv is cpEnv with the compensation API on the same store, and an
+// incident on component API (customers c1 and c2 use it) open for 90
+// minutes.
+type compEnv struct {
+	*bcEnv
+	comp *compensation.Service
+	inc  *incident.Incident
+}
+
+func newCompensationEnv(t *testing.T) *compEnv {
+	t.Helper()
+	e := &compEnv{}
+	b := newBroadcastEnv(t, false, bcOption{
+		broadcast: func(c *BroadcastConfig) { c.DefaultRegion = "HU" },
+		enable: func(b *bcEnv) {
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			cs := complaint.NewService(b.db, b.db, b.db, b.n, b.events, log)
+			if err := b.srv.EnableComplaints(cs, ComplaintsConfig{}); err != nil {
+				t.Fatal(err)
+			}
+			e.comp = compensation.NewService(b.db, b.db, b.db, b.events, log)
+			e.comp.Notes, e.comp.Agents = cs, b.n
+			b.n.SetCompensation(e.comp)
+			if err := b.srv.EnableCompensation(e.comp, b.events); err != nil {
+				t.Fatal(err)
+			}
+		}})
+	e.bcEnv = b
+	b.mustDo(t, http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	// Declared 90 minutes ago: the incident service's clock says so
+	// while it is declared.
+	real := b.svc.Now
+	b.svc.Now = func() time.Time { return real().Add(-90 * time.Minute) }
+	inc, _, err := b.svc.CreateIncident(context.Background(), b.page.ID, incident.IncidentInput{Name: ptr("API down"), Status: ptr(incident.Investigating),
+		Body: ptr("Looking."), Components: map[string]incident.ComponentStatus{b.compA.ID: incident.MajorOutage}}, "")
+	b.svc.Now = real
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.inc = inc
+	return e
+}
+
+func (e *compEnv) path(rest string) string {
+	return "/api/v1/pages/" + e.page.ID + "/incidents/" + e.inc.ID + "/compensation" + rest
+}
+
+// policyJSON is a valid decided proposal at version v: gold customers on
+// API get 10 % of 50 EUR; everyone on API a choice of 3 EUR back or a day.
+func (e *compEnv) policyJSON(v int, capMinor string) string {
+	return `{"state":"decided","version":` + strconv.Itoa(v) + `,"policy":{"currency":"EUR",
+	  "plan_fees":{"gold":{"amount":5000,"currency":"EUR"}},
+	  "offers":[{"id":"credit10","kind":"credit","percent_bp":1000},{"id":"back","kind":"refund","amount":{"amount":300,"currency":"EUR"}},{"id":"day","kind":"free_period","days":1}],
+	  "choices":[{"id":"sorry","offers":["back","day"]}],
+	  "rules":[{"id":"gold","plans":["gold"],"components":["` + e.compA.ID + `"],"min_affected_minutes":60,"give":["credit10"]},
+	           {"id":"all","components":["` + e.compA.ID + `"],"give":["sorry"]}],
+	  "cap":{"amount":` + capMinor + `,"currency":"EUR"},
+	  "exclude":["not_affected"]}}`
+}
+
+func TestCompensationDecideBadInput(t *testing.T) {
+	e := newCompensationEnv(t)
+	valid := e.policyJSON(0, "1000")
+	swap := func(old, new string) string {
+		if !strings.Contains(valid, old) {
+			t.Fatalf("the policy has no %q", old)
+		}
+		return strings.Replace(valid, old, new, 1)
+	}
+	tests := []struct {
+		name, body, field string
+	}{
+		{"no state", `{"version":0}`, "state"},
+		{"bad state", `{"state":"maybe","version":0}`, "state"},
+		{"decided without a policy", `{"state":"decided","version":0}`, "policy"},
+		{"none without a reason", `{"state":"none","version":0}`, "reason"},
+		{"a policy while coming", `{"state":"coming","version":0,"policy":{"currency":"EUR"}}`, "policy"},
+		{"misspelt field", swap(`"min_affected_minutes"`, `"min_affected_minute"`), "min_affected_minute"},
+		{"wrong type", swap(`"days":1`, `"days":"one"`), "policy.offers.days"},
+		{"negative amount", swap(`"amount":300`, `"amount":-300`), "offers[1].amount.amount"},
+		{"percent over 100", swap(`"percent_bp":1000`, `"percent_bp":10001`), "offers[0].percent_bp"},
+		{"unknown component", swap(`"components":["`+e.compA.ID+`"],"give":["sorry"]`, `"components":["nope"],"give":["sorry"]`), "rules[1].components"},
+		{"unknown plan", swap(`"plans":["gold"]`, `"plans":["platinum"]`), "rules[0].plans"},
+		{"unknown offer given", swap(`"give":["credit10"]`, `"give":["credit99"]`), "rules[0].give[0]"},
+		{"unknown currency", swap(`"currency":"EUR",`, `"currency":"XXX",`), "currency"},
+		{"deadline before the incident", swap(`"exclude"`, `"claim_deadline":"2001-01-01T00:00:00Z","exclude"`), "claim_deadline"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.mustDo(t, http.StatusBadRequest, "PUT", e.path(""), e.manager, tc.body)
+			if d := r.errorOf(t); d.Code != incident.EINVALID || d.Field != tc.field {
+				t.Errorf("error %+v, want field %s", d, tc.field)
+			}
+		})
+	}
+	// An agent may read, never decide; a stale version conflicts.
+	e.mustDo(t, http.StatusForbidden, "PUT", e.path(""), e.agent, valid)
+	e.mustDo(t, http.StatusForbidden, "POST", e.path(""), e.agent, valid)
+	e.mustDo(t, http.StatusConflict, "PUT", e.path(""), e.manager, e.policyJSON(3, "1000"))
+	var got decisionResponse
+	e.mustDo(t, http.StatusOK, "GET", e.path(""), e.agent, "").json(t, &got)
+	if got.Decision.State != compensation.NoneYet || got.Decision.Version != 0 {
+		t.Fatalf("after bad requests the decision is %+v", got.Decision)
+	}
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, valid).json(t, &got)
+	if got.Decision.State != compensation.Decided || got.Decision.Version != 1 || len(got.Changes) == 0 {
+		t.Fatalf("decided: %+v", got)
+	}
+	e.mustDo(t, http.StatusNotFound, "GET", "/api/v1/pages/"+e.page.ID+"/incidents/nope/compensation", e.agent, "")
+}
+
+func TestCompensationGrants(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.policyJSON(0, "700"))
+	grant := func(token, customer, body string, want int, headers ...string) response {
+		t.Helper()
+		return e.mustDo(t, want, "POST", e.path("/customers/"+customer+"/grants"), token, body, headers...)
+	}
+
+	var ans compensation.Answer
+	e.mustDo(t, http.StatusOK, "GET", e.path("/customers/c1?lang=hu"), e.agent, "").json(t, &ans)
+	if !ans.Affected.Affected || ans.Affected.Minutes < 89 || ans.Result == nil || !ans.Result.Eligible || len(ans.Offers) != 3 ||
+		!strings.Contains(ans.Script, "Ajánlja fel") || ans.Customer.Plan != "gold" {
+		t.Fatalf("c1's answer %+v", ans)
+	}
+	// 10 % of 50 EUR is 5 EUR; the cap of 7 EUR leaves 2 EUR for the choice.
+	if ans.Offers[0].Amount.Amount != 500 || ans.Offers[1].Amount.Amount != 200 || !ans.Offers[1].Capped {
+		t.Fatalf("offers %+v", ans.Offers)
+	}
+	e.mustDo(t, http.StatusOK, "GET", e.path("/customers?phone=06202222222"), e.agent, "").json(t, &ans)
+	if ans.Customer.ID != "c2" {
+		t.Fatalf("by phone: %+v", ans.Customer)
+	}
+	for _, q := range []string{"", "?phone=1&email=a@b.c", "?lang=de&phone=06202222222", "?phone=12"} {
+		e.mustDo(t, http.StatusBadRequest, "GET", e.path("/customers"+q), e.agent, "")
+	}
+	e.mustDo(t, http.StatusNotFound, "GET", e.path("/customers/nobody"), e.agent, "")
+
+	refusals := []struct {
+		name, customer, body, field string
+		code                        int
+	}{
+		{"no offer", "c1", `{}`, "offer", 400},
+		{"unknown offer", "c1", `{"offer":"cake"}`, "offer", 400},
+		{"choice without its pick", "c1", `{"offer":"sorry"}`, "choice", 400},
+		{"not eligible", "c2", `{"offer":"credit10"}`, compensation.RuleEligibility, 400},
+		{"unknown field", "c1", `{"offer":"credit10","amount":99}`, "amount", 400},
+		{"an agent overrides", "c2", `{"offer":"credit10","override_reason":"nice"}`, "", 403},
+	}
+	for _, r := range refusals {
+		t.Run(r.name, func(t *testing.T) {
+			resp := grant(e.agent, r.customer, r.body, r.code)
+			if d := resp.errorOf(t); r.field != "" && d.Field != r.field {
+				t.Errorf("error %+v, want field %s", d, r.field)
+			}
+		})
+	}
+
+	var g struct {
+		Grant   compensation.Grant `json:"grant"`
+		Created bool               `json:"created"`
+	}
+	grant(e.agent, "c1", `{"offer":"credit10"}`, http.StatusCreated, "Idempotency-Key", "k1").json(t, &g)
+	first := g.Grant
+	if first.Amount.Amount != 500 || first.By == "" || first.PolicyVersion != 1 {
+		t.Fatalf("grant %+v", first)
+	}
+	grant(e.agent, "c1", `{"offer":"credit10"}`, http.StatusOK, "Idempotency-Key", "k1").json(t, &g)
+	if g.Created || g.Grant.ID != first.ID {
+		t.Fatalf("a retried grant made %+v", g)
+	}
+	if d := grant(e.agent, "c1", `{"offer":"credit10"}`, http.StatusBadRequest, "Idempotency-Key", "k2").errorOf(t); d.Field != compensation.RuleAlreadyGranted {
+		t.Errorf("granted twice: %+v", d)
+	}
+	grant(e.agent, "c1", `{"offer":"sorry","choice":"back"}`, http.StatusCreated).json(t, &g)
+	if g.Grant.Amount.Amount != 200 {
+		t.Fatalf("the capped refund is %+v", g.Grant.Amount)
+	}
+	// The cap is used up now; a manager may still give the day, with a reason
+	// (a formula, which the CSV must not run).
+	// c2 is no gold customer; a manager overrides, giving the refund on
+	// its own.
+	grant(e.manager, "c2", `{"offer":"back","override_reason":"=HYPERLINK(\"http://x\")"}`, http.StatusCreated).json(t, &g)
+	if g.Grant.Override == nil || g.Grant.Amount != (compensation.Money{Amount: 300, Currency: "EUR"}) {
+		t.Fatalf("override %+v", g.Grant)
+	}
+	grant(e.agent, "c2", `{"offer":"sorry","declined":true}`, http.StatusCreated)
+
+	e.mustDo(t, http.StatusForbidden, "GET", e.path("/grants"), e.agent, "")
+	r := e.mustDo(t, http.StatusOK, "GET", e.path("/grants?format=csv"), e.manager, "")
+	rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+	if err != nil || len(rows) != 5 {
+		t.Fatalf("csv %v:\n%s", err, r.body)
+	}
+	if rows[1][0] != first.ID || rows[1][7] != "5.00" || rows[3][13] != `'=HYPERLINK("http://x")` || rows[4][12] != "true" {
+		t.Errorf("csv rows:\n%s", r.body)
+	}
+	var tot compensation.Totals
+	e.mustDo(t, http.StatusOK, "GET", e.path("/totals"), e.agent, "").json(t, &tot)
+	if tot.Customers != 2 || tot.Eligible != 2 || tot.Grants != 4 || tot.Declined != 1 || tot.Overrides != 1 || tot.Cost["EUR"] != 500+200+300 {
+		t.Errorf("totals %+v", tot)
+	}
+}
+
+func TestCompensationVouchersAndAnnouncement(t *testing.T) {
+	e := newCompensationEnv(t)
+	lists := "/api/v1/pages/" + e.page.ID + "/voucher-lists/"
+	e.mustDo(t, http.StatusForbidden, "POST", lists+"spring", e.agent, `{"codes":["A1"]}`)
+	e.mustDo(t, http.StatusBadRequest, "POST", lists+"Spring!", e.manager, `{"codes":["A1"]}`)
+	e.mustDo(t, http.StatusBadRequest, "POST", lists+"spring", e.manager, `{"codes":["has space"]}`)
+	var up struct {
+		Added, Total, Unused int
+	}
+	e.mustDo(t, http.StatusOK, "POST", lists+"spring", e.manager, "SPRING-1\r\nSPRING-2\nSPRING-1\n", "Content-Type", "text/plain").json(t, &up)
+	if up.Added != 2 || up.Total != 2 || up.Unused != 2 {
+		t.Fatalf("upload %+v", up)
+	}
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, `{"state":"decided","version":0,"policy":{"currency":"EUR",
+	  "offers":[{"id":"v","kind":"voucher","voucher_list":"spring"}],"rules":[{"id":"all","give":["v"]}]}}`)
+	var g struct {
+		Grant compensation.Grant `json:"grant"`
+	}
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"v"}`).json(t, &g)
+	if !strings.HasPrefix(g.Grant.Voucher, "SPRING-") {
+		t.Fatalf("voucher grant %+v", g.Grant)
+	}
+	e.mustDo(t, http.StatusOK, "GET", lists+"spring", e.manager, "").json(t, &up)
+	if up.Unused != 1 {
+		t.Fatalf("after one grant: %+v", up)
+	}
+
+	// The announcement: a dry run counts the customers owed something (c2:
+	// c1 has the voucher already), then it is sent once per version.
+	var dry struct {
+		Recipients map[string]int `json:"recipients"`
+	}
+	e.mustDo(t, http.StatusForbidden, "GET", e.path("/announcement"), e.agent, "")
+	e.mustDo(t, http.StatusOK, "GET", e.path("/announcement"), e.manager, "").json(t, &dry)
+	if dry.Recipients["sms"] != 1 || dry.Recipients["email"] != 1 || dry.Recipients["webhook"] != 0 {
+		t.Fatalf("dry run %+v", dry)
+	}
+	e.mustDo(t, http.StatusAccepted, "POST", e.path("/announcement"), e.manager, "")
+	e.mustDo(t, http.StatusConflict, "POST", e.path("/announcement"), e.manager, "")
+}
