@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +277,51 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 			t.Errorf("totals %+v", totals)
 		}
 	})
+
+	t.Run("a decision after the apology is announced on its own", func(t *testing.T) {
+		amended := strings.Replace(mustRead(t, policy), `"give": ["sorry"]}`, `"give": ["sorry", "week"]}`, 1)
+		amended = strings.Replace(amended, `{"id": "day", "kind": "free_period", "days": 1}]`,
+			`{"id": "day", "kind": "free_period", "days": 1}, {"id": "week", "kind": "free_period", "days": 7}]`, 1)
+		if !strings.Contains(amended, `"week"`) {
+			t.Fatalf("the amendment did not apply:\n%s", amended)
+		}
+		if err := os.WriteFile(policy, []byte(amended), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mustCLI(t, env, "compensation", "decide", id, "--state", "decided", "--policy", policy)
+		dry := mustCLI(t, env, "compensation", "announce", id, "--dry-run")
+		// hu-1, pl-1 and en-1 are owed the week; hr-1 was not affected.
+		if !emailRecipients.MatchString(dry.stdout) || !strings.Contains(dry.stdout, "7 days of service free of charge") {
+			t.Errorf("dry run:\n%s", dry.stdout)
+		}
+		before := len(to(inbox(t, n), "email", "sam@example.com"))
+		mustCLI(t, env, "compensation", "announce", id)
+		eventually(t, 20*time.Second, func() (bool, string) {
+			got := to(inbox(t, n), "email", "sam@example.com")
+			if len(got) <= before {
+				return false, "no announcement email yet"
+			}
+			return strings.Contains(got[0].Subject, "Compensation for Card payments fail") && strings.Contains(got[0].Body, "7 days of service free of charge"), got[0].Subject + "\n" + got[0].Body
+		})
+		if r := cli(t, env, "compensation", "announce", id); r.code != 1 || !strings.Contains(r.stderr, "already announced") {
+			t.Errorf("announcing the same version twice: exit %d %s", r.code, r.stderr)
+		}
+		eventually(t, 15*time.Second, func() (bool, string) {
+			ms := agentsMessages(t, n)
+			return len(ms) == 1 && ms[0].Edits == 2 && strings.Contains(string(ms[0].Blocks), "offer week added"),
+				fmt.Sprintf("the agents' channel after the amendment: %+v", ms)
+		})
+	})
+}
+
+// emailRecipients finds "email  3  0" in a dry run's table.
+var emailRecipients = regexp.MustCompile(`(?m)^email\s+3\s+0\s*$`)
+
+func mustRead(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -216,6 +216,15 @@ func TestTwoNodesOnRedis(t *testing.T) {
 		}
 		lat = append(lat, waitOnB(t, b, answered, func(s v2Summary) bool { return s.incidentStatus(inc.ID) == "" }))
 	}
+	// An agent following node B hears a compensation decision made on
+	// node A.
+	agents := feed(t, b.url, token)
+	next(t, agents, "snapshot")
+	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Refunds are late", "--message", "Looking.").stdout)
+	mustCLI(t, env, "compensation", "decide", id, "--state", "coming")
+	if ev := next(t, agents, "compensation"); !strings.Contains(ev, `"incident_id":"`+id+`"`) || !strings.Contains(ev, `"state":"coming"`) {
+		t.Errorf("node B's agents' feed: %s", ev)
+	}
 	sorted := append([]time.Duration(nil), lat...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	t.Logf("node A 201/200 → node B summary.json, %d changes: min %v, median %v, max %v", len(sorted),
