@@ -53,3 +53,40 @@ func TestAgainstSandbox(t *testing.T) {
 		t.Fatalf("sandbox counted %d slack messages, want 2", n)
 	}
 }
+
+// TestEditInPlace edits a posted message with chat.update (Message.Replace),
+// and posts anew when the message to edit is gone.
+func TestEditInPlace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ch, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: sb.SlackURL(), AllowPrivate: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := ch.Send(ctx, &channel.Message{Kind: channel.Slack, To: "C0AGENTS01", Text: "coming"})
+	if err != nil || first.ProviderID == "" {
+		t.Fatalf("post: %+v %v", first, err)
+	}
+	edit, err := ch.Send(ctx, &channel.Message{Kind: channel.Slack, To: "C0AGENTS01", Text: "decided", Replace: first.ProviderID})
+	if err != nil || edit.ProviderID != first.ProviderID || edit.Status != "updated" {
+		t.Fatalf("edit: %+v %v", edit, err)
+	}
+	ms := sb.Messages(sandbox.Filter{Kind: sandbox.KindSlack})
+	if len(ms) != 1 || ms[0].Body != "decided" || ms[0].Edits != 1 {
+		t.Fatalf("after the edit the sandbox holds %+v", ms)
+	}
+	// A message someone deleted (or another channel's) cannot be edited:
+	// the state is posted anew.
+	again, err := ch.Send(ctx, &channel.Message{Kind: channel.Slack, To: "C0AGENTS01", Text: "amended", Replace: "1.000000"})
+	if err != nil || again.ProviderID == first.ProviderID || again.Status != "sent" {
+		t.Fatalf("edit of a missing message: %+v %v", again, err)
+	}
+	if n := sb.Count(sandbox.KindSlack); n != 2 {
+		t.Fatalf("sandbox counted %d slack messages, want 2", n)
+	}
+}
