@@ -1,0 +1,109 @@
+package compensation
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/audience"
+)
+
+// wordsPolicy gives gold customers 10 % of 49.99 EUR, and everyone a choice
+// of 5 EUR back or 3 free days.
+func wordsPolicy(t *testing.T) *Compiled {
+	t.Helper()
+	c, err := Compile(&Policy{
+		Currency: "EUR",
+		PlanFees: map[string]Money{"gold": {4999, "EUR"}},
+		Offers: []Offer{
+			{ID: "credit10", Kind: Credit, Percent: 1000},
+			{ID: "back", Kind: Refund, Amount: eur(500)},
+			{ID: "days", Kind: FreePeriod, Days: 3},
+		},
+		Choices: []Choice{{ID: "sorry", Offers: []string{"back", "days"}}},
+		Rules:   []Rule{{ID: "gold", Plans: []string{"gold"}, Give: []string{"credit10"}}, {ID: "all", Give: []string{"sorry"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestLineInEachLanguage(t *testing.T) {
+	c := wordsPolicy(t)
+	affected := &AffectedTime{Total: 90 * 60e9}
+	gold := c.Evaluate(&audience.Customer{ID: "g", Plan: "gold"}, affected, nil, at(0))
+	tests := []struct {
+		lang string
+		want []string
+	}{
+		{"en", []string{"As an apology you will receive 10 % of your monthly fee (5.00 EUR) as a credit", "you may choose a refund of 5.00 EUR or 3 days of service free of charge"}},
+		{"hu", []string{"havidíja 10%-át (5,00 EUR)", "5,00 EUR visszatérítést vagy 3 nap ingyenes szolgáltatást"}},
+		{"pl", []string{"10% miesięcznej opłaty (5,00 EUR)", "zwrot 5,00 EUR lub 3 dni bezpłatnej usługi"}},
+		{"hr", []string{"10% mjesečne naknade (5,00 EUR)", "povrat od 5,00 EUR ili 3 dana besplatne usluge"}},
+		{"de", []string{"As an apology you will receive"}}, // a language herald does not speak: English
+	}
+	for _, tc := range tests {
+		line := Words(tc.lang).Line(&gold)
+		for _, w := range tc.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("%s line %q lacks %q", tc.lang, line, w)
+			}
+		}
+	}
+
+	// Granted groups are not promised again; a declined choice neither.
+	granted := c.Evaluate(&audience.Customer{ID: "g", Plan: "gold"}, affected,
+		[]Grant{{CustomerID: "g", Group: "credit10", OfferID: "credit10", Kind: Credit, Amount: Money{500, "EUR"}},
+			{CustomerID: "g", Group: "sorry", Declined: true}}, at(0))
+	if line := Words("en").Line(&granted); line != "" || Owes(&granted) {
+		t.Errorf("after the credit and a decline the line is %q (owes %v)", line, Owes(&granted))
+	}
+	// A plan without a fee cannot be told a share of it.
+	bronze := c.Evaluate(&audience.Customer{ID: "b", Plan: "bronze"}, affected, nil, at(0))
+	if line := Words("en").Line(&bronze); strings.Contains(line, "monthly fee") || !strings.Contains(line, "3 days") {
+		t.Errorf("bronze line %q", line)
+	}
+}
+
+func TestScript(t *testing.T) {
+	c := wordsPolicy(t)
+	affected := AffectedTime{Total: 95 * 60e9}
+	r := c.Evaluate(&audience.Customer{ID: "g", Plan: "gold"}, &affected, nil, at(0))
+	dec := &Decision{State: Decided, Policy: c.Policy, Reason: "Approved by the COO"}
+	tests := []struct {
+		name string
+		d    *Decision
+		r    *Result
+		a    AffectedTime
+		g    []*Grant
+		lang string
+		want []string
+		not  []string
+	}{
+		{"none yet", &Decision{State: NoneYet}, nil, affected, nil, "en", []string{"Promise none"}, []string{"Offer"}},
+		{"coming", &Decision{State: Coming, Reason: "by Friday"}, nil, affected, nil, "pl", []string{"Decyzja o rekompensacie jest w toku", "by Friday"}, nil},
+		{"none", &Decision{State: None, Reason: "the outage was at the customer's bank"}, nil, affected, nil, "hr", []string{"nema naknade", "customer's bank"}, nil},
+		{"decided", dec, &r, affected, nil, "en", []string{"affected for 95 min", "Offer: 10 % of your monthly fee (5.00 EUR)", "Offer a choice: a refund of 5.00 EUR or 3 days", "do not insist", "Approved by the COO"}, []string{"nothing"}},
+		{"decided, hungarian", dec, &r, affected, nil, "hu", []string{"95 percig", "Ajánlja fel", "ne erőltesse"}, nil},
+		{"granted", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{500, "EUR"}}}, "en", []string{"Already recorded: credit10, 5.00 EUR"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Script(tc.lang, tc.d, tc.r, tc.a, tc.g)
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("script lacks %q:\n%s", w, s)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(s, w) {
+					t.Errorf("script has %q:\n%s", w, s)
+				}
+			}
+		})
+	}
+	unaffected := c.Evaluate(&audience.Customer{ID: "x", Plan: "gold"}, &AffectedTime{}, nil, at(0))
+	if s := Script("en", &Decision{State: Decided, Policy: &Policy{Exclude: []Exclusion{ExcludeNotAffected}}}, &unaffected, AffectedTime{}, nil); !strings.Contains(s, "None of the customer's services") {
+		t.Errorf("unaffected script:\n%s", s)
+	}
+}
