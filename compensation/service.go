@@ -840,10 +840,14 @@ func (s *Service) Each(ctx context.Context, pageID, incidentID string, fn func(*
 	})
 }
 
-// Eligible returns a test of whether the decided policy gives a customer
-// something they have not been given yet (not declined either): the
-// audience of an announcement. It reads the incident's grants once; the
-// test is for one goroutine. EINVALID when compensation is not decided.
+// Eligible returns a test of whether a customer should hear of the
+// decision in force: the announcement's audience. It holds for a customer
+// the decided policy gives something not yet granted or declined, whose
+// line differs from what the resolution message told them (the decision
+// in force when the incident resolved, if any): an amendment reaches those
+// it changes something for, not everyone again. It reads the incident's
+// grants once; the test is for one goroutine. EINVALID when compensation
+// is not decided.
 func (s *Service) Eligible(ctx context.Context, pageID, incidentID string) (func(*audience.Customer) bool, error) {
 	p, err := s.Prepare(ctx, pageID, incidentID)
 	if err != nil {
@@ -851,6 +855,10 @@ func (s *Service) Eligible(ctx context.Context, pageID, incidentID string) (func
 	}
 	if p.Compiled == nil {
 		return nil, incident.Invalid("state", "compensation is %s: there is no decision to announce", p.Decision.State)
+	}
+	told, err := s.toldAtResolution(ctx, p)
+	if err != nil {
+		return nil, err
 	}
 	grants, err := s.Store.FindGrants(ctx, pageID, incidentID, "")
 	if err != nil {
@@ -861,15 +869,49 @@ func (s *Service) Eligible(ctx context.Context, pageID, incidentID string) (func
 		byCustomer[g.CustomerID] = append(byCustomer[g.CustomerID], *g)
 	}
 	now := s.now()
+	en := Words("en")
 	var (
 		affected AffectedTime
-		r        Result
+		r, old   Result
 	)
 	return func(c *audience.Customer) bool {
 		p.Timeline.ForInto(&affected, c.Components)
 		p.Compiled.EvaluateInto(&r, c, &affected, byCustomer[c.ID], now)
-		return Owes(&r)
+		if !Owes(&r) {
+			return false
+		}
+		if told == nil {
+			return true
+		}
+		told.EvaluateInto(&old, c, &affected, byCustomer[c.ID], now)
+		return en.Line(&r) != en.Line(&old)
 	}, nil
+}
+
+// toldAtResolution compiles the decided policy the resolution message
+// carried (the version in force when the incident resolved); nil when the
+// incident is open, or no policy was decided by then.
+func (s *Service) toldAtResolution(ctx context.Context, p *Prepared) (*Compiled, error) {
+	if p.Incident.ResolvedAt == nil {
+		return nil, nil
+	}
+	vs, err := s.Store.FindDecisions(ctx, p.Incident.PageID, p.Incident.ID)
+	if err != nil {
+		return nil, err
+	}
+	var then *Decision
+	for _, d := range vs {
+		if !d.At.After(*p.Incident.ResolvedAt) {
+			then = d
+		}
+	}
+	if then == nil || then.State != Decided || then.Policy == nil {
+		return nil, nil
+	}
+	if then.Version == p.Decision.Version {
+		return p.Compiled, nil
+	}
+	return Compile(then.Policy)
 }
 
 // Owes reports whether r gives the customer something still to tell them
@@ -1064,7 +1106,8 @@ func (s *Service) Decided(ctx context.Context, pageID string) ([]*Decision, erro
 // something, as a broadcast through the pipeline (its progress and cancel
 // are the broadcast's). Managers only; once per decision version
 // (ECONFLICT naming the version after that): an amended policy can be
-// announced again.
+// announced again. A version decided before the incident resolved is
+// refused too (ECONFLICT): the resolution message already carried it.
 func (s *Service) Announce(ctx context.Context, pageID, incidentID string) (*incident.Broadcast, error) {
 	by := incident.ActorFrom(ctx)
 	if !by.Role.Allows(incident.RoleManager) {
@@ -1080,6 +1123,11 @@ func (s *Service) Announce(ctx context.Context, pageID, incidentID string) (*inc
 	}
 	if d.State != Decided {
 		return nil, incident.Invalid("state", "compensation is %s: only a decided compensation can be announced", d.State)
+	}
+	if inc.ResolvedAt != nil && d.At.Before(*inc.ResolvedAt) {
+		// The apology carried each customer's line of this version.
+		return nil, incident.Errorf(incident.ECONFLICT, "the resolution message of %s already told customers about version %d; announce an amended decision instead",
+			inc.ResolvedAt.UTC().Format(time.RFC3339), d.Version)
 	}
 	now := s.now()
 	b := &incident.Broadcast{ID: incident.NewID(), PageID: pageID, IncidentID: inc.ID,

@@ -163,7 +163,8 @@ func Script(lang string, d *Decision, r *Result, affected AffectedTime, grants [
 		return strings.Join(lines, "\n")
 	}
 	if affected.Total > 0 {
-		say(w.l.Pattern("ScriptAffected").Fill("Minutes", strconv.Itoa(int(affected.Total/time.Minute))))
+		// Rounded up: a customer affected for seconds so far was affected.
+		say(w.l.Pattern("ScriptAffected").Fill("Minutes", strconv.Itoa(int((affected.Total+time.Minute-1)/time.Minute))))
 	} else {
 		say(w.l.Text("ScriptNotAffected"))
 	}

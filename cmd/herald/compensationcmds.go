@@ -522,7 +522,7 @@ decision came after the apology went out. --dry-run shows who would get what.`)
 	if *asJSON {
 		return printJSON(a.stdout, raw)
 	}
-	fmt.Fprintf(a.stdout, "announcement %s queued; follow it with: herald broadcasts watch %s\n", ans.Broadcast.ID, ans.Broadcast.ID)
+	fmt.Fprintf(a.stdout, "announcement %s queued; follow it with: herald broadcast watch %s\n", ans.Broadcast.ID, ans.Broadcast.ID)
 	return nil
 }
 

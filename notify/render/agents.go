@@ -128,7 +128,7 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 	}
 	text := head + ": " + stripMrkdwn(status)
 	if len(a.Changes) > 0 {
-		text += " – " + compensation.Summary(a.Changes)
+		text += " – " + compensation.NameComponents(compensation.Summary(a.Changes), a.Names)
 	}
 	return &channel.Message{Kind: channel.Slack, Text: truncateRunes(text, 3000), Blocks: raw, Language: compensation.Language(a.Lang)}, nil
 }
