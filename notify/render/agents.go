@@ -126,9 +126,14 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The fallback text is what a notification shows: short. The blocks
+	// carry the whole decision.
 	text := head + ": " + stripMrkdwn(status)
-	if len(a.Changes) > 0 {
-		text += " – " + compensation.NameComponents(compensation.Summary(a.Changes), a.Names)
+	switch n := len(a.Changes); {
+	case n == 1:
+		text += " – " + compensation.NameComponents(a.Changes[0].String(), a.Names)
+	case n > 1:
+		text += fmt.Sprintf(" – %s, and %d more changes", compensation.NameComponents(a.Changes[0].String(), a.Names), n-1)
 	}
 	return &channel.Message{Kind: channel.Slack, Text: truncateRunes(text, 3000), Blocks: raw, Language: compensation.Language(a.Lang)}, nil
 }
