@@ -50,11 +50,14 @@ const (
 	CategoryResponseTime Category = "response_time"
 	CategoryConduct      Category = "conduct"
 	CategoryOther        Category = "other"
+	// CategoryFollowUp is a win-back task herald opens for an unhappy
+	// survey answer: an agent calls the customer back.
+	CategoryFollowUp Category = "follow_up"
 )
 
 // Categories lists every category.
 var Categories = []Category{CategoryOutage, CategoryDefect, CategoryDelivery, CategoryRefund,
-	CategoryInformation, CategoryResponseTime, CategoryConduct, CategoryOther}
+	CategoryInformation, CategoryResponseTime, CategoryConduct, CategoryOther, CategoryFollowUp}
 
 // Ask is what the customer asks for.
 type Ask string

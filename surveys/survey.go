@@ -245,8 +245,8 @@ type Store interface {
 	// address, newest SentAt first (at most limit): an SMS reply's digit
 	// answers the newest open one.
 	FindSurveysByAddress(ctx context.Context, pageID string, kind channel.Kind, address string, limit int) ([]*Survey, error)
-	// LastSurveyed returns when the page last scheduled a survey (not
-	// skipped) for key, or the zero time: the once-per-Gap rule.
+	// LastSurveyed returns the latest DueAt of the page's surveys for key
+	// that are not skipped, or the zero time: the once-per-Gap rule.
 	LastSurveyed(ctx context.Context, pageID, key string) (time.Time, error)
 	// FindSurveys returns an incident's surveys in state ("" any), by ID,
 	// after the cursor, at most limit.

@@ -1,0 +1,793 @@
+package surveys
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
+)
+
+// The outside parts the Service works with, each the small interface it
+// needs; node wires the engines, notify, complaints and compensation in.
+type (
+	// Deliveries finds the messages an incident's broadcasts sent: the
+	// recipients a survey asks.
+	Deliveries interface {
+		FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*queue.Delivery, error)
+	}
+	// Customers finds a customer's plan (the results' segment).
+	Customers interface {
+		FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error)
+	}
+	// Complaints lists an incident's complaints and opens win-back tasks;
+	// complaint.Service implements it.
+	Complaints interface {
+		List(ctx context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error)
+		Receive(ctx context.Context, in complaint.Intake) (*complaint.Complaint, bool, error)
+		Note(ctx context.Context, pageID, id, text string) (*complaint.Complaint, error)
+	}
+	// Grants finds an incident's compensation grants (compensation.Store).
+	Grants interface {
+		FindGrants(ctx context.Context, pageID, incidentID, customerID string) ([]*compensation.Grant, error)
+	}
+	// Offers suggests what an unhappy customer could be offered
+	// (compensation.Service).
+	Offers interface {
+		Check(ctx context.Context, pageID, incidentID, customerID, lang string) (*compensation.Answer, error)
+	}
+	// Sender queues a survey's message as a delivery in the pipeline
+	// (notify implements it) and returns the delivery's ID, derived from
+	// the survey so that asking twice sends once.
+	Sender interface {
+		SendSurvey(ctx context.Context, s *Survey, url string) (string, error)
+	}
+	// Suppressions says whether an address opted out (win-back never
+	// contacts it then).
+	Suppressions interface {
+		FindSuppression(ctx context.Context, pageID string, kind channel.Kind, address string) (*audience.Suppression, error)
+	}
+	// Leaser decides which node runs the sweep (complaint.Store's Lease).
+	Leaser interface {
+		Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	}
+	// Secrets keeps the key survey links are signed with (queue.Secrets).
+	Secrets interface {
+		Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error)
+	}
+)
+
+// Service is the one entry point for surveys: scheduling after
+// resolution, the sweep that sends due ones, answers by SMS and by link,
+// win-back, and the results.
+type Service struct {
+	Store        Store
+	Incidents    incident.Store
+	Deliveries   Deliveries
+	Customers    Customers
+	Complaints   Complaints   // nil: no "complained" mode, no win-back
+	Grants       Grants       // nil: the compensation question is never asked
+	Offers       Offers       // nil: win-back tasks suggest no offer
+	Sender       Sender       // nil: nothing is sent (the sweep only schedules)
+	Suppressions Suppressions // nil: not checked before a win-back
+	Leaser       Leaser
+	Secrets      Secrets
+	Events       incident.Events
+	// Defaults are the settings of a page that has none stored (its
+	// PageID is filled in).
+	Defaults  Settings
+	PublicURL string // the base of survey links
+	// Sweep is the cron spec of the sweep (default "@every 30s").
+	Sweep string
+	Now   func() time.Time
+	Log   *slog.Logger
+
+	keyMu sync.Mutex
+	key   []byte
+}
+
+// NewService returns a Service on the real clock with the default settings.
+func NewService(store Store, incidents incident.Store, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{Store: store, Incidents: incidents, Defaults: DefaultSettings(""), Sweep: "@every 30s", Now: time.Now, Log: log}
+}
+
+func (s *Service) now() time.Time { return Millis(s.Now()) }
+
+// Settings returns a page's settings: stored, or the defaults.
+func (s *Service) Settings(ctx context.Context, pageID string) (Settings, error) {
+	if _, err := s.Incidents.FindPageByID(ctx, pageID); err != nil {
+		return Settings{}, err
+	}
+	st, err := s.Store.FindSettings(ctx, pageID)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		d := s.Defaults
+		d.PageID = pageID
+		return d, nil
+	}
+	if err != nil {
+		return Settings{}, err
+	}
+	return *st, nil
+}
+
+// SaveSettings stores a page's settings (managers only).
+func (s *Service) SaveSettings(ctx context.Context, st Settings) (Settings, error) {
+	if !incident.ActorFrom(ctx).Role.Allows(incident.RoleManager) {
+		return Settings{}, incident.Errorf(incident.EFORBIDDEN, "only a manager may change the survey settings")
+	}
+	if _, err := s.Incidents.FindPageByID(ctx, st.PageID); err != nil {
+		return Settings{}, err
+	}
+	if err := st.Validate(); err != nil {
+		return Settings{}, err
+	}
+	st.UpdatedAt = s.now()
+	if err := s.Store.SaveSettings(ctx, &st); err != nil {
+		return Settings{}, err
+	}
+	return st, nil
+}
+
+// surveyable are the channels a survey goes on: the ones that reach a
+// person who can answer.
+func surveyable(k channel.Kind) bool {
+	return k == channel.SMS || k == channel.Email || k == channel.Slack
+}
+
+// batch is how many surveys Schedule creates per store call.
+const batch = 2000
+
+// Schedule creates the surveys of a resolved incident, per the page's
+// settings: one per recipient, on the channel that reached them (the
+// newest message sent), due Delay after resolution in their daytime,
+// skipped when the page surveyed them within Gap. It is idempotent: a
+// second call (another node, after a crash) creates nothing new. It
+// returns how many surveys it created.
+func (s *Service) Schedule(ctx context.Context, pageID, incidentID string) (int, error) {
+	inc, err := s.Incidents.FindIncidentByID(ctx, incidentID)
+	if err != nil {
+		return 0, err
+	}
+	if inc.PageID != pageID {
+		return 0, incident.NotFound("incident", incidentID)
+	}
+	if inc.ResolvedAt == nil || inc.IsMaintenance() {
+		return 0, incident.Invalid("incident", "surveys follow a resolved incident, not a %s one", inc.Status)
+	}
+	st, err := s.Settings(ctx, pageID)
+	if err != nil || st.Mode == ModeOff {
+		return 0, err
+	}
+	page, err := s.Incidents.FindPageByID(ctx, pageID)
+	if err != nil {
+		return 0, err
+	}
+	recips, err := s.recipients(ctx, inc, st)
+	if err != nil {
+		return 0, err
+	}
+	granted := map[string]bool{}
+	if s.Grants != nil {
+		gs, err := s.Grants.FindGrants(ctx, pageID, incidentID, "")
+		if err != nil {
+			return 0, err
+		}
+		for _, g := range gs {
+			if !g.Declined {
+				granted[g.CustomerID] = true
+			}
+		}
+	}
+	now := s.now()
+	created := 0
+	var pending []*Survey
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		n, err := s.Store.CreateSurveys(ctx, pending)
+		created += n
+		pending = pending[:0]
+		return err
+	}
+	for _, r := range recips {
+		sv := &Survey{ID: SurveyID(inc.ID, r.key, r.kind), PageID: pageID, IncidentID: inc.ID, RecipientType: r.rtype,
+			RecipientID: r.id, Key: r.key, Channel: r.kind, Address: r.addr, Name: r.name, Language: r.lang, TimeZone: r.zone,
+			Complained: r.complained, State: Scheduled, CreatedAt: now, UpdatedAt: now, Version: 1}
+		if r.rtype == queue.FromCustomer {
+			sv.Granted = granted[r.id]
+			if s.Customers != nil {
+				if c, err := s.Customers.FindCustomerByID(ctx, pageID, r.id); err == nil {
+					sv.Segment = c.Plan
+				}
+			}
+		}
+		zone := r.zone
+		if zone == "" {
+			zone = page.TimeZone
+		}
+		sv.DueAt = DueAt(*inc.ResolvedAt, loadZone(zone), st)
+		last, err := s.Store.LastSurveyed(ctx, pageID, r.key)
+		if err != nil {
+			return created, err
+		}
+		if !last.IsZero() && sv.DueAt.Sub(last) < st.Gap {
+			sv.State, sv.Reason = Skipped, "surveyed on "+last.UTC().Format("2006-01-02")+", within the gap of "+st.Gap.String()
+		}
+		pending = append(pending, sv)
+		if len(pending) == batch {
+			if err := flush(); err != nil {
+				return created, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return created, err
+	}
+	s.Log.Info("surveys scheduled", "page_id", pageID, "incident_id", incidentID, "mode", st.Mode, "recipients", len(recips), "created", created)
+	return created, nil
+}
+
+var (
+	zonesMu sync.Mutex
+	zones   = map[string]*time.Location{}
+)
+
+func loadZone(name string) *time.Location {
+	zonesMu.Lock()
+	defer zonesMu.Unlock()
+	if l, ok := zones[name]; ok {
+		return l
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		l = time.UTC
+	}
+	zones[name] = l
+	return l
+}
+
+type recipient struct {
+	key, id, name, lang, zone, addr string
+	rtype                           queue.RecipientType
+	kind                            channel.Kind
+	complained                      bool
+	sent                            time.Time
+}
+
+// recipients lists whom the settings survey, one per person (a customer,
+// a subscriber, a contact who complained), on the channel of the newest
+// message that reached them.
+func (s *Service) recipients(ctx context.Context, inc *incident.Incident, st Settings) ([]recipient, error) {
+	byKey := map[string]*recipient{}
+	complained := map[string]bool{}
+	if s.Complaints != nil {
+		cs, _, err := s.Complaints.List(ctx, complaint.Filter{PageID: inc.PageID, IncidentID: inc.ID})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			kind, addr := c.Contact.Address(c.Channel)
+			if addr == "" || !surveyable(kind) {
+				continue
+			}
+			key, rtype, id := "contact:"+c.Contact.Key(), queue.FromContact, c.Contact.Key()
+			if c.Contact.CustomerID != "" {
+				key, rtype, id = "customer:"+c.Contact.CustomerID, queue.FromCustomer, c.Contact.CustomerID
+			}
+			complained[key] = true
+			if st.Mode == ModeComplained {
+				byKey[key] = &recipient{key: key, id: id, name: c.Contact.Name, lang: c.Language, zone: c.Contact.TimeZone,
+					addr: addr, rtype: rtype, kind: kind, complained: true, sent: c.CreatedAt}
+			}
+		}
+	}
+	if st.Mode != ModeComplained {
+		ds, err := s.Deliveries.FindDeliveries(ctx, queue.DeliveryFilter{PageID: inc.PageID, IncidentID: inc.ID,
+			States: []queue.DeliveryState{queue.StateSent, queue.StateDelivered}})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			if !surveyable(d.Kind) || d.RecipientID == "" || d.MessageKind == queue.KindSurvey {
+				continue
+			}
+			key := string(d.RecipientType) + ":" + d.RecipientID
+			if st.Mode == ModeSample && !Sampled(inc.ID, key, st.SamplePercent) {
+				continue
+			}
+			at := d.CreatedAt
+			if d.SentAt != nil {
+				at = *d.SentAt
+			}
+			if r := byKey[key]; r != nil && !at.After(r.sent) {
+				continue
+			}
+			byKey[key] = &recipient{key: key, id: d.RecipientID, name: d.Name, lang: d.Language, zone: d.TimeZone,
+				addr: d.Address, rtype: d.RecipientType, kind: d.Kind, complained: complained[key], sent: at}
+		}
+	}
+	out := make([]recipient, 0, len(byKey))
+	for _, r := range byKey {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out, nil
+}
+
+// linkKey is the key survey links are signed with, the same on every node.
+func (s *Service) linkKey(ctx context.Context) ([]byte, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if s.key != nil {
+		return s.key, nil
+	}
+	if s.Secrets == nil {
+		return nil, errors.New("surveys: no secret store for links")
+	}
+	k, err := s.Secrets.Secret(ctx, "survey-links", func() []byte {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return b
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.key = k
+	return k, nil
+}
+
+// LinkPath is where survey pages are served; a token follows it.
+const LinkPath = "/survey/"
+
+// Link is the survey's page: PublicURL/survey/TOKEN.
+func (s *Service) Link(ctx context.Context, sv *Survey) (string, error) {
+	key, err := s.linkKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	exp := s.now().Add(LinkLifetime)
+	if sv.SentAt != nil {
+		exp = sv.SentAt.Add(LinkLifetime)
+	}
+	return strings.TrimRight(s.PublicURL, "/") + LinkPath + Sign(key, sv.ID, exp), nil
+}
+
+// sweepBatch bounds the due surveys one sweep sends.
+const sweepBatch = 500
+
+// SendDue hands the surveys due at now to the pipeline: each becomes a
+// delivery whose ID is derived from the survey (a crash between queueing
+// and saving queues it again, and the pipeline sends it once). A survey
+// whose recipient the page surveyed within Gap since it was scheduled is
+// skipped. It returns how many it sent.
+func (s *Service) SendDue(ctx context.Context) (int, error) {
+	if s.Sender == nil {
+		return 0, nil
+	}
+	now := s.now()
+	due, err := s.Store.FindDueSurveys(ctx, now, sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, sv := range due {
+		st, err := s.Settings(ctx, sv.PageID)
+		if err != nil {
+			return sent, err
+		}
+		next := *sv
+		next.Version++
+		next.UpdatedAt = now
+		// The once-per-Gap rule was applied when it was scheduled.
+		switch {
+		case st.Mode == ModeOff:
+			next.State, next.Reason = Skipped, "surveys were turned off for the page"
+		default:
+			next.SentAt = &now
+			link, err := s.Link(ctx, &next)
+			if err != nil {
+				return sent, err
+			}
+			id, err := s.Sender.SendSurvey(ctx, &next, link)
+			if err != nil {
+				return sent, err
+			}
+			next.State, next.DeliveryID = Sent, id
+			sent++
+		}
+		if err := s.Store.SaveSurvey(ctx, &next); err != nil && incident.ErrorCode(err) != incident.ECONFLICT {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// scheduledLease marks an incident whose surveys are all scheduled: a
+// lease held by holderScheduled for years.
+func scheduledLease(incidentID string) string { return "surveys-scheduled:" + incidentID }
+
+const holderScheduled = "scheduled"
+
+// scheduledBefore reports whether the incident's surveys were scheduled
+// completely before: the mark's lease is held. (Probing takes a lease
+// that ends at now, which frees at once.)
+func (s *Service) scheduledBefore(ctx context.Context, incidentID string, now time.Time) (bool, error) {
+	free, err := s.Leaser.Lease(ctx, scheduledLease(incidentID), "probe", now, now)
+	return !free, err
+}
+
+// catchUp schedules the surveys of incidents resolved within the last
+// week whose scheduling has not completed (a node that died, an event
+// missed).
+func (s *Service) catchUp(ctx context.Context) error {
+	now := s.now()
+	incs, _, err := s.Incidents.FindIncidents(ctx, incident.IncidentFilter{Statuses: []incident.Status{incident.Resolved, incident.Postmortem},
+		Since: now.Add(-8 * 24 * time.Hour), Limit: 200})
+	if err != nil {
+		return err
+	}
+	for _, inc := range incs {
+		if inc.ResolvedAt == nil || now.Sub(*inc.ResolvedAt) > 7*24*time.Hour || inc.IsMaintenance() {
+			continue
+		}
+		done, err := s.scheduledBefore(ctx, inc.ID, now)
+		if err != nil {
+			return err
+		}
+		if done {
+			continue
+		}
+		if _, err := s.Schedule(ctx, inc.PageID, inc.ID); err != nil {
+			s.Log.Error("surveys: schedule", "incident_id", inc.ID, "err", err)
+			continue
+		}
+		if _, err := s.Leaser.Lease(ctx, scheduledLease(inc.ID), holderScheduled, now, now.Add(5*365*24*time.Hour)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepLease is the lease one node holds to run the sweep.
+const sweepLease = "surveys-sweep"
+
+// Run runs the sweep on the cron schedule Sweep until ctx ends: on the node
+// that holds the lease, it schedules the surveys of newly resolved
+// incidents and sends the due ones. holder names this node. An incident's
+// resolution (an event from any node) wakes it at once.
+func (s *Service) Run(ctx context.Context, holder string) error {
+	spec := s.Sweep
+	if spec == "" {
+		spec = "@every 30s"
+	}
+	kick := make(chan struct{}, 1)
+	c := cron.New()
+	if _, err := c.AddFunc(spec, func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}); err != nil {
+		return fmt.Errorf("surveys: sweep schedule %q: %w", spec, err)
+	}
+	c.Start()
+	defer c.Stop()
+	var evs <-chan incident.Event
+	if s.Events != nil {
+		ch, cancel := s.Events.Subscribe()
+		defer cancel()
+		evs = ch
+	}
+	sweep := func() {
+		now := s.Now()
+		ok, err := s.Leaser.Lease(ctx, sweepLease, holder, now, now.Add(2*time.Minute))
+		if err != nil || !ok {
+			return
+		}
+		if err := s.catchUp(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Error("surveys: catch up", "err", err)
+		}
+		for {
+			n, err := s.SendDue(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Log.Error("surveys: send due", "err", err)
+				}
+				return
+			}
+			if n < sweepBatch {
+				return
+			}
+		}
+	}
+	sweep()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+			sweep()
+		case ev, ok := <-evs:
+			if !ok {
+				evs = nil
+				continue
+			}
+			if ev.Type == incident.EventIncidentChanged {
+				sweep()
+			}
+		}
+	}
+}
+
+// digitAnswer is an SMS that answers a survey: a digit 1–5 first, then
+// optionally words ("4", "2 too slow", "5. thanks").
+var digitAnswer = regexp.MustCompile(`^\s*([1-5])(?:\s*[.,:;!)\-–]?\s*(.*))?$`)
+
+// ParseDigit reads a survey answer from an SMS: the score and the words
+// after it; ok false for any other text.
+func ParseDigit(text string) (score int, comment string, ok bool) {
+	m := digitAnswer.FindStringSubmatch(strings.TrimSpace(text))
+	if m == nil {
+		return 0, "", false
+	}
+	score, _ = strconv.Atoi(m[1])
+	comment = strings.TrimSpace(m[2])
+	if comment != "" && !utf8.ValidString(comment) {
+		return 0, "", false
+	}
+	return score, comment, true
+}
+
+// AnswerSMS records an SMS from a number as the answer to its newest open
+// survey on the page, when the text is a digit 1–5 (with optional words).
+// It reports whether the SMS was a survey answer; when it was not (no
+// digit, or no open survey) the caller treats it as it would otherwise.
+func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*Survey, bool, error) {
+	score, comment, ok := ParseDigit(text)
+	if !ok {
+		return nil, false, nil
+	}
+	ss, err := s.Store.FindSurveysByAddress(ctx, pageID, channel.SMS, from, 5)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	for _, sv := range ss {
+		if !sv.Open(now) {
+			continue
+		}
+		a := Answer{Score: score, Comment: comment, Via: "sms", At: now}
+		if sv.Answer != nil {
+			// A new score by SMS keeps what the page added.
+			a.Informed, a.Received = sv.Answer.Informed, sv.Answer.Received
+			if comment == "" {
+				a.Comment = sv.Answer.Comment
+			}
+		}
+		out, err := s.answer(ctx, sv, a)
+		return out, err == nil, err
+	}
+	return nil, false, nil
+}
+
+// Open returns the survey a link names, for its page; ErrLink for a link
+// that does not work.
+func (s *Service) Open(ctx context.Context, token string) (*Survey, error) {
+	key, err := s.linkKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := Verify(key, token, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	sv, err := s.Store.FindSurveyByID(ctx, id)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		return nil, ErrLink
+	}
+	return sv, err
+}
+
+// ErrClosed answers a survey that no longer takes answers.
+var ErrClosed = incident.Errorf(incident.ECONFLICT, "this survey is closed: thank you, we have what you told us")
+
+// AnswerLink records an answer given on a survey's page (or by a score
+// link). A changed answer within ChangeWindow replaces the earlier one;
+// the same answer again changes nothing.
+func (s *Service) AnswerLink(ctx context.Context, token string, a Answer) (*Survey, error) {
+	sv, err := s.Open(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.validate(sv); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if !sv.Open(now) {
+		return nil, ErrClosed
+	}
+	a.Via, a.At = "web", now
+	return s.answer(ctx, sv, a)
+}
+
+func (a *Answer) validate(sv *Survey) error {
+	a.Comment = strings.TrimSpace(a.Comment)
+	switch {
+	case a.Score < 1 || a.Score > 5:
+		return incident.Invalid("score", "choose from 1 to 5")
+	case a.Informed != "" && a.Informed != InformedYes && a.Informed != InformedPartly && a.Informed != InformedNo:
+		return incident.Invalid("informed", "yes, partly or no")
+	case a.Received != "" && a.Received != ReceivedYes && a.Received != ReceivedNotYet && a.Received != ReceivedNo:
+		return incident.Invalid("received", "yes, not yet or no")
+	case a.Received != "" && !sv.Granted:
+		return incident.Invalid("received", "nothing was promised to ask about")
+	case utf8.RuneCountInString(a.Comment) > MaxComment || !utf8.ValidString(a.Comment) || strings.ContainsRune(a.Comment, 0):
+		return incident.Invalid("comment", "at most %d characters of text", MaxComment)
+	}
+	return nil
+}
+
+// answer saves a as sv's answer (once per change) and opens a win-back
+// task when it calls for one. A save that loses a race re-reads and tries
+// again.
+func (s *Service) answer(ctx context.Context, sv *Survey, a Answer) (*Survey, error) {
+	for try := 0; try < 5; try++ {
+		if sv.Answer != nil && sv.Answer.Score == a.Score && sv.Answer.Informed == a.Informed && sv.Answer.Received == a.Received &&
+			sv.Answer.Comment == a.Comment {
+			return sv, nil // the same click twice
+		}
+		next := *sv
+		next.Version++
+		next.UpdatedAt = a.At
+		if sv.Answer != nil {
+			a.Changes = sv.Answer.Changes + 1
+		} else {
+			at := a.At
+			next.AnsweredAt = &at
+		}
+		ans := a
+		next.Answer, next.State = &ans, Answered
+		err := s.Store.SaveSurvey(ctx, &next)
+		if incident.ErrorCode(err) == incident.ECONFLICT {
+			if sv, err = s.Store.FindSurveyByID(ctx, sv.ID); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.Log.Info("survey answered", "page_id", next.PageID, "incident_id", next.IncidentID, "survey_id", next.ID,
+			"score", a.Score, "via", a.Via, "changes", a.Changes)
+		if wb, err := s.winBack(ctx, &next); err != nil {
+			s.Log.Error("surveys: win-back", "survey_id", next.ID, "err", err)
+		} else if wb != nil {
+			return wb, nil
+		}
+		return &next, nil
+	}
+	return nil, incident.Errorf(incident.ECONFLICT, "the survey changed while you answered; try again")
+}
+
+// WinBackCategory is the complaint category of a win-back task.
+const WinBackCategory = complaint.CategoryFollowUp
+
+// winBack opens a follow-up task for an unhappy answer (a score of 1–2, or
+// a comment with any score): a complaint of category follow_up tagged to
+// the incident, naming the survey and suggesting offers from the
+// compensation policy. At most WinBackMax per survey, WinBackGap apart,
+// and never for an address that opted out or a customer who declined
+// compensation for the incident. It returns the saved survey when it
+// opened one, else nil.
+func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
+	a := sv.Answer
+	if s.Complaints == nil || a == nil || (a.Score > 2 && a.Comment == "") {
+		return nil, nil
+	}
+	st, err := s.Settings(ctx, sv.PageID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	switch {
+	case len(sv.WinBacks) >= st.WinBackMax:
+		return nil, nil
+	case sv.LastWinBack != nil && now.Sub(*sv.LastWinBack) < st.WinBackGap:
+		return nil, nil
+	}
+	if s.Suppressions != nil {
+		if _, err := s.Suppressions.FindSuppression(ctx, sv.PageID, sv.Channel, sv.Address); err == nil {
+			return nil, nil
+		} else if incident.ErrorCode(err) != incident.ENOTFOUND {
+			return nil, err
+		}
+	}
+	suggest := ""
+	if sv.RecipientType == queue.FromCustomer && s.Grants != nil {
+		gs, err := s.Grants.FindGrants(ctx, sv.PageID, sv.IncidentID, sv.RecipientID)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range gs {
+			if g.Declined {
+				return nil, nil // they said no: do not insist
+			}
+		}
+		if s.Offers != nil {
+			if ans, err := s.Offers.Check(ctx, sv.PageID, sv.IncidentID, sv.RecipientID, "en"); err == nil {
+				var offers []string
+				for _, o := range ans.Offers {
+					if !o.Granted && !o.Declined {
+						offers = append(offers, o.OfferID+" ("+o.Description+")")
+					}
+				}
+				if len(offers) > 0 {
+					suggest = " Offers the policy gives them and they have not had: " + strings.Join(offers, "; ") + "."
+				}
+			}
+		}
+	}
+	text := fmt.Sprintf("Survey answer: %d of 5.", a.Score)
+	if a.Comment != "" {
+		text += " Their words: " + a.Comment
+	}
+	ct := complaint.Contact{Name: sv.Name, TimeZone: sv.TimeZone}
+	switch sv.Channel {
+	case channel.SMS:
+		ct.Phone = sv.Address
+	case channel.Email:
+		ct.Email = sv.Address
+	case channel.Slack:
+		ct.Slack = sv.Address
+	}
+	if sv.RecipientType == queue.FromCustomer {
+		ct.CustomerID = sv.RecipientID
+	}
+	c, _, err := s.Complaints.Receive(ctx, complaint.Intake{PageID: sv.PageID, Channel: complaint.Channel(sv.Channel), Contact: ct,
+		Subject: "Unhappy after the incident: follow up", Text: text, Category: WinBackCategory, Ask: complaint.AskCompensation,
+		Language: sv.Language, IncidentID: sv.IncidentID, ExternalID: "survey:" + sv.ID + ":" + strconv.Itoa(len(sv.WinBacks)+1), At: now})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Complaints.Note(ctx, sv.PageID, c.ID, "Win-back task from survey "+sv.ID+": call them back personally."+suggest); err != nil {
+		s.Log.Warn("surveys: note the win-back", "complaint_id", c.ID, "err", err)
+	}
+	for try := 0; try < 5; try++ {
+		next := *sv
+		next.Version++
+		next.WinBacks = append(append([]string(nil), sv.WinBacks...), c.ID)
+		next.LastWinBack, next.UpdatedAt = &now, now
+		err := s.Store.SaveSurvey(ctx, &next)
+		if err == nil {
+			s.Log.Info("survey win-back opened", "survey_id", sv.ID, "complaint_id", c.ID, "score", a.Score)
+			return &next, nil
+		}
+		if incident.ErrorCode(err) != incident.ECONFLICT {
+			return nil, err
+		}
+		if sv, err = s.Store.FindSurveyByID(ctx, sv.ID); err != nil {
+			return nil, err
+		}
+	}
+	return nil, incident.Errorf(incident.ECONFLICT, "the survey kept changing while its win-back was recorded")
+}
