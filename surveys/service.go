@@ -541,7 +541,7 @@ func (s *Service) Run(ctx context.Context, holder string) error {
 
 // digitAnswer is an SMS that answers a survey: a digit 1–5 first, then
 // optionally words ("4", "2 too slow", "5. thanks").
-var digitAnswer = regexp.MustCompile(`^\s*([1-5])(?:\s*[.,:;!)\-–]?\s*(.*))?$`)
+var digitAnswer = regexp.MustCompile(`^([1-5])(?:$|[\s.,:;!)\-–]+(.*)$)`)
 
 // ParseDigit reads a survey answer from an SMS: the score and the words
 // after it; ok false for any other text.

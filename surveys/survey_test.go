@@ -1,0 +1,165 @@
+package surveys
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/channel"
+)
+
+func TestDueAt(t *testing.T) {
+	bud, err := time.LoadLocation("Europe/Budapest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := DefaultSettings("p")
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		name     string
+		resolved string
+		loc      *time.Location
+		change   func(*Settings)
+		want     string
+	}{
+		{"a day later, in daytime", "2026-12-01T10:00:00Z", time.UTC, nil, "2026-12-02T10:00:00Z"},
+		{"before 09:00 local waits for nine", "2026-12-01T05:30:00Z", bud, nil, "2026-12-02T08:00:00Z"}, // 06:30 CET → 09:00 CET
+		{"after 20:00 local goes next morning", "2026-12-01T19:30:00Z", bud, nil, "2026-12-03T08:00:00Z"},
+		{"Saturday moves to Monday", "2026-12-04T12:00:00Z", time.UTC, nil, "2026-12-07T09:00:00Z"},
+		{"weekends allowed", "2026-12-04T12:00:00Z", time.UTC, func(s *Settings) { s.Weekends = true }, "2026-12-05T12:00:00Z"},
+		{"no delay, evening", "2026-12-01T21:00:00Z", time.UTC, func(s *Settings) { s.Delay = 0 }, "2026-12-02T09:00:00Z"},
+		{"summer time", "2026-07-01T04:00:00Z", bud, nil, "2026-07-02T07:00:00Z"}, // 06:00 CEST → 09:00 CEST
+		{"a wide window", "2026-12-01T02:00:00Z", time.UTC, func(s *Settings) { s.DayStart, s.DayEnd, s.Delay = 0, 24*60, 0 }, "2026-12-01T02:00:00Z"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := st
+			if tc.change != nil {
+				tc.change(&s)
+			}
+			if got := DueAt(utc(tc.resolved), tc.loc, s); !got.Equal(utc(tc.want)) {
+				t.Errorf("DueAt = %s, want %s", got.Format(time.RFC3339), tc.want)
+			}
+		})
+	}
+}
+
+func TestSampled(t *testing.T) {
+	in := 0
+	for i := range 10000 {
+		key := "customer:" + string(rune('a'+i%26)) + strings.Repeat("x", i%7) + string(rune('0'+i%10)) + string(rune(i))
+		if Sampled("inc1", key, 20) {
+			in++
+		}
+		if Sampled("inc1", key, 20) != Sampled("inc1", key, 20) {
+			t.Fatal("the sample is not stable")
+		}
+	}
+	if in < 1700 || in > 2300 {
+		t.Errorf("20 %% of 10000 sampled %d", in)
+	}
+	if !Sampled("i", "k", 100) || Sampled("i", "k", 0) {
+		t.Error("the bounds")
+	}
+}
+
+func TestLinkTokens(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	tok := Sign(key, "s1", now.Add(time.Hour))
+	if id, err := Verify(key, tok, now); err != nil || id != "s1" {
+		t.Fatalf("Verify = %q %v", id, err)
+	}
+	bad := []struct{ name, tok string }{
+		{"expired", Sign(key, "s1", now)},
+		{"other key", Sign([]byte("another key of thirty-two bytes!"), "s1", now.Add(time.Hour))},
+		{"cut short", tok[:len(tok)-3]},
+		{"no signature", strings.Split(tok, ".")[0]},
+		{"another survey's body", Sign(key, "s2", now.Add(time.Hour))[:strings.Index(tok, ".")] + tok[strings.Index(tok, "."):]},
+		{"garbage", "%%%.%%%"},
+		{"empty", ""},
+	}
+	for _, b := range bad {
+		if id, err := Verify(key, b.tok, now); err != ErrLink || id != "" {
+			t.Errorf("%s: Verify = %q %v, want ErrLink", b.name, id, err)
+		}
+	}
+}
+
+func TestParseDigit(t *testing.T) {
+	tests := []struct {
+		in      string
+		score   int
+		comment string
+		ok      bool
+	}{
+		{"4", 4, "", true},
+		{" 5 ", 5, "", true},
+		{"2 too slow to tell us", 2, "too slow to tell us", true},
+		{"1. nobody answered", 1, "nobody answered", true},
+		{"3, ok", 3, "ok", true},
+		{"5!", 5, "", true},
+		{"0", 0, "", false},
+		{"6", 0, "", false},
+		{"45", 0, "", false},
+		{"STOP", 0, "", false},
+		{"my order 5 is late", 0, "", false},
+		{"", 0, "", false},
+	}
+	for _, tc := range tests {
+		score, comment, ok := ParseDigit(tc.in)
+		if score != tc.score || comment != tc.comment || ok != tc.ok {
+			t.Errorf("ParseDigit(%q) = %d %q %v, want %d %q %v", tc.in, score, comment, ok, tc.score, tc.comment, tc.ok)
+		}
+	}
+}
+
+func TestTalliesAndSummary(t *testing.T) {
+	sv := func(state State, score int, comment string) *Survey {
+		s := &Survey{ID: "s", PageID: "p", IncidentID: "i", Key: "k", Channel: channel.SMS, Language: "hu", Segment: "gold", State: state}
+		if score > 0 {
+			s.Answer = &Answer{Score: score, Comment: comment, Informed: InformedPartly}
+		}
+		return s
+	}
+	// A survey's life: scheduled, sent, answered 4 with a comment, changed
+	// to 2 without one.
+	steps := []*Survey{sv(Scheduled, 0, ""), sv(Sent, 0, ""), sv(Answered, 4, "fine"), sv(Answered, 2, "")}
+	got := map[string]*Tally{}
+	var prev *Survey
+	for _, s := range steps {
+		for _, ch := range TallyChanges(prev, s) {
+			if got[ch.Key] == nil {
+				got[ch.Key] = &Tally{}
+			}
+			got[ch.Key].Apply(ch.Field, ch.Delta)
+		}
+		prev = s
+	}
+	if len(got) != 4 {
+		t.Fatalf("tallies %v", got)
+	}
+	for _, key := range []string{"", "channel:sms", "language:hu", "segment:gold"} {
+		sum := Summarize(got[key])
+		want := Summary{Sent: 1, Answered: 1, ResponseRate: 1, Average: 2, Scores: map[string]int{"1": 0, "2": 1, "3": 0, "4": 0, "5": 0},
+			Informed: map[string]int{"partly": 1}, Received: map[string]int{}}
+		if !reflect.DeepEqual(sum, want) {
+			t.Errorf("%q: %+v, want %+v", key, sum, want)
+		}
+	}
+	// A second, happy survey: CSAT 1 of 2.
+	t2 := Summarize(&Tally{Sent: 3, Answered: 2, Scores: [6]int{0, 0, 1, 0, 0, 1}})
+	if t2.CSAT != 0.5 || t2.Average != 3.5 || t2.ResponseRate != 0.667 {
+		t.Errorf("summary %+v", t2)
+	}
+	if ch := TallyChanges(sv(Sent, 0, ""), sv(Sent, 0, "")); len(ch) != 0 {
+		t.Errorf("no change moved %v", ch)
+	}
+}
