@@ -627,6 +627,9 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Mess
 	if d.MessageKind == queue.KindCompensationAgents {
 		return s.agentMessage(ctx, d)
 	}
+	if d.MessageKind == queue.KindSurvey && d.IncidentID == "" {
+		return s.surveyMessage(ctx, d)
+	}
 	snap, err := s.cache.snapshot(ctx, d.IncidentID)
 	if err != nil {
 		return nil, err

@@ -163,3 +163,37 @@ func TestTalliesAndSummary(t *testing.T) {
 		t.Errorf("no change moved %v", ch)
 	}
 }
+
+func TestRenderPage(t *testing.T) {
+	sv := &Survey{ID: "s1", Granted: true, Answer: &Answer{Score: 2, Informed: InformedNo, Comment: `<script>alert(1)</script>`}}
+	for _, tc := range []struct {
+		v    PageView
+		want []string
+		not  []string
+	}{
+		{PageView{Lang: "hu", PageName: "Acme", Incident: "Card <payments>", Action: "/survey/tok", Survey: &Survey{ID: "s"}, Kind: "form"},
+			[]string{`lang="hu"`, "Hogyan kezeltük", "Card &lt;payments&gt;", `name="score" value="5"`, `aria-label="5 – kiváló"`, `action="/survey/tok"`},
+			[]string{"Megkapta, amit ígértünk", `" checked`}},
+		{PageView{Lang: "en", Action: "/survey/tok", Survey: sv, Kind: "thanks", FollowUp: true},
+			[]string{"We have your answer", "A person from our team will contact you", "Did you receive what we promised you?",
+				`value="2" checked`, `value="no" checked`, "&lt;script&gt;alert(1)&lt;/script&gt;"},
+			[]string{"<script>alert"}},
+		{PageView{Lang: "pl", Kind: "link"}, []string{"Ten link nie działa"}, []string{"<form"}},
+		{PageView{Lang: "hr", Kind: "closed"}, []string{"Ova anketa je zatvorena"}, []string{"<form"}},
+	} {
+		b, err := RenderPage(tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s page lacks %q", tc.v.Kind, w)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(string(b), w) {
+				t.Errorf("%s page has %q", tc.v.Kind, w)
+			}
+		}
+	}
+}

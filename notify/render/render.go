@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	texttemplate "text/template"
@@ -749,9 +750,13 @@ type htmlSpan struct{ Text, Href string }
 type htmlButton struct{ Text, Href string }
 
 type htmlLayout struct {
-	Lang, Subject                    string
-	Paragraphs                       [][][]htmlSpan // paragraph → line → spans
-	Button                           htmlButton
+	Lang, Subject string
+	Paragraphs    [][][]htmlSpan // paragraph → line → spans
+	Button        htmlButton
+	// Scores are the survey's one-click score links, 1 to 5, between the
+	// words for the lowest and the highest.
+	Scores                           []htmlButton
+	ScoreLow, ScoreHigh              string
 	Why, ManageURL, ManageLabel      string
 	UnsubscribeURL, UnsubscribeLabel string
 }
@@ -795,6 +800,10 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 	}
 	if in.Kind == queue.KindSurvey && in.SurveyURL != "" {
 		data.Button = htmlButton{Text: lt.labels["AnswerSurvey"], Href: in.SurveyURL}
+		for n := 1; n <= 5; n++ {
+			data.Scores = append(data.Scores, htmlButton{Text: strconv.Itoa(n), Href: ScoreURL(in.SurveyURL, n)})
+		}
+		data.ScoreLow, data.ScoreHigh = lt.labels["SurveyScoreLow"], lt.labels["SurveyScoreHigh"]
 	} else if in.Kind == queue.KindConfirm {
 		data.Button = htmlButton{Text: lt.labels["ConfirmSubscription"], Href: v.Link}
 	} else {
@@ -854,6 +863,15 @@ func linkify(line string, urls []string) []htmlSpan {
 		line = line[at+len(which):]
 	}
 	return spans
+}
+
+// ScoreURL is a survey link that records score n with one click.
+func ScoreURL(surveyURL string, n int) string {
+	sep := "?"
+	if strings.Contains(surveyURL, "?") {
+		sep = "&"
+	}
+	return surveyURL + sep + "score=" + strconv.Itoa(n)
 }
 
 // mrkdwnEscape escapes the three characters Slack's mrkdwn reserves for
@@ -928,6 +946,14 @@ func (r *Renderer) renderSlack(lt *langTemplates, in Input, v *view, m *channel.
 	}
 	button := slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["FollowOnStatusPage"]}, URL: v.Link, ActionID: "view_incident"}
 	if in.Kind == queue.KindSurvey && in.SurveyURL != "" {
+		// One click answers: a button per score, each a link to the
+		// survey page with the score recorded.
+		var scores []any
+		for n := 1; n <= 5; n++ {
+			d := strconv.Itoa(n)
+			scores = append(scores, slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: d}, URL: ScoreURL(in.SurveyURL, n), ActionID: "survey_score_" + d})
+		}
+		blocks = append(blocks, slackBlock{Type: "actions", Elements: scores})
 		button = slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["AnswerSurvey"]}, URL: in.SurveyURL, ActionID: "open_survey"}
 	}
 	blocks = append(blocks, slackBlock{Type: "actions", Elements: []any{button}})
