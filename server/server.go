@@ -27,6 +27,7 @@ import (
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/statuspage"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // Defaults for Config's zero values.
@@ -124,6 +125,7 @@ type Server struct {
 	bc   *broadcast       // nil until EnableBroadcast
 	cp   *complaints      // nil until EnableComplaints
 	comp *compensationAPI // nil until EnableCompensation
+	sv   *surveys.Service // nil until EnableSurveys
 }
 
 // New builds the server and registers every route. reg receives the HTTP

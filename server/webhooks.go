@@ -99,6 +99,17 @@ func (s *Server) twilioSMS() fiber.Handler {
 				reply = ""
 			}
 		}
+		if errors.Is(err, notify.ErrNotAKeyword) {
+			// A digit from a number with an open survey answers it.
+			thanks, answered, serr := s.surveySMS(c, in)
+			if serr != nil {
+				s.countInbound(inTwilioSMS, resultError)
+				return serr
+			}
+			if answered {
+				err, reply = nil, thanks
+			}
+		}
 		switch {
 		case errors.Is(err, notify.ErrNotAKeyword) && s.cp != nil:
 			// A complaint: filed (or attached to the sender's open one)

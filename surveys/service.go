@@ -791,3 +791,44 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 	}
 	return nil, incident.Errorf(incident.ECONFLICT, "the survey kept changing while its win-back was recorded")
 }
+
+// SendNow sends an incident's scheduled surveys at once, whatever their
+// due time (managers: a fast-forward for a demo, or when the wait is not
+// wanted). It schedules them first when that has not happened yet, and
+// returns how many it sent.
+func (s *Service) SendNow(ctx context.Context, pageID, incidentID string) (int, error) {
+	if !incident.ActorFrom(ctx).Role.Allows(incident.RoleManager) {
+		return 0, incident.Errorf(incident.EFORBIDDEN, "only a manager may send surveys early")
+	}
+	if _, err := s.Schedule(ctx, pageID, incidentID); err != nil {
+		return 0, err
+	}
+	now := s.now()
+	after := ""
+	for {
+		ss, err := s.Store.FindSurveys(ctx, incidentID, Scheduled, after, 1000)
+		if err != nil {
+			return 0, err
+		}
+		for _, sv := range ss {
+			next := *sv
+			next.Version++
+			next.DueAt, next.UpdatedAt = now, now
+			if err := s.Store.SaveSurvey(ctx, &next); err != nil && incident.ErrorCode(err) != incident.ECONFLICT {
+				return 0, err
+			}
+		}
+		if len(ss) < 1000 {
+			break
+		}
+		after = ss[len(ss)-1].ID
+	}
+	total := 0
+	for {
+		n, err := s.SendDue(ctx)
+		total += n
+		if err != nil || n < sweepBatch {
+			return total, err
+		}
+	}
+}

@@ -103,6 +103,7 @@ func commands() []command {
 		{"customers", "list customers, show one, or the messages one got", cmdCustomers},
 		{"subscribers", "list or add subscribers", cmdSubscribers},
 		{"complaints", "list, show, record, assign, tag, note, reply to or resolve complaints; stats", cmdComplaints},
+		{"surveys", "survey results, settings, and sending an incident's surveys now", cmdSurveys},
 		{"compensation", "decide compensation, check what a customer gets, record grants, export, totals, announce", cmdCompensation},
 		{"sandbox", "run the provider sandbox (Twilio, Slack, SMTP stand-ins) on its own", cmdSandbox},
 		{"maintenance", "schedule, list, start or complete maintenance", cmdMaintenance},

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/heraldhq/herald/surveys"
+)
+
+// The survey commands: results, send (now), and settings, through
+// /api/v1/pages/{page}/incidents/{incident}/survey and
+// /api/v1/pages/{page}/survey-settings.
+
+func cmdSurveys(ctx context.Context, a *app, args []string) error {
+	return subcommand(ctx, a, "surveys", args, map[string]func(context.Context, *app, []string) error{
+		"results":  cmdSurveysResults,
+		"send":     cmdSurveysSend,
+		"settings": cmdSurveysSettings,
+	})
+}
+
+func surveyPath(pageID, incidentID string) string {
+	return pagePath(pageID) + "/incidents/" + url.PathEscape(incidentID) + "/survey"
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.0f %%", f*100) }
+
+func cmdSurveysResults(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("surveys results", "INCIDENT [FLAGS]",
+		`Shows an incident's survey results: sent, answered, response rate, CSAT (the
+share of 4s and 5s), the average, the scores, "kept informed", "received what was
+promised", split by channel, language and segment, and the newest comments.`)
+	pf := addIncidentPageFlags(fs)
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
+	if err != nil {
+		return err
+	}
+	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var r surveys.Results
+	if err := c.do(ctx, http.MethodGet, surveyPath(p.ID, inc.ID), nil, nil, &r, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	fmt.Fprintf(a.stdout, "surveys of %s (%s)\n\n", inc.Name, inc.ID)
+	w := newTable(a.stdout)
+	fmt.Fprintf(w, "scheduled:\t%d (skipped %d)\n", r.Scheduled+r.Sent+r.Skipped, r.Skipped)
+	fmt.Fprintf(w, "sent:\t%d\n", r.Sent)
+	fmt.Fprintf(w, "answered:\t%d (%s)\n", r.Answered, pct(r.ResponseRate))
+	fmt.Fprintf(w, "CSAT:\t%s (average %.2f)\n", pct(r.CSAT), r.Average)
+	fmt.Fprintf(w, "scores:\t1: %d  2: %d  3: %d  4: %d  5: %d\n", r.Scores["1"], r.Scores["2"], r.Scores["3"], r.Scores["4"], r.Scores["5"])
+	fmt.Fprintf(w, "kept informed:\tyes %d  partly %d  no %d\n", r.Informed["yes"], r.Informed["partly"], r.Informed["no"])
+	if len(r.Received) > 0 {
+		fmt.Fprintf(w, "received the promise:\tyes %d  not yet %d  no %d\n", r.Received["yes"], r.Received["not_yet"], r.Received["no"])
+	}
+	_ = w.Flush()
+	for _, by := range []string{"channel", "language", "segment"} {
+		groups := r.By[by]
+		if len(groups) == 0 {
+			continue
+		}
+		fmt.Fprintf(a.stdout, "\nby %s:\n", by)
+		keys := make([]string, 0, len(groups))
+		for k := range groups {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		w := newTable(a.stdout)
+		for _, k := range keys {
+			s := groups[k]
+			fmt.Fprintf(w, "  %s\tsent %d\tanswered %d (%s)\tCSAT %s\taverage %.2f\n", printable(k), s.Sent, s.Answered, pct(s.ResponseRate), pct(s.CSAT), s.Average)
+		}
+		_ = w.Flush()
+	}
+	if len(r.Comments) > 0 {
+		fmt.Fprintln(a.stdout, "\ncomments:")
+		for _, cm := range r.Comments {
+			fmt.Fprintf(a.stdout, "  %d/5 (%s, %s): %s\n", cm.Score, cm.Channel, cm.Language, oneLine(printable(cm.Text), 200))
+		}
+	}
+	return nil
+}
+
+func cmdSurveysSend(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("surveys send", "INCIDENT [FLAGS]",
+		"Sends a resolved incident's surveys now, without waiting for their time (managers).")
+	pf := addIncidentPageFlags(fs)
+	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
+	if err != nil {
+		return err
+	}
+	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	if err != nil {
+		return err
+	}
+	var ans struct {
+		Sent int `json:"sent"`
+	}
+	if err := c.do(ctx, http.MethodPost, surveyPath(p.ID, inc.ID)+"/send", nil, struct{}{}, &ans, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%d surveys sent for %s\n", ans.Sent, inc.Name)
+	return nil
+}
+
+func cmdSurveysSettings(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("surveys settings", "[--mode M] [--delay D] [--sample P] [--gap D] [--daytime HH:MM-HH:MM] [--weekends] [FLAGS]",
+		`Shows a page's survey settings, or changes the ones given (managers): whom to
+ask (--mode off, notified, complained or sample with --sample PERCENT), how long
+after resolution (--delay 24h), at most one survey per customer per --gap
+(720h), within the recipient's --daytime, and whether on --weekends.`)
+	pf := addPageFlags(fs)
+	mode := fs.String("mode", "", "`MODE` off, notified, complained or sample")
+	delay := fs.String("delay", "", "send `DURATION` after resolution")
+	sample := fs.Int("sample", 0, "survey `PERCENT` of the notified (mode sample)")
+	gap := fs.String("gap", "", "at most one survey per customer per `DURATION`")
+	daytime := fs.String("daytime", "", "the recipient's local `HH:MM-HH:MM` surveys may go in")
+	weekends := fs.String("weekends", "", "`true` to send on Saturday and Sunday too")
+	asJSON := fs.Bool("json", false, "print the settings as JSON")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	path := pagePath(p.ID) + "/survey-settings"
+	body := map[string]any{}
+	for k, v := range map[string]string{"mode": *mode, "delay": *delay, "gap": *gap} {
+		if v != "" {
+			body[k] = v
+		}
+	}
+	if *sample != 0 {
+		body["sample_percent"] = *sample
+	}
+	if *daytime != "" {
+		from, to, ok := strings.Cut(*daytime, "-")
+		if !ok {
+			return usageErrorf("surveys settings: --daytime is HH:MM-HH:MM, like 09:00-20:00")
+		}
+		body["day_start"], body["day_end"] = from, to
+	}
+	if *weekends != "" {
+		body["weekends"] = *weekends == "true" || *weekends == "yes" || *weekends == "1"
+	}
+	method := http.MethodGet
+	var in any
+	if len(body) > 0 {
+		method, in = http.MethodPut, body
+	}
+	var raw []byte
+	var st map[string]any
+	if err := c.do(ctx, method, path, nil, in, &st, &raw); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	w := newTable(a.stdout)
+	for _, k := range []string{"mode", "sample_percent", "delay", "gap", "day_start", "day_end", "weekends", "win_back_gap", "win_back_max"} {
+		fmt.Fprintf(w, "%s:\t%v\n", k, st[k])
+	}
+	return w.Flush()
+}
