@@ -48,6 +48,7 @@ type Config struct {
 
 	Broadcast  Broadcast    // the fan-out: policy, quiet hours, rates, SMS budget
 	Complaints Complaints   // complaint SLA and assignment
+	Surveys    Surveys      // follow-up surveys after resolution
 	Email      InboundEmail // inbound email: the SMTP listener and its domains
 	Providers  Providers
 }
@@ -63,6 +64,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: DefaultShutdownTimeout,
 		Broadcast:       DefaultBroadcast(),
 		Complaints:      DefaultComplaints(),
+		Surveys:         DefaultSurveys(),
 	}
 }
 
@@ -115,7 +117,7 @@ func (c *Config) Settings() []Setting {
 			c.ShutdownTimeout = d
 			return nil
 		}, func() string { return c.ShutdownTimeout.String() }},
-	}, append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Email.settings()...)...)
+	}, append(append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Surveys.settings()...), c.Email.settings()...)...)
 }
 
 // joinPrefixes prints trusted_proxies: addresses alone, ranges as CIDRs.
@@ -257,6 +259,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("shutdown_timeout: must be positive")
 	}
 	if err := c.Broadcast.validate(); err != nil {
+		return err
+	}
+	if err := c.Surveys.validate(); err != nil {
 		return err
 	}
 	if err := c.Complaints.validate(); err != nil {
