@@ -58,7 +58,8 @@ func TestSampled(t *testing.T) {
 		if Sampled("inc1", key, 20) {
 			in++
 		}
-		if Sampled("inc1", key, 20) != Sampled("inc1", key, 20) {
+		first := Sampled("inc1", key, 20)
+		if again := Sampled("inc1", key, 20); again != first {
 			t.Fatal("the sample is not stable")
 		}
 	}
