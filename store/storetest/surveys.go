@@ -617,43 +617,59 @@ func testSaveSurveyVersions(t *testing.T, s surveys.Store) {
 	})
 }
 
+// testSaveSurveyConcurrently races writers who all read the same
+// version, over several surveys (released together, so that their reads
+// and writes interleave): one writer wins each, and the tallies count
+// each survey's answer once.
 func testSaveSurveyConcurrently(t *testing.T, s surveys.Store) {
 	ctx := context.Background()
-	v1 := newSurvey("s1", "pa", "i1", "c1", base)
-	createSurveys(t, s, 1, v1)
-	v2 := saveSurvey(t, s, sent(v1, at(time.Minute)))
-	const writers = 8
-	errs := make([]error, writers)
-	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Every writer read v2 and answers with its own score.
-			errs[i] = s.SaveSurvey(ctx, answered(v2, at(time.Hour), surveys.Answer{Score: i%5 + 1, Comment: fmt.Sprintf("writer %d", i)}))
-		}()
+	const rounds, writers = 10, 8
+	read := make([]*surveys.Survey, rounds) // version 2, sent: what every writer read
+	for r := range rounds {
+		v1 := newSurvey(fmt.Sprintf("s%d", r), "pa", "i1", fmt.Sprintf("c%d", r), base)
+		createSurveys(t, s, 1, v1)
+		read[r] = saveSurvey(t, s, sent(v1, at(time.Minute)))
 	}
-	wg.Wait()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("writers %d and %d both saved version 3", winner, i)
-		case err == nil:
-			winner = i
-		default:
-			wantCode(t, fmt.Sprintf("writer %d", i), err, incident.ECONFLICT)
+	// answer is writer w's version 3 of survey r: its own score and comment.
+	answer := func(r, w int) *surveys.Survey {
+		return answered(read[r], at(time.Hour), surveys.Answer{Score: (r+w)%5 + 1, Comment: fmt.Sprintf("writer %d", w)})
+	}
+	errs := make([][writers]error, rounds)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for r := range rounds {
+		for w := range writers {
+			v := answer(r, w)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[r][w] = s.SaveSurvey(ctx, v)
+			}()
 		}
 	}
-	if winner < 0 {
-		t.Fatal("no writer saved")
+	close(start)
+	wg.Wait()
+	want := &surveys.Tally{Sent: rounds, Answered: rounds, Comments: rounds}
+	for r := range rounds {
+		winner := -1
+		for w, err := range errs[r] {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("survey s%d: writers %d and %d both saved version 3", r, winner, w)
+			case err == nil:
+				winner = w
+			default:
+				wantCode(t, fmt.Sprintf("survey s%d, writer %d", r, w), err, incident.ECONFLICT)
+			}
+		}
+		if winner < 0 {
+			t.Errorf("survey s%d: no writer saved", r)
+			continue
+		}
+		equal(t, fmt.Sprintf("s%d", r), findSurvey(t, s, fmt.Sprintf("s%d", r)), answer(r, winner))
+		want.Scores[(r+winner)%5+1]++
 	}
-	got := findSurvey(t, s, "s1")
-	if got.Version != 3 || got.Answer == nil || got.Answer.Comment != fmt.Sprintf("writer %d", winner) {
-		t.Errorf("stored = v%d %+v, want writer %d's answer", got.Version, got.Answer, winner)
-	}
-	want := &surveys.Tally{Sent: 1, Answered: 1, Comments: 1}
-	want.Scores[winner%5+1] = 1
 	for _, key := range []string{"", "channel:sms", "language:hu", "segment:gold"} {
 		equal(t, "Tallies(i1)["+key+"]", tallies(t, s, "i1")[key], want)
 	}
@@ -760,9 +776,10 @@ func testFindDueSurveys(t *testing.T, s surveys.Store) {
 	//	id  page due
 	//	s1  pa   1m
 	//	t1  pb   1m30s
+	//	r2  pb   2m
 	//	s2  pa   2m
+	//	s2b pb   2m
 	//	s3  pa   2m
-	//	t2  pb   2m
 	//	s4  pa   3m
 	//	k1  pa   0   (skipped)
 	//	k2  pb   0   (sent)
@@ -771,8 +788,8 @@ func testFindDueSurveys(t *testing.T, s surveys.Store) {
 	createSurveys(t, s, 5, newSurvey("s3", "pa", "i1", "c3", at(2*time.Minute)), newSurvey("s4", "pa", "i1", "c4", at(3*time.Minute)),
 		newSurvey("s1", "pa", "i1", "c1", at(time.Minute)), k1, newSurvey("s2", "pa", "i1", "c2", at(2*time.Minute)))
 	k2 := newSurvey("k2", "pb", "ib", "ck", base)
-	createSurveys(t, s, 3, newSurvey("t2", "pb", "ib", "c2", at(2*time.Minute)), k2,
-		newSurvey("t1", "pb", "ib", "c1", at(90*time.Second)))
+	createSurveys(t, s, 4, newSurvey("s2b", "pb", "ib", "c2", at(2*time.Minute)), k2,
+		newSurvey("t1", "pb", "ib", "c1", at(90*time.Second)), newSurvey("r2", "pb", "ib", "c3", at(2*time.Minute)))
 	saveSurvey(t, s, sent(k2, at(time.Minute)))
 
 	for _, tt := range []struct {
@@ -781,15 +798,16 @@ func testFindDueSurveys(t *testing.T, s surveys.Store) {
 		limit int
 		want  []string
 	}{
-		{"earliest first, ties by ID, across pages", at(time.Hour), 10, []string{"s1", "t1", "s2", "s3", "t2", "s4"}},
-		{"due at now is due", at(2 * time.Minute), 10, []string{"s1", "t1", "s2", "s3", "t2"}},
+		{"earliest first, ties by ID, across pages", at(time.Hour), 10, []string{"s1", "t1", "r2", "s2", "s2b", "s3", "s4"}},
+		{"due at now is due", at(2 * time.Minute), 10, []string{"s1", "t1", "r2", "s2", "s2b", "s3"}},
 		{"a millisecond before", at(2*time.Minute - time.Millisecond), 10, []string{"s1", "t1"}},
-		{"a limit", at(time.Hour), 3, []string{"s1", "t1", "s2"}},
-		{"a limit within a tie", at(time.Hour), 4, []string{"s1", "t1", "s2", "s3"}},
+		{"a limit", at(time.Hour), 3, []string{"s1", "t1", "r2"}},
+		{"a limit within a tie", at(time.Hour), 4, []string{"s1", "t1", "r2", "s2"}},
+		{"a limit within a tie, across pages", at(time.Hour), 5, []string{"s1", "t1", "r2", "s2", "s2b"}},
 		{"a limit of 1", at(time.Hour), 1, []string{"s1"}},
 		{"a limit of 0", at(time.Hour), 0, []string{}},
 		{"nothing due yet", at(time.Minute - time.Millisecond), 10, []string{}},
-		{"now in another zone", at(2 * time.Minute).In(time.FixedZone("X", -5*3600)), 10, []string{"s1", "t1", "s2", "s3", "t2"}},
+		{"now in another zone", at(2 * time.Minute).In(time.FixedZone("X", -5*3600)), 10, []string{"s1", "t1", "r2", "s2", "s2b", "s3"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) { equal(t, "due", due(t, tt.now, tt.limit), tt.want) })
 	}
@@ -801,15 +819,15 @@ func testFindDueSurveys(t *testing.T, s surveys.Store) {
 
 	t.Run("saves move surveys in and out", func(t *testing.T) {
 		saveSurvey(t, s, sent(newSurvey("s1", "pa", "i1", "c1", at(time.Minute)), at(time.Minute)))
-		saveSurvey(t, s, skipped(newSurvey("t2", "pb", "ib", "c2", at(2*time.Minute)), at(time.Minute), "cancelled"))
+		saveSurvey(t, s, skipped(newSurvey("s2b", "pb", "ib", "c2", at(2*time.Minute)), at(time.Minute), "cancelled"))
 		later := next(newSurvey("s2", "pa", "i1", "c2", at(2*time.Minute)), at(time.Minute))
 		later.DueAt = at(time.Hour)
 		saveSurvey(t, s, later)
 		again := next(k1, at(time.Minute))
 		again.State, again.Reason, again.DueAt = surveys.Scheduled, "", at(150*time.Second)
 		saveSurvey(t, s, again)
-		equal(t, "due", due(t, at(time.Hour), 10), []string{"t1", "s3", "k1", "s4", "s2"})
-		equal(t, "due at 2m30s", due(t, at(150*time.Second), 10), []string{"t1", "s3", "k1"})
+		equal(t, "due", due(t, at(time.Hour), 10), []string{"t1", "r2", "s3", "k1", "s4", "s2"})
+		equal(t, "due at 2m30s", due(t, at(150*time.Second), 10), []string{"t1", "r2", "s3", "k1"})
 	})
 }
 
@@ -924,6 +942,10 @@ func testLastSurveyed(t *testing.T, s surveys.Store) {
 		a3 := next(a2, at(2*time.Hour))
 		a3.State, a3.DueAt = surveys.Scheduled, at(8*time.Hour)
 		saveSurvey(t, s, a3)
+		wantLast(t, "pa", "k1", at(8*time.Hour))
+		earlier := next(later, at(2*time.Hour))
+		earlier.DueAt = at(2 * time.Hour)
+		saveSurvey(t, s, earlier)
 		wantLast(t, "pa", "k1", at(8*time.Hour))
 		skippedLater := skipped(a3, at(3*time.Hour), "cancelled")
 		skippedLater.DueAt = at(20 * time.Hour)
