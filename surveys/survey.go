@@ -219,40 +219,57 @@ type Tally struct {
 
 // Store keeps surveys, their settings and tallies. Both engines implement
 // it; store/storetest's RunSurveys is its conformance suite. Times are
-// stored in UTC at millisecond precision.
+// stored in UTC at millisecond precision (Survey.WithTimes(Millis)); the
+// caller's values are not changed, and what the reads return is the
+// caller's to change. A limit below 1 returns nothing.
+//
+// A survey's ID is unique across pages, and an incident's surveys are all
+// on one page: the Redis engine keeps them in that page's hash slot.
 type Store interface {
-	// SaveSettings stores a page's settings; FindSettings returns them,
-	// or ENOTFOUND when the page has none (the caller uses DefaultSettings).
+	// SaveSettings stores a page's settings (CheckSettings, EINVALID);
+	// FindSettings returns them, or ENOTFOUND when the page has none (the
+	// caller uses DefaultSettings).
 	SaveSettings(ctx context.Context, s *Settings) error
 	FindSettings(ctx context.Context, pageID string) (*Settings, error)
 
 	// CreateSurveys stores the surveys whose IDs are not stored yet and
 	// returns how many it created: scheduling the same incident twice
-	// (after a crash, on two nodes) creates each survey once. Each must be
-	// version 1 in state Scheduled or Skipped.
+	// (after a crash, on two nodes) creates each survey once, and an ID
+	// given twice counts once. The tallies count the new ones in the same
+	// write. CheckCreate says what it takes: version 1, Scheduled or
+	// Skipped, all of one page and incident (EINVALID, writing nothing).
+	// Surveys of an incident another page holds surveys of are ECONFLICT,
+	// writing nothing.
 	CreateSurveys(ctx context.Context, ss []*Survey) (int, error)
-	// SaveSurvey stores s, whose stored version must be s.Version-1
-	// (ECONFLICT otherwise, writing nothing), and moves the tallies of
-	// its incident from the stored state and answer to the new ones in
-	// the same write.
+	// SaveSurvey stores s, whose stored version on s's page must be
+	// s.Version-1 (ECONFLICT otherwise, also when the page holds no
+	// survey with s's ID, writing nothing), and moves the tallies of its
+	// incident from the stored state and answer to the new ones in the
+	// same write (TallyChanges). A survey's incident never changes
+	// (EINVALID).
 	SaveSurvey(ctx context.Context, s *Survey) error
 	// FindSurveyByID returns ENOTFOUND when there is none.
 	FindSurveyByID(ctx context.Context, id string) (*Survey, error)
 	// FindDueSurveys returns up to limit scheduled surveys of every page
-	// whose DueAt ≤ now, earliest first.
+	// whose DueAt ≤ now, earliest first (ties by ID).
 	FindDueSurveys(ctx context.Context, now time.Time, limit int) ([]*Survey, error)
 	// FindSurveysByAddress returns the page's surveys sent to kind and
-	// address, newest SentAt first (at most limit): an SMS reply's digit
-	// answers the newest open one.
+	// address (those with a SentAt), newest SentAt first (ties by ID,
+	// descending; at most limit): an SMS reply's digit answers the newest
+	// open one.
 	FindSurveysByAddress(ctx context.Context, pageID string, kind channel.Kind, address string, limit int) ([]*Survey, error)
-	// LastSurveyed returns the latest DueAt of the page's surveys for key
-	// that are not skipped, or the zero time: the once-per-Gap rule.
+	// LastSurveyed returns when the page last surveyed key: the latest
+	// DueAt of the page's surveys for key that were created or saved in a
+	// state other than Skipped (one skipped after it was scheduled still
+	// counts), or the zero time: the once-per-Gap rule.
 	LastSurveyed(ctx context.Context, pageID, key string) (time.Time, error)
-	// FindSurveys returns an incident's surveys in state ("" any), by ID,
-	// after the cursor, at most limit.
+	// FindSurveys returns an incident's surveys in state ("" any; another
+	// unknown state is EINVALID), by ID, after the cursor, at most limit.
 	FindSurveys(ctx context.Context, incidentID string, state State, after string, limit int) ([]*Survey, error)
 	// Tallies returns an incident's tallies: "" for all its surveys, and
-	// "channel:sms", "language:hu", "segment:gold" for the splits.
+	// "channel:sms", "language:hu", "segment:gold" for the splits, built
+	// with Tally.Apply from the counters that are not zero (none: an
+	// empty map). It reads counters, never surveys.
 	Tallies(ctx context.Context, incidentID string) (map[string]*Tally, error)
 }
 
@@ -360,7 +377,21 @@ func (t *Tally) Apply(field string, n int) {
 	}
 }
 
-// CheckCreate checks what CreateSurveys is given, the same in every engine.
+// CheckSettings checks what SaveSettings is given, the same in every
+// engine: settings of a page that Validate accepts.
+func CheckSettings(s *Settings) error {
+	switch {
+	case s == nil:
+		return incident.Invalid("settings", "is required")
+	case s.PageID == "":
+		return incident.Invalid("page_id", "settings belong to a page")
+	}
+	return s.Validate()
+}
+
+// CheckCreate checks what CreateSurveys is given, the same in every
+// engine: valid new surveys, all of one page and incident (the Redis
+// engine writes a call in that page's slot).
 func CheckCreate(ss []*Survey) error {
 	for i, s := range ss {
 		if err := checkSurvey(s); err != nil {
@@ -368,6 +399,9 @@ func CheckCreate(ss []*Survey) error {
 		}
 		if s.Version != 1 || (s.State != Scheduled && s.State != Skipped) {
 			return incident.Invalid("surveys["+strconv.Itoa(i)+"]", "a new survey is version 1, scheduled or skipped")
+		}
+		if s.PageID != ss[0].PageID || s.IncidentID != ss[0].IncidentID {
+			return incident.Invalid("surveys["+strconv.Itoa(i)+"]", "the surveys of one call are of one page and incident")
 		}
 	}
 	return nil

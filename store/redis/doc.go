@@ -1,11 +1,11 @@
 // Package redis is herald's Redis engine: the system of record lives in
 // Redis, so any number of herald nodes serve the same pages and dispatch
 // the same queues. DB implements incident.Store, notify.Store,
-// complaint.Store and compensation.Store and passes store/storetest (Run,
-// RunNotify, RunComplaints and RunCompensation) like the SQLite engine;
-// Events
-// implements incident.Events over pub/sub; DB.Limiter is a ratelimit.Limiter
-// shared by every node (GCRA).
+// complaint.Store, compensation.Store and surveys.Store and passes
+// store/storetest (Run, RunNotify, RunComplaints, RunCompensation and
+// RunSurveys) like the SQLite engine; Events implements incident.Events
+// over pub/sub; DB.Limiter is a ratelimit.Limiter shared by every node
+// (GCRA).
 //
 // # Key layout
 //
@@ -125,6 +125,53 @@
 // and records it for the key. Every key these scripts touch carries the
 // page's tag, so each is one script on Cluster too; AddVouchers runs a
 // script per 1000 codes.
+//
+// surveys (surveys.go), a page's in its slot, the lookups global:
+//
+//	<prefix>:page:{<page>}:survey-settings                  string the page's surveys.Settings JSON
+//	<prefix>:page:{<page>}:surveys                          hash  survey ID → survey JSON
+//	<prefix>:page:{<page>}:surveys:incident:<incident>      zset  the incident's survey IDs, score 0 (ZRANGEBYLEX)
+//	<prefix>:page:{<page>}:surveys:state:<state>:<incident> zset  the incident's survey IDs in a state, score 0
+//	<prefix>:page:{<page>}:surveys:due                      zset  scheduled survey IDs by DueAt ms (ties by ID)
+//	<prefix>:page:{<page>}:surveys:addresses                zset  "<len>:<kind><len>:<address><SentAt hex><ID>" per sent survey, score 0
+//	<prefix>:page:{<page>}:survey-last                      hash  key → latest DueAt ms of a survey not skipped
+//	<prefix>:page:{<page>}:survey-tallies:<incident>        hash  JSON [tally key, counter] → count (none at 0)
+//	<prefix>:{global}:sp:<4 hex>                            hash  survey ID → page ID (bucketed by SHA-256)
+//	<prefix>:{global}:survey-incidents                      hash  incident ID → the page its surveys are on
+//	<prefix>:{global}:survey-pages                          set   pages that have surveys
+//
+// createSurveysScript writes a batch (at most 2000) of one incident's
+// surveys: HSETNX skips a stored ID; a new survey joins its incident's
+// and its state's indexes, surveys:due when scheduled, and raises its
+// key's survey-last; the tallies add each distinct set of counter
+// changes (surveys.TallyChanges, computed in Go) times the new surveys
+// that have it, so a batch costs a few HINCRBYs. SaveSurvey reads the
+// stored survey, checks its version and computes TallyChanges from it in
+// Go; saveSurveyScript then writes only while the stored JSON is still
+// the one read (so the deltas are exact, and of two writers of one
+// version one wins), moving the survey between state indexes, in or out
+// of surveys:due and surveys:addresses, and applying the deltas (a
+// counter that reaches zero is deleted). Tallies is one HGETALL, never a
+// scan of surveys.
+//
+// The due index is one sorted set per page, kept exactly by the page's
+// scripts, not one global sorted set: a global set cannot share a slot
+// with the surveys, so on Cluster it would be written outside the
+// scripts and could drift (a crash between the two writes could lose a
+// due survey for good). FindDueSurveys reads the first limit due members
+// of every page in survey-pages in one pipeline and merges them,
+// earliest first, ties by ID: a read costs a command per page that ever
+// had surveys (pages stay in the set, as in complaint-page-ids).
+//
+// FindSurveyByID, FindSurveys and Tallies name no page, so a survey's
+// page and an incident's page are global lookups. On a single Redis
+// createSurveysScript is given them too and writes everything in one
+// script. On Cluster claimSurveysScript first, in the global slot,
+// refuses an incident another page has surveys of, maps the incident and
+// the IDs no other page holds to the page, and adds the page to
+// survey-pages; the page's script then writes the rest. A failure
+// between the two leaves only lookups, which reads ignore (a lookup
+// without its survey is not found) and a retry reuses.
 //
 // saveComplaintScript checks the version and the entries' external IDs,
 // then moves the complaint out of the index keys it was in (listed in

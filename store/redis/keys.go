@@ -405,3 +405,66 @@ func (k keyspace) voucherFree(pageID, listID string) string {
 func (k keyspace) voucherDrawn(pageID, listID string) string {
 	return k.page(pageID, "vouchers:"+listID+":drawn")
 }
+
+// ---- surveys (surveys.Store): a page's in its slot, lookups global ----
+//
+// A survey, its indexes and its incident's tallies live in the page's
+// slot, so a create's batch and a save are one script each on Cluster
+// too. The lookups by survey ID and by incident (FindSurveyByID,
+// FindSurveys and Tallies name no page) and the set of pages that have
+// surveys (FindDueSurveys reads every page's due index) are global.
+// Incident IDs follow the tag, so any bytes are safe in them.
+
+// surveySettings: string, the page's surveys.Settings JSON.
+func (k keyspace) surveySettings(pageID string) string { return k.page(pageID, "survey-settings") }
+
+// surveys: hash survey ID → survey JSON.
+func (k keyspace) surveys(pageID string) string { return k.page(pageID, "surveys") }
+
+// surveysByIncident: sorted set of an incident's survey IDs, all scored
+// 0, so ZRANGEBYLEX pages through them by ID.
+func (k keyspace) surveysByIncident(pageID, incidentID string) string {
+	return k.page(pageID, "surveys:incident:"+incidentID)
+}
+
+// surveysByState: sorted set of the IDs of an incident's surveys in one
+// state, scored 0. States are a fixed set without colons, so the state
+// ends where the incident begins.
+func (k keyspace) surveysByState(pageID, state, incidentID string) string {
+	return k.page(pageID, "surveys:state:"+state+":"+incidentID)
+}
+
+// surveysDue: sorted set of the page's scheduled survey IDs by DueAt ms;
+// equal scores sort by member, so ties go by ID.
+func (k keyspace) surveysDue(pageID string) string { return k.page(pageID, "surveys:due") }
+
+// surveyAddresses: sorted set of the page's sent surveys, all scored 0,
+// as surveyAddressPrefix(kind, address) + SentAt (16 hex digits) + ID:
+// one ZREVRANGEBYLEX reads an address's newest first. One key per page,
+// not one per address.
+func (k keyspace) surveyAddresses(pageID string) string { return k.page(pageID, "surveys:addresses") }
+
+// surveyLast: hash key → the latest DueAt ms of the page's surveys for
+// the key created or saved in a state other than skipped.
+func (k keyspace) surveyLast(pageID string) string { return k.page(pageID, "survey-last") }
+
+// surveyTallies: hash of an incident's counters, field
+// surveyTallyField(key, field) → count.
+func (k keyspace) surveyTallies(pageID, incidentID string) string {
+	return k.page(pageID, "survey-tallies:"+incidentID)
+}
+
+// surveyPages: hash survey ID → page ID. The IDs are spread over 65536
+// buckets by the first bytes of their SHA-256, as addressDeliveries are,
+// so a million surveys cost small listpack hashes, not one huge hash.
+func (k keyspace) surveyPages(surveyID string) string {
+	sum := sha256.Sum256([]byte(surveyID))
+	return k.global("sp:" + hex.EncodeToString(sum[:2]))
+}
+
+// surveyIncidents: hash incident ID → the page its surveys are on.
+func (k keyspace) surveyIncidents() string { return k.global("survey-incidents") }
+
+// surveyPageIDs: set of the page IDs that have surveys, for
+// FindDueSurveys. Pages stay in it.
+func (k keyspace) surveyPageIDs() string { return k.global("survey-pages") }

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/store/storetest"
+	"github.com/heraldhq/herald/surveys"
 )
 
 const testURL = "redis://127.0.0.1:6379/0"
@@ -173,6 +174,28 @@ func TestCompensationStore(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			storetest.RunCompensation(t, func(t *testing.T) (incident.Store, compensation.Store) {
+				db := openTest(t, testPrefix(t))
+				db.perSlot = tt.perSlot
+				return db, db
+			})
+		})
+	}
+}
+
+// TestSurveyStore runs the surveys suite in both modes: on Cluster a
+// create claims its IDs and incident in the global slot before the
+// page's script writes, on a single Redis one script does both.
+func TestSurveyStore(t *testing.T) {
+	needRedis(t)
+	for _, tt := range []struct {
+		name    string
+		perSlot bool
+	}{
+		{"single", false},
+		{"per-slot", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.RunSurveys(t, func(t *testing.T) (incident.Store, surveys.Store) {
 				db := openTest(t, testPrefix(t))
 				db.perSlot = tt.perSlot
 				return db, db

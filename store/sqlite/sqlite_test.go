@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/store/sqlite"
 	"github.com/heraldhq/herald/store/storetest"
+	"github.com/heraldhq/herald/surveys"
 )
 
 func open(t testing.TB, path string) *sqlite.DB {
@@ -101,6 +102,13 @@ func TestComplaintStore(t *testing.T) {
 
 func TestCompensationStore(t *testing.T) {
 	storetest.RunCompensation(t, func(t *testing.T) (incident.Store, compensation.Store) {
+		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
+		return db, db
+	})
+}
+
+func TestSurveyStore(t *testing.T) {
+	storetest.RunSurveys(t, func(t *testing.T) (incident.Store, surveys.Store) {
 		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
 		return db, db
 	})

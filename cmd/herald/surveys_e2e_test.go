@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/surveys"
+)
+
+// The follow-up end to end: an incident resolves, a manager sends its
+// surveys now, a customer answers by SMS digit (matched to their survey,
+// thanked in their language), another opens the link from the email,
+// scores with one click and adds a comment on the page, the unhappy answer
+// opens a win-back task, and the results count it all.
+
+var surveyLink = regexp.MustCompile(`http://[^\s"<>]+/survey/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+`)
+
+func TestSurveysEndToEnd(t *testing.T) {
+	for _, engine := range []string{"sqlite", "redis"} {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			storeArgs := []string{"--data", dir}
+			if engine == "redis" {
+				prefix := needRedis(t)
+				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
+			}
+			testSurveys(t, dir, storeArgs)
+		})
+	}
+}
+
+func testSurveys(t *testing.T, dir string, storeArgs []string) {
+	n := startServe(t, nil, storeArgs...)
+	token := mustCLI(t, nil, append([]string{"token", "create", "--role", "manager"}, storeArgs...)...).lastLine()
+	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	file := filepath.Join(dir, "customers.csv")
+	if err := os.WriteFile(file, []byte("id,name,phone,email,language,plan,components\n"+
+		"hu-1,Anna,+36201234567,,hu,gold,Payments\n"+
+		"en-1,Sam,,sam@example.com,en,silver,Payments\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, env, "import", "customers", file)
+	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--component", "Payments=major_outage",
+		"--message", "Investigating.", "--wait").stdout)
+	mustCLI(t, env, "resolve", id, "--message", "Fixed.", "--wait")
+
+	if r := mustCLI(t, env, "surveys", "send", id); !strings.Contains(r.stdout, "2 surveys sent") {
+		t.Fatalf("surveys send: %s", r.stdout)
+	}
+	// Twice sends nothing more.
+	if r := mustCLI(t, env, "surveys", "send", id); !strings.Contains(r.stdout, "0 surveys sent") {
+		t.Fatalf("surveys send again: %s", r.stdout)
+	}
+	var link string
+	eventually(t, 15*time.Second, func() (bool, string) {
+		sms := to(inbox(t, n), "sms", "+36201234567")
+		mail := to(inbox(t, n), "email", "sam@example.com")
+		if len(sms) == 0 || !strings.Contains(sms[0].Body, "1") || len(mail) == 0 || !strings.Contains(mail[0].Subject, "How did we do") {
+			return false, "no survey SMS and email yet"
+		}
+		link = surveyLink.FindString(mail[0].Body)
+		return link != "", "no survey link in " + mail[0].Body
+	})
+
+	t.Run("an SMS digit answers the survey", func(t *testing.T) {
+		code, body := postSMS(t, n, sandbox.DefaultAuthToken, "SM"+strings.Repeat("b", 32), "+36201234567", "4 gyorsan javították")
+		if code != http.StatusOK || !strings.Contains(body, "Köszönjük a válaszát") {
+			t.Fatalf("digit SMS: %d %s", code, body)
+		}
+		// Not a complaint.
+		if cs := complaintsOf(t, env); len(cs) != 0 {
+			t.Errorf("a survey answer became %d complaints", len(cs))
+		}
+	})
+
+	t.Run("the link scores in one click and takes a comment", func(t *testing.T) {
+		code, page := get(t, link+"?score=2")
+		if code != http.StatusOK || !strings.Contains(page, "We have your answer") || !strings.Contains(page, `value="2" checked`) {
+			t.Fatalf("one-click score: %d\n%s", code, page)
+		}
+		u, _ := url.Parse(link)
+		form := url.Values{"score": {"2"}, "informed": {"no"}, "comment": {"Nobody told me <anything>"}}
+		resp, err := testHTTP.PostForm(link, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("form: %d", resp.StatusCode)
+		}
+		// The unhappy answer opened a win-back task.
+		eventually(t, 10*time.Second, func() (bool, string) {
+			cs := complaintsOf(t, env, "--category", "follow_up")
+			return len(cs) == 1 && cs[0].Contact.CustomerID == "en-1" && cs[0].Tag != nil && cs[0].Tag.IncidentID == id, "no win-back task"
+		})
+		if code, page := get(t, u.Scheme+"://"+u.Host+"/survey/forged.AAAAAAAAAAAAAAAAAAAAAA"); code != http.StatusNotFound || !strings.Contains(page, "This link does not work") {
+			t.Errorf("a forged link: %d\n%s", code, page)
+		}
+	})
+
+	t.Run("results count it", func(t *testing.T) {
+		var r surveys.Results
+		if err := json.Unmarshal([]byte(mustCLI(t, env, "surveys", "results", id, "--json").stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Sent != 2 || r.Answered != 2 || r.CSAT != 0.5 || r.Average != 3 || r.Informed["no"] != 1 ||
+			r.By["channel"]["sms"].Answered != 1 || r.By["segment"]["silver"].Scores["2"] != 1 || len(r.Comments) != 2 {
+			t.Errorf("results %+v", r)
+		}
+		out := mustCLI(t, env, "surveys", "results", id).stdout
+		for _, want := range []string{"CSAT:", "50 %", "Nobody told me <anything>", "gyorsan javították"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("results lack %q:\n%s", want, out)
+			}
+		}
+	})
+}
