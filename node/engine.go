@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/store/redis"
 	"github.com/heraldhq/herald/store/sqlite"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // Engine is the opened system of record: one store seen through the
@@ -35,6 +36,8 @@ type Engine struct {
 	// Audience is the customer store it evaluates.
 	Compensation compensation.Store
 	Audience     compensation.Customers
+	// Surveys keeps follow-up surveys, their settings and tallies.
+	Surveys surveys.Store
 	// Events is the event bus, started by StartEvents (nil until then):
 	// in-process on SQLite, pub/sub on Redis so every node hears every change.
 	Events incident.Events
@@ -64,7 +67,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("open redis %s: %w", RedactURL(cfg.RedisURL), err)
 		}
 		return &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
-			Complaints: db, Customers: db, Compensation: db, Audience: db, Redis: db}, nil
+			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, Redis: db}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -75,7 +78,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db,
-		Complaints: db, Customers: db, Compensation: db, Audience: db, SQLite: db}, nil
+		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, SQLite: db}, nil
 }
 
 // StartEvents starts the event bus: in-process on SQLite; on Redis,

@@ -47,6 +47,7 @@ import (
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/statuspage"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // maintenanceInterval is how often a Node starts and completes maintenances
@@ -94,8 +95,11 @@ type Node struct {
 	// Compensation is the compensation service: decisions, per-customer
 	// answers, grants; its pushes and lines go through the fan-out.
 	Compensation *compensation.Service
-	Server       *server.Server
-	Registry     *prometheus.Registry
+	// Surveys is the follow-up: surveys after resolution, answers,
+	// win-back and results.
+	Surveys  *surveys.Service
+	Server   *server.Server
+	Registry *prometheus.Registry
 	// Sandbox is the in-process provider sandbox, started when no provider
 	// is configured; nil with configured providers.
 	Sandbox *sandbox.Sandbox
@@ -108,6 +112,7 @@ type Node struct {
 
 	cancel                                          context.CancelFunc
 	serveDone, siteDone, notifyDone, complaintsDone chan error
+	surveysDone                                     chan error
 	running, closed                                 bool
 	runErr                                          error // why a part stopped on its own (Wait)
 }
@@ -145,7 +150,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	a := &Node{Config: cfg, Log: log, URL: cfg.PublicURLFor(ln.Addr().String()), ln: ln,
-		serveDone: make(chan error, 1), siteDone: make(chan error, 1), notifyDone: make(chan error, 1), complaintsDone: make(chan error, 1)}
+		serveDone: make(chan error, 1), siteDone: make(chan error, 1), notifyDone: make(chan error, 1), complaintsDone: make(chan error, 1), surveysDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			a.release()
@@ -255,6 +260,9 @@ func (a *Node) buildComplaints() error {
 	if err := a.buildCompensation(); err != nil {
 		return err
 	}
+	if err := a.buildSurveys(); err != nil {
+		return err
+	}
 	return a.buildInboundEmail(svc)
 }
 
@@ -269,6 +277,19 @@ func (a *Node) buildCompensation() error {
 	a.Notify.SetCompensation(svc)
 	a.Compensation = svc
 	return a.Server.EnableCompensation(svc, e.Events)
+}
+
+// buildSurveys builds the survey service: its surveys are deliveries in the
+// fan-out, its win-back tasks complaints, its offers the compensation
+// policy's; the sweep's lease and the link key are the engine's.
+func (a *Node) buildSurveys() error {
+	e := a.Engine
+	svc := surveys.NewService(e.Surveys, e.Incidents, a.Log)
+	svc.Deliveries, svc.Customers, svc.Complaints, svc.Grants, svc.Offers = e.Notify, e.Customers, a.Complaints, e.Compensation, a.Compensation
+	svc.Sender, svc.Suppressions, svc.Leaser, svc.Secrets, svc.Events = a.Notify, e.Notify, e.Complaints, e.Secrets, e.Events
+	svc.Defaults, svc.PublicURL, svc.Sweep = a.Config.Surveys.Settings(), a.URL, a.Config.Surveys.Sweep
+	a.Surveys = svc
+	return a.Server.EnableSurveys(svc)
 }
 
 // Addr is the address the node listens on (the real port of a :0).
@@ -294,6 +315,9 @@ func (a *Node) Run(ctx context.Context) error {
 	holder := holderName(a.Addr())
 	go func() { a.complaintsDone <- a.Complaints.Run(runCtx, holder) }()
 	go a.Compensation.Run(runCtx) // drops cached answers as incidents and decisions change
+	// Schedules surveys after resolution and sends the due ones, on the
+	// node holding the lease.
+	go func() { a.surveysDone <- a.Surveys.Run(runCtx, holder) }()
 	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
 	if a.inboundSMTP != nil {
 		a.inboundDone = make(chan error, 1)
@@ -388,6 +412,10 @@ func (a *Node) Close() error {
 	}
 	select {
 	case <-a.complaintsDone:
+	case <-sctx.Done():
+	}
+	select {
+	case <-a.surveysDone:
 	case <-sctx.Done():
 	}
 	<-inboundStopped // before the store closes under a message being filed

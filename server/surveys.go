@@ -71,7 +71,9 @@ func (s *Server) surveyView(c *fiber.Ctx, sv *surveys.Survey, kind string) surve
 	if inc, err := s.svc.Store.FindIncidentByID(ctx, sv.IncidentID); err == nil {
 		v.Incident = inc.Name
 	}
-	v.FollowUp = len(sv.WinBacks) > 0
+	// "Sorry it went badly; a person will contact you" for the unhappy;
+	// a comment with a good score opens a task too, but reads as thanks.
+	v.FollowUp = len(sv.WinBacks) > 0 && sv.Answer != nil && sv.Answer.Score <= 2
 	return v
 }
 
@@ -181,7 +183,7 @@ func (s *Server) surveySMS(c *fiber.Ctx, in twilio.InboundSMS) (string, bool, er
 		}
 		l := cat.Lang(sv.Language)
 		s.log.Info("inbound sms: survey answer", "message_sid", in.MessageSid, "survey_id", sv.ID, "score", sv.Answer.Score)
-		if len(sv.WinBacks) > 0 {
+		if len(sv.WinBacks) > 0 && sv.Answer.Score <= 2 {
 			return l.Text("SMSSurveyThanksFollowUp"), true, nil
 		}
 		return l.Text("SMSSurveyThanks"), true, nil

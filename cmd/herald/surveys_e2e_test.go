@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -73,18 +74,20 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 
 	t.Run("an SMS digit answers the survey", func(t *testing.T) {
 		code, body := postSMS(t, n, sandbox.DefaultAuthToken, "SM"+strings.Repeat("b", 32), "+36201234567", "4 gyorsan javították")
-		if code != http.StatusOK || !strings.Contains(body, "Köszönjük a válaszát") {
+		if code != http.StatusOK || !strings.Contains(body, "<Message>Köszönjük a válaszát.</Message>") {
 			t.Fatalf("digit SMS: %d %s", code, body)
 		}
-		// Not a complaint.
-		if cs := complaintsOf(t, env); len(cs) != 0 {
-			t.Errorf("a survey answer became %d complaints", len(cs))
+		// No complaint of its own; its comment opens a follow-up task (a
+		// comment after any score does).
+		if cs := complaintsOf(t, env); len(cs) != 1 || cs[0].Category != "follow_up" || !strings.Contains(cs[0].Text, "gyorsan javították") {
+			t.Errorf("after a survey answer with words: %+v", cs)
 		}
 	})
 
 	t.Run("the link scores in one click and takes a comment", func(t *testing.T) {
 		code, page := get(t, link+"?score=2")
-		if code != http.StatusOK || !strings.Contains(page, "We have your answer") || !strings.Contains(page, `value="2" checked`) {
+		if code != http.StatusOK || !strings.Contains(page, "We have your answer") || !strings.Contains(page, `value="2" checked`) ||
+			!strings.Contains(page, "A person from our team will contact you") {
 			t.Fatalf("one-click score: %d\n%s", code, page)
 		}
 		u, _ := url.Parse(link)
@@ -99,8 +102,8 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 		}
 		// The unhappy answer opened a win-back task.
 		eventually(t, 10*time.Second, func() (bool, string) {
-			cs := complaintsOf(t, env, "--category", "follow_up")
-			return len(cs) == 1 && cs[0].Contact.CustomerID == "en-1" && cs[0].Tag != nil && cs[0].Tag.IncidentID == id, "no win-back task"
+			cs := complaintsOf(t, env, "--category", "follow_up", "--customer", "en-1")
+			return len(cs) == 1 && cs[0].Tag != nil && cs[0].Tag.IncidentID == id && strings.Contains(cs[0].Text, "2 of 5"), fmt.Sprintf("no win-back task: %+v", cs)
 		})
 		if code, page := get(t, u.Scheme+"://"+u.Host+"/survey/forged.AAAAAAAAAAAAAAAAAAAAAA"); code != http.StatusNotFound || !strings.Contains(page, "This link does not work") {
 			t.Errorf("a forged link: %d\n%s", code, page)
