@@ -37,11 +37,27 @@ func DueAt(resolved time.Time, loc *time.Location, s Settings) time.Time {
 	return t.UTC()
 }
 
-// SurveyID is the survey of an incident to one recipient on one channel:
-// scheduling twice makes one.
-func SurveyID(incidentID, key string, kind channel.Kind) string {
-	sum := sha256.Sum256([]byte("survey\x00" + incidentID + "\x00" + key + "\x00" + string(kind)))
+// SurveyID is the survey of an incident to one recipient, whatever the
+// channel: scheduling twice makes one, even when the second run would
+// pick another channel.
+func SurveyID(incidentID, key string) string {
+	sum := sha256.Sum256([]byte("survey\x00" + incidentID + "\x00" + key))
 	return hex.EncodeToString(sum[:10])
+}
+
+// channelRank orders the channels a survey prefers when several reached
+// the recipient: email first (the whole survey page, and no cost per
+// message), then Slack, then SMS (a digit reply).
+func channelRank(k channel.Kind) int {
+	switch k {
+	case channel.Email:
+		return 0
+	case channel.Slack:
+		return 1
+	case channel.SMS:
+		return 2
+	}
+	return 3
 }
 
 // Sampled reports whether the recipient key falls in the sample of percent

@@ -157,8 +157,8 @@ func surveyable(k channel.Kind) bool {
 const batch = 2000
 
 // Schedule creates the surveys of a resolved incident, per the page's
-// settings: one per recipient, on the channel that reached them (the
-// newest message sent), due Delay after resolution in their daytime,
+// settings: one per recipient, on a channel that reached them (email,
+// else Slack, else SMS), due Delay after resolution in their daytime,
 // skipped when the page surveyed them within Gap. It is idempotent: a
 // second call (another node, after a crash) creates nothing new. It
 // returns how many surveys it created.
@@ -210,7 +210,7 @@ func (s *Service) Schedule(ctx context.Context, pageID, incidentID string) (int,
 		return err
 	}
 	for _, r := range recips {
-		sv := &Survey{ID: SurveyID(inc.ID, r.key, r.kind), PageID: pageID, IncidentID: inc.ID, RecipientType: r.rtype,
+		sv := &Survey{ID: SurveyID(inc.ID, r.key), PageID: pageID, IncidentID: inc.ID, RecipientType: r.rtype,
 			RecipientID: r.id, Key: r.key, Channel: r.kind, Address: r.addr, Name: r.name, Language: r.lang, TimeZone: r.zone,
 			Complained: r.complained, State: Scheduled, CreatedAt: now, UpdatedAt: now, Version: 1}
 		if r.rtype == queue.FromCustomer {
@@ -319,7 +319,9 @@ func (s *Service) recipients(ctx context.Context, inc *incident.Incident, st Set
 			if d.SentAt != nil {
 				at = *d.SentAt
 			}
-			if r := byKey[key]; r != nil && !at.After(r.sent) {
+			// Of the channels that reached them, the survey takes the
+			// one it prefers (channelRank), so that every run picks the same.
+			if r := byKey[key]; r != nil && (channelRank(r.kind) < channelRank(d.Kind) || channelRank(r.kind) == channelRank(d.Kind) && !at.After(r.sent)) {
 				continue
 			}
 			byKey[key] = &recipient{key: key, id: d.RecipientID, name: d.Name, lang: d.Language, zone: d.TimeZone,
@@ -422,6 +424,11 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 	return sent, nil
 }
 
+// SettleTime is how long after resolution the sweep waits before it
+// schedules an incident's surveys: the resolution's messages have gone by
+// then, and their recipients are asked too.
+const SettleTime = 15 * time.Minute
+
 // scheduledLease marks an incident whose surveys are all scheduled: a
 // lease held by holderScheduled for years.
 func scheduledLease(incidentID string) string { return "surveys-scheduled:" + incidentID }
@@ -448,6 +455,16 @@ func (s *Service) catchUp(ctx context.Context) error {
 	}
 	for _, inc := range incs {
 		if inc.ResolvedAt == nil || now.Sub(*inc.ResolvedAt) > 7*24*time.Hour || inc.IsMaintenance() {
+			continue
+		}
+		// The resolution's own messages are part of who was reached: wait
+		// until they have had time to go (or half the delay, when that is
+		// shorter).
+		st, err := s.Settings(ctx, inc.PageID)
+		if err != nil {
+			return err
+		}
+		if now.Sub(*inc.ResolvedAt) < min(SettleTime, st.Delay/2) {
 			continue
 		}
 		done, err := s.scheduledBefore(ctx, inc.ID, now)

@@ -29,6 +29,14 @@ func surveyPath(pageID, incidentID string) string {
 
 func pct(f float64) string { return fmt.Sprintf("%.0f %%", f*100) }
 
+// satisfaction is CSAT and the average, or "-" before any answer.
+func satisfaction(s surveys.Summary) string {
+	if s.Answered == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s (average %.2f)", pct(s.CSAT), s.Average)
+}
+
 func cmdSurveysResults(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("surveys results", "INCIDENT [FLAGS]",
 		`Shows an incident's survey results: sent, answered, response rate, CSAT (the
@@ -54,10 +62,10 @@ promised", split by channel, language and segment, and the newest comments.`)
 	}
 	fmt.Fprintf(a.stdout, "surveys of %s (%s)\n\n", inc.Name, inc.ID)
 	w := newTable(a.stdout)
-	fmt.Fprintf(w, "scheduled:\t%d (skipped %d)\n", r.Scheduled+r.Sent+r.Skipped, r.Skipped)
+	fmt.Fprintf(w, "surveys:\t%d (waiting %d, skipped %d)\n", r.Scheduled+r.Sent+r.Skipped, r.Scheduled, r.Skipped)
 	fmt.Fprintf(w, "sent:\t%d\n", r.Sent)
 	fmt.Fprintf(w, "answered:\t%d (%s)\n", r.Answered, pct(r.ResponseRate))
-	fmt.Fprintf(w, "CSAT:\t%s (average %.2f)\n", pct(r.CSAT), r.Average)
+	fmt.Fprintf(w, "CSAT:\t%s\n", satisfaction(r.Summary))
 	fmt.Fprintf(w, "scores:\t1: %d  2: %d  3: %d  4: %d  5: %d\n", r.Scores["1"], r.Scores["2"], r.Scores["3"], r.Scores["4"], r.Scores["5"])
 	fmt.Fprintf(w, "kept informed:\tyes %d  partly %d  no %d\n", r.Informed["yes"], r.Informed["partly"], r.Informed["no"])
 	if len(r.Received) > 0 {
@@ -78,7 +86,7 @@ promised", split by channel, language and segment, and the newest comments.`)
 		w := newTable(a.stdout)
 		for _, k := range keys {
 			s := groups[k]
-			fmt.Fprintf(w, "  %s\tsent %d\tanswered %d (%s)\tCSAT %s\taverage %.2f\n", printable(k), s.Sent, s.Answered, pct(s.ResponseRate), pct(s.CSAT), s.Average)
+			fmt.Fprintf(w, "  %s\tsent %d\tanswered %d (%s)\tCSAT %s\n", printable(k), s.Sent, s.Answered, pct(s.ResponseRate), satisfaction(s))
 		}
 		_ = w.Flush()
 	}
