@@ -93,39 +93,50 @@ func (s *Sandbox) slackTokenOK(token string) bool {
 	return subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.SlackToken)) == 1
 }
 
-// handleSlackPostMessage is POST /api/chat.postMessage.
-func (s *Sandbox) handleSlackPostMessage(w http.ResponseWriter, r *http.Request) {
+// readSlackMessage reads a chat.postMessage or chat.update call and checks
+// it as Slack does: the token, an injected fault, the blocks, a channel and
+// some text. It answers a refused call itself and reports false.
+func (s *Sandbox) readSlackMessage(w http.ResponseWriter, r *http.Request) (slackPost, []json.RawMessage, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	p, token, err := readSlackPost(r)
 	switch {
 	case err != nil:
 		writeSlackError(w, http.StatusOK, "invalid_form_data")
-		return
+		return p, nil, false
 	case token == "":
 		writeSlackError(w, http.StatusOK, "not_authed")
-		return
+		return p, nil, false
 	case !s.slackTokenOK(token):
 		writeSlackError(w, http.StatusOK, "invalid_auth")
-		return
+		return p, nil, false
 	}
 	if v := s.faults.check(r.Context(), surfSlack); v.status != 0 {
 		writeSlackFault(w, v)
-		return
+		return p, nil, false
 	}
 	var blocks []json.RawMessage
 	if len(p.Blocks) > 0 && json.Unmarshal(p.Blocks, &blocks) != nil {
 		writeSlackError(w, http.StatusOK, "invalid_blocks")
-		return
+		return p, nil, false
 	}
 	switch {
 	case p.Channel == "":
 		writeSlackError(w, http.StatusOK, "channel_not_found")
-		return
+		return p, nil, false
 	case p.Text == "" && len(blocks) == 0:
 		writeSlackError(w, http.StatusOK, "no_text")
-		return
+		return p, nil, false
 	case len(p.Text) > 40000:
 		writeSlackError(w, http.StatusOK, "msg_too_long")
+		return p, nil, false
+	}
+	return p, blocks, true
+}
+
+// handleSlackPostMessage is POST /api/chat.postMessage.
+func (s *Sandbox) handleSlackPostMessage(w http.ResponseWriter, r *http.Request) {
+	p, blocks, ok := s.readSlackMessage(w, r)
+	if !ok {
 		return
 	}
 	if code, ok := s.faults.failCode(p.Channel); ok {
@@ -161,44 +172,16 @@ func (s *Sandbox) handleSlackPostMessage(w http.ResponseWriter, r *http.Request)
 // handleSlackUpdate is POST /api/chat.update: it edits a message the
 // sandbox kept, in place, as Slack does (message_not_found otherwise).
 func (s *Sandbox) handleSlackUpdate(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	p, token, err := readSlackPost(r)
-	switch {
-	case err != nil:
-		writeSlackError(w, http.StatusOK, "invalid_form_data")
-		return
-	case token == "":
-		writeSlackError(w, http.StatusOK, "not_authed")
-		return
-	case !s.slackTokenOK(token):
-		writeSlackError(w, http.StatusOK, "invalid_auth")
+	p, blocks, ok := s.readSlackMessage(w, r)
+	if !ok {
 		return
 	}
-	if v := s.faults.check(r.Context(), surfSlack); v.status != 0 {
-		writeSlackFault(w, v)
-		return
-	}
-	var blocks []json.RawMessage
-	if len(p.Blocks) > 0 && json.Unmarshal(p.Blocks, &blocks) != nil {
-		writeSlackError(w, http.StatusOK, "invalid_blocks")
-		return
-	}
-	switch {
-	case p.Channel == "":
-		writeSlackError(w, http.StatusOK, "channel_not_found")
-		return
-	case p.TS == "":
+	if p.TS == "" {
 		writeSlackError(w, http.StatusOK, "message_not_found")
-		return
-	case p.Text == "" && len(blocks) == 0:
-		writeSlackError(w, http.StatusOK, "no_text")
-		return
-	case len(p.Text) > 40000:
-		writeSlackError(w, http.StatusOK, "msg_too_long")
 		return
 	}
 	now := time.Now().UTC()
-	ok := s.inbox.replace(p.TS, func(m *Message) bool {
+	ok = s.inbox.replace(p.TS, func(m *Message) bool {
 		if m.Kind != KindSlack || slackChannelID(m.To) != slackChannelID(p.Channel) {
 			return false
 		}

@@ -99,17 +99,7 @@ var (
 )
 
 func TestBroadcastEndToEnd(t *testing.T) {
-	for _, engine := range []string{"sqlite", "redis"} {
-		t.Run(engine, func(t *testing.T) {
-			dir := t.TempDir()
-			storeArgs := []string{"--data", dir}
-			if engine == "redis" {
-				prefix := needRedis(t)
-				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
-			}
-			testBroadcast(t, dir, storeArgs)
-		})
-	}
+	onEachEngine(t, testBroadcast)
 }
 
 func testBroadcast(t *testing.T, dir string, storeArgs []string) {

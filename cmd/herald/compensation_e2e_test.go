@@ -87,17 +87,7 @@ func agentsMessages(t *testing.T, n *instance) []inboxMessage {
 }
 
 func TestCompensationEndToEnd(t *testing.T) {
-	for _, engine := range []string{"sqlite", "redis"} {
-		t.Run(engine, func(t *testing.T) {
-			dir := t.TempDir()
-			storeArgs := []string{"--data", dir}
-			if engine == "redis" {
-				prefix := needRedis(t)
-				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
-			}
-			testCompensation(t, dir, storeArgs)
-		})
-	}
+	onEachEngine(t, testCompensation)
 }
 
 func testCompensation(t *testing.T, dir string, storeArgs []string) {

@@ -57,17 +57,7 @@ func complaintsOf(t *testing.T, env map[string]string, args ...string) []wire.Co
 }
 
 func TestComplaintsEndToEnd(t *testing.T) {
-	for _, engine := range []string{"sqlite", "redis"} {
-		t.Run(engine, func(t *testing.T) {
-			dir := t.TempDir()
-			storeArgs := []string{"--data", dir}
-			if engine == "redis" {
-				prefix := needRedis(t)
-				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
-			}
-			testComplaints(t, dir, storeArgs)
-		})
-	}
+	onEachEngine(t, testComplaints)
 }
 
 func testComplaints(t *testing.T, dir string, storeArgs []string) {

@@ -424,3 +424,21 @@ func TestUsage(t *testing.T) {
 		})
 	}
 }
+
+// onEachEngine runs test as a subtest per engine: SQLite in a temporary
+// data directory, and Redis under a fresh key prefix (failing under CI
+// when Redis is missing). storeArgs are the serve and token flags of the
+// engine; dir is a temporary directory for files the test writes.
+func onEachEngine(t *testing.T, test func(t *testing.T, dir string, storeArgs []string)) {
+	for _, engine := range []string{"sqlite", "redis"} {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			storeArgs := []string{"--data", dir}
+			if engine == "redis" {
+				prefix := needRedis(t)
+				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
+			}
+			test(t, dir, storeArgs)
+		})
+	}
+}

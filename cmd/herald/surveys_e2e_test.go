@@ -25,17 +25,7 @@ import (
 var surveyLink = regexp.MustCompile(`http://[^\s"<>]+/survey/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+`)
 
 func TestSurveysEndToEnd(t *testing.T) {
-	for _, engine := range []string{"sqlite", "redis"} {
-		t.Run(engine, func(t *testing.T) {
-			dir := t.TempDir()
-			storeArgs := []string{"--data", dir}
-			if engine == "redis" {
-				prefix := needRedis(t)
-				storeArgs = []string{"--redis", testRedisURL, "--redis-prefix", prefix}
-			}
-			testSurveys(t, dir, storeArgs)
-		})
-	}
+	onEachEngine(t, testSurveys)
 }
 
 func testSurveys(t *testing.T, dir string, storeArgs []string) {
