@@ -1,0 +1,121 @@
+package surveys_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/store/enginetest"
+	"github.com/heraldhq/herald/surveys"
+)
+
+// engine is what a surveys test needs of a real engine.
+type engine interface {
+	incident.Store
+	surveys.Store
+	surveys.Leaser
+	surveys.Secrets
+}
+
+// sender records the survey deliveries it is asked to queue, as the
+// pipeline would: by delivery ID, so a repeat is the same delivery.
+type sender struct {
+	mu    sync.Mutex
+	calls int
+	ids   map[string]string // delivery ID → survey ID
+}
+
+func (s *sender) SendSurvey(_ context.Context, sv *surveys.Survey, url string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	id := queue.DeliveryID("survey:"+sv.ID, sv.Channel, sv.Address)
+	if s.ids == nil {
+		s.ids = map[string]string{}
+	}
+	s.ids[id] = sv.ID
+	return id, nil
+}
+
+// TestSweepSendsEachOnce runs two nodes' sweeps at once over one store, as
+// after a crash or on Redis: every due survey becomes one delivery, and
+// is recorded as sent once.
+func TestSweepSendsEachOnce(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) engine{
+		"sqlite": func(t *testing.T) engine { return enginetest.SQLite(t) },
+		"redis":  func(t *testing.T) engine { return enginetest.Redis(t, "surveys-sweep") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			ctx := context.Background()
+			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
+			if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+				t.Fatal(err)
+			}
+			const n = 300
+			var ss []*surveys.Survey
+			for i := range n {
+				key := fmt.Sprintf("customer:c%03d", i)
+				ss = append(ss, &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
+					RecipientID: fmt.Sprintf("c%03d", i), Key: key, Channel: channel.Email, Address: fmt.Sprintf("c%03d@example.com", i), Language: "en",
+					State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: now, UpdatedAt: now, Version: 1})
+			}
+			if created, err := db.CreateSurveys(ctx, ss); err != nil || created != n {
+				t.Fatalf("CreateSurveys = %d, %v", created, err)
+			}
+			snd := &sender{}
+			node := func() *surveys.Service {
+				s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				s.Sender, s.Secrets, s.Leaser, s.PublicURL = snd, db, db, "http://status.example"
+				s.Now = func() time.Time { return now }
+				return s
+			}
+			a, b := node(), node()
+			var wg sync.WaitGroup
+			for _, s := range []*surveys.Service{a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						sent, err := s.SendDue(ctx)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if sent == 0 {
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if len(snd.ids) != n {
+				t.Fatalf("%d distinct deliveries for %d surveys (%d calls)", len(snd.ids), n, snd.calls)
+			}
+			ts, err := db.Tallies(ctx, "inc1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if all := ts[""]; all == nil || all.Sent != n || all.Scheduled != 0 {
+				t.Fatalf("tallies after the sweeps: %+v", all)
+			}
+			for _, sv := range ss {
+				got, err := db.FindSurveyByID(ctx, sv.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State != surveys.Sent || snd.ids[got.DeliveryID] != sv.ID {
+					t.Fatalf("survey %s: %s, delivery %q", sv.ID, got.State, got.DeliveryID)
+				}
+			}
+		})
+	}
+}
