@@ -145,6 +145,17 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 		})
 	})
 
+	t.Run("an update says compensation is being decided", func(t *testing.T) {
+		mustCLI(t, env, "update", id, "--status", "identified", "--message", "A faulty deploy.", "--wait")
+		eventually(t, 15*time.Second, func() (bool, string) {
+			got := to(inbox(t, n), "email", "sam@example.com")
+			if len(got) == 0 || !strings.Contains(got[0].Body, "A faulty deploy.") {
+				return false, "no update email yet"
+			}
+			return strings.Contains(got[0].Body, "Compensation for this disruption is being decided"), got[0].Body
+		})
+	})
+
 	policy := filepath.Join(dir, "policy.json")
 	if err := os.WriteFile(policy, []byte(`{"currency": "EUR",
 	  "plan_fees": {"gold": {"amount": 4999, "currency": "EUR"}, "silver": {"amount": 1999, "currency": "EUR"}},
