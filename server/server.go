@@ -79,6 +79,13 @@ type Config struct {
 	IdleTimeout       time.Duration
 	HTMLMaxAge        time.Duration // Cache-Control max-age for HTML and JSON
 	FeedMaxAge        time.Duration // Cache-Control max-age for RSS and Atom
+	// MaxConns caps the connections open at once; new ones above it are
+	// shed (conns.go). 0: the open-file limit less a reserve, which is
+	// also the most it can be.
+	MaxConns int
+	// MaxConnsPerClient caps one peer's connections (not a trusted
+	// proxy's); 0: DefaultMaxConnsPerClient.
+	MaxConnsPerClient int
 }
 
 func (c *Config) defaults() {
@@ -103,6 +110,12 @@ func (c *Config) defaults() {
 	if c.FeedMaxAge <= 0 {
 		c.FeedMaxAge = DefaultFeedMaxAge
 	}
+	if c.MaxConns < 0 {
+		c.MaxConns = 0
+	}
+	if c.MaxConnsPerClient <= 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 }
 
 // Server is herald's HTTP server. Build it with New, add feature routes
@@ -115,6 +128,7 @@ type Server struct {
 	app     *fiber.App
 	api     fiber.Router // /api/v1, for Mount
 	metrics *metrics
+	conns   *connMetrics
 	csp     cspCache
 	proxies proxies // cfg.TrustedProxies
 
@@ -163,6 +177,7 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	}
 	s.app = fiber.New(fc)
 	s.metrics = newMetrics(reg, svc, log)
+	s.conns = newConnMetrics(reg)
 	s.routes(reg)
 	return s
 }
@@ -179,14 +194,20 @@ func (s *Server) Listen(addr string) error {
 	return s.Serve(ln)
 }
 
-// Serve serves on ln until Shutdown.
+// Serve serves on ln until Shutdown. Client load cannot make it return:
+// ln is wrapped in the connection guard (conns.go), which retries
+// temporary Accept errors and sheds connections above the budget.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.app.Listener(ln)
+	err := s.app.Listener(s.guard(ln, fileLimit()))
 	if errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
 }
+
+// ConnectionBudget is how many connections Serve holds open at most:
+// Config.MaxConns, or the open-file limit less a reserve (conns.go).
+func (s *Server) ConnectionBudget() int { return connBudget(s.cfg.MaxConns, fileLimit()) }
 
 // Shutdown ends the /events streams, stops accepting connections and waits
 // for requests in flight until ctx ends.
