@@ -86,6 +86,10 @@ type Config struct {
 	// MaxConnsPerClient caps one peer's connections (not a trusted
 	// proxy's); 0: DefaultMaxConnsPerClient.
 	MaxConnsPerClient int
+	// MaxEventStreams caps the /events streams open at once, and
+	// MaxEventStreamsPerClient one client's (clientIP's); 0: the defaults.
+	MaxEventStreams          int
+	MaxEventStreamsPerClient int
 }
 
 func (c *Config) defaults() {
@@ -116,6 +120,12 @@ func (c *Config) defaults() {
 	if c.MaxConnsPerClient <= 0 {
 		c.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
+	if c.MaxEventStreams <= 0 {
+		c.MaxEventStreams = DefaultMaxEventStreams
+	}
+	if c.MaxEventStreamsPerClient <= 0 {
+		c.MaxEventStreamsPerClient = DefaultMaxEventStreamsPerClient
+	}
 }
 
 // Server is herald's HTTP server. Build it with New, add feature routes
@@ -129,6 +139,7 @@ type Server struct {
 	api     fiber.Router // /api/v1, for Mount
 	metrics *metrics
 	conns   *connMetrics
+	streams *streamLimits
 	csp     cspCache
 	proxies proxies // cfg.TrustedProxies
 
@@ -178,6 +189,7 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	s.app = fiber.New(fc)
 	s.metrics = newMetrics(reg, svc, log)
 	s.conns = newConnMetrics(reg)
+	s.streams = newStreamLimits(cfg.MaxEventStreamsPerClient, cfg.MaxEventStreams, reg)
 	s.routes(reg)
 	return s
 }
