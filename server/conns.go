@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +38,15 @@ import (
 //     connections, so it is not capped here: behind it the per-client
 //     limits are those that can read X-Forwarded-For, on requests (the
 //     event-stream cap, streams.go).
+//   - After a surge the memory goes back to the system. An open
+//     connection costs about 10 KB (its goroutine's stack and fasthttp's
+//     state), which the Go runtime keeps after the connection closes until
+//     a garbage collection, which nothing starts on a server at rest but
+//     the forced one every 2 minutes, and then hands back slowly. When the
+//     connections open fall to half a peak at least reclaimSurge above
+//     them, the guard collects and returns the freed memory at once
+//     (debug.FreeOSMemory), and again once fasthttp has stopped the
+//     surge's idle workers, which wait 10 s.
 
 // Connection guard defaults and bounds.
 const (
@@ -55,7 +65,14 @@ const (
 	// shedWriteTimeout bounds writing the refusal to a shed connection;
 	// the Accept loop waits for it.
 	shedWriteTimeout = 50 * time.Millisecond
+	// reclaimSurge is the fewest connections a surge must have had above
+	// the connections left for its memory to be reclaimed at its end.
+	reclaimSurge = 1000
 )
+
+// reclaimAt are the pauses before each reclaim after a surge: one for the
+// closes under way, and one past fasthttp's idle workers' 10 s.
+var reclaimAt = []time.Duration{time.Second, 25 * time.Second}
 
 // connBudget is how many connections a listener may hold open: the
 // open-file limit less a reserve, or maxConns when that is set and lower.
@@ -132,16 +149,20 @@ type guardedListener struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	open     int
-	byClient map[netip.Addr]int
-	lastWarn map[string]time.Time // by kind: one warning a minute
+	mu         sync.Mutex
+	open       int
+	byClient   map[netip.Addr]int
+	lastWarn   map[string]time.Time // by kind: one warning a minute
+	peak       int                  // most connections open since the last reclaim
+	reclaiming bool
+	surgeOver  func(peak, open int) // reclaim; tests replace it
 }
 
 func (s *Server) guard(ln net.Listener, fileLimit int) *guardedListener {
 	l := &guardedListener{Listener: ln, budget: connBudget(s.cfg.MaxConns, fileLimit), perClient: s.cfg.MaxConnsPerClient,
 		proxies: s.proxies, log: s.log, m: s.conns, closed: make(chan struct{}),
 		byClient: map[netip.Addr]int{}, lastWarn: map[string]time.Time{}}
+	l.surgeOver = l.reclaim
 	l.m.budget.Set(float64(l.budget))
 	return l
 }
@@ -217,6 +238,7 @@ func (l *guardedListener) admit(key netip.Addr, capped bool) ([]byte, string) {
 		return shedPerClient, "per_client"
 	}
 	l.open++
+	l.peak = max(l.peak, l.open)
 	if capped {
 		l.byClient[key]++
 	}
@@ -233,8 +255,34 @@ func (l *guardedListener) release(key netip.Addr, capped bool) {
 			delete(l.byClient, key)
 		}
 	}
+	surge := !l.reclaiming && l.peak-l.open >= reclaimSurge && l.open <= l.peak/2
+	if surge {
+		l.reclaiming = true
+	}
+	peak, open := l.peak, l.open
 	l.mu.Unlock()
 	l.m.open.Dec()
+	if surge {
+		go l.surgeOver(peak, open)
+	}
+}
+
+// reclaim returns a surge's memory to the system (see the top of the file).
+func (l *guardedListener) reclaim(peak, open int) {
+	l.log.Info("connection surge over: returning its memory to the system", "peak", peak, "open", open)
+	for _, d := range reclaimAt {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-l.closed:
+			t.Stop()
+			return
+		}
+		debug.FreeOSMemory()
+	}
+	l.mu.Lock()
+	l.peak, l.reclaiming = l.open, false
+	l.mu.Unlock()
 }
 
 func (l *guardedListener) openConns() int {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -218,5 +219,49 @@ func TestConnBudget(t *testing.T) {
 		if got := connBudget(tt.max, tt.limit); got != tt.want {
 			t.Errorf("connBudget(%d, %d) = %d, want %d", tt.max, tt.limit, got, tt.want)
 		}
+	}
+}
+
+// TestReclaimAfterSurge: when the connections open fall to half a peak at
+// least reclaimSurge above them, the guard reclaims the surge's memory,
+// once per surge; smaller swings do not.
+func TestReclaimAfterSurge(t *testing.T) {
+	e := newEnv(t)
+	l := e.srv.guard(nil, 0)
+	surges := make(chan [2]int, 4)
+	l.surgeOver = func(peak, open int) { surges <- [2]int{peak, open} }
+	key := netip.MustParseAddr("203.0.113.1")
+	open := func(n int) {
+		for i := 0; i < n; i++ {
+			if refusal, _ := l.admit(key, false); refusal != nil {
+				t.Fatal("refused")
+			}
+		}
+	}
+	open(900)
+	for i := 0; i < 900; i++ {
+		l.release(key, false)
+	}
+	select {
+	case s := <-surges:
+		t.Fatalf("reclaimed after a swing of 900: %v", s)
+	default:
+	}
+	open(1600)
+	for i := 0; i < 1000; i++ {
+		l.release(key, false)
+	}
+	select {
+	case s := <-surges:
+		if s != [2]int{1600, 600} { // 1 000 under the peak and under its half
+			t.Fatalf("reclaimed at %v, want peak 1600, open 600", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reclaim after 1600 → 600 connections")
+	}
+	select {
+	case s := <-surges:
+		t.Fatalf("reclaimed twice for one surge: %v", s)
+	default:
 	}
 }

@@ -244,14 +244,19 @@ func benchConns(ctx context.Context, opt connsOptions, stdout, stderr io.Writer)
 	target := baseRSS + max(baseRSS/4, 16<<10)
 	var afterRSS int
 	var back time.Duration
+	var trace []string // RSS every 2 s, for the report
 	for wait := time.Now(); ; time.Sleep(500 * time.Millisecond) {
 		afterRSS, _ = procRSS(r.pid)
 		back = time.Since(wait)
+		if n := int(back / (2 * time.Second)); n >= len(trace) {
+			trace = append(trace, fmt.Sprintf("%.0f", mb(afterRSS)))
+		}
 		if afterRSS <= target || back >= opt.MemoryWait || ctx.Err() != nil {
 			break
 		}
 	}
 	rep.info("RSS after the churn / holding / peak", fmt.Sprintf("%.1f / %.1f / %.1f MB", mb(churnRSS), mb(holdRSS), mb(hwm)))
+	rep.info("RSS every 2 s from the end of -after", strings.Join(trace, " ")+" MB")
 	rep.add(figure{name: "RSS after", value: fmt.Sprintf("%.1f MB, %.1f s after the last connection closed (at rest %.1f MB)", mb(afterRSS), (back + t5.Sub(t4)).Seconds(), mb(baseRSS)),
 		target: fmt.Sprintf("≤ %.1f MB (rest + 25%%) within %s", mb(target), opt.MemoryWait), pass: afterRSS <= target})
 
