@@ -177,8 +177,13 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 		WriteTimeout:                 cfg.WriteTimeout,
 		IdleTimeout:                  cfg.IdleTimeout,
 		DisableStartupMessage:        true,
-		ErrorHandler:                 s.handleError,
-		AppName:                      "herald",
+		// An idle keep-alive connection gives its read and write buffers
+		// and request context back to the pools while it waits: about 9 KB
+		// a connection instead of 18 (herald-bench conns, 5 000 idle), for
+		// a one-byte read more per request on a kept connection.
+		ReduceMemoryUsage: true,
+		ErrorHandler:      s.handleError,
+		AppName:           "herald",
 		// fiber trusts no proxy, so c.IP(), c.Hostname() and c.Protocol()
 		// never read X-Forwarded-* (fiber believes them from anyone unless
 		// the check is on, and its c.IP() would take the leftmost
