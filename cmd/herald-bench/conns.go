@@ -258,7 +258,7 @@ func benchConns(ctx context.Context, opt connsOptions, stdout, stderr io.Writer)
 	rep.info("RSS after the churn / holding / peak", fmt.Sprintf("%.1f / %.1f / %.1f MB", mb(churnRSS), mb(holdRSS), mb(hwm)))
 	rep.info("RSS every 2 s from the end of -after", strings.Join(trace, " ")+" MB")
 	rep.add(figure{name: "RSS after", value: fmt.Sprintf("%.1f MB, %.1f s after the last connection closed (at rest %.1f MB)", mb(afterRSS), (back + t5.Sub(t4)).Seconds(), mb(baseRSS)),
-		target: fmt.Sprintf("≤ %.1f MB (rest + 25%%) within %s", mb(target), opt.MemoryWait), pass: afterRSS <= target})
+		target: fmt.Sprintf("≤ %.1f MB (rest + 25%%) within %s", mb(target), opt.MemoryWait), pass: afterRSS > 0 && afterRSS <= target})
 
 	_, _, rOK, rAll := summarize(r.window(&r.readyz, tBase, time.Now()))
 	select {
