@@ -149,19 +149,20 @@ type guardedListener struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
+	warnings  *throttledLog
+	surgeOver func(peak, open int) // reclaim; tests replace it
+
 	mu         sync.Mutex
 	open       int
 	byClient   map[netip.Addr]int
-	lastWarn   map[string]time.Time // by kind: one warning a minute
-	peak       int                  // most connections open since the last reclaim
+	peak       int // most connections open since the last reclaim
 	reclaiming bool
-	surgeOver  func(peak, open int) // reclaim; tests replace it
 }
 
 func (s *Server) guard(ln net.Listener, fileLimit int) *guardedListener {
 	l := &guardedListener{Listener: ln, budget: connBudget(s.cfg.MaxConns, fileLimit), perClient: s.cfg.MaxConnsPerClient,
 		proxies: s.proxies, log: s.log, m: s.conns, closed: make(chan struct{}),
-		byClient: map[netip.Addr]int{}, lastWarn: map[string]time.Time{}}
+		byClient: map[netip.Addr]int{}, warnings: newThrottledLog(s.log)}
 	l.surgeOver = l.reclaim
 	l.m.budget.Set(float64(l.budget))
 	return l
@@ -179,7 +180,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			}
 			pause = min(max(2*pause, acceptBackoffMin), acceptBackoffMax)
 			l.m.acceptEr.Inc()
-			l.warn("accept", "accept failed; retrying: the connections open are still served", "err", err, "retry_in", pause, "open", l.openConns())
+			l.warnings.warn("accept", "accept failed; retrying: the connections open are still served", "err", err, "retry_in", pause, "open", l.openConns())
 			t := time.NewTimer(pause)
 			select {
 			case <-t.C:
@@ -193,7 +194,10 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		if refusal, reason := l.admit(key, capped); refusal != nil {
 			l.m.refused.WithLabelValues(reason).Inc()
 			if reason == "capacity" {
-				l.warn(reason, "at the connection budget: shedding new connections", "budget", l.budget)
+				l.warnings.warn(reason, "at the connection budget: shedding new connections", "budget", l.budget)
+			} else {
+				l.warnings.warn(reason, "too many connections from one address: refusing more; if it is a reverse proxy, list it in trusted_proxies",
+					"addr", key, "max_conns_per_client", l.perClient)
 			}
 			_ = c.SetWriteDeadline(time.Now().Add(shedWriteTimeout))
 			_, _ = c.Write(refusal)
@@ -291,18 +295,28 @@ func (l *guardedListener) openConns() int {
 	return l.open
 }
 
-// warn logs at most one warning of a kind a minute: under a flood every
-// refusal would otherwise be a line.
-func (l *guardedListener) warn(kind, msg string, args ...any) {
-	l.mu.Lock()
+// throttledLog logs at most one warning of a kind a minute: under a
+// flood every refusal would otherwise be a line.
+type throttledLog struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func newThrottledLog(log *slog.Logger) *throttledLog {
+	return &throttledLog{log: log, last: map[string]time.Time{}}
+}
+
+func (t *throttledLog) warn(kind, msg string, args ...any) {
+	t.mu.Lock()
 	now := time.Now()
-	if now.Sub(l.lastWarn[kind]) < time.Minute {
-		l.mu.Unlock()
+	if now.Sub(t.last[kind]) < time.Minute {
+		t.mu.Unlock()
 		return
 	}
-	l.lastWarn[kind] = now
-	l.mu.Unlock()
-	l.log.Warn(msg, args...)
+	t.last[kind] = now
+	t.mu.Unlock()
+	t.log.Warn(msg, args...)
 }
 
 // temporaryAcceptError reports whether an Accept error is one the listener

@@ -190,6 +190,9 @@ func TestConnectionsPerClient(t *testing.T) {
 		if r.status != http.StatusTooManyRequests || r.errorOf(t).Code != "rate_limited" {
 			t.Fatalf("third connection: %d %s, want 429 rate_limited", r.status, r.body)
 		}
+		if !strings.Contains(e.logs.String(), "trusted_proxies") {
+			t.Errorf("no hint at trusted_proxies in the log:\n%s", e.logs)
+		}
 	})
 	t.Run("a trusted proxy", func(t *testing.T) {
 		e := newEnv(t, func(c *Config) {

@@ -194,7 +194,7 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	s.app = fiber.New(fc)
 	s.metrics = newMetrics(reg, svc, log)
 	s.conns = newConnMetrics(reg)
-	s.streams = newStreamLimits(cfg.MaxEventStreamsPerClient, cfg.MaxEventStreams, reg)
+	s.streams = newStreamLimits(cfg.MaxEventStreamsPerClient, cfg.MaxEventStreams, reg, log)
 	s.routes(reg)
 	return s
 }
