@@ -45,6 +45,11 @@ type Config struct {
 	LogFormat       string         // text or json
 	BodyLimit       int            // largest request body, bytes
 	ShutdownTimeout time.Duration  // how long in-flight requests get on SIGINT/SIGTERM
+	// Connection limits (server/conns.go, server/streams.go).
+	MaxConns                 int // connections open at once; 0: the open-file limit less a reserve
+	MaxConnsPerClient        int // connections from one address (not a trusted proxy's)
+	MaxEventStreams          int // /events streams open at once
+	MaxEventStreamsPerClient int // /events streams from one client address
 
 	Broadcast  Broadcast    // the fan-out: policy, quiet hours, rates, SMS budget
 	Complaints Complaints   // complaint SLA and assignment
@@ -62,9 +67,14 @@ func DefaultConfig() Config {
 		LogFormat:       DefaultLogFormat,
 		BodyLimit:       DefaultBodyLimit,
 		ShutdownTimeout: DefaultShutdownTimeout,
-		Broadcast:       DefaultBroadcast(),
-		Complaints:      DefaultComplaints(),
-		Surveys:         DefaultSurveys(),
+
+		MaxConnsPerClient:        server.DefaultMaxConnsPerClient,
+		MaxEventStreams:          server.DefaultMaxEventStreams,
+		MaxEventStreamsPerClient: server.DefaultMaxEventStreamsPerClient,
+
+		Broadcast:  DefaultBroadcast(),
+		Complaints: DefaultComplaints(),
+		Surveys:    DefaultSurveys(),
 	}
 }
 
@@ -117,7 +127,23 @@ func (c *Config) Settings() []Setting {
 			c.ShutdownTimeout = d
 			return nil
 		}, func() string { return c.ShutdownTimeout.String() }},
+		{"max_conns", "HERALD_MAX_CONNS", "max-conns", "hold at most `N` connections open, shedding new ones above (0: the open-file limit less a reserve)", count(&c.MaxConns, 0), func() string { return strconv.Itoa(c.MaxConns) }},
+		{"max_conns_per_client", "HERALD_MAX_CONNS_PER_CLIENT", "max-conns-per-client", "hold at most `N` connections from one address (a trusted proxy's are not capped)", count(&c.MaxConnsPerClient, 1), func() string { return strconv.Itoa(c.MaxConnsPerClient) }},
+		{"max_event_streams", "HERALD_MAX_EVENT_STREAMS", "max-event-streams", "hold at most `N` live-update streams (/events) open", count(&c.MaxEventStreams, 1), func() string { return strconv.Itoa(c.MaxEventStreams) }},
+		{"max_event_streams_per_client", "HERALD_MAX_EVENT_STREAMS_PER_CLIENT", "max-event-streams-per-client", "hold at most `N` live-update streams from one client address", count(&c.MaxEventStreamsPerClient, 1), func() string { return strconv.Itoa(c.MaxEventStreamsPerClient) }},
 	}, append(append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Surveys.settings()...), c.Email.settings()...)...)
+}
+
+// count parses a whole number of at least least into p.
+func count(p *int, least int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < least {
+			return fmt.Errorf("want a whole number from %d, got %q", least, v)
+		}
+		*p = n
+		return nil
+	}
 }
 
 // joinPrefixes prints trusted_proxies: addresses alone, ranges as CIDRs.
@@ -258,6 +284,17 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout: must be positive")
 	}
+	if c.MaxConns < 0 {
+		return fmt.Errorf("max_conns: must not be negative (0: the open-file limit less a reserve)")
+	}
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"max_conns_per_client", c.MaxConnsPerClient}, {"max_event_streams", c.MaxEventStreams}, {"max_event_streams_per_client", c.MaxEventStreamsPerClient}} {
+		if v.n < 1 {
+			return fmt.Errorf("%s: must be at least 1", v.key)
+		}
+	}
 	if err := c.Broadcast.validate(); err != nil {
 		return err
 	}
@@ -318,6 +355,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.Int("body_limit", c.BodyLimit),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Int("max_conns", c.MaxConns),
+		slog.Int("max_conns_per_client", c.MaxConnsPerClient),
+		slog.Int("max_event_streams", c.MaxEventStreams),
+		slog.Int("max_event_streams_per_client", c.MaxEventStreamsPerClient),
 		slog.Any("broadcast", c.Broadcast),
 		slog.Any("complaints", c.Complaints),
 		slog.String("inbound_smtp_addr", c.Email.SMTPAddr),

@@ -147,3 +147,35 @@ func TestComplaintSettings(t *testing.T) {
 		t.Errorf("first answer after the resolution: %v", err)
 	}
 }
+
+func TestConnectionSettings(t *testing.T) {
+	c := DefaultConfig()
+	if c.MaxConns != 0 || c.MaxConnsPerClient != 256 || c.MaxEventStreams != 10000 || c.MaxEventStreamsPerClient != 8 {
+		t.Fatalf("defaults %d %d %d %d", c.MaxConns, c.MaxConnsPerClient, c.MaxEventStreams, c.MaxEventStreamsPerClient)
+	}
+	env := map[string]string{"HERALD_MAX_CONNS": "5000", "HERALD_MAX_CONNS_PER_CLIENT": " 64 ",
+		"HERALD_MAX_EVENT_STREAMS": "2000", "HERALD_MAX_EVENT_STREAMS_PER_CLIENT": "2"}
+	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxConns != 5000 || c.MaxConnsPerClient != 64 || c.MaxEventStreams != 2000 || c.MaxEventStreamsPerClient != 2 {
+		t.Fatalf("from the environment: %d %d %d %d", c.MaxConns, c.MaxConnsPerClient, c.MaxEventStreams, c.MaxEventStreamsPerClient)
+	}
+	for _, tc := range []struct{ key, value string }{
+		{"HERALD_MAX_CONNS", "-1"}, {"HERALD_MAX_CONNS", "many"}, {"HERALD_MAX_CONNS_PER_CLIENT", "0"},
+		{"HERALD_MAX_EVENT_STREAMS", "0"}, {"HERALD_MAX_EVENT_STREAMS_PER_CLIENT", "1.5"},
+	} {
+		c := DefaultConfig()
+		if err := c.LoadEnv(func(k string) string { return map[string]string{tc.key: tc.value}[k] }); err == nil {
+			t.Errorf("%s=%s accepted", tc.key, tc.value)
+		}
+	}
+	c = DefaultConfig()
+	c.MaxEventStreamsPerClient = 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max_event_streams_per_client") {
+		t.Errorf("no streams per client: %v", err)
+	}
+}

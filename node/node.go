@@ -143,6 +143,13 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 	}
 	log.Debug("config", "config", cfg)
 
+	// Each connection is a descriptor: serve with as many as allowed.
+	if before, after, err := server.RaiseFileLimit(); err != nil {
+		log.Warn("raise the open-file limit", "soft", before, "err", err)
+	} else if after != before {
+		log.Debug("raised the open-file limit", "from", before, "to", after)
+	}
+
 	// Listen first: a taken port is the most common startup failure, and
 	// :0 needs the real port before the public URL is known.
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -175,7 +182,9 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 		}
 	}
 	a.Site = statuspage.New(a.Incidents, a.Engine.Events, statuspage.Options{Registerer: a.Registry, Log: log})
-	a.Server = server.New(server.Config{PublicURL: a.URL, BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies}, a.Incidents, a.Site, a.Registry, log)
+	a.Server = server.New(server.Config{PublicURL: a.URL, BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies,
+		MaxConns: cfg.MaxConns, MaxConnsPerClient: cfg.MaxConnsPerClient,
+		MaxEventStreams: cfg.MaxEventStreams, MaxEventStreamsPerClient: cfg.MaxEventStreamsPerClient}, a.Incidents, a.Site, a.Registry, log)
 	if err := a.buildBroadcast(ctx, opt); err != nil {
 		return nil, err
 	}
@@ -326,7 +335,7 @@ func (a *Node) Run(ctx context.Context) error {
 	}
 	go advanceMaintenances(runCtx, a.Incidents, a.Log)
 	a.Log.Info("herald listening", "addr", a.Addr(), "url", a.URL, "engine", a.Engine.Name, "store", a.Engine.Where, "page_id", a.Page.ID,
-		"channels", strings.Join(a.Channels(), " "), "version", Version())
+		"channels", strings.Join(a.Channels(), " "), "connection_budget", a.Server.ConnectionBudget(), "version", Version())
 	return nil
 }
 

@@ -441,6 +441,7 @@ func (s *Server) broadcastEvents() fiber.Handler {
 		}
 		n, every, heartbeat, done, log := s.bc.notify, s.bc.cfg.ProgressInterval, s.cfg.HeartbeatInterval, s.done, s.log
 		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
+		gone := watchClose(c) // else a closed stream is noticed at the next heartbeat, after that many progress reads
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 			_, _ = w.WriteString("retry: 2000\n\n")
 			var last []byte
@@ -476,6 +477,9 @@ func (s *Server) broadcastEvents() fiber.Handler {
 				}
 				select {
 				case <-done:
+					return
+				case <-gone:
+					log.Debug("broadcast events client gone", "broadcast_id", id)
 					return
 				case <-t.C:
 				}

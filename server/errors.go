@@ -19,6 +19,10 @@ import (
 const (
 	codeMethodNotAllowed = "method_not_allowed" // 405
 	codeTooLarge         = "too_large"          // 413
+	// codeUnavailable refuses a request or connection when herald is at a
+	// capacity limit (503); one client over its own limit gets
+	// notify.ERATELIMITED (429).
+	codeUnavailable = "unavailable"
 )
 
 // statusOf is the one map from an error code to an HTTP status.
@@ -37,6 +41,7 @@ var statusOf = map[string]int{
 	incident.EINTERNAL:     http.StatusInternalServerError,
 	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
 	codeTooLarge:           http.StatusRequestEntityTooLarge,
+	codeUnavailable:        http.StatusServiceUnavailable,
 	notify.ERATELIMITED:    http.StatusTooManyRequests,
 }
 

@@ -149,11 +149,16 @@ func (s *Server) fromTrustedProxy(c *fiber.Ctx) bool {
 // per-IP limits and logs: the peer, or behind trusted proxies the
 // rightmost untrusted X-Forwarded-For hop (see clientAddr). Never "".
 func (s *Server) clientIP(c *fiber.Ctx) string {
+	return s.client(c).String()
+}
+
+// client is clientIP as an address.
+func (s *Server) client(c *fiber.Ctx) netip.Addr {
 	var xff []string
 	for _, v := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
 		xff = append(xff, string(v))
 	}
-	return s.proxies.clientAddr(peerAddr(c), xff).String()
+	return s.proxies.clientAddr(peerAddr(c), xff)
 }
 
 // requestHost is the host the client asked for: X-Forwarded-Host from a

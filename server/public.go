@@ -328,7 +328,10 @@ func shortLink(c *fiber.Ctx) error {
 // events streams the host's page as server-sent events: the current summary
 // at once, then an "update" event with the new summary.json after every
 // render, and a comment every HeartbeatInterval so proxies keep the stream
-// open and a client that left is noticed (the write fails) and let go.
+// open. A client that closes the stream is noticed at once (watchClose); one
+// that vanishes without closing, when a heartbeat's write fails. Streams are
+// capped per client and in all (streamLimits): over a cap the answer is 429
+// or 503 with a JSON error, which an EventSource does not retry.
 func (s *Server) events() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		host := s.hostOf(c)
@@ -336,58 +339,71 @@ func (s *Server) events() fiber.Handler {
 		if !ok {
 			return incident.Errorf(incident.ENOTFOUND, "no status page on this host")
 		}
-		var initial []byte
-		if a, ok := s.site.Lookup(host, "/api/v2/summary.json", ""); ok {
-			initial = a.Body
+		if c.Method() != fiber.MethodHead { // HEAD is a probe: headers only, no stream
+			release, err := s.streams.acquire(c, s.client(c))
+			if err != nil {
+				return err
+			}
+			s.startEvents(c, host, page.ID, release)
 		}
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		c.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
 		c.Status(http.StatusOK)
-		if c.Method() == fiber.MethodHead {
-			return nil // a probe: headers only, no stream to hold open
+		return nil
+	}
+}
+
+// startEvents sets the response's body to the page's event stream, whose
+// writer runs from now on and calls release when the stream ends.
+func (s *Server) startEvents(c *fiber.Ctx, host, pageID string, release func()) {
+	var initial []byte
+	if a, ok := s.site.Lookup(host, "/api/v2/summary.json", ""); ok {
+		initial = a.Body
+	}
+	updates, cancel := s.site.Watch(pageID)
+	heartbeat, done, log := s.cfg.HeartbeatInterval, s.done, s.log
+	gone := watchClose(c)
+	// fasthttp sets one write deadline per response; a stream outlives
+	// it, so each successful write pushes the deadline past the next
+	// heartbeat.
+	conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer release()
+		defer cancel()
+		_, _ = w.WriteString("retry: 5000\n\n")
+		if initial != nil {
+			writeEvent(w, "update", initial)
 		}
-		updates, cancel := s.site.Watch(page.ID)
-		heartbeat, done, log := s.cfg.HeartbeatInterval, s.done, s.log
-		pageID := page.ID
-		// fasthttp sets one write deadline per response; a stream outlives
-		// it, so each successful write pushes the deadline past the next
-		// heartbeat.
-		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
-		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-			defer cancel()
-			_, _ = w.WriteString("retry: 5000\n\n")
-			if initial != nil {
-				writeEvent(w, "update", initial)
+		if w.Flush() != nil {
+			return
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(extend))
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-gone:
+				log.Debug("events client gone", "page_id", pageID)
+				return
+			case b, ok := <-updates:
+				if !ok {
+					return
+				}
+				writeEvent(w, "update", b)
+			case <-t.C:
+				_, _ = w.WriteString(": heartbeat\n\n")
 			}
-			if w.Flush() != nil {
+			if err := w.Flush(); err != nil {
+				log.Debug("events client gone", "page_id", pageID, "err", err)
 				return
 			}
 			_ = conn.SetWriteDeadline(time.Now().Add(extend))
-			t := time.NewTicker(heartbeat)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case b, ok := <-updates:
-					if !ok {
-						return
-					}
-					writeEvent(w, "update", b)
-				case <-t.C:
-					_, _ = w.WriteString(": heartbeat\n\n")
-				}
-				if err := w.Flush(); err != nil {
-					log.Debug("events client gone", "page_id", pageID, "err", err)
-					return
-				}
-				_ = conn.SetWriteDeadline(time.Now().Add(extend))
-			}
-		})
-		return nil
-	}
+		}
+	})
 }
 
 // writeEvent writes one SSE event; a payload line break starts a new data line.

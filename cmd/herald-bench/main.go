@@ -4,8 +4,10 @@
 //	go run ./cmd/herald-bench broadcast [-customers 1000000] [-rate 200] [-duration 20s] [-redis URL] [-skip-plan …]
 //	go run ./cmd/herald-bench crash [-recipients 100000] [-engine sqlite|redis|both]
 //	go run ./cmd/herald-bench complaints [-recipients 100000] [-engine sqlite|redis|both] [-duration 3s] [-start-rate 250] [-max-rate 3000]
+//	go run ./cmd/herald-bench conns [-churn 50000] [-churn-rate 2500] [-idle 20000] [-hold 10s] [-server-nofile N]
 //
-// Every scenario starts what it measures in this process on 127.0.0.1 and
+// Every scenario starts what it measures on 127.0.0.1, in this process or
+// (crash, the broadcast's memory part, conns) in a child process, and
 // prints its figures; nothing leaves the machine.
 package main
 
@@ -29,7 +31,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|complaints [flags]  (herald-bench SCENARIO -h for flags)")
+var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|complaints|conns [flags]  (herald-bench SCENARIO -h for flags)")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -68,6 +70,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		_, err = benchComplaints(ctx, opt, stdout, stderr)
 		return err
+	case "conns":
+		opt, err := parseConns(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		return benchConns(ctx, opt, stdout, stderr)
+	case connsChildCommand:
+		return connsChild(ctx, args[1:], stdout, stderr)
 	case memoryChildCommand:
 		return memoryChild(ctx, args[1:], stdout, stderr)
 	}

@@ -116,6 +116,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad format", nil, []string{"--log-format", "xml"}, "log_format"},
 		{"bad size", map[string]string{"HERALD_BODY_LIMIT": "lots"}, nil, "HERALD_BODY_LIMIT"},
 		{"bad duration", nil, []string{"--shutdown-timeout", "soon"}, "--shutdown-timeout"},
+		{"bad connection cap", nil, []string{"--max-conns-per-client", "0"}, "--max-conns-per-client"},
+		{"bad stream cap", map[string]string{"HERALD_MAX_EVENT_STREAMS": "lots"}, nil, "HERALD_MAX_EVENT_STREAMS"},
 		{"bad redis url", nil, []string{"--redis", "http://x"}, "redis_url"},
 		{"bad public url", map[string]string{"HERALD_PUBLIC_URL": "status.example.com"}, nil, "public_url"},
 		{"bad trusted proxy", map[string]string{"HERALD_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"}, nil, "HERALD_TRUSTED_PROXIES"},
