@@ -531,14 +531,22 @@ func (s *Server) agentEvents() fiber.Handler {
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		c.Set("X-Accel-Buffering", "no")
-		c.Status(http.StatusOK)
 		if c.Method() == fiber.MethodHead {
-			return nil
+			return c.SendStatus(http.StatusOK)
 		}
+		// Counted with the status page's streams, and let go the moment
+		// the agent closes it.
+		release, err := s.streams.acquire(c, s.client(c))
+		if err != nil {
+			return err
+		}
+		c.Status(http.StatusOK)
+		gone := watchClose(c)
 		evs, cancel := s.comp.events.Subscribe()
 		heartbeat, done, log, svc := s.cfg.HeartbeatInterval, s.done, s.log, s.comp.svc
 		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer release()
 			defer cancel()
 			_, _ = w.WriteString("retry: 2000\n\n")
 			writeEvent(w, "snapshot", first)
@@ -551,6 +559,8 @@ func (s *Server) agentEvents() fiber.Handler {
 			for {
 				select {
 				case <-done:
+					return
+				case <-gone:
 					return
 				case ev, ok := <-evs:
 					if !ok {
