@@ -20,67 +20,99 @@ var _ complaint.Store = (*DB)(nil)
 // SaveComplaint implements complaint.Store: the version check, the
 // ExternalID check and every write in one transaction.
 func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry) error {
+	s, err := newComplaintSave(c, entries)
+	if err != nil {
+		return err
+	}
+	if err := db.prepare(ctx); err != nil {
+		return err
+	}
+	return db.write(ctx, "save complaint", func(tx *sql.Tx) error { return db.saveComplaint(ctx, tx, s) })
+}
+
+// complaintSave is a complaint's save, checked and encoded before the
+// transaction begins.
+type complaintSave struct {
+	v       *complaint.Complaint // the complaint, times as stored
+	doc     string
+	checkAt sql.NullInt64
+	entries []*complaint.Entry
+}
+
+func newComplaintSave(c *complaint.Complaint, entries []*complaint.Entry) (*complaintSave, error) {
 	if c == nil || c.ID == "" || c.PageID == "" {
-		return incident.Invalid("complaint.id", "a complaint needs an ID and a page")
+		return nil, incident.Invalid("complaint.id", "a complaint needs an ID and a page")
 	}
 	if err := complaint.CheckSave(c, entries); err != nil {
-		return err
+		return nil, err
 	}
 	v := c.WithTimes(func(t time.Time) time.Time { return fromMS(ms(t)) })
 	doc, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode complaint %s: %w", c.ID, err)
+		return nil, fmt.Errorf("sqlite: encode complaint %s: %w", c.ID, err)
 	}
-	var checkAt sql.NullInt64
+	s := &complaintSave{v: v, doc: string(doc), entries: entries}
 	if !v.CheckAt.IsZero() {
-		checkAt = sql.NullInt64{Int64: ms(v.CheckAt), Valid: true}
+		s.checkAt = sql.NullInt64{Int64: ms(v.CheckAt), Valid: true}
 	}
-	return db.write(ctx, "save complaint", func(tx *sql.Tx) error {
-		var page string
-		var version int
-		err := tx.QueryRowContext(ctx, "SELECT page_id, version FROM complaints WHERE id = ?", c.ID).Scan(&page, &version)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			if c.Version != 1 {
-				return incident.Errorf(incident.ECONFLICT, "complaint %q was deleted or never saved (expected version %d)", c.ID, c.Version-1)
-			}
-		case err != nil:
-			return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
-		case c.Version == 1:
-			return incident.Errorf(incident.ECONFLICT, "complaint %q already exists", c.ID)
-		case page != c.PageID || version != c.Version-1:
-			return incident.Errorf(incident.ECONFLICT, "complaint %q was changed meanwhile (expected version %d); reload and retry", c.ID, c.Version-1)
+	return s, nil
+}
+
+// The statements of a complaint's save (prepared: see queueStmts).
+const (
+	complaintVersionSQL = "SELECT page_id, version FROM complaints WHERE id = ?"
+	complaintUpsertSQL  = `INSERT INTO complaints (id, page_id, state, open, incident_id, owner, contact_key, channel,
+		category, created_at, check_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET state = excluded.state, open = excluded.open, incident_id = excluded.incident_id,
+		owner = excluded.owner, contact_key = excluded.contact_key, channel = excluded.channel, category = excluded.category,
+		created_at = excluded.created_at, check_at = excluded.check_at, version = excluded.version, doc = excluded.doc`
+	complaintEntrySQL = `INSERT INTO complaint_entries (id, complaint_id, page_id, kind, actor, channel, text,
+		external_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// saveComplaint checks and writes s in tx; on an error it may have
+// written part of it (the caller rolls back).
+func (db *DB) saveComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) error {
+	v := s.v
+	var page string
+	var version int
+	err := tx.StmtContext(ctx, db.stmts.complaintVersion).QueryRowContext(ctx, v.ID).Scan(&page, &version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if v.Version != 1 {
+			return incident.Errorf(incident.ECONFLICT, "complaint %q was deleted or never saved (expected version %d)", v.ID, v.Version-1)
 		}
-		for _, e := range entries {
-			if e.ExternalID == "" {
-				continue
-			}
-			var one int
-			err := tx.QueryRowContext(ctx, externalSQL, e.PageID, e.ExternalID).Scan(&one)
-			if err == nil {
-				return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
-			}
+	case err != nil:
+		return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
+	case v.Version == 1:
+		return incident.Errorf(incident.ECONFLICT, "complaint %q already exists", v.ID)
+	case page != v.PageID || version != v.Version-1:
+		return incident.Errorf(incident.ECONFLICT, "complaint %q was changed meanwhile (expected version %d); reload and retry", v.ID, v.Version-1)
+	}
+	for _, e := range s.entries {
+		if e.ExternalID == "" {
+			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO complaints (id, page_id, state, open, incident_id, owner, contact_key, channel,
-				category, created_at, check_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET state = excluded.state, open = excluded.open, incident_id = excluded.incident_id,
-				owner = excluded.owner, contact_key = excluded.contact_key, channel = excluded.channel, category = excluded.category,
-				created_at = excluded.created_at, check_at = excluded.check_at, version = excluded.version, doc = excluded.doc`,
-			v.ID, v.PageID, string(v.State), boolInt(v.Open()), v.IncidentID(), v.Owner, v.Contact.Key(), string(v.Channel),
-			string(v.Category), ms(v.CreatedAt), checkAt, v.Version, string(doc)); err != nil {
-			return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
+		var one int
+		err := tx.StmtContext(ctx, db.stmts.complaintExternal).QueryRowContext(ctx, e.PageID, e.ExternalID).Scan(&one)
+		if err == nil {
+			return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
 		}
-		for _, e := range entries {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO complaint_entries (id, complaint_id, page_id, kind, actor, channel, text,
-				external_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.ComplaintID, e.PageID, string(e.Kind), e.Actor,
-				string(e.Channel), e.Text, e.ExternalID, ms(e.At)); err != nil {
-				return fmt.Errorf("sqlite: save complaint %s entry %s: %w", c.ID, e.ID, err)
-			}
+	}
+	if _, err := tx.StmtContext(ctx, db.stmts.complaintUpsert).ExecContext(ctx, v.ID, v.PageID, string(v.State), boolInt(v.Open()),
+		v.IncidentID(), v.Owner, v.Contact.Key(), string(v.Channel), string(v.Category), ms(v.CreatedAt), s.checkAt, v.Version,
+		s.doc); err != nil {
+		return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
+	}
+	for _, e := range s.entries {
+		if _, err := tx.StmtContext(ctx, db.stmts.complaintEntry).ExecContext(ctx, e.ID, e.ComplaintID, e.PageID, string(e.Kind),
+			e.Actor, string(e.Channel), e.Text, e.ExternalID, ms(e.At)); err != nil {
+			return fmt.Errorf("sqlite: save complaint %s entry %s: %w", v.ID, e.ID, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // externalSQL finds a page's entry for a provider's message through the
@@ -102,7 +134,7 @@ func scanComplaint(s scanner) (*complaint.Complaint, error) {
 
 // FindComplaintByID implements complaint.Store.
 func (db *DB) FindComplaintByID(ctx context.Context, id string) (*complaint.Complaint, error) {
-	c, err := scanComplaint(db.r.QueryRowContext(ctx, "SELECT doc FROM complaints WHERE id = ?", id))
+	c, err := scanComplaint(db.readRow(ctx, "SELECT doc FROM complaints WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("complaint", id)
 	} else if err != nil {
@@ -189,13 +221,14 @@ func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*compla
 		return nil, 0, fmt.Errorf("sqlite: find complaints: %w", err)
 	}
 	defer tx.Rollback()
+	q := prepared{db, tx}
 	cond, args := complaintsWhere(f)
 	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+complaintsFrom(f)+cond, args...).Scan(&total); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+complaintsFrom(f)+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: count complaints: %w", err)
 	}
 	query, args := findComplaintsSQL(f)
-	cs, err := findAll(ctx, tx, "complaints", scanComplaint, query, args...)
+	cs, err := findAll(ctx, q, "complaints", scanComplaint, query, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -237,7 +270,7 @@ const findEntryByExternalSQL = "SELECT " + entryColumns + " FROM complaint_entri
 
 // FindEntryByExternalID implements complaint.Store.
 func (db *DB) FindEntryByExternalID(ctx context.Context, pageID, externalID string) (*complaint.Entry, error) {
-	e, err := scanEntry(db.r.QueryRowContext(ctx, findEntryByExternalSQL, pageID, externalID))
+	e, err := scanEntry(db.readRow(ctx, findEntryByExternalSQL, pageID, externalID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("complaint entry", externalID)
 	} else if err != nil {

@@ -44,8 +44,9 @@ type DB struct {
 	// Now is the clock for expiry checks (idempotency keys); tests inject one.
 	Now func() time.Time
 
-	// stmts are the queue's hot statements, prepared once on the writer
-	// connection (prepare) and reused by every transaction on it.
+	// stmts are the writer's hot statements (the queue's, a complaint's
+	// save), prepared once on the writer connection (prepare) and reused
+	// by every transaction on it.
 	stmtMu sync.Mutex
 	stmts  *queueStmts
 
@@ -177,11 +178,19 @@ type queueStmts struct {
 	reason     *sql.Stmt   // reasonSQL
 	touch      *sql.Stmt   // touchSQL
 	finish     []*sql.Stmt // finishSQL for each of finishSizes
+
+	// A complaint's save (complaints.go), which every inbound complaint
+	// makes: parsing them cost more than running them.
+	complaintVersion  *sql.Stmt // complaintVersionSQL
+	complaintExternal *sql.Stmt // externalSQL
+	complaintUpsert   *sql.Stmt // complaintUpsertSQL
+	complaintEntry    *sql.Stmt // complaintEntrySQL
 }
 
 func (q *queueStmts) close() error {
 	var errs []error
-	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch}
+	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch,
+		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintEntry}
 	for _, st := range append(append(append(all, q.insertRows...), q.insertIDs...), q.finish...) {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -210,6 +219,16 @@ func (db *DB) prepare(ctx context.Context) error {
 		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
 			q.close()
 			return fmt.Errorf("sqlite: prepare delivery insert: %w", err)
+		}
+	}
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{{&q.complaintVersion, complaintVersionSQL}, {&q.complaintExternal, externalSQL}, {&q.complaintUpsert, complaintUpsertSQL},
+		{&q.complaintEntry, complaintEntrySQL}} {
+		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
+			q.close()
+			return fmt.Errorf("sqlite: prepare complaint save: %w", err)
 		}
 	}
 	if q.claim, err = db.w.PrepareContext(ctx, claimSQL); err != nil {
@@ -414,4 +433,36 @@ func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
 		return db.r.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// prepared is a queryer that runs its queries as statements prepared once
+// (readStmt), in tx when it is set, else on the read pool. The reads every
+// inbound complaint makes go through it.
+type prepared struct {
+	db *DB
+	tx *sql.Tx
+}
+
+func (p prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.db.readStmt(ctx, query)
+	switch {
+	case err != nil && p.tx != nil:
+		return p.tx.QueryContext(ctx, query, args...)
+	case err != nil:
+		return p.db.r.QueryContext(ctx, query, args...)
+	case p.tx != nil:
+		return p.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (p prepared) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if p.tx == nil {
+		return p.db.readRow(ctx, query, args...)
+	}
+	st, err := p.db.readStmt(ctx, query)
+	if err != nil {
+		return p.tx.QueryRowContext(ctx, query, args...)
+	}
+	return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }
