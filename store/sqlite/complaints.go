@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 var _ complaint.Store = (*DB)(nil)
@@ -28,6 +29,31 @@ func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries
 		return err
 	}
 	return db.write(ctx, "save complaint", func(tx *sql.Tx) error { return db.saveComplaint(ctx, tx, s) })
+}
+
+// SaveComplaintQueued implements complaint.Store: SaveComplaint and
+// EnqueueDeliveries in one transaction.
+func (db *DB) SaveComplaintQueued(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry, ds []*queue.Delivery) error {
+	s, err := newComplaintSave(c, entries)
+	if err != nil {
+		return err
+	}
+	if err := checkDeliveries(ds); err != nil {
+		return err
+	}
+	if err := db.prepare(ctx); err != nil {
+		return err
+	}
+	return db.write(ctx, "save complaint", func(tx *sql.Tx) error {
+		if err := db.saveComplaint(ctx, tx, s); err != nil {
+			return err
+		}
+		if len(ds) == 0 {
+			return nil
+		}
+		_, err := db.enqueue(ctx, tx, ds)
+		return err
+	})
 }
 
 // complaintSave is a complaint's save, checked and encoded before the

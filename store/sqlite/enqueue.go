@@ -333,45 +333,52 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*queue.Delivery) (int,
 	}
 	var created int
 	err := db.write(ctx, "enqueue deliveries", func(tx *sql.Tx) error {
-		fresh, err := db.freshDeliveries(ctx, tx, ds, nil)
-		if err != nil {
-			return err
-		}
-		// A plan's deliveries still in chunks are not rows yet; one of the
-		// same ID can only be in a chunk of the same update.
-		var updates []any
-		seen := map[string]bool{}
-		for _, r := range fresh {
-			if !seen[r.d.UpdateID] {
-				seen[r.d.UpdateID] = true
-				updates = append(updates, r.d.UpdateID)
-			}
-		}
-		waiting := newPlanIDs("")
-		if len(updates) > 0 {
-			if waiting, err = waitingIDs(ctx, tx, "", "update_id IN ("+placeholders(len(updates))+")", updates...); err != nil {
-				return fmt.Errorf("sqlite: enqueue deliveries: %w", err)
-			}
-		}
-		rs := fresh[:0]
-		for _, r := range fresh {
-			if !waiting.has(r.key) {
-				rs = append(rs, r)
-			}
-		}
-		now := db.Now()
-		t := newTally()
-		if err := db.placeRows(ctx, tx, rs, t); err != nil {
-			return err
-		}
-		if err := db.writeRows(ctx, tx, rs); err != nil {
-			return err
-		}
-		created = len(rs)
-		return db.applyTally(ctx, tx, t, now)
+		var err error
+		created, err = db.enqueue(ctx, tx, ds)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	return created, nil
+}
+
+// enqueue writes EnqueueDeliveries' ds (checked: checkDeliveries) in tx
+// and returns how many were new; the statements must be prepared.
+func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, ds []*queue.Delivery) (int, error) {
+	fresh, err := db.freshDeliveries(ctx, tx, ds, nil)
+	if err != nil {
+		return 0, err
+	}
+	// A plan's deliveries still in chunks are not rows yet; one of the
+	// same ID can only be in a chunk of the same update.
+	var updates []any
+	seen := map[string]bool{}
+	for _, r := range fresh {
+		if !seen[r.d.UpdateID] {
+			seen[r.d.UpdateID] = true
+			updates = append(updates, r.d.UpdateID)
+		}
+	}
+	waiting := newPlanIDs("")
+	if len(updates) > 0 {
+		if waiting, err = waitingIDs(ctx, tx, "", "update_id IN ("+placeholders(len(updates))+")", updates...); err != nil {
+			return 0, fmt.Errorf("sqlite: enqueue deliveries: %w", err)
+		}
+	}
+	rs := fresh[:0]
+	for _, r := range fresh {
+		if !waiting.has(r.key) {
+			rs = append(rs, r)
+		}
+	}
+	now := db.Now()
+	t := newTally()
+	if err := db.placeRows(ctx, tx, rs, t); err != nil {
+		return 0, err
+	}
+	if err := db.writeRows(ctx, tx, rs); err != nil {
+		return 0, err
+	}
+	return len(rs), db.applyTally(ctx, tx, t, now)
 }
