@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/complaint"
@@ -19,34 +21,125 @@ var _ complaint.Store = (*DB)(nil)
 // ---- complaints ----
 
 // SaveComplaint implements complaint.Store: the version check, the
-// ExternalID check and every write in one transaction.
+// ExternalID check and every write in one transaction, which it may share
+// with other saves (see saveGroup).
 func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry) error {
-	s, err := newComplaintSave(c, entries)
+	s, err := newComplaintSave(c, entries, nil)
 	if err != nil {
 		return err
 	}
-	if err := db.prepare(ctx); err != nil {
-		return err
-	}
-	return db.write(ctx, "save complaint", func(tx *sql.Tx) error { return db.saveComplaint(ctx, tx, s) })
+	return db.saveGrouped(ctx, s)
 }
 
 // SaveComplaintQueued implements complaint.Store: SaveComplaint and
 // EnqueueDeliveries in one transaction.
 func (db *DB) SaveComplaintQueued(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry, ds []*queue.Delivery) error {
-	s, err := newComplaintSave(c, entries)
+	s, err := newComplaintSave(c, entries, ds)
 	if err != nil {
 		return err
 	}
-	if err := checkDeliveries(ds); err != nil {
-		return err
-	}
+	return db.saveGrouped(ctx, s)
+}
+
+// ---- group commit ----
+
+// A complaint storm is thousands of small saves a second, and SQLite has
+// one writer: a transaction each, they queued on the write lock, and each
+// paid a commit (the WAL append, the shared-memory locks) of its own.
+// saveGroup commits them in groups: a save joins the queue, and one
+// goroutine (started when the queue fills from empty, gone when it
+// empties) takes everything queued, up to maxSaveGroup, into one write
+// transaction. There is no waiting window: saves that arrive while a
+// group is being written form the next group, so a lone save is written
+// at once and a storm in groups as large as the writer is slow.
+//
+// Each save gets its own answer. Its checks (version, ExternalIDs) read
+// before it writes, and a save refused by them writes nothing, so the
+// others in its group go on; an error while writing (or committing)
+// fails the whole group, each save with that error, and none of it is
+// written.
+type saveGroup struct {
+	mu      sync.Mutex
+	queue   []*complaintSave
+	running bool
+	groups  int // groups written, for tests
+}
+
+// maxSaveGroup bounds a group: its transaction holds the writer, which
+// the dispatchers' claims and finishes wait for.
+const maxSaveGroup = 128
+
+// saveGrouped writes s in the next group and waits for its answer.
+func (db *DB) saveGrouped(ctx context.Context, s *complaintSave) error {
 	if err := db.prepare(ctx); err != nil {
 		return err
 	}
-	return db.write(ctx, "save complaint", func(tx *sql.Tx) error {
-		if err := db.saveComplaint(ctx, tx, s); err != nil {
-			return err
+	s.ctx, s.done = ctx, make(chan error, 1)
+	g := &db.saves
+	g.mu.Lock()
+	g.queue = append(g.queue, s)
+	start := !g.running
+	g.running = true
+	g.mu.Unlock()
+	if start {
+		go db.writeSaveGroups()
+	}
+	select {
+	case err := <-s.done:
+		return err
+	case <-ctx.Done():
+		// Too late to take it back: it may be in the group being
+		// written. Its answer goes unread (done is buffered).
+		return ctx.Err()
+	}
+}
+
+// writeSaveGroups writes groups until the queue is empty.
+func (db *DB) writeSaveGroups() {
+	g := &db.saves
+	for {
+		g.mu.Lock()
+		n := min(len(g.queue), maxSaveGroup)
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		group := slices.Clone(g.queue[:n])
+		g.queue = slices.Delete(g.queue, 0, n)
+		g.groups++
+		g.mu.Unlock()
+		db.writeSaveGroup(group)
+	}
+}
+
+// writeSaveGroup writes one group in one transaction and answers each
+// save. The transaction's context is no caller's: one caller giving up
+// must not fail the others' saves.
+func (db *DB) writeSaveGroup(group []*complaintSave) {
+	live := group[:0:0]
+	for _, s := range group {
+		if err := s.ctx.Err(); err != nil {
+			s.done <- err
+			continue
+		}
+		live = append(live, s)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.Background()
+	refused := make([]error, len(live))
+	err := db.write(ctx, "save complaints", func(tx *sql.Tx) error {
+		var ds []*queue.Delivery
+		for i, s := range live {
+			if refused[i] = db.checkComplaint(ctx, tx, s); refused[i] != nil {
+				continue
+			}
+			if err := db.writeComplaint(ctx, tx, s); err != nil {
+				return err
+			}
+			ds = append(ds, s.ds...)
 		}
 		if len(ds) == 0 {
 			return nil
@@ -54,6 +147,13 @@ func (db *DB) SaveComplaintQueued(ctx context.Context, c *complaint.Complaint, e
 		_, err := db.enqueue(ctx, tx, ds)
 		return err
 	})
+	for i, s := range live {
+		if err != nil {
+			s.done <- err
+		} else {
+			s.done <- refused[i]
+		}
+	}
 }
 
 // complaintSave is a complaint's save, checked and encoded before the
@@ -63,13 +163,20 @@ type complaintSave struct {
 	doc     string
 	checkAt sql.NullInt64
 	entries []*complaint.Entry
+	ds      []*queue.Delivery // to queue with it
+
+	ctx  context.Context // the caller's
+	done chan error      // its answer
 }
 
-func newComplaintSave(c *complaint.Complaint, entries []*complaint.Entry) (*complaintSave, error) {
+func newComplaintSave(c *complaint.Complaint, entries []*complaint.Entry, ds []*queue.Delivery) (*complaintSave, error) {
 	if c == nil || c.ID == "" || c.PageID == "" {
 		return nil, incident.Invalid("complaint.id", "a complaint needs an ID and a page")
 	}
 	if err := complaint.CheckSave(c, entries); err != nil {
+		return nil, err
+	}
+	if err := checkDeliveries(ds); err != nil {
 		return nil, err
 	}
 	v := c.WithTimes(func(t time.Time) time.Time { return fromMS(ms(t)) })
@@ -77,7 +184,7 @@ func newComplaintSave(c *complaint.Complaint, entries []*complaint.Entry) (*comp
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: encode complaint %s: %w", c.ID, err)
 	}
-	s := &complaintSave{v: v, doc: string(doc), entries: entries}
+	s := &complaintSave{v: v, doc: string(doc), entries: entries, ds: ds}
 	if !v.CheckAt.IsZero() {
 		s.checkAt = sql.NullInt64{Int64: ms(v.CheckAt), Valid: true}
 	}
@@ -96,9 +203,9 @@ const (
 		external_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-// saveComplaint checks and writes s in tx; on an error it may have
-// written part of it (the caller rolls back).
-func (db *DB) saveComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) error {
+// checkComplaint reads in tx whether s may be written: its version, and
+// its ExternalIDs not yet stored. It writes nothing.
+func (db *DB) checkComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) error {
 	v := s.v
 	var page string
 	var version int
@@ -127,6 +234,13 @@ func (db *DB) saveComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) e
 			return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
 		}
 	}
+	return nil
+}
+
+// writeComplaint writes s in tx, checked (checkComplaint); on an error it
+// may have written part of it (the caller rolls back).
+func (db *DB) writeComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) error {
+	v := s.v
 	if _, err := tx.StmtContext(ctx, db.stmts.complaintUpsert).ExecContext(ctx, v.ID, v.PageID, string(v.State), boolInt(v.Open()),
 		v.IncidentID(), v.Owner, v.Contact.Key(), string(v.Channel), string(v.Category), ms(v.CreatedAt), s.checkAt, v.Version,
 		s.doc); err != nil {

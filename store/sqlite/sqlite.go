@@ -66,6 +66,8 @@ type DB struct {
 	groupMu sync.Mutex
 	groups  map[int64]group // delivery groups by ID (they never change)
 
+	saves saveGroup // complaint saves waiting for their group commit
+
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -35,6 +35,7 @@ func RunComplaints(t *testing.T, open func(t *testing.T) (incident.Store, compla
 		{"ComplaintVersionsConcurrently", testComplaintVersionsConcurrently},
 		{"ComplaintExternalIDs", testComplaintExternalIDs},
 		{"SaveComplaintQueued", testSaveComplaintQueued},
+		{"SavesConcurrently", testSavesConcurrently},
 		{"FindComplaints", testFindComplaints},
 		{"FindComplaintsAfterUpdate", testFindComplaintsAfterUpdate},
 		{"ComplaintEntries", testComplaintEntries},
@@ -513,6 +514,87 @@ func testSaveComplaintQueued(t *testing.T, cs complaint.Store, _ audience.Store)
 		equal(t, "complaint", findComplaint(t, cs, "c4"), c4)
 		equal(t, "entries", entryIDs(findEntries(t, cs, "c4")), []string{"e6"})
 	})
+}
+
+// testSavesConcurrently: a storm of saves at once (SQLite commits them in
+// groups): each gets its own answer, the refused ones write nothing, the
+// others everything, their deliveries included.
+func testSavesConcurrently(t *testing.T, cs complaint.Store, _ audience.Store) {
+	ctx := context.Background()
+	qs, ok := cs.(Pipeline)
+	if !ok {
+		t.Fatalf("storetest: the complaint store %T is not also a Pipeline", cs)
+	}
+	first := newComplaint("first", "pa", base)
+	firstMsg := newEntry("m-first", first, complaint.EntryMessageIn, base)
+	firstMsg.ExternalID = "SM-taken"
+	saveComplaint(t, cs, first, firstMsg)
+
+	const n = 120
+	type save struct {
+		c   *complaint.Complaint
+		d   *queue.Delivery
+		dup bool // its message is already stored: refused
+		err error
+	}
+	saves := make([]*save, n)
+	for i := range saves {
+		c := newComplaint(fmt.Sprintf("c%03d", i), "pa", at(time.Duration(i)*time.Second))
+		d := newDelivery(nil, channel.SMS, fmt.Sprintf("+362010%05d", i), c.ID, base)
+		d.PageID, d.UpdateID = "pa", "complaint:"+c.ID+":ack"
+		d.ID = queue.DeliveryID(d.UpdateID, d.Kind, d.Address)
+		saves[i] = &save{c: c, d: d, dup: i%10 == 3}
+	}
+	var wg sync.WaitGroup
+	for _, s := range saves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := newEntry("m-"+s.c.ID, s.c, complaint.EntryMessageIn, s.c.CreatedAt)
+			msg.ExternalID = "SM-" + s.c.ID
+			if s.dup {
+				msg.ExternalID = "SM-taken"
+			}
+			if s.c.ID == "c007" { // a plain save among them
+				s.d = nil
+				s.err = cs.SaveComplaint(ctx, s.c, []*complaint.Entry{msg})
+				return
+			}
+			s.err = cs.SaveComplaintQueued(ctx, s.c, []*complaint.Entry{msg}, []*queue.Delivery{s.d})
+		}()
+	}
+	wg.Wait()
+	if errors.Is(saves[0].err, complaint.ErrNotAtomic) {
+		t.Skip("this engine cannot queue in a complaint's save (ErrNotAtomic)")
+	}
+	saved := 1
+	for _, s := range saves {
+		if s.dup {
+			wantCode(t, s.c.ID, s.err, incident.ECONFLICT)
+			if _, err := cs.FindComplaintByID(ctx, s.c.ID); !errors.Is(err, incident.ErrNotFound) {
+				t.Errorf("refused %s: FindComplaintByID = %v, want not found", s.c.ID, err)
+			}
+			if _, err := qs.FindDeliveryByID(ctx, s.d.ID); !errors.Is(err, incident.ErrNotFound) {
+				t.Errorf("refused %s: its delivery = %v, want not found", s.c.ID, err)
+			}
+			continue
+		}
+		if s.err != nil {
+			t.Errorf("save %s: %v", s.c.ID, s.err)
+			continue
+		}
+		saved++
+		equal(t, s.c.ID, findComplaint(t, cs, s.c.ID), s.c)
+		equal(t, s.c.ID+" entries", entryIDs(findEntries(t, cs, s.c.ID)), []string{"m-" + s.c.ID})
+		if s.d != nil {
+			if _, err := qs.FindDeliveryByID(ctx, s.d.ID); err != nil {
+				t.Errorf("save %s: its delivery: %v", s.c.ID, err)
+			}
+		}
+	}
+	if _, total, err := cs.FindComplaints(ctx, complaint.Filter{PageID: "pa"}); err != nil || total != saved {
+		t.Errorf("FindComplaints: %d, %v; want %d", total, err, saved)
+	}
 }
 
 // ---- FindComplaints ----
