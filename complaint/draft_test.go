@@ -3,12 +3,14 @@ package complaint_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -144,5 +146,50 @@ func TestReceiveDraftFails(t *testing.T) {
 		wantAsks(t, h.ack.all(), ask{ComplaintID: c.ID, Answer: complaint.AnswerReceived, Key: "ack", Failed: true},
 			ask{ComplaintID: c.ID, Answer: complaint.AnswerReceived, Key: "ack", Failed: true},
 			ask{ComplaintID: c.ID, Answer: complaint.AnswerReceived, Key: "ack"})
+	})
+}
+
+// pageReads counts the page reads the service makes.
+type pageReads struct {
+	incident.Store
+	n atomic.Int32
+}
+
+func (p *pageReads) FindPages(ctx context.Context) ([]*incident.Page, error) {
+	p.n.Add(1)
+	return p.Store.FindPages(ctx)
+}
+
+func (p *pageReads) FindPageByID(ctx context.Context, id string) (*incident.Page, error) {
+	p.n.Add(1)
+	return p.Store.FindPageByID(ctx, id)
+}
+
+// TestReceiveReusesPage: within CandidatesTTL, Receive reuses the page it
+// read (an inbound SMS names none, and each read them all); with no TTL it
+// reads it every time.
+func TestReceiveReusesPage(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		for _, tt := range []struct {
+			ttl   time.Duration
+			reads int32
+		}{{time.Hour, 2}, {0, 6}} {
+			reads := &pageReads{Store: h.st}
+			svc := h.service()
+			svc.Incidents, svc.CandidatesTTL = reads, tt.ttl
+			for i := range 3 {
+				for _, page := range []string{"", h.page.ID} {
+					c, _, err := svc.Receive(h.ctx, complaint.Intake{PageID: page, Channel: complaint.SMS,
+						Contact: complaint.Contact{Phone: fmt.Sprintf("+3620999%04d", i)}, Text: "help"})
+					if err != nil || c.PageID != h.page.ID {
+						t.Fatalf("Receive on %q: %v, %v", page, c, err)
+					}
+				}
+			}
+			if got := reads.n.Load(); got != tt.reads {
+				t.Errorf("TTL %s: %d page reads for 6 complaints, want %d", tt.ttl, got, tt.reads)
+			}
+		}
 	})
 }

@@ -87,9 +87,9 @@ type Service struct {
 	// complaints wait unassigned until an agent takes one.
 	OnDuty []string
 	// CandidatesTTL is how long the tagger may reuse a page's incidents
-	// and components read for an earlier complaint (NewService: 1 s; 0
-	// reads them for every complaint). Run drops them on every incident
-	// or page event.
+	// and components read for an earlier complaint, and Receive the page
+	// itself (NewService: 1 s; 0 reads them for every complaint). Run
+	// drops them on every incident or page event.
 	CandidatesTTL time.Duration
 	Now           func() time.Time
 	Log           *slog.Logger
@@ -234,18 +234,33 @@ func (s *Service) byExternalID(ctx context.Context, pageID, externalID string) (
 }
 
 // page returns the page a complaint goes to: the one named, or the first.
+// Within CandidatesTTL of a read it reuses it, as candidates does: an
+// inbound SMS names no page, and every one read them all.
 func (s *Service) page(ctx context.Context, id string) (*incident.Page, error) {
+	if p, ok := s.cands.page(id, s.CandidatesTTL); ok {
+		return p, nil
+	}
+	gen := s.cands.generation()
+	var p *incident.Page
 	if id != "" {
-		return s.Incidents.FindPageByID(ctx, id)
+		var err error
+		if p, err = s.Incidents.FindPageByID(ctx, id); err != nil {
+			return nil, err
+		}
+	} else {
+		pages, err := s.Incidents.FindPages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(pages) == 0 {
+			return nil, incident.Errorf(incident.ENOTFOUND, "no page exists yet to file complaints on")
+		}
+		p = pages[0]
 	}
-	pages, err := s.Incidents.FindPages(ctx)
-	if err != nil {
-		return nil, err
+	if s.CandidatesTTL > 0 {
+		s.cands.putPage(id, gen, p)
 	}
-	if len(pages) == 0 {
-		return nil, incident.Errorf(incident.ENOTFOUND, "no page exists yet to file complaints on")
-	}
-	return pages[0], nil
+	return p, nil
 }
 
 // customer finds the imported customer behind a contact, by ID or by any
@@ -523,6 +538,42 @@ type candidateCache struct {
 	mu    sync.Mutex
 	gen   uint64 // counts invalidations: a read that began before one is not kept
 	pages map[string]*candidateRead
+	// byID holds the pages Service.page read, by the ID asked for ("":
+	// the first page), with when they were read.
+	byID map[string]pageRead
+}
+
+type pageRead struct {
+	read time.Time
+	page *incident.Page
+}
+
+// page returns the page read for id less than ttl ago.
+func (cc *candidateCache) page(id string, ttl time.Duration) (*incident.Page, bool) {
+	if ttl <= 0 {
+		return nil, false
+	}
+	cc.mu.Lock()
+	r, ok := cc.byID[id]
+	cc.mu.Unlock()
+	if !ok || time.Since(r.read) >= ttl {
+		return nil, false
+	}
+	return r.page, true
+}
+
+// putPage keeps a page read for id, unless the cache was emptied since
+// the read began.
+func (cc *candidateCache) putPage(id string, gen uint64, p *incident.Page) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if gen != cc.gen {
+		return
+	}
+	if cc.byID == nil {
+		cc.byID = map[string]pageRead{}
+	}
+	cc.byID[id] = pageRead{read: time.Now(), page: p}
 }
 
 type candidateRead struct {
@@ -579,7 +630,7 @@ func (cc *candidateCache) invalidate() {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.gen++
-	cc.pages = nil
+	cc.pages, cc.byID = nil, nil
 }
 
 // incident returns a page's incident, or an invalid-field error naming
