@@ -26,7 +26,7 @@ func BenchmarkComplaintIntake(b *testing.B) {
 	b.Cleanup(func() { db.Close() })
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var seq atomic.Int64
-	b.SetParallelism(32) // × GOMAXPROCS goroutines
+	b.SetParallelism(intakeParallelism) // × GOMAXPROCS goroutines
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -60,3 +60,5 @@ func BenchmarkComplaintIntake(b *testing.B) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(float64(b.N)/float64(sqlite.SaveGroups(db)), "saves/group")
 }
+
+var intakeParallelism = 32

@@ -187,12 +187,46 @@ type queueStmts struct {
 	complaintExternal *sql.Stmt // externalSQL
 	complaintUpsert   *sql.Stmt // complaintUpsertSQL
 	complaintEntry    *sql.Stmt // complaintEntrySQL
+
+	// bySQL holds smallSQL, prepared, by its text (see txRow).
+	bySQL map[string]*sql.Stmt
+}
+
+// smallSQL are statements every write transaction that queues deliveries
+// runs once or twice (one complaint's acknowledgement is such a
+// transaction): parsing them again each time cost more than the rest of
+// a small enqueue.
+var smallSQL = []string{dataVersionSQL, reserveRIDsSQL, idsWaitingSQL, groupSelectSQL, groupInsertSQL,
+	waitingChunksSQL("update_id IN (?)"), waitingChunksSQL("broadcast_id = ?")}
+
+// txRow runs a one-row query in tx, as the statement prepared for it when
+// it is one of smallSQL.
+func (db *DB) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if db.stmts != nil {
+		if st := db.stmts.bySQL[query]; st != nil {
+			return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		}
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// txQuery is txRow for a query of many rows.
+func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if db.stmts != nil {
+		if st := db.stmts.bySQL[query]; st != nil {
+			return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		}
+	}
+	return tx.QueryContext(ctx, query, args...)
 }
 
 func (q *queueStmts) close() error {
 	var errs []error
 	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch,
 		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintEntry}
+	for _, st := range q.bySQL {
+		all = append(all, st)
+	}
 	for _, st := range append(append(append(all, q.insertRows...), q.insertIDs...), q.finish...) {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -232,6 +266,15 @@ func (db *DB) prepare(ctx context.Context) error {
 			q.close()
 			return fmt.Errorf("sqlite: prepare complaint save: %w", err)
 		}
+	}
+	q.bySQL = map[string]*sql.Stmt{}
+	for _, query := range smallSQL {
+		st, err := db.w.PrepareContext(ctx, query)
+		if err != nil {
+			q.close()
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		q.bySQL[query] = st
 	}
 	if q.claim, err = db.w.PrepareContext(ctx, claimSQL); err != nil {
 		q.close()
