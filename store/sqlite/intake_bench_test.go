@@ -18,7 +18,8 @@ import (
 // goroutines at once each saving a new complaint with its three entries
 // and queuing its acknowledgement (SaveComplaintQueued), as Receive does.
 // ns/op is wall time per save with all of them running; cpu-µs/op is the
-// process's CPU per save (go test -run '^$' -bench ComplaintIntake
+// process's CPU per save; max-ms the longest save, over-100ms how many
+// took longer than 100 ms (go test -run '^$' -bench ComplaintIntake
 // -benchtime 20000x ./store/sqlite/).
 func BenchmarkComplaintIntake(b *testing.B) {
 	ctx := context.Background()
@@ -26,6 +27,8 @@ func BenchmarkComplaintIntake(b *testing.B) {
 	b.Cleanup(func() { db.Close() })
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var seq atomic.Int64
+	var worst atomic.Int64              // the longest save, ns
+	var slow atomic.Int64               // saves over 100 ms
 	b.SetParallelism(intakeParallelism) // × GOMAXPROCS goroutines
 	cpu0 := cpuTime()
 	b.ResetTimer()
@@ -49,16 +52,25 @@ func BenchmarkComplaintIntake(b *testing.B) {
 				MessageKind: queue.KindComplaintReceived, Kind: channel.SMS, Address: phone, RecipientType: queue.FromContact,
 				RecipientID: "phone:" + phone, Language: "en", Critical: true, State: queue.StatePending, NextAt: now.Add(-24 * time.Hour),
 				CreatedAt: now, UpdatedAt: now, Vars: map[string]string{"complaint": id, "ref": c.Ref, "answer": "received"}}
+			start := time.Now()
 			if err := db.SaveComplaintQueued(ctx, c, []*complaint.Entry{in, entry(complaint.EntryState, "new → acknowledged"),
 				entry(complaint.EntryMessageOut, "automatic acknowledgement (received) queued")}, []*queue.Delivery{d}); err != nil {
 				b.Error(err)
 				return
+			}
+			took := int64(time.Since(start))
+			if took > int64(100*time.Millisecond) {
+				slow.Add(1)
+			}
+			for w := worst.Load(); took > w && !worst.CompareAndSwap(w, took); w = worst.Load() {
 			}
 		}
 	})
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(float64(b.N)/float64(sqlite.SaveGroups(db)), "saves/group")
+	b.ReportMetric(float64(worst.Load())/1e6, "max-ms")
+	b.ReportMetric(float64(slow.Load()), "over-100ms")
 }
 
 var intakeParallelism = 32
