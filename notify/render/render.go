@@ -631,6 +631,30 @@ const (
 	slotPage = "\x00P\x00"
 )
 
+// fillSlots replaces the slots' sentinels in layout with their values (as
+// strings.NewReplacer(slotBody, …, slotName, …, slotPage, …).Replace,
+// without building a replacer for every try while an SMS is fitted).
+func fillSlots(layout string, vals map[string]string) string {
+	var b strings.Builder
+	b.Grow(len(layout) + len(vals[slotBody]) + len(vals[slotName]) + len(vals[slotPage]))
+	for {
+		i := strings.IndexByte(layout, 0)
+		if i < 0 || i+3 > len(layout) {
+			b.WriteString(layout)
+			return b.String()
+		}
+		b.WriteString(layout[:i])
+		switch sentinel := layout[i : i+3]; sentinel {
+		case slotBody, slotName, slotPage:
+			b.WriteString(vals[sentinel])
+			layout = layout[i+3:]
+		default:
+			b.WriteByte(0)
+			layout = layout[i+1:]
+		}
+	}
+}
+
 // squeezeSpace replaces each run of ASCII white space with one space
 // (as the regexp [ \t\r\n\f\v]+ → " ", which it replaced: an SMS is
 // laid out several times while it is fitted, and the regexps were most
@@ -737,7 +761,7 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 		return r
 	}, layout)
 	assemble := func(vals map[string]string) string {
-		s := strings.NewReplacer(slotBody, vals[slotBody], slotName, vals[slotName], slotPage, vals[slotPage]).Replace(layout)
+		s := fillSlots(layout, vals)
 		// An empty slot leaves "  " or " ." behind.
 		return strings.TrimSpace(dropSpaceBeforePunct(squeezeSpace(s)))
 	}

@@ -2,6 +2,7 @@ package render
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,19 @@ func TestSpaceFunctions(t *testing.T) {
 		}
 		if got, want := dropSpaceBeforePunct(s), spaceBeforePunct.ReplaceAllString(s, "$1"); got != want {
 			t.Errorf("dropSpaceBeforePunct(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestFillSlots: fillSlots does what the strings.Replacer it replaced did.
+func TestFillSlots(t *testing.T) {
+	for _, vals := range []map[string]string{nil, {slotBody: "the body", slotName: "Name", slotPage: "Acme"}, {slotBody: "", slotName: "N"}} {
+		for _, layout := range []string{"", "plain", slotBody, slotName + ": " + slotBody + " — " + slotPage + ".", slotBody + slotBody,
+			"\x00", "a\x00b", "\x00B", "x\x00B\x00N\x00y", "end\x00P"} {
+			want := strings.NewReplacer(slotBody, vals[slotBody], slotName, vals[slotName], slotPage, vals[slotPage]).Replace(layout)
+			if got := fillSlots(layout, vals); got != want {
+				t.Errorf("fillSlots(%q, %v) = %q, want %q", layout, vals, got, want)
+			}
 		}
 	}
 }
