@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Answer names a message herald sends about a complaint.
@@ -46,6 +47,19 @@ type Acknowledger interface {
 	Answer(ctx context.Context, c *Complaint, a Answer, key, text string) error
 }
 
+// Drafter is an Acknowledger that can also hand an answer's deliveries
+// over unqueued, so that the complaint's own save queues them
+// (Store.SaveComplaintQueued): a new complaint is then filed, marked
+// acknowledged and its acknowledgement queued in one write, and no crash
+// can come between them. notify implements it.
+type Drafter interface {
+	Acknowledger
+	// Draft returns the deliveries Answer(ctx, c, a, key, text) would
+	// queue, without queuing them (none for a contact herald cannot write
+	// to), and queued, to call once they are saved (it wakes the senders).
+	Draft(ctx context.Context, c *Complaint, a Answer, key, text string) (ds []*queue.Delivery, queued func(), err error)
+}
+
 // Customers finds the imported customer behind a contact.
 type Customers interface {
 	FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error)
@@ -73,9 +87,9 @@ type Service struct {
 	// complaints wait unassigned until an agent takes one.
 	OnDuty []string
 	// CandidatesTTL is how long the tagger may reuse a page's incidents
-	// and components read for an earlier complaint (NewService: 1 s; 0
-	// reads them for every complaint). Run drops them on every incident
-	// or page event.
+	// and components read for an earlier complaint, and Receive the page
+	// itself (NewService: 1 s; 0 reads them for every complaint). Run
+	// drops them on every incident or page event.
 	CandidatesTTL time.Duration
 	Now           func() time.Time
 	Log           *slog.Logger
@@ -220,18 +234,33 @@ func (s *Service) byExternalID(ctx context.Context, pageID, externalID string) (
 }
 
 // page returns the page a complaint goes to: the one named, or the first.
+// Within CandidatesTTL of a read it reuses it, as candidates does: an
+// inbound SMS names no page, and every one read them all.
 func (s *Service) page(ctx context.Context, id string) (*incident.Page, error) {
+	if p, ok := s.cands.page(id, s.CandidatesTTL); ok {
+		return p, nil
+	}
+	gen := s.cands.generation()
+	var p *incident.Page
 	if id != "" {
-		return s.Incidents.FindPageByID(ctx, id)
+		var err error
+		if p, err = s.Incidents.FindPageByID(ctx, id); err != nil {
+			return nil, err
+		}
+	} else {
+		pages, err := s.Incidents.FindPages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(pages) == 0 {
+			return nil, incident.Errorf(incident.ENOTFOUND, "no page exists yet to file complaints on")
+		}
+		p = pages[0]
 	}
-	pages, err := s.Incidents.FindPages(ctx)
-	if err != nil {
-		return nil, err
+	if s.CandidatesTTL > 0 {
+		s.cands.putPage(id, gen, p)
 	}
-	if len(pages) == 0 {
-		return nil, incident.Errorf(incident.ENOTFOUND, "no page exists yet to file complaints on")
-	}
-	return pages[0], nil
+	return p, nil
 }
 
 // customer finds the imported customer behind a contact, by ID or by any
@@ -408,7 +437,11 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 		entries = append(entries, s.entry(c, EntryAssign, incident.ActorFrom(ctx).String(), "", "owner: "+owner, now))
 	}
 	c.CheckAt = s.Policy.CheckAt(c)
-	if err := s.Store.SaveComplaint(ctx, c, entries); err != nil {
+	acked, err := s.fileAcknowledged(ctx, c, entries)
+	if err == nil && acked == nil {
+		err = s.Store.SaveComplaint(ctx, c, entries)
+	}
+	if err != nil {
 		if incident.ErrorCode(err) == incident.ECONFLICT && in.ExternalID != "" {
 			// Another node filed the same provider message first.
 			prev, perr := s.byExternalID(ctx, page.ID, in.ExternalID)
@@ -420,9 +453,13 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 	}
 	s.Log.Info("complaint received", "complaint_id", c.ID, "page_id", c.PageID, "channel", c.Channel,
 		"incident_id", c.IncidentID(), "repeat", c.Repeat)
+	if acked != nil {
+		s.publish(ctx, acked)
+		return acked, nil
+	}
 	// One event per new complaint: the acknowledgement's save publishes
 	// it; without that save (no Acknowledger, or it failed) this does.
-	acked, err := s.acknowledge(ctx, c)
+	acked, err = s.acknowledge(ctx, c)
 	switch {
 	case err != nil:
 		s.Log.Warn("complaint acknowledgement not queued yet; the sweep retries", "complaint_id", c.ID, "err", err)
@@ -501,6 +538,42 @@ type candidateCache struct {
 	mu    sync.Mutex
 	gen   uint64 // counts invalidations: a read that began before one is not kept
 	pages map[string]*candidateRead
+	// byID holds the pages Service.page read, by the ID asked for ("":
+	// the first page), with when they were read.
+	byID map[string]pageRead
+}
+
+type pageRead struct {
+	read time.Time
+	page *incident.Page
+}
+
+// page returns the page read for id less than ttl ago.
+func (cc *candidateCache) page(id string, ttl time.Duration) (*incident.Page, bool) {
+	if ttl <= 0 {
+		return nil, false
+	}
+	cc.mu.Lock()
+	r, ok := cc.byID[id]
+	cc.mu.Unlock()
+	if !ok || time.Since(r.read) >= ttl {
+		return nil, false
+	}
+	return r.page, true
+}
+
+// putPage keeps a page read for id, unless the cache was emptied since
+// the read began.
+func (cc *candidateCache) putPage(id string, gen uint64, p *incident.Page) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if gen != cc.gen {
+		return
+	}
+	if cc.byID == nil {
+		cc.byID = map[string]pageRead{}
+	}
+	cc.byID[id] = pageRead{read: time.Now(), page: p}
 }
 
 type candidateRead struct {
@@ -557,7 +630,7 @@ func (cc *candidateCache) invalidate() {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.gen++
-	cc.pages = nil
+	cc.pages, cc.byID = nil, nil
 }
 
 // incident returns a page's incident, or an invalid-field error naming
@@ -609,6 +682,69 @@ func (s *Service) owner(ctx context.Context, pageID, given string) (string, erro
 	return s.OnDuty[int((n-1)%int64(len(s.OnDuty)))], nil
 }
 
+// ackAnswer is the automatic answer of a new complaint.
+func ackAnswer(c *Complaint) Answer {
+	if c.Tag != nil {
+		return AnswerKnown
+	}
+	return AnswerReceived
+}
+
+// markAcked records on c that its automatic answer a is queued, at now,
+// and returns the timeline's entries for it; errUnchanged when it was.
+func (s *Service) markAcked(c *Complaint, a Answer, now time.Time) ([]*Entry, error) {
+	if c.AckedAt != nil {
+		return nil, errUnchanged
+	}
+	c.AckedAt = &now
+	var entries []*Entry
+	if c.State == StateNew {
+		c.State = StateAcknowledged
+		entries = append(entries, s.entry(c, EntryState, "system", "", "new → acknowledged", now))
+	}
+	return append(entries, s.entry(c, EntryMessageOut, "system", c.Channel, "automatic acknowledgement ("+string(a)+") queued", now)), nil
+}
+
+// fileAcknowledged files the new complaint c with its entries, already
+// acknowledged, and queues the acknowledgement in the same save, when the
+// Acknowledger drafts it (Drafter) and the store can queue it with the
+// complaint: one write where filing and acknowledging took three. It
+// returns the complaint as saved; nil, with a nil error, when it wrote
+// nothing and the caller files c the other way (no Drafter, the pipeline
+// could not draft the answer, or the store says ErrNotAtomic).
+func (s *Service) fileAcknowledged(ctx context.Context, c *Complaint, entries []*Entry) (*Complaint, error) {
+	d, ok := s.Answers.(Drafter)
+	if !ok {
+		return nil, nil
+	}
+	a := ackAnswer(c)
+	ds, queued, err := d.Draft(ctx, c, a, "ack", "")
+	if err != nil {
+		s.Log.Warn("complaint acknowledgement not drafted; filing it unacknowledged, the sweep retries", "complaint_id", c.ID, "err", err)
+		return nil, nil
+	}
+	acked := *c
+	now := s.now()
+	more, err := s.markAcked(&acked, a, now)
+	if err != nil {
+		return nil, nil
+	}
+	acked.UpdatedAt = now
+	acked.CheckAt = s.Policy.CheckAt(&acked)
+	all := append(slices.Clip(entries), more...)
+	err = s.Store.SaveComplaintQueued(ctx, &acked, all, ds)
+	switch {
+	case errors.Is(err, ErrNotAtomic):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	if queued != nil {
+		queued()
+	}
+	return &acked, nil
+}
+
 // acknowledge asks for the automatic answer of a new complaint and records
 // that it is queued. The delivery's ID is the complaint's, so asking again
 // sends nothing new.
@@ -616,26 +752,14 @@ func (s *Service) acknowledge(ctx context.Context, c *Complaint) (*Complaint, er
 	if s.Answers == nil {
 		return c, nil
 	}
-	a := AnswerReceived
-	if c.Tag != nil {
-		a = AnswerKnown
-	}
+	a := ackAnswer(c)
 	if err := s.Answers.Answer(ctx, c, a, "ack", ""); err != nil {
 		return nil, err
 	}
 	// From the complaint in hand, just saved: no second read unless
 	// another writer changed it meanwhile.
 	return s.changeFrom(ctx, c, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
-		if c.AckedAt != nil {
-			return nil, errUnchanged
-		}
-		c.AckedAt = &now
-		var entries []*Entry
-		if c.State == StateNew {
-			c.State = StateAcknowledged
-			entries = append(entries, s.entry(c, EntryState, "system", "", "new → acknowledged", now))
-		}
-		return append(entries, s.entry(c, EntryMessageOut, "system", c.Channel, "automatic acknowledgement ("+string(a)+") queued", now)), nil
+		return s.markAcked(c, a, now)
 	})
 }
 

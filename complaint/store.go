@@ -2,9 +2,11 @@ package complaint
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Filter selects complaints, newest CreatedAt first. Zero fields select
@@ -39,6 +41,14 @@ type Store interface {
 	// stored in UTC at millisecond precision; the caller's values are not
 	// changed.
 	SaveComplaint(ctx context.Context, c *Complaint, entries []*Entry) error
+	// SaveComplaintQueued is SaveComplaint that also queues ds, deliveries
+	// outside any plan (as queue.Store.EnqueueDeliveries: an ID that
+	// exists is skipped), in the same transaction: the complaint, its
+	// entries and the deliveries are all written, or none is. An engine
+	// that cannot write both atomically (Redis Cluster, where the queue
+	// and the page live in different slots) returns ErrNotAtomic and
+	// writes nothing; the caller then saves and queues in turn.
+	SaveComplaintQueued(ctx context.Context, c *Complaint, entries []*Entry, ds []*queue.Delivery) error
 	// FindComplaintByID returns ENOTFOUND when there is none.
 	FindComplaintByID(ctx context.Context, id string) (*Complaint, error)
 	// FindComplaints returns the complaints matching f, newest CreatedAt
@@ -66,6 +76,10 @@ type Store interface {
 	// Expiry is judged by the now given, not by the engine's clock.
 	Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
 }
+
+// ErrNotAtomic is SaveComplaintQueued's answer where the engine cannot
+// queue deliveries in a complaint's save.
+var ErrNotAtomic = errors.New("complaint: this store cannot queue deliveries in a complaint's save")
 
 // CheckSave checks what SaveComplaint is given, the same in every engine:
 // entries must name the complaint and its page (EINVALID), and one save

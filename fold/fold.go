@@ -7,6 +7,7 @@ package fold
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 
 	"golang.org/x/text/runes"
@@ -17,8 +18,12 @@ import (
 // Letters returns s with diacritics removed and compatibility forms folded
 // (NFKD, marks dropped, NFC), plus the letters NFKD leaves alone (Ł, Đ).
 func Letters(s string) string {
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
+	if ascii(s) {
+		return s // nothing to fold: NFKD, NFC and the map leave ASCII as it is
+	}
+	t := chains.Get().(transform.Transformer)
+	out, _, err := transform.String(t, s) // resets t first
+	chains.Put(t)
 	if err != nil {
 		out = s
 	}
@@ -35,6 +40,23 @@ func Letters(s string) string {
 		}
 		return r
 	}, out)
+}
+
+// chains holds Letters' transformers: building one (the chain and its
+// buffers) cost more than folding a word with it, and the tagger folds
+// every word of a complaint. A chain is not safe for concurrent use, so
+// each call takes its own.
+var chains = sync.Pool{New: func() any {
+	return transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // Words returns the folded, lower-cased words of s: runs of letters and

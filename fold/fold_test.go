@@ -28,3 +28,14 @@ func TestWords(t *testing.T) {
 		t.Errorf("Words = %q, want %q", got, want)
 	}
 }
+
+func BenchmarkWords(b *testing.B) {
+	for _, s := range []string{"My card payment fails again, what is going on? (12345)", "Nem megy a kártyás fizetés, mi történik? Płatności kartą"} {
+		b.Run(s[:10], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Words(s)
+			}
+		})
+	}
+}

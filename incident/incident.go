@@ -2,6 +2,7 @@ package incident
 
 import (
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,11 +20,21 @@ type Page struct {
 
 // Location returns the page's time zone, UTC when the name is unknown.
 func (p *Page) Location() *time.Location {
-	if loc, err := time.LoadLocation(p.TimeZone); err == nil {
-		return loc
+	if loc, ok := locations.Load(p.TimeZone); ok {
+		return loc.(*time.Location)
 	}
-	return time.UTC
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		return time.UTC // not kept: a zone database installed later may know it
+	}
+	locations.Store(p.TimeZone, loc)
+	return loc
 }
+
+// locations keeps the zones Location loaded, by name: loading one reads
+// and parses the zone database (the tagger asks for every complaint).
+// Pages use few zones.
+var locations sync.Map
 
 // IncidentURL is the public address of an incident's page.
 func (p *Page) IncidentURL(id string) string {

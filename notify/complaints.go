@@ -11,7 +11,7 @@ import (
 	"github.com/heraldhq/herald/queue"
 )
 
-var _ complaint.Acknowledger = (*Service)(nil)
+var _ complaint.Drafter = (*Service)(nil)
 
 // ahead is how much earlier than now an acknowledgement is queued as due,
 // so that it goes before a broadcast's bulk (see Answer).
@@ -31,6 +31,37 @@ const ahead = 24 * time.Hour
 // carry no incident ID, so the incident's frequency cap and superseding
 // never fold them away; the incident goes along in Vars.
 func (s *Service) Answer(ctx context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) error {
+	d := s.answerDelivery(c, a, key, text)
+	if d == nil {
+		return nil
+	}
+	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
+		return err
+	}
+	s.wakeFor(d.Kind)
+	return nil
+}
+
+// Draft implements complaint.Drafter: the delivery Answer would queue,
+// for the complaint's own save to queue, and the wake-up of its senders.
+func (s *Service) Draft(ctx context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) ([]*queue.Delivery, func(), error) {
+	d := s.answerDelivery(c, a, key, text)
+	if d == nil {
+		return nil, nil, nil
+	}
+	return []*queue.Delivery{d}, func() { s.wakeFor(d.Kind) }, nil
+}
+
+// wakeFor wakes the dispatcher of kind, if this node runs one.
+func (s *Service) wakeFor(kind channel.Kind) {
+	if ch, ok := s.wakeKind[kind]; ok {
+		wake(ch)
+	}
+}
+
+// answerDelivery is Answer's delivery; nil when herald cannot write to
+// the contact.
+func (s *Service) answerDelivery(c *complaint.Complaint, a complaint.Answer, key, text string) *queue.Delivery {
 	kind, addr := c.Contact.Address(c.Channel)
 	if addr == "" {
 		return nil
@@ -73,13 +104,7 @@ func (s *Service) Answer(ctx context.Context, c *complaint.Complaint, a complain
 		// claimed before the bulk.
 		d.NextAt = now.Add(-ahead)
 	}
-	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
-		return err
-	}
-	if ch, ok := s.wakeKind[kind]; ok {
-		wake(ch)
-	}
-	return nil
+	return d
 }
 
 // complaintMessage renders a complaint's message for its delivery. These

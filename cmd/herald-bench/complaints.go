@@ -38,6 +38,14 @@ import (
 // with an agent token. After a drain period every accepted complaint is
 // looked up in the store and its acknowledgement at the sandbox.
 //
+// Each engine runs it in two rounds, each on a fresh store. In the first
+// the fan-out is CPU-bound (no sms_rate: the sandbox answers at once), so
+// the fan-out and the storm share the machine's CPUs. In the second
+// (-provider-rate) herald's sms_rate holds SMS to a provider's account
+// limit, as Twilio's does; the acknowledgements are SMS under the same
+// limit, queued ahead of the fan-out, so the fan-out during the storm can
+// keep at most the limit less the acknowledgements.
+//
 // The sandbox tells a broadcast SMS from an acknowledgement by a marker in
 // the incident's body, which the broadcast templates print and the
 // complaint templates do not.
@@ -55,13 +63,16 @@ type complaintsOptions struct {
 	Conns      int           // keep-alive connections of the storm's clients
 	Workers    int           // herald's SMS workers
 	FanoutRate float64       // herald's configured SMS rate (0: none)
-	Drain      time.Duration // longest wait for the acknowledgements after the storm
-	CPUProfile string
+	// ProviderRate is the sms_rate of a second, provider-bound round
+	// (0: no second round).
+	ProviderRate float64
+	Drain        time.Duration // longest wait for the acknowledgements after the storm
+	CPUProfile   string
 }
 
 var defaultComplaints = complaintsOptions{Recipients: 100_000, Engine: "both", RedisURL: "redis://127.0.0.1:6379/0",
 	Duration: 3 * time.Second, StartRate: 250, StepRate: 250, MaxRate: 3000, Window: 5 * time.Second, Conns: 64, Workers: 8,
-	Drain: 2 * time.Minute}
+	ProviderRate: 3000, Drain: 2 * time.Minute}
 
 func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error) {
 	opt := defaultComplaints
@@ -77,7 +88,8 @@ func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error)
 	fs.DurationVar(&opt.Window, "window", opt.Window, "how long the fan-out's rate alone is measured")
 	fs.IntVar(&opt.Conns, "conns", opt.Conns, "keep-alive connections the complaints are sent over")
 	fs.IntVar(&opt.Workers, "workers", opt.Workers, "herald's concurrent SMS sends")
-	fs.Float64Var(&opt.FanoutRate, "fanout-rate", opt.FanoutRate, "herald's sms_rate (0: unlimited, the sandbox answers at once)")
+	fs.Float64Var(&opt.FanoutRate, "fanout-rate", opt.FanoutRate, "herald's sms_rate in the first round (0: unlimited, the fan-out CPU-bound: the sandbox answers at once)")
+	fs.Float64Var(&opt.ProviderRate, "provider-rate", opt.ProviderRate, "herald's sms_rate in a second, provider-bound round, as a provider's account limit (0: no second round)")
 	fs.DurationVar(&opt.Drain, "drain", opt.Drain, "longest wait after the storm for every complaint's acknowledgement")
 	fs.StringVar(&opt.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -90,8 +102,8 @@ func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error)
 		return opt, errors.New("complaints: need 0 < -start-rate ≤ -max-rate and -step > 0")
 	case opt.Duration < 100*time.Millisecond || opt.Window < 100*time.Millisecond || opt.Drain <= 0:
 		return opt, errors.New("complaints: -duration and -window must be at least 100ms, -drain positive")
-	case opt.FanoutRate < 0:
-		return opt, errors.New("complaints: -fanout-rate must not be negative")
+	case opt.FanoutRate < 0 || opt.ProviderRate < 0:
+		return opt, errors.New("complaints: -fanout-rate and -provider-rate must not be negative")
 	}
 	switch opt.Engine {
 	case "sqlite", "redis", "both":
@@ -131,6 +143,8 @@ func (s stepResult) sustained() bool {
 // stormResult is what one engine's run measured.
 type stormResult struct {
 	Engine     string
+	Label      string  // the engine, and the round's sms_rate when it has one
+	Rate       float64 // the round's sms_rate (0: unlimited)
 	Recipients int
 	Alone      float64 // fan-out SMS/s alone
 	Steps      []stepResult
@@ -167,9 +181,17 @@ func benchComplaints(ctx context.Context, opt complaintsOptions, stdout, stderr 
 			_ = eng.Close()
 		}
 	}
-	fmt.Fprintf(stdout, "herald-bench complaints: %d CPUs, GOMAXPROCS %d, %s; %d recipients; storm %.0f → %.0f complaints/s in steps of %.0f/s × %s over %d connections; herald %d SMS workers, sms_rate %s\n\n",
+	rates := []float64{opt.FanoutRate}
+	if opt.ProviderRate > 0 {
+		rates = append(rates, opt.ProviderRate)
+	}
+	roundNames := make([]string, len(rates))
+	for i, r := range rates {
+		roundNames[i] = rateString(r)
+	}
+	fmt.Fprintf(stdout, "herald-bench complaints: %d CPUs, GOMAXPROCS %d, %s; %d recipients; storm %.0f → %.0f complaints/s in steps of %.0f/s × %s over %d connections; herald %d SMS workers; rounds at sms_rate %s\n\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), opt.Recipients, opt.StartRate, opt.MaxRate, opt.StepRate, opt.Duration,
-		opt.Conns, opt.Workers, rateString(opt.FanoutRate))
+		opt.Conns, opt.Workers, strings.Join(roundNames, ", then "))
 	if opt.CPUProfile != "" {
 		f, err := os.Create(opt.CPUProfile)
 		if err != nil {
@@ -190,27 +212,35 @@ func benchComplaints(ctx context.Context, opt complaintsOptions, stdout, stderr 
 	rep := &report{out: stdout}
 	var out []*stormResult
 	for _, e := range engines {
-		var w *world
-		if e == "sqlite" {
-			sub := filepath.Join(dir, "sqlite")
-			if err := os.MkdirAll(sub, 0o755); err != nil {
+		for i, rate := range rates {
+			var w *world
+			if e == "sqlite" {
+				sub := filepath.Join(dir, fmt.Sprintf("sqlite%d", i))
+				if err := os.MkdirAll(sub, 0o755); err != nil {
+					return out, err
+				}
+				w, err = openSQLiteWorld(ctx, sub, log)
+			} else {
+				w, err = openRedisWorld(ctx, opt.RedisURL, log)
+			}
+			if err != nil {
 				return out, err
 			}
-			w, err = openSQLiteWorld(ctx, sub, log)
-		} else {
-			w, err = openRedisWorld(ctx, opt.RedisURL, log)
+			round := opt
+			round.FanoutRate = rate
+			label := w.name
+			if rate > 0 {
+				label += ", sms_rate " + rateString(rate)
+			}
+			res, err := stormRun(ctx, w, round, label, stdout, stderr)
+			w.close()
+			if err != nil {
+				return out, fmt.Errorf("complaints (%s): %w", label, err)
+			}
+			out = append(out, res)
+			res.report(rep)
+			fmt.Fprintln(stdout)
 		}
-		if err != nil {
-			return out, err
-		}
-		res, err := stormRun(ctx, w, opt, stdout, stderr)
-		w.close()
-		if err != nil {
-			return out, fmt.Errorf("complaints (%s): %w", w.name, err)
-		}
-		out = append(out, res)
-		res.report(rep)
-		fmt.Fprintln(stdout)
 	}
 	rep.summary(stdout, begin)
 	return out, nil
@@ -228,9 +258,9 @@ func rateString(r float64) string {
 func fanoutMarker(n int) string { return fmt.Sprintf("FANOUT%d", n) }
 
 // stormRun is one engine's run on w.
-func stormRun(ctx context.Context, w *world, opt complaintsOptions, stdout, stderr io.Writer) (*stormResult, error) {
-	res := &stormResult{Engine: w.name, Recipients: opt.Recipients}
-	fmt.Fprintf(stdout, "%s: loading %d customers\n", w.name, opt.Recipients)
+func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string, stdout, stderr io.Writer) (*stormResult, error) {
+	res := &stormResult{Engine: w.name, Label: label, Rate: opt.FanoutRate, Recipients: opt.Recipients}
+	fmt.Fprintf(stdout, "%s: loading %d customers\n", label, opt.Recipients)
 	// Inbound SMS go to the first page: the node's default page, which is
 	// the one the customers and the incidents are on.
 	page := w.n.Page
@@ -286,12 +316,12 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, stdout, stde
 	t2, c2 := time.Now(), sb.Count(sandbox.KindSMS)
 	res.Alone = float64(c2-c1) / t2.Sub(t1).Seconds()
 	if c2 >= opt.Recipients {
-		fmt.Fprintf(stdout, "%s: the fan-out alone finished within the window; its rate is understated (raise -recipients)\n", w.name)
+		fmt.Fprintf(stdout, "%s: the fan-out alone finished within the window; its rate is understated (raise -recipients)\n", label)
 	}
 	if err := w.store().CancelPlan(ctx, bid, time.Now()); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "%s: fan-out alone %.0f SMS/s over %s\n", w.name, res.Alone, t2.Sub(t1).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "%s: fan-out alone %.0f SMS/s over %s\n", label, res.Alone, t2.Sub(t1).Round(time.Millisecond))
 	if err := sleepCtx(ctx, time.Second); err != nil { // sends claimed before the cancel
 		return nil, err
 	}
@@ -710,7 +740,7 @@ func (s *storm) errorSample() []string {
 // report prints the run's steps and its figures against the targets.
 func (r *stormResult) report(rep *report) {
 	out := rep.out
-	fmt.Fprintf(out, "%s: storm during the fan-out to %d recipients (fan-out alone: %.0f SMS/s)\n", r.Engine, r.Recipients, r.Alone)
+	fmt.Fprintf(out, "%s: storm during the fan-out to %d recipients (fan-out alone: %.0f SMS/s)\n", r.Label, r.Recipients, r.Alone)
 	fmt.Fprintf(out, "  %8s %8s %8s %9s %7s %9s %9s %10s %7s\n", "offered", "sent", "no-conn", "2xx/s", "errors", "p50 ms", "p99 ms", "fan-out/s", "ratio")
 	best, bestAlone := 0.0, 0.0
 	var stored latencies
@@ -742,15 +772,15 @@ func (r *stormResult) report(rep *report) {
 	for _, e := range r.Errors {
 		fmt.Fprintf(out, "  error: %s\n", e)
 	}
-	rep.add(figure{name: fmt.Sprintf("%s: complaints/s sustained, fan-out ≥ %.1f of alone", r.Engine, targetFanoutRatio),
+	rep.add(figure{name: fmt.Sprintf("%s: complaints/s sustained, fan-out ≥ %.1f of alone", r.Label, targetFanoutRatio),
 		value:  fmt.Sprintf("%.0f/s (sustained at all: %.0f/s)", best, bestAlone),
 		target: fmt.Sprintf("≥ %.0f/s", targetComplaintRate), pass: best >= targetComplaintRate})
 	if len(stored) > 0 {
 		l := stored.sorted()
-		rep.info(fmt.Sprintf("%s: intake → stored (the request), every step", r.Engine),
+		rep.info(fmt.Sprintf("%s: intake → stored (the request), every step", r.Label),
 			fmt.Sprintf("p50 %.1f ms, p99 %.1f ms (%d accepted)", ms(l[len(l)/2]), ms(l[len(l)*99/100]), len(l)))
 	}
-	ack := figure{name: fmt.Sprintf("%s: intake → acknowledgement at the sandbox", r.Engine), target: fmt.Sprintf("p99 ≤ %s", targetAckP99)}
+	ack := figure{name: fmt.Sprintf("%s: intake → acknowledgement at the sandbox", r.Label), target: fmt.Sprintf("p99 ≤ %s", targetAckP99)}
 	if len(r.Acks) > 0 {
 		l := r.Acks.sorted()
 		p99 := l[len(l)*99/100]
@@ -760,9 +790,9 @@ func (r *stormResult) report(rep *report) {
 		ack.value = "no acknowledgement arrived"
 	}
 	rep.add(ack)
-	rep.info(fmt.Sprintf("%s: requests accepted / complaints opened", r.Engine),
+	rep.info(fmt.Sprintf("%s: requests accepted / complaints opened", r.Label),
 		fmt.Sprintf("%d / %d (%d attached to an open complaint)", r.Requests, r.Complaints, r.Requests-r.Complaints))
-	rep.add(figure{name: fmt.Sprintf("%s: lost", r.Engine),
+	rep.add(figure{name: fmt.Sprintf("%s: lost", r.Label),
 		value: fmt.Sprintf("%d (senders without a complaint %d, messages not stored %d, complaints without an acknowledgement %d; duplicate acknowledgements %d; drained %s)",
 			r.lost(), r.NoComplaint, r.MissingMessages, r.MissingAcks, r.DuplicateAcks, r.Drained.Round(100*time.Millisecond)),
 		target: "0, one acknowledgement each", pass: r.lost() == 0 && r.DuplicateAcks == 0})

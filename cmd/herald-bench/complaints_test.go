@@ -22,7 +22,7 @@ func TestComplaintsShort(t *testing.T) {
 	opt := defaultComplaints
 	opt.Recipients, opt.Engine = 200, "sqlite"
 	opt.StartRate, opt.StepRate, opt.MaxRate, opt.Duration = 200, 200, 200, time.Second
-	opt.Window, opt.Conns, opt.Drain, opt.FanoutRate = 200*time.Millisecond, 32, 20*time.Second, 150
+	opt.Window, opt.Conns, opt.Drain, opt.FanoutRate, opt.ProviderRate = 200*time.Millisecond, 32, 20*time.Second, 150, 0
 	var stdout, stderr bytes.Buffer
 	res, err := benchComplaints(ctx, opt, &stdout, &stderr)
 	if err != nil {

@@ -3,7 +3,7 @@
 //	go run ./cmd/herald-bench statuspage [-duration 10s] [-conns 64] [-redis redis://127.0.0.1:6379/0]
 //	go run ./cmd/herald-bench broadcast [-customers 1000000] [-rate 200] [-duration 20s] [-redis URL] [-skip-plan …]
 //	go run ./cmd/herald-bench crash [-recipients 100000] [-engine sqlite|redis|both]
-//	go run ./cmd/herald-bench complaints [-recipients 100000] [-engine sqlite|redis|both] [-duration 3s] [-start-rate 250] [-max-rate 3000]
+//	go run ./cmd/herald-bench complaints [-recipients 100000] [-engine sqlite|redis|both] [-duration 3s] [-start-rate 250] [-max-rate 3000] [-fanout-rate 0] [-provider-rate 3000]
 //	go run ./cmd/herald-bench conns [-churn 50000] [-churn-rate 2500] [-idle 20000] [-hold 10s] [-server-nofile N]
 //
 // Every scenario starts what it measures on 127.0.0.1, in this process or

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	// Embed the IANA database so time zone checks and conversions work on
@@ -66,6 +67,16 @@ func phoneKind(t phonenumbers.PhoneNumberType) PhoneKind {
 // in E.164 with its kind. It does not judge whether the number takes SMS; see
 // NormalizePhone. Errors are incident.Invalid on field "phone".
 func ParsePhone(raw, defaultRegion string) (e164 string, kind PhoneKind, err error) {
+	key := raw + "\x00" + defaultRegion
+	if r, ok := parsed.get(key); ok {
+		return r.e164, r.kind, r.err
+	}
+	e164, kind, err = parsePhone(raw, defaultRegion)
+	parsed.put(key, phoneResult{e164, kind, err})
+	return e164, kind, err
+}
+
+func parsePhone(raw, defaultRegion string) (e164 string, kind PhoneKind, err error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", "", incident.Invalid("phone", "phone number is empty")
@@ -85,6 +96,51 @@ func ParsePhone(raw, defaultRegion string) (e164 string, kind PhoneKind, err err
 		return "", "", incident.Invalid("phone", "%q is not a valid phone number", raw)
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), phoneKind(t), nil
+}
+
+// parsed keeps ParsePhone's recent answers. libphonenumber's parse is
+// regexp work (tens of µs), and one inbound SMS has its sender read twice
+// (as a keyword's sender, then as a complaint's), a busy sender many
+// times. Two generations of at most phoneCacheSize entries each: when the
+// newer fills, it becomes the older and the oldest is dropped.
+var parsed phoneCache
+
+const phoneCacheSize = 4096
+
+type phoneResult struct {
+	e164 string
+	kind PhoneKind
+	err  error
+}
+
+type phoneCache struct {
+	mu       sync.Mutex
+	cur, old map[string]phoneResult
+}
+
+func (c *phoneCache) get(key string) (phoneResult, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.cur[key]; ok {
+		return r, true
+	}
+	r, ok := c.old[key]
+	return r, ok
+}
+
+func (c *phoneCache) put(key string, r phoneResult) {
+	if len(key) > 64 {
+		return // no phone number is this long: not worth keeping
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cur) >= phoneCacheSize {
+		c.old, c.cur = c.cur, nil
+	}
+	if c.cur == nil {
+		c.cur = make(map[string]phoneResult, phoneCacheSize)
+	}
+	c.cur[key] = r
 }
 
 // NormalizePhone returns raw in E.164 when it is a valid number that can

@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -171,5 +172,27 @@ func TestValidTimeZone(t *testing.T) {
 				t.Errorf("ValidTimeZone(%q) accepted", tz)
 			}
 		})
+	}
+}
+
+// TestParsePhoneCached: a number read again comes from the cache with the
+// same answer, errors included, and the cache stays bounded.
+func TestParsePhoneCached(t *testing.T) {
+	for _, raw := range []string{"+36 20 123 4567", "06 20 123 4567", "+3612345678", "not a number", "+1 800 555 0100"} {
+		e1, k1, err1 := ParsePhone(raw, "HU")
+		e2, k2, err2 := ParsePhone(raw, "HU")
+		e3, k3, err3 := parsePhone(raw, "HU")
+		if e1 != e2 || k1 != k2 || (err1 == nil) != (err2 == nil) || e1 != e3 || k1 != k3 || (err1 == nil) != (err3 == nil) {
+			t.Errorf("%q: %q %s %v, again %q %s %v, uncached %q %s %v", raw, e1, k1, err1, e2, k2, err2, e3, k3, err3)
+		}
+	}
+	for i := range 3 * phoneCacheSize {
+		ParsePhone(fmt.Sprintf("+36 20 %07d", i), "HU")
+	}
+	parsed.mu.Lock()
+	n := len(parsed.cur) + len(parsed.old)
+	parsed.mu.Unlock()
+	if n > 2*phoneCacheSize {
+		t.Errorf("cache holds %d answers, want at most %d", n, 2*phoneCacheSize)
 	}
 }

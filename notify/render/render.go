@@ -640,8 +640,84 @@ const (
 	slotPage = "\x00P\x00"
 )
 
-var spaceRun = regexp.MustCompile(`[ \t\r\n\f\v]+`)
-var spaceBeforePunct = regexp.MustCompile(` ([.,;:!?)])`)
+// fillSlots replaces the slots' sentinels in layout with their values (as
+// strings.NewReplacer(slotBody, …, slotName, …, slotPage, …).Replace,
+// without building a replacer for every try while an SMS is fitted).
+func fillSlots(layout string, vals map[string]string) string {
+	var b strings.Builder
+	b.Grow(len(layout) + len(vals[slotBody]) + len(vals[slotName]) + len(vals[slotPage]))
+	for {
+		i := strings.IndexByte(layout, 0)
+		if i < 0 || i+3 > len(layout) {
+			b.WriteString(layout)
+			return b.String()
+		}
+		b.WriteString(layout[:i])
+		switch sentinel := layout[i : i+3]; sentinel {
+		case slotBody, slotName, slotPage:
+			b.WriteString(vals[sentinel])
+			layout = layout[i+3:]
+		default:
+			b.WriteByte(0)
+			layout = layout[i+1:]
+		}
+	}
+}
+
+// squeezeSpace replaces each run of ASCII white space with one space
+// (as the regexp [ \t\r\n\f\v]+ → " ", which it replaced: an SMS is
+// laid out several times while it is fitted, and the regexps were most
+// of rendering a complaint's acknowledgement).
+func squeezeSpace(s string) string {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v' }
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if isSpace(s[i]) && (s[i] != ' ' || i+1 < len(s) && isSpace(s[i+1])) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if !isSpace(s[i]) {
+			b = append(b, s[i])
+			continue
+		}
+		b = append(b, ' ')
+		for i+1 < len(s) && isSpace(s[i+1]) {
+			i++
+		}
+	}
+	return string(b)
+}
+
+// dropSpaceBeforePunct removes a space before . , ; : ! ? and ) (as the
+// regexp " ([.,;:!?)])" → "$1").
+func dropSpaceBeforePunct(s string) string {
+	punct := func(c byte) bool { return strings.IndexByte(".,;:!?)", c) >= 0 }
+	at := -1
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == ' ' && punct(s[i+1]) {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:at]...)
+	for i := at; i < len(s); i++ {
+		if s[i] == ' ' && i+1 < len(s) && punct(s[i+1]) {
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
 
 // smsClean folds all white space to single spaces and drops other control
 // characters: an SMS is one paragraph.
@@ -655,7 +731,7 @@ func smsClean(s string) string {
 		}
 		return r
 	}, s)
-	return strings.TrimSpace(spaceRun.ReplaceAllString(s, " "))
+	return strings.TrimSpace(squeezeSpace(s))
 }
 
 // maxSMSBodySegments is the most segments an SMS may take when its fixed
@@ -699,10 +775,9 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 		return r
 	}, layout)
 	assemble := func(vals map[string]string) string {
-		s := strings.NewReplacer(slotBody, vals[slotBody], slotName, vals[slotName], slotPage, vals[slotPage]).Replace(layout)
+		s := fillSlots(layout, vals)
 		// An empty slot leaves "  " or " ." behind.
-		s = spaceRun.ReplaceAllString(s, " ")
-		return strings.TrimSpace(spaceBeforePunct.ReplaceAllString(s, "$1"))
+		return strings.TrimSpace(dropSpaceBeforePunct(squeezeSpace(s)))
 	}
 	if _, _, n := sms.Segments(assemble(nil)); n > max && n <= maxSMSBodySegments {
 		max = n

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 var _ complaint.Store = (*DB)(nil)
@@ -34,43 +35,63 @@ var _ complaint.Store = (*DB)(nil)
 // Then the complaint leaves the index keys it was in and joins its new
 // ones (ZADD by created_at), so every index holds exactly the complaints
 // that match it. Returns {1, ""} or {0, reason}.
-var saveComplaintScript = goredis.NewScript(`
-local id, page, version = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if KEYS[8] then
-  local owner = redis.call('HGET', KEYS[8], id)
-  if owner and owner ~= page then return {0, 'complaint ' .. id .. ' exists on another page'} end
-end
-local cur = redis.call('HGET', KEYS[2], id)
-if version == 1 then
-  if cur then return {0, 'complaint ' .. id .. ' already exists'} end
-elseif cur ~= tostring(version - 1) then
-  return {0, 'complaint ' .. id .. ' was changed meanwhile (expected version ' .. (version - 1) .. '); reload and retry'}
-end
-for i = 8, #ARGV, 3 do
-  local ext = ARGV[i+1]
-  if ext ~= '' and redis.call('HEXISTS', KEYS[6], ext) == 1 then
-    return {0, 'message ' .. ext .. ' is already recorded'}
+var saveComplaintLua = `
+local function save(A)
+  local id, page, version = A[1], A[2], tonumber(A[3])
+  if KEYS[8] then
+    local owner = redis.call('HGET', KEYS[8], id)
+    if owner and owner ~= page then return {0, 'complaint ' .. id .. ' exists on another page'} end
   end
+  local cur = redis.call('HGET', KEYS[2], id)
+  if version == 1 then
+    if cur then return {0, 'complaint ' .. id .. ' already exists'} end
+  elseif cur ~= tostring(version - 1) then
+    return {0, 'complaint ' .. id .. ' was changed meanwhile (expected version ' .. (version - 1) .. '); reload and retry'}
+  end
+  for i = 8, #A, 3 do
+    local ext = A[i+1]
+    if ext ~= '' and redis.call('HEXISTS', KEYS[6], ext) == 1 then
+      return {0, 'message ' .. ext .. ' is already recorded'}
+    end
+  end
+  local old = redis.call('HGET', KEYS[3], id)
+  if old then
+    for _, k in ipairs(cjson.decode(old)) do redis.call('ZREM', k, id) end
+  end
+  for _, k in ipairs(cjson.decode(A[7])) do redis.call('ZADD', k, A[5], id) end
+  redis.call('HSET', KEYS[3], id, A[7])
+  redis.call('HSET', KEYS[1], id, A[4])
+  redis.call('HSET', KEYS[2], id, A[3])
+  if A[6] == '' then redis.call('ZREM', KEYS[4], id) else redis.call('ZADD', KEYS[4], A[6], id) end
+  for i = 8, #A, 3 do
+    local n = redis.call('INCR', KEYS[7])
+    redis.call('ZADD', KEYS[5], A[i], string.format('%016x', n) .. A[i+2])
+    if A[i+1] ~= '' then redis.call('HSET', KEYS[6], A[i+1], A[i+2]) end
+  end
+  if KEYS[8] then
+    redis.call('HSET', KEYS[8], id, page)
+    redis.call('SADD', KEYS[9], page)
+  end
+  return {1, ''}
 end
-local old = redis.call('HGET', KEYS[3], id)
-if old then
-  for _, k in ipairs(cjson.decode(old)) do redis.call('ZREM', k, id) end
-end
-for _, k in ipairs(cjson.decode(ARGV[7])) do redis.call('ZADD', k, ARGV[5], id) end
-redis.call('HSET', KEYS[3], id, ARGV[7])
-redis.call('HSET', KEYS[1], id, ARGV[4])
-redis.call('HSET', KEYS[2], id, ARGV[3])
-if ARGV[6] == '' then redis.call('ZREM', KEYS[4], id) else redis.call('ZADD', KEYS[4], ARGV[6], id) end
-for i = 8, #ARGV, 3 do
-  local n = redis.call('INCR', KEYS[7])
-  redis.call('ZADD', KEYS[5], ARGV[i], string.format('%016x', n) .. ARGV[i+2])
-  if ARGV[i+1] ~= '' then redis.call('HSET', KEYS[6], ARGV[i+1], ARGV[i+2]) end
-end
-if KEYS[8] then
-  redis.call('HSET', KEYS[8], id, page)
-  redis.call('SADD', KEYS[9], page)
-end
-return {1, ''}
+`
+
+var saveComplaintScript = goredis.NewScript(saveComplaintLua + `
+return save(ARGV)
+`)
+
+// saveQueuedScript is saveComplaintScript followed, when the save passes
+// its checks, by enqueueScript's insert: SaveComplaintQueued on a single
+// Redis. KEYS as saveComplaintScript's (all nine); ARGV: 1 the {global}
+// key prefix, 2 the number of entries n, 3 … 9+3n saveComplaintScript's
+// ARGV, then the deliveries (insertLua).
+var saveQueuedScript = goredis.NewScript(insertLua + saveComplaintLua + `
+local n = tonumber(ARGV[2])
+local A = {}
+for i = 3, 9 + 3 * n do A[#A + 1] = ARGV[i] end
+local r = save(A)
+if r[1] == 1 and #ARGV >= 10 + 3 * n then insert(ARGV[1], ARGV, 10 + 3 * n) end
+return r
 `)
 
 // claimComplaintScript is the global part of a save on Redis Cluster,
@@ -129,40 +150,12 @@ func (db *DB) complaintIndexKeys(c *complaint.Complaint) []string {
 // checks and writes; a refused save can leave only that lookup behind,
 // which reads ignore (the complaint is not in its page).
 func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry) error {
-	if c == nil || !incident.ValidID(c.ID) || !incident.ValidID(c.PageID) {
-		return incident.Invalid("complaint.id", "a complaint needs a valid ID and page")
-	}
-	if err := complaint.CheckSave(c, entries); err != nil {
-		return err
-	}
-	v := c.WithTimes(utcMS)
-	doc, err := encode(v)
+	keys, args, err := db.complaintSaveArgs(c, entries)
 	if err != nil {
 		return err
-	}
-	index, err := encode(db.complaintIndexKeys(v))
-	if err != nil {
-		return err
-	}
-	checkAt := ""
-	if !v.CheckAt.IsZero() {
-		checkAt = msString(v.CheckAt)
-	}
-	k, p := db.keys, c.PageID
-	keys := []string{k.complaints(p), k.complaintVersions(p), k.complaintIndexes(p), k.complaintsToCheck(p),
-		k.complaintEntries(p, c.ID), k.complaintExternalIDs(p), k.complaintSeq(p)}
-	args := []any{c.ID, p, strconv.Itoa(c.Version), doc, msString(v.CreatedAt), checkAt, index}
-	for _, e := range entries {
-		ev := *e
-		ev.At = utcMS(e.At)
-		edoc, err := encode(&ev)
-		if err != nil {
-			return err
-		}
-		args = append(args, msString(ev.At), e.ExternalID, edoc)
 	}
 	if db.perSlot {
-		ok, err := claimComplaintScript.Run(ctx, db.client, []string{k.complaintPages(), k.complaintPageIDs()}, c.ID, p).Int()
+		ok, err := claimComplaintScript.Run(ctx, db.client, []string{db.keys.complaintPages(), db.keys.complaintPageIDs()}, c.ID, c.PageID).Int()
 		if err != nil {
 			return fmt.Errorf("redis: save complaint: %w", err)
 		}
@@ -170,9 +163,77 @@ func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries
 			return incident.Errorf(incident.ECONFLICT, "complaint %s exists on another page", c.ID)
 		}
 	} else {
-		keys = append(keys, k.complaintPages(), k.complaintPageIDs())
+		keys = append(keys, db.keys.complaintPages(), db.keys.complaintPageIDs())
 	}
-	res, err := saveComplaintScript.Run(ctx, db.client, keys, args...).Slice()
+	return saveReply(saveComplaintScript.Run(ctx, db.client, keys, args...).Slice())
+}
+
+// SaveComplaintQueued implements complaint.Store with saveQueuedScript on
+// a single Redis. On Cluster the deliveries live in the {global} slot and
+// the complaint in its page's, which no script spans: ErrNotAtomic.
+func (db *DB) SaveComplaintQueued(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry, ds []*queue.Delivery) error {
+	keys, args, err := db.complaintSaveArgs(c, entries)
+	if err != nil {
+		return err
+	}
+	if len(ds) > maxScriptDeliveries {
+		return incident.Invalid("deliveries", "at most %d deliveries go with a complaint's save", maxScriptDeliveries)
+	}
+	all := make([]any, 0, 2+len(args)+len(ds)*insertStride)
+	all = append(all, db.globalPrefix(), strconv.Itoa(len(entries)))
+	all = append(all, args...)
+	if all, err = db.insertArgs(all, ds, db.now()); err != nil {
+		return err
+	}
+	if db.perSlot {
+		return complaint.ErrNotAtomic
+	}
+	keys = append(keys, db.keys.complaintPages(), db.keys.complaintPageIDs())
+	return saveReply(saveQueuedScript.Run(ctx, db.client, keys, all...).Slice())
+}
+
+// complaintSaveArgs checks a save and returns saveComplaintScript's first
+// seven keys (the page's slot) and its ARGV.
+func (db *DB) complaintSaveArgs(c *complaint.Complaint, entries []*complaint.Entry) ([]string, []any, error) {
+	if c == nil || !incident.ValidID(c.ID) || !incident.ValidID(c.PageID) {
+		return nil, nil, incident.Invalid("complaint.id", "a complaint needs a valid ID and page")
+	}
+	if err := complaint.CheckSave(c, entries); err != nil {
+		return nil, nil, err
+	}
+	v := c.WithTimes(utcMS)
+	doc, err := encode(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	index, err := encode(db.complaintIndexKeys(v))
+	if err != nil {
+		return nil, nil, err
+	}
+	checkAt := ""
+	if !v.CheckAt.IsZero() {
+		checkAt = msString(v.CheckAt)
+	}
+	k, p := db.keys, c.PageID
+	keys := make([]string, 0, 9)
+	keys = append(keys, k.complaints(p), k.complaintVersions(p), k.complaintIndexes(p), k.complaintsToCheck(p),
+		k.complaintEntries(p, c.ID), k.complaintExternalIDs(p), k.complaintSeq(p))
+	args := make([]any, 0, 7+3*len(entries))
+	args = append(args, c.ID, p, strconv.Itoa(c.Version), doc, msString(v.CreatedAt), checkAt, index)
+	for _, e := range entries {
+		ev := *e
+		ev.At = utcMS(e.At)
+		edoc, err := encode(&ev)
+		if err != nil {
+			return nil, nil, err
+		}
+		args = append(args, msString(ev.At), e.ExternalID, edoc)
+	}
+	return keys, args, nil
+}
+
+// saveReply reads a save script's {ok, reason}.
+func saveReply(res []any, err error) error {
 	if err != nil {
 		return fmt.Errorf("redis: save complaint: %w", err)
 	}

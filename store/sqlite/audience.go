@@ -184,7 +184,7 @@ func (db *DB) FindCustomersByAddress(ctx context.Context, pageID string, kind ch
 	if !ok || address == "" {
 		return []*audience.Customer{}, nil
 	}
-	return findAll(ctx, db.r, "customers by address", scanCustomer, customersByAddressSQL(column), pageID, audience.AddressKey(kind, address))
+	return findAll(ctx, prepared{db: db}, "customers by address", scanCustomer, customersByAddressSQL(column), pageID, audience.AddressKey(kind, address))
 }
 
 // ---- subscribers ----

@@ -78,9 +78,11 @@ func (f *idFilter) mayHave(k int64) bool {
 // the write transaction tx (whose write lock keeps other writers out while
 // it is used). It rebuilds it when another connection has committed since,
 // or when it holds more keys than it was sized for.
+const dataVersionSQL = "PRAGMA data_version"
+
 func (db *DB) filter(ctx context.Context, tx *sql.Tx) (*idFilter, error) {
 	var version int64
-	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+	if err := db.txRow(ctx, tx, dataVersionSQL).Scan(&version); err != nil {
 		return nil, fmt.Errorf("sqlite: delivery ID filter: %w", err)
 	}
 	f := db.ids

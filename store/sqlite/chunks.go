@@ -438,7 +438,7 @@ func (db *DB) planSet(ctx context.Context, tx *sql.Tx, bid, lease string) (*plan
 	if s != nil && s.lease == lease {
 		return s, nil
 	}
-	s, err := waitingIDs(ctx, tx, lease, "broadcast_id = ?", bid)
+	s, err := db.waitingIDs(ctx, tx, lease, "broadcast_id = ?", bid)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: plan IDs of %s: %w", bid, err)
 	}
@@ -583,10 +583,16 @@ func (db *DB) findWaiting(ctx context.Context, tx *sql.Tx, id string) (*queue.De
 // set from its broadcast's; EnqueueDeliveries asks about its deliveries'
 // updates (a delivery ID includes its update, so only those chunks can
 // hold one).
-func waitingIDs(ctx context.Context, tx *sql.Tx, lease, groupCond string, args ...any) (*planIDs, error) {
+// waitingChunksSQL reads the chunks of the delivery groups that match
+// groupCond.
+func waitingChunksSQL(groupCond string) string {
+	return `SELECT first_rid, n, taken, data FROM delivery_chunks
+		WHERE grp IN (SELECT id FROM delivery_groups WHERE ` + groupCond + `)`
+}
+
+func (db *DB) waitingIDs(ctx context.Context, tx *sql.Tx, lease, groupCond string, args ...any) (*planIDs, error) {
 	s := newPlanIDs(lease)
-	rows, err := tx.QueryContext(ctx, `SELECT first_rid, n, taken, data FROM delivery_chunks
-		WHERE grp IN (SELECT id FROM delivery_groups WHERE `+groupCond+`)`, args...)
+	rows, err := db.txQuery(ctx, tx, waitingChunksSQL(groupCond), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 var _ complaint.Store = (*DB)(nil)
@@ -18,69 +21,238 @@ var _ complaint.Store = (*DB)(nil)
 // ---- complaints ----
 
 // SaveComplaint implements complaint.Store: the version check, the
-// ExternalID check and every write in one transaction.
+// ExternalID check and every write in one transaction, which it may share
+// with other saves (see saveGroup).
 func (db *DB) SaveComplaint(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry) error {
+	s, err := newComplaintSave(c, entries, nil)
+	if err != nil {
+		return err
+	}
+	return db.saveGrouped(ctx, s)
+}
+
+// SaveComplaintQueued implements complaint.Store: SaveComplaint and
+// EnqueueDeliveries in one transaction.
+func (db *DB) SaveComplaintQueued(ctx context.Context, c *complaint.Complaint, entries []*complaint.Entry, ds []*queue.Delivery) error {
+	s, err := newComplaintSave(c, entries, ds)
+	if err != nil {
+		return err
+	}
+	return db.saveGrouped(ctx, s)
+}
+
+// ---- group commit ----
+
+// A complaint storm is thousands of small saves a second, and SQLite has
+// one writer: a transaction each, they queued on the write lock, and each
+// paid a commit (the WAL append, the shared-memory locks) of its own.
+// saveGroup commits them in groups: a save joins the queue, and one
+// goroutine (started when the queue fills from empty, gone when it
+// empties) takes everything queued, up to maxSaveGroup, into one write
+// transaction. There is no waiting window: saves that arrive while a
+// group is being written form the next group, so a lone save is written
+// at once and a storm in groups as large as the writer is slow.
+//
+// Each save gets its own answer. Its checks (version, ExternalIDs) read
+// before it writes, and a save refused by them writes nothing, so the
+// others in its group go on; an error while writing (or committing)
+// fails the whole group, each save with that error, and none of it is
+// written.
+type saveGroup struct {
+	mu      sync.Mutex
+	queue   []*complaintSave
+	running bool
+	groups  int // groups written, for tests
+}
+
+// maxSaveGroup bounds a group: its transaction holds the writer, which
+// the dispatchers' claims and finishes wait for.
+const maxSaveGroup = 128
+
+// saveGrouped writes s in the next group and waits for its answer.
+func (db *DB) saveGrouped(ctx context.Context, s *complaintSave) error {
+	if err := db.prepare(ctx); err != nil {
+		return err
+	}
+	s.ctx, s.done = ctx, make(chan error, 1)
+	g := &db.saves
+	g.mu.Lock()
+	g.queue = append(g.queue, s)
+	start := !g.running
+	g.running = true
+	g.mu.Unlock()
+	if start {
+		go db.writeSaveGroups()
+	}
+	select {
+	case err := <-s.done:
+		return err
+	case <-ctx.Done():
+		// Too late to take it back: it may be in the group being
+		// written. Its answer goes unread (done is buffered).
+		return ctx.Err()
+	}
+}
+
+// writeSaveGroups writes groups until the queue is empty.
+func (db *DB) writeSaveGroups() {
+	g := &db.saves
+	for {
+		g.mu.Lock()
+		n := min(len(g.queue), maxSaveGroup)
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		group := slices.Clone(g.queue[:n])
+		g.queue = slices.Delete(g.queue, 0, n)
+		g.groups++
+		g.mu.Unlock()
+		db.writeSaveGroup(group)
+	}
+}
+
+// writeSaveGroup writes one group in one transaction and answers each
+// save. The transaction's context is no caller's: one caller giving up
+// must not fail the others' saves.
+func (db *DB) writeSaveGroup(group []*complaintSave) {
+	live := group[:0:0]
+	for _, s := range group {
+		if err := s.ctx.Err(); err != nil {
+			s.done <- err
+			continue
+		}
+		live = append(live, s)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.Background()
+	refused := make([]error, len(live))
+	err := db.write(ctx, "save complaints", func(tx *sql.Tx) error {
+		var ds []*queue.Delivery
+		for i, s := range live {
+			if refused[i] = db.checkComplaint(ctx, tx, s); refused[i] != nil {
+				continue
+			}
+			if err := db.writeComplaint(ctx, tx, s); err != nil {
+				return err
+			}
+			ds = append(ds, s.ds...)
+		}
+		if len(ds) == 0 {
+			return nil
+		}
+		_, err := db.enqueue(ctx, tx, ds)
+		return err
+	})
+	for i, s := range live {
+		if err != nil {
+			s.done <- err
+		} else {
+			s.done <- refused[i]
+		}
+	}
+}
+
+// complaintSave is a complaint's save, checked and encoded before the
+// transaction begins.
+type complaintSave struct {
+	v       *complaint.Complaint // the complaint, times as stored
+	doc     string
+	checkAt sql.NullInt64
+	entries []*complaint.Entry
+	ds      []*queue.Delivery // to queue with it
+
+	ctx  context.Context // the caller's
+	done chan error      // its answer
+}
+
+func newComplaintSave(c *complaint.Complaint, entries []*complaint.Entry, ds []*queue.Delivery) (*complaintSave, error) {
 	if c == nil || c.ID == "" || c.PageID == "" {
-		return incident.Invalid("complaint.id", "a complaint needs an ID and a page")
+		return nil, incident.Invalid("complaint.id", "a complaint needs an ID and a page")
 	}
 	if err := complaint.CheckSave(c, entries); err != nil {
-		return err
+		return nil, err
+	}
+	if err := checkDeliveries(ds); err != nil {
+		return nil, err
 	}
 	v := c.WithTimes(func(t time.Time) time.Time { return fromMS(ms(t)) })
 	doc, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode complaint %s: %w", c.ID, err)
+		return nil, fmt.Errorf("sqlite: encode complaint %s: %w", c.ID, err)
 	}
-	var checkAt sql.NullInt64
+	s := &complaintSave{v: v, doc: string(doc), entries: entries, ds: ds}
 	if !v.CheckAt.IsZero() {
-		checkAt = sql.NullInt64{Int64: ms(v.CheckAt), Valid: true}
+		s.checkAt = sql.NullInt64{Int64: ms(v.CheckAt), Valid: true}
 	}
-	return db.write(ctx, "save complaint", func(tx *sql.Tx) error {
-		var page string
-		var version int
-		err := tx.QueryRowContext(ctx, "SELECT page_id, version FROM complaints WHERE id = ?", c.ID).Scan(&page, &version)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			if c.Version != 1 {
-				return incident.Errorf(incident.ECONFLICT, "complaint %q was deleted or never saved (expected version %d)", c.ID, c.Version-1)
-			}
-		case err != nil:
-			return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
-		case c.Version == 1:
-			return incident.Errorf(incident.ECONFLICT, "complaint %q already exists", c.ID)
-		case page != c.PageID || version != c.Version-1:
-			return incident.Errorf(incident.ECONFLICT, "complaint %q was changed meanwhile (expected version %d); reload and retry", c.ID, c.Version-1)
+	return s, nil
+}
+
+// The statements of a complaint's save (prepared: see queueStmts).
+const (
+	complaintVersionSQL = "SELECT page_id, version FROM complaints WHERE id = ?"
+	complaintUpsertSQL  = `INSERT INTO complaints (id, page_id, state, open, incident_id, owner, contact_key, channel,
+		category, created_at, check_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET state = excluded.state, open = excluded.open, incident_id = excluded.incident_id,
+		owner = excluded.owner, contact_key = excluded.contact_key, channel = excluded.channel, category = excluded.category,
+		created_at = excluded.created_at, check_at = excluded.check_at, version = excluded.version, doc = excluded.doc`
+	complaintEntrySQL = `INSERT INTO complaint_entries (id, complaint_id, page_id, kind, actor, channel, text,
+		external_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// checkComplaint reads in tx whether s may be written: its version, and
+// its ExternalIDs not yet stored. It writes nothing.
+func (db *DB) checkComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) error {
+	v := s.v
+	var page string
+	var version int
+	err := tx.StmtContext(ctx, db.stmts.complaintVersion).QueryRowContext(ctx, v.ID).Scan(&page, &version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if v.Version != 1 {
+			return incident.Errorf(incident.ECONFLICT, "complaint %q was deleted or never saved (expected version %d)", v.ID, v.Version-1)
 		}
-		for _, e := range entries {
-			if e.ExternalID == "" {
-				continue
-			}
-			var one int
-			err := tx.QueryRowContext(ctx, externalSQL, e.PageID, e.ExternalID).Scan(&one)
-			if err == nil {
-				return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
-			}
+	case err != nil:
+		return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
+	case v.Version == 1:
+		return incident.Errorf(incident.ECONFLICT, "complaint %q already exists", v.ID)
+	case page != v.PageID || version != v.Version-1:
+		return incident.Errorf(incident.ECONFLICT, "complaint %q was changed meanwhile (expected version %d); reload and retry", v.ID, v.Version-1)
+	}
+	for _, e := range s.entries {
+		if e.ExternalID == "" {
+			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO complaints (id, page_id, state, open, incident_id, owner, contact_key, channel,
-				category, created_at, check_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET state = excluded.state, open = excluded.open, incident_id = excluded.incident_id,
-				owner = excluded.owner, contact_key = excluded.contact_key, channel = excluded.channel, category = excluded.category,
-				created_at = excluded.created_at, check_at = excluded.check_at, version = excluded.version, doc = excluded.doc`,
-			v.ID, v.PageID, string(v.State), boolInt(v.Open()), v.IncidentID(), v.Owner, v.Contact.Key(), string(v.Channel),
-			string(v.Category), ms(v.CreatedAt), checkAt, v.Version, string(doc)); err != nil {
-			return fmt.Errorf("sqlite: save complaint %s: %w", c.ID, err)
+		var one int
+		err := tx.StmtContext(ctx, db.stmts.complaintExternal).QueryRowContext(ctx, e.PageID, e.ExternalID).Scan(&one)
+		if err == nil {
+			return incident.Errorf(incident.ECONFLICT, "message %q is already recorded", e.ExternalID)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
 		}
-		for _, e := range entries {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO complaint_entries (id, complaint_id, page_id, kind, actor, channel, text,
-				external_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.ComplaintID, e.PageID, string(e.Kind), e.Actor,
-				string(e.Channel), e.Text, e.ExternalID, ms(e.At)); err != nil {
-				return fmt.Errorf("sqlite: save complaint %s entry %s: %w", c.ID, e.ID, err)
-			}
+	}
+	return nil
+}
+
+// writeComplaint writes s in tx, checked (checkComplaint); on an error it
+// may have written part of it (the caller rolls back).
+func (db *DB) writeComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) error {
+	v := s.v
+	if _, err := tx.StmtContext(ctx, db.stmts.complaintUpsert).ExecContext(ctx, v.ID, v.PageID, string(v.State), boolInt(v.Open()),
+		v.IncidentID(), v.Owner, v.Contact.Key(), string(v.Channel), string(v.Category), ms(v.CreatedAt), s.checkAt, v.Version,
+		s.doc); err != nil {
+		return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
+	}
+	for _, e := range s.entries {
+		if _, err := tx.StmtContext(ctx, db.stmts.complaintEntry).ExecContext(ctx, e.ID, e.ComplaintID, e.PageID, string(e.Kind),
+			e.Actor, string(e.Channel), e.Text, e.ExternalID, ms(e.At)); err != nil {
+			return fmt.Errorf("sqlite: save complaint %s entry %s: %w", v.ID, e.ID, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // externalSQL finds a page's entry for a provider's message through the
@@ -102,7 +274,7 @@ func scanComplaint(s scanner) (*complaint.Complaint, error) {
 
 // FindComplaintByID implements complaint.Store.
 func (db *DB) FindComplaintByID(ctx context.Context, id string) (*complaint.Complaint, error) {
-	c, err := scanComplaint(db.r.QueryRowContext(ctx, "SELECT doc FROM complaints WHERE id = ?", id))
+	c, err := scanComplaint(db.readRow(ctx, "SELECT doc FROM complaints WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("complaint", id)
 	} else if err != nil {
@@ -181,21 +353,34 @@ func findComplaintsSQL(f complaint.Filter) (string, []any) {
 		append(args, limitArg(f.Limit), max(f.Offset, 0))
 }
 
-// FindComplaints implements complaint.Store: the count and the page in
-// one read transaction, so they agree.
+// FindComplaints implements complaint.Store. A first page that is not
+// full is the whole selection, and its length the count: one query, as
+// every intake's reads (a contact's open complaint, its recent ones) find
+// none or few. Otherwise the count and the page are read in one read
+// transaction, so they agree.
 func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error) {
+	query, args := findComplaintsSQL(f)
+	if f.Offset <= 0 {
+		cs, err := findAll(ctx, prepared{db: db}, "complaints", scanComplaint, query, args...)
+		if err != nil {
+			return nil, 0, err
+		}
+		if f.Limit <= 0 || len(cs) < f.Limit {
+			return cs, len(cs), nil
+		}
+	}
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: find complaints: %w", err)
 	}
 	defer tx.Rollback()
-	cond, args := complaintsWhere(f)
+	q := prepared{db, tx}
+	cond, cargs := complaintsWhere(f)
 	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+complaintsFrom(f)+cond, args...).Scan(&total); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+complaintsFrom(f)+cond, cargs...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: count complaints: %w", err)
 	}
-	query, args := findComplaintsSQL(f)
-	cs, err := findAll(ctx, tx, "complaints", scanComplaint, query, args...)
+	cs, err := findAll(ctx, q, "complaints", scanComplaint, query, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -237,7 +422,7 @@ const findEntryByExternalSQL = "SELECT " + entryColumns + " FROM complaint_entri
 
 // FindEntryByExternalID implements complaint.Store.
 func (db *DB) FindEntryByExternalID(ctx context.Context, pageID, externalID string) (*complaint.Entry, error) {
-	e, err := scanEntry(db.r.QueryRowContext(ctx, findEntryByExternalSQL, pageID, externalID))
+	e, err := scanEntry(db.readRow(ctx, findEntryByExternalSQL, pageID, externalID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("complaint entry", externalID)
 	} else if err != nil {

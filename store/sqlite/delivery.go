@@ -211,9 +211,16 @@ func groupOf(d *queue.Delivery) group {
 	return group{d.BroadcastID, d.PageID, d.IncidentID, d.UpdateID, d.MessageKind}
 }
 
+const (
+	groupSelectSQL = `SELECT id FROM delivery_groups WHERE broadcast_id = ? AND page_id = ? AND incident_id = ?
+			AND update_id = ? AND message_kind = ?`
+	groupInsertSQL = `INSERT INTO delivery_groups (broadcast_id, page_id, incident_id, update_id, message_kind)
+				VALUES (?, ?, ?, ?, ?) RETURNING id`
+)
+
 // groupIDs returns the group IDs of ds's groups, creating the missing ones
 // in tx. It does not cache what it creates: tx may yet roll back.
-func groupIDs(ctx context.Context, tx *sql.Tx, ds []*queue.Delivery) (map[group]int64, error) {
+func (db *DB) groupIDs(ctx context.Context, tx *sql.Tx, ds []*queue.Delivery) (map[group]int64, error) {
 	ids := map[group]int64{}
 	var last group
 	for i, d := range ds {
@@ -226,11 +233,9 @@ func groupIDs(ctx context.Context, tx *sql.Tx, ds []*queue.Delivery) (map[group]
 			continue
 		}
 		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM delivery_groups WHERE broadcast_id = ? AND page_id = ? AND incident_id = ?
-			AND update_id = ? AND message_kind = ?`, g.BroadcastID, g.PageID, g.IncidentID, g.UpdateID, string(g.MessageKind)).Scan(&id)
+		err := db.txRow(ctx, tx, groupSelectSQL, g.BroadcastID, g.PageID, g.IncidentID, g.UpdateID, string(g.MessageKind)).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			err = tx.QueryRowContext(ctx, `INSERT INTO delivery_groups (broadcast_id, page_id, incident_id, update_id, message_kind)
-				VALUES (?, ?, ?, ?, ?) RETURNING id`, g.BroadcastID, g.PageID, g.IncidentID, g.UpdateID, string(g.MessageKind)).Scan(&id)
+			err = db.txRow(ctx, tx, groupInsertSQL, g.BroadcastID, g.PageID, g.IncidentID, g.UpdateID, string(g.MessageKind)).Scan(&id)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: delivery group: %w", err)

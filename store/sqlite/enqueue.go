@@ -165,10 +165,12 @@ func existingIDs(ctx context.Context, st *sql.Stmt, args []any, exists map[strin
 	return rows.Err()
 }
 
+const reserveRIDsSQL = "UPDATE delivery_rids SET next = next + ? RETURNING next - ?"
+
 // reserveRIDs hands out n consecutive rids and returns the first.
-func reserveRIDs(ctx context.Context, tx *sql.Tx, n int) (int64, error) {
+func (db *DB) reserveRIDs(ctx context.Context, tx *sql.Tx, n int) (int64, error) {
 	var first int64
-	if err := tx.QueryRowContext(ctx, "UPDATE delivery_rids SET next = next + ? RETURNING next - ?", n, n).Scan(&first); err != nil {
+	if err := db.txRow(ctx, tx, reserveRIDsSQL, n, n).Scan(&first); err != nil {
 		return 0, fmt.Errorf("sqlite: reserve delivery rids: %w", err)
 	}
 	return first, nil
@@ -231,7 +233,7 @@ func (db *DB) writeRows(ctx context.Context, tx *sql.Tx, rs []newRow) error {
 		}
 	}
 	var waiting int64
-	if err := tx.QueryRowContext(ctx, "UPDATE delivery_ids_merged SET waiting = waiting + ? RETURNING waiting", len(rs)).Scan(&waiting); err != nil {
+	if err := db.txRow(ctx, tx, idsWaitingSQL, len(rs)).Scan(&waiting); err != nil {
 		return fmt.Errorf("sqlite: insert delivery IDs: %w", err)
 	}
 	if waiting >= db.mergeEvery {
@@ -239,6 +241,8 @@ func (db *DB) writeRows(ctx context.Context, tx *sql.Tx, rs []newRow) error {
 	}
 	return nil
 }
+
+const idsWaitingSQL = "UPDATE delivery_ids_merged SET waiting = waiting + ? RETURNING waiting"
 
 // execRows runs a padded INSERT and checks it wrote want rows.
 func execRows(ctx context.Context, tx *sql.Tx, st *sql.Stmt, args []any, want int) error {
@@ -280,11 +284,11 @@ func (db *DB) placeRows(ctx context.Context, tx *sql.Tx, rs []newRow, t *tally) 
 	for i := range rs {
 		ds[i] = rs[i].d
 	}
-	groups, err := groupIDs(ctx, tx, ds)
+	groups, err := db.groupIDs(ctx, tx, ds)
 	if err != nil {
 		return err
 	}
-	first, err := reserveRIDs(ctx, tx, len(rs))
+	first, err := db.reserveRIDs(ctx, tx, len(rs))
 	if err != nil {
 		return err
 	}
@@ -333,45 +337,52 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*queue.Delivery) (int,
 	}
 	var created int
 	err := db.write(ctx, "enqueue deliveries", func(tx *sql.Tx) error {
-		fresh, err := db.freshDeliveries(ctx, tx, ds, nil)
-		if err != nil {
-			return err
-		}
-		// A plan's deliveries still in chunks are not rows yet; one of the
-		// same ID can only be in a chunk of the same update.
-		var updates []any
-		seen := map[string]bool{}
-		for _, r := range fresh {
-			if !seen[r.d.UpdateID] {
-				seen[r.d.UpdateID] = true
-				updates = append(updates, r.d.UpdateID)
-			}
-		}
-		waiting := newPlanIDs("")
-		if len(updates) > 0 {
-			if waiting, err = waitingIDs(ctx, tx, "", "update_id IN ("+placeholders(len(updates))+")", updates...); err != nil {
-				return fmt.Errorf("sqlite: enqueue deliveries: %w", err)
-			}
-		}
-		rs := fresh[:0]
-		for _, r := range fresh {
-			if !waiting.has(r.key) {
-				rs = append(rs, r)
-			}
-		}
-		now := db.Now()
-		t := newTally()
-		if err := db.placeRows(ctx, tx, rs, t); err != nil {
-			return err
-		}
-		if err := db.writeRows(ctx, tx, rs); err != nil {
-			return err
-		}
-		created = len(rs)
-		return db.applyTally(ctx, tx, t, now)
+		var err error
+		created, err = db.enqueue(ctx, tx, ds)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	return created, nil
+}
+
+// enqueue writes EnqueueDeliveries' ds (checked: checkDeliveries) in tx
+// and returns how many were new; the statements must be prepared.
+func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, ds []*queue.Delivery) (int, error) {
+	fresh, err := db.freshDeliveries(ctx, tx, ds, nil)
+	if err != nil {
+		return 0, err
+	}
+	// A plan's deliveries still in chunks are not rows yet; one of the
+	// same ID can only be in a chunk of the same update.
+	var updates []any
+	seen := map[string]bool{}
+	for _, r := range fresh {
+		if !seen[r.d.UpdateID] {
+			seen[r.d.UpdateID] = true
+			updates = append(updates, r.d.UpdateID)
+		}
+	}
+	waiting := newPlanIDs("")
+	if len(updates) > 0 {
+		if waiting, err = db.waitingIDs(ctx, tx, "", "update_id IN ("+placeholders(len(updates))+")", updates...); err != nil {
+			return 0, fmt.Errorf("sqlite: enqueue deliveries: %w", err)
+		}
+	}
+	rs := fresh[:0]
+	for _, r := range fresh {
+		if !waiting.has(r.key) {
+			rs = append(rs, r)
+		}
+	}
+	now := db.Now()
+	t := newTally()
+	if err := db.placeRows(ctx, tx, rs, t); err != nil {
+		return 0, err
+	}
+	if err := db.writeRows(ctx, tx, rs); err != nil {
+		return 0, err
+	}
+	return len(rs), db.applyTally(ctx, tx, t, now)
 }

@@ -60,7 +60,7 @@ func scanPage(s scanner) (*incident.Page, error) {
 
 // FindPageByID implements incident.Store.
 func (db *DB) FindPageByID(ctx context.Context, id string) (*incident.Page, error) {
-	p, err := scanPage(db.r.QueryRowContext(ctx, "SELECT "+pageColumns+" FROM pages WHERE id = ?", id))
+	p, err := scanPage(db.readRow(ctx, "SELECT "+pageColumns+" FROM pages WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("page", id)
 	} else if err != nil {
@@ -71,7 +71,7 @@ func (db *DB) FindPageByID(ctx context.Context, id string) (*incident.Page, erro
 
 // FindPages implements incident.Store.
 func (db *DB) FindPages(ctx context.Context) ([]*incident.Page, error) {
-	return findAll(ctx, db.r, "pages", scanPage, "SELECT "+pageColumns+" FROM pages ORDER BY created_at, rowid")
+	return findAll(ctx, prepared{db: db}, "pages", scanPage, "SELECT "+pageColumns+" FROM pages ORDER BY created_at, rowid")
 }
 
 const componentColumns = `id, page_id, name, description, status, position, group_id, is_group, showcase,
@@ -388,7 +388,7 @@ func scanToken(s scanner) (*incident.Token, error) {
 
 // FindTokenByHash implements incident.Store.
 func (db *DB) FindTokenByHash(ctx context.Context, hash string) (*incident.Token, error) {
-	t, err := scanToken(db.r.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE hash = ?", hash))
+	t, err := scanToken(db.readRow(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE hash = ?", hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		// The hash is a credential's fingerprint: keep it out of the message.
 		return nil, incident.Errorf(incident.ENOTFOUND, "token not found")

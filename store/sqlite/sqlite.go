@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
@@ -41,11 +42,18 @@ type DB struct {
 	w    *sql.DB // exactly one connection; every transaction is BEGIN IMMEDIATE
 	r    *sql.DB // read-only pool
 
+	// ckpt is the checkpointer's connection (see checkpoints).
+	ckpt     *sql.DB
+	stopCkpt context.CancelFunc
+	ckptDone chan struct{}
+	ckptLast atomic.Pointer[[2]int64] // the last checkpoint's frames in the log, and copied
+
 	// Now is the clock for expiry checks (idempotency keys); tests inject one.
 	Now func() time.Time
 
-	// stmts are the queue's hot statements, prepared once on the writer
-	// connection (prepare) and reused by every transaction on it.
+	// stmts are the writer's hot statements (the queue's, a complaint's
+	// save), prepared once on the writer connection (prepare) and reused
+	// by every transaction on it.
 	stmtMu sync.Mutex
 	stmts  *queueStmts
 
@@ -64,6 +72,8 @@ type DB struct {
 
 	groupMu sync.Mutex
 	groups  map[int64]group // delivery groups by ID (they never change)
+
+	saves saveGroup // complaint saves waiting for their group commit
 
 	closeOnce sync.Once
 	closeErr  error
@@ -110,11 +120,13 @@ func dsn(path string, write bool) string {
 		// indexes outgrow the cache every insert reads and evicts pages,
 		// and planning a million deliveries slows several-fold.
 		q.Add("_pragma", "cache_size(-65536)")
-		// wal_autocheckpoint: checkpoint after 16384 pages (64 MiB) of log
-		// instead of 1000. A plan batch dirties index pages all over the
-		// file; with the default nearly every batch triggered a checkpoint
-		// that copied them back, and the next batch dirtied them again.
-		q.Add("_pragma", "wal_autocheckpoint(16384)")
+		// wal_autocheckpoint: the checkpointer (see checkpoints) copies
+		// the log back in the background; the writer checkpoints itself
+		// only if the log reaches 262144 pages (1 GiB), which it does only
+		// when the checkpointer falls far behind. (At the default of 1000
+		// pages, a plan batch, which dirties index pages all over the file,
+		// triggered a checkpoint nearly every time.)
+		q.Add("_pragma", "wal_autocheckpoint(262144)")
 		// temp_store=MEMORY: a multi-row INSERT or UPDATE that may fail
 		// half-way keeps a statement journal of the pages it changes, so it
 		// can undo itself; in a temporary file that was a write syscall per
@@ -161,7 +173,46 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.ckpt, err = sql.Open("sqlite", dsn(path, false)+"&_pragma=query_only(0)"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	ckptCtx, stop := context.WithCancel(context.Background())
+	db.stopCkpt = stop
+	db.ckptDone = make(chan struct{})
+	go db.checkpoints(ckptCtx)
 	return db, nil
+}
+
+// CheckpointEvery is how often the checkpointer copies the log back into
+// the database file.
+const CheckpointEvery = time.Second
+
+// checkpoints copies the write-ahead log back into the database file every
+// CheckpointEvery, on a connection of its own, until ctx ends. A
+// checkpoint ends with an fsync of the file, which took 100–300 ms under
+// a complaint storm: run by the writer after a commit (SQLite's automatic
+// checkpoint), it held the one writer connection that long every few
+// seconds, and every save, claim and finish waited. A PASSIVE checkpoint
+// on another connection runs beside the writer, which never waits for it.
+func (db *DB) checkpoints(ctx context.Context) {
+	defer close(db.ckptDone)
+	t := time.NewTicker(CheckpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// An error (another checkpoint running, the file going away) is
+		// left to the next tick; the writer's own limit is the backstop.
+		var busy, log, copied int64
+		if err := db.ckpt.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied); err == nil {
+			db.ckptLast.Store(&[2]int64{log, copied})
+		}
+	}
 }
 
 // queueStmts are the delivery queue's statements that run per batch.
@@ -177,11 +228,53 @@ type queueStmts struct {
 	reason     *sql.Stmt   // reasonSQL
 	touch      *sql.Stmt   // touchSQL
 	finish     []*sql.Stmt // finishSQL for each of finishSizes
+
+	// A complaint's save (complaints.go), which every inbound complaint
+	// makes: parsing them cost more than running them.
+	complaintVersion  *sql.Stmt // complaintVersionSQL
+	complaintExternal *sql.Stmt // externalSQL
+	complaintUpsert   *sql.Stmt // complaintUpsertSQL
+	complaintEntry    *sql.Stmt // complaintEntrySQL
+
+	// bySQL holds smallSQL, prepared, by its text (see txRow).
+	bySQL map[string]*sql.Stmt
+}
+
+// smallSQL are statements every write transaction that queues deliveries
+// runs once or twice (one complaint's acknowledgement is such a
+// transaction): parsing them again each time cost more than the rest of
+// a small enqueue.
+var smallSQL = []string{dataVersionSQL, reserveRIDsSQL, idsWaitingSQL, groupSelectSQL, groupInsertSQL,
+	waitingChunksSQL("update_id IN (?)"), waitingChunksSQL("broadcast_id = ?")}
+
+// txRow runs a one-row query in tx, as the statement prepared for it when
+// it is one of smallSQL.
+func (db *DB) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if db.stmts != nil {
+		if st := db.stmts.bySQL[query]; st != nil {
+			return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		}
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// txQuery is txRow for a query of many rows.
+func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if db.stmts != nil {
+		if st := db.stmts.bySQL[query]; st != nil {
+			return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		}
+	}
+	return tx.QueryContext(ctx, query, args...)
 }
 
 func (q *queueStmts) close() error {
 	var errs []error
-	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch}
+	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch,
+		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintEntry}
+	for _, st := range q.bySQL {
+		all = append(all, st)
+	}
 	for _, st := range append(append(append(all, q.insertRows...), q.insertIDs...), q.finish...) {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -211,6 +304,25 @@ func (db *DB) prepare(ctx context.Context) error {
 			q.close()
 			return fmt.Errorf("sqlite: prepare delivery insert: %w", err)
 		}
+	}
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{{&q.complaintVersion, complaintVersionSQL}, {&q.complaintExternal, externalSQL}, {&q.complaintUpsert, complaintUpsertSQL},
+		{&q.complaintEntry, complaintEntrySQL}} {
+		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
+			q.close()
+			return fmt.Errorf("sqlite: prepare complaint save: %w", err)
+		}
+	}
+	q.bySQL = map[string]*sql.Stmt{}
+	for _, query := range smallSQL {
+		st, err := db.w.PrepareContext(ctx, query)
+		if err != nil {
+			q.close()
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		q.bySQL[query] = st
 	}
 	if q.claim, err = db.w.PrepareContext(ctx, claimSQL); err != nil {
 		q.close()
@@ -268,6 +380,11 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		var errs []error
+		if db.stopCkpt != nil {
+			db.stopCkpt()
+			<-db.ckptDone
+			errs = append(errs, db.ckpt.Close())
+		}
 		db.stmtMu.Lock()
 		if db.stmts != nil {
 			errs = append(errs, db.stmts.close())
@@ -414,4 +531,36 @@ func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
 		return db.r.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// prepared is a queryer that runs its queries as statements prepared once
+// (readStmt), in tx when it is set, else on the read pool. The reads every
+// inbound complaint makes go through it.
+type prepared struct {
+	db *DB
+	tx *sql.Tx
+}
+
+func (p prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.db.readStmt(ctx, query)
+	switch {
+	case err != nil && p.tx != nil:
+		return p.tx.QueryContext(ctx, query, args...)
+	case err != nil:
+		return p.db.r.QueryContext(ctx, query, args...)
+	case p.tx != nil:
+		return p.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (p prepared) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if p.tx == nil {
+		return p.db.readRow(ctx, query, args...)
+	}
+	st, err := p.db.readStmt(ctx, query)
+	if err != nil {
+		return p.tx.QueryRowContext(ctx, query, args...)
+	}
+	return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }

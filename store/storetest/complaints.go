@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 )
 
 // RunComplaints runs the complaint.Store suite, with the address lookup
@@ -33,6 +34,8 @@ func RunComplaints(t *testing.T, open func(t *testing.T) (incident.Store, compla
 		{"ComplaintVersions", testComplaintVersions},
 		{"ComplaintVersionsConcurrently", testComplaintVersionsConcurrently},
 		{"ComplaintExternalIDs", testComplaintExternalIDs},
+		{"SaveComplaintQueued", testSaveComplaintQueued},
+		{"SavesConcurrently", testSavesConcurrently},
 		{"FindComplaints", testFindComplaints},
 		{"FindComplaintsAfterUpdate", testFindComplaintsAfterUpdate},
 		{"ComplaintEntries", testComplaintEntries},
@@ -397,6 +400,201 @@ func testComplaintExternalIDs(t *testing.T, cs complaint.Store, _ audience.Store
 			wantErr(t, fmt.Sprintf("FindEntryByExternalID(%q, %q)", q.page, q.ext), err, incident.ErrNotFound)
 		}
 	})
+}
+
+// ---- a save that queues ----
+
+// testSaveComplaintQueued: SaveComplaintQueued writes the complaint, its
+// entries and the deliveries, or nothing; an engine that cannot do it in
+// one transaction says ErrNotAtomic and writes nothing. The deliveries
+// are read back through the engine's queue.Store (Pipeline).
+func testSaveComplaintQueued(t *testing.T, cs complaint.Store, _ audience.Store) {
+	ctx := context.Background()
+	qs, ok := cs.(Pipeline)
+	if !ok {
+		t.Fatalf("storetest: the complaint store %T is not also a Pipeline", cs)
+	}
+	ack := func(c *complaint.Complaint, address string) *queue.Delivery {
+		d := newDelivery(nil, channel.SMS, address, c.Contact.CustomerID, c.CreatedAt.Add(-24*time.Hour))
+		d.PageID, d.UpdateID, d.MessageKind, d.RecipientType, d.Critical = c.PageID, "complaint:"+c.ID+":ack", queue.KindComplaintReceived, queue.FromCustomer, true
+		d.Vars = map[string]string{"complaint": c.ID, "ref": c.Ref}
+		d.ID = queue.DeliveryID(d.UpdateID, d.Kind, d.Address)
+		return d
+	}
+	noDelivery := func(t *testing.T, id string) {
+		t.Helper()
+		_, err := qs.FindDeliveryByID(ctx, id)
+		wantErr(t, "FindDeliveryByID("+id+")", err, incident.ErrNotFound)
+	}
+	noComplaint := func(t *testing.T, id string) {
+		t.Helper()
+		_, err := cs.FindComplaintByID(ctx, id)
+		wantErr(t, "FindComplaintByID("+id+")", err, incident.ErrNotFound)
+	}
+
+	c1 := newComplaint("c1", "pa", base)
+	e1 := newEntry("e1", c1, complaint.EntryMessageIn, base)
+	e1.ExternalID = "SM1"
+	e2 := newEntry("e2", c1, complaint.EntryMessageOut, base)
+	d1 := ack(c1, "+36201000001")
+	err := cs.SaveComplaintQueued(ctx, c1, []*complaint.Entry{e1, e2}, []*queue.Delivery{d1})
+	if errors.Is(err, complaint.ErrNotAtomic) {
+		noComplaint(t, "c1")
+		noDelivery(t, d1.ID)
+		if _, err := cs.FindEntryByExternalID(ctx, "pa", "SM1"); !errors.Is(err, incident.ErrNotFound) {
+			t.Errorf("FindEntryByExternalID after ErrNotAtomic: %v, want not found", err)
+		}
+		t.Skip("this engine cannot queue in a complaint's save (ErrNotAtomic), and wrote nothing")
+	}
+	if err != nil {
+		t.Fatalf("SaveComplaintQueued: %v", err)
+	}
+
+	t.Run("the complaint, its entries and the deliveries", func(t *testing.T) {
+		equal(t, "complaint", findComplaint(t, cs, "c1"), c1)
+		equal(t, "entries", entryIDs(findEntries(t, cs, "c1")), []string{"e1", "e2"})
+		equal(t, "delivery", findDelivery(t, qs, d1.ID), d1)
+		got := claim(t, qs, channel.SMS, base, time.Minute, 10)
+		equal(t, "claimed", deliveryIDs(got), []string{d1.ID})
+	})
+
+	t.Run("a refused save queues nothing", func(t *testing.T) {
+		again := newComplaint("c1", "pa", base) // version 1 again
+		d := ack(again, "+36201000002")
+		wantCode(t, "SaveComplaintQueued(c1 v1 again)", cs.SaveComplaintQueued(ctx, again, nil, []*queue.Delivery{d}), incident.ECONFLICT)
+		noDelivery(t, d.ID)
+
+		c2 := newComplaint("c2", "pa", at(time.Minute))
+		dup := newEntry("e3", c2, complaint.EntryMessageIn, at(time.Minute))
+		dup.ExternalID = "SM1" // c1's message
+		d2 := ack(c2, "+36201000003")
+		wantCode(t, "SaveComplaintQueued(stored ExternalID)", cs.SaveComplaintQueued(ctx, c2, []*complaint.Entry{dup}, []*queue.Delivery{d2}), incident.ECONFLICT)
+		noComplaint(t, "c2")
+		noDelivery(t, d2.ID)
+
+		stale := nextVersion(c1)
+		stale.Version = 5
+		d3 := ack(stale, "+36201000004")
+		d3.ID = queue.DeliveryID("complaint:c1:reply", d3.Kind, d3.Address)
+		wantCode(t, "SaveComplaintQueued(stale version)", cs.SaveComplaintQueued(ctx, stale, nil, []*queue.Delivery{d3}), incident.ECONFLICT)
+		noDelivery(t, d3.ID)
+		equal(t, "complaint", findComplaint(t, cs, "c1"), c1)
+	})
+
+	t.Run("an invalid delivery writes nothing", func(t *testing.T) {
+		c3 := newComplaint("c3", "pa", at(time.Minute))
+		bad := ack(c3, "+36201000005")
+		bad.State = queue.StateSending
+		err := cs.SaveComplaintQueued(ctx, c3, []*complaint.Entry{newEntry("e4", c3, complaint.EntryMessageIn, at(time.Minute))}, []*queue.Delivery{bad})
+		wantCode(t, "SaveComplaintQueued(a sending delivery)", err, incident.EINVALID)
+		noComplaint(t, "c3")
+		noDelivery(t, bad.ID)
+	})
+
+	t.Run("a delivery whose ID is queued is skipped", func(t *testing.T) {
+		v2 := nextVersion(c1)
+		v2.Messages = 4
+		changed := *d1
+		changed.Address, changed.Name = "+36209999999", "changed"
+		if err := cs.SaveComplaintQueued(ctx, v2, []*complaint.Entry{newEntry("e5", v2, complaint.EntryNote, at(time.Hour))}, []*queue.Delivery{&changed}); err != nil {
+			t.Fatalf("SaveComplaintQueued(v2): %v", err)
+		}
+		equal(t, "complaint", findComplaint(t, cs, "c1"), v2)
+		equal(t, "entries", entryIDs(findEntries(t, cs, "c1")), []string{"e1", "e2", "e5"})
+		if got := findDelivery(t, qs, d1.ID); got.Address != d1.Address || got.Name != d1.Name {
+			t.Errorf("delivery after a second queueing: %s %q, want %s %q", got.Address, got.Name, d1.Address, d1.Name)
+		}
+	})
+
+	t.Run("no deliveries: a plain save", func(t *testing.T) {
+		c4 := newComplaint("c4", "pb", base)
+		if err := cs.SaveComplaintQueued(ctx, c4, []*complaint.Entry{newEntry("e6", c4, complaint.EntryMessageIn, base)}, nil); err != nil {
+			t.Fatalf("SaveComplaintQueued(no deliveries): %v", err)
+		}
+		equal(t, "complaint", findComplaint(t, cs, "c4"), c4)
+		equal(t, "entries", entryIDs(findEntries(t, cs, "c4")), []string{"e6"})
+	})
+}
+
+// testSavesConcurrently: a storm of saves at once (SQLite commits them in
+// groups): each gets its own answer, the refused ones write nothing, the
+// others everything, their deliveries included.
+func testSavesConcurrently(t *testing.T, cs complaint.Store, _ audience.Store) {
+	ctx := context.Background()
+	qs, ok := cs.(Pipeline)
+	if !ok {
+		t.Fatalf("storetest: the complaint store %T is not also a Pipeline", cs)
+	}
+	first := newComplaint("first", "pa", base)
+	firstMsg := newEntry("m-first", first, complaint.EntryMessageIn, base)
+	firstMsg.ExternalID = "SM-taken"
+	saveComplaint(t, cs, first, firstMsg)
+
+	const n = 120
+	type save struct {
+		c   *complaint.Complaint
+		d   *queue.Delivery
+		dup bool // its message is already stored: refused
+		err error
+	}
+	saves := make([]*save, n)
+	for i := range saves {
+		c := newComplaint(fmt.Sprintf("c%03d", i), "pa", at(time.Duration(i)*time.Second))
+		d := newDelivery(nil, channel.SMS, fmt.Sprintf("+362010%05d", i), c.ID, base)
+		d.PageID, d.UpdateID = "pa", "complaint:"+c.ID+":ack"
+		d.ID = queue.DeliveryID(d.UpdateID, d.Kind, d.Address)
+		saves[i] = &save{c: c, d: d, dup: i%10 == 3}
+	}
+	var wg sync.WaitGroup
+	for _, s := range saves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := newEntry("m-"+s.c.ID, s.c, complaint.EntryMessageIn, s.c.CreatedAt)
+			msg.ExternalID = "SM-" + s.c.ID
+			if s.dup {
+				msg.ExternalID = "SM-taken"
+			}
+			if s.c.ID == "c007" { // a plain save among them
+				s.d = nil
+				s.err = cs.SaveComplaint(ctx, s.c, []*complaint.Entry{msg})
+				return
+			}
+			s.err = cs.SaveComplaintQueued(ctx, s.c, []*complaint.Entry{msg}, []*queue.Delivery{s.d})
+		}()
+	}
+	wg.Wait()
+	if errors.Is(saves[0].err, complaint.ErrNotAtomic) {
+		t.Skip("this engine cannot queue in a complaint's save (ErrNotAtomic)")
+	}
+	saved := 1
+	for _, s := range saves {
+		if s.dup {
+			wantCode(t, s.c.ID, s.err, incident.ECONFLICT)
+			if _, err := cs.FindComplaintByID(ctx, s.c.ID); !errors.Is(err, incident.ErrNotFound) {
+				t.Errorf("refused %s: FindComplaintByID = %v, want not found", s.c.ID, err)
+			}
+			if _, err := qs.FindDeliveryByID(ctx, s.d.ID); !errors.Is(err, incident.ErrNotFound) {
+				t.Errorf("refused %s: its delivery = %v, want not found", s.c.ID, err)
+			}
+			continue
+		}
+		if s.err != nil {
+			t.Errorf("save %s: %v", s.c.ID, s.err)
+			continue
+		}
+		saved++
+		equal(t, s.c.ID, findComplaint(t, cs, s.c.ID), s.c)
+		equal(t, s.c.ID+" entries", entryIDs(findEntries(t, cs, s.c.ID)), []string{"m-" + s.c.ID})
+		if s.d != nil {
+			if _, err := qs.FindDeliveryByID(ctx, s.d.ID); err != nil {
+				t.Errorf("save %s: its delivery: %v", s.c.ID, err)
+			}
+		}
+	}
+	if _, total, err := cs.FindComplaints(ctx, complaint.Filter{PageID: "pa"}); err != nil || total != saved {
+		t.Errorf("FindComplaints: %d, %v; want %d", total, err, saved)
+	}
 }
 
 // ---- FindComplaints ----
