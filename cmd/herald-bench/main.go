@@ -4,6 +4,7 @@
 //	go run ./cmd/herald-bench broadcast [-customers 1000000] [-rate 200] [-duration 20s] [-redis URL] [-skip-plan …]
 //	go run ./cmd/herald-bench crash [-recipients 100000] [-engine sqlite|redis|both]
 //	go run ./cmd/herald-bench complaints [-recipients 100000] [-engine sqlite|redis|both] [-duration 3s] [-start-rate 250] [-max-rate 3000]
+//	go run ./cmd/herald-bench compensation [-customers 1000000] [-engine sqlite|redis|both] [-checks 20000]
 //
 // Every scenario starts what it measures in this process on 127.0.0.1 and
 // prints its figures; nothing leaves the machine.
@@ -29,7 +30,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|complaints [flags]  (herald-bench SCENARIO -h for flags)")
+var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|complaints|compensation [flags]  (herald-bench SCENARIO -h for flags)")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -67,6 +68,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		_, err = benchComplaints(ctx, opt, stdout, stderr)
+		return err
+	case "compensation":
+		opt, err := parseCompensation(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		_, err = benchCompensation(ctx, opt, stdout, stderr)
 		return err
 	case memoryChildCommand:
 		return memoryChild(ctx, args[1:], stdout, stderr)
