@@ -59,15 +59,22 @@ func scanCustomer(s scanner) (*audience.Customer, error) {
 		return nil, err
 	}
 	// Most customers have neither (a plan reads a million of them): "null"
-	// needs no decoder.
+	// needs no decoder, and what json.Marshal wrote needs none of
+	// encoding/json's generality (see decodeStrings).
 	if comps != "null" {
-		if err := json.Unmarshal([]byte(comps), &c.Components); err != nil {
-			return nil, fmt.Errorf("customer %s components: %w", c.ID, err)
+		var ok bool
+		if c.Components, ok = decodeStrings(comps); !ok {
+			if err := json.Unmarshal([]byte(comps), &c.Components); err != nil {
+				return nil, fmt.Errorf("customer %s components: %w", c.ID, err)
+			}
 		}
 	}
 	if attrs != "null" {
-		if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
-			return nil, fmt.Errorf("customer %s attributes: %w", c.ID, err)
+		var ok bool
+		if c.Attributes, ok = decodeStringMap(attrs); !ok {
+			if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+				return nil, fmt.Errorf("customer %s attributes: %w", c.ID, err)
+			}
 		}
 	}
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
