@@ -136,7 +136,7 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 
 // FindCustomerByID implements notify.Store.
 func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error) {
-	c, err := scanCustomer(db.r.QueryRowContext(ctx, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id = ?", pageID, id))
+	c, err := scanCustomer(db.readRow(ctx, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id = ?", pageID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("customer", id)
 	} else if err != nil {
@@ -147,7 +147,7 @@ func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*audienc
 
 // FindCustomers implements notify.Store.
 func (db *DB) FindCustomers(ctx context.Context, f audience.CustomerFilter) ([]*audience.Customer, error) {
-	return findAll(ctx, db.r, "customers", scanCustomer, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id > ? ORDER BY id LIMIT ?",
+	return findAll(ctx, cachedReads{db}, "customers", scanCustomer, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id > ? ORDER BY id LIMIT ?",
 		f.PageID, f.After, limitArg(f.Limit))
 }
 

@@ -415,3 +415,17 @@ func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
 	}
 	return st.QueryRowContext(ctx, args...)
 }
+
+// cachedReads is the read pool through readStmt, for findAll: a query
+// with constant SQL that runs once per request (a customer's grants, a
+// page of customers) is parsed once. If the statement cannot be prepared,
+// the plain query runs instead.
+type cachedReads struct{ db *DB }
+
+func (c cachedReads) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := c.db.readStmt(ctx, query)
+	if err != nil {
+		return c.db.r.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
