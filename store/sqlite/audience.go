@@ -377,7 +377,13 @@ func (db *DB) FindSuppressed(ctx context.Context, pageID string, kind channel.Ki
 		for _, a := range chunk {
 			args = append(args, a)
 		}
-		rows, err := db.r.QueryContext(ctx, `SELECT address FROM suppressions
+		// A full chunk's SQL is always the same: parsed once (parsing 500
+		// placeholders cost about as much as the lookups).
+		var q queryer = db.r
+		if len(chunk) == suppressedChunk {
+			q = cachedReads{db}
+		}
+		rows, err := q.QueryContext(ctx, `SELECT address FROM suppressions
 			WHERE kind = ? AND page_id IN (?, '') AND address IN (`+placeholders(len(chunk))+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: find suppressed: %w", err)
