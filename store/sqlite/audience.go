@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/store/internal/fastjson"
 )
 
 // The engine implements the data packages' interfaces, and so notify.Store,
@@ -60,10 +61,10 @@ func scanCustomer(s scanner) (*audience.Customer, error) {
 	}
 	// Most customers have neither (a plan reads a million of them): "null"
 	// needs no decoder, and what json.Marshal wrote needs none of
-	// encoding/json's generality (see decodeStrings).
+	// encoding/json's generality (see fastjson).
 	if comps != "null" {
 		var ok bool
-		if c.Components, ok = decodeStrings(comps); !ok {
+		if c.Components, ok = fastjson.Strings(comps); !ok {
 			if err := json.Unmarshal([]byte(comps), &c.Components); err != nil {
 				return nil, fmt.Errorf("customer %s components: %w", c.ID, err)
 			}
@@ -71,7 +72,7 @@ func scanCustomer(s scanner) (*audience.Customer, error) {
 	}
 	if attrs != "null" {
 		var ok bool
-		if c.Attributes, ok = decodeStringMap(attrs); !ok {
+		if c.Attributes, ok = fastjson.StringMap(attrs); !ok {
 			if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
 				return nil, fmt.Errorf("customer %s attributes: %w", c.ID, err)
 			}
