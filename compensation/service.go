@@ -287,22 +287,40 @@ func sortedKeys(m map[string]bool) []string {
 // customerPage is how many customers a scan reads at a time.
 const customerPage = 5000
 
+// eachCustomer calls fn for every customer of the page, in ID order. The
+// next page is read while fn runs over the one before: reading is most of
+// the work, and the two then share the CPUs. A read still under way when
+// fn fails ends on its own.
 func (s *Service) eachCustomer(ctx context.Context, pageID string, fn func(*audience.Customer) error) error {
-	after := ""
+	type read struct {
+		cs  []*audience.Customer
+		err error
+	}
+	start := func(after string) <-chan read {
+		ch := make(chan read, 1)
+		go func() {
+			cs, err := s.Customers.FindCustomers(ctx, audience.CustomerFilter{PageID: pageID, After: after, Limit: customerPage})
+			ch <- read{cs, err}
+		}()
+		return ch
+	}
+	next := start("")
 	for {
-		cs, err := s.Customers.FindCustomers(ctx, audience.CustomerFilter{PageID: pageID, After: after, Limit: customerPage})
-		if err != nil {
-			return err
+		r := <-next
+		if r.err != nil {
+			return r.err
 		}
-		for _, c := range cs {
+		if len(r.cs) == customerPage {
+			next = start(r.cs[len(r.cs)-1].ID)
+		}
+		for _, c := range r.cs {
 			if err := fn(c); err != nil {
 				return err
 			}
 		}
-		if len(cs) < customerPage {
+		if len(r.cs) < customerPage {
 			return ctx.Err()
 		}
-		after = cs[len(cs)-1].ID
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -54,6 +54,9 @@ type world struct {
 	comps []string
 	dir   string // SQLite: the data directory
 	drop  func() // Redis: delete the world's keys
+	// beforeRun, when set, is called with each new node before it runs
+	// (a scenario's clock, say, which nothing may read concurrently).
+	beforeRun func(*node.Node)
 }
 
 func openSQLiteWorld(ctx context.Context, dir string, log *slog.Logger) (*world, error) {
@@ -118,6 +121,9 @@ func (w *world) start(ctx context.Context, opt node.Options, tune func(*node.Con
 	n, err := node.New(ctx, cfg, opt)
 	if err != nil {
 		return err
+	}
+	if w.beforeRun != nil {
+		w.beforeRun(n)
 	}
 	if err := n.Run(ctx); err != nil {
 		_ = n.Close()

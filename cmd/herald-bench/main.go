@@ -5,6 +5,7 @@
 //	go run ./cmd/herald-bench crash [-recipients 100000] [-engine sqlite|redis|both]
 //	go run ./cmd/herald-bench complaints [-recipients 100000] [-engine sqlite|redis|both] [-duration 3s] [-start-rate 250] [-max-rate 3000] [-fanout-rate 0] [-provider-rate 3000]
 //	go run ./cmd/herald-bench conns [-churn 50000] [-churn-rate 2500] [-idle 20000] [-hold 10s] [-server-nofile N]
+//	go run ./cmd/herald-bench compensation [-customers 1000000] [-engine sqlite|redis|both] [-checks 20000]
 //
 // Every scenario starts what it measures on 127.0.0.1, in this process or
 // (crash, the broadcast's memory part, conns) in a child process, and
@@ -31,7 +32,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|complaints|conns [flags]  (herald-bench SCENARIO -h for flags)")
+var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|complaints|conns|compensation [flags]  (herald-bench SCENARIO -h for flags)")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -78,6 +79,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return benchConns(ctx, opt, stdout, stderr)
 	case connsChildCommand:
 		return connsChild(ctx, args[1:], stdout, stderr)
+	case "compensation":
+		opt, err := parseCompensation(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		_, err = benchCompensation(ctx, opt, stdout, stderr)
+		return err
 	case memoryChildCommand:
 		return memoryChild(ctx, args[1:], stdout, stderr)
 	}

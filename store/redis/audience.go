@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/store/internal/fastjson"
 )
 
 // ---- customers: a hash of JSON documents and a lexicographic ID index per page ----
@@ -202,11 +203,7 @@ func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*audienc
 	} else if err != nil {
 		return nil, fmt.Errorf("redis: find customer: %w", err)
 	}
-	var c audience.Customer
-	if err := json.Unmarshal([]byte(doc), &c); err != nil {
-		return nil, fmt.Errorf("redis: decode customer: %w", err)
-	}
-	return &c, nil
+	return decodeCustomer(doc)
 }
 
 // FindCustomers implements notify.Store: ZRANGEBYLEX from the cursor, then
@@ -240,11 +237,11 @@ func (db *DB) FindCustomers(ctx context.Context, f audience.CustomerFilter) ([]*
 		if !ok {
 			continue // deleted between the two reads
 		}
-		var c audience.Customer
-		if err := json.Unmarshal([]byte(s), &c); err != nil {
-			return nil, fmt.Errorf("redis: decode customer: %w", err)
+		c, err := decodeCustomer(s)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, &c)
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -311,11 +308,11 @@ func (db *DB) FindCustomersByAddress(ctx context.Context, pageID string, kind ch
 		if !ok {
 			continue // deleted between the two reads
 		}
-		var c audience.Customer
-		if err := json.Unmarshal([]byte(s), &c); err != nil {
-			return nil, fmt.Errorf("redis: decode customer: %w", err)
+		c, err := decodeCustomer(s)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, &c)
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -627,4 +624,18 @@ func (db *DB) Secret(ctx context.Context, name string, gen func() []byte) ([]byt
 		return nil, fmt.Errorf("redis: read secret: %w", err)
 	}
 	return b, nil
+}
+
+// decodeCustomer decodes a customer's document, as json.Marshal wrote it
+// without encoding/json (see fastjson), else with it.
+func decodeCustomer(doc string) (*audience.Customer, error) {
+	c := &audience.Customer{}
+	if fastjson.Customer(doc, c) {
+		return c, nil
+	}
+	*c = audience.Customer{}
+	if err := json.Unmarshal([]byte(doc), c); err != nil {
+		return nil, fmt.Errorf("redis: decode customer: %w", err)
+	}
+	return c, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/store/internal/fastjson"
 )
 
 // The engine implements the data packages' interfaces, and so notify.Store,
@@ -59,15 +60,22 @@ func scanCustomer(s scanner) (*audience.Customer, error) {
 		return nil, err
 	}
 	// Most customers have neither (a plan reads a million of them): "null"
-	// needs no decoder.
+	// needs no decoder, and what json.Marshal wrote needs none of
+	// encoding/json's generality (see fastjson).
 	if comps != "null" {
-		if err := json.Unmarshal([]byte(comps), &c.Components); err != nil {
-			return nil, fmt.Errorf("customer %s components: %w", c.ID, err)
+		var ok bool
+		if c.Components, ok = fastjson.Strings(comps); !ok {
+			if err := json.Unmarshal([]byte(comps), &c.Components); err != nil {
+				return nil, fmt.Errorf("customer %s components: %w", c.ID, err)
+			}
 		}
 	}
 	if attrs != "null" {
-		if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
-			return nil, fmt.Errorf("customer %s attributes: %w", c.ID, err)
+		var ok bool
+		if c.Attributes, ok = fastjson.StringMap(attrs); !ok {
+			if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+				return nil, fmt.Errorf("customer %s attributes: %w", c.ID, err)
+			}
 		}
 	}
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
@@ -129,7 +137,7 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 
 // FindCustomerByID implements notify.Store.
 func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error) {
-	c, err := scanCustomer(db.r.QueryRowContext(ctx, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id = ?", pageID, id))
+	c, err := scanCustomer(db.readRow(ctx, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id = ?", pageID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.NotFound("customer", id)
 	} else if err != nil {
@@ -140,7 +148,7 @@ func (db *DB) FindCustomerByID(ctx context.Context, pageID, id string) (*audienc
 
 // FindCustomers implements notify.Store.
 func (db *DB) FindCustomers(ctx context.Context, f audience.CustomerFilter) ([]*audience.Customer, error) {
-	return findAll(ctx, db.r, "customers", scanCustomer, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id > ? ORDER BY id LIMIT ?",
+	return findAll(ctx, prepared{db: db}, "customers", scanCustomer, "SELECT "+customerColumns+" FROM customers WHERE page_id = ? AND id > ? ORDER BY id LIMIT ?",
 		f.PageID, f.After, limitArg(f.Limit))
 }
 
@@ -370,7 +378,13 @@ func (db *DB) FindSuppressed(ctx context.Context, pageID string, kind channel.Ki
 		for _, a := range chunk {
 			args = append(args, a)
 		}
-		rows, err := db.r.QueryContext(ctx, `SELECT address FROM suppressions
+		// A full chunk's SQL is always the same: parsed once (parsing 500
+		// placeholders cost about as much as the lookups).
+		var q queryer = db.r
+		if len(chunk) == suppressedChunk {
+			q = prepared{db: db}
+		}
+		rows, err := q.QueryContext(ctx, `SELECT address FROM suppressions
 			WHERE kind = ? AND page_id IN (?, '') AND address IN (`+placeholders(len(chunk))+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: find suppressed: %w", err)

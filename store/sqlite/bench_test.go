@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
 )
 
@@ -87,4 +88,52 @@ func BenchmarkCommit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkFindCustomers reads 100 000 customers, each with three
+// components and two attributes, in pages of 5 000: what the planner,
+// compensation totals and an announcement's audience read per customer.
+func BenchmarkFindCustomers(b *testing.B) {
+	ctx := context.Background()
+	db := open(b, filepath.Join(b.TempDir(), "herald.db"))
+	b.Cleanup(func() { db.Close() })
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	page := &incident.Page{ID: "p1", Name: "Acme", URL: "https://status.acme.test", TimeZone: "Etc/UTC", CreatedAt: now, UpdatedAt: now}
+	if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+		b.Fatal(err)
+	}
+	const n, pageSize = 100_000, 5000
+	tiers := []string{"enterprise", "smb", "self"}
+	batch := make([]*audience.Customer, 0, pageSize)
+	for i := range n {
+		batch = append(batch, &audience.Customer{ID: fmt.Sprintf("c%08d", i), PageID: "p1", Name: fmt.Sprintf("Customer %d", i),
+			Phone: fmt.Sprintf("+3620%07d", i), Email: fmt.Sprintf("c%08d@example.com", i), Language: "en", TimeZone: "Europe/Budapest",
+			Plan: "gold", Region: "eu", Components: []string{fmt.Sprintf("comp%02d", i%20), fmt.Sprintf("comp%02d", (i*7+3)%20), "comp05"},
+			Attributes: map[string]string{"tier": tiers[i%3], "source": "crm"}, CreatedAt: now, UpdatedAt: now})
+		if len(batch) == pageSize {
+			if _, err := db.UpsertCustomers(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		after, got := "", 0
+		for {
+			cs, err := db.FindCustomers(ctx, audience.CustomerFilter{PageID: "p1", After: after, Limit: pageSize})
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += len(cs)
+			if len(cs) < pageSize {
+				break
+			}
+			after = cs[len(cs)-1].ID
+		}
+		if got != n {
+			b.Fatalf("read %d customers, want %d", got, n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/customer")
 }

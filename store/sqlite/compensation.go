@@ -188,7 +188,8 @@ func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*
 // FindGrants implements compensation.Store.
 func (db *DB) FindGrants(ctx context.Context, pageID, incidentID, customerID string) ([]*compensation.Grant, error) {
 	if customerID != "" {
-		return findAll(ctx, db.r, "grants", scanGrant, `SELECT key, doc FROM compensation_grants
+		// Per customer, on every agent's check: parsed once.
+		return findAll(ctx, prepared{db: db}, "grants", scanGrant, `SELECT key, doc FROM compensation_grants
 			WHERE page_id = ? AND incident_id = ? AND customer_id = ? ORDER BY at, id`, pageID, incidentID, customerID)
 	}
 	return findAll(ctx, db.r, "grants", scanGrant, `SELECT key, doc FROM compensation_grants

@@ -534,8 +534,10 @@ func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 // prepared is a queryer that runs its queries as statements prepared once
-// (readStmt), in tx when it is set, else on the read pool. The reads every
-// inbound complaint makes go through it.
+// (readStmt), in tx when it is set, else on the read pool: the reads every
+// inbound complaint makes, and queries with constant SQL run once per
+// request (a page of customers, a customer's grants). If a statement
+// cannot be prepared, the plain query runs instead.
 type prepared struct {
 	db *DB
 	tx *sql.Tx
