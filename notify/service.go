@@ -122,6 +122,8 @@ type Service struct {
 
 	compMu sync.Mutex
 	comp   Compensation // SetCompensation
+
+	held *receiptHold // status callbacks waiting for the store
 }
 
 // New checks cfg, fills in defaults and returns a Service; call Run to
@@ -177,7 +179,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, inc: deps.Incidents, store: deps.Store, chans: deps.Channels, r: deps.Renderer,
 		events: deps.Events, lim: deps.Limiter, log: deps.Log, clock: deps.Now, check: deps.ValidateURL,
-		wakePlan: make(chan struct{}, 1), wakeKind: map[channel.Kind]chan struct{}{}}
+		wakePlan: make(chan struct{}, 1), wakeKind: map[channel.Kind]chan struct{}{}, held: newReceiptHold(DefaultHeldReceipts)}
 	if (cfg.QuietStart == "") != (cfg.QuietEnd == "") {
 		return nil, errors.New("notify: QuietStart and QuietEnd go together")
 	}
@@ -282,6 +284,11 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		s.planLoop(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.applyHeldLoop(ctx)
 	}()
 	for k, ch := range s.chans {
 		wg.Add(1)
