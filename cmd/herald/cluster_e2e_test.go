@@ -18,9 +18,9 @@ import (
 // together hold exactly one per recipient and channel), and a resolve on
 // another node reaches every node's page.
 func TestThreeNodesOnCluster(t *testing.T) {
-	nodes := redistest.StartCluster(t)
+	cluster := redistest.StartCluster(t)
 	var hosts []string
-	for _, p := range nodes {
+	for _, p := range cluster.Masters {
 		hosts = append(hosts, p.Addr())
 	}
 	args := []string{"--redis-cluster", strings.Join(hosts, ","), "--redis-prefix", "herald-cluster-e2e"}

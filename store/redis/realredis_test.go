@@ -24,8 +24,7 @@ import (
 // --redis-cluster` opens it: a multi-key step that crossed hash slots
 // would fail here with CROSSSLOT, which the single-Redis runs cannot see.
 func TestRealCluster(t *testing.T) {
-	nodes := redistest.StartCluster(t)
-	url := redistest.ClusterURL(nodes)
+	url := redistest.StartCluster(t).URL()
 	open := func(t *testing.T) *DB {
 		db, err := Open(context.Background(), url, WithPrefix("heraldtest-"+strings.ToLower(strconv.FormatInt(time.Now().UnixNano(), 36))))
 		if err != nil {
