@@ -449,10 +449,10 @@ func (c *Config) composeRedis() error {
 // from a file named by <VAR>_FILE (Docker and Kubernetes secrets), never from
 // the YAML file, and they are redacted whenever printed.
 type Providers struct {
-	TwilioAccountSID          string
+	TwilioAccountSID string
 	// RedisPassword, when set, is the Redis data nodes' password,
 	// replacing any in redis_url (so the URL need hold no secret).
-	RedisPassword string
+	RedisPassword             string
 	TwilioAuthToken           string
 	TwilioFrom                string
 	TwilioMessagingServiceSID string

@@ -33,7 +33,9 @@ func TestThreeNodesOnCluster(t *testing.T) {
 		herald = append(herald, n)
 	}
 	token := mustCLI(t, nil, append([]string{"token", "create", "--role", "admin"}, args...)...).lastLine()
-	envOn := func(n *instance) map[string]string { return map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token} }
+	envOn := func(n *instance) map[string]string {
+		return map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	}
 	mustCLI(t, envOn(herald[0]), "components", "create", "--name", "Payments")
 
 	const customers = 60
