@@ -449,10 +449,7 @@ func (c *Config) composeRedis() error {
 // from a file named by <VAR>_FILE (Docker and Kubernetes secrets), never from
 // the YAML file, and they are redacted whenever printed.
 type Providers struct {
-	TwilioAccountSID string
-	// RedisPassword, when set, is the Redis data nodes' password,
-	// replacing any in redis_url (so the URL need hold no secret).
-	RedisPassword             string
+	TwilioAccountSID          string
 	TwilioAuthToken           string
 	TwilioFrom                string
 	TwilioMessagingServiceSID string
@@ -470,6 +467,9 @@ type Providers struct {
 	// InboundEmailSecret is the HTTP Basic credential ("user:password",
 	// or a password alone) an email provider posts inbound mail with.
 	InboundEmailSecret string
+	// RedisPassword, when set, is the Redis data nodes' password,
+	// replacing any in redis_url (so the URL need hold no secret).
+	RedisPassword string
 }
 
 type providerVar struct {
