@@ -76,6 +76,10 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhook and Slack subscribers point at
 	// loopback or private addresses (the sandbox, tests); off in production.
 	AllowPrivateWebhooks bool
+	// ReconcileAfter is how long an SMS may wait for its receipt before
+	// herald looks it up at the provider (reconcile.go); 0 is
+	// DefaultReconcileAfter, negative turns it off.
+	ReconcileAfter time.Duration
 	// Registerer, when set, receives the fan-out's Prometheus counters.
 	Registerer prometheus.Registerer
 }
@@ -137,6 +141,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.FrequencyCap == 0 {
 		cfg.FrequencyCap = DefaultFrequencyCap
+	}
+	if cfg.ReconcileAfter == 0 {
+		cfg.ReconcileAfter = DefaultReconcileAfter
 	}
 	if cfg.FrequencyWindow <= 0 {
 		cfg.FrequencyWindow = DefaultFrequencyWindow
@@ -289,6 +296,11 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		s.applyHeldLoop(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.reconcileLoop(ctx)
 	}()
 	for k, ch := range s.chans {
 		wg.Add(1)
