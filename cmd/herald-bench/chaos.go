@@ -157,7 +157,9 @@ type chaosTopology struct {
 func startTopology(topo, dir string, stderr io.Writer) (*chaosTopology, error) {
 	switch topo {
 	case "sentinel":
-		g, err := redistest.NewSentinel(dir)
+		// Two seconds: the machine this runs on is loaded, and a Sentinel
+		// that takes load for a death fails over before the fault.
+		g, err := redistest.NewSentinelAfter(dir, 2*time.Second)
 		if err != nil {
 			return nil, err
 		}

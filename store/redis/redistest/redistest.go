@@ -243,7 +243,12 @@ func (g *Sentinel) Close() {
 
 // NewSentinel starts a Sentinel group under dir whose Sentinel decides a
 // master is down after half a second, so a failover takes a few seconds.
-func NewSentinel(dir string) (_ *Sentinel, err error) {
+func NewSentinel(dir string) (*Sentinel, error) { return NewSentinelAfter(dir, 500*time.Millisecond) }
+
+// NewSentinelAfter is NewSentinel with the Sentinel's down-after-milliseconds:
+// on a loaded machine half a second without an answer can be load, not a
+// death, and a run that must not fail over by mistake waits longer.
+func NewSentinelAfter(dir string, downAfter time.Duration) (_ *Sentinel, err error) {
 	g := &Sentinel{Name: "heraldtest"}
 	defer func() {
 		if err != nil {
@@ -258,8 +263,8 @@ func NewSentinel(dir string) (_ *Sentinel, err error) {
 	}
 	g.Sentinel, err = NewProc(dir, true,
 		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1", g.Name, g.Master.Port),
-		fmt.Sprintf("sentinel down-after-milliseconds %s 500", g.Name),
-		fmt.Sprintf("sentinel failover-timeout %s 5000", g.Name),
+		fmt.Sprintf("sentinel down-after-milliseconds %s %d", g.Name, downAfter.Milliseconds()),
+		fmt.Sprintf("sentinel failover-timeout %s %d", g.Name, max(5000, 10*downAfter.Milliseconds())),
 		fmt.Sprintf("sentinel parallel-syncs %s 1", g.Name),
 	)
 	if err != nil {
