@@ -242,8 +242,9 @@ func (g *Sentinel) Close() {
 }
 
 // NewSentinel starts a Sentinel group under dir whose Sentinel decides a
-// master is down after half a second, so a failover takes a few seconds.
-func NewSentinel(dir string) (*Sentinel, error) { return NewSentinelAfter(dir, 500*time.Millisecond) }
+// master is down after 1.5 s without an answer, so a failover takes a few
+// seconds, and a test on a loaded machine is not failed over by mistake.
+func NewSentinel(dir string) (*Sentinel, error) { return NewSentinelAfter(dir, 1500*time.Millisecond) }
 
 // NewSentinelAfter is NewSentinel with the Sentinel's down-after-milliseconds:
 // on a loaded machine half a second without an answer can be load, not a
