@@ -90,9 +90,9 @@ type chaosResult struct {
 	Missing       int
 	Duplicates    int
 	MaxPerPerson  int
-	InFlightBound int // the sends in flight at the faults: per fault, one node's 2 × claim + workers
-	Delivered     int // herald's own count of delivered SMS at the end
-	StuckSent     int // SMS herald still counts as sent (a status callback not applied)
+	InFlightBound int           // the sends in flight at the faults: per fault, one node's 2 × claim + workers
+	Delivered     int           // herald's own count of delivered SMS at the end
+	StuckSent     int           // SMS herald still counts as sent (a status callback not applied)
 	Total         time.Duration // declaration → every recipient sent
 	Receipts      time.Duration // then → every receipt applied (or given up on)
 }
