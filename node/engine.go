@@ -62,11 +62,18 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		if cfg.RedisPrefix != "" {
 			opts = append(opts, redis.WithPrefix(cfg.RedisPrefix))
 		}
-		db, err := redis.Open(ctx, cfg.RedisURL, opts...)
+		addr, err := redis.ParseAddress(cfg.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("open redis %s: %w", RedactURL(cfg.RedisURL), err)
+			return nil, err
 		}
-		return &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
+		if cfg.Providers.RedisPassword != "" {
+			addr.SetPassword(cfg.Providers.RedisPassword)
+		}
+		db, err := redis.OpenAddress(ctx, addr, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("open redis %s: %w", addr, err)
+		}
+		return &Engine{Name: "redis", Where: addr.String(), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
 			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, Redis: db}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {

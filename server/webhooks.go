@@ -36,6 +36,7 @@ const (
 	resultInvalid = "invalid"
 	resultIgnored = "ignored" // valid, but nothing for herald to do (yet)
 	resultKept    = "kept"    // a receipt that came before its message was recorded, kept for the dispatcher
+	resultHeld    = "held"    // a receipt the store could not take now, held in memory until it answers
 	resultError   = "error"
 )
 
@@ -154,7 +155,9 @@ func (s *Server) twilioSMS() fiber.Handler {
 // dispatcher wrote the SID) is kept in the store, which every node shares,
 // and the dispatcher applies it once it has; anything else about an
 // unknown message (sent before a restore, or by another system on the same
-// account) is answered 204 too: Twilio cannot do anything about it.
+// account) is answered 204 too: Twilio cannot do anything about it. A
+// receipt the store cannot take now (Redis failing over) is held in memory
+// and applied when the store answers again; it is answered 204 as well.
 func (s *Server) twilioStatus() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		form, ok := s.twilioForm(c)
@@ -169,6 +172,10 @@ func (s *Server) twilioStatus() fiber.Handler {
 		}
 		err = s.bc.notify.HandleStatusCallback(c.UserContext(), cb.MessageSid, cb.Status, cb.ErrorCode)
 		switch {
+		case errors.Is(err, notify.ErrReceiptHeld):
+			// The store failed; the receipt waits in memory and is applied
+			// when it answers. Twilio does not retry a 5xx: say 2xx.
+			s.countInbound(inTwilioStatus, resultHeld)
 		case errors.Is(err, notify.ErrReceiptKept):
 			s.countInbound(inTwilioStatus, resultKept)
 			s.log.Debug("twilio status kept for a message not recorded yet", "message_sid", cb.MessageSid)

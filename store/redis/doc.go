@@ -44,6 +44,7 @@
 //	<prefix>:{global}:d:<delivery>             hash  j (compact JSON) s a n k b u l p e r sa da
 //	<prefix>:{global}:q:<kind>:due             zset  pending delivery IDs by NextAt (ms × 1024 + seq)
 //	<prefix>:{global}:q:<kind>:leased          zset  sending delivery IDs by lease end (ms)
+//	<prefix>:{global}:q:sms:sent               zset  SMS still sent (no final receipt) by when next due a look at Twilio (ms)
 //	<prefix>:{global}:progress:<broadcast>     hash  "<kind>:<state>" and "r:<kind>:<reason>" → count
 //	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (s × 2^20 + seq)
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
