@@ -268,7 +268,9 @@ func (k keyspace) secret(name string) string { return k.global("secret:" + name)
 
 // liveMessage: string holding the JSON record of an incident's live Slack
 // message (livemsg.Store), claimed by a script.
-func (k keyspace) liveMessage(incidentID string) string { return k.global("live-message:" + incidentID) }
+func (k keyspace) liveMessage(incidentID string) string {
+	return k.global("live-message:" + incidentID)
+}
 
 // rate: string holding one GCRA bucket's theoretical arrival time. Each
 // bucket has its own tag, so rate limits spread over a Cluster.
