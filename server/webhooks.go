@@ -242,7 +242,7 @@ func (s *Server) slackCommand() fiber.Handler {
 				return err
 			}
 			if answer == "" {
-				return c.SendStatus(http.StatusOK)
+				return emptyOK(c)
 			}
 			return c.JSON(fiber.Map{"response_type": "ephemeral", "text": answer})
 		}
@@ -261,6 +261,14 @@ func (s *Server) slackCommand() fiber.Handler {
 		}
 		return c.JSON(fiber.Map{"response_type": "ephemeral", "text": text})
 	}
+}
+
+// emptyOK answers 200 with an empty body: Slack shows a slash command's
+// body as a message, and an empty body closes a modal (fiber's
+// SendStatus would answer "OK").
+func emptyOK(c *fiber.Ctx) error {
+	c.Status(http.StatusOK)
+	return nil
 }
 
 // overallStatus describes a page's status in one line.
@@ -333,7 +341,7 @@ func (s *Server) slackInteraction() fiber.Handler {
 				if resp != nil {
 					return c.JSON(resp)
 				}
-				return c.SendStatus(http.StatusOK)
+				return emptyOK(c)
 			}
 		}
 		s.countInbound(inSlackInteraction, resultIgnored)

@@ -34,6 +34,7 @@ type inboxMessage struct {
 	ID      string          `json:"id"`
 	Blocks  json.RawMessage `json:"blocks"`
 	Edits   int             `json:"edits"`
+	Headers map[string]string `json:"headers"`
 }
 
 // inbox reads the sandbox's messages through herald's /sandbox mount.
