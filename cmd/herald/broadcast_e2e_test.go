@@ -26,14 +26,14 @@ import (
 
 // inboxMessage is the part of a sandbox message the tests read.
 type inboxMessage struct {
-	Kind    string          `json:"kind"`
-	To      string          `json:"to"`
-	Subject string          `json:"subject"`
-	Body    string          `json:"body"`
-	Status  string          `json:"status"`
-	ID      string          `json:"id"`
-	Blocks  json.RawMessage `json:"blocks"`
-	Edits   int             `json:"edits"`
+	Kind    string            `json:"kind"`
+	To      string            `json:"to"`
+	Subject string            `json:"subject"`
+	Body    string            `json:"body"`
+	Status  string            `json:"status"`
+	ID      string            `json:"id"`
+	Blocks  json.RawMessage   `json:"blocks"`
+	Edits   int               `json:"edits"`
 	Headers map[string]string `json:"headers"`
 }
 

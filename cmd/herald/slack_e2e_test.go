@@ -225,7 +225,7 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 			t.Errorf("declare modal blocks %s", view.Blocks)
 		}
 		payload := map[string]any{"type": "view_submission", "team": map[string]any{"id": "T0SANDBOX"},
-			"user": map[string]any{"id": "U0MANAGER", "username": "mia", "name": "mia", "team_id": "T0SANDBOX"},
+			"user":       map[string]any{"id": "U0MANAGER", "username": "mia", "name": "mia", "team_id": "T0SANDBOX"},
 			"api_app_id": "A0HERALD", "trigger_id": "trig-sub",
 			"view": map[string]any{"id": view.ID, "type": "modal", "callback_id": "herald_declare", "private_metadata": view.PrivateMetadata, "hash": "1.1",
 				"state": map[string]any{"values": map[string]any{
