@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"encoding/json"
+	"html/template"
+	"regexp"
 	"strings"
 )
 
@@ -137,4 +139,18 @@ func elementValue(e *blockElement) string {
 		return "(" + e.Placeholder.Text + ")"
 	}
 	return strings.Join(vals, ", ")
+}
+
+// boldRun is Slack mrkdwn's *bold* within one line.
+var boldRun = regexp.MustCompile(`\*([^*\n]+)\*`)
+
+// emoji are the shortcodes herald's messages use.
+var emoji = strings.NewReplacer(":red_circle:", "🔴", ":large_orange_circle:", "🟠", ":large_yellow_circle:", "🟡",
+	":large_green_circle:", "🟢", ":warning:", "⚠️", ":white_check_mark:", "✅")
+
+// mrkdwn shows a little of Slack's mrkdwn: *bold* and a few emoji. The
+// text is escaped first, so the markup added is the only markup.
+func mrkdwn(s string) template.HTML {
+	esc := template.HTMLEscapeString(emoji.Replace(s))
+	return template.HTML(boldRun.ReplaceAllString(esc, "<b>$1</b>")) // #nosec: escaped above
 }

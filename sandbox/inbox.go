@@ -159,7 +159,7 @@ func (s *Sandbox) handleInboxPage(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-var inboxTemplate = template.Must(template.New("inbox").Parse(`{{define "bk"}}<div class="bk">{{range .}}{{if eq .Type "header"}}<h3>{{.Text}}</h3>{{else if eq .Type "section"}}{{if .Text}}<p>{{.Text}}</p>{{end}}{{if .Fields}}<div class="fields">{{range .Fields}}<div>{{.}}</div>{{end}}</div>{{end}}{{if .Value}}<p class="ctx">{{.Value}}</p>{{end}}{{else if eq .Type "context"}}<div class="ctx">{{.Text}}</div>{{else if eq .Type "divider"}}<hr>{{else if eq .Type "actions"}}<div class="btns">{{range .Buttons}}<span class="btn{{if .Style}} btn-{{.Style}}{{end}}"{{if .URL}} title="{{.URL}}"{{end}}>{{.Text}}</span>{{end}}</div>{{else if eq .Type "input"}}<div class="in"><b>{{.Text}}</b><span>{{.Value}}</span></div>{{else}}<p class="ctx">{{.Text}}</p>{{end}}{{end}}</div>{{end}}
+var inboxTemplate = template.Must(template.New("inbox").Funcs(template.FuncMap{"md": mrkdwn}).Parse(`{{define "bk"}}<div class="bk">{{range .}}{{if eq .Type "header"}}<h3>{{md .Text}}</h3>{{else if eq .Type "section"}}{{if .Text}}<p>{{md .Text}}</p>{{end}}{{if .Fields}}<div class="fields">{{range .Fields}}<div>{{md .}}</div>{{end}}</div>{{end}}{{if .Value}}<p class="ctx">{{.Value}}</p>{{end}}{{else if eq .Type "context"}}<div class="ctx">{{md .Text}}</div>{{else if eq .Type "divider"}}<hr>{{else if eq .Type "actions"}}<div class="btns">{{range .Buttons}}<span class="btn{{if .Style}} btn-{{.Style}}{{end}}"{{if .URL}} title="{{.URL}}"{{end}}>{{.Text}}</span>{{end}}</div>{{else if eq .Type "input"}}<div class="in"><b>{{.Text}}</b><span>{{.Value}}</span></div>{{else}}<p class="ctx">{{.Text}}</p>{{end}}{{end}}</div>{{end}}
 <!doctype html>
 <html lang="en">
 <head>

@@ -83,3 +83,16 @@ func TestSlackViews(t *testing.T) {
 		t.Error("Reset kept the views")
 	}
 }
+
+func TestMrkdwnEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"*Status*\n:red_circle: ok":  "<b>Status</b>\n🔴 ok",
+		"*<script>x</script>*":       "<b>&lt;script&gt;x&lt;/script&gt;</b>",
+		"a * b * c":                  "a <b> b </b> c",
+		`"quoted" & <b>not bold</b>`: "&#34;quoted&#34; &amp; &lt;b&gt;not bold&lt;/b&gt;",
+	} {
+		if got := string(mrkdwn(in)); got != want {
+			t.Errorf("mrkdwn(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
