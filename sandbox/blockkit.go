@@ -144,13 +144,16 @@ func elementValue(e *blockElement) string {
 // boldRun is Slack mrkdwn's *bold* within one line.
 var boldRun = regexp.MustCompile(`\*([^*\n]+)\*`)
 
-// emoji are the shortcodes herald's messages use.
-var emoji = strings.NewReplacer(":red_circle:", "🔴", ":large_orange_circle:", "🟠", ":large_yellow_circle:", "🟡",
-	":large_green_circle:", "🟢", ":warning:", "⚠️", ":white_check_mark:", "✅")
+// emoji draws the shortcodes herald's messages use as coloured dots (a
+// headless browser may have no emoji font).
+var emoji = strings.NewReplacer(":red_circle:", `<span class="dot" style="background:#e01e5a"></span>`,
+	":large_orange_circle:", `<span class="dot" style="background:#f2952f"></span>`,
+	":large_yellow_circle:", `<span class="dot" style="background:#ecb22e"></span>`,
+	":large_green_circle:", `<span class="dot" style="background:#2eb67d"></span>`)
 
-// mrkdwn shows a little of Slack's mrkdwn: *bold* and a few emoji. The
-// text is escaped first, so the markup added is the only markup.
+// mrkdwn shows a little of Slack's mrkdwn: *bold* and herald's status
+// dots. The text is escaped first, so the markup added is the only markup.
 func mrkdwn(s string) template.HTML {
-	esc := template.HTMLEscapeString(emoji.Replace(s))
-	return template.HTML(boldRun.ReplaceAllString(esc, "<b>$1</b>")) // #nosec: escaped above
+	esc := template.HTMLEscapeString(s)
+	return template.HTML(emoji.Replace(boldRun.ReplaceAllString(esc, "<b>$1</b>"))) // #nosec: escaped above
 }

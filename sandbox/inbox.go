@@ -187,6 +187,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
 .bk .btn{border:1px solid #c9ccd1;border-radius:4px;padding:.2rem .7rem;font-weight:600;font-size:.9rem;background:#fff;color:#1d1c1d}
 .bk .btn-primary{background:#007a5a;border-color:#007a5a;color:#fff}.bk .btn-danger{background:#e01e5a;border-color:#e01e5a;color:#fff}
 .bk .in{margin:.45rem 0}.bk .in b{display:block;font-size:.9rem}.bk .in span{display:block;border:1px solid #c9ccd1;border-radius:4px;padding:.25rem .5rem;min-height:1.2rem;color:#454a50;white-space:pre-wrap;word-break:break-word}
+.dot{display:inline-block;width:.8em;height:.8em;border-radius:50%;vertical-align:-.05em;margin-right:.15em}
 .views h2{font-size:1.15rem;margin:1.2rem 0 .2rem}
 .reply{display:flex;gap:.4rem;margin-top:.4rem}.reply input{flex:1;font:inherit;padding:.3rem .5rem;border:1px solid #d6dae0;border-radius:4px;min-width:0}.reply button{font:inherit;padding:.3rem .8rem}
 </style>

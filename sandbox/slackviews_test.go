@@ -86,7 +86,7 @@ func TestSlackViews(t *testing.T) {
 
 func TestMrkdwnEscapes(t *testing.T) {
 	for in, want := range map[string]string{
-		"*Status*\n:red_circle: ok":  "<b>Status</b>\n🔴 ok",
+		"*Status*\n:red_circle: ok":  "<b>Status</b>\n<span class=\"dot\" style=\"background:#e01e5a\"></span> ok",
 		"*<script>x</script>*":       "<b>&lt;script&gt;x&lt;/script&gt;</b>",
 		"a * b * c":                  "a <b> b </b> c",
 		`"quoted" & <b>not bold</b>`: "&#34;quoted&#34; &amp; &lt;b&gt;not bold&lt;/b&gt;",

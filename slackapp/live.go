@@ -317,11 +317,14 @@ func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps
 	return &channel.Message{Kind: channel.Slack, Text: text, Blocks: b, Language: lang}, nil
 }
 
-// progressLine sums an incident's broadcasts per channel: sent of total,
-// and failures.
+// progressLine words the newest broadcast's progress per channel (the
+// latest update's messages): sent of total, and failures.
 func (a *App) progressLine(lang string, progress []*queue.Progress) string {
 	type tally struct{ sent, total, failed int }
 	per := map[channel.Kind]*tally{}
+	if len(progress) > 1 {
+		progress = progress[len(progress)-1:] // oldest first
+	}
 	for _, p := range progress {
 		for k, byState := range p.Counts {
 			t := per[k]
