@@ -199,7 +199,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
 <nav><a href="?">all</a>{{range .Kinds}}<a href="?kind={{.}}">{{.}}</a>{{end}}<a href="/sandbox/messages">JSON</a></nav>
 {{range .Messages}}
 <div class="msg">
-  <div class="meta"><span class="kind">{{.Kind}}</span>{{.At.Format "2006-01-02 15:04:05.000Z07:00"}} · to <b>{{.To}}</b>{{if .From}} · from {{.From}}{{end}} · <span class="status-{{.Status}}">{{.Status}}</span>{{if .Error}} ({{.Error}}){{end}}{{if .Segments}} · {{.Segments}} segment{{if gt .Segments 1}}s{{end}}{{end}}{{if .Edits}} · edited {{.Edits}}×{{end}} · <code>{{.ID}}</code></div>
+  <div class="meta"><span class="kind">{{.Kind}}</span>{{.At.Format "2006-01-02 15:04:05.000Z07:00"}} · to <b>{{.To}}</b>{{if .From}} · from {{.From}}{{end}} · <span class="status-{{.Status}}">{{.Status}}</span>{{if .Error}} ({{.Error}}){{end}}{{if .Segments}} · {{.Segments}} segment{{if gt .Segments 1}}s{{end}}{{end}}{{if .Edits}} · edited {{.Edits}}×{{end}}{{with index .Headers "thread_ts"}} · reply in the thread of <code>{{.}}</code>{{end}} · <code>{{.ID}}</code></div>
   {{if .Subject}}<div class="subject">{{.Subject}}</div>{{end}}
   {{if .Body}}<pre>{{.Body}}</pre>{{end}}
   {{if .HTML}}<details><summary>HTML part (source)</summary><pre>{{.HTML}}</pre></details>{{end}}
