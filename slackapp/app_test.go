@@ -41,7 +41,7 @@ func TestWordsInEveryLanguage(t *testing.T) {
 		"SlackModalResolve", "SlackSubmitDeclare", "SlackSubmitUpdate", "SlackSubmitResolve", "SlackCancel", "SlackFieldName",
 		"SlackFieldNameHint", "SlackFieldComponents", "SlackFieldImpact", "SlackFieldStatus", "SlackFieldNotify", "SlackNotifyYes",
 		"SlackFieldOperational", "SlackOperationalYes", "SlackAudienceCounting", "SlackAudienceNone", "SlackLatestUpdate",
-		"SlackBroadcast", "SlackBroadcastNone", "SlackButtonUpdate", "SlackButtonResolve", "SlackButtonOpen", "SlackStarted",
+		"SlackBroadcast", "SlackBroadcastNone", "SlackBroadcastPlanning", "SlackButtonUpdate", "SlackButtonResolve", "SlackButtonOpen", "SlackStarted",
 		"SlackNoComponents", "SlackLanguage", "StatusLabel", "ImpactLabel", "Components"}
 	for _, l := range locale.Languages {
 		for _, id := range ids {
@@ -112,6 +112,10 @@ func TestIncidentMessage(t *testing.T) {
 	}
 	if !strings.Contains(string(m.Blocks), a.text("hu", "SlackBroadcastNone")) {
 		t.Error("no broadcast: the message should say so")
+	}
+	m, _ = a.incidentMessage(page, inc, comps, []*queue.Progress{{State: queue.PlanPending}})
+	if !strings.Contains(string(m.Blocks), a.text("hu", "SlackBroadcastPlanning")) {
+		t.Errorf("a broadcast still being planned: %s", m.Blocks)
 	}
 }
 

@@ -352,6 +352,9 @@ func (a *App) progressLine(lang string, progress []*queue.Progress) string {
 		}
 	}
 	if len(kinds) == 0 {
+		if len(progress) > 0 && progress[0].State == queue.PlanPending {
+			return a.text(lang, "SlackBroadcastPlanning")
+		}
 		return a.text(lang, "SlackBroadcastNone")
 	}
 	sort.Slice(kinds, func(i, j int) bool { return kindOrder(kinds[i]) < kindOrder(kinds[j]) })
