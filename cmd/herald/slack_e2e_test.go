@@ -146,6 +146,9 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 	}
 	incidentMessages := func() (top, thread []inboxMessage) {
 		for _, m := range to(inbox(t, n), "slack", node.SandboxIncidentChannel) {
+			if m.Status == "ephemeral" {
+				continue
+			}
 			if m.Headers["thread_ts"] != "" {
 				thread = append(thread, m)
 			} else {
@@ -290,6 +293,27 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 			return top[0].Edits >= 1 && strings.Contains(string(top[0].Blocks), "A faulty deploy") && replied,
 				fmt.Sprintf("message %+v, thread %+v", top[0], thread)
 		})
+	})
+
+	t.Run("a stranger's button press is refused in an ephemeral message", func(t *testing.T) {
+		code, body := slackSign(t, n, "/webhooks/slack/interactions", interaction(map[string]any{"type": "block_actions",
+			"user": map[string]any{"id": "U0STRANGER", "name": "stranger"}, "trigger_id": "trig-stranger-button",
+			"channel": map[string]any{"id": node.SandboxIncidentChannel},
+			"actions": []any{map[string]any{"type": "button", "action_id": "herald_resolve", "block_id": "incident", "value": incID}}}), secret, time.Now())
+		if code != http.StatusOK {
+			t.Fatalf("button: %d %s", code, body)
+		}
+		eventually(t, 15*time.Second, func() (bool, string) {
+			for _, m := range to(inbox(t, n), "slack", node.SandboxIncidentChannel) {
+				if m.Status == "ephemeral" && m.Headers["user"] == "U0STRANGER" && strings.Contains(m.Body, "no herald role") {
+					return true, ""
+				}
+			}
+			return false, "no ephemeral refusal for the stranger"
+		})
+		if vs := sandboxViews(t, n); len(vs) != 1 {
+			t.Errorf("a stranger's button opened a modal: %d views", len(vs))
+		}
 	})
 
 	t.Run("resolve from the button", func(t *testing.T) {
