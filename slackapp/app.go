@@ -319,7 +319,8 @@ func (a *App) groupMembers(ctx context.Context, groupID string) ([]string, error
 	if v, ok := a.cache.get(a.cache.groups, groupID, a.now()); ok {
 		return v, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	// Slack's 3 seconds hold this, the locale and the answer.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	ids, err := a.slack.GroupMembers(ctx, groupID)
 	if err != nil {
@@ -335,7 +336,7 @@ func (a *App) userLang(ctx context.Context, userID string) string {
 	if v, ok := a.cache.get(a.cache.locales, userID, a.now()); ok {
 		return v[0]
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
 	defer cancel()
 	loc, err := a.slack.UserLocale(ctx, userID)
 	if err != nil {
