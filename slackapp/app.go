@@ -269,6 +269,7 @@ var errRefused = errors.New("slack user has no herald role for this")
 func (a *App) may(ctx context.Context, userID string, need incident.Role) (incident.Role, error) {
 	r, err := a.role(ctx, userID)
 	if err != nil {
+		a.log.Warn("slack: the user's role (usergroups.users.list)", "user", userID, "err", err)
 		return "", err
 	}
 	if !r.Allows(need) {

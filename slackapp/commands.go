@@ -44,7 +44,7 @@ func (a *App) Command(ctx context.Context, cmd slackgo.SlashCommand) (string, er
 			return a.text(lang, "SlackRefused"), nil
 		}
 		if err != nil {
-			return a.text(lang, "SlackFailed", "Reason", reason(err)), nil
+			return a.failed(lang, err), nil
 		}
 		pageID := ""
 		if len(words) > 1 {
@@ -52,7 +52,7 @@ func (a *App) Command(ctx context.Context, cmd slackgo.SlashCommand) (string, er
 		}
 		page, err := a.page(ctx, pageID)
 		if err != nil {
-			return a.text(lang, "SlackFailed", "Reason", reason(err)), nil
+			return a.failed(lang, err), nil
 		}
 		// The trigger lasts 3 seconds: open the modal at once, after the
 		// answer, and count its audience after that.
@@ -65,13 +65,13 @@ func (a *App) Command(ctx context.Context, cmd slackgo.SlashCommand) (string, er
 		}
 		text, err := a.status(ctx, lang, pageID)
 		if err != nil {
-			return a.text(lang, "SlackFailed", "Reason", reason(err)), nil
+			return a.failed(lang, err), nil
 		}
 		return text, nil
 	case "list":
 		text, err := a.list(ctx, lang)
 		if err != nil {
-			return a.text(lang, "SlackFailed", "Reason", reason(err)), nil
+			return a.failed(lang, err), nil
 		}
 		return text, nil
 	}
@@ -86,6 +86,16 @@ func reason(err error) string {
 		return de.Message
 	}
 	return "an internal error; the details are in herald's log"
+}
+
+// failed words err for the user, and logs it when it is not one the
+// user caused (its detail stays in the log).
+func (a *App) failed(lang string, err error) string {
+	var de *incident.Error
+	if !errors.As(err, &de) || de.Code == incident.EINTERNAL {
+		a.log.Error("slack: command failed", "err", err)
+	}
+	return a.text(lang, "SlackFailed", "Reason", reason(err))
 }
 
 // page returns the page named by id, or the first page.
