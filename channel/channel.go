@@ -45,6 +45,9 @@ type Message struct {
 	// in place (chat.update) rather than posting anew; "" posts. Only
 	// Slack channel and member IDs can be edited.
 	Replace string
+	// ThreadTS is the provider ID (a Slack ts) of a message this one
+	// replies to in its thread; "" posts at the top level.
+	ThreadTS string
 }
 
 // Receipt is what a provider said when it accepted a message.

@@ -59,6 +59,7 @@ type Config struct {
 	Complaints Complaints   // complaint SLA and assignment
 	Surveys    Surveys      // follow-up surveys after resolution
 	Email      InboundEmail // inbound email: the SMTP listener and its domains
+	Slack      SlackApp     // the Slack front door: incident channel, roles
 	Providers  Providers
 }
 
@@ -138,7 +139,7 @@ func (c *Config) Settings() []Setting {
 		{"max_conns_per_client", "HERALD_MAX_CONNS_PER_CLIENT", "max-conns-per-client", "hold at most `N` connections from one address (a trusted proxy's are not capped)", count(&c.MaxConnsPerClient, 1), func() string { return strconv.Itoa(c.MaxConnsPerClient) }},
 		{"max_event_streams", "HERALD_MAX_EVENT_STREAMS", "max-event-streams", "hold at most `N` live-update streams (/events) open", count(&c.MaxEventStreams, 1), func() string { return strconv.Itoa(c.MaxEventStreams) }},
 		{"max_event_streams_per_client", "HERALD_MAX_EVENT_STREAMS_PER_CLIENT", "max-event-streams-per-client", "hold at most `N` live-update streams from one client address", count(&c.MaxEventStreamsPerClient, 1), func() string { return strconv.Itoa(c.MaxEventStreamsPerClient) }},
-	}, append(append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Surveys.settings()...), c.Email.settings()...)...)
+	}, append(append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Surveys.settings()...), append(c.Email.settings(), c.Slack.settings()...)...)...)
 }
 
 // count parses a whole number of at least least into p.
@@ -372,6 +373,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("complaints", c.Complaints),
 		slog.String("inbound_smtp_addr", c.Email.SMTPAddr),
 		slog.String("inbound_email_domains", c.Email.Domains),
+		slog.Any("slack", c.Slack),
 		slog.Any("providers", c.Providers),
 	)
 }

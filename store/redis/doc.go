@@ -59,6 +59,7 @@
 //	<prefix>:{global}:subscriber-addresses     hash  page␀kind␀address␀incident → live subscriber ID
 //	<prefix>:{global}:suppressions             hash  page␀kind␀address → JSON (page "" global)
 //	<prefix>:{global}:secret:<name>            string SET NX, then GET
+//	<prefix>:{global}:live-message:<incident>  string JSON record of the incident's live Slack message (a script claims it)
 //	<prefix>:page:{<page>}:customers           hash  customer ID → JSON
 //	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:addresses zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX)

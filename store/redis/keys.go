@@ -272,6 +272,12 @@ func (k keyspace) suppressions() string { return k.global("suppressions") }
 // secret: string holding one named secret, created with SET NX.
 func (k keyspace) secret(name string) string { return k.global("secret:" + name) }
 
+// liveMessage: string holding the JSON record of an incident's live Slack
+// message (livemsg.Store), claimed by a script.
+func (k keyspace) liveMessage(incidentID string) string {
+	return k.global("live-message:" + incidentID)
+}
+
 // rate: string holding one GCRA bucket's theoretical arrival time. Each
 // bucket has its own tag, so rate limits spread over a Cluster.
 func (k keyspace) rate(key string) string { return k.prefix + ":rate:{" + key + "}" }
