@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -281,6 +282,12 @@ func setFields(inc *Incident, in IncidentInput) error {
 	if in.Audience != nil {
 		a := *in.Audience
 		inc.Audience = &a
+	}
+	if in.Metadata != nil {
+		inc.Metadata = append(json.RawMessage(nil), in.Metadata...)
+		if string(inc.Metadata) == "{}" {
+			inc.Metadata = nil
+		}
 	}
 	if in.Status != nil {
 		inc.Status = *in.Status

@@ -55,7 +55,8 @@ func TestSubscriberAPI(t *testing.T) {
 				}
 			})
 		}
-		if !email.SkipConfirmationNotification || len(email.Components) != 1 || email.Components[0] != b.compA.ID {
+		if !email.SkipConfirmationNotification || len(email.ComponentIDs) != 1 || email.ComponentIDs[0] != b.compA.ID ||
+			email.Components == nil || *email.Components != b.compA.ID {
 			t.Errorf("email subscriber: %+v", email)
 		}
 		if sms.PhoneCountry == nil || *sms.PhoneCountry != "HU" {
@@ -111,11 +112,11 @@ func TestSubscriberAPI(t *testing.T) {
 			t.Fatalf("got %+v", got)
 		}
 		b.mustDo(t, http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"component_ids":["`+b.compB.ID+`"]}`).json(t, &got)
-		if len(got.Components) != 1 || got.Components[0] != b.compB.ID {
-			t.Errorf("patched components %v", got.Components)
+		if len(got.ComponentIDs) != 1 || got.ComponentIDs[0] != b.compB.ID {
+			t.Errorf("patched components %v", got.ComponentIDs)
 		}
 		b.mustDo(t, http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"subscriber":{"component_ids":[],"language":"hu"}}`).json(t, &got)
-		if len(got.Components) != 0 || got.Language != "hu" {
+		if len(got.ComponentIDs) != 0 || got.Components != nil || got.Language != "hu" {
 			t.Errorf("patched to whole page in hu: %+v", got)
 		}
 		b.mustDo(t, http.StatusCreated, "POST", base+"/"+sms.ID+"/resend_confirmation", b.manager, "")

@@ -29,6 +29,11 @@ type wrapper interface {
 
 // decode is the one decode-and-validate helper for request bodies.
 //
+// The body is JSON, or form-encoded with Rails-style keys when the
+// Content-Type says so (application/x-www-form-urlencoded, as Statuspage
+// accepts it): formToJSON turns it into the JSON the same request would
+// have been.
+//
 // Unknown fields are accepted: Statuspage clients send fields herald does
 // not model (metadata, auto_tweet_*, ...), and rejecting them would break
 // them. A field of the wrong type is rejected with a 400 naming it by its
@@ -44,15 +49,21 @@ func decodeStrict(c *fiber.Ctx, v validator) error { return decodeBody(c, v, tru
 
 func decodeBody(c *fiber.Ctx, v validator, strict bool) error {
 	body := bytes.TrimSpace(c.Body())
+	var target any = v
+	if w, ok := v.(wrapper); ok {
+		target = w.shape()
+	}
+	if isForm(c) {
+		var err error
+		if body, err = formToJSON(body, target); err != nil {
+			return err
+		}
+	}
 	if len(body) == 0 {
 		return incident.Errorf(incident.EINVALID, "the request body is empty; send a JSON object")
 	}
 	if body[0] != '{' {
 		return incident.Errorf(incident.EINVALID, "the request body must be a JSON object")
-	}
-	var target any = v
-	if w, ok := v.(wrapper); ok {
-		target = w.shape()
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {
@@ -64,7 +75,25 @@ func decodeBody(c *fiber.Ctx, v validator, strict bool) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return incident.Errorf(incident.EINVALID, "malformed JSON: unexpected data after the object")
 	}
+	if r, ok := v.(rawReader); ok {
+		if err := r.readRaw(body); err != nil {
+			return err
+		}
+	}
 	return v.Valid()
+}
+
+// rawReader is a request that needs more of the JSON than its shape
+// keeps: whether a field was null rather than absent (impact_override).
+type rawReader interface {
+	readRaw(body []byte) error
+}
+
+// isForm reports whether the request body is form-encoded, which
+// Statuspage's API accepts besides JSON (see formToJSON).
+func isForm(c *fiber.Ctx) bool {
+	ct, _, _ := strings.Cut(string(c.Request().Header.ContentType()), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), fiber.MIMEApplicationForm)
 }
 
 func decodeError(err error) error {
