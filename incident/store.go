@@ -81,8 +81,11 @@ type Change struct {
 
 // IdempotencyKey maps a client's Idempotency-Key to what the request created.
 type IdempotencyKey struct {
-	Scope      string // e.g. "incident.create:<page id>"
-	Key        string
+	Scope string // e.g. "incident.create:<page id>"
+	Key   string
+	// ResourceID is what the request created; the Service may follow it
+	// with a space and a fingerprint of the request (see CreateIncident).
+	// Stores keep it as an opaque string.
 	ResourceID string
 	ExpiresAt  time.Time
 }

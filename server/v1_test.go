@@ -239,6 +239,22 @@ func TestIdempotencyKey(t *testing.T) {
 	if a2, n2 := e.writes(t); a2 != a1 || n2 != n1 {
 		t.Fatalf("replay wrote: audit %d→%d, incidents %d→%d", a1, a2, n1, n2)
 	}
+	// The same request in another spelling (fields reordered, as a form) replays.
+	r = e.mustDo(t, http.StatusOK, "POST", path, e.manager, "incident[body]=Investigating.&incident[name]=Login+failures",
+		"Idempotency-Key", "retry-123", "Content-Type", "application/x-www-form-urlencoded")
+	if r.json(t, &second); second.ID != first.ID {
+		t.Fatalf("form replay answered %s, want %s", second.ID, first.ID)
+	}
+	// A different request with the same key is refused and writes nothing.
+	for _, other := range []string{`{"incident":{"name":"Login failures","body":"Fixed."}}`, `{"incident":{"name":"Other"}}`} {
+		d := e.mustDo(t, http.StatusUnprocessableEntity, "POST", path, e.manager, other, "Idempotency-Key", "retry-123").errorOf(t)
+		if d.Code != incident.EIDEMPOTENCY || d.Field != "Idempotency-Key" {
+			t.Errorf("reuse with %s: %+v", other, d)
+		}
+	}
+	if a2, n2 := e.writes(t); a2 != a1 || n2 != n1 {
+		t.Fatalf("refused reuse wrote: audit %d→%d, incidents %d→%d", a1, a2, n1, n2)
+	}
 	e.mustDo(t, http.StatusCreated, "POST", path, e.manager, body, "Idempotency-Key", "another")
 	e.mustDo(t, http.StatusCreated, "POST", path, e.manager, body) // no key: a new incident each time
 	if _, n := e.writes(t); n != n1+2 {
