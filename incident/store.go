@@ -60,6 +60,10 @@ type Store interface {
 
 	// Ping reports whether the store answers (for /readyz).
 	Ping(ctx context.Context) error
+	// ProbeWrite writes a tiny record of its own and reports whether the
+	// write landed (for /readyz): a full disk, a read-only file or a
+	// read-only or out-of-memory Redis fail it while Ping still answers.
+	ProbeWrite(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }
