@@ -84,16 +84,15 @@ func validName(field string, s *string) error {
 		return nil
 	}
 	*s = strings.TrimSpace(*s)
+	if p := LineProblem(*s); p != "" {
+		return Invalid(field, "%s", p)
+	}
 	n := utf8.RuneCountInString(*s)
 	switch {
-	case !utf8.ValidString(*s):
-		return Invalid(field, "must be valid UTF-8")
 	case n == 0:
 		return Invalid(field, "must not be empty")
 	case n > MaxNameLen:
 		return Invalid(field, "must be at most %d characters, got %d", MaxNameLen, n)
-	case strings.ContainsAny(*s, "\x00\r\n"):
-		return Invalid(field, "must be a single line")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -64,6 +65,9 @@ func decodeBody(c *fiber.Ctx, v validator, strict bool) error {
 	}
 	if body[0] != '{' {
 		return incident.Errorf(incident.EINVALID, "the request body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return invalidUTF8(body)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {
@@ -151,4 +155,81 @@ func truncate(s string, n int) string {
 // required returns the error for a missing wrapper object such as "incident".
 func required(field string) error {
 	return incident.Invalid(field, "is required: send {%q: {...}}", field)
+}
+
+// invalidUTF8 returns the error for a JSON body that is not UTF-8, naming
+// the field whose key or value holds the first bad byte: encoding/json
+// would silently turn such bytes into U+FFFD, and a name saved in a legacy
+// code page would reach every channel garbled.
+func invalidUTF8(body []byte) error {
+	bad := len(body)
+	for i := 0; i < len(body); {
+		r, size := utf8.DecodeRune(body[i:])
+		if r == utf8.RuneError && size <= 1 {
+			bad = i
+			break
+		}
+		i += size
+	}
+	field := fieldAt(body, int64(bad))
+	if field == "" {
+		return incident.Errorf(incident.EINVALID, "the request body is not valid UTF-8 text")
+	}
+	return incident.Invalid(field, "is not valid UTF-8 text")
+}
+
+// fieldAt returns the dotted path of the JSON key or value that spans
+// byte offset off of body ("incident.name"), or "".
+func fieldAt(body []byte, off int64) string {
+	type frame struct {
+		obj       bool
+		key       string
+		expectKey bool
+	}
+	var stack []frame
+	path := func() string {
+		var parts []string
+		for _, f := range stack {
+			if f.obj && f.key != "" {
+				parts = append(parts, f.key)
+			}
+		}
+		return strings.Join(parts, ".")
+	}
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].obj {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		end := dec.InputOffset()
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				stack = append(stack, frame{obj: t == '{', expectKey: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		default:
+			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].expectKey {
+				s, _ := t.(string)
+				stack[n-1].key, stack[n-1].expectKey = s, false
+				if end > off {
+					return path()
+				}
+				continue
+			}
+			if end > off {
+				return path()
+			}
+			valueDone()
+		}
+	}
 }

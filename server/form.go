@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/incident"
 )
@@ -91,6 +92,14 @@ func formToJSON(body []byte, target any) ([]byte, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		parts, ok := parseFormKey(k)
+		if !utf8.ValidString(k) {
+			return nil, incident.Errorf(incident.EINVALID, "a form key is not valid UTF-8 text")
+		}
+		for _, v := range vals[k] {
+			if !utf8.ValidString(v) {
+				return nil, incident.Invalid(strings.Join(parts, "."), "is not valid UTF-8 text")
+			}
+		}
 		if !ok {
 			return nil, incident.Invalid(k, "is not a form key this API reads (like incident[name] or incident[components][ID])")
 		}

@@ -42,21 +42,22 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		if !ue.quiet {
-			fmt.Fprintf(stderr, "herald: %s\n", ue.msg)
+			fmt.Fprintf(newSafeWriter(stderr), "herald: %s\n", ue.msg)
 		}
 		if !ue.shown {
 			fmt.Fprintln(stderr, "Run 'herald help' for usage.")
 		}
 		return 2
 	default:
-		fmt.Fprintf(stderr, "herald: %v\n", err)
+		// An error may quote the server's answer: no raw control characters.
+		fmt.Fprintf(newSafeWriter(stderr), "herald: %v\n", err)
 		return 1
 	}
 }
 
 // run is the whole program: args[0] is the program name.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{getenv: getenv, stdin: stdin, stdout: newSafeWriter(stdout), stderr: stderr}
 	return a.run(ctx, args)
 }
 
