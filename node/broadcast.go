@@ -58,6 +58,9 @@ type Broadcast struct {
 	PolicySlack     string
 	PolicyWebhook   string
 	AllowPrivate    bool // webhook and Slack subscribers may point at private addresses
+	// SlackWebhookHosts are the hosts a Slack subscriber's incoming-webhook
+	// URL may be on; nil: hooks.slack.com only.
+	SlackWebhookHosts []string
 	// AgentSlackChannel is the support agents' Slack channel (an ID such
 	// as C0123ABCD, or an incoming-webhook URL): each compensation
 	// decision is posted there and kept current; "" none.
@@ -178,6 +181,15 @@ func (b *Broadcast) settings() []Setting {
 			b.AllowPrivate = ok
 			return nil
 		}, func() string { return strconv.FormatBool(b.AllowPrivate) }},
+		{"slack_webhook_hosts", "HERALD_SLACK_WEBHOOK_HOSTS", "", "", func(v string) error {
+			b.SlackWebhookHosts = nil
+			for _, h := range strings.Split(v, ",") {
+				if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+					b.SlackWebhookHosts = append(b.SlackWebhookHosts, h)
+				}
+			}
+			return nil
+		}, func() string { return strings.Join(b.SlackWebhookHosts, ",") }},
 	}
 }
 
@@ -293,6 +305,7 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 		SMSCountries:         b.countries(),
 		DefaultRegion:        b.DefaultRegion,
 		AllowPrivateWebhooks: b.AllowPrivate,
+		SlackWebhookHosts:    b.SlackWebhookHosts,
 		AgentSlackChannel:    b.AgentSlackChannel,
 	}
 }

@@ -76,9 +76,17 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhook and Slack subscribers point at
 	// loopback or private addresses (the sandbox, tests); off in production.
 	AllowPrivateWebhooks bool
+	// SlackWebhookHosts are the hosts a Slack subscriber's incoming-webhook
+	// URL may be on (a Mattermost or Rocket.Chat server speaking Slack's
+	// format, say); nil: DefaultSlackWebhookHosts. A look-alike such as
+	// hooks.slack.com.127.0.0.1.nip.io is refused at sign-up.
+	SlackWebhookHosts []string
 	// Registerer, when set, receives the fan-out's Prometheus counters.
 	Registerer prometheus.Registerer
 }
+
+// DefaultSlackWebhookHosts is where Slack's incoming webhooks live.
+var DefaultSlackWebhookHosts = []string{"hooks.slack.com"}
 
 // Deps are what the Service works with.
 type Deps struct {

@@ -261,11 +261,34 @@ func TestSubscriptions(t *testing.T) {
 
 		t.Run("webhook SSRF", func(t *testing.T) {
 			strict := h.service(notify.Config{PublicURL: "https://status.acme.test"}, nil, nil)
-			for _, u := range []string{"http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/"} {
+			for _, u := range []string{"http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/",
+				"http://127.1/", "http://2130706433/", "http://0x7f000001/", "http://[fe80::1%25lo]/", "http://metadata.google.internal/computeMetadata/v1/",
+				"https://hooks.slack.com.127.0.0.1.nip.io/services/T/B/x", "http://127-0-0-1.sslip.io/", "http://app.localtest.me/"} {
 				_, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Webhook, Address: u, Confirmed: true})
 				if incident.ErrorCode(err) != incident.EINVALID {
 					t.Errorf("%s: %v, want EINVALID", u, err)
 				}
+			}
+			// Slack mode: only Slack's own host (or the configured ones).
+			for _, u := range []string{"https://hooks.slack.com.127.0.0.1.nip.io/services/T/B/x", "https://hooks.slack.com.evil.example/services/T/B/x",
+				"https://evil.example/hooks.slack.com/services/T/B/x", "https://127.0.0.1/services/T/B/x", "http://hooks.slack.com/services/T/B/x"} {
+				_, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Slack, Address: u, Confirmed: true})
+				if incident.ErrorCode(err) != incident.EINVALID {
+					t.Errorf("slack %s: %v, want EINVALID", u, err)
+				}
+			}
+			// Accepted ones are removed again: the later subtests broadcast
+			// to this page, and nothing answers on these hosts.
+			if sub, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Slack, Address: "https://hooks.slack.com/services/T0/B0/secret", Confirmed: true}); err != nil {
+				t.Errorf("a real Slack webhook URL: %v", err)
+			} else if err := strict.DeleteSubscriber(h.ctx, h.page.ID, sub.ID); err != nil {
+				t.Fatal(err)
+			}
+			mm := h.service(notify.Config{PublicURL: "https://status.acme.test", SlackWebhookHosts: []string{"chat.acme.test"}}, nil, nil)
+			if sub, err := mm.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Slack, Address: "https://chat.acme.test/hooks/abc", Confirmed: true}); err != nil {
+				t.Errorf("a configured Slack-compatible host: %v", err)
+			} else if err := mm.DeleteSubscriber(h.ctx, h.page.ID, sub.ID); err != nil {
+				t.Fatal(err)
 			}
 			// The words are netguard.CheckURL's; before it, this built-in
 			// check said "private, loopback and link-local addresses are not

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"strings"
 	"time"
 
@@ -84,12 +85,39 @@ func (s *Service) normalizeAddress(kind channel.Kind, raw string) (string, error
 		if k != contact.SlackWebhook {
 			return "", incident.Invalid("address", "a Slack subscription needs an incoming-webhook URL")
 		}
+		if !s.slackHost(raw) {
+			hosts := s.cfg.SlackWebhookHosts
+			if len(hosts) == 0 {
+				hosts = DefaultSlackWebhookHosts
+			}
+			return "", incident.Invalid("address", "a Slack incoming-webhook URL must be on %s (slack_webhook_hosts)", strings.Join(hosts, " or "))
+		}
 		if err := s.check(raw); err != nil {
 			return "", incident.Invalid("address", "Slack webhook URL not allowed: %v", err)
 		}
 		return raw, nil
 	}
 	return "", incident.Invalid("kind", "unknown channel %q (sms, email, webhook or slack)", kind)
+}
+
+// slackHost reports whether raw's host is one a Slack incoming webhook may
+// be on (Config.SlackWebhookHosts), exactly: no look-alike suffixes.
+func (s *Service) slackHost(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	hosts := s.cfg.SlackWebhookHosts
+	if len(hosts) == 0 {
+		hosts = DefaultSlackWebhookHosts
+	}
+	for _, h := range hosts {
+		if host == strings.ToLower(h) {
+			return true
+		}
+	}
+	return false
 }
 
 // Subscribe signs someone up. Email subscribers confirm by a link and SMS
