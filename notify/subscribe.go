@@ -174,24 +174,25 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*audienc
 			return nil, incident.Invalid("address", "SMS subscriptions are not available for numbers in %s", region)
 		}
 	}
+	// Every self-service attempt counts against the limits, before anyone
+	// looks whether the address is known: a sign-up form that limited only
+	// new addresses would tell which ones are subscribed (and could be
+	// driven without limit against them).
+	if selfService {
+		if err := s.limitSignup(ctx, req.IP, req.Kind, addr); err != nil {
+			return nil, err
+		}
+	}
 	if existing, err := s.store.FindSubscriberByAddress(ctx, page.ID, req.Kind, addr, req.IncidentID); err == nil {
 		if existing.State == audience.SubscriberPending && req.Confirmed {
 			return s.activate(ctx, existing)
 		}
 		if existing.State == audience.SubscriberPending {
-			if err := s.limitSignup(ctx, req.IP, req.Kind, addr); err != nil {
-				return nil, err
-			}
 			return existing, s.sendConfirmation(ctx, existing)
 		}
 		return existing, nil
 	} else if !errors.Is(err, incident.ErrNotFound) {
 		return nil, err
-	}
-	if selfService {
-		if err := s.limitSignup(ctx, req.IP, req.Kind, addr); err != nil {
-			return nil, err
-		}
 	}
 	source := req.Source
 	if source == "" {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -895,5 +896,46 @@ func TestInboundWebhooks(t *testing.T) {
 			t.Errorf("inbox %s", r.body)
 		}
 		b.mustDo(t, 200, "GET", "/sandbox", "", "")
+	})
+}
+
+// TestSubscribeDoesNotTellWhoIsSubscribed: the public sign-up form answers
+// an address already subscribed exactly as it answers a new one, and an
+// attempt for a known address counts against the per-IP limit like any.
+func TestSubscribeDoesNotTellWhoIsSubscribed(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	base := "/v1/pages/" + b.page.ID + "/subscribers"
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"email":"known@example.com","skip_confirmation_notification":true}}`)
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"phone_number":"+36305551234","skip_confirmation_notification":true}}`)
+	csrfRe := regexp.MustCompile(`name="csrf" value="[^"]*"`)
+	post := func(t *testing.T, kind, addr string) response {
+		t.Helper()
+		csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", "Accept", "text/html"))
+		r := b.form(t, "/subscribe", url.Values{"channel": {kind}, "address": {addr}, "csrf": {csrf}}, "Accept", "text/html")
+		r.body = csrfRe.ReplaceAll(r.body, []byte(`name="csrf" value=""`))
+		r.body = bytes.ReplaceAll(r.body, []byte(strings.TrimPrefix(addr, "+")), []byte("ADDRESS"))
+		return r
+	}
+	for _, tc := range []struct{ kind, known, unknown string }{
+		{"email", "known@example.com", "stranger@example.com"},
+		{"sms", "+36305551234", "+36305559876"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			k, u := post(t, tc.kind, tc.known), post(t, tc.kind, tc.unknown)
+			if k.status != u.status || !bytes.Equal(k.body, u.body) {
+				t.Errorf("known %d and unknown %d answers differ:\n%s\n---\n%s", k.status, u.status, k.body, u.body)
+			}
+		})
+	}
+	t.Run("a known address counts against the per-IP limit", func(t *testing.T) {
+		for i := 0; ; i++ {
+			r := post(t, "email", "known@example.com")
+			if r.status == http.StatusTooManyRequests {
+				break
+			}
+			if i > 20 {
+				t.Fatal("20 sign-ups of a subscribed address from one IP were never limited")
+			}
+		}
 	})
 }
