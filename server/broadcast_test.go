@@ -939,3 +939,36 @@ func TestSubscribeDoesNotTellWhoIsSubscribed(t *testing.T) {
 		}
 	})
 }
+
+// TestCustomerIDShapes: every ID shape an import accepts can be shown,
+// listed for deliveries and deleted through the API, percent-encoded as
+// clients (and the CLI, with url.PathEscape) write it.
+func TestCustomerIDShapes(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	api := "/api/v1/pages/" + b.page.ID + "/customers"
+	ids := []string{"plain-1", "with space", "a/b", "ünïcödé", "100%", "a+b", "dot.ted", "q?x=1", "#hash", "semi;colon", "..", "back\\slash", "x%2Fy", "客户"}
+	var csv strings.Builder
+	csv.WriteString("id,name,email\n")
+	for i, id := range ids {
+		fmt.Fprintf(&csv, "\"%s\",Customer %d,c%d@example.com\n", strings.ReplaceAll(id, `"`, `""`), i, i)
+	}
+	r := b.do(t, "POST", api+"/import?format=csv", b.manager, csv.String(), "Content-Type", "text/csv")
+	if r.status != http.StatusOK && r.status != http.StatusCreated {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	for _, id := range ids {
+		t.Run(id, func(t *testing.T) {
+			p := api + "/" + url.PathEscape(id)
+			var got struct {
+				ID string `json:"id"`
+			}
+			b.mustDo(t, http.StatusOK, "GET", p, b.agent, "").json(t, &got)
+			if got.ID != id {
+				t.Fatalf("GET %s answered customer %q", p, got.ID)
+			}
+			b.mustDo(t, http.StatusOK, "GET", p+"/deliveries", b.agent, "")
+			b.mustDo(t, http.StatusNoContent, "DELETE", p, b.manager, "")
+			b.mustDo(t, http.StatusNotFound, "GET", p, b.agent, "")
+		})
+	}
+}
