@@ -972,3 +972,14 @@ func TestCustomerIDShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxInboxDeleteNeedsManager: reading the sandbox inbox stays open
+// (it is the local stand-in's whole point), emptying it takes a manager's
+// token.
+func TestSandboxInboxDeleteNeedsManager(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	b.mustDo(t, http.StatusOK, "GET", "/sandbox/messages", "", "")
+	b.mustDo(t, http.StatusUnauthorized, "DELETE", "/sandbox/messages", "", "")
+	b.mustDo(t, http.StatusForbidden, "DELETE", "/sandbox/messages", b.agent, "")
+	b.mustDo(t, http.StatusNoContent, "DELETE", "/sandbox/messages", b.manager, "")
+}
