@@ -35,11 +35,11 @@ const (
 // variables (LoadEnv), then flags (package main, from Settings). Secrets
 // never come from the YAML file: see Providers.
 type Config struct {
-	Addr            string         // host:port to listen on
+	Addr string // host:port to listen on
 	// Sandbox allows the built-in provider sandbox (no provider configured)
 	// on an address that is not loopback; without it such a start is
 	// refused, since the sandbox's inbox would be open to the network.
-	Sandbox bool
+	Sandbox         bool
 	DataDir         string         // SQLite engine: directory of herald.db
 	RedisURL        string         // set: use the Redis engine instead of SQLite
 	RedisPrefix     string         // Redis engine: start every key with this (several deployments can share one Redis)
