@@ -70,6 +70,10 @@ type app struct {
 	// ready, when set, is called with the address serve listens on once it
 	// answers requests; tests use it to learn the port of --addr 127.0.0.1:0.
 	ready func(addr string)
+	// started, when set, gets the running node before ready is called;
+	// tests use it to learn what only the node knows, such as the
+	// sandbox's Twilio token (drawn at random on every start).
+	started func(*node.Node)
 }
 
 // usageError is a mistake in the command line: exit status 2.

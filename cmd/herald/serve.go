@@ -40,6 +40,9 @@ func (a *app) serve(ctx context.Context, cfg node.Config) error {
 		return err
 	}
 	a.hintTokens(ctx, n.Incidents, cfg, log)
+	if a.started != nil {
+		a.started(n)
+	}
 	if a.ready != nil {
 		a.ready(n.Addr())
 	}
