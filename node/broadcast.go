@@ -50,7 +50,7 @@ type Broadcast struct {
 	MaxSMSSegments  int
 	SMSSegmentPrice float64
 	SMSCurrency     string
-	SMSCountries    string // comma-separated region codes allowed to sign up by SMS; "" any
+	SMSCountries    string // comma-separated region codes allowed to sign up by SMS, or "any"; "": default_region's and imported customers' numbers
 	DefaultRegion   string // region for phone numbers without a country prefix
 	TemplatesDir    string // folder overriding the built-in templates; "" none
 	PolicySMS       string // broadcast kinds each channel gets, comma-separated
@@ -239,6 +239,9 @@ func (b *Broadcast) validate() error {
 		}
 	}
 	for _, c := range b.countries() {
+		if strings.EqualFold(c, "any") {
+			continue
+		}
 		if len(c) != 2 || strings.ToUpper(c) != c || strings.ContainsFunc(c, func(r rune) bool { return r < 'A' || r > 'Z' }) {
 			return fmt.Errorf("sms_countries: want two-letter region codes like HU,PL,HR, got %q", c)
 		}

@@ -503,3 +503,39 @@ func TestSMSCodeExpires(t *testing.T) {
 		}
 	})
 }
+
+// TestSMSCountriesDefault: with sms_countries unset, the status page's SMS
+// sign-up takes numbers of default_region's country and imported
+// customers' numbers, nothing else (SMS toll fraud); "any" opens it.
+func TestSMSCountriesDefault(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig()) // DefaultRegion HU, no SMSCountries
+		if _, err := h.svc.ImportCustomers(h.ctx, h.page.ID, strings.NewReader("id,name,phone\nk1,Kasia,+48 601 234 567\n"), "csv", false); err != nil {
+			t.Fatal(err)
+		}
+		sub := func(svc *notify.Service, addr string) error {
+			_, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.SMS, Address: addr, IP: "10.1.1.1", Source: "page"})
+			return err
+		}
+		if err := sub(h.svc, "+36 30 123 4567"); err != nil {
+			t.Errorf("a number in default_region: %v", err)
+		}
+		if err := sub(h.svc, "+48 601 234 567"); err != nil {
+			t.Errorf("an imported customer's Polish number: %v", err)
+		}
+		for _, n := range []string{"+48 601 999 888", "+44 7911 123456", "+1 650 253 0000"} {
+			if err := sub(h.svc, n); incident.ErrorCode(err) != incident.EINVALID || !strings.Contains(err.Error(), "not available") {
+				t.Errorf("%s: %v, want SMS subscriptions not available", n, err)
+			}
+		}
+		cfg := baseConfig()
+		cfg.SMSCountries = []string{"any"}
+		if err := sub(h.service(cfg, nil, nil), "+44 7911 123456"); err != nil {
+			t.Errorf("sms_countries any: %v", err)
+		}
+		if p := notify.SMSSignupPolicy(baseConfig()); !strings.Contains(p, "HU") || !strings.Contains(p, "imported customers") {
+			t.Errorf("policy line %q", p)
+		}
+	})
+}

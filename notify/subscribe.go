@@ -100,6 +100,30 @@ func (s *Service) normalizeAddress(kind channel.Kind, raw string) (string, error
 	return "", incident.Invalid("kind", "unknown channel %q (sms, email, webhook or slack)", kind)
 }
 
+// smsSignupAllowed applies Config.SMSCountries to a self-service SMS
+// sign-up of addr (E.164) and returns the number's region.
+func (s *Service) smsSignupAllowed(ctx context.Context, pageID, addr string) (bool, string, error) {
+	num, _ := phonenumbers.Parse(addr, "")
+	region := phonenumbers.GetRegionCodeForNumber(num)
+	list := s.cfg.SMSCountries
+	if containsFold(list, "any") || containsFold(list, region) {
+		return true, region, nil
+	}
+	if len(list) > 0 {
+		return false, region, nil
+	}
+	if s.cfg.DefaultRegion != "" && strings.EqualFold(s.cfg.DefaultRegion, region) {
+		return true, region, nil
+	}
+	// By default an imported customer's number may sign up wherever it is:
+	// the business already texts it.
+	cs, err := s.store.FindCustomersByAddress(ctx, pageID, channel.SMS, addr)
+	if err != nil {
+		return false, region, err
+	}
+	return len(cs) > 0, region, nil
+}
+
 // slackHost reports whether raw's host is one a Slack incoming webhook may
 // be on (Config.SlackWebhookHosts), exactly: no look-alike suffixes.
 func (s *Service) slackHost(raw string) bool {
@@ -167,10 +191,10 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*audienc
 		}
 	}
 	selfService := !req.Confirmed
-	if req.Kind == channel.SMS && selfService && len(s.cfg.SMSCountries) > 0 {
-		num, _ := phonenumbers.Parse(addr, "")
-		region := phonenumbers.GetRegionCodeForNumber(num)
-		if !containsFold(s.cfg.SMSCountries, region) {
+	if req.Kind == channel.SMS && selfService {
+		if ok, region, err := s.smsSignupAllowed(ctx, page.ID, addr); err != nil {
+			return nil, err
+		} else if !ok {
 			return nil, incident.Invalid("address", "SMS subscriptions are not available for numbers in %s", region)
 		}
 	}
