@@ -119,7 +119,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // a read-only replica (READONLY), a full Redis under noeviction (OOM) or
 // one that cannot persist (MISCONF) refuses.
 func (db *DB) ProbeWrite(ctx context.Context) error {
-	if err := db.client.Set(ctx, db.keys.global("health:probe"), ms(db.now()), time.Minute).Err(); err != nil {
+	if err := db.client.Set(ctx, db.keys.healthProbe(), ms(db.now()), time.Minute).Err(); err != nil {
 		return fmt.Errorf("redis: write probe: %w", err)
 	}
 	return nil
