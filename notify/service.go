@@ -67,6 +67,11 @@ type Config struct {
 	// and the numbers of imported customers wherever they are (see
 	// SMSSignupPolicy); with neither, no self-service SMS sign-up.
 	SMSCountries []string
+	// SlackWebhookHosts are the hosts a Slack subscriber's incoming-webhook
+	// URL may be on (a Mattermost or Rocket.Chat server speaking Slack's
+	// format, say); nil: DefaultSlackWebhookHosts. A look-alike such as
+	// hooks.slack.com.127.0.0.1.nip.io is refused at sign-up.
+	SlackWebhookHosts []string
 	// SubscribeIPLimit is the per-IP sign-up rate (default 10 per 4 h).
 	SubscribeIPLimit ratelimit.Limit
 	// DefaultRegion reads phone numbers without a country prefix.
@@ -80,11 +85,6 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhook and Slack subscribers point at
 	// loopback or private addresses (the sandbox, tests); off in production.
 	AllowPrivateWebhooks bool
-	// SlackWebhookHosts are the hosts a Slack subscriber's incoming-webhook
-	// URL may be on (a Mattermost or Rocket.Chat server speaking Slack's
-	// format, say); nil: DefaultSlackWebhookHosts. A look-alike such as
-	// hooks.slack.com.127.0.0.1.nip.io is refused at sign-up.
-	SlackWebhookHosts []string
 	// Registerer, when set, receives the fan-out's Prometheus counters.
 	Registerer prometheus.Registerer
 }
