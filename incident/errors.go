@@ -13,7 +13,11 @@ const (
 	EFORBIDDEN    = "forbidden"      // 403: authenticated, but the role does not allow it
 	EUNAUTHORIZED = "unauthorized"   // 401: no or bad credentials
 	ETRANSITION   = "bad_transition" // 422: the lifecycle forbids the move
-	EINTERNAL     = "internal"       // 500: anything else; never shown to a client in detail
+	// EIDEMPOTENCY: an Idempotency-Key reused with a different request (422),
+	// as payment APIs answer it: the client has a bug, and replaying the
+	// first request's result would hide it.
+	EIDEMPOTENCY = "idempotency_key"
+	EINTERNAL    = "internal" // 500: anything else; never shown to a client in detail
 )
 
 // Error is herald's one domain error type. Message is safe to show to a client.

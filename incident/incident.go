@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,9 @@ type Incident struct {
 	Backfilled              bool       `json:"backfilled"`
 	PostmortemBody          string     `json:"postmortem_body"`
 	PostmortemPublishedAt   *time.Time `json:"postmortem_published_at"`
+	// Metadata is the client's own JSON object, kept as it was sent
+	// (Statuspage's incident metadata); nil when none was.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
 	// Updates are newest first.
 	Updates []*Update `json:"incident_updates"`
 	// Version increments on every committed change; stores use it for

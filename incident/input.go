@@ -1,6 +1,8 @@
 package incident
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"time"
@@ -13,6 +15,8 @@ const (
 	MaxDescriptionLen = 1000
 	MaxBodyLen        = 10000 // an update's text; Statuspage's own limit is in this range
 	MaxComponents     = 500   // per incident
+	// MaxMetadataLen bounds an incident's metadata, in bytes of JSON.
+	MaxMetadataLen = 16 << 10
 )
 
 // Languages herald ships page text and templates in.
@@ -70,6 +74,9 @@ type IncidentInput struct {
 	CreatedAt                   *time.Time // backfilled incidents only
 	PostmortemBody              *string
 	Audience                    *Audience // nil: unchanged
+	// Metadata is a JSON object kept with the incident and returned as it
+	// was sent; nil: unchanged.
+	Metadata json.RawMessage
 }
 
 func validName(field string, s *string) error {
@@ -77,16 +84,15 @@ func validName(field string, s *string) error {
 		return nil
 	}
 	*s = strings.TrimSpace(*s)
+	if p := LineProblem(*s); p != "" {
+		return Invalid(field, "%s", p)
+	}
 	n := utf8.RuneCountInString(*s)
 	switch {
-	case !utf8.ValidString(*s):
-		return Invalid(field, "must be valid UTF-8")
 	case n == 0:
 		return Invalid(field, "must not be empty")
 	case n > MaxNameLen:
 		return Invalid(field, "must be at most %d characters, got %d", MaxNameLen, n)
-	case strings.ContainsAny(*s, "\x00\r\n"):
-		return Invalid(field, "must be a single line")
 	}
 	return nil
 }
@@ -193,18 +199,39 @@ func (in *GroupInput) Validate() error {
 	return nil
 }
 
-// earliest and latestAhead bound dates that make sense.
+// earliest and latestAhead bound dates that make sense: a maintenance may
+// be planned years ahead (Statuspage takes them), but not for the year 9999.
 var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-const latestAhead = 2 * 365 * 24 * time.Hour
+const latestAhead = 20 * 366 * 24 * time.Hour
 
 func validDate(field string, t *time.Time, now time.Time) error {
 	if t == nil {
 		return nil
 	}
 	if t.Before(earliest) || t.After(now.Add(latestAhead)) {
-		return Invalid(field, "must be between 2000-01-01 and two years from now")
+		return Invalid(field, "must be between 2000-01-01 and twenty years from now")
 	}
+	return nil
+}
+
+// validMetadata checks that m is a JSON object within MaxMetadataLen and
+// compacts it.
+func validMetadata(m *json.RawMessage) error {
+	if *m == nil {
+		return nil
+	}
+	if len(*m) > MaxMetadataLen {
+		return Invalid("metadata", "must be at most %d bytes of JSON, got %d", MaxMetadataLen, len(*m))
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, *m); err != nil || buf.Len() == 0 || buf.Bytes()[0] != '{' {
+		return Invalid("metadata", "must be a JSON object")
+	}
+	if !utf8.Valid(buf.Bytes()) {
+		return Invalid("metadata", "must be valid UTF-8")
+	}
+	*m = buf.Bytes()
 	return nil
 }
 
@@ -250,6 +277,9 @@ func (in *IncidentInput) Validate(now time.Time) error {
 		}
 	}
 	if err := in.Audience.Validate(); err != nil {
+		return err
+	}
+	if err := validMetadata(&in.Metadata); err != nil {
 		return err
 	}
 	if in.CreatedAt != nil && in.CreatedAt.After(now) {

@@ -2,7 +2,11 @@ package incident
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -50,8 +54,10 @@ func (s *Service) CreateIncident(ctx context.Context, pageID string, in Incident
 		return nil, false, Invalid("Idempotency-Key", "must be at most 255 characters")
 	}
 	scope := "incident.create:" + pageID
+	var fp string
 	if idemKey != "" {
-		if inc, err := s.replay(ctx, scope, idemKey); inc != nil || err != nil {
+		fp = fingerprint(in)
+		if inc, err := s.replay(ctx, scope, idemKey, fp); inc != nil || err != nil {
 			return inc, false, err
 		}
 	}
@@ -93,12 +99,12 @@ func (s *Service) CreateIncident(ctx context.Context, pageID string, in Incident
 		return nil, false, err
 	}
 	if idemKey != "" {
-		ch.Idempotency = &IdempotencyKey{Scope: scope, Key: idemKey, ResourceID: inc.ID, ExpiresAt: now.Add(24 * time.Hour)}
+		ch.Idempotency = &IdempotencyKey{Scope: scope, Key: idemKey, ResourceID: inc.ID + " " + fp, ExpiresAt: now.Add(24 * time.Hour)}
 	}
 	ch.Audit = append(ch.Audit, s.audit(ctx, pageID, "incident.create", "incident", inc.ID, nil, inc, now))
 	if err := s.Store.Commit(ctx, ch); err != nil {
 		if idemKey != "" && errors.Is(err, ErrConflict) {
-			if prior, rerr := s.replay(ctx, scope, idemKey); prior != nil || rerr != nil {
+			if prior, rerr := s.replay(ctx, scope, idemKey, fp); prior != nil || rerr != nil {
 				return prior, false, rerr
 			}
 		}
@@ -109,14 +115,34 @@ func (s *Service) CreateIncident(ctx context.Context, pageID string, in Incident
 	return inc, true, nil
 }
 
-func (s *Service) replay(ctx context.Context, scope, key string) (*Incident, error) {
-	id, err := s.Store.FindIdempotencyKey(ctx, scope, key)
+// replay returns the incident an earlier request with key created, nil
+// when there was none, or EIDEMPOTENCY when that request was a different
+// one (its fingerprint is not fp).
+func (s *Service) replay(ctx context.Context, scope, key, fp string) (*Incident, error) {
+	rec, err := s.Store.FindIdempotencyKey(ctx, scope, key)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
+	id, prior, _ := strings.Cut(rec, " ")
+	if prior != "" && prior != fp {
+		return nil, &Error{Code: EIDEMPOTENCY, Field: "Idempotency-Key",
+			Message: "this Idempotency-Key was used with a different request in the last 24 hours; use a new key for a new request"}
+	}
 	return s.Store.FindIncidentByID(ctx, id)
+}
+
+// fingerprint identifies a create request by what it asks (after
+// validation), so the same request sent as JSON or as a form, or with its
+// fields in another order, has the same fingerprint.
+func fingerprint(in IncidentInput) string {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 func (s *Service) publishIncident(ctx context.Context, inc *Incident, ch *Change) {
@@ -281,6 +307,12 @@ func setFields(inc *Incident, in IncidentInput) error {
 	if in.Audience != nil {
 		a := *in.Audience
 		inc.Audience = &a
+	}
+	if in.Metadata != nil {
+		inc.Metadata = append(json.RawMessage(nil), in.Metadata...)
+		if string(inc.Metadata) == "{}" {
+			inc.Metadata = nil
+		}
 	}
 	if in.Status != nil {
 		inc.Status = *in.Status

@@ -60,6 +60,10 @@ type Store interface {
 
 	// Ping reports whether the store answers (for /readyz).
 	Ping(ctx context.Context) error
+	// ProbeWrite writes a tiny record of its own and reports whether the
+	// write landed (for /readyz): a full disk, a read-only file or a
+	// read-only or out-of-memory Redis fail it while Ping still answers.
+	ProbeWrite(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }
@@ -81,8 +85,11 @@ type Change struct {
 
 // IdempotencyKey maps a client's Idempotency-Key to what the request created.
 type IdempotencyKey struct {
-	Scope      string // e.g. "incident.create:<page id>"
-	Key        string
+	Scope string // e.g. "incident.create:<page id>"
+	Key   string
+	// ResourceID is what the request created; the Service may follow it
+	// with a space and a fingerprint of the request (see CreateIncident).
+	// Stores keep it as an opaque string.
 	ResourceID string
 	ExpiresAt  time.Time
 }

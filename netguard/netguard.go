@@ -101,7 +101,66 @@ func checkHost(host string) error {
 	if isNumber(last) {
 		return fmt.Errorf("%w: %s is an IP address in a non-standard form", ErrForbiddenAddress, host)
 	}
+	for _, d := range loopbackDomains {
+		if name == d || strings.HasSuffix(name, "."+d) {
+			return fmt.Errorf("%w: %s resolves to the loopback address", ErrForbiddenAddress, host)
+		}
+	}
+	if ip, ok := embeddedIP(name); ok {
+		if err := CheckAddr(ip); err != nil {
+			return fmt.Errorf("%w: %s names the address %s", ErrForbiddenAddress, host, ip)
+		}
+	}
 	return nil
+}
+
+// loopbackDomains are public domains whose every name resolves to
+// 127.0.0.1 (made for local development): a URL under one can only reach
+// herald's own host.
+var loopbackDomains = []string{"localtest.me", "lvh.me", "vcap.me"}
+
+// wildcardDomains are wildcard-DNS services that answer with the address
+// written in the name: 10.0.0.1.nip.io, app-10-0-0-1.sslip.io,
+// 0a000001.nip.io, and IPv6 with dashes for colons (--1.sslip.io is ::1).
+var wildcardDomains = []string{"nip.io", "sslip.io", "xip.io", "traefik.me", "backname.io", "nip.direct"}
+
+// embeddedIP finds an address written into a DNS name: four decimal
+// labels in a row anywhere (10.0.0.1.example.com: whoever runs such names
+// means that address), and under a wildcard-DNS service also the dashed
+// and hexadecimal spellings those services read.
+func embeddedIP(name string) (netip.Addr, bool) {
+	labels := strings.Split(name, ".")
+	for i := 0; i+4 <= len(labels); i++ {
+		if ip, err := netip.ParseAddr(strings.Join(labels[i:i+4], ".")); err == nil && ip.Is4() {
+			return ip, true
+		}
+	}
+	for _, d := range wildcardDomains {
+		if !strings.HasSuffix(name, "."+d) {
+			continue
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(name, "."+d), ".") {
+			// The address is the label, or its last dash-separated part(s).
+			parts := strings.Split(l, "-")
+			for j := range parts {
+				cand := strings.Join(parts[j:], "-")
+				if ip, err := netip.ParseAddr(strings.ReplaceAll(cand, "-", ".")); err == nil && ip.Is4() {
+					return ip, true
+				}
+				if strings.Contains(cand, "--") || strings.Count(cand, "-") >= 2 {
+					if ip, err := netip.ParseAddr(strings.ReplaceAll(cand, "-", ":")); err == nil && ip.Is6() {
+						return ip, true
+					}
+				}
+			}
+			if len(l) == 8 {
+				if n, err := strconv.ParseUint(l, 16, 32); err == nil {
+					return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
+				}
+			}
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // isNumber reports whether s is a decimal, octal or 0x-hex number.

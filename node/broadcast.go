@@ -51,7 +51,7 @@ type Broadcast struct {
 	MaxSMSSegments  int
 	SMSSegmentPrice float64
 	SMSCurrency     string
-	SMSCountries    string // comma-separated region codes allowed to sign up by SMS; "" any
+	SMSCountries    string // comma-separated region codes allowed to sign up by SMS, or "any"; "": default_region's and imported customers' numbers
 	DefaultRegion   string // region for phone numbers without a country prefix
 	TemplatesDir    string // folder overriding the built-in templates; "" none
 	PolicySMS       string // broadcast kinds each channel gets, comma-separated
@@ -59,6 +59,9 @@ type Broadcast struct {
 	PolicySlack     string
 	PolicyWebhook   string
 	AllowPrivate    bool // webhook and Slack subscribers may point at private addresses
+	// SlackWebhookHosts are the hosts a Slack subscriber's incoming-webhook
+	// URL may be on; nil: hooks.slack.com only.
+	SlackWebhookHosts []string
 	// AgentSlackChannel is the support agents' Slack channel (an ID such
 	// as C0123ABCD, or an incoming-webhook URL): each compensation
 	// decision is posted there and kept current; "" none.
@@ -188,6 +191,15 @@ func (b *Broadcast) settings() []Setting {
 			b.AllowPrivate = ok
 			return nil
 		}, func() string { return strconv.FormatBool(b.AllowPrivate) }},
+		{"slack_webhook_hosts", "HERALD_SLACK_WEBHOOK_HOSTS", "", "", func(v string) error {
+			b.SlackWebhookHosts = nil
+			for _, h := range strings.Split(v, ",") {
+				if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+					b.SlackWebhookHosts = append(b.SlackWebhookHosts, h)
+				}
+			}
+			return nil
+		}, func() string { return strings.Join(b.SlackWebhookHosts, ",") }},
 	}
 }
 
@@ -237,6 +249,9 @@ func (b *Broadcast) validate() error {
 		}
 	}
 	for _, c := range b.countries() {
+		if strings.EqualFold(c, "any") {
+			continue
+		}
 		if len(c) != 2 || strings.ToUpper(c) != c || strings.ContainsFunc(c, func(r rune) bool { return r < 'A' || r > 'Z' }) {
 			return fmt.Errorf("sms_countries: want two-letter region codes like HU,PL,HR, got %q", c)
 		}
@@ -304,6 +319,7 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 		SMSCountries:         b.countries(),
 		DefaultRegion:        b.DefaultRegion,
 		AllowPrivateWebhooks: b.AllowPrivate,
+		SlackWebhookHosts:    b.SlackWebhookHosts,
 		AgentSlackChannel:    b.AgentSlackChannel,
 	}
 }

@@ -3,11 +3,15 @@ package node
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	netmail "net/mail"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -142,6 +146,29 @@ type channels struct {
 	closeSandbox func() error
 }
 
+// loopbackAddr reports whether a listen address (HOST:PORT) is only
+// reachable from this machine: a loopback IP or localhost. An empty host
+// or 0.0.0.0 listens on every interface.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// randomHex returns n random bytes in hex (Twilio's client takes only
+// [A-Za-z0-9] in credentials).
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
 // buildChannels builds the channel map from the providers' settings, or
 // starts the sandbox when none is configured (see the comment at the top).
 // hc is the client for the provider APIs.
@@ -149,7 +176,16 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 	p := cfg.Providers
 	out := &channels{byKind: map[channel.Kind]notify.Channel{}, allowPrivate: cfg.Broadcast.AllowPrivate, closeSandbox: func() error { return nil }}
 	if !p.any() {
+		if !cfg.Sandbox && !loopbackAddr(cfg.Addr) {
+			return nil, fmt.Errorf("no messaging provider is configured, so herald would run its sandbox, whose inbox shows every message "+
+				"and lets anyone answer as a customer: that is for one machine, and %s is not a loopback address. "+
+				"Configure a provider (HERALD_TWILIO_*, HERALD_SMTP_*, HERALD_SLACK_*), listen on 127.0.0.1, "+
+				"or pass --sandbox (HERALD_SANDBOX=true) to run the sandbox there on purpose", cfg.Addr)
+		}
+		// Fresh secrets on every start: with well-known ones, anyone could
+		// sign a Twilio webhook (a forged STOP) or call the fake APIs.
 		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log,
+			AccountSID: "AC" + randomHex(16), AuthToken: randomHex(16), SlackToken: "xoxb-" + randomHex(16),
 			InboundSMSURL: strings.TrimRight(publicURL, "/") + "/webhooks/twilio/sms"})
 		if err != nil {
 			return nil, fmt.Errorf("start the sandbox: %w", err)

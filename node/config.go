@@ -36,7 +36,11 @@ const (
 // variables (LoadEnv), then flags (package main, from Settings). Secrets
 // never come from the YAML file: see Providers.
 type Config struct {
-	Addr            string         // host:port to listen on
+	Addr string // host:port to listen on
+	// Sandbox allows the built-in provider sandbox (no provider configured)
+	// on an address that is not loopback; without it such a start is
+	// refused, since the sandbox's inbox would be open to the network.
+	Sandbox         bool
 	DataDir         string         // SQLite engine: directory of herald.db
 	RedisURL        string         // set: use the Redis engine instead of SQLite
 	RedisPrefix     string         // Redis engine: start every key with this (several deployments can share one Redis)
@@ -102,6 +106,14 @@ func (c *Config) Settings() []Setting {
 	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
 	return append([]Setting{
 		{"addr", "HERALD_ADDR", "addr", "listen on `HOST:PORT`", str(&c.Addr), func() string { return c.Addr }},
+		{"sandbox", "HERALD_SANDBOX", "", "", func(v string) error {
+			ok, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.Sandbox = ok
+			return nil
+		}, func() string { return strconv.FormatBool(c.Sandbox) }},
 		{"data_dir", "HERALD_DATA_DIR", "data", "SQLite engine: keep herald.db in `DIR`", str(&c.DataDir), func() string { return c.DataDir }},
 		{"redis_url", "HERALD_REDIS_URL", "redis", "use the Redis engine at `URL` (redis://host:6379/0) instead of SQLite", str(&c.RedisURL), func() string { return c.RedisURL }},
 		{"redis_sentinel", "HERALD_REDIS_SENTINEL", "redis-sentinel", "use the Redis engine on a Sentinel group: its `ADDRS` (host:port,…), with --redis-master", str(&c.RedisSentinel), func() string { return c.RedisSentinel }},

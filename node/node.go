@@ -242,6 +242,7 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 	if opt.AdjustNotify != nil {
 		opt.AdjustNotify(&ncfg)
 	}
+	a.Log.Info("SMS sign-ups on the status page: " + notify.SMSSignupPolicy(ncfg))
 	a.Notify, err = notify.New(ncfg, notify.Deps{Incidents: a.Incidents, Store: a.Engine.Notify, Channels: sendThrough, Renderer: r,
 		Events: a.Engine.Events, Limiter: a.Engine.Limiter, Log: a.Log})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,8 +62,16 @@ type Config struct {
 	SMSSegmentPrice float64
 	SMSCurrency     string
 	// SMSCountries is the allow-list of region codes (HU, PL, HR, US) for
-	// self-service SMS sign-ups; empty allows any.
+	// self-service SMS sign-ups, against toll fraud through the public
+	// form; "any" allows every country. Empty: DefaultRegion's country,
+	// and the numbers of imported customers wherever they are (see
+	// SMSSignupPolicy); with neither, no self-service SMS sign-up.
 	SMSCountries []string
+	// SlackWebhookHosts are the hosts a Slack subscriber's incoming-webhook
+	// URL may be on (a Mattermost or Rocket.Chat server speaking Slack's
+	// format, say); nil: DefaultSlackWebhookHosts. A look-alike such as
+	// hooks.slack.com.127.0.0.1.nip.io is refused at sign-up.
+	SlackWebhookHosts []string
 	// SubscribeIPLimit is the per-IP sign-up rate (default 10 per 4 h).
 	SubscribeIPLimit ratelimit.Limit
 	// DefaultRegion reads phone numbers without a country prefix.
@@ -83,6 +92,23 @@ type Config struct {
 	// Registerer, when set, receives the fan-out's Prometheus counters.
 	Registerer prometheus.Registerer
 }
+
+// SMSSignupPolicy describes, for the start-up log, who may sign up by SMS
+// on the status page under cfg.
+func SMSSignupPolicy(cfg Config) string {
+	switch {
+	case containsFold(cfg.SMSCountries, "any"):
+		return "numbers of any country (sms_countries: any)"
+	case len(cfg.SMSCountries) > 0:
+		return "numbers in " + strings.Join(cfg.SMSCountries, ", ") + " (sms_countries)"
+	case cfg.DefaultRegion != "":
+		return "numbers in " + cfg.DefaultRegion + " (default_region) and imported customers' numbers; set sms_countries to change"
+	}
+	return "imported customers' numbers only (no default_region or sms_countries set)"
+}
+
+// DefaultSlackWebhookHosts is where Slack's incoming webhooks live.
+var DefaultSlackWebhookHosts = []string{"hooks.slack.com"}
 
 // Deps are what the Service works with.
 type Deps struct {

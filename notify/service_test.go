@@ -261,11 +261,34 @@ func TestSubscriptions(t *testing.T) {
 
 		t.Run("webhook SSRF", func(t *testing.T) {
 			strict := h.service(notify.Config{PublicURL: "https://status.acme.test"}, nil, nil)
-			for _, u := range []string{"http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/"} {
+			for _, u := range []string{"http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/",
+				"http://127.1/", "http://2130706433/", "http://0x7f000001/", "http://[fe80::1%25lo]/", "http://metadata.google.internal/computeMetadata/v1/",
+				"https://hooks.slack.com.127.0.0.1.nip.io/services/T/B/x", "http://127-0-0-1.sslip.io/", "http://app.localtest.me/"} {
 				_, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Webhook, Address: u, Confirmed: true})
 				if incident.ErrorCode(err) != incident.EINVALID {
 					t.Errorf("%s: %v, want EINVALID", u, err)
 				}
+			}
+			// Slack mode: only Slack's own host (or the configured ones).
+			for _, u := range []string{"https://hooks.slack.com.127.0.0.1.nip.io/services/T/B/x", "https://hooks.slack.com.evil.example/services/T/B/x",
+				"https://evil.example/hooks.slack.com/services/T/B/x", "https://127.0.0.1/services/T/B/x", "http://hooks.slack.com/services/T/B/x"} {
+				_, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Slack, Address: u, Confirmed: true})
+				if incident.ErrorCode(err) != incident.EINVALID {
+					t.Errorf("slack %s: %v, want EINVALID", u, err)
+				}
+			}
+			// Accepted ones are removed again: the later subtests broadcast
+			// to this page, and nothing answers on these hosts.
+			if sub, err := strict.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Slack, Address: "https://hooks.slack.com/services/T0/B0/secret", Confirmed: true}); err != nil {
+				t.Errorf("a real Slack webhook URL: %v", err)
+			} else if err := strict.DeleteSubscriber(h.ctx, h.page.ID, sub.ID); err != nil {
+				t.Fatal(err)
+			}
+			mm := h.service(notify.Config{PublicURL: "https://status.acme.test", SlackWebhookHosts: []string{"chat.acme.test"}}, nil, nil)
+			if sub, err := mm.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.Slack, Address: "https://chat.acme.test/hooks/abc", Confirmed: true}); err != nil {
+				t.Errorf("a configured Slack-compatible host: %v", err)
+			} else if err := mm.DeleteSubscriber(h.ctx, h.page.ID, sub.ID); err != nil {
+				t.Fatal(err)
 			}
 			// The words are netguard.CheckURL's; before it, this built-in
 			// check said "private, loopback and link-local addresses are not
@@ -477,6 +500,42 @@ func TestSMSCodeExpires(t *testing.T) {
 		h.clock.Advance(14 * time.Minute)
 		if got, err := svc.ConfirmCode(h.ctx, h.page.ID, num, fresh); err != nil || got.State != audience.SubscriberActive {
 			t.Errorf("resent code within 15 min = %+v, %v", got, err)
+		}
+	})
+}
+
+// TestSMSCountriesDefault: with sms_countries unset, the status page's SMS
+// sign-up takes numbers of default_region's country and imported
+// customers' numbers, nothing else (SMS toll fraud); "any" opens it.
+func TestSMSCountriesDefault(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig()) // DefaultRegion HU, no SMSCountries
+		if _, err := h.svc.ImportCustomers(h.ctx, h.page.ID, strings.NewReader("id,name,phone\nk1,Kasia,+48 601 234 567\n"), "csv", false); err != nil {
+			t.Fatal(err)
+		}
+		sub := func(svc *notify.Service, addr string) error {
+			_, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.SMS, Address: addr, IP: "10.1.1.1", Source: "page"})
+			return err
+		}
+		if err := sub(h.svc, "+36 30 123 4567"); err != nil {
+			t.Errorf("a number in default_region: %v", err)
+		}
+		if err := sub(h.svc, "+48 601 234 567"); err != nil {
+			t.Errorf("an imported customer's Polish number: %v", err)
+		}
+		for _, n := range []string{"+48 601 999 888", "+44 7911 123456", "+1 650 253 0000"} {
+			if err := sub(h.svc, n); incident.ErrorCode(err) != incident.EINVALID || !strings.Contains(err.Error(), "not available") {
+				t.Errorf("%s: %v, want SMS subscriptions not available", n, err)
+			}
+		}
+		cfg := baseConfig()
+		cfg.SMSCountries = []string{"any"}
+		if err := sub(h.service(cfg, nil, nil), "+44 7911 123456"); err != nil {
+			t.Errorf("sms_countries any: %v", err)
+		}
+		if p := notify.SMSSignupPolicy(baseConfig()); !strings.Contains(p, "HU") || !strings.Contains(p, "imported customers") {
+			t.Errorf("policy line %q", p)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"strings"
 	"time"
 
@@ -84,12 +85,63 @@ func (s *Service) normalizeAddress(kind channel.Kind, raw string) (string, error
 		if k != contact.SlackWebhook {
 			return "", incident.Invalid("address", "a Slack subscription needs an incoming-webhook URL")
 		}
+		if !s.slackHost(raw) {
+			hosts := s.cfg.SlackWebhookHosts
+			if len(hosts) == 0 {
+				hosts = DefaultSlackWebhookHosts
+			}
+			return "", incident.Invalid("address", "a Slack incoming-webhook URL must be on %s (slack_webhook_hosts)", strings.Join(hosts, " or "))
+		}
 		if err := s.check(raw); err != nil {
 			return "", incident.Invalid("address", "Slack webhook URL not allowed: %v", err)
 		}
 		return raw, nil
 	}
 	return "", incident.Invalid("kind", "unknown channel %q (sms, email, webhook or slack)", kind)
+}
+
+// smsSignupAllowed applies Config.SMSCountries to a self-service SMS
+// sign-up of addr (E.164) and returns the number's region.
+func (s *Service) smsSignupAllowed(ctx context.Context, pageID, addr string) (bool, string, error) {
+	num, _ := phonenumbers.Parse(addr, "")
+	region := phonenumbers.GetRegionCodeForNumber(num)
+	list := s.cfg.SMSCountries
+	if containsFold(list, "any") || containsFold(list, region) {
+		return true, region, nil
+	}
+	if len(list) > 0 {
+		return false, region, nil
+	}
+	if s.cfg.DefaultRegion != "" && strings.EqualFold(s.cfg.DefaultRegion, region) {
+		return true, region, nil
+	}
+	// By default an imported customer's number may sign up wherever it is:
+	// the business already texts it.
+	cs, err := s.store.FindCustomersByAddress(ctx, pageID, channel.SMS, addr)
+	if err != nil {
+		return false, region, err
+	}
+	return len(cs) > 0, region, nil
+}
+
+// slackHost reports whether raw's host is one a Slack incoming webhook may
+// be on (Config.SlackWebhookHosts), exactly: no look-alike suffixes.
+func (s *Service) slackHost(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	hosts := s.cfg.SlackWebhookHosts
+	if len(hosts) == 0 {
+		hosts = DefaultSlackWebhookHosts
+	}
+	for _, h := range hosts {
+		if host == strings.ToLower(h) {
+			return true
+		}
+	}
+	return false
 }
 
 // Subscribe signs someone up. Email subscribers confirm by a link and SMS
@@ -139,11 +191,20 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*audienc
 		}
 	}
 	selfService := !req.Confirmed
-	if req.Kind == channel.SMS && selfService && len(s.cfg.SMSCountries) > 0 {
-		num, _ := phonenumbers.Parse(addr, "")
-		region := phonenumbers.GetRegionCodeForNumber(num)
-		if !containsFold(s.cfg.SMSCountries, region) {
+	if req.Kind == channel.SMS && selfService {
+		if ok, region, err := s.smsSignupAllowed(ctx, page.ID, addr); err != nil {
+			return nil, err
+		} else if !ok {
 			return nil, incident.Invalid("address", "SMS subscriptions are not available for numbers in %s", region)
+		}
+	}
+	// Every self-service attempt counts against the limits, before anyone
+	// looks whether the address is known: a sign-up form that limited only
+	// new addresses would tell which ones are subscribed (and could be
+	// driven without limit against them).
+	if selfService {
+		if err := s.limitSignup(ctx, req.IP, req.Kind, addr); err != nil {
+			return nil, err
 		}
 	}
 	if existing, err := s.store.FindSubscriberByAddress(ctx, page.ID, req.Kind, addr, req.IncidentID); err == nil {
@@ -151,19 +212,11 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*audienc
 			return s.activate(ctx, existing)
 		}
 		if existing.State == audience.SubscriberPending {
-			if err := s.limitSignup(ctx, req.IP, req.Kind, addr); err != nil {
-				return nil, err
-			}
 			return existing, s.sendConfirmation(ctx, existing)
 		}
 		return existing, nil
 	} else if !errors.Is(err, incident.ErrNotFound) {
 		return nil, err
-	}
-	if selfService {
-		if err := s.limitSignup(ctx, req.IP, req.Kind, addr); err != nil {
-			return nil, err
-		}
 	}
 	source := req.Source
 	if source == "" {

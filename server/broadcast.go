@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -331,15 +332,33 @@ func (s *Server) customer(c *fiber.Ctx) (*audience.Customer, error) {
 	if _, err := s.svc.Page(ctx, pageID); err != nil {
 		return nil, err
 	}
-	return s.bc.notify.Customer(ctx, pageID, c.Params("customer_id"))
+	id, err := pathParam(c, "customer_id")
+	if err != nil {
+		return nil, err
+	}
+	return s.bc.notify.Customer(ctx, pageID, id)
+}
+
+// pathParam is a route parameter decoded from the URL: fiber hands them
+// over as they were written, and a customer's ID (which an import may give
+// spaces, a slash or letters beyond ASCII) arrives percent-encoded
+// ("a%2Fb", "%C3%BC"). An encoding that does not decode is a 400 naming
+// the parameter.
+func pathParam(c *fiber.Ctx, name string) (string, error) {
+	v, err := url.PathUnescape(c.Params(name))
+	if err != nil {
+		return "", incident.Invalid(name, "is not a valid URL-encoded ID")
+	}
+	return v, nil
 }
 
 func (s *Server) deleteCustomer() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if _, err := s.customer(c); err != nil {
+		cu, err := s.customer(c)
+		if err != nil {
 			return err
 		}
-		if err := s.bc.notify.DeleteCustomer(c.UserContext(), c.Params("page_id"), c.Params("customer_id")); err != nil {
+		if err := s.bc.notify.DeleteCustomer(c.UserContext(), c.Params("page_id"), cu.ID); err != nil {
 			return err
 		}
 		return c.SendStatus(http.StatusNoContent)

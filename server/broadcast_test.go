@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -55,7 +56,8 @@ func TestSubscriberAPI(t *testing.T) {
 				}
 			})
 		}
-		if !email.SkipConfirmationNotification || len(email.Components) != 1 || email.Components[0] != b.compA.ID {
+		if !email.SkipConfirmationNotification || len(email.ComponentIDs) != 1 || email.ComponentIDs[0] != b.compA.ID ||
+			email.Components == nil || *email.Components != b.compA.ID {
 			t.Errorf("email subscriber: %+v", email)
 		}
 		if sms.PhoneCountry == nil || *sms.PhoneCountry != "HU" {
@@ -111,11 +113,11 @@ func TestSubscriberAPI(t *testing.T) {
 			t.Fatalf("got %+v", got)
 		}
 		b.mustDo(t, http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"component_ids":["`+b.compB.ID+`"]}`).json(t, &got)
-		if len(got.Components) != 1 || got.Components[0] != b.compB.ID {
-			t.Errorf("patched components %v", got.Components)
+		if len(got.ComponentIDs) != 1 || got.ComponentIDs[0] != b.compB.ID {
+			t.Errorf("patched components %v", got.ComponentIDs)
 		}
 		b.mustDo(t, http.StatusOK, "PATCH", base+"/"+email.ID, b.manager, `{"subscriber":{"component_ids":[],"language":"hu"}}`).json(t, &got)
-		if len(got.Components) != 0 || got.Language != "hu" {
+		if len(got.ComponentIDs) != 0 || got.Components != nil || got.Language != "hu" {
 			t.Errorf("patched to whole page in hu: %+v", got)
 		}
 		b.mustDo(t, http.StatusCreated, "POST", base+"/"+sms.ID+"/resend_confirmation", b.manager, "")
@@ -895,4 +897,89 @@ func TestInboundWebhooks(t *testing.T) {
 		}
 		b.mustDo(t, 200, "GET", "/sandbox", "", "")
 	})
+}
+
+// TestSubscribeDoesNotTellWhoIsSubscribed: the public sign-up form answers
+// an address already subscribed exactly as it answers a new one, and an
+// attempt for a known address counts against the per-IP limit like any.
+func TestSubscribeDoesNotTellWhoIsSubscribed(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	base := "/v1/pages/" + b.page.ID + "/subscribers"
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"email":"known@example.com","skip_confirmation_notification":true}}`)
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"phone_number":"+36305551234","skip_confirmation_notification":true}}`)
+	csrfRe := regexp.MustCompile(`name="csrf" value="[^"]*"`)
+	post := func(t *testing.T, kind, addr string) response {
+		t.Helper()
+		csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", "Accept", "text/html"))
+		r := b.form(t, "/subscribe", url.Values{"channel": {kind}, "address": {addr}, "csrf": {csrf}}, "Accept", "text/html")
+		r.body = csrfRe.ReplaceAll(r.body, []byte(`name="csrf" value=""`))
+		r.body = bytes.ReplaceAll(r.body, []byte(strings.TrimPrefix(addr, "+")), []byte("ADDRESS"))
+		return r
+	}
+	for _, tc := range []struct{ kind, known, unknown string }{
+		{"email", "known@example.com", "stranger@example.com"},
+		{"sms", "+36305551234", "+36305559876"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			k, u := post(t, tc.kind, tc.known), post(t, tc.kind, tc.unknown)
+			if k.status != u.status || !bytes.Equal(k.body, u.body) {
+				t.Errorf("known %d and unknown %d answers differ:\n%s\n---\n%s", k.status, u.status, k.body, u.body)
+			}
+		})
+	}
+	t.Run("a known address counts against the per-IP limit", func(t *testing.T) {
+		for i := 0; ; i++ {
+			r := post(t, "email", "known@example.com")
+			if r.status == http.StatusTooManyRequests {
+				break
+			}
+			if i > 20 {
+				t.Fatal("20 sign-ups of a subscribed address from one IP were never limited")
+			}
+		}
+	})
+}
+
+// TestCustomerIDShapes: every ID shape an import accepts can be shown,
+// listed for deliveries and deleted through the API, percent-encoded as
+// clients (and the CLI, with url.PathEscape) write it.
+func TestCustomerIDShapes(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	api := "/api/v1/pages/" + b.page.ID + "/customers"
+	ids := []string{"plain-1", "with space", "a/b", "ünïcödé", "100%", "a+b", "dot.ted", "q?x=1", "#hash", "semi;colon", "..", "back\\slash", "x%2Fy", "客户"}
+	var csv strings.Builder
+	csv.WriteString("id,name,email\n")
+	for i, id := range ids {
+		fmt.Fprintf(&csv, "\"%s\",Customer %d,c%d@example.com\n", strings.ReplaceAll(id, `"`, `""`), i, i)
+	}
+	r := b.do(t, "POST", api+"/import?format=csv", b.manager, csv.String(), "Content-Type", "text/csv")
+	if r.status != http.StatusOK && r.status != http.StatusCreated {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	for _, id := range ids {
+		t.Run(id, func(t *testing.T) {
+			p := api + "/" + url.PathEscape(id)
+			var got struct {
+				ID string `json:"id"`
+			}
+			b.mustDo(t, http.StatusOK, "GET", p, b.agent, "").json(t, &got)
+			if got.ID != id {
+				t.Fatalf("GET %s answered customer %q", p, got.ID)
+			}
+			b.mustDo(t, http.StatusOK, "GET", p+"/deliveries", b.agent, "")
+			b.mustDo(t, http.StatusNoContent, "DELETE", p, b.manager, "")
+			b.mustDo(t, http.StatusNotFound, "GET", p, b.agent, "")
+		})
+	}
+}
+
+// TestSandboxInboxDeleteNeedsManager: reading the sandbox inbox stays open
+// (it is the local stand-in's whole point), emptying it takes a manager's
+// token.
+func TestSandboxInboxDeleteNeedsManager(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	b.mustDo(t, http.StatusOK, "GET", "/sandbox/messages", "", "")
+	b.mustDo(t, http.StatusUnauthorized, "DELETE", "/sandbox/messages", "", "")
+	b.mustDo(t, http.StatusForbidden, "DELETE", "/sandbox/messages", b.agent, "")
+	b.mustDo(t, http.StatusNoContent, "DELETE", "/sandbox/messages", b.manager, "")
 }

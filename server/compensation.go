@@ -158,7 +158,11 @@ func (s *Server) checkCustomer() fiber.Handler {
 		if l := c.Query("lang"); l != "" && agentLanguage(c) == "" {
 			return incident.Invalid("lang", "herald speaks %s, not %q", strings.Join(incident.Languages, ", "), l)
 		}
-		a, err := s.comp.svc.Check(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), c.Params("customer_id"), agentLanguage(c))
+		customerID, err := pathParam(c, "customer_id")
+		if err != nil {
+			return err
+		}
+		a, err := s.comp.svc.Check(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), customerID, agentLanguage(c))
 		if err != nil {
 			return err
 		}
@@ -236,7 +240,11 @@ func (s *Server) grantCompensation() fiber.Handler {
 		if err := decodeStrict(c, &req); err != nil {
 			return err
 		}
-		return s.grant(c, c.Params("incident_id"), c.Params("customer_id"), req.GrantRequest)
+		customerID, err := pathParam(c, "customer_id")
+		if err != nil {
+			return err
+		}
+		return s.grant(c, c.Params("incident_id"), customerID, req.GrantRequest)
 	}
 }
 

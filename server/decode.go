@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -29,6 +30,11 @@ type wrapper interface {
 
 // decode is the one decode-and-validate helper for request bodies.
 //
+// The body is JSON, or form-encoded with Rails-style keys when the
+// Content-Type says so (application/x-www-form-urlencoded, as Statuspage
+// accepts it): formToJSON turns it into the JSON the same request would
+// have been.
+//
 // Unknown fields are accepted: Statuspage clients send fields herald does
 // not model (metadata, auto_tweet_*, ...), and rejecting them would break
 // them. A field of the wrong type is rejected with a 400 naming it by its
@@ -44,15 +50,24 @@ func decodeStrict(c *fiber.Ctx, v validator) error { return decodeBody(c, v, tru
 
 func decodeBody(c *fiber.Ctx, v validator, strict bool) error {
 	body := bytes.TrimSpace(c.Body())
+	var target any = v
+	if w, ok := v.(wrapper); ok {
+		target = w.shape()
+	}
+	if isForm(c) {
+		var err error
+		if body, err = formToJSON(body, target); err != nil {
+			return err
+		}
+	}
 	if len(body) == 0 {
 		return incident.Errorf(incident.EINVALID, "the request body is empty; send a JSON object")
 	}
 	if body[0] != '{' {
 		return incident.Errorf(incident.EINVALID, "the request body must be a JSON object")
 	}
-	var target any = v
-	if w, ok := v.(wrapper); ok {
-		target = w.shape()
+	if !utf8.Valid(body) {
+		return invalidUTF8(body)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {
@@ -64,7 +79,25 @@ func decodeBody(c *fiber.Ctx, v validator, strict bool) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return incident.Errorf(incident.EINVALID, "malformed JSON: unexpected data after the object")
 	}
+	if r, ok := v.(rawReader); ok {
+		if err := r.readRaw(body); err != nil {
+			return err
+		}
+	}
 	return v.Valid()
+}
+
+// rawReader is a request that needs more of the JSON than its shape
+// keeps: whether a field was null rather than absent (impact_override).
+type rawReader interface {
+	readRaw(body []byte) error
+}
+
+// isForm reports whether the request body is form-encoded, which
+// Statuspage's API accepts besides JSON (see formToJSON).
+func isForm(c *fiber.Ctx) bool {
+	ct, _, _ := strings.Cut(string(c.Request().Header.ContentType()), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), fiber.MIMEApplicationForm)
 }
 
 func decodeError(err error) error {
@@ -122,4 +155,81 @@ func truncate(s string, n int) string {
 // required returns the error for a missing wrapper object such as "incident".
 func required(field string) error {
 	return incident.Invalid(field, "is required: send {%q: {...}}", field)
+}
+
+// invalidUTF8 returns the error for a JSON body that is not UTF-8, naming
+// the field whose key or value holds the first bad byte: encoding/json
+// would silently turn such bytes into U+FFFD, and a name saved in a legacy
+// code page would reach every channel garbled.
+func invalidUTF8(body []byte) error {
+	bad := len(body)
+	for i := 0; i < len(body); {
+		r, size := utf8.DecodeRune(body[i:])
+		if r == utf8.RuneError && size <= 1 {
+			bad = i
+			break
+		}
+		i += size
+	}
+	field := fieldAt(body, int64(bad))
+	if field == "" {
+		return incident.Errorf(incident.EINVALID, "the request body is not valid UTF-8 text")
+	}
+	return incident.Invalid(field, "is not valid UTF-8 text")
+}
+
+// fieldAt returns the dotted path of the JSON key or value that spans
+// byte offset off of body ("incident.name"), or "".
+func fieldAt(body []byte, off int64) string {
+	type frame struct {
+		obj       bool
+		key       string
+		expectKey bool
+	}
+	var stack []frame
+	path := func() string {
+		var parts []string
+		for _, f := range stack {
+			if f.obj && f.key != "" {
+				parts = append(parts, f.key)
+			}
+		}
+		return strings.Join(parts, ".")
+	}
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].obj {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		end := dec.InputOffset()
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				stack = append(stack, frame{obj: t == '{', expectKey: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		default:
+			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].expectKey {
+				s, _ := t.(string)
+				stack[n-1].key, stack[n-1].expectKey = s, false
+				if end > off {
+					return path()
+				}
+				continue
+			}
+			if end > off {
+				return path()
+			}
+			valueDone()
+		}
+	}
 }

@@ -38,6 +38,7 @@ var statusOf = map[string]int{
 	incident.EUNAUTHORIZED: http.StatusUnauthorized,
 	incident.EFORBIDDEN:    http.StatusForbidden,
 	incident.ETRANSITION:   http.StatusUnprocessableEntity,
+	incident.EIDEMPOTENCY:  http.StatusUnprocessableEntity,
 	incident.EINTERNAL:     http.StatusInternalServerError,
 	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
 	codeTooLarge:           http.StatusRequestEntityTooLarge,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -120,9 +121,10 @@ func healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// readyz answers 200 when the store answers and the site has rendered every
-// page, 503 otherwise: a load balancer sends no visitor to a node that
-// would show an empty page.
+// readyz answers 200 when the store answers, a write to it lands and the
+// site has rendered every page, 503 otherwise: a load balancer sends no
+// visitor to a node that would show an empty page, and no manager to one
+// whose declarations would fail (disk full, Redis read-only).
 func (s *Server) readyz() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
@@ -132,6 +134,8 @@ func (s *Server) readyz() fiber.Handler {
 		if err := s.svc.Store.Ping(ctx); err != nil {
 			s.log.Warn("readyz: store ping failed", "err", err)
 			store = "unavailable"
+		} else if err := s.probe.check(ctx, s.svc.Store, s.cfg.WriteProbeEvery, s.log); err != nil {
+			store = "not writable"
 		}
 		if s.site == nil || !s.site.Ready() {
 			site = "not rendered yet"
@@ -141,4 +145,35 @@ func (s *Server) readyz() fiber.Handler {
 		}
 		return c.JSON(fiber.Map{"status": "ok", "store": store, "site": site})
 	}
+}
+
+// writeProbe runs incident.Store.ProbeWrite at most once per
+// Config.WriteProbeEvery and
+// remembers the result. A probe that only timed out (the store is busy
+// with a long write, such as an import) keeps the result before it:
+// slowness is not a failure to write.
+type writeProbe struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+func (p *writeProbe) check(ctx context.Context, st incident.Store, every time.Duration, log *slog.Logger) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.at.IsZero() && time.Since(p.at) < every {
+		return p.err
+	}
+	err := st.ProbeWrite(ctx)
+	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		log.Warn("readyz: write probe timed out; keeping the last result", "err", err)
+		return p.err
+	}
+	if err != nil && p.err == nil {
+		log.Error("readyz: the store refuses writes", "err", err)
+	} else if err == nil && p.err != nil {
+		log.Info("readyz: the store takes writes again")
+	}
+	p.at, p.err = time.Now(), err
+	return err
 }

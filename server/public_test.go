@@ -278,6 +278,49 @@ func TestReadyz(t *testing.T) {
 	e.mustDo(t, http.StatusOK, "GET", "/healthz", "", "")
 }
 
+// TestReadyzWrites: /readyz turns 503 when writes fail while reads still
+// work (here the SQLite writer made read-only, as a full disk or a
+// read-only file would; the Redis case is in store/redis), and green again
+// once they land.
+func TestReadyzWrites(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.WriteProbeEvery = -1 })
+	ctx := context.Background()
+	e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
+	// The writer pool holds one connection: the pragma stays on it.
+	if _, err := e.db.SQL().ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Ping(ctx); err != nil {
+		t.Fatalf("reads must still work: %v", err)
+	}
+	r := e.mustDo(t, http.StatusServiceUnavailable, "GET", "/readyz", "", "")
+	if !strings.Contains(string(r.body), `"store":"not writable"`) {
+		t.Fatalf("body %s", r.body)
+	}
+	if !strings.Contains(e.logs.String(), "the store refuses writes") {
+		t.Errorf("no log line saying why: %s", e.logs.String())
+	}
+	if _, err := e.db.SQL().ExecContext(ctx, "PRAGMA query_only = OFF"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
+}
+
+// TestReadyzProbeCached: within WriteProbeEvery, /readyz answers from the
+// last probe and writes nothing.
+func TestReadyzProbeCached(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.WriteProbeEvery = time.Hour })
+	ctx := context.Background()
+	e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
+	if _, err := e.db.SQL().ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+		t.Fatal(err)
+	}
+	defer e.db.SQL().ExecContext(ctx, "PRAGMA query_only = OFF") //nolint:errcheck
+	for range 5 {
+		e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	e := newEnv(t)
 	e.mustDo(t, http.StatusCreated, "POST", "/v1/pages/"+e.page.ID+"/incidents", e.manager, `{"incident":{"name":"x"}}`)

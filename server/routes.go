@@ -33,7 +33,7 @@ func (s *Server) Mount(fn func(Routes)) {
 // Mount, from their own routes.go).
 func (s *Server) routes(reg *prometheus.Registry) {
 	app := s.app
-	app.Use(s.observe, s.recoverPanics, s.limitBody)
+	app.Use(s.observe, s.recoverPanics, s.limitBody, jsonSuffix)
 
 	// Operations.
 	app.Get("/healthz", healthz)
@@ -157,6 +157,9 @@ func (s *Server) broadcastRoutes() {
 	// The sandbox inbox, when herald runs without provider credentials.
 	if h := s.bc.cfg.Sandbox; h != nil {
 		inbox := adaptor.HTTPHandler(h)
+		// Emptying the inbox destroys what others are looking at: a
+		// manager's token, as for the API's destructive calls.
+		app.Delete("/sandbox/messages", manager, inbox)
 		app.All("/sandbox", inbox)
 		app.All("/sandbox/*", inbox)
 	}

@@ -92,11 +92,23 @@ type Config struct {
 	// MaxEventStreamsPerClient one client's (clientIP's); 0: the defaults.
 	MaxEventStreams          int
 	MaxEventStreamsPerClient int
+	// WriteProbeEvery is how long /readyz keeps the result of its write
+	// probe (health.go); 0: DefaultWriteProbeEvery, negative: probe on
+	// every request.
+	WriteProbeEvery time.Duration
 }
+
+// DefaultWriteProbeEvery: load balancers ask /readyz every few seconds;
+// one tiny write per node per interval costs nothing, while a write per
+// request could be driven by anyone.
+const DefaultWriteProbeEvery = 2 * time.Second
 
 func (c *Config) defaults() {
 	if c.BodyLimit <= 0 {
 		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.WriteProbeEvery == 0 {
+		c.WriteProbeEvery = DefaultWriteProbeEvery
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = DefaultHeartbeatInterval
@@ -144,6 +156,7 @@ type Server struct {
 	streams *streamLimits
 	csp     cspCache
 	proxies proxies // cfg.TrustedProxies
+	probe   writeProbe
 
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once

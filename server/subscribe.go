@@ -14,7 +14,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -243,10 +242,14 @@ func (s *Server) subscribe() fiber.Handler {
 			}
 			return err
 		}
-		switch {
-		case sub.State == audience.SubscriberActive:
+		// The answer depends on the channel only, never on whether the
+		// address was subscribed already: the form must not tell a stranger
+		// who is on the list. (Webhook and Slack sign-ups are active at
+		// once whoever sends them, so "subscribed" says nothing either.)
+		switch sub.Kind {
+		case channel.Webhook, channel.Slack:
 			return s.sendForm(c, http.StatusOK, page, statuspage.FormSubscribed, statuspage.FormData{})
-		case sub.Kind == channel.SMS:
+		case channel.SMS:
 			return s.sendForm(c, http.StatusOK, page, statuspage.FormEnterCode, s.codeForm(c, sub.Address))
 		}
 		return s.sendForm(c, http.StatusOK, page, statuspage.FormCheckEmail, statuspage.FormData{})

@@ -84,15 +84,16 @@ func (r *subscriberRequest) Valid() error {
 
 // toSubscriberJSON writes sub as the v1 API does.
 func toSubscriberJSON(sub *audience.Subscriber) wire.Subscriber {
-	out := wire.Subscriber{ID: sub.ID, Mode: string(sub.Kind), Components: sub.ComponentIDs, PageID: sub.PageID,
+	out := wire.Subscriber{ID: sub.ID, Mode: string(sub.Kind), ComponentIDs: sub.ComponentIDs, PageID: sub.PageID,
 		IncidentID: wire.Nullable(sub.IncidentID), State: string(sub.State), Language: sub.Language, Source: sub.Source,
 		CreatedAt: wire.UTC.At(sub.CreatedAt), ConfirmedAt: wire.UTC.AtPtr(sub.ConfirmedAt), UnsubscribedAt: wire.UTC.AtPtr(sub.UnsubscribedAt),
 		UnsubscribeReason: wire.Nullable(sub.UnsubscribeReason),
 		// Added through the API and active from the start: no confirmation went out.
 		SkipConfirmationNotification: sub.Source == "api" && sub.ConfirmedAt != nil && sub.ConfirmedAt.Equal(sub.CreatedAt)}
-	if out.Components == nil {
-		out.Components = []string{}
+	if out.ComponentIDs == nil {
+		out.ComponentIDs = []string{}
 	}
+	out.Components = wire.Nullable(strings.Join(sub.ComponentIDs, ","))
 	switch sub.Kind {
 	case channel.Email:
 		out.Email = wire.Nullable(sub.Address)

@@ -104,8 +104,11 @@ func TestSubscriberAPIStatuspageClients(t *testing.T) {
 				b.mustDo(t, http.StatusOK, "PATCH", path, b.manager, `{"component_ids":["`+b.compA.ID+`"]}`)
 				var got wire.Subscriber
 				b.mustDo(t, http.StatusOK, "PATCH", path, b.manager, tc.body).json(t, &got)
-				if strings.Join(got.Components, ",") != strings.Join(tc.want, ",") {
-					t.Errorf("components %v, want %v", got.Components, tc.want)
+				if strings.Join(got.ComponentIDs, ",") != strings.Join(tc.want, ",") {
+					t.Errorf("component_ids %v, want %v", got.ComponentIDs, tc.want)
+				}
+				if (got.Components == nil) != (tc.want == nil) || (got.Components != nil && *got.Components != strings.Join(tc.want, ",")) {
+					t.Errorf("components %v, want %q (null for the whole page)", got.Components, strings.Join(tc.want, ","))
 				}
 			})
 		}

@@ -17,6 +17,18 @@ import (
 // the Server; every read and write goes through incident.Service. Answers
 // are bare objects and arrays, as Statuspage's are.
 
+// jsonSuffix lets the management API answer Statuspage's spelling of its
+// paths: /v1/pages/{id}/incidents.json is /v1/pages/{id}/incidents, as
+// developer.statuspage.io writes every path and many clients send them.
+// IDs never hold a dot, so nothing else ends in ".json" there.
+func jsonSuffix(c *fiber.Ctx) error {
+	p := c.Path()
+	if strings.HasSuffix(p, ".json") && (strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/api/v1/")) {
+		c.Path(strings.TrimSuffix(p, ".json"))
+	}
+	return c.Next()
+}
+
 // ---- pages ----
 
 func (s *Server) listPages() fiber.Handler {

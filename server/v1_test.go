@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -239,6 +240,22 @@ func TestIdempotencyKey(t *testing.T) {
 	if a2, n2 := e.writes(t); a2 != a1 || n2 != n1 {
 		t.Fatalf("replay wrote: audit %d→%d, incidents %d→%d", a1, a2, n1, n2)
 	}
+	// The same request in another spelling (fields reordered, as a form) replays.
+	r = e.mustDo(t, http.StatusOK, "POST", path, e.manager, "incident[body]=Investigating.&incident[name]=Login+failures",
+		"Idempotency-Key", "retry-123", "Content-Type", "application/x-www-form-urlencoded")
+	if r.json(t, &second); second.ID != first.ID {
+		t.Fatalf("form replay answered %s, want %s", second.ID, first.ID)
+	}
+	// A different request with the same key is refused and writes nothing.
+	for _, other := range []string{`{"incident":{"name":"Login failures","body":"Fixed."}}`, `{"incident":{"name":"Other"}}`} {
+		d := e.mustDo(t, http.StatusUnprocessableEntity, "POST", path, e.manager, other, "Idempotency-Key", "retry-123").errorOf(t)
+		if d.Code != incident.EIDEMPOTENCY || d.Field != "Idempotency-Key" {
+			t.Errorf("reuse with %s: %+v", other, d)
+		}
+	}
+	if a2, n2 := e.writes(t); a2 != a1 || n2 != n1 {
+		t.Fatalf("refused reuse wrote: audit %d→%d, incidents %d→%d", a1, a2, n1, n2)
+	}
 	e.mustDo(t, http.StatusCreated, "POST", path, e.manager, body, "Idempotency-Key", "another")
 	e.mustDo(t, http.StatusCreated, "POST", path, e.manager, body) // no key: a new incident each time
 	if _, n := e.writes(t); n != n1+2 {
@@ -433,4 +450,67 @@ func TestOverSizeBodyKeepsConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestControlCharactersRefused: single-line fields refuse control
+// characters, line separators, bidirectional overrides and bytes that are
+// not UTF-8 with a 400 naming the field, in JSON and form bodies, and
+// nothing is written.
+func TestControlCharactersRefused(t *testing.T) {
+	e := newEnv(t)
+	base := "/v1/pages/" + e.page.ID
+	comp, err := e.svc.CreateComponent(context.Background(), e.page.ID, incident.ComponentInput{Name: ptr("API")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]string{
+		"ESC":                `Pay\u001b[2Jments`,
+		"BEL":                `Pay\u0007ments`,
+		"BS":                 `Pay\bments`,
+		"DEL":                "Pay\u007fments",
+		"NUL":                `Pay\u0000ments`,
+		"C1 CSI":             "Pay\u009bments",
+		"line separator":     "Pay\u2028ments",
+		"paragraph":          "Pay\u2029ments",
+		"RLO":                "Pay\u202ements",
+		"LRI isolate":        "Pay\u2066ments",
+		"newline":            `Pay\nments`,
+		"invalid UTF-8":      "Pay\xffments",
+		"truncated sequence": "Pay\xc3",
+	}
+	targets := []struct {
+		method, path, wrap, field string
+	}{
+		{"POST", base + "/incidents", `{"incident":{"name":"%s"}}`, "incident.name"},
+		{"PATCH", base + "/components/" + comp.ID, `{"component":{"name":"%s"}}`, "component.name"},
+		{"POST", base + "/component-groups", `{"component_group":{"name":"%s"}}`, "component_group.name"},
+		{"PATCH", base, `{"page":{"name":"%s"}}`, "page.name"},
+		{"POST", "/api/v1/tokens", `{"token":{"name":"%s","role":"agent"}}`, "token.name"},
+	}
+	a0, n0 := e.writes(t)
+	for name, v := range bad {
+		for _, tg := range targets {
+			t.Run(name+" "+tg.field, func(t *testing.T) {
+				body := strings.Replace(tg.wrap, "%s", v, 1)
+				d := e.mustDo(t, http.StatusBadRequest, tg.method, tg.path, e.admin, body).errorOf(t)
+				if d.Field != tg.field {
+					t.Errorf("field %q, want %q (%s)", d.Field, tg.field, d.Message)
+				}
+			})
+		}
+	}
+	// The same as a form.
+	for name, v := range map[string]string{"ESC": "Pay\x1bments", "RLO": "Pay\u202ements", "invalid UTF-8": "Pay\xffments"} {
+		t.Run("form "+name, func(t *testing.T) {
+			r := e.do(t, "POST", base+"/incidents", e.manager, "incident%5Bname%5D="+url.QueryEscape(v), "Content-Type", "application/x-www-form-urlencoded")
+			if r.status != http.StatusBadRequest || r.errorOf(t).Field != "incident.name" {
+				t.Errorf("status %d, body %s", r.status, r.body)
+			}
+		})
+	}
+	if a, n := e.writes(t); a != a0 || n != n0 {
+		t.Errorf("refused requests wrote: audit %d→%d, incidents %d→%d", a0, a, n0, n)
+	}
+	// Letters of every script, marks and emoji are fine.
+	e.mustDo(t, http.StatusCreated, "POST", base+"/incidents", e.manager, `{"incident":{"name":"Płatności kartą – ügyfélszolgálat 支付 🔥 שלום"}}`)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -63,6 +64,20 @@ func (r *incidentRequest) Valid() error {
 	var err error
 	r.in, err = r.Incident.Input()
 	return err
+}
+
+// readRaw notes "impact_override": null, which Statuspage reads as "back
+// to the impact the components give" while "" leaves the override alone.
+func (r *incidentRequest) readRaw(body []byte) error {
+	var raw struct {
+		Incident *struct {
+			ImpactOverride json.RawMessage `json:"impact_override"`
+		} `json:"incident"`
+	}
+	if json.Unmarshal(body, &raw) == nil && raw.Incident != nil && r.Incident != nil {
+		r.Incident.ClearImpactOverride = string(raw.Incident.ImpactOverride) == "null"
+	}
+	return nil
 }
 
 // fieldError renames the Service's created_at to the field the client

@@ -243,8 +243,8 @@ func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 	}
 	_, err = printList(ctx, a, c, pagePath(p.ID)+"/subscribers?"+q.Encode(), *asJSON, "ID\tMODE\tSTATE\tLANG\tADDRESS\tCOMPONENTS", func(s wire.Subscriber) string {
 		comps := "all"
-		if len(s.Components) > 0 {
-			comps = strings.Join(s.Components, ",")
+		if len(s.ComponentIDs) > 0 {
+			comps = strings.Join(s.ComponentIDs, ",")
 		}
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", s.ID, s.Mode, s.State, s.Language, oneLine(s.Address(), 50), comps)
 	})

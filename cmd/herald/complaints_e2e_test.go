@@ -91,7 +91,7 @@ func testComplaints(t *testing.T, dir string, storeArgs []string) {
 	t.Run("an SMS becomes a tagged complaint", func(t *testing.T) {
 		sid := "SM" + strings.Repeat("a", 32)
 		for range 2 { // Twilio retrying files it once
-			code, body := postSMS(t, n, sandbox.DefaultAuthToken, sid, phone, "Nem megy a kártyás fizetés!")
+			code, body := postSMS(t, n, n.twilioToken, sid, phone, "Nem megy a kártyás fizetés!")
 			if code != http.StatusOK || strings.Contains(body, "<Message>") {
 				t.Fatalf("inbound SMS: %d %s", code, body)
 			}

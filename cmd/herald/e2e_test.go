@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/heraldhq/herald/node"
 	"io"
 	"net/http"
 	"strings"
@@ -39,6 +40,9 @@ func (s *syncBuffer) String() string {
 type instance struct {
 	url string
 	log *syncBuffer
+	// twilioToken signs inbound Twilio webhooks: the sandbox's, drawn at
+	// random by every start ("" with a configured provider).
+	twilioToken string
 }
 
 // startServe runs `herald serve --addr 127.0.0.1:0 ARGS...` until the test
@@ -49,8 +53,14 @@ func startServe(t *testing.T, env map[string]string, args ...string) *instance {
 	log := &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	var twilioToken string
 	a := &app{getenv: envMap(env), stdin: strings.NewReader(""), stdout: log, stderr: log,
-		ready: func(addr string) { ready <- addr }}
+		ready: func(addr string) { ready <- addr },
+		started: func(nd *node.Node) {
+			if nd.Sandbox != nil {
+				twilioToken = nd.Sandbox.Config().AuthToken
+			}
+		}}
 	go func() {
 		done <- a.run(ctx, append([]string{"herald", "serve", "--addr", "127.0.0.1:0", "--shutdown-timeout", "5s"}, args...))
 	}()
@@ -75,7 +85,7 @@ func startServe(t *testing.T, env map[string]string, args ...string) *instance {
 			t.Errorf("serve did not stop within 15s of its context ending")
 		}
 	})
-	n := &instance{url: "http://" + addr, log: log}
+	n := &instance{url: "http://" + addr, log: log, twilioToken: twilioToken}
 	// /healthz says the process is up; /readyz also that the store answers
 	// and the status page has been rendered.
 	for _, path := range []string{"/healthz", "/readyz"} {

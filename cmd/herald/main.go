@@ -42,21 +42,22 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		if !ue.quiet {
-			fmt.Fprintf(stderr, "herald: %s\n", ue.msg)
+			fmt.Fprintf(newSafeWriter(stderr), "herald: %s\n", ue.msg)
 		}
 		if !ue.shown {
 			fmt.Fprintln(stderr, "Run 'herald help' for usage.")
 		}
 		return 2
 	default:
-		fmt.Fprintf(stderr, "herald: %v\n", err)
+		// An error may quote the server's answer: no raw control characters.
+		fmt.Fprintf(newSafeWriter(stderr), "herald: %v\n", err)
 		return 1
 	}
 }
 
 // run is the whole program: args[0] is the program name.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{getenv: getenv, stdin: stdin, stdout: newSafeWriter(stdout), stderr: stderr}
 	return a.run(ctx, args)
 }
 
@@ -69,6 +70,10 @@ type app struct {
 	// ready, when set, is called with the address serve listens on once it
 	// answers requests; tests use it to learn the port of --addr 127.0.0.1:0.
 	ready func(addr string)
+	// started, when set, gets the running node before ready is called;
+	// tests use it to learn what only the node knows, such as the
+	// sandbox's Twilio token (drawn at random on every start).
+	started func(*node.Node)
 }
 
 // usageError is a mistake in the command line: exit status 2.

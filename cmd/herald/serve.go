@@ -14,12 +14,16 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 		`Runs herald: the status page, the API and the broadcasts. With no flags it listens
 on 127.0.0.1:8080 and keeps everything in one SQLite file under ./data.`)
 	cf := newConfigFlags(fs)
+	sandboxFlag := fs.Bool("sandbox", false, "with no provider configured, run the built-in sandbox even when --addr is not loopback (env HERALD_SANDBOX)")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	cfg, err := cf.load(a.getenv)
 	if err != nil {
 		return err
+	}
+	if *sandboxFlag {
+		cfg.Sandbox = true
 	}
 	return a.serve(ctx, cfg)
 }
@@ -36,6 +40,9 @@ func (a *app) serve(ctx context.Context, cfg node.Config) error {
 		return err
 	}
 	a.hintTokens(ctx, n.Incidents, cfg, log)
+	if a.started != nil {
+		a.started(n)
+	}
 	if a.ready != nil {
 		a.ready(n.Addr())
 	}

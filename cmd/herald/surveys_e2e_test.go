@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/surveys"
 )
 
@@ -63,7 +62,7 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 	})
 
 	t.Run("an SMS digit answers the survey", func(t *testing.T) {
-		code, body := postSMS(t, n, sandbox.DefaultAuthToken, "SM"+strings.Repeat("b", 32), "+36201234567", "4 gyorsan javították")
+		code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("b", 32), "+36201234567", "4 gyorsan javították")
 		if code != http.StatusOK || !strings.Contains(body, "<Message>Köszönjük a válaszát.</Message>") {
 			t.Fatalf("digit SMS: %d %s", code, body)
 		}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -138,14 +139,42 @@ type ComponentFields struct {
 }
 
 // Input is what f asks of the Service.
+//
+// As Statuspage clients send them: a status of "" is no status (a new
+// component is operational, a changed one keeps its status); start_date
+// may be a full timestamp (its date in UTC is kept) and Go's zero time
+// 0001-01-01T00:00:00Z, which Go clients with a time.Time field send on
+// every request, is no start date (on a change: the date is kept).
 func (f *ComponentFields) Input() incident.ComponentInput {
 	in := incident.ComponentInput{Name: f.Name, Description: f.Description, Position: f.Position, GroupID: f.GroupID,
 		Showcase: f.Showcase, OnlyShowIfDegraded: f.OnlyShowIfDegraded, StartDate: f.StartDate}
-	if f.Status != nil {
+	if f.Status != nil && *f.Status != "" {
 		st := incident.ComponentStatus(*f.Status)
 		in.Status = &st
 	}
+	if f.StartDate != nil {
+		in.StartDate = startDate(*f.StartDate)
+	}
 	return in
+}
+
+// startDate reads a component's start_date: a date is kept as sent (the
+// Service checks it), a timestamp becomes its date in UTC, the zero time
+// is no date (nil).
+func startDate(s string) *string {
+	v := strings.TrimSpace(s)
+	if len(v) <= len("2006-01-02") {
+		return &v
+	}
+	t, err := ParseTime("start_date", &v)
+	if err != nil || t == nil {
+		return &v // not a time: the Service refuses it, naming the field
+	}
+	if t.Year() <= 1 {
+		return nil
+	}
+	d := t.Format("2006-01-02")
+	return &d
 }
 
 // ---- component groups ----
@@ -223,36 +252,36 @@ func NewV1Update(u *incident.Update) V1Update {
 // V1Incident is an incident or maintenance as the management API writes
 // it.
 type V1Incident struct {
-	ID                            string         `json:"id"`
-	PageID                        string         `json:"page_id"`
-	Name                          string         `json:"name"`
-	Status                        string         `json:"status"`
-	Impact                        string         `json:"impact"`
-	ImpactOverride                *string        `json:"impact_override"`
-	Shortlink                     string         `json:"shortlink"`
-	CreatedAt                     Time           `json:"created_at"`
-	UpdatedAt                     Time           `json:"updated_at"`
-	StartedAt                     Time           `json:"started_at"`
-	MonitoringAt                  Time           `json:"monitoring_at"`
-	ResolvedAt                    Time           `json:"resolved_at"`
-	ScheduledFor                  Time           `json:"scheduled_for"`
-	ScheduledUntil                Time           `json:"scheduled_until"`
-	ScheduledRemindPrior          bool           `json:"scheduled_remind_prior"`
-	ScheduledRemindedAt           *string        `json:"scheduled_reminded_at"`
-	ScheduledAutoInProgress       bool           `json:"scheduled_auto_in_progress"`
-	ScheduledAutoCompleted        bool           `json:"scheduled_auto_completed"`
-	ScheduledAutoTransition       bool           `json:"scheduled_auto_transition"`
-	Backfilled                    bool           `json:"backfilled"`
-	PostmortemBody                *string        `json:"postmortem_body"`
-	PostmortemBodyLastUpdatedAt   *string        `json:"postmortem_body_last_updated_at"`
-	PostmortemPublishedAt         Time           `json:"postmortem_published_at"`
-	PostmortemIgnored             bool           `json:"postmortem_ignored"`
-	PostmortemNotifiedSubscribers bool           `json:"postmortem_notified_subscribers"`
-	PostmortemNotifiedTwitter     bool           `json:"postmortem_notified_twitter"`
-	ReminderIntervals             *string        `json:"reminder_intervals"`
-	Metadata                      map[string]any `json:"metadata"`
-	IncidentUpdates               []V1Update     `json:"incident_updates"`
-	Components                    []V1Component  `json:"components"`
+	ID                            string          `json:"id"`
+	PageID                        string          `json:"page_id"`
+	Name                          string          `json:"name"`
+	Status                        string          `json:"status"`
+	Impact                        string          `json:"impact"`
+	ImpactOverride                *string         `json:"impact_override"`
+	Shortlink                     string          `json:"shortlink"`
+	CreatedAt                     Time            `json:"created_at"`
+	UpdatedAt                     Time            `json:"updated_at"`
+	StartedAt                     Time            `json:"started_at"`
+	MonitoringAt                  Time            `json:"monitoring_at"`
+	ResolvedAt                    Time            `json:"resolved_at"`
+	ScheduledFor                  Time            `json:"scheduled_for"`
+	ScheduledUntil                Time            `json:"scheduled_until"`
+	ScheduledRemindPrior          bool            `json:"scheduled_remind_prior"`
+	ScheduledRemindedAt           *string         `json:"scheduled_reminded_at"`
+	ScheduledAutoInProgress       bool            `json:"scheduled_auto_in_progress"`
+	ScheduledAutoCompleted        bool            `json:"scheduled_auto_completed"`
+	ScheduledAutoTransition       bool            `json:"scheduled_auto_transition"`
+	Backfilled                    bool            `json:"backfilled"`
+	PostmortemBody                *string         `json:"postmortem_body"`
+	PostmortemBodyLastUpdatedAt   *string         `json:"postmortem_body_last_updated_at"`
+	PostmortemPublishedAt         Time            `json:"postmortem_published_at"`
+	PostmortemIgnored             bool            `json:"postmortem_ignored"`
+	PostmortemNotifiedSubscribers bool            `json:"postmortem_notified_subscribers"`
+	PostmortemNotifiedTwitter     bool            `json:"postmortem_notified_twitter"`
+	ReminderIntervals             *string         `json:"reminder_intervals"`
+	Metadata                      json.RawMessage `json:"metadata"`
+	IncidentUpdates               []V1Update      `json:"incident_updates"`
+	Components                    []V1Component   `json:"components"`
 }
 
 // NewV1Incident writes inc as Statuspage v1 does; page gives the short
@@ -268,7 +297,10 @@ func NewV1Incident(inc *incident.Incident, page *incident.Page, comps []*inciden
 		ScheduledAutoInProgress: inc.ScheduledAutoInProgress, ScheduledAutoCompleted: inc.ScheduledAutoCompleted,
 		ScheduledAutoTransition: inc.ScheduledAutoInProgress, Backfilled: inc.Backfilled,
 		PostmortemBody: Nullable(inc.PostmortemBody), PostmortemPublishedAt: z.AtPtr(inc.PostmortemPublishedAt),
-		Metadata: map[string]any{}, IncidentUpdates: make([]V1Update, len(inc.Updates)), Components: []V1Component{}}
+		Metadata: json.RawMessage(`{}`), IncidentUpdates: make([]V1Update, len(inc.Updates)), Components: []V1Component{}}
+	if len(inc.Metadata) > 0 {
+		out.Metadata = inc.Metadata
+	}
 	for i, u := range inc.Updates {
 		out.IncidentUpdates[i] = NewV1Update(u)
 	}
@@ -314,6 +346,12 @@ type IncidentFields struct {
 	BackfillDate   *string `json:"backfill_date,omitzero"`
 	CreatedAt      *string `json:"created_at,omitzero"`
 	PostmortemBody *string `json:"postmortem_body,omitzero"`
+	// Metadata is the client's own JSON object, kept and returned as sent.
+	Metadata json.RawMessage `json:"metadata,omitzero"`
+	// ClearImpactOverride is set by the server when the request sent
+	// "impact_override": null, which returns the impact to the one the
+	// components give; "" (or leaving it out) keeps the override.
+	ClearImpactOverride bool `json:"-"`
 }
 
 // Input is what f asks of the Service. A time that does not parse is an
@@ -330,9 +368,16 @@ func (f *IncidentFields) Input() (incident.IncidentInput, error) {
 		st := incident.Status(*f.Status)
 		in.Status = &st
 	}
-	if f.ImpactOverride != nil {
+	switch {
+	case f.ClearImpactOverride:
+		im := incident.Impact("")
+		in.ImpactOverride = &im
+	case f.ImpactOverride != nil && *f.ImpactOverride != "":
 		im := incident.Impact(*f.ImpactOverride)
 		in.ImpactOverride = &im
+	}
+	if len(f.Metadata) > 0 && string(f.Metadata) != "null" {
+		in.Metadata = f.Metadata
 	}
 	if f.Components != nil {
 		in.Components = make(map[string]incident.ComponentStatus, len(f.Components))
@@ -434,25 +479,31 @@ type TokenFields struct {
 // (state, language, source, incident_id, confirmed_at, unsubscribed_at,
 // unsubscribe_reason).
 type Subscriber struct {
-	ID                           string   `json:"id"`
-	Mode                         string   `json:"mode"` // email, sms, webhook, slack
-	Email                        *string  `json:"email"`
-	Endpoint                     *string  `json:"endpoint"`
-	PhoneNumber                  *string  `json:"phone_number"`
-	PhoneCountry                 *string  `json:"phone_country"`
-	DisplayPhoneNumber           *string  `json:"display_phone_number"`
-	SkipConfirmationNotification bool     `json:"skip_confirmation_notification"`
-	QuarantinedAt                Time     `json:"quarantined_at"`
-	PurgeAt                      Time     `json:"purge_at"`
-	Components                   []string `json:"components"`
-	PageID                       string   `json:"page_id"`
-	IncidentID                   *string  `json:"incident_id"`
-	State                        string   `json:"state"`
-	Language                     string   `json:"language"`
-	Source                       string   `json:"source"`
-	CreatedAt                    Time     `json:"created_at"`
-	ConfirmedAt                  Time     `json:"confirmed_at"`
-	UnsubscribedAt               Time     `json:"unsubscribed_at"`
+	ID                           string  `json:"id"`
+	Mode                         string  `json:"mode"` // email, sms, webhook, slack
+	Email                        *string `json:"email"`
+	Endpoint                     *string `json:"endpoint"`
+	PhoneNumber                  *string `json:"phone_number"`
+	PhoneCountry                 *string `json:"phone_country"`
+	DisplayPhoneNumber           *string `json:"display_phone_number"`
+	SkipConfirmationNotification bool    `json:"skip_confirmation_notification"`
+	QuarantinedAt                Time    `json:"quarantined_at"`
+	PurgeAt                      Time    `json:"purge_at"`
+	// Components is the published specification's shape: one string, the
+	// component IDs separated by commas, null for every component (the
+	// clients generated from the specification parse a string here).
+	Components *string `json:"components"`
+	// ComponentIDs are the same IDs as a list (herald's; empty: every
+	// component).
+	ComponentIDs   []string `json:"component_ids"`
+	PageID         string   `json:"page_id"`
+	IncidentID     *string  `json:"incident_id"`
+	State          string   `json:"state"`
+	Language       string   `json:"language"`
+	Source         string   `json:"source"`
+	CreatedAt      Time     `json:"created_at"`
+	ConfirmedAt    Time     `json:"confirmed_at"`
+	UnsubscribedAt Time     `json:"unsubscribed_at"`
 	// UnsubscribeReason is herald's: why herald ended the subscription
 	// ("webhook:410"); null when the subscriber or an admin did.
 	UnsubscribeReason *string `json:"unsubscribe_reason"`

@@ -166,8 +166,67 @@ func encodingErr(line int, in row) *RowError {
 	return nil
 }
 
+// foldBreaks turns the line breaks and tabs a spreadsheet cell may hold
+// (Alt+Enter in Excel) into spaces, in every field but the ID: a name over
+// two lines in the sheet is one name on one line. What is left for
+// lineErr is what no sheet means: other control characters.
+func foldBreaks(in row) {
+	fold := func(s string) string {
+		if !strings.ContainsAny(s, "\r\n\t") {
+			return s
+		}
+		return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' || r == '\t' }), " ")
+	}
+	for k, v := range in.fields {
+		if k != "id" {
+			in.fields[k] = fold(v)
+		}
+	}
+	for k, v := range in.attrs {
+		in.attrs[k] = fold(v)
+	}
+}
+
+// lineErr returns the first field of in, in column order, that holds what
+// a single-line value must not (incident.LineProblem): a NUL in an ID, an
+// escape sequence or a bidirectional override in a name.
+func lineErr(line int, in row) *RowError {
+	id := strings.TrimSpace(in.fields["id"])
+	if incident.LineProblem(id) != "" {
+		id = ""
+	}
+	for _, k := range customerColumns {
+		if p := incident.LineProblem(strings.TrimSpace(in.fields[k])); p != "" {
+			return rowErr(line, id, k, "%s", p)
+		}
+	}
+	for _, c := range in.components {
+		if p := incident.LineProblem(strings.TrimSpace(c)); p != "" {
+			return rowErr(line, id, "components", "%s", p)
+		}
+	}
+	keys := make([]string, 0, len(in.attrs))
+	for k := range in.attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if p := incident.LineProblem(k); p != "" {
+			return rowErr(line, id, k, "the column name %s", p)
+		}
+		if p := incident.LineProblem(strings.TrimSpace(in.attrs[k])); p != "" {
+			return rowErr(line, id, k, "%s", p)
+		}
+	}
+	return nil
+}
+
 func (v *customerValidator) check(line int, in row) (*audience.Customer, *RowError) {
 	if e := encodingErr(line, in); e != nil {
+		return nil, e
+	}
+	foldBreaks(in)
+	if e := lineErr(line, in); e != nil {
 		return nil, e
 	}
 	get := func(k string) string { return strings.TrimSpace(in.fields[k]) }

@@ -282,3 +282,39 @@ func TestParseCustomersNotUTF8(t *testing.T) {
 		})
 	}
 }
+
+// TestParseCustomersControlCharacters: single-line values holding control
+// characters, line separators or bidirectional overrides are bad rows
+// naming the field, in CSV and JSON; a line break inside a spreadsheet
+// cell (not the ID) folds into a space.
+func TestParseCustomersControlCharacters(t *testing.T) {
+	tests := []struct {
+		name, format, in, field string
+	}{
+		{"NUL in id (CSV)", "csv", "id,name,email\nab\x00c,Ann,a@example.com\n", "id"},
+		{"NUL in name (CSV)", "csv", "id,name,email\nc1,An\x00n,a@example.com\n", "name"},
+		{"NUL in id (JSON)", "json", `[{"id":"ab\u0000c","name":"Ann","email":"a@example.com"}]`, "id"},
+		{"ESC in name (JSON)", "json", `[{"id":"c1","name":"\u001b]0;owned\u0007Ann","email":"a@example.com"}]`, "name"},
+		{"BS in name", "csv", "id,name,email\nc1,Ann\bx,a@example.com\n", "name"},
+		{"DEL in plan", "csv", "id,name,email,plan\nc1,Ann,a@example.com,gold\x7f\n", "plan"},
+		{"line separator in name", "csv", "id,name,email\nc1,Ann\u2028Bob,a@example.com\n", "name"},
+		{"bidi override in name", "csv", "id,name,email\nc1,Ann\u202efdp.exe,a@example.com\n", "name"},
+		{"isolate in an attribute", "csv", "id,name,email,tier\nc1,Ann,a@example.com,\u2066gold\u2069\n", "tier"},
+		{"line break in an id", "json", `[{"id":"c\n1","name":"Ann","email":"a@example.com"}]`, "id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			good, bad, err := Parse(strings.NewReader(tt.in), tt.format, testComponents, "HU")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(good) != 0 || len(bad) != 1 || bad[0].Field != tt.field {
+				t.Fatalf("good %v, bad %+v; want one bad row naming %q", good, bad, tt.field)
+			}
+		})
+	}
+	good, bad, err := Parse(strings.NewReader("id,name,email\nc1,\"Ann\r\nSmith\",a@example.com\n"), "csv", testComponents, "HU")
+	if err != nil || len(bad) != 0 || len(good) != 1 || good[0].Name != "Ann Smith" {
+		t.Fatalf("a name over two lines of a cell: good %+v bad %+v err %v", good, bad, err)
+	}
+}

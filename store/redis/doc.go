@@ -21,7 +21,8 @@
 //	<prefix>:{global}:broadcasts:by-incident   hash  incident ID → broadcast JSON lines
 //	<prefix>:{global}:audit                    zset  audit entries without a page
 //	<prefix>:{global}:audit-pages              set   page IDs with audit entries
-//	<prefix>:{global}:idem:<sha256>            string "<expires ms>:<resource ID>", PX TTL
+//	<prefix>:{global}:idem:<sha256>            string "<expires ms>:<resource ID>[ <request fingerprint>]", PX TTL
+//	<prefix>:{global}:health:probe             string "<ms>", 1 min TTL: /readyz's write probe (ProbeWrite)
 //	<prefix>:{global}:seq                      counter ordering same-millisecond entries
 //	<prefix>:page:{<page>}:components          hash  component ID → component JSON
 //	<prefix>:page:{<page>}:incidents           hash  incident ID → incident JSON with updates

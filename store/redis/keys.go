@@ -66,6 +66,10 @@ func (k keyspace) broadcastsByIncident() string { return k.global("broadcasts:by
 // globalSeq: counter that orders members written in the same millisecond.
 func (k keyspace) globalSeq() string { return k.global("seq") }
 
+// healthProbe: string "<ms>" with a one-minute TTL, rewritten by
+// ProbeWrite for /readyz.
+func (k keyspace) healthProbe() string { return k.global("health:probe") }
+
 // idempotency: string "<expires unix ms>:<resource ID>" with a TTL. The
 // scope and the client's key are hashed so that any bytes make a safe,
 // unambiguous key name.

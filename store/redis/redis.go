@@ -120,6 +120,16 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ProbeWrite implements incident.Store: a SET with a short expiry, which
+// a read-only replica (READONLY), a full Redis under noeviction (OOM) or
+// one that cannot persist (MISCONF) refuses.
+func (db *DB) ProbeWrite(ctx context.Context) error {
+	if err := db.client.Set(ctx, db.keys.healthProbe(), ms(db.now()), time.Minute).Err(); err != nil {
+		return fmt.Errorf("redis: write probe: %w", err)
+	}
+	return nil
+}
+
 // Close implements incident.Store. It closes the client only when Open
 // created it; a second Close does nothing.
 func (db *DB) Close() error {

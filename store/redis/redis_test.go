@@ -343,6 +343,7 @@ func TestKeysShareTags(t *testing.T) {
 		{"token hashes", k.tokenHashes(), "{global}"},
 		{"incident lookup", k.incidentPages(), "{global}"},
 		{"idempotency", k.idempotency("scope:{x}", "key{y}"), "{global}"},
+		{"health probe", k.healthProbe(), "{global}"},
 		{"broadcasts by incident", k.broadcastsByIncident(), "{global}"},
 		{"components", k.components("p1"), "{p1}"},
 		{"incidents", k.incidents("p1"), "{p1}"},

@@ -248,21 +248,25 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Incident) err
 		}
 		audience = sql.NullString{String: string(b), Valid: true}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, page_id, name, status, impact, impact_override, component_ids, audience,
+	var metadata sql.NullString
+	if len(inc.Metadata) > 0 {
+		metadata = sql.NullString{String: string(inc.Metadata), Valid: true}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, page_id, name, status, impact, impact_override, component_ids, audience, metadata,
 			created_at, updated_at, started_at, monitoring_at, resolved_at, scheduled_for, scheduled_until,
 			scheduled_remind_prior, scheduled_auto_in_progress, scheduled_auto_completed, backfilled,
 			postmortem_body, postmortem_published_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, name = excluded.name, status = excluded.status,
 			impact = excluded.impact, impact_override = excluded.impact_override, component_ids = excluded.component_ids,
-			audience = excluded.audience,
+			audience = excluded.audience, metadata = excluded.metadata,
 			created_at = excluded.created_at, updated_at = excluded.updated_at, started_at = excluded.started_at,
 			monitoring_at = excluded.monitoring_at, resolved_at = excluded.resolved_at, scheduled_for = excluded.scheduled_for,
 			scheduled_until = excluded.scheduled_until, scheduled_remind_prior = excluded.scheduled_remind_prior,
 			scheduled_auto_in_progress = excluded.scheduled_auto_in_progress, scheduled_auto_completed = excluded.scheduled_auto_completed,
 			backfilled = excluded.backfilled, postmortem_body = excluded.postmortem_body,
 			postmortem_published_at = excluded.postmortem_published_at, version = excluded.version`,
-		inc.ID, inc.PageID, inc.Name, string(inc.Status), string(inc.Impact), string(inc.ImpactOverride), compIDs, audience,
+		inc.ID, inc.PageID, inc.Name, string(inc.Status), string(inc.Impact), string(inc.ImpactOverride), compIDs, audience, metadata,
 		ms(inc.CreatedAt), ms(inc.UpdatedAt), ms(inc.StartedAt), msPtr(inc.MonitoringAt), msPtr(inc.ResolvedAt),
 		msPtr(inc.ScheduledFor), msPtr(inc.ScheduledUntil), boolInt(inc.ScheduledRemindPrior), boolInt(inc.ScheduledAutoInProgress),
 		boolInt(inc.ScheduledAutoCompleted), boolInt(inc.Backfilled), inc.PostmortemBody, msPtr(inc.PostmortemPublishedAt),

@@ -108,17 +108,17 @@ func (db *DB) FindComponents(ctx context.Context, pageID string) ([]*incident.Co
 		"SELECT "+componentColumns+" FROM components WHERE page_id = ? ORDER BY position, created_at, rowid", pageID)
 }
 
-const incidentColumns = `id, page_id, name, status, impact, impact_override, component_ids, audience, created_at, updated_at, started_at,
+const incidentColumns = `id, page_id, name, status, impact, impact_override, component_ids, audience, metadata, created_at, updated_at, started_at,
 	monitoring_at, resolved_at, scheduled_for, scheduled_until, scheduled_remind_prior, scheduled_auto_in_progress,
 	scheduled_auto_completed, backfilled, postmortem_body, postmortem_published_at, version`
 
 func scanIncident(s scanner) (*incident.Incident, error) {
 	var inc incident.Incident
 	var status, impact, override, compIDs string
-	var audience sql.NullString
+	var audience, metadata sql.NullString
 	var created, updated, started int64
 	var monitoring, resolved, schedFor, schedUntil, pmPublished sql.NullInt64
-	if err := s.Scan(&inc.ID, &inc.PageID, &inc.Name, &status, &impact, &override, &compIDs, &audience, &created, &updated, &started,
+	if err := s.Scan(&inc.ID, &inc.PageID, &inc.Name, &status, &impact, &override, &compIDs, &audience, &metadata, &created, &updated, &started,
 		&monitoring, &resolved, &schedFor, &schedUntil, &inc.ScheduledRemindPrior, &inc.ScheduledAutoInProgress,
 		&inc.ScheduledAutoCompleted, &inc.Backfilled, &inc.PostmortemBody, &pmPublished, &inc.Version); err != nil {
 		return nil, err
@@ -131,6 +131,9 @@ func scanIncident(s scanner) (*incident.Incident, error) {
 		if err := json.Unmarshal([]byte(audience.String), inc.Audience); err != nil {
 			return nil, fmt.Errorf("incident %s audience: %w", inc.ID, err)
 		}
+	}
+	if metadata.Valid && metadata.String != "" {
+		inc.Metadata = json.RawMessage(metadata.String)
 	}
 	inc.Status, inc.Impact, inc.ImpactOverride = incident.Status(status), incident.Impact(impact), incident.Impact(override)
 	inc.CreatedAt, inc.UpdatedAt, inc.StartedAt = fromMS(created), fromMS(updated), fromMS(started)

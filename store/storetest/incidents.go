@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ func testIncidentRoundTrip(t *testing.T, s incident.Store) {
 	full.PostmortemBody, full.PostmortemPublishedAt = "# What happened\n\nünïcödé, \"quotes\" and \x01", ptr(at(4*time.Hour))
 	full.Backfilled, full.ScheduledRemindPrior, full.ScheduledAutoInProgress, full.ScheduledAutoCompleted = true, true, false, false
 	full.Version = 1
+	// Metadata comes back byte for byte: key order and number spelling kept.
+	full.Metadata = json.RawMessage(`{"zeta":{"jira":"OPS-12"},"alpha":12345678901234567890,"ünï":[1.50,null,true]}`)
 	u3 := newUpdate("full-u3", "full", incident.Resolved, at(3*time.Hour))
 	u3.AffectedComponents = []incident.AffectedComponent{
 		{Code: "c1", Name: "API", OldStatus: incident.MajorOutage, NewStatus: incident.Operational},

@@ -86,10 +86,14 @@ func testService(t *testing.T, s incident.Store) {
 		}
 		equal(t, "stored incident", stored, inc)
 
-		again, created, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("API down")}, "key-1")
+		again, created, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("API down"), Body: ptr("Looking into it"),
+			Components: map[string]incident.ComponentStatus{api.ID: incident.MajorOutage}}, "key-1")
 		if err != nil || created || again.ID != inc.ID {
 			t.Errorf("repeated CreateIncident = %v created=%v, %v; want the first incident replayed", again, created, err)
 		}
+		// The same key with another request is refused, not replayed.
+		_, _, err = svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("API down")}, "key-1")
+		wantErr(t, "CreateIncident with a reused key", err, &incident.Error{Code: incident.EIDEMPOTENCY})
 
 		clk.Advance(10 * time.Minute)
 		up, err := svc.UpdateIncident(ctx, page.ID, inc.ID, incident.IncidentInput{Status: ptr(incident.Identified), Body: ptr("Found it"),

@@ -1,0 +1,44 @@
+package incident
+
+import (
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// LineProblem says what makes s unfit for a single-line field (a name, an
+// ID), or "" when nothing does: bytes that are not UTF-8, a line break or
+// any other control character (ESC, which starts terminal escape
+// sequences; BEL; BS; DEL; the C1 controls), the Unicode line and
+// paragraph separators (U+2028, U+2029), and the bidirectional embeddings,
+// overrides and isolates (U+202A–U+202E, U+2066–U+2069), which reorder
+// what a reader sees ("invoice‮fdp.exe"). Every place that takes a
+// single-line value from outside checks it, so names cannot rewrite an
+// operator's terminal or disguise themselves on the page.
+func LineProblem(s string) string {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
+				return "is not valid UTF-8 text"
+			}
+		}
+		if bad := forbiddenInLine(r); bad != "" {
+			return fmt.Sprintf("must be a single line of text without %s (U+%04X at byte %d)", bad, r, i)
+		}
+	}
+	return ""
+}
+
+func forbiddenInLine(r rune) string {
+	switch {
+	case r == '\n' || r == '\r':
+		return "line breaks"
+	case r == '\u2028' || r == '\u2029':
+		return "line or paragraph separators"
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return "bidirectional overrides"
+	case unicode.IsControl(r):
+		return "control characters"
+	}
+	return ""
+}
