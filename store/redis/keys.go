@@ -175,7 +175,9 @@ func (k keyspace) progress(broadcastID string) string { return k.progressPrefix(
 // finish deliveries and apply receipts.
 func (k keyspace) deliveryTimesPrefix() string { return k.global("dtimes:") }
 
-func (k keyspace) deliveryTimes(broadcastID string) string { return k.deliveryTimesPrefix() + broadcastID }
+func (k keyspace) deliveryTimes(broadcastID string) string {
+	return k.deliveryTimesPrefix() + broadcastID
+}
 
 // deliveriesAll: sorted set of every delivery ID by created_at ms, the
 // index of last resort for FindDeliveries.
