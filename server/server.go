@@ -27,6 +27,7 @@ import (
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/statuspage"
+	"github.com/heraldhq/herald/reports"
 	"github.com/heraldhq/herald/surveys"
 )
 
@@ -151,6 +152,7 @@ type Server struct {
 	cp   *complaints      // nil until EnableComplaints
 	comp *compensationAPI // nil until EnableCompensation
 	sv   *surveys.Service // nil until EnableSurveys
+	rp   *reports.Service // nil until EnableReports
 }
 
 // New builds the server and registers every route. reg receives the HTTP
