@@ -26,8 +26,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/statuspage"
 	"github.com/heraldhq/herald/reports"
+	"github.com/heraldhq/herald/statuspage"
 	"github.com/heraldhq/herald/surveys"
 )
 
