@@ -44,9 +44,12 @@ type BarChart struct {
 	Horizontal bool
 }
 
-// Chart geometry (viewBox units).
+// Chart geometry (viewBox units). Each chart is drawn twice, wide (for
+// screens and print) and narrow (for phones, chosen by CSS), so its text
+// stays readable at either size without scrolling or scripts.
 const (
-	chartW      = 720
+	wideW       = 720
+	narrowW     = 380
 	chartH      = 260
 	chartPadL   = 56
 	chartPadR   = 16
@@ -59,26 +62,32 @@ const (
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
 
-// niceMax rounds m up to 1, 2 or 5 × a power of ten (at least 1).
-func niceMax(m int) int {
-	if m <= 1 {
-		return 1
+// axis returns the top of an axis for values up to m and its step: four
+// steps or fewer of 1, 2 or 5 × a power of ten.
+func axis(m int) (top, step int) {
+	if m < 1 {
+		m = 1
 	}
-	p := math.Pow(10, math.Floor(math.Log10(float64(m))))
+	raw := float64(m) / 4
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	step = 1
 	for _, f := range []float64{1, 2, 5, 10} {
-		if v := f * p; v >= float64(m) {
-			return int(v)
+		if v := f * p; v >= raw {
+			step = max(int(v), 1)
+			break
 		}
 	}
-	return m
+	top = (m + step - 1) / step * step
+	return top, step
 }
 
-// SVG renders the chart.
+// SVG renders the chart, wide and narrow.
 func (c BarChart) SVG() template.HTML {
+	draw := c.columns
 	if c.Horizontal {
-		return c.rows()
+		draw = c.rows
 	}
-	return c.columns()
+	return draw(wideW, "chart wide", c.ID) + draw(narrowW, "chart narrow", c.ID+"-n")
 }
 
 func (c BarChart) colors() []string {
@@ -92,18 +101,35 @@ func (c BarChart) colors() []string {
 	return out
 }
 
-func (c BarChart) open(b *strings.Builder, h int) {
-	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d" font-family="system-ui, sans-serif" font-size="%d">`,
-		chartW, h, esc(c.ID), esc(c.ID), chartFontPx)
-	fmt.Fprintf(b, `<title id="%s-t">%s</title><desc id="%s-d">%s</desc>`, esc(c.ID), esc(c.Title), esc(c.ID), esc(c.Desc))
+func (c BarChart) open(b *strings.Builder, w, h int, class, id string) {
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="%s" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d" font-family="system-ui, sans-serif" font-size="%d">`,
+		class, w, h, esc(id), esc(id), chartFontPx)
+	fmt.Fprintf(b, `<title id="%s-t">%s</title><desc id="%s-d">%s</desc>`, esc(id), esc(c.Title), esc(id), esc(c.Desc))
 }
 
-// legend draws the series' names along the top.
-func (c BarChart) legend(b *strings.Builder, colors []string) {
-	x := chartPadL
+// legendRows is how many lines the legend takes at width w.
+func (c BarChart) legendRows(w int) int {
+	rows, x := 1, 8
+	for _, s := range c.Series {
+		iw := 16 + 7*len([]rune(s.Name)) + 16
+		if x+iw > w && x > 8 {
+			rows, x = rows+1, 8
+		}
+		x += iw
+	}
+	return rows
+}
+
+// legend draws the series' names along the top, wrapping at width w.
+func (c BarChart) legend(b *strings.Builder, colors []string, w int) {
+	x, y := 8, 10
 	for i, s := range c.Series {
-		fmt.Fprintf(b, `<rect x="%d" y="10" width="12" height="12" fill="%s"/><text x="%d" y="21" fill="#222">%s</text>`, x, colors[i], x+16, esc(s.Name))
-		x += 16 + 8*len([]rune(s.Name)) + 20
+		iw := 16 + 7*len([]rune(s.Name)) + 16
+		if x+iw > w && x > 8 {
+			x, y = 8, y+18
+		}
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" fill="#222">%s</text>`, x, y, colors[i], x+16, y+11, esc(s.Name))
+		x += iw
 	}
 }
 
@@ -117,22 +143,22 @@ func (c BarChart) total(i int) int {
 	return t
 }
 
-func (c BarChart) columns() template.HTML {
+func (c BarChart) columns(chartW int, class, id string) template.HTML {
 	var b strings.Builder
-	c.open(&b, chartH)
+	padT := chartPadT + 18*(c.legendRows(chartW)-1)
+	h := chartH + padT - chartPadT
+	c.open(&b, chartW, h, class, id)
 	colors := c.colors()
-	c.legend(&b, colors)
+	c.legend(&b, colors, chartW)
 	n := len(c.Labels)
 	top := 0
 	for i := range n {
 		top = max(top, c.total(i))
 	}
-	ymax := niceMax(top)
-	plotW, plotH := float64(chartW-chartPadL-chartPadR), float64(chartH-chartPadT-chartPadB)
-	y0 := float64(chartH - chartPadB)
-	// Grid and y axis: 0, ¼ … the top.
-	for k := 0; k <= 4; k++ {
-		v := ymax * k / 4
+	ymax, step := axis(top)
+	plotW, plotH := float64(chartW-chartPadL-chartPadR), float64(h-padT-chartPadB)
+	y0 := float64(h - chartPadB)
+	for v := 0; v <= ymax; v += step {
 		y := y0 - plotH*float64(v)/float64(ymax)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end" fill="#444">%d</text>`,
 			chartPadL, chartW-chartPadR, y, y, chartPadL-6, y+4, v)
@@ -140,7 +166,7 @@ func (c BarChart) columns() template.HTML {
 	if n > 0 {
 		bw := plotW / float64(n)
 		gap := math.Min(bw*0.15, 2)
-		every := max(1, int(math.Ceil(float64(n)/8)))
+		every := max(1, int(math.Ceil(float64(n)/float64(max(chartW/90, 2)))))
 		for i := range n {
 			x := float64(chartPadL) + bw*float64(i)
 			y := y0
@@ -162,7 +188,7 @@ func (c BarChart) columns() template.HTML {
 			// Labels alternate between two lines below the axis, so
 			// marks close together stay readable.
 			ly := y0 + 40 + float64(k%2)*16
-			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#B00020" stroke-width="1.5" stroke-dasharray="4 3"/>`, x, x, chartPadT, ly-12)
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#B00020" stroke-width="1.5" stroke-dasharray="4 3"/>`, x, x, padT, ly-12)
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#B00020">%s</text>`, x, ly, esc(m.Label))
 		}
 	}
@@ -171,29 +197,30 @@ func (c BarChart) columns() template.HTML {
 	return template.HTML(b.String())
 }
 
-func (c BarChart) rows() template.HTML {
+func (c BarChart) rows(chartW int, class, id string) template.HTML {
 	var b strings.Builder
 	n := len(c.Labels)
-	h := chartPadT + n*rowH + 30
-	c.open(&b, h)
+	padT := chartPadT + 18*(c.legendRows(chartW)-1)
+	h := padT + n*rowH + 30
+	c.open(&b, chartW, h, class, id)
 	colors := c.colors()
-	c.legend(&b, colors)
+	c.legend(&b, colors, chartW)
 	top := 0
 	for i := range n {
 		top = max(top, c.total(i))
 	}
-	xmax := niceMax(top)
-	plotW := float64(chartW - rowLabelW - chartPadR)
-	x0 := float64(rowLabelW)
-	for k := 0; k <= 4; k++ {
-		v := xmax * k / 4
+	xmax, step := axis(top)
+	labelW := min(rowLabelW, chartW/4)
+	plotW := float64(chartW - labelW - chartPadR)
+	x0 := float64(labelW)
+	for v := 0; v <= xmax; v += step {
 		x := x0 + plotW*float64(v)/float64(xmax)
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#ddd"/><text x="%.1f" y="%d" text-anchor="middle" fill="#444">%d</text>`,
-			x, x, chartPadT-4, chartPadT+n*rowH, x, chartPadT+n*rowH+18, v)
+			x, x, padT-4, padT+n*rowH, x, padT+n*rowH+18, v)
 	}
 	for i := range n {
-		y := float64(chartPadT + i*rowH + 4)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#222">%s</text>`, rowLabelW-8, y+15, esc(c.Labels[i]))
+		y := float64(padT + i*rowH + 4)
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#222">%s</text>`, labelW-8, y+15, esc(c.Labels[i]))
 		x := x0
 		for si, s := range c.Series {
 			if i >= len(s.Values) || s.Values[i] == 0 {

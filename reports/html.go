@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,22 +32,28 @@ func load() {
 		return
 	}
 	tmpl, tmplErr = template.New("").Funcs(template.FuncMap{
-		"stamp":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"hm":     func(t time.Time) string { return t.UTC().Format("15:04:05") },
-		"dur":    durText,
-		"pct":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + " %" },
-		"money":  money,
-		"secs":   secsText,
-		"states": func() []queue.DeliveryState { return queue.DeliveryStates },
+		"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"hm":    func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"dur":   durText,
+		"pct":   func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + " %" },
+		"money": money,
+		"secs":  secsText,
 	}).ParseFS(templateFS, "templates/*.html")
 }
 
-// durText writes seconds as "1 h 05 min", "4 min 10 s" or "35 s".
+// durText writes seconds as "1 h 05 min", "4 min 10 s" or "35 s", with
+// no-break spaces: a duration does not wrap.
 func durText(secs int64) string {
+	return strings.ReplaceAll(durWords(secs), " ", "\u00a0")
+}
+
+func durWords(secs int64) string {
 	d := time.Duration(secs) * time.Second
 	switch {
 	case d >= time.Hour:
 		return fmt.Sprintf("%d h %02d min", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute && secs%60 == 0:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
 	case d >= time.Minute:
 		return fmt.Sprintf("%d min %02d s", int(d.Minutes()), int(d.Seconds())%60)
 	}
@@ -92,8 +99,9 @@ type incidentView struct {
 	Curve      template.HTML
 	Scores     template.HTML
 	Postmortem template.HTML
-	Links      map[string]string // format → URL, for the download links
-	CurveRows  []CurveBucket     // the curve's non-empty buckets, for the table
+	Links      map[string]string     // format → URL, for the download links
+	CurveRows  []CurveBucket         // the curve's non-empty buckets, for the table
+	States     []queue.DeliveryState // the states any delivery is in, the tables' columns
 	KindWord   map[string]string
 }
 
@@ -108,6 +116,14 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 	v := incidentView{Lang: cat.Lang(lang).Code(), W: w, R: r, Links: links, KindWord: map[string]string{
 		EntryDeclared: w["ReportKindDeclared"], EntryUpdate: w["ReportKindUpdate"], EntryResolved: w["ReportKindResolved"],
 		EntryPostmortem: w["ReportKindPostmortem"]}}
+	for _, st := range queue.DeliveryStates {
+		for _, ch := range r.Channels {
+			if ch.Counts[st] > 0 {
+				v.States = append(v.States, st)
+				break
+			}
+		}
+	}
 	v.Deliveries = deliveriesChart(r, w).SVG()
 	v.Curve = curveChart(r, w, v.KindWord).SVG()
 	for _, b := range r.Complaints.Curve {

@@ -24,7 +24,10 @@ import (
 	"github.com/heraldhq/herald/surveys"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+var (
+	update  = flag.Bool("update", false, "rewrite the golden files in testdata")
+	htmlDir = flag.String("html", "", "also write the fixture's HTML report and evaluation to this directory (to look at them)")
+)
 
 // engine is what the report's fixture is written through: a real engine.
 type engine interface {
@@ -234,7 +237,9 @@ func fixture(t *testing.T, db engine) *reports.Service {
 	comp := compensation.NewService(db, db, db, nil, log)
 	comp.Now = func() time.Time { return at(48 * time.Hour) }
 	sv := surveys.NewService(db, db, log)
-	return &reports.Service{Incidents: db, Deliveries: db, Complaints: db, Compensation: comp, Grants: comp, Surveys: sv,
+	stats := complaint.NewService(db, db, db, nil, nil, log)
+	stats.Now = func() time.Time { return at(48 * time.Hour) }
+	return &reports.Service{Incidents: db, Deliveries: db, Complaints: db, Stats: stats, Compensation: comp, Grants: comp, Surveys: sv,
 		Now: func() time.Time { return at(48 * time.Hour) }}
 }
 
@@ -270,7 +275,13 @@ func TestReportGolden(t *testing.T) {
 			golden(t, "report.csv", c)
 			h, err := r.HTML("en", map[string]string{"JSON": "report.json"})
 			must(t, err)
-			checkHTML(t, h)
+			checkHTML(t, h, 6) // three charts, each wide and narrow
+			if *htmlDir != "" && name == "sqlite" {
+				must(t, os.WriteFile(filepath.Join(*htmlDir, "report.html"), h, 0o644))
+			}
+			if !strings.Contains(string(h), "<h1>What happened</h1>") {
+				t.Error("the postmortem is not rendered")
+			}
 			if _, err := svc.Incident(context.Background(), "another-page", "i1"); incident.ErrorCode(err) != incident.ENOTFOUND {
 				t.Errorf("another page's report: %v, want not found", err)
 			}
@@ -280,15 +291,13 @@ func TestReportGolden(t *testing.T) {
 
 // checkHTML: the page has no script, each chart is well-formed XML with a
 // title and a description, and the postmortem's Markdown is rendered.
-func checkHTML(t *testing.T, h []byte) {
+func checkHTML(t *testing.T, h []byte, want int) {
 	t.Helper()
 	s := string(h)
 	if strings.Contains(s, "<script") {
 		t.Error("a script in the report")
 	}
-	if !strings.Contains(s, "<h1>What happened</h1>") {
-		t.Error("the postmortem is not rendered")
-	}
+
 	charts := 0
 	for rest := s; ; charts++ {
 		i := strings.Index(rest, "<svg")
@@ -315,7 +324,41 @@ func checkHTML(t *testing.T, h []byte) {
 		}
 		rest = rest[i+j:]
 	}
-	if charts != 3 {
-		t.Errorf("%d charts, want 3 (deliveries, complaints, scores)", charts)
+	if charts != want {
+		t.Errorf("%d charts, want %d", charts, want)
+	}
+}
+
+// TestPeriodGolden evaluates the fixture's year on each engine: the same
+// JSON and CSV, the golden files.
+func TestPeriodGolden(t *testing.T) {
+	for _, name := range []string{"sqlite", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			svc := fixture(t, engines[name](t))
+			from, to := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+			r, err := svc.Period(context.Background(), "p1", from, to)
+			must(t, err)
+			j, err := r.JSON()
+			must(t, err)
+			golden(t, "period.json", j)
+			c, err := r.CSV()
+			must(t, err)
+			golden(t, "period.csv", c)
+			h, err := r.HTML("hu", nil)
+			must(t, err)
+			checkHTML(t, h, 6) // three charts, each wide and narrow
+			if !strings.Contains(string(h), "Értékelés") {
+				t.Error("the evaluation is not in Hungarian")
+			}
+			if *htmlDir != "" && name == "sqlite" {
+				must(t, os.WriteFile(filepath.Join(*htmlDir, "period.html"), h, 0o644))
+			}
+			if _, err := svc.Period(context.Background(), "p1", to, from); incident.ErrorCode(err) != incident.EINVALID {
+				t.Errorf("a period ending before it starts: %v", err)
+			}
+			if _, err := svc.Period(context.Background(), "p1", from, from.AddDate(2, 0, 0)); incident.ErrorCode(err) != incident.EINVALID {
+				t.Errorf("a two-year period: %v", err)
+			}
+		})
 	}
 }
