@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -98,4 +100,56 @@ func sortedLines(m map[string]int) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// tallyMigration is the migration that added the complaint tallies.
+const tallyMigration = 10
+
+// backfillComplaintTallies tallies, in tx, the complaints that have no
+// tally lines yet (every saved complaint has at least one): those stored
+// before migration 0010. It adds to the counters, so it may run on a
+// store where other complaints are tallied already.
+func backfillComplaintTallies(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT doc FROM complaints WHERE tally = ''")
+	if err != nil {
+		return fmt.Errorf("backfill complaint tallies: %w", err)
+	}
+	type key struct{ page, scope, field string }
+	counts := map[key]int{}
+	lines := map[string]string{}
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			rows.Close()
+			return fmt.Errorf("backfill complaint tallies: %w", err)
+		}
+		var c complaint.Complaint
+		if err := json.Unmarshal([]byte(doc), &c); err != nil {
+			rows.Close()
+			return fmt.Errorf("backfill complaint tallies: decode: %w", err)
+		}
+		ls := c.TallyLines()
+		lines[c.ID] = strings.Join(ls, "\n")
+		for _, l := range ls {
+			scope, field, _ := complaint.SplitTallyLine(l)
+			counts[key{c.PageID, scope, field}]++
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("backfill complaint tallies: %w", err)
+	}
+	for id, l := range lines {
+		if _, err := tx.ExecContext(ctx, "UPDATE complaints SET tally = ? WHERE id = ?", l, id); err != nil {
+			return fmt.Errorf("backfill complaint tallies: %w", err)
+		}
+	}
+	for k, n := range counts {
+		if _, err := tx.ExecContext(ctx, complaintTallySQL, k.page, k.scope, k.field, n); err != nil {
+			return fmt.Errorf("backfill complaint tallies: %w", err)
+		}
+	}
+	return nil
 }

@@ -478,6 +478,12 @@ func (db *DB) applyMigration(ctx context.Context, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 	}
+	if m.version == tallyMigration {
+		// The tallies of the complaints stored before it, in its transaction.
+		if err := backfillComplaintTallies(ctx, tx); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 		m.version, m.name, time.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
