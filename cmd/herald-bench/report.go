@@ -158,14 +158,14 @@ func reportRun(ctx context.Context, w *world, opt reportOptions, rep *report) er
 		return fmt.Errorf("deliveries: %w", err)
 	}
 	rep.info(fmt.Sprintf("%s: write, claim and finish %d deliveries (3 broadcasts)", w.name, opt.Deliveries),
-		fmt.Sprintf("%s", time.Since(start).Round(time.Millisecond)))
+		time.Since(start).Round(time.Millisecond).String())
 	start = time.Now()
 	if err := seedComplaints(ctx, eng.Complaints, w.page.ID, inc, opt.Complaints); err != nil {
 		_ = eng.Close()
 		return fmt.Errorf("complaints: %w", err)
 	}
 	rep.info(fmt.Sprintf("%s: save %d complaints (+%d untagged)", w.name, opt.Complaints, opt.Complaints/5),
-		fmt.Sprintf("%s", time.Since(start).Round(time.Millisecond)))
+		time.Since(start).Round(time.Millisecond).String())
 	if err := eng.Close(); err != nil {
 		return err
 	}
