@@ -397,6 +397,11 @@ func seedComplaints(ctx context.Context, cs complaint.Store, pageID string, inc 
 							c.FirstAnswerAt = &at
 						}
 						c.ResolvedAt, c.State, c.Remedy = &at, complaint.StateResolved, complaint.RemedyApology
+					} else {
+						// Still open after the resolution: an agent holds it
+						// (else the node, starting, would answer it then, as
+						// the resolution would have, behind the timing).
+						c.HoldOpen = true
 					}
 				}
 				if err := cs.SaveComplaint(ctx, c, nil); err != nil {
