@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -211,6 +212,9 @@ func reportRun(ctx context.Context, w *world, opt reportOptions, rep *report) er
 	}
 	rep.info(fmt.Sprintf("%s: the report", w.name), fmt.Sprintf("%d deliveries, %d tagged + %d untagged complaints, SLA kept %.1f %%, %d bytes of HTML+JSON+CSV",
 		total, r.Complaints.Tagged, r.Complaints.Untagged, r.Complaints.SLAKept*100, size))
+	if err := reportBreakdown(agent, w, inc, r, rep); err != nil {
+		return err
+	}
 	var lat latencies
 	deadline := time.Now().Add(opt.Duration)
 	for i := 0; i < opt.Reports && time.Now().Before(deadline); i++ {
@@ -414,4 +418,70 @@ func seedComplaints(ctx context.Context, cs complaint.Store, pageID string, inc 
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// reportBreakdown times each read the report makes, and its rendering,
+// 20 times each, and prints the medians: where a report's time goes.
+func reportBreakdown(ctx context.Context, w *world, inc *incident.Incident, r *reports.Report, rep *report) error {
+	e, n, pageID := w.n.Engine, w.n, w.page.ID
+	parts := []struct {
+		name string
+		fn   func() error
+	}{
+		{"incident, components, audit", func() error {
+			if _, err := e.Incidents.FindIncidentByID(ctx, inc.ID); err != nil {
+				return err
+			}
+			if _, err := e.Incidents.FindComponents(ctx, pageID); err != nil {
+				return err
+			}
+			_, _, err := e.Incidents.FindAudit(ctx, incident.AuditFilter{PageID: pageID, ObjectID: inc.ID, Limit: 1000})
+			return err
+		}},
+		{"plans, progress, delivery times", func() error {
+			ps, err := e.Notify.FindPlans(ctx, inc.ID)
+			for _, p := range ps {
+				if _, err := e.Notify.Progress(ctx, p.Broadcast.ID); err != nil {
+					return err
+				}
+				if _, err := e.Notify.DeliveryTimes(ctx, p.Broadcast.ID); err != nil {
+					return err
+				}
+			}
+			return err
+		}},
+		{"complaint tallies", func() error {
+			if _, err := e.Complaints.ComplaintTally(ctx, pageID, complaint.TallyScope(inc.ID)); err != nil {
+				return err
+			}
+			_, err := e.Complaints.ComplaintTally(ctx, pageID, complaint.TallyUntagged)
+			return err
+		}},
+		{"compensation totals", func() error { _, err := n.Compensation.Totals(ctx, pageID, inc.ID); return err }},
+		{"survey results", func() error { _, err := n.Surveys.Results(ctx, pageID, inc.ID); return err }},
+		{"HTML, JSON, CSV", func() error {
+			if _, err := r.HTML("en", nil); err != nil {
+				return err
+			}
+			if _, err := r.JSON(); err != nil {
+				return err
+			}
+			_, err := r.CSV()
+			return err
+		}},
+	}
+	var out []string
+	for _, p := range parts {
+		var l latencies
+		for range 20 {
+			s := time.Now()
+			if err := p.fn(); err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+			l = append(l, time.Since(s))
+		}
+		out = append(out, fmt.Sprintf("%s %.1f ms", p.name, ms(l.sorted()[10])))
+	}
+	rep.info(fmt.Sprintf("%s: medians of the report's parts", w.name), strings.Join(out, "; "))
+	return nil
 }
