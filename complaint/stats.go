@@ -15,7 +15,8 @@ type Stats struct {
 	Total           int              `json:"total"`
 	ByChannel       map[Channel]int  `json:"by_channel"`
 	ByCategory      map[Category]int `json:"by_category"`
-	ByIncident      map[string]int   `json:"by_incident"` // tagged ones, by incident ID
+	ByIncident      map[string]int   `json:"by_incident"`  // tagged ones, by incident ID
+	ByComponent     map[string]int   `json:"by_component"` // by the component IDs they concern
 	ByState         map[State]int    `json:"by_state"`
 	Tagged          int              `json:"tagged"`
 	Untagged        int              `json:"untagged"`
@@ -51,7 +52,7 @@ var backlogBuckets = []struct {
 func (s *Service) Stats(ctx context.Context, pageID string, from, to time.Time) (*Stats, error) {
 	now := s.now()
 	st := &Stats{PageID: pageID, From: from, To: to, ByChannel: map[Channel]int{}, ByCategory: map[Category]int{},
-		ByIncident: map[string]int{}, ByState: map[State]int{}, Remedies: map[Remedy]int{}, Backlog: map[string]int{}}
+		ByIncident: map[string]int{}, ByComponent: map[string]int{}, ByState: map[State]int{}, Remedies: map[Remedy]int{}, Backlog: map[string]int{}}
 	for _, b := range backlogBuckets {
 		st.Backlog[b.name] = 0
 	}
@@ -62,6 +63,9 @@ func (s *Service) Stats(ctx context.Context, pageID string, from, to time.Time) 
 		st.ByChannel[c.Channel]++
 		st.ByCategory[c.Category]++
 		st.ByState[c.State]++
+		for _, id := range c.Components {
+			st.ByComponent[id]++
+		}
 		if id := c.IncidentID(); id != "" {
 			st.Tagged++
 			st.ByIncident[id]++

@@ -49,6 +49,11 @@ type Store interface {
 	// and the page live in different slots) returns ErrNotAtomic and
 	// writes nothing; the caller then saves and queues in turn.
 	SaveComplaintQueued(ctx context.Context, c *Complaint, entries []*Entry, ds []*queue.Delivery) error
+	// ComplaintTally returns a page's tally counters of scope (TallyScope
+	// of an incident, or TallyUntagged): the sum of the TallyLines of the
+	// page's complaints as last saved, which every save moves in its own
+	// write. Non-zero counters only; nothing (no error) for an empty scope.
+	ComplaintTally(ctx context.Context, pageID, scope string) (Tally, error)
 	// FindComplaintByID returns ENOTFOUND when there is none.
 	FindComplaintByID(ctx context.Context, id string) (*Complaint, error)
 	// FindComplaints returns the complaints matching f, newest CreatedAt

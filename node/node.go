@@ -44,6 +44,7 @@ import (
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/smtp"
+	"github.com/heraldhq/herald/reports"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/slackapp"
@@ -101,7 +102,9 @@ type Node struct {
 	Surveys *surveys.Service
 	// Slack is the Slack front door: /herald, its modals and buttons, and
 	// each incident's live message in the incident channel.
-	Slack    *slackapp.App
+	Slack *slackapp.App
+	// Reports builds the post-incident reports and evaluations.
+	Reports  *reports.Service
 	Server   *server.Server
 	Registry *prometheus.Registry
 	// Sandbox is the in-process provider sandbox, started when no provider
@@ -306,7 +309,19 @@ func (a *Node) buildSurveys() error {
 	svc.Sender, svc.Suppressions, svc.Leaser, svc.Secrets, svc.Events = a.Notify, e.Notify, e.Complaints, e.Secrets, e.Events
 	svc.Defaults, svc.PublicURL, svc.Sweep = a.Config.Surveys.Settings(), a.URL, a.Config.Surveys.Sweep
 	a.Surveys = svc
-	return a.Server.EnableSurveys(svc)
+	if err := a.Server.EnableSurveys(svc); err != nil {
+		return err
+	}
+	return a.buildReports()
+}
+
+// buildReports builds the reports service: the engine's counters for the
+// deliveries and complaints, the services' figures for the rest.
+func (a *Node) buildReports() error {
+	e := a.Engine
+	a.Reports = &reports.Service{Incidents: e.Incidents, Deliveries: e.Notify, Complaints: e.Complaints, Stats: a.Complaints,
+		Compensation: a.Compensation, Grants: a.Compensation, Surveys: a.Surveys, Now: a.Incidents.Now}
+	return a.Server.EnableReports(a.Reports)
 }
 
 // buildSlackApp builds the Slack front door on the Slack client the

@@ -64,6 +64,25 @@ const (
 // DeliveryStates lists every state, in display order.
 var DeliveryStates = []DeliveryState{StatePending, StateSending, StateSent, StateDelivered, StateUndelivered, StateFailed, StateSuppressed, StateCancelled, StateCollapsed}
 
+// Timed reports whether the store counts when deliveries reach the
+// state (Store.DeliveryTimes): the provider took it, or said what became
+// of it, or it failed.
+func (s DeliveryState) Timed() bool {
+	return s == StateSent || s == StateDelivered || s == StateUndelivered || s == StateFailed
+}
+
+// TimeBucket is the width of Store.DeliveryTimes' buckets.
+const TimeBucket = 10 * time.Second
+
+// TimeCount is how many of a broadcast's deliveries on one channel reached
+// a timed state within the TimeBucket starting At.
+type TimeCount struct {
+	Kind  channel.Kind  `json:"channel"`
+	State DeliveryState `json:"state"`
+	At    time.Time     `json:"at"`
+	N     int           `json:"n"`
+}
+
 // Open reports whether the delivery may still be sent.
 func (s DeliveryState) Open() bool { return s == StatePending || s == StateSending }
 
@@ -241,6 +260,14 @@ type Store interface {
 	// non-zero entries only; Reasons counts suppressed and failed deliveries
 	// by Reason. CreatedAt is the broadcast's. ENOTFOUND for an unknown one.
 	Progress(ctx context.Context, broadcastID string) (*Progress, error)
+	// DeliveryTimes returns how many of a broadcast's deliveries reached
+	// each timed state (DeliveryState.Timed) per channel and TimeBucket,
+	// by when FinishDeliveries or SetDeliveryStatus moved them there (the
+	// delivery's UpdatedAt), sorted by At, channel and state; non-zero
+	// counts only. Like Progress it reads counters the engine keeps in
+	// the writes that move deliveries, never the deliveries. An unknown
+	// broadcast has none (no error).
+	DeliveryTimes(ctx context.Context, broadcastID string) ([]TimeCount, error)
 	// FindPlans lists an incident's plans, oldest first.
 	FindPlans(ctx context.Context, incidentID string) ([]*Plan, error)
 

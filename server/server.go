@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/reports"
 	"github.com/heraldhq/herald/slackapp"
 	"github.com/heraldhq/herald/statuspage"
 	"github.com/heraldhq/herald/surveys"
@@ -165,6 +166,7 @@ type Server struct {
 	cp   *complaints      // nil until EnableComplaints
 	comp *compensationAPI // nil until EnableCompensation
 	sv   *surveys.Service // nil until EnableSurveys
+	rp   *reports.Service // nil until EnableReports
 	// slackApp answers /herald and herald's modals and buttons; nil until
 	// EnableSlackApp (then /herald answers only status and help).
 	slackApp *slackapp.App

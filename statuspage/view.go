@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/markdown"
 )
 
 //go:embed templates/*.html
@@ -112,8 +113,12 @@ type pageData struct {
 const historyMonths = 12
 
 func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.Location) *incView {
-	v := &incView{Inc: inc, Maintenance: inc.IsMaintenance(), Start: inc.StartedAt.In(loc), StartStamp: stamp(inc.StartedAt, loc),
-		Postmortem: renderText(inc.PostmortemBody)}
+	v := &incView{Inc: inc, Maintenance: inc.IsMaintenance(), Start: inc.StartedAt.In(loc), StartStamp: stamp(inc.StartedAt, loc)}
+	// The postmortem shows once published (a draft is the team's), as
+	// Markdown rendered without raw HTML.
+	if inc.PostmortemPublishedAt != nil && strings.TrimSpace(inc.PostmortemBody) != "" {
+		v.Postmortem = markdown.HTML(inc.PostmortemBody)
+	}
 	if inc.StartedAt.IsZero() {
 		v.Start, v.StartStamp = inc.CreatedAt.In(loc), stamp(inc.CreatedAt, loc)
 	}

@@ -109,6 +109,8 @@ func commands() []command {
 		{"subscribers", "list or add subscribers", cmdSubscribers},
 		{"complaints", "list, show, record, assign, tag, note, reply to or resolve complaints; stats", cmdComplaints},
 		{"surveys", "survey results, settings, and sending an incident's surveys now", cmdSurveys},
+		{"report", "an incident's post-incident report, or the evaluation of a period (HTML, JSON, CSV)", cmdReport},
+		{"postmortem", "write (and publish) an incident's postmortem from a Markdown file", cmdPostmortem},
 		{"compensation", "decide compensation, check what a customer gets, record grants, export, totals, announce", cmdCompensation},
 		{"slack", "print the Slack app manifest (herald slack manifest)", cmdSlack},
 		{"sandbox", "run the provider sandbox (Twilio, Slack, SMTP stand-ins) on its own", cmdSandbox},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -22,24 +23,27 @@ var _ complaint.Store = (*DB)(nil)
 //
 // KEYS (the page's slot): 1 complaints, 2 complaint-versions,
 // 3 complaint-indexes, 4 complaints:check, 5 the complaint's entries,
-// 6 complaint-external-ids, 7 complaint-seq; on a single Redis also
-// (the global slot) 8 complaint-pages, 9 complaint-page-ids.
+// 6 complaint-external-ids, 7 complaint-seq, 8 complaint-tallies; on a
+// single Redis also (the global slot) 9 complaint-pages, 10
+// complaint-page-ids.
 //
 // ARGV: 1 ID, 2 page ID, 3 version, 4 JSON, 5 created_at ms, 6 check_at ms
 // or "", 7 JSON array of the index keys the complaint belongs in (all in
-// the page's slot, built by keys.go), then per entry: at ms, external ID
-// or "", JSON.
+// the page's slot, built by keys.go), 8 the complaint's tally lines as
+// "key\tfield" lines (keys in the page's slot), then per entry: at ms,
+// external ID or "", JSON.
 //
-// Checks: the ID is not another page's (KEYS[8], when given); the stored
+// Checks: the ID is not another page's (KEYS[9], when given); the stored
 // version is ARGV[3]-1 (none for 1); no entry's external ID is stored.
 // Then the complaint leaves the index keys it was in and joins its new
 // ones (ZADD by created_at), so every index holds exactly the complaints
-// that match it. Returns {1, ""} or {0, reason}.
+// that match it, and likewise leaves the tally counters it stood in for
+// those it stands in now. Returns {1, ""} or {0, reason}.
 var saveComplaintLua = `
 local function save(A)
   local id, page, version = A[1], A[2], tonumber(A[3])
-  if KEYS[8] then
-    local owner = redis.call('HGET', KEYS[8], id)
+  if KEYS[9] then
+    local owner = redis.call('HGET', KEYS[9], id)
     if owner and owner ~= page then return {0, 'complaint ' .. id .. ' exists on another page'} end
   end
   local cur = redis.call('HGET', KEYS[2], id)
@@ -48,7 +52,7 @@ local function save(A)
   elseif cur ~= tostring(version - 1) then
     return {0, 'complaint ' .. id .. ' was changed meanwhile (expected version ' .. (version - 1) .. '); reload and retry'}
   end
-  for i = 8, #A, 3 do
+  for i = 9, #A, 3 do
     local ext = A[i+1]
     if ext ~= '' and redis.call('HEXISTS', KEYS[6], ext) == 1 then
       return {0, 'message ' .. ext .. ' is already recorded'}
@@ -60,17 +64,23 @@ local function save(A)
   end
   for _, k in ipairs(cjson.decode(A[7])) do redis.call('ZADD', k, A[5], id) end
   redis.call('HSET', KEYS[3], id, A[7])
+  local was = redis.call('HGET', KEYS[8], id) or ''
+  if was ~= A[8] then
+    for k, f in string.gmatch(was, '([^\t\n]+)\t([^\n]+)') do redis.call('HINCRBY', k, f, -1) end
+    for k, f in string.gmatch(A[8], '([^\t\n]+)\t([^\n]+)') do redis.call('HINCRBY', k, f, 1) end
+    redis.call('HSET', KEYS[8], id, A[8])
+  end
   redis.call('HSET', KEYS[1], id, A[4])
   redis.call('HSET', KEYS[2], id, A[3])
   if A[6] == '' then redis.call('ZREM', KEYS[4], id) else redis.call('ZADD', KEYS[4], A[6], id) end
-  for i = 8, #A, 3 do
+  for i = 9, #A, 3 do
     local n = redis.call('INCR', KEYS[7])
     redis.call('ZADD', KEYS[5], A[i], string.format('%016x', n) .. A[i+2])
     if A[i+1] ~= '' then redis.call('HSET', KEYS[6], A[i+1], A[i+2]) end
   end
-  if KEYS[8] then
-    redis.call('HSET', KEYS[8], id, page)
-    redis.call('SADD', KEYS[9], page)
+  if KEYS[9] then
+    redis.call('HSET', KEYS[9], id, page)
+    redis.call('SADD', KEYS[10], page)
   end
   return {1, ''}
 end
@@ -82,15 +92,15 @@ return save(ARGV)
 
 // saveQueuedScript is saveComplaintScript followed, when the save passes
 // its checks, by enqueueScript's insert: SaveComplaintQueued on a single
-// Redis. KEYS as saveComplaintScript's (all nine); ARGV: 1 the {global}
-// key prefix, 2 the number of entries n, 3 … 9+3n saveComplaintScript's
+// Redis. KEYS as saveComplaintScript's (all ten); ARGV: 1 the {global}
+// key prefix, 2 the number of entries n, 3 … 10+3n saveComplaintScript's
 // ARGV, then the deliveries (insertLua).
 var saveQueuedScript = goredis.NewScript(insertLua + saveComplaintLua + `
 local n = tonumber(ARGV[2])
 local A = {}
-for i = 3, 9 + 3 * n do A[#A + 1] = ARGV[i] end
+for i = 3, 10 + 3 * n do A[#A + 1] = ARGV[i] end
 local r = save(A)
-if r[1] == 1 and #ARGV >= 10 + 3 * n then insert(ARGV[1], ARGV, 10 + 3 * n) end
+if r[1] == 1 and #ARGV >= 11 + 3 * n then insert(ARGV[1], ARGV, 11 + 3 * n) end
 return r
 `)
 
@@ -193,7 +203,7 @@ func (db *DB) SaveComplaintQueued(ctx context.Context, c *complaint.Complaint, e
 }
 
 // complaintSaveArgs checks a save and returns saveComplaintScript's first
-// seven keys (the page's slot) and its ARGV.
+// eight keys (the page's slot) and its ARGV.
 func (db *DB) complaintSaveArgs(c *complaint.Complaint, entries []*complaint.Entry) ([]string, []any, error) {
 	if c == nil || !incident.ValidID(c.ID) || !incident.ValidID(c.PageID) {
 		return nil, nil, incident.Invalid("complaint.id", "a complaint needs a valid ID and page")
@@ -215,11 +225,19 @@ func (db *DB) complaintSaveArgs(c *complaint.Complaint, entries []*complaint.Ent
 		checkAt = msString(v.CheckAt)
 	}
 	k, p := db.keys, c.PageID
-	keys := make([]string, 0, 9)
+	keys := make([]string, 0, 10)
 	keys = append(keys, k.complaints(p), k.complaintVersions(p), k.complaintIndexes(p), k.complaintsToCheck(p),
-		k.complaintEntries(p, c.ID), k.complaintExternalIDs(p), k.complaintSeq(p))
-	args := make([]any, 0, 7+3*len(entries))
-	args = append(args, c.ID, p, strconv.Itoa(c.Version), doc, msString(v.CreatedAt), checkAt, index)
+		k.complaintEntries(p, c.ID), k.complaintExternalIDs(p), k.complaintSeq(p), k.complaintTallies(p))
+	var tally strings.Builder
+	for i, line := range v.TallyLines() {
+		scope, field, _ := complaint.SplitTallyLine(line)
+		if i > 0 {
+			tally.WriteByte('\n')
+		}
+		tally.WriteString(k.complaintTally(p, scope) + "\t" + field)
+	}
+	args := make([]any, 0, 8+3*len(entries))
+	args = append(args, c.ID, p, strconv.Itoa(c.Version), doc, msString(v.CreatedAt), checkAt, index, tally.String())
 	for _, e := range entries {
 		ev := *e
 		ev.At = utcMS(e.At)

@@ -47,6 +47,7 @@
 //	<prefix>:{global}:q:<kind>:leased          zset  sending delivery IDs by lease end (ms)
 //	<prefix>:{global}:q:sms:sent               zset  SMS still sent (no final receipt) by when next due a look at Twilio (ms)
 //	<prefix>:{global}:progress:<broadcast>     hash  "<kind>:<state>" and "r:<kind>:<reason>" → count
+//	<prefix>:{global}:dtimes:<broadcast>       hash  "<kind>:<state>:<10 s bucket>" → deliveries that reached a timed state then (the report)
 //	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (s × 2^20 + seq)
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
 //	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)
@@ -88,6 +89,8 @@
 //	<prefix>:page:{<page>}:complaints                    hash  complaint ID → complaint JSON
 //	<prefix>:page:{<page>}:complaint-versions            hash  complaint ID → version
 //	<prefix>:page:{<page>}:complaint-indexes             hash  complaint ID → JSON array of the index keys it is in
+//	<prefix>:page:{<page>}:complaint-tallies             hash  complaint ID → its tally lines ("key\tfield"), as last saved
+//	<prefix>:page:{<page>}:complaint-tally:<scope>       hash  complaint.TallyLines field → count (the report; scope i:<incident> or u)
 //	<prefix>:page:{<page>}:complaints:created            zset  every complaint ID by created_at ms
 //	<prefix>:page:{<page>}:complaints:open               zset  open ones, by created_at ms
 //	<prefix>:page:{<page>}:complaints:untagged           zset  untagged ones (triage), by created_at ms

@@ -179,6 +179,16 @@ func (k keyspace) progressPrefix() string { return k.global("progress:") }
 
 func (k keyspace) progress(broadcastID string) string { return k.progressPrefix() + broadcastID }
 
+// deliveryTimesPrefix + broadcast ID: hash "<kind>:<state>:<bucket>" →
+// how many of its deliveries reached a timed state (queue.DeliveryState.Timed)
+// in that queue.TimeBucket (Unix ms / 10 000), kept by the scripts that
+// finish deliveries and apply receipts.
+func (k keyspace) deliveryTimesPrefix() string { return k.global("dtimes:") }
+
+func (k keyspace) deliveryTimes(broadcastID string) string {
+	return k.deliveryTimesPrefix() + broadcastID
+}
+
 // deliveriesAll: sorted set of every delivery ID by created_at ms, the
 // index of last resort for FindDeliveries.
 func (k keyspace) deliveriesAll() string { return k.global("deliveries") }
@@ -300,6 +310,17 @@ func (k keyspace) complaintVersions(pageID string) string {
 // complaintIndexes: hash complaint ID → JSON array of the index keys the
 // complaint is in, so the save script takes it out of the ones it leaves.
 func (k keyspace) complaintIndexes(pageID string) string { return k.page(pageID, "complaint-indexes") }
+
+// complaintTallies: hash complaint ID → its tally lines as last saved
+// (complaint.Complaint.TallyLines as "key\tfield" lines), so the save
+// script moves it out of the counters it leaves.
+func (k keyspace) complaintTallies(pageID string) string { return k.page(pageID, "complaint-tallies") }
+
+// complaintTally: hash field → count, a scope's complaint tally
+// (complaint.Store.ComplaintTally).
+func (k keyspace) complaintTally(pageID, scope string) string {
+	return k.page(pageID, "complaint-tally:"+scope)
+}
 
 // complaintsByCreated: sorted set of every complaint ID by created_at ms.
 func (k keyspace) complaintsByCreated(pageID string) string {

@@ -235,6 +235,7 @@ local applied = 0
 local released = {}
 local providers = {}
 local counts = {}
+local times = {}
 local function count(bid, field, by)
   local c = counts[bid]
   if not c then c = {}; counts[bid] = c end
@@ -274,6 +275,12 @@ for i = 2, #ARGV, ` + strconv.Itoa(finishStride) + ` do
     if bid ~= '' then
       count(bid, kind .. ':sending', -1)
       count(bid, kind .. ':' .. st, 1)
+      if st == 'sent' or st == 'delivered' or st == 'undelivered' or st == 'failed' then
+        local t = times[bid]
+        if not t then t = {}; times[bid] = t end
+        local f = kind .. ':' .. st .. ':' .. string.format('%.0f', math.floor(tonumber(ARGV[i+9]) / 10000))
+        t[f] = (t[f] or 0) + 1
+      end
       if ARGV[i+6] ~= '' and (st == 'failed' or st == 'suppressed') then
         count(bid, 'r:' .. kind .. ':' .. ARGV[i+6], 1)
       end
@@ -290,6 +297,9 @@ for bid, c in pairs(counts) do
   for f, by in pairs(c) do
     if by ~= 0 then redis.call('HINCRBY', pfx .. 'progress:' .. bid, f, by) end
   end
+end
+for bid, t in pairs(times) do
+  for f, by in pairs(t) do redis.call('HINCRBY', pfx .. 'dtimes:' .. bid, f, by) end
 end
 return applied
 `)
@@ -319,6 +329,7 @@ if cur[3] ~= '' then
   redis.call('HINCRBY', pk, cur[2] .. ':sent', -1)
   redis.call('HINCRBY', pk, cur[2] .. ':' .. st, 1)
   if st == 'failed' and status ~= '' then redis.call('HINCRBY', pk, 'r:' .. cur[2] .. ':' .. status, 1) end
+  redis.call('HINCRBY', pfx .. 'dtimes:' .. cur[3], cur[2] .. ':' .. st .. ':' .. string.format('%.0f', math.floor(tonumber(at) / 10000)), 1)
 end
 return 1
 `)

@@ -162,6 +162,8 @@ type complaintSave struct {
 	v       *complaint.Complaint // the complaint, times as stored
 	doc     string
 	checkAt sql.NullInt64
+	tally   string // its tally lines, joined by newlines
+	was     string // the stored complaint's (checkComplaint reads them)
 	entries []*complaint.Entry
 	ds      []*queue.Delivery // to queue with it
 
@@ -184,7 +186,7 @@ func newComplaintSave(c *complaint.Complaint, entries []*complaint.Entry, ds []*
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: encode complaint %s: %w", c.ID, err)
 	}
-	s := &complaintSave{v: v, doc: string(doc), entries: entries, ds: ds}
+	s := &complaintSave{v: v, doc: string(doc), tally: strings.Join(v.TallyLines(), "\n"), entries: entries, ds: ds}
 	if !v.CheckAt.IsZero() {
 		s.checkAt = sql.NullInt64{Int64: ms(v.CheckAt), Valid: true}
 	}
@@ -193,12 +195,13 @@ func newComplaintSave(c *complaint.Complaint, entries []*complaint.Entry, ds []*
 
 // The statements of a complaint's save (prepared: see queueStmts).
 const (
-	complaintVersionSQL = "SELECT page_id, version FROM complaints WHERE id = ?"
+	complaintVersionSQL = "SELECT page_id, version, tally FROM complaints WHERE id = ?"
 	complaintUpsertSQL  = `INSERT INTO complaints (id, page_id, state, open, incident_id, owner, contact_key, channel,
-		category, created_at, check_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		category, created_at, check_at, version, doc, tally) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET state = excluded.state, open = excluded.open, incident_id = excluded.incident_id,
 		owner = excluded.owner, contact_key = excluded.contact_key, channel = excluded.channel, category = excluded.category,
-		created_at = excluded.created_at, check_at = excluded.check_at, version = excluded.version, doc = excluded.doc`
+		created_at = excluded.created_at, check_at = excluded.check_at, version = excluded.version, doc = excluded.doc,
+		tally = excluded.tally`
 	complaintEntrySQL = `INSERT INTO complaint_entries (id, complaint_id, page_id, kind, actor, channel, text,
 		external_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -209,7 +212,8 @@ func (db *DB) checkComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) 
 	v := s.v
 	var page string
 	var version int
-	err := tx.StmtContext(ctx, db.stmts.complaintVersion).QueryRowContext(ctx, v.ID).Scan(&page, &version)
+	s.was = ""
+	err := tx.StmtContext(ctx, db.stmts.complaintVersion).QueryRowContext(ctx, v.ID).Scan(&page, &version, &s.was)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if v.Version != 1 {
@@ -243,8 +247,16 @@ func (db *DB) writeComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) 
 	v := s.v
 	if _, err := tx.StmtContext(ctx, db.stmts.complaintUpsert).ExecContext(ctx, v.ID, v.PageID, string(v.State), boolInt(v.Open()),
 		v.IncidentID(), v.Owner, v.Contact.Key(), string(v.Channel), string(v.Category), ms(v.CreatedAt), s.checkAt, v.Version,
-		s.doc); err != nil {
+		s.doc, s.tally); err != nil {
 		return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
+	}
+	// The report's counters move with the complaint (migration 0010).
+	moves := tallyMoves(s.was, s.tally)
+	for _, line := range sortedLines(moves) {
+		scope, field, _ := complaint.SplitTallyLine(line)
+		if _, err := tx.StmtContext(ctx, db.stmts.complaintTally).ExecContext(ctx, v.PageID, scope, field, moves[line]); err != nil {
+			return fmt.Errorf("sqlite: save complaint %s tally: %w", v.ID, err)
+		}
 	}
 	for _, e := range s.entries {
 		if _, err := tx.StmtContext(ctx, db.stmts.complaintEntry).ExecContext(ctx, e.ID, e.ComplaintID, e.PageID, string(e.Kind),

@@ -39,7 +39,7 @@ func finishSQL(n int) string {
 	}
 	b.WriteString(`) AS v
 	WHERE deliveries.rid = v.column1 AND deliveries.lease = v.column2 AND deliveries.state = 'sending'
-	RETURNING grp, kind, state, reason`)
+	RETURNING grp, kind, state, reason, updated_at`)
 	return b.String()
 }
 
@@ -126,7 +126,8 @@ func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, chunk []any, t *tally
 	for res.Next() {
 		var grp int64
 		var kind, state, reason string
-		if err := res.Scan(&grp, &kind, &state, &reason); err != nil {
+		var updated int64
+		if err := res.Scan(&grp, &kind, &state, &reason, &updated); err != nil {
 			return fmt.Errorf("sqlite: finish deliveries: %w", err)
 		}
 		g, err := db.group(ctx, tx, grp)
@@ -134,6 +135,7 @@ func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, chunk []any, t *tally
 			return err
 		}
 		t.move(g.BroadcastID, channel.Kind(kind), queue.StateSending, queue.DeliveryState(state), reason)
+		t.at(g.BroadcastID, channel.Kind(kind), queue.DeliveryState(state), updated)
 	}
 	if err := res.Err(); err != nil {
 		return fmt.Errorf("sqlite: finish deliveries: %w", err)

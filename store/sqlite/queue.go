@@ -39,6 +39,13 @@ type countKey struct {
 	state     queue.DeliveryState
 }
 
+type timeKey struct {
+	broadcast string
+	kind      channel.Kind
+	state     queue.DeliveryState
+	bucket    int64 // Unix ms / queue.TimeBucket
+}
+
 type reasonKey struct {
 	broadcast string
 	kind      channel.Kind
@@ -49,10 +56,21 @@ type reasonKey struct {
 type tally struct {
 	counts  map[countKey]int
 	reasons map[reasonKey]int
+	times   map[timeKey]int
 }
 
 func newTally() *tally {
-	return &tally{counts: map[countKey]int{}, reasons: map[reasonKey]int{}}
+	return &tally{counts: map[countKey]int{}, reasons: map[reasonKey]int{}, times: map[timeKey]int{}}
+}
+
+// at records that a delivery of a broadcast reached a timed state (see
+// queue.Timed) at atMS, for the report's delivery curve; the caller has
+// counted the move itself with move.
+func (t *tally) at(broadcast string, kind channel.Kind, to queue.DeliveryState, atMS int64) {
+	if broadcast == "" || !to.Timed() {
+		return
+	}
+	t.times[timeKey{broadcast, kind, to, atMS / queue.TimeBucket.Milliseconds()}]++
 }
 
 // countsReason reports whether Progress counts a state's reasons.
@@ -84,6 +102,8 @@ const (
 	reasonSQL = `INSERT INTO delivery_reasons (broadcast_id, kind, reason, n) VALUES (?, ?, ?, ?)
 		ON CONFLICT (broadcast_id, kind, reason) DO UPDATE SET n = n + excluded.n`
 	touchSQL = "UPDATE plans SET updated_at = max(updated_at, ?) WHERE broadcast_id = ?"
+	timesSQL = `INSERT INTO delivery_times (broadcast_id, kind, state, bucket, n) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (broadcast_id, kind, state, bucket) DO UPDATE SET n = n + excluded.n`
 )
 
 // applyTally writes t and touches the plans' updated_at, once per
@@ -106,6 +126,11 @@ func (db *DB) applyTally(ctx context.Context, tx *sql.Tx, t *tally, now time.Tim
 		}
 		if _, err := tx.StmtContext(ctx, db.stmts.reason).ExecContext(ctx, k.broadcast, string(k.kind), k.reason, n); err != nil {
 			return fmt.Errorf("sqlite: count delivery reasons: %w", err)
+		}
+	}
+	for k, n := range t.times {
+		if _, err := tx.StmtContext(ctx, db.stmts.times).ExecContext(ctx, k.broadcast, string(k.kind), string(k.state), k.bucket, n); err != nil {
+			return fmt.Errorf("sqlite: count delivery times: %w", err)
 		}
 	}
 	for b := range touched {

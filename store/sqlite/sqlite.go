@@ -227,6 +227,7 @@ type queueStmts struct {
 	count      *sql.Stmt   // countSQL
 	reason     *sql.Stmt   // reasonSQL
 	touch      *sql.Stmt   // touchSQL
+	times      *sql.Stmt   // timesSQL
 	finish     []*sql.Stmt // finishSQL for each of finishSizes
 
 	// A complaint's save (complaints.go), which every inbound complaint
@@ -235,6 +236,7 @@ type queueStmts struct {
 	complaintExternal *sql.Stmt // externalSQL
 	complaintUpsert   *sql.Stmt // complaintUpsertSQL
 	complaintEntry    *sql.Stmt // complaintEntrySQL
+	complaintTally    *sql.Stmt // complaintTallySQL
 
 	// bySQL holds smallSQL, prepared, by its text (see txRow).
 	bySQL map[string]*sql.Stmt
@@ -270,8 +272,8 @@ func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any
 
 func (q *queueStmts) close() error {
 	var errs []error
-	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch,
-		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintEntry}
+	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch, q.times,
+		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintEntry, q.complaintTally}
 	for _, st := range q.bySQL {
 		all = append(all, st)
 	}
@@ -299,7 +301,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		st  **sql.Stmt
 		sql string
 	}{{&q.existing, existingIDsSQL(existingChunk)}, {&q.chunk, chunkSQL}, {&q.status, statusSQL}, {&q.exists, existsSQL},
-		{&q.count, countSQL}, {&q.reason, reasonSQL}, {&q.touch, touchSQL}} {
+		{&q.count, countSQL}, {&q.reason, reasonSQL}, {&q.touch, touchSQL}, {&q.times, timesSQL}} {
 		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
 			q.close()
 			return fmt.Errorf("sqlite: prepare delivery insert: %w", err)
@@ -309,7 +311,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		st  **sql.Stmt
 		sql string
 	}{{&q.complaintVersion, complaintVersionSQL}, {&q.complaintExternal, externalSQL}, {&q.complaintUpsert, complaintUpsertSQL},
-		{&q.complaintEntry, complaintEntrySQL}} {
+		{&q.complaintEntry, complaintEntrySQL}, {&q.complaintTally, complaintTallySQL}} {
 		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
 			q.close()
 			return fmt.Errorf("sqlite: prepare complaint save: %w", err)
@@ -485,6 +487,12 @@ func (db *DB) applyMigration(ctx context.Context, m migration) error {
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	if m.version == tallyMigration {
+		// The tallies of the complaints stored before it, in its transaction.
+		if err := backfillComplaintTallies(ctx, tx); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 		m.version, m.name, time.Now().UnixMilli()); err != nil {

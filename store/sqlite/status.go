@@ -76,6 +76,7 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state queue.Deli
 		}
 		t := newTally()
 		t.move(g.BroadcastID, channel.Kind(kind), queue.StateSent, state, newReason)
+		t.at(g.BroadcastID, channel.Kind(kind), state, ms(at))
 		return db.applyTally(ctx, tx, t, at)
 	})
 }

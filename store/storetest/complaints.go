@@ -44,6 +44,7 @@ func RunComplaints(t *testing.T, open func(t *testing.T) (incident.Store, compla
 		{"Lease", testLease},
 		{"ComplaintsMissing", testComplaintsMissing},
 		{"CustomersByAddress", testCustomersByAddress},
+		{"ComplaintTally", testComplaintTally},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

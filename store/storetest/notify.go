@@ -41,6 +41,7 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, Pipeline))
 		{"Receipts", testReceipts},
 		{"Unconfirmed", testUnconfirmed},
 		{"FindDeliveries", testFindDeliveries},
+		{"DeliveryTimes", testDeliveryTimes},
 		{"LargePlan", testLargePlan},
 		{"Secret", testSecret},
 	}

@@ -1,0 +1,235 @@
+package reports
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/surveys"
+)
+
+// Grants lists an incident's compensation grants (compensation.Service).
+type Grants interface {
+	Grants(ctx context.Context, pageID, incidentID string) ([]*compensation.Grant, error)
+}
+
+// PeriodReport is the evaluation of a page's incidents and complaints
+// over [From, To): what a complaint-handling review needs. Unlike an
+// incident's report it reads the period's complaints and surveys (the
+// complaint service's Stats); it is asked for rarely.
+type PeriodReport struct {
+	Page        Named     `json:"page"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"` // excluded
+	GeneratedAt time.Time `json:"generated_at"`
+
+	Incidents        int                     `json:"incidents"`
+	ByImpact         map[incident.Impact]int `json:"by_impact"`
+	DurationP50S     int64                   `json:"duration_p50_s"` // declared → resolved, resolved ones
+	DurationP90S     int64                   `json:"duration_p90_s"`
+	IncidentList     []PeriodIncident        `json:"incident_list"`
+	Complaints       PeriodComplaints        `json:"complaints"`
+	CompensationCost map[string]int64        `json:"compensation_cost"` // granted, by currency, minor units
+	Grants           int                     `json:"grants"`
+	CSATByMonth      []MonthCSAT             `json:"csat_by_month"`
+	Components       []ComponentCount        `json:"components"` // most incidents, then most complaints, first
+}
+
+// PeriodIncident is one incident of the period.
+type PeriodIncident struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Impact     incident.Impact `json:"impact"`
+	DeclaredAt time.Time       `json:"declared_at"`
+	DurationS  int64           `json:"duration_s"` // -1 while open
+	Complaints int             `json:"complaints"`
+	Answered   int             `json:"survey_answers"`
+	CSAT       float64         `json:"csat"`
+}
+
+// PeriodComplaints are the period's complaint figures (complaint.Stats).
+type PeriodComplaints struct {
+	Total           int                        `json:"total"`
+	ByChannel       map[complaint.Channel]int  `json:"by_channel"`
+	ByCategory      map[complaint.Category]int `json:"by_category"`
+	ByRemedy        map[complaint.Remedy]int   `json:"by_remedy"`
+	Tagged          int                        `json:"tagged"`
+	Repeats         int                        `json:"repeats"`
+	RepeatRate      float64                    `json:"repeat_rate"`
+	SLAJudged       int                        `json:"sla_judged"`
+	SLAKept         float64                    `json:"sla_kept"`
+	FirstAnswerN    int                        `json:"first_answer_n"`
+	FirstAnswerP50S int64                      `json:"first_answer_p50_s"`
+	FirstAnswerP90S int64                      `json:"first_answer_p90_s"`
+}
+
+// MonthCSAT is one month's survey answers (of the incidents declared in
+// it) and the share scoring 4 or 5.
+type MonthCSAT struct {
+	Month    string  `json:"month"` // 2026-01
+	Answered int     `json:"answered"`
+	CSAT     float64 `json:"csat"`
+}
+
+// ComponentCount is a component's incidents and complaints in the period.
+type ComponentCount struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Incidents  int    `json:"incidents"`
+	Complaints int    `json:"complaints"`
+}
+
+// MaxPeriod bounds a period (a little over a year and a leap day).
+const MaxPeriod = 367 * 24 * time.Hour
+
+// Period builds the evaluation of the page's [from, to).
+func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time) (*PeriodReport, error) {
+	from, to = from.UTC(), to.UTC()
+	if !to.After(from) {
+		return nil, incident.Invalid("to", "the period must end after it starts")
+	}
+	if to.Sub(from) > MaxPeriod {
+		return nil, incident.Invalid("to", "a period is at most a year (366 days)")
+	}
+	page, err := s.Incidents.FindPageByID(ctx, pageID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	r := &PeriodReport{Page: Named{ID: page.ID, Name: page.Name}, From: from, To: to, GeneratedAt: now,
+		ByImpact: map[incident.Impact]int{}, IncidentList: []PeriodIncident{}, CompensationCost: map[string]int64{},
+		CSATByMonth: []MonthCSAT{}, Components: []ComponentCount{}}
+	comps, err := s.Incidents.FindComponents(ctx, pageID)
+	if err != nil {
+		return nil, err
+	}
+	byComp := map[string]*ComponentCount{}
+	comp := func(id string) *ComponentCount {
+		c := byComp[id]
+		if c == nil {
+			c = &ComponentCount{ID: id}
+			byComp[id] = c
+		}
+		return c
+	}
+	for _, c := range comps {
+		if !c.Group {
+			comp(c.ID).Name = c.Name
+		}
+	}
+	no := false
+	incs, _, err := s.Incidents.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID, Maintenance: &no, Since: from})
+	if err != nil {
+		return nil, err
+	}
+	type month struct{ happy, answered int }
+	months := map[string]*month{}
+	for m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC); m.Before(to); m = m.AddDate(0, 1, 0) {
+		months[m.Format("2006-01")] = &month{}
+	}
+	var durations []int64
+	sort.Slice(incs, func(i, j int) bool { return incs[i].CreatedAt.Before(incs[j].CreatedAt) })
+	for _, inc := range incs {
+		if !inc.CreatedAt.Before(to) {
+			continue
+		}
+		declared := declaredAt(inc)
+		pi := PeriodIncident{ID: inc.ID, Name: inc.Name, Impact: inc.Impact, DeclaredAt: declared, DurationS: -1}
+		if inc.ResolvedAt != nil {
+			pi.DurationS = int64(inc.ResolvedAt.Sub(declared) / time.Second)
+			durations = append(durations, pi.DurationS)
+		}
+		r.Incidents++
+		r.ByImpact[inc.Impact]++
+		for _, id := range inc.ComponentIDs {
+			comp(id).Incidents++
+		}
+		if s.Surveys != nil {
+			res, err := s.Surveys.Results(ctx, pageID, inc.ID)
+			if err != nil {
+				return nil, err
+			}
+			pi.Answered, pi.CSAT = res.Answered, res.CSAT
+			if m := months[declared.Format("2006-01")]; m != nil {
+				m.answered += scoreCount(res.Summary)
+				m.happy += res.Scores["4"] + res.Scores["5"]
+			}
+		}
+		if s.Grants != nil {
+			gs, err := s.Grants.Grants(ctx, pageID, inc.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range gs {
+				r.Grants++
+				if !g.Declined && g.Amount.Amount != 0 {
+					r.CompensationCost[g.Amount.Currency] += g.Amount.Amount
+				}
+			}
+		}
+		r.IncidentList = append(r.IncidentList, pi)
+	}
+	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
+	r.DurationP50S, r.DurationP90S = rank(durations, 0.5), rank(durations, 0.9)
+	for _, k := range sortedKeys(months) {
+		m := months[k]
+		mc := MonthCSAT{Month: k, Answered: m.answered}
+		if m.answered > 0 {
+			mc.CSAT = round3(float64(m.happy) / float64(m.answered))
+		}
+		r.CSATByMonth = append(r.CSATByMonth, mc)
+	}
+	if s.Stats != nil {
+		st, err := s.Stats.Stats(ctx, pageID, from, to)
+		if err != nil {
+			return nil, err
+		}
+		pc := PeriodComplaints{Total: st.Total, ByChannel: st.ByChannel, ByCategory: st.ByCategory, ByRemedy: st.Remedies,
+			Tagged: st.Tagged, Repeats: st.Repeats, RepeatRate: round3(st.RepeatRate), SLAJudged: st.SLAJudged, SLAKept: round3(st.SLAKept),
+			FirstAnswerN: st.FirstAnswer.N, FirstAnswerP50S: int64(st.FirstAnswer.P50 / time.Second), FirstAnswerP90S: int64(st.FirstAnswer.P90 / time.Second)}
+		r.Complaints = pc
+		for id, n := range st.ByComponent {
+			comp(id).Complaints += n
+		}
+		for i := range r.IncidentList {
+			r.IncidentList[i].Complaints = st.ByIncident[r.IncidentList[i].ID]
+		}
+	}
+	for _, c := range byComp {
+		if c.Incidents+c.Complaints > 0 {
+			r.Components = append(r.Components, *c)
+		}
+	}
+	sort.Slice(r.Components, func(i, j int) bool {
+		a, b := r.Components[i], r.Components[j]
+		if a.Incidents != b.Incidents {
+			return a.Incidents > b.Incidents
+		}
+		if a.Complaints != b.Complaints {
+			return a.Complaints > b.Complaints
+		}
+		return a.ID < b.ID
+	})
+	return r, nil
+}
+
+// scoreCount is how many answers gave a score.
+func scoreCount(s surveys.Summary) int {
+	n := 0
+	for _, v := range s.Scores {
+		n += v
+	}
+	return n
+}
+
+// rank is the nearest-rank percentile p of sorted xs (0 when empty).
+func rank(xs []int64, p float64) int64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(xs))+0.999999) - 1
+	return xs[max(0, min(i, len(xs)-1))]
+}

@@ -1,0 +1,115 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// JSON is the evaluation as indented JSON.
+func (r *PeriodReport) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// CSV is the evaluation as CSV (CSVHeader).
+func (r *PeriodReport) CSV() ([]byte, error) {
+	c := &csvRows{}
+	z := time.Time{}
+	c.add("period", r.From, "", "from", "", "")
+	c.add("period", r.To, "", "to", "", "")
+	c.add("incidents", z, "", "total", itoa(r.Incidents), "")
+	for _, k := range sortedKeys(r.ByImpact) {
+		c.add("incidents", z, "", "impact:"+string(k), itoa(r.ByImpact[k]), "")
+	}
+	c.add("incidents", z, "", "duration_p50_s", i64(r.DurationP50S), "")
+	c.add("incidents", z, "", "duration_p90_s", i64(r.DurationP90S), "")
+	for _, pi := range r.IncidentList {
+		c.add("incident", pi.DeclaredAt, "", pi.ID, i64(pi.DurationS), pi.Name)
+	}
+	pc := r.Complaints
+	c.add("complaints", z, "", "total", itoa(pc.Total), "")
+	for _, k := range sortedKeys(pc.ByChannel) {
+		c.add("complaints", z, string(k), "by_channel", itoa(pc.ByChannel[k]), "")
+	}
+	for _, k := range sortedKeys(pc.ByCategory) {
+		c.add("complaints", z, "", "by_category:"+string(k), itoa(pc.ByCategory[k]), "")
+	}
+	for _, k := range sortedKeys(pc.ByRemedy) {
+		c.add("complaints", z, "", "by_remedy:"+string(k), itoa(pc.ByRemedy[k]), "")
+	}
+	c.add("complaints", z, "", "repeat_rate", ftoa(pc.RepeatRate), "")
+	c.add("complaints", z, "", "sla_judged", itoa(pc.SLAJudged), "")
+	c.add("complaints", z, "", "sla_kept", ftoa(pc.SLAKept), "")
+	c.add("complaints", z, "", "first_answer_p50_s", i64(pc.FirstAnswerP50S), "")
+	c.add("complaints", z, "", "first_answer_p90_s", i64(pc.FirstAnswerP90S), "")
+	for _, k := range sortedKeys(r.CompensationCost) {
+		c.add("compensation", z, "", "cost:"+k, i64(r.CompensationCost[k]), "minor units")
+	}
+	for _, m := range r.CSATByMonth {
+		c.add("csat", z, "", m.Month, ftoa(m.CSAT), strconv.Itoa(m.Answered)+" answers")
+	}
+	for _, cc := range r.Components {
+		c.add("components", z, "", cc.ID, itoa(cc.Incidents)+"/"+itoa(cc.Complaints), cc.Name)
+	}
+	return c.bytes()
+}
+
+type periodView struct {
+	Lang     string
+	W        words
+	R        *PeriodReport
+	Links    map[string]string
+	Impact   template.HTML
+	CSAT     template.HTML
+	Channels template.HTML
+	LastDay  time.Time
+}
+
+// HTML renders the evaluation in lang, with links to its JSON and CSV.
+func (r *PeriodReport) HTML(lang string, links map[string]string) ([]byte, error) {
+	tmplOnce.Do(load)
+	if tmplErr != nil {
+		return nil, tmplErr
+	}
+	w := wordsFor(lang)
+	v := periodView{Lang: cat.Lang(lang).Code(), W: w, R: r, Links: links, LastDay: r.To.AddDate(0, 0, -1)}
+	imp := BarChart{ID: "impact", Title: w["ReportIncidentsByImpact"], Desc: w["ReportIncidentsByImpactDesc"], Horizontal: true}
+	is := Series{Name: w["ReportIncidents"], Color: "#D55E00"}
+	for _, k := range []incident.Impact{incident.ImpactCritical, incident.ImpactMajor, incident.ImpactMinor, incident.ImpactNone} {
+		imp.Labels = append(imp.Labels, string(k))
+		is.Values = append(is.Values, r.ByImpact[k])
+	}
+	imp.Series = []Series{is}
+	v.Impact = imp.SVG()
+	cs := BarChart{ID: "csat", Title: w["ReportCSATTrend"], Desc: w["ReportCSATTrendDesc"]}
+	s := Series{Name: w["ReportCSAT"], Color: "#009E73"}
+	for _, m := range r.CSATByMonth {
+		cs.Labels = append(cs.Labels, m.Month[2:])
+		s.Values = append(s.Values, int(m.CSAT*100+0.5))
+	}
+	cs.Series = []Series{s}
+	v.CSAT = cs.SVG()
+	ch := BarChart{ID: "channels", Title: w["ReportComplaints"] + " · " + w["ReportByChannel"], Desc: w["ReportByChannel"], Horizontal: true}
+	cse := Series{Name: w["ReportComplaints"], Color: "#0072B2"}
+	for _, k := range sortedCounts(r.Complaints.ByChannel) {
+		ch.Labels = append(ch.Labels, string(k))
+		cse.Values = append(cse.Values, r.Complaints.ByChannel[k])
+	}
+	ch.Series = []Series{cse}
+	if len(ch.Labels) > 0 {
+		v.Channels = ch.SVG()
+	}
+	var b bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&b, "period.html", v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/queue"
+)
+
+// The report's counters (migration 0010): when deliveries reached their
+// timed states, moved by the queue's tally (queue.go), and the complaint
+// tallies, moved by a complaint's save (complaints.go).
+
+// DeliveryTimes implements queue.Store: one primary-key range.
+func (db *DB) DeliveryTimes(ctx context.Context, broadcastID string) ([]queue.TimeCount, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT kind, state, bucket, n FROM delivery_times
+		WHERE broadcast_id = ? AND n != 0 ORDER BY bucket, kind, state`, broadcastID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delivery times: %w", err)
+	}
+	defer rows.Close()
+	var out []queue.TimeCount
+	for rows.Next() {
+		var kind, state string
+		var bucket int64
+		var n int
+		if err := rows.Scan(&kind, &state, &bucket, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: delivery times: %w", err)
+		}
+		out = append(out, queue.TimeCount{Kind: channel.Kind(kind), State: queue.DeliveryState(state),
+			At: fromMS(bucket * queue.TimeBucket.Milliseconds()), N: n})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: delivery times: %w", err)
+	}
+	return out, nil
+}
+
+// ComplaintTally implements complaint.Store: one primary-key range.
+func (db *DB) ComplaintTally(ctx context.Context, pageID, scope string) (complaint.Tally, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT field, n FROM complaint_tally WHERE page_id = ? AND scope = ? AND n != 0", pageID, scope)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: complaint tally: %w", err)
+	}
+	defer rows.Close()
+	t := complaint.Tally{}
+	for rows.Next() {
+		var f string
+		var n int
+		if err := rows.Scan(&f, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: complaint tally: %w", err)
+		}
+		t[f] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: complaint tally: %w", err)
+	}
+	return t, nil
+}
+
+// complaintTallySQL moves one tally counter (prepared with the save's
+// other statements).
+const complaintTallySQL = `INSERT INTO complaint_tally (page_id, scope, field, n) VALUES (?, ?, ?, ?)
+	ON CONFLICT (page_id, scope, field) DO UPDATE SET n = n + excluded.n`
+
+// tallyMoves returns, per tally line, how a complaint going from the
+// lines old to new (each joined by newlines) moves the counters.
+func tallyMoves(old, new string) map[string]int {
+	if old == new {
+		return nil
+	}
+	m := map[string]int{}
+	for _, l := range strings.Split(old, "\n") {
+		if l != "" {
+			m[l]--
+		}
+	}
+	for _, l := range strings.Split(new, "\n") {
+		if l != "" {
+			m[l]++
+		}
+	}
+	return m
+}
+
+// sortedLines returns the keys of m with a non-zero count, sorted (the
+// counters are written in one order, whatever the map's).
+func sortedLines(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for l, n := range m {
+		if n != 0 {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tallyMigration is the migration that added the complaint tallies.
+const tallyMigration = 10
+
+// backfillComplaintTallies tallies, in tx, the complaints that have no
+// tally lines yet (every saved complaint has at least one): those stored
+// before migration 0010. It adds to the counters, so it may run on a
+// store where other complaints are tallied already.
+func backfillComplaintTallies(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT doc FROM complaints WHERE tally = ''")
+	if err != nil {
+		return fmt.Errorf("backfill complaint tallies: %w", err)
+	}
+	type key struct{ page, scope, field string }
+	counts := map[key]int{}
+	lines := map[string]string{}
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			rows.Close()
+			return fmt.Errorf("backfill complaint tallies: %w", err)
+		}
+		var c complaint.Complaint
+		if err := json.Unmarshal([]byte(doc), &c); err != nil {
+			rows.Close()
+			return fmt.Errorf("backfill complaint tallies: decode: %w", err)
+		}
+		ls := c.TallyLines()
+		lines[c.ID] = strings.Join(ls, "\n")
+		for _, l := range ls {
+			scope, field, _ := complaint.SplitTallyLine(l)
+			counts[key{c.PageID, scope, field}]++
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("backfill complaint tallies: %w", err)
+	}
+	for id, l := range lines {
+		if _, err := tx.ExecContext(ctx, "UPDATE complaints SET tally = ? WHERE id = ?", l, id); err != nil {
+			return fmt.Errorf("backfill complaint tallies: %w", err)
+		}
+	}
+	for k, n := range counts {
+		if _, err := tx.ExecContext(ctx, complaintTallySQL, k.page, k.scope, k.field, n); err != nil {
+			return fmt.Errorf("backfill complaint tallies: %w", err)
+		}
+	}
+	return nil
+}
