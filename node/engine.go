@@ -38,6 +38,8 @@ type Engine struct {
 	Audience     compensation.Customers
 	// Surveys keeps follow-up surveys, their settings and tallies.
 	Surveys surveys.Store
+	// Sessions keeps the console's sessions and sign-in links.
+	Sessions incident.SessionStore
 	// Events is the event bus, started by StartEvents (nil until then):
 	// in-process on SQLite, pub/sub on Redis so every node hears every change.
 	Events incident.Events
@@ -67,7 +69,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("open redis %s: %w", RedactURL(cfg.RedisURL), err)
 		}
 		return &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
-			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, Redis: db}, nil
+			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, Sessions: db, Redis: db}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -78,7 +80,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db,
-		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, SQLite: db}, nil
+		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, Sessions: db, SQLite: db}, nil
 }
 
 // StartEvents starts the event bus: in-process on SQLite; on Redis,
