@@ -25,6 +25,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/console"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/statuspage"
 	"github.com/heraldhq/herald/surveys"
@@ -147,10 +148,11 @@ type Server struct {
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once
 
-	bc   *broadcast       // nil until EnableBroadcast
-	cp   *complaints      // nil until EnableComplaints
-	comp *compensationAPI // nil until EnableCompensation
-	sv   *surveys.Service // nil until EnableSurveys
+	bc      *broadcast       // nil until EnableBroadcast
+	cp      *complaints      // nil until EnableComplaints
+	comp    *compensationAPI // nil until EnableCompensation
+	sv      *surveys.Service // nil until EnableSurveys
+	console *console.Console // nil until EnableConsole
 }
 
 // New builds the server and registers every route. reg receives the HTTP

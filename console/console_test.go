@@ -1,0 +1,246 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/console"
+	"github.com/heraldhq/herald/incident"
+)
+
+func TestSignIn(t *testing.T) {
+	e := startEnv(t, "")
+	secret, _, err := e.n.Incidents.CreateToken(e.as(incident.RoleAdmin), "Mia", incident.RoleManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a page asks for sign-in", func(t *testing.T) {
+		c := e.client(t)
+		res, _ := c.do("GET", "/console/queue", nil)
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/console/signin") {
+			t.Fatalf("status %d to %q, want 303 to sign-in", res.StatusCode, res.Header.Get("Location"))
+		}
+	})
+
+	t.Run("headers", func(t *testing.T) {
+		res, _ := e.client(t).do("GET", "/console/signin", nil)
+		csp := res.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "default-src 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("CSP %q lacks %q", csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("CSP allows inline code: %q", csp)
+		}
+		if res.Header.Get("X-Frame-Options") != "DENY" || res.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("X-Frame-Options %q, Referrer-Policy %q", res.Header.Get("X-Frame-Options"), res.Header.Get("Referrer-Policy"))
+		}
+	})
+
+	t.Run("token once, rotated, signed out", func(t *testing.T) {
+		c := e.client(t)
+		tok := c.csrf("/console/signin")
+		res, _ := c.do("POST", "/console/signin", url.Values{"_csrf": {tok}, "token": {"hrld_wrong"}})
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("bad token: status %d, want 401", res.StatusCode)
+		}
+		res, _ = c.do("POST", "/console/signin", url.Values{"_csrf": {tok}, "token": {secret}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in: status %d", res.StatusCode)
+		}
+		var ck *http.Cookie
+		for _, k := range res.Cookies() {
+			if k.Name == "herald_console" {
+				ck = k
+			}
+		}
+		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Secure || ck.Path != "/console" {
+			t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, Path=/console, not Secure over http", ck)
+		}
+		first := c.cookies["herald_console"]
+		s, err := e.n.Engine.Sessions.FindSessionByHash(context.Background(), incident.HashToken(first), e.n.Incidents.Now())
+		if err != nil || s.Name != "Mia" || s.Role != incident.RoleManager || s.ExpiresAt.Sub(s.SeenAt) != console.DefaultIdleTimeout {
+			t.Fatalf("stored session %+v, %v", s, err)
+		}
+		if s.Hash == first || strings.Contains(s.Hash, first) {
+			t.Fatal("the store keeps the session's secret")
+		}
+		if res, body := c.do("GET", "/console/", nil); res.StatusCode != http.StatusOK || !strings.Contains(body, "Mia") {
+			t.Fatalf("overview: %d", res.StatusCode)
+		}
+		// Signing in again rotates the session: the old one is gone.
+		tok = c.csrf("/console/")
+		c.do("POST", "/console/signin", url.Values{"_csrf": {tok}, "token": {secret}})
+		second := c.cookies["herald_console"]
+		if second == "" || second == first {
+			t.Fatalf("session not rotated on sign-in")
+		}
+		if _, err := e.n.Engine.Sessions.FindSessionByHash(context.Background(), incident.HashToken(first), e.n.Incidents.Now()); err == nil {
+			t.Error("the session before sign-in still works")
+		}
+		tok = c.csrf("/console/")
+		if res, _ := c.do("POST", "/console/signout", url.Values{"_csrf": {tok}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign out: %d", res.StatusCode)
+		}
+		if _, err := e.n.Engine.Sessions.FindSessionByHash(context.Background(), incident.HashToken(second), e.n.Incidents.Now()); err == nil {
+			t.Error("the session still works after sign-out")
+		}
+		c.cookies["herald_console"] = second // a copy of the old cookie
+		if res, _ := c.do("GET", "/console/", nil); res.StatusCode != http.StatusSeeOther {
+			t.Errorf("a signed-out cookie still opens the console: %d", res.StatusCode)
+		}
+	})
+
+	t.Run("link works once", func(t *testing.T) {
+		link := e.link(t, incident.RoleAgent, "Ana")
+		sec := link[strings.LastIndex(link, "/")+1:]
+		c := e.client(t)
+		tok := c.csrf(link)
+		if res, _ := c.do("POST", "/console/link", url.Values{"_csrf": {tok}, "secret": {sec}}); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/queue" {
+			t.Fatalf("first use: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		c2 := e.client(t)
+		tok = c2.csrf(link)
+		if res, _ := c2.do("POST", "/console/link", url.Values{"_csrf": {tok}, "secret": {sec}}); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("second use: %d, want 401", res.StatusCode)
+		}
+	})
+
+	t.Run("revoking the token ends the session", func(t *testing.T) {
+		c := e.client(t)
+		c.signIn(incident.RoleAgent, "Temp")
+		toks, _ := e.n.Incidents.Tokens(context.Background())
+		for _, tk := range toks {
+			if tk.Name == "Temp" {
+				if err := e.n.Incidents.RevokeToken(e.as(incident.RoleAdmin), tk.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if res, _ := c.do("GET", "/console/queue", nil); res.StatusCode != http.StatusSeeOther {
+			t.Errorf("revoked token's session: %d, want 303 to sign-in", res.StatusCode)
+		}
+	})
+
+	t.Run("language remembered", func(t *testing.T) {
+		c := e.client(t)
+		c.signIn(incident.RoleManager, "Lang")
+		tok := c.csrf("/console/")
+		c.do("POST", "/console/lang", url.Values{"_csrf": {tok}, "lang": {"hu"}, "back": {"/console/"}})
+		if _, body := c.do("GET", "/console/", nil); !strings.Contains(body, `lang="hu"`) || !strings.Contains(body, "Áttekintés") {
+			t.Error("the console is not in Hungarian after choosing it")
+		}
+	})
+}
+
+// TestRolesAndCSRF crafts every console route as an agent: each manager
+// and admin route answers 403 and changes nothing; a form without its
+// anti-forgery token is refused and changes nothing.
+func TestRolesAndCSRF(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx := context.Background()
+	inc := e.declare(t, "Payments are failing", true)
+	waitFor(t, "the declaration's broadcast", 10e9, func() bool {
+		ps, err := e.n.Notify.Broadcasts(ctx, inc.ID)
+		return err == nil && len(ps) > 0
+	})
+	ps, _ := e.n.Notify.Broadcasts(ctx, inc.ID)
+	cp, _, err := e.n.Complaints.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "<script>alert(1)</script> no payments"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	agent := e.client(t)
+	agent.signIn(incident.RoleAgent, "Ana")
+	tok := agent.csrf("/console/queue")
+	toks, _ := e.n.Incidents.Tokens(ctx)
+	ids := strings.NewReplacer(":id", inc.ID)
+	snapshot := func() string {
+		i, _ := e.n.Incidents.Incident(ctx, e.page.ID, inc.ID)
+		ts, _ := e.n.Incidents.Tokens(ctx)
+		d, _ := e.n.Compensation.Decision(ctx, e.page.ID, inc.ID)
+		p, _ := e.n.Notify.Progress(ctx, ps[0].BroadcastID)
+		all, _, _ := e.n.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: e.page.ID})
+		return strings.Join([]string{itoa(i.Version), itoa(len(ts)), itoa(d.Version), string(p.State), itoa(len(all))}, "/")
+	}
+	before := snapshot()
+	tried := 0
+	for _, r := range e.n.Server.Console().Routes() {
+		if r.Role != incident.RoleManager && r.Role != incident.RoleAdmin {
+			continue
+		}
+		path := r.Path
+		switch {
+		case strings.Contains(path, "/broadcasts/"):
+			path = strings.Replace(path, ":id", ps[0].BroadcastID, 1)
+		case strings.Contains(path, "/tokens/"):
+			path = strings.Replace(path, ":id", toks[0].ID, 1)
+		default:
+			path = ids.Replace(path)
+		}
+		form := url.Values{"_csrf": {tok}, "name": {"Hijack"}, "message": {"x"}, "step": {"confirm"}, "status": {"resolved"},
+			"operational": {"on"}, "state": {string(compensation.None)}, "reason": {"no"}, "role": {"admin"},
+			"component_" + e.payments.ID: {"operational"}}
+		if r.Method == "GET" {
+			form = nil
+		}
+		res, _ := agent.do(r.Method, path, form)
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("agent %s %s: status %d, want 403", r.Method, path, res.StatusCode)
+		}
+		tried++
+	}
+	if tried < 8 {
+		t.Fatalf("tried %d manager routes; the route list looks wrong", tried)
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("the agent's refused requests changed something: %s → %s", before, after)
+	}
+
+	t.Run("csrf", func(t *testing.T) {
+		_, entries, _ := e.n.Complaints.Timeline(ctx, e.page.ID, cp.ID)
+		for _, form := range []url.Values{{"text": {"forged"}}, {"text": {"forged"}, "_csrf": {"wrong" + tok}}} {
+			res, body := agent.do("POST", "/console/complaints/"+cp.ID+"/note", form)
+			if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "form has expired") {
+				t.Errorf("note without the token: %d", res.StatusCode)
+			}
+		}
+		_, after, _ := e.n.Complaints.Timeline(ctx, e.page.ID, cp.ID)
+		if len(after) != len(entries) {
+			t.Error("a forged form added to the complaint")
+		}
+		if res, _ := agent.do("POST", "/console/complaints/"+cp.ID+"/note", url.Values{"_csrf": {tok}, "text": {"real note"}}); res.StatusCode != http.StatusSeeOther {
+			t.Errorf("note with the token: %d", res.StatusCode)
+		}
+	})
+
+	t.Run("a customer's words are escaped", func(t *testing.T) {
+		for _, p := range []string{"/console/queue", "/console/complaints/" + cp.ID} {
+			_, body := agent.do("GET", p, nil)
+			if strings.Contains(body, "<script>alert") || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+				t.Errorf("%s does not escape the customer's words", p)
+			}
+		}
+	})
+
+	t.Run("every agent page renders", func(t *testing.T) {
+		for _, p := range []string{"/console/", "/console/queue", "/console/queue?view=mine", "/console/queue?view=risk&sort=due",
+			"/console/complaints/" + cp.ID, "/console/calls/new", "/console/calls/new?q=%2B36201111111", "/console/calls/new?customer=c1",
+			"/console/incidents/" + inc.ID} {
+			if res, body := agent.do("GET", p, nil); res.StatusCode != http.StatusOK {
+				t.Errorf("GET %s: %d\n%s", p, res.StatusCode, body)
+			}
+		}
+	})
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
