@@ -271,7 +271,6 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
-
 // bigCustomers is customersCSV plus n more customers of Payments, so a
 // broadcast takes a few seconds at the test's rates.
 func bigCustomers(n int) string {
