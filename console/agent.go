@@ -70,12 +70,16 @@ func (cs *Console) queue(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	names := map[string]string{}
+	for _, inc := range open {
+		names[inc.ID] = inc.Name
+	}
 	risky := map[string]bool{}
 	for _, cp := range rows {
 		risky[cp.ID] = atRisk(cp, now)
 	}
 	v := cs.newView(c, "ConsoleQueueTitle", fiber.Map{"Rows": rows, "Total": total, "View": view, "Views": queueViews, "Counts": counts,
-		"ByIncident": byIncident, "Incidents": open, "Incident": c.Query("incident"), "Sort": c.Query("sort"), "Guidance": guidance, "Risky": risky})
+		"ByIncident": byIncident, "Incidents": open, "Incident": c.Query("incident"), "Sort": c.Query("sort"), "Guidance": guidance, "Risky": risky, "Names": names})
 	v.Nav, v.Live = "queue", Prefix+"/live"
 	return cs.renderView(c, fiber.StatusOK, "queue", v)
 }
@@ -93,7 +97,7 @@ func in(s string, list []string) bool {
 type guidanceRow struct {
 	Incident *incident.Incident
 	Decision *compensation.Decision
-	Offers   []string
+	Offers   []compensation.Offer
 }
 
 // guidance is what agents may say about compensation for each open
@@ -113,30 +117,11 @@ func (cs *Console) guidance(c *fiber.Ctx, pageID string, open []*incident.Incide
 		}
 		r := guidanceRow{Incident: inc, Decision: d}
 		if d.Policy != nil {
-			for _, o := range d.Policy.Offers {
-				r.Offers = append(r.Offers, describeOffer(o))
-			}
+			r.Offers = d.Policy.Offers
 		}
 		rows = append(rows, r)
 	}
 	return rows, nil
-}
-
-func describeOffer(o compensation.Offer) string {
-	var b strings.Builder
-	b.WriteString(string(o.Kind))
-	switch {
-	case o.Amount != nil:
-		b.WriteString(" " + o.Amount.String())
-	case o.Percent > 0:
-		b.WriteString(" " + o.Percent.String())
-	case o.Days > 0:
-		b.WriteString(" " + itoa(o.Days) + " d")
-	}
-	if o.Text != "" {
-		b.WriteString(": " + o.Text)
-	}
-	return b.String()
 }
 
 // complaintPage is GET /console/complaints/:id: the customer's story.

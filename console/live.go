@@ -14,7 +14,6 @@ import (
 	"github.com/heraldhq/herald/incident"
 )
 
-func itoa(n int) string        { return strconv.Itoa(n) }
 func urlQuery(s string) string { return url.QueryEscape(s) }
 func eventLine(name string) []byte {
 	return []byte("event: change\ndata: " + strconv.Quote(name) + "\n\n")
