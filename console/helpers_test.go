@@ -34,9 +34,18 @@ const customersCSV = "id,name,phone,email,slack,language,time_zone,plan,region,c
 
 func startEnv(t *testing.T, customers string) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	cfg := node.DefaultConfig()
-	cfg.Addr, cfg.DataDir, cfg.LogLevel = "127.0.0.1:0", t.TempDir(), "warn"
+	cfg.DataDir = t.TempDir()
+	e := startNode(t, cfg)
+	e.seed(t, customers)
+	return e
+}
+
+// startNode runs a node with cfg on 127.0.0.1:0.
+func startNode(t *testing.T, cfg node.Config) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.Addr, cfg.LogLevel = "127.0.0.1:0", "warn"
 	cfg.Broadcast.SMSRate, cfg.Broadcast.EmailRate = 8, 8 // progress a person can watch move
 	n, err := node.New(ctx, cfg, node.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -50,7 +59,13 @@ func startEnv(t *testing.T, customers string) *env {
 	if err := n.Run(ctx); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	e := &env{n: n, base: n.URL, page: n.Page}
+	return &env{n: n, base: n.URL, page: n.Page}
+}
+
+// seed adds the components Payments and Checkout, and customers (CSV).
+func (e *env) seed(t *testing.T, customers string) {
+	t.Helper()
+	n := e.n
 	actx := e.as(incident.RoleAdmin)
 	for _, name := range []string{"Payments", "Checkout"} {
 		nm := name
@@ -69,7 +84,6 @@ func startEnv(t *testing.T, customers string) *env {
 			t.Fatalf("import customers: %v", err)
 		}
 	}
-	return e
 }
 
 // as is a context acting with role, for setting things up through the services.
