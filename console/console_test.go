@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -244,3 +245,65 @@ func TestRolesAndCSRF(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestManagerWithoutJavaScript declares, updates and resolves through the
+// forms as a browser without JavaScript would, and renders every manager
+// page.
+func TestManagerWithoutJavaScript(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx := context.Background()
+	m := e.client(t)
+	m.signIn(incident.RoleAdmin, "Mia")
+	tok := m.csrf("/console/incidents/new")
+	form := url.Values{"_csrf": {tok}, "name": {"Payments down"}, "status": {"investigating"}, "impact": {"auto"},
+		"message": {"Card payments fail."}, "notify": {"on"}, "component_" + e.payments.ID: {"major_outage"}, "step": {"preview"}}
+	res, body := m.do("POST", "/console/incidents", form)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "Nothing has been published") {
+		t.Fatalf("preview: %d", res.StatusCode)
+	}
+	key := regexpKey.FindStringSubmatch(body)
+	if key == nil {
+		t.Fatal("the preview carries no idempotency key")
+	}
+	form.Set("key", key[1])
+	form.Set("step", "confirm")
+	for range 2 { // a double click declares once
+		if res, _ := m.do("POST", "/console/incidents", form); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("confirm: %d", res.StatusCode)
+		}
+	}
+	list, _, _ := e.n.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: e.page.ID})
+	if len(list) != 1 || list[0].Name != "Payments down" {
+		t.Fatalf("incidents after confirming twice: %d", len(list))
+	}
+	inc := list[0]
+	comp, _ := e.n.Incidents.Component(ctx, e.page.ID, e.payments.ID)
+	if comp.Status != incident.MajorOutage {
+		t.Errorf("Payments is %s, want major_outage", comp.Status)
+	}
+	for _, p := range []string{"/console/", "/console/incidents/" + inc.ID, "/console/incidents/" + inc.ID + "/update",
+		"/console/incidents/" + inc.ID + "/update?resolve=1", "/console/incidents/" + inc.ID + "/audience", "/console/tokens"} {
+		if res, body := m.do("GET", p, nil); res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d\n%s", p, res.StatusCode, body)
+		}
+	}
+	if _, body := m.do("GET", "/console/incidents/"+inc.ID+"/audience", nil); !strings.Contains(body, "2 recipients") {
+		t.Errorf("the audience page does not count the two customers of Payments")
+	}
+	_, body = m.do("GET", "/console/incidents/"+inc.ID+"/update?resolve=1", nil)
+	if !strings.Contains(body, `name="operational" checked`) || !strings.Contains(body, `value="resolved" selected`) {
+		t.Error("resolve does not pre-fill resolved and return-to-operational")
+	}
+	tok = m.csrf("/console/incidents/" + inc.ID + "/update")
+	if res, _ := m.do("POST", "/console/incidents/"+inc.ID+"/update", url.Values{"_csrf": {tok}, "status": {"resolved"},
+		"operational": {"on"}, "message": {"Fixed."}, "notify": {"on"}, "impact": {"auto"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resolve: %d", res.StatusCode)
+	}
+	comp, _ = e.n.Incidents.Component(ctx, e.page.ID, e.payments.ID)
+	got, _ := e.n.Incidents.Incident(ctx, e.page.ID, inc.ID)
+	if got.Status != incident.Resolved || comp.Status != incident.Operational {
+		t.Errorf("after resolve: incident %s, Payments %s", got.Status, comp.Status)
+	}
+}
+
+var regexpKey = regexp.MustCompile(`name="key" value="([^"]+)"`)

@@ -111,7 +111,8 @@ func (f *incidentForm) input(declare bool) incident.IncidentInput {
 		auto := f.Operational
 		in.AutoTransitionToOperational = &auto
 		if auto {
-			in.Components = nil // the service returns them to operational
+			// The service returns the incident's components to operational.
+			in.Components, in.ComponentIDs = nil, nil
 		}
 	}
 	return in
@@ -520,4 +521,65 @@ func parseAmount(s, currency string) (compensation.Money, error) {
 		return compensation.Money{}, incident.Invalid("amount", "must be an amount such as 10.00")
 	}
 	return compensation.Money{Amount: v, Currency: currency}, nil
+}
+
+// audience is GET /console/incidents/:id/audience (?kind=): the dry run
+// of the incident's next broadcast, as the API's dry-run answers it: who
+// would be told on each channel, SMS segments and cost, and a sample of
+// each message per channel and language. Nothing is written or sent.
+func (cs *Console) audience(c *fiber.Ctx) error {
+	if cs.cfg.Notify == nil {
+		return fiber.ErrNotFound
+	}
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	kind := incident.BroadcastKind(c.Query("kind"))
+	switch kind {
+	case incident.BroadcastUpdated, incident.BroadcastResolved, incident.BroadcastDeclared:
+	default:
+		kind = incident.BroadcastUpdated
+		if inc.ResolvedAt != nil {
+			kind = incident.BroadcastResolved
+		}
+	}
+	res, err := cs.cfg.Notify.DryRun(ctx, p.ID, inc.ID, kind)
+	if err != nil {
+		return err
+	}
+	type sample struct {
+		Kind    channel.Kind
+		Lang    string
+		Subject string
+		Text    string
+	}
+	var samples []sample
+	kinds := []string{}
+	for k := range res.Samples {
+		kinds = append(kinds, string(k))
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		langs := []string{}
+		for l := range res.Samples[channel.Kind(k)] {
+			langs = append(langs, l)
+		}
+		sort.Strings(langs)
+		for _, l := range langs {
+			m := res.Samples[channel.Kind(k)][l]
+			samples = append(samples, sample{Kind: channel.Kind(k), Lang: l, Subject: m.Subject, Text: m.Text})
+		}
+	}
+	total := 0
+	for _, n := range res.Recipients {
+		total += n
+	}
+	v := cs.newView(c, "ConsoleAudienceTitle", fiber.Map{"Incident": inc, "Result": res, "Samples": samples, "Total": total, "Kind": kind})
+	return cs.renderView(c, fiber.StatusOK, "audience", v)
 }

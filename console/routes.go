@@ -33,6 +33,7 @@ func (cs *Console) routes() []route {
 		{"POST", "/incidents", manager, cs.declare},
 		{"GET", "/incidents/:id", agent, cs.incidentPage},
 		{"GET", "/incidents/:id/update", manager, cs.updatePage},
+		{"GET", "/incidents/:id/audience", manager, cs.audience},
 		{"POST", "/incidents/:id/update", manager, cs.update},
 		{"POST", "/broadcasts/:id/cancel", manager, cs.cancelBroadcast},
 		{"POST", "/incidents/:id/compensation", manager, cs.decideCompensation},
