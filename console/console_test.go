@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
@@ -307,3 +308,30 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 }
 
 var regexpKey = regexp.MustCompile(`name="key" value="([^"]+)"`)
+
+func TestScheduleMaintenance(t *testing.T) {
+	e := startEnv(t, "")
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	tok := m.csrf("/console/maintenance/new")
+	start := time.Now().Add(48 * time.Hour).In(time.UTC)
+	if loc, err := time.LoadLocation(e.page.TimeZone); err == nil {
+		start = start.In(loc)
+	}
+	res, body := m.do("POST", "/console/maintenance", url.Values{"_csrf": {tok}, "name": {"Database upgrade"}, "start": {start.Format("2006-01-02T15:04")},
+		"minutes": {"30"}, "component": {e.payments.ID}, "message": {"Payments may be slow."}, "notify": {"on"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("schedule: %d\n%s", res.StatusCode, body)
+	}
+	list, _, _ := e.n.Incidents.Incidents(context.Background(), incident.IncidentFilter{PageID: e.page.ID})
+	if len(list) != 1 || !list[0].IsMaintenance() || list[0].ScheduledUntil.Sub(*list[0].ScheduledFor) != 30*time.Minute ||
+		list[0].ScheduledFor.Truncate(time.Minute) != start.UTC().Truncate(time.Minute) {
+		t.Fatalf("maintenances: %+v", list)
+	}
+	if _, body := m.do("GET", "/console/", nil); !strings.Contains(body, "Database upgrade") {
+		t.Error("the overview does not list the maintenance")
+	}
+	if res, _ := m.do("POST", "/console/maintenance", url.Values{"_csrf": {tok}, "name": {"x"}, "start": {"soon"}, "minutes": {"30"}, "message": {"m"}}); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a bad start: %d, want 422", res.StatusCode)
+	}
+}

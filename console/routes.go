@@ -36,6 +36,8 @@ func (cs *Console) routes() []route {
 		{"GET", "/incidents/:id/audience", manager, cs.audience},
 		{"POST", "/incidents/:id/update", manager, cs.update},
 		{"POST", "/broadcasts/:id/cancel", manager, cs.cancelBroadcast},
+		{"GET", "/maintenance/new", manager, cs.maintenancePage},
+		{"POST", "/maintenance", manager, cs.scheduleMaintenance},
 		{"POST", "/incidents/:id/compensation", manager, cs.decideCompensation},
 		{"GET", "/tokens", admin, cs.tokensPage},
 		{"POST", "/tokens", admin, cs.createToken},
