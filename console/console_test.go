@@ -1,8 +1,12 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -333,5 +337,48 @@ func TestScheduleMaintenance(t *testing.T) {
 	}
 	if res, _ := m.do("POST", "/console/maintenance", url.Values{"_csrf": {tok}, "name": {"x"}, "start": {"soon"}, "minutes": {"30"}, "message": {"m"}}); res.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("a bad start: %d, want 422", res.StatusCode)
+	}
+}
+
+func TestImportCustomers(t *testing.T) {
+	e := startEnv(t, "")
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	tok := m.csrf("/console/customers/import")
+	upload := func(csv string, skip bool) (*http.Response, string) {
+		var buf bytes.Buffer
+		w := multipart.NewWriter(&buf)
+		_ = w.WriteField("_csrf", tok)
+		if skip {
+			_ = w.WriteField("skip", "on")
+		}
+		fw, _ := w.CreateFormFile("file", "customers.csv")
+		_, _ = fw.Write([]byte(csv))
+		_ = w.Close()
+		req := httptest.NewRequest("POST", "/console/customers/import", &buf)
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		req.AddCookie(&http.Cookie{Name: "herald_console", Value: m.cookies["herald_console"]})
+		res, err := e.n.Server.App().Test(req, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	bad := customersCSV + "c9,Bad Phone,12,not-an-email,,en,,silver,eu,Payments\n"
+	res, body := upload(bad, false)
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "<td>c9</td>") || !strings.Contains(body, "Nothing was imported") {
+		t.Fatalf("bad rows: %d\n%s", res.StatusCode, body)
+	}
+	if _, n, _ := e.n.Notify.Customers(context.Background(), e.page.ID, "", 10); n != 0 {
+		t.Fatalf("%d customers after a refused file, want 0", n)
+	}
+	res, body = upload(bad, true)
+	if res.StatusCode != http.StatusUnprocessableEntity && res.StatusCode != http.StatusOK {
+		t.Fatalf("skip bad rows: %d", res.StatusCode)
+	}
+	if _, n, _ := e.n.Notify.Customers(context.Background(), e.page.ID, "", 10); n != 3 || !strings.Contains(body, "<td>c9</td>") {
+		t.Fatalf("%d customers after skipping the bad row, want 3", n)
 	}
 }

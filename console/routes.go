@@ -39,6 +39,8 @@ func (cs *Console) routes() []route {
 		{"GET", "/maintenance/new", manager, cs.maintenancePage},
 		{"POST", "/maintenance", manager, cs.scheduleMaintenance},
 		{"POST", "/incidents/:id/compensation", manager, cs.decideCompensation},
+		{"GET", "/customers/import", manager, cs.importPage},
+		{"POST", "/customers/import", manager, cs.importCustomers},
 		{"GET", "/tokens", admin, cs.tokensPage},
 		{"POST", "/tokens", admin, cs.createToken},
 		{"POST", "/tokens/:id/revoke", admin, cs.revokeToken},
