@@ -15,6 +15,10 @@ import (
 )
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// coalesce is how long the live stream gathers events into one change.
+const coalesce = 250 * time.Millisecond
+
 func eventLine(name string) []byte {
 	return []byte("event: change\ndata: " + strconv.Quote(name) + "\n\n")
 }
@@ -25,6 +29,9 @@ func eventLine(name string) []byte {
 // complaint and compensation event counts, from any node (the event bus);
 // with ?incident=ID the stream also watches that incident's broadcasts'
 // progress, which moves without events.
+//
+// Events are coalesced for coalesce (a quarter second), so a burst costs
+// an open page one re-read.
 func (cs *Console) live(c *fiber.Ctx) error {
 	if cs.cfg.Events == nil {
 		return fiber.ErrNotFound
@@ -77,6 +84,10 @@ func (cs *Console) live(c *fiber.Ctx) error {
 		last := progress()
 		beat := time.NewTicker(heartbeat)
 		defer beat.Stop()
+		flush := time.NewTimer(time.Hour)
+		flush.Stop()
+		defer flush.Stop()
+		pending := ""
 		var poll <-chan time.Time
 		if n != nil && incidentID != "" {
 			t := time.NewTicker(every)
@@ -93,7 +104,20 @@ func (cs *Console) live(c *fiber.Ctx) error {
 				if !ok {
 					return
 				}
-				_, _ = w.Write(eventLine(string(ev.Type)))
+				// A storm of changes (a thousand complaints a second) becomes
+				// one "change" per coalesce period: the page re-reads itself
+				// once for all of them.
+				if pending == "" {
+					flush.Reset(coalesce)
+				}
+				pending = string(ev.Type)
+				continue
+			case <-flush.C:
+				if pending == "" {
+					continue
+				}
+				_, _ = w.Write(eventLine(pending))
+				pending = ""
 			case <-poll:
 				b := progress()
 				if b == nil || bytes.Equal(b, last) {
