@@ -382,3 +382,27 @@ func TestImportCustomers(t *testing.T) {
 		t.Fatalf("%d customers after skipping the bad row, want 3", n)
 	}
 }
+
+func TestComponents(t *testing.T) {
+	e := startEnv(t, "")
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	tok := m.csrf("/console/components")
+	if res, _ := m.do("POST", "/console/components/"+e.checkout.ID, url.Values{"_csrf": {tok}, "status": {"degraded_performance"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set status: %d", res.StatusCode)
+	}
+	if res, _ := m.do("POST", "/console/components", url.Values{"_csrf": {tok}, "name": {"Mobile app"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d", res.StatusCode)
+	}
+	if res, _ := m.do("POST", "/console/components/"+e.checkout.ID, url.Values{"_csrf": {tok}, "status": {"on_fire"}}); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a bad status: %d, want 422", res.StatusCode)
+	}
+	comps, _ := e.n.Incidents.Components(context.Background(), e.page.ID)
+	got := map[string]incident.ComponentStatus{}
+	for _, c := range comps {
+		got[c.Name] = c.Status
+	}
+	if got["Checkout"] != incident.DegradedPerformance || got["Mobile app"] != incident.Operational || len(comps) != 3 {
+		t.Errorf("components: %v", got)
+	}
+}
