@@ -52,7 +52,7 @@ func TestScreenshots(t *testing.T) {
 			"overview": "/console/", "declare": "/console/incidents/new", "incident": "/console/incidents/" + inc.ID,
 			"update": "/console/incidents/" + inc.ID + "/update?resolve=1", "queue": "/console/queue", "complaint": "/console/complaints/" + cpID,
 			"call": "/console/calls/new?customer=c1", "tokens": "/console/tokens", "forbidden": "/console/nowhere",
-			"maintenance": "/console/maintenance/new", "import": "/console/customers/import", "audience": "/console/incidents/" + inc.ID + "/audience",
+			"maintenance": "/console/maintenance/new", "components": "/console/components", "import": "/console/customers/import", "audience": "/console/incidents/" + inc.ID + "/audience",
 		} {
 			b.run(mgr, name, chromedp.EmulateViewport(int64(w), 900), chromedp.Navigate(e.base+path))
 			png := get(b, mgr, "screenshot "+name, chromedp.FullScreenshot(100))
