@@ -42,7 +42,7 @@ func startEnv(t *testing.T, customers string) *env {
 }
 
 // startNode runs a node with cfg on 127.0.0.1:0.
-func startNode(t *testing.T, cfg node.Config) *env {
+func startNode(t testing.TB, cfg node.Config) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg.Addr, cfg.LogLevel = "127.0.0.1:0", "warn"
@@ -63,7 +63,7 @@ func startNode(t *testing.T, cfg node.Config) *env {
 }
 
 // seed adds the components Payments and Checkout, and customers (CSV).
-func (e *env) seed(t *testing.T, customers string) {
+func (e *env) seed(t testing.TB, customers string) {
 	t.Helper()
 	n := e.n
 	actx := e.as(incident.RoleAdmin)
@@ -92,7 +92,7 @@ func (e *env) as(role incident.Role) context.Context {
 }
 
 // link returns a one-time sign-in link's path for a new token.
-func (e *env) link(t *testing.T, role incident.Role, name string) string {
+func (e *env) link(t testing.TB, role incident.Role, name string) string {
 	t.Helper()
 	secret, _, err := console.CreateSignInLink(context.Background(), e.n.Incidents, e.n.Engine.Sessions, name, role, 0)
 	if err != nil {
@@ -117,12 +117,12 @@ func (e *env) declare(t *testing.T, name string, notify bool) *incident.Incident
 // client is a cookie-keeping HTTP client for the console, in memory
 // (fiber's app.Test), as a browser without JavaScript would use it.
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	e       *env
 	cookies map[string]string
 }
 
-func (e *env) client(t *testing.T) *client {
+func (e *env) client(t testing.TB) *client {
 	return &client{t: t, e: e, cookies: map[string]string{}}
 }
 
