@@ -8,6 +8,7 @@
 package channel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -44,6 +45,9 @@ type Message struct {
 	// in place (chat.update) rather than posting anew; "" posts. Only
 	// Slack channel and member IDs can be edited.
 	Replace string
+	// ThreadTS is the provider ID (a Slack ts) of a message this one
+	// replies to in its thread; "" posts at the top level.
+	ThreadTS string
 }
 
 // Receipt is what a provider said when it accepted a message.
@@ -61,6 +65,16 @@ type Receipt struct {
 // status callback's 30003) keeps that as its reason.
 type Describer interface {
 	Describe(code string) string // "" for a code it does not know
+}
+
+// StatusFetcher is a provider (a notify.Channel) that can look up what it
+// knows of a message it accepted, by its provider ID: how notify
+// reconciles a delivery whose receipt never came (a status callback lost
+// while the store was down, or never sent). status is the provider's word
+// ("delivered", "undelivered", "sent", …), errorCode its code when it has
+// one. A message the provider does not know is an error.
+type StatusFetcher interface {
+	FetchStatus(ctx context.Context, providerID string) (status, errorCode string, err error)
 }
 
 // SendError is a provider's refusal, classified.

@@ -47,6 +47,7 @@ type Broadcast struct {
 	WebhookRate     float64
 	Workers         int           // concurrent sends per channel
 	Lease           time.Duration // how long a claimed delivery or plan batch is held before another node may take it
+	ReconcileAfter  time.Duration // how long an SMS waits for its receipt before herald asks the provider; 0 never
 	MaxSMSSegments  int
 	SMSSegmentPrice float64
 	SMSCurrency     string
@@ -97,6 +98,7 @@ func DefaultBroadcast() Broadcast {
 		EmailRate:       DefaultEmailRate,
 		Workers:         DefaultWorkers,
 		Lease:           DefaultLease,
+		ReconcileAfter:  notify.DefaultReconcileAfter,
 		MaxSMSSegments:  DefaultMaxSMSSegments,
 		SMSSegmentPrice: DefaultSMSSegmentPrice,
 		SMSCurrency:     DefaultSMSCurrency,
@@ -152,6 +154,14 @@ func (b *Broadcast) settings() []Setting {
 		{"webhook_rate", "HERALD_WEBHOOK_RATE", "", "", num(&b.WebhookRate), func() string { return fnum(b.WebhookRate)() }},
 		{"workers", "HERALD_WORKERS", "", "", integer(&b.Workers, 1), func() string { return strconv.Itoa(b.Workers) }},
 		{"lease", "HERALD_LEASE", "", "", dur(&b.Lease), func() string { return b.Lease.String() }},
+		{"reconcile_after", "HERALD_RECONCILE_AFTER", "", "", func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration (like 10m), or 0 for never, got %q", v)
+			}
+			b.ReconcileAfter = d
+			return nil
+		}, func() string { return b.ReconcileAfter.String() }},
 		{"max_sms_segments", "HERALD_MAX_SMS_SEGMENTS", "", "", integer(&b.MaxSMSSegments, 1), func() string { return strconv.Itoa(b.MaxSMSSegments) }},
 		{"sms_segment_price", "HERALD_SMS_SEGMENT_PRICE", "", "", num(&b.SMSSegmentPrice), func() string { return fnum(b.SMSSegmentPrice)() }},
 		{"sms_currency", "HERALD_SMS_CURRENCY", "", "", str(&b.SMSCurrency), func() string { return b.SMSCurrency }},
@@ -287,6 +297,7 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 		Rates:                rates,
 		Workers:              workers,
 		Lease:                b.Lease,
+		ReconcileAfter:       reconcileAfter(b.ReconcileAfter),
 		MaxSMSSegments:       b.MaxSMSSegments,
 		SMSSegmentPrice:      b.SMSSegmentPrice,
 		SMSCurrency:          b.SMSCurrency,
@@ -304,4 +315,12 @@ func (b Broadcast) LogValue() slog.Value {
 		attrs = append(attrs, slog.String(s.Key, s.Get()))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// reconcileAfter maps the setting (0: never) to notify's (negative: never).
+func reconcileAfter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

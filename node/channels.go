@@ -132,8 +132,10 @@ type channels struct {
 	// sandbox is the in-process sandbox when no provider is configured.
 	sandbox *sandbox.Sandbox
 	// twilioToken checks X-Twilio-Signature on inbound requests.
-	twilioToken  string
-	slackSecret  string
+	twilioToken string
+	slackSecret string
+	// slack is the Slack client, for the Slack front door as for messages.
+	slack        *slack.Channel
 	allowPrivate bool   // webhook and Slack subscribers may be on loopback
 	from         string // the email sender's bare address: inbound mail from it is herald's own, come back
 	descriptions []string
@@ -159,6 +161,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 			SlackToken: sc.SlackToken, SlackAPIURL: sb.SlackURL(),
 			WebhookSecret: cfg.Providers.WebhookSecret,
 		}
+		p.SlackSigningSecret = sc.SlackSigningSecret // the sandbox workspace signs its commands with it
 		out.sandbox, out.closeSandbox, out.allowPrivate = sb, sb.Close, true
 		log.Info("sandbox mode: messages go to the inbox at " + publicURL + "/sandbox")
 	}
@@ -199,7 +202,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 	if err != nil {
 		return fail(fmt.Errorf("slack: %w", err))
 	}
-	out.byKind[channel.Slack] = sl
+	out.byKind[channel.Slack], out.slack = sl, sl
 	if p.SlackToken != "" {
 		out.describe("slack", "slack", cmp.Or(p.SlackAPIURL, "slack.com"))
 	} else {

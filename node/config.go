@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/heraldhq/herald/server"
+	"github.com/heraldhq/herald/store/redis"
 )
 
 // Defaults for every setting; configs/herald.example.yaml repeats them.
@@ -39,6 +40,9 @@ type Config struct {
 	DataDir         string         // SQLite engine: directory of herald.db
 	RedisURL        string         // set: use the Redis engine instead of SQLite
 	RedisPrefix     string         // Redis engine: start every key with this (several deployments can share one Redis)
+	RedisSentinel   string         // Sentinel addresses (host:port,…): the Redis engine on the master RedisMaster names
+	RedisMaster     string         // the master's name in the Sentinels' configuration
+	RedisCluster    string         // Cluster node addresses (host:port,…): the Redis engine on a Redis Cluster
 	PublicURL       string         // base URL of the status page; "" derives http://<addr>
 	TrustedProxies  []netip.Prefix // reverse proxies whose X-Forwarded-* herald believes; none by default
 	LogLevel        string         // debug, info, warn, error
@@ -55,6 +59,7 @@ type Config struct {
 	Complaints Complaints   // complaint SLA and assignment
 	Surveys    Surveys      // follow-up surveys after resolution
 	Email      InboundEmail // inbound email: the SMTP listener and its domains
+	Slack      SlackApp     // the Slack front door: incident channel, roles
 	Console    Console      // the web console's sessions
 	Providers  Providers
 }
@@ -101,6 +106,9 @@ func (c *Config) Settings() []Setting {
 		{"addr", "HERALD_ADDR", "addr", "listen on `HOST:PORT`", str(&c.Addr), func() string { return c.Addr }},
 		{"data_dir", "HERALD_DATA_DIR", "data", "SQLite engine: keep herald.db in `DIR`", str(&c.DataDir), func() string { return c.DataDir }},
 		{"redis_url", "HERALD_REDIS_URL", "redis", "use the Redis engine at `URL` (redis://host:6379/0) instead of SQLite", str(&c.RedisURL), func() string { return c.RedisURL }},
+		{"redis_sentinel", "HERALD_REDIS_SENTINEL", "redis-sentinel", "use the Redis engine on a Sentinel group: its `ADDRS` (host:port,…), with --redis-master", str(&c.RedisSentinel), func() string { return c.RedisSentinel }},
+		{"redis_master", "HERALD_REDIS_MASTER", "redis-master", "the `NAME` of the master the Sentinels watch", str(&c.RedisMaster), func() string { return c.RedisMaster }},
+		{"redis_cluster", "HERALD_REDIS_CLUSTER", "redis-cluster", "use the Redis engine on a Redis Cluster: some of its nodes' `ADDRS` (host:port,…)", str(&c.RedisCluster), func() string { return c.RedisCluster }},
 		{"redis_prefix", "HERALD_REDIS_PREFIX", "redis-prefix", "Redis engine: start every key with `PREFIX` (default herald)", str(&c.RedisPrefix), func() string { return c.RedisPrefix }},
 		{"public_url", "HERALD_PUBLIC_URL", "public-url", "public base `URL` of the status page (default http://ADDR)", str(&c.PublicURL), func() string { return c.PublicURL }},
 		{"trusted_proxies", "HERALD_TRUSTED_PROXIES", "trusted-proxies", "believe X-Forwarded-For, -Proto and -Host from these proxies (`ADDRS`: addresses or CIDRs, comma-separated)", func(v string) error {
@@ -133,7 +141,7 @@ func (c *Config) Settings() []Setting {
 		{"max_conns_per_client", "HERALD_MAX_CONNS_PER_CLIENT", "max-conns-per-client", "hold at most `N` connections from one address (a trusted proxy's are not capped)", count(&c.MaxConnsPerClient, 1), func() string { return strconv.Itoa(c.MaxConnsPerClient) }},
 		{"max_event_streams", "HERALD_MAX_EVENT_STREAMS", "max-event-streams", "hold at most `N` live-update streams (/events) open", count(&c.MaxEventStreams, 1), func() string { return strconv.Itoa(c.MaxEventStreams) }},
 		{"max_event_streams_per_client", "HERALD_MAX_EVENT_STREAMS_PER_CLIENT", "max-event-streams-per-client", "hold at most `N` live-update streams from one client address", count(&c.MaxEventStreamsPerClient, 1), func() string { return strconv.Itoa(c.MaxEventStreamsPerClient) }},
-	}, append(append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Surveys.settings()...), append(c.Email.settings(), c.Console.settings()...)...)...)
+	}, append(append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Surveys.settings()...), append(append(c.Email.settings(), c.Slack.settings()...), c.Console.settings()...)...)...)
 }
 
 // count parses a whole number of at least least into p.
@@ -256,13 +264,15 @@ func (c *Config) Validate() error {
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("addr: bad port in %q", c.Addr)
 	}
+	if err := c.composeRedis(); err != nil {
+		return err
+	}
 	if c.RedisURL == "" && strings.TrimSpace(c.DataDir) == "" {
 		return errors.New("data_dir: must not be empty (or set redis_url)")
 	}
 	if c.RedisURL != "" {
-		u, err := url.Parse(c.RedisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			return fmt.Errorf("redis_url: want redis://[user:password@]host:port[/db], got %q", RedactURL(c.RedisURL))
+		if _, err := redis.ParseAddress(c.RedisURL); err != nil {
+			return fmt.Errorf("redis_url: %w", err)
 		}
 	}
 	if strings.ContainsAny(c.RedisPrefix, "{} ") {
@@ -365,6 +375,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("complaints", c.Complaints),
 		slog.String("inbound_smtp_addr", c.Email.SMTPAddr),
 		slog.String("inbound_email_domains", c.Email.Domains),
+		slog.Any("slack", c.Slack),
 		slog.Any("providers", c.Providers),
 	)
 }
@@ -383,16 +394,58 @@ func (c Config) String() string {
 	return b.String()
 }
 
-// RedactURL hides a URL's password.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+// RedactURL hides a Redis address's passwords (every form ParseAddress
+// reads, including the multi-host ones net/url cannot parse).
+func RedactURL(raw string) string { return redis.Redact(raw) }
+
+// composeRedis turns redis_sentinel + redis_master or redis_cluster into
+// the one Redis address the engine opens (redis_url), refusing two ways
+// of naming the Redis at once. The data nodes' user and password come from
+// redis_url's form only, or HERALD_REDIS_PASSWORD(_FILE).
+func (c *Config) composeRedis() error {
+	set := 0
+	for _, v := range []string{c.RedisURL, c.RedisSentinel, c.RedisCluster} {
+		if strings.TrimSpace(v) != "" {
+			set++
+		}
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "redacted")
+	if set > 1 {
+		return errors.New("redis_url, redis_sentinel and redis_cluster name the Redis three ways: set one")
 	}
-	return u.String()
+	if c.RedisMaster != "" && c.RedisSentinel == "" && !strings.HasPrefix(c.RedisURL, redis.SchemeSentinel) {
+		return errors.New("redis_master: only with redis_sentinel")
+	}
+	hosts := func(key, v string) (string, error) {
+		var out []string
+		for _, h := range strings.Split(v, ",") {
+			h = strings.TrimSpace(h)
+			if host, port, err := net.SplitHostPort(h); err != nil || host == "" || port == "" {
+				return "", fmt.Errorf("%s: want host:port[,host:port…], got %q", key, h)
+			}
+			out = append(out, h)
+		}
+		return strings.Join(out, ","), nil
+	}
+	switch {
+	case c.RedisSentinel != "":
+		if c.RedisMaster == "" {
+			return errors.New("redis_master: name the master the Sentinels watch (--redis-master NAME)")
+		}
+		h, err := hosts("redis_sentinel", c.RedisSentinel)
+		if err != nil {
+			return err
+		}
+		c.RedisURL = redis.SchemeSentinel + "://" + h + "/" + url.PathEscape(c.RedisMaster)
+		c.RedisSentinel, c.RedisMaster = "", ""
+	case c.RedisCluster != "":
+		h, err := hosts("redis_cluster", c.RedisCluster)
+		if err != nil {
+			return err
+		}
+		c.RedisURL = redis.SchemeCluster + "://" + h
+		c.RedisCluster = ""
+	}
+	return nil
 }
 
 // Providers holds the settings of the message providers used by the
@@ -418,6 +471,9 @@ type Providers struct {
 	// InboundEmailSecret is the HTTP Basic credential ("user:password",
 	// or a password alone) an email provider posts inbound mail with.
 	InboundEmailSecret string
+	// RedisPassword, when set, is the Redis data nodes' password,
+	// replacing any in redis_url (so the URL need hold no secret).
+	RedisPassword string
 }
 
 type providerVar struct {
@@ -428,6 +484,7 @@ type providerVar struct {
 
 func (p *Providers) vars() []providerVar {
 	return []providerVar{
+		{"HERALD_REDIS_PASSWORD", &p.RedisPassword, true},
 		{"HERALD_TWILIO_ACCOUNT_SID", &p.TwilioAccountSID, false},
 		{"HERALD_TWILIO_AUTH_TOKEN", &p.TwilioAuthToken, true},
 		{"HERALD_TWILIO_FROM", &p.TwilioFrom, false},

@@ -10,6 +10,7 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/livemsg"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/server"
@@ -38,6 +39,8 @@ type Engine struct {
 	Audience     compensation.Customers
 	// Surveys keeps follow-up surveys, their settings and tallies.
 	Surveys surveys.Store
+	// LiveMessages keeps where each incident's Slack message is.
+	LiveMessages livemsg.Store
 	// Sessions keeps the console's sessions and sign-in links.
 	Sessions incident.SessionStore
 	// Events is the event bus, started by StartEvents (nil until then):
@@ -64,12 +67,19 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		if cfg.RedisPrefix != "" {
 			opts = append(opts, redis.WithPrefix(cfg.RedisPrefix))
 		}
-		db, err := redis.Open(ctx, cfg.RedisURL, opts...)
+		addr, err := redis.ParseAddress(cfg.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("open redis %s: %w", RedactURL(cfg.RedisURL), err)
+			return nil, err
 		}
-		return &Engine{Name: "redis", Where: RedactURL(cfg.RedisURL), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
-			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, Sessions: db, Redis: db}, nil
+		if cfg.Providers.RedisPassword != "" {
+			addr.SetPassword(cfg.Providers.RedisPassword)
+		}
+		db, err := redis.OpenAddress(ctx, addr, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("open redis %s: %w", addr, err)
+		}
+		return &Engine{Name: "redis", Where: addr.String(), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
+			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, LiveMessages: db, Sessions: db, Redis: db}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -80,7 +90,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db,
-		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, Sessions: db, SQLite: db}, nil
+		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, LiveMessages: db, Sessions: db, SQLite: db}, nil
 }
 
 // StartEvents starts the event bus: in-process on SQLite; on Redis,

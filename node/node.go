@@ -46,6 +46,7 @@ import (
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/server"
+	"github.com/heraldhq/herald/slackapp"
 	"github.com/heraldhq/herald/statuspage"
 	"github.com/heraldhq/herald/surveys"
 )
@@ -97,7 +98,10 @@ type Node struct {
 	Compensation *compensation.Service
 	// Surveys is the follow-up: surveys after resolution, answers,
 	// win-back and results.
-	Surveys  *surveys.Service
+	Surveys *surveys.Service
+	// Slack is the Slack front door: /herald, its modals and buttons, and
+	// each incident's live message in the incident channel.
+	Slack    *slackapp.App
 	Server   *server.Server
 	Registry *prometheus.Registry
 	// Sandbox is the in-process provider sandbox, started when no provider
@@ -112,7 +116,7 @@ type Node struct {
 
 	cancel                                          context.CancelFunc
 	serveDone, siteDone, notifyDone, complaintsDone chan error
-	surveysDone                                     chan error
+	surveysDone, slackDone                          chan error
 	running, closed                                 bool
 	runErr                                          error // why a part stopped on its own (Wait)
 }
@@ -157,7 +161,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	a := &Node{Config: cfg, Log: log, URL: cfg.PublicURLFor(ln.Addr().String()), ln: ln,
-		serveDone: make(chan error, 1), siteDone: make(chan error, 1), notifyDone: make(chan error, 1), complaintsDone: make(chan error, 1), surveysDone: make(chan error, 1)}
+		serveDone: make(chan error, 1), siteDone: make(chan error, 1), notifyDone: make(chan error, 1), complaintsDone: make(chan error, 1), surveysDone: make(chan error, 1), slackDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			a.release()
@@ -272,6 +276,9 @@ func (a *Node) buildComplaints() error {
 	if err := a.buildSurveys(); err != nil {
 		return err
 	}
+	if err := a.buildSlackApp(); err != nil {
+		return err
+	}
 	if err := a.buildInboundEmail(svc); err != nil {
 		return err
 	}
@@ -304,6 +311,27 @@ func (a *Node) buildSurveys() error {
 	return a.Server.EnableSurveys(svc)
 }
 
+// buildSlackApp builds the Slack front door on the Slack client the
+// messages use, and hands it /herald and the interactions.
+func (a *Node) buildSlackApp() error {
+	cfg := a.Config.Slack
+	if a.chans.sandbox != nil && cfg.IncidentChannel == "" {
+		// In the sandbox the incident channel is there to be seen.
+		cfg.IncidentChannel = SandboxIncidentChannel
+	}
+	node := ""
+	if n, ok := a.Engine.Events.(interface{ Node() string }); ok {
+		node = n.Node()
+	}
+	app, err := slackapp.New(slackapp.Config{IncidentChannel: cfg.IncidentChannel, PublicURL: a.URL, Roles: cfg.Roles(), Node: node},
+		a.Incidents, a.Notify, a.chans.slack, a.Engine.LiveMessages, a.Engine.Events, a.Log)
+	if err != nil {
+		return err
+	}
+	a.Slack = app
+	return a.Server.EnableSlackApp(app)
+}
+
 // Addr is the address the node listens on (the real port of a :0).
 func (a *Node) Addr() string { return a.ln.Addr().String() }
 
@@ -330,6 +358,8 @@ func (a *Node) Run(ctx context.Context) error {
 	// Schedules surveys after resolution and sends the due ones, on the
 	// node holding the lease.
 	go func() { a.surveysDone <- a.Surveys.Run(runCtx, holder) }()
+	// Keeps each incident's Slack message current, for the changes made on this node.
+	go func() { a.Slack.Run(runCtx); a.slackDone <- nil }()
 	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
 	if a.inboundSMTP != nil {
 		a.inboundDone = make(chan error, 1)
@@ -430,6 +460,10 @@ func (a *Node) Close() error {
 	case <-a.surveysDone:
 	case <-sctx.Done():
 	}
+	select {
+	case <-a.slackDone:
+	case <-sctx.Done():
+	}
 	<-inboundStopped // before the store closes under a message being filed
 	a.release()
 	if a.runErr == nil && serveErr == nil {
@@ -441,6 +475,9 @@ func (a *Node) Close() error {
 // release closes what New opened, in reverse: the sandbox (after the
 // fan-out, so sends in flight still reach it), the engine, the listener.
 func (a *Node) release() {
+	if a.Slack != nil && !a.running {
+		a.Slack.Close()
+	}
 	if a.inboundSMTP != nil && a.inboundDone == nil {
 		_ = a.inboundSMTP.Close() // built, never served: its listener
 	}

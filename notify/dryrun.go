@@ -194,3 +194,46 @@ func (s *Service) suppressedIn(ctx context.Context, ds []*queue.Delivery) (map[s
 	}
 	return out, nil
 }
+
+// DraftAudience counts who declaring an incident on the page with these
+// components would reach, per channel, after dedupe and without the
+// suppressed addresses: the dry run's count for an incident not declared
+// yet (the Slack declare modal shows it before submit). It writes nothing.
+func (s *Service) DraftAudience(ctx context.Context, pageID string, componentIDs []string) (map[channel.Kind]int, error) {
+	if _, err := s.inc.Page(ctx, pageID); err != nil {
+		return nil, err
+	}
+	inc := &incident.Incident{ID: "draft", PageID: pageID, Status: incident.Investigating, ComponentIDs: componentIDs}
+	b := &incident.Broadcast{ID: "draft", PageID: pageID, IncidentID: inc.ID, UpdateID: "draft", Kind: incident.BroadcastDeclared}
+	a, err := s.newAudience(ctx, b, inc)
+	if err != nil {
+		return nil, err
+	}
+	out := map[channel.Kind]int{}
+	seen := map[string]struct{}{}
+	cursor := ""
+	for !strings.HasPrefix(cursor, phaseDone+":") {
+		ds, next, err := a.batch(ctx, cursor, s.cfg.BatchSize)
+		if err != nil {
+			return nil, err
+		}
+		cursor = next
+		fresh := ds[:0]
+		for _, d := range ds {
+			if _, dup := seen[d.ID]; !dup {
+				seen[d.ID] = struct{}{}
+				fresh = append(fresh, d)
+			}
+		}
+		suppressed, err := s.suppressedIn(ctx, fresh)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range fresh {
+			if !suppressed[scopedAddress{d.PageID, d.Kind, d.Address}] {
+				out[d.Kind]++
+			}
+		}
+	}
+	return out, nil
+}

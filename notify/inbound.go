@@ -216,18 +216,35 @@ func receiptState(status string) queue.DeliveryState {
 // wrote the ID, possibly on another node) is kept in the store and
 // applied by the dispatcher right after it writes the ID; that is
 // ErrReceiptKept. Any other receipt for an unknown provider ID is
-// ENOTFOUND.
+// ENOTFOUND. A final receipt the store cannot take now (it fails or is
+// failing over) is held in memory and applied when it answers again:
+// that is ErrReceiptHeld (see heldreceipts.go).
 func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, errorCode string) error {
+	at := s.now()
+	err := s.handleStatusCallback(ctx, providerID, status, errorCode, at)
+	if err == nil || errors.Is(err, ErrReceiptKept) || receiptState(status) == "" || providerID == "" {
+		return err
+	}
+	switch incident.ErrorCode(err) {
+	case incident.ENOTFOUND, incident.EINVALID:
+		return err
+	}
+	return s.holdReceipt(providerID, status, errorCode, at, err)
+}
+
+// handleStatusCallback is HandleStatusCallback for a receipt that arrived
+// at at, without the hold.
+func (s *Service) handleStatusCallback(ctx context.Context, providerID, status, errorCode string, at time.Time) error {
 	st := receiptState(status)
 	d, err := s.store.FindDeliveryByProviderID(ctx, providerID)
 	if err == nil {
-		return s.applyReceipt(ctx, d, st, status, errorCode, s.now())
+		return s.applyReceipt(ctx, d, st, status, errorCode, at)
 	}
 	if incident.ErrorCode(err) != incident.ENOTFOUND || st == "" || providerID == "" {
 		return err
 	}
 	now := s.now()
-	r := queue.PendingReceipt{ProviderID: providerID, State: st, Status: status, ErrorCode: errorCode, At: now, Expires: now.Add(receiptTTL)}
+	r := queue.PendingReceipt{ProviderID: providerID, State: st, Status: status, ErrorCode: errorCode, At: at, Expires: at.Add(receiptTTL)}
 	if err := s.store.KeepReceipt(ctx, r, now); err != nil {
 		return err
 	}
@@ -243,7 +260,7 @@ func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, 
 	if _, err := s.store.TakeReceipts(ctx, []string{providerID}, now); err != nil {
 		return err
 	}
-	return s.applyReceipt(ctx, d, st, status, errorCode, now)
+	return s.applyReceipt(ctx, d, st, status, errorCode, at)
 }
 
 // applyReceipt moves a sent delivery to st ("" changes nothing) as of at.

@@ -76,6 +76,10 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhook and Slack subscribers point at
 	// loopback or private addresses (the sandbox, tests); off in production.
 	AllowPrivateWebhooks bool
+	// ReconcileAfter is how long an SMS may wait for its receipt before
+	// herald looks it up at the provider (reconcile.go); 0 is
+	// DefaultReconcileAfter, negative turns it off.
+	ReconcileAfter time.Duration
 	// Registerer, when set, receives the fan-out's Prometheus counters.
 	Registerer prometheus.Registerer
 }
@@ -122,6 +126,8 @@ type Service struct {
 
 	compMu sync.Mutex
 	comp   Compensation // SetCompensation
+
+	held *receiptHold // status callbacks waiting for the store
 }
 
 // New checks cfg, fills in defaults and returns a Service; call Run to
@@ -135,6 +141,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.FrequencyCap == 0 {
 		cfg.FrequencyCap = DefaultFrequencyCap
+	}
+	if cfg.ReconcileAfter == 0 {
+		cfg.ReconcileAfter = DefaultReconcileAfter
 	}
 	if cfg.FrequencyWindow <= 0 {
 		cfg.FrequencyWindow = DefaultFrequencyWindow
@@ -177,7 +186,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, inc: deps.Incidents, store: deps.Store, chans: deps.Channels, r: deps.Renderer,
 		events: deps.Events, lim: deps.Limiter, log: deps.Log, clock: deps.Now, check: deps.ValidateURL,
-		wakePlan: make(chan struct{}, 1), wakeKind: map[channel.Kind]chan struct{}{}}
+		wakePlan: make(chan struct{}, 1), wakeKind: map[channel.Kind]chan struct{}{}, held: newReceiptHold(DefaultHeldReceipts)}
 	if (cfg.QuietStart == "") != (cfg.QuietEnd == "") {
 		return nil, errors.New("notify: QuietStart and QuietEnd go together")
 	}
@@ -282,6 +291,16 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		s.planLoop(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.applyHeldLoop(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.reconcileLoop(ctx)
 	}()
 	for k, ch := range s.chans {
 		wg.Add(1)

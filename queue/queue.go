@@ -290,6 +290,14 @@ type Store interface {
 	// dispatcher asks after every finished batch, so asking about IDs that
 	// have none must be cheap (no write).
 	TakeReceipts(ctx context.Context, providerIDs []string, now time.Time) ([]PendingReceipt, error)
+	// FindUnconfirmed returns up to limit SMS deliveries still in
+	// StateSent (no final receipt) that are due a look at the provider's
+	// record: sent, or last rechecked for, at or before before; the
+	// longest waiting first. Only SMS: the other channels have no receipts.
+	FindUnconfirmed(ctx context.Context, before time.Time, limit int) ([]*Delivery, error)
+	// RecheckUnconfirmed makes the given sent SMS deliveries due again at
+	// at, or never (zero at); deliveries no longer sent are left alone.
+	RecheckUnconfirmed(ctx context.Context, ids []string, at time.Time) error
 }
 
 // Secrets keeps the keys every node signs links with.

@@ -50,6 +50,11 @@ type Faults struct {
 	// RateBurst is the bucket size; default a tenth of a second's worth
 	// (at least 1), so the ceiling is held closely.
 	RateBurst int
+	// DropReceipts is the share (0..1) of Twilio's final status callbacks
+	// (delivered, undelivered, failed) never posted, as when a callback
+	// reaches no one; the message's status at the API moves on all the
+	// same, so a lookup by SID tells the truth.
+	DropReceipts float64
 }
 
 func (f Faults) validate() error {
@@ -62,6 +67,8 @@ func (f Faults) validate() error {
 		return fmt.Errorf("sandbox: Faults.RetryAfter and Latency must not be negative")
 	case f.RatePerSecond < 0 || math.IsNaN(f.RatePerSecond) || math.IsInf(f.RatePerSecond, 0):
 		return fmt.Errorf("sandbox: Faults.RatePerSecond %v is not a positive rate", f.RatePerSecond)
+	case f.DropReceipts < 0 || f.DropReceipts > 1 || math.IsNaN(f.DropReceipts):
+		return fmt.Errorf("sandbox: Faults.DropReceipts %v is not between 0 and 1", f.DropReceipts)
 	case f.RateBurst < 0:
 		return fmt.Errorf("sandbox: Faults.RateBurst must not be negative")
 	}

@@ -20,6 +20,11 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("POST /api/chat.postMessage", s.handleSlackPostMessage)
 	mux.HandleFunc("POST /api/chat.update", s.handleSlackUpdate)
 	mux.HandleFunc("/api/auth.test", s.handleSlackAuthTest)
+	mux.HandleFunc("POST /api/chat.postEphemeral", s.handleSlackPostEphemeral)
+	mux.HandleFunc("POST /api/views.open", s.handleSlackViewsOpen)
+	mux.HandleFunc("POST /api/views.update", s.handleSlackViewsUpdate)
+	mux.HandleFunc("/api/users.info", s.handleSlackUsersInfo)
+	mux.HandleFunc("/api/usergroups.users.list", s.handleSlackGroupMembers)
 	mux.HandleFunc("/api/", s.handleSlackUnknown)
 	mux.HandleFunc("POST /services/{name...}", s.handleSlackWebhook)
 	mux.HandleFunc("POST /webhooks/{name...}", s.handleWebhook)
@@ -33,7 +38,8 @@ func (s *Sandbox) routes() http.Handler {
 //
 //	GET    /sandbox            HTML, newest first (?kind=&to=&limit=)
 //	GET    /sandbox/messages   JSON {"counts":{kind:n},"total":n,"messages":[…]}, newest first (?kind=&to=&limit=)
-//	DELETE /sandbox/messages   empties the inbox and the counters
+//	GET    /sandbox/views      JSON {"views":[…]}: the Slack modals opened (views.open, views.update), newest first
+//	DELETE /sandbox/messages   empties the inbox, the views and the counters
 //
 // Message content comes from untrusted incident text, so the page escapes
 // all of it and never renders a message's HTML.
@@ -42,6 +48,10 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("GET /sandbox", s.handleInboxPage)
 	mux.HandleFunc("GET /sandbox/{$}", s.handleInboxPage)
 	mux.HandleFunc("GET /sandbox/messages", s.handleInboxJSON)
+	mux.HandleFunc("GET /sandbox/views", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]any{"views": newestViewsFirst(s.Views())})
+	})
 	mux.HandleFunc("POST /sandbox/reply", s.handleReply)
 	mux.HandleFunc("DELETE /sandbox/messages", func(w http.ResponseWriter, _ *http.Request) {
 		s.Reset()
@@ -59,6 +69,11 @@ func queryFilter(r *http.Request, def int) Filter {
 		f.Limit = n
 	}
 	return f
+}
+
+func newestViewsFirst(vs []View) []View {
+	slices.Reverse(vs)
+	return vs
 }
 
 func newestFirst(ms []Message) []Message {
@@ -87,12 +102,19 @@ type inboxView struct {
 	Total    int
 	Kinds    []string
 	Messages []inboxRow
+	Views    []viewRow
 	CanReply bool // a texted reply has somewhere to go
 }
 
 type inboxRow struct {
 	Message
 	BlocksText string
+	Preview    []previewBlock
+}
+
+type viewRow struct {
+	View
+	Preview []previewBlock
 }
 
 func (s *Sandbox) handleInboxPage(w http.ResponseWriter, r *http.Request) {
@@ -114,8 +136,14 @@ func (s *Sandbox) handleInboxPage(w http.ResponseWriter, r *http.Request) {
 			} else {
 				row.BlocksText = string(m.Blocks)
 			}
+			row.Preview = previewBlocks(m.Blocks)
 		}
 		v.Messages = append(v.Messages, row)
+	}
+	if f.Kind == "" || f.Kind == KindSlack {
+		for _, vw := range newestViewsFirst(s.Views()) {
+			v.Views = append(v.Views, viewRow{View: vw, Preview: previewBlocks(vw.Blocks)})
+		}
 	}
 	var buf bytes.Buffer
 	if err := inboxTemplate.Execute(&buf, v); err != nil {
@@ -131,7 +159,8 @@ func (s *Sandbox) handleInboxPage(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-var inboxTemplate = template.Must(template.New("inbox").Parse(`<!doctype html>
+var inboxTemplate = template.Must(template.New("inbox").Funcs(template.FuncMap{"md": mrkdwn}).Parse(`{{define "bk"}}<div class="bk">{{range .}}{{if eq .Type "header"}}<h3>{{md .Text}}</h3>{{else if eq .Type "section"}}{{if .Text}}<p>{{md .Text}}</p>{{end}}{{if .Fields}}<div class="fields">{{range .Fields}}<div>{{md .}}</div>{{end}}</div>{{end}}{{if .Value}}<p class="ctx">{{.Value}}</p>{{end}}{{else if eq .Type "context"}}<div class="ctx">{{md .Text}}</div>{{else if eq .Type "divider"}}<hr>{{else if eq .Type "actions"}}<div class="btns">{{range .Buttons}}<span class="btn{{if .Style}} btn-{{.Style}}{{end}}"{{if .URL}} title="{{.URL}}"{{end}}>{{.Text}}</span>{{end}}</div>{{else if eq .Type "input"}}<div class="in"><b>{{.Text}}</b><span>{{.Value}}</span></div>{{else}}<p class="ctx">{{.Text}}</p>{{end}}{{end}}</div>{{end}}
+<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -148,6 +177,18 @@ nav a{margin-right:.8rem}
 .status-delivered,.status-sent{color:#1a7f37}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;border-radius:4px;margin:.4rem 0;font-size:.85rem}
 .subject{font-weight:600}
+.bk{border-left:4px solid #4a154b;padding:.1rem .7rem;margin:.5rem 0;background:#fff}
+.bk h3{font-size:1.05rem;margin:.4rem 0}.bk p{margin:.35rem 0;white-space:pre-wrap;word-break:break-word}
+.bk .fields{display:grid;grid-template-columns:repeat(auto-fit,minmax(13rem,1fr));gap:.2rem 1rem;margin:.3rem 0}
+.bk .fields div{white-space:pre-wrap;word-break:break-word}
+.bk .ctx{color:#57606a;font-size:.85rem;margin:.3rem 0;white-space:pre-wrap}
+.bk hr{border:0;border-top:1px solid #e1e4e8;margin:.5rem 0}
+.bk .btns{display:flex;flex-wrap:wrap;gap:.4rem;margin:.4rem 0}
+.bk .btn{border:1px solid #c9ccd1;border-radius:4px;padding:.2rem .7rem;font-weight:600;font-size:.9rem;background:#fff;color:#1d1c1d}
+.bk .btn-primary{background:#007a5a;border-color:#007a5a;color:#fff}.bk .btn-danger{background:#e01e5a;border-color:#e01e5a;color:#fff}
+.bk .in{margin:.45rem 0}.bk .in b{display:block;font-size:.9rem}.bk .in span{display:block;border:1px solid #c9ccd1;border-radius:4px;padding:.25rem .5rem;min-height:1.2rem;color:#454a50;white-space:pre-wrap;word-break:break-word}
+.dot{display:inline-block;width:.8em;height:.8em;border-radius:50%;vertical-align:-.05em;margin-right:.15em}
+.views h2{font-size:1.15rem;margin:1.2rem 0 .2rem}
 .reply{display:flex;gap:.4rem;margin-top:.4rem}.reply input{flex:1;font:inherit;padding:.3rem .5rem;border:1px solid #d6dae0;border-radius:4px;min-width:0}.reply button{font:inherit;padding:.3rem .8rem}
 </style>
 </head>
@@ -158,10 +199,11 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
 <nav><a href="?">all</a>{{range .Kinds}}<a href="?kind={{.}}">{{.}}</a>{{end}}<a href="/sandbox/messages">JSON</a></nav>
 {{range .Messages}}
 <div class="msg">
-  <div class="meta"><span class="kind">{{.Kind}}</span>{{.At.Format "2006-01-02 15:04:05.000Z07:00"}} · to <b>{{.To}}</b>{{if .From}} · from {{.From}}{{end}} · <span class="status-{{.Status}}">{{.Status}}</span>{{if .Error}} ({{.Error}}){{end}}{{if .Segments}} · {{.Segments}} segment{{if gt .Segments 1}}s{{end}}{{end}}{{if .Edits}} · edited {{.Edits}}×{{end}} · <code>{{.ID}}</code></div>
+  <div class="meta"><span class="kind">{{.Kind}}</span>{{.At.Format "2006-01-02 15:04:05.000Z07:00"}} · to <b>{{.To}}</b>{{if .From}} · from {{.From}}{{end}} · <span class="status-{{.Status}}">{{.Status}}</span>{{if .Error}} ({{.Error}}){{end}}{{if .Segments}} · {{.Segments}} segment{{if gt .Segments 1}}s{{end}}{{end}}{{if .Edits}} · edited {{.Edits}}×{{end}}{{with index .Headers "thread_ts"}} · reply in the thread of <code>{{.}}</code>{{end}} · <code>{{.ID}}</code></div>
   {{if .Subject}}<div class="subject">{{.Subject}}</div>{{end}}
   {{if .Body}}<pre>{{.Body}}</pre>{{end}}
   {{if .HTML}}<details><summary>HTML part (source)</summary><pre>{{.HTML}}</pre></details>{{end}}
+  {{if .Preview}}{{template "bk" .Preview}}{{end}}
   {{if .BlocksText}}<details><summary>Block Kit</summary><pre>{{.BlocksText}}</pre></details>{{end}}
   {{if .Headers}}<details><summary>headers</summary><pre>{{range $k, $v := .Headers}}{{$k}}: {{$v}}
 {{end}}</pre></details>{{end}}
@@ -170,6 +212,10 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
 {{else}}
 <p>No messages yet.</p>
 {{end}}
+{{if .Views}}<section class="views"><h2>Slack modals opened</h2>
+{{range .Views}}<div class="msg"><div class="meta"><span class="kind">modal</span>{{.OpenedAt.Format "2006-01-02 15:04:05.000Z07:00"}} · <b>{{.Title}}</b>{{if .CallbackID}} · {{.CallbackID}}{{end}}{{if .Updates}} · updated {{.Updates}}×{{end}} · <code>{{.ID}}</code></div>
+{{template "bk" .Preview}}</div>
+{{end}}</section>{{end}}
 </body>
 </html>
 `))

@@ -57,6 +57,16 @@ type Config struct {
 	AccountSID, AuthToken string
 	// SlackToken is the token the fake Slack accepts (bearer or form field).
 	SlackToken string
+	// SlackSigningSecret is what the fake workspace signs the requests it
+	// sends herald with (slash commands, interactions); default
+	// DefaultSlackSigningSecret.
+	SlackSigningSecret string
+	// SlackUsers are the workspace's members users.info describes (name,
+	// locale); anyone else reads English.
+	SlackUsers map[string]SlackUser
+	// SlackUserGroups are the user groups usergroups.users.list answers:
+	// group ID (S…) → member IDs.
+	SlackUserGroups map[string][]string
 	// SMTPUsername and SMTPPassword, when set, make SMTP AUTH PLAIN
 	// mandatory with these credentials; when empty any AUTH is accepted and
 	// none is required.
@@ -111,6 +121,7 @@ type Sandbox struct {
 	cfg    Config
 	log    *slog.Logger
 	inbox  *inbox
+	views  *views
 	faults *faultSet
 
 	httpLn  net.Listener
@@ -147,6 +158,9 @@ func Start(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if cfg.SlackToken == "" {
 		cfg.SlackToken = DefaultSlackToken
 	}
+	if cfg.SlackSigningSecret == "" {
+		cfg.SlackSigningSecret = DefaultSlackSigningSecret
+	}
 	if cfg.Capacity <= 0 {
 		cfg.Capacity = DefaultCapacity
 	}
@@ -161,6 +175,7 @@ func Start(ctx context.Context, cfg Config) (*Sandbox, error) {
 		cfg:    cfg,
 		log:    cfg.Log.With("component", "sandbox"),
 		inbox:  newInbox(cfg.Capacity),
+		views:  newViews(),
 		faults: newFaultSet(cfg.Faults),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -271,8 +286,11 @@ func (s *Sandbox) Messages(filters ...Filter) []Message { return s.inbox.list(fi
 // last Reset, including those the inbox no longer keeps; "" counts all kinds.
 func (s *Sandbox) Count(kind string) int { return s.inbox.count(kind) }
 
-// Reset empties the inbox and zeroes the counters.
-func (s *Sandbox) Reset() { s.inbox.reset() }
+// Reset empties the inbox and the recorded views and zeroes the counters.
+func (s *Sandbox) Reset() {
+	s.inbox.reset()
+	s.views.reset()
+}
 
 // SetFaults replaces the fault injection; it takes effect on the next request
 // and restarts burst and rate counting.

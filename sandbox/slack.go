@@ -38,7 +38,8 @@ type slackPost struct {
 	Blocks   json.RawMessage `json:"blocks"`
 	ThreadTS string          `json:"thread_ts"`
 	Username string          `json:"username"`
-	TS       string          `json:"ts"` // chat.update: the message to edit
+	TS       string          `json:"ts"`   // chat.update: the message to edit
+	User     string          `json:"user"` // chat.postEphemeral: who sees it
 }
 
 func writeSlackError(w http.ResponseWriter, status int, code string) {
@@ -78,6 +79,7 @@ func readSlackPost(r *http.Request) (slackPost, string, error) {
 		p.ThreadTS = r.Form.Get("thread_ts")
 		p.Username = r.Form.Get("username")
 		p.TS = r.Form.Get("ts")
+		p.User = r.Form.Get("user")
 		if b := r.Form.Get("blocks"); b != "" {
 			p.Blocks = json.RawMessage(b)
 		}

@@ -417,6 +417,12 @@ func (p *callbackPool) run(j callbackJob) {
 			code = j.code
 		}
 		p.s.inbox.setStatus(j.msg.ID, status, code)
+		if status == j.final {
+			if drop := p.s.faults.get().DropReceipts; drop > 0 && rand.Float64() < drop {
+				p.s.log.Debug("twilio status callback dropped (fault)", "channel", KindSMS, "status", status)
+				continue
+			}
+		}
 		if err := p.post(j, status, code); err != nil {
 			p.s.log.Warn("twilio status callback failed", "channel", KindSMS, "status", status, "err", err)
 		}

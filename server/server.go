@@ -27,6 +27,7 @@ import (
 
 	"github.com/heraldhq/herald/console"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/slackapp"
 	"github.com/heraldhq/herald/statuspage"
 	"github.com/heraldhq/herald/surveys"
 )
@@ -148,11 +149,30 @@ type Server struct {
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once
 
-	bc      *broadcast       // nil until EnableBroadcast
-	cp      *complaints      // nil until EnableComplaints
-	comp    *compensationAPI // nil until EnableCompensation
-	sv      *surveys.Service // nil until EnableSurveys
-	console *console.Console // nil until EnableConsole
+	bc   *broadcast       // nil until EnableBroadcast
+	cp   *complaints      // nil until EnableComplaints
+	comp *compensationAPI // nil until EnableCompensation
+	sv   *surveys.Service // nil until EnableSurveys
+	// slackApp answers /herald and herald's modals and buttons; nil until
+	// EnableSlackApp (then /herald answers only status and help).
+	slackApp *slackapp.App
+	console  *console.Console // nil until EnableConsole
+}
+
+// EnableSlackApp hands /herald (but /herald complaint), herald's modals
+// and the buttons on incident messages to app, once the Slack signature
+// of each request has been checked.
+func (s *Server) EnableSlackApp(app *slackapp.App) error {
+	switch {
+	case app == nil:
+		return errors.New("server: EnableSlackApp needs an app")
+	case s.bc == nil:
+		return errors.New("server: EnableSlackApp needs EnableBroadcast first (its routes and signing secret)")
+	case s.slackApp != nil:
+		return errors.New("server: EnableSlackApp called twice")
+	}
+	s.slackApp = app
+	return nil
 }
 
 // New builds the server and registers every route. reg receives the HTTP

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/slackapp"
 )
 
 // Inbound provider webhooks. Every request is checked against the
@@ -36,6 +37,7 @@ const (
 	resultInvalid = "invalid"
 	resultIgnored = "ignored" // valid, but nothing for herald to do (yet)
 	resultKept    = "kept"    // a receipt that came before its message was recorded, kept for the dispatcher
+	resultHeld    = "held"    // a receipt the store could not take now, held in memory until it answers
 	resultError   = "error"
 )
 
@@ -154,7 +156,9 @@ func (s *Server) twilioSMS() fiber.Handler {
 // dispatcher wrote the SID) is kept in the store, which every node shares,
 // and the dispatcher applies it once it has; anything else about an
 // unknown message (sent before a restore, or by another system on the same
-// account) is answered 204 too: Twilio cannot do anything about it.
+// account) is answered 204 too: Twilio cannot do anything about it. A
+// receipt the store cannot take now (Redis failing over) is held in memory
+// and applied when the store answers again; it is answered 204 as well.
 func (s *Server) twilioStatus() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		form, ok := s.twilioForm(c)
@@ -169,6 +173,10 @@ func (s *Server) twilioStatus() fiber.Handler {
 		}
 		err = s.bc.notify.HandleStatusCallback(c.UserContext(), cb.MessageSid, cb.Status, cb.ErrorCode)
 		switch {
+		case errors.Is(err, notify.ErrReceiptHeld):
+			// The store failed; the receipt waits in memory and is applied
+			// when it answers. Twilio does not retry a 5xx: say 2xx.
+			s.countInbound(inTwilioStatus, resultHeld)
 		case errors.Is(err, notify.ErrReceiptKept):
 			s.countInbound(inTwilioStatus, resultKept)
 			s.log.Debug("twilio status kept for a message not recorded yet", "message_sid", cb.MessageSid)
@@ -199,13 +207,14 @@ func (s *Server) slackBody(c *fiber.Ctx) ([]byte, bool) {
 	return body, true
 }
 
-// slackHelp is what /herald answers until declaring from Slack arrives.
-const slackHelp = "herald: `/herald status` shows the status page's overall status; `/complaint TEXT` (or `/herald complaint TEXT`) files a complaint.\n" +
-	"Coming: `/herald declare`, `/herald update` and `/herald resolve` to run an incident from Slack."
+// slackHelp is what /herald answers without the Slack app (EnableSlackApp).
+const slackHelp = "herald: `/herald status` shows the status page's overall status; `/complaint TEXT` (or `/herald complaint TEXT`) files a complaint."
 
-// slackCommand is POST /webhooks/slack/commands: /herald status answers
-// the overall status of the page (the one named after "status", else the
-// first); anything else answers the help. Answers are ephemeral.
+// slackCommand is POST /webhooks/slack/commands. /complaint and /herald
+// complaint file a complaint; any other /herald goes to the Slack app
+// (declare, status, list, help), which answers within Slack's 3 seconds
+// and opens modals after. Answers are ephemeral; an empty answer (a modal
+// is opening) is an empty 200.
 func (s *Server) slackCommand() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		body, ok := s.slackBody(c)
@@ -234,6 +243,16 @@ func (s *Server) slackCommand() fiber.Handler {
 			}
 			return c.JSON(fiber.Map{"response_type": "ephemeral", "text": answer})
 		}
+		if s.slackApp != nil && slackapp.Handles(cmd) {
+			answer, err := s.slackApp.Command(c.UserContext(), cmd)
+			if err != nil {
+				return err
+			}
+			if answer == "" {
+				return emptyOK(c)
+			}
+			return c.JSON(fiber.Map{"response_type": "ephemeral", "text": answer})
+		}
 		text := slackHelp
 		if len(words) > 0 && words[0] == "status" {
 			pageID := ""
@@ -249,6 +268,14 @@ func (s *Server) slackCommand() fiber.Handler {
 		}
 		return c.JSON(fiber.Map{"response_type": "ephemeral", "text": text})
 	}
+}
+
+// emptyOK answers 200 with an empty body: Slack shows a slash command's
+// body as a message, and an empty body closes a modal (fiber's
+// SendStatus would answer "OK").
+func emptyOK(c *fiber.Ctx) error {
+	c.Status(http.StatusOK)
+	return nil
 }
 
 // overallStatus describes a page's status in one line.
@@ -287,8 +314,10 @@ func (s *Server) overallStatus(ctx context.Context, pageID string) (string, erro
 }
 
 // slackInteraction is POST /webhooks/slack/interactions: the message
-// shortcut that files a customer's message as a complaint; anything else
-// is acknowledged and ignored for now (Slack wants an answer within 3 s).
+// shortcut that files a customer's message as a complaint, and herald's
+// modals and buttons (the Slack app); anything else is acknowledged and
+// ignored (Slack wants an answer within 3 s). A modal's submission is
+// answered with its errors, or an empty 200 that closes it.
 func (s *Server) slackInteraction() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		body, ok := s.slackBody(c)
@@ -310,6 +339,16 @@ func (s *Server) slackInteraction() fiber.Handler {
 			if filed {
 				s.countInbound(inSlackInteraction, resultOK)
 				return c.SendStatus(http.StatusOK)
+			}
+		}
+		if s.slackApp != nil {
+			resp, handled := s.slackApp.Interaction(c.UserContext(), in)
+			if handled {
+				s.countInbound(inSlackInteraction, resultOK)
+				if resp != nil {
+					return c.JSON(resp)
+				}
+				return emptyOK(c)
 			}
 		}
 		s.countInbound(inSlackInteraction, resultIgnored)

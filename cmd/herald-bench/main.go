@@ -3,6 +3,7 @@
 //	go run ./cmd/herald-bench statuspage [-duration 10s] [-conns 64] [-redis redis://127.0.0.1:6379/0]
 //	go run ./cmd/herald-bench broadcast [-customers 1000000] [-rate 200] [-duration 20s] [-redis URL] [-skip-plan …]
 //	go run ./cmd/herald-bench crash [-recipients 100000] [-engine sqlite|redis|both]
+//	go run ./cmd/herald-bench chaos [-recipients 100000] [-topology sentinel|cluster|single|all] [-sms-rate 2000]
 //	go run ./cmd/herald-bench complaints [-recipients 100000] [-engine sqlite|redis|both] [-duration 3s] [-start-rate 250] [-max-rate 3000] [-fanout-rate 0] [-provider-rate 3000]
 //	go run ./cmd/herald-bench conns [-churn 50000] [-churn-rate 2500] [-idle 20000] [-hold 10s] [-server-nofile N]
 //	go run ./cmd/herald-bench compensation [-customers 1000000] [-engine sqlite|redis|both] [-checks 20000]
@@ -32,7 +33,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|complaints|conns|compensation [flags]  (herald-bench SCENARIO -h for flags)")
+var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|chaos|complaints|conns|compensation [flags]  (herald-bench SCENARIO -h for flags)")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -64,6 +65,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return benchCrash(ctx, opt, stdout, stderr)
+	case "chaos":
+		opt, err := parseChaos(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		return benchChaos(ctx, opt, stdout, stderr)
 	case "complaints":
 		opt, err := parseComplaints(args[1:], stderr)
 		if err != nil {

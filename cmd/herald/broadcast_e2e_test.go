@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -26,14 +28,15 @@ import (
 
 // inboxMessage is the part of a sandbox message the tests read.
 type inboxMessage struct {
-	Kind    string          `json:"kind"`
-	To      string          `json:"to"`
-	Subject string          `json:"subject"`
-	Body    string          `json:"body"`
-	Status  string          `json:"status"`
-	ID      string          `json:"id"`
-	Blocks  json.RawMessage `json:"blocks"`
-	Edits   int             `json:"edits"`
+	Kind    string            `json:"kind"`
+	To      string            `json:"to"`
+	Subject string            `json:"subject"`
+	Body    string            `json:"body"`
+	Status  string            `json:"status"`
+	ID      string            `json:"id"`
+	Blocks  json.RawMessage   `json:"blocks"`
+	Edits   int               `json:"edits"`
+	Headers map[string]string `json:"headers"`
 }
 
 // inbox reads the sandbox's messages through herald's /sandbox mount.
@@ -233,7 +236,8 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 		if got := to(ms, "email", "watcher@example.org"); len(got) != 1 {
 			t.Errorf("the Payments subscriber got %d emails, want 1", len(got))
 		}
-		if got := countKind(ms, "slack"); got != 2 {
+		// The incident channel's live message is herald's own, not the customers'.
+		if got := countKind(ms, "slack") - len(to(ms, "slack", node.SandboxIncidentChannel)); got != 2 {
 			t.Errorf("%d Slack messages, want 2 (a member and an incoming webhook)", got)
 		}
 	})
@@ -403,4 +407,58 @@ func TestSandboxCommand(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("herald sandbox did not stop")
 	}
+}
+
+// TestLostReceiptsReconciled: Twilio's final status callbacks never come
+// (the sandbox drops them all), so every SMS would stay "sent"; herald
+// looks the messages up at Twilio once reconcile_after has passed and
+// ends them delivered, on each engine.
+func TestLostReceiptsReconciled(t *testing.T) {
+	onEachEngine(t, func(t *testing.T, dir string, storeArgs []string) {
+		sb, err := sandbox.Start(context.Background(), sandbox.Config{Faults: sandbox.Faults{DropReceipts: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sb.Close() })
+		env := map[string]string{"HERALD_TWILIO_API_URL": sb.TwilioURL(), "HERALD_TWILIO_ACCOUNT_SID": sb.Config().AccountSID,
+			"HERALD_TWILIO_AUTH_TOKEN": sb.Config().AuthToken, "HERALD_TWILIO_FROM": "+15005550006", "HERALD_RECONCILE_AFTER": "1s"}
+		n := startServe(t, env, storeArgs...)
+		token := mustCLI(t, nil, append([]string{"token", "create", "--role", "admin"}, storeArgs...)...).lastLine()
+		cenv := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+		mustCLI(t, cenv, "components", "create", "--name", "Payments")
+		var csv strings.Builder
+		csv.WriteString("id,phone,language,components\n")
+		const customers = 20
+		for i := range customers {
+			fmt.Fprintf(&csv, "c%d,+3620555%04d,hu,Payments\n", i, i)
+		}
+		file := filepath.Join(dir, "c.csv")
+		if err := os.WriteFile(file, []byte(csv.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mustCLI(t, cenv, "import", "customers", file)
+		id := strings.TrimSpace(mustCLI(t, cenv, "declare", "-q", "--name", "Down", "--component", "Payments=major_outage", "--wait").stdout)
+		var list []struct {
+			ID string `json:"broadcast_id"`
+		}
+		var pages []struct {
+			ID string `json:"id"`
+		}
+		if code, _ := apiDo(t, n, token, "GET", "/v1/pages", nil, &pages); code != 200 || len(pages) != 1 {
+			t.Fatalf("GET /v1/pages: %d", code)
+		}
+		if code, _ := apiDo(t, n, token, "GET", "/api/v1/pages/"+pages[0].ID+"/incidents/"+id+"/broadcasts", nil, &list); code != 200 || len(list) != 1 {
+			t.Fatalf("broadcasts: %d %v", code, list)
+		}
+		eventually(t, 20*time.Second, func() (bool, string) {
+			var p struct {
+				Counts map[string]map[string]int `json:"counts"`
+			}
+			code, _ := apiDo(t, n, token, "GET", "/api/v1/broadcasts/"+list[0].ID, nil, &p)
+			return code == 200 && p.Counts["sms"]["delivered"] == customers, fmt.Sprintf("%d %v", code, p.Counts)
+		})
+		if !strings.Contains(n.log.String(), "SMS status reconciled from the provider") {
+			t.Errorf("the log does not say the statuses were looked up:\n%s", n.log)
+		}
+	})
 }

@@ -68,6 +68,26 @@ func TestConfigLayers(t *testing.T) {
 				t.Errorf("printed as %q", got)
 			}
 		}},
+		{"--redis-sentinel with --redis-master", nil, []string{"--redis-sentinel", "10.0.0.1:26379, 10.0.0.2:26379", "--redis-master", "my master"}, func(t *testing.T, c node.Config) {
+			if c.RedisURL != "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/my%20master" || c.RedisSentinel != "" || c.RedisMaster != "" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"--redis-cluster", nil, []string{"--redis-cluster", "n1:7000,n2:7001"}, func(t *testing.T, c node.Config) {
+			if c.RedisURL != "redis-cluster://n1:7000,n2:7001" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"--redis-cluster beats HERALD_REDIS_URL", map[string]string{"HERALD_REDIS_URL": "redis://127.0.0.1:6379"}, []string{"--redis-cluster", "n1:7000"}, func(t *testing.T, c node.Config) {
+			if c.RedisURL != "redis-cluster://n1:7000" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"sentinel from the environment", map[string]string{"HERALD_REDIS_SENTINEL": "s1:26379", "HERALD_REDIS_MASTER": "m"}, nil, func(t *testing.T, c node.Config) {
+			if c.RedisURL != "redis-sentinel://s1:26379/m" {
+				t.Errorf("got %+v", c)
+			}
+		}},
 		{"--data beats HERALD_REDIS_URL", map[string]string{"HERALD_REDIS_URL": "redis://127.0.0.1:6379"}, []string{"--data", "/d"}, func(t *testing.T, c node.Config) {
 			if c.RedisURL != "" || c.DataDir != "/d" {
 				t.Errorf("got %+v", c)
@@ -119,6 +139,12 @@ func TestConfigErrors(t *testing.T) {
 		{"bad connection cap", nil, []string{"--max-conns-per-client", "0"}, "--max-conns-per-client"},
 		{"bad stream cap", map[string]string{"HERALD_MAX_EVENT_STREAMS": "lots"}, nil, "HERALD_MAX_EVENT_STREAMS"},
 		{"bad redis url", nil, []string{"--redis", "http://x"}, "redis_url"},
+		{"redis two ways", map[string]string{"HERALD_REDIS_URL": "redis://127.0.0.1:6379", "HERALD_REDIS_CLUSTER": "n1:7000"}, nil, "set one"},
+		{"sentinel without master", nil, []string{"--redis-sentinel", "s1:26379"}, "redis_master"},
+		{"master without sentinel", nil, []string{"--redis-master", "m"}, "only with redis_sentinel"},
+		{"bad sentinel host", nil, []string{"--redis-sentinel", "s1", "--redis-master", "m"}, "redis_sentinel: want host:port"},
+		{"bad cluster host", nil, []string{"--redis-cluster", "n1:7000,n2"}, "redis_cluster: want host:port"},
+		{"unknown redis option", nil, []string{"--redis", "redis-cluster://n1:7000?pool=3"}, "pool"},
 		{"bad public url", map[string]string{"HERALD_PUBLIC_URL": "status.example.com"}, nil, "public_url"},
 		{"bad trusted proxy", map[string]string{"HERALD_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"}, nil, "HERALD_TRUSTED_PROXIES"},
 		{"trusting everyone", nil, []string{"--trusted-proxies", "0.0.0.0/0"}, "every address"},
@@ -147,7 +173,8 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"HERALD_REDIS_URL":            "redis://user:redis-secret@127.0.0.1:6379/0",
+		"HERALD_REDIS_URL":            "redis-sentinel://user:redis-secret@127.0.0.1:6379,127.0.0.2:6379/m?sentinel_password=redis-secret-s",
+		"HERALD_REDIS_PASSWORD":       "redis-secret-2",
 		"HERALD_TWILIO_AUTH_TOKEN":    "twiliosecret",
 		"HERALD_TWILIO_ACCOUNT_SID":   "AC123",
 		"HERALD_TWILIO_FROM":          "+15005550006",

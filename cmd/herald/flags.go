@@ -63,8 +63,29 @@ func (cf *configFlags) load(getenv func(string) string) (node.Config, error) {
 	}
 	// --redis and --data choose the engine: a --data given on the command
 	// line means SQLite even when HERALD_REDIS_URL is set in the environment.
-	if given["data"] && !given["redis"] {
-		c.RedisURL = ""
+	// Likewise one of --redis, --redis-sentinel and --redis-cluster on the
+	// command line replaces the others' values from the environment.
+	redisGiven := given["redis"] || given["redis-sentinel"] || given["redis-cluster"]
+	if given["data"] && !redisGiven {
+		c.RedisURL, c.RedisSentinel, c.RedisMaster, c.RedisCluster = "", "", "", ""
+	}
+	if redisGiven {
+		if !given["redis"] {
+			c.RedisURL = ""
+		}
+		if !given["redis-sentinel"] {
+			c.RedisSentinel = ""
+			if !given["redis-master"] {
+				c.RedisMaster = ""
+			}
+		}
+		if !given["redis-cluster"] {
+			c.RedisCluster = ""
+		}
 	}
 	return c, c.Validate()
 }
+
+// storeSettings are the settings that say which store to open, for the
+// commands that work on the store directly (token).
+var storeSettings = []string{"data_dir", "redis_url", "redis_sentinel", "redis_master", "redis_cluster", "redis_prefix"}

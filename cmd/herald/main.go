@@ -106,6 +106,7 @@ func commands() []command {
 		{"complaints", "list, show, record, assign, tag, note, reply to or resolve complaints; stats", cmdComplaints},
 		{"surveys", "survey results, settings, and sending an incident's surveys now", cmdSurveys},
 		{"compensation", "decide compensation, check what a customer gets, record grants, export, totals, announce", cmdCompensation},
+		{"slack", "print the Slack app manifest (herald slack manifest)", cmdSlack},
 		{"sandbox", "run the provider sandbox (Twilio, Slack, SMTP stand-ins) on its own", cmdSandbox},
 		{"maintenance", "schedule, list, start or complete maintenance", cmdMaintenance},
 		{"status", "show the page's status, components and open incidents", cmdStatus},

@@ -34,6 +34,7 @@ func sandboxEnv(sb *sandbox.Sandbox) [][2]string {
 		{"HERALD_SMTP_TLS", "none"},
 		{"HERALD_SLACK_API_URL", sb.SlackURL()},
 		{"HERALD_SLACK_TOKEN", c.SlackToken},
+		{"HERALD_SLACK_SIGNING_SECRET", c.SlackSigningSecret},
 		{"HERALD_WEBHOOKS_ALLOW_PRIVATE", "true"},
 	}
 }

@@ -47,7 +47,7 @@ func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
 		"Creates an API token and prints it on the last line. herald keeps only its hash,\nso it cannot be shown again.\n\n"+tokenAbout)
 	role := fs.String("role", "", "what the token may do: admin (everything), manager (components, incidents, maintenance) or agent (read) (required)")
 	name := fs.String("name", "", "a `NAME` to recognise the token by (default: the role)")
-	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix")
+	cf := newConfigFlags(fs, storeSettings...)
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
 func cmdTokenList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("token list", "[--data DIR | --redis URL]", "Lists API tokens (never their secrets).\n\n"+tokenAbout)
 	all := fs.Bool("all", false, "include revoked tokens")
-	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix")
+	cf := newConfigFlags(fs, storeSettings...)
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func cmdTokenList(ctx context.Context, a *app, args []string) error {
 
 func cmdTokenRevoke(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("token revoke", "ID... [--data DIR | --redis URL]", "Revokes tokens at once; requests with them get 401.\n\n"+tokenAbout)
-	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix")
+	cf := newConfigFlags(fs, storeSettings...)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

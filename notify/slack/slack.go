@@ -225,11 +225,67 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 		// Someone deleted the message, or it can no longer be edited:
 		// post the current state anew rather than leave agents without it.
 	}
-	_, ts, err := c.api.PostMessageContext(ctx, to, p.MsgOptions()...)
+	opts := p.MsgOptions()
+	if m.ThreadTS != "" {
+		opts = append(opts, slackgo.MsgOptionTS(m.ThreadTS))
+	}
+	_, ts, err := c.api.PostMessageContext(ctx, to, opts...)
 	if err != nil {
 		return channel.Receipt{}, classify(ctx, err, "")
 	}
 	return channel.Receipt{ProviderID: ts, Status: "sent"}, nil
+}
+
+// The Slack app's own calls, for herald's Slack front door: the same
+// client (token, API URL, HTTP client) as the messages. Errors are
+// classified as Send's are.
+
+// OpenView opens a modal with a slash command's or a button's trigger ID
+// (views.open), which Slack honours once, within 3 seconds.
+func (c *Channel) OpenView(ctx context.Context, triggerID string, v slackgo.ModalViewRequest) (*slackgo.View, error) {
+	res, err := c.api.OpenViewContext(ctx, triggerID, v)
+	if err != nil {
+		return nil, classify(ctx, err, "")
+	}
+	return &res.View, nil
+}
+
+// UpdateView replaces an open modal (views.update); hash, when not "",
+// makes Slack refuse the update if the view changed since (hash_conflict).
+func (c *Channel) UpdateView(ctx context.Context, viewID, hash string, v slackgo.ModalViewRequest) (*slackgo.View, error) {
+	res, err := c.api.UpdateViewContext(ctx, v, "", hash, viewID)
+	if err != nil {
+		return nil, classify(ctx, err, "")
+	}
+	return &res.View, nil
+}
+
+// PostEphemeral shows text to one user in a channel (chat.postEphemeral).
+func (c *Channel) PostEphemeral(ctx context.Context, channelID, userID, text string) error {
+	if _, err := c.api.PostEphemeralContext(ctx, channelID, userID, slackgo.MsgOptionText(text, false)); err != nil {
+		return classify(ctx, err, "")
+	}
+	return nil
+}
+
+// UserLocale returns a user's Slack locale, like "hu-HU" (users.info,
+// which needs the users:read scope).
+func (c *Channel) UserLocale(ctx context.Context, userID string) (string, error) {
+	u, err := c.api.GetUserInfoContext(ctx, userID)
+	if err != nil {
+		return "", classify(ctx, err, "")
+	}
+	return u.Locale, nil
+}
+
+// GroupMembers returns the IDs of a user group's members
+// (usergroups.users.list, which needs the usergroups:read scope).
+func (c *Channel) GroupMembers(ctx context.Context, groupID string) ([]string, error) {
+	ids, err := c.api.GetUserGroupMembersContext(ctx, groupID)
+	if err != nil {
+		return nil, classify(ctx, err, "")
+	}
+	return ids, nil
 }
 
 func (c *Channel) sendWebhook(ctx context.Context, hook string, p Payload) (channel.Receipt, error) {

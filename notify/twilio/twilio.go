@@ -220,23 +220,7 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-
-	rt := &callTransport{ctx: ctx, base: c.base, apiURL: c.apiURL}
-	tc := &twclient.Client{
-		Credentials: twclient.NewCredentials(c.cfg.AccountSID, c.cfg.AuthToken),
-		HTTPClient: &http.Client{
-			Transport: rt,
-			// Like twilio-go's default client: a redirect is an answer, not a hop.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	tc.SetAccountSid(c.cfg.AccountSID)
-	rh := twclient.NewRequestHandler(tc)
-	// NewRequestHandler reads TWILIO_EDGE/TWILIO_REGION from the environment;
-	// herald's configuration is the only source of where requests go.
-	rh.Edge, rh.Region = "", ""
-	api := openapi.NewApiService(rh)
-
+	api, rt := c.api(ctx)
 	msg, err := api.CreateMessage(params)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -252,6 +236,48 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 		rc.Status = *msg.Status
 	}
 	return rc, nil
+}
+
+// FetchStatus implements channel.StatusFetcher with Twilio's message
+// resource (GET …/Messages/{Sid}.json).
+func (c *Channel) FetchStatus(ctx context.Context, providerID string) (status, errorCode string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	api, rt := c.api(ctx)
+	msg, err := api.FetchMessage(providerID, &openapi.FetchMessageParams{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", "", fmt.Errorf("twilio: fetch message: %w", ctx.Err())
+		}
+		return "", "", fmt.Errorf("twilio: fetch message %s: %w", providerID, classify(err, rt.status, rt.retryAfter))
+	}
+	if msg.Status != nil {
+		status = *msg.Status
+	}
+	if msg.ErrorCode != nil && *msg.ErrorCode != 0 {
+		errorCode = strconv.Itoa(*msg.ErrorCode)
+	}
+	return status, errorCode, nil
+}
+
+// api returns a twilio-go API client for one call under ctx, and the
+// transport that remembers the call's HTTP status.
+func (c *Channel) api(ctx context.Context) (*openapi.ApiService, *callTransport) {
+	rt := &callTransport{ctx: ctx, base: c.base, apiURL: c.apiURL}
+	tc := &twclient.Client{
+		Credentials: twclient.NewCredentials(c.cfg.AccountSID, c.cfg.AuthToken),
+		HTTPClient: &http.Client{
+			Transport: rt,
+			// Like twilio-go's default client: a redirect is an answer, not a hop.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	tc.SetAccountSid(c.cfg.AccountSID)
+	rh := twclient.NewRequestHandler(tc)
+	// NewRequestHandler reads TWILIO_EDGE/TWILIO_REGION from the environment;
+	// herald's configuration is the only source of where requests go.
+	rh.Edge, rh.Region = "", ""
+	return openapi.NewApiService(rh), rt
 }
 
 // callTransport carries one Send's context into twilio-go's request, points

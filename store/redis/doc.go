@@ -44,6 +44,7 @@
 //	<prefix>:{global}:d:<delivery>             hash  j (compact JSON) s a n k b u l p e r sa da
 //	<prefix>:{global}:q:<kind>:due             zset  pending delivery IDs by NextAt (ms × 1024 + seq)
 //	<prefix>:{global}:q:<kind>:leased          zset  sending delivery IDs by lease end (ms)
+//	<prefix>:{global}:q:sms:sent               zset  SMS still sent (no final receipt) by when next due a look at Twilio (ms)
 //	<prefix>:{global}:progress:<broadcast>     hash  "<kind>:<state>" and "r:<kind>:<reason>" → count
 //	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (s × 2^20 + seq)
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
@@ -58,6 +59,7 @@
 //	<prefix>:{global}:subscriber-addresses     hash  page␀kind␀address␀incident → live subscriber ID
 //	<prefix>:{global}:suppressions             hash  page␀kind␀address → JSON (page "" global)
 //	<prefix>:{global}:secret:<name>            string SET NX, then GET
+//	<prefix>:{global}:live-message:<incident>  string JSON record of the incident's live Slack message (a script claims it)
 //	<prefix>:page:{<page>}:customers           hash  customer ID → JSON
 //	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:addresses zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX)

@@ -163,6 +163,12 @@ func (k keyspace) dueQueue(kind string) string { return k.global("q:" + kind + "
 // end of their lease in ms; an expired score is a dead node's work.
 func (k keyspace) leaseQueue(kind string) string { return k.global("q:" + kind + ":leased") }
 
+// unconfirmed is the sorted set of SMS deliveries in state sent (no final
+// receipt yet), scored by when they are next due a look at the provider's
+// record (ms): the finish script adds an SMS it marks sent, scored by its
+// send time; the status script removes it when a receipt moves it on.
+func (k keyspace) unconfirmed() string { return k.global("q:sms:sent") }
+
 // progressPrefix + broadcast ID: hash "<kind>:<state>" → count and
 // "r:<kind>:<reason>" → count, kept by the scripts that move deliveries.
 func (k keyspace) progressPrefix() string { return k.global("progress:") }
@@ -265,6 +271,12 @@ func (k keyspace) suppressions() string { return k.global("suppressions") }
 
 // secret: string holding one named secret, created with SET NX.
 func (k keyspace) secret(name string) string { return k.global("secret:" + name) }
+
+// liveMessage: string holding the JSON record of an incident's live Slack
+// message (livemsg.Store), claimed by a script.
+func (k keyspace) liveMessage(incidentID string) string {
+	return k.global("live-message:" + incidentID)
+}
 
 // rate: string holding one GCRA bucket's theoretical arrival time. Each
 // bucket has its own tag, so rate limits spread over a Cluster.

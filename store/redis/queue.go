@@ -264,6 +264,11 @@ for i = 2, #ARGV, ` + strconv.Itoa(finishStride) + ` do
     if st == 'pending' then
       set[#set + 1] = 'n'; set[#set + 1] = nextAt
       redis.call('ZADD', pfx .. 'q:' .. kind .. ':due', string.format('%.0f', tonumber(nextAt) * ` + scoreSlotsLua + `), id)
+    elseif st == 'sent' and kind == 'sms' then
+      -- awaiting its receipt: the reconciler looks at those that wait long
+      local at = ARGV[i+7]
+      if at == '' then at = ARGV[i+9] end
+      redis.call('ZADD', pfx .. 'q:sms:sent', at, id)
     end
     redis.call('HSET', dk, unpack(set))
     if bid ~= '' then
@@ -302,6 +307,7 @@ local cur = redis.call('HMGET', dk, 's', 'k', 'b')
 if not cur[1] then return -1 end
 if cur[1] ~= 'sent' then return 0 end
 redis.call('HSET', dk, 's', st, 'u', at)
+if cur[2] == 'sms' then redis.call('ZREM', pfx .. 'q:sms:sent', string.sub(dk, #pfx + 3)) end
 if code ~= '' then redis.call('HSET', dk, 'e', code) end
 if st == 'delivered' then
   redis.call('HSET', dk, 'da', at)

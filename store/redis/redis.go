@@ -61,15 +61,20 @@ func WithClock(now func() time.Time) Option { return func(db *DB) { db.now = now
 // WithAuditLimit caps each audit log at n entries; 0 keeps everything.
 func WithAuditLimit(n int) Option { return func(db *DB) { db.auditLimit = n } }
 
-// Open connects to the Redis at url (redis://[user:pass@]host:port/db, or
-// rediss:// for TLS), checks that it answers, and returns the store.
-// Close closes the connection.
+// Open connects to the Redis at url (see ParseAddress: one Redis, a
+// Sentinel group or a Cluster), checks that it answers, and returns the
+// store. Close closes the connection.
 func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
-	o, err := goredis.ParseURL(url)
+	addr, err := ParseAddress(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis: parse url: %w", err)
+		return nil, err
 	}
-	client := goredis.NewClient(o)
+	return OpenAddress(ctx, addr, opts...)
+}
+
+// OpenAddress is Open for a parsed address.
+func OpenAddress(ctx context.Context, addr Address, opts ...Option) (*DB, error) {
+	client := addr.NewClient()
 	db, err := New(client, opts...)
 	if err != nil {
 		_ = client.Close()

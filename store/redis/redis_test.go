@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/livemsg"
 	"github.com/heraldhq/herald/store/storetest"
 	"github.com/heraldhq/herald/surveys"
 )
@@ -202,6 +203,14 @@ func TestSurveyStore(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestLiveMessageStore(t *testing.T) {
+	storetest.RunLiveMessages(t, func(t *testing.T) livemsg.Store {
+		db := openTest(t, testPrefix(t))
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
 }
 
 func TestOpen(t *testing.T) {

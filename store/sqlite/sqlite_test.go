@@ -10,6 +10,7 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/livemsg"
 	"github.com/heraldhq/herald/store/sqlite"
 	"github.com/heraldhq/herald/store/storetest"
 	"github.com/heraldhq/herald/surveys"
@@ -104,6 +105,14 @@ func TestCompensationStore(t *testing.T) {
 	storetest.RunCompensation(t, func(t *testing.T) (incident.Store, compensation.Store) {
 		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
 		return db, db
+	})
+}
+
+func TestLiveMessageStore(t *testing.T) {
+	storetest.RunLiveMessages(t, func(t *testing.T) livemsg.Store {
+		db := open(t, filepath.Join(t.TempDir(), "herald.db"))
+		t.Cleanup(func() { db.Close() })
+		return db
 	})
 }
 

@@ -39,6 +39,7 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, Pipeline))
 		{"FinishDeliveries", testFinishDeliveries},
 		{"SetDeliveryStatus", testSetDeliveryStatus},
 		{"Receipts", testReceipts},
+		{"Unconfirmed", testUnconfirmed},
 		{"FindDeliveries", testFindDeliveries},
 		{"LargePlan", testLargePlan},
 		{"Secret", testSecret},

@@ -1,0 +1,49 @@
+// Package livemsg holds the record of an incident's live message in a chat
+// channel: the one Slack message herald posts when an incident is
+// declared and then keeps current with chat.update, and the thread its
+// updates are replied in. The record is what lets any node (on Redis, any
+// number of them) edit the message another node posted. It is data only
+// (standard library only): the engines implement Store without importing
+// the Slack front door that uses it.
+package livemsg
+
+import (
+	"context"
+	"time"
+)
+
+// Message is where an incident's live message is.
+type Message struct {
+	IncidentID string
+	PageID     string
+	// Channel is the conversation ID the message was posted in.
+	Channel string
+	// TS is Slack's ts of the message; "" while it is being posted (the
+	// record then only claims the right to post it).
+	TS string
+	// Replied is the ID of the newest incident update posted as a reply
+	// in the message's thread; "" when none has been.
+	Replied string
+	// ClaimedAt is when a node claimed the right to post the message.
+	ClaimedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Store keeps one Message per incident. store/sqlite and store/redis
+// implement it, held to storetest.RunLiveMessages. Times round-trip at
+// millisecond precision in UTC.
+type Store interface {
+	// ClaimLiveMessage records m (with TS "") as the incident's message
+	// being posted, and reports true: the caller posts it. It records
+	// nothing and reports false when a message is already recorded for
+	// the incident with a TS, or claimed at or after staleBefore (another
+	// node is posting it). A claim older than staleBefore is taken over:
+	// its node died before it could say where the message went.
+	ClaimLiveMessage(ctx context.Context, m *Message, staleBefore time.Time) (bool, error)
+	// SaveLiveMessage writes m whole (a posted message's TS, the update
+	// last replied).
+	SaveLiveMessage(ctx context.Context, m *Message) error
+	// FindLiveMessage returns the incident's record, or an ENOTFOUND
+	// error (incident.NotFound).
+	FindLiveMessage(ctx context.Context, incidentID string) (*Message, error)
+}

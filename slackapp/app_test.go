@@ -1,0 +1,165 @@
+package slackapp
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
+	"github.com/heraldhq/herald/queue"
+)
+
+func testApp(t *testing.T) *App {
+	t.Helper()
+	a, err := New(Config{IncidentChannel: "C0INCIDENTS", PublicURL: "https://status.example.com/"}, nil, nil, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a
+}
+
+func TestLang(t *testing.T) {
+	for in, want := range map[string]string{"hu-HU": "hu", "pl_PL": "pl", "hr-HR": "hr", "en-GB": "en", "de-DE": "en", "": "en", "HU": "hu"} {
+		if got := lang(in); got != want {
+			t.Errorf("lang(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Every word the app shows exists in every language: a missing one would
+// show its ID.
+func TestWordsInEveryLanguage(t *testing.T) {
+	a := testApp(t)
+	ids := []string{"SlackHelp", "SlackRefused", "SlackListNone", "SlackListTitle", "SlackModalDeclare", "SlackModalUpdate",
+		"SlackModalResolve", "SlackSubmitDeclare", "SlackSubmitUpdate", "SlackSubmitResolve", "SlackCancel", "SlackFieldName",
+		"SlackFieldNameHint", "SlackFieldComponents", "SlackFieldImpact", "SlackFieldStatus", "SlackFieldNotify", "SlackNotifyYes",
+		"SlackFieldOperational", "SlackOperationalYes", "SlackAudienceCounting", "SlackAudienceNone", "SlackLatestUpdate",
+		"SlackBroadcast", "SlackBroadcastNone", "SlackBroadcastPlanning", "SlackButtonUpdate", "SlackButtonResolve", "SlackButtonOpen", "SlackStarted",
+		"SlackNoComponents", "SlackLanguage", "StatusLabel", "ImpactLabel", "Components"}
+	for _, l := range locale.Languages {
+		for _, id := range ids {
+			if got, ok := a.words.Lang(l).Lookup(id); !ok || got == "" {
+				t.Errorf("%s: %s missing", l, id)
+			}
+		}
+		for _, s := range []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring, incident.Resolved} {
+			if w := a.statusWord(l, s); strings.HasPrefix(w, "Status") && l != "en" {
+				t.Errorf("%s: status %s has no word (%q)", l, s, w)
+			}
+		}
+		for _, s := range incident.ComponentStatuses {
+			if w := a.componentWord(l, s); strings.HasPrefix(w, "Component") {
+				t.Errorf("%s: component status %s has no word", l, s)
+			}
+		}
+		for _, k := range channel.Kinds {
+			if w := a.channelWord(l, k); strings.HasPrefix(w, "SlackChannel") {
+				t.Errorf("%s: channel %s has no word", l, k)
+			}
+		}
+		if got := a.text(l, "SlackFailed", "Reason", "X"); !strings.Contains(got, "X") {
+			t.Errorf("%s: SlackFailed = %q", l, got)
+		}
+	}
+	// Modal titles and buttons fit Slack's 24 characters after clipping.
+	if got := clip("Résoudre l'incident maintenant", 24); len([]rune(got)) != 24 {
+		t.Errorf("clip = %q", got)
+	}
+}
+
+func TestIncidentMessage(t *testing.T) {
+	a := testApp(t)
+	now := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)
+	page := &incident.Page{ID: "p1", Name: "Example", URL: "https://status.example.com", TimeZone: "Europe/Budapest", Languages: []string{"hu", "en"}}
+	comps := []*incident.Component{{ID: "c1", Name: "Fizetés", Status: incident.MajorOutage}, {ID: "c2", Name: "Web", Status: incident.Operational}}
+	inc := &incident.Incident{ID: "i1", PageID: "p1", Name: "Kártyás fizetés hiba", Status: incident.Identified, Impact: incident.ImpactCritical,
+		ComponentIDs: []string{"c1"}, StartedAt: now, Updates: []*incident.Update{{ID: "u2", Status: incident.Identified, Body: "Visszaállítjuk.", DisplayAt: now}}}
+	progress := []*queue.Progress{
+		{State: queue.PlanDone, Counts: map[channel.Kind]map[queue.DeliveryState]int{
+			channel.SMS:   {queue.StateDelivered: 90, queue.StateFailed: 2, queue.StatePending: 8, queue.StateSuppressed: 5},
+			channel.Email: {queue.StateSent: 40}}},
+	}
+	m, err := a.incidentMessage(page, inc, comps, progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks slackgo.Blocks
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		t.Fatalf("blocks do not decode as Block Kit: %v\n%s", err, m.Blocks)
+	}
+	s := string(m.Blocks)
+	for _, want := range []string{"Kártyás fizetés hiba", "Fizetés: Teljes kiesés", "Visszaállítjuk.", "19:00 CET",
+		"SMS 90/100 elküldve, 2 sikertelen", "e-mail 40/40 elküldve", `"herald_update"`, `"herald_resolve"`,
+		"https://status.example.com/incidents/i1"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("message lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Web") {
+		t.Error("a component the incident does not name is listed")
+	}
+	inc.Status = incident.Resolved
+	m, _ = a.incidentMessage(page, inc, comps, nil)
+	if strings.Contains(string(m.Blocks), "herald_resolve") || !strings.Contains(string(m.Blocks), "Megoldva") {
+		t.Errorf("a resolved incident's message keeps its buttons or lacks its status: %s", m.Blocks)
+	}
+	if !strings.Contains(string(m.Blocks), a.text("hu", "SlackBroadcastNone")) {
+		t.Error("no broadcast: the message should say so")
+	}
+	m, _ = a.incidentMessage(page, inc, comps, []*queue.Progress{{State: queue.PlanPending}})
+	if !strings.Contains(string(m.Blocks), a.text("hu", "SlackBroadcastPlanning")) {
+		t.Errorf("a broadcast still being planned: %s", m.Blocks)
+	}
+}
+
+func TestSubmissionParsing(t *testing.T) {
+	values := map[string]map[string]slackgo.BlockAction{
+		blockComponents:         {blockComponents: {SelectedOptions: []slackgo.OptionBlockObject{{Value: "c2"}, {Value: "c1"}}}},
+		compStatusPrefix + "c1": {blockStatus: {SelectedOption: slackgo.OptionBlockObject{Value: "major_outage"}}},
+		blockNotify:             {blockNotify: {SelectedOptions: []slackgo.OptionBlockObject{{Value: optionYes}}}},
+	}
+	sel, st := chosenComponents(values)
+	if strings.Join(sel, ",") != "c1,c2" || st["c1"] != incident.MajorOutage || len(st) != 1 {
+		t.Errorf("chosen = %v %v", sel, st)
+	}
+	if !checked(values, blockNotify) || checked(values, blockOperational) {
+		t.Error("checkboxes misread")
+	}
+	for _, tc := range []struct {
+		callback string
+		err      error
+		want     string
+	}{
+		{CallbackDeclare, incident.Invalid("name", "must not be empty"), blockName},
+		{CallbackDeclare, incident.Invalid("components", "no component"), blockComponents},
+		{CallbackUpdate, incident.Invalid("body", "too long"), blockBody},
+		{CallbackUpdate, &incident.Error{Code: incident.ETRANSITION, Field: "status"}, blockStatus},
+		{CallbackResolve, errors.New("disk full"), blockBody},
+	} {
+		if got := fieldBlock(tc.callback, tc.err); got != tc.want {
+			t.Errorf("fieldBlock(%s, %v) = %s, want %s", tc.callback, tc.err, got, tc.want)
+		}
+	}
+	if r := reason(errors.New("secret detail")); strings.Contains(r, "secret") {
+		t.Errorf("an internal error's detail reaches the user: %q", r)
+	}
+}
+
+func TestManifest(t *testing.T) {
+	m := Manifest("https://status.example.com/")
+	b, _ := json.Marshal(m)
+	s := string(b)
+	for _, want := range []string{`"request_url":"https://status.example.com/webhooks/slack/interactions"`,
+		`"url":"https://status.example.com/webhooks/slack/commands"`, `"/herald"`, `"chat:write"`, `"commands"`, `"users:read"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("manifest lacks %s: %s", want, s)
+		}
+	}
+}

@@ -1,0 +1,389 @@
+package slackapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/livemsg"
+	"github.com/heraldhq/herald/queue"
+)
+
+// The incident's live message. On each incident event that this node
+// published (its own changes: API, CLI, console, Slack), the incident is
+// marked; a marked incident's message is rendered and, if it changed,
+// posted (the first time) or edited with chat.update — at most once per
+// EditEvery per incident. While a broadcast of the incident is going
+// out, the message is refreshed every EditEvery so its progress moves.
+// Each update after the declaration is also replied in the message's
+// thread. Where the message is (channel, ts) is in the store, so another
+// node edits the same message.
+
+// staleClaim is how long a claim to post a message holds before another
+// node may take it over (its poster died before saying where it went).
+const staleClaim = time.Minute
+
+// tracked is what the keeper knows of one incident's message on this node.
+type tracked struct {
+	dirty    bool      // changed since the last render
+	watching bool      // a broadcast is still going out
+	lastEdit time.Time // when the message was last sent or edited here
+	rendered []byte    // what was last sent, to skip edits that change nothing
+	failures int
+	nextTry  time.Time
+}
+
+// Run keeps incident messages current until ctx ends. It does nothing
+// without an incident channel.
+func (a *App) Run(ctx context.Context) {
+	defer a.Close()
+	if a.cfg.IncidentChannel == "" || a.events == nil {
+		<-ctx.Done()
+		return
+	}
+	evs, cancel := a.events.Subscribe()
+	defer cancel()
+	states := map[string]*tracked{}
+	tick := time.NewTicker(a.cfg.EditEvery / 3)
+	defer tick.Stop()
+	mark := func(id string) {
+		st := states[id]
+		if st == nil {
+			st = &tracked{}
+			states[id] = st
+		}
+		st.dirty = true
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-evs:
+			if !ok {
+				return
+			}
+			if ev.IncidentID == "" || (ev.Origin != "" && ev.Origin != a.cfg.Node) {
+				continue
+			}
+			if ev.Type == incident.EventIncidentChanged || ev.Type == incident.EventBroadcastCreated {
+				mark(ev.IncidentID)
+			}
+		case id := <-a.kick:
+			mark(id)
+		case <-tick.C:
+		}
+		now := a.now()
+		for id, st := range states {
+			if !st.dirty && !st.watching {
+				delete(states, id)
+				continue
+			}
+			if now.Sub(st.lastEdit) < a.cfg.EditEvery || now.Before(st.nextTry) {
+				continue
+			}
+			a.refresh(ctx, id, st, now)
+		}
+	}
+}
+
+// refresh renders one incident's message and sends it if it changed.
+func (a *App) refresh(ctx context.Context, id string, st *tracked, now time.Time) {
+	st.dirty = false
+	err := a.keep(ctx, id, st, now)
+	switch {
+	case err == nil:
+		st.failures, st.nextTry = 0, time.Time{}
+	case errors.Is(err, errNotOurs):
+		st.watching = false
+	case errors.Is(err, errPostedElsewhere):
+		st.dirty, st.nextTry = true, now.Add(a.cfg.EditEvery)
+	default:
+		// Retried with backoff; the message stays as it was meanwhile.
+		st.failures++
+		st.dirty = true
+		back := min(time.Duration(1<<min(st.failures, 6))*time.Second, time.Minute)
+		st.nextTry = now.Add(back)
+		if retry := channel.RetryAfter(err); retry > back {
+			st.nextTry = now.Add(retry)
+		}
+		a.log.Warn("slack: incident message", "incident_id", id, "err", err, "failures", st.failures)
+	}
+}
+
+var (
+	// errNotOurs: an incident with no message to keep (a maintenance,
+	// one deleted, one recorded already closed).
+	errNotOurs = errors.New("no live message for this incident")
+	// errPostedElsewhere: another node is posting the first message.
+	errPostedElsewhere = errors.New("another node is posting the incident message")
+)
+
+func (a *App) keep(ctx context.Context, id string, st *tracked, now time.Time) error {
+	inc, err := a.inc.Incident(ctx, "", id)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		return errNotOurs
+	}
+	if err != nil {
+		return err
+	}
+	if inc.IsMaintenance() || inc.Backfilled {
+		return errNotOurs
+	}
+	rec, err := a.store.FindLiveMessage(ctx, id)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		if inc.Status.Closed() && len(inc.Updates) <= 1 {
+			return errNotOurs // recorded after the fact: nothing to follow
+		}
+		rec = &livemsg.Message{IncidentID: id, PageID: inc.PageID, Channel: a.cfg.IncidentChannel, ClaimedAt: now, UpdatedAt: now}
+		ok, err := a.store.ClaimLiveMessage(ctx, rec, now.Add(-staleClaim))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errPostedElsewhere
+		}
+	} else if err != nil {
+		return err
+	} else if rec.TS == "" {
+		return errPostedElsewhere
+	}
+	page, err := a.inc.Page(ctx, inc.PageID)
+	if err != nil {
+		return err
+	}
+	comps, err := a.inc.Components(ctx, inc.PageID)
+	if err != nil {
+		return err
+	}
+	progress, err := a.fan.Broadcasts(ctx, id)
+	if err != nil {
+		return err
+	}
+	st.watching = false
+	for _, p := range progress {
+		if !p.Finished() {
+			st.watching = true
+		}
+	}
+	msg, err := a.incidentMessage(page, inc, comps, progress)
+	if err != nil {
+		return err
+	}
+	if rec.TS != "" && bytes.Equal(msg.Blocks, st.rendered) {
+		return a.replies(ctx, inc, rec, page)
+	}
+	msg.To, msg.Replace = rec.Channel, rec.TS
+	r, err := a.slack.Send(ctx, msg)
+	if err != nil {
+		return err
+	}
+	st.rendered, st.lastEdit = msg.Blocks, now
+	if r.ProviderID != "" && r.ProviderID != rec.TS {
+		// Posted (the first time, or anew because the old message was
+		// deleted): the declaration is in the message, not the thread.
+		first := rec.TS == ""
+		rec.TS = r.ProviderID
+		if first && len(inc.Updates) > 0 {
+			rec.Replied = inc.Updates[len(inc.Updates)-1].ID
+		}
+		rec.UpdatedAt = now
+		if err := a.store.SaveLiveMessage(ctx, rec); err != nil {
+			return err
+		}
+		a.log.Info("slack: incident message posted", "incident_id", id, "channel", rec.Channel, "ts", rec.TS)
+	}
+	return a.replies(ctx, inc, rec, page)
+}
+
+// replies posts the updates after rec.Replied, oldest first, in the
+// message's thread, recording each as it goes.
+func (a *App) replies(ctx context.Context, inc *incident.Incident, rec *livemsg.Message, page *incident.Page) error {
+	// inc.Updates is newest first.
+	var todo []*incident.Update
+	for _, u := range inc.Updates {
+		if u.ID == rec.Replied {
+			break
+		}
+		todo = append(todo, u)
+	}
+	if len(todo) == len(inc.Updates) && rec.Replied != "" {
+		return nil // the replied update was edited away: do not repost the history
+	}
+	lang := pageLang(page)
+	for i := len(todo) - 1; i >= 0; i-- {
+		u := todo[i]
+		text := "*" + a.statusWord(lang, u.Status) + "* · " + u.DisplayAt.In(page.Location()).Format("2006-01-02 15:04 MST")
+		if u.Body != "" {
+			text += "\n" + u.Body
+		}
+		for _, ac := range u.AffectedComponents {
+			text += "\n• " + ac.Name + ": " + a.componentWord(lang, ac.OldStatus) + " → " + a.componentWord(lang, ac.NewStatus)
+		}
+		if _, err := a.slack.Send(ctx, &channel.Message{Kind: channel.Slack, To: rec.Channel, ThreadTS: rec.TS, Text: text}); err != nil {
+			return err
+		}
+		rec.Replied, rec.UpdatedAt = u.ID, a.now()
+		if err := a.store.SaveLiveMessage(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pageLang(page *incident.Page) string {
+	if len(page.Languages) > 0 {
+		return page.Languages[0]
+	}
+	return "en"
+}
+
+// statusEmoji marks an incident's state at a glance.
+func statusEmoji(inc *incident.Incident) string {
+	switch {
+	case inc.Status.Closed():
+		return ":large_green_circle:"
+	case inc.Impact == incident.ImpactCritical:
+		return ":red_circle:"
+	case inc.Impact == incident.ImpactMajor:
+		return ":large_orange_circle:"
+	}
+	return ":large_yellow_circle:"
+}
+
+// incidentMessage renders the incident's live message in the page's
+// language: status, components, the latest update, the broadcast's
+// progress per channel, and the buttons.
+func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps []*incident.Component, progress []*queue.Progress) (*channel.Message, error) {
+	lang := pageLang(page)
+	loc := page.Location()
+	byID := map[string]*incident.Component{}
+	for _, c := range comps {
+		byID[c.ID] = c
+	}
+	title := inc.Name
+	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(clip(title, 150)))}
+	fields := []*slackgo.TextBlockObject{
+		mrkdwn("*" + a.text(lang, "StatusLabel") + "*\n" + statusEmoji(inc) + " " + a.statusWord(lang, inc.Status)),
+		mrkdwn("*" + a.text(lang, "ImpactLabel") + "*\n" + a.impactWord(lang, inc.Impact)),
+		mrkdwn("*" + a.text(lang, "SlackStarted") + "*\n" + inc.StartedAt.In(loc).Format("2006-01-02 15:04 MST")),
+	}
+	var compLines []string
+	for _, id := range inc.ComponentIDs {
+		if c := byID[id]; c != nil {
+			compLines = append(compLines, "• "+c.Name+": "+a.componentWord(lang, c.Status))
+		}
+	}
+	if len(compLines) == 0 {
+		compLines = []string{a.text(lang, "SlackNoComponents")}
+	}
+	fields = append(fields, mrkdwn("*"+a.text(lang, "Components")+"*\n"+clip(strings.Join(compLines, "\n"), 1900)))
+	blocks = append(blocks, slackgo.NewSectionBlock(nil, fields, nil))
+	if len(inc.Updates) > 0 {
+		u := inc.Updates[0]
+		body := u.Body
+		if body == "" {
+			body = a.statusWord(lang, u.Status)
+		}
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn("*"+a.text(lang, "SlackLatestUpdate")+"* · "+
+			u.DisplayAt.In(loc).Format("15:04 MST")+"\n"+clip(body, 2800)), nil, nil))
+	}
+	blocks = append(blocks, slackgo.NewContextBlock("progress", mrkdwn("*"+a.text(lang, "SlackBroadcast")+"*: "+a.progressLine(lang, progress))))
+	link := page.URL + "/incidents/" + inc.ID
+	open := slackgo.NewButtonBlockElement(ActionOpen, inc.ID, plain(a.text(lang, "SlackButtonOpen")))
+	open.URL = link
+	var buttons []slackgo.BlockElement
+	if !inc.Status.Closed() {
+		upd := slackgo.NewButtonBlockElement(ActionUpdate, inc.ID, plain(a.text(lang, "SlackButtonUpdate")))
+		upd.Style = slackgo.StylePrimary
+		res := slackgo.NewButtonBlockElement(ActionResolve, inc.ID, plain(a.text(lang, "SlackButtonResolve")))
+		res.Style = slackgo.StyleDanger
+		buttons = append(buttons, upd, res)
+	}
+	buttons = append(buttons, open)
+	blocks = append(blocks, slackgo.NewActionBlock("incident", buttons...))
+	b, err := json.Marshal(blocks)
+	if err != nil {
+		return nil, err
+	}
+	text := statusEmoji(inc) + " " + inc.Name + " · " + a.statusWord(lang, inc.Status)
+	return &channel.Message{Kind: channel.Slack, Text: text, Blocks: b, Language: lang}, nil
+}
+
+// progressLine words the newest broadcast's progress per channel (the
+// latest update's messages): sent of total, and failures.
+func (a *App) progressLine(lang string, progress []*queue.Progress) string {
+	type tally struct{ sent, total, failed int }
+	per := map[channel.Kind]*tally{}
+	if len(progress) > 1 {
+		progress = progress[len(progress)-1:] // oldest first
+	}
+	for _, p := range progress {
+		for k, byState := range p.Counts {
+			t := per[k]
+			if t == nil {
+				t = &tally{}
+				per[k] = t
+			}
+			for s, n := range byState {
+				switch s {
+				case queue.StateSent, queue.StateDelivered:
+					t.sent += n
+				case queue.StateFailed, queue.StateUndelivered:
+					t.failed += n
+				case queue.StateCollapsed, queue.StateCancelled, queue.StateSuppressed:
+					continue
+				}
+				t.total += n
+			}
+		}
+	}
+	var kinds []channel.Kind
+	for k, t := range per {
+		if t.total > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		if len(progress) > 0 && progress[0].State == queue.PlanPending {
+			return a.text(lang, "SlackBroadcastPlanning")
+		}
+		return a.text(lang, "SlackBroadcastNone")
+	}
+	sort.Slice(kinds, func(i, j int) bool { return kindOrder(kinds[i]) < kindOrder(kinds[j]) })
+	var parts []string
+	for _, k := range kinds {
+		t := per[k]
+		s := a.text(lang, "SlackProgress", "Channel", a.channelWord(lang, k), "Sent", itoa(t.sent), "Total", itoa(t.total))
+		if t.failed > 0 {
+			s += ", " + a.text(lang, "SlackProgressFailed", "Failed", itoa(t.failed))
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "  ·  ")
+}
+
+func kindOrder(k channel.Kind) int {
+	for i, c := range channel.Kinds {
+		if c == k {
+			return i
+		}
+	}
+	return len(channel.Kinds)
+}
+
+// Refresh asks for an incident's message to be brought up to date now
+// (subject to the throttle); the event bus does this for every change.
+func (a *App) Refresh(incidentID string) {
+	select {
+	case a.kick <- incidentID:
+	default:
+	}
+}

@@ -1,0 +1,89 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/livemsg"
+)
+
+var _ livemsg.Store = (*DB)(nil)
+
+// liveMessageDoc is a livemsg.Message as stored: JSON with times in Unix
+// milliseconds, which the claim script reads.
+type liveMessageDoc struct {
+	IncidentID string `json:"incident_id"`
+	PageID     string `json:"page_id"`
+	Channel    string `json:"channel"`
+	TS         string `json:"ts"`
+	Replied    string `json:"replied"`
+	ClaimedAt  int64  `json:"claimed_at"`
+	UpdatedAt  int64  `json:"updated_at"`
+}
+
+func encodeLiveMessage(m *livemsg.Message) (string, error) {
+	b, err := json.Marshal(liveMessageDoc{IncidentID: m.IncidentID, PageID: m.PageID, Channel: m.Channel, TS: m.TS,
+		Replied: m.Replied, ClaimedAt: ms(m.ClaimedAt), UpdatedAt: ms(m.UpdatedAt)})
+	return string(b), err
+}
+
+// claimLiveMessageScript sets KEYS[1] to ARGV[1] unless the message stored
+// there has a ts, or was claimed at or after ARGV[2] (ms); 1 when set.
+var claimLiveMessageScript = goredis.NewScript(`
+local old = redis.call('GET', KEYS[1])
+if old then
+	local m = cjson.decode(old)
+	if m.ts ~= '' or tonumber(m.claimed_at) >= tonumber(ARGV[2]) then
+		return 0
+	end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`)
+
+// ClaimLiveMessage implements livemsg.Store, atomically in a script.
+func (db *DB) ClaimLiveMessage(ctx context.Context, m *livemsg.Message, staleBefore time.Time) (bool, error) {
+	doc, err := encodeLiveMessage(m)
+	if err != nil {
+		return false, fmt.Errorf("redis: claim live message: %w", err)
+	}
+	n, err := claimLiveMessageScript.Run(ctx, db.client, []string{db.keys.liveMessage(m.IncidentID)}, doc, ms(staleBefore)).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis: claim live message: %w", err)
+	}
+	return n == 1, nil
+}
+
+// SaveLiveMessage implements livemsg.Store.
+func (db *DB) SaveLiveMessage(ctx context.Context, m *livemsg.Message) error {
+	doc, err := encodeLiveMessage(m)
+	if err != nil {
+		return fmt.Errorf("redis: save live message: %w", err)
+	}
+	if err := db.client.Set(ctx, db.keys.liveMessage(m.IncidentID), doc, 0).Err(); err != nil {
+		return fmt.Errorf("redis: save live message: %w", err)
+	}
+	return nil
+}
+
+// FindLiveMessage implements livemsg.Store.
+func (db *DB) FindLiveMessage(ctx context.Context, incidentID string) (*livemsg.Message, error) {
+	s, err := db.client.Get(ctx, db.keys.liveMessage(incidentID)).Result()
+	if err == goredis.Nil {
+		return nil, incident.NotFound("live message", incidentID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis: find live message: %w", err)
+	}
+	var d liveMessageDoc
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return nil, fmt.Errorf("redis: decode live message: %w", err)
+	}
+	return &livemsg.Message{IncidentID: d.IncidentID, PageID: d.PageID, Channel: d.Channel, TS: d.TS, Replied: d.Replied,
+		ClaimedAt: time.UnixMilli(d.ClaimedAt).UTC(), UpdatedAt: time.UnixMilli(d.UpdatedAt).UTC()}, nil
+}

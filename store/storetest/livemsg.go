@@ -1,0 +1,108 @@
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/livemsg"
+)
+
+// RunLiveMessages runs the livemsg.Store suite. open returns a fresh,
+// empty store for the calling test and closes it when the test ends.
+func RunLiveMessages(t *testing.T, open func(t *testing.T) livemsg.Store) {
+	ctx := context.Background()
+	t.Run("round trip", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.FindLiveMessage(ctx, "inc1"); incident.ErrorCode(err) != incident.ENOTFOUND {
+			t.Fatalf("find before any: %v, want ENOTFOUND", err)
+		}
+		m := &livemsg.Message{IncidentID: "inc1", PageID: "page1", Channel: "C0INCIDENTS", ClaimedAt: at(0), UpdatedAt: at(0)}
+		ok, err := s.ClaimLiveMessage(ctx, m, at(-time.Minute))
+		if err != nil || !ok {
+			t.Fatalf("first claim = %v, %v; want true", ok, err)
+		}
+		got, err := s.FindLiveMessage(ctx, "inc1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "claimed", got, m)
+		m.TS, m.Replied, m.UpdatedAt = "1712345678.000100", "upd1", at(1500*time.Millisecond)
+		if err := s.SaveLiveMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.FindLiveMessage(ctx, "inc1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "saved", got, m)
+		if got.ClaimedAt.Location() != time.UTC {
+			t.Errorf("ClaimedAt in %v, want UTC", got.ClaimedAt.Location())
+		}
+	})
+
+	t.Run("claims", func(t *testing.T) {
+		s := open(t)
+		first := &livemsg.Message{IncidentID: "inc2", PageID: "page1", Channel: "C0INCIDENTS", ClaimedAt: at(0), UpdatedAt: at(0)}
+		if ok, err := s.ClaimLiveMessage(ctx, first, at(-time.Minute)); err != nil || !ok {
+			t.Fatalf("first claim = %v, %v", ok, err)
+		}
+		// Another node, while the first is posting: refused.
+		other := *first
+		other.Channel, other.ClaimedAt = "C0OTHER", at(10*time.Second)
+		if ok, err := s.ClaimLiveMessage(ctx, &other, at(-50*time.Second)); err != nil || ok {
+			t.Fatalf("claim while a fresh one holds = %v, %v; want false", ok, err)
+		}
+		// The first claim is stale (its node died before posting): taken over.
+		if ok, err := s.ClaimLiveMessage(ctx, &other, at(time.Second)); err != nil || !ok {
+			t.Fatalf("claim over a stale one = %v, %v; want true", ok, err)
+		}
+		if got, _ := s.FindLiveMessage(ctx, "inc2"); got == nil || got.Channel != "C0OTHER" {
+			t.Fatalf("after the takeover: %+v", got)
+		}
+		// Posted: never claimed again, however old.
+		other.TS = "1.2"
+		if err := s.SaveLiveMessage(ctx, &other); err != nil {
+			t.Fatal(err)
+		}
+		late := other
+		late.TS, late.ClaimedAt = "", at(time.Hour)
+		if ok, err := s.ClaimLiveMessage(ctx, &late, at(2*time.Hour)); err != nil || ok {
+			t.Fatalf("claim over a posted message = %v, %v; want false", ok, err)
+		}
+		if got, _ := s.FindLiveMessage(ctx, "inc2"); got == nil || got.TS != "1.2" {
+			t.Fatalf("the posted message's record changed: %+v", got)
+		}
+	})
+
+	t.Run("concurrent claims", func(t *testing.T) {
+		s := open(t)
+		const nodes = 8
+		var wg sync.WaitGroup
+		won := make([]bool, nodes)
+		errs := make([]error, nodes)
+		for i := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m := &livemsg.Message{IncidentID: "inc3", PageID: "page1", Channel: "C0INCIDENTS", ClaimedAt: at(0), UpdatedAt: at(0)}
+				won[i], errs[i] = s.ClaimLiveMessage(ctx, m, at(-time.Minute))
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for i := range nodes {
+			if errs[i] != nil {
+				t.Fatalf("node %d: %v", i, errs[i])
+			}
+			if won[i] {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d of %d simultaneous claims won; want exactly 1 (one message per incident)", n, nodes)
+		}
+	})
+}
