@@ -266,6 +266,10 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, "Nothing has been published") {
 		t.Fatalf("preview: %d", res.StatusCode)
 	}
+	// Anna and Bob have Payments, with a phone and an email each.
+	if !strings.Contains(body, "<span>sms</span> <strong>2</strong>") || !strings.Contains(body, "<span>email</span> <strong>2</strong>") {
+		t.Errorf("the preview does not count the audience:\n%s", body)
+	}
 	key := regexpKey.FindStringSubmatch(body)
 	if key == nil {
 		t.Fatal("the preview carries no idempotency key")

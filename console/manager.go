@@ -172,7 +172,20 @@ func (cs *Console) declare(c *fiber.Ctx) error {
 		if f.Key == "" {
 			f.Key = incident.NewID() + incident.NewID()
 		}
-		v := cs.newView(c, "ConsolePreviewTitle", fiber.Map{"Form": f, "Components": comps, "Page": p, "Affected": affected(comps, f.Statuses)})
+		data := fiber.Map{"Form": f, "Components": comps, "Page": p, "Affected": affected(comps, f.Statuses)}
+		if cs.cfg.Notify != nil && f.Notify {
+			// Who declaring would reach, counted as the dry run counts
+			// (the Slack declare modal shows the same numbers).
+			ids := f.input(true).ComponentIDs
+			counts, err := cs.cfg.Notify.DraftAudience(ctx, p.ID, ids)
+			if err != nil {
+				cs.log.Warn("console: count the audience", "page_id", p.ID, "err", err)
+				data["AudienceFailed"] = true
+			} else {
+				data["Audience"] = audienceRows(counts)
+			}
+		}
+		v := cs.newView(c, "ConsolePreviewTitle", data)
 		v.Nav = "declare"
 		return cs.renderView(c, fiber.StatusOK, "preview", v)
 	default: // edit
@@ -582,4 +595,19 @@ func (cs *Console) audience(c *fiber.Ctx) error {
 	}
 	v := cs.newView(c, "ConsoleAudienceTitle", fiber.Map{"Incident": inc, "Result": res, "Samples": samples, "Total": total, "Kind": kind})
 	return cs.renderView(c, fiber.StatusOK, "audience", v)
+}
+
+// audienceRow is one channel's count, for the preview.
+type audienceRow struct {
+	Kind channel.Kind
+	N    int
+}
+
+func audienceRows(counts map[channel.Kind]int) []audienceRow {
+	rows := []audienceRow{}
+	for k, n := range counts {
+		rows = append(rows, audienceRow{Kind: k, N: n})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Kind < rows[j].Kind })
+	return rows
 }
