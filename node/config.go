@@ -64,6 +64,7 @@ type Config struct {
 	Surveys    Surveys      // follow-up surveys after resolution
 	Email      InboundEmail // inbound email: the SMTP listener and its domains
 	Slack      SlackApp     // the Slack front door: incident channel, roles
+	Console    Console      // the web console's sessions
 	Providers  Providers
 }
 
@@ -84,6 +85,7 @@ func DefaultConfig() Config {
 		Broadcast:  DefaultBroadcast(),
 		Complaints: DefaultComplaints(),
 		Surveys:    DefaultSurveys(),
+		Console:    DefaultConsole(),
 	}
 }
 
@@ -151,7 +153,7 @@ func (c *Config) Settings() []Setting {
 		{"max_conns_per_client", "HERALD_MAX_CONNS_PER_CLIENT", "max-conns-per-client", "hold at most `N` connections from one address (a trusted proxy's are not capped)", count(&c.MaxConnsPerClient, 1), func() string { return strconv.Itoa(c.MaxConnsPerClient) }},
 		{"max_event_streams", "HERALD_MAX_EVENT_STREAMS", "max-event-streams", "hold at most `N` live-update streams (/events) open", count(&c.MaxEventStreams, 1), func() string { return strconv.Itoa(c.MaxEventStreams) }},
 		{"max_event_streams_per_client", "HERALD_MAX_EVENT_STREAMS_PER_CLIENT", "max-event-streams-per-client", "hold at most `N` live-update streams from one client address", count(&c.MaxEventStreamsPerClient, 1), func() string { return strconv.Itoa(c.MaxEventStreamsPerClient) }},
-	}, append(append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Surveys.settings()...), append(c.Email.settings(), c.Slack.settings()...)...)...)
+	}, append(append(append(c.Broadcast.settings(), c.Complaints.settings()...), c.Surveys.settings()...), append(append(c.Email.settings(), c.Slack.settings()...), c.Console.settings()...)...)...)
 }
 
 // count parses a whole number of at least least into p.

@@ -60,10 +60,12 @@ func TestExampleConfig(t *testing.T) {
 	})
 	t.Run("every Config field is a setting", func(t *testing.T) {
 		var c Config
-		// All fields but Providers, Broadcast, Complaints, Surveys, Email
-		// and Slack are settings, and every field of those but Providers is one.
-		n := reflect.TypeOf(c).NumField() - 6 + reflect.TypeOf(c.Broadcast).NumField() + reflect.TypeOf(c.Complaints).NumField() +
-			reflect.TypeOf(c.Surveys).NumField() + reflect.TypeOf(c.Email).NumField() + reflect.TypeOf(c.Slack).NumField()
+		// All fields but Providers, Broadcast, Complaints, Surveys, Email,
+		// Slack and Console are settings, and every field of those but
+		// Providers is one.
+		n := reflect.TypeOf(c).NumField() - 7 + reflect.TypeOf(c.Broadcast).NumField() + reflect.TypeOf(c.Complaints).NumField() +
+			reflect.TypeOf(c.Surveys).NumField() + reflect.TypeOf(c.Email).NumField() + reflect.TypeOf(c.Slack).NumField() +
+			reflect.TypeOf(c.Console).NumField()
 		if m := len(c.Settings()); n != m {
 			t.Errorf("Config has %d setting fields but %d settings", n, m)
 		}

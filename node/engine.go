@@ -41,6 +41,8 @@ type Engine struct {
 	Surveys surveys.Store
 	// LiveMessages keeps where each incident's Slack message is.
 	LiveMessages livemsg.Store
+	// Sessions keeps the console's sessions and sign-in links.
+	Sessions incident.SessionStore
 	// Events is the event bus, started by StartEvents (nil until then):
 	// in-process on SQLite, pub/sub on Redis so every node hears every change.
 	Events incident.Events
@@ -77,7 +79,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("open redis %s: %w", addr, err)
 		}
 		return &Engine{Name: "redis", Where: addr.String(), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
-			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, LiveMessages: db, Redis: db}, nil
+			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, LiveMessages: db, Sessions: db, Redis: db}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -88,7 +90,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db,
-		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, LiveMessages: db, SQLite: db}, nil
+		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, LiveMessages: db, Sessions: db, SQLite: db}, nil
 }
 
 // StartEvents starts the event bus: in-process on SQLite; on Redis,

@@ -283,7 +283,10 @@ func (a *Node) buildComplaints() error {
 	if err := a.buildSlackApp(); err != nil {
 		return err
 	}
-	return a.buildInboundEmail(svc)
+	if err := a.buildInboundEmail(svc); err != nil {
+		return err
+	}
+	return a.buildConsole()
 }
 
 // buildCompensation builds the compensation service on the engine's store:

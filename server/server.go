@@ -25,6 +25,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/console"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/reports"
 	"github.com/heraldhq/herald/slackapp"
@@ -170,6 +171,7 @@ type Server struct {
 	// slackApp answers /herald and herald's modals and buttons; nil until
 	// EnableSlackApp (then /herald answers only status and help).
 	slackApp *slackapp.App
+	console  *console.Console // nil until EnableConsole
 }
 
 // EnableSlackApp hands /herald (but /herald complaint), herald's modals

@@ -100,6 +100,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the server: status page, API and broadcasts", cmdServe},
 		{"token", "create, list or revoke API tokens (works without a running server)", cmdToken},
+		{"console", "link: a one-time sign-in link to the web console (works without a running server)", cmdConsole},
 		{"declare", "declare an incident", cmdDeclare},
 		{"update", "post an update to an incident", cmdUpdate},
 		{"resolve", "resolve an incident", cmdResolve},

@@ -505,3 +505,12 @@ func (k keyspace) surveyIncidents() string { return k.global("survey-incidents")
 // surveyPageIDs: set of the page IDs that have surveys, for
 // FindDueSurveys. Pages stay in it.
 func (k keyspace) surveyPageIDs() string { return k.global("survey-pages") }
+
+// session: hash holding one console session (incident.Session) under the
+// hash of its secret, expiring with it (PEXPIREAT). Global, so every node
+// finds a session another node opened.
+func (k keyspace) session(hash string) string { return k.global("session:" + hash) }
+
+// signInLink: string holding one sign-in link's JSON under the hash of its
+// secret, expiring with it; taken with GETDEL.
+func (k keyspace) signInLink(hash string) string { return k.global("signin:" + hash) }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/console"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/node"
+)
+
+// The console commands work on the store directly, like the token
+// commands: a sign-in link carries a new token.
+
+func cmdConsole(ctx context.Context, a *app, args []string) error {
+	return subcommand(ctx, a, "console", args, map[string]func(context.Context, *app, []string) error{
+		"link": cmdConsoleLink,
+	})
+}
+
+func cmdConsoleLink(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("console link", "--role admin|manager|agent --name NAME [--valid 15m] [--data DIR | --redis URL]",
+		"Makes a token for NAME with ROLE and prints, on the last line, a one-time link\nthat signs its holder in to the web console. Send it to the person; it works\nonce, within --valid. Revoke the token (herald token revoke) to end their sessions.\n\n"+tokenAbout)
+	role := fs.String("role", "", "what the person may do: admin, manager or agent (required)")
+	name := fs.String("name", "", "the person's `NAME`, shown in the console and the audit log (required)")
+	valid := fs.Duration("valid", console.DefaultLinkLifetime, "how long the link may be used (`DURATION`)")
+	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix", "public_url", "addr")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	if !incident.Role(*role).Valid() {
+		fs.Usage()
+		return &usageError{msg: fmt.Sprintf("--role: want admin, manager or agent, got %q", *role), shown: true}
+	}
+	if *name == "" {
+		fs.Usage()
+		return &usageError{msg: "--name is required", shown: true}
+	}
+	if *valid < time.Minute || *valid > 7*24*time.Hour {
+		return &usageError{msg: "--valid: want between 1m and 168h"}
+	}
+	cfg, err := cf.load(a.getenv)
+	if err != nil {
+		return err
+	}
+	cfg.LogLevel = "warn"
+	log := node.NewLogger(a.stderr, cfg)
+	eng, err := node.OpenEngine(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	svc := incident.NewService(eng.Incidents, nil, log)
+	ctx = incident.WithActor(ctx, incident.Actor{Name: "cli"})
+	secret, tok, err := console.CreateSignInLink(ctx, svc, eng.Sessions, *name, incident.Role(*role), *valid)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Created %s token %s (%q) and a one-time console sign-in link, valid for %s:\n", tok.Role, tok.ID, tok.Name, *valid)
+	fmt.Fprintln(a.stdout, cfg.PublicURLFor(cfg.Addr)+console.Prefix+"/link/"+secret)
+	return nil
+}

@@ -1,0 +1,440 @@
+package console
+
+import (
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/contact"
+	"github.com/heraldhq/herald/queue"
+)
+
+// queueViews are the agent queue's tabs.
+var queueViews = []string{"mine", "unassigned", "risk", "repeat", "all"}
+
+// queue is GET /console/queue: open complaints, by view and incident.
+func (cs *Console) queue(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	s := session(c)
+	view := c.Query("view")
+	if !in(view, queueViews) {
+		view = "all"
+	}
+	f := complaint.Filter{PageID: p.ID, Open: true, Limit: 500, IncidentID: c.Query("incident")}
+	if c.Query("incident") == "none" {
+		f.IncidentID, f.Untagged = "", true
+	}
+	all, total, err := cs.cfg.Complaints.List(ctx, f)
+	if err != nil {
+		return err
+	}
+	now := cs.now()
+	counts := map[string]int{}
+	byIncident := map[string]int{}
+	var rows []*complaint.Complaint
+	for _, cp := range all {
+		mine, unassigned, risk := cp.Owner == s.Name, cp.Owner == "", atRisk(cp, now)
+		for v, ok := range map[string]bool{"mine": mine, "unassigned": unassigned, "risk": risk, "repeat": cp.Repeat, "all": true} {
+			if ok {
+				counts[v]++
+			}
+		}
+		if cp.Tag != nil {
+			byIncident[cp.Tag.IncidentID]++
+		} else {
+			byIncident["none"]++
+		}
+		if (view == "mine" && mine) || (view == "unassigned" && unassigned) || (view == "risk" && risk) || (view == "repeat" && cp.Repeat) || view == "all" {
+			rows = append(rows, cp)
+		}
+	}
+	if c.Query("sort") == "due" {
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].ResolveDue.Before(rows[j].ResolveDue) })
+	}
+	open, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: openStatuses})
+	if err != nil {
+		return err
+	}
+	guidance, err := cs.guidance(c, p.ID, open)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, inc := range open {
+		names[inc.ID] = inc.Name
+	}
+	risky := map[string]bool{}
+	for _, cp := range rows {
+		risky[cp.ID] = atRisk(cp, now)
+	}
+	v := cs.newView(c, "ConsoleQueueTitle", fiber.Map{"Rows": rows, "Total": total, "View": view, "Views": queueViews, "Counts": counts,
+		"ByIncident": byIncident, "Incidents": open, "Incident": c.Query("incident"), "Sort": c.Query("sort"), "Guidance": guidance, "Risky": risky, "Names": names})
+	v.Nav, v.Live = "queue", Prefix+"/live"
+	return cs.renderView(c, fiber.StatusOK, "queue", v)
+}
+
+func in(s string, list []string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// guidanceRow is one open incident's compensation state, for agents.
+type guidanceRow struct {
+	Incident *incident.Incident
+	Decision *compensation.Decision
+	Offers   []compensation.Offer
+}
+
+// guidance is what agents may say about compensation for each open
+// incident, always on screen.
+func (cs *Console) guidance(c *fiber.Ctx, pageID string, open []*incident.Incident) ([]guidanceRow, error) {
+	if cs.cfg.Compensation == nil {
+		return nil, nil
+	}
+	rows := []guidanceRow{}
+	for _, inc := range open {
+		if inc.IsMaintenance() {
+			continue
+		}
+		d, err := cs.cfg.Compensation.Decision(c.UserContext(), pageID, inc.ID)
+		if err != nil {
+			return nil, err
+		}
+		r := guidanceRow{Incident: inc, Decision: d}
+		if d.Policy != nil {
+			r.Offers = d.Policy.Offers
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// complaintPage is GET /console/complaints/:id: the customer's story.
+func (cs *Console) complaintPage(c *fiber.Ctx) error {
+	return cs.showComplaint(c, fiber.StatusOK, "")
+}
+
+func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	cp, entries, err := cs.cfg.Complaints.Timeline(ctx, p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	data := fiber.Map{"Complaint": cp, "Entries": entries, "Error": formErr, "Remedies": remedies, "AtRisk": atRisk(cp, cs.now())}
+	if key := cp.Contact.Key(); key != "" {
+		others, _, err := cs.cfg.Complaints.List(ctx, complaint.Filter{PageID: p.ID, ContactKey: key, Limit: 20})
+		if err != nil {
+			return err
+		}
+		data["Others"] = others
+	}
+	if cs.cfg.Notify != nil {
+		f := queue.DeliveryFilter{PageID: p.ID, Limit: 20}
+		switch {
+		case cp.Contact.CustomerID != "":
+			f.RecipientID = cp.Contact.CustomerID
+		case cp.Contact.Phone != "":
+			f.Address = cp.Contact.Phone
+		case cp.Contact.Email != "":
+			f.Address = cp.Contact.Email
+		}
+		if f.RecipientID != "" || f.Address != "" {
+			ds, err := cs.cfg.Notify.Deliveries(ctx, f)
+			if err != nil {
+				return err
+			}
+			data["Deliveries"] = ds
+		}
+	}
+	open, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: openStatuses})
+	if err != nil {
+		return err
+	}
+	data["Open"] = open
+	var incID string
+	if cp.Tag != nil {
+		incID = cp.Tag.IncidentID
+		if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, incID); err == nil {
+			data["Incident"] = inc
+		}
+	}
+	if cs.cfg.Compensation != nil && incID != "" {
+		a, err := cs.checkCompensation(c, p.ID, incID, cp)
+		if err != nil && !errors.Is(err, incident.ErrNotFound) && incident.ErrorCode(err) != incident.EINVALID {
+			return err
+		}
+		data["Answer"] = a
+	}
+	if cs.cfg.Compensation != nil {
+		g, err := cs.guidance(c, p.ID, open)
+		if err != nil {
+			return err
+		}
+		data["Guidance"] = g
+	}
+	v := cs.newView(c, "ConsoleComplaintTitle", data)
+	v.Title = v.T("ConsoleComplaintTitle") + " " + cp.Ref
+	v.Nav, v.Live = "queue", Prefix+"/live?complaint="+cp.ID
+	return cs.renderView(c, status, "complaint", v)
+}
+
+// checkCompensation is the customer's eligibility, offers and script.
+func (cs *Console) checkCompensation(c *fiber.Ctx, pageID, incID string, cp *complaint.Complaint) (*compensation.Answer, error) {
+	ctx, lang := c.UserContext(), cs.lang(c)
+	if cp.Contact.CustomerID != "" {
+		return cs.cfg.Compensation.Check(ctx, pageID, incID, cp.Contact.CustomerID, lang)
+	}
+	kind, addr := cp.Contact.Address(cp.Channel)
+	if addr == "" {
+		return nil, nil
+	}
+	return cs.cfg.Compensation.CheckAddress(ctx, pageID, incID, kind, addr, lang)
+}
+
+var remedies = []complaint.Remedy{complaint.RemedyApology, complaint.RemedyFix, complaint.RemedyReplacement, complaint.RemedyPriceReduction,
+	complaint.RemedyRefund, complaint.RemedyFreeRepeat, complaint.RemedyNone}
+
+// act runs one change on a complaint and goes back to it; a validation
+// error is shown on the page.
+func (cs *Console) act(c *fiber.Ctx, fn func(pageID, id string) error) error {
+	p, err := cs.page(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if err := fn(p.ID, c.Params("id")); err != nil {
+		if msg := formError(err); msg != "" {
+			return cs.showComplaint(c, fiber.StatusUnprocessableEntity, msg)
+		}
+		return err
+	}
+	return c.Redirect(Prefix+"/complaints/"+c.Params("id"), fiber.StatusSeeOther)
+}
+
+// take is POST …/take: assign to me, or to the named agent.
+func (cs *Console) take(c *fiber.Ctx) error {
+	return cs.act(c, func(pageID, id string) error {
+		owner := strings.TrimSpace(c.FormValue("owner"))
+		if owner == "" {
+			owner = session(c).Name
+		}
+		_, err := cs.cfg.Complaints.Assign(c.UserContext(), pageID, id, owner)
+		return err
+	})
+}
+
+// retag is POST …/tag: an incident ID, or "" to untag.
+func (cs *Console) retag(c *fiber.Ctx) error {
+	return cs.act(c, func(pageID, id string) error {
+		_, err := cs.cfg.Complaints.SetTag(c.UserContext(), pageID, id, c.FormValue("incident"))
+		return err
+	})
+}
+
+func (cs *Console) note(c *fiber.Ctx) error {
+	return cs.act(c, func(pageID, id string) error {
+		_, err := cs.cfg.Complaints.Note(c.UserContext(), pageID, id, c.FormValue("text"))
+		return err
+	})
+}
+
+func (cs *Console) reply(c *fiber.Ctx) error {
+	return cs.act(c, func(pageID, id string) error {
+		_, err := cs.cfg.Complaints.Reply(c.UserContext(), pageID, id, c.FormValue("text"))
+		return err
+	})
+}
+
+func (cs *Console) resolve(c *fiber.Ctx) error {
+	return cs.act(c, func(pageID, id string) error {
+		_, err := cs.cfg.Complaints.Resolve(c.UserContext(), pageID, id, complaint.Remedy(c.FormValue("remedy")), c.FormValue("outcome"))
+		return err
+	})
+}
+
+// offer is POST …/offer: what the customer chose of an offer (or that
+// they declined), recorded as a grant on the complaint.
+func (cs *Console) offer(c *fiber.Ctx) error {
+	if cs.cfg.Compensation == nil {
+		return fiber.ErrNotFound
+	}
+	return cs.act(c, func(pageID, id string) error {
+		ctx := c.UserContext()
+		cp, err := cs.cfg.Complaints.Get(ctx, pageID, id)
+		if err != nil {
+			return err
+		}
+		if cp.Tag == nil || cp.Contact.CustomerID == "" {
+			return incident.Invalid("offer", "tag the complaint to an incident and a known customer first")
+		}
+		r := compensation.GrantRequest{Offer: c.FormValue("offer"), Choice: c.FormValue("choice"), Declined: c.FormValue("declined") == "1", ComplaintID: cp.ID}
+		_, _, err = cs.cfg.Compensation.Grant(ctx, pageID, cp.Tag.IncidentID, cp.Contact.CustomerID, r)
+		return err
+	})
+}
+
+// callForm is the record-a-call form.
+type callForm struct {
+	Q, CustomerID, Name, Phone, Email          string
+	Category, Ask, Severity, Text, Promise, By string
+	IncidentID, Attach                         string
+	Error                                      string
+}
+
+// callPage is GET /console/calls/new (?q= searches, ?customer= picks).
+func (cs *Console) callPage(c *fiber.Ctx) error {
+	f := &callForm{Q: c.Query("q"), CustomerID: c.Query("customer"), Category: string(complaint.CategoryOutage), Ask: string(complaint.AskInformation), Severity: string(complaint.SeverityNormal)}
+	return cs.callView(c, fiber.StatusOK, f)
+}
+
+func (cs *Console) callView(c *fiber.Ctx, status int, f *callForm) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	data := fiber.Map{"Form": f, "Categories": []complaint.Category{complaint.CategoryOutage, complaint.CategoryDefect, complaint.CategoryDelivery,
+		complaint.CategoryRefund, complaint.CategoryInformation, complaint.CategoryResponseTime, complaint.CategoryConduct, complaint.CategoryOther},
+		"Asks":       []complaint.Ask{complaint.AskInformation, complaint.AskFix, complaint.AskCompensation, complaint.AskBehaviourChange, complaint.AskOther},
+		"Severities": []complaint.Severity{complaint.SeverityLow, complaint.SeverityNormal, complaint.SeverityHigh, complaint.SeverityCritical}}
+	if f.Q != "" {
+		found, err := cs.findCustomers(c, p.ID, f.Q)
+		if err != nil {
+			return err
+		}
+		data["Found"] = found
+	}
+	if f.CustomerID != "" {
+		cust, err := cs.cfg.Complaints.Customers.FindCustomerByID(ctx, p.ID, f.CustomerID)
+		if err != nil {
+			return err
+		}
+		data["Customer"] = cust
+		open, _, err := cs.cfg.Complaints.List(ctx, complaint.Filter{PageID: p.ID, ContactKey: complaint.Contact{CustomerID: cust.ID}.Key(), Open: true, Limit: 5})
+		if err != nil {
+			return err
+		}
+		data["OpenComplaints"] = open
+		if len(open) > 0 && f.Attach == "" && c.Method() == fiber.MethodGet {
+			f.Attach = open[0].ID
+		}
+	}
+	incs, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: openStatuses})
+	if err != nil {
+		return err
+	}
+	data["Incidents"] = incs
+	if cs.cfg.Compensation != nil {
+		g, err := cs.guidance(c, p.ID, incs)
+		if err != nil {
+			return err
+		}
+		data["Guidance"] = g
+	}
+	v := cs.newView(c, "ConsoleCallTitle", data)
+	v.Nav, v.Live = "call", Prefix+"/live"
+	return cs.renderView(c, status, "call", v)
+}
+
+// findCustomers finds customers by exact phone, email or customer ID (the
+// store indexes those, not names).
+func (cs *Console) findCustomers(c *fiber.Ctx, pageID, q string) ([]*audience.Customer, error) {
+	ctx := c.UserContext()
+	q = strings.TrimSpace(q)
+	cust := cs.cfg.Complaints.Customers
+	var out []*audience.Customer
+	if strings.Contains(q, "@") {
+		if e, err := contact.NormalizeEmail(q); err == nil {
+			found, err := cust.FindCustomersByAddress(ctx, pageID, channel.Email, e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, found...)
+		}
+	} else if p, err := contact.NormalizePhone(q, cs.cfg.DefaultRegion); err == nil {
+		found, err := cust.FindCustomersByAddress(ctx, pageID, channel.SMS, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
+	}
+	if len(out) == 0 && q != "" && len(q) <= 200 {
+		if one, err := cust.FindCustomerByID(ctx, pageID, q); err == nil {
+			out = append(out, one)
+		} else if !errors.Is(err, incident.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// customerSearch is GET /console/customers?q=: the call form's search.
+func (cs *Console) customerSearch(c *fiber.Ctx) error {
+	return c.Redirect(Prefix+"/calls/new?q="+urlQuery(c.Query("q")), fiber.StatusSeeOther)
+}
+
+// recordCall is POST /console/calls.
+func (cs *Console) recordCall(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	f := &callForm{CustomerID: c.FormValue("customer"), Name: strings.TrimSpace(c.FormValue("name")), Phone: strings.TrimSpace(c.FormValue("phone")),
+		Email: strings.TrimSpace(c.FormValue("email")), Category: c.FormValue("category"), Ask: c.FormValue("ask"), Severity: c.FormValue("severity"),
+		Text: strings.TrimSpace(c.FormValue("text")), Promise: strings.TrimSpace(c.FormValue("promise")), By: strings.TrimSpace(c.FormValue("by")),
+		IncidentID: c.FormValue("incident"), Attach: c.FormValue("attach")}
+	ct := complaint.Contact{CustomerID: f.CustomerID, Name: f.Name}
+	if f.Phone != "" {
+		e164, err := contact.NormalizePhone(f.Phone, cs.cfg.DefaultRegion)
+		if err != nil {
+			f.Error = "phone: " + cs.newView(c, "", nil).T("ConsoleBadPhone")
+			return cs.callView(c, fiber.StatusUnprocessableEntity, f)
+		}
+		ct.Phone = e164
+	}
+	if f.Email != "" {
+		e, err := contact.NormalizeEmail(f.Email)
+		if err != nil {
+			f.Error = "email: " + cs.newView(c, "", nil).T("ConsoleBadEmail")
+			return cs.callView(c, fiber.StatusUnprocessableEntity, f)
+		}
+		ct.Email = e
+	}
+	promise := f.Promise
+	if promise != "" && f.By != "" {
+		promise += " (" + f.By + ")"
+	}
+	in := complaint.Intake{PageID: p.ID, Channel: complaint.Phone, Contact: ct, Text: f.Text, Category: complaint.Category(f.Category),
+		Ask: complaint.Ask(f.Ask), Severity: complaint.Severity(f.Severity), Promise: promise, IncidentID: f.IncidentID,
+		Owner: session(c).Name, Language: ""}
+	if f.Attach != "" && f.Attach != "new" {
+		in.ComplaintID = f.Attach
+	}
+	cp, _, err := cs.cfg.Complaints.Receive(ctx, in)
+	if err != nil {
+		if f.Error = formError(err); f.Error == "" {
+			return err
+		}
+		return cs.callView(c, fiber.StatusUnprocessableEntity, f)
+	}
+	return c.Redirect(Prefix+"/complaints/"+cp.ID, fiber.StatusSeeOther)
+}

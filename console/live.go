@@ -1,0 +1,138 @@
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// coalesce is how long the live stream gathers events into one change.
+const coalesce = 250 * time.Millisecond
+
+func eventLine(name string) []byte {
+	return []byte("event: change\ndata: " + strconv.Quote(name) + "\n\n")
+}
+
+// live is GET /console/live: server-sent events telling an open page that
+// what it shows changed ("change", with the event's type), so its script
+// re-reads the page and swaps the live parts. Every incident, page,
+// complaint and compensation event counts, from any node (the event bus);
+// with ?incident=ID the stream also watches that incident's broadcasts'
+// progress, which moves without events.
+//
+// Events are coalesced for coalesce (a quarter second), so a burst costs
+// an open page one re-read.
+func (cs *Console) live(c *fiber.Ctx) error {
+	if cs.cfg.Events == nil {
+		return fiber.ErrNotFound
+	}
+	incidentID := c.Query("incident")
+	if len(incidentID) > 64 {
+		return incident.Invalid("incident", "too long")
+	}
+	c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set("X-Accel-Buffering", "no")
+	if c.Method() == fiber.MethodHead {
+		return c.SendStatus(fiber.StatusOK)
+	}
+	release := func() {}
+	if cs.cfg.AcquireStream != nil {
+		r, err := cs.cfg.AcquireStream(c)
+		if err != nil {
+			return err
+		}
+		release = r
+	}
+	var gone <-chan struct{}
+	if cs.cfg.WatchClose != nil {
+		gone = cs.cfg.WatchClose(c)
+	}
+	evs, cancel := cs.cfg.Events.Subscribe()
+	done, heartbeat, every, n, log := cs.cfg.Done, cs.cfg.Heartbeat, cs.cfg.ProgressInterval, cs.cfg.Notify, cs.log
+	progress := func() []byte {
+		if n == nil || incidentID == "" {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ps, err := n.Broadcasts(ctx, incidentID)
+		if err != nil {
+			return nil
+		}
+		b, _ := json.Marshal(ps)
+		return b
+	}
+	c.Status(fiber.StatusOK)
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer release()
+		defer cancel()
+		_, _ = w.WriteString("retry: 2000\n\n: live\n\n")
+		if w.Flush() != nil {
+			return
+		}
+		last := progress()
+		beat := time.NewTicker(heartbeat)
+		defer beat.Stop()
+		flush := time.NewTimer(time.Hour)
+		flush.Stop()
+		defer flush.Stop()
+		pending := ""
+		var poll <-chan time.Time
+		if n != nil && incidentID != "" {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			poll = t.C
+		}
+		for {
+			select {
+			case <-done:
+				return
+			case <-gone:
+				return
+			case ev, ok := <-evs:
+				if !ok {
+					return
+				}
+				// A storm of changes (a thousand complaints a second) becomes
+				// one "change" per coalesce period: the page re-reads itself
+				// once for all of them.
+				if pending == "" {
+					flush.Reset(coalesce)
+				}
+				pending = string(ev.Type)
+				continue
+			case <-flush.C:
+				if pending == "" {
+					continue
+				}
+				_, _ = w.Write(eventLine(pending))
+				pending = ""
+			case <-poll:
+				b := progress()
+				if b == nil || bytes.Equal(b, last) {
+					continue
+				}
+				last = b
+				_, _ = w.Write(eventLine("broadcast.progress"))
+			case <-beat.C:
+				_, _ = w.WriteString(": heartbeat\n\n")
+			}
+			if err := w.Flush(); err != nil {
+				log.Debug("console live stream closed", "err", err)
+				return
+			}
+		}
+	})
+	return nil
+}

@@ -1,0 +1,613 @@
+package console
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
+)
+
+var openStatuses = []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring}
+var maintenanceStatuses = []incident.Status{incident.Scheduled, incident.InProgress, incident.Verifying}
+
+// overview is GET /console/: the page as customers see it.
+func (cs *Console) overview(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	comps, err := cs.cfg.Incidents.Components(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	open, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: openStatuses})
+	if err != nil {
+		return err
+	}
+	maint, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: maintenanceStatuses})
+	if err != nil {
+		return err
+	}
+	var openInc []*incident.Incident
+	for _, i := range open {
+		if !i.IsMaintenance() {
+			openInc = append(openInc, i)
+		}
+	}
+	v := cs.newView(c, "ConsoleOverviewTitle", fiber.Map{"Page": p, "Components": leaves(comps), "Open": openInc, "Maintenance": maint,
+		"Overall": incident.Overall(comps, open)})
+	v.Nav, v.Live = "overview", Prefix+"/live"
+	return cs.renderView(c, fiber.StatusOK, "overview", v)
+}
+
+// leaves are the components a manager picks (not groups).
+func leaves(comps []*incident.Component) []*incident.Component {
+	out := []*incident.Component{}
+	for _, c := range comps {
+		if !c.Group {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// incidentForm is the declare and update form, as posted.
+type incidentForm struct {
+	Name        string
+	Status      string
+	Impact      string
+	Message     string
+	Notify      bool
+	Operational bool              // on resolve: return every component to operational
+	Statuses    map[string]string // component ID → status, "" for not affected
+	Key         string            // the idempotency key the preview made
+	Error       string
+}
+
+func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
+	f := &incidentForm{Name: strings.TrimSpace(c.FormValue("name")), Status: c.FormValue("status"), Impact: c.FormValue("impact"),
+		Message: strings.TrimSpace(c.FormValue("message")), Notify: c.FormValue("notify") == "on", Operational: c.FormValue("operational") == "on",
+		Statuses: map[string]string{}, Key: c.FormValue("key")}
+	for _, comp := range comps {
+		if st := c.FormValue("component_" + comp.ID); incident.ComponentStatus(st).Valid() {
+			f.Statuses[comp.ID] = st
+		}
+	}
+	return f
+}
+
+// input turns the form into the service's input; it checks nothing the
+// service checks.
+func (f *incidentForm) input(declare bool) incident.IncidentInput {
+	in := incident.IncidentInput{Body: &f.Message, DeliverNotifications: &f.Notify, Components: map[string]incident.ComponentStatus{}}
+	if declare {
+		in.Name = &f.Name
+	}
+	if f.Status != "" {
+		st := incident.Status(f.Status)
+		in.Status = &st
+	}
+	if f.Impact != "" && f.Impact != "auto" {
+		im := incident.Impact(f.Impact)
+		in.ImpactOverride = &im
+	}
+	ids := []string{}
+	for id, st := range f.Statuses {
+		ids = append(ids, id)
+		in.Components[id] = incident.ComponentStatus(st)
+	}
+	sort.Strings(ids)
+	in.ComponentIDs = ids
+	if incident.Status(f.Status) == incident.Resolved {
+		auto := f.Operational
+		in.AutoTransitionToOperational = &auto
+		if auto {
+			// The service returns the incident's components to operational.
+			in.Components, in.ComponentIDs = nil, nil
+		}
+	}
+	return in
+}
+
+// declarePage is GET /console/incidents/new.
+func (cs *Console) declarePage(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	comps, err := cs.cfg.Incidents.Components(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	return cs.declareForm(c, fiber.StatusOK, leaves(comps), &incidentForm{Status: string(incident.Investigating), Impact: "auto", Notify: true, Statuses: map[string]string{}})
+}
+
+func (cs *Console) declareForm(c *fiber.Ctx, status int, comps []*incident.Component, f *incidentForm) error {
+	v := cs.newView(c, "ConsoleDeclareTitle", fiber.Map{"Components": comps, "Form": f,
+		"ComponentStatuses": incident.ComponentStatuses, "Impacts": []string{"auto", "none", "minor", "major", "critical"},
+		"Statuses": openStatuses})
+	v.Nav = "declare"
+	return cs.renderView(c, status, "declare", v)
+}
+
+// declare is POST /console/incidents: step "preview" shows what will be
+// published and to whom it goes; "confirm" declares; "edit" goes back.
+func (cs *Console) declare(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	comps, err := cs.cfg.Incidents.Components(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	comps = leaves(comps)
+	f := readIncidentForm(c, comps)
+	switch c.FormValue("step") {
+	case "confirm":
+		inc, _, err := cs.cfg.Incidents.CreateIncident(ctx, p.ID, f.input(true), f.Key)
+		if err != nil {
+			if f.Error = formError(err); f.Error == "" {
+				return err
+			}
+			return cs.declareForm(c, fiber.StatusUnprocessableEntity, comps, f)
+		}
+		return c.Redirect(Prefix+"/incidents/"+inc.ID, fiber.StatusSeeOther)
+	case "preview":
+		if f.Name == "" || f.Message == "" {
+			f.Error = cs.newView(c, "", nil).T("ConsoleNeedNameMessage")
+			return cs.declareForm(c, fiber.StatusUnprocessableEntity, comps, f)
+		}
+		if f.Key == "" {
+			f.Key = incident.NewID() + incident.NewID()
+		}
+		data := fiber.Map{"Form": f, "Components": comps, "Page": p, "Affected": affected(comps, f.Statuses)}
+		if cs.cfg.Notify != nil && f.Notify {
+			// Who declaring would reach, counted as the dry run counts
+			// (the Slack declare modal shows the same numbers).
+			ids := f.input(true).ComponentIDs
+			counts, err := cs.cfg.Notify.DraftAudience(ctx, p.ID, ids)
+			if err != nil {
+				cs.log.Warn("console: count the audience", "page_id", p.ID, "err", err)
+				data["AudienceFailed"] = true
+			} else {
+				data["Audience"] = audienceRows(counts)
+			}
+		}
+		v := cs.newView(c, "ConsolePreviewTitle", data)
+		v.Nav = "declare"
+		return cs.renderView(c, fiber.StatusOK, "preview", v)
+	default: // edit
+		return cs.declareForm(c, fiber.StatusOK, comps, f)
+	}
+}
+
+// affected lists the picked components with their new status.
+func affected(comps []*incident.Component, statuses map[string]string) []fiber.Map {
+	out := []fiber.Map{}
+	for _, c := range comps {
+		if st, ok := statuses[c.ID]; ok {
+			out = append(out, fiber.Map{"Name": c.Name, "Status": st})
+		}
+	}
+	return out
+}
+
+// incidentPage is GET /console/incidents/:id: the live view.
+func (cs *Console) incidentPage(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	comps, err := cs.cfg.Incidents.Components(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, comp := range comps {
+		names[comp.ID] = comp.Name
+	}
+	data := fiber.Map{"Incident": inc, "Page": p, "Names": names, "Components": comps}
+	if cs.cfg.Notify != nil {
+		ps, err := cs.cfg.Notify.Broadcasts(ctx, inc.ID)
+		if err != nil {
+			return err
+		}
+		data["Broadcasts"] = progressRows(ps)
+	}
+	if cs.cfg.Complaints != nil {
+		counts, err := cs.complaintCounts(c, p.ID, inc.ID)
+		if err != nil {
+			return err
+		}
+		data["Complaints"] = counts
+	}
+	if cs.cfg.Compensation != nil {
+		d, err := cs.cfg.Compensation.Decision(ctx, p.ID, inc.ID)
+		if err != nil {
+			return err
+		}
+		data["Decision"] = d
+	}
+	v := cs.newView(c, "ConsoleIncidentTitle", data)
+	v.Title = inc.Name
+	v.Live = Prefix + "/live?incident=" + inc.ID
+	return cs.renderView(c, fiber.StatusOK, "incident", v)
+}
+
+// progressRow is one broadcast's progress, per channel, for the view.
+type progressRow struct {
+	*queue.Progress
+	Finished bool
+	Channels []channelRow
+}
+
+type channelRow struct {
+	Kind                                                           channel.Kind
+	Total, Pending, Sent, Delivered, Failed, Suppressed, Collapsed int
+	Done                                                           int // percent settled
+	Reasons                                                        []string
+}
+
+func progressRows(ps []*queue.Progress) []progressRow {
+	rows := []progressRow{}
+	for i := len(ps) - 1; i >= 0; i-- { // newest first
+		p := ps[i]
+		r := progressRow{Progress: p, Finished: p.Finished()}
+		kinds := []string{}
+		for k := range p.Counts {
+			kinds = append(kinds, string(k))
+		}
+		sort.Strings(kinds)
+		for _, k := range kinds {
+			byState := p.Counts[channel.Kind(k)]
+			cr := channelRow{Kind: channel.Kind(k)}
+			for st, n := range byState {
+				cr.Total += n
+				switch st {
+				case queue.StatePending, queue.StateSending:
+					cr.Pending += n
+				case queue.StateSent:
+					cr.Sent += n
+				case queue.StateDelivered:
+					cr.Delivered += n
+				case queue.StateFailed, queue.StateUndelivered:
+					cr.Failed += n
+				case queue.StateSuppressed:
+					cr.Suppressed += n
+				default:
+					cr.Collapsed += n
+				}
+			}
+			if cr.Total > 0 {
+				cr.Done = (cr.Total - cr.Pending) * 100 / cr.Total
+			}
+			for reason, n := range p.Reasons[channel.Kind(k)] {
+				cr.Reasons = append(cr.Reasons, reason+" ("+strconv.Itoa(n)+")")
+			}
+			sort.Strings(cr.Reasons)
+			r.Channels = append(r.Channels, cr)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// complaintCounts are an incident's complaint numbers.
+func (cs *Console) complaintCounts(c *fiber.Ctx, pageID, incidentID string) (fiber.Map, error) {
+	ctx := c.UserContext()
+	svc := cs.cfg.Complaints
+	_, tagged, err := svc.List(ctx, complaint.Filter{PageID: pageID, IncidentID: incidentID, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	open, nOpen, err := svc.List(ctx, complaint.Filter{PageID: pageID, IncidentID: incidentID, Open: true, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	_, untagged, err := svc.List(ctx, complaint.Filter{PageID: pageID, Untagged: true, Open: true, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	risk := 0
+	for _, cp := range open {
+		if atRisk(cp, cs.now()) {
+			risk++
+		}
+	}
+	return fiber.Map{"Tagged": tagged, "Open": nOpen, "Untagged": untagged, "AtRisk": risk}, nil
+}
+
+// atRiskWindow is how close to a due time a complaint counts as at risk.
+const atRiskWindow = 30 * time.Minute
+
+func atRisk(cp *complaint.Complaint, now time.Time) bool {
+	if cp.FirstAnswerAt == nil && !cp.FirstAnswerDue.IsZero() && cp.FirstAnswerDue.Sub(now) < atRiskWindow {
+		return true
+	}
+	return !cp.ResolveDue.IsZero() && cp.ResolveDue.Sub(now) < atRiskWindow
+}
+
+// updatePage is GET /console/incidents/:id/update (?resolve=1).
+func (cs *Console) updatePage(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	comps, err := cs.cfg.Incidents.Components(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	f := &incidentForm{Status: string(inc.Status), Impact: "auto", Notify: true, Statuses: map[string]string{}}
+	if inc.ImpactOverride != "" {
+		f.Impact = string(inc.ImpactOverride)
+	}
+	for _, comp := range comps {
+		for _, id := range inc.ComponentIDs {
+			if id == comp.ID {
+				f.Statuses[comp.ID] = string(comp.Status)
+			}
+		}
+	}
+	if c.Query("resolve") != "" {
+		f.Status, f.Operational = string(incident.Resolved), true
+	}
+	return cs.updateForm(c, fiber.StatusOK, inc, leaves(comps), f)
+}
+
+func (cs *Console) updateForm(c *fiber.Ctx, status int, inc *incident.Incident, comps []*incident.Component, f *incidentForm) error {
+	statuses := append(append([]incident.Status{}, openStatuses...), incident.Resolved)
+	if inc.IsMaintenance() {
+		statuses = append(append([]incident.Status{}, maintenanceStatuses...), incident.Completed)
+	}
+	v := cs.newView(c, "ConsoleUpdateTitle", fiber.Map{"Incident": inc, "Components": comps, "Form": f,
+		"ComponentStatuses": incident.ComponentStatuses, "Impacts": []string{"auto", "none", "minor", "major", "critical"}, "Statuses": statuses})
+	return cs.renderView(c, status, "update", v)
+}
+
+// update is POST /console/incidents/:id/update.
+func (cs *Console) update(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	comps, err := cs.cfg.Incidents.Components(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	comps = leaves(comps)
+	f := readIncidentForm(c, comps)
+	if _, err := cs.cfg.Incidents.UpdateIncident(ctx, p.ID, inc.ID, f.input(false)); err != nil {
+		if f.Error = formError(err); f.Error == "" {
+			return err
+		}
+		return cs.updateForm(c, fiber.StatusUnprocessableEntity, inc, comps, f)
+	}
+	return c.Redirect(Prefix+"/incidents/"+inc.ID, fiber.StatusSeeOther)
+}
+
+// cancelBroadcast is POST /console/broadcasts/:id/cancel.
+func (cs *Console) cancelBroadcast(c *fiber.Ctx) error {
+	if cs.cfg.Notify == nil {
+		return fiber.ErrNotFound
+	}
+	ctx := c.UserContext()
+	p, err := cs.cfg.Notify.Progress(ctx, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if err := cs.cfg.Notify.Cancel(ctx, p.BroadcastID); err != nil {
+		return err
+	}
+	return c.Redirect(Prefix+"/incidents/"+p.IncidentID, fiber.StatusSeeOther)
+}
+
+// decideCompensation is POST /console/incidents/:id/compensation: the
+// state, the reason, and for "decided" one offer for everyone affected
+// for at least some minutes (the API takes richer policies).
+func (cs *Console) decideCompensation(c *fiber.Ctx) error {
+	if cs.cfg.Compensation == nil {
+		return fiber.ErrNotFound
+	}
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	id := c.Params("id")
+	version, _ := strconv.Atoi(c.FormValue("version"))
+	prop := compensation.Proposal{State: compensation.State(c.FormValue("state")), Reason: strings.TrimSpace(c.FormValue("reason")), Version: version}
+	if prop.State == compensation.Decided {
+		pol, err := simplePolicy(c)
+		if err != nil {
+			return err
+		}
+		prop.Policy = pol
+	}
+	if _, _, err := cs.cfg.Compensation.Decide(ctx, p.ID, id, prop); err != nil {
+		return err
+	}
+	return c.Redirect(Prefix+"/incidents/"+id, fiber.StatusSeeOther)
+}
+
+// simplePolicy reads the console's one-offer policy form.
+func simplePolicy(c *fiber.Ctx) (*compensation.Policy, error) {
+	kind := compensation.OfferKind(c.FormValue("offer_kind"))
+	cur := strings.ToUpper(strings.TrimSpace(c.FormValue("currency")))
+	mins, _ := strconv.Atoi(c.FormValue("min_minutes"))
+	off := compensation.Offer{ID: "offer1", Kind: kind}
+	switch kind {
+	case compensation.Credit, compensation.Refund:
+		amt, err := parseAmount(c.FormValue("amount"), cur)
+		if err != nil {
+			return nil, err
+		}
+		off.Amount = &amt
+	case compensation.FreePeriod:
+		off.Days, _ = strconv.Atoi(c.FormValue("days"))
+	default:
+		off.Text = strings.TrimSpace(c.FormValue("text"))
+	}
+	return &compensation.Policy{Currency: cur, Offers: []compensation.Offer{off},
+		Rules: []compensation.Rule{{ID: "affected", MinAffectedMinutes: mins, Give: []string{"offer1"}}}}, nil
+}
+
+// tokensPage is GET /console/tokens (admin).
+func (cs *Console) tokensPage(c *fiber.Ctx) error {
+	return cs.tokens(c, fiber.StatusOK, "", nil)
+}
+
+func (cs *Console) tokens(c *fiber.Ctx, status int, secret string, made *incident.Token) error {
+	ts, err := cs.cfg.Incidents.Tokens(c.UserContext())
+	if err != nil {
+		return err
+	}
+	live := []*incident.Token{}
+	for _, t := range ts {
+		if t.RevokedAt == nil {
+			live = append(live, t)
+		}
+	}
+	v := cs.newView(c, "ConsoleTokensTitle", fiber.Map{"Tokens": live, "Secret": secret, "Made": made,
+		"Roles": []incident.Role{incident.RoleAgent, incident.RoleManager, incident.RoleAdmin}})
+	v.Nav = "tokens"
+	return cs.renderView(c, status, "tokens", v)
+}
+
+// createToken is POST /console/tokens: the secret is shown once.
+func (cs *Console) createToken(c *fiber.Ctx) error {
+	secret, t, err := cs.cfg.Incidents.CreateToken(c.UserContext(), c.FormValue("name"), incident.Role(c.FormValue("role")))
+	if err != nil {
+		return err
+	}
+	return cs.tokens(c, fiber.StatusCreated, secret, t)
+}
+
+// revokeToken is POST /console/tokens/:id/revoke.
+func (cs *Console) revokeToken(c *fiber.Ctx) error {
+	if err := cs.cfg.Incidents.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
+		return err
+	}
+	return c.Redirect(Prefix+"/tokens", fiber.StatusSeeOther)
+}
+
+// parseAmount reads "12.50" in a currency's minor units.
+func parseAmount(s, currency string) (compensation.Money, error) {
+	exp, ok := compensation.Exponent(currency)
+	if !ok {
+		return compensation.Money{}, incident.Invalid("currency", "unknown currency %q", currency)
+	}
+	s = strings.ReplaceAll(strings.TrimSpace(s), ",", ".")
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > exp {
+		return compensation.Money{}, incident.Invalid("amount", "at most %d decimals", exp)
+	}
+	frac += strings.Repeat("0", exp-len(frac))
+	v, err := strconv.ParseInt(whole+frac, 10, 64)
+	if err != nil || v < 0 {
+		return compensation.Money{}, incident.Invalid("amount", "must be an amount such as 10.00")
+	}
+	return compensation.Money{Amount: v, Currency: currency}, nil
+}
+
+// audience is GET /console/incidents/:id/audience (?kind=): the dry run
+// of the incident's next broadcast, as the API's dry-run answers it: who
+// would be told on each channel, SMS segments and cost, and a sample of
+// each message per channel and language. Nothing is written or sent.
+func (cs *Console) audience(c *fiber.Ctx) error {
+	if cs.cfg.Notify == nil {
+		return fiber.ErrNotFound
+	}
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	kind := incident.BroadcastKind(c.Query("kind"))
+	switch kind {
+	case incident.BroadcastUpdated, incident.BroadcastResolved, incident.BroadcastDeclared:
+	default:
+		kind = incident.BroadcastUpdated
+		if inc.ResolvedAt != nil {
+			kind = incident.BroadcastResolved
+		}
+	}
+	res, err := cs.cfg.Notify.DryRun(ctx, p.ID, inc.ID, kind)
+	if err != nil {
+		return err
+	}
+	type sample struct {
+		Kind    channel.Kind
+		Lang    string
+		Subject string
+		Text    string
+	}
+	var samples []sample
+	kinds := []string{}
+	for k := range res.Samples {
+		kinds = append(kinds, string(k))
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		langs := []string{}
+		for l := range res.Samples[channel.Kind(k)] {
+			langs = append(langs, l)
+		}
+		sort.Strings(langs)
+		for _, l := range langs {
+			m := res.Samples[channel.Kind(k)][l]
+			samples = append(samples, sample{Kind: channel.Kind(k), Lang: l, Subject: m.Subject, Text: m.Text})
+		}
+	}
+	total := 0
+	for _, n := range res.Recipients {
+		total += n
+	}
+	v := cs.newView(c, "ConsoleAudienceTitle", fiber.Map{"Incident": inc, "Result": res, "Samples": samples, "Total": total, "Kind": kind})
+	return cs.renderView(c, fiber.StatusOK, "audience", v)
+}
+
+// audienceRow is one channel's count, for the preview.
+type audienceRow struct {
+	Kind channel.Kind
+	N    int
+}
+
+func audienceRows(counts map[channel.Kind]int) []audienceRow {
+	rows := []audienceRow{}
+	for k, n := range counts {
+		rows = append(rows, audienceRow{Kind: k, N: n})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Kind < rows[j].Kind })
+	return rows
+}

@@ -1,0 +1,290 @@
+package console
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
+)
+
+// view is what every template gets: the page's data and what the layout
+// needs (words, session, anti-forgery token).
+type view struct {
+	Title     string
+	Lang      string
+	Langs     []string
+	Session   *incident.Session
+	CSRF      string
+	Path      string
+	Live      string // the live stream's URL, when the page has live parts
+	PublicURL string
+	Nav       string
+	Data      any
+	words     *locale.Lang
+	tz        *time.Location
+}
+
+// T returns a word in the view's language; kv fills a pattern's fields.
+func (v *view) T(id string, kv ...string) string {
+	if len(kv) == 0 {
+		if s := v.words.Text(id); s != "" {
+			return s
+		}
+	}
+	if p := v.words.Pattern(id); p != nil {
+		return p.Fill(kv...)
+	}
+	if s, ok := v.words.Lookup(id); ok {
+		return s
+	}
+	return id
+}
+
+// N returns a plural word for n.
+func (v *view) N(id string, n int, kv ...string) string { return v.words.Plural(id, n, kv...) }
+
+// Manager and Admin say what the session's role may do, for what a page shows.
+func (v *view) Manager() bool { return v.Session != nil && v.Session.Role.Allows(incident.RoleManager) }
+func (v *view) Admin() bool   { return v.Session != nil && v.Session.Role.Allows(incident.RoleAdmin) }
+
+// When formats a time in the page's time zone.
+func (v *view) When(t any) string {
+	var tm time.Time
+	switch x := t.(type) {
+	case time.Time:
+		tm = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		tm = *x
+	default:
+		return ""
+	}
+	if tm.IsZero() {
+		return ""
+	}
+	return tm.In(v.tz).Format("2006-01-02 15:04")
+}
+
+// Ago says how long ago t was, in minutes/hours, for a stressed reader.
+func (v *view) Ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return v.T("ConsoleJustNow")
+	case d < time.Hour:
+		return v.N("ConsoleMinutesAgo", int(d/time.Minute))
+	default:
+		return v.N("ConsoleHoursAgo", int(d/time.Hour))
+	}
+}
+
+var funcs = template.FuncMap{
+	"lower": strings.ToLower,
+	"join":  strings.Join,
+	"eq2":   func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) },
+	"in": func(s string, list []string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	},
+	"add":  func(a, b int) int { return a + b },
+	"list": func(s ...string) []string { return s },
+	"pct": func(n, of int) int {
+		if of <= 0 {
+			return 0
+		}
+		return n * 100 / of
+	},
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+}
+
+// parseViews parses layout.html with each other template into its own
+// set, so every page may define "content".
+func parseViews() (map[string]*template.Template, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
+	if err != nil {
+		return nil, err
+	}
+	views := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" || name == "parts" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, n)
+		if err != nil {
+			return nil, fmt.Errorf("console: parse %s: %w", n, err)
+		}
+		views[name] = t
+	}
+	return views, nil
+}
+
+// newView fills what the layout needs.
+func (cs *Console) newView(c *fiber.Ctx, title string, data any) *view {
+	lang := cs.lang(c)
+	v := &view{Lang: lang, Langs: cs.cfg.Words.Languages(), Session: session(c), CSRF: cs.csrfToken(c),
+		Path: string(c.Request().URI().RequestURI()), PublicURL: cs.cfg.PublicURL, Data: data,
+		words: cs.cfg.Words.Lang(lang), tz: time.UTC}
+	v.Title = v.T(title)
+	return v
+}
+
+// render writes a page.
+func (cs *Console) render(c *fiber.Ctx, status int, name, title string, data any) error {
+	return cs.renderView(c, status, name, cs.newView(c, title, data))
+}
+
+func (cs *Console) renderView(c *fiber.Ctx, status int, name string, v *view) error {
+	t, ok := cs.views[name]
+	if !ok {
+		return fmt.Errorf("console: no view %q", name)
+	}
+	if p, err := cs.page(c.UserContext()); err == nil {
+		if loc, err := time.LoadLocation(p.TimeZone); err == nil {
+			v.tz = loc
+		}
+		if v.PublicURL == "" {
+			v.PublicURL = p.URL
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		return fmt.Errorf("console: render %s: %w", name, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// statusOf maps the domain's error codes to HTTP statuses, as server does.
+var statusOf = map[string]int{
+	incident.EINVALID:      http.StatusUnprocessableEntity,
+	incident.ENOTFOUND:     http.StatusNotFound,
+	incident.ECONFLICT:     http.StatusConflict,
+	incident.EFORBIDDEN:    http.StatusForbidden,
+	incident.EUNAUTHORIZED: http.StatusUnauthorized,
+	incident.ETRANSITION:   http.StatusUnprocessableEntity,
+}
+
+// handleErrors turns a handler's error into an HTML page. The message of
+// an internal error goes to the log only.
+func (cs *Console) handleErrors(c *fiber.Ctx) error {
+	err := c.Next()
+	if err == nil {
+		return nil
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status := fe.Code
+		word := "ConsoleErrorNotFound"
+		if status != http.StatusNotFound {
+			word = "ConsoleErrorGeneric"
+		}
+		return cs.render(c, status, "error", "ConsoleErrorTitle", fiber.Map{"Word": word})
+	}
+	code := incident.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		cs.log.Error("console request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		return cs.render(c, http.StatusInternalServerError, "error", "ConsoleErrorTitle", fiber.Map{"Word": "ConsoleErrorGeneric"})
+	}
+	var de *incident.Error
+	errors.As(err, &de)
+	word, detail := "ConsoleErrorGeneric", ""
+	switch {
+	case code == incident.EFORBIDDEN && de.Message == "csrf":
+		word = "ConsoleErrorCSRF"
+	case code == incident.EFORBIDDEN:
+		word = "ConsoleErrorRole"
+	case code == incident.EUNAUTHORIZED:
+		word = "ConsoleErrorSignIn"
+	case code == incident.ENOTFOUND:
+		word = "ConsoleErrorNotFound"
+	default:
+		detail = de.Message
+		if de.Field != "" {
+			detail = de.Field + ": " + detail
+		}
+	}
+	return cs.render(c, status, "error", "ConsoleErrorTitle", fiber.Map{"Word": word, "Detail": detail})
+}
+
+// formError is a domain validation error to show beside a form, or "".
+func formError(err error) string {
+	var de *incident.Error
+	if errors.As(err, &de) && (de.Code == incident.EINVALID || de.Code == incident.ETRANSITION || de.Code == incident.ECONFLICT) {
+		if de.Field != "" {
+			return de.Field + ": " + de.Message
+		}
+		return de.Message
+	}
+	return ""
+}
+
+// E labels an enum value: the word prefix+CamelValue when the catalogue
+// has it, else the value with spaces.
+func (v *view) E(prefix string, value any) string {
+	s := fmt.Sprint(value)
+	var b strings.Builder
+	b.WriteString(prefix)
+	up := true
+	for _, r := range s {
+		if r == '_' || r == '-' || r == ' ' {
+			up = true
+			continue
+		}
+		if up && r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		up = false
+		b.WriteRune(r)
+	}
+	if w, ok := v.words.Lookup(b.String()); ok {
+		return w
+	}
+	return strings.ReplaceAll(s, "_", " ")
+}
+
+// overallIDs maps incident.Overall's descriptions to words (as statuspage does).
+var overallIDs = map[string]string{
+	"All Systems Operational":    "OverallAllOperational",
+	"Minor Service Outage":       "OverallMinorOutage",
+	"Partial System Outage":      "OverallPartialOutage",
+	"Major Service Outage":       "OverallMajorServiceOutage",
+	"Major System Outage":        "OverallMajorSystemOutage",
+	"Partially Degraded Service": "OverallDegraded",
+	"Service Under Maintenance":  "OverallMaintenance",
+}
+
+// Overall is the page's overall status in words.
+func (v *view) Overall(p incident.PageStatus) string {
+	if id, ok := overallIDs[p.Description]; ok {
+		return v.T(id)
+	}
+	return p.Description
+}
