@@ -354,23 +354,8 @@ func chaosRun(ctx context.Context, topo, dir string, opt chaosOptions, stderr io
 	res.Delivered = p.Counts[channel.SMS][queue.StateDelivered]
 	res.StuckSent = p.Counts[channel.SMS][queue.StateSent]
 
-	msgs := sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS})
-	if kept, counted := len(msgs), sb.Count(sandbox.KindSMS); kept != counted {
-		return res, fmt.Errorf("the sandbox dropped messages (%d kept of %d): raise its capacity", kept, counted)
-	}
-	per := make(map[string]int, opt.Recipients)
-	for _, m := range msgs {
-		per[m.To]++
-	}
-	for i := 0; i < opt.Recipients; i++ {
-		n := per[crashPhone(i)]
-		switch {
-		case n == 0:
-			res.Missing++
-		case n > 1:
-			res.Duplicates += n - 1
-		}
-		res.MaxPerPerson = max(res.MaxPerPerson, n)
+	if res.Missing, res.Duplicates, res.MaxPerPerson, err = countRecipients(sb, opt.Recipients); err != nil {
+		return res, err
 	}
 	// Each fault can repeat at most what one node had in flight (the
 	// killed node's claims; the writes a failover or a cut lost), on each

@@ -451,24 +451,35 @@ func crashRun(ctx context.Context, engine, dir string, opt crashOptions, stderr 
 	res.Total, res.RestartToDone = done.Sub(start), done.Sub(restarted)
 
 	// Count each recipient's SMS at the sandbox.
-	per := make(map[string]int, opt.Recipients)
-	for _, m := range sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS}) {
-		per[m.To]++
-	}
-	if kept, counted := len(sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS})), sb.Count(sandbox.KindSMS); kept != counted {
-		return res, fmt.Errorf("the sandbox dropped messages (%d kept of %d): raise its capacity", kept, counted)
-	}
-	for i := 0; i < opt.Recipients; i++ {
-		n := per[crashPhone(i)]
-		switch {
-		case n == 0:
-			res.Missing++
-		case n > 1:
-			res.Duplicates += n - 1
-		}
-		res.MaxPerPerson = max(res.MaxPerPerson, n)
+	if res.Missing, res.Duplicates, res.MaxPerPerson, err = countRecipients(sb, opt.Recipients); err != nil {
+		return res, err
 	}
 	claim := max(128, 16*opt.Workers) // notify's default claim size with no rate limit
 	res.InFlightBound = 2*claim + opt.Workers
 	return res, nil
+}
+
+// countRecipients counts the SMS the sandbox holds for recipients
+// crashPhone(0..n-1): those who got none, the messages beyond each one's
+// first, and the most one got. It fails when the sandbox dropped some.
+func countRecipients(sb *sandbox.Sandbox, n int) (missing, duplicates, maxPer int, err error) {
+	msgs := sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS})
+	if kept, counted := len(msgs), sb.Count(sandbox.KindSMS); kept != counted {
+		return 0, 0, 0, fmt.Errorf("the sandbox dropped messages (%d kept of %d): raise its capacity", kept, counted)
+	}
+	per := make(map[string]int, n)
+	for _, m := range msgs {
+		per[m.To]++
+	}
+	for i := range n {
+		c := per[crashPhone(i)]
+		switch {
+		case c == 0:
+			missing++
+		case c > 1:
+			duplicates += c - 1
+		}
+		maxPer = max(maxPer, c)
+	}
+	return missing, duplicates, maxPer, nil
 }
