@@ -48,6 +48,7 @@ type crashOptions struct {
 	Lease      time.Duration
 	Timeout    time.Duration // for the whole run of one engine
 	Verbose    bool          // pass herald's log through to stderr
+	Surveys    bool          // kill while an incident's surveys fall due, not mid broadcast
 }
 
 var defaultCrash = crashOptions{Recipients: 100_000, Engine: "both", KillAt: 0.5, RedisURL: "redis://127.0.0.1:6379/0",
@@ -66,6 +67,7 @@ func parseCrash(args []string, stderr io.Writer) (crashOptions, error) {
 	fs.DurationVar(&opt.Lease, "lease", opt.Lease, "HERALD_LEASE: how long claimed deliveries wait before the restarted herald takes them back")
 	fs.DurationVar(&opt.Timeout, "timeout", opt.Timeout, "give up on one engine's run after this long")
 	fs.BoolVar(&opt.Verbose, "v", false, "show herald's log")
+	fs.BoolVar(&opt.Surveys, "surveys", false, "kill herald while the surveys of a resolved incident fall due, instead of mid broadcast")
 	if err := fs.Parse(args); err != nil {
 		return opt, err
 	}
@@ -123,6 +125,20 @@ func benchCrash(ctx context.Context, opt crashOptions, stdout, stderr io.Writer)
 	var failed []string
 	for _, e := range engines {
 		fmt.Fprintf(stderr, "crash: %s, %d recipients, kill at %.0f%%\n", e, opt.Recipients, opt.KillAt*100)
+		if opt.Surveys {
+			res, err := surveyCrashRun(ctx, e, filepath.Join(dir, e), opt, stderr)
+			if err != nil {
+				return fmt.Errorf("surveys crash on %s: %w", e, err)
+			}
+			fmt.Fprintln(stdout, res)
+			if res.Missing > 0 {
+				failed = append(failed, fmt.Sprintf("%s: %d recipients got no survey", e, res.Missing))
+			}
+			if res.Duplicates > res.InFlightBound {
+				failed = append(failed, fmt.Sprintf("%s: %d duplicate surveys, more than the %d sends in flight", e, res.Duplicates, res.InFlightBound))
+			}
+			continue
+		}
 		res, err := crashRun(ctx, e, filepath.Join(dir, e), opt, stderr)
 		if err != nil {
 			return fmt.Errorf("crash on %s: %w", e, err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/reports"
-	"github.com/heraldhq/herald/sandbox"
 )
 
 // After the incident, end to end: declare, the broadcast goes out, a
@@ -41,7 +40,7 @@ func testReport(t *testing.T, dir string, storeArgs []string) {
 	mustCLI(t, env, "import", "customers", file)
 	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--component", "Payments=major_outage",
 		"--message", "Investigating.", "--wait").stdout)
-	if code, body := postSMS(t, n, sandbox.DefaultAuthToken, "SM"+strings.Repeat("c", 32), phone, "Nem megy a kártyás fizetés!"); code != http.StatusOK {
+	if code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("c", 32), phone, "Nem megy a kártyás fizetés!"); code != http.StatusOK {
 		t.Fatalf("complaint SMS: %d %s", code, body)
 	}
 	mustCLI(t, env, "resolve", id, "--message", "Fixed.", "--wait")
@@ -54,7 +53,7 @@ func testReport(t *testing.T, dir string, storeArgs []string) {
 		}
 		return false, "no survey SMS yet"
 	})
-	if code, body := postSMS(t, n, sandbox.DefaultAuthToken, "SM"+strings.Repeat("d", 32), phone, "5"); code != http.StatusOK {
+	if code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("d", 32), phone, "5"); code != http.StatusOK {
 		t.Fatalf("survey SMS: %d %s", code, body)
 	}
 
