@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -616,7 +617,7 @@ func (db *DB) FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*qu
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = defaultFindLimit
+		limit = math.MaxInt // none, as queue.DeliveryFilter says (surveys read every recipient)
 	}
 	states := map[queue.DeliveryState]bool{}
 	for _, s := range f.States {
@@ -695,9 +696,6 @@ func (db *DB) findIndexedDeliveries(ctx context.Context, key, field string, matc
 	}
 	return out, nil
 }
-
-// defaultFindLimit caps a listing that asks for no limit.
-const defaultFindLimit = 1000
 
 // loadDeliveries reads deliveries by ID in one pipeline, skipping IDs
 // whose hash is gone.

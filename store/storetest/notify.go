@@ -40,6 +40,7 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, Pipeline))
 		{"SetDeliveryStatus", testSetDeliveryStatus},
 		{"Receipts", testReceipts},
 		{"Unconfirmed", testUnconfirmed},
+		{"FindDeliveriesUnlimited", testFindDeliveriesUnlimited},
 		{"FindDeliveries", testFindDeliveries},
 		{"DeliveryTimes", testDeliveryTimes},
 		{"LargePlan", testLargePlan},

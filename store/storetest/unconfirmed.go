@@ -90,3 +90,30 @@ func testUnconfirmed(t *testing.T, _ incident.Store, ns Pipeline) {
 		t.Errorf("limit 2 gave %d", len(got))
 	}
 }
+
+// testFindDeliveriesUnlimited: a filter without a limit returns every
+// match, however many (the surveys read every recipient of an incident).
+func testFindDeliveriesUnlimited(t *testing.T, _ incident.Store, ns Pipeline) {
+	ctx := context.Background()
+	now := at(time.Hour)
+	const n = 1234
+	var ds []*queue.Delivery
+	for i := range n {
+		d := newDelivery(nil, channel.SMS, fmt.Sprintf("+3630%07d", i), fmt.Sprintf("u%d", i), now)
+		d.IncidentID = "inc-many"
+		ds = append(ds, d)
+	}
+	for start := 0; start < n; start += 500 {
+		enqueue(t, ns, ds[start:min(start+500, n)]...)
+	}
+	got, err := ns.FindDeliveries(ctx, queue.DeliveryFilter{PageID: "pa", IncidentID: "inc-many"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Errorf("FindDeliveries without a limit: %d, want all %d", len(got), n)
+	}
+	if got, err := ns.FindDeliveries(ctx, queue.DeliveryFilter{PageID: "pa", IncidentID: "inc-many", Limit: 10}); err != nil || len(got) != 10 {
+		t.Errorf("FindDeliveries with limit 10: %d, %v", len(got), err)
+	}
+}
