@@ -351,47 +351,12 @@ func crashRun(ctx context.Context, engine, dir string, opt crashOptions, stderr 
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return res, err
 	}
-	// The sandbox keeps every message, so each recipient's can be counted.
-	sb, err := sandbox.Start(context.WithoutCancel(ctx), sandbox.Config{Capacity: 2*opt.Recipients + 1000})
+	w, err := startCrashWorld(ctx, engine, dir, opt, 2*opt.Recipients+1000, nil, stderr)
 	if err != nil {
 		return res, err
 	}
-	defer sb.Close()
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return res, err
-	}
-	base := "http://" + addr
-
-	env := []string{"HERALD_ADDR=" + addr, "HERALD_LOG_LEVEL=warn",
-		fmt.Sprintf("HERALD_WORKERS=%d", opt.Workers), "HERALD_LEASE=" + opt.Lease.String(), "HERALD_SMS_RATE=0",
-		"HERALD_TWILIO_API_URL=" + sb.TwilioURL(), "HERALD_TWILIO_ACCOUNT_SID=" + sb.Config().AccountSID,
-		"HERALD_TWILIO_AUTH_TOKEN=" + sb.Config().AuthToken, "HERALD_TWILIO_FROM=+15005550006",
-		// Not from the caller's environment: this run decides the engine.
-		"HERALD_REDIS_URL=", "HERALD_DATA_DIR=" + dir, "HERALD_CONFIG="}
-	var setup crashSetup
-	t0 := time.Now()
-	switch engine {
-	case "sqlite":
-		setup, err = crashLoad(ctx, sqliteConfig(dir), base, opt.Recipients)
-		if err != nil {
-			return res, err
-		}
-	case "redis":
-		prefix := "herald-crash-" + incident.NewID()
-		defer dropRedisPrefix(opt.RedisURL, prefix, stderr)
-		setup, err = crashLoad(ctx, redisConfig(opt.RedisURL, prefix), base, opt.Recipients)
-		if err != nil {
-			return res, err
-		}
-		env = append(env, "HERALD_REDIS_URL="+opt.RedisURL, "HERALD_REDIS_PREFIX="+prefix)
-	}
-	fmt.Fprintf(stderr, "crash: %d customers loaded in %s\n", opt.Recipients, time.Since(t0).Round(time.Millisecond))
-
-	var log io.Writer = io.Discard
-	if opt.Verbose {
-		log = stderr
-	}
+	defer w.close()
+	sb, env, base, log, setup := w.sb, w.env, w.base, w.log, w.setup
 	h, err := startHerald(ctx, opt.Herald, env, base, log)
 	if err != nil {
 		return res, err
@@ -498,4 +463,70 @@ func countRecipients(sb *sandbox.Sandbox, n int) (missing, duplicates, maxPer in
 		maxPer = max(maxPer, c)
 	}
 	return missing, duplicates, maxPer, nil
+}
+
+// crashWorld is what a crash run starts before herald: the sandbox (which
+// keeps every message, so each recipient's can be counted), herald's
+// address and environment, and the store loaded with the recipients.
+type crashWorld struct {
+	sb    *sandbox.Sandbox
+	env   []string
+	base  string
+	log   io.Writer // herald's output: stderr with -v
+	setup crashSetup
+	close func()
+}
+
+// startCrashWorld starts a crash run's world for engine under dir, the
+// sandbox keeping capacity messages, herald's environment extended by
+// extraEnv.
+func startCrashWorld(ctx context.Context, engine, dir string, opt crashOptions, capacity int, extraEnv []string, stderr io.Writer) (_ *crashWorld, err error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	w := &crashWorld{log: io.Discard}
+	var cleanup []func()
+	w.close = func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+	if w.sb, err = sandbox.Start(context.WithoutCancel(ctx), sandbox.Config{Capacity: capacity}); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { _ = w.sb.Close() })
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	w.base = "http://" + addr
+	w.env = append([]string{"HERALD_ADDR=" + addr, "HERALD_LOG_LEVEL=warn",
+		fmt.Sprintf("HERALD_WORKERS=%d", opt.Workers), "HERALD_LEASE=" + opt.Lease.String(), "HERALD_SMS_RATE=0",
+		"HERALD_TWILIO_API_URL=" + w.sb.TwilioURL(), "HERALD_TWILIO_ACCOUNT_SID=" + w.sb.Config().AccountSID,
+		"HERALD_TWILIO_AUTH_TOKEN=" + w.sb.Config().AuthToken, "HERALD_TWILIO_FROM=+15005550006",
+		// Not from the caller's environment: this run decides the engine.
+		"HERALD_REDIS_URL=", "HERALD_DATA_DIR=" + dir, "HERALD_CONFIG="}, extraEnv...)
+	t0 := time.Now()
+	switch engine {
+	case "sqlite":
+		w.setup, err = crashLoad(ctx, sqliteConfig(dir), w.base, opt.Recipients)
+	case "redis":
+		prefix := "herald-crash-" + incident.NewID()
+		cleanup = append(cleanup, func() { dropRedisPrefix(opt.RedisURL, prefix, stderr) })
+		w.setup, err = crashLoad(ctx, redisConfig(opt.RedisURL, prefix), w.base, opt.Recipients)
+		w.env = append(w.env, "HERALD_REDIS_URL="+opt.RedisURL, "HERALD_REDIS_PREFIX="+prefix)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "crash: %d customers loaded in %s\n", opt.Recipients, time.Since(t0).Round(time.Millisecond))
+	if opt.Verbose {
+		w.log = stderr
+	}
+	return w, nil
 }

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
-	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -42,43 +40,14 @@ func surveyCrashRun(ctx context.Context, engine, dir string, opt crashOptions, s
 	res := surveyCrashResult{Engine: engine, Recipients: opt.Recipients}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return res, err
-	}
-	sb, err := sandbox.Start(context.WithoutCancel(ctx), sandbox.Config{Capacity: 4*opt.Recipients + 1000})
-	if err != nil {
-		return res, err
-	}
-	defer sb.Close()
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return res, err
-	}
-	base := "http://" + addr
-	env := []string{"HERALD_ADDR=" + addr, "HERALD_LOG_LEVEL=warn",
-		fmt.Sprintf("HERALD_WORKERS=%d", opt.Workers), "HERALD_LEASE=" + opt.Lease.String(), "HERALD_SMS_RATE=0",
-		"HERALD_TWILIO_API_URL=" + sb.TwilioURL(), "HERALD_TWILIO_ACCOUNT_SID=" + sb.Config().AccountSID,
-		"HERALD_TWILIO_AUTH_TOKEN=" + sb.Config().AuthToken, "HERALD_TWILIO_FROM=+15005550006",
+	w, err := startCrashWorld(ctx, engine, dir, opt, 4*opt.Recipients+1000, []string{
 		"HERALD_SURVEY_MODE=notified", "HERALD_SURVEY_DELAY=20s", "HERALD_SURVEY_DAYTIME=00:00-24:00",
-		"HERALD_SURVEY_WEEKENDS=true", "HERALD_SURVEY_SWEEP=@every 1s",
-		"HERALD_REDIS_URL=", "HERALD_DATA_DIR=" + dir, "HERALD_CONFIG="}
-	var setup crashSetup
-	switch engine {
-	case "sqlite":
-		setup, err = crashLoad(ctx, sqliteConfig(dir), base, opt.Recipients)
-	case "redis":
-		prefix := "herald-crash-" + incident.NewID()
-		defer dropRedisPrefix(opt.RedisURL, prefix, stderr)
-		setup, err = crashLoad(ctx, redisConfig(opt.RedisURL, prefix), base, opt.Recipients)
-		env = append(env, "HERALD_REDIS_URL="+opt.RedisURL, "HERALD_REDIS_PREFIX="+prefix)
-	}
+		"HERALD_SURVEY_WEEKENDS=true", "HERALD_SURVEY_SWEEP=@every 1s"}, stderr)
 	if err != nil {
 		return res, err
 	}
-	var log io.Writer = io.Discard
-	if opt.Verbose {
-		log = stderr
-	}
+	defer w.close()
+	sb, env, base, log, setup := w.sb, w.env, w.base, w.log, w.setup
 	h, err := startHerald(ctx, opt.Herald, env, base, log)
 	if err != nil {
 		return res, err
