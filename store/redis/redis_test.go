@@ -97,112 +97,82 @@ func openTest(t testing.TB, prefix string, opts ...Option) *DB {
 	return db
 }
 
-// TestStore runs the conformance suite twice: as on a single Redis (each
-// Change one script) and in the per-slot mode used on Redis Cluster (one
-// script per hash tag, each checked to touch only its own slot).
-func TestStore(t *testing.T) {
+// inBothModes runs fn as on a single Redis (each Change one script) and
+// in the per-slot mode used on Redis Cluster (one script per hash tag,
+// each checked to touch only its own slot); open gives a fresh store in
+// the mode, under a prefix of its own.
+func inBothModes(t *testing.T, fn func(t *testing.T, open func(*testing.T) *DB)) {
 	needRedis(t)
-	for _, tt := range []struct {
+	for _, m := range []struct {
 		name    string
 		perSlot bool
 	}{
 		{"single", false},
 		{"per-slot", true},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) incident.Store {
+		t.Run(m.name, func(t *testing.T) {
+			fn(t, func(t *testing.T) *DB {
 				db := openTest(t, testPrefix(t))
-				db.perSlot = tt.perSlot
+				db.perSlot = m.perSlot
 				return db
 			})
 		})
 	}
 }
 
+// TestStore runs the conformance suite twice: as on a single Redis (each
+// Change one script) and in the per-slot mode used on Redis Cluster (one
+// script per hash tag, each checked to touch only its own slot).
+func TestStore(t *testing.T) {
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		storetest.Run(t, func(t *testing.T) incident.Store { return open(t) })
+	})
+}
+
 // TestNotifyStore runs the storetest.Pipeline conformance suite in both modes:
 // plans are created by the commit script, which differs between them.
 func TestNotifyStore(t *testing.T) {
-	needRedis(t)
-	for _, tt := range []struct {
-		name    string
-		perSlot bool
-	}{
-		{"single", false},
-		{"per-slot", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			storetest.RunNotify(t, func(t *testing.T) (incident.Store, storetest.Pipeline) {
-				db := openTest(t, testPrefix(t))
-				db.perSlot = tt.perSlot
-				return db, db
-			})
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		storetest.RunNotify(t, func(t *testing.T) (incident.Store, storetest.Pipeline) {
+			db := open(t)
+			return db, db
 		})
-	}
+	})
 }
 
 // TestComplaintStore runs the complaint suite in both modes: on Cluster a
 // save claims the complaint's global lookup in a script of its own.
 func TestComplaintStore(t *testing.T) {
-	needRedis(t)
-	for _, tt := range []struct {
-		name    string
-		perSlot bool
-	}{
-		{"single", false},
-		{"per-slot", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			storetest.RunComplaints(t, func(t *testing.T) (incident.Store, complaint.Store, audience.Store) {
-				db := openTest(t, testPrefix(t))
-				db.perSlot = tt.perSlot
-				return db, db, db
-			})
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		storetest.RunComplaints(t, func(t *testing.T) (incident.Store, complaint.Store, audience.Store) {
+			db := open(t)
+			return db, db, db
 		})
-	}
+	})
 }
 
 // TestCompensationStore runs the compensation suite in both modes. Its
 // scripts touch one page's slot only, so the modes differ in nothing yet;
 // the per-slot run keeps it so if a global lookup is ever added.
 func TestCompensationStore(t *testing.T) {
-	needRedis(t)
-	for _, tt := range []struct {
-		name    string
-		perSlot bool
-	}{
-		{"single", false},
-		{"per-slot", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			storetest.RunCompensation(t, func(t *testing.T) (incident.Store, compensation.Store) {
-				db := openTest(t, testPrefix(t))
-				db.perSlot = tt.perSlot
-				return db, db
-			})
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		storetest.RunCompensation(t, func(t *testing.T) (incident.Store, compensation.Store) {
+			db := open(t)
+			return db, db
 		})
-	}
+	})
 }
 
 // TestSurveyStore runs the surveys suite in both modes: on Cluster a
 // create claims its IDs and incident in the global slot before the
 // page's script writes, on a single Redis one script does both.
 func TestSurveyStore(t *testing.T) {
-	needRedis(t)
-	for _, tt := range []struct {
-		name    string
-		perSlot bool
-	}{
-		{"single", false},
-		{"per-slot", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			storetest.RunSurveys(t, func(t *testing.T) (incident.Store, surveys.Store) {
-				db := openTest(t, testPrefix(t))
-				db.perSlot = tt.perSlot
-				return db, db
-			})
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		storetest.RunSurveys(t, func(t *testing.T) (incident.Store, surveys.Store) {
+			db := open(t)
+			return db, db
 		})
-	}
+	})
 }
 
 func TestLiveMessageStore(t *testing.T) {
