@@ -62,8 +62,10 @@ func FreePort() (int, error) {
 type Proc struct {
 	Port int
 	Log  *Output // what the process printed
-	cmd  *exec.Cmd
-	once sync.Once
+	args []string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd // nil while stopped
 }
 
 // Output is a buffer safe for a process's writes and a reader at once.
@@ -90,19 +92,63 @@ func (p *Proc) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa
 // Kill stops the process at once (SIGKILL), as a crash would; a second
 // Kill does nothing.
 func (p *Proc) Kill() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGCONT) // a paused process must run to die
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT) // a paused process must run to die
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	p.cmd = nil
+}
+
+// Stop shuts the process down as an operator's `systemctl stop` does
+// (SIGTERM): Redis writes out what it persists and exits. Start runs it
+// again on the same port and directory.
+func (p *Proc) Stop() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	err := p.cmd.Wait()
+	p.cmd = nil
+	if err != nil {
+		return fmt.Errorf("redis-server on %s: %w\n%s", p.Addr(), err, p.Log)
+	}
+	return nil
+}
+
+// Start runs a stopped (or killed) process again with the same arguments,
+// on the same port, and waits until it answers PING.
+func (p *Proc) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		return fmt.Errorf("redis-server on %s is running", p.Addr())
+	}
+	return p.start()
 }
 
 // Pause stops the process (SIGSTOP) without killing it: it holds its
 // connections and answers nothing until Resume, as a hung server does.
-func (p *Proc) Pause() error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+func (p *Proc) Pause() error { return p.signal(syscall.SIGSTOP) }
 
 // Resume continues a paused process (SIGCONT).
-func (p *Proc) Resume() error { return p.cmd.Process.Signal(syscall.SIGCONT) }
+func (p *Proc) Resume() error { return p.signal(syscall.SIGCONT) }
+
+func (p *Proc) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return fmt.Errorf("redis-server on %s is not running", p.Addr())
+	}
+	return p.cmd.Process.Signal(sig)
+}
 
 // NewProc starts redis-server in dir with args on a fresh port and waits
 // until it answers PING. sentinel runs it as a Sentinel (its config file is
@@ -132,10 +178,20 @@ func NewProc(dir string, sentinel bool, args ...string) (*Proc, error) {
 	} else {
 		cmdArgs = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}, args...)
 	}
-	p.cmd = exec.Command(server, cmdArgs...)
-	p.cmd.Stdout, p.cmd.Stderr = p.Log, p.Log
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
+	p.args = append([]string{server}, cmdArgs...)
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// start runs p.args and waits until the server answers PING; p.mu is held
+// (or p not yet shared).
+func (p *Proc) start() error {
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Stdout, cmd.Stderr = p.Log, p.Log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
 	}
 	c := goredis.NewClient(&goredis.Options{Addr: p.Addr(), MaxRetries: -1})
 	defer c.Close()
@@ -145,11 +201,13 @@ func NewProc(dir string, sentinel bool, args ...string) (*Proc, error) {
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			return p, nil
+			p.cmd = cmd
+			return nil
 		}
 		if time.Now().After(deadline) {
-			p.Kill()
-			return nil, fmt.Errorf("redis-server %v did not answer on %s: %v\n%s", cmdArgs, p.Addr(), err, p.Log)
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return fmt.Errorf("redis-server %v did not answer on %s: %v\n%s", p.args[1:], p.Addr(), err, p.Log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
