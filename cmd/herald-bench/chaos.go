@@ -37,7 +37,8 @@ import (
 //     master is paused (SIGSTOP) for 10 s; on a single Redis the network
 //     between one herald node and Redis is cut for 5 s (a TCP proxy in
 //     this process, between that node and Redis, drops every connection
-//     and refuses new ones).
+//     and refuses new ones); "stopped" stops the only Redis (SIGTERM, as
+//     `systemctl stop` does) for 8 s and starts it on its append-only file.
 //
 // At the end every recipient must have its SMS, duplicates must stay within
 // the sends in flight at the faults, and every status callback must be
@@ -45,7 +46,7 @@ import (
 
 type chaosOptions struct {
 	Recipients int
-	Topology   string // sentinel, cluster, single or all
+	Topology   string // sentinel, cluster, single, stopped or all
 	Herald     string
 	Workers    int
 	Lease      time.Duration
@@ -61,7 +62,7 @@ func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&opt.Recipients, "recipients", opt.Recipients, "customers the broadcast reaches, one SMS each")
-	fs.StringVar(&opt.Topology, "topology", opt.Topology, "sentinel, cluster, single or all")
+	fs.StringVar(&opt.Topology, "topology", opt.Topology, "sentinel, cluster, single, stopped or all")
 	fs.StringVar(&opt.Herald, "herald", opt.Herald, "herald binary to run (default: go build ./cmd/herald)")
 	fs.IntVar(&opt.Workers, "workers", opt.Workers, "HERALD_WORKERS: concurrent sends per channel and node")
 	fs.DurationVar(&opt.Lease, "lease", opt.Lease, "HERALD_LEASE: how long a dead node's claimed deliveries wait before another takes them")
@@ -75,9 +76,9 @@ func parseChaos(args []string, stderr io.Writer) (chaosOptions, error) {
 		return opt, errors.New("chaos: need -recipients ≥ 100, -workers ≥ 1 and -lease > 0")
 	}
 	switch opt.Topology {
-	case "sentinel", "cluster", "single", "all":
+	case "sentinel", "cluster", "single", "stopped", "all":
 	default:
-		return opt, fmt.Errorf("chaos: -topology %q: want sentinel, cluster, single or all", opt.Topology)
+		return opt, fmt.Errorf("chaos: -topology %q: want sentinel, cluster, single, stopped or all", opt.Topology)
 	}
 	return opt, nil
 }
@@ -121,7 +122,7 @@ func benchChaos(ctx context.Context, opt chaosOptions, stdout, stderr io.Writer)
 	}
 	topologies := []string{opt.Topology}
 	if opt.Topology == "all" {
-		topologies = []string{"sentinel", "cluster", "single"}
+		topologies = []string{"sentinel", "cluster", "single", "stopped"}
 	}
 	var failed []string
 	for _, topo := range topologies {
@@ -178,6 +179,20 @@ func startTopology(topo, dir string, stderr io.Writer) (*chaosTopology, error) {
 			}
 			time.Sleep(10 * time.Second)
 			return "one Cluster master paused 10 s", c.Masters[0].Resume()
+		}}, nil
+	case "stopped":
+		// The only Redis stopped as an operator stops it (SIGTERM, its
+		// append-only file written out) and started again 8 s later.
+		p, err := redistest.NewProc(dir, false, "--appendonly", "yes", "--appendfsync", "everysec")
+		if err != nil {
+			return nil, err
+		}
+		return &chaosTopology{url: "redis://" + p.Addr() + "/0", close: p.Kill, fault: func(*chaosNodes) (string, error) {
+			if err := p.Stop(); err != nil {
+				return "", err
+			}
+			time.Sleep(8 * time.Second)
+			return "the only Redis stopped 8 s (SIGTERM, then started on its append-only file)", p.Start()
 		}}, nil
 	default:
 		p, err := redistest.NewProc(dir, false)
