@@ -353,6 +353,29 @@ func (l *Lang) Lookup(id string) (string, bool) {
 	return s, ok
 }
 
+// Word names an enum value in the language: the message prefix +
+// Camel(value) ("Impact" and "major" → ImpactMajor), or the value itself
+// when the catalogue has no such message, so a value added later shows as
+// it is rather than as nothing.
+func (l *Lang) Word(prefix, value string) string {
+	if s, ok := l.static[prefix+Camel(value)]; ok {
+		return s
+	}
+	return value
+}
+
+// Camel turns an enum value into the catalogue's spelling of it:
+// "major_outage" → "MajorOutage", "sms" → "Sms".
+func Camel(s string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(s, "_") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
 // Static returns every message that takes no data, by ID: a copy the
 // caller may keep as its own table.
 func (l *Lang) Static() map[string]string {

@@ -38,6 +38,8 @@ func load() {
 		"pct":   func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + " %" },
 		"money": money,
 		"secs":  secsText,
+		// word names an enum value in the view's language: {{word $.L "Impact" .Impact}}.
+		"word": func(l *locale.Lang, prefix string, v any) string { return l.Word(prefix, fmt.Sprint(v)) },
 	}).ParseFS(templateFS, "templates/*.html")
 }
 
@@ -92,6 +94,7 @@ func wordsFor(lang string) words {
 // incidentView is what templates/incident.html shows.
 type incidentView struct {
 	Lang       string
+	L          *locale.Lang
 	W          words
 	R          *Report
 	Charts     []template.HTML
@@ -113,7 +116,7 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 		return nil, tmplErr
 	}
 	w := wordsFor(lang)
-	v := incidentView{Lang: cat.Lang(lang).Code(), W: w, R: r, Links: links, KindWord: map[string]string{
+	v := incidentView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), W: w, R: r, Links: links, KindWord: map[string]string{
 		EntryDeclared: w["ReportKindDeclared"], EntryUpdate: w["ReportKindUpdate"], EntryResolved: w["ReportKindResolved"],
 		EntryPostmortem: w["ReportKindPostmortem"]}}
 	for _, st := range queue.DeliveryStates {
@@ -124,7 +127,7 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 			}
 		}
 	}
-	v.Deliveries = deliveriesChart(r, w).SVG()
+	v.Deliveries = deliveriesChart(r, w, v.L).SVG()
 	v.Curve = curveChart(r, w, v.KindWord).SVG()
 	for _, b := range r.Complaints.Curve {
 		if b.Tagged+b.Untagged > 0 {
@@ -145,16 +148,16 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 }
 
 // deliveriesChart: one row per channel, stacked by state.
-func deliveriesChart(r *Report, w words) BarChart {
+func deliveriesChart(r *Report, w words, l *locale.Lang) BarChart {
 	c := BarChart{ID: "deliveries", Title: w["ReportDeliveriesChart"], Desc: w["ReportDeliveriesDesc"], Horizontal: true}
 	for _, ch := range r.Channels {
-		c.Labels = append(c.Labels, string(ch.Channel))
+		c.Labels = append(c.Labels, l.Word("ReportVia", string(ch.Channel)))
 	}
 	colors := map[queue.DeliveryState]string{queue.StateDelivered: "#009E73", queue.StateSent: "#56B4E9", queue.StatePending: "#BBBBBB",
 		queue.StateSending: "#888888", queue.StateUndelivered: "#E69F00", queue.StateFailed: "#D55E00", queue.StateSuppressed: "#CC79A7",
 		queue.StateCancelled: "#555555", queue.StateCollapsed: "#8C7A00"}
 	for _, st := range queue.DeliveryStates {
-		s := Series{Name: string(st), Color: colors[st]}
+		s := Series{Name: l.Word("ConsoleDelivery", string(st)), Color: colors[st]}
 		any := false
 		for _, ch := range r.Channels {
 			n := ch.Counts[st]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
 )
 
 // JSON is the evaluation as indented JSON.
@@ -64,6 +65,7 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 
 type periodView struct {
 	Lang     string
+	L        *locale.Lang
 	W        words
 	R        *PeriodReport
 	Links    map[string]string
@@ -80,11 +82,11 @@ func (r *PeriodReport) HTML(lang string, links map[string]string) ([]byte, error
 		return nil, tmplErr
 	}
 	w := wordsFor(lang)
-	v := periodView{Lang: cat.Lang(lang).Code(), W: w, R: r, Links: links, LastDay: r.To.AddDate(0, 0, -1)}
+	v := periodView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), W: w, R: r, Links: links, LastDay: r.To.AddDate(0, 0, -1)}
 	imp := BarChart{ID: "impact", Title: w["ReportIncidentsByImpact"], Desc: w["ReportIncidentsByImpactDesc"], Horizontal: true}
 	is := Series{Name: w["ReportIncidents"], Color: "#D55E00"}
 	for _, k := range []incident.Impact{incident.ImpactCritical, incident.ImpactMajor, incident.ImpactMinor, incident.ImpactNone} {
-		imp.Labels = append(imp.Labels, string(k))
+		imp.Labels = append(imp.Labels, v.L.Word("Impact", string(k)))
 		is.Values = append(is.Values, r.ByImpact[k])
 	}
 	imp.Series = []Series{is}
@@ -100,7 +102,7 @@ func (r *PeriodReport) HTML(lang string, links map[string]string) ([]byte, error
 	ch := BarChart{ID: "channels", Title: w["ReportComplaints"] + " · " + w["ReportByChannel"], Desc: w["ReportByChannel"], Horizontal: true}
 	cse := Series{Name: w["ReportComplaints"], Color: "#0072B2"}
 	for _, k := range sortedCounts(r.Complaints.ByChannel) {
-		ch.Labels = append(ch.Labels, string(k))
+		ch.Labels = append(ch.Labels, v.L.Word("ReportVia", string(k)))
 		cse.Values = append(cse.Values, r.Complaints.ByChannel[k])
 	}
 	ch.Series = []Series{cse}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/reports"
 	"github.com/heraldhq/herald/store/enginetest"
@@ -360,5 +362,37 @@ func TestPeriodGolden(t *testing.T) {
 				t.Errorf("a two-year period: %v", err)
 			}
 		})
+	}
+}
+
+// TestReportWordsInLanguage: a Hungarian report names every enum value
+// (impact, status, delivery state, channel, category, decision) in
+// Hungarian: no raw value such as "major" or "sms" is shown as a cell or a
+// chart label.
+func TestReportWordsInLanguage(t *testing.T) {
+	svc := fixture(t, engines["sqlite"](t))
+	r, err := svc.Incident(context.Background(), "p1", "i1")
+	must(t, err)
+	p, err := svc.Period(context.Background(), "p1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	must(t, err)
+	hu, err := locale.Default()
+	must(t, err)
+	l := hu.Lang("hu")
+	raw := regexp.MustCompile(`>\(?(none|minor|major|critical|investigating|identified|monitoring|resolved|pending|sending|sent|delivered|undelivered|failed|suppressed|cancelled|collapsed|sms|email|slack|webhook|web|phone|api|outage|defect|refund|other|none_yet|coming|decided|apology|fix)\)?<`)
+	for name, render := range map[string]func() ([]byte, error){
+		"incident": func() ([]byte, error) { return r.HTML("hu", nil) },
+		"period":   func() ([]byte, error) { return p.HTML("hu", nil) },
+	} {
+		h, err := render()
+		must(t, err)
+		if m := raw.FindAllString(string(h), -1); len(m) > 0 {
+			t.Errorf("%s report in Hungarian shows raw values: %q", name, m)
+		}
+		if want := l.Word("Impact", string(r.Incident.Impact)); !strings.Contains(string(h), want) {
+			t.Errorf("%s report lacks the impact in Hungarian (%q)", name, want)
+		}
+	}
+	if l.Word("ReportVia", "sms") == "sms" || l.Word("ConsoleDelivery", "delivered") == "delivered" {
+		t.Error("the catalogue lacks the report's channel or state words")
 	}
 }

@@ -195,27 +195,16 @@ func (a *App) text(lang, id string, kv ...string) string {
 	return id
 }
 
-// camel turns "major_outage" into "MajorOutage", the catalogue's spelling.
-func camel(s string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(s, "_") {
-		if part != "" {
-			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-		}
-	}
-	return b.String()
-}
-
 func (a *App) statusWord(lang string, s incident.Status) string {
-	return a.text(lang, "Status"+camel(string(s)))
+	return a.text(lang, "Status"+locale.Camel(string(s)))
 }
 
 func (a *App) componentWord(lang string, s incident.ComponentStatus) string {
-	return a.text(lang, "Component"+camel(string(s)))
+	return a.text(lang, "Component"+locale.Camel(string(s)))
 }
 
 func (a *App) impactWord(lang string, i incident.Impact) string {
-	return a.text(lang, "Impact"+camel(string(i)))
+	return a.text(lang, "Impact"+locale.Camel(string(i)))
 }
 
 func (a *App) channelWord(lang string, k channel.Kind) string {
