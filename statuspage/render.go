@@ -419,7 +419,7 @@ func fillUptime(rows []*row, in *pageInput, langs []string, all map[string]*lang
 			if r.C.Group || !r.C.Showcase {
 				continue
 			}
-			u := computeUptime(perComp[r.C.ID], r.C.Status, r.C.CreatedAt, in.now, starts)
+			u := computeUptime(perComp[r.C.ID], r.C.Status, existedSince(r.C, perComp[r.C.ID], in.loc), in.now, starts)
 			r.Up = &u
 			r.Bars = map[string]bars{}
 			for _, code := range langs {
