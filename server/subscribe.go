@@ -125,7 +125,7 @@ func (s *Server) sendForm(c *fiber.Ctx, status int, page *incident.Page, name st
 	setHTMLSecurityHeaders(c, inlinePolicy(body))
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderVary, "Accept-Language")
+	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")
 	return c.Status(status).Send(body)
 }
 
@@ -305,7 +305,7 @@ func (s *Server) linkPage(name statuspage.FormName) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return s.sendForm(c, http.StatusOK, page, name, statuspage.FormData{Action: c.Path()})
+		return s.sendForm(c, http.StatusOK, page, name, statuspage.FormData{Action: withLang(c, c.Path())})
 	}
 }
 
