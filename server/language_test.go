@@ -1,12 +1,15 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -67,7 +70,7 @@ func TestLanguageKept(t *testing.T) {
 		}
 		// Opened in another browser: no cookie, English Accept-Language.
 		page := b.mustDo(t, http.StatusOK, "GET", m[1], "", "", english...)
-		if !strings.Contains(page.String(), "Erősítse meg a feliratkozását") || !strings.Contains(page.String(), `action="`+strings.ReplaceAll(m[1], "?", "?")+`"`) {
+		if !strings.Contains(page.String(), "Erősítse meg a feliratkozását") || !strings.Contains(page.String(), `action="`+m[1]+`"`) {
 			t.Fatalf("confirm page: %s", page.body)
 		}
 		done := b.mustDo(t, http.StatusOK, "POST", m[1], "", "", with("Origin", "http://status.example.com")...)
@@ -80,6 +83,46 @@ func TestLanguageKept(t *testing.T) {
 		r := b.mustDo(t, http.StatusFound, "GET", "/i/abcdef123456?lang=hu", "", "")
 		if loc := r.header.Get("Location"); loc != "/incidents/abcdef123456?lang=hu" {
 			t.Errorf("Location %q", loc)
+		}
+	})
+}
+
+// TestSubscribeToIncident: the incident page's "subscribe to this
+// incident" opens a form that follows that incident only.
+func TestSubscribeToIncident(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	ctx := context.Background()
+	name, body := "Card payments fail", "Some card payments fail."
+	inc, _, err := b.svc.CreateIncident(ctx, b.page.ID, incident.IncidentInput{Name: &name, Body: &body,
+		Components: map[string]incident.ComponentStatus{b.compA.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := []string{"Accept", "text/html"}
+	form := b.mustDo(t, http.StatusOK, "GET", "/subscribe?incident="+inc.ID+"&lang=en", "", "", html...)
+	if !strings.Contains(form.String(), `<input type="hidden" name="incident" value="`+inc.ID+`">`) ||
+		!strings.Contains(form.String(), "<strong>Card payments fail</strong>") || strings.Contains(form.String(), `name="components"`) {
+		t.Fatalf("form: %s", form.body)
+	}
+	r := b.form(t, "/subscribe?lang=en", url.Values{"channel": {"email"}, "address": {"follower@example.com"}, "incident": {inc.ID},
+		"csrf": {csrfOf(t, form)}}, "Accept", "text/html", "Origin", "http://status.example.com")
+	if r.status != http.StatusOK {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	subs, err := b.n.Subscribers(ctx, audience.SubscriberFilter{PageID: b.page.ID, IncidentID: inc.ID, Following: true})
+	if err != nil || len(subs) != 1 || subs[0].Address != "follower@example.com" {
+		t.Fatalf("followers %+v %v", subs, err)
+	}
+
+	t.Run("unknown or closed incident", func(t *testing.T) {
+		plain := b.mustDo(t, http.StatusOK, "GET", "/subscribe?incident=nosuchinc123", "", "", html...)
+		if strings.Contains(plain.String(), `name="incident"`) {
+			t.Error("an unknown incident made a following form")
+		}
+		r := b.form(t, "/subscribe", url.Values{"channel": {"email"}, "address": {"x@example.com"}, "incident": {"nosuchinc123"},
+			"csrf": {csrfOf(t, plain)}}, "Accept", "application/json", "Origin", "http://status.example.com")
+		if r.status != http.StatusBadRequest || r.errorOf(t).Field != "incident" {
+			t.Errorf("unknown incident: %d %s", r.status, r.body)
 		}
 	})
 }

@@ -89,6 +89,10 @@ type FormData struct {
 	Contact, Reporter, Message, Incident, Component string
 	// Ref is the reference number the thank-you page shows.
 	Ref string
+	// IncidentName names the incident a sign-up follows ("subscribe to
+	// this incident"; its ID is Incident): the form then offers no
+	// components, as it follows that incident only.
+	IncidentName string
 }
 
 // formView is FormData with what the template derives from it.

@@ -355,6 +355,7 @@ func (b *builder) putFeeds(ls *pageLists) error {
 		return err
 	}
 	b.putShared("/history.atom", atom, typeAtom)
+	b.putShared(localTimePath, localTimeJS, typeJS)
 	return nil
 }
 
@@ -375,7 +376,7 @@ func newView(in *pageInput, ls *pageLists) *view {
 	v := &view{Page: in.page, Status: ls.status, Rows: buildRows(in.comps)}
 	views := map[string]*incView{}
 	for _, inc := range ls.order {
-		iv := newIncView(inc, in.comps, in.loc)
+		iv := newIncView(inc, in.comps, in.loc, in.now)
 		views[inc.ID] = iv
 		v.Incidents = append(v.Incidents, iv)
 	}
@@ -554,7 +555,8 @@ func incidentKey(p *incident.Page, code string, iv *incView) string {
 	var b strings.Builder
 	b.WriteString(code)
 	for _, s := range []string{p.Name, p.URL, p.TimeZone, strings.Join(p.Languages, ","),
-		iv.Inc.ID, strconv.Itoa(iv.Inc.Version), iv.Inc.UpdatedAt.Format(time.RFC3339Nano), string(iv.Inc.Status)} {
+		iv.Inc.ID, strconv.Itoa(iv.Inc.Version), iv.Inc.UpdatedAt.Format(time.RFC3339Nano), string(iv.Inc.Status),
+		string(iv.Impact), iv.Lasted.String()} {
 		b.WriteByte(0)
 		b.WriteString(s)
 	}
@@ -574,9 +576,9 @@ func historyKey(p *incident.Page, code string, v *view) string {
 		b.WriteString(s)
 	}
 	for _, m := range v.Months {
-		b.WriteString("\x00" + m.Key)
+		b.WriteString("\x00" + m.Key + "\x00" + m.Through.Format("2006-01"))
 		for _, iv := range m.Incs {
-			b.WriteString("\x00" + iv.Inc.ID + "\x00" + iv.Inc.Name + "\x00" + string(iv.Inc.Status) + "\x00" + string(iv.Inc.Impact) + "\x00" + iv.StartStamp)
+			b.WriteString("\x00" + iv.Inc.ID + "\x00" + iv.Inc.Name + "\x00" + string(iv.Inc.Status) + "\x00" + string(iv.Impact) + "\x00" + iv.StartStamp)
 		}
 	}
 	return b.String()
