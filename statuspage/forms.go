@@ -174,6 +174,6 @@ func (f *Forms) Render(p *incident.Page, lang string, name FormName, d FormData)
 	if name != FormSubscribe && name != FormConfirm && name != FormUnsubscribe && name != FormReport {
 		links = nil // the answer to a POST: its URL cannot be fetched with ?lang=
 	}
-	data := &pageData{L: l, V: &view{Page: p}, Title: fv.Heading + " – " + p.Name, Langs: links, Form: fv}
+	data := &pageData{L: l, V: &view{Page: p, LogoSrc: logoSrc(p)}, Title: fv.Heading + " – " + p.Name, Langs: links, Form: fv}
 	return execute(formTemplate, data, formSizeHint)
 }

@@ -356,6 +356,13 @@ func (b *builder) putFeeds(ls *pageLists) error {
 	}
 	b.putShared("/history.atom", atom, typeAtom)
 	b.putShared(localTimePath, localTimeJS, typeJS)
+	if p.Logo != "" {
+		// Checked when set; one that no longer decodes shows no logo
+		// rather than a broken image.
+		if img, ctype, err := incident.DecodeLogo(p.Logo); err == nil {
+			b.putShared(logoPath, img, ctype)
+		}
+	}
 	return nil
 }
 
@@ -373,7 +380,7 @@ func (b *builder) early() *snapshot {
 // every incident's view, which of them each section of the front page
 // shows (upcoming maintenances soonest first), and the history by month.
 func newView(in *pageInput, ls *pageLists) *view {
-	v := &view{Page: in.page, Status: ls.status, Rows: buildRows(in.comps)}
+	v := &view{Page: in.page, Status: ls.status, Rows: buildRows(in.comps), LogoSrc: logoSrc(in.page)}
 	views := map[string]*incView{}
 	for _, inc := range ls.order {
 		iv := newIncView(inc, in.comps, in.loc, in.now)
@@ -500,7 +507,7 @@ func (b *builder) renderRows(lp *langPages, rows []*row) ([]template.HTML, error
 // from (historyKey) did not change.
 func (b *builder) putHistory(lp *langPages, v *view) error {
 	p := v.Page
-	hkey := historyKey(p, lp.code, v)
+	hkey := historyKey(p, lp.code, v) + "\x00" + v.LogoSrc
 	b.snap.incKeys[lp.code+"/history"] = hkey
 	if b.prev != nil && b.prev.incKeys[lp.code+"/history"] == hkey && lp.prev["/history"] != nil {
 		lp.out["/history"] = lp.prev["/history"]
@@ -522,7 +529,7 @@ func (b *builder) putIncidentPages(lp *langPages, v *view) error {
 	p := v.Page
 	for _, iv := range v.Incidents {
 		path := "/incidents/" + iv.Inc.ID
-		key := incidentKey(p, lp.code, iv)
+		key := incidentKey(p, lp.code, iv) + "\x00" + v.LogoSrc
 		b.snap.incKeys[lp.code+path] = key
 		if b.prev != nil && b.prev.incKeys[lp.code+path] == key && lp.prev[path] != nil {
 			lp.out[path] = lp.prev[path] // same input, same bytes: skip the template

@@ -2,7 +2,9 @@ package statuspage
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"html/template"
 	"sort"
 	"strconv"
@@ -56,6 +58,21 @@ type view struct {
 	Upcoming   []*incView // maintenances still scheduled
 	Months     []*month   // history, newest month first
 	Incidents  []*incView // every incident with a page of its own
+	LogoSrc    string     // the logo's address, versioned by its content; "" without one
+}
+
+// logoPath is where the page's logo is served (same origin: the CSP's
+// img-src 'self').
+const logoPath = "/static/logo"
+
+// logoSrc is the logo's address with a version from its content, so a new
+// logo is fetched at once though the old one was cached.
+func logoSrc(p *incident.Page) string {
+	if p.Logo == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(p.Logo))
+	return logoPath + "?v=" + hex.EncodeToString(sum[:6])
 }
 
 // row is one line of the component list: a component, or a group with
