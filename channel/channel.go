@@ -41,6 +41,10 @@ type Message struct {
 	Headers        map[string]string // extra headers (List-Unsubscribe, …)
 	UnsubscribeURL string
 	Language       string
+	// SenderName is who the message is from as the reader sees it: the
+	// status page's name. Email puts it in From beside the configured
+	// address; "" keeps the configured name.
+	SenderName string
 	// Replace is the provider ID (a Slack ts) of a message this one edits
 	// in place (chat.update) rather than posting anew; "" posts. Only
 	// Slack channel and member IDs can be edited.

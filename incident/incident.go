@@ -9,12 +9,16 @@ import (
 
 // Page is one public status page (one per brand or client company).
 type Page struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	URL       string    `json:"url"`       // public base URL, e.g. https://status.example.com
-	TimeZone  string    `json:"time_zone"` // IANA name, e.g. Etc/UTC or Europe/Budapest
-	Languages []string  `json:"languages"` // first is the default; subset of en, hu, pl, hr
-	Hosts     []string  `json:"hosts"`     // host names this page answers on; empty: the default page answers
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	URL       string   `json:"url"`       // public base URL, e.g. https://status.example.com
+	TimeZone  string   `json:"time_zone"` // IANA name, e.g. Etc/UTC or Europe/Budapest
+	Languages []string `json:"languages"` // first is the default; subset of en, hu, pl, hr
+	Hosts     []string `json:"hosts"`     // host names this page answers on; empty: the default page answers
+	// Logo is the page's logo as a data: URI (PNG, JPEG, GIF or WebP, at
+	// most MaxLogoBytes), shown in the page's header; "" for none. Stored
+	// inline so both engines keep it with the page and every node serves it.
+	Logo      string    `json:"logo,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

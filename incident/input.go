@@ -2,6 +2,7 @@ package incident
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -29,6 +30,59 @@ type PageInput struct {
 	TimeZone  *string
 	Languages []string // nil: unchanged
 	Hosts     []string // nil: unchanged
+	Logo      *string  // a data: URI (see Page.Logo); "" removes it
+}
+
+// MaxLogoBytes bounds a page's logo (the image, before base64): the page
+// serves it on every first visit.
+const MaxLogoBytes = 64 << 10
+
+// logoTypes are the image types a logo may have. SVG is not among them:
+// served from the page's origin, an SVG opened on its own runs script.
+var logoTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
+
+// DecodeLogo returns a logo data: URI's image and its content type, checked
+// against what the bytes are.
+func DecodeLogo(uri string) ([]byte, string, error) {
+	rest, ok := strings.CutPrefix(uri, "data:")
+	meta, data, ok2 := strings.Cut(rest, ",")
+	ctype, isB64 := strings.CutSuffix(meta, ";base64")
+	if !ok || !ok2 || !isB64 {
+		return nil, "", Invalid("logo", "must be a data: URI with base64 data (data:image/png;base64,…)")
+	}
+	if !logoTypes[ctype] {
+		return nil, "", Invalid("logo", "must be a PNG, JPEG, GIF or WebP image, not %q", ctype)
+	}
+	if base64.StdEncoding.DecodedLen(len(data)) > MaxLogoBytes+3 {
+		return nil, "", Invalid("logo", "must be at most %d KiB", MaxLogoBytes>>10)
+	}
+	img, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, "", Invalid("logo", "has invalid base64 data")
+	}
+	if len(img) > MaxLogoBytes {
+		return nil, "", Invalid("logo", "must be at most %d KiB", MaxLogoBytes>>10)
+	}
+	if !looksLike(img, ctype) {
+		return nil, "", Invalid("logo", "says %s but its data is not", ctype)
+	}
+	return img, ctype, nil
+}
+
+// looksLike checks an image's signature against its declared type (a
+// browser sniffs; a mislabelled file would show broken or as something else).
+func looksLike(img []byte, ctype string) bool {
+	switch ctype {
+	case "image/png":
+		return bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n"))
+	case "image/jpeg":
+		return bytes.HasPrefix(img, []byte("\xff\xd8\xff"))
+	case "image/gif":
+		return bytes.HasPrefix(img, []byte("GIF87a")) || bytes.HasPrefix(img, []byte("GIF89a"))
+	case "image/webp":
+		return len(img) >= 12 && string(img[:4]) == "RIFF" && string(img[8:12]) == "WEBP"
+	}
+	return false
 }
 
 // ComponentInput creates or changes a component; nil fields are left as they are.
@@ -141,6 +195,11 @@ func (in *PageInput) Validate() error {
 	for _, h := range in.Hosts {
 		if h == "" || len(h) > 253 || strings.ContainsAny(h, "/ :@") {
 			return Invalid("hosts", "%q is not a host name", h)
+		}
+	}
+	if in.Logo != nil && *in.Logo != "" {
+		if _, _, err := DecodeLogo(*in.Logo); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -136,6 +136,9 @@ func applyPage(p *Page, in PageInput) {
 	if in.Hosts != nil {
 		p.Hosts = append([]string{}, in.Hosts...)
 	}
+	if in.Logo != nil {
+		p.Logo = *in.Logo
+	}
 }
 
 // UpdatePage changes a page's settings.

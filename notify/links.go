@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"net/url"
 	"strings"
 	"time"
 
@@ -109,7 +110,16 @@ func (s *Service) UnsubscribeURL(ctx context.Context, d *queue.Delivery) (string
 	if err != nil {
 		return "", err
 	}
-	return s.link(unsubscribePathPrefix, tok), nil
+	return withLang(s.link(unsubscribePathPrefix, tok), d.Language), nil
+}
+
+// withLang adds the recipient's language to a link into the public pages,
+// so the page it opens speaks the message's language.
+func withLang(link, lang string) string {
+	if lang == "" {
+		return link
+	}
+	return link + "?lang=" + url.QueryEscape(lang)
 }
 
 // SubscriberUnsubscribeURL is the unsubscribe link of a subscription (for
@@ -119,7 +129,7 @@ func (s *Service) SubscriberUnsubscribeURL(ctx context.Context, sub *audience.Su
 	if err != nil {
 		return "", err
 	}
-	return s.link(unsubscribePathPrefix, tok), nil
+	return withLang(s.link(unsubscribePathPrefix, tok), sub.Language), nil
 }
 
 // ConfirmURL returns a subscriber's double opt-in link, served at
@@ -129,5 +139,5 @@ func (s *Service) ConfirmURL(ctx context.Context, sub *audience.Subscriber) (str
 	if err != nil {
 		return "", err
 	}
-	return s.link(confirmPathPrefix, tok), nil
+	return withLang(s.link(confirmPathPrefix, tok), sub.Language), nil
 }

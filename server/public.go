@@ -145,7 +145,7 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		c.Set(fiber.HeaderCacheControl, "public, max-age="+strconv.Itoa(int(s.maxAge(ct, path).Seconds())))
 		vary := "Accept-Encoding"
 		if isHTML {
-			vary += ", Accept-Language"
+			vary += ", Accept-Language, Cookie"
 		}
 		c.Set(fiber.HeaderVary, vary)
 
@@ -242,18 +242,25 @@ func parseQ(part string) (string, float64) {
 	return name, q
 }
 
-// requestLanguage is pickLanguage for the page this host serves.
+// requestLanguage is pickLanguage for the page this host serves; a
+// language chosen with ?lang= is remembered (rememberLanguage).
 func (s *Server) requestLanguage(c *fiber.Ctx) string {
 	var page *incident.Page
 	if s.site != nil {
 		page, _ = s.site.PageFor(s.hostOf(c))
 	}
+	rememberLanguage(c, page)
 	return pickLanguage(c, page)
 }
 
+// langCookie keeps the language a visitor chose (?lang=) for the pages
+// they reach without it: a bookmark, a typed address, a link from outside.
+const langCookie = "herald_lang"
+
 // pickLanguage picks the language to serve: ?lang= when the page (any of
-// herald's languages for nil) has it, else the best Accept-Language match
-// among the page's languages, else "" (the page's default).
+// herald's languages for nil) has it, else the language the visitor chose
+// before (langCookie), else the best Accept-Language match among the
+// page's languages, else "" (the page's default).
 func pickLanguage(c *fiber.Ctx, page *incident.Page) string {
 	have := incident.Languages
 	if page != nil && len(page.Languages) > 0 {
@@ -262,7 +269,26 @@ func pickLanguage(c *fiber.Ctx, page *incident.Page) string {
 	if l := strings.ToLower(c.Query("lang")); l != "" && contains(have, l) {
 		return l
 	}
+	if l := strings.ToLower(c.Cookies(langCookie)); l != "" && contains(have, l) {
+		return l
+	}
 	return matchLanguage(c.Get(fiber.HeaderAcceptLanguage), have)
+}
+
+// rememberLanguage sets langCookie when the request chose a language with
+// ?lang= that differs from the one remembered. The cookie is a preference,
+// not a credential: readable by the page, lax, for a year.
+func rememberLanguage(c *fiber.Ctx, page *incident.Page) {
+	have := incident.Languages
+	if page != nil && len(page.Languages) > 0 {
+		have = page.Languages
+	}
+	l := strings.ToLower(c.Query("lang"))
+	if l == "" || !contains(have, l) || c.Cookies(langCookie) == l {
+		return
+	}
+	c.Cookie(&fiber.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
+		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
 }
 
 // matchLanguage returns the supported language with the highest q in an
@@ -322,7 +348,11 @@ func shortLink(c *fiber.Ctx) error {
 	if !incident.ValidID(id) {
 		return incident.NotFound("incident", id)
 	}
-	return c.Redirect("/incidents/"+id, http.StatusFound)
+	to := "/incidents/" + id
+	if l := c.Query("lang"); l != "" && contains(incident.Languages, strings.ToLower(l)) {
+		to += "?lang=" + strings.ToLower(l)
+	}
+	return c.Redirect(to, http.StatusFound)
 }
 
 // events streams the host's page as server-sent events: the current summary

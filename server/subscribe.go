@@ -125,7 +125,7 @@ func (s *Server) sendForm(c *fiber.Ctx, status int, page *incident.Page, name st
 	setHTMLSecurityHeaders(c, inlinePolicy(body))
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderVary, "Accept-Language")
+	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")
 	return c.Status(status).Send(body)
 }
 
@@ -160,13 +160,16 @@ func problemOf(err error) (problem string, status int, ok bool) {
 }
 
 // subscribeForm is the sign-up form, filled in from what was posted.
-func (s *Server) subscribeForm(c *fiber.Ctx, page *incident.Page, kind, address, language string, checked []string) (statuspage.FormData, error) {
+func (s *Server) subscribeForm(c *fiber.Ctx, page *incident.Page, kind, address, language string, checked []string, incidentID string) (statuspage.FormData, error) {
 	comps, err := s.svc.Components(c.UserContext(), page.ID)
 	if err != nil {
 		return statuspage.FormData{}, err
 	}
 	d := statuspage.FormData{Action: withLang(c, "/subscribe"), CSRF: s.bc.formToken(s.hostOf(c), "subscribe", s.svc.Now()),
 		Channel: kind, Address: address, Language: language}
+	if inc := s.followable(c, page, incidentID); inc != nil {
+		d.Incident, d.IncidentName = inc.ID, inc.Name
+	}
 	for _, cp := range comps {
 		if cp.Group {
 			continue
@@ -176,14 +179,29 @@ func (s *Server) subscribeForm(c *fiber.Ctx, page *incident.Page, kind, address,
 	return d, nil
 }
 
-// subscribePage is GET /subscribe: the sign-up form.
+// followable returns the incident a sign-up may follow ("subscribe to
+// this incident" on its page): one of this page's, not yet over; nil
+// otherwise, and the form is the page-wide one.
+func (s *Server) followable(c *fiber.Ctx, page *incident.Page, id string) *incident.Incident {
+	if id == "" || !incident.ValidID(id) {
+		return nil
+	}
+	inc, err := s.svc.Incident(c.UserContext(), page.ID, id)
+	if err != nil || inc.Status.Closed() {
+		return nil
+	}
+	return inc
+}
+
+// subscribePage is GET /subscribe: the sign-up form; ?incident=ID follows
+// that incident only.
 func (s *Server) subscribePage() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		page, err := s.publicPage(c)
 		if err != nil {
 			return err
 		}
-		d, err := s.subscribeForm(c, page, "", "", s.requestLanguage(c), nil)
+		d, err := s.subscribeForm(c, page, "", "", s.requestLanguage(c), nil, c.Query("incident"))
 		if err != nil {
 			return err
 		}
@@ -210,11 +228,12 @@ func (s *Server) subscribe() fiber.Handler {
 		}
 		kind, address := strings.ToLower(c.FormValue("channel")), c.FormValue("address")
 		language, comps := c.FormValue("language"), postedValues(c, "components")
+		following := ""
 		again := func(status int, problem string, cause error) error {
 			if !acceptsHTML(c) {
 				return cause
 			}
-			d, err := s.subscribeForm(c, page, kind, address, language, comps)
+			d, err := s.subscribeForm(c, page, kind, address, language, comps, following)
 			if err != nil {
 				return err
 			}
@@ -225,6 +244,13 @@ func (s *Server) subscribe() fiber.Handler {
 			return again(http.StatusForbidden, statuspage.ProblemExpired,
 				incident.Errorf(incident.EFORBIDDEN, "the form is stale or was posted from another site; load /subscribe again"))
 		}
+		if id := c.FormValue("incident"); id != "" {
+			inc := s.followable(c, page, id)
+			if inc == nil {
+				return again(http.StatusBadRequest, statuspage.ProblemInvalid, incident.Invalid("incident", "is not an open incident of this page"))
+			}
+			following, comps = inc.ID, nil
+		}
 		switch channel.Kind(kind) {
 		case channel.Email, channel.SMS, channel.Webhook, channel.Slack:
 		default:
@@ -234,7 +260,7 @@ func (s *Server) subscribe() fiber.Handler {
 			return again(http.StatusBadRequest, statuspage.ProblemAddress, incident.Invalid("address", "is required"))
 		}
 		sub, err := s.bc.notify.Subscribe(c.UserContext(), notify.SubscribeRequest{PageID: page.ID, Kind: channel.Kind(kind),
-			Address: address, Language: language, ComponentIDs: comps, IP: s.clientIP(c), Source: "page"})
+			Address: address, Language: language, ComponentIDs: comps, IncidentID: following, IP: s.clientIP(c), Source: "page"})
 		if err != nil {
 			err = fieldFor(err, "", "address") // the form's field, whatever the channel
 			if problem, status, ok := problemOf(err); ok {
@@ -305,7 +331,7 @@ func (s *Server) linkPage(name statuspage.FormName) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return s.sendForm(c, http.StatusOK, page, name, statuspage.FormData{Action: c.Path()})
+		return s.sendForm(c, http.StatusOK, page, name, statuspage.FormData{Action: withLang(c, c.Path())})
 	}
 }
 

@@ -89,6 +89,10 @@ type FormData struct {
 	Contact, Reporter, Message, Incident, Component string
 	// Ref is the reference number the thank-you page shows.
 	Ref string
+	// IncidentName names the incident a sign-up follows ("subscribe to
+	// this incident"; its ID is Incident): the form then offers no
+	// components, as it follows that incident only.
+	IncidentName string
 }
 
 // formView is FormData with what the template derives from it.
@@ -170,6 +174,6 @@ func (f *Forms) Render(p *incident.Page, lang string, name FormName, d FormData)
 	if name != FormSubscribe && name != FormConfirm && name != FormUnsubscribe && name != FormReport {
 		links = nil // the answer to a POST: its URL cannot be fetched with ?lang=
 	}
-	data := &pageData{L: l, V: &view{Page: p}, Title: fv.Heading + " – " + p.Name, Langs: links, Form: fv}
+	data := &pageData{L: l, V: &view{Page: p, LogoSrc: logoSrc(p)}, Title: fv.Heading + " – " + p.Name, Langs: links, Form: fv}
 	return execute(formTemplate, data, formSizeHint)
 }

@@ -36,6 +36,7 @@ var staticIDs = []string{
 	"FormUnsubscribeTitle", "FormUnsubscribeIntro", "FormUnsubscribe", "FormUnsubscribedTitle", "FormUnsubscribed",
 	"FormLinkInvalidTitle", "FormProblemAddress", "FormProblemCode", "FormProblemRateLimited", "FormProblemInvalid",
 	"FormProblemLink", "FormProblemExpired", "FormBack",
+	"Started", "Lasted", "OngoingFor", "SubscribeToIncident", "FormFollowingIncident",
 	"ReportProblem", "FormReportTitle", "FormReportIntro", "FormReportLeaveEmpty", "FormReportContact", "FormReportContactHint",
 	"FormReportName", "FormReportComponent", "FormReportComponentNone", "FormReportMessage", "FormReportSend",
 	"FormReportedTitle", "FormReported", "FormReportedRef", "FormProblemContact", "FormProblemMessage",
@@ -61,6 +62,7 @@ type lang struct {
 
 	percent   *locale.Pattern   // UptimePercent
 	monthYear *locale.Pattern   // MonthYear
+	quiet     *locale.Pattern   // NoIncidentsBetween
 	enums     map[string]string // "Component"+status etc. → name, so lookups do not build IDs
 }
 
@@ -88,9 +90,9 @@ func loadLangs() (map[string]*lang, error) {
 				return
 			}
 			l := &lang{Code: code, T: map[string]string{}, cat: cl,
-				percent: cl.Pattern("UptimePercent"), monthYear: cl.Pattern("MonthYear")}
-			if l.percent == nil || l.monthYear == nil {
-				langsErr = fmt.Errorf("statuspage: locale %s: UptimePercent or MonthYear is missing", code)
+				percent: cl.Pattern("UptimePercent"), monthYear: cl.Pattern("MonthYear"), quiet: cl.Pattern("NoIncidentsBetween")}
+			if l.percent == nil || l.monthYear == nil || l.quiet == nil {
+				langsErr = fmt.Errorf("statuspage: locale %s: UptimePercent, MonthYear or NoIncidentsBetween is missing", code)
 				return
 			}
 			for _, id := range staticIDs {
@@ -150,6 +152,12 @@ func (l *lang) DateTime(t time.Time) string { return t.Format(l.T["DateTimeLayou
 // MonthYear names a month of a year ("March 2026", "2026. március").
 func (l *lang) MonthYear(t time.Time) string {
 	return l.monthYear.Fill("Month", l.T["Month"+strconv.Itoa(int(t.Month()))], "Year", strconv.Itoa(t.Year()))
+}
+
+// NoIncidentsBetween says that no incident was reported from one month
+// to another ("July 2026 – November 2026: no incidents reported.").
+func (l *lang) NoIncidentsBetween(from, to time.Time) string {
+	return l.quiet.Fill("From", l.MonthYear(from), "To", l.MonthYear(to))
 }
 
 // Percent formats a percentage with two decimals and the language's

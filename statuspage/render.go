@@ -355,6 +355,14 @@ func (b *builder) putFeeds(ls *pageLists) error {
 		return err
 	}
 	b.putShared("/history.atom", atom, typeAtom)
+	b.putShared(localTimePath, localTimeJS, typeJS)
+	if p.Logo != "" {
+		// Checked when set; one that no longer decodes shows no logo
+		// rather than a broken image.
+		if img, ctype, err := incident.DecodeLogo(p.Logo); err == nil {
+			b.putShared(logoPath, img, ctype)
+		}
+	}
 	return nil
 }
 
@@ -372,10 +380,10 @@ func (b *builder) early() *snapshot {
 // every incident's view, which of them each section of the front page
 // shows (upcoming maintenances soonest first), and the history by month.
 func newView(in *pageInput, ls *pageLists) *view {
-	v := &view{Page: in.page, Status: ls.status, Rows: buildRows(in.comps)}
+	v := &view{Page: in.page, Status: ls.status, Rows: buildRows(in.comps), LogoSrc: logoSrc(in.page)}
 	views := map[string]*incView{}
 	for _, inc := range ls.order {
-		iv := newIncView(inc, in.comps, in.loc)
+		iv := newIncView(inc, in.comps, in.loc, in.now)
 		views[inc.ID] = iv
 		v.Incidents = append(v.Incidents, iv)
 	}
@@ -419,7 +427,7 @@ func fillUptime(rows []*row, in *pageInput, langs []string, all map[string]*lang
 			if r.C.Group || !r.C.Showcase {
 				continue
 			}
-			u := computeUptime(perComp[r.C.ID], r.C.Status, r.C.CreatedAt, in.now, starts)
+			u := computeUptime(perComp[r.C.ID], r.C.Status, existedSince(r.C, perComp[r.C.ID], in.loc), in.now, starts)
 			r.Up = &u
 			r.Bars = map[string]bars{}
 			for _, code := range langs {
@@ -499,7 +507,7 @@ func (b *builder) renderRows(lp *langPages, rows []*row) ([]template.HTML, error
 // from (historyKey) did not change.
 func (b *builder) putHistory(lp *langPages, v *view) error {
 	p := v.Page
-	hkey := historyKey(p, lp.code, v)
+	hkey := historyKey(p, lp.code, v) + "\x00" + v.LogoSrc
 	b.snap.incKeys[lp.code+"/history"] = hkey
 	if b.prev != nil && b.prev.incKeys[lp.code+"/history"] == hkey && lp.prev["/history"] != nil {
 		lp.out["/history"] = lp.prev["/history"]
@@ -521,7 +529,7 @@ func (b *builder) putIncidentPages(lp *langPages, v *view) error {
 	p := v.Page
 	for _, iv := range v.Incidents {
 		path := "/incidents/" + iv.Inc.ID
-		key := incidentKey(p, lp.code, iv)
+		key := incidentKey(p, lp.code, iv) + "\x00" + v.LogoSrc
 		b.snap.incKeys[lp.code+path] = key
 		if b.prev != nil && b.prev.incKeys[lp.code+path] == key && lp.prev[path] != nil {
 			lp.out[path] = lp.prev[path] // same input, same bytes: skip the template
@@ -554,7 +562,8 @@ func incidentKey(p *incident.Page, code string, iv *incView) string {
 	var b strings.Builder
 	b.WriteString(code)
 	for _, s := range []string{p.Name, p.URL, p.TimeZone, strings.Join(p.Languages, ","),
-		iv.Inc.ID, strconv.Itoa(iv.Inc.Version), iv.Inc.UpdatedAt.Format(time.RFC3339Nano), string(iv.Inc.Status)} {
+		iv.Inc.ID, strconv.Itoa(iv.Inc.Version), iv.Inc.UpdatedAt.Format(time.RFC3339Nano), string(iv.Inc.Status),
+		string(iv.Impact), iv.Lasted.String()} {
 		b.WriteByte(0)
 		b.WriteString(s)
 	}
@@ -574,9 +583,9 @@ func historyKey(p *incident.Page, code string, v *view) string {
 		b.WriteString(s)
 	}
 	for _, m := range v.Months {
-		b.WriteString("\x00" + m.Key)
+		b.WriteString("\x00" + m.Key + "\x00" + m.Through.Format("2006-01"))
 		for _, iv := range m.Incs {
-			b.WriteString("\x00" + iv.Inc.ID + "\x00" + iv.Inc.Name + "\x00" + string(iv.Inc.Status) + "\x00" + string(iv.Inc.Impact) + "\x00" + iv.StartStamp)
+			b.WriteString("\x00" + iv.Inc.ID + "\x00" + iv.Inc.Name + "\x00" + string(iv.Inc.Status) + "\x00" + string(iv.Impact) + "\x00" + iv.StartStamp)
 		}
 	}
 	return b.String()

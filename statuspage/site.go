@@ -45,6 +45,7 @@ const (
 	typeJSON = "application/json; charset=utf-8"
 	typeHTML = "text/html; charset=utf-8"
 	typeRSS  = "application/rss+xml; charset=utf-8"
+	typeJS   = "text/javascript; charset=utf-8"
 	typeAtom = "application/atom+xml; charset=utf-8"
 )
 

@@ -38,7 +38,30 @@ func (d *dayUsage) worst() int {
 type uptime struct {
 	Days    []dayUsage
 	Percent float64 // 0–100, weighted (see partialWeight)
-	HasData bool
+	HasData bool    // Percent is meaningful: the component is at least a day old
+}
+
+// minUptimeAge is how long a component must have existed before the page
+// shows an uptime figure: over a few minutes, one minute of outage would
+// read as a disaster ("42.09 %").
+const minUptimeAge = 24 * time.Hour
+
+// existedSince is when a component began to count for uptime, as
+// Statuspage counts it: its start date (a day of the page's time zone,
+// which the operator may set earlier than the record's creation, e.g.
+// after a migration) or else when it was created. With neither, its first
+// recorded status.
+func existedSince(c *incident.Component, changes []incident.StatusChange, loc *time.Location) time.Time {
+	since := c.CreatedAt
+	if c.StartDate != "" {
+		if d, err := time.ParseInLocation(time.DateOnly, c.StartDate, loc); err == nil && (since.IsZero() || d.Before(since)) {
+			since = d
+		}
+	}
+	if since.IsZero() && len(changes) > 0 {
+		since = changes[0].At
+	}
+	return since
 }
 
 func statusIndex(s incident.ComponentStatus) int {
@@ -62,17 +85,41 @@ func dayStarts(now time.Time, loc *time.Location, n int) []time.Time {
 }
 
 // computeUptime weighs each day by the time the component spent in each
-// status. changes are the component's status history, oldest first, which
+// status, as Statuspage does: a major outage counts fully, a partial
+// outage by partialWeight, degraded performance and maintenance not at
+// all. changes are the component's status history, oldest first, which
 // may start before the window (the state at its start). With no history
-// at all, the component is taken to have been in status since created.
-func computeUptime(changes []incident.StatusChange, status incident.ComponentStatus, created, now time.Time, starts []time.Time) uptime {
+// at all, the component is taken to have been in status since since.
+//
+// Only the days the component existed count: days before since's day
+// have no data, and since's day counts from its midnight (the time before
+// the component's first status is taken as operational, as Statuspage
+// counts whole days from a start date), so a component created at 23:55
+// with one minute of outage does not show 80 %. A component younger than
+// minUptimeAge has bars but no figure.
+func computeUptime(changes []incident.StatusChange, status incident.ComponentStatus, since, now time.Time, starts []time.Time) uptime {
 	type seg struct {
 		from, to time.Time
 		idx      int
 	}
 	var segs []seg
+	var sinceDay time.Time
+	if !since.IsZero() && len(starts) > 0 {
+		l := since.In(starts[0].Location())
+		sinceDay = time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, l.Location())
+	}
+	op := statusIndex(incident.Operational)
 	if len(changes) == 0 {
-		segs = append(segs, seg{created, now, statusIndex(status)})
+		from := since
+		if from.Before(sinceDay) {
+			from = sinceDay
+		}
+		if from.After(sinceDay) {
+			segs = append(segs, seg{sinceDay, from, op})
+		}
+		segs = append(segs, seg{from, now, statusIndex(status)})
+	} else if !sinceDay.IsZero() && sinceDay.Before(changes[0].At) {
+		segs = append(segs, seg{sinceDay, changes[0].At, op})
 	}
 	for i, c := range changes {
 		to := now
@@ -115,7 +162,7 @@ func computeUptime(changes []incident.StatusChange, status incident.ComponentSta
 		known += d.Known
 		down += d.In[statusIndex(incident.MajorOutage)] + time.Duration(float64(d.In[statusIndex(incident.PartialOutage)])*partialWeight)
 	}
-	if known > 0 {
+	if known > 0 && !since.IsZero() && now.Sub(since) >= minUptimeAge {
 		u.HasData = true
 		u.Percent = 100 * (1 - float64(down)/float64(known))
 	}

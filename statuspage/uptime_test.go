@@ -39,8 +39,21 @@ func TestComputeUptime(t *testing.T) {
 	}{
 		{name: "no history: current status since creation", status: op, created: ts("2026-01-01T00:00:00Z"), now: now, loc: time.UTC, days: 3,
 			worst: []int{0, 0, 0}, percent: 100, hasData: true, dayHours: []float64{24, 24, 12}},
-		{name: "no history, created mid-window", status: op, created: ts("2026-03-14T12:00:00Z"), now: now, loc: time.UTC, days: 3,
-			worst: []int{-1, 0, 0}, percent: 100, hasData: true, dayHours: []float64{0, 12, 12}},
+		{name: "no history, created mid-window: its first day counts whole", status: op, created: ts("2026-03-14T12:00:00Z"), now: now, loc: time.UTC, days: 3,
+			worst: []int{-1, 0, 0}, percent: 100, hasData: true, dayHours: []float64{0, 24, 12}},
+		// The case: minutes old, one minute of major outage. It
+		// read "42.09 %" over "90 days"; now the bars show the day and no
+		// figure until the component is a day old.
+		{name: "younger than a day: bars, no figure", changes: []incident.StatusChange{
+			change("2026-03-15T11:57:00Z", op), change("2026-03-15T11:58:00Z", major), change("2026-03-15T11:59:00Z", op)},
+			created: ts("2026-03-15T11:57:00Z"), now: now, loc: time.UTC, days: 3, worst: []int{-1, -1, 4}, percent: 0, hasData: false,
+			dayHours: []float64{0, 0, 12}},
+		{name: "two days old, one minute of outage: over the days it existed", changes: []incident.StatusChange{
+			change("2026-03-13T18:00:00Z", op), change("2026-03-15T11:58:00Z", major), change("2026-03-15T11:59:00Z", op)},
+			created: ts("2026-03-13T18:00:00Z"), now: now, loc: time.UTC, days: 3, worst: []int{0, 0, 4}, percent: 100 * (1 - 1.0/(60*60)), hasData: true,
+			dayHours: []float64{24, 24, 12}},
+		{name: "start date before creation counts from that day", status: op, created: ts("2026-03-13T00:00:00Z"), now: now, loc: time.UTC, days: 3,
+			worst: []int{0, 0, 0}, percent: 100, hasData: true, dayHours: []float64{24, 24, 12}},
 		{name: "state before the window carries in", changes: []incident.StatusChange{change("2026-02-01T00:00:00Z", major)},
 			status: major, now: now, loc: time.UTC, days: 3, worst: []int{4, 4, 4}, percent: 0, hasData: true},
 		{name: "major outage of 6 h", changes: []incident.StatusChange{
@@ -67,7 +80,11 @@ func TestComputeUptime(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			starts := dayStarts(tc.now, tc.loc, tc.days)
-			u := computeUptime(tc.changes, tc.status, tc.created, tc.now, starts)
+			since := tc.created
+			if since.IsZero() && len(tc.changes) > 0 {
+				since = tc.changes[0].At
+			}
+			u := computeUptime(tc.changes, tc.status, since, tc.now, starts)
 			if len(u.Days) != tc.days {
 				t.Fatalf("%d days, want %d", len(u.Days), tc.days)
 			}
@@ -81,6 +98,31 @@ func TestComputeUptime(t *testing.T) {
 			}
 			if u.HasData != tc.hasData || math.Abs(u.Percent-tc.percent) > 1e-9 {
 				t.Errorf("percent %.6f (data %v), want %.6f (%v)", u.Percent, u.HasData, tc.percent, tc.hasData)
+			}
+		})
+	}
+}
+
+func TestExistedSince(t *testing.T) {
+	budapest, _ := time.LoadLocation("Europe/Budapest")
+	created := ts("2026-03-15T11:00:00Z")
+	tests := []struct {
+		name      string
+		startDate string
+		created   time.Time
+		changes   []incident.StatusChange
+		want      time.Time
+	}{
+		{"created", "", created, nil, created},
+		{"an earlier start date, at midnight in the page's zone", "2026-03-01", created, nil, ts("2026-02-28T23:00:00Z")},
+		{"a later start date does not hide history", "2026-04-01", created, nil, created},
+		{"neither: the first recorded status", "", time.Time{}, []incident.StatusChange{{At: ts("2026-02-01T00:00:00Z")}}, ts("2026-02-01T00:00:00Z")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &incident.Component{CreatedAt: tc.created, StartDate: tc.startDate}
+			if got := existedSince(c, tc.changes, budapest); !got.Equal(tc.want) {
+				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
 	}

@@ -2,7 +2,9 @@ package statuspage
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"html/template"
 	"sort"
 	"strconv"
@@ -15,6 +17,14 @@ import (
 
 //go:embed templates/*.html
 var templateFS embed.FS
+
+// localTimeJS shows the pages' times in the reader's time zone; the pages
+// load it from localTimePath (same origin: the CSP's script-src 'self').
+//
+//go:embed static/local-time.js
+var localTimeJS []byte
+
+const localTimePath = "/static/local-time.js"
 
 // args passes the language along with a value to a sub-template.
 type args struct {
@@ -48,6 +58,21 @@ type view struct {
 	Upcoming   []*incView // maintenances still scheduled
 	Months     []*month   // history, newest month first
 	Incidents  []*incView // every incident with a page of its own
+	LogoSrc    string     // the logo's address, versioned by its content; "" without one
+}
+
+// logoPath is where the page's logo is served (same origin: the CSP's
+// img-src 'self').
+const logoPath = "/static/logo"
+
+// logoSrc is the logo's address with a version from its content, so a new
+// logo is fetched at once though the old one was cached.
+func logoSrc(p *incident.Page) string {
+	if p.Logo == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(p.Logo))
+	return logoPath + "?v=" + hex.EncodeToString(sum[:6])
 }
 
 // row is one line of the component list: a component, or a group with
@@ -76,6 +101,16 @@ type incView struct {
 	For, Until  time.Time // local; maintenances only
 	ForStamp    string
 	UntilStamp  string
+	// Impact is the impact the page shows for the incident: its own, or
+	// while it is open the impact of its components' current statuses
+	// when worse, so that its card never says less than the banner that
+	// the same components make (an incident declared "major" with a
+	// component in major outage reads "critical", as the banner does).
+	Impact incident.Impact
+	// Lasted is how long the incident lasted (resolved) or has lasted
+	// so far (open), whole minutes; Open says which.
+	Lasted time.Duration
+	Open   bool
 }
 
 type updView struct {
@@ -89,7 +124,14 @@ type month struct {
 	Start time.Time
 	Key   string // YYYY-MM, for the heading's id
 	Incs  []*incView
+	// Through is set on a run of months without incidents, which the
+	// history shows as one line: the run's oldest month (Start is its
+	// newest). A year of quiet months is one line, not twelve headings.
+	Through time.Time
 }
+
+// Run reports whether m stands for more than one month without incidents.
+func (m *month) Run() bool { return !m.Through.IsZero() && !m.Through.Equal(m.Start) }
 
 type langLink struct {
 	Code, Name string
@@ -112,8 +154,8 @@ type pageData struct {
 // historyMonths is how many months /history shows, the current one included.
 const historyMonths = 12
 
-func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.Location) *incView {
-	v := &incView{Inc: inc, Maintenance: inc.IsMaintenance(), Start: inc.StartedAt.In(loc), StartStamp: stamp(inc.StartedAt, loc)}
+func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.Location, now time.Time) *incView {
+	v := &incView{Inc: inc, Maintenance: inc.IsMaintenance(), Start: inc.StartedAt.In(loc), StartStamp: stamp(inc.StartedAt, loc), Impact: inc.Impact}
 	// The postmortem shows once published (a draft is the team's), as
 	// Markdown rendered without raw HTML.
 	if inc.PostmortemPublishedAt != nil && strings.TrimSpace(inc.PostmortemBody) != "" {
@@ -134,6 +176,23 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 	for _, c := range comps {
 		if !c.Group && inc.Affects(c.ID) {
 			v.Components = append(v.Components, c)
+			if !v.Maintenance && inc.Open() && c.Status.Impact().Rank() > v.Impact.Rank() {
+				v.Impact = c.Status.Impact()
+			}
+		}
+	}
+	if !v.Maintenance {
+		started := inc.StartedAt
+		if started.IsZero() {
+			started = inc.CreatedAt
+		}
+		end := now
+		if inc.ResolvedAt != nil && !inc.Open() {
+			end = *inc.ResolvedAt
+		}
+		v.Open = inc.Open()
+		if end.After(started) {
+			v.Lasted = end.Sub(started).Truncate(time.Minute)
 		}
 	}
 	return v
@@ -191,10 +250,19 @@ func buildMonths(incs []*incView, now time.Time, loc *time.Location) []*month {
 			m.Incs = append(m.Incs, v)
 		}
 	}
+	out := ms[:0]
 	for _, m := range ms {
 		sort.SliceStable(m.Incs, func(i, j int) bool { return m.Incs[i].Start.After(m.Incs[j].Start) })
+		if len(m.Incs) == 0 {
+			if n := len(out); n > 0 && len(out[n-1].Incs) == 0 {
+				out[n-1].Through = m.Start // extends the run of quiet months
+				continue
+			}
+			m.Through = m.Start
+		}
+		out = append(out, m)
 	}
-	return ms
+	return out
 }
 
 // rowKey names everything a top-level row of the component list is

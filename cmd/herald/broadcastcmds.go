@@ -359,6 +359,7 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("broadcast list", "INCIDENT [FLAGS]", "Lists an incident's broadcasts, oldest first, with their counts.")
 	pf := addIncidentPageFlags(fs)
 	asJSON := fs.Bool("json", false, "print the broadcasts as JSON")
+	quiet := fs.Bool("q", false, "print only the broadcasts' IDs, one a line, oldest first (the newest is the last line)")
 	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident ID)")
 	if err != nil {
 		return err
@@ -368,6 +369,16 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	path := pagePath(p.ID) + "/incidents/" + url.PathEscape(inc.ID) + "/broadcasts"
+	if *quiet && !*asJSON {
+		var list []queue.Progress
+		if err := c.do(ctx, http.MethodGet, path, nil, nil, &list, nil); err != nil {
+			return err
+		}
+		for _, pr := range list {
+			fmt.Fprintln(a.stdout, printable(pr.BroadcastID))
+		}
+		return nil
+	}
 	_, err = printList(ctx, a, c, path, *asJSON, "ID\tKIND\tSTATE\tCREATED\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING", func(pr queue.Progress) string {
 		t := totals(&pr)
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d", pr.BroadcastID, pr.Kind, pr.State, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),

@@ -45,6 +45,16 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	return cf
 }
 
+// addServerFlags is addClientFlags for a command whose own --url means
+// something else (`pages set --url`, the page's public address): the
+// server's URL is --server there.
+func addServerFlags(fs *flag.FlagSet) *clientFlags {
+	cf := &clientFlags{}
+	fs.StringVar(&cf.url, "server", "", "server `URL` (env HERALD_URL, default "+DefaultURL+")")
+	fs.StringVar(&cf.token, "token", "", "API `TOKEN` (env HERALD_TOKEN)")
+	return cf
+}
+
 func (cf *clientFlags) client(getenv func(string) string) (*client, error) {
 	base := firstNonEmpty(cf.url, getenv("HERALD_URL"), DefaultURL)
 	u, err := url.Parse(base)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -573,7 +575,15 @@ func printable(s string) string {
 }
 
 func cmdPages(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlagSet("pages", "[FLAGS]", "Lists the status pages.")
+	return subcommandOr(ctx, a, "pages", "list", args, map[string]func(context.Context, *app, []string) error{
+		"list":   cmdPagesList,
+		"rename": cmdPagesRename,
+		"set":    cmdPagesSet,
+	})
+}
+
+func cmdPagesList(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("pages list", "[FLAGS]", "Lists the status pages.")
 	cf := addClientFlags(fs)
 	asJSON := fs.Bool("json", false, "print the pages as JSON")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
@@ -583,10 +593,105 @@ func cmdPages(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = printList(ctx, a, c, "/v1/pages", *asJSON, "ID\tNAME\tURL", func(p wire.Page) string {
-		return fmt.Sprintf("%s\t%s\t%s", p.ID, p.Name, p.URL)
+	_, err = printList(ctx, a, c, "/v1/pages", *asJSON, "ID\tNAME\tURL\tTIME ZONE", func(p wire.Page) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s", p.ID, printable(p.Name), printable(p.URL), p.TimeZone)
 	})
 	return err
+}
+
+func cmdPagesRename(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("pages rename", "NAME [FLAGS]",
+		"Renames a status page. Its messages follow: email subjects and senders, signatures and SMS prefixes use the page's name.")
+	pf := addPageFlags(fs)
+	asJSON := fs.Bool("json", false, "print the page as JSON")
+	pos, err := parseArgs(fs, args, 1, "NAME")
+	if err != nil {
+		return err
+	}
+	return patchPage(ctx, a, pf, wire.PageFields{Name: &pos[0]}, *asJSON)
+}
+
+func cmdPagesSet(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("pages set", "[--name NAME] [--url URL] [--time-zone ZONE] [--logo FILE] [FLAGS]",
+		"Changes a status page's name, public address, time zone or logo. Only the flags given change.\n"+
+			"--url is the page's public address here; the server's is --server or HERALD_URL.")
+	pf := &pageFlags{client: addServerFlags(fs), page: fs.String("page", "", "page `ID` or name (default: the first page)")}
+	name := fs.String("name", "", "the page's `NAME`, which its messages are signed and sent with")
+	pageURL := fs.String("url", "", "the page's public `URL` (links in messages point there)")
+	zone := fs.String("time-zone", "", "the page's IANA time `ZONE`, e.g. Europe/Budapest")
+	logo := fs.String("logo", "", "a PNG, JPEG, GIF or WebP `FILE` (at most 64 KiB) shown in the page's header; \"none\" removes it")
+	asJSON := fs.Bool("json", false, "print the page as JSON")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	var body wire.PageFields
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["name"] {
+		body.Name = name
+	}
+	if set["url"] {
+		body.URL = pageURL
+	}
+	if set["time-zone"] {
+		body.TimeZone = zone
+	}
+	if set["logo"] {
+		uri, err := logoURI(*logo)
+		if err != nil {
+			return err
+		}
+		body.Logo = &uri
+	}
+	if len(set) == 0 || (!set["name"] && !set["url"] && !set["time-zone"] && !set["logo"]) {
+		fs.Usage()
+		return &usageError{msg: "nothing to change: give --name, --url, --time-zone or --logo", shown: true}
+	}
+	return patchPage(ctx, a, pf, body, *asJSON)
+}
+
+// logoURI reads a logo file into the data: URI the API takes; "none" (or
+// "") removes the logo.
+func logoURI(file string) (string, error) {
+	if file == "" || file == "none" {
+		return "", nil
+	}
+	img, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	if len(img) > incident.MaxLogoBytes {
+		return "", fmt.Errorf("%s: %d KiB, the logo may have at most %d KiB", file, len(img)>>10, incident.MaxLogoBytes>>10)
+	}
+	ctype := http.DetectContentType(img)
+	switch ctype {
+	case "image/png", "image/jpeg", "image/gif", "image/webp":
+	default:
+		return "", fmt.Errorf("%s: a logo must be a PNG, JPEG, GIF or WebP image, not %s", file, ctype)
+	}
+	return "data:" + ctype + ";base64," + base64.StdEncoding.EncodeToString(img), nil
+}
+
+// patchPage sends a page change and prints the page as it now is.
+func patchPage(ctx context.Context, a *app, pf *pageFlags, body wire.PageFields, asJSON bool) error {
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	var got wire.Page
+	if err := c.do(ctx, http.MethodPatch, "/v1/pages/"+url.PathEscape(p.ID), nil, wire.PageRequest{Page: &body}, &got, &raw); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	logo := "no logo"
+	if got.Logo != "" {
+		logo = "a logo"
+	}
+	fmt.Fprintf(a.stdout, "page %s: %q at %s, time zone %s, %s\n", got.ID, printable(got.Name), printable(got.URL), got.TimeZone, logo)
+	return nil
 }
 
 func cmdComponents(ctx context.Context, a *app, args []string) error {

@@ -117,7 +117,7 @@ func commands() []command {
 		{"sandbox", "run the provider sandbox (Twilio, Slack, SMTP stand-ins) on its own", cmdSandbox},
 		{"maintenance", "schedule, list, start or complete maintenance", cmdMaintenance},
 		{"status", "show the page's status, components and open incidents", cmdStatus},
-		{"pages", "list pages", cmdPages},
+		{"pages", "list pages; rename a page or set its name, URL, time zone and logo", cmdPages},
 		{"components", "list or create components", cmdComponents},
 		{"version", "print the version", cmdVersion},
 		{"help", "show this help", nil},

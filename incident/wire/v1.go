@@ -31,13 +31,14 @@ type Page struct {
 	TimeZone  string   `json:"time_zone"`
 	Languages []string `json:"languages"`
 	Hosts     []string `json:"hosts"`
+	Logo      string   `json:"logo,omitempty"` // data: URI
 	CreatedAt Time     `json:"created_at"`
 	UpdatedAt Time     `json:"updated_at"`
 }
 
 // NewPage writes p; its first host is its domain.
 func NewPage(p *incident.Page) Page {
-	out := Page{ID: p.ID, Name: p.Name, URL: p.URL, TimeZone: p.TimeZone, Languages: p.Languages, Hosts: p.Hosts,
+	out := Page{ID: p.ID, Name: p.Name, URL: p.URL, TimeZone: p.TimeZone, Languages: p.Languages, Hosts: p.Hosts, Logo: p.Logo,
 		CreatedAt: UTC.At(p.CreatedAt), UpdatedAt: UTC.At(p.UpdatedAt)}
 	if out.Languages == nil {
 		out.Languages = []string{}
@@ -64,12 +65,13 @@ type PageFields struct {
 	Languages []string `json:"languages,omitzero"`
 	Hosts     []string `json:"hosts,omitzero"`
 	Domain    *string  `json:"domain,omitzero"` // Statuspage's custom domain: one more host
+	Logo      *string  `json:"logo,omitzero"`   // data: URI of a PNG, JPEG, GIF or WebP; "" removes it
 }
 
 // Input is what f asks of the Service: the domain, when given, joins the
 // hosts.
 func (f *PageFields) Input() incident.PageInput {
-	in := incident.PageInput{Name: f.Name, URL: f.URL, TimeZone: f.TimeZone, Languages: f.Languages, Hosts: f.Hosts}
+	in := incident.PageInput{Name: f.Name, URL: f.URL, TimeZone: f.TimeZone, Languages: f.Languages, Hosts: f.Hosts, Logo: f.Logo}
 	if f.Domain != nil && *f.Domain != "" && !slices.Contains(in.Hosts, *f.Domain) {
 		in.Hosts = append(append([]string{}, in.Hosts...), strings.ToLower(*f.Domain))
 	}

@@ -15,6 +15,7 @@ import (
 	"html"
 	htmltemplate "html/template"
 	"io/fs"
+	"net/url"
 	"path"
 	"regexp"
 	"strconv"
@@ -297,7 +298,7 @@ func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Reci
 	lt := r.langs[r.Language(in)]
 	v := &view{Lang: lt.lang, Page: page.Name, Link: confirmURL, Code: code, L: lt.labels, Greeting: lt.labels["Greeting"]}
 	v.Signoff = lt.signoff.Fill("Page", v.Page)
-	m := &channel.Message{Kind: ch, Language: lt.lang}
+	m := &channel.Message{Kind: ch, Language: lt.lang, SenderName: page.Name}
 	var err error
 	switch ch {
 	case channel.SMS:
@@ -485,7 +486,7 @@ func (r *Renderer) Render(ch channel.Kind, in Input) (*channel.Message, error) {
 		return nil, incident.Invalid("kind", "unknown message kind %q", in.Kind)
 	}
 	lt := r.langs[r.Language(in)]
-	m := &channel.Message{Kind: ch, Language: lt.lang, UnsubscribeURL: in.UnsubscribeURL}
+	m := &channel.Message{Kind: ch, Language: lt.lang, UnsubscribeURL: in.UnsubscribeURL, SenderName: in.Page.Name}
 	v := r.view(lt, in)
 	var err error
 	switch ch {
@@ -570,7 +571,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		Page:           in.Page.Name,
 		Name:           inc.Name,
 		Impact:         string(inc.Impact),
-		Link:           in.Page.IncidentURL(inc.ID),
+		Link:           LangURL(in.Page.IncidentURL(inc.ID), in.Page, lt.lang),
 		ShortLink:      in.Page.ShortURL(inc.ID),
 		Started:        format(&inc.StartedAt, long),
 		Resolved:       format(inc.ResolvedAt, long),
@@ -609,7 +610,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	if isComplaint(in.Kind) {
 		v.Ref, v.Due = in.Ref, format(&in.Due, short)
 		if inc.ID == "" { // a complaint about no incident: the page itself
-			v.Link, v.ShortLink = in.Page.URL, in.Page.URL
+			v.Link, v.ShortLink = LangURL(in.Page.URL, in.Page, lt.lang), in.Page.URL
 		}
 		if in.Kind == queue.KindComplaintAnswer {
 			v.Body = strings.TrimSpace(in.Answer)
@@ -1181,4 +1182,19 @@ func Personalise(t *channel.Message, d *queue.Delivery, unsubToken string) *chan
 // isComplaint reports whether k answers a complaint.
 func isComplaint(k queue.MessageKind) bool {
 	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer
+}
+
+// LangURL adds ?lang= to a link into the status page, so that a reader
+// who follows it sees the page in the message's language, whatever their
+// browser asks for. A page with one language needs none; SMS short links
+// carry none (every character counts).
+func LangURL(u string, page *incident.Page, lang string) string {
+	if lang == "" || u == "" || (page != nil && len(page.Languages) < 2) {
+		return u
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "lang=" + url.QueryEscape(lang)
 }

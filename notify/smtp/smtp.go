@@ -403,6 +403,11 @@ func BuildMessage(cfg Config, m *channel.Message) (*mail.Msg, error) {
 	if strings.TrimSpace(m.Text) == "" && strings.TrimSpace(m.HTML) == "" {
 		return nil, invalid("no_body", "message has neither text nor HTML")
 	}
+	if name := strings.Join(strings.Fields(m.SenderName), " "); name != "" {
+		// The page's name, so a renamed page's mail is from its new name;
+		// the address stays the configured (authenticated) one.
+		from = &netmail.Address{Name: name, Address: from.Address}
+	}
 
 	msg := mail.NewMsg()
 	msg.FromMailAddress(from)

@@ -208,11 +208,11 @@ func upsertPage(ctx context.Context, tx *sql.Tx, p *incident.Page) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO pages (id, name, url, time_zone, languages, hosts, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pages (id, name, url, time_zone, languages, hosts, logo, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, url = excluded.url, time_zone = excluded.time_zone,
-			languages = excluded.languages, hosts = excluded.hosts, created_at = excluded.created_at, updated_at = excluded.updated_at`,
-		p.ID, p.Name, p.URL, p.TimeZone, langs, hosts, ms(p.CreatedAt), ms(p.UpdatedAt)); err != nil {
+			languages = excluded.languages, hosts = excluded.hosts, logo = excluded.logo, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+		p.ID, p.Name, p.URL, p.TimeZone, langs, hosts, p.Logo, ms(p.CreatedAt), ms(p.UpdatedAt)); err != nil {
 		return fmt.Errorf("sqlite: upsert page %s: %w", p.ID, err)
 	}
 	return nil

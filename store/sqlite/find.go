@@ -39,13 +39,13 @@ func findAll[T any](ctx context.Context, q queryer, what string, scan func(scann
 	return out, rows.Err()
 }
 
-const pageColumns = "id, name, url, time_zone, languages, hosts, created_at, updated_at"
+const pageColumns = "id, name, url, time_zone, languages, hosts, logo, created_at, updated_at"
 
 func scanPage(s scanner) (*incident.Page, error) {
 	var p incident.Page
 	var langs, hosts string
 	var created, updated int64
-	if err := s.Scan(&p.ID, &p.Name, &p.URL, &p.TimeZone, &langs, &hosts, &created, &updated); err != nil {
+	if err := s.Scan(&p.ID, &p.Name, &p.URL, &p.TimeZone, &langs, &hosts, &p.Logo, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(langs), &p.Languages); err != nil {

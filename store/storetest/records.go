@@ -22,6 +22,7 @@ func testPages(t *testing.T, s incident.Store) {
 	// Committed newest first, so an engine that returns insertion order fails.
 	p3, p2, p1 := newPage("p3", at(3*time.Hour)), newPage("p2", at(2*time.Hour)), newPage("p1", at(time.Hour))
 	p2.Hosts = []string{} // the default page answers on every host: empty, not nil
+	p2.Logo = ""          // no logo
 	p3.Hosts, p3.Languages = nil, []string{"pl"}
 	commit(t, s, &incident.Change{Pages: []*incident.Page{p3, p2}})
 	commit(t, s, &incident.Change{Pages: []*incident.Page{p1}})

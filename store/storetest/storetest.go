@@ -121,6 +121,7 @@ func ids(incs []*incident.Incident) []string {
 func newPage(id string, created time.Time) *incident.Page {
 	return &incident.Page{ID: id, Name: "Page " + id, URL: "https://status.example.com/" + id, TimeZone: "Europe/Budapest",
 		Languages: []string{"hu", "en"}, Hosts: []string{id + ".example.com", "www." + id + ".example.com"},
+		Logo:      "data:image/png;base64,iVBORw0KGgo=",
 		CreatedAt: created, UpdatedAt: created.Add(1500 * time.Millisecond)}
 }
 

@@ -1,0 +1,132 @@
+package statuspage
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// TestIncidentPage: the incident page says when the incident started and
+// how long it has lasted, in a <time> the reader's zone script rewrites
+// (loaded from a file, so the page's CSP needs no inline hash for it);
+// it offers "subscribe to this incident" while open; its card shows the
+// impact the banner shows; links keep the language; the feed link is the
+// incidents list.
+func TestIncidentPage(t *testing.T) {
+	start := ts("2026-03-15T10:00:00Z")
+	e := newEnv(t, start)
+	ctx := context.Background()
+	name, u := "Acme", "https://status.acme.test"
+	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cname := "Payments"
+	c, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &cname})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Declared "major" by hand while Payments is in major outage: the
+	// banner says critical ("Major Service Outage"), and so must the card.
+	iname, body, major := "Payments are failing", "Some card payments fail.", incident.ImpactMajor
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body, ImpactOverride: &major,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(95 * time.Minute))
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	path := "/incidents/" + inc.ID
+	page := string(lookup(t, e.site, path, "en").Body)
+	front := string(lookup(t, e.site, "/", "en").Body)
+
+	checks := []struct{ name, doc, want string }{
+		{"started, in the page's zone with the instant for the script", page, `Started: <time datetime="2026-03-15T10:00:00.000Z">Mar 15, 2026 10:00 UTC</time>`},
+		{"has lasted so far", page, `Ongoing for: <span class="lasted">1 h 35 min</span>`},
+		{"subscribe to this incident", page, `href="/subscribe?incident=` + inc.ID + `&amp;lang=en">Subscribe to this incident</a>`},
+		{"the card's impact is the banner's", page, `<article class="card x-critical"`},
+		{"the card's impact in words", page, `Impact: Critical`},
+		{"front page banner", front, `class="banner i-critical"`},
+		{"front page card", front, `<article class="card x-critical">`},
+		{"links keep the language", page, `href="/history?lang=en"`},
+		{"card link keeps the language", front, `href="/incidents/` + inc.ID + `?lang=en"`},
+		{"local time script, a file", page, `<script src="/static/local-time.js" defer></script>`},
+		{"JSON feed is the incidents list", page, `<a href="/api/v2/incidents.json">JSON</a>`},
+	}
+	for _, ck := range checks {
+		if !strings.Contains(ck.doc, ck.want) {
+			t.Errorf("%s: no %q", ck.name, ck.want)
+		}
+	}
+	if hu := string(lookup(t, e.site, path, "hu").Body); !strings.Contains(hu, `href="/history?lang=hu"`) || !strings.Contains(hu, "Feliratkozás erre az incidensre") {
+		t.Error("the Hungarian page's links or subscribe link are not Hungarian")
+	}
+	if js := lookup(t, e.site, "/static/local-time.js", "en"); !strings.HasPrefix(js.ContentType, "text/javascript") || !strings.Contains(string(js.Body), "Intl.DateTimeFormat") {
+		t.Errorf("local-time.js: %q", js.ContentType)
+	}
+
+	// Resolved: how long it lasted, and no subscribe link.
+	resolved := incident.Resolved
+	rbody := "Fixed."
+	e.clock.Set(start.Add(3*time.Hour + 20*time.Minute))
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, inc.ID, incident.IncidentInput{Status: &resolved, Body: &rbody}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(30 * time.Hour))
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	page = string(lookup(t, e.site, path, "en").Body)
+	if !strings.Contains(page, `Lasted: <span class="lasted">3 h 20 min</span>`) {
+		t.Errorf("resolved incident: no duration of 3 h 20 min in %s", regexp.MustCompile(`(?s)<main.*</main>`).FindString(page))
+	}
+	if strings.Contains(page, "Subscribe to this incident") {
+		t.Error("a resolved incident offers to follow it")
+	}
+	if !strings.Contains(page, `<article class="card x-major"`) {
+		t.Error("resolved: the card should show the incident's own impact again (components are operational)")
+	}
+}
+
+// TestHistoryCollapsesQuietMonths: months without incidents in /history
+// are one line per run, not a heading each.
+func TestHistoryCollapsesQuietMonths(t *testing.T) {
+	e := newEnv(t, ts("2026-03-15T10:00:00Z"))
+	ctx := context.Background()
+	name, u := "Acme", "https://status.acme.test"
+	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iname, body := "Slow logins", "Logins are slow."
+	if _, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body}, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(ts("2026-11-20T10:00:00Z"))
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	h := string(lookup(t, e.site, "/history", "en").Body)
+	for _, want := range []string{
+		"April 2026 – November 2026: no incidents reported.", // newest run
+		`<h2 id="m-2026-03">March 2026`,
+		"December 2025 – February 2026: no incidents reported.",
+	} {
+		if !strings.Contains(h, want) {
+			t.Errorf("no %q", want)
+		}
+	}
+	if n := strings.Count(h, "<h2"); n != 1 {
+		t.Errorf("%d month headings, want 1 (only March has incidents)", n)
+	}
+	hu := string(lookup(t, e.site, "/history", "hu").Body)
+	if !strings.Contains(hu, "nem volt incidens") {
+		t.Error("Hungarian history: no translated quiet line")
+	}
+}
