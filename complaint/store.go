@@ -9,7 +9,7 @@ import (
 	"github.com/heraldhq/herald/queue"
 )
 
-// Filter selects complaints, newest CreatedAt first. Zero fields select
+// Filter selects complaints, newest CreatedAt first (see DueBefore). Zero fields select
 // everything; every field set must match.
 type Filter struct {
 	PageID     string  // "": every page (the sweep's reads)
@@ -18,13 +18,19 @@ type Filter struct {
 	IncidentID string  // tagged to it
 	Untagged   bool    // only those waiting in triage
 	Owner      string
+	Unassigned bool   // only those nobody owns
+	Repeat     bool   // only repeats
 	ContactKey string // Contact.Key(): one customer's or contact's complaints
 	Channel    Channel
 	Category   Category
 	Since      time.Time // CreatedAt ≥ Since
 	Until      time.Time // CreatedAt < Until
-	Limit      int       // 0: no limit
-	Offset     int
+	// DueBefore selects open complaints whose DueAt is set and before it
+	// (AtRiskBefore: the at-risk ones), and orders them soonest due first
+	// (ties by ID, ascending) instead of newest first.
+	DueBefore time.Time
+	Limit     int // 0: no limit
+	Offset    int
 }
 
 // Store keeps complaints and their timelines. store/sqlite and
