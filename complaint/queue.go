@@ -1,6 +1,7 @@
 package complaint
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -136,3 +137,28 @@ func (t Tally) Queue(owner string, now time.Time) QueueCounts {
 	}
 	return q
 }
+
+// QueueCounts returns the agents' queue counts of scope (QueueAll,
+// QueueUntagged or an incident's QueueScope) on a page, for owner, now:
+// read from the tallies the store keeps, whatever the number of
+// complaints.
+func (s *Service) QueueCounts(ctx context.Context, pageID, scope, owner string) (QueueCounts, error) {
+	t, err := s.Store.ComplaintTally(ctx, pageID, scope)
+	if err != nil {
+		return QueueCounts{}, err
+	}
+	return t.Queue(owner, s.now()), nil
+}
+
+// Tally returns a page's tally of scope (TallyScope, TallyUntagged or a
+// queue scope): the counters the store keeps as complaints are saved.
+func (s *Service) Tally(ctx context.Context, pageID, scope string) (Tally, error) {
+	return s.Store.ComplaintTally(ctx, pageID, scope)
+}
+
+// AtRiskNow reports whether c is at risk at the service's now (AtRisk).
+func (s *Service) AtRiskNow(c *Complaint) bool { return c.AtRisk(s.now()) }
+
+// AtRiskCut is AtRiskBefore at the service's now: the Filter.DueBefore of
+// the at-risk list.
+func (s *Service) AtRiskCut() time.Time { return AtRiskBefore(s.now()) }

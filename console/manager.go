@@ -4,7 +4,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -309,39 +308,24 @@ func progressRows(ps []*queue.Progress) []progressRow {
 	return rows
 }
 
-// complaintCounts are an incident's complaint numbers.
+// complaintCounts are an incident's complaint numbers, from the store's
+// tallies: the same whatever the number of complaints.
 func (cs *Console) complaintCounts(c *fiber.Ctx, pageID, incidentID string) (fiber.Map, error) {
 	ctx := c.UserContext()
 	svc := cs.cfg.Complaints
-	_, tagged, err := svc.List(ctx, complaint.Filter{PageID: pageID, IncidentID: incidentID, Limit: 1})
+	tally, err := svc.Tally(ctx, pageID, complaint.TallyScope(incidentID))
 	if err != nil {
 		return nil, err
 	}
-	open, nOpen, err := svc.List(ctx, complaint.Filter{PageID: pageID, IncidentID: incidentID, Open: true, Limit: 500})
+	q, err := svc.QueueCounts(ctx, pageID, complaint.QueueScope(incidentID), "")
 	if err != nil {
 		return nil, err
 	}
-	_, untagged, err := svc.List(ctx, complaint.Filter{PageID: pageID, Untagged: true, Open: true, Limit: 1})
+	untagged, err := svc.QueueCounts(ctx, pageID, complaint.QueueUntagged, "")
 	if err != nil {
 		return nil, err
 	}
-	risk := 0
-	for _, cp := range open {
-		if atRisk(cp, cs.now()) {
-			risk++
-		}
-	}
-	return fiber.Map{"Tagged": tagged, "Open": nOpen, "Untagged": untagged, "AtRisk": risk}, nil
-}
-
-// atRiskWindow is how close to a due time a complaint counts as at risk.
-const atRiskWindow = 30 * time.Minute
-
-func atRisk(cp *complaint.Complaint, now time.Time) bool {
-	if cp.FirstAnswerAt == nil && !cp.FirstAnswerDue.IsZero() && cp.FirstAnswerDue.Sub(now) < atRiskWindow {
-		return true
-	}
-	return !cp.ResolveDue.IsZero() && cp.ResolveDue.Sub(now) < atRiskWindow
+	return fiber.Map{"Tagged": tally["n"], "Open": q.Open, "Untagged": untagged.Open, "AtRisk": q.AtRisk}, nil
 }
 
 // updatePage is GET /console/incidents/:id/update (?resolve=1).
