@@ -235,11 +235,13 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 	}
 	data := fiber.Map{"Complaint": cp, "Entries": entries, "Error": formErr, "Remedies": remedies, "AtRisk": cp.AtRisk(cs.now())}
 	if key := cp.Contact.Key(); key != "" {
-		others, _, err := cs.cfg.Complaints.List(ctx, complaint.Filter{PageID: p.ID, ContactKey: key, Limit: 20})
+		off := pageOffset(c)
+		others, total, err := cs.cfg.Complaints.List(ctx, complaint.Filter{PageID: p.ID, ContactKey: key, Limit: listPage, Offset: off})
 		if err != nil {
 			return err
 		}
 		data["Others"] = others
+		data["OthersPager"] = newPager(Prefix+"/complaints/"+cp.ID, off, len(others), total)
 	}
 	if cs.cfg.Notify != nil {
 		f := queue.DeliveryFilter{PageID: p.ID, Limit: 20}

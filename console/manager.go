@@ -473,12 +473,15 @@ func (cs *Console) tokens(c *fiber.Ctx, status int, secret string, made *inciden
 		return err
 	}
 	live := []*incident.Token{}
-	for _, t := range ts {
-		if t.RevokedAt == nil {
+	for i := len(ts) - 1; i >= 0; i-- { // newest first
+		if t := ts[i]; t.RevokedAt == nil {
 			live = append(live, t)
 		}
 	}
-	v := cs.newView(c, "ConsoleTokensTitle", fiber.Map{"Tokens": live, "Secret": secret, "Made": made,
+	// Sign-in links are tokens too: the list grows, a page at a time.
+	off := pageOffset(c)
+	shown := live[min(off, len(live)):min(off+listPage, len(live))]
+	v := cs.newView(c, "ConsoleTokensTitle", fiber.Map{"Tokens": shown, "Pager": newPager(Prefix+"/tokens", off, len(shown), len(live)), "Secret": secret, "Made": made,
 		"Roles": []incident.Role{incident.RoleAgent, incident.RoleManager, incident.RoleAdmin}})
 	v.Nav = "tokens"
 	return cs.renderView(c, status, "tokens", v)

@@ -155,3 +155,52 @@ func TestQueuePagesAndCounts(t *testing.T) {
 		t.Error("the complaint due in 10 minutes is not shown at risk")
 	}
 }
+
+// TestListsPaged: a customer's complaints on a complaint's page and the
+// tokens page show a page at a time, with older links.
+func TestListsPaged(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for i := range 55 {
+		created := now.Add(time.Duration(i-100) * time.Second)
+		id := fmt.Sprintf("k%04d", i)
+		c := &complaint.Complaint{ID: id, PageID: e.page.ID, Ref: complaint.NewRef(id), Channel: complaint.Phone,
+			Contact: complaint.Contact{CustomerID: "c1"}, Category: complaint.CategoryOutage, Text: "again " + id,
+			State: complaint.StateResolved, ResolvedAt: &created, Messages: 1, LastMessageAt: created, CreatedAt: created, UpdatedAt: created, Version: 1}
+		if err := e.n.Engine.Complaints.SaveComplaint(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := e.client(t)
+	m.signIn(incident.RoleAdmin, "Mia")
+	_, body := m.do("GET", "/console/complaints/k0000", nil)
+	if n := strings.Count(body, `<li><a href="/console/complaints/k`); n != 50 { // k0000, the oldest, is on the next page
+		t.Errorf("the complaint's page links %d of the customer's other complaints, want 50", n)
+	}
+	older := regexpOlder.FindStringSubmatch(body)
+	if older == nil || older[1] != "/console/complaints/k0000?offset=50" {
+		t.Fatalf("older link %v", older)
+	}
+	if _, body := m.do("GET", older[1], nil); strings.Count(body, `<li><a href="/console/complaints/k`) != 4 || !strings.Contains(body, "<strong>"+complaint.NewRef("k0000")+"</strong>") {
+		t.Error("the older page does not hold the 5 oldest complaints, k0000 among them")
+	}
+
+	for i := range 55 {
+		e.link(t, incident.RoleAgent, fmt.Sprintf("agent %02d", i))
+	}
+	_, body = m.do("GET", "/console/tokens", nil)
+	if n := strings.Count(body, "/revoke\""); n != 50 {
+		t.Errorf("the tokens page lists %d, want 50", n)
+	}
+	if !strings.Contains(body, "agent 54") || strings.Contains(body, "agent 00<") {
+		t.Error("the tokens page does not start with the newest")
+	}
+	older = regexpOlder.FindStringSubmatch(body)
+	if older == nil {
+		t.Fatal("no older link on the tokens page")
+	}
+	if _, body := m.do("GET", older[1], nil); !strings.Contains(body, "agent 00<") || strings.Count(body, "/revoke\"") != 6 {
+		t.Errorf("the older tokens page: %d rows", strings.Count(body, "/revoke\""))
+	}
+}
