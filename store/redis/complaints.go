@@ -456,7 +456,10 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 		key := c.keys[0]
 		lo, hi := c.rangeArgs()
 		pipe := db.client.Pipeline()
-		count := pipe.ZCount(ctx, key, lo, hi)
+		var count *goredis.IntCmd
+		if !f.SkipCount {
+			count = pipe.ZCount(ctx, key, lo, hi)
+		}
 		count64 := int64(keep)
 		if keep <= 0 {
 			count64 = -1 // with an offset, LIMIT needs a count: -1 is all
@@ -473,6 +476,9 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 		refs := make([]complaintRef, 0, len(zs.Val()))
 		for _, z := range zs.Val() {
 			refs = append(refs, complaintRef{pageID: pageID, id: z.Member.(string), score: z.Score})
+		}
+		if count == nil {
+			return refs, -1, true, nil
 		}
 		return refs, int(count.Val()), true, nil
 	}
@@ -644,6 +650,9 @@ func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*compla
 	cs, err := db.loadComplaints(ctx, refs[lo:hi])
 	if err != nil {
 		return nil, 0, err
+	}
+	if f.SkipCount {
+		total = -1
 	}
 	return cs, total, nil
 }

@@ -370,9 +370,20 @@ func complaintsWhere(f complaint.Filter) (string, []any) {
 // statistics SQLite prefers the page's created_at index for a range on
 // created_at and then walks every complaint of the page: about 9 ms a
 // complaint in a storm of thousands. The contact index is named instead.
+//
+// The at-risk list (DueBefore) is likewise a range of the due index, read
+// in its order, which SQLite without statistics would rather not use: it
+// walked the page's open complaints and sorted them, 300 ms for 80 000.
 func complaintsFrom(f complaint.Filter) string {
-	if f.ContactKey != "" && f.PageID != "" {
+	switch {
+	case f.ContactKey != "" && f.PageID != "":
 		return "complaints INDEXED BY complaints_page_contact"
+	case !f.DueBefore.IsZero() && f.PageID != "" && f.IncidentID != "":
+		return "complaints INDEXED BY complaints_page_incident_due"
+	case !f.DueBefore.IsZero() && f.PageID != "" && f.Untagged:
+		return "complaints INDEXED BY complaints_page_incident_due"
+	case !f.DueBefore.IsZero() && f.PageID != "":
+		return "complaints INDEXED BY complaints_page_due"
 	}
 	return "complaints"
 }
@@ -396,10 +407,13 @@ func findComplaintsSQL(f complaint.Filter) (string, []any) {
 // transaction, so they agree.
 func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error) {
 	query, args := findComplaintsSQL(f)
-	if f.Offset <= 0 {
+	if f.Offset <= 0 || f.SkipCount {
 		cs, err := findAll(ctx, prepared{db: db}, "complaints", scanComplaint, query, args...)
 		if err != nil {
 			return nil, 0, err
+		}
+		if f.SkipCount {
+			return cs, -1, nil
 		}
 		if f.Limit <= 0 || len(cs) < f.Limit {
 			return cs, len(cs), nil

@@ -89,6 +89,28 @@ func testComplaintQueue(t *testing.T, cs complaint.Store, _ audience.Store) {
 		{"due before on every page", complaint.Filter{DueBefore: at(6 * time.Minute)}, []string{"x1", "q3", "q7"}, -1},
 	})
 
+	t.Run("skip count", func(t *testing.T) {
+		for _, f := range []complaint.Filter{
+			{PageID: "pa", IncidentID: "i1", Open: true, Limit: 2, SkipCount: true},
+			{PageID: "pa", DueBefore: due, Limit: 2, Offset: 1, SkipCount: true},
+			{PageID: "pa", Open: true, Unassigned: true, IncidentID: "i1", SkipCount: true},
+		} {
+			got, n, err := cs.FindComplaints(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.SkipCount = false
+			want, _, err := cs.FindComplaints(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != -1 {
+				t.Errorf("%+v: total %d, want -1", f, n)
+			}
+			equal(t, "IDs", complaintIDs(got), complaintIDs(want))
+		}
+	})
+
 	counts := func(t *testing.T, scope, owner string, now time.Time) complaint.QueueCounts {
 		t.Helper()
 		tally, err := cs.ComplaintTally(ctx, "pa", scope)
