@@ -9,8 +9,8 @@ import (
 	"github.com/heraldhq/herald/queue"
 )
 
-// Filter selects complaints, newest CreatedAt first. Zero fields select
-// everything; every field set must match.
+// Filter selects complaints, newest CreatedAt first (see DueBefore).
+// Zero fields select everything; every field set must match.
 type Filter struct {
 	PageID     string  // "": every page (the sweep's reads)
 	States     []State // any of
@@ -18,13 +18,23 @@ type Filter struct {
 	IncidentID string  // tagged to it
 	Untagged   bool    // only those waiting in triage
 	Owner      string
+	Unassigned bool   // only those nobody owns
+	Repeat     bool   // only repeats
 	ContactKey string // Contact.Key(): one customer's or contact's complaints
 	Channel    Channel
 	Category   Category
 	Since      time.Time // CreatedAt ≥ Since
 	Until      time.Time // CreatedAt < Until
-	Limit      int       // 0: no limit
-	Offset     int
+	// DueBefore selects open complaints whose DueAt is set and before it
+	// (AtRiskBefore: the at-risk ones), and orders them soonest due first
+	// (ties by ID, ascending) instead of newest first.
+	DueBefore time.Time
+	Limit     int // 0: no limit
+	Offset    int
+	// SkipCount leaves the total uncounted (FindComplaints returns -1
+	// for it): a caller that knows it from the tallies (the agents'
+	// queue) spares the engine counting a long selection.
+	SkipCount bool
 }
 
 // Store keeps complaints and their timelines. store/sqlite and
@@ -57,8 +67,8 @@ type Store interface {
 	// FindComplaintByID returns ENOTFOUND when there is none.
 	FindComplaintByID(ctx context.Context, id string) (*Complaint, error)
 	// FindComplaints returns the complaints matching f, newest CreatedAt
-	// first (ties by ID, descending, as incidents), and how many match
-	// before Limit and Offset.
+	// first (ties by ID, descending, as incidents; see Filter.DueBefore),
+	// and how many match before Limit and Offset (-1 with SkipCount).
 	FindComplaints(ctx context.Context, f Filter) ([]*Complaint, int, error)
 	// FindEntries returns a complaint's timeline, oldest first (ties in
 	// the order they were saved), or ENOTFOUND when there is no such

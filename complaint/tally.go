@@ -35,15 +35,16 @@ const TallyUntagged = "u"
 func TallyScope(incidentID string) string { return "i:" + incidentID }
 
 // TallyLines returns the tally lines c stands in, sorted: what an engine
-// stores with it and counts.
+// stores with it and counts. They include the queue's (see QueueScope).
 func (c *Complaint) TallyLines() []string {
 	scope := TallyUntagged
 	if id := c.IncidentID(); id != "" {
 		scope = TallyScope(id)
 	}
 	bucket := c.CreatedAt.UnixMilli() / TallyBucket.Milliseconds() * TallyBucket.Milliseconds()
-	lines := []string{fmt.Sprintf("%s\tc|%013d|%s|%s", scope, bucket, c.Channel, c.Category)}
+	lines := append(c.queueLines(), fmt.Sprintf("%s\tc|%013d|%s|%s", scope, bucket, c.Channel, c.Category))
 	if scope == TallyUntagged {
+		sort.Strings(lines)
 		return lines
 	}
 	lines = append(lines, scope+"\tn")

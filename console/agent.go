@@ -2,8 +2,9 @@ package console
 
 import (
 	"errors"
-	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -19,7 +20,64 @@ import (
 // queueViews are the agent queue's tabs.
 var queueViews = []string{"mine", "unassigned", "risk", "repeat", "all"}
 
-// queue is GET /console/queue: open complaints, by view and incident.
+// listPage is how many rows a console list shows at a time; "older" and
+// "newer" links (plain links: no script needed) page through the rest.
+const listPage = 50
+
+// pageOffset reads ?offset= (a multiple of listPage, ≥ 0; anything else
+// is the first page).
+func pageOffset(c *fiber.Ctx) int {
+	off, err := strconv.Atoi(c.Query("offset"))
+	if err != nil || off < 0 || off > 1_000_000 {
+		return 0
+	}
+	return off / listPage * listPage
+}
+
+// pager is a list's older/newer links.
+type pager struct {
+	Newer, Older string // links, "" when there is none
+	From, To     int    // 1-based rows shown
+	Total        int
+}
+
+// newPager builds the links of a list at offset with n rows shown of
+// total, from base (a path with its query, without offset).
+func newPager(base string, offset, n, total int) pager {
+	p := pager{From: offset + 1, To: offset + n, Total: total}
+	if n == 0 {
+		p.From = 0
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	if offset > 0 {
+		p.Newer = base
+		if offset-listPage > 0 {
+			p.Newer = base + sep + "offset=" + strconv.Itoa(offset-listPage)
+		}
+	}
+	if offset+n < total {
+		p.Older = base + sep + "offset=" + strconv.Itoa(offset+listPage)
+	}
+	return p
+}
+
+// queueScope is the queue scope of the ?incident= filter.
+func queueScope(filter string) string {
+	switch filter {
+	case "":
+		return complaint.QueueAll
+	case "none":
+		return complaint.QueueUntagged
+	}
+	return complaint.QueueScope(filter)
+}
+
+// queue is GET /console/queue: open complaints, by view and incident, a
+// page at a time. The tabs' and incidents' counts come from the store's
+// tallies; only the rows shown are read.
 func (cs *Console) queue(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	p, err := cs.page(ctx)
@@ -31,41 +89,68 @@ func (cs *Console) queue(c *fiber.Ctx) error {
 	if !in(view, queueViews) {
 		view = "all"
 	}
-	f := complaint.Filter{PageID: p.ID, Open: true, Limit: 500, IncidentID: c.Query("incident")}
-	if c.Query("incident") == "none" {
-		f.IncidentID, f.Untagged = "", true
+	filter := c.Query("incident")
+	if len(filter) > 64 {
+		return incident.Invalid("incident", "too long")
 	}
-	all, total, err := cs.cfg.Complaints.List(ctx, f)
+	sortBy := c.Query("sort")
+	if sortBy != "due" {
+		sortBy = ""
+	}
+	svc := cs.cfg.Complaints
+	q, err := svc.QueueCounts(ctx, p.ID, queueScope(filter), s.Name)
 	if err != nil {
 		return err
 	}
+	counts := map[string]int{"mine": q.Mine, "unassigned": q.Unassigned, "risk": q.AtRisk, "repeat": q.Repeat, "all": q.Open}
 	now := cs.now()
-	counts := map[string]int{}
-	byIncident := map[string]int{}
-	var rows []*complaint.Complaint
-	for _, cp := range all {
-		mine, unassigned, risk := cp.Owner == s.Name, cp.Owner == "", atRisk(cp, now)
-		for v, ok := range map[string]bool{"mine": mine, "unassigned": unassigned, "risk": risk, "repeat": cp.Repeat, "all": true} {
-			if ok {
-				counts[v]++
-			}
-		}
-		if cp.Tag != nil {
-			byIncident[cp.Tag.IncidentID]++
-		} else {
-			byIncident["none"]++
-		}
-		if (view == "mine" && mine) || (view == "unassigned" && unassigned) || (view == "risk" && risk) || (view == "repeat" && cp.Repeat) || view == "all" {
-			rows = append(rows, cp)
-		}
+	off := pageOffset(c)
+	f := complaint.Filter{PageID: p.ID, Open: true, Limit: listPage, Offset: off, SkipCount: true}
+	switch filter {
+	case "":
+	case "none":
+		f.Untagged = true
+	default:
+		f.IncidentID = filter
 	}
-	if c.Query("sort") == "due" {
-		sort.SliceStable(rows, func(i, j int) bool { return rows[i].ResolveDue.Before(rows[j].ResolveDue) })
+	switch view {
+	case "mine":
+		f.Owner = s.Name
+	case "unassigned":
+		f.Unassigned = true
+	case "risk":
+		f.DueBefore = complaint.AtRiskBefore(now)
+	case "repeat":
+		f.Repeat = true
 	}
+	if sortBy == "due" && f.DueBefore.IsZero() {
+		// Soonest due first: the complaints with due times (every one,
+		// under an SLA policy).
+		f.DueBefore = farFuture
+	}
+	// The tab's count is the list's length: the store need not count.
+	rows, _, err := svc.List(ctx, f)
+	if err != nil {
+		return err
+	}
+	total := counts[view]
 	open, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: openStatuses})
 	if err != nil {
 		return err
 	}
+	byIncident := map[string]int{}
+	for _, inc := range open {
+		n, err := svc.QueueCounts(ctx, p.ID, complaint.QueueScope(inc.ID), "")
+		if err != nil {
+			return err
+		}
+		byIncident[inc.ID] = n.Open
+	}
+	untagged, err := svc.QueueCounts(ctx, p.ID, complaint.QueueUntagged, "")
+	if err != nil {
+		return err
+	}
+	byIncident["none"] = untagged.Open
 	guidance, err := cs.guidance(c, p.ID, open)
 	if err != nil {
 		return err
@@ -76,13 +161,24 @@ func (cs *Console) queue(c *fiber.Ctx) error {
 	}
 	risky := map[string]bool{}
 	for _, cp := range rows {
-		risky[cp.ID] = atRisk(cp, now)
+		risky[cp.ID] = cp.AtRisk(now)
+	}
+	base := Prefix + "/queue?view=" + view
+	if filter != "" {
+		base += "&incident=" + urlQuery(filter)
+	}
+	if sortBy != "" {
+		base += "&sort=" + sortBy
 	}
 	v := cs.newView(c, "ConsoleQueueTitle", fiber.Map{"Rows": rows, "Total": total, "View": view, "Views": queueViews, "Counts": counts,
-		"ByIncident": byIncident, "Incidents": open, "Incident": c.Query("incident"), "Sort": c.Query("sort"), "Guidance": guidance, "Risky": risky, "Names": names})
+		"ByIncident": byIncident, "Incidents": open, "Incident": filter, "Sort": sortBy, "Guidance": guidance, "Risky": risky, "Names": names,
+		"Pager": newPager(base, off, len(rows), total)})
 	v.Nav, v.Live = "queue", Prefix+"/live"
 	return cs.renderView(c, fiber.StatusOK, "queue", v)
 }
+
+// farFuture is a DueBefore that every due time is before.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func in(s string, list []string) bool {
 	for _, x := range list {
@@ -139,13 +235,15 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 	if err != nil {
 		return err
 	}
-	data := fiber.Map{"Complaint": cp, "Entries": entries, "Error": formErr, "Remedies": remedies, "AtRisk": atRisk(cp, cs.now())}
+	data := fiber.Map{"Complaint": cp, "Entries": entries, "Error": formErr, "Remedies": remedies, "AtRisk": cp.AtRisk(cs.now())}
 	if key := cp.Contact.Key(); key != "" {
-		others, _, err := cs.cfg.Complaints.List(ctx, complaint.Filter{PageID: p.ID, ContactKey: key, Limit: 20})
+		off := pageOffset(c)
+		others, total, err := cs.cfg.Complaints.List(ctx, complaint.Filter{PageID: p.ID, ContactKey: key, Limit: listPage, Offset: off})
 		if err != nil {
 			return err
 		}
 		data["Others"] = others
+		data["OthersPager"] = newPager(Prefix+"/complaints/"+cp.ID, off, len(others), total)
 	}
 	if cs.cfg.Notify != nil {
 		f := queue.DeliveryFilter{PageID: p.ID, Limit: 20}

@@ -4,7 +4,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -309,39 +308,24 @@ func progressRows(ps []*queue.Progress) []progressRow {
 	return rows
 }
 
-// complaintCounts are an incident's complaint numbers.
+// complaintCounts are an incident's complaint numbers, from the store's
+// tallies: the same whatever the number of complaints.
 func (cs *Console) complaintCounts(c *fiber.Ctx, pageID, incidentID string) (fiber.Map, error) {
 	ctx := c.UserContext()
 	svc := cs.cfg.Complaints
-	_, tagged, err := svc.List(ctx, complaint.Filter{PageID: pageID, IncidentID: incidentID, Limit: 1})
+	tally, err := svc.Tally(ctx, pageID, complaint.TallyScope(incidentID))
 	if err != nil {
 		return nil, err
 	}
-	open, nOpen, err := svc.List(ctx, complaint.Filter{PageID: pageID, IncidentID: incidentID, Open: true, Limit: 500})
+	q, err := svc.QueueCounts(ctx, pageID, complaint.QueueScope(incidentID), "")
 	if err != nil {
 		return nil, err
 	}
-	_, untagged, err := svc.List(ctx, complaint.Filter{PageID: pageID, Untagged: true, Open: true, Limit: 1})
+	untagged, err := svc.QueueCounts(ctx, pageID, complaint.QueueUntagged, "")
 	if err != nil {
 		return nil, err
 	}
-	risk := 0
-	for _, cp := range open {
-		if atRisk(cp, cs.now()) {
-			risk++
-		}
-	}
-	return fiber.Map{"Tagged": tagged, "Open": nOpen, "Untagged": untagged, "AtRisk": risk}, nil
-}
-
-// atRiskWindow is how close to a due time a complaint counts as at risk.
-const atRiskWindow = 30 * time.Minute
-
-func atRisk(cp *complaint.Complaint, now time.Time) bool {
-	if cp.FirstAnswerAt == nil && !cp.FirstAnswerDue.IsZero() && cp.FirstAnswerDue.Sub(now) < atRiskWindow {
-		return true
-	}
-	return !cp.ResolveDue.IsZero() && cp.ResolveDue.Sub(now) < atRiskWindow
+	return fiber.Map{"Tagged": tally["n"], "Open": q.Open, "Untagged": untagged.Open, "AtRisk": q.AtRisk}, nil
 }
 
 // updatePage is GET /console/incidents/:id/update (?resolve=1).
@@ -489,12 +473,15 @@ func (cs *Console) tokens(c *fiber.Ctx, status int, secret string, made *inciden
 		return err
 	}
 	live := []*incident.Token{}
-	for _, t := range ts {
-		if t.RevokedAt == nil {
+	for i := len(ts) - 1; i >= 0; i-- { // newest first
+		if t := ts[i]; t.RevokedAt == nil {
 			live = append(live, t)
 		}
 	}
-	v := cs.newView(c, "ConsoleTokensTitle", fiber.Map{"Tokens": live, "Secret": secret, "Made": made,
+	// Sign-in links are tokens too: the list grows, a page at a time.
+	off := pageOffset(c)
+	shown := live[min(off, len(live)):min(off+listPage, len(live))]
+	v := cs.newView(c, "ConsoleTokensTitle", fiber.Map{"Tokens": shown, "Pager": newPager(Prefix+"/tokens", off, len(shown), len(live)), "Secret": secret, "Made": made,
 		"Roles": []incident.Role{incident.RoleAgent, incident.RoleManager, incident.RoleAdmin}})
 	v.Nav = "tokens"
 	return cs.renderView(c, status, "tokens", v)

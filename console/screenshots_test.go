@@ -42,6 +42,9 @@ func TestScreenshots(t *testing.T) {
 			cpID = cp.ID
 		}
 	}
+	for i := range 55 { // the tokens page then shows its older/newer links
+		e.link(t, incident.RoleAgent, "Agent "+itoa(i+1))
+	}
 	if err := os.MkdirAll(*screenshots, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +54,7 @@ func TestScreenshots(t *testing.T) {
 		for name, path := range map[string]string{
 			"overview": "/console/", "declare": "/console/incidents/new", "incident": "/console/incidents/" + inc.ID,
 			"update": "/console/incidents/" + inc.ID + "/update?resolve=1", "queue": "/console/queue", "complaint": "/console/complaints/" + cpID,
-			"call": "/console/calls/new?customer=c1", "tokens": "/console/tokens", "forbidden": "/console/nowhere",
+			"call": "/console/calls/new?customer=c1", "tokens": "/console/tokens", "tokens-older": "/console/tokens?offset=50", "forbidden": "/console/nowhere",
 			"maintenance": "/console/maintenance/new", "components": "/console/components", "import": "/console/customers/import", "audience": "/console/incidents/" + inc.ID + "/audience",
 		} {
 			b.run(mgr, name, chromedp.EmulateViewport(int64(w), 900), chromedp.Navigate(e.base+path))

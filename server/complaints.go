@@ -270,8 +270,17 @@ func (s *Server) checkComponents(c *fiber.Ctx, pageID, field string, ids []strin
 
 // sendComplaint answers with a complaint, its timeline when entries is
 // not nil.
-func sendComplaint(c *fiber.Ctx, status int, cp *complaint.Complaint, entries []*complaint.Entry) error {
-	return c.Status(status).JSON(wire.NewComplaint(cp, entries))
+func (s *Server) sendComplaint(c *fiber.Ctx, status int, cp *complaint.Complaint, entries []*complaint.Entry) error {
+	return c.Status(status).JSON(s.wireComplaint(cp, entries))
+}
+
+// wireComplaint is cp as the API answers it, with at_risk judged by the
+// complaint package's rule now.
+func (s *Server) wireComplaint(cp *complaint.Complaint, entries []*complaint.Entry) wire.Complaint {
+	out := wire.NewComplaint(cp, entries)
+	risk := s.cp.svc.AtRiskNow(cp)
+	out.AtRisk = &risk
+	return out
 }
 
 // queryTime reads a time query parameter: RFC 3339, or a date (UTC
@@ -329,7 +338,7 @@ func (s *Server) recordComplaint() fiber.Handler {
 		if !created {
 			status = http.StatusOK // attached to the contact's open complaint
 		}
-		return sendComplaint(c, status, cp, nil)
+		return s.sendComplaint(c, status, cp, nil)
 	}
 }
 
@@ -357,6 +366,18 @@ func (s *Server) listComplaints() fiber.Handler {
 		}
 		if f.Untagged, err = queryBool(c, "untagged", false); err != nil {
 			return err
+		}
+		if f.Unassigned, err = queryBool(c, "unassigned", false); err != nil {
+			return err
+		}
+		if f.Repeat, err = queryBool(c, "repeat", false); err != nil {
+			return err
+		}
+		// at_risk: the complaint package's rule, soonest due first.
+		if risk, err := queryBool(c, "at_risk", false); err != nil {
+			return err
+		} else if risk {
+			f.DueBefore = s.cp.svc.AtRiskCut()
 		}
 		if id := c.Query("customer_id"); id != "" {
 			f.ContactKey = complaint.Contact{CustomerID: id}.Key()
@@ -391,7 +412,7 @@ func (s *Server) listComplaints() fiber.Handler {
 		}
 		out := make([]wire.Complaint, len(cs))
 		for i, cp := range cs {
-			out[i] = wire.NewComplaint(cp, nil)
+			out[i] = s.wireComplaint(cp, nil)
 		}
 		c.Set("X-Total-Count", strconv.Itoa(total))
 		return c.JSON(out)
@@ -408,7 +429,7 @@ func (s *Server) getComplaint() fiber.Handler {
 		if entries == nil {
 			entries = []*complaint.Entry{}
 		}
-		return sendComplaint(c, http.StatusOK, cp, entries)
+		return s.sendComplaint(c, http.StatusOK, cp, entries)
 	}
 }
 
@@ -455,12 +476,12 @@ func (s *Server) updateComplaint() fiber.Handler {
 				return err
 			}
 		}
-		return sendComplaint(c, http.StatusOK, cp, nil)
+		return s.sendComplaint(c, http.StatusOK, cp, nil)
 	}
 }
 
 // complaintAction is a POST …/complaints/{id}/<verb>: decode req, then act.
-func complaintAction[R validator](newReq func() R, act func(c *fiber.Ctx, pageID, id string, req R) (*complaint.Complaint, error)) fiber.Handler {
+func complaintAction[R validator](s *Server, newReq func() R, act func(c *fiber.Ctx, pageID, id string, req R) (*complaint.Complaint, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		req := newReq()
 		if err := decode(c, req); err != nil {
@@ -470,19 +491,19 @@ func complaintAction[R validator](newReq func() R, act func(c *fiber.Ctx, pageID
 		if err != nil {
 			return err
 		}
-		return sendComplaint(c, http.StatusOK, cp, nil)
+		return s.sendComplaint(c, http.StatusOK, cp, nil)
 	}
 }
 
 func (s *Server) assignComplaint() fiber.Handler {
-	return complaintAction(func() *assignRequest { return &assignRequest{} },
+	return complaintAction(s, func() *assignRequest { return &assignRequest{} },
 		func(c *fiber.Ctx, pageID, id string, r *assignRequest) (*complaint.Complaint, error) {
 			return s.cp.svc.Assign(c.UserContext(), pageID, id, *r.Owner)
 		})
 }
 
 func (s *Server) tagComplaint() fiber.Handler {
-	return complaintAction(func() *tagRequest { return &tagRequest{} },
+	return complaintAction(s, func() *tagRequest { return &tagRequest{} },
 		func(c *fiber.Ctx, pageID, id string, r *tagRequest) (*complaint.Complaint, error) {
 			if _, err := s.cp.svc.Get(c.UserContext(), pageID, id); err != nil {
 				return nil, err // a missing complaint is named before a missing incident
@@ -492,28 +513,28 @@ func (s *Server) tagComplaint() fiber.Handler {
 }
 
 func (s *Server) noteComplaint() fiber.Handler {
-	return complaintAction(func() *textRequest { return &textRequest{} },
+	return complaintAction(s, func() *textRequest { return &textRequest{} },
 		func(c *fiber.Ctx, pageID, id string, r *textRequest) (*complaint.Complaint, error) {
 			return s.cp.svc.Note(c.UserContext(), pageID, id, r.Text)
 		})
 }
 
 func (s *Server) replyComplaint() fiber.Handler {
-	return complaintAction(func() *textRequest { return &textRequest{} },
+	return complaintAction(s, func() *textRequest { return &textRequest{} },
 		func(c *fiber.Ctx, pageID, id string, r *textRequest) (*complaint.Complaint, error) {
 			return s.cp.svc.Reply(c.UserContext(), pageID, id, r.Text)
 		})
 }
 
 func (s *Server) moveComplaint() fiber.Handler {
-	return complaintAction(func() *stateRequest { return &stateRequest{} },
+	return complaintAction(s, func() *stateRequest { return &stateRequest{} },
 		func(c *fiber.Ctx, pageID, id string, r *stateRequest) (*complaint.Complaint, error) {
 			return s.cp.svc.Move(c.UserContext(), pageID, id, complaint.State(r.State))
 		})
 }
 
 func (s *Server) resolveComplaint() fiber.Handler {
-	return complaintAction(func() *resolveRequest { return &resolveRequest{} },
+	return complaintAction(s, func() *resolveRequest { return &resolveRequest{} },
 		func(c *fiber.Ctx, pageID, id string, r *resolveRequest) (*complaint.Complaint, error) {
 			return s.cp.svc.Resolve(c.UserContext(), pageID, id, complaint.Remedy(r.Remedy), r.Outcome)
 		})

@@ -137,7 +137,9 @@ func TestComplaintAPI(t *testing.T) {
 		}{
 			{"", 2}, {"?open=true", 1}, {"?state=resolved", 1}, {"?incident_id=" + inc.ID, 1}, {"?untagged=true", 1},
 			{"?customer_id=c2", 1}, {"?channel=api", 1}, {"?category=refund", 1}, {"?owner=dora", 1}, {"?limit=1", 2},
-			{"?from=2000-01-01&to=2001-01-01", 0},
+			{"?from=2000-01-01&to=2001-01-01", 0}, {"?repeat=true", 0},
+			// Due in 24 hours (the default policy): not at risk.
+			{"?at_risk=true", 0}, {"?at_risk=true&open=true", 0},
 		}
 		for _, tc := range tests {
 			var list []wire.Complaint
@@ -150,6 +152,12 @@ func TestComplaintAPI(t *testing.T) {
 				t.Errorf("limit=1 gave %d", len(list))
 			}
 		}
+		var list []wire.Complaint
+		e.mustDo(t, http.StatusOK, "GET", e.path("?open=true"), e.agent, "").json(t, &list)
+		if len(list) != 1 || list[0].AtRisk == nil || *list[0].AtRisk || list[0].DueAt.IsZero() {
+			t.Errorf("an open complaint due tomorrow: at_risk %v, due_at %v; want false and its due time", list[0].AtRisk, list[0].DueAt)
+		}
+		e.mustDo(t, http.StatusBadRequest, "GET", e.path("?at_risk=maybe"), e.agent, "")
 		e.mustDo(t, http.StatusBadRequest, "GET", e.path("?state=lost"), e.agent, "")
 		e.mustDo(t, http.StatusBadRequest, "GET", e.path("?from=yesterday"), e.agent, "")
 	})

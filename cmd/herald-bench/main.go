@@ -7,6 +7,7 @@
 //	go run ./cmd/herald-bench complaints [-recipients 100000] [-engine sqlite|redis|both] [-duration 3s] [-start-rate 250] [-max-rate 3000] [-fanout-rate 0] [-provider-rate 3000]
 //	go run ./cmd/herald-bench conns [-churn 50000] [-churn-rate 2500] [-idle 20000] [-hold 10s] [-server-nofile N]
 //	go run ./cmd/herald-bench compensation [-customers 1000000] [-engine sqlite|redis|both] [-checks 20000]
+//	go run ./cmd/herald-bench console [-customers 1000000] [-complaints 100000] [-engine sqlite|redis|both] [-requests 200] [-live 20]
 //	go run ./cmd/herald-bench report [-deliveries 1000000] [-complaints 100000] [-engine sqlite|redis|both] [-reports 200] [-duration 60s]
 //
 // Every scenario starts what it measures on 127.0.0.1, in this process or
@@ -34,7 +35,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|chaos|complaints|conns|compensation|report [flags]  (herald-bench SCENARIO -h for flags)")
+var errUsage = errors.New("usage: herald-bench statuspage|broadcast|crash|chaos|complaints|conns|compensation|report|console [flags]  (herald-bench SCENARIO -h for flags)")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -94,6 +95,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		_, err = benchCompensation(ctx, opt, stdout, stderr)
 		return err
+	case "console":
+		opt, err := parseConsole(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		return benchConsole(ctx, opt, stdout, stderr)
 	case "report":
 		opt, err := parseReport(args[1:], stderr)
 		if err != nil {

@@ -53,18 +53,24 @@ type Complaint struct {
 	HoldOpen       bool             `json:"hold_open"`
 	FirstAnswerDue Time             `json:"first_answer_due"`
 	ResolveDue     Time             `json:"resolve_due"`
-	Warned         bool             `json:"warned"`
-	Escalated      bool             `json:"escalated"`
-	AckedAt        Time             `json:"acked_at"`
-	FirstAnswerAt  Time             `json:"first_answer_at"`
-	ResolvedAt     Time             `json:"resolved_at"`
-	ClosedAt       Time             `json:"closed_at"`
-	Remedy         string           `json:"remedy"`
-	Outcome        string           `json:"outcome"`
-	Messages       int              `json:"messages"`
-	LastMessageAt  Time             `json:"last_message_at"`
-	CreatedAt      Time             `json:"created_at"`
-	UpdatedAt      Time             `json:"updated_at"`
+	// DueAt is when the complaint's promise breaks unless kept (the
+	// first answer's due time until one is given, if sooner); AtRisk
+	// says it is open and due within 30 minutes (complaint.AtRisk), set
+	// in the API's answers.
+	DueAt         Time   `json:"due_at"`
+	AtRisk        *bool  `json:"at_risk,omitempty"`
+	Warned        bool   `json:"warned"`
+	Escalated     bool   `json:"escalated"`
+	AckedAt       Time   `json:"acked_at"`
+	FirstAnswerAt Time   `json:"first_answer_at"`
+	ResolvedAt    Time   `json:"resolved_at"`
+	ClosedAt      Time   `json:"closed_at"`
+	Remedy        string `json:"remedy"`
+	Outcome       string `json:"outcome"`
+	Messages      int    `json:"messages"`
+	LastMessageAt Time   `json:"last_message_at"`
+	CreatedAt     Time   `json:"created_at"`
+	UpdatedAt     Time   `json:"updated_at"`
 	// Timeline is every message, note and change, oldest first: on GET of
 	// one complaint only.
 	Timeline []ComplaintEntry `json:"timeline,omitempty"`
@@ -96,7 +102,7 @@ func NewComplaint(c *complaint.Complaint, entries []*complaint.Entry) Complaint 
 		Category: string(c.Category), Ask: string(c.Ask), Severity: string(c.Severity), Language: c.Language, Subject: c.Subject,
 		Text: c.Text, Promise: c.Promise, State: string(c.State), Owner: c.Owner, Tag: complaintTag(c.Tag), Suggestion: complaintTag(c.Suggestion),
 		Components: c.Components, Repeat: c.Repeat, RepeatOf: c.RepeatOf, HoldOpen: c.HoldOpen,
-		FirstAnswerDue: wireUTC(c.FirstAnswerDue), ResolveDue: wireUTC(c.ResolveDue), Warned: c.Warned, Escalated: c.Escalated,
+		FirstAnswerDue: wireUTC(c.FirstAnswerDue), ResolveDue: wireUTC(c.ResolveDue), DueAt: wireUTC(c.DueAt()), Warned: c.Warned, Escalated: c.Escalated,
 		AckedAt: UTC.AtPtr(c.AckedAt), FirstAnswerAt: UTC.AtPtr(c.FirstAnswerAt), ResolvedAt: UTC.AtPtr(c.ResolvedAt),
 		ClosedAt: UTC.AtPtr(c.ClosedAt), Remedy: string(c.Remedy), Outcome: c.Outcome, Messages: c.Messages,
 		LastMessageAt: wireUTC(c.LastMessageAt), CreatedAt: wireUTC(c.CreatedAt), UpdatedAt: wireUTC(c.UpdatedAt)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,7 +30,8 @@ var _ complaint.Store = (*DB)(nil)
 //
 // ARGV: 1 ID, 2 page ID, 3 version, 4 JSON, 5 created_at ms, 6 check_at ms
 // or "", 7 JSON array of the index keys the complaint belongs in (all in
-// the page's slot, built by keys.go), 8 the complaint's tally lines as
+// the page's slot, built by keys.go): a key, scored by created_at, or a
+// [key, score] pair, 8 the complaint's tally lines as
 // "key\tfield" lines (keys in the page's slot), then per entry: at ms,
 // external ID or "", JSON.
 //
@@ -38,7 +40,8 @@ var _ complaint.Store = (*DB)(nil)
 // Then the complaint leaves the index keys it was in and joins its new
 // ones (ZADD by created_at), so every index holds exactly the complaints
 // that match it, and likewise leaves the tally counters it stood in for
-// those it stands in now. Returns {1, ""} or {0, reason}.
+// those it stands in now (a counter back at zero is deleted: the queue's
+// per-minute ones would pile up). Returns {1, ""} or {0, reason}.
 var saveComplaintLua = `
 local function save(A)
   local id, page, version = A[1], A[2], tonumber(A[3])
@@ -60,13 +63,20 @@ local function save(A)
   end
   local old = redis.call('HGET', KEYS[3], id)
   if old then
-    for _, k in ipairs(cjson.decode(old)) do redis.call('ZREM', k, id) end
+    for _, k in ipairs(cjson.decode(old)) do
+      if type(k) == 'table' then k = k[1] end
+      redis.call('ZREM', k, id)
+    end
   end
-  for _, k in ipairs(cjson.decode(A[7])) do redis.call('ZADD', k, A[5], id) end
+  for _, k in ipairs(cjson.decode(A[7])) do
+    if type(k) == 'table' then redis.call('ZADD', k[1], k[2], id) else redis.call('ZADD', k, A[5], id) end
+  end
   redis.call('HSET', KEYS[3], id, A[7])
   local was = redis.call('HGET', KEYS[8], id) or ''
   if was ~= A[8] then
-    for k, f in string.gmatch(was, '([^\t\n]+)\t([^\n]+)') do redis.call('HINCRBY', k, f, -1) end
+    for k, f in string.gmatch(was, '([^\t\n]+)\t([^\n]+)') do
+      if redis.call('HINCRBY', k, f, -1) == 0 then redis.call('HDEL', k, f) end
+    end
     for k, f in string.gmatch(A[8], '([^\t\n]+)\t([^\n]+)') do redis.call('HINCRBY', k, f, 1) end
     redis.call('HSET', KEYS[8], id, A[8])
   end
@@ -127,20 +137,37 @@ return 1
 `)
 
 // complaintIndexKeys lists the index keys c belongs in: every selection
-// of complaint.Filter that has one.
-func (db *DB) complaintIndexKeys(c *complaint.Complaint) []string {
+// of complaint.Filter that has one, and the open complaints' queue
+// selections (complaintsOpenIn, complaintsDue). A key is scored by
+// created_at; a [key, score] pair by its score.
+func (db *DB) complaintIndexKeys(c *complaint.Complaint) []any {
 	k, p := db.keys, c.PageID
-	keys := []string{k.complaintsByCreated(p), k.complaintsByState(p, string(c.State))}
-	if c.Open() {
-		keys = append(keys, k.complaintsOpen(p))
-	}
+	keys := []any{k.complaintsByCreated(p), k.complaintsByState(p, string(c.State))}
+	tag := "u"
 	if id := c.IncidentID(); id != "" {
+		tag = "i:" + id
 		keys = append(keys, k.complaintsByIncident(p, id))
 	} else {
 		keys = append(keys, k.complaintsUntagged(p))
 	}
+	owner := "unassigned"
 	if c.Owner != "" {
+		owner = "owner:" + c.Owner
 		keys = append(keys, k.complaintsByOwner(p, c.Owner))
+	} else {
+		keys = append(keys, k.complaintsUnassigned(p))
+	}
+	if c.Repeat {
+		keys = append(keys, k.complaintsRepeat(p))
+	}
+	if c.Open() {
+		keys = append(keys, k.complaintsOpen(p), k.complaintsOpenIn(p, tag), k.complaintsOpenIn(p, owner))
+		if c.Repeat {
+			keys = append(keys, k.complaintsOpenIn(p, "repeat"))
+		}
+		if due := c.DueAt(); !due.IsZero() {
+			keys = append(keys, []string{k.complaintsDue(p, "all"), msString(due)}, []string{k.complaintsDue(p, tag), msString(due)})
+		}
 	}
 	if key := c.Contact.Key(); key != "" {
 		keys = append(keys, k.complaintsByContact(p, key))
@@ -300,35 +327,104 @@ type complaintRef struct {
 	score      float64
 }
 
-// complaintConds returns the index keys f selects on in page pageID, one
-// list per condition; a complaint matches a condition when it is in any
-// key of its list, and f when it matches every condition.
-func (db *DB) complaintConds(pageID string, f complaint.Filter) [][]string {
+// complaintCond is one condition of a filter on a page's indexes: a
+// complaint matches it when it is in any of keys with a score in
+// [min, max). Keys are scored by created_at, or by DueAt when due.
+type complaintCond struct {
+	keys     []string
+	min, max float64
+	due      bool
+}
+
+// rangeArgs are cond's bounds as ZCOUNT and ZRANGEBYSCORE take them.
+func (c complaintCond) rangeArgs() (lo, hi string) {
+	lo, hi = "-inf", "+inf"
+	if !math.IsInf(c.min, -1) {
+		lo = strconv.FormatFloat(c.min, 'f', -1, 64)
+	}
+	if !math.IsInf(c.max, 1) {
+		hi = "(" + strconv.FormatFloat(c.max, 'f', -1, 64)
+	}
+	return lo, hi
+}
+
+func (c complaintCond) holds(score float64) bool { return score >= c.min && score < c.max }
+
+// complaintConds returns the conditions f selects on in page pageID; a
+// complaint matches f when it matches every one. Open with a queue
+// selection (an incident, triage, unassigned, an owner, repeats) reads
+// that selection's open-only key, and DueBefore an at-risk key, so each
+// of the agents' queue tabs is a single key, read a window at a time.
+func (db *DB) complaintConds(pageID string, f complaint.Filter) []complaintCond {
 	k := db.keys
-	var conds [][]string
+	created := complaintCond{min: math.Inf(-1), max: math.Inf(1)}
+	if !f.Since.IsZero() {
+		created.min = float64(f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		created.max = float64(f.Until.UnixMilli())
+	}
+	var conds []complaintCond
+	one := func(key string) {
+		c := created
+		c.keys = []string{key}
+		conds = append(conds, c)
+	}
+	open := f.Open
+	incident, untagged := f.IncidentID != "", f.Untagged
+	if !f.DueBefore.IsZero() {
+		sel := "all"
+		switch {
+		case incident:
+			sel, incident = "i:"+f.IncidentID, false
+		case untagged:
+			sel, untagged = "u", false
+		}
+		conds = append(conds, complaintCond{keys: []string{k.complaintsDue(pageID, sel)}, min: math.Inf(-1),
+			max: float64(f.DueBefore.UnixMilli()), due: true})
+		open = false // only open complaints have a due key
+		if !f.Since.IsZero() || !f.Until.IsZero() {
+			one(k.complaintsByCreated(pageID))
+		}
+	}
 	if len(f.States) > 0 {
-		var keys []string
+		c := created
 		seen := map[complaint.State]bool{}
 		for _, s := range f.States {
 			if !seen[s] {
 				seen[s] = true
-				keys = append(keys, k.complaintsByState(pageID, string(s)))
+				c.keys = append(c.keys, k.complaintsByState(pageID, string(s)))
 			}
 		}
-		conds = append(conds, keys)
+		conds = append(conds, c)
 	}
-	one := func(key string) { conds = append(conds, []string{key}) }
-	if f.Open {
-		one(k.complaintsOpen(pageID))
+	// sel adds a selection: its open-only key while Open is still to be
+	// met, its plain key otherwise.
+	sel := func(plain, openSel string) {
+		if open {
+			one(k.complaintsOpenIn(pageID, openSel))
+			open = false
+		} else {
+			one(plain)
+		}
 	}
-	if f.IncidentID != "" {
-		one(k.complaintsByIncident(pageID, f.IncidentID))
+	if incident {
+		sel(k.complaintsByIncident(pageID, f.IncidentID), "i:"+f.IncidentID)
 	}
-	if f.Untagged {
-		one(k.complaintsUntagged(pageID))
+	if untagged {
+		sel(k.complaintsUntagged(pageID), "u")
 	}
 	if f.Owner != "" {
-		one(k.complaintsByOwner(pageID, f.Owner))
+		sel(k.complaintsByOwner(pageID, f.Owner), "owner:"+f.Owner)
+	}
+	if f.Unassigned {
+		sel(k.complaintsUnassigned(pageID), "unassigned")
+	}
+	if f.Repeat {
+		sel(k.complaintsRepeat(pageID), "repeat")
+	}
+	if open {
+		one(k.complaintsOpen(pageID))
 	}
 	if f.ContactKey != "" {
 		one(k.complaintsByContact(pageID, f.ContactKey))
@@ -339,40 +435,41 @@ func (db *DB) complaintConds(pageID string, f complaint.Filter) [][]string {
 	if f.Category != "" {
 		one(k.complaintsByCategory(pageID, string(f.Category)))
 	}
+	if len(conds) == 0 {
+		one(k.complaintsByCreated(pageID))
+	}
 	return conds
 }
 
-// scoreRange turns Since and Until into a ZRANGEBYSCORE range on created_at.
-func scoreRange(f complaint.Filter) (lo, hi string) {
-	lo, hi = "-inf", "+inf"
-	if !f.Since.IsZero() {
-		lo = msString(f.Since)
-	}
-	if !f.Until.IsZero() {
-		hi = "(" + msString(f.Until)
-	}
-	return lo, hi
-}
-
 // pageComplaintRefs returns the refs of page pageID's complaints that
-// match f (newest first, ties by ID descending) and how many match. With
-// no condition but the time range it reads only keep refs (0: all) after
-// the first skip of the created_at index, counts with ZCOUNT, and says it
-// windowed; a page of a long list costs its own length. Otherwise it reads
-// the members of the condition with the fewest (by ZCOUNT) and checks the
-// others by membership (ZMSCORE), never decoding a document.
+// match f (newest first, ties by ID descending; with DueBefore soonest
+// due first, ties by ID ascending) and how many match. A filter of one
+// key reads only keep refs (0: all) after the first skip of it, counts
+// with ZCOUNT, and says it windowed: a page of a long list costs its own
+// length. Otherwise it reads the members of the condition with the
+// fewest (by ZCOUNT) and checks the others by membership (ZMSCORE),
+// never decoding a document.
 func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.Filter, skip, keep int) (refs []complaintRef, total int, windowed bool, err error) {
-	lo, hi := scoreRange(f)
 	conds := db.complaintConds(pageID, f)
-	if len(conds) == 0 {
-		key := db.keys.complaintsByCreated(pageID)
+	if len(conds) == 1 && len(conds[0].keys) == 1 {
+		c := conds[0]
+		key := c.keys[0]
+		lo, hi := c.rangeArgs()
 		pipe := db.client.Pipeline()
-		count := pipe.ZCount(ctx, key, lo, hi)
+		var count *goredis.IntCmd
+		if !f.SkipCount {
+			count = pipe.ZCount(ctx, key, lo, hi)
+		}
 		count64 := int64(keep)
 		if keep <= 0 {
 			count64 = -1 // with an offset, LIMIT needs a count: -1 is all
 		}
-		zs := pipe.ZRevRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi, Offset: int64(skip), Count: count64})
+		var zs *goredis.ZSliceCmd
+		if c.due {
+			zs = pipe.ZRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi, Offset: int64(skip), Count: count64})
+		} else {
+			zs = pipe.ZRevRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi, Offset: int64(skip), Count: count64})
+		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, 0, false, fmt.Errorf("redis: find complaints: %w", err)
 		}
@@ -380,13 +477,17 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 		for _, z := range zs.Val() {
 			refs = append(refs, complaintRef{pageID: pageID, id: z.Member.(string), score: z.Score})
 		}
+		if count == nil {
+			return refs, -1, true, nil
+		}
 		return refs, int(count.Val()), true, nil
 	}
 
 	pipe := db.client.Pipeline()
 	counts := make([][]*goredis.IntCmd, len(conds))
-	for i, keys := range conds {
-		for _, key := range keys {
+	for i, c := range conds {
+		lo, hi := c.rangeArgs()
+		for _, key := range c.keys {
 			counts[i] = append(counts[i], pipe.ZCount(ctx, key, lo, hi))
 		}
 	}
@@ -409,7 +510,8 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 
 	pipe = db.client.Pipeline()
 	var ranges []*goredis.ZSliceCmd
-	for _, key := range conds[best] {
+	lo, hi := conds[best].rangeArgs()
+	for _, key := range conds[best].keys {
 		ranges = append(ranges, pipe.ZRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Min: lo, Max: hi}))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -423,13 +525,13 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 			ids = append(ids, id)
 		}
 	}
-	for i, keys := range conds {
+	for i, c := range conds {
 		if i == best || len(refs) == 0 {
 			continue
 		}
 		pipe = db.client.Pipeline()
 		var scores []*goredis.Cmd
-		for _, key := range keys {
+		for _, key := range c.keys {
 			scores = append(scores, pipe.Do(ctx, append([]any{"ZMSCORE", key}, ids...)...))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
@@ -442,8 +544,25 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 				return nil, 0, false, fmt.Errorf("redis: find complaints: %w", err)
 			}
 			for j, v := range vals {
-				if v != nil {
-					in[j] = true
+				var score float64
+				switch v := v.(type) {
+				case float64: // RESP3
+					score = v
+				case string: // RESP2
+					f, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						continue
+					}
+					score = f
+				default: // nil: not a member
+					continue
+				}
+				if !c.holds(score) {
+					continue
+				}
+				in[j] = true
+				if c.due {
+					refs[j].score = score // the order is by due time
 				}
 			}
 		}
@@ -455,13 +574,20 @@ func (db *DB) pageComplaintRefs(ctx context.Context, pageID string, f complaint.
 		}
 		refs, ids = kept, keptIDs
 	}
-	sortComplaintRefs(refs)
+	sortComplaintRefs(refs, !f.DueBefore.IsZero())
 	return refs, len(refs), false, nil
 }
 
-// sortComplaintRefs orders refs newest first, ties by ID descending.
-func sortComplaintRefs(refs []complaintRef) {
+// sortComplaintRefs orders refs newest first, ties by ID descending, or
+// (byDue) soonest due first, ties by ID ascending.
+func sortComplaintRefs(refs []complaintRef, byDue bool) {
 	sort.Slice(refs, func(i, j int) bool {
+		if byDue {
+			if refs[i].score != refs[j].score {
+				return refs[i].score < refs[j].score
+			}
+			return refs[i].id < refs[j].id
+		}
 		if refs[i].score != refs[j].score {
 			return refs[i].score > refs[j].score
 		}
@@ -515,7 +641,7 @@ func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*compla
 		windowed = w && len(pages) == 1
 	}
 	if len(pages) > 1 {
-		sortComplaintRefs(refs)
+		sortComplaintRefs(refs, !f.DueBefore.IsZero())
 	}
 	lo, hi := window(len(refs), f.Offset, f.Limit)
 	if windowed {
@@ -524,6 +650,9 @@ func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*compla
 	cs, err := db.loadComplaints(ctx, refs[lo:hi])
 	if err != nil {
 		return nil, 0, err
+	}
+	if f.SkipCount {
+		total = -1
 	}
 	return cs, total, nil
 }

@@ -353,6 +353,28 @@ func (k keyspace) complaintsByCategory(pageID, cat string) string {
 	return k.page(pageID, "complaints:category:"+cat)
 }
 
+// complaintsUnassigned and complaintsRepeat: every complaint nobody owns,
+// every repeat, by created_at ms.
+func (k keyspace) complaintsUnassigned(pageID string) string {
+	return k.page(pageID, "complaints:unassigned")
+}
+func (k keyspace) complaintsRepeat(pageID string) string { return k.page(pageID, "complaints:repeat") }
+
+// complaintsOpenIn: sorted set of the open complaints in one of the
+// queue's selections (sel: "i:" and an incident ID, "u" untagged,
+// "unassigned", "repeat", "owner:" and an owner), by created_at ms: each
+// of the agents' queue tabs is one windowed range.
+func (k keyspace) complaintsOpenIn(pageID, sel string) string {
+	return k.page(pageID, "complaints:open-in:"+sel)
+}
+
+// complaintsDue: sorted set of the open complaints with a DueAt (sel
+// "all", "i:" and an incident ID, or "u" untagged), by DueAt ms: the
+// at-risk lists (Filter.DueBefore).
+func (k keyspace) complaintsDue(pageID, sel string) string {
+	return k.page(pageID, "complaints:due:"+sel)
+}
+
 // complaintsToCheck: sorted set of the IDs of complaints with a CheckAt, by
 // CheckAt ms.
 func (k keyspace) complaintsToCheck(pageID string) string { return k.page(pageID, "complaints:check") }

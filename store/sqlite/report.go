@@ -69,6 +69,9 @@ func (db *DB) ComplaintTally(ctx context.Context, pageID, scope string) (complai
 const complaintTallySQL = `INSERT INTO complaint_tally (page_id, scope, field, n) VALUES (?, ?, ?, ?)
 	ON CONFLICT (page_id, scope, field) DO UPDATE SET n = n + excluded.n`
 
+// complaintTallyDropSQL deletes a tally counter moved back to zero.
+const complaintTallyDropSQL = "DELETE FROM complaint_tally WHERE page_id = ? AND scope = ? AND field = ? AND n = 0"
+
 // tallyMoves returns, per tally line, how a complaint going from the
 // lines old to new (each joined by newlines) moves the counters.
 func tallyMoves(old, new string) map[string]int {

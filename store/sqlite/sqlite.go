@@ -232,11 +232,12 @@ type queueStmts struct {
 
 	// A complaint's save (complaints.go), which every inbound complaint
 	// makes: parsing them cost more than running them.
-	complaintVersion  *sql.Stmt // complaintVersionSQL
-	complaintExternal *sql.Stmt // externalSQL
-	complaintUpsert   *sql.Stmt // complaintUpsertSQL
-	complaintEntry    *sql.Stmt // complaintEntrySQL
-	complaintTally    *sql.Stmt // complaintTallySQL
+	complaintVersion   *sql.Stmt // complaintVersionSQL
+	complaintExternal  *sql.Stmt // externalSQL
+	complaintUpsert    *sql.Stmt // complaintUpsertSQL
+	complaintEntry     *sql.Stmt // complaintEntrySQL
+	complaintTally     *sql.Stmt // complaintTallySQL
+	complaintTallyDrop *sql.Stmt // complaintTallyDropSQL
 
 	// bySQL holds smallSQL, prepared, by its text (see txRow).
 	bySQL map[string]*sql.Stmt
@@ -273,7 +274,7 @@ func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any
 func (q *queueStmts) close() error {
 	var errs []error
 	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch, q.times,
-		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintEntry, q.complaintTally}
+		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintEntry, q.complaintTally, q.complaintTallyDrop}
 	for _, st := range q.bySQL {
 		all = append(all, st)
 	}
@@ -311,7 +312,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		st  **sql.Stmt
 		sql string
 	}{{&q.complaintVersion, complaintVersionSQL}, {&q.complaintExternal, externalSQL}, {&q.complaintUpsert, complaintUpsertSQL},
-		{&q.complaintEntry, complaintEntrySQL}, {&q.complaintTally, complaintTallySQL}} {
+		{&q.complaintEntry, complaintEntrySQL}, {&q.complaintTally, complaintTallySQL}, {&q.complaintTallyDrop, complaintTallyDropSQL}} {
 		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
 			q.close()
 			return fmt.Errorf("sqlite: prepare complaint save: %w", err)

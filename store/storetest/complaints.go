@@ -45,6 +45,7 @@ func RunComplaints(t *testing.T, open func(t *testing.T) (incident.Store, compla
 		{"ComplaintsMissing", testComplaintsMissing},
 		{"CustomersByAddress", testCustomersByAddress},
 		{"ComplaintTally", testComplaintTally},
+		{"ComplaintQueue", testComplaintQueue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
