@@ -354,11 +354,17 @@ func (cs *Console) callView(c *fiber.Ctx, status int, f *callForm) error {
 	return cs.renderView(c, status, "call", v)
 }
 
-// findCustomers finds customers by exact phone, email or customer ID (the
-// store indexes those, not names).
+// findCustomers finds customers by phone, email, customer ID or name
+// (notify.Service.FindCustomers); without notify, by phone, email or ID.
 func (cs *Console) findCustomers(c *fiber.Ctx, pageID, q string) ([]*audience.Customer, error) {
 	ctx := c.UserContext()
 	q = strings.TrimSpace(q)
+	if len(q) > audience.MaxNameQuery {
+		q = q[:audience.MaxNameQuery]
+	}
+	if cs.cfg.Notify != nil {
+		return cs.cfg.Notify.FindCustomers(ctx, pageID, q, cs.cfg.DefaultRegion, 20)
+	}
 	cust := cs.cfg.Complaints.Customers
 	var out []*audience.Customer
 	if strings.Contains(q, "@") {
@@ -376,7 +382,7 @@ func (cs *Console) findCustomers(c *fiber.Ctx, pageID, q string) ([]*audience.Cu
 		}
 		out = append(out, found...)
 	}
-	if len(out) == 0 && q != "" && len(q) <= 200 {
+	if len(out) == 0 && q != "" {
 		if one, err := cust.FindCustomerByID(ctx, pageID, q); err == nil {
 			out = append(out, one)
 		} else if !errors.Is(err, incident.ErrNotFound) {
