@@ -435,6 +435,9 @@ func (cs *Console) decideCompensation(c *fiber.Ctx) error {
 	if cs.cfg.Compensation == nil {
 		return fiber.ErrNotFound
 	}
+	if c.FormValue("form") == "full" {
+		return cs.decideFull(c)
+	}
 	ctx := c.UserContext()
 	p, err := cs.page(ctx)
 	if err != nil {

@@ -38,6 +38,7 @@ func (cs *Console) routes() []route {
 		{"POST", "/broadcasts/:id/cancel", manager, cs.cancelBroadcast},
 		{"GET", "/maintenance/new", manager, cs.maintenancePage},
 		{"POST", "/maintenance", manager, cs.scheduleMaintenance},
+		{"GET", "/incidents/:id/compensation", manager, cs.decisionPage},
 		{"POST", "/incidents/:id/compensation", manager, cs.decideCompensation},
 		{"GET", "/components", manager, cs.componentsPage},
 		{"POST", "/components", manager, cs.addComponent},
