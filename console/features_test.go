@@ -1,15 +1,19 @@
 package console_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 )
 
 // TestFindCustomerByName finds customers by name, folded as an agent
@@ -83,4 +87,97 @@ func TestFindCustomerByName(t *testing.T) {
 func urlEscape(s string) string {
 	r := strings.NewReplacer("+", "%2B", " ", "+", "@", "%40")
 	return r.Replace(s)
+}
+
+// TestGroupsAndSubscribers creates, renames, fills and deletes a
+// component group, and lists, finds and unsubscribes a subscriber, as a
+// manager without JavaScript, checking the services' state after each.
+func TestGroupsAndSubscribers(t *testing.T) {
+	e := startEnv(t, "")
+	ctx := context.Background()
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	tok := m.csrf("/console/groups")
+	group := func() *incident.Component {
+		comps, _ := e.n.Incidents.Components(ctx, e.page.ID)
+		for _, c := range comps {
+			if c.Group {
+				return c
+			}
+		}
+		return nil
+	}
+	groupOf := func(id string) string {
+		c, _ := e.n.Incidents.Component(ctx, e.page.ID, id)
+		return c.GroupID
+	}
+	if res, _ := m.do("POST", "/console/groups", url.Values{"_csrf": {tok}, "name": {"  "}}); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a group without a name: %d, want 422", res.StatusCode)
+	}
+	if res, _ := m.do("POST", "/console/groups", url.Values{"_csrf": {tok}, "name": {"Money"}, "component": {e.payments.ID}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d", res.StatusCode)
+	}
+	g := group()
+	if g == nil || g.Name != "Money" || groupOf(e.payments.ID) != g.ID || groupOf(e.checkout.ID) != "" {
+		t.Fatalf("after create: group %+v", g)
+	}
+	if _, body := m.do("GET", "/console/groups", nil); !strings.Contains(body, `value="Money"`) {
+		t.Error("the groups page does not show the group")
+	}
+	if res, _ := m.do("POST", "/console/groups/"+g.ID, url.Values{"_csrf": {tok}, "name": {"Payments & checkout"},
+		"component": {e.payments.ID, e.checkout.ID}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rename: %d", res.StatusCode)
+	}
+	if g = group(); g.Name != "Payments & checkout" || groupOf(e.checkout.ID) != g.ID || groupOf(e.payments.ID) != g.ID {
+		t.Errorf("after rename: %+v", g)
+	}
+	if res, _ := m.do("POST", "/console/groups/"+g.ID, url.Values{"_csrf": {tok}, "name": {"x"}, "component": {"nope"}}); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("an unknown component: %d, want 422", res.StatusCode)
+	}
+	if res, _ := m.do("POST", "/console/groups/"+e.payments.ID+"/delete", url.Values{"_csrf": {tok}}); res.StatusCode != http.StatusNotFound {
+		t.Errorf("deleting a component as a group: %d, want 404", res.StatusCode)
+	}
+	if res, _ := m.do("POST", "/console/groups/"+g.ID+"/delete", url.Values{"_csrf": {tok}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %d", res.StatusCode)
+	}
+	if group() != nil || groupOf(e.payments.ID) != "" {
+		t.Error("the group or its membership is still there")
+	}
+	if comps, _ := e.n.Incidents.Components(ctx, e.page.ID); len(comps) != 2 {
+		t.Errorf("%d components after deleting the group, want the 2 kept", len(comps))
+	}
+
+	// Subscribers.
+	mctx := e.as(incident.RoleManager)
+	sub, err := e.n.Notify.Subscribe(mctx, notify.SubscribeRequest{PageID: e.page.ID, Kind: channel.Email, Address: "Zoe@Example.com",
+		ComponentIDs: []string{e.checkout.ID}, Source: "api", Confirmed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.n.Notify.Subscribe(mctx, notify.SubscribeRequest{PageID: e.page.ID, Kind: channel.SMS, Address: "+36205555555",
+		Source: "api", Confirmed: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := m.do("GET", "/console/subscribers", nil)
+	if !strings.Contains(body, "36205555555") || !strings.Contains(body, "Checkout") || !strings.Contains(body, "The whole page") {
+		t.Errorf("the list does not show both subscribers and what they follow:\n%s", body)
+	}
+	_, body = m.do("GET", "/console/subscribers?q=Zoe%40EXAMPLE.com", nil)
+	if !strings.Contains(body, sub.ID) || strings.Contains(body, "36205555555") {
+		t.Error("finding by email")
+	}
+	tok = m.csrf("/console/subscribers")
+	if res, _ := m.do("POST", "/console/subscribers/"+sub.ID+"/unsubscribe", url.Values{"_csrf": {tok}, "back": {"//evil.example/"}}); res.StatusCode != http.StatusSeeOther ||
+		res.Header.Get("Location") != "/console/subscribers" {
+		t.Fatalf("unsubscribe: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if got, _ := e.n.Notify.Subscriber(ctx, e.page.ID, sub.ID); got.State != audience.SubscriberUnsubscribed {
+		t.Errorf("after unsubscribe: %s", got.State)
+	}
+	if _, body := m.do("GET", "/console/subscribers?state=unsubscribed", nil); !strings.Contains(body, sub.Address) {
+		t.Error("the unsubscribed tab does not list them")
+	}
+	if res, _ := m.do("POST", "/console/subscribers/nope/unsubscribe", url.Values{"_csrf": {tok}}); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unsubscribe an unknown subscriber: %d, want 404", res.StatusCode)
+	}
 }
