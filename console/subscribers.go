@@ -109,4 +109,3 @@ func (cs *Console) unsubscribe(c *fiber.Ctx) error {
 	}
 	return c.Redirect(back, fiber.StatusSeeOther)
 }
-
