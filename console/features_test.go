@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 )
@@ -179,5 +181,35 @@ func TestGroupsAndSubscribers(t *testing.T) {
 	}
 	if res, _ := m.do("POST", "/console/subscribers/nope/unsubscribe", url.Values{"_csrf": {tok}}); res.StatusCode != http.StatusNotFound {
 		t.Errorf("unsubscribe an unknown subscriber: %d, want 404", res.StatusCode)
+	}
+}
+
+// TestComplaintCurve draws the complaint curve on the incident's live
+// view: an SVG with a title and description, and the same figures in a
+// table.
+func TestComplaintCurve(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx := context.Background()
+	inc := e.declare(t, "Payments are failing", false)
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	if _, body := m.do("GET", "/console/incidents/"+inc.ID, nil); !strings.Contains(body, "No complaints since the incident began.") {
+		t.Error("no word for an empty curve")
+	}
+	for i, text := range []string{"payments fail", "cannot pay", "card refused", "my parcel is late"} {
+		in := complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS, Contact: complaint.Contact{Phone: "+3620000000" + strconv.Itoa(i)}, Text: text}
+		if i < 3 {
+			in.IncidentID = inc.ID
+		}
+		if _, _, err := e.n.Complaints.Receive(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body := m.do("GET", "/console/incidents/"+inc.ID, nil)
+	for _, want := range []string{`<svg xmlns="http://www.w3.org/2000/svg" class="chart wide"`, `<title id="curve-` + inc.ID + `-t">Complaint curve</title>`,
+		"3 tagged to it, 1 untagged on the whole page", "<td>3</td><td>1</td>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the incident page lacks %q", want)
+		}
 	}
 }

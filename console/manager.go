@@ -246,6 +246,9 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 		data["Decision"] = d
 	}
 	v := cs.newView(c, "ConsoleIncidentTitle", data)
+	if err := cs.addCurve(ctx, v, p, inc, data); err != nil {
+		return err
+	}
 	v.Title = inc.Name
 	v.Live = Prefix + "/live?incident=" + inc.ID
 	return cs.renderView(c, fiber.StatusOK, "incident", v)
