@@ -15,6 +15,9 @@ import (
 // is drawn with wider intervals.
 const maxCurveColumns = 48
 
+// minCurveBuckets is the shortest curve, in complaint.TallyBucket.
+const minCurveBuckets = 6
+
 // curveRow is one interval of the complaint curve, for the table beside
 // the chart.
 type curveRow struct {
@@ -53,8 +56,10 @@ func (cs *Console) complaintCurve(ctx context.Context, v *view, pageID string, i
 		to = *inc.ResolvedAt
 	}
 	to = to.Add(complaint.TallyBucket - 1).Truncate(complaint.TallyBucket)
-	if !to.After(from) {
-		to = from.Add(complaint.TallyBucket)
+	// At least half an hour: a young incident's first bars are bars, and
+	// the chart fills from the left as time goes.
+	if least := from.Add(minCurveBuckets * complaint.TallyBucket); to.Before(least) {
+		to = least
 	}
 	buckets := int(to.Sub(from) / complaint.TallyBucket)
 	per := max(1, (buckets+maxCurveColumns-1)/maxCurveColumns)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
 )
 
 // subscriberStates are the subscribers page's tabs.
@@ -39,7 +40,7 @@ func (cs *Console) subscribersView(c *fiber.Ctx, status int, msg string) error {
 		kind = ""
 	}
 	q := c.Query("q")
-	var subs []*audience.Subscriber
+	var subs, followers []*audience.Subscriber
 	next := ""
 	if q != "" {
 		if subs, err = cs.cfg.Notify.FindSubscribersByAddress(ctx, p.ID, q, cs.cfg.DefaultRegion); err != nil {
@@ -53,6 +54,22 @@ func (cs *Console) subscribersView(c *fiber.Ctx, status int, msg string) error {
 		if len(subs) > subscriberPageSize {
 			subs = subs[:subscriberPageSize]
 			next = subs[len(subs)-1].ID
+		}
+		// Followers of one incident are not page-wide: those of the open
+		// incidents come after, on the first page.
+		if c.Query("after") == "" {
+			open, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: openStatuses})
+			if err != nil {
+				return err
+			}
+			for _, inc := range open {
+				fs, err := cs.cfg.Notify.Subscribers(ctx, audience.SubscriberFilter{PageID: p.ID, State: state, Kind: kind,
+					IncidentID: inc.ID, Following: true, Limit: subscriberPageSize})
+				if err != nil {
+					return err
+				}
+				followers = append(followers, fs...)
+			}
 		}
 	}
 	counts := map[audience.SubscriberState]int{}
@@ -70,7 +87,7 @@ func (cs *Console) subscribersView(c *fiber.Ctx, status int, msg string) error {
 		names[comp.ID] = comp.Name
 	}
 	incidents := map[string]string{}
-	for _, s := range subs {
+	for _, s := range append(append([]*audience.Subscriber{}, subs...), followers...) {
 		if s.IncidentID != "" && incidents[s.IncidentID] == "" {
 			if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, s.IncidentID); err == nil {
 				incidents[s.IncidentID] = inc.Name
@@ -79,7 +96,7 @@ func (cs *Console) subscribersView(c *fiber.Ctx, status int, msg string) error {
 			}
 		}
 	}
-	v := cs.newView(c, "ConsoleSubscribersTitle", fiber.Map{"Subscribers": subs, "State": string(state), "States": subscriberStates,
+	v := cs.newView(c, "ConsoleSubscribersTitle", fiber.Map{"Subscribers": subs, "Followers": followers, "State": string(state), "States": subscriberStates,
 		"Kind": string(kind), "Kinds": []channel.Kind{channel.SMS, channel.Email, channel.Webhook, channel.Slack}, "Q": q, "Next": next,
 		"Counts": counts, "Names": names, "Incidents": incidents, "Error": msg})
 	v.Nav = "subscribers"
