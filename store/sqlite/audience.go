@@ -287,7 +287,9 @@ func backfillCustomerNames(ctx context.Context, tx *sql.Tx) error {
 
 // FindCustomersByName implements audience.Store: a range read of
 // customer_names on the longest query word's prefix, in (word, ID) order,
-// checking the other words against each candidate's name.
+// capped at MaxNameScan entries; each other word is checked in SQL by a
+// seek of the candidate's words (customer_names_customer), so only the
+// customers that match are read and decoded.
 func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, limit int) ([]*audience.Customer, error) {
 	out := []*audience.Customer{}
 	words, key := audience.NameQuery(query)
@@ -297,13 +299,23 @@ func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, lim
 	if limit <= 0 || limit > audience.MaxNameResults {
 		limit = audience.MaxNameResults
 	}
-	// The range [key, key+0xFF…): every word that begins with key (words
-	// are valid UTF-8, which never holds the byte 0xFF).
+	// The range [w, w+0xFF): every word that begins with w (words are
+	// valid UTF-8, which never holds the byte 0xFF).
+	var where strings.Builder
+	args := []any{pageID, key, key + "\xff", audience.MaxNameScan, pageID}
+	for _, w := range words {
+		if w == key {
+			continue
+		}
+		where.WriteString(` AND EXISTS (SELECT 1 FROM customer_names m INDEXED BY customer_names_customer
+			WHERE m.page_id = ? AND m.customer_id = n.customer_id AND m.word >= ? AND m.word < ?)`)
+		args = append(args, pageID, w, w+"\xff")
+	}
 	rows, err := db.r.QueryContext(ctx, `SELECT c.page_id, c.id, c.name, c.phone, c.email, c.slack, c.language, c.time_zone, c.plan, c.region,
 		c.components, c.attributes, c.created_at, c.updated_at
 		FROM (SELECT word, customer_id FROM customer_names WHERE page_id = ? AND word >= ? AND word < ? ORDER BY word, customer_id LIMIT ?) n
-		JOIN customers c ON c.page_id = ? AND c.id = n.customer_id ORDER BY n.word, n.customer_id`,
-		pageID, key, key+"\xff", audience.MaxNameScan, pageID)
+		JOIN customers c ON c.page_id = ? AND c.id = n.customer_id
+		WHERE 1`+where.String()+` ORDER BY n.word, n.customer_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find customers by name: %w", err)
 	}
@@ -314,11 +326,10 @@ func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, lim
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: find customers by name: %w", err)
 		}
-		if seen[c.ID] || !audience.NameMatches(audience.NameWords(c.Name), words) {
-			continue
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			out = append(out, c)
 		}
-		seen[c.ID] = true
-		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: find customers by name: %w", err)

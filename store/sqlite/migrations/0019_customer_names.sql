@@ -5,11 +5,14 @@
 -- customer ID) order. Folding needs Go (diacritics), so the rows of the
 -- customers stored before this migration are written by its Go step
 -- (backfillCustomerNames), and UpsertCustomers and DeleteCustomer keep
--- them in step after it (they read the customer's old name to drop its
--- old words, so no second index is needed).
+-- them in step after it.
 CREATE TABLE customer_names (
     page_id     TEXT NOT NULL,
     word        TEXT NOT NULL,
     customer_id TEXT NOT NULL,
     PRIMARY KEY (page_id, word, customer_id)
 ) STRICT, WITHOUT ROWID;
+
+-- A customer's words, for a search of several words: each other word of
+-- the query is one seek here per candidate the first word found.
+CREATE INDEX customer_names_customer ON customer_names (page_id, customer_id, word);
