@@ -1,9 +1,10 @@
 // Package audience holds who herald writes to: the customers a page
 // imports, the people who subscribe on the page, and the suppressions that
 // stop messages to an address. It is data only (types and the Store
-// interface the engines implement; standard library and the other data
-// packages only), so store/sqlite and store/redis import it without pulling
-// in the pipeline that reads it (notify).
+// interface the engines implement; standard library, the other data
+// packages and fold, the leaf that folds names for search), so
+// store/sqlite and store/redis import it without pulling in the pipeline
+// that reads it (notify).
 //
 // The same pattern holds for every kind of thing herald stores: the types
 // and the engine interface live in a small data package (incident, audience,
@@ -14,10 +15,12 @@ package audience
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/fold"
 )
 
 // SubscriberState is where a subscriber is in double opt-in.
@@ -129,6 +132,17 @@ type Store interface {
 	// empty address or another kind finds nobody. It is an index lookup,
 	// not a scan, and follows re-imports and deletions at once.
 	FindCustomersByAddress(ctx context.Context, pageID string, kind channel.Kind, address string) ([]*Customer, error)
+	// FindCustomersByName returns up to limit (MaxNameResults when limit is ≤ 0 or more) of the
+	// page's customers whose name matches query as a person types it:
+	// every word of the query (NameWords) begins a word of the name, in
+	// any order, so "kovacs a", "Anna Kov" and "ANNA" all find "Kovács
+	// Anna". They come in the order of the index entry that found them:
+	// by the name word that begins with the query's longest word, then by
+	// ID, each customer once. It is an index lookup on that word's prefix
+	// that reads at most MaxNameScan entries, so a very common prefix
+	// with a rare second word may miss a match beyond them. A query with
+	// no word finds nobody. It follows re-imports and deletions at once.
+	FindCustomersByName(ctx context.Context, pageID, query string, limit int) ([]*Customer, error)
 
 	// SaveSubscriber inserts or replaces a subscriber. A second active or
 	// pending subscriber for the same page, kind, address and incident is
@@ -157,6 +171,58 @@ type Store interface {
 	// or global, each once, in no particular order. Its cost follows the
 	// batch, not the number of suppressions.
 	FindSuppressed(ctx context.Context, pageID string, kind channel.Kind, addresses []string) ([]string, error)
+}
+
+// Limits of FindCustomersByName.
+const (
+	// MaxNameResults is the most customers one name search returns.
+	MaxNameResults = 100
+	// MaxNameScan is the most index entries one name search reads.
+	MaxNameScan = 2000
+	// MaxNameQuery is the longest query, in bytes, a name search reads;
+	// the rest is ignored.
+	MaxNameQuery = 200
+)
+
+// NameWords returns the words a name is found by, and a query's words:
+// runs of letters and digits, diacritics removed and lower-cased
+// ("Kovács-Nagy Łucja" → kovacs, nagy, lucja), each once, in order. The
+// engines index a customer under each word of its name.
+func NameWords(name string) []string {
+	ws := fold.Words(name)
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// NameQuery reads a name search: its words (NameWords of at most
+// MaxNameQuery bytes) and the one the index is read by, the longest
+// (the first of the longest), "" when there is none.
+func NameQuery(query string) (words []string, key string) {
+	if len(query) > MaxNameQuery {
+		query = query[:MaxNameQuery]
+	}
+	words = NameWords(query)
+	for _, w := range words {
+		if len(w) > len(key) {
+			key = w
+		}
+	}
+	return words, key
+}
+
+// NameMatches reports whether every query word begins one of the name's words.
+func NameMatches(nameWords, queryWords []string) bool {
+	for _, q := range queryWords {
+		if !slices.ContainsFunc(nameWords, func(w string) bool { return strings.HasPrefix(w, q) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // AddressKey returns address as FindCustomersByAddress compares it for

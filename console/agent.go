@@ -281,6 +281,9 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 			return err
 		}
 		data["Answer"] = a
+		if a != nil {
+			data["OfferGroups"] = offerGroups(a.Offers)
+		}
 	}
 	if cs.cfg.Compensation != nil {
 		g, err := cs.guidance(c, p.ID, open)
@@ -293,6 +296,30 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 	v.Title = v.T("ConsoleComplaintTitle") + " " + cp.Ref
 	v.Nav, v.Live = "queue", Prefix+"/live?complaint="+cp.ID
 	return cs.renderView(c, status, "complaint", v)
+}
+
+// offerGroup is what an agent records in one go: a single offer, or a
+// choice of several (the customer takes one of them), or declining it.
+type offerGroup struct {
+	Group    string
+	Choice   bool
+	Granted  bool // already recorded: nothing left to take
+	Declined bool // declined before: they may still change their mind
+	Options  []compensation.AnswerOffer
+}
+
+// offerGroups gathers a customer's offers by group, in order: a choice's
+// options come one after another (compensation.Result.Offers).
+func offerGroups(offers []compensation.AnswerOffer) []offerGroup {
+	var out []offerGroup
+	for _, o := range offers {
+		if n := len(out); n > 0 && out[n-1].Group == o.Group {
+			out[n-1].Options = append(out[n-1].Options, o)
+			continue
+		}
+		out = append(out, offerGroup{Group: o.Group, Choice: o.Choice, Granted: o.Granted, Declined: o.Declined, Options: []compensation.AnswerOffer{o}})
+	}
+	return out
 }
 
 // checkCompensation is the customer's eligibility, offers and script.
@@ -380,11 +407,24 @@ func (cs *Console) offer(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if cp.Tag == nil || cp.Contact.CustomerID == "" {
-			return incident.Invalid("offer", "tag the complaint to an incident and a known customer first")
+		if cp.Tag == nil {
+			return incident.Invalid("offer", "tag the complaint to an incident first")
+		}
+		// The customer the page showed the offers of: by ID, or found by
+		// the contact's address (as checkCompensation does).
+		customerID := cp.Contact.CustomerID
+		if customerID == "" {
+			a, err := cs.checkCompensation(c, pageID, cp.Tag.IncidentID, cp)
+			if err != nil {
+				return err
+			}
+			if a == nil || a.Customer.ID == "" {
+				return incident.Invalid("offer", "the complaint is from no known customer")
+			}
+			customerID = a.Customer.ID
 		}
 		r := compensation.GrantRequest{Offer: c.FormValue("offer"), Choice: c.FormValue("choice"), Declined: c.FormValue("declined") == "1", ComplaintID: cp.ID}
-		_, _, err = cs.cfg.Compensation.Grant(ctx, pageID, cp.Tag.IncidentID, cp.Contact.CustomerID, r)
+		_, _, err = cs.cfg.Compensation.Grant(ctx, pageID, cp.Tag.IncidentID, customerID, r)
 		return err
 	})
 }
@@ -452,11 +492,17 @@ func (cs *Console) callView(c *fiber.Ctx, status int, f *callForm) error {
 	return cs.renderView(c, status, "call", v)
 }
 
-// findCustomers finds customers by exact phone, email or customer ID (the
-// store indexes those, not names).
+// findCustomers finds customers by phone, email, customer ID or name
+// (notify.Service.FindCustomers); without notify, by phone, email or ID.
 func (cs *Console) findCustomers(c *fiber.Ctx, pageID, q string) ([]*audience.Customer, error) {
 	ctx := c.UserContext()
 	q = strings.TrimSpace(q)
+	if len(q) > audience.MaxNameQuery {
+		q = q[:audience.MaxNameQuery]
+	}
+	if cs.cfg.Notify != nil {
+		return cs.cfg.Notify.FindCustomers(ctx, pageID, q, cs.cfg.DefaultRegion, 20)
+	}
 	cust := cs.cfg.Complaints.Customers
 	var out []*audience.Customer
 	if strings.Contains(q, "@") {
@@ -474,7 +520,7 @@ func (cs *Console) findCustomers(c *fiber.Ctx, pageID, q string) ([]*audience.Cu
 		}
 		out = append(out, found...)
 	}
-	if len(out) == 0 && q != "" && len(q) <= 200 {
+	if len(out) == 0 && q != "" {
 		if one, err := cust.FindCustomerByID(ctx, pageID, q); err == nil {
 			out = append(out, one)
 		} else if !errors.Is(err, incident.ErrNotFound) {

@@ -245,6 +245,41 @@ func TestBrowser(t *testing.T) {
 		stillSame(t, b, agent)
 	})
 
+	sub("a choice decided in the full form, the customer's choice recorded", func(t *testing.T) {
+		ctx := context.Background()
+		calls, _, _ := e.n.Complaints.List(ctx, complaint.Filter{PageID: e.page.ID, Channel: complaint.Phone})
+		if len(calls) != 1 {
+			t.Fatalf("%d phone complaints, want the one recorded", len(calls))
+		}
+		cp := calls[0]
+		if cp.Tag == nil || cp.Tag.IncidentID != incID {
+			if _, err := e.n.Complaints.SetTag(e.as(incident.RoleAgent), e.page.ID, cp.ID, incID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.run(mgr, "decide a choice",
+			chromedp.Navigate(e.base+"/console/incidents/"+incID+"/compensation"),
+			chromedp.SetValue(chromedp.CSS(`#kind0`), "credit"),
+			chromedp.SendKeys(chromedp.CSS(`#amount0`), "10.00"),
+			chromedp.SetValue(chromedp.CSS(`#kind1`), "refund"),
+			chromedp.SendKeys(chromedp.CSS(`#amount1`), "5.00"),
+			chromedp.Click(chromedp.CSS(`input[name="how"][value="choice"]`)),
+			chromedp.Click(chromedp.CSS(`#decide button.primary`)),
+			chromedp.WaitVisible(chromedp.CSS(`#compensation .g-decided`)))
+		b.run(agent, "the customer takes the refund",
+			chromedp.Navigate(e.base+"/console/complaints/"+cp.ID),
+			chromedp.WaitVisible(chromedp.CSS(`form.offer-opt`)),
+			js(`document.querySelector('form.offer-opt input[name="choice"][value="offer2"]').form.querySelector('button').click()`))
+		b.run(agent, "see it recorded", chromedp.WaitVisible(chromedp.CSS(`#eligibility .ok`)))
+		if el := text(b, agent, "#eligibility"); !strings.Contains(el, "Refund 5.00 EUR") || strings.Contains(el, "Customer accepts") {
+			t.Errorf("after the click the eligibility reads:\n%s", el)
+		}
+		grants, err := e.n.Compensation.Grants(ctx, e.page.ID, incID)
+		if err != nil || len(grants) != 1 || grants[0].CustomerID != "c1" || grants[0].Group != "choice" || grants[0].OfferID != "offer2" || grants[0].Declined {
+			t.Errorf("grants after the agent's click: %v %+v", err, grants)
+		}
+	})
+
 	sub("CSRF and roles refused in the browser", func(t *testing.T) {
 		status := get(b, agent, "post without the token", chromedp.Evaluate[int](`fetch('/console/calls', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'},
 			body: 'text=forged&phone=%2B36209999999'}).then(function (r) { return r.status })`, chromedp.EvalAwaitPromise))

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/console"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 )
 
 func TestSignIn(t *testing.T) {
@@ -165,6 +167,17 @@ func TestRolesAndCSRF(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	grpName := "Money"
+	grp, err := e.n.Incidents.CreateGroup(e.as(incident.RoleManager), e.page.ID, incident.GroupInput{Name: &grpName, ComponentIDs: []string{e.payments.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.n.Notify.Subscribe(e.as(incident.RoleManager), notify.SubscribeRequest{PageID: e.page.ID, Kind: channel.Email,
+		Address: "sub@example.com", Source: "api", Confirmed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	agent := e.client(t)
 	agent.signIn(incident.RoleAgent, "Ana")
 	tok := agent.csrf("/console/queue")
@@ -176,7 +189,20 @@ func TestRolesAndCSRF(t *testing.T) {
 		d, _ := e.n.Compensation.Decision(ctx, e.page.ID, inc.ID)
 		p, _ := e.n.Notify.Progress(ctx, ps[0].BroadcastID)
 		all, _, _ := e.n.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: e.page.ID})
-		return strings.Join([]string{itoa(i.Version), itoa(len(ts)), itoa(d.Version), string(p.State), itoa(len(all))}, "/")
+		// The broadcast moves on by itself (pending → done); only a cancel
+		// would be the agent's doing.
+		cancelled := strconv.FormatBool(string(p.State) == "cancelled")
+		g, _ := e.n.Incidents.Component(ctx, e.page.ID, grp.ID)
+		pay, _ := e.n.Incidents.Component(ctx, e.page.ID, e.payments.ID)
+		s, _ := e.n.Notify.Subscriber(ctx, e.page.ID, sub.ID)
+		var group, subState string
+		if g != nil {
+			group = g.Name + "+" + pay.GroupID
+		}
+		if s != nil {
+			subState = string(s.State)
+		}
+		return strings.Join([]string{itoa(i.Version), itoa(len(ts)), itoa(d.Version), cancelled, itoa(len(all)), group, subState}, "/")
 	}
 	before := snapshot()
 	tried := 0
@@ -190,6 +216,10 @@ func TestRolesAndCSRF(t *testing.T) {
 			path = strings.Replace(path, ":id", ps[0].BroadcastID, 1)
 		case strings.Contains(path, "/tokens/"):
 			path = strings.Replace(path, ":id", toks[0].ID, 1)
+		case strings.Contains(path, "/groups/"):
+			path = strings.Replace(path, ":id", grp.ID, 1)
+		case strings.Contains(path, "/subscribers/"):
+			path = strings.Replace(path, ":id", sub.ID, 1)
 		default:
 			path = ids.Replace(path)
 		}

@@ -245,6 +245,9 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 		data["Decision"] = d
 	}
 	v := cs.newView(c, "ConsoleIncidentTitle", data)
+	if err := cs.addCurve(ctx, v, p, inc, data); err != nil {
+		return err
+	}
 	v.Title = inc.Name
 	v.Live = Prefix + "/live?incident=" + inc.ID
 	return cs.renderView(c, fiber.StatusOK, "incident", v)
@@ -418,6 +421,9 @@ func (cs *Console) cancelBroadcast(c *fiber.Ctx) error {
 func (cs *Console) decideCompensation(c *fiber.Ctx) error {
 	if cs.cfg.Compensation == nil {
 		return fiber.ErrNotFound
+	}
+	if c.FormValue("form") == "full" {
+		return cs.decideFull(c)
 	}
 	ctx := c.UserContext()
 	p, err := cs.page(ctx)

@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/netguard"
+	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/notify/customerfile"
 	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/queue"
@@ -425,6 +426,65 @@ func (s *Service) Customers(ctx context.Context, pageID, after string, limit int
 		return nil, 0, err
 	}
 	return cs, n, nil
+}
+
+// FindCustomers is a search as a person types it: customers whose
+// phone (as typed, read with defaultRegion when it has no country code)
+// or email is q, the customer with ID q, and the customers whose name
+// matches q (audience.Store.FindCustomersByName), each once, in that
+// order, at most limit (1 to audience.MaxNameResults, default 20).
+func (s *Service) FindCustomers(ctx context.Context, pageID, q, defaultRegion string, limit int) ([]*audience.Customer, error) {
+	if _, err := s.inc.Page(ctx, pageID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > audience.MaxNameResults {
+		limit = 20
+	}
+	q = strings.TrimSpace(q)
+	out := []*audience.Customer{}
+	if q == "" {
+		return out, nil
+	}
+	if len(q) > audience.MaxNameQuery {
+		return nil, incident.Invalid("q", "at most %d characters", audience.MaxNameQuery)
+	}
+	seen := map[string]bool{}
+	add := func(cs ...*audience.Customer) {
+		for _, c := range cs {
+			if !seen[c.ID] && len(out) < limit {
+				seen[c.ID] = true
+				out = append(out, c)
+			}
+		}
+	}
+	if strings.Contains(q, "@") {
+		if e, err := contact.NormalizeEmail(q); err == nil {
+			found, err := s.store.FindCustomersByAddress(ctx, pageID, channel.Email, e)
+			if err != nil {
+				return nil, err
+			}
+			add(found...)
+		}
+	} else if p, err := contact.NormalizePhone(q, defaultRegion); err == nil {
+		found, err := s.store.FindCustomersByAddress(ctx, pageID, channel.SMS, p)
+		if err != nil {
+			return nil, err
+		}
+		add(found...)
+	}
+	if one, err := s.store.FindCustomerByID(ctx, pageID, q); err == nil {
+		add(one)
+	} else if !errors.Is(err, incident.ErrNotFound) {
+		return nil, err
+	}
+	if len(out) < limit {
+		found, err := s.store.FindCustomersByName(ctx, pageID, q, limit)
+		if err != nil {
+			return nil, err
+		}
+		add(found...)
+	}
+	return out, nil
 }
 
 // Customer returns one customer or ENOTFOUND.

@@ -559,3 +559,40 @@ func (s *Service) ResendConfirmation(ctx context.Context, pageID, id string) err
 	}
 	return s.sendConfirmation(ctx, sub)
 }
+
+// FindSubscribersByAddress finds a page's subscribers as a person types
+// an address: the live (pending or active) page-wide subscriber at q read
+// as an email (with "@") or as a phone number (defaultRegion for a number
+// without its country code), and the subscriber whose ID is q. A
+// subscriber following one incident only, or unsubscribed, is found by
+// its ID.
+func (s *Service) FindSubscribersByAddress(ctx context.Context, pageID, q, defaultRegion string) ([]*audience.Subscriber, error) {
+	out := []*audience.Subscriber{}
+	q = strings.TrimSpace(q)
+	if q == "" || len(q) > 320 {
+		return out, nil
+	}
+	kind, addr := channel.Kind(""), ""
+	if strings.Contains(q, "@") {
+		if e, err := contact.NormalizeEmail(q); err == nil {
+			kind, addr = channel.Email, e
+		}
+	} else if p, err := contact.NormalizePhone(q, defaultRegion); err == nil {
+		kind, addr = channel.SMS, p
+	}
+	if addr != "" {
+		sub, err := s.store.FindSubscriberByAddress(ctx, pageID, kind, addr, "")
+		switch {
+		case err == nil:
+			out = append(out, sub)
+		case !errors.Is(err, incident.ErrNotFound):
+			return nil, err
+		}
+	}
+	if sub, err := s.Subscriber(ctx, pageID, q); err == nil && (len(out) == 0 || out[0].ID != sub.ID) {
+		out = append(out, sub)
+	} else if err != nil && !errors.Is(err, incident.ErrNotFound) {
+		return nil, err
+	}
+	return out, nil
+}

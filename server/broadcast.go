@@ -296,6 +296,18 @@ func (s *Server) importCustomers() fiber.Handler {
 // the total and X-Next-After the cursor of the next page, when there is one.
 func (s *Server) listCustomers() fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if q := c.Query("q"); q != "" {
+			// A search as a person types it: phone, email, ID or name.
+			limit, err := queryInt(c, "limit", 20, 1, audience.MaxNameResults)
+			if err != nil {
+				return err
+			}
+			cs, err := s.bc.notify.FindCustomers(c.UserContext(), c.Params("page_id"), q, s.bc.cfg.DefaultRegion, limit)
+			if err != nil {
+				return err
+			}
+			return c.JSON(cs)
+		}
 		limit, err := queryInt(c, "limit", 100, 1, 1000)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -35,10 +36,33 @@ local function oldMembers(id, doc)
 end
 `
 
+// customerNamesLua maintains a page's name index (customerNames): members
+// "<word>\0<customer ID>" for each word of a customer's name, folded in Go
+// (audience.NameWords) and passed in as one space-separated string, which
+// the customerNameWords hash keeps per customer so the old words can leave
+// the index when the name changes or the customer goes. names and words
+// are the two keys.
+const customerNamesLua = `
+local function setNames(names, wordsKey, id, words)
+  local old = redis.call('HGET', wordsKey, id)
+  if old == words then return end
+  if old then
+    for w in string.gmatch(old, '%S+') do redis.call('ZREM', names, w .. '\0' .. id) end
+  end
+  if words == '' then
+    redis.call('HDEL', wordsKey, id)
+    return
+  end
+  redis.call('HSET', wordsKey, id, words)
+  for w in string.gmatch(words, '%S+') do redis.call('ZADD', names, 0, w .. '\0' .. id) end
+end
+`
+
 // upsertCustomersScript writes one page's customers. KEYS: the page's
 // customer hash, its ID index, its address index, the index's built
-// marker. ARGV: ID, JSON, phone, email, Slack, ID, JSON, … When the page
-// has no customers yet the script sets the marker first: an empty hash has
+// marker, its name index, the name words hash, the name index's built
+// marker. ARGV: ID, JSON, phone, email, Slack, name words, ID, JSON, …
+// When the page has no customers yet the script sets both markers first: an empty hash has
 // nothing the index could miss, and every later write maintains the index,
 // so the page never needs a build. A replaced customer keeps its first
 // created_at: the document's last two fields are always created_at and
@@ -46,11 +70,14 @@ end
 // without decoding the JSON; its old addresses leave the address index
 // (that needs the old document decoded, once per replaced customer).
 // Returns how many were new.
-var upsertCustomersScript = goredis.NewScript(customerAddressLua + `
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[4], '1') end
+var upsertCustomersScript = goredis.NewScript(customerAddressLua + customerNamesLua + `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[4], '1')
+  redis.call('SET', KEYS[7], '1')
+end
 local created = 0
 local tail = '"created_at":"([^"]*)","updated_at":"[^"]*"}$'
-for i = 1, #ARGV, 5 do
+for i = 1, #ARGV, 6 do
   local id, doc = ARGV[i], ARGV[i+1]
   local old = redis.call('HGET', KEYS[1], id)
   if old then
@@ -65,15 +92,17 @@ for i = 1, #ARGV, 5 do
   redis.call('HSET', KEYS[1], id, doc)
   redis.call('ZADD', KEYS[2], 0, id)
   for _, m in ipairs(addrMembers(id, ARGV[i+2], ARGV[i+3], ARGV[i+4])) do redis.call('ZADD', KEYS[3], 0, m) end
+  setNames(KEYS[5], KEYS[6], id, ARGV[i+5])
 end
 return created
 `)
 
 // deleteCustomerScript removes one customer. KEYS: hash, ID index,
-// address index. ARGV: ID.
-var deleteCustomerScript = goredis.NewScript(customerAddressLua + `
+// address index, name index, name words hash. ARGV: ID.
+var deleteCustomerScript = goredis.NewScript(customerAddressLua + customerNamesLua + `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return 0 end
+setNames(KEYS[4], KEYS[5], ARGV[1], '')
 for _, m in ipairs(oldMembers(ARGV[1], old)) do redis.call('ZREM', KEYS[3], m) end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -177,12 +206,13 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 		if _, ok := byPage[c.PageID]; !ok {
 			order = append(order, c.PageID)
 		}
-		byPage[c.PageID] = append(byPage[c.PageID], c.ID, doc, c.Phone, c.Email, c.Slack)
+		byPage[c.PageID] = append(byPage[c.PageID], c.ID, doc, c.Phone, c.Email, c.Slack, strings.Join(audience.NameWords(c.Name), " "))
 	}
 	created := 0
 	for _, pageID := range order {
 		args := byPage[pageID]
-		keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID)}
+		keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID),
+			db.keys.customerNames(pageID), db.keys.customerNameWords(pageID), db.keys.customerNamesBuilt(pageID)}
 		n, err := upsertCustomersScript.Run(ctx, db.client, keys, args...).Int()
 		if err != nil {
 			return created, fmt.Errorf("redis: upsert customers: %w", err)
@@ -263,7 +293,8 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 	if !incident.ValidID(pageID) {
 		return incident.NotFound("customer", id)
 	}
-	keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID)}
+	keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID),
+		db.keys.customerNames(pageID), db.keys.customerNameWords(pageID)}
 	n, err := deleteCustomerScript.Run(ctx, db.client, keys, id).Int()
 	if err != nil {
 		return fmt.Errorf("redis: delete customer: %w", err)
@@ -313,6 +344,148 @@ func (db *DB) FindCustomersByAddress(ctx context.Context, pageID string, kind ch
 			return nil, err
 		}
 		out = append(out, c)
+	}
+	return out, nil
+}
+
+// buildCustomerNamesScript indexes one batch of a page's customers by
+// name, for pages whose customers predate the name index (see
+// ensureCustomerNames). Folding needs Go, so the build reads the customers
+// with HSCAN in Go and passes each one's name and words; the script indexes
+// a customer only when the name words hash has no entry for it yet (the
+// upsert script writes one whenever it writes a named customer, so an
+// entry is current) and its stored name is still the one passed (one
+// changed or deleted since the HSCAN is left as the other scripts left
+// it). KEYS: the customer hash, the name index, the name words hash, the
+// built marker. ARGV: "1" on the last batch (then the marker is set, if
+// the page has customers), then ID, name, words, ID, …
+var buildCustomerNamesScript = goredis.NewScript(customerNamesLua + `
+for i = 2, #ARGV, 3 do
+  local id, name, words = ARGV[i], ARGV[i+1], ARGV[i+2]
+  if words ~= '' and redis.call('HEXISTS', KEYS[3], id) == 0 then
+    local doc = redis.call('HGET', KEYS[1], id)
+    if doc and cjson.decode(doc).name == name then setNames(KEYS[2], KEYS[3], id, words) end
+  end
+end
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[4], '1') end
+return 0
+`)
+
+// ensureCustomerNames makes sure the page's name index holds every
+// customer, as ensureCustomerAddresses does for addresses.
+func (db *DB) ensureCustomerNames(ctx context.Context, pageID string) error {
+	if _, ok := db.nameBuilt.Load(pageID); ok {
+		return nil
+	}
+	v, _ := db.nameBuilding.LoadOrStore(pageID, make(chan struct{}, 1))
+	sem := v.(chan struct{})
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("redis: build customer name index: %w", ctx.Err())
+	}
+	defer func() { <-sem }()
+	if _, ok := db.nameBuilt.Load(pageID); ok {
+		return nil
+	}
+	marker := db.keys.customerNamesBuilt(pageID)
+	n, err := db.client.Exists(ctx, marker).Result()
+	if err != nil {
+		return fmt.Errorf("redis: read customer name index marker: %w", err)
+	}
+	if n == 0 {
+		batch := db.addrBatch
+		if batch <= 0 {
+			batch = defaultAddressBuildBatch
+		}
+		keys := []string{db.keys.customers(pageID), db.keys.customerNames(pageID), db.keys.customerNameWords(pageID), marker}
+		var cursor uint64
+		for {
+			kv, next, err := db.client.HScan(ctx, db.keys.customers(pageID), cursor, "", int64(batch)).Result()
+			if err != nil {
+				return fmt.Errorf("redis: build customer name index: %w", err)
+			}
+			last := "0"
+			if next == 0 {
+				last = "1"
+			}
+			args := []any{last}
+			for i := 0; i+1 < len(kv); i += 2 {
+				c, err := decodeCustomer(kv[i+1])
+				if err != nil {
+					return err
+				}
+				if ws := audience.NameWords(c.Name); len(ws) > 0 {
+					args = append(args, kv[i], c.Name, strings.Join(ws, " "))
+				}
+			}
+			if err := buildCustomerNamesScript.Run(ctx, db.client, keys, args...).Err(); err != nil {
+				return fmt.Errorf("redis: build customer name index: %w", err)
+			}
+			if next == 0 {
+				break
+			}
+			cursor = next
+		}
+	}
+	db.nameBuilt.Store(pageID, struct{}{})
+	return nil
+}
+
+// FindCustomersByName implements audience.Store: ZRANGEBYLEX of the
+// page's name index over the longest query word's prefix (members sort by
+// word, then customer ID), then HMGETs of the candidates a few at a time
+// until limit of them match every query word. The first lookup of a page
+// in a process first makes sure the index is complete
+// (ensureCustomerNames).
+func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, limit int) ([]*audience.Customer, error) {
+	out := []*audience.Customer{}
+	words, key := audience.NameQuery(query)
+	if !incident.ValidID(pageID) || key == "" {
+		return out, nil
+	}
+	if limit <= 0 || limit > audience.MaxNameResults {
+		limit = audience.MaxNameResults
+	}
+	if err := db.ensureCustomerNames(ctx, pageID); err != nil {
+		return nil, err
+	}
+	members, err := db.client.ZRangeByLex(ctx, db.keys.customerNames(pageID), &goredis.ZRangeBy{
+		Min: "[" + key, Max: "(" + key + "\xff", Count: audience.MaxNameScan}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: find customers by name: %w", err)
+	}
+	seen := map[string]bool{}
+	ids := make([]string, 0, len(members))
+	for _, m := range members {
+		i := strings.IndexByte(m, 0)
+		if i < 0 || seen[m[i+1:]] {
+			continue
+		}
+		seen[m[i+1:]] = true
+		ids = append(ids, m[i+1:])
+	}
+	chunk := max(2*limit, 32)
+	for len(ids) > 0 && len(out) < limit {
+		n := min(chunk, len(ids))
+		docs, err := db.client.HMGet(ctx, db.keys.customers(pageID), ids[:n]...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: find customers by name: %w", err)
+		}
+		ids = ids[n:]
+		for _, d := range docs {
+			s, ok := d.(string)
+			if !ok {
+				continue // deleted between the two reads
+			}
+			c, err := decodeCustomer(s)
+			if err != nil {
+				return nil, err
+			}
+			if audience.NameMatches(audience.NameWords(c.Name), words) && len(out) < limit {
+				out = append(out, c)
+			}
+		}
 	}
 	return out, nil
 }

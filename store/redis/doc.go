@@ -66,6 +66,9 @@
 //	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:addresses zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:addresses:built string "1": the address index holds every customer
+//	<prefix>:page:{<page>}:customers:names     zset  "<folded name word>␀<customer ID>", score 0 (ZRANGEBYLEX)
+//	<prefix>:page:{<page>}:customers:names:words hash customer ID → its words in customers:names, space-separated
+//	<prefix>:page:{<page>}:customers:names:built string "1": the name index holds every customer
 //	<prefix>:rate:{<key>}                      string GCRA theoretical arrival time (µs), PX
 //
 // The customer scripts keep customers:addresses in step with the customers

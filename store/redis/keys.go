@@ -259,6 +259,24 @@ func (k keyspace) customerAddressesBuilt(pageID string) string {
 	return k.page(pageID, "customers:addresses:built")
 }
 
+// customerNames: sorted set of "<word>\x00<customer ID>" for each folded
+// word of each customer's name (audience.NameWords), all scored 0: the
+// customers whose name has a word beginning with a prefix, with one
+// ZRANGEBYLEX (FindCustomersByName).
+func (k keyspace) customerNames(pageID string) string { return k.page(pageID, "customers:names") }
+
+// customerNameWords: hash customer ID → the words it is indexed under in
+// customerNames, space-separated, so a rename or a delete can remove them.
+func (k keyspace) customerNameWords(pageID string) string {
+	return k.page(pageID, "customers:names:words")
+}
+
+// customerNamesBuilt: string "1" once customerNames holds every customer
+// of the page (as customerAddressesBuilt for the address index).
+func (k keyspace) customerNamesBuilt(pageID string) string {
+	return k.page(pageID, "customers:names:built")
+}
+
 // subscribers: hash subscriber ID → subscriber JSON (with its confirm hash).
 func (k keyspace) subscribers() string { return k.global("subscribers") }
 

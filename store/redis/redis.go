@@ -41,6 +41,10 @@ type DB struct {
 	addrBuilt    sync.Map
 	addrBuilding sync.Map
 	addrBatch    int
+	// nameBuilt and nameBuilding do the same for the name index
+	// (ensureCustomerNames), whose build uses addrBatch too.
+	nameBuilt    sync.Map
+	nameBuilding sync.Map
 
 	closeOnce sync.Once
 	closeErr  error

@@ -636,3 +636,10 @@ func TestEventsClientClosed(t *testing.T) {
 		t.Errorf("%d warnings after the client closed; want none", n)
 	}
 }
+
+// TestCustomerNames runs the name search suite in both modes.
+func TestCustomerNames(t *testing.T) {
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		storetest.RunCustomerNames(t, func(t *testing.T) audience.Store { return open(t) })
+	})
+}

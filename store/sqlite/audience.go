@@ -103,6 +103,16 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 			return fmt.Errorf("sqlite: upsert customers: %w", err)
 		}
 		defer upd.Close()
+		oldName, err := tx.PrepareContext(ctx, `SELECT name FROM customers WHERE page_id = ? AND id = ?`)
+		if err != nil {
+			return fmt.Errorf("sqlite: upsert customers: %w", err)
+		}
+		defer oldName.Close()
+		names, err := prepareNames(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer names.close()
 		created = 0
 		for _, c := range cs {
 			comps, err := jsonText(c.Components)
@@ -120,7 +130,22 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				created++
+				if err := names.add(ctx, c.PageID, c.ID, c.Name); err != nil {
+					return err
+				}
 				continue
+			}
+			var was string
+			if err := oldName.QueryRowContext(ctx, c.PageID, c.ID).Scan(&was); err != nil {
+				return fmt.Errorf("sqlite: update customer %s: %w", c.ID, err)
+			}
+			if was != c.Name {
+				if err := names.drop(ctx, c.PageID, c.ID, was); err != nil {
+					return err
+				}
+				if err := names.add(ctx, c.PageID, c.ID, c.Name); err != nil {
+					return err
+				}
 			}
 			if _, err := upd.ExecContext(ctx, c.Name, c.Phone, c.Email, c.Slack, c.Language, c.TimeZone, c.Plan, c.Region,
 				comps, attrs, ms(c.UpdatedAt), c.PageID, c.ID); err != nil {
@@ -161,16 +186,155 @@ func (db *DB) CountCustomers(ctx context.Context, pageID string) (int, error) {
 	return n, nil
 }
 
-// DeleteCustomer implements notify.Store.
+// DeleteCustomer implements notify.Store, with the customer's name words.
 func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
-	res, err := db.w.ExecContext(ctx, "DELETE FROM customers WHERE page_id = ? AND id = ?", pageID, id)
+	return db.write(ctx, "delete customer", func(tx *sql.Tx) error {
+		var name string
+		err := tx.QueryRowContext(ctx, "DELETE FROM customers WHERE page_id = ? AND id = ? RETURNING name", pageID, id).Scan(&name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return incident.NotFound("customer", id)
+		} else if err != nil {
+			return fmt.Errorf("sqlite: delete customer %s: %w", id, err)
+		}
+		for _, w := range audience.NameWords(name) {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM customer_names WHERE page_id = ? AND word = ? AND customer_id = ?", pageID, w, id); err != nil {
+				return fmt.Errorf("sqlite: delete customer %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// nameStmts writes and drops the customer_names rows of one customer's name.
+type nameStmts struct{ ins, del *sql.Stmt }
+
+func prepareNames(ctx context.Context, tx *sql.Tx) (*nameStmts, error) {
+	ins, err := tx.PrepareContext(ctx, "INSERT INTO customer_names (page_id, word, customer_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
 	if err != nil {
-		return fmt.Errorf("sqlite: delete customer %s: %w", id, err)
+		return nil, fmt.Errorf("sqlite: customer names: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return incident.NotFound("customer", id)
+	del, err := tx.PrepareContext(ctx, "DELETE FROM customer_names WHERE page_id = ? AND word = ? AND customer_id = ?")
+	if err != nil {
+		ins.Close()
+		return nil, fmt.Errorf("sqlite: customer names: %w", err)
+	}
+	return &nameStmts{ins: ins, del: del}, nil
+}
+
+func (n *nameStmts) close() { n.ins.Close(); n.del.Close() }
+
+func (n *nameStmts) add(ctx context.Context, pageID, id, name string) error {
+	for _, w := range audience.NameWords(name) {
+		if _, err := n.ins.ExecContext(ctx, pageID, w, id); err != nil {
+			return fmt.Errorf("sqlite: customer %s name: %w", id, err)
+		}
 	}
 	return nil
+}
+
+func (n *nameStmts) drop(ctx context.Context, pageID, id, name string) error {
+	for _, w := range audience.NameWords(name) {
+		if _, err := n.del.ExecContext(ctx, pageID, w, id); err != nil {
+			return fmt.Errorf("sqlite: customer %s name: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// nameMigration is the migration that added customer_names.
+const nameMigration = 19
+
+// backfillCustomerNames writes the name words of the customers stored
+// before nameMigration, in its transaction, reading them in batches.
+func backfillCustomerNames(ctx context.Context, tx *sql.Tx) error {
+	names, err := prepareNames(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer names.close()
+	type row struct{ page, id, name string }
+	var lastPage, lastID string
+	for {
+		rows, err := tx.QueryContext(ctx, `SELECT page_id, id, name FROM customers WHERE (page_id, id) > (?, ?)
+			ORDER BY page_id, id LIMIT 10000`, lastPage, lastID)
+		if err != nil {
+			return err
+		}
+		var batch []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.page, &r.id, &r.name); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, r := range batch {
+			if err := names.add(ctx, r.page, r.id, r.name); err != nil {
+				return err
+			}
+		}
+		lastPage, lastID = batch[len(batch)-1].page, batch[len(batch)-1].id
+	}
+}
+
+// FindCustomersByName implements audience.Store: a range read of
+// customer_names on the longest query word's prefix, in (word, ID) order,
+// capped at MaxNameScan entries; each other word is checked in SQL by a
+// seek of the candidate's words (customer_names_customer), so only the
+// customers that match are read and decoded.
+func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, limit int) ([]*audience.Customer, error) {
+	out := []*audience.Customer{}
+	words, key := audience.NameQuery(query)
+	if key == "" {
+		return out, nil
+	}
+	if limit <= 0 || limit > audience.MaxNameResults {
+		limit = audience.MaxNameResults
+	}
+	// The range [w, w+0xFF): every word that begins with w (words are
+	// valid UTF-8, which never holds the byte 0xFF).
+	var where strings.Builder
+	args := []any{pageID, key, key + "\xff", audience.MaxNameScan, pageID}
+	for _, w := range words {
+		if w == key {
+			continue
+		}
+		where.WriteString(` AND EXISTS (SELECT 1 FROM customer_names m INDEXED BY customer_names_customer
+			WHERE m.page_id = ? AND m.customer_id = n.customer_id AND m.word >= ? AND m.word < ?)`)
+		args = append(args, pageID, w, w+"\xff")
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT c.page_id, c.id, c.name, c.phone, c.email, c.slack, c.language, c.time_zone, c.plan, c.region,
+		c.components, c.attributes, c.created_at, c.updated_at
+		FROM (SELECT word, customer_id FROM customer_names WHERE page_id = ? AND word >= ? AND word < ? ORDER BY word, customer_id LIMIT ?) n
+		JOIN customers c ON c.page_id = ? AND c.id = n.customer_id
+		WHERE 1`+where.String()+` ORDER BY n.word, n.customer_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find customers by name: %w", err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() && len(out) < limit {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find customers by name: %w", err)
+		}
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			out = append(out, c)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: find customers by name: %w", err)
+	}
+	return out, nil
 }
 
 // customersByAddressSQL reads a page's customers by one address column

@@ -495,6 +495,12 @@ func (db *DB) applyMigration(ctx context.Context, m migration) error {
 			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 		}
 	}
+	if m.version == nameMigration {
+		// The name words of the customers stored before it (folding needs Go).
+		if err := backfillCustomerNames(ctx, tx); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 		m.version, m.name, time.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)

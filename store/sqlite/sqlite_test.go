@@ -122,3 +122,9 @@ func TestSurveyStore(t *testing.T) {
 		return db, db
 	})
 }
+
+func TestCustomerNames(t *testing.T) {
+	storetest.RunCustomerNames(t, func(t *testing.T) audience.Store {
+		return open(t, filepath.Join(t.TempDir(), "herald.db"))
+	})
+}
