@@ -287,6 +287,9 @@ func rememberLanguage(c *fiber.Ctx, page *incident.Page) {
 	if l == "" || !contains(have, l) || c.Cookies(langCookie) == l {
 		return
 	}
+	if p := c.Path(); strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || strings.HasPrefix(p, "/history.") {
+		return // documents for programs: no visitor chose a language there
+	}
 	c.Cookie(&fiber.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
 		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
 }
