@@ -43,6 +43,12 @@ type Store interface {
 	// SaveLiveMessage writes m whole (a posted message's TS, the update
 	// last replied).
 	SaveLiveMessage(ctx context.Context, m *Message) error
+	// AdvanceLiveReply writes m whole if the stored record's Replied is
+	// still from, and reports true: the caller may post the thread reply
+	// for m.Replied, and no other node will. It writes nothing and reports
+	// false when another node has moved Replied on; an incident without a
+	// record is an ENOTFOUND error.
+	AdvanceLiveReply(ctx context.Context, m *Message, from string) (bool, error)
 	// FindLiveMessage returns the incident's record, or an ENOTFOUND
 	// error (incident.NotFound).
 	FindLiveMessage(ctx context.Context, incidentID string) (*Message, error)

@@ -227,11 +227,23 @@ func (a *App) replies(ctx context.Context, inc *incident.Incident, rec *livemsg.
 		for _, ac := range u.AffectedComponents {
 			text += "\n• " + ac.Name + ": " + a.componentWord(lang, ac.OldStatus) + " → " + a.componentWord(lang, ac.NewStatus)
 		}
-		if _, err := a.slack.Send(ctx, &channel.Message{Kind: channel.Slack, To: rec.Channel, ThreadTS: rec.TS, Text: text}); err != nil {
+		// Take the reply before posting it: another node that read the
+		// same record (its own event, or its refresh of a broadcast's
+		// progress) finds Replied moved on and leaves the reply to us.
+		from := rec.Replied
+		rec.Replied, rec.UpdatedAt = u.ID, a.now()
+		ok, err := a.store.AdvanceLiveReply(ctx, rec, from)
+		if err != nil || !ok {
 			return err
 		}
-		rec.Replied, rec.UpdatedAt = u.ID, a.now()
-		if err := a.store.SaveLiveMessage(ctx, rec); err != nil {
+		if _, err := a.slack.Send(ctx, &channel.Message{Kind: channel.Slack, To: rec.Channel, ThreadTS: rec.TS, Text: text}); err != nil {
+			// Give the reply back, so that the next try posts it.
+			back := *rec
+			back.Replied = from
+			if _, err := a.store.AdvanceLiveReply(ctx, &back, u.ID); err != nil {
+				a.log.Warn("slack: give back a thread reply", "incident_id", inc.ID, "err", err)
+			}
+			rec.Replied = from
 			return err
 		}
 	}

@@ -71,6 +71,37 @@ func (db *DB) SaveLiveMessage(ctx context.Context, m *livemsg.Message) error {
 	return nil
 }
 
+// advanceLiveReplyScript sets KEYS[1] to ARGV[1] if the message stored
+// there was last replied at ARGV[2]; 1 when set, 0 when not, -1 when there
+// is no message.
+var advanceLiveReplyScript = goredis.NewScript(`
+local old = redis.call('GET', KEYS[1])
+if not old then
+	return -1
+end
+if cjson.decode(old).replied ~= ARGV[2] then
+	return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`)
+
+// AdvanceLiveReply implements livemsg.Store, atomically in a script.
+func (db *DB) AdvanceLiveReply(ctx context.Context, m *livemsg.Message, from string) (bool, error) {
+	doc, err := encodeLiveMessage(m)
+	if err != nil {
+		return false, fmt.Errorf("redis: advance live reply: %w", err)
+	}
+	n, err := advanceLiveReplyScript.Run(ctx, db.client, []string{db.keys.liveMessage(m.IncidentID)}, doc, from).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis: advance live reply: %w", err)
+	}
+	if n < 0 {
+		return false, incident.NotFound("live message", m.IncidentID)
+	}
+	return n == 1, nil
+}
+
 // FindLiveMessage implements livemsg.Store.
 func (db *DB) FindLiveMessage(ctx context.Context, incidentID string) (*livemsg.Message, error) {
 	s, err := db.client.Get(ctx, db.keys.liveMessage(incidentID)).Result()

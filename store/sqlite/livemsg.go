@@ -65,6 +65,30 @@ func (db *DB) SaveLiveMessage(ctx context.Context, m *livemsg.Message) error {
 	})
 }
 
+// AdvanceLiveReply implements livemsg.Store: the check and the write in
+// one write transaction, so two nodes cannot both post the same reply.
+func (db *DB) AdvanceLiveReply(ctx context.Context, m *livemsg.Message, from string) (bool, error) {
+	advanced := false
+	err := db.write(ctx, "advance live reply", func(tx *sql.Tx) error {
+		var replied string
+		err := tx.QueryRowContext(ctx, "SELECT replied FROM live_messages WHERE incident_id = ?", m.IncidentID).Scan(&replied)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return incident.NotFound("live message", m.IncidentID)
+		case err != nil:
+			return fmt.Errorf("sqlite: advance live reply: %w", err)
+		case replied != from:
+			return nil
+		}
+		if err := upsertLiveMessage(ctx, tx, m); err != nil {
+			return fmt.Errorf("sqlite: advance live reply: %w", err)
+		}
+		advanced = true
+		return nil
+	})
+	return advanced, err
+}
+
 // FindLiveMessage implements livemsg.Store.
 func (db *DB) FindLiveMessage(ctx context.Context, incidentID string) (*livemsg.Message, error) {
 	m, err := scanLiveMessage(db.r.QueryRowContext(ctx, "SELECT "+liveMessageColumns+" FROM live_messages WHERE incident_id = ?", incidentID))

@@ -105,4 +105,57 @@ func RunLiveMessages(t *testing.T, open func(t *testing.T) livemsg.Store) {
 			t.Errorf("%d of %d simultaneous claims won; want exactly 1 (one message per incident)", n, nodes)
 		}
 	})
+	t.Run("replies advance once", func(t *testing.T) {
+		s := open(t)
+		m := &livemsg.Message{IncidentID: "inc4", PageID: "page1", Channel: "C0INCIDENTS", TS: "1712345678.000100", Replied: "upd1", ClaimedAt: at(0), UpdatedAt: at(0)}
+		if ok, err := s.AdvanceLiveReply(ctx, m, ""); incident.ErrorCode(err) != incident.ENOTFOUND || ok {
+			t.Fatalf("advance without a record = %v, %v; want false, ENOTFOUND", ok, err)
+		}
+		if err := s.SaveLiveMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		next := *m
+		next.Replied, next.UpdatedAt = "upd2", at(time.Second)
+		if ok, err := s.AdvanceLiveReply(ctx, &next, "upd1"); err != nil || !ok {
+			t.Fatalf("advance from the stored reply = %v, %v; want true", ok, err)
+		}
+		stale := *m
+		stale.Replied = "upd3"
+		if ok, err := s.AdvanceLiveReply(ctx, &stale, "upd1"); err != nil || ok {
+			t.Fatalf("advance from a reply another node moved on = %v, %v; want false", ok, err)
+		}
+		got, err := s.FindLiveMessage(ctx, "inc4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "advanced", got, &next)
+
+		// Nodes replying at once: one posts each reply.
+		const nodes = 8
+		var wg sync.WaitGroup
+		won := make([]bool, nodes)
+		errs := make([]error, nodes)
+		for i := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				mine := next
+				mine.Replied = "upd3"
+				won[i], errs[i] = s.AdvanceLiveReply(ctx, &mine, "upd2")
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for i := range nodes {
+			if errs[i] != nil {
+				t.Fatalf("node %d: %v", i, errs[i])
+			}
+			if won[i] {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d of %d nodes may post the same reply; want exactly 1", n, nodes)
+		}
+	})
 }
