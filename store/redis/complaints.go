@@ -161,9 +161,11 @@ func (db *DB) complaintIndexKeys(c *complaint.Complaint) []any {
 		keys = append(keys, k.complaintsRepeat(p))
 	}
 	if c.Open() {
-		keys = append(keys, k.complaintsOpen(p), k.complaintsOpenIn(p, tag), k.complaintsOpenIn(p, owner))
+		// The queue's tabs, on the whole page and within the tag.
+		keys = append(keys, k.complaintsOpen(p), k.complaintsOpenIn(p, tag), k.complaintsOpenIn(p, owner),
+			k.complaintsOpenIn(p, tag+"/"+owner))
 		if c.Repeat {
-			keys = append(keys, k.complaintsOpenIn(p, "repeat"))
+			keys = append(keys, k.complaintsOpenIn(p, "repeat"), k.complaintsOpenIn(p, tag+"/repeat"))
 		}
 		if due := c.DueAt(); !due.IsZero() {
 			keys = append(keys, []string{k.complaintsDue(p, "all"), msString(due)}, []string{k.complaintsDue(p, tag), msString(due)})
@@ -408,19 +410,44 @@ func (db *DB) complaintConds(pageID string, f complaint.Filter) []complaintCond 
 			one(plain)
 		}
 	}
+	// Open, a tag and one of the queue's tabs: one key of the tab within
+	// the tag.
+	tag := ""
+	switch {
+	case incident:
+		tag = "i:" + f.IncidentID
+	case untagged:
+		tag = "u"
+	}
+	owner, unassigned, repeat := f.Owner, f.Unassigned, f.Repeat
+	if open && tag != "" && !(incident && untagged) {
+		tab := ""
+		switch {
+		case owner != "":
+			tab, owner = "owner:"+owner, ""
+		case unassigned:
+			tab, unassigned = "unassigned", false
+		case repeat:
+			tab, repeat = "repeat", false
+		}
+		if tab != "" {
+			one(k.complaintsOpenIn(pageID, tag+"/"+tab))
+			open, incident, untagged = false, false, false
+		}
+	}
 	if incident {
 		sel(k.complaintsByIncident(pageID, f.IncidentID), "i:"+f.IncidentID)
 	}
 	if untagged {
 		sel(k.complaintsUntagged(pageID), "u")
 	}
-	if f.Owner != "" {
-		sel(k.complaintsByOwner(pageID, f.Owner), "owner:"+f.Owner)
+	if owner != "" {
+		sel(k.complaintsByOwner(pageID, owner), "owner:"+owner)
 	}
-	if f.Unassigned {
+	if unassigned {
 		sel(k.complaintsUnassigned(pageID), "unassigned")
 	}
-	if f.Repeat {
+	if repeat {
 		sel(k.complaintsRepeat(pageID), "repeat")
 	}
 	if open {

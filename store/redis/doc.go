@@ -93,7 +93,7 @@
 //	<prefix>:page:{<page>}:complaint-versions            hash  complaint ID → version
 //	<prefix>:page:{<page>}:complaint-indexes             hash  complaint ID → JSON array of the index keys it is in
 //	<prefix>:page:{<page>}:complaint-tallies             hash  complaint ID → its tally lines ("key\tfield"), as last saved
-//	<prefix>:page:{<page>}:complaint-tally:<scope>       hash  complaint.TallyLines field → count (the report; scope i:<incident> or u)
+//	<prefix>:page:{<page>}:complaint-tally:<scope>       hash  complaint.TallyLines field → count (the report: scope i:<incident> or u; the queue: q, q|i:<incident>, q|u)
 //	<prefix>:page:{<page>}:complaints:created            zset  every complaint ID by created_at ms
 //	<prefix>:page:{<page>}:complaints:open               zset  open ones, by created_at ms
 //	<prefix>:page:{<page>}:complaints:untagged           zset  untagged ones (triage), by created_at ms
@@ -101,6 +101,11 @@
 //	<prefix>:page:{<page>}:complaints:incident:<id>      zset  tagged to an incident, by created_at ms
 //	<prefix>:page:{<page>}:complaints:contact:<key>      zset  by Contact.Key(), by created_at ms
 //	<prefix>:page:{<page>}:complaints:owner:<owner>      zset  by owner (none for ""), by created_at ms
+//	<prefix>:page:{<page>}:complaints:unassigned         zset  nobody's, by created_at ms
+//	<prefix>:page:{<page>}:complaints:repeat             zset  repeats, by created_at ms
+//	<prefix>:page:{<page>}:complaints:open-in:<sel>      zset  open ones in a queue tab, by created_at ms: sel i:<incident>, u,
+//	                                                            unassigned, owner:<owner>, repeat, and <tag>/<tab> (tag i:<incident> or u)
+//	<prefix>:page:{<page>}:complaints:due:<sel>          zset  open ones with a DueAt, by DueAt ms (sel all, i:<incident>, u): at risk
 //	<prefix>:page:{<page>}:complaints:channel:<channel>  zset  by channel, by created_at ms
 //	<prefix>:page:{<page>}:complaints:category:<cat>     zset  by category, by created_at ms
 //	<prefix>:page:{<page>}:complaints:check              zset  IDs with a CheckAt, by CheckAt ms
