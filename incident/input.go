@@ -54,10 +54,13 @@ type GroupInput struct {
 // IncidentInput creates or changes an incident or maintenance, mirroring the
 // body of Statuspage's v1 `{"incident": {...}}`. nil fields are left as they are.
 type IncidentInput struct {
-	Name                    *string
-	Status                  *Status
-	ImpactOverride          *Impact
-	Body                    *string
+	Name           *string
+	Status         *Status
+	ImpactOverride *Impact
+	Body           *string
+	// Messages is the new update's text in other languages, keyed by
+	// language (one of Languages); nil: one text, Body, for everyone.
+	Messages                map[string]string
 	ComponentIDs            []string                   // nil: unchanged
 	Components              map[string]ComponentStatus // component ID → new status
 	DeliverNotifications    *bool                      // default true
@@ -252,6 +255,9 @@ func (in *IncidentInput) Validate(now time.Time) error {
 	if err := validText("postmortem_body", in.PostmortemBody, MaxBodyLen); err != nil {
 		return err
 	}
+	if err := ValidMessages(in.Messages); err != nil {
+		return err
+	}
 	if len(in.ComponentIDs)+len(in.Components) > MaxComponents {
 		return Invalid("component_ids", "at most %d components", MaxComponents)
 	}
@@ -286,4 +292,33 @@ func (in *IncidentInput) Validate(now time.Time) error {
 		return Invalid("created_at", "must not be in the future")
 	}
 	return nil
+}
+
+// ValidMessages checks an update's texts per language: each key is one of
+// Languages, each text within MaxBodyLen. An empty text is dropped (that
+// language reads the default text).
+func ValidMessages(m map[string]string) error {
+	for lang, text := range m {
+		if !validLanguage(lang) {
+			return Invalid("messages."+lang, "unknown language %q: use one of %s", lang, strings.Join(Languages, ", "))
+		}
+		if err := validText("messages."+lang, &text, MaxBodyLen); err != nil {
+			return err
+		}
+		if strings.TrimSpace(text) == "" {
+			delete(m, lang)
+			continue
+		}
+		m[lang] = text
+	}
+	return nil
+}
+
+func validLanguage(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
 }

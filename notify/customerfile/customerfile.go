@@ -336,9 +336,23 @@ func skipBOM(br *bufio.Reader) {
 // (where the comma is the decimal mark); the header names herald's
 // columns, which hold none of the three.
 func sniffDelimiter(br *bufio.Reader) rune {
-	head, _ := br.Peek(br.Size())
-	if i := bytes.IndexByte(head, '\n'); i >= 0 {
-		head = head[:i]
+	// Read only as far as the end of the header line: an upload arrives
+	// as a stream, and peeking a whole buffer would wait for more of it.
+	var head []byte
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			head = b[:i]
+			break
+		}
+		head = b
+		if len(b) >= br.Size() {
+			break
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			head, _ = br.Peek(br.Buffered())
+			break
+		}
 	}
 	counts := map[rune]int{}
 	quoted := false

@@ -585,7 +585,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	}
 	status := inc.Status
 	if upd != nil {
-		v.Body = strings.TrimSpace(upd.Body)
+		v.Body = strings.TrimSpace(upd.Text(lt.lang)) // the operator's text in the recipient's language, if written
 		v.Updated = format(&upd.DisplayAt, long)
 		status = upd.Status
 	}

@@ -103,3 +103,39 @@ func TestSMSTypographicPunctuation(t *testing.T) {
 		t.Errorf("hungarian: %s %q", enc, m.Text)
 	}
 }
+
+// TestOperatorTextPerLanguage: an update written in several languages
+// reaches each recipient in theirs, on every channel; a language without
+// its own text reads the default (Body).
+func TestOperatorTextPerLanguage(t *testing.T) {
+	r := newTestRenderer(t)
+	texts := map[string]string{
+		"en": "Some card payments are declined.",
+		"hu": "Néhány kártyás fizetés sikertelen.",
+		"pl": "Część płatności kartą jest odrzucana.",
+	}
+	for _, lang := range incident.Languages {
+		want := texts[lang]
+		if want == "" {
+			want = texts["en"] // hr has none: the default
+		}
+		for _, ch := range []channel.Kind{channel.SMS, channel.Email, channel.Slack} {
+			t.Run(lang+"/"+string(ch), func(t *testing.T) {
+				in := operatorInput(queue.KindAck, lang, texts["en"])
+				in.Incident.Updates[0].Messages = map[string]string{"hu": texts["hu"], "pl": texts["pl"]}
+				m, err := r.Render(ch, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(m.Text, want) {
+					t.Errorf("text lacks %q: %q", want, m.Text)
+				}
+				for l, other := range texts {
+					if other != want && l != lang && strings.Contains(m.Text, other) {
+						t.Errorf("text carries the %s text too: %q", l, m.Text)
+					}
+				}
+			})
+		}
+	}
+}
