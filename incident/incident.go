@@ -202,6 +202,19 @@ const (
 	BroadcastCompensation BroadcastKind = "compensation"
 )
 
+// BroadcastKinds lists every broadcast kind, for messages that name them.
+var BroadcastKinds = []BroadcastKind{BroadcastDeclared, BroadcastUpdated, BroadcastResolved, BroadcastScheduled, BroadcastStarted,
+	BroadcastCompleted, BroadcastCompensation}
+
+// Join writes list as "a, b, c", for an error that names the valid values.
+func Join[T ~string](list []T) string {
+	ss := make([]string, len(list))
+	for i, v := range list {
+		ss[i] = string(v)
+	}
+	return strings.Join(ss, ", ")
+}
+
 // Broadcast is the outbox row written in the same transaction as the change
 // it announces; notify's planner expands it into deliveries.
 type Broadcast struct {

@@ -167,7 +167,7 @@ func (in *ComponentInput) Validate() error {
 		return err
 	}
 	if in.Status != nil && !in.Status.Valid() {
-		return Invalid("status", "unknown component status %q", *in.Status)
+		return Invalid("status", "unknown component status %q: use one of %s", *in.Status, Join(ComponentStatuses))
 	}
 	if in.Position != nil && (*in.Position < 0 || *in.Position > 100000) {
 		return Invalid("position", "must be between 0 and 100000")
@@ -244,7 +244,7 @@ func (in *IncidentInput) Validate(now time.Time) error {
 		return err
 	}
 	if in.Status != nil && !in.Status.Valid() {
-		return Invalid("status", "unknown status %q", *in.Status)
+		return Invalid("status", "unknown status %q: use one of %s (incidents) or %s (maintenances)", *in.Status, Join(IncidentStatuses), Join(MaintenanceStatuses))
 	}
 	if in.ImpactOverride != nil && *in.ImpactOverride != "" && (!in.ImpactOverride.Valid() || *in.ImpactOverride == ImpactMaintenance) {
 		return Invalid("impact_override", "must be one of none, minor, major, critical")
@@ -271,7 +271,7 @@ func (in *IncidentInput) Validate(now time.Time) error {
 			return Invalid("components", "%q is not a valid ID", id)
 		}
 		if !st.Valid() {
-			return Invalid("components", "unknown component status %q for %s", st, id)
+			return Invalid("components", "unknown component status %q for %s: use one of %s", st, id, Join(ComponentStatuses))
 		}
 	}
 	for _, d := range []struct {

@@ -42,7 +42,7 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 		return nil, err
 	}
 	if _, ok := render.KindForBroadcast(kind); !ok {
-		return nil, incident.Invalid("kind", "unknown broadcast kind %q", kind)
+		return nil, incident.Invalid("kind", "unknown broadcast kind %q: use one of %s", kind, incident.Join(incident.BroadcastKinds))
 	}
 	snap, err := s.cache.snapshot(ctx, inc.ID)
 	if err != nil {
