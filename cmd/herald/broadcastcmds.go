@@ -518,7 +518,11 @@ per channel and language.`)
 // the SMS cost, and a sample message per channel and language.
 func (a *app) printDryRun(res *notify.DryRunResult, name, incidentID string) error {
 	w := a.stdout
-	fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, name, incidentID)
+	if incidentID == "" {
+		fmt.Fprintf(w, "dry run of declaring %q (nothing is declared or sent)\n\n", name)
+	} else {
+		fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, name, incidentID)
+	}
 	_ = printTable(w, "CHANNEL\tRECIPIENTS\tSUPPRESSED", channelKinds, func(k channel.Kind) string {
 		return fmt.Sprintf("%s\t%d\t%d", k, res.Recipients[k], res.Suppressed[k])
 	})
@@ -544,7 +548,7 @@ func (a *app) printDryRun(res *notify.DryRunResult, name, incidentID string) err
 			}
 			if k == channel.SMS {
 				enc, chars, segs := sms.Segments(text)
-				fmt.Fprintf(w, "(%d characters, %s, %d segments)\n", chars, enc, segs)
+				fmt.Fprintf(w, "(%d characters, %s, %d %s)\n", chars, enc, segs, map[bool]string{true: "segment", false: "segments"}[segs == 1])
 			}
 			fmt.Fprintln(w, strings.TrimSpace(text))
 		}

@@ -215,7 +215,7 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 		if err := json.Unmarshal(raw, &res); err != nil {
 			return fmt.Errorf("unexpected answer: %w", err)
 		}
-		if err := a.printDryRun(&res, *name, "(not declared: dry run)"); err != nil {
+		if err := a.printDryRun(&res, *name, ""); err != nil {
 			return err
 		}
 		fmt.Fprintln(a.stdout, "\nNothing was declared or sent. Run the same command without --dry-run to declare.")
