@@ -143,10 +143,14 @@ func (i *Incident) LatestStatusFor(componentID string) (ComponentStatus, bool) {
 
 // Update is one entry in an incident's timeline.
 type Update struct {
-	ID                   string              `json:"id"`
-	IncidentID           string              `json:"incident_id"`
-	Status               Status              `json:"status"`
-	Body                 string              `json:"body"`
+	ID         string `json:"id"`
+	IncidentID string `json:"incident_id"`
+	Status     Status `json:"status"`
+	Body       string `json:"body"`
+	// Messages holds the update's text in other languages, keyed by
+	// language (en, hu, pl, hr); a recipient or a viewer whose language has
+	// none reads Body. nil when the operator wrote one text.
+	Messages             map[string]string   `json:"messages,omitempty"`
 	CreatedAt            time.Time           `json:"created_at"`
 	UpdatedAt            time.Time           `json:"updated_at"`
 	DisplayAt            time.Time           `json:"display_at"`
@@ -202,6 +206,19 @@ const (
 	BroadcastCompensation BroadcastKind = "compensation"
 )
 
+// BroadcastKinds lists every broadcast kind, for messages that name them.
+var BroadcastKinds = []BroadcastKind{BroadcastDeclared, BroadcastUpdated, BroadcastResolved, BroadcastScheduled, BroadcastStarted,
+	BroadcastCompleted, BroadcastCompensation}
+
+// Join writes list as "a, b, c", for an error that names the valid values.
+func Join[T ~string](list []T) string {
+	ss := make([]string, len(list))
+	for i, v := range list {
+		ss[i] = string(v)
+	}
+	return strings.Join(ss, ", ")
+}
+
 // Broadcast is the outbox row written in the same transaction as the change
 // it announces; notify's planner expands it into deliveries.
 type Broadcast struct {
@@ -247,4 +264,13 @@ func (a *Audience) Validate() error {
 		return Invalid("audience", "at most 10000 values")
 	}
 	return nil
+}
+
+// Text is the update's text in lang (en, hu, pl, hr): its message in that
+// language when the operator wrote one, else Body.
+func (u *Update) Text(lang string) string {
+	if m := u.Messages[lang]; m != "" {
+		return m
+	}
+	return u.Body
 }

@@ -108,10 +108,13 @@ type GroupInput struct {
 // IncidentInput creates or changes an incident or maintenance, mirroring the
 // body of Statuspage's v1 `{"incident": {...}}`. nil fields are left as they are.
 type IncidentInput struct {
-	Name                    *string
-	Status                  *Status
-	ImpactOverride          *Impact
-	Body                    *string
+	Name           *string
+	Status         *Status
+	ImpactOverride *Impact
+	Body           *string
+	// Messages is the new update's text in other languages, keyed by
+	// language (one of Languages); nil: one text, Body, for everyone.
+	Messages                map[string]string
 	ComponentIDs            []string                   // nil: unchanged
 	Components              map[string]ComponentStatus // component ID → new status
 	DeliverNotifications    *bool                      // default true
@@ -223,7 +226,7 @@ func (in *ComponentInput) Validate() error {
 		return err
 	}
 	if in.Status != nil && !in.Status.Valid() {
-		return Invalid("status", "unknown component status %q", *in.Status)
+		return Invalid("status", "unknown component status %q: use one of %s", *in.Status, Join(ComponentStatuses))
 	}
 	if in.Position != nil && (*in.Position < 0 || *in.Position > 100000) {
 		return Invalid("position", "must be between 0 and 100000")
@@ -300,7 +303,7 @@ func (in *IncidentInput) Validate(now time.Time) error {
 		return err
 	}
 	if in.Status != nil && !in.Status.Valid() {
-		return Invalid("status", "unknown status %q", *in.Status)
+		return Invalid("status", "unknown status %q: use one of %s (incidents) or %s (maintenances)", *in.Status, Join(IncidentStatuses), Join(MaintenanceStatuses))
 	}
 	if in.ImpactOverride != nil && *in.ImpactOverride != "" && (!in.ImpactOverride.Valid() || *in.ImpactOverride == ImpactMaintenance) {
 		return Invalid("impact_override", "must be one of none, minor, major, critical")
@@ -309,6 +312,9 @@ func (in *IncidentInput) Validate(now time.Time) error {
 		return err
 	}
 	if err := validText("postmortem_body", in.PostmortemBody, MaxBodyLen); err != nil {
+		return err
+	}
+	if err := ValidMessages(in.Messages); err != nil {
 		return err
 	}
 	if len(in.ComponentIDs)+len(in.Components) > MaxComponents {
@@ -324,7 +330,7 @@ func (in *IncidentInput) Validate(now time.Time) error {
 			return Invalid("components", "%q is not a valid ID", id)
 		}
 		if !st.Valid() {
-			return Invalid("components", "unknown component status %q for %s", st, id)
+			return Invalid("components", "unknown component status %q for %s: use one of %s", st, id, Join(ComponentStatuses))
 		}
 	}
 	for _, d := range []struct {
@@ -345,4 +351,33 @@ func (in *IncidentInput) Validate(now time.Time) error {
 		return Invalid("created_at", "must not be in the future")
 	}
 	return nil
+}
+
+// ValidMessages checks an update's texts per language: each key is one of
+// Languages, each text within MaxBodyLen. An empty text is dropped (that
+// language reads the default text).
+func ValidMessages(m map[string]string) error {
+	for lang, text := range m {
+		if !validLanguage(lang) {
+			return Invalid("messages."+lang, "unknown language %q: use one of %s", lang, strings.Join(Languages, ", "))
+		}
+		if err := validText("messages."+lang, &text, MaxBodyLen); err != nil {
+			return err
+		}
+		if strings.TrimSpace(text) == "" {
+			delete(m, lang)
+			continue
+		}
+		m[lang] = text
+	}
+	return nil
+}
+
+func validLanguage(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
 }

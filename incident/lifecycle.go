@@ -61,40 +61,7 @@ func (s *Service) CreateIncident(ctx context.Context, pageID string, in Incident
 			return inc, false, err
 		}
 	}
-	comps, err := s.Components(ctx, pageID)
-	if err != nil {
-		return nil, false, err
-	}
-	maint := in.ScheduledFor != nil || in.ScheduledUntil != nil
-	inc = &Incident{ID: NewID(), PageID: pageID, CreatedAt: now, UpdatedAt: now, StartedAt: now,
-		ComponentIDs: []string{}, ScheduledAutoInProgress: true, ScheduledAutoCompleted: true}
-	if in.Backfilled != nil && *in.Backfilled {
-		inc.Backfilled = true
-		if in.CreatedAt != nil {
-			inc.CreatedAt, inc.StartedAt = in.CreatedAt.UTC().Truncate(time.Millisecond), in.CreatedAt.UTC().Truncate(time.Millisecond)
-		}
-	}
-	if maint {
-		if in.ScheduledFor == nil || in.ScheduledUntil == nil {
-			return nil, false, Invalid("scheduled_until", "a maintenance needs both scheduled_for and scheduled_until")
-		}
-		inc.Status = Scheduled
-	} else {
-		inc.Status = Investigating
-	}
-	if in.Status == nil {
-		in.Status = &inc.Status
-	}
-	if maint != in.Status.IsMaintenance() {
-		return nil, false, &Error{Code: ETRANSITION, Field: "status", Message: "status " + string(*in.Status) + " does not fit " + map[bool]string{true: "a maintenance", false: "an incident"}[maint]}
-	}
-	if *in.Status == Postmortem {
-		return nil, false, &Error{Code: ETRANSITION, Field: "status", Message: "resolve the incident before publishing a postmortem"}
-	}
-	if maint && !in.Status.Closed() && !in.ScheduledUntil.After(now) {
-		return nil, false, Invalid("scheduled_until", "is in the past; record a finished maintenance with status completed")
-	}
-	ch, err := s.apply(ctx, inc, comps, in, true, now)
+	inc, _, ch, err := s.draft(ctx, pageID, in, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -113,6 +80,74 @@ func (s *Service) CreateIncident(ctx context.Context, pageID string, in Incident
 	s.publishIncident(ctx, inc, ch)
 	s.Log.Info("incident created", "incident_id", inc.ID, "page_id", pageID, "status", inc.Status, "impact", inc.Impact, "actor", ActorFrom(ctx).String())
 	return inc, true, nil
+}
+
+// DraftIncident returns the incident that CreateIncident would create from
+// in, with its first update, and the page's components as it would leave
+// them, without storing, publishing or broadcasting anything: what a dry
+// run of a declaration renders. Errors are CreateIncident's.
+// The broadcast is the one declaring would send, nil when it sends none
+// (deliver_notifications false).
+func (s *Service) DraftIncident(ctx context.Context, pageID string, in IncidentInput) (*Incident, []*Component, *Broadcast, error) {
+	now := s.now()
+	if err := in.Validate(now); err != nil {
+		return nil, nil, nil, err
+	}
+	if in.Name == nil {
+		return nil, nil, nil, Invalid("name", "is required")
+	}
+	inc, comps, ch, err := s.draft(ctx, pageID, in, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var b *Broadcast
+	if len(ch.Broadcasts) > 0 {
+		b = ch.Broadcasts[0]
+	}
+	return inc, comps, b, nil
+}
+
+// draft builds a new incident from a validated in, and the change that
+// stores it, on copies of the page's components.
+func (s *Service) draft(ctx context.Context, pageID string, in IncidentInput, now time.Time) (*Incident, []*Component, *Change, error) {
+	comps, err := s.Components(ctx, pageID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	maint := in.ScheduledFor != nil || in.ScheduledUntil != nil
+	inc := &Incident{ID: NewID(), PageID: pageID, CreatedAt: now, UpdatedAt: now, StartedAt: now,
+		ComponentIDs: []string{}, ScheduledAutoInProgress: true, ScheduledAutoCompleted: true}
+	if in.Backfilled != nil && *in.Backfilled {
+		inc.Backfilled = true
+		if in.CreatedAt != nil {
+			inc.CreatedAt, inc.StartedAt = in.CreatedAt.UTC().Truncate(time.Millisecond), in.CreatedAt.UTC().Truncate(time.Millisecond)
+		}
+	}
+	if maint {
+		if in.ScheduledFor == nil || in.ScheduledUntil == nil {
+			return nil, nil, nil, Invalid("scheduled_until", "a maintenance needs both scheduled_for and scheduled_until")
+		}
+		inc.Status = Scheduled
+	} else {
+		inc.Status = Investigating
+	}
+	if in.Status == nil {
+		in.Status = &inc.Status
+	}
+	if maint != in.Status.IsMaintenance() {
+		return nil, nil, nil, &Error{Code: ETRANSITION, Field: "status", Message: "status " + string(*in.Status) + " does not fit " + map[bool]string{true: "a maintenance", false: "an incident"}[maint]}
+	}
+	if *in.Status == Postmortem {
+		return nil, nil, nil, &Error{Code: ETRANSITION, Field: "status", Message: "resolve the incident before publishing a postmortem"}
+	}
+	if maint && !in.Status.Closed() && !in.ScheduledUntil.After(now) {
+		return nil, nil, nil, Invalid("scheduled_until", "is in the past; record a finished maintenance with status completed")
+	}
+	ch, err := s.apply(ctx, inc, comps, in, true, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return inc, comps, ch, nil
 }
 
 // replay returns the incident an earlier request with key created, nil
@@ -479,11 +514,17 @@ func newUpdate(inc *Incident, in IncidentInput, affected []AffectedComponent, cr
 	if in.Body != nil {
 		body = *in.Body
 	}
-	if !create && !statusChanged && body == "" && len(affected) == 0 {
+	if !create && !statusChanged && body == "" && len(in.Messages) == 0 && len(affected) == 0 {
 		return nil
 	}
 	u := &Update{ID: NewID(), IncidentID: inc.ID, Status: inc.Status, Body: body, CreatedAt: now, UpdatedAt: now, DisplayAt: now,
 		AffectedComponents: affected, DeliverNotifications: delivers(in)}
+	if len(in.Messages) > 0 {
+		u.Messages = make(map[string]string, len(in.Messages))
+		for lang, text := range in.Messages {
+			u.Messages[lang] = text
+		}
+	}
 	if create && inc.Backfilled {
 		u.CreatedAt, u.UpdatedAt, u.DisplayAt = inc.CreatedAt, inc.CreatedAt, inc.CreatedAt
 	}
@@ -578,6 +619,12 @@ func cloneIncident(inc *Incident) *Incident {
 	c.Updates = make([]*Update, len(inc.Updates))
 	for i, u := range inc.Updates {
 		uc := *u
+		if u.Messages != nil {
+			uc.Messages = make(map[string]string, len(u.Messages))
+			for lang, text := range u.Messages {
+				uc.Messages[lang] = text
+			}
+		}
 		c.Updates[i] = &uc
 	}
 	return &c

@@ -151,7 +151,7 @@ func indexOf(list []Status, s Status) int {
 //   - the two lifecycles never mix.
 func CanMove(from, to Status) error {
 	if !to.Valid() {
-		return Invalid("status", "unknown status %q", to)
+		return Invalid("status", "unknown status %q: use one of %s (incidents) or %s (maintenances)", to, Join(IncidentStatuses), Join(MaintenanceStatuses))
 	}
 	if from.IsIncident() != to.IsIncident() {
 		if from.IsIncident() {

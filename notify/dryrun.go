@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
@@ -41,18 +42,62 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 		return nil, err
 	}
 	if _, ok := render.KindForBroadcast(kind); !ok {
-		return nil, incident.Invalid("kind", "unknown broadcast kind %q", kind)
+		return nil, incident.Invalid("kind", "unknown broadcast kind %q: use one of %s", kind, incident.Join(incident.BroadcastKinds))
 	}
+	snap, err := s.cache.snapshot(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.dryRun(ctx, snap, kind)
+}
+
+// DraftDryRun is DryRun for an incident not declared yet: what declaring
+// in on the page would show and send (recipients per channel, the first
+// message per channel and language, SMS segments and cost). It stores,
+// publishes and sends nothing. A declaration that notifies nobody
+// (deliver_notifications false) answers an empty result. Errors are
+// incident.Service.CreateIncident's.
+func (s *Service) DraftDryRun(ctx context.Context, pageID string, in incident.IncidentInput) (*DryRunResult, error) {
+	inc, comps, b, err := s.inc.DraftIncident(ctx, pageID, in)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.inc.Page(ctx, pageID)
+	if err != nil {
+		return nil, err
+	}
+	kind := incident.BroadcastDeclared
+	if b != nil {
+		kind = b.Kind
+	}
+	if b == nil {
+		return &DryRunResult{PageID: pageID, Kind: kind, Recipients: map[channel.Kind]int{}, Suppressed: map[channel.Kind]int{},
+			Currency: s.cfg.SMSCurrency, Samples: map[channel.Kind]map[string]*channel.Message{}}, nil
+	}
+	open, _, err := s.inc.Store.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID,
+		Statuses: []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring, incident.InProgress, incident.Verifying}})
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{inc: inc, page: page, comps: comps, status: incident.Overall(comps, append(open, inc)), fetched: time.Now()}
+	res, err := s.dryRun(ctx, snap, kind)
+	if err != nil {
+		return nil, err
+	}
+	res.IncidentID = "" // nothing was declared
+	return res, nil
+}
+
+// dryRun counts and renders the broadcast of kind for snap's incident
+// and its newest update.
+func (s *Service) dryRun(ctx context.Context, snap *snapshot, kind incident.BroadcastKind) (*DryRunResult, error) {
+	inc := snap.inc
 	upd := ""
 	if len(inc.Updates) > 0 {
 		upd = inc.Updates[0].ID
 	}
 	b := &incident.Broadcast{ID: "dryrun", PageID: inc.PageID, IncidentID: inc.ID, UpdateID: upd, Kind: kind}
 	a, err := s.newAudience(ctx, b, inc)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := s.cache.snapshot(ctx, inc.ID)
 	if err != nil {
 		return nil, err
 	}

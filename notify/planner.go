@@ -120,7 +120,7 @@ func (a *audienceScan) readCustomers(ctx context.Context, after string, limit in
 func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *incident.Incident) (*audienceScan, error) {
 	mk, ok := render.KindForBroadcast(b.Kind)
 	if !ok {
-		return nil, incident.Invalid("kind", "unknown broadcast kind %q", b.Kind)
+		return nil, incident.Invalid("kind", "unknown broadcast kind %q: use one of %s", b.Kind, incident.Join(incident.BroadcastKinds))
 	}
 	comps, err := s.inc.Store.FindComponents(ctx, inc.PageID)
 	if err != nil {

@@ -398,6 +398,13 @@ func (s *Server) createIncident() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
+		dry, err := queryBool(c, "dry_run", false)
+		if err != nil {
+			return err
+		}
+		if dry {
+			return s.declareDryRun(c, &req)
+		}
 		inc, created, err := s.svc.CreateIncident(c.UserContext(), c.Params("page_id"), req.in, c.Get("Idempotency-Key"))
 		if err != nil {
 			return req.fieldError(err)
@@ -410,6 +417,20 @@ func (s *Server) createIncident() fiber.Handler {
 		}
 		return s.renderIncident(c, status, inc)
 	}
+}
+
+// declareDryRun answers POST …/incidents?dry_run=true: what declaring the
+// request would do (notify.DraftDryRun), without declaring it. Nothing is
+// stored, published or sent.
+func (s *Server) declareDryRun(c *fiber.Ctx, req *incidentRequest) error {
+	if s.bc == nil {
+		return incident.Errorf(incident.EINVALID, "dry_run needs the broadcast pipeline, which this server does not run")
+	}
+	res, err := s.bc.notify.DraftDryRun(c.UserContext(), c.Params("page_id"), req.in)
+	if err != nil {
+		return req.fieldError(err)
+	}
+	return c.JSON(res)
 }
 
 func (s *Server) updateIncident() fiber.Handler {

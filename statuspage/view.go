@@ -118,6 +118,17 @@ type updView struct {
 	At    time.Time // local
 	Stamp string
 	Body  template.HTML
+	// Bodies holds the operator's text in other languages, rendered;
+	// a viewer whose language has none reads Body.
+	Bodies map[string]template.HTML
+}
+
+// Text is the update's text for a viewer reading lang.
+func (u updView) Text(lang string) template.HTML {
+	if b, ok := u.Bodies[lang]; ok {
+		return b
+	}
+	return u.Body
 }
 
 type month struct {
@@ -171,7 +182,17 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 		}
 	}
 	for _, u := range inc.Updates {
-		v.Updates = append(v.Updates, updView{U: u, At: u.DisplayAt.In(loc), Stamp: stamp(u.DisplayAt, loc), Body: renderText(u.Body)})
+		uv := updView{U: u, At: u.DisplayAt.In(loc), Stamp: stamp(u.DisplayAt, loc), Body: renderText(u.Body)}
+		for lang, text := range u.Messages {
+			if strings.TrimSpace(text) == "" {
+				continue
+			}
+			if uv.Bodies == nil {
+				uv.Bodies = map[string]template.HTML{}
+			}
+			uv.Bodies[lang] = renderText(text)
+		}
+		v.Updates = append(v.Updates, uv)
 	}
 	for _, c := range comps {
 		if !c.Group && inc.Affects(c.ID) {

@@ -13,10 +13,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/sms"
@@ -171,8 +173,9 @@ func cmdCustomersList(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdCustomersShow(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlagSet("customers show", "ID [FLAGS]", "Shows one customer as JSON.")
+	fs := a.newFlagSet("customers show", "ID [FLAGS]", "Shows one customer: contacts, language, segments and the components they use, by name.")
 	pf := addPageFlags(fs)
+	asJSON := fs.Bool("json", false, "print the customer as JSON (component IDs)")
 	pos, err := parseArgs(fs, args, 1, "ID (a customer's id)")
 	if err != nil {
 		return err
@@ -185,7 +188,85 @@ func cmdCustomersShow(ctx context.Context, a *app, args []string) error {
 	if err := c.do(ctx, http.MethodGet, pagePath(p.ID)+"/customers/"+url.PathEscape(pos[0]), nil, nil, nil, &raw); err != nil {
 		return err
 	}
-	return printJSON(a.stdout, raw)
+	if *asJSON {
+		return printJSON(a.stdout, raw)
+	}
+	var cu audience.Customer
+	if err := json.Unmarshal(raw, &cu); err != nil {
+		return fmt.Errorf("unexpected answer: %w", err)
+	}
+	names, err := c.componentNames(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	comps := "all (none listed)"
+	if len(cu.Components) > 0 {
+		comps = namesOf(names, cu.Components)
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{{"id", cu.ID}, {"name", cu.Name}, {"phone", cu.Phone}, {"email", cu.Email}, {"slack", cu.Slack},
+		{"language", cu.Language}, {"time zone", cu.TimeZone}, {"plan", cu.Plan}, {"region", cu.Region}, {"components", comps}} {
+		if row[1] != "" {
+			fmt.Fprintf(w, "%s:\t%s\n", row[0], oneLine(row[1], 200))
+		}
+	}
+	keys := make([]string, 0, len(cu.Attributes))
+	for k := range cu.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%s:\t%s\n", oneLine(k, 40), oneLine(cu.Attributes[k], 200))
+	}
+	return w.Flush()
+}
+
+// componentNames maps the page's component IDs to their names.
+func (c *client) componentNames(ctx context.Context, pageID string) (map[string]string, error) {
+	comps, err := c.components(ctx, pageID)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(comps))
+	for _, comp := range comps {
+		names[comp.ID] = comp.Name
+	}
+	return names, nil
+}
+
+// namesOf writes component IDs as their names ("Payments, Search"); an ID
+// no component has any more stays an ID.
+func namesOf(names map[string]string, ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id
+		if n := names[id]; n != "" {
+			out[i] = n
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// messageWord names a message as `broadcast list` names its broadcast:
+// the first message of an incident is "declared" in both.
+func messageWord(mk queue.MessageKind) string {
+	switch mk {
+	case queue.KindAck:
+		return string(incident.BroadcastDeclared)
+	case queue.KindUpdate:
+		return string(incident.BroadcastUpdated)
+	case queue.KindResolved:
+		return string(incident.BroadcastResolved)
+	case queue.KindMaintenanceScheduled:
+		return string(incident.BroadcastScheduled)
+	case queue.KindMaintenanceStarted:
+		return string(incident.BroadcastStarted)
+	case queue.KindMaintenanceCompleted:
+		return string(incident.BroadcastCompleted)
+	case queue.KindCompensation:
+		return string(incident.BroadcastCompensation)
+	}
+	return string(mk)
 }
 
 func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
@@ -207,7 +288,7 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 		if d.ErrorCode != "" {
 			reason = d.ErrorCode + " " + reason
 		}
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", d.UpdatedAt.UTC().Format("2006-01-02 15:04:05"), d.Kind, d.MessageKind, d.State, oneLine(d.Address, 40), d.IncidentID, oneLine(reason, 60))
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", d.UpdatedAt.UTC().Format("2006-01-02 15:04:05"), d.Kind, messageWord(d.MessageKind), d.State, oneLine(d.Address, 40), d.IncidentID, oneLine(reason, 60))
 	})
 	return err
 }
@@ -241,10 +322,16 @@ func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 	if *kind != "" {
 		q.Set("type", *kind)
 	}
+	names := map[string]string{}
+	if !*asJSON {
+		if names, err = c.componentNames(ctx, p.ID); err != nil {
+			return err
+		}
+	}
 	_, err = printList(ctx, a, c, pagePath(p.ID)+"/subscribers?"+q.Encode(), *asJSON, "ID\tMODE\tSTATE\tLANG\tADDRESS\tCOMPONENTS", func(s wire.Subscriber) string {
 		comps := "all"
 		if len(s.ComponentIDs) > 0 {
-			comps = strings.Join(s.ComponentIDs, ",")
+			comps = oneLine(namesOf(names, s.ComponentIDs), 60)
 		}
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", s.ID, s.Mode, s.State, s.Language, oneLine(s.Address(), 50), comps)
 	})
@@ -442,7 +529,11 @@ per channel and language.`)
 // the SMS cost, and a sample message per channel and language.
 func (a *app) printDryRun(res *notify.DryRunResult, name, incidentID string) error {
 	w := a.stdout
-	fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, name, incidentID)
+	if incidentID == "" {
+		fmt.Fprintf(w, "dry run of declaring %q (nothing is declared or sent)\n\n", name)
+	} else {
+		fmt.Fprintf(w, "dry run of %q (%s) for incident %s\n\n", res.Kind, name, incidentID)
+	}
 	_ = printTable(w, "CHANNEL\tRECIPIENTS\tSUPPRESSED", channelKinds, func(k channel.Kind) string {
 		return fmt.Sprintf("%s\t%d\t%d", k, res.Recipients[k], res.Suppressed[k])
 	})
@@ -468,7 +559,7 @@ func (a *app) printDryRun(res *notify.DryRunResult, name, incidentID string) err
 			}
 			if k == channel.SMS {
 				enc, chars, segs := sms.Segments(text)
-				fmt.Fprintf(w, "(%d characters, %s, %d segments)\n", chars, enc, segs)
+				fmt.Fprintf(w, "(%d characters, %s, %d %s)\n", chars, enc, segs, map[bool]string{true: "segment", false: "segments"}[segs == 1])
 			}
 			fmt.Fprintln(w, strings.TrimSpace(text))
 		}

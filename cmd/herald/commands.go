@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
+	"github.com/heraldhq/herald/notify"
 )
 
 // The API commands: each parses its flags, calls the management API of a
@@ -87,12 +88,17 @@ type incidentFlags struct {
 	asJSON     bool
 	quiet      bool
 	wait       bool
+	texts      map[string]*string // --message-LANG
 }
 
 func addIncidentFlags(fs *flag.FlagSet) *incidentFlags {
 	f := &incidentFlags{}
 	fs.StringVar(&f.page, "page", "", "page `ID` or name (default: the first page)")
 	fs.StringVar(&f.message, "message", "", "the update's `TEXT`, shown on the page and sent to subscribers")
+	f.texts = map[string]*string{}
+	for _, lang := range incident.Languages {
+		f.texts[lang] = fs.String("message-"+lang, "", "the update's `TEXT` for readers of "+langName(lang)+" (default: --message)")
+	}
 	fs.Var(&f.components, "component", "set a component's status: `NAME=STATUS` (name or ID; repeatable; statuses: "+componentStatusList()+")")
 	fs.BoolVar(&f.noNotify, "no-notify", false, "post without notifying subscribers")
 	fs.BoolVar(&f.asJSON, "json", false, "print the incident as JSON")
@@ -113,6 +119,27 @@ func (f *incidentFlags) body(fs *flag.FlagSet) *string {
 	}
 	m := f.message
 	return &m
+}
+
+// messages returns the texts per language given (--message-hu …), nil
+// when none was.
+func (f *incidentFlags) messages() map[string]string {
+	var m map[string]string
+	for lang, text := range f.texts {
+		if *text == "" {
+			continue
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[lang] = *text
+	}
+	return m
+}
+
+// langName is a language's English name, for help texts.
+func langName(lang string) string {
+	return map[string]string{"en": "English", "hu": "Hungarian", "pl": "Polish", "hr": "Croatian"}[lang]
 }
 
 func (f *incidentFlags) notify() *bool {
@@ -156,6 +183,7 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	impact := fs.String("impact", "", "override the impact derived from the components: `LEVEL` none, minor, major or critical")
 	status := fs.String("status", "", "initial `STATUS`: investigating (default), identified or monitoring")
 	idem := fs.String("idempotency-key", "", "a `KEY` that makes retrying this command safe: the same key returns the same incident")
+	dry := fs.Bool("dry-run", false, "declare nothing: show who would be told on each channel, the first message per channel and language, SMS segments and cost")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
@@ -175,8 +203,26 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := wire.IncidentFields{Name: name, Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact), Body: f.body(fs),
+	body := wire.IncidentFields{Name: name, Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact), Body: f.body(fs), Messages: f.messages(),
 		Components: comps, ComponentIDs: ids, DeliverNotifications: f.notify()}
+	if *dry {
+		var raw []byte
+		if err := c.do(ctx, http.MethodPost, incidentPath(p.ID, "")+"?dry_run=true", nil, wire.IncidentRequest{Incident: &body}, nil, &raw); err != nil {
+			return err
+		}
+		if f.asJSON {
+			return printJSON(a.stdout, raw)
+		}
+		var res notify.DryRunResult
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return fmt.Errorf("unexpected answer: %w", err)
+		}
+		if err := a.printDryRun(&res, *name, ""); err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stdout, "\nNothing was declared or sent. Run the same command without --dry-run to declare.")
+		return nil
+	}
 	hdr := http.Header{}
 	if *idem != "" {
 		hdr.Set("Idempotency-Key", *idem)
@@ -281,8 +327,8 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	body := wire.IncidentFields{Name: wire.Nullable(*name), Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact),
-		Body: f.body(fs), DeliverNotifications: f.notify()}
-	if body.Status == nil && body.Body == nil && body.Name == nil && body.ImpactOverride == nil && len(f.components) == 0 {
+		Body: f.body(fs), Messages: f.messages(), DeliverNotifications: f.notify()}
+	if body.Status == nil && body.Body == nil && body.Messages == nil && body.Name == nil && body.ImpactOverride == nil && len(f.components) == 0 {
 		fs.Usage()
 		return &usageError{msg: "nothing to update: give --status, --message, --component, --name or --impact", shown: true}
 	}
@@ -302,7 +348,7 @@ func cmdResolve(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := wire.IncidentFields{Status: wire.Nullable(string(incident.Resolved)), Body: f.body(fs), DeliverNotifications: f.notify()}
+	body := wire.IncidentFields{Status: wire.Nullable(string(incident.Resolved)), Body: f.body(fs), Messages: f.messages(), DeliverNotifications: f.notify()}
 	return a.patchIncident(ctx, c, f, pos[0], "resolved", body)
 }
 
@@ -414,7 +460,7 @@ func cmdMaintenanceMove(to incident.Status, verb, done string) func(context.Cont
 		if err != nil {
 			return err
 		}
-		body := wire.IncidentFields{Status: wire.Nullable(string(to)), Body: f.body(fs), DeliverNotifications: f.notify()}
+		body := wire.IncidentFields{Status: wire.Nullable(string(to)), Body: f.body(fs), Messages: f.messages(), DeliverNotifications: f.notify()}
 		return a.patchIncident(ctx, c, f, pos[0], done, body)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/heraldhq/herald/node"
@@ -182,22 +183,56 @@ func (a *app) run(ctx context.Context, args []string) error {
 	return usageErrorf("unknown command %q", name)
 }
 
-// newFlagSet returns a FlagSet whose usage names the command and its arguments.
+// newFlagSet returns a FlagSet whose usage names the command and its
+// arguments. fs.Usage, which a command calls before a usage error, prints
+// one short line, so the error that follows it stays on screen; -h prints
+// the whole help (fullHelp).
 func (a *app) newFlagSet(name, synopsis, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet("herald "+name, flag.ContinueOnError)
 	fs.SetOutput(a.stderr)
 	fs.Usage = func() {
-		w := fs.Output()
+		fmt.Fprintf(a.stderr, "Usage: herald %s %s\n", name, synopsis)
+		if hasFlags(fs) {
+			fmt.Fprintf(a.stderr, "Run 'herald %s -h' for its flags.\n", name)
+		}
+	}
+	fullHelp.Store(fs, func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: herald %s %s\n", name, synopsis)
 		if about != "" {
 			fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(about))
 		}
 		if hasFlags(fs) {
 			fmt.Fprintln(w, "\nFlags:")
-			fs.PrintDefaults()
+			printFlags(w, fs)
 		}
-	}
+	})
 	return fs
+}
+
+// fullHelp holds each FlagSet's whole help, printed for -h: the flag
+// package calls fs.Usage both for -h and for a mistake, and only the
+// former should print every flag.
+var fullHelp sync.Map // *flag.FlagSet → func(io.Writer)
+
+// printFlags lists fs's flags as the README writes them: --name VALUE
+// (-q for a one-letter flag), then the description and any default.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		typ, usage := flag.UnquoteUsage(f)
+		line := "  " + dash + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		fmt.Fprintln(w, line)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "      %s\n", usage)
+	})
 }
 
 func hasFlags(fs *flag.FlagSet) bool {
@@ -212,12 +247,27 @@ func hasFlags(fs *flag.FlagSet) bool {
 // stdout; any other mistake returns a usage error.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
+	out := fs.Output()
 	for {
-		if err := fs.Parse(args); err != nil {
+		// The flag package prints its error, then the usage: silence it,
+		// and print the short usage first and the error last.
+		fs.SetOutput(io.Discard)
+		usage := fs.Usage
+		fs.Usage = func() {}
+		err := fs.Parse(args)
+		fs.SetOutput(out)
+		fs.Usage = usage
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				if full, ok := fullHelp.Load(fs); ok {
+					full.(func(io.Writer))(out)
+				} else {
+					fs.Usage()
+				}
 				return nil, err
 			}
-			return nil, &usageError{msg: err.Error(), shown: true, quiet: true}
+			fs.Usage()
+			return nil, &usageError{msg: flagMessage(err), shown: true}
 		}
 		rest := fs.Args()
 		consumed := len(args) - len(rest)
@@ -230,6 +280,21 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// flagMessage rewords the flag package's error with the flags written as
+// the help writes them (--name, not -name).
+func flagMessage(err error) string {
+	msg := err.Error()
+	for _, pre := range []string{"flag provided but not defined: -", "flag needs an argument: -"} {
+		if strings.HasPrefix(msg, pre) && !strings.HasPrefix(msg, pre+"-") {
+			name := strings.TrimPrefix(msg, pre)
+			if len(name) > 1 {
+				return pre + "-" + name
+			}
+		}
+	}
+	return strings.Replace(msg, " for flag -", " for --", 1)
 }
 
 // wantArgs checks the number of positional arguments.

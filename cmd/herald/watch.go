@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
@@ -79,63 +81,185 @@ func totals(p *queue.Progress) tally {
 
 // progressView draws progress on w: redrawn in place on a terminal,
 // otherwise one line per change at most every second, and the final state.
+// On a terminal every line is fitted to its width, read at each draw (a
+// line that wrapped would leave the cursor-up short and garble the
+// redraw), and each channel shows its rate and the time left.
 type progressView struct {
 	w     io.Writer
 	tty   bool
+	width func() int // the terminal's columns; 0 when unknown
+	now   func() time.Time
 	lines int // lines drawn last time (tty)
 	last  string
 	at    time.Time
+	rates map[channel.Kind]*rateMeter
 }
 
-func newProgressView(w io.Writer) *progressView {
-	v := &progressView{w: w}
+func newProgressView(w io.Writer, getenv func(string) string) *progressView {
+	v := &progressView{w: w, now: time.Now, rates: map[channel.Kind]*rateMeter{}}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			v.tty = true
+			v.width = func() int { return termWidth(f, getenv) }
 		}
 	}
 	return v
 }
 
-const barWidth = 24
+// termWidth is the terminal's width in columns: the terminal's own, else
+// $COLUMNS, else 80.
+func termWidth(f *os.File, getenv func(string) string) int {
+	if n := terminalColumns(f); n > 0 {
+		return n
+	}
+	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 80
+}
 
-// render returns the lines describing p: a header, one bar per channel.
-func renderProgress(p *queue.Progress) []string {
-	lines := []string{fmt.Sprintf("broadcast %s (%s, %s): %d planned", p.BroadcastID, p.Kind, planWord(p.State), p.Planned)}
+// rateMeter measures one channel's messages finished per second since the
+// watch began, for the rate and the time left.
+type rateMeter struct {
+	start     time.Time
+	startDone int
+}
+
+// rate returns messages per second and the estimated time left; ok is
+// false until there is something to measure.
+func (m *rateMeter) rate(now time.Time, done, open int) (perSec float64, left time.Duration, ok bool) {
+	el := now.Sub(m.start)
+	if el < 500*time.Millisecond || done <= m.startDone {
+		return 0, 0, false
+	}
+	perSec = float64(done-m.startDone) / el.Seconds()
+	left = time.Duration(float64(open) / perSec * float64(time.Second))
+	return perSec, left, true
+}
+
+// maxBar is the widest bar drawn; minBar the narrowest worth drawing.
+const (
+	maxBar = 24
+	minBar = 6
+)
+
+// renderProgress returns the lines describing p, each at most width-1
+// characters when width > 0 (the last column stays free, so no terminal
+// wraps): a header, one bar per channel with its counts by importance
+// (failed before sent, delivered and suppressed), its rate and time left,
+// as many as fit. rates may be nil.
+func renderProgress(p *queue.Progress, width int, now time.Time, rates map[channel.Kind]*rateMeter) []string {
+	limit := width - 1
+	fit := func(s string) string {
+		if limit > 0 && utf8.RuneCountInString(s) > limit {
+			r := []rune(s)
+			return string(r[:limit-1]) + "…"
+		}
+		return s
+	}
+	lines := []string{fit(fmt.Sprintf("broadcast %s (%s, %s): %d planned", p.BroadcastID, p.Kind, planWord(p.State), p.Planned))}
 	kinds := make([]channel.Kind, 0, len(p.Counts))
 	for k := range p.Counts {
 		kinds = append(kinds, k)
 	}
 	sort.Slice(kinds, func(i, j int) bool { return kindOrder(kinds[i]) < kindOrder(kinds[j]) })
+	type row struct {
+		k           channel.Kind
+		t           tally
+		done        int
+		head, count string
+		extras      []string
+		reserve     int // what must fit beside the bar: the count, rate and failures
+	}
+	rows := make([]row, 0, len(kinds))
+	barW := maxBar
 	for _, k := range kinds {
-		t := tallyOf(p.Counts[k])
-		done := t.total - t.open
-		fill := 0
-		if t.total > 0 {
-			fill = done * barWidth / t.total
+		r := row{k: k, t: tallyOf(p.Counts[k])}
+		t := r.t
+		r.done = t.total - t.open
+		var speed string
+		if rates != nil {
+			m := rates[k]
+			if m == nil {
+				m = &rateMeter{start: now, startDone: r.done}
+				rates[k] = m
+			}
+			if perSec, left, ok := m.rate(now, r.done, t.open); ok && t.open > 0 {
+				speed = fmt.Sprintf("%s/s ETA %s", rateText(perSec), clock(left))
+			}
 		}
-		bar := strings.Repeat("#", fill) + strings.Repeat(".", barWidth-fill)
-		line := fmt.Sprintf("  %-7s [%s] %d/%d  sent %d  delivered %d  failed %d  suppressed %d", k, bar, done, t.total, t.sent, t.delivered, t.failed, t.suppressed)
+		r.head = fmt.Sprintf("  %-7s ", k)
+		r.count = fmt.Sprintf(" %d/%d", r.done, t.total)
+		r.reserve = len(r.head) + 2 + len(r.count)
+		if speed != "" {
+			r.extras = append(r.extras, speed)
+			r.reserve += 2 + len(speed)
+		}
+		failed := fmt.Sprintf("failed %d", t.failed)
+		if t.failed > 0 {
+			r.reserve += 2 + len(failed)
+		}
+		r.extras = append(r.extras, failed, fmt.Sprintf("sent %d", t.sent), fmt.Sprintf("delivered %d", t.delivered), fmt.Sprintf("suppressed %d", t.suppressed))
 		if t.cancelled > 0 {
-			line += fmt.Sprintf("  cancelled %d", t.cancelled)
+			r.extras = append(r.extras, fmt.Sprintf("cancelled %d", t.cancelled))
 		}
 		if t.collapsed > 0 {
-			line += fmt.Sprintf("  collapsed %d", t.collapsed)
+			r.extras = append(r.extras, fmt.Sprintf("collapsed %d", t.collapsed))
 		}
-		lines = append(lines, line)
-		if reasons := p.Reasons[k]; len(reasons) > 0 {
+		if limit > 0 {
+			// The bars (one width for all) give way to the counts, the rate
+			// and the failures, down to minBar, then go.
+			barW = min(barW, limit-r.reserve)
+		}
+		rows = append(rows, r)
+	}
+	for _, r := range rows {
+		line := r.head
+		if barW >= minBar {
+			fill := 0
+			if r.t.total > 0 {
+				fill = r.done * barW / r.t.total
+			}
+			line += "[" + strings.Repeat("#", fill) + strings.Repeat(".", barW-fill) + "]"
+		}
+		line += r.count
+		for _, e := range r.extras {
+			if limit > 0 && utf8.RuneCountInString(line)+2+utf8.RuneCountInString(e) > limit {
+				break
+			}
+			line += "  " + e
+		}
+		lines = append(lines, fit(line))
+		if reasons := p.Reasons[r.k]; len(reasons) > 0 {
 			rs := make([]string, 0, len(reasons))
-			for r, n := range reasons {
-				rs = append(rs, fmt.Sprintf("%s ×%d", r, n))
+			for reason, n := range reasons {
+				rs = append(rs, fmt.Sprintf("%s ×%d", reason, n))
 			}
 			sort.Strings(rs)
-			lines = append(lines, "          why: "+oneLine(strings.Join(rs, "; "), 160))
+			lines = append(lines, fit("          why: "+oneLine(strings.Join(rs, "; "), 160)))
 		}
 	}
 	if len(kinds) == 0 && p.State == queue.PlanPending {
 		lines = append(lines, "  planning…")
 	}
 	return lines
+}
+
+// rateText writes a rate with sensible precision.
+func rateText(perSec float64) string {
+	if perSec >= 10 {
+		return strconv.Itoa(int(perSec + 0.5))
+	}
+	return strconv.FormatFloat(perSec, 'f', 1, 64)
+}
+
+// clock writes a duration as m:ss, or h:mm:ss from an hour.
+func clock(d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 // planWord says where planning is: "done" would read as the broadcast's end.
@@ -160,29 +284,38 @@ func kindOrder(k channel.Kind) int {
 
 // show draws p; final forces a draw.
 func (v *progressView) show(p *queue.Progress, final bool) {
-	lines := renderProgress(p)
+	width := 0
+	if v.tty && v.width != nil {
+		width = v.width()
+	}
+	var rates map[channel.Kind]*rateMeter
+	if v.tty {
+		rates = v.rates
+	}
+	lines := renderProgress(p, width, v.now(), rates)
 	text := strings.Join(lines, "\n")
 	if text == v.last && !final {
 		return
 	}
 	if v.tty {
 		if v.lines > 0 {
-			fmt.Fprintf(v.w, "\x1b[%dA", v.lines)
+			// Back to the first line drawn, and clear everything below it.
+			fmt.Fprintf(v.w, "\x1b[%dA\r\x1b[J", v.lines)
 		}
 		for _, l := range lines {
-			fmt.Fprintf(v.w, "\r\x1b[2K%s\n", l)
+			fmt.Fprintf(v.w, "%s\n", l)
 		}
 		v.lines, v.last = len(lines), text
 		return
 	}
-	if !final && time.Since(v.at) < time.Second {
+	if !final && v.now().Sub(v.at) < time.Second {
 		return
 	}
 	if text == v.last {
 		return
 	}
 	fmt.Fprintln(v.w, text)
-	v.last, v.at = text, time.Now()
+	v.last, v.at = text, v.now()
 }
 
 // watch follows broadcast id until it finishes or ctx ends, drawing its
@@ -190,7 +323,7 @@ func (v *progressView) show(p *queue.Progress, final bool) {
 // `broadcast watch`; stderr after a write's --wait, whose stdout is the
 // incident it printed, so `-q` and `--json` stay what they say).
 func (a *app) watch(ctx context.Context, c *client, id string, summary io.Writer) error {
-	v := newProgressView(a.stderr)
+	v := newProgressView(a.stderr, a.getenv)
 	var last *queue.Progress
 	onProgress := func(p *queue.Progress) { last = p; v.show(p, false) }
 	err := c.followSSE(ctx, id, onProgress)

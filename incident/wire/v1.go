@@ -231,10 +231,13 @@ func (r *ComponentGroupRequest) Input() incident.GroupInput {
 
 // V1Update is an incident update as the management API writes it.
 type V1Update struct {
-	ID                   string               `json:"id"`
-	IncidentID           string               `json:"incident_id"`
-	Status               string               `json:"status"`
-	Body                 string               `json:"body"`
+	ID         string `json:"id"`
+	IncidentID string `json:"incident_id"`
+	Status     string `json:"status"`
+	Body       string `json:"body"`
+	// Messages is herald's: the update's text per language, when the
+	// operator wrote more than one (absent otherwise).
+	Messages             map[string]string    `json:"messages,omitempty"`
 	CreatedAt            Time                 `json:"created_at"`
 	UpdatedAt            Time                 `json:"updated_at"`
 	DisplayAt            Time                 `json:"display_at"`
@@ -246,7 +249,7 @@ type V1Update struct {
 
 // NewV1Update writes u.
 func NewV1Update(u *incident.Update) V1Update {
-	return V1Update{ID: u.ID, IncidentID: u.IncidentID, Status: string(u.Status), Body: u.Body, CreatedAt: UTC.At(u.CreatedAt),
+	return V1Update{ID: u.ID, IncidentID: u.IncidentID, Status: string(u.Status), Body: u.Body, Messages: u.Messages, CreatedAt: UTC.At(u.CreatedAt),
 		UpdatedAt: UTC.At(u.UpdatedAt), DisplayAt: UTC.At(u.DisplayAt), AffectedComponents: AffectedComponents(u.AffectedComponents),
 		DeliverNotifications: u.DeliverNotifications}
 }
@@ -326,11 +329,15 @@ type IncidentRequest struct {
 // IncidentFields are an incident's settable fields. Times are strings, so
 // that one that does not parse is reported by its field (see ParseTime).
 type IncidentFields struct {
-	Name           *string  `json:"name,omitzero"`
-	Status         *string  `json:"status,omitzero"`
-	ImpactOverride *string  `json:"impact_override,omitzero"`
-	Body           *string  `json:"body,omitzero"`
-	ComponentIDs   []string `json:"component_ids,omitzero"`
+	Name           *string `json:"name,omitzero"`
+	Status         *string `json:"status,omitzero"`
+	ImpactOverride *string `json:"impact_override,omitzero"`
+	Body           *string `json:"body,omitzero"`
+	// Messages is herald's: the new update's text in other languages,
+	// keyed by language ({"hu": "…", "pl": "…"}); body stays the default
+	// every other recipient reads.
+	Messages     map[string]string `json:"messages,omitzero"`
+	ComponentIDs []string          `json:"component_ids,omitzero"`
 	// Components maps a component ID to its new status.
 	Components              map[string]string `json:"components,omitzero"`
 	DeliverNotifications    *bool             `json:"deliver_notifications,omitzero"`
@@ -359,7 +366,7 @@ type IncidentFields struct {
 // Input is what f asks of the Service. A time that does not parse is an
 // error naming its field ("incident.scheduled_for").
 func (f *IncidentFields) Input() (incident.IncidentInput, error) {
-	in := incident.IncidentInput{Name: f.Name, Body: f.Body, ComponentIDs: f.ComponentIDs, DeliverNotifications: f.DeliverNotifications,
+	in := incident.IncidentInput{Name: f.Name, Body: f.Body, Messages: f.Messages, ComponentIDs: f.ComponentIDs, DeliverNotifications: f.DeliverNotifications,
 		ScheduledRemindPrior: f.ScheduledRemindPrior, ScheduledAutoInProgress: f.ScheduledAutoInProgress,
 		ScheduledAutoCompleted: f.ScheduledAutoCompleted, AutoTransitionToOperational: f.AutoTransitionToOperationalState,
 		Backfilled: f.Backfilled, PostmortemBody: f.PostmortemBody}

@@ -10,6 +10,7 @@ package customerfile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -328,6 +329,50 @@ func skipBOM(br *bufio.Reader) {
 	}
 }
 
+// sniffDelimiter guesses the field separator from the header line: the one
+// of comma, semicolon and tab that occurs most often outside quotes, comma
+// when none does. Excel writes "CSV" with the list separator of the
+// system's locale, which is the semicolon in Hungary, Poland and Croatia
+// (where the comma is the decimal mark); the header names herald's
+// columns, which hold none of the three.
+func sniffDelimiter(br *bufio.Reader) rune {
+	// Read only as far as the end of the header line: an upload arrives
+	// as a stream, and peeking a whole buffer would wait for more of it.
+	var head []byte
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			head = b[:i]
+			break
+		}
+		head = b
+		if len(b) >= br.Size() {
+			break
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			head, _ = br.Peek(br.Buffered())
+			break
+		}
+	}
+	counts := map[rune]int{}
+	quoted := false
+	for _, c := range string(head) {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case !quoted && (c == ',' || c == ';' || c == '\t'):
+			counts[c]++
+		}
+	}
+	best := ','
+	for _, c := range []rune{';', '\t'} {
+		if counts[c] > counts[best] {
+			best = c
+		}
+	}
+	return best
+}
+
 // blankRecord reports whether every field of rec is blank: a line of bare
 // separators, which spreadsheets write for formatted but empty rows.
 func blankRecord(rec []string) bool {
@@ -343,6 +388,7 @@ func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*audience.Cust
 	br := bufio.NewReaderSize(r, 64<<10)
 	skipBOM(br)
 	cr := csv.NewReader(br)
+	cr.Comma = sniffDelimiter(br)
 	cr.FieldsPerRecord = -1 // a short row is reported as a bad row, not a broken file
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -394,7 +440,8 @@ func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*audience.Cust
 			switch {
 			case cols[i] == "components":
 				if val = strings.TrimSpace(val); val != "" {
-					in.components = strings.Split(val, ";")
+					// A semicolon file's list is written with commas.
+					in.components = strings.FieldsFunc(val, func(r rune) bool { return r == ';' || r == ',' })
 				}
 			case cols[i] != "":
 				in.fields[cols[i]] = val

@@ -227,13 +227,31 @@ func TestParseCustomersFromSpreadsheets(t *testing.T) {
 	}{
 		{"bom and quoted header", "csv", "\ufeff\"id\",\"name\",\"email\"\r\n\"a1\",\"Anna\",\"a@example.com\"\r\n", []string{"a1"}},
 		{"rows of bare separators", "csv", "id,name,email\r\na1,Anna,a@example.com\r\n,,\r\n , ,\r\n,,\r\n", []string{"a1"}},
+		// Excel on a Hungarian, Polish or Croatian Windows saves "CSV" with
+		// semicolons (the comma is their decimal mark), often with a BOM.
+		{"hungarian excel: semicolons and bom", "csv", "\ufeffid;name;email;components;credit\r\nh1;Kovács, Anna;a@example.hu;\"API;Web\";12,5\r\nh2;Béla;b@example.hu;API,Web;0,0\r\n;;;;\r\n", []string{"h1", "h2"}},
+		{"polish excel: semicolons, quoted header", "csv", "\"id\";\"name\";\"phone\"\r\n\"p1\";\"Jan; Nowak\";\"+48 601 234 567\"\r\n", []string{"p1"}},
+		{"tab separated", "csv", "id\tname\temail\nt1\tAnna\ta@example.com\n", []string{"t1"}},
+		{"comma wins over a semicolon in a quoted header", "csv", "id,\"name;full\",email\nc1,Anna,a@example.com\n", []string{"c1"}},
 		{"json with bom", "json", "\ufeff[{\"id\":\"j1\",\"email\":\"j@example.com\"}]", []string{"j1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			good, bad, err := Parse(strings.NewReader(tt.in), tt.format, nil, "HU")
+			good, bad, err := Parse(strings.NewReader(tt.in), tt.format, testComponents, "HU")
 			if err != nil || len(bad) != 0 {
 				t.Fatalf("err %v, bad %v", err, bad)
+			}
+			for _, c := range good {
+				switch c.ID {
+				case "h1", "h2":
+					if !reflect.DeepEqual(c.Components, []string{"c1api", "c3web"}) || c.Attributes["credit"] == "" {
+						t.Errorf("%s: components %v, attributes %v", c.ID, c.Components, c.Attributes)
+					}
+				case "p1":
+					if c.Name != "Jan; Nowak" || c.Phone != "+48601234567" {
+						t.Errorf("p1: %+v", c)
+					}
+				}
 			}
 			var ids []string
 			for _, c := range good {

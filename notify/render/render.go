@@ -586,7 +586,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	}
 	status := inc.Status
 	if upd != nil {
-		v.Body = strings.TrimSpace(upd.Body)
+		v.Body = strings.TrimSpace(upd.Text(lt.lang)) // the operator's text in the recipient's language, if written
 		v.Updated = format(&upd.DisplayAt, long)
 		status = upd.Status
 	}
@@ -731,7 +731,7 @@ func smsClean(s string) string {
 			return -1
 		}
 		return r
-	}, s)
+	}, sms.Transliterate(s))
 	return strings.TrimSpace(squeezeSpace(s))
 }
 
@@ -741,13 +741,19 @@ func smsClean(s string) string {
 const maxSMSBodySegments = 10
 
 // renderSMS lays the template out with the page name, incident name and
-// update text as slots, then fills them, cutting the update text first, then
-// the incident name, then the page name, until the message fits the segment
-// budget. The fixed text, and so the link, is never cut. When the fixed text
+// update text as slots, then fills them until the message fits the segment
+// budget. First it drops the template's optional courtesy text (written
+// [[like this]]), then it cuts the update text, then the incident name, then
+// the page name. The operator's text is worth more than the budget's last
+// segment: a message in UCS-2 (Hungarian, Polish, Croatian: 67 characters a
+// segment) takes one segment more rather than cut it, as a compensation line
+// does. The fixed text, and so the link, is never cut. When the fixed text
 // alone does not fit (a long page address in a UCS-2 language), the budget
 // grows to the fewest segments that hold it, so the message still goes out;
 // a dry run counts those segments. selfTest holds the built-in sample page
 // to the budget, so a template too long for any page fails at start.
+// Typographic punctuation is folded to GSM-7 first (sms.Transliterate), so
+// one curly apostrophe does not turn an English message into UCS-2.
 func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, error) {
 	max := in.MaxSMSSegments
 	if max <= 0 {
@@ -761,12 +767,13 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 	vals := map[string]string{slotBody: smsClean(v.Body), slotName: smsClean(v.Name), slotPage: smsClean(v.Page)}
 	sv := *v
 	sv.Body, sv.Name, sv.Page = slotOrEmpty(vals[slotBody], slotBody), slotOrEmpty(vals[slotName], slotName), slotOrEmpty(vals[slotPage], slotPage)
+	sv.Compensation = sms.Transliterate(sv.Compensation)
 	t := lt.files[string(in.Kind)+".sms"]
 	layout, err := execute(t, t.Name(), &sv)
 	if err != nil {
 		return "", err
 	}
-	layout = strings.Map(func(r rune) rune {
+	layout = sms.Transliterate(strings.Map(func(r rune) rune {
 		if r == 0 {
 			return 0 // keep the sentinels
 		}
@@ -774,14 +781,24 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 			return ' '
 		}
 		return r
-	}, layout)
+	}, layout))
+	full, lean := optionalText(layout)
+	layout = full
 	assemble := func(vals map[string]string) string {
 		s := fillSlots(layout, vals)
 		// An empty slot leaves "  " or " ." behind.
 		return strings.TrimSpace(dropSpaceBeforePunct(squeezeSpace(s)))
 	}
+	if !sms.Fits(assemble(vals), max) {
+		layout = lean
+	}
 	if _, _, n := sms.Segments(assemble(nil)); n > max && n <= maxSMSBodySegments {
 		max = n
+	}
+	if enc, _, n := sms.Segments(assemble(vals)); enc == sms.UCS2 && n > max && max < maxSMSBodySegments && vals[slotBody] != "" && strings.Contains(layout, slotBody) {
+		// Only the operator's text earns the extra segment: a message
+		// without one (selfTest's) must fit the budget.
+		max++
 	}
 	for _, slot := range []string{slotBody, slotName, slotPage} {
 		if sms.Fits(assemble(vals), max) {
@@ -798,6 +815,28 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 		return "", fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lt.lang, in.Kind, max)
 	}
 	return msg, nil
+}
+
+// optionalText returns an SMS layout with its optional text, written
+// [[like this]], kept (full) and dropped (lean).
+func optionalText(layout string) (full, lean string) {
+	if !strings.Contains(layout, "[[") {
+		return layout, layout
+	}
+	var f, l strings.Builder
+	for {
+		i := strings.Index(layout, "[[")
+		j := strings.Index(layout, "]]")
+		if i < 0 || j < i {
+			f.WriteString(layout)
+			l.WriteString(layout)
+			return f.String(), l.String()
+		}
+		f.WriteString(layout[:i])
+		l.WriteString(layout[:i])
+		f.WriteString(layout[i+2 : j])
+		layout = layout[j+2:]
+	}
 }
 
 func slotOrEmpty(val, slot string) string {
@@ -1060,7 +1099,7 @@ func (r *Renderer) selfTest() error {
 	later := now.Add(time.Hour)
 	inc := &incident.Incident{ID: "selftest0000", PageID: "p", Name: "Sample", Status: incident.Investigating,
 		StartedAt: now, CreatedAt: now, UpdatedAt: now, ResolvedAt: &later, ScheduledFor: &now, ScheduledUntil: &later,
-		Updates: []*incident.Update{{ID: "u", IncidentID: "selftest0000", Status: incident.Investigating, Body: "Sample", CreatedAt: now, DisplayAt: now}}}
+		Updates: []*incident.Update{{ID: "u", IncidentID: "selftest0000", Status: incident.Investigating, CreatedAt: now, DisplayAt: now}}}
 	var errs []error
 	for lang := range r.langs {
 		for _, kind := range MessageKinds {
@@ -1068,7 +1107,7 @@ func (r *Renderer) selfTest() error {
 				UnsubscribeURL: "https://status.example.com/unsubscribe/abcdefghijklmnopqrstuvwxyz",
 				ManageURL:      "https://status.example.com/manage/abcdefghijklmnopqrstuvwxyz",
 				SurveyURL:      "https://status.example.com/s/abcdefghijkl",
-				Ref:            "C-ABCDEFGH", Due: later, Answer: "Sample"}
+				Ref:            "C-ABCDEFGH", Due: later}
 			for _, ch := range TemplateChannels {
 				m, err := r.Render(ch, in)
 				if err != nil {

@@ -224,3 +224,45 @@ func ellipsisFor(s string) string {
 	}
 	return "…"
 }
+
+// gsmFold maps typographic punctuation that word processors and phones put
+// into text to the GSM-7 characters that mean the same: one curly
+// apostrophe would otherwise turn a whole English message into UCS-2 and
+// cut each segment from 153 characters to 67. Letters are never folded
+// (ő is not o), so a Hungarian text with ő stays UCS-2 as it must.
+var gsmFold = map[rune]string{
+	'\u2018': "'", '\u2019': "'", '\u201A': "'", '\u201B': "'", '\u2032': "'", // ‘ ’ ‚ ‛ ′
+	'\u201C': `"`, '\u201D': `"`, '\u201E': `"`, '\u201F': `"`, '\u2033': `"`, '«': `"`, '»': `"`, // “ ” „ ‟ ″
+	'\u2010': "-", '\u2011': "-", '\u2012': "-", '\u2013': "-", '\u2014': "-", '\u2015': "-", '\u2212': "-", // ‐ ‑ ‒ – — ― −
+	'\u2026': "...",                                                                                         // …
+	'\u00A0': " ", '\u2007': " ", '\u2009': " ", '\u200A': " ", '\u202F': " ", '\u2002': " ", '\u2003': " ", // no-break and thin spaces
+	'\u00AD': "", '\u200B': "", '\u2060': "", '\uFEFF': "", // soft hyphen, zero-width space, word joiner, BOM
+	'\u2022': "*", // •
+}
+
+// Transliterate replaces typographic punctuation (curly quotes and
+// apostrophes, dashes, the ellipsis, non-breaking and thin spaces,
+// invisible joiners) with its GSM-7 equivalent, so that text which is
+// otherwise GSM-7 travels as GSM-7. Letters outside GSM-7 are kept.
+func Transliterate(s string) string {
+	fold := false
+	for _, r := range s {
+		if _, ok := gsmFold[r]; ok {
+			fold = true
+			break
+		}
+	}
+	if !fold {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if rep, ok := gsmFold[r]; ok {
+			b.WriteString(rep)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

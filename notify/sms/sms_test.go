@@ -139,3 +139,31 @@ func TestFitSlotKeepsFixedParts(t *testing.T) {
 		t.Errorf("fixed parts over budget: want empty slot, got %q", got)
 	}
 }
+
+func TestTransliterate(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		enc            Encoding
+	}{
+		{"apostrophe", "We’re on it", "We're on it", GSM7},
+		{"quotes", "“Card payments” ‘fail’ „now”", `"Card payments" 'fail' "now"`, GSM7},
+		{"dashes", "Payments – cards — all", "Payments - cards - all", GSM7},
+		{"ellipsis", "Investigating…", "Investigating...", GSM7},
+		{"no-break space", "10\u00a0%\u202fdown", "10 % down", GSM7},
+		{"soft hyphen and zero width", "pay\u00adments\u200b", "payments", GSM7},
+		{"hungarian letters stay", "Dolgozunk rajta – elnézést kérünk, ő…", "Dolgozunk rajta - elnézést kérünk, ő...", UCS2},
+		{"polish letters stay", "Płatności’", "Płatności'", UCS2},
+		{"plain unchanged", "Card payments fail.", "Card payments fail.", GSM7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Transliterate(tt.in)
+			if got != tt.want {
+				t.Errorf("Transliterate(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if enc, _, _ := Segments(got); enc != tt.enc {
+				t.Errorf("Segments(%q) encoding = %s, want %s", got, enc, tt.enc)
+			}
+		})
+	}
+}

@@ -281,11 +281,19 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Incident) err
 		if err != nil {
 			return err
 		}
+		messages := ""
+		if len(u.Messages) > 0 {
+			b, err := json.Marshal(u.Messages)
+			if err != nil {
+				return fmt.Errorf("sqlite: update %s messages: %w", u.ID, err)
+			}
+			messages = string(b)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, seq, id, status, body, created_at, updated_at,
-				display_at, affected_components, deliver_notifications)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				display_at, affected_components, deliver_notifications, messages)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			inc.ID, i, u.ID, string(u.Status), u.Body, ms(u.CreatedAt), ms(u.UpdatedAt), ms(u.DisplayAt),
-			affected, boolInt(u.DeliverNotifications)); err != nil {
+			affected, boolInt(u.DeliverNotifications), messages); err != nil {
 			return fmt.Errorf("sqlite: insert update %s of incident %s: %w", u.ID, inc.ID, err)
 		}
 	}

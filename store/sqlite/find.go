@@ -175,7 +175,7 @@ func loadUpdates(ctx context.Context, tx *sql.Tx, incs []*incident.Incident) err
 		args = append(args, inc.ID)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT incident_id, id, status, body, created_at, updated_at, display_at,
-			affected_components, deliver_notifications
+			affected_components, deliver_notifications, messages
 		FROM incident_updates WHERE incident_id IN (`+placeholders(len(args))+`) ORDER BY incident_id, seq`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: load updates: %w", err)
@@ -183,10 +183,15 @@ func loadUpdates(ctx context.Context, tx *sql.Tx, incs []*incident.Incident) err
 	defer rows.Close()
 	for rows.Next() {
 		var u incident.Update
-		var status, affected string
+		var status, affected, messages string
 		var created, updated, display int64
-		if err := rows.Scan(&u.IncidentID, &u.ID, &status, &u.Body, &created, &updated, &display, &affected, &u.DeliverNotifications); err != nil {
+		if err := rows.Scan(&u.IncidentID, &u.ID, &status, &u.Body, &created, &updated, &display, &affected, &u.DeliverNotifications, &messages); err != nil {
 			return fmt.Errorf("sqlite: load updates: %w", err)
+		}
+		if messages != "" {
+			if err := json.Unmarshal([]byte(messages), &u.Messages); err != nil {
+				return fmt.Errorf("sqlite: update %s messages: %w", u.ID, err)
+			}
 		}
 		if err := json.Unmarshal([]byte(affected), &u.AffectedComponents); err != nil {
 			return fmt.Errorf("sqlite: update %s affected_components: %w", u.ID, err)

@@ -25,6 +25,8 @@ func testIncidentRoundTrip(t *testing.T, s incident.Store) {
 	// Metadata comes back byte for byte: key order and number spelling kept.
 	full.Metadata = json.RawMessage(`{"zeta":{"jira":"OPS-12"},"alpha":12345678901234567890,"ünï":[1.50,null,true]}`)
 	u3 := newUpdate("full-u3", "full", incident.Resolved, at(3*time.Hour))
+	// The operator's text per language (issue 10) comes back as written.
+	u3.Messages = map[string]string{"hu": "Elhárult. Elnézést kérünk: „idézet”\n\nmásodik bekezdés", "pl": "Rozwiązano – łódź", "hr": "Riješeno: čćđšž"}
 	u3.AffectedComponents = []incident.AffectedComponent{
 		{Code: "c1", Name: "API", OldStatus: incident.MajorOutage, NewStatus: incident.Operational},
 		{Code: "c2", Name: "Web", OldStatus: incident.PartialOutage, NewStatus: incident.Operational},
@@ -128,6 +130,11 @@ func testIncidentUpdatesReplaced(t *testing.T, s incident.Store) {
 		}},
 		{"add another", func(inc *incident.Incident) {
 			inc.Updates = append([]*incident.Update{newUpdate("i1-u3", "i1", incident.Monitoring, at(3*time.Hour))}, inc.Updates...)
+		}},
+		{"texts per language on one", func(inc *incident.Incident) {
+			u := *inc.Updates[0]
+			u.Messages = map[string]string{"hu": "Figyeljük.", "pl": "Monitorujemy."}
+			inc.Updates[0] = &u
 		}},
 		{"drop one", func(inc *incident.Incident) {
 			inc.Updates = []*incident.Update{inc.Updates[0], inc.Updates[2]}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUsageErrorLast: a mistake on the command line prints at most a short
+// usage line and a hint, then the error as the last line, so it stays on
+// screen; -h lists the flags as the README writes them (--component
+// NAME=STATUS).
+func TestUsageErrorLast(t *testing.T) {
+	tests := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"declare"}, "herald: --name is required"},
+		{[]string{"declare", "--name", "x", "--bogus"}, "herald: flag provided but not defined: --bogus"},
+		{[]string{"declare", "--name", "x", "--component", "Payments=broken"}, "major_outage"},
+		{[]string{"update"}, "herald: missing INCIDENT"},
+		{[]string{"update", "abc", "--status"}, "herald: flag needs an argument: --status"},
+		{[]string{"resolve", "a", "b"}, `herald: unexpected argument "b"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
+			r := cli(t, nil, tt.args...)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
+			}
+			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+			if len(lines) > 3 {
+				t.Errorf("%d lines on stderr, want at most 3:\n%s", len(lines), r.stderr)
+			}
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "herald: ") || !strings.Contains(last, tt.err) {
+				t.Errorf("last line %q, want the error %q:\n%s", last, tt.err, r.stderr)
+			}
+		})
+	}
+	r := cli(t, nil, "declare", "-h")
+	help := r.stdout + r.stderr
+	for _, want := range []string{"  --component NAME=STATUS", "  --message-hu TEXT", "  --dry-run", "  -q\n"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("declare -h lacks %q:\n%s", want, help)
+		}
+	}
+}

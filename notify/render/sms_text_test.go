@@ -1,0 +1,141 @@
+package render
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify/sms"
+	"github.com/heraldhq/herald/queue"
+)
+
+// operatorInput is the first message of a real declaration: a page called
+// "Status", an incident named for its component, and two sentences from
+// the operator.
+func operatorInput(kind queue.MessageKind, lang, body string) Input {
+	start := time.Date(2026, 3, 1, 13, 5, 0, 0, time.UTC)
+	inc := &incident.Incident{ID: "rclfxz2g21ly", PageID: "p0qjfl24znv5", Name: "Card payments fail", Status: incident.Investigating,
+		Impact: incident.ImpactMajor, ComponentIDs: []string{"c2card"}, CreatedAt: start, UpdatedAt: start, StartedAt: start,
+		Updates: []*incident.Update{{ID: "dwfsk5ttyvtb", IncidentID: "rclfxz2g21ly", Status: incident.Investigating, Body: body,
+			CreatedAt: start, UpdatedAt: start, DisplayAt: start, DeliverNotifications: true}}}
+	if kind == queue.KindResolved {
+		inc.Status, inc.ResolvedAt = incident.Resolved, &start
+		inc.Updates[0].Status = incident.Resolved
+	}
+	if strings.HasPrefix(string(kind), "maintenance") {
+		until := start.Add(2 * time.Hour)
+		inc.ScheduledFor, inc.ScheduledUntil, inc.Impact, inc.Status = &start, &until, incident.ImpactMaintenance, incident.Scheduled
+	}
+	return Input{Kind: kind, Page: &incident.Page{ID: "p0qjfl24znv5", Name: "Status", URL: "https://status.example.com", Languages: []string{"en"}},
+		Incident: inc, Components: testComponents, Recipient: Recipient{Language: lang, TimeZone: "Europe/Budapest"}, Now: start}
+}
+
+// TestSMSKeepsOperatorText: in every language, the first message, an
+// update and the resolution carry the operator's two sentences whole (the
+// Hungarian acknowledgement cut them to "Some card…"), and no template
+// puts two colons in a row of words ("Status: hibát észleltünk: Card…").
+func TestSMSKeepsOperatorText(t *testing.T) {
+	r := newTestRenderer(t)
+	body := "Some card payments are declined. We are working with the card processor."
+	for _, lang := range incident.Languages {
+		for _, kind := range []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved, queue.KindMaintenanceStarted, queue.KindMaintenanceScheduled, queue.KindMaintenanceCompleted} {
+			t.Run(lang+"/"+string(kind), func(t *testing.T) {
+				m, err := r.Render(channel.SMS, operatorInput(kind, lang, body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The maintenance notices' dates take room a UCS-2 message
+				// lacks; they keep the operator's first sentence at least.
+				keep := body
+				if enc, _, _ := sms.Segments(m.Text); enc == sms.UCS2 && strings.HasPrefix(string(kind), "maintenance_s") {
+					keep = "Some card payments are declined."
+				}
+				if !strings.Contains(m.Text, keep) {
+					t.Errorf("the operator's text was cut: %q", m.Text)
+				}
+				limit := DefaultMaxSMSSegments
+				if enc, _, _ := sms.Segments(m.Text); enc == sms.UCS2 {
+					limit++ // rather than cut the operator's text
+				}
+				if _, _, n := sms.Segments(m.Text); n > limit {
+					t.Errorf("%d segments: %q", n, m.Text)
+				}
+				// Before the operator's text, at most one colon: "Page (what
+				// happened): Name." (not "Page: what happened: Name.").
+				head, _, _ := strings.Cut(m.Text, "Some card")
+				if c := strings.Count(head, ": "); c > 1 {
+					t.Errorf("%d colons in %q", c, head)
+				}
+			})
+		}
+	}
+}
+
+// TestSMSTypographicPunctuation: an English update typed with curly
+// apostrophes, quotes, dashes, an ellipsis and a no-break space travels as
+// GSM-7 (153 characters a segment), not UCS-2 (67), and so whole.
+func TestSMSTypographicPunctuation(t *testing.T) {
+	r := newTestRenderer(t)
+	body := "We’re seeing “declined” card payments – some, not all… Retrying\u00a0helps; we’ll update you within the hour."
+	m, err := r.Render(channel.SMS, operatorInput(queue.KindUpdate, "en", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _, n := sms.Segments(m.Text)
+	if enc != sms.GSM7 {
+		t.Errorf("encoding %s: %q", enc, m.Text)
+	}
+	want := `We're seeing "declined" card payments - some, not all... Retrying helps; we'll update you within the hour.`
+	if !strings.Contains(m.Text, want) {
+		t.Errorf("text %q lacks %q", m.Text, want)
+	}
+	if n > DefaultMaxSMSSegments {
+		t.Errorf("%d segments", n)
+	}
+	// A letter GSM-7 lacks keeps the message UCS-2, unchanged.
+	m, err = r.Render(channel.SMS, operatorInput(queue.KindUpdate, "hu", "A kártyás fizetés – részben – hibás."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc, _, _ := sms.Segments(m.Text); enc != sms.UCS2 || !strings.Contains(m.Text, "A kártyás fizetés - részben - hibás.") {
+		t.Errorf("hungarian: %s %q", enc, m.Text)
+	}
+}
+
+// TestOperatorTextPerLanguage: an update written in several languages
+// reaches each recipient in theirs, on every channel; a language without
+// its own text reads the default (Body).
+func TestOperatorTextPerLanguage(t *testing.T) {
+	r := newTestRenderer(t)
+	texts := map[string]string{
+		"en": "Some card payments are declined.",
+		"hu": "Néhány kártyás fizetés sikertelen.",
+		"pl": "Część płatności kartą jest odrzucana.",
+	}
+	for _, lang := range incident.Languages {
+		want := texts[lang]
+		if want == "" {
+			want = texts["en"] // hr has none: the default
+		}
+		for _, ch := range []channel.Kind{channel.SMS, channel.Email, channel.Slack} {
+			t.Run(lang+"/"+string(ch), func(t *testing.T) {
+				in := operatorInput(queue.KindAck, lang, texts["en"])
+				in.Incident.Updates[0].Messages = map[string]string{"hu": texts["hu"], "pl": texts["pl"]}
+				m, err := r.Render(ch, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(m.Text, want) {
+					t.Errorf("text lacks %q: %q", want, m.Text)
+				}
+				for l, other := range texts {
+					if other != want && l != lang && strings.Contains(m.Text, other) {
+						t.Errorf("text carries the %s text too: %q", l, m.Text)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package statuspage
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// TestUpdateTextPerLanguage: an update written in several languages shows
+// each viewer their language's text on the page and the incident page; a
+// language without its own text shows the default.
+func TestUpdateTextPerLanguage(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	name, url := "Acme", "https://status.acme.test"
+	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cname := "Card payments"
+	c, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &cname})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{"en": "Some card payments are declined.", "hu": "Néhány kártyás fizetés sikertelen.", "pl": "Część płatności kartą jest odrzucana."}
+	body, iname := texts["en"], "Card payments fail"
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
+		Messages:   map[string]string{"hu": texts["hu"], "pl": texts["pl"]},
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/incidents/" + inc.ID} {
+		for _, l := range incident.Languages {
+			want := texts[l]
+			if want == "" {
+				want = texts["en"]
+			}
+			b := string(lookup(t, e.site, path, l).Body)
+			if !strings.Contains(b, want) {
+				t.Errorf("%s [%s] lacks %q", path, l, want)
+			}
+			for ol, other := range texts {
+				if other != want && strings.Contains(b, other) {
+					t.Errorf("%s [%s] shows the %s text too", path, l, ol)
+				}
+			}
+		}
+	}
+}
