@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -214,6 +215,28 @@ func TestPlanChunksRead(t *testing.T) {
 			if d.BroadcastID != b.ID {
 				t.Fatalf("claimed %s of %s", d.ID, d.BroadcastID)
 			}
+		}
+	}
+}
+
+// TestAppendDeliveryDoc: the hand-written encoding is json.Marshal's, byte
+// for byte, for plain, empty, escaped and non-ASCII fields.
+func TestAppendDeliveryDoc(t *testing.T) {
+	docs := []deliveryDoc{
+		{ID: "x", Kind: channel.SMS, Address: "+3610", CreatedAt: 1},
+		{ID: "d1", PageID: "p", IncidentID: "i", UpdateID: "u", BroadcastID: "b", MessageKind: queue.KindAck, Kind: channel.Email,
+			Address: "a@example.com", RecipientType: queue.FromCustomer, RecipientID: "c1", Name: "Kovács Ödön <\"boss\"> & co\n\t\\",
+			Language: "hu", TimeZone: "Europe/Budapest", Critical: true, CreatedAt: -5, Vars: map[string]string{"b": "2", "a": "<1>"}},
+		{ID: "bad\xffutf8", Kind: channel.Slack, Address: "\u2028", Name: "emoji 🙂"},
+	}
+	for _, d := range docs {
+		want, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendDeliveryDoc([]byte("junk"), &d)
+		if err != nil || string(got) != "junk"+string(want) {
+			t.Errorf("appendDeliveryDoc(%+v) = %s, %v; want %s", d, got, err, want)
 		}
 	}
 }

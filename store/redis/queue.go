@@ -360,6 +360,7 @@ func (db *DB) globalPrefix() string { return db.keys.global("") }
 
 // insertArgs appends ds to args as insertLua expects them, checking each.
 func (db *DB) insertArgs(args []any, ds []*queue.Delivery, now time.Time) ([]any, error) {
+	var buf []byte
 	for _, d := range ds {
 		if err := validDelivery(d); err != nil {
 			return nil, err
@@ -380,12 +381,14 @@ func (db *DB) insertArgs(args []any, ds []*queue.Delivery, now time.Time) ([]any
 		if state == "" {
 			state = queue.StatePending
 		}
-		doc, err := encode(deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
+		var err error
+		buf, err = appendDeliveryDoc(buf[:0], &deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
 			MessageKind: d.MessageKind, Kind: d.Kind, Address: d.Address, RecipientType: d.RecipientType, RecipientID: d.RecipientID,
 			Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Critical: d.Critical, CreatedAt: ms(created), Vars: d.Vars})
 		if err != nil {
 			return nil, err
 		}
+		doc := string(buf)
 		rk, rf := "", ""
 		if d.RecipientID != "" {
 			rk, rf = db.keys.recipientDeliveries(d.PageID, d.RecipientID), recipientField(d.PageID, d.RecipientID)
