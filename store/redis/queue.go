@@ -208,23 +208,32 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0,
 end
 -- A member starting with ~ is a plan's chunk (chunks.go): it is expanded
 -- into its deliveries, which join the due queue at their own scores, and
--- the next round takes them.
-for round = 1, 8 do
+-- the next round takes them. A round expands chunks for as many
+-- deliveries as the claim still wants and puts the other chunks back,
+-- and a claim expands at most about 4096 deliveries in all.
+local expandedAll = 0
+for round = 1, 32 do
   if #out >= n then break end
-  local ids = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[5], 'LIMIT', 0, n - #out)
-  if #ids == 0 then break end
+  local need = n - #out
+  local got = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[5], 'WITHSCORES', 'LIMIT', 0, need)
+  if #got == 0 then break end
   -- They are the lowest-ranked members: drop them in one command.
-  redis.call('ZREMRANGEBYRANK', due, 0, #ids - 1)
-  local expanded = false
-  for _, id in ipairs(ids) do
-    if string.byte(id, 1) == 126 then
-      expand(pfx, string.sub(id, 2))
-      expanded = true
-    else
+  redis.call('ZREMRANGEBYRANK', due, 0, #got / 2 - 1)
+  local expanded, back = 0, {}
+  for j = 1, #got, 2 do
+    local id = got[j]
+    if string.byte(id, 1) ~= 126 then
       take(id, 'pending')
+    elseif expanded < need and expandedAll < 4096 then
+      local m = expand(pfx, string.sub(id, 2))
+      expanded, expandedAll = expanded + m, expandedAll + m
+    else
+      back[#back + 1] = got[j + 1]
+      back[#back + 1] = id
     end
   end
-  if not expanded then break end
+  if #back > 0 then redis.call('ZADD', due, unpack(back)) end
+  if expanded == 0 then break end
 end
 for j = 1, #leases, 1000 do
   redis.call('ZADD', leased, unpack(leases, j, math.min(j + 999, #leases)))
