@@ -28,6 +28,7 @@ import (
 type broadcastOptions struct {
 	Customers                                                 int           // part 1 and 5: customers planned (SQLite)
 	RedisCustomers                                            int           // part 1 on Redis (0: same as Customers)
+	PlanNodes                                                 int           // part 1 on Redis: nodes planning at once in the second run (≤ 1: none)
 	Messages                                                  int           // part 2: messages per channel for throughput
 	Workers                                                   int           // part 2: herald's workers per channel = the ceiling client's concurrency
 	ProviderLatency                                           time.Duration // part 2: the sandbox's answer time in the provider-bound round (0: skip it)
@@ -39,7 +40,7 @@ type broadcastOptions struct {
 	SkipPlan, SkipDispatch, SkipRate, SkipLatency, SkipMemory bool
 }
 
-var defaultBroadcast = broadcastOptions{Customers: 1_000_000, RedisCustomers: 100_000, Messages: 20_000, Workers: 8, ProviderLatency: 20 * time.Millisecond, Rate: 200, Duration: 20 * time.Second,
+var defaultBroadcast = broadcastOptions{Customers: 1_000_000, RedisCustomers: 100_000, PlanNodes: 3, Messages: 20_000, Workers: 8, ProviderLatency: 20 * time.Millisecond, Rate: 200, Duration: 20 * time.Second,
 	Declarations: 100, RedisURL: "redis://127.0.0.1:6379/0"}
 
 // world is a page with components, and the herald node now running over
@@ -78,7 +79,7 @@ func openRedisWorld(ctx context.Context, url string, log *slog.Logger) (*world, 
 	prefix := "hbench" + hex.EncodeToString(b)
 	cfg := redisConfig(url, prefix)
 	cfg.PublicURL = benchURL
-	w := &world{name: "Redis", cfg: cfg, log: log, drop: func() { dropRedisPrefix(url, prefix, io.Discard) }}
+	w := &world{name: "Redis", cfg: cfg, log: log, drop: func() { dropRedisPrefix(url, prefix, os.Stderr) }}
 	if err := w.setup(ctx); err != nil {
 		w.close()
 		return nil, err
@@ -321,6 +322,11 @@ func benchBroadcast(ctx context.Context, opt broadcastOptions, stdout, stderr io
 			if err := benchPlanRedis(ctx, opt, log, rep); err != nil {
 				return fmt.Errorf("plan (Redis): %w", err)
 			}
+			if opt.PlanNodes > 1 {
+				if err := benchPlanRedisNodes(ctx, opt, log, rep); err != nil {
+					return fmt.Errorf("plan (Redis, %d nodes): %w", opt.PlanNodes, err)
+				}
+			}
 		}
 		fmt.Fprintln(stdout)
 	}
@@ -378,6 +384,101 @@ func benchPlanRedis(ctx context.Context, opt broadcastOptions, log *slog.Logger,
 		rep.info("Redis: deleting the bench's keys", time.Since(start).Round(time.Millisecond).String())
 	}()
 	return planRun(ctx, w, opt.RedisCustomers, opt, rep, true, 0)
+}
+
+// benchPlanRedisNodes times opt.PlanNodes nodes planning at once on one
+// Redis: as many pages, each with its share of opt.RedisCustomers, and a
+// declaration on each, so the nodes plan different broadcasts and the
+// deliveries add up to the one-node run's. A broadcast is planned by the
+// node that claims it; the figure is the time until every plan is done.
+func benchPlanRedisNodes(ctx context.Context, opt broadcastOptions, log *slog.Logger, rep *report) error {
+	w, err := openRedisWorld(ctx, opt.RedisURL, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		start := time.Now()
+		w.close()
+		rep.info("Redis: deleting the bench's keys", time.Since(start).Round(time.Millisecond).String())
+	}()
+	k := opt.PlanNodes
+	pages, comps := []*incident.Page{w.page}, []string{w.comps[0]}
+	for i := 1; i < k; i++ {
+		name, url, tz := fmt.Sprintf("Acme %d", i+1), benchURL, "Europe/Budapest"
+		p, err := w.n.Incidents.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, TimeZone: &tz, Languages: languages})
+		if err != nil {
+			return err
+		}
+		cn := "Payments"
+		c, err := w.n.Incidents.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &cn})
+		if err != nil {
+			return err
+		}
+		pages, comps = append(pages, p), append(comps, c.ID)
+	}
+	loadStart := time.Now()
+	first := 0
+	for i, p := range pages {
+		n := opt.RedisCustomers / k
+		if i == k-1 {
+			n = opt.RedisCustomers - first
+		}
+		w.page = p
+		if _, err := w.loadCustomers(ctx, first, n, true); err != nil {
+			return fmt.Errorf("load customers: %w", err)
+		}
+		first += n
+	}
+	took := time.Since(loadStart)
+	rep.info(fmt.Sprintf("%s: load %d customers over %d pages", w.name, opt.RedisCustomers, k),
+		fmt.Sprintf("%s, %.0f customers/s", took.Round(time.Millisecond), float64(opt.RedisCustomers)/took.Seconds()))
+	// The world's node plans too: k nodes in all, each built as herald
+	// serve builds it, planning only.
+	var others []*node.Node
+	defer func() {
+		for _, n := range others {
+			_ = n.Close()
+		}
+	}()
+	for i := 1; i < k; i++ {
+		cfg := w.cfg
+		n, err := node.New(ctx, cfg, node.Options{PlanOnly: true, Log: log})
+		if err != nil {
+			return err
+		}
+		if err := n.Run(ctx); err != nil {
+			_ = n.Close()
+			return err
+		}
+		others = append(others, n)
+	}
+	start := time.Now()
+	bids := make([]string, k)
+	for i, p := range pages {
+		name, st, body := "Payments failing", incident.Investigating, "We are investigating failed payments. Next update within 30 minutes."
+		inc, _, err := w.n.Incidents.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &name, Status: &st, Body: &body,
+			ComponentIDs: []string{comps[i]}, Components: map[string]incident.ComponentStatus{comps[i]: incident.MajorOutage}}, "")
+		if err != nil {
+			return err
+		}
+		bs, err := w.n.Engine.Incidents.FindBroadcasts(ctx, inc.ID)
+		if err != nil || len(bs) == 0 {
+			return fmt.Errorf("incident %s: broadcasts %v, %v", inc.ID, bs, err)
+		}
+		bids[i] = bs[len(bs)-1].ID
+	}
+	planned := 0
+	for _, bid := range bids {
+		p, err := w.waitPlanned(ctx, bid, 20*time.Minute)
+		if err != nil {
+			return err
+		}
+		planned += p.Planned
+	}
+	d := time.Since(start)
+	rep.info(fmt.Sprintf("%s: %d nodes plan %d broadcasts, %d recipients (%d deliveries)", w.name, k, k, opt.RedisCustomers, planned),
+		fmt.Sprintf("%.2f s, %.0f deliveries/s (no target on Redis)", d.Seconds(), float64(planned)/d.Seconds()))
+	return nil
 }
 
 // planRun loads n customers (phone and email each) into w and, when
@@ -442,6 +543,7 @@ func parseBroadcast(args []string, stderr io.Writer) (broadcastOptions, error) {
 	opt := broadcastOptions{}
 	fs.IntVar(&opt.Customers, "customers", d.Customers, "customers planned (1) and held in memory (5), SQLite")
 	fs.IntVar(&opt.RedisCustomers, "redis-customers", d.RedisCustomers, "customers planned on Redis (default 100000 to keep the run short; 0: -customers)")
+	fs.IntVar(&opt.PlanNodes, "plan-nodes", d.PlanNodes, "nodes planning at once on Redis in 1's second run, each a broadcast on its own page, the customers split between them (≤ 1 skips it)")
 	fs.IntVar(&opt.Messages, "messages", d.Messages, "messages per channel in the throughput run (2)")
 	fs.DurationVar(&opt.ProviderLatency, "provider-latency", d.ProviderLatency, "the sandbox's answer time in the provider-bound dispatch round (2; 0 skips it)")
 	fs.IntVar(&opt.Workers, "workers", d.Workers, "herald's workers per channel, and the ceiling client's concurrency (2, 3)")

@@ -57,7 +57,10 @@ func dropRedisPrefix(url, prefix string, stderr io.Writer) {
 	}
 	rdb := goredis.NewClient(o)
 	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A plan of two million deliveries leaves millions of keys, which a
+	// busy machine takes minutes to delete: a shorter limit left them in
+	// the shared Redis.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	iter := rdb.Scan(ctx, 0, prefix+"*", 5000).Iterator()
 	var keys []string
@@ -76,4 +79,7 @@ func dropRedisPrefix(url, prefix string, stderr io.Writer) {
 		}
 	}
 	flush()
+	if err := iter.Err(); err != nil {
+		fmt.Fprintf(stderr, "herald-bench: delete keys of %s: %v (some are left)\n", prefix, err)
+	}
 }

@@ -48,6 +48,10 @@
 //	<prefix>:{global}:q:sms:sent               zset  SMS still sent (no final receipt) by when next due a look at Twilio (ms)
 //	<prefix>:{global}:progress:<broadcast>     hash  "<kind>:<state>" and "r:<kind>:<reason>" → count
 //	<prefix>:{global}:dtimes:<broadcast>       hash  "<kind>:<state>:<10 s bucket>" → deliveries that reached a timed state then (the report)
+//	<prefix>:{global}:pc:<n>                   string a planned chunk: up to 256 pending deliveries (MessagePack), "~<n>" in its due queue
+//	<prefix>:{global}:pcs                      zset  chunks not yet expanded, by n
+//	<prefix>:{global}:pc-seq                   counter chunk numbers
+//	<prefix>:{global}:chunked                  set   IDs of the deliveries waiting in chunks
 //	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (s × 2^20 + seq)
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
 //	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)
@@ -266,6 +270,12 @@
 //   - Counters. Every script that moves a delivery updates its broadcast's
 //     progress hash (HINCRBY) in the same atomic step, so Progress is two
 //     hash reads however large the broadcast.
+//
+// Planning writes chunks, not deliveries (chunks.go): a plan batch packs
+// its new pending deliveries into chunks of up to 256, one string and one
+// due-queue member each, and claimScript expands a chunk into ordinary
+// deliveries when it reaches one; reads that need every delivery expand
+// what is left first.
 //
 // Scripts: enqueueScript and savePlanBatchScript create deliveries (shared
 // insertLua: skip known IDs, queue, index, count; the plan script first

@@ -70,11 +70,11 @@ end
 // {global} prefix, broadcast ID, then the deliveries (insertLua). It
 // returns how many deliveries were new, -1 when the lease was lost, -2
 // when the plan is not pending (cancelled, done, or missing).
-var savePlanBatchScript = goredis.NewScript(insertLua + `
+var savePlanBatchScript = goredis.NewScript(insertLua + planChunksLua + `
 local cur = redis.call('HMGET', KEYS[1], 'state', 'lease')
 if cur[1] ~= 'pending' then return -2 end
 if cur[2] ~= ARGV[1] then return -1 end
-local new = insert(ARGV[6], ARGV, 8)
+local new = planChunks(ARGV[6], ARGV, 8, ARGV[7])
 redis.call('HINCRBY', KEYS[1], 'planned', new)
 redis.call('HSET', KEYS[1], 'cursor', ARGV[4], 'updated', ARGV[2])
 if ARGV[5] == '1' then
@@ -219,6 +219,10 @@ func (db *DB) CancelPlan(ctx context.Context, broadcastID string, now time.Time)
 	}
 	if ok == 0 {
 		return incident.NotFound("plan", broadcastID)
+	}
+	// Deliveries still in chunks join the broadcast's index first.
+	if err := db.expandChunks(ctx); err != nil {
+		return err
 	}
 	const chunk = 1000
 	for start := 0; ; start += chunk {

@@ -85,8 +85,12 @@ const insertStride = 15
 // a plan batch of thousands costs thousands of HSETs, not five times that.
 // Fields equal to their default (no attempts, updated when created, no
 // lease) are left out of the hash; decodeDelivery fills them in.
+//
+// mode says who calls: "enqueue" also skips an ID waiting in a plan's chunk
+// (chunks.go), "plan" is a plan's delivery that is not pending, and
+// "expand" a chunk's deliveries, which their plan counted already.
 var insertLua = `
-local function insert(pfx, a, from)
+local function insert(pfx, a, from, mode)
   local n = math.floor((#a - from + 1) / ` + strconv.Itoa(insertStride) + `)
   local seq = redis.call('INCRBY', pfx .. 'qseq', n) - n
   local function score(ms, s) return string.format('%.0f', tonumber(ms) * ` + scoreSlotsLua + ` + s) end
@@ -114,7 +118,8 @@ local function insert(pfx, a, from)
     local dk = pfx .. 'd:' .. id
     -- The index of every delivery doubles as the existence check: ZADD NX
     -- adds the ID only when it is new, in the one call the index needs anyway.
-    if redis.call('ZADD', pfx .. 'deliveries', 'NX', created, id) == 1 then
+    if (mode ~= 'enqueue' or redis.call('SISMEMBER', pfx .. 'chunked', id) == 0) and
+      redis.call('ZADD', pfx .. 'deliveries', 'NX', created, id) == 1 then
       new = new + 1
       local reason, code = a[i+10], a[i+11]
       if a[i+3] == '0' and a[i+9] == a[i+7] and reason == '' and code == '' then
@@ -132,8 +137,10 @@ local function insert(pfx, a, from)
       if rf ~= '' and redis.call('HSETNX', rk, rf, id) == 0 then
         redis.call('HSET', rk, rf, redis.call('HGET', rk, rf) .. ' ' .. id)
       end
-      count(bid, kind .. ':' .. st, 1)
-      if reason ~= '' and (st == 'failed' or st == 'suppressed') then count(bid, 'r:' .. kind .. ':' .. reason, 1) end
+      if mode ~= 'expand' then
+        count(bid, kind .. ':' .. st, 1)
+        if reason ~= '' and (st == 'failed' or st == 'suppressed') then count(bid, 'r:' .. kind .. ':' .. reason, 1) end
+      end
     end
   end
   for key, z in pairs(zsets) do
@@ -152,7 +159,7 @@ end
 // {global} key prefix, ARGV[2..] the deliveries (insertLua). KEYS[1] (the
 // index of every delivery) only names the slot. It returns how many were new.
 var enqueueScript = goredis.NewScript(insertLua + `
-return insert(ARGV[1], ARGV, 2)
+return insert(ARGV[1], ARGV, 2, 'enqueue')
 `)
 
 // claimScript leases up to n deliveries of one channel: first those whose
@@ -165,7 +172,7 @@ return insert(ARGV[1], ARGV, 2)
 // KEYS: due queue, lease queue, lease counter. ARGV: now ms, lease end ms,
 // n, {global} key prefix, the highest due score at now (see scoreSlots). It returns the token and each claimed delivery's
 // fields as they were before the claim (HGETALL).
-var claimScript = goredis.NewScript(`
+var claimScript = goredis.NewScript(insertLua + expandLua + `
 local due, leased = KEYS[1], KEYS[2]
 local now, untilMs, n, pfx = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local token = tostring(redis.call('INCR', KEYS[3]))
@@ -199,13 +206,34 @@ end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, n)) do
   if not take(id, 'sending') then redis.call('ZREM', leased, id) end
 end
-if #out < n then
-  local ids = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[5], 'LIMIT', 0, n - #out)
-  if #ids > 0 then
-    -- They are the lowest-ranked members: drop them in one command.
-    redis.call('ZREMRANGEBYRANK', due, 0, #ids - 1)
-    for _, id in ipairs(ids) do take(id, 'pending') end
+-- A member starting with ~ is a plan's chunk (chunks.go): it is expanded
+-- into its deliveries, which join the due queue at their own scores, and
+-- the next round takes them. A round expands chunks for as many
+-- deliveries as the claim still wants and puts the other chunks back,
+-- and a claim expands at most about 4096 deliveries in all.
+local expandedAll = 0
+for round = 1, 32 do
+  if #out >= n then break end
+  local need = n - #out
+  local got = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[5], 'WITHSCORES', 'LIMIT', 0, need)
+  if #got == 0 then break end
+  -- They are the lowest-ranked members: drop them in one command.
+  redis.call('ZREMRANGEBYRANK', due, 0, #got / 2 - 1)
+  local expanded, back = 0, {}
+  for j = 1, #got, 2 do
+    local id = got[j]
+    if string.byte(id, 1) ~= 126 then
+      take(id, 'pending')
+    elseif expanded < need and expandedAll < 4096 then
+      local m = expand(pfx, string.sub(id, 2))
+      expanded, expandedAll = expanded + m, expandedAll + m
+    else
+      back[#back + 1] = got[j + 1]
+      back[#back + 1] = id
+    end
   end
+  if #back > 0 then redis.call('ZADD', due, unpack(back)) end
+  if expanded == 0 then break end
 end
 for j = 1, #leases, 1000 do
   redis.call('ZADD', leased, unpack(leases, j, math.min(j + 999, #leases)))
@@ -341,6 +369,7 @@ func (db *DB) globalPrefix() string { return db.keys.global("") }
 
 // insertArgs appends ds to args as insertLua expects them, checking each.
 func (db *DB) insertArgs(args []any, ds []*queue.Delivery, now time.Time) ([]any, error) {
+	var buf []byte
 	for _, d := range ds {
 		if err := validDelivery(d); err != nil {
 			return nil, err
@@ -361,12 +390,14 @@ func (db *DB) insertArgs(args []any, ds []*queue.Delivery, now time.Time) ([]any
 		if state == "" {
 			state = queue.StatePending
 		}
-		doc, err := encode(deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
+		var err error
+		buf, err = appendDeliveryDoc(buf[:0], &deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
 			MessageKind: d.MessageKind, Kind: d.Kind, Address: d.Address, RecipientType: d.RecipientType, RecipientID: d.RecipientID,
 			Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Critical: d.Critical, CreatedAt: ms(created), Vars: d.Vars})
 		if err != nil {
 			return nil, err
 		}
+		doc := string(buf)
 		rk, rf := "", ""
 		if d.RecipientID != "" {
 			rk, rf = db.keys.recipientDeliveries(d.PageID, d.RecipientID), recipientField(d.PageID, d.RecipientID)
@@ -386,6 +417,8 @@ func validDelivery(d *queue.Delivery) error {
 		return incident.Invalid("delivery", "nil delivery")
 	case d.ID == "":
 		return incident.Invalid("delivery.id", "delivery ID is empty")
+	case strings.HasPrefix(d.ID, chunkMarker):
+		return incident.Invalid("delivery.id", "a delivery ID may not start with %q", chunkMarker)
 	case !validKind(d.Kind):
 		return incident.Invalid("delivery.channel", "unknown channel %q", d.Kind)
 	case d.State == queue.StateSending:
@@ -561,6 +594,9 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state queue.Deli
 			return fmt.Errorf("redis: set delivery status: %w", err)
 		}
 		if n == 0 {
+			if waiting, err := db.chunked(ctx, id); err != nil || waiting {
+				return err // planned and pending: nothing to change
+			}
 			return incident.NotFound("delivery", id)
 		}
 		return nil
@@ -573,6 +609,9 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state queue.Deli
 		return fmt.Errorf("redis: set delivery status: %w", err)
 	}
 	if res < 0 {
+		if waiting, err := db.chunked(ctx, id); err != nil || waiting {
+			return err // planned and pending: a receipt moves only a sent delivery
+		}
 		return incident.NotFound("delivery", id)
 	}
 	return nil
@@ -585,7 +624,22 @@ func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*queue.Delivery,
 		return nil, fmt.Errorf("redis: find delivery: %w", err)
 	}
 	if len(m) == 0 {
-		return nil, incident.NotFound("delivery", id)
+		waiting, err := db.chunked(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !waiting {
+			return nil, incident.NotFound("delivery", id)
+		}
+		if err := db.expandChunks(ctx); err != nil {
+			return nil, err
+		}
+		if m, err = db.client.HGetAll(ctx, db.keys.delivery(id)).Result(); err != nil {
+			return nil, fmt.Errorf("redis: find delivery: %w", err)
+		}
+		if len(m) == 0 {
+			return nil, incident.NotFound("delivery", id)
+		}
 	}
 	return decodeDelivery(m)
 }
@@ -606,6 +660,10 @@ func (db *DB) FindDeliveryByProviderID(ctx context.Context, providerID string) (
 // or every delivery's sorted set newest first, a page at a time) and
 // filters the rest in Go.
 func (db *DB) FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*queue.Delivery, error) {
+	// The indexes hold every delivery once no chunk waits.
+	if err := db.expandChunks(ctx); err != nil {
+		return nil, err
+	}
 	k := db.keys
 	index := k.deliveriesAll()
 	if f.BroadcastID != "" {

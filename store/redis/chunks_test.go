@@ -1,0 +1,242 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
+)
+
+// chunkState reads how many chunks wait and how many IDs are in them.
+func chunkState(t *testing.T, db *DB) (chunks, ids int64) {
+	t.Helper()
+	ctx := context.Background()
+	chunks, err := db.client.ZCard(ctx, db.keys.global("pcs")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err = db.client.SCard(ctx, db.keys.global("chunked")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chunks, ids
+}
+
+// TestPlanChunks: a plan batch of 600 SMS and 10 email deliveries is
+// written as chunks (three SMS, one email), counted at once, and a claim
+// expands a chunk and takes from it in due order; the chunk's other
+// deliveries stay claimable, each claimed once; a suppressed delivery is
+// written as before; IDs in chunks are skipped by a later batch and by
+// EnqueueDeliveries.
+func TestPlanChunks(t *testing.T) {
+	ctx := context.Background()
+	for _, m := range modes() {
+		t.Run(m.name, func(t *testing.T) {
+			db := openTest(t, testPrefix(t))
+			defer db.Close()
+			db.perSlot = m.perSlot
+			b := declare(t, db, "p1", "i1", "b1")
+			p, err := db.ClaimPlan(ctx, t0, time.Minute)
+			if err != nil || p == nil {
+				t.Fatalf("ClaimPlan = %v, %v", p, err)
+			}
+			var ds []*queue.Delivery
+			for i := 0; i < 600; i++ {
+				// Later ones first: the claim must still go by NextAt.
+				ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%04d", i), t0.Add(time.Duration(600-i)*time.Millisecond)))
+			}
+			for i := 0; i < 10; i++ {
+				ds = append(ds, delivery(b, channel.Email, fmt.Sprintf("e%d@example.com", i), t0))
+			}
+			sup := delivery(b, channel.SMS, "+36suppressed", t0)
+			sup.State, sup.Reason = queue.StateSuppressed, "unsubscribed"
+			ds = append(ds, sup)
+			n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: "c1"}, t0, time.Minute)
+			if err != nil || n != 611 {
+				t.Fatalf("SavePlanBatch = %d, %v; want 611", n, err)
+			}
+			if c, ids := chunkState(t, db); c != 4 || ids != 610 {
+				t.Fatalf("chunks = %d holding %d IDs; want 4 holding 610", c, ids)
+			}
+			pr, err := db.Progress(ctx, "b1")
+			if err != nil || pr.Counts[channel.SMS][queue.StatePending] != 600 || pr.Counts[channel.Email][queue.StatePending] != 10 ||
+				pr.Counts[channel.SMS][queue.StateSuppressed] != 1 || pr.Reasons[channel.SMS]["unsubscribed"] != 1 || pr.Planned != 611 {
+				t.Fatalf("Progress = %+v, %v", pr, err)
+			}
+			// The suppressed one is an ordinary delivery already.
+			if got, err := db.client.Exists(ctx, db.keys.delivery(sup.ID)).Result(); err != nil || got != 1 {
+				t.Fatalf("suppressed delivery's hash: %d, %v", got, err)
+			}
+
+			// The same IDs again, and one new: only the new one counts.
+			again := append([]*queue.Delivery{}, ds[:5]...)
+			again = append(again, delivery(b, channel.SMS, "+36new", t0))
+			if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c2"}, t0, time.Minute); err != nil || n != 1 {
+				t.Fatalf("SavePlanBatch again = %d, %v; want 1", n, err)
+			}
+			if n, err := db.EnqueueDeliveries(ctx, ds[5:7]); err != nil || n != 0 {
+				t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
+			}
+
+			// A claim of 10 takes the ten earliest SMS, out of a chunk.
+			got, err := db.ClaimDeliveries(ctx, channel.SMS, t0.Add(time.Second), time.Minute, 10)
+			if err != nil || len(got) != 10 {
+				t.Fatalf("ClaimDeliveries = %d, %v; want 10", len(got), err)
+			}
+			for i, d := range got {
+				if want := queue.DeliveryID(b.UpdateID, channel.SMS, "+36new"); i == 0 && d.ID != want {
+					t.Errorf("first claimed %s (%s), want the new one at t0", d.Address, d.NextAt)
+				}
+				if d.State != queue.StateSending || d.Attempts != 1 || d.Lease == "" || d.Name != "" || d.Language != "en" {
+					t.Errorf("claimed %+v", d)
+				}
+			}
+			if c, _ := chunkState(t, db); c >= 5 {
+				t.Errorf("%d chunks wait after a claim; want one expanded", c)
+			}
+			// Everything else is claimed once, whatever the claim size.
+			seen := map[string]bool{}
+			for _, d := range got {
+				seen[d.ID] = true
+			}
+			for {
+				more, err := db.ClaimDeliveries(ctx, channel.SMS, t0.Add(time.Second), time.Minute, 37)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(more) == 0 {
+					break
+				}
+				for _, d := range more {
+					if seen[d.ID] {
+						t.Fatalf("%s claimed twice", d.ID)
+					}
+					seen[d.ID] = true
+				}
+			}
+			if len(seen) != 601 {
+				t.Errorf("claimed %d SMS, want 601", len(seen))
+			}
+			pr, _ = db.Progress(ctx, "b1")
+			if pr.Counts[channel.SMS][queue.StateSending] != 601 || pr.Counts[channel.SMS][queue.StatePending] != 0 {
+				t.Errorf("Progress after claims = %+v", pr.Counts)
+			}
+			if c, ids := chunkState(t, db); c != 1 || ids != 10 {
+				t.Errorf("chunks = %d holding %d; want the email chunk alone", c, ids)
+			}
+		})
+	}
+}
+
+// TestPlanChunksRead: a delivery waiting in a chunk is found by ID, by
+// address, by recipient and in its broadcast, as one written without
+// chunks would be; a receipt for it changes nothing; cancelling the plan
+// cancels it.
+func TestPlanChunksRead(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	var b *incident.Broadcast
+	b = plant(t, db, func(br *incident.Broadcast) []*queue.Delivery {
+		b = br
+		var ds []*queue.Delivery
+		for i := 0; i < 300; i++ {
+			ds = append(ds, delivery(br, channel.SMS, fmt.Sprintf("+36%04d", i), t0))
+		}
+		return ds
+	})
+	id := queue.DeliveryID(b.UpdateID, channel.SMS, "+360007")
+	if err := db.SetDeliveryStatus(ctx, id, queue.StateDelivered, "delivered", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus on a planned delivery = %v; want nil (nothing changes)", err)
+	}
+	if err := db.SetDeliveryStatus(ctx, id, queue.StateSent, "sent", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus sent on a planned delivery = %v", err)
+	}
+	if c, _ := chunkState(t, db); c != 2 {
+		t.Fatalf("%d chunks; want 2 before any read", c)
+	}
+	d, err := db.FindDeliveryByID(ctx, id)
+	if err != nil || d.Address != "+360007" || d.State != queue.StatePending || d.RecipientID != "c-+360007" || !d.NextAt.Equal(t0) {
+		t.Fatalf("FindDeliveryByID = %+v, %v", d, err)
+	}
+	if c, ids := chunkState(t, db); c != 0 || ids != 0 {
+		t.Fatalf("after a read %d chunks hold %d IDs; want none", c, ids)
+	}
+	byAddr, err := db.FindDeliveries(ctx, queue.DeliveryFilter{Kind: channel.SMS, Address: "+360299"})
+	if err != nil || len(byAddr) != 1 {
+		t.Fatalf("FindDeliveries by address = %d, %v", len(byAddr), err)
+	}
+	byRecipient, err := db.FindDeliveries(ctx, queue.DeliveryFilter{PageID: "p1", RecipientID: "c-+360100"})
+	if err != nil || len(byRecipient) != 1 {
+		t.Fatalf("FindDeliveries by recipient = %d, %v", len(byRecipient), err)
+	}
+	pr, _ := db.Progress(ctx, b.ID)
+	if pr.Counts[channel.SMS][queue.StatePending] != 300 {
+		t.Fatalf("expanding counted again: %+v", pr.Counts)
+	}
+
+	// A second plan, cancelled while its deliveries wait in chunks.
+	b2 := &incident.Broadcast{ID: "b2", PageID: "p1", IncidentID: "i1", UpdateID: "i1-u2", Kind: incident.BroadcastUpdated, CreatedAt: t0}
+	if err := db.Commit(ctx, &incident.Change{Broadcasts: []*incident.Broadcast{b2}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := db.ClaimPlan(ctx, t0, time.Minute)
+	if err != nil || p == nil || p.Broadcast.ID != "b2" {
+		t.Fatalf("ClaimPlan = %+v, %v", p, err)
+	}
+	var ds []*queue.Delivery
+	for i := 0; i < 300; i++ {
+		ds = append(ds, delivery(b2, channel.SMS, fmt.Sprintf("+36%04d", i), t0))
+	}
+	if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: "x"}, t0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CancelPlan(ctx, "b2", t0); err != nil {
+		t.Fatal(err)
+	}
+	all, err := db.FindDeliveries(ctx, queue.DeliveryFilter{BroadcastID: "b2"})
+	if err != nil || len(all) != 300 {
+		t.Fatalf("FindDeliveries of b2 = %d, %v", len(all), err)
+	}
+	for _, d := range all {
+		if d.State != queue.StateCancelled {
+			t.Fatalf("%s is %s after CancelPlan", d.ID, d.State)
+		}
+	}
+	if got, err := db.ClaimDeliveries(ctx, channel.SMS, t0.Add(time.Second), time.Minute, 1000); err != nil || len(got) != 300 {
+		t.Fatalf("ClaimDeliveries = %d, %v; want b1's 300 and none of b2's", len(got), err)
+	} else {
+		for _, d := range got {
+			if d.BroadcastID != b.ID {
+				t.Fatalf("claimed %s of %s", d.ID, d.BroadcastID)
+			}
+		}
+	}
+}
+
+// TestAppendDeliveryDoc: the hand-written encoding is json.Marshal's, byte
+// for byte, for plain, empty, escaped and non-ASCII fields.
+func TestAppendDeliveryDoc(t *testing.T) {
+	docs := []deliveryDoc{
+		{ID: "x", Kind: channel.SMS, Address: "+3610", CreatedAt: 1},
+		{ID: "d1", PageID: "p", IncidentID: "i", UpdateID: "u", BroadcastID: "b", MessageKind: queue.KindAck, Kind: channel.Email,
+			Address: "a@example.com", RecipientType: queue.FromCustomer, RecipientID: "c1", Name: "Kovács Ödön <\"boss\"> & co\n\t\\",
+			Language: "hu", TimeZone: "Europe/Budapest", Critical: true, CreatedAt: -5, Vars: map[string]string{"b": "2", "a": "<1>"}},
+		{ID: "bad\xffutf8", Kind: channel.Slack, Address: "\u2028", Name: "emoji 🙂"},
+	}
+	for _, d := range docs {
+		want, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendDeliveryDoc([]byte("junk"), &d)
+		if err != nil || string(got) != "junk"+string(want) {
+			t.Errorf("appendDeliveryDoc(%+v) = %s, %v; want %s", d, got, err, want)
+		}
+	}
+}
