@@ -89,6 +89,10 @@ func OpenAddress(ctx context.Context, addr Address, opts ...Option) (*DB, error)
 		_ = client.Close()
 		return nil, err
 	}
+	if err := db.Upgrade(ctx); err != nil {
+		_ = client.Close()
+		return nil, err
+	}
 	return db, nil
 }
 

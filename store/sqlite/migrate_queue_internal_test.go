@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // TestUpgradeToQueueColumns opens a file written before migration 0022
 // with complaints in it and checks that 0022 fills repeat and due_at from
 // the stored documents, as a save would: the at-risk and repeat lists find
-// them, in due order.
+// them, in due order, and the queue's counters count them.
 func TestUpgradeToQueueColumns(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "herald.db")
@@ -48,10 +49,22 @@ func TestUpgradeToQueueColumns(t *testing.T) {
 		if resolve > 0 {
 			c.ResolveDue = base.Add(resolve)
 		}
+		c.Channel, c.Category = complaint.SMS, complaint.CategoryOutage
 		doc, _ := json.Marshal(c)
+		// The tally lines and counters a save wrote before 0022: without
+		// the queue's.
+		var lines []string
+		for _, l := range c.TallyLines() {
+			if scope, field, _ := complaint.SplitTallyLine(l); scope != complaint.QueueAll && !strings.HasPrefix(scope, complaint.QueueAll+"|") {
+				lines = append(lines, l)
+				if _, err := w.ExecContext(ctx, complaintTallySQL, "p1", scope, field, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		if _, err := w.ExecContext(ctx, `INSERT INTO complaints (id, page_id, state, open, incident_id, owner, contact_key, channel, category,
-			created_at, check_at, version, doc) VALUES (?, 'p1', ?, ?, '', '', '', 'sms', 'outage', ?, NULL, 1, ?)`,
-			id, string(state), boolInt(c.Open()), ms(base), string(doc)); err != nil {
+			created_at, check_at, version, doc, tally) VALUES (?, 'p1', ?, ?, '', '', '', 'sms', 'outage', ?, NULL, 1, ?, ?)`,
+			id, string(state), boolInt(c.Open()), ms(base), string(doc), strings.Join(lines, "\n")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,6 +99,26 @@ func TestUpgradeToQueueColumns(t *testing.T) {
 	}
 	if got := ids(complaint.Filter{PageID: "p1", Repeat: true}); len(got) != 2 {
 		t.Errorf("repeats after the upgrade: %v, want a and d", got)
+	}
+	// The queue's counters count the complaints stored before the upgrade,
+	// and the report's are not counted twice.
+	q, err := db.ComplaintTally(ctx, "p1", complaint.QueueAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q["o"] != 4 || q["o|un"] != 4 || q["o|r"] != 1 {
+		t.Errorf("queue counters after the upgrade: %v, want 4 open, 4 unassigned, 1 repeat", q)
+	}
+	u, err := db.ComplaintTally(ctx, "p1", complaint.TallyUntagged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range u {
+		total += n
+	}
+	if total != 5 {
+		t.Errorf("untagged tally after the upgrade: %v (%d), want the 5 complaints once", u, total)
 	}
 	var due sql.NullInt64
 	if err := db.r.QueryRowContext(ctx, "SELECT due_at FROM complaints WHERE id = 'a'").Scan(&due); err != nil || due.Int64 != ms(base.Add(10*time.Minute)) {

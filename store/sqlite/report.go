@@ -105,53 +105,68 @@ func sortedLines(m map[string]int) []string {
 	return out
 }
 
-// tallyMigration is the migration that added the complaint tallies.
-const tallyMigration = 10
+// tallyMigration is the migration that added the complaint tallies;
+// queueMigration the one that added the queue's counters to them.
+const (
+	tallyMigration = 10
+	queueMigration = 22
+)
 
-// backfillComplaintTallies tallies, in tx, the complaints that have no
-// tally lines yet (every saved complaint has at least one): those stored
-// before migration 0010. It adds to the counters, so it may run on a
-// store where other complaints are tallied already.
-func backfillComplaintTallies(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, "SELECT doc FROM complaints WHERE tally = ''")
+// retallyComplaints brings, in tx, every complaint's stored tally lines
+// and the counters up to what this code's TallyLines says: the lines of
+// complaints stored before migration 0010 (none at all) or before 0022
+// (without the queue's), so that counts read from the tallies include
+// the complaints stored before the upgrade. A complaint whose lines are
+// current moves nothing, so it may run on any store.
+func retallyComplaints(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, doc, tally FROM complaints")
 	if err != nil {
-		return fmt.Errorf("backfill complaint tallies: %w", err)
+		return fmt.Errorf("retally complaints: %w", err)
 	}
 	type key struct{ page, scope, field string }
 	counts := map[key]int{}
 	lines := map[string]string{}
 	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
+		var id, doc, was string
+		if err := rows.Scan(&id, &doc, &was); err != nil {
 			rows.Close()
-			return fmt.Errorf("backfill complaint tallies: %w", err)
+			return fmt.Errorf("retally complaints: %w", err)
 		}
 		var c complaint.Complaint
 		if err := json.Unmarshal([]byte(doc), &c); err != nil {
 			rows.Close()
-			return fmt.Errorf("backfill complaint tallies: decode: %w", err)
+			return fmt.Errorf("retally complaints: decode %s: %w", id, err)
 		}
-		ls := c.TallyLines()
-		lines[c.ID] = strings.Join(ls, "\n")
-		for _, l := range ls {
+		now := strings.Join(c.TallyLines(), "\n")
+		if now == was {
+			continue
+		}
+		lines[id] = now
+		for l, n := range tallyMoves(was, now) {
 			scope, field, _ := complaint.SplitTallyLine(l)
-			counts[key{c.PageID, scope, field}]++
+			counts[key{c.PageID, scope, field}] += n
 		}
 	}
 	if err := rows.Close(); err != nil {
 		return err
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("backfill complaint tallies: %w", err)
+		return fmt.Errorf("retally complaints: %w", err)
 	}
 	for id, l := range lines {
 		if _, err := tx.ExecContext(ctx, "UPDATE complaints SET tally = ? WHERE id = ?", l, id); err != nil {
-			return fmt.Errorf("backfill complaint tallies: %w", err)
+			return fmt.Errorf("retally complaints: %w", err)
 		}
 	}
 	for k, n := range counts {
+		if n == 0 {
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, complaintTallySQL, k.page, k.scope, k.field, n); err != nil {
-			return fmt.Errorf("backfill complaint tallies: %w", err)
+			return fmt.Errorf("retally complaints: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, complaintTallyDropSQL, k.page, k.scope, k.field); err != nil {
+			return fmt.Errorf("retally complaints: %w", err)
 		}
 	}
 	return nil

@@ -489,9 +489,9 @@ func (db *DB) applyMigration(ctx context.Context, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 	}
-	if m.version == tallyMigration {
+	if m.version == tallyMigration || m.version == queueMigration {
 		// The tallies of the complaints stored before it, in its transaction.
-		if err := backfillComplaintTallies(ctx, tx); err != nil {
+		if err := retallyComplaints(ctx, tx); err != nil {
 			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 		}
 	}
