@@ -35,23 +35,18 @@ local function oldMembers(id, doc)
 end
 `
 
-// upsertCustomersScript writes one page's customers. KEYS: the page's
-// customer hash, its ID index, its address index, the index's built
-// marker. ARGV: ID, JSON, phone, email, Slack, ID, JSON, … When the page
-// has no customers yet the script sets the marker first: an empty hash has
-// nothing the index could miss, and every later write maintains the index,
-// so the page never needs a build. A replaced customer keeps its first
+// customerUpsertLua is one customer's write, shared by the two upsert
+// scripts. KEYS: the page's customer hash, its ID index, its address
+// index, the index's built marker. A replaced customer keeps its first
 // created_at: the document's last two fields are always created_at and
 // updated_at (Customer's field order), so the script swaps the old value in
 // without decoding the JSON; its old addresses leave the address index
 // (that needs the old document decoded, once per replaced customer).
-// Returns how many were new.
-var upsertCustomersScript = goredis.NewScript(customerAddressLua + `
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[4], '1') end
-local created = 0
+// upsertOne returns 1 when the customer is new.
+const customerUpsertLua = customerAddressLua + `
 local tail = '"created_at":"([^"]*)","updated_at":"[^"]*"}$'
-for i = 1, #ARGV, 5 do
-  local id, doc = ARGV[i], ARGV[i+1]
+local function upsertOne(id, doc, phone, email, slack)
+  local created = 0
   local old = redis.call('HGET', KEYS[1], id)
   if old then
     local first = string.match(old, tail)
@@ -60,12 +55,53 @@ for i = 1, #ARGV, 5 do
     end
     for _, m in ipairs(oldMembers(id, old)) do redis.call('ZREM', KEYS[3], m) end
   else
-    created = created + 1
+    created = 1
   end
   redis.call('HSET', KEYS[1], id, doc)
   redis.call('ZADD', KEYS[2], 0, id)
-  for _, m in ipairs(addrMembers(id, ARGV[i+2], ARGV[i+3], ARGV[i+4])) do redis.call('ZADD', KEYS[3], 0, m) end
+  for _, m in ipairs(addrMembers(id, phone, email, slack)) do redis.call('ZADD', KEYS[3], 0, m) end
+  return created
 end
+-- When the page has no customers yet the marker is set first: an empty
+-- hash has nothing the index could miss, and every later write maintains
+-- the index, so the page never needs a build.
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[4], '1') end
+`
+
+// upsertCustomersScript writes one page's customers (customerUpsertLua).
+// KEYS: the page's customer hash, its ID index, its address index, the
+// index's built marker. ARGV: ID, JSON, phone, email, Slack, ID, JSON, …
+// Returns how many were new.
+var upsertCustomersScript = goredis.NewScript(customerUpsertLua + `
+local created = 0
+for i = 1, #ARGV, 5 do
+  created = created + upsertOne(ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
+end
+return created
+`)
+
+// applyCustomerImportScript is the switch of a staged import: every
+// customer staged under KEYS[5] (customerImport: ID → "phone␀email␀slack␀JSON")
+// is written as upsertCustomersScript writes it, and the staging key is
+// deleted, in one script, so a reader sees none of the import or all of
+// it. KEYS: as upsertCustomersScript, then the staging hash. ARGV: how
+// many customers were staged; a staging hash holding another count (it
+// expired, or a writer died half way) is refused with an error and
+// changes nothing. Returns how many were new.
+var applyCustomerImportScript = goredis.NewScript(customerUpsertLua + `
+if redis.call('HLEN', KEYS[5]) ~= tonumber(ARGV[1]) then
+  return redis.error_reply('ERR import staging incomplete')
+end
+local kv = redis.call('HGETALL', KEYS[5])
+local created = 0
+for i = 1, #kv, 2 do
+  local v = kv[i+1]
+  local a = string.find(v, '\0', 1, true)
+  local b = string.find(v, '\0', a + 1, true)
+  local c = string.find(v, '\0', b + 1, true)
+  created = created + upsertOne(kv[i], string.sub(v, c + 1), string.sub(v, 1, a - 1), string.sub(v, a + 1, b - 1), string.sub(v, b + 1, c - 1))
+end
+redis.call('DEL', KEYS[5])
 return created
 `)
 
@@ -154,10 +190,14 @@ func (db *DB) ensureCustomerAddresses(ctx context.Context, pageID string) error 
 	return nil
 }
 
-// UpsertCustomers implements notify.Store: one script per page (one per
-// call on the usual single-page import), so a page's rows land together.
-// Customers of several pages in one call are atomic per page only, which
-// keeps every script inside one Cluster slot.
+// UpsertCustomers implements notify.Store: one script per page, so a
+// page's rows land together however many there are. Up to importChunk
+// customers of a page go to Redis as that script's arguments; more are
+// staged first (stageCustomers) and switched in by one script
+// (applyCustomerImportScript): a herald killed while staging leaves
+// nothing visible (the staging key expires), and a switch that reached
+// Redis runs whole. Customers of several pages in one call are atomic per
+// page only, which keeps every script inside one Cluster slot.
 func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int, error) {
 	byPage := map[string][]any{}
 	var order []string
@@ -183,13 +223,72 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 	for _, pageID := range order {
 		args := byPage[pageID]
 		keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID)}
-		n, err := upsertCustomersScript.Run(ctx, db.client, keys, args...).Int()
+		var n int
+		var err error
+		if len(args)/5 <= db.importChunkSize() {
+			n, err = upsertCustomersScript.Run(ctx, db.client, keys, args...).Int()
+		} else {
+			n, err = db.stagedUpsert(ctx, pageID, keys, args)
+		}
 		if err != nil {
 			return created, fmt.Errorf("redis: upsert customers: %w", err)
 		}
 		created += n
 	}
 	return created, nil
+}
+
+// defaultImportChunk is how many customers go to Redis in one command: an
+// upsert of up to this many is one script; a larger one is staged in
+// commands of this many.
+const defaultImportChunk = 5000
+
+// importStagingTTL is how long a staged import that was never switched in
+// (its writer died) stays before Redis drops it.
+const importStagingTTL = time.Hour
+
+func (db *DB) importChunkSize() int {
+	if db.importChunk > 0 {
+		return db.importChunk
+	}
+	return defaultImportChunk
+}
+
+// stagedUpsert stages one page's customers (args as upsertCustomersScript
+// takes them) under a fresh staging key in the page's slot, a chunk per
+// HSET, then switches them in with applyCustomerImportScript. A retry
+// stages afresh: what a dead writer staged expires on its own.
+func (db *DB) stagedUpsert(ctx context.Context, pageID string, keys []string, args []any) (int, error) {
+	staging := db.keys.customerImport(pageID, incident.NewID())
+	chunk := db.importChunkSize()
+	staged := map[string]bool{}
+	drop := func() {
+		// Not switched in: drop the staging now rather than in an hour
+		// (best effort, past a cancelled ctx; it expires anyway).
+		_ = db.client.Del(context.WithoutCancel(ctx), staging).Err()
+	}
+	for i := 0; i < len(args); i += 5 * chunk {
+		part := args[i:min(i+5*chunk, len(args))]
+		fields := make([]any, 0, 2*len(part)/5)
+		for j := 0; j < len(part); j += 5 {
+			id := part[j].(string)
+			staged[id] = true
+			fields = append(fields, id, part[j+2].(string)+"\x00"+part[j+3].(string)+"\x00"+part[j+4].(string)+"\x00"+part[j+1].(string))
+		}
+		pipe := db.client.TxPipeline()
+		pipe.HSet(ctx, staging, fields...)
+		pipe.Expire(ctx, staging, importStagingTTL)
+		if _, err := pipe.Exec(ctx); err != nil {
+			drop()
+			return 0, fmt.Errorf("stage: %w", err)
+		}
+	}
+	n, err := applyCustomerImportScript.Run(ctx, db.client, append(keys, staging), len(staged)).Int()
+	if err != nil {
+		drop() // after a switch that ran, there is nothing left to drop
+		return 0, fmt.Errorf("switch in: %w", err)
+	}
+	return n, nil
 }
 
 // FindCustomerByID implements notify.Store.

@@ -250,6 +250,15 @@ func (k keyspace) customerAddresses(pageID string) string {
 	return k.page(pageID, "customers:addresses")
 }
 
+// customerImport: hash customer ID → "phone\x00email\x00slack\x00JSON", one
+// large upsert staged before one script switches it in
+// (applyCustomerImportScript); it expires (importStagingTTL) when its
+// writer dies before the switch. In the page's slot, beside the keys the
+// switch writes.
+func (k keyspace) customerImport(pageID, importID string) string {
+	return k.page(pageID, "customers:import:"+importID)
+}
+
 // customerAddressesBuilt: string "1" once customerAddresses holds every
 // customer of the page. Customers written before the index existed (a
 // deployment upgraded in place) are not in it until a build has run

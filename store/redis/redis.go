@@ -41,6 +41,8 @@ type DB struct {
 	addrBuilt    sync.Map
 	addrBuilding sync.Map
 	addrBatch    int
+	// importChunk overrides defaultImportChunk (tests).
+	importChunk int
 
 	closeOnce sync.Once
 	closeErr  error
