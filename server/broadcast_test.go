@@ -983,3 +983,40 @@ func TestSandboxInboxDeleteNeedsManager(t *testing.T) {
 	b.mustDo(t, http.StatusForbidden, "DELETE", "/sandbox/messages", b.agent, "")
 	b.mustDo(t, http.StatusNoContent, "DELETE", "/sandbox/messages", b.manager, "")
 }
+
+// TestSandboxReplyAndCredentialsNeedManager: texting herald as a customer
+// (POST /sandbox/reply, signed with the sandbox's Twilio token) and
+// reading the sandbox's credentials take a manager's token, as emptying
+// the inbox does; the inbox's reply box may send it as the form field
+// "token". The credentials are the ones this sandbox started with, and
+// its Slack signing secret is no constant.
+func TestSandboxReplyAndCredentialsNeedManager(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	form := url.Values{"from": {"+36201234567"}, "body": {"STOP"}}.Encode()
+	formCT := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	b.mustDo(t, http.StatusUnauthorized, "POST", "/sandbox/reply", "", form, formCT...)
+	b.mustDo(t, http.StatusForbidden, "POST", "/sandbox/reply", b.agent, form, formCT...)
+	b.mustDo(t, http.StatusUnauthorized, "POST", "/sandbox/reply", "", form+"&token=not-a-token", formCT...)
+	b.mustDo(t, http.StatusForbidden, "POST", "/sandbox/reply", "", form+"&token="+url.QueryEscape(b.agent), formCT...)
+	// Past the token, the sandbox answers: this one has nowhere to send
+	// a reply (no inbound SMS URL), which it says with a 400.
+	for _, r := range []response{
+		b.do(t, "POST", "/sandbox/reply", b.manager, form, formCT...),
+		b.do(t, "POST", "/sandbox/reply", "", form+"&token="+url.QueryEscape(b.manager), formCT...),
+	} {
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "no inbound SMS URL") {
+			t.Errorf("a manager's reply: %d %s; want the sandbox's own 400", r.status, r.body)
+		}
+	}
+
+	b.mustDo(t, http.StatusUnauthorized, "GET", "/sandbox/credentials", "", "")
+	b.mustDo(t, http.StatusForbidden, "GET", "/sandbox/credentials", b.agent, "")
+	var creds sandbox.Credentials
+	b.mustDo(t, http.StatusOK, "GET", "/sandbox/credentials", b.manager, "").json(t, &creds)
+	if creds != b.sb.Credentials() {
+		t.Errorf("credentials %+v; want the sandbox's %+v", creds, b.sb.Credentials())
+	}
+	if len(creds.SlackSigningSecret) < 32 || creds.SlackSigningSecret == "sandbox-signing-secret" {
+		t.Errorf("Slack signing secret %q: want a random one", creds.SlackSigningSecret)
+	}
+}

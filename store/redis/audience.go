@@ -70,56 +70,103 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[4], '1') end
 
 // upsertCustomersScript writes one page's customers (customerUpsertLua).
 // KEYS: the page's customer hash, its ID index, its address index, the
-// index's built marker. ARGV: ID, JSON, phone, email, Slack, ID, JSON, …
-// Returns how many were new.
+// index's built marker, the page's customer version (customersVersion,
+// which every write to the three bumps). ARGV: ID, JSON, phone, email,
+// Slack, ID, JSON, … Returns how many were new.
 var upsertCustomersScript = goredis.NewScript(customerUpsertLua + `
 local created = 0
 for i = 1, #ARGV, 5 do
   created = created + upsertOne(ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
 end
+redis.call('INCR', KEYS[5])
 return created
 `)
 
-// applyCustomerImportScript is the switch of a staged import: every
-// customer staged under KEYS[5] (customerImport: ID → "phone␀email␀slack␀JSON")
-// is written as upsertCustomersScript writes it, and the staging key is
-// deleted, in one script, so a reader sees none of the import or all of
-// it. KEYS: as upsertCustomersScript, then the staging hash. ARGV: how
-// many customers were staged; a staging hash holding another count (it
-// expired, or a writer died half way) is refused with an error and
-// changes nothing. Returns how many were new.
-var applyCustomerImportScript = goredis.NewScript(customerUpsertLua + `
-if redis.call('HLEN', KEYS[5]) ~= tonumber(ARGV[1]) then
-  return redis.error_reply('ERR import staging incomplete')
+// A large upsert (more than importChunk customers of a page) is staged,
+// so that it lands as one unit without one long script blocking Redis:
+//
+//  1. beginCustomerImportScript copies the page's three customer keys to
+//     staging keys in the same slot (COPY: C speed) and notes the page's
+//     customer version;
+//  2. stageCustomersScript writes the customers into the staging copies a
+//     chunk per script, as upsertCustomersScript writes the live keys;
+//  3. switchCustomerImportScript, if the version has not moved (no other
+//     write to the page's customers in between), renames the staging keys
+//     over the live ones (O(1); the old values are freed in the
+//     background) and bumps the version.
+//
+// A herald killed before step 3 leaves the live keys untouched and the
+// staging keys to expire (importStagingTTL); step 3 runs whole or not at
+// all. A version that moved fails the switch, and UpsertCustomers stages
+// again from the new state.
+
+// beginCustomerImportScript: KEYS: customers, IDs, addresses, version,
+// then the three staging keys. ARGV: the staging TTL (ms). Returns the
+// version.
+var beginCustomerImportScript = goredis.NewScript(`
+for i = 1, 3 do
+  redis.call('DEL', KEYS[4 + i])
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('COPY', KEYS[i], KEYS[4 + i]) end
 end
-local kv = redis.call('HGETALL', KEYS[5])
+return tonumber(redis.call('GET', KEYS[4]) or '0')
+`)
+
+// stageCustomersScript: KEYS: the three staging keys and a staging marker
+// (customerUpsertLua's fourth key, set on an empty page and dropped: the
+// switch sets the live one); each gets the TTL. ARGV:
+// the staging TTL (ms), then ID, JSON, phone, email, Slack, … Returns how
+// many were new to the staging copy.
+var stageCustomersScript = goredis.NewScript(customerUpsertLua + `
 local created = 0
-for i = 1, #kv, 2 do
-  local v = kv[i+1]
-  local a = string.find(v, '\0', 1, true)
-  local b = string.find(v, '\0', a + 1, true)
-  local c = string.find(v, '\0', b + 1, true)
-  created = created + upsertOne(kv[i], string.sub(v, c + 1), string.sub(v, 1, a - 1), string.sub(v, a + 1, b - 1), string.sub(v, b + 1, c - 1))
+for i = 2, #ARGV, 5 do
+  created = created + upsertOne(ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
 end
-redis.call('DEL', KEYS[5])
+for i = 1, 4 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+end
 return created
+`)
+
+// switchCustomerImportScript: KEYS: customers, IDs, addresses, built
+// marker, version, then the three staging keys. ARGV: the version begin
+// returned. Returns 1, or 0 when the version moved (nothing changed);
+// an error when the staging is gone (it expired).
+var switchCustomerImportScript = goredis.NewScript(`
+if tonumber(redis.call('GET', KEYS[5]) or '0') ~= tonumber(ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[6]) == 0 or redis.call('EXISTS', KEYS[7]) == 0 then
+  return redis.error_reply('ERR customer import staging expired')
+end
+-- A page without customers before has nothing its address index could
+-- miss (as in upsertCustomersScript).
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[4], '1') end
+for i = 1, 3 do
+  redis.call('UNLINK', KEYS[i])
+  if redis.call('EXISTS', KEYS[5 + i]) == 1 then
+    redis.call('RENAME', KEYS[5 + i], KEYS[i])
+    redis.call('PERSIST', KEYS[i])
+  end
+end
+redis.call('INCR', KEYS[5])
+return 1
 `)
 
 // deleteCustomerScript removes one customer. KEYS: hash, ID index,
-// address index. ARGV: ID.
+// address index, version. ARGV: ID.
 var deleteCustomerScript = goredis.NewScript(customerAddressLua + `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return 0 end
 for _, m in ipairs(oldMembers(ARGV[1], old)) do redis.call('ZREM', KEYS[3], m) end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('INCR', KEYS[4])
 return 1
 `)
 
 // buildCustomerAddressesScript indexes one batch of a page's customers,
 // for pages whose customers predate the address index (see
 // ensureCustomerAddresses). KEYS: the customer hash, the address index,
-// the built marker. ARGV: HSCAN cursor, COUNT. The HSCAN runs inside the
+// the built marker, the version (bumped: a staged import copied the index
+// as it was). ARGV: HSCAN cursor, COUNT. The HSCAN runs inside the
 // script, so every document it indexes is the current one: a customer
 // changed or deleted by the other scripts since an earlier batch is
 // indexed as it is now, or not at all (the HSCAN guarantee: every field
@@ -134,7 +181,10 @@ local kv = r[2]
 for i = 1, #kv, 2 do
   for _, m in ipairs(oldMembers(kv[i], kv[i+1])) do redis.call('ZADD', KEYS[2], 0, m) end
 end
-if r[1] == '0' and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[3], '1') end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if r[1] == '0' then redis.call('SET', KEYS[3], '1') end
+  redis.call('INCR', KEYS[4])
+end
 return r[1]
 `)
 
@@ -174,7 +224,7 @@ func (db *DB) ensureCustomerAddresses(ctx context.Context, pageID string) error 
 		if batch <= 0 {
 			batch = defaultAddressBuildBatch
 		}
-		keys := []string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), marker}
+		keys := []string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), marker, db.keys.customersVersion(pageID)}
 		cursor := "0"
 		for {
 			cursor, err = buildCustomerAddressesScript.Run(ctx, db.client, keys, cursor, batch).Text()
@@ -190,14 +240,12 @@ func (db *DB) ensureCustomerAddresses(ctx context.Context, pageID string) error 
 	return nil
 }
 
-// UpsertCustomers implements notify.Store: one script per page, so a
-// page's rows land together however many there are. Up to importChunk
-// customers of a page go to Redis as that script's arguments; more are
-// staged first (stageCustomers) and switched in by one script
-// (applyCustomerImportScript): a herald killed while staging leaves
-// nothing visible (the staging key expires), and a switch that reached
-// Redis runs whole. Customers of several pages in one call are atomic per
-// page only, which keeps every script inside one Cluster slot.
+// UpsertCustomers implements notify.Store: a page's customers land as one
+// unit however many there are. Up to importChunk customers of a page are
+// one script; more are staged and switched in (stagedUpsert, see
+// beginCustomerImportScript), so no script runs long. Customers of several
+// pages in one call are atomic per page only, which keeps every script
+// inside one Cluster slot.
 func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int, error) {
 	byPage := map[string][]any{}
 	var order []string
@@ -222,13 +270,14 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 	created := 0
 	for _, pageID := range order {
 		args := byPage[pageID]
-		keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID)}
 		var n int
 		var err error
 		if len(args)/5 <= db.importChunkSize() {
+			keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID),
+				db.keys.customerAddressesBuilt(pageID), db.keys.customersVersion(pageID)}
 			n, err = upsertCustomersScript.Run(ctx, db.client, keys, args...).Int()
 		} else {
-			n, err = db.stagedUpsert(ctx, pageID, keys, args)
+			n, err = db.stagedUpsert(ctx, pageID, args)
 		}
 		if err != nil {
 			return created, fmt.Errorf("redis: upsert customers: %w", err)
@@ -238,14 +287,18 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 	return created, nil
 }
 
-// defaultImportChunk is how many customers go to Redis in one command: an
+// defaultImportChunk is how many customers go to Redis in one script: an
 // upsert of up to this many is one script; a larger one is staged in
-// commands of this many.
+// scripts of this many.
 const defaultImportChunk = 5000
 
 // importStagingTTL is how long a staged import that was never switched in
 // (its writer died) stays before Redis drops it.
 const importStagingTTL = time.Hour
+
+// importSwitchTries is how often a staged import starts again when other
+// writes to the page's customers moved the version under it.
+const importSwitchTries = 3
 
 func (db *DB) importChunkSize() int {
 	if db.importChunk > 0 {
@@ -254,41 +307,52 @@ func (db *DB) importChunkSize() int {
 	return defaultImportChunk
 }
 
-// stagedUpsert stages one page's customers (args as upsertCustomersScript
-// takes them) under a fresh staging key in the page's slot, a chunk per
-// HSET, then switches them in with applyCustomerImportScript. A retry
-// stages afresh: what a dead writer staged expires on its own.
-func (db *DB) stagedUpsert(ctx context.Context, pageID string, keys []string, args []any) (int, error) {
-	staging := db.keys.customerImport(pageID, incident.NewID())
+// stagedUpsert writes one page's customers (args as upsertCustomersScript
+// takes them) through staging keys: begin, stage a chunk at a time,
+// switch. A retry after a kill stages afresh under a new ID; what the dead
+// writer staged expires.
+func (db *DB) stagedUpsert(ctx context.Context, pageID string, args []any) (int, error) {
+	live := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID)}
+	marker, version := db.keys.customerAddressesBuilt(pageID), db.keys.customersVersion(pageID)
+	ttl := importStagingTTL.Milliseconds()
 	chunk := db.importChunkSize()
-	staged := map[string]bool{}
-	drop := func() {
-		// Not switched in: drop the staging now rather than in an hour
-		// (best effort, past a cancelled ctx; it expires anyway).
-		_ = db.client.Del(context.WithoutCancel(ctx), staging).Err()
-	}
-	for i := 0; i < len(args); i += 5 * chunk {
-		part := args[i:min(i+5*chunk, len(args))]
-		fields := make([]any, 0, 2*len(part)/5)
-		for j := 0; j < len(part); j += 5 {
-			id := part[j].(string)
-			staged[id] = true
-			fields = append(fields, id, part[j+2].(string)+"\x00"+part[j+3].(string)+"\x00"+part[j+4].(string)+"\x00"+part[j+1].(string))
+	for try := 1; ; try++ {
+		base := db.keys.customerImport(pageID, incident.NewID())
+		staging := []string{base + ":customers", base + ":ids", base + ":addresses"}
+		drop := func() {
+			// Not switched in: drop the staging now rather than at its
+			// expiry (best effort, past a cancelled ctx).
+			_ = db.client.Del(context.WithoutCancel(ctx), append(staging, base+":marker")...).Err()
 		}
-		pipe := db.client.TxPipeline()
-		pipe.HSet(ctx, staging, fields...)
-		pipe.Expire(ctx, staging, importStagingTTL)
-		if _, err := pipe.Exec(ctx); err != nil {
+		ver, err := beginCustomerImportScript.Run(ctx, db.client, append(append(append([]string{}, live...), version), staging...), ttl).Int64()
+		if err != nil {
 			drop()
-			return 0, fmt.Errorf("stage: %w", err)
+			return 0, fmt.Errorf("begin: %w", err)
+		}
+		created := 0
+		for i := 0; i < len(args); i += 5 * chunk {
+			part := args[i:min(i+5*chunk, len(args))]
+			n, err := stageCustomersScript.Run(ctx, db.client, append(append([]string{}, staging...), base+":marker"), append([]any{ttl}, part...)...).Int()
+			if err != nil {
+				drop()
+				return 0, fmt.Errorf("stage: %w", err)
+			}
+			created += n
+		}
+		ok, err := switchCustomerImportScript.Run(ctx, db.client, append(append(append([]string{}, live...), marker, version), staging...), ver).Int()
+		if err != nil {
+			drop()
+			return 0, fmt.Errorf("switch in: %w", err)
+		}
+		if ok == 1 {
+			_ = db.client.Del(ctx, base+":marker").Err()
+			return created, nil
+		}
+		drop()
+		if try == importSwitchTries {
+			return 0, incident.Errorf(incident.ECONFLICT, "the page's customers kept changing during the import; try again")
 		}
 	}
-	n, err := applyCustomerImportScript.Run(ctx, db.client, append(keys, staging), len(staged)).Int()
-	if err != nil {
-		drop() // after a switch that ran, there is nothing left to drop
-		return 0, fmt.Errorf("switch in: %w", err)
-	}
-	return n, nil
 }
 
 // FindCustomerByID implements notify.Store.
@@ -362,7 +426,7 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 	if !incident.ValidID(pageID) {
 		return incident.NotFound("customer", id)
 	}
-	keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID)}
+	keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID), db.keys.customersVersion(pageID)}
 	n, err := deleteCustomerScript.Run(ctx, db.client, keys, id).Int()
 	if err != nil {
 		return fmt.Errorf("redis: delete customer: %w", err)

@@ -66,7 +66,8 @@
 //	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:addresses zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:addresses:built string "1": the address index holds every customer
-//	<prefix>:page:{<page>}:customers:import:<id> hash  customer ID → "phone␀email␀slack␀JSON": a large upsert staged, switched in by one script, expires after an hour
+//	<prefix>:page:{<page>}:customers:version   string counter bumped by every write to the three customer keys
+//	<prefix>:page:{<page>}:customers:import:<id>:{customers,ids,addresses,marker} a large upsert staged: copies of the three keys with it written in, renamed over them by one script; expire after an hour
 //	<prefix>:rate:{<key>}                      string GCRA theoretical arrival time (µs), PX
 //
 // The customer scripts keep customers:addresses in step with the customers
