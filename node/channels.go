@@ -187,7 +187,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log,
 			AccountSID: "AC" + randomHex(16), AuthToken: randomHex(16), SlackToken: "xoxb-" + randomHex(16),
 			SlackSigningSecret: randomHex(16),
-			InboundSMSURL: strings.TrimRight(publicURL, "/") + "/webhooks/twilio/sms"})
+			InboundSMSURL:      strings.TrimRight(publicURL, "/") + "/webhooks/twilio/sms"})
 		if err != nil {
 			return nil, fmt.Errorf("start the sandbox: %w", err)
 		}
