@@ -1020,3 +1020,47 @@ func TestSandboxReplyAndCredentialsNeedManager(t *testing.T) {
 		t.Errorf("Slack signing secret %q: want a random one", creds.SlackSigningSecret)
 	}
 }
+
+// TestSubscribeAgainTellsTheSubscriber: an address already subscribed
+// that signs up again on the public form gets a message saying so, with
+// the link to unsubscribe, in its language; the form's answer stays the
+// one a new address gets (TestSubscribeDoesNotTellWhoIsSubscribed), and a
+// new address gets its confirmation, not this.
+func TestSubscribeAgainTellsTheSubscriber(t *testing.T) {
+	b := newBroadcastEnv(t, true)
+	base := "/v1/pages/" + b.page.ID + "/subscribers"
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"email":"known@example.com","skip_confirmation_notification":true}}`)
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"phone_number":"+36305551234","skip_confirmation_notification":true}}`)
+	if n := b.sb.Count(""); n != 0 {
+		t.Fatalf("%d messages before the sign-ups; want none (confirmation skipped)", n)
+	}
+	post := func(kind, addr string) {
+		t.Helper()
+		csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", "Accept", "text/html"))
+		r := b.form(t, "/subscribe", url.Values{"channel": {kind}, "address": {addr}, "csrf": {csrf}}, "Accept", "text/html")
+		if r.status != http.StatusOK {
+			t.Fatalf("subscribe %s: %d %s", addr, r.status, r.body)
+		}
+	}
+	post("email", "known@example.com")
+	post("sms", "+36305551234")
+	post("email", "stranger@example.com")
+	b.waitSandbox(t, 2, sandbox.KindEmail)
+	b.waitSandbox(t, 1, sandbox.KindSMS)
+
+	m := b.lastTo(t, sandbox.KindEmail, "known@example.com")
+	if !strings.Contains(m.Subject, "already subscribed") || !strings.Contains(m.Body, "/unsubscribe/") || strings.Contains(m.Body, "/subscriptions/confirm/") {
+		t.Errorf("the known address's email: %q\n%s", m.Subject, m.Body)
+	}
+	if !strings.Contains(m.HTML, "Manage notifications") {
+		t.Errorf("the known address's email has no manage button:\n%s", m.HTML)
+	}
+	s := b.lastTo(t, sandbox.KindSMS, "+36305551234")
+	if !strings.Contains(s.Body, "already gets status alerts") || !strings.Contains(s.Body, "STOP") {
+		t.Errorf("the known number's SMS: %q", s.Body)
+	}
+	n := b.lastTo(t, sandbox.KindEmail, "stranger@example.com")
+	if !strings.Contains(n.Body, "/subscriptions/confirm/") {
+		t.Errorf("the new address did not get its confirmation: %q\n%s", n.Subject, n.Body)
+	}
+}
