@@ -224,7 +224,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
 .bk .in{margin:.45rem 0}.bk .in b{display:block;font-size:.9rem}.bk .in span{display:block;border:1px solid #c9ccd1;border-radius:4px;padding:.25rem .5rem;min-height:1.2rem;color:#454a50;white-space:pre-wrap;word-break:break-word}
 .dot{display:inline-block;width:.8em;height:.8em;border-radius:50%;vertical-align:-.05em;margin-right:.15em}
 .views h2{font-size:1.15rem;margin:1.2rem 0 .2rem}
-.reply{display:flex;gap:.4rem;margin-top:.4rem}.reply input{flex:1;font:inherit;padding:.3rem .5rem;border:1px solid #d6dae0;border-radius:4px;min-width:0}.reply button{font:inherit;padding:.3rem .8rem}
+.reply{display:flex;flex-wrap:wrap;gap:.4rem;margin-top:.4rem}.reply input{flex:2 1 14rem;font:inherit;padding:.3rem .5rem;border:1px solid #d6dae0;border-radius:4px;min-width:0}.reply input[type=password]{flex:1 1 9rem}.reply button{font:inherit;padding:.3rem .8rem}
 </style>
 </head>
 <body>
