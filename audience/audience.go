@@ -115,8 +115,11 @@ type SubscriberFilter struct {
 // missing objects.
 type Store interface {
 	// UpsertCustomers inserts or replaces customers by (PageID, ID), all in
-	// one transaction, and returns how many were new. A replaced customer
-	// keeps its stored CreatedAt (when it was first imported).
+	// one transaction however many there are (an import of a million is
+	// one call), and returns how many were new: a reader, or a store
+	// reopened after the writer was killed, sees all of a page's
+	// customers of the call or none. A replaced customer keeps its stored
+	// CreatedAt (when it was first imported).
 	UpsertCustomers(ctx context.Context, cs []*Customer) (created int, err error)
 	FindCustomerByID(ctx context.Context, pageID, id string) (*Customer, error)
 	// FindCustomers returns up to f.Limit customers with ID > f.After, by ID.

@@ -186,7 +186,8 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 		// sign a Twilio webhook (a forged STOP) or call the fake APIs.
 		sb, err := sandbox.Start(ctx, sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: log,
 			AccountSID: "AC" + randomHex(16), AuthToken: randomHex(16), SlackToken: "xoxb-" + randomHex(16),
-			InboundSMSURL: strings.TrimRight(publicURL, "/") + "/webhooks/twilio/sms"})
+			SlackSigningSecret: randomHex(16),
+			InboundSMSURL:      strings.TrimRight(publicURL, "/") + "/webhooks/twilio/sms"})
 		if err != nil {
 			return nil, fmt.Errorf("start the sandbox: %w", err)
 		}

@@ -609,12 +609,12 @@ func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit) error
 
 // message renders (from cache) and personalises the delivery's message.
 func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Message, error) {
-	if d.MessageKind == queue.KindConfirm {
+	if d.MessageKind == queue.KindConfirm || d.MessageKind == queue.KindSubscribed {
 		p, err := s.cache.page(ctx, d.PageID)
 		if err != nil {
 			return nil, err
 		}
-		m, err := s.r.RenderConfirm(d.Kind, p, render.Recipient{Language: d.Language}, d.Vars["url"], d.Vars["code"])
+		m, err := s.r.RenderNotice(d.MessageKind, d.Kind, p, render.Recipient{Language: d.Language}, d.Vars["url"], d.Vars["code"])
 		if err != nil {
 			return nil, err
 		}

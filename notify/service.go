@@ -373,7 +373,8 @@ type ImportResult struct {
 // ImportCustomers reads customers (format "csv" or "json") into a page,
 // upserting by ID. With bad rows and !skipInvalid it imports nothing and
 // returns the result (listing every bad row) with an EINVALID error on
-// field "file"; with skipInvalid it imports the good rows.
+// field "file"; with skipInvalid it imports the good rows. The rows it
+// imports are written as one unit: all or none, whatever stops it.
 func (s *Service) ImportCustomers(ctx context.Context, pageID string, r io.Reader, format string, skipInvalid bool) (*ImportResult, error) {
 	comps, err := s.inc.Components(ctx, pageID)
 	if err != nil {
@@ -395,15 +396,16 @@ func (s *Service) ImportCustomers(ctx context.Context, pageID string, r io.Reade
 		c.PageID = pageID
 		c.CreatedAt, c.UpdatedAt = now, now
 	}
-	const chunk = 5000
-	for i := 0; i < len(good); i += chunk {
-		part := good[i:min(i+chunk, len(good))]
-		created, err := s.store.UpsertCustomers(ctx, part)
+	// One call: the engines write it as one unit (a SQLite transaction, a
+	// staged switch on Redis), so an import that fails or dies half way,
+	// even by kill -9, leaves none of its rows; the same file again
+	// imports them all.
+	if len(good) > 0 {
+		created, err := s.store.UpsertCustomers(ctx, good)
 		if err != nil {
 			return nil, err
 		}
-		res.Created += created
-		res.Updated += len(part) - created
+		res.Created, res.Updated = created, len(good)-created
 	}
 	s.log.Info("customers imported", "page_id", pageID, "created", res.Created, "updated", res.Updated, "invalid", res.Invalid)
 	return res, nil

@@ -214,6 +214,11 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) (*audienc
 		if existing.State == audience.SubscriberPending {
 			return existing, s.sendConfirmation(ctx, existing)
 		}
+		if selfService {
+			// The form answers as for a new address (it must not tell
+			// who is subscribed); the message tells the address's owner.
+			return existing, s.sendSubscribedNotice(ctx, existing)
+		}
 		return existing, nil
 	} else if !errors.Is(err, incident.ErrNotFound) {
 		return nil, err
@@ -325,6 +330,33 @@ func (s *Service) sendConfirmation(ctx context.Context, sub *audience.Subscriber
 	d := &queue.Delivery{ID: queue.DeliveryID("confirm:"+sub.ID+":"+nonce, sub.Kind, sub.Address), PageID: sub.PageID,
 		MessageKind: queue.KindConfirm, Kind: sub.Kind, Address: sub.Address, RecipientType: queue.FromSubscriber, RecipientID: sub.ID,
 		Language: sub.Language, Critical: true, State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
+	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
+		return err
+	}
+	if ch, ok := s.wakeKind[sub.Kind]; ok {
+		wake(ch)
+	}
+	return nil
+}
+
+// sendSubscribedNotice queues a KindSubscribed message to an active SMS
+// or email subscriber that asked to subscribe again: it is subscribed
+// already, and here is how to unsubscribe. The sign-up limits (per IP and
+// per address) were taken before, so it cannot be used to flood an
+// address more than a confirmation could.
+func (s *Service) sendSubscribedNotice(ctx context.Context, sub *audience.Subscriber) error {
+	if sub.Kind != channel.SMS && sub.Kind != channel.Email {
+		return nil
+	}
+	link, err := s.SubscriberUnsubscribeURL(ctx, sub)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	d := &queue.Delivery{ID: queue.DeliveryID("subscribed:"+sub.ID+":"+incident.NewID(), sub.Kind, sub.Address), PageID: sub.PageID,
+		MessageKind: queue.KindSubscribed, Kind: sub.Kind, Address: sub.Address, RecipientType: queue.FromSubscriber, RecipientID: sub.ID,
+		Language: sub.Language, Critical: true, State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now,
+		Vars: map[string]string{"url": link}}
 	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
 		return err
 	}

@@ -42,6 +42,12 @@ const (
 	// not about an incident, so it is not in render.MessageKinds: it has sms and
 	// email templates only (render.ConfirmChannels) and renders through render.Renderer.RenderConfirm.
 	KindConfirm MessageKind = "confirm"
+	// KindSubscribed tells an active subscriber that asked to subscribe
+	// again that it already is, with the link to unsubscribe: the sign-up
+	// form answers the same for a known address as for a new one, so the
+	// message is how the person learns. Like KindConfirm it has sms and
+	// email templates only and renders through render.Renderer.RenderConfirm.
+	KindSubscribed MessageKind = "subscribed"
 )
 
 // DeliveryState is a delivery's place in its life.

@@ -28,7 +28,9 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("/api/", s.handleSlackUnknown)
 	mux.HandleFunc("POST /services/{name...}", s.handleSlackWebhook)
 	mux.HandleFunc("POST /webhooks/{name...}", s.handleWebhook)
-	inbox := s.Handler()
+	// On its own listener the sandbox has no tokens to check, so it
+	// serves no credentials: `herald sandbox` prints them.
+	inbox := s.inboxMux(false)
 	mux.Handle("/sandbox", inbox)
 	mux.Handle("/sandbox/", inbox)
 	return mux
@@ -40,11 +42,44 @@ func (s *Sandbox) routes() http.Handler {
 //	GET    /sandbox/messages   JSON {"counts":{kind:n},"total":n,"messages":[…]}, newest first (?kind=&to=&limit=)
 //	GET    /sandbox/views      JSON {"views":[…]}: the Slack modals opened (views.open, views.update), newest first
 //	DELETE /sandbox/messages   empties the inbox, the views and the counters
+//	POST   /sandbox/reply      texts herald as a customer (SendReply)
+//	GET    /sandbox/credentials JSON: the credentials herald trusts from this sandbox (Credentials)
 //
-// Message content comes from untrusted incident text, so the page escapes
-// all of it and never renders a message's HTML.
-func (s *Sandbox) Handler() http.Handler {
+// The mounting server must put DELETE /sandbox/messages, POST
+// /sandbox/reply and GET /sandbox/credentials behind a manager's token:
+// they destroy what others look at, speak to herald as a customer with
+// the sandbox's Twilio token, and hand out the secrets. Message content
+// comes from untrusted incident text, so the page escapes all of it and
+// never renders a message's HTML.
+func (s *Sandbox) Handler() http.Handler { return s.inboxMux(true) }
+
+// Credentials are the secrets a herald using this sandbox trusts: the
+// Twilio token signs inbound SMS and status callbacks, the Slack signing
+// secret signs slash commands and interactions.
+type Credentials struct {
+	TwilioAccountSID   string `json:"twilio_account_sid"`
+	TwilioAuthToken    string `json:"twilio_auth_token"`
+	SlackToken         string `json:"slack_token"`
+	SlackSigningSecret string `json:"slack_signing_secret"`
+}
+
+// Credentials returns the sandbox's credentials (random per start unless
+// Config named them).
+func (s *Sandbox) Credentials() Credentials {
+	return Credentials{TwilioAccountSID: s.cfg.AccountSID, TwilioAuthToken: s.cfg.AuthToken,
+		SlackToken: s.cfg.SlackToken, SlackSigningSecret: s.cfg.SlackSigningSecret}
+}
+
+// inboxMux is the inbox's routes, with GET /sandbox/credentials when
+// credentials is true.
+func (s *Sandbox) inboxMux(credentials bool) http.Handler {
 	mux := http.NewServeMux()
+	if credentials {
+		mux.HandleFunc("GET /sandbox/credentials", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusOK, s.Credentials())
+		})
+	}
 	mux.HandleFunc("GET /sandbox", s.handleInboxPage)
 	mux.HandleFunc("GET /sandbox/{$}", s.handleInboxPage)
 	mux.HandleFunc("GET /sandbox/messages", s.handleInboxJSON)
@@ -189,7 +224,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
 .bk .in{margin:.45rem 0}.bk .in b{display:block;font-size:.9rem}.bk .in span{display:block;border:1px solid #c9ccd1;border-radius:4px;padding:.25rem .5rem;min-height:1.2rem;color:#454a50;white-space:pre-wrap;word-break:break-word}
 .dot{display:inline-block;width:.8em;height:.8em;border-radius:50%;vertical-align:-.05em;margin-right:.15em}
 .views h2{font-size:1.15rem;margin:1.2rem 0 .2rem}
-.reply{display:flex;gap:.4rem;margin-top:.4rem}.reply input{flex:1;font:inherit;padding:.3rem .5rem;border:1px solid #d6dae0;border-radius:4px;min-width:0}.reply button{font:inherit;padding:.3rem .8rem}
+.reply{display:flex;flex-wrap:wrap;gap:.4rem;margin-top:.4rem}.reply input{flex:2 1 14rem;font:inherit;padding:.3rem .5rem;border:1px solid #d6dae0;border-radius:4px;min-width:0}.reply input[type=password]{flex:1 1 9rem}.reply button{font:inherit;padding:.3rem .8rem}
 </style>
 </head>
 <body>
@@ -207,7 +242,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
   {{if .BlocksText}}<details><summary>Block Kit</summary><pre>{{.BlocksText}}</pre></details>{{end}}
   {{if .Headers}}<details><summary>headers</summary><pre>{{range $k, $v := .Headers}}{{$k}}: {{$v}}
 {{end}}</pre></details>{{end}}
-  {{if and $.CanReply (eq .Kind "sms")}}<form class="reply" method="post" action="/sandbox/reply"><input type="hidden" name="from" value="{{.To}}"><input type="hidden" name="to" value="{{.From}}"><input name="body" placeholder="Reply as {{.To}}…" aria-label="Reply as {{.To}}" required maxlength="1600"><button>Send reply</button></form>{{end}}
+  {{if and $.CanReply (eq .Kind "sms")}}<form class="reply" method="post" action="/sandbox/reply"><input type="hidden" name="from" value="{{.To}}"><input type="hidden" name="to" value="{{.From}}"><input type="password" name="token" placeholder="Manager token" aria-label="Manager token" autocomplete="current-password" required><input name="body" placeholder="Reply as {{.To}}…" aria-label="Reply as {{.To}}" required maxlength="1600"><button>Send reply</button></form>{{end}}
 </div>
 {{else}}
 <p>No messages yet.</p>

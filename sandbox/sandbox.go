@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,8 +60,9 @@ type Config struct {
 	// SlackToken is the token the fake Slack accepts (bearer or form field).
 	SlackToken string
 	// SlackSigningSecret is what the fake workspace signs the requests it
-	// sends herald with (slash commands, interactions); default
-	// DefaultSlackSigningSecret.
+	// sends herald with (slash commands, interactions); when empty, a
+	// random one per start (a well-known one would let anyone sign a slash
+	// command to a herald trusting the sandbox). Config() tells it.
 	SlackSigningSecret string
 	// SlackUsers are the workspace's members users.info describes (name,
 	// locale); anyone else reads English.
@@ -159,7 +162,9 @@ func Start(ctx context.Context, cfg Config) (*Sandbox, error) {
 		cfg.SlackToken = DefaultSlackToken
 	}
 	if cfg.SlackSigningSecret == "" {
-		cfg.SlackSigningSecret = DefaultSlackSigningSecret
+		b := make([]byte, 16)
+		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+		cfg.SlackSigningSecret = hex.EncodeToString(b)
 	}
 	if cfg.Capacity <= 0 {
 		cfg.Capacity = DefaultCapacity

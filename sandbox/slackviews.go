@@ -14,12 +14,6 @@ import (
 // user's locale and usergroups.users.list for role mapping. Views are
 // recorded so tests and the inbox page can see what a user was shown.
 
-// DefaultSlackSigningSecret is the signing secret the sandbox workspace
-// signs its requests with when Config.SlackSigningSecret is empty. Like
-// the other sandbox credentials it is public: the sandbox is for one
-// machine.
-const DefaultSlackSigningSecret = "sandbox-signing-secret"
-
 // SlackUser is a member of the fake workspace, as users.info describes them.
 type SlackUser struct {
 	Name   string

@@ -49,3 +49,15 @@ func tokenFrom(h string) (string, bool) {
 	secret = strings.TrimSpace(secret)
 	return secret, secret != ""
 }
+
+// tokenFromForm lets a browser form (the sandbox inbox's reply box) carry
+// its bearer token as the form field "token": without an Authorization
+// header it copies the field into one for requireRole.
+func tokenFromForm(c *fiber.Ctx) error {
+	if c.Get(fiber.HeaderAuthorization) == "" {
+		if tok := strings.TrimSpace(c.FormValue("token")); tok != "" {
+			c.Request().Header.Set(fiber.HeaderAuthorization, "Bearer "+tok)
+		}
+	}
+	return c.Next()
+}

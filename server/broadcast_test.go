@@ -983,3 +983,84 @@ func TestSandboxInboxDeleteNeedsManager(t *testing.T) {
 	b.mustDo(t, http.StatusForbidden, "DELETE", "/sandbox/messages", b.agent, "")
 	b.mustDo(t, http.StatusNoContent, "DELETE", "/sandbox/messages", b.manager, "")
 }
+
+// TestSandboxReplyAndCredentialsNeedManager: texting herald as a customer
+// (POST /sandbox/reply, signed with the sandbox's Twilio token) and
+// reading the sandbox's credentials take a manager's token, as emptying
+// the inbox does; the inbox's reply box may send it as the form field
+// "token". The credentials are the ones this sandbox started with, and
+// its Slack signing secret is no constant.
+func TestSandboxReplyAndCredentialsNeedManager(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	form := url.Values{"from": {"+36201234567"}, "body": {"STOP"}}.Encode()
+	formCT := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	b.mustDo(t, http.StatusUnauthorized, "POST", "/sandbox/reply", "", form, formCT...)
+	b.mustDo(t, http.StatusForbidden, "POST", "/sandbox/reply", b.agent, form, formCT...)
+	b.mustDo(t, http.StatusUnauthorized, "POST", "/sandbox/reply", "", form+"&token=not-a-token", formCT...)
+	b.mustDo(t, http.StatusForbidden, "POST", "/sandbox/reply", "", form+"&token="+url.QueryEscape(b.agent), formCT...)
+	// Past the token, the sandbox answers: this one has nowhere to send
+	// a reply (no inbound SMS URL), which it says with a 400.
+	for _, r := range []response{
+		b.do(t, "POST", "/sandbox/reply", b.manager, form, formCT...),
+		b.do(t, "POST", "/sandbox/reply", "", form+"&token="+url.QueryEscape(b.manager), formCT...),
+	} {
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "no inbound SMS URL") {
+			t.Errorf("a manager's reply: %d %s; want the sandbox's own 400", r.status, r.body)
+		}
+	}
+
+	b.mustDo(t, http.StatusUnauthorized, "GET", "/sandbox/credentials", "", "")
+	b.mustDo(t, http.StatusForbidden, "GET", "/sandbox/credentials", b.agent, "")
+	var creds sandbox.Credentials
+	b.mustDo(t, http.StatusOK, "GET", "/sandbox/credentials", b.manager, "").json(t, &creds)
+	if creds != b.sb.Credentials() {
+		t.Errorf("credentials %+v; want the sandbox's %+v", creds, b.sb.Credentials())
+	}
+	if len(creds.SlackSigningSecret) < 32 || creds.SlackSigningSecret == "sandbox-signing-secret" {
+		t.Errorf("Slack signing secret %q: want a random one", creds.SlackSigningSecret)
+	}
+}
+
+// TestSubscribeAgainTellsTheSubscriber: an address already subscribed
+// that signs up again on the public form gets a message saying so, with
+// the link to unsubscribe, in its language; the form's answer stays the
+// one a new address gets (TestSubscribeDoesNotTellWhoIsSubscribed), and a
+// new address gets its confirmation, not this.
+func TestSubscribeAgainTellsTheSubscriber(t *testing.T) {
+	b := newBroadcastEnv(t, true)
+	base := "/v1/pages/" + b.page.ID + "/subscribers"
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"email":"known@example.com","skip_confirmation_notification":true}}`)
+	b.mustDo(t, http.StatusCreated, "POST", base, b.manager, `{"subscriber":{"phone_number":"+36305551234","skip_confirmation_notification":true}}`)
+	if n := b.sb.Count(""); n != 0 {
+		t.Fatalf("%d messages before the sign-ups; want none (confirmation skipped)", n)
+	}
+	post := func(kind, addr string) {
+		t.Helper()
+		csrf := csrfOf(t, b.mustDo(t, http.StatusOK, "GET", "/subscribe", "", "", "Accept", "text/html"))
+		r := b.form(t, "/subscribe", url.Values{"channel": {kind}, "address": {addr}, "csrf": {csrf}}, "Accept", "text/html")
+		if r.status != http.StatusOK {
+			t.Fatalf("subscribe %s: %d %s", addr, r.status, r.body)
+		}
+	}
+	post("email", "known@example.com")
+	post("sms", "+36305551234")
+	post("email", "stranger@example.com")
+	b.waitSandbox(t, 2, sandbox.KindEmail)
+	b.waitSandbox(t, 1, sandbox.KindSMS)
+
+	m := b.lastTo(t, sandbox.KindEmail, "known@example.com")
+	if !strings.Contains(m.Subject, "already subscribed") || !strings.Contains(m.Body, "/unsubscribe/") || strings.Contains(m.Body, "/subscriptions/confirm/") {
+		t.Errorf("the known address's email: %q\n%s", m.Subject, m.Body)
+	}
+	if !strings.Contains(m.HTML, "Manage notifications") {
+		t.Errorf("the known address's email has no manage button:\n%s", m.HTML)
+	}
+	s := b.lastTo(t, sandbox.KindSMS, "+36305551234")
+	if !strings.Contains(s.Body, "already gets status alerts") || !strings.Contains(s.Body, "STOP") {
+		t.Errorf("the known number's SMS: %q", s.Body)
+	}
+	n := b.lastTo(t, sandbox.KindEmail, "stranger@example.com")
+	if !strings.Contains(n.Body, "/subscriptions/confirm/") {
+		t.Errorf("the new address did not get its confirmation: %q\n%s", n.Subject, n.Body)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +20,13 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	inbound  *prometheus.CounterVec
+	// bound caches the collectors of each route, method and status seen
+	// (requestKey → *boundMetrics): WithLabelValues hashes its labels and
+	// allocates on every call, which the status page's hot path (tens of
+	// thousands of requests a second) should not pay. The key set is as
+	// bounded as the label set: route patterns, methods, status codes.
+	bound   sync.Map
+	inbound *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, svc *incident.Service, log *slog.Logger) *metrics {
@@ -109,10 +116,36 @@ func (s *Server) observe(c *fiber.Ctx) error {
 			c.Status(http.StatusInternalServerError)
 		}
 	}
-	code := strconv.Itoa(c.Response().StatusCode())
-	s.metrics.requests.WithLabelValues(route, c.Method(), code).Inc()
-	s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	b := s.metrics.forRequest(route, c.Method(), c.Response().StatusCode())
+	b.requests.Inc()
+	b.duration.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// requestKey names one route, method and status code.
+type requestKey struct {
+	route, method string
+	code          int
+}
+
+// boundMetrics are a requestKey's collectors.
+type boundMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// forRequest returns the collectors for route, method and code, bound
+// once. fiber's route path and method strings are the app's own (the
+// route table, its method names), not request buffers, so they can be
+// kept as keys.
+func (m *metrics) forRequest(route, method string, code int) *boundMetrics {
+	k := requestKey{route, method, code}
+	if b, ok := m.bound.Load(k); ok {
+		return b.(*boundMetrics)
+	}
+	b := &boundMetrics{requests: m.requests.WithLabelValues(route, method, strconv.Itoa(code)), duration: m.duration.WithLabelValues(route)}
+	v, _ := m.bound.LoadOrStore(requestKey{strings.Clone(route), strings.Clone(method), code}, b)
+	return v.(*boundMetrics)
 }
 
 // healthz answers while the process is alive.

@@ -35,10 +35,13 @@ func setHTMLSecurityHeaders(c *fiber.Ctx, csp ...string) {
 	c.Set(fiber.HeaderContentSecurityPolicy, policy)
 }
 
-// cspCache holds the policy computed for each rendered HTML asset, by ETag.
+// cspCache holds the policy computed for each rendered HTML asset, by
+// ETag. Every HTML request reads it, from every connection at once: the
+// reads take no lock (a sync.Map), and n only bounds its growth.
 type cspCache struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu sync.Mutex // held to add, never to read
+	m  sync.Map   // ETag → policy
+	n  int
 }
 
 // policyFor returns a Content-Security-Policy that allows exactly the
@@ -50,16 +53,21 @@ func (cc *cspCache) policyFor(a *statuspage.Asset) string {
 	if a.ETag == "" {
 		return inlinePolicy(a.Body)
 	}
+	if p, ok := cc.m.Load(a.ETag); ok {
+		return p.(string)
+	}
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if p, ok := cc.m[a.ETag]; ok {
-		return p
+	if p, ok := cc.m.Load(a.ETag); ok {
+		return p.(string)
 	}
-	if cc.m == nil || len(cc.m) > 4096 { // old renders: start over rather than grow
-		cc.m = map[string]string{}
+	if cc.n > 4096 { // old renders: start over rather than grow
+		cc.m.Clear()
+		cc.n = 0
 	}
 	p := inlinePolicy(a.Body)
-	cc.m[a.ETag] = p
+	cc.m.Store(a.ETag, p)
+	cc.n++
 	return p
 }
 
@@ -142,12 +150,12 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 			c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		}
 		c.Set(fiber.HeaderContentType, ct)
-		c.Set(fiber.HeaderCacheControl, "public, max-age="+strconv.Itoa(int(s.maxAge(ct, path).Seconds())))
-		vary := "Accept-Encoding"
+		c.Set(fiber.HeaderCacheControl, s.cacheControl(ct, path))
 		if isHTML {
-			vary += ", Accept-Language, Cookie"
+			c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language, Cookie")
+		} else {
+			c.Set(fiber.HeaderVary, "Accept-Encoding")
 		}
-		c.Set(fiber.HeaderVary, vary)
 
 		gz := len(a.Gzip) > 0 && acceptsGzip(c.Get(fiber.HeaderAcceptEncoding))
 		etag := a.ETag
@@ -168,6 +176,26 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		}
 		// fasthttp sends the headers and Content-Length but no body for HEAD.
 		return c.Status(http.StatusOK).Send(body)
+	}
+}
+
+// cacheControl is the Cache-Control of a public asset: one of three
+// values, built once (the status page's hot path allocates nothing for it).
+func (s *Server) cacheControl(ct, path string) string {
+	s.cacheControlOnce.Do(func() {
+		for i, d := range []time.Duration{s.cfg.HTMLMaxAge, s.cfg.FeedMaxAge, 5 * time.Minute} {
+			s.cacheControls[i] = "public, max-age=" + strconv.Itoa(int(d.Seconds()))
+		}
+	})
+	switch d := s.maxAge(ct, path); d {
+	case s.cfg.HTMLMaxAge:
+		return s.cacheControls[0]
+	case s.cfg.FeedMaxAge:
+		return s.cacheControls[1]
+	case 5 * time.Minute:
+		return s.cacheControls[2]
+	default:
+		return "public, max-age=" + strconv.Itoa(int(d.Seconds()))
 	}
 }
 
@@ -213,7 +241,9 @@ func etagMatches(header, tag string) bool {
 // acceptsGzip reports whether an Accept-Encoding value allows gzip (or *)
 // with a non-zero q.
 func acceptsGzip(h string) bool {
-	for _, part := range strings.Split(h, ",") {
+	for h != "" {
+		var part string
+		part, h, _ = strings.Cut(h, ",")
 		name, q := parseQ(part)
 		if (name == "gzip" || name == "*") && q > 0 {
 			return true
@@ -226,9 +256,11 @@ func acceptsGzip(h string) bool {
 // when absent, -1 when malformed).
 func parseQ(part string) (string, float64) {
 	name, params, _ := strings.Cut(part, ";")
-	name = strings.ToLower(strings.TrimSpace(name))
+	name = strings.ToLower(strings.TrimSpace(name)) // allocates only for upper case
 	q := 1.0
-	for _, p := range strings.Split(params, ";") {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
 		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
 		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
 			continue

@@ -160,6 +160,12 @@ func (s *Server) broadcastRoutes() {
 		// Emptying the inbox destroys what others are looking at: a
 		// manager's token, as for the API's destructive calls.
 		app.Delete("/sandbox/messages", manager, inbox)
+		// A texted reply speaks to herald as a customer, signed with the
+		// sandbox's Twilio token; the credentials are the secrets
+		// themselves. The inbox's reply box sends the token as a form
+		// field (a browser form cannot set a header).
+		app.Post("/sandbox/reply", tokenFromForm, manager, inbox)
+		app.Get("/sandbox/credentials", manager, inbox)
 		app.All("/sandbox", inbox)
 		app.All("/sandbox/*", inbox)
 	}

@@ -157,8 +157,11 @@ type Server struct {
 	conns   *connMetrics
 	streams *streamLimits
 	csp     cspCache
-	proxies proxies // cfg.TrustedProxies
-	probe   writeProbe
+	// cacheControls are cacheControl's three values, built once.
+	cacheControlOnce sync.Once
+	cacheControls    [3]string
+	proxies          proxies // cfg.TrustedProxies
+	probe            writeProbe
 
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,8 @@ type crashOptions struct {
 	Timeout    time.Duration // for the whole run of one engine
 	Verbose    bool          // pass herald's log through to stderr
 	Surveys    bool          // kill while an incident's surveys fall due, not mid broadcast
+	Import     bool          // kill during a customer import of Recipients rows, not mid broadcast
+	ImportKill []float64     // with Import: the kill points, shares of the import's time
 }
 
 var defaultCrash = crashOptions{Recipients: 100_000, Engine: "both", KillAt: 0.5, RedisURL: "redis://127.0.0.1:6379/0",
@@ -68,8 +71,18 @@ func parseCrash(args []string, stderr io.Writer) (crashOptions, error) {
 	fs.DurationVar(&opt.Timeout, "timeout", opt.Timeout, "give up on one engine's run after this long")
 	fs.BoolVar(&opt.Verbose, "v", false, "show herald's log")
 	fs.BoolVar(&opt.Surveys, "surveys", false, "kill herald while the surveys of a resolved incident fall due, instead of mid broadcast")
+	fs.BoolVar(&opt.Import, "import", false, "kill herald during a customer import of -recipients rows (at each -import-kill share of its time and at its first visible row), instead of mid broadcast")
+	importKill := fs.String("import-kill", "0.2,0.5,0.8", "with -import: the kill points, shares of an uninterrupted import's time")
 	if err := fs.Parse(args); err != nil {
 		return opt, err
+	}
+	opt.ImportKill = nil
+	for _, f := range strings.Split(*importKill, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 || v >= 1 {
+			return opt, fmt.Errorf("crash: -import-kill %q: want shares between 0 and 1, comma-separated", *importKill)
+		}
+		opt.ImportKill = append(opt.ImportKill, v)
 	}
 	if opt.Recipients < 1 || opt.KillAt <= 0 || opt.KillAt >= 1 || opt.Workers < 1 {
 		return opt, errors.New("crash: need -recipients ≥ 1, 0 < -kill-at < 1 and -workers ≥ 1")
@@ -125,6 +138,15 @@ func benchCrash(ctx context.Context, opt crashOptions, stdout, stderr io.Writer)
 	var failed []string
 	for _, e := range engines {
 		fmt.Fprintf(stderr, "crash: %s, %d recipients, kill at %.0f%%\n", e, opt.Recipients, opt.KillAt*100)
+		if opt.Import {
+			res, err := importCrashRun(ctx, e, filepath.Join(dir, e), opt, opt.ImportKill, stderr)
+			if err != nil {
+				return fmt.Errorf("import crash on %s: %w", e, err)
+			}
+			fmt.Fprintln(stdout, res)
+			failed = append(failed, res.failures()...)
+			continue
+		}
 		if opt.Surveys {
 			res, err := surveyCrashRun(ctx, e, filepath.Join(dir, e), opt, stderr)
 			if err != nil {

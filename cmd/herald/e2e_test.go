@@ -43,6 +43,9 @@ type instance struct {
 	// twilioToken signs inbound Twilio webhooks: the sandbox's, drawn at
 	// random by every start ("" with a configured provider).
 	twilioToken string
+	// slackSecret signs inbound Slack requests: the sandbox workspace's,
+	// random per start too.
+	slackSecret string
 }
 
 // startServe runs `herald serve --addr 127.0.0.1:0 ARGS...` until the test
@@ -53,12 +56,12 @@ func startServe(t *testing.T, env map[string]string, args ...string) *instance {
 	log := &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var twilioToken string
+	var twilioToken, slackSecret string
 	a := &app{getenv: envMap(env), stdin: strings.NewReader(""), stdout: log, stderr: log,
 		ready: func(addr string) { ready <- addr },
 		started: func(nd *node.Node) {
 			if nd.Sandbox != nil {
-				twilioToken = nd.Sandbox.Config().AuthToken
+				twilioToken, slackSecret = nd.Sandbox.Config().AuthToken, nd.Sandbox.Config().SlackSigningSecret
 			}
 		}}
 	go func() {
@@ -85,7 +88,7 @@ func startServe(t *testing.T, env map[string]string, args ...string) *instance {
 			t.Errorf("serve did not stop within 15s of its context ending")
 		}
 	})
-	n := &instance{url: "http://" + addr, log: log, twilioToken: twilioToken}
+	n := &instance{url: "http://" + addr, log: log, twilioToken: twilioToken, slackSecret: slackSecret}
 	// /healthz says the process is up; /readyz also that the store answers
 	// and the status page has been rendered.
 	for _, path := range []string{"/healthz", "/readyz"} {

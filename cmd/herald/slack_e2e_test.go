@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/node"
-	"github.com/heraldhq/herald/sandbox"
 )
 
 // Slack as a front door, end to end on each engine, with the shapes Slack
@@ -138,7 +137,10 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 		return is
 	}
 	payments := components()["Payments"].ID
-	secret := sandbox.DefaultSlackSigningSecret
+	secret := n.slackSecret
+	if secret == "" || secret == "sandbox-signing-secret" {
+		t.Fatalf("the sandbox's Slack signing secret is %q: want a random one per start", secret)
+	}
 	command := func(user, text, trigger string) string {
 		return url.Values{"command": {"/herald"}, "text": {text}, "user_id": {user}, "user_name": {strings.ToLower(user)},
 			"channel_id": {"C0OPS00001"}, "team_id": {"T0SANDBOX"}, "trigger_id": {trigger},
@@ -164,6 +166,8 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 			at                       time.Time
 		}{
 			{"forged command", "/webhooks/slack/commands", command("U0MANAGER", "declare", "trig-forged"), "not-the-secret", time.Now()},
+			// The constant the sandbox once signed with opens nothing now.
+			{"signed with the old sandbox constant", "/webhooks/slack/commands", command("U0MANAGER", "declare", "trig-const"), "sandbox-signing-secret", time.Now()},
 			{"replayed command", "/webhooks/slack/commands", command("U0MANAGER", "declare", "trig-old"), secret, time.Now().Add(-6 * time.Minute)},
 			{"forged interaction", "/webhooks/slack/interactions", interaction(map[string]any{"type": "view_submission", "user": map[string]any{"id": "U0MANAGER"},
 				"view": map[string]any{"id": "V0X", "callback_id": "herald_declare", "private_metadata": `{"page":"` + pageID + `","lang":"en"}`,

@@ -39,6 +39,11 @@ import (
 // webhook and Slack subscribers are confirmed at once (as Statuspage does).
 var ConfirmChannels = []channel.Kind{channel.SMS, channel.Email}
 
+// NoticeKinds are the messages about a subscription rather than an
+// incident, each with a template per ConfirmChannels channel and language:
+// the confirmation, and the notice that an address is subscribed already.
+var NoticeKinds = []queue.MessageKind{queue.KindConfirm, queue.KindSubscribed}
+
 // MessageKinds lists every kind; the renderer refuses to start unless each has
 // a template for every templated channel and language.
 var MessageKinds = []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved, queue.KindMaintenanceScheduled,
@@ -260,8 +265,10 @@ func checkOverrideNames(override fs.FS) error {
 				known[lang+"/"+string(kind)+"."+string(ch)+".tmpl"] = true
 			}
 		}
-		for _, ch := range ConfirmChannels {
-			known[lang+"/"+string(queue.KindConfirm)+"."+string(ch)+".tmpl"] = true
+		for _, kind := range NoticeKinds {
+			for _, ch := range ConfirmChannels {
+				known[lang+"/"+string(kind)+"."+string(ch)+".tmpl"] = true
+			}
 		}
 	}
 	var errs []error
@@ -291,10 +298,22 @@ func checkOverrideNames(override fs.FS) error {
 // Email): the email carries confirmURL as its link and button, the SMS the
 // code (and the words to reply). The page's name is the only variable text.
 func (r *Renderer) RenderConfirm(ch channel.Kind, page *incident.Page, rcpt Recipient, confirmURL, code string) (*channel.Message, error) {
+	return r.RenderNotice(queue.KindConfirm, ch, page, rcpt, confirmURL, code)
+}
+
+// RenderNotice makes a message of one of NoticeKinds for channel ch (SMS
+// or Email): link is the email's link and button (the confirmation link,
+// or for KindSubscribed the unsubscribe link), code the SMS confirmation
+// code ("" for KindSubscribed).
+func (r *Renderer) RenderNotice(kind queue.MessageKind, ch channel.Kind, page *incident.Page, rcpt Recipient, link, code string) (*channel.Message, error) {
 	if page == nil {
-		return nil, incident.Invalid("page", "a confirmation needs a page")
+		return nil, incident.Invalid("page", "a subscription notice needs a page")
 	}
-	in := Input{Kind: queue.KindConfirm, Page: page, Incident: &incident.Incident{}, Recipient: rcpt}
+	if kind != queue.KindConfirm && kind != queue.KindSubscribed {
+		return nil, incident.Invalid("kind", "%q is not a subscription notice", kind)
+	}
+	confirmURL := link
+	in := Input{Kind: kind, Page: page, Incident: &incident.Incident{}, Recipient: rcpt}
 	lt := r.langs[r.Language(in)]
 	v := &view{Lang: lt.lang, Page: page.Name, Link: confirmURL, Code: code, L: lt.labels, Greeting: lt.labels["Greeting"]}
 	v.Signoff = lt.signoff.Fill("Page", v.Page)
@@ -413,24 +432,26 @@ func loadLanguage(cl *locale.Lang, read func(string) ([]byte, error)) (*langTemp
 			lt.files[name] = t
 		}
 	}
-	for _, ch := range ConfirmChannels {
-		name := string(queue.KindConfirm) + "." + string(ch)
-		path := lang + "/" + name + ".tmpl"
-		b, err := read(path)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	for _, kind := range NoticeKinds {
+		for _, ch := range ConfirmChannels {
+			name := string(kind) + "." + string(ch)
+			path := lang + "/" + name + ".tmpl"
+			b, err := read(path)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			t, err := texttemplate.New(name).Funcs(funcs).Parse(string(b))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
+				continue
+			}
+			if ch == channel.Email && (t.Lookup("subject") == nil || t.Lookup("text") == nil) {
+				errs = append(errs, fmt.Errorf("notify: template %s: blocks \"subject\" and \"text\" are required", path))
+				continue
+			}
+			lt.files[name] = t
 		}
-		t, err := texttemplate.New(name).Funcs(funcs).Parse(string(b))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
-			continue
-		}
-		if ch == channel.Email && (t.Lookup("subject") == nil || t.Lookup("text") == nil) {
-			errs = append(errs, fmt.Errorf("notify: template %s: blocks \"subject\" and \"text\" are required", path))
-			continue
-		}
-		lt.files[name] = t
 	}
 	return lt, errors.Join(errs...)
 }
@@ -921,6 +942,8 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 		data.ScoreLow, data.ScoreHigh = lt.labels["SurveyScoreLow"], lt.labels["SurveyScoreHigh"]
 	} else if in.Kind == queue.KindConfirm {
 		data.Button = htmlButton{Text: lt.labels["ConfirmSubscription"], Href: v.Link}
+	} else if in.Kind == queue.KindSubscribed {
+		data.Button = htmlButton{Text: lt.labels["ManageNotifications"], Href: v.Link}
 	} else {
 		data.Button = htmlButton{Text: lt.labels["FollowOnStatusPage"], Href: v.Link}
 	}
@@ -944,7 +967,7 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 // messages go to customers or subscribers.
 func (lt *langTemplates) why(in Input) *locale.Pattern {
 	switch {
-	case in.Kind == queue.KindConfirm:
+	case in.Kind == queue.KindConfirm || in.Kind == queue.KindSubscribed:
 		return lt.whyConfirm
 	case isComplaint(in.Kind):
 		return lt.whyComplaint

@@ -58,27 +58,19 @@ local function setNames(names, wordsKey, id, words)
 end
 `
 
-// upsertCustomersScript writes one page's customers. KEYS: the page's
-// customer hash, its ID index, its address index, the index's built
-// marker, its name index, the name words hash, the name index's built
-// marker. ARGV: ID, JSON, phone, email, Slack, name words, ID, JSON, …
-// When the page has no customers yet the script sets both markers first: an empty hash has
-// nothing the index could miss, and every later write maintains the index,
-// so the page never needs a build. A replaced customer keeps its first
+// customerUpsertLua is one customer's write, shared by the two upsert
+// scripts. KEYS: the page's customer hash, its ID index, its address
+// index, the index's built marker, its name index, the name words hash,
+// the name index's built marker. A replaced customer keeps its first
 // created_at: the document's last two fields are always created_at and
 // updated_at (Customer's field order), so the script swaps the old value in
 // without decoding the JSON; its old addresses leave the address index
 // (that needs the old document decoded, once per replaced customer).
-// Returns how many were new.
-var upsertCustomersScript = goredis.NewScript(customerAddressLua + customerNamesLua + `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('SET', KEYS[4], '1')
-  redis.call('SET', KEYS[7], '1')
-end
-local created = 0
+// upsertOne returns 1 when the customer is new.
+const customerUpsertLua = customerAddressLua + customerNamesLua + `
 local tail = '"created_at":"([^"]*)","updated_at":"[^"]*"}$'
-for i = 1, #ARGV, 6 do
-  local id, doc = ARGV[i], ARGV[i+1]
+local function upsertOne(id, doc, phone, email, slack, words)
+  local created = 0
   local old = redis.call('HGET', KEYS[1], id)
   if old then
     local first = string.match(old, tail)
@@ -87,18 +79,111 @@ for i = 1, #ARGV, 6 do
     end
     for _, m in ipairs(oldMembers(id, old)) do redis.call('ZREM', KEYS[3], m) end
   else
-    created = created + 1
+    created = 1
   end
   redis.call('HSET', KEYS[1], id, doc)
   redis.call('ZADD', KEYS[2], 0, id)
-  for _, m in ipairs(addrMembers(id, ARGV[i+2], ARGV[i+3], ARGV[i+4])) do redis.call('ZADD', KEYS[3], 0, m) end
-  setNames(KEYS[5], KEYS[6], id, ARGV[i+5])
+  for _, m in ipairs(addrMembers(id, phone, email, slack)) do redis.call('ZADD', KEYS[3], 0, m) end
+  setNames(KEYS[5], KEYS[6], id, words)
+  return created
+end
+-- When the page has no customers yet the markers are set first: an empty
+-- hash has nothing the indexes could miss, and every later write
+-- maintains them, so the page never needs a build.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[4], '1')
+  redis.call('SET', KEYS[7], '1')
+end
+`
+
+// upsertCustomersScript writes one page's customers (customerUpsertLua).
+// KEYS: customerUpsertLua's seven, then the page's customer version
+// (customersVersion, which every write to the customer keys bumps). ARGV:
+// ID, JSON, phone, email, Slack, name words, ID, JSON, … Returns how many
+// were new.
+var upsertCustomersScript = goredis.NewScript(customerUpsertLua + `
+local created = 0
+for i = 1, #ARGV, 6 do
+  created = created + upsertOne(ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])
+end
+redis.call('INCR', KEYS[8])
+return created
+`)
+
+// A large upsert (more than importChunk customers of a page) is staged,
+// so that it lands as one unit without one long script blocking Redis:
+//
+//  1. beginCustomerImportScript copies the page's five customer keys to
+//     staging keys in the same slot (COPY: C speed) and notes the page's
+//     customer version;
+//  2. stageCustomersScript writes the customers into the staging copies a
+//     chunk per script, as upsertCustomersScript writes the live keys;
+//  3. switchCustomerImportScript, if the version has not moved (no other
+//     write to the page's customers in between), renames the staging keys
+//     over the live ones (O(1); the old values are freed in the
+//     background) and bumps the version.
+//
+// A herald killed before step 3 leaves the live keys untouched and the
+// staging keys to expire (importStagingTTL); step 3 runs whole or not at
+// all. A version that moved fails the switch, and UpsertCustomers stages
+// again from the new state.
+
+// beginCustomerImportScript: KEYS: customers, IDs, addresses, names,
+// name words, version, then the five staging keys. ARGV: the staging TTL
+// (ms). Returns the version.
+var beginCustomerImportScript = goredis.NewScript(`
+for i = 1, 5 do
+  redis.call('DEL', KEYS[6 + i])
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('COPY', KEYS[i], KEYS[6 + i]) end
+end
+return tonumber(redis.call('GET', KEYS[6]) or '0')
+`)
+
+// stageCustomersScript: KEYS: customerUpsertLua's seven, as staging keys
+// (the two markers are set on an empty page and dropped: the switch sets
+// the live ones); each gets the TTL. ARGV: the staging TTL (ms), then ID,
+// JSON, phone, email, Slack, name words, … Returns how many were new to
+// the staging copy.
+var stageCustomersScript = goredis.NewScript(customerUpsertLua + `
+local created = 0
+for i = 2, #ARGV, 6 do
+  created = created + upsertOne(ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])
+end
+for i = 1, 7 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 end
 return created
 `)
 
+// switchCustomerImportScript: KEYS: customers, IDs, addresses, names,
+// name words, the address index's built marker, the name index's, the
+// version, then the five staging keys. ARGV: the version begin returned.
+// Returns 1, or 0 when the version moved (nothing changed); an error when
+// the staging is gone (it expired).
+var switchCustomerImportScript = goredis.NewScript(`
+if tonumber(redis.call('GET', KEYS[8]) or '0') ~= tonumber(ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[9]) == 0 or redis.call('EXISTS', KEYS[10]) == 0 then
+  return redis.error_reply('ERR customer import staging expired')
+end
+-- A page without customers before has nothing its indexes could miss (as
+-- in upsertCustomersScript).
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[6], '1')
+  redis.call('SET', KEYS[7], '1')
+end
+for i = 1, 5 do
+  redis.call('UNLINK', KEYS[i])
+  if redis.call('EXISTS', KEYS[8 + i]) == 1 then
+    redis.call('RENAME', KEYS[8 + i], KEYS[i])
+    redis.call('PERSIST', KEYS[i])
+  end
+end
+redis.call('INCR', KEYS[8])
+return 1
+`)
+
 // deleteCustomerScript removes one customer. KEYS: hash, ID index,
-// address index, name index, name words hash. ARGV: ID.
+// address index, name index, name words hash, version. ARGV: ID.
 var deleteCustomerScript = goredis.NewScript(customerAddressLua + customerNamesLua + `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return 0 end
@@ -106,13 +191,15 @@ setNames(KEYS[4], KEYS[5], ARGV[1], '')
 for _, m in ipairs(oldMembers(ARGV[1], old)) do redis.call('ZREM', KEYS[3], m) end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('INCR', KEYS[6])
 return 1
 `)
 
 // buildCustomerAddressesScript indexes one batch of a page's customers,
 // for pages whose customers predate the address index (see
 // ensureCustomerAddresses). KEYS: the customer hash, the address index,
-// the built marker. ARGV: HSCAN cursor, COUNT. The HSCAN runs inside the
+// the built marker, the version (bumped: a staged import copied the index
+// as it was). ARGV: HSCAN cursor, COUNT. The HSCAN runs inside the
 // script, so every document it indexes is the current one: a customer
 // changed or deleted by the other scripts since an earlier batch is
 // indexed as it is now, or not at all (the HSCAN guarantee: every field
@@ -127,7 +214,10 @@ local kv = r[2]
 for i = 1, #kv, 2 do
   for _, m in ipairs(oldMembers(kv[i], kv[i+1])) do redis.call('ZADD', KEYS[2], 0, m) end
 end
-if r[1] == '0' and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[3], '1') end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if r[1] == '0' then redis.call('SET', KEYS[3], '1') end
+  redis.call('INCR', KEYS[4])
+end
 return r[1]
 `)
 
@@ -167,7 +257,7 @@ func (db *DB) ensureCustomerAddresses(ctx context.Context, pageID string) error 
 		if batch <= 0 {
 			batch = defaultAddressBuildBatch
 		}
-		keys := []string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), marker}
+		keys := []string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), marker, db.keys.customersVersion(pageID)}
 		cursor := "0"
 		for {
 			cursor, err = buildCustomerAddressesScript.Run(ctx, db.client, keys, cursor, batch).Text()
@@ -183,10 +273,12 @@ func (db *DB) ensureCustomerAddresses(ctx context.Context, pageID string) error 
 	return nil
 }
 
-// UpsertCustomers implements notify.Store: one script per page (one per
-// call on the usual single-page import), so a page's rows land together.
-// Customers of several pages in one call are atomic per page only, which
-// keeps every script inside one Cluster slot.
+// UpsertCustomers implements notify.Store: a page's customers land as one
+// unit however many there are. Up to importChunk customers of a page are
+// one script; more are staged and switched in (stagedUpsert, see
+// beginCustomerImportScript), so no script runs long. Customers of several
+// pages in one call are atomic per page only, which keeps every script
+// inside one Cluster slot.
 func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int, error) {
 	byPage := map[string][]any{}
 	var order []string
@@ -211,15 +303,111 @@ func (db *DB) UpsertCustomers(ctx context.Context, cs []*audience.Customer) (int
 	created := 0
 	for _, pageID := range order {
 		args := byPage[pageID]
-		keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID),
-			db.keys.customerNames(pageID), db.keys.customerNameWords(pageID), db.keys.customerNamesBuilt(pageID)}
-		n, err := upsertCustomersScript.Run(ctx, db.client, keys, args...).Int()
+		var n int
+		var err error
+		if len(args)/customerArgs <= db.importChunkSize() {
+			n, err = upsertCustomersScript.Run(ctx, db.client, append(db.customerKeys(pageID), db.keys.customersVersion(pageID)), args...).Int()
+		} else {
+			n, err = db.stagedUpsert(ctx, pageID, args)
+		}
 		if err != nil {
 			return created, fmt.Errorf("redis: upsert customers: %w", err)
 		}
 		created += n
 	}
 	return created, nil
+}
+
+// defaultImportChunk is how many customers go to Redis in one script: an
+// upsert of up to this many is one script; a larger one is staged in
+// scripts of this many.
+const defaultImportChunk = 5000
+
+// importStagingTTL is how long a staged import that was never switched in
+// (its writer died) stays before Redis drops it.
+const importStagingTTL = time.Hour
+
+// importSwitchTries is how often a staged import starts again when other
+// writes to the page's customers moved the version under it.
+const importSwitchTries = 3
+
+func (db *DB) importChunkSize() int {
+	if db.importChunk > 0 {
+		return db.importChunk
+	}
+	return defaultImportChunk
+}
+
+// customerArgs is how many ARGV one customer takes in the upsert scripts:
+// ID, JSON, phone, email, Slack, name words.
+const customerArgs = 6
+
+// customerKeys are customerUpsertLua's seven keys for a page's live
+// customers.
+func (db *DB) customerKeys(pageID string) []string {
+	return []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID),
+		db.keys.customerNames(pageID), db.keys.customerNameWords(pageID), db.keys.customerNamesBuilt(pageID)}
+}
+
+// stagedUpsert writes one page's customers (args as upsertCustomersScript
+// takes them) through staging keys: begin, stage a chunk at a time,
+// switch. A retry after a kill stages afresh under a new ID; what the dead
+// writer staged expires.
+func (db *DB) stagedUpsert(ctx context.Context, pageID string, args []any) (int, error) {
+	live := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID),
+		db.keys.customerNames(pageID), db.keys.customerNameWords(pageID)}
+	markers := []string{db.keys.customerAddressesBuilt(pageID), db.keys.customerNamesBuilt(pageID)}
+	version := db.keys.customersVersion(pageID)
+	ttl := importStagingTTL.Milliseconds()
+	chunk := db.importChunkSize()
+	for try := 1; ; try++ {
+		base := db.keys.customerImport(pageID, incident.NewID())
+		staging := []string{base + ":customers", base + ":ids", base + ":addresses", base + ":names", base + ":namewords"}
+		// customerUpsertLua's seven keys, staged.
+		stageKeys := []string{staging[0], staging[1], staging[2], base + ":marker", staging[3], staging[4], base + ":namesmarker"}
+		drop := func() {
+			// Not switched in: drop the staging now rather than at its
+			// expiry (best effort, past a cancelled ctx).
+			_ = db.client.Del(context.WithoutCancel(ctx), stageKeys...).Err()
+		}
+		ver, err := beginCustomerImportScript.Run(ctx, db.client, concat(live, []string{version}, staging), ttl).Int64()
+		if err != nil {
+			drop()
+			return 0, fmt.Errorf("begin: %w", err)
+		}
+		created := 0
+		for i := 0; i < len(args); i += customerArgs * chunk {
+			part := args[i:min(i+customerArgs*chunk, len(args))]
+			n, err := stageCustomersScript.Run(ctx, db.client, stageKeys, append([]any{ttl}, part...)...).Int()
+			if err != nil {
+				drop()
+				return 0, fmt.Errorf("stage: %w", err)
+			}
+			created += n
+		}
+		ok, err := switchCustomerImportScript.Run(ctx, db.client, concat(live, markers, []string{version}, staging), ver).Int()
+		if err != nil {
+			drop()
+			return 0, fmt.Errorf("switch in: %w", err)
+		}
+		if ok == 1 {
+			_ = db.client.Del(ctx, base+":marker", base+":namesmarker").Err()
+			return created, nil
+		}
+		drop()
+		if try == importSwitchTries {
+			return 0, incident.Errorf(incident.ECONFLICT, "the page's customers kept changing during the import; try again")
+		}
+	}
+}
+
+// concat joins key lists into a new slice.
+func concat(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 // FindCustomerByID implements notify.Store.
@@ -294,7 +482,7 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 		return incident.NotFound("customer", id)
 	}
 	keys := []string{db.keys.customers(pageID), db.keys.customerIDs(pageID), db.keys.customerAddresses(pageID),
-		db.keys.customerNames(pageID), db.keys.customerNameWords(pageID)}
+		db.keys.customerNames(pageID), db.keys.customerNameWords(pageID), db.keys.customersVersion(pageID)}
 	n, err := deleteCustomerScript.Run(ctx, db.client, keys, id).Int()
 	if err != nil {
 		return fmt.Errorf("redis: delete customer: %w", err)
@@ -357,8 +545,9 @@ func (db *DB) FindCustomersByAddress(ctx context.Context, pageID string, kind ch
 // entry is current) and its stored name is still the one passed (one
 // changed or deleted since the HSCAN is left as the other scripts left
 // it). KEYS: the customer hash, the name index, the name words hash, the
-// built marker. ARGV: "1" on the last batch (then the marker is set, if
-// the page has customers), then ID, name, words, ID, …
+// built marker, the version (bumped: a staged import copied the index as
+// it was). ARGV: "1" on the last batch (then the marker is set, if the
+// page has customers), then ID, name, words, ID, …
 var buildCustomerNamesScript = goredis.NewScript(customerNamesLua + `
 for i = 2, #ARGV, 3 do
   local id, name, words = ARGV[i], ARGV[i+1], ARGV[i+2]
@@ -367,7 +556,10 @@ for i = 2, #ARGV, 3 do
     if doc and cjson.decode(doc).name == name then setNames(KEYS[2], KEYS[3], id, words) end
   end
 end
-if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[4], '1') end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[1] == '1' then redis.call('SET', KEYS[4], '1') end
+  redis.call('INCR', KEYS[5])
+end
 return 0
 `)
 
@@ -398,7 +590,7 @@ func (db *DB) ensureCustomerNames(ctx context.Context, pageID string) error {
 		if batch <= 0 {
 			batch = defaultAddressBuildBatch
 		}
-		keys := []string{db.keys.customers(pageID), db.keys.customerNames(pageID), db.keys.customerNameWords(pageID), marker}
+		keys := []string{db.keys.customers(pageID), db.keys.customerNames(pageID), db.keys.customerNameWords(pageID), marker, db.keys.customersVersion(pageID)}
 		var cursor uint64
 		for {
 			kv, next, err := db.client.HScan(ctx, db.keys.customers(pageID), cursor, "", int64(batch)).Result()

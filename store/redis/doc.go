@@ -73,6 +73,8 @@
 //	<prefix>:page:{<page>}:customers:names     zset  "<folded name word>␀<customer ID>", score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:names:words hash customer ID → its words in customers:names, space-separated
 //	<prefix>:page:{<page>}:customers:names:built string "1": the name index holds every customer
+//	<prefix>:page:{<page>}:customers:version   string counter bumped by every write to the five customer keys (and the index builds)
+//	<prefix>:page:{<page>}:customers:import:<id>:{customers,ids,addresses,names,namewords,marker,namesmarker} a large upsert staged: copies of the five keys with it written in, renamed over them by one script; expire after an hour
 //	<prefix>:rate:{<key>}                      string GCRA theoretical arrival time (µs), PX
 //
 // The customer scripts keep customers:addresses in step with the customers

@@ -250,6 +250,23 @@ func (k keyspace) customerAddresses(pageID string) string {
 	return k.page(pageID, "customers:addresses")
 }
 
+// customerImport: the prefix of one staged import's keys (see
+// beginCustomerImportScript): <base>:customers, :ids and :addresses, copies
+// of the page's three customer keys with the import written into them,
+// renamed over the live keys by one script, and <base>:marker. They expire
+// (importStagingTTL) when their writer dies before the switch. In the
+// page's slot, beside the keys the switch writes.
+func (k keyspace) customerImport(pageID, importID string) string {
+	return k.page(pageID, "customers:import:"+importID)
+}
+
+// customersVersion: counter bumped by every write to a page's customer
+// keys; a staged import switches in only if it has not moved since the
+// import copied them.
+func (k keyspace) customersVersion(pageID string) string {
+	return k.page(pageID, "customers:version")
+}
+
 // customerAddressesBuilt: string "1" once customerAddresses holds every
 // customer of the page. Customers written before the index existed (a
 // deployment upgraded in place) are not in it until a build has run

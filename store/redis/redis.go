@@ -45,6 +45,8 @@ type DB struct {
 	// (ensureCustomerNames), whose build uses addrBatch too.
 	nameBuilt    sync.Map
 	nameBuilding sync.Map
+	// importChunk overrides defaultImportChunk (tests).
+	importChunk int
 
 	closeOnce sync.Once
 	closeErr  error

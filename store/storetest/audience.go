@@ -457,3 +457,109 @@ func testSuppressions(t *testing.T, _ incident.Store, ns Pipeline) {
 		}
 	})
 }
+
+// testCustomerImportUnit holds an import to its promise (issue 10): one
+// UpsertCustomers call, however large, is one unit. A reader sees none of
+// it or all of it, and a call stopped at any point (its context cancelled,
+// as close as a test gets to kill -9 in process) leaves none or all, after
+// which the same call again leaves all. The size is above what the Redis
+// engine sends in one command, so its staged path is the one tested.
+func testCustomerImportUnit(t *testing.T, _ incident.Store, ns Pipeline) {
+	ctx := context.Background()
+	const n = 6000
+	batch := func(pageID string, created time.Time) []*audience.Customer {
+		cs := make([]*audience.Customer, n)
+		for i := range cs {
+			cs[i] = &audience.Customer{ID: fmt.Sprintf("k%06d", i), PageID: pageID, Name: fmt.Sprintf("Customer %d", i),
+				Phone: fmt.Sprintf("+3620%07d", i), Email: fmt.Sprintf("k%d@example.com", i), Language: "hu",
+				Components: []string{"c1"}, CreatedAt: created, UpdatedAt: created}
+		}
+		return cs
+	}
+
+	t.Run("a reader sees none or all", func(t *testing.T) {
+		// One known customer the import replaces (k000007) and one it leaves.
+		old := newCustomer("k000007", "pimp", base)
+		old.Phone = "+36209999999"
+		keep := newCustomer("zzz", "pimp", base)
+		if _, err := ns.UpsertCustomers(ctx, []*audience.Customer{old, keep}); err != nil {
+			t.Fatal(err)
+		}
+		cs := batch("pimp", at(time.Hour))
+		done := make(chan error, 1)
+		var created int
+		go func() {
+			var err error
+			created, err = ns.UpsertCustomers(ctx, cs)
+			done <- err
+		}()
+		seen := map[int]bool{}
+		for running := true; running; {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("UpsertCustomers: %v", err)
+				}
+				running = false
+			default:
+			}
+			c, err := ns.CountCustomers(ctx, "pimp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[c] = true
+		}
+		for c := range seen {
+			if c != 2 && c != n+1 {
+				t.Errorf("a reader saw %d customers during the import: want 2 (before) or %d (after)", c, n+1)
+			}
+		}
+		if created != n-1 {
+			t.Errorf("created = %d, want %d (one was known)", created, n-1)
+		}
+		got, err := ns.FindCustomerByID(ctx, "pimp", "k000007")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.CreatedAt.Equal(base) || got.Name != "Customer 7" {
+			t.Errorf("replaced customer: created %s name %q; want created %s (kept) and the new name", got.CreatedAt, got.Name, base)
+		}
+		if byOld, err := ns.FindCustomersByAddress(ctx, "pimp", channel.SMS, "+36209999999"); err != nil || len(byOld) != 0 {
+			t.Errorf("the replaced customer's old number still finds %d customers (%v)", len(byOld), err)
+		}
+		if byNew, err := ns.FindCustomersByAddress(ctx, "pimp", channel.SMS, "+36200005999"); err != nil || len(byNew) != 1 || byNew[0].ID != "k005999" {
+			t.Errorf("the last imported number finds %v (%v); want k005999", byNew, err)
+		}
+		all, err := ns.FindCustomers(ctx, audience.CustomerFilter{PageID: "pimp"})
+		if err != nil || len(all) != n+1 {
+			t.Errorf("FindCustomers = %d customers (%v); want %d", len(all), err, n+1)
+		}
+	})
+
+	t.Run("stopped at any point, then retried", func(t *testing.T) {
+		for i, d := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 80 * time.Millisecond} {
+			page := fmt.Sprintf("pstop%d", i)
+			cs := batch(page, base)
+			cctx, cancel := context.WithTimeout(ctx, d)
+			_, err := ns.UpsertCustomers(cctx, cs)
+			cancel()
+			got, cerr := ns.CountCustomers(ctx, page)
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			if got != 0 && got != n {
+				t.Errorf("stopped after %s (%v): %d of %d customers; want none or all", d, err, got, n)
+			}
+			created, err := ns.UpsertCustomers(ctx, cs)
+			if err != nil {
+				t.Fatalf("retry after %s: %v", d, err)
+			}
+			if created != n-got {
+				t.Errorf("retry after %s created %d; want %d", d, created, n-got)
+			}
+			if got, err := ns.CountCustomers(ctx, page); err != nil || got != n {
+				t.Errorf("after the retry (stopped after %s): %d customers (%v); want %d", d, got, err, n)
+			}
+		}
+	})
+}

@@ -27,6 +27,7 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, Pipeline))
 		fn   func(t *testing.T, is incident.Store, ns Pipeline)
 	}{
 		{"Customers", testCustomers},
+		{"CustomerImportUnit", testCustomerImportUnit},
 		{"Subscribers", testSubscribers},
 		{"Suppressions", testSuppressions},
 		{"PlanPerBroadcast", testPlanPerBroadcast},
