@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,27 +16,7 @@ import (
 // hands out rids after it, and counts the IDs waiting to be merged.
 func TestUpgradeFromRowsPerDelivery(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "herald.db")
-	w, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := &DB{w: w}
-	if _, err := w.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-		applied_at INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	migs, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migs {
-		if m.version <= 4 {
-			if err := old.applyMigration(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	path, w := fileBefore(t, 4+1)
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	d := &queue.Delivery{PageID: "p1", IncidentID: "i1", UpdateID: "u1", BroadcastID: "b1", MessageKind: queue.KindAck,
 		Kind: channel.SMS, Address: "+36201234567", RecipientType: queue.FromCustomer, RecipientID: "c1", Name: "Éva",

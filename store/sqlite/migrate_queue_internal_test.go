@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,27 +17,7 @@ import (
 // them, in due order, and the queue's counters count them.
 func TestUpgradeToQueueColumns(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "herald.db")
-	w, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := &DB{w: w}
-	if _, err := w.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-		applied_at INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	migs, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migs {
-		if m.version < 22 {
-			if err := old.applyMigration(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	path, w := fileBefore(t, 22)
 	base := time.Date(2026, 12, 4, 12, 0, 0, 250*int(time.Millisecond), time.UTC)
 	answered := base.Add(time.Minute)
 	mk := func(id string, state complaint.State, repeat bool, first, resolve time.Duration, ans *time.Time) {

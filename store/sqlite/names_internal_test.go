@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"testing"
 )
 
@@ -12,27 +10,7 @@ import (
 // migration 0019 makes them findable by name.
 func TestUpgradeIndexesCustomerNames(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "herald.db")
-	w, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := &DB{w: w}
-	if _, err := w.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-		applied_at INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	migs, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migs {
-		if m.version < nameMigration {
-			if err := old.applyMigration(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	path, w := fileBefore(t, nameMigration)
 	for _, c := range [][3]string{{"p1", "c1", "Kovács Anna"}, {"p1", "c2", "Wójcik Łucja"}, {"p2", "c1", "Anna Másik"}, {"p1", "c3", ""}} {
 		if _, err := w.ExecContext(ctx, `INSERT INTO customers (page_id, id, name, phone, email, slack, language, time_zone, plan, region,
 			components, attributes, created_at, updated_at) VALUES (?, ?, ?, '', '', '', '', '', '', '', 'null', 'null', 0, 0)`, c[0], c[1], c[2]); err != nil {

@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -17,27 +15,7 @@ import (
 // 0010 counts them: the report sees the complaints stored before it.
 func TestUpgradeTalliesComplaints(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "herald.db")
-	w, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := &DB{w: w}
-	if _, err := w.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-		applied_at INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	migs, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migs {
-		if m.version < tallyMigration {
-			if err := old.applyMigration(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	path, w := fileBefore(t, tallyMigration)
 	created := time.Date(2026, 3, 10, 9, 2, 0, 0, time.UTC)
 	answered := created.Add(10 * time.Minute)
 	cs := []*complaint.Complaint{
