@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/notify/sms"
 )
@@ -26,6 +27,13 @@ func testDeclareInLanguages(t *testing.T, dir string, storeArgs []string) {
 	token := mustCLI(t, nil, append([]string{"token", "create", "--role", "admin"}, storeArgs...)...).lastLine()
 	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
 	mustCLI(t, env, "components", "create", "--name", "Card payments")
+	// The page is rendered from the change's event: wait until it shows
+	// the component, so that "the dry run changed nothing" below compares
+	// against a page that had it.
+	eventually(t, 5*time.Second, func() (bool, string) {
+		s, body := summaryOf(t, n)
+		return s.component("Card payments") == "operational", body
+	})
 
 	file := filepath.Join(dir, "ugyfelek.csv")
 	csv := "\ufeffid;name;phone;email;language;components\r\n" +
