@@ -227,6 +227,10 @@ func consoleRun(ctx context.Context, w *world, opt consoleOptions, customers int
 		{"customer search (by phone)", "/calls/new?q=" + url.QueryEscape(phone)},
 		{"phone-call form", "/calls/new"},
 		{"phone-call form, customer picked", "/calls/new?customer=" + cust},
+		{"customer search (by name, a word every customer has)", "/calls/new?q=" + url.QueryEscape("customer 123456")},
+		{"compensation decision form", "/incidents/" + inc.ID + "/compensation"},
+		{"component groups", "/groups"},
+		{"subscribers", "/subscribers"},
 	}
 	for _, p := range pages {
 		lat, err := timePage(ctx, hc, base+p.path, opt.Requests, opt.PerPage)
