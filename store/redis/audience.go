@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -227,49 +228,57 @@ return r[1]
 const defaultAddressBuildBatch = 500
 
 // ensureCustomerAddresses makes sure the page's address index holds every
-// customer: once per page and process, it looks for the built marker and,
-// when it is missing, builds the index a batch at a time. Callers in one
-// process wait for a build in progress rather than start another; nodes
-// building at once only repeat idempotent work. A failed or abandoned
-// build leaves no marker, so the next lookup starts it again.
+// customer: once per page and process (buildOnce), it builds the index a
+// batch at a time when its marker is missing.
 func (db *DB) ensureCustomerAddresses(ctx context.Context, pageID string) error {
-	if _, ok := db.addrBuilt.Load(pageID); ok {
+	return db.buildOnce(ctx, &db.addrBuilt, &db.addrBuilding, pageID, "address", db.keys.customerAddressesBuilt(pageID), func(batch int) error {
+		keys := []string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID), db.keys.customersVersion(pageID)}
+		cursor := "0"
+		for {
+			var err error
+			cursor, err = buildCustomerAddressesScript.Run(ctx, db.client, keys, cursor, batch).Text()
+			if err != nil || cursor == "0" {
+				return err
+			}
+		}
+	})
+}
+
+// buildOnce runs build (with the batch size) for a page's index unless
+// this process knows it built (built), or Redis holds its marker. Callers
+// in one process wait for a build in progress (building: a one-slot
+// semaphore per page) rather than start another; nodes building at once
+// only repeat idempotent work. A failed or abandoned build leaves no
+// marker, so the next lookup starts it again.
+func (db *DB) buildOnce(ctx context.Context, built, building *sync.Map, pageID, what, marker string, build func(batch int) error) error {
+	if _, ok := built.Load(pageID); ok {
 		return nil
 	}
-	v, _ := db.addrBuilding.LoadOrStore(pageID, make(chan struct{}, 1))
+	v, _ := building.LoadOrStore(pageID, make(chan struct{}, 1))
 	sem := v.(chan struct{})
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("redis: build customer address index: %w", ctx.Err())
+		return fmt.Errorf("redis: build customer %s index: %w", what, ctx.Err())
 	}
 	defer func() { <-sem }()
-	if _, ok := db.addrBuilt.Load(pageID); ok {
+	if _, ok := built.Load(pageID); ok {
 		return nil // built by the caller we waited for
 	}
-	marker := db.keys.customerAddressesBuilt(pageID)
 	n, err := db.client.Exists(ctx, marker).Result()
 	if err != nil {
-		return fmt.Errorf("redis: read customer address index marker: %w", err)
+		return fmt.Errorf("redis: read customer %s index marker: %w", what, err)
 	}
 	if n == 0 {
 		batch := db.addrBatch
 		if batch <= 0 {
 			batch = defaultAddressBuildBatch
 		}
-		keys := []string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), marker, db.keys.customersVersion(pageID)}
-		cursor := "0"
-		for {
-			cursor, err = buildCustomerAddressesScript.Run(ctx, db.client, keys, cursor, batch).Text()
-			if err != nil {
-				return fmt.Errorf("redis: build customer address index: %w", err)
-			}
-			if cursor == "0" {
-				break
-			}
+		if err := build(batch); err != nil {
+			return fmt.Errorf("redis: build customer %s index: %w", what, err)
 		}
 	}
-	db.addrBuilt.Store(pageID, struct{}{})
+	built.Store(pageID, struct{}{})
 	return nil
 }
 
@@ -566,36 +575,14 @@ return 0
 // ensureCustomerNames makes sure the page's name index holds every
 // customer, as ensureCustomerAddresses does for addresses.
 func (db *DB) ensureCustomerNames(ctx context.Context, pageID string) error {
-	if _, ok := db.nameBuilt.Load(pageID); ok {
-		return nil
-	}
-	v, _ := db.nameBuilding.LoadOrStore(pageID, make(chan struct{}, 1))
-	sem := v.(chan struct{})
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("redis: build customer name index: %w", ctx.Err())
-	}
-	defer func() { <-sem }()
-	if _, ok := db.nameBuilt.Load(pageID); ok {
-		return nil
-	}
 	marker := db.keys.customerNamesBuilt(pageID)
-	n, err := db.client.Exists(ctx, marker).Result()
-	if err != nil {
-		return fmt.Errorf("redis: read customer name index marker: %w", err)
-	}
-	if n == 0 {
-		batch := db.addrBatch
-		if batch <= 0 {
-			batch = defaultAddressBuildBatch
-		}
+	return db.buildOnce(ctx, &db.nameBuilt, &db.nameBuilding, pageID, "name", marker, func(batch int) error {
 		keys := []string{db.keys.customers(pageID), db.keys.customerNames(pageID), db.keys.customerNameWords(pageID), marker, db.keys.customersVersion(pageID)}
 		var cursor uint64
 		for {
 			kv, next, err := db.client.HScan(ctx, db.keys.customers(pageID), cursor, "", int64(batch)).Result()
 			if err != nil {
-				return fmt.Errorf("redis: build customer name index: %w", err)
+				return err
 			}
 			last := "0"
 			if next == 0 {
@@ -612,16 +599,14 @@ func (db *DB) ensureCustomerNames(ctx context.Context, pageID string) error {
 				}
 			}
 			if err := buildCustomerNamesScript.Run(ctx, db.client, keys, args...).Err(); err != nil {
-				return fmt.Errorf("redis: build customer name index: %w", err)
+				return err
 			}
 			if next == 0 {
-				break
+				return nil
 			}
 			cursor = next
 		}
-	}
-	db.nameBuilt.Store(pageID, struct{}{})
-	return nil
+	})
 }
 
 // FindCustomersByName implements audience.Store: ZRANGEBYLEX of the
