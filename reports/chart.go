@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -146,18 +147,25 @@ func (c BarChart) total(i int) int {
 func (c BarChart) columns(chartW int, class, id string) template.HTML {
 	var b strings.Builder
 	padT := chartPadT + 18*(c.legendRows(chartW)-1)
-	h := chartH + padT - chartPadT
+	n := len(c.Labels)
+	var lanes []int
+	extra := 0
+	if n > 0 {
+		var used int
+		lanes, used = c.markLanes(float64(chartW-chartPadL-chartPadR) / float64(n))
+		extra = markLaneH * max(0, used-2)
+	}
+	h := chartH + padT - chartPadT + extra
 	c.open(&b, chartW, h, class, id)
 	colors := c.colors()
 	c.legend(&b, colors, chartW)
-	n := len(c.Labels)
 	top := 0
 	for i := range n {
 		top = max(top, c.total(i))
 	}
 	ymax, step := axis(top)
-	plotW, plotH := float64(chartW-chartPadL-chartPadR), float64(h-padT-chartPadB)
-	y0 := float64(h - chartPadB)
+	plotW, plotH := float64(chartW-chartPadL-chartPadR), float64(h-padT-chartPadB-extra)
+	y0 := float64(h - chartPadB - extra)
 	for v := 0; v <= ymax; v += step {
 		y := y0 - plotH*float64(v)/float64(ymax)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end" fill="#444">%d</text>`,
@@ -185,16 +193,53 @@ func (c BarChart) columns(chartW int, class, id string) template.HTML {
 		}
 		for k, m := range c.Marks {
 			x := float64(chartPadL) + bw*m.Index
-			// Labels alternate between two lines below the axis, so
-			// marks close together stay readable.
-			ly := y0 + 40 + float64(k%2)*16
-			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#B00020" stroke-width="1.5" stroke-dasharray="4 3"/>`, x, x, padT, ly-12)
+			// Each label takes the first line below the axis where it
+			// clears the labels already there, so marks close together
+			// (or at the same moment) stay readable.
+			ly := y0 + 40 + float64(lanes[k]*markLaneH)
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#B00020" stroke-width="1.5" stroke-dasharray="4 3"/>`, x, x, padT, y0+26)
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#B00020">%s</text>`, x, ly, esc(m.Label))
 		}
 	}
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#444"/>`, chartPadL, chartW-chartPadR, y0, y0)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// markLaneH is the height of one line of mark labels below the axis.
+const markLaneH = 16
+
+// markLanes gives each mark the first line of labels where its label
+// (its width estimated from its length) does not overlap the labels
+// already on that line, and says how many lines are used. bw is a bar's
+// width.
+func (c BarChart) markLanes(bw float64) (lanes []int, used int) {
+	lanes = make([]int, len(c.Marks))
+	var right []float64 // per line: where its last label ends
+	order := make([]int, len(c.Marks))
+	for k := range order {
+		order[k] = k
+	}
+	sort.SliceStable(order, func(a, b int) bool { return c.Marks[order[a]].Index < c.Marks[order[b]].Index })
+	for _, k := range order {
+		m := c.Marks[k]
+		x := float64(chartPadL) + bw*m.Index
+		half := float64(len([]rune(m.Label))) * chartFontPx * 0.3
+		lane := -1
+		for l, r := range right {
+			if r+6 <= x-half {
+				lane = l
+				break
+			}
+		}
+		if lane < 0 {
+			lane = len(right)
+			right = append(right, 0)
+		}
+		right[lane] = x + half
+		lanes[k] = lane
+	}
+	return lanes, len(right)
 }
 
 func (c BarChart) rows(chartW int, class, id string) template.HTML {
