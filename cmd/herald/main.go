@@ -306,6 +306,14 @@ func wantArgs(fs *flag.FlagSet, pos []string, n int, what string) error {
 		}
 		return &usageError{msg: fmt.Sprintf("unexpected argument %q", pos[n]), shown: true}
 	}
+	for i, p := range pos {
+		if strings.TrimSpace(p) == "" {
+			// Mostly "$INCIDENT" with the variable unset: say so
+			// rather than send a request for the collection.
+			fs.Usage()
+			return &usageError{msg: fmt.Sprintf("argument %d is empty, want %s (is a shell variable unset?)", i+1, what), shown: true}
+		}
+	}
 	return nil
 }
 

@@ -20,6 +20,8 @@ func TestUsageErrorLast(t *testing.T) {
 		{[]string{"update"}, "herald: missing INCIDENT"},
 		{[]string{"update", "abc", "--status"}, "herald: flag needs an argument: --status"},
 		{[]string{"resolve", "a", "b"}, `herald: unexpected argument "b"`},
+		{[]string{"update", "", "--status", "identified"}, "argument 1 is empty, want INCIDENT"},
+		{[]string{"report", ""}, "argument 1 is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
