@@ -268,3 +268,65 @@ func TestReclaimAfterSurge(t *testing.T) {
 	default:
 	}
 }
+
+// TestReadAhead: a small Read reads what has arrived into the read-ahead
+// buffer, and the next Reads get the rest of it, in order, before anything
+// read from the socket later.
+func TestReadAhead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &guardedConn{Conn: raw}
+	defer c.Conn.Close()
+
+	read := func(size int) string {
+		t.Helper()
+		p := make([]byte, size)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(p)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return string(p[:n])
+	}
+	first := "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	if _, err := client.Write([]byte(first)); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(1); got != "G" {
+		t.Fatalf("first byte %q", got)
+	}
+	if c.ahead == nil || string(c.pending) != first[1:] {
+		t.Fatalf("pending %q after a one-byte read, want the rest of the request", c.pending)
+	}
+	// Small reads drain it piece by piece, then the buffer goes back.
+	got := read(5) + read(4096)
+	if got != first[1:] {
+		t.Fatalf("rest %q, want %q", got, first[1:])
+	}
+	if c.ahead != nil || c.pending != nil {
+		t.Fatal("the read-ahead buffer is still held after it was drained")
+	}
+	// Data arriving later is read from the socket as usual.
+	second := strings.Repeat("x", 3*readAheadSize)
+	go func() { _, _ = client.Write([]byte(second)) }()
+	var sb strings.Builder
+	sb.WriteString(read(1))
+	for sb.Len() < len(second) {
+		sb.WriteString(read(1000))
+	}
+	if sb.String() != second {
+		t.Fatalf("the larger message came back changed (%d bytes, want %d)", sb.Len(), len(second))
+	}
+}

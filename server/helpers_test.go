@@ -26,7 +26,7 @@ import (
 // token of each role. Requests go to the fiber app in memory (do); serve
 // adds a loopback listener for the tests where the socket matters.
 type env struct {
-	owner   *testing.T // the test the env lives as long as: cleanups only
+	owner   testing.TB // the test the env lives as long as: cleanups only
 	db      *sqlite.DB
 	svc     *incident.Service
 	events  *incident.LocalEvents
@@ -67,7 +67,7 @@ func (s *syncBuffer) String() string {
 }
 
 // newEnv builds an env; opts change the server's Config.
-func newEnv(t *testing.T, opts ...func(*Config)) *env {
+func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
@@ -302,7 +302,7 @@ type fakeSite struct {
 	render int
 }
 
-func newFakeSite(t *testing.T, svc *incident.Service, events incident.Events, page *incident.Page) *fakeSite {
+func newFakeSite(t testing.TB, svc *incident.Service, events incident.Events, page *incident.Page) *fakeSite {
 	f := &fakeSite{page: page, ready: true, watch: map[chan []byte]struct{}{}, assets: map[string]*statuspage.Asset{
 		"/":                                   htmlAsset(`<!doctype html><html><head><style>body{color:red}</style></head><body><main>ok</main><script>var x=1;</script></body></html>`, `"home-en"`),
 		"/?hu":                                htmlAsset(`<!doctype html><html><body>magyar</body></html>`, `"home-hu"`),
@@ -378,6 +378,13 @@ func (f *fakeSite) PageFor(host string) (*incident.Page, bool) {
 		return nil, false
 	}
 	return f.page, true
+}
+
+func (f *fakeSite) Languages(host string) []string {
+	if p, ok := f.PageFor(host); ok {
+		return p.Languages
+	}
+	return nil
 }
 
 func (f *fakeSite) Watch(pageID string) (<-chan []byte, func()) {

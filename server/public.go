@@ -116,7 +116,21 @@ func inlineHashes(body []byte, tag string) string {
 // hostOf returns the request's host name (requestHost), lower-cased and
 // without port.
 func (s *Server) hostOf(c *fiber.Ctx) string {
-	h := s.requestHost(c)
+	var h string
+	if len(s.proxies) > 0 && s.fromTrustedProxy(c) {
+		h = s.requestHost(c)
+	} else {
+		// The Host header itself (fiber's c.Hostname would copy it and
+		// format the peer's address for its own proxy check).
+		b := c.Request().URI().Host()
+		if i := bytes.IndexByte(b, ':'); i < 0 || bytes.LastIndexByte(b, ':') == i && b[0] != '[' {
+			if i >= 0 {
+				b = b[:i] // name:port
+			}
+			return strings.ToLower(strings.TrimSuffix(string(b), "."))
+		}
+		h = string(b) // an IPv6 address
+	}
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	}
@@ -135,7 +149,8 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		if len(path) > 1 {
 			path = strings.TrimSuffix(path, "/")
 		}
-		a, ok := s.site.Lookup(s.hostOf(c), path, s.requestLanguage(c))
+		host := s.hostOf(c)
+		a, ok := s.site.Lookup(host, path, s.languageFor(c, host))
 		if !ok {
 			return incident.Errorf(incident.ENOTFOUND, "no such page")
 		}
@@ -157,15 +172,20 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 			c.Set(fiber.HeaderVary, "Accept-Encoding")
 		}
 
-		gz := len(a.Gzip) > 0 && acceptsGzip(c.Get(fiber.HeaderAcceptEncoding))
+		hdr := &c.Request().Header
+		gz := len(a.Gzip) > 0 && acceptsGzip(hdr.Peek(fiber.HeaderAcceptEncoding))
 		etag := a.ETag
 		if etag != "" {
 			if gz {
-				c.Set(fiber.HeaderETag, gzipETag(etag))
+				tag := a.GzipETag
+				if tag == "" {
+					tag = gzipETag(etag)
+				}
+				c.Set(fiber.HeaderETag, tag)
 			} else {
 				c.Set(fiber.HeaderETag, etag)
 			}
-			if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+			if inm := hdr.Peek(fiber.HeaderIfNoneMatch); len(inm) > 0 && etagMatches(string(inm), etag) {
 				return c.SendStatus(http.StatusNotModified)
 			}
 		}
@@ -240,11 +260,11 @@ func etagMatches(header, tag string) bool {
 
 // acceptsGzip reports whether an Accept-Encoding value allows gzip (or *)
 // with a non-zero q.
-func acceptsGzip(h string) bool {
-	for h != "" {
-		var part string
-		part, h, _ = strings.Cut(h, ",")
-		name, q := parseQ(part)
+func acceptsGzip(hb []byte) bool {
+	for len(hb) > 0 {
+		var part []byte
+		part, hb, _ = bytes.Cut(hb, []byte(","))
+		name, q := parseQ(string(part)) // short: converted on the stack
 		if (name == "gzip" || name == "*") && q > 0 {
 			return true
 		}
@@ -277,12 +297,46 @@ func parseQ(part string) (string, float64) {
 // requestLanguage is pickLanguage for the page this host serves; a
 // language chosen with ?lang= is remembered (rememberLanguage).
 func (s *Server) requestLanguage(c *fiber.Ctx) string {
-	var page *incident.Page
+	return s.languageFor(c, s.hostOf(c))
+}
+
+// languageFor is requestLanguage for a host already known. It reads the
+// request's query, cookie and header bytes in place (no copies, as the
+// Immutable app's c.Query and c.Cookies make), so the status page's hot
+// path spends nothing on a request that names no language.
+func (s *Server) languageFor(c *fiber.Ctx, host string) string {
+	var have []string
 	if s.site != nil {
-		page, _ = s.site.PageFor(s.hostOf(c))
+		have = s.site.Languages(host)
 	}
-	rememberLanguage(c, page)
-	return pickLanguage(c, page)
+	if len(have) == 0 {
+		have = incident.Languages
+	}
+	if q := c.Context().QueryArgs().Peek("lang"); len(q) > 0 {
+		if l := oneOf(have, q); l != "" {
+			rememberLanguage(c, l)
+			return l
+		}
+	}
+	if ck := c.Request().Header.Cookie(langCookie); len(ck) > 0 {
+		if l := oneOf(have, ck); l != "" {
+			return l
+		}
+	}
+	if al := c.Request().Header.Peek(fiber.HeaderAcceptLanguage); len(al) > 0 {
+		return matchLanguage(string(al), have)
+	}
+	return ""
+}
+
+// oneOf returns the entry of have that b names, ignoring case, or "".
+func oneOf(have []string, b []byte) string {
+	for _, v := range have {
+		if len(v) == len(b) && strings.EqualFold(v, string(b)) {
+			return v
+		}
+	}
+	return ""
 }
 
 // langCookie keeps the language a visitor chose (?lang=) for the pages
@@ -307,16 +361,11 @@ func pickLanguage(c *fiber.Ctx, page *incident.Page) string {
 	return matchLanguage(c.Get(fiber.HeaderAcceptLanguage), have)
 }
 
-// rememberLanguage sets langCookie when the request chose a language with
-// ?lang= that differs from the one remembered. The cookie is a preference,
-// not a credential: readable by the page, lax, for a year.
-func rememberLanguage(c *fiber.Ctx, page *incident.Page) {
-	have := incident.Languages
-	if page != nil && len(page.Languages) > 0 {
-		have = page.Languages
-	}
-	l := strings.ToLower(c.Query("lang"))
-	if l == "" || !contains(have, l) || c.Cookies(langCookie) == l {
+// rememberLanguage sets langCookie to l, the language the request chose
+// with ?lang=, when it differs from the one remembered. The cookie is a
+// preference, not a credential: readable by the page, lax, for a year.
+func rememberLanguage(c *fiber.Ctx, l string) {
+	if string(c.Request().Header.Cookie(langCookie)) == l {
 		return
 	}
 	if p := c.Path(); strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || strings.HasPrefix(p, "/history.") {

@@ -55,6 +55,9 @@ type Site interface {
 	Lookup(host, path, lang string) (*statuspage.Asset, bool)
 	// PageFor returns the page a host serves.
 	PageFor(host string) (*incident.Page, bool)
+	// Languages returns the languages of the page a host serves, for
+	// reading only (it is the site's own slice, read on every request).
+	Languages(host string) []string
 	// Watch returns the page's new summary.json after each render, and a
 	// cancel func that stops the feed.
 	Watch(pageID string) (<-chan []byte, func())

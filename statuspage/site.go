@@ -37,6 +37,7 @@ type Asset struct {
 	Body        []byte
 	Gzip        []byte // gzip of Body, computed at render
 	ETag        string // strong, quoted, from a hash of Body
+	GzipETag    string // the gzip representation's strong tag (ETag with -gzip)
 	ContentType string
 }
 
@@ -364,6 +365,16 @@ func (s *Site) PageFor(host string) (*incident.Page, bool) {
 	return &p, true
 }
 
+// Languages returns the languages of the page host serves, in the page's
+// order. The slice is the site's own: read it, do not change it.
+func (s *Site) Languages(host string) []string {
+	snap := s.state.Load().snapFor(host)
+	if snap == nil {
+		return nil
+	}
+	return snap.page.Languages
+}
+
 // Lookup returns the pre-rendered response for a URL path on host. lang
 // picks the HTML language: a code ("hu"), a tag ("hu-HU") or an
 // Accept-Language value, matched against the page's languages; "" or no
@@ -454,5 +465,6 @@ func newAsset(prev *Asset, body []byte, contentType string) *Asset {
 	_, _ = w.Write(body) // writes to a bytes.Buffer cannot fail
 	_ = w.Close()
 	gzipPool.Put(w)
-	return &Asset{Body: body, Gzip: gz.Bytes(), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, ContentType: contentType}
+	tag := hex.EncodeToString(sum[:16])
+	return &Asset{Body: body, Gzip: gz.Bytes(), ETag: `"` + tag + `"`, GzipETag: `"` + tag + `-gzip"`, ContentType: contentType}
 }

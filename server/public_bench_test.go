@@ -1,0 +1,34 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// BenchmarkServePublic is the status page's hot path inside herald: the
+// middleware and the public handler answering `/` and summary.json from
+// the rendered site, as a browser asks (gzip), without the network.
+//
+//	go test -run '^$' -bench ServePublic -benchmem ./server/
+func BenchmarkServePublic(b *testing.B) {
+	e := newEnv(b)
+	h := e.srv.App().Handler()
+	for _, path := range []string{"/", "/api/v2/summary.json"} {
+		b.Run(path, func(b *testing.B) {
+			var ctx fasthttp.RequestCtx
+			ctx.Request.SetRequestURI(path)
+			ctx.Request.Header.SetHost("status.example.com")
+			ctx.Request.Header.Set("Accept-Encoding", "gzip, deflate, br")
+			ctx.Request.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Response.Reset()
+				h(&ctx)
+				if ctx.Response.StatusCode() != 200 {
+					b.Fatalf("status %d", ctx.Response.StatusCode())
+				}
+			}
+		})
+	}
+}
