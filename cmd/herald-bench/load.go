@@ -40,6 +40,9 @@ func runLoad(ctx context.Context, url string, conns int, warm, dur time.Duration
 		WriteTimeout:        5 * time.Second,
 		MaxIdleConnDuration: time.Minute,
 	}
+	// Close the connections after the run: the next run opens its own,
+	// and herald caps connections per client address.
+	defer client.CloseIdleConnections()
 	// Warm-up: open the connections and let caches settle.
 	if _, _, err := fire(ctx, client, url, conns, warm, headers); err != nil {
 		return loadResult{}, err

@@ -1,6 +1,6 @@
 // Command herald-bench measures herald against the targets the issues set.
 //
-//	go run ./cmd/herald-bench statuspage [-duration 10s] [-conns 64] [-redis redis://127.0.0.1:6379/0]
+//	go run ./cmd/herald-bench statuspage [-rounds 5] [-duration 4s] [-conns 64] [-redis redis://127.0.0.1:6379/0]
 //	go run ./cmd/herald-bench broadcast [-customers 1000000] [-rate 200] [-duration 20s] [-redis URL] [-skip-plan …]
 //	go run ./cmd/herald-bench crash [-recipients 100000] [-engine sqlite|redis|both]
 //	go run ./cmd/herald-bench chaos [-recipients 100000] [-topology sentinel|cluster|single|all] [-sms-rate 2000]
@@ -46,8 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs := flag.NewFlagSet("statuspage", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		opt := statuspageOptions{}
-		fs.DurationVar(&opt.Duration, "duration", defaultStatuspage.Duration, "measured time per endpoint")
-		fs.DurationVar(&opt.Warmup, "warmup", defaultStatuspage.Warmup, "warm-up time per endpoint")
+		fs.DurationVar(&opt.Duration, "duration", defaultStatuspage.Duration, "measured time per round, server and endpoint")
+		fs.DurationVar(&opt.Warmup, "warmup", defaultStatuspage.Warmup, "warm-up time per endpoint (half of it before each round)")
+		fs.IntVar(&opt.Rounds, "rounds", defaultStatuspage.Rounds, "rounds of herald then the ceiling, per endpoint")
 		fs.IntVar(&opt.Conns, "conns", defaultStatuspage.Conns, "concurrent keep-alive connections")
 		fs.IntVar(&opt.Declarations, "declarations", defaultStatuspage.Declarations, "declarations timed for declaration → visible")
 		fs.StringVar(&opt.RedisURL, "redis", defaultStatuspage.RedisURL, "Redis for the Redis-engine latency run (\"\" skips it)")
