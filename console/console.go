@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/reports"
 )
 
 // Defaults for Config's zero values.
@@ -65,6 +66,7 @@ type Config struct {
 	Notify       *notify.Service
 	Complaints   *complaint.Service
 	Compensation *compensation.Service
+	Reports      *reports.Service
 
 	// DefaultRegion reads phone numbers typed without a country code
 	// (ISO 3166 region, e.g. "HU"); "" needs the +country code.

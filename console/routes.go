@@ -70,6 +70,18 @@ func (cs *Console) routes() []route {
 			route{"GET", "/customers", agent, cs.customerSearch},
 		)
 	}
+	if cs.cfg.Reports != nil {
+		for _, f := range []string{"", "json", "csv"} {
+			suffix := ""
+			if f != "" {
+				suffix = "." + f
+			}
+			rs = append(rs,
+				route{"GET", "/incidents/:id/report" + suffix, agent, cs.incidentReport(f)},
+				route{"GET", "/reports/period" + suffix, agent, cs.periodReport(f)})
+		}
+		rs = append(rs, route{"GET", "/reports", agent, cs.reportsPage})
+	}
 	return rs
 }
 

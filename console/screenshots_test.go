@@ -56,6 +56,7 @@ func TestScreenshots(t *testing.T) {
 			"update": "/console/incidents/" + inc.ID + "/update?resolve=1", "queue": "/console/queue", "complaint": "/console/complaints/" + cpID,
 			"call": "/console/calls/new?customer=c1", "tokens": "/console/tokens", "tokens-older": "/console/tokens?offset=50", "forbidden": "/console/nowhere",
 			"maintenance": "/console/maintenance/new", "components": "/console/components", "import": "/console/customers/import", "audience": "/console/incidents/" + inc.ID + "/audience",
+			"reports": "/console/reports", "report": "/console/incidents/" + inc.ID + "/report",
 		} {
 			b.run(mgr, name, chromedp.EmulateViewport(int64(w), 900), chromedp.Navigate(e.base+path))
 			png := get(b, mgr, "screenshot "+name, chromedp.FullScreenshot(100))

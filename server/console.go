@@ -30,6 +30,9 @@ func (s *Server) EnableConsole(cfg console.Config) error {
 	if s.comp != nil {
 		cfg.Compensation = s.comp.svc
 	}
+	if s.rp != nil {
+		cfg.Reports = s.rp
+	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = s.cfg.PublicURL
 	}

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -48,43 +47,22 @@ func reportFormat(c *fiber.Ctx, suffix string) string {
 	return "html"
 }
 
-// reportBody is one of a report's renderings.
-type reportBody interface {
-	HTML(lang string, links map[string]string) ([]byte, error)
-	JSON() ([]byte, error)
-	CSV() ([]byte, error)
-}
-
 // sendReport answers with r in format; base is the report's path without
 // suffix (for the HTML's download links), name the CSV's file name.
-func (s *Server) sendReport(c *fiber.Ctx, r reportBody, format, base, name string) error {
-	var b []byte
-	var err error
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Vary(fiber.HeaderAccept)
-	switch format {
-	case "json":
-		b, err = r.JSON()
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-	case "csv":
-		b, err = r.CSV()
-		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
-	default:
-		q := ""
-		if raw := string(c.Request().URI().QueryString()); raw != "" {
-			q = "?" + raw
-		}
-		b, err = r.HTML(pickLanguage(c, nil), map[string]string{"JSON": base + ".json" + q, "CSV": base + ".csv" + q})
-		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-		// No script, no outside resource: the charts are inline SVG.
-		c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-		c.Set("X-Robots-Tag", "noindex")
+func (s *Server) sendReport(c *fiber.Ctx, r reports.Renderable, format, base, name string) error {
+	q := ""
+	if raw := string(c.Request().URI().QueryString()); raw != "" {
+		q = "?" + raw
 	}
+	out, err := reports.Render(r, format, pickLanguage(c, nil), base, q, name)
 	if err != nil {
 		return err
 	}
-	return c.Send(b)
+	for _, h := range out.Headers {
+		c.Set(h[0], h[1])
+	}
+	c.Vary(fiber.HeaderAccept)
+	return c.Send(out.Body)
 }
 
 func (s *Server) incidentReport(suffix string) fiber.Handler {
@@ -98,23 +76,13 @@ func (s *Server) incidentReport(suffix string) fiber.Handler {
 	}
 }
 
-// periodDate parses a YYYY-MM-DD query parameter (UTC midnight).
-func periodDate(c *fiber.Ctx, field string) (time.Time, error) {
-	v := c.Query(field)
-	t, err := time.Parse(time.DateOnly, v)
-	if err != nil {
-		return time.Time{}, incident.Invalid(field, "want a date like 2026-01-31, got %q", v)
-	}
-	return t, nil
-}
-
 func (s *Server) periodReport(suffix string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		from, err := periodDate(c, "from")
+		from, err := reports.ParseDay("from", c.Query("from"))
 		if err != nil {
 			return err
 		}
-		to, err := periodDate(c, "to")
+		to, err := reports.ParseDay("to", c.Query("to"))
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,64 @@
+package reports
+
+import (
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+)
+
+// ParseDay reads a period's day (YYYY-MM-DD, UTC midnight) from the
+// request field named field.
+func ParseDay(field, v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return time.Time{}, incident.Invalid(field, "want a date like 2026-01-31, got %q", v)
+	}
+	return t, nil
+}
+
+// Renderable is a report that can be drawn for people (HTML) and written
+// for machines (JSON, CSV): an incident's report or a period's.
+type Renderable interface {
+	HTML(lang string, links map[string]string) ([]byte, error)
+	JSON() ([]byte, error)
+	CSV() ([]byte, error)
+}
+
+// HTMLPolicy is the Content-Security-Policy a report's HTML is served
+// with: no script and no outside resource (the charts are inline SVG, the
+// style is in the page), not framed.
+const HTMLPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// Rendered is a report drawn in one format, with the HTTP headers it is
+// served with.
+type Rendered struct {
+	Body    []byte
+	Headers [][2]string
+}
+
+// Render draws r in format: "json", "csv" (a download named name.csv), or
+// else HTML in lang, whose download links point at base with .json and
+// .csv and query (the request's query string with its "?", or "").
+func Render(r Renderable, format, lang, base, query, name string) (Rendered, error) {
+	var out Rendered
+	var err error
+	h := func(k, v string) { out.Headers = append(out.Headers, [2]string{k, v}) }
+	h("Cache-Control", "no-store")
+	switch format {
+	case "json":
+		out.Body, err = r.JSON()
+		h("Content-Type", "application/json; charset=utf-8")
+	case "csv":
+		out.Body, err = r.CSV()
+		h("Content-Type", "text/csv; charset=utf-8")
+		h("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	default:
+		out.Body, err = r.HTML(lang, map[string]string{"JSON": base + ".json" + query, "CSV": base + ".csv" + query})
+		h("Content-Type", "text/html; charset=utf-8")
+		h("Content-Security-Policy", HTMLPolicy)
+		h("X-Robots-Tag", "noindex")
+	}
+	return out, err
+}
