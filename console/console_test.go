@@ -291,10 +291,18 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	m.signIn(incident.RoleAdmin, "Mia")
 	tok := m.csrf("/console/incidents/new")
 	form := url.Values{"_csrf": {tok}, "name": {"Payments down"}, "status": {"investigating"}, "impact": {"auto"},
-		"message": {"Card payments fail."}, "notify": {"on"}, "component_" + e.payments.ID: {"major_outage"}, "step": {"preview"}}
+		"message": {"Card payments fail."}, "message_hu": {"A kártyás fizetés nem működik."}, "notify": {"on"},
+		"component_" + e.payments.ID: {"major_outage"}, "step": {"preview"}}
+	if _, page := m.do("GET", "/console/incidents/new", nil); !strings.Contains(page, `name="message_hu"`) || !strings.Contains(page, `name="message_pl"`) {
+		t.Error("the declare form has no fields for the page's other languages")
+	}
 	res, body := m.do("POST", "/console/incidents", form)
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, "Nothing has been published") {
 		t.Fatalf("preview: %d", res.StatusCode)
+	}
+	if !strings.Contains(body, `<blockquote class="body" lang="hu">A kártyás fizetés nem működik.</blockquote>`) ||
+		!strings.Contains(body, `name="message_hu" value="A kártyás fizetés nem működik."`) {
+		t.Errorf("the preview does not show and carry the Hungarian text:\n%s", body)
 	}
 	// Anna and Bob have Payments, with a phone and an email each.
 	if !strings.Contains(body, "<span>sms</span> <strong>2</strong>") || !strings.Contains(body, "<span>email</span> <strong>2</strong>") {
@@ -316,6 +324,9 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 		t.Fatalf("incidents after confirming twice: %d", len(list))
 	}
 	inc := list[0]
+	if got := inc.Updates[0].Messages["hu"]; got != "A kártyás fizetés nem működik." {
+		t.Errorf("the declaration's Hungarian text is %q", got)
+	}
 	comp, _ := e.n.Incidents.Component(ctx, e.page.ID, e.payments.ID)
 	if comp.Status != incident.MajorOutage {
 		t.Errorf("Payments is %s, want major_outage", comp.Status)
@@ -335,11 +346,14 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	}
 	tok = m.csrf("/console/incidents/" + inc.ID + "/update")
 	if res, _ := m.do("POST", "/console/incidents/"+inc.ID+"/update", url.Values{"_csrf": {tok}, "status": {"resolved"},
-		"operational": {"on"}, "message": {"Fixed."}, "notify": {"on"}, "impact": {"auto"}}); res.StatusCode != http.StatusSeeOther {
+		"operational": {"on"}, "message": {"Fixed."}, "message_pl": {"Naprawione."}, "notify": {"on"}, "impact": {"auto"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("resolve: %d", res.StatusCode)
 	}
 	comp, _ = e.n.Incidents.Component(ctx, e.page.ID, e.payments.ID)
 	got, _ := e.n.Incidents.Incident(ctx, e.page.ID, inc.ID)
+	if pl := got.Updates[0].Messages["pl"]; pl != "Naprawione." {
+		t.Errorf("the resolution's Polish text is %q (updates newest first?)", pl)
+	}
 	if got.Status != incident.Resolved || comp.Status != incident.Operational {
 		t.Errorf("after resolve: incident %s, Payments %s", got.Status, comp.Status)
 	}

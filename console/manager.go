@@ -68,14 +68,40 @@ type incidentForm struct {
 	Notify      bool
 	Operational bool              // on resolve: return every component to operational
 	Statuses    map[string]string // component ID → status, "" for not affected
+	Messages    map[string]string // language → the message in it, beside Message (the page's default)
 	Key         string            // the idempotency key the preview made
 	Error       string
+}
+
+// endonyms name each language in itself, as language pickers do.
+var endonyms = map[string]string{"en": "English", "hu": "Magyar", "pl": "Polski", "hr": "Hrvatski"}
+
+// otherLanguages are the page's languages after its default, each with its
+// name: the message may be written in each of them too.
+func otherLanguages(p *incident.Page) []fiber.Map {
+	langs := p.Languages
+	if len(langs) == 0 {
+		langs = incident.Languages
+	}
+	out := []fiber.Map{}
+	for _, l := range langs[1:] {
+		out = append(out, fiber.Map{"Code": l, "Name": endonyms[l]})
+	}
+	return out
 }
 
 func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
 	f := &incidentForm{Name: strings.TrimSpace(c.FormValue("name")), Status: c.FormValue("status"), Impact: c.FormValue("impact"),
 		Message: strings.TrimSpace(c.FormValue("message")), Notify: c.FormValue("notify") == "on", Operational: c.FormValue("operational") == "on",
 		Statuses: map[string]string{}, Key: c.FormValue("key")}
+	for _, l := range incident.Languages {
+		if m := strings.TrimSpace(c.FormValue("message_" + l)); m != "" {
+			if f.Messages == nil {
+				f.Messages = map[string]string{}
+			}
+			f.Messages[l] = m
+		}
+	}
 	for _, comp := range comps {
 		if st := c.FormValue("component_" + comp.ID); incident.ComponentStatus(st).Valid() {
 			f.Statuses[comp.ID] = st
@@ -87,7 +113,7 @@ func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
 // input turns the form into the service's input; it checks nothing the
 // service checks.
 func (f *incidentForm) input(declare bool) incident.IncidentInput {
-	in := incident.IncidentInput{Body: &f.Message, DeliverNotifications: &f.Notify, Components: map[string]incident.ComponentStatus{}}
+	in := incident.IncidentInput{Body: &f.Message, Messages: f.Messages, DeliverNotifications: &f.Notify, Components: map[string]incident.ComponentStatus{}}
 	if declare {
 		in.Name = &f.Name
 	}
@@ -132,9 +158,13 @@ func (cs *Console) declarePage(c *fiber.Ctx) error {
 }
 
 func (cs *Console) declareForm(c *fiber.Ctx, status int, comps []*incident.Component, f *incidentForm) error {
+	p, err := cs.page(c.UserContext())
+	if err != nil {
+		return err
+	}
 	v := cs.newView(c, "ConsoleDeclareTitle", fiber.Map{"Components": comps, "Form": f,
 		"ComponentStatuses": incident.ComponentStatuses, "Impacts": []string{"auto", "none", "minor", "major", "critical"},
-		"Statuses": openStatuses})
+		"Statuses": openStatuses, "OtherLangs": otherLanguages(p)})
 	v.Nav = "declare"
 	return cs.renderView(c, status, "declare", v)
 }
@@ -171,7 +201,7 @@ func (cs *Console) declare(c *fiber.Ctx) error {
 		if f.Key == "" {
 			f.Key = incident.NewID() + incident.NewID()
 		}
-		data := fiber.Map{"Form": f, "Components": comps, "Page": p, "Affected": affected(comps, f.Statuses)}
+		data := fiber.Map{"Form": f, "Components": comps, "Page": p, "Affected": affected(comps, f.Statuses), "OtherLangs": otherLanguages(p)}
 		if cs.cfg.Notify != nil && f.Notify {
 			// Who declaring would reach, counted as the dry run counts
 			// (the Slack declare modal shows the same numbers).
@@ -368,8 +398,13 @@ func (cs *Console) updateForm(c *fiber.Ctx, status int, inc *incident.Incident, 
 	if inc.IsMaintenance() {
 		statuses = append(append([]incident.Status{}, maintenanceStatuses...), incident.Completed)
 	}
+	p, err := cs.page(c.UserContext())
+	if err != nil {
+		return err
+	}
 	v := cs.newView(c, "ConsoleUpdateTitle", fiber.Map{"Incident": inc, "Components": comps, "Form": f,
-		"ComponentStatuses": incident.ComponentStatuses, "Impacts": []string{"auto", "none", "minor", "major", "critical"}, "Statuses": statuses})
+		"ComponentStatuses": incident.ComponentStatuses, "Impacts": []string{"auto", "none", "minor", "major", "critical"}, "Statuses": statuses,
+		"OtherLangs": otherLanguages(p)})
 	return cs.renderView(c, status, "update", v)
 }
 
