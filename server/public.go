@@ -151,7 +151,9 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		}
 		c.Set(fiber.HeaderContentType, ct)
 		c.Set(fiber.HeaderCacheControl, s.cacheControl(ct, path))
-		if isHTML {
+		if isHTML || a.VariesByLanguage {
+			// A JSON document or feed varies too once an update has texts
+			// per language (statuspage.Asset.VariesByLanguage).
 			c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language, Cookie")
 		} else {
 			c.Set(fiber.HeaderVary, "Accept-Encoding")
