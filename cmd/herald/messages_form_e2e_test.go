@@ -37,8 +37,9 @@ func formDo(t *testing.T, n *instance, token, method, path string, v url.Values,
 
 // TestFormMessagesPerLanguage: a Statuspage-style form body carries the
 // per-language texts as incident[messages][LANG], on create and on
-// update, as JSON carries "messages": {...}; an unknown language is a 400
-// naming the field, and writes nothing.
+// update, and incident_update[messages][LANG] when an update is edited,
+// as JSON carries "messages": {...}; an unknown language is a 400 naming
+// the field, and writes nothing.
 func TestFormMessagesPerLanguage(t *testing.T) {
 	onEachEngine(t, func(t *testing.T, dir string, storeArgs []string) {
 		n := startServe(t, nil, storeArgs...)
@@ -78,6 +79,19 @@ func TestFormMessagesPerLanguage(t *testing.T) {
 		if code, _ := apiDo(t, n, token, "GET", "/api/v1/pages/"+s.Page.ID+"/incidents/"+inc.ID, nil, &got); code != http.StatusOK ||
 			got.IncidentUpdates[1].Messages["pl"] != "Sprawdzamy płatności kartą." || got.IncidentUpdates[0].Messages["hr"] != "Pronašli smo uzrok." {
 			t.Fatalf("stored updates: %d %+v", code, got.IncidentUpdates)
+		}
+
+		// Editing an update the same way: its body with every language it
+		// has a text in, one of them dropped with an empty value.
+		var edited wire.V1Update
+		code, body = formDo(t, n, token, "PATCH", base+"/"+inc.ID+"/incident_updates/"+inc.IncidentUpdates[1].ID+".json", url.Values{
+			"incident_update[body]":         {"Investigating card payments."},
+			"incident_update[messages][hu]": {"Vizsgáljuk a kártyás fizetéseket."},
+			"incident_update[messages][pl]": {""},
+		}, &edited)
+		if code != http.StatusOK || edited.Body != "Investigating card payments." || len(edited.Messages) != 1 ||
+			edited.Messages["hu"] != "Vizsgáljuk a kártyás fizetéseket." {
+			t.Fatalf("form edit of an update: %d %s", code, body)
 		}
 
 		for _, tc := range []struct {
