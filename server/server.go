@@ -230,7 +230,10 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 		// its socket, or panics in requestStream.Read on the reader's nil
 		// connection (streaming.go:80), which answered 500. The cost: an
 		// idle keep-alive connection keeps its read and write buffers,
-		// about 18 KB instead of 9 (herald-bench conns). Test:
+		// about 18 KB instead of 9 (herald-bench conns). fasthttp v1.56
+		// fixed it (pull request 1844) by keeping the reader whenever
+		// StreamRequestBody is on, so after an upgrade ReduceMemoryUsage
+		// would save only the write buffer. Test:
 		// TestStreamedBodiesBesideOtherRequests (cmd/herald).
 		ReduceMemoryUsage: false,
 		ErrorHandler:      s.handleError,
