@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -282,6 +283,10 @@ func (l *guardedListener) reclaim(peak, open int) {
 			t.Stop()
 			return
 		}
+		// Two collections: fasthttp gives a closed connection's read and
+		// write buffers to sync.Pools, which keep what they held through
+		// one collection (their victim cache) and drop it at the next.
+		runtime.GC()
 		debug.FreeOSMemory()
 	}
 	l.mu.Lock()
