@@ -40,7 +40,7 @@ import (
 //     limits are those that can read X-Forwarded-For, on requests (the
 //     event-stream cap, streams.go).
 //   - After a surge the memory goes back to the system. An open
-//     connection costs about 10 KB (its goroutine's stack and fasthttp's
+//     connection costs about 20 KB (its goroutine's stack and fasthttp's
 //     state), which the Go runtime keeps after the connection closes until
 //     a garbage collection, which nothing starts on a server at rest but
 //     the forced one every 2 minutes, and then hands back slowly. When the
