@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 )
@@ -245,14 +246,42 @@ func (s *Service) DeleteIncident(ctx context.Context, pageID, id string) error {
 	return nil
 }
 
-// EditUpdate corrects an update's text or display time (Statuspage's PATCH
-// incident_updates); it sends nothing.
-func (s *Service) EditUpdate(ctx context.Context, pageID, incidentID, updateID string, body *string, displayAt *time.Time) (*Update, error) {
+// UpdateEdit is what an edit of an update changes; nil fields stay.
+type UpdateEdit struct {
+	Body *string
+	// Messages sets the update's text per language: a text replaces that
+	// language's, "" drops it (the language then reads Body); languages
+	// not named keep theirs. An edit that changes Body must name every
+	// language the update has a text in, so that none is left translating
+	// the old body.
+	Messages  map[string]string
+	DisplayAt *time.Time
+}
+
+// EditUpdate corrects an update's text, its texts per language or its
+// display time (Statuspage's PATCH incident_updates); it sends nothing.
+// A changed body with a language's text not named in e.Messages is
+// EINVALID on "messages", and nothing is written.
+func (s *Service) EditUpdate(ctx context.Context, pageID, incidentID, updateID string, e UpdateEdit) (*Update, error) {
 	now := s.now()
-	if err := validText("body", body, MaxBodyLen); err != nil {
+	if err := validText("body", e.Body, MaxBodyLen); err != nil {
 		return nil, err
 	}
-	if err := validDate("display_at", displayAt, now); err != nil {
+	langs := make([]string, 0, len(e.Messages))
+	for lang := range e.Messages {
+		langs = append(langs, lang)
+	}
+	sort.Strings(langs)
+	for _, lang := range langs {
+		if !validLanguage(lang) {
+			return nil, Invalid("messages."+lang, "unknown language %q: use one of %s", lang, strings.Join(Languages, ", "))
+		}
+		text := e.Messages[lang]
+		if err := validText("messages."+lang, &text, MaxBodyLen); err != nil {
+			return nil, err
+		}
+	}
+	if err := validDate("display_at", e.DisplayAt, now); err != nil {
 		return nil, err
 	}
 	inc, err := s.Incident(ctx, pageID, incidentID)
@@ -264,11 +293,37 @@ func (s *Service) EditUpdate(ctx context.Context, pageID, incidentID, updateID s
 		if u.ID != updateID {
 			continue
 		}
-		if body != nil {
-			u.Body = *body
+		if e.Body != nil && *e.Body != u.Body {
+			var stale []string
+			for lang := range u.Messages {
+				if _, named := e.Messages[lang]; !named {
+					stale = append(stale, lang)
+				}
+			}
+			if len(stale) > 0 {
+				sort.Strings(stale)
+				return nil, Invalid("messages", "the update also has its text in %s: send messages with each of them with the body (the same text keeps it, \"\" drops it, and that language reads the body), so that none is left saying what the old body said",
+					strings.Join(stale, ", "))
+			}
 		}
-		if displayAt != nil {
-			u.DisplayAt = displayAt.UTC().Truncate(time.Millisecond)
+		if e.Body != nil {
+			u.Body = *e.Body
+		}
+		for _, lang := range langs {
+			if text := e.Messages[lang]; strings.TrimSpace(text) == "" {
+				delete(u.Messages, lang)
+			} else {
+				if u.Messages == nil {
+					u.Messages = map[string]string{}
+				}
+				u.Messages[lang] = text
+			}
+		}
+		if len(u.Messages) == 0 {
+			u.Messages = nil
+		}
+		if e.DisplayAt != nil {
+			u.DisplayAt = e.DisplayAt.UTC().Truncate(time.Millisecond)
 		}
 		u.UpdatedAt = now
 		inc.UpdatedAt = now

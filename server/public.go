@@ -166,7 +166,9 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		}
 		c.Set(fiber.HeaderContentType, ct)
 		c.Set(fiber.HeaderCacheControl, s.cacheControl(ct, path))
-		if isHTML {
+		if isHTML || a.VariesByLanguage {
+			// A JSON document or feed varies too once an update has texts
+			// per language (statuspage.Asset.VariesByLanguage).
 			c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language, Cookie")
 		} else {
 			c.Set(fiber.HeaderVary, "Accept-Encoding")
@@ -426,14 +428,21 @@ func preflight(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
-// shortLink redirects /i/:id, the link SMS messages carry, to the incident page.
+// shortLink redirects /i/:id, the link SMS messages carry, to the incident
+// page; /i/:id/:lang (what an SMS carries, notify/render.ShortLangURL) and
+// /i/:id?lang= open it in that language. A language herald does not know
+// is left out: the incident opens all the same.
 func shortLink(c *fiber.Ctx) error {
 	id := c.Params("id")
 	if !incident.ValidID(id) {
 		return incident.NotFound("incident", id)
 	}
 	to := "/incidents/" + id
-	if l := c.Query("lang"); l != "" && contains(incident.Languages, strings.ToLower(l)) {
+	l := c.Params("lang")
+	if l == "" {
+		l = c.Query("lang")
+	}
+	if l != "" && contains(incident.Languages, strings.ToLower(l)) {
 		to += "?lang=" + strings.ToLower(l)
 	}
 	return c.Redirect(to, http.StatusFound)

@@ -48,6 +48,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	app.Get("/incidents/:id", page)
 	app.Get("/static/*", page)
 	app.Get("/i/:id", shortLink)
+	app.Get("/i/:id/:lang", shortLink)
 	app.Get("/api/v2/*", api) // summary, status, components, incidents[/unresolved], scheduled-maintenances[/upcoming|/active]
 	app.Get("/history.rss", api)
 	app.Get("/history.atom", api)

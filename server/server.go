@@ -223,11 +223,22 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 		WriteTimeout:                 cfg.WriteTimeout,
 		IdleTimeout:                  cfg.IdleTimeout,
 		DisableStartupMessage:        true,
-		// An idle keep-alive connection gives its read and write buffers
-		// and request context back to the pools while it waits: about 9 KB
-		// a connection instead of 18 (herald-bench conns, 5 000 idle), for
-		// a one-byte read more per request on a kept connection.
-		ReduceMemoryUsage: true,
+		// ReduceMemoryUsage must stay off while StreamRequestBody is on.
+		// With it, fasthttp (v1.51, server.go serveConn) gives the
+		// connection's bufio.Reader back to its pool as soon as nothing is
+		// buffered after a request's head and prefetched body, although a
+		// streamed body (the customer import, any chunked body) still
+		// reads the rest through that reader: the next connection takes
+		// it over, and the stream reads another client's bytes, blocks on
+		// its socket, or panics in requestStream.Read on the reader's nil
+		// connection (streaming.go:80), which answered 500. The cost: an
+		// idle keep-alive connection keeps its read and write buffers,
+		// about 18 KB instead of 9 (herald-bench conns). fasthttp v1.56
+		// fixed it (pull request 1844) by keeping the reader whenever
+		// StreamRequestBody is on, so after an upgrade ReduceMemoryUsage
+		// would save only the write buffer. Test:
+		// TestStreamedBodiesBesideOtherRequests (cmd/herald).
+		ReduceMemoryUsage: false,
 		ErrorHandler:      s.handleError,
 		AppName:           "herald",
 		// fiber trusts no proxy, so c.IP(), c.Hostname() and c.Protocol()

@@ -472,7 +472,8 @@ func (s *Server) editUpdate() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		u, err := s.svc.EditUpdate(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), c.Params("update_id"), req.Update.Body, req.displayAt)
+		u, err := s.svc.EditUpdate(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), c.Params("update_id"),
+			incident.UpdateEdit{Body: req.Update.Body, Messages: req.Update.Messages, DisplayAt: req.displayAt})
 		if err != nil {
 			return withField(err, "incident_update")
 		}

@@ -125,7 +125,7 @@ func BenchmarkRenderPage(b *testing.B) {
 			n++
 			text := fmt.Sprintf("Update %d", n)
 			e.clock.Set(e.clock.Now().Add(time.Second))
-			if _, err := e.svc.EditUpdate(ctx, pageID, open[0].ID, open[0].Updates[0].ID, &text, nil); err != nil {
+			if _, err := e.svc.EditUpdate(ctx, pageID, open[0].ID, open[0].Updates[0].ID, incident.UpdateEdit{Body: &text}); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
@@ -149,7 +149,7 @@ func BenchmarkRenderPage(b *testing.B) {
 			n++
 			text := fmt.Sprintf("Summary %d", n)
 			e.clock.Set(e.clock.Now().Add(time.Second))
-			if _, err := e.svc.EditUpdate(ctx, pageID, open[0].ID, open[0].Updates[0].ID, &text, nil); err != nil {
+			if _, err := e.svc.EditUpdate(ctx, pageID, open[0].ID, open[0].Updates[0].ID, incident.UpdateEdit{Body: &text}); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()

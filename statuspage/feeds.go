@@ -96,7 +96,7 @@ func updateLabel(updates []*incident.Update, i int) string {
 
 // feedContent is an incident's updates as Statuspage's feed HTML, newest
 // first, with each body HTML-escaped and its line breaks kept.
-func feedContent(inc *incident.Incident, loc *time.Location) string {
+func feedContent(inc *incident.Incident, loc *time.Location, lang string) string {
 	var b strings.Builder
 	for i, u := range inc.Updates {
 		t := u.DisplayAt.In(loc)
@@ -111,7 +111,7 @@ func feedContent(inc *incident.Incident, loc *time.Location) string {
 		b.WriteString("</small><br><strong>")
 		b.WriteString(updateLabel(inc.Updates, i))
 		b.WriteString("</strong> - ")
-		body := html.EscapeString(strings.ReplaceAll(strings.TrimSpace(u.Body), "\r\n", "\n"))
+		body := html.EscapeString(strings.ReplaceAll(strings.TrimSpace(u.Text(lang)), "\r\n", "\n"))
 		b.WriteString(strings.ReplaceAll(body, "\n", "<br />"))
 		b.WriteString("</p>")
 	}
@@ -135,31 +135,38 @@ func feedHost(p *incident.Page) string {
 }
 
 // renderRSS writes /history.rss for incs (newest first).
-func renderRSS(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location) ([]byte, error) {
+// lang ("" for the default) picks the updates' texts (Update.Text).
+func renderRSS(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location, lang string) ([]byte, error) {
 	base := strings.TrimRight(p.URL, "/")
 	doc := rssDoc{Version: "2.0", DC: "http://purl.org/dc/elements/1.1/", Channel: rssChannel{
 		Title: p.Name + " - Incident History", Link: base, Description: "Statuspage",
 		PubDate: updated.In(loc).Format(time.RFC1123Z), Items: []rssItem{}}}
 	for _, inc := range incs {
 		link := p.IncidentURL(inc.ID)
-		doc.Channel.Items = append(doc.Channel.Items, rssItem{Title: inc.Name, Description: feedContent(inc, loc),
+		doc.Channel.Items = append(doc.Channel.Items, rssItem{Title: inc.Name, Description: feedContent(inc, loc, lang),
 			PubDate: lastActivity(inc).In(loc).Format(time.RFC1123Z), Link: link, GUID: link})
 	}
 	return encodeXML(doc)
 }
 
 // renderAtom writes /history.atom for incs (newest first).
-func renderAtom(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location) ([]byte, error) {
+// lang ("" for the default) picks the updates' texts and the feed's
+// xml:lang.
+func renderAtom(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location, lang string) ([]byte, error) {
 	base := strings.TrimRight(p.URL, "/")
 	host := feedHost(p)
-	doc := atomDoc{Lang: "en-US", ID: "tag:" + host + ",2005:/history",
+	xmlLang := "en-US"
+	if lang != "" {
+		xmlLang = lang
+	}
+	doc := atomDoc{Lang: xmlLang, ID: "tag:" + host + ",2005:/history",
 		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: base}, {Rel: "self", Type: "application/atom+xml", Href: base + "/history.atom"}},
 		Title: p.Name + " - Incident History", Updated: updated.In(loc).Format(time.RFC3339), Author: atomAuthor{Name: p.Name}}
 	for _, inc := range incs {
 		doc.Entries = append(doc.Entries, atomEntry{ID: "tag:" + host + ",2005:Incident/" + inc.ID,
 			Published: inc.CreatedAt.In(loc).Format(time.RFC3339), Updated: lastActivity(inc).In(loc).Format(time.RFC3339),
 			Link:  atomLink{Rel: "alternate", Type: "text/html", Href: p.IncidentURL(inc.ID)},
-			Title: inc.Name, Content: atomContent{Type: "html", Body: feedContent(inc, loc)}})
+			Title: inc.Name, Content: atomContent{Type: "html", Body: feedContent(inc, loc, lang)}})
 	}
 	return encodeXML(doc)
 }

@@ -148,12 +148,10 @@ func build(in *pageInput, prev *snapshot, publish func(*snapshot)) (*snapshot, b
 	}
 	b := &builder{in: in, prev: prev, all: all, snap: newSnapshot(in.page, all), changed: prev == nil}
 	ls := sortIncidents(in)
-	if err := b.putJSON(ls); err != nil {
+	if err := b.putDocuments(ls); err != nil {
 		return nil, false, err
 	}
-	if err := b.putFeeds(ls); err != nil {
-		return nil, false, err
-	}
+	b.putStatic()
 	if publish != nil && prev != nil {
 		publish(b.early())
 	}
@@ -181,8 +179,8 @@ type builder struct {
 // served in: the page's languages that herald has text for, in the page's
 // order, or English when none is left, which every page can be shown in.
 func newSnapshot(p *incident.Page, all map[string]*lang) *snapshot {
-	snap := &snapshot{page: p, created: p.CreatedAt, shared: map[string]*Asset{}, html: map[string]map[string]*Asset{}, incKeys: map[string]string{},
-		rows: map[string]renderedRow{}}
+	snap := &snapshot{page: p, created: p.CreatedAt, shared: map[string]*Asset{}, langShared: map[string]map[string]*Asset{},
+		html: map[string]map[string]*Asset{}, incKeys: map[string]string{}, rows: map[string]renderedRow{}}
 	for _, code := range p.Languages {
 		if all[code] != nil {
 			snap.langs = append(snap.langs, code)
@@ -204,22 +202,118 @@ func newSnapshot(p *incident.Page, all map[string]*lang) *snapshot {
 // that the snapshot changed, which is what decides whether watchers hear
 // of this render.
 func (b *builder) put(m, old map[string]*Asset, path string, body []byte, ctype string) {
+	b.putVarying(m, old, path, body, ctype, false)
+}
+
+// putVarying is put for a document that may have language variants.
+func (b *builder) putVarying(m, old map[string]*Asset, path string, body []byte, ctype string, varies bool) {
 	was := old[path] // nil when old is
 	a := newAsset(was, body, ctype)
+	if a.VariesByLanguage != varies {
+		cp := *a // the same bytes, ETag and gzip; only the Vary differs
+		cp.VariesByLanguage = varies
+		a = &cp
+	}
 	if a != was {
 		b.changed = true
 	}
 	m[path] = a
 }
 
-// putShared stores a document every language shares (the JSON and the
-// feeds), comparing it with prev's.
+// putShared stores a document every language shares (the feeds' script,
+// the logo), comparing it with prev's.
 func (b *builder) putShared(path string, body []byte, ctype string) {
 	var old map[string]*Asset
 	if b.prev != nil {
 		old = b.prev.shared
 	}
 	b.put(b.snap.shared, old, path, body, ctype)
+}
+
+// document is one rendered JSON document or feed.
+type document struct {
+	path  string
+	body  []byte
+	ctype string
+}
+
+// putDocuments writes the v2 JSON documents and the feeds with the
+// default texts (what a client that asks for no language reads, as
+// before there were texts per language), and, for each of the page's
+// languages that some shown update has its own text in, the documents
+// whose bytes differ in that language. Each is rendered here, once per
+// change, never per request.
+func (b *builder) putDocuments(ls *pageLists) error {
+	docs, err := b.documents(ls, "")
+	if err != nil {
+		return err
+	}
+	variants := map[string][]document{}
+	varies := map[string]bool{}
+	for _, code := range translatedLangs(ls.order, b.snap.langs) {
+		lds, err := b.documents(ls, code)
+		if err != nil {
+			return err
+		}
+		for i, d := range lds {
+			if !bytes.Equal(d.body, docs[i].body) {
+				variants[code] = append(variants[code], d)
+				varies[d.path] = true
+			}
+		}
+	}
+	var old map[string]*Asset
+	if b.prev != nil {
+		old = b.prev.shared
+	}
+	for _, d := range docs {
+		b.putVarying(b.snap.shared, old, d.path, d.body, d.ctype, varies[d.path])
+	}
+	for code, lds := range variants {
+		m := map[string]*Asset{}
+		var oldLang map[string]*Asset
+		if b.prev != nil {
+			oldLang = b.prev.langShared[code]
+		}
+		for _, d := range lds {
+			b.putVarying(m, oldLang, d.path, d.body, d.ctype, true)
+		}
+		b.snap.langShared[code] = m
+	}
+	b.snap.summary = b.snap.shared["/api/v2/summary.json"].Body
+	return nil
+}
+
+// translatedLangs returns the languages of langs that an update of incs
+// has its own text in.
+func translatedLangs(incs []*incident.Incident, langs []string) []string {
+	var out []string
+	for _, code := range langs {
+	search:
+		for _, inc := range incs {
+			for _, u := range inc.Updates {
+				if u.Messages[code] != "" {
+					out = append(out, code)
+					break search
+				}
+			}
+		}
+	}
+	return out
+}
+
+// documents renders the JSON documents and the feeds with the updates'
+// texts in lang ("" for the default texts).
+func (b *builder) documents(ls *pageLists, lang string) ([]document, error) {
+	docs, err := b.jsonDocs(ls, lang)
+	if err != nil {
+		return nil, err
+	}
+	feeds, err := b.feedDocs(ls, lang)
+	if err != nil {
+		return nil, err
+	}
+	return append(docs, feeds...), nil
 }
 
 // pageLists is how one render sorts the page's incidents; the JSON, the
@@ -291,9 +385,10 @@ func lastUpdated(p *incident.Page, comps []*incident.Component, incs []*incident
 	return updated
 }
 
-// putJSON writes the Statuspage v2 documents. An incident in several
-// lists is turned into its wire form once.
-func (b *builder) putJSON(ls *pageLists) error {
+// jsonDocs renders the Statuspage v2 documents, the updates' texts in
+// lang ("" for the default). An incident in several lists is turned into
+// its wire form once.
+func (b *builder) jsonDocs(ls *pageLists, lang string) ([]document, error) {
 	in, p, loc := b.in, b.in.page, b.in.loc
 	wcomps, _ := wireComponents(in.comps, loc)
 	wired := map[string]*v2Incident{}
@@ -303,6 +398,11 @@ func (b *builder) putJSON(ls *pageLists) error {
 			w, ok := wired[inc.ID]
 			if !ok {
 				w = wireIncident(p, inc, wcomps, loc)
+				if lang != "" {
+					for i, u := range inc.Updates {
+						w.IncidentUpdates[i].Body = u.Text(lang)
+					}
+				}
 				wired[inc.ID] = w
 			}
 			out = append(out, w)
@@ -326,35 +426,41 @@ func (b *builder) putJSON(ls *pageLists) error {
 		{"/api/v2/scheduled-maintenances/upcoming.json", v2MaintenancesDoc{Page: wpage, ScheduledMaintenances: wlist(ls.upcoming)}},
 		{"/api/v2/scheduled-maintenances/active.json", v2MaintenancesDoc{Page: wpage, ScheduledMaintenances: wlist(ls.active)}},
 	}
+	out := make([]document, 0, len(docs))
 	for _, d := range docs {
 		body, err := marshal(d.v)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		b.putShared(d.path, body, typeJSON)
+		out = append(out, document{d.path, body, typeJSON})
 	}
-	b.snap.summary = b.snap.shared["/api/v2/summary.json"].Body
-	return nil
+	return out, nil
 }
 
-// putFeeds writes the RSS and Atom feeds: the newest incidents and
-// maintenances, announced ones too.
-func (b *builder) putFeeds(ls *pageLists) error {
+// feedDocs renders the RSS and Atom feeds, the updates' texts in lang (""
+// for the default): the newest incidents and maintenances, announced ones
+// too.
+func (b *builder) feedDocs(ls *pageLists, lang string) ([]document, error) {
 	p, loc := b.in.page, b.in.loc
 	feed := ls.order
 	if len(feed) > feedLimit {
 		feed = feed[:feedLimit]
 	}
-	rss, err := renderRSS(p, feed, ls.updated, loc)
+	rss, err := renderRSS(p, feed, ls.updated, loc, lang)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b.putShared("/history.rss", rss, typeRSS)
-	atom, err := renderAtom(p, feed, ls.updated, loc)
+	atom, err := renderAtom(p, feed, ls.updated, loc, lang)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b.putShared("/history.atom", atom, typeAtom)
+	return []document{{"/history.rss", rss, typeRSS}, {"/history.atom", atom, typeAtom}}, nil
+}
+
+// putStatic writes the assets no language changes: the feeds' local-time
+// script and the logo.
+func (b *builder) putStatic() {
+	p := b.in.page
 	b.putShared(localTimePath, localTimeJS, typeJS)
 	if p.Logo != "" {
 		// Checked when set; one that no longer decodes shows no logo
@@ -363,7 +469,6 @@ func (b *builder) putFeeds(ls *pageLists) error {
 			b.putShared(logoPath, img, ctype)
 		}
 	}
-	return nil
 }
 
 // early is the snapshot build publishes before rendering the HTML: the new
@@ -552,7 +657,7 @@ func (b *builder) anyChanged() bool {
 	if b.changed {
 		return true // always so when there is no prev
 	}
-	return len(b.prev.shared) != len(b.snap.shared) || !sameKeys(b.prev.html, b.snap.html)
+	return len(b.prev.shared) != len(b.snap.shared) || !sameKeys(b.prev.html, b.snap.html) || !sameKeys(b.prev.langShared, b.snap.langShared)
 }
 
 // incidentKey names everything an incident page is rendered from: the

@@ -39,6 +39,10 @@ type Asset struct {
 	ETag        string // strong, quoted, from a hash of Body
 	GzipETag    string // the gzip representation's strong tag (ETag with -gzip)
 	ContentType string
+	// VariesByLanguage marks a JSON document or feed that has variants in
+	// other languages (the operator's texts per language): its answers
+	// must say Vary: Accept-Language, Cookie. HTML always varies.
+	VariesByLanguage bool
 }
 
 // Content types of the assets.
@@ -93,6 +97,10 @@ type snapshot struct {
 	shared  map[string]*Asset            // path → JSON and feeds
 	html    map[string]map[string]*Asset // language → path → HTML
 	summary []byte
+	// langShared holds the JSON and feeds in a language whose texts differ
+	// from the default's (language → path), only where they differ; a
+	// reader of another language, or of none, gets shared.
+	langShared map[string]map[string]*Asset
 	// incKeys records, per language and incident page (and /history), what the page was
 	// rendered from, so an unchanged incident is not rendered again.
 	incKeys map[string]string
@@ -389,6 +397,14 @@ func (s *Site) Lookup(host, path, lang string) (*Asset, bool) {
 		path = strings.TrimSuffix(path, "/")
 	}
 	if a, ok := snap.shared[path]; ok {
+		// The default document costs nothing more: a variant is looked
+		// for only when the reader asked for a language and the document
+		// has one (VariesByLanguage).
+		if lang != "" && a.VariesByLanguage {
+			if v, ok := snap.langShared[pickLang(snap.langs, snap.matcher, lang)][path]; ok {
+				return v, true
+			}
+		}
 		return a, true
 	}
 	a, ok := snap.html[pickLang(snap.langs, snap.matcher, lang)][path]

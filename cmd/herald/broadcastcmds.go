@@ -45,7 +45,9 @@ func cmdImportCustomers(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("import customers", "FILE [--page P] [--skip-invalid] [--format csv|json] [FLAGS]",
 		`Imports a page's customers from a CSV or JSON file ("-" reads standard input),
 upserting by id: a known id's row replaces the customer, so a column left out or
-empty clears that field. The file must be UTF-8. CSV columns: id,name,phone,email,slack,language,time_zone,plan,
+empty clears that field. CSV is read as UTF-8, or as Windows-1250 (Excel's plain
+"CSV" in hu/pl/hr) when its first accented letter is not UTF-8; JSON must be
+UTF-8. CSV columns: id,name,phone,email,slack,language,time_zone,plan,
 region,components (components separated by ;, by name or id); other columns become
 segment attributes. A file with bad rows imports nothing: every bad row is listed
 with its line and reason, and the command exits 1. With --skip-invalid the good

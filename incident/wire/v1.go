@@ -418,8 +418,12 @@ type IncidentUpdateRequest struct {
 
 // IncidentUpdateFields are an update's editable fields.
 type IncidentUpdateFields struct {
-	Body      *string `json:"body,omitzero"`
-	DisplayAt *string `json:"display_at,omitzero"`
+	Body *string `json:"body,omitzero"`
+	// Messages is herald's: the update's text per language to set ("" drops
+	// one); a changed body must come with every language the update has a
+	// text in (incident.UpdateEdit).
+	Messages  map[string]string `json:"messages,omitzero"`
+	DisplayAt *string           `json:"display_at,omitzero"`
 }
 
 // ParseTime reads a timestamp field of a request: RFC 3339 (with or

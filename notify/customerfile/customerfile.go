@@ -3,7 +3,7 @@
 // id,name,phone,email,slack,language,time_zone,plan,region,components (other
 // columns become segment attributes) or a JSON array of objects with the
 // same fields. Every row is checked (phones to E.164, emails with a real
-// parser, components by name or ID, UTF-8 only) and every bad row is
+// parser, components by name or ID, UTF-8 text) and every bad row is
 // reported as a RowError naming its line and field, so an import either
 // takes the whole file or says exactly what to fix.
 package customerfile
@@ -19,6 +19,9 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/transform"
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
@@ -63,7 +66,8 @@ var customerColumns = []string{"id", "name", "phone", "email", "slack", "languag
 // required); other columns become Attributes. components lists component
 // names or IDs separated by ";", resolved against components. Blank rows,
 // rows of bare separators among them, are skipped, and a UTF-8 byte-order
-// mark at the start (CSV or JSON) is ignored. JSON: an array
+// mark at the start (CSV or JSON) is ignored. A CSV file saved in
+// Windows-1250 is decoded (textReader); JSON must be UTF-8. JSON: an array
 // of objects with the same keys; values are strings, except components, which
 // may also be an array of strings; unknown keys with string values become
 // Attributes. Phone numbers without a country prefix are read in
@@ -329,6 +333,51 @@ func skipBOM(br *bufio.Reader) {
 	}
 }
 
+// textReader reads a CSV file as UTF-8, whether it was saved as UTF-8 or
+// in Windows-1250, the code page Excel's plain "CSV" is written in on a
+// Hungarian, Polish or Croatian Windows. The file arrives as a stream, so
+// the choice is made at its first byte outside ASCII (ASCII reads the same
+// in both): when that byte begins a valid UTF-8 sequence the file is read as
+// UTF-8, and bytes further on that are not UTF-8 stay as they are, for
+// encodingErr to refuse their rows; otherwise the rest is decoded from
+// Windows-1250. A UTF-8 file is never misread that way; a Windows-1250
+// file whose first accented letter happens to form UTF-8 with the next
+// byte (a capital such as Ó before ł) is read as UTF-8, and its rows are
+// refused, not stored wrong. Windows-1250's five unassigned bytes decode to
+// U+FFFD, which encodingErr refuses too.
+type textReader struct {
+	br      *bufio.Reader
+	decided bool
+	r       io.Reader // after the choice: br, or a Windows-1250 decoder over it
+}
+
+func (t *textReader) Read(p []byte) (int, error) {
+	if t.decided {
+		return t.r.Read(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if _, err := t.br.Peek(1); err != nil {
+		return 0, err
+	}
+	buf, _ := t.br.Peek(t.br.Buffered())
+	ascii := 0
+	for ascii < len(buf) && buf[ascii] < utf8.RuneSelf {
+		ascii++
+	}
+	if ascii > 0 {
+		return t.br.Read(p[:min(len(p), ascii)])
+	}
+	// The first byte outside ASCII, and up to three more after it.
+	seq, _ := t.br.Peek(utf8.UTFMax)
+	t.decided, t.r = true, t.br
+	if r, size := utf8.DecodeRune(seq); r == utf8.RuneError && size <= 1 {
+		t.r = transform.NewReader(t.br, charmap.Windows1250.NewDecoder())
+	}
+	return t.r.Read(p)
+}
+
 // sniffDelimiter guesses the field separator from the header line: the one
 // of comma, semicolon and tab that occurs most often outside quotes, comma
 // when none does. Excel writes "CSV" with the list separator of the
@@ -387,6 +436,7 @@ func blankRecord(rec []string) bool {
 func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*audience.Customer, bad *[]RowError) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	skipBOM(br)
+	br = bufio.NewReaderSize(&textReader{br: br}, 64<<10)
 	cr := csv.NewReader(br)
 	cr.Comma = sniffDelimiter(br)
 	cr.FieldsPerRecord = -1 // a short row is reported as a bad row, not a broken file

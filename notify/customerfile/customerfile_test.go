@@ -8,6 +8,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
@@ -264,13 +267,15 @@ func TestParseCustomersFromSpreadsheets(t *testing.T) {
 	}
 }
 
-// TestParseCustomersNotUTF8 imports a file saved in a legacy code page
-// (Excel's "CSV" on a Hungarian or Polish Windows writes Windows-1250):
-// the rows with accented letters are refused with their line, rather than
-// stored as bytes that every channel would show as U+FFFD.
+// TestParseCustomersNotUTF8: a JSON file must be UTF-8, and so must a CSV
+// file that began as UTF-8: rows with bytes that are not are refused with
+// their line, rather than stored as bytes that every channel would show as
+// U+FFFD. (A CSV file that is Windows-1250 throughout is read as such:
+// TestParseCustomersWindows1250.)
 func TestParseCustomersNotUTF8(t *testing.T) {
 	csvIn := "id,name,email,team\n" +
 		"a1,Anna,a@example.com,ops\n" +
+		"a0,Bözsi,b@example.com,ops\n" + // UTF-8: the file is read as UTF-8
 		"a2,Kov\xe1cs,k@example.com,ops\n" + // á in Windows-1250
 		"a3,Ola,o@example.com,dzia\xb3\n" // ł in Windows-1250, in an attribute
 	jsonIn := "[{\"id\":\"j1\",\"name\":\"Kov\xe1cs\",\"email\":\"k@example.com\"}]"
@@ -280,7 +285,7 @@ func TestParseCustomersNotUTF8(t *testing.T) {
 		lines      []int
 		fields     []string
 	}{
-		{"csv", csvIn, 1, []int{3, 4}, []string{"name", "team"}},
+		{"csv", csvIn, 2, []int{4, 5}, []string{"name", "team"}},
 		{"json", jsonIn, 0, []int{1}, []string{"name"}},
 	}
 	for _, tt := range tests {
@@ -299,6 +304,70 @@ func TestParseCustomersNotUTF8(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseCustomersWindows1250 reads CSV files as Excel's plain "CSV"
+// writes them on a Hungarian, Polish or Croatian Windows: Windows-1250,
+// semicolons; the names come out as UTF-8 whether the first letter outside
+// ASCII is on the first row or far down the file (past the reader's
+// look-ahead), and a byte Windows-1250 leaves unassigned is a bad row.
+func TestParseCustomersWindows1250(t *testing.T) {
+	names := []string{"Kőváry Űrsula", "Łucja Żak-Wróbel", "Ivana Čačić", "Šime Đurđević"}
+	enc := func(s string) string {
+		b, err := charmap.Windows1250.NewEncoder().String(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	rows := func(pad int) string {
+		var b strings.Builder
+		b.WriteString("id;name;email;team\r\n")
+		for i := range pad {
+			fmt.Fprintf(&b, "p%05d;Plain Name;p%05d@example.com;ops\r\n", i, i)
+		}
+		for i, n := range names {
+			fmt.Fprintf(&b, "n%d;%s;n%d@example.com;dział\r\n", i, n, i)
+		}
+		return enc(b.String())
+	}
+	tests := []struct {
+		name string
+		in   string
+		pad  int
+	}{
+		{"names first", rows(0), 0},
+		{"names after 200 KB of ASCII", rows(5000), 5000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// One byte a read: the choice must not depend on how the
+			// stream arrives.
+			good, bad, err := Parse(iotest.OneByteReader(strings.NewReader(tt.in)), "csv", nil, "HU")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(bad) != 0 || len(good) != tt.pad+len(names) {
+				t.Fatalf("good %d, bad %v", len(good), bad)
+			}
+			for i, n := range names {
+				c := good[tt.pad+i]
+				if c.Name != n || c.Attributes["team"] != "dział" {
+					t.Errorf("row %d: name %q team %q, want %q dział", i, c.Name, c.Attributes["team"], n)
+				}
+			}
+		})
+	}
+	t.Run("an unassigned byte", func(t *testing.T) {
+		in := enc("id;name;email\r\nn1;Kőváry;k@example.com\r\n") + "n2;Kov\x81cs;c@example.com\r\n"
+		good, bad, err := Parse(strings.NewReader(in), "csv", nil, "HU")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(good) != 1 || good[0].Name != "Kőváry" || len(bad) != 1 || bad[0].Line != 3 || bad[0].Field != "name" {
+			t.Fatalf("good %v, bad %v", good, bad)
+		}
+	})
 }
 
 // TestParseCustomersControlCharacters: single-line values holding control

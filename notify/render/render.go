@@ -476,7 +476,7 @@ type view struct {
 	StatusCode     string // the same, as the API enum (investigating, …)
 	Impact         string
 	Link           string // incident page
-	ShortLink      string // short link for SMS
+	ShortLink      string // short link for SMS, with the language (ShortLangURL)
 	Started        string // times in the recipient's zone, worded per language
 	Resolved       string
 	Updated        string
@@ -495,6 +495,10 @@ type view struct {
 	Due            string            // when a person answers a complaint, worded in the recipient's zone
 	Compensation   string            // the recipient's compensation line, or ""
 	L              map[string]string // the language's words: catalogue IDs and labelNames
+	// shortLinkBare is ShortLink without the language, which an SMS uses
+	// when the language's characters would cut the operator's text or the
+	// incident name (renderSMS).
+	shortLinkBare string
 }
 
 // Render makes the message for channel ch. Errors: incident.Invalid for an
@@ -593,7 +597,8 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		Name:           inc.Name,
 		Impact:         string(inc.Impact),
 		Link:           LangURL(in.Page.IncidentURL(inc.ID), in.Page, lt.lang),
-		ShortLink:      in.Page.ShortURL(inc.ID),
+		ShortLink:      ShortLangURL(in.Page.ShortURL(inc.ID), in.Page, lt.lang),
+		shortLinkBare:  in.Page.ShortURL(inc.ID),
 		Started:        format(&inc.StartedAt, long),
 		Resolved:       format(inc.ResolvedAt, long),
 		ScheduledFor:   format(inc.ScheduledFor, long),
@@ -631,7 +636,8 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	if isComplaint(in.Kind) {
 		v.Ref, v.Due = in.Ref, format(&in.Due, short)
 		if inc.ID == "" { // a complaint about no incident: the page itself
-			v.Link, v.ShortLink = LangURL(in.Page.URL, in.Page, lt.lang), in.Page.URL
+			v.Link = LangURL(in.Page.URL, in.Page, lt.lang)
+			v.ShortLink, v.shortLinkBare = v.Link, in.Page.URL
 		}
 		if in.Kind == queue.KindComplaintAnswer {
 			v.Body = strings.TrimSpace(in.Answer)
@@ -775,7 +781,27 @@ const maxSMSBodySegments = 10
 // to the budget, so a template too long for any page fails at start.
 // Typographic punctuation is folded to GSM-7 first (sms.Transliterate), so
 // one curly apostrophe does not turn an English message into UCS-2.
+//
+// The short link carries the recipient's language (/i/ID/hu) unless those
+// characters cost the operator's text or the incident name some of theirs:
+// then the bare link goes, and the page opens in the phone browser's
+// language instead.
 func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, error) {
+	msg, cut, err := r.fitSMS(lt, in, v)
+	if err != nil || cut == 0 || v.shortLinkBare == "" || v.shortLinkBare == v.ShortLink {
+		return msg, err
+	}
+	bare := *v
+	bare.ShortLink = v.shortLinkBare
+	if msg2, cut2, err := r.fitSMS(lt, in, &bare); err == nil && cut2 < cut {
+		return msg2, nil
+	}
+	return msg, nil
+}
+
+// fitSMS is renderSMS for one view; cut is how many characters of the
+// operator's text, the incident name and the page name it had to drop.
+func (r *Renderer) fitSMS(lt *langTemplates, in Input, v *view) (msg string, cut int, err error) {
 	max := in.MaxSMSSegments
 	if max <= 0 {
 		max = DefaultMaxSMSSegments
@@ -792,7 +818,7 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 	t := lt.files[string(in.Kind)+".sms"]
 	layout, err := execute(t, t.Name(), &sv)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	layout = sms.Transliterate(strings.Map(func(r rune) rune {
 		if r == 0 {
@@ -825,17 +851,19 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 		if sms.Fits(assemble(vals), max) {
 			break
 		}
-		vals[slot] = sms.FitWith(vals[slot], max, func(cut string) string {
+		before := utf8.RuneCountInString(vals[slot])
+		vals[slot] = sms.FitWith(vals[slot], max, func(shorter string) string {
 			with := map[string]string{slotBody: vals[slotBody], slotName: vals[slotName], slotPage: vals[slotPage]}
-			with[slot] = cut
+			with[slot] = shorter
 			return assemble(with)
 		})
+		cut += before - utf8.RuneCountInString(vals[slot])
 	}
-	msg := assemble(vals)
+	msg = assemble(vals)
 	if !sms.Fits(msg, max) {
-		return "", fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lt.lang, in.Kind, max)
+		return "", 0, fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lt.lang, in.Kind, max)
 	}
-	return msg, nil
+	return msg, cut, nil
 }
 
 // optionalText returns an SMS layout with its optional text, written
@@ -1248,8 +1276,8 @@ func isComplaint(k queue.MessageKind) bool {
 
 // LangURL adds ?lang= to a link into the status page, so that a reader
 // who follows it sees the page in the message's language, whatever their
-// browser asks for. A page with one language needs none; SMS short links
-// carry none (every character counts).
+// browser asks for. A page with one language needs none. SMS short links
+// carry the language as ShortLangURL writes it.
 func LangURL(u string, page *incident.Page, lang string) string {
 	if lang == "" || u == "" || (page != nil && len(page.Languages) < 2) {
 		return u
@@ -1259,4 +1287,15 @@ func LangURL(u string, page *incident.Page, lang string) string {
 		sep = "&"
 	}
 	return u + sep + "lang=" + url.QueryEscape(lang)
+}
+
+// ShortLangURL adds the language to an incident's short link (/i/ID) as
+// one more path segment, /i/ID/hu: three characters of an SMS where
+// ?lang=hu would take eight. The server's /i/ID/LANG redirects to the
+// incident page with ?lang=LANG. A page with one language needs none.
+func ShortLangURL(u string, page *incident.Page, lang string) string {
+	if lang == "" || u == "" || (page != nil && len(page.Languages) < 2) {
+		return u
+	}
+	return u + "/" + url.PathEscape(lang)
 }

@@ -733,3 +733,36 @@ func TestPersonalise(t *testing.T) {
 		t.Errorf("text %q: the name was rewritten", odd.Text)
 	}
 }
+
+// TestSMSShortLinkLanguage: on a page in several languages an SMS's short
+// link carries the recipient's language (/i/ID/hu), unless those three
+// characters would cut the operator's text: then the bare link goes and
+// the text keeps them. A page in one language links bare.
+func TestSMSShortLinkLanguage(t *testing.T) {
+	r := newTestRenderer(t)
+	base := "https://status.example-company.com/i/rclfxz2g21ly"
+	for _, tt := range []struct {
+		name, lang, body string
+		langs            []string
+		link             string
+	}{
+		{"short text, hu", "hu", "Vizsgáljuk.", []string{"en", "hu", "pl", "hr"}, base + "/hu"},
+		{"short text, en", "en", "Investigating.", []string{"en", "hu", "pl", "hr"}, base + "/en"},
+		{"one language", "en", "Investigating.", []string{"en"}, base},
+		{"text that must be cut", "pl", strings.Repeat("Sprawdzamy płatności kartą. ", 20), []string{"en", "hu", "pl", "hr"}, base},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := sampleInput(queue.KindAck, tt.lang)
+			in.Page.Languages = tt.langs
+			in.Incident.Name = "Payments"
+			in.Incident.Updates[0].Body = tt.body
+			m, err := r.Render(channel.SMS, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(m.Text, " "+tt.link) {
+				t.Errorf("SMS %q does not end with %s", m.Text, tt.link)
+			}
+		})
+	}
+}
