@@ -345,58 +345,6 @@ type guardedConn struct {
 	key    netip.Addr
 	capped bool
 	once   sync.Once
-
-	// Read-ahead. With ReduceMemoryUsage, fasthttp waits for the next
-	// request on a kept connection with a one-byte Read (holding no
-	// buffer while idle), then reads the rest through a pooled bufio
-	// reader: two read syscalls a request. A small Read here reads what
-	// has arrived, up to readAheadSize, into a pooled buffer instead, and
-	// the next Reads take the rest from it: one syscall a request, and a
-	// connection still holds no buffer while it waits.
-	ahead   *[]byte
-	pending []byte
-}
-
-// readAheadSize is the read-ahead buffer: a request's headers, usually.
-// readAheadBelow is the Read size under which a Read reads ahead.
-const (
-	readAheadSize  = 4096
-	readAheadBelow = 64
-)
-
-var readAheadPool = sync.Pool{New: func() any { b := make([]byte, readAheadSize); return &b }}
-
-// Read reads from the read-ahead buffer first; a small Read with nothing
-// buffered fills it.
-func (c *guardedConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		if len(c.pending) == 0 {
-			c.dropAhead()
-		}
-		return n, nil
-	}
-	if len(p) == 0 || len(p) >= readAheadBelow {
-		return c.Conn.Read(p)
-	}
-	buf := readAheadPool.Get().(*[]byte)
-	n, err := c.Conn.Read(*buf)
-	k := copy(p, (*buf)[:n])
-	if k < n {
-		// The rest first; an error comes again on the next real Read.
-		c.ahead, c.pending = buf, (*buf)[k:n]
-		return k, nil
-	}
-	readAheadPool.Put(buf)
-	return k, err
-}
-
-func (c *guardedConn) dropAhead() {
-	if c.ahead != nil {
-		readAheadPool.Put(c.ahead)
-	}
-	c.ahead, c.pending = nil, nil
 }
 
 func (c *guardedConn) Close() error {
