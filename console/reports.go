@@ -78,15 +78,12 @@ func (cs *Console) periodReport(format string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		from, err := reports.ParseDay("from", c.Query("from"))
+		from, until, err := reports.ParsePeriod(c.Query("from"), c.Query("to"))
 		if err != nil {
 			return err
 		}
-		to, err := reports.ParseDay("to", c.Query("to"))
-		if err != nil {
-			return err
-		}
-		r, err := cs.cfg.Reports.Period(ctx, p.ID, from, to.AddDate(0, 0, 1))
+		to := until.AddDate(0, 0, -1)
+		r, err := cs.cfg.Reports.Period(ctx, p.ID, from, until)
 		if err != nil {
 			return err
 		}

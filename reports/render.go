@@ -7,6 +7,17 @@ import (
 	"github.com/heraldhq/herald/incident"
 )
 
+// ParsePeriod reads a period's first and last days (both included, as
+// people write a period) from the request fields "from" and "to", and
+// returns [from, the day after to).
+func ParsePeriod(fromV, toV string) (from, until time.Time, err error) {
+	if from, err = ParseDay("from", fromV); err != nil {
+		return
+	}
+	to, err := ParseDay("to", toV)
+	return from, to.AddDate(0, 0, 1), err
+}
+
 // ParseDay reads a period's day (YYYY-MM-DD, UTC midnight) from the
 // request field named field.
 func ParseDay(field, v string) (time.Time, error) {

@@ -78,16 +78,12 @@ func (s *Server) incidentReport(suffix string) fiber.Handler {
 
 func (s *Server) periodReport(suffix string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		from, err := reports.ParseDay("from", c.Query("from"))
+		from, until, err := reports.ParsePeriod(c.Query("from"), c.Query("to"))
 		if err != nil {
 			return err
 		}
-		to, err := reports.ParseDay("to", c.Query("to"))
-		if err != nil {
-			return err
-		}
-		// to is the last day, included.
-		r, err := s.rp.Period(c.UserContext(), c.Params("page_id"), from, to.AddDate(0, 0, 1))
+		to := until.AddDate(0, 0, -1)
+		r, err := s.rp.Period(c.UserContext(), c.Params("page_id"), from, until)
 		if err != nil {
 			return err
 		}
