@@ -70,10 +70,10 @@ type complaintsOptions struct {
 	// (sms_reply_from) and its limit (sms_reply_rate, 0 unlimited), as a
 	// second number or Messaging Service has; ReplyFrom "" sends the
 	// acknowledgements under sms_rate with the fan-out.
-	ReplyFrom string
-	ReplyRate float64
-	Drain     time.Duration // longest wait for the acknowledgements after the storm
-	CPUProfile   string
+	ReplyFrom  string
+	ReplyRate  float64
+	Drain      time.Duration // longest wait for the acknowledgements after the storm
+	CPUProfile string
 }
 
 var defaultComplaints = complaintsOptions{Recipients: 100_000, Engine: "both", RedisURL: "redis://127.0.0.1:6379/0",
@@ -150,11 +150,11 @@ func (s stepResult) sustained() bool {
 
 // stormResult is what one engine's run measured.
 type stormResult struct {
-	Engine     string
-	Label      string  // the engine, and the round's sms_rate when it has one
-	Rate       float64 // the round's sms_rate (0: unlimited)
-	ReplyFrom  string  // the round's sms_reply_from ("" none)
-	ReplyRate  float64 // and its sms_reply_rate
+	Engine    string
+	Label     string  // the engine, and the round's sms_rate when it has one
+	Rate      float64 // the round's sms_rate (0: unlimited)
+	ReplyFrom string  // the round's sms_reply_from ("" none)
+	ReplyRate float64 // and its sms_reply_rate
 	// AloneCPU is the process's CPU a fan-out SMS took alone (herald,
 	// sandbox); StormCPU the process's CPU from the storm's start until
 	// every acknowledgement was in, FanoutDuring the fan-out SMS the
@@ -164,12 +164,12 @@ type stormResult struct {
 	FanoutDuring       int
 	FromReply          int
 	Load               string // the load average at the storm's end
-	Recipients int
-	Alone      float64 // fan-out SMS/s alone
-	Steps      []stepResult
-	Requests   int // accepted requests
-	Complaints int // complaints in the store
-	Acks       latencies
+	Recipients         int
+	Alone              float64 // fan-out SMS/s alone
+	Steps              []stepResult
+	Requests           int // accepted requests
+	Complaints         int // complaints in the store
+	Acks               latencies
 	// Lost: accepted senders with no complaint stored, accepted messages
 	// not counted in their complaint, complaints without an
 	// acknowledgement; Duplicates: acknowledgements beyond one a complaint.
