@@ -663,6 +663,9 @@ func (s *Service) waitTurn(ctx context.Context, d *queue.Delivery) error {
 const reserveAhead = time.Second
 
 func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit) error {
+	if n := turnBatch(l); n > 1 && !s.localLimiter {
+		return s.takeBatched(ctx, key, l, n)
+	}
 	for {
 		wait, err := s.lim.Take(ctx, key, l, reserveAhead)
 		reserved := err == nil && wait <= reserveAhead
@@ -685,6 +688,84 @@ func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit) error
 		if reserved {
 			return nil
 		}
+	}
+}
+
+// turnBatch is how many turns a node reserves from a shared limiter in one
+// call: 10 ms worth (at most 64), so that at a few thousand messages a
+// second the workers do not queue for one limiter round trip each (on
+// Redis, under a complaint storm, 8 workers each waiting for one fell
+// below 1 000 SMS/s against a limit of 3 000). At most 10 ms of turns go
+// unused when a node stops sending.
+func turnBatch(l ratelimit.Limit) int {
+	return min(64, max(1, int(l.Rate/100)))
+}
+
+// turns are one key's rate-limit turns a node reserved and hands out to
+// its workers one by one.
+type turns struct {
+	mu   sync.Mutex
+	next time.Time // the next turn
+	left int       // turns reserved and not yet handed out
+}
+
+// takeBatched is take for a shared limiter: a worker takes the next of
+// the turns this node reserved, and when none is left reserves n more in
+// one call. n turns are one cell of the same bucket at 1/n of the rate
+// (and of the burst), so every node's reservations count against one
+// limit; the cell's wait is its last turn's, so its first turn is
+// (n-1)/rate earlier.
+func (s *Service) takeBatched(ctx context.Context, key string, l ratelimit.Limit, n int) error {
+	s.turnsMu.Lock()
+	b := s.turns[key]
+	if b == nil {
+		b = &turns{}
+		s.turns[key] = b
+	}
+	s.turnsMu.Unlock()
+	step := time.Duration(float64(time.Second) / l.Rate)
+	cell := ratelimit.Limit{Rate: l.Rate / float64(n), Burst: max(1, l.BurstSize()/n)}
+	for {
+		b.mu.Lock()
+		if b.left > 0 {
+			at := b.next
+			b.next, b.left = b.next.Add(step), b.left-1
+			b.mu.Unlock()
+			return waitUntil(ctx, at)
+		}
+		wait, err := s.lim.Take(ctx, key, cell, reserveAhead)
+		switch {
+		case err != nil:
+			b.mu.Unlock()
+			s.log.Warn("rate limiter", "err", err)
+			wait = time.Second / time.Duration(max(1, int(l.Rate)))
+		case wait <= reserveAhead:
+			b.next, b.left = time.Now().Add(max(0, wait-time.Duration(n-1)*step)), n
+			b.mu.Unlock()
+			continue
+		default:
+			b.mu.Unlock()
+			wait -= reserveAhead
+		}
+		if err := waitUntil(ctx, time.Now().Add(wait)); err != nil {
+			return err
+		}
+	}
+}
+
+// waitUntil sleeps until at, or until ctx ends.
+func waitUntil(ctx context.Context, at time.Time) error {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -150,10 +150,16 @@ type Service struct {
 	r      *render.Renderer
 	events incident.Events
 	lim    ratelimit.Limiter
-	log    *slog.Logger
-	clock  func() time.Time
-	quiet  quietHours
-	check  func(string) error
+	// localLimiter: lim is in-process, where a turn costs no round trip
+	// and is taken one at a time; a shared one's turns are reserved in
+	// batches (takeBatched).
+	localLimiter bool
+	turnsMu      sync.Mutex
+	turns        map[string]*turns
+	log          *slog.Logger
+	clock        func() time.Time
+	quiet        quietHours
+	check        func(string) error
 
 	keyMu sync.Mutex
 	key   []byte
@@ -244,6 +250,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.lim == nil {
 		s.lim = ratelimit.NewLocal()
 	}
+	_, s.localLimiter = s.lim.(*ratelimit.Local)
+	s.turns = map[string]*turns{}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
