@@ -42,9 +42,12 @@ import (
 // the fan-out is CPU-bound (no sms_rate: the sandbox answers at once), so
 // the fan-out and the storm share the machine's CPUs. In the second
 // (-provider-rate) herald's sms_rate holds SMS to a provider's account
-// limit, as Twilio's does; the acknowledgements are SMS under the same
-// limit, queued ahead of the fan-out, so the fan-out during the storm can
-// keep at most the limit less the acknowledgements.
+// limit, as Twilio's does, and the acknowledgements go out from a reply
+// sender of their own (-reply-from, -reply-rate: sms_reply_from,
+// sms_reply_rate), as a second number or Messaging Service would; with
+// -reply-from "" they are SMS under the same limit, queued ahead of the
+// fan-out, so the fan-out during the storm can keep at most the limit less
+// the acknowledgements.
 //
 // The sandbox tells a broadcast SMS from an acknowledgement by a marker in
 // the incident's body, which the broadcast templates print and the
