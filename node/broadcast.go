@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/slack"
+	"github.com/heraldhq/herald/notify/twilio"
 	"github.com/heraldhq/herald/ratelimit"
 )
 
@@ -28,6 +29,9 @@ const (
 	// DefaultSMSRate is a Twilio Messaging Service's usual throughput for
 	// a few long codes; raise it to what the account is provisioned for.
 	DefaultSMSRate = 10.0
+	// DefaultSMSReplyRate is the reply sender's limit when sms_reply_from
+	// is set: a second number's or Messaging Service's own throughput.
+	DefaultSMSReplyRate = 10.0
 	// DefaultEmailRate keeps a relay's per-connection limits happy.
 	DefaultEmailRate = 20.0
 )
@@ -42,6 +46,13 @@ type Broadcast struct {
 	FrequencyCap    int           // messages per address per incident per channel per window; 0 disables
 	FrequencyWindow time.Duration // the cap's window
 	SMSRate         float64       // messages per second across all nodes; 0 unlimited
+	// SMSReplyFrom is the reply sender: an E.164 number, an alphanumeric
+	// sender ID, or a Messaging Service SID (MG…) on the same Twilio
+	// account, that one-to-one replies (complaint answers, sign-up
+	// confirmations) go out from under SMSReplyRate, apart from the
+	// broadcasts' sender and sms_rate; "" sends them like the broadcasts.
+	SMSReplyFrom    string
+	SMSReplyRate    float64 // messages per second across all nodes from SMSReplyFrom; 0 unlimited
 	EmailRate       float64
 	SlackRate       float64
 	WebhookRate     float64
@@ -98,6 +109,7 @@ func DefaultBroadcast() Broadcast {
 		FrequencyCap:    DefaultFrequencyCap,
 		FrequencyWindow: DefaultFrequencyWindow,
 		SMSRate:         DefaultSMSRate,
+		SMSReplyRate:    DefaultSMSReplyRate,
 		EmailRate:       DefaultEmailRate,
 		Workers:         DefaultWorkers,
 		Lease:           DefaultLease,
@@ -152,6 +164,8 @@ func (b *Broadcast) settings() []Setting {
 		{"frequency_cap", "HERALD_FREQUENCY_CAP", "", "", integer(&b.FrequencyCap, 0), func() string { return strconv.Itoa(b.FrequencyCap) }},
 		{"frequency_window", "HERALD_FREQUENCY_WINDOW", "", "", dur(&b.FrequencyWindow), func() string { return b.FrequencyWindow.String() }},
 		{"sms_rate", "HERALD_SMS_RATE", "", "", num(&b.SMSRate), func() string { return fnum(b.SMSRate)() }},
+		{"sms_reply_from", "HERALD_SMS_REPLY_FROM", "", "", str(&b.SMSReplyFrom), func() string { return b.SMSReplyFrom }},
+		{"sms_reply_rate", "HERALD_SMS_REPLY_RATE", "", "", num(&b.SMSReplyRate), func() string { return fnum(b.SMSReplyRate)() }},
 		{"email_rate", "HERALD_EMAIL_RATE", "", "", num(&b.EmailRate), func() string { return fnum(b.EmailRate)() }},
 		{"slack_rate", "HERALD_SLACK_RATE", "", "", num(&b.SlackRate), func() string { return fnum(b.SlackRate)() }},
 		{"webhook_rate", "HERALD_WEBHOOK_RATE", "", "", num(&b.WebhookRate), func() string { return fnum(b.WebhookRate)() }},
@@ -264,10 +278,35 @@ func (b *Broadcast) validate() error {
 			return fmt.Errorf("templates_dir: %q is not a directory", b.TemplatesDir)
 		}
 	}
+	if _, _, err := b.replySender(); err != nil {
+		return fmt.Errorf("sms_reply_from: %w", err)
+	}
+	if b.SMSReplyFrom == "" && b.SMSReplyRate != DefaultSMSReplyRate {
+		return fmt.Errorf("sms_reply_rate: set sms_reply_from too: without a reply sender, replies go out from the broadcasts' sender under sms_rate")
+	}
 	if b.Workers < 1 || b.MaxSMSSegments < 1 || b.Lease <= 0 || b.FrequencyWindow <= 0 {
 		return fmt.Errorf("workers, max_sms_segments, lease and frequency_window must be positive")
 	}
 	return nil
+}
+
+// replySender splits sms_reply_from into a sender (a number or an
+// alphanumeric ID) or a Messaging Service SID; both "" when unset.
+func (b *Broadcast) replySender() (from, service string, err error) {
+	v := b.SMSReplyFrom
+	switch {
+	case v == "":
+		return "", "", nil
+	case strings.HasPrefix(v, "MG") && len(v) == 34:
+		service = v
+	default:
+		from = v
+	}
+	// The Twilio channel's own check of a sender, with stand-in credentials.
+	if err := (twilio.Config{AccountSID: "AC0", AuthToken: "t", From: from, MessagingServiceSID: service}).Validate(); err != nil {
+		return "", "", fmt.Errorf("want an E.164 number (+36201234567), an alphanumeric sender ID or a Messaging Service SID (MG…), got %q", v)
+	}
+	return from, service, nil
 }
 
 func (b *Broadcast) countries() []string {
@@ -298,6 +337,10 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 			rates[k] = ratelimit.Limit{Rate: r}
 		}
 	}
+	var replyRates map[channel.Kind]ratelimit.Limit
+	if b.SMSReplyFrom != "" && b.SMSReplyRate > 0 {
+		replyRates = map[channel.Kind]ratelimit.Limit{channel.SMS: {Rate: b.SMSReplyRate}}
+	}
 	workers := map[channel.Kind]int{}
 	for _, k := range []channel.Kind{channel.SMS, channel.Email, channel.Slack, channel.Webhook} {
 		workers[k] = b.Workers
@@ -310,6 +353,7 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 		FrequencyCap:         capN,
 		FrequencyWindow:      b.FrequencyWindow,
 		Rates:                rates,
+		ReplyRates:           replyRates,
 		Workers:              workers,
 		Lease:                b.Lease,
 		ReconcileAfter:       reconcileAfter(b.ReconcileAfter),

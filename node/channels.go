@@ -133,6 +133,8 @@ func (d disabled) Send(context.Context, *channel.Message) (channel.Receipt, erro
 // check inbound requests and show the sandbox.
 type channels struct {
 	byKind map[channel.Kind]notify.Channel
+	// replies are the reply senders (sms_reply_from), by kind.
+	replies map[channel.Kind]notify.Channel
 	// sandbox is the in-process sandbox when no provider is configured.
 	sandbox *sandbox.Sandbox
 	// twilioToken checks X-Twilio-Signature on inbound requests.
@@ -218,6 +220,17 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 		}
 		out.byKind[channel.SMS] = ch
 		out.describe("sms", "twilio", cmp.Or(p.TwilioAPIURL, "api.twilio.com"))
+		if from, service, _ := cfg.Broadcast.replySender(); from != "" || service != "" {
+			// The reply sender: the same account and API, another sender.
+			rc := p.twilioConfig(publicURL)
+			rc.From, rc.MessagingServiceSID = from, service
+			reply, err := twilio.New(rc, hc)
+			if err != nil {
+				return fail(fmt.Errorf("twilio reply sender: %w", err))
+			}
+			out.replies = map[channel.Kind]notify.Channel{channel.SMS: reply}
+			out.descriptions = append(out.descriptions, "sms-replies=twilio(from "+cfg.Broadcast.SMSReplyFrom+")")
+		}
 	} else {
 		out.byKind[channel.SMS] = disabled{channel.SMS, "no SMS provider configured: set HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM"}
 		out.describe("sms", "disabled", "")

@@ -234,6 +234,12 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 			}
 		}
 	}
+	replies := map[channel.Kind]notify.Channel{}
+	for k, ch := range chans.replies {
+		if _, ok := sendThrough[k]; ok {
+			replies[k] = ch
+		}
+	}
 	ncfg := cfg.Broadcast.NotifyConfig(a.URL)
 	ncfg.AllowPrivateWebhooks = chans.allowPrivate
 	if chans.sandbox != nil && ncfg.AgentSlackChannel == "" {
@@ -246,7 +252,7 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 		opt.AdjustNotify(&ncfg)
 	}
 	a.Log.Info("SMS sign-ups on the status page: " + notify.SMSSignupPolicy(ncfg))
-	a.Notify, err = notify.New(ncfg, notify.Deps{Incidents: a.Incidents, Store: a.Engine.Notify, Channels: sendThrough, Renderer: r,
+	a.Notify, err = notify.New(ncfg, notify.Deps{Incidents: a.Incidents, Store: a.Engine.Notify, Channels: sendThrough, Replies: replies, Renderer: r,
 		Events: a.Engine.Events, Limiter: a.Engine.Limiter, Log: a.Log})
 	if err != nil {
 		return err

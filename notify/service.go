@@ -46,6 +46,12 @@ type Config struct {
 	// also limited per address: SlackPerChannel (default 1/s).
 	Rates           map[channel.Kind]ratelimit.Limit
 	SlackPerChannel ratelimit.Limit
+	// ReplyRates limit the one-to-one replies (IsReply) on a channel that
+	// has a reply sender of its own (Deps.Replies): they go out under this
+	// limit, not under Rates, as a second number or Messaging Service has
+	// its own throughput. No entry, or 0: unlimited. A channel without a
+	// reply sender sends its replies under Rates like everything else.
+	ReplyRates map[channel.Kind]ratelimit.Limit
 	// Workers is the number of concurrent sends per channel (default 8).
 	Workers map[channel.Kind]int
 	// BatchSize is the planner's batch (default 2000); dispatchers claim
@@ -116,11 +122,17 @@ type Deps struct {
 	Incidents *incident.Service
 	Store     Store
 	Channels  map[channel.Kind]Channel
-	Renderer  *render.Renderer
-	Events    incident.Events
-	Limiter   ratelimit.Limiter // nil: ratelimit.NewLocal()
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Replies are the reply senders: a channel listed here sends its
+	// one-to-one replies (IsReply: complaint answers, sign-up
+	// confirmations) through this Channel, by workers of their own and
+	// under Config.ReplyRates, so a person who has just written is not
+	// queued behind a broadcast's rate limit. Its kind must be in Channels.
+	Replies  map[channel.Kind]Channel
+	Renderer *render.Renderer
+	Events   incident.Events
+	Limiter  ratelimit.Limiter // nil: ratelimit.NewLocal()
+	Log      *slog.Logger
+	Now      func() time.Time
 	// ValidateURL checks a webhook or Slack subscriber's URL against SSRF;
 	// nil uses netguard.CheckURL with Config.AllowPrivateWebhooks. Either
 	// way the channels check the address again when they connect.
@@ -134,13 +146,20 @@ type Service struct {
 	inc    *incident.Service
 	store  Store
 	chans  map[channel.Kind]Channel
+	reply  map[channel.Kind]Channel // Deps.Replies
 	r      *render.Renderer
 	events incident.Events
 	lim    ratelimit.Limiter
-	log    *slog.Logger
-	clock  func() time.Time
-	quiet  quietHours
-	check  func(string) error
+	// localLimiter: lim is in-process, where a turn costs no round trip
+	// and is taken one at a time; a shared one's turns are reserved in
+	// batches (takeBatched).
+	localLimiter bool
+	turnsMu      sync.Mutex
+	turns        map[string]*turns
+	log          *slog.Logger
+	clock        func() time.Time
+	quiet        quietHours
+	check        func(string) error
 
 	keyMu sync.Mutex
 	key   []byte
@@ -211,7 +230,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.SlackPerChannel.Rate <= 0 {
 		cfg.SlackPerChannel = ratelimit.Limit{Rate: DefaultSlackPerChannel, Burst: 1}
 	}
-	s := &Service{cfg: cfg, inc: deps.Incidents, store: deps.Store, chans: deps.Channels, r: deps.Renderer,
+	s := &Service{cfg: cfg, inc: deps.Incidents, store: deps.Store, chans: deps.Channels, reply: deps.Replies, r: deps.Renderer,
 		events: deps.Events, lim: deps.Limiter, log: deps.Log, clock: deps.Now, check: deps.ValidateURL,
 		wakePlan: make(chan struct{}, 1), wakeKind: map[channel.Kind]chan struct{}{}, held: newReceiptHold(DefaultHeldReceipts)}
 	if (cfg.QuietStart == "") != (cfg.QuietEnd == "") {
@@ -231,6 +250,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.lim == nil {
 		s.lim = ratelimit.NewLocal()
 	}
+	_, s.localLimiter = s.lim.(*ratelimit.Local)
+	s.turns = map[string]*turns{}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -249,6 +270,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("notify: channel for %q is missing or of another kind", k)
 		}
 		s.wakeKind[k] = make(chan struct{}, 1)
+	}
+	for k, ch := range s.reply {
+		if _, ok := s.chans[k]; !ok || ch == nil || ch.Kind() != k {
+			return nil, fmt.Errorf("notify: reply sender for %q is missing, of another kind, or without a channel", k)
+		}
 	}
 	s.cache = newSnapshotCache(s)
 	m, err := newMetrics(cfg.Registerer)
@@ -334,6 +360,11 @@ func (s *Service) Run(ctx context.Context) error {
 		go func(k channel.Kind, ch Channel) {
 			defer wg.Done()
 			newDispatcher(s, k, ch).run(ctx)
+			if c, ok := s.reply[k].(io.Closer); ok {
+				if err := c.Close(); err != nil {
+					s.log.Warn("close reply channel", "channel", k, "err", err)
+				}
+			}
 			// A channel holding connections (SMTP sessions) lets them go
 			// once its dispatcher has stopped sending.
 			if c, ok := ch.(io.Closer); ok {

@@ -42,9 +42,12 @@ import (
 // the fan-out is CPU-bound (no sms_rate: the sandbox answers at once), so
 // the fan-out and the storm share the machine's CPUs. In the second
 // (-provider-rate) herald's sms_rate holds SMS to a provider's account
-// limit, as Twilio's does; the acknowledgements are SMS under the same
-// limit, queued ahead of the fan-out, so the fan-out during the storm can
-// keep at most the limit less the acknowledgements.
+// limit, as Twilio's does, and the acknowledgements go out from a reply
+// sender of their own (-reply-from, -reply-rate: sms_reply_from,
+// sms_reply_rate), as a second number or Messaging Service would; with
+// -reply-from "" they are SMS under the same limit, queued ahead of the
+// fan-out, so the fan-out during the storm can keep at most the limit less
+// the acknowledgements.
 //
 // The sandbox tells a broadcast SMS from an acknowledgement by a marker in
 // the incident's body, which the broadcast templates print and the
@@ -66,13 +69,19 @@ type complaintsOptions struct {
 	// ProviderRate is the sms_rate of a second, provider-bound round
 	// (0: no second round).
 	ProviderRate float64
-	Drain        time.Duration // longest wait for the acknowledgements after the storm
-	CPUProfile   string
+	// ReplyFrom and ReplyRate are the provider-bound round's reply sender
+	// (sms_reply_from) and its limit (sms_reply_rate, 0 unlimited), as a
+	// second number or Messaging Service has; ReplyFrom "" sends the
+	// acknowledgements under sms_rate with the fan-out.
+	ReplyFrom  string
+	ReplyRate  float64
+	Drain      time.Duration // longest wait for the acknowledgements after the storm
+	CPUProfile string
 }
 
 var defaultComplaints = complaintsOptions{Recipients: 100_000, Engine: "both", RedisURL: "redis://127.0.0.1:6379/0",
 	Duration: 3 * time.Second, StartRate: 250, StepRate: 250, MaxRate: 3000, Window: 5 * time.Second, Conns: 64, Workers: 8,
-	ProviderRate: 3000, Drain: 2 * time.Minute}
+	ProviderRate: 3000, ReplyFrom: "+15005550009", ReplyRate: 3000, Drain: 2 * time.Minute}
 
 func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error) {
 	opt := defaultComplaints
@@ -90,6 +99,8 @@ func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error)
 	fs.IntVar(&opt.Workers, "workers", opt.Workers, "herald's concurrent SMS sends")
 	fs.Float64Var(&opt.FanoutRate, "fanout-rate", opt.FanoutRate, "herald's sms_rate in the first round (0: unlimited, the fan-out CPU-bound: the sandbox answers at once)")
 	fs.Float64Var(&opt.ProviderRate, "provider-rate", opt.ProviderRate, "herald's sms_rate in a second, provider-bound round, as a provider's account limit (0: no second round)")
+	fs.StringVar(&opt.ReplyFrom, "reply-from", opt.ReplyFrom, "herald's sms_reply_from in the provider-bound round: the acknowledgements' own sender (\"\": none, they share sms_rate with the fan-out)")
+	fs.Float64Var(&opt.ReplyRate, "reply-rate", opt.ReplyRate, "herald's sms_reply_rate in the provider-bound round, the reply sender's own limit (0: unlimited)")
 	fs.DurationVar(&opt.Drain, "drain", opt.Drain, "longest wait after the storm for every complaint's acknowledgement")
 	fs.StringVar(&opt.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -102,8 +113,8 @@ func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error)
 		return opt, errors.New("complaints: need 0 < -start-rate ≤ -max-rate and -step > 0")
 	case opt.Duration < 100*time.Millisecond || opt.Window < 100*time.Millisecond || opt.Drain <= 0:
 		return opt, errors.New("complaints: -duration and -window must be at least 100ms, -drain positive")
-	case opt.FanoutRate < 0 || opt.ProviderRate < 0:
-		return opt, errors.New("complaints: -fanout-rate and -provider-rate must not be negative")
+	case opt.FanoutRate < 0 || opt.ProviderRate < 0 || opt.ReplyRate < 0:
+		return opt, errors.New("complaints: -fanout-rate, -provider-rate and -reply-rate must not be negative")
 	}
 	switch opt.Engine {
 	case "sqlite", "redis", "both":
@@ -142,15 +153,26 @@ func (s stepResult) sustained() bool {
 
 // stormResult is what one engine's run measured.
 type stormResult struct {
-	Engine     string
-	Label      string  // the engine, and the round's sms_rate when it has one
-	Rate       float64 // the round's sms_rate (0: unlimited)
-	Recipients int
-	Alone      float64 // fan-out SMS/s alone
-	Steps      []stepResult
-	Requests   int // accepted requests
-	Complaints int // complaints in the store
-	Acks       latencies
+	Engine    string
+	Label     string  // the engine, and the round's sms_rate when it has one
+	Rate      float64 // the round's sms_rate (0: unlimited)
+	ReplyFrom string  // the round's sms_reply_from ("" none)
+	ReplyRate float64 // and its sms_reply_rate
+	// AloneCPU is the process's CPU a fan-out SMS took alone (herald,
+	// sandbox); StormCPU the process's CPU from the storm's start until
+	// every acknowledgement was in, FanoutDuring the fan-out SMS the
+	// sandbox took meanwhile, FromReply the acknowledgements that came
+	// from the reply sender.
+	AloneCPU, StormCPU time.Duration
+	FanoutDuring       int
+	FromReply          int
+	Load               string // the load average at the storm's end
+	Recipients         int
+	Alone              float64 // fan-out SMS/s alone
+	Steps              []stepResult
+	Requests           int // accepted requests
+	Complaints         int // complaints in the store
+	Acks               latencies
 	// Lost: accepted senders with no complaint stored, accepted messages
 	// not counted in their complaint, complaints without an
 	// acknowledgement; Duplicates: acknowledgements beyond one a complaint.
@@ -189,9 +211,14 @@ func benchComplaints(ctx context.Context, opt complaintsOptions, stdout, stderr 
 	for i, r := range rates {
 		roundNames[i] = rateString(r)
 	}
-	fmt.Fprintf(stdout, "herald-bench complaints: %d CPUs, GOMAXPROCS %d, %s; %d recipients; storm %.0f → %.0f complaints/s in steps of %.0f/s × %s over %d connections; herald %d SMS workers; rounds at sms_rate %s\n\n",
+	replyNote := ""
+	if opt.ReplyFrom != "" && len(rates) > 1 {
+		replyNote = fmt.Sprintf(" (the second with the acknowledgements from their own sender %s under sms_reply_rate %s)", opt.ReplyFrom, rateString(opt.ReplyRate))
+	}
+	replyNote += "; load average " + loadAverage()
+	fmt.Fprintf(stdout, "herald-bench complaints: %d CPUs, GOMAXPROCS %d, %s; %d recipients; storm %.0f → %.0f complaints/s in steps of %.0f/s × %s over %d connections; herald %d SMS workers; rounds at sms_rate %s%s\n\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), opt.Recipients, opt.StartRate, opt.MaxRate, opt.StepRate, opt.Duration,
-		opt.Conns, opt.Workers, strings.Join(roundNames, ", then "))
+		opt.Conns, opt.Workers, strings.Join(roundNames, ", then "), replyNote)
 	if opt.CPUProfile != "" {
 		f, err := os.Create(opt.CPUProfile)
 		if err != nil {
@@ -232,6 +259,13 @@ func benchComplaints(ctx context.Context, opt complaintsOptions, stdout, stderr 
 			if rate > 0 {
 				label += ", sms_rate " + rateString(rate)
 			}
+			if i == 0 || rate <= 0 {
+				// The CPU-bound round: the acknowledgements as before.
+				round.ReplyFrom = ""
+			}
+			if round.ReplyFrom != "" {
+				label += ", sms_reply_rate " + rateString(round.ReplyRate)
+			}
 			res, err := stormRun(ctx, w, round, label, stdout, stderr)
 			w.close()
 			if err != nil {
@@ -259,7 +293,7 @@ func fanoutMarker(n int) string { return fmt.Sprintf("FANOUT%d", n) }
 
 // stormRun is one engine's run on w.
 func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string, stdout, stderr io.Writer) (*stormResult, error) {
-	res := &stormResult{Engine: w.name, Label: label, Rate: opt.FanoutRate, Recipients: opt.Recipients}
+	res := &stormResult{Engine: w.name, Label: label, Rate: opt.FanoutRate, ReplyFrom: opt.ReplyFrom, ReplyRate: opt.ReplyRate, Recipients: opt.Recipients}
 	fmt.Fprintf(stdout, "%s: loading %d customers\n", label, opt.Recipients)
 	// Inbound SMS go to the first page: the node's default page, which is
 	// the one the customers and the incidents are on.
@@ -289,6 +323,10 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 	tune := func(c *node.Config) {
 		*c = withSandbox(*c, sb)
 		c.Broadcast.Workers, c.Broadcast.SMSRate = opt.Workers, opt.FanoutRate
+		c.Broadcast.SMSReplyFrom, c.Broadcast.SMSReplyRate = opt.ReplyFrom, opt.ReplyRate
+		if opt.ReplyFrom == "" {
+			c.Broadcast.SMSReplyRate = node.DefaultSMSReplyRate
+		}
 	}
 	if err := w.start(ctx, node.Options{Dispatch: []channel.Kind{channel.SMS}}, tune); err != nil {
 		return nil, err
@@ -309,12 +347,15 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 	if err := sleepCtx(ctx, time.Second); err != nil {
 		return nil, err
 	}
-	t1, c1 := time.Now(), sb.Count(sandbox.KindSMS)
+	t1, c1, cpu1 := time.Now(), sb.Count(sandbox.KindSMS), processCPU()
 	if err := sleepCtx(ctx, opt.Window); err != nil {
 		return nil, err
 	}
-	t2, c2 := time.Now(), sb.Count(sandbox.KindSMS)
+	t2, c2, cpu2 := time.Now(), sb.Count(sandbox.KindSMS), processCPU()
 	res.Alone = float64(c2-c1) / t2.Sub(t1).Seconds()
+	if c2 > c1 {
+		res.AloneCPU = (cpu2 - cpu1) / time.Duration(c2-c1)
+	}
 	if c2 >= opt.Recipients {
 		fmt.Fprintf(stdout, "%s: the fan-out alone finished within the window; its rate is understated (raise -recipients)\n", label)
 	}
@@ -342,11 +383,13 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 		return nil, err
 	}
 	st := newStorm(w, page.ID, secret, opt)
+	stormStart, cpuStart := time.Now(), processCPU()
 	res.Steps, err = st.run(ctx, steps)
 	if err != nil {
 		return nil, err
 	}
 	stormEnd := time.Now()
+	res.Load = loadAverage()
 
 	// 3. Drain: until every complaint in the store has an acknowledgement,
 	// then a moment more for any second one.
@@ -363,6 +406,7 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 			}
 		}
 		if acks >= total || time.Since(stormEnd) > opt.Drain {
+			res.StormCPU = processCPU() - cpuStart
 			break
 		}
 		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
@@ -400,6 +444,17 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 		}
 	}
 	slices.SortFunc(fanout, func(a, b time.Time) int { return a.Compare(b) })
+	drained := stormEnd.Add(res.Drained - 2*time.Second)
+	for _, at := range fanout {
+		if !at.Before(stormStart) && at.Before(drained) {
+			res.FanoutDuring++
+		}
+	}
+	for _, m := range msgs {
+		if res.ReplyFrom != "" && m.From == res.ReplyFrom {
+			res.FromReply++
+		}
+	}
 	done := time.Time{} // when the fan-out finished, if it did
 	if len(fanout) >= opt.Recipients {
 		done = fanout[len(fanout)-1]
@@ -740,7 +795,7 @@ func (s *storm) errorSample() []string {
 // report prints the run's steps and its figures against the targets.
 func (r *stormResult) report(rep *report) {
 	out := rep.out
-	fmt.Fprintf(out, "%s: storm during the fan-out to %d recipients (fan-out alone: %.0f SMS/s)\n", r.Label, r.Recipients, r.Alone)
+	fmt.Fprintf(out, "%s: storm during the fan-out to %d recipients (fan-out alone: %.0f SMS/s; load average at the storm's end %s)\n", r.Label, r.Recipients, r.Alone, r.Load)
 	fmt.Fprintf(out, "  %8s %8s %8s %9s %7s %9s %9s %10s %7s\n", "offered", "sent", "no-conn", "2xx/s", "errors", "p50 ms", "p99 ms", "fan-out/s", "ratio")
 	best, bestAlone := 0.0, 0.0
 	var stored latencies
@@ -790,6 +845,15 @@ func (r *stormResult) report(rep *report) {
 		ack.value = "no acknowledgement arrived"
 	}
 	rep.add(ack)
+	if r.Requests > 0 && r.StormCPU > 0 {
+		net := r.StormCPU - time.Duration(r.FanoutDuring)*r.AloneCPU
+		rep.info(fmt.Sprintf("%s: CPU a complaint, request to acknowledgement at the sandbox (this process: herald, sandbox, clients)", r.Label),
+			fmt.Sprintf("%.0f µs (%.1f s of CPU from the storm's start until every acknowledgement was in, less %d fan-out SMS at %.0f µs each alone, over %d accepted requests)",
+				float64(net.Microseconds())/float64(r.Requests), r.StormCPU.Seconds(), r.FanoutDuring, float64(r.AloneCPU.Microseconds()), r.Requests))
+	}
+	if r.ReplyFrom != "" {
+		rep.info(fmt.Sprintf("%s: acknowledgements from the reply sender %s", r.Label, r.ReplyFrom), fmt.Sprintf("%d of %d", r.FromReply, r.Complaints))
+	}
 	rep.info(fmt.Sprintf("%s: requests accepted / complaints opened", r.Label),
 		fmt.Sprintf("%d / %d (%d attached to an open complaint)", r.Requests, r.Complaints, r.Requests-r.Complaints))
 	rep.add(figure{name: fmt.Sprintf("%s: lost", r.Label),

@@ -29,6 +29,7 @@ import (
 // inboxMessage is the part of a sandbox message the tests read.
 type inboxMessage struct {
 	Kind    string            `json:"kind"`
+	From    string            `json:"from"`
 	To      string            `json:"to"`
 	Subject string            `json:"subject"`
 	Body    string            `json:"body"`

@@ -193,3 +193,77 @@ func testComplaints(t *testing.T, dir string, storeArgs []string) {
 func hungarian(s string) bool {
 	return strings.ContainsAny(s, "őűŐŰ") || strings.Contains(s, "ügy") || strings.Contains(s, "köszön") || strings.Contains(s, "Köszön")
 }
+
+// A reply sender of its own (sms_reply_from, sms_reply_rate): while a
+// broadcast crawls under a tight sms_rate, a complaint's acknowledgement
+// goes out at once from the reply number, and every broadcast SMS still
+// from the broadcasts' sender.
+func TestComplaintReplySender(t *testing.T) {
+	onEachEngine(t, testComplaintReplySender)
+}
+
+func testComplaintReplySender(t *testing.T, dir string, storeArgs []string) {
+	const replyFrom, customers = "+15005550009", 20
+	n := startServe(t, map[string]string{"HERALD_SMS_RATE": "2", "HERALD_SMS_REPLY_FROM": replyFrom, "HERALD_SMS_REPLY_RATE": "50"}, storeArgs...)
+	token := mustCLI(t, nil, append([]string{"token", "create", "--role", "admin"}, storeArgs...)...).lastLine()
+	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	var csv strings.Builder
+	csv.WriteString("id,name,phone,language,components\n")
+	for i := range customers {
+		fmt.Fprintf(&csv, "c-%d,Customer %d,+3620123%04d,en,Payments\n", i, i, i)
+	}
+	file := filepath.Join(dir, "customers.csv")
+	if err := os.WriteFile(file, []byte(csv.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, env, "import", "customers", file)
+	mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--component", "Payments=major_outage", "--message", "Investigating.")
+	// The broadcast is under way (20 SMS at 2 a second: about 10 s).
+	eventually(t, 15*time.Second, func() (bool, string) {
+		return countKind(inbox(t, n), "sms") > 0, "no broadcast SMS yet"
+	})
+	const phone = "+36201230007"
+	atPost := countKind(inbox(t, n), "sms")
+	if code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("b", 32), phone, "Card payment does not work"); code != http.StatusOK {
+		t.Fatalf("inbound SMS: %d %s", code, body)
+	}
+	var ack inboxMessage
+	broadcastSoFar := 0
+	eventually(t, 15*time.Second, func() (bool, string) {
+		ms := inbox(t, n)
+		broadcastSoFar = 0
+		for _, m := range ms {
+			if m.Kind != "sms" {
+				continue
+			}
+			if m.From == replyFrom {
+				ack = m
+			} else {
+				broadcastSoFar++
+			}
+		}
+		return ack.To != "", "no SMS from the reply sender yet"
+	})
+	if ack.To != phone || !strings.Contains(ack.Body, "Card payments") {
+		t.Errorf("acknowledgement %+v: want one to %s about the incident", ack, phone)
+	}
+	// Claimed by a probe at once, not when the broadcast's lane (all 20
+	// claimed, sending 2 a second) has room for a claim again (2.5 s, 5
+	// more broadcast SMS), let alone after the broadcast.
+	if broadcastSoFar > atPost+3 {
+		t.Errorf("the acknowledgement came after %d more broadcast SMS (%d, then %d): it waited for the broadcast's lane", broadcastSoFar-atPost, atPost, broadcastSoFar)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		c := 0
+		for _, m := range inbox(t, n) {
+			if m.Kind == "sms" && m.From != replyFrom {
+				if m.From != sandbox.DefaultFrom {
+					return false, "a broadcast SMS from " + m.From
+				}
+				c++
+			}
+		}
+		return c == customers, fmt.Sprintf("%d of %d broadcast SMS", c, customers)
+	})
+}

@@ -285,6 +285,11 @@ func TestProvidersAndBroadcastSettings(t *testing.T) {
 		{"bad country", with(nil, "HERALD_SMS_COUNTRIES", "HU,Poland"), "sms_countries"},
 		{"bad rate", with(nil, "HERALD_SMS_RATE", "-1"), "HERALD_SMS_RATE"},
 		{"zero workers", with(nil, "HERALD_WORKERS", "0"), "HERALD_WORKERS"},
+		{"reply number", with(twilio, "HERALD_SMS_REPLY_FROM", "+15005550009", "HERALD_SMS_REPLY_RATE", "100"), ""},
+		{"reply messaging service", with(twilio, "HERALD_SMS_REPLY_FROM", "MG"+strings.Repeat("0a", 16)), ""},
+		{"reply alphanumeric sender", with(twilio, "HERALD_SMS_REPLY_FROM", "AcmeHelp"), ""},
+		{"bad reply sender", with(twilio, "HERALD_SMS_REPLY_FROM", "+1-500-555"), "sms_reply_from"},
+		{"reply rate without a reply sender", with(twilio, "HERALD_SMS_REPLY_RATE", "100"), "sms_reply_from"},
 		{"missing templates dir", with(nil, "HERALD_TEMPLATES_DIR", "/no/such/dir"), "templates_dir"},
 	}
 	for _, tt := range tests {

@@ -55,3 +55,29 @@ func TestAgainstSandbox(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSendAgainstSandbox is one Send through the loopback sandbox,
+// herald's side and the sandbox's together (go test -run '^$' -bench
+// SendAgainstSandbox -benchmem ./notify/twilio/; read the CPU with
+// -cpuprofile, the machine being shared).
+func BenchmarkSendAgainstSandbox(b *testing.B) {
+	ctx := context.Background()
+	sb, err := sandbox.Start(ctx, sandbox.Config{Capacity: b.N + 10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sb.Close()
+	ch, err := twilio.New(twilio.Config{AccountSID: sandbox.DefaultAccountSID, AuthToken: sandbox.DefaultAuthToken,
+		From: "+15005550006", APIURL: sb.TwilioURL()}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := &channel.Message{Kind: channel.SMS, To: "+36201234567", Text: "Köszönjük, megkaptuk (H-4F2K). A kártyás fizetés hibáját javítjuk: https://status.example/i/1"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := ch.Send(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -132,14 +133,18 @@ func (db *DB) writeSaveGroup(group []*complaintSave) {
 	refused := make([]error, len(live))
 	err := db.write(ctx, "save complaints", func(tx *sql.Tx) error {
 		var ds []*queue.Delivery
+		moves := groupTally{}
 		for i, s := range live {
 			if refused[i] = db.checkComplaint(ctx, tx, s); refused[i] != nil {
 				continue
 			}
-			if err := db.writeComplaint(ctx, tx, s); err != nil {
+			if err := db.writeComplaint(ctx, tx, s, moves); err != nil {
 				return err
 			}
 			ds = append(ds, s.ds...)
+		}
+		if err := db.writeTally(ctx, tx, moves); err != nil {
+			return err
 		}
 		if len(ds) == 0 {
 			return nil
@@ -245,34 +250,61 @@ func (db *DB) checkComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) 
 	return nil
 }
 
-// writeComplaint writes s in tx, checked (checkComplaint); on an error it
-// may have written part of it (the caller rolls back).
-func (db *DB) writeComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave) error {
+// writeComplaint writes s in tx, checked (checkComplaint), and adds how
+// it moves the report's counters to moves, which the caller writes
+// (writeTally) before it commits; on an error it may have written part of
+// it (the caller rolls back).
+func (db *DB) writeComplaint(ctx context.Context, tx *sql.Tx, s *complaintSave, moves groupTally) error {
 	v := s.v
 	if _, err := tx.StmtContext(ctx, db.stmts.complaintUpsert).ExecContext(ctx, v.ID, v.PageID, string(v.State), boolInt(v.Open()),
 		v.IncidentID(), v.Owner, v.Contact.Key(), string(v.Channel), string(v.Category), ms(v.CreatedAt), s.checkAt, v.Version,
 		s.doc, s.tally, boolInt(v.Repeat), s.dueAt); err != nil {
 		return fmt.Errorf("sqlite: save complaint %s: %w", v.ID, err)
 	}
-	// The report's counters move with the complaint (migration 0010).
-	moves := tallyMoves(s.was, s.tally)
-	for _, line := range sortedLines(moves) {
-		scope, field, _ := complaint.SplitTallyLine(line)
-		if _, err := tx.StmtContext(ctx, db.stmts.complaintTally).ExecContext(ctx, v.PageID, scope, field, moves[line]); err != nil {
-			return fmt.Errorf("sqlite: save complaint %s tally: %w", v.ID, err)
-		}
-		// A counter back at zero goes: the queue's per-minute due
-		// counters would otherwise pile up for ever.
-		if moves[line] < 0 {
-			if _, err := tx.StmtContext(ctx, db.stmts.complaintTallyDrop).ExecContext(ctx, v.PageID, scope, field); err != nil {
-				return fmt.Errorf("sqlite: save complaint %s tally: %w", v.ID, err)
-			}
+	for line, n := range tallyMoves(s.was, s.tally) {
+		if n != 0 {
+			moves[tallyKey{v.PageID, line}] += n
 		}
 	}
 	for _, e := range s.entries {
 		if _, err := tx.StmtContext(ctx, db.stmts.complaintEntry).ExecContext(ctx, e.ID, e.ComplaintID, e.PageID, string(e.Kind),
 			e.Actor, string(e.Channel), e.Text, e.ExternalID, ms(e.At)); err != nil {
 			return fmt.Errorf("sqlite: save complaint %s entry %s: %w", v.ID, e.ID, err)
+		}
+	}
+	return nil
+}
+
+// tallyKey is one of a page's report counters (a tally line).
+type tallyKey struct{ page, line string }
+
+// groupTally sums the counter moves of the complaints saved in one
+// transaction: a storm's group of a hundred new complaints moves the
+// same few counters (the total, the channel, the incident, the due
+// minute) a hundred times, and one statement a counter replaces them.
+type groupTally map[tallyKey]int
+
+// writeTally writes the report's counters moved by a transaction's
+// complaints (migration 0010), in one order whatever the map's.
+func (db *DB) writeTally(ctx context.Context, tx *sql.Tx, moves groupTally) error {
+	keys := make([]tallyKey, 0, len(moves))
+	for k, n := range moves {
+		if n != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b tallyKey) int { return cmp.Or(cmp.Compare(a.page, b.page), cmp.Compare(a.line, b.line)) })
+	for _, k := range keys {
+		scope, field, _ := complaint.SplitTallyLine(k.line)
+		if _, err := tx.StmtContext(ctx, db.stmts.complaintTally).ExecContext(ctx, k.page, scope, field, moves[k]); err != nil {
+			return fmt.Errorf("sqlite: save complaints' tally: %w", err)
+		}
+		// A counter back at zero goes: the queue's per-minute due
+		// counters would otherwise pile up for ever.
+		if moves[k] < 0 {
+			if _, err := tx.StmtContext(ctx, db.stmts.complaintTallyDrop).ExecContext(ctx, k.page, scope, field); err != nil {
+				return fmt.Errorf("sqlite: save complaints' tally: %w", err)
+			}
 		}
 	}
 	return nil

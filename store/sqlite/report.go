@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/heraldhq/herald/channel"
@@ -90,19 +89,6 @@ func tallyMoves(old, new string) map[string]int {
 		}
 	}
 	return m
-}
-
-// sortedLines returns the keys of m with a non-zero count, sorted (the
-// counters are written in one order, whatever the map's).
-func sortedLines(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for l, n := range m {
-		if n != 0 {
-			out = append(out, l)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // tallyMigration is the migration that added the complaint tallies;
