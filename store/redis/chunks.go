@@ -4,9 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Planned deliveries wait in chunks, as they do on SQLite: a plan batch
@@ -21,13 +26,15 @@ import (
 //	<prefix>:{global}:chunked       set     the IDs of the deliveries in chunks
 //
 // and it stands in its channel's due queue as the member "~<n>", scored by
-// its earliest NextAt. savePlanBatchScript counts the chunk's deliveries
-// as pending in their broadcast's progress and its plan when it writes
-// them, so Progress and Planned are exact from the start; an ID already
-// stored (in the deliveries index) or already in a chunk (chunked) is
-// skipped, as insertLua skips a stored one, so once-only holds across
-// batches, phases and plans. Deliveries that are not pending (suppressed,
-// failed) are written as before.
+// its earliest NextAt. The planner packs the chunks in Go
+// (packPlanBatch); savePlanBatchScript stores them as they come and counts
+// their deliveries as pending in their broadcast's progress and its plan,
+// so Progress and Planned are exact from the start. An ID already stored
+// (in the deliveries index) or already in a chunk (chunked) makes the
+// script write nothing and name it, and SavePlanBatch saves the batch
+// again without it, so once-only holds across batches, phases and plans.
+// Deliveries that are not pending (suppressed, failed) are written as
+// before.
 //
 // A chunk becomes ordinary deliveries (expandLua: insertLua's writes,
 // without counting again) in one atomic step, when
@@ -54,65 +61,159 @@ var chunkLua = `
 local chunkStride = ` + strconv.Itoa(insertStride) + `
 `
 
-// planChunksLua defines planChunks(pfx, a, from, bid), which writes a plan
-// batch (insertLua's strings from a[from]) and returns how many deliveries
-// were new. It needs insertLua.
-var planChunksLua = chunkLua + `
-local function planChunks(pfx, a, from, bid)
-  local ids = {}
-  for i = from, #a, chunkStride do ids[#ids + 1] = a[i] end
+// planBatchLua is savePlanBatchScript's body after the lease check. The
+// planner packs the chunks (packPlanBatch); the script checks their IDs,
+// stores each chunk as it came and queues it, so Redis's one thread spends
+// a few operations a chunk and a set check and insert an ID, not a Lua
+// loop over every delivery's strings. ARGV from 8: the number of chunks,
+// then per chunk its kind, earliest NextAt ms, n, the MessagePack blob and
+// its n IDs; then the deliveries that are not pending, as insertLua's
+// strings. An ID already stored (the deliveries index) or waiting in a
+// chunk (chunked) makes the script write nothing and return {-3, the
+// known IDs...}: the planner leaves them out and saves the batch again.
+// It needs insertLua.
+var planBatchLua = `
+local function planBatch(pfx, a, bid)
+  local nchunks = tonumber(a[8])
+  local i = 9
+  local chunks = {}
+  for c = 1, nchunks do
+    local n = tonumber(a[i + 2])
+    chunks[c] = {kind = a[i], at = tonumber(a[i + 1]), n = n, blob = i + 3}
+    i = i + 4 + n
+  end
+  local direct = i
   local known = {}
+  local function check(from, to)
+    local stored = redis.call('ZMSCORE', pfx .. 'deliveries', unpack(a, from, to))
+    local waiting = redis.call('SMISMEMBER', pfx .. 'chunked', unpack(a, from, to))
+    for k = 1, to - from + 1 do
+      if stored[k] or waiting[k] == 1 then known[#known + 1] = a[from + k - 1] end
+    end
+  end
+  for _, c in ipairs(chunks) do check(c.blob + 1, c.blob + c.n) end
+  local ids = {}
+  for j = direct, #a, chunkStride do ids[#ids + 1] = a[j] end
   for j = 1, #ids, 1000 do
     local last = math.min(j + 999, #ids)
     local stored = redis.call('ZMSCORE', pfx .. 'deliveries', unpack(ids, j, last))
     local waiting = redis.call('SMISMEMBER', pfx .. 'chunked', unpack(ids, j, last))
     for k = j, last do
-      if stored[k - j + 1] or waiting[k - j + 1] == 1 then known[ids[k]] = true end
+      if stored[k - j + 1] or waiting[k - j + 1] == 1 then known[#known + 1] = ids[k] end
     end
   end
-  local new, direct, chunks, chunked, pending = 0, {}, {}, {}, {}
-  local function flush(kind)
-    local c = chunks[kind]
-    local cid = tostring(redis.call('INCR', pfx .. 'pc-seq'))
-    redis.call('SET', pfx .. 'pc:' .. cid, cmsgpack.pack(c.a))
-    local seq = redis.call('INCR', pfx .. 'qseq')
-    redis.call('ZADD', pfx .. 'q:' .. kind .. ':due', string.format('%.0f', c.next * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. cid)
-    redis.call('ZADD', pfx .. 'pcs', cid, cid)
-    chunks[kind] = nil
+  if #known > 0 then
+    table.insert(known, 1, -3)
+    return known
   end
-  for i = from, #a, chunkStride do
-    local id = a[i]
-    if not known[id] then
-      known[id] = true
-      new = new + 1
-      if a[i + 2] == 'pending' then
-        local kind, at = a[i + 5], tonumber(a[i + 4])
-        local c = chunks[kind]
-        if not c then c = {a = {}, next = at}; chunks[kind] = c end
-        local ca = c.a
-        for k = 0, chunkStride - 1 do ca[#ca + 1] = a[i + k] end
-        if at < c.next then c.next = at end
-        chunked[#chunked + 1] = id
-        pending[kind] = (pending[kind] or 0) + 1
-        if #ca >= ` + strconv.Itoa(chunkSize) + ` * chunkStride then flush(kind) end
-      else
-        for k = 0, chunkStride - 1 do direct[#direct + 1] = a[i + k] end
-      end
+  local new, pending = 0, {}
+  if nchunks > 0 then
+    local cid = redis.call('INCRBY', pfx .. 'pc-seq', nchunks) - nchunks
+    local seq = redis.call('INCRBY', pfx .. 'qseq', nchunks) - nchunks
+    local pcs = {}
+    for _, c in ipairs(chunks) do
+      cid, seq = cid + 1, seq + 1
+      local m = tostring(cid)
+      redis.call('SET', pfx .. 'pc:' .. m, a[c.blob])
+      redis.call('ZADD', pfx .. 'q:' .. c.kind .. ':due', string.format('%.0f', c.at * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. m)
+      redis.call('SADD', pfx .. 'chunked', unpack(a, c.blob + 1, c.blob + c.n))
+      pcs[#pcs + 1] = m
+      pcs[#pcs + 1] = m
+      pending[c.kind] = (pending[c.kind] or 0) + c.n
+      new = new + c.n
     end
-  end
-  local left = {}
-  for kind in pairs(chunks) do left[#left + 1] = kind end
-  for _, kind in ipairs(left) do flush(kind) end
-  for j = 1, #chunked, 1000 do
-    redis.call('SADD', pfx .. 'chunked', unpack(chunked, j, math.min(j + 999, #chunked)))
+    redis.call('ZADD', pfx .. 'pcs', unpack(pcs))
   end
   for kind, n in pairs(pending) do
     redis.call('HINCRBY', pfx .. 'progress:' .. bid, kind .. ':pending', n)
   end
-  if #direct > 0 then insert(pfx, direct, 1, 'plan') end
+  if direct <= #a then new = new + insert(pfx, a, direct, 'plan') end
   return new
 end
 `
+
+// packPlanBatch packs ds (checked, each ID once) for planBatchLua: the
+// pending ones into chunks of up to chunkSize per channel, in order, the
+// others as insertLua's strings.
+func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]any, error) {
+	type open struct {
+		kind channel.Kind
+		at   int64
+		blob []byte
+		ids  []string
+	}
+	var (
+		chunks []*open
+		byKind = map[channel.Kind]*open{}
+		direct []*queue.Delivery
+		done   []*open
+		f      insertFields
+		buf    []byte
+		err    error
+	)
+	for _, d := range ds {
+		state := d.State
+		if state == "" {
+			state = queue.StatePending
+		}
+		if state != queue.StatePending {
+			direct = append(direct, d)
+			continue
+		}
+		c := byKind[d.Kind]
+		if c == nil {
+			c = &open{kind: d.Kind, at: math.MaxInt64, blob: make([]byte, 5, 64*1024)}
+			byKind[d.Kind] = c
+			chunks = append(chunks, c)
+		}
+		if buf, err = db.insertFields(&f, buf[:0], d, now); err != nil {
+			return nil, err
+		}
+		for _, v := range f {
+			c.blob = appendMsgpackString(c.blob, v)
+		}
+		c.ids = append(c.ids, d.ID)
+		if at, _ := strconv.ParseInt(f[4], 10, 64); at < c.at {
+			c.at = at
+		}
+		if len(c.ids) == chunkSize {
+			done = append(done, c)
+			delete(byKind, d.Kind)
+		}
+	}
+	for _, c := range chunks {
+		if byKind[c.kind] == c {
+			done = append(done, c)
+		}
+	}
+	args = append(args, len(done))
+	for _, c := range done {
+		// The array header: 0xdd and a 32-bit count, in the 5 bytes kept.
+		n := len(c.ids) * insertStride
+		c.blob[0], c.blob[1], c.blob[2], c.blob[3], c.blob[4] = 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+		args = append(args, string(c.kind), c.at, len(c.ids), c.blob)
+		for _, id := range c.ids {
+			args = append(args, id)
+		}
+	}
+	return db.insertArgs(args, direct, now)
+}
+
+// appendMsgpackString appends s as a MessagePack string (str 8/16/32 or
+// fixstr), which cmsgpack.unpack reads as a Lua string.
+func appendMsgpackString(b []byte, s string) []byte {
+	switch n := len(s); {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n <= 0xff:
+		b = append(b, 0xd9, byte(n))
+	case n <= 0xffff:
+		b = append(b, 0xda, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(b, s...)
+}
 
 // expandLua defines expand(pfx, n), which turns chunk n into deliveries
 // and returns how many it held (0 when it is gone). It needs insertLua.

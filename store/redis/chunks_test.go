@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,11 +74,18 @@ func TestPlanChunks(t *testing.T) {
 				t.Fatalf("suppressed delivery's hash: %d, %v", got, err)
 			}
 
-			// The same IDs again, and one new: only the new one counts.
+			// The same IDs again (waiting in chunks, and the suppressed
+			// one stored), and one new: only the new one counts.
 			again := append([]*queue.Delivery{}, ds[:5]...)
-			again = append(again, delivery(b, channel.SMS, "+36new", t0))
+			again = append(again, sup, delivery(b, channel.SMS, "+36new", t0))
 			if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c2"}, t0, time.Minute); err != nil || n != 1 {
 				t.Fatalf("SavePlanBatch again = %d, %v; want 1", n, err)
+			}
+			if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c3"}, t0, time.Minute); err != nil || n != 0 {
+				t.Fatalf("SavePlanBatch of known IDs only = %d, %v; want 0", n, err)
+			}
+			if pl, err := db.FindPlan(ctx, "b1"); err != nil || pl.Cursor != "c3" || pl.Planned != 612 {
+				t.Fatalf("FindPlan after a batch of known IDs = %+v, %v; want cursor c3, 612 planned", pl, err)
 			}
 			if n, err := db.EnqueueDeliveries(ctx, ds[5:7]); err != nil || n != 0 {
 				t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
@@ -237,6 +245,33 @@ func TestAppendDeliveryDoc(t *testing.T) {
 		got, err := appendDeliveryDoc([]byte("junk"), &d)
 		if err != nil || string(got) != "junk"+string(want) {
 			t.Errorf("appendDeliveryDoc(%+v) = %s, %v; want %s", d, got, err, want)
+		}
+	}
+}
+
+// TestMsgpackStrings: Redis's cmsgpack reads the strings the planner packs
+// in Go at every length class (fixstr, str 8, str 16, str 32), in an
+// array with a 32-bit count, as the chunks' blobs hold them.
+func TestMsgpackStrings(t *testing.T) {
+	rdb := needRedis(t)
+	var want []string
+	for _, n := range []int{0, 1, 31, 32, 255, 256, 65535, 65536, 70000} {
+		want = append(want, strings.Repeat(string(rune('a'+n%26)), n))
+	}
+	blob := []byte{0xdd, 0, 0, 0, byte(len(want))}
+	for _, s := range want {
+		blob = appendMsgpackString(blob, s)
+	}
+	got, err := rdb.Eval(context.Background(), "return cmsgpack.unpack(ARGV[1])", nil, blob).StringSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("unpacked %d strings; want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("string %d: %d bytes back; want %d", i, len(got[i]), len(want[i]))
 		}
 	}
 }

@@ -67,14 +67,16 @@ end
 
 // savePlanBatchScript writes one step of a plan. KEYS: the plan, pending
 // plans. ARGV: lease token, now ms, lease end ms, cursor, "1" when done,
-// {global} prefix, broadcast ID, then the deliveries (insertLua). It
-// returns how many deliveries were new, -1 when the lease was lost, -2
-// when the plan is not pending (cancelled, done, or missing).
-var savePlanBatchScript = goredis.NewScript(insertLua + planChunksLua + `
+// {global} prefix, broadcast ID, then the packed deliveries (planBatchLua).
+// It returns how many deliveries were new, -1 when the lease was lost, -2
+// when the plan is not pending (cancelled, done, or missing), and {-3,
+// IDs...} when some IDs exist already, having written nothing.
+var savePlanBatchScript = goredis.NewScript(insertLua + chunkLua + planBatchLua + `
 local cur = redis.call('HMGET', KEYS[1], 'state', 'lease')
 if cur[1] ~= 'pending' then return -2 end
 if cur[2] ~= ARGV[1] then return -1 end
-local new = planChunks(ARGV[6], ARGV, 8, ARGV[7])
+local new = planBatch(ARGV[6], ARGV, ARGV[7])
+if type(new) == 'table' then return new end
 redis.call('HINCRBY', KEYS[1], 'planned', new)
 redis.call('HSET', KEYS[1], 'cursor', ARGV[4], 'updated', ARGV[2])
 if ARGV[5] == '1' then
@@ -171,15 +173,56 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Ti
 	if b.Done {
 		done = "1"
 	}
-	args := make([]any, 0, 7+len(b.Deliveries)*insertStride)
-	args = append(args, b.Plan.Lease, msString(now), msString(now.Add(lease)), b.Cursor, done, db.globalPrefix(), bid)
-	args, err := db.insertArgs(args, b.Deliveries, now)
-	if err != nil {
-		return 0, err
+	// Each ID once, the first kept, as the script would count it.
+	ds := make([]*queue.Delivery, 0, len(b.Deliveries))
+	seen := make(map[string]struct{}, len(b.Deliveries))
+	for _, d := range b.Deliveries {
+		if err := validDelivery(d); err != nil {
+			return 0, err
+		}
+		if _, ok := seen[d.ID]; !ok {
+			seen[d.ID] = struct{}{}
+			ds = append(ds, d)
+		}
 	}
-	n, err := savePlanBatchScript.Run(ctx, db.client, []string{db.keys.plan(bid), db.keys.pendingPlans()}, args...).Int()
-	if err != nil {
-		return 0, fmt.Errorf("redis: save plan batch: %w", err)
+	var n int
+	for {
+		args := make([]any, 0, 8+len(ds)*2)
+		args = append(args, b.Plan.Lease, msString(now), msString(now.Add(lease)), b.Cursor, done, db.globalPrefix(), bid)
+		args, err := db.packPlanBatch(args, ds, now)
+		if err != nil {
+			return 0, err
+		}
+		res, err := savePlanBatchScript.Run(ctx, db.client, []string{db.keys.plan(bid), db.keys.pendingPlans()}, args...).Result()
+		if err != nil {
+			return 0, fmt.Errorf("redis: save plan batch: %w", err)
+		}
+		if known, ok := res.([]any); ok {
+			// Some IDs exist already (stored, or waiting in a chunk):
+			// nothing was written; save the batch without them.
+			drop := make(map[string]bool, len(known))
+			for _, id := range known[1:] {
+				s, _ := id.(string)
+				drop[s] = true
+			}
+			kept := ds[:0]
+			for _, d := range ds {
+				if !drop[d.ID] {
+					kept = append(kept, d)
+				}
+			}
+			if len(kept) == len(ds) {
+				return 0, fmt.Errorf("redis: save plan batch: unexpected reply %v", res)
+			}
+			ds = kept
+			continue
+		}
+		v, ok := res.(int64)
+		if !ok {
+			return 0, fmt.Errorf("redis: save plan batch: unexpected reply %v", res)
+		}
+		n = int(v)
+		break
 	}
 	switch n {
 	case -1:
