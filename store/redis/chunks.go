@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -147,7 +148,7 @@ func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]
 		byKind = map[channel.Kind]*open{}
 		direct []*queue.Delivery
 		done   []*open
-		f      insertFields
+		rk     recipientKey
 		buf    []byte
 		err    error
 	)
@@ -166,16 +167,14 @@ func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]
 			byKind[d.Kind] = c
 			chunks = append(chunks, c)
 		}
-		if buf, err = db.insertFields(&f, buf[:0], d, now); err != nil {
+		var at int64
+		if c.blob, buf, at, err = db.appendChunkDelivery(c.blob, buf, &rk, d, now); err != nil {
 			return nil, err
 		}
-		for _, v := range f {
-			c.blob = appendMsgpackString(c.blob, v)
-		}
-		c.ids = append(c.ids, d.ID)
-		if at, _ := strconv.ParseInt(f[4], 10, 64); at < c.at {
+		if at < c.at {
 			c.at = at
 		}
+		c.ids = append(c.ids, d.ID)
 		if len(c.ids) == chunkSize {
 			done = append(done, c)
 			delete(byKind, d.Kind)
@@ -199,20 +198,89 @@ func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]
 	return db.insertArgs(args, direct, now)
 }
 
+// recipientKey remembers the last recipient's index key: a customer's
+// deliveries (SMS, email) come one after another.
+type recipientKey struct{ field, key string }
+
+// appendChunkDelivery appends d's insertStride strings for insertLua to a
+// chunk's blob as MessagePack, as insertFields makes them but without a
+// string each: planning packs millions. buf is scratch space for the
+// document, returned for reuse; at is d's NextAt in ms.
+func (db *DB) appendChunkDelivery(blob, buf []byte, rk *recipientKey, d *queue.Delivery, now time.Time) (_, _ []byte, at int64, err error) {
+	created := ms(d.CreatedAt)
+	if d.CreatedAt.IsZero() {
+		created = ms(now)
+	}
+	updated, at := created, created
+	if !d.UpdatedAt.IsZero() {
+		updated = ms(d.UpdatedAt)
+	}
+	if !d.NextAt.IsZero() {
+		at = ms(d.NextAt)
+	}
+	buf, err = appendDeliveryDoc(buf[:0], &deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
+		MessageKind: d.MessageKind, Kind: d.Kind, Address: d.Address, RecipientType: d.RecipientType, RecipientID: d.RecipientID,
+		Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Critical: d.Critical, CreatedAt: created, Vars: d.Vars})
+	if err != nil {
+		return blob, buf, 0, err
+	}
+	var num [20]byte
+	blob = appendMsgpackString(blob, d.ID)
+	blob = appendMsgpackBytes(blob, buf)
+	blob = appendMsgpackString(blob, string(queue.StatePending))
+	blob = appendMsgpackBytes(blob, strconv.AppendInt(num[:0], int64(d.Attempts), 10))
+	blob = appendMsgpackBytes(blob, strconv.AppendInt(num[:0], at, 10))
+	blob = appendMsgpackString(blob, string(d.Kind))
+	blob = appendMsgpackString(blob, d.BroadcastID)
+	blob = appendMsgpackBytes(blob, strconv.AppendInt(num[:0], created, 10))
+	blob = appendMsgpackString(blob, d.Address)
+	blob = appendMsgpackBytes(blob, strconv.AppendInt(num[:0], updated, 10))
+	blob = appendMsgpackString(blob, d.Reason)
+	blob = appendMsgpackString(blob, d.ErrorCode)
+	// addressDeliveries, appended in place.
+	sum := sha256.Sum256([]byte(d.Address))
+	pfx := db.keys.prefix
+	blob = appendMsgpackHeader(blob, len(pfx)+len(":{global}:da:")+len(d.Kind)+1+4)
+	blob = append(append(append(append(append(blob, pfx...), ":{global}:da:"...), d.Kind...), ':'), hexDigits[sum[0]>>4], hexDigits[sum[0]&15], hexDigits[sum[1]>>4], hexDigits[sum[1]&15])
+	if d.RecipientID == "" {
+		blob = appendMsgpackString(blob, "")
+		blob = appendMsgpackString(blob, "")
+	} else {
+		if len(rk.field) != len(d.PageID)+1+len(d.RecipientID) || rk.field[:len(d.PageID)] != d.PageID || rk.field[len(d.PageID)+1:] != d.RecipientID {
+			rk.field = recipientField(d.PageID, d.RecipientID)
+			rk.key = db.keys.recipientDeliveries(d.PageID, d.RecipientID)
+		}
+		blob = appendMsgpackString(blob, rk.key)
+		blob = appendMsgpackString(blob, rk.field)
+	}
+	return blob, buf, at, nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendMsgpackHeader appends the header of a MessagePack string of n
+// bytes.
+func appendMsgpackHeader(b []byte, n int) []byte {
+	switch {
+	case n < 32:
+		return append(b, 0xa0|byte(n))
+	case n <= 0xff:
+		return append(b, 0xd9, byte(n))
+	case n <= 0xffff:
+		return append(b, 0xda, byte(n>>8), byte(n))
+	default:
+		return append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+func appendMsgpackBytes(b, s []byte) []byte {
+	return append(appendMsgpackHeader(b, len(s)), s...)
+}
+
 // appendMsgpackString appends s as a MessagePack string (str 8/16/32 or
 // fixstr), which cmsgpack.unpack reads as a Lua string.
 func appendMsgpackString(b []byte, s string) []byte {
-	switch n := len(s); {
-	case n < 32:
-		b = append(b, 0xa0|byte(n))
-	case n <= 0xff:
-		b = append(b, 0xd9, byte(n))
-	case n <= 0xffff:
-		b = append(b, 0xda, byte(n>>8), byte(n))
-	default:
-		b = append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(b, s...)
+	return append(appendMsgpackHeader(b, len(s)), s...)
 }
 
 // expandLua defines expand(pfx, n), which turns chunk n into deliveries

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -272,6 +273,42 @@ func TestMsgpackStrings(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("string %d: %d bytes back; want %d", i, len(got[i]), len(want[i]))
+		}
+	}
+}
+
+// TestAppendChunkDelivery: a chunk holds exactly the strings insertLua
+// would get for each delivery (insertFields), with or without a
+// recipient, with times left zero, and for a recipient met again.
+func TestAppendChunkDelivery(t *testing.T) {
+	db := &DB{keys: keyspace{prefix: "hx"}}
+	now := t0.Add(time.Hour)
+	b := &incident.Broadcast{ID: "b1", PageID: "p1", IncidentID: "i1", UpdateID: "u1"}
+	sms := delivery(b, channel.SMS, "+36201234567", t0)
+	email := delivery(b, channel.Email, "kovács@example.com", t0.Add(time.Second))
+	email.RecipientID = sms.RecipientID
+	bare := &queue.Delivery{ID: "bare", Kind: channel.Webhook, Address: "https://example.com/h", Attempts: 2, Vars: map[string]string{"x": "y"}}
+	other := delivery(b, channel.SMS, "+36209999999", t0)
+	var want, got, buf []byte
+	var rk recipientKey
+	for _, d := range []*queue.Delivery{sms, email, bare, other, sms} {
+		var f insertFields
+		var err error
+		if buf, err = db.insertFields(&f, buf[:0], d, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range f {
+			want = appendMsgpackString(want, v)
+		}
+		var at int64
+		if got, buf, at, err = db.appendChunkDelivery(got, buf, &rk, d, now); err != nil {
+			t.Fatal(err)
+		}
+		if wantAt, _ := strconv.ParseInt(f[4], 10, 64); at != wantAt {
+			t.Errorf("%s: at %d; want %d", d.ID, at, wantAt)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%s: chunk bytes\n%q\nwant\n%q", d.ID, got, want)
 		}
 	}
 }
