@@ -17,25 +17,28 @@ import (
 
 // Planned deliveries wait in chunks, as they do on SQLite: a plan batch
 // writes each new pending delivery into a chunk of up to chunkSize
-// deliveries of one channel, instead of a hash and four index entries of
-// its own, which cost about 30 µs of Redis's one CPU a delivery (two
-// million took a minute or more). A chunk is
+// deliveries of one channel and update, instead of a hash and four index
+// entries of its own, which cost about 30 µs of Redis's one CPU a delivery
+// (two million took a minute or more). A chunk is
 //
 //	<prefix>:{global}:pc:<n>        string  the deliveries' insertLua strings, MessagePack (cmsgpack)
 //	<prefix>:{global}:pcs           zset    the chunks not yet expanded, by n
 //	<prefix>:{global}:pc-seq        counter chunk numbers
-//	<prefix>:{global}:chunked       set     the IDs of the deliveries in chunks
+//	<prefix>:{global}:pcu:<update>  set     the chunks waiting with deliveries of an update
+//	<prefix>:{global}:pc-up         hash    chunk number → update
 //
 // and it stands in its channel's due queue as the member "~<n>", scored by
 // its earliest NextAt. The planner packs the chunks in Go
 // (packPlanBatch); savePlanBatchScript stores them as they come and counts
 // their deliveries as pending in their broadcast's progress and its plan,
-// so Progress and Planned are exact from the start. An ID already stored
-// (in the deliveries index) or already in a chunk (chunked) makes the
-// script write nothing and name it, and SavePlanBatch saves the batch
-// again without it, so once-only holds across batches, phases and plans.
-// Deliveries that are not pending (suppressed, failed) are written as
-// before.
+// so Progress and Planned are exact from the start. Once-only holds across
+// batches, phases and planners: an ID waiting in a chunk of the plan's
+// update is left out by the planner, which holds the plan's ID set
+// (planids.go, built from the update's chunks when it takes the plan
+// over); an ID already stored (in the deliveries index) makes the script
+// write nothing and name it, and SavePlanBatch saves the batch again
+// without it. Deliveries that are not pending (suppressed, failed) are
+// written as before.
 //
 // A chunk becomes ordinary deliveries (expandLua: insertLua's writes,
 // without counting again) in one atomic step, when
@@ -43,12 +46,18 @@ import (
 //     the due queue at their own scores and the claim takes them, so a
 //     claim of 128 expands a chunk and takes half of it;
 //   - a read needs every delivery (FindDeliveries, CancelPlan, a
-//     FindDeliveryByID of an ID in chunked): expandChunks expands every
-//     chunk first, a few per script call. A read while a large plan waits
-//     for a rate-limited channel therefore pays the writes the plan saved
-//     once, and the reads after it nothing.
+//     FindDeliveryByID or SetDeliveryStatus of an ID not stored while
+//     chunks wait: no index leads from an ID to its chunk): expandChunks
+//     expands every chunk first, a few per script call. A read while a
+//     large plan waits for a rate-limited channel therefore pays the
+//     writes the plan saved once, and the reads after it nothing;
+//   - EnqueueDeliveries adds a delivery of an update that has chunks
+//     waiting: they are expanded first (expandUpdateChunks), so the
+//     deliveries index catches a repeated ID.
 //
-// EnqueueDeliveries skips an ID in chunked. Every key is in the {global}
+// Chunks written before the plan ID sets had their IDs in a set,
+// <prefix>:{global}:chunked; the scripts still check it while it exists
+// and empty it as they expand those chunks. Every key is in the {global}
 // slot, like the queue, so each step is one script on Cluster too.
 const chunkSize = 256
 
@@ -63,16 +72,17 @@ local chunkStride = ` + strconv.Itoa(insertStride) + `
 `
 
 // planBatchLua is savePlanBatchScript's body after the lease check. The
-// planner packs the chunks (packPlanBatch); the script checks their IDs,
-// stores each chunk as it came and queues it, so Redis's one thread spends
-// a few operations a chunk and a set check and insert an ID, not a Lua
-// loop over every delivery's strings. ARGV from 8: the number of chunks,
-// then per chunk its kind, earliest NextAt ms, n, the MessagePack blob and
-// its n IDs; then the deliveries that are not pending, as insertLua's
-// strings. An ID already stored (the deliveries index) or waiting in a
-// chunk (chunked) makes the script write nothing and return {-3, the
-// known IDs...}: the planner leaves them out and saves the batch again.
-// It needs insertLua.
+// planner packs the chunks (packPlanBatch) and leaves out the IDs its plan
+// set holds (planids.go); the script stores each chunk as it came and
+// queues it, so Redis's one thread spends a few operations a chunk and a
+// hash lookup an ID, not a Lua loop over every delivery's strings. ARGV
+// from 8: the number of chunks, then per chunk its kind, earliest NextAt
+// ms, n, update ID, the MessagePack blob and its n IDs; then the
+// deliveries that are not pending, as insertLua's strings. An ID already
+// stored (in the deliveries index), or waiting in a chunk written before
+// the plan sets (in the chunked set, which only such chunks fill), makes
+// the script write nothing and return {-3, the known IDs...}: the planner
+// leaves them out and saves the batch again. It needs insertLua.
 var planBatchLua = `
 local function planBatch(pfx, a, bid)
   local nchunks = tonumber(a[8])
@@ -80,29 +90,23 @@ local function planBatch(pfx, a, bid)
   local chunks = {}
   for c = 1, nchunks do
     local n = tonumber(a[i + 2])
-    chunks[c] = {kind = a[i], at = tonumber(a[i + 1]), n = n, blob = i + 3}
-    i = i + 4 + n
+    chunks[c] = {kind = a[i], at = tonumber(a[i + 1]), n = n, up = a[i + 3], blob = i + 4}
+    i = i + 5 + n
   end
   local direct = i
+  local old = redis.call('EXISTS', pfx .. 'chunked') == 1
   local known = {}
-  local function check(from, to)
-    local stored = redis.call('ZMSCORE', pfx .. 'deliveries', unpack(a, from, to))
-    local waiting = redis.call('SMISMEMBER', pfx .. 'chunked', unpack(a, from, to))
+  local function check(ids, from, to)
+    local stored = redis.call('ZMSCORE', pfx .. 'deliveries', unpack(ids, from, to))
+    local waiting = old and redis.call('SMISMEMBER', pfx .. 'chunked', unpack(ids, from, to)) or {}
     for k = 1, to - from + 1 do
-      if stored[k] or waiting[k] == 1 then known[#known + 1] = a[from + k - 1] end
+      if stored[k] or waiting[k] == 1 then known[#known + 1] = ids[from + k - 1] end
     end
   end
-  for _, c in ipairs(chunks) do check(c.blob + 1, c.blob + c.n) end
+  for _, c in ipairs(chunks) do check(a, c.blob + 1, c.blob + c.n) end
   local ids = {}
   for j = direct, #a, chunkStride do ids[#ids + 1] = a[j] end
-  for j = 1, #ids, 1000 do
-    local last = math.min(j + 999, #ids)
-    local stored = redis.call('ZMSCORE', pfx .. 'deliveries', unpack(ids, j, last))
-    local waiting = redis.call('SMISMEMBER', pfx .. 'chunked', unpack(ids, j, last))
-    for k = j, last do
-      if stored[k - j + 1] or waiting[k - j + 1] == 1 then known[#known + 1] = ids[k] end
-    end
-  end
+  for j = 1, #ids, 1000 do check(ids, j, math.min(j + 999, #ids)) end
   if #known > 0 then
     table.insert(known, 1, -3)
     return known
@@ -111,19 +115,22 @@ local function planBatch(pfx, a, bid)
   if nchunks > 0 then
     local cid = redis.call('INCRBY', pfx .. 'pc-seq', nchunks) - nchunks
     local seq = redis.call('INCRBY', pfx .. 'qseq', nchunks) - nchunks
-    local pcs = {}
+    local pcs, ups = {}, {}
     for _, c in ipairs(chunks) do
       cid, seq = cid + 1, seq + 1
       local m = tostring(cid)
       redis.call('SET', pfx .. 'pc:' .. m, a[c.blob])
       redis.call('ZADD', pfx .. 'q:' .. c.kind .. ':due', string.format('%.0f', c.at * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. m)
-      redis.call('SADD', pfx .. 'chunked', unpack(a, c.blob + 1, c.blob + c.n))
+      redis.call('SADD', pfx .. 'pcu:' .. c.up, m)
       pcs[#pcs + 1] = m
       pcs[#pcs + 1] = m
+      ups[#ups + 1] = m
+      ups[#ups + 1] = c.up
       pending[c.kind] = (pending[c.kind] or 0) + c.n
       new = new + c.n
     end
     redis.call('ZADD', pfx .. 'pcs', unpack(pcs))
+    redis.call('HSET', pfx .. 'pc-up', unpack(ups))
   end
   for kind, n in pairs(pending) do
     redis.call('HINCRBY', pfx .. 'progress:' .. bid, kind .. ':pending', n)
@@ -134,37 +141,38 @@ end
 `
 
 // packPlanBatch packs ds (checked, each ID once) for planBatchLua: the
-// pending ones into chunks of up to chunkSize per channel, in order, the
-// others as insertLua's strings.
+// pending ones into chunks of up to chunkSize per channel and update, in
+// order, the others as insertLua's strings.
 func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]any, error) {
+	type group struct {
+		kind   channel.Kind
+		update string
+	}
 	type open struct {
-		kind channel.Kind
+		group
 		at   int64
 		blob []byte
 		ids  []string
 	}
 	var (
-		chunks []*open
-		byKind = map[channel.Kind]*open{}
-		direct []*queue.Delivery
-		done   []*open
-		rk     recipientKey
-		buf    []byte
-		err    error
+		chunks  []*open
+		byGroup = map[group]*open{}
+		direct  []*queue.Delivery
+		done    []*open
+		rk      recipientKey
+		buf     []byte
+		err     error
 	)
 	for _, d := range ds {
-		state := d.State
-		if state == "" {
-			state = queue.StatePending
-		}
-		if state != queue.StatePending {
+		if d.State != "" && d.State != queue.StatePending {
 			direct = append(direct, d)
 			continue
 		}
-		c := byKind[d.Kind]
+		g := group{d.Kind, d.UpdateID}
+		c := byGroup[g]
 		if c == nil {
-			c = &open{kind: d.Kind, at: math.MaxInt64, blob: make([]byte, 5, 64*1024)}
-			byKind[d.Kind] = c
+			c = &open{group: g, at: math.MaxInt64, blob: make([]byte, 5, 160*1024)}
+			byGroup[g] = c
 			chunks = append(chunks, c)
 		}
 		var at int64
@@ -177,11 +185,11 @@ func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]
 		c.ids = append(c.ids, d.ID)
 		if len(c.ids) == chunkSize {
 			done = append(done, c)
-			delete(byKind, d.Kind)
+			delete(byGroup, g)
 		}
 	}
 	for _, c := range chunks {
-		if byKind[c.kind] == c {
+		if byGroup[c.group] == c {
 			done = append(done, c)
 		}
 	}
@@ -190,7 +198,7 @@ func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]
 		// The array header: 0xdd and a 32-bit count, in the 5 bytes kept.
 		n := len(c.ids) * insertStride
 		c.blob[0], c.blob[1], c.blob[2], c.blob[3], c.blob[4] = 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
-		args = append(args, string(c.kind), c.at, len(c.ids), c.blob)
+		args = append(args, string(c.kind), c.at, len(c.ids), c.update, c.blob)
 		for _, id := range c.ids {
 			args = append(args, id)
 		}
@@ -293,14 +301,21 @@ local function expand(pfx, cid)
   if not s then return 0 end
   redis.call('DEL', ck)
   local a = cmsgpack.unpack(s)
-  local ids = {}
-  for i = 1, #a, chunkStride do ids[#ids + 1] = a[i] end
-  for j = 1, #ids, 1000 do
-    redis.call('SREM', pfx .. 'chunked', unpack(ids, j, math.min(j + 999, #ids)))
+  local up = redis.call('HGET', pfx .. 'pc-up', cid)
+  if up then
+    redis.call('HDEL', pfx .. 'pc-up', cid)
+    redis.call('SREM', pfx .. 'pcu:' .. up, cid)
+  else
+    -- A chunk written before the plan sets: its IDs are in chunked.
+    local ids = {}
+    for i = 1, #a, chunkStride do ids[#ids + 1] = a[i] end
+    for j = 1, #ids, 1000 do
+      redis.call('SREM', pfx .. 'chunked', unpack(ids, j, math.min(j + 999, #ids)))
+    end
   end
   redis.call('ZREM', pfx .. 'q:' .. a[6] .. ':due', '` + chunkMarker + `' .. cid)
   insert(pfx, a, 1, 'expand')
-  return #ids
+  return #a / chunkStride
 end
 `
 
@@ -329,13 +344,48 @@ func (db *DB) expandChunks(ctx context.Context) error {
 	}
 }
 
-// chunked reports whether delivery id waits in a chunk.
-func (db *DB) chunked(ctx context.Context, id string) (bool, error) {
-	ok, err := db.client.SIsMember(ctx, db.keys.global("chunked"), id).Result()
+// expandUpdateScript expands up to ARGV[2] of the chunks in KEYS[1] (one
+// update's) and returns how many are left. ARGV[1]: the {global} prefix.
+var expandUpdateScript = goredis.NewScript(insertLua + expandLua + `
+for _, cid in ipairs(redis.call('SRANDMEMBER', KEYS[1], tonumber(ARGV[2]))) do
+  expand(ARGV[1], cid)
+end
+return redis.call('SCARD', KEYS[1])
+`)
+
+// expandUpdateChunks turns the chunks that wait with deliveries of update
+// into deliveries, eight a script call.
+func (db *DB) expandUpdateChunks(ctx context.Context, update string) error {
+	for {
+		left, err := expandUpdateScript.Run(ctx, db.client, []string{db.keys.updateChunks(update)}, db.globalPrefix(), 8).Int()
+		if err != nil {
+			return fmt.Errorf("redis: expand planned chunks: %w", err)
+		}
+		if left == 0 {
+			return nil
+		}
+	}
+}
+
+// waiting reports whether delivery id, not stored, may wait in a chunk, and
+// if so expands every chunk (no index leads from an ID to its chunk) and
+// reports whether it is stored now.
+func (db *DB) waiting(ctx context.Context, id string) (bool, error) {
+	n, err := db.client.ZCard(ctx, db.keys.global("pcs")).Result()
 	if err != nil {
 		return false, fmt.Errorf("redis: find delivery: %w", err)
 	}
-	return ok, nil
+	if n == 0 {
+		return false, nil
+	}
+	if err := db.expandChunks(ctx); err != nil {
+		return false, err
+	}
+	m, err := db.client.Exists(ctx, db.keys.delivery(id)).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis: find delivery: %w", err)
+	}
+	return m == 1, nil
 }
 
 // appendDeliveryDoc appends doc as encoding/json marshals it, byte for

@@ -22,7 +22,12 @@ func chunkState(t *testing.T, db *DB) (chunks, ids int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err = db.client.SCard(ctx, db.keys.global("chunked")).Result()
+	ids, err = db.client.Eval(ctx, chunkLua+`
+local n = 0
+for _, cid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + #cmsgpack.unpack(redis.call('GET', ARGV[1] .. 'pc:' .. cid)) / chunkStride
+end
+return n`, []string{db.keys.global("pcs")}, db.globalPrefix()).Int64()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,9 +93,6 @@ func TestPlanChunks(t *testing.T) {
 			if pl, err := db.FindPlan(ctx, "b1"); err != nil || pl.Cursor != "c3" || pl.Planned != 612 {
 				t.Fatalf("FindPlan after a batch of known IDs = %+v, %v; want cursor c3, 612 planned", pl, err)
 			}
-			if n, err := db.EnqueueDeliveries(ctx, ds[5:7]); err != nil || n != 0 {
-				t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
-			}
 
 			// A claim of 10 takes the ten earliest SMS, out of a chunk.
 			got, err := db.ClaimDeliveries(ctx, channel.SMS, t0.Add(time.Second), time.Minute, 10)
@@ -138,6 +140,18 @@ func TestPlanChunks(t *testing.T) {
 			if c, ids := chunkState(t, db); c != 1 || ids != 10 {
 				t.Errorf("chunks = %d holding %d; want the email chunk alone", c, ids)
 			}
+			// Enqueueing a waiting ID expands its update's chunks first,
+			// and skips it.
+			if n, err := db.EnqueueDeliveries(ctx, ds[600:602]); err != nil || n != 0 {
+				t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
+			}
+			if c, ids := chunkState(t, db); c != 0 || ids != 0 {
+				t.Errorf("after EnqueueDeliveries chunks = %d holding %d; want none", c, ids)
+			}
+			pr, _ = db.Progress(ctx, "b1")
+			if pr.Counts[channel.Email][queue.StatePending] != 10 {
+				t.Errorf("Progress after EnqueueDeliveries = %+v", pr.Counts)
+			}
 		})
 	}
 }
@@ -160,21 +174,24 @@ func TestPlanChunksRead(t *testing.T) {
 		return ds
 	})
 	id := queue.DeliveryID(b.UpdateID, channel.SMS, "+360007")
-	if err := db.SetDeliveryStatus(ctx, id, queue.StateDelivered, "delivered", "", t0); err != nil {
-		t.Fatalf("SetDeliveryStatus on a planned delivery = %v; want nil (nothing changes)", err)
-	}
-	if err := db.SetDeliveryStatus(ctx, id, queue.StateSent, "sent", "", t0); err != nil {
-		t.Fatalf("SetDeliveryStatus sent on a planned delivery = %v", err)
-	}
 	if c, _ := chunkState(t, db); c != 2 {
 		t.Fatalf("%d chunks; want 2 before any read", c)
+	}
+	if _, err := db.FindDeliveryByID(ctx, queue.DeliveryID(b.UpdateID, channel.SMS, "+36nobody")); incident.ErrorCode(err) != incident.ENOTFOUND {
+		t.Fatalf("FindDeliveryByID of an ID never planned = %v; want not found", err)
+	}
+	if c, ids := chunkState(t, db); c != 0 || ids != 0 {
+		t.Fatalf("after a read %d chunks hold %d IDs; want none", c, ids)
 	}
 	d, err := db.FindDeliveryByID(ctx, id)
 	if err != nil || d.Address != "+360007" || d.State != queue.StatePending || d.RecipientID != "c-+360007" || !d.NextAt.Equal(t0) {
 		t.Fatalf("FindDeliveryByID = %+v, %v", d, err)
 	}
-	if c, ids := chunkState(t, db); c != 0 || ids != 0 {
-		t.Fatalf("after a read %d chunks hold %d IDs; want none", c, ids)
+	if err := db.SetDeliveryStatus(ctx, id, queue.StateDelivered, "delivered", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus on a planned delivery = %v; want nil (nothing changes)", err)
+	}
+	if err := db.SetDeliveryStatus(ctx, id, queue.StateSent, "sent", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus sent on a planned delivery = %v", err)
 	}
 	byAddr, err := db.FindDeliveries(ctx, queue.DeliveryFilter{Kind: channel.SMS, Address: "+360299"})
 	if err != nil || len(byAddr) != 1 {
@@ -204,6 +221,9 @@ func TestPlanChunksRead(t *testing.T) {
 	}
 	if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: "x"}, t0, time.Minute); err != nil {
 		t.Fatal(err)
+	}
+	if err := db.SetDeliveryStatus(ctx, ds[3].ID, queue.StateDelivered, "delivered", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus on a waiting delivery = %v; want nil (nothing changes)", err)
 	}
 	if err := db.CancelPlan(ctx, "b2", t0); err != nil {
 		t.Fatal(err)
@@ -310,5 +330,79 @@ func TestAppendChunkDelivery(t *testing.T) {
 		if string(got) != string(want) {
 			t.Fatalf("%s: chunk bytes\n%q\nwant\n%q", d.ID, got, want)
 		}
+	}
+}
+
+// TestPlanTakeover: a planner in another process that takes a plan over
+// (its own DB, the first planner's lease expired) builds the plan's ID set
+// from the waiting chunks, so a batch that repeats IDs planned before
+// (customers sharing an address across the crash) writes only new ones;
+// and IDs expanded since are caught by the deliveries index.
+func TestPlanTakeover(t *testing.T) {
+	ctx := context.Background()
+	prefix := testPrefix(t)
+	one := openTest(t, prefix)
+	defer one.Close()
+	b := declare(t, one, "p1", "i1", "b1")
+	p, err := one.ClaimPlan(ctx, t0, time.Minute)
+	if err != nil || p == nil {
+		t.Fatalf("ClaimPlan = %v, %v", p, err)
+	}
+	var ds []*queue.Delivery
+	for i := 0; i < 700; i++ {
+		// The first chunk's due now, the rest in an hour.
+		next := t0
+		if i >= chunkSize {
+			next = t0.Add(time.Hour)
+		}
+		ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%04d", i), next))
+	}
+	if n, err := one.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds[:600], Cursor: "600"}, t0, time.Minute); err != nil || n != 600 {
+		t.Fatalf("SavePlanBatch = %d, %v", n, err)
+	}
+	// A claim expands the chunk that is due (256) of the three.
+	if got, err := one.ClaimDeliveries(ctx, channel.SMS, t0.Add(time.Second), time.Minute, 10); err != nil || len(got) != 10 {
+		t.Fatalf("ClaimDeliveries = %d, %v", len(got), err)
+	}
+	if c, ids := chunkState(t, one); c != 2 || ids != 344 {
+		t.Fatalf("after a claim %d chunks hold %d IDs; want 2 holding 344", c, ids)
+	}
+
+	two := openTest(t, prefix)
+	defer two.Close()
+	p2, err := two.ClaimPlan(ctx, t0.Add(2*time.Minute), time.Minute)
+	if err != nil || p2 == nil || p2.Cursor != "600" {
+		t.Fatalf("ClaimPlan after the lease ended = %+v, %v", p2, err)
+	}
+	// The first planner's lease is gone: its batch writes nothing.
+	if _, err := one.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds[600:], Cursor: "700"}, t0, time.Minute); incident.ErrorCode(err) != incident.ECONFLICT {
+		t.Fatalf("SavePlanBatch on a lost lease = %v; want a conflict", err)
+	}
+	if n, err := two.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p2, Deliveries: ds, Cursor: "700", Done: true}, t0.Add(2*time.Minute), time.Minute); err != nil || n != 100 {
+		t.Fatalf("SavePlanBatch by the new planner = %d, %v; want only the 100 new", n, err)
+	}
+	pr, err := two.Progress(ctx, "b1")
+	if err != nil || pr.Planned != 700 || pr.Counts[channel.SMS][queue.StatePending] != 690 || pr.Counts[channel.SMS][queue.StateSending] != 10 {
+		t.Fatalf("Progress = %+v, %v", pr, err)
+	}
+	seen := map[string]bool{}
+	for {
+		got, err := two.ClaimDeliveries(ctx, channel.SMS, t0.Add(2*time.Hour), time.Minute, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		for _, d := range got {
+			if seen[d.ID] {
+				t.Fatalf("%s claimed twice", d.ID)
+			}
+			seen[d.ID] = true
+		}
+	}
+	// The ten claimed before, whose lease ended, are taken again, once.
+	if len(seen) != 700 {
+		t.Fatalf("claimed %d distinct; want 700", len(seen))
 	}
 }

@@ -169,23 +169,62 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Ti
 			return 0, incident.Invalid("delivery.broadcast_id", "delivery %q belongs to broadcast %q, not to plan %q", d.ID, d.BroadcastID, bid)
 		}
 	}
-	done := ""
-	if b.Done {
-		done = "1"
-	}
-	// Each ID once, the first kept, as the script would count it.
+	set := db.planSet(bid, b.Plan.Lease)
+	// Each ID once, the first kept, as the script would count it, and
+	// none that waits in a chunk already.
 	ds := make([]*queue.Delivery, 0, len(b.Deliveries))
 	seen := make(map[string]struct{}, len(b.Deliveries))
 	for _, d := range b.Deliveries {
 		if err := validDelivery(d); err != nil {
 			return 0, err
 		}
-		if _, ok := seen[d.ID]; !ok {
+		if err := db.loadUpdate(ctx, set, d.UpdateID); err != nil {
+			return 0, err
+		}
+		if _, ok := seen[d.ID]; !ok && !set.has(d.ID) {
 			seen[d.ID] = struct{}{}
 			ds = append(ds, d)
 		}
 	}
-	var n int
+	n, err := db.savePlanBatch(ctx, b, ds, now, lease)
+	if err != nil || n < 0 {
+		// A batch that failed may have been written all the same (a
+		// reply lost): the next one builds the set again.
+		db.forgetPlanSet(bid)
+	}
+	if err != nil {
+		return 0, err
+	}
+	switch n {
+	case -1:
+		return 0, incident.Errorf(incident.ECONFLICT, "the lease on plan %q was lost to another planner", bid)
+	case -2:
+		return 0, incident.Errorf(incident.ECONFLICT, "plan %q is no longer pending (cancelled or done)", bid)
+	}
+	for _, d := range ds {
+		if d.State == "" || d.State == queue.StatePending {
+			set.add(d.ID)
+		}
+	}
+	if b.Done {
+		db.forgetPlanSet(bid)
+	}
+	b.Plan.Cursor = b.Cursor
+	b.Plan.Planned += n
+	if b.Done {
+		b.Plan.State = queue.PlanDone
+	}
+	return n, nil
+}
+
+// savePlanBatch runs savePlanBatchScript for ds until no ID in it is
+// known, and returns its answer: how many were new, or -1 or -2.
+func (db *DB) savePlanBatch(ctx context.Context, b *queue.PlanBatch, ds []*queue.Delivery, now time.Time, lease time.Duration) (int, error) {
+	bid := b.Plan.Broadcast.ID
+	done := ""
+	if b.Done {
+		done = "1"
+	}
 	for {
 		args := make([]any, 0, 8+len(ds)*2)
 		args = append(args, b.Plan.Lease, msString(now), msString(now.Add(lease)), b.Cursor, done, db.globalPrefix(), bid)
@@ -197,45 +236,32 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Ti
 		if err != nil {
 			return 0, fmt.Errorf("redis: save plan batch: %w", err)
 		}
-		if known, ok := res.([]any); ok {
-			// Some IDs exist already (stored, or waiting in a chunk):
-			// nothing was written; save the batch without them.
-			drop := make(map[string]bool, len(known))
-			for _, id := range known[1:] {
-				s, _ := id.(string)
-				drop[s] = true
-			}
-			kept := ds[:0]
-			for _, d := range ds {
-				if !drop[d.ID] {
-					kept = append(kept, d)
-				}
-			}
-			if len(kept) == len(ds) {
+		known, ok := res.([]any)
+		if !ok {
+			n, ok := res.(int64)
+			if !ok {
 				return 0, fmt.Errorf("redis: save plan batch: unexpected reply %v", res)
 			}
-			ds = kept
-			continue
+			return int(n), nil
 		}
-		v, ok := res.(int64)
-		if !ok {
+		// Some IDs are stored already: nothing was written; save the
+		// batch without them.
+		drop := make(map[string]bool, len(known))
+		for _, id := range known[1:] {
+			s, _ := id.(string)
+			drop[s] = true
+		}
+		kept := ds[:0]
+		for _, d := range ds {
+			if !drop[d.ID] {
+				kept = append(kept, d)
+			}
+		}
+		if len(kept) == len(ds) {
 			return 0, fmt.Errorf("redis: save plan batch: unexpected reply %v", res)
 		}
-		n = int(v)
-		break
+		ds = kept
 	}
-	switch n {
-	case -1:
-		return 0, incident.Errorf(incident.ECONFLICT, "the lease on plan %q was lost to another planner", bid)
-	case -2:
-		return 0, incident.Errorf(incident.ECONFLICT, "plan %q is no longer pending (cancelled or done)", bid)
-	}
-	b.Plan.Cursor = b.Cursor
-	b.Plan.Planned += n
-	if b.Done {
-		b.Plan.State = queue.PlanDone
-	}
-	return n, nil
 }
 
 // FindPlan implements notify.Store.
