@@ -207,8 +207,21 @@ func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]
 }
 
 // recipientKey remembers the last recipient's index key: a customer's
-// deliveries (SMS, email) come one after another.
-type recipientKey struct{ field, key string }
+// deliveries (SMS, email) come one after another; and the last time
+// written, which a batch's deliveries share.
+type recipientKey struct {
+	field, key string
+	ms         int64
+	msText     []byte
+}
+
+// appendMS appends ms in decimal as a MessagePack string.
+func (rk *recipientKey) appendMS(blob []byte, ms int64) []byte {
+	if rk.msText == nil || rk.ms != ms {
+		rk.ms, rk.msText = ms, strconv.AppendInt(rk.msText[:0], ms, 10)
+	}
+	return appendMsgpackBytes(blob, rk.msText)
+}
 
 // appendChunkDelivery appends d's insertStride strings for insertLua to a
 // chunk's blob as MessagePack, as insertFields makes them but without a
@@ -237,12 +250,12 @@ func (db *DB) appendChunkDelivery(blob, buf []byte, rk *recipientKey, d *queue.D
 	blob = appendMsgpackBytes(blob, buf)
 	blob = appendMsgpackString(blob, string(queue.StatePending))
 	blob = appendMsgpackBytes(blob, strconv.AppendInt(num[:0], int64(d.Attempts), 10))
-	blob = appendMsgpackBytes(blob, strconv.AppendInt(num[:0], at, 10))
+	blob = rk.appendMS(blob, at)
 	blob = appendMsgpackString(blob, string(d.Kind))
 	blob = appendMsgpackString(blob, d.BroadcastID)
-	blob = appendMsgpackBytes(blob, strconv.AppendInt(num[:0], created, 10))
+	blob = rk.appendMS(blob, created)
 	blob = appendMsgpackString(blob, d.Address)
-	blob = appendMsgpackBytes(blob, strconv.AppendInt(num[:0], updated, 10))
+	blob = rk.appendMS(blob, updated)
 	blob = appendMsgpackString(blob, d.Reason)
 	blob = appendMsgpackString(blob, d.ErrorCode)
 	// addressDeliveries, appended in place.
@@ -265,6 +278,15 @@ func (db *DB) appendChunkDelivery(blob, buf []byte, rk *recipientKey, d *queue.D
 }
 
 const hexDigits = "0123456789abcdef"
+
+// jsonPlain marks the bytes encoding/json writes as they are: printable
+// ASCII other than " \ < > &.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // appendMsgpackHeader appends the header of a MessagePack string of n
 // bytes.
@@ -433,8 +455,7 @@ func appendDeliveryDoc(buf []byte, doc *deliveryDoc) ([]byte, error) {
 // ASCII other than " \ < > & as it is, anything else through json.Marshal.
 func appendJSONString(buf []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlain[s[i]] {
 			b, _ := json.Marshal(s) // a string always marshals
 			return append(buf, b...)
 		}

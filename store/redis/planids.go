@@ -50,20 +50,25 @@ func idKey(id string) (hi uint64, lo uint32, ok bool) {
 	}
 	var v [2]uint64
 	for i := 0; i < 24; i++ {
-		c := id[i]
-		var d uint64
-		switch {
-		case c >= '0' && c <= '9':
-			d = uint64(c - '0')
-		case c >= 'a' && c <= 'f':
-			d = uint64(c-'a') + 10
-		default:
+		d := hexValue[id[i]]
+		if d < 0 {
 			return 0, 0, false // upper-case digits too: kept as text, exactly
 		}
-		v[i/16] = v[i/16]<<4 | d
+		v[i/16] = v[i/16]<<4 | uint64(d)
 	}
 	return v[0], uint32(v[1]), true
 }
+
+// hexValue maps a lower-case hex digit to its value, any other byte to -1.
+var hexValue = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = int8(i)
+	}
+	return t
+}()
 
 func (s *planIDs) front(hi uint64) (uint32, bool) {
 	if lo, ok := s.delta[hi]; ok {
@@ -80,30 +85,30 @@ func (s *planIDs) front(hi uint64) (uint32, bool) {
 	return 0, false
 }
 
-func (s *planIDs) has(id string) bool {
-	if hi, lo, ok := idKey(id); ok {
-		if v, ok := s.front(hi); ok && v == lo {
-			return true
-		}
-	}
-	_, ok := s.more[id]
-	return ok
-}
-
-func (s *planIDs) add(id string) {
+// insert adds id and reports whether it was new.
+func (s *planIDs) insert(id string) bool {
 	hi, lo, ok := idKey(id)
 	if !ok {
+		if _, ok := s.more[id]; ok {
+			return false
+		}
 		s.more[id] = struct{}{}
-		return
+		return true
 	}
 	if v, ok := s.front(hi); !ok {
 		s.delta[hi] = lo
-		if len(s.delta) >= max(minMerge, len(s.hi)/8) {
+		if len(s.delta) >= max(minMerge, len(s.hi)/16) {
 			s.merge()
 		}
-	} else if v != lo {
-		s.more[id] = struct{}{}
+		return true
+	} else if v == lo {
+		return false
 	}
+	if _, ok := s.more[id]; ok {
+		return false
+	}
+	s.more[id] = struct{}{}
+	return true
 }
 
 // merge moves the map's keys into the sorted arrays, from the back, in
@@ -207,7 +212,7 @@ func (db *DB) loadUpdate(ctx context.Context, s *planIDs, update string) error {
 			return fmt.Errorf("redis: plan IDs of update %s: %w", update, err)
 		}
 		for _, id := range ids {
-			s.add(id)
+			s.insert(id)
 		}
 	}
 	s.updates[update] = true

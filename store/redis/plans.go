@@ -169,20 +169,23 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Ti
 			return 0, incident.Invalid("delivery.broadcast_id", "delivery %q belongs to broadcast %q, not to plan %q", d.ID, d.BroadcastID, bid)
 		}
 	}
-	set := db.planSet(bid, b.Plan.Lease)
-	// Each ID once, the first kept, as the script would count it, and
-	// none that waits in a chunk already.
-	ds := make([]*queue.Delivery, 0, len(b.Deliveries))
-	seen := make(map[string]struct{}, len(b.Deliveries))
 	for _, d := range b.Deliveries {
 		if err := validDelivery(d); err != nil {
 			return 0, err
 		}
+	}
+	set := db.planSet(bid, b.Plan.Lease)
+	for _, d := range b.Deliveries {
 		if err := db.loadUpdate(ctx, set, d.UpdateID); err != nil {
 			return 0, err
 		}
-		if _, ok := seen[d.ID]; !ok && !set.has(d.ID) {
-			seen[d.ID] = struct{}{}
+	}
+	// Each ID once, the first kept, as the script would count it, and
+	// none that waits in a chunk already. The set takes the batch's IDs
+	// now: should the batch fail, the set is dropped below.
+	ds := make([]*queue.Delivery, 0, len(b.Deliveries))
+	for _, d := range b.Deliveries {
+		if set.insert(d.ID) {
 			ds = append(ds, d)
 		}
 	}
@@ -200,11 +203,6 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Ti
 		return 0, incident.Errorf(incident.ECONFLICT, "the lease on plan %q was lost to another planner", bid)
 	case -2:
 		return 0, incident.Errorf(incident.ECONFLICT, "plan %q is no longer pending (cancelled or done)", bid)
-	}
-	for _, d := range ds {
-		if d.State == "" || d.State == queue.StatePending {
-			set.add(d.ID)
-		}
 	}
 	if b.Done {
 		db.forgetPlanSet(bid)
