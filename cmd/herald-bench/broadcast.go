@@ -387,7 +387,13 @@ func benchPlanRedis(ctx context.Context, opt broadcastOptions, log *slog.Logger,
 		w.close()
 		rep.info("Redis: deleting the bench's keys", time.Since(start).Round(time.Millisecond).String())
 	}()
-	return planRun(ctx, w, opt.RedisCustomers, opt, rep, true, 0)
+	// Issue #16's target: a million recipients (two million deliveries)
+	// in 15 s on one node; smaller runs are reported without one.
+	var target time.Duration
+	if opt.RedisCustomers >= 1_000_000 {
+		target = 15 * time.Second * time.Duration(opt.RedisCustomers) / 1_000_000
+	}
+	return planRun(ctx, w, opt.RedisCustomers, opt, rep, true, target)
 }
 
 // benchPlanRedisNodes times opt.PlanNodes nodes planning at once on one
@@ -520,7 +526,7 @@ func planRun(ctx context.Context, w *world, n int, opt broadcastOptions, rep *re
 	if target > 0 {
 		rep.add(figure{name: name, value: value, target: fmt.Sprintf("≤ %s", target), pass: d <= target})
 	} else {
-		rep.info(name, value+" (no target on Redis)")
+		rep.info(name, value+" (no target below 1 000 000 on Redis)")
 	}
 	return nil
 }
