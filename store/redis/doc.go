@@ -275,9 +275,10 @@
 //     progress hash (HINCRBY) in the same atomic step, so Progress is two
 //     hash reads however large the broadcast.
 //
-// Planning writes chunks, not deliveries (chunks.go): a plan batch packs
-// its new pending deliveries into chunks of up to 256, one string and one
-// due-queue member each, and claimScript expands a chunk into ordinary
+// Planning writes chunks, not deliveries (chunks.go): the planner packs a
+// plan batch's new pending deliveries into chunks of up to 256, one string
+// and one due-queue member each, leaving out the IDs its plan's ID set
+// holds (planids.go), and claimScript expands a chunk into ordinary
 // deliveries when it reaches one; reads that need every delivery expand
 // what is left first.
 //
