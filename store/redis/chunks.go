@@ -24,6 +24,7 @@ import (
 //	<prefix>:{global}:pc:<n>        string  the deliveries' insertLua strings, MessagePack (cmsgpack)
 //	<prefix>:{global}:pcs           zset    the chunks not yet expanded, by n
 //	<prefix>:{global}:pc-seq        counter chunk numbers
+//	<prefix>:{global}:chunked       set     the IDs of the deliveries in chunks
 //	<prefix>:{global}:pcu:<update>  set     the chunks waiting with deliveries of an update
 //	<prefix>:{global}:pc-up         hash    chunk number → update
 //
@@ -37,8 +38,11 @@ import (
 // (planids.go, built from the update's chunks when it takes the plan
 // over); an ID already stored (in the deliveries index) makes the script
 // write nothing and name it, and SavePlanBatch saves the batch again
-// without it. Deliveries that are not pending (suppressed, failed) are
-// written as before.
+// without it. chunked is written, not read, by planning: it answers the
+// lookups by ID (EnqueueDeliveries skips an ID in it, FindDeliveryByID and
+// SetDeliveryStatus tell a waiting delivery from an unknown one) without
+// expanding anything. Deliveries that are not pending (suppressed, failed)
+// are written as before.
 //
 // A chunk becomes ordinary deliveries (expandLua: insertLua's writes,
 // without counting again) in one atomic step, when
@@ -46,19 +50,15 @@ import (
 //     the due queue at their own scores and the claim takes them, so a
 //     claim of 128 expands a chunk and takes half of it;
 //   - a read needs every delivery (FindDeliveries, CancelPlan, a
-//     FindDeliveryByID or SetDeliveryStatus of an ID not stored while
-//     chunks wait: no index leads from an ID to its chunk): expandChunks
-//     expands every chunk first, a few per script call. A read while a
-//     large plan waits for a rate-limited channel therefore pays the
-//     writes the plan saved once, and the reads after it nothing;
-//   - EnqueueDeliveries adds a delivery of an update that has chunks
-//     waiting: they are expanded first (expandUpdateChunks), so the
-//     deliveries index catches a repeated ID.
+//     FindDeliveryByID of an ID in chunked): expandChunks expands every
+//     chunk first, a few per script call. A read while a large plan waits
+//     for a rate-limited channel therefore pays the writes the plan saved
+//     once, and the reads after it nothing.
 //
-// Chunks written before the plan ID sets had their IDs in a set,
-// <prefix>:{global}:chunked; the scripts still check it while it exists
-// and empty it as they expand those chunks. Every key is in the {global}
-// slot, like the queue, so each step is one script on Cluster too.
+// Chunks written before pcu and pc-up are expanded as before (their IDs
+// are in chunked); a planner taking over a plan does not see them in its
+// ID set. Every key is in the {global} slot, like the queue, so each step
+// is one script on Cluster too.
 const chunkSize = 256
 
 // chunkMarker starts a chunk's member in a due queue. Delivery IDs may not
@@ -75,14 +75,13 @@ local chunkStride = ` + strconv.Itoa(insertStride) + `
 // planner packs the chunks (packPlanBatch) and leaves out the IDs its plan
 // set holds (planids.go); the script stores each chunk as it came and
 // queues it, so Redis's one thread spends a few operations a chunk and a
-// hash lookup an ID, not a Lua loop over every delivery's strings. ARGV
-// from 8: the number of chunks, then per chunk its kind, earliest NextAt
-// ms, n, update ID, the MessagePack blob and its n IDs; then the
-// deliveries that are not pending, as insertLua's strings. An ID already
-// stored (in the deliveries index), or waiting in a chunk written before
-// the plan sets (in the chunked set, which only such chunks fill), makes
-// the script write nothing and return {-3, the known IDs...}: the planner
-// leaves them out and saves the batch again. It needs insertLua.
+// lookup and a set insert an ID, not a Lua loop over every delivery's
+// strings. ARGV from 8: the number of chunks, then per chunk its kind,
+// earliest NextAt ms, n, update ID, the MessagePack blob and its n IDs;
+// then the deliveries that are not pending, as insertLua's strings. An ID
+// already stored (in the deliveries index) makes the script write nothing
+// and return {-3, the known IDs...}: the planner leaves them out and saves
+// the batch again. It needs insertLua.
 var planBatchLua = `
 local function planBatch(pfx, a, bid)
   local nchunks = tonumber(a[8])
@@ -94,13 +93,11 @@ local function planBatch(pfx, a, bid)
     i = i + 5 + n
   end
   local direct = i
-  local old = redis.call('EXISTS', pfx .. 'chunked') == 1
   local known = {}
   local function check(ids, from, to)
     local stored = redis.call('ZMSCORE', pfx .. 'deliveries', unpack(ids, from, to))
-    local waiting = old and redis.call('SMISMEMBER', pfx .. 'chunked', unpack(ids, from, to)) or {}
     for k = 1, to - from + 1 do
-      if stored[k] or waiting[k] == 1 then known[#known + 1] = ids[from + k - 1] end
+      if stored[k] then known[#known + 1] = ids[from + k - 1] end
     end
   end
   for _, c in ipairs(chunks) do check(a, c.blob + 1, c.blob + c.n) end
@@ -122,6 +119,7 @@ local function planBatch(pfx, a, bid)
       redis.call('SET', pfx .. 'pc:' .. m, a[c.blob])
       redis.call('ZADD', pfx .. 'q:' .. c.kind .. ':due', string.format('%.0f', c.at * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. m)
       redis.call('SADD', pfx .. 'pcu:' .. c.up, m)
+      redis.call('SADD', pfx .. 'chunked', unpack(a, c.blob + 1, c.blob + c.n))
       pcs[#pcs + 1] = m
       pcs[#pcs + 1] = m
       ups[#ups + 1] = m
@@ -327,13 +325,11 @@ local function expand(pfx, cid)
   if up then
     redis.call('HDEL', pfx .. 'pc-up', cid)
     redis.call('SREM', pfx .. 'pcu:' .. up, cid)
-  else
-    -- A chunk written before the plan sets: its IDs are in chunked.
-    local ids = {}
-    for i = 1, #a, chunkStride do ids[#ids + 1] = a[i] end
-    for j = 1, #ids, 1000 do
-      redis.call('SREM', pfx .. 'chunked', unpack(ids, j, math.min(j + 999, #ids)))
-    end
+  end
+  local ids = {}
+  for i = 1, #a, chunkStride do ids[#ids + 1] = a[i] end
+  for j = 1, #ids, 1000 do
+    redis.call('SREM', pfx .. 'chunked', unpack(ids, j, math.min(j + 999, #ids)))
   end
   redis.call('ZREM', pfx .. 'q:' .. a[6] .. ':due', '` + chunkMarker + `' .. cid)
   insert(pfx, a, 1, 'expand')
@@ -366,48 +362,13 @@ func (db *DB) expandChunks(ctx context.Context) error {
 	}
 }
 
-// expandUpdateScript expands up to ARGV[2] of the chunks in KEYS[1] (one
-// update's) and returns how many are left. ARGV[1]: the {global} prefix.
-var expandUpdateScript = goredis.NewScript(insertLua + expandLua + `
-for _, cid in ipairs(redis.call('SRANDMEMBER', KEYS[1], tonumber(ARGV[2]))) do
-  expand(ARGV[1], cid)
-end
-return redis.call('SCARD', KEYS[1])
-`)
-
-// expandUpdateChunks turns the chunks that wait with deliveries of update
-// into deliveries, eight a script call.
-func (db *DB) expandUpdateChunks(ctx context.Context, update string) error {
-	for {
-		left, err := expandUpdateScript.Run(ctx, db.client, []string{db.keys.updateChunks(update)}, db.globalPrefix(), 8).Int()
-		if err != nil {
-			return fmt.Errorf("redis: expand planned chunks: %w", err)
-		}
-		if left == 0 {
-			return nil
-		}
-	}
-}
-
-// waiting reports whether delivery id, not stored, may wait in a chunk, and
-// if so expands every chunk (no index leads from an ID to its chunk) and
-// reports whether it is stored now.
-func (db *DB) waiting(ctx context.Context, id string) (bool, error) {
-	n, err := db.client.ZCard(ctx, db.keys.global("pcs")).Result()
+// chunked reports whether delivery id waits in a chunk.
+func (db *DB) chunked(ctx context.Context, id string) (bool, error) {
+	ok, err := db.client.SIsMember(ctx, db.keys.global("chunked"), id).Result()
 	if err != nil {
 		return false, fmt.Errorf("redis: find delivery: %w", err)
 	}
-	if n == 0 {
-		return false, nil
-	}
-	if err := db.expandChunks(ctx); err != nil {
-		return false, err
-	}
-	m, err := db.client.Exists(ctx, db.keys.delivery(id)).Result()
-	if err != nil {
-		return false, fmt.Errorf("redis: find delivery: %w", err)
-	}
-	return m == 1, nil
+	return ok, nil
 }
 
 // appendDeliveryDoc appends doc as encoding/json marshals it, byte for

@@ -14,7 +14,8 @@ import (
 	"github.com/heraldhq/herald/queue"
 )
 
-// chunkState reads how many chunks wait and how many IDs are in them.
+// chunkState reads how many chunks wait and how many IDs are in them,
+// and checks the set of waiting IDs against them.
 func chunkState(t *testing.T, db *DB) (chunks, ids int64) {
 	t.Helper()
 	ctx := context.Background()
@@ -30,6 +31,10 @@ end
 return n`, []string{db.keys.global("pcs")}, db.globalPrefix()).Int64()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The set of waiting IDs (lookups by ID) holds exactly the chunks' IDs.
+	if set, err := db.client.SCard(ctx, db.keys.global("chunked")).Result(); err != nil || set != ids {
+		t.Fatalf("%d waiting IDs in the set, %v; the chunks hold %d", set, err, ids)
 	}
 	return chunks, ids
 }
@@ -140,17 +145,12 @@ func TestPlanChunks(t *testing.T) {
 			if c, ids := chunkState(t, db); c != 1 || ids != 10 {
 				t.Errorf("chunks = %d holding %d; want the email chunk alone", c, ids)
 			}
-			// Enqueueing a waiting ID expands its update's chunks first,
-			// and skips it.
+			// Enqueueing a waiting ID skips it, and leaves its chunk.
 			if n, err := db.EnqueueDeliveries(ctx, ds[600:602]); err != nil || n != 0 {
 				t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
 			}
-			if c, ids := chunkState(t, db); c != 0 || ids != 0 {
-				t.Errorf("after EnqueueDeliveries chunks = %d holding %d; want none", c, ids)
-			}
-			pr, _ = db.Progress(ctx, "b1")
-			if pr.Counts[channel.Email][queue.StatePending] != 10 {
-				t.Errorf("Progress after EnqueueDeliveries = %+v", pr.Counts)
+			if c, ids := chunkState(t, db); c != 1 || ids != 10 {
+				t.Errorf("after EnqueueDeliveries chunks = %d holding %d; want the email chunk", c, ids)
 			}
 		})
 	}
@@ -177,15 +177,22 @@ func TestPlanChunksRead(t *testing.T) {
 	if c, _ := chunkState(t, db); c != 2 {
 		t.Fatalf("%d chunks; want 2 before any read", c)
 	}
+	// An ID never planned, and receipts for a waiting one, expand nothing.
 	if _, err := db.FindDeliveryByID(ctx, queue.DeliveryID(b.UpdateID, channel.SMS, "+36nobody")); incident.ErrorCode(err) != incident.ENOTFOUND {
 		t.Fatalf("FindDeliveryByID of an ID never planned = %v; want not found", err)
 	}
-	if c, ids := chunkState(t, db); c != 0 || ids != 0 {
-		t.Fatalf("after a read %d chunks hold %d IDs; want none", c, ids)
+	if err := db.SetDeliveryStatus(ctx, id, queue.StateDelivered, "delivered", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus on a planned delivery = %v; want nil (nothing changes)", err)
+	}
+	if c, _ := chunkState(t, db); c != 2 {
+		t.Fatalf("%d chunks after a miss and a receipt; want 2", c)
 	}
 	d, err := db.FindDeliveryByID(ctx, id)
 	if err != nil || d.Address != "+360007" || d.State != queue.StatePending || d.RecipientID != "c-+360007" || !d.NextAt.Equal(t0) {
 		t.Fatalf("FindDeliveryByID = %+v, %v", d, err)
+	}
+	if c, ids := chunkState(t, db); c != 0 || ids != 0 {
+		t.Fatalf("after a read %d chunks hold %d IDs; want none", c, ids)
 	}
 	if err := db.SetDeliveryStatus(ctx, id, queue.StateDelivered, "delivered", "", t0); err != nil {
 		t.Fatalf("SetDeliveryStatus on a planned delivery = %v; want nil (nothing changes)", err)

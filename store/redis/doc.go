@@ -53,7 +53,7 @@
 //	<prefix>:{global}:pc-seq                   counter chunk numbers
 //	<prefix>:{global}:pcu:<update>             set   numbers of the chunks waiting with deliveries of that update (a plan's ID set is built from them)
 //	<prefix>:{global}:pc-up                    hash  chunk number → its update
-//	<prefix>:{global}:chunked                  set   IDs waiting in chunks written before the plan ID sets (empty once those are expanded)
+//	<prefix>:{global}:chunked                  set   IDs of the deliveries waiting in chunks (lookups by ID)
 //	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (s × 2^20 + seq)
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
 //	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)

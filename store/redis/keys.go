@@ -190,8 +190,7 @@ func (k keyspace) deliveryTimes(broadcastID string) string {
 }
 
 // updateChunks: set of the numbers of the chunks (chunks.go) that wait with
-// deliveries of one update: a plan's ID set is built from them, and
-// EnqueueDeliveries expands them before it adds a delivery of that update.
+// deliveries of one update: a plan's ID set is built from them.
 func (k keyspace) updateChunks(updateID string) string { return k.global("pcu:" + updateID) }
 
 // deliveriesAll: sorted set of every delivery ID by created_at ms, the

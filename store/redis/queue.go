@@ -156,18 +156,10 @@ end
 `
 
 // enqueueScript creates deliveries outside any plan. ARGV[1] is the
-// {global} key prefix, ARGV[2] the number u of the deliveries' update IDs,
-// ARGV[3..2+u] those IDs, then the deliveries (insertLua). KEYS[1] (the
-// index of every delivery) only names the slot. It returns how many were
-// new, or {-4, update} and writes nothing when chunks of that update wait
-// (one of them may hold one of the IDs: EnqueueDeliveries expands them and
-// tries again).
+// {global} key prefix, ARGV[2..] the deliveries (insertLua). KEYS[1] (the
+// index of every delivery) only names the slot. It returns how many were new.
 var enqueueScript = goredis.NewScript(insertLua + `
-local u = tonumber(ARGV[2])
-for i = 3, 2 + u do
-  if redis.call('EXISTS', ARGV[1] .. 'pcu:' .. ARGV[i]) == 1 then return {-4, ARGV[i]} end
-end
-return insert(ARGV[1], ARGV, 3 + u, 'enqueue')
+return insert(ARGV[1], ARGV, 2, 'enqueue')
 `)
 
 // claimScript leases up to n deliveries of one channel: first those whose
@@ -493,38 +485,16 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*queue.Delivery) (int,
 			chunk = chunk[:maxScriptDeliveries]
 		}
 		ds = ds[len(chunk):]
-		var updates []any
-		seen := map[string]bool{}
-		for _, d := range chunk {
-			if !seen[d.UpdateID] {
-				seen[d.UpdateID] = true
-				updates = append(updates, d.UpdateID)
-			}
-		}
-		args := make([]any, 0, 2+len(updates)+len(chunk)*insertStride)
-		args = append(append(args, db.globalPrefix(), len(updates)), updates...)
-		args, err := db.insertArgs(args, chunk, now)
+		args, err := db.insertArgs(make([]any, 0, 1+len(chunk)*insertStride), chunk, now)
 		if err != nil {
 			return total, err
 		}
-		for {
-			res, err := enqueueScript.Run(ctx, db.client, []string{db.keys.deliveriesAll()}, args...).Result()
-			if err != nil {
-				return total, fmt.Errorf("redis: enqueue deliveries: %w", err)
-			}
-			if n, ok := res.(int64); ok {
-				total += int(n)
-				break
-			}
-			wait, _ := res.([]any)
-			if len(wait) != 2 {
-				return total, fmt.Errorf("redis: enqueue deliveries: unexpected reply %v", res)
-			}
-			update, _ := wait[1].(string)
-			if err := db.expandUpdateChunks(ctx, update); err != nil {
-				return total, err
-			}
+		args = append([]any{db.globalPrefix()}, args...)
+		n, err := enqueueScript.Run(ctx, db.client, []string{db.keys.deliveriesAll()}, args...).Int()
+		if err != nil {
+			return total, fmt.Errorf("redis: enqueue deliveries: %w", err)
 		}
+		total += n
 	}
 	return total, nil
 }
@@ -640,7 +610,7 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state queue.Deli
 			return fmt.Errorf("redis: set delivery status: %w", err)
 		}
 		if n == 0 {
-			if waiting, err := db.waiting(ctx, id); err != nil || waiting {
+			if waiting, err := db.chunked(ctx, id); err != nil || waiting {
 				return err // planned and pending: nothing to change
 			}
 			return incident.NotFound("delivery", id)
@@ -655,7 +625,7 @@ func (db *DB) SetDeliveryStatus(ctx context.Context, id string, state queue.Deli
 		return fmt.Errorf("redis: set delivery status: %w", err)
 	}
 	if res < 0 {
-		if waiting, err := db.waiting(ctx, id); err != nil || waiting {
+		if waiting, err := db.chunked(ctx, id); err != nil || waiting {
 			return err // planned and pending: a receipt moves only a sent delivery
 		}
 		return incident.NotFound("delivery", id)
@@ -670,12 +640,15 @@ func (db *DB) FindDeliveryByID(ctx context.Context, id string) (*queue.Delivery,
 		return nil, fmt.Errorf("redis: find delivery: %w", err)
 	}
 	if len(m) == 0 {
-		waiting, err := db.waiting(ctx, id)
+		waiting, err := db.chunked(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		if !waiting {
 			return nil, incident.NotFound("delivery", id)
+		}
+		if err := db.expandChunks(ctx); err != nil {
+			return nil, err
 		}
 		if m, err = db.client.HGetAll(ctx, db.keys.delivery(id)).Result(); err != nil {
 			return nil, fmt.Errorf("redis: find delivery: %w", err)
