@@ -265,7 +265,8 @@ func (db *DB) appendChunkDelivery(blob, buf []byte, rk *recipientKey, d *queue.D
 		blob = appendMsgpackString(blob, "")
 		blob = appendMsgpackString(blob, "")
 	} else {
-		if len(rk.field) != len(d.PageID)+1+len(d.RecipientID) || rk.field[:len(d.PageID)] != d.PageID || rk.field[len(d.PageID)+1:] != d.RecipientID {
+		if len(rk.field) != len(d.PageID)+1+len(d.RecipientID) || rk.field[:len(d.PageID)] != d.PageID ||
+			rk.field[len(d.PageID)] != ' ' || rk.field[len(d.PageID)+1:] != d.RecipientID {
 			rk.field = recipientField(d.PageID, d.RecipientID)
 			rk.key = db.keys.recipientDeliveries(d.PageID, d.RecipientID)
 		}
@@ -333,7 +334,7 @@ local function expand(pfx, cid)
   end
   redis.call('ZREM', pfx .. 'q:' .. a[6] .. ':due', '` + chunkMarker + `' .. cid)
   insert(pfx, a, 1, 'expand')
-  return #a / chunkStride
+  return #ids
 end
 `
 

@@ -316,9 +316,14 @@ func TestAppendChunkDelivery(t *testing.T) {
 	email.RecipientID = sms.RecipientID
 	bare := &queue.Delivery{ID: "bare", Kind: channel.Webhook, Address: "https://example.com/h", Attempts: 2, Vars: map[string]string{"x": "y"}}
 	other := delivery(b, channel.SMS, "+36209999999", t0)
+	// Recipients whose "<page> <recipient>" fields could be confused.
+	odd1 := delivery(&incident.Broadcast{ID: "b1", PageID: "abc", IncidentID: "i1", UpdateID: "u1"}, channel.SMS, "+3611", t0)
+	odd1.RecipientID = "d"
+	odd2 := delivery(&incident.Broadcast{ID: "b1", PageID: "ab", IncidentID: "i1", UpdateID: "u1"}, channel.SMS, "+3612", t0)
+	odd2.RecipientID = " d"
 	var want, got, buf []byte
 	var rk recipientKey
-	for _, d := range []*queue.Delivery{sms, email, bare, other, sms} {
+	for _, d := range []*queue.Delivery{sms, email, bare, other, sms, odd1, odd2} {
 		var f insertFields
 		var err error
 		if buf, err = db.insertFields(&f, buf[:0], d, now); err != nil {
