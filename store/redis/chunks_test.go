@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +14,8 @@ import (
 	"github.com/heraldhq/herald/queue"
 )
 
-// chunkState reads how many chunks wait and how many IDs are in them.
+// chunkState reads how many chunks wait and how many IDs are in them,
+// and checks the set of waiting IDs against them.
 func chunkState(t *testing.T, db *DB) (chunks, ids int64) {
 	t.Helper()
 	ctx := context.Background()
@@ -20,9 +23,18 @@ func chunkState(t *testing.T, db *DB) (chunks, ids int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err = db.client.SCard(ctx, db.keys.global("chunked")).Result()
+	ids, err = db.client.Eval(ctx, chunkLua+`
+local n = 0
+for _, cid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + #cmsgpack.unpack(redis.call('GET', ARGV[1] .. 'pc:' .. cid)) / chunkStride
+end
+return n`, []string{db.keys.global("pcs")}, db.globalPrefix()).Int64()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The set of waiting IDs (lookups by ID) holds exactly the chunks' IDs.
+	if set, err := db.client.SCard(ctx, db.keys.global("chunked")).Result(); err != nil || set != ids {
+		t.Fatalf("%d waiting IDs in the set, %v; the chunks hold %d", set, err, ids)
 	}
 	return chunks, ids
 }
@@ -73,14 +85,18 @@ func TestPlanChunks(t *testing.T) {
 				t.Fatalf("suppressed delivery's hash: %d, %v", got, err)
 			}
 
-			// The same IDs again, and one new: only the new one counts.
+			// The same IDs again (waiting in chunks, and the suppressed
+			// one stored), and one new: only the new one counts.
 			again := append([]*queue.Delivery{}, ds[:5]...)
-			again = append(again, delivery(b, channel.SMS, "+36new", t0))
+			again = append(again, sup, delivery(b, channel.SMS, "+36new", t0))
 			if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c2"}, t0, time.Minute); err != nil || n != 1 {
 				t.Fatalf("SavePlanBatch again = %d, %v; want 1", n, err)
 			}
-			if n, err := db.EnqueueDeliveries(ctx, ds[5:7]); err != nil || n != 0 {
-				t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
+			if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c3"}, t0, time.Minute); err != nil || n != 0 {
+				t.Fatalf("SavePlanBatch of known IDs only = %d, %v; want 0", n, err)
+			}
+			if pl, err := db.FindPlan(ctx, "b1"); err != nil || pl.Cursor != "c3" || pl.Planned != 612 {
+				t.Fatalf("FindPlan after a batch of known IDs = %+v, %v; want cursor c3, 612 planned", pl, err)
 			}
 
 			// A claim of 10 takes the ten earliest SMS, out of a chunk.
@@ -129,6 +145,13 @@ func TestPlanChunks(t *testing.T) {
 			if c, ids := chunkState(t, db); c != 1 || ids != 10 {
 				t.Errorf("chunks = %d holding %d; want the email chunk alone", c, ids)
 			}
+			// Enqueueing a waiting ID skips it, and leaves its chunk.
+			if n, err := db.EnqueueDeliveries(ctx, ds[600:602]); err != nil || n != 0 {
+				t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
+			}
+			if c, ids := chunkState(t, db); c != 1 || ids != 10 {
+				t.Errorf("after EnqueueDeliveries chunks = %d holding %d; want the email chunk", c, ids)
+			}
 		})
 	}
 }
@@ -151,14 +174,18 @@ func TestPlanChunksRead(t *testing.T) {
 		return ds
 	})
 	id := queue.DeliveryID(b.UpdateID, channel.SMS, "+360007")
+	if c, _ := chunkState(t, db); c != 2 {
+		t.Fatalf("%d chunks; want 2 before any read", c)
+	}
+	// An ID never planned, and receipts for a waiting one, expand nothing.
+	if _, err := db.FindDeliveryByID(ctx, queue.DeliveryID(b.UpdateID, channel.SMS, "+36nobody")); incident.ErrorCode(err) != incident.ENOTFOUND {
+		t.Fatalf("FindDeliveryByID of an ID never planned = %v; want not found", err)
+	}
 	if err := db.SetDeliveryStatus(ctx, id, queue.StateDelivered, "delivered", "", t0); err != nil {
 		t.Fatalf("SetDeliveryStatus on a planned delivery = %v; want nil (nothing changes)", err)
 	}
-	if err := db.SetDeliveryStatus(ctx, id, queue.StateSent, "sent", "", t0); err != nil {
-		t.Fatalf("SetDeliveryStatus sent on a planned delivery = %v", err)
-	}
 	if c, _ := chunkState(t, db); c != 2 {
-		t.Fatalf("%d chunks; want 2 before any read", c)
+		t.Fatalf("%d chunks after a miss and a receipt; want 2", c)
 	}
 	d, err := db.FindDeliveryByID(ctx, id)
 	if err != nil || d.Address != "+360007" || d.State != queue.StatePending || d.RecipientID != "c-+360007" || !d.NextAt.Equal(t0) {
@@ -166,6 +193,12 @@ func TestPlanChunksRead(t *testing.T) {
 	}
 	if c, ids := chunkState(t, db); c != 0 || ids != 0 {
 		t.Fatalf("after a read %d chunks hold %d IDs; want none", c, ids)
+	}
+	if err := db.SetDeliveryStatus(ctx, id, queue.StateDelivered, "delivered", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus on a planned delivery = %v; want nil (nothing changes)", err)
+	}
+	if err := db.SetDeliveryStatus(ctx, id, queue.StateSent, "sent", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus sent on a planned delivery = %v", err)
 	}
 	byAddr, err := db.FindDeliveries(ctx, queue.DeliveryFilter{Kind: channel.SMS, Address: "+360299"})
 	if err != nil || len(byAddr) != 1 {
@@ -195,6 +228,9 @@ func TestPlanChunksRead(t *testing.T) {
 	}
 	if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: "x"}, t0, time.Minute); err != nil {
 		t.Fatal(err)
+	}
+	if err := db.SetDeliveryStatus(ctx, ds[3].ID, queue.StateDelivered, "delivered", "", t0); err != nil {
+		t.Fatalf("SetDeliveryStatus on a waiting delivery = %v; want nil (nothing changes)", err)
 	}
 	if err := db.CancelPlan(ctx, "b2", t0); err != nil {
 		t.Fatal(err)
@@ -238,5 +274,147 @@ func TestAppendDeliveryDoc(t *testing.T) {
 		if err != nil || string(got) != "junk"+string(want) {
 			t.Errorf("appendDeliveryDoc(%+v) = %s, %v; want %s", d, got, err, want)
 		}
+	}
+}
+
+// TestMsgpackStrings: Redis's cmsgpack reads the strings the planner packs
+// in Go at every length class (fixstr, str 8, str 16, str 32), in an
+// array with a 32-bit count, as the chunks' blobs hold them.
+func TestMsgpackStrings(t *testing.T) {
+	rdb := needRedis(t)
+	var want []string
+	for _, n := range []int{0, 1, 31, 32, 255, 256, 65535, 65536, 70000} {
+		want = append(want, strings.Repeat(string(rune('a'+n%26)), n))
+	}
+	blob := []byte{0xdd, 0, 0, 0, byte(len(want))}
+	for _, s := range want {
+		blob = appendMsgpackString(blob, s)
+	}
+	got, err := rdb.Eval(context.Background(), "return cmsgpack.unpack(ARGV[1])", nil, blob).StringSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("unpacked %d strings; want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("string %d: %d bytes back; want %d", i, len(got[i]), len(want[i]))
+		}
+	}
+}
+
+// TestAppendChunkDelivery: a chunk holds exactly the strings insertLua
+// would get for each delivery (insertFields), with or without a
+// recipient, with times left zero, and for a recipient met again.
+func TestAppendChunkDelivery(t *testing.T) {
+	db := &DB{keys: keyspace{prefix: "hx"}}
+	now := t0.Add(time.Hour)
+	b := &incident.Broadcast{ID: "b1", PageID: "p1", IncidentID: "i1", UpdateID: "u1"}
+	sms := delivery(b, channel.SMS, "+36201234567", t0)
+	email := delivery(b, channel.Email, "kovács@example.com", t0.Add(time.Second))
+	email.RecipientID = sms.RecipientID
+	bare := &queue.Delivery{ID: "bare", Kind: channel.Webhook, Address: "https://example.com/h", Attempts: 2, Vars: map[string]string{"x": "y"}}
+	other := delivery(b, channel.SMS, "+36209999999", t0)
+	// Recipients whose "<page> <recipient>" fields could be confused.
+	odd1 := delivery(&incident.Broadcast{ID: "b1", PageID: "abc", IncidentID: "i1", UpdateID: "u1"}, channel.SMS, "+3611", t0)
+	odd1.RecipientID = "d"
+	odd2 := delivery(&incident.Broadcast{ID: "b1", PageID: "ab", IncidentID: "i1", UpdateID: "u1"}, channel.SMS, "+3612", t0)
+	odd2.RecipientID = " d"
+	var want, got, buf []byte
+	var rk recipientKey
+	for _, d := range []*queue.Delivery{sms, email, bare, other, sms, odd1, odd2} {
+		var f insertFields
+		var err error
+		if buf, err = db.insertFields(&f, buf[:0], d, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range f {
+			want = appendMsgpackString(want, v)
+		}
+		var at int64
+		if got, buf, at, err = db.appendChunkDelivery(got, buf, &rk, d, now); err != nil {
+			t.Fatal(err)
+		}
+		if wantAt, _ := strconv.ParseInt(f[4], 10, 64); at != wantAt {
+			t.Errorf("%s: at %d; want %d", d.ID, at, wantAt)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%s: chunk bytes\n%q\nwant\n%q", d.ID, got, want)
+		}
+	}
+}
+
+// TestPlanTakeover: a planner in another process that takes a plan over
+// (its own DB, the first planner's lease expired) builds the plan's ID set
+// from the waiting chunks, so a batch that repeats IDs planned before
+// (customers sharing an address across the crash) writes only new ones;
+// and IDs expanded since are caught by the deliveries index.
+func TestPlanTakeover(t *testing.T) {
+	ctx := context.Background()
+	prefix := testPrefix(t)
+	one := openTest(t, prefix)
+	defer one.Close()
+	b := declare(t, one, "p1", "i1", "b1")
+	p, err := one.ClaimPlan(ctx, t0, time.Minute)
+	if err != nil || p == nil {
+		t.Fatalf("ClaimPlan = %v, %v", p, err)
+	}
+	var ds []*queue.Delivery
+	for i := 0; i < 700; i++ {
+		// The first chunk's due now, the rest in an hour.
+		next := t0
+		if i >= chunkSize {
+			next = t0.Add(time.Hour)
+		}
+		ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%04d", i), next))
+	}
+	if n, err := one.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds[:600], Cursor: "600"}, t0, time.Minute); err != nil || n != 600 {
+		t.Fatalf("SavePlanBatch = %d, %v", n, err)
+	}
+	// A claim expands the chunk that is due (256) of the three.
+	if got, err := one.ClaimDeliveries(ctx, channel.SMS, t0.Add(time.Second), time.Minute, 10); err != nil || len(got) != 10 {
+		t.Fatalf("ClaimDeliveries = %d, %v", len(got), err)
+	}
+	if c, ids := chunkState(t, one); c != 2 || ids != 344 {
+		t.Fatalf("after a claim %d chunks hold %d IDs; want 2 holding 344", c, ids)
+	}
+
+	two := openTest(t, prefix)
+	defer two.Close()
+	p2, err := two.ClaimPlan(ctx, t0.Add(2*time.Minute), time.Minute)
+	if err != nil || p2 == nil || p2.Cursor != "600" {
+		t.Fatalf("ClaimPlan after the lease ended = %+v, %v", p2, err)
+	}
+	// The first planner's lease is gone: its batch writes nothing.
+	if _, err := one.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds[600:], Cursor: "700"}, t0, time.Minute); incident.ErrorCode(err) != incident.ECONFLICT {
+		t.Fatalf("SavePlanBatch on a lost lease = %v; want a conflict", err)
+	}
+	if n, err := two.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p2, Deliveries: ds, Cursor: "700", Done: true}, t0.Add(2*time.Minute), time.Minute); err != nil || n != 100 {
+		t.Fatalf("SavePlanBatch by the new planner = %d, %v; want only the 100 new", n, err)
+	}
+	pr, err := two.Progress(ctx, "b1")
+	if err != nil || pr.Planned != 700 || pr.Counts[channel.SMS][queue.StatePending] != 690 || pr.Counts[channel.SMS][queue.StateSending] != 10 {
+		t.Fatalf("Progress = %+v, %v", pr, err)
+	}
+	seen := map[string]bool{}
+	for {
+		got, err := two.ClaimDeliveries(ctx, channel.SMS, t0.Add(2*time.Hour), time.Minute, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		for _, d := range got {
+			if seen[d.ID] {
+				t.Fatalf("%s claimed twice", d.ID)
+			}
+			seen[d.ID] = true
+		}
+	}
+	// The ten claimed before, whose lease ended, are taken again, once.
+	if len(seen) != 700 {
+		t.Fatalf("claimed %d distinct; want 700", len(seen))
 	}
 }

@@ -51,7 +51,9 @@
 //	<prefix>:{global}:pc:<n>                   string a planned chunk: up to 256 pending deliveries (MessagePack), "~<n>" in its due queue
 //	<prefix>:{global}:pcs                      zset  chunks not yet expanded, by n
 //	<prefix>:{global}:pc-seq                   counter chunk numbers
-//	<prefix>:{global}:chunked                  set   IDs of the deliveries waiting in chunks
+//	<prefix>:{global}:pcu:<update>             set   numbers of the chunks waiting with deliveries of that update (a plan's ID set is built from them)
+//	<prefix>:{global}:pc-up                    hash  chunk number → its update
+//	<prefix>:{global}:chunked                  set   IDs of the deliveries waiting in chunks (lookups by ID)
 //	<prefix>:{global}:deliveries               zset  every delivery ID by created_at (s × 2^20 + seq)
 //	<prefix>:{global}:bd:<broadcast>           zset  the broadcast's delivery IDs, scored alike
 //	<prefix>:{global}:da:<kind>:<4 hex>        hash  address → its delivery IDs (space-separated)
@@ -273,9 +275,10 @@
 //     progress hash (HINCRBY) in the same atomic step, so Progress is two
 //     hash reads however large the broadcast.
 //
-// Planning writes chunks, not deliveries (chunks.go): a plan batch packs
-// its new pending deliveries into chunks of up to 256, one string and one
-// due-queue member each, and claimScript expands a chunk into ordinary
+// Planning writes chunks, not deliveries (chunks.go): the planner packs a
+// plan batch's new pending deliveries into chunks of up to 256, one string
+// and one due-queue member each, leaving out the IDs its plan's ID set
+// holds (planids.go), and claimScript expands a chunk into ordinary
 // deliveries when it reaches one; reads that need every delivery expand
 // what is left first.
 //

@@ -189,6 +189,10 @@ func (k keyspace) deliveryTimes(broadcastID string) string {
 	return k.deliveryTimesPrefix() + broadcastID
 }
 
+// updateChunks: set of the numbers of the chunks (chunks.go) that wait with
+// deliveries of one update: a plan's ID set is built from them.
+func (k keyspace) updateChunks(updateID string) string { return k.global("pcu:" + updateID) }
+
 // deliveriesAll: sorted set of every delivery ID by created_at ms, the
 // index of last resort for FindDeliveries.
 func (k keyspace) deliveriesAll() string { return k.global("deliveries") }

@@ -67,14 +67,16 @@ end
 
 // savePlanBatchScript writes one step of a plan. KEYS: the plan, pending
 // plans. ARGV: lease token, now ms, lease end ms, cursor, "1" when done,
-// {global} prefix, broadcast ID, then the deliveries (insertLua). It
-// returns how many deliveries were new, -1 when the lease was lost, -2
-// when the plan is not pending (cancelled, done, or missing).
-var savePlanBatchScript = goredis.NewScript(insertLua + planChunksLua + `
+// {global} prefix, broadcast ID, then the packed deliveries (planBatchLua).
+// It returns how many deliveries were new, -1 when the lease was lost, -2
+// when the plan is not pending (cancelled, done, or missing), and {-3,
+// IDs...} when some IDs exist already, having written nothing.
+var savePlanBatchScript = goredis.NewScript(insertLua + chunkLua + planBatchLua + `
 local cur = redis.call('HMGET', KEYS[1], 'state', 'lease')
 if cur[1] ~= 'pending' then return -2 end
 if cur[2] ~= ARGV[1] then return -1 end
-local new = planChunks(ARGV[6], ARGV, 8, ARGV[7])
+local new = planBatch(ARGV[6], ARGV, ARGV[7])
+if type(new) == 'table' then return new end
 redis.call('HINCRBY', KEYS[1], 'planned', new)
 redis.call('HSET', KEYS[1], 'cursor', ARGV[4], 'updated', ARGV[2])
 if ARGV[5] == '1' then
@@ -167,19 +169,34 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Ti
 			return 0, incident.Invalid("delivery.broadcast_id", "delivery %q belongs to broadcast %q, not to plan %q", d.ID, d.BroadcastID, bid)
 		}
 	}
-	done := ""
-	if b.Done {
-		done = "1"
+	for _, d := range b.Deliveries {
+		if err := validDelivery(d); err != nil {
+			return 0, err
+		}
 	}
-	args := make([]any, 0, 7+len(b.Deliveries)*insertStride)
-	args = append(args, b.Plan.Lease, msString(now), msString(now.Add(lease)), b.Cursor, done, db.globalPrefix(), bid)
-	args, err := db.insertArgs(args, b.Deliveries, now)
+	set := db.planSet(bid, b.Plan.Lease)
+	for _, d := range b.Deliveries {
+		if err := db.loadUpdate(ctx, set, d.UpdateID); err != nil {
+			return 0, err
+		}
+	}
+	// Each ID once, the first kept, as the script would count it, and
+	// none that waits in a chunk already. The set takes the batch's IDs
+	// now: should the batch fail, the set is dropped below.
+	ds := make([]*queue.Delivery, 0, len(b.Deliveries))
+	for _, d := range b.Deliveries {
+		if set.insert(d.ID) {
+			ds = append(ds, d)
+		}
+	}
+	n, err := db.savePlanBatch(ctx, b, ds, now, lease)
+	if err != nil || n < 0 {
+		// A batch that failed may have been written all the same (a
+		// reply lost): the next one builds the set again.
+		db.forgetPlanSet(bid)
+	}
 	if err != nil {
 		return 0, err
-	}
-	n, err := savePlanBatchScript.Run(ctx, db.client, []string{db.keys.plan(bid), db.keys.pendingPlans()}, args...).Int()
-	if err != nil {
-		return 0, fmt.Errorf("redis: save plan batch: %w", err)
 	}
 	switch n {
 	case -1:
@@ -187,12 +204,62 @@ func (db *DB) SavePlanBatch(ctx context.Context, b *queue.PlanBatch, now time.Ti
 	case -2:
 		return 0, incident.Errorf(incident.ECONFLICT, "plan %q is no longer pending (cancelled or done)", bid)
 	}
+	if b.Done {
+		db.forgetPlanSet(bid)
+	}
 	b.Plan.Cursor = b.Cursor
 	b.Plan.Planned += n
 	if b.Done {
 		b.Plan.State = queue.PlanDone
 	}
 	return n, nil
+}
+
+// savePlanBatch runs savePlanBatchScript for ds until no ID in it is
+// known, and returns its answer: how many were new, or -1 or -2.
+func (db *DB) savePlanBatch(ctx context.Context, b *queue.PlanBatch, ds []*queue.Delivery, now time.Time, lease time.Duration) (int, error) {
+	bid := b.Plan.Broadcast.ID
+	done := ""
+	if b.Done {
+		done = "1"
+	}
+	for {
+		args := make([]any, 0, 8+len(ds)*2)
+		args = append(args, b.Plan.Lease, msString(now), msString(now.Add(lease)), b.Cursor, done, db.globalPrefix(), bid)
+		args, err := db.packPlanBatch(args, ds, now)
+		if err != nil {
+			return 0, err
+		}
+		res, err := savePlanBatchScript.Run(ctx, db.client, []string{db.keys.plan(bid), db.keys.pendingPlans()}, args...).Result()
+		if err != nil {
+			return 0, fmt.Errorf("redis: save plan batch: %w", err)
+		}
+		known, ok := res.([]any)
+		if !ok {
+			n, ok := res.(int64)
+			if !ok {
+				return 0, fmt.Errorf("redis: save plan batch: unexpected reply %v", res)
+			}
+			return int(n), nil
+		}
+		// Some IDs are stored already: nothing was written; save the
+		// batch without them.
+		drop := make(map[string]bool, len(known))
+		for _, id := range known[1:] {
+			s, _ := id.(string)
+			drop[s] = true
+		}
+		kept := ds[:0]
+		for _, d := range ds {
+			if !drop[d.ID] {
+				kept = append(kept, d)
+			}
+		}
+		if len(kept) == len(ds) {
+			return 0, fmt.Errorf("redis: save plan batch: unexpected reply %v", res)
+		}
+		ds = kept
+	}
 }
 
 // FindPlan implements notify.Store.

@@ -374,38 +374,54 @@ func (db *DB) insertArgs(args []any, ds []*queue.Delivery, now time.Time) ([]any
 		if err := validDelivery(d); err != nil {
 			return nil, err
 		}
-		created := d.CreatedAt
-		if created.IsZero() {
-			created = now
-		}
-		updated := d.UpdatedAt
-		if updated.IsZero() {
-			updated = created
-		}
-		next := d.NextAt
-		if next.IsZero() {
-			next = created
-		}
-		state := d.State
-		if state == "" {
-			state = queue.StatePending
-		}
+		var f insertFields
 		var err error
-		buf, err = appendDeliveryDoc(buf[:0], &deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
-			MessageKind: d.MessageKind, Kind: d.Kind, Address: d.Address, RecipientType: d.RecipientType, RecipientID: d.RecipientID,
-			Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Critical: d.Critical, CreatedAt: ms(created), Vars: d.Vars})
-		if err != nil {
+		if buf, err = db.insertFields(&f, buf[:0], d, now); err != nil {
 			return nil, err
 		}
-		doc := string(buf)
-		rk, rf := "", ""
-		if d.RecipientID != "" {
-			rk, rf = db.keys.recipientDeliveries(d.PageID, d.RecipientID), recipientField(d.PageID, d.RecipientID)
+		for _, v := range f {
+			args = append(args, v)
 		}
-		args = append(args, d.ID, doc, string(state), strconv.Itoa(d.Attempts), msString(next), string(d.Kind), d.BroadcastID,
-			msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode, db.keys.addressDeliveries(string(d.Kind), d.Address), rk, rf)
 	}
 	return args, nil
+}
+
+// insertFields is one delivery's insertStride strings for insertLua.
+type insertFields [insertStride]string
+
+// insertFields fills f with d's strings for insertLua, using buf (returned
+// for reuse) to encode its document.
+func (db *DB) insertFields(f *insertFields, buf []byte, d *queue.Delivery, now time.Time) ([]byte, error) {
+	created := d.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	updated := d.UpdatedAt
+	if updated.IsZero() {
+		updated = created
+	}
+	next := d.NextAt
+	if next.IsZero() {
+		next = created
+	}
+	state := d.State
+	if state == "" {
+		state = queue.StatePending
+	}
+	var err error
+	buf, err = appendDeliveryDoc(buf, &deliveryDoc{ID: d.ID, PageID: d.PageID, IncidentID: d.IncidentID, UpdateID: d.UpdateID, BroadcastID: d.BroadcastID,
+		MessageKind: d.MessageKind, Kind: d.Kind, Address: d.Address, RecipientType: d.RecipientType, RecipientID: d.RecipientID,
+		Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Critical: d.Critical, CreatedAt: ms(created), Vars: d.Vars})
+	if err != nil {
+		return buf, err
+	}
+	rk, rf := "", ""
+	if d.RecipientID != "" {
+		rk, rf = db.keys.recipientDeliveries(d.PageID, d.RecipientID), recipientField(d.PageID, d.RecipientID)
+	}
+	*f = insertFields{d.ID, string(buf), string(state), strconv.Itoa(d.Attempts), msString(next), string(d.Kind), d.BroadcastID,
+		msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode, db.keys.addressDeliveries(string(d.Kind), d.Address), rk, rf}
+	return buf, nil
 }
 
 // validDelivery rejects what would corrupt the key layout or the queue: a

@@ -34,6 +34,10 @@ type DB struct {
 	// hash slot instead of one script for everything.
 	perSlot bool
 
+	// plans holds the ID sets of the plans this process holds leases on
+	// (planids.go).
+	plans planSets
+
 	// addrBuilt holds the IDs of the pages whose customer address index
 	// this process knows is complete (page ID → struct{}); addrBuilding a
 	// one-slot semaphore per page, so one caller builds while the others
