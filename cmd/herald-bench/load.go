@@ -20,6 +20,10 @@ type loadResult struct {
 	ReqPerSec float64
 	P50, P99  time.Duration
 	BodyBytes int
+	// Headers are the answer's headers but those fasthttp writes itself
+	// (Date, Content-Length, Server, Connection), from one request after
+	// the run.
+	Headers [][2]string
 }
 
 func (r loadResult) String() string {
@@ -69,6 +73,13 @@ func runLoad(ctx context.Context, url string, conns int, warm, dur time.Duration
 	}
 	if err := client.Do(req, resp); err == nil {
 		res.BodyBytes = len(resp.Body())
+		resp.Header.VisitAll(func(k, v []byte) {
+			switch string(k) {
+			case "Date", "Content-Length", "Server", "Connection":
+				return
+			}
+			res.Headers = append(res.Headers, [2]string{string(k), string(v)})
+		})
 	}
 	return res, nil
 }
