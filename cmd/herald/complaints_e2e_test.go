@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,13 +36,7 @@ func postSMS(t *testing.T, n *instance, token, sid, from, body string) (int, str
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set(twilio.HeaderSignature, sandbox.TwilioSignature(token, u, form))
-	resp, err := testHTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return send(t, req)
 }
 
 // complaintsOf lists the page's complaints through the CLI.

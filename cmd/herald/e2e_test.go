@@ -134,6 +134,19 @@ func mustCLI(t *testing.T, env map[string]string, args ...string) result {
 
 var testHTTP = &http.Client{Timeout: 10 * time.Second}
 
+// send sends a request the test built (its headers set) and returns the
+// status and the body; a request that gets no answer fails the test.
+func send(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := testHTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := testHTTP.Get(url)

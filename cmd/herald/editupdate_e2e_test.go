@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -21,13 +20,7 @@ func rawDo(t *testing.T, n *instance, token, method, path, body string) (int, st
 	}
 	req.Header.Set("Authorization", "OAuth "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := testHTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return send(t, req)
 }
 
 // TestEditUpdateMessages: editing an incident update (PATCH

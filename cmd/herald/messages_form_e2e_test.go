@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,18 +20,13 @@ func formDo(t *testing.T, n *instance, token, method, path string, v url.Values,
 	}
 	req.Header.Set("Authorization", "OAuth "+token)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := testHTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+	code, b := send(t, req)
+	if out != nil && code < 300 {
+		if err := json.Unmarshal([]byte(b), out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, code, b, err)
 		}
 	}
-	return resp.StatusCode, string(b)
+	return code, b
 }
 
 // TestFormMessagesPerLanguage: a Statuspage-style form body carries the

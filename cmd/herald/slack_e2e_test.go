@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -39,13 +38,7 @@ func slackSign(t *testing.T, n *instance, path, body, secret string, at time.Tim
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Slack-Request-Timestamp", stamp)
 	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(m.Sum(nil)))
-	resp, err := testHTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return send(t, req)
 }
 
 type sandboxView struct {
@@ -75,16 +68,11 @@ func apiGet(t *testing.T, n *instance, token, path string, into any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, n.url+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := testHTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	code, b := send(t, req)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, code, b)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, into); err != nil {
+	if err := json.Unmarshal([]byte(b), into); err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
 }
