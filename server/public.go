@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/statuspage"
@@ -145,162 +142,63 @@ func (s *Server) hostOf(c *fiber.Ctx) string {
 // feeds, which browser widgets fetch cross-origin).
 func (s *Server) servePublic(cors bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		a, path, ok := s.publicAsset(c)
+		if cors {
+			c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		}
+		path := c.Path()
+		if len(path) > 1 {
+			path = strings.TrimSuffix(path, "/")
+		}
+		host := s.hostOf(c)
+		a, ok := s.site.Lookup(host, path, s.languageFor(c, host))
 		if !ok {
 			return incident.Errorf(incident.ENOTFOUND, "no such page")
 		}
-		return s.sendAsset(c, a, path, cors)
-	}
-}
-
-// publicAsset finds the rendered asset a public request asks for, and the
-// path it was looked up by.
-func (s *Server) publicAsset(c *fiber.Ctx) (*statuspage.Asset, string, bool) {
-	path := c.Path()
-	if len(path) > 1 {
-		path = strings.TrimSuffix(path, "/")
-	}
-	host := s.hostOf(c)
-	a, ok := s.site.Lookup(host, path, s.languageFor(c, host))
-	return a, path, ok
-}
-
-// sendAsset answers with a rendered asset: its security and caching
-// headers, gzip when the client takes it, 304 when its ETag matches.
-func (s *Server) sendAsset(c *fiber.Ctx, a *statuspage.Asset, path string, cors bool) error {
-	if cors {
-		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
-	}
-	ct := a.ContentType
-	if ct == "" {
-		ct = fiber.MIMEOctetStream
-	}
-	isHTML := strings.HasPrefix(ct, "text/html")
-	if isHTML {
-		setHTMLSecurityHeaders(c, s.csp.policyFor(a))
-	} else {
-		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	}
-	c.Set(fiber.HeaderContentType, ct)
-	c.Set(fiber.HeaderCacheControl, s.cacheControl(ct, path))
-	if isHTML || a.VariesByLanguage {
-		// A JSON document or feed varies too once an update has texts
-		// per language (statuspage.Asset.VariesByLanguage).
-		c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language, Cookie")
-	} else {
-		c.Set(fiber.HeaderVary, "Accept-Encoding")
-	}
-
-	hdr := &c.Request().Header
-	gz := len(a.Gzip) > 0 && acceptsGzip(hdr.Peek(fiber.HeaderAcceptEncoding))
-	etag := a.ETag
-	if etag != "" {
-		if gz {
-			tag := a.GzipETag
-			if tag == "" {
-				tag = gzipETag(etag)
-			}
-			c.Set(fiber.HeaderETag, tag)
+		ct := a.ContentType
+		if ct == "" {
+			ct = fiber.MIMEOctetStream
+		}
+		isHTML := strings.HasPrefix(ct, "text/html")
+		if isHTML {
+			setHTMLSecurityHeaders(c, s.csp.policyFor(a))
 		} else {
-			c.Set(fiber.HeaderETag, etag)
+			c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		}
-		if inm := hdr.Peek(fiber.HeaderIfNoneMatch); len(inm) > 0 && etagMatches(string(inm), etag) {
-			return c.SendStatus(http.StatusNotModified)
+		c.Set(fiber.HeaderContentType, ct)
+		c.Set(fiber.HeaderCacheControl, s.cacheControl(ct, path))
+		if isHTML || a.VariesByLanguage {
+			// A JSON document or feed varies too once an update has texts
+			// per language (statuspage.Asset.VariesByLanguage).
+			c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language, Cookie")
+		} else {
+			c.Set(fiber.HeaderVary, "Accept-Encoding")
 		}
-	}
-	body := a.Body
-	if gz {
-		c.Set(fiber.HeaderContentEncoding, "gzip")
-		body = a.Gzip
-	}
-	// fasthttp sends the headers and Content-Length but no body for HEAD.
-	return c.Status(http.StatusOK).Send(body)
-}
 
-// publicRoute names the public route a path belongs to, as fiber's router
-// would match it (the label the request metrics use), and whether it is
-// one of the documents for programs (CORS). "" : not a public asset path.
-func publicRoute(path []byte) (route string, cors bool) {
-	if len(path) > 1 && path[len(path)-1] == '/' {
-		path = path[:len(path)-1]
-	}
-	switch {
-	case len(path) == 1 && path[0] == '/':
-		return "/", false
-	case bytes.HasPrefix(path, []byte("/api/v2/")):
-		return "/api/v2/*", true
-	case bytes.Equal(path, []byte("/history")):
-		return "/history", false
-	case bytes.Equal(path, []byte("/history.rss")):
-		return "/history.rss", true
-	case bytes.Equal(path, []byte("/history.atom")):
-		return "/history.atom", true
-	case bytes.HasPrefix(path, []byte("/incidents/")) && bytes.IndexByte(path[len("/incidents/"):], '/') < 0:
-		return "/incidents/:id", false
-	case bytes.HasPrefix(path, []byte("/static/")):
-		return "/static/*", false
-	}
-	return "", false
-}
-
-// publicFastPath answers a GET or HEAD of a rendered public asset (the
-// status page, its JSON and feeds: most of herald's traffic in an
-// outage) before fiber's router and middleware chain, doing what the
-// chain does for them: the same handler code (publicAsset, sendAsset),
-// the request metrics under the route's name, panic recovery. Anything
-// else, and any lookup that finds nothing, goes to next (fiber) as
-// before, so 404s, redirects, ?lang= choices and every other route keep
-// their one path. The chain's matching and middleware calls were about a
-// tenth of the CPU a status page request costs (herald-bench statuspage).
-func (s *Server) publicFastPath(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		var method string
-		switch {
-		case ctx.IsGet():
-			method = fiber.MethodGet
-		case ctx.IsHead():
-			method = fiber.MethodHead
-		default:
-			next(ctx)
-			return
-		}
-		route, cors := publicRoute(ctx.Path())
-		if route == "" || s.site == nil || len(ctx.URI().QueryString()) > 0 || ctx.Request.IsBodyStream() {
-			next(ctx)
-			return
-		}
-		c := s.app.AcquireCtx(ctx)
-		defer s.app.ReleaseCtx(c)
-		defer func() {
-			if r := recover(); r != nil {
-				s.log.Error("panic in handler", "method", method, "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				if herr := s.handleError(c, fmt.Errorf("panic: %v", r)); herr != nil {
-					c.Status(http.StatusInternalServerError)
+		hdr := &c.Request().Header
+		gz := len(a.Gzip) > 0 && acceptsGzip(hdr.Peek(fiber.HeaderAcceptEncoding))
+		etag := a.ETag
+		if etag != "" {
+			if gz {
+				tag := a.GzipETag
+				if tag == "" {
+					tag = gzipETag(etag)
 				}
-				s.countRequest(route, method, ctx)
+				c.Set(fiber.HeaderETag, tag)
+			} else {
+				c.Set(fiber.HeaderETag, etag)
 			}
-		}()
-		a, path, ok := s.publicAsset(c)
-		if !ok {
-			next(ctx)
-			return
-		}
-		if err := s.sendAsset(c, a, path, cors); err != nil {
-			if herr := s.handleError(c, err); herr != nil {
-				s.log.Error("error handler failed", "err", herr)
-				c.Status(http.StatusInternalServerError)
+			if inm := hdr.Peek(fiber.HeaderIfNoneMatch); len(inm) > 0 && etagMatches(string(inm), etag) {
+				return c.SendStatus(http.StatusNotModified)
 			}
 		}
-		s.countRequest(route, method, ctx)
+		body := a.Body
+		if gz {
+			c.Set(fiber.HeaderContentEncoding, "gzip")
+			body = a.Gzip
+		}
+		// fasthttp sends the headers and Content-Length but no body for HEAD.
+		return c.Status(http.StatusOK).Send(body)
 	}
-}
-
-// countRequest records a request answered by publicFastPath, as observe
-// does for the others.
-func (s *Server) countRequest(route, method string, ctx *fasthttp.RequestCtx) {
-	b := s.metrics.forRequest(route, method, ctx.Response.StatusCode())
-	b.requests.Inc()
-	b.duration.Observe(time.Since(ctx.Time()).Seconds())
 }
 
 // cacheControl is the Cache-Control of a public asset: one of three

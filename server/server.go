@@ -253,9 +253,6 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	s.conns = newConnMetrics(reg)
 	s.streams = newStreamLimits(cfg.MaxEventStreamsPerClient, cfg.MaxEventStreams, reg, log)
 	s.routes(reg)
-	// The public assets go around fiber's router (publicFastPath); app.Test
-	// serves through the same handler.
-	s.app.Server().Handler = s.publicFastPath(s.app.Server().Handler)
 	return s
 }
 
