@@ -186,7 +186,10 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			select {
 			case <-t.C:
 			case <-l.closed:
+				// Closed while Accept was failing: stop here rather than
+				// ask a listener that may go on failing.
 				t.Stop()
+				return nil, net.ErrClosed
 			}
 			continue
 		}

@@ -2,11 +2,13 @@ package server
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,17 +22,46 @@ import (
 // does: the first failFirst calls, and every call while failing is set.
 type flakyListener struct {
 	net.Listener
-	failFirst atomic.Int32
-	failing   atomic.Bool
+	mu        sync.Mutex
+	failFirst int  // the first Accepts fail
+	failing   bool // every Accept fails, but for passOne
+	passOne   bool // one Accept more takes a connection
+	waiting   bool // an Accept is in the real one
 	failed    atomic.Int32
 }
 
 func (l *flakyListener) Accept() (net.Conn, error) {
-	if l.failing.Load() || l.failFirst.Add(-1) >= 0 {
+	l.mu.Lock()
+	if l.failFirst > 0 || l.failing && !l.passOne {
+		if l.failFirst > 0 {
+			l.failFirst--
+		}
+		l.mu.Unlock()
 		l.failed.Add(1)
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EMFILE)}
 	}
-	return l.Listener.Accept()
+	l.passOne, l.waiting = false, true
+	l.mu.Unlock()
+	c, err := l.Listener.Accept()
+	l.mu.Lock()
+	l.waiting = false
+	l.mu.Unlock()
+	return c, err
+}
+
+// startFailing makes every Accept fail from now on but one: the Accept
+// waiting in the real one, or, when none is (Serve between two Accepts),
+// the next. Either way exactly one more connection is taken.
+func (l *flakyListener) startFailing() {
+	l.mu.Lock()
+	l.failing, l.passOne = true, !l.waiting
+	l.mu.Unlock()
+}
+
+func (l *flakyListener) stopFailing() {
+	l.mu.Lock()
+	l.failing, l.passOne = false, false
+	l.mu.Unlock()
 }
 
 // metricValue reads a gauge or counter.
@@ -112,7 +143,7 @@ func TestServeSurvivesAcceptErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln := &flakyListener{Listener: real}
-	ln.failFirst.Store(3)
+	ln.failFirst = 3
 	e.serveOn(t, ln) // fails unless /healthz answers, past the three errors
 	if n := ln.failed.Load(); n < 3 {
 		t.Fatalf("Accept failed %d times, want 3", n)
@@ -122,10 +153,10 @@ func TestServeSurvivesAcceptErrors(t *testing.T) {
 	if r := kept.get(t, "/healthz"); r.status != http.StatusOK {
 		t.Fatalf("healthz: %d", r.status)
 	}
-	ln.failing.Store(true)
+	ln.startFailing()
 	before := ln.failed.Load()
-	// Serve waits in the real Accept, which takes this one connection;
-	// the next Accept fails.
+	// One Accept more takes this connection (the one Serve waits in, or
+	// its next); the Accepts after it fail.
 	if r := dialRaw(t, e.base).get(t, "/healthz"); r.status != http.StatusOK {
 		t.Fatalf("healthz: %d", r.status)
 	}
@@ -135,12 +166,42 @@ func TestServeSurvivesAcceptErrors(t *testing.T) {
 			t.Fatalf("healthz on an open connection while Accept fails: %d", r.status)
 		}
 	}
-	ln.failing.Store(false)
+	ln.stopFailing()
 	if r := dialRaw(t, e.base).get(t, "/healthz"); r.status != http.StatusOK {
 		t.Fatalf("healthz on a new connection: %d", r.status)
 	}
 	if n := metricValue(e.srv.conns.acceptEr); n < 4 {
 		t.Errorf("herald_http_accept_errors_total = %v, want ≥ 4", n)
+	}
+}
+
+// TestGuardStopsWhenClosedWhileFailing: a listener closed while its
+// Accept keeps failing ends the guard's retries: Accept returns
+// net.ErrClosed instead of asking the failing listener again and again.
+func TestGuardStopsWhenClosedWhileFailing(t *testing.T) {
+	e := newEnv(t)
+	real, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &flakyListener{Listener: real}
+	ln.startFailing()
+	ln.passOne = false // not even one
+	g := e.srv.guard(ln, 1024)
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.Accept()
+		done <- err
+	}()
+	poll(t, "Accept failing", func() bool { return ln.failed.Load() >= 2 })
+	_ = g.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Accept after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept went on retrying after the listener was closed")
 	}
 }
 
