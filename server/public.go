@@ -311,24 +311,36 @@ func (s *Server) languageFor(c *fiber.Ctx, host string) string {
 	if s.site != nil {
 		have = s.site.Languages(host)
 	}
+	l, chosen := chooseLanguage(c, have)
+	if chosen {
+		rememberLanguage(c, l)
+	}
+	return l
+}
+
+// chooseLanguage picks the language to serve among have (herald's
+// languages when empty): ?lang= when have has it (chosen reports that),
+// else the language the visitor chose before (langCookie), else the best
+// Accept-Language match, else "" (the page's default). It reads the
+// request's query, cookie and header bytes in place.
+func chooseLanguage(c *fiber.Ctx, have []string) (lang string, chosen bool) {
 	if len(have) == 0 {
 		have = incident.Languages
 	}
 	if q := c.Context().QueryArgs().Peek("lang"); len(q) > 0 {
 		if l := oneOf(have, q); l != "" {
-			rememberLanguage(c, l)
-			return l
+			return l, true
 		}
 	}
 	if ck := c.Request().Header.Cookie(langCookie); len(ck) > 0 {
 		if l := oneOf(have, ck); l != "" {
-			return l
+			return l, false
 		}
 	}
 	if al := c.Request().Header.Peek(fiber.HeaderAcceptLanguage); len(al) > 0 {
-		return matchLanguage(string(al), have)
+		return matchLanguage(string(al), have), false
 	}
-	return ""
+	return "", false
 }
 
 // oneOf returns the entry of have that b names, ignoring case, or "".
@@ -345,22 +357,12 @@ func oneOf(have []string, b []byte) string {
 // they reach without it: a bookmark, a typed address, a link from outside.
 const langCookie = "herald_lang"
 
-// pickLanguage picks the language to serve: ?lang= when the page (any of
-// herald's languages for nil) has it, else the language the visitor chose
-// before (langCookie), else the best Accept-Language match among the
-// page's languages, else "" (the page's default).
-func pickLanguage(c *fiber.Ctx, page *incident.Page) string {
-	have := incident.Languages
-	if page != nil && len(page.Languages) > 0 {
-		have = page.Languages
-	}
-	if l := strings.ToLower(c.Query("lang")); l != "" && contains(have, l) {
-		return l
-	}
-	if l := strings.ToLower(c.Cookies(langCookie)); l != "" && contains(have, l) {
-		return l
-	}
-	return matchLanguage(c.Get(fiber.HeaderAcceptLanguage), have)
+// pickLanguage is chooseLanguage among all of herald's languages, for the
+// pages that belong to no status page's language list (forms, surveys,
+// reports).
+func pickLanguage(c *fiber.Ctx) string {
+	l, _ := chooseLanguage(c, nil)
+	return l
 }
 
 // rememberLanguage sets langCookie to l, the language the request chose

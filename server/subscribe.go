@@ -131,7 +131,7 @@ func (s *Server) sendForm(c *fiber.Ctx, status int, page *incident.Page, name st
 
 // withLang keeps the page's language across a POST: ?lang= on the action.
 func withLang(c *fiber.Ctx, path string) string {
-	if l := pickLanguage(c, nil); l != "" {
+	if l := pickLanguage(c); l != "" {
 		return path + "?lang=" + url.QueryEscape(l)
 	}
 	return path

@@ -61,7 +61,7 @@ func (s *Server) surveyHTML(c *fiber.Ctx, status int, v surveys.PageView) error 
 // incident, the language).
 func (s *Server) surveyView(c *fiber.Ctx, sv *surveys.Survey, kind string) surveys.PageView {
 	v := surveys.PageView{Lang: sv.Language, Action: surveys.LinkPath + c.Params("token"), Survey: sv, Kind: kind}
-	if l := pickLanguage(c, nil); v.Lang == "" && l != "" {
+	if l := pickLanguage(c); v.Lang == "" && l != "" {
 		v.Lang = l
 	}
 	ctx := c.UserContext()
@@ -79,7 +79,7 @@ func (s *Server) surveyView(c *fiber.Ctx, sv *surveys.Survey, kind string) surve
 
 // surveyLinkFailed answers a survey link that does not work, or a closed survey.
 func (s *Server) surveyLinkFailed(c *fiber.Ctx, err error) error {
-	lang := pickLanguage(c, nil)
+	lang := pickLanguage(c)
 	switch {
 	case errors.Is(err, surveys.ErrLink):
 		return s.surveyHTML(c, http.StatusNotFound, surveys.PageView{Lang: lang, Kind: "link"})
