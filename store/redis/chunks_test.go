@@ -14,6 +14,27 @@ import (
 	"github.com/heraldhq/herald/queue"
 )
 
+// claimAll claims the SMS due at at, n a claim, until none is left,
+// adding each ID to seen; an ID claimed twice fails the test.
+func claimAll(t *testing.T, db *DB, at time.Time, n int, seen map[string]bool) {
+	t.Helper()
+	for {
+		got, err := db.ClaimDeliveries(context.Background(), channel.SMS, at, time.Minute, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			return
+		}
+		for _, d := range got {
+			if seen[d.ID] {
+				t.Fatalf("%s claimed twice", d.ID)
+			}
+			seen[d.ID] = true
+		}
+	}
+}
+
 // chunkState reads how many chunks wait and how many IDs are in them,
 // and checks the set of waiting IDs against them.
 func chunkState(t *testing.T, db *DB) (chunks, ids int64) {
@@ -120,21 +141,7 @@ func TestPlanChunks(t *testing.T) {
 			for _, d := range got {
 				seen[d.ID] = true
 			}
-			for {
-				more, err := db.ClaimDeliveries(ctx, channel.SMS, t0.Add(time.Second), time.Minute, 37)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(more) == 0 {
-					break
-				}
-				for _, d := range more {
-					if seen[d.ID] {
-						t.Fatalf("%s claimed twice", d.ID)
-					}
-					seen[d.ID] = true
-				}
-			}
+			claimAll(t, db, t0.Add(time.Second), 37, seen)
 			if len(seen) != 601 {
 				t.Errorf("claimed %d SMS, want 601", len(seen))
 			}
@@ -398,21 +405,7 @@ func TestPlanTakeover(t *testing.T) {
 		t.Fatalf("Progress = %+v, %v", pr, err)
 	}
 	seen := map[string]bool{}
-	for {
-		got, err := two.ClaimDeliveries(ctx, channel.SMS, t0.Add(2*time.Hour), time.Minute, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) == 0 {
-			break
-		}
-		for _, d := range got {
-			if seen[d.ID] {
-				t.Fatalf("%s claimed twice", d.ID)
-			}
-			seen[d.ID] = true
-		}
-	}
+	claimAll(t, two, t0.Add(2*time.Hour), 100, seen)
 	// The ten claimed before, whose lease ended, are taken again, once.
 	if len(seen) != 700 {
 		t.Fatalf("claimed %d distinct; want 700", len(seen))
