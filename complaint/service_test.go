@@ -3,6 +3,7 @@ package complaint_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -638,6 +639,33 @@ func TestAttach(t *testing.T) {
 					t.Errorf("%d acknowledgements, want 1: %+v", acks, h.ack.all())
 				}
 			})
+		}
+	})
+}
+
+// TestAttachBehindManyNewer: the contact's open complaint is older than
+// the newest complaints Receive reads at once (all resolved since): a
+// threaded reply still finds it and attaches.
+func TestAttachBehindManyNewer(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		bob := complaint.Contact{Phone: bobPhone}
+		inc := h.declare("Checkout is down", h.checkout)
+		first, _ := h.receive(complaint.Intake{Contact: bob, Text: "cannot check out", IncidentID: inc.ID})
+		for i := 0; i < 55; i++ {
+			h.clock.Set(time.Duration(i+1) * time.Minute)
+			c, created := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: bob, Text: fmt.Sprintf("call %d", i)})
+			if !created {
+				t.Fatalf("call %d attached to %s", i, c.ID)
+			}
+			if _, err := h.svc.Resolve(h.ctx, h.page.ID, c.ID, complaint.RemedyNone, "Answered on the phone."); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.clock.Set(72 * time.Hour)
+		c, created := h.receive(complaint.Intake{Channel: complaint.Email, Contact: bob, Text: "re: your message", ReplyTo: inc.ID})
+		if created || c.ID != first.ID {
+			t.Fatalf("reply = %s (created %v), want attached to %s", c.ID, created, first.ID)
 		}
 	})
 }

@@ -310,7 +310,7 @@ func (s *Server) recordComplaint() fiber.Handler {
 			return err
 		}
 		pageID := c.Params("page_id")
-		if _, err := s.svc.Page(c.UserContext(), pageID); err != nil {
+		if _, err := s.cp.svc.Page(c.UserContext(), pageID); err != nil {
 			return err
 		}
 		if err := s.normalizeContact(&req.Contact, "contact"); err != nil {

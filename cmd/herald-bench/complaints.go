@@ -73,10 +73,13 @@ type complaintsOptions struct {
 	// (sms_reply_from) and its limit (sms_reply_rate, 0 unlimited), as a
 	// second number or Messaging Service has; ReplyFrom "" sends the
 	// acknowledgements under sms_rate with the fan-out.
-	ReplyFrom  string
-	ReplyRate  float64
-	Drain      time.Duration // longest wait for the acknowledgements after the storm
-	CPUProfile string
+	ReplyFrom string
+	ReplyRate float64
+	Drain     time.Duration // longest wait for the acknowledgements after the storm
+	// ProviderOnly skips the CPU-bound round: only the provider-bound
+	// one runs (for a profile of the case the target is about).
+	ProviderOnly bool
+	CPUProfile   string
 }
 
 var defaultComplaints = complaintsOptions{Recipients: 100_000, Engine: "both", RedisURL: "redis://127.0.0.1:6379/0",
@@ -102,6 +105,7 @@ func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error)
 	fs.StringVar(&opt.ReplyFrom, "reply-from", opt.ReplyFrom, "herald's sms_reply_from in the provider-bound round: the acknowledgements' own sender (\"\": none, they share sms_rate with the fan-out)")
 	fs.Float64Var(&opt.ReplyRate, "reply-rate", opt.ReplyRate, "herald's sms_reply_rate in the provider-bound round, the reply sender's own limit (0: unlimited)")
 	fs.DurationVar(&opt.Drain, "drain", opt.Drain, "longest wait after the storm for every complaint's acknowledgement")
+	fs.BoolVar(&opt.ProviderOnly, "provider-only", false, "run only the provider-bound round (-provider-rate), not the CPU-bound one")
 	fs.StringVar(&opt.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return opt, err
@@ -115,6 +119,8 @@ func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error)
 		return opt, errors.New("complaints: -duration and -window must be at least 100ms, -drain positive")
 	case opt.FanoutRate < 0 || opt.ProviderRate < 0 || opt.ReplyRate < 0:
 		return opt, errors.New("complaints: -fanout-rate, -provider-rate and -reply-rate must not be negative")
+	case opt.ProviderOnly && opt.ProviderRate <= 0:
+		return opt, errors.New("complaints: -provider-only needs a -provider-rate")
 	}
 	switch opt.Engine {
 	case "sqlite", "redis", "both":
@@ -207,9 +213,13 @@ func benchComplaints(ctx context.Context, opt complaintsOptions, stdout, stderr 
 	if opt.ProviderRate > 0 {
 		rates = append(rates, opt.ProviderRate)
 	}
-	roundNames := make([]string, len(rates))
-	for i, r := range rates {
-		roundNames[i] = rateString(r)
+	first := 0
+	if opt.ProviderOnly {
+		first = 1
+	}
+	var roundNames []string
+	for _, r := range rates[first:] {
+		roundNames = append(roundNames, rateString(r))
 	}
 	replyNote := ""
 	if opt.ReplyFrom != "" && len(rates) > 1 {
@@ -240,6 +250,9 @@ func benchComplaints(ctx context.Context, opt complaintsOptions, stdout, stderr 
 	var out []*stormResult
 	for _, e := range engines {
 		for i, rate := range rates {
+			if i < first {
+				continue
+			}
 			var w *world
 			if e == "sqlite" {
 				sub := filepath.Join(dir, fmt.Sprintf("sqlite%d", i))
