@@ -232,12 +232,12 @@ type queueStmts struct {
 
 	// A complaint's save (complaints.go), which every inbound complaint
 	// makes: parsing them cost more than running them.
-	complaintVersion   *sql.Stmt // complaintVersionSQL
-	complaintExternal  *sql.Stmt // externalSQL
-	complaintUpsert    *sql.Stmt // complaintUpsertSQL
-	complaintEntry     *sql.Stmt // complaintEntrySQL
-	complaintTally     *sql.Stmt // complaintTallySQL
-	complaintTallyDrop *sql.Stmt // complaintTallyDropSQL
+	complaintVersion   *sql.Stmt   // complaintVersionSQL
+	complaintExternal  *sql.Stmt   // externalSQL
+	complaintUpsert    *sql.Stmt   // complaintUpsertSQL
+	complaintEntries   []*sql.Stmt // insertEntriesSQL for each of entrySizes
+	complaintTally     *sql.Stmt   // complaintTallySQL
+	complaintTallyDrop *sql.Stmt   // complaintTallyDropSQL
 
 	// bySQL holds smallSQL, prepared, by its text (see txRow).
 	bySQL map[string]*sql.Stmt
@@ -247,7 +247,7 @@ type queueStmts struct {
 // runs once or twice (one complaint's acknowledgement is such a
 // transaction): parsing them again each time cost more than the rest of
 // a small enqueue.
-var smallSQL = []string{dataVersionSQL, reserveRIDsSQL, idsWaitingSQL, groupSelectSQL, groupInsertSQL,
+var smallSQL = []string{dataVersionSQL, reserveRIDsSQL, idsWaitingSQL, groupSelectSQL, groupInsertSQL, lastEntrySQL,
 	waitingChunksSQL("update_id IN (?)"), waitingChunksSQL("broadcast_id = ?")}
 
 // txRow runs a one-row query in tx, as the statement prepared for it when
@@ -274,11 +274,11 @@ func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any
 func (q *queueStmts) close() error {
 	var errs []error
 	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch, q.times,
-		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintEntry, q.complaintTally, q.complaintTallyDrop}
+		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintTally, q.complaintTallyDrop}
 	for _, st := range q.bySQL {
 		all = append(all, st)
 	}
-	for _, st := range append(append(append(all, q.insertRows...), q.insertIDs...), q.finish...) {
+	for _, st := range append(append(append(append(all, q.insertRows...), q.insertIDs...), q.finish...), q.complaintEntries...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -312,11 +312,19 @@ func (db *DB) prepare(ctx context.Context) error {
 		st  **sql.Stmt
 		sql string
 	}{{&q.complaintVersion, complaintVersionSQL}, {&q.complaintExternal, externalSQL}, {&q.complaintUpsert, complaintUpsertSQL},
-		{&q.complaintEntry, complaintEntrySQL}, {&q.complaintTally, complaintTallySQL}, {&q.complaintTallyDrop, complaintTallyDropSQL}} {
+		{&q.complaintTally, complaintTallySQL}, {&q.complaintTallyDrop, complaintTallyDropSQL}} {
 		if *p.st, err = db.w.PrepareContext(ctx, p.sql); err != nil {
 			q.close()
 			return fmt.Errorf("sqlite: prepare complaint save: %w", err)
 		}
+	}
+	for _, n := range entrySizes {
+		st, err := db.w.PrepareContext(ctx, insertEntriesSQL(n))
+		if err != nil {
+			q.close()
+			return fmt.Errorf("sqlite: prepare complaint save: %w", err)
+		}
+		q.complaintEntries = append(q.complaintEntries, st)
 	}
 	q.bySQL = map[string]*sql.Stmt{}
 	for _, query := range smallSQL {
