@@ -167,6 +167,13 @@ func (k keyspace) dueQueue(kind string) string { return k.global("q:" + kind + "
 // end of their lease in ms; an expired score is a dead node's work.
 func (k keyspace) leaseQueue(kind string) string { return k.global("q:" + kind + ":leased") }
 
+// replyDueQueue and replyLeaseQueue are dueQueue and leaseQueue for the
+// channel's replies (queue.LaneReplies), which are claimed apart from
+// the rest; the scripts name them with qkey (queue.go).
+func (k keyspace) replyDueQueue(kind string) string { return k.global("q:" + kind + ":reply:due") }
+
+func (k keyspace) replyLeaseQueue(kind string) string { return k.global("q:" + kind + ":reply:leased") }
+
 // unconfirmed is the sorted set of SMS deliveries in state sent (no final
 // receipt yet), scored by when they are next due a look at the provider's
 // record (ms): the finish script adds an SMS it marks sent, scored by its

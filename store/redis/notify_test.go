@@ -142,7 +142,7 @@ func TestClaimDeliveries(t *testing.T) {
 		}
 	})
 	now := t0.Add(5 * time.Second)
-	got, err := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10)
+	got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, now, time.Minute, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestClaimDeliveries(t *testing.T) {
 			t.Errorf("claimed %+v; want sending, attempt 1, a lease", d)
 		}
 	}
-	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10); len(more) != 0 {
+	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, now, time.Minute, 10); len(more) != 0 {
 		t.Fatalf("second claim got %v while leased", addresses(more))
 	}
 	// +361 is sent; +362's node dies, its lease runs out and another
@@ -165,7 +165,7 @@ func TestClaimDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := now.Add(2 * time.Minute)
-	re, err := db.ClaimDeliveries(ctx, channel.SMS, later, time.Minute, 10)
+	re, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, later, time.Minute, 10)
 	if err != nil || len(re) != 1 || re[0].Address != "+362" || re[0].Attempts != 2 || re[0].Lease == got[0].Lease {
 		t.Fatalf("reclaim = %+v, %v; want +362 at attempt 2 with a new lease", re, err)
 	}
@@ -184,10 +184,10 @@ func TestClaimDeliveries(t *testing.T) {
 	if err := db.FinishDeliveries(ctx, []*queue.Delivery{&retry}); err != nil {
 		t.Fatal(err)
 	}
-	if early, _ := db.ClaimDeliveries(ctx, channel.SMS, later.Add(10*time.Second), time.Minute, 10); len(early) != 0 {
+	if early, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, later.Add(10*time.Second), time.Minute, 10); len(early) != 0 {
 		t.Errorf("claimed %v before the retry was due", addresses(early))
 	}
-	third, _ := db.ClaimDeliveries(ctx, channel.SMS, later.Add(31*time.Second), time.Minute, 10)
+	third, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, later.Add(31*time.Second), time.Minute, 10)
 	if len(third) != 1 || third[0].Attempts != 3 {
 		t.Fatalf("retry claim = %+v; want +362 at attempt 3", third)
 	}
@@ -254,7 +254,7 @@ func TestClaimExactlyOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				ds, err := db.ClaimDeliveries(ctx, channel.Email, t0, time.Minute, 37)
+				ds, err := db.ClaimDeliveries(ctx, channel.Email, queue.LaneAll, t0, time.Minute, 37)
 				if err != nil {
 					t.Error(err)
 					return
@@ -293,11 +293,11 @@ func TestCancelPlan(t *testing.T) {
 		}
 		return ds
 	})
-	claimed, _ := db.ClaimDeliveries(ctx, channel.SMS, t0, time.Minute, 10)
+	claimed, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0, time.Minute, 10)
 	if err := db.CancelPlan(ctx, "b1", t0); err != nil {
 		t.Fatal(err)
 	}
-	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, t0, time.Minute, 10); len(more) != 0 {
+	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0, time.Minute, 10); len(more) != 0 {
 		t.Errorf("claimed %d deliveries of a cancelled plan", len(more))
 	}
 	pr, _ := db.Progress(ctx, "b1")

@@ -56,7 +56,7 @@ func TestUpgradeFromRowsPerDelivery(t *testing.T) {
 	if err != nil || got.Name != d.Name || got.State != queue.StatePending {
 		t.Fatalf("FindDeliveryByID = %+v, %v", got, err)
 	}
-	claimed, err := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10)
+	claimed, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, now, time.Minute, 10)
 	if err != nil || len(claimed) != 1 || claimed[0].ID != d.ID {
 		t.Fatalf("ClaimDeliveries = %v, %v; want the old row", claimed, err)
 	}

@@ -144,7 +144,7 @@ func enqueue(t *testing.T, ns Pipeline, ds ...*queue.Delivery) {
 
 func claim(t *testing.T, ns Pipeline, kind channel.Kind, now time.Time, lease time.Duration, n int) []*queue.Delivery {
 	t.Helper()
-	ds, err := ns.ClaimDeliveries(context.Background(), kind, now, lease, n)
+	ds, err := ns.ClaimDeliveries(context.Background(), kind, queue.LaneAll, now, lease, n)
 	if err != nil {
 		t.Fatalf("ClaimDeliveries: %v", err)
 	}
