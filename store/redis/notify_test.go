@@ -610,3 +610,58 @@ func TestRecipientIndex(t *testing.T) {
 		t.Errorf("FindDeliveries(p1, c-me) loaded %d deliveries; want the recipient's own (3 at most)", n)
 	}
 }
+
+// TestClaimLegacyReply: a reply stored before the lanes (no y field, in
+// the channel's one due queue) is the broadcast lane's: that lane claims
+// it, the replies' lane never sees it, and a retry puts it back where it
+// was. The dispatcher still sends it through the reply sender, by its
+// message kind.
+func TestClaimLegacyReply(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	d := &queue.Delivery{ID: "legacy-ack", PageID: "p1", MessageKind: queue.KindComplaintAck, Kind: channel.SMS, Address: "+36201234567",
+		RecipientType: queue.FromContact, State: queue.StatePending, NextAt: t0, CreatedAt: t0, UpdatedAt: t0}
+	if _, err := db.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	k := db.keys
+	if y, err := db.client.HGet(ctx, k.delivery(d.ID), "y").Result(); err != nil || y != "r" {
+		t.Fatalf("a new reply's lane = %q, %v; want r", y, err)
+	}
+	// Make it what a herald before the lanes wrote.
+	score, err := db.client.ZScore(ctx, k.replyDueQueue("sms"), d.ID).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := db.client.TxPipeline()
+	pipe.HDel(ctx, k.delivery(d.ID), "y")
+	pipe.ZRem(ctx, k.replyDueQueue("sms"), d.ID)
+	pipe.ZAdd(ctx, k.dueQueue("sms"), goredis.Z{Score: score, Member: d.ID})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Second)
+	if got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneReplies, now, time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("replies lane claimed %v, %v; want nothing", addresses(got), err)
+	}
+	got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneBroadcast, now, time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].ID != d.ID || got[0].MessageKind != queue.KindComplaintAck {
+		t.Fatalf("broadcast lane claimed %v, %v; want the legacy reply", addresses(got), err)
+	}
+	if n, _ := db.client.ZCard(ctx, k.leaseQueue("sms")).Result(); n != 1 {
+		t.Errorf("broadcast lease queue holds %d; want the legacy reply", n)
+	}
+	got[0].State, got[0].NextAt = queue.StatePending, now.Add(time.Second)
+	if err := db.FinishDeliveries(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.client.ZScore(ctx, k.dueQueue("sms"), d.ID).Result(); err != nil {
+		t.Errorf("the retried legacy reply is not back in the broadcast due queue: %v", err)
+	}
+	for _, key := range []string{k.leaseQueue("sms"), k.replyDueQueue("sms"), k.replyLeaseQueue("sms")} {
+		if n, _ := db.client.ZCard(ctx, key).Result(); n != 0 {
+			t.Errorf("%s holds %d after the retry; want none", key, n)
+		}
+	}
+}
