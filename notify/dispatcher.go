@@ -117,8 +117,8 @@ func (s *Service) leaseClaim(k channel.Kind, rate float64) int {
 }
 
 // lane is one of a dispatcher's claim lanes: which deliveries it claims,
-// how many at a time, how many it keeps in flight, and the workers'
-// queue they go to.
+// how many at a time, and how many of them it keeps in flight (hand
+// routes each claimed delivery to its workers by message kind).
 type lane struct {
 	lane     queue.Lane
 	claim    int
