@@ -118,7 +118,9 @@ local function planBatch(pfx, a, bid)
       cid, seq = cid + 1, seq + 1
       local m = tostring(cid)
       redis.call('SET', pfx .. 'pc:' .. m, a[c.blob])
-      redis.call('ZADD', pfx .. 'q:' .. c.kind .. ':due', string.format('%.0f', c.at * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. m)
+      -- A plan's deliveries are never replies: its chunks are the
+      -- broadcast lane's.
+      redis.call('ZADD', qkey(pfx, c.kind, '', 'due'), string.format('%.0f', c.at * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. m)
       redis.call('SADD', pfx .. 'pcu:' .. c.up, m)
       redis.call('SADD', pfx .. 'chunked', unpack(a, c.blob + 1, c.blob + c.n))
       pcs[#pcs + 1] = m
@@ -334,7 +336,7 @@ local function expand(pfx, cid)
   for j = 1, #ids, 1000 do
     redis.call('SREM', pfx .. 'chunked', unpack(ids, j, math.min(j + 999, #ids)))
   end
-  redis.call('ZREM', pfx .. 'q:' .. a[6] .. ':due', '` + chunkMarker + `' .. cid)
+  redis.call('ZREM', qkey(pfx, a[6], '', 'due'), '` + chunkMarker + `' .. cid)
   insert(pfx, a, 1, 'expand', chunkStride)
   return #ids
 end

@@ -159,12 +159,14 @@ func (k keyspace) deliveryPrefix() string { return k.global("d:") }
 
 func (k keyspace) delivery(id string) string { return k.deliveryPrefix() + id }
 
-// dueQueue: sorted set of a channel's pending delivery IDs, scored by NextAt
-// in ms (retries and quiet-hour deferrals are simply later scores).
+// dueQueue: sorted set of a channel's pending delivery IDs but replies
+// (and its plans' chunks), scored by NextAt in ms (retries and quiet-hour
+// deferrals are simply later scores).
 func (k keyspace) dueQueue(kind string) string { return k.global("q:" + kind + ":due") }
 
-// leaseQueue: sorted set of a channel's sending delivery IDs, scored by the
-// end of their lease in ms; an expired score is a dead node's work.
+// leaseQueue: sorted set of a channel's sending delivery IDs but replies,
+// scored by the end of their lease in ms; an expired score is a dead
+// node's work.
 func (k keyspace) leaseQueue(kind string) string { return k.global("q:" + kind + ":leased") }
 
 // replyDueQueue and replyLeaseQueue are dueQueue and leaseQueue for the
