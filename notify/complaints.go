@@ -101,7 +101,8 @@ func (s *Service) answerDelivery(c *complaint.Complaint, a complaint.Answer, key
 		// million is queued due now too: a person who has just written
 		// would wait behind all of it (39–47 s p99 in herald-bench
 		// complaints). Queued as due a day ago, the acknowledgement is
-		// claimed before the bulk.
+		// claimed before the bulk. (On a channel with a reply sender it
+		// is claimed in the replies' lane, apart from the bulk anyway.)
 		d.NextAt = now.Add(-ahead)
 	}
 	return d

@@ -50,35 +50,36 @@ type dispatcher struct {
 	freed                   chan struct{}
 }
 
-// replyProbeEvery is how often, while the main lane is full (a broadcast
-// waiting for its rate limit's turns), a dispatcher with a reply sender
-// claims a few deliveries to find replies (which are claimed first) when
-// the last such claim found none.
-const replyProbeEvery = 20 * time.Millisecond
-
 func newDispatcher(s *Service, k channel.Kind, ch Channel) *dispatcher {
 	w := s.workers(k)
-	// Either lane holds at most two claims and a probe (see run) besides
-	// what its workers are sending.
+	// A lane holds at most two claims besides what its workers are
+	// sending (see run).
 	n := 2*s.claimSize(k) + 2*w
-	d := &dispatcher{s: s, kind: k, ch: ch, work: make(chan claimed, n), done: make(chan *queue.Delivery, 2*n), freed: make(chan struct{}, 1)}
+	d := &dispatcher{s: s, kind: k, ch: ch, work: make(chan claimed, n), freed: make(chan struct{}, 1)}
+	done := 2 * n
 	if r := s.reply[k]; r != nil {
-		d.reply, d.replies = r, make(chan claimed, n)
+		// The reply lane's own two claims, and room for one broadcast
+		// claim's worth: a reply stored before the lanes existed (Redis)
+		// is claimed with the broadcast and still goes to the reply
+		// workers.
+		rn := 2*s.replyClaimSize(k) + 2*w + s.claimSize(k)
+		d.reply, d.replies = r, make(chan claimed, rn)
+		done += 2 * rn
 	}
+	d.done = make(chan *queue.Delivery, done)
 	return d
 }
 
 // IsReply reports whether a message kind is a one-to-one reply to a
 // person who has just written or signed up (a complaint's answers, a
 // sign-up's confirmation or notice) rather than part of a broadcast: on a
-// channel with a reply sender (Deps.Replies) these go out through it.
-func IsReply(k queue.MessageKind) bool {
-	return isComplaintMessage(k) || k == queue.KindConfirm || k == queue.KindSubscribed
-}
+// channel with a reply sender (Deps.Replies) these go out through it,
+// claimed in a lane of their own (queue.LaneReplies).
+func IsReply(k queue.MessageKind) bool { return k.IsReply() }
 
 // replyLane reports whether d goes out through its channel's reply sender.
 func (s *Service) replyLane(d *queue.Delivery) bool {
-	return s.reply[d.Kind] != nil && IsReply(d.MessageKind)
+	return s.reply[d.Kind] != nil && d.MessageKind.IsReply()
 }
 
 // claimSize is ClaimSize (default 16 × workers, at least 128), but never more
@@ -86,6 +87,22 @@ func (s *Service) replyLane(d *queue.Delivery) bool {
 // delivery must be sent well before its lease ends, or another node could
 // claim and send it too.
 func (s *Service) claimSize(k channel.Kind) int {
+	rate := s.cfg.Rates[k].Rate
+	if k == channel.Slack && (rate <= 0 || s.cfg.SlackPerChannel.Rate < rate) {
+		rate = s.cfg.SlackPerChannel.Rate
+	}
+	return s.leaseClaim(k, rate)
+}
+
+// replyClaimSize is claimSize for the reply lane, which its own rate
+// (ReplyRates) paces.
+func (s *Service) replyClaimSize(k channel.Kind) int {
+	return s.leaseClaim(k, s.cfg.ReplyRates[k].Rate)
+}
+
+// leaseClaim is ClaimSize, or its default, capped at what rate (none when
+// ≤ 0) sends in an eighth of the lease.
+func (s *Service) leaseClaim(k channel.Kind, rate float64) int {
 	n := s.cfg.ClaimSize
 	if n <= 0 {
 		// Large claims amortise the store's per-call cost (one lease
@@ -93,17 +110,24 @@ func (s *Service) claimSize(k channel.Kind) int {
 		// doubled throughput over 32.
 		n = max(128, 16*s.workers(k))
 	}
-	rate := s.cfg.Rates[k].Rate
-	if k == channel.Slack && (rate <= 0 || s.cfg.SlackPerChannel.Rate < rate) {
-		rate = s.cfg.SlackPerChannel.Rate
-	}
 	if rate > 0 {
 		n = min(n, max(1, int(rate*s.cfg.Lease.Seconds()/8)))
 	}
-	if r := s.cfg.ReplyRates[k].Rate; s.reply[k] != nil && r > 0 {
-		n = min(n, max(1, int(r*s.cfg.Lease.Seconds()/8)))
-	}
 	return n
+}
+
+// lane is one of a dispatcher's claim lanes: which deliveries it claims,
+// how many at a time, and how many of them it keeps in flight (hand
+// routes each claimed delivery to its workers by message kind).
+type lane struct {
+	lane     queue.Lane
+	claim    int
+	max      int64 // in flight at most before a claim: two claims and the workers'
+	inflight *atomic.Int64
+	// idle: the last claim found nothing; the lane is not asked again
+	// before new work is announced (wakeKind) or until retry.
+	idle  bool
+	retry time.Time
 }
 
 func (d *dispatcher) run(ctx context.Context) {
@@ -136,65 +160,66 @@ func (d *dispatcher) run(ctx context.Context) {
 		defer finisher.Done()
 		d.finishLoop()
 	}()
+	// Two claims' worth in flight per lane: the next claim runs while
+	// half the queue is still being sent, so workers never wait for the
+	// store. Without a reply sender one claim takes every due delivery,
+	// replies first (they are queued due early). With one, the store
+	// hands out the broadcast and the replies apart, each lane with its
+	// own room: a backlog of replies held by their own rate limit never
+	// fills the broadcast's claims or its room, nor the other way round.
 	claim := s.claimSize(d.kind)
-	// Two claims' worth in flight: the next claim runs while half the
-	// queue is still being sent, so workers never wait for the store.
-	maxInflight := int64(2*claim + w)
-	var nextProbe time.Time
+	lanes := []*lane{{lane: queue.LaneAll, claim: claim, max: int64(2*claim + w), inflight: &d.inflight}}
+	if d.reply != nil {
+		rc := s.replyClaimSize(d.kind)
+		lanes = []*lane{
+			{lane: queue.LaneBroadcast, claim: claim, max: int64(2*claim + w), inflight: &d.inflight},
+			{lane: queue.LaneReplies, claim: rc, max: int64(2*rc + w), inflight: &d.replyInflight},
+		}
+	}
 	for ctx.Err() == nil {
-		n := claim
-		main, replies := d.inflight.Load(), d.replyInflight.Load()
-		if main+replies > maxInflight-int64(claim) {
-			// No room for a claim. With a reply sender, replies must not
-			// wait for a rate-limited broadcast to free the room: a
-			// probe, a claim of one delivery for each reply worker,
-			// takes the replies due (they are claimed first), and the
-			// main lane takes the broadcast deliveries it may bring
-			// beyond its room (at most one probe's: the buffers hold
-			// that). A probe that found no reply waits replyProbeEvery.
-			probe := d.reply != nil && replies < int64(w) && main <= maxInflight && !time.Now().Before(nextProbe)
-			if !probe {
-				wait := s.cfg.Poll
-				if d.reply != nil {
-					wait = min(wait, max(time.Millisecond, time.Until(nextProbe)))
-				}
-				if !sleep(ctx, wait, d.freed) {
-					break
-				}
+		got, failed := false, false
+		for _, l := range lanes {
+			if l.idle && time.Now().Before(l.retry) || l.inflight.Load() > l.max-int64(l.claim) {
 				continue
 			}
-			n = w
-		}
-		ds, err := s.store.ClaimDeliveries(ctx, d.kind, s.now(), s.cfg.Lease, n)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("claim deliveries", "channel", d.kind, "err", err)
+			ds, err := s.store.ClaimDeliveries(ctx, d.kind, l.lane, s.now(), s.cfg.Lease, l.claim)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("claim deliveries", "channel", d.kind, "lane", l.lane, "err", err)
+				}
+				failed = true
+				continue
 			}
+			l.idle = len(ds) == 0
+			if l.idle {
+				l.retry = time.Now().Add(s.cfg.Poll)
+				continue
+			}
+			got = true
+			d.hand(ctx, ds)
+		}
+		if failed {
 			if !sleep(ctx, s.cfg.Poll, nil) {
 				break
 			}
 			continue
 		}
-		at := time.Now()
-		clear := s.unsuppressed(ctx, d.kind, ds)
-		gotReply := false
-		for _, dl := range ds {
-			c := claimed{d: dl, at: at, clear: clear[dl]}
-			if d.reply != nil && IsReply(dl.MessageKind) {
-				gotReply = true
-				d.replyInflight.Add(1)
-				d.replies <- c
-			} else {
-				d.inflight.Add(1)
-				d.work <- c
+		if got {
+			continue
+		}
+		// Every lane is full or found nothing: wait for a worker to free
+		// room, for new work, or for an idle lane's next look.
+		t := time.NewTimer(s.cfg.Poll)
+		select {
+		case <-ctx.Done():
+		case <-d.freed:
+		case <-s.wakeKind[d.kind]:
+			for _, l := range lanes {
+				l.idle = false
 			}
+		case <-t.C:
 		}
-		if n < claim && !gotReply {
-			nextProbe = at.Add(replyProbeEvery)
-		}
-		if len(ds) == 0 && !sleep(ctx, s.cfg.Poll, s.wakeKind[d.kind]) {
-			break
-		}
+		t.Stop()
 	}
 	close(d.work)
 	if d.replies != nil {
@@ -203,6 +228,24 @@ func (d *dispatcher) run(ctx context.Context) {
 	workers.Wait()
 	close(d.done)
 	finisher.Wait()
+}
+
+// hand gives a claim's deliveries to the workers of their lane: a reply
+// to the reply workers when the channel has a reply sender, whichever
+// lane claimed it.
+func (d *dispatcher) hand(ctx context.Context, ds []*queue.Delivery) {
+	at := time.Now()
+	clear := d.s.unsuppressed(ctx, d.kind, ds)
+	for _, dl := range ds {
+		c := claimed{d: dl, at: at, clear: clear[dl]}
+		if d.reply != nil && dl.MessageKind.IsReply() {
+			d.replyInflight.Add(1)
+			d.replies <- c
+		} else {
+			d.inflight.Add(1)
+			d.work <- c
+		}
+	}
 }
 
 // finishLoop writes outcomes in batches: when a claim's worth (at least 64)

@@ -126,7 +126,9 @@ type Deps struct {
 	// one-to-one replies (IsReply: complaint answers, sign-up
 	// confirmations) through this Channel, by workers of their own and
 	// under Config.ReplyRates, so a person who has just written is not
-	// queued behind a broadcast's rate limit. Its kind must be in Channels.
+	// queued behind a broadcast's rate limit; the dispatcher claims them
+	// apart from the broadcast (queue.LaneReplies), so neither waits for
+	// the other's backlog. Its kind must be in Channels.
 	Replies  map[channel.Kind]Channel
 	Renderer *render.Renderer
 	Events   incident.Events

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
@@ -49,6 +50,53 @@ const (
 	// email templates only and renders through render.Renderer.RenderConfirm.
 	KindSubscribed MessageKind = "subscribed"
 )
+
+// IsReply reports whether a message kind is a one-to-one reply to a
+// person who has just written or signed up (a complaint's answers, a
+// sign-up's confirmation or notice) rather than part of a broadcast. The
+// stores keep replies in a lane of their own (Lane), so that a channel
+// with a reply sender claims them apart from its broadcasts.
+func (k MessageKind) IsReply() bool {
+	switch k {
+	case KindComplaintAck, KindComplaintReceived, KindComplaintAnswer, KindConfirm, KindSubscribed:
+		return true
+	}
+	return false
+}
+
+// Lane selects which of a channel's due deliveries a claim takes: the
+// stores keep replies (MessageKind.IsReply) apart from the rest, so a
+// backlog of one never stands in the way of the other.
+type Lane int
+
+// Lanes.
+const (
+	// LaneAll takes every due delivery, oldest NextAt first across both
+	// lanes.
+	LaneAll Lane = iota
+	// LaneBroadcast takes the deliveries that are not replies: a plan's,
+	// and the other messages outside plans (surveys, compensation
+	// notices to the agents).
+	LaneBroadcast
+	// LaneReplies takes the replies only.
+	LaneReplies
+)
+
+// String names the lane.
+func (l Lane) String() string {
+	switch l {
+	case LaneAll:
+		return "all"
+	case LaneBroadcast:
+		return "broadcast"
+	case LaneReplies:
+		return "replies"
+	}
+	return "lane(" + strconv.Itoa(int(l)) + ")"
+}
+
+// Valid reports whether l is one of the lanes.
+func (l Lane) Valid() bool { return l == LaneAll || l == LaneBroadcast || l == LaneReplies }
 
 // DeliveryState is a delivery's place in its life.
 type DeliveryState string
@@ -277,12 +325,17 @@ type Store interface {
 	// FindPlans lists an incident's plans, oldest first.
 	FindPlans(ctx context.Context, incidentID string) ([]*Plan, error)
 
-	// ClaimDeliveries leases up to n deliveries of kind that are pending and
-	// due at now, or sending with an expired lease (a node died), moving
-	// them to sending and counting an attempt, oldest NextAt first. Each
-	// delivery is claimed by one caller only; its lease ends at now+lease.
-	// Each returned delivery carries its Lease.
-	ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.Time, lease time.Duration, n int) ([]*Delivery, error)
+	// ClaimDeliveries leases up to n deliveries of kind in lane that are
+	// pending and due at now, or sending with an expired lease (a node
+	// died), moving them to sending and counting an attempt, oldest NextAt
+	// first. Each delivery is claimed by
+	// one caller only; its lease ends at now+lease. Each returned delivery
+	// carries its Lease. A delivery's lane is fixed when it is stored, by
+	// its MessageKind, and a retry, a deferral or an expired lease brings
+	// it back in the same lane; a plan's deliveries are never replies. A
+	// lane's claim must not cost more for the other lane's backlog. An
+	// invalid lane is EINVALID.
+	ClaimDeliveries(ctx context.Context, kind channel.Kind, lane Lane, now time.Time, lease time.Duration, n int) ([]*Delivery, error)
 	// FinishDeliveries records outcomes of claimed deliveries: a final
 	// state, or pending with a later NextAt (retry, deferral). A delivery
 	// whose lease was lost (claimed again by someone else) or that is no

@@ -121,7 +121,7 @@ func fixture(t *testing.T, db engine) *reports.Service {
 			t.Fatal(err)
 		}
 		for _, kind := range []channel.Kind{channel.SMS, channel.Email, channel.Slack} {
-			claimed, err := db.ClaimDeliveries(ctx, kind, b.CreatedAt.Add(time.Hour), time.Minute, 100)
+			claimed, err := db.ClaimDeliveries(ctx, kind, queue.LaneAll, b.CreatedAt.Add(time.Hour), time.Minute, 100)
 			must(t, err)
 			for _, d := range claimed {
 				var i int

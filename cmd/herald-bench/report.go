@@ -321,7 +321,7 @@ func seedDeliveries(ctx context.Context, eng *node.Engine, pageID string, inc *i
 		for _, kind := range []channel.Kind{channel.SMS, channel.Email, channel.Slack} {
 			seen := 0
 			for {
-				ds, err := eng.Notify.ClaimDeliveries(ctx, kind, time.Now(), lease, batch)
+				ds, err := eng.Notify.ClaimDeliveries(ctx, kind, queue.LaneAll, time.Now(), lease, batch)
 				if err != nil {
 					return fmt.Errorf("claim: %w", err)
 				}

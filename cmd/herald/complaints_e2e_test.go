@@ -241,9 +241,10 @@ func testComplaintReplySender(t *testing.T, dir string, storeArgs []string) {
 	if ack.To != phone || !strings.Contains(ack.Body, "Card payments") {
 		t.Errorf("acknowledgement %+v: want one to %s about the incident", ack, phone)
 	}
-	// Claimed by a probe at once, not when the broadcast's lane (all 20
-	// claimed, sending 2 a second) has room for a claim again (2.5 s, 5
-	// more broadcast SMS), let alone after the broadcast.
+	// Claimed at once in the replies' lane, which the enqueue wakes, not
+	// when the broadcast's lane (all 20 claimed, sending 2 a second) has
+	// room for a claim again (2.5 s, 5 more broadcast SMS), let alone
+	// after the broadcast.
 	if broadcastSoFar > atPost+3 {
 		t.Errorf("the acknowledgement came after %d more broadcast SMS (%d, then %d): it waited for the broadcast's lane", broadcastSoFar-atPost, atPost, broadcastSoFar)
 	}

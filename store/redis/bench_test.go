@@ -109,7 +109,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for {
-							ds, err := db.ClaimDeliveries(ctx, channel.SMS, t0, time.Minute, size)
+							ds, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0, time.Minute, size)
 							if err != nil {
 								b.Error(err)
 								return

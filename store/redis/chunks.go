@@ -65,10 +65,11 @@ const chunkSize = 256
 // start with it (validDelivery).
 const chunkMarker = "~"
 
-// chunkLua is the part of the chunk scripts both need: the stride of
-// insertLua's strings.
+// chunkLua is the part of the chunk scripts both need: the stride of a
+// chunk's strings (chunkStride) and of insertLua's (insertStride).
 var chunkLua = `
-local chunkStride = ` + strconv.Itoa(insertStride) + `
+local chunkStride = ` + strconv.Itoa(chunkStride) + `
+local insertStride = ` + strconv.Itoa(insertStride) + `
 `
 
 // planBatchLua is savePlanBatchScript's body after the lease check. The
@@ -102,7 +103,7 @@ local function planBatch(pfx, a, bid)
   end
   for _, c in ipairs(chunks) do check(a, c.blob + 1, c.blob + c.n) end
   local ids = {}
-  for j = direct, #a, chunkStride do ids[#ids + 1] = a[j] end
+  for j = direct, #a, insertStride do ids[#ids + 1] = a[j] end
   for j = 1, #ids, 1000 do check(ids, j, math.min(j + 999, #ids)) end
   if #known > 0 then
     table.insert(known, 1, -3)
@@ -117,7 +118,9 @@ local function planBatch(pfx, a, bid)
       cid, seq = cid + 1, seq + 1
       local m = tostring(cid)
       redis.call('SET', pfx .. 'pc:' .. m, a[c.blob])
-      redis.call('ZADD', pfx .. 'q:' .. c.kind .. ':due', string.format('%.0f', c.at * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. m)
+      -- A plan's deliveries are never replies: its chunks are the
+      -- broadcast lane's.
+      redis.call('ZADD', qkey(pfx, c.kind, '', 'due'), string.format('%.0f', c.at * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. m)
       redis.call('SADD', pfx .. 'pcu:' .. c.up, m)
       redis.call('SADD', pfx .. 'chunked', unpack(a, c.blob + 1, c.blob + c.n))
       pcs[#pcs + 1] = m
@@ -194,7 +197,7 @@ func (db *DB) packPlanBatch(args []any, ds []*queue.Delivery, now time.Time) ([]
 	args = append(args, len(done))
 	for _, c := range done {
 		// The array header: 0xdd and a 32-bit count, in the 5 bytes kept.
-		n := len(c.ids) * insertStride
+		n := len(c.ids) * chunkStride
 		c.blob[0], c.blob[1], c.blob[2], c.blob[3], c.blob[4] = 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
 		args = append(args, string(c.kind), c.at, len(c.ids), c.update, c.blob)
 		for _, id := range c.ids {
@@ -221,9 +224,10 @@ func (rk *recipientKey) appendMS(blob []byte, ms int64) []byte {
 	return appendMsgpackBytes(blob, rk.msText)
 }
 
-// appendChunkDelivery appends d's insertStride strings for insertLua to a
-// chunk's blob as MessagePack, as insertFields makes them but without a
-// string each: planning packs millions. buf is scratch space for the
+// appendChunkDelivery appends d's chunkStride strings for insertLua to a
+// chunk's blob as MessagePack, as insertFields makes them (all but the
+// lane: a plan's deliveries are never replies, render.KindForBroadcast)
+// but without a string each: planning packs millions. buf is scratch space for the
 // document, returned for reuse; at is d's NextAt in ms.
 func (db *DB) appendChunkDelivery(blob, buf []byte, rk *recipientKey, d *queue.Delivery, now time.Time) (_, _ []byte, at int64, err error) {
 	created := ms(d.CreatedAt)
@@ -332,8 +336,8 @@ local function expand(pfx, cid)
   for j = 1, #ids, 1000 do
     redis.call('SREM', pfx .. 'chunked', unpack(ids, j, math.min(j + 999, #ids)))
   end
-  redis.call('ZREM', pfx .. 'q:' .. a[6] .. ':due', '` + chunkMarker + `' .. cid)
-  insert(pfx, a, 1, 'expand')
+  redis.call('ZREM', qkey(pfx, a[6], '', 'due'), '` + chunkMarker + `' .. cid)
+  insert(pfx, a, 1, 'expand', chunkStride)
   return #ids
 end
 `

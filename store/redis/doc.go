@@ -42,9 +42,11 @@
 //	<prefix>:{global}:plans:pending            zset  pending broadcast IDs by when claimable (ms)
 //	<prefix>:{global}:lease-seq                counter fencing tokens of plan and delivery claims
 //	<prefix>:{global}:qseq                     counter insertion order within a millisecond's scores
-//	<prefix>:{global}:d:<delivery>             hash  j (compact JSON) s a n k b u l p e r sa da
-//	<prefix>:{global}:q:<kind>:due             zset  pending delivery IDs by NextAt (ms × 1024 + seq)
-//	<prefix>:{global}:q:<kind>:leased          zset  sending delivery IDs by lease end (ms)
+//	<prefix>:{global}:d:<delivery>             hash  j (compact JSON) s a n k b u l p e r sa da y
+//	<prefix>:{global}:q:<kind>:due             zset  pending delivery IDs by NextAt (ms × 1024 + seq), but replies
+//	<prefix>:{global}:q:<kind>:leased          zset  sending delivery IDs by lease end (ms), but replies
+//	<prefix>:{global}:q:<kind>:reply:due       zset  as q:<kind>:due, for replies (queue.LaneReplies)
+//	<prefix>:{global}:q:<kind>:reply:leased    zset  as q:<kind>:leased, for replies
 //	<prefix>:{global}:q:sms:sent               zset  SMS still sent (no final receipt) by when next due a look at Twilio (ms)
 //	<prefix>:{global}:progress:<broadcast>     hash  "<kind>:<state>" and "r:<kind>:<reason>" → count
 //	<prefix>:{global}:dtimes:<broadcast>       hash  "<kind>:<state>:<10 s bucket>" → deliveries that reached a timed state then (the report)

@@ -159,13 +159,22 @@ func (k keyspace) deliveryPrefix() string { return k.global("d:") }
 
 func (k keyspace) delivery(id string) string { return k.deliveryPrefix() + id }
 
-// dueQueue: sorted set of a channel's pending delivery IDs, scored by NextAt
-// in ms (retries and quiet-hour deferrals are simply later scores).
+// dueQueue: sorted set of a channel's pending delivery IDs but replies
+// (and its plans' chunks), scored by NextAt in ms (retries and quiet-hour
+// deferrals are simply later scores).
 func (k keyspace) dueQueue(kind string) string { return k.global("q:" + kind + ":due") }
 
-// leaseQueue: sorted set of a channel's sending delivery IDs, scored by the
-// end of their lease in ms; an expired score is a dead node's work.
+// leaseQueue: sorted set of a channel's sending delivery IDs but replies,
+// scored by the end of their lease in ms; an expired score is a dead
+// node's work.
 func (k keyspace) leaseQueue(kind string) string { return k.global("q:" + kind + ":leased") }
+
+// replyDueQueue and replyLeaseQueue are dueQueue and leaseQueue for the
+// channel's replies (queue.LaneReplies), which are claimed apart from
+// the rest; the scripts name them with qkey (queue.go).
+func (k keyspace) replyDueQueue(kind string) string { return k.global("q:" + kind + ":reply:due") }
+
+func (k keyspace) replyLeaseQueue(kind string) string { return k.global("q:" + kind + ":reply:leased") }
 
 // unconfirmed is the sorted set of SMS deliveries in state sent (no final
 // receipt yet), scored by when they are next due a look at the provider's

@@ -142,7 +142,7 @@ func TestClaimDeliveries(t *testing.T) {
 		}
 	})
 	now := t0.Add(5 * time.Second)
-	got, err := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10)
+	got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, now, time.Minute, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestClaimDeliveries(t *testing.T) {
 			t.Errorf("claimed %+v; want sending, attempt 1, a lease", d)
 		}
 	}
-	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10); len(more) != 0 {
+	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, now, time.Minute, 10); len(more) != 0 {
 		t.Fatalf("second claim got %v while leased", addresses(more))
 	}
 	// +361 is sent; +362's node dies, its lease runs out and another
@@ -165,7 +165,7 @@ func TestClaimDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := now.Add(2 * time.Minute)
-	re, err := db.ClaimDeliveries(ctx, channel.SMS, later, time.Minute, 10)
+	re, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, later, time.Minute, 10)
 	if err != nil || len(re) != 1 || re[0].Address != "+362" || re[0].Attempts != 2 || re[0].Lease == got[0].Lease {
 		t.Fatalf("reclaim = %+v, %v; want +362 at attempt 2 with a new lease", re, err)
 	}
@@ -184,10 +184,10 @@ func TestClaimDeliveries(t *testing.T) {
 	if err := db.FinishDeliveries(ctx, []*queue.Delivery{&retry}); err != nil {
 		t.Fatal(err)
 	}
-	if early, _ := db.ClaimDeliveries(ctx, channel.SMS, later.Add(10*time.Second), time.Minute, 10); len(early) != 0 {
+	if early, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, later.Add(10*time.Second), time.Minute, 10); len(early) != 0 {
 		t.Errorf("claimed %v before the retry was due", addresses(early))
 	}
-	third, _ := db.ClaimDeliveries(ctx, channel.SMS, later.Add(31*time.Second), time.Minute, 10)
+	third, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, later.Add(31*time.Second), time.Minute, 10)
 	if len(third) != 1 || third[0].Attempts != 3 {
 		t.Fatalf("retry claim = %+v; want +362 at attempt 3", third)
 	}
@@ -254,7 +254,7 @@ func TestClaimExactlyOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				ds, err := db.ClaimDeliveries(ctx, channel.Email, t0, time.Minute, 37)
+				ds, err := db.ClaimDeliveries(ctx, channel.Email, queue.LaneAll, t0, time.Minute, 37)
 				if err != nil {
 					t.Error(err)
 					return
@@ -293,11 +293,11 @@ func TestCancelPlan(t *testing.T) {
 		}
 		return ds
 	})
-	claimed, _ := db.ClaimDeliveries(ctx, channel.SMS, t0, time.Minute, 10)
+	claimed, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0, time.Minute, 10)
 	if err := db.CancelPlan(ctx, "b1", t0); err != nil {
 		t.Fatal(err)
 	}
-	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, t0, time.Minute, 10); len(more) != 0 {
+	if more, _ := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0, time.Minute, 10); len(more) != 0 {
 		t.Errorf("claimed %d deliveries of a cancelled plan", len(more))
 	}
 	pr, _ := db.Progress(ctx, "b1")
@@ -608,5 +608,60 @@ func TestRecipientIndex(t *testing.T) {
 	}
 	if n := h.n.Load(); n > 3 {
 		t.Errorf("FindDeliveries(p1, c-me) loaded %d deliveries; want the recipient's own (3 at most)", n)
+	}
+}
+
+// TestClaimLegacyReply: a reply stored before the lanes (no y field, in
+// the channel's one due queue) is the broadcast lane's: that lane claims
+// it, the replies' lane never sees it, and a retry puts it back where it
+// was. The dispatcher still sends it through the reply sender, by its
+// message kind.
+func TestClaimLegacyReply(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	d := &queue.Delivery{ID: "legacy-ack", PageID: "p1", MessageKind: queue.KindComplaintAck, Kind: channel.SMS, Address: "+36201234567",
+		RecipientType: queue.FromContact, State: queue.StatePending, NextAt: t0, CreatedAt: t0, UpdatedAt: t0}
+	if _, err := db.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	k := db.keys
+	if y, err := db.client.HGet(ctx, k.delivery(d.ID), "y").Result(); err != nil || y != "r" {
+		t.Fatalf("a new reply's lane = %q, %v; want r", y, err)
+	}
+	// Make it what a herald before the lanes wrote.
+	score, err := db.client.ZScore(ctx, k.replyDueQueue("sms"), d.ID).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := db.client.TxPipeline()
+	pipe.HDel(ctx, k.delivery(d.ID), "y")
+	pipe.ZRem(ctx, k.replyDueQueue("sms"), d.ID)
+	pipe.ZAdd(ctx, k.dueQueue("sms"), goredis.Z{Score: score, Member: d.ID})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Second)
+	if got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneReplies, now, time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("replies lane claimed %v, %v; want nothing", addresses(got), err)
+	}
+	got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneBroadcast, now, time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].ID != d.ID || got[0].MessageKind != queue.KindComplaintAck {
+		t.Fatalf("broadcast lane claimed %v, %v; want the legacy reply", addresses(got), err)
+	}
+	if n, _ := db.client.ZCard(ctx, k.leaseQueue("sms")).Result(); n != 1 {
+		t.Errorf("broadcast lease queue holds %d; want the legacy reply", n)
+	}
+	got[0].State, got[0].NextAt = queue.StatePending, now.Add(time.Second)
+	if err := db.FinishDeliveries(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.client.ZScore(ctx, k.dueQueue("sms"), d.ID).Result(); err != nil {
+		t.Errorf("the retried legacy reply is not back in the broadcast due queue: %v", err)
+	}
+	for _, key := range []string{k.leaseQueue("sms"), k.replyDueQueue("sms"), k.replyLeaseQueue("sms")} {
+		if n, _ := db.client.ZCard(ctx, key).Result(); n != 0 {
+			t.Errorf("%s holds %d after the retry; want none", key, n)
+		}
 	}
 }

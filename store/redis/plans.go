@@ -102,16 +102,16 @@ return 1
 // chunk at a time so that a broadcast of a million deliveries never holds
 // Redis for long. ARGV: now ms, start, stop, {global} prefix, broadcast
 // ID. Returns how many IDs the chunk held.
-var cancelDeliveriesScript = goredis.NewScript(`
+var cancelDeliveriesScript = goredis.NewScript(laneLua + `
 local now, pfx, bid = ARGV[1], ARGV[4], ARGV[5]
 local ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
 local counts = {}
 for _, id in ipairs(ids) do
   local dk = pfx .. 'd:' .. id
-  local cur = redis.call('HMGET', dk, 's', 'k')
+  local cur = redis.call('HMGET', dk, 's', 'k', 'y')
   if cur[1] == 'pending' then
     redis.call('HSET', dk, 's', 'cancelled', 'u', now)
-    redis.call('ZREM', pfx .. 'q:' .. cur[2] .. ':due', id)
+    redis.call('ZREM', qkey(pfx, cur[2], cur[3], 'due'), id)
     counts[cur[2]] = (counts[cur[2]] or 0) + 1
   end
 end

@@ -26,6 +26,10 @@ import (
 //	l   lease token while sending, "" otherwise
 //	p   provider ID      e   error code       r   reason
 //	sa  sent_at ms       da  delivered_at ms
+//	y   the lane: "r" for a reply (queue.MessageKind.IsReply), absent for
+//	    the rest (deliveries stored before the lanes have none: they are
+//	    the broadcast's lane, and a reply among them still goes to the
+//	    reply workers by its message kind)
 //
 // Small hashes are stored as listpacks, so a delivery costs a few hundred
 // bytes however many fields it has.
@@ -70,17 +74,36 @@ const indexSlots = 1 << 20
 var scoreSlotsLua, indexSlotsLua = strconv.Itoa(scoreSlots), strconv.Itoa(indexSlots)
 
 // insertStride is how many ARGV strings describe one delivery for insertLua.
-const insertStride = 15
+const insertStride = 16
+
+// chunkStride is how many of them a plan's chunk holds per delivery
+// (chunks.go): all but the lane, which is the broadcast's for every
+// planned delivery. Chunks written before the lanes have the same.
+const chunkStride = 15
+
+// laneLua defines qkey(pfx, kind, lane, what): a channel's queue of one
+// lane, what being 'due' or 'leased'. lane is a delivery's y field: 'r'
+// for the replies' queues, anything else (false, an empty string) for the
+// broadcast's, which deliveries stored before the lanes are in.
+var laneLua = `
+local function qkey(pfx, kind, lane, what)
+  if lane == 'r' then return pfx .. 'q:' .. kind .. ':reply:' .. what end
+  return pfx .. 'q:' .. kind .. ':' .. what
+end
+`
 
 // insertLua is the Lua function shared by the scripts that create
 // deliveries (savePlanBatchScript, enqueueScript). a[from..] holds
-// insertStride strings per delivery: id, doc, state, attempts, next_at ms,
-// kind, broadcast ID, created_at ms, address, updated_at ms, reason, error
-// code, address-index key, recipient-index key and field ("" for a
-// delivery with no recipient). An existing ID is skipped (the idempotency key:
+// stride (default insertStride) strings per delivery: id, doc, state,
+// attempts, next_at ms, kind, broadcast ID, created_at ms, address,
+// updated_at ms, reason, error code, address-index key, recipient-index
+// key and field ("" for a delivery with no recipient), and the lane ("r"
+// for a reply, else ""; a chunk's chunkStride strings leave it out: the
+// broadcast's). An existing ID is skipped (the idempotency key:
 // update × channel × address). A pending delivery joins its channel's due
 // queue; every one joins the indexes, and its broadcast's counters grow by
-// one per state (and per reason for failed and suppressed ones). Sorted-set
+// one per state (and per reason for failed and suppressed ones). A pending
+// delivery joins its lane's due queue, and a reply keeps its lane in y. Sorted-set
 // members and counters are gathered and written a few hundred per command:
 // a plan batch of thousands costs thousands of HSETs, not five times that.
 // Fields equal to their default (no attempts, updated when created, no
@@ -89,9 +112,10 @@ const insertStride = 15
 // mode says who calls: "enqueue" also skips an ID waiting in a plan's chunk
 // (chunks.go), "plan" is a plan's delivery that is not pending, and
 // "expand" a chunk's deliveries, which their plan counted already.
-var insertLua = `
-local function insert(pfx, a, from, mode)
-  local n = math.floor((#a - from + 1) / ` + strconv.Itoa(insertStride) + `)
+var insertLua = laneLua + `
+local function insert(pfx, a, from, mode, stride)
+  stride = stride or ` + strconv.Itoa(insertStride) + `
+  local n = math.floor((#a - from + 1) / stride)
   local seq = redis.call('INCRBY', pfx .. 'qseq', n) - n
   local function score(ms, s) return string.format('%.0f', tonumber(ms) * ` + scoreSlotsLua + ` + s) end
   local function indexScore(ms, s) return string.format('%.0f', math.floor(tonumber(ms) / 1000) * ` + indexSlotsLua + ` + s) end
@@ -110,8 +134,10 @@ local function insert(pfx, a, from, mode)
     if not c then c = {}; counts[bid] = c end
     c[field] = (c[field] or 0) + by
   end
-  for i = from, #a, ` + strconv.Itoa(insertStride) + ` do
+  for i = from, #a, stride do
     local id, st, kind, bid = a[i], a[i+2], a[i+5], a[i+6]
+    local lane = ''
+    if stride > ` + strconv.Itoa(chunkStride) + ` then lane = a[i+15] end
     seq = seq + 1
     local slot = seq % ` + scoreSlotsLua + `
     local created = indexScore(a[i+7], seq % ` + indexSlotsLua + `)
@@ -127,7 +153,8 @@ local function insert(pfx, a, from, mode)
       else
         redis.call('HSET', dk, 'j', a[i+1], 's', st, 'n', a[i+4], 'k', kind, 'b', bid, 'a', a[i+3], 'u', a[i+9], 'r', reason, 'e', code)
       end
-      if st == 'pending' then zadd(pfx .. 'q:' .. kind .. ':due', score(a[i+4], slot), id) end
+      if lane == 'r' then redis.call('HSET', dk, 'y', 'r') end
+      if st == 'pending' then zadd(qkey(pfx, kind, lane, 'due'), score(a[i+4], slot), id) end
       if bid ~= '' then zadd(pfx .. 'bd:' .. bid, created, id) end
       local ak, addr = a[i+12], a[i+8]
       if redis.call('HSETNX', ak, addr, id) == 0 then
@@ -162,38 +189,75 @@ var enqueueScript = goredis.NewScript(insertLua + `
 return insert(ARGV[1], ARGV, 2, 'enqueue')
 `)
 
-// claimScript leases up to n deliveries of one channel: first those whose
-// lease ended (a dead node's work, still sending), then pending ones that
-// are due, oldest NextAt first. Each gets state sending, one more attempt,
-// the end of its lease as its score in the lease queue, and this call's
-// fencing token, which FinishDeliveries must present. One script does it
-// all, so two callers never get the same delivery.
+// claimScript leases up to n deliveries of one channel in one lane, or in
+// both (queue.LaneAll): first those whose lease ended (a dead node's
+// work, still sending), then pending ones that are due, oldest NextAt
+// first; with both lanes, the oldest across the two. Each gets state
+// sending, one more attempt, the end of its lease as its score in its
+// lane's lease queue, and this call's fencing token, which
+// FinishDeliveries must present. One script does it all, so two callers
+// never get the same delivery.
 //
-// KEYS: due queue, lease queue, lease counter. ARGV: now ms, lease end ms,
-// n, {global} key prefix, the highest due score at now (see scoreSlots). It returns the token and each claimed delivery's
-// fields as they were before the claim (HGETALL).
+// KEYS: lease counter, then per lane claimed its due queue and its lease
+// queue. ARGV: now ms, lease end ms, n, {global} key prefix, the highest
+// due score at now (see scoreSlots). It returns the token and each
+// claimed delivery's fields as they were before the claim (HGETALL).
 var claimScript = goredis.NewScript(insertLua + expandLua + `
-local due, leased = KEYS[1], KEYS[2]
 local now, untilMs, n, pfx = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local token = tostring(redis.call('INCR', KEYS[3]))
+local dues, leaseds = {}, {}
+for x = 2, #KEYS, 2 do
+  dues[#dues + 1] = KEYS[x]
+  leaseds[#leaseds + 1] = KEYS[x + 1]
+end
+local token = tostring(redis.call('INCR', KEYS[1]))
 local out = {}
 local leases = {}
 local counts = {}
+-- lowest returns the members scored at most max with the n lowest scores
+-- across the sorted sets keys, lowest first, each as {member, score,
+-- index of its set, score as Redis gave it}, and how many each set gave:
+-- always its lowest ones (ties keep each set's order), so a set's share
+-- is a prefix of it by rank.
+local function lowest(keys, max, want)
+  local all = {}
+  for x, key in ipairs(keys) do
+    local got = redis.call('ZRANGEBYSCORE', key, '-inf', max, 'WITHSCORES', 'LIMIT', 0, want)
+    for j = 1, #got, 2 do all[#all + 1] = {got[j], tonumber(got[j + 1]), x, got[j + 1], j} end
+  end
+  if #keys > 1 then
+    table.sort(all, function(p, q)
+      if p[2] ~= q[2] then return p[2] < q[2] end
+      if p[3] ~= q[3] then return p[3] < q[3] end
+      return p[5] < q[5]
+    end)
+  end
+  local out, per = {}, {}
+  for x = 1, #keys do per[x] = 0 end
+  for j = 1, math.min(want, #all) do
+    out[j] = all[j]
+    per[all[j][3]] = per[all[j][3]] + 1
+  end
+  return out, per
+end
 local function take(id, want)
   local dk = pfx .. 'd:' .. id
   local f = redis.call('HGETALL', dk)
-  local st, bid, kind, a = nil, '', '', 0
+  local st, bid, kind, a, lane = nil, '', '', 0, ''
   for j = 1, #f, 2 do
     local k = f[j]
     if k == 's' then st = f[j + 1]
     elseif k == 'b' then bid = f[j + 1]
     elseif k == 'k' then kind = f[j + 1]
-    elseif k == 'a' then a = tonumber(f[j + 1]) end
+    elseif k == 'a' then a = tonumber(f[j + 1])
+    elseif k == 'y' then lane = f[j + 1] end
   end
   if st ~= want then return false end
   redis.call('HSET', dk, 's', 'sending', 'l', token, 'u', now, 'a', a + 1)
-  leases[#leases + 1] = untilMs
-  leases[#leases + 1] = id
+  local lk = qkey(pfx, kind, lane, 'leased')
+  local l = leases[lk]
+  if not l then l = {}; leases[lk] = l end
+  l[#l + 1] = untilMs
+  l[#l + 1] = id
   if want == 'pending' and bid ~= '' then
     counts[bid] = counts[bid] or {}
     counts[bid][kind] = (counts[bid][kind] or 0) + 1
@@ -203,8 +267,8 @@ local function take(id, want)
   out[#out + 1] = f
   return true
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, n)) do
-  if not take(id, 'sending') then redis.call('ZREM', leased, id) end
+for _, e in ipairs((lowest(leaseds, now, n))) do
+  if not take(e[1], 'sending') then redis.call('ZREM', leaseds[e[3]], e[1]) end
 end
 -- A member starting with ~ is a plan's chunk (chunks.go): it is expanded
 -- into its deliveries, which join the due queue at their own scores, and
@@ -215,28 +279,32 @@ local expandedAll = 0
 for round = 1, 32 do
   if #out >= n then break end
   local need = n - #out
-  local got = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[5], 'WITHSCORES', 'LIMIT', 0, need)
+  local got, per = lowest(dues, ARGV[5], need)
   if #got == 0 then break end
-  -- They are the lowest-ranked members: drop them in one command.
-  redis.call('ZREMRANGEBYRANK', due, 0, #got / 2 - 1)
+  -- They are each queue's lowest-ranked members: drop them in one
+  -- command a queue.
+  for x, c in ipairs(per) do
+    if c > 0 then redis.call('ZREMRANGEBYRANK', dues[x], 0, c - 1) end
+  end
   local expanded, back = 0, {}
-  for j = 1, #got, 2 do
-    local id = got[j]
+  for _, e in ipairs(got) do
+    local id = e[1]
     if string.byte(id, 1) ~= 126 then
       take(id, 'pending')
     elseif expanded < need and expandedAll < 4096 then
       local m = expand(pfx, string.sub(id, 2))
       expanded, expandedAll = expanded + m, expandedAll + m
     else
-      back[#back + 1] = got[j + 1]
-      back[#back + 1] = id
+      back[#back + 1] = {dues[e[3]], e[4], id}
     end
   end
-  if #back > 0 then redis.call('ZADD', due, unpack(back)) end
+  for _, b in ipairs(back) do redis.call('ZADD', b[1], b[2], b[3]) end
   if expanded == 0 then break end
 end
-for j = 1, #leases, 1000 do
-  redis.call('ZADD', leased, unpack(leases, j, math.min(j + 999, #leases)))
+for lk, l in pairs(leases) do
+  for j = 1, #l, 1000 do
+    redis.call('ZADD', lk, unpack(l, j, math.min(j + 999, #l)))
+  end
 end
 for bid, c in pairs(counts) do
   for kind, by in pairs(c) do
@@ -254,11 +322,12 @@ const finishStride = 11
 // finishStride strings per delivery: id, lease token, state, next_at ms,
 // provider ID, error code, reason, sent_at ms, delivered_at ms, updated_at
 // ms ("" leaves a field alone), deferred ("1": the claim was no attempt,
-// so the attempt it counted is taken back). A delivery that is no longer sending under
+// so the attempt it counted is taken back). A retried or deferred delivery
+// goes back to its own lane's due queue (y). A delivery that is no longer sending under
 // that token (its lease expired and someone claimed it again, or it was
 // cancelled) is skipped. KEYS[1] only names the slot. It returns how many
 // outcomes were applied.
-var finishScript = goredis.NewScript(`
+var finishScript = goredis.NewScript(laneLua + `
 local pfx = ARGV[1]
 local applied = 0
 local released = {}
@@ -273,11 +342,11 @@ end
 for i = 2, #ARGV, ` + strconv.Itoa(finishStride) + ` do
   local id, lease, st, nextAt = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
   local dk = pfx .. 'd:' .. id
-  local cur = redis.call('HMGET', dk, 's', 'l', 'k', 'b', 'a')
+  local cur = redis.call('HMGET', dk, 's', 'l', 'k', 'b', 'a', 'y')
   if cur[1] == 'sending' and cur[2] == lease then
     local kind, bid = cur[3], cur[4]
     applied = applied + 1
-    local lk = pfx .. 'q:' .. kind .. ':leased'
+    local lk = qkey(pfx, kind, cur[6], 'leased')
     released[lk] = released[lk] or {}
     table.insert(released[lk], id)
     local set = {'s', st, 'l', '', 'u', ARGV[i+9], 'e', ARGV[i+5], 'r', ARGV[i+6]}
@@ -293,7 +362,7 @@ for i = 2, #ARGV, ` + strconv.Itoa(finishStride) + ` do
     end
     if st == 'pending' then
       set[#set + 1] = 'n'; set[#set + 1] = nextAt
-      redis.call('ZADD', pfx .. 'q:' .. kind .. ':due', string.format('%.0f', tonumber(nextAt) * ` + scoreSlotsLua + `), id)
+      redis.call('ZADD', qkey(pfx, kind, cur[6], 'due'), string.format('%.0f', tonumber(nextAt) * ` + scoreSlotsLua + `), id)
     elseif st == 'sent' and kind == 'sms' then
       -- awaiting its receipt: the reconciler looks at those that wait long
       local at = ARGV[i+7]
@@ -419,8 +488,12 @@ func (db *DB) insertFields(f *insertFields, buf []byte, d *queue.Delivery, now t
 	if d.RecipientID != "" {
 		rk, rf = db.keys.recipientDeliveries(d.PageID, d.RecipientID), recipientField(d.PageID, d.RecipientID)
 	}
+	lane := ""
+	if d.MessageKind.IsReply() {
+		lane = "r"
+	}
 	*f = insertFields{d.ID, string(buf), string(state), strconv.Itoa(d.Attempts), msString(next), string(d.Kind), d.BroadcastID,
-		msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode, db.keys.addressDeliveries(string(d.Kind), d.Address), rk, rf}
+		msString(created), d.Address, msString(updated), d.Reason, d.ErrorCode, db.keys.addressDeliveries(string(d.Kind), d.Address), rk, rf, lane}
 	return buf, nil
 }
 
@@ -503,10 +576,14 @@ func (db *DB) EnqueueDeliveries(ctx context.Context, ds []*queue.Delivery) (int,
 // Redis for long (other clients wait while a script runs).
 const maxScriptDeliveries = 5000
 
-// ClaimDeliveries implements notify.Store with claimScript.
-func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.Time, lease time.Duration, n int) ([]*queue.Delivery, error) {
+// ClaimDeliveries implements notify.Store with claimScript: a lane's
+// claim reads its own queues only, LaneAll both.
+func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, lane queue.Lane, now time.Time, lease time.Duration, n int) ([]*queue.Delivery, error) {
 	if !validKind(kind) {
 		return nil, incident.Invalid("channel", "unknown channel %q", kind)
+	}
+	if !lane.Valid() {
+		return nil, incident.Invalid("lane", "unknown lane %d", int(lane))
 	}
 	if n <= 0 {
 		return nil, nil
@@ -515,7 +592,14 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.T
 		return nil, incident.Invalid("lease", "lease must be positive, got %s", lease)
 	}
 	k := db.keys
-	res, err := claimScript.Run(ctx, db.client, []string{k.dueQueue(string(kind)), k.leaseQueue(string(kind)), k.leaseSeq()},
+	keys := []string{k.leaseSeq()}
+	if lane != queue.LaneReplies {
+		keys = append(keys, k.dueQueue(string(kind)), k.leaseQueue(string(kind)))
+	}
+	if lane != queue.LaneBroadcast {
+		keys = append(keys, k.replyDueQueue(string(kind)), k.replyLeaseQueue(string(kind)))
+	}
+	res, err := claimScript.Run(ctx, db.client, keys,
 		msString(now), msString(now.Add(lease)), n, db.globalPrefix(), strconv.FormatInt(ms(now)*scoreSlots+scoreSlots-1, 10)).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("redis: claim deliveries: %w", err)

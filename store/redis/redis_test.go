@@ -326,6 +326,8 @@ func TestKeysShareTags(t *testing.T) {
 		{"delivery", k.delivery("d1"), "{global}"},
 		{"due queue", k.dueQueue("sms"), "{global}"},
 		{"lease queue", k.leaseQueue("sms"), "{global}"},
+		{"reply due queue", k.replyDueQueue("sms"), "{global}"},
+		{"reply lease queue", k.replyLeaseQueue("sms"), "{global}"},
 		{"progress", k.progress("b1"), "{global}"},
 		{"broadcast deliveries", k.broadcastDeliveries("b1"), "{global}"},
 		{"address index", k.addressDeliveries("sms", "+36{x}"), "{global}"},

@@ -7,23 +7,31 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
 )
 
-// claimSQL is ClaimDeliveries' statement: the subquery walks deliveries_due
-// (kind, wake_at) from the oldest, so due pending rows and rows whose lease
-// ran out come in one ordered range, and only the rows it picks are
-// written. reclaimed records whether the row was sending before (an
-// expired lease), which is how the counters know which rows left pending.
-const claimSQL = `UPDATE deliveries SET state = 'sending', wake_at = ?, lease = ?, attempts = attempts + 1,
+// claimSQL is ClaimDeliveries' statement for the rows of one lane
+// (reply: 0 the broadcast's, 1 the replies'; migration 0026): the
+// subquery walks the lane's partial index (kind, wake_at) from the
+// oldest, so due pending rows and rows whose lease ran out come in one
+// ordered range, and only the rows it picks are written. The lane is in
+// the text, not a parameter: SQLite uses a partial index only for a query
+// whose WHERE implies the index's. reclaimed records whether the row was
+// sending before (an expired lease), which is how the counters know which
+// rows left pending.
+func claimSQL(reply int) string {
+	return `UPDATE deliveries SET state = 'sending', wake_at = ?, lease = ?, attempts = attempts + 1,
 		reclaimed = (state = 'sending'), updated_at = ?
-	WHERE rid IN (SELECT rid FROM deliveries WHERE kind = ? AND state IN ('pending', 'sending') AND wake_at <= ?
-		ORDER BY wake_at LIMIT ?)
+	WHERE rid IN (SELECT rid FROM deliveries WHERE kind = ? AND state IN ('pending', 'sending') AND reply = ` + strconv.Itoa(reply) + `
+		AND wake_at <= ? ORDER BY wake_at LIMIT ?)
 	RETURNING rid, id, grp, kind, address, recipient_id, info, attempts, next_at, provider_id, error_code, reason, created_at,
 		sent_at, delivered_at, reclaimed`
+}
 
 // newToken returns a fresh, non-zero claim token.
 func newToken() int64 {
@@ -36,20 +44,29 @@ func newToken() int64 {
 	}
 }
 
-// The claim's looks at what is due: rows through deliveries_due, chunks
-// through delivery_chunks_due, both oldest first.
-const (
-	dueRowsSQL   = `SELECT wake_at FROM deliveries WHERE kind = ? AND state IN ('pending', 'sending') AND wake_at <= ? ORDER BY wake_at LIMIT ?`
-	dueChunksSQL = "SELECT " + chunkColumns + ` FROM delivery_chunks WHERE kind = ? AND state = 'pending' AND next_at <= ?
+// The claim's looks at what is due: rows through their lane's partial
+// index (dueRowsSQL, reply as in claimSQL), chunks through
+// delivery_chunks_due, all oldest first.
+const dueChunksSQL = "SELECT " + chunkColumns + ` FROM delivery_chunks WHERE kind = ? AND state = 'pending' AND next_at <= ?
 		ORDER BY next_at, id LIMIT ?`
-)
+
+func dueRowsSQL(reply int) string {
+	return `SELECT wake_at FROM deliveries WHERE kind = ? AND state IN ('pending', 'sending') AND reply = ` + strconv.Itoa(reply) + `
+		AND wake_at <= ? ORDER BY wake_at LIMIT ?`
+}
 
 // ClaimDeliveries implements notify.Store. Due rows (retries, deferrals,
-// expired leases, deliveries outside plans) and due chunks are both walked
-// oldest first through their partial indexes, and the n oldest deliveries
-// across the two are claimed: rows with one UPDATE … RETURNING, chunk
-// deliveries by writing their rows, already sending under the claim.
-func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.Time, lease time.Duration, n int) ([]*queue.Delivery, error) {
+// expired leases, deliveries outside plans) of the lane and, but for the
+// replies' lane, due chunks are walked oldest first through their partial
+// indexes, and the n oldest deliveries across them are claimed: rows with
+// one UPDATE … RETURNING per row lane, chunk deliveries by writing their
+// rows, already sending under the claim. Chunks hold a plan's deliveries,
+// which are never replies (render.KindForBroadcast), so the replies' lane
+// has no chunks to look at and never walks the broadcast's backlog.
+func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, lane queue.Lane, now time.Time, lease time.Duration, n int) ([]*queue.Delivery, error) {
+	if !lane.Valid() {
+		return nil, incident.Invalid("lane", "unknown lane %d", int(lane))
+	}
 	if n <= 0 {
 		return nil, nil
 	}
@@ -59,38 +76,67 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.T
 	token := newToken()
 	var out []*queue.Delivery
 	err := db.write(ctx, "claim deliveries", func(tx *sql.Tx) error {
-		rowTimes, err := findAll(ctx, tx, "due deliveries", func(s scanner) (int64, error) {
-			var at int64
-			return at, s.Scan(&at)
-		}, dueRowsSQL, string(kind), ms(now), n)
-		if err != nil {
-			return err
+		// rowTimes[r]: the due times of the rows whose reply column is r,
+		// for the lanes claimed.
+		var rowTimes [2][]int64
+		for r := range rowTimes {
+			if lane == queue.LaneBroadcast && r == 1 || lane == queue.LaneReplies && r == 0 {
+				continue
+			}
+			times, err := findAll(ctx, tx, "due deliveries", func(s scanner) (int64, error) {
+				var at int64
+				return at, s.Scan(&at)
+			}, dueRowsSQL(r), string(kind), ms(now), n)
+			if err != nil {
+				return err
+			}
+			rowTimes[r] = times
 		}
-		chunks, err := findAll(ctx, tx, "due delivery chunks", scanChunkRow, dueChunksSQL, string(kind), ms(now), n)
-		if err != nil {
-			return err
+		var chunks []*chunkRow
+		if lane != queue.LaneReplies {
+			var err error
+			if chunks, err = findAll(ctx, tx, "due delivery chunks", scanChunkRow, dueChunksSQL, string(kind), ms(now), n); err != nil {
+				return err
+			}
 		}
-		// The n oldest across both; a chunk's deliveries share one NextAt.
+		// The n oldest across them; a chunk's deliveries share one NextAt,
+		// and a row goes before a chunk of the same time.
 		type take struct {
 			c *chunkRow
 			n int
 		}
 		var takes []take
-		rows, need := 0, n
-		for i, j := 0, 0; need > 0 && (i < len(rowTimes) || j < len(chunks)); {
-			if j == len(chunks) || i < len(rowTimes) && rowTimes[i] <= chunks[j].nextAt {
-				rows, i, need = rows+1, i+1, need-1
+		var rows [2]int
+		var next [2]int // the next of rowTimes[r]
+		need := n
+		for j := 0; need > 0; {
+			r := -1
+			for x := range rowTimes {
+				if next[x] < len(rowTimes[x]) && (r < 0 || rowTimes[x][next[x]] < rowTimes[r][next[r]]) {
+					r = x
+				}
+			}
+			if r >= 0 && (j == len(chunks) || rowTimes[r][next[r]] <= chunks[j].nextAt) {
+				rows[r], next[r], need = rows[r]+1, next[r]+1, need-1
 				continue
+			}
+			if j == len(chunks) {
+				break
 			}
 			c := chunks[j]
 			k := min(need, c.n-c.taken)
 			takes, j, need = append(takes, take{c, k}), j+1, need-k
 		}
 		t := newTally()
-		if rows > 0 {
-			if out, err = db.claimRows(ctx, tx, kind, now, lease, token, rows, t); err != nil {
+		for r, k := range rows {
+			if k == 0 {
+				continue
+			}
+			ds, err := db.claimRows(ctx, tx, r, kind, now, lease, token, k, t)
+			if err != nil {
 				return err
 			}
+			out = append(out, ds...)
 		}
 		for _, tk := range takes {
 			ds, err := db.takeFromChunk(ctx, tx, tk.c, tk.n, now, lease, token, t)
@@ -109,11 +155,12 @@ func (db *DB) ClaimDeliveries(ctx context.Context, kind channel.Kind, now time.T
 	return out, nil
 }
 
-// claimRows claims the k oldest due rows of kind (claimSQL walks the same
-// order as ClaimDeliveries' look at them, inside the same transaction).
-func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, kind channel.Kind, now time.Time, lease time.Duration, token int64, k int,
+// claimRows claims the k oldest due rows of kind whose reply column is
+// reply (claimSQL walks the same order as ClaimDeliveries' look at them,
+// inside the same transaction).
+func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, reply int, kind channel.Kind, now time.Time, lease time.Duration, token int64, k int,
 	t *tally) ([]*queue.Delivery, error) {
-	st := tx.StmtContext(ctx, db.stmts.claim)
+	st := tx.StmtContext(ctx, db.stmts.claim[reply])
 	defer st.Close()
 	rows, err := st.QueryContext(ctx, ms(now.Add(lease)), token, ms(now), string(kind), ms(now), k)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 const existingChunk = 500
 
 // rowParams is the number of bound values per inserted row.
-const rowParams = 17
+const rowParams = 18
 
 // rowSizes are the row counts the INSERTs of rows and of their IDs are
 // prepared for; a batch is cut into chunks of the largest and each chunk
@@ -59,7 +59,7 @@ func valuesSQL(head string, n, cols int) string {
 // anything short of the rows given as an error.
 func insertRowsSQL(n int) string {
 	return valuesSQL(`INSERT OR IGNORE INTO deliveries (rid, id, grp, kind, address, recipient_id, odd, info, state, next_at, wake_at,
-	created_at, updated_at, error_code, reason, attempts, lease) SELECT * FROM (VALUES `, n, rowParams) + ") WHERE column1 IS NOT NULL"
+	created_at, updated_at, error_code, reason, attempts, lease, reply) SELECT * FROM (VALUES `, n, rowParams) + ") WHERE column1 IS NOT NULL"
 }
 
 // insertIDsSQL returns the INSERT of up to n (k, rid) pairs into
@@ -211,7 +211,7 @@ func (db *DB) writeRows(ctx context.Context, tx *sql.Tx, rs []newRow) error {
 			d := r.d
 			args = append(args, r.rid, r.key, r.grp, string(d.Kind), d.Address, d.RecipientID, boolInt(!derivedID(d)),
 				infos[from:ends[i]:ends[i]], string(r.state), ms(d.NextAt), r.wake, ms(d.CreatedAt), r.updated, d.ErrorCode, d.Reason,
-				r.attempts, r.token)
+				r.attempts, r.token, boolInt(d.MessageKind.IsReply()))
 			from = ends[i]
 		}
 		for len(args) < rowSizes[size]*rowParams {

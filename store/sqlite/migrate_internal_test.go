@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func TestUpgradeFromRowsPerDelivery(t *testing.T) {
 	if err != nil || got.Name != d.Name || got.State != queue.StatePending {
 		t.Fatalf("FindDeliveryByID = %+v, %v", got, err)
 	}
-	claimed, err := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, 10)
+	claimed, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, now, time.Minute, 10)
 	if err != nil || len(claimed) != 1 || claimed[0].ID != d.ID {
 		t.Fatalf("ClaimDeliveries = %v, %v; want the old row", claimed, err)
 	}
@@ -71,5 +72,66 @@ func TestUpgradeFromRowsPerDelivery(t *testing.T) {
 	}
 	if _, err := db.FindDeliveryByID(ctx, "nope"); incident.ErrorCode(err) != incident.ENOTFOUND {
 		t.Errorf("FindDeliveryByID(nope) = %v; want ENOTFOUND", err)
+	}
+}
+
+// TestUpgradeToReplyLane opens a file written before the reply lane
+// (schema 25) with an open reply, an open broadcast delivery and a sent
+// reply as rows, and checks that migration 0026 puts the open reply in
+// the replies' lane and the rest in the broadcast's.
+func TestUpgradeToReplyLane(t *testing.T) {
+	ctx := context.Background()
+	path, w := fileBefore(t, 26)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	row := func(rid int, grp int, addr, state string, next time.Time) (string, []any) {
+		d := &queue.Delivery{Kind: channel.SMS, Address: addr, RecipientType: queue.FromContact, Language: "hu"}
+		return `INSERT INTO deliveries (rid, id, grp, kind, address, recipient_id, odd, info, state, next_at, wake_at, created_at, updated_at,
+			error_code, reason) VALUES (?, ?, ?, 'sms', ?, '', 1, ?, ?, ?, ?, ?, ?, '', '')`,
+			[]any{rid, fmt.Sprintf("d%d", rid), grp, addr, encodeInfo(nil, d), state, ms(next), ms(next), ms(now), ms(now)}
+	}
+	if _, err := w.ExecContext(ctx, `INSERT INTO delivery_groups (id, broadcast_id, page_id, incident_id, update_id, message_kind) VALUES
+		(1, '', 'p1', '', 'complaint:c1', 'complaint_ack'), (2, 'b1', 'p1', 'i1', 'u1', 'ack')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		rid, grp    int
+		addr, state string
+		next        time.Time
+	}{
+		{1, 1, "+36201000001", "pending", now.Add(-24 * time.Hour)},
+		{2, 2, "+36201000002", "pending", now},
+		{3, 1, "+36201000003", "sent", now.Add(-48 * time.Hour)},
+	} {
+		q, args := row(r.rid, r.grp, r.addr, r.state, r.next)
+		if _, err := w.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := w.ExecContext(ctx, "UPDATE delivery_rids SET next = 4"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	claimed := func(lane queue.Lane) []string {
+		ds, err := db.ClaimDeliveries(ctx, channel.SMS, lane, now, time.Minute, 10)
+		if err != nil {
+			t.Fatalf("ClaimDeliveries(%s): %v", lane, err)
+		}
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	if got := claimed(queue.LaneBroadcast); len(got) != 1 || got[0] != "d2" {
+		t.Errorf("broadcast lane claimed %v; want the old broadcast row d2 only", got)
+	}
+	if got := claimed(queue.LaneReplies); len(got) != 1 || got[0] != "d1" {
+		t.Errorf("replies lane claimed %v; want the old open reply d1 only", got)
 	}
 }

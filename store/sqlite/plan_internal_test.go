@@ -37,10 +37,12 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 	}{
 		{"by provider ID", byProviderSQL, []any{"SM1"}, "USING INDEX deliveries_provider"},
 		{"by ID", "SELECT " + deliveryColumns + deliveryFrom + " WHERE " + byID("d."), byIDArgs("0123456789abcdef01234567"), "USING INTEGER PRIMARY KEY"},
-		{"due rows", dueRowsSQL, []any{"sms", 1, 10}, "USING INDEX deliveries_due"},
+		{"due rows", dueRowsSQL(0), []any{"sms", 1, 10}, "USING INDEX deliveries_due_broadcast"},
+		{"due replies", dueRowsSQL(1), []any{"sms", 1, 10}, "USING INDEX deliveries_due_replies"},
 		{"due chunks", dueChunksSQL, []any{"sms", 1, 10}, "USING INDEX delivery_chunks_due"},
 		{"receipt", statusSQL, []any{"delivered", "", "", nil, 1, 1, []byte("0123456789ab")}, "USING INTEGER PRIMARY KEY"},
-		{"claim", claimSQL, []any{1, 1, 1, "sms", 1, 10}, "USING INDEX deliveries_due"},
+		{"claim", claimSQL(0), []any{1, 1, 1, "sms", 1, 10}, "USING INDEX deliveries_due_broadcast"},
+		{"claim replies", claimSQL(1), []any{1, 1, 1, "sms", 1, 10}, "USING INDEX deliveries_due_replies"},
 		// Every inbound message: the contact's open complaint.
 		{"complaints by contact, open", contactOpenSQL, contactOpenArgs, "USING INDEX complaints_page_contact"},
 		{"complaints by contact since", repeatSQL, repeatArgs, "USING INDEX complaints_page_contact"},

@@ -241,9 +241,12 @@ func (db *DB) CancelPlan(ctx context.Context, broadcastID string, now time.Time)
 			WHERE state = 'pending' AND grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?)`, ms(now), broadcastID); err != nil {
 			return fmt.Errorf("sqlite: cancel deliveries of %s: %w", broadcastID, err)
 		}
-		// The due index holds the open deliveries only; there is no index by group.
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries INDEXED BY deliveries_due SET state = 'cancelled', updated_at = ?
-			WHERE state IN ('pending', 'sending') AND state = 'pending' AND grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?)`,
+		// The due index holds the open deliveries only; there is no index by
+		// group. A plan's deliveries are never replies (queue.Lane), so the
+		// broadcast lane's index holds all of them.
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries INDEXED BY deliveries_due_broadcast SET state = 'cancelled', updated_at = ?
+			WHERE state IN ('pending', 'sending') AND reply = 0 AND state = 'pending'
+				AND grp IN (SELECT id FROM delivery_groups WHERE broadcast_id = ?)`,
 			ms(now), broadcastID); err != nil {
 			return fmt.Errorf("sqlite: cancel deliveries of %s: %w", broadcastID, err)
 		}

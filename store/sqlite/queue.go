@@ -16,10 +16,12 @@ import (
 // Every write here goes through the single writer connection in a short
 // BEGIN IMMEDIATE transaction; claims are writes too. A plan's pending
 // deliveries are written packed in chunks (chunks.go, migration 0005), a
-// row per few hundred; a claim walks the partial indexes deliveries_due
-// (rows: retries, deferrals, expired leases) and delivery_chunks_due
-// together, oldest first, so it costs O(n log N) for n out of N however
-// many wait, and writes the rows of the chunk deliveries it takes; a finish
+// row per few hundred; a claim walks the partial indexes of its lane
+// (migration 0026: deliveries_due_broadcast and delivery_chunks_due for
+// the broadcast, deliveries_due_replies for replies; rows are retries,
+// deferrals, expired leases and deliveries outside plans) together,
+// oldest first, so it costs O(n log N) for n out of N however many wait
+// in its lane, and writes the rows of the chunk deliveries it takes; a finish
 // is one UPDATE … FROM (VALUES …) per 256 deliveries, by rowid (the Lease
 // carries it). Migration 0003 explains the row layout: narrow rows, a
 // two-level ID index, no address index.

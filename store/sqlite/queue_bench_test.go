@@ -133,7 +133,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 			cpu0 := cpuTime()
 			b.ResetTimer()
 			for b.Loop() {
-				got, err := db.ClaimDeliveries(ctx, channel.SMS, now, time.Minute, size)
+				got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, now, time.Minute, size)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -76,7 +76,7 @@ func TestDeliveryIDLevels(t *testing.T) {
 		kind channel.Kind
 		n    int
 	}{{channel.SMS, 5}, {channel.Email, 2}, {channel.Email, 1}} {
-		if got, err := db.ClaimDeliveries(ctx, c.kind, now, time.Hour, c.n); err != nil || len(got) != c.n {
+		if got, err := db.ClaimDeliveries(ctx, c.kind, queue.LaneAll, now, time.Hour, c.n); err != nil || len(got) != c.n {
 			t.Fatalf("ClaimDeliveries(%s) = %d, %v; want %d", c.kind, len(got), err, c.n)
 		}
 	}

@@ -217,18 +217,18 @@ func (db *DB) checkpoints(ctx context.Context) {
 
 // queueStmts are the delivery queue's statements that run per batch.
 type queueStmts struct {
-	insertRows []*sql.Stmt // insertRowsSQL for each of rowSizes
-	insertIDs  []*sql.Stmt // insertIDsSQL for each of rowSizes
-	existing   *sql.Stmt   // existingIDsSQL(existingChunk)
-	chunk      *sql.Stmt   // chunkSQL
-	claim      *sql.Stmt   // claimSQL
-	status     *sql.Stmt   // statusSQL
-	exists     *sql.Stmt   // existsSQL
-	count      *sql.Stmt   // countSQL
-	reason     *sql.Stmt   // reasonSQL
-	touch      *sql.Stmt   // touchSQL
-	times      *sql.Stmt   // timesSQL
-	finish     []*sql.Stmt // finishSQL for each of finishSizes
+	insertRows []*sql.Stmt  // insertRowsSQL for each of rowSizes
+	insertIDs  []*sql.Stmt  // insertIDsSQL for each of rowSizes
+	existing   *sql.Stmt    // existingIDsSQL(existingChunk)
+	chunk      *sql.Stmt    // chunkSQL
+	claim      [2]*sql.Stmt // claimSQL(0) and claimSQL(1): the broadcast's rows and the replies'
+	status     *sql.Stmt    // statusSQL
+	exists     *sql.Stmt    // existsSQL
+	count      *sql.Stmt    // countSQL
+	reason     *sql.Stmt    // reasonSQL
+	touch      *sql.Stmt    // touchSQL
+	times      *sql.Stmt    // timesSQL
+	finish     []*sql.Stmt  // finishSQL for each of finishSizes
 
 	// A complaint's save (complaints.go), which every inbound complaint
 	// makes: parsing them cost more than running them.
@@ -273,7 +273,7 @@ func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any
 
 func (q *queueStmts) close() error {
 	var errs []error
-	all := []*sql.Stmt{q.existing, q.chunk, q.claim, q.status, q.exists, q.count, q.reason, q.touch, q.times,
+	all := []*sql.Stmt{q.existing, q.chunk, q.claim[0], q.claim[1], q.status, q.exists, q.count, q.reason, q.touch, q.times,
 		q.complaintVersion, q.complaintExternal, q.complaintUpsert, q.complaintTally, q.complaintTallyDrop}
 	for _, st := range q.bySQL {
 		all = append(all, st)
@@ -335,9 +335,11 @@ func (db *DB) prepare(ctx context.Context) error {
 		}
 		q.bySQL[query] = st
 	}
-	if q.claim, err = db.w.PrepareContext(ctx, claimSQL); err != nil {
-		q.close()
-		return fmt.Errorf("sqlite: prepare claim: %w", err)
+	for r := range q.claim {
+		if q.claim[r], err = db.w.PrepareContext(ctx, claimSQL(r)); err != nil {
+			q.close()
+			return fmt.Errorf("sqlite: prepare claim: %w", err)
+		}
 	}
 	for _, n := range rowSizes {
 		for _, p := range []struct {

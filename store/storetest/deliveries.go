@@ -140,7 +140,7 @@ func testClaimDeliveriesConcurrently(t *testing.T, is incident.Store, ns Pipelin
 		go func() {
 			defer wg.Done()
 			for {
-				got, err := ns.ClaimDeliveries(ctx, channel.SMS, now, time.Hour, batch)
+				got, err := ns.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, now, time.Hour, batch)
 				if err != nil {
 					errs <- err
 					return

@@ -37,6 +37,9 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, Pipeline))
 		{"EnqueueDeliveries", testEnqueueDeliveries},
 		{"ClaimDeliveries", testClaimDeliveries},
 		{"ClaimDeliveriesConcurrently", testClaimDeliveriesConcurrently},
+		{"ClaimLanes", testClaimLanes},
+		{"ClaimLaneAll", testClaimLaneAll},
+		{"ClaimLaneBacklog", testClaimLaneBacklog},
 		{"FinishDeliveries", testFinishDeliveries},
 		{"SetDeliveryStatus", testSetDeliveryStatus},
 		{"Receipts", testReceipts},
@@ -144,7 +147,7 @@ func enqueue(t *testing.T, ns Pipeline, ds ...*queue.Delivery) {
 
 func claim(t *testing.T, ns Pipeline, kind channel.Kind, now time.Time, lease time.Duration, n int) []*queue.Delivery {
 	t.Helper()
-	ds, err := ns.ClaimDeliveries(context.Background(), kind, now, lease, n)
+	ds, err := ns.ClaimDeliveries(context.Background(), kind, queue.LaneAll, now, lease, n)
 	if err != nil {
 		t.Fatalf("ClaimDeliveries: %v", err)
 	}
