@@ -203,8 +203,9 @@ func NameWords(name string) []string {
 }
 
 // NameQuery reads a name search: its words (NameWords of at most
-// MaxNameQuery bytes) and the one the index is read by, the longest
-// (the first of the longest), "" when there is none.
+// MaxNameQuery bytes) and the longest of them (the first of the longest),
+// "" when there is none. The engines read the index by the word with the
+// fewest entries (RarestWord), the longest among equals.
 func NameQuery(query string) (words []string, key string) {
 	if len(query) > MaxNameQuery {
 		query = query[:MaxNameQuery]
@@ -216,6 +217,30 @@ func NameQuery(query string) (words []string, key string) {
 		}
 	}
 	return words, key
+}
+
+// RarestWord returns the word of words whose prefix has the fewest index
+// entries, by count (which may stop counting at MaxNameScan+1: beyond
+// that a word is as common as another), the longest among equals, key
+// when count fails or there is one word. A search reads at most
+// MaxNameScan entries of it, so reading the rarest finds "maria wu"
+// among thousands of Márias, where the longest, "maria", would stop
+// before reaching Wu.
+func RarestWord(words []string, key string, count func(w string) (int, error)) (string, error) {
+	if len(words) < 2 {
+		return key, nil
+	}
+	best, bestN := "", 0
+	for _, w := range words {
+		n, err := count(w)
+		if err != nil {
+			return key, err
+		}
+		if best == "" || n < bestN || n == bestN && len(w) > len(best) {
+			best, bestN = w, n
+		}
+	}
+	return best, nil
 }
 
 // NameMatches reports whether every query word begins one of the name's words.

@@ -627,6 +627,25 @@ func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, lim
 	if err := db.ensureCustomerNames(ctx, pageID); err != nil {
 		return nil, err
 	}
+	if len(words) > 1 {
+		// Every word's entries counted in one round trip (ZLEXCOUNT is
+		// a logarithmic count, not a scan).
+		pipe := db.client.Pipeline()
+		counts := map[string]*goredis.IntCmd{}
+		for _, w := range words {
+			counts[w] = pipe.ZLexCount(ctx, db.keys.customerNames(pageID), "["+w, "("+w+"\xff")
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("redis: find customers by name: %w", err)
+		}
+		var err error
+		if key, err = audience.RarestWord(words, key, func(w string) (int, error) {
+			n, err := counts[w].Result()
+			return int(n), err
+		}); err != nil {
+			return nil, fmt.Errorf("redis: find customers by name: %w", err)
+		}
+	}
 	members, err := db.client.ZRangeByLex(ctx, db.keys.customerNames(pageID), &goredis.ZRangeBy{
 		Min: "[" + key, Max: "(" + key + "\xff", Count: audience.MaxNameScan}).Result()
 	if err != nil {

@@ -300,7 +300,16 @@ func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, lim
 		limit = audience.MaxNameResults
 	}
 	// The range [w, w+0xFF): every word that begins with w (words are
-	// valid UTF-8, which never holds the byte 0xFF).
+	// valid UTF-8, which never holds the byte 0xFF). Each word's entries
+	// are counted up to one more than a search reads.
+	key, err := audience.RarestWord(words, key, func(w string) (n int, err error) {
+		err = db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM customer_names WHERE page_id = ? AND word >= ? AND word < ? LIMIT ?)`,
+			pageID, w, w+"\xff", audience.MaxNameScan+1).Scan(&n)
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find customers by name: %w", err)
+	}
 	var where strings.Builder
 	args := []any{pageID, key, key + "\xff", audience.MaxNameScan, pageID}
 	for _, w := range words {

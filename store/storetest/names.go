@@ -134,10 +134,21 @@ func RunCustomerNames(t *testing.T, open func(t *testing.T) audience.Store) {
 			t.Errorf("a common name: %d customers, %v", len(got), err)
 		}
 		if got := namesFound(t, as, "pm", "mar rare", 5); got != "z1" {
-			t.Errorf("mar rare = [%s], want [z1] (the longest word is read from the index)", got)
+			t.Errorf("mar rare = [%s], want [z1] (the rarer word is read from the index)", got)
 		}
 		if got := namesFound(t, as, "pm", "mária 1234", 5); got != "m1234" {
 			t.Errorf("mária 1234 = [%s], want [m1234]", got)
+		}
+		// The rarest word is the one read: a common longer word with a
+		// rare shorter one, beyond the first MaxNameScan of the common.
+		if got := namesFound(t, as, "pm", "maria 2999", 5); got != "m2999" {
+			t.Errorf("maria 2999 = [%s], want [m2999] (the rarer word is read from the index)", got)
+		}
+		if _, err := as.UpsertCustomers(ctx, []*audience.Customer{cust("pm", "z2", "Mária Wu")}); err != nil {
+			t.Fatal(err)
+		}
+		if got := namesFound(t, as, "pm", "maria wu", 5); got != "z2" {
+			t.Errorf("maria wu = [%s], want [z2]", got)
 		}
 	})
 }
