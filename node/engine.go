@@ -37,8 +37,12 @@ type Engine struct {
 	// Audience is the customer store it evaluates.
 	Compensation compensation.Store
 	Audience     compensation.Customers
-	// Surveys keeps follow-up surveys, their settings and tallies.
-	Surveys surveys.Store
+	// Surveys keeps follow-up surveys, their settings and tallies;
+	// SurveyDeliveries and SurveyCustomers are the paged and batched reads
+	// scheduling them makes.
+	Surveys          surveys.Store
+	SurveyDeliveries surveys.Deliveries
+	SurveyCustomers  surveys.Customers
 	// LiveMessages keeps where each incident's Slack message is.
 	LiveMessages livemsg.Store
 	// Sessions keeps the console's sessions and sign-in links.
@@ -79,7 +83,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("open redis %s: %w", addr, err)
 		}
 		return &Engine{Name: "redis", Where: addr.String(), Incidents: db, Notify: db, Limiter: db.Limiter(), Secrets: db,
-			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, LiveMessages: db, Sessions: db, Redis: db}, nil
+			Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, SurveyDeliveries: db, SurveyCustomers: db, LiveMessages: db, Sessions: db, Redis: db}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -90,7 +94,7 @@ func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{Name: "sqlite", Where: path, Incidents: db, Notify: db, Limiter: ratelimit.NewLocal(), Secrets: db,
-		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, LiveMessages: db, Sessions: db, SQLite: db}, nil
+		Complaints: db, Customers: db, Compensation: db, Audience: db, Surveys: db, SurveyDeliveries: db, SurveyCustomers: db, LiveMessages: db, Sessions: db, SQLite: db}, nil
 }
 
 // StartEvents starts the event bus: in-process on SQLite; on Redis,

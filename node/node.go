@@ -314,7 +314,7 @@ func (a *Node) buildCompensation() error {
 func (a *Node) buildSurveys() error {
 	e := a.Engine
 	svc := surveys.NewService(e.Surveys, e.Incidents, a.Log)
-	svc.Deliveries, svc.Customers, svc.Complaints, svc.Grants, svc.Offers = e.Notify, e.Customers, a.Complaints, e.Compensation, a.Compensation
+	svc.Deliveries, svc.Customers, svc.Complaints, svc.Grants, svc.Offers = e.SurveyDeliveries, e.SurveyCustomers, a.Complaints, e.Compensation, a.Compensation
 	svc.Sender, svc.Suppressions, svc.Leaser, svc.Secrets, svc.Events = a.Notify, e.Notify, e.Complaints, e.Secrets, e.Events
 	svc.Defaults, svc.PublicURL, svc.Sweep = a.Config.Surveys.Settings(), a.URL, a.Config.Surveys.Sweep
 	a.Surveys = svc

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,11 +31,23 @@ type (
 	// Deliveries finds the messages an incident's broadcasts sent: the
 	// recipients a survey asks.
 	Deliveries interface {
-		FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*queue.Delivery, error)
+		// FindRecipientDeliveries hands out the deliveries to a recipient
+		// (RecipientID not empty) that f matches (f.PageID is required;
+		// f.Limit is ignored), a page at a time: the page after the
+		// cursor after ("" the first) and the cursor of the next page,
+		// "" after the last. A recipient ID's deliveries are adjacent
+		// (they may span consecutive pages) and newest first, in
+		// FindDeliveries' order; the order of the recipients is the
+		// engine's. A page holds at most limit deliveries, or one
+		// recipient's when they alone are more, and is empty only when
+		// none is left. Schedule reads an incident's million recipients
+		// through it without holding their deliveries at once.
+		FindRecipientDeliveries(ctx context.Context, f queue.DeliveryFilter, after string, limit int) ([]*queue.Delivery, string, error)
 	}
-	// Customers finds a customer's plan (the results' segment).
+	// Customers finds customers' plans (the results' segment), a batch
+	// at a time: those of ids that exist, in any order.
 	Customers interface {
-		FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error)
+		FindCustomersByIDs(ctx context.Context, pageID string, ids []string) ([]*audience.Customer, error)
 	}
 	// Complaints lists an incident's complaints and opens win-back tasks;
 	// complaint.Service implements it.
@@ -100,6 +113,9 @@ type Service struct {
 
 	keyMu sync.Mutex
 	key   []byte
+	// schedulePage overrides the package's schedulePage when > 0 (tests
+	// page through few recipients).
+	schedulePage int
 }
 
 // NewService returns a Service on the real clock with the default settings.
@@ -156,12 +172,23 @@ func surveyable(k channel.Kind) bool {
 // batch is how many surveys Schedule creates per store call.
 const batch = 2000
 
+// schedulePage is how many deliveries Schedule reads per page, and so
+// about how many recipients it decides per pair of batched lookups
+// (customers, last surveyed). Service.schedulePage overrides it (tests).
+const schedulePage = 1000
+
 // Schedule creates the surveys of a resolved incident, per the page's
 // settings: one per recipient, on a channel that reached them (email,
 // else Slack, else SMS), due Delay after resolution in their daytime,
 // skipped when the page surveyed them within Gap. It is idempotent: a
 // second call (another node, after a crash) creates nothing new. It
 // returns how many surveys it created.
+//
+// It works a page of the incident's deliveries at a time, which the
+// store hands out by recipient (Deliveries): what it holds is one page,
+// the deliveries of a recipient the page may not have ended, and the
+// incident's complaints and grants, however many recipients the
+// incident reached.
 func (s *Service) Schedule(ctx context.Context, pageID, incidentID string) (int, error) {
 	inc, err := s.Incidents.FindIncidentByID(ctx, incidentID)
 	if err != nil {
@@ -181,7 +208,7 @@ func (s *Service) Schedule(ctx context.Context, pageID, incidentID string) (int,
 	if err != nil {
 		return 0, err
 	}
-	recips, err := s.recipients(ctx, inc, st)
+	complained, byComplaint, err := s.complained(ctx, inc, st)
 	if err != nil {
 		return 0, err
 	}
@@ -197,54 +224,110 @@ func (s *Service) Schedule(ctx context.Context, pageID, incidentID string) (int,
 			}
 		}
 	}
-	now := s.now()
-	created := 0
-	var pending []*Survey
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
+	sc := &scheduling{s: s, inc: inc, page: page, st: st, granted: granted, now: s.now()}
+	size := schedulePage
+	if s.schedulePage > 0 {
+		size = s.schedulePage
+	}
+	if st.Mode == ModeComplained {
+		for part := range slices.Chunk(byComplaint, size) {
+			if err := sc.decide(ctx, part); err != nil {
+				return sc.created, err
+			}
 		}
-		n, err := s.Store.CreateSurveys(ctx, pending)
-		created += n
-		pending = pending[:0]
+	} else if err := s.eachRecipients(ctx, inc, st, complained, size, func(rs []recipient) error { return sc.decide(ctx, rs) }); err != nil {
+		return sc.created, err
+	}
+	if err := sc.flush(ctx); err != nil {
+		return sc.created, err
+	}
+	s.Log.Info("surveys scheduled", "page_id", pageID, "incident_id", incidentID, "mode", st.Mode, "recipients", sc.recipients, "created", sc.created)
+	return sc.created, nil
+}
+
+// scheduling is one Schedule run: its inputs, the surveys not yet
+// created, and its counts.
+type scheduling struct {
+	s          *Service
+	inc        *incident.Incident
+	page       *incident.Page
+	st         Settings
+	granted    map[string]bool
+	now        time.Time
+	pending    []*Survey
+	created    int
+	recipients int
+}
+
+// decide makes the surveys of a batch of recipients: their customers'
+// plans and their last surveys are two reads for the whole batch.
+func (sc *scheduling) decide(ctx context.Context, rs []recipient) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	s, pageID := sc.s, sc.inc.PageID
+	sc.recipients += len(rs)
+	plans := map[string]string{}
+	if s.Customers != nil {
+		var ids []string
+		for _, r := range rs {
+			if r.rtype == queue.FromCustomer {
+				ids = append(ids, r.id)
+			}
+		}
+		if len(ids) > 0 {
+			cs, err := s.Customers.FindCustomersByIDs(ctx, pageID, ids)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				plans[c.ID] = c.Plan
+			}
+		}
+	}
+	keys := make([]string, len(rs))
+	for i, r := range rs {
+		keys[i] = r.key
+	}
+	lasts, err := s.Store.LastSurveyedKeys(ctx, pageID, keys)
+	if err != nil {
 		return err
 	}
-	for _, r := range recips {
-		sv := &Survey{ID: SurveyID(inc.ID, r.key), PageID: pageID, IncidentID: inc.ID, RecipientType: r.rtype,
+	for _, r := range rs {
+		sv := &Survey{ID: SurveyID(sc.inc.ID, r.key), PageID: pageID, IncidentID: sc.inc.ID, RecipientType: r.rtype,
 			RecipientID: r.id, Key: r.key, Channel: r.kind, Address: r.addr, Name: r.name, Language: r.lang, TimeZone: r.zone,
-			Complained: r.complained, State: Scheduled, CreatedAt: now, UpdatedAt: now, Version: 1}
+			Complained: r.complained, State: Scheduled, CreatedAt: sc.now, UpdatedAt: sc.now, Version: 1}
 		if r.rtype == queue.FromCustomer {
-			sv.Granted = granted[r.id]
-			if s.Customers != nil {
-				if c, err := s.Customers.FindCustomerByID(ctx, pageID, r.id); err == nil {
-					sv.Segment = c.Plan
-				}
-			}
+			sv.Granted = sc.granted[r.id]
+			sv.Segment = plans[r.id]
 		}
 		zone := r.zone
 		if zone == "" {
-			zone = page.TimeZone
+			zone = sc.page.TimeZone
 		}
-		sv.DueAt = DueAt(*inc.ResolvedAt, loadZone(zone), st)
-		last, err := s.Store.LastSurveyed(ctx, pageID, r.key)
-		if err != nil {
-			return created, err
+		sv.DueAt = DueAt(*sc.inc.ResolvedAt, loadZone(zone), sc.st)
+		if last := lasts[r.key]; !last.IsZero() && sv.DueAt.Sub(last) < sc.st.Gap {
+			sv.State, sv.Reason = Skipped, "surveyed on "+last.UTC().Format("2006-01-02")+", within the gap of "+sc.st.Gap.String()
 		}
-		if !last.IsZero() && sv.DueAt.Sub(last) < st.Gap {
-			sv.State, sv.Reason = Skipped, "surveyed on "+last.UTC().Format("2006-01-02")+", within the gap of "+st.Gap.String()
-		}
-		pending = append(pending, sv)
-		if len(pending) == batch {
-			if err := flush(); err != nil {
-				return created, err
+		sc.pending = append(sc.pending, sv)
+		if len(sc.pending) == batch {
+			if err := sc.flush(ctx); err != nil {
+				return err
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return created, err
+	return nil
+}
+
+// flush creates the pending surveys.
+func (sc *scheduling) flush(ctx context.Context) error {
+	if len(sc.pending) == 0 {
+		return nil
 	}
-	s.Log.Info("surveys scheduled", "page_id", pageID, "incident_id", incidentID, "mode", st.Mode, "recipients", len(recips), "created", created)
-	return created, nil
+	n, err := sc.s.Store.CreateSurveys(ctx, sc.pending)
+	sc.created += n
+	sc.pending = sc.pending[:0]
+	return err
 }
 
 var (
@@ -274,16 +357,25 @@ type recipient struct {
 	sent                            time.Time
 }
 
-// recipients lists whom the settings survey, one per person (a customer,
-// a subscriber, a contact who complained), on the channel of the newest
-// message that reached them.
-func (s *Service) recipients(ctx context.Context, inc *incident.Incident, st Settings) ([]recipient, error) {
-	byKey := map[string]*recipient{}
+// complaintsPage is how many complaints complained reads per List.
+const complaintsPage = 1000
+
+// complained reads the incident's complaints: the recipient keys that
+// complained, and in ModeComplained the recipients they make, one per
+// person (the one of their oldest complaint), sorted by key. Complaints
+// are few next to deliveries, so they are held whole; they are read a
+// page at a time (List's default page is 100, which left the flag off
+// the rest).
+func (s *Service) complained(ctx context.Context, inc *incident.Incident, st Settings) (map[string]bool, []recipient, error) {
 	complained := map[string]bool{}
-	if s.Complaints != nil {
-		cs, _, err := s.Complaints.List(ctx, complaint.Filter{PageID: inc.PageID, IncidentID: inc.ID})
+	byKey := map[string]*recipient{}
+	if s.Complaints == nil {
+		return complained, nil, nil
+	}
+	for offset := 0; ; offset += complaintsPage {
+		cs, _, err := s.Complaints.List(ctx, complaint.Filter{PageID: inc.PageID, IncidentID: inc.ID, Limit: complaintsPage, Offset: offset, SkipCount: true})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, c := range cs {
 			kind, addr := c.Contact.Address(c.Channel)
@@ -300,32 +392,8 @@ func (s *Service) recipients(ctx context.Context, inc *incident.Incident, st Set
 					addr: addr, rtype: rtype, kind: kind, complained: true, sent: c.CreatedAt}
 			}
 		}
-	}
-	if st.Mode != ModeComplained {
-		ds, err := s.Deliveries.FindDeliveries(ctx, queue.DeliveryFilter{PageID: inc.PageID, IncidentID: inc.ID,
-			States: []queue.DeliveryState{queue.StateSent, queue.StateDelivered}})
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range ds {
-			if !surveyable(d.Kind) || d.RecipientID == "" || d.MessageKind == queue.KindSurvey {
-				continue
-			}
-			key := string(d.RecipientType) + ":" + d.RecipientID
-			if st.Mode == ModeSample && !Sampled(inc.ID, key, st.SamplePercent) {
-				continue
-			}
-			at := d.CreatedAt
-			if d.SentAt != nil {
-				at = *d.SentAt
-			}
-			// Of the channels that reached them, the survey takes the
-			// one it prefers (channelRank), so that every run picks the same.
-			if r := byKey[key]; r != nil && (channelRank(r.kind) < channelRank(d.Kind) || channelRank(r.kind) == channelRank(d.Kind) && !at.After(r.sent)) {
-				continue
-			}
-			byKey[key] = &recipient{key: key, id: d.RecipientID, name: d.Name, lang: d.Language, zone: d.TimeZone,
-				addr: d.Address, rtype: d.RecipientType, kind: d.Kind, complained: complained[key], sent: at}
+		if len(cs) < complaintsPage {
+			break
 		}
 	}
 	out := make([]recipient, 0, len(byKey))
@@ -333,7 +401,76 @@ func (s *Service) recipients(ctx context.Context, inc *incident.Incident, st Set
 		out = append(out, *r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
-	return out, nil
+	return complained, out, nil
+}
+
+// eachRecipients hands fn the recipients the settings survey among those
+// the incident's messages reached, a batch at a time (each recipient
+// once, on the channel of the newest message that reached them, of the
+// ones the survey prefers): it reads the incident's sent and delivered
+// deliveries a page at a time, by recipient, and decides the recipients
+// a page ends; the last recipient of a page may go on in the next, so
+// its deliveries wait for that page.
+func (s *Service) eachRecipients(ctx context.Context, inc *incident.Incident, st Settings, complained map[string]bool, size int, fn func([]recipient) error) error {
+	f := queue.DeliveryFilter{PageID: inc.PageID, IncidentID: inc.ID, States: []queue.DeliveryState{queue.StateSent, queue.StateDelivered}}
+	var carry []*queue.Delivery
+	for after := ""; ; {
+		ds, next, err := s.Deliveries.FindRecipientDeliveries(ctx, f, after, size)
+		if err != nil {
+			return err
+		}
+		if len(carry) > 0 {
+			ds = append(carry, ds...)
+		}
+		carry = nil
+		if next != "" && len(ds) > 0 {
+			i, last := len(ds), ds[len(ds)-1].RecipientID
+			for i > 0 && ds[i-1].RecipientID == last {
+				i--
+			}
+			carry = append([]*queue.Delivery(nil), ds[i:]...)
+			ds = ds[:i]
+		}
+		if err := fn(pickRecipients(inc, st, complained, ds)); err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
+// pickRecipients decides the recipients of whole recipients' deliveries,
+// each recipient's newest first: of the channels that reached them, the
+// survey takes the one it prefers (channelRank), and of its messages the
+// newest, so that every run picks the same. The result is sorted by key.
+func pickRecipients(inc *incident.Incident, st Settings, complained map[string]bool, ds []*queue.Delivery) []recipient {
+	byKey := map[string]*recipient{}
+	for _, d := range ds {
+		if !surveyable(d.Kind) || d.RecipientID == "" || d.MessageKind == queue.KindSurvey {
+			continue
+		}
+		key := string(d.RecipientType) + ":" + d.RecipientID
+		if st.Mode == ModeSample && !Sampled(inc.ID, key, st.SamplePercent) {
+			continue
+		}
+		at := d.CreatedAt
+		if d.SentAt != nil {
+			at = *d.SentAt
+		}
+		if r := byKey[key]; r != nil && (channelRank(r.kind) < channelRank(d.Kind) || channelRank(r.kind) == channelRank(d.Kind) && !at.After(r.sent)) {
+			continue
+		}
+		byKey[key] = &recipient{key: key, id: d.RecipientID, name: d.Name, lang: d.Language, zone: d.TimeZone,
+			addr: d.Address, rtype: d.RecipientType, kind: d.Kind, complained: complained[key], sent: at}
+	}
+	out := make([]recipient, 0, len(byKey))
+	for _, r := range byKey {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
 }
 
 // linkKey is the key survey links are signed with, the same on every node.

@@ -263,6 +263,10 @@ type Store interface {
 	// state other than Skipped (one skipped after it was scheduled still
 	// counts), or the zero time: the once-per-Gap rule.
 	LastSurveyed(ctx context.Context, pageID, key string) (time.Time, error)
+	// LastSurveyedKeys is LastSurveyed for many keys in one read: the
+	// keys the page surveyed, each with its time (keys it never
+	// surveyed are left out).
+	LastSurveyedKeys(ctx context.Context, pageID string, keys []string) (map[string]time.Time, error)
 	// FindSurveys returns an incident's surveys in state ("" any; another
 	// unknown state is EINVALID), by ID, after the cursor, at most limit.
 	FindSurveys(ctx context.Context, incidentID string, state State, after string, limit int) ([]*Survey, error)

@@ -23,7 +23,7 @@ import (
 const RedisURL = "redis://127.0.0.1:6379/0"
 
 // SQLite opens a fresh SQLite store for t, closed when t ends.
-func SQLite(t *testing.T) *sqlite.DB {
+func SQLite(t testing.TB) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
 	if err != nil {
@@ -35,7 +35,7 @@ func SQLite(t *testing.T) *sqlite.DB {
 
 // Redis opens the test Redis for t under a fresh prefix starting with
 // name; when t ends the prefix's keys are deleted and the store closed.
-func Redis(t *testing.T, name string) *redis.DB {
+func Redis(t testing.TB, name string) *redis.DB {
 	t.Helper()
 	ctx := context.Background()
 	b := make([]byte, 6)

@@ -775,22 +775,9 @@ func (db *DB) FindDeliveries(ctx context.Context, f queue.DeliveryFilter) ([]*qu
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = math.MaxInt // none, as queue.DeliveryFilter says (surveys read every recipient)
+		limit = math.MaxInt // none, as queue.DeliveryFilter says
 	}
-	states := map[queue.DeliveryState]bool{}
-	for _, s := range f.States {
-		states[s] = true
-	}
-	match := func(d *queue.Delivery) bool {
-		return (f.PageID == "" || d.PageID == f.PageID) &&
-			(f.BroadcastID == "" || d.BroadcastID == f.BroadcastID) &&
-			(f.IncidentID == "" || d.IncidentID == f.IncidentID) &&
-			(f.RecipientID == "" || d.RecipientID == f.RecipientID) &&
-			(f.Kind == "" || d.Kind == f.Kind) &&
-			(f.Address == "" || d.Address == f.Address) &&
-			(len(states) == 0 || states[d.State]) &&
-			(f.Since.IsZero() || !d.CreatedAt.Before(f.Since))
-	}
+	match := deliveryMatcher(f)
 	out := []*queue.Delivery{}
 	if f.BroadcastID == "" && f.Address != "" && f.Kind != "" {
 		return db.findIndexedDeliveries(ctx, db.keys.addressDeliveries(string(f.Kind), f.Address), f.Address, match, limit)

@@ -468,8 +468,11 @@ type chunkFilter struct {
 	kind      channel.Kind
 	address   string
 	recipient string
-	since     int64 // 0: any
-	states    []queue.DeliveryState
+	// recipientFrom leaves out the chunks whose recipients all sort
+	// before it (FindRecipientDeliveries' cursor); "" none.
+	recipientFrom string
+	since         int64 // 0: any
+	states        []queue.DeliveryState
 }
 
 // waitingDeliveries returns up to limit (≤ 0: all) of the chunks'
@@ -499,6 +502,9 @@ func (db *DB) waitingDeliveries(ctx context.Context, tx *sql.Tx, f chunkFilter, 
 	}
 	if f.recipient != "" {
 		where, args = append(where, "rcpt_lo <= ? AND rcpt_hi >= ?"), append(args, f.recipient, f.recipient)
+	}
+	if f.recipientFrom != "" {
+		where, args = append(where, "rcpt_hi >= ?"), append(args, f.recipientFrom)
 	}
 	if f.since != 0 {
 		where, args = append(where, "created_at >= ?"), append(args, f.since)

@@ -11,6 +11,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // RunNotify runs the Pipeline suite. open must return a fresh, empty
@@ -46,6 +47,8 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, Pipeline))
 		{"Unconfirmed", testUnconfirmed},
 		{"FindDeliveriesUnlimited", testFindDeliveriesUnlimited},
 		{"FindDeliveries", testFindDeliveries},
+		{"RecipientDeliveries", testRecipientDeliveries},
+		{"CustomersByIDs", testCustomersByIDs},
 		{"DeliveryTimes", testDeliveryTimes},
 		{"LargePlan", testLargePlan},
 		{"Secret", testSecret},
@@ -218,4 +221,7 @@ type Pipeline interface {
 	audience.Store
 	queue.Store
 	queue.Secrets
+	// The paged and batched reads that scheduling surveys makes.
+	surveys.Deliveries
+	surveys.Customers
 }

@@ -36,6 +36,7 @@ func RunSurveys(t *testing.T, open func(t *testing.T) (incident.Store, surveys.S
 		{"FindDue", testFindDueSurveys},
 		{"FindByAddress", testFindSurveysByAddress},
 		{"LastSurveyed", testLastSurveyed},
+		{"LastSurveyedKeys", testLastSurveyedKeys},
 		{"FindSurveys", testFindSurveys},
 	}
 	for _, tt := range tests {
@@ -909,6 +910,15 @@ func testLastSurveyed(t *testing.T, s surveys.Store) {
 		if !got.Equal(want) || (!want.IsZero() && got.Location() != time.UTC) {
 			t.Errorf("LastSurveyed(%s, %s) = %v, want %v in UTC", pageID, key, got, want)
 		}
+		// The batched read says the same.
+		m, err := s.LastSurveyedKeys(ctx, pageID, []string{key, "never-" + key})
+		if err != nil {
+			t.Fatalf("LastSurveyedKeys(%s, %s): %v", pageID, key, err)
+		}
+		got, ok := m[key]
+		if ok == want.IsZero() || !got.Equal(want) || (ok && got.Location() != time.UTC) || len(m) > 1 {
+			t.Errorf("LastSurveyedKeys(%s, [%s never-%[2]s]) = %v, want %v in UTC", pageID, key, m, want)
+		}
 	}
 	t.Run("never surveyed", func(t *testing.T) { wantLast(t, "pa", "k1", time.Time{}) })
 
@@ -953,6 +963,38 @@ func testLastSurveyed(t *testing.T, s surveys.Store) {
 		wantLast(t, "pa", "k1", at(8*time.Hour))
 		wantLast(t, "pb", "k1", at(9*time.Hour))
 	})
+}
+
+// testLastSurveyedKeys: LastSurveyedKeys answers for more keys than one
+// batch, leaving out those never surveyed and those of another page.
+func testLastSurveyedKeys(t *testing.T, s surveys.Store) {
+	ctx := context.Background()
+	var ss []*surveys.Survey
+	var keys []string
+	for i := range 2500 {
+		key := fmt.Sprintf("customer:c%05d", i)
+		keys = append(keys, key)
+		if i%2 == 0 {
+			ss = append(ss, newSurvey(fmt.Sprintf("s%05d", i), "pa", "i1", key, at(time.Duration(i)*time.Minute)))
+		}
+	}
+	createSurveys(t, s, len(ss), ss...)
+	createSurveys(t, s, 1, newSurvey("other", "pb", "i2", "customer:c00001", at(time.Hour)))
+	got, err := s.LastSurveyedKeys(ctx, "pa", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ss) {
+		t.Fatalf("%d keys surveyed, want %d", len(got), len(ss))
+	}
+	for _, sv := range ss {
+		if v := got[sv.Key]; !v.Equal(surveys.Millis(sv.DueAt)) {
+			t.Fatalf("%s: %v, want %v", sv.Key, v, sv.DueAt)
+		}
+	}
+	if got, err := s.LastSurveyedKeys(ctx, "pa", nil); err != nil || len(got) != 0 {
+		t.Errorf("no keys: %v, %v", got, err)
+	}
 }
 
 func testFindSurveys(t *testing.T, s surveys.Store) {
