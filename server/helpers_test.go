@@ -402,6 +402,8 @@ func (f *fakeSite) Watch(pageID string) (<-chan []byte, func()) {
 	}
 }
 
+func (f *fakeSite) RenderIfOlder(context.Context, string, time.Time) error { return nil }
+
 func (f *fakeSite) Ready() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -152,7 +152,9 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		host := s.hostOf(c)
 		a, ok := s.site.Lookup(host, path, s.languageFor(c, host))
 		if !ok {
-			return incident.Errorf(incident.ENOTFOUND, "no such page")
+			if a, ok = s.catchUp(c, host, path); !ok {
+				return incident.Errorf(incident.ENOTFOUND, "no such page")
+			}
 		}
 		ct := a.ContentType
 		if ct == "" {
@@ -199,6 +201,33 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		// fasthttp sends the headers and Content-Length but no body for HEAD.
 		return c.Status(http.StatusOK).Send(body)
 	}
+}
+
+// catchUp answers a miss for an incident's page that the store has: a
+// message's link followed a moment after the declaration can be ahead of
+// the render the declaration started, and a link in a message must not
+// answer 404. The page is rendered now, unless a render that began after
+// the incident's last change has already run (so unknown IDs cost one
+// store read, and a known incident at most one render). Only then is the
+// asset looked up again.
+func (s *Server) catchUp(c *fiber.Ctx, host, path string) (*statuspage.Asset, bool) {
+	id, ok := strings.CutPrefix(path, "/incidents/")
+	if !ok || !incident.ValidID(id) {
+		return nil, false
+	}
+	page, ok := s.site.PageFor(host)
+	if !ok {
+		return nil, false
+	}
+	inc, err := s.svc.Incident(c.UserContext(), page.ID, id)
+	if err != nil {
+		return nil, false
+	}
+	if err := s.site.RenderIfOlder(c.UserContext(), page.ID, inc.UpdatedAt); err != nil {
+		s.log.Warn("statuspage: render on a miss", "page_id", page.ID, "incident_id", id, "err", err)
+		return nil, false
+	}
+	return s.site.Lookup(host, path, s.languageFor(c, host))
 }
 
 // cacheControl is the Cache-Control of a public asset: one of three

@@ -63,6 +63,9 @@ type Site interface {
 	Watch(pageID string) (<-chan []byte, func())
 	// Ready reports whether every page has been rendered once.
 	Ready() bool
+	// RenderIfOlder renders a page now unless a render that began after
+	// since has succeeded (statuspage.Site.RenderIfOlder).
+	RenderIfOlder(ctx context.Context, pageID string, since time.Time) error
 }
 
 // Config configures the HTTP server. Zero values take the defaults above.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/statuspage"
 )
@@ -148,4 +149,52 @@ func TestRealSite(t *testing.T) {
 		e.mustDo(t, http.StatusNotFound, "GET", "/incidents/zzzzzzzzzzzz", "", "", "Accept", "text/html")
 		e.mustDo(t, http.StatusNotFound, "GET", "/api/v2/nothing.json", "", "").errorOf(t)
 	})
+}
+
+// TestIncidentPageAheadOfRender: a message's link followed before the
+// render the declaration started (here the site renders nothing by
+// itself) opens the incident, not a 404; an unknown incident renders
+// nothing, and a known one renders once however often it is asked for.
+func TestIncidentPageAheadOfRender(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	site := statuspage.New(e.svc, nil, statuspage.Options{Registerer: e.reg})
+	if err := site.RenderPage(ctx, e.page.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = New(Config{PublicURL: "https://status.example.com"}, e.svc, site, e.reg, nil)
+	renders := func() float64 {
+		mfs, err := e.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0.0
+		for _, mf := range mfs {
+			if mf.GetName() == "herald_statuspage_renders_total" {
+				for _, m := range mf.GetMetric() {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return n
+	}
+	name, body := "Card payments fail", "We are looking into it."
+	inc, _, err := e.svc.CreateIncident(ctx, e.page.ID, incident.IncidentInput{Name: &name, Body: &body}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := renders()
+	e.mustDo(t, http.StatusNotFound, "GET", "/incidents/zzzzzzzzzzzz", "", "")
+	if got := renders(); got != before {
+		t.Errorf("an unknown incident rendered the page (%v → %v renders)", before, got)
+	}
+	for range 3 {
+		r := e.mustDo(t, http.StatusOK, "GET", "/incidents/"+inc.ID, "", "")
+		if !strings.Contains(string(r.body), name) {
+			t.Fatalf("the incident page does not name the incident:\n%.300s", r.body)
+		}
+	}
+	if got := renders(); got != before+1 {
+		t.Errorf("%v renders for three visits, want 1", got-before)
+	}
 }

@@ -109,6 +109,28 @@ func (s *Site) load(ctx context.Context, pageID string) (*pageInput, error) {
 func (s *Site) RenderPage(ctx context.Context, pageID string) error {
 	s.renderMu.Lock()
 	defer s.renderMu.Unlock()
+	return s.renderLocked(ctx, pageID)
+}
+
+// RenderIfOlder renders pageID now unless a render of it that began after
+// since has succeeded (or is running: it waits for it). A visitor who
+// follows a message's link a moment after the incident was declared may
+// be ahead of the render that the declaration's event starts (on Redis,
+// the event travels through Redis first); the public handler calls this
+// on a miss for an incident the store has, with the incident's last
+// change as since, so many such visitors cost one render, and a page
+// already rendered after the change costs none.
+func (s *Site) RenderIfOlder(ctx context.Context, pageID string, since time.Time) error {
+	s.renderMu.Lock()
+	defer s.renderMu.Unlock()
+	if b, ok := s.begun[pageID]; ok && b.After(since) {
+		return nil
+	}
+	return s.renderLocked(ctx, pageID)
+}
+
+// renderLocked is RenderPage with renderMu held.
+func (s *Site) renderLocked(ctx context.Context, pageID string) error {
 	start := time.Now()
 	in, err := s.load(ctx, pageID)
 	if errors.Is(err, incident.ErrNotFound) {
@@ -125,6 +147,10 @@ func (s *Site) RenderPage(ctx context.Context, pageID string) error {
 		return fmt.Errorf("statuspage: render page %s: %w", pageID, err)
 	}
 	s.swap(func(st *siteState) { st.pages[pageID] = snap })
+	if s.begun == nil {
+		s.begun = map[string]time.Time{}
+	}
+	s.begun[pageID] = start
 	s.renders.WithLabelValues(pageID).Inc()
 	s.duration.Observe(time.Since(start).Seconds())
 	if changed {

@@ -72,6 +72,8 @@ type Site struct {
 	ready atomic.Bool
 
 	renderMu sync.Mutex // one render at a time; readers never take it
+	// begun holds when each page's latest render began (under renderMu).
+	begun map[string]time.Time
 
 	watchMu  sync.Mutex
 	watchers map[string]map[chan []byte]struct{}
