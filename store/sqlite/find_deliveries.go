@@ -178,7 +178,7 @@ func addressCandidates(updates []string, kind channel.Kind, address string) sqlC
 func deliveryRowsSQL(f queue.DeliveryFilter, groups, byAddress sqlCond) (string, []any) {
 	var where []string
 	var args []any
-	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
+	add := func(cond string, v ...any) { where, args = append(where, cond), append(args, v...) }
 	if groups.sql != "" {
 		where = append(where, "d.grp IN (SELECT id FROM delivery_groups WHERE "+groups.sql+")")
 		args = append(args, groups.args...)
@@ -186,6 +186,18 @@ func deliveryRowsSQL(f queue.DeliveryFilter, groups, byAddress sqlCond) (string,
 	if byAddress.sql != "" {
 		where, args = append(where, "d.rid IN ("+byAddress.sql+")"), append(args, byAddress.args...)
 	}
+	rowConds(f, add)
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	return "SELECT " + deliveryColumns + deliveryFrom + cond + " ORDER BY d.created_at DESC, d.rid DESC LIMIT ?",
+		append(args, limitArg(f.Limit))
+}
+
+// rowConds adds the conditions of f on a delivery row's own columns
+// (recipient, channel, address, since, states), each with its arguments.
+func rowConds(f queue.DeliveryFilter, add func(cond string, v ...any)) {
 	if f.RecipientID != "" {
 		add("d.recipient_id = ?", f.RecipientID)
 	}
@@ -199,17 +211,12 @@ func deliveryRowsSQL(f queue.DeliveryFilter, groups, byAddress sqlCond) (string,
 		add("d.created_at >= ?", ms(f.Since))
 	}
 	if len(f.States) > 0 {
-		where = append(where, "d.state IN ("+placeholders(len(f.States))+")")
-		for _, s := range f.States {
-			args = append(args, string(s))
+		states := make([]any, len(f.States))
+		for i, s := range f.States {
+			states[i] = string(s)
 		}
+		add("d.state IN ("+placeholders(len(states))+")", states...)
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	return "SELECT " + deliveryColumns + deliveryFrom + cond + " ORDER BY d.created_at DESC, d.rid DESC LIMIT ?",
-		append(args, limitArg(f.Limit))
 }
 
 // findDeliveryRows runs a deliveryRowsSQL query and reads its rows, each

@@ -91,25 +91,7 @@ func (db *DB) FindRecipientDeliveries(ctx context.Context, f queue.DeliveryFilte
 		add("d.recipient_id != ''")
 	}
 	add("d.grp IN (SELECT id FROM delivery_groups WHERE "+groups.sql+")", groups.args...)
-	if f.RecipientID != "" {
-		add("d.recipient_id = ?", f.RecipientID)
-	}
-	if f.Kind != "" {
-		add("d.kind = ?", string(f.Kind))
-	}
-	if f.Address != "" {
-		add("d.address = ?", f.Address)
-	}
-	if !f.Since.IsZero() {
-		add("d.created_at >= ?", ms(f.Since))
-	}
-	if len(f.States) > 0 {
-		states := make([]any, len(f.States))
-		for i, s := range f.States {
-			states[i] = string(s)
-		}
-		add("d.state IN ("+placeholders(len(states))+")", states...)
-	}
+	rowConds(f, add)
 	query += " ORDER BY d.recipient_id, d.created_at DESC, d.rid DESC LIMIT ?"
 	found, err := findDeliveryRows(ctx, tx, query, append(args, limit))
 	if err != nil {
