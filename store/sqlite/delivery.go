@@ -297,18 +297,19 @@ func newer(aCreated, aRID, bCreated, bRID int64) bool {
 	return aCreated > bCreated || aCreated == bCreated && aRID > bRID
 }
 
-func sortNewestFirst(ds []ridDelivery) {
-	slices.SortFunc(ds, func(a, b ridDelivery) int {
-		ac, bc := ms(a.d.CreatedAt), ms(b.d.CreatedAt)
-		switch {
-		case newer(ac, a.rid, bc, b.rid):
-			return -1
-		case newer(bc, b.rid, ac, a.rid):
-			return 1
-		}
-		return 0
-	})
+// byNewest orders two deliveries newest first (created, then rid).
+func byNewest(a, b ridDelivery) int {
+	ac, bc := ms(a.d.CreatedAt), ms(b.d.CreatedAt)
+	switch {
+	case newer(ac, a.rid, bc, b.rid):
+		return -1
+	case newer(bc, b.rid, ac, a.rid):
+		return 1
+	}
+	return 0
 }
+
+func sortNewestFirst(ds []ridDelivery) { slices.SortFunc(ds, byNewest) }
 
 // scanDelivery reads deliveryColumns.
 func scanDelivery(s scanner) (*queue.Delivery, error) {

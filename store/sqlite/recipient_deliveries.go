@@ -113,14 +113,7 @@ func (db *DB) FindRecipientDeliveries(ctx context.Context, f queue.DeliveryFilte
 			if a.d.RecipientID != b.d.RecipientID {
 				return strings.Compare(a.d.RecipientID, b.d.RecipientID)
 			}
-			ac, bc := ms(a.d.CreatedAt), ms(b.d.CreatedAt)
-			switch {
-			case newer(ac, a.rid, bc, b.rid):
-				return -1
-			case newer(bc, b.rid, ac, a.rid):
-				return 1
-			}
-			return 0
+			return byNewest(a, b)
 		})
 	}
 	if len(found) > limit {
