@@ -204,6 +204,16 @@ type v2Summary struct {
 	} `json:"scheduled_maintenances"`
 }
 
+// pageIDOf returns the ID of the page n serves, from its summary.json.
+func pageIDOf(t *testing.T, n *instance) string {
+	t.Helper()
+	s, body := summaryOf(t, n)
+	if s.Page.ID == "" {
+		t.Fatalf("no page in summary.json: %s", body)
+	}
+	return s.Page.ID
+}
+
 func summaryOf(t *testing.T, n *instance) (v2Summary, string) {
 	t.Helper()
 	var s v2Summary

@@ -35,11 +35,7 @@ func TestEditUpdateMessages(t *testing.T) {
 	onEachEngine(t, func(t *testing.T, dir string, storeArgs []string) {
 		n := startServe(t, nil, storeArgs...)
 		token := mustCLI(t, nil, append([]string{"token", "create", "--role", "admin"}, storeArgs...)...).lastLine()
-		s, body := summaryOf(t, n)
-		if s.Page.ID == "" {
-			t.Fatalf("no page: %s", body)
-		}
-		base := "/api/v1/pages/" + s.Page.ID + "/incidents"
+		base := "/api/v1/pages/" + pageIDOf(t, n) + "/incidents"
 		var inc wire.V1Incident
 		code, body := rawDo(t, n, token, "POST", base,
 			`{"incident":{"name":"Card payments fail","body":"Card payments fail since 10:00.","messages":{"hu":"10:00 óta nem működik a kártyás fizetés.","pl":"Od 10:00 płatności kartą nie działają."}}}`)

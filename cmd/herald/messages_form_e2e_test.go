@@ -38,11 +38,8 @@ func TestFormMessagesPerLanguage(t *testing.T) {
 	onEachEngine(t, func(t *testing.T, dir string, storeArgs []string) {
 		n := startServe(t, nil, storeArgs...)
 		token := mustCLI(t, nil, append([]string{"token", "create", "--role", "admin"}, storeArgs...)...).lastLine()
-		s, body := summaryOf(t, n)
-		if s.Page.ID == "" {
-			t.Fatalf("no page: %s", body)
-		}
-		base := "/v1/pages/" + s.Page.ID + "/incidents"
+		pageID := pageIDOf(t, n)
+		base := "/v1/pages/" + pageID + "/incidents"
 
 		var inc wire.V1Incident
 		code, body := formDo(t, n, token, "POST", base+".json", url.Values{
@@ -70,7 +67,7 @@ func TestFormMessagesPerLanguage(t *testing.T) {
 		}
 		// Read back: stored, not only echoed.
 		var got wire.V1Incident
-		if code, _ := apiDo(t, n, token, "GET", "/api/v1/pages/"+s.Page.ID+"/incidents/"+inc.ID, nil, &got); code != http.StatusOK ||
+		if code, _ := apiDo(t, n, token, "GET", "/api/v1/pages/"+pageID+"/incidents/"+inc.ID, nil, &got); code != http.StatusOK ||
 			got.IncidentUpdates[1].Messages["pl"] != "Sprawdzamy płatności kartą." || got.IncidentUpdates[0].Messages["hr"] != "Pronašli smo uzrok." {
 			t.Fatalf("stored updates: %d %+v", code, got.IncidentUpdates)
 		}
