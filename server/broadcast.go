@@ -128,14 +128,16 @@ func (s *Server) EnableBroadcast(n *notify.Service, cfg BroadcastConfig) error {
 // request on the connection would be read from the rest of the body:
 // within the limit the body is read here, before any handler can refuse
 // the request; the import's connection is closed after the answer.
+//
+// A nil error lets the request on to its route.
 func (s *Server) limitBody(c *fiber.Ctx) error {
 	req := c.Request()
 	if !req.IsBodyStream() {
-		return c.Next()
+		return nil
 	}
 	if s.bc != nil && c.Method() == fiber.MethodPost && isImportPath(c.Path()) {
 		c.Context().SetConnectionClose()
-		return c.Next()
+		return nil
 	}
 	n := req.Header.ContentLength()
 	if n > s.cfg.BodyLimit {
@@ -143,7 +145,7 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 	}
 	if n >= 0 {
 		req.Body() // within the limit: read it whole now
-		return c.Next()
+		return nil
 	}
 	b, err := io.ReadAll(io.LimitReader(req.BodyStream(), int64(s.cfg.BodyLimit)+1))
 	if err != nil {
@@ -153,7 +155,7 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 		return s.refuseLarge(c)
 	}
 	req.SetBody(b)
-	return c.Next()
+	return nil
 }
 
 // refuseLarge answers 413 to a body over the limit. The unread rest of it

@@ -163,14 +163,21 @@ func (s *Server) sendNotFoundHTML(c *fiber.Ctx) error {
 	return c.Status(http.StatusNotFound).SendString(body)
 }
 
-// recoverPanics turns a panic in a handler into an internal error, logged
-// with its stack, so no input can crash the server.
-func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
+// protect runs the request's route with a panic in any handler turned into
+// an internal error, logged with its stack, so no input can crash the
+// server; the body is held to its limit (limitBody) and Statuspage's
+// .json spelling of the management API's paths is understood
+// (jsonSuffix) before the route is chosen.
+func (s *Server) protect(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in handler", "method", c.Method(), "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
+	if err := s.limitBody(c); err != nil {
+		return err
+	}
+	jsonSuffix(c)
 	return c.Next()
 }

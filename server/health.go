@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,35 +16,16 @@ import (
 
 // metrics holds the HTTP collectors; open incidents are counted on scrape.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	// bound caches the collectors of each route, method and status seen
-	// (requestKey → *boundMetrics): WithLabelValues hashes its labels and
-	// allocates on every call, which the status page's hot path (tens of
-	// thousands of requests a second) should not pay. The key set is as
-	// bounded as the label set: route patterns, methods, status codes.
-	bound   sync.Map
+	http    *httpStats
 	inbound *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, svc *incident.Service, log *slog.Logger) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_http_requests_total",
-			Help: "HTTP requests answered, by route pattern, method and status code.",
-		}, []string{"route", "method", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "herald_http_request_duration_seconds",
-			Help:    "Time to answer an HTTP request, by route pattern (for /events: until the stream starts).",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"route"}),
-	}
+	m := &metrics{http: register(reg, newHTTPStats())}
 	m.inbound = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_inbound_webhooks_total",
 		Help: "Inbound provider webhooks, by kind (twilio_sms, twilio_status, slack_command, slack_interaction) and result (ok, forged, invalid, ignored, kept, error).",
 	}, []string{"kind", "result"}))
-	m.requests = register(reg, m.requests)
-	m.duration = register(reg, m.duration)
 	if svc != nil {
 		register[prometheus.Collector](reg, &openIncidents{svc: svc, log: log, desc: prometheus.NewDesc(
 			"herald_open_incidents", "Unresolved incidents and maintenances underway, by page.", []string{"page_id"}, nil)})
@@ -99,14 +78,17 @@ func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// observe is the outermost middleware: it answers errors through the one
-// error handler (so the recorded code is the one sent) and counts the
-// request under its route pattern, never the raw path.
+// observe is the one middleware every request passes. It runs the
+// request's route through protect, answers errors through the one error
+// handler (so the recorded code is the one sent) and counts the request
+// under its route pattern, never the raw path. One middleware rather than
+// one per concern: fiber walks its route stack on every c.Next, and on
+// the status page's small answers that walk shows.
 func (s *Server) observe(c *fiber.Ctx) error {
 	// fasthttp reads the clock when a request's headers have been read;
 	// reading it again here would only add a clock read to every request.
 	start := c.Context().Time()
-	err := c.Next()
+	err := s.protect(c)
 	route := c.Route().Path
 	if err != nil {
 		var fe *fiber.Error
@@ -118,36 +100,8 @@ func (s *Server) observe(c *fiber.Ctx) error {
 			c.Status(http.StatusInternalServerError)
 		}
 	}
-	b := s.metrics.forRequest(route, c.Method(), c.Response().StatusCode())
-	b.requests.Inc()
-	b.duration.Observe(time.Since(start).Seconds())
+	s.metrics.http.observe(route, c.Method(), c.Response().StatusCode(), c.Context().ConnID(), time.Since(start))
 	return nil
-}
-
-// requestKey names one route, method and status code.
-type requestKey struct {
-	route, method string
-	code          int
-}
-
-// boundMetrics are a requestKey's collectors.
-type boundMetrics struct {
-	requests prometheus.Counter
-	duration prometheus.Observer
-}
-
-// forRequest returns the collectors for route, method and code, bound
-// once. fiber's route path and method strings are the app's own (the
-// route table, its method names), not request buffers, so they can be
-// kept as keys.
-func (m *metrics) forRequest(route, method string, code int) *boundMetrics {
-	k := requestKey{route, method, code}
-	if b, ok := m.bound.Load(k); ok {
-		return b.(*boundMetrics)
-	}
-	b := &boundMetrics{requests: m.requests.WithLabelValues(route, method, strconv.Itoa(code)), duration: m.duration.WithLabelValues(route)}
-	v, _ := m.bound.LoadOrStore(requestKey{strings.Clone(route), strings.Clone(method), code}, b)
-	return v.(*boundMetrics)
 }
 
 // healthz answers while the process is alive.

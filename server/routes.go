@@ -33,7 +33,7 @@ func (s *Server) Mount(fn func(Routes)) {
 // Mount, from their own routes.go).
 func (s *Server) routes(reg *prometheus.Registry) {
 	app := s.app
-	app.Use(s.observe, s.recoverPanics, s.limitBody, jsonSuffix)
+	app.Use(s.observe)
 
 	// Operations.
 	app.Get("/healthz", healthz)

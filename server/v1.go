@@ -21,12 +21,11 @@ import (
 // paths: /v1/pages/{id}/incidents.json is /v1/pages/{id}/incidents, as
 // developer.statuspage.io writes every path and many clients send them.
 // IDs never hold a dot, so nothing else ends in ".json" there.
-func jsonSuffix(c *fiber.Ctx) error {
+func jsonSuffix(c *fiber.Ctx) {
 	p := c.Path()
 	if strings.HasSuffix(p, ".json") && (strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/api/v1/")) {
 		c.Path(strings.TrimSuffix(p, ".json"))
 	}
-	return c.Next()
 }
 
 // ---- pages ----
