@@ -357,7 +357,8 @@ func gzAsset(body, etag, ct string) *statuspage.Asset {
 	w := gzip.NewWriter(&gz)
 	_, _ = w.Write([]byte(body))
 	_ = w.Close()
-	return &statuspage.Asset{Body: []byte(body), Gzip: gz.Bytes(), ETag: etag, ContentType: ct}
+	// As the renderer makes them: the gzip tag computed once.
+	return &statuspage.Asset{Body: []byte(body), Gzip: gz.Bytes(), ETag: etag, GzipETag: gzipETag(etag), ContentType: ct}
 }
 
 func (f *fakeSite) Lookup(host, path, lang string) (*statuspage.Asset, bool) {

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/statuspage"
@@ -26,13 +28,46 @@ const baseCSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-sr
 // setHTMLSecurityHeaders sets the headers every HTML answer carries; csp
 // is the page's policy (baseCSP when it has no inline code).
 func setHTMLSecurityHeaders(c *fiber.Ctx, csp ...string) {
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderReferrerPolicy, "strict-origin-when-cross-origin")
+	h := &c.Response().Header
+	setHeader(h, nameXContentTypeOptions, "nosniff")
+	setHeader(h, nameReferrerPolicy, "strict-origin-when-cross-origin")
 	policy := baseCSP
 	if len(csp) > 0 && csp[0] != "" {
 		policy = csp[0]
 	}
-	c.Set(fiber.HeaderContentSecurityPolicy, policy)
+	setHeader(h, nameCSP, policy)
+}
+
+// Header names as fasthttp writes them (canonical form), for setHeader.
+var (
+	nameXContentTypeOptions = canonicalName(fiber.HeaderXContentTypeOptions)
+	nameReferrerPolicy      = canonicalName(fiber.HeaderReferrerPolicy)
+	nameCSP                 = canonicalName(fiber.HeaderContentSecurityPolicy)
+	nameCacheControl        = canonicalName(fiber.HeaderCacheControl)
+	nameVary                = canonicalName(fiber.HeaderVary)
+	nameETag                = canonicalName(fiber.HeaderETag)
+	nameAllowOrigin         = canonicalName(fiber.HeaderAccessControlAllowOrigin)
+)
+
+// canonicalName is name in the form fasthttp's Set gives it ("ETag" is
+// "Etag"), so that Peek and a later Set find what setHeader set.
+func canonicalName(name string) []byte {
+	var h fasthttp.ResponseHeader
+	h.Set(name, "x")
+	var out []byte
+	h.VisitAll(func(k, _ []byte) { out = append([]byte(nil), k...) })
+	return out
+}
+
+// setHeader sets a response header that is not one of fasthttp's own
+// (Content-Type, Content-Encoding, Content-Length, Date, Server,
+// Connection, Set-Cookie: those have setters) from a canonical name and
+// a value herald made, which holds no line break. fasthttp's Set copies,
+// normalises and scans both on every call, a third of the status page's
+// header work; SetCanonical copies the value and nothing else. The value
+// is passed without a copy: fasthttp only reads it.
+func setHeader(h *fasthttp.ResponseHeader, name []byte, value string) {
+	h.SetCanonical(name, unsafe.Slice(unsafe.StringData(value), len(value)))
 }
 
 // cspCache holds the policy computed for each rendered HTML asset, by
@@ -127,7 +162,7 @@ func (s *Server) hostOf(c *fiber.Ctx) string {
 			if i >= 0 {
 				b = b[:i] // name:port
 			}
-			return strings.ToLower(strings.TrimSuffix(string(b), "."))
+			return s.hostName(b)
 		}
 		h = string(b) // an IPv6 address
 	}
@@ -137,13 +172,29 @@ func (s *Server) hostOf(c *fiber.Ctx) string {
 	return strings.ToLower(strings.TrimSuffix(strings.Trim(h, "[]"), "."))
 }
 
+// hostName is a Host header's name, lower-cased and without a trailing
+// dot. A name that is already so is kept and handed out again while the
+// next requests name the same (lastHost): comparing bytes costs less than
+// a string for every request.
+func (s *Server) hostName(b []byte) string {
+	if p := s.lastHost.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	h := strings.ToLower(strings.TrimSuffix(string(b), "."))
+	if h == string(b) {
+		s.lastHost.Store(&h)
+	}
+	return h
+}
+
 // servePublic answers a public GET or HEAD from the pre-rendered site: no
 // store query. cors adds Access-Control-Allow-Origin: * (the JSON API and
 // feeds, which browser widgets fetch cross-origin).
 func (s *Server) servePublic(cors bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		rh := &c.Response().Header
 		if cors {
-			c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+			setHeader(rh, nameAllowOrigin, "*")
 		}
 		path := c.Path()
 		if len(path) > 1 {
@@ -164,16 +215,16 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		if isHTML {
 			setHTMLSecurityHeaders(c, s.csp.policyFor(a))
 		} else {
-			c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+			setHeader(rh, nameXContentTypeOptions, "nosniff")
 		}
-		c.Set(fiber.HeaderContentType, ct)
-		c.Set(fiber.HeaderCacheControl, s.cacheControl(ct, path))
+		rh.SetContentType(ct)
+		setHeader(rh, nameCacheControl, s.cacheControl(ct, path))
 		if isHTML || a.VariesByLanguage {
 			// A JSON document or feed varies too once an update has texts
 			// per language (statuspage.Asset.VariesByLanguage).
-			c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language, Cookie")
+			setHeader(rh, nameVary, "Accept-Encoding, Accept-Language, Cookie")
 		} else {
-			c.Set(fiber.HeaderVary, "Accept-Encoding")
+			setHeader(rh, nameVary, "Accept-Encoding")
 		}
 
 		hdr := &c.Request().Header
@@ -185,9 +236,9 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 				if tag == "" {
 					tag = gzipETag(etag)
 				}
-				c.Set(fiber.HeaderETag, tag)
+				setHeader(rh, nameETag, tag)
 			} else {
-				c.Set(fiber.HeaderETag, etag)
+				setHeader(rh, nameETag, etag)
 			}
 			if inm := hdr.Peek(fiber.HeaderIfNoneMatch); len(inm) > 0 && etagMatches(string(inm), etag) {
 				return c.SendStatus(http.StatusNotModified)
@@ -195,7 +246,7 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		}
 		body := a.Body
 		if gz {
-			c.Set(fiber.HeaderContentEncoding, "gzip")
+			rh.SetContentEncoding("gzip")
 			body = a.Gzip
 		}
 		// fasthttp sends the headers and Content-Length but no body for HEAD.

@@ -32,3 +32,35 @@ func BenchmarkServePublic(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkServePublicParallel is BenchmarkServePublic from every CPU at
+// once, as under load: what the hot path's shared counters cost when the
+// cores contend for them.
+//
+//	go test -run '^$' -bench ServePublicParallel -benchmem ./server/
+func BenchmarkServePublicParallel(b *testing.B) {
+	e := newEnv(b)
+	h := e.srv.App().Handler()
+	for _, path := range []string{"/", "/api/v2/summary.json"} {
+		b.Run(path, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				// Each goroutine is a connection of its own (Init gives
+				// the context a connection ID).
+				var ctx fasthttp.RequestCtx
+				ctx.Init(&fasthttp.Request{}, nil, nil)
+				ctx.Request.SetRequestURI(path)
+				ctx.Request.Header.SetHost("status.example.com")
+				ctx.Request.Header.Set("Accept-Encoding", "gzip, deflate, br")
+				for pb.Next() {
+					ctx.Response.Reset()
+					h(&ctx)
+					if ctx.Response.StatusCode() != 200 {
+						b.Errorf("status %d", ctx.Response.StatusCode())
+						return
+					}
+				}
+			})
+		})
+	}
+}

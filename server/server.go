@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -166,8 +167,11 @@ type Server struct {
 	// cacheControls are cacheControl's three values, built once.
 	cacheControlOnce sync.Once
 	cacheControls    [3]string
-	proxies          proxies // cfg.TrustedProxies
-	probe            writeProbe
+	// lastHost is the last host name hostOf made from a Host header:
+	// nearly every request names the same one (hostName).
+	lastHost atomic.Pointer[string]
+	proxies  proxies // cfg.TrustedProxies
+	probe    writeProbe
 
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once
