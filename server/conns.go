@@ -209,7 +209,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.m.open.Inc()
-		return &guardedConn{Conn: c, l: l, key: key, capped: capped}, nil
+		return &guardedConn{deadlineConn: deadlineConn{Conn: c}, l: l, key: key, capped: capped}, nil
 	}
 }
 
@@ -342,8 +342,9 @@ func temporaryAcceptError(err error) bool {
 }
 
 // guardedConn is an admitted connection; closing it gives its place back.
+// Its deadlines reach the socket lazily (deadlineConn).
 type guardedConn struct {
-	net.Conn
+	deadlineConn
 	l      *guardedListener
 	key    netip.Addr
 	capped bool
