@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		opt := statuspageOptions{}
 		fs.DurationVar(&opt.Duration, "duration", defaultStatuspage.Duration, "measured time per round, server and endpoint")
 		fs.DurationVar(&opt.Warmup, "warmup", defaultStatuspage.Warmup, "warm-up time per endpoint (half of it before each round)")
-		fs.IntVar(&opt.Rounds, "rounds", defaultStatuspage.Rounds, "rounds of herald then the ceiling, per endpoint")
+		fs.IntVar(&opt.Rounds, "rounds", defaultStatuspage.Rounds, "rounds of herald and the ceilings taking turns, per endpoint")
 		fs.IntVar(&opt.Conns, "conns", defaultStatuspage.Conns, "concurrent keep-alive connections")
 		fs.IntVar(&opt.Declarations, "declarations", defaultStatuspage.Declarations, "declarations timed for declaration → visible")
 		fs.StringVar(&opt.RedisURL, "redis", defaultStatuspage.RedisURL, "Redis for the Redis-engine latency run (\"\" skips it)")

@@ -30,7 +30,7 @@ type statuspageOptions struct {
 	RedisURL         string
 }
 
-var defaultStatuspage = statuspageOptions{Duration: 4 * time.Second, Warmup: 2 * time.Second, Rounds: 5, Conns: 64, Declarations: 200, RedisURL: "redis://127.0.0.1:6379/0"}
+var defaultStatuspage = statuspageOptions{Duration: 2 * time.Second, Warmup: time.Second, Rounds: 10, Conns: 64, Declarations: 200, RedisURL: "redis://127.0.0.1:6379/0"}
 
 // startNode builds and runs a herald node, as `herald serve` does, and
 // waits until its status page is rendered.
@@ -130,10 +130,11 @@ func benchStatuspage(ctx context.Context, opt statuspageOptions, stdout, stderr 
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), opt.Conns, opt.Rounds, opt.Duration, opt.Warmup)
 	fmt.Fprintf(stdout, "scenario: 20 components in 4 groups, 3 active incidents, 2 scheduled maintenances (SQLite engine)\n\n")
 
-	// Clients send Accept-Encoding: gzip as browsers and widgets do; the
-	// ceiling server answers with a fixed body of the same size. herald
-	// and the ceiling take turns, round by round, so that whatever else
-	// the machine does weighs on both alike; the figure is the median of
+	// Clients send Accept-Encoding: gzip as browsers and widgets do, to
+	// herald and the ceilings alike; the ceiling server answers with a
+	// fixed body of the same size. herald and the ceilings take short
+	// turns, in an order that turns round by round, so that whatever else
+	// the machine does weighs on all alike; the figure is the median of
 	// the rounds' ratios, with their spread.
 	hdr := map[string]string{"Accept-Encoding": "gzip"}
 	for _, path := range []string{"/", "/api/v2/summary.json"} {
@@ -225,6 +226,9 @@ func (r ceilingResult) String() string {
 func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 	return s[len(s)/2]
 }
 
@@ -251,18 +255,22 @@ func compareWithCeiling(ctx context.Context, url string, hdr map[string]string, 
 	defer stopLike()
 	var p99s []time.Duration
 	for i := 0; i < max(opt.Rounds, 1); i++ {
-		h, err := runLoad(ctx, url, opt.Conns, opt.Warmup/2, opt.Duration, hdr)
-		if err != nil {
-			return res, err
+		// Every server gets the same requests (hdr). The order turns
+		// round by round (herald first, then last), so that a machine
+		// getting faster or slower during a round favours neither.
+		urls := []string{url, ceilURL, likeURL}
+		if i%2 == 1 {
+			urls = []string{likeURL, ceilURL, url}
 		}
-		c, err := runLoad(ctx, ceilURL, opt.Conns, opt.Warmup/2, opt.Duration, nil)
-		if err != nil {
-			return res, err
+		got := map[string]loadResult{}
+		for _, u := range urls {
+			r, err := runLoad(ctx, u, opt.Conns, opt.Warmup/2, opt.Duration, hdr)
+			if err != nil {
+				return res, err
+			}
+			got[u] = r
 		}
-		l, err := runLoad(ctx, likeURL, opt.Conns, opt.Warmup/2, opt.Duration, nil)
-		if err != nil {
-			return res, err
-		}
+		h, c, l := got[url], got[ceilURL], got[likeURL]
 		res.Herald, res.Ceiling, res.Like = append(res.Herald, h), append(res.Ceiling, c), append(res.Like, l)
 		res.Ratios = append(res.Ratios, h.ReqPerSec/c.ReqPerSec)
 		res.LikeRatios = append(res.LikeRatios, h.ReqPerSec/l.ReqPerSec)
