@@ -1,6 +1,6 @@
 // Command herald-bench measures herald against the targets the issues set.
 //
-//	go run ./cmd/herald-bench statuspage [-rounds 5] [-duration 4s] [-conns 64] [-redis redis://127.0.0.1:6379/0]
+//	go run ./cmd/herald-bench statuspage [-rounds 10] [-duration 2s] [-conns 64] [-redis redis://127.0.0.1:6379/0]
 //	go run ./cmd/herald-bench broadcast [-customers 1000000] [-rate 200] [-duration 20s] [-redis URL] [-skip-plan …]
 //	go run ./cmd/herald-bench crash [-recipients 100000] [-engine sqlite|redis|both]
 //	go run ./cmd/herald-bench chaos [-recipients 100000] [-topology sentinel|cluster|single|all] [-sms-rate 2000]
