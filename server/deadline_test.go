@@ -1,10 +1,16 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -166,4 +172,75 @@ func TestRoundDeadline(t *testing.T) {
 			t.Errorf("roundDeadline(%v) = %d, want %d", c.in, got, c.want)
 		}
 	}
+}
+
+// TestServerTimeoutsCut: with the guard's lazy deadlines, herald's
+// timeouts still end what they are for, each at most a grain late: a
+// first request that never ends (read timeout), a keep-alive connection
+// left idle after an answer (idle timeout), and a second request on it
+// that stops half-way (read timeout, not the much longer idle one).
+func TestServerTimeoutsCut(t *testing.T) {
+	const get = "GET / HTTP/1.1\r\nHost: status.example.com\r\n\r\n"
+	serve := func(t *testing.T, read, idle time.Duration) string {
+		e := newEnv(t, func(c *Config) { c.ReadTimeout, c.IdleTimeout = read, idle })
+		e.serve(t)
+		return strings.TrimPrefix(e.base, "http://")
+	}
+	dial := func(t *testing.T, addr, send string) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write([]byte(send)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// closedWithin reads c until the server closes it, and fails if that
+	// takes longer than limit.
+	closedWithin := func(t *testing.T, c net.Conn, limit time.Duration, what string) []byte {
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(limit))
+		b, err := io.ReadAll(c)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("%s: the server kept the connection open: %v", what, err)
+		}
+		return b
+	}
+
+	// Read timeout 0.2 s, idle timeout 30 s: closed within 5 s can only
+	// be the read timeout.
+	addr := serve(t, 200*time.Millisecond, 30*time.Second)
+	t.Run("first request never ends", func(t *testing.T) {
+		c := dial(t, addr, "GET / HTTP/1.1\r\nHost: status")
+		closedWithin(t, c, 5*time.Second, "half a first request")
+	})
+	t.Run("second request stops half-way", func(t *testing.T) {
+		// The first answer is read whole before the second request
+		// begins, so the server waits for it under the idle timeout and
+		// must shorten that to the read timeout when it begins.
+		c := dial(t, addr, get)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("first answer: %d, %v", resp.StatusCode, err)
+		}
+		time.Sleep(50 * time.Millisecond) // the server waits for the next request
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: sta")); err != nil {
+			t.Fatal(err)
+		}
+		closedWithin(t, c, 5*time.Second, "a keep-alive connection with half a request")
+	})
+	t.Run("idle after an answer", func(t *testing.T) {
+		c := dial(t, serve(t, 200*time.Millisecond, 400*time.Millisecond), get)
+		b := closedWithin(t, c, 5*time.Second, "an idle keep-alive connection")
+		if !bytes.HasPrefix(b, []byte("HTTP/1.1 200 OK")) {
+			t.Fatalf("answer %q, want 200 before the close", b)
+		}
+	})
 }
