@@ -346,13 +346,7 @@ func (db *DB) writeEntries(ctx context.Context, tx *sql.Tx, entries []*complaint
 	args := make([]any, 0, min(len(entries), largest)*entryParams)
 	for start := 0; start < len(entries); start += largest {
 		chunk := entries[start:min(start+largest, len(entries))]
-		size := 0
-		for i, n := range entrySizes {
-			if n >= len(chunk) {
-				size = i
-				break
-			}
-		}
+		size := sizeFor(entrySizes, len(chunk))
 		args = args[:0]
 		for _, e := range chunk {
 			seq++

@@ -191,13 +191,7 @@ func (db *DB) writeRows(ctx context.Context, tx *sql.Tx, rs []newRow) error {
 	var infos []byte
 	for start := 0; start < len(rs); start += largest {
 		chunk := rs[start:min(start+largest, len(rs))]
-		size := 0
-		for i, s := range rowSizes {
-			if s >= len(chunk) {
-				size = i
-				break
-			}
-		}
+		size := sizeFor(rowSizes, len(chunk))
 		// One buffer holds every info BLOB of a chunk: the driver copies
 		// bound values, so the slices may share it.
 		args, infos = args[:0], infos[:0]

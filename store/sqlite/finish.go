@@ -101,18 +101,23 @@ func finishArgs(ds []*queue.Delivery, now int64) []any {
 	return args
 }
 
+// sizeFor returns the index of the smallest of sizes (ascending) that holds
+// n rows, or 0: the statement a chunk of n rows is padded to.
+func sizeFor(sizes []int, n int) int {
+	for i, s := range sizes {
+		if s >= n {
+			return i
+		}
+	}
+	return 0
+}
+
 // finishChunk runs the finishSQL statement of the smallest prepared size
 // that holds chunk (padded with rows that match nothing) and counts into t
 // the deliveries whose lease still held, which are the ones it updated.
 func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, chunk []any, t *tally) error {
 	rows := len(chunk) / finishParams
-	size := 0
-	for i, s := range finishSizes {
-		if s >= rows {
-			size = i
-			break
-		}
-	}
+	size := sizeFor(finishSizes, rows)
 	for len(chunk) < finishSizes[size]*finishParams {
 		chunk = append(chunk, 0, 0, "", 0, "", "", "", nil, nil, 0, 0)
 	}
