@@ -170,6 +170,10 @@ type stormResult struct {
 	// sandbox took meanwhile, FromReply the acknowledgements that came
 	// from the reply sender.
 	AloneCPU, StormCPU time.Duration
+	// AloneRedisCPU and StormRedisCPU are the same for the Redis server
+	// (INFO cpu), which shares the machine's CPUs on a local Redis
+	// (-1: no Redis engine, or it did not answer).
+	AloneRedisCPU, StormRedisCPU time.Duration
 	FanoutDuring       int
 	FromReply          int
 	Load               string // the load average at the storm's end
@@ -360,14 +364,18 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 	if err := sleepCtx(ctx, time.Second); err != nil {
 		return nil, err
 	}
-	t1, c1, cpu1 := time.Now(), sb.Count(sandbox.KindSMS), processCPU()
+	t1, c1, cpu1, rcpu1 := time.Now(), sb.Count(sandbox.KindSMS), processCPU(), w.redisCPU(ctx)
 	if err := sleepCtx(ctx, opt.Window); err != nil {
 		return nil, err
 	}
-	t2, c2, cpu2 := time.Now(), sb.Count(sandbox.KindSMS), processCPU()
+	t2, c2, cpu2, rcpu2 := time.Now(), sb.Count(sandbox.KindSMS), processCPU(), w.redisCPU(ctx)
 	res.Alone = float64(c2-c1) / t2.Sub(t1).Seconds()
+	res.AloneRedisCPU, res.StormRedisCPU = -1, -1
 	if c2 > c1 {
 		res.AloneCPU = (cpu2 - cpu1) / time.Duration(c2-c1)
+		if rcpu1 >= 0 && rcpu2 >= 0 {
+			res.AloneRedisCPU = (rcpu2 - rcpu1) / time.Duration(c2-c1)
+		}
 	}
 	if c2 >= opt.Recipients {
 		fmt.Fprintf(stdout, "%s: the fan-out alone finished within the window; its rate is understated (raise -recipients)\n", label)
@@ -396,7 +404,7 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 		return nil, err
 	}
 	st := newStorm(w, page.ID, secret, opt)
-	stormStart, cpuStart := time.Now(), processCPU()
+	stormStart, cpuStart, redisStart := time.Now(), processCPU(), w.redisCPU(ctx)
 	res.Steps, err = st.run(ctx, steps)
 	if err != nil {
 		return nil, err
@@ -420,6 +428,9 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 		}
 		if acks >= total || time.Since(stormEnd) > opt.Drain {
 			res.StormCPU = processCPU() - cpuStart
+			if r := w.redisCPU(ctx); r >= 0 && redisStart >= 0 {
+				res.StormRedisCPU = r - redisStart
+			}
 			break
 		}
 		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
@@ -863,6 +874,12 @@ func (r *stormResult) report(rep *report) {
 		rep.info(fmt.Sprintf("%s: CPU a complaint, request to acknowledgement at the sandbox (this process: herald, sandbox, clients)", r.Label),
 			fmt.Sprintf("%.0f µs (%.1f s of CPU from the storm's start until every acknowledgement was in, less %d fan-out SMS at %.0f µs each alone, over %d accepted requests)",
 				float64(net.Microseconds())/float64(r.Requests), r.StormCPU.Seconds(), r.FanoutDuring, float64(r.AloneCPU.Microseconds()), r.Requests))
+	}
+	if r.Requests > 0 && r.StormRedisCPU >= 0 && r.AloneRedisCPU >= 0 {
+		net := r.StormRedisCPU - time.Duration(r.FanoutDuring)*r.AloneRedisCPU
+		rep.info(fmt.Sprintf("%s: the Redis server's CPU a complaint (beside this process's, on the same CPUs)", r.Label),
+			fmt.Sprintf("%.0f µs (%.1f s over the same time, less %d fan-out SMS at %.0f µs each alone)",
+				float64(net.Microseconds())/float64(r.Requests), r.StormRedisCPU.Seconds(), r.FanoutDuring, float64(r.AloneRedisCPU.Microseconds())))
 	}
 	if r.ReplyFrom != "" {
 		rep.info(fmt.Sprintf("%s: acknowledgements from the reply sender %s", r.Label, r.ReplyFrom), fmt.Sprintf("%d of %d", r.FromReply, r.Complaints))

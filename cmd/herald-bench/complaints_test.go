@@ -52,6 +52,8 @@ func TestComplaintsShort(t *testing.T) {
 			t.Fatalf("%s: %d of %d acknowledgements from the reply sender %q", r.Label, r.FromReply, r.Complaints, r.ReplyFrom)
 		case r.StormCPU <= 0:
 			t.Fatalf("%s: no CPU measured", r.Label)
+		case r.StormRedisCPU != -1 || r.AloneRedisCPU != -1:
+			t.Fatalf("%s: a Redis server's CPU on SQLite: %v alone, %v in the storm", r.Label, r.AloneRedisCPU, r.StormRedisCPU)
 		}
 	}
 }
