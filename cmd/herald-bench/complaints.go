@@ -174,15 +174,15 @@ type stormResult struct {
 	// (INFO cpu), which shares the machine's CPUs on a local Redis
 	// (-1: no Redis engine, or it did not answer).
 	AloneRedisCPU, StormRedisCPU time.Duration
-	FanoutDuring       int
-	FromReply          int
-	Load               string // the load average at the storm's end
-	Recipients         int
-	Alone              float64 // fan-out SMS/s alone
-	Steps              []stepResult
-	Requests           int // accepted requests
-	Complaints         int // complaints in the store
-	Acks               latencies
+	FanoutDuring                 int
+	FromReply                    int
+	Load                         string // the load average at the storm's end
+	Recipients                   int
+	Alone                        float64 // fan-out SMS/s alone
+	Steps                        []stepResult
+	Requests                     int // accepted requests
+	Complaints                   int // complaints in the store
+	Acks                         latencies
 	// Lost: accepted senders with no complaint stored, accepted messages
 	// not counted in their complaint, complaints without an
 	// acknowledgement; Duplicates: acknowledgements beyond one a complaint.

@@ -163,13 +163,15 @@ func benchStatuspage(ctx context.Context, opt statuspageOptions, stdout, stderr 
 
 // ceilingServer starts a minimal fiber server that returns a fixed body
 // of size bytes, and returns its URL and a func that stops it. With
-// headers, it answers those headers too (herald's, as the probe saw them)
-// and reads and writes under herald's connection timeouts: what herald's
-// answer costs with no herald code behind it.
-func ceilingServer(size int, headers [][2]string) (string, func(), error) {
+// headers, it answers those headers too (herald's, as the probe saw
+// them); with timeouts, it reads and writes under herald's connection
+// timeouts. Both together are what herald's answer costs with no herald
+// code behind it; the headers alone, what the answer's headers cost
+// fiber itself.
+func ceilingServer(size int, headers [][2]string, timeouts bool) (string, func(), error) {
 	body := bytes.Repeat([]byte("x"), size)
 	cfg := fiber.Config{DisableStartupMessage: true}
-	if headers != nil {
+	if timeouts {
 		cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout = server.DefaultReadTimeout, server.DefaultWriteTimeout, server.DefaultIdleTimeout
 	}
 	app := fiber.New(cfg)
@@ -197,17 +199,22 @@ type ceilingResult struct {
 	Ratios, LikeRatios    []float64
 	MedianRatio           float64
 	MedianLike            float64
-	MedianP99, WorstP99   time.Duration
-	MinRatio, MaxRatio    float64
-	HeraldBody, Headers   int
+	// Headers is the ceiling answering herald's headers without
+	// timeouts; HeadersRatios its throughput over the plain ceiling's.
+	HeadersOnly         []loadResult
+	HeadersRatios       []float64
+	MedianHeaders       float64
+	MedianP99, WorstP99 time.Duration
+	MinRatio, MaxRatio  float64
+	HeraldBody, Headers int
 }
 
 func (r ceilingResult) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (body %d B gzip, %d headers)\n", r.URL, r.HeraldBody, r.Headers)
 	for i := range r.Ratios {
-		fmt.Fprintf(&b, "  round %d: herald %6.0f req/s p99 %5.2f ms | ceiling %6.0f req/s | ceiling with herald's headers and timeouts %6.0f req/s | ratio %.3f (%.3f)\n",
-			i+1, r.Herald[i].ReqPerSec, ms(r.Herald[i].P99), r.Ceiling[i].ReqPerSec, r.Like[i].ReqPerSec, r.Ratios[i], r.LikeRatios[i])
+		fmt.Fprintf(&b, "  round %d: herald %6.0f req/s p99 %5.2f ms | ceiling %6.0f req/s | with herald's headers %6.0f req/s | with herald's headers and timeouts %6.0f req/s | ratio %.3f (%.3f)\n",
+			i+1, r.Herald[i].ReqPerSec, ms(r.Herald[i].P99), r.Ceiling[i].ReqPerSec, r.HeadersOnly[i].ReqPerSec, r.Like[i].ReqPerSec, r.Ratios[i], r.LikeRatios[i])
 	}
 	verdict := func(ok bool) string {
 		if ok {
@@ -218,6 +225,7 @@ func (r ceilingResult) String() string {
 	fmt.Fprintf(&b, "  ratio: median %.3f (rounds %.3f–%.3f) of the fixed-body fiber ceiling, target ≥ 0.95: %s\n",
 		r.MedianRatio, r.MinRatio, r.MaxRatio, verdict(r.MedianRatio >= 0.95))
 	fmt.Fprintf(&b, "  median %.3f of the same ceiling answering herald's headers under herald's timeouts (no target: what herald's own code costs)\n", r.MedianLike)
+	fmt.Fprintf(&b, "  the ceiling answering herald's headers (no timeouts, no herald code) reaches a median %.3f of the plain ceiling: what the headers alone cost\n", r.MedianHeaders)
 	fmt.Fprintf(&b, "  p99: median %.2f ms, worst round %.2f ms, target ≤ 5 ms: %s\n\n",
 		ms(r.MedianP99), ms(r.WorstP99), verdict(r.MedianP99 <= 5*time.Millisecond))
 	return b.String()
@@ -243,24 +251,29 @@ func compareWithCeiling(ctx context.Context, url string, hdr map[string]string, 
 		return res, err
 	}
 	res.HeraldBody, res.Headers = probe.BodyBytes, len(probe.Headers)
-	ceilURL, stop, err := ceilingServer(probe.BodyBytes, nil)
+	ceilURL, stop, err := ceilingServer(probe.BodyBytes, nil, false)
 	if err != nil {
 		return res, err
 	}
 	defer stop()
-	likeURL, stopLike, err := ceilingServer(probe.BodyBytes, probe.Headers)
+	likeURL, stopLike, err := ceilingServer(probe.BodyBytes, probe.Headers, true)
 	if err != nil {
 		return res, err
 	}
 	defer stopLike()
+	hdrURL, stopHdr, err := ceilingServer(probe.BodyBytes, probe.Headers, false)
+	if err != nil {
+		return res, err
+	}
+	defer stopHdr()
 	var p99s []time.Duration
 	for i := 0; i < max(opt.Rounds, 1); i++ {
 		// Every server gets the same requests (hdr). The order turns
 		// round by round (herald first, then last), so that a machine
 		// getting faster or slower during a round favours neither.
-		urls := []string{url, ceilURL, likeURL}
+		urls := []string{url, ceilURL, hdrURL, likeURL}
 		if i%2 == 1 {
-			urls = []string{likeURL, ceilURL, url}
+			urls = []string{likeURL, hdrURL, ceilURL, url}
 		}
 		got := map[string]loadResult{}
 		for _, u := range urls {
@@ -270,8 +283,9 @@ func compareWithCeiling(ctx context.Context, url string, hdr map[string]string, 
 			}
 			got[u] = r
 		}
-		h, c, l := got[url], got[ceilURL], got[likeURL]
+		h, c, l, o := got[url], got[ceilURL], got[likeURL], got[hdrURL]
 		res.Herald, res.Ceiling, res.Like = append(res.Herald, h), append(res.Ceiling, c), append(res.Like, l)
+		res.HeadersOnly, res.HeadersRatios = append(res.HeadersOnly, o), append(res.HeadersRatios, o.ReqPerSec/c.ReqPerSec)
 		res.Ratios = append(res.Ratios, h.ReqPerSec/c.ReqPerSec)
 		res.LikeRatios = append(res.LikeRatios, h.ReqPerSec/l.ReqPerSec)
 		p99s = append(p99s, h.P99)
@@ -279,7 +293,7 @@ func compareWithCeiling(ctx context.Context, url string, hdr map[string]string, 
 	sorted := append([]float64(nil), res.Ratios...)
 	sort.Float64s(sorted)
 	res.MedianRatio, res.MinRatio, res.MaxRatio = median(res.Ratios), sorted[0], sorted[len(sorted)-1]
-	res.MedianLike = median(res.LikeRatios)
+	res.MedianLike, res.MedianHeaders = median(res.LikeRatios), median(res.HeadersRatios)
 	sort.Slice(p99s, func(i, j int) bool { return p99s[i] < p99s[j] })
 	res.MedianP99, res.WorstP99 = p99s[len(p99s)/2], p99s[len(p99s)-1]
 	return res, nil
