@@ -58,6 +58,9 @@ func (s *Service) Assign(ctx context.Context, pageID, id, owner string) (*Compla
 	if utf8.RuneCountInString(owner) > MaxNameLen {
 		return nil, incident.Invalid("owner", "is longer than %d characters", MaxNameLen)
 	}
+	if p := incident.LineProblem(owner); p != "" {
+		return nil, incident.Invalid("owner", "%s", p)
+	}
 	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
 		if c.Owner == owner {
 			return nil, errUnchanged
@@ -217,6 +220,8 @@ func (s *Service) Update(ctx context.Context, pageID, id string, e Edit) (*Compl
 		return nil, incident.Invalid("severity", "must be one of %s", joinAll(Severities))
 	case e.Promise != nil && utf8.RuneCountInString(*e.Promise) > MaxTextLen:
 		return nil, incident.Invalid("promise", "is longer than %d characters", MaxTextLen)
+	case e.Promise != nil && incident.TextProblem(*e.Promise) != "":
+		return nil, incident.Invalid("promise", "%s", incident.TextProblem(*e.Promise))
 	}
 	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
 		var changed []string
@@ -303,6 +308,9 @@ func checkText(field, text string) error {
 		return incident.Invalid(field, "is required")
 	case utf8.RuneCountInString(text) > MaxTextLen:
 		return incident.Invalid(field, "is longer than %d characters", MaxTextLen)
+	}
+	if p := incident.TextProblem(text); p != "" {
+		return incident.Invalid(field, "%s", p)
 	}
 	return nil
 }

@@ -148,14 +148,50 @@ type Intake struct {
 	At    time.Time // zero: now
 }
 
+// fromOutside reports whether the intake's words come from a customer
+// through a provider or the status page's form (SMS, email, Slack, web),
+// where herald keeps every complaint rather than refuse one for a stray
+// control character: clean makes those fit. An agent's record and an API
+// client's (phone, api) are refused instead, naming the field.
+func (in *Intake) fromOutside() bool {
+	switch in.Channel {
+	case SMS, Email, Slack, Web:
+		return true
+	}
+	return false
+}
+
+// clean makes a customer's words fit to keep (incident.CleanLine,
+// incident.CleanText): what validate would refuse from a person.
+func (in *Intake) clean() {
+	in.Contact.Name = incident.CleanLine(in.Contact.Name)
+	in.Subject = incident.CleanLine(in.Subject)
+	in.Text = incident.CleanText(in.Text)
+	in.Promise = incident.CleanText(in.Promise)
+}
+
 // validate checks the fields a person or a client chose; inbound
-// providers' fields are checked by their parsers.
+// providers' fields are checked by their parsers and made fit by clean.
 func (in *Intake) validate() error {
 	if !oneOf(in.Channel, Channels) {
 		return incident.Invalid("channel", "must be one of %s", joinAll(Channels))
 	}
+	if in.fromOutside() {
+		in.clean()
+	}
 	in.Text = strings.TrimSpace(in.Text)
 	in.Subject = strings.TrimSpace(in.Subject)
+	for _, f := range [...]struct{ name, v string }{{"contact.name", in.Contact.Name}, {"contact.slack", in.Contact.Slack},
+		{"subject", in.Subject}, {"owner", in.Owner}} {
+		if p := incident.LineProblem(f.v); p != "" {
+			return incident.Invalid(f.name, "%s", p)
+		}
+	}
+	for _, f := range [...]struct{ name, v string }{{"text", in.Text}, {"promise", in.Promise}} {
+		if p := incident.TextProblem(f.v); p != "" {
+			return incident.Invalid(f.name, "%s", p)
+		}
+	}
 	switch {
 	case in.Text == "" && in.Subject == "":
 		return incident.Invalid("text", "is required: what the customer says, in their words")

@@ -511,6 +511,17 @@ func TestReceiveInvalid(t *testing.T) {
 			{"contact", func(in *complaint.Intake) { in.Contact = complaint.Contact{} }},
 			{"contact.customer_id", func(in *complaint.Intake) { in.Contact = complaint.Contact{CustomerID: "nobody"} }},
 			{"incident_id", func(in *complaint.Intake) { in.IncidentID = "nosuchincident" }},
+			// An agent's or a client's record is refused for what would
+			// rewrite a terminal or hide in a name; a provider's is kept,
+			// cleaned (TestReceiveCleansCustomersWords).
+			{"contact.name", func(in *complaint.Intake) { in.Channel, in.Contact.Name = complaint.Phone, "\x1b[31mAnna" }},
+			{"contact.name", func(in *complaint.Intake) { in.Channel, in.Contact.Name = complaint.API, "Anna\nKovács" }},
+			{"contact.slack", func(in *complaint.Intake) { in.Channel, in.Contact.Slack = complaint.API, "U1\u202e" }},
+			{"subject", func(in *complaint.Intake) { in.Channel, in.Subject = complaint.Phone, "line\u2028break" }},
+			{"owner", func(in *complaint.Intake) { in.Channel, in.Owner = complaint.Phone, "ann\a" }},
+			{"text", func(in *complaint.Intake) { in.Channel, in.Text = complaint.API, "nul\x00here" }},
+			{"text", func(in *complaint.Intake) { in.Channel, in.Text = complaint.Phone, "bad \xff byte" }},
+			{"promise", func(in *complaint.Intake) { in.Channel, in.Promise = complaint.Phone, "call\x00back" }},
 		}
 		for _, tt := range tests {
 			in := ok
@@ -526,6 +537,26 @@ func TestReceiveInvalid(t *testing.T) {
 		}
 		if asks := h.ack.all(); len(asks) != 0 {
 			t.Errorf("asks = %+v, want none", asks)
+		}
+	})
+}
+
+// TestReceiveCleansCustomersWords: what a customer sends through a
+// provider or the form is kept, never refused for a stray control
+// character; the single-line fields lose them and the text its NULs.
+func TestReceiveCleansCustomersWords(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		for i, ch := range []complaint.Channel{complaint.Email, complaint.SMS, complaint.Slack, complaint.Web} {
+			in := complaint.Intake{PageID: h.page.ID, Channel: ch, Contact: complaint.Contact{Email: fmt.Sprintf("c%d@example.com", i), Name: "\x1b[2JAnna\nKovács\u202e"},
+				Subject: "Re:\r\n fizetés", Text: "nem megy\x00 a kártya \xff"}
+			c, created, err := h.svc.Receive(h.ctx, in)
+			if err != nil || !created {
+				t.Fatalf("%s: Receive = %v, %v", ch, created, err)
+			}
+			if c.Contact.Name != "[2JAnna Kovács" || c.Subject != "Re:  fizetés" || c.Text != "nem megy a kártya \ufffd" {
+				t.Errorf("%s: kept name %q, subject %q, text %q", ch, c.Contact.Name, c.Subject, c.Text)
+			}
 		}
 	})
 }

@@ -158,8 +158,8 @@ func validText(field string, s *string, max int) error {
 	if s == nil {
 		return nil
 	}
-	if !utf8.ValidString(*s) || strings.ContainsRune(*s, 0) {
-		return Invalid(field, "must be valid UTF-8 text")
+	if p := TextProblem(*s); p != "" {
+		return Invalid(field, "%s", p)
 	}
 	if n := utf8.RuneCountInString(*s); n > max {
 		return Invalid(field, "must be at most %d characters, got %d", max, n)

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -41,4 +42,49 @@ func forbiddenInLine(r rune) string {
 		return "control characters"
 	}
 	return ""
+}
+
+// TextProblem says what makes s unfit for a multi-line text (a message,
+// a note), or "" when nothing does: bytes that are not UTF-8, or a NUL,
+// which ends a string in C and in many terminals. Line breaks and tabs
+// are what such a text is for.
+func TextProblem(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8 text"
+	case strings.IndexByte(s, 0) >= 0:
+		return "must not contain NUL characters"
+	}
+	return ""
+}
+
+// CleanLine is s made fit for a single-line field, for what a provider
+// delivers and herald must keep rather than refuse (an email's sender
+// name, a Slack user's): line breaks (CRLF as one) and separators become
+// spaces, the
+// other characters LineProblem names are dropped, and bytes that are not
+// UTF-8 become U+FFFD.
+func CleanLine(s string) string {
+	if LineProblem(s) == "" {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\r\n", "\n")
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		switch forbiddenInLine(r) {
+		case "":
+			return r
+		case "line breaks", "line or paragraph separators":
+			return ' '
+		}
+		return -1
+	}, s))
+}
+
+// CleanText is s made fit for a multi-line text (TextProblem): NULs are
+// dropped and bytes that are not UTF-8 become U+FFFD.
+func CleanText(s string) string {
+	if TextProblem(s) == "" {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }

@@ -84,7 +84,17 @@ func (s *Server) EnableComplaints(svc *complaint.Service, cfg ComplaintsConfig) 
 // ---- request bodies ----
 
 // recordRequest is POST …/complaints.
-type recordRequest struct{ wire.ComplaintRecord }
+type recordRequest struct {
+	wire.ComplaintRecord
+	at time.Time // At, read by Valid (zero: now)
+}
+
+// Bounds of a recorded complaint's time (at): a call is recorded after it
+// was taken, within a year; a clock a little ahead is forgiven.
+const (
+	recordAtSkew   = 5 * time.Minute
+	recordAtOldest = 366 * 24 * time.Hour
+)
 
 func (r *recordRequest) shape() any { return &r.ComplaintRecord }
 
@@ -104,10 +114,39 @@ func (r *recordRequest) Valid() error {
 	if strings.TrimSpace(r.Text) == "" && strings.TrimSpace(r.Subject) == "" {
 		return incident.Invalid("text", "is required: what the customer says, in their words")
 	}
+	// A client records what it chose to send: single-line fields with a
+	// control character or line break, and texts that are not UTF-8 or
+	// hold a NUL, are refused by name (what a provider delivers is
+	// cleaned instead, in complaint.Intake).
+	ct := &r.Contact
+	for _, f := range [...]struct{ name, v string }{{"contact.customer_id", ct.CustomerID}, {"contact.name", ct.Name},
+		{"contact.slack", ct.Slack}, {"subject", r.Subject}, {"owner", r.Owner}, {"incident_id", r.IncidentID}, {"language", r.Language}} {
+		if p := incident.LineProblem(f.v); p != "" {
+			return incident.Invalid(f.name, "%s", p)
+		}
+	}
+	for _, f := range [...]struct{ name, v string }{{"text", r.Text}, {"promise", r.Promise}} {
+		if p := incident.TextProblem(f.v); p != "" {
+			return incident.Invalid(f.name, "%s", p)
+		}
+	}
+	at, err := wire.ParseTime("at", r.At)
+	if err != nil {
+		return err
+	}
+	if at != nil && !at.IsZero() {
+		now := time.Now()
+		switch {
+		case at.After(now.Add(recordAtSkew)):
+			return incident.Invalid("at", "is in the future (%s): record a call or message once it has come in", at.Format(time.RFC3339))
+		case at.Before(now.Add(-recordAtOldest)):
+			return incident.Invalid("at", "is more than a year ago (%s)", at.Format(time.RFC3339))
+		}
+		r.at = *at
+	}
 	if utf8.RuneCountInString(r.Owner) > complaint.MaxNameLen {
 		return incident.Invalid("owner", "is longer than %d characters", complaint.MaxNameLen)
 	}
-	ct := &r.Contact
 	if ct.CustomerID == "" && ct.Phone == "" && ct.Email == "" && ct.Slack == "" && strings.TrimSpace(ct.Name) == "" {
 		return incident.Invalid("contact", "needs a customer_id, a phone, an email, a Slack user or at least a name")
 	}
@@ -305,8 +344,10 @@ func queryTime(c *fiber.Ctx, name string) (time.Time, error) {
 // client files a complaint, by the standard recording scheme.
 func (s *Server) recordComplaint() fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		// Strict: the record is herald's own shape, and a misspelt field
+		// ("when", a "complaint" wrapper) must not be dropped in silence.
 		var req recordRequest
-		if err := decode(c, &req); err != nil {
+		if err := decodeStrict(c, &req); err != nil {
 			return err
 		}
 		pageID := c.Params("page_id")
@@ -329,7 +370,7 @@ func (s *Server) recordComplaint() fiber.Handler {
 			Contact: complaint.Contact{CustomerID: strings.TrimSpace(ct.CustomerID), Name: strings.TrimSpace(ct.Name), Phone: ct.Phone, Email: ct.Email, Slack: strings.TrimSpace(ct.Slack)},
 			Subject: req.Subject, Text: req.Text, Category: complaint.Category(req.Category), Ask: complaint.Ask(req.Ask),
 			Severity: complaint.Severity(req.Severity), Promise: req.Promise, Language: req.Language, Components: req.Components,
-			IncidentID: strings.TrimSpace(req.IncidentID), Owner: owner}
+			IncidentID: strings.TrimSpace(req.IncidentID), Owner: owner, At: req.at}
 		cp, created, err := s.cp.svc.Receive(c.UserContext(), in)
 		if err != nil {
 			return err

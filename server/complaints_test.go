@@ -200,6 +200,18 @@ func TestComplaintBadInput(t *testing.T) {
 		{"unknown component", `{"channel":"phone","contact":{"name":"X"},"text":"t","components":["nope"]}`, "components[0]"},
 		{"wrong type", `{"channel":"phone","contact":{"name":"X"},"text":5}`, "text"},
 		{"long owner", `{"channel":"phone","contact":{"name":"X"},"text":"t","owner":"` + strings.Repeat("o", 201) + `"}`, "owner"},
+		{"escape in name", `{"channel":"phone","contact":{"name":"\u001b[2JX"},"text":"t"}`, "contact.name"},
+		{"escape in name, any channel", `{"channel":"sms","contact":{"name":"X\u0007"},"text":"t"}`, "contact.name"},
+		{"line break in subject", `{"channel":"api","contact":{"name":"X"},"subject":"a\nb","text":"t"}`, "subject"},
+		{"bidi override in owner", `{"channel":"phone","contact":{"name":"X"},"text":"t","owner":"ann\u202e"}`, "owner"},
+		{"NUL in text", `{"channel":"phone","contact":{"name":"X"},"text":"a\u0000b"}`, "text"},
+		{"NUL in promise", `{"channel":"phone","contact":{"name":"X"},"text":"t","promise":"a\u0000b"}`, "promise"},
+		{"at not a time", `{"channel":"phone","contact":{"name":"X"},"text":"t","at":"yesterday"}`, "at"},
+		{"at a number", `{"channel":"phone","contact":{"name":"X"},"text":"t","at":1733390000}`, "at"},
+		{"at in the future", `{"channel":"phone","contact":{"name":"X"},"text":"t","at":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`, "at"},
+		{"at years ago", `{"channel":"phone","contact":{"name":"X"},"text":"t","at":"2020-01-01T00:00:00Z"}`, "at"},
+		{"misspelt field", `{"channel":"phone","contact":{"name":"X"},"text":"t","when":"2026-12-01T10:00:00Z"}`, "when"},
+		{"wrapped", `{"complaint":{"channel":"phone","contact":{"name":"X"},"text":"t"}}`, "complaint"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,6 +243,11 @@ func TestComplaintBadInput(t *testing.T) {
 		{"PATCH", "", `{"category":"weather"}`, "category"},
 		{"PATCH", "", `{"components":["nope"]}`, "components[0]"},
 		{"PATCH", "", `{"hold_open":"yes"}`, "hold_open"},
+		{"PATCH", "", `{"promise":"a\u0000b"}`, "promise"},
+		{"POST", "/assign", `{"owner":"dora\u001b[0m"}`, "owner"},
+		{"POST", "/notes", `{"text":"a\u0000b"}`, "text"},
+		{"POST", "/reply", `{"text":"a\u0000b"}`, "text"},
+		{"POST", "/resolve", `{"remedy":"refund","outcome":"a\u0000b"}`, "outcome"},
 	}
 	for _, a := range actions {
 		r := e.mustDo(t, http.StatusBadRequest, a.method, e.path("/"+cp.ID+a.verb), e.agent, a.body)
@@ -472,5 +489,30 @@ func TestSlackComplaints(t *testing.T) {
 	})
 	if m := e.lastTo(t, sandbox.KindSlack, "U0ANNA"); !strings.Contains(m.Body, "C-") {
 		t.Errorf("the acknowledgement in Slack lacks the reference: %q", m.Body)
+	}
+}
+
+// TestComplaintRecordedAt: a call recorded after it was taken keeps when
+// it was taken (at), and its promise runs from then; an absent, empty or
+// zero at is now.
+func TestComplaintRecordedAt(t *testing.T) {
+	e := newComplaintEnv(t)
+	at := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
+	var cp wire.Complaint
+	e.mustDo(t, http.StatusCreated, "POST", e.path(""), e.agent,
+		`{"channel":"phone","contact":{"name":"Walk-in"},"text":"called at lunch","at":"`+at.Format(time.RFC3339)+`"}`).json(t, &cp)
+	if !cp.CreatedAt.Time().Equal(at) {
+		t.Errorf("created_at %s, want the call's time %s", cp.CreatedAt.Time(), at)
+	}
+	if !cp.FirstAnswerDue.Time().Equal(at.Add(24 * time.Hour)) {
+		t.Errorf("first answer due %s, want 24 h after the call (%s)", cp.FirstAnswerDue.Time(), at.Add(24*time.Hour))
+	}
+	for i, v := range []string{``, `,"at":""`, `,"at":"0001-01-01T00:00:00Z"`} {
+		before := time.Now().Add(-time.Second)
+		e.mustDo(t, http.StatusCreated, "POST", e.path(""), e.agent,
+			`{"channel":"phone","contact":{"name":"Caller `+strconv.Itoa(i)+`"},"text":"t"`+v+`}`).json(t, &cp)
+		if got := cp.CreatedAt.Time(); got.Before(before) || got.After(time.Now()) {
+			t.Errorf("at %q: created_at %s, want now", v, got)
+		}
 	}
 }

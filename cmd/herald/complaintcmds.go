@@ -246,7 +246,8 @@ func cmdComplaintsRecord(ctx context.Context, a *app, args []string) error {
 		`Records a complaint by the standard scheme: a phone call you took (the default
 channel; you own it), or one that came in another way. Who: a customer by id,
 or an unknown caller's phone, email, Slack user and name. What: their own words
-(--text), the category, what they ask for, the severity, what you promised.`)
+(--text), the category, what they ask for, the severity, what you promised.
+When: --at, for a call you record after taking it (default now).`)
 	pf := addPageFlags(fs)
 	var r wire.ComplaintRecord
 	fs.StringVar(&r.Channel, "channel", "phone", "`CHANNEL` phone, api, email, sms, web or slack")
@@ -262,6 +263,7 @@ or an unknown caller's phone, email, Slack user and name. What: their own words
 	fs.StringVar(&r.Promise, "promise", "", "what you `PROMISED`")
 	fs.StringVar(&r.IncidentID, "incident", "", "tag it to incident `ID`")
 	fs.StringVar(&r.Owner, "owner", "", "give it to `AGENT` (default: you, for a call)")
+	at := fs.String("at", "", "when they called or wrote: RFC 3339 `TIME`, now, or a duration from now such as -45m")
 	var comps componentSpecs
 	fs.Var(&comps, "component", "a component it concerns, by `NAME` or id (repeatable)")
 	asJSON := fs.Bool("json", false, "print the complaint as JSON")
@@ -271,6 +273,14 @@ or an unknown caller's phone, email, Slack user and name. What: their own words
 	if strings.TrimSpace(r.Text) == "" {
 		fs.Usage()
 		return &usageError{msg: "--text is required: what the customer says", shown: true}
+	}
+	if *at != "" {
+		t, err := parseWhen(*at, time.Now().UTC().Truncate(time.Second))
+		if err != nil {
+			return usageErrorf("--at: %v", err)
+		}
+		s := t.UTC().Format(time.RFC3339)
+		r.At = &s
 	}
 	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {

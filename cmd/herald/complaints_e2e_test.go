@@ -172,6 +172,21 @@ func testComplaints(t *testing.T, dir string, storeArgs []string) {
 		if r := cli(t, env, "complaints", "record", "--email", "nope", "--text", "x"); r.code != 1 || !strings.Contains(r.stderr, "contact.email") {
 			t.Errorf("bad email: exit %d, %s", r.code, r.stderr)
 		}
+		// A call recorded after it was taken keeps its time.
+		past := mustCLI(t, env, "complaints", "record", "--name", "Caller", "--text", "rang at lunch", "--at", "-3h", "--json")
+		var pc wire.Complaint
+		if err := json.Unmarshal([]byte(past.stdout), &pc); err != nil {
+			t.Fatalf("record --json: %v\n%s", err, past.stdout)
+		}
+		if ago := time.Since(pc.CreatedAt.Time()); ago < 3*time.Hour-time.Minute || ago > 3*time.Hour+time.Minute {
+			t.Errorf("record --at -3h: created_at %s, %s ago", pc.CreatedAt.Time(), ago)
+		}
+		if r := cli(t, env, "complaints", "record", "--name", "Caller", "--text", "x", "--at", "lunchtime"); r.code != 2 || !strings.Contains(r.stderr, "--at") {
+			t.Errorf("record --at lunchtime: exit %d, %s", r.code, r.stderr)
+		}
+		if r := cli(t, env, "complaints", "record", "--name", "Caller", "--text", "x", "--at", "2h"); r.code != 1 || !strings.Contains(r.stderr, "at") || !strings.Contains(r.stderr, "future") {
+			t.Errorf("record --at 2h: exit %d, %s", r.code, r.stderr)
+		}
 		if r := cli(t, env, "complaints", "resolve", newID); r.code != 2 {
 			t.Errorf("resolve without --remedy: exit %d, want 2", r.code)
 		}

@@ -136,6 +136,9 @@ type ComplaintRecord struct {
 	Components []string         `json:"components,omitempty"`
 	IncidentID string           `json:"incident_id,omitempty"`
 	Owner      string           `json:"owner,omitempty"`
+	// At is when the customer called or wrote, RFC 3339 (ParseTime);
+	// absent, "" or Go's zero time: now.
+	At *string `json:"at,omitzero"`
 }
 
 // ComplaintEdit is the body of PATCH …/complaints/{id}: the recorded

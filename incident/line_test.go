@@ -1,0 +1,57 @@
+package incident
+
+import "testing"
+
+func TestTextProblem(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string
+	}{
+		{"Nem megy a kártyás fizetés.\nSince 9:12\tnothing works", ""},
+		{"", ""},
+		{"bad \xff byte", "is not valid UTF-8 text"},
+		{"nul \x00 here", "must not contain NUL characters"},
+	} {
+		if got := TextProblem(tt.in); got != tt.want {
+			t.Errorf("TextProblem(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestCleanLine(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"Anna Kovács", "Anna Kovács"},
+		{"Anna\nKovács", "Anna Kovács"},
+		{"Anna\u2028Kovács", "Anna Kovács"},
+		{"\x1b[31mred\x1b[0m", "[31mred[0m"},
+		{"bell\a and \x7fdel", "bell and del"},
+		{"invoice\u202efdp.exe", "invoicefdp.exe"},
+		{"bad \xff byte", "bad \ufffd byte"},
+		{"\n  spaced  \r\n", "spaced"},
+		{"Re:\r\nfizetés", "Re: fizetés"},
+	} {
+		got := CleanLine(tt.in)
+		if got != tt.want {
+			t.Errorf("CleanLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if p := LineProblem(got); p != "" {
+			t.Errorf("CleanLine(%q) = %q still %s", tt.in, got, p)
+		}
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"line one\nline two\ttab", "line one\nline two\ttab"},
+		{"nul\x00gone", "nulgone"},
+		{"bad \xff\x00 byte", "bad \ufffd byte"},
+	} {
+		got := CleanText(tt.in)
+		if got != tt.want {
+			t.Errorf("CleanText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if p := TextProblem(got); p != "" {
+			t.Errorf("CleanText(%q) = %q still %s", tt.in, got, p)
+		}
+	}
+}
