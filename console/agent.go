@@ -433,6 +433,7 @@ func (cs *Console) offer(c *fiber.Ctx) error {
 type callForm struct {
 	Q, CustomerID, Name, Phone, Email          string
 	Category, Ask, Severity, Text, Promise, By string
+	At                                         string // when they called, in the page's time zone ("": now)
 	IncidentID, Attach                         string
 	Error                                      string
 }
@@ -452,7 +453,8 @@ func (cs *Console) callView(c *fiber.Ctx, status int, f *callForm) error {
 	data := fiber.Map{"Form": f, "Categories": []complaint.Category{complaint.CategoryOutage, complaint.CategoryDefect, complaint.CategoryDelivery,
 		complaint.CategoryRefund, complaint.CategoryInformation, complaint.CategoryResponseTime, complaint.CategoryConduct, complaint.CategoryOther},
 		"Asks":       []complaint.Ask{complaint.AskInformation, complaint.AskFix, complaint.AskCompensation, complaint.AskBehaviourChange, complaint.AskOther},
-		"Severities": []complaint.Severity{complaint.SeverityLow, complaint.SeverityNormal, complaint.SeverityHigh, complaint.SeverityCritical}}
+		"Severities": []complaint.Severity{complaint.SeverityLow, complaint.SeverityNormal, complaint.SeverityHigh, complaint.SeverityCritical},
+		"TimeZone":   p.TimeZone}
 	if f.Q != "" {
 		found, err := cs.findCustomers(c, p.ID, f.Q)
 		if err != nil {
@@ -545,7 +547,7 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 	f := &callForm{CustomerID: c.FormValue("customer"), Name: strings.TrimSpace(c.FormValue("name")), Phone: strings.TrimSpace(c.FormValue("phone")),
 		Email: strings.TrimSpace(c.FormValue("email")), Category: c.FormValue("category"), Ask: c.FormValue("ask"), Severity: c.FormValue("severity"),
 		Text: strings.TrimSpace(c.FormValue("text")), Promise: strings.TrimSpace(c.FormValue("promise")), By: strings.TrimSpace(c.FormValue("by")),
-		IncidentID: c.FormValue("incident"), Attach: c.FormValue("attach")}
+		IncidentID: c.FormValue("incident"), Attach: c.FormValue("attach"), At: strings.TrimSpace(c.FormValue("at"))}
 	ct := complaint.Contact{CustomerID: f.CustomerID, Name: f.Name}
 	if f.Phone != "" {
 		e164, err := contact.NormalizePhone(f.Phone, cs.cfg.DefaultRegion)
@@ -567,9 +569,24 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 	if promise != "" && f.By != "" {
 		promise += " (" + f.By + ")"
 	}
+	var at time.Time
+	if f.At != "" {
+		// A call recorded after it was taken keeps its time, read in the
+		// page's time zone as the form's label says.
+		loc, err := time.LoadLocation(p.TimeZone)
+		if err != nil {
+			loc = time.UTC
+		}
+		now := time.Now()
+		if at, err = time.ParseInLocation("2006-01-02T15:04", f.At, loc); err != nil || at.After(now.Add(time.Minute)) || at.Before(now.AddDate(-1, 0, 0)) {
+			f.Error = cs.newView(c, "", nil).T("ConsoleBadCallTime")
+			return cs.callView(c, fiber.StatusUnprocessableEntity, f)
+		}
+		at = at.UTC()
+	}
 	in := complaint.Intake{PageID: p.ID, Channel: complaint.Phone, Contact: ct, Text: f.Text, Category: complaint.Category(f.Category),
 		Ask: complaint.Ask(f.Ask), Severity: complaint.Severity(f.Severity), Promise: promise, IncidentID: f.IncidentID,
-		Owner: session(c).Name, Language: ""}
+		Owner: session(c).Name, Language: "", At: at}
 	if f.Attach != "" && f.Attach != "new" {
 		in.ComplaintID = f.Attach
 	}

@@ -454,3 +454,52 @@ func TestComponents(t *testing.T) {
 		t.Errorf("components: %v", got)
 	}
 }
+
+// TestRecordCallAt: a call an agent records after taking it keeps when it
+// came in, read in the page's time zone as the form's label says; a time
+// ahead of now, or not a time, is refused and writes nothing.
+func TestRecordCallAt(t *testing.T) {
+	e := startEnv(t, "")
+	ctx := e.as(incident.RoleAgent)
+	tz := "Europe/Budapest"
+	p, err := e.n.Incidents.UpdatePage(e.as(incident.RoleAdmin), e.page.ID, incident.PageInput{TimeZone: &tz})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := time.LoadLocation(p.TimeZone)
+	agent := e.client(t)
+	agent.signIn(incident.RoleAgent, "ann")
+	tok := agent.csrf("/console/calls/new")
+	if _, body := agent.do("GET", "/console/calls/new", nil); !strings.Contains(body, "(Europe/Budapest;") || !strings.Contains(body, `name="at"`) {
+		t.Fatalf("the call form has no time of the call in the page's zone")
+	}
+	count := func() int {
+		_, n, err := e.n.Complaints.List(ctx, complaint.Filter{PageID: e.page.ID, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, bad := range []string{time.Now().In(loc).Add(time.Hour).Format("2006-01-02T15:04"), "yesterday", "2019-06-01T10:00"} {
+		res, body := agent.do("POST", "/console/calls", url.Values{"_csrf": {tok}, "name": {"Walk-in"}, "text": {"x"}, "at": {bad}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "That time cannot be right") {
+			t.Errorf("at %q: status %d", bad, res.StatusCode)
+		}
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d complaints from refused forms", n)
+	}
+	at := time.Now().In(loc).Add(-90 * time.Minute).Truncate(time.Minute)
+	res, _ := agent.do("POST", "/console/calls", url.Values{"_csrf": {tok}, "name": {"Walk-in"}, "text": {"rang at lunch"}, "at": {at.Format("2006-01-02T15:04")}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("record: status %d", res.StatusCode)
+	}
+	id := strings.TrimPrefix(res.Header.Get("Location"), "/console/complaints/")
+	cp, err := e.n.Complaints.Get(ctx, e.page.ID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cp.CreatedAt.Equal(at) || cp.Owner != "ann" {
+		t.Errorf("recorded at %s by %q, want %s by ann", cp.CreatedAt, cp.Owner, at.UTC())
+	}
+}
