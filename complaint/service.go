@@ -113,6 +113,11 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Milliseco
 
 // Limits on what is recorded.
 const (
+	// RecordedSkew and RecordedOldest bound the time of a complaint an
+	// agent or a client records (Intake.At with Recorded).
+	RecordedSkew   = 5 * time.Minute
+	RecordedOldest = 366 * 24 * time.Hour
+
 	MaxTextLen    = 10000 // characters of a customer's message or an agent's note
 	MaxSubjectLen = 300
 	MaxNameLen    = 200
@@ -146,14 +151,22 @@ type Intake struct {
 	// Owner is the agent who takes it (an agent recording a call).
 	Owner string
 	At    time.Time // zero: now
+	// Recorded says an agent or an API client chose the fields (a call
+	// recorded, a client's POST), whatever the channel: a control
+	// character in them is refused by name, never cleaned (fromOutside).
+	Recorded bool
 }
 
-// fromOutside reports whether the intake's words come from a customer
-// through a provider or the status page's form (SMS, email, Slack, web),
-// where herald keeps every complaint rather than refuse one for a stray
-// control character: clean makes those fit. An agent's record and an API
-// client's (phone, api) are refused instead, naming the field.
+// fromOutside reports whether the intake's words come straight from a
+// customer through a provider or the status page's form (SMS, email,
+// Slack, web), where herald keeps every complaint rather than refuse one
+// for a stray control character: clean makes those fit. What an agent or
+// a client records (Recorded, and the phone and api channels) is refused
+// instead, naming the field.
 func (in *Intake) fromOutside() bool {
+	if in.Recorded {
+		return false
+	}
 	switch in.Channel {
 	case SMS, Email, Slack, Web:
 		return true
@@ -230,6 +243,18 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Complaint, bool, err
 		return nil, false, err
 	}
 	now := s.now()
+	if in.Recorded && !in.At.IsZero() {
+		// A call recorded after it was taken keeps its time; one ahead of
+		// now (a clock a little fast is forgiven) or over a year back is
+		// a mistake to point out. A provider's clock is trusted no
+		// further than now.
+		switch {
+		case in.At.After(now.Add(RecordedSkew)):
+			return nil, false, incident.Invalid("at", "is in the future (%s): record a call or message once it has come in", in.At.UTC().Format(time.RFC3339))
+		case in.At.Before(now.Add(-RecordedOldest)):
+			return nil, false, incident.Invalid("at", "is more than a year ago (%s)", in.At.UTC().Format(time.RFC3339))
+		}
+	}
 	if in.At.IsZero() || in.At.After(now) {
 		in.At = now
 	}

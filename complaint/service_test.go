@@ -522,6 +522,16 @@ func TestReceiveInvalid(t *testing.T) {
 			{"text", func(in *complaint.Intake) { in.Channel, in.Text = complaint.API, "nul\x00here" }},
 			{"text", func(in *complaint.Intake) { in.Channel, in.Text = complaint.Phone, "bad \xff byte" }},
 			{"promise", func(in *complaint.Intake) { in.Channel, in.Promise = complaint.Phone, "call\x00back" }},
+			// A client recording an SMS it took elsewhere is a client: refused, not cleaned.
+			{"contact.name", func(in *complaint.Intake) { in.Recorded, in.Contact.Name = true, "Anna\x1b[0m" }},
+			// A recorded complaint's time: not ahead of now (beyond the
+			// skew), not over a year back.
+			{"at", func(in *complaint.Intake) {
+				in.Recorded, in.At = true, h.clock.Now().Add(complaint.RecordedSkew+time.Second)
+			}},
+			{"at", func(in *complaint.Intake) {
+				in.Recorded, in.At = true, h.clock.Now().Add(-complaint.RecordedOldest-time.Second)
+			}},
 		}
 		for _, tt := range tests {
 			in := ok
@@ -537,6 +547,33 @@ func TestReceiveInvalid(t *testing.T) {
 		}
 		if asks := h.ack.all(); len(asks) != 0 {
 			t.Errorf("asks = %+v, want none", asks)
+		}
+	})
+}
+
+// TestReceiveRecordedAt: a complaint recorded after it came in keeps its
+// time (within the bounds TestReceiveInvalid checks); a provider's time
+// ahead of now is taken as now.
+func TestReceiveRecordedAt(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		now := h.clock.Now().UTC().Truncate(time.Millisecond)
+		for _, tt := range []struct {
+			in   complaint.Intake
+			want time.Time
+		}{
+			{complaint.Intake{Channel: complaint.Phone, Recorded: true, Contact: complaint.Contact{Name: "Caller"}, At: now.Add(-3 * time.Hour)}, now.Add(-3 * time.Hour)},
+			{complaint.Intake{Channel: complaint.Phone, Recorded: true, Contact: complaint.Contact{Name: "Early"}, At: now.Add(complaint.RecordedSkew)}, now},
+			{complaint.Intake{Channel: complaint.SMS, Contact: complaint.Contact{Phone: "+36209999991"}, At: now.Add(time.Hour)}, now},
+		} {
+			tt.in.PageID, tt.in.Text = h.page.ID, "x"
+			c, _, err := h.svc.Receive(h.ctx, tt.in)
+			if err != nil {
+				t.Fatalf("%s: %v", tt.in.Contact.Key(), err)
+			}
+			if !c.CreatedAt.Equal(tt.want) {
+				t.Errorf("%s: created %s, want %s", tt.in.Contact.Key(), c.CreatedAt, tt.want)
+			}
 		}
 	})
 }

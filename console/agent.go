@@ -577,8 +577,7 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 		if err != nil {
 			loc = time.UTC
 		}
-		now := time.Now()
-		if at, err = time.ParseInLocation("2006-01-02T15:04", f.At, loc); err != nil || at.After(now.Add(time.Minute)) || at.Before(now.AddDate(-1, 0, 0)) {
+		if at, err = time.ParseInLocation("2006-01-02T15:04", f.At, loc); err != nil {
 			f.Error = cs.newView(c, "", nil).T("ConsoleBadCallTime")
 			return cs.callView(c, fiber.StatusUnprocessableEntity, f)
 		}
@@ -586,7 +585,7 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 	}
 	in := complaint.Intake{PageID: p.ID, Channel: complaint.Phone, Contact: ct, Text: f.Text, Category: complaint.Category(f.Category),
 		Ask: complaint.Ask(f.Ask), Severity: complaint.Severity(f.Severity), Promise: promise, IncidentID: f.IncidentID,
-		Owner: session(c).Name, Language: "", At: at}
+		Owner: session(c).Name, Language: "", At: at, Recorded: true}
 	if f.Attach != "" && f.Attach != "new" {
 		in.ComplaintID = f.Attach
 	}
@@ -594,6 +593,10 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 	if err != nil {
 		if f.Error = formError(err); f.Error == "" {
 			return err
+		}
+		if de := (*incident.Error)(nil); errors.As(err, &de) && de.Field == "at" {
+			// Ahead of now or over a year back (the service's bounds).
+			f.Error = cs.newView(c, "", nil).T("ConsoleBadCallTime")
 		}
 		return cs.callView(c, fiber.StatusUnprocessableEntity, f)
 	}

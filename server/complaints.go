@@ -86,15 +86,8 @@ func (s *Server) EnableComplaints(svc *complaint.Service, cfg ComplaintsConfig) 
 // recordRequest is POST …/complaints.
 type recordRequest struct {
 	wire.ComplaintRecord
-	at time.Time // At, read by Valid (zero: now)
+	at time.Time // At, read by Valid (zero, as Go's zero time too: now)
 }
-
-// Bounds of a recorded complaint's time (at): a call is recorded after it
-// was taken, within a year; a clock a little ahead is forgiven.
-const (
-	recordAtSkew   = 5 * time.Minute
-	recordAtOldest = 366 * 24 * time.Hour
-)
 
 func (r *recordRequest) shape() any { return &r.ComplaintRecord }
 
@@ -114,39 +107,17 @@ func (r *recordRequest) Valid() error {
 	if strings.TrimSpace(r.Text) == "" && strings.TrimSpace(r.Subject) == "" {
 		return incident.Invalid("text", "is required: what the customer says, in their words")
 	}
-	// A client records what it chose to send: single-line fields with a
-	// control character or line break, and texts that are not UTF-8 or
-	// hold a NUL, are refused by name (what a provider delivers is
-	// cleaned instead, in complaint.Intake).
-	ct := &r.Contact
-	for _, f := range [...]struct{ name, v string }{{"contact.customer_id", ct.CustomerID}, {"contact.name", ct.Name},
-		{"contact.slack", ct.Slack}, {"subject", r.Subject}, {"owner", r.Owner}, {"incident_id", r.IncidentID}, {"language", r.Language}} {
-		if p := incident.LineProblem(f.v); p != "" {
-			return incident.Invalid(f.name, "%s", p)
-		}
-	}
-	for _, f := range [...]struct{ name, v string }{{"text", r.Text}, {"promise", r.Promise}} {
-		if p := incident.TextProblem(f.v); p != "" {
-			return incident.Invalid(f.name, "%s", p)
-		}
-	}
 	at, err := wire.ParseTime("at", r.At)
 	if err != nil {
 		return err
 	}
-	if at != nil && !at.IsZero() {
-		now := time.Now()
-		switch {
-		case at.After(now.Add(recordAtSkew)):
-			return incident.Invalid("at", "is in the future (%s): record a call or message once it has come in", at.Format(time.RFC3339))
-		case at.Before(now.Add(-recordAtOldest)):
-			return incident.Invalid("at", "is more than a year ago (%s)", at.Format(time.RFC3339))
-		}
-		r.at = *at
+	if at != nil {
+		r.at = *at // its bounds are the complaint service's (Intake.Recorded)
 	}
 	if utf8.RuneCountInString(r.Owner) > complaint.MaxNameLen {
 		return incident.Invalid("owner", "is longer than %d characters", complaint.MaxNameLen)
 	}
+	ct := &r.Contact
 	if ct.CustomerID == "" && ct.Phone == "" && ct.Email == "" && ct.Slack == "" && strings.TrimSpace(ct.Name) == "" {
 		return incident.Invalid("contact", "needs a customer_id, a phone, an email, a Slack user or at least a name")
 	}
@@ -370,7 +341,7 @@ func (s *Server) recordComplaint() fiber.Handler {
 			Contact: complaint.Contact{CustomerID: strings.TrimSpace(ct.CustomerID), Name: strings.TrimSpace(ct.Name), Phone: ct.Phone, Email: ct.Email, Slack: strings.TrimSpace(ct.Slack)},
 			Subject: req.Subject, Text: req.Text, Category: complaint.Category(req.Category), Ask: complaint.Ask(req.Ask),
 			Severity: complaint.Severity(req.Severity), Promise: req.Promise, Language: req.Language, Components: req.Components,
-			IncidentID: strings.TrimSpace(req.IncidentID), Owner: owner, At: req.at}
+			IncidentID: strings.TrimSpace(req.IncidentID), Owner: owner, At: req.at, Recorded: true}
 		cp, created, err := s.cp.svc.Receive(c.UserContext(), in)
 		if err != nil {
 			return err
