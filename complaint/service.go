@@ -91,10 +91,15 @@ type Service struct {
 	// itself (NewService: 1 s; 0 reads them for every complaint). Run
 	// drops them on every incident or page event.
 	CandidatesTTL time.Duration
-	Now           func() time.Time
-	Log           *slog.Logger
+	// EventGap spaces out the events of one page and incident: at most
+	// one at the start of a gap and one at its end (eventGate; NewService:
+	// DefaultEventGap; 0 publishes every change).
+	EventGap time.Duration
+	Now      func() time.Time
+	Log      *slog.Logger
 
-	cands candidateCache
+	cands  candidateCache
+	events eventGate
 }
 
 // DefaultCandidatesTTL is NewService's CandidatesTTL.
@@ -106,7 +111,7 @@ func NewService(store Store, incidents incident.Store, customers Customers, answ
 		log = slog.Default()
 	}
 	return &Service{Store: store, Incidents: incidents, Customers: customers, Answers: answers, Events: events,
-		Policy: DefaultPolicy(), CandidatesTTL: DefaultCandidatesTTL, Now: time.Now, Log: log}
+		Policy: DefaultPolicy(), CandidatesTTL: DefaultCandidatesTTL, EventGap: DefaultEventGap, Now: time.Now, Log: log}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -947,16 +952,6 @@ func (s *Service) changeFrom(ctx context.Context, have *Complaint, id string, fn
 // entry makes a timeline entry for c.
 func (s *Service) entry(c *Complaint, kind EntryKind, actor string, ch Channel, text string, at time.Time) *Entry {
 	return &Entry{ID: incident.NewID(), ComplaintID: c.ID, PageID: c.PageID, Kind: kind, Actor: actor, Channel: ch, Text: text, At: at}
-}
-
-// publish tells the console and other nodes that c changed.
-func (s *Service) publish(ctx context.Context, c *Complaint) {
-	if s.Events == nil {
-		return
-	}
-	if err := s.Events.Publish(ctx, incident.Event{Type: EventChanged, PageID: c.PageID, IncidentID: c.IncidentID()}); err != nil {
-		s.Log.Warn("publish complaint event", "complaint_id", c.ID, "err", err)
-	}
 }
 
 func oneOf[T ~string](v T, list []T) bool {
