@@ -180,12 +180,22 @@ func (in *Intake) fromOutside() bool {
 }
 
 // clean makes a customer's words fit to keep (incident.CleanLine,
-// incident.CleanText): what validate would refuse from a person.
+// incident.CleanText, and the length limits, cut with an ellipsis): what
+// validate would refuse from a person. A customer who writes twelve
+// thousand characters in Slack still has a complaint, with the first ten.
 func (in *Intake) clean() {
-	in.Contact.Name = incident.CleanLine(in.Contact.Name)
-	in.Subject = incident.CleanLine(in.Subject)
-	in.Text = incident.CleanText(in.Text)
-	in.Promise = incident.CleanText(in.Promise)
+	in.Contact.Name = clip(incident.CleanLine(in.Contact.Name), MaxNameLen)
+	in.Subject = clip(incident.CleanLine(in.Subject), MaxSubjectLen)
+	in.Text = clip(incident.CleanText(in.Text), MaxTextLen)
+	in.Promise = clip(incident.CleanText(in.Promise), MaxTextLen)
+}
+
+// clip cuts s to at most n characters, the last an ellipsis when it cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 // validate checks the fields a person or a client chose; inbound

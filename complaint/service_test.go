@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/complaint"
@@ -500,10 +501,16 @@ func TestReceiveInvalid(t *testing.T) {
 			{"channel", func(in *complaint.Intake) { in.Channel = "" }},
 			{"channel", func(in *complaint.Intake) { in.Channel = "fax" }},
 			{"text", func(in *complaint.Intake) { in.Text = "  \n " }},
-			{"text", func(in *complaint.Intake) { in.Text = long }},
-			{"subject", func(in *complaint.Intake) { in.Subject = strings.Repeat("s", complaint.MaxSubjectLen+1) }},
-			{"contact.name", func(in *complaint.Intake) { in.Contact.Name = strings.Repeat("n", complaint.MaxNameLen+1) }},
-			{"promise", func(in *complaint.Intake) { in.Promise = long }},
+			// Too long from an agent (what a customer sends is cut instead:
+			// TestReceiveCleansCustomersWords).
+			{"text", func(in *complaint.Intake) { in.Channel, in.Text = complaint.Phone, long }},
+			{"subject", func(in *complaint.Intake) {
+				in.Channel, in.Subject = complaint.Phone, strings.Repeat("s", complaint.MaxSubjectLen+1)
+			}},
+			{"contact.name", func(in *complaint.Intake) {
+				in.Channel, in.Contact.Name = complaint.Phone, strings.Repeat("n", complaint.MaxNameLen+1)
+			}},
+			{"promise", func(in *complaint.Intake) { in.Recorded, in.Promise = true, long }},
 			{"category", func(in *complaint.Intake) { in.Category = "weather" }},
 			{"ask", func(in *complaint.Intake) { in.Ask = "everything" }},
 			{"severity", func(in *complaint.Intake) { in.Severity = "apocalyptic" }},
@@ -593,6 +600,21 @@ func TestReceiveCleansCustomersWords(t *testing.T) {
 			}
 			if c.Contact.Name != "[2JAnna Kovács" || c.Subject != "Re:  fizetés" || c.Text != "nem megy a kártya \ufffd" {
 				t.Errorf("%s: kept name %q, subject %q, text %q", ch, c.Contact.Name, c.Subject, c.Text)
+			}
+			// Too long: kept, cut to the limits with an ellipsis.
+			long := complaint.Intake{PageID: h.page.ID, Channel: ch, Contact: complaint.Contact{Email: fmt.Sprintf("long%d@example.com", i), Name: strings.Repeat("n", 500)},
+				Subject: strings.Repeat("s", 400), Text: strings.Repeat("é", complaint.MaxTextLen+2000)}
+			c, created, err = h.svc.Receive(h.ctx, long)
+			if err != nil || !created {
+				t.Fatalf("%s, too long: Receive = %v, %v", ch, created, err)
+			}
+			for _, f := range []struct {
+				name, v string
+				max     int
+			}{{"name", c.Contact.Name, complaint.MaxNameLen}, {"subject", c.Subject, complaint.MaxSubjectLen}, {"text", c.Text, complaint.MaxTextLen}} {
+				if n := utf8.RuneCountInString(f.v); n != f.max || !strings.HasSuffix(f.v, "…") {
+					t.Errorf("%s: %s kept as %d characters ending %q, want %d ending in an ellipsis", ch, f.name, n, f.v[len(f.v)-8:], f.max)
+				}
 			}
 		}
 	})

@@ -110,10 +110,11 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 		return fmt.Errorf("%w: %s", smtp.ErrIgnored, reason)
 	}
 	intake := complaint.Intake{
-		Channel:    complaint.Email,
-		Contact:    complaint.Contact{Email: in.From, Name: clip(in.FromName, complaint.MaxNameLen)},
-		Subject:    clip(strings.Join(strings.Fields(in.Subject), " "), complaint.MaxSubjectLen),
-		Text:       clip(in.CustomerText(), complaint.MaxTextLen),
+		Channel: complaint.Email,
+		// The service cleans and cuts a customer's words to its limits.
+		Contact:    complaint.Contact{Email: in.From, Name: in.FromName},
+		Subject:    strings.Join(strings.Fields(in.Subject), " "),
+		Text:       in.CustomerText(),
 		ExternalID: externalID(in),
 	}
 	if strings.TrimSpace(intake.Text) == "" && strings.TrimSpace(intake.Subject) == "" {

@@ -450,6 +450,8 @@ func TestSlackComplaints(t *testing.T) {
 		{"a bot's message", "/webhooks/slack/interactions", shortcut(ShortcutFileComplaint, "", "B0BOT", "deploy done", "1700000000.000200"), testSlackSecret, 200, "", 2},
 		{"another shortcut", "/webhooks/slack/interactions", shortcut("other_app", "U0CUST2", "", "hello", "1700000000.000300"), testSlackSecret, 200, "", 2},
 		{"forged shortcut", "/webhooks/slack/interactions", shortcut(ShortcutFileComplaint, "U0CUST3", "", "hello", "1700000000.000400"), "wrong", 403, "", 2},
+		// A customer's very long message is filed, cut to the limit, not refused.
+		{"long shortcut", "/webhooks/slack/interactions", shortcut(ShortcutFileComplaint, "U0CUST4", "", strings.Repeat("my card fails ", 1000), "1700000000.000500"), testSlackSecret, 200, "", 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
