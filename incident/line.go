@@ -70,13 +70,13 @@ func CleanLine(s string) string {
 	}
 	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\r\n", "\n")
 	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		switch forbiddenInLine(r) {
-		case "":
-			return r
-		case "line breaks", "line or paragraph separators":
+		switch {
+		case r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029':
 			return ' '
+		case forbiddenInLine(r) != "":
+			return -1
 		}
-		return -1
+		return r
 	}, s))
 }
 
