@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/server"
 )
 
 // The complaints scenario is issue 11's benchmark: a complaint storm
@@ -63,9 +64,17 @@ type complaintsOptions struct {
 	StepRate   float64       // added at each step
 	MaxRate    float64       // the last step
 	Window     time.Duration // the fan-out's rate alone is measured over this
-	Conns      int           // keep-alive connections of the storm's clients
-	Workers    int           // herald's SMS workers
-	FanoutRate float64       // herald's configured SMS rate (0: none)
+	// Conns is how many keep-alive connections the storm's clients may
+	// hold at once. The storm is open-loop (each complaint is offered at
+	// its time), but a client holding c connections can keep at most c
+	// requests in flight, so it can offer no more than c / latency a
+	// second: 64 connections reach 2 000/s only while herald answers
+	// within 32 ms. The default is herald's own max_conns_per_client, what
+	// one provider address may hold; a step that found all of them busy
+	// still counts against herald.
+	Conns      int
+	Workers    int     // herald's SMS workers
+	FanoutRate float64 // herald's configured SMS rate (0: none)
 	// ProviderRate is the sms_rate of a second, provider-bound round
 	// (0: no second round).
 	ProviderRate float64
@@ -83,7 +92,7 @@ type complaintsOptions struct {
 }
 
 var defaultComplaints = complaintsOptions{Recipients: 100_000, Engine: "both", RedisURL: "redis://127.0.0.1:6379/0",
-	Duration: 3 * time.Second, StartRate: 250, StepRate: 250, MaxRate: 3000, Window: 5 * time.Second, Conns: 64, Workers: 8,
+	Duration: 3 * time.Second, StartRate: 250, StepRate: 250, MaxRate: 3000, Window: 5 * time.Second, Conns: server.DefaultMaxConnsPerClient, Workers: 8,
 	ProviderRate: 3000, ReplyFrom: "+15005550009", ReplyRate: 3000, Drain: 2 * time.Minute}
 
 func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error) {
@@ -98,7 +107,7 @@ func parseComplaints(args []string, stderr io.Writer) (complaintsOptions, error)
 	fs.Float64Var(&opt.StepRate, "step", opt.StepRate, "complaints/s added at each step")
 	fs.Float64Var(&opt.MaxRate, "max-rate", opt.MaxRate, "complaints/s of the last step")
 	fs.DurationVar(&opt.Window, "window", opt.Window, "how long the fan-out's rate alone is measured")
-	fs.IntVar(&opt.Conns, "conns", opt.Conns, "keep-alive connections the complaints are sent over")
+	fs.IntVar(&opt.Conns, "conns", opt.Conns, "keep-alive connections the complaints are sent over, at most (a step that finds them all busy is not sustained)")
 	fs.IntVar(&opt.Workers, "workers", opt.Workers, "herald's concurrent SMS sends")
 	fs.Float64Var(&opt.FanoutRate, "fanout-rate", opt.FanoutRate, "herald's sms_rate in the first round (0: unlimited, the fan-out CPU-bound: the sandbox answers at once)")
 	fs.Float64Var(&opt.ProviderRate, "provider-rate", opt.ProviderRate, "herald's sms_rate in a second, provider-bound round, as a provider's account limit (0: no second round)")
@@ -147,6 +156,7 @@ type stepResult struct {
 	Offered, Dropped int
 	Accepted, Failed int
 	Stored           latencies // intake → stored (the request's time) of accepted ones
+	Acked            latencies // intake → acknowledgement at the sandbox of the complaints opened in the step
 	Fanout           float64   // broadcast SMS/s at the sandbox during the step
 	FanoutRunning    bool      // the fan-out had not finished by the step's end
 }
@@ -524,11 +534,27 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 			if i == 0 && !first.IsZero() {
 				from = first
 			}
-			res.Acks = append(res.Acks, got[i].Sub(from))
+			took := got[i].Sub(from)
+			res.Acks = append(res.Acks, took)
+			if k := stepOf(res.Steps, from); k >= 0 {
+				res.Steps[k].Acked = append(res.Steps[k].Acked, took)
+			}
 		}
 	}
 	res.Errors = st.errorSample()
 	return res, nil
+}
+
+// stepOf returns the index of the step an intake at belongs to: the last
+// one begun by then (a request sent at the end of the last step may be
+// stored after it), or -1 before the first.
+func stepOf(steps []stepResult, at time.Time) int {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if !at.Before(steps[i].From) {
+			return i
+		}
+	}
+	return -1
 }
 
 // stormSteps lists the rates of the storm's steps.
@@ -820,15 +846,22 @@ func (s *storm) errorSample() []string {
 func (r *stormResult) report(rep *report) {
 	out := rep.out
 	fmt.Fprintf(out, "%s: storm during the fan-out to %d recipients (fan-out alone: %.0f SMS/s; load average at the storm's end %s)\n", r.Label, r.Recipients, r.Alone, r.Load)
-	fmt.Fprintf(out, "  %8s %8s %8s %9s %7s %9s %9s %10s %7s\n", "offered", "sent", "no-conn", "2xx/s", "errors", "p50 ms", "p99 ms", "fan-out/s", "ratio")
+	fmt.Fprintf(out, "  %8s %8s %8s %9s %7s %9s %9s %10s %7s %9s\n", "offered", "sent", "no-conn", "2xx/s", "errors", "p50 ms", "p99 ms", "fan-out/s", "ratio", "ack p99")
 	best, bestAlone := 0.0, 0.0
-	var stored latencies
+	var stored, ackedToTarget latencies
 	for _, s := range r.Steps {
 		stored = append(stored, s.Stored...)
-		p50, p99 := "-", "-"
+		if s.Rate <= targetComplaintRate {
+			ackedToTarget = append(ackedToTarget, s.Acked...)
+		}
+		p50, p99, ack99 := "-", "-", "-"
 		if len(s.Stored) > 0 {
 			l := s.Stored.sorted()
 			p50, p99 = fmt.Sprintf("%.1f", ms(l[len(l)/2])), fmt.Sprintf("%.1f", ms(l[len(l)*99/100]))
+		}
+		if len(s.Acked) > 0 {
+			l := s.Acked.sorted()
+			ack99 = fmt.Sprintf("%.0f ms", ms(l[len(l)*99/100]))
 		}
 		ratio := "(done)"
 		ok := false
@@ -844,10 +877,10 @@ func (r *stormResult) report(rep *report) {
 				best = max(best, s.Rate)
 			}
 		}
-		fmt.Fprintf(out, "  %7.0f%s %8d %8d %9.0f %7d %9s %9s %10.0f %7s\n", s.Rate, mark, s.Offered-s.Dropped, s.Dropped, s.acceptedRate(),
-			s.Failed, p50, p99, s.Fanout, ratio)
+		fmt.Fprintf(out, "  %7.0f%s %8d %8d %9.0f %7d %9s %9s %10.0f %7s %9s\n", s.Rate, mark, s.Offered-s.Dropped, s.Dropped, s.acceptedRate(),
+			s.Failed, p50, p99, s.Fanout, ratio, ack99)
 	}
-	fmt.Fprintf(out, "  (* sustained: ≥ %.0f%% of the offered complaints accepted, no error, none waiting for a free connection)\n", sustainedShare*100)
+	fmt.Fprintf(out, "  (* sustained: ≥ %.0f%% of the offered complaints accepted, no error, none waiting for a free connection; ack p99: intake → acknowledgement at the sandbox of the step's complaints)\n", sustainedShare*100)
 	for _, e := range r.Errors {
 		fmt.Fprintf(out, "  error: %s\n", e)
 	}
@@ -859,9 +892,13 @@ func (r *stormResult) report(rep *report) {
 		rep.info(fmt.Sprintf("%s: intake → stored (the request), every step", r.Label),
 			fmt.Sprintf("p50 %.1f ms, p99 %.1f ms (%d accepted)", ms(l[len(l)/2]), ms(l[len(l)*99/100]), len(l)))
 	}
-	ack := figure{name: fmt.Sprintf("%s: intake → acknowledgement at the sandbox", r.Label), target: fmt.Sprintf("p99 ≤ %s", targetAckP99)}
-	if len(r.Acks) > 0 {
-		l := r.Acks.sorted()
+	// The acknowledgement target is judged up to the target rate: the
+	// steps above it measure how herald degrades past the target, and
+	// every step's own p99 is in the table.
+	ack := figure{name: fmt.Sprintf("%s: intake → acknowledgement at the sandbox, steps to %.0f/s", r.Label, targetComplaintRate),
+		target: fmt.Sprintf("p99 ≤ %s", targetAckP99)}
+	if len(ackedToTarget) > 0 {
+		l := ackedToTarget.sorted()
 		p99 := l[len(l)*99/100]
 		ack.value = fmt.Sprintf("p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d acknowledgements)", ms(l[len(l)/2]), ms(p99), ms(l[len(l)-1]), len(l))
 		ack.pass = p99 <= targetAckP99
@@ -869,6 +906,11 @@ func (r *stormResult) report(rep *report) {
 		ack.value = "no acknowledgement arrived"
 	}
 	rep.add(ack)
+	if len(r.Acks) > 0 {
+		l := r.Acks.sorted()
+		rep.info(fmt.Sprintf("%s: intake → acknowledgement at the sandbox, every step", r.Label),
+			fmt.Sprintf("p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d acknowledgements)", ms(l[len(l)/2]), ms(l[len(l)*99/100]), ms(l[len(l)-1]), len(l)))
+	}
 	if r.Requests > 0 && r.StormCPU > 0 {
 		net := r.StormCPU - time.Duration(r.FanoutDuring)*r.AloneCPU
 		rep.info(fmt.Sprintf("%s: CPU a complaint, request to acknowledgement at the sandbox (this process: herald, sandbox, clients)", r.Label),

@@ -50,10 +50,35 @@ func TestComplaintsShort(t *testing.T) {
 			t.Fatalf("%s: the first round has a reply sender", r.Label)
 		case i == 1 && (r.ReplyFrom != opt.ReplyFrom || r.FromReply != r.Complaints):
 			t.Fatalf("%s: %d of %d acknowledgements from the reply sender %q", r.Label, r.FromReply, r.Complaints, r.ReplyFrom)
+		case stepAcks(r) != len(r.Acks):
+			t.Fatalf("%s: %d acknowledgements timed in the steps, %d in all", r.Label, stepAcks(r), len(r.Acks))
 		case r.StormCPU <= 0:
 			t.Fatalf("%s: no CPU measured", r.Label)
 		case r.StormRedisCPU != -1 || r.AloneRedisCPU != -1:
 			t.Fatalf("%s: a Redis server's CPU on SQLite: %v alone, %v in the storm", r.Label, r.AloneRedisCPU, r.StormRedisCPU)
+		}
+	}
+}
+
+func stepAcks(r *stormResult) int {
+	n := 0
+	for _, s := range r.Steps {
+		n += len(s.Acked)
+	}
+	return n
+}
+
+// TestStepOf: an intake belongs to the step whose span holds it, one
+// after the last step to the last, one before the first to none.
+func TestStepOf(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	steps := []stepResult{{From: t0, To: t0.Add(time.Second)}, {From: t0.Add(time.Second), To: t0.Add(2 * time.Second)}}
+	for _, c := range []struct {
+		at   time.Duration
+		want int
+	}{{-time.Millisecond, -1}, {0, 0}, {999 * time.Millisecond, 0}, {time.Second, 1}, {1999 * time.Millisecond, 1}, {3 * time.Second, 1}} {
+		if got := stepOf(steps, t0.Add(c.at)); got != c.want {
+			t.Errorf("stepOf(t0%+v) = %d, want %d", c.at, got, c.want)
 		}
 	}
 }
