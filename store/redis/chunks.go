@@ -47,8 +47,14 @@ import (
 // A chunk becomes ordinary deliveries (expandLua: insertLua's writes,
 // without counting again) in one atomic step, when
 //   - claimScript meets its member in the due queue: the deliveries join
-//     the due queue at their own scores and the claim takes them, so a
-//     claim of 128 expands a chunk and takes half of it;
+//     the due queue at their own scores and the claim takes them. The
+//     member scores after every delivery due in the same millisecond, so
+//     a claim meets it only once the deliveries expanded before are
+//     taken, and chunks are expanded about as fast as they are sent (a
+//     claim of 128 expands a chunk and takes half of it, the next takes
+//     the rest). Scored among them by insertion order, each claim of 16
+//     expanded about two chunks, and a rate-limited plan was expanded
+//     whole long before it was sent;
 //   - a read needs every delivery (FindDeliveries, CancelPlan, a
 //     FindDeliveryByID of an ID in chunked): expandChunks expands every
 //     chunk first, a few per script call. A read while a large plan waits
@@ -112,15 +118,17 @@ local function planBatch(pfx, a, bid)
   local new, pending = 0, {}
   if nchunks > 0 then
     local cid = redis.call('INCRBY', pfx .. 'pc-seq', nchunks) - nchunks
-    local seq = redis.call('INCRBY', pfx .. 'qseq', nchunks) - nchunks
     local pcs, ups = {}, {}
     for _, c in ipairs(chunks) do
-      cid, seq = cid + 1, seq + 1
+      cid = cid + 1
       local m = tostring(cid)
       redis.call('SET', pfx .. 'pc:' .. m, a[c.blob])
       -- A plan's deliveries are never replies: its chunks are the
-      -- broadcast lane's.
-      redis.call('ZADD', qkey(pfx, c.kind, '', 'due'), string.format('%.0f', c.at * ` + scoreSlotsLua + ` + seq % ` + scoreSlotsLua + `), '` + chunkMarker + `' .. m)
+      -- broadcast lane's. The member scores in the last slot of its
+      -- millisecond (and '~' sorts after every ID on a tie), so a claim
+      -- takes the deliveries already expanded that are due as early
+      -- before it expands another chunk.
+      redis.call('ZADD', qkey(pfx, c.kind, '', 'due'), string.format('%.0f', c.at * ` + scoreSlotsLua + ` + ` + scoreSlotsLua + ` - 1), '` + chunkMarker + `' .. m)
       redis.call('SADD', pfx .. 'pcu:' .. c.up, m)
       redis.call('SADD', pfx .. 'chunked', unpack(a, c.blob + 1, c.blob + c.n))
       pcs[#pcs + 1] = m

@@ -163,6 +163,63 @@ func TestPlanChunks(t *testing.T) {
 	}
 }
 
+// TestClaimExpandsAsSent: chunks are expanded about as fast as their
+// deliveries are claimed. A plan of 10 240 SMS due at once in forty
+// chunks, claimed 16 at a time as a rate-limited channel does: 320
+// claimed expand two chunks, not (as when a chunk's member scored among
+// the expanded deliveries) thirty-six; and the claims still take every
+// delivery once, in the end.
+func TestClaimExpandsAsSent(t *testing.T) {
+	ctx := context.Background()
+	for _, m := range modes() {
+		t.Run(m.name, func(t *testing.T) {
+			db := openTest(t, testPrefix(t))
+			defer db.Close()
+			db.perSlot = m.perSlot
+			b := declare(t, db, "p1", "i1", "b1")
+			p, err := db.ClaimPlan(ctx, t0, time.Minute)
+			if err != nil || p == nil {
+				t.Fatalf("ClaimPlan = %v, %v", p, err)
+			}
+			for batch := 0; batch < 10; batch++ {
+				var ds []*queue.Delivery
+				for i := 0; i < 1024; i++ {
+					ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%02d%05d", batch, i), t0))
+				}
+				if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: strconv.Itoa(batch)}, t0, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c, ids := chunkState(t, db); c != 40 || ids != 10240 {
+				t.Fatalf("chunks = %d holding %d IDs; want 40 holding 10240", c, ids)
+			}
+			seen := map[string]bool{}
+			for k := 0; k < 20; k++ {
+				got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0.Add(time.Second), time.Minute, 16)
+				if err != nil || len(got) != 16 {
+					t.Fatalf("claim %d: %d deliveries, %v; want 16", k, len(got), err)
+				}
+				for _, d := range got {
+					if seen[d.ID] {
+						t.Fatalf("%s claimed twice", d.ID)
+					}
+					seen[d.ID] = true
+				}
+			}
+			if c, ids := chunkState(t, db); c != 38 || ids != 38*chunkSize {
+				t.Errorf("after 320 claimed: %d chunks holding %d IDs wait; want 38 holding %d", c, ids, 38*chunkSize)
+			}
+			claimAll(t, db, t0.Add(time.Second), 100, seen)
+			if len(seen) != 10240 {
+				t.Errorf("claimed %d, want 10240", len(seen))
+			}
+			if c, ids := chunkState(t, db); c != 0 || ids != 0 {
+				t.Errorf("%d chunks holding %d IDs left after every claim", c, ids)
+			}
+		})
+	}
+}
+
 // TestPlanChunksRead: a delivery waiting in a chunk is found by ID, by
 // address, by recipient and in its broadcast, as one written without
 // chunks would be; a receipt for it changes nothing; cancelling the plan
