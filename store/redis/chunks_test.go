@@ -73,11 +73,7 @@ func TestPlanChunks(t *testing.T) {
 			db := openTest(t, testPrefix(t))
 			defer db.Close()
 			db.perSlot = m.perSlot
-			b := declare(t, db, "p1", "i1", "b1")
-			p, err := db.ClaimPlan(ctx, t0, time.Minute)
-			if err != nil || p == nil {
-				t.Fatalf("ClaimPlan = %v, %v", p, err)
-			}
+			b, p := declarePlan(t, db)
 			var ds []*queue.Delivery
 			for i := 0; i < 600; i++ {
 				// Later ones first: the claim must still go by NextAt.
@@ -176,11 +172,7 @@ func TestClaimExpandsAsSent(t *testing.T) {
 			db := openTest(t, testPrefix(t))
 			defer db.Close()
 			db.perSlot = m.perSlot
-			b := declare(t, db, "p1", "i1", "b1")
-			p, err := db.ClaimPlan(ctx, t0, time.Minute)
-			if err != nil || p == nil {
-				t.Fatalf("ClaimPlan = %v, %v", p, err)
-			}
+			b, p := declarePlan(t, db)
 			for batch := 0; batch < 10; batch++ {
 				var ds []*queue.Delivery
 				for i := 0; i < 1024; i++ {
@@ -420,11 +412,7 @@ func TestPlanTakeover(t *testing.T) {
 	prefix := testPrefix(t)
 	one := openTest(t, prefix)
 	defer one.Close()
-	b := declare(t, one, "p1", "i1", "b1")
-	p, err := one.ClaimPlan(ctx, t0, time.Minute)
-	if err != nil || p == nil {
-		t.Fatalf("ClaimPlan = %v, %v", p, err)
-	}
+	b, p := declarePlan(t, one)
 	var ds []*queue.Delivery
 	for i := 0; i < 700; i++ {
 		// The first chunk's due now, the rest in an hour.

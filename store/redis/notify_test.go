@@ -33,6 +33,18 @@ func declare(t *testing.T, db *DB, pageID, incID, bid string) *incident.Broadcas
 	return b
 }
 
+// declarePlan declares broadcast b1 of incident i1 on page p1 and claims
+// its plan, as a planner does.
+func declarePlan(t *testing.T, db *DB) (*incident.Broadcast, *queue.Plan) {
+	t.Helper()
+	b := declare(t, db, "p1", "i1", "b1")
+	p, err := db.ClaimPlan(context.Background(), t0, time.Minute)
+	if err != nil || p == nil || p.Broadcast.ID != b.ID {
+		t.Fatalf("ClaimPlan = %+v, %v", p, err)
+	}
+	return b, p
+}
+
 func delivery(b *incident.Broadcast, kind channel.Kind, address string, next time.Time) *queue.Delivery {
 	return &queue.Delivery{ID: queue.DeliveryID(b.UpdateID, kind, address), PageID: b.PageID, IncidentID: b.IncidentID,
 		UpdateID: b.UpdateID, BroadcastID: b.ID, Kind: kind, Address: address, RecipientType: queue.FromCustomer,
@@ -117,11 +129,7 @@ func TestPlanLifecycle(t *testing.T) {
 func plant(t *testing.T, db *DB, ds func(b *incident.Broadcast) []*queue.Delivery) *incident.Broadcast {
 	t.Helper()
 	ctx := context.Background()
-	b := declare(t, db, "p1", "i1", "b1")
-	p, err := db.ClaimPlan(ctx, t0, time.Minute)
-	if err != nil || p == nil {
-		t.Fatalf("ClaimPlan = %v, %v", p, err)
-	}
+	b, p := declarePlan(t, db)
 	if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds(b), Done: true}, t0, time.Minute); err != nil {
 		t.Fatalf("SavePlanBatch: %v", err)
 	}
