@@ -32,8 +32,27 @@ func TestComplaintAnswers(t *testing.T) {
 			sms = h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201234567"})
 			return len(sms) > 0
 		})
-		if !strings.Contains(sms[0].Body, "(Kártyás fizetés") || !strings.Contains(sms[0].Body, "köszönjük") {
-			t.Errorf("acknowledgement %q: not the known incident, or not in Hungarian", sms[0].Body)
+		// What we know: the incident and its latest update, with the
+		// reference to quote.
+		for _, want := range []string{"köszönjük", "Kártyás fizetés", "We are looking into it.", "C-CMP00000"} {
+			if !strings.Contains(sms[0].Body, want) {
+				t.Errorf("acknowledgement %q lacks %q (Hungarian, the incident, its latest update, the reference)", sms[0].Body, want)
+			}
+		}
+		known := *c
+		known.Channel, known.Contact.Phone = complaint.Email, ""
+		if err := h.svc.Answer(h.ctx, &known, complaint.AnswerKnown, "ack-email", ""); err != nil {
+			t.Fatal(err)
+		}
+		var ackMail []sandbox.Message
+		waitFor(t, "the acknowledgement by email", func() bool {
+			ackMail = h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "anna@example.hu"})
+			return len(ackMail) > 0
+		})
+		for _, want := range []string{"C-CMP00000", "Kártyás fizetés hibás", "Amit tudunk", "We are looking into it."} {
+			if !strings.Contains(ackMail[0].Subject+ackMail[0].Body, want) {
+				t.Errorf("acknowledgement by email lacks %q: %s\n%s", want, ackMail[0].Subject, ackMail[0].Body)
+			}
 		}
 
 		email := *c
@@ -47,13 +66,14 @@ func TestComplaintAnswers(t *testing.T) {
 		var mails []sandbox.Message
 		waitFor(t, "the receipt and the reply by email", func() bool {
 			mails = h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "anna@example.hu"})
-			return len(mails) >= 2
+			return len(mails) >= 3
 		})
 		var receipt, reply string
 		for _, m := range mails {
 			switch {
 			case strings.Contains(m.Body, "Visszatérítettük"):
 				reply = m.Body
+			case strings.Contains(m.Body, "Amit tudunk"): // the acknowledgement above
 			default:
 				receipt = m.Body
 			}
