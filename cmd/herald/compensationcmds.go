@@ -200,15 +200,11 @@ agents are told at once what changed.`)
 // componentNames maps the page's component IDs to names, for people; nil
 // when they cannot be read (IDs are shown then).
 func componentNames(ctx context.Context, c *client, pageID string) map[string]string {
-	comps, err := c.components(ctx, pageID)
+	names, err := c.componentNames(ctx, pageID)
 	if err != nil {
 		return nil
 	}
-	out := make(map[string]string, len(comps))
-	for _, cp := range comps {
-		out[cp.ID] = cp.Name
-	}
-	return out
+	return names
 }
 
 // readInput reads a file, or standard input for "-".

@@ -134,8 +134,9 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 }
 
 // printComplaint prints a complaint for people: the record, the tag and
-// its reason, the promises, then the timeline when it has one.
-func (a *app) printComplaint(cp wire.Complaint) {
+// its reason, the promises, then the timeline when it has one. names maps
+// component IDs to names (nil: the IDs are shown).
+func (a *app) printComplaint(cp wire.Complaint, names map[string]string) {
 	w := newTable(a.stdout)
 	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, printable(v)) }
 	row("complaint", cp.ID+" ("+cp.Ref+")")
@@ -156,7 +157,7 @@ func (a *app) printComplaint(cp wire.Complaint) {
 		row("incident", "untagged")
 	}
 	if len(cp.Components) > 0 {
-		row("components", strings.Join(cp.Components, ", "))
+		row("components", namesOf(names, cp.Components))
 	}
 	if cp.Repeat {
 		row("repeat of", strings.Join(cp.RepeatOf, ", "))
@@ -206,7 +207,7 @@ func cmdComplaintsShow(ctx context.Context, a *app, args []string) error {
 	if *asJSON {
 		return printJSON(a.stdout, raw)
 	}
-	a.printComplaint(cp)
+	a.printComplaint(cp, componentNames(ctx, c, p.ID))
 	return nil
 }
 

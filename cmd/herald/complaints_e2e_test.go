@@ -104,6 +104,10 @@ func testComplaints(t *testing.T, dir string, storeArgs []string) {
 				t.Errorf("complaints show lacks %q:\n%s", want, show.stdout)
 			}
 		}
+		// The customer's components by name, as people know them.
+		if line := lineWith(show.stdout, "components:"); !strings.Contains(line, "Payments") || len(cp.Components) != 1 || strings.Contains(line, cp.Components[0]) {
+			t.Errorf("components line %q, want Payments, not the ID (%v)", line, cp.Components)
+		}
 	})
 	if cp.ID == "" {
 		t.FailNow()
@@ -275,4 +279,14 @@ func testComplaintReplySender(t *testing.T, dir string, storeArgs []string) {
 		}
 		return c == customers, fmt.Sprintf("%d of %d broadcast SMS", c, customers)
 	})
+}
+
+// lineWith returns the first line of out that starts with prefix, or "".
+func lineWith(out, prefix string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }
