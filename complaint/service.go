@@ -462,6 +462,37 @@ func messageText(in Intake) string {
 	return in.Subject + in.Text
 }
 
+// contactLanguage guesses an unknown contact's language: from the
+// country calling code of their phone number (E.164), else from the
+// country domain of their email address; "" when neither says.
+func contactLanguage(ct Contact) string {
+	for _, p := range phoneLanguages {
+		if strings.HasPrefix(ct.Phone, p.prefix) {
+			return p.lang
+		}
+	}
+	if at := strings.LastIndexByte(ct.Email, '.'); at >= 0 && strings.Contains(ct.Email, "@") {
+		switch strings.ToLower(ct.Email[at+1:]) {
+		case "hu":
+			return "hu"
+		case "pl":
+			return "pl"
+		case "hr":
+			return "hr"
+		case "uk", "ie":
+			return "en"
+		}
+	}
+	return ""
+}
+
+// phoneLanguages maps country calling codes to the language herald
+// answers in there.
+var phoneLanguages = []struct{ prefix, lang string }{
+	{"+36", "hu"}, {"+48", "pl"}, {"+385", "hr"},
+	{"+44", "en"}, {"+353", "en"}, {"+1", "en"}, {"+61", "en"}, {"+64", "en"},
+}
+
 // open files a new complaint, then asks for its acknowledgement.
 func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.Customer, in Intake, h *history) (*Complaint, error) {
 	now := s.now()
@@ -478,6 +509,13 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 		}
 		if c.Language == "" {
 			c.Language = cust.Language
+		}
+	}
+	if c.Language == "" {
+		// Someone herald does not know is answered in the language their
+		// number or address suggests, when the page speaks it.
+		if l := contactLanguage(in.Contact); l != "" && oneOf(l, page.Languages) {
+			c.Language = l
 		}
 	}
 	if c.Language == "" && len(page.Languages) > 0 {

@@ -314,8 +314,16 @@ func TestReceiveIdentity(t *testing.T) {
 			{"by customer ID", complaint.API, complaint.Contact{CustomerID: "ann"}, annFull, "hu"},
 			{"what the contact gave wins", complaint.Web, complaint.Contact{Email: annEmail, Name: "A. Lee"},
 				complaint.Contact{CustomerID: "ann", Name: "A. Lee", Phone: annPhone, Email: annEmail, Slack: annSlack, TimeZone: "Europe/Budapest"}, "hu"},
-			{"unknown contact", complaint.SMS, complaint.Contact{Phone: "+36209999999"},
-				complaint.Contact{Phone: "+36209999999"}, "en"},
+			{"unknown contact, the number's language", complaint.SMS, complaint.Contact{Phone: "+36209999999"},
+				complaint.Contact{Phone: "+36209999999"}, "hu"},
+			{"unknown Polish number", complaint.SMS, complaint.Contact{Phone: "+48601999999"},
+				complaint.Contact{Phone: "+48601999999"}, "pl"},
+			{"unknown Croatian address", complaint.Email, complaint.Contact{Email: "ivo@primjer.hr"},
+				complaint.Contact{Email: "ivo@primjer.hr"}, "hr"},
+			{"unknown contact, no hint: the page's first language", complaint.Email, complaint.Contact{Email: "someone@example.com"},
+				complaint.Contact{Email: "someone@example.com"}, "en"},
+			{"unknown number from elsewhere", complaint.SMS, complaint.Contact{Phone: "+4915112345678"},
+				complaint.Contact{Phone: "+4915112345678"}, "en"},
 			{"unknown caller by name", complaint.Phone, complaint.Contact{Name: "Walk-in"},
 				complaint.Contact{Name: "Walk-in"}, "en"},
 		}
@@ -342,6 +350,23 @@ func TestReceiveIdentity(t *testing.T) {
 				}
 				wantAsks(t, h.ack.all(), ask{ComplaintID: c.ID, Answer: complaint.AnswerReceived, Key: "ack"})
 			})
+		}
+	})
+}
+
+// TestReceiveLanguageOfPage: an unknown contact's guessed language is
+// used only when the page speaks it; else the page's first language.
+func TestReceiveLanguageOfPage(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		if _, err := h.inc.UpdatePage(context.Background(), h.page.ID, incident.PageInput{Languages: []string{"pl", "en"}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct{ phone, want string }{{"+36209999999", "pl"}, {"+48601999999", "pl"}, {"+447911123456", "en"}} {
+			c, _ := h.receive(complaint.Intake{Channel: complaint.SMS, Contact: complaint.Contact{Phone: tt.phone}, Text: "I cannot pay"})
+			if got := h.get(c.ID).Language; got != tt.want {
+				t.Errorf("%s: language %q, want %q", tt.phone, got, tt.want)
+			}
 		}
 	})
 }
