@@ -280,7 +280,11 @@ func (s *Service) Resolve(ctx context.Context, pageID, id string, remedy Remedy,
 // resolved incident when its resolution is the answer; "" for an agent's.
 func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome, key, incidentID string) (*Complaint, error) {
 	if s.Answers != nil {
-		if err := s.Answers.Answer(ctx, c, AnswerResolved, key, outcome); err != nil {
+		a := AnswerResolved
+		if incidentID != "" {
+			a = AnswerIncidentResolved
+		}
+		if err := s.Answers.Answer(ctx, c, a, key, outcome); err != nil {
 			return nil, err
 		}
 	}

@@ -28,9 +28,14 @@ const (
 	// AnswerKnown acknowledges a complaint tagged to an incident: what we
 	// know, that they need do nothing, that we will write when it is fixed.
 	AnswerKnown Answer = "known"
-	// AnswerResolved tells the customer their complaint is resolved: the
-	// incident's resolution and apology, or the agent's outcome.
+	// AnswerResolved tells the customer an agent resolved their complaint:
+	// the agent's outcome.
 	AnswerResolved Answer = "resolved"
+	// AnswerIncidentResolved tells the customer the incident their
+	// complaint is about is resolved: what happened (its resolution, in
+	// their language), the apology and their compensation, with their
+	// reference.
+	AnswerIncidentResolved Answer = "incident_resolved"
 	// AnswerReply is an agent's own words to the customer.
 	AnswerReply Answer = "reply"
 )
@@ -43,7 +48,8 @@ type Acknowledger interface {
 	// came in where herald can write there. The delivery's ID is derived
 	// from c, a and key, so asking again (after a crash, on another node)
 	// sends it once. text is the agent's words (AnswerReply) or outcome
-	// (AnswerResolved); "" otherwise.
+	// (AnswerResolved, AnswerIncidentResolved: the incident's resolution as
+	// recorded); "" otherwise.
 	Answer(ctx context.Context, c *Complaint, a Answer, key, text string) error
 }
 

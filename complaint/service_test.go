@@ -1047,7 +1047,7 @@ func TestIncidentResolvedAnswersComplaints(t *testing.T) {
 			}
 			resolvedAsks := 0
 			for _, a := range h.ack.ok(c.ID) {
-				if a.Answer == complaint.AnswerResolved {
+				if a.Answer == complaint.AnswerIncidentResolved {
 					resolvedAsks++
 					if a.Key != "incident-resolved-"+inc.ID || a.Text != "Card payments work again. We are sorry." {
 						t.Errorf("%s: ask %+v", c.ID, a)
@@ -1067,7 +1067,7 @@ func TestIncidentResolvedAnswersComplaints(t *testing.T) {
 				t.Errorf("%s: state %s, want still open", c.ID, got.State)
 			}
 			for _, a := range h.ack.all() {
-				if a.ComplaintID == c.ID && a.Answer == complaint.AnswerResolved {
+				if a.ComplaintID == c.ID && a.Answer == complaint.AnswerIncidentResolved {
 					t.Errorf("%s answered: %+v", c.ID, a)
 				}
 			}
@@ -1129,7 +1129,7 @@ func TestReopenedAfterIncidentResolved(t *testing.T) {
 		}
 		resolved := 0
 		for _, a := range h.ack.all() {
-			if a.Answer == complaint.AnswerResolved {
+			if a.Answer == complaint.AnswerIncidentResolved {
 				resolved++
 			}
 		}

@@ -76,6 +76,8 @@ func (s *Service) answerDelivery(c *complaint.Complaint, a complaint.Answer, key
 		mk = queue.KindComplaintAck
 	case complaint.AnswerReceived:
 		mk = queue.KindComplaintReceived
+	case complaint.AnswerIncidentResolved:
+		mk = queue.KindComplaintResolved
 	}
 	now := s.now()
 	rt, rid := queue.FromContact, c.Contact.Key()
@@ -126,6 +128,15 @@ func (s *Service) complaintMessage(ctx context.Context, d *queue.Delivery) (*cha
 	if due, err := time.Parse(time.RFC3339, d.Vars["due"]); err == nil {
 		in.Due = due
 	}
+	if d.MessageKind == queue.KindComplaintResolved && d.RecipientType == queue.FromCustomer && inc.ID != "" {
+		// What the customer gets for the incident, as its resolution
+		// message to them says.
+		if comp := s.compensation(); comp != nil {
+			if in.Compensation, err = comp.Line(ctx, d.PageID, inc.ID, d.RecipientID, d.Language); err != nil {
+				return nil, err
+			}
+		}
+	}
 	m, err := s.r.Render(d.Kind, in)
 	if err != nil {
 		return nil, err
@@ -156,5 +167,5 @@ func (s *Service) complaintIncident(ctx context.Context, d *queue.Delivery) (*in
 
 // isComplaintMessage reports whether a delivery answers a complaint.
 func isComplaintMessage(k queue.MessageKind) bool {
-	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer
+	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer || k == queue.KindComplaintResolved
 }

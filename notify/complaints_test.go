@@ -95,3 +95,49 @@ func TestComplaintAnswers(t *testing.T) {
 		}
 	})
 }
+
+// TestComplaintIncidentResolved: the answer to a complaint whose incident
+// is resolved says so in the customer's language: the reference, the
+// incident, the resolution in their language (the operator's Hungarian
+// text, not the default one), and the apology; by email the same, with
+// the reference in the subject.
+func TestComplaintIncidentResolved(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig())
+		inc := h.declare("Kártyás fizetés hibás", []string{h.compA.ID}, incident.MajorOutage)
+		st, body, no := incident.Resolved, "Card payments work again.", false
+		if _, err := h.inc.UpdateIncident(h.ctx, h.page.ID, inc.ID, incident.IncidentInput{Status: &st, Body: &body,
+			Messages: map[string]string{"hu": "A kártyás fizetés ismét működik."}, DeliverNotifications: &no}); err != nil {
+			t.Fatal(err)
+		}
+		c := &complaint.Complaint{ID: "cmp000000002", PageID: h.page.ID, Ref: "C-CMP00002", Channel: complaint.SMS,
+			Contact:  complaint.Contact{Phone: "+36201234568", Email: "bela@example.hu", Name: "Béla", TimeZone: "Europe/Budapest"},
+			Language: "hu", Tag: &complaint.Tag{IncidentID: inc.ID}}
+		if err := h.svc.Answer(h.ctx, c, complaint.AnswerIncidentResolved, "incident-resolved-"+inc.ID, body); err != nil {
+			t.Fatal(err)
+		}
+		mail := *c
+		mail.Channel = complaint.Email
+		if err := h.svc.Answer(h.ctx, &mail, complaint.AnswerIncidentResolved, "incident-resolved-"+inc.ID, body); err != nil {
+			t.Fatal(err)
+		}
+		var sms, mails []sandbox.Message
+		waitFor(t, "the resolution by SMS and email", func() bool {
+			sms = h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201234568"})
+			mails = h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "bela@example.hu"})
+			return len(sms) > 0 && len(mails) > 0
+		})
+		for _, want := range []string{"C-CMP00002", "elhárult", "Kártyás fizetés hibás", "A kártyás fizetés ismét működik.", "Elnézést"} {
+			if !strings.Contains(sms[0].Body, want) {
+				t.Errorf("SMS %q lacks %q", sms[0].Body, want)
+			}
+			if !strings.Contains(mails[0].Subject+"\n"+mails[0].Body, want) {
+				t.Errorf("email lacks %q: %s\n%s", want, mails[0].Subject, mails[0].Body)
+			}
+		}
+		if strings.Contains(sms[0].Body, body) || !strings.Contains(mails[0].Subject, "C-CMP00002") {
+			t.Errorf("SMS %q in the default language, or email subject %q without the reference", sms[0].Body, mails[0].Subject)
+		}
+	})
+}

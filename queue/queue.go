@@ -32,7 +32,8 @@ const (
 	KindMaintenanceCompleted MessageKind = "maintenance_completed"
 	KindComplaintAck         MessageKind = "complaint_ack"      // a complaint about a known incident: what we know, nothing to do
 	KindComplaintReceived    MessageKind = "complaint_received" // a complaint in triage: received, its reference, by when they hear back
-	KindComplaintAnswer      MessageKind = "complaint_answer"   // an agent's reply, or the complaint's resolution
+	KindComplaintAnswer      MessageKind = "complaint_answer"   // an agent's reply, or the outcome of a complaint an agent resolved
+	KindComplaintResolved    MessageKind = "complaint_resolved" // the incident a complaint is about is resolved: what happened, the apology, its reference
 	KindSurvey               MessageKind = "survey"             // the follow-up survey after resolution
 	KindCompensation         MessageKind = "compensation"       // a compensation decision announced to the customers it gives something
 	// KindCompensationAgents tells the agents' Slack channel an incident's
@@ -58,7 +59,7 @@ const (
 // with a reply sender claims them apart from its broadcasts.
 func (k MessageKind) IsReply() bool {
 	switch k {
-	case KindComplaintAck, KindComplaintReceived, KindComplaintAnswer, KindConfirm, KindSubscribed:
+	case KindComplaintAck, KindComplaintReceived, KindComplaintAnswer, KindComplaintResolved, KindConfirm, KindSubscribed:
 		return true
 	}
 	return false

@@ -48,7 +48,7 @@ var NoticeKinds = []queue.MessageKind{queue.KindConfirm, queue.KindSubscribed}
 // a template for every templated channel and language.
 var MessageKinds = []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved, queue.KindMaintenanceScheduled,
 	queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintAck, queue.KindComplaintReceived,
-	queue.KindComplaintAnswer, queue.KindSurvey, queue.KindCompensation}
+	queue.KindComplaintAnswer, queue.KindComplaintResolved, queue.KindSurvey, queue.KindCompensation}
 
 // TemplateChannels are the channels rendered from template files; Webhook is
 // rendered from the incident as JSON and needs none.
@@ -1271,7 +1271,7 @@ func Personalise(t *channel.Message, d *queue.Delivery, unsubToken string) *chan
 
 // isComplaint reports whether k answers a complaint.
 func isComplaint(k queue.MessageKind) bool {
-	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer
+	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer || k == queue.KindComplaintResolved
 }
 
 // LangURL adds ?lang= to a link into the status page, so that a reader
