@@ -159,6 +159,12 @@ func (s *Service) complaintIncident(ctx context.Context, d *queue.Delivery) (*in
 		return &incident.Incident{}, nil
 	}
 	snap, err := s.cache.snapshot(ctx, id)
+	if err == nil && d.MessageKind == queue.KindComplaintResolved && snap.inc.ResolvedAt == nil {
+		// The resolution this answers can be newer than the cached
+		// incident (its event not yet seen here): read it again.
+		s.cache.invalidate(id)
+		snap, err = s.cache.snapshot(ctx, id)
+	}
 	if err != nil {
 		return nil, err
 	}

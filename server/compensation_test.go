@@ -14,6 +14,8 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	smstext "github.com/heraldhq/herald/notify/sms"
+	"github.com/heraldhq/herald/sandbox"
 )
 
 // compEnv is cpEnv with the compensation API on the same store, and an
@@ -21,18 +23,27 @@ import (
 // minutes.
 type compEnv struct {
 	*bcEnv
-	comp *compensation.Service
-	inc  *incident.Incident
+	comp       *compensation.Service
+	complaints *complaint.Service
+	inc        *incident.Incident
 }
 
 func newCompensationEnv(t *testing.T) *compEnv {
 	t.Helper()
+	return newCompensationEnvRun(t, false)
+}
+
+// newCompensationEnvRun is newCompensationEnv, with notify running when
+// run is true (messages are sent to the sandbox).
+func newCompensationEnvRun(t *testing.T, run bool) *compEnv {
+	t.Helper()
 	e := &compEnv{}
-	b := newBroadcastEnv(t, false, bcOption{
+	b := newBroadcastEnv(t, run, bcOption{
 		broadcast: func(c *BroadcastConfig) { c.DefaultRegion = "HU" },
 		enable: func(b *bcEnv) {
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			cs := complaint.NewService(b.db, b.db, b.db, b.n, b.events, log)
+			e.complaints = cs
 			if err := b.srv.EnableComplaints(cs, ComplaintsConfig{}); err != nil {
 				t.Fatal(err)
 			}
@@ -270,4 +281,53 @@ func TestCompensationVouchersAndAnnouncement(t *testing.T) {
 	}
 	e.mustDo(t, http.StatusAccepted, "POST", e.path("/announcement"), e.manager, "")
 	e.mustDo(t, http.StatusConflict, "POST", e.path("/announcement"), e.manager, "")
+}
+
+// TestComplaintResolvedCarriesCompensation: when the incident resolves,
+// the answer to a customer's complaint carries what management decided
+// the customer gets, as the resolution broadcast does.
+func TestComplaintResolvedCarriesCompensation(t *testing.T) {
+	e := newCompensationEnvRun(t, true)
+	ctx := context.Background()
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.policyJSON(0, "100000"))
+	c, created, err := e.complaints.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "Az API nem válaszol"})
+	if err != nil || !created || c.IncidentID() != e.inc.ID {
+		t.Fatalf("Receive = %+v, %v, %v; want a new complaint tagged to %s", c, created, err, e.inc.ID)
+	}
+	line, err := e.comp.Line(ctx, e.page.ID, e.inc.ID, "c1", "hu")
+	if err != nil || line == "" {
+		t.Fatalf("c1's compensation line %q, %v", line, err)
+	}
+	no := false
+	if _, err := e.svc.UpdateIncident(ctx, e.page.ID, e.inc.ID, incident.IncidentInput{Status: ptr(incident.Resolved),
+		Body: ptr("Fixed."), DeliverNotifications: &no}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.complaints.IncidentResolved(ctx, e.inc.ID); n != 1 || err != nil {
+		t.Fatalf("IncidentResolved = %d, %v", n, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got string
+		for _, m := range e.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201111111"}) {
+			if strings.Contains(m.Body, "elhárult: API down") {
+				got = m.Body
+			}
+		}
+		if got != "" {
+			// The reference, the resolution (not the update before it,
+			// which the acknowledgement rendered a moment ago) and the line.
+			for _, want := range []string{c.Ref, "Fixed.", smstext.Transliterate(line)} {
+				if !strings.Contains(got, want) {
+					t.Errorf("resolution %q lacks %q", got, want)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no resolution SMS; the sandbox has %+v", e.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS}))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
