@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -50,9 +51,11 @@ import (
 // fan-out, so the fan-out during the storm can keep at most the limit less
 // the acknowledgements.
 //
-// The sandbox tells a broadcast SMS from an acknowledgement by a marker in
-// the incident's body, which the broadcast templates print and the
-// complaint templates do not.
+// The sandbox tells an acknowledgement from a broadcast SMS by the
+// complaint's reference, which every acknowledgement names and no
+// broadcast does, and the second fan-out from the first by a marker in the
+// incident's body (an acknowledgement of a complaint about the incident
+// quotes that body too).
 
 // complaintsOptions are the complaints scenario's flags.
 type complaintsOptions struct {
@@ -318,6 +321,13 @@ func rateString(r float64) string {
 // SMS carry it, acknowledgements do not.
 func fanoutMarker(n int) string { return fmt.Sprintf("FANOUT%d", n) }
 
+// complaintRef matches a complaint's reference (complaint.NewRef).
+var complaintRef = regexp.MustCompile(`\bC-[0-9A-Z]{8}\b`)
+
+// isAcknowledgement reports whether an SMS answers a complaint: it names
+// the complaint's reference.
+func isAcknowledgement(body string) bool { return complaintRef.MatchString(body) }
+
 // stormRun is one engine's run on w.
 func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string, stdout, stderr io.Writer) (*stormResult, error) {
 	res := &stormResult{Engine: w.name, Label: label, Rate: opt.FanoutRate, ReplyFrom: opt.ReplyFrom, ReplyRate: opt.ReplyRate, Recipients: opt.Recipients}
@@ -432,7 +442,7 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 		}
 		acks := 0
 		for _, m := range sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS}) {
-			if !strings.Contains(m.Body, "FANOUT") {
+			if isAcknowledgement(m.Body) {
 				acks++
 			}
 		}
@@ -470,12 +480,12 @@ func stormRun(ctx context.Context, w *world, opt complaintsOptions, label string
 	acks := map[string][]time.Time{}
 	for _, m := range msgs {
 		switch {
+		case isAcknowledgement(m.Body):
+			acks[m.To] = append(acks[m.To], m.At)
 		case strings.Contains(m.Body, marker):
 			fanout = append(fanout, m.At)
-		case strings.Contains(m.Body, "FANOUT"): // the first fan-out's stragglers
-		default:
-			acks[m.To] = append(acks[m.To], m.At)
 		}
+		// Anything else is the first fan-out's stragglers.
 	}
 	slices.SortFunc(fanout, func(a, b time.Time) int { return a.Compare(b) })
 	drained := stormEnd.Add(res.Drained - 2*time.Second)
