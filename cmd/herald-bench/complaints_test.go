@@ -89,9 +89,9 @@ func TestStepOf(t *testing.T) {
 func TestIsAcknowledgement(t *testing.T) {
 	for body, want := range map[string]bool{
 		"Status (C-Q466MEBJ): köszönjük üzenetét! Ismert hiba, már javítjuk: Card payments failing. FANOUT2 We are investigating. http://x/i/a": true,
-		"Status: thank you, we got your message (ref C-QI368XZD). Our team will answer you by 6 Dec 10:38 UTC.":                                  true,
-		"Status (new problem): Card payments failing. FANOUT2 We are investigating failed card payments. Updates: http://x/i/abc":              false,
-		"Status (new problem): C-suite payments failing. FANOUT1 http://x/i/abc":                                                               false,
+		"Status: thank you, we got your message (ref C-QI368XZD). Our team will answer you by 6 Dec 10:38 UTC.":                                 true,
+		"Status (new problem): Card payments failing. FANOUT2 We are investigating failed card payments. Updates: http://x/i/abc":               false,
+		"Status (new problem): C-suite payments failing. FANOUT1 http://x/i/abc":                                                                false,
 	} {
 		if got := isAcknowledgement(body); got != want {
 			t.Errorf("isAcknowledgement(%q) = %v, want %v", body, got, want)
