@@ -252,7 +252,7 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 		opt.AdjustNotify(&ncfg)
 	}
 	a.Log.Info("SMS sign-ups on the status page: " + notify.SMSSignupPolicy(ncfg))
-	a.Notify, err = notify.New(ncfg, notify.Deps{Incidents: a.Incidents, Store: a.Engine.Notify, Channels: sendThrough, Replies: replies, Renderer: r,
+	a.Notify, err = notify.New(ncfg, notify.Deps{Incidents: a.Incidents, Store: a.Engine.Notify, Complaints: a.Engine.Complaints, Channels: sendThrough, Replies: replies, Renderer: r,
 		Events: a.Engine.Events, Limiter: a.Engine.Limiter, Log: a.Log})
 	if err != nil {
 		return err

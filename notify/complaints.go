@@ -175,3 +175,37 @@ func (s *Service) complaintIncident(ctx context.Context, d *queue.Delivery) (*in
 func isComplaintMessage(k queue.MessageKind) bool {
 	return k == queue.KindComplaintAck || k == queue.KindComplaintReceived || k == queue.KindComplaintAnswer || k == queue.KindComplaintResolved
 }
+
+// complaintAnswers returns, for the resolution of inc, the channel and
+// address ("sms +36…") each complaint about it is answered on with
+// complaint_resolved, with the complaint's reference: those this
+// resolution answered already, and the open ones it will answer
+// (complaint.Service.IncidentResolved). A complaint herald cannot write
+// back to on a channel it has is not among them.
+func (s *Service) complaintAnswers(ctx context.Context, inc *incident.Incident) (map[string]string, error) {
+	out := map[string]string{}
+	const page = 500
+	for offset := 0; ; offset += page {
+		cs, _, err := s.complaints.FindComplaints(ctx, complaint.Filter{PageID: inc.PageID, IncidentID: inc.ID, Limit: page, Offset: offset, SkipCount: true})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			// Answered by this resolution (not an earlier one, before a
+			// reopen), or open and about to be: IncidentResolved skips
+			// held ones and those an earlier resolution answered.
+			byThis := c.IncidentAnswered == inc.ID && c.ResolvedAt != nil && inc.ResolvedAt != nil && !c.ResolvedAt.Before(*inc.ResolvedAt)
+			toBe := c.Open() && !c.HoldOpen && c.IncidentAnswered != inc.ID
+			if !byThis && !toBe {
+				continue
+			}
+			kind, addr := c.Contact.Address(c.Channel)
+			if _, ok := s.chans[kind]; ok && addr != "" {
+				out[string(kind)+" "+addr] = c.Ref
+			}
+		}
+		if len(cs) < page {
+			return out, nil
+		}
+	}
+}

@@ -1,12 +1,15 @@
 package notify_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -138,6 +141,70 @@ func TestComplaintIncidentResolved(t *testing.T) {
 		}
 		if strings.Contains(sms[0].Body, body) || !strings.Contains(mails[0].Subject, "C-CMP00002") {
 			t.Errorf("SMS %q in the default language, or email subject %q without the reference", sms[0].Body, mails[0].Subject)
+		}
+	})
+}
+
+// TestResolutionOnceForComplainants: the resolution broadcast collapses
+// its message to an address whose complaint about the incident the
+// complaint service answers with its own resolution message (which tells
+// the same, with the reference): an open complaint's SMS; not the same
+// customer's email, nor a held-open complaint's SMS, nor a complaint an
+// earlier resolution of the incident answered, nor anyone else's.
+func TestResolutionOnceForComplainants(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		cst, ok := h.st.(complaint.Store)
+		if !ok {
+			t.Fatalf("%T is no complaint.Store", h.st)
+		}
+		svc, err := notify.New(baseConfig(), notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
+			Log: quietLog(), Now: h.clock.Now, Complaints: cst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.svc = svc
+		h.importCSV("id,name,phone,email,components\n" +
+			"open,Ann,+36201000001,ann@example.com," + h.compA.ID + "\n" +
+			"held,Bea,+36201000002,," + h.compA.ID + "\n" +
+			"earlier,Cid,+36201000003,," + h.compA.ID + "\n" +
+			"none,Dan,+36201000004,," + h.compA.ID + "\n")
+		h.stop = h.run(svc)
+		inc := h.declare("Kártyás fizetés hibás", []string{h.compA.ID}, incident.MajorOutage)
+		before := h.clock.Now().Add(-time.Hour)
+		for i, c := range []*complaint.Complaint{
+			{Contact: complaint.Contact{CustomerID: "open", Phone: "+36201000001", Email: "ann@example.com"}, State: complaint.StateAcknowledged},
+			{Contact: complaint.Contact{CustomerID: "held", Phone: "+36201000002"}, State: complaint.StateInProgress, HoldOpen: true},
+			// Answered when the incident resolved before, then reopened.
+			{Contact: complaint.Contact{CustomerID: "earlier", Phone: "+36201000003"}, State: complaint.StateInProgress, IncidentAnswered: inc.ID, ResolvedAt: &before},
+		} {
+			c.ID, c.PageID, c.Ref, c.Channel, c.Language = fmt.Sprintf("cmp00000000%d", i), h.page.ID, fmt.Sprintf("C-CMP0000%d", i), complaint.SMS, "hu"
+			c.Tag, c.Version, c.CreatedAt, c.UpdatedAt = &complaint.Tag{IncidentID: inc.ID}, 1, before, before
+			if err := cst.SaveComplaint(h.ctx, c, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.update(inc, incident.Resolved, "Card payments work again.", true)
+		bs := h.broadcasts(inc.ID)
+		b := bs[len(bs)-1]
+		h.waitDone(b.ID)
+		ds, err := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: b.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]queue.DeliveryState{}
+		for _, d := range ds {
+			got[d.Address] = d.State
+			if d.State == queue.StateCollapsed && !strings.Contains(d.Reason, "C-CMP00000") {
+				t.Errorf("collapsed %s: reason %q does not name the complaint", d.Address, d.Reason)
+			}
+		}
+		want := map[string]queue.DeliveryState{"+36201000001": queue.StateCollapsed, "ann@example.com": queue.StateSent,
+			"+36201000002": queue.StateSent, "+36201000003": queue.StateSent, "+36201000004": queue.StateSent}
+		for addr, st := range want {
+			if got[addr] != st {
+				t.Errorf("%s: %s, want %s (all: %v)", addr, got[addr], st, got)
+			}
 		}
 	})
 }

@@ -74,6 +74,11 @@ type audienceScan struct {
 	// eligible narrows a compensation announcement to the customers the
 	// decision gives something; nil for every other broadcast.
 	eligible func(*audience.Customer) bool
+	// answered holds, for a resolution broadcast, the channel and address
+	// ("sms +36…") of every customer whose complaint about the incident
+	// the complaint service answers with its own resolution message: the
+	// broadcast's message there is collapsed into it.
+	answered map[string]string
 	// next is the page of customers after the last one read, read while
 	// the caller works on that one (nil: none under way). Reading a page
 	// is about half the work per customer: the planner and the dry run
@@ -145,6 +150,11 @@ func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *i
 	if inc.Audience != nil {
 		for _, id := range inc.Audience.CustomerIDs {
 			a.explicit[id] = true
+		}
+	}
+	if b.Kind == incident.BroadcastResolved && s.complaints != nil {
+		if a.answered, err = s.complaintAnswers(ctx, inc); err != nil {
+			return nil, err
 		}
 	}
 	if b.Kind == incident.BroadcastCompensation {
@@ -309,9 +319,18 @@ func (a *audienceScan) customerDeliveries(c *audience.Customer) []*queue.Deliver
 		}
 		d := a.delivery(ka.k, ka.addr)
 		d.RecipientType, d.RecipientID, d.Name, d.Language, d.TimeZone = queue.FromCustomer, c.ID, c.Name, c.Language, c.TimeZone
+		a.collapseAnswered(d)
 		out = append(out, d)
 	}
 	return out
+}
+
+// collapseAnswered collapses d when the complaint service tells its
+// address the resolution in the answer to a complaint (answered).
+func (a *audienceScan) collapseAnswered(d *queue.Delivery) {
+	if ref, ok := a.answered[string(d.Kind)+" "+d.Address]; ok {
+		d.State, d.Reason = queue.StateCollapsed, "told in the answer to complaint "+ref
+	}
 }
 
 func (a *audienceScan) subscriberDelivery(sub *audience.Subscriber) *queue.Delivery {
@@ -320,6 +339,7 @@ func (a *audienceScan) subscriberDelivery(sub *audience.Subscriber) *queue.Deliv
 	}
 	d := a.delivery(sub.Kind, sub.Address)
 	d.RecipientType, d.RecipientID, d.Language = queue.FromSubscriber, sub.ID, sub.Language
+	a.collapseAnswered(d)
 	return d
 }
 

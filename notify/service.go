@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/netguard"
 	"github.com/heraldhq/herald/notify/contact"
@@ -135,6 +136,11 @@ type Deps struct {
 	Limiter  ratelimit.Limiter // nil: ratelimit.NewLocal()
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Complaints, when set, lets a resolution broadcast leave out a
+	// customer's message on the channel they complained on about the
+	// incident: the complaint's own resolution message (complaint_resolved)
+	// tells them, with their reference, so they hear it once.
+	Complaints ComplaintFinder
 	// ValidateURL checks a webhook or Slack subscriber's URL against SSRF;
 	// nil uses netguard.CheckURL with Config.AllowPrivateWebhooks. Either
 	// way the channels check the address again when they connect.
@@ -176,6 +182,13 @@ type Service struct {
 	comp   Compensation // SetCompensation
 
 	held *receiptHold // status callbacks waiting for the store
+
+	complaints ComplaintFinder // Deps.Complaints
+}
+
+// ComplaintFinder reads complaints; complaint.Store implements it.
+type ComplaintFinder interface {
+	FindComplaints(ctx context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error)
 }
 
 // New checks cfg, fills in defaults and returns a Service; call Run to
@@ -233,7 +246,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg.SlackPerChannel = ratelimit.Limit{Rate: DefaultSlackPerChannel, Burst: 1}
 	}
 	s := &Service{cfg: cfg, inc: deps.Incidents, store: deps.Store, chans: deps.Channels, reply: deps.Replies, r: deps.Renderer,
-		events: deps.Events, lim: deps.Limiter, log: deps.Log, clock: deps.Now, check: deps.ValidateURL,
+		events: deps.Events, lim: deps.Limiter, log: deps.Log, clock: deps.Now, check: deps.ValidateURL, complaints: deps.Complaints,
 		wakePlan: make(chan struct{}, 1), wakeKind: map[channel.Kind]chan struct{}{}, held: newReceiptHold(DefaultHeldReceipts)}
 	if (cfg.QuietStart == "") != (cfg.QuietEnd == "") {
 		return nil, errors.New("notify: QuietStart and QuietEnd go together")
