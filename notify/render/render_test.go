@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"regexp"
 	"sort"
@@ -764,5 +765,74 @@ func TestSMSShortLinkLanguage(t *testing.T) {
 				t.Errorf("SMS %q does not end with %s", m.Text, tt.link)
 			}
 		})
+	}
+}
+
+// TestComplaintAnswerFitKept renders complaint answers for one incident
+// with a renderer that has fitted the answer before (for another
+// reference) and with a fresh one: the kept fit must give the same text
+// as fitting anew, with this complaint's reference, in every language,
+// whether the incident's text had to be cut or not. A reference that is
+// not letters and digits is never fitted from a kept fit.
+func TestComplaintAnswerFitKept(t *testing.T) {
+	kinds := []queue.MessageKind{queue.KindComplaintAck, queue.KindComplaintResolved}
+	for _, lang := range []string{"en", "hu", "pl", "hr"} {
+		for _, kind := range kinds {
+			for _, short := range []bool{false, true} {
+				warm := newTestRenderer(t)
+				in := sampleInput(kind, lang)
+				if short {
+					in.Incident.Updates[0].Body = "Card payments fail."
+				}
+				in.Ref = "C-AAAAAAAA"
+				if _, err := warm.Render(channel.SMS, in); err != nil {
+					t.Fatal(err)
+				}
+				for _, ref := range []string{"C-RCLFXZ2G", "C-00000001", "C-ŁÓDŹ1234"} {
+					in.Ref = ref
+					got, err := warm.Render(channel.SMS, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := newTestRenderer(t).Render(channel.SMS, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got.Text != want.Text {
+						t.Fatalf("%s %s (short %v) ref %s: from a kept fit\n%q\nfitted anew\n%q", lang, kind, short, ref, got.Text, want.Text)
+					}
+					if !strings.Contains(got.Text, sms.Transliterate(ref)) && !strings.Contains(got.Text, ref) {
+						t.Fatalf("%s %s: the answer lacks reference %s: %q", lang, kind, ref, got.Text)
+					}
+					if strings.Contains(got.Text, "C-AAAAAAAA") || strings.Contains(got.Text, refMark) {
+						t.Fatalf("%s %s: another complaint's reference or the mark leaked: %q", lang, kind, got.Text)
+					}
+				}
+				if n := len(warm.fits.m); n == 0 {
+					t.Fatalf("%s %s: no fit was kept", lang, kind)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkRenderComplaintAck renders the acknowledgement of a storm's
+// complaints about one incident, each with its own reference.
+//
+//	go test -run '^$' -bench RenderComplaintAck -benchmem ./notify/render/
+func BenchmarkRenderComplaintAck(b *testing.B) {
+	r, err := New(configs.TemplatesFS(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := sampleInput(queue.KindComplaintAck, "hu")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		in.Ref = fmt.Sprintf("C-%08d", i)
+		if _, err := r.Render(channel.SMS, in); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
