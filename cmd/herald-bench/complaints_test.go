@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,6 +97,36 @@ func TestIsAcknowledgement(t *testing.T) {
 	} {
 		if got := isAcknowledgement(body); got != want {
 			t.Errorf("isAcknowledgement(%q) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+// TestSustainedJudgedWhenPaced: the storm's rate with the fan-out kept is
+// a target where sms_rate paces the fan-out, and shown without a verdict
+// where the fan-out is CPU-bound (no sms_rate), whose alone rate takes the
+// whole machine.
+func TestSustainedJudgedWhenPaced(t *testing.T) {
+	t0 := time.Now()
+	step := stepResult{Rate: 2000, From: t0, To: t0.Add(time.Second), Offered: 2000, Accepted: 2000, Fanout: 1000, FanoutRunning: true}
+	for _, rate := range []float64{0, 3000} {
+		r := &stormResult{Label: "x", Rate: rate, Alone: 3000, Steps: []stepResult{step}}
+		rep := &report{out: io.Discard}
+		r.report(rep)
+		var found bool
+		for _, f := range rep.figs {
+			if !strings.Contains(f.name, "complaints/s sustained") {
+				continue
+			}
+			found = true
+			if f.info != (rate == 0) {
+				t.Fatalf("sms_rate %v: judged %v, want judged only when paced: %+v", rate, !f.info, f)
+			}
+			if rate != 0 && f.pass {
+				t.Fatalf("fan-out at 0.33 of alone passed: %+v", f)
+			}
+		}
+		if !found {
+			t.Fatalf("sms_rate %v: no sustained figure in %+v", rate, rep.figs)
 		}
 	}
 }
