@@ -487,22 +487,17 @@ func (db *DB) FindTokenByHash(ctx context.Context, hash string) (*incident.Token
 	if hash == "" {
 		return nil, incident.NotFound("token", "")
 	}
-	id, err := db.client.HGet(ctx, db.keys.tokenHashes(), hash).Result()
+	// One round trip: every API request authenticates.
+	res, err := findTokenScript.Run(ctx, db.client, []string{db.keys.tokenHashes(), db.keys.tokens(), db.keys.tokenUsed()}, hash).StringSlice()
 	if errors.Is(err, goredis.Nil) {
 		return nil, incident.Errorf(incident.ENOTFOUND, "token not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("redis: find token: %w", err)
 	}
-	pipe := db.client.Pipeline()
-	rec := pipe.HGet(ctx, db.keys.tokens(), id)
-	used := pipe.HGet(ctx, db.keys.tokenUsed(), id)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("redis: find token: %w", err)
-	}
-	if errors.Is(rec.Err(), goredis.Nil) {
+	if len(res) != 2 || res[0] == "" {
 		return nil, incident.Errorf(incident.ENOTFOUND, "token not found")
 	}
-	t, err := decodeToken(rec.Val(), used.Val())
+	t, err := decodeToken(res[0], res[1])
 	if err != nil {
 		return nil, err
 	}
@@ -511,6 +506,15 @@ func (db *DB) FindTokenByHash(ctx context.Context, hash string) (*incident.Token
 	}
 	return t, nil
 }
+
+// findTokenScript reads a token by its hash. KEYS: token-hashes, tokens,
+// token-used. ARGV: the hash. Returns nil for an unknown hash, else {the
+// record or "", the last use or ""}.
+var findTokenScript = goredis.NewScript(`
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+return {redis.call('HGET', KEYS[2], id) or '', redis.call('HGET', KEYS[3], id) or ''}
+`)
 
 func decodeToken(rec, used string) (*incident.Token, error) {
 	r, err := decode[tokenRecord](rec)
