@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -462,7 +463,7 @@ func (db *DB) FindCustomers(ctx context.Context, f audience.CustomerFilter) ([]*
 	for _, d := range docs {
 		s, ok := d.(string)
 		if !ok {
-			continue // deleted between the two reads
+			continue // an index entry without its record
 		}
 		c, err := decodeCustomer(s)
 		if err != nil {
@@ -502,10 +503,27 @@ func (db *DB) DeleteCustomer(ctx context.Context, pageID, id string) error {
 	return nil
 }
 
-// FindCustomersByAddress implements audience.Store: one ZRANGEBYLEX of the
-// page's address index over the members "<kind>\0<address>\0…", which
-// sort by customer ID, then one HMGET. The first lookup of a page in a
-// process first makes sure the index is complete (ensureCustomerAddresses).
+// customersByAddressScript reads the customers an address index prefix
+// names. KEYS: customer-addresses, customers (the page's slot). ARGV: the
+// prefix ("<kind>\0<address key>"). Returns their records (nil for an index
+// entry without one), or nil when none has the address.
+var customersByAddressScript = goredis.NewScript(`
+local ms = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[1] .. '\0', '(' .. ARGV[1] .. '\1')
+if #ms == 0 then return false end
+local out = {}
+for i = 1, #ms, 500 do
+  local ids = {}
+  for j = i, math.min(i + 499, #ms) do ids[#ids + 1] = string.sub(ms[j], #ARGV[1] + 2) end
+  for _, d in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do out[#out + 1] = d end
+end
+return out
+`)
+
+// FindCustomersByAddress implements audience.Store: one script (one round
+// trip) reads the page's address index over the members
+// "<kind>\0<address>\0…", which sort by customer ID, and their records.
+// The first lookup of a page in a process first makes sure the index is
+// complete (ensureCustomerAddresses).
 func (db *DB) FindCustomersByAddress(ctx context.Context, pageID string, kind channel.Kind, address string) ([]*audience.Customer, error) {
 	out := []*audience.Customer{}
 	if !incident.ValidID(pageID) || address == "" || (kind != channel.SMS && kind != channel.Email && kind != channel.Slack) {
@@ -514,27 +532,18 @@ func (db *DB) FindCustomersByAddress(ctx context.Context, pageID string, kind ch
 	if err := db.ensureCustomerAddresses(ctx, pageID); err != nil {
 		return nil, err
 	}
+	// One round trip: every inbound complaint looks its sender up.
 	prefix := string(kind) + "\x00" + audience.AddressKey(kind, address)
-	members, err := db.client.ZRangeByLex(ctx, db.keys.customerAddresses(pageID), &goredis.ZRangeBy{
-		Min: "[" + prefix + "\x00", Max: "(" + prefix + "\x01"}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis: find customers by address: %w", err)
-	}
-	if len(members) == 0 {
+	docs, err := customersByAddressScript.Run(ctx, db.client, []string{db.keys.customerAddresses(pageID), db.keys.customers(pageID)}, prefix).Slice()
+	if errors.Is(err, goredis.Nil) {
 		return out, nil
-	}
-	ids := make([]string, len(members))
-	for i, m := range members {
-		ids[i] = m[len(prefix)+1:]
-	}
-	docs, err := db.client.HMGet(ctx, db.keys.customers(pageID), ids...).Result()
-	if err != nil {
+	} else if err != nil {
 		return nil, fmt.Errorf("redis: find customers by address: %w", err)
 	}
 	for _, d := range docs {
 		s, ok := d.(string)
 		if !ok {
-			continue // deleted between the two reads
+			continue // an index entry without its record
 		}
 		c, err := decodeCustomer(s)
 		if err != nil {
@@ -672,7 +681,7 @@ func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, lim
 		for _, d := range docs {
 			s, ok := d.(string)
 			if !ok {
-				continue // deleted between the two reads
+				continue // an index entry without its record
 			}
 			c, err := decodeCustomer(s)
 			if err != nil {
