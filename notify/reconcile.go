@@ -2,9 +2,12 @@ package notify
 
 import (
 	"context"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/queue"
 )
 
 // Reconciling SMS whose receipt never came. Twilio posts a status callback
@@ -25,6 +28,12 @@ const DefaultReconcileAfter = 10 * time.Minute
 const (
 	reconcileBatch  = 200            // lookups per round
 	reconcileGiveUp = 24 * time.Hour // after the send
+	// reconcileWorkers look messages up at once. One at a time, a round
+	// of 200 took 200 round trips to the provider: after a store outage
+	// that left thousands "sent", the backlog outlasted the minutes it
+	// should take. Twilio allows an account about a hundred concurrent
+	// requests; eight leave the room to the sends.
+	reconcileWorkers = 8
 )
 
 // reconcileLoop runs rounds until ctx ends; it does nothing when
@@ -87,23 +96,102 @@ func (s *Service) reconcile(ctx context.Context, f channel.StatusFetcher) (int, 
 		}
 		s.log.Info("stopped waiting for SMS receipts a day after sending", "n", len(giveUp))
 	}
-	for _, d := range ds {
-		if d.ProviderID == "" || ctx.Err() != nil {
-			continue
-		}
-		status, code, err := f.FetchStatus(ctx, d.ProviderID)
-		if err != nil {
-			s.dlog(d).Warn("look up an SMS without a receipt", "provider_id", d.ProviderID, "err", err)
-			continue
-		}
-		if receiptState(status) == "" {
-			continue // still queued or sent there: looked at again later
-		}
-		if err := s.handleStatusCallback(ctx, d.ProviderID, status, code, now); err != nil {
-			s.dlog(d).Warn("apply a looked-up SMS status", "provider_id", d.ProviderID, "status", status, "err", err)
-			continue
-		}
-		s.dlog(d).Info("SMS status reconciled from the provider", "provider_id", d.ProviderID, "status", status)
-	}
+	s.lookUp(ctx, f, ds, now)
 	return len(ds), nil
+}
+
+// lookUp asks the provider for each delivery's status, reconcileWorkers
+// at a time, and applies the final ones like a callback. It logs one line
+// for the round (how many, by status) and one for the look-ups that
+// failed (how many, and the first error), not one per message: a backlog
+// of thousands would flood the log.
+func (s *Service) lookUp(ctx context.Context, f channel.StatusFetcher, ds []*queue.Delivery, now time.Time) {
+	work := make(chan *queue.Delivery)
+	var (
+		mu       sync.Mutex
+		byStatus = map[string]int{}
+		failed   int
+		firstErr error
+	)
+	note := func(status string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if failed == 0 {
+				firstErr = err
+			}
+			failed++
+			return
+		}
+		byStatus[status]++
+	}
+	var workers sync.WaitGroup
+	for range min(reconcileWorkers, len(ds)) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for d := range work {
+				status, code, err := f.FetchStatus(ctx, d.ProviderID)
+				if err != nil {
+					s.dlog(d).Debug("look up an SMS without a receipt", "provider_id", d.ProviderID, "err", err)
+					note("", err)
+					continue
+				}
+				st := receiptState(status)
+				if st == "" {
+					continue // still queued or sent there: looked at again later
+				}
+				// d is sent (FindUnconfirmed): the receipt applies to it
+				// as a callback's would, forward only.
+				if err := s.applyReceipt(ctx, d, st, status, code, now); err != nil {
+					s.dlog(d).Debug("apply a looked-up SMS status", "provider_id", d.ProviderID, "status", status, "err", err)
+					note("", err)
+					continue
+				}
+				s.dlog(d).Debug("SMS status reconciled from the provider", "provider_id", d.ProviderID, "status", status)
+				note(status, nil)
+			}
+		}()
+	}
+	for _, d := range ds {
+		if d.ProviderID == "" {
+			continue
+		}
+		select {
+		case work <- d:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	workers.Wait()
+	if n := sumCounts(byStatus); n > 0 {
+		args := []any{"n", n}
+		for _, st := range sortedKeys(byStatus) {
+			args = append(args, st, byStatus[st])
+		}
+		s.log.Info("SMS statuses reconciled from the provider", args...)
+	}
+	if failed > 0 && ctx.Err() == nil {
+		s.log.Warn("look up SMS without a receipt", "failed", failed, "of", len(ds), "first_err", firstErr)
+	}
+}
+
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -466,7 +466,7 @@ func TestLostReceiptsReconciled(t *testing.T) {
 			code, _ := apiDo(t, n, token, "GET", "/api/v1/broadcasts/"+list[0].ID, nil, &p)
 			return code == 200 && p.Counts["sms"]["delivered"] == customers, fmt.Sprintf("%d %v", code, p.Counts)
 		})
-		if !strings.Contains(n.log.String(), "SMS status reconciled from the provider") {
+		if !strings.Contains(n.log.String(), "SMS statuses reconciled from the provider") {
 			t.Errorf("the log does not say the statuses were looked up:\n%s", n.log)
 		}
 	})
