@@ -61,7 +61,8 @@ local function save(A)
       return {0, 'message ' .. ext .. ' is already recorded'}
     end
   end
-  local old = redis.call('HGET', KEYS[3], id)
+  -- A new complaint (no version yet) is in no index and no tally.
+  local old = cur and redis.call('HGET', KEYS[3], id)
   if old then
     for _, k in ipairs(cjson.decode(old)) do
       if type(k) == 'table' then k = k[1] end
@@ -72,7 +73,7 @@ local function save(A)
     if type(k) == 'table' then redis.call('ZADD', k[1], k[2], id) else redis.call('ZADD', k, A[5], id) end
   end
   redis.call('HSET', KEYS[3], id, A[7])
-  local was = redis.call('HGET', KEYS[8], id) or ''
+  local was = cur and redis.call('HGET', KEYS[8], id) or ''
   if was ~= A[8] then
     for k, f in string.gmatch(was, '([^\t\n]+)\t([^\n]+)') do
       if redis.call('HINCRBY', k, f, -1) == 0 then redis.call('HDEL', k, f) end
@@ -83,8 +84,10 @@ local function save(A)
   redis.call('HSET', KEYS[1], id, A[4])
   redis.call('HSET', KEYS[2], id, A[3])
   if A[6] == '' then redis.call('ZREM', KEYS[4], id) else redis.call('ZADD', KEYS[4], A[6], id) end
+  local n = 0
+  if #A >= 9 then n = redis.call('INCRBY', KEYS[7], (#A - 8) / 3) - (#A - 8) / 3 end
   for i = 9, #A, 3 do
-    local n = redis.call('INCR', KEYS[7])
+    n = n + 1
     redis.call('ZADD', KEYS[5], A[i], string.format('%016x', n) .. A[i+2])
     if A[i+1] ~= '' then redis.call('HSET', KEYS[6], A[i+1], A[i+2]) end
   end
