@@ -122,6 +122,7 @@ local function insert(pfx, a, from, mode, stride)
   local new = 0
   local counts = {}
   local zsets = {}
+  local noMark, replyMark = {}, {'y', 'r'}
   local function zadd(key, score, member)
     local z = zsets[key]
     if not z then z = {}; zsets[key] = z end
@@ -148,12 +149,14 @@ local function insert(pfx, a, from, mode, stride)
       redis.call('ZADD', pfx .. 'deliveries', 'NX', created, id) == 1 then
       new = new + 1
       local reason, code = a[i+10], a[i+11]
+      -- One HSET a delivery: the lane's mark goes with the fields.
+      local y = noMark
+      if lane == 'r' then y = replyMark end
       if a[i+3] == '0' and a[i+9] == a[i+7] and reason == '' and code == '' then
-        redis.call('HSET', dk, 'j', a[i+1], 's', st, 'n', a[i+4], 'k', kind, 'b', bid)
+        redis.call('HSET', dk, 'j', a[i+1], 's', st, 'n', a[i+4], 'k', kind, 'b', bid, unpack(y))
       else
-        redis.call('HSET', dk, 'j', a[i+1], 's', st, 'n', a[i+4], 'k', kind, 'b', bid, 'a', a[i+3], 'u', a[i+9], 'r', reason, 'e', code)
+        redis.call('HSET', dk, 'j', a[i+1], 's', st, 'n', a[i+4], 'k', kind, 'b', bid, 'a', a[i+3], 'u', a[i+9], 'r', reason, 'e', code, unpack(y))
       end
-      if lane == 'r' then redis.call('HSET', dk, 'y', 'r') end
       if st == 'pending' then zadd(qkey(pfx, kind, lane, 'due'), score(a[i+4], slot), id) end
       if bid ~= '' then zadd(pfx .. 'bd:' .. bid, created, id) end
       local ak, addr = a[i+12], a[i+8]
