@@ -2,7 +2,8 @@ package notify
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,7 +170,7 @@ func (s *Service) lookUp(ctx context.Context, f channel.StatusFetcher, ds []*que
 	workers.Wait()
 	if n := sumCounts(byStatus); n > 0 {
 		args := []any{"n", n}
-		for _, st := range sortedKeys(byStatus) {
+		for _, st := range slices.Sorted(maps.Keys(byStatus)) {
 			args = append(args, st, byStatus[st])
 		}
 		s.log.Info("SMS statuses reconciled from the provider", args...)
@@ -185,13 +186,4 @@ func sumCounts(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
