@@ -841,7 +841,7 @@ func (r *Renderer) fitSMS(lt *langTemplates, in Input, v *view) (msg string, cut
 		!strings.Contains(vals[slotBody], ref) && !strings.Contains(vals[slotName], ref) && !strings.Contains(vals[slotPage], ref)
 	var key string
 	if memo {
-		key = fitKey(max, strings.ReplaceAll(layout, ref, refMark), vals)
+		key = fitKey(max, len(ref), strings.ReplaceAll(layout, ref, refMark), vals)
 		if f, ok := r.fits.get(key); ok {
 			return strings.ReplaceAll(f.msg, refMark, ref), f.cut, nil
 		}
@@ -872,11 +872,14 @@ func plainRef(ref string) bool {
 	return true
 }
 
-// fitKey is a kept fit's key: the budget, the layout and the slots' text.
-func fitKey(max int, layout string, vals map[string]string) string {
+// fitKey is a kept fit's key: the budget, the reference's length (the
+// layout holds refMark in its place), the layout and the slots' text.
+func fitKey(max, refLen int, layout string, vals map[string]string) string {
 	var b strings.Builder
-	b.Grow(len(layout) + len(vals[slotBody]) + len(vals[slotName]) + len(vals[slotPage]) + 16)
+	b.Grow(len(layout) + len(vals[slotBody]) + len(vals[slotName]) + len(vals[slotPage]) + 24)
 	b.WriteString(strconv.Itoa(max))
+	b.WriteByte('/')
+	b.WriteString(strconv.Itoa(refLen))
 	for _, s := range []string{layout, vals[slotBody], vals[slotName], vals[slotPage]} {
 		b.WriteByte(0)
 		b.WriteString(s)

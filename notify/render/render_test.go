@@ -788,7 +788,8 @@ func TestComplaintAnswerFitKept(t *testing.T) {
 				if _, err := warm.Render(channel.SMS, in); err != nil {
 					t.Fatal(err)
 				}
-				for _, ref := range []string{"C-RCLFXZ2G", "C-00000001", "C-ŁÓDŹ1234"} {
+				// A longer reference must not reuse a shorter one's fit.
+				for _, ref := range []string{"C-RCLFXZ2G", "C-00000001", "C-ŁÓDŹ1234", "C-RCLFXZ2GRCLFXZ2GRCLFXZ2G"} {
 					in.Ref = ref
 					got, err := warm.Render(channel.SMS, in)
 					if err != nil {
