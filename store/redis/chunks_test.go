@@ -68,95 +68,92 @@ return n`, []string{db.keys.global("pcs")}, db.globalPrefix()).Int64()
 // EnqueueDeliveries.
 func TestPlanChunks(t *testing.T) {
 	ctx := context.Background()
-	for _, m := range modes() {
-		t.Run(m.name, func(t *testing.T) {
-			db := openTest(t, testPrefix(t))
-			defer db.Close()
-			db.perSlot = m.perSlot
-			b, p := declarePlan(t, db)
-			var ds []*queue.Delivery
-			for i := 0; i < 600; i++ {
-				// Later ones first: the claim must still go by NextAt.
-				ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%04d", i), t0.Add(time.Duration(600-i)*time.Millisecond)))
-			}
-			for i := 0; i < 10; i++ {
-				ds = append(ds, delivery(b, channel.Email, fmt.Sprintf("e%d@example.com", i), t0))
-			}
-			sup := delivery(b, channel.SMS, "+36suppressed", t0)
-			sup.State, sup.Reason = queue.StateSuppressed, "unsubscribed"
-			ds = append(ds, sup)
-			n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: "c1"}, t0, time.Minute)
-			if err != nil || n != 611 {
-				t.Fatalf("SavePlanBatch = %d, %v; want 611", n, err)
-			}
-			if c, ids := chunkState(t, db); c != 4 || ids != 610 {
-				t.Fatalf("chunks = %d holding %d IDs; want 4 holding 610", c, ids)
-			}
-			pr, err := db.Progress(ctx, "b1")
-			if err != nil || pr.Counts[channel.SMS][queue.StatePending] != 600 || pr.Counts[channel.Email][queue.StatePending] != 10 ||
-				pr.Counts[channel.SMS][queue.StateSuppressed] != 1 || pr.Reasons[channel.SMS]["unsubscribed"] != 1 || pr.Planned != 611 {
-				t.Fatalf("Progress = %+v, %v", pr, err)
-			}
-			// The suppressed one is an ordinary delivery already.
-			if got, err := db.client.Exists(ctx, db.keys.delivery(sup.ID)).Result(); err != nil || got != 1 {
-				t.Fatalf("suppressed delivery's hash: %d, %v", got, err)
-			}
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		db := open(t)
+		defer db.Close()
+		b, p := declarePlan(t, db)
+		var ds []*queue.Delivery
+		for i := 0; i < 600; i++ {
+			// Later ones first: the claim must still go by NextAt.
+			ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%04d", i), t0.Add(time.Duration(600-i)*time.Millisecond)))
+		}
+		for i := 0; i < 10; i++ {
+			ds = append(ds, delivery(b, channel.Email, fmt.Sprintf("e%d@example.com", i), t0))
+		}
+		sup := delivery(b, channel.SMS, "+36suppressed", t0)
+		sup.State, sup.Reason = queue.StateSuppressed, "unsubscribed"
+		ds = append(ds, sup)
+		n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: "c1"}, t0, time.Minute)
+		if err != nil || n != 611 {
+			t.Fatalf("SavePlanBatch = %d, %v; want 611", n, err)
+		}
+		if c, ids := chunkState(t, db); c != 4 || ids != 610 {
+			t.Fatalf("chunks = %d holding %d IDs; want 4 holding 610", c, ids)
+		}
+		pr, err := db.Progress(ctx, "b1")
+		if err != nil || pr.Counts[channel.SMS][queue.StatePending] != 600 || pr.Counts[channel.Email][queue.StatePending] != 10 ||
+			pr.Counts[channel.SMS][queue.StateSuppressed] != 1 || pr.Reasons[channel.SMS]["unsubscribed"] != 1 || pr.Planned != 611 {
+			t.Fatalf("Progress = %+v, %v", pr, err)
+		}
+		// The suppressed one is an ordinary delivery already.
+		if got, err := db.client.Exists(ctx, db.keys.delivery(sup.ID)).Result(); err != nil || got != 1 {
+			t.Fatalf("suppressed delivery's hash: %d, %v", got, err)
+		}
 
-			// The same IDs again (waiting in chunks, and the suppressed
-			// one stored), and one new: only the new one counts.
-			again := append([]*queue.Delivery{}, ds[:5]...)
-			again = append(again, sup, delivery(b, channel.SMS, "+36new", t0))
-			if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c2"}, t0, time.Minute); err != nil || n != 1 {
-				t.Fatalf("SavePlanBatch again = %d, %v; want 1", n, err)
-			}
-			if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c3"}, t0, time.Minute); err != nil || n != 0 {
-				t.Fatalf("SavePlanBatch of known IDs only = %d, %v; want 0", n, err)
-			}
-			if pl, err := db.FindPlan(ctx, "b1"); err != nil || pl.Cursor != "c3" || pl.Planned != 612 {
-				t.Fatalf("FindPlan after a batch of known IDs = %+v, %v; want cursor c3, 612 planned", pl, err)
-			}
+		// The same IDs again (waiting in chunks, and the suppressed
+		// one stored), and one new: only the new one counts.
+		again := append([]*queue.Delivery{}, ds[:5]...)
+		again = append(again, sup, delivery(b, channel.SMS, "+36new", t0))
+		if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c2"}, t0, time.Minute); err != nil || n != 1 {
+			t.Fatalf("SavePlanBatch again = %d, %v; want 1", n, err)
+		}
+		if n, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: again, Cursor: "c3"}, t0, time.Minute); err != nil || n != 0 {
+			t.Fatalf("SavePlanBatch of known IDs only = %d, %v; want 0", n, err)
+		}
+		if pl, err := db.FindPlan(ctx, "b1"); err != nil || pl.Cursor != "c3" || pl.Planned != 612 {
+			t.Fatalf("FindPlan after a batch of known IDs = %+v, %v; want cursor c3, 612 planned", pl, err)
+		}
 
-			// A claim of 10 takes the ten earliest SMS, out of a chunk.
-			got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0.Add(time.Second), time.Minute, 10)
-			if err != nil || len(got) != 10 {
-				t.Fatalf("ClaimDeliveries = %d, %v; want 10", len(got), err)
+		// A claim of 10 takes the ten earliest SMS, out of a chunk.
+		got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0.Add(time.Second), time.Minute, 10)
+		if err != nil || len(got) != 10 {
+			t.Fatalf("ClaimDeliveries = %d, %v; want 10", len(got), err)
+		}
+		for i, d := range got {
+			if want := queue.DeliveryID(b.UpdateID, channel.SMS, "+36new"); i == 0 && d.ID != want {
+				t.Errorf("first claimed %s (%s), want the new one at t0", d.Address, d.NextAt)
 			}
-			for i, d := range got {
-				if want := queue.DeliveryID(b.UpdateID, channel.SMS, "+36new"); i == 0 && d.ID != want {
-					t.Errorf("first claimed %s (%s), want the new one at t0", d.Address, d.NextAt)
-				}
-				if d.State != queue.StateSending || d.Attempts != 1 || d.Lease == "" || d.Name != "" || d.Language != "en" {
-					t.Errorf("claimed %+v", d)
-				}
+			if d.State != queue.StateSending || d.Attempts != 1 || d.Lease == "" || d.Name != "" || d.Language != "en" {
+				t.Errorf("claimed %+v", d)
 			}
-			if c, _ := chunkState(t, db); c >= 5 {
-				t.Errorf("%d chunks wait after a claim; want one expanded", c)
-			}
-			// Everything else is claimed once, whatever the claim size.
-			seen := map[string]bool{}
-			for _, d := range got {
-				seen[d.ID] = true
-			}
-			claimAll(t, db, t0.Add(time.Second), 37, seen)
-			if len(seen) != 601 {
-				t.Errorf("claimed %d SMS, want 601", len(seen))
-			}
-			pr, _ = db.Progress(ctx, "b1")
-			if pr.Counts[channel.SMS][queue.StateSending] != 601 || pr.Counts[channel.SMS][queue.StatePending] != 0 {
-				t.Errorf("Progress after claims = %+v", pr.Counts)
-			}
-			if c, ids := chunkState(t, db); c != 1 || ids != 10 {
-				t.Errorf("chunks = %d holding %d; want the email chunk alone", c, ids)
-			}
-			// Enqueueing a waiting ID skips it, and leaves its chunk.
-			if n, err := db.EnqueueDeliveries(ctx, ds[600:602]); err != nil || n != 0 {
-				t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
-			}
-			if c, ids := chunkState(t, db); c != 1 || ids != 10 {
-				t.Errorf("after EnqueueDeliveries chunks = %d holding %d; want the email chunk", c, ids)
-			}
-		})
-	}
+		}
+		if c, _ := chunkState(t, db); c >= 5 {
+			t.Errorf("%d chunks wait after a claim; want one expanded", c)
+		}
+		// Everything else is claimed once, whatever the claim size.
+		seen := map[string]bool{}
+		for _, d := range got {
+			seen[d.ID] = true
+		}
+		claimAll(t, db, t0.Add(time.Second), 37, seen)
+		if len(seen) != 601 {
+			t.Errorf("claimed %d SMS, want 601", len(seen))
+		}
+		pr, _ = db.Progress(ctx, "b1")
+		if pr.Counts[channel.SMS][queue.StateSending] != 601 || pr.Counts[channel.SMS][queue.StatePending] != 0 {
+			t.Errorf("Progress after claims = %+v", pr.Counts)
+		}
+		if c, ids := chunkState(t, db); c != 1 || ids != 10 {
+			t.Errorf("chunks = %d holding %d; want the email chunk alone", c, ids)
+		}
+		// Enqueueing a waiting ID skips it, and leaves its chunk.
+		if n, err := db.EnqueueDeliveries(ctx, ds[600:602]); err != nil || n != 0 {
+			t.Fatalf("EnqueueDeliveries of planned IDs = %d, %v; want 0", n, err)
+		}
+		if c, ids := chunkState(t, db); c != 1 || ids != 10 {
+			t.Errorf("after EnqueueDeliveries chunks = %d holding %d; want the email chunk", c, ids)
+		}
+	})
 }
 
 // TestClaimExpandsAsSent: chunks are expanded about as fast as their
@@ -167,49 +164,46 @@ func TestPlanChunks(t *testing.T) {
 // delivery once, in the end.
 func TestClaimExpandsAsSent(t *testing.T) {
 	ctx := context.Background()
-	for _, m := range modes() {
-		t.Run(m.name, func(t *testing.T) {
-			db := openTest(t, testPrefix(t))
-			defer db.Close()
-			db.perSlot = m.perSlot
-			b, p := declarePlan(t, db)
-			for batch := 0; batch < 10; batch++ {
-				var ds []*queue.Delivery
-				for i := 0; i < 1024; i++ {
-					ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%02d%05d", batch, i), t0))
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		db := open(t)
+		defer db.Close()
+		b, p := declarePlan(t, db)
+		for batch := 0; batch < 10; batch++ {
+			var ds []*queue.Delivery
+			for i := 0; i < 1024; i++ {
+				ds = append(ds, delivery(b, channel.SMS, fmt.Sprintf("+36%02d%05d", batch, i), t0))
+			}
+			if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: strconv.Itoa(batch)}, t0, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c, ids := chunkState(t, db); c != 40 || ids != 10240 {
+			t.Fatalf("chunks = %d holding %d IDs; want 40 holding 10240", c, ids)
+		}
+		seen := map[string]bool{}
+		for k := 0; k < 20; k++ {
+			got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0.Add(time.Second), time.Minute, 16)
+			if err != nil || len(got) != 16 {
+				t.Fatalf("claim %d: %d deliveries, %v; want 16", k, len(got), err)
+			}
+			for _, d := range got {
+				if seen[d.ID] {
+					t.Fatalf("%s claimed twice", d.ID)
 				}
-				if _, err := db.SavePlanBatch(ctx, &queue.PlanBatch{Plan: p, Deliveries: ds, Cursor: strconv.Itoa(batch)}, t0, time.Minute); err != nil {
-					t.Fatal(err)
-				}
+				seen[d.ID] = true
 			}
-			if c, ids := chunkState(t, db); c != 40 || ids != 10240 {
-				t.Fatalf("chunks = %d holding %d IDs; want 40 holding 10240", c, ids)
-			}
-			seen := map[string]bool{}
-			for k := 0; k < 20; k++ {
-				got, err := db.ClaimDeliveries(ctx, channel.SMS, queue.LaneAll, t0.Add(time.Second), time.Minute, 16)
-				if err != nil || len(got) != 16 {
-					t.Fatalf("claim %d: %d deliveries, %v; want 16", k, len(got), err)
-				}
-				for _, d := range got {
-					if seen[d.ID] {
-						t.Fatalf("%s claimed twice", d.ID)
-					}
-					seen[d.ID] = true
-				}
-			}
-			if c, ids := chunkState(t, db); c != 38 || ids != 38*chunkSize {
-				t.Errorf("after 320 claimed: %d chunks holding %d IDs wait; want 38 holding %d", c, ids, 38*chunkSize)
-			}
-			claimAll(t, db, t0.Add(time.Second), 100, seen)
-			if len(seen) != 10240 {
-				t.Errorf("claimed %d, want 10240", len(seen))
-			}
-			if c, ids := chunkState(t, db); c != 0 || ids != 0 {
-				t.Errorf("%d chunks holding %d IDs left after every claim", c, ids)
-			}
-		})
-	}
+		}
+		if c, ids := chunkState(t, db); c != 38 || ids != 38*chunkSize {
+			t.Errorf("after 320 claimed: %d chunks holding %d IDs wait; want 38 holding %d", c, ids, 38*chunkSize)
+		}
+		claimAll(t, db, t0.Add(time.Second), 100, seen)
+		if len(seen) != 10240 {
+			t.Errorf("claimed %d, want 10240", len(seen))
+		}
+		if c, ids := chunkState(t, db); c != 0 || ids != 0 {
+			t.Errorf("%d chunks holding %d IDs left after every claim", c, ids)
+		}
+	})
 }
 
 // TestPlanChunksRead: a delivery waiting in a chunk is found by ID, by

@@ -51,78 +51,65 @@ func delivery(b *incident.Broadcast, kind channel.Kind, address string, next tim
 		RecipientID: "c-" + address, Language: "en", State: queue.StatePending, NextAt: next, CreatedAt: t0, UpdatedAt: t0}
 }
 
-func modes() []struct {
-	name    string
-	perSlot bool
-} {
-	return []struct {
-		name    string
-		perSlot bool
-	}{{"single", false}, {"per-slot", true}}
-}
-
 // TestPlanLifecycle: the commit script creates the plan; ClaimPlan leases
 // it to one planner; the lease fences SavePlanBatch; Done ends it.
 func TestPlanLifecycle(t *testing.T) {
 	ctx := context.Background()
-	for _, m := range modes() {
-		t.Run(m.name, func(t *testing.T) {
-			db := openTest(t, testPrefix(t))
-			defer db.Close()
-			db.perSlot = m.perSlot
-			b := declare(t, db, "p1", "i1", "b1")
+	inBothModes(t, func(t *testing.T, open func(*testing.T) *DB) {
+		db := open(t)
+		defer db.Close()
+		b := declare(t, db, "p1", "i1", "b1")
 
-			p, err := db.FindPlan(ctx, "b1")
-			if err != nil || p.State != queue.PlanPending || p.Broadcast.IncidentID != "i1" {
-				t.Fatalf("FindPlan = %+v, %v; want a pending plan of i1", p, err)
-			}
-			first, err := db.ClaimPlan(ctx, t0, time.Minute)
-			if err != nil || first == nil || first.Broadcast.ID != "b1" || first.Lease == "" {
-				t.Fatalf("ClaimPlan = %+v, %v", first, err)
-			}
-			if again, err := db.ClaimPlan(ctx, t0.Add(30*time.Second), time.Minute); err != nil || again != nil {
-				t.Fatalf("ClaimPlan while leased = %+v, %v; want nil", again, err)
-			}
-			// The lease runs out; a second planner takes over.
-			second, err := db.ClaimPlan(ctx, t0.Add(2*time.Minute), time.Minute)
-			if err != nil || second == nil || second.Lease == first.Lease {
-				t.Fatalf("ClaimPlan after expiry = %+v, %v; want a new lease", second, err)
-			}
-			batch := &queue.PlanBatch{Plan: first, Deliveries: []*queue.Delivery{delivery(b, channel.SMS, "+3610", t0)}, Cursor: "c1"}
-			if _, err := db.SavePlanBatch(ctx, batch, t0.Add(2*time.Minute), time.Minute); !errors.Is(err, incident.ErrConflict) {
-				t.Fatalf("SavePlanBatch with the lost lease = %v, want ECONFLICT", err)
-			}
-			if ds, _ := db.FindDeliveries(ctx, queue.DeliveryFilter{BroadcastID: "b1"}); len(ds) != 0 {
-				t.Fatalf("the refused batch wrote %d deliveries", len(ds))
-			}
-			batch.Plan = second
-			n, err := db.SavePlanBatch(ctx, batch, t0.Add(2*time.Minute), time.Minute)
-			if err != nil || n != 1 {
-				t.Fatalf("SavePlanBatch = %d, %v; want 1", n, err)
-			}
-			// The same IDs again (a planner that crashed after writing) are skipped.
-			batch2 := &queue.PlanBatch{Plan: second, Cursor: "c2", Done: true, Deliveries: []*queue.Delivery{
-				delivery(b, channel.SMS, "+3610", t0), delivery(b, channel.Email, "a@example.com", t0)}}
-			if n, err := db.SavePlanBatch(ctx, batch2, t0.Add(2*time.Minute), time.Minute); err != nil || n != 1 {
-				t.Fatalf("second SavePlanBatch = %d, %v; want 1 new", n, err)
-			}
-			p, _ = db.FindPlan(ctx, "b1")
-			if p.State != queue.PlanDone || p.Cursor != "c2" || p.Planned != 2 {
-				t.Errorf("plan = %+v; want done at c2 with 2 planned", p)
-			}
-			if next, err := db.ClaimPlan(ctx, t0.Add(time.Hour), time.Minute); err != nil || next != nil {
-				t.Errorf("ClaimPlan after done = %+v, %v; want nil", next, err)
-			}
-			plans, err := db.FindPlans(ctx, "i1")
-			if err != nil || len(plans) != 1 || plans[0].Broadcast.ID != "b1" {
-				t.Errorf("FindPlans = %v, %v", plans, err)
-			}
-			pr, err := db.Progress(ctx, "b1")
-			if err != nil || pr.Counts[channel.SMS][queue.StatePending] != 1 || pr.Counts[channel.Email][queue.StatePending] != 1 || pr.Planned != 2 {
-				t.Errorf("Progress = %+v, %v", pr, err)
-			}
-		})
-	}
+		p, err := db.FindPlan(ctx, "b1")
+		if err != nil || p.State != queue.PlanPending || p.Broadcast.IncidentID != "i1" {
+			t.Fatalf("FindPlan = %+v, %v; want a pending plan of i1", p, err)
+		}
+		first, err := db.ClaimPlan(ctx, t0, time.Minute)
+		if err != nil || first == nil || first.Broadcast.ID != "b1" || first.Lease == "" {
+			t.Fatalf("ClaimPlan = %+v, %v", first, err)
+		}
+		if again, err := db.ClaimPlan(ctx, t0.Add(30*time.Second), time.Minute); err != nil || again != nil {
+			t.Fatalf("ClaimPlan while leased = %+v, %v; want nil", again, err)
+		}
+		// The lease runs out; a second planner takes over.
+		second, err := db.ClaimPlan(ctx, t0.Add(2*time.Minute), time.Minute)
+		if err != nil || second == nil || second.Lease == first.Lease {
+			t.Fatalf("ClaimPlan after expiry = %+v, %v; want a new lease", second, err)
+		}
+		batch := &queue.PlanBatch{Plan: first, Deliveries: []*queue.Delivery{delivery(b, channel.SMS, "+3610", t0)}, Cursor: "c1"}
+		if _, err := db.SavePlanBatch(ctx, batch, t0.Add(2*time.Minute), time.Minute); !errors.Is(err, incident.ErrConflict) {
+			t.Fatalf("SavePlanBatch with the lost lease = %v, want ECONFLICT", err)
+		}
+		if ds, _ := db.FindDeliveries(ctx, queue.DeliveryFilter{BroadcastID: "b1"}); len(ds) != 0 {
+			t.Fatalf("the refused batch wrote %d deliveries", len(ds))
+		}
+		batch.Plan = second
+		n, err := db.SavePlanBatch(ctx, batch, t0.Add(2*time.Minute), time.Minute)
+		if err != nil || n != 1 {
+			t.Fatalf("SavePlanBatch = %d, %v; want 1", n, err)
+		}
+		// The same IDs again (a planner that crashed after writing) are skipped.
+		batch2 := &queue.PlanBatch{Plan: second, Cursor: "c2", Done: true, Deliveries: []*queue.Delivery{
+			delivery(b, channel.SMS, "+3610", t0), delivery(b, channel.Email, "a@example.com", t0)}}
+		if n, err := db.SavePlanBatch(ctx, batch2, t0.Add(2*time.Minute), time.Minute); err != nil || n != 1 {
+			t.Fatalf("second SavePlanBatch = %d, %v; want 1 new", n, err)
+		}
+		p, _ = db.FindPlan(ctx, "b1")
+		if p.State != queue.PlanDone || p.Cursor != "c2" || p.Planned != 2 {
+			t.Errorf("plan = %+v; want done at c2 with 2 planned", p)
+		}
+		if next, err := db.ClaimPlan(ctx, t0.Add(time.Hour), time.Minute); err != nil || next != nil {
+			t.Errorf("ClaimPlan after done = %+v, %v; want nil", next, err)
+		}
+		plans, err := db.FindPlans(ctx, "i1")
+		if err != nil || len(plans) != 1 || plans[0].Broadcast.ID != "b1" {
+			t.Errorf("FindPlans = %v, %v", plans, err)
+		}
+		pr, err := db.Progress(ctx, "b1")
+		if err != nil || pr.Counts[channel.SMS][queue.StatePending] != 1 || pr.Counts[channel.Email][queue.StatePending] != 1 || pr.Planned != 2 {
+			t.Errorf("Progress = %+v, %v", pr, err)
+		}
+	})
 }
 
 // plant commits a broadcast and plans ds under it.
