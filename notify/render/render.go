@@ -748,6 +748,22 @@ func dropSpaceBeforePunct(s string) string {
 	return string(b)
 }
 
+// dropStopAfterEllipsis removes a full stop right after an ellipsis
+// ("…." and "...." read as a typo): a slot cut with an ellipsis often
+// stands before the template's own full stop.
+func dropStopAfterEllipsis(s string) string {
+	if !strings.Contains(s, "….") && !strings.Contains(s, "....") {
+		return s
+	}
+	for strings.Contains(s, "….") {
+		s = strings.ReplaceAll(s, "….", "…")
+	}
+	for strings.Contains(s, "....") {
+		s = strings.ReplaceAll(s, "....", "...")
+	}
+	return s
+}
+
 // smsClean folds all white space to single spaces and drops other control
 // characters: an SMS is one paragraph.
 func smsClean(s string) string {
@@ -925,8 +941,9 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 	layout = full
 	assemble := func(vals map[string]string) string {
 		s := fillSlots(layout, vals)
-		// An empty slot leaves "  " or " ." behind.
-		return strings.TrimSpace(dropSpaceBeforePunct(squeezeSpace(s)))
+		// An empty slot leaves "  " or " ." behind; a cut slot's ellipsis
+		// before the template's full stop would read "….".
+		return strings.TrimSpace(dropStopAfterEllipsis(dropSpaceBeforePunct(squeezeSpace(s))))
 	}
 	if !sms.Fits(assemble(vals), max) {
 		layout = lean
@@ -939,17 +956,38 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 		// without one (selfTest's) must fit the budget.
 		max++
 	}
-	for _, slot := range []string{slotBody, slotName, slotPage} {
-		if sms.Fits(assemble(vals), max) {
-			break
-		}
-		before := utf8.RuneCountInString(vals[slot])
-		vals[slot] = sms.FitWith(vals[slot], max, func(shorter string) string {
+	whole := map[string]string{slotBody: vals[slotBody], slotName: vals[slotName], slotPage: vals[slotPage]}
+	fit := func(slot, text string) string {
+		return sms.FitWith(text, max, func(shorter string) string {
 			with := map[string]string{slotBody: vals[slotBody], slotName: vals[slotName], slotPage: vals[slotPage]}
 			with[slot] = shorter
 			return assemble(with)
 		})
-		cut += before - utf8.RuneCountInString(vals[slot])
+	}
+	order := []string{slotBody, slotName, slotPage}
+	for i, slot := range order {
+		if sms.Fits(assemble(vals), max) {
+			break
+		}
+		vals[slot] = fit(slot, vals[slot])
+		if i == 0 || vals[slot] == whole[slot] {
+			continue
+		}
+		// Cutting this slot may have changed the message's encoding (an
+		// emoji in the incident's name makes the whole SMS UCS-2, 67
+		// characters a segment; without it, GSM-7 holds 153): the slots
+		// cut before it were cut for a budget that no longer holds, and
+		// are fitted again from their whole text, in their order.
+		for _, earlier := range order[:i] {
+			if vals[earlier] != whole[earlier] {
+				if again := fit(earlier, whole[earlier]); utf8.RuneCountInString(again) > utf8.RuneCountInString(vals[earlier]) {
+					vals[earlier] = again
+				}
+			}
+		}
+	}
+	for _, slot := range order {
+		cut += utf8.RuneCountInString(whole[slot]) - utf8.RuneCountInString(vals[slot])
 	}
 	msg = assemble(vals)
 	if !sms.Fits(msg, max) {

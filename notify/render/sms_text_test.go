@@ -139,3 +139,33 @@ func TestOperatorTextPerLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestSMSRefitsAfterEncodingChange: an incident name with an emoji makes
+// the message UCS-2 (67 characters a segment), so the operator's long
+// update is cut first; once the name's emoji has to go too, the message
+// is GSM-7 again (153 a segment), and the update must be fitted again
+// into the room that opened, not left cut to nothing. The cut name's
+// ellipsis and the template's full stop must not stack ("….").
+func TestSMSRefitsAfterEncodingChange(t *testing.T) {
+	r := newTestRenderer(t)
+	body := "Some card payments are declined at checkout for customers in Europe. We have found the faulty release and are rolling it back now; payments should recover within the hour."
+	for _, kind := range []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindComplaintAck} {
+		in := operatorInput(kind, "en", body)
+		in.Incident.Name = "Payments are slow and some card payments fail at checkout in the EU region 💳"
+		in.Ref = "C-RCLFXZ2G"
+		m, err := r.Render(channel.SMS, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, _, n := sms.Segments(m.Text)
+		if n > DefaultMaxSMSSegments+1 {
+			t.Errorf("%s: %d segments: %q", kind, n, m.Text)
+		}
+		if enc == sms.GSM7 && !strings.Contains(m.Text, "Some card payments are declined") {
+			t.Errorf("%s: a GSM-7 message without the operator's text, which fits once the emoji is gone: %q", kind, m.Text)
+		}
+		if strings.Contains(m.Text, "….") || strings.Contains(m.Text, "....") {
+			t.Errorf("%s: an ellipsis and a full stop stacked: %q", kind, m.Text)
+		}
+	}
+}
