@@ -1039,12 +1039,49 @@ func tidyText(s string) string {
 
 // htmlSpan is a piece of a line in the HTML part: text, or a link when Href
 // is set. Only the message's own URLs become links.
-type htmlSpan struct{ Text, Href string }
+type htmlSpan struct {
+	Text, Href string
+	// Whole keeps the text on one line (a complaint's reference, which a
+	// narrow screen would otherwise break at its hyphen: "(C-" / "RCLFXZ2G)").
+	Whole bool
+}
+
+// keepWhole splits the text spans around every occurrence of word and
+// marks those pieces Whole; links are left as they are.
+func keepWhole(spans []htmlSpan, word string) []htmlSpan {
+	if word == "" {
+		return spans
+	}
+	var out []htmlSpan
+	for _, sp := range spans {
+		if sp.Href != "" || sp.Whole {
+			out = append(out, sp)
+			continue
+		}
+		text := sp.Text
+		for {
+			i := strings.Index(text, word)
+			if i < 0 {
+				break
+			}
+			if i > 0 {
+				out = append(out, htmlSpan{Text: text[:i]})
+			}
+			out = append(out, htmlSpan{Text: word, Whole: true})
+			text = text[i+len(word):]
+		}
+		if text != "" {
+			out = append(out, htmlSpan{Text: text})
+		}
+	}
+	return out
+}
 
 type htmlButton struct{ Text, Href string }
 
 type htmlLayout struct {
 	Lang, Subject string
+	Heading       []htmlSpan // the subject, with the reference kept whole
 	Paragraphs    [][][]htmlSpan // paragraph → line → spans
 	Button        htmlButton
 	// Scores are the survey's one-click score links, 1 to 5, between the
@@ -1081,14 +1118,14 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 
 	links := []string{v.Link, v.ShortLink, v.SurveyURL}
 	data := htmlLayout{
-		Lang: lt.lang, Subject: m.Subject, Why: why,
+		Lang: lt.lang, Subject: m.Subject, Heading: keepWhole([]htmlSpan{{Text: m.Subject}}, in.Ref), Why: why,
 		ManageURL: in.ManageURL, ManageLabel: lt.labels["ManageNotifications"],
 		UnsubscribeURL: in.UnsubscribeURL, UnsubscribeLabel: lt.labels["UnsubscribeLink"],
 	}
 	for _, p := range strings.Split(body, "\n\n") {
 		var para [][]htmlSpan
 		for _, line := range strings.Split(p, "\n") {
-			para = append(para, linkify(line, links))
+			para = append(para, keepWhole(linkify(line, links), in.Ref))
 		}
 		data.Paragraphs = append(data.Paragraphs, para)
 	}

@@ -103,6 +103,18 @@ func checkComplaintMessage(t *testing.T, m *channel.Message, in Input) {
 		if in.Kind == queue.KindComplaintAnswer && !strings.Contains(m.HTML, "&lt;script&gt;") {
 			t.Errorf("HTML lacks the escaped answer")
 		}
+		// A phone's narrow screen must not break the reference at its
+		// hyphen, in the heading or the text.
+		whole := `<span style="white-space:nowrap;">` + in.Ref + `</span>`
+		_, head, _ := strings.Cut(m.HTML, "<h1")
+		head, _, _ = strings.Cut(head, "</h1>")
+		if !strings.Contains(head, whole) {
+			t.Errorf("the heading does not keep the reference whole: %q", head)
+		}
+		_, body, _ := strings.Cut(m.HTML, "<body")
+		if strings.Count(body, in.Ref) != strings.Count(body, whole) {
+			t.Errorf("the reference is not kept whole everywhere (%d of %d): %s", strings.Count(body, whole), strings.Count(body, in.Ref), body)
+		}
 	case channel.Slack:
 		if in.Kind == queue.KindComplaintAnswer && !strings.Contains(m.Text, "&lt;") {
 			t.Errorf("fallback text not escaped: %q", m.Text)
