@@ -1081,7 +1081,7 @@ type htmlButton struct{ Text, Href string }
 
 type htmlLayout struct {
 	Lang, Subject string
-	Heading       []htmlSpan // the subject, with the reference kept whole
+	Heading       []htmlSpan     // the subject, with the reference kept whole
 	Paragraphs    [][][]htmlSpan // paragraph → line → spans
 	Button        htmlButton
 	// Scores are the survey's one-click score links, 1 to 5, between the
