@@ -805,8 +805,20 @@ const maxSMSBodySegments = 10
 // language instead.
 func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, error) {
 	msg, cut, err := r.fitSMS(lt, in, v)
-	if err != nil || cut == 0 || v.shortLinkBare == "" || v.shortLinkBare == v.ShortLink {
+	if err != nil || cut == 0 {
 		return msg, err
+	}
+	// One emoji in the incident's or the page's name turns the whole SMS
+	// into UCS-2 (67 characters a segment instead of 153): when the
+	// message had to cut text, it goes without the names' emoji if that
+	// keeps more of the text than the emoji it drops.
+	if plain, dropped := withoutEmoji(v); dropped > 0 {
+		if msg2, cut2, err := r.fitSMS(lt, in, plain); err == nil && cut2+dropped < cut {
+			msg, cut, v = msg2, cut2+dropped, plain
+		}
+	}
+	if cut == 0 || v.shortLinkBare == "" || v.shortLinkBare == v.ShortLink {
+		return msg, nil
 	}
 	bare := *v
 	bare.ShortLink = v.shortLinkBare
@@ -814,6 +826,35 @@ func (r *Renderer) renderSMS(lt *langTemplates, in Input, v *view) (string, erro
 		return msg2, nil
 	}
 	return msg, nil
+}
+
+// withoutEmoji returns a copy of v whose incident and page names have no
+// emoji (pictographs, their modifiers, joiners and variation selectors:
+// nothing GSM-7 can carry), and how many characters that dropped.
+func withoutEmoji(v *view) (*view, int) {
+	dropped := 0
+	strip := func(s string) string {
+		if sms.IsGSM7(s) {
+			return s
+		}
+		n := 0
+		out := strings.Map(func(r rune) rune {
+			if unicode.In(r, unicode.So, unicode.Sk, unicode.Me) && !sms.IsGSM7(string(r)) ||
+				r == '\u200d' || r == '\ufe0e' || r == '\ufe0f' {
+				n++
+				return -1
+			}
+			return r
+		}, s)
+		if out = strings.TrimSpace(squeezeSpace(out)); out == "" {
+			return s // a name of emoji alone keeps them: no name is worse
+		}
+		dropped += n
+		return out
+	}
+	c := *v
+	c.Name, c.Page = strip(v.Name), strip(v.Page)
+	return &c, dropped
 }
 
 // fitSMS is renderSMS for one view; cut is how many characters of the

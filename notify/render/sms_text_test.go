@@ -169,3 +169,42 @@ func TestSMSRefitsAfterEncodingChange(t *testing.T) {
 		}
 	}
 }
+
+// TestSMSDropsNameEmojiToKeepText: an emoji in the incident's name makes
+// the SMS UCS-2, which halves its room; when that would cut the
+// operator's text, the SMS goes as GSM-7 without the emoji and carries
+// the text whole. When nothing had to be cut, or the name is emoji
+// alone, the name stays as written.
+func TestSMSDropsNameEmojiToKeepText(t *testing.T) {
+	r := newTestRenderer(t)
+	long := "Some card payments are declined at checkout for customers in Europe. We found the faulty release and are rolling it back now."
+	for _, kind := range []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved} {
+		in := operatorInput(kind, "en", long)
+		in.Incident.Name = "Card payments fail 🔴"
+		m, err := r.Render(channel.SMS, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc, _, _ := sms.Segments(m.Text); enc != sms.GSM7 || !strings.Contains(m.Text, long) || !strings.Contains(m.Text, "Card payments fail") {
+			t.Errorf("%s: want GSM-7 with the whole text and the name without its emoji: %q", kind, m.Text)
+		}
+
+		in = operatorInput(kind, "en", "Checking.")
+		in.Incident.Name = "Card payments fail 🔴"
+		if m, err = r.Render(channel.SMS, in); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, "Card payments fail 🔴") {
+			t.Errorf("%s: a short message lost the name's emoji although nothing had to be cut: %q", kind, m.Text)
+		}
+
+		in = operatorInput(kind, "en", long+" "+long)
+		in.Incident.Name = "🔥🔥"
+		if m, err = r.Render(channel.SMS, in); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, "🔥🔥") {
+			t.Errorf("%s: a name of emoji alone was dropped: %q", kind, m.Text)
+		}
+	}
+}
