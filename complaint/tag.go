@@ -133,23 +133,49 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 		if name == "" {
 			name = id
 		}
-		what := "an incident"
+		// "which has had a major outage" / "which has been under
+		// maintenance" (and "had" / "was" once it has ended).
+		has, had, what := "has had", "had", "an incident"
 		if st, ok := inc.LatestStatusFor(id); ok && st != incident.Operational {
-			what = "a " + strings.ReplaceAll(string(st), "_", " ")
+			switch st {
+			case incident.UnderMaintenance:
+				has, had, what = "has been", "was", "under maintenance"
+			case incident.DegradedPerformance:
+				what = "degraded performance"
+			default:
+				what = "a " + strings.ReplaceAll(string(st), "_", " ")
+			}
+		} else if inc.IsMaintenance() {
+			what = "maintenance"
 		} else if inc.Impact != "" && inc.Impact != incident.ImpactNone {
 			what = "a " + string(inc.Impact) + " incident"
 		}
-		since := inc.StartedAt.In(loc).Format("15:04 MST")
+		since := startOf(inc).In(loc).Format("15:04 MST")
 		if inc.Open() {
-			return fmt.Sprintf("customer uses %s, which has had %s since %s", name, what, since), true
+			return fmt.Sprintf("customer uses %s, which %s %s since %s", name, has, what, since), true
 		}
 		until := inc.StartedAt
 		if inc.ResolvedAt != nil {
 			until = *inc.ResolvedAt
 		}
-		return fmt.Sprintf("customer uses %s, which had %s from %s to %s", name, what, since, until.In(loc).Format("15:04 MST")), true
+		return fmt.Sprintf("customer uses %s, which %s %s from %s to %s", name, had, what, since, until.In(loc).Format("15:04 MST")), true
 	}
 	return "", false
+}
+
+// startOf is when the incident began for its customers: a maintenance
+// started by hand before its window starts then, not at scheduled_for
+// (its StartedAt).
+func startOf(inc *incident.Incident) time.Time {
+	start := inc.StartedAt
+	if inc.IsMaintenance() {
+		for _, u := range inc.Updates {
+			if u.Status == incident.InProgress && !u.CreatedAt.IsZero() && u.CreatedAt.Before(start) {
+				start = u.CreatedAt
+			}
+		}
+	}
+	return start
 }
 
 // word is one word of the complaint: folded for matching, as written for

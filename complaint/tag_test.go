@@ -49,6 +49,9 @@ func TestSuggest(t *testing.T) {
 			want: "ichk", minConf: 0.95, reasonHas: []string{`reply to a message about "Checkout slow"`}},
 		{name: "customer of the affected component", ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}},
 			want: "ipay", minConf: 0.5, reasonHas: []string{"customer uses Card payments, which has had a major outage since 09:12 UTC"}},
+		{name: "customer of a component under maintenance started early by hand", ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}},
+			incidents: []*incident.Incident{maintenanceStartedEarly()},
+			want:      "imnt", minConf: 0.3, reasonHas: []string{"customer uses Card payments, which has been under maintenance since 09:02 UTC"}},
 		{name: "english words", ev: Evidence{At: at, Text: "My card payment did not go through!"},
 			want: "ipay", minConf: 0.5, reasonHas: []string{"'card'", "'payment'"}},
 		{name: "hungarian inflection", ev: Evidence{At: at, Text: "Nem sikerül a kártyás fizetés, a kártyával semmi"},
@@ -155,4 +158,16 @@ func TestReasonInPageTimeZone(t *testing.T) {
 	if got == nil || !strings.Contains(got.Reason, "since 10:12 CET") {
 		t.Fatalf("Suggest = %+v, want the start in CET", got)
 	}
+}
+
+// maintenanceStartedEarly is a maintenance scheduled for 11:12 that a
+// manager started by hand at 09:02.
+func maintenanceStartedEarly() *incident.Incident {
+	from, until := t0.Add(2*time.Hour), t0.Add(3*time.Hour)
+	return &incident.Incident{ID: "imnt", Name: "Database upgrade", Status: incident.InProgress, Impact: incident.ImpactMaintenance,
+		ComponentIDs: []string{"cpay"}, StartedAt: from, ScheduledFor: &from, ScheduledUntil: &until,
+		Updates: []*incident.Update{
+			{Status: incident.InProgress, Body: "Started.", CreatedAt: t0.Add(-10 * time.Minute),
+				AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.UnderMaintenance}}},
+			{Status: incident.Scheduled, Body: "Planned.", CreatedAt: t0.Add(-time.Hour)}}}
 }
