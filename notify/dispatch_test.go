@@ -301,6 +301,43 @@ func TestFrequencyCap(t *testing.T) {
 	})
 }
 
+// TestFrequencyCapNeverHoldsTheResolution: the resolution goes at once
+// although the cap holds an update for the window, and the held update
+// then collapses into it rather than arrive after "fixed".
+func TestFrequencyCapNeverHoldsTheResolution(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.importCSV("id,name,email\nf1,Freq,freq@example.com\n")
+		cfg := baseConfig()
+		cfg.FrequencyCap = 1
+		h.run(h.service(cfg, nil, nil))
+		inc := h.declare("Flapping", nil, incident.MajorOutage)
+		h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		h.update(inc, incident.Identified, "one", true)
+		held := h.broadcasts(inc.ID)[1]
+		waitFor(t, "the update held by the cap", func() bool {
+			ds, _ := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: held.ID})
+			return len(ds) == 1 && ds[0].State == queue.StatePending && ds[0].Reason == "frequency cap"
+		})
+		h.update(inc, incident.Resolved, "fixed", true)
+		bs := h.broadcasts(inc.ID)
+		res := bs[len(bs)-1]
+		if res.ID == held.ID || res.Kind != incident.BroadcastResolved {
+			t.Fatalf("no resolution broadcast: %+v", bs)
+		}
+		if p := h.waitDone(res.ID); p.Counts[channel.Email][queue.StateSent] != 1 {
+			t.Fatalf("the resolution was not sent at once: %+v", p.Counts)
+		}
+		h.clock.Advance(61 * time.Minute)
+		if p := h.waitDone(held.ID); p.Counts[channel.Email][queue.StateCollapsed] != 1 {
+			t.Errorf("the held update: %+v, want collapsed into the resolution", p.Counts)
+		}
+		if n := h.inbox(sandbox.KindEmail)["freq@example.com"]; n != 2 {
+			t.Errorf("%d emails, want 2 (the acknowledgement and the resolution)", n)
+		}
+	})
+}
+
 // TestCancel: cancelling stops the rest of a broadcast.
 func TestCancel(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {

@@ -509,7 +509,12 @@ func (s *Service) supersededOrCapped(ctx context.Context, d *queue.Delivery, now
 			return out, true
 		}
 	}
-	if s.cfg.FrequencyCap > 0 {
+	// The all-clear is never held by the cap: nothing newer will come to
+	// carry it, so holding it would only make the customer wait up to the
+	// cap's window for "fixed" and the apology. An update the cap held
+	// collapses into it when its turn comes (superseded).
+	final := d.MessageKind == queue.KindResolved || d.MessageKind == queue.KindMaintenanceCompleted
+	if s.cfg.FrequencyCap > 0 && !final {
 		if out, capped := s.frequencyCap(ctx, d, now); capped {
 			return out, true
 		}
