@@ -326,6 +326,17 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 			t.Errorf("the unaffected customer got %d SMS", len(got))
 		}
 	})
+
+	t.Run("resolving again is refused and sends nothing", func(t *testing.T) {
+		before := inbox(t, n)
+		r := cli(t, env, "resolve", id, "--message", "Still fine.")
+		if r.code != 1 || !strings.Contains(r.stderr, "already resolved") || !strings.Contains(r.stderr, "herald update "+id) {
+			t.Fatalf("a second resolve: exit %d, stderr %q; want 1, naming update", r.code, r.stderr)
+		}
+		if after := inbox(t, n); len(after) != len(before) {
+			t.Errorf("a refused resolve sent %d messages", len(after)-len(before))
+		}
+	})
 }
 
 // TestConfiguredProviders runs serve with only Twilio configured, pointed

@@ -278,9 +278,17 @@ func (c *client) findIncident(ctx context.Context, pageFlag, id string) (wire.Pa
 
 // patchIncident sends body to the incident named by the one positional argument.
 func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id, verb string, body wire.IncidentFields) error {
-	p, _, err := c.findIncident(ctx, f.page, id)
+	p, inc, err := c.findIncident(ctx, f.page, id)
 	if err != nil {
 		return err
+	}
+	if verb == "resolved" {
+		switch incident.Status(inc.Status) {
+		case incident.Resolved, incident.Postmortem, incident.Completed:
+			// Resolving twice would post another resolution and message
+			// every customer again.
+			return fmt.Errorf("incident %s is already %s: nothing changed and nothing was sent. To add a note to it: herald update %s --message TEXT", id, inc.Status, id)
+		}
 	}
 	comps, ids, err := c.resolveComponents(ctx, p.ID, f.components)
 	if err != nil {
