@@ -14,6 +14,7 @@
 package complaint
 
 import (
+	"sort"
 	"strings"
 	"time"
 
@@ -243,6 +244,33 @@ func NewRef(id string) string {
 		r = r[:8]
 	}
 	return "C-" + r
+}
+
+// RefPrefix reports whether ref is a complaint reference as NewRef makes
+// them ("C-" and eight letters or digits, in any case), and returns the
+// ID prefix it stands for (lower case).
+func RefPrefix(ref string) (string, bool) {
+	if len(ref) != 10 || (ref[0] != 'C' && ref[0] != 'c') || ref[1] != '-' {
+		return "", false
+	}
+	p := strings.ToLower(ref[2:])
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			return "", false
+		}
+	}
+	return p, true
+}
+
+// SortNewestFirst orders complaints as the store's lists are: CreatedAt,
+// newest first, ties by ID descending.
+func SortNewestFirst(cs []*Complaint) {
+	sort.Slice(cs, func(i, j int) bool {
+		if !cs[i].CreatedAt.Equal(cs[j].CreatedAt) {
+			return cs[i].CreatedAt.After(cs[j].CreatedAt)
+		}
+		return cs[i].ID > cs[j].ID
+	})
 }
 
 // EntryKind names one line of a complaint's timeline.

@@ -3,6 +3,7 @@ package complaint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,6 +21,33 @@ func (s *Service) Get(ctx context.Context, pageID, id string) (*Complaint, error
 		return nil, incident.NotFound("complaint", id)
 	}
 	return c, nil
+}
+
+// ResolveID returns the ID of the page's complaint that idOrRef names: an
+// ID as it is, or the reference the customer was given (C-RCLFXZ2G, in
+// any case), which agents are read out on the phone. A reference two of
+// the page's complaints share (a one-in-a-trillion chance a pair) is
+// refused with both IDs named.
+func (s *Service) ResolveID(ctx context.Context, pageID, idOrRef string) (string, error) {
+	if _, ok := RefPrefix(idOrRef); !ok {
+		return idOrRef, nil
+	}
+	cs, err := s.Store.FindComplaintsByRef(ctx, pageID, idOrRef)
+	if err != nil {
+		return "", err
+	}
+	switch len(cs) {
+	case 0:
+		// An ID may look like a reference too (ten characters): try it.
+		return idOrRef, nil
+	case 1:
+		return cs[0].ID, nil
+	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	return "", incident.Invalid("complaint_id", fmt.Sprintf("reference %s names %d complaints (%s): use the complaint's ID", strings.ToUpper(idOrRef), len(cs), strings.Join(ids, ", ")))
 }
 
 // List returns the complaints matching f and how many match in all.

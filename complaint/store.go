@@ -66,6 +66,11 @@ type Store interface {
 	ComplaintTally(ctx context.Context, pageID, scope string) (Tally, error)
 	// FindComplaintByID returns ENOTFOUND when there is none.
 	FindComplaintByID(ctx context.Context, id string) (*Complaint, error)
+	// FindComplaintsByRef returns the page's complaints whose reference
+	// (NewRef of the ID) is ref, newest first: normally one, as a
+	// reference is eight characters of a random ID. ref must be a valid
+	// reference (RefPrefix).
+	FindComplaintsByRef(ctx context.Context, pageID, ref string) ([]*Complaint, error)
 	// FindComplaints returns the complaints matching f, newest CreatedAt
 	// first (ties by ID, descending, as incidents; see Filter.DueBefore),
 	// and how many match before Limit and Offset (-1 with SkipCount).

@@ -302,7 +302,11 @@ func (s *Server) grantOnComplaint() fiber.Handler {
 		if s.cp == nil {
 			return incident.Errorf(incident.ENOTFOUND, "complaints are not enabled")
 		}
-		cp, err := s.cp.svc.Get(c.UserContext(), c.Params("page_id"), c.Params("complaint_id"))
+		id, err := s.complaintID(c)
+		if err != nil {
+			return err
+		}
+		cp, err := s.cp.svc.Get(c.UserContext(), c.Params("page_id"), id)
 		if err != nil {
 			return err
 		}

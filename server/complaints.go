@@ -434,7 +434,11 @@ func (s *Server) listComplaints() fiber.Handler {
 // getComplaint is GET …/complaints/{id}, with its timeline.
 func (s *Server) getComplaint() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		cp, entries, err := s.cp.svc.Timeline(c.UserContext(), c.Params("page_id"), c.Params("complaint_id"))
+		id, err := s.complaintID(c)
+		if err != nil {
+			return err
+		}
+		cp, entries, err := s.cp.svc.Timeline(c.UserContext(), c.Params("page_id"), id)
 		if err != nil {
 			return err
 		}
@@ -453,7 +457,11 @@ func (s *Server) updateComplaint() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		ctx, pageID, id := c.UserContext(), c.Params("page_id"), c.Params("complaint_id")
+		ctx, pageID := c.UserContext(), c.Params("page_id")
+		id, err := s.complaintID(c)
+		if err != nil {
+			return err
+		}
 		if _, err := s.cp.svc.Get(ctx, pageID, id); err != nil {
 			return err
 		}
@@ -477,7 +485,6 @@ func (s *Server) updateComplaint() fiber.Handler {
 			e.Components = append([]string{}, *req.Components...)
 		}
 		var cp *complaint.Complaint
-		var err error
 		if e.Category != nil || e.Ask != nil || e.Severity != nil || e.Promise != nil || e.Components != nil {
 			if cp, err = s.cp.svc.Update(ctx, pageID, id, e); err != nil {
 				return err
@@ -492,6 +499,12 @@ func (s *Server) updateComplaint() fiber.Handler {
 	}
 }
 
+// complaintID is the route's complaint: its ID, or the reference the
+// customer was given (C-RCLFXZ2G), which an agent may type instead.
+func (s *Server) complaintID(c *fiber.Ctx) (string, error) {
+	return s.cp.svc.ResolveID(c.UserContext(), c.Params("page_id"), c.Params("complaint_id"))
+}
+
 // complaintAction is a POST …/complaints/{id}/<verb>: decode req, then act.
 func complaintAction[R validator](s *Server, newReq func() R, act func(c *fiber.Ctx, pageID, id string, req R) (*complaint.Complaint, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -499,7 +512,11 @@ func complaintAction[R validator](s *Server, newReq func() R, act func(c *fiber.
 		if err := decode(c, req); err != nil {
 			return err
 		}
-		cp, err := act(c, c.Params("page_id"), c.Params("complaint_id"), req)
+		id, err := s.complaintID(c)
+		if err != nil {
+			return err
+		}
+		cp, err := act(c, c.Params("page_id"), id, req)
 		if err != nil {
 			return err
 		}

@@ -104,6 +104,20 @@ func testComplaints(t *testing.T, dir string, storeArgs []string) {
 				t.Errorf("complaints show lacks %q:\n%s", want, show.stdout)
 			}
 		}
+		// The reference the customer quotes finds the same complaint, in
+		// any case; an agent can act on it by the reference too.
+		for _, ref := range []string{cp.Ref, strings.ToLower(cp.Ref)} {
+			if byRef := mustCLI(t, env, "complaints", "show", ref); !strings.Contains(byRef.stdout, "complaint:   "+cp.ID) && !strings.Contains(byRef.stdout, cp.ID+" ("+cp.Ref+")") {
+				t.Errorf("complaints show %s:\n%s", ref, byRef.stdout)
+			}
+		}
+		mustCLI(t, env, "complaints", "note", cp.Ref, "noted by reference")
+		if again := mustCLI(t, env, "complaints", "show", cp.ID); !strings.Contains(again.stdout, "noted by reference") {
+			t.Errorf("a note by reference is not on the complaint:\n%s", again.stdout)
+		}
+		if r := cli(t, env, "complaints", "show", "C-00000000"); r.code != 1 || !strings.Contains(r.stderr, "not found") {
+			t.Errorf("an unknown reference: exit %d, %q", r.code, r.stderr)
+		}
 		// The customer's components by name, as people know them.
 		if line := lineWith(show.stdout, "components:"); !strings.Contains(line, "Payments") || len(cp.Components) != 1 || strings.Contains(line, cp.Components[0]) {
 			t.Errorf("components line %q, want Payments, not the ID (%v)", line, cp.Components)

@@ -326,6 +326,48 @@ func (db *DB) FindComplaintByID(ctx context.Context, id string) (*complaint.Comp
 	return decode[complaint.Complaint](s)
 }
 
+// FindComplaintsByRef implements complaint.Store: a scan of the page's
+// complaints hash for the IDs the reference begins (HSCAN MATCH, in
+// Redis; a lookup a person makes, reading the page's complaint IDs once).
+func (db *DB) FindComplaintsByRef(ctx context.Context, pageID, ref string) ([]*complaint.Complaint, error) {
+	prefix, ok := complaint.RefPrefix(ref)
+	if !ok {
+		return nil, incident.Invalid("ref", "not a complaint reference (C- and eight letters or digits)")
+	}
+	var out []*complaint.Complaint
+	var cursor uint64
+	for {
+		kv, next, err := db.client.HScan(ctx, db.keys.complaints(pageID), cursor, prefix+"*", 1000).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: find complaints by reference: %w", err)
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			c, err := decode[complaint.Complaint](kv[i+1])
+			if err != nil {
+				return nil, err
+			}
+			if c.PageID == pageID && complaint.NewRef(c.ID) == strings.ToUpper(ref) && !containsComplaint(out, c.ID) {
+				out = append(out, c)
+			}
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	complaint.SortNewestFirst(out)
+	return out, nil
+}
+
+// containsComplaint: HSCAN may return an entry twice while the hash grows.
+func containsComplaint(cs []*complaint.Complaint, id string) bool {
+	for _, c := range cs {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // complaintRef is one complaint in an index: its page, ID and score.
 type complaintRef struct {
 	pageID, id string

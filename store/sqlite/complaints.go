@@ -425,6 +425,35 @@ func (db *DB) FindComplaintByID(ctx context.Context, id string) (*complaint.Comp
 	return c, nil
 }
 
+// FindComplaintsByRef implements complaint.Store: a range of the primary
+// key, as a reference is the start of an ID.
+func (db *DB) FindComplaintsByRef(ctx context.Context, pageID, ref string) ([]*complaint.Complaint, error) {
+	prefix, ok := complaint.RefPrefix(ref)
+	if !ok {
+		return nil, incident.Invalid("ref", "not a complaint reference (C- and eight letters or digits)")
+	}
+	rows, err := db.r.QueryContext(ctx, "SELECT doc FROM complaints WHERE id >= ? AND id < ? AND page_id = ?", prefix, prefix+"~", pageID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find complaints by reference: %w", err)
+	}
+	defer rows.Close()
+	var out []*complaint.Complaint
+	for rows.Next() {
+		c, err := scanComplaint(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find complaints by reference: %w", err)
+		}
+		if complaint.NewRef(c.ID) == strings.ToUpper(ref) {
+			out = append(out, c)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: find complaints by reference: %w", err)
+	}
+	complaint.SortNewestFirst(out)
+	return out, nil
+}
+
 // complaintsWhere turns a filter into a WHERE clause (with its leading
 // " WHERE ", or "") and its arguments.
 func complaintsWhere(f complaint.Filter) (string, []any) {

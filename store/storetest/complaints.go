@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,7 @@ func RunComplaints(t *testing.T, open func(t *testing.T) (incident.Store, compla
 		{"NextTurn", testNextTurn},
 		{"Lease", testLease},
 		{"ComplaintsMissing", testComplaintsMissing},
+		{"ComplaintsByRef", testComplaintsByRef},
 		{"CustomersByAddress", testCustomersByAddress},
 		{"ComplaintTally", testComplaintTally},
 		{"ComplaintQueue", testComplaintQueue},
@@ -1083,4 +1085,35 @@ func testCustomersByAddress(t *testing.T, _ complaint.Store, as audience.Store) 
 		find(t, "pa", channel.Email, "b@example.com")
 		find(t, "pb", channel.SMS, p1, "a")
 	})
+}
+
+// testComplaintsByRef: a reference finds the page's complaints whose ID
+// it begins, in any case, newest first; not another page's, not an ID
+// that only shares fewer characters, and a malformed reference is
+// refused rather than matched as a pattern.
+func testComplaintsByRef(t *testing.T, cs complaint.Store, _ audience.Store) {
+	ctx := context.Background()
+	saveComplaint(t, cs, newComplaint("rclfxz2g21ly", "pa", base))
+	saveComplaint(t, cs, newComplaint("rclfxz2gzzzz", "pa", at(time.Hour)))   // the same reference, newer
+	saveComplaint(t, cs, newComplaint("rclfxz2h0000", "pa", at(time.Minute))) // the next reference
+	saveComplaint(t, cs, newComplaint("rclfxz2g9999", "pb", base))            // another page
+	for _, ref := range []string{"C-RCLFXZ2G", "c-rclfxz2g"} {
+		got, err := cs.FindComplaintsByRef(ctx, "pa", ref)
+		if err != nil {
+			t.Fatalf("FindComplaintsByRef(%s): %v", ref, err)
+		}
+		if ids := complaintIDs(got); strings.Join(ids, ",") != "rclfxz2gzzzz,rclfxz2g21ly" {
+			t.Errorf("FindComplaintsByRef(%s) = %v, want the page's two, newest first", ref, ids)
+		}
+	}
+	if got, err := cs.FindComplaintsByRef(ctx, "pa", "C-00000000"); err != nil || len(got) != 0 {
+		t.Errorf("an unknown reference = %v, %v; want none", complaintIDs(got), err)
+	}
+	if got, err := cs.FindComplaintsByRef(ctx, "pc", "C-RCLFXZ2G"); err != nil || len(got) != 0 {
+		t.Errorf("a page without complaints = %v, %v; want none", complaintIDs(got), err)
+	}
+	for _, bad := range []string{"C-RCLFXZ2*", "C-RCLFXZ2", "RCLFXZ2G21", "C-RCLF?Z2G", ""} {
+		_, err := cs.FindComplaintsByRef(ctx, "pa", bad)
+		wantCode(t, "FindComplaintsByRef("+bad+")", err, incident.EINVALID)
+	}
 }
