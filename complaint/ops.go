@@ -3,7 +3,6 @@ package complaint
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,7 +46,7 @@ func (s *Service) ResolveID(ctx context.Context, pageID, idOrRef string) (string
 	for i, c := range cs {
 		ids[i] = c.ID
 	}
-	return "", incident.Invalid("complaint_id", fmt.Sprintf("reference %s names %d complaints (%s): use the complaint's ID", strings.ToUpper(idOrRef), len(cs), strings.Join(ids, ", ")))
+	return "", incident.Invalid("complaint_id", "reference %s names %d complaints (%s): use the complaint's ID", strings.ToUpper(idOrRef), len(cs), strings.Join(ids, ", "))
 }
 
 // List returns the complaints matching f and how many match in all.

@@ -1093,9 +1093,10 @@ func TestReopenedAfterIncidentResolved(t *testing.T) {
 		h := newHarness(t, open)
 		inc := h.declare("Card payments are failing", h.payments)
 		c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "my card payment failed"})
+		b, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller"}, Text: "card", IncidentID: inc.ID})
 		h.clock.Set(time.Hour)
 		h.resolveIncident(inc, "Fixed.")
-		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 1 || err != nil {
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 2 || err != nil {
 			t.Fatalf("IncidentResolved = %d, %v", n, err)
 		}
 		h.clock.Set(2 * time.Hour)
@@ -1114,12 +1115,20 @@ func TestReopenedAfterIncidentResolved(t *testing.T) {
 			t.Errorf("incident answered = %q, want %s", got.IncidentAnswered, inc.ID)
 		}
 
-		// An agent reopens a complaint the resolution answered: the same.
+		// A complaint that comes after the resolution (a caller for whom
+		// it still fails, tagged to the incident by the agent) is not
+		// answered by it: it stays open for a person.
 		h.clock.Set(3 * time.Hour)
-		b, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller"}, Text: "card", IncidentID: inc.ID})
-		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 1 || err != nil {
-			t.Fatalf("IncidentResolved = %d, %v", n, err)
+		late, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Late caller"}, Text: "still fails", IncidentID: inc.ID})
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 0 || err != nil {
+			t.Fatalf("IncidentResolved after a late complaint = %d, %v; want 0", n, err)
 		}
+		h.sweep(3*time.Hour + time.Minute)
+		if got := h.get(late.ID); !got.Open() || got.IncidentAnswered != "" {
+			t.Errorf("the late complaint: state %s, answered by %q; want open, unanswered", got.State, got.IncidentAnswered)
+		}
+
+		// An agent reopens a complaint the resolution answered: the same.
 		if _, err := h.svc.Move(h.ctx, h.page.ID, b.ID, complaint.StateInProgress); err != nil {
 			t.Fatal(err)
 		}

@@ -98,6 +98,7 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 	limit := fs.Int("limit", 100, "at most `N` complaints (1..1000)")
 	offset := fs.Int("offset", 0, "skip the first `N`")
 	asJSON := fs.Bool("json", false, "print the complaints as JSON")
+	quiet := fs.Bool("q", false, "print only the complaints' references (C-…), newest first")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
@@ -120,6 +121,16 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 	}
 	if *offset > 0 {
 		q.Set("offset", strconv.Itoa(*offset))
+	}
+	if *quiet && !*asJSON {
+		var cs []wire.Complaint
+		if err := c.do(ctx, http.MethodGet, complaintsPath(p.ID, "")+"?"+q.Encode(), nil, nil, &cs, nil); err != nil {
+			return err
+		}
+		for _, cp := range cs {
+			fmt.Fprintln(a.stdout, cp.Ref)
+		}
+		return nil
 	}
 	_, err = printList(ctx, a, c, complaintsPath(p.ID, "")+"?"+q.Encode(), *asJSON, "ID\tREF\tSTATE\tCHANNEL\tFROM\tINCIDENT\tOWNER\tCREATED\tTEXT",
 		func(cp wire.Complaint) string {
@@ -268,6 +279,7 @@ When: --at, for a call you record after taking it (default now).`)
 	var comps componentSpecs
 	fs.Var(&comps, "component", "a component it concerns, by `NAME` or id (repeatable)")
 	asJSON := fs.Bool("json", false, "print the complaint as JSON")
+	quiet := fs.Bool("q", false, "print only the complaint's reference (C-…)")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
@@ -299,6 +311,10 @@ When: --at, for a call you record after taking it (default now).`)
 	}
 	if *asJSON {
 		return printJSON(a.stdout, raw)
+	}
+	if *quiet {
+		fmt.Fprintln(a.stdout, cp.Ref)
+		return nil
 	}
 	fmt.Fprintf(a.stdout, "recorded complaint %s (%s), %s, owner %s\n", cp.ID, cp.Ref, cp.State, dash(cp.Owner))
 	if cp.Tag != nil {
