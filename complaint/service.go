@@ -875,6 +875,13 @@ func (s *Service) owner(ctx context.Context, pageID, given string) (string, erro
 	return s.OnDuty[int((n-1)%int64(len(s.OnDuty)))], nil
 }
 
+// autoAck reports whether a new complaint gets the automatic answer. A
+// win-back task (CategoryFollowUp, opened by herald from an unhappy
+// survey answer) does not: the survey page already thanked the customer,
+// and "we are fixing the problem, we will write when it is fixed" about
+// a resolved incident would be wrong; a person calls them.
+func autoAck(c *Complaint) bool { return c.Category != CategoryFollowUp }
+
 // ackAnswer is the automatic answer of a new complaint.
 func ackAnswer(c *Complaint) Answer {
 	if c.Tag != nil {
@@ -907,7 +914,7 @@ func (s *Service) markAcked(c *Complaint, a Answer, now time.Time) ([]*Entry, er
 // could not draft the answer, or the store says ErrNotAtomic).
 func (s *Service) fileAcknowledged(ctx context.Context, c *Complaint, entries []*Entry) (*Complaint, error) {
 	d, ok := s.Answers.(Drafter)
-	if !ok {
+	if !ok || !autoAck(c) {
 		return nil, nil
 	}
 	a := ackAnswer(c)
@@ -942,7 +949,7 @@ func (s *Service) fileAcknowledged(ctx context.Context, c *Complaint, entries []
 // that it is queued. The delivery's ID is the complaint's, so asking again
 // sends nothing new.
 func (s *Service) acknowledge(ctx context.Context, c *Complaint) (*Complaint, error) {
-	if s.Answers == nil {
+	if s.Answers == nil || !autoAck(c) {
 		return c, nil
 	}
 	a := ackAnswer(c)

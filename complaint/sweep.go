@@ -41,7 +41,7 @@ func (s *Service) sweepAcks(ctx context.Context) error {
 	}
 	var errs []error
 	for _, c := range stale {
-		if c.AckedAt != nil {
+		if c.AckedAt != nil || !autoAck(c) {
 			continue
 		}
 		if _, err := s.acknowledge(ctx, c); err != nil {

@@ -94,6 +94,17 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 			cs := complaintsOf(t, env, "--category", "follow_up", "--customer", "en-1")
 			return len(cs) == 1 && cs[0].Tag != nil && cs[0].Tag.IncidentID == id && strings.Contains(cs[0].Text, "2 of 5"), fmt.Sprintf("no win-back task: %+v", cs)
 		})
+		// It waits for a person: no automatic "we are fixing it" answer
+		// about the resolved incident, and the resolution does not close it.
+		wb := complaintsOf(t, env, "--category", "follow_up", "--customer", "en-1")[0]
+		if wb.State != "new" {
+			t.Errorf("the win-back task is %s, want new (for a person)", wb.State)
+		}
+		for _, m := range to(inbox(t, n), "email", "sam@example.com") {
+			if strings.Contains(m.Subject, wb.Ref) {
+				t.Errorf("the customer was sent an automatic answer to the win-back task: %q", m.Subject)
+			}
+		}
 		if code, page := get(t, u.Scheme+"://"+u.Host+"/survey/forged.AAAAAAAAAAAAAAAAAAAAAA"); code != http.StatusNotFound || !strings.Contains(page, "This link does not work") {
 			t.Errorf("a forged link: %d\n%s", code, page)
 		}
