@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -561,6 +562,58 @@ func (s *Service) Progress(ctx context.Context, broadcastID string) (*queue.Prog
 		return nil, incident.NotFound("broadcast", broadcastID)
 	}
 	return s.store.Progress(ctx, broadcastID)
+}
+
+// heldSample is how many pending deliveries Held reads, and heldMargin
+// how far ahead a delivery must be due to count as held rather than
+// about to go.
+const (
+	heldSample = 200
+	heldMargin = 30 * time.Second
+)
+
+// Held reports whether what is left of a broadcast waits on purpose:
+// planning has ended, nothing is being sent, and every pending delivery
+// it reads (the newest heldSample) is deferred beyond heldMargin. It
+// returns nil when something may still go out soon. The broadcast's
+// event stream asks only once its progress has stood still.
+func (s *Service) Held(ctx context.Context, p *queue.Progress) (*queue.Held, error) {
+	if p == nil || p.State == queue.PlanPending {
+		return nil, nil
+	}
+	pending := 0
+	for _, by := range p.Counts {
+		if by[queue.StateSending] > 0 {
+			return nil, nil
+		}
+		pending += by[queue.StatePending]
+	}
+	if pending == 0 {
+		return nil, nil
+	}
+	ds, err := s.store.FindDeliveries(ctx, queue.DeliveryFilter{BroadcastID: p.BroadcastID, States: []queue.DeliveryState{queue.StatePending}, Limit: heldSample})
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	soon := s.now().Add(heldMargin)
+	h := &queue.Held{Pending: pending}
+	why := map[string]bool{}
+	for _, d := range ds {
+		if !d.NextAt.After(soon) {
+			return nil, nil
+		}
+		if h.Until.IsZero() || d.NextAt.Before(h.Until) {
+			h.Until = d.NextAt
+		}
+		if d.Reason != "" {
+			why[d.Reason] = true
+		}
+	}
+	for r := range why {
+		h.Reasons = append(h.Reasons, r)
+	}
+	sort.Strings(h.Reasons)
+	return h, nil
 }
 
 // Broadcasts returns the progress of each of an incident's broadcasts, oldest first.

@@ -255,6 +255,19 @@ type Progress struct {
 	Reasons     map[channel.Kind]map[string]int        `json:"reasons"` // suppressed/failed reasons → count
 	CreatedAt   time.Time                              `json:"created_at"`
 	UpdatedAt   time.Time                              `json:"updated_at"`
+	// Held is set on a broadcast event stream's "held" event only
+	// (notify.Service.Held); the stores never fill it.
+	Held *Held `json:"held,omitempty"`
+}
+
+// Held says that a broadcast's remaining messages wait on purpose: every
+// pending one is deferred to later (quiet hours in the recipient's time
+// zone, the frequency cap, a provider's retry), so nothing more goes out
+// before Until. A watcher can stop there and say so.
+type Held struct {
+	Pending int       `json:"pending"` // the broadcast's pending messages
+	Until   time.Time `json:"until"`   // when the first of them is due
+	Reasons []string  `json:"reasons"` // why they wait, sorted
 }
 
 // Finished reports whether the broadcast has nothing left to do: planning

@@ -453,11 +453,20 @@ func (s *Server) cancelBroadcast() fiber.Handler {
 	}
 }
 
+// heldAfter is how long a broadcast's progress stands still before its
+// event stream asks whether the rest is held (notify.Service.Held).
+const heldAfter = 2 * time.Second
+
 // broadcastEvents streams a broadcast's progress as server-sent events:
 // a "progress" event with the queue.Progress JSON at once and then
 // whenever it changes (polled every ProgressInterval), a comment every
 // HeartbeatInterval, and a final "done" event (the last progress) when the
-// broadcast has finished, after which the stream ends.
+// broadcast has finished, after which the stream ends. When the progress
+// has stood still for heldAfter and every message left waits on purpose
+// (notify.Service.Held: quiet hours, the frequency cap, a provider's
+// retry), the stream ends with a "held" event instead: the progress with
+// Held set, saying until when.
+
 func (s *Server) broadcastEvents() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id := c.Params("broadcast_id")
@@ -479,7 +488,7 @@ func (s *Server) broadcastEvents() fiber.Handler {
 			_, _ = w.WriteString("retry: 2000\n\n")
 			var last []byte
 			p := first
-			lastWrite := time.Now()
+			lastWrite, changed, asked := time.Now(), time.Now(), time.Time{}
 			t := time.NewTicker(every)
 			defer t.Stop()
 			for {
@@ -489,13 +498,30 @@ func (s *Server) broadcastEvents() fiber.Handler {
 					return
 				}
 				end := p.Finished()
+				if !end && bytes.Equal(b, last) && time.Since(changed) >= heldAfter && time.Since(asked) >= heldAfter {
+					asked = time.Now()
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					h, err := n.Held(ctx, p)
+					cancel()
+					if err != nil {
+						log.Warn("broadcast events: held", "broadcast_id", id, "err", err)
+					} else if h != nil {
+						held := *p
+						held.Held = h
+						if hb, err := json.Marshal(&held); err == nil {
+							writeEvent(w, "held", hb)
+							_ = w.Flush()
+							return
+						}
+					}
+				}
 				switch {
 				case end:
 					writeEvent(w, "done", b)
 				case !bytes.Equal(b, last):
 					writeEvent(w, "progress", b)
 					last = b
-					lastWrite = time.Now()
+					lastWrite, changed = time.Now(), time.Now()
 				case time.Since(lastWrite) >= heartbeat:
 					_, _ = w.WriteString(": heartbeat\n\n")
 					lastWrite = time.Now()

@@ -347,12 +347,41 @@ func (a *app) watch(ctx context.Context, c *client, id string, summary io.Writer
 	}
 	v.show(last, true)
 	t := totals(last)
+	if h := last.Held; h != nil {
+		// Nothing more goes out before h.Until: say so rather than wait.
+		fmt.Fprintf(summary, "broadcast %s: %d sent, %d delivered, %d failed, %d suppressed\n%d %s held (%s) until %s; they go out then: herald broadcast watch %s\n",
+			id, t.sent, t.delivered, t.failed, t.suppressed, h.Pending, messages(h.Pending), heldWhy(h.Reasons),
+			h.Until.Local().Format("2006-01-02 15:04 MST"), id)
+		return nil
+	}
 	fmt.Fprintf(summary, "broadcast %s %s: %d sent, %d delivered, %d failed, %d suppressed", id, doneWord(last), t.sent, t.delivered, t.failed, t.suppressed)
 	if t.cancelled > 0 {
 		fmt.Fprintf(summary, ", %d cancelled", t.cancelled)
 	}
 	fmt.Fprintln(summary)
 	return nil
+}
+
+func messages(n int) string {
+	if n == 1 {
+		return "message"
+	}
+	return "messages"
+}
+
+// heldWhy names why messages wait: "quiet hours", "frequency cap", or a
+// provider's retry, joined; "deferred" when no reason was recorded.
+func heldWhy(reasons []string) string {
+	var out []string
+	for _, r := range reasons {
+		if r = strings.TrimSpace(printable(r)); r != "" {
+			out = append(out, oneLine(r, 60))
+		}
+	}
+	if len(out) == 0 {
+		return "deferred"
+	}
+	return strings.Join(out, ", ")
 }
 
 func doneWord(p *queue.Progress) string {
@@ -397,13 +426,13 @@ func (c *client) followSSE(ctx context.Context, id string, on func(*queue.Progre
 		line := sc.Text()
 		switch {
 		case line == "":
-			if data.Len() > 0 && (event == "progress" || event == "done") {
+			if data.Len() > 0 && (event == "progress" || event == "done" || event == "held") {
 				var p queue.Progress
 				if err := json.Unmarshal([]byte(data.String()), &p); err != nil {
 					return fmt.Errorf("broadcast events: %w", err)
 				}
 				on(&p)
-				if event == "done" {
+				if event == "done" || event == "held" {
 					return nil
 				}
 			}
