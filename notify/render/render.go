@@ -483,6 +483,7 @@ type view struct {
 	Updated        string
 	ScheduledFor   string
 	ScheduledUntil string
+	Maintenance    bool     // the incident is a maintenance (a complaint about it is no fault being fixed)
 	Components     []string // names of the components the incident affects
 	ComponentCount int
 	Recipient      string
@@ -604,6 +605,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		Resolved:       format(inc.ResolvedAt, long),
 		ScheduledFor:   format(inc.ScheduledFor, long),
 		ScheduledUntil: format(inc.ScheduledUntil, long),
+		Maintenance:    inc.IsMaintenance(),
 		Recipient:      in.Recipient.Name,
 		SurveyURL:      in.SurveyURL,
 		UnsubscribeURL: in.UnsubscribeURL,
@@ -622,7 +624,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	if v.Status == "" {
 		v.Status = string(status)
 	}
-	if in.Kind == queue.KindMaintenanceScheduled || in.Kind == queue.KindMaintenanceStarted {
+	if in.Kind == queue.KindMaintenanceScheduled || in.Kind == queue.KindMaintenanceStarted || in.Kind == queue.KindComplaintAck && v.Maintenance {
 		// In an SMS the window must stay short; the email shows the same
 		// strings, which read fine there too.
 		v.ScheduledFor = format(inc.ScheduledFor, short)

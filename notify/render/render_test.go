@@ -849,3 +849,42 @@ func BenchmarkRenderComplaintAck(b *testing.B) {
 		}
 	}
 }
+
+// TestComplaintAboutMaintenance: a complaint tagged to a maintenance is
+// answered as planned work with its expected end, in every language and
+// channel, not as "a known problem we are fixing".
+func TestComplaintAboutMaintenance(t *testing.T) {
+	r := newTestRenderer(t)
+	fault := map[string]string{"en": "problem", "hu": "ismert hib", "pl": "znan", "hr": "poznat"}
+	planned := map[string]string{"en": "planned maintenance", "hu": "tervezett karbantart", "pl": "planowan", "hr": "planiran"}
+	for _, lang := range incident.Languages {
+		for _, ch := range []channel.Kind{channel.SMS, channel.Email, channel.Slack} {
+			in := sampleInput(queue.KindComplaintAck, lang)
+			until := in.Incident.StartedAt.Add(2 * time.Hour)
+			in.Incident.ScheduledFor, in.Incident.ScheduledUntil = &in.Incident.StartedAt, &until
+			in.Incident.Impact, in.Incident.Status = incident.ImpactMaintenance, incident.InProgress
+			in.Incident.Updates[0].Body, in.Incident.Updates[0].Status = "Short pauses.", incident.InProgress
+			m, err := r.Render(ch, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.ToLower(m.Text)
+			if strings.Contains(text, fault[lang]) || !strings.Contains(text, planned[lang]) {
+				t.Errorf("%s %s: want planned maintenance, not a fault: %q", lang, ch, text)
+			}
+			if ch == channel.SMS {
+				if _, _, n := sms.Segments(text); n > DefaultMaxSMSSegments+1 {
+					t.Errorf("%s sms: %d segments: %q", lang, n, text)
+				}
+			}
+			// An incident's complaint still reads as a fault being fixed.
+			in = sampleInput(queue.KindComplaintAck, lang)
+			if m, err = r.Render(ch, in); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(strings.ToLower(m.Text), fault[lang]) {
+				t.Errorf("%s %s: an incident's acknowledgement lost its wording: %q", lang, ch, m.Text)
+			}
+		}
+	}
+}
