@@ -71,7 +71,7 @@ func shortTime(t wire.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.Time().UTC().Format("2006-01-02 15:04")
+	return t.Time().UTC().Format("2006-01-02 15:04 MST") // UTC, named: the tag's reason beside it speaks the page's zone
 }
 
 func complaintIncident(cp wire.Complaint) string {

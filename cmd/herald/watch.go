@@ -351,7 +351,7 @@ func (a *app) watch(ctx context.Context, c *client, id string, summary io.Writer
 		// Nothing more goes out before h.Until: say so rather than wait.
 		fmt.Fprintf(summary, "broadcast %s: %d sent, %d delivered, %d failed, %d suppressed\n%d %s held (%s) until %s; they go out then: herald broadcast watch %s\n",
 			id, t.sent, t.delivered, t.failed, t.suppressed, h.Pending, messages(h.Pending), heldWhy(h.Reasons),
-			h.Until.Local().Format("2006-01-02 15:04 MST"), id)
+			h.Until.UTC().Format("2006-01-02 15:04 MST"), id)
 		return nil
 	}
 	fmt.Fprintf(summary, "broadcast %s %s: %d sent, %d delivered, %d failed, %d suppressed", id, doneWord(last), t.sent, t.delivered, t.failed, t.suppressed)
