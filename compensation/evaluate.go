@@ -141,7 +141,7 @@ func (m RuleMatch) Reason() string {
 		case CondComponent:
 			return "no: not affected on " + strings.Join(r.Components, " or ")
 		case CondMinutes:
-			return fmt.Sprintf("no: affected %d min, the rule needs ≥ %d min", m.Affected/time.Minute, r.MinAffectedMinutes)
+			return fmt.Sprintf("no: affected %s, the rule needs ≥ %d min", affectedWords(m.Affected), r.MinAffectedMinutes)
 		}
 		return "no"
 	}
@@ -164,7 +164,7 @@ func (m RuleMatch) Reason() string {
 		why = append(why, "affected on "+strings.Join(r.Components, " or "))
 	}
 	if r.MinAffectedMinutes > 0 {
-		why = append(why, fmt.Sprintf("affected %d min ≥ %d min", m.Affected/time.Minute, r.MinAffectedMinutes))
+		why = append(why, fmt.Sprintf("affected %s ≥ %d min", affectedWords(m.Affected), r.MinAffectedMinutes))
 	}
 	if len(why) == 0 {
 		return "matches: the rule is for everyone"
@@ -437,4 +437,14 @@ func (c *Compiled) match(cr *compiledRule, cust *audience.Customer, a *AffectedT
 	}
 	m.Matched = true
 	return m
+}
+
+// affectedWords says how long a customer was affected in a rule's
+// reason as the agent's screen does: whole minutes, "under 1 min" for
+// seconds (not "0 min", beside a script that says a minute).
+func affectedWords(d time.Duration) string {
+	if d < time.Minute {
+		return "under 1 min"
+	}
+	return fmt.Sprintf("%d min", d/time.Minute)
 }

@@ -376,3 +376,13 @@ func TestAmount(t *testing.T) {
 		}
 	}
 }
+
+// TestAffectedWords: seconds of impact read "under 1 min" in a rule's
+// reason, as on the agent's screen, not "0 min".
+func TestAffectedWords(t *testing.T) {
+	for d, want := range map[time.Duration]string{40 * time.Second: "under 1 min", time.Minute: "1 min", 90*time.Minute + 59*time.Second: "90 min"} {
+		if got := affectedWords(d); got != want {
+			t.Errorf("affectedWords(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
