@@ -378,7 +378,7 @@ func TestReportWordsInLanguage(t *testing.T) {
 	hu, err := locale.Default()
 	must(t, err)
 	l := hu.Lang("hu")
-	raw := regexp.MustCompile(`>\(?(none|minor|major|critical|investigating|identified|monitoring|resolved|pending|sending|sent|delivered|undelivered|failed|suppressed|cancelled|collapsed|sms|email|slack|webhook|web|phone|api|outage|defect|refund|other|none_yet|coming|decided|apology|fix)\)?<`)
+	raw := regexp.MustCompile(`>\(?(none|minor|major|critical|investigating|identified|monitoring|resolved|pending|sending|sent|delivered|undelivered|failed|suppressed|cancelled|collapsed|sms|email|slack|webhook|web|phone|api|outage|defect|refund|other|none_yet|coming|decided|apology|fix|credit|free_period|voucher)\)?<`)
 	for name, render := range map[string]func() ([]byte, error){
 		"incident": func() ([]byte, error) { return r.HTML("hu", nil) },
 		"period":   func() ([]byte, error) { return p.HTML("hu", nil) },
