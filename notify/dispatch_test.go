@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -610,8 +611,20 @@ func TestDryRun(t *testing.T) {
 				}
 			})
 		}
+		// The resolution of an open incident shows when it would resolve
+		// (now), not an empty "Resolved:" line.
+		r, err := svc.DryRun(h.ctx, h.page.ID, inc.ID, incident.BroadcastResolved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := r.Samples[channel.Email]["en"]; m == nil || regexp.MustCompile(`(?m)^Resolved:\s*$`).MatchString(m.Text) || !strings.Contains(m.Text, "Resolved: ") {
+			t.Errorf("the resolution's sample: %+v", m)
+		}
 		if got, _ := h.st.FindPlans(h.ctx, inc.ID); len(got) != 1 {
 			t.Errorf("dry run wrote plans: %d", len(got))
+		}
+		if got, _ := h.st.FindIncidentByID(h.ctx, inc.ID); got.ResolvedAt != nil {
+			t.Errorf("a dry run resolved the incident")
 		}
 	})
 }

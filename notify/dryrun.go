@@ -91,6 +91,16 @@ func (s *Service) DraftDryRun(ctx context.Context, pageID string, in incident.In
 // dryRun counts and renders the broadcast of kind for snap's incident
 // and its newest update.
 func (s *Service) dryRun(ctx context.Context, snap *snapshot, kind incident.BroadcastKind) (*DryRunResult, error) {
+	if (kind == incident.BroadcastResolved || kind == incident.BroadcastCompleted) && snap.inc.ResolvedAt == nil {
+		// The resolution of an incident still open: its samples show it
+		// resolved now, as it would be (not an empty "Resolved:" line).
+		// A copy: the cached snapshot is shared.
+		resolved, now := *snap.inc, s.now()
+		resolved.ResolvedAt = &now
+		cp := *snap
+		cp.inc = &resolved
+		snap = &cp
+	}
 	inc := snap.inc
 	upd := ""
 	if len(inc.Updates) > 0 {
