@@ -193,7 +193,7 @@ agents are told at once what changed.`)
 	for _, ch := range ans.Changes {
 		fmt.Fprintln(a.stdout, "  "+printable(compensation.NameComponents(ch.String(), names)))
 	}
-	fmt.Fprintln(a.stdout, "agents see the change now (API, live feed, their Slack channel when one is set).")
+	fmt.Fprintln(a.stdout, "agents see the change now: the API, the live feed, and the agents' Slack channel (agent_slack_channel; in sandbox mode, the sandbox inbox).")
 	return nil
 }
 
