@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"html/template"
-	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
@@ -54,11 +53,15 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	for _, k := range sortedKeys(r.CompensationCost) {
 		c.add("compensation", z, "", "cost:"+k, i64(r.CompensationCost[k]), "minor units")
 	}
+	// One figure a row, as every other section: a month's CSAT and how
+	// many answers it rests on; a component's incidents and complaints.
 	for _, m := range r.CSATByMonth {
-		c.add("csat", z, "", m.Month, ftoa(m.CSAT), strconv.Itoa(m.Answered)+" answers")
+		c.add("csat", z, "", m.Month, ftoa(m.CSAT), "")
+		c.add("csat", z, "", m.Month+":answers", itoa(m.Answered), "")
 	}
 	for _, cc := range r.Components {
-		c.add("components", z, "", cc.ID, itoa(cc.Incidents)+"/"+itoa(cc.Complaints), cc.Name)
+		c.add("components", z, "", "incidents:"+cc.ID, itoa(cc.Incidents), cc.Name)
+		c.add("components", z, "", "complaints:"+cc.ID, itoa(cc.Complaints), cc.Name)
 	}
 	return c.bytes()
 }
