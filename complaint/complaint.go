@@ -139,6 +139,16 @@ func (c Contact) Address(ch Channel) (kind channel.Kind, address string) {
 	return "", ""
 }
 
+// ReplyChannel is the channel herald answers c on (Contact.Address): a
+// call is answered by SMS, an SMS by SMS, … ; the complaint's own
+// channel when herald has no address to write to.
+func (c *Complaint) ReplyChannel() Channel {
+	if kind, addr := c.Contact.Address(c.Channel); addr != "" {
+		return Channel(kind)
+	}
+	return c.Channel
+}
+
 // Key is the contact's identity for attaching and repeat detection: the
 // customer ID when known, else the first address it has.
 func (c Contact) Key() string {

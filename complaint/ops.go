@@ -164,7 +164,7 @@ func (s *Service) Reply(ctx context.Context, pageID, id, text string) (*Complain
 	}
 	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
 		answered(c, now)
-		entries := []*Entry{s.entry(c, EntryMessageOut, actor, c.Channel, text, now)}
+		entries := []*Entry{s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), text, now)}
 		if c.State == StateNew || c.State == StateAcknowledged {
 			entries = append(entries, s.entry(c, EntryState, actor, "", string(c.State)+" → in_progress", now))
 			c.State = StateInProgress
@@ -327,7 +327,7 @@ func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remed
 		answered(c, now)
 		return []*Entry{
 			s.entry(c, EntryState, actor, "", string(from)+" → resolved (remedy: "+string(remedy)+")", now),
-			s.entry(c, EntryMessageOut, actor, c.Channel, outcome, now),
+			s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), outcome, now),
 		}, nil
 	})
 }

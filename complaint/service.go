@@ -902,7 +902,7 @@ func (s *Service) markAcked(c *Complaint, a Answer, now time.Time) ([]*Entry, er
 		c.State = StateAcknowledged
 		entries = append(entries, s.entry(c, EntryState, "system", "", "new → acknowledged", now))
 	}
-	return append(entries, s.entry(c, EntryMessageOut, "system", c.Channel, "automatic acknowledgement ("+string(a)+") queued", now)), nil
+	return append(entries, s.entry(c, EntryMessageOut, "system", c.ReplyChannel(), "automatic acknowledgement ("+string(a)+") queued", now)), nil
 }
 
 // fileAcknowledged files the new complaint c with its entries, already

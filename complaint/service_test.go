@@ -1404,3 +1404,28 @@ func TestReopenRestartsPromise(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyChannelOnTimeline: what herald writes back is on the timeline
+// under the channel it went by: a call with a phone number is answered by
+// SMS (the timeline said "message_out (phone)").
+func TestReplyChannelOnTimeline(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		c, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller", Phone: annPhone}, Text: "the app logs me out"})
+		if _, err := h.svc.Reply(h.ctx, h.page.ID, c.ID, "We are looking into it."); err != nil {
+			t.Fatal(err)
+		}
+		outs := h.entries(c.ID, complaint.EntryMessageOut)
+		if len(outs) == 0 {
+			t.Fatal("nothing on the timeline went out")
+		}
+		for _, e := range outs {
+			if e.Channel != complaint.SMS {
+				t.Errorf("%q went out by %s on the timeline, want sms", e.Text, e.Channel)
+			}
+		}
+		if got := h.get(c.ID); got.Channel != complaint.Phone {
+			t.Errorf("the complaint's own channel became %s", got.Channel)
+		}
+	})
+}
