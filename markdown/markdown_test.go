@@ -13,7 +13,8 @@ func TestHTML(t *testing.T) {
 		name, in   string
 		want, dont []string
 	}{
-		{"heading and list", "# What happened\n\n- one\n- two\n", []string{"<h1>What happened</h1>", "<li>one</li>"}, nil},
+		{"heading and list", "# What happened\n\n- one\n- two\n", []string{"<h3>What happened</h3>", "<li>one</li>"}, []string{"<h1", "<h2"}},
+		{"headings sit under the page's h1 and h2", "# a\n## b\n##### e\n###### f\n", []string{"<h3>a</h3>", "<h4>b</h4>", "<h6>e</h6>", "<h6>f</h6>"}, nil},
 		{"raw HTML is omitted", "<script>alert(1)</script>\n\nhi <b onclick=x>there</b>", []string{"hi"}, []string{"<script", "<b onclick", "alert(1)</script>"}},
 		{"javascript links are dropped", "[x](javascript:alert(1))", []string{"<a href=\"\">x</a>"}, []string{"javascript:"}},
 		{"text is escaped", "a < b & \"c\"", []string{"a &lt; b &amp; &quot;c&quot;"}, nil},

@@ -281,7 +281,7 @@ func TestReportGolden(t *testing.T) {
 			if *htmlDir != "" && name == "sqlite" {
 				must(t, os.WriteFile(filepath.Join(*htmlDir, "report.html"), h, 0o644))
 			}
-			if !strings.Contains(string(h), "<h1>What happened</h1>") {
+			if !strings.Contains(string(h), "<h3>What happened</h3>") {
 				t.Error("the postmortem is not rendered")
 			}
 			if _, err := svc.Incident(context.Background(), "another-page", "i1"); incident.ErrorCode(err) != incident.ENOTFOUND {

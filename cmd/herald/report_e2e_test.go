@@ -184,7 +184,7 @@ func testReport(t *testing.T, dir string, storeArgs []string) {
 		if _, page := get(t, n.url+"/incidents/"+id); strings.Contains(page, "What happened") {
 			t.Error("a draft postmortem is on the public page")
 		}
-		if html := mustCLI(t, env, "report", id).stdout; !strings.Contains(html, "<h1>What happened</h1>") || strings.Contains(html, "alert(1)") {
+		if html := mustCLI(t, env, "report", id).stdout; !strings.Contains(html, "<h3>What happened</h3>") || strings.Contains(html, "alert(1)") {
 			t.Errorf("the report's postmortem is not rendered safely")
 		}
 		if out := mustCLI(t, env, "postmortem", id, "--file", md, "--publish").stdout; !strings.Contains(out, "published") {
@@ -192,7 +192,7 @@ func testReport(t *testing.T, dir string, storeArgs []string) {
 		}
 		eventually(t, 10*time.Second, func() (bool, string) {
 			_, page := get(t, n.url+"/incidents/"+id)
-			return strings.Contains(page, "<h1>What happened</h1>") && strings.Contains(page, "<em>timed out</em>") && !strings.Contains(page, "alert(1)"),
+			return strings.Contains(page, "<h3>What happened</h3>") && strings.Contains(page, "<em>timed out</em>") && !strings.Contains(page, "alert(1)"),
 				"the published postmortem is not on the incident page"
 		})
 	})
