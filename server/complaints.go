@@ -296,14 +296,25 @@ func (s *Server) wireComplaint(cp *complaint.Complaint, entries []*complaint.Ent
 // queryTime reads a time query parameter: RFC 3339, or a date (UTC
 // midnight). zero when absent.
 func queryTime(c *fiber.Ctx, name string) (time.Time, error) {
-	v := strings.TrimSpace(c.Query(name))
+	return parseQueryTime(name, c.Query(name))
+}
+
+// parseQueryTime reads a from/to bound: an RFC 3339 time, or a date. A
+// date as "to" includes its day (the next midnight, UTC), as people mean
+// "to 2026-12-31" and as the period reports read it; as "from" it is
+// that day's midnight.
+func parseQueryTime(name, v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t.UTC(), nil
 	}
-	if t, err := time.Parse("2006-01-02", v); err == nil {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		if name == "to" {
+			t = t.AddDate(0, 0, 1)
+		}
 		return t, nil
 	}
 	return time.Time{}, incident.Invalid(name, "must be a time (2026-12-04T09:00:00Z) or a date (2026-12-04)")

@@ -1,0 +1,30 @@
+package server
+
+import (
+	"testing"
+	"time"
+)
+
+// TestParseQueryTime: a date as "to" includes its day; as "from" it
+// starts it; a time is taken as given; anything else is refused naming
+// the field.
+func TestParseQueryTime(t *testing.T) {
+	day := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name, v string
+		want    time.Time
+	}{
+		{"to", "2026-12-31", day.AddDate(0, 0, 1)},
+		{"from", "2026-12-31", day},
+		{"to", "2026-12-31T09:30:00+01:00", time.Date(2026, 12, 31, 8, 30, 0, 0, time.UTC)},
+		{"to", " ", time.Time{}},
+	} {
+		got, err := parseQueryTime(tt.name, tt.v)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("parseQueryTime(%s, %q) = %v, %v; want %v", tt.name, tt.v, got, err, tt.want)
+		}
+	}
+	if _, err := parseQueryTime("to", "31/12/2026"); err == nil {
+		t.Error("a malformed date was accepted")
+	}
+}
