@@ -327,6 +327,14 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 		}
 	})
 
+	t.Run("cancelling a broadcast that has gone out says so", func(t *testing.T) {
+		last := strings.TrimSpace(mustCLI(t, env, "broadcast", "list", "-q", id).stdout)
+		last = last[strings.LastIndex(last, "\n")+1:]
+		if r := mustCLI(t, env, "broadcast", "cancel", last); !strings.Contains(r.stdout, "nothing left to cancel") || strings.Contains(r.stdout, "cancelled ") {
+			t.Errorf("broadcast cancel %s: %q", last, r.stdout)
+		}
+	})
+
 	t.Run("resolving again is refused and sends nothing", func(t *testing.T) {
 		before := inbox(t, n)
 		r := cli(t, env, "resolve", id, "--message", "Still fine.")

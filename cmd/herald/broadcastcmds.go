@@ -492,6 +492,11 @@ func cmdBroadcastCancel(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	t := totals(&pr)
+	if t.cancelled == 0 && t.open == 0 {
+		// Everything had gone out already: say so, not "cancelled".
+		fmt.Fprintf(a.stdout, "nothing left to cancel: broadcast %s had gone out (%d sent, %d failed, %d suppressed)\n", pr.BroadcastID, t.sent+t.delivered, t.failed, t.suppressed)
+		return nil
+	}
 	fmt.Fprintf(a.stdout, "cancelled %s: %d sent, %d cancelled\n", pr.BroadcastID, t.sent+t.delivered, t.cancelled)
 	return nil
 }
