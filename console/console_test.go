@@ -339,6 +339,8 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	}
 	if _, body := m.do("GET", "/console/incidents/"+inc.ID+"/audience", nil); !strings.Contains(body, "2 recipients") {
 		t.Errorf("the audience page does not count the two customers of Payments")
+	} else if regexp.MustCompile(`<h2>(sms|email|slack|webhook) ·`).MatchString(body) || !strings.Contains(body, "<h2>Email · ") {
+		t.Errorf("the audience page names channels by their raw values, not in words")
 	}
 	_, body = m.do("GET", "/console/incidents/"+inc.ID+"/update?resolve=1", nil)
 	if !strings.Contains(body, `name="operational" checked`) || !strings.Contains(body, `value="resolved" selected`) {
