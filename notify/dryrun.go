@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"runtime/debug"
 	"strconv"
@@ -29,7 +30,32 @@ type DryRunResult struct {
 	EstimatedCost float64              `json:"estimated_cost"`
 	Currency      string               `json:"currency"`
 	// Samples holds one rendered message per channel and language in use.
-	Samples map[channel.Kind]map[string]*channel.Message `json:"samples"`
+	Samples map[channel.Kind]map[string]*Sample `json:"samples"`
+}
+
+// Sample is one rendered message of a dry run, as the API shows it: what
+// the recipient reads, without their address.
+type Sample struct {
+	Channel  channel.Kind `json:"channel"`
+	Language string       `json:"language"`
+	Subject  string       `json:"subject,omitempty"` // email
+	Text     string       `json:"text"`              // SMS body, email text part, Slack fallback text
+	HTML     string       `json:"html,omitempty"`    // email HTML part
+	// Blocks is Slack's Block Kit JSON, Payload a webhook's JSON body.
+	Blocks  json.RawMessage `json:"blocks,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// sampleOf is m as a dry run shows it.
+func sampleOf(m *channel.Message, lang string) *Sample {
+	sm := &Sample{Channel: m.Kind, Language: lang, Subject: m.Subject, Text: m.Text, HTML: m.HTML}
+	if len(m.Blocks) > 0 && json.Valid(m.Blocks) {
+		sm.Blocks = json.RawMessage(m.Blocks)
+	}
+	if len(m.Payload) > 0 && json.Valid(m.Payload) {
+		sm.Payload = json.RawMessage(m.Payload)
+	}
+	return sm
 }
 
 // DryRun answers what broadcasting kind for the incident's newest update
@@ -72,7 +98,7 @@ func (s *Service) DraftDryRun(ctx context.Context, pageID string, in incident.In
 	}
 	if b == nil {
 		return &DryRunResult{PageID: pageID, Kind: kind, Recipients: map[channel.Kind]int{}, Suppressed: map[channel.Kind]int{},
-			Currency: s.cfg.SMSCurrency, Samples: map[channel.Kind]map[string]*channel.Message{}}, nil
+			Currency: s.cfg.SMSCurrency, Samples: map[channel.Kind]map[string]*Sample{}}, nil
 	}
 	open, _, err := s.inc.Store.FindIncidents(ctx, incident.IncidentFilter{PageID: pageID,
 		Statuses: []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring, incident.InProgress, incident.Verifying}})
@@ -112,7 +138,7 @@ func (s *Service) dryRun(ctx context.Context, snap *snapshot, kind incident.Broa
 		return nil, err
 	}
 	res := &DryRunResult{PageID: inc.PageID, IncidentID: inc.ID, Kind: kind, Recipients: map[channel.Kind]int{}, Suppressed: map[channel.Kind]int{},
-		Currency: s.cfg.SMSCurrency, Samples: map[channel.Kind]map[string]*channel.Message{}}
+		Currency: s.cfg.SMSCurrency, Samples: map[channel.Kind]map[string]*Sample{}}
 	// 8 bytes of each delivery ID: a million customers on two channels
 	// cost ~40 MB here rather than ~200 MB of strings.
 	seen := map[uint64]struct{}{}
@@ -183,7 +209,7 @@ func (s *Service) dryRun(ctx context.Context, snap *snapshot, kind incident.Broa
 				res.SMSSegments += n
 			}
 			if res.Samples[d.Kind] == nil {
-				res.Samples[d.Kind] = map[string]*channel.Message{}
+				res.Samples[d.Kind] = map[string]*Sample{}
 			}
 			if _, ok := res.Samples[d.Kind][lang]; !ok {
 				if err := withLine(); err != nil {
@@ -194,8 +220,7 @@ func (s *Service) dryRun(ctx context.Context, snap *snapshot, kind incident.Broa
 				if err != nil {
 					return nil, err
 				}
-				m.To = ""
-				res.Samples[d.Kind][lang] = m
+				res.Samples[d.Kind][lang] = sampleOf(m, lang)
 			}
 		}
 	}

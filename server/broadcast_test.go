@@ -435,6 +435,17 @@ func TestBroadcastLifecycle(t *testing.T) {
 		if dr.Samples[channel.Email]["hu"] == nil || dr.Samples[channel.Email]["en"] == nil {
 			t.Errorf("samples %+v", dr.Samples)
 		}
+		// Samples speak the API's snake_case, carry no recipient address,
+		// and webhook bodies are JSON, not base64.
+		raw := b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run?kind=resolved", b.agent, "").String()
+		for _, bad := range []string{`"DeliveryID"`, `"Subject"`, `"Text"`, `"To"`, `"to"`} {
+			if strings.Contains(raw, bad) {
+				t.Errorf("the dry run's samples carry %s: %s", bad, raw)
+			}
+		}
+		if !strings.Contains(raw, `"subject":`) || !strings.Contains(raw, `"language":"hu"`) {
+			t.Errorf("the dry run's samples lack snake_case fields: %s", raw)
+		}
 		b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+incID+"/dry-run", b.agent, "").json(t, &dr)
 		if dr.Kind != incident.BroadcastDeclared {
 			t.Errorf("default kind %q", dr.Kind)
