@@ -1,6 +1,7 @@
 package compensation
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/heraldhq/herald/incident"
@@ -138,5 +139,29 @@ func TestDescribe(t *testing.T) {
 	}
 	if got, want := (Rule{Give: []string{"day"}}).Describe(), "everyone: day"; got != want {
 		t.Errorf("Rule.Describe() = %q, want %q", got, want)
+	}
+}
+
+// TestComponentsByID: a policy may name components as people do; names
+// (any case) become IDs, IDs and unknown or ambiguous names stay for
+// validation, and the given policy is not changed.
+func TestComponentsByID(t *testing.T) {
+	names := map[string]string{"payments": "c1", "checkout": "c2", "search": ""} // two components are called Search
+	p := &Policy{Rules: []Rule{{ID: "a", Components: []string{"Payments", "c2"}}, {ID: "b", Components: []string{"SEARCH", "Nope"}}, {ID: "c"}}}
+	got := componentsByID(p, names)
+	if want := []string{"c1", "c2"}; !slices.Equal(got.Rules[0].Components, want) {
+		t.Errorf("rule a: %v, want %v", got.Rules[0].Components, want)
+	}
+	if want := []string{"SEARCH", "Nope"}; !slices.Equal(got.Rules[1].Components, want) {
+		t.Errorf("rule b: %v, want %v (left for validation)", got.Rules[1].Components, want)
+	}
+	if p.Rules[0].Components[0] != "Payments" {
+		t.Errorf("the given policy was changed: %v", p.Rules[0].Components)
+	}
+	if same := componentsByID(&Policy{Rules: []Rule{{Components: []string{"c1"}}}}, names); same.Rules[0].Components[0] != "c1" {
+		t.Errorf("an ID was changed: %v", same.Rules[0].Components)
+	}
+	if componentsByID(nil, names) != nil {
+		t.Error("no policy became one")
 	}
 }

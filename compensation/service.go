@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,10 +157,11 @@ func (s *Service) Decide(ctx context.Context, pageID, incidentID string, p Propo
 		// request must not cause.
 		return nil, nil, incident.Errorf(incident.EFORBIDDEN, "only a manager or an admin may decide compensation")
 	}
-	scope, err := s.scope(ctx, inc, p.State == Decided)
+	scope, names, err := s.scope(ctx, inc, p.State == Decided)
 	if err != nil {
 		return nil, nil, err
 	}
+	p.Policy = componentsByID(p.Policy, names)
 	next, changed, err := Decide(cur, p, by, s.now(), scope)
 	if err != nil || !changed {
 		return next, nil, err
@@ -203,29 +205,73 @@ func (s *Service) publish(ctx context.Context, d *Decision) {
 // scope is what a proposal is checked against. The page's segments (plans,
 // regions, attribute keys) are read only for a policy, from a cache that
 // lives as long as the page's customer count stays the same.
-func (s *Service) scope(ctx context.Context, inc *incident.Incident, policy bool) (Scope, error) {
-	sc := Scope{Incident: inc}
+//
+// names maps the page's component names (lower case, those no other
+// component shares) to their IDs: a policy may name components as people
+// do, as the CLI's and the README's policy files do.
+func (s *Service) scope(ctx context.Context, inc *incident.Incident, policy bool) (sc Scope, names map[string]string, err error) {
+	sc = Scope{Incident: inc}
 	comps, err := s.Incidents.FindComponents(ctx, inc.PageID)
 	if err != nil {
-		return sc, err
+		return sc, nil, err
 	}
 	sc.Components = make([]string, 0, len(comps))
+	names = map[string]string{}
 	for _, c := range comps {
 		sc.Components = append(sc.Components, c.ID)
+		key := strings.ToLower(c.Name)
+		if _, dup := names[key]; dup {
+			names[key] = "" // ambiguous: the ID must be given
+		} else {
+			names[key] = c.ID
+		}
 	}
 	if !policy || s.Customers == nil {
-		return sc, nil
+		return sc, names, nil
 	}
 	seg, err := s.pageSegments(ctx, inc.PageID)
 	if err != nil {
-		return sc, err
+		return sc, names, err
 	}
 	if seg.customers > 0 {
 		// A page without customers yet leaves segments unchecked: a
 		// policy may be decided before the customer file is imported.
 		sc.Plans, sc.Regions, sc.AttributeKeys = seg.plans, seg.regions, seg.keys
 	}
-	return sc, nil
+	return sc, names, nil
+}
+
+// componentsByID returns p with its rules' components named by ID: a
+// value that is no component's ID but one component's name (any case) is
+// replaced by that ID; anything else is left for validation to refuse.
+// p itself is not changed.
+func componentsByID(p *Policy, names map[string]string) *Policy {
+	if p == nil {
+		return nil
+	}
+	isID := map[string]bool{}
+	for _, id := range names {
+		isID[id] = true
+	}
+	out := p
+	for i, r := range p.Rules {
+		for j, c := range r.Components {
+			id := names[strings.ToLower(c)]
+			if isID[c] || id == "" {
+				continue
+			}
+			if out == p { // the first change: copy the policy's rules
+				cp := *p
+				cp.Rules = slices.Clone(p.Rules)
+				out = &cp
+			}
+			if &out.Rules[i].Components[0] == &p.Rules[i].Components[0] { // this rule's first change
+				out.Rules[i].Components = slices.Clone(r.Components)
+			}
+			out.Rules[i].Components[j] = id
+		}
+	}
+	return out
 }
 
 type segments struct {

@@ -131,9 +131,18 @@ func TestCompensationDecideBadInput(t *testing.T) {
 	if got.Decision.State != compensation.NoneYet || got.Decision.Version != 0 {
 		t.Fatalf("after bad requests the decision is %+v", got.Decision)
 	}
-	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, valid).json(t, &got)
+	// Components may be named as people name them (the README's policy
+	// file does): the decision keeps their IDs.
+	byName := strings.Replace(valid, `"components":["`+e.compA.ID+`"],"give":["sorry"]`, `"components":["`+strings.ToUpper(e.compA.Name)+`"],"give":["sorry"]`, 1)
+	if byName == valid {
+		t.Fatal("the policy's rule was not rewritten by name")
+	}
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, byName).json(t, &got)
 	if got.Decision.State != compensation.Decided || got.Decision.Version != 1 || len(got.Changes) == 0 {
 		t.Fatalf("decided: %+v", got)
+	}
+	if cs := got.Decision.Policy.Rules[1].Components; len(cs) != 1 || cs[0] != e.compA.ID {
+		t.Errorf("the rule's components are %v, want the ID %s", cs, e.compA.ID)
 	}
 	e.mustDo(t, http.StatusNotFound, "GET", "/api/v1/pages/"+e.page.ID+"/incidents/nope/compensation", e.agent, "")
 }
