@@ -152,22 +152,8 @@ agents are told at once what changed.`)
 		return err
 	}
 	path := compensationPath(p.ID, pos[0])
-	if prop.Policy != nil {
-		// Rules may name components by name, as declare does.
-		comps, err := c.components(ctx, p.ID)
-		if err != nil {
-			return err
-		}
-		for i := range prop.Policy.Rules {
-			for j, name := range prop.Policy.Rules[i].Components {
-				for _, cp := range comps {
-					if strings.EqualFold(cp.Name, name) {
-						prop.Policy.Rules[i].Components[j] = cp.ID
-					}
-				}
-			}
-		}
-	}
+	// Rules may name components by name, as declare does: the server
+	// takes names as IDs (compensation.Service.Decide).
 	if prop.Version < 0 {
 		var cur decisionAnswer
 		if err := c.do(ctx, http.MethodGet, path, nil, nil, &cur, nil); err != nil {
