@@ -113,9 +113,9 @@ func (s *Service) sweepResolved(ctx context.Context) error {
 }
 
 // IncidentResolved answers every open complaint tagged to a resolved
-// incident that was there when it resolved: the customer is told what happened, with the apology, and the
-// complaint moves to resolved (remedy: apology) unless an agent holds it
-// open. It returns how many it answered; for an incident that is not
+// incident that was there when it resolved: the customer is told what
+// happened, with the apology, and the complaint moves to resolved
+// (remedy: apology) unless an agent holds it open. It returns how many it answered; for an incident that is not
 // resolved it does nothing. Running it again answers nobody twice.
 func (s *Service) IncidentResolved(ctx context.Context, incidentID string) (int, error) {
 	inc, err := s.Incidents.FindIncidentByID(ctx, incidentID)

@@ -466,7 +466,6 @@ const heldAfter = 2 * time.Second
 // (notify.Service.Held: quiet hours, the frequency cap, a provider's
 // retry), the stream ends with a "held" event instead: the progress with
 // Held set, saying until when.
-
 func (s *Server) broadcastEvents() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id := c.Params("broadcast_id")
