@@ -200,7 +200,13 @@ func (a *App) openDeclare(ctx context.Context, trigger, channelID, userID, lang 
 	cancel()
 	if err != nil {
 		a.log.Warn("slack: views.open", "user", userID, "err", err)
-		a.tell(ctx, channelID, userID, a.text(lang, "SlackFailed", "Reason", err.Error()))
+		// Slack's own words ("exchanged_trigger_id") are for the log; the
+		// manager is told what to do.
+		msg := "SlackFormFailed"
+		if strings.Contains(err.Error(), "trigger_id") {
+			msg = "SlackTriggerSpent"
+		}
+		a.tell(ctx, channelID, userID, a.text(lang, msg))
 		return
 	}
 	a.refreshDeclare(ctx, v, page, comps, nil, nil, m, userID)

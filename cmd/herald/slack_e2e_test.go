@@ -271,6 +271,24 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 		t.Fatal("no incident declared")
 	}
 
+	t.Run("a spent trigger is explained, not Slack's error code", func(t *testing.T) {
+		code, body := slackSign(t, n, "/webhooks/slack/commands", command("U0MANAGER", "declare", "trig-declare"), secret, time.Now())
+		if code != http.StatusOK {
+			t.Fatalf("/herald declare again: %d %q", code, body)
+		}
+		eventually(t, 15*time.Second, func() (bool, string) {
+			for _, m := range to(inbox(t, n), "slack", "C0OPS00001") {
+				if m.Status == "ephemeral" && m.Headers["user"] == "U0MANAGER" && strings.Contains(m.Body, "Run the command again") {
+					if strings.Contains(m.Body, "trigger_id") {
+						return false, "the answer carries Slack's error code: " + m.Body
+					}
+					return true, ""
+				}
+			}
+			return false, "no ephemeral explanation for the spent trigger"
+		})
+	})
+
 	t.Run("an update from the API edits the one message", func(t *testing.T) {
 		mustCLI(t, env, "update", incID, "--status", "identified", "--message", "A faulty deploy; rolling back.")
 		eventually(t, 20*time.Second, func() (bool, string) {
