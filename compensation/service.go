@@ -255,21 +255,26 @@ func componentsByID(p *Policy, names map[string]string) *Policy {
 	}
 	out := p
 	for i, r := range p.Rules {
+		var comps []string // this rule's components, copied at its first change
 		for j, c := range r.Components {
 			id := names[strings.ToLower(c)]
 			if isID[c] || id == "" {
 				continue
 			}
-			if out == p { // the first change: copy the policy's rules
-				cp := *p
-				cp.Rules = slices.Clone(p.Rules)
-				out = &cp
+			if comps == nil {
+				comps = slices.Clone(r.Components)
 			}
-			if &out.Rules[i].Components[0] == &p.Rules[i].Components[0] { // this rule's first change
-				out.Rules[i].Components = slices.Clone(r.Components)
-			}
-			out.Rules[i].Components[j] = id
+			comps[j] = id
 		}
+		if comps == nil {
+			continue
+		}
+		if out == p { // the policy's first change: copy its rules
+			cp := *p
+			cp.Rules = slices.Clone(p.Rules)
+			out = &cp
+		}
+		out.Rules[i].Components = comps
 	}
 	return out
 }
