@@ -861,12 +861,15 @@ func TestInboundWebhooks(t *testing.T) {
 			status                   int
 			want                     string
 		}{
-			{"forged command", "/webhooks/slack/commands", cmd, "wrong", now, 403, ""},
-			{"replayed command", "/webhooks/slack/commands", cmd, testSlackSecret, now.Add(-10 * time.Minute), 403, ""},
+			{"forged command", "/webhooks/slack/commands", cmd, "wrong", now, 403, "signature does not match"},
+			// A stale timestamp is a replay or a clock that is off: the
+			// answer says which check refused it, and by how much.
+			{"replayed command", "/webhooks/slack/commands", cmd, testSlackSecret, now.Add(-10 * time.Minute), 403, "s before this server's time; herald accepts 5m0s either way"},
+			{"command from the future", "/webhooks/slack/commands", cmd, testSlackSecret, now.Add(7 * time.Minute), 403, "s after this server's time"},
 			{"status", "/webhooks/slack/commands", cmd, testSlackSecret, now, 200, "All Systems Operational"},
 			{"help", "/webhooks/slack/commands", help, testSlackSecret, now, 200, "/herald status"},
 			{"not a command", "/webhooks/slack/commands", "x=1", testSlackSecret, now, 400, ""},
-			{"forged interaction", "/webhooks/slack/interactions", inter, "wrong", now, 403, ""},
+			{"forged interaction", "/webhooks/slack/interactions", inter, "wrong", now, 403, "signature does not match"},
 			{"interaction", "/webhooks/slack/interactions", inter, testSlackSecret, now, 200, ""},
 		}
 		for _, tc := range tests {
@@ -876,12 +879,20 @@ func TestInboundWebhooks(t *testing.T) {
 					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 				}
 				if tc.status >= 400 {
-					r.errorOf(t)
+					if e := r.errorOf(t); !strings.Contains(e.Message, tc.want) {
+						t.Errorf("error %q, want it to say %q", e.Message, tc.want)
+					}
+					return
 				}
 				if tc.want != "" && (!strings.Contains(r.String(), tc.want) || !strings.Contains(r.String(), `"ephemeral"`)) {
 					t.Errorf("answer %s", r.body)
 				}
 			})
+		}
+		// A proxy that drops Slack's headers is named as such.
+		r := b.do(t, "POST", "/webhooks/slack/commands", "", cmd, "Content-Type", "application/x-www-form-urlencoded")
+		if e := r.errorOf(t); r.status != 403 || !strings.Contains(e.Message, "has no X-Slack-Signature or X-Slack-Request-Timestamp header") {
+			t.Errorf("no headers: %d %q", r.status, e.Message)
 		}
 	})
 
@@ -891,7 +902,7 @@ func TestInboundWebhooks(t *testing.T) {
 			`herald_inbound_webhooks_total{kind="twilio_sms",result="forged"} 4`,
 			`herald_inbound_webhooks_total{kind="twilio_sms",result="ok"} 2`,
 			`herald_inbound_webhooks_total{kind="twilio_sms",result="ignored"} 1`,
-			`herald_inbound_webhooks_total{kind="slack_command",result="forged"} 2`,
+			`herald_inbound_webhooks_total{kind="slack_command",result="forged"} 4`,
 			`herald_inbound_webhooks_total{kind="twilio_status",result="kept"} 1`,
 			`herald_inbound_webhooks_total{kind="twilio_status",result="ignored"} 1`,
 		} {

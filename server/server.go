@@ -170,8 +170,10 @@ type Server struct {
 	// lastHost is the last host name hostOf made from a Host header:
 	// nearly every request names the same one (hostName).
 	lastHost atomic.Pointer[string]
-	proxies  proxies // cfg.TrustedProxies
-	probe    writeProbe
+	// slackClockWarned is when warnSlackClock last logged (Unix ns).
+	slackClockWarned atomic.Int64
+	proxies          proxies // cfg.TrustedProxies
+	probe            writeProbe
 
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once

@@ -7,9 +7,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	slackgo "github.com/slack-go/slack"
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
@@ -193,18 +195,52 @@ func (s *Server) twilioStatus() fiber.Handler {
 	}
 }
 
-// slackBody verifies a Slack request's signature over the raw body.
-func (s *Server) slackBody(c *fiber.Ctx) ([]byte, bool) {
+// slackBody verifies a Slack request's signature over the raw body. A
+// refusal says why, so that whoever sets up the app can tell a wrong
+// secret from a clock that is off (Slack signs with the time it sends,
+// and a request more than MaxSkew from herald's clock is refused as a
+// replay) or a proxy that drops headers; the answer names neither the
+// secret nor what the signature should have been.
+func (s *Server) slackBody(c *fiber.Ctx) ([]byte, error) {
 	if s.bc.cfg.SlackSigningSecret == "" {
-		return nil, false
+		return nil, incident.Errorf(incident.EFORBIDDEN, "herald refuses Slack requests: no Slack signing secret is set (HERALD_SLACK_SIGNING_SECRET)")
 	}
 	h := http.Header{}
 	c.Request().Header.VisitAll(func(k, v []byte) { h.Add(string(k), string(v)) })
 	body := c.Body()
-	if err := slack.VerifyRequest(h, body, s.bc.cfg.SlackSigningSecret, s.svc.Now()); err != nil {
-		return nil, false
+	err := slack.VerifyRequest(h, body, s.bc.cfg.SlackSigningSecret, s.svc.Now())
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.Is(err, slackgo.ErrMissingHeaders):
+		return nil, incident.Errorf(incident.EFORBIDDEN, "the Slack request has no %s or %s header (a proxy may drop them)", slack.HeaderSignature, slack.HeaderTimestamp)
+	case errors.Is(err, slackgo.ErrExpiredTimestamp):
+		skew := "an unreadable time"
+		if ts, perr := strconv.ParseInt(c.Get(slack.HeaderTimestamp), 10, 64); perr == nil {
+			d := s.svc.Now().Sub(time.Unix(ts, 0)).Round(time.Second)
+			skew = d.String() + " before"
+			if d < 0 {
+				skew = (-d).String() + " after"
+			}
+		}
+		s.warnSlackClock(skew)
+		return nil, incident.Errorf(incident.EFORBIDDEN,
+			"the Slack request was signed at %s this server's time; herald accepts %s either way, as Slack does: check the server's clock (NTP), or a queue that held the request",
+			skew, slack.MaxSkew)
 	}
-	return body, true
+	return nil, forged("Slack")
+}
+
+// warnSlackClock logs a stale Slack timestamp at most once a minute: a
+// skewed clock refuses every Slack request, and the log is where an
+// operator looks; a replay flood must not flood it.
+func (s *Server) warnSlackClock(skew string) {
+	now := time.Now()
+	last := s.slackClockWarned.Load()
+	if last != 0 && now.Sub(time.Unix(0, last)) < time.Minute || !s.slackClockWarned.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	s.log.Warn("slack: request refused, its timestamp is too far from this server's clock (check NTP)", "signed", skew+" this server's time", "max_skew", slack.MaxSkew.String())
 }
 
 // slackHelp is what /herald answers without the Slack app (EnableSlackApp).
@@ -217,10 +253,10 @@ const slackHelp = "herald: `/herald status` shows the status page's overall stat
 // is opening) is an empty 200.
 func (s *Server) slackCommand() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		body, ok := s.slackBody(c)
-		if !ok {
+		body, err := s.slackBody(c)
+		if err != nil {
 			s.countInbound(inSlackCommand, resultForged)
-			return forged("Slack")
+			return err
 		}
 		cmd, err := slack.ParseSlashCommand(body)
 		if err != nil {
@@ -320,10 +356,10 @@ func (s *Server) overallStatus(ctx context.Context, pageID string) (string, erro
 // answered with its errors, or an empty 200 that closes it.
 func (s *Server) slackInteraction() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		body, ok := s.slackBody(c)
-		if !ok {
+		body, err := s.slackBody(c)
+		if err != nil {
 			s.countInbound(inSlackInteraction, resultForged)
-			return forged("Slack")
+			return err
 		}
 		in, err := slack.ParseInteraction(body)
 		if err != nil {
