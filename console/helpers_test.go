@@ -94,7 +94,7 @@ func (e *env) as(role incident.Role) context.Context {
 // link returns a one-time sign-in link's path for a new token.
 func (e *env) link(t testing.TB, role incident.Role, name string) string {
 	t.Helper()
-	secret, _, err := console.CreateSignInLink(context.Background(), e.n.Incidents, e.n.Engine.Sessions, name, role, 0)
+	secret, _, _, err := console.CreateSignInLink(context.Background(), e.n.Incidents, e.n.Engine.Sessions, name, role, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

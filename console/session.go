@@ -33,25 +33,56 @@ const (
 	localCSRF    = "console.csrf"
 )
 
-// CreateSignInLink makes a token for name with role and a one-time link
-// that signs its holder in with it, and returns the link's secret (the
-// path is Prefix+"/link/"+secret). `herald console link` calls it on the
-// store directly, like `herald token create`.
-func CreateSignInLink(ctx context.Context, svc *incident.Service, sessions incident.SessionStore, name string, role incident.Role, lifetime time.Duration) (string, *incident.Token, error) {
+// CreateSignInLink makes a one-time link that signs its holder in as
+// name with role, and returns the link's secret (the path is
+// Prefix+"/link/"+secret) and the token the sessions will hold. A person
+// who already has a live token with that name and role keeps it (the
+// newest, when there are several): a link a week for the same agent
+// would otherwise leave a token a week to list, and revoking the one
+// token still ends every session of theirs. Otherwise a token is made;
+// created says which. `herald console link` calls it on the store
+// directly, like `herald token create`.
+func CreateSignInLink(ctx context.Context, svc *incident.Service, sessions incident.SessionStore, name string, role incident.Role, lifetime time.Duration) (secret string, tok *incident.Token, created bool, err error) {
 	if lifetime <= 0 {
 		lifetime = DefaultLinkLifetime
 	}
-	secret, tok, err := svc.CreateToken(ctx, name, role)
+	tok, err = liveToken(ctx, svc, name, role)
 	if err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
-	linkSecret, hash := incident.NewSessionSecret()
+	hash := ""
+	if tok != nil {
+		hash = tok.Hash
+	} else {
+		var tokSecret string
+		if tokSecret, tok, err = svc.CreateToken(ctx, name, role); err != nil {
+			return "", nil, false, err
+		}
+		hash, created = incident.HashToken(tokSecret), true
+	}
+	linkSecret, linkHash := incident.NewSessionSecret()
 	now := svc.Now().UTC().Truncate(time.Millisecond)
-	l := &incident.SignInLink{Hash: hash, TokenID: tok.ID, TokenHash: incident.HashToken(secret), CreatedAt: now, ExpiresAt: now.Add(lifetime)}
+	l := &incident.SignInLink{Hash: linkHash, TokenID: tok.ID, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(lifetime)}
 	if err := sessions.CreateSignInLink(ctx, l); err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
-	return linkSecret, tok, nil
+	return linkSecret, tok, created, nil
+}
+
+// liveToken is the newest unrevoked token with exactly name and role, or
+// nil.
+func liveToken(ctx context.Context, svc *incident.Service, name string, role incident.Role) (*incident.Token, error) {
+	tokens, err := svc.Tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var best *incident.Token
+	for _, t := range tokens {
+		if t.RevokedAt == nil && t.Name == name && t.Role == role && t.Hash != "" && (best == nil || t.CreatedAt.After(best.CreatedAt)) {
+			best = t
+		}
+	}
+	return best, nil
 }
 
 // csrfFor derives a session's anti-forgery token from its secret: the
@@ -113,6 +144,13 @@ func (cs *Console) loadSession(c *fiber.Ctx) error {
 			cs.log.Warn("console: touch session", "token_id", s.TokenID, "err", err)
 		}
 		s.SeenAt, s.ExpiresAt = now, exp
+	}
+	// The token's "last used" counts the console too, so that the token
+	// list tells an admin who still works with herald.
+	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > time.Minute {
+		if err := cs.cfg.Incidents.Store.TouchToken(ctx, tok.ID, now); err != nil && !errors.Is(err, incident.ErrNotFound) {
+			cs.log.Warn("console: touch token", "token_id", tok.ID, "err", err)
+		}
 	}
 	c.Locals(localSession, s)
 	c.Locals(localSecret, secret)

@@ -338,7 +338,7 @@ var consoleCSRF = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 // person would, and returns a client holding the session cookie (it
 // follows no redirects).
 func consoleSignIn(ctx context.Context, n *node.Node, name string) (*http.Client, error) {
-	secret, _, err := console.CreateSignInLink(ctx, n.Incidents, n.Engine.Sessions, name, incident.RoleManager, 0)
+	secret, _, _, err := console.CreateSignInLink(ctx, n.Incidents, n.Engine.Sessions, name, incident.RoleManager, 0)
 	if err != nil {
 		return nil, err
 	}

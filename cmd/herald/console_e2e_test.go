@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestConsoleLink: `herald console link` prints a link that signs its
@@ -54,6 +55,27 @@ func TestConsoleLink(t *testing.T) {
 	}
 	if st := signIn(); st != http.StatusUnauthorized {
 		t.Errorf("second use: %d, want 401", st)
+	}
+	// A second link for Ana as agent signs her in with the same token:
+	// one token a person, whose "last used" counts her console work.
+	out = mustCLI(t, nil, "console", "link", "--role", "agent", "--name", "Ana", "--data", dir, "--public-url", n.url)
+	if !strings.Contains(out.stdout, `link for "Ana"'s agent token`) {
+		t.Errorf("a second link for Ana:\n%s", out.stdout)
+	}
+	list := mustCLI(t, nil, "token", "list", "--data", dir).stdout
+	var ana []string
+	for _, line := range strings.Split(list, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[1] == "Ana" {
+			ana = append(ana, line)
+		}
+	}
+	if len(ana) != 1 || strings.Contains(ana[0], "never") || !strings.Contains(ana[0], time.Now().UTC().Format("2006-01-02")) {
+		t.Errorf("Ana's tokens after two links and a console visit (want one, used today):\n%s", list)
+	}
+	// As a manager she gets a token of that role.
+	out = mustCLI(t, nil, "console", "link", "--role", "manager", "--name", "Ana", "--data", dir)
+	if !strings.HasPrefix(out.stdout, "Created manager token") {
+		t.Errorf("a manager link for Ana:\n%s", out.stdout)
 	}
 	if r := cli(t, nil, "console", "link", "--role", "root", "--name", "X", "--data", dir); r.code != 2 {
 		t.Errorf("a bad role: exit %d, want 2", r.code)

@@ -21,7 +21,7 @@ func cmdConsole(ctx context.Context, a *app, args []string) error {
 
 func cmdConsoleLink(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("console link", "--role admin|manager|agent --name NAME [--valid 15m] [--data DIR | --redis URL]",
-		"Makes a token for NAME with ROLE and prints, on the last line, a one-time link\nthat signs its holder in to the web console. Send it to the person; it works\nonce, within --valid. Revoke the token (herald token revoke) to end their sessions.\n\n"+tokenAbout)
+		"Prints, on the last line, a one-time link that signs its holder in to the web\nconsole as NAME with ROLE: with the live token NAME has with ROLE, or a new one.\nSend it to the person; it works once, within --valid. Revoke the token (herald\ntoken revoke) to end their sessions.\n\n"+tokenAbout)
 	role := fs.String("role", "", "what the person may do: admin, manager or agent (required)")
 	name := fs.String("name", "", "the person's `NAME`, shown in the console and the audit log (required)")
 	valid := fs.Duration("valid", console.DefaultLinkLifetime, "how long the link may be used (`DURATION`)")
@@ -53,11 +53,15 @@ func cmdConsoleLink(ctx context.Context, a *app, args []string) error {
 	defer eng.Close()
 	svc := incident.NewService(eng.Incidents, nil, log)
 	ctx = incident.WithActor(ctx, incident.Actor{Name: "cli"})
-	secret, tok, err := console.CreateSignInLink(ctx, svc, eng.Sessions, *name, incident.Role(*role), *valid)
+	secret, tok, created, err := console.CreateSignInLink(ctx, svc, eng.Sessions, *name, incident.Role(*role), *valid)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Created %s token %s (%q) and a one-time console sign-in link, valid for %s:\n", tok.Role, tok.ID, tok.Name, *valid)
+	if created {
+		fmt.Fprintf(a.stdout, "Created %s token %s (%q) and a one-time console sign-in link, valid for %s:\n", tok.Role, tok.ID, tok.Name, *valid)
+	} else {
+		fmt.Fprintf(a.stdout, "A one-time console sign-in link for %q's %s token %s (made %s UTC), valid for %s:\n", tok.Name, tok.Role, tok.ID, tok.CreatedAt.UTC().Format("2006-01-02 15:04"), *valid)
+	}
 	fmt.Fprintln(a.stdout, cfg.PublicURLFor(cfg.Addr)+console.Prefix+"/link/"+secret)
 	return nil
 }
