@@ -1029,6 +1029,21 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 			}
 		}
 	}
+	if vals[slotBody] != whole[slotBody] {
+		vals[slotBody] = toSentenceEnd(vals[slotBody])
+	}
+	if vals[slotBody] != whole[slotBody] && bodyStub(vals[slotBody]) {
+		// What room is left holds a word or two of the operator's text
+		// ("Some…"): that tells the customer nothing and reads like a
+		// broken message. It goes whole (the link has it), and the names
+		// cut for the stub's room are fitted again.
+		vals[slotBody] = ""
+		for _, slot := range order[1:] {
+			if again := fit(slot, whole[slot]); vals[slot] == "" || utf8.RuneCountInString(again) != utf8.RuneCountInString(vals[slot]) {
+				vals[slot] = again
+			}
+		}
+	}
 	for _, slot := range order {
 		cut += utf8.RuneCountInString(whole[slot]) - utf8.RuneCountInString(vals[slot])
 	}
@@ -1037,6 +1052,38 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 		return "", 0, fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lt.lang, in.Kind, max)
 	}
 	return msg, cut, nil
+}
+
+// toSentenceEnd shortens a cut text that ends in a few words of a next
+// sentence ("…at checkout. We…") to its last whole sentence: a
+// fragment says nothing, and the link has the rest.
+func toSentenceEnd(kept string) string {
+	text := withoutEllipsis(kept)
+	end := -1
+	for _, stop := range []string{". ", "! ", "? "} {
+		if i := strings.LastIndex(text, stop); i > end {
+			end = i
+		}
+	}
+	if end < 0 || len(strings.Fields(text[end+2:])) >= 4 {
+		return kept
+	}
+	return text[:end+1]
+}
+
+// withoutEllipsis is a cut text without the ellipsis the cut added
+// ("…", or "..." once folded to GSM-7).
+func withoutEllipsis(kept string) string {
+	kept = strings.TrimSpace(kept)
+	kept = strings.TrimSuffix(strings.TrimSuffix(kept, "…"), "...")
+	return strings.TrimSpace(kept)
+}
+
+// bodyStub reports whether what a cut kept of the operator's text is too
+// little to say anything: fewer than four words or 30 characters.
+func bodyStub(kept string) bool {
+	kept = withoutEllipsis(kept)
+	return len(strings.Fields(kept)) < 4 || utf8.RuneCountInString(kept) < 30
 }
 
 // optionalText returns an SMS layout with its optional text, written

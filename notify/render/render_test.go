@@ -762,7 +762,10 @@ func TestSMSShortLinkLanguage(t *testing.T) {
 		{"short text, hu", "hu", "Vizsgáljuk.", []string{"en", "hu", "pl", "hr"}, base + "/hu"},
 		{"short text, en", "en", "Investigating.", []string{"en", "hu", "pl", "hr"}, base + "/en"},
 		{"one language", "en", "Investigating.", []string{"en"}, base},
-		{"text that must be cut", "pl", strings.Repeat("Sprawdzamy płatności kartą. ", 20), []string{"en", "hu", "pl", "hr"}, base},
+		// One long sentence: a cut text ends mid-sentence, where three
+		// characters more keep more of it (a cut that ends at a
+		// sentence's end gains nothing from them, and keeps the link).
+		{"text that must be cut", "pl", "Sprawdzamy płatności" + strings.Repeat(" a", 120) + ".", []string{"en", "hu", "pl", "hr"}, base},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			in := sampleInput(queue.KindAck, tt.lang)

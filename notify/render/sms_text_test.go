@@ -1,6 +1,7 @@
 package render
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +206,38 @@ func TestSMSDropsNameEmojiToKeepText(t *testing.T) {
 		}
 		if !strings.Contains(m.Text, "🔥🔥") {
 			t.Errorf("%s: a name of emoji alone was dropped: %q", kind, m.Text)
+		}
+	}
+}
+
+// TestSMSNeverCutsTextToAStub: when the room left for the operator's
+// text holds only a word or two ("So…"), or a cut would end a text in a
+// few words of its next sentence ("…at checkout. We…"), the SMS carries
+// whole sentences or none, and the incident's name gets the room back.
+func TestSMSNeverCutsTextToAStub(t *testing.T) {
+	r := newTestRenderer(t)
+	body := "Some card payments are declined at checkout. We are rolling back the faulty release; payments should recover within the hour."
+	fragment := regexp.MustCompile(`[.!?] (\S+ ){0,2}\S+(…|\.\.\.)`)
+	for _, kind := range []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindComplaintAck, queue.KindResolved} {
+		for _, lang := range []string{"en", "hu", "pl", "hr"} {
+			for _, name := range []string{"Card payments fail", "Kártyás fizetések sikertelenek az európai régióban a pénztárnál"} {
+				in := operatorInput(kind, lang, body)
+				in.Incident.Name = name
+				in.Ref = "C-RCLFXZ2G"
+				m, err := r.Render(channel.SMS, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(m.Text, "Some") && !strings.Contains(m.Text, "Some card payments are declined at checkout.") {
+					t.Errorf("%s/%s: the operator's text cut short of its first sentence: %q", kind, lang, m.Text)
+				}
+				if f := fragment.FindString(m.Text); f != "" {
+					t.Errorf("%s/%s: a sentence's first words left after a cut (%q): %q", kind, lang, f, m.Text)
+				}
+				if lang != "en" && !strings.Contains(m.Text, "Some") && !strings.Contains(m.Text, name) {
+					t.Errorf("%s/%s: neither the operator's text nor the whole name: %q", kind, lang, m.Text)
+				}
+			}
 		}
 	}
 }
