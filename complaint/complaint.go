@@ -172,6 +172,15 @@ type Tag struct {
 	Reason     string    `json:"reason"`     // for people: why this incident
 	By         string    `json:"by"`         // "auto", or the actor who tagged it
 	At         time.Time `json:"at"`
+	// Ended: the incident had been resolved (a maintenance completed)
+	// when the complaint came. Its automatic answer is then not "a known
+	// problem we are fixing" (ackAnswer).
+	Ended bool `json:"ended,omitempty"`
+}
+
+// endedBy reports whether inc had ended by at.
+func endedBy(inc *incident.Incident, at time.Time) bool {
+	return inc.ResolvedAt != nil && !at.Before(*inc.ResolvedAt)
 }
 
 // Complaint is one ticket, from first contact to close.

@@ -612,7 +612,7 @@ func (s *Service) tagNew(ctx context.Context, page *incident.Page, c *Complaint,
 			return nil, err
 		}
 		actor := incident.ActorFrom(ctx).String()
-		c.Tag = &Tag{IncidentID: inc.ID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now}
+		c.Tag = &Tag{IncidentID: inc.ID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now, Ended: endedBy(inc, in.At)}
 		return []*Entry{s.entry(c, EntryTag, actor, "", "tagged to "+inc.ID+": "+c.Tag.Reason, now)}, nil
 	}
 	incs, comps, err := s.candidates(ctx, page.ID, in.At)
@@ -882,9 +882,14 @@ func (s *Service) owner(ctx context.Context, pageID, given string) (string, erro
 // a resolved incident would be wrong; a person calls them.
 func autoAck(c *Complaint) bool { return c.Category != CategoryFollowUp }
 
-// ackAnswer is the automatic answer of a new complaint.
+// ackAnswer is the automatic answer of a new complaint: what we know of
+// the incident it is about while that incident lasts. A complaint about
+// one that had ended when it came (the customer choosing the
+// compensation the resolution offered, or writing that it still fails)
+// is not told "we are fixing it, we will write when it is fixed": it
+// gets the acknowledgement that a person will answer, and by when.
 func ackAnswer(c *Complaint) Answer {
-	if c.Tag != nil {
+	if c.Tag != nil && !c.Tag.Ended {
 		return AnswerKnown
 	}
 	return AnswerReceived

@@ -1127,6 +1127,18 @@ func TestReopenedAfterIncidentResolved(t *testing.T) {
 		if got := h.get(late.ID); !got.Open() || got.IncidentAnswered != "" {
 			t.Errorf("the late complaint: state %s, answered by %q; want open, unanswered", got.State, got.IncidentAnswered)
 		}
+		// Nor is it, or a customer's reply to the resolution message
+		// (choosing the compensation it offered), acknowledged as "a
+		// known problem we are fixing": a person will answer.
+		choice, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "A visszatérítést kérem", ReplyTo: inc.ID})
+		if choice.IncidentID() != inc.ID || !choice.Tag.Ended {
+			t.Errorf("the reply to the resolution: tag %+v, want %s, ended", choice.Tag, inc.ID)
+		}
+		for _, id := range []string{late.ID, choice.ID} {
+			if asks := h.ack.ok(id); len(asks) != 1 || asks[0].Answer != complaint.AnswerReceived {
+				t.Errorf("complaint %s after the resolution acknowledged with %+v, want %s", id, asks, complaint.AnswerReceived)
+			}
+		}
 
 		// An agent reopens a complaint the resolution answered: the same.
 		if _, err := h.svc.Move(h.ctx, h.page.ID, b.ID, complaint.StateInProgress); err != nil {

@@ -74,7 +74,7 @@ func Suggest(ev Evidence, incidents []*incident.Incident, comps []*incident.Comp
 		if score <= 0 {
 			continue
 		}
-		t := &Tag{IncidentID: inc.ID, Confidence: min(score, maxConfidence), Reason: strings.Join(reasons, "; "), By: "auto", At: ev.At}
+		t := &Tag{IncidentID: inc.ID, Confidence: min(score, maxConfidence), Reason: strings.Join(reasons, "; "), By: "auto", At: ev.At, Ended: endedBy(inc, ev.At)}
 		if best == nil || t.Confidence > best.Confidence || t.Confidence == best.Confidence && inc.StartedAt.After(bestAt) {
 			best, bestAt = t, inc.StartedAt
 		}

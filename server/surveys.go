@@ -91,7 +91,10 @@ func (s *Server) surveyLinkFailed(c *fiber.Ctx, err error) error {
 
 // surveyPage is GET /survey/{token}: the survey's page; ?score=N (the
 // email's and Slack's one-click links) records the score first, keeping
-// what the customer said before.
+// what the customer said before. HEAD (fiber answers it with this
+// handler) records nothing: link checkers and chat previews send it, and
+// a score, or a win-back task for an unhappy one, must come from the
+// customer.
 func (s *Server) surveyPage() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, token := c.UserContext(), c.Params("token")
@@ -99,7 +102,7 @@ func (s *Server) surveyPage() fiber.Handler {
 		if err != nil {
 			return s.surveyLinkFailed(c, err)
 		}
-		if q := c.Query("score"); q != "" {
+		if q := c.Query("score"); q != "" && c.Method() != fiber.MethodHead {
 			n, err := strconv.Atoi(q)
 			if err != nil || n < 1 || n > 5 {
 				v := s.surveyView(c, sv, "form")

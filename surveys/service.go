@@ -927,6 +927,12 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 		s.Log.Warn("surveys: note the win-back", "complaint_id", c.ID, "err", err)
 	}
 	for try := 0; try < 5; try++ {
+		if slices.Contains(sv.WinBacks, c.ID) {
+			// A concurrent answer (a double click, a link scanner)
+			// opened the same task (the complaint's ExternalID made it
+			// one) and recorded it first.
+			return sv, nil
+		}
 		next := *sv
 		next.Version++
 		next.WinBacks = append(append([]string(nil), sv.WinBacks...), c.ID)

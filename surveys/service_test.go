@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/store/enginetest"
@@ -117,5 +119,86 @@ func TestSweepSendsEachOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// desk is the complaint desk as far as win-backs use it: Receive files
+// one complaint per ExternalID, as complaint.Service does (a provider's
+// retry, or a second click, is the same complaint).
+type desk struct {
+	mu    sync.Mutex
+	byExt map[string]*complaint.Complaint
+}
+
+func (c *desk) List(context.Context, complaint.Filter) ([]*complaint.Complaint, int, error) {
+	return nil, 0, nil
+}
+
+func (c *desk) Receive(_ context.Context, in complaint.Intake) (*complaint.Complaint, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if got, ok := c.byExt[in.ExternalID]; ok {
+		return got, false, nil
+	}
+	if c.byExt == nil {
+		c.byExt = map[string]*complaint.Complaint{}
+	}
+	cp := &complaint.Complaint{ID: fmt.Sprintf("c%d", len(c.byExt)+1), PageID: in.PageID}
+	c.byExt[in.ExternalID] = cp
+	return cp, true, nil
+}
+
+func (c *desk) Note(_ context.Context, _, id, _ string) (*complaint.Complaint, error) {
+	return &complaint.Complaint{ID: id}, nil
+}
+
+// TestConcurrentUnhappyAnswersOneWinBack: an unhappy score posted eight
+// times at once (a double click, a scanner, a script) opens one win-back
+// task, recorded once on the survey: a second record of it would use up
+// the survey's allowance (WinBackMax) and keep a later, real one from
+// opening.
+func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
+	db := enginetest.SQLite(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
+	if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+		t.Fatal(err)
+	}
+	sent := now.Add(-time.Hour)
+	sv := &surveys.Survey{ID: surveys.SurveyID("inc1", "customer:c1"), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
+		RecipientID: "c1", Key: "customer:c1", Channel: channel.Email, Address: "c1@example.com", Language: "en",
+		State: surveys.Scheduled, DueAt: sent, CreatedAt: sent, UpdatedAt: sent, Version: 1}
+	if created, err := db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || created != 1 {
+		t.Fatalf("CreateSurveys = %d, %v", created, err)
+	}
+	sv.State, sv.SentAt, sv.Version = surveys.Sent, &sent, 2
+	if err := db.SaveSurvey(ctx, sv); err != nil {
+		t.Fatal(err)
+	}
+	s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Secrets, s.Leaser, s.PublicURL, s.Complaints = db, db, "http://status.example", &desk{}
+	link, err := s.Link(ctx, sv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := link[strings.LastIndex(link, "/")+1:]
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 1, Comment: fmt.Sprintf("unhappy %d", i)}); err != nil && incident.ErrorCode(err) != incident.ECONFLICT {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := db.FindSurveyByID(ctx, sv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.WinBacks) != 1 {
+		t.Errorf("win-backs recorded %v, want one", got.WinBacks)
 	}
 }

@@ -74,6 +74,16 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 	})
 
 	t.Run("the link scores in one click and takes a comment", func(t *testing.T) {
+		// A link checker's HEAD records nothing.
+		req, _ := http.NewRequest(http.MethodHead, link+"?score=1", nil)
+		if resp, err := testHTTP.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("HEAD: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		if code, page := get(t, link); code != http.StatusOK || strings.Contains(page, "We have your answer") {
+			t.Fatalf("after a HEAD with a score, the survey reads answered: %d\n%s", code, page)
+		}
 		code, page := get(t, link+"?score=2")
 		if code != http.StatusOK || !strings.Contains(page, "We have your answer") || !strings.Contains(page, `value="2" checked`) ||
 			!strings.Contains(page, "A person from our team will contact you") {
