@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strconv"
 	"time"
@@ -59,7 +60,7 @@ func (cs *Console) live(c *fiber.Ctx) error {
 		gone = cs.cfg.WatchClose(c)
 	}
 	evs, cancel := cs.cfg.Events.Subscribe()
-	done, heartbeat, every, n, log := cs.cfg.Done, cs.cfg.Heartbeat, cs.cfg.ProgressInterval, cs.cfg.Notify, cs.log
+	done, heartbeat, every, n, log, allowed := cs.cfg.Done, cs.cfg.Heartbeat, cs.cfg.ProgressInterval, cs.cfg.Notify, cs.log, cs.sessionLive(c)
 	progress := func() []byte {
 		if n == nil || incidentID == "" {
 			return nil
@@ -116,6 +117,9 @@ func (cs *Console) live(c *fiber.Ctx) error {
 				if pending == "" {
 					continue
 				}
+				if !allowed(false) {
+					return
+				}
 				_, _ = w.Write(eventLine(pending))
 				pending = ""
 			case <-poll:
@@ -124,8 +128,14 @@ func (cs *Console) live(c *fiber.Ctx) error {
 					continue
 				}
 				last = b
+				if !allowed(false) {
+					return
+				}
 				_, _ = w.Write(eventLine("broadcast.progress"))
 			case <-beat.C:
+				if !allowed(true) {
+					return
+				}
 				_, _ = w.WriteString(": heartbeat\n\n")
 			}
 			if err := w.Flush(); err != nil {
@@ -135,4 +145,48 @@ func (cs *Console) live(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// sessionAuthEvery is how often a live stream checks that its session
+// still holds.
+const sessionAuthEvery = 5 * time.Second
+
+// sessionLive returns a check the live stream calls before each write:
+// false once the session it was opened in has ended (signed out,
+// expired) or its token was revoked, looked up on every heartbeat (beat)
+// and before other writes at most every sessionAuthEvery. A page's stream lives for hours; sign-out and
+// revocation must end it, not only the next request. A store that does
+// not answer ends no stream. For the stream's own goroutine only.
+func (cs *Console) sessionLive(c *fiber.Ctx) func(beat bool) bool {
+	secret, _ := c.Locals(localSecret).(string)
+	if secret == "" {
+		return func(bool) bool { return true }
+	}
+	hash := incident.HashToken(secret)
+	sessions, tokens, now, log := cs.cfg.Sessions, cs.cfg.Incidents.Store, cs.now, cs.log
+	var last time.Time
+	live := true
+	return func(beat bool) bool {
+		if !live || !beat && time.Since(last) < sessionAuthEvery {
+			return live
+		}
+		last = time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := sessions.FindSessionByHash(ctx, hash, now())
+		if err == nil {
+			var tok *incident.Token
+			if tok, err = tokens.FindTokenByHash(ctx, s.TokenHash); err == nil && tok.RevokedAt != nil {
+				err = incident.ErrNotFound
+			}
+		}
+		switch {
+		case errors.Is(err, incident.ErrNotFound):
+			live = false
+			log.Info("console live stream closed: its session ended")
+		case err != nil:
+			log.Warn("console live stream: check its session", "err", err)
+		}
+		return live
+	}
 }

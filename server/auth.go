@@ -1,7 +1,10 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -33,7 +36,50 @@ func (s *Server) requireRole(need incident.Role) fiber.Handler {
 			return incident.Errorf(incident.EFORBIDDEN, "this needs a %s token; this token is %s", need, tok.Role)
 		}
 		c.SetUserContext(incident.WithActor(c.UserContext(), incident.Actor{TokenID: tok.ID, Name: tok.Name, Role: tok.Role}))
+		c.Locals(localTokenHash, tok.Hash)
 		return c.Next()
+	}
+}
+
+// localTokenHash is the Locals key of the request's token hash (requireRole).
+const localTokenHash = "auth.token_hash"
+
+// streamAuthEvery is how often a long-lived stream checks that its token
+// still holds.
+const streamAuthEvery = 5 * time.Second
+
+// streamAuth returns a check a stream calls before each write: false
+// once the token the stream was opened with has been revoked (or
+// deleted). It looks the token up on every heartbeat (beat) and before
+// other writes at most every streamAuthEvery. A request checks its
+// token once, but an event stream lives for hours, and a revoked agent
+// must not keep receiving the decisions and complaints it carries. A
+// store that does not answer ends no stream. The check is for the
+// stream's own goroutine only.
+func (s *Server) streamAuth(c *fiber.Ctx) func(beat bool) bool {
+	hash, _ := c.Locals(localTokenHash).(string)
+	if hash == "" {
+		return func(bool) bool { return true }
+	}
+	store, log := s.svc.Store, s.log
+	var last time.Time
+	live := true
+	return func(beat bool) bool {
+		if !live || !beat && time.Since(last) < streamAuthEvery {
+			return live
+		}
+		last = time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		tok, err := store.FindTokenByHash(ctx, hash)
+		switch {
+		case errors.Is(err, incident.ErrNotFound) || err == nil && tok.RevokedAt != nil:
+			live = false
+			log.Info("event stream closed: its token was revoked")
+		case err != nil:
+			log.Warn("event stream: check its token", "err", err)
+		}
+		return live
 	}
 }
 

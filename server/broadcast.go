@@ -480,7 +480,7 @@ func (s *Server) broadcastEvents() fiber.Handler {
 		if c.Method() == fiber.MethodHead {
 			return nil
 		}
-		n, every, heartbeat, done, log := s.bc.notify, s.bc.cfg.ProgressInterval, s.cfg.HeartbeatInterval, s.done, s.log
+		n, every, heartbeat, done, log, allowed := s.bc.notify, s.bc.cfg.ProgressInterval, s.cfg.HeartbeatInterval, s.done, s.log, s.streamAuth(c)
 		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
 		gone := watchClose(c) // else a closed stream is noticed at the next heartbeat, after that many progress reads
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
@@ -491,6 +491,9 @@ func (s *Server) broadcastEvents() fiber.Handler {
 			t := time.NewTicker(every)
 			defer t.Stop()
 			for {
+				if !allowed(false) {
+					return
+				}
 				b, err := json.Marshal(p)
 				if err != nil {
 					log.Error("broadcast events: encode progress", "broadcast_id", id, "err", err)

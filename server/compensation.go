@@ -555,7 +555,7 @@ func (s *Server) agentEvents() fiber.Handler {
 		c.Status(http.StatusOK)
 		gone := watchClose(c)
 		evs, cancel := s.comp.events.Subscribe()
-		heartbeat, done, log, svc := s.cfg.HeartbeatInterval, s.done, s.log, s.comp.svc
+		heartbeat, done, log, svc, allowed := s.cfg.HeartbeatInterval, s.done, s.log, s.comp.svc, s.streamAuth(c)
 		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer release()
@@ -581,6 +581,9 @@ func (s *Server) agentEvents() fiber.Handler {
 					if only != "" && ev.PageID != only {
 						continue
 					}
+					if !allowed(false) {
+						return
+					}
 					switch ev.Type {
 					case compensation.EventChanged:
 						rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -599,6 +602,9 @@ func (s *Server) agentEvents() fiber.Handler {
 						continue
 					}
 				case <-t.C:
+					if !allowed(true) {
+						return
+					}
 					_, _ = w.WriteString(": heartbeat\n\n")
 				}
 				if err := w.Flush(); err != nil {

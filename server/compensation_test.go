@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"io"
@@ -338,5 +339,84 @@ func TestComplaintResolvedCarriesCompensation(t *testing.T) {
 			t.Fatalf("no resolution SMS; the sandbox has %+v", e.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS}))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAgentFeedEndsWithItsToken: a revoked agent's open event stream
+// stops carrying decisions: it ends at the next write, while another
+// agent's stream gets the decision.
+func TestAgentFeedEndsWithItsToken(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.serve(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(name string) (string, <-chan string) {
+		secret, tok, err := e.svc.CreateToken(ctx, name, incident.RoleAgent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/api/v1/agent/events", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("agent events: %d", resp.StatusCode)
+		}
+		lines := make(chan string, 100)
+		go func() {
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		return tok.ID, lines
+	}
+	// until reads lines until one is want ("" : the stream's end) and
+	// reports whether it came.
+	until := func(lines <-chan string, want string) (bool, []string) {
+		var seen []string
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					return want == "", seen
+				}
+				seen = append(seen, l)
+				if want != "" && l == want {
+					return true, seen
+				}
+			case <-deadline:
+				return false, seen
+			}
+		}
+	}
+	revokedID, revoked := open("Leaver")
+	_, kept := open("Stayer")
+	for _, lines := range []<-chan string{revoked, kept} {
+		if ok, seen := until(lines, "event: snapshot"); !ok {
+			t.Fatalf("no snapshot: %q", seen)
+		}
+	}
+	if err := e.svc.RevokeToken(ctx, revokedID); err != nil {
+		t.Fatal(err)
+	}
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.policyJSON(0, "1000"))
+	if ok, seen := until(kept, "event: compensation"); !ok {
+		t.Fatalf("the other agent's stream got no decision: %q", seen)
+	}
+	ok, seen := until(revoked, "")
+	if !ok {
+		t.Fatalf("the revoked token's stream did not end: %q", seen)
+	}
+	for _, l := range seen {
+		if strings.Contains(l, "compensation") {
+			t.Errorf("the revoked token's stream carried the decision: %q", seen)
+		}
 	}
 }

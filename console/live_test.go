@@ -1,0 +1,82 @@
+package console_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+)
+
+// TestLiveEndsWithTheSession: an agent's open live stream ends once they
+// sign out, at its next write, while another agent's stream hears the
+// change.
+func TestLiveEndsWithTheSession(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	open := func(name string) (*client, <-chan string) {
+		c := e.client(t)
+		c.signIn(incident.RoleAgent, name)
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/console/live", nil)
+		req.AddCookie(&http.Cookie{Name: "herald_console", Value: c.cookies["herald_console"]})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("live: %d", res.StatusCode)
+		}
+		lines := make(chan string, 100)
+		go func() {
+			defer close(lines)
+			defer res.Body.Close()
+			sc := bufio.NewScanner(res.Body)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+		}()
+		for l := range lines { // open once its first comment arrives
+			if strings.HasPrefix(l, ": live") {
+				break
+			}
+		}
+		return c, lines
+	}
+	leaver, gone := open("Leaver")
+	_, stays := open("Stayer")
+	tok := leaver.csrf("/console/queue")
+	if res, _ := leaver.do("POST", "/console/signout", map[string][]string{"_csrf": {tok}}); res.StatusCode >= 400 {
+		t.Fatalf("sign out: %d", res.StatusCode)
+	}
+	if _, _, err := e.n.Complaints.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "card declined"}); err != nil {
+		t.Fatal(err)
+	}
+	heard := false
+	for l := range stays {
+		if strings.Contains(l, "complaint.changed") {
+			heard = true
+			break
+		}
+	}
+	if !heard {
+		t.Fatal("the other agent's stream never heard the complaint")
+	}
+	var after []string
+	for l := range gone { // ends when the stream does, or at the test's timeout
+		after = append(after, l)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the signed-out stream did not end: %q", after)
+	}
+	for _, l := range after {
+		if strings.Contains(l, "complaint.changed") {
+			t.Errorf("the signed-out stream carried the change: %q", after)
+		}
+	}
+}
