@@ -2,7 +2,10 @@ package notify
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
@@ -31,9 +34,9 @@ const ahead = 24 * time.Hour
 // carry no incident ID, so the incident's frequency cap and superseding
 // never fold them away; the incident goes along in Vars.
 func (s *Service) Answer(ctx context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) error {
-	d := s.answerDelivery(c, a, key, text)
-	if d == nil {
-		return nil
+	d, err := s.answerDelivery(ctx, c, a, key, text)
+	if d == nil || err != nil {
+		return err
 	}
 	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
 		return err
@@ -45,9 +48,9 @@ func (s *Service) Answer(ctx context.Context, c *complaint.Complaint, a complain
 // Draft implements complaint.Drafter: the delivery Answer would queue,
 // for the complaint's own save to queue, and the wake-up of its senders.
 func (s *Service) Draft(ctx context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) ([]*queue.Delivery, func(), error) {
-	d := s.answerDelivery(c, a, key, text)
-	if d == nil {
-		return nil, nil, nil
+	d, err := s.answerDelivery(ctx, c, a, key, text)
+	if d == nil || err != nil {
+		return nil, nil, err
 	}
 	return []*queue.Delivery{d}, func() { s.wakeFor(d.Kind) }, nil
 }
@@ -61,14 +64,37 @@ func (s *Service) wakeFor(kind channel.Kind) {
 
 // answerDelivery is Answer's delivery; nil when herald cannot write to
 // the contact.
-func (s *Service) answerDelivery(c *complaint.Complaint, a complaint.Answer, key, text string) *queue.Delivery {
+//
+// A contact that only typed their details into the public form (not an
+// imported customer) is unverified: anyone can enter anyone's number or
+// address there. Their number is texted only where a self-service SMS
+// sign-up could be (Config.SMSCountries: no SMS pumping to premium
+// ranges through the form), else the answer goes by email when they gave
+// one; and their name is put in the greeting only when it reads as a
+// name (formName), so that the form cannot make herald send words of a
+// stranger's choosing under the page's name.
+func (s *Service) answerDelivery(ctx context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) (*queue.Delivery, error) {
 	kind, addr := c.Contact.Address(c.Channel)
+	name := c.Contact.Name
+	if c.Channel == complaint.Web && c.Contact.CustomerID == "" {
+		name = formName(name)
+		if kind == channel.SMS {
+			ok, region, err := s.smsSignupAllowed(ctx, c.PageID, addr)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				s.log.Info("complaint answer: no SMS to a number given on the form in a region SMS sign-ups are closed to", "complaint_id", c.ID, "region", region)
+				kind, addr = channel.Email, c.Contact.Email
+			}
+		}
+	}
 	if addr == "" {
-		return nil
+		return nil, nil
 	}
 	if _, ok := s.chans[kind]; !ok {
 		s.log.Info("complaint answer: no channel to write on", "complaint_id", c.ID, "channel", kind)
-		return nil
+		return nil, nil
 	}
 	mk := queue.KindComplaintAnswer
 	switch a {
@@ -95,7 +121,7 @@ func (s *Service) answerDelivery(c *complaint.Complaint, a complaint.Answer, key
 		vars["text"] = text
 	}
 	d := &queue.Delivery{ID: queue.DeliveryID("complaint:"+c.ID+":"+key, kind, addr), PageID: c.PageID,
-		MessageKind: mk, Kind: kind, Address: addr, RecipientType: rt, RecipientID: rid, Name: c.Contact.Name,
+		MessageKind: mk, Kind: kind, Address: addr, RecipientType: rt, RecipientID: rid, Name: name,
 		Language: c.Language, TimeZone: c.Contact.TimeZone, Critical: a == complaint.AnswerKnown || a == complaint.AnswerReceived,
 		State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
 	if d.Critical {
@@ -107,7 +133,30 @@ func (s *Service) answerDelivery(c *complaint.Complaint, a complaint.Answer, key
 		// is claimed in the replies' lane, apart from the bulk anyway.)
 		d.NextAt = now.Add(-ahead)
 	}
-	return d
+	return d, nil
+}
+
+// formName is a name typed into the public form when it reads as a
+// person's name (letters, spaces, hyphens, apostrophes and initials'
+// full stops, at most 5 words and 40 characters), else "": a greeting
+// "Hello ⟨name⟩" must not carry a number, a link or a sentence someone
+// else wrote.
+func formName(name string) string {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 40 || len(strings.Fields(name)) > 5 {
+		return ""
+	}
+	rs := []rune(name)
+	for i, r := range rs {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsMark(r) || r == ' ' || r == '-' || r == '\'' || r == '’':
+		case r == '.' && i > 0 && unicode.IsLetter(rs[i-1]) && (i == len(rs)-1 || rs[i+1] == ' '):
+			// an initial: "J. Smith"
+		default:
+			return ""
+		}
+	}
+	return name
 }
 
 // complaintMessage renders a complaint's message for its delivery. These

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -401,6 +402,42 @@ func TestReportForm(t *testing.T) {
 		}
 		if c.Channel != complaint.Web || c.Contact.CustomerID != "c1" || c.IncidentID() != inc.ID || c.Text != "Az API nem működik <script>" {
 			t.Errorf("complaint %+v tag %+v", c, c.Tag)
+		}
+	})
+	t.Run("an unverified contact", func(t *testing.T) {
+		// Anyone can type anyone's number or address into the form: a
+		// number where SMS sign-ups are closed gets no SMS, and a "name"
+		// that is a sentence is not put into the greeting.
+		v := good()
+		v.Set("contact", "+7 912 345 6789")
+		v.Set("name", "Your card was charged 499 EUR")
+		if r := e.postReport(t, v, true); r.status != http.StatusCreated {
+			t.Fatalf("a Russian number: %d %s", r.status, r.body)
+		}
+		v = good()
+		v.Set("contact", "mallory@example.net")
+		v.Set("name", "Call +1 900 555 0100 or visit https://evil.example/refund")
+		if r := e.postReport(t, v, true); r.status != http.StatusCreated {
+			t.Fatalf("a stranger's address: %d %s", r.status, r.body)
+		}
+		ds, err := e.db.FindDeliveries(ctx, queue.DeliveryFilter{PageID: e.page.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mailed := false
+		for _, d := range ds {
+			if d.Address == "+79123456789" {
+				t.Errorf("an SMS queued to a number given on the form in a closed region: %+v", d)
+			}
+			if d.Address == "mallory@example.net" {
+				mailed = true
+				if d.Name != "" {
+					t.Errorf("the greeting would carry the form's name %q", d.Name)
+				}
+			}
+		}
+		if !mailed {
+			t.Errorf("no acknowledgement queued to the email address given: %d deliveries", len(ds))
 		}
 	})
 	t.Run("per-contact limit", func(t *testing.T) {
