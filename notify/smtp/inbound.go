@@ -78,7 +78,7 @@ func ParseInbound(r io.Reader) (InboundEmail, error) {
 		in.Subject = h.Get("Subject")
 	}
 	parser := netmail.AddressParser{WordDecoder: dec}
-	if from, err := parser.Parse(h.Get("From")); err == nil {
+	if from, err := parseFrom(&parser, h.Get("From")); err == nil {
 		in.From, in.FromName = from.Address, from.Name
 	} else {
 		return InboundEmail{}, fmt.Errorf("%w: From: %v", ErrInvalidMessage, err)
@@ -224,4 +224,45 @@ func attachmentName(raw string) string {
 		n++
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// parseFrom reads a From header as RFC 5322 says, and else as mail
+// programs write it when they do not: an unquoted comma in the name
+// ("Kovács, Anna <anna@example.hu>"), an address for a name
+// ("anna@example.hu <anna@example.hu>"). The address inside the last
+// angle brackets, or the one word that is an address, is taken, with
+// what comes before the brackets as the name: refusing the mail would
+// lose a customer's complaint over their mail program's quoting.
+func parseFrom(parser *netmail.AddressParser, raw string) (*netmail.Address, error) {
+	a, err := parser.Parse(raw)
+	if err == nil {
+		return a, nil
+	}
+	if i, j := strings.LastIndexByte(raw, '<'), strings.LastIndexByte(raw, '>'); i >= 0 && j > i {
+		if addr, aerr := netmail.ParseAddress(raw[i+1 : j]); aerr == nil && addr.Name == "" {
+			name := strings.Trim(strings.TrimSpace(raw[:i]), `"' ,`)
+			if d, derr := parser.WordDecoder.DecodeHeader(name); derr == nil {
+				name = d
+			}
+			if name == addr.Address {
+				name = ""
+			}
+			return &netmail.Address{Name: name, Address: addr.Address}, nil
+		}
+	}
+	var found *netmail.Address
+	for _, w := range strings.FieldsFunc(raw, func(r rune) bool { return r == ' ' || r == ',' || r == ';' || r == '<' || r == '>' || r == '"' }) {
+		if !strings.Contains(w, "@") {
+			continue
+		}
+		addr, aerr := netmail.ParseAddress(w)
+		if aerr != nil || found != nil && found.Address != addr.Address {
+			return nil, err // none, or two different ones: no guess
+		}
+		found = addr
+	}
+	if found == nil {
+		return nil, err
+	}
+	return found, nil
 }

@@ -102,7 +102,11 @@ func ParseSendGrid(fields map[string]string, sizes map[string]int64) (InboundEma
 	if strings.TrimSpace(fromField) == "" {
 		fromField = in.Header.Get("From")
 	}
-	from, err := parser.Parse(fromField)
+	from, err := parseFrom(&parser, fromField)
+	if err != nil && env != nil && env.From != "" {
+		// No From to read: the envelope's sender is who to answer.
+		from, err = netmail.ParseAddress(env.From)
+	}
 	if err != nil {
 		return bad("from", "is no email address")
 	}

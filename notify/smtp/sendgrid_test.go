@@ -53,6 +53,28 @@ func TestParseSendGrid(t *testing.T) {
 			t.Errorf("text %q", got)
 		}
 	})
+	t.Run("From as mail programs write it", func(t *testing.T) {
+		for _, tt := range []struct{ from, envelope, addr, name string }{
+			{"Kovács, Anna <anna15@example.hu>", "", "anna15@example.hu", "Kovács, Anna"},
+			{"anna8@example.hu <anna8@example.hu>", "", "anna8@example.hu", ""},
+			{"=?UTF-8?Q?Kov=C3=A1cs=2C_Anna?= <anna@example.hu>", "", "anna@example.hu", "Kovács, Anna"},
+			{"Anna (work) anna@example.hu", "", "anna@example.hu", ""},
+			{"<<<", `{"from":"anna@example.hu","to":["support@herald.example"]}`, "anna@example.hu", ""},
+		} {
+			fields := map[string]string{"from": tt.from, "text": "x"}
+			if tt.envelope != "" {
+				fields["envelope"] = tt.envelope
+			}
+			in, err := ParseSendGrid(fields, nil)
+			if err != nil || in.From != tt.addr || in.FromName != tt.name {
+				t.Errorf("From %q: %q %q, %v; want %q %q", tt.from, in.From, in.FromName, err, tt.addr, tt.name)
+			}
+		}
+		// Two different addresses and no brackets: no guess.
+		if _, err := ParseSendGrid(map[string]string{"from": "a@example.org, b@example.org x", "text": "x"}, nil); err == nil {
+			t.Error("a From with two addresses was read as one")
+		}
+	})
 	bad := []struct {
 		name   string
 		fields map[string]string
