@@ -244,6 +244,18 @@ func (s *Server) grantCompensation() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if ref := strings.TrimSpace(req.ComplaintID); ref != "" && s.cp != nil {
+			// The reference the customer reads out (C-…) names the
+			// complaint as well as its ID.
+			if req.ComplaintID, err = s.cp.svc.ResolveID(c.UserContext(), c.Params("page_id"), ref); err != nil {
+				return err
+			}
+			if _, err := s.cp.svc.Get(c.UserContext(), c.Params("page_id"), req.ComplaintID); incident.ErrorCode(err) == incident.ENOTFOUND {
+				return incident.Invalid("complaint_id", "no complaint %q on this page (give its ID or its reference, C-…)", ref)
+			} else if err != nil {
+				return err
+			}
+		}
 		return s.grant(c, c.Params("incident_id"), customerID, req.GrantRequest)
 	}
 }

@@ -420,3 +420,28 @@ func TestAgentFeedEndsWithItsToken(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantOnComplaintByRef: a grant names its complaint by the
+// reference the customer reads out (C-…) as well as by its ID.
+func TestGrantOnComplaintByRef(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.policyJSON(0, "700"))
+	c, _, err := e.complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "the API is down"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Contact.CustomerID != "c1" {
+		t.Fatalf("the complaint is from %q, want c1", c.Contact.CustomerID)
+	}
+	var g struct {
+		Grant compensation.Grant `json:"grant"`
+	}
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10","complaint_id":"`+strings.ToLower(c.Ref)+`"}`).json(t, &g)
+	if g.Grant.ComplaintID != c.ID {
+		t.Errorf("the grant is on complaint %q, want %s (%s)", g.Grant.ComplaintID, c.ID, c.Ref)
+	}
+	if d := e.mustDo(t, http.StatusBadRequest, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"sorry","choice":"day","complaint_id":"C-ZZZZZZZZ"}`).errorOf(t); d.Field != "complaint_id" {
+		t.Errorf("an unknown reference: %+v", d)
+	}
+}
