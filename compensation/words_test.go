@@ -37,7 +37,7 @@ func TestLineInEachLanguage(t *testing.T) {
 		want []string
 	}{
 		{"en", []string{"As an apology you will receive 10 % of your monthly fee (5.00 EUR) as a credit", "you may choose a refund of 5.00 EUR or 3 days of service free of charge"}},
-		{"hu", []string{"havidíja 10%-át (5,00 EUR)", "5,00 EUR visszatérítést vagy 3 nap ingyenes szolgáltatást"}},
+		{"hu", []string{"havidíja 10%-ának (5,00 EUR) megfelelő jóváírást", "5,00 EUR visszatérítést vagy 3 nap ingyenes szolgáltatást"}},
 		{"pl", []string{"10% miesięcznej opłaty (5,00 EUR)", "zwrot 5,00 EUR lub 3 dni bezpłatnej usługi"}},
 		{"hr", []string{"10% mjesečne naknade (5,00 EUR)", "povrat od 5,00 EUR ili 3 dana besplatne usluge"}},
 		{"de", []string{"As an apology you will receive"}}, // a language herald does not speak: English
@@ -84,7 +84,7 @@ func TestScript(t *testing.T) {
 		{"coming", &Decision{State: Coming, Reason: "by Friday"}, nil, affected, nil, "pl", []string{"Decyzja o rekompensacie jest w toku", "by Friday"}, nil},
 		{"none", &Decision{State: None, Reason: "the outage was at the customer's bank"}, nil, affected, nil, "hr", []string{"nema naknade", "customer's bank"}, nil},
 		{"decided", dec, &r, affected, nil, "en", []string{"affected for 95 min", "Offer: 10 % of your monthly fee (5.00 EUR)", "Offer a choice: a refund of 5.00 EUR or 3 days", "do not insist", "Approved by the COO"}, []string{"nothing"}},
-		{"decided, hungarian", dec, &r, affected, nil, "hu", []string{"95 percig", "Ajánlja fel", "ne erőltesse"}, nil},
+		{"decided, hungarian", dec, &r, affected, nil, "hu", []string{"95 percig", "Ajánld fel", "ne erőltesd"}, nil},
 		{"granted", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{500, "EUR"}}}, "en", []string{"Already recorded: credit10, 5.00 EUR"}, nil},
 	}
 	for _, tc := range tests {

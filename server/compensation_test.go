@@ -159,7 +159,7 @@ func TestCompensationGrants(t *testing.T) {
 	var ans compensation.Answer
 	e.mustDo(t, http.StatusOK, "GET", e.path("/customers/c1?lang=hu"), e.agent, "").json(t, &ans)
 	if !ans.Affected.Affected || ans.Affected.Minutes < 89 || ans.Result == nil || !ans.Result.Eligible || len(ans.Offers) != 3 ||
-		!strings.Contains(ans.Script, "Ajánlja fel") || ans.Customer.Plan != "gold" {
+		!strings.Contains(ans.Script, "Ajánld fel") || ans.Customer.Plan != "gold" {
 		t.Fatalf("c1's answer %+v", ans)
 	}
 	// 10 % of 50 EUR is 5 EUR; the cap of 7 EUR leaves 2 EUR for the choice.
