@@ -162,10 +162,15 @@ func Script(lang string, d *Decision, r *Result, affected AffectedTime, grants [
 		reason()
 		return strings.Join(lines, "\n")
 	}
-	if affected.Total > 0 {
-		// Rounded up: a customer affected for seconds so far was affected.
-		say(w.l.Pattern("ScriptAffected").Fill("Minutes", strconv.Itoa(int((affected.Total+time.Minute-1)/time.Minute))))
-	} else {
+	switch {
+	case affected.Total >= time.Minute:
+		// Whole minutes, rounded down, as the answer's minutes, the
+		// rules' thresholds and the CLI count them: an agent reading
+		// "4 min" beside "affected: 3 min" would not know which to say.
+		say(w.l.Pattern("ScriptAffected").Fill("Minutes", strconv.Itoa(affected.Minutes())))
+	case affected.Total > 0:
+		say(w.l.Text("ScriptAffectedUnderMinute"))
+	default:
 		say(w.l.Text("ScriptNotAffected"))
 	}
 	if r == nil {

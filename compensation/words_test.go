@@ -85,6 +85,10 @@ func TestScript(t *testing.T) {
 		{"none", &Decision{State: None, Reason: "the outage was at the customer's bank"}, nil, affected, nil, "hr", []string{"nema naknade", "customer's bank"}, nil},
 		{"decided", dec, &r, affected, nil, "en", []string{"affected for 95 min", "Offer: 10 % of your monthly fee (5.00 EUR)", "Offer a choice: a refund of 5.00 EUR or 3 days", "do not insist", "Approved by the COO"}, []string{"nothing"}},
 		{"decided, hungarian", dec, &r, affected, nil, "hu", []string{"95 percig", "Ajánld fel", "ne erőltesd"}, nil},
+		// Minutes as the answer counts them (rounded down), and seconds
+		// in words, never "0 min".
+		{"4 min 50 s", dec, &r, AffectedTime{Total: 290e9}, nil, "en", []string{"affected for 4 min."}, []string{"5 min"}},
+		{"seconds", dec, &r, AffectedTime{Total: 30e9}, nil, "pl", []string{"krócej niż minutę"}, []string{"0 min", "1 min"}},
 		{"granted", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{500, "EUR"}}}, "en", []string{"Already recorded: credit10, 5.00 EUR"}, nil},
 	}
 	for _, tc := range tests {
