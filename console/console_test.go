@@ -331,6 +331,10 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	if comp.Status != incident.MajorOutage {
 		t.Errorf("Payments is %s, want major_outage", comp.Status)
 	}
+	// Times name their zone: the reports speak UTC, the page its own.
+	if _, body := m.do("GET", "/console/incidents/"+inc.ID, nil); !regexp.MustCompile(`<time>\d{4}-\d\d-\d\d \d\d:\d\d [A-Z][A-Z0-9+-]+</time>`).MatchString(body) {
+		t.Error("the incident's start time does not name its zone")
+	}
 	for _, p := range []string{"/console/", "/console/incidents/" + inc.ID, "/console/incidents/" + inc.ID + "/update",
 		"/console/incidents/" + inc.ID + "/update?resolve=1", "/console/incidents/" + inc.ID + "/audience", "/console/tokens"} {
 		if res, body := m.do("GET", p, nil); res.StatusCode != http.StatusOK {

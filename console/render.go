@@ -57,7 +57,9 @@ func (v *view) N(id string, n int, kv ...string) string { return v.words.Plural(
 func (v *view) Manager() bool { return v.Session != nil && v.Session.Role.Allows(incident.RoleManager) }
 func (v *view) Admin() bool   { return v.Session != nil && v.Session.Role.Allows(incident.RoleAdmin) }
 
-// When formats a time in the page's time zone.
+// When formats a time in the page's time zone, which it names ("17:36
+// CET"): the console's reports and the CLI speak UTC, a tag's reason the
+// page's zone, and an agent comparing them must not be an hour off.
 func (v *view) When(t any) string {
 	var tm time.Time
 	switch x := t.(type) {
@@ -74,7 +76,7 @@ func (v *view) When(t any) string {
 	if tm.IsZero() {
 		return ""
 	}
-	return tm.In(v.tz).Format("2006-01-02 15:04")
+	return tm.In(v.tz).Format("2006-01-02 15:04 MST")
 }
 
 // Ago says how long ago t was, in minutes/hours, for a stressed reader.
