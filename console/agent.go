@@ -146,6 +146,24 @@ func (cs *Console) queue(c *fiber.Ctx) error {
 		}
 		byIncident[inc.ID] = n.Open
 	}
+	// An incident resolved lately whose complaints are still open is
+	// work too (customers write after the fix, choose their
+	// compensation): it stays in the filter and the guidance while they
+	// are.
+	ended, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: endedStatuses, Since: now.Add(-endedListed)})
+	if err != nil {
+		return err
+	}
+	for _, inc := range ended {
+		n, err := svc.QueueCounts(ctx, p.ID, complaint.QueueScope(inc.ID), "")
+		if err != nil {
+			return err
+		}
+		if n.Open > 0 || inc.ID == filter {
+			byIncident[inc.ID] = n.Open
+			open = append(open, inc)
+		}
+	}
 	untagged, err := svc.QueueCounts(ctx, p.ID, complaint.QueueUntagged, "")
 	if err != nil {
 		return err
@@ -158,6 +176,13 @@ func (cs *Console) queue(c *fiber.Ctx) error {
 	names := map[string]string{}
 	for _, inc := range open {
 		names[inc.ID] = inc.Name
+	}
+	for _, cp := range rows { // tagged to an incident long over: its name too
+		if id := cp.IncidentID(); id != "" && names[id] == "" {
+			if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, id); err == nil {
+				names[id] = inc.Name
+			}
+		}
 	}
 	risky := map[string]bool{}
 	for _, cp := range rows {

@@ -3,6 +3,7 @@ package console
 import (
 	"sort"
 	"strconv"
+	"time"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,6 +16,13 @@ import (
 )
 
 var openStatuses = []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring}
+
+// endedStatuses are an incident's and a maintenance's last; the queue
+// lists those declared within endedListed that still have open
+// complaints.
+var endedStatuses = []incident.Status{incident.Resolved, incident.Completed}
+
+const endedListed = 14 * 24 * time.Hour
 var maintenanceStatuses = []incident.Status{incident.Scheduled, incident.InProgress, incident.Verifying}
 
 // overview is GET /console/: the page as customers see it.

@@ -204,3 +204,34 @@ func TestListsPaged(t *testing.T) {
 		t.Errorf("the older tokens page: %d rows", strings.Count(body, "/revoke\""))
 	}
 }
+
+// TestQueueKeepsResolvedIncidentsWithOpenComplaints: an incident
+// resolved while complaints about it are open is still named in the
+// queue (not "resolved incident") and can still be filtered by.
+func TestQueueKeepsResolvedIncidentsWithOpenComplaints(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	inc := e.declare(t, "Payments down", false)
+	ctx := context.Background()
+	st, body := incident.Resolved, "Fixed."
+	if _, err := e.n.Incidents.UpdateIncident(e.as(incident.RoleManager), e.page.ID, inc.ID, incident.IncidentInput{Status: &st, Body: &body}); err != nil {
+		t.Fatal(err)
+	}
+	// A customer writes after the fix: the resolution does not answer it.
+	now := time.Now().UTC().Truncate(time.Millisecond).Add(time.Second)
+	c := &complaint.Complaint{ID: "late1", PageID: e.page.ID, Ref: complaint.NewRef("late1"), Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36205550001"}, Category: complaint.CategoryOutage, Text: "I want the refund",
+		State: complaint.StateInProgress, AckedAt: &now, ResolveDue: now.Add(time.Hour), Messages: 1, LastMessageAt: now,
+		CreatedAt: now, UpdatedAt: now, Version: 1, Tag: &complaint.Tag{IncidentID: inc.ID, Confidence: 1, By: "auto", At: now, Ended: true}}
+	if err := e.n.Engine.Complaints.SaveComplaint(ctx, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	_, page := a.do("GET", "/console/queue", nil)
+	if !strings.Contains(page, ": Payments down</span>") {
+		t.Errorf("the complaint's incident is not named in the queue")
+	}
+	if !regexp.MustCompile(`<option value="` + inc.ID + `"[^>]*>Payments down · [^(]+\(1\)</option>`).MatchString(page) {
+		t.Errorf("the resolved incident with an open complaint is not in the filter")
+	}
+}
