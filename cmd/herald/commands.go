@@ -558,7 +558,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		return printJSON(a.stdout, raw)
 	}
 	w := a.stdout
-	fmt.Fprintf(w, "%s: %s (%s)\n%s\n", s.Page.Name, s.Status.Description, s.Status.Indicator, s.Page.URL)
+	fmt.Fprintf(w, "%s: %s\n%s\n", s.Page.Name, s.Status.Description, s.Page.URL)
 	if len(s.Components) > 0 {
 		fmt.Fprintln(w, "\nComponents:")
 		tw := newTable(w)
@@ -574,7 +574,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 				name = groups[*c.GroupID] + " / " + c.Name
 			}
 			if !c.Group {
-				fmt.Fprintf(tw, "  %s\t%s\n", name, c.Status)
+				fmt.Fprintf(tw, "  %s\t%s\n", name, enumWords(c.Status))
 			}
 		}
 		tw.Flush()
@@ -585,13 +585,13 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		}
 		fmt.Fprintf(w, "\n%s:\n", title)
 		for _, inc := range incs {
-			fmt.Fprintf(w, "  %s  %s  [%s, impact %s]\n", inc.ID, inc.Name, inc.Status, inc.Impact)
+			fmt.Fprintf(w, "  %s  %s  [%s, impact %s]\n", inc.ID, inc.Name, enumWords(inc.Status), enumWords(inc.Impact))
 			if !inc.ScheduledFor.IsZero() && !inc.ScheduledUntil.IsZero() {
 				fmt.Fprintf(w, "      %s – %s\n", inc.ScheduledFor.Time().UTC().Format(time.RFC3339), inc.ScheduledUntil.Time().UTC().Format(time.RFC3339))
 			}
 			if len(inc.IncidentUpdates) > 0 && strings.TrimSpace(inc.IncidentUpdates[0].Body) != "" {
 				u := inc.IncidentUpdates[0]
-				fmt.Fprintf(w, "      %s %s: %s\n", u.CreatedAt.Time().UTC().Format("2006-01-02 15:04 UTC"), u.Status, oneLine(u.Body, 100))
+				fmt.Fprintf(w, "      %s %s: %s\n", u.CreatedAt.Time().UTC().Format("2006-01-02 15:04 UTC"), enumWords(u.Status), oneLine(u.Body, 100))
 			}
 		}
 	}
@@ -818,3 +818,7 @@ func cmdComponentsCreate(ctx context.Context, a *app, args []string) error {
 	}
 	return nil
 }
+
+// enumWords is an API value in words for a person at a terminal:
+// "major_outage" is "major outage", "in_progress" "in progress".
+func enumWords[S ~string](v S) string { return strings.ReplaceAll(string(v), "_", " ") }

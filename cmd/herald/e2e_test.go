@@ -312,7 +312,7 @@ func TestServeAndCLI(t *testing.T) {
 			t.Fatalf("/incidents/%s: %d", id, code)
 		}
 		st := mustCLI(t, env, "status")
-		if !strings.Contains(st.stdout, "Payments are failing") || !strings.Contains(st.stdout, "major_outage") {
+		if !strings.Contains(st.stdout, "Payments are failing") || !strings.Contains(st.stdout, "Payments  major outage") || strings.Contains(st.stdout, "major_outage") {
 			t.Fatalf("status: %s", st.stdout)
 		}
 	})
