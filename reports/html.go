@@ -35,7 +35,7 @@ func load() {
 		"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"hm":    func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"dur":   durText,
-		"pct":   func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + " %" },
+		"pct":   pct,
 		"money": money,
 		"secs":  secsText,
 		// word names an enum value in the view's language: {{word $.L "Impact" .Impact}}.
@@ -70,13 +70,31 @@ func secsText(p *int64) string {
 	return "≤ " + durText(*p)
 }
 
-// money writes minor units of a currency ("EUR 1 234.50").
-func money(cur string, minor int64) string {
+// decimalComma reports whether l writes a decimal comma (Hungarian,
+// Polish, Croatian), as the compensation messages do.
+func decimalComma(l *locale.Lang) bool { return l != nil && l.Code() != "en" }
+
+// pct writes a share as a percentage with one decimal in l's format
+// ("33.3 %", "33,3 %").
+func pct(l *locale.Lang, f float64) string {
+	s := strconv.FormatFloat(f*100, 'f', 1, 64)
+	if decimalComma(l) {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s + "\u00a0%"
+}
+
+// money writes minor units of a currency in l's format ("EUR 1234.50",
+// "1234,50 EUR").
+func money(l *locale.Lang, cur string, minor int64) string {
 	sign := ""
 	if minor < 0 {
 		sign, minor = "-", -minor
 	}
-	return fmt.Sprintf("%s %s%d.%02d", cur, sign, minor/100, minor%100)
+	if decimalComma(l) {
+		return fmt.Sprintf("%s%d,%02d\u00a0%s", sign, minor/100, minor%100, cur)
+	}
+	return fmt.Sprintf("%s\u00a0%s%d.%02d", cur, sign, minor/100, minor%100)
 }
 
 // words is a language's report words, for the templates: .W.ReportTitle.

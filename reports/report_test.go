@@ -284,6 +284,9 @@ func TestReportGolden(t *testing.T) {
 			if !strings.Contains(string(h), "<h3>What happened</h3>") {
 				t.Error("the postmortem is not rendered")
 			}
+			if !strings.Contains(string(h), "<h3>Message: Declared · ") || strings.Contains(string(h), "Message: declared") {
+				t.Error("a message's kind is not in words")
+			}
 			if _, err := svc.Incident(context.Background(), "another-page", "i1"); incident.ErrorCode(err) != incident.ENOTFOUND {
 				t.Errorf("another page's report: %v, want not found", err)
 			}
@@ -351,6 +354,9 @@ func TestPeriodGolden(t *testing.T) {
 			checkHTML(t, h, 6) // three charts, each wide and narrow
 			if !strings.Contains(string(h), "Értékelés") {
 				t.Error("the evaluation is not in Hungarian")
+			}
+			if !regexp.MustCompile(`\d,\d\x{00a0}%`).Match(h) || regexp.MustCompile(`\d\.\d\x{00a0}%`).Match(h) {
+				t.Error("the Hungarian report's shares are not written with a decimal comma")
 			}
 			if *htmlDir != "" && name == "sqlite" {
 				must(t, os.WriteFile(filepath.Join(*htmlDir, "period.html"), h, 0o644))
