@@ -331,6 +331,15 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	if comp.Status != incident.MajorOutage {
 		t.Errorf("Payments is %s, want major_outage", comp.Status)
 	}
+	// A Hungarian console shows what Hungarian customers were told.
+	m.cookies["herald_lang"] = "hu"
+	if _, body := m.do("GET", "/console/incidents/"+inc.ID, nil); !strings.Contains(body, "A kártyás fizetés nem működik.") {
+		t.Error("the Hungarian console does not show the update's Hungarian text")
+	}
+	m.cookies["herald_lang"] = "en"
+	if _, body := m.do("GET", "/console/", nil); !strings.Contains(body, "Card payments fail.") {
+		t.Error("the English console does not show the update's default text")
+	}
 	// Times name their zone: the reports speak UTC, the page its own.
 	if _, body := m.do("GET", "/console/incidents/"+inc.ID, nil); !regexp.MustCompile(`<time>\d{4}-\d\d-\d\d \d\d:\d\d [A-Z][A-Z0-9+-]+</time>`).MatchString(body) {
 		t.Error("the incident's start time does not name its zone")

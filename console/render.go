@@ -50,6 +50,16 @@ func (v *view) T(id string, kv ...string) string {
 	return id
 }
 
+// Say is an update's text in the console's language when the manager
+// wrote one (--message-hu …), else the default text: a Hungarian agent
+// reads, and tells the customer, what Hungarian customers were told.
+func (v *view) Say(u *incident.Update) string {
+	if u == nil {
+		return ""
+	}
+	return u.Text(v.Lang)
+}
+
 // N returns a plural word for n.
 func (v *view) N(id string, n int, kv ...string) string { return v.words.Plural(id, n, kv...) }
 
