@@ -133,7 +133,19 @@ type TimelineEntry struct {
 	Kind   string          `json:"kind"`
 	Status incident.Status `json:"status"`
 	Body   string          `json:"body"`
-	Actor  string          `json:"actor"`
+	// Messages are the update's texts in other languages, as the
+	// manager wrote them (the HTML report in that language shows its
+	// own).
+	Messages map[string]string `json:"messages,omitempty"`
+	Actor    string            `json:"actor"`
+}
+
+// In is the entry's text in lang: its message in that language, else Body.
+func (e TimelineEntry) In(lang string) string {
+	if m := e.Messages[lang]; m != "" {
+		return m
+	}
+	return e.Body
 }
 
 // BroadcastFigures are one broadcast's deliveries.
@@ -371,7 +383,7 @@ func (s *Service) timeline(ctx context.Context, r *Report, inc *incident.Inciden
 		case u.Status == incident.Postmortem:
 			kind = EntryPostmortem
 		}
-		r.Timeline = append(r.Timeline, TimelineEntry{At: u.CreatedAt.UTC(), Kind: kind, Status: u.Status, Body: u.Body, Actor: actor(u.CreatedAt)})
+		r.Timeline = append(r.Timeline, TimelineEntry{At: u.CreatedAt.UTC(), Kind: kind, Status: u.Status, Body: u.Body, Messages: u.Messages, Actor: actor(u.CreatedAt)})
 	}
 	return nil
 }

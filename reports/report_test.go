@@ -73,7 +73,7 @@ func fixture(t *testing.T, db engine) *reports.Service {
 	}
 	must(t, db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}, Components: comps}))
 	updates := []*incident.Update{
-		{ID: "u3", IncidentID: "i1", Status: incident.Resolved, Body: "Payments work again.", CreatedAt: at(90 * time.Minute), UpdatedAt: at(90 * time.Minute), DisplayAt: at(90 * time.Minute), DeliverNotifications: true},
+		{ID: "u3", IncidentID: "i1", Status: incident.Resolved, Body: "Payments work again.", Messages: map[string]string{"hu": "A fizetés újra működik."}, CreatedAt: at(90 * time.Minute), UpdatedAt: at(90 * time.Minute), DisplayAt: at(90 * time.Minute), DeliverNotifications: true},
 		{ID: "u2", IncidentID: "i1", Status: incident.Identified, Body: "An expired certificate.", CreatedAt: at(30 * time.Minute), UpdatedAt: at(30 * time.Minute), DisplayAt: at(30 * time.Minute)},
 		{ID: "u1", IncidentID: "i1", Status: incident.Investigating, Body: "Card payments fail.", CreatedAt: at(0), UpdatedAt: at(0), DisplayAt: at(0), DeliverNotifications: true},
 	}
@@ -286,6 +286,9 @@ func TestReportGolden(t *testing.T) {
 			}
 			if !strings.Contains(string(h), "<h3>Message: Declared · ") || strings.Contains(string(h), "Message: declared") {
 				t.Error("a message's kind is not in words")
+			}
+			if hu, err := r.HTML("hu", nil); err != nil || !strings.Contains(string(hu), "A fizetés újra működik.") || strings.Contains(string(hu), "Payments work again.") {
+				t.Errorf("the Hungarian report does not show the resolution's Hungarian text (%v)", err)
 			}
 			if _, err := svc.Incident(context.Background(), "another-page", "i1"); incident.ErrorCode(err) != incident.ENOTFOUND {
 				t.Errorf("another page's report: %v, want not found", err)
