@@ -81,6 +81,28 @@ func complaintIncident(cp wire.Complaint) string {
 	return cp.Tag.IncidentID
 }
 
+// incidentNames returns a lookup of an incident's name by ID on page,
+// asking the server once per incident; an incident it cannot read is
+// shown by its ID. People read names; --json keeps the IDs.
+func incidentNames(ctx context.Context, c *client, pageID string) func(id string) string {
+	names := map[string]string{}
+	return func(id string) string {
+		if id == "" || id == "-" {
+			return id
+		}
+		if n, ok := names[id]; ok {
+			return n
+		}
+		var inc wire.V1Incident
+		name := id
+		if err := c.do(ctx, http.MethodGet, "/api/v1/pages/"+url.PathEscape(pageID)+"/incidents/"+url.PathEscape(id), nil, nil, &inc, nil); err == nil && inc.Name != "" {
+			name = inc.Name
+		}
+		names[id] = name
+		return name
+	}
+}
+
 func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("complaints list", "[--open] [--state S] [--incident ID] [--untagged] [--owner A] [FLAGS]",
 		"Lists a page's complaints, newest first.")
@@ -132,6 +154,7 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 		}
 		return nil
 	}
+	name := incidentNames(ctx, c, p.ID)
 	_, err = printList(ctx, a, c, complaintsPath(p.ID, "")+"?"+q.Encode(), *asJSON, "ID\tREF\tSTATE\tCHANNEL\tFROM\tINCIDENT\tOWNER\tCREATED\tTEXT",
 		func(cp wire.Complaint) string {
 			state := cp.State
@@ -139,7 +162,7 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 				state += " (repeat)"
 			}
 			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", cp.ID, cp.Ref, state, cp.Channel, oneLine(who(cp.Contact), 40),
-				complaintIncident(cp), dash(cp.Owner), shortTime(cp.CreatedAt), oneLine(cp.Text, 50))
+				oneLine(name(complaintIncident(cp)), 30), dash(cp.Owner), shortTime(cp.CreatedAt), oneLine(cp.Text, 50))
 		})
 	return err
 }
@@ -449,12 +472,12 @@ resolution (p50/p90), SLA kept, and the open backlog by age.`)
 	case "json":
 		return printJSON(a.stdout, raw)
 	}
-	a.printStats(st)
+	a.printStats(st, incidentNames(ctx, c, p.ID))
 	return nil
 }
 
 // printStats prints the evaluation for people.
-func (a *app) printStats(st wire.ComplaintStats) {
+func (a *app) printStats(st wire.ComplaintStats, incidentName func(string) string) {
 	fmt.Fprintf(a.stdout, "complaints %s – %s\n\n", shortTime(st.From), shortTime(st.To))
 	w := newTable(a.stdout)
 	pct := func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" }
@@ -475,11 +498,21 @@ func (a *app) printStats(st wire.ComplaintStats) {
 	for _, m := range []struct {
 		name string
 		v    map[string]int
-	}{{"by channel", st.ByChannel}, {"by category", st.ByCategory}, {"by incident", st.ByIncident},
+	}{{"by channel", st.ByChannel}, {"by category", st.ByCategory}, {"by incident", byName(st.ByIncident, incidentName)},
 		{"by state", st.ByState}, {"remedies", st.Remedies}, {"open backlog", st.Backlog}} {
 		fmt.Fprintf(w, "%s:\t%s\n", m.name, counts(m.v))
 	}
 	_ = w.Flush()
+}
+
+// byName keys counts by name(key) instead of the key (incident IDs by
+// their names); two keys of one name add up.
+func byName(m map[string]int, name func(string) string) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, n := range m {
+		out[name(k)] += n
+	}
+	return out
 }
 
 // counts writes a map as "a 3, b 1", largest first.

@@ -188,8 +188,11 @@ func testComplaints(t *testing.T, dir string, storeArgs []string) {
 		if !strings.Contains(csv.stdout, "total,,2") || !strings.Contains(csv.stdout, "by_channel,sms,1") {
 			t.Errorf("stats csv:\n%s", csv.stdout)
 		}
-		if s := mustCLI(t, env, "complaints", "stats"); !strings.Contains(s.stdout, "total:") {
-			t.Errorf("stats:\n%s", s.stdout)
+		if s := mustCLI(t, env, "complaints", "stats"); !strings.Contains(s.stdout, "total:") || !strings.Contains(s.stdout, "Card payments fail") {
+			t.Errorf("stats (incidents by name):\n%s", s.stdout)
+		}
+		if l := mustCLI(t, env, "complaints", "list"); !strings.Contains(l.stdout, "Card payments fail") {
+			t.Errorf("list (incidents by name):\n%s", l.stdout)
 		}
 		if r := cli(t, env, "complaints", "record", "--email", "nope", "--text", "x"); r.code != 1 || !strings.Contains(r.stderr, "contact.email") {
 			t.Errorf("bad email: exit %d, %s", r.code, r.stderr)
