@@ -3,8 +3,8 @@ package console
 import (
 	"sort"
 	"strconv"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,6 +23,7 @@ var openStatuses = []incident.Status{incident.Investigating, incident.Identified
 var endedStatuses = []incident.Status{incident.Resolved, incident.Completed}
 
 const endedListed = 14 * 24 * time.Hour
+
 var maintenanceStatuses = []incident.Status{incident.Scheduled, incident.InProgress, incident.Verifying}
 
 // overview is GET /console/: the page as customers see it.

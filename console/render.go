@@ -104,6 +104,7 @@ func (v *view) Ago(t time.Time) string {
 
 var funcs = template.FuncMap{
 	"lower": strings.ToLower,
+	"who":   incident.ActorName,
 	"join":  strings.Join,
 	"eq2":   func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) },
 	"in": func(s string, list []string) bool {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -73,6 +74,16 @@ type Actor struct {
 	TokenID string
 	Name    string
 	Role    Role
+}
+
+// ActorName is an actor as recorded (Actor.String) in the form people
+// read: "Ana" for "Ana (token 1f7wz91hdjku)"; a token without a name
+// stays "token …". The audit log keeps the whole.
+func ActorName(recorded string) string {
+	if i := strings.LastIndex(recorded, " (token "); i > 0 && strings.HasSuffix(recorded, ")") {
+		return recorded[:i]
+	}
+	return recorded
 }
 
 // String is the form the audit log records.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/markdown"
 	"github.com/heraldhq/herald/queue"
@@ -37,6 +38,7 @@ func load() {
 		"dur":   durText,
 		"pct":   pct,
 		"money": money,
+		"who":   incident.ActorName,
 		"secs":  secsText,
 		// word names an enum value in the view's language: {{word $.L "Impact" .Impact}}.
 		"word": func(l *locale.Lang, prefix string, v any) string { return l.Word(prefix, fmt.Sprint(v)) },

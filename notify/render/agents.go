@@ -49,7 +49,7 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 	}[d.State]
 	head := fmt.Sprintf("Compensation: %s", a.Incident.Name)
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%s* (version %d, by %s, %s)", state, d.Version, esc(d.By), d.At.UTC().Format("2 Jan 15:04 MST"))
+	fmt.Fprintf(&b, "*%s* (version %d, by %s, %s)", state, d.Version, esc(incident.ActorName(d.By)), d.At.UTC().Format("2 Jan 15:04 MST"))
 	status := b.String()
 
 	var sections []string
