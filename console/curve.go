@@ -37,7 +37,8 @@ type curveView struct {
 }
 
 // complaintCurve counts the complaints per interval since the incident
-// began (to its resolution, or now): those tagged to it, and those
+// began (to its resolution, or now; widened to the first and last
+// complaint tagged to it): those tagged to it, and those
 // waiting in triage (untagged, on the whole page) at the same time. It
 // reads the tallies the engines keep (complaint.Tally), not the complaints.
 func (cs *Console) complaintCurve(ctx context.Context, v *view, pageID string, inc *incident.Incident, tz *time.Location) (*curveView, error) {
@@ -54,6 +55,17 @@ func (cs *Console) complaintCurve(ctx context.Context, v *view, pageID string, i
 	to := cs.now()
 	if inc.ResolvedAt != nil {
 		to = *inc.ResolvedAt
+	}
+	// The complaints tagged to it widen the window: customers write
+	// before a declaration and after a resolution, and the chart must
+	// count what the tile beside it counts.
+	if all := tagged.Curve(time.Time{}, time.Time{}); len(all) > 0 {
+		if first := all[0].At.Truncate(complaint.TallyBucket); first.Before(from) {
+			from = first
+		}
+		if last := all[len(all)-1].At.Add(complaint.TallyBucket); last.After(to) {
+			to = last
+		}
 	}
 	to = to.Add(complaint.TallyBucket - 1).Truncate(complaint.TallyBucket)
 	// At least half an hour: a young incident's first bars are bars, and

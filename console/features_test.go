@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
@@ -205,9 +206,15 @@ func TestComplaintCurve(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A call recorded as made 40 minutes before the declaration, tagged
+	// to the incident: the curve counts it as the tile does.
+	if _, _, err := e.n.Complaints.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone, Contact: complaint.Contact{Name: "Early caller"},
+		Text: "cannot pay since this morning", IncidentID: inc.ID, At: inc.StartedAt.Add(-40 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 	_, body := m.do("GET", "/console/incidents/"+inc.ID, nil)
 	for _, want := range []string{`<svg xmlns="http://www.w3.org/2000/svg" class="chart wide"`, `<title id="curve-` + inc.ID + `-t">Complaint curve</title>`,
-		"3 tagged to it, 1 untagged on the whole page", "<td>3</td><td>1</td>"} {
+		"4 tagged to it, 1 untagged on the whole page", "<td>3</td><td>1</td>", "<td>1</td><td>0</td>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the incident page lacks %q", want)
 		}
