@@ -918,7 +918,7 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 		ct.CustomerID = sv.RecipientID
 	}
 	c, _, err := s.Complaints.Receive(ctx, complaint.Intake{PageID: sv.PageID, Channel: complaint.Channel(sv.Channel), Contact: ct,
-		Subject: "Unhappy after the incident: follow up", Text: text, Category: WinBackCategory, Ask: complaint.AskCompensation,
+		Subject: "Unhappy after the incident: follow up", Text: text, Category: WinBackCategory, Ask: complaint.AskOther,
 		Language: sv.Language, IncidentID: sv.IncidentID, ExternalID: "survey:" + sv.ID + ":" + strconv.Itoa(len(sv.WinBacks)+1), At: now})
 	if err != nil {
 		return nil, err

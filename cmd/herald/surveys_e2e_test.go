@@ -110,6 +110,9 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 		if wb.State != "new" {
 			t.Errorf("the win-back task is %s, want new (for a person)", wb.State)
 		}
+		if wb.Ask != "other" {
+			t.Errorf("the win-back task says the customer asks for %s; they asked for nothing", wb.Ask)
+		}
 		for _, m := range to(inbox(t, n), "email", "sam@example.com") {
 			if strings.Contains(m.Subject, wb.Ref) {
 				t.Errorf("the customer was sent an automatic answer to the win-back task: %q", m.Subject)
