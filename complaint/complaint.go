@@ -307,6 +307,22 @@ const (
 	EntryEdit       EntryKind = "edit"        // recorded fields corrected
 )
 
+// Entry events: what an entry herald wrote records (Entry.Event), with
+// the names of its Args.
+const (
+	EventState         = "state"          // from, to: the lifecycle moved
+	EventStateRemedy   = "state_remedy"   // from, to, remedy: resolved with a remedy
+	EventCustomerWrote = "customer_wrote" // from, to: the customer's message moved it
+	EventOwner         = "owner"          // from, to (agents' names; "" for nobody)
+	EventTagged        = "tagged"         // incident, [from]: a person tagged or re-tagged it
+	EventUntagged      = "untagged"       // incident: a person untagged it
+	EventAutoTagged    = "auto_tagged"    // incident, confidence, reason: the tagger did
+	EventTriage        = "triage"         // incident, confidence, reason: the tagger's guess, left for a person
+	EventSLAWarning    = "sla_warning"    // owner, promise (first_answer, resolution), due (RFC 3339)
+	EventSLAEscalated  = "sla_escalated"  // owner, promise, due
+	EventAckQueued     = "ack_queued"     // answer: the automatic acknowledgement
+)
+
 // Entry is one line of a complaint's timeline: every message in and out,
 // every note, every change and who made it.
 type Entry struct {
@@ -322,6 +338,12 @@ type Entry struct {
 	// delivers it again, and the store keeps one entry per page and ID.
 	ExternalID string    `json:"external_id,omitempty"`
 	At         time.Time `json:"at"`
+	// Event names what an entry herald wrote records (EventState, …),
+	// and Args its details, so that a reader can word it in its own
+	// language; Text is its English wording. Empty on people's messages
+	// and notes, and on entries written before events were.
+	Event string            `json:"event,omitempty"`
+	Args  map[string]string `json:"args,omitempty"`
 }
 
 // Incidents the tagger considers: open ones, and those resolved at most

@@ -100,8 +100,9 @@ func (s *Service) Assign(ctx context.Context, pageID, id, owner string) (*Compla
 		if to == "" {
 			to = "nobody"
 		}
+		was := c.Owner
 		c.Owner = owner
-		return []*Entry{s.entry(c, EntryAssign, actor, "", "owner: "+from+" → "+to, now)}, nil
+		return []*Entry{s.event(c, EntryAssign, actor, "owner: "+from+" → "+to, now, EventOwner, "from", was, "to", owner)}, nil
 	})
 }
 
@@ -121,7 +122,7 @@ func (s *Service) SetTag(ctx context.Context, pageID, id, incidentID string) (*C
 		from := c.IncidentID()
 		if incidentID == "" {
 			c.Tag = nil
-			return []*Entry{s.entry(c, EntryTag, actor, "", "untagged from "+from, now)}, nil
+			return []*Entry{s.event(c, EntryTag, actor, "untagged from "+from, now, EventUntagged, "incident", from)}, nil
 		}
 		c.Tag = &Tag{IncidentID: incidentID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now}
 		c.Suggestion = nil
@@ -129,7 +130,7 @@ func (s *Service) SetTag(ctx context.Context, pageID, id, incidentID string) (*C
 		if from != "" {
 			text = "re-tagged from " + from + " to " + incidentID
 		}
-		return []*Entry{s.entry(c, EntryTag, actor, "", text, now)}, nil
+		return []*Entry{s.event(c, EntryTag, actor, text, now, EventTagged, "incident", incidentID, "from", from)}, nil
 	})
 }
 
@@ -166,7 +167,7 @@ func (s *Service) Reply(ctx context.Context, pageID, id, text string) (*Complain
 		answered(c, now)
 		entries := []*Entry{s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), text, now)}
 		if c.State == StateNew || c.State == StateAcknowledged {
-			entries = append(entries, s.entry(c, EntryState, actor, "", string(c.State)+" → in_progress", now))
+			entries = append(entries, s.event(c, EntryState, actor, string(c.State)+" → in_progress", now, EventState, "from", string(c.State), "to", string(StateInProgress)))
 			c.State = StateInProgress
 		}
 		return entries, nil
@@ -207,7 +208,7 @@ func (s *Service) Move(ctx context.Context, pageID, id string, to State) (*Compl
 		case !from.Open():
 			reopen(c, now)
 		}
-		return []*Entry{s.entry(c, EntryState, actor, "", string(from)+" → "+string(to), now)}, nil
+		return []*Entry{s.event(c, EntryState, actor, string(from)+" → "+string(to), now, EventState, "from", string(from), "to", string(to))}, nil
 	})
 }
 
@@ -326,7 +327,8 @@ func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remed
 		}
 		answered(c, now)
 		return []*Entry{
-			s.entry(c, EntryState, actor, "", string(from)+" → resolved (remedy: "+string(remedy)+")", now),
+			s.event(c, EntryState, actor, string(from)+" → resolved (remedy: "+string(remedy)+")", now,
+				EventStateRemedy, "from", string(from), "to", string(StateResolved), "remedy", string(remedy)),
 			s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), outcome, now),
 		}, nil
 	})

@@ -446,11 +446,13 @@ func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complai
 		var entries []*Entry
 		if c.State == StateWaitingOnCustomer {
 			c.State = StateInProgress
-			entries = append(entries, s.entry(c, EntryState, "customer", "", "waiting_on_customer → in_progress: the customer wrote", now))
+			entries = append(entries, s.event(c, EntryState, "customer", "waiting_on_customer → in_progress: the customer wrote", now,
+				EventCustomerWrote, "from", string(StateWaitingOnCustomer), "to", string(StateInProgress)))
 		} else if !c.Open() {
 			// A message to a resolved complaint (a threaded reply, or its
 			// reference quoted) reopens it with the same owner.
-			entries = append(entries, s.entry(c, EntryState, "customer", "", string(c.State)+" → in_progress: the customer wrote again", now))
+			entries = append(entries, s.event(c, EntryState, "customer", string(c.State)+" → in_progress: the customer wrote again", now,
+				EventCustomerWrote, "from", string(c.State), "to", string(StateInProgress)))
 			c.State = StateInProgress
 			reopen(c, now)
 		}
@@ -563,7 +565,7 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 	}
 	if owner != "" {
 		c.Owner = owner
-		entries = append(entries, s.entry(c, EntryAssign, incident.ActorFrom(ctx).String(), "", "owner: "+owner, now))
+		entries = append(entries, s.event(c, EntryAssign, incident.ActorFrom(ctx).String(), "owner: "+owner, now, EventOwner, "to", owner))
 	}
 	c.CheckAt = s.Policy.CheckAt(c)
 	acked, err := s.fileAcknowledged(ctx, c, entries)
@@ -613,7 +615,7 @@ func (s *Service) tagNew(ctx context.Context, page *incident.Page, c *Complaint,
 		}
 		actor := incident.ActorFrom(ctx).String()
 		c.Tag = &Tag{IncidentID: inc.ID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now, Ended: endedBy(inc, in.At)}
-		return []*Entry{s.entry(c, EntryTag, actor, "", "tagged to "+inc.ID+": "+c.Tag.Reason, now)}, nil
+		return []*Entry{s.event(c, EntryTag, actor, "tagged to "+inc.ID+": "+c.Tag.Reason, now, EventTagged, "incident", inc.ID)}, nil
 	}
 	incs, comps, err := s.candidates(ctx, page.ID, in.At)
 	if err != nil {
@@ -626,10 +628,12 @@ func (s *Service) tagNew(ctx context.Context, page *incident.Page, c *Complaint,
 	}
 	if t.Confidence >= s.Policy.Threshold {
 		c.Tag = t
-		return []*Entry{s.entry(c, EntryTag, "system", "", fmt.Sprintf("tagged to %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now)}, nil
+		return []*Entry{s.event(c, EntryTag, "system", fmt.Sprintf("tagged to %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now,
+			EventAutoTagged, "incident", t.IncidentID, "confidence", fmt.Sprintf("%.2f", t.Confidence), "reason", t.Reason)}, nil
 	}
 	c.Suggestion = t
-	return []*Entry{s.entry(c, EntryTag, "system", "", fmt.Sprintf("left in triage; best guess %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now)}, nil
+	return []*Entry{s.event(c, EntryTag, "system", fmt.Sprintf("left in triage; best guess %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now,
+		EventTriage, "incident", t.IncidentID, "confidence", fmt.Sprintf("%.2f", t.Confidence), "reason", t.Reason)}, nil
 }
 
 // candidateWindow is how far back the tagger looks for incidents.
@@ -905,9 +909,11 @@ func (s *Service) markAcked(c *Complaint, a Answer, now time.Time) ([]*Entry, er
 	var entries []*Entry
 	if c.State == StateNew {
 		c.State = StateAcknowledged
-		entries = append(entries, s.entry(c, EntryState, "system", "", "new → acknowledged", now))
+		entries = append(entries, s.event(c, EntryState, "system", "new → acknowledged", now, EventState, "from", string(StateNew), "to", string(StateAcknowledged)))
 	}
-	return append(entries, s.entry(c, EntryMessageOut, "system", c.ReplyChannel(), "automatic acknowledgement ("+string(a)+") queued", now)), nil
+	ack := s.event(c, EntryMessageOut, "system", "automatic acknowledgement ("+string(a)+") queued", now, EventAckQueued, "answer", string(a))
+	ack.Channel = c.ReplyChannel()
+	return append(entries, ack), nil
 }
 
 // fileAcknowledged files the new complaint c with its entries, already
@@ -1018,6 +1024,17 @@ func (s *Service) changeFrom(ctx context.Context, have *Complaint, id string, fn
 // entry makes a timeline entry for c.
 func (s *Service) entry(c *Complaint, kind EntryKind, actor string, ch Channel, text string, at time.Time) *Entry {
 	return &Entry{ID: incident.NewID(), ComplaintID: c.ID, PageID: c.PageID, Kind: kind, Actor: actor, Channel: ch, Text: text, At: at}
+}
+
+// event is entry for what herald records itself: the English text, and
+// the event and its args (name, value pairs) for other languages.
+func (s *Service) event(c *Complaint, kind EntryKind, actor, text string, at time.Time, event string, kv ...string) *Entry {
+	e := s.entry(c, kind, actor, "", text, at)
+	e.Event, e.Args = event, map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e.Args[kv[i]] = kv[i+1]
+	}
+	return e
 }
 
 func oneOf[T ~string](v T, list []T) bool {

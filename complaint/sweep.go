@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
@@ -82,11 +83,13 @@ func (s *Service) checkSLA(c *Complaint, now time.Time) ([]*Entry, error) {
 	case SLAWarn:
 		c.Warned = true
 		s.Log.Warn("complaint promise falls due soon", "complaint_id", c.ID, "owner", c.Owner, "promise", promise, "due", due)
-		return []*Entry{s.entry(c, EntrySLA, "system", "", fmt.Sprintf("warning to %s: the %s is due at %s", owner, promise, due.Format(time.RFC3339)), now)}, nil
+		return []*Entry{s.event(c, EntrySLA, "system", fmt.Sprintf("warning to %s: the %s is due at %s", owner, promise, due.Format(time.RFC3339)), now,
+			EventSLAWarning, "owner", c.Owner, "promise", strings.ReplaceAll(promise, " ", "_"), "due", due.UTC().Format(time.RFC3339))}, nil
 	case SLAEscalate:
 		c.Escalated = true
 		s.Log.Warn("complaint promise broken: escalated to managers", "complaint_id", c.ID, "owner", c.Owner, "promise", promise, "due", due)
-		return []*Entry{s.entry(c, EntrySLA, "system", "", fmt.Sprintf("escalated to managers: the %s was due at %s (%s)", promise, due.Format(time.RFC3339), owner), now)}, nil
+		return []*Entry{s.event(c, EntrySLA, "system", fmt.Sprintf("escalated to managers: the %s was due at %s (%s)", promise, due.Format(time.RFC3339), owner), now,
+			EventSLAEscalated, "owner", c.Owner, "promise", strings.ReplaceAll(promise, " ", "_"), "due", due.UTC().Format(time.RFC3339))}, nil
 	}
 	return nil, errUnchanged
 }

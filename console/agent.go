@@ -260,7 +260,23 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 	if err != nil {
 		return err
 	}
-	data := fiber.Map{"Complaint": cp, "Entries": entries, "Error": formErr, "Remedies": remedies, "AtRisk": cp.AtRisk(cs.now())}
+	// The incidents the timeline names, by name.
+	names := map[string]string{}
+	for _, e := range entries {
+		switch e.Event {
+		case complaint.EventTagged, complaint.EventUntagged, complaint.EventAutoTagged, complaint.EventTriage:
+			for _, id := range []string{e.Args["incident"], e.Args["from"]} {
+				if _, done := names[id]; id == "" || done {
+					continue
+				}
+				names[id] = id
+				if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, id); err == nil {
+					names[id] = inc.Name
+				}
+			}
+		}
+	}
+	data := fiber.Map{"Complaint": cp, "Entries": entries, "IncidentNames": names, "Error": formErr, "Remedies": remedies, "AtRisk": cp.AtRisk(cs.now())}
 	if key := cp.Contact.Key(); key != "" {
 		off := pageOffset(c)
 		others, total, err := cs.cfg.Complaints.List(ctx, complaint.Filter{PageID: p.ID, ContactKey: key, Limit: listPage, Offset: off})

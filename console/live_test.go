@@ -80,3 +80,33 @@ func TestLiveEndsWithTheSession(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineInTheAgentsLanguage: the entries herald writes (tagged,
+// acknowledged, a new owner) read in the console's language, incidents
+// by name; the customer's own words stay as written.
+func TestTimelineInTheAgentsLanguage(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	inc := e.declare(t, "Card payments fail", false)
+	c, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "Nem megy a kártyás fizetés"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.n.Complaints.Assign(e.as(incident.RoleAgent), e.page.ID, c.ID, "Tóth Péter"); err != nil {
+		t.Fatal(err)
+	}
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	a.cookies["herald_lang"] = "hu"
+	_, page := a.do("GET", "/console/complaints/"+c.ID, nil)
+	for _, want := range []string{"a herald incidenshez rendelte: Card payments fail", "Új → Visszaigazolva",
+		"felelős: senki → Tóth Péter", "automatikus visszaigazolás elküldésre vár: amit az incidensről tudunk",
+		"<strong>ügyfél</strong>", "Nem megy a kártyás fizetés"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the Hungarian timeline lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "tagged to "+inc.ID) || strings.Contains(page, "new → acknowledged") {
+		t.Error("the Hungarian timeline shows herald's English lines")
+	}
+}

@@ -8,11 +8,13 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
 )
@@ -60,6 +62,89 @@ func (v *view) Say(u *incident.Update) string {
 	return u.Text(v.Lang)
 }
 
+// Line is a timeline entry in the console's language: an entry herald
+// wrote (complaint.Entry.Event) worded from its details, incidents by
+// their names; a person's message or note, and an entry from before
+// events were recorded, as written.
+func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
+	a := e.Args
+	state := func(k string) string { return v.E("ConsoleState", a[k]) }
+	person := func(k string) string {
+		if a[k] == "" {
+			return v.T("ConsoleNobody")
+		}
+		return a[k]
+	}
+	inc := func(k string) string {
+		if n := incidents[a[k]]; n != "" {
+			return n
+		}
+		return a[k]
+	}
+	sure := func() string {
+		f, err := strconv.ParseFloat(a["confidence"], 64)
+		if err != nil {
+			return a["confidence"]
+		}
+		return strconv.Itoa(int(f*100+0.5)) + "\u00a0%"
+	}
+	due := func() string {
+		t, err := time.Parse(time.RFC3339, a["due"])
+		if err != nil {
+			return a["due"]
+		}
+		return v.When(t)
+	}
+	var kv []string
+	key := ""
+	switch e.Event {
+	case complaint.EventState, complaint.EventCustomerWrote:
+		key, kv = "ConsoleEvState", []string{"From", state("from"), "To", state("to")}
+		if e.Event == complaint.EventCustomerWrote {
+			key = "ConsoleEvCustomerWrote"
+		}
+	case complaint.EventStateRemedy:
+		key, kv = "ConsoleEvStateRemedy", []string{"From", state("from"), "To", state("to"), "Remedy", v.E("ConsoleRemedy", a["remedy"])}
+	case complaint.EventOwner:
+		key, kv = "ConsoleEvOwner", []string{"From", person("from"), "To", person("to")}
+	case complaint.EventTagged:
+		key, kv = "ConsoleEvTagged", []string{"Incident", inc("incident")}
+		if a["from"] != "" {
+			key, kv = "ConsoleEvRetagged", append(kv, "From", inc("from"))
+		}
+	case complaint.EventUntagged:
+		key, kv = "ConsoleEvUntagged", []string{"Incident", inc("incident")}
+	case complaint.EventAutoTagged, complaint.EventTriage:
+		key, kv = "ConsoleEvAutoTagged", []string{"Incident", inc("incident"), "Confidence", sure(), "Reason", a["reason"]}
+		if e.Event == complaint.EventTriage {
+			key = "ConsoleEvTriage"
+		}
+	case complaint.EventSLAWarning, complaint.EventSLAEscalated:
+		key, kv = "ConsoleEvSLAWarning", []string{"Owner", person("owner"), "Promise", v.E("ConsolePromise", a["promise"]), "Due", due()}
+		if e.Event == complaint.EventSLAEscalated {
+			key = "ConsoleEvSLAEscalated"
+		}
+	case complaint.EventAckQueued:
+		key, kv = "ConsoleEvAckQueued", []string{"Answer", v.E("ConsoleAck", a["answer"])}
+	}
+	if key == "" || v.words.Pattern(key) == nil {
+		return e.Text
+	}
+	return v.words.Pattern(key).Fill(kv...)
+}
+
+// Who is an entry's actor for the reader: "customer" and "system" in
+// the console's language, a person by name (incident.ActorName).
+func (v *view) Who(actor string) string {
+	switch actor {
+	case "customer":
+		return v.T("ConsoleActorCustomer")
+	case "system":
+		return v.T("ConsoleActorSystem")
+	}
+	return incident.ActorName(actor)
+}
+
 // N returns a plural word for n.
 func (v *view) N(id string, n int, kv ...string) string { return v.words.Plural(id, n, kv...) }
 
@@ -104,7 +189,6 @@ func (v *view) Ago(t time.Time) string {
 
 var funcs = template.FuncMap{
 	"lower": strings.ToLower,
-	"who":   incident.ActorName,
 	"join":  strings.Join,
 	"eq2":   func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) },
 	"in": func(s string, list []string) bool {

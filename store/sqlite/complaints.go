@@ -310,7 +310,7 @@ func writeComplaint(ctx context.Context, st saveTx, s *complaintSave, moves grou
 }
 
 // entryParams is the number of bound values per inserted entry.
-const entryParams = 10
+const entryParams = 12
 
 // entrySizes are the entry counts the timeline's INSERTs are prepared
 // for, as rowSizes are for deliveries: a group's entries are cut into
@@ -328,7 +328,7 @@ var entrySizes = []int{8, 32, 128}
 // check rule that out) shows as a short count, an error.
 func insertEntriesSQL(n int) string {
 	return valuesSQL(`INSERT OR IGNORE INTO complaint_entries (seq, id, complaint_id, page_id, kind, actor, channel, text,
-		external_id, at) SELECT * FROM (VALUES `, n, entryParams) + ") WHERE column1 IS NOT NULL"
+		external_id, at, event, args) SELECT * FROM (VALUES `, n, entryParams) + ") WHERE column1 IS NOT NULL"
 }
 
 const lastEntrySQL = "SELECT coalesce(max(seq), 0) FROM complaint_entries"
@@ -350,7 +350,8 @@ func (db *DB) writeEntries(ctx context.Context, tx *sql.Tx, entries []*complaint
 		args = args[:0]
 		for _, e := range chunk {
 			seq++
-			args = append(args, seq, e.ID, e.ComplaintID, e.PageID, string(e.Kind), e.Actor, string(e.Channel), e.Text, e.ExternalID, ms(e.At))
+			args = append(args, seq, e.ID, e.ComplaintID, e.PageID, string(e.Kind), e.Actor, string(e.Channel), e.Text, e.ExternalID, ms(e.At),
+				e.Event, entryArgs(e.Args))
 		}
 		for len(args) < entrySizes[size]*entryParams {
 			args = append(args, nil)
@@ -585,17 +586,31 @@ func (db *DB) FindComplaints(ctx context.Context, f complaint.Filter) ([]*compla
 	return cs, total, nil
 }
 
-const entryColumns = "id, complaint_id, page_id, kind, actor, channel, text, external_id, at"
+const entryColumns = "id, complaint_id, page_id, kind, actor, channel, text, external_id, at, event, args"
 
 func scanEntry(s scanner) (*complaint.Entry, error) {
 	var e complaint.Entry
-	var kind, ch string
+	var kind, ch, args string
 	var at int64
-	if err := s.Scan(&e.ID, &e.ComplaintID, &e.PageID, &kind, &e.Actor, &ch, &e.Text, &e.ExternalID, &at); err != nil {
+	if err := s.Scan(&e.ID, &e.ComplaintID, &e.PageID, &kind, &e.Actor, &ch, &e.Text, &e.ExternalID, &at, &e.Event, &args); err != nil {
 		return nil, err
 	}
 	e.Kind, e.Channel, e.At = complaint.EntryKind(kind), complaint.Channel(ch), fromMS(at)
+	if args != "" {
+		if err := json.Unmarshal([]byte(args), &e.Args); err != nil {
+			return nil, fmt.Errorf("sqlite: entry %s args: %w", e.ID, err)
+		}
+	}
 	return &e, nil
+}
+
+// entryArgs is an entry's Args as stored: a JSON object, "" for none.
+func entryArgs(args map[string]string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(args) // a map of strings always encodes
+	return string(b)
 }
 
 // FindEntries implements complaint.Store; ENOTFOUND when there is no such

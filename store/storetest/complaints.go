@@ -164,9 +164,11 @@ func testComplaintRoundTrip(t *testing.T, cs complaint.Store, _ audience.Store) 
 		want := newComplaint("full", "pa", base)
 		e := newEntry("e1", want, complaint.EntryMessageIn, base)
 		e.ExternalID = "SM0001"
-		saveComplaint(t, cs, want, e)
+		ev := newEntry("e2", want, complaint.EntryState, base.Add(time.Second))
+		ev.Event, ev.Args = complaint.EventState, map[string]string{"from": "new", "to": "acknowledged", "note": "\"quoted\" & <b>"}
+		saveComplaint(t, cs, want, e, ev)
 		equal(t, "complaint", findComplaint(t, cs, "full"), want)
-		equal(t, "entries", findEntries(t, cs, "full"), []*complaint.Entry{e})
+		equal(t, "entries", findEntries(t, cs, "full"), []*complaint.Entry{e, ev})
 	})
 
 	t.Run("nil pointers, nil slices and zero times stay so", func(t *testing.T) {
