@@ -600,7 +600,12 @@ func (s *Service) answer(ctx context.Context, p *Prepared, cust *audience.Custom
 			o := &r.Offers[i]
 			desc := ""
 			if of := o.Offer(); of != nil {
+				// In the agent's language; English keeps the policy's
+				// own description (voucher lists named).
 				desc = of.Describe()
+				if l := Language(a.Lang); l != "en" {
+					desc = Words(l).Label(of, &o.Amount)
+				}
 			}
 			a.Offers = append(a.Offers, AnswerOffer{Offered: *o, Description: desc})
 		}

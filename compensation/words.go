@@ -112,6 +112,43 @@ func (w Wording) Offer(o *Offered) string {
 	}
 }
 
+// Label words an offer as an agent reads it in a list, a noun phrase in
+// the language ("credit of 5.00 EUR", "5,00 EUR jóváírás", "3 dni
+// gratis"); amount, when given, is what a share of the fee comes to for
+// one customer. Offer words it as the customer's message says it, which
+// in Hungarian is the object of a sentence.
+func (w Wording) Label(of *Offer, amount *Money) string {
+	if of == nil {
+		return ""
+	}
+	var s string
+	switch of.Kind {
+	case Credit, Refund:
+		key := "AgentOfferCredit"
+		if of.Kind == Refund {
+			key = "AgentOfferRefund"
+		}
+		switch {
+		case of.Amount != nil:
+			s = w.l.Pattern(key+"Amount").Fill("Amount", w.Money(*of.Amount))
+		case amount != nil && amount.Amount > 0:
+			s = w.l.Pattern(key+"PercentOf").Fill("Percent", w.percent(of.Percent), "Amount", w.Money(*amount))
+		default:
+			s = w.l.Pattern(key+"Percent").Fill("Percent", w.percent(of.Percent))
+		}
+	case FreePeriod:
+		s = w.l.Plural("AgentOfferDays", of.Days)
+	case Voucher:
+		s = w.l.Text("AgentOfferVoucher")
+	default:
+		return of.Text
+	}
+	if of.Text != "" {
+		s += ": " + of.Text
+	}
+	return s
+}
+
 // Money formats m in the language: "10.00 EUR" in English, "10,00 EUR" in
 // Hungarian, Polish and Croatian.
 func (w Wording) Money(m Money) string {

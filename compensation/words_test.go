@@ -111,3 +111,30 @@ func TestScript(t *testing.T) {
 		t.Errorf("unaffected script:\n%s", s)
 	}
 }
+
+// TestLabel: an offer as agents read it in a list, a noun phrase in their
+// language, with the customer's amount when a share of the fee has one.
+func TestLabel(t *testing.T) {
+	five := Money{Amount: 500, Currency: "EUR"}
+	credit := &Offer{ID: "c", Kind: Credit, Percent: 1000}
+	refund := &Offer{ID: "r", Kind: Refund, Amount: &five}
+	days := &Offer{ID: "d", Kind: FreePeriod, Days: 3}
+	for _, tc := range []struct {
+		lang string
+		of   *Offer
+		amt  *Money
+		want string
+	}{
+		{"en", credit, &five, "credit of 10 % of the monthly fee (5.00 EUR)"},
+		{"hu", credit, &five, "a havidíj 10%-ának megfelelő jóváírás (5,00 EUR)"},
+		{"hu", credit, nil, "a havidíj 10%-ának megfelelő jóváírás"},
+		{"pl", refund, nil, "zwrot 5,00 EUR"},
+		{"pl", days, nil, "3 dni gratis"},
+		{"hr", days, nil, "3 besplatna dana"},
+		{"en", &Offer{Kind: FreePeriod, Days: 1}, nil, "1 free day"},
+	} {
+		if got := Words(tc.lang).Label(tc.of, tc.amt); got != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.lang, tc.of.Kind, got, tc.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
@@ -132,6 +133,15 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 	}
 	return v.words.Pattern(key).Fill(kv...)
 }
+
+// OfferLabel is a policy's offer as agents read it in a list, in the
+// console's language.
+func (v *view) OfferLabel(o compensation.Offer) string {
+	return compensation.Words(v.Lang).Label(&o, nil)
+}
+
+// Money is an amount in the console's language's number format.
+func (v *view) Money(m compensation.Money) string { return compensation.Words(v.Lang).Money(m) }
 
 // Who is an entry's actor for the reader: "customer" and "system" in
 // the console's language, a person by name (incident.ActorName).

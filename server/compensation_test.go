@@ -162,6 +162,10 @@ func TestCompensationGrants(t *testing.T) {
 		!strings.Contains(ans.Script, "Ajánld fel") || ans.Customer.Plan != "gold" {
 		t.Fatalf("c1's answer %+v", ans)
 	}
+	// The offers are worded in the agent's language too.
+	if d := ans.Offers[0].Description; d != "a havidíj 10%-ának megfelelő jóváírás (5,00 EUR)" {
+		t.Errorf("c1's first offer in Hungarian: %q", d)
+	}
 	// 10 % of 50 EUR is 5 EUR; the cap of 7 EUR leaves 2 EUR for the choice.
 	if ans.Offers[0].Amount.Amount != 500 || ans.Offers[1].Amount.Amount != 200 || !ans.Offers[1].Capped {
 		t.Fatalf("offers %+v", ans.Offers)
