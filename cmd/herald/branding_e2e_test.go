@@ -48,6 +48,12 @@ func TestPageBrandingEndToEnd(t *testing.T) {
 	if l := mustCLI(t, env, "pages"); !strings.Contains(l.stdout, "Acme Payments") || !strings.Contains(l.stdout, "Europe/Budapest") {
 		t.Fatalf("pages: %s", l.stdout)
 	}
+	if r := mustCLI(t, env, "pages", "set", "--languages", "hu, en", "--json"); !strings.Contains(r.stdout, `"languages": [
+    "hu",
+    "en"
+  ]`) && !strings.Contains(r.stdout, `"languages":["hu","en"]`) {
+		t.Fatalf("set --languages printed %q", r.stdout)
+	}
 
 	t.Run("bad input changes nothing", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -58,6 +64,8 @@ func TestPageBrandingEndToEnd(t *testing.T) {
 			{[]string{"pages", "set", "--time-zone", "Mars/Olympus"}, 1, "time_zone"},
 			{[]string{"pages", "set", "--logo", notImage}, 1, "PNG, JPEG, GIF or WebP"},
 			{[]string{"pages", "set", "--url", "ftp://x"}, 1, "url"},
+			{[]string{"pages", "set", "--languages", "hu,xx"}, 1, "languages"},
+			{[]string{"pages", "set", "--languages", ","}, 2, "at least one"},
 			{[]string{"pages", "set"}, 2, "nothing to change"},
 			{[]string{"pages", "rename"}, 2, "NAME"},
 		} {

@@ -666,14 +666,16 @@ func cmdPagesRename(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdPagesSet(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlagSet("pages set", "[--name NAME] [--url URL] [--time-zone ZONE] [--logo FILE] [FLAGS]",
-		"Changes a status page's name, public address, time zone or logo. Only the flags given change.\n"+
+	fs := a.newFlagSet("pages set", "[--name NAME] [--url URL] [--time-zone ZONE] [--languages hu,en] [--logo FILE] [FLAGS]",
+		"Changes a status page's name, public address, time zone, languages or logo. Only the flags given change.\n"+
 			"--url is the page's public address here; the server's is --server or HERALD_URL.")
 	pf := &pageFlags{client: addServerFlags(fs), page: fs.String("page", "", "page `ID` or name (default: the first page)")}
 	name := fs.String("name", "", "the page's `NAME`, which its messages are signed and sent with")
 	pageURL := fs.String("url", "", "the page's public `URL` (links in messages point there)")
 	zone := fs.String("time-zone", "", "the page's IANA time `ZONE`, e.g. Europe/Budapest")
 	logo := fs.String("logo", "", "a PNG, JPEG, GIF or WebP `FILE` (at most 64 KiB) shown in the page's header; \"none\" removes it")
+	langs := fs.String("languages", "", "the page's `LANGUAGES`, comma-separated, the default first (en, hu, pl, hr): what the page offers, "+
+		"and the language of its agents' Slack messages")
 	asJSON := fs.Bool("json", false, "print the page as JSON")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
@@ -697,9 +699,19 @@ func cmdPagesSet(ctx context.Context, a *app, args []string) error {
 		}
 		body.Logo = &uri
 	}
-	if len(set) == 0 || (!set["name"] && !set["url"] && !set["time-zone"] && !set["logo"]) {
+	if set["languages"] {
+		for _, l := range strings.Split(*langs, ",") {
+			if l = strings.ToLower(strings.TrimSpace(l)); l != "" {
+				body.Languages = append(body.Languages, l)
+			}
+		}
+		if len(body.Languages) == 0 {
+			return &usageError{msg: "--languages: give at least one, e.g. --languages hu,en"}
+		}
+	}
+	if len(set) == 0 || (!set["name"] && !set["url"] && !set["time-zone"] && !set["logo"] && !set["languages"]) {
 		fs.Usage()
-		return &usageError{msg: "nothing to change: give --name, --url, --time-zone or --logo", shown: true}
+		return &usageError{msg: "nothing to change: give --name, --url, --time-zone, --languages or --logo", shown: true}
 	}
 	return patchPage(ctx, a, pf, body, *asJSON)
 }
