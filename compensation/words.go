@@ -1,6 +1,8 @@
 package compensation
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,6 +150,86 @@ func (w Wording) Label(of *Offer, amount *Money) string {
 	}
 	return s
 }
+
+// Rule words a policy rule for agents in the language: "if plan gold,
+// affected ≥ 60 min: credit10" (component IDs as they are: the caller
+// names them, NameComponents).
+func (w Wording) Rule(r Rule) string {
+	or := strings.TrimSpace(w.l.Text("CompOr"))
+	list := func(vs []string) string { return strings.Join(vs, " "+or+" ") }
+	var parts []string
+	if len(r.Plans) > 0 {
+		parts = append(parts, w.l.Pattern("AgentRulePlan").Fill("Values", list(r.Plans)))
+	}
+	if len(r.Regions) > 0 {
+		parts = append(parts, w.l.Pattern("AgentRuleRegion").Fill("Values", list(r.Regions)))
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Attributes)) {
+		parts = append(parts, w.l.Pattern("AgentRuleAttribute").Fill("Key", k, "Values", list(r.Attributes[k])))
+	}
+	if len(r.Components) > 0 {
+		parts = append(parts, w.l.Pattern("AgentRuleComponents").Fill("Values", list(r.Components)))
+	}
+	if r.MinAffectedMinutes > 0 {
+		parts = append(parts, w.l.Pattern("AgentRuleMinutes").Fill("Minutes", strconv.Itoa(r.MinAffectedMinutes)))
+	}
+	give := strings.Join(r.Give, ", ")
+	if len(parts) == 0 {
+		return w.l.Pattern("AgentRuleEveryone").Fill("Give", give)
+	}
+	return w.l.Pattern("AgentRuleIf").Fill("Conditions", strings.Join(parts, ", "), "Give", give)
+}
+
+// State words a decision's state for agents ("COMING: being decided").
+func (w Wording) State(s State) string { return w.l.Word("AgentState", string(s)) }
+
+// Change words one change of a decision for agents: its subject and what
+// happened in the language; a state by its words, a deadline as a date.
+// Offers and rules keep the words the change recorded.
+func (w Wording) Change(c Change) string {
+	subject := w.l.Word("AgentChange", c.Subject)
+	if c.ID != "" {
+		subject += " " + c.ID
+	}
+	before, after := c.Before, c.After
+	switch c.Subject {
+	case "state":
+		before, after = w.State(State(before)), w.State(State(after))
+	case "claim_deadline":
+		for _, v := range []*string{&before, &after} {
+			if t, err := time.Parse(time.RFC3339, *v); err == nil {
+				*v = t.UTC().Format("2006-01-02 15:04 UTC")
+			}
+		}
+	case "exclusion":
+		before, after = w.l.Word("AgentExclude", before), w.l.Word("AgentExclude", after)
+	}
+	switch c.Op {
+	case Added:
+		return w.l.Pattern("AgentChangeAdded").Fill("Subject", subject, "After", after)
+	case Removed:
+		return w.l.Pattern("AgentChangeRemoved").Fill("Subject", subject, "Before", before)
+	}
+	return w.l.Pattern("AgentChangeChanged").Fill("Subject", subject, "Before", before, "After", after)
+}
+
+// Text is a fixed text of the agents' words (Agent…) in the language.
+func (w Wording) Text(id string) string { return w.l.Text(id) }
+
+// Fill fills a pattern of the agents' words in the language.
+func (w Wording) Fill(id string, kv ...string) string {
+	if p := w.l.Pattern(id); p != nil {
+		return p.Fill(kv...)
+	}
+	return w.l.Text(id)
+}
+
+// Word is an enum value in the language's words (prefix + its Camel form),
+// or the value itself.
+func (w Wording) Word(prefix, value string) string { return w.l.Word(prefix, value) }
+
+// Plural is a plural word of the agents' words for n.
+func (w Wording) Plural(id string, n int) string { return w.l.Plural(id, n) }
 
 // Money formats m in the language: "10.00 EUR" in English, "10,00 EUR" in
 // Hungarian, Polish and Croatian.

@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/heraldhq/herald/channel"
@@ -41,75 +42,71 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 		return nil, incident.Invalid("decision", "an agents' message needs a page, an incident and a decision")
 	}
 	esc := mrkdwnEscape
-	state := map[compensation.State]string{
-		compensation.NoneYet: "not decided yet",
-		compensation.Coming:  "COMING: being decided",
-		compensation.Decided: "DECIDED",
-		compensation.None:    "NO compensation",
-	}[d.State]
-	head := fmt.Sprintf("Compensation: %s", a.Incident.Name)
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%s* (version %d, by %s, %s)", state, d.Version, esc(incident.ActorName(d.By)), d.At.UTC().Format("2 Jan 15:04 MST"))
-	status := b.String()
+	w := compensation.Words(a.Lang)
+	more := func(n int) string { return "• " + w.Fill("AgentMore", "N", strconv.Itoa(n)) }
+	head := w.Fill("AgentCompTitle", "Name", a.Incident.Name)
+	status := "*" + w.State(d.State) + "* " + w.Fill("AgentVersion", "Version", strconv.Itoa(d.Version), "By", esc(incident.ActorName(d.By)),
+		"At", d.At.UTC().Format("2006-01-02 15:04 UTC"))
 
 	var sections []string
 	if len(a.Changes) > 0 {
 		var cs []string
 		for i, c := range a.Changes {
 			if i == maxAgentLines {
-				cs = append(cs, fmt.Sprintf("• … and %d more", len(a.Changes)-i))
+				cs = append(cs, more(len(a.Changes)-i))
 				break
 			}
-			cs = append(cs, "• "+esc(compensation.NameComponents(c.String(), a.Names)))
+			cs = append(cs, "• "+esc(compensation.NameComponents(w.Change(c), a.Names)))
 		}
-		sections = append(sections, "*What changed*\n"+strings.Join(cs, "\n"))
+		sections = append(sections, "*"+w.Text("AgentWhatChanged")+"*\n"+strings.Join(cs, "\n"))
 	}
 	switch d.State {
 	case compensation.Decided:
 		p := d.Policy
 		if p != nil {
 			var offers []string
-			for i, o := range p.Offers {
+			for i := range p.Offers {
 				if i == maxAgentLines {
-					offers = append(offers, fmt.Sprintf("• … and %d more", len(p.Offers)-i))
+					offers = append(offers, more(len(p.Offers)-i))
 					break
 				}
-				offers = append(offers, fmt.Sprintf("• `%s`: %s", o.ID, esc(o.Describe())))
+				offers = append(offers, fmt.Sprintf("• `%s`: %s", p.Offers[i].ID, esc(w.Label(&p.Offers[i], nil))))
 			}
+			or := strings.TrimSpace(w.Text("CompOr"))
 			for _, c := range p.Choices {
-				offers = append(offers, fmt.Sprintf("• `%s`: the customer's choice of %s", c.ID, strings.Join(c.Offers, " or ")))
+				offers = append(offers, fmt.Sprintf("• `%s`: %s", c.ID, w.Fill("AgentChoiceOf", "Options", strings.Join(c.Offers, " "+or+" "))))
 			}
-			sections = append(sections, "*Offers*\n"+strings.Join(offers, "\n"))
+			sections = append(sections, "*"+w.Text("AgentOffers")+"*\n"+strings.Join(offers, "\n"))
 			var rules []string
 			for i, r := range p.Rules {
 				if i == maxAgentLines {
-					rules = append(rules, fmt.Sprintf("• … and %d more", len(p.Rules)-i))
+					rules = append(rules, more(len(p.Rules)-i))
 					break
 				}
-				rules = append(rules, "• "+esc(compensation.NameComponents(r.Describe(), a.Names)))
+				rules = append(rules, "• "+esc(compensation.NameComponents(w.Rule(r), a.Names)))
 			}
 			var limits []string
 			if p.Cap != nil {
-				limits = append(limits, "at most "+p.Cap.String()+" per customer")
+				limits = append(limits, w.Fill("AgentCap", "Amount", w.Money(*p.Cap)))
 			}
 			if p.ClaimDeadline != nil {
-				limits = append(limits, "claims until "+p.ClaimDeadline.UTC().Format("2 Jan 2006 15:04 MST"))
+				limits = append(limits, w.Fill("AgentClaimsUntil", "At", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 UTC")))
 			}
 			for _, e := range p.Exclude {
-				limits = append(limits, "excluded: "+strings.ReplaceAll(string(e), "_", " "))
+				limits = append(limits, w.Fill("AgentExcluded", "What", w.Word("AgentExclude", string(e))))
 			}
 			if len(limits) > 0 {
 				rules = append(rules, "_"+strings.Join(limits, " · ")+"_")
 			}
-			sections = append(sections, "*Who gets what*\n"+strings.Join(rules, "\n"))
+			sections = append(sections, "*"+w.Text("AgentWhoGetsWhat")+"*\n"+strings.Join(rules, "\n"))
 		}
-		sections = append(sections, "*What to do*\nCheck each customer before you offer anything: herald computes how long they were affected and what they get. If they take none of it, thank them and do not insist.")
+		sections = append(sections, "*"+w.Text("AgentWhatToDo")+"*\n"+w.Text("AgentWhatToDoText"))
 	default:
-		sections = append(sections, "*What you may say*\n"+esc(compensation.Script(a.Lang, d, nil, compensation.AffectedTime{}, nil)))
+		sections = append(sections, "*"+w.Text("AgentWhatYouMaySay")+"*\n"+esc(compensation.Script(a.Lang, d, nil, compensation.AffectedTime{}, nil)))
 	}
 	check := ""
 	if a.CheckURL != "" {
-		check = fmt.Sprintf("Check a customer: `herald compensation check %s CUSTOMER` or GET %s", a.Incident.ID, esc(a.CheckURL))
+		check = w.Fill("AgentCheck", "Command", "`herald compensation check "+a.Incident.ID+" CUSTOMER`", "URL", esc(a.CheckURL))
 	}
 
 	blocks := []any{
@@ -131,9 +128,9 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 	text := head + ": " + stripMrkdwn(status)
 	switch n := len(a.Changes); {
 	case n == 1:
-		text += " – " + compensation.NameComponents(a.Changes[0].String(), a.Names)
+		text += " – " + compensation.NameComponents(w.Change(a.Changes[0]), a.Names)
 	case n > 1:
-		text += fmt.Sprintf(" – %s, and %d more changes", compensation.NameComponents(a.Changes[0].String(), a.Names), n-1)
+		text += " – " + w.Fill("AgentMoreChanges", "First", compensation.NameComponents(w.Change(a.Changes[0]), a.Names), "N", strconv.Itoa(n-1))
 	}
 	return &channel.Message{Kind: channel.Slack, Text: truncateRunes(text, 3000), Blocks: raw, Language: compensation.Language(a.Lang)}, nil
 }

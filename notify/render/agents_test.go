@@ -1,0 +1,45 @@
+package render
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/incident"
+)
+
+// TestAgentCompensationInThePagesLanguage: the agents' Slack message is
+// in the page's language, its frame, states, changes, offers and rules
+// alike; component IDs by their names.
+func TestAgentCompensationInThePagesLanguage(t *testing.T) {
+	fee := compensation.Money{Amount: 5000, Currency: "EUR"}
+	d := &compensation.Decision{State: compensation.Decided, Version: 2, By: "Mia (token 1f7wz91hdjku)", At: time.Date(2026, 12, 5, 16, 0, 0, 0, time.UTC),
+		Policy: &compensation.Policy{Currency: "EUR", PlanFees: map[string]compensation.Money{"gold": fee},
+			Offers: []compensation.Offer{{ID: "credit10", Kind: compensation.Credit, Percent: 1000}, {ID: "days", Kind: compensation.FreePeriod, Days: 3}},
+			Rules:  []compensation.Rule{{ID: "gold", Plans: []string{"gold"}, Components: []string{"cmp1"}, MinAffectedMinutes: 60, Give: []string{"credit10"}}},
+			Exclude: []compensation.Exclusion{compensation.ExcludeNotAffected}}}
+	changes := compensation.Diff(&compensation.Decision{State: compensation.Coming}, d)
+	a := AgentDecision{Page: &incident.Page{ID: "p1", Name: "Acme"}, Incident: &incident.Incident{ID: "i1", Name: "Kártyás fizetés"},
+		Decision: d, Changes: changes, Lang: "hu", Names: map[string]string{"cmp1": "Fizetés"}, CheckURL: "https://x/check/{customer}"}
+	m, err := AgentCompensation(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := string(m.Blocks)
+	for _, want := range []string{"Kompenzáció: Kártyás fizetés", "ELDÖNTVE", "2. változat, Mia,", "Mi változott",
+		"állapot – módosult: VÁRHATÓ: döntés folyamatban → ELDÖNTVE", "a havidíj 10%-ának megfelelő jóváírás", "3 ingyenes nap",
+		"Ki mit kap", "ha csomag: gold, érintett szolgáltatás: Fizetés, legalább 60 percig érintett: credit10", "kizárva: akiket nem érintett", "Teendő"} {
+		if !strings.Contains(blocks, want) {
+			t.Errorf("the Hungarian agents' message lacks %q:\n%s", want, blocks)
+		}
+	}
+	for _, english := range []string{"What changed", "Who gets what", "DECIDED", "token 1f7wz91hdjku", "none_yet", "coming →"} {
+		if strings.Contains(blocks, english) {
+			t.Errorf("the Hungarian agents' message has %q:\n%s", english, blocks)
+		}
+	}
+	if !strings.HasPrefix(m.Text, "Kompenzáció: Kártyás fizetés: ELDÖNTVE") {
+		t.Errorf("fallback text %q", m.Text)
+	}
+}
