@@ -16,8 +16,8 @@ func TestAgentCompensationInThePagesLanguage(t *testing.T) {
 	fee := compensation.Money{Amount: 5000, Currency: "EUR"}
 	d := &compensation.Decision{State: compensation.Decided, Version: 2, By: "Mia (token 1f7wz91hdjku)", At: time.Date(2026, 12, 5, 16, 0, 0, 0, time.UTC),
 		Policy: &compensation.Policy{Currency: "EUR", PlanFees: map[string]compensation.Money{"gold": fee},
-			Offers: []compensation.Offer{{ID: "credit10", Kind: compensation.Credit, Percent: 1000}, {ID: "days", Kind: compensation.FreePeriod, Days: 3}},
-			Rules:  []compensation.Rule{{ID: "gold", Plans: []string{"gold"}, Components: []string{"cmp1"}, MinAffectedMinutes: 60, Give: []string{"credit10"}}},
+			Offers:  []compensation.Offer{{ID: "credit10", Kind: compensation.Credit, Percent: 1000}, {ID: "days", Kind: compensation.FreePeriod, Days: 3}},
+			Rules:   []compensation.Rule{{ID: "gold", Plans: []string{"gold"}, Components: []string{"cmp1"}, MinAffectedMinutes: 60, Give: []string{"credit10"}}},
 			Exclude: []compensation.Exclusion{compensation.ExcludeNotAffected}}}
 	changes := compensation.Diff(&compensation.Decision{State: compensation.Coming}, d)
 	a := AgentDecision{Page: &incident.Page{ID: "p1", Name: "Acme"}, Incident: &incident.Incident{ID: "i1", Name: "Kártyás fizetés"},
