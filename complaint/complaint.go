@@ -172,11 +172,30 @@ type Tag struct {
 	Reason     string    `json:"reason"`     // for people: why this incident
 	By         string    `json:"by"`         // "auto", or the actor who tagged it
 	At         time.Time `json:"at"`
+	// Why is Reason as codes and details (WhyReply, …), so that a reader
+	// can say it in its own language; empty on tags from before.
+	Why []Why `json:"why,omitempty"`
 	// Ended: the incident had been resolved (a maintenance completed)
 	// when the complaint came. Its automatic answer is then not "a known
 	// problem we are fixing" (ackAnswer).
 	Ended bool `json:"ended,omitempty"`
 }
+
+// Why is one reason for a tag: a code and its details.
+type Why struct {
+	Code string            `json:"code"`
+	Args map[string]string `json:"args,omitempty"`
+}
+
+// Why codes, with the names of their Args.
+const (
+	WhyReply          = "reply"           // incident: the complaint answers a message about it
+	WhyUses           = "uses"            // component, what (a component status, "maintenance", "impact_…" or "incident"), since, [until]: ended
+	WhyMentions       = "mentions"        // words: the text names the incident's words
+	WhyOnlyOpen       = "only_open"       // incident: the only open incident
+	WhyResolvedBefore = "resolved_before" // incident, minutes: resolved that long before the complaint
+	WhyBy             = "by"              // actor: a person tagged it
+)
 
 // endedBy reports whether inc had ended by at.
 func endedBy(inc *incident.Incident, at time.Time) bool {

@@ -124,7 +124,8 @@ func (s *Service) SetTag(ctx context.Context, pageID, id, incidentID string) (*C
 			c.Tag = nil
 			return []*Entry{s.event(c, EntryTag, actor, "untagged from "+from, now, EventUntagged, "incident", from)}, nil
 		}
-		c.Tag = &Tag{IncidentID: incidentID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now}
+		c.Tag = &Tag{IncidentID: incidentID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now,
+			Why: []Why{{Code: WhyBy, Args: map[string]string{"actor": incident.ActorName(actor)}}}}
 		c.Suggestion = nil
 		text := "tagged to " + incidentID
 		if from != "" {

@@ -2,6 +2,7 @@ package complaint
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -614,7 +615,8 @@ func (s *Service) tagNew(ctx context.Context, page *incident.Page, c *Complaint,
 			return nil, err
 		}
 		actor := incident.ActorFrom(ctx).String()
-		c.Tag = &Tag{IncidentID: inc.ID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now, Ended: endedBy(inc, in.At)}
+		c.Tag = &Tag{IncidentID: inc.ID, Confidence: 1, Reason: "tagged by " + actor, By: actor, At: now, Ended: endedBy(inc, in.At),
+			Why: []Why{{Code: WhyBy, Args: map[string]string{"actor": incident.ActorName(actor)}}}}
 		return []*Entry{s.event(c, EntryTag, actor, "tagged to "+inc.ID+": "+c.Tag.Reason, now, EventTagged, "incident", inc.ID)}, nil
 	}
 	incs, comps, err := s.candidates(ctx, page.ID, in.At)
@@ -629,11 +631,11 @@ func (s *Service) tagNew(ctx context.Context, page *incident.Page, c *Complaint,
 	if t.Confidence >= s.Policy.Threshold {
 		c.Tag = t
 		return []*Entry{s.event(c, EntryTag, "system", fmt.Sprintf("tagged to %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now,
-			EventAutoTagged, "incident", t.IncidentID, "confidence", fmt.Sprintf("%.2f", t.Confidence), "reason", t.Reason)}, nil
+			EventAutoTagged, "incident", t.IncidentID, "confidence", fmt.Sprintf("%.2f", t.Confidence), "reason", t.Reason, "why", whyJSON(t.Why))}, nil
 	}
 	c.Suggestion = t
 	return []*Entry{s.event(c, EntryTag, "system", fmt.Sprintf("left in triage; best guess %s (confidence %.2f): %s", t.IncidentID, t.Confidence, t.Reason), now,
-		EventTriage, "incident", t.IncidentID, "confidence", fmt.Sprintf("%.2f", t.Confidence), "reason", t.Reason)}, nil
+		EventTriage, "incident", t.IncidentID, "confidence", fmt.Sprintf("%.2f", t.Confidence), "reason", t.Reason, "why", whyJSON(t.Why))}, nil
 }
 
 // candidateWindow is how far back the tagger looks for incidents.
@@ -1063,4 +1065,13 @@ func shareAny(a, b []string) bool {
 		}
 	}
 	return false
+}
+
+// whyJSON is a tag's reasons as an entry's arg: JSON, "" for none.
+func whyJSON(why []Why) string {
+	if len(why) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(why) // strings only: always encodes
+	return string(b)
 }

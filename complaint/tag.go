@@ -3,6 +3,7 @@ package complaint
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,11 +71,11 @@ func Suggest(ev Evidence, incidents []*incident.Incident, comps []*incident.Comp
 	var best *Tag
 	var bestAt time.Time
 	for _, inc := range cands {
-		score, reasons := scoreIncident(ev, inc, names, words, open, loc)
+		score, reasons, why := scoreIncident(ev, inc, names, words, open, loc)
 		if score <= 0 {
 			continue
 		}
-		t := &Tag{IncidentID: inc.ID, Confidence: min(score, maxConfidence), Reason: strings.Join(reasons, "; "), By: "auto", At: ev.At, Ended: endedBy(inc, ev.At)}
+		t := &Tag{IncidentID: inc.ID, Confidence: min(score, maxConfidence), Reason: strings.Join(reasons, "; "), Why: why, By: "auto", At: ev.At, Ended: endedBy(inc, ev.At)}
 		if best == nil || t.Confidence > best.Confidence || t.Confidence == best.Confidence && inc.StartedAt.After(bestAt) {
 			best, bestAt = t, inc.StartedAt
 		}
@@ -83,17 +84,19 @@ func Suggest(ev Evidence, incidents []*incident.Incident, comps []*incident.Comp
 }
 
 // scoreIncident adds up the evidence that the complaint is about inc, and
-// says why, strongest first.
-func scoreIncident(ev Evidence, inc *incident.Incident, names map[string]string, words []word, open int, loc *time.Location) (float64, []string) {
+// says why, strongest first: in English, and as codes (Why).
+func scoreIncident(ev Evidence, inc *incident.Incident, names map[string]string, words []word, open int, loc *time.Location) (float64, []string, []Why) {
 	var score float64
 	var reasons []string
+	var why []Why
 	if ev.ReplyTo == inc.ID {
 		score += weightReply
 		reasons = append(reasons, fmt.Sprintf("reply to a message about %q", inc.Name))
+		why = append(why, Why{Code: WhyReply, Args: map[string]string{"incident": inc.Name}})
 	}
-	if r, ok := componentReason(ev, inc, names, loc); ok {
+	if r, w, ok := componentReason(ev, inc, names, loc); ok {
 		score += weightComponent
-		reasons = append(reasons, r)
+		reasons, why = append(reasons, r), append(why, w)
 	}
 	if hits := mentions(words, incidentWords(inc, names)); len(hits) > 0 {
 		score += weightWord * float64(min(len(hits), maxWordsCounted))
@@ -101,9 +104,10 @@ func scoreIncident(ev Evidence, inc *incident.Incident, names map[string]string,
 			hits = hits[:maxReasonMentions]
 		}
 		reasons = append(reasons, "text mentions "+quoteAll(hits))
+		why = append(why, Why{Code: WhyMentions, Args: map[string]string{"words": quoteAll(hits)}})
 	}
 	if score == 0 && !(open == 1 && inc.Open()) {
-		return 0, nil // timing alone says nothing
+		return 0, nil, nil // timing alone says nothing
 	}
 	switch {
 	case inc.Open():
@@ -111,20 +115,23 @@ func scoreIncident(ev Evidence, inc *incident.Incident, names map[string]string,
 		if open == 1 && !inc.IsMaintenance() {
 			score += weightOnlyOpen
 			reasons = append(reasons, fmt.Sprintf("%q is the only open incident", inc.Name))
+			why = append(why, Why{Code: WhyOnlyOpen, Args: map[string]string{"incident": inc.Name}})
 		}
 	case inc.ResolvedAt != nil && ev.At.Sub(*inc.ResolvedAt) <= justEnded:
 		score += weightJustEnded
-		reasons = append(reasons, fmt.Sprintf("%q was resolved %s before", inc.Name, roundDuration(ev.At.Sub(*inc.ResolvedAt))))
+		ago := ev.At.Sub(*inc.ResolvedAt)
+		reasons = append(reasons, fmt.Sprintf("%q was resolved %s before", inc.Name, roundDuration(ago)))
+		why = append(why, Why{Code: WhyResolvedBefore, Args: map[string]string{"incident": inc.Name, "minutes": strconv.Itoa(int(ago.Round(time.Minute) / time.Minute))}})
 	default:
 		score += weightRecent
 	}
-	return score, reasons
+	return score, reasons, why
 }
 
 // componentReason says whether the customer uses a component the incident
 // affects, and how to say so: "customer uses Payments, which has had a
 // major outage since 09:12 CET".
-func componentReason(ev Evidence, inc *incident.Incident, names map[string]string, loc *time.Location) (string, bool) {
+func componentReason(ev Evidence, inc *incident.Incident, names map[string]string, loc *time.Location) (string, Why, bool) {
 	for _, id := range ev.Components {
 		if !inc.Affects(id) {
 			continue
@@ -135,8 +142,9 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 		}
 		// "which has had a major outage" / "which has been under
 		// maintenance" (and "had" / "was" once it has ended).
-		has, had, what := "has had", "had", "an incident"
+		has, had, what, code := "has had", "had", "an incident", "incident"
 		if st, ok := inc.LatestStatusFor(id); ok && st != incident.Operational {
+			code = string(st)
 			switch st {
 			case incident.UnderMaintenance:
 				has, had, what = "has been", "was", "under maintenance"
@@ -146,21 +154,23 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 				what = "a " + strings.ReplaceAll(string(st), "_", " ")
 			}
 		} else if inc.IsMaintenance() {
-			what = "maintenance"
+			what, code = "maintenance", "maintenance"
 		} else if inc.Impact != "" && inc.Impact != incident.ImpactNone {
-			what = "a " + string(inc.Impact) + " incident"
+			what, code = "a "+string(inc.Impact)+" incident", "impact_"+string(inc.Impact)
 		}
 		since := startOf(inc).In(loc).Format("15:04 MST")
+		w := Why{Code: WhyUses, Args: map[string]string{"component": name, "what": code, "since": since}}
 		if inc.Open() {
-			return fmt.Sprintf("customer uses %s, which %s %s since %s", name, has, what, since), true
+			return fmt.Sprintf("customer uses %s, which %s %s since %s", name, has, what, since), w, true
 		}
 		until := inc.StartedAt
 		if inc.ResolvedAt != nil {
 			until = *inc.ResolvedAt
 		}
-		return fmt.Sprintf("customer uses %s, which %s %s from %s to %s", name, had, what, since, until.In(loc).Format("15:04 MST")), true
+		w.Args["until"] = until.In(loc).Format("15:04 MST")
+		return fmt.Sprintf("customer uses %s, which %s %s from %s to %s", name, had, what, since, until.In(loc).Format("15:04 MST")), w, true
 	}
-	return "", false
+	return "", Why{}, false
 }
 
 // startOf is when the incident began for its customers: a maintenance

@@ -106,7 +106,10 @@ func TestTimelineInTheAgentsLanguage(t *testing.T) {
 			t.Errorf("the Hungarian timeline lacks %q", want)
 		}
 	}
-	if strings.Contains(page, "tagged to "+inc.ID) || strings.Contains(page, "new → acknowledged") {
+	if !strings.Contains(page, "az ügyfél használja: Payments – teljes kiesés") || !strings.Contains(page, "„Card payments fail” az egyetlen nyitott incidens") {
+		t.Error("why the complaint is tagged is not said in Hungarian")
+	}
+	if strings.Contains(page, "tagged to "+inc.ID) || strings.Contains(page, "new → acknowledged") || strings.Contains(page, "customer uses") {
 		t.Error("the Hungarian timeline shows herald's English lines")
 	}
 }

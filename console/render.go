@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -116,7 +119,12 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 	case complaint.EventUntagged:
 		key, kv = "ConsoleEvUntagged", []string{"Incident", inc("incident")}
 	case complaint.EventAutoTagged, complaint.EventTriage:
-		key, kv = "ConsoleEvAutoTagged", []string{"Incident", inc("incident"), "Confidence", sure(), "Reason", a["reason"]}
+		reason := a["reason"]
+		var why []complaint.Why
+		if json.Unmarshal([]byte(a["why"]), &why) == nil && len(why) > 0 {
+			reason = v.whys(why)
+		}
+		key, kv = "ConsoleEvAutoTagged", []string{"Incident", inc("incident"), "Confidence", sure(), "Reason", reason}
 		if e.Event == complaint.EventTriage {
 			key = "ConsoleEvTriage"
 		}
@@ -142,6 +150,66 @@ func (v *view) OfferLabel(o compensation.Offer) string {
 
 // Money is an amount in the console's language's number format.
 func (v *view) Money(m compensation.Money) string { return compensation.Words(v.Lang).Money(m) }
+
+// Why says why a complaint is tagged to its incident in the console's
+// language, from the tag's codes; a tag from before codes, by its
+// English reason.
+func (v *view) Why(t *complaint.Tag) string {
+	if t == nil {
+		return ""
+	}
+	if len(t.Why) == 0 {
+		return t.Reason
+	}
+	return v.whys(t.Why)
+}
+
+func (v *view) whys(why []complaint.Why) string {
+	parts := make([]string, 0, len(why))
+	for _, w := range why {
+		a := w.Args
+		var kv []string
+		key := ""
+		switch w.Code {
+		case complaint.WhyReply, complaint.WhyOnlyOpen:
+			key, kv = "ConsoleWhyReply", []string{"Incident", a["incident"]}
+			if w.Code == complaint.WhyOnlyOpen {
+				key = "ConsoleWhyOnlyOpen"
+			}
+		case complaint.WhyUses:
+			what := lowerFirst(v.E("Component", a["what"]))
+			switch code := a["what"]; {
+			case code == "maintenance":
+				what = v.T("ConsoleWhatMaintenance")
+			case code == "incident":
+				what = v.T("ConsoleWhatIncident")
+			case strings.HasPrefix(code, "impact_"):
+				what = v.T("ConsoleWhatIncident") + " (" + v.E("Impact", strings.TrimPrefix(code, "impact_")) + ")"
+			}
+			key, kv = "ConsoleWhyUses", []string{"Component", a["component"], "What", what, "Since", a["since"]}
+			if a["until"] != "" {
+				key, kv = "ConsoleWhyUsesEnded", append(kv, "Until", a["until"])
+			}
+		case complaint.WhyMentions:
+			key, kv = "ConsoleWhyMentions", []string{"Words", a["words"]}
+		case complaint.WhyResolvedBefore:
+			key, kv = "ConsoleWhyResolvedBefore", []string{"Incident", a["incident"], "Minutes", a["minutes"]}
+		case complaint.WhyBy:
+			key, kv = "ConsoleWhyBy", []string{"Actor", a["actor"]}
+		}
+		if p := v.words.Pattern(key); p != nil {
+			parts = append(parts, p.Fill(kv...))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// lowerFirst lower-cases a label's first letter for the middle of a
+// sentence ("Major outage" → "major outage").
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
+}
 
 // Who is an entry's actor for the reader: "customer" and "system" in
 // the console's language, a person by name (incident.ActorName).
