@@ -285,7 +285,7 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	path := pagePath(p.ID) + "/customers/" + url.PathEscape(pos[0]) + "/deliveries?limit=" + strconv.Itoa(*limit)
-	_, err = printList(ctx, a, c, path, *asJSON, "WHEN\tCHANNEL\tKIND\tSTATE\tTO\tINCIDENT\tREASON", func(d queue.Delivery) string {
+	_, err = printList(ctx, a, c, path, *asJSON, "WHEN (UTC)\tCHANNEL\tKIND\tSTATE\tTO\tINCIDENT\tREASON", func(d queue.Delivery) string {
 		reason := d.Reason
 		if d.ErrorCode != "" {
 			reason = d.ErrorCode + " " + reason
@@ -468,7 +468,7 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 		}
 		return nil
 	}
-	_, err = printList(ctx, a, c, path, *asJSON, "ID\tKIND\tSTATE\tCREATED\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING", func(pr queue.Progress) string {
+	_, err = printList(ctx, a, c, path, *asJSON, "ID\tKIND\tSTATE\tCREATED (UTC)\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING", func(pr queue.Progress) string {
 		t := totals(&pr)
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d", pr.BroadcastID, pr.Kind, pr.State, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
 			pr.Planned, t.sent, t.delivered, t.failed, t.suppressed, t.open)

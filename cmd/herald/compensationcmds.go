@@ -109,7 +109,7 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintln(a.stdout, "\nhistory:")
 	w := newTable(a.stdout)
 	for _, v := range h.Versions {
-		fmt.Fprintf(w, "  v%d\t%s\t%s\t%s\n", v.Version, v.At.UTC().Format("2006-01-02 15:04"), oneLine(v.By, 30), oneLine(compensation.Summary(v.Changes), 100))
+		fmt.Fprintf(w, "  v%d\t%s\t%s\t%s\n", v.Version, v.At.UTC().Format("2006-01-02 15:04 UTC"), oneLine(v.By, 30), oneLine(compensation.Summary(v.Changes), 100))
 	}
 	return w.Flush()
 }
@@ -329,7 +329,7 @@ func (a *app) printAnswer(ans *compensation.Answer) {
 		row("offer "+o.OfferID, v)
 	}
 	for _, g := range ans.Grants {
-		row("granted", compensation.GrantNote(g)+" ("+g.At.UTC().Format("2006-01-02 15:04")+")")
+		row("granted", compensation.GrantNote(g)+" ("+g.At.UTC().Format("2006-01-02 15:04 UTC")+")")
 	}
 	_ = w.Flush()
 	fmt.Fprintln(a.stdout, "\nwhat to say:")

@@ -90,7 +90,7 @@ func cmdTokenList(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	tw := newTable(a.stdout)
-	fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tLAST USED\tSTATE")
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED (UTC)\tLAST USED (UTC)\tSTATE")
 	stamp := func(t *time.Time) string {
 		if t == nil {
 			return "never"
