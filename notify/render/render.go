@@ -1059,6 +1059,9 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 // fragment says nothing, and the link has the rest.
 func toSentenceEnd(kept string) string {
 	text := withoutEllipsis(kept)
+	if strings.HasSuffix(text, ".") || strings.HasSuffix(text, "!") || strings.HasSuffix(text, "?") {
+		return text // cut right after a sentence: "działają.…" is "działają."
+	}
 	end := -1
 	for _, stop := range []string{". ", "! ", "? "} {
 		if i := strings.LastIndex(text, stop); i > end {
