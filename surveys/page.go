@@ -165,3 +165,19 @@ button{min-height:48px;padding:0 24px;font:inherit;font-weight:700;color:#fff;ba
 </body>
 </html>
 `
+
+// winBackWords returns the words of a win-back task in lang: a pattern
+// filled with its name, value pairs (WinBack… keys).
+func winBackWords(lang string) func(id string, kv ...string) string {
+	pageOnce.Do(loadPage)
+	return func(id string, kv ...string) string {
+		if pageErr != nil {
+			return id
+		}
+		l := pageCat.Lang(lang)
+		if p := l.Pattern(id); p != nil {
+			return p.Fill(kv...)
+		}
+		return l.Text(id)
+	}
+}

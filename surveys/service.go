@@ -876,6 +876,13 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 			return nil, err
 		}
 	}
+	// The task is for the page's agents: in the page's first language,
+	// as their Slack messages are.
+	lang := "en"
+	if p, err := s.Incidents.FindPageByID(ctx, sv.PageID); err == nil && len(p.Languages) > 0 {
+		lang = p.Languages[0]
+	}
+	w := winBackWords(lang)
 	suggest := ""
 	if sv.RecipientType == queue.FromCustomer && s.Grants != nil {
 		gs, err := s.Grants.FindGrants(ctx, sv.PageID, sv.IncidentID, sv.RecipientID)
@@ -888,7 +895,7 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 			}
 		}
 		if s.Offers != nil {
-			if ans, err := s.Offers.Check(ctx, sv.PageID, sv.IncidentID, sv.RecipientID, "en"); err == nil {
+			if ans, err := s.Offers.Check(ctx, sv.PageID, sv.IncidentID, sv.RecipientID, lang); err == nil {
 				var offers []string
 				for _, o := range ans.Offers {
 					if !o.Granted && !o.Declined {
@@ -896,14 +903,14 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 					}
 				}
 				if len(offers) > 0 {
-					suggest = " Offers the policy gives them and they have not had: " + strings.Join(offers, "; ") + "."
+					suggest = " " + w("WinBackOffers", "Offers", strings.Join(offers, "; "))
 				}
 			}
 		}
 	}
-	text := fmt.Sprintf("Survey answer: %d of 5.", a.Score)
+	text := w("WinBackText", "Score", strconv.Itoa(a.Score))
 	if a.Comment != "" {
-		text += " Their words: " + a.Comment
+		text += " " + w("WinBackWords", "Comment", a.Comment)
 	}
 	ct := complaint.Contact{Name: sv.Name, TimeZone: sv.TimeZone}
 	switch sv.Channel {
@@ -918,12 +925,12 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 		ct.CustomerID = sv.RecipientID
 	}
 	c, _, err := s.Complaints.Receive(ctx, complaint.Intake{PageID: sv.PageID, Channel: complaint.Channel(sv.Channel), Contact: ct,
-		Subject: "Unhappy after the incident: follow up", Text: text, Category: WinBackCategory, Ask: complaint.AskOther,
+		Subject: w("WinBackSubject"), Text: text, Category: WinBackCategory, Ask: complaint.AskOther,
 		Language: sv.Language, IncidentID: sv.IncidentID, ExternalID: "survey:" + sv.ID + ":" + strconv.Itoa(len(sv.WinBacks)+1), At: now})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Complaints.Note(ctx, sv.PageID, c.ID, "Win-back task from survey "+sv.ID+": call them back personally."+suggest); err != nil {
+	if _, err := s.Complaints.Note(ctx, sv.PageID, c.ID, w("WinBackNote", "Survey", sv.ID)+suggest); err != nil {
 		s.Log.Warn("surveys: note the win-back", "complaint_id", c.ID, "err", err)
 	}
 	for try := 0; try < 5; try++ {

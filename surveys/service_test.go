@@ -128,6 +128,7 @@ func TestSweepSendsEachOnce(t *testing.T) {
 type desk struct {
 	mu    sync.Mutex
 	byExt map[string]*complaint.Complaint
+	in    []complaint.Intake // what Receive was given
 }
 
 func (c *desk) List(context.Context, complaint.Filter) ([]*complaint.Complaint, int, error) {
@@ -137,6 +138,7 @@ func (c *desk) List(context.Context, complaint.Filter) ([]*complaint.Complaint, 
 func (c *desk) Receive(_ context.Context, in complaint.Intake) (*complaint.Complaint, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.in = append(c.in, in)
 	if got, ok := c.byExt[in.ExternalID]; ok {
 		return got, false, nil
 	}
@@ -161,7 +163,7 @@ func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
 	db := enginetest.SQLite(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
+	page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", Languages: []string{"hu", "en"}, CreatedAt: now, UpdatedAt: now}
 	if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +179,8 @@ func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.Secrets, s.Leaser, s.PublicURL, s.Complaints = db, db, "http://status.example", &desk{}
+	d := &desk{}
+	s.Secrets, s.Leaser, s.PublicURL, s.Complaints = db, db, "http://status.example", d
 	link, err := s.Link(ctx, sv)
 	if err != nil {
 		t.Fatal(err)
@@ -200,5 +203,9 @@ func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
 	}
 	if len(got.WinBacks) != 1 {
 		t.Errorf("win-backs recorded %v, want one", got.WinBacks)
+	}
+	// The task is in the page's first language, for its agents.
+	if len(d.in) == 0 || d.in[0].Subject != "Elégedetlen az incidens után: keresd meg" || !strings.HasPrefix(d.in[0].Text, "Kérdőív: 1/5. Megjegyzése: unhappy") {
+		t.Errorf("the win-back task's words: %+v", d.in)
 	}
 }
