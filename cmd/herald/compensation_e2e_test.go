@@ -171,7 +171,8 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 
 	t.Run("the decided policy edits the same Slack message", func(t *testing.T) {
 		out := mustCLI(t, env, "compensation", "decide", id, "--state", "decided", "--policy", policy)
-		if !strings.Contains(out.stdout, "rule paying") || !strings.Contains(out.stdout, "affected on Payments") {
+		if !strings.Contains(out.stdout, "rule paying") || !strings.Contains(out.stdout, "affected on Payments") ||
+			!strings.Contains(out.stdout, "state changed: COMING: being decided → DECIDED") || strings.Contains(out.stdout, "coming →") {
 			t.Errorf("decide printed:\n%s", out.stdout)
 		}
 		if ev := next(t, evs, "compensation"); !strings.Contains(ev, `"state":"decided"`) || !strings.Contains(ev, "offer credit10 added") {

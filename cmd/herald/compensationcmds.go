@@ -109,7 +109,7 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintln(a.stdout, "\nhistory:")
 	w := newTable(a.stdout)
 	for _, v := range h.Versions {
-		fmt.Fprintf(w, "  v%d\t%s\t%s\t%s\n", v.Version, v.At.UTC().Format("2006-01-02 15:04 UTC"), oneLine(v.By, 30), oneLine(compensation.Summary(v.Changes), 100))
+		fmt.Fprintf(w, "  v%d\t%s\t%s\t%s\n", v.Version, v.At.UTC().Format("2006-01-02 15:04 UTC"), oneLine(v.By, 30), oneLine(changesText(v.Changes), 100))
 	}
 	return w.Flush()
 }
@@ -177,7 +177,7 @@ agents are told at once what changed.`)
 	a.printDecision(ans.Decision, names)
 	fmt.Fprintln(a.stdout, "\nwhat changed:")
 	for _, ch := range ans.Changes {
-		fmt.Fprintln(a.stdout, "  "+printable(compensation.NameComponents(ch.String(), names)))
+		fmt.Fprintln(a.stdout, "  "+printable(compensation.NameComponents(compensation.Words("en").Change(ch), names)))
 	}
 	fmt.Fprintln(a.stdout, "agents see the change now: the API, the live feed, and the agents' Slack channel (agent_slack_channel; in sandbox mode, the sandbox inbox).")
 	return nil
@@ -560,4 +560,14 @@ the list has and how many are unused.`)
 	}
 	fmt.Fprintf(a.stdout, "list %s: %d codes, %d unused\n", pos[0], ans.Total, ans.Unused)
 	return nil
+}
+
+// changesText is a decision's changes in words, one after the other.
+func changesText(cs []compensation.Change) string {
+	w := compensation.Words("en")
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = w.Change(c)
+	}
+	return strings.Join(parts, "; ")
 }

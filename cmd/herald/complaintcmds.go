@@ -194,7 +194,11 @@ func (a *app) printComplaint(cp wire.Complaint, names map[string]string) {
 		row("components", namesOf(names, cp.Components))
 	}
 	if cp.Repeat {
-		row("repeat of", strings.Join(cp.RepeatOf, ", "))
+		refs := make([]string, len(cp.RepeatOf))
+		for i, id := range cp.RepeatOf {
+			refs[i] = complaint.NewRef(id) + " (" + id + ")"
+		}
+		row("repeat of", strings.Join(refs, ", "))
 	}
 	if cp.Promise != "" {
 		row("promised", oneLine(cp.Promise, 100))
