@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/url"
 	"strconv"
 	"time"
@@ -147,46 +146,21 @@ func (cs *Console) live(c *fiber.Ctx) error {
 	return nil
 }
 
-// sessionAuthEvery is how often a live stream checks that its session
-// still holds.
-const sessionAuthEvery = 5 * time.Second
-
-// sessionLive returns a check the live stream calls before each write:
-// false once the session it was opened in has ended (signed out,
-// expired) or its token was revoked, looked up on every heartbeat (beat)
-// and before other writes at most every sessionAuthEvery. A page's stream lives for hours; sign-out and
-// revocation must end it, not only the next request. A store that does
-// not answer ends no stream. For the stream's own goroutine only.
+// sessionLive returns the check the live stream calls before each write
+// (incident.StreamCheck): false once the session it was opened in has
+// ended (signed out, expired) or its token was revoked.
 func (cs *Console) sessionLive(c *fiber.Ctx) func(beat bool) bool {
 	secret, _ := c.Locals(localSecret).(string)
 	if secret == "" {
 		return func(bool) bool { return true }
 	}
 	hash := incident.HashToken(secret)
-	sessions, tokens, now, log := cs.cfg.Sessions, cs.cfg.Incidents.Store, cs.now, cs.log
-	var last time.Time
-	live := true
-	return func(beat bool) bool {
-		if !live || !beat && time.Since(last) < sessionAuthEvery {
-			return live
-		}
-		last = time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
+	sessions, tokens, now := cs.cfg.Sessions, cs.cfg.Incidents.Store, cs.now
+	return incident.StreamCheck(func(ctx context.Context) error {
 		s, err := sessions.FindSessionByHash(ctx, hash, now())
-		if err == nil {
-			var tok *incident.Token
-			if tok, err = tokens.FindTokenByHash(ctx, s.TokenHash); err == nil && tok.RevokedAt != nil {
-				err = incident.ErrNotFound
-			}
+		if err != nil {
+			return err
 		}
-		switch {
-		case errors.Is(err, incident.ErrNotFound):
-			live = false
-			log.Info("console live stream closed: its session ended")
-		case err != nil:
-			log.Warn("console live stream: check its session", "err", err)
-		}
-		return live
-	}
+		return incident.LiveToken(tokens, s.TokenHash)(ctx)
+	}, cs.log, "console live stream")
 }

@@ -1,10 +1,13 @@
 package incident
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -97,4 +100,52 @@ func (a Actor) String() string {
 		return a.Name
 	}
 	return "system"
+}
+
+// StreamCheckEvery is how often a long-lived stream checks, between its
+// heartbeats, that what it was opened with (a token, a session) still
+// holds.
+const StreamCheckEvery = 5 * time.Second
+
+// StreamCheck returns the check a long-lived stream (server-sent events)
+// calls before each write: false once check says its credentials are
+// gone (ErrNotFound: revoked, signed out, expired), then for good. check
+// runs on every heartbeat (beat) and before other writes at most every
+// StreamCheckEvery, with a short deadline; another error (a store that
+// does not answer) ends no stream and goes to log. A request checks its
+// credentials once, but a stream lives for hours: a revoked agent must
+// not keep receiving what it carries. For the stream's own goroutine only.
+func StreamCheck(check func(ctx context.Context) error, log *slog.Logger, what string) func(beat bool) bool {
+	var last time.Time
+	live := true
+	return func(beat bool) bool {
+		if !live || !beat && time.Since(last) < StreamCheckEvery {
+			return live
+		}
+		last = time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		switch err := check(ctx); {
+		case errors.Is(err, ErrNotFound):
+			live = false
+			log.Info(what + " closed: its credentials ended")
+		case err != nil:
+			log.Warn(what+": check its credentials", "err", err)
+		}
+		return live
+	}
+}
+
+// LiveToken is a StreamCheck's check of the token with hash: ErrNotFound
+// once it is revoked or gone.
+func LiveToken(store interface {
+	FindTokenByHash(ctx context.Context, hash string) (*Token, error)
+}, hash string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		tok, err := store.FindTokenByHash(ctx, hash)
+		if err == nil && tok.RevokedAt != nil {
+			return ErrNotFound
+		}
+		return err
+	}
 }

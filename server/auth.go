@@ -1,10 +1,7 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -44,43 +41,15 @@ func (s *Server) requireRole(need incident.Role) fiber.Handler {
 // localTokenHash is the Locals key of the request's token hash (requireRole).
 const localTokenHash = "auth.token_hash"
 
-// streamAuthEvery is how often a long-lived stream checks that its token
-// still holds.
-const streamAuthEvery = 5 * time.Second
-
-// streamAuth returns a check a stream calls before each write: false
-// once the token the stream was opened with has been revoked (or
-// deleted). It looks the token up on every heartbeat (beat) and before
-// other writes at most every streamAuthEvery. A request checks its
-// token once, but an event stream lives for hours, and a revoked agent
-// must not keep receiving the decisions and complaints it carries. A
-// store that does not answer ends no stream. The check is for the
-// stream's own goroutine only.
+// streamAuth returns the check a stream calls before each write
+// (incident.StreamCheck): false once the token the stream was opened
+// with has been revoked or deleted.
 func (s *Server) streamAuth(c *fiber.Ctx) func(beat bool) bool {
 	hash, _ := c.Locals(localTokenHash).(string)
 	if hash == "" {
 		return func(bool) bool { return true }
 	}
-	store, log := s.svc.Store, s.log
-	var last time.Time
-	live := true
-	return func(beat bool) bool {
-		if !live || !beat && time.Since(last) < streamAuthEvery {
-			return live
-		}
-		last = time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		tok, err := store.FindTokenByHash(ctx, hash)
-		switch {
-		case errors.Is(err, incident.ErrNotFound) || err == nil && tok.RevokedAt != nil:
-			live = false
-			log.Info("event stream closed: its token was revoked")
-		case err != nil:
-			log.Warn("event stream: check its token", "err", err)
-		}
-		return live
-	}
+	return incident.StreamCheck(incident.LiveToken(s.svc.Store, hash), s.log, "event stream")
 }
 
 // tokenFrom extracts the secret from an Authorization header value.
