@@ -340,6 +340,7 @@ const (
 	EventSLAWarning    = "sla_warning"    // owner, promise (first_answer, resolution), due (RFC 3339)
 	EventSLAEscalated  = "sla_escalated"  // owner, promise, due
 	EventAckQueued     = "ack_queued"     // answer: the automatic acknowledgement
+	EventAckNone       = "ack_none"       // no acknowledgement: herald cannot write to the contact
 )
 
 // Entry is one line of a complaint's timeline: every message in and out,

@@ -942,6 +942,13 @@ func (s *Service) fileAcknowledged(ctx context.Context, c *Complaint, entries []
 	if err != nil {
 		return nil, nil
 	}
+	if len(ds) == 0 {
+		// Nothing to queue: herald cannot write to this contact (no
+		// address it has a channel for, a number outside sms_countries
+		// given on the form). The timeline says so, not "queued".
+		ack := more[len(more)-1]
+		ack.Kind, ack.Channel, ack.Text, ack.Event, ack.Args = EntryNote, "", "no automatic acknowledgement: herald cannot write to this contact", EventAckNone, nil
+	}
 	acked.UpdatedAt = now
 	acked.CheckAt = s.Policy.CheckAt(&acked)
 	all := append(slices.Clip(entries), more...)

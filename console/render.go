@@ -135,11 +135,19 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 		}
 	case complaint.EventAckQueued:
 		key, kv = "ConsoleEvAckQueued", []string{"Answer", v.E("ConsoleAck", a["answer"])}
+	case complaint.EventAckNone:
+		key = "ConsoleEvAckNone"
 	}
-	if key == "" || v.words.Pattern(key) == nil {
+	if key == "" {
 		return e.Text
 	}
-	return v.words.Pattern(key).Fill(kv...)
+	if p := v.words.Pattern(key); p != nil {
+		return p.Fill(kv...)
+	}
+	if t := v.words.Text(key); t != "" {
+		return t
+	}
+	return e.Text
 }
 
 // OfferLabel is a policy's offer as agents read it in a list, in the

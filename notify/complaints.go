@@ -62,6 +62,14 @@ func (s *Service) wakeFor(kind channel.Kind) {
 	}
 }
 
+// CanAnswer reports whether herald can write to a complaint's contact
+// (Answer would queue a message): the report form's thank-you page says
+// so, or that no message will come.
+func (s *Service) CanAnswer(ctx context.Context, c *complaint.Complaint) (bool, error) {
+	d, err := s.answerDelivery(ctx, c, complaint.AnswerReceived, "probe", "")
+	return d != nil, err
+}
+
 // answerDelivery is Answer's delivery; nil when herald cannot write to
 // the contact.
 //

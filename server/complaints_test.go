@@ -411,13 +411,19 @@ func TestReportForm(t *testing.T) {
 		v := good()
 		v.Set("contact", "+7 912 345 6789")
 		v.Set("name", "Your card was charged 499 EUR")
-		if r := e.postReport(t, v, true); r.status != http.StatusCreated {
+		if r := e.postReport(t, v, true); r.status != http.StatusCreated || !strings.Contains(r.String(), `"answered":false`) {
 			t.Fatalf("a Russian number: %d %s", r.status, r.body)
+		}
+		// The page says no message will come, rather than promise one.
+		v.Set("contact", "+7 912 345 6780")
+		if r := e.postReport(t, v, false); r.status != http.StatusOK || !strings.Contains(r.String(), "We cannot send a message to this contact") ||
+			strings.Contains(r.String(), "We have sent you a confirmation") {
+			t.Errorf("the thank-you page for a number herald cannot text: %d\n%s", r.status, r.body)
 		}
 		v = good()
 		v.Set("contact", "mallory@example.net")
 		v.Set("name", "Call +1 900 555 0100 or visit https://evil.example/refund")
-		if r := e.postReport(t, v, true); r.status != http.StatusCreated {
+		if r := e.postReport(t, v, true); r.status != http.StatusCreated || !strings.Contains(r.String(), `"answered":true`) {
 			t.Fatalf("a stranger's address: %d %s", r.status, r.body)
 		}
 		ds, err := e.db.FindDeliveries(ctx, queue.DeliveryFilter{PageID: e.page.ID})
@@ -438,6 +444,30 @@ func TestReportForm(t *testing.T) {
 		}
 		if !mailed {
 			t.Errorf("no acknowledgement queued to the email address given: %d deliveries", len(ds))
+		}
+		// Its timeline says no acknowledgement went, not that one is queued.
+		cs, _, err := e.cs.List(ctx, complaint.Filter{PageID: e.page.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.Contact.Phone != "+79123456789" {
+				continue
+			}
+			_, entries, err := e.cs.Timeline(ctx, e.page.ID, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			none := false
+			for _, en := range entries {
+				none = none || en.Event == complaint.EventAckNone
+				if en.Event == complaint.EventAckQueued {
+					t.Errorf("the timeline says an acknowledgement is queued to a number herald cannot text")
+				}
+			}
+			if !none {
+				t.Errorf("the timeline does not say no acknowledgement went: %+v", entries)
+			}
 		}
 	})
 	t.Run("per-contact limit", func(t *testing.T) {

@@ -172,10 +172,16 @@ func (s *Server) report() fiber.Handler {
 			}
 			return err
 		}
-		if !acceptsHTML(c) {
-			return c.Status(http.StatusCreated).JSON(fiber.Map{"ref": cp.Ref})
+		// Whether an answer can reach them: the page must not promise a
+		// confirmation that will never come.
+		reply, err := s.bc.notify.CanAnswer(ctx, cp)
+		if err != nil {
+			return err
 		}
-		return s.sendForm(c, http.StatusOK, page, statuspage.FormReported, statuspage.FormData{Ref: cp.Ref})
+		if !acceptsHTML(c) {
+			return c.Status(http.StatusCreated).JSON(fiber.Map{"ref": cp.Ref, "answered": reply})
+		}
+		return s.sendForm(c, http.StatusOK, page, statuspage.FormReported, statuspage.FormData{Ref: cp.Ref, NoReply: !reply})
 	}
 }
 

@@ -89,6 +89,10 @@ type FormData struct {
 	Contact, Reporter, Message, Incident, Component string
 	// Ref is the reference number the thank-you page shows.
 	Ref string
+	// NoReply: herald cannot write to the contact given (an SMS to a
+	// country outside sms_countries, no channel for it): the thank-you
+	// page says so instead of promising a confirmation.
+	NoReply bool
 	// IncidentName names the incident a sign-up follows ("subscribe to
 	// this incident"; its ID is Incident): the form then offers no
 	// components, as it follows that incident only.

@@ -39,7 +39,7 @@ var staticIDs = []string{
 	"Started", "Lasted", "OngoingFor", "SubscribeToIncident", "FormFollowingIncident",
 	"ReportProblem", "FormReportTitle", "FormReportIntro", "FormReportLeaveEmpty", "FormReportContact", "FormReportContactHint",
 	"FormReportName", "FormReportComponent", "FormReportComponentNone", "FormReportMessage", "FormReportSend",
-	"FormReportedTitle", "FormReported", "FormReportedRef", "FormProblemContact", "FormProblemMessage",
+	"FormReportedTitle", "FormReported", "FormReportedNoReply", "FormReportedRef", "FormProblemContact", "FormProblemMessage",
 	"Month1", "Month2", "Month3", "Month4", "Month5", "Month6", "Month7", "Month8", "Month9", "Month10", "Month11", "Month12",
 }
 
