@@ -1,6 +1,8 @@
 package render
 
 import (
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/queue"
 	"strings"
 	"testing"
 	"time"
@@ -41,5 +43,24 @@ func TestAgentCompensationInThePagesLanguage(t *testing.T) {
 	}
 	if !strings.HasPrefix(m.Text, "Kompenzáció: Kártyás fizetés: ELDÖNTVE") {
 		t.Errorf("fallback text %q", m.Text)
+	}
+}
+
+// TestMaintenanceAffectsIsNoFault: a maintenance's email and Slack
+// message say the work affects a service, not that a fault does.
+func TestMaintenanceAffectsIsNoFault(t *testing.T) {
+	r := newTestRenderer(t)
+	for lang, want := range map[string]string{"hu": "A karbantartás 2 szolgáltatást érint", "pl": "Prace obejmują 2 usługi", "hr": "Održavanje zahvaća 2 usluge"} {
+		in := sampleInput(queue.KindMaintenanceScheduled, lang)
+		in.Page.Languages = []string{"en", "hu", "pl", "hr"}
+		for _, ch := range []channel.Kind{channel.Email, channel.Slack} {
+			m, err := r.Render(ch, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := m.Text + string(m.Blocks); !strings.Contains(text, want) {
+				t.Errorf("%s %s lacks %q:\n%s", lang, ch, want, text)
+			}
+		}
 	}
 }

@@ -173,7 +173,7 @@ var labelNames = map[string]string{
 
 // pluralNames are labelNames' plural messages, for the template function
 // plural.
-var pluralNames = map[string]string{"affects": "Affects"}
+var pluralNames = map[string]string{"affects": "Affects", "affects.maintenance": "AffectsMaintenance"}
 
 // labelsOverride is where an override folder rewords a language's
 // catalogue messages for messages (the status page keeps the built-in
@@ -1363,7 +1363,11 @@ func (r *Renderer) renderSlack(lt *langTemplates, in Input, v *view, m *channel.
 		facts = append(facts, "*"+mrkdwnEscape(lt.labels["StatusResolved"])+":* "+mrkdwnEscape(v.Resolved))
 	}
 	if len(v.Components) > 0 {
-		facts = append(facts, mrkdwnEscape(lt.cat.Plural("Affects", len(v.Components)))+": "+strings.Join(ev.Components, ", "))
+		affects := "Affects"
+		if in.Incident.IsMaintenance() {
+			affects = "AffectsMaintenance" // planned work, not a fault
+		}
+		facts = append(facts, mrkdwnEscape(lt.cat.Plural(affects, len(v.Components)))+": "+strings.Join(ev.Components, ", "))
 	}
 	blocks := []slackBlock{
 		{Type: "header", Text: &slackText{Type: "plain_text", Text: header, Emoji: true}},
