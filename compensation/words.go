@@ -81,7 +81,11 @@ func (w Wording) Line(r *Result) string {
 		out = append(out, w.l.Pattern("CompYouReceive").Fill("Offers", strings.Join(gives, w.l.Text("CompAnd"))))
 	}
 	if len(choices) > 0 {
-		out = append(out, w.l.Pattern("CompYouChoose").Fill("Options", strings.Join(choices, w.l.Text("CompAnd"))))
+		key := "CompYouChoose"
+		if len(out) > 0 {
+			key = "CompAlsoChoose" // one "as an apology" is enough
+		}
+		out = append(out, w.l.Pattern(key).Fill("Options", strings.Join(choices, w.l.Text("CompAnd"))))
 	}
 	return strings.Join(out, " ")
 }

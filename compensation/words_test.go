@@ -36,7 +36,7 @@ func TestLineInEachLanguage(t *testing.T) {
 		lang string
 		want []string
 	}{
-		{"en", []string{"As an apology you will receive 10 % of your monthly fee (5.00 EUR) as a credit", "you may choose a refund of 5.00 EUR or 3 days of service free of charge"}},
+		{"en", []string{"As an apology you will receive 10 % of your monthly fee (5.00 EUR) as a credit", "You may also choose a refund of 5.00 EUR or 3 days of service free of charge"}},
 		{"hu", []string{"havidíja 10%-ának (5,00 EUR) megfelelő jóváírást", "5,00 EUR visszatérítést vagy 3 nap ingyenes szolgáltatást"}},
 		{"pl", []string{"10% miesięcznej opłaty (5,00 EUR)", "zwrot 5,00 EUR lub 3 dni bezpłatnej usługi"}},
 		{"hr", []string{"10% mjesečne naknade (5,00 EUR)", "povrat od 5,00 EUR ili 3 dana besplatne usluge"}},
@@ -44,6 +44,12 @@ func TestLineInEachLanguage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		line := Words(tc.lang).Line(&gold)
+		// The apology is said once, before what they get and choose.
+		for _, apology := range []string{"As an apology", "Bocsánatkérésünk jeléül", "W ramach przeprosin", "Kao ispriku"} {
+			if strings.Count(line, apology) > 1 {
+				t.Errorf("%s line says %q twice: %q", tc.lang, apology, line)
+			}
+		}
 		for _, w := range tc.want {
 			if !strings.Contains(line, w) {
 				t.Errorf("%s line %q lacks %q", tc.lang, line, w)
