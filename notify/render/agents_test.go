@@ -2,6 +2,7 @@ package render
 
 import (
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/queue"
 	"strings"
 	"testing"
@@ -61,6 +62,30 @@ func TestMaintenanceAffectsIsNoFault(t *testing.T) {
 			if text := m.Text + string(m.Blocks); !strings.Contains(text, want) {
 				t.Errorf("%s %s lacks %q:\n%s", lang, ch, want, text)
 			}
+		}
+	}
+}
+
+// TestSurveyAsksThePagesQuestion: the survey's message asks what its
+// page's score question asks (how we handled it), so that a score
+// clicked in the message means what the results count.
+func TestSurveyAsksThePagesQuestion(t *testing.T) {
+	r := newTestRenderer(t)
+	cat, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "hu", "pl", "hr"} {
+		q := strings.Fields(strings.ToLower(cat.Lang(lang).Text("SurveyQScore")))
+		prefix := strings.Join(q[:6], " ")
+		in := sampleInput(queue.KindSurvey, lang)
+		in.Page.Languages = []string{"en", "hu", "pl", "hr"}
+		m, err := r.Render(channel.Email, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.ToLower(m.Text), prefix) {
+			t.Errorf("%s: the survey email does not ask %q:\n%s", lang, prefix, m.Text)
 		}
 	}
 }
