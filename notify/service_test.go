@@ -347,7 +347,7 @@ func TestInboundKeywords(t *testing.T) {
 			{"START", "get our messages again", nil},
 			{"odjava!", "Odjavljeni", nil},
 			{"Start", "get our messages again", nil},
-			{"WYPISZ", "Wypisano", nil},
+			{"WYPISZ", "Wypisaliśmy", nil},
 			{"start", "get our messages again", nil},
 			{"Segítség", "Állapotértesítések", nil},
 			{"ＳＴＯＰ", "unsubscribed", nil}, // full-width, as some phone keyboards type it
@@ -398,7 +398,7 @@ func TestStartResumesSubscriber(t *testing.T) {
 		}{
 			{"START", "You are subscribed again", "You can get our messages again"},
 			{"FELIRATKOZ", "Újra feliratkozott", "Újra kaphat tőlünk üzeneteket"},
-			{"ZAPISZ", "Zapisano Cię ponownie", "Możesz znów otrzymywać"},
+			{"ZAPISZ", "Zapisaliśmy Państwa ponownie", "Mogą Państwo znów otrzymywać"},
 			{"PRIJAVA", "Ponovno ste prijavljeni", "Ponovno možete primati"},
 		}
 		for i, tt := range tests {

@@ -57,7 +57,7 @@ func TestReplyEveryLanguage(t *testing.T) {
 	if Reply("en", None) != "" {
 		t.Error("None has an answer")
 	}
-	if got, want := Reply("pl", Stop), "Wypisano Cię z powiadomień. Aby zapisać się ponownie, odpowiedz START."; got != want {
+	if got, want := Reply("pl", Stop), "Wypisaliśmy Państwa z powiadomień. Aby zapisać się ponownie, prosimy odpowiedzieć START."; got != want {
 		t.Errorf("pl STOP: %q, want %q", got, want)
 	}
 }
