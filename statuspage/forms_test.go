@@ -3,6 +3,7 @@ package statuspage
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/incident"
 )
@@ -45,5 +46,31 @@ func TestFormsRender(t *testing.T) {
 	}
 	if _, err := f.Render(page, "en", "nope", data); err == nil {
 		t.Error("unknown form rendered")
+	}
+}
+
+// TestPhoneHintAndMonthHeadings: an example number in a form's hint
+// does not break across lines on a phone, and a month heads its section
+// capitalised in every language.
+func TestPhoneHintAndMonthHeadings(t *testing.T) {
+	f, err := NewForms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := &incident.Page{ID: "p1", Name: "Acme", Languages: []string{"pl"}}
+	b, err := f.Render(page, "pl", FormSubscribe, FormData{Action: "/subscribe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "48\u00a0601\u00a0234\u00a0567") {
+		t.Errorf("the example number can break:\n%s", b)
+	}
+	langs, err := loadLangs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := langs["hr"]
+	if got := l.MonthYear(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); !strings.HasPrefix(got, "Prosinac") {
+		t.Errorf("hr month heading %q", got)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
@@ -151,7 +153,11 @@ func (l *lang) DateTime(t time.Time) string { return t.Format(l.T["DateTimeLayou
 
 // MonthYear names a month of a year ("March 2026", "2026. március").
 func (l *lang) MonthYear(t time.Time) string {
-	return l.monthYear.Fill("Month", l.T["Month"+strconv.Itoa(int(t.Month()))], "Year", strconv.Itoa(t.Year()))
+	s := l.monthYear.Fill("Month", l.T["Month"+strconv.Itoa(int(t.Month()))], "Year", strconv.Itoa(t.Year()))
+	// It heads a month or starts a line: capitalised, though Croatian and
+	// Polish write months in lower case in a sentence ("Prosinac 2026.").
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // NoIncidentsBetween says that no incident was reported from one month

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"html/template"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,7 +43,18 @@ type updArgs struct {
 var pageTemplates = template.Must(template.New("statuspage").Funcs(template.FuncMap{
 	"args": func(l *lang, x any) args { return args{l, x} },
 	"upd":  func(l *lang, list []updView) updArgs { return updArgs{l, list} },
+	// unbroken keeps a phone number in a hint on one line on a phone
+	// ("+48 601 234 567", not "+48 601 234 / 567").
+	"unbroken": func(s string) string {
+		for range 2 { // twice: a match takes the digit after the space
+			s = digitSpace.ReplaceAllString(s, "$1\u00a0$2")
+		}
+		return s
+	},
 }).ParseFS(templateFS, "templates/*.html"))
+
+// digitSpace is a space after a digit and before another digit.
+var digitSpace = regexp.MustCompile(`(\d) (\d)`)
 
 // langNames are the languages' own names for the language menu.
 var langNames = map[string]string{"en": "English", "hu": "Magyar", "pl": "Polski", "hr": "Hrvatski"}
