@@ -186,7 +186,12 @@ func FitWith(text string, maxSegments int, wrap func(string) string) string {
 			if kept == "" {
 				return "", true // nothing kept: fits, but is no answer
 			}
-			cand := kept + ellipsisFor(wrap(kept))
+			cand := kept
+			if !strings.HasSuffix(kept, ".") {
+				// A cut right after a full stop ("Fizetés Zrt.", "… normally.")
+				// reads whole; "Zrt.…" would not.
+				cand += ellipsisFor(wrap(kept))
+			}
 			return cand, Fits(wrap(cand), maxSegments)
 		}
 		// Binary search for the longest fitting cut. Fitting is monotone in

@@ -167,3 +167,18 @@ func TestTransliterate(t *testing.T) {
 		})
 	}
 }
+
+// TestFitAfterFullStop: a cut right after a full stop keeps it and adds
+// no ellipsis ("Fizetés Zrt.", not "Fizetés Zrt.…" or "Zrt...").
+func TestFitAfterFullStop(t *testing.T) {
+	name := "Fizetés Zrt. Ügyfélszolgálat és Státusz"
+	for _, after := range []string{strings.Repeat("x", 120), strings.Repeat("ő", 50)} {
+		got := FitWith(name, 1, func(s string) string { return s + ": " + after })
+		if strings.HasSuffix(got, ".…") || strings.HasSuffix(got, "....") || !strings.HasPrefix(name, strings.TrimRight(got, "….")) {
+			t.Errorf("cut %q", got)
+		}
+	}
+	if got := FitWith("Fizetés Zrt. Ügyfélszolgálat", 1, func(s string) string { return s + ": " + strings.Repeat("x", 140) }); got != "Fizetés Zrt." {
+		t.Errorf("a cut after 'Zrt.' is %q, want it whole", got)
+	}
+}
