@@ -388,7 +388,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 }
 
 func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlagSet("maintenance schedule", "--name TEXT --start TIME (--end TIME | --duration D) [--component NAME]... [FLAGS]",
+	fs := a.newFlagSet("maintenance schedule", "--name TEXT --start TIME (--end TIME | --duration D) [--component NAME]... [--message TEXT [--message-hu TEXT]...] [FLAGS]",
 		"Announces a maintenance window. By default herald starts it at --start and completes it at --end.")
 	pf := addPageFlags(fs)
 	name := fs.String("name", "", "the maintenance's `TITLE` (required)")
@@ -396,6 +396,10 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 	end := fs.String("end", "", "when it ends: RFC 3339 `TIME` or a duration from now")
 	dur := fs.Duration("duration", 0, "how long it lasts (instead of --end)")
 	message := fs.String("message", "", "the announcement `TEXT`")
+	texts := &incidentFlags{texts: map[string]*string{}}
+	for _, lang := range incident.Languages {
+		texts.texts[lang] = fs.String("message-"+lang, "", "the announcement's `TEXT` for readers of "+langName(lang)+" (default: --message)")
+	}
 	var comps componentSpecs
 	fs.Func("component", "a component the work affects, by `NAME` or ID (repeatable)", func(v string) error {
 		comps = append(comps, v+"="+string(incident.UnderMaintenance))
@@ -437,6 +441,7 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 	if *message != "" {
 		body.Body = message
 	}
+	body.Messages = texts.messages()
 	if *noNotify {
 		no := false
 		body.DeliverNotifications = &no

@@ -396,8 +396,13 @@ func TestServeAndCLI(t *testing.T) {
 
 	t.Run("maintenance", func(t *testing.T) {
 		r := mustCLI(t, env, "maintenance", "schedule", "-q", "--name", "Database upgrade", "--start", "now", "--duration", "1h",
-			"--component", "Payments", "--message", "Payments may be slow.")
+			"--component", "Payments", "--message", "Payments may be slow.", "--message-hu", "A fizetés lassú lehet.")
 		mid := r.lastLine()
+		// Its announcement in Hungarian for Hungarian readers.
+		eventually(t, 5*time.Second, func() (bool, string) {
+			code, body := get(t, n.url+"/incidents/"+mid+"?lang=hu")
+			return code == http.StatusOK && strings.Contains(body, "A fizetés lassú lehet."), fmt.Sprintf("%d", code)
+		})
 		// serve's ticker starts it within about a second.
 		eventually(t, 10*time.Second, func() (bool, string) {
 			s, body := summaryOf(t, n)
