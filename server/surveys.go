@@ -53,7 +53,11 @@ func (s *Server) surveyHTML(c *fiber.Ctx, status int, v surveys.PageView) error 
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("Referrer-Policy", "no-referrer") // the link is the credential
 	c.Set("X-Robots-Tag", "noindex")
-	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	if v.Chosen > 0 {
+		csp += "; script-src " + surveys.AutoSendHash // the one script: it sends a one-click score
+	}
+	c.Set(fiber.HeaderContentSecurityPolicy, csp)
 	return c.Status(status).Send(b)
 }
 
@@ -89,12 +93,12 @@ func (s *Server) surveyLinkFailed(c *fiber.Ctx, err error) error {
 	return err
 }
 
-// surveyPage is GET /survey/{token}: the survey's page; ?score=N (the
-// email's and Slack's one-click links) records the score first, keeping
-// what the customer said before. HEAD (fiber answers it with this
-// handler) records nothing: link checkers and chat previews send it, and
-// a score, or a win-back task for an unhappy one, must come from the
-// customer.
+// surveyPage is GET /survey/{token}: the survey's page. ?score=N (the
+// email's and Slack's one-click links) records nothing itself: the page
+// shows the score chosen, with what the customer said before, and sends
+// the form at once (surveys.AutoSendScript). Mail scanners and link
+// previews open every link in a message, with GET or HEAD; a score, or a
+// win-back task for an unhappy one, must come from the customer.
 func (s *Server) surveyPage() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, token := c.UserContext(), c.Params("token")
@@ -102,24 +106,19 @@ func (s *Server) surveyPage() fiber.Handler {
 		if err != nil {
 			return s.surveyLinkFailed(c, err)
 		}
-		if q := c.Query("score"); q != "" && c.Method() != fiber.MethodHead {
+		if !sv.Open(time.Now()) {
+			return s.surveyHTML(c, http.StatusGone, surveys.PageView{Lang: sv.Language, Kind: "closed"})
+		}
+		if q := c.Query("score"); q != "" {
 			n, err := strconv.Atoi(q)
 			if err != nil || n < 1 || n > 5 {
 				v := s.surveyView(c, sv, "form")
 				v.Problem = true
 				return s.surveyHTML(c, http.StatusBadRequest, v)
 			}
-			a := surveys.Answer{Score: n}
-			if sv.Answer != nil {
-				a.Informed, a.Received, a.Comment = sv.Answer.Informed, sv.Answer.Received, sv.Answer.Comment
-			}
-			if sv, err = s.sv.AnswerLink(ctx, token, a); err != nil {
-				return s.surveyLinkFailed(c, err)
-			}
-			return s.surveyHTML(c, http.StatusOK, s.surveyView(c, sv, "thanks"))
-		}
-		if !sv.Open(time.Now()) {
-			return s.surveyHTML(c, http.StatusGone, surveys.PageView{Lang: sv.Language, Kind: "closed"})
+			v := s.surveyView(c, sv, "form")
+			v.Chosen = n
+			return s.surveyHTML(c, http.StatusOK, v)
 		}
 		kind := "form"
 		if sv.Answer != nil {

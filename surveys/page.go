@@ -2,6 +2,8 @@ package surveys
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"html/template"
 	"strconv"
 	"sync"
@@ -21,7 +23,23 @@ type PageView struct {
 	Kind     string
 	FollowUp bool // a person will contact them (a win-back task opened)
 	Problem  bool // the last submission was refused
+	// Chosen is the score a message's one-click link carries: the form
+	// shows it chosen and sends itself (AutoSendScript), so that the
+	// person records it in one click, and a mail scanner or link preview
+	// that opens every link, running no script, records nothing.
+	Chosen int
 }
+
+// AutoSendScript is the one script the survey page may run: it sends the
+// form a one-click link filled in. AutoSendHash is its CSP hash
+// ("sha256-…"), for the page's Content-Security-Policy.
+const AutoSendScript = `document.getElementById("survey").submit();`
+
+// AutoSendHash is AutoSendScript's Content-Security-Policy source.
+var AutoSendHash = func() string {
+	sum := sha256.Sum256([]byte(AutoSendScript))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
 
 var (
 	pageOnce sync.Once
@@ -51,6 +69,10 @@ func RenderPage(v PageView) ([]byte, error) {
 		data["Informed"] = string(s.Answer.Informed)
 		data["Received"] = string(s.Answer.Received)
 		data["Comment"] = s.Answer.Comment
+	}
+	if v.Chosen >= 1 && v.Chosen <= 5 {
+		data["Score"] = v.Chosen
+		data["AutoSend"] = template.JS(AutoSendScript)
 	}
 	var b bytes.Buffer
 	if err := pageTmpl.Execute(&b, data); err != nil {
@@ -131,7 +153,8 @@ button{min-height:48px;padding:0 24px;font:inherit;font-weight:700;color:#fff;ba
 {{if .V.Problem}}<div class="problem" role="alert">{{call .T "SurveyProblem"}}</div>{{end}}
 <div class="card">
 <p style="margin-top:0">{{.Intro}}</p>
-<form method="post" action="{{.V.Action}}">
+{{if .AutoSend}}<noscript><div class="note"><p style="margin:0">{{call .T "SurveyChosen"}}</p></div></noscript>{{end}}
+<form method="post" action="{{.V.Action}}" id="survey">
 <fieldset>
 <legend>{{call .T "SurveyQScore"}}</legend>
 <div class="scores">{{range .Scores}}<label><input type="radio" name="score" value="{{.}}" {{if eq . (or $.Score 0)}}checked{{end}} required aria-label="{{scoreLabel $.Lang .}}"><span>{{.}}</span></label>{{end}}</div>
@@ -159,6 +182,7 @@ button{min-height:48px;padding:0 24px;font:inherit;font-weight:700;color:#fff;ba
 <textarea id="comment" name="comment" maxlength="2000">{{.Comment}}</textarea>
 <p><button type="submit">{{call .T "SurveySend"}}</button></p>
 </form>
+{{with .AutoSend}}<script>{{.}}</script>{{end}}
 </div>
 {{end}}
 </main>
