@@ -232,9 +232,6 @@ func (w Wording) Fill(id string, kv ...string) string {
 // or the value itself.
 func (w Wording) Word(prefix, value string) string { return w.l.Word(prefix, value) }
 
-// Plural is a plural word of the agents' words for n.
-func (w Wording) Plural(id string, n int) string { return w.l.Plural(id, n) }
-
 // Money formats m in the language: "10.00 EUR" in English, "10,00 EUR" in
 // Hungarian, Polish and Croatian.
 func (w Wording) Money(m Money) string {
