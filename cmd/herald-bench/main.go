@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.IntVar(&opt.Conns, "conns", defaultStatuspage.Conns, "concurrent keep-alive connections")
 		fs.IntVar(&opt.Declarations, "declarations", defaultStatuspage.Declarations, "declarations timed for declaration → visible")
 		fs.StringVar(&opt.RedisURL, "redis", defaultStatuspage.RedisURL, "Redis for the Redis-engine latency run (\"\" skips it)")
+		fs.StringVar(&opt.CPUProfile, "cpuprofile", "", "write a CPU profile of the run (herald, ceilings and client) to this file")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}

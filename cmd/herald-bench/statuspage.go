@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ type statuspageOptions struct {
 	Conns            int
 	Declarations     int
 	RedisURL         string
+	// CPUProfile, when set, is where a CPU profile of the whole run
+	// (herald, the ceilings and the load client, all in this process)
+	// is written.
+	CPUProfile string
 }
 
 var defaultStatuspage = statuspageOptions{Duration: 2 * time.Second, Warmup: time.Second, Rounds: 10, Conns: 64, Declarations: 200, RedisURL: "redis://127.0.0.1:6379/0"}
@@ -125,6 +130,17 @@ func benchStatuspage(ctx context.Context, opt statuspageOptions, stdout, stderr 
 	}
 	if err := n.Site.RenderPage(ctx, page.ID); err != nil {
 		return err
+	}
+	if opt.CPUProfile != "" {
+		f, err := os.Create(opt.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(stdout, "herald-bench statuspage: %d CPUs, GOMAXPROCS %d, %s, %d connections, %d rounds of %s per server and endpoint after %s warm-up\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), opt.Conns, opt.Rounds, opt.Duration, opt.Warmup)
