@@ -3,6 +3,7 @@ package complaint
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,7 +80,9 @@ func (s *Service) edit(ctx context.Context, pageID, id string, fn func(c *Compla
 }
 
 // Assign gives a complaint to owner ("" leaves it unassigned). A new owner
-// is explicit and audited, and sees the whole timeline.
+// is explicit and audited, and sees the whole timeline. The owner must be
+// an agent herald knows (agentNamed): a complaint given to a misspelt
+// name would be in nobody's queue.
 func (s *Service) Assign(ctx context.Context, pageID, id, owner string) (*Complaint, error) {
 	owner = strings.TrimSpace(owner)
 	if utf8.RuneCountInString(owner) > MaxNameLen {
@@ -87,6 +90,12 @@ func (s *Service) Assign(ctx context.Context, pageID, id, owner string) (*Compla
 	}
 	if p := incident.LineProblem(owner); p != "" {
 		return nil, incident.Invalid("owner", "%s", p)
+	}
+	if owner != "" {
+		var err error
+		if owner, err = s.agentNamed(ctx, owner); err != nil {
+			return nil, err
+		}
 	}
 	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
 		if c.Owner == owner {
@@ -352,3 +361,64 @@ func checkText(field, text string) error {
 // ErrNoOpenComplaint is what a front door gets for a message that
 // continues no complaint when it must (a Slack button on a closed one).
 var ErrNoOpenComplaint = errors.New("complaint: no open complaint")
+
+// maxAgentsListed bounds the names an unknown owner's error lists.
+const maxAgentsListed = 12
+
+// Agents returns the names complaints may be given to, sorted: those of
+// live tokens that may act as agents (a console link makes one per
+// person) and those on duty (OnDuty), as written there.
+func (s *Service) Agents(ctx context.Context) ([]string, error) {
+	names := append([]string(nil), s.OnDuty...)
+	if s.Incidents != nil {
+		tokens, err := s.Incidents.FindTokens(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tokens {
+			if t.RevokedAt == nil && t.Role.Allows(incident.RoleAgent) && t.Name != "" {
+				names = append(names, t.Name)
+			}
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return slices.Compact(names), nil
+}
+
+// agentNamed returns the agent a complaint may be given to under name:
+// one of Agents, or the actor's own name. A name that differs only in
+// case is that agent's; any other is refused with the names there are, so
+// a tired agent's typo never leaves a complaint in nobody's queue.
+func (s *Service) agentNamed(ctx context.Context, name string) (string, error) {
+	if a := incident.ActorFrom(ctx); a.Name != "" && a.Name == name {
+		return name, nil
+	}
+	names, err := s.Agents(ctx)
+	if err != nil {
+		return "", err
+	}
+	var folded []string
+	for _, n := range names {
+		if n == name {
+			return n, nil
+		}
+		if strings.EqualFold(n, name) {
+			folded = append(folded, n)
+		}
+	}
+	if len(folded) == 1 {
+		return folded[0], nil
+	}
+	switch {
+	case len(names) == 0:
+		return "", incident.Invalid("owner", "no agent is named %q: herald knows no agents yet (give one a console link or a token: herald console link --role agent --name NAME)", name)
+	case len(names) > maxAgentsListed:
+		names = append(names[:maxAgentsListed], "…")
+	}
+	return "", incident.Invalid("owner", "no agent is named %q; the agents are %s", name, strings.Join(names, ", "))
+}

@@ -264,6 +264,13 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Complaint, bool, err
 	if err := in.validate(); err != nil {
 		return nil, false, err
 	}
+	if in.Owner != "" {
+		owner, err := s.agentNamed(ctx, in.Owner)
+		if err != nil {
+			return nil, false, err
+		}
+		in.Owner = owner
+	}
 	now := s.now()
 	if in.Recorded && !in.At.IsZero() {
 		// A call recorded after it was taken keeps its time; one ahead of

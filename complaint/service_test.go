@@ -472,7 +472,11 @@ func TestReceiveOwnerRoundRobin(t *testing.T) {
 			}
 		}
 		// An agent who records a call owns it, and takes no turn.
-		c, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller"}, Text: "call", Owner: "dora"})
+		dora := incident.WithActor(h.ctx, incident.Actor{TokenID: "t1", Name: "dora", Role: incident.RoleAgent})
+		c, _, err := h.svc.Receive(dora, complaint.Intake{PageID: h.page.ID, Channel: complaint.Phone, Contact: complaint.Contact{Name: "Caller"}, Text: "call", Owner: "dora"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		got = append(got, c.Owner)
 		c, _ = h.receive(complaint.Intake{Contact: complaint.Contact{Phone: "+36200000006"}, Text: "help"})
 		got = append(got, c.Owner)
@@ -1438,6 +1442,66 @@ func TestReplyChannelOnTimeline(t *testing.T) {
 		}
 		if got := h.get(c.ID); got.Channel != complaint.Phone {
 			t.Errorf("the complaint's own channel became %s", got.Channel)
+		}
+	})
+}
+
+// TestAssignOnlyToAgents: a complaint goes to an agent herald knows (a
+// live token's name, or one on duty), whatever the case it is typed in;
+// a misspelt or revoked name is refused with the names there are, and
+// the complaint keeps its owner.
+func TestAssignOnlyToAgents(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		h.svc.OnDuty = []string{"Night Desk"}
+		if _, _, err := h.inc.CreateToken(h.ctx, "Kovács Anna", incident.RoleAgent); err != nil {
+			t.Fatal(err)
+		}
+		_, gone, err := h.inc.CreateToken(h.ctx, "Bert", incident.RoleAgent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.inc.RevokeToken(h.ctx, gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "nothing works"})
+
+		for _, tt := range []struct{ name, want string }{
+			{"Kovács Anna", "Kovács Anna"}, {"kovács anna", "Kovács Anna"}, {"night desk", "Night Desk"}, {"", ""},
+		} {
+			got, err := h.svc.Assign(h.ctx, h.page.ID, c.ID, tt.name)
+			if err != nil || got.Owner != tt.want {
+				t.Errorf("assign %q: owner %v, %v; want %q", tt.name, got, err, tt.want)
+			}
+		}
+		if _, err := h.svc.Assign(h.ctx, h.page.ID, c.ID, "Night Desk"); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"Kovacs Anna", "Bert", "dora"} {
+			_, err := h.svc.Assign(h.ctx, h.page.ID, c.ID, name)
+			var e *incident.Error
+			if !errors.As(err, &e) || e.Field != "owner" || !strings.Contains(err.Error(), "Kovács Anna, Night Desk") {
+				t.Errorf("assign %q: %v; want an owner error naming the agents", name, err)
+			}
+			if got := h.get(c.ID).Owner; got != "Night Desk" {
+				t.Errorf("after assigning %q: owner %q, want it unchanged", name, got)
+			}
+		}
+		// A call recorded for a misspelt agent is refused too, and files nothing.
+		count := func() int {
+			_, n, err := h.svc.List(h.ctx, complaint.Filter{PageID: h.page.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := count()
+		if _, _, err := h.svc.Receive(h.ctx, complaint.Intake{PageID: h.page.ID, Channel: complaint.Phone,
+			Contact: complaint.Contact{Name: "Caller"}, Text: "call", Owner: "Anna K"}); err == nil {
+			t.Error("a call recorded for an unknown agent was filed")
+		}
+		if after := count(); after != before {
+			t.Errorf("complaints %d → %d after a refused call", before, after)
 		}
 	})
 }

@@ -309,6 +309,12 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 		return err
 	}
 	data["Open"] = open
+	// The names the assign box offers: a complaint goes only to one of them.
+	if agents, err := cs.cfg.Complaints.Agents(ctx); err == nil {
+		data["Agents"] = agents
+	} else {
+		cs.log.Warn("console: list agents", "err", err)
+	}
 	var incID string
 	if cp.Tag != nil {
 		incID = cp.Tag.IncidentID

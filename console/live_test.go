@@ -92,6 +92,9 @@ func TestTimelineInTheAgentsLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := e.n.Incidents.CreateToken(context.Background(), "Tóth Péter", incident.RoleAgent); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.n.Complaints.Assign(e.as(incident.RoleAgent), e.page.ID, c.ID, "Tóth Péter"); err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,11 @@ func TestComplaintAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Dora is an agent: complaints can be given to her.
+	if _, _, err := e.svc.CreateToken(ctx, "dora", incident.RoleAgent); err != nil {
+		t.Fatal(err)
+	}
+
 	// An agent records a call from Bob, by his national number.
 	var cp wire.Complaint
 	e.mustDo(t, http.StatusCreated, "POST", e.path(""), e.agent,

@@ -176,7 +176,20 @@ func testComplaints(t *testing.T, dir string, storeArgs []string) {
 			t.Errorf("record: %s", r.stdout)
 		}
 		newID := complaintsOf(t, env, "--open")[0].ID
-		mustCLI(t, env, "complaints", "assign", newID, "dora")
+		// Dora is an agent; a misspelt name is refused with the names
+		// there are, and the complaint keeps its owner (who recorded it).
+		mustCLI(t, nil, append([]string{"token", "create", "--role", "agent", "--name", "dora"}, storeArgs...)...)
+		recorder := complaintsOf(t, env, "--open")[0].Owner
+		if r := cli(t, env, "complaints", "assign", newID, "dorra"); r.code == 0 || !strings.Contains(r.stderr, `no agent is named "dorra"`) || !strings.Contains(r.stderr, "dora") {
+			t.Errorf("assign to a misspelt name: exit %d, stderr %s", r.code, r.stderr)
+		}
+		if c := complaintsOf(t, env, "--open")[0]; c.ID != newID || c.Owner != recorder || recorder == "" {
+			t.Errorf("after a refused assign: %s owned by %q", c.ID, c.Owner)
+		}
+		mustCLI(t, env, "complaints", "assign", newID, "Dora")
+		if c := complaintsOf(t, env, "--open")[0]; c.Owner != "dora" {
+			t.Errorf("assigned to Dora: owner %q, want the agent's name as written, dora", c.Owner)
+		}
 		mustCLI(t, env, "complaints", "note", newID, "called back, no answer")
 		mustCLI(t, env, "complaints", "tag", newID, id)
 		mustCLI(t, env, "complaints", "untag", newID)
