@@ -66,7 +66,11 @@ func Render(r Renderable, format, lang, base, query, name string) (Rendered, err
 		h("Content-Type", "text/csv; charset=utf-8")
 		h("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 	default:
-		out.Body, err = r.HTML(lang, map[string]string{"JSON": base + ".json" + query, "CSV": base + ".csv" + query})
+		var links map[string]string // none when base is ""
+		if base != "" {
+			links = map[string]string{"JSON": base + ".json" + query, "CSV": base + ".csv" + query}
+		}
+		out.Body, err = r.HTML(lang, links)
 		h("Content-Type", "text/html; charset=utf-8")
 		h("Content-Security-Policy", HTMLPolicy)
 		h("X-Robots-Tag", "noindex")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/heraldhq/herald/console"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/reports"
 )
@@ -25,18 +26,25 @@ func (s *Server) EnableReports(svc *reports.Service) error {
 	}
 	s.rp = svc
 	agent := s.requireRole(incident.RoleAgent)
-	for _, suffix := range []string{"", ".html", ".json", ".csv"} {
+	// A path ending in .json reaches the suffix-less route (jsonSuffix
+	// takes the suffix off every /api/v1 path); reportFormat answers it
+	// in JSON.
+	for _, suffix := range []string{"", ".html", ".csv"} {
 		s.api.Get("/pages/:page_id/incidents/:incident_id/report"+suffix, agent, s.incidentReport(strings.TrimPrefix(suffix, ".")))
 		s.api.Get("/pages/:page_id/reports/period"+suffix, agent, s.periodReport(strings.TrimPrefix(suffix, ".")))
 	}
 	return nil
 }
 
-// reportFormat is the suffix's format, or what Accept prefers (HTML for
+// reportFormat is the suffix's format (.json, taken off by jsonSuffix,
+// too), or what Accept prefers (HTML for
 // a browser, JSON for an API client that asks for it, CSV likewise).
 func reportFormat(c *fiber.Ctx, suffix string) string {
-	if suffix != "" {
+	switch {
+	case suffix != "":
 		return suffix
+	case askedForJSONSuffix(c):
+		return "json"
 	}
 	switch c.Accepts(fiber.MIMETextHTML, fiber.MIMEApplicationJSON, "text/csv") {
 	case fiber.MIMEApplicationJSON:
@@ -47,8 +55,22 @@ func reportFormat(c *fiber.Ctx, suffix string) string {
 	return "html"
 }
 
-// sendReport answers with r in format; base is the report's path without
-// suffix (for the HTML's download links), name the CSV's file name.
+// consoleLink is the console's absolute URL for path, or "" when this
+// node has no console. The HTML report's download links point there: a
+// browser showing the report (from the API, or a file the CLI wrote)
+// signs in to the console, and cannot send the API's bearer token, so a
+// link to the API would answer 401, and a root-relative one opened from
+// a file would go nowhere.
+func (s *Server) consoleLink(path string) string {
+	if s.console == nil {
+		return ""
+	}
+	return strings.TrimSuffix(s.cfg.PublicURL, "/") + console.Prefix + path
+}
+
+// sendReport answers with r in format; base is the URL of the report's
+// other formats without suffix (the HTML's download links; "" for none),
+// name the CSV's file name.
 func (s *Server) sendReport(c *fiber.Ctx, r reports.Renderable, format, base, name string) error {
 	q := ""
 	if raw := string(c.Request().URI().QueryString()); raw != "" {
@@ -71,7 +93,7 @@ func (s *Server) incidentReport(suffix string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		base := "/api/v1/pages/" + r.Page.ID + "/incidents/" + r.Incident.ID + "/report"
+		base := s.consoleLink("/incidents/" + r.Incident.ID + "/report")
 		return s.sendReport(c, r, reportFormat(c, suffix), base, "herald-report-"+r.Incident.ID)
 	}
 }
@@ -87,7 +109,7 @@ func (s *Server) periodReport(suffix string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		base := "/api/v1/pages/" + r.Page.ID + "/reports/period"
+		base := s.consoleLink("/reports/period")
 		return s.sendReport(c, r, reportFormat(c, suffix), base, "herald-period-"+from.Format("20060102")+"-"+to.Format("20060102"))
 	}
 }

@@ -25,7 +25,19 @@ func jsonSuffix(c *fiber.Ctx) {
 	p := c.Path()
 	if strings.HasSuffix(p, ".json") && (strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/api/v1/")) {
 		c.Path(strings.TrimSuffix(p, ".json"))
+		c.Locals(localJSONSuffix{}, true)
 	}
+}
+
+// localJSONSuffix marks a request whose path ended in .json before
+// jsonSuffix took it off: a route that answers in several formats (the
+// reports) answers JSON.
+type localJSONSuffix struct{}
+
+// askedForJSONSuffix reports whether the request's path ended in .json.
+func askedForJSONSuffix(c *fiber.Ctx) bool {
+	v, _ := c.Locals(localJSONSuffix{}).(bool)
+	return v
 }
 
 // ---- pages ----

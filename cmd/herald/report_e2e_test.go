@@ -167,6 +167,31 @@ func testReport(t *testing.T, dir string, storeArgs []string) {
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(b), "section,at,channel") {
 			t.Errorf("Accept text/csv: %d %.80s", resp.StatusCode, b)
 		}
+		// Its download links are the console's, whole: the file -o writes
+		// opens from disk, and a browser signs in to the console (it has
+		// no API token to send).
+		if link := `href="` + n.url + `/console/incidents/` + id + `/report.csv"`; !strings.Contains(html, link) {
+			t.Errorf("the report's download links: want %s", link)
+		}
+		// The suffix chooses the format whatever Accept says: the HTML's
+		// download links and the README name report.json and period.json.
+		for suffix, want := range map[string]string{
+			"/incidents/" + id + "/report.json": "{", "/incidents/" + id + "/report.csv": "section,at,channel",
+			"/incidents/" + id + "/report.html": "<!doctype html>", "/reports/period.json?from=2026-01-01&to=2026-12-31": "{",
+		} {
+			req, _ := http.NewRequest(http.MethodGet, n.url+"/api/v1/pages/"+r.Page.ID+suffix, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Accept", "text/html,*/*") // a browser following a download link
+			resp, err := testHTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(strings.ToLower(string(b)), want) {
+				t.Errorf("%s: %d %s %.60s; want %q", suffix, resp.StatusCode, resp.Header.Get("Content-Type"), b, want)
+			}
+		}
 		// Without a token: 401, nothing shown.
 		if code, body := get(t, n.url+"/api/v1/pages/"+r.Page.ID+"/incidents/"+id+"/report.json"); code != http.StatusUnauthorized || strings.Contains(body, "Card payments") {
 			t.Errorf("no token: %d %s", code, body)
