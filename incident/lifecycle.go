@@ -355,15 +355,22 @@ func (s *Service) apply(ctx context.Context, inc *Incident, comps []*Component, 
 	for _, c := range comps {
 		byID[c.ID] = c
 	}
+	had := append([]string(nil), inc.ComponentIDs...)
 	if err := coverComponents(inc, byID, in); err != nil {
 		return nil, err
 	}
-	want, err := s.componentTargets(ctx, inc, in, create, statusChanged)
+	var dropped []string
+	for _, id := range had {
+		if !inc.Affects(id) && byID[id] != nil {
+			dropped = append(dropped, id)
+		}
+	}
+	want, err := s.componentTargets(ctx, inc, in, create, statusChanged, dropped)
 	if err != nil {
 		return nil, err
 	}
 	ch := &Change{}
-	affected := moveComponents(ch, inc, comps, byID, want, create, now)
+	affected := moveComponents(ch, inc, comps, byID, want, dropped, create, now)
 	stampLifecycle(inc, create, now)
 	if u := newUpdate(inc, in, affected, create, statusChanged, now); u != nil {
 		inc.Updates = append([]*Update{u}, inc.Updates...)
@@ -479,10 +486,29 @@ func coverComponents(inc *Incident, byID map[string]*Component, in IncidentInput
 // is false) returns each to operational, or to the worst status another
 // open incident still holds it in. A record created already resolved moves
 // nothing.
-func (s *Service) componentTargets(ctx context.Context, inc *Incident, in IncidentInput, create, statusChanged bool) (map[string]ComponentStatus, error) {
+//
+// A component the incident no longer covers (dropped: a manager's
+// "not affected", a shorter component_ids) goes back likewise, to
+// operational or to what another open incident holds it in: the incident
+// no longer holds it, so a status it set must not outlive it (a page
+// showing an outage with no incident open, that no resolution clears).
+func (s *Service) componentTargets(ctx context.Context, inc *Incident, in IncidentInput, create, statusChanged bool, dropped []string) (map[string]ComponentStatus, error) {
 	want := map[string]ComponentStatus{}
 	for id, st := range in.Components {
 		want[id] = st
+	}
+	var (
+		others []*Incident
+		loaded bool
+	)
+	openOthers := func() error {
+		if loaded {
+			return nil
+		}
+		var err error
+		others, _, err = s.Store.FindIncidents(ctx, IncidentFilter{PageID: inc.PageID, Statuses: openStatuses})
+		loaded = err == nil
+		return err
 	}
 	autoOperational := in.AutoTransitionToOperational == nil || *in.AutoTransitionToOperational
 	switch {
@@ -492,27 +518,35 @@ func (s *Service) componentTargets(ctx context.Context, inc *Incident, in Incide
 			want[id] = UnderMaintenance
 		}
 	case statusChanged && (inc.Status == Resolved || inc.Status == Completed) && autoOperational && !create:
-		others, _, err := s.Store.FindIncidents(ctx, IncidentFilter{PageID: inc.PageID, Statuses: openStatuses})
-		if err != nil {
+		if err := openOthers(); err != nil {
 			return nil, err
 		}
 		for _, id := range inc.ComponentIDs {
 			want[id] = stillHeld(others, inc.ID, id)
 		}
 	}
+	for _, id := range dropped {
+		if _, set := want[id]; set || !heldBy(inc, id) {
+			continue
+		}
+		if err := openOthers(); err != nil {
+			return nil, err
+		}
+		want[id] = stillHeld(others, inc.ID, id)
+	}
 	return want, nil
 }
 
 // moveComponents puts the incident's components in the statuses wanted
-// and adds to ch those that moved, their status history and the groups
-// whose status follows. It returns the components the new update lists:
+// (and those it dropped, dropped) and adds to ch those that moved, their
+// status history and the groups whose status follows. It returns the components the new update lists:
 // those that moved and, when the incident is created, also those already
 // in the status it gives them, so that its first update records every
 // status it was declared with (its impact is read from its updates).
-func moveComponents(ch *Change, inc *Incident, comps []*Component, byID map[string]*Component, want map[string]ComponentStatus, create bool, now time.Time) []AffectedComponent {
+func moveComponents(ch *Change, inc *Incident, comps []*Component, byID map[string]*Component, want map[string]ComponentStatus, dropped []string, create bool, now time.Time) []AffectedComponent {
 	var affected []AffectedComponent
 	changedGroups := []string{}
-	for _, id := range inc.ComponentIDs {
+	for _, id := range append(append([]string(nil), inc.ComponentIDs...), dropped...) {
 		st, ok := want[id]
 		if !ok {
 			continue
@@ -609,6 +643,17 @@ func newBroadcast(inc *Incident, u *Update, in IncidentInput, create, statusChan
 
 // stillHeld returns the worst status that open incidents other than self
 // still hold the component in, or operational.
+// heldBy reports whether inc holds a component in a status of its own: a
+// maintenance under way holds its components under maintenance, an
+// incident those its updates last set to other than operational.
+func heldBy(inc *Incident, componentID string) bool {
+	if inc.IsMaintenance() {
+		return inc.Status == InProgress
+	}
+	st, ok := inc.LatestStatusFor(componentID)
+	return ok && st != Operational
+}
+
 func stillHeld(open []*Incident, self, componentID string) ComponentStatus {
 	worst := Operational
 	for _, o := range open {

@@ -158,3 +158,63 @@ func TestResolveReturnsComponents(t *testing.T) {
 		}
 	}
 }
+
+// TestDroppedComponentGoesBack: a component an incident set and then no
+// longer lists ("not affected", a shorter component_ids) goes back to
+// operational, or to what another open incident holds it in, and the
+// update says so; one the incident listed without setting stays as it is.
+func TestDroppedComponentGoesBack(t *testing.T) {
+	ctx := context.Background()
+	svc, page, comps := newService(t)
+	api, web, sms := comps[0].ID, comps[1].ID, comps[2].ID
+	status := func(id string) incident.ComponentStatus {
+		t.Helper()
+		c, err := svc.Component(ctx, page.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Status
+	}
+	// SMS is degraded by hand, outside any incident.
+	if _, err := svc.UpdateComponent(ctx, page.ID, sms, incident.ComponentInput{Status: ptr(incident.DegradedPerformance)}); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("Slow web"),
+		Components: map[string]incident.ComponentStatus{web: incident.DegradedPerformance}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("API down"), ComponentIDs: []string{api, web, sms},
+		Components: map[string]incident.ComponentStatus{api: incident.MajorOutage, web: incident.PartialOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status(api) != incident.MajorOutage || status(web) != incident.PartialOutage || status(sms) != incident.DegradedPerformance {
+		t.Fatalf("declared: %s %s %s", status(api), status(web), status(sms))
+	}
+	// The manager takes Web and SMS off: Web was the incident's, and goes
+	// back to what the other incident holds it in; SMS it never set.
+	inc, err = svc.UpdateIncident(ctx, page.ID, inc.ID, incident.IncidentInput{Body: ptr("Web and SMS are not affected."),
+		ComponentIDs: []string{api}, Components: map[string]incident.ComponentStatus{api: incident.MajorOutage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []incident.ComponentStatus{status(api), status(web), status(sms)}; got[0] != incident.MajorOutage ||
+		got[1] != incident.DegradedPerformance || got[2] != incident.DegradedPerformance {
+		t.Errorf("after the correction: API %s, Web %s, SMS %s; want major_outage, degraded_performance (the other incident's), degraded_performance (by hand)", got[0], got[1], got[2])
+	}
+	var listed []string
+	for _, ac := range inc.Updates[0].AffectedComponents {
+		listed = append(listed, ac.Code+":"+string(ac.OldStatus)+"→"+string(ac.NewStatus))
+	}
+	if want := web + ":partial_outage→degraded_performance"; len(listed) != 1 || listed[0] != want {
+		t.Errorf("the correction's update lists %v, want [%s]", listed, want)
+	}
+	// Once the other incident resolves, Web is operational again.
+	if _, err := svc.UpdateIncident(ctx, page.ID, other.ID, incident.IncidentInput{Status: ptr(incident.Resolved)}); err != nil {
+		t.Fatal(err)
+	}
+	if status(web) != incident.Operational {
+		t.Errorf("Web after both let go: %s", status(web))
+	}
+}

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,7 +140,11 @@ func (s *Service) newAudience(ctx context.Context, b *incident.Broadcast, inc *i
 		}
 	}
 	// A subscriber or customer of a group hears about its members' incidents.
-	for _, id := range inc.ComponentIDs {
+	// Whoever heard about the incident hears the rest of it: the
+	// components it ever listed count (toldAbout), so a component taken
+	// off it by mistake leaves its customers the correction and the
+	// all-clear, not silence.
+	for _, id := range toldAbout(inc) {
 		a.affected[id] = true
 		for _, c := range comps {
 			if c.ID == id && c.GroupID != "" {
@@ -249,6 +254,21 @@ func (a *audienceScan) subscriberMatches(sub *audience.Subscriber) bool {
 	return false
 }
 
+// toldAbout returns the components inc lists and those any of its updates
+// listed: every component whose customers and subscribers its messages
+// reached.
+func toldAbout(inc *incident.Incident) []string {
+	ids := append([]string(nil), inc.ComponentIDs...)
+	for _, u := range inc.Updates {
+		for _, ac := range u.AffectedComponents {
+			if !slices.Contains(ids, ac.Code) {
+				ids = append(ids, ac.Code)
+			}
+		}
+	}
+	return ids
+}
+
 // customerMatches applies incident.Audience (see its doc).
 func (a *audienceScan) customerMatches(c *audience.Customer) bool {
 	if a.explicit[c.ID] {
@@ -258,7 +278,7 @@ func (a *audienceScan) customerMatches(c *audience.Customer) bool {
 	if au == nil {
 		au = &incident.Audience{}
 	}
-	if !au.AllCustomers && len(a.inc.ComponentIDs) > 0 && len(c.Components) > 0 {
+	if !au.AllCustomers && len(a.affected) > 0 && len(c.Components) > 0 {
 		hit := false
 		for _, id := range c.Components {
 			if a.affected[id] {

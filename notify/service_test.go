@@ -539,3 +539,43 @@ func TestSMSCountriesDefault(t *testing.T) {
 		}
 	})
 }
+
+// TestToldAboutHearsTheRest: a customer told about an incident through a
+// component the manager then takes off it (declared on the wrong one)
+// hears the correction and the all-clear; a customer of a component the
+// incident never listed hears nothing.
+func TestToldAboutHearsTheRest(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		search := "Search"
+		if _, err := h.inc.CreateComponent(h.ctx, h.page.ID, incident.ComponentInput{Name: &search}); err != nil {
+			t.Fatal(err)
+		}
+		h.importCSV("id,name,phone,email,slack,language,time_zone,components\n" +
+			"c1,Anna,,anna@example.com,,en,,API\n" +
+			"c2,Bela,,bela@example.com,,en,,Billing\n" +
+			"c3,Cili,,cili@example.com,,en,,Search\n")
+		inc := h.declare("Logins fail", []string{h.compA.ID, h.compB.ID}, incident.PartialOutage)
+		h.start(baseConfig())
+		h.waitDone(h.broadcasts(inc.ID)[0].ID)
+
+		// Billing was a mistake: the correction lists API alone.
+		body, deliver := "Correction: billing is not affected.", true
+		if _, err := h.inc.UpdateIncident(h.ctx, h.page.ID, inc.ID, incident.IncidentInput{Body: &body,
+			DeliverNotifications: &deliver, ComponentIDs: []string{h.compA.ID},
+			Components: map[string]incident.ComponentStatus{h.compA.ID: incident.PartialOutage}}); err != nil {
+			t.Fatal(err)
+		}
+		h.waitDone(h.broadcasts(inc.ID)[1].ID)
+		h.update(inc, incident.Resolved, "Fixed.", true)
+		h.waitDone(h.broadcasts(inc.ID)[2].ID)
+
+		want := map[string]int{"anna@example.com": 3, "bela@example.com": 3}
+		if got := h.inbox(sandbox.KindEmail); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("email inbox = %v, want %v (Bela was told, so he hears the correction and the all-clear)", got, want)
+		}
+		if c, err := h.inc.Component(h.ctx, h.page.ID, h.compB.ID); err != nil || c.Status != incident.Operational {
+			t.Errorf("Billing after the correction: %v, %v; want operational", c, err)
+		}
+	})
+}
