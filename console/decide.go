@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -14,24 +16,39 @@ import (
 // more through the API).
 const maxOfferRows = 8
 
-// offerRow is one offer of the decision editor.
+// offerRow is one offer of the decision editor. ID is the offer's in the
+// policy (grants name it), kept through the form; a new row has none.
 type offerRow struct {
-	Kind, Amount, Days, Text string
+	ID, Kind, Amount, Days, Text string
 }
 
 // decisionForm is the decision editor: several offers, given all or as a
 // choice, to the customers a rule of eligibility picks.
 type decisionForm struct {
-	Version    int
-	Reason     string
-	Currency   string
-	Cap        string
-	How        string // "all": every offer; "choice": the customer picks one
-	Offers     []offerRow
-	MinMinutes string
-	Plans      string
-	Components []string
-	Error      string
+	Version int
+	// Replace: the manager chose to start a new policy over one the editor
+	// cannot show whole (Locked).
+	Replace bool
+	// Locked: the policy in force has parts the editor cannot show (made
+	// with the CLI or the API); the page shows it and saves nothing over
+	// it unless the manager starts a new one (Replace).
+	Locked bool
+	// Policy is the policy in force, shown when Locked.
+	Policy *compensation.Policy
+	// Earlier is the note of a decision in another state ("compensation
+	// is coming because…"), shown but not carried into the new one.
+	Earlier string
+	// ChoiceID and RuleID are the policy's, kept through the form.
+	ChoiceID, RuleID string
+	Reason           string
+	Currency         string
+	Cap              string
+	How              string // "all": every offer; "choice": the customer picks one
+	Offers           []offerRow
+	MinMinutes       string
+	Plans            string
+	Components       []string
+	Error            string
 }
 
 // decisionPage is GET /console/incidents/:id/compensation: the editor,
@@ -49,31 +66,11 @@ func (cs *Console) decisionPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := &decisionForm{Version: d.Version, Reason: d.Reason, Currency: "EUR", How: "all", MinMinutes: "0"}
-	if pol := d.Policy; pol != nil {
-		f.Currency = pol.Currency
-		if pol.Cap != nil {
-			f.Cap = amountText(*pol.Cap)
-		}
-		for _, o := range pol.Offers {
-			r := offerRow{Kind: string(o.Kind), Text: o.Text}
-			if o.Amount != nil {
-				r.Amount = amountText(*o.Amount)
-			}
-			if o.Days > 0 {
-				r.Days = strconv.Itoa(o.Days)
-			}
-			f.Offers = append(f.Offers, r)
-		}
-		if len(pol.Choices) > 0 {
-			f.How = "choice"
-		}
-		if len(pol.Rules) > 0 {
-			r := pol.Rules[0]
-			f.MinMinutes = strconv.Itoa(r.MinAffectedMinutes)
-			f.Plans = strings.Join(r.Plans, ", ")
-			f.Components = r.Components
-		}
+	f := formFor(d)
+	if c.Query("new") != "" && f.Locked {
+		// A new policy over one the editor cannot show: from empty, saved
+		// only as a replacement the manager asked for.
+		f = &decisionForm{Version: d.Version, Replace: true, Policy: d.Policy, Currency: d.Policy.Currency, How: "all", MinMinutes: "0", Earlier: d.Reason}
 	}
 	if len(f.Offers) == 0 {
 		f.Offers = []offerRow{{Kind: string(compensation.Credit)}, {Kind: string(compensation.Refund)}}
@@ -81,7 +78,70 @@ func (cs *Console) decisionPage(c *fiber.Ctx) error {
 	return cs.decisionView(c, fiber.StatusOK, f)
 }
 
+// formFor fills the editor from d's policy. The note is carried only
+// from a decision (a "compensation is coming" note does not become the
+// decision's); the policy is Locked when the editor cannot show it whole.
+func formFor(d *compensation.Decision) *decisionForm {
+	f := &decisionForm{Version: d.Version, Currency: "EUR", How: "all", MinMinutes: "0"}
+	if d.State == compensation.Decided {
+		f.Reason = d.Reason
+	} else {
+		f.Earlier = d.Reason
+	}
+	pol := d.Policy
+	if pol == nil {
+		return f
+	}
+	f.Currency = pol.Currency
+	if pol.Cap != nil {
+		f.Cap = amountText(*pol.Cap)
+	}
+	for _, o := range pol.Offers {
+		r := offerRow{ID: o.ID, Kind: string(o.Kind), Text: o.Text}
+		if o.Amount != nil {
+			r.Amount = amountText(*o.Amount)
+		}
+		if o.Days > 0 {
+			r.Days = strconv.Itoa(o.Days)
+		}
+		f.Offers = append(f.Offers, r)
+	}
+	if len(pol.Choices) > 0 {
+		f.How, f.ChoiceID = "choice", pol.Choices[0].ID
+	}
+	if len(pol.Rules) > 0 {
+		r := pol.Rules[0]
+		f.RuleID = r.ID
+		f.MinMinutes = strconv.Itoa(r.MinAffectedMinutes)
+		f.Plans = strings.Join(r.Plans, ", ")
+		f.Components = r.Components
+	}
+	f.Locked = !showsWhole(f, pol)
+	if f.Locked {
+		f.Policy = pol
+	}
+	return f
+}
+
+// showsWhole reports whether the editor filled as f shows pol whole: what
+// it would save unchanged is pol itself. A percent of the fee, plan fees,
+// a deadline, exclusions, vouchers, several rules or choices, or a rule
+// on regions or attributes are not on the form: saving it would drop
+// them without a word.
+func showsWhole(f *decisionForm, pol *compensation.Policy) bool {
+	back, err := f.policy()
+	if err != nil {
+		return false
+	}
+	a, errA := json.Marshal(pol)
+	b, errB := json.Marshal(back)
+	return errA == nil && errB == nil && bytes.Equal(a, b)
+}
+
 func (cs *Console) decisionView(c *fiber.Ctx, status int, f *decisionForm) error {
+	if len(f.Offers) == 0 && !f.Locked {
+		f.Offers = []offerRow{{Kind: string(compensation.Credit)}, {Kind: string(compensation.Refund)}}
+	}
 	ctx := c.UserContext()
 	p, err := cs.page(ctx)
 	if err != nil {
@@ -95,7 +155,12 @@ func (cs *Console) decisionView(c *fiber.Ctx, status int, f *decisionForm) error
 	if err != nil {
 		return err
 	}
-	v := cs.newView(c, "ConsoleDecisionTitle", fiber.Map{"Form": f, "Incident": inc, "Components": leaves(comps),
+	var policyJSON string
+	if f.Locked && f.Policy != nil {
+		b, _ := json.MarshalIndent(f.Policy, "", "  ")
+		policyJSON = string(b)
+	}
+	v := cs.newView(c, "ConsoleDecisionTitle", fiber.Map{"Form": f, "Incident": inc, "Components": leaves(comps), "PolicyJSON": policyJSON,
 		"Kinds": []compensation.OfferKind{compensation.Credit, compensation.Refund, compensation.FreePeriod, compensation.Other},
 		"Max":   maxOfferRows})
 	v.Title = v.T("ConsoleDecisionTitle") + ": " + inc.Name
@@ -105,7 +170,8 @@ func (cs *Console) decisionView(c *fiber.Ctx, status int, f *decisionForm) error
 // readDecisionForm reads the editor's fields; rows with no kind are left out.
 func readDecisionForm(c *fiber.Ctx) *decisionForm {
 	version, _ := strconv.Atoi(c.FormValue("version"))
-	f := &decisionForm{Version: version, Reason: strings.TrimSpace(c.FormValue("reason")),
+	f := &decisionForm{Version: version, Reason: strings.TrimSpace(c.FormValue("reason")), Replace: c.FormValue("replace") != "",
+		ChoiceID: strings.TrimSpace(c.FormValue("choice_id")), RuleID: strings.TrimSpace(c.FormValue("rule_id")),
 		Currency: strings.ToUpper(strings.TrimSpace(c.FormValue("currency"))), Cap: strings.TrimSpace(c.FormValue("cap")),
 		How: c.FormValue("how"), MinMinutes: strings.TrimSpace(c.FormValue("min_minutes")), Plans: strings.TrimSpace(c.FormValue("plans"))}
 	if f.How != "choice" {
@@ -116,7 +182,7 @@ func readDecisionForm(c *fiber.Ctx) *decisionForm {
 	}
 	for i := range maxOfferRows {
 		n := strconv.Itoa(i)
-		r := offerRow{Kind: c.FormValue("kind" + n), Amount: strings.TrimSpace(c.FormValue("amount" + n)),
+		r := offerRow{ID: strings.TrimSpace(c.FormValue("id" + n)), Kind: c.FormValue("kind" + n), Amount: strings.TrimSpace(c.FormValue("amount" + n)),
 			Days: strings.TrimSpace(c.FormValue("days" + n)), Text: strings.TrimSpace(c.FormValue("text" + n))}
 		if r.Kind != "" {
 			f.Offers = append(f.Offers, r)
@@ -125,9 +191,10 @@ func readDecisionForm(c *fiber.Ctx) *decisionForm {
 	return f
 }
 
-// policy builds the decided policy: offer1…offerN, given all, or as one
-// choice "choice" when there are two or more; one rule "eligible" with the
-// minimum minutes, the plans and the components.
+// policy builds the decided policy: the offers (each keeps its ID; a new
+// one is offerN), given all, or as one choice when there are two or more;
+// one rule with the minimum minutes, the plans and the components. The
+// choice and the rule keep their IDs ("choice", "eligible" when new).
 func (f *decisionForm) policy() (*compensation.Policy, error) {
 	pol := &compensation.Policy{Currency: f.Currency}
 	if f.Cap != "" {
@@ -137,9 +204,17 @@ func (f *decisionForm) policy() (*compensation.Policy, error) {
 		}
 		pol.Cap = &m
 	}
+	taken := map[string]bool{}
+	for _, r := range f.Offers {
+		taken[r.ID] = true
+	}
 	var ids []string
 	for i, r := range f.Offers {
-		id := "offer" + strconv.Itoa(i+1)
+		id := r.ID
+		for n := i + 1; id == "" || id != r.ID && taken[id]; n++ {
+			id = "offer" + strconv.Itoa(n)
+		}
+		taken[id] = true
 		o := compensation.Offer{ID: id, Kind: compensation.OfferKind(r.Kind), Text: r.Text}
 		field := "offers[" + strconv.Itoa(i+1) + "]"
 		switch o.Kind {
@@ -161,10 +236,18 @@ func (f *decisionForm) policy() (*compensation.Policy, error) {
 	}
 	give := ids
 	if f.How == "choice" && len(ids) >= 2 {
-		pol.Choices = []compensation.Choice{{ID: "choice", Offers: ids}}
-		give = []string{"choice"}
+		id := f.ChoiceID
+		if id == "" || taken[id] {
+			id = "choice"
+		}
+		pol.Choices = []compensation.Choice{{ID: id, Offers: ids}}
+		give = []string{id}
 	}
-	rule := compensation.Rule{ID: "eligible", Give: give, Components: f.Components}
+	ruleID := f.RuleID
+	if ruleID == "" {
+		ruleID = "eligible"
+	}
+	rule := compensation.Rule{ID: ruleID, Give: give, Components: f.Components}
 	if f.MinMinutes != "" {
 		m, err := strconv.Atoi(f.MinMinutes)
 		if err != nil || m < 0 {
@@ -196,6 +279,17 @@ func (cs *Console) decideFull(c *fiber.Ctx) error {
 	p, err := cs.page(ctx)
 	if err != nil {
 		return err
+	}
+	// A policy the editor cannot show whole is not saved over, unless the
+	// manager chose to start a new one (a tab opened before someone
+	// decided it with the CLI would otherwise drop its parts unseen).
+	d, err := cs.cfg.Compensation.Decision(ctx, p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if cur := formFor(d); cur.Locked && !f.Replace {
+		cur.Error = cs.cfg.Words.Lang(cs.lang(c)).Text("ConsoleDecisionLockedSave")
+		return cs.decisionView(c, fiber.StatusConflict, cur)
 	}
 	pol, err := f.policy()
 	if err == nil {

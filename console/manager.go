@@ -487,6 +487,15 @@ func (cs *Console) decideCompensation(c *fiber.Ctx) error {
 	version, _ := strconv.Atoi(c.FormValue("version"))
 	prop := compensation.Proposal{State: compensation.State(c.FormValue("state")), Reason: strings.TrimSpace(c.FormValue("reason")), Version: version}
 	if prop.State == compensation.Decided {
+		// The short form makes a first decision; one in force is changed
+		// on the full form, which keeps what this one cannot show.
+		d, err := cs.cfg.Compensation.Decision(ctx, p.ID, id)
+		if err != nil {
+			return err
+		}
+		if d.State == compensation.Decided {
+			return incident.Errorf(incident.ECONFLICT, "%s", cs.cfg.Words.Lang(cs.lang(c)).Text("ConsoleDecisionNoDecidedHere"))
+		}
 		pol, err := simplePolicy(c)
 		if err != nil {
 			return err
@@ -507,6 +516,9 @@ func simplePolicy(c *fiber.Ctx) (*compensation.Policy, error) {
 	off := compensation.Offer{ID: "offer1", Kind: kind}
 	switch kind {
 	case compensation.Credit, compensation.Refund:
+		if strings.TrimSpace(c.FormValue("amount")) == "" {
+			return nil, incident.Invalid("amount", "give the amount of the %s, such as 10.00", kind)
+		}
 		amt, err := parseAmount(c.FormValue("amount"), cur)
 		if err != nil {
 			return nil, err
