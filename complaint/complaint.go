@@ -274,6 +274,13 @@ func (c *Complaint) IncidentID() string {
 // Open reports whether the complaint still needs work.
 func (c *Complaint) Open() bool { return c.State.Open() }
 
+// KeptOpen reports whether the resolution of its incident leaves the
+// complaint open, with its owner: an agent holds it open, or promised the
+// customer something (a call back, an answer about compensation) that the
+// all-clear does not keep. The customer still hears the resolution as
+// everyone affected does.
+func (c *Complaint) KeptOpen() bool { return c.HoldOpen || c.Promise != "" }
+
 // NewRef derives the customer-facing reference from a complaint ID: short,
 // upper case, and unambiguous when read out on the phone.
 func NewRef(id string) string {

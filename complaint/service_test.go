@@ -1025,6 +1025,10 @@ func TestIncidentResolvedAnswersComplaints(t *testing.T) {
 		if _, err := h.svc.Hold(h.ctx, h.page.ID, held.ID, true); err != nil {
 			t.Fatal(err)
 		}
+		// An agent promised this caller a call back: the all-clear does
+		// not keep it, so the complaint stays with its owner.
+		promised, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Phone: "+36200000006"}, Text: "I want compensation",
+			IncidentID: inc.ID, Promise: "Call back tomorrow with the compensation answer"})
 		untagged := recv("+36200000003", inc.ID)
 		if _, err := h.svc.SetTag(h.ctx, h.page.ID, untagged.ID, ""); err != nil {
 			t.Fatal(err)
@@ -1065,7 +1069,7 @@ func TestIncidentResolvedAnswersComplaints(t *testing.T) {
 		if got := h.get(working.ID); !got.FirstAnswerAt.Equal(t0.Add(20 * time.Minute)) {
 			t.Errorf("first answer moved to %s by the resolution", got.FirstAnswerAt)
 		}
-		for _, c := range []*complaint.Complaint{held, untagged, triage, elsewhere} {
+		for _, c := range []*complaint.Complaint{held, promised, untagged, triage, elsewhere} {
 			got := h.get(c.ID)
 			if !got.Open() || got.ResolvedAt != nil {
 				t.Errorf("%s: state %s, want still open", c.ID, got.State)

@@ -118,7 +118,8 @@ func (s *Service) sweepResolved(ctx context.Context) error {
 // IncidentResolved answers every open complaint tagged to a resolved
 // incident that was there when it resolved: the customer is told what
 // happened, with the apology, and the complaint moves to resolved
-// (remedy: apology) unless an agent holds it open. It returns how many it answered; for an incident that is not
+// (remedy: apology) unless an agent holds it open or promised something
+// (Complaint.KeptOpen). It returns how many it answered; for an incident that is not
 // resolved it does nothing. Running it again answers nobody twice.
 func (s *Service) IncidentResolved(ctx context.Context, incidentID string) (int, error) {
 	inc, err := s.Incidents.FindIncidentByID(ctx, incidentID)
@@ -145,7 +146,7 @@ func (s *Service) IncidentResolved(ctx context.Context, incidentID string) (int,
 			// win-back task, a customer writing that it still fails) was
 			// not open when the incident resolved: the resolution is no
 			// answer to it, a person is.
-			if c.HoldOpen || c.IncidentAnswered == inc.ID || c.CreatedAt.After(*inc.ResolvedAt) {
+			if c.KeptOpen() || c.IncidentAnswered == inc.ID || c.CreatedAt.After(*inc.ResolvedAt) {
 				continue
 			}
 			if _, err := s.resolve(ctx, c, "system", RemedyApology, outcome, "incident-resolved-"+inc.ID, inc.ID); err != nil {

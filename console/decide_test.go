@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 )
 
@@ -111,5 +113,60 @@ func TestEditorKeepsWhatItCannotShow(t *testing.T) {
 	}
 	if d := decision(); d.Version != 5 || len(d.Policy.Rules) != 1 || len(d.Policy.Exclude) != 0 || d.Policy.Offers[0].Amount.Amount != 500 {
 		t.Errorf("after replacing: v%d %+v", d.Version, d.Policy)
+	}
+}
+
+// TestResolveOnce: the Resolve button's page says it resolves; a second
+// resolve (a tab left open) is refused with when it was resolved, and
+// adds no update and tells nobody.
+func TestResolveOnce(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx := context.Background()
+	inc := e.declare(t, "Payments are failing", true)
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	// Two complaints about it; an agent promised one of the callers a call back.
+	for _, promise := range []string{"", "Call back tomorrow"} {
+		if _, _, err := e.n.Complaints.Receive(e.as(incident.RoleAgent), complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone,
+			Contact: complaint.Contact{Phone: "+3620555000" + strconv.Itoa(len(promise)%10)}, Text: "It fails", IncidentID: inc.ID, Promise: promise}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := "/console/incidents/" + inc.ID + "/update?resolve=1"
+	res, body := m.do("GET", page, nil)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `name="resolving" value="1"`) || !strings.Contains(body, "Resolve and send the all-clear") ||
+		!strings.Contains(body, "audience?kind=resolved") {
+		t.Fatalf("the resolve page: %d; want it to say it resolves", res.StatusCode)
+	}
+	if !strings.Contains(body, "answers the 1 open complaint about it") || !strings.Contains(body, "1 complaint stays open with its owner") {
+		t.Error("the resolve page does not say what the resolution does to the complaints about it")
+	}
+	tok := m.csrf(page)
+	form := url.Values{"_csrf": {tok}, "resolving": {"1"}, "status": {"resolved"}, "operational": {"on"}, "notify": {"on"}, "impact": {"auto"},
+		"message": {"Fixed. We are sorry."}}
+	if res, body := m.do("POST", "/console/incidents/"+inc.ID+"/update", form); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resolve: %d\n%s", res.StatusCode, body)
+	}
+	got, err := e.n.Incidents.Incident(ctx, e.page.ID, inc.ID)
+	if err != nil || got.Status != incident.Resolved {
+		t.Fatalf("after resolving: %v %v", got, err)
+	}
+	updates := len(got.Updates)
+	bs, err := e.n.Notify.Broadcasts(ctx, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same form again.
+	res, body = m.do("POST", "/console/incidents/"+inc.ID+"/update", form)
+	if res.StatusCode != http.StatusConflict || !strings.Contains(body, "closed already") || !strings.Contains(body, "nothing was sent") {
+		t.Errorf("a second resolve: %d; want 409 saying it was resolved and nothing was sent", res.StatusCode)
+	}
+	if _, body := m.do("GET", page, nil); strings.Contains(body, `name="resolving"`) || !strings.Contains(body, "closed already") {
+		t.Error("the resolve page of a resolved incident offers to resolve it again")
+	}
+	again, _ := e.n.Incidents.Incident(ctx, e.page.ID, inc.ID)
+	bs2, _ := e.n.Notify.Broadcasts(ctx, inc.ID)
+	if len(again.Updates) != updates || len(bs2) != len(bs) {
+		t.Errorf("a second resolve added %d updates and %d broadcasts", len(again.Updates)-updates, len(bs2)-len(bs))
 	}
 }

@@ -79,7 +79,10 @@ type incidentForm struct {
 	Statuses    map[string]string // component ID → status, "" for not affected
 	Messages    map[string]string // language → the message in it, beside Message (the page's default)
 	Key         string            // the idempotency key the preview made
-	Error       string
+	// Resolving: the form resolves the incident (the page's Resolve
+	// button), so it says so, and a second resolve is refused.
+	Resolving bool
+	Error     string
 }
 
 // endonyms name each language in itself, as language pickers do.
@@ -102,7 +105,7 @@ func otherLanguages(p *incident.Page) []fiber.Map {
 func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
 	f := &incidentForm{Name: strings.TrimSpace(c.FormValue("name")), Status: c.FormValue("status"), Impact: c.FormValue("impact"),
 		Message: strings.TrimSpace(c.FormValue("message")), Notify: c.FormValue("notify") == "on", Operational: c.FormValue("operational") == "on",
-		Statuses: map[string]string{}, Key: c.FormValue("key")}
+		Statuses: map[string]string{}, Key: c.FormValue("key"), Resolving: c.FormValue("resolving") != ""}
 	for _, l := range incident.Languages {
 		if m := strings.TrimSpace(c.FormValue("message_" + l)); m != "" {
 			if f.Messages == nil {
@@ -394,7 +397,9 @@ func (cs *Console) updatePage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := &incidentForm{Status: string(inc.Status), Impact: "auto", Notify: true, Statuses: map[string]string{}}
+	// An update to a closed incident tells customers nothing unless asked:
+	// they have had the all-clear.
+	f := &incidentForm{Status: string(inc.Status), Impact: "auto", Notify: !inc.Status.Closed(), Statuses: map[string]string{}}
 	if inc.ImpactOverride != "" {
 		f.Impact = string(inc.ImpactOverride)
 	}
@@ -406,9 +411,32 @@ func (cs *Console) updatePage(c *fiber.Ctx) error {
 		}
 	}
 	if c.Query("resolve") != "" {
-		f.Status, f.Operational = string(incident.Resolved), true
+		if inc.Status.Closed() {
+			f.Error = cs.alreadyClosed(c, inc)
+		} else {
+			f.Status, f.Operational, f.Resolving = string(closing(inc)), true, true
+		}
 	}
 	return cs.updateForm(c, fiber.StatusOK, inc, leaves(comps), f)
+}
+
+// closing is the status that ends inc: resolved, or completed for a
+// maintenance.
+func closing(inc *incident.Incident) incident.Status {
+	if inc.IsMaintenance() {
+		return incident.Completed
+	}
+	return incident.Resolved
+}
+
+// alreadyClosed says that inc ended, and when, in the console's language.
+func (cs *Console) alreadyClosed(c *fiber.Ctx, inc *incident.Incident) string {
+	v := cs.newView(c, "", nil)
+	at := ""
+	if inc.ResolvedAt != nil {
+		at = v.When(*inc.ResolvedAt)
+	}
+	return v.T("ConsoleAlreadyClosed", "Status", v.E("Status", string(inc.Status)), "At", at)
 }
 
 func (cs *Console) updateForm(c *fiber.Ctx, status int, inc *incident.Incident, comps []*incident.Component, f *incidentForm) error {
@@ -420,9 +448,32 @@ func (cs *Console) updateForm(c *fiber.Ctx, status int, inc *incident.Incident, 
 	if err != nil {
 		return err
 	}
-	v := cs.newView(c, "ConsoleUpdateTitle", fiber.Map{"Incident": inc, "Components": comps, "Form": f,
+	title := "ConsoleUpdateTitle"
+	if f.Resolving {
+		title = "ConsoleResolveTitle"
+	}
+	data := fiber.Map{"Incident": inc, "Components": comps, "Form": f,
 		"ComponentStatuses": incident.ComponentStatuses, "Impacts": []string{"auto", "none", "minor", "major", "critical"}, "Statuses": statuses,
-		"OtherLangs": otherLanguages(p)})
+		"OtherLangs": otherLanguages(p), "Closing": string(closing(inc))}
+	if f.Resolving && cs.cfg.Complaints != nil {
+		// What the resolution does to the complaints about it, said before
+		// the manager presses the button.
+		open, _, err := cs.cfg.Complaints.List(c.UserContext(), complaint.Filter{PageID: p.ID, IncidentID: inc.ID, Open: true, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		answered, kept := 0, 0
+		for _, cp := range open {
+			if cp.KeptOpen() {
+				kept++
+			} else if cp.IncidentAnswered != inc.ID {
+				answered++
+			}
+		}
+		data["Answered"], data["Kept"] = answered, kept
+	}
+	v := cs.newView(c, title, data)
+	v.Title += ": " + inc.Name
 	return cs.renderView(c, status, "update", v)
 }
 
@@ -443,6 +494,13 @@ func (cs *Console) update(c *fiber.Ctx) error {
 	}
 	comps = leaves(comps)
 	f := readIncidentForm(c, comps)
+	if f.Resolving && inc.Status.Closed() {
+		// A second resolve (a tab left open, the back button): nothing is
+		// sent; a note after the all-clear is an update.
+		f.Resolving, f.Notify = false, false
+		f.Error = cs.alreadyClosed(c, inc)
+		return cs.updateForm(c, fiber.StatusConflict, inc, comps, f)
+	}
 	if _, err := cs.cfg.Incidents.UpdateIncident(ctx, p.ID, inc.ID, f.input(false)); err != nil {
 		if f.Error = formError(err); f.Error == "" {
 			return err

@@ -250,9 +250,10 @@ func (s *Service) complaintAnswers(ctx context.Context, inc *incident.Incident) 
 		for _, c := range cs {
 			// Answered by this resolution (not an earlier one, before a
 			// reopen), or open and about to be: IncidentResolved skips
-			// held ones and those an earlier resolution answered.
+			// those kept open (held, or with a promise) and those an
+			// earlier resolution answered.
 			byThis := c.IncidentAnswered == inc.ID && c.ResolvedAt != nil && inc.ResolvedAt != nil && !c.ResolvedAt.Before(*inc.ResolvedAt)
-			toBe := c.Open() && !c.HoldOpen && c.IncidentAnswered != inc.ID
+			toBe := c.Open() && !c.KeptOpen() && c.IncidentAnswered != inc.ID
 			if !byThis && !toBe {
 				continue
 			}
