@@ -220,6 +220,9 @@ func (w Wording) Change(c Change) string {
 // Text is a fixed text of the agents' words (Agent…) in the language.
 func (w Wording) Text(id string) string { return w.l.Text(id) }
 
+// Plural is the language's plural message id for the count n.
+func (w Wording) Plural(id string, n int, kv ...string) string { return w.l.Plural(id, n, kv...) }
+
 // Fill fills a pattern of the agents' words in the language.
 func (w Wording) Fill(id string, kv ...string) string {
 	if p := w.l.Pattern(id); p != nil {

@@ -190,12 +190,28 @@ func TestFastPathsMatchGoI18n(t *testing.T) {
 		for _, id := range c.IDs() {
 			switch {
 			case l.IsPlural(id):
+				// A plural's other fields are given too, as its callers do.
+				var kv []string
+				for _, p := range l.plural[id] {
+					if p == nil {
+						continue
+					}
+					for _, f := range p.fields {
+						if f != "Count" && !slices.Contains(kv, f) {
+							kv = append(kv, f, "<"+f+">")
+						}
+					}
+				}
 				for n := 0; n <= 300; n++ {
-					want, err := l.Format(id, map[string]any{"Count": n})
+					data := map[string]any{"Count": n}
+					for i := 0; i+1 < len(kv); i += 2 {
+						data[kv[i]] = kv[i+1]
+					}
+					want, err := l.Format(id, data)
 					if err != nil {
 						t.Fatalf("%s %s %d: %v", code, id, n, err)
 					}
-					if got := l.Plural(id, n); got != want {
+					if got := l.Plural(id, n, kv...); got != want {
 						t.Errorf("%s %s %d: Plural %q, go-i18n %q", code, id, n, got, want)
 					}
 				}

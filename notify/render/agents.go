@@ -125,12 +125,12 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 	}
 	// The fallback text is what a notification shows: short. The blocks
 	// carry the whole decision.
-	text := head + ": " + stripMrkdwn(status)
+	text := head + " – " + stripMrkdwn(status)
 	switch n := len(a.Changes); {
 	case n == 1:
 		text += " – " + compensation.NameComponents(w.Change(a.Changes[0]), a.Names)
 	case n > 1:
-		text += " – " + w.Fill("AgentMoreChanges", "First", compensation.NameComponents(w.Change(a.Changes[0]), a.Names), "N", strconv.Itoa(n-1))
+		text += " – " + w.Plural("AgentMoreChanges", n-1, "First", compensation.NameComponents(w.Change(a.Changes[0]), a.Names))
 	}
 	return &channel.Message{Kind: channel.Slack, Text: truncateRunes(text, 3000), Blocks: raw, Language: compensation.Language(a.Lang)}, nil
 }

@@ -42,7 +42,7 @@ func TestAgentCompensationInThePagesLanguage(t *testing.T) {
 			t.Errorf("the Hungarian agents' message has %q:\n%s", english, blocks)
 		}
 	}
-	if !strings.HasPrefix(m.Text, "Kompenzáció: Kártyás fizetés: ELDÖNTVE") {
+	if !strings.HasPrefix(m.Text, "Kompenzáció: Kártyás fizetés – ELDÖNTVE") || !strings.HasSuffix(m.Text, "és még 5 változás") {
 		t.Errorf("fallback text %q", m.Text)
 	}
 }
