@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,23 @@ func (cs *Console) queue(c *fiber.Ctx) error {
 		return err
 	}
 	s := session(c)
+	ref := strings.TrimSpace(c.Query("ref"))
+	refError := ""
+	if ref != "" {
+		// A reference read out on the phone: straight to its complaint.
+		id, err := cs.cfg.Complaints.ResolveID(ctx, p.ID, ref)
+		if err == nil {
+			_, err = cs.cfg.Complaints.Get(ctx, p.ID, id)
+		}
+		switch {
+		case err == nil:
+			return c.Redirect(Prefix+"/complaints/"+url.PathEscape(id), fiber.StatusSeeOther)
+		case errors.Is(err, incident.ErrNotFound) || incident.ErrorCode(err) == incident.ENOTFOUND || incident.ErrorCode(err) == incident.EINVALID:
+			refError = cs.cfg.Words.Lang(cs.lang(c)).Text("ConsoleFindNone")
+		default:
+			return err
+		}
+	}
 	view := c.Query("view")
 	if !in(view, queueViews) {
 		view = "all"
@@ -195,7 +213,7 @@ func (cs *Console) queue(c *fiber.Ctx) error {
 	if sortBy != "" {
 		base += "&sort=" + sortBy
 	}
-	v := cs.newView(c, "ConsoleQueueTitle", fiber.Map{"Rows": rows, "Total": total, "View": view, "Views": queueViews, "Counts": counts,
+	v := cs.newView(c, "ConsoleQueueTitle", fiber.Map{"Rows": rows, "Total": total, "View": view, "Ref": ref, "RefError": refError, "Views": queueViews, "Counts": counts,
 		"ByIncident": byIncident, "Incidents": open, "Incident": filter, "Sort": sortBy, "Guidance": guidance, "Risky": risky, "Names": names,
 		"Pager": newPager(base, off, len(rows), total)})
 	v.Nav, v.Live = "queue", Prefix+"/live"
@@ -247,6 +265,18 @@ func (cs *Console) guidance(c *fiber.Ctx, pageID string, open []*incident.Incide
 
 // complaintPage is GET /console/complaints/:id: the customer's story.
 func (cs *Console) complaintPage(c *fiber.Ctx) error {
+	// The reference the customer reads out (C-RCLFXZ2G) finds it too.
+	if _, ok := complaint.RefPrefix(c.Params("id")); ok {
+		p, err := cs.page(c.UserContext())
+		if err != nil {
+			return err
+		}
+		id, err := cs.cfg.Complaints.ResolveID(c.UserContext(), p.ID, c.Params("id"))
+		if err != nil {
+			return err
+		}
+		return c.Redirect(Prefix+"/complaints/"+url.PathEscape(id), fiber.StatusSeeOther)
+	}
 	return cs.showComplaint(c, fiber.StatusOK, "")
 }
 

@@ -170,3 +170,27 @@ func TestResolveOnce(t *testing.T) {
 		t.Errorf("a second resolve added %d updates and %d broadcasts", len(again.Updates)-updates, len(bs2)-len(bs))
 	}
 }
+
+// TestFindByReference: the reference a customer reads out on the phone
+// finds the complaint, from the queue's box or in the address, in any
+// case; an unknown one says so on the queue.
+func TestFindByReference(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	c, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "It fails"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	for _, path := range []string{"/console/queue?ref=" + strings.ToLower(c.Ref), "/console/queue?ref=+" + c.Ref + "+", "/console/complaints/" + c.Ref} {
+		res, _ := a.do("GET", path, nil)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/complaints/"+c.ID {
+			t.Errorf("%s: %d → %q, want 303 to the complaint", path, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	res, body := a.do("GET", "/console/queue?ref=C-NOPE1234", nil)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "No complaint of this page has that reference") {
+		t.Errorf("an unknown reference: %d", res.StatusCode)
+	}
+}
