@@ -86,6 +86,10 @@ type Config struct {
 	// WatchClose returns a channel closed when the client closes a
 	// streaming response's connection; nil: noticed at the next write.
 	WatchClose func(c *fiber.Ctx) <-chan struct{}
+	// KeepWriting returns what the live stream calls after each write it
+	// flushed, to push the connection's write deadline past the next
+	// heartbeat (a stream outlives the response's); nil: nothing.
+	KeepWriting func(c *fiber.Ctx) func()
 	// Done ends live streams (server shutdown).
 	Done             <-chan struct{}
 	Heartbeat        time.Duration

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/console"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/node"
+	"github.com/heraldhq/herald/server"
 )
 
 // env is one running herald node (SQLite, sandbox providers) with a page
@@ -41,13 +42,18 @@ func startEnv(t *testing.T, customers string) *env {
 	return e
 }
 
-// startNode runs a node with cfg on 127.0.0.1:0.
-func startNode(t testing.TB, cfg node.Config) *env {
+// startNode runs a node with cfg on 127.0.0.1:0; adjust, when given,
+// changes the HTTP server's settings.
+func startNode(t testing.TB, cfg node.Config, adjust ...func(*server.Config)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg.Addr, cfg.LogLevel = "127.0.0.1:0", "warn"
 	cfg.Broadcast.SMSRate, cfg.Broadcast.EmailRate = 8, 8 // progress a person can watch move
-	n, err := node.New(ctx, cfg, node.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opt := node.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if len(adjust) > 0 {
+		opt.AdjustServer = adjust[0]
+	}
+	n, err := node.New(ctx, cfg, opt)
 	if err != nil {
 		cancel()
 		t.Fatalf("node.New: %v", err)

@@ -58,6 +58,10 @@ func (cs *Console) live(c *fiber.Ctx) error {
 	if cs.cfg.WatchClose != nil {
 		gone = cs.cfg.WatchClose(c)
 	}
+	wrote := func() {}
+	if cs.cfg.KeepWriting != nil {
+		wrote = cs.cfg.KeepWriting(c)
+	}
 	evs, cancel := cs.cfg.Events.Subscribe()
 	done, heartbeat, every, n, log, allowed := cs.cfg.Done, cs.cfg.Heartbeat, cs.cfg.ProgressInterval, cs.cfg.Notify, cs.log, cs.sessionLive(c)
 	progress := func() []byte {
@@ -81,6 +85,7 @@ func (cs *Console) live(c *fiber.Ctx) error {
 		if w.Flush() != nil {
 			return
 		}
+		wrote()
 		last := progress()
 		beat := time.NewTicker(heartbeat)
 		defer beat.Stop()
@@ -141,6 +146,7 @@ func (cs *Console) live(c *fiber.Ctx) error {
 				log.Debug("console live stream closed", "err", err)
 				return
 			}
+			wrote()
 		}
 	})
 	return nil

@@ -10,6 +10,8 @@ import (
 
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/node"
+	"github.com/heraldhq/herald/server"
 )
 
 // TestLiveEndsWithTheSession: an agent's open live stream ends once they
@@ -115,4 +117,53 @@ func TestTimelineInTheAgentsLanguage(t *testing.T) {
 	if strings.Contains(page, "tagged to "+inc.ID) || strings.Contains(page, "new → acknowledged") || strings.Contains(page, "customer uses") {
 		t.Error("the Hungarian timeline shows herald's English lines")
 	}
+}
+
+// TestLiveOutlivesTheWriteTimeout: the live stream stays open past the
+// server's write timeout (fasthttp sets one per response), heartbeat
+// after heartbeat, and still tells the page about a change then.
+func TestLiveOutlivesTheWriteTimeout(t *testing.T) {
+	cfg := node.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	e := startNode(t, cfg, func(s *server.Config) {
+		s.WriteTimeout, s.HeartbeatInterval = 300*time.Millisecond, 100*time.Millisecond
+	})
+	e.seed(t, customersCSV)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := e.client(t)
+	c.signIn(incident.RoleAgent, "Ana")
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/console/live", nil)
+	req.AddCookie(&http.Cookie{Name: "herald_console", Value: c.cookies["herald_console"]})
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// Lazy deadlines fire up to a second late: 3 s is well past the
+	// 300 ms write timeout however they round.
+	opened := time.Now()
+	for time.Since(opened) < 3*time.Second {
+		if _, ok := <-lines; !ok {
+			t.Fatalf("the live stream ended after %s (write timeout 300 ms)", time.Since(opened).Round(time.Millisecond))
+		}
+	}
+	if _, _, err := e.n.Complaints.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "card declined"}); err != nil {
+		t.Fatal(err)
+	}
+	for l := range lines {
+		if strings.HasPrefix(l, "event: change") {
+			return
+		}
+	}
+	t.Fatal("the stream ended without telling of the new complaint")
 }

@@ -74,6 +74,10 @@ type Options struct {
 	// derived from Config.Broadcast before the fan-out is built, for what
 	// the config does not express (a benchmark's exact burst, say).
 	AdjustNotify func(*notify.Config)
+	// AdjustServer, when set, is called with the HTTP server's settings
+	// before it is built, for what the config does not express (a test's
+	// short timeouts and heartbeat).
+	AdjustServer func(*server.Config)
 }
 
 // Node is one running herald: on SQLite the only one, on Redis one of any
@@ -189,9 +193,13 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 		}
 	}
 	a.Site = statuspage.New(a.Incidents, a.Engine.Events, statuspage.Options{Registerer: a.Registry, Log: log})
-	a.Server = server.New(server.Config{PublicURL: a.URL, BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies,
+	scfg := server.Config{PublicURL: a.URL, BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies,
 		MaxConns: cfg.MaxConns, MaxConnsPerClient: cfg.MaxConnsPerClient,
-		MaxEventStreams: cfg.MaxEventStreams, MaxEventStreamsPerClient: cfg.MaxEventStreamsPerClient}, a.Incidents, a.Site, a.Registry, log)
+		MaxEventStreams: cfg.MaxEventStreams, MaxEventStreamsPerClient: cfg.MaxEventStreamsPerClient}
+	if opt.AdjustServer != nil {
+		opt.AdjustServer(&scfg)
+	}
+	a.Server = server.New(scfg, a.Incidents, a.Site, a.Registry, log)
 	if err := a.buildBroadcast(ctx, opt); err != nil {
 		return nil, err
 	}

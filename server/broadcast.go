@@ -481,7 +481,7 @@ func (s *Server) broadcastEvents() fiber.Handler {
 			return nil
 		}
 		n, every, heartbeat, done, log, allowed := s.bc.notify, s.bc.cfg.ProgressInterval, s.cfg.HeartbeatInterval, s.done, s.log, s.streamAuth(c)
-		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
+		wrote := s.keepWriting(c, heartbeat)
 		gone := watchClose(c) // else a closed stream is noticed at the next heartbeat, after that many progress reads
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 			_, _ = w.WriteString("retry: 2000\n\n")
@@ -532,7 +532,7 @@ func (s *Server) broadcastEvents() fiber.Handler {
 					log.Debug("broadcast events client gone", "broadcast_id", id, "err", err)
 					return
 				}
-				_ = conn.SetWriteDeadline(time.Now().Add(extend))
+				wrote()
 				if end {
 					return
 				}

@@ -568,7 +568,7 @@ func (s *Server) agentEvents() fiber.Handler {
 		gone := watchClose(c)
 		evs, cancel := s.comp.events.Subscribe()
 		heartbeat, done, log, svc, allowed := s.cfg.HeartbeatInterval, s.done, s.log, s.comp.svc, s.streamAuth(c)
-		conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
+		wrote := s.keepWriting(c, heartbeat)
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer release()
 			defer cancel()
@@ -577,7 +577,7 @@ func (s *Server) agentEvents() fiber.Handler {
 			if w.Flush() != nil {
 				return
 			}
-			_ = conn.SetWriteDeadline(time.Now().Add(extend))
+			wrote()
 			t := time.NewTicker(heartbeat)
 			defer t.Stop()
 			for {
@@ -623,7 +623,7 @@ func (s *Server) agentEvents() fiber.Handler {
 					log.Debug("agent events client gone", "err", err)
 					return
 				}
-				_ = conn.SetWriteDeadline(time.Now().Add(extend))
+				wrote()
 			}
 		})
 		return nil

@@ -44,6 +44,8 @@ func (s *Server) EnableConsole(cfg console.Config) error {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = s.cfg.HeartbeatInterval
 	}
+	heartbeat := cfg.Heartbeat
+	cfg.KeepWriting = func(c *fiber.Ctx) func() { return s.keepWriting(c, heartbeat) }
 	if cfg.Log == nil {
 		cfg.Log = s.log
 	}

@@ -570,10 +570,7 @@ func (s *Server) startEvents(c *fiber.Ctx, host, pageID string, release func()) 
 	updates, cancel := s.site.Watch(pageID)
 	heartbeat, done, log := s.cfg.HeartbeatInterval, s.done, s.log
 	gone := watchClose(c)
-	// fasthttp sets one write deadline per response; a stream outlives
-	// it, so each successful write pushes the deadline past the next
-	// heartbeat.
-	conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
+	wrote := s.keepWriting(c, heartbeat)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer release()
 		defer cancel()
@@ -584,7 +581,7 @@ func (s *Server) startEvents(c *fiber.Ctx, host, pageID string, release func()) 
 		if w.Flush() != nil {
 			return
 		}
-		_ = conn.SetWriteDeadline(time.Now().Add(extend))
+		wrote()
 		t := time.NewTicker(heartbeat)
 		defer t.Stop()
 		for {
@@ -606,7 +603,7 @@ func (s *Server) startEvents(c *fiber.Ctx, host, pageID string, release func()) 
 				log.Debug("events client gone", "page_id", pageID, "err", err)
 				return
 			}
-			_ = conn.SetWriteDeadline(time.Now().Add(extend))
+			wrote()
 		}
 	})
 }

@@ -135,3 +135,13 @@ func watchClose(c *fiber.Ctx) <-chan struct{} {
 	}()
 	return gone
 }
+
+// keepWriting returns what a stream calls after each write it flushed:
+// fasthttp sets one write deadline per response, which a stream outlives,
+// so each successful write pushes the deadline past the next heartbeat
+// (heartbeat and a write timeout), and a client that stops reading is
+// still cut off then.
+func (s *Server) keepWriting(c *fiber.Ctx, heartbeat time.Duration) func() {
+	conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
+	return func() { _ = conn.SetWriteDeadline(time.Now().Add(extend)) }
+}

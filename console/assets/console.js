@@ -55,7 +55,14 @@
   if (live && window.EventSource) {
     var es = new EventSource(live);
     es.addEventListener("change", schedule);
-    es.addEventListener("open", function () { body.dataset.liveOpen = "1"; });
+    // A stream that reopens (a network blip, a node restarting) may have
+    // missed a change meanwhile: the page re-reads itself once.
+    var opened = false;
+    es.addEventListener("open", function () {
+      body.dataset.liveOpen = "1";
+      if (opened) schedule();
+      opened = true;
+    });
   }
 
   // The call form's customer search: results as the agent types.
