@@ -462,7 +462,7 @@ func (s *Service) Run(ctx context.Context) {
 			switch ev.Type {
 			case EventChanged, incident.EventIncidentChanged, incident.EventIncidentDeleted:
 				s.drop(ev.IncidentID)
-			case incident.EventPageChanged:
+			case incident.EventPageChanged, incident.EventResync:
 				s.mu.Lock()
 				s.prepared = nil
 				s.mu.Unlock()

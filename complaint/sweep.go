@@ -190,6 +190,15 @@ func (s *Service) Run(ctx context.Context, holder string) error {
 			switch ev.Type {
 			case incident.EventIncidentChanged, incident.EventIncidentDeleted, incident.EventPageChanged:
 				s.cands.invalidate()
+			case incident.EventResync:
+				// Events may have been missed: a resolution among them
+				// still answers its complaints now (answering is
+				// idempotent), not at the next sweep.
+				s.cands.invalidate()
+				if err := s.sweepResolved(ctx); err != nil && ctx.Err() == nil {
+					s.Log.Warn("answer complaints of incidents resolved while events were lost", "err", err)
+				}
+				continue
 			}
 			if ev.Type != incident.EventIncidentChanged || ev.IncidentID == "" {
 				continue

@@ -14,6 +14,11 @@ const (
 	EventIncidentChanged  EventType = "incident.changed"  // created, updated, resolved
 	EventIncidentDeleted  EventType = "incident.deleted"  // removed
 	EventBroadcastCreated EventType = "broadcast.created" // an outbox row awaits the planner
+	// EventResync says events may have been missed (this node's link to
+	// the others broke and is back): a receiver drops what it keeps from
+	// earlier events and re-reads the store. It is delivered on this node
+	// only, and names no page or incident.
+	EventResync EventType = "events.resync"
 )
 
 // Event tells other parts (the status page, notify, other nodes) that

@@ -220,9 +220,15 @@ func receiptState(status string) queue.DeliveryState {
 // failing over) is held in memory and applied when it answers again:
 // that is ErrReceiptHeld (see heldreceipts.go).
 func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, errorCode string) error {
+	if receiptState(status) == "" {
+		// Not final (queued, sending, sent): it changes nothing, so it
+		// reads nothing either, and a store that is down for a moment
+		// does not fail the provider's call.
+		return nil
+	}
 	at := s.now()
 	err := s.handleStatusCallback(ctx, providerID, status, errorCode, at)
-	if err == nil || errors.Is(err, ErrReceiptKept) || receiptState(status) == "" || providerID == "" {
+	if err == nil || errors.Is(err, ErrReceiptKept) || providerID == "" {
 		return err
 	}
 	switch incident.ErrorCode(err) {

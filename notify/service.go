@@ -343,7 +343,7 @@ func (s *Service) Run(ctx context.Context) error {
 					if !ok {
 						return
 					}
-					if ev.Type == incident.EventBroadcastCreated {
+					if ev.Type == incident.EventBroadcastCreated || ev.Type == incident.EventResync {
 						wake(s.wakePlan)
 					}
 					// Only a change to the incident itself changes what its

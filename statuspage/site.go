@@ -213,6 +213,14 @@ func (s *Site) Run(ctx context.Context) error {
 func (s *Site) note(ev incident.Event, dirty map[string]bool, relist *bool) {
 	switch ev.Type {
 	case incident.EventPageChanged, incident.EventIncidentChanged, incident.EventIncidentDeleted:
+	case incident.EventResync:
+		// Events may have been missed: every page again, and any page
+		// added or removed meanwhile.
+		*relist = true
+		for id := range s.state.Load().pages {
+			dirty[id] = true
+		}
+		return
 	default:
 		return
 	}

@@ -692,3 +692,41 @@ func TestLookupDuringRenders(t *testing.T) {
 	default:
 	}
 }
+
+// TestResyncRendersEveryPage: a change other nodes announced while this
+// node's event link was down reaches the page once the link is back
+// (EventResync), not at the next full render a minute later.
+func TestResyncRendersEveryPage(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	seedScenario(t, e)
+	e.site = New(e.svc, e.events, Options{Log: quiet, Now: e.clock.Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.site.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "ready", e.site.Ready)
+	// Another node declares; its event never arrives here.
+	quietSvc := incident.NewService(e.db, nil, quiet)
+	quietSvc.Now = e.clock.Now
+	name := "Missed while the link was down"
+	inc, _, err := quietSvc.CreateIncident(context.Background(), scenarioPage, incident.IncidentInput{Name: &name,
+		Components: map[string]incident.ComponentStatus{"cmpweb000001": incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := e.site.Lookup("", "/api/v2/summary.json", ""); strings.Contains(string(a.Body), inc.ID) {
+		t.Fatal("the page had the incident before any event: the test shows nothing")
+	}
+	if err := e.events.Publish(context.Background(), incident.Event{Type: incident.EventResync}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the missed incident in summary.json after the resync", func() bool {
+		a, ok := e.site.Lookup("", "/api/v2/summary.json", "")
+		return ok && strings.Contains(string(a.Body), inc.ID)
+	})
+}

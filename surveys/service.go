@@ -686,7 +686,7 @@ func (s *Service) Run(ctx context.Context, holder string) error {
 				evs = nil
 				continue
 			}
-			if ev.Type == incident.EventIncidentChanged {
+			if ev.Type == incident.EventIncidentChanged || ev.Type == incident.EventResync {
 				sweep()
 			}
 		}

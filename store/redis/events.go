@@ -24,8 +24,10 @@ import (
 // node's status page and planner then react even while Redis is briefly
 // unreachable, and without a network round trip, and still see each event
 // exactly once. Pub/sub is at most once: events lost while the subscription
-// reconnects are not replayed, which is acceptable because events carry IDs
-// only and receivers re-read the store on the next one.
+// reconnects are not replayed. Events carry IDs only, so once subscribed
+// again the subscriber delivers incident.EventResync locally, and each
+// receiver re-reads the store (the status page re-renders every page) rather
+// than show what it read before the outage until the next event.
 type Events struct {
 	client  goredis.UniversalClient
 	channel string
@@ -115,6 +117,7 @@ func (e *Events) Close() error {
 func (e *Events) run(ctx context.Context, ps *goredis.PubSub) {
 	defer close(e.done)
 	backoff := 100 * time.Millisecond
+	lost := false // the subscription broke: events may have been missed
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, receiveTimeout)
 		if ctx.Err() != nil {
@@ -139,6 +142,7 @@ func (e *Events) run(ctx context.Context, ps *goredis.PubSub) {
 				level = slog.LevelDebug
 			}
 			e.log.Log(ctx, level, "events: subscription lost; reconnecting", "err", err, "retry_in", backoff)
+			lost = true
 			select {
 			case <-ctx.Done():
 				return
@@ -148,6 +152,15 @@ func (e *Events) run(ctx context.Context, ps *goredis.PubSub) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		if sub, ok := msg.(*goredis.Subscription); ok && sub.Kind == "subscribe" && lost {
+			// Subscribed again: what the other nodes published meanwhile
+			// is gone (pub/sub keeps nothing), so this node's receivers
+			// re-read the store rather than wait for the next event.
+			lost = false
+			e.log.Info("events: subscription back; re-reading what may have changed meanwhile")
+			e.local.Deliver(incident.Event{Type: incident.EventResync, Origin: e.node})
+			continue
+		}
 		m, ok := msg.(*goredis.Message)
 		if !ok {
 			continue // subscription confirmations, pongs

@@ -488,7 +488,7 @@ func eventTypes(ts []incident.EventType) []string {
 }
 
 // TestEventsReconnect kills the subscriber's connection with CLIENT KILL
-// and checks that events flow again afterwards. Only this test's connection
+// and checks that events flow again afterwards, after a resync. Only this test's connection
 // is killed (found by its client name): the Redis may be shared.
 func TestEventsReconnect(t *testing.T) {
 	ctx := context.Background()
@@ -531,16 +531,26 @@ func TestEventsReconnect(t *testing.T) {
 		t.Fatalf("killed %d subscriber connections, want 1; CLIENT LIST:\n%s", killed, list)
 	}
 	// Publish until the resubscribed listener hears one, with a deadline.
+	// Subscribed again, it first tells its receivers to re-read the store
+	// (EventResync): what was published meanwhile is lost.
 	channel := keyspace{prefix: prefix}.events()
 	deadline := time.Now().Add(10 * time.Second)
+	resynced := false
 	for {
 		if err := rdb.Publish(ctx, channel, `{"type":"page.changed","page_id":"p1","origin":"other"}`).Err(); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case got := <-sub:
+			if got.Type == incident.EventResync {
+				resynced = true
+				continue
+			}
 			if got.PageID != "p1" || got.Origin != "other" {
 				t.Errorf("got %+v", got)
+			}
+			if !resynced {
+				t.Error("the listener subscribed again without telling its receivers to re-read the store")
 			}
 			return
 		case <-time.After(200 * time.Millisecond):
