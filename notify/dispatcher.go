@@ -129,6 +129,9 @@ type lane struct {
 	idle  bool
 	retry time.Time
 	last  time.Time // when the last claim was asked
+	// claimLog keeps a failing claim (the store down) to one line in a
+	// while.
+	claimLog *quietLog
 }
 
 // wakeGap is the least time between a drained lane's claims when new work
@@ -179,12 +182,12 @@ func (d *dispatcher) run(ctx context.Context) {
 	// own room: a backlog of replies held by their own rate limit never
 	// fills the broadcast's claims or its room, nor the other way round.
 	claim := s.claimSize(d.kind)
-	lanes := []*lane{{lane: queue.LaneAll, claim: claim, max: int64(2*claim + w), inflight: &d.inflight}}
+	lanes := []*lane{{lane: queue.LaneAll, claim: claim, max: int64(2*claim + w), inflight: &d.inflight, claimLog: &quietLog{}}}
 	if d.reply != nil {
 		rc := s.replyClaimSize(d.kind)
 		lanes = []*lane{
-			{lane: queue.LaneBroadcast, claim: claim, max: int64(2*claim + w), inflight: &d.inflight},
-			{lane: queue.LaneReplies, claim: rc, max: int64(2*rc + w), inflight: &d.replyInflight},
+			{lane: queue.LaneBroadcast, claim: claim, max: int64(2*claim + w), inflight: &d.inflight, claimLog: &quietLog{}},
+			{lane: queue.LaneReplies, claim: rc, max: int64(2*rc + w), inflight: &d.replyInflight, claimLog: &quietLog{}},
 		}
 	}
 	for ctx.Err() == nil {
@@ -197,7 +200,7 @@ func (d *dispatcher) run(ctx context.Context) {
 			ds, err := s.store.ClaimDeliveries(ctx, d.kind, l.lane, s.now(), s.cfg.Lease, l.claim)
 			if err != nil {
 				if ctx.Err() == nil {
-					s.log.Error("claim deliveries", "channel", d.kind, "lane", l.lane, "err", err)
+					l.claimLog.log(s.log, slog.LevelError, "claim deliveries", "channel", d.kind, "lane", l.lane, "err", err)
 				}
 				failed = true
 				continue
@@ -747,7 +750,7 @@ func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit) error
 		reserved := err == nil && wait <= reserveAhead
 		switch {
 		case err != nil:
-			s.log.Warn("rate limiter", "err", err)
+			s.limiterLog.log(s.log, slog.LevelWarn, "rate limiter", "err", err)
 			wait = time.Second / time.Duration(max(1, int(l.Rate)))
 		case reserved && wait == 0:
 			return nil
@@ -813,7 +816,7 @@ func (s *Service) takeBatched(ctx context.Context, key string, l ratelimit.Limit
 		switch {
 		case err != nil:
 			b.mu.Unlock()
-			s.log.Warn("rate limiter", "err", err)
+			s.limiterLog.log(s.log, slog.LevelWarn, "rate limiter", "err", err)
 			wait = time.Second / time.Duration(max(1, int(l.Rate)))
 		case wait <= reserveAhead:
 			b.next, b.left = time.Now().Add(max(0, wait-time.Duration(n-1)*step)), n

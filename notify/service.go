@@ -184,6 +184,8 @@ type Service struct {
 
 	held *receiptHold // status callbacks waiting for the store
 
+	limiterLog quietLog // a failing rate limiter, a line in a while
+
 	complaints ComplaintFinder // Deps.Complaints
 }
 

@@ -1,0 +1,27 @@
+package notify
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// TestQuietLog: a message repeated a thousand times in a burst is written
+// once, and the next line written says how many were left out.
+func TestQuietLog(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	var q quietLog
+	for range 1000 {
+		q.log(log, slog.LevelWarn, "rate limiter", "err", "connection refused")
+	}
+	if n := strings.Count(buf.String(), "rate limiter"); n != 1 {
+		t.Fatalf("%d lines for a burst of 1000, want 1:\n%s", n, buf.String())
+	}
+	q.last.Store(0) // as if quietEvery had passed
+	q.log(log, slog.LevelWarn, "rate limiter", "err", "connection refused")
+	if !strings.Contains(buf.String(), "suppressed=999") {
+		t.Errorf("the next line does not say how many were left out:\n%s", buf.String())
+	}
+}
