@@ -299,11 +299,8 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 type progressRow struct {
 	*queue.Progress
 	Finished bool
-	// Phase is what the broadcast is doing, in the words the console
-	// shows (ConsolePlan*): "pending" while its audience is being
-	// planned, "sending" while any delivery is open, then "done"; or
-	// "cancelled". A plan's state alone says "done" as soon as every
-	// delivery is queued, long before they are sent.
+	// Phase is what the broadcast is doing (queue.Progress.Phase), in the
+	// words the console shows (ConsolePlan*).
 	Phase    string
 	Channels []channelRow
 }
@@ -319,10 +316,7 @@ func progressRows(ps []*queue.Progress) []progressRow {
 	rows := []progressRow{}
 	for i := len(ps) - 1; i >= 0; i-- { // newest first
 		p := ps[i]
-		r := progressRow{Progress: p, Finished: p.Finished(), Phase: string(p.State)}
-		if p.State == queue.PlanDone && !r.Finished {
-			r.Phase = "sending"
-		}
+		r := progressRow{Progress: p, Finished: p.Finished(), Phase: p.Phase()}
 		kinds := []string{}
 		for k := range p.Counts {
 			kinds = append(kinds, string(k))

@@ -284,6 +284,17 @@ func (p *Progress) Finished() bool {
 	return true
 }
 
+// Phase is what the broadcast is doing, as people read it: "pending"
+// while its audience is being planned, "sending" while any of its
+// messages is open, then "done"; or "cancelled". The plan's State alone
+// says "done" once every message is queued, long before they are sent.
+func (p *Progress) Phase() string {
+	if p.State == PlanDone && !p.Finished() {
+		return "sending"
+	}
+	return string(p.State)
+}
+
 // DeliveryFilter selects deliveries, newest first.
 type DeliveryFilter struct {
 	PageID      string

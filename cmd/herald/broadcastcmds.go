@@ -470,7 +470,13 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 	}
 	_, err = printList(ctx, a, c, path, *asJSON, "ID\tKIND\tSTATE\tCREATED (UTC)\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING", func(pr queue.Progress) string {
 		t := totals(&pr)
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d", pr.BroadcastID, pr.Kind, pr.State, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
+		// What it is doing: "done" only once every message is out, not
+		// once every message is queued (the plan's own state).
+		state := pr.Phase()
+		if state == string(queue.PlanPending) {
+			state = "planning"
+		}
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d", pr.BroadcastID, pr.Kind, state, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
 			pr.Planned, t.sent, t.delivered, t.failed, t.suppressed, t.open)
 	})
 	return err
