@@ -480,3 +480,23 @@ func (r Rule) Describe() string {
 	}
 	return who + ": " + strings.Join(r.Give, ", ")
 }
+
+// offer returns the policy's offer id, or nil.
+func (p *Policy) offer(id string) *Offer {
+	for i := range p.Offers {
+		if p.Offers[i].ID == id {
+			return &p.Offers[i]
+		}
+	}
+	return nil
+}
+
+// choice returns the policy's choice id, or nil.
+func (p *Policy) choice(id string) *Choice {
+	for i := range p.Choices {
+		if p.Choices[i].ID == id {
+			return &p.Choices[i]
+		}
+	}
+	return nil
+}

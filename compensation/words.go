@@ -158,7 +158,37 @@ func (w Wording) Label(of *Offer, amount *Money) string {
 // Rule words a policy rule for agents in the language: "if plan gold,
 // affected ≥ 60 min: credit10" (component IDs as they are: the caller
 // names them, NameComponents).
-func (w Wording) Rule(r Rule) string {
+func (w Wording) Rule(r Rule) string { return w.rule(r, strings.Join(r.Give, ", ")) }
+
+// RuleGives words a rule of p as Rule does, with what it gives in words:
+// each offer by its label, a choice as the customer's choice of its
+// offers' labels ("if plan gold: the customer's choice of credit of
+// 5.00 EUR or 7 days free"), for an agent who must not read a choice as
+// both offers.
+func (w Wording) RuleGives(r Rule, p *Policy) string {
+	or := " " + strings.TrimSpace(w.l.Text("CompOr")) + " "
+	label := func(id string) string {
+		if o := p.offer(id); o != nil {
+			return w.Label(o, nil)
+		}
+		return id
+	}
+	var gives []string
+	for _, id := range r.Give {
+		if c := p.choice(id); c != nil {
+			var opts []string
+			for _, o := range c.Offers {
+				opts = append(opts, label(o))
+			}
+			gives = append(gives, w.l.Pattern("AgentChoiceOf").Fill("Options", strings.Join(opts, or)))
+			continue
+		}
+		gives = append(gives, label(id))
+	}
+	return w.rule(r, strings.Join(gives, w.l.Text("CompAnd")))
+}
+
+func (w Wording) rule(r Rule, give string) string {
 	or := strings.TrimSpace(w.l.Text("CompOr"))
 	list := func(vs []string) string { return strings.Join(vs, " "+or+" ") }
 	var parts []string
@@ -177,7 +207,6 @@ func (w Wording) Rule(r Rule) string {
 	if r.MinAffectedMinutes > 0 {
 		parts = append(parts, w.l.Pattern("AgentRuleMinutes").Fill("Minutes", strconv.Itoa(r.MinAffectedMinutes)))
 	}
-	give := strings.Join(r.Give, ", ")
 	if len(parts) == 0 {
 		return w.l.Pattern("AgentRuleEveryone").Fill("Give", give)
 	}

@@ -144,3 +144,27 @@ func TestLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleGives: a rule's gift in words, a choice as the customer's
+// choice of its offers (never both), an offer by its label.
+func TestRuleGives(t *testing.T) {
+	five := Money{Amount: 500, Currency: "EUR"}
+	p := &Policy{Currency: "EUR",
+		Offers:  []Offer{{ID: "credit5", Kind: Credit, Amount: &five}, {ID: "week", Kind: FreePeriod, Days: 7}, {ID: "sorry", Kind: Other, Text: "a handwritten apology"}},
+		Choices: []Choice{{ID: "pick", Offers: []string{"credit5", "week"}}},
+		Rules: []Rule{{ID: "gold", Plans: []string{"gold", "silver"}, Give: []string{"pick"}},
+			{ID: "all", Give: []string{"sorry"}}}}
+	for _, tc := range []struct {
+		lang string
+		rule int
+		want string
+	}{
+		{"en", 0, "if plan gold or silver: the customer's choice of credit of 5.00 EUR or 7 free days"},
+		{"en", 1, "everyone: a handwritten apology"},
+		{"pl", 0, "jeśli plan gold lub silver: klient wybiera: uznanie na koncie w kwocie 5,00 EUR lub 7 dni gratis"},
+	} {
+		if got := Words(tc.lang).RuleGives(p.Rules[tc.rule], p); got != tc.want {
+			t.Errorf("%s rule %d: %q, want %q", tc.lang, tc.rule, got, tc.want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -237,6 +239,11 @@ type guidanceRow struct {
 	Incident *incident.Incident
 	Decision *compensation.Decision
 	Offers   []compensation.Offer
+	// Rules says who gets what, in words: a choice as a choice, the
+	// plans, components and minutes it takes (compensation.RuleGives).
+	Rules []string
+	// Limits: the cap, the claim deadline, the exclusions.
+	Limits []string
 }
 
 // guidance is what agents may say about compensation for each open
@@ -255,8 +262,25 @@ func (cs *Console) guidance(c *fiber.Ctx, pageID string, open []*incident.Incide
 			return nil, err
 		}
 		r := guidanceRow{Incident: inc, Decision: d}
-		if d.Policy != nil {
-			r.Offers = d.Policy.Offers
+		if p := d.Policy; p != nil {
+			r.Offers = p.Offers
+			w := compensation.Words(cs.lang(c))
+			names, err := cs.componentNames(c.UserContext(), pageID)
+			if err != nil {
+				return nil, err
+			}
+			for _, rule := range p.Rules {
+				r.Rules = append(r.Rules, compensation.NameComponents(w.RuleGives(rule, p), names))
+			}
+			if p.Cap != nil {
+				r.Limits = append(r.Limits, w.Fill("AgentCap", "Amount", w.Money(*p.Cap)))
+			}
+			if p.ClaimDeadline != nil {
+				r.Limits = append(r.Limits, w.Fill("AgentClaimsUntil", "At", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 UTC")))
+			}
+			for _, e := range p.Exclude {
+				r.Limits = append(r.Limits, w.Fill("AgentExcluded", "What", w.Word("AgentExclude", string(e))))
+			}
 		}
 		rows = append(rows, r)
 	}
@@ -347,12 +371,22 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 		cs.log.Warn("console: list agents", "err", err)
 	}
 	var incID string
+	// The incidents the complaint can be tagged to: the open ones, and the
+	// one it is tagged to although it has ended (a win-back task, a
+	// customer writing after the resolution), first and chosen, so that
+	// saving the form unchanged keeps it.
+	tagTo, tagged := open, []*incident.Incident(nil)
 	if cp.Tag != nil {
 		incID = cp.Tag.IncidentID
 		if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, incID); err == nil {
 			data["Incident"] = inc
+			tagged = []*incident.Incident{inc}
+			if !slices.ContainsFunc(open, func(o *incident.Incident) bool { return o.ID == inc.ID }) {
+				tagTo = append([]*incident.Incident{inc}, open...)
+			}
 		}
 	}
+	data["TagTo"] = tagTo
 	if cs.cfg.Compensation != nil && incID != "" {
 		a, err := cs.checkCompensation(c, p.ID, incID, cp)
 		if err != nil && !errors.Is(err, incident.ErrNotFound) && incident.ErrorCode(err) != incident.EINVALID {
@@ -364,7 +398,14 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 		}
 	}
 	if cs.cfg.Compensation != nil {
-		g, err := cs.guidance(c, p.ID, open)
+		// The guidance beside a tagged complaint is its incident's alone
+		// (another open incident's offers would be the wrong ones to
+		// promise); beside an untagged one, every open incident's.
+		about := open
+		if tagged != nil {
+			about = tagged
+		}
+		g, err := cs.guidance(c, p.ID, about)
 		if err != nil {
 			return err
 		}
@@ -679,4 +720,18 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 		return cs.callView(c, fiber.StatusUnprocessableEntity, f)
 	}
 	return c.Redirect(Prefix+"/complaints/"+cp.ID, fiber.StatusSeeOther)
+}
+
+// componentNames maps the page's component IDs to their names, for the
+// words that name components (compensation rules).
+func (cs *Console) componentNames(ctx context.Context, pageID string) (map[string]string, error) {
+	comps, err := cs.cfg.Incidents.Components(ctx, pageID)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(comps))
+	for _, c := range comps {
+		names[c.ID] = c.Name
+	}
+	return names, nil
 }

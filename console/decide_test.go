@@ -194,3 +194,57 @@ func TestFindByReference(t *testing.T) {
 		t.Errorf("an unknown reference: %d", res.StatusCode)
 	}
 }
+
+// TestComplaintOfAnEndedIncident: a complaint tagged to an incident that
+// has ended (a win-back task, a customer writing afterwards) keeps its
+// tag when the agent saves the tag form unchanged, and beside it the
+// guidance is that incident's, in words (a choice as a choice, for
+// whom), not another open incident's.
+func TestComplaintOfAnEndedIncident(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	mctx := e.as(incident.RoleManager)
+	ended := e.declare(t, "Card payments fail", false)
+	eur := &compensation.Money{Amount: 500, Currency: "EUR"}
+	pol := &compensation.Policy{Currency: "EUR",
+		Offers:  []compensation.Offer{{ID: "credit5", Kind: compensation.Credit, Amount: eur}, {ID: "week", Kind: compensation.FreePeriod, Days: 7}},
+		Choices: []compensation.Choice{{ID: "pick", Offers: []string{"credit5", "week"}}},
+		Rules:   []compensation.Rule{{ID: "gold", Plans: []string{"gold"}, Give: []string{"pick"}}}}
+	if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, ended.ID, compensation.Proposal{State: compensation.Decided, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := e.n.Complaints.Receive(e.as(incident.RoleAgent), complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "Which do I get?", IncidentID: ended.ID, Promise: "call back"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := incident.Resolved
+	if _, err := e.n.Incidents.UpdateIncident(mctx, e.page.ID, ended.ID, incident.IncidentInput{Status: &st}); err != nil {
+		t.Fatal(err)
+	}
+	name := "Login is slow"
+	other, _, err := e.n.Incidents.CreateIncident(mctx, e.page.ID, incident.IncidentInput{Name: &name, ComponentIDs: []string{e.checkout.ID},
+		Components: map[string]incident.ComponentStatus{e.checkout.ID: incident.DegradedPerformance}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	page := "/console/complaints/" + c.ID
+	_, body := a.do("GET", page, nil)
+	if !strings.Contains(body, `<option value="`+ended.ID+`" selected>Card payments fail · Resolved</option>`) {
+		t.Error("the tag form does not offer the ended incident, chosen")
+	}
+	guidance := body[strings.Index(body, `id="guidance"`):]
+	guidance = guidance[:strings.Index(guidance, "</section>")]
+	if !strings.Contains(guidance, "if plan gold: the customer&#39;s choice of credit of 5.00 EUR or 7 free days") || strings.Contains(guidance, other.Name) {
+		t.Errorf("the guidance beside it:\n%s\nwant the ended incident's rule in words, and not %q", guidance, other.Name)
+	}
+	tok := a.csrf(page)
+	if res, _ := a.do("POST", page+"/tag", url.Values{"_csrf": {tok}, "incident": {ended.ID}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save the tag form: %d", res.StatusCode)
+	}
+	got, err := e.n.Complaints.Get(context.Background(), e.page.ID, c.ID)
+	if err != nil || got.IncidentID() != ended.ID {
+		t.Errorf("after saving the tag form unchanged: tagged to %q, %v; want %s", got.IncidentID(), err, ended.ID)
+	}
+}
