@@ -541,7 +541,7 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 		c.Language = "en"
 	}
 	if c.Ask == "" {
-		c.Ask = AskInformation
+		c.Ask = askIn(in.Subject, in.Text)
 	}
 	if c.Severity == "" {
 		c.Severity = SeverityNormal

@@ -187,6 +187,10 @@ func (s *Service) pendingSMS(ctx context.Context, num string) ([]*audience.Subsc
 // receiptTTL) and the dispatcher applies it once it has written the ID.
 var ErrReceiptKept = errors.New("notify: receipt kept until its message is recorded")
 
+// ErrReceiptNotFinal is returned by HandleStatusCallback for a status that
+// is not final (queued, sending, sent): nothing to do, and nothing read.
+var ErrReceiptNotFinal = errors.New("notify: receipt is not final: nothing to do")
+
 // receiptTTL is how long a receipt for an unknown provider ID is kept. A
 // provider calls back seconds after a send, and the dispatcher writes the
 // ID within milliseconds of the send: an hour covers a store that was
@@ -215,8 +219,8 @@ func receiptState(status string) queue.DeliveryState {
 // ID no delivery has yet (the provider called back before the dispatcher
 // wrote the ID, possibly on another node) is kept in the store and
 // applied by the dispatcher right after it writes the ID; that is
-// ErrReceiptKept. Any other receipt for an unknown provider ID is
-// ENOTFOUND. A final receipt the store cannot take now (it fails or is
+// ErrReceiptKept. A receipt that is not final is ErrReceiptNotFinal, at
+// once, reading nothing. A final receipt the store cannot take now (it fails or is
 // failing over) is held in memory and applied when it answers again:
 // that is ErrReceiptHeld (see heldreceipts.go).
 func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, errorCode string) error {
@@ -224,7 +228,7 @@ func (s *Service) HandleStatusCallback(ctx context.Context, providerID, status, 
 		// Not final (queued, sending, sent): it changes nothing, so it
 		// reads nothing either, and a store that is down for a moment
 		// does not fail the provider's call.
-		return nil
+		return ErrReceiptNotFinal
 	}
 	at := s.now()
 	err := s.handleStatusCallback(ctx, providerID, status, errorCode, at)

@@ -182,7 +182,7 @@ func (s *Server) twilioStatus() fiber.Handler {
 		case errors.Is(err, notify.ErrReceiptKept):
 			s.countInbound(inTwilioStatus, resultKept)
 			s.log.Debug("twilio status kept for a message not recorded yet", "message_sid", cb.MessageSid)
-		case errors.Is(err, incident.ErrNotFound) || incident.ErrorCode(err) == incident.ENOTFOUND:
+		case errors.Is(err, notify.ErrReceiptNotFinal), errors.Is(err, incident.ErrNotFound) || incident.ErrorCode(err) == incident.ENOTFOUND:
 			s.countInbound(inTwilioStatus, resultIgnored)
 			s.log.Debug("twilio status for an unknown message", "message_sid", cb.MessageSid)
 		case err != nil:
