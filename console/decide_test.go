@@ -248,3 +248,33 @@ func TestComplaintOfAnEndedIncident(t *testing.T) {
 		t.Errorf("after saving the tag form unchanged: tagged to %q, %v; want %s", got.IncidentID(), err, ended.ID)
 	}
 }
+
+// TestClosedComplaintOffersNothing: a complaint the agent owns offers no
+// "Take it"; a resolved one offers neither taking nor resolving, and says
+// how it ended.
+func TestClosedComplaintOffersNothing(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	c, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "It fails"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "/console/complaints/" + c.ID
+	tok := a.csrf(page)
+	if res, _ := a.do("POST", page+"/take", url.Values{"_csrf": {tok}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("take: %d", res.StatusCode)
+	}
+	if _, body := a.do("GET", page, nil); strings.Contains(body, `action="/console/complaints/`+c.ID+`/take" class="inline"`) {
+		t.Error("Ana's own complaint still offers Take it")
+	}
+	if res, _ := a.do("POST", page+"/resolve", url.Values{"_csrf": {tok}, "remedy": {"fix"}, "outcome": {"Fixed on our side."}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resolve: %d", res.StatusCode)
+	}
+	_, body := a.do("GET", page, nil)
+	if strings.Contains(body, `/resolve" class="form"`) || strings.Contains(body, `/take"`) || !strings.Contains(body, "nothing left to resolve") ||
+		!strings.Contains(body, "Fixed on our side.") {
+		t.Error("a resolved complaint still offers to be taken or resolved, or does not say how it ended")
+	}
+}
