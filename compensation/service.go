@@ -1,6 +1,7 @@
 package compensation
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -388,7 +389,10 @@ type Prepared struct {
 	Timeline *Timeline
 	// Names are the page's component names, by ID.
 	Names map[string]string
-	at    time.Time
+	// Amended: an earlier version decided other offers, which customers
+	// may have read, so the line says this one replaces them.
+	Amended bool
+	at      time.Time
 }
 
 // Prepare reads and compiles what answers about the incident need, or
@@ -425,6 +429,9 @@ func (s *Service) Prepare(ctx context.Context, pageID, incidentID string) (*Prep
 		if p.Compiled, err = Compile(d.Policy); err != nil {
 			return nil, err
 		}
+		if p.Amended, err = s.amended(ctx, d); err != nil {
+			return nil, err
+		}
 	}
 	if s.PrepareTTL > 0 {
 		s.mu.Lock()
@@ -435,6 +442,30 @@ func (s *Service) Prepare(ctx context.Context, pageID, incidentID string) (*Prep
 		s.mu.Unlock()
 	}
 	return p, nil
+}
+
+// amended reports whether a version before d decided a different policy.
+func (s *Service) amended(ctx context.Context, d *Decision) (bool, error) {
+	if d.Version <= 1 {
+		return false, nil
+	}
+	ds, err := s.Store.FindDecisions(ctx, d.PageID, d.IncidentID)
+	if err != nil {
+		return false, err
+	}
+	cur, err := json.Marshal(d.Policy)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range ds {
+		if e.Version >= d.Version || e.State != Decided || e.Policy == nil {
+			continue
+		}
+		if b, err := json.Marshal(e.Policy); err != nil || !bytes.Equal(b, cur) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *Service) drop(incidentID string) {
@@ -1124,7 +1155,7 @@ func (s *Service) Line(ctx context.Context, pageID, incidentID, customerID, lang
 	}
 	affected := p.Timeline.For(cust.Components)
 	r := p.Compiled.Evaluate(cust, &affected, vals, s.now())
-	return Words(lang).Line(&r), nil
+	return LineFor(p, &r, lang), nil
 }
 
 // LineFor is Line for a prepared incident, a customer and their result:
@@ -1134,7 +1165,13 @@ func LineFor(p *Prepared, r *Result, lang string) string {
 	case Coming:
 		return Words(lang).Coming()
 	case Decided:
-		return Words(lang).Line(r)
+		line := Words(lang).Line(r)
+		if line != "" && p.Amended {
+			// "As an apology you will receive 10 EUR" after a message that
+			// offered 5: this one replaces it, not adds to it.
+			line += " " + Words(lang).Text("CompReplaces")
+		}
+		return line
 	}
 	return ""
 }

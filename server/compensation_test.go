@@ -449,3 +449,38 @@ func TestGrantOnComplaintByRef(t *testing.T) {
 		t.Errorf("an unknown reference: %+v", d)
 	}
 }
+
+// TestAmendedOfferSaysItReplaces: once a decision's offers change, the
+// customer's line says the new offer replaces any earlier one ("do I get
+// both?"); a first decision, or a new version that changes only the
+// agents' note, says nothing of the kind.
+func TestAmendedOfferSaysItReplaces(t *testing.T) {
+	e := newCompensationEnv(t)
+	ctx := context.Background()
+	decide := func(v int, amount, reason string) {
+		t.Helper()
+		e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, `{"state":"decided","version":`+strconv.Itoa(v)+`,"reason":"`+reason+`","policy":{"currency":"EUR",
+		  "offers":[{"id":"credit","kind":"credit","amount":{"amount":`+amount+`,"currency":"EUR"}}],"rules":[{"id":"all","give":["credit"]}]}}`)
+	}
+	line := func() string {
+		t.Helper()
+		e.comp.PrepareTTL = 0 // read the decision in force
+		l, err := e.comp.Line(ctx, e.page.ID, e.inc.ID, "c1", "en")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	decide(0, "500", "first")
+	if l := line(); !strings.Contains(l, "5.00 EUR") || strings.Contains(l, "replaces") {
+		t.Errorf("first decision: %q", l)
+	}
+	decide(1, "500", "only the note changes")
+	if l := line(); strings.Contains(l, "replaces") {
+		t.Errorf("a new note alone: %q", l)
+	}
+	decide(2, "1000", "more")
+	if l := line(); !strings.Contains(l, "10.00 EUR") || !strings.Contains(l, "This replaces any earlier offer we made for this disruption.") {
+		t.Errorf("amended: %q, want the new amount and that it replaces the earlier offer", l)
+	}
+}
