@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/node"
 )
 
 // TestEditorKeepsWhatItCannotShow: the decision editor never saves over
@@ -276,5 +278,37 @@ func TestClosedComplaintOffersNothing(t *testing.T) {
 	if strings.Contains(body, `/resolve" class="form"`) || strings.Contains(body, `/take"`) || !strings.Contains(body, "nothing left to resolve") ||
 		!strings.Contains(body, "Fixed on our side.") {
 		t.Error("a resolved complaint still offers to be taken or resolved, or does not say how it ended")
+	}
+}
+
+// TestHeldBroadcastSaysWhy: a broadcast whose messages wait out the quiet
+// hours says so on the incident page, and until when, instead of
+// "sending" with a count that does not move; its cancel button asks
+// first.
+func TestHeldBroadcastSaysWhy(t *testing.T) {
+	cfg := node.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	now := time.Now().UTC()
+	cfg.Broadcast.QuietHours = now.Add(-time.Hour).Format("15:04") + "-" + now.Add(3*time.Hour).Format("15:04")
+	e := startNode(t, cfg)
+	e.seed(t, "id,name,phone,email,language,time_zone,components\n"+
+		"c1,Anna,+36201111111,anna@example.com,en,UTC,Payments\n"+
+		"c2,Bob,+36202222222,bob@example.com,en,UTC,Payments\n")
+	name, body, notify := "Payments are slow", "Some payments take longer.", true
+	inc, _, err := e.n.Incidents.CreateIncident(e.as(incident.RoleManager), e.page.ID, incident.IncidentInput{Name: &name, Body: &body,
+		DeliverNotifications: &notify, ComponentIDs: []string{e.payments.ID},
+		Components: map[string]incident.ComponentStatus{e.payments.ID: incident.DegradedPerformance}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	var page string
+	waitFor(t, "the held broadcast on the incident page", 10*time.Second, func() bool {
+		_, page = m.do("GET", "/console/incidents/"+inc.ID, nil)
+		return strings.Contains(page, "Waiting on purpose until")
+	})
+	if !strings.Contains(page, "nothing is stuck") || !strings.Contains(page, `data-confirm="Cancel this broadcast?`) {
+		t.Errorf("the held broadcast's row:\n%s", page[strings.Index(page, `id="broadcasts"`):][:1500])
 	}
 }

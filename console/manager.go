@@ -270,7 +270,18 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		data["Broadcasts"] = progressRows(ps)
+		rows := progressRows(ps)
+		for i := range rows {
+			// What is left waiting on purpose (quiet hours, the frequency
+			// cap) says so, and until when: "sending" with a count that
+			// does not move reads as stuck.
+			if rows[i].Phase == "sending" {
+				if rows[i].Held, err = cs.cfg.Notify.Held(ctx, rows[i].Progress); err != nil {
+					return err
+				}
+			}
+		}
+		data["Broadcasts"] = rows
 	}
 	if cs.cfg.Complaints != nil {
 		counts, err := cs.complaintCounts(c, p.ID, inc.ID)
@@ -303,6 +314,8 @@ type progressRow struct {
 	// words the console shows (ConsolePlan*).
 	Phase    string
 	Channels []channelRow
+	// Held: what is left waits on purpose (notify.Service.Held), or nil.
+	Held *queue.Held
 }
 
 type channelRow struct {

@@ -51,6 +51,13 @@
     timer = setTimeout(refresh, 150);
   }
 
+  // A form that undoes what cannot be redone asks first (delegated: the
+  // live parts are redrawn with new forms).
+  document.addEventListener("submit", function (ev) {
+    var f = ev.target;
+    if (f.dataset && f.dataset.confirm && !window.confirm(f.dataset.confirm)) ev.preventDefault();
+  });
+
   var live = body.dataset.live;
   if (live && window.EventSource) {
     var es = new EventSource(live);
