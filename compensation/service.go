@@ -885,15 +885,20 @@ func (s *Service) auditOverride(ctx context.Context, g *Grant) {
 func GrantNote(g *Grant) string {
 	var b strings.Builder
 	if g.Declined {
-		b.WriteString("Compensation offered (" + g.Group + "): the customer declined.")
+		b.WriteString("Compensation offered: the customer declined.")
 	} else {
-		b.WriteString("Compensation granted: " + g.OfferID)
-		switch {
-		case g.Kind.Money():
-			b.WriteString(", " + g.Amount.String())
-		case g.Days > 0:
-			b.WriteString(", " + plural(g.Days, "free day", "free days"))
+		// What was given in words ("credit of 5.00 EUR"), not the
+		// policy's short name for it ("offer2"), which means nothing to
+		// the next agent reading the complaint.
+		o := &Offer{Kind: g.Kind, Days: g.Days}
+		if g.Kind.Money() {
+			o.Amount = &g.Amount
 		}
+		what := Words("en").Label(o, nil)
+		if what == "" {
+			what = g.OfferID
+		}
+		b.WriteString("Compensation granted: " + what)
 		if g.Voucher != "" {
 			b.WriteString(", voucher " + g.Voucher)
 		}
@@ -1174,14 +1179,6 @@ func LineFor(p *Prepared, r *Result, lang string) string {
 		return line
 	}
 	return ""
-}
-
-// plural is English-only counting for agents' plain texts.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }
 
 // Decided returns the decisions agents may speak about (coming or

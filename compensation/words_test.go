@@ -168,3 +168,21 @@ func TestRuleGives(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantNote: the note a grant leaves on its complaint says what was
+// given in words, not the policy's short name for the offer.
+func TestGrantNote(t *testing.T) {
+	five := Money{Amount: 500, Currency: "EUR"}
+	for _, tc := range []struct {
+		g    Grant
+		want string
+	}{
+		{Grant{OfferID: "offer2", Kind: Credit, Amount: five}, "Compensation granted: credit of 5.00 EUR."},
+		{Grant{OfferID: "week", Kind: FreePeriod, Days: 7}, "Compensation granted: 7 free days."},
+		{Grant{Group: "pick", Declined: true}, "Compensation offered: the customer declined."},
+	} {
+		if got := GrantNote(&tc.g); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.g, got, tc.want)
+		}
+	}
+}
