@@ -264,22 +264,9 @@ func (cs *Console) guidance(c *fiber.Ctx, pageID string, open []*incident.Incide
 		r := guidanceRow{Incident: inc, Decision: d}
 		if p := d.Policy; p != nil {
 			r.Offers = p.Offers
-			w := compensation.Words(cs.lang(c))
-			names, err := cs.componentNames(c.UserContext(), pageID)
-			if err != nil {
+			var err error
+			if r.Rules, r.Limits, err = cs.policyWords(c, pageID, p); err != nil {
 				return nil, err
-			}
-			for _, rule := range p.Rules {
-				r.Rules = append(r.Rules, compensation.NameComponents(w.RuleGives(rule, p), names))
-			}
-			if p.Cap != nil {
-				r.Limits = append(r.Limits, w.Fill("AgentCap", "Amount", w.Money(*p.Cap)))
-			}
-			if p.ClaimDeadline != nil {
-				r.Limits = append(r.Limits, w.Fill("AgentClaimsUntil", "At", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 UTC")))
-			}
-			for _, e := range p.Exclude {
-				r.Limits = append(r.Limits, w.Fill("AgentExcluded", "What", w.Word("AgentExclude", string(e))))
 			}
 		}
 		rows = append(rows, r)
@@ -720,6 +707,30 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 		return cs.callView(c, fiber.StatusUnprocessableEntity, f)
 	}
 	return c.Redirect(Prefix+"/complaints/"+cp.ID, fiber.StatusSeeOther)
+}
+
+// policyWords says who gets what under p in the console's language (a
+// choice as a choice, compensation.RuleGives), and its limits: the cap,
+// the claim deadline, the exclusions.
+func (cs *Console) policyWords(c *fiber.Ctx, pageID string, p *compensation.Policy) (rules, limits []string, err error) {
+	w := compensation.Words(cs.lang(c))
+	names, err := cs.componentNames(c.UserContext(), pageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rule := range p.Rules {
+		rules = append(rules, compensation.NameComponents(w.RuleGives(rule, p), names))
+	}
+	if p.Cap != nil {
+		limits = append(limits, w.Fill("AgentCap", "Amount", w.Money(*p.Cap)))
+	}
+	if p.ClaimDeadline != nil {
+		limits = append(limits, w.Fill("AgentClaimsUntil", "At", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 UTC")))
+	}
+	for _, e := range p.Exclude {
+		limits = append(limits, w.Fill("AgentExcluded", "What", w.Word("AgentExclude", string(e))))
+	}
+	return rules, limits, nil
 }
 
 // componentNames maps the page's component IDs to their names, for the

@@ -155,12 +155,19 @@ func (cs *Console) decisionView(c *fiber.Ctx, status int, f *decisionForm) error
 	if err != nil {
 		return err
 	}
-	var policyJSON string
+	var (
+		policyJSON    string
+		rules, limits []string
+	)
 	if f.Locked && f.Policy != nil {
 		b, _ := json.MarshalIndent(f.Policy, "", "  ")
 		policyJSON = string(b)
+		if rules, limits, err = cs.policyWords(c, p.ID, f.Policy); err != nil {
+			return err
+		}
 	}
 	v := cs.newView(c, "ConsoleDecisionTitle", fiber.Map{"Form": f, "Incident": inc, "Components": leaves(comps), "PolicyJSON": policyJSON,
+		"Rules": rules, "Limits": limits,
 		"Kinds": []compensation.OfferKind{compensation.Credit, compensation.Refund, compensation.FreePeriod, compensation.Other},
 		"Max":   maxOfferRows})
 	v.Title = v.T("ConsoleDecisionTitle") + ": " + inc.Name

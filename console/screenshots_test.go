@@ -31,6 +31,16 @@ func TestScreenshots(t *testing.T) {
 			Rules: []compensation.Rule{{ID: "all", Give: []string{"credit5"}}}}}); err != nil {
 		t.Fatal(err)
 	}
+	// A second incident whose policy the editor cannot show whole (made
+	// with the CLI): the editor shows it instead.
+	cli := e.declare(t, "Checkout times out", false)
+	if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, cli.ID, compensation.Proposal{State: compensation.Decided, Version: 0, Reason: "By the book",
+		Policy: &compensation.Policy{Currency: "EUR", PlanFees: map[string]compensation.Money{"gold": {Amount: 2000, Currency: "EUR"}},
+			Offers:  []compensation.Offer{{ID: "credit10", Kind: compensation.Credit, Percent: 1000}, {ID: "week", Kind: compensation.FreePeriod, Days: 7}},
+			Rules:   []compensation.Rule{{ID: "paying", Plans: []string{"gold"}, Give: []string{"credit10"}}, {ID: "long", MinAffectedMinutes: 60, Give: []string{"week"}}},
+			Exclude: []compensation.Exclusion{compensation.ExcludeAlreadyGranted}}}); err != nil {
+		t.Fatal(err)
+	}
 	var cpID string
 	for i, txt := range []string{"My card was declined twice at the shop, what is going on?", "Nem működik a fizetés!", "<b>Still</b> broken, third time I write"} {
 		phone := []string{"+36201111111", "+36202222222", "+36201111111"}[i]
@@ -57,6 +67,7 @@ func TestScreenshots(t *testing.T) {
 			"call": "/console/calls/new?customer=c1", "tokens": "/console/tokens", "tokens-older": "/console/tokens?offset=50", "forbidden": "/console/nowhere",
 			"maintenance": "/console/maintenance/new", "components": "/console/components", "import": "/console/customers/import", "audience": "/console/incidents/" + inc.ID + "/audience",
 			"reports": "/console/reports", "report": "/console/incidents/" + inc.ID + "/report",
+			"decision": "/console/incidents/" + inc.ID + "/compensation", "decision-locked": "/console/incidents/" + cli.ID + "/compensation",
 		} {
 			b.run(mgr, name, chromedp.EmulateViewport(int64(w), 900), chromedp.Navigate(e.base+path))
 			png := get(b, mgr, "screenshot "+name, chromedp.FullScreenshot(100))
