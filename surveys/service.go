@@ -833,6 +833,15 @@ func (s *Service) answer(ctx context.Context, sv *Survey, a Answer) (*Survey, er
 		}
 		s.Log.Info("survey answered", "page_id", next.PageID, "incident_id", next.IncidentID, "survey_id", next.ID,
 			"score", a.Score, "via", a.Via, "changes", a.Changes)
+		if sv.Answer != nil && sv.Answer.Score != a.Score && len(next.WinBacks) > 0 && s.Complaints != nil {
+			// The follow-up task opened for the first answer would go on
+			// quoting a score the customer took back: its timeline says.
+			w := winBackWords(s.pageLanguage(ctx, next.PageID))
+			last := next.WinBacks[len(next.WinBacks)-1]
+			if _, err := s.Complaints.Note(ctx, next.PageID, last, w("WinBackChanged", "Score", strconv.Itoa(a.Score), "Before", strconv.Itoa(sv.Answer.Score))); err != nil {
+				s.Log.Warn("surveys: note a changed answer on its win-back task", "survey_id", next.ID, "complaint_id", last, "err", err)
+			}
+		}
 		if wb, err := s.winBack(ctx, &next); err != nil {
 			s.Log.Error("surveys: win-back", "survey_id", next.ID, "err", err)
 		} else if wb != nil {
@@ -841,6 +850,15 @@ func (s *Service) answer(ctx context.Context, sv *Survey, a Answer) (*Survey, er
 		return &next, nil
 	}
 	return nil, incident.Errorf(incident.ECONFLICT, "the survey changed while you answered; try again")
+}
+
+// pageLanguage is the page's first language, the agents' ("en" when the
+// page names none or cannot be read).
+func (s *Service) pageLanguage(ctx context.Context, pageID string) string {
+	if p, err := s.Incidents.FindPageByID(ctx, pageID); err == nil && len(p.Languages) > 0 {
+		return p.Languages[0]
+	}
+	return "en"
 }
 
 // WinBackCategory is the complaint category of a win-back task.
@@ -878,10 +896,7 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 	}
 	// The task is for the page's agents: in the page's first language,
 	// as their Slack messages are.
-	lang := "en"
-	if p, err := s.Incidents.FindPageByID(ctx, sv.PageID); err == nil && len(p.Languages) > 0 {
-		lang = p.Languages[0]
-	}
+	lang := s.pageLanguage(ctx, sv.PageID)
 	w := winBackWords(lang)
 	suggest := ""
 	if sv.RecipientType == queue.FromCustomer && s.Grants != nil {
@@ -899,7 +914,7 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 				var offers []string
 				for _, o := range ans.Offers {
 					if !o.Granted && !o.Declined {
-						offers = append(offers, o.OfferID+" ("+o.Description+")")
+						offers = append(offers, o.Description) // in words: the offer's ID means nothing to an agent
 					}
 				}
 				if len(offers) > 0 {
@@ -930,7 +945,7 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Complaints.Note(ctx, sv.PageID, c.ID, w("WinBackNote", "Survey", sv.ID)+suggest); err != nil {
+	if _, err := s.Complaints.Note(ctx, sv.PageID, c.ID, w("WinBackNote")+suggest); err != nil {
 		s.Log.Warn("surveys: note the win-back", "complaint_id", c.ID, "err", err)
 	}
 	for try := 0; try < 5; try++ {

@@ -128,7 +128,8 @@ func TestSweepSendsEachOnce(t *testing.T) {
 type desk struct {
 	mu    sync.Mutex
 	byExt map[string]*complaint.Complaint
-	in    []complaint.Intake // what Receive was given
+	in    []complaint.Intake  // what Receive was given
+	notes map[string][]string // complaint ID → the notes added to it
 }
 
 func (c *desk) List(context.Context, complaint.Filter) ([]*complaint.Complaint, int, error) {
@@ -150,7 +151,13 @@ func (c *desk) Receive(_ context.Context, in complaint.Intake) (*complaint.Compl
 	return cp, true, nil
 }
 
-func (c *desk) Note(_ context.Context, _, id, _ string) (*complaint.Complaint, error) {
+func (c *desk) Note(_ context.Context, _, id, text string) (*complaint.Complaint, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.notes == nil {
+		c.notes = map[string][]string{}
+	}
+	c.notes[id] = append(c.notes[id], text)
 	return &complaint.Complaint{ID: id}, nil
 }
 
@@ -207,5 +214,50 @@ func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
 	// The task is in the page's first language, for its agents.
 	if len(d.in) == 0 || d.in[0].Subject != "Elégedetlen az incidens után: keresd meg" || !strings.HasPrefix(d.in[0].Text, "Kérdőív: 1/5. Megjegyzése: unhappy") {
 		t.Errorf("the win-back task's words: %+v", d.in)
+	}
+}
+
+// TestChangedAnswerNotedOnItsWinBack: a customer who changes an unhappy
+// answer after its win-back task opened has the change noted on the task,
+// which would otherwise go on quoting the first score.
+func TestChangedAnswerNotedOnItsWinBack(t *testing.T) {
+	db := enginetest.SQLite(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", Languages: []string{"en"}, CreatedAt: now, UpdatedAt: now}
+	if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+		t.Fatal(err)
+	}
+	sent := now.Add(-time.Hour)
+	sv := &surveys.Survey{ID: surveys.SurveyID("inc1", "customer:c1"), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
+		RecipientID: "c1", Key: "customer:c1", Channel: channel.Email, Address: "c1@example.com", Language: "en",
+		State: surveys.Scheduled, DueAt: sent, CreatedAt: sent, UpdatedAt: sent, Version: 1}
+	if created, err := db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || created != 1 {
+		t.Fatalf("CreateSurveys = %d, %v", created, err)
+	}
+	sv.State, sv.SentAt, sv.Version = surveys.Sent, &sent, 2
+	if err := db.SaveSurvey(ctx, sv); err != nil {
+		t.Fatal(err)
+	}
+	s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d := &desk{}
+	s.Secrets, s.Leaser, s.PublicURL, s.Complaints = db, db, "http://status.example", d
+	link, err := s.Link(ctx, sv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := link[strings.LastIndex(link, "/")+1:]
+	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.byExt) != 1 || len(d.in) != 1 || d.in[0].Text != "Survey answer: 2 of 5." {
+		t.Fatalf("the win-back task: %+v", d.in)
+	}
+	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want := "The customer changed their survey answer: now 1 of 5 (was 2)."
+	if notes := d.notes["c1"]; len(notes) == 0 || notes[len(notes)-1] != want {
+		t.Errorf("notes on the win-back task %v, want the last to be %q", notes, want)
 	}
 }
