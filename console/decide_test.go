@@ -312,3 +312,23 @@ func TestHeldBroadcastSaysWhy(t *testing.T) {
 		t.Errorf("the held broadcast's row:\n%s", page[strings.Index(page, `id="broadcasts"`):][:1500])
 	}
 }
+
+// TestPreviewSaysWhoReadsAnotherLanguage: the declaration's preview says
+// how many of the people told read a language the message has no text
+// in, and stops saying so once the manager adds it.
+func TestPreviewSaysWhoReadsAnotherLanguage(t *testing.T) {
+	e := startEnv(t, customersCSV) // on Payments: Anna reads Hungarian, Bob English
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	tok := m.csrf("/console/incidents/new")
+	form := url.Values{"_csrf": {tok}, "name": {"Card payments fail"}, "message": {"Some card payments fail."}, "status": {"investigating"},
+		"impact": {"auto"}, "notify": {"on"}, "component_" + e.payments.ID: {"major_outage"}, "step": {"preview"}}
+	res, body := m.do("POST", "/console/incidents", form)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "1 person told reads Magyar") {
+		t.Errorf("the preview of an English-only declaration: %d, want it to say one person reads Magyar", res.StatusCode)
+	}
+	form.Set("message_hu", "Egyes kártyás fizetések nem sikerülnek.")
+	if _, body := m.do("POST", "/console/incidents", form); strings.Contains(body, "reads Magyar") {
+		t.Error("the preview still warns about Hungarian once the Hungarian text is there")
+	}
+}

@@ -218,12 +218,13 @@ func (cs *Console) declare(c *fiber.Ctx) error {
 			// Who declaring would reach, counted as the dry run counts
 			// (the Slack declare modal shows the same numbers).
 			ids := f.input(true).ComponentIDs
-			counts, err := cs.cfg.Notify.DraftAudience(ctx, p.ID, ids)
+			counts, langs, err := cs.cfg.Notify.DraftAudienceLanguages(ctx, p.ID, ids)
 			if err != nil {
 				cs.log.Warn("console: count the audience", "page_id", p.ID, "err", err)
 				data["AudienceFailed"] = true
 			} else {
 				data["Audience"] = audienceRows(counts)
+				data["Untranslated"] = untranslated(p, langs, f.Messages)
 			}
 		}
 		v := cs.newView(c, "ConsolePreviewTitle", data)
@@ -232,6 +233,25 @@ func (cs *Console) declare(c *fiber.Ctx) error {
 	default: // edit
 		return cs.declareForm(c, fiber.StatusOK, comps, f)
 	}
+}
+
+// untranslated lists the languages people in the audience read that the
+// message has no text in (besides the page's default, which the message
+// is): each gets its frame in their language around the default's text.
+func untranslated(p *incident.Page, langs map[string]int, messages map[string]string) []fiber.Map {
+	def := "en"
+	if len(p.Languages) > 0 {
+		def = p.Languages[0]
+	}
+	out := []fiber.Map{}
+	for _, l := range incident.Languages {
+		n := langs[l]
+		if l == def || n == 0 || messages[l] != "" {
+			continue
+		}
+		out = append(out, fiber.Map{"Code": l, "Name": endonyms[l], "N": n, "Default": endonyms[def]})
+	}
+	return out
 }
 
 // affected lists the picked components with their new status.

@@ -280,22 +280,32 @@ func (s *Service) suppressedIn(ctx context.Context, ds []*queue.Delivery) (map[s
 // suppressed addresses: the dry run's count for an incident not declared
 // yet (the Slack declare modal shows it before submit). It writes nothing.
 func (s *Service) DraftAudience(ctx context.Context, pageID string, componentIDs []string) (map[channel.Kind]int, error) {
+	byKind, _, err := s.DraftAudienceLanguages(ctx, pageID, componentIDs)
+	return byKind, err
+}
+
+// DraftAudienceLanguages is DraftAudience, and also how many recipients
+// (a customer or subscriber once, whatever their channels) read each
+// language: a declaration whose text is in one language reaches the others
+// inside a frame in theirs, which its author should see before declaring.
+func (s *Service) DraftAudienceLanguages(ctx context.Context, pageID string, componentIDs []string) (map[channel.Kind]int, map[string]int, error) {
 	if _, err := s.inc.Page(ctx, pageID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	inc := &incident.Incident{ID: "draft", PageID: pageID, Status: incident.Investigating, ComponentIDs: componentIDs}
 	b := &incident.Broadcast{ID: "draft", PageID: pageID, IncidentID: inc.ID, UpdateID: "draft", Kind: incident.BroadcastDeclared}
 	a, err := s.newAudience(ctx, b, inc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[channel.Kind]int{}
+	out, langs := map[channel.Kind]int{}, map[string]int{}
 	seen := map[string]struct{}{}
+	people := map[string]bool{}
 	cursor := ""
 	for !strings.HasPrefix(cursor, phaseDone+":") {
 		ds, next, err := a.batch(ctx, cursor, s.cfg.BatchSize)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cursor = next
 		fresh := ds[:0]
@@ -307,13 +317,18 @@ func (s *Service) DraftAudience(ctx context.Context, pageID string, componentIDs
 		}
 		suppressed, err := s.suppressedIn(ctx, fresh)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, d := range fresh {
-			if !suppressed[scopedAddress{d.PageID, d.Kind, d.Address}] {
-				out[d.Kind]++
+			if suppressed[scopedAddress{d.PageID, d.Kind, d.Address}] {
+				continue
+			}
+			out[d.Kind]++
+			if who := string(d.RecipientType) + ":" + d.RecipientID; !people[who] {
+				people[who] = true
+				langs[d.Language]++
 			}
 		}
 	}
-	return out, nil
+	return out, langs, nil
 }
