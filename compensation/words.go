@@ -213,6 +213,22 @@ func (w Wording) rule(r Rule, give string) string {
 	return w.l.Pattern("AgentRuleIf").Fill("Conditions", strings.Join(parts, ", "), "Give", give)
 }
 
+// Limits words a policy's limits for agents: the cap, the claim deadline
+// (UTC), the exclusions.
+func (w Wording) Limits(p *Policy) []string {
+	var out []string
+	if p.Cap != nil {
+		out = append(out, w.Fill("AgentCap", "Amount", w.Money(*p.Cap)))
+	}
+	if p.ClaimDeadline != nil {
+		out = append(out, w.Fill("AgentClaimsUntil", "At", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 UTC")))
+	}
+	for _, e := range p.Exclude {
+		out = append(out, w.Fill("AgentExcluded", "What", w.Word("AgentExclude", string(e))))
+	}
+	return out
+}
+
 // State words a decision's state for agents ("COMING: being decided").
 func (w Wording) State(s State) string { return w.l.Word("AgentState", string(s)) }
 

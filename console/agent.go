@@ -721,16 +721,7 @@ func (cs *Console) policyWords(c *fiber.Ctx, pageID string, p *compensation.Poli
 	for _, rule := range p.Rules {
 		rules = append(rules, compensation.NameComponents(w.RuleGives(rule, p), names))
 	}
-	if p.Cap != nil {
-		limits = append(limits, w.Fill("AgentCap", "Amount", w.Money(*p.Cap)))
-	}
-	if p.ClaimDeadline != nil {
-		limits = append(limits, w.Fill("AgentClaimsUntil", "At", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 UTC")))
-	}
-	for _, e := range p.Exclude {
-		limits = append(limits, w.Fill("AgentExcluded", "What", w.Word("AgentExclude", string(e))))
-	}
-	return rules, limits, nil
+	return rules, w.Limits(p), nil
 }
 
 // componentNames maps the page's component IDs to their names, for the

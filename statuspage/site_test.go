@@ -537,16 +537,7 @@ func TestRun(t *testing.T) {
 	seedScenario(t, e)
 	reg := prometheus.NewRegistry()
 	e.site = New(e.svc, e.events, Options{Log: quiet, Now: e.clock.Now, Registerer: reg})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.site.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	waitFor(t, "ready", e.site.Ready)
+	runSite(t, e)
 	name := "Checkout failing"
 	inc, _, err := e.svc.CreateIncident(context.Background(), scenarioPage, incident.IncidentInput{Name: &name,
 		Components: map[string]incident.ComponentStatus{"cmpweb000001": incident.MajorOutage}}, "")
@@ -700,16 +691,7 @@ func TestResyncRendersEveryPage(t *testing.T) {
 	e := newEnv(t, scenarioNow)
 	seedScenario(t, e)
 	e.site = New(e.svc, e.events, Options{Log: quiet, Now: e.clock.Now})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.site.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	waitFor(t, "ready", e.site.Ready)
+	runSite(t, e)
 	// Another node declares; its event never arrives here.
 	quietSvc := incident.NewService(e.db, nil, quiet)
 	quietSvc.Now = e.clock.Now
@@ -729,4 +711,19 @@ func TestResyncRendersEveryPage(t *testing.T) {
 		a, ok := e.site.Lookup("", "/api/v2/summary.json", "")
 		return ok && strings.Contains(string(a.Body), inc.ID)
 	})
+}
+
+// runSite runs e.site until the test ends, and waits until it is ready.
+func runSite(t *testing.T, e *env) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.site.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	waitFor(t, "ready", e.site.Ready)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/store/enginetest"
+	"github.com/heraldhq/herald/store/sqlite"
 	"github.com/heraldhq/herald/surveys"
 )
 
@@ -167,32 +168,8 @@ func (c *desk) Note(_ context.Context, _, id, text string) (*complaint.Complaint
 // the survey's allowance (WinBackMax) and keep a later, real one from
 // opening.
 func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
-	db := enginetest.SQLite(t)
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", Languages: []string{"hu", "en"}, CreatedAt: now, UpdatedAt: now}
-	if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
-		t.Fatal(err)
-	}
-	sent := now.Add(-time.Hour)
-	sv := &surveys.Survey{ID: surveys.SurveyID("inc1", "customer:c1"), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
-		RecipientID: "c1", Key: "customer:c1", Channel: channel.Email, Address: "c1@example.com", Language: "en",
-		State: surveys.Scheduled, DueAt: sent, CreatedAt: sent, UpdatedAt: sent, Version: 1}
-	if created, err := db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || created != 1 {
-		t.Fatalf("CreateSurveys = %d, %v", created, err)
-	}
-	sv.State, sv.SentAt, sv.Version = surveys.Sent, &sent, 2
-	if err := db.SaveSurvey(ctx, sv); err != nil {
-		t.Fatal(err)
-	}
-	s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	d := &desk{}
-	s.Secrets, s.Leaser, s.PublicURL, s.Complaints = db, db, "http://status.example", d
-	link, err := s.Link(ctx, sv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := link[strings.LastIndex(link, "/")+1:]
+	s, d, db, sv, token := sentSurvey(t, "hu", "en")
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
@@ -221,10 +198,32 @@ func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
 // answer after its win-back task opened has the change noted on the task,
 // which would otherwise go on quoting the first score.
 func TestChangedAnswerNotedOnItsWinBack(t *testing.T) {
+	ctx := context.Background()
+	s, d, _, _, token := sentSurvey(t, "en")
+	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.byExt) != 1 || len(d.in) != 1 || d.in[0].Text != "Survey answer: 2 of 5." {
+		t.Fatalf("the win-back task: %+v", d.in)
+	}
+	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want := "The customer changed their survey answer: now 1 of 5 (was 2)."
+	if notes := d.notes["c1"]; len(notes) == 0 || notes[len(notes)-1] != want {
+		t.Errorf("notes on the win-back task %v, want the last to be %q", notes, want)
+	}
+}
+
+// sentSurvey is a survey sent an hour ago to customer c1 of page p1 (its
+// languages langs) on SQLite, the service answering it with the desk as
+// its complaints, and the token of its link.
+func sentSurvey(t *testing.T, langs ...string) (*surveys.Service, *desk, *sqlite.DB, *surveys.Survey, string) {
+	t.Helper()
 	db := enginetest.SQLite(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", Languages: []string{"en"}, CreatedAt: now, UpdatedAt: now}
+	page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", Languages: langs, CreatedAt: now, UpdatedAt: now}
 	if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,18 +245,5 @@ func TestChangedAnswerNotedOnItsWinBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := link[strings.LastIndex(link, "/")+1:]
-	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 2}); err != nil {
-		t.Fatal(err)
-	}
-	if len(d.byExt) != 1 || len(d.in) != 1 || d.in[0].Text != "Survey answer: 2 of 5." {
-		t.Fatalf("the win-back task: %+v", d.in)
-	}
-	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 1}); err != nil {
-		t.Fatal(err)
-	}
-	want := "The customer changed their survey answer: now 1 of 5 (was 2)."
-	if notes := d.notes["c1"]; len(notes) == 0 || notes[len(notes)-1] != want {
-		t.Errorf("notes on the win-back task %v, want the last to be %q", notes, want)
-	}
+	return s, d, db, sv, link[strings.LastIndex(link, "/")+1:]
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -294,17 +293,11 @@ func benchBroadcast(ctx context.Context, opt broadcastOptions, stdout, stderr io
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), opt.Customers, opt.Messages, opt.Workers, opt.Rate, opt.Duration)
 	rep := &report{out: stdout}
 	begin := time.Now()
-	if opt.CPUProfile != "" {
-		f, err := os.Create(opt.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(opt.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	dir, err := os.MkdirTemp("", "herald-bench-broadcast-")
 	if err != nil {

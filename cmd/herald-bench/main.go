@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -113,4 +114,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return memoryChild(ctx, args[1:], stdout, stderr)
 	}
 	return errUsage
+}
+
+// cpuProfile starts a CPU profile of the whole process into path ("" does
+// nothing) and returns what stops it and closes the file.
+func cpuProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -131,17 +130,11 @@ func benchStatuspage(ctx context.Context, opt statuspageOptions, stdout, stderr 
 	if err := n.Site.RenderPage(ctx, page.ID); err != nil {
 		return err
 	}
-	if opt.CPUProfile != "" {
-		f, err := os.Create(opt.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(opt.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	fmt.Fprintf(stdout, "herald-bench statuspage: %d CPUs, GOMAXPROCS %d, %s, %d connections, %d rounds of %s per server and endpoint after %s warm-up\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), opt.Conns, opt.Rounds, opt.Duration, opt.Warmup)
 	fmt.Fprintf(stdout, "scenario: 20 components in 4 groups, 3 active incidents, 2 scheduled maintenances (SQLite engine)\n\n")

@@ -85,17 +85,7 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 				}
 				rules = append(rules, "• "+esc(compensation.NameComponents(w.Rule(r), a.Names)))
 			}
-			var limits []string
-			if p.Cap != nil {
-				limits = append(limits, w.Fill("AgentCap", "Amount", w.Money(*p.Cap)))
-			}
-			if p.ClaimDeadline != nil {
-				limits = append(limits, w.Fill("AgentClaimsUntil", "At", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 UTC")))
-			}
-			for _, e := range p.Exclude {
-				limits = append(limits, w.Fill("AgentExcluded", "What", w.Word("AgentExclude", string(e))))
-			}
-			if len(limits) > 0 {
+			if limits := w.Limits(p); len(limits) > 0 {
 				rules = append(rules, "_"+strings.Join(limits, " · ")+"_")
 			}
 			sections = append(sections, "*"+w.Text("AgentWhoGetsWhat")+"*\n"+strings.Join(rules, "\n"))
