@@ -58,7 +58,7 @@ func (cs *Console) reportsPage(c *fiber.Ctx) error {
 	}
 	no := false
 	resolved, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Maintenance: &no,
-		Statuses: []incident.Status{incident.Resolved}, Limit: recentReports})
+		Statuses: []incident.Status{incident.Resolved, incident.Postmortem}, Limit: recentReports})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,15 @@ func TestReportsInTheConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// One more, whose postmortem is published: it is listed too.
+	pm := e.declare(t, "Checkout timed out", false)
+	for _, st := range []incident.Status{incident.Resolved, incident.Postmortem} {
+		st := st
+		if _, err := e.n.Incidents.UpdateIncident(e.as(incident.RoleManager), e.page.ID, pm.ID, incident.IncidentInput{Status: &st, Body: &body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	anon := e.client(t)
 	res, _ := anon.do("GET", "/console/incidents/"+inc.ID+"/report", nil)
 	if res.StatusCode == http.StatusOK {
@@ -35,6 +44,9 @@ func TestReportsInTheConsole(t *testing.T) {
 	res, page := agent.do("GET", "/console/reports", nil)
 	if res.StatusCode != http.StatusOK || !strings.Contains(page, `href="/console/incidents/`+inc.ID+`/report"`) {
 		t.Fatalf("reports page: status %d, want a link to the resolved incident's report:\n%s", res.StatusCode, page)
+	}
+	if !strings.Contains(page, `href="/console/incidents/`+pm.ID+`/report"`) {
+		t.Error("the reports page leaves out an incident whose postmortem is published")
 	}
 	if !strings.Contains(page, `value="`+time.Now().UTC().Format(time.DateOnly)+`"`) {
 		t.Error("the period form does not default to today")

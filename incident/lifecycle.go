@@ -713,6 +713,26 @@ func effectiveImpact(inc *Incident) Impact {
 	return worst
 }
 
+// PeakImpact is the worst the incident was: its impact, or the worst its
+// components' statuses ever implied, whichever is worse. A manager who
+// lowers the impact once the fix is out (the banner turns yellow while
+// they watch) does not turn a critical outage into a minor one in the
+// reports.
+func (inc *Incident) PeakImpact() Impact {
+	if inc.IsMaintenance() {
+		return inc.Impact
+	}
+	worst := inc.Impact
+	for _, u := range inc.Updates {
+		for _, ac := range u.AffectedComponents {
+			if im := ac.NewStatus.Impact(); im.Rank() > worst.Rank() {
+				worst = im
+			}
+		}
+	}
+	return worst
+}
+
 func cloneIncident(inc *Incident) *Incident {
 	c := *inc
 	c.ComponentIDs = append([]string(nil), inc.ComponentIDs...)

@@ -218,3 +218,24 @@ func TestDroppedComponentGoesBack(t *testing.T) {
 		t.Errorf("Web after both let go: %s", status(web))
 	}
 }
+
+// TestPeakImpact: lowering the impact while watching (the banner turns
+// yellow) keeps the incident's peak for the reports: critical.
+func TestPeakImpact(t *testing.T) {
+	ctx := context.Background()
+	svc, page, comps := newService(t)
+	inc, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("Payments are failing"),
+		Components: map[string]incident.ComponentStatus{comps[0].ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	minor := incident.ImpactMinor
+	inc, err = svc.UpdateIncident(ctx, page.ID, inc.ID, incident.IncidentInput{Status: ptr(incident.Monitoring), ImpactOverride: &minor,
+		Components: map[string]incident.ComponentStatus{comps[0].ID: incident.Operational}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Impact != incident.ImpactMinor || inc.PeakImpact() != incident.ImpactCritical {
+		t.Errorf("impact %s, peak %s; want minor now and critical at its worst", inc.Impact, inc.PeakImpact())
+	}
+}

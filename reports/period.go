@@ -137,13 +137,13 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 			continue
 		}
 		declared := declaredAt(inc)
-		pi := PeriodIncident{ID: inc.ID, Name: inc.Name, Impact: inc.Impact, DeclaredAt: declared, DurationS: -1}
+		pi := PeriodIncident{ID: inc.ID, Name: inc.Name, Impact: inc.PeakImpact(), DeclaredAt: declared, DurationS: -1}
 		if inc.ResolvedAt != nil {
 			pi.DurationS = int64(inc.ResolvedAt.Sub(declared) / time.Second)
 			durations = append(durations, pi.DurationS)
 		}
 		r.Incidents++
-		r.ByImpact[inc.Impact]++
+		r.ByImpact[pi.Impact]++
 		for _, id := range inc.ComponentIDs {
 			comp(id).Incidents++
 		}

@@ -24,7 +24,9 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	c := &csvRows{}
 	z := time.Time{}
 	c.add("period", r.From, "", "from", "", "")
-	c.add("period", r.To, "", "to", "", "")
+	// To is the day after the last (excluded), as the JSON has it; the
+	// detail says which day the period's last is, as people wrote it.
+	c.add("period", r.To, "", "to", "", "excluded: the last day is "+r.To.AddDate(0, 0, -1).Format(time.DateOnly))
 	c.add("incidents", z, "", "total", itoa(r.Incidents), "")
 	for _, k := range sortedKeys(r.ByImpact) {
 		c.add("incidents", z, "", "impact:"+string(k), itoa(r.ByImpact[k]), "")

@@ -337,7 +337,7 @@ func (s *Service) summary(ctx context.Context, r *Report, inc *incident.Incident
 	for _, c := range comps {
 		names[c.ID] = c.Name
 	}
-	sum := IncidentSummary{ID: inc.ID, Name: inc.Name, Impact: inc.Impact, Status: inc.Status, Components: []Named{},
+	sum := IncidentSummary{ID: inc.ID, Name: inc.Name, Impact: inc.PeakImpact(), Status: inc.Status, Components: []Named{},
 		DeclaredAt: declaredAt(inc), ResolvedAt: utcPtr(inc.ResolvedAt)}
 	for _, id := range inc.ComponentIDs {
 		sum.Components = append(sum.Components, Named{ID: id, Name: names[id]})

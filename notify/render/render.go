@@ -984,8 +984,9 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 	layout = full
 	assemble := func(vals map[string]string) string {
 		s := fillSlots(layout, vals)
-		// An empty slot leaves "  " or " ." behind; a cut slot's ellipsis
-		// before the template's full stop would read "….".
+		// An empty slot leaves "  ", " ." or "()" behind; a cut slot's
+		// ellipsis before the template's full stop would read "….".
+		s = strings.ReplaceAll(s, "()", "")
 		return strings.TrimSpace(dropStopAfterEllipsis(dropSpaceBeforePunct(squeezeSpace(s))))
 	}
 	if !sms.Fits(assemble(vals), max) {
@@ -997,6 +998,13 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 	if enc, _, n := sms.Segments(assemble(vals)); enc == sms.UCS2 && n > max && max < maxSMSBodySegments && vals[slotBody] != "" && strings.Contains(layout, slotBody) {
 		// Only the operator's text earns the extra segment: a message
 		// without one (selfTest's) must fit the budget.
+		max++
+	}
+	if in.Kind == queue.KindCompensation && !sms.Fits(assemble(vals), max) && max < maxSMSBodySegments {
+		// The compensation announcement is its line, which is never cut:
+		// in UCS-2 that alone can fill the budget, and the incident's name
+		// would be cut to nothing ("sorry for the disruption ()") and the
+		// page's to a stub. The names earn a segment, as a body does.
 		max++
 	}
 	whole := map[string]string{slotBody: vals[slotBody], slotName: vals[slotName], slotPage: vals[slotPage]}

@@ -241,3 +241,37 @@ func TestSMSNeverCutsTextToAStub(t *testing.T) {
 		}
 	}
 }
+
+// TestCompensationSMSKeepsItsNames: the compensation announcement is its
+// line, never cut; in UCS-2 a long line (an amended offer saying it
+// replaces the earlier one) filled the budget, and the SMS read "Acme…:
+// przepraszamy za utrudnienia ()". The names earn a segment, and no
+// empty parentheses are left.
+func TestCompensationSMSKeepsItsNames(t *testing.T) {
+	r := newTestRenderer(t)
+	lines := map[string]string{
+		"pl": "W ramach przeprosin otrzymają Państwo 15% opłaty miesięcznej (3,00 EUR) jako uznanie na koncie na następnej fakturze. Ta oferta zastępuje wszystkie nasze wcześniejsze propozycje dotyczące tego zakłócenia.",
+		"hu": "Bocsánatkérésünk jeléül a havidíja 15%-ának megfelelő jóváírást (3,00 EUR) kap a következő számláján. Ez felvált minden korábbi ajánlatot, amelyet erre a zavarra tettünk.",
+		"hr": "Kao ispriku dobit ćete odobrenje od 15% mjesečne naknade (3,00 EUR) na sljedećem računu. Ova ponuda zamjenjuje sve naše ranije ponude za ovaj poremećaj.",
+		"en": "As an apology you will receive 15% of your monthly fee (3.00 EUR) as a credit on your next invoice. This replaces any earlier offer we made for this disruption.",
+	}
+	for lang, base := range lines {
+		// Lines of every length around the segment boundaries: the one
+		// whose fixed text fills its segments exactly left no room.
+		for pad := 0; pad <= 140; pad++ {
+			line := base + strings.Repeat(" ż", pad/2) + strings.Repeat("!", pad%2)
+			in := operatorInput(queue.KindCompensation, lang, "Fixed.")
+			in.Page.Name, in.Incident.Name = "Acme Payments", "Card payments fail"
+			in.Compensation = line
+			m, err := r.Render(channel.SMS, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(m.Text, "()") || !strings.Contains(m.Text, "Card payments fail") || !strings.HasPrefix(m.Text, "Acme Payments:") ||
+				!strings.Contains(m.Text, line) {
+				t.Errorf("%s, pad %d: %q; want the page and incident names whole and the line whole", lang, pad, m.Text)
+				break
+			}
+		}
+	}
+}
