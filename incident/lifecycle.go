@@ -537,9 +537,10 @@ func (s *Service) componentTargets(ctx context.Context, inc *Incident, in Incide
 	return want, nil
 }
 
-// moveComponents puts the incident's components in the statuses wanted
-// (and those it dropped, dropped) and adds to ch those that moved, their
-// status history and the groups whose status follows. It returns the components the new update lists:
+// moveComponents puts the incident's components (and those it dropped,
+// dropped) in the statuses wanted and adds to ch those that moved, their
+// status history and the groups whose status follows. It returns the
+// components the new update lists:
 // those that moved and, when the incident is created, also those already
 // in the status it gives them, so that its first update records every
 // status it was declared with (its impact is read from its updates).
@@ -641,8 +642,6 @@ func newBroadcast(inc *Incident, u *Update, in IncidentInput, create, statusChan
 	return &Broadcast{ID: NewID(), PageID: inc.PageID, IncidentID: inc.ID, UpdateID: u.ID, Kind: kind, CreatedAt: now}
 }
 
-// stillHeld returns the worst status that open incidents other than self
-// still hold the component in, or operational.
 // heldBy reports whether inc holds a component in a status of its own: a
 // maintenance under way holds its components under maintenance, an
 // incident those its updates last set to other than operational.
@@ -654,6 +653,8 @@ func heldBy(inc *Incident, componentID string) bool {
 	return ok && st != Operational
 }
 
+// stillHeld returns the worst status that open incidents other than self
+// still hold the component in, or operational.
 func stillHeld(open []*Incident, self, componentID string) ComponentStatus {
 	worst := Operational
 	for _, o := range open {
