@@ -116,7 +116,9 @@ func formFor(d *compensation.Decision) *decisionForm {
 		f.Plans = strings.Join(r.Plans, ", ")
 		f.Components = r.Components
 	}
-	f.Locked = !showsWhole(f, pol)
+	// Only a policy in force is kept from the form: one an earlier version
+	// decided, now "coming" or "none", is a starting point.
+	f.Locked = d.State == compensation.Decided && !showsWhole(f, pol)
 	if f.Locked {
 		f.Policy = pol
 	}
