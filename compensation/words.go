@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
 )
 
@@ -214,19 +215,39 @@ func (w Wording) rule(r Rule, give string) string {
 }
 
 // Limits words a policy's limits for agents: the cap, the claim deadline
-// (UTC), the exclusions.
-func (w Wording) Limits(p *Policy) []string {
+// in loc (the page's time zone, which the agents' other times use; nil:
+// UTC), named, the exclusions.
+func (w Wording) Limits(p *Policy, loc *time.Location) []string {
 	var out []string
 	if p.Cap != nil {
 		out = append(out, w.Fill("AgentCap", "Amount", w.Money(*p.Cap)))
 	}
 	if p.ClaimDeadline != nil {
-		out = append(out, w.Fill("AgentClaimsUntil", "At", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 UTC")))
+		out = append(out, w.Fill("AgentClaimsUntil", "At", Stamp(*p.ClaimDeadline, loc)))
 	}
 	for _, e := range p.Exclude {
 		out = append(out, w.Fill("AgentExcluded", "What", w.Word("AgentExclude", string(e))))
 	}
 	return out
+}
+
+// Stamp is a time as agents read it: in loc (nil: UTC), to the minute,
+// with the zone named ("2026-12-05 21:20 CET").
+func Stamp(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
+
+// PageZone is a page's time zone, UTC when it names none or an unknown one.
+func PageZone(p *incident.Page) *time.Location {
+	if p != nil && p.TimeZone != "" {
+		if loc, err := time.LoadLocation(p.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
 }
 
 // State words a decision's state for agents ("COMING: being decided").

@@ -721,7 +721,11 @@ func (cs *Console) policyWords(c *fiber.Ctx, pageID string, p *compensation.Poli
 	for _, rule := range p.Rules {
 		rules = append(rules, compensation.NameComponents(w.RuleGives(rule, p), names))
 	}
-	return rules, w.Limits(p), nil
+	var loc *time.Location
+	if page, err := cs.page(c.UserContext()); err == nil {
+		loc = compensation.PageZone(page)
+	}
+	return rules, w.Limits(p, loc), nil
 }
 
 // componentNames maps the page's component IDs to their names, for the

@@ -45,8 +45,11 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 	w := compensation.Words(a.Lang)
 	more := func(n int) string { return "• " + w.Fill("AgentMore", "N", strconv.Itoa(n)) }
 	head := w.Fill("AgentCompTitle", "Name", a.Incident.Name)
+	// Times in the page's zone, named, as the incident's own Slack
+	// messages have them: a deadline read in UTC is an hour off in Budapest.
+	loc := compensation.PageZone(a.Page)
 	status := "*" + w.State(d.State) + "* " + w.Fill("AgentVersion", "Version", strconv.Itoa(d.Version), "By", esc(incident.ActorName(d.By)),
-		"At", d.At.UTC().Format("2006-01-02 15:04 UTC"))
+		"At", compensation.Stamp(d.At, loc))
 
 	var sections []string
 	if len(a.Changes) > 0 {
@@ -85,7 +88,7 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 				}
 				rules = append(rules, "• "+esc(compensation.NameComponents(w.Rule(r), a.Names)))
 			}
-			if limits := w.Limits(p); len(limits) > 0 {
+			if limits := w.Limits(p, loc); len(limits) > 0 {
 				rules = append(rules, "_"+strings.Join(limits, " · ")+"_")
 			}
 			sections = append(sections, "*"+w.Text("AgentWhoGetsWhat")+"*\n"+strings.Join(rules, "\n"))

@@ -22,15 +22,17 @@ func TestAgentCompensationInThePagesLanguage(t *testing.T) {
 			Offers:  []compensation.Offer{{ID: "credit10", Kind: compensation.Credit, Percent: 1000}, {ID: "days", Kind: compensation.FreePeriod, Days: 3}},
 			Rules:   []compensation.Rule{{ID: "gold", Plans: []string{"gold"}, Components: []string{"cmp1"}, MinAffectedMinutes: 60, Give: []string{"credit10"}}},
 			Exclude: []compensation.Exclusion{compensation.ExcludeNotAffected}}}
+	deadline := time.Date(2027, 1, 31, 22, 59, 0, 0, time.UTC)
+	d.Policy.ClaimDeadline = &deadline
 	changes := compensation.Diff(&compensation.Decision{State: compensation.Coming}, d)
-	a := AgentDecision{Page: &incident.Page{ID: "p1", Name: "Acme"}, Incident: &incident.Incident{ID: "i1", Name: "Kártyás fizetés"},
+	a := AgentDecision{Page: &incident.Page{ID: "p1", Name: "Acme", TimeZone: "Europe/Budapest"}, Incident: &incident.Incident{ID: "i1", Name: "Kártyás fizetés"},
 		Decision: d, Changes: changes, Lang: "hu", Names: map[string]string{"cmp1": "Fizetés"}, CheckURL: "https://x/check/{customer}"}
 	m, err := AgentCompensation(a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	blocks := string(m.Blocks)
-	for _, want := range []string{"Kompenzáció: Kártyás fizetés", "ELDÖNTVE", "2. változat, Mia,", "Mi változott",
+	for _, want := range []string{"Kompenzáció: Kártyás fizetés", "ELDÖNTVE", "2. változat, Mia, 2026-12-05 17:00 CET", "2027-01-31 23:59 CET", "Mi változott",
 		"állapot – módosult: VÁRHATÓ: döntés folyamatban → ELDÖNTVE", "a havidíj 10%-ának megfelelő jóváírás", "3 ingyenes nap",
 		"Ki mit kap", "ha csomag: gold, érintett szolgáltatás: Fizetés, legalább 60 percig érintett: credit10", "kizárva: akiket nem érintett", "Teendő"} {
 		if !strings.Contains(blocks, want) {
@@ -42,7 +44,7 @@ func TestAgentCompensationInThePagesLanguage(t *testing.T) {
 			t.Errorf("the Hungarian agents' message has %q:\n%s", english, blocks)
 		}
 	}
-	if !strings.HasPrefix(m.Text, "Kompenzáció: Kártyás fizetés – ELDÖNTVE") || !strings.HasSuffix(m.Text, "és még 5 változás") {
+	if !strings.HasPrefix(m.Text, "Kompenzáció: Kártyás fizetés – ELDÖNTVE") || !strings.HasSuffix(m.Text, "és még 6 változás") {
 		t.Errorf("fallback text %q", m.Text)
 	}
 }
