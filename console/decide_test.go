@@ -311,6 +311,10 @@ func TestHeldBroadcastSaysWhy(t *testing.T) {
 	if !strings.Contains(page, "nothing is stuck") || !strings.Contains(page, `data-confirm="Cancel this broadcast?`) {
 		t.Errorf("the held broadcast's row:\n%s", page[strings.Index(page, `id="broadcasts"`):][:1500])
 	}
+	m.cookies["herald_lang"] = "hu"
+	if _, page := m.do("GET", "/console/incidents/"+inc.ID, nil); !strings.Contains(page, "(csendes órák;") {
+		t.Errorf("the Hungarian console says why in English:\n%s", page[strings.Index(page, `id="broadcasts"`):][:1500])
+	}
 }
 
 // TestPreviewSaysWhoReadsAnotherLanguage: the declaration's preview says

@@ -453,6 +453,18 @@ func (v *view) E(prefix string, value any) string {
 	return strings.ReplaceAll(s, "_", " ")
 }
 
+// HeldWhy says why a broadcast's messages wait (notify's reasons: "quiet
+// hours", "frequency cap") in the console's language, joined.
+func (v *view) HeldWhy(reasons []string) string {
+	var out []string
+	for _, r := range reasons {
+		if r != "" {
+			out = append(out, v.E("ConsoleHeldWhy", r))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // overallIDs maps incident.Overall's descriptions to words (as statuspage does).
 var overallIDs = map[string]string{
 	"All Systems Operational":    "OverallAllOperational",
