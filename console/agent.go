@@ -253,6 +253,7 @@ func (cs *Console) guidance(c *fiber.Ctx, pageID string, open []*incident.Incide
 		return nil, nil
 	}
 	rows := []guidanceRow{}
+	var words func(*compensation.Policy) ([]string, []string) // read once, for the first policy
 	for _, inc := range open {
 		if inc.IsMaintenance() {
 			continue
@@ -264,10 +265,12 @@ func (cs *Console) guidance(c *fiber.Ctx, pageID string, open []*incident.Incide
 		r := guidanceRow{Incident: inc, Decision: d}
 		if p := d.Policy; p != nil {
 			r.Offers = p.Offers
-			var err error
-			if r.Rules, r.Limits, err = cs.policyWords(c, pageID, p); err != nil {
-				return nil, err
+			if words == nil {
+				if words, err = cs.policyWords(c, pageID); err != nil {
+					return nil, err
+				}
 			}
+			r.Rules, r.Limits = words(p)
 		}
 		rows = append(rows, r)
 	}
@@ -709,23 +712,27 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 	return c.Redirect(Prefix+"/complaints/"+cp.ID, fiber.StatusSeeOther)
 }
 
-// policyWords says who gets what under p in the console's language (a
-// choice as a choice, compensation.RuleGives), and its limits: the cap,
-// the claim deadline, the exclusions.
-func (cs *Console) policyWords(c *fiber.Ctx, pageID string, p *compensation.Policy) (rules, limits []string, err error) {
+// policyWords returns what says who gets what under a policy in the
+// console's language (a choice as a choice, compensation.RuleGives), and
+// its limits: the cap, the claim deadline in the page's zone, the
+// exclusions. It reads the page and its components once, for every
+// policy it is then given.
+func (cs *Console) policyWords(c *fiber.Ctx, pageID string) (func(*compensation.Policy) (rules, limits []string), error) {
 	w := compensation.Words(cs.lang(c))
 	names, err := cs.componentNames(c.UserContext(), pageID)
 	if err != nil {
-		return nil, nil, err
-	}
-	for _, rule := range p.Rules {
-		rules = append(rules, compensation.NameComponents(w.RuleGives(rule, p), names))
+		return nil, err
 	}
 	var loc *time.Location
 	if page, err := cs.page(c.UserContext()); err == nil {
 		loc = compensation.PageZone(page)
 	}
-	return rules, w.Limits(p, loc), nil
+	return func(p *compensation.Policy) (rules, limits []string) {
+		for _, rule := range p.Rules {
+			rules = append(rules, compensation.NameComponents(w.RuleGives(rule, p), names))
+		}
+		return rules, w.Limits(p, loc)
+	}, nil
 }
 
 // componentNames maps the page's component IDs to their names, for the

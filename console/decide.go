@@ -164,9 +164,11 @@ func (cs *Console) decisionView(c *fiber.Ctx, status int, f *decisionForm) error
 	if f.Locked && f.Policy != nil {
 		b, _ := json.MarshalIndent(f.Policy, "", "  ")
 		policyJSON = string(b)
-		if rules, limits, err = cs.policyWords(c, p.ID, f.Policy); err != nil {
+		words, err := cs.policyWords(c, p.ID)
+		if err != nil {
 			return err
 		}
+		rules, limits = words(f.Policy)
 	}
 	v := cs.newView(c, "ConsoleDecisionTitle", fiber.Map{"Form": f, "Incident": inc, "Components": leaves(comps), "PolicyJSON": policyJSON,
 		"Rules": rules, "Limits": limits,
