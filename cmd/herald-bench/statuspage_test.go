@@ -11,8 +11,8 @@ import (
 
 // TestStatuspageCeilingsShort runs the status page comparison briefly
 // against a real node: herald and the three ceilings (plain, with
-// herald's headers, with herald's headers and timeouts) are each
-// measured every round, and the report names them.
+// herald's headers, with herald's headers and connection settings) are
+// each measured every round, and the report names them.
 func TestStatuspageCeilingsShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a herald node and four HTTP load runs: not under -short")
