@@ -33,8 +33,7 @@ func load() {
 		return
 	}
 	tmpl, tmplErr = template.New("").Funcs(template.FuncMap{
-		"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"hm":    func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"stamp": stamp,
 		"dur":   durText,
 		"pct":   pct,
 		"money": money,
@@ -43,6 +42,25 @@ func load() {
 		// word names an enum value in the view's language: {{word $.L "Impact" .Impact}}.
 		"word": func(l *locale.Lang, prefix string, v any) string { return l.Word(prefix, fmt.Sprint(v)) },
 	}).ParseFS(templateFS, "templates/*.html")
+}
+
+// stamp is a time as the HTML shows it: in loc, to the minute, with the
+// zone named ("2026-12-05 14:03 CET").
+func stamp(loc *time.Location, t time.Time) string {
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
+
+// zoneName is the page's time zone, Etc/UTC when it names none.
+func zoneName(p *incident.Page) string {
+	if p.TimeZone == "" {
+		return "Etc/UTC"
+	}
+	return p.TimeZone
+}
+
+// zone is the location named (UTC for one this machine does not know).
+func zone(name string) *time.Location {
+	return (&incident.Page{TimeZone: name}).Location()
 }
 
 // durText writes seconds as "1 h 05 min", "4 min 10 s" or "35 s", with
@@ -115,6 +133,7 @@ func wordsFor(lang string) words {
 type incidentView struct {
 	Lang       string
 	L          *locale.Lang
+	Loc        *time.Location // the page's zone, for stamp
 	W          words
 	R          *Report
 	Charts     []template.HTML
@@ -136,7 +155,7 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 		return nil, tmplErr
 	}
 	w := wordsFor(lang)
-	v := incidentView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), W: w, R: r, Links: links, KindWord: map[string]string{
+	v := incidentView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), Loc: zone(r.TimeZone), W: w, R: r, Links: links, KindWord: map[string]string{
 		EntryDeclared: w["ReportKindDeclared"], EntryUpdate: w["ReportKindUpdate"], EntryResolved: w["ReportKindResolved"],
 		EntryPostmortem: w["ReportKindPostmortem"]}}
 	for _, st := range queue.DeliveryStates {
@@ -148,7 +167,7 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 		}
 	}
 	v.Deliveries = deliveriesChart(r, w, v.L).SVG()
-	v.Curve = curveChart(r, w, v.KindWord).SVG()
+	v.Curve = curveChart(r, w, v.KindWord, v.Loc).SVG()
 	for _, b := range r.Complaints.Curve {
 		if b.Tagged+b.Untagged > 0 {
 			v.CurveRows = append(v.CurveRows, b)
@@ -193,7 +212,7 @@ func deliveriesChart(r *Report, w words, l *locale.Lang) BarChart {
 
 // curveChart: the complaint curve, a bucket a column, with marks. A long
 // curve is drawn with wider buckets (at most maxColumns columns).
-func curveChart(r *Report, w words, kind map[string]string) BarChart {
+func curveChart(r *Report, w words, kind map[string]string, loc *time.Location) BarChart {
 	const maxColumns = 96
 	cv := r.Complaints.Curve
 	step := max(1, (len(cv)+maxColumns-1)/maxColumns)
@@ -206,7 +225,7 @@ func curveChart(r *Report, w words, kind map[string]string) BarChart {
 			t += cv[j].Tagged
 			u += cv[j].Untagged
 		}
-		c.Labels = append(c.Labels, cv[i].At.UTC().Format("15:04"))
+		c.Labels = append(c.Labels, cv[i].At.In(loc).Format("15:04"))
 		tagged.Values = append(tagged.Values, t)
 		untagged.Values = append(untagged.Values, u)
 	}

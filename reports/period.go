@@ -21,7 +21,11 @@ type Grants interface {
 // incident's report it reads the period's complaints and surveys (the
 // complaint service's Stats); it is asked for rarely.
 type PeriodReport struct {
-	Page        Named     `json:"page"`
+	Page Named `json:"page"`
+	// TimeZone is the page's: the period's days are its days, and the
+	// HTML shows times in it; JSON and CSV times are UTC but From and To
+	// (midnights in the zone, with its offset).
+	TimeZone    string    `json:"time_zone"`
 	From        time.Time `json:"from"`
 	To          time.Time `json:"to"` // excluded
 	GeneratedAt time.Time `json:"generated_at"`
@@ -85,7 +89,10 @@ type ComponentCount struct {
 // MaxPeriod bounds a period (a little over a year and a leap day).
 const MaxPeriod = 367 * 24 * time.Hour
 
-// Period builds the evaluation of the page's [from, to).
+// Period builds the evaluation of the page's days [from, to): from and
+// to are calendar days (their dates in UTC, as ParsePeriod reads them),
+// and the period runs from from's midnight to to's in the page's time
+// zone, so that a Budapest page's November is Budapest's.
 func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time) (*PeriodReport, error) {
 	from, to = from.UTC(), to.UTC()
 	if !to.After(from) {
@@ -98,8 +105,12 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 	if err != nil {
 		return nil, err
 	}
+	tz := zoneName(page)
+	loc := zone(tz)
+	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc)
+	to = time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc)
 	now := s.now()
-	r := &PeriodReport{Page: Named{ID: page.ID, Name: page.Name}, From: from, To: to, GeneratedAt: now,
+	r := &PeriodReport{Page: Named{ID: page.ID, Name: page.Name}, TimeZone: tz, From: from, To: to, GeneratedAt: now,
 		ByImpact: map[incident.Impact]int{}, IncidentList: []PeriodIncident{}, CompensationCost: map[string]int64{},
 		CSATByMonth: []MonthCSAT{}, Components: []ComponentCount{}}
 	comps, err := s.Incidents.FindComponents(ctx, pageID)
@@ -127,7 +138,7 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 	}
 	type month struct{ happy, answered int }
 	months := map[string]*month{}
-	for m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC); m.Before(to); m = m.AddDate(0, 1, 0) {
+	for m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, loc); m.Before(to); m = m.AddDate(0, 1, 0) {
 		months[m.Format("2006-01")] = &month{}
 	}
 	var durations []int64
@@ -153,7 +164,7 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 				return nil, err
 			}
 			pi.Answered, pi.CSAT = res.Answered, res.CSAT
-			if m := months[declared.Format("2006-01")]; m != nil {
+			if m := months[declared.In(loc).Format("2006-01")]; m != nil {
 				m.answered += scoreCount(res.Summary)
 				m.happy += res.Scores["4"] + res.Scores["5"]
 			}

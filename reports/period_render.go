@@ -23,10 +23,11 @@ func (r *PeriodReport) JSON() ([]byte, error) {
 func (r *PeriodReport) CSV() ([]byte, error) {
 	c := &csvRows{}
 	z := time.Time{}
-	c.add("period", r.From, "", "from", "", "")
-	// To is the day after the last (excluded), as the JSON has it; the
-	// detail says which day the period's last is, as people wrote it.
-	c.add("period", r.To, "", "to", "", "excluded: the last day is "+r.To.AddDate(0, 0, -1).Format(time.DateOnly))
+	// The period's days are the page's (TimeZone): the details say which
+	// days, as people wrote them. To is the day after the last
+	// (excluded), as the JSON has it.
+	c.add("period", r.From, "", "from", "", "the first day is "+r.From.Format(time.DateOnly)+" ("+r.TimeZone+")")
+	c.add("period", r.To, "", "to", "", "excluded: the last day is "+r.To.AddDate(0, 0, -1).Format(time.DateOnly)+" ("+r.TimeZone+")")
 	c.add("incidents", z, "", "total", itoa(r.Incidents), "")
 	for _, k := range sortedKeys(r.ByImpact) {
 		c.add("incidents", z, "", "impact:"+string(k), itoa(r.ByImpact[k]), "")
@@ -71,6 +72,7 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 type periodView struct {
 	Lang     string
 	L        *locale.Lang
+	Loc      *time.Location // the page's zone, for stamp
 	W        words
 	R        *PeriodReport
 	Links    map[string]string
@@ -87,7 +89,7 @@ func (r *PeriodReport) HTML(lang string, links map[string]string) ([]byte, error
 		return nil, tmplErr
 	}
 	w := wordsFor(lang)
-	v := periodView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), W: w, R: r, Links: links, LastDay: r.To.AddDate(0, 0, -1)}
+	v := periodView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), Loc: zone(r.TimeZone), W: w, R: r, Links: links, LastDay: r.To.AddDate(0, 0, -1)}
 	imp := BarChart{ID: "impact", Title: w["ReportIncidentsByImpact"], Desc: w["ReportIncidentsByImpactDesc"], Horizontal: true}
 	is := Series{Name: w["ReportIncidents"], Color: "#D55E00"}
 	for _, k := range []incident.Impact{incident.ImpactCritical, incident.ImpactMajor, incident.ImpactMinor, incident.ImpactNone} {

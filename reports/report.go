@@ -88,7 +88,10 @@ func (s *Service) now() time.Time {
 // Report is one incident's post-incident report. Durations are whole
 // seconds (the JSON's *_s fields).
 type Report struct {
-	Page         Named                `json:"page"`
+	Page Named `json:"page"`
+	// TimeZone is the page's (IANA name): the HTML shows times in it,
+	// named; JSON and CSV times are UTC.
+	TimeZone     string               `json:"time_zone"`
 	Incident     IncidentSummary      `json:"incident"`
 	GeneratedAt  time.Time            `json:"generated_at"`
 	Timeline     []TimelineEntry      `json:"timeline"`
@@ -274,7 +277,7 @@ func (s *Service) Incident(ctx context.Context, pageID, incidentID string) (*Rep
 		return nil, err
 	}
 	now := s.now()
-	r := &Report{Page: Named{ID: page.ID, Name: page.Name}, GeneratedAt: now}
+	r := &Report{Page: Named{ID: page.ID, Name: page.Name}, TimeZone: zoneName(page), GeneratedAt: now}
 	if err := s.summary(ctx, r, inc, now); err != nil {
 		return nil, err
 	}

@@ -405,3 +405,61 @@ func TestReportWordsInLanguage(t *testing.T) {
 		t.Error("the catalogue lacks the report's channel or state words")
 	}
 }
+
+// TestReportInThePageZone: after `pages set --time-zone`, the HTML
+// reports show times in the page's zone, named, as the console and the
+// messages do; JSON and CSV keep UTC and say the zone; a period's days are
+// the page's days.
+func TestReportInThePageZone(t *testing.T) {
+	db := engines["sqlite"](t)
+	svc := fixture(t, db)
+	ctx := context.Background()
+	page, err := db.FindPageByID(ctx, "p1")
+	must(t, err)
+	// Honolulu is ten hours behind: the fixture's declaration (2026-03-10
+	// 09:00 UTC) is 23:00 the day before there.
+	page.TimeZone = "Pacific/Honolulu"
+	must(t, db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}))
+
+	r, err := svc.Incident(ctx, "p1", "i1")
+	must(t, err)
+	h, err := r.HTML("en", nil)
+	must(t, err)
+	if !strings.Contains(string(h), "2026-03-09 23:00 HST") || strings.Contains(string(h), "UTC") {
+		t.Errorf("the report's HTML does not show the declaration in the page's zone (2026-03-09 23:00 HST):\n%s", h)
+	}
+	j, err := r.JSON()
+	must(t, err)
+	if !strings.Contains(string(j), `"time_zone": "Pacific/Honolulu"`) || !strings.Contains(string(j), `"declared_at": "2026-03-10T09:00:00Z"`) {
+		t.Errorf("the report's JSON: want UTC times and the page's zone named:\n%s", j)
+	}
+
+	day := func(from, to string) *reports.PeriodReport {
+		t.Helper()
+		f, u, err := reports.ParsePeriod(from, to)
+		must(t, err)
+		p, err := svc.Period(ctx, "p1", f, u)
+		must(t, err)
+		return p
+	}
+	if p := day("2026-03-10", "2026-03-10"); p.Incidents != 0 {
+		t.Errorf("the 10th in Honolulu counts %d incidents; the one declared at 23:00 on the 9th belongs to the 9th", p.Incidents)
+	}
+	p := day("2026-03-09", "2026-03-09")
+	if p.Incidents != 1 {
+		t.Errorf("the 9th in Honolulu counts %d incidents, want the one declared that evening", p.Incidents)
+	}
+	if got := p.From.Format(time.RFC3339); got != "2026-03-09T00:00:00-10:00" {
+		t.Errorf("the period starts at %s, want Honolulu's midnight", got)
+	}
+	c, err := p.CSV()
+	must(t, err)
+	if !strings.Contains(string(c), "excluded: the last day is 2026-03-09 (Pacific/Honolulu)") {
+		t.Errorf("the CSV does not name the period's last day and zone:\n%s", c)
+	}
+	ph, err := p.HTML("en", nil)
+	must(t, err)
+	if !strings.Contains(string(ph), "2026-03-09 23:00 HST") {
+		t.Errorf("the evaluation's HTML does not list the incident in the page's zone:\n%s", ph)
+	}
+}
