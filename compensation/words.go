@@ -242,12 +242,10 @@ func Stamp(t time.Time, loc *time.Location) string {
 
 // PageZone is a page's time zone, UTC when it names none or an unknown one.
 func PageZone(p *incident.Page) *time.Location {
-	if p != nil && p.TimeZone != "" {
-		if loc, err := time.LoadLocation(p.TimeZone); err == nil {
-			return loc
-		}
+	if p == nil {
+		return time.UTC
 	}
-	return time.UTC
+	return p.Location()
 }
 
 // State words a decision's state for agents ("COMING: being decided").
