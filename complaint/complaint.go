@@ -348,6 +348,7 @@ const (
 	EventSLAEscalated  = "sla_escalated"  // owner, promise, due
 	EventAckQueued     = "ack_queued"     // answer: the automatic acknowledgement
 	EventAckNone       = "ack_none"       // no acknowledgement: herald cannot write to the contact
+	EventAckGiven      = "ack_given"      // ref, at (RFC 3339): not acknowledged again: the contact had the same answer then
 )
 
 // Entry is one line of a complaint's timeline: every message in and out,

@@ -576,9 +576,24 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 		entries = append(entries, s.event(c, EntryAssign, incident.ActorFrom(ctx).String(), "owner: "+owner, now, EventOwner, "to", owner))
 	}
 	c.CheckAt = s.Policy.CheckAt(c)
-	acked, err := s.fileAcknowledged(ctx, c, entries)
-	if err == nil && acked == nil {
-		err = s.Store.SaveComplaint(ctx, c, entries)
+	var acked *Complaint
+	if given, gerr := s.ackGiven(ctx, h, c); gerr != nil {
+		err = gerr
+	} else if given != nil {
+		more, _ := s.markAcked(c, AnswerKnown, now)
+		ack := more[len(more)-1]
+		ack.Kind, ack.Channel, ack.Event = EntryNote, "", EventAckGiven
+		ack.Text = "no automatic acknowledgement: the contact had the same one about this incident at " +
+			given.AckedAt.UTC().Format(time.RFC3339) + " (" + given.Ref + ")"
+		ack.Args = map[string]string{"ref": given.Ref, "at": given.AckedAt.UTC().Format(time.RFC3339)}
+		c.CheckAt = s.Policy.CheckAt(c)
+		err = s.Store.SaveComplaint(ctx, c, append(entries, more...))
+		acked = c
+	} else {
+		acked, err = s.fileAcknowledged(ctx, c, entries)
+		if err == nil && acked == nil {
+			err = s.Store.SaveComplaint(ctx, c, entries)
+		}
 	}
 	if err != nil {
 		if incident.ErrorCode(err) == incident.ECONFLICT && in.ExternalID != "" {
@@ -886,6 +901,40 @@ func (s *Service) owner(ctx context.Context, pageID, given string) (string, erro
 		return "", err
 	}
 	return s.OnDuty[int((n-1)%int64(len(s.OnDuty)))], nil
+}
+
+// ackAgainAfter is how long after a contact's automatic acknowledgement
+// about an incident a new complaint of theirs about it is acknowledged
+// again.
+const ackAgainAfter = time.Hour
+
+// ackGiven returns the contact's earlier complaint about c's incident,
+// still open, whose automatic acknowledgement went out less than
+// ackAgainAfter ago,
+// when c's would say the same ("we know, we are on it, we will write
+// when it is fixed": AnswerKnown); nil otherwise. A customer who texted
+// and then calls, the call recorded by an agent as a complaint of its
+// own, is not texted that twice; the complaint is acknowledged by the
+// earlier answer, and its timeline says which. An acknowledgement that
+// says something new (a person will answer by a date, about an incident
+// that has ended) goes out every time.
+func (s *Service) ackGiven(ctx context.Context, h *history, c *Complaint) (*Complaint, error) {
+	if s.Answers == nil || !autoAck(c) || ackAnswer(c) != AnswerKnown || h.key == "" || h.key != c.Contact.Key() {
+		return nil, nil
+	}
+	prev, err := h.since(ctx, c.CreatedAt.Add(-ackAgainAfter))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range prev {
+		// p's acknowledgement said the same when p was tagged to the
+		// incident, while it lasted, by the time it went out.
+		if p.ID != c.ID && p.Open() && p.IncidentID() == c.IncidentID() && !p.Tag.Ended && p.AckedAt != nil &&
+			!p.Tag.At.After(*p.AckedAt) && c.CreatedAt.Sub(*p.AckedAt) < ackAgainAfter {
+			return p, nil
+		}
+	}
+	return nil, nil
 }
 
 // autoAck reports whether a new complaint gets the automatic answer. A

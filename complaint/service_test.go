@@ -667,10 +667,15 @@ func TestAttach(t *testing.T) {
 			before    func(h *harness, first *complaint.Complaint) // after the first complaint
 			second    step
 			wantState complaint.State
+			// ackGiven: a new complaint about the incident within the
+			// hour of the first's acknowledgement, the first still open:
+			// not acknowledged again, the timeline says why.
+			ackGiven bool
 		}{
 			{name: "within the attach window", second: step{9 * time.Minute, plain, true}, wantState: complaint.StateAcknowledged},
 			{name: "at the end of the window", second: step{10 * time.Minute, plain, true}, wantState: complaint.StateAcknowledged},
-			{name: "outside the window", second: step{11 * time.Minute, plain, false}},
+			{name: "outside the window", second: step{11 * time.Minute, plain, false}, ackGiven: true},
+			{name: "outside the window, an hour after the acknowledgement", second: step{time.Hour, plain, false}},
 			{name: "another channel, same customer", second: step{5 * time.Minute, func(*complaint.Complaint, *incident.Incident) complaint.Intake {
 				return complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Email: "bob@example.com"}, Text: "and by email"}
 			}, true}, wantState: complaint.StateAcknowledged},
@@ -704,7 +709,7 @@ func TestAttach(t *testing.T) {
 			}, second: step{2 * time.Minute, plain, false}},
 			{name: "a call always opens a new one", second: step{time.Minute, func(*complaint.Complaint, *incident.Incident) complaint.Intake {
 				return complaint.Intake{Channel: complaint.Phone, Contact: bob, Text: "called"}
-			}, false}},
+			}, false}, ackGiven: true},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -724,8 +729,25 @@ func TestAttach(t *testing.T) {
 					if !created || c.ID == first.ID {
 						t.Fatalf("second = %s (created %v), want a new complaint", c.ID, created)
 					}
-					if h.count() != 2 || len(h.ack.ok(c.ID)) != 1 {
-						t.Errorf("%d complaints, %d acks of the second; want 2 and 1", h.count(), len(h.ack.ok(c.ID)))
+					wantAcks := 1
+					if tt.ackGiven {
+						wantAcks = 0
+					}
+					if h.count() != 2 || len(h.ack.ok(c.ID)) != wantAcks {
+						t.Errorf("%d complaints, %d acks of the second; want 2 and %d", h.count(), len(h.ack.ok(c.ID)), wantAcks)
+					}
+					stored := h.get(c.ID)
+					var given []*complaint.Entry
+					for _, e := range h.entries(c.ID, complaint.EntryNote) {
+						if e.Event == complaint.EventAckGiven {
+							given = append(given, e)
+						}
+					}
+					switch {
+					case tt.ackGiven && (len(given) != 1 || given[0].Args["ref"] != first.Ref || stored.AckedAt == nil || stored.State != complaint.StateAcknowledged):
+						t.Errorf("not acknowledged again: want one note naming %s and the complaint acknowledged; notes %v, acked %v, state %s", first.Ref, given, stored.AckedAt, stored.State)
+					case !tt.ackGiven && len(given) != 0:
+						t.Errorf("acknowledged again, yet a note says it was not: %v", given[0].Text)
 					}
 					return
 				}

@@ -92,10 +92,10 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 		}
 		return strconv.Itoa(int(f*100+0.5)) + "\u00a0%"
 	}
-	due := func() string {
-		t, err := time.Parse(time.RFC3339, a["due"])
+	due := func(k string) string {
+		t, err := time.Parse(time.RFC3339, a[k])
 		if err != nil {
-			return a["due"]
+			return a[k]
 		}
 		return v.When(t)
 	}
@@ -129,7 +129,7 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 			key = "ConsoleEvTriage"
 		}
 	case complaint.EventSLAWarning, complaint.EventSLAEscalated:
-		key, kv = "ConsoleEvSLAWarning", []string{"Owner", person("owner"), "Promise", v.E("ConsolePromise", a["promise"]), "Due", due()}
+		key, kv = "ConsoleEvSLAWarning", []string{"Owner", person("owner"), "Promise", v.E("ConsolePromise", a["promise"]), "Due", due("due")}
 		if e.Event == complaint.EventSLAEscalated {
 			key = "ConsoleEvSLAEscalated"
 		}
@@ -137,6 +137,8 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 		key, kv = "ConsoleEvAckQueued", []string{"Answer", v.E("ConsoleAck", a["answer"])}
 	case complaint.EventAckNone:
 		key = "ConsoleEvAckNone"
+	case complaint.EventAckGiven:
+		key, kv = "ConsoleEvAckGiven", []string{"At", due("at"), "Ref", a["ref"]}
 	}
 	if key == "" {
 		return e.Text
