@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -482,10 +483,8 @@ func messageText(in Intake) string {
 // country calling code of their phone number (E.164), else from the
 // country domain of their email address; "" when neither says.
 func contactLanguage(ct Contact) string {
-	for _, p := range phoneLanguages {
-		if strings.HasPrefix(ct.Phone, p.prefix) {
-			return p.lang
-		}
+	if l := locale.ForPhone(ct.Phone); l != "" {
+		return l
 	}
 	if at := strings.LastIndexByte(ct.Email, '.'); at >= 0 && strings.Contains(ct.Email, "@") {
 		switch strings.ToLower(ct.Email[at+1:]) {
@@ -500,13 +499,6 @@ func contactLanguage(ct Contact) string {
 		}
 	}
 	return ""
-}
-
-// phoneLanguages maps country calling codes to the language herald
-// answers in there.
-var phoneLanguages = []struct{ prefix, lang string }{
-	{"+36", "hu"}, {"+48", "pl"}, {"+385", "hr"},
-	{"+44", "en"}, {"+353", "en"}, {"+1", "en"}, {"+61", "en"}, {"+64", "en"},
 }
 
 // open files a new complaint, then asks for its acknowledgement.

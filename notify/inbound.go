@@ -9,6 +9,7 @@ import (
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/notify/keywords"
 	"github.com/heraldhq/herald/queue"
@@ -23,7 +24,9 @@ var ErrNotAKeyword = errors.New("notify: inbound SMS is not a keyword")
 // sender number; START lifts that and brings back the number's page-wide
 // SMS subscriptions that were ended by link or API (resumeSMS); HELP
 // explains; YES or a 6-digit code confirms the number's pending
-// subscriptions. The reply is in the keyword's language, and START's says
+// subscriptions. The reply is in the keyword's language, or for the
+// words every language uses (STOP, START, HELP) in the number's
+// (numberLanguage); START's says
 // "subscribed again" only when the number does follow a page. Anything
 // else returns ("", ErrNotAKeyword).
 func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (string, error) {
@@ -39,7 +42,17 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 	if !ok {
 		return "", ErrNotAKeyword
 	}
-	lang := m.Lang
+	// STOP, START and HELP are everyone's words: they are answered in the
+	// language herald's other texts to the number are in, read after the
+	// keyword did its work (START may have brought a subscription back).
+	lang := func() string {
+		if m.Lang == "en" {
+			if l := s.numberLanguage(ctx, num); l != "" {
+				return l
+			}
+		}
+		return m.Lang
+	}
 	now := s.now()
 	switch {
 	case m.Code != "":
@@ -68,7 +81,7 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 		}
 		s.log.Info("sms opt-in", "channel", channel.SMS, "following", following)
 		if following == 0 {
-			return keywords.Reply(lang, keywords.StartNoSubscription), nil
+			return keywords.Reply(lang(), keywords.StartNoSubscription), nil
 		}
 	case m.Keyword == keywords.Yes:
 		subs, err := s.pendingSMS(ctx, num)
@@ -83,11 +96,45 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 				return "", err
 			}
 		}
-		if lang == "en" && subs[0].Language != "" {
-			lang = subs[0].Language
+		if m.Lang == "en" && subs[0].Language != "" {
+			return keywords.Reply(subs[0].Language, m.Keyword), nil
 		}
 	}
-	return keywords.Reply(lang, m.Keyword), nil
+	return keywords.Reply(lang(), m.Keyword), nil
+}
+
+// numberLanguage is the language herald writes to the phone number num
+// in: that of a customer with that number, else of a subscriber, on the
+// first page that has one (the page's first language when theirs is
+// unset, as its messages are); else its country calling code's
+// (locale.ForPhone); "" when nothing says. A failed read is logged and
+// the next source asked: the answer to a keyword must not fail for its
+// language.
+func (s *Service) numberLanguage(ctx context.Context, num string) string {
+	pages, err := s.inc.Pages(ctx)
+	if err != nil {
+		s.log.Warn("keyword reply: pages not read; answering in the number's country's language", "err", err)
+	}
+	for _, p := range pages {
+		cs, err := s.store.FindCustomersByAddress(ctx, p.ID, channel.SMS, num)
+		if err != nil {
+			s.log.Warn("keyword reply: customers not read", "page_id", p.ID, "err", err)
+		}
+		known, lang := len(cs) > 0, ""
+		if known {
+			lang = cs[0].Language
+		} else if sub, err := s.store.FindSubscriberByAddress(ctx, p.ID, channel.SMS, num, ""); err == nil {
+			known, lang = true, sub.Language
+		}
+		if !known {
+			continue
+		}
+		if lang == "" && len(p.Languages) > 0 {
+			lang = p.Languages[0]
+		}
+		return lang
+	}
+	return locale.ForPhone(num)
 }
 
 // resumeSMS makes START true for subscribers: on each page where the

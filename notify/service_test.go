@@ -364,6 +364,25 @@ func TestInboundKeywords(t *testing.T) {
 				}
 			})
 		}
+		// STOP, START and HELP are everyone's words: answered in the
+		// language herald writes to the number in (a Polish customer's;
+		// an unknown number's country's), not in English. "Nie" (Polish
+		// "no") is no opt-out word.
+		h.importCSV("id,name,phone,language\nc2,Piotr,+48601111222,pl\n")
+		for _, tt := range []struct{ from, body, reply string }{
+			{"+48601111222", "STOP", "Wypisaliśmy"},
+			{"+48601111222", "START", "znów otrzymywać"},
+			{"+48609999888", "Stop.", "Wypisaliśmy"},
+			{"+36709999888", "HELP", "Állapotértesítések"},
+			{"+447911123456", "STOP", "unsubscribed"},
+		} {
+			if reply, err := h.svc.HandleInboundSMS(h.ctx, tt.from, "+15005550006", tt.body); err != nil || !strings.Contains(reply, tt.reply) {
+				t.Errorf("%s from %s: reply %q, %v; want one with %q", tt.body, tt.from, reply, err, tt.reply)
+			}
+		}
+		if reply, err := h.svc.HandleInboundSMS(h.ctx, "+48601111222", "+15005550006", "Nie"); !errors.Is(err, notify.ErrNotAKeyword) {
+			t.Errorf("Nie: reply %q, %v; want no keyword (a person reads it)", reply, err)
+		}
 		if _, err := h.svc.HandleInboundSMS(h.ctx, "+36201111111", "+15005550006", "STOP"); err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +396,7 @@ func TestInboundKeywords(t *testing.T) {
 		}
 		h.update(inc, incident.Resolved, "ok", true)
 		p = h.waitDone(h.broadcasts(inc.ID)[1].ID)
-		if p.Counts[channel.SMS][queue.StateSent] != 1 {
+		if p.Counts[channel.SMS][queue.StateSent] != 2 { // Anna and Piotr
 			t.Errorf("after START: %+v", p.Counts)
 		}
 		_ = time.Second
@@ -396,7 +415,10 @@ func TestStartResumesSubscriber(t *testing.T) {
 		tests := []struct {
 			word, subscribed, notFollowing string
 		}{
-			{"START", "You are subscribed again", "You can get our messages again"},
+			// START is everyone's word: the subscriber brought back hears
+			// it in their subscription's language (the page's first), a
+			// +36 number following nothing in Hungarian.
+			{"START", "You are subscribed again", "Újra kaphat tőlünk üzeneteket"},
 			{"FELIRATKOZ", "Újra feliratkozott", "Újra kaphat tőlünk üzeneteket"},
 			{"ZAPISZ", "Zapisaliśmy Państwa ponownie", "Mogą Państwo znów otrzymywać"},
 			{"PRIJAVA", "Ponovno ste prijavljeni", "Ponovno možete primati"},

@@ -81,14 +81,18 @@ const (
 //     unsubscribe"), LEMOND ("cancel"), ALLJ ("stop"); FELIRATKOZ/
 //     FELIRATKOZAS ("subscribe"), INDIT/INDITAS ("start"); SEGITSEG, SUGO
 //     ("help"); IGEN ("yes");
-//   - pl: STOP, NIE ("no"), WYPISZ ("unsubscribe me"), REZYGNUJE/REZYGNACJA
-//     ("I resign"); START, ZAPISZ ("subscribe me"); POMOC ("help"); TAK;
+//   - pl: STOP, WYPISZ ("unsubscribe me"), REZYGNUJE/REZYGNACJA ("I
+//     resign"); START, ZAPISZ ("subscribe me"); POMOC ("help"); TAK;
 //   - hr: STOP, ODJAVA/ODJAVI ("unsubscribe"), PREKID ("stop"); START,
 //     PRIJAVA/PRIJAVI ("subscribe"); POMOC ("help", POMOĆ); DA.
 //
-// YES is not an opt-in word here: it confirms a pending sign-up. A message
-// such as "NIE dziala" (Polish "does not work") is not a keyword: only
-// the whole message counts, as with Twilio's own matching.
+// YES is not an opt-in word here: it confirms a pending sign-up. NIE
+// (Polish "no") is no opt-out word: a customer answering a question of
+// herald's (a survey, a compensation choice) or of a person with "Nie"
+// must not lose every outage alert for it; it reaches complaints, where
+// a person reads it. A message such as "NIE dziala" (Polish "does not
+// work") is no keyword either: only the whole message counts, as with
+// Twilio's own matching.
 var smsKeywords = map[string]struct {
 	kw   Keyword
 	lang string
@@ -104,7 +108,7 @@ var smsKeywords = map[string]struct {
 	"SEGITSEG": {Help, "hu"}, "SUGO": {Help, "hu"},
 	"IGEN": {Yes, "hu"},
 
-	"NIE": {Stop, "pl"}, "WYPISZ": {Stop, "pl"}, "REZYGNUJE": {Stop, "pl"}, "REZYGNACJA": {Stop, "pl"},
+	"WYPISZ": {Stop, "pl"}, "REZYGNUJE": {Stop, "pl"}, "REZYGNACJA": {Stop, "pl"},
 	"ZAPISZ": {Start, "pl"},
 	"TAK":    {Yes, "pl"},
 

@@ -26,6 +26,8 @@ func TestParse(t *testing.T) {
 		{"code", "123456", "+36201234567", Match{Code: "123456"}, true},
 		{"five digits", "12345", "+36201234567", Match{}, false},
 		{"a sentence", "NIE dziala", "+48601234567", Match{}, false},
+		{"polish no is no opt-out", "Nie.", "+48601234567", Match{}, false},
+		{"polish unsubscribe", "wypisz", "+48601234567", Match{Keyword: Stop, Lang: "pl"}, true},
 		{"empty", "", "+48601234567", Match{}, false},
 	}
 	for _, tt := range tests {
