@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -587,6 +588,37 @@ func TestComplaintRecordedAt(t *testing.T) {
 			`{"channel":"phone","contact":{"name":"Caller `+strconv.Itoa(i)+`"},"text":"t"`+v+`}`).json(t, &cp)
 		if got := cp.CreatedAt.Time(); got.Before(before) || got.After(time.Now()) {
 			t.Errorf("at %q: created_at %s, want now", v, got)
+		}
+	}
+}
+
+// TestSlackComplaintKeepsEveryWord: "/herald complaint …" files the words
+// after the keyword whole, however the keyword is written (a letter that
+// lower-cases to fewer bytes cut the customer's first words off).
+func TestSlackComplaintKeepsEveryWord(t *testing.T) {
+	e := newComplaintEnv(t)
+	for i, kw := range []string{"complaint", "COMPLAİNT", "Complaint"} {
+		user := fmt.Sprintf("U0KW%d", i)
+		body := url.Values{"command": {"/herald"}, "text": {kw + "   the checkout page is down"}, "user_id": {user}, "user_name": {"kw"},
+			"team_id": {"T1"}, "trigger_id": {"kw" + user}}.Encode()
+		if r := e.slackPost(t, "/webhooks/slack/commands", body, testSlackSecret, time.Now()); r.status != 200 || !strings.Contains(r.String(), "C-") {
+			t.Fatalf("%s: %d %s", kw, r.status, r.body)
+		}
+		cs, _, err := e.cs.List(context.Background(), complaint.Filter{PageID: e.page.ID, Channel: complaint.Slack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, c := range cs {
+			if c.Contact.Slack == user {
+				found = true
+				if c.Text != "the checkout page is down" {
+					t.Errorf("%s: filed %q, want the customer's words whole", kw, c.Text)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no complaint filed", kw)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -268,7 +269,15 @@ func (s *Server) slackCommand() fiber.Handler {
 		if s.cp != nil && (cmd.Command == "/complaint" || len(words) > 0 && words[0] == "complaint") {
 			text := cmd.Text
 			if cmd.Command != "/complaint" {
-				text = strings.TrimSpace(text)[len("complaint"):]
+				// The words after the first, which read "complaint" in
+				// lower case: not a cut by its byte length, since a letter
+				// may lower-case to fewer bytes ("COMPLAİNT").
+				text = strings.TrimSpace(text)
+				if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
+					text = text[i:]
+				} else {
+					text = ""
+				}
 			}
 			answer, err := s.slackComplaint(c.UserContext(), cmd, text)
 			if err != nil {
