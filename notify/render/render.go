@@ -596,7 +596,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	v := &view{
 		Lang:           lt.lang,
 		Page:           in.Page.Name,
-		Name:           inc.Name,
+		Name:           messageName(inc.Name),
 		Impact:         string(inc.Impact),
 		Link:           LangURL(in.Page.IncidentURL(inc.ID), in.Page, lt.lang),
 		ShortLink:      ShortLangURL(in.Page.ShortURL(inc.ID), in.Page, lt.lang),
@@ -1570,4 +1570,15 @@ func ShortLangURL(u string, page *incident.Page, lang string) string {
 		return u
 	}
 	return u + "/" + url.PathEscape(lang)
+}
+
+// messageName is an incident's name as the messages write it: without the
+// full stops it may end with, since the templates end the sentence
+// themselves ("Checkout is slow. Orders…", not "Checkout is slow.. Orders…");
+// a name of nothing but full stops is kept.
+func messageName(name string) string {
+	if n := strings.TrimRight(strings.TrimSpace(name), "."); n != "" {
+		return n
+	}
+	return name
 }

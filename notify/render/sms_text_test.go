@@ -275,3 +275,24 @@ func TestCompensationSMSKeepsItsNames(t *testing.T) {
 		}
 	}
 }
+
+// TestNameEndingInAFullStop: an incident named "Checkout is slow." reads
+// "Checkout is slow. …" in every language's messages, never "slow..".
+func TestNameEndingInAFullStop(t *testing.T) {
+	r := newTestRenderer(t)
+	for _, lang := range incident.Languages {
+		for _, kind := range []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved} {
+			for _, ch := range []channel.Kind{channel.SMS, channel.Email} {
+				in := operatorInput(kind, lang, "Orders take a minute.")
+				in.Incident.Name = "Checkout is slow."
+				m, err := r.Render(ch, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if all := m.Subject + "\n" + m.Text; strings.Contains(all, "slow..") || !strings.Contains(all, "Checkout is slow") {
+					t.Errorf("%s/%s/%s: %q", lang, kind, ch, all)
+				}
+			}
+		}
+	}
+}
