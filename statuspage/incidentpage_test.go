@@ -71,6 +71,21 @@ func TestIncidentPage(t *testing.T) {
 		t.Errorf("local-time.js: %q", js.ContentType)
 	}
 
+	// Watched: lowered to minor with Payments degraded, as a manager
+	// does at monitoring; the card says so while it is open.
+	monitoring, minor, mbody := incident.Monitoring, incident.ImpactMinor, "A fix is out; we are watching."
+	e.clock.Set(start.Add(2 * time.Hour))
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, inc.ID, incident.IncidentInput{Status: &monitoring, Body: &mbody, ImpactOverride: &minor,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.DegradedPerformance}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if page := string(lookup(t, e.site, path, "en").Body); !strings.Contains(page, `<article class="card x-minor"`) {
+		t.Error("monitoring: the card should say minor, as the manager set it")
+	}
+
 	// Resolved: how long it lasted, and no subscribe link.
 	resolved := incident.Resolved
 	rbody := "Fixed."
@@ -89,8 +104,13 @@ func TestIncidentPage(t *testing.T) {
 	if strings.Contains(page, "Subscribe to this incident") {
 		t.Error("a resolved incident offers to follow it")
 	}
-	if !strings.Contains(page, `<article class="card x-major"`) {
-		t.Error("resolved: the card should show the incident's own impact again (components are operational)")
+	// Resolved, it is remembered at its worst (Payments in major outage:
+	// critical), not as the minor it was lowered to while watched.
+	if !strings.Contains(page, `<article class="card x-critical"`) || !strings.Contains(page, "Impact: Critical") {
+		t.Error("resolved: the card should show the worst impact the incident reached (critical), not the minor it was lowered to")
+	}
+	if hist := string(lookup(t, e.site, "/history", "en").Body); !strings.Contains(hist, "Impact: Critical") || strings.Contains(hist, "Impact: Minor") {
+		t.Error("resolved: /history should show the incident at its worst")
 	}
 }
 

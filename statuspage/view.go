@@ -118,6 +118,9 @@ type incView struct {
 	// when worse, so that its card never says less than the banner that
 	// the same components make (an incident declared "major" with a
 	// component in major outage reads "critical", as the banner does).
+	// Once resolved it is the worst the incident reached
+	// (Incident.PeakImpact): a total outage lowered to "minor" while it
+	// was being watched is not remembered as minor by the people it hit.
 	Impact incident.Impact
 	// Lasted is how long the incident lasted (resolved) or has lasted
 	// so far (open), whole minutes; Open says which.
@@ -179,6 +182,9 @@ const historyMonths = 12
 
 func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.Location, now time.Time) *incView {
 	v := &incView{Inc: inc, Maintenance: inc.IsMaintenance(), Start: inc.StartedAt.In(loc), StartStamp: stamp(inc.StartedAt, loc), Impact: inc.Impact}
+	if !inc.Open() {
+		v.Impact = inc.PeakImpact()
+	}
 	// The postmortem shows once published (a draft is the team's), as
 	// Markdown rendered without raw HTML.
 	if inc.PostmortemPublishedAt != nil && strings.TrimSpace(inc.PostmortemBody) != "" {
