@@ -67,6 +67,11 @@ func TestIncidentPage(t *testing.T) {
 	if hu := string(lookup(t, e.site, path, "hu").Body); !strings.Contains(hu, `href="/history?lang=hu"`) || !strings.Contains(hu, "Feliratkozás erre az incidensre") {
 		t.Error("the Hungarian page's links or subscribe link are not Hungarian")
 	}
+	// The not-found page a cut link lands on, in the reader's language,
+	// its way back keeping it.
+	if nf := string(lookup(t, e.site, "/404", "hu").Body); !strings.Contains(nf, "Az oldal nem található") || !strings.Contains(nf, `href="/?lang=hu"`) || !strings.Contains(nf, `lang="hu"`) {
+		t.Errorf("the Hungarian not-found page: %s", nf)
+	}
 	if js := lookup(t, e.site, "/static/local-time.js", "en"); !strings.HasPrefix(js.ContentType, "text/javascript") || !strings.Contains(string(js.Body), "Intl.DateTimeFormat") {
 		t.Errorf("local-time.js: %q", js.ContentType)
 	}

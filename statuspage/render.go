@@ -605,6 +605,13 @@ func (b *builder) putHTML(code string, v *view) error {
 	if err := b.putIncidentPages(lp, v); err != nil {
 		return err
 	}
+	// The not-found page, in the reader's language (the server answers a
+	// mistyped or cut link's 404 with it).
+	nf, err := execute("notfound", &pageData{L: lp.l, V: v, Langs: lp.links, Title: lp.l.T["NotFoundTitle"] + " – " + v.Page.Name}, 4<<10)
+	if err != nil {
+		return err
+	}
+	b.put(lp.out, lp.prev, "/404", nf, typeHTML)
 	b.snap.html[code] = lp.out
 	return nil
 }
