@@ -891,3 +891,38 @@ func TestComplaintAboutMaintenance(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptPointsAtTheStatus: a complaint herald could not tie to an
+// incident (an unknown number texting during an outage) gets its receipt
+// with where to see what is going on: the status page, in the customer's
+// language, always in the email; in the SMS when it fits the receipt's
+// two segments (English: GSM-7; a Hungarian, Polish or Croatian receipt
+// is UCS-2 and has no room for it).
+func TestReceiptPointsAtTheStatus(t *testing.T) {
+	r := newTestRenderer(t)
+	for _, lang := range incident.Languages {
+		in := sampleInput(queue.KindComplaintReceived, lang)
+		in.Incident = &incident.Incident{PageID: in.Page.ID} // about no incident
+		in.Page.Languages = incident.Languages
+		in.Ref = "C-RCLFXZ2G"
+		want := LangURL(in.Page.URL, in.Page, lang)
+		for _, ch := range []channel.Kind{channel.SMS, channel.Email} {
+			m, err := r.Render(ch, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			link := want
+			if enc, _, _ := sms.Segments(m.Text); ch == channel.SMS && enc == sms.UCS2 {
+				link = "" // no room: the reference only
+			}
+			if !strings.Contains(m.Text, link) || !strings.Contains(m.Text, "C-RCLFXZ2G") {
+				t.Errorf("%s %s: no link to the status page (%s) beside the reference: %q", lang, ch, link, m.Text)
+			}
+			if ch == channel.SMS {
+				if _, _, n := sms.Segments(m.Text); n > DefaultMaxSMSSegments {
+					t.Errorf("%s: %d segments: %q", lang, n, m.Text)
+				}
+			}
+		}
+	}
+}
