@@ -78,7 +78,11 @@ func asDomainError(err error) (e *incident.Error, internal bool) {
 			return &incident.Error{Code: codeMethodNotAllowed, Message: "method not allowed"}, false
 		case http.StatusRequestEntityTooLarge:
 			return &incident.Error{Code: codeTooLarge, Message: "request body too large"}, false
-		case http.StatusBadRequest, http.StatusRequestHeaderFieldsTooLarge, http.StatusRequestTimeout:
+		case http.StatusRequestHeaderFieldsTooLarge:
+			return &incident.Error{Code: codeTooLarge, Message: "request headers or address too large"}, false
+		case http.StatusRequestTimeout:
+			return &incident.Error{Code: incident.EINVALID, Message: "the request did not arrive in time"}, false
+		case http.StatusBadRequest:
 			return &incident.Error{Code: incident.EINVALID, Message: "malformed request"}, false
 		}
 	}

@@ -428,3 +428,17 @@ func TestTokenFrom(t *testing.T) {
 		})
 	}
 }
+
+// TestHeadersTooLarge: a request whose headers outgrow the read buffer is
+// answered 431 with the code for a request too large, saying what is.
+func TestHeadersTooLarge(t *testing.T) {
+	e := newEnv(t)
+	e.useSocket(t)
+	r := e.do(t, "GET", "/api/v1/pages", strings.Repeat("x", 7000), "")
+	if r.status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431: %s", r.status, r.body)
+	}
+	if d := r.errorOf(t); d.Code != "too_large" || !strings.Contains(d.Message, "headers") {
+		t.Errorf("error %+v, want too_large naming the headers", d)
+	}
+}
