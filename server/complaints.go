@@ -423,6 +423,9 @@ func (s *Server) listComplaints() fiber.Handler {
 		if f.Until, err = queryTime(c, "to"); err != nil {
 			return err
 		}
+		if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+			return incident.Invalid("from", "must be before to") // as the stats say, not an empty list
+		}
 		if f.Limit, err = queryInt(c, "limit", 100, 1, 1000); err != nil {
 			return err
 		}

@@ -167,6 +167,9 @@ func TestComplaintAPI(t *testing.T) {
 		e.mustDo(t, http.StatusBadRequest, "GET", e.path("?at_risk=maybe"), e.agent, "")
 		e.mustDo(t, http.StatusBadRequest, "GET", e.path("?state=lost"), e.agent, "")
 		e.mustDo(t, http.StatusBadRequest, "GET", e.path("?from=yesterday"), e.agent, "")
+		if d := e.mustDo(t, http.StatusBadRequest, "GET", e.path("?from=2030-01-01&to=2020-01-01"), e.agent, "").errorOf(t); d.Field != "from" {
+			t.Errorf("from after to: %+v, want an error naming from", d)
+		}
 	})
 
 	t.Run("stats", func(t *testing.T) {
