@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -205,6 +207,47 @@ func TestResolutionOnceForComplainants(t *testing.T) {
 			if got[addr] != st {
 				t.Errorf("%s: %s, want %s (all: %v)", addr, got[addr], st, got)
 			}
+		}
+	})
+}
+
+// TestComplaintAnswerReachesUnsubscribed: a customer who unsubscribed
+// their email from the page's notices, and then complains by email, is
+// still answered there (the answer is no notice); a STOP still stops an
+// SMS answer.
+func TestComplaintAnswerReachesUnsubscribed(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig())
+		now := time.Now()
+		if err := h.st.Suppress(h.ctx, audience.Suppression{PageID: h.page.ID, Kind: channel.Email, Address: "gone@example.hu", Reason: "unsubscribe", At: now}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.HandleInboundSMS(h.ctx, "+36207654321", "+15005550006", "STOP"); err != nil {
+			t.Fatal(err)
+		}
+		email := &complaint.Complaint{ID: "cmpunsub0001", PageID: h.page.ID, Ref: "C-UNSUB001", Channel: complaint.Email,
+			Contact: complaint.Contact{Email: "gone@example.hu"}, Language: "en", FirstAnswerDue: now.Add(24 * time.Hour)}
+		sms := &complaint.Complaint{ID: "cmpstop00001", PageID: h.page.ID, Ref: "C-STOP0001", Channel: complaint.SMS,
+			Contact: complaint.Contact{Phone: "+36207654321"}, Language: "en", FirstAnswerDue: now.Add(24 * time.Hour)}
+		for _, c := range []*complaint.Complaint{email, sms} {
+			if err := h.svc.Answer(h.ctx, c, complaint.AnswerReceived, "ack", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "the receipt to the unsubscribed address", func() bool {
+			return len(h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "gone@example.hu"})) == 1
+		})
+		d, err := h.st.FindDeliveryByID(h.ctx, queue.DeliveryID("complaint:"+sms.ID+":ack", channel.SMS, "+36207654321"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the SMS receipt settled", func() bool {
+			d, err = h.st.FindDeliveryByID(h.ctx, d.ID)
+			return err == nil && d.State != queue.StatePending && d.State != queue.StateSending
+		})
+		if d.State != queue.StateSuppressed || len(h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36207654321"})) != 0 {
+			t.Errorf("after STOP the SMS receipt is %s (%s), want suppressed and nothing sent", d.State, d.Reason)
 		}
 	})
 }

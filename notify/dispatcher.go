@@ -447,6 +447,20 @@ func (s *Service) broadcastCancelled(ctx context.Context, d *queue.Delivery) boo
 	return err == nil && st == queue.PlanCancelled
 }
 
+// answersDespite reports whether d goes out although its address is
+// suppressed by sup: the answer to a person's own complaint (its
+// acknowledgement, receipt, an agent's reply, the resolution) is no bulk
+// notice, and an address unsubscribed from the page's notices by their
+// link (reason "unsubscribe") still hears back about what it wrote. A
+// STOP, a bounce or a spam report stops those as well.
+func answersDespite(d *queue.Delivery, sup *audience.Suppression) bool {
+	switch d.MessageKind {
+	case queue.KindComplaintAck, queue.KindComplaintReceived, queue.KindComplaintAnswer, queue.KindComplaintResolved:
+		return sup.Reason == reasonUnsubscribe
+	}
+	return false
+}
+
 // suppressedNow decides whether the recipient no longer takes the
 // delivery: its address was suppressed since planning (looked up only
 // when the claim's batched lookup was not clear), or its subscriber is
@@ -457,7 +471,9 @@ func (s *Service) broadcastCancelled(ctx context.Context, d *queue.Delivery) boo
 func (s *Service) suppressedNow(ctx context.Context, d *queue.Delivery, clear bool) (*queue.Delivery, bool) {
 	if !clear {
 		if sup, err := s.store.FindSuppression(ctx, d.PageID, d.Kind, d.Address); err == nil {
-			return s.settle(d, queue.StateSuppressed, "", sup.Reason), true
+			if !answersDespite(d, sup) {
+				return s.settle(d, queue.StateSuppressed, "", sup.Reason), true
+			}
 		} else if !errors.Is(err, incident.ErrNotFound) {
 			return s.retry(d, err), true
 		}

@@ -451,6 +451,11 @@ func (s *Service) checkCode(ctx context.Context, sub *audience.Subscriber, code 
 	return s.activate(ctx, sub)
 }
 
+// reasonUnsubscribe is the suppression an unsubscribe link leaves on a
+// customer's address: the page's notices stop; answers to their own
+// complaints still go (answersDespite).
+const reasonUnsubscribe = "unsubscribe"
+
 // Unsubscribe applies a one-click unsubscribe token: a subscriber's ends
 // the subscription; a customer's suppresses that channel and address on
 // the page. Repeating it is not an error.
@@ -480,7 +485,7 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) error {
 			}
 		}
 		s.log.Info("customer unsubscribed", "page_id", d.PageID, "delivery_id", d.ID, "channel", d.Kind)
-		return s.store.Suppress(ctx, audience.Suppression{PageID: d.PageID, Kind: d.Kind, Address: d.Address, Reason: "unsubscribe", At: s.now()})
+		return s.store.Suppress(ctx, audience.Suppression{PageID: d.PageID, Kind: d.Kind, Address: d.Address, Reason: reasonUnsubscribe, At: s.now()})
 	}
 	return incident.Invalid("token", "this is not an unsubscribe link")
 }
