@@ -1219,7 +1219,9 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 
 	links := []string{v.Link, v.ShortLink, v.SurveyURL}
 	data := htmlLayout{
-		Lang: lt.lang, Subject: m.Subject, Heading: keepWhole([]htmlSpan{{Text: m.Subject}}, in.Ref), Why: why,
+		// The heading is the subject without its "[Page] " tag: the page's
+		// name heads the mail already, and a reader sees it once.
+		Lang: lt.lang, Subject: m.Subject, Heading: keepWhole([]htmlSpan{{Text: strings.TrimPrefix(m.Subject, "["+in.Page.Name+"] ")}}, in.Ref), Why: why,
 		ManageURL: in.ManageURL, ManageLabel: lt.labels["ManageNotifications"],
 		UnsubscribeURL: in.UnsubscribeURL, UnsubscribeLabel: lt.labels["UnsubscribeLink"],
 	}
@@ -1240,6 +1242,9 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 		data.Button = htmlButton{Text: lt.labels["ConfirmSubscription"], Href: v.Link}
 	} else if in.Kind == queue.KindSubscribed {
 		data.Button = htmlButton{Text: lt.labels["ManageNotifications"], Href: v.Link}
+	} else if over(in.Kind) {
+		// Nothing left to follow: the page has the whole story.
+		data.Button = htmlButton{Text: lt.labels["DetailsOnStatusPage"], Href: v.Link}
 	} else {
 		data.Button = htmlButton{Text: lt.labels["FollowOnStatusPage"], Href: v.Link}
 	}
@@ -1581,4 +1586,14 @@ func messageName(name string) string {
 		return n
 	}
 	return name
+}
+
+// over reports whether a message of kind k comes after its incident (or
+// maintenance) ended: its button offers the details, not to follow along.
+func over(k queue.MessageKind) bool {
+	switch k {
+	case queue.KindResolved, queue.KindMaintenanceCompleted, queue.KindComplaintResolved, queue.KindCompensation:
+		return true
+	}
+	return false
 }

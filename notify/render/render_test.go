@@ -926,3 +926,25 @@ func TestReceiptPointsAtTheStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailHeadingAndButton: the HTML mail's heading is the subject
+// without its "[Page]" tag (the page heads the mail once), and after the
+// incident its button offers the details, not to follow along.
+func TestEmailHeadingAndButton(t *testing.T) {
+	r := newTestRenderer(t)
+	h1 := regexp.MustCompile(`(?s)<h1[^>]*>(.*?)</h1>`)
+	for kind, button := range map[queue.MessageKind]string{queue.KindAck: "Follow on the status page", queue.KindResolved: "Details on the status page"} {
+		in := operatorInput(kind, "en", "Payments work.")
+		m, err := r.Render(channel.Email, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := h1.FindStringSubmatch(m.HTML)
+		if head == nil || strings.Contains(head[1], "[Status]") || !strings.HasPrefix(m.Subject, "[Status]") {
+			t.Errorf("%s: heading %q (subject %q): want the subject without its tag", kind, head, m.Subject)
+		}
+		if !strings.Contains(m.HTML, button) {
+			t.Errorf("%s: no %q button", kind, button)
+		}
+	}
+}
