@@ -902,9 +902,8 @@ const ackAgainAfter = time.Hour
 
 // ackGiven returns the contact's earlier complaint about c's incident,
 // still open, whose automatic acknowledgement went out less than
-// ackAgainAfter ago,
-// when c's would say the same ("we know, we are on it, we will write
-// when it is fixed": AnswerKnown); nil otherwise. A customer who texted
+// ackAgainAfter ago, when c's would say the same ("we know, we are on it,
+// we will write when it is fixed": AnswerKnown); nil otherwise. A customer who texted
 // and then calls, the call recorded by an agent as a complaint of its
 // own, is not texted that twice; the complaint is acknowledged by the
 // earlier answer, and its timeline says which. An acknowledgement that
