@@ -682,11 +682,8 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 	if f.At != "" {
 		// A call recorded after it was taken keeps its time, read in the
 		// page's time zone as the form's label says.
-		loc, err := time.LoadLocation(p.TimeZone)
-		if err != nil {
-			loc = time.UTC
-		}
-		if at, err = time.ParseInLocation("2006-01-02T15:04", f.At, loc); err != nil {
+		var err error
+		if at, err = time.ParseInLocation("2006-01-02T15:04", f.At, p.Location()); err != nil {
 			f.Error = cs.newView(c, "", nil).T("ConsoleBadCallTime")
 			return cs.callView(c, fiber.StatusUnprocessableEntity, f)
 		}

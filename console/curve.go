@@ -117,11 +117,7 @@ func (cs *Console) addCurve(ctx context.Context, v *view, p *incident.Page, inc 
 	if cs.cfg.Complaints == nil || inc.IsMaintenance() {
 		return nil
 	}
-	tz, err := time.LoadLocation(p.TimeZone)
-	if err != nil {
-		tz = time.UTC
-	}
-	cv, err := cs.complaintCurve(ctx, v, p.ID, inc, tz)
+	cv, err := cs.complaintCurve(ctx, v, p.ID, inc, p.Location())
 	if err != nil {
 		return err
 	}

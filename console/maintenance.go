@@ -54,11 +54,7 @@ func (cs *Console) scheduleMaintenance(c *fiber.Ctx) error {
 	for _, v := range args.PeekMulti("component") {
 		f.Components = append(f.Components, string(v))
 	}
-	loc, err := time.LoadLocation(p.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	start, err := time.ParseInLocation("2006-01-02T15:04", f.Start, loc)
+	start, err := time.ParseInLocation("2006-01-02T15:04", f.Start, p.Location())
 	if err != nil || f.Minutes <= 0 {
 		f.Error = cs.newView(c, "", nil).T("ConsoleBadWindow")
 		return cs.maintenanceView(c, fiber.StatusUnprocessableEntity, f)

@@ -351,9 +351,7 @@ func (cs *Console) renderView(c *fiber.Ctx, status int, name string, v *view) er
 		return fmt.Errorf("console: no view %q", name)
 	}
 	if p, err := cs.page(c.UserContext()); err == nil {
-		if loc, err := time.LoadLocation(p.TimeZone); err == nil {
-			v.tz = loc
-		}
+		v.tz = p.Location()
 		if v.PublicURL == "" {
 			v.PublicURL = p.URL
 		}

@@ -24,21 +24,27 @@ type Page struct {
 }
 
 // Location returns the page's time zone, UTC when the name is unknown.
-func (p *Page) Location() *time.Location {
-	if loc, ok := locations.Load(p.TimeZone); ok {
+func (p *Page) Location() *time.Location { return Location(p.TimeZone) }
+
+// Location returns the time zone named (IANA, as pages and customers keep
+// it), UTC for "" or a name this machine does not know. It is herald's
+// one zone loader: loading a zone reads and parses the zone database (the
+// tagger asks for every complaint, a dispatcher for every delivery), so
+// what it loaded is kept; a name it could not load is not, since a zone
+// database installed later may know it.
+func Location(name string) *time.Location {
+	if loc, ok := locations.Load(name); ok {
 		return loc.(*time.Location)
 	}
-	loc, err := time.LoadLocation(p.TimeZone)
+	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return time.UTC // not kept: a zone database installed later may know it
+		return time.UTC
 	}
-	locations.Store(p.TimeZone, loc)
+	locations.Store(name, loc)
 	return loc
 }
 
-// locations keeps the zones Location loaded, by name: loading one reads
-// and parses the zone database (the tagger asks for every complaint).
-// Pages use few zones.
+// locations keeps the zones Location loaded, by name. herald uses few.
 var locations sync.Map
 
 // IncidentURL is the public address of an incident's page.

@@ -508,7 +508,7 @@ func (s *Service) quietHoursEnd(ctx context.Context, d *queue.Delivery, now time
 			zone = p.TimeZone
 		}
 	}
-	return s.quiet.until(now, loadZone(zone))
+	return s.quiet.until(now, incident.Location(zone))
 }
 
 // supersededOrCapped decides whether the incident's other messages to the
@@ -1108,23 +1108,6 @@ func (c *snapshotCache) render(key renderKey, make func() (*channel.Message, err
 	c.renders[key] = m
 	c.mu.Unlock()
 	return m, nil
-}
-
-var zoneCache sync.Map
-
-func loadZone(name string) *time.Location {
-	if name == "" {
-		return time.UTC
-	}
-	if l, ok := zoneCache.Load(name); ok {
-		return l.(*time.Location)
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		l = time.UTC
-	}
-	zoneCache.Store(name, l)
-	return l
 }
 
 // ---- metrics ----

@@ -59,9 +59,7 @@ func zoneName(p *incident.Page) string {
 }
 
 // zone is the location named (UTC for one this machine does not know).
-func zone(name string) *time.Location {
-	return (&incident.Page{TimeZone: name}).Location()
-}
+func zone(name string) *time.Location { return incident.Location(name) }
 
 // durText writes seconds as "1 h 05 min", "4 min 10 s" or "35 s", with
 // no-break spaces: a duration does not wrap.

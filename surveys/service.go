@@ -305,7 +305,7 @@ func (sc *scheduling) decide(ctx context.Context, rs []recipient) error {
 		if zone == "" {
 			zone = sc.page.TimeZone
 		}
-		sv.DueAt = DueAt(*sc.inc.ResolvedAt, loadZone(zone), sc.st)
+		sv.DueAt = DueAt(*sc.inc.ResolvedAt, incident.Location(zone), sc.st)
 		if last := lasts[r.key]; !last.IsZero() && sv.DueAt.Sub(last) < sc.st.Gap {
 			sv.State, sv.Reason = Skipped, "surveyed on "+last.UTC().Format("2006-01-02")+", within the gap of "+sc.st.Gap.String()
 		}
@@ -328,25 +328,6 @@ func (sc *scheduling) flush(ctx context.Context) error {
 	sc.created += n
 	sc.pending = sc.pending[:0]
 	return err
-}
-
-var (
-	zonesMu sync.Mutex
-	zones   = map[string]*time.Location{}
-)
-
-func loadZone(name string) *time.Location {
-	zonesMu.Lock()
-	defer zonesMu.Unlock()
-	if l, ok := zones[name]; ok {
-		return l
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		l = time.UTC
-	}
-	zones[name] = l
-	return l
 }
 
 type recipient struct {
