@@ -152,13 +152,13 @@ func wantsHTML(c *fiber.Ctx) bool {
 func (s *Server) sendNotFoundHTML(c *fiber.Ctx) error {
 	if s.site != nil {
 		if a, ok := s.site.Lookup(s.hostOf(c), "/404", s.requestLanguage(c)); ok && len(a.Body) > 0 {
-			setHTMLSecurityHeaders(c, s.csp.policyFor(a))
+			setHTMLSecurityHeaders(&c.Response().Header, s.csp.policyFor(a))
 			c.Set(fiber.HeaderContentType, a.ContentType)
 			c.Set(fiber.HeaderCacheControl, "no-store")
 			return c.Status(http.StatusNotFound).Send(a.Body)
 		}
 	}
-	setHTMLSecurityHeaders(c)
+	setHTMLSecurityHeaders(&c.Response().Header)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	body := fmt.Sprintf(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found</title></head>`+

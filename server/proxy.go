@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // Reverse proxies. Behind nginx, a load balancer or an ingress every
@@ -131,8 +132,11 @@ func parseHop(h string) (netip.Addr, error) {
 }
 
 // peerAddr is the address of the socket's other end.
-func peerAddr(c *fiber.Ctx) netip.Addr {
-	a, ok := netip.AddrFromSlice(c.Context().RemoteIP())
+func peerAddr(c *fiber.Ctx) netip.Addr { return peerOf(c.Context()) }
+
+// peerOf is peerAddr for a request outside fiber (fastpath.go).
+func peerOf(rc *fasthttp.RequestCtx) netip.Addr {
+	a, ok := netip.AddrFromSlice(rc.RemoteIP())
 	if !ok {
 		return netip.IPv4Unspecified()
 	}
@@ -141,8 +145,11 @@ func peerAddr(c *fiber.Ctx) netip.Addr {
 
 // fromTrustedProxy reports whether the request came from a trusted proxy,
 // whose X-Forwarded-* headers herald believes.
-func (s *Server) fromTrustedProxy(c *fiber.Ctx) bool {
-	return s.proxies.trusts(peerAddr(c))
+func (s *Server) fromTrustedProxy(c *fiber.Ctx) bool { return s.trustedPeer(c.Context()) }
+
+// trustedPeer is fromTrustedProxy for a request outside fiber.
+func (s *Server) trustedPeer(rc *fasthttp.RequestCtx) bool {
+	return s.proxies.trusts(peerOf(rc))
 }
 
 // clientIP is the address of the client the request is from, for the
@@ -164,13 +171,16 @@ func (s *Server) client(c *fiber.Ctx) netip.Addr {
 // requestHost is the host the client asked for: X-Forwarded-Host from a
 // trusted proxy, else the request's own Host. fiber's c.Hostname() never
 // reads the header itself (New trusts no proxy in fiber's config).
-func (s *Server) requestHost(c *fiber.Ctx) string {
-	if s.fromTrustedProxy(c) {
-		if h := forwardedValue(c.Get(fiber.HeaderXForwardedHost)); h != "" && !strings.ContainsAny(h, "/\\@ \t") {
+func (s *Server) requestHost(c *fiber.Ctx) string { return s.requestHostIn(c.Context()) }
+
+// requestHostIn is requestHost for a request outside fiber.
+func (s *Server) requestHostIn(rc *fasthttp.RequestCtx) string {
+	if s.trustedPeer(rc) {
+		if h := forwardedValue(string(rc.Request.Header.Peek(fiber.HeaderXForwardedHost))); h != "" && !strings.ContainsAny(h, "/\\@ \t") {
 			return h
 		}
 	}
-	return c.Hostname()
+	return string(rc.Request.URI().Host())
 }
 
 // baseURL is scheme://host of the URL the client asked for: the scheme

@@ -27,8 +27,7 @@ const baseCSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-sr
 
 // setHTMLSecurityHeaders sets the headers every HTML answer carries; csp
 // is the page's policy (baseCSP when it has no inline code).
-func setHTMLSecurityHeaders(c *fiber.Ctx, csp ...string) {
-	h := &c.Response().Header
+func setHTMLSecurityHeaders(h *fasthttp.ResponseHeader, csp ...string) {
 	setHeader(h, nameXContentTypeOptions, "nosniff")
 	setHeader(h, nameReferrerPolicy, "strict-origin-when-cross-origin")
 	policy := baseCSP
@@ -150,14 +149,17 @@ func inlineHashes(body []byte, tag string) string {
 
 // hostOf returns the request's host name (requestHost), lower-cased and
 // without port.
-func (s *Server) hostOf(c *fiber.Ctx) string {
+func (s *Server) hostOf(c *fiber.Ctx) string { return s.hostIn(c.Context()) }
+
+// hostIn is hostOf for a request outside fiber (fastpath.go).
+func (s *Server) hostIn(rc *fasthttp.RequestCtx) string {
 	var h string
-	if len(s.proxies) > 0 && s.fromTrustedProxy(c) {
-		h = s.requestHost(c)
+	if len(s.proxies) > 0 && s.trustedPeer(rc) {
+		h = s.requestHostIn(rc)
 	} else {
 		// The Host header itself (fiber's c.Hostname would copy it and
 		// format the peer's address for its own proxy check).
-		b := c.Request().URI().Host()
+		b := rc.Request.URI().Host()
 		if i := bytes.IndexByte(b, ':'); i < 0 || bytes.LastIndexByte(b, ':') == i && b[0] != '[' {
 			if i >= 0 {
 				b = b[:i] // name:port
@@ -189,69 +191,86 @@ func (s *Server) hostName(b []byte) string {
 
 // servePublic answers a public GET or HEAD from the pre-rendered site: no
 // store query. cors adds Access-Control-Allow-Origin: * (the JSON API and
-// feeds, which browser widgets fetch cross-origin).
+// feeds, which browser widgets fetch cross-origin), to errors too. Most
+// such requests never reach it: fastPublic answers them before fiber's
+// router (fastpath.go), with the same answerAsset; this handler answers
+// what that path leaves to it, such as a miss that catchUp may still
+// find, and everything the server's fiber handler is given directly.
 func (s *Server) servePublic(cors bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		rh := &c.Response().Header
+		rc := c.Context()
 		if cors {
-			setHeader(rh, nameAllowOrigin, "*")
+			setHeader(&rc.Response.Header, nameAllowOrigin, "*")
 		}
 		path := c.Path()
 		if len(path) > 1 {
 			path = strings.TrimSuffix(path, "/")
 		}
-		host := s.hostOf(c)
-		a, ok := s.site.Lookup(host, path, s.languageFor(c, host))
+		host := s.hostIn(rc)
+		a, ok := s.site.Lookup(host, path, s.languageIn(rc, host))
 		if !ok {
 			if a, ok = s.catchUp(c, host, path); !ok {
 				return incident.Errorf(incident.ENOTFOUND, "no such page")
 			}
 		}
-		ct := a.ContentType
-		if ct == "" {
-			ct = fiber.MIMEOctetStream
-		}
-		isHTML := strings.HasPrefix(ct, "text/html")
-		if isHTML {
-			setHTMLSecurityHeaders(c, s.csp.policyFor(a))
-		} else {
-			setHeader(rh, nameXContentTypeOptions, "nosniff")
-		}
-		rh.SetContentType(ct)
-		setHeader(rh, nameCacheControl, s.cacheControl(ct, path))
-		if isHTML || a.VariesByLanguage {
-			// A JSON document or feed varies too once an update has texts
-			// per language (statuspage.Asset.VariesByLanguage).
-			setHeader(rh, nameVary, "Accept-Encoding, Accept-Language, Cookie")
-		} else {
-			setHeader(rh, nameVary, "Accept-Encoding")
-		}
-
-		hdr := &c.Request().Header
-		gz := len(a.Gzip) > 0 && acceptsGzip(hdr.Peek(fiber.HeaderAcceptEncoding))
-		etag := a.ETag
-		if etag != "" {
-			if gz {
-				tag := a.GzipETag
-				if tag == "" {
-					tag = gzipETag(etag)
-				}
-				setHeader(rh, nameETag, tag)
-			} else {
-				setHeader(rh, nameETag, etag)
-			}
-			if inm := hdr.Peek(fiber.HeaderIfNoneMatch); len(inm) > 0 && etagMatches(string(inm), etag) {
-				return c.SendStatus(http.StatusNotModified)
-			}
-		}
-		body := a.Body
-		if gz {
-			rh.SetContentEncoding("gzip")
-			body = a.Gzip
-		}
-		// fasthttp sends the headers and Content-Length but no body for HEAD.
-		return c.Status(http.StatusOK).Send(body)
+		s.answerAsset(rc, a, path, cors)
+		return nil
 	}
+}
+
+// answerAsset answers a public asset found at path: its headers (security,
+// caching, Vary, ETag), 304 to a matching If-None-Match, else 200 with the
+// gzip or the identity body. fasthttp sends the headers and
+// Content-Length but no body for HEAD.
+func (s *Server) answerAsset(rc *fasthttp.RequestCtx, a *statuspage.Asset, path string, cors bool) {
+	rh := &rc.Response.Header
+	if cors {
+		setHeader(rh, nameAllowOrigin, "*")
+	}
+	ct := a.ContentType
+	if ct == "" {
+		ct = fiber.MIMEOctetStream
+	}
+	isHTML := strings.HasPrefix(ct, "text/html")
+	if isHTML {
+		setHTMLSecurityHeaders(rh, s.csp.policyFor(a))
+	} else {
+		setHeader(rh, nameXContentTypeOptions, "nosniff")
+	}
+	rh.SetContentType(ct)
+	setHeader(rh, nameCacheControl, s.cacheControl(ct, path))
+	if isHTML || a.VariesByLanguage {
+		// A JSON document or feed varies too once an update has texts
+		// per language (statuspage.Asset.VariesByLanguage).
+		setHeader(rh, nameVary, "Accept-Encoding, Accept-Language, Cookie")
+	} else {
+		setHeader(rh, nameVary, "Accept-Encoding")
+	}
+
+	hdr := &rc.Request.Header
+	gz := len(a.Gzip) > 0 && acceptsGzip(hdr.Peek(fiber.HeaderAcceptEncoding))
+	if etag := a.ETag; etag != "" {
+		if gz {
+			tag := a.GzipETag
+			if tag == "" {
+				tag = gzipETag(etag)
+			}
+			setHeader(rh, nameETag, tag)
+		} else {
+			setHeader(rh, nameETag, etag)
+		}
+		if inm := hdr.Peek(fiber.HeaderIfNoneMatch); len(inm) > 0 && etagMatches(string(inm), etag) {
+			rc.SetStatusCode(http.StatusNotModified)
+			return
+		}
+	}
+	body := a.Body
+	if gz {
+		rh.SetContentEncoding("gzip")
+		body = a.Gzip
+	}
+	rc.SetStatusCode(http.StatusOK)
+	rc.Response.SetBodyRaw(body) // the asset's bytes are never changed
 }
 
 // catchUp answers a miss for an incident's page that the store has: a
@@ -278,7 +297,7 @@ func (s *Server) catchUp(c *fiber.Ctx, host, path string) (*statuspage.Asset, bo
 		s.log.Warn("statuspage: render on a miss", "page_id", page.ID, "incident_id", id, "err", err)
 		return nil, false
 	}
-	return s.site.Lookup(host, path, s.languageFor(c, host))
+	return s.site.Lookup(host, path, s.languageIn(c.Context(), host))
 }
 
 // cacheControl is the Cache-Control of a public asset: one of three
@@ -379,21 +398,22 @@ func parseQ(part string) (string, float64) {
 // requestLanguage is pickLanguage for the page this host serves; a
 // language chosen with ?lang= is remembered (rememberLanguage).
 func (s *Server) requestLanguage(c *fiber.Ctx) string {
-	return s.languageFor(c, s.hostOf(c))
+	rc := c.Context()
+	return s.languageIn(rc, s.hostIn(rc))
 }
 
-// languageFor is requestLanguage for a host already known. It reads the
+// languageIn is requestLanguage for a host already known. It reads the
 // request's query, cookie and header bytes in place (no copies, as the
 // Immutable app's c.Query and c.Cookies make), so the status page's hot
 // path spends nothing on a request that names no language.
-func (s *Server) languageFor(c *fiber.Ctx, host string) string {
+func (s *Server) languageIn(rc *fasthttp.RequestCtx, host string) string {
 	var have []string
 	if s.site != nil {
 		have = s.site.Languages(host)
 	}
-	l, chosen := chooseLanguage(c, have)
+	l, chosen := chooseLanguage(rc, have)
 	if chosen {
-		rememberLanguage(c, l)
+		rememberLanguage(rc, l)
 	}
 	return l
 }
@@ -403,21 +423,21 @@ func (s *Server) languageFor(c *fiber.Ctx, host string) string {
 // else the language the visitor chose before (langCookie), else the best
 // Accept-Language match, else "" (the page's default). It reads the
 // request's query, cookie and header bytes in place.
-func chooseLanguage(c *fiber.Ctx, have []string) (lang string, chosen bool) {
+func chooseLanguage(rc *fasthttp.RequestCtx, have []string) (lang string, chosen bool) {
 	if len(have) == 0 {
 		have = incident.Languages
 	}
-	if q := c.Context().QueryArgs().Peek("lang"); len(q) > 0 {
+	if q := rc.QueryArgs().Peek("lang"); len(q) > 0 {
 		if l := oneOf(have, q); l != "" {
 			return l, true
 		}
 	}
-	if ck := c.Request().Header.Cookie(langCookie); len(ck) > 0 {
+	if ck := rc.Request.Header.Cookie(langCookie); len(ck) > 0 {
 		if l := oneOf(have, ck); l != "" {
 			return l, false
 		}
 	}
-	if al := c.Request().Header.Peek(fiber.HeaderAcceptLanguage); len(al) > 0 {
+	if al := rc.Request.Header.Peek(fiber.HeaderAcceptLanguage); len(al) > 0 {
 		return matchLanguage(string(al), have), false
 	}
 	return "", false
@@ -441,22 +461,31 @@ const langCookie = "herald_lang"
 // pages that belong to no status page's language list (forms, surveys,
 // reports).
 func pickLanguage(c *fiber.Ctx) string {
-	l, _ := chooseLanguage(c, nil)
+	l, _ := chooseLanguage(c.Context(), nil)
 	return l
 }
 
 // rememberLanguage sets langCookie to l, the language the request chose
 // with ?lang=, when it differs from the one remembered. The cookie is a
-// preference, not a credential: readable by the page, lax, for a year.
-func rememberLanguage(c *fiber.Ctx, l string) {
-	if string(c.Request().Header.Cookie(langCookie)) == l {
+// preference, not a credential: readable by the page, lax, for a year;
+// secure on a TLS connection (fiber's c.Protocol, which believes no
+// proxy's X-Forwarded-Proto in herald's configuration).
+func rememberLanguage(rc *fasthttp.RequestCtx, l string) {
+	if string(rc.Request.Header.Cookie(langCookie)) == l {
 		return
 	}
-	if p := c.Path(); strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || strings.HasPrefix(p, "/history.") {
+	if p := rc.URI().PathOriginal(); bytes.HasPrefix(p, []byte("/api/")) || bytes.HasPrefix(p, []byte("/static/")) || bytes.HasPrefix(p, []byte("/history.")) {
 		return // documents for programs: no visitor chose a language there
 	}
-	c.Cookie(&fiber.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
-		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
+	ck := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(ck)
+	ck.SetKey(langCookie)
+	ck.SetValue(l)
+	ck.SetPath("/")
+	ck.SetMaxAge(365 * 24 * 3600)
+	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	ck.SetSecure(rc.IsTLS())
+	rc.Response.Header.SetCookie(ck)
 }
 
 // matchLanguage returns the supported language with the highest q in an

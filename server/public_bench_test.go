@@ -13,7 +13,7 @@ import (
 //	go test -run '^$' -bench ServePublic -benchmem ./server/
 func BenchmarkServePublic(b *testing.B) {
 	e := newEnv(b)
-	h := e.srv.App().Handler()
+	h := e.srv.Handler()
 	for _, path := range []string{"/", "/api/v2/summary.json"} {
 		b.Run(path, func(b *testing.B) {
 			var ctx fasthttp.RequestCtx
@@ -40,7 +40,7 @@ func BenchmarkServePublic(b *testing.B) {
 //	go test -run '^$' -bench ServePublicParallel -benchmem ./server/
 func BenchmarkServePublicParallel(b *testing.B) {
 	e := newEnv(b)
-	h := e.srv.App().Handler()
+	h := e.srv.Handler()
 	for _, path := range []string{"/", "/api/v2/summary.json"} {
 		b.Run(path, func(b *testing.B) {
 			b.ReportAllocs()

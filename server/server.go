@@ -25,6 +25,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/heraldhq/herald/console"
 	"github.com/heraldhq/herald/incident"
@@ -274,11 +275,20 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	s.conns = newConnMetrics(reg)
 	s.streams = newStreamLimits(cfg.MaxEventStreamsPerClient, cfg.MaxEventStreams, reg, log)
 	s.routes(reg)
+	// The status page's fast path (fastpath.go) before fiber's handler;
+	// app.Test and Serve both serve through the fasthttp server's handler.
+	fs := s.app.Server()
+	fs.Handler = s.fastPublic(fs.Handler)
 	return s
 }
 
-// App returns the fiber app, for tests (app.Test) and embedding.
+// App returns the fiber app, for tests (app.Test) and embedding. Its
+// Handler() is fiber's alone, without the status page's fast path.
 func (s *Server) App() *fiber.App { return s.app }
+
+// Handler is what Serve answers requests with: the status page's fast
+// path, then fiber's handler.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.app.Server().Handler }
 
 // Listen serves on addr (e.g. ":8080") until Shutdown.
 func (s *Server) Listen(addr string) error {

@@ -122,7 +122,7 @@ func (s *Server) sendForm(c *fiber.Ctx, status int, page *incident.Page, name st
 	if err != nil {
 		return err
 	}
-	setHTMLSecurityHeaders(c, inlinePolicy(body))
+	setHTMLSecurityHeaders(&c.Response().Header, inlinePolicy(body))
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestFastPathAnswersAsFiber: every request the status page's fast path
+// answers gets the very answer fiber's handler gives it (status, every
+// header but Date, cookies, body), and every request it cannot answer
+// reaches fiber untouched. Each request is served twice, once through
+// fastPublic and once through fiber's handler alone, and the two answers
+// are compared byte for byte.
+func TestFastPathAnswersAsFiber(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
+	fiberOnly := e.srv.App().Handler()
+	var fell int
+	fast := e.srv.fastPublic(func(rc *fasthttp.RequestCtx) { fell++; fiberOnly(rc) })
+
+	gz := []string{"Accept-Encoding", "gzip, deflate, br"}
+	with := func(h ...string) []string { return append(append([]string{}, gz...), h...) }
+	cases := []struct {
+		name, method, uri string
+		headers           []string
+		peer              string // the socket's other end; 127.0.0.1 when ""
+		fast              bool   // the fast path answers it
+	}{
+		{"the page", "GET", "/", gz, "", true},
+		{"the page, identity", "GET", "/", nil, "", true},
+		{"the page, HEAD", "HEAD", "/", gz, "", true},
+		{"the page, revalidated", "GET", "/", with("If-None-Match", `"home-en-gzip"`), "", true},
+		{"the page, a stale tag", "GET", "/", with("If-None-Match", `"old"`), "", true},
+		{"the page, ?lang=hu", "GET", "/?lang=hu", gz, "", true},
+		{"the page, ?lang=HU with the cookie set", "GET", "/?lang=HU", with("Cookie", langCookie+"=hu"), "", true},
+		{"the page, the cookie", "GET", "/", with("Cookie", langCookie+"=hu"), "", true},
+		{"the page, Accept-Language", "GET", "/", with("Accept-Language", "hu-HU,hu;q=0.9,en;q=0.5"), "", true},
+		{"the page, an unknown ?lang", "GET", "/?lang=xx", gz, "", true},
+		{"the page, Host with a port and upper case", "GET", "/", with("Host", "Status.Example.com:8080"), "", true},
+		{"the page, Host with a trailing dot", "GET", "/", with("Host", "status.example.com."), "", true},
+		{"the page, another host", "GET", "/", with("Host", "other.example.org"), "", false},
+		{"the page, an IPv6 Host", "GET", "/", with("Host", "[::1]:8080"), "", false},
+		{"the page behind a trusted proxy", "GET", "/", with("Host", "10.0.0.2", "X-Forwarded-Host", "status.example.com"), "10.1.2.3", true},
+		{"a forwarded host from an untrusted peer", "GET", "/", with("Host", "127.0.0.1", "X-Forwarded-Host", "other.example.org"), "", true},
+		{"summary.json", "GET", "/api/v2/summary.json", gz, "", true},
+		{"summary.json, identity", "GET", "/api/v2/summary.json", nil, "", true},
+		{"summary.json, revalidated", "GET", "/api/v2/summary.json", with("If-None-Match", `W/"sum1"`), "", true},
+		{"summary.json, HEAD", "HEAD", "/api/v2/summary.json", gz, "", true},
+		{"summary.json with a query", "GET", "/api/v2/summary.json?callback=x&lang=hu", gz, "", true},
+		{"status.json", "GET", "/api/v2/status.json", gz, "", true},
+		{"a JSON document the site lacks", "GET", "/api/v2/nope.json", gz, "", false},
+		{"summary.json, upper case", "GET", "/API/V2/summary.json", gz, "", false},
+		{"summary.json, a trailing slash", "GET", "/api/v2/summary.json/", gz, "", false},
+		{"summary.json, POST", "POST", "/api/v2/summary.json", gz, "", false},
+		{"summary.json, OPTIONS", "OPTIONS", "/api/v2/summary.json", with("Origin", "https://a.example", "Access-Control-Request-Method", "GET"), "", false},
+		{"the RSS feed", "GET", "/history.rss", gz, "", true},
+		{"the Atom feed", "GET", "/history.atom", nil, "", true},
+		{"history, not rendered here", "GET", "/history", gz, "", false},
+		{"history, a trailing slash", "GET", "/history/", gz, "", false},
+		{"an incident", "GET", "/incidents/abcdef123456", gz, "", true},
+		{"an incident the site lacks", "GET", "/incidents/zzzzzzzzzzzz", gz, "", false},
+		{"below an incident", "GET", "/incidents/abcdef123456/x", gz, "", false},
+		{"a static file", "GET", "/static/live.js", gz, "", true},
+		{"a static file the site lacks", "GET", "/static/nope.js", gz, "", false},
+		{"a path of dots", "GET", "/static/../api/v2/summary.json", gz, "", false},
+		{"an API route", "GET", "/api/v1/pages", gz, "", false},
+		{"health", "GET", "/healthz", nil, "", false},
+	}
+	// What some answers must hold, so that two equally wrong answers fail.
+	want := map[string]string{
+		"the page, ?lang=hu":              "Set-Cookie: herald_lang=hu; max-age=31536000; path=/; SameSite=Lax",
+		"the page, revalidated":           "HTTP/1.1 304",
+		"the page, the cookie":            `Etag: "home-hu-gzip"`,
+		"summary.json":                    "Access-Control-Allow-Origin: *",
+		"summary.json, revalidated":       "HTTP/1.1 304",
+		"a JSON document the site lacks":  "Access-Control-Allow-Origin: *",
+		"the page behind a trusted proxy": `Etag: "home-en-gzip"`,
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			viaFast, viaFiber := request(t, c.method, c.uri, c.peer, c.headers), request(t, c.method, c.uri, c.peer, c.headers)
+			fell = 0
+			fast(viaFast)
+			if answered := fell == 0; answered != c.fast {
+				t.Errorf("the fast path answered: %v, want %v (status %d)", answered, c.fast, viaFast.Response.StatusCode())
+			}
+			fiberOnly(viaFiber)
+			a, b := answer(viaFast), answer(viaFiber)
+			if a != b {
+				t.Errorf("the answers differ\nfast path:\n%s\nfiber:\n%s", a, b)
+			}
+			if w := want[c.name]; w != "" && !strings.Contains(a, w) {
+				t.Errorf("the answer lacks %q:\n%s", w, a)
+			}
+			if c.fast && viaFast.Response.StatusCode() != 200 && viaFast.Response.StatusCode() != 304 {
+				t.Errorf("the fast path answered %d", viaFast.Response.StatusCode())
+			}
+		})
+	}
+}
+
+// request is a request as fasthttp's server hands it to a handler: from
+// peer (127.0.0.1 when ""), to status.example.com unless headers name a
+// Host.
+func request(t *testing.T, method, uri, peer string, headers []string) *fasthttp.RequestCtx {
+	t.Helper()
+	if peer == "" {
+		peer = "127.0.0.1"
+	}
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(uri)
+	req.Header.SetHost("status.example.com")
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Header.SetHost(headers[i+1])
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rc := new(fasthttp.RequestCtx)
+	rc.Init(&req, &net.TCPAddr{IP: net.ParseIP(peer), Port: 40000}, nil)
+	return rc
+}
+
+// answer is a response as the client reads it, without its Date.
+func answer(rc *fasthttp.RequestCtx) string {
+	var lines []string
+	rc.Response.Header.VisitAll(func(k, v []byte) {
+		if !strings.EqualFold(string(k), "Date") {
+			lines = append(lines, string(k)+": "+string(v))
+		}
+	})
+	sort.Strings(lines)
+	body := rc.Response.Body()
+	if rc.IsHead() || rc.Response.StatusCode() == 304 {
+		body = nil // never sent
+	}
+	var b bytes.Buffer
+	b.WriteString(rc.Response.Header.String()[:12] + "\n") // "HTTP/1.1 200"
+	b.WriteString(strings.Join(lines, "\n") + "\n\n")
+	b.Write(body)
+	return b.String()
+}
