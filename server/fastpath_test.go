@@ -147,3 +147,32 @@ func answer(rc *fasthttp.RequestCtx) string {
 	b.Write(body)
 	return b.String()
 }
+
+// TestAcceptsGzip: the Accept-Encoding values browsers, proxies and
+// libraries send, with and without weights.
+func TestAcceptsGzip(t *testing.T) {
+	for v, want := range map[string]bool{
+		"gzip, deflate, br, zstd": true,
+		"deflate, gzip":           true,
+		"GZIP":                    true,
+		" gzip ":                  true,
+		"*":                       true,
+		"gzip;q=0.5":              true,
+		"gzip; q=0":               false,
+		"gzip;q=0, *":             false, // named and refused: * is for the others
+		"*;q=0":                   false,
+		"br, *;q=0.1":             true,
+		"identity, *;q=0":         false,
+		"identity":                false,
+		"br, deflate":             false,
+		"x-gzip":                  false,
+		"gzipx":                   false,
+		"":                        false,
+		",,":                      false,
+		"gzip;q=abc":              false,
+	} {
+		if got := acceptsGzip([]byte(v)); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

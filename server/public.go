@@ -359,18 +359,36 @@ func etagMatches(header, tag string) bool {
 	return false
 }
 
-// acceptsGzip reports whether an Accept-Encoding value allows gzip (or *)
-// with a non-zero q.
+// acceptsGzip reports whether an Accept-Encoding value allows gzip: named
+// with a non-zero q, or not named and allowed by * (RFC 9110 12.5.3: an
+// explicit "gzip;q=0" refuses it whatever * says). A malformed weight
+// counts as 0.
 func acceptsGzip(hb []byte) bool {
+	gzipQ, starQ := -1.0, -1.0
 	for len(hb) > 0 {
 		var part []byte
 		part, hb, _ = bytes.Cut(hb, []byte(","))
-		name, q := parseQ(string(part)) // short: converted on the stack
-		if (name == "gzip" || name == "*") && q > 0 {
-			return true
+		var name string
+		q := 1.0
+		if bytes.IndexByte(part, ';') < 0 {
+			// No parameters, so no weight: what browsers send. Only a
+			// weighted entry needs parseQ.
+			part = bytes.TrimSpace(part)
+			if bytes.EqualFold(part, []byte("gzip")) {
+				return true
+			}
+			name = string(part) // short: converted on the stack
+		} else {
+			name, q = parseQ(string(part))
+		}
+		switch name {
+		case "gzip":
+			gzipQ = max(q, 0)
+		case "*":
+			starQ = max(q, 0)
 		}
 	}
-	return false
+	return gzipQ > 0 || (gzipQ < 0 && starQ > 0)
 }
 
 // parseQ splits "name;q=0.5" into the lower-case name and its weight (1
