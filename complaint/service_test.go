@@ -622,12 +622,12 @@ func TestReceiveCleansCustomersWords(t *testing.T) {
 		h := newHarness(t, open)
 		for i, ch := range []complaint.Channel{complaint.Email, complaint.SMS, complaint.Slack, complaint.Web} {
 			in := complaint.Intake{PageID: h.page.ID, Channel: ch, Contact: complaint.Contact{Email: fmt.Sprintf("c%d@example.com", i), Name: "\x1b[2JAnna\nKovács\u202e"},
-				Subject: "Re:\r\n fizetés", Text: "nem megy\x00 a kártya \xff"}
+				Subject: "Re:\r\n fizetés", Text: "nem megy\x00 a kártya \xff\n\x1b[2Jvisszatérítés\u202e001\a\tEUR"}
 			c, created, err := h.svc.Receive(h.ctx, in)
 			if err != nil || !created {
 				t.Fatalf("%s: Receive = %v, %v", ch, created, err)
 			}
-			if c.Contact.Name != "[2JAnna Kovács" || c.Subject != "Re:  fizetés" || c.Text != "nem megy a kártya \ufffd" {
+			if c.Contact.Name != "[2JAnna Kovács" || c.Subject != "Re:  fizetés" || c.Text != "nem megy a kártya \ufffd\n[2Jvisszatérítés001\tEUR" {
 				t.Errorf("%s: kept name %q, subject %q, text %q", ch, c.Contact.Name, c.Subject, c.Text)
 			}
 			// Too long: kept, cut to the limits with an ellipsis.

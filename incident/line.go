@@ -13,9 +13,10 @@ import (
 // sequences; BEL; BS; DEL; the C1 controls), the Unicode line and
 // paragraph separators (U+2028, U+2029), and the bidirectional embeddings,
 // overrides and isolates (U+202A–U+202E, U+2066–U+2069), which reorder
-// what a reader sees ("invoice‮fdp.exe"). Every place that takes a
-// single-line value from outside checks it, so names cannot rewrite an
-// operator's terminal or disguise themselves on the page.
+// what a reader sees ("invoice", U+202E, "fdp.exe" shows as
+// "invoiceexe.pdf"). Every place that takes a single-line value from
+// outside checks it, so names cannot rewrite an operator's terminal or
+// disguise themselves on the page.
 func LineProblem(s string) string {
 	for i, r := range s {
 		if r == utf8.RuneError {
@@ -80,11 +81,35 @@ func CleanLine(s string) string {
 	}, s))
 }
 
-// CleanText is s made fit for a multi-line text (TextProblem): NULs are
-// dropped and bytes that are not UTF-8 become U+FFFD.
+// CleanText is s made fit for a multi-line text (TextProblem) and safe to
+// show, for what a customer sends through a provider (an SMS, an email,
+// a Slack message, a form) and herald keeps: bytes that are not UTF-8
+// become U+FFFD, and the characters that only act on whoever reads it
+// are dropped: NUL, the other control characters but tab and line breaks
+// (ESC, which starts terminal escape sequences; BEL; BS; DEL; the C1
+// controls), and the bidirectional embeddings, overrides and isolates,
+// which reorder what an agent sees ("refund", U+202E, "001" reads "refund100").
+// Right-to-left text itself, and the invisible left-to-right and
+// right-to-left marks it uses, are kept.
 func CleanText(s string) string {
-	if TextProblem(s) == "" {
+	if TextProblem(s) == "" && !strings.ContainsFunc(s, droppedFromText) {
 		return s
 	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	return strings.Map(func(r rune) rune {
+		if r == 0 || droppedFromText(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// droppedFromText reports whether CleanText drops r.
+func droppedFromText(r rune) bool {
+	switch {
+	case r == '\n' || r == '\r' || r == '\t':
+		return false
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return unicode.IsControl(r)
 }

@@ -45,6 +45,11 @@ func TestCleanText(t *testing.T) {
 		{"line one\nline two\ttab", "line one\nline two\ttab"},
 		{"nul\x00gone", "nulgone"},
 		{"bad \xff\x00 byte", "bad \ufffd byte"},
+		{"crlf\r\nkept", "crlf\r\nkept"},
+		{"\x1b[2J\x1b]0;pwned\x07cleared", "[2J]0;pwnedcleared"},
+		{"back\bspace del\x7f c1\u009b", "backspace del c1"},
+		{"refund\u202e001 and \u2066isolate\u2069", "refund001 and isolate"},
+		{"שלום\u200f marks \u200e kept, עברית", "שלום\u200f marks \u200e kept, עברית"},
 	} {
 		got := CleanText(tt.in)
 		if got != tt.want {
