@@ -71,8 +71,8 @@ type (
 	Sender interface {
 		SendSurvey(ctx context.Context, s *Survey, url string) (string, error)
 	}
-	// Suppressions says whether an address opted out (win-back never
-	// contacts it then).
+	// Suppressions says whether an address opted out: a due survey to it
+	// is skipped, and win-back never contacts it.
 	Suppressions interface {
 		FindSuppression(ctx context.Context, pageID string, kind channel.Kind, address string) (*audience.Suppression, error)
 	}
@@ -499,7 +499,10 @@ const sweepBatch = 500
 // delivery whose ID is derived from the survey (a crash between queueing
 // and saving queues it again, and the pipeline sends it once). A survey
 // whose recipient the page surveyed within Gap since it was scheduled is
-// skipped. It returns how many it sent.
+// skipped, and so is one to an address that opted out since (STOP, the
+// unsubscribe link, a bounce): the pipeline would suppress its message,
+// and counting it sent would lower the response rate with a survey
+// nobody received. It returns how many it sent.
 func (s *Service) SendDue(ctx context.Context) (int, error) {
 	if s.Sender == nil {
 		return 0, nil
@@ -519,9 +522,15 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		next.Version++
 		next.UpdatedAt = now
 		// The once-per-Gap rule was applied when it was scheduled.
+		optedOut, err := s.optedOut(ctx, sv)
+		if err != nil {
+			return sent, err
+		}
 		switch {
 		case st.Mode == ModeOff:
 			next.State, next.Reason = Skipped, "surveys were turned off for the page"
+		case optedOut != "":
+			next.State, next.Reason = Skipped, "messages to the address are stopped ("+optedOut+")"
 		default:
 			next.SentAt = &now
 			link, err := s.Link(ctx, &next)
@@ -540,6 +549,25 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		}
 	}
 	return sent, nil
+}
+
+// optedOut is the reason the survey's address is suppressed (stop,
+// unsubscribe, bounce, …), or "" when it is not or nothing checks.
+func (s *Service) optedOut(ctx context.Context, sv *Survey) (string, error) {
+	if s.Suppressions == nil {
+		return "", nil
+	}
+	sup, err := s.Suppressions.FindSuppression(ctx, sv.PageID, sv.Channel, sv.Address)
+	switch {
+	case err == nil:
+		if sup.Reason == "" {
+			return "opted out", nil
+		}
+		return sup.Reason, nil
+	case incident.ErrorCode(err) == incident.ENOTFOUND:
+		return "", nil
+	}
+	return "", err
 }
 
 // SettleTime is how long after resolution the sweep waits before it

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
@@ -25,6 +26,8 @@ type engine interface {
 	surveys.Store
 	surveys.Leaser
 	surveys.Secrets
+	Suppress(ctx context.Context, s audience.Suppression) error
+	FindSuppression(ctx context.Context, pageID string, kind channel.Kind, address string) (*audience.Suppression, error)
 }
 
 // sender records the survey deliveries it is asked to queue, as the
@@ -118,6 +121,72 @@ func TestSweepSendsEachOnce(t *testing.T) {
 				if got.State != surveys.Sent || snd.ids[got.DeliveryID] != sv.ID {
 					t.Fatalf("survey %s: %s, delivery %q", sv.ID, got.State, got.DeliveryID)
 				}
+			}
+		})
+	}
+}
+
+// TestSendDueSkipsOptedOut: a survey to an address that texted STOP or
+// followed the unsubscribe link after the survey was scheduled is skipped,
+// saying why, not handed to the pipeline (which would suppress it) and
+// counted sent; the others go.
+func TestSendDueSkipsOptedOut(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) engine{
+		"sqlite": func(t *testing.T) engine { return enginetest.SQLite(t) },
+		"redis":  func(t *testing.T) engine { return enginetest.Redis(t, "surveys-optout") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			ctx := context.Background()
+			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
+			if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+				t.Fatal(err)
+			}
+			survey := func(id string, kind channel.Kind, addr string) *surveys.Survey {
+				key := "customer:" + id
+				return &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
+					RecipientID: id, Key: key, Channel: kind, Address: addr, Language: "en",
+					State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: now.Add(-time.Hour), UpdatedAt: now.Add(-time.Hour), Version: 1}
+			}
+			stopped, unsubscribed, kept := survey("c1", channel.SMS, "+36201234567"), survey("c2", channel.Email, "c2@example.com"), survey("c3", channel.Email, "c3@example.com")
+			if created, err := db.CreateSurveys(ctx, []*surveys.Survey{stopped, unsubscribed, kept}); err != nil || created != 3 {
+				t.Fatalf("CreateSurveys = %d, %v", created, err)
+			}
+			// STOP is per sender number, so every page's; the link, the page's.
+			for _, sup := range []audience.Suppression{{Kind: channel.SMS, Address: "+36201234567", Reason: "stop", At: now.Add(-30 * time.Minute)},
+				{PageID: "p1", Kind: channel.Email, Address: "c2@example.com", Reason: "unsubscribe", At: now.Add(-20 * time.Minute)}} {
+				if err := db.Suppress(ctx, sup); err != nil {
+					t.Fatal(err)
+				}
+			}
+			snd := &sender{}
+			s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			s.Sender, s.Secrets, s.Leaser, s.Suppressions, s.PublicURL = snd, db, db, db, "http://status.example"
+			s.Now = func() time.Time { return now }
+			sent, err := s.SendDue(ctx)
+			if err != nil || sent != 1 || snd.calls != 1 {
+				t.Fatalf("SendDue = %d, %v; %d deliveries queued, want 1", sent, err, snd.calls)
+			}
+			for _, tt := range []struct {
+				sv     *surveys.Survey
+				state  surveys.State
+				reason string
+			}{{stopped, surveys.Skipped, "(stop)"}, {unsubscribed, surveys.Skipped, "(unsubscribe)"}, {kept, surveys.Sent, ""}} {
+				got, err := db.FindSurveyByID(ctx, tt.sv.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State != tt.state || !strings.Contains(got.Reason, tt.reason) {
+					t.Errorf("%s: %s (%q), want %s (%q)", tt.sv.Address, got.State, got.Reason, tt.state, tt.reason)
+				}
+			}
+			ts, err := db.Tallies(ctx, "inc1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if all := ts[""]; all == nil || all.Sent != 1 || all.Skipped != 2 {
+				t.Fatalf("tallies: %+v, want 1 sent and 2 skipped", all)
 			}
 		})
 	}
