@@ -82,34 +82,60 @@ var feedLabel = map[incident.Status]string{
 	incident.Scheduled: "Scheduled", incident.InProgress: "In progress", incident.Verifying: "Verifying", incident.Completed: "Completed",
 }
 
-// updateLabel labels updates[i] (newest first): its status, or "Update"
-// when the status did not change from the update before it.
-func updateLabel(updates []*incident.Update, i int) string {
-	if i+1 < len(updates) && updates[i+1].Status == updates[i].Status {
-		return "Update"
+// feedWords are the words a feed prints around the operator's texts, in
+// one language: Statuspage's own in English, which widgets and readers
+// already parse, the page's catalogue in the others.
+type feedWords struct {
+	xmlLang string                       // Atom's xml:lang
+	history string                       // the title after the page's name
+	update  string                       // the label of an update that kept its status
+	label   func(incident.Status) string // an update's status
+	when    func(time.Time) string       // an update's time, already in the page's zone
+	query   string                       // "?lang=hu" on every link of a language's feed; "" on the default feed
+}
+
+// wordsFor returns the feed words of language code (l its catalogue; nil
+// for English). linkLang makes the links keep the language, for the feed
+// a reader chose the language of.
+func wordsFor(code string, l *lang, linkLang bool) feedWords {
+	w := feedWords{xmlLang: "en-US", history: "Incident History", update: "Update", when: statuspageTime,
+		label: func(s incident.Status) string { return feedLabel[s] }}
+	if code != "en" && l != nil {
+		w = feedWords{xmlLang: code, history: l.T["IncidentHistory"], update: l.T["FeedUpdate"], when: l.DateTime, label: l.Status}
 	}
-	if l, ok := feedLabel[updates[i].Status]; ok {
+	if linkLang {
+		w.query = "?lang=" + code
+	}
+	return w
+}
+
+// statuspageTime is an update's time as Statuspage's feeds print it.
+func statuspageTime(t time.Time) string {
+	return t.Format("Jan") + " <var data-var='date'>" + t.Format("_2") + "</var>, <var data-var='time'>" +
+		t.Format("15:04") + "</var> " + t.Format("MST")
+}
+
+// updateLabel labels updates[i] (newest first): its status, or w.update
+// when the status did not change from the update before it.
+func updateLabel(updates []*incident.Update, i int, w feedWords) string {
+	if i+1 < len(updates) && updates[i+1].Status == updates[i].Status {
+		return w.update
+	}
+	if l := w.label(updates[i].Status); l != "" {
 		return l
 	}
-	return "Update"
+	return w.update
 }
 
 // feedContent is an incident's updates as Statuspage's feed HTML, newest
 // first, with each body HTML-escaped and its line breaks kept.
-func feedContent(inc *incident.Incident, loc *time.Location, lang string) string {
+func feedContent(inc *incident.Incident, loc *time.Location, lang string, w feedWords) string {
 	var b strings.Builder
 	for i, u := range inc.Updates {
-		t := u.DisplayAt.In(loc)
 		b.WriteString("<p><small>")
-		b.WriteString(t.Format("Jan"))
-		b.WriteString(" <var data-var='date'>")
-		b.WriteString(t.Format("_2"))
-		b.WriteString("</var>, <var data-var='time'>")
-		b.WriteString(t.Format("15:04"))
-		b.WriteString("</var> ")
-		b.WriteString(t.Format("MST"))
+		b.WriteString(w.when(u.DisplayAt.In(loc)))
 		b.WriteString("</small><br><strong>")
-		b.WriteString(updateLabel(inc.Updates, i))
+		b.WriteString(html.EscapeString(updateLabel(inc.Updates, i, w)))
 		b.WriteString("</strong> - ")
 		body := html.EscapeString(strings.ReplaceAll(strings.TrimSpace(u.Text(lang)), "\r\n", "\n"))
 		b.WriteString(strings.ReplaceAll(body, "\n", "<br />"))
@@ -135,38 +161,42 @@ func feedHost(p *incident.Page) string {
 }
 
 // renderRSS writes /history.rss for incs (newest first).
-// lang ("" for the default) picks the updates' texts (Update.Text).
-func renderRSS(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location, lang string) ([]byte, error) {
+// lang ("" for the default) picks the updates' texts (Update.Text); w,
+// the words around them.
+func renderRSS(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location, lang string, w feedWords) ([]byte, error) {
 	base := strings.TrimRight(p.URL, "/")
 	doc := rssDoc{Version: "2.0", DC: "http://purl.org/dc/elements/1.1/", Channel: rssChannel{
-		Title: p.Name + " - Incident History", Link: base, Description: "Statuspage",
+		Title: p.Name + " - " + w.history, Link: base + "/" + w.query, Description: "Statuspage",
 		PubDate: updated.In(loc).Format(time.RFC1123Z), Items: []rssItem{}}}
+	if w.query == "" {
+		doc.Channel.Link = base
+	}
 	for _, inc := range incs {
-		link := p.IncidentURL(inc.ID)
-		doc.Channel.Items = append(doc.Channel.Items, rssItem{Title: inc.Name, Description: feedContent(inc, loc, lang),
-			PubDate: lastActivity(inc).In(loc).Format(time.RFC1123Z), Link: link, GUID: link})
+		link := p.IncidentURL(inc.ID) + w.query
+		doc.Channel.Items = append(doc.Channel.Items, rssItem{Title: inc.Name, Description: feedContent(inc, loc, lang, w),
+			PubDate: lastActivity(inc).In(loc).Format(time.RFC1123Z), Link: link, GUID: p.IncidentURL(inc.ID)})
 	}
 	return encodeXML(doc)
 }
 
 // renderAtom writes /history.atom for incs (newest first).
-// lang ("" for the default) picks the updates' texts and the feed's
-// xml:lang.
-func renderAtom(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location, lang string) ([]byte, error) {
+// lang ("" for the default) picks the updates' texts; w, the words
+// around them and the feed's xml:lang.
+func renderAtom(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location, lang string, w feedWords) ([]byte, error) {
 	base := strings.TrimRight(p.URL, "/")
 	host := feedHost(p)
-	xmlLang := "en-US"
-	if lang != "" {
-		xmlLang = lang
+	home := base
+	if w.query != "" {
+		home = base + "/" + w.query
 	}
-	doc := atomDoc{Lang: xmlLang, ID: "tag:" + host + ",2005:/history",
-		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: base}, {Rel: "self", Type: "application/atom+xml", Href: base + "/history.atom"}},
-		Title: p.Name + " - Incident History", Updated: updated.In(loc).Format(time.RFC3339), Author: atomAuthor{Name: p.Name}}
+	doc := atomDoc{Lang: w.xmlLang, ID: "tag:" + host + ",2005:/history",
+		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: home}, {Rel: "self", Type: "application/atom+xml", Href: base + "/history.atom" + w.query}},
+		Title: p.Name + " - " + w.history, Updated: updated.In(loc).Format(time.RFC3339), Author: atomAuthor{Name: p.Name}}
 	for _, inc := range incs {
 		doc.Entries = append(doc.Entries, atomEntry{ID: "tag:" + host + ",2005:Incident/" + inc.ID,
 			Published: inc.CreatedAt.In(loc).Format(time.RFC3339), Updated: lastActivity(inc).In(loc).Format(time.RFC3339),
-			Link:  atomLink{Rel: "alternate", Type: "text/html", Href: p.IncidentURL(inc.ID)},
-			Title: inc.Name, Content: atomContent{Type: "html", Body: feedContent(inc, loc, lang)}})
+			Link:  atomLink{Rel: "alternate", Type: "text/html", Href: p.IncidentURL(inc.ID) + w.query},
+			Title: inc.Name, Content: atomContent{Type: "html", Body: feedContent(inc, loc, lang, w)}})
 	}
 	return encodeXML(doc)
 }

@@ -22,7 +22,7 @@ var staticIDs = []string{
 	"ActiveIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
 	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "ImpactLabel",
 	"StatusLabel", "Starts", "Ends", "Postmortem", "Uptime", "Today", "NoDowntime", "NoData",
-	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "PoweredBy", "NotFoundTitle", "NotFoundText",
+	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "FeedUpdate", "PoweredBy", "NotFoundTitle", "NotFoundText",
 	"OverallAllOperational", "OverallMinorOutage", "OverallPartialOutage", "OverallMajorServiceOutage",
 	"OverallMajorSystemOutage", "OverallDegraded", "OverallMaintenance",
 	"ComponentOperational", "ComponentUnderMaintenance", "ComponentDegradedPerformance",

@@ -57,7 +57,7 @@ func TestIncidentPage(t *testing.T) {
 		{"links keep the language", page, `href="/history?lang=en"`},
 		{"card link keeps the language", front, `href="/incidents/` + inc.ID + `?lang=en"`},
 		{"local time script, a file", page, `<script src="/static/local-time.js" defer></script>`},
-		{"JSON feed is the incidents list", page, `<a href="/api/v2/incidents.json">JSON</a>`},
+		{"JSON feed is the incidents list", page, `<a href="/api/v2/incidents.json?lang=en">JSON</a>`},
 	}
 	for _, ck := range checks {
 		if !strings.Contains(ck.doc, ck.want) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -267,22 +268,36 @@ type document struct {
 // default texts (what a client that asks for no language reads, as
 // before there were texts per language), and, for each of the page's
 // languages that some shown update has its own text in, the documents
-// whose bytes differ in that language. Each is rendered here, once per
+// whose bytes differ in that language; for the page's other languages,
+// their feeds (their words and links are the language's). Each is rendered here, once per
 // change, never per request.
 func (b *builder) putDocuments(ls *pageLists) error {
 	docs, err := b.documents(ls, "")
 	if err != nil {
 		return err
 	}
+	def := make(map[string][]byte, len(docs))
+	for _, d := range docs {
+		def[d.path] = d.body
+	}
 	variants := map[string][]document{}
 	varies := map[string]bool{}
-	for _, code := range translatedLangs(ls.order, b.snap.langs) {
-		lds, err := b.documents(ls, code)
+	translated := translatedLangs(ls.order, b.snap.langs)
+	for i, code := range b.snap.langs {
+		var lds []document
+		switch {
+		case slices.Contains(translated, code):
+			lds, err = b.documents(ls, code)
+		case i > 0:
+			// No text of its own: the JSON is the default's, but the
+			// feeds' words and links are the language's.
+			lds, err = b.feedDocs(ls, code)
+		}
 		if err != nil {
 			return err
 		}
-		for i, d := range lds {
-			if !bytes.Equal(d.body, docs[i].body) {
+		for _, d := range lds {
+			if !bytes.Equal(d.body, def[d.path]) {
 				variants[code] = append(variants[code], d)
 				varies[d.path] = true
 			}
@@ -465,18 +480,24 @@ func (b *builder) jsonDocs(ls *pageLists, lang string) ([]document, error) {
 
 // feedDocs renders the RSS and Atom feeds, the updates' texts in lang (""
 // for the default): the newest incidents and maintenances, announced ones
-// too.
+// too. Their own words (labels, dates, title) are lang's, the page's
+// first language's for the default; a language's feed links keep it.
 func (b *builder) feedDocs(ls *pageLists, lang string) ([]document, error) {
 	p, loc := b.in.page, b.in.loc
 	feed := ls.order
 	if len(feed) > feedLimit {
 		feed = feed[:feedLimit]
 	}
-	rss, err := renderRSS(p, feed, ls.updated, loc, lang)
+	code := lang
+	if code == "" {
+		code = b.snap.langs[0] // the default feed speaks the page's first language
+	}
+	w := wordsFor(code, b.all[code], lang != "")
+	rss, err := renderRSS(p, feed, ls.updated, loc, lang, w)
 	if err != nil {
 		return nil, err
 	}
-	atom, err := renderAtom(p, feed, ls.updated, loc, lang)
+	atom, err := renderAtom(p, feed, ls.updated, loc, lang, w)
 	if err != nil {
 		return nil, err
 	}

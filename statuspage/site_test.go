@@ -727,3 +727,95 @@ func runSite(t *testing.T, e *env) {
 	})
 	waitFor(t, "ready", e.site.Ready)
 }
+
+// TestFeedsInTheReadersLanguage: a reader who chose Hungarian follows the
+// footer's feed link and reads a Hungarian feed: its title, the updates'
+// labels and times, xml:lang, and links that keep the language. A client
+// that names no language reads the page's first language, in Statuspage's
+// own words when that is English.
+func TestFeedsInTheReadersLanguage(t *testing.T) {
+	e := renderScenario(t)
+	type feed struct {
+		Lang    string   `xml:"lang,attr"`
+		Title   string   `xml:"title"`
+		Content []string `xml:"entry>content"`
+		Links   []struct {
+			Href string `xml:"href,attr"`
+		} `xml:"entry>link"`
+		ChannelTitle string   `xml:"channel>title"`
+		Desc         []string `xml:"channel>item>description"`
+		ItemLinks    []string `xml:"channel>item>link"`
+	}
+	read := func(t *testing.T, a *Asset) feed {
+		t.Helper()
+		var f feed
+		if err := xml.Unmarshal(a.Body, &f); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	english := []string{"<strong>Investigating</strong>", "<strong>Identified</strong>", "<strong>Monitoring</strong>", "<strong>Resolved</strong>", "<strong>Update</strong>"}
+
+	def := read(t, lookup(t, e.site, "/history.atom", ""))
+	if def.Lang != "en-US" || !strings.HasSuffix(def.Title, " - Incident History") || !strings.Contains(strings.Join(def.Content, ""), "<var data-var='time'>") {
+		t.Errorf("default Atom feed: xml:lang %q, title %q", def.Lang, def.Title)
+	}
+	for _, l := range def.Links {
+		if strings.Contains(l.Href, "lang=") {
+			t.Errorf("default feed link %s names a language", l.Href)
+		}
+	}
+
+	a := lookup(t, e.site, "/history.atom", "hu")
+	if !a.VariesByLanguage {
+		t.Error("the Atom feed does not vary by language on a page in four")
+	}
+	hu := read(t, a)
+	content := strings.Join(hu.Content, "")
+	if hu.Lang != "hu" || !strings.HasSuffix(hu.Title, " - Incidenstörténet") {
+		t.Errorf("Hungarian Atom feed: xml:lang %q, title %q", hu.Lang, hu.Title)
+	}
+	for _, w := range english {
+		if strings.Contains(content, w) {
+			t.Errorf("Hungarian Atom feed labels an update %s", w)
+		}
+	}
+	if !strings.Contains(content, "<strong>Megoldva</strong>") || strings.Contains(content, "<var data-var") {
+		t.Errorf("Hungarian Atom feed: labels or times not Hungarian:\n%.600s", content)
+	}
+	for _, l := range hu.Links {
+		if !strings.HasSuffix(l.Href, "?lang=hu") {
+			t.Errorf("Hungarian feed link %s loses the language", l.Href)
+		}
+	}
+	rss := read(t, lookup(t, e.site, "/history.rss", "hu"))
+	if !strings.HasSuffix(rss.ChannelTitle, " - Incidenstörténet") || !strings.Contains(strings.Join(rss.Desc, ""), "<strong>Megoldva</strong>") ||
+		len(rss.ItemLinks) == 0 || !strings.HasSuffix(rss.ItemLinks[0], "?lang=hu") {
+		t.Errorf("Hungarian RSS feed: title %q, links %v", rss.ChannelTitle, rss.ItemLinks)
+	}
+
+	page := string(lookup(t, e.site, "/", "hu").Body)
+	for _, link := range []string{`href="/history.rss?lang=hu"`, `href="/history.atom?lang=hu"`, `href="/api/v2/incidents.json?lang=hu"`} {
+		if strings.Count(page, link) == 0 {
+			t.Errorf("the Hungarian page has no %s", link)
+		}
+	}
+
+	// A page whose first language is Croatian speaks it to every client.
+	ctx := context.Background()
+	name, url := "Drugi", "https://second.test"
+	p2, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, Languages: []string{"hr", "en"}, Hosts: []string{"second.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p2.ID); err != nil {
+		t.Fatal(err)
+	}
+	hr, ok := e.site.Lookup("second.test", "/history.atom", "")
+	if !ok {
+		t.Fatal("no Atom feed on the second page")
+	}
+	if f := read(t, hr); f.Lang != "hr" || f.Title != "Drugi - Povijest incidenata" {
+		t.Errorf("Croatian page's default feed: xml:lang %q, title %q", f.Lang, f.Title)
+	}
+}
