@@ -447,8 +447,11 @@ func (s *Service) continued(ctx context.Context, h *history, in Intake) (*Compla
 }
 
 // attach adds a message to an open complaint: no second acknowledgement,
-// and a complaint waiting on the customer is worked on again.
+// and a complaint waiting on the customer is worked on again. A call an
+// agent records onto it (recordedByAgent) also carries what the agent
+// learnt and promised: see agentsRecord.
 func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complaint, error) {
+	actor := incident.ActorFrom(ctx).String()
 	return s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
 		c.Messages++
 		c.LastMessageAt = in.At
@@ -467,8 +470,55 @@ func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complai
 		}
 		msg := s.entry(c, EntryMessageIn, "customer", in.Channel, messageText(in), in.At)
 		msg.ExternalID = in.ExternalID
-		return append([]*Entry{msg}, entries...), nil
+		if !recordedByAgent(in) {
+			return append([]*Entry{msg}, entries...), nil
+		}
+		msg.Actor = actor // the agent wrote it down, as open records it
+		return append(append([]*Entry{msg}, entries...), s.agentsRecord(c, in, actor, now)...), nil
 	})
+}
+
+// recordedByAgent reports whether an intake is an agent's record (a call
+// taken, or a complaint filed through the API by an agent on a customer's
+// behalf) rather than the customer's own message.
+func recordedByAgent(in Intake) bool {
+	return in.Channel == Phone || in.Recorded || in.Owner != ""
+}
+
+// agentsRecord applies to c, which an agent's record continues, what the
+// agent set on it: what the customer asks for, a higher severity, the
+// promise (which keeps the complaint open when its incident resolves:
+// Complaint.KeptOpen), and the agent as owner of a complaint nobody owned.
+// Without it a call added to an open complaint kept only its words, and
+// the incident's resolution closed a complaint someone had promised a
+// call back on. A severity is only raised: the form's default does not
+// lower what an earlier message set.
+func (s *Service) agentsRecord(c *Complaint, in Intake, actor string, now time.Time) []*Entry {
+	var changed []string
+	if in.Ask != "" && in.Ask != c.Ask {
+		changed = append(changed, "ask: "+string(c.Ask)+" → "+string(in.Ask))
+		c.Ask = in.Ask
+	}
+	if in.Severity != "" && slices.Index(Severities, in.Severity) > slices.Index(Severities, c.Severity) {
+		changed = append(changed, "severity: "+string(c.Severity)+" → "+string(in.Severity))
+		c.Severity = in.Severity
+	}
+	if p := strings.TrimSpace(in.Promise); p != "" && !strings.Contains(c.Promise, p) {
+		if c.Promise != "" {
+			p = c.Promise + "; " + p
+		}
+		c.Promise = p
+		changed = append(changed, "promise: "+p)
+	}
+	var entries []*Entry
+	if len(changed) > 0 {
+		entries = append(entries, s.entry(c, EntryEdit, actor, "", strings.Join(changed, "; "), now))
+	}
+	if c.Owner == "" && in.Owner != "" {
+		c.Owner = in.Owner
+		entries = append(entries, s.event(c, EntryAssign, actor, "owner: nobody → "+in.Owner, now, EventOwner, "from", "", "to", in.Owner))
+	}
+	return entries
 }
 
 // messageText is what the timeline shows of an inbound message.

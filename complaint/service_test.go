@@ -1051,6 +1051,24 @@ func TestIncidentResolvedAnswersComplaints(t *testing.T) {
 		// not keep it, so the complaint stays with its owner.
 		promised, _ := h.receive(complaint.Intake{Channel: complaint.Phone, Contact: complaint.Contact{Phone: "+36200000006"}, Text: "I want compensation",
 			IncidentID: inc.ID, Promise: "Call back tomorrow with the compensation answer"})
+		// The customer texted, then called; the agent added the call to
+		// the open complaint and promised a call back: the promise, the
+		// ask and the owner land on that complaint, which is kept.
+		texted, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: "+36200000007"}, Text: "card payment failed", IncidentID: inc.ID})
+		dora := incident.WithActor(h.ctx, incident.Actor{TokenID: "t1", Name: "dora", Role: incident.RoleAgent})
+		called, created, err := h.svc.Receive(dora, complaint.Intake{PageID: h.page.ID, Channel: complaint.Phone, Contact: complaint.Contact{Phone: "+36200000007"},
+			Text: "Called: wants money back for the failed order", ComplaintID: texted.ID, Ask: complaint.AskCompensation, Severity: complaint.SeverityHigh,
+			Promise: "Call her back when compensation is decided", Owner: "dora", Recorded: true})
+		if err != nil || created || called.ID != texted.ID {
+			t.Fatalf("a call added to %s: %v, created %v, %+v", texted.ID, err, created, called)
+		}
+		if called.Ask != complaint.AskCompensation || called.Severity != complaint.SeverityHigh || called.Owner != "dora" ||
+			called.Promise != "Call her back when compensation is decided" || !called.KeptOpen() {
+			t.Errorf("the call added to %s kept: ask %s, severity %s, owner %q, promise %q", texted.ID, called.Ask, called.Severity, called.Owner, called.Promise)
+		}
+		if es := h.entries(texted.ID, complaint.EntryMessageIn); len(es) != 2 || es[1].Actor == "customer" {
+			t.Errorf("the call's entry: %+v, want the agent's second message", es)
+		}
 		untagged := recv("+36200000003", inc.ID)
 		if _, err := h.svc.SetTag(h.ctx, h.page.ID, untagged.ID, ""); err != nil {
 			t.Fatal(err)
@@ -1091,7 +1109,7 @@ func TestIncidentResolvedAnswersComplaints(t *testing.T) {
 		if got := h.get(working.ID); !got.FirstAnswerAt.Equal(t0.Add(20 * time.Minute)) {
 			t.Errorf("first answer moved to %s by the resolution", got.FirstAnswerAt)
 		}
-		for _, c := range []*complaint.Complaint{held, promised, untagged, triage, elsewhere} {
+		for _, c := range []*complaint.Complaint{held, promised, texted, untagged, triage, elsewhere} {
 			got := h.get(c.ID)
 			if !got.Open() || got.ResolvedAt != nil {
 				t.Errorf("%s: state %s, want still open", c.ID, got.State)
