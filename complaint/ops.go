@@ -247,19 +247,29 @@ type Edit struct {
 	Components []string // nil: unchanged
 }
 
-// Update corrects a complaint's recorded fields, audited.
-func (s *Service) Update(ctx context.Context, pageID, id string, e Edit) (*Complaint, error) {
+// CheckEdit says what is wrong with an Edit, naming the field, before
+// anything else is done with it (the console checks a promise before it
+// sends the reply that carries it).
+func CheckEdit(e Edit) error {
 	switch {
 	case e.Category != nil && !oneOf(*e.Category, Categories):
-		return nil, incident.Invalid("category", "must be one of %s", joinAll(Categories))
+		return incident.Invalid("category", "must be one of %s", joinAll(Categories))
 	case e.Ask != nil && !oneOf(*e.Ask, Asks):
-		return nil, incident.Invalid("ask", "must be one of %s", joinAll(Asks))
+		return incident.Invalid("ask", "must be one of %s", joinAll(Asks))
 	case e.Severity != nil && !oneOf(*e.Severity, Severities):
-		return nil, incident.Invalid("severity", "must be one of %s", joinAll(Severities))
+		return incident.Invalid("severity", "must be one of %s", joinAll(Severities))
 	case e.Promise != nil && utf8.RuneCountInString(*e.Promise) > MaxTextLen:
-		return nil, incident.Invalid("promise", "is longer than %d characters", MaxTextLen)
+		return incident.Invalid("promise", "is longer than %d characters", MaxTextLen)
 	case e.Promise != nil && incident.TextProblem(*e.Promise) != "":
-		return nil, incident.Invalid("promise", "%s", incident.TextProblem(*e.Promise))
+		return incident.Invalid("promise", "%s", incident.TextProblem(*e.Promise))
+	}
+	return nil
+}
+
+// Update corrects a complaint's recorded fields, audited.
+func (s *Service) Update(ctx context.Context, pageID, id string, e Edit) (*Complaint, error) {
+	if err := CheckEdit(e); err != nil {
+		return nil, err
 	}
 	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
 		var changed []string

@@ -490,9 +490,44 @@ func (cs *Console) note(c *fiber.Ctx) error {
 	})
 }
 
+// reply is POST …/reply: the agent's words to the customer and, when
+// they promised something in them, the promise, which keeps the
+// complaint open when its incident resolves. The promise is checked
+// before the reply goes, so a refused one sends nothing.
 func (cs *Console) reply(c *fiber.Ctx) error {
 	return cs.act(c, func(pageID, id string) error {
-		_, err := cs.cfg.Complaints.Reply(c.UserContext(), pageID, id, c.FormValue("text"))
+		ctx := c.UserContext()
+		promise := strings.TrimSpace(c.FormValue("promise"))
+		var edit complaint.Edit
+		if promise != "" {
+			cp, err := cs.cfg.Complaints.Get(ctx, pageID, id)
+			if err != nil {
+				return err
+			}
+			if cp.Promise != "" && !strings.Contains(cp.Promise, promise) {
+				promise = cp.Promise + "; " + promise
+			}
+			edit.Promise = &promise
+			if err := complaint.CheckEdit(edit); err != nil {
+				return err
+			}
+		}
+		if _, err := cs.cfg.Complaints.Reply(ctx, pageID, id, c.FormValue("text")); err != nil {
+			return err
+		}
+		if edit.Promise == nil {
+			return nil
+		}
+		_, err := cs.cfg.Complaints.Update(ctx, pageID, id, edit)
+		return err
+	})
+}
+
+// hold is POST …/hold: hold=1 keeps the complaint open when its incident
+// resolves, hold=0 lets the resolution answer it again.
+func (cs *Console) hold(c *fiber.Ctx) error {
+	return cs.act(c, func(pageID, id string) error {
+		_, err := cs.cfg.Complaints.Hold(c.UserContext(), pageID, id, c.FormValue("hold") == "1")
 		return err
 	})
 }

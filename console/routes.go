@@ -63,6 +63,7 @@ func (cs *Console) routes() []route {
 			route{"POST", "/complaints/:id/tag", agent, cs.retag},
 			route{"POST", "/complaints/:id/note", agent, cs.note},
 			route{"POST", "/complaints/:id/reply", agent, cs.reply},
+			route{"POST", "/complaints/:id/hold", agent, cs.hold},
 			route{"POST", "/complaints/:id/resolve", agent, cs.resolve},
 			route{"POST", "/complaints/:id/offer", agent, cs.offer},
 			route{"GET", "/calls/new", agent, cs.callPage},
