@@ -128,11 +128,14 @@ func TestResolveOnce(t *testing.T) {
 	m := e.client(t)
 	m.signIn(incident.RoleManager, "Mia")
 	// Two complaints about it; an agent promised one of the callers a call back.
+	var refs []string
 	for _, promise := range []string{"", "Call back tomorrow"} {
-		if _, _, err := e.n.Complaints.Receive(e.as(incident.RoleAgent), complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone,
-			Contact: complaint.Contact{Phone: "+3620555000" + strconv.Itoa(len(promise)%10)}, Text: "It fails", IncidentID: inc.ID, Promise: promise}); err != nil {
+		cp, _, err := e.n.Complaints.Receive(e.as(incident.RoleAgent), complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone,
+			Contact: complaint.Contact{Phone: "+3620555000" + strconv.Itoa(len(promise)%10)}, Text: "It fails", IncidentID: inc.ID, Promise: promise})
+		if err != nil {
 			t.Fatal(err)
 		}
+		refs = append(refs, cp.Ref)
 	}
 	page := "/console/incidents/" + inc.ID + "/update?resolve=1"
 	res, body := m.do("GET", page, nil)
@@ -142,6 +145,9 @@ func TestResolveOnce(t *testing.T) {
 	}
 	if !strings.Contains(body, "answers the 1 open complaint about it") || !strings.Contains(body, "1 complaint stays open with its owner") {
 		t.Error("the resolve page does not say what the resolution does to the complaints about it")
+	}
+	if which := body[strings.Index(body, "<details"):]; !strings.Contains(which, ">"+refs[0]+"</a>") || strings.Contains(which, refs[1]) {
+		t.Errorf("the resolve page does not name the complaint it answers (%s) alone, not the one kept (%s)", refs[0], refs[1])
 	}
 	tok := m.csrf(page)
 	form := url.Values{"_csrf": {tok}, "resolving": {"1"}, "status": {"resolved"}, "operational": {"on"}, "notify": {"on"}, "impact": {"auto"},

@@ -466,6 +466,10 @@ func (cs *Console) alreadyClosed(c *fiber.Ctx, inc *incident.Incident) string {
 	return v.T("ConsoleAlreadyClosed", "Status", v.E("Status", string(inc.Status)), "At", at)
 }
 
+// resolveListed is how many of the complaints a resolution answers the
+// resolve page names (its count says how many in all).
+const resolveListed = 50
+
 func (cs *Console) updateForm(c *fiber.Ctx, status int, inc *incident.Incident, comps []*incident.Component, f *incidentForm) error {
 	statuses := append(append([]incident.Status{}, openStatuses...), incident.Resolved)
 	if inc.IsMaintenance() {
@@ -490,14 +494,18 @@ func (cs *Console) updateForm(c *fiber.Ctx, status int, inc *incident.Incident, 
 			return err
 		}
 		answered, kept := 0, 0
+		var which []*complaint.Complaint // the first ones it answers, named
 		for _, cp := range open {
 			if cp.KeptOpen() {
 				kept++
 			} else if cp.IncidentAnswered != inc.ID {
 				answered++
+				if len(which) < resolveListed {
+					which = append(which, cp)
+				}
 			}
 		}
-		data["Answered"], data["Kept"] = answered, kept
+		data["Answered"], data["Kept"], data["Which"] = answered, kept, which
 	}
 	v := cs.newView(c, title, data)
 	v.Title += ": " + inc.Name
