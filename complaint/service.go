@@ -609,7 +609,11 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 		return nil, err
 	}
 	s.Policy.setDue(c, plan)
-	owner, err := s.owner(ctx, page.ID, in.Owner)
+	given := in.Owner
+	if given == "" {
+		given = previousOwner(h, c)
+	}
+	owner, err := s.owner(ctx, page.ID, given)
 	if err != nil {
 		return nil, err
 	}
@@ -865,6 +869,22 @@ func (s *Service) flagRepeat(ctx context.Context, h *history, c *Complaint) erro
 		}
 	}
 	return nil
+}
+
+// previousOwner is the owner of the newest earlier complaint a repeat
+// repeats (flagRepeat), or "": the customer who writes again about the
+// same incident (their choice of compensation after the all-clear, a
+// "still broken") reaches the agent who knows their story, not the next
+// agent in turn.
+func previousOwner(h *history, c *Complaint) string {
+	for _, id := range c.RepeatOf { // newest first
+		for _, p := range h.recent {
+			if p.ID == id && p.Owner != "" {
+				return p.Owner
+			}
+		}
+	}
+	return ""
 }
 
 // historyLimit is how many of a contact's newest complaints Receive reads

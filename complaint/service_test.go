@@ -487,6 +487,37 @@ func TestReceiveOwnerRoundRobin(t *testing.T) {
 	})
 }
 
+// TestRepeatGoesToPreviousOwner: a customer who writes again about the
+// same incident after their first complaint was answered (their choice of
+// compensation after the all-clear) reaches the agent who owned the first,
+// not the next agent in turn, whose turn is not used up.
+func TestRepeatGoesToPreviousOwner(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		h.svc.OnDuty = []string{"alice", "bert", "cleo"}
+		inc := h.declare("Card payments are failing", h.payments)
+		first, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "my card payment failed", IncidentID: inc.ID})
+		if first.Owner != "alice" {
+			t.Fatalf("first complaint's owner %q, want alice (the first turn)", first.Owner)
+		}
+		if _, err := h.svc.Resolve(h.ctx, h.page.ID, first.ID, complaint.RemedyApology, "Payments work again."); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Set(3 * time.Hour)
+		again, created := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "I choose the free day", IncidentID: inc.ID})
+		if !created || again.ID == first.ID || !again.Repeat {
+			t.Fatalf("the second message: created %v, id %s, repeat %v; want a new repeat complaint", created, again.ID, again.Repeat)
+		}
+		if again.Owner != "alice" {
+			t.Errorf("the repeat's owner %q, want alice, who owned the first", again.Owner)
+		}
+		other, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: "+36200000009"}, Text: "help"})
+		if other.Owner != "bert" {
+			t.Errorf("the next new customer's owner %q, want bert (the repeat took no turn)", other.Owner)
+		}
+	})
+}
+
 func TestReceiveExternalIDRetry(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open)
