@@ -163,7 +163,12 @@ type Intake struct {
 	ExternalID string
 	// Owner is the agent who takes it (an agent recording a call).
 	Owner string
-	At    time.Time // zero: now
+	// Separate opens a complaint of its own even when the contact has an
+	// open one it would otherwise continue: a task herald files about the
+	// customer (a survey's win-back) must not disappear into a message on
+	// another complaint.
+	Separate bool
+	At       time.Time // zero: now
 	// Recorded says an agent or an API client chose the fields (a call
 	// recorded, a client's POST), whatever the channel: a control
 	// character in them is refused by name, never cleaned (fromOutside).
@@ -432,7 +437,7 @@ func (s *Service) continued(ctx context.Context, h *history, in Intake) (*Compla
 			return c, nil
 		}
 	}
-	if h.key == "" || in.Channel == Phone || in.Channel == API && in.Owner != "" {
+	if h.key == "" || in.Separate || in.Channel == Phone || in.Channel == API && in.Owner != "" {
 		return nil, nil
 	}
 	c, err := h.newestOpen(ctx)

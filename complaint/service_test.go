@@ -518,6 +518,30 @@ func TestRepeatGoesToPreviousOwner(t *testing.T) {
 	})
 }
 
+// TestSeparateOpensItsOwn: a task herald files about a customer who has
+// an open complaint (a survey's win-back) opens a complaint of its own,
+// with its subject and category, instead of becoming one more message on
+// theirs; a retry of it is the same complaint.
+func TestSeparateOpensItsOwn(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		theirs, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "I want the free day"})
+		h.clock.Set(time.Minute)
+		task := complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Subject: "Unhappy after the incident: call them",
+			Text: "Survey: 2/5", Category: complaint.Category("follow_up"), ExternalID: "survey:s1:1", Separate: true}
+		got, created := h.receive(task)
+		if !created || got.ID == theirs.ID || got.Subject != task.Subject || got.Category != "follow_up" {
+			t.Fatalf("the task: created %v, %s (theirs %s), subject %q, category %s", created, got.ID, theirs.ID, got.Subject, got.Category)
+		}
+		if again, created := h.receive(task); created || again.ID != got.ID {
+			t.Errorf("the task retried: created %v, %s; want %s again", created, again.ID, got.ID)
+		}
+		if after := h.get(theirs.ID); after.Messages != 1 {
+			t.Errorf("the customer's complaint has %d messages, want 1", after.Messages)
+		}
+	})
+}
+
 func TestReceiveExternalIDRetry(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open)

@@ -950,7 +950,8 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 	}
 	c, _, err := s.Complaints.Receive(ctx, complaint.Intake{PageID: sv.PageID, Channel: complaint.Channel(sv.Channel), Contact: ct,
 		Subject: w("WinBackSubject"), Text: text, Category: WinBackCategory, Ask: complaint.AskOther,
-		Language: sv.Language, IncidentID: sv.IncidentID, ExternalID: "survey:" + sv.ID + ":" + strconv.Itoa(len(sv.WinBacks)+1), At: now})
+		Language: sv.Language, IncidentID: sv.IncidentID, ExternalID: "survey:" + sv.ID + ":" + strconv.Itoa(len(sv.WinBacks)+1), At: now,
+		Separate: true})
 	if err != nil {
 		return nil, err
 	}

@@ -258,7 +258,7 @@ func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
 		t.Errorf("win-backs recorded %v, want one", got.WinBacks)
 	}
 	// The task is in the page's first language, for its agents.
-	if len(d.in) == 0 || d.in[0].Subject != "Elégedetlen az incidens után: keresd meg" || !strings.HasPrefix(d.in[0].Text, "Kérdőív: 1/5. Megjegyzése: unhappy") {
+	if len(d.in) == 0 || !d.in[0].Separate || d.in[0].Subject != "Elégedetlen az incidens után: keresd meg" || !strings.HasPrefix(d.in[0].Text, "Kérdőív: 1/5. Megjegyzése: unhappy") {
 		t.Errorf("the win-back task's words: %+v", d.in)
 	}
 }
