@@ -599,6 +599,11 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 		msg.Actor = incident.ActorFrom(ctx).String()
 	}
 	entries := []*Entry{msg}
+	if in.Channel == Phone {
+		// The agent who took the call answered the customer then.
+		at := in.At
+		c.FirstAnswerAt = &at
+	}
 	tag, err := s.tagNew(ctx, page, c, in)
 	if err != nil {
 		return nil, err
@@ -625,6 +630,16 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 	if owner != "" {
 		c.Owner = owner
 		entries = append(entries, s.event(c, EntryAssign, incident.ActorFrom(ctx).String(), "owner: "+owner, now, EventOwner, "to", owner))
+	}
+	if c.Channel == Phone {
+		// Answered on the phone: worked on from the start, as a reply
+		// makes it.
+		c.State = StateInProgress
+		entries = append(entries, s.event(c, EntryState, "system", "new → in_progress: an agent took the call", now,
+			EventState, "from", string(StateNew), "to", string(StateInProgress)))
+		if !autoAck(c) {
+			entries = append(entries, s.event(c, EntryNote, "system", "no automatic acknowledgement: an agent took the call", now, EventAckCall))
+		}
 	}
 	c.CheckAt = s.Policy.CheckAt(c)
 	var acked *Complaint
@@ -1008,7 +1023,14 @@ func (s *Service) ackGiven(ctx context.Context, h *history, c *Complaint) (*Comp
 // survey answer) does not: the survey page already thanked the customer,
 // and "we are fixing the problem, we will write when it is fixed" about
 // a resolved incident would be wrong; a person calls them.
-func autoAck(c *Complaint) bool { return c.Category != CategoryFollowUp }
+//
+// Nor does a call an agent took when all it would say is that a person
+// will answer by a time: the agent answered them on the phone, and may
+// have promised something else ("call back Friday"). A call about an
+// incident that lasts still gets what we know of it, with its reference.
+func autoAck(c *Complaint) bool {
+	return c.Category != CategoryFollowUp && !(c.Channel == Phone && ackAnswer(c) == AnswerReceived)
+}
 
 // ackAnswer is the automatic answer of a new complaint: what we know of
 // the incident it is about while that incident lasts. A complaint about

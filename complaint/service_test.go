@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -344,6 +345,22 @@ func TestReceiveIdentity(t *testing.T) {
 				if stored.Channel != tt.channel || stored.Ref != complaint.NewRef(c.ID) || stored.Messages != 1 ||
 					stored.Ask != complaint.AskInformation || stored.Severity != complaint.SeverityNormal {
 					t.Errorf("stored = %+v", stored)
+				}
+				if tt.channel == complaint.Phone {
+					// The agent answered on the phone: no receipt saying a
+					// person will answer, and the call is the first answer.
+					if stored.State != complaint.StateInProgress || stored.AckedAt != nil || stored.FirstAnswerAt == nil || len(h.ack.all()) != 0 {
+						t.Errorf("a call: state %s, acked %v, first answer %v, asks %+v; want in_progress, answered, no receipt",
+							stored.State, stored.AckedAt, stored.FirstAnswerAt, h.ack.all())
+					}
+					var notes []string
+					for _, e := range h.entries(c.ID, complaint.EntryNote) {
+						notes = append(notes, e.Event)
+					}
+					if !slices.Contains(notes, complaint.EventAckCall) {
+						t.Errorf("a call's notes %v lack %s", notes, complaint.EventAckCall)
+					}
+					return
 				}
 				if stored.State != complaint.StateAcknowledged || stored.AckedAt == nil {
 					t.Errorf("state = %s, acked %v; want acknowledged", stored.State, stored.AckedAt)
@@ -798,8 +815,12 @@ func TestAttach(t *testing.T) {
 							given = append(given, e)
 						}
 					}
+					wantState := complaint.StateAcknowledged
+					if stored.Channel == complaint.Phone {
+						wantState = complaint.StateInProgress // answered on the phone
+					}
 					switch {
-					case tt.ackGiven && (len(given) != 1 || given[0].Args["ref"] != first.Ref || stored.AckedAt == nil || stored.State != complaint.StateAcknowledged):
+					case tt.ackGiven && (len(given) != 1 || given[0].Args["ref"] != first.Ref || stored.AckedAt == nil || stored.State != wantState):
 						t.Errorf("not acknowledged again: want one note naming %s and the complaint acknowledged; notes %v, acked %v, state %s", first.Ref, given, stored.AckedAt, stored.State)
 					case !tt.ackGiven && len(given) != 0:
 						t.Errorf("acknowledged again, yet a note says it was not: %v", given[0].Text)
@@ -1161,7 +1182,9 @@ func TestIncidentResolvedAnswersComplaints(t *testing.T) {
 				t.Errorf("%s: %d resolution asks, want 1", c.ID, resolvedAsks)
 			}
 		}
-		if got := h.get(working.ID); !got.FirstAnswerAt.Equal(t0.Add(20 * time.Minute)) {
+		// Its first answer was the call the agent took (recv records
+		// calls), before the reply; the resolution moves neither.
+		if got := h.get(working.ID); !got.FirstAnswerAt.Equal(t0.Add(10 * time.Minute)) {
 			t.Errorf("first answer moved to %s by the resolution", got.FirstAnswerAt)
 		}
 		for _, c := range []*complaint.Complaint{held, promised, texted, untagged, triage, elsewhere} {
@@ -1237,10 +1260,12 @@ func TestReopenedAfterIncidentResolved(t *testing.T) {
 		if choice.IncidentID() != inc.ID || !choice.Tag.Ended {
 			t.Errorf("the reply to the resolution: tag %+v, want %s, ended", choice.Tag, inc.ID)
 		}
-		for _, id := range []string{late.ID, choice.ID} {
-			if asks := h.ack.ok(id); len(asks) != 1 || asks[0].Answer != complaint.AnswerReceived {
-				t.Errorf("complaint %s after the resolution acknowledged with %+v, want %s", id, asks, complaint.AnswerReceived)
-			}
+		if asks := h.ack.ok(choice.ID); len(asks) != 1 || asks[0].Answer != complaint.AnswerReceived {
+			t.Errorf("the reply after the resolution acknowledged with %+v, want %s", asks, complaint.AnswerReceived)
+		}
+		// The late caller spoke to an agent: no receipt at all.
+		if asks := h.ack.ok(late.ID); len(asks) != 0 {
+			t.Errorf("the late call acknowledged with %+v, want nothing", asks)
 		}
 
 		// An agent reopens a complaint the resolution answered: the same.

@@ -137,6 +137,8 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 		key, kv = "ConsoleEvAckQueued", []string{"Answer", v.E("ConsoleAck", a["answer"])}
 	case complaint.EventAckNone:
 		key = "ConsoleEvAckNone"
+	case complaint.EventAckCall:
+		key = "ConsoleEvAckCall"
 	case complaint.EventAckGiven:
 		key, kv = "ConsoleEvAckGiven", []string{"At", due("at"), "Ref", a["ref"]}
 	}
