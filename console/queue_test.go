@@ -235,3 +235,44 @@ func TestQueueKeepsResolvedIncidentsWithOpenComplaints(t *testing.T) {
 		t.Errorf("the resolved incident with an open complaint is not in the filter")
 	}
 }
+
+// TestQueueCardSaysWhatIsUrgent: a card in the queue tells an agent at a
+// glance what the complaint is waiting for (its state), what is pressing
+// (a high severity, a customer asking for compensation, what someone
+// promised) and by when it is due, not only who wrote and when.
+func TestQueueCardSaysWhatIsUrgent(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	inc := e.declare(t, "Payments down", false)
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	cp, _, err := e.n.Complaints.Receive(e.as(incident.RoleAgent), complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone,
+		Contact: complaint.Contact{Name: "Angry caller", Phone: "+36201111111"}, Text: "Charged three times, will cancel the gold plan",
+		IncidentID: inc.ID, Ask: complaint.AskCompensation, Severity: complaint.SeverityHigh, Promise: "call back Friday"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36202222222"}, Text: "is it down?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := a.do("GET", "/console/queue?view=all", nil)
+	card := func(id string) string {
+		i := strings.Index(body, `data-complaint="`+id+`"`)
+		if i < 0 {
+			t.Fatalf("no card for %s in the queue", id)
+		}
+		c := body[i:]
+		return c[:strings.Index(c, "</article>")]
+	}
+	urgent := card(cp.ID)
+	for _, want := range []string{">In progress<", `class="tag bad">High<`, "Asks for: Compensation", "Promised:</strong> call back Friday", "Resolve by <time>"} {
+		if !strings.Contains(urgent, want) {
+			t.Errorf("the urgent card lacks %q:\n%s", want, urgent)
+		}
+	}
+	other := card(plain.ID)
+	if strings.Contains(other, "Promised") || strings.Contains(other, `class="tag bad">`) || !strings.Contains(other, "First answer by <time>") {
+		t.Errorf("the plain card:\n%s", other)
+	}
+}
