@@ -385,6 +385,10 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 		data["Answer"] = a
 		if a != nil {
 			data["OfferGroups"] = offerGroups(a.Offers)
+		} else {
+			// Matched to no customer: the panel says why it cannot say
+			// what they are owed, rather than nothing at all.
+			data["NoCustomer"] = true
 		}
 	}
 	if cs.cfg.Compensation != nil {

@@ -429,3 +429,35 @@ func TestPromiseKeepsComplaintOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCustomerRecordSaysWhy: beside a complaint from someone matched to
+// no customer, the eligibility panel says why herald cannot tell what they
+// are owed and what to do, instead of being missing.
+func TestNoCustomerRecordSaysWhy(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	inc := e.declare(t, "Card payments fail", false)
+	eur := &compensation.Money{Amount: 500, Currency: "EUR"}
+	pol := &compensation.Policy{Currency: "EUR", Offers: []compensation.Offer{{ID: "credit5", Kind: compensation.Credit, Amount: eur}},
+		Rules: []compensation.Rule{{ID: "all", Give: []string{"credit5"}}}}
+	if _, _, err := e.n.Compensation.Decide(e.as(incident.RoleManager), e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	stranger, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.Web,
+		Contact: complaint.Contact{Name: "Kata Nagy", Email: "kata@example.org"}, Text: "Charged twice", IncidentID: inc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "Charged twice", IncidentID: inc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, body := a.do("GET", "/console/complaints/"+stranger.ID, nil); !strings.Contains(body, "matches none of your customers") {
+		t.Error("the stranger's complaint does not say why there is no eligibility")
+	}
+	if _, body := a.do("GET", "/console/complaints/"+known.ID, nil); strings.Contains(body, "matches none of your customers") || !strings.Contains(body, "Customer accepts") {
+		t.Error("the customer's complaint: the no-record note, or no offer")
+	}
+}
