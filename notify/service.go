@@ -417,6 +417,9 @@ type ImportResult struct {
 	Updated int                     `json:"updated"`
 	Invalid int                     `json:"invalid"`
 	Errors  []customerfile.RowError `json:"errors"`
+	// Notes are rows imported without something they gave (a landline
+	// beside an email: customerfile.Parse).
+	Notes []customerfile.RowError `json:"notes"`
 }
 
 // ImportCustomers reads customers (format "csv" or "json") into a page,
@@ -429,13 +432,16 @@ func (s *Service) ImportCustomers(ctx context.Context, pageID string, r io.Reade
 	if err != nil {
 		return nil, err
 	}
-	good, bad, err := customerfile.Parse(r, format, comps, s.cfg.DefaultRegion)
+	good, bad, notes, err := customerfile.Parse(r, format, comps, s.cfg.DefaultRegion)
 	if err != nil {
 		return nil, err
 	}
-	res := &ImportResult{Invalid: len(bad), Errors: bad}
+	res := &ImportResult{Invalid: len(bad), Errors: bad, Notes: notes}
 	if res.Errors == nil {
 		res.Errors = []customerfile.RowError{}
+	}
+	if res.Notes == nil {
+		res.Notes = []customerfile.RowError{}
 	}
 	if len(bad) > 0 && !skipInvalid {
 		return res, incident.Invalid("file", "%d rows are invalid; nothing was imported", len(bad))

@@ -278,6 +278,24 @@ func TestImportCustomers(t *testing.T) {
 		})
 	}
 
+	t.Run("a landline beside an email is left out, noted", func(t *testing.T) {
+		r := b.mustDo(t, http.StatusOK, "POST", imp, b.manager, "id,name,phone,email\nl1,Lou,+44 20 7946 0958,lou@example.com\n", "Content-Type", "text/csv")
+		var res struct {
+			Created int
+			Notes   []customerfile.RowError
+		}
+		r.json(t, &res)
+		if res.Created != 1 || len(res.Notes) != 1 || res.Notes[0].Line != 2 || res.Notes[0].Field != "phone" {
+			t.Fatalf("result %s, want l1 created with one note on its phone", r.body)
+		}
+		var c audience.Customer
+		b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers/l1", b.agent, "").json(t, &c)
+		if c.Phone != "" || c.Email != "lou@example.com" {
+			t.Errorf("l1 kept phone %q, email %q", c.Phone, c.Email)
+		}
+		b.mustDo(t, http.StatusNoContent, "DELETE", "/api/v1/pages/"+b.page.ID+"/customers/l1", b.manager, "")
+	})
+
 	t.Run("list pages by id", func(t *testing.T) {
 		var page1, page2 []audience.Customer
 		r := b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/customers?limit=2", b.agent, "")

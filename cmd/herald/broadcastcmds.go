@@ -122,9 +122,13 @@ rows are imported and the bad ones listed.`)
 	return nil
 }
 
-// printImport prints the counts on stdout and each bad row on stderr.
+// printImport prints the counts on stdout and each bad row, and each row
+// imported without something it gave, on stderr.
 func (a *app) printImport(res *notify.ImportResult) {
 	fmt.Fprintf(a.stdout, "created %d, updated %d, invalid %d\n", res.Created, res.Updated, res.Invalid)
+	for _, e := range res.Notes {
+		fmt.Fprintf(a.stderr, "line %d: %s: note: %s\n", e.Line, e.Field, e.Reason)
+	}
 	for _, e := range res.Errors {
 		field := e.Field
 		if field == "" {

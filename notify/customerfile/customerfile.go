@@ -76,7 +76,12 @@ var customerColumns = []string{"id", "name", "phone", "email", "slack", "languag
 // Rows are read and checked one at a time, so memory grows with the good
 // rows kept, not with the file. err is for an unreadable file (bad header,
 // broken CSV quoting or JSON syntax), not for bad rows.
-func Parse(r io.Reader, format string, components []*incident.Component, defaultRegion string) (good []*audience.Customer, bad []RowError, err error) {
+//
+// notes are rows imported with less than they gave: a landline beside an
+// email or Slack target is left out (herald cannot text it, and a
+// customer's phone is their SMS number), rather than refusing the row
+// and with it the whole file, as a CRM export holds such numbers.
+func Parse(r io.Reader, format string, components []*incident.Component, defaultRegion string) (good []*audience.Customer, bad, notes []RowError, err error) {
 	v := newCustomerValidator(components, defaultRegion)
 	switch strings.ToLower(format) {
 	case "csv":
@@ -84,12 +89,12 @@ func Parse(r io.Reader, format string, components []*incident.Component, default
 	case "json":
 		err = parseCustomersJSON(r, v, &good, &bad)
 	default:
-		return nil, nil, incident.Invalid("format", "unknown import format %q (use csv or json)", format)
+		return nil, nil, nil, incident.Invalid("format", "unknown import format %q (use csv or json)", format)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return good, bad, nil
+	return good, bad, v.notes, nil
 }
 
 type customerValidator struct {
@@ -98,6 +103,7 @@ type customerValidator struct {
 	seen          map[string]int // customer id → line it first appeared on
 	languageCache map[string]string
 	zoneCache     map[string]bool
+	notes         []RowError // rows imported without a field (Parse)
 }
 
 func newCustomerValidator(components []*incident.Component, region string) *customerValidator {
@@ -259,7 +265,17 @@ func (v *customerValidator) check(line int, in row) (*audience.Customer, *RowErr
 	}
 	var err error
 	if phone != "" {
-		if c.Phone, err = contact.NormalizePhone(phone, v.region); err != nil {
+		e164, kind, perr := contact.ParsePhone(phone, v.region)
+		switch {
+		case perr != nil:
+			return nil, fromErr(line, c.ID, perr)
+		case kind.CanSMS():
+			c.Phone = e164
+		case email != "" || slack != "":
+			v.notes = append(v.notes, RowError{Line: line, ID: c.ID, Field: "phone", Reason: fmt.Sprintf(
+				"%s is a %s number and cannot receive SMS: imported without it, reached by email or Slack", e164, strings.ReplaceAll(string(kind), "_", " "))})
+		default:
+			_, err = contact.NormalizePhone(phone, v.region)
 			return nil, fromErr(line, c.ID, err)
 		}
 	}

@@ -52,7 +52,7 @@ func FuzzParse(f *testing.F) {
 		if asJSON {
 			format = "json"
 		}
-		good, bad, err := Parse(strings.NewReader(in), format, testComponents, "HU")
+		good, bad, _, err := Parse(strings.NewReader(in), format, testComponents, "HU")
 		if err != nil {
 			if incident.ErrorCode(err) != incident.EINVALID {
 				t.Fatalf("error %v is not an invalid error", err)

@@ -31,7 +31,7 @@ func TestParseCustomersCSV(t *testing.T) {
 		`a4,"Smith, Jo",,jo@example.com,,,,,,"Web; API",`,
 		"",
 	}, "\n")
-	good, bad, err := Parse(strings.NewReader(in), "csv", testComponents, "HU")
+	good, bad, _, err := Parse(strings.NewReader(in), "csv", testComponents, "HU")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +75,10 @@ func TestParseCustomersBadRows(t *testing.T) {
 		`q1,"multi`,                                      // 14: a quoted field spanning lines
 		`line name",,q@example.com,,,,`,
 		"ok2,Fine too,,ok2@example.com,,,,", // 16
+		// A landline beside an email: imported without it, noted.
+		"p3,Landline and email,+36 1 234 5678,p3@example.com,,,,", // 17
 	}, "\n")
-	good, bad, err := Parse(strings.NewReader(in), "csv", testComponents, "HU")
+	good, bad, notes, err := Parse(strings.NewReader(in), "csv", testComponents, "HU")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +86,15 @@ func TestParseCustomersBadRows(t *testing.T) {
 	for _, c := range good {
 		ids = append(ids, c.ID)
 	}
-	if want := []string{"ok1", "q1", "ok2"}; !reflect.DeepEqual(ids, want) {
+	if want := []string{"ok1", "q1", "ok2", "p3"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("good ids %v, want %v", ids, want)
+	}
+	if p3 := good[len(good)-1]; p3.Phone != "" || p3.Email != "p3@example.com" {
+		t.Errorf("the landline row kept phone %q, email %q; want no phone", p3.Phone, p3.Email)
+	}
+	if len(notes) != 1 || notes[0].Line != 17 || notes[0].Field != "phone" || !strings.Contains(notes[0].Reason, "+3612345678 is a fixed line number") ||
+		!strings.Contains(notes[0].Reason, "imported without it") {
+		t.Errorf("notes %+v, want one on line 17 saying the landline was left out", notes)
 	}
 	want := []struct {
 		line         int
@@ -129,7 +138,7 @@ func TestParseCustomersFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := Parse(strings.NewReader(tt.in), tt.format, nil, "HU")
+			_, _, _, err := Parse(strings.NewReader(tt.in), tt.format, nil, "HU")
 			if err == nil || incident.ErrorCode(err) != incident.EINVALID {
 				t.Errorf("err = %v, want an invalid error", err)
 			}
@@ -147,7 +156,7 @@ func TestParseCustomersJSON(t *testing.T) {
 	 {"id":"j1","email":"dup@example.com"},
 	 {"id":"j7","Email":"a@example.com","EMAIL":"b@example.com"}
 	]`
-	good, bad, err := Parse(strings.NewReader(in), "json", testComponents, "HU")
+	good, bad, _, err := Parse(strings.NewReader(in), "json", testComponents, "HU")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +213,7 @@ func BenchmarkParse(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		before, heap := ms.TotalAlloc, ms.HeapAlloc
-		good, bad, err := Parse(&customerCSV{n: rows}, "csv", testComponents, "HU")
+		good, bad, _, err := Parse(&customerCSV{n: rows}, "csv", testComponents, "HU")
 		if err != nil || len(bad) != 0 || len(good) != rows {
 			b.Fatalf("err %v, %d bad, %d good: %v", err, len(bad), len(good), bad[:min(3, len(bad))])
 		}
@@ -240,7 +249,7 @@ func TestParseCustomersFromSpreadsheets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			good, bad, err := Parse(strings.NewReader(tt.in), tt.format, testComponents, "HU")
+			good, bad, _, err := Parse(strings.NewReader(tt.in), tt.format, testComponents, "HU")
 			if err != nil || len(bad) != 0 {
 				t.Fatalf("err %v, bad %v", err, bad)
 			}
@@ -290,7 +299,7 @@ func TestParseCustomersNotUTF8(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
-			good, bad, err := Parse(strings.NewReader(tt.in), tt.format, nil, "HU")
+			good, bad, _, err := Parse(strings.NewReader(tt.in), tt.format, nil, "HU")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,7 +352,7 @@ func TestParseCustomersWindows1250(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// One byte a read: the choice must not depend on how the
 			// stream arrives.
-			good, bad, err := Parse(iotest.OneByteReader(strings.NewReader(tt.in)), "csv", nil, "HU")
+			good, bad, _, err := Parse(iotest.OneByteReader(strings.NewReader(tt.in)), "csv", nil, "HU")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -360,7 +369,7 @@ func TestParseCustomersWindows1250(t *testing.T) {
 	}
 	t.Run("an unassigned byte", func(t *testing.T) {
 		in := enc("id;name;email\r\nn1;Kőváry;k@example.com\r\n") + "n2;Kov\x81cs;c@example.com\r\n"
-		good, bad, err := Parse(strings.NewReader(in), "csv", nil, "HU")
+		good, bad, _, err := Parse(strings.NewReader(in), "csv", nil, "HU")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,7 +400,7 @@ func TestParseCustomersControlCharacters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			good, bad, err := Parse(strings.NewReader(tt.in), tt.format, testComponents, "HU")
+			good, bad, _, err := Parse(strings.NewReader(tt.in), tt.format, testComponents, "HU")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -400,7 +409,7 @@ func TestParseCustomersControlCharacters(t *testing.T) {
 			}
 		})
 	}
-	good, bad, err := Parse(strings.NewReader("id,name,email\nc1,\"Ann\r\nSmith\",a@example.com\n"), "csv", testComponents, "HU")
+	good, bad, _, err := Parse(strings.NewReader("id,name,email\nc1,\"Ann\r\nSmith\",a@example.com\n"), "csv", testComponents, "HU")
 	if err != nil || len(bad) != 0 || len(good) != 1 || good[0].Name != "Ann Smith" {
 		t.Fatalf("a name over two lines of a cell: good %+v bad %+v err %v", good, bad, err)
 	}
