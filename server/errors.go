@@ -108,8 +108,21 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		// logged, so a token never reaches the log.
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
 	}
+	// The status page's routes say their own methods, and the JSON API's
+	// and feeds' errors are readable cross-origin, as their answers are.
+	public, cors := publicRoute([]byte(c.Path()))
 	if status == http.StatusMethodNotAllowed {
-		c.Set(fiber.HeaderAllow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		switch {
+		case cors:
+			c.Set(fiber.HeaderAllow, "GET, HEAD, OPTIONS")
+		case public != "":
+			c.Set(fiber.HeaderAllow, "GET, HEAD")
+		default:
+			c.Set(fiber.HeaderAllow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		}
+	}
+	if cors {
+		setHeader(&c.Response().Header, nameAllowOrigin, "*")
 	}
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	if status == http.StatusNotFound && wantsHTML(c) {
@@ -172,7 +185,10 @@ func (s *Server) sendNotFoundHTML(c *fiber.Ctx) error {
 // server; the body is held to its limit (limitBody) and Statuspage's
 // .json spelling of the management API's paths is understood
 // (jsonSuffix) before the route is chosen.
-func (s *Server) protect(c *fiber.Ctx) (err error) {
+//
+// routed reports whether the request reached fiber's router: a body
+// refused before it has no route to be counted under.
+func (s *Server) protect(c *fiber.Ctx) (routed bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in handler", "method", c.Method(), "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -180,8 +196,8 @@ func (s *Server) protect(c *fiber.Ctx) (err error) {
 		}
 	}()
 	if err := s.limitBody(c); err != nil {
-		return err
+		return false, err
 	}
 	jsonSuffix(c)
-	return c.Next()
+	return true, c.Next()
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"net"
+	"net/http"
 	"net/netip"
 	"sort"
 	"strings"
@@ -175,4 +176,40 @@ func TestAcceptsGzip(t *testing.T) {
 			t.Errorf("acceptsGzip(%q) = %v, want %v", v, got, want)
 		}
 	}
+}
+
+// TestPublicErrorsSayTheirRoute: a body refused before routing is counted
+// as unmatched, not under the status page's "/"; a method the status page
+// does not take is refused with the methods it does, and the JSON API's
+// and the feeds' errors are readable cross-origin as their answers are.
+func TestPublicErrorsSayTheirRoute(t *testing.T) {
+	e := newEnv(t)
+	e.mustDo(t, http.StatusRequestEntityTooLarge, "GET", "/api/v2/summary.json", "", strings.Repeat("x", 70<<10), "Content-Type", "text/plain")
+	m := string(e.mustDo(t, http.StatusOK, "GET", "/metrics", "", "").body)
+	if !strings.Contains(m, `herald_http_requests_total{code="413",method="GET",route="unmatched"} 1`) || strings.Contains(m, `code="413",method="GET",route="/"`) {
+		t.Errorf("the refused body is not counted as unmatched:\n%s", grepLines(m, "herald_http_requests_total"))
+	}
+	for _, tc := range []struct{ path, allow, origin string }{
+		{"/api/v2/summary.json", "GET, HEAD, OPTIONS", "*"},
+		{"/history.rss", "GET, HEAD, OPTIONS", "*"},
+		{"/", "GET, HEAD", ""},
+		{"/incidents/abcdef123456", "GET, HEAD", ""},
+	} {
+		r := e.do(t, "POST", tc.path, "", "{}")
+		if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != tc.allow || r.header.Get("Access-Control-Allow-Origin") != tc.origin {
+			t.Errorf("POST %s: %d, Allow %q, Access-Control-Allow-Origin %q; want 405, %q, %q", tc.path, r.status,
+				r.header.Get("Allow"), r.header.Get("Access-Control-Allow-Origin"), tc.allow, tc.origin)
+		}
+	}
+}
+
+// grepLines is the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -88,12 +88,15 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	// fasthttp reads the clock when a request's headers have been read;
 	// reading it again here would only add a clock read to every request.
 	start := c.Context().Time()
-	err := s.protect(c)
+	routed, err := s.protect(c)
 	route := c.Route().Path
 	if err != nil {
 		var fe *fiber.Error
-		if errors.As(err, &fe) && (fe.Code == http.StatusNotFound || fe.Code == http.StatusMethodNotAllowed) {
-			route = "unmatched" // no route: a raw path would explode the label set
+		if !routed || errors.As(err, &fe) && (fe.Code == http.StatusNotFound || fe.Code == http.StatusMethodNotAllowed) {
+			// No route, or refused before routing (a body over the
+			// limit): a raw path would explode the label set, and the
+			// middleware's own "/" would blame the status page.
+			route = "unmatched"
 		}
 		if herr := s.handleError(c, err); herr != nil {
 			s.log.Error("error handler failed", "err", herr)
