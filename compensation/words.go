@@ -420,17 +420,26 @@ func Script(lang string, d *Decision, r *Result, affected AffectedTime, grants [
 }
 
 // granted words what a grant gave, for the script.
+//
+// It names what was given in words ("credit of 5.00 EUR", "7 free days",
+// "a voucher, CODE"), never the policy's offer ID, which agents would
+// read out as it is.
 func (w Wording) granted(g *Grant) string {
-	var parts []string
-	parts = append(parts, g.OfferID)
+	var s string
 	switch {
-	case g.Kind.Money():
-		parts = append(parts, w.Money(g.Amount))
-	case g.Days > 0:
-		parts = append(parts, w.l.Plural("CompFreeDays", g.Days))
+	case g.Kind == Credit:
+		s = w.l.Pattern("AgentOfferCreditAmount").Fill("Amount", w.Money(g.Amount))
+	case g.Kind == Refund:
+		s = w.l.Pattern("AgentOfferRefundAmount").Fill("Amount", w.Money(g.Amount))
+	case g.Kind == FreePeriod && g.Days > 0:
+		s = w.l.Plural("AgentOfferDays", g.Days)
+	case g.Kind == Voucher:
+		s = w.l.Text("AgentOfferVoucher")
+	default:
+		s = g.OfferID
 	}
 	if g.Voucher != "" {
-		parts = append(parts, g.Voucher)
+		s += ", " + g.Voucher
 	}
-	return strings.Join(parts, ", ")
+	return s
 }

@@ -95,7 +95,7 @@ func TestScript(t *testing.T) {
 		// in words, never "0 min".
 		{"4 min 50 s", dec, &r, AffectedTime{Total: 290e9}, nil, "en", []string{"affected for 4 min."}, []string{"5 min"}},
 		{"seconds", dec, &r, AffectedTime{Total: 30e9}, nil, "pl", []string{"krócej niż minutę"}, []string{"0 min", "1 min"}},
-		{"granted", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{500, "EUR"}}}, "en", []string{"Already recorded: credit10, 5.00 EUR"}, nil},
+		{"granted", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{500, "EUR"}}}, "en", []string{"Already recorded: credit of 5.00 EUR."}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
