@@ -347,6 +347,20 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 				return err
 			}
 			data["Deliveries"] = ds
+			// What the complaint's own messages said, worded as sent: an
+			// agent answering must know what the customer was told.
+			texts := map[string]string{}
+			for _, d := range ds {
+				text, ok, err := cs.cfg.Notify.ComplaintMessageText(ctx, d)
+				if err != nil {
+					cs.log.Warn("console: word a complaint message", "delivery_id", d.ID, "err", err)
+					continue
+				}
+				if ok {
+					texts[d.ID] = text
+				}
+			}
+			data["Texts"] = texts
 		}
 	}
 	open, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: openStatuses})

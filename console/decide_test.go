@@ -461,3 +461,34 @@ func TestNoCustomerRecordSaysWhy(t *testing.T) {
 		t.Error("the customer's complaint: the no-record note, or no offer")
 	}
 }
+
+// TestComplaintShowsWhatTheCustomerWasTold: the complaint page shows the
+// words of herald's message to the customer about the complaint (the
+// acknowledgement with its reference and what we knew then), as they were
+// when it went, not as the incident reads later.
+func TestComplaintShowsWhatTheCustomerWasTold(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	inc := e.declare(t, "Card payments fail", false)
+	c, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "my card payment failed", IncidentID: inc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := "We found the cause and are rolling out a fix."
+	st := incident.Identified
+	if _, err := e.n.Incidents.UpdateIncident(e.as(incident.RoleManager), e.page.ID, inc.ID, incident.IncidentInput{Status: &st, Body: &later}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	_, body := a.do("GET", "/console/complaints/"+c.ID, nil)
+	i := strings.Index(body, "<summary>What it said</summary>")
+	if i < 0 {
+		t.Fatal("the complaint page does not show what the acknowledgement said")
+	}
+	said := body[i:]
+	said = said[:strings.Index(said, "</details>")]
+	if !strings.Contains(said, c.Ref) || !strings.Contains(said, "Card payments fail.") || strings.Contains(said, later) {
+		t.Errorf("what the acknowledgement said, as shown:\n%s\nwant its reference %s and the update of then, not the later one", said, c.Ref)
+	}
+}

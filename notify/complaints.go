@@ -171,6 +171,12 @@ func formName(name string) string {
 // are few and personal (each names its reference), so they are rendered
 // one by one rather than from the broadcast cache.
 func (s *Service) complaintMessage(ctx context.Context, d *queue.Delivery) (*channel.Message, error) {
+	return s.complaintMessageAt(ctx, d, time.Time{})
+}
+
+// complaintMessageAt is complaintMessage written at t, the incident as it
+// stood then (ComplaintMessageText); the zero t is now, as sent.
+func (s *Service) complaintMessageAt(ctx context.Context, d *queue.Delivery, t time.Time) (*channel.Message, error) {
 	page, err := s.cache.page(ctx, d.PageID)
 	if err != nil {
 		return nil, err
@@ -179,7 +185,11 @@ func (s *Service) complaintMessage(ctx context.Context, d *queue.Delivery) (*cha
 	if err != nil {
 		return nil, err
 	}
-	in := render.Input{Kind: d.MessageKind, Page: page, Incident: inc, Now: s.now(), MaxSMSSegments: s.cfg.MaxSMSSegments,
+	now := s.now()
+	if !t.IsZero() {
+		now, inc = t, asOf(inc, t)
+	}
+	in := render.Input{Kind: d.MessageKind, Page: page, Incident: inc, Now: now, MaxSMSSegments: s.cfg.MaxSMSSegments,
 		Recipient: render.Recipient{Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
 		Ref:       d.Vars["ref"], Answer: d.Vars["text"]}
 	if due, err := time.Parse(time.RFC3339, d.Vars["due"]); err == nil {
@@ -206,6 +216,54 @@ func (s *Service) complaintMessage(ctx context.Context, d *queue.Delivery) (*cha
 		m.Headers = map[string]string{"Auto-Submitted": "auto-replied"}
 	}
 	return m, nil
+}
+
+// ComplaintMessageText returns the words of a complaint's message (an
+// acknowledgement, a receipt, an agent's answer, the resolution's answer)
+// as herald wrote them when it was sent: rendered again with the
+// incident as it stood then (the updates shown by then, its status then)
+// and that moment as the time of writing, so an agent reads what the
+// customer read. ok is false for any other message. A message about a
+// resolution carries the customer's compensation as it stands now.
+func (s *Service) ComplaintMessageText(ctx context.Context, d *queue.Delivery) (text string, ok bool, err error) {
+	if !isComplaintMessage(d.MessageKind) {
+		return "", false, nil
+	}
+	at := d.CreatedAt
+	if d.SentAt != nil {
+		at = *d.SentAt
+	}
+	m, err := s.complaintMessageAt(ctx, d, at)
+	if err != nil {
+		return "", false, err
+	}
+	if d.Kind == channel.Email && m.Subject != "" {
+		return m.Subject + "\n\n" + m.Text, true, nil
+	}
+	return m.Text, true, nil
+}
+
+// asOf is inc as it stood at t: the updates displayed by then, newest
+// first as stored, its status the newest of those, not yet resolved if
+// it was resolved later. inc is not changed.
+func asOf(inc *incident.Incident, t time.Time) *incident.Incident {
+	if inc == nil || inc.ID == "" {
+		return inc
+	}
+	cp := *inc
+	cp.Updates = nil
+	for _, u := range inc.Updates {
+		if !u.DisplayAt.After(t) {
+			cp.Updates = append(cp.Updates, u)
+		}
+	}
+	if len(cp.Updates) > 0 {
+		cp.Status = cp.Updates[0].Status
+	}
+	if cp.ResolvedAt != nil && cp.ResolvedAt.After(t) {
+		cp.ResolvedAt = nil
+	}
+	return &cp
 }
 
 // complaintIncident returns the incident a complaint's message is about,
