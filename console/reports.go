@@ -18,12 +18,12 @@ const recentReports = 30
 
 // sendReport answers with r in format (HTML in the console's language),
 // its download links under base.
-func (cs *Console) sendReport(c *fiber.Ctx, r reports.Renderable, format, base, name string) error {
+func (cs *Console) sendReport(c *fiber.Ctx, r reports.Renderable, format, base, name, back string) error {
 	q := ""
 	if raw := string(c.Request().URI().QueryString()); raw != "" {
 		q = "?" + raw
 	}
-	out, err := reports.Render(r, format, cs.lang(c), base, q, name)
+	out, err := reports.Render(r, format, cs.lang(c), base, q, name, back)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (cs *Console) incidentReport(format string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return cs.sendReport(c, r, format, Prefix+"/incidents/"+r.Incident.ID+"/report", "herald-report-"+r.Incident.ID)
+		return cs.sendReport(c, r, format, Prefix+"/incidents/"+r.Incident.ID+"/report", "herald-report-"+r.Incident.ID, Prefix+"/incidents/"+r.Incident.ID)
 	}
 }
 
@@ -87,6 +87,6 @@ func (cs *Console) periodReport(format string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return cs.sendReport(c, r, format, Prefix+"/reports/period", "herald-period-"+from.Format("20060102")+"-"+to.Format("20060102"))
+		return cs.sendReport(c, r, format, Prefix+"/reports/period", "herald-period-"+from.Format("20060102")+"-"+to.Format("20060102"), Prefix+"/reports")
 	}
 }

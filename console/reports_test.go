@@ -62,6 +62,9 @@ func TestReportsInTheConsole(t *testing.T) {
 	if !strings.Contains(html, `href="/console/incidents/`+inc.ID+`/report.csv"`) {
 		t.Error("the report's CSV link does not point into the console")
 	}
+	if !strings.Contains(html, `<p class="back"><a href="/console/incidents/`+inc.ID+`">← Back to the console</a>`) || strings.Contains(html, `>back</a>`) {
+		t.Error("the report has no way back to the console, or lists it as a download")
+	}
 
 	res, raw := agent.do("GET", "/console/incidents/"+inc.ID+"/report.json", nil)
 	var doc map[string]any

@@ -140,6 +140,7 @@ type incidentView struct {
 	Scores     template.HTML
 	Postmortem template.HTML
 	Links      map[string]string     // format → URL, for the download links
+	Back       string                // the page to go back to (BackLink), "" for none
 	CurveRows  []CurveBucket         // the curve's non-empty buckets, for the table
 	States     []queue.DeliveryState // the states any delivery is in, the tables' columns
 	KindWord   map[string]string
@@ -148,12 +149,13 @@ type incidentView struct {
 // HTML renders the report in lang (en, hu, pl, hr). links names the
 // JSON and CSV downloads ("json", "csv" → URL; may be empty).
 func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
+	downloads, back := splitLinks(links)
 	tmplOnce.Do(load)
 	if tmplErr != nil {
 		return nil, tmplErr
 	}
 	w := wordsFor(lang)
-	v := incidentView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), Loc: zone(r.TimeZone), W: w, R: r, Links: links, KindWord: map[string]string{
+	v := incidentView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), Loc: zone(r.TimeZone), W: w, R: r, Links: downloads, Back: back, KindWord: map[string]string{
 		EntryDeclared: w["ReportKindDeclared"], EntryUpdate: w["ReportKindUpdate"], EntryResolved: w["ReportKindResolved"],
 		EntryPostmortem: w["ReportKindPostmortem"]}}
 	for _, st := range queue.DeliveryStates {

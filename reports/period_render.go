@@ -76,6 +76,7 @@ type periodView struct {
 	W        words
 	R        *PeriodReport
 	Links    map[string]string
+	Back     string // the page to go back to (BackLink), "" for none
 	Impact   template.HTML
 	CSAT     template.HTML
 	Channels template.HTML
@@ -84,12 +85,13 @@ type periodView struct {
 
 // HTML renders the evaluation in lang, with links to its JSON and CSV.
 func (r *PeriodReport) HTML(lang string, links map[string]string) ([]byte, error) {
+	downloads, back := splitLinks(links)
 	tmplOnce.Do(load)
 	if tmplErr != nil {
 		return nil, tmplErr
 	}
 	w := wordsFor(lang)
-	v := periodView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), Loc: zone(r.TimeZone), W: w, R: r, Links: links, LastDay: r.To.AddDate(0, 0, -1)}
+	v := periodView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), Loc: zone(r.TimeZone), W: w, R: r, Links: downloads, Back: back, LastDay: r.To.AddDate(0, 0, -1)}
 	imp := BarChart{ID: "impact", Title: w["ReportIncidentsByImpact"], Desc: w["ReportIncidentsByImpactDesc"], Horizontal: true}
 	is := Series{Name: w["ReportIncidents"], Color: "#D55E00"}
 	for _, k := range []incident.Impact{incident.ImpactCritical, incident.ImpactMajor, incident.ImpactMinor, incident.ImpactNone} {

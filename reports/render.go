@@ -32,6 +32,8 @@ func ParseDay(field, v string) (time.Time, error) {
 // Renderable is a report that can be drawn for people (HTML) and written
 // for machines (JSON, CSV): an incident's report or a period's.
 type Renderable interface {
+	// HTML's links are the download links by format, and BackLink's
+	// entry, the page to go back to.
 	HTML(lang string, links map[string]string) ([]byte, error)
 	JSON() ([]byte, error)
 	CSV() ([]byte, error)
@@ -52,7 +54,10 @@ type Rendered struct {
 // Render draws r in format: "json", "csv" (a download named name.csv), or
 // else HTML in lang, whose download links point at base with .json and
 // .csv and query (the request's query string with its "?", or "").
-func Render(r Renderable, format, lang, base, query, name string) (Rendered, error) {
+//
+// back, when not "", is the page the HTML report links back to (the
+// console's, when it shows the report).
+func Render(r Renderable, format, lang, base, query, name, back string) (Rendered, error) {
 	var out Rendered
 	var err error
 	h := func(k, v string) { out.Headers = append(out.Headers, [2]string{k, v}) }
@@ -70,10 +75,35 @@ func Render(r Renderable, format, lang, base, query, name string) (Rendered, err
 		if base != "" {
 			links = map[string]string{"JSON": base + ".json" + query, "CSV": base + ".csv" + query}
 		}
+		if back != "" {
+			if links == nil {
+				links = map[string]string{}
+			}
+			links[BackLink] = back
+		}
 		out.Body, err = r.HTML(lang, links)
 		h("Content-Type", "text/html; charset=utf-8")
 		h("Content-Security-Policy", HTMLPolicy)
 		h("X-Robots-Tag", "noindex")
 	}
 	return out, err
+}
+
+// BackLink is the key of the links given to HTML that is the page the
+// report links back to, not a download.
+const BackLink = "back"
+
+// splitLinks separates the back link from the downloads.
+func splitLinks(links map[string]string) (downloads map[string]string, back string) {
+	back = links[BackLink]
+	if back == "" {
+		return links, ""
+	}
+	downloads = make(map[string]string, len(links))
+	for k, v := range links {
+		if k != BackLink {
+			downloads[k] = v
+		}
+	}
+	return downloads, back
 }

@@ -76,7 +76,7 @@ func (s *Server) sendReport(c *fiber.Ctx, r reports.Renderable, format, base, na
 	if raw := string(c.Request().URI().QueryString()); raw != "" {
 		q = "?" + raw
 	}
-	out, err := reports.Render(r, format, pickLanguage(c), base, q, name)
+	out, err := reports.Render(r, format, pickLanguage(c), base, q, name, "")
 	if err != nil {
 		return err
 	}
