@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/channel"
@@ -20,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/server"
 )
 
@@ -255,6 +258,13 @@ func (a *Node) buildInboundEmail(svc *complaint.Service) error {
 	if err := a.Server.EnableInboundEmail(server.InboundEmailConfig{Secret: a.Config.Providers.InboundEmailSecret, Handle: intake.handle}); err != nil {
 		return err
 	}
+	if sb := a.chans.sandbox; sb != nil {
+		// The sandbox inbox's email reply box: a customer's email, handed
+		// to the intake as the SMTP listener hands one.
+		sb.SetEmailReceiver(func(ctx context.Context, e sandbox.EmailReply) error {
+			return intake.handle(ctx, sandboxEmail(e, a.chans.from), 0)
+		})
+	}
 	cfg := a.Config.Email
 	if cfg.SMTPAddr == "" {
 		return nil
@@ -271,3 +281,21 @@ func (a *Node) buildInboundEmail(svc *complaint.Service) error {
 
 // inEmailSMTP is the SMTP listener's kind in herald_inbound_webhooks_total.
 const inEmailSMTP = "email_smtp"
+
+// sandboxEmail is a customer's email written in the sandbox as herald's
+// intake reads a received one: from them, to herald's address, with a
+// Message-ID of its own, answering In-Reply-To when it is a reply.
+func sandboxEmail(e sandbox.EmailReply, to string) smtp.InboundEmail {
+	id := "sandbox-" + randomHex(12) + "@sandbox.herald.localhost"
+	if addr, err := netmail.ParseAddress(to); err == nil {
+		to = addr.Address
+	}
+	h := netmail.Header{"From": {e.From}, "To": {to}, "Subject": {e.Subject}, "Message-Id": {"<" + id + ">"},
+		"Date": {time.Now().UTC().Format(time.RFC1123Z)}}
+	in := smtp.InboundEmail{From: e.From, FromName: e.Name, To: []string{to}, Subject: e.Subject, Text: e.Text, MessageID: id, Header: h}
+	if e.InReplyTo != "" {
+		in.InReplyTo, in.References = e.InReplyTo, []string{e.InReplyTo}
+		h["In-Reply-To"] = []string{"<" + e.InReplyTo + ">"}
+	}
+	return in
+}

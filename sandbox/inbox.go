@@ -139,6 +139,7 @@ type inboxView struct {
 	Messages []inboxRow
 	Views    []viewRow
 	CanReply bool // a texted reply has somewhere to go
+	CanEmail bool // an emailed reply has somewhere to go (SetEmailReceiver)
 }
 
 type inboxRow struct {
@@ -160,7 +161,7 @@ func (s *Sandbox) handleInboxPage(w http.ResponseWriter, r *http.Request) {
 		Counts:   s.inbox.counters(),
 		Total:    s.Count(""),
 		Kinds:    []string{KindSMS, KindEmail, KindSlack, KindWebhook},
-		CanReply: s.cfg.InboundSMSURL != "",
+		CanReply: s.cfg.InboundSMSURL != "", CanEmail: s.emailReceiver.Load() != nil,
 	}
 	for _, m := range msgs {
 		row := inboxRow{Message: m}
@@ -243,6 +244,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;
   {{if .Headers}}<details><summary>headers</summary><pre>{{range $k, $v := .Headers}}{{$k}}: {{$v}}
 {{end}}</pre></details>{{end}}
   {{if and $.CanReply (eq .Kind "sms")}}<form class="reply" method="post" action="/sandbox/reply"><input type="hidden" name="from" value="{{.To}}"><input type="hidden" name="to" value="{{.From}}"><input type="password" name="token" placeholder="Manager token" aria-label="Manager token" autocomplete="current-password" required><input name="body" placeholder="Reply as {{.To}}…" aria-label="Reply as {{.To}}" required maxlength="1600"><button>Send reply</button></form>{{end}}
+  {{if and $.CanEmail (eq .Kind "email")}}<form class="reply" method="post" action="/sandbox/reply"><input type="hidden" name="channel" value="email"><input type="hidden" name="from" value="{{.To}}"><input type="hidden" name="subject" value="Re: {{.Subject}}"><input type="hidden" name="in_reply_to" value="{{.ID}}"><input type="password" name="token" placeholder="Manager token" aria-label="Manager token" autocomplete="current-password" required><input name="body" placeholder="Email a reply as {{.To}}…" aria-label="Email a reply as {{.To}}" required maxlength="10000"><button>Send email reply</button></form>{{end}}
 </div>
 {{else}}
 <p>No messages yet.</p>

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,8 +74,52 @@ func (s *Sandbox) SendReply(ctx context.Context, from, to, body string) (Reply, 
 	return r, nil
 }
 
-// handleReply is POST /sandbox/reply (form or query: from, to, body):
-// the inbox's "reply as the customer". A browser's form post goes back to
+// EmailReply is a customer's email to herald written in the sandbox: a
+// reply to one of herald's emails (InReplyTo its Message-ID, without
+// brackets) or a new one.
+type EmailReply struct {
+	From, Name, Subject, Text, InReplyTo string
+}
+
+// SetEmailReceiver gives the sandbox herald's inbound email intake: a
+// customer's emailed reply (SendEmailReply) is handed to it as herald's
+// SMTP listener hands a received mail, so a person can try the email
+// door without a mail client. nil takes it away.
+func (s *Sandbox) SetEmailReceiver(fn func(context.Context, EmailReply) error) {
+	if fn == nil {
+		s.emailReceiver.Store(nil)
+		return
+	}
+	s.emailReceiver.Store(&fn)
+}
+
+// ErrNoEmailIntake is SendEmailReply's error when herald gave the sandbox
+// no email intake.
+var ErrNoEmailIntake = errors.New("sandbox: herald takes no email here")
+
+// SendEmailReply hands a customer's email to herald's intake.
+func (s *Sandbox) SendEmailReply(ctx context.Context, e EmailReply) error {
+	fn := s.emailReceiver.Load()
+	switch {
+	case fn == nil:
+		return ErrNoEmailIntake
+	case !strings.Contains(e.From, "@") || len(e.From) > 254 || strings.ContainsAny(e.From, " <>\r\n"):
+		return fmt.Errorf("sandbox: from must be a bare email address, got %q", e.From)
+	case strings.TrimSpace(e.Text) == "" || !utf8.ValidString(e.Text) || !utf8.ValidString(e.Subject) || len(e.Text) > 10000 || len(e.Subject) > 500:
+		return fmt.Errorf("sandbox: the email needs a text of 1 to 10 000 bytes of UTF-8 (and a subject of at most 500)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := (*fn)(ctx, e); err != nil {
+		return err
+	}
+	s.log.Info("sandbox: emailed reply handed to herald", "threaded", e.InReplyTo != "")
+	return nil
+}
+
+// handleReply is POST /sandbox/reply (form or query: from, to, body; with
+// channel=email, from, subject, body and in_reply_to, an email): the
+// inbox's "reply as the customer". A browser's form post goes back to
 // the inbox; anything else gets the Reply as JSON.
 func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" && o != "null" {
@@ -86,6 +131,20 @@ func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	if r.Form.Get("channel") == "email" {
+		err := s.SendEmailReply(r.Context(), EmailReply{From: strings.TrimSpace(r.Form.Get("from")), Name: strings.TrimSpace(r.Form.Get("name")),
+			Subject: strings.TrimSpace(r.Form.Get("subject")), Text: r.Form.Get("body"), InReplyTo: strings.Trim(strings.TrimSpace(r.Form.Get("in_reply_to")), "<>")})
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			http.Redirect(w, r, "/sandbox", http.StatusSeeOther)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "handed to herald"})
 		return
 	}
 	rep, err := s.SendReply(r.Context(), strings.TrimSpace(r.Form.Get("from")), strings.TrimSpace(r.Form.Get("to")), r.Form.Get("body"))

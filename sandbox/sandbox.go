@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -135,6 +136,9 @@ type Sandbox struct {
 	smtpSrv *smtp.Server
 
 	callbacks *callbackPool
+
+	// emailReceiver takes a customer's emailed reply (SetEmailReceiver).
+	emailReceiver atomic.Pointer[func(context.Context, EmailReply) error]
 
 	ctx       context.Context
 	cancel    context.CancelFunc
