@@ -526,11 +526,29 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return sent, err
 		}
+		open := ""
+		if st.Mode != ModeOff && optedOut == "" {
+			if open, err = s.openComplaint(ctx, sv); err != nil {
+				return sent, err
+			}
+		}
 		switch {
 		case st.Mode == ModeOff:
 			next.State, next.Reason = Skipped, "surveys were turned off for the page"
 		case optedOut != "":
 			next.State, next.Reason = Skipped, "messages to the address are stopped ("+optedOut+")"
+		case open != "" && now.Sub(sv.CreatedAt) >= ComplaintWait:
+			next.State, next.Reason = Skipped, "their complaint "+open+" about the incident stayed open"
+		case open != "":
+			// Asked how it went while their complaint is still being
+			// handled, a customer answers about that: the survey waits a
+			// day at a time (in their daytime) until it is resolved.
+			zone := sv.TimeZone
+			if zone == "" {
+				zone = s.pageZone(ctx, sv.PageID)
+			}
+			next.DueAt = DueAt(now, incident.Location(zone), st)
+			next.Reason = "waits for their complaint " + open + " to be resolved"
 		default:
 			next.SentAt = &now
 			link, err := s.Link(ctx, &next)
@@ -549,6 +567,40 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		}
 	}
 	return sent, nil
+}
+
+// ComplaintWait is how long after a survey was scheduled it waits for
+// its recipient's open complaint about the incident to be resolved; then
+// it is skipped.
+const ComplaintWait = 7 * 24 * time.Hour
+
+// openComplaint returns the reference of the recipient's open complaint
+// about the survey's incident, or "" (also when nothing can tell).
+func (s *Service) openComplaint(ctx context.Context, sv *Survey) (string, error) {
+	if s.Complaints == nil {
+		return "", nil
+	}
+	var key string
+	switch {
+	case sv.RecipientType == queue.FromCustomer:
+		key = complaint.Contact{CustomerID: sv.RecipientID}.Key()
+	case sv.RecipientType == queue.FromContact:
+		key = sv.RecipientID // the complaint's own contact key
+	case sv.Channel == channel.SMS:
+		key = complaint.Contact{Phone: sv.Address}.Key()
+	case sv.Channel == channel.Email:
+		key = complaint.Contact{Email: sv.Address}.Key()
+	case sv.Channel == channel.Slack:
+		key = complaint.Contact{Slack: sv.Address}.Key()
+	}
+	if key == "" {
+		return "", nil
+	}
+	cs, _, err := s.Complaints.List(ctx, complaint.Filter{PageID: sv.PageID, IncidentID: sv.IncidentID, ContactKey: key, Open: true, Limit: 1, SkipCount: true})
+	if err != nil || len(cs) == 0 {
+		return "", err
+	}
+	return cs[0].Ref, nil
 }
 
 // optedOut is the reason the survey's address is suppressed (stop,
@@ -859,6 +911,14 @@ func (s *Service) answer(ctx context.Context, sv *Survey, a Answer) (*Survey, er
 		return &next, nil
 	}
 	return nil, incident.Errorf(incident.ECONFLICT, "the survey changed while you answered; try again")
+}
+
+// pageZone is the page's time zone name ("" when it cannot be read: UTC).
+func (s *Service) pageZone(ctx context.Context, pageID string) string {
+	if p, err := s.Incidents.FindPageByID(ctx, pageID); err == nil {
+		return p.TimeZone
+	}
+	return ""
 }
 
 // pageLanguage is the page's first language, the agents' ("en" when the

@@ -192,6 +192,88 @@ func TestSendDueSkipsOptedOut(t *testing.T) {
 	}
 }
 
+// openDesk answers List with an open complaint about inc1 for the
+// contact keys it holds (key → reference), as complaint.Service would.
+type openDesk struct {
+	desk
+	open map[string]string
+}
+
+func (d *openDesk) List(_ context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error) {
+	if ref, ok := d.open[f.ContactKey]; ok && f.Open && f.IncidentID == "inc1" {
+		return []*complaint.Complaint{{ID: "x", Ref: ref}}, 1, nil
+	}
+	return nil, 0, nil
+}
+
+// TestSendDueWaitsForOpenComplaint: a survey to someone whose complaint
+// about the incident is still open is not sent: it waits a day, in their
+// daytime, saying why, and is skipped once it has waited a week; the
+// others go.
+func TestSendDueWaitsForOpenComplaint(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) engine{
+		"sqlite": func(t *testing.T) engine { return enginetest.SQLite(t) },
+		"redis":  func(t *testing.T) engine { return enginetest.Redis(t, "surveys-complaint") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			ctx := context.Background()
+			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC) // a Friday, noon
+			page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
+			if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+				t.Fatal(err)
+			}
+			survey := func(id string, rt queue.RecipientType, kind channel.Kind, addr string, created time.Time) *surveys.Survey {
+				key := string(rt) + ":" + id
+				return &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: rt,
+					RecipientID: id, Key: key, Channel: kind, Address: addr, Language: "en",
+					State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: created, UpdatedAt: created, Version: 1}
+			}
+			waiting := survey("c1", queue.FromCustomer, channel.Email, "c1@example.com", now.Add(-time.Hour))
+			subscriber := survey("s1", queue.FromSubscriber, channel.SMS, "+36201234567", now.Add(-time.Hour))
+			stale := survey("c2", queue.FromCustomer, channel.Email, "c2@example.com", now.Add(-8*24*time.Hour))
+			free := survey("c3", queue.FromCustomer, channel.Email, "c3@example.com", now.Add(-time.Hour))
+			if created, err := db.CreateSurveys(ctx, []*surveys.Survey{waiting, subscriber, stale, free}); err != nil || created != 4 {
+				t.Fatalf("CreateSurveys = %d, %v", created, err)
+			}
+			snd := &sender{}
+			s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			s.Sender, s.Secrets, s.Leaser, s.PublicURL = snd, db, db, "http://status.example"
+			s.Complaints = &openDesk{open: map[string]string{"customer:c1": "C-AAAA1111", "phone:+36201234567": "C-BBBB2222", "customer:c2": "C-CCCC3333"}}
+			s.Now = func() time.Time { return now }
+			sent, err := s.SendDue(ctx)
+			if err != nil || sent != 1 || snd.calls != 1 {
+				t.Fatalf("SendDue = %d, %v; %d queued, want only the survey without a complaint", sent, err, snd.calls)
+			}
+			monday := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+			for _, tt := range []struct {
+				sv     *surveys.Survey
+				state  surveys.State
+				reason string
+				due    time.Time
+			}{
+				// A day later is Saturday, outside the survey days: Monday 09:00.
+				{waiting, surveys.Scheduled, "C-AAAA1111 to be resolved", monday},
+				{subscriber, surveys.Scheduled, "C-BBBB2222 to be resolved", monday},
+				{stale, surveys.Skipped, "C-CCCC3333 about the incident stayed open", time.Time{}},
+				{free, surveys.Sent, "", time.Time{}},
+			} {
+				got, err := db.FindSurveyByID(ctx, tt.sv.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State != tt.state || !strings.Contains(got.Reason, tt.reason) || !tt.due.IsZero() && !got.DueAt.Equal(tt.due) {
+					t.Errorf("%s: %s (%q) due %s; want %s (%q) due %s", tt.sv.RecipientID, got.State, got.Reason, got.DueAt, tt.state, tt.reason, tt.due)
+				}
+			}
+			// Not due again before its new time.
+			if sent, err := s.SendDue(ctx); err != nil || sent != 0 || snd.calls != 1 {
+				t.Errorf("a second sweep: %d, %v, %d queued; want nothing", sent, err, snd.calls)
+			}
+		})
+	}
+}
+
 // desk is the complaint desk as far as win-backs use it: Receive files
 // one complaint per ExternalID, as complaint.Service does (a provider's
 // retry, or a second click, is the same complaint).
