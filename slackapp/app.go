@@ -251,6 +251,17 @@ func (a *App) role(ctx context.Context, userID string) (incident.Role, error) {
 	return "", nil
 }
 
+// refused is what a user is told whose role does not allow what they
+// asked: that they have no herald role, or, when they have one, that the
+// action needs a manager's (an agent told "no role" would ask an admin
+// for the wrong thing).
+func (a *App) refused(lang string, role incident.Role) string {
+	if role == "" {
+		return a.text(lang, "SlackRefused")
+	}
+	return a.text(lang, "SlackNeedsManager", "Role", string(role))
+}
+
 // errRefused is a request from a user without the role it needs.
 var errRefused = errors.New("slack user has no herald role for this")
 

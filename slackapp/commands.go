@@ -41,7 +41,7 @@ func (a *App) Command(ctx context.Context, cmd slackgo.SlashCommand) (string, er
 		role, err := a.may(ctx, cmd.UserID, incident.RoleManager)
 		if errors.Is(err, errRefused) {
 			a.log.Info("slack: refused", "user", cmd.UserID, "command", "declare", "role", role)
-			return a.text(lang, "SlackRefused"), nil
+			return a.refused(lang, role), nil
 		}
 		if err != nil {
 			return a.failed(lang, err), nil

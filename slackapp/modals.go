@@ -321,10 +321,10 @@ func (a *App) openIncidentModal(ctx context.Context, in slackgo.InteractionCallb
 	if chID == "" {
 		chID = in.Container.ChannelID
 	}
-	if _, err := a.may(ctx, p.ID, incident.RoleManager); err != nil {
+	if role, err := a.may(ctx, p.ID, incident.RoleManager); err != nil {
 		if errors.Is(err, errRefused) {
-			a.log.Info("slack: refused", "user", p.ID, "action", act.ActionID)
-			a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackRefused"))
+			a.log.Info("slack: refused", "user", p.ID, "action", act.ActionID, "role", role)
+			a.tell(ctx, chID, p.ID, a.refused(p.Locale, role))
 		} else {
 			a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackFailed", "Reason", reason(err)))
 		}
@@ -416,7 +416,7 @@ func (a *App) submit(ctx context.Context, in slackgo.InteractionCallback) *slack
 	lang := p.Locale
 	role, err := a.may(ctx, p.ID, incident.RoleManager)
 	if err != nil {
-		msg := a.text(lang, "SlackRefused")
+		msg := a.refused(lang, role)
 		if !errors.Is(err, errRefused) {
 			msg = a.text(lang, "SlackFailed", "Reason", reason(err))
 		}
@@ -467,6 +467,13 @@ func (a *App) submit(ctx context.Context, in slackgo.InteractionCallback) *slack
 		}
 		_, err = a.inc.UpdateIncident(ctx, m.Page, m.Incident, input)
 	case CallbackResolve:
+		// Resolving twice (a second form left open, a retried
+		// submission) would post another resolution and message every
+		// customer again: refused, as the CLI refuses it.
+		if cur, gerr := a.inc.Incident(ctx, m.Page, m.Incident); gerr == nil && cur.Status.Closed() {
+			a.log.Info("slack: resolve refused: already closed", "user", p.ID, "incident_id", m.Incident, "status", cur.Status)
+			return slackgo.NewErrorsViewSubmissionResponse(map[string]string{blockBody: a.text(lang, "SlackAlreadyClosed")})
+		}
 		st := incident.Resolved
 		input.Status = &st
 		auto := checked(values, blockOperational)

@@ -78,9 +78,10 @@ func apiGet(t *testing.T, n *instance, token, path string, into any) {
 }
 
 type e2eIncident struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Status string `json:"status"`
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	Status  string            `json:"status"`
+	Updates []json.RawMessage `json:"incident_updates"`
 }
 
 type e2eComponent struct {
@@ -100,7 +101,7 @@ func TestSlackEndToEnd(t *testing.T) {
 }
 
 func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
-	n := startServe(t, map[string]string{"HERALD_SLACK_MANAGERS": "U0MANAGER"}, storeArgs...)
+	n := startServe(t, map[string]string{"HERALD_SLACK_MANAGERS": "U0MANAGER", "HERALD_SLACK_AGENTS": "U0AGENT"}, storeArgs...)
 	token := mustCLI(t, nil, append([]string{"token", "create", "--role", "manager", "--name", "Mia"}, storeArgs...)...).lastLine()
 	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
 	mustCLI(t, env, "components", "create", "--name", "Payments")
@@ -172,6 +173,13 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 		}
 		if is := incidents(); len(is) != 0 {
 			t.Errorf("a forged submission declared %+v", is)
+		}
+	})
+
+	t.Run("an agent is told declaring needs a manager, not that they have no role", func(t *testing.T) {
+		code, body := slackSign(t, n, "/webhooks/slack/commands", command("U0AGENT", "declare", "trig-agent"), secret, time.Now())
+		if code != http.StatusOK || strings.Contains(body, "no herald role") || !strings.Contains(body, "only a herald manager") || !strings.Contains(body, "the agent role") {
+			t.Errorf("declare by an agent: %d %s", code, body)
 		}
 	})
 
@@ -371,6 +379,23 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 			return len(top) == 1 && strings.Contains(string(top[0].Blocks), "Resolved") && !strings.Contains(string(top[0].Blocks), "herald_resolve"),
 				fmt.Sprintf("%+v", top)
 		})
+		// The same form submitted again (Slack retrying, or a second form
+		// left open): refused on the form, nothing posted, nobody told twice.
+		before := len(incidents()[0].Updates)
+		code, body = slackSign(t, n, "/webhooks/slack/interactions", interaction(map[string]any{"type": "view_submission",
+			"user": map[string]any{"id": "U0MANAGER", "name": "mia"},
+			"view": map[string]any{"id": view.ID, "callback_id": "herald_resolve", "private_metadata": view.PrivateMetadata,
+				"state": map[string]any{"values": map[string]any{
+					"operational": map[string]any{"operational": map[string]any{"type": "checkboxes", "selected_options": []any{map[string]any{"value": "yes"}}}},
+					"body":        map[string]any{"body": map[string]any{"type": "plain_text_input", "value": "Card payments work again."}},
+					"notify":      map[string]any{"notify": map[string]any{"type": "checkboxes", "selected_options": []any{}}},
+				}}}}), secret, time.Now())
+		if code != http.StatusOK || !strings.Contains(body, `"response_action":"errors"`) || !strings.Contains(body, "already resolved") {
+			t.Errorf("resolving again: %d %s, want the form's error", code, body)
+		}
+		if after := len(incidents()[0].Updates); after != before {
+			t.Errorf("resolving again posted %d updates", after-before)
+		}
 	})
 
 	t.Run("list and help", func(t *testing.T) {
