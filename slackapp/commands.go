@@ -3,6 +3,7 @@ package slackapp
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	slackgo "github.com/slack-go/slack"
@@ -61,7 +62,7 @@ func (a *App) Command(ctx context.Context, cmd slackgo.SlashCommand) (string, er
 	case "status":
 		pageID := ""
 		if len(words) > 1 {
-			pageID = words[1]
+			pageID = strings.Join(words[1:], " ") // a page's name may have spaces
 		}
 		text, err := a.status(ctx, lang, pageID)
 		if err != nil {
@@ -99,9 +100,16 @@ func (a *App) failed(lang string, err error) string {
 }
 
 // page returns the page named by id, or the first page.
+//
+// id may also be the page's name, in any case, or one of its hosts: people
+// in Slack know "Acme Payments", not the page's ID.
 func (a *App) page(ctx context.Context, id string) (*incident.Page, error) {
+	id = strings.TrimSpace(id)
 	if id != "" {
-		return a.inc.Page(ctx, id)
+		p, err := a.inc.Page(ctx, id)
+		if err == nil || incident.ErrorCode(err) != incident.ENOTFOUND {
+			return p, err
+		}
 	}
 	pages, err := a.inc.Pages(ctx)
 	if err != nil {
@@ -110,7 +118,15 @@ func (a *App) page(ctx context.Context, id string) (*incident.Page, error) {
 	if len(pages) == 0 {
 		return nil, incident.Errorf(incident.ENOTFOUND, "there is no status page yet")
 	}
-	return pages[0], nil
+	if id == "" {
+		return pages[0], nil
+	}
+	for _, p := range pages {
+		if strings.EqualFold(p.Name, id) || slices.ContainsFunc(p.Hosts, func(h string) bool { return strings.EqualFold(h, id) }) {
+			return p, nil
+		}
+	}
+	return nil, incident.Errorf(incident.ENOTFOUND, "no status page is named %q", id)
 }
 
 // status describes a page's overall status and its open incidents.

@@ -64,7 +64,7 @@ interrupted. (With no provider settings, 'herald serve' starts one in-process.)`
 	smtpAddr := fs.String("smtp", DefaultSandboxSMTP, "SMTP `HOST:PORT`")
 	failRate := fs.Float64("fail-rate", 0, "share `P` (0..1) of requests answered with a 5xx (and SMTP 451)")
 	burst := fs.String("burst429", "", "after every EVERY requests to one API refuse the next LEN with 429 (`EVERY/LEN`, e.g. 100/5)")
-	retryAfter := fs.Duration("retry-after", 0, "Retry-After of a burst 429 (default 1s)")
+	retryAfter := fs.Duration("retry-after", 0, "Retry-After of a burst 429; 0 means 1s")
 	latency := fs.Duration("latency", 0, "delay every answer by `D`")
 	rate := fs.Float64("rate", 0, "a provider's rate ceiling, requests per second per API (0: none)")
 	capacity := fs.Int("capacity", 0, "messages the inbox keeps (default 10000)")

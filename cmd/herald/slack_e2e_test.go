@@ -107,7 +107,8 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 	mustCLI(t, env, "components", "create", "--name", "Payments")
 	mustCLI(t, env, "components", "create", "--name", "Search")
 	var pages []struct {
-		ID string `json:"id"`
+		ID   string `json:"id"`
+		Name string `json:"name"`
 	}
 	apiGet(t, n, token, "/api/v1/pages", &pages)
 	pageID := pages[0].ID
@@ -402,8 +403,18 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 		if code, body := slackSign(t, n, "/webhooks/slack/commands", command("U0MANAGER", "list", "t-l"), secret, time.Now()); code != 200 || !strings.Contains(body, "No open incidents") {
 			t.Errorf("list: %d %s", code, body)
 		}
-		if code, body := slackSign(t, n, "/webhooks/slack/commands", command("U0MANAGER", "help", "t-h"), secret, time.Now()); code != 200 || !strings.Contains(body, "/herald declare") {
+		if code, body := slackSign(t, n, "/webhooks/slack/commands", command("U0MANAGER", "help", "t-h"), secret, time.Now()); code != 200 || !strings.Contains(body, "/herald declare") ||
+			!strings.Contains(body, "/herald complaint") {
 			t.Errorf("help: %d %s", code, body)
+		}
+		// A page by its name, in any case, as people in Slack know it.
+		for _, arg := range []string{pageID, strings.ToUpper(pages[0].Name)} {
+			if code, body := slackSign(t, n, "/webhooks/slack/commands", command("U0MANAGER", "status "+arg, "t-s"), secret, time.Now()); code != 200 || strings.Contains(body, "not") && strings.Contains(body, "found") {
+				t.Errorf("status %s: %d %s", arg, code, body)
+			}
+		}
+		if code, body := slackSign(t, n, "/webhooks/slack/commands", command("U0MANAGER", "status No Such Page", "t-s2"), secret, time.Now()); code != 200 || !strings.Contains(body, `no status page is named \"No Such Page\"`) {
+			t.Errorf("status of an unknown page: %d %s", code, body)
 		}
 	})
 }
