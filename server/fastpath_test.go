@@ -213,3 +213,25 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestSlackPlain: a Slack message's markup, as Slack sends it in every
+// command and message, reads as a person wrote it.
+func TestSlackPlain(t *testing.T) {
+	for in, want := range map[string]string{
+		"Card payment failed for <@U0CUST9|bob> again":                  "Card payment failed for @bob again",
+		"Hi <@U0AGENT>, see <#C0SUPPORT|support>":                       "Hi @U0AGENT, see #support",
+		"see <https://shop.example.com/order/42|order 42> now":          "see order 42 (https://shop.example.com/order/42) now",
+		"<https://acme.example/pay>":                                    "https://acme.example/pay",
+		"<mailto:bob@example.com|bob@example.com> wrote":                "bob@example.com wrote",
+		"<!here> it is down":                                            "@here it is down",
+		"<!subteam^S0123|@support> help":                                "@support help",
+		"charged twice &amp; &lt;3 times&gt; &amp;lt;":                  "charged twice & <3 times> &lt;",
+		"nothing to change: ok <3 > 2":                                  "nothing to change: ok <3 > 2",
+		"<!date^1392734382^{date_num}|2014-02-18 6:39 AM PST> it broke": "2014-02-18 6:39 AM PST it broke",
+		"ünïcode <https://x.example/é|lien> ✓":                          "ünïcode lien (https://x.example/é) ✓",
+	} {
+		if got := slackPlain(in); got != want {
+			t.Errorf("slackPlain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -197,3 +197,25 @@ func (a *App) tell(ctx context.Context, channelID, userID, text string) {
 		a.log.Warn("slack: chat.postEphemeral", "user", userID, "channel", channelID, "err", err, "text", text)
 	}
 }
+
+// ToldFiled tells the person who used the "File as complaint" shortcut on
+// channelID, in their language, what became of the message: filed as the
+// complaint ref from author (again: filed before), or not filed because
+// it had no text. It answers after the interaction's 3 seconds, as an
+// ephemeral message only they see; without it they never learnt the
+// reference, nor that nothing was filed.
+func (a *App) ToldFiled(channelID, userID, author, ref string, again bool) {
+	a.later(func(ctx context.Context) {
+		lang := a.userLang(ctx, userID)
+		var text string
+		switch {
+		case ref == "":
+			text = a.text(lang, "SlackShortcutEmpty")
+		case again:
+			text = a.text(lang, "SlackShortcutAgain", "Ref", ref)
+		default:
+			text = a.text(lang, "SlackShortcutFiled", "Ref", ref, "Author", "<@"+author+">")
+		}
+		a.tell(ctx, channelID, userID, text)
+	})
+}

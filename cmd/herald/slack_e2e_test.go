@@ -399,6 +399,41 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 		}
 	})
 
+	t.Run("the file-as-complaint shortcut tells who used it", func(t *testing.T) {
+		shortcut := func(user, bot, text, ts string) {
+			t.Helper()
+			code, body := slackSign(t, n, "/webhooks/slack/interactions", interaction(map[string]any{"type": "message_action",
+				"callback_id": "herald_file_complaint", "trigger_id": "trig-sc-" + ts, "user": map[string]any{"id": "U0AGENT"},
+				"channel": map[string]any{"id": "C0SUPPORT1"},
+				"message": map[string]any{"type": "message", "user": user, "bot_id": bot, "text": text, "ts": ts}}), secret, time.Now())
+			if code != http.StatusOK {
+				t.Fatalf("shortcut: %d %s", code, body)
+			}
+		}
+		told := func(want string) {
+			t.Helper()
+			eventually(t, 15*time.Second, func() (bool, string) {
+				for _, m := range to(inbox(t, n), "slack", "C0SUPPORT1") {
+					if m.Status == "ephemeral" && m.Headers["user"] == "U0AGENT" && strings.Contains(m.Body, want) {
+						return true, ""
+					}
+				}
+				return false, "no ephemeral message to U0AGENT saying " + want
+			})
+		}
+		shortcut("U0CUSTOMER", "", "Charged twice for <https://shop.example/o/42|order 42> &amp; no refund", "1700000000.000100")
+		told("Filed as complaint C-")
+		shortcut("U0CUSTOMER", "", "Charged twice for <https://shop.example/o/42|order 42> &amp; no refund", "1700000000.000100")
+		told("already complaint C-")
+		shortcut("", "B0BOT", "deploy done", "1700000000.000200")
+		told("Not filed")
+		cenv := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+		ref := strings.TrimSpace(mustCLI(t, cenv, "complaints", "-q", "--channel", "slack").stdout)
+		if out := mustCLI(t, cenv, "complaints", "show", ref).stdout; !strings.Contains(out, "Charged twice for order 42 (https://shop.example/o/42) & no refund") {
+			t.Errorf("the filed complaint, listed:\n%s\nwant Slack's markup read", out)
+		}
+	})
+
 	t.Run("list and help", func(t *testing.T) {
 		if code, body := slackSign(t, n, "/webhooks/slack/commands", command("U0MANAGER", "list", "t-l"), secret, time.Now()); code != 200 || !strings.Contains(body, "No open incidents") {
 			t.Errorf("list: %d %s", code, body)
