@@ -117,6 +117,19 @@ func TestIncidentMessage(t *testing.T) {
 	if !strings.Contains(string(m.Blocks), a.text("hu", "SlackBroadcastPlanning")) {
 		t.Errorf("a broadcast still being planned: %s", m.Blocks)
 	}
+	// An operator's text is shown as typed, never as Slack markup: no
+	// mention, no link, no stray entity.
+	inc.Updates[0].Body = "Ask <@U0MGR|mia> & see <https://x.example/runbook|the runbook> <b>now</b>"
+	m, _ = a.incidentMessage(page, inc, comps, nil)
+	var got slackgo.Blocks
+	if err := json.Unmarshal(m.Blocks, &got); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(got)
+	if !strings.Contains(string(m.Blocks), `Ask \u0026lt;@U0MGR|mia\u0026gt; \u0026amp; see \u0026lt;https://x.example/runbook|the runbook\u0026gt;`) &&
+		!strings.Contains(string(raw), "Ask &lt;@U0MGR|mia&gt; &amp; see &lt;https://x.example/runbook|the runbook&gt; &lt;b&gt;now&lt;/b&gt;") {
+		t.Errorf("the operator's text is not escaped for mrkdwn:\n%s", raw)
+	}
 }
 
 func TestSubmissionParsing(t *testing.T) {

@@ -222,10 +222,10 @@ func (a *App) replies(ctx context.Context, inc *incident.Incident, rec *livemsg.
 		u := todo[i]
 		text := "*" + a.statusWord(lang, u.Status) + "* · " + u.DisplayAt.In(page.Location()).Format("2006-01-02 15:04 MST")
 		if u.Body != "" {
-			text += "\n" + u.Body
+			text += "\n" + escapeMrkdwn(u.Body)
 		}
 		for _, ac := range u.AffectedComponents {
-			text += "\n• " + ac.Name + ": " + a.componentWord(lang, ac.OldStatus) + " → " + a.componentWord(lang, ac.NewStatus)
+			text += "\n• " + escapeMrkdwn(ac.Name) + ": " + a.componentWord(lang, ac.OldStatus) + " → " + a.componentWord(lang, ac.NewStatus)
 		}
 		// Take the reply before posting it: another node that read the
 		// same record (its own event, or its refresh of a broadcast's
@@ -290,7 +290,7 @@ func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps
 	var compLines []string
 	for _, id := range inc.ComponentIDs {
 		if c := byID[id]; c != nil {
-			compLines = append(compLines, "• "+c.Name+": "+a.componentWord(lang, c.Status))
+			compLines = append(compLines, "• "+escapeMrkdwn(c.Name)+": "+a.componentWord(lang, c.Status))
 		}
 	}
 	if len(compLines) == 0 {
@@ -300,7 +300,7 @@ func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps
 	blocks = append(blocks, slackgo.NewSectionBlock(nil, fields, nil))
 	if len(inc.Updates) > 0 {
 		u := inc.Updates[0]
-		body := u.Body
+		body := escapeMrkdwn(u.Body)
 		if body == "" {
 			body = a.statusWord(lang, u.Status)
 		}
@@ -325,7 +325,7 @@ func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps
 	if err != nil {
 		return nil, err
 	}
-	text := statusEmoji(inc) + " " + inc.Name + " · " + a.statusWord(lang, inc.Status)
+	text := statusEmoji(inc) + " " + escapeMrkdwn(inc.Name) + " · " + a.statusWord(lang, inc.Status)
 	return &channel.Message{Kind: channel.Slack, Text: text, Blocks: b, Language: lang}, nil
 }
 
@@ -399,3 +399,9 @@ func (a *App) Refresh(incidentID string) {
 	default:
 	}
 }
+
+// escapeMrkdwn escapes the three characters Slack's mrkdwn reserves, in
+// text a person typed (an update, a name): "<@U…>" or "<https://…|…>" in
+// an operator's text would otherwise mention someone or make a link, and
+// a bare "&" or "<" can garble the message.
+var escapeMrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
