@@ -1368,7 +1368,10 @@ func (r *Renderer) renderSlack(lt *langTemplates, in Input, v *view, m *channel.
 	}
 	text = truncateRunes(tidyText(text), slackSectionMax)
 	var facts []string
-	facts = append(facts, "*"+mrkdwnEscape(lt.labels["StatusLabel"])+":* "+mrkdwnEscape(v.Status))
+	if v.Status != "" {
+		// A complaint's receipt about no incident has no status to give.
+		facts = append(facts, "*"+mrkdwnEscape(lt.labels["StatusLabel"])+":* "+mrkdwnEscape(v.Status))
+	}
 	if v.Started != "" && !in.Incident.IsMaintenance() {
 		facts = append(facts, "*"+mrkdwnEscape(lt.labels["Started"])+":* "+mrkdwnEscape(v.Started))
 	}
@@ -1385,7 +1388,9 @@ func (r *Renderer) renderSlack(lt *langTemplates, in Input, v *view, m *channel.
 	blocks := []slackBlock{
 		{Type: "header", Text: &slackText{Type: "plain_text", Text: header, Emoji: true}},
 		{Type: "section", Text: &slackText{Type: "mrkdwn", Text: text}},
-		{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: truncateRunes(strings.Join(facts, "  ·  "), slackSectionMax)}}},
+	}
+	if len(facts) > 0 { // Slack refuses a context element without text
+		blocks = append(blocks, slackBlock{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: truncateRunes(strings.Join(facts, "  ·  "), slackSectionMax)}}})
 	}
 	button := slackElement{Type: "button", Text: &slackText{Type: "plain_text", Text: lt.labels["FollowOnStatusPage"]}, URL: v.Link, ActionID: "view_incident"}
 	if in.Kind == queue.KindSurvey && in.SurveyURL != "" {

@@ -924,6 +924,14 @@ func TestReceiptPointsAtTheStatus(t *testing.T) {
 				}
 			}
 		}
+		// In Slack, no "Status:" with nothing after it.
+		m, err := r.Render(channel.Slack, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if label := "*" + r.langs[lang].labels["StatusLabel"] + ":*"; strings.Contains(string(m.Blocks), label) {
+			t.Errorf("%s Slack receipt about no incident shows an empty %s: %s", lang, label, m.Blocks)
+		}
 	}
 }
 
