@@ -477,6 +477,7 @@ type view struct {
 	StatusCode     string // the same, as the API enum (investigating, …)
 	Impact         string
 	Link           string // incident page
+	ReportURL      string // the status page's form to report a problem with the incident, in the language
 	ShortLink      string // short link for SMS, with the language (ShortLangURL)
 	Started        string // times in the recipient's zone, worded per language
 	Resolved       string
@@ -599,6 +600,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		Name:           messageName(inc.Name),
 		Impact:         string(inc.Impact),
 		Link:           LangURL(in.Page.IncidentURL(inc.ID), in.Page, lt.lang),
+		ReportURL:      LangURL(strings.TrimRight(in.Page.URL, "/")+"/report?incident="+url.QueryEscape(inc.ID), in.Page, lt.lang),
 		ShortLink:      ShortLangURL(in.Page.ShortURL(inc.ID), in.Page, lt.lang),
 		shortLinkBare:  in.Page.ShortURL(inc.ID),
 		Started:        format(&inc.StartedAt, long),

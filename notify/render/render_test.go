@@ -956,3 +956,26 @@ func TestEmailHeadingAndButton(t *testing.T) {
 		}
 	}
 }
+
+// TestResolvedEmailOffersTheForm: the resolution's and the compensation's
+// emails tell a customer who needs help where to say so: a reply, or the
+// status page's form for the incident, in their language (a reply reaches
+// herald only where an inbound email door is set up).
+func TestResolvedEmailOffersTheForm(t *testing.T) {
+	r := newTestRenderer(t)
+	for _, kind := range []queue.MessageKind{queue.KindResolved, queue.KindCompensation} {
+		for _, lang := range incident.Languages {
+			in := sampleInput(kind, lang)
+			in.Page.Languages = incident.Languages
+			in.Compensation = "As an apology we credit 5.00 EUR."
+			m, err := r.Render(channel.Email, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "https://status.example-company.com/report?incident=rclfxz2g21ly&lang=" + lang
+			if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, strings.ReplaceAll(want, "&", "&amp;")) {
+				t.Errorf("%s %s email: no link to the report form %s:\n%s", kind, lang, want, m.Text)
+			}
+		}
+	}
+}
