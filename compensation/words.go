@@ -341,8 +341,13 @@ func Script(lang string, d *Decision, r *Result, affected AffectedTime, grants [
 		say(w.l.Text("ScriptNoneYet"))
 		return strings.Join(lines, "\n")
 	case Coming:
-		say(w.l.Text("ScriptComing"))
-		reason()
+		// The manager's words, when given, are what agents say: one
+		// script, not the generic line and then theirs.
+		if d.Reason != "" {
+			say(w.l.Pattern("ScriptComingSay").Fill("Reason", d.Reason))
+		} else {
+			say(w.l.Text("ScriptComing"))
+		}
 		return strings.Join(lines, "\n")
 	case None:
 		say(w.l.Text("ScriptNone"))
