@@ -133,21 +133,15 @@ func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
+	var answer any
+	var err error
 	if r.Form.Get("channel") == "email" {
-		err := s.SendEmailReply(r.Context(), EmailReply{From: strings.TrimSpace(r.Form.Get("from")), Name: strings.TrimSpace(r.Form.Get("name")),
+		err = s.SendEmailReply(r.Context(), EmailReply{From: strings.TrimSpace(r.Form.Get("from")), Name: strings.TrimSpace(r.Form.Get("name")),
 			Subject: strings.TrimSpace(r.Form.Get("subject")), Text: r.Form.Get("body"), InReplyTo: strings.Trim(strings.TrimSpace(r.Form.Get("in_reply_to")), "<>")})
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		if strings.Contains(r.Header.Get("Accept"), "text/html") {
-			http.Redirect(w, r, "/sandbox", http.StatusSeeOther)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "handed to herald"})
-		return
+		answer = map[string]string{"status": "handed to herald"}
+	} else {
+		answer, err = s.SendReply(r.Context(), strings.TrimSpace(r.Form.Get("from")), strings.TrimSpace(r.Form.Get("to")), r.Form.Get("body"))
 	}
-	rep, err := s.SendReply(r.Context(), strings.TrimSpace(r.Form.Get("from")), strings.TrimSpace(r.Form.Get("to")), r.Form.Get("body"))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
@@ -156,5 +150,5 @@ func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/sandbox", http.StatusSeeOther)
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, answer)
 }

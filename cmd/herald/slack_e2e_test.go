@@ -358,14 +358,17 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 		if !strings.Contains(string(view.Blocks), "Return all to operational") || !strings.Contains(string(view.Blocks), "major_outage") {
 			t.Errorf("resolve modal not pre-filled: %s", view.Blocks)
 		}
-		code, body = slackSign(t, n, "/webhooks/slack/interactions", interaction(map[string]any{"type": "view_submission",
-			"user": map[string]any{"id": "U0MANAGER", "name": "mia"},
-			"view": map[string]any{"id": view.ID, "callback_id": "herald_resolve", "private_metadata": view.PrivateMetadata,
-				"state": map[string]any{"values": map[string]any{
-					"operational": map[string]any{"operational": map[string]any{"type": "checkboxes", "selected_options": []any{map[string]any{"value": "yes"}}}},
-					"body":        map[string]any{"body": map[string]any{"type": "plain_text_input", "value": "Card payments work again."}},
-					"notify":      map[string]any{"notify": map[string]any{"type": "checkboxes", "selected_options": []any{}}},
-				}}}}), secret, time.Now())
+		resolve := func() (int, string) {
+			return slackSign(t, n, "/webhooks/slack/interactions", interaction(map[string]any{"type": "view_submission",
+				"user": map[string]any{"id": "U0MANAGER", "name": "mia"},
+				"view": map[string]any{"id": view.ID, "callback_id": "herald_resolve", "private_metadata": view.PrivateMetadata,
+					"state": map[string]any{"values": map[string]any{
+						"operational": map[string]any{"operational": map[string]any{"type": "checkboxes", "selected_options": []any{map[string]any{"value": "yes"}}}},
+						"body":        map[string]any{"body": map[string]any{"type": "plain_text_input", "value": "Card payments work again."}},
+						"notify":      map[string]any{"notify": map[string]any{"type": "checkboxes", "selected_options": []any{}}},
+					}}}}), secret, time.Now())
+		}
+		code, body = resolve()
 		if code != http.StatusOK || strings.TrimSpace(body) != "" {
 			t.Fatalf("resolve submission: %d %q", code, body)
 		}
@@ -383,14 +386,7 @@ func testSlackDoor(t *testing.T, _ string, storeArgs []string) {
 		// The same form submitted again (Slack retrying, or a second form
 		// left open): refused on the form, nothing posted, nobody told twice.
 		before := len(incidents()[0].Updates)
-		code, body = slackSign(t, n, "/webhooks/slack/interactions", interaction(map[string]any{"type": "view_submission",
-			"user": map[string]any{"id": "U0MANAGER", "name": "mia"},
-			"view": map[string]any{"id": view.ID, "callback_id": "herald_resolve", "private_metadata": view.PrivateMetadata,
-				"state": map[string]any{"values": map[string]any{
-					"operational": map[string]any{"operational": map[string]any{"type": "checkboxes", "selected_options": []any{map[string]any{"value": "yes"}}}},
-					"body":        map[string]any{"body": map[string]any{"type": "plain_text_input", "value": "Card payments work again."}},
-					"notify":      map[string]any{"notify": map[string]any{"type": "checkboxes", "selected_options": []any{}}},
-				}}}}), secret, time.Now())
+		code, body = resolve()
 		if code != http.StatusOK || !strings.Contains(body, `"response_action":"errors"`) || !strings.Contains(body, "already resolved") {
 			t.Errorf("resolving again: %d %s, want the form's error", code, body)
 		}
