@@ -251,14 +251,11 @@ func (s *Server) answerAsset(rc *fasthttp.RequestCtx, a *statuspage.Asset, path 
 	gz := len(a.Gzip) > 0 && acceptsGzip(hdr.Peek(fiber.HeaderAcceptEncoding))
 	if etag := a.ETag; etag != "" {
 		if gz {
-			tag := a.GzipETag
-			if tag == "" {
-				tag = gzipETag(etag)
+			if etag = a.GzipETag; etag == "" {
+				etag = gzipETag(a.ETag)
 			}
-			setHeader(rh, nameETag, tag)
-		} else {
-			setHeader(rh, nameETag, etag)
 		}
+		setHeader(rh, nameETag, etag)
 		if inm := hdr.Peek(fiber.HeaderIfNoneMatch); len(inm) > 0 && etagMatches(string(inm), etag) {
 			rc.SetStatusCode(http.StatusNotModified)
 			return
@@ -339,8 +336,10 @@ func gzipETag(tag string) string {
 	return tag + "-gzip"
 }
 
-// etagMatches implements If-None-Match's weak comparison against both
-// representations' tags.
+// etagMatches implements If-None-Match's weak comparison (RFC 9110
+// 13.1.2) against tag, the tag of the representation being sent: the
+// gzip and the identity bytes have tags of their own, and a cache holding
+// one must not be told its copy is current for a client the other suits.
 func etagMatches(header, tag string) bool {
 	if header == "" {
 		return false
@@ -349,10 +348,8 @@ func etagMatches(header, tag string) bool {
 		return true
 	}
 	want := strings.TrimPrefix(tag, "W/")
-	wantGz := strings.TrimPrefix(gzipETag(tag), "W/")
 	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == want || t == wantGz {
+		if strings.TrimPrefix(strings.TrimSpace(t), "W/") == want {
 			return true
 		}
 	}

@@ -86,6 +86,10 @@ func TestPublicRoutes(t *testing.T) {
 			}
 		}},
 		{"gzip ETag revalidates", "GET", "/api/v2/status.json", []string{"Accept-Encoding", "gzip", "If-None-Match", `"st1-gzip"`}, 304, nil},
+		// Each representation answers to its own tag only (RFC 9110 13.1.2).
+		{"the gzip tag does not revalidate the identity bytes", "GET", "/api/v2/status.json", []string{"If-None-Match", `"st1-gzip"`}, 200, nil},
+		{"the identity tag does not revalidate the gzip bytes", "GET", "/api/v2/status.json", []string{"Accept-Encoding", "gzip", "If-None-Match", `W/"st1"`}, 200, nil},
+		{"the identity tag revalidates the identity bytes", "GET", "/api/v2/status.json", []string{"If-None-Match", `"x", W/"st1"`}, 304, nil},
 		{"rss", "GET", "/history.rss", nil, 200, func(t *testing.T, r response) {
 			wantHeader(t, r, "Access-Control-Allow-Origin", "*")
 			wantHeader(t, r, "Cache-Control", "public, max-age=60")
