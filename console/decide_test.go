@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/node"
 )
 
@@ -474,6 +475,20 @@ func TestComplaintShowsWhatTheCustomerWasTold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The acknowledgement goes out first (the pipeline sends it); the
+	// incident's next update comes after.
+	waitFor(t, "the acknowledgement sent", 20*time.Second, func() bool {
+		ds, err := e.n.Notify.Deliveries(context.Background(), queue.DeliveryFilter{PageID: e.page.ID, Address: "+36201111111"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.MessageKind == queue.KindComplaintAck && d.SentAt != nil {
+				return true
+			}
+		}
+		return false
+	})
 	later := "We found the cause and are rolling out a fix."
 	st := incident.Identified
 	if _, err := e.n.Incidents.UpdateIncident(e.as(incident.RoleManager), e.page.ID, inc.ID, incident.IncidentInput{Status: &st, Body: &later}); err != nil {
