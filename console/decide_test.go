@@ -12,8 +12,8 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/node"
+	"github.com/heraldhq/herald/queue"
 )
 
 // TestEditorKeepsWhatItCannotShow: the decision editor never saves over
