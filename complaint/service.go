@@ -483,6 +483,19 @@ func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complai
 	})
 }
 
+// AddPromise is a complaint's promise with another one made since: both,
+// "; " between them, unless the new one is already there (or empty).
+func AddPromise(had, more string) string {
+	more = strings.TrimSpace(more)
+	switch {
+	case more == "" || strings.Contains(had, more):
+		return had
+	case had == "":
+		return more
+	}
+	return had + "; " + more
+}
+
 // recordedByAgent reports whether an intake is an agent's record (a call
 // taken, or a complaint filed through the API by an agent on a customer's
 // behalf) rather than the customer's own message.
@@ -508,10 +521,7 @@ func (s *Service) agentsRecord(c *Complaint, in Intake, actor string, now time.T
 		changed = append(changed, "severity: "+string(c.Severity)+" → "+string(in.Severity))
 		c.Severity = in.Severity
 	}
-	if p := strings.TrimSpace(in.Promise); p != "" && !strings.Contains(c.Promise, p) {
-		if c.Promise != "" {
-			p = c.Promise + "; " + p
-		}
+	if p := AddPromise(c.Promise, in.Promise); p != c.Promise {
 		c.Promise = p
 		changed = append(changed, "promise: "+p)
 	}

@@ -522,9 +522,7 @@ func (cs *Console) reply(c *fiber.Ctx) error {
 			if err != nil {
 				return err
 			}
-			if cp.Promise != "" && !strings.Contains(cp.Promise, promise) {
-				promise = cp.Promise + "; " + promise
-			}
+			promise = complaint.AddPromise(cp.Promise, promise)
 			edit.Promise = &promise
 			if err := complaint.CheckEdit(edit); err != nil {
 				return err
