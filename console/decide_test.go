@@ -389,7 +389,7 @@ func TestPromiseKeepsComplaintOpen(t *testing.T) {
 	if got := get(); got.Promise != "Confirm the double charge today" || !got.KeptOpen() || got.FirstAnswerAt == nil {
 		t.Errorf("after the reply: promise %q, kept open %v, answered %v", got.Promise, got.KeptOpen(), got.FirstAnswerAt)
 	}
-	if _, body := a.do("GET", page, nil); !strings.Contains(body, "Kept open when the incident resolves, for what was promised") {
+	if _, body := a.do("GET", page, nil); !strings.Contains(body, "Kept open when the incident resolves, for what was promised, until someone resolves it") {
 		t.Error("the page does not say the promise keeps the complaint open")
 	}
 

@@ -272,7 +272,16 @@ func TestQueueCardSaysWhatIsUrgent(t *testing.T) {
 		}
 	}
 	other := card(plain.ID)
-	if strings.Contains(other, "Promised") || strings.Contains(other, `class="tag bad">`) || !strings.Contains(other, "First answer by <time>") {
+	if strings.Contains(other, "Promised") || strings.Contains(other, `class="tag bad">`) || !strings.Contains(other, "First answer by <time>") ||
+		strings.Contains(other, "Kept open") {
 		t.Errorf("the plain card:\n%s", other)
+	}
+	// Held open with nothing promised: the card says so.
+	if _, err := e.n.Complaints.Hold(e.as(incident.RoleAgent), e.page.ID, plain.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	_, body = a.do("GET", "/console/queue?view=all", nil)
+	if held := card(plain.ID); !strings.Contains(held, `<span class="tag">Kept open</span>`) {
+		t.Errorf("the held card:\n%s", held)
 	}
 }
