@@ -50,80 +50,93 @@ func (s *sender) SendSurvey(_ context.Context, sv *surveys.Survey, url string) (
 	return id, nil
 }
 
+// onDueEngines runs fn on each engine, holding page p1 (UTC), at now:
+// Friday 2026-12-04, noon UTC.
+func onDueEngines(t *testing.T, redisPrefix string, fn func(t *testing.T, db engine, now time.Time)) {
+	for name, open := range map[string]func(t *testing.T) engine{
+		"sqlite": func(t *testing.T) engine { return enginetest.SQLite(t) },
+		"redis":  func(t *testing.T) engine { return enginetest.Redis(t, redisPrefix) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
+			if err := db.Commit(context.Background(), &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+				t.Fatal(err)
+			}
+			fn(t, db, now)
+		})
+	}
+}
+
+// newSweeper is a node's surveys service over db, sending through snd, at now.
+func newSweeper(db engine, snd *sender, now time.Time) *surveys.Service {
+	s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Sender, s.Secrets, s.Leaser, s.PublicURL = snd, db, db, "http://status.example"
+	s.Now = func() time.Time { return now }
+	return s
+}
+
 // TestSweepSendsEachOnce runs two nodes' sweeps at once over one store, as
 // after a crash or on Redis: every due survey becomes one delivery, and
 // is recorded as sent once.
 func TestSweepSendsEachOnce(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) engine{
-		"sqlite": func(t *testing.T) engine { return enginetest.SQLite(t) },
-		"redis":  func(t *testing.T) engine { return enginetest.Redis(t, "surveys-sweep") },
-	} {
-		t.Run(name, func(t *testing.T) {
-			db := open(t)
-			ctx := context.Background()
-			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-			page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
-			if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
-				t.Fatal(err)
-			}
-			const n = 300
-			var ss []*surveys.Survey
-			for i := range n {
-				key := fmt.Sprintf("customer:c%03d", i)
-				ss = append(ss, &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
-					RecipientID: fmt.Sprintf("c%03d", i), Key: key, Channel: channel.Email, Address: fmt.Sprintf("c%03d@example.com", i), Language: "en",
-					State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: now, UpdatedAt: now, Version: 1})
-			}
-			if created, err := db.CreateSurveys(ctx, ss); err != nil || created != n {
-				t.Fatalf("CreateSurveys = %d, %v", created, err)
-			}
-			snd := &sender{}
-			node := func() *surveys.Service {
-				s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-				s.Sender, s.Secrets, s.Leaser, s.PublicURL = snd, db, db, "http://status.example"
-				s.Now = func() time.Time { return now }
-				return s
-			}
-			a, b := node(), node()
-			var wg sync.WaitGroup
-			for _, s := range []*surveys.Service{a, b} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						sent, err := s.SendDue(ctx)
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						if sent == 0 {
-							return
-						}
+	onDueEngines(t, "surveys-sweep", func(t *testing.T, db engine, now time.Time) {
+		ctx := context.Background()
+		const n = 300
+		var ss []*surveys.Survey
+		for i := range n {
+			key := fmt.Sprintf("customer:c%03d", i)
+			ss = append(ss, &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
+				RecipientID: fmt.Sprintf("c%03d", i), Key: key, Channel: channel.Email, Address: fmt.Sprintf("c%03d@example.com", i), Language: "en",
+				State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: now, UpdatedAt: now, Version: 1})
+		}
+		if created, err := db.CreateSurveys(ctx, ss); err != nil || created != n {
+			t.Fatalf("CreateSurveys = %d, %v", created, err)
+		}
+		snd := &sender{}
+		node := func() *surveys.Service {
+			return newSweeper(db, snd, now)
+		}
+		a, b := node(), node()
+		var wg sync.WaitGroup
+		for _, s := range []*surveys.Service{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					sent, err := s.SendDue(ctx)
+					if err != nil {
+						t.Error(err)
+						return
 					}
-				}()
-			}
-			wg.Wait()
-			if len(snd.ids) != n {
-				t.Fatalf("%d distinct deliveries for %d surveys (%d calls)", len(snd.ids), n, snd.calls)
-			}
-			ts, err := db.Tallies(ctx, "inc1")
+					if sent == 0 {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if len(snd.ids) != n {
+			t.Fatalf("%d distinct deliveries for %d surveys (%d calls)", len(snd.ids), n, snd.calls)
+		}
+		ts, err := db.Tallies(ctx, "inc1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all := ts[""]; all == nil || all.Sent != n || all.Scheduled != 0 {
+			t.Fatalf("tallies after the sweeps: %+v", all)
+		}
+		for _, sv := range ss {
+			got, err := db.FindSurveyByID(ctx, sv.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if all := ts[""]; all == nil || all.Sent != n || all.Scheduled != 0 {
-				t.Fatalf("tallies after the sweeps: %+v", all)
+			if got.State != surveys.Sent || snd.ids[got.DeliveryID] != sv.ID {
+				t.Fatalf("survey %s: %s, delivery %q", sv.ID, got.State, got.DeliveryID)
 			}
-			for _, sv := range ss {
-				got, err := db.FindSurveyByID(ctx, sv.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got.State != surveys.Sent || snd.ids[got.DeliveryID] != sv.ID {
-					t.Fatalf("survey %s: %s, delivery %q", sv.ID, got.State, got.DeliveryID)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestSendDueSkipsOptedOut: a survey to an address that texted STOP or
@@ -131,65 +144,53 @@ func TestSweepSendsEachOnce(t *testing.T) {
 // saying why, not handed to the pipeline (which would suppress it) and
 // counted sent; the others go.
 func TestSendDueSkipsOptedOut(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) engine{
-		"sqlite": func(t *testing.T) engine { return enginetest.SQLite(t) },
-		"redis":  func(t *testing.T) engine { return enginetest.Redis(t, "surveys-optout") },
-	} {
-		t.Run(name, func(t *testing.T) {
-			db := open(t)
-			ctx := context.Background()
-			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-			page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
-			if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+	onDueEngines(t, "surveys-optout", func(t *testing.T, db engine, now time.Time) {
+		ctx := context.Background()
+		survey := func(id string, kind channel.Kind, addr string) *surveys.Survey {
+			key := "customer:" + id
+			return &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
+				RecipientID: id, Key: key, Channel: kind, Address: addr, Language: "en",
+				State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: now.Add(-time.Hour), UpdatedAt: now.Add(-time.Hour), Version: 1}
+		}
+		stopped, unsubscribed, kept := survey("c1", channel.SMS, "+36201234567"), survey("c2", channel.Email, "c2@example.com"), survey("c3", channel.Email, "c3@example.com")
+		if created, err := db.CreateSurveys(ctx, []*surveys.Survey{stopped, unsubscribed, kept}); err != nil || created != 3 {
+			t.Fatalf("CreateSurveys = %d, %v", created, err)
+		}
+		// STOP is per sender number, so every page's; the link, the page's.
+		for _, sup := range []audience.Suppression{{Kind: channel.SMS, Address: "+36201234567", Reason: "stop", At: now.Add(-30 * time.Minute)},
+			{PageID: "p1", Kind: channel.Email, Address: "c2@example.com", Reason: "unsubscribe", At: now.Add(-20 * time.Minute)}} {
+			if err := db.Suppress(ctx, sup); err != nil {
 				t.Fatal(err)
 			}
-			survey := func(id string, kind channel.Kind, addr string) *surveys.Survey {
-				key := "customer:" + id
-				return &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
-					RecipientID: id, Key: key, Channel: kind, Address: addr, Language: "en",
-					State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: now.Add(-time.Hour), UpdatedAt: now.Add(-time.Hour), Version: 1}
-			}
-			stopped, unsubscribed, kept := survey("c1", channel.SMS, "+36201234567"), survey("c2", channel.Email, "c2@example.com"), survey("c3", channel.Email, "c3@example.com")
-			if created, err := db.CreateSurveys(ctx, []*surveys.Survey{stopped, unsubscribed, kept}); err != nil || created != 3 {
-				t.Fatalf("CreateSurveys = %d, %v", created, err)
-			}
-			// STOP is per sender number, so every page's; the link, the page's.
-			for _, sup := range []audience.Suppression{{Kind: channel.SMS, Address: "+36201234567", Reason: "stop", At: now.Add(-30 * time.Minute)},
-				{PageID: "p1", Kind: channel.Email, Address: "c2@example.com", Reason: "unsubscribe", At: now.Add(-20 * time.Minute)}} {
-				if err := db.Suppress(ctx, sup); err != nil {
-					t.Fatal(err)
-				}
-			}
-			snd := &sender{}
-			s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			s.Sender, s.Secrets, s.Leaser, s.Suppressions, s.PublicURL = snd, db, db, db, "http://status.example"
-			s.Now = func() time.Time { return now }
-			sent, err := s.SendDue(ctx)
-			if err != nil || sent != 1 || snd.calls != 1 {
-				t.Fatalf("SendDue = %d, %v; %d deliveries queued, want 1", sent, err, snd.calls)
-			}
-			for _, tt := range []struct {
-				sv     *surveys.Survey
-				state  surveys.State
-				reason string
-			}{{stopped, surveys.Skipped, "(stop)"}, {unsubscribed, surveys.Skipped, "(unsubscribe)"}, {kept, surveys.Sent, ""}} {
-				got, err := db.FindSurveyByID(ctx, tt.sv.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got.State != tt.state || !strings.Contains(got.Reason, tt.reason) {
-					t.Errorf("%s: %s (%q), want %s (%q)", tt.sv.Address, got.State, got.Reason, tt.state, tt.reason)
-				}
-			}
-			ts, err := db.Tallies(ctx, "inc1")
+		}
+		snd := &sender{}
+		s := newSweeper(db, snd, now)
+		s.Suppressions = db
+		sent, err := s.SendDue(ctx)
+		if err != nil || sent != 1 || snd.calls != 1 {
+			t.Fatalf("SendDue = %d, %v; %d deliveries queued, want 1", sent, err, snd.calls)
+		}
+		for _, tt := range []struct {
+			sv     *surveys.Survey
+			state  surveys.State
+			reason string
+		}{{stopped, surveys.Skipped, "(stop)"}, {unsubscribed, surveys.Skipped, "(unsubscribe)"}, {kept, surveys.Sent, ""}} {
+			got, err := db.FindSurveyByID(ctx, tt.sv.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if all := ts[""]; all == nil || all.Sent != 1 || all.Skipped != 2 {
-				t.Fatalf("tallies: %+v, want 1 sent and 2 skipped", all)
+			if got.State != tt.state || !strings.Contains(got.Reason, tt.reason) {
+				t.Errorf("%s: %s (%q), want %s (%q)", tt.sv.Address, got.State, got.Reason, tt.state, tt.reason)
 			}
-		})
-	}
+		}
+		ts, err := db.Tallies(ctx, "inc1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all := ts[""]; all == nil || all.Sent != 1 || all.Skipped != 2 {
+			t.Fatalf("tallies: %+v, want 1 sent and 2 skipped", all)
+		}
+	})
 }
 
 // openDesk answers List with an open complaint about inc1 for the
@@ -211,67 +212,54 @@ func (d *openDesk) List(_ context.Context, f complaint.Filter) ([]*complaint.Com
 // daytime, saying why, and is skipped once it has waited a week; the
 // others go.
 func TestSendDueWaitsForOpenComplaint(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) engine{
-		"sqlite": func(t *testing.T) engine { return enginetest.SQLite(t) },
-		"redis":  func(t *testing.T) engine { return enginetest.Redis(t, "surveys-complaint") },
-	} {
-		t.Run(name, func(t *testing.T) {
-			db := open(t)
-			ctx := context.Background()
-			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC) // a Friday, noon
-			page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}
-			if err := db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}}); err != nil {
+	onDueEngines(t, "surveys-complaint", func(t *testing.T, db engine, now time.Time) {
+		ctx := context.Background()
+		survey := func(id string, rt queue.RecipientType, kind channel.Kind, addr string, created time.Time) *surveys.Survey {
+			key := string(rt) + ":" + id
+			return &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: rt,
+				RecipientID: id, Key: key, Channel: kind, Address: addr, Language: "en",
+				State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: created, UpdatedAt: created, Version: 1}
+		}
+		waiting := survey("c1", queue.FromCustomer, channel.Email, "c1@example.com", now.Add(-time.Hour))
+		subscriber := survey("s1", queue.FromSubscriber, channel.SMS, "+36201234567", now.Add(-time.Hour))
+		stale := survey("c2", queue.FromCustomer, channel.Email, "c2@example.com", now.Add(-8*24*time.Hour))
+		free := survey("c3", queue.FromCustomer, channel.Email, "c3@example.com", now.Add(-time.Hour))
+		if created, err := db.CreateSurveys(ctx, []*surveys.Survey{waiting, subscriber, stale, free}); err != nil || created != 4 {
+			t.Fatalf("CreateSurveys = %d, %v", created, err)
+		}
+		snd := &sender{}
+		s := newSweeper(db, snd, now)
+		s.Complaints = &openDesk{open: map[string]string{"customer:c1": "C-AAAA1111", "phone:+36201234567": "C-BBBB2222", "customer:c2": "C-CCCC3333"}}
+		sent, err := s.SendDue(ctx)
+		if err != nil || sent != 1 || snd.calls != 1 {
+			t.Fatalf("SendDue = %d, %v; %d queued, want only the survey without a complaint", sent, err, snd.calls)
+		}
+		monday := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+		for _, tt := range []struct {
+			sv     *surveys.Survey
+			state  surveys.State
+			reason string
+			due    time.Time
+		}{
+			// A day later is Saturday, outside the survey days: Monday 09:00.
+			{waiting, surveys.Scheduled, "C-AAAA1111 to be resolved", monday},
+			{subscriber, surveys.Scheduled, "C-BBBB2222 to be resolved", monday},
+			{stale, surveys.Skipped, "C-CCCC3333 about the incident stayed open", time.Time{}},
+			{free, surveys.Sent, "", time.Time{}},
+		} {
+			got, err := db.FindSurveyByID(ctx, tt.sv.ID)
+			if err != nil {
 				t.Fatal(err)
 			}
-			survey := func(id string, rt queue.RecipientType, kind channel.Kind, addr string, created time.Time) *surveys.Survey {
-				key := string(rt) + ":" + id
-				return &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: rt,
-					RecipientID: id, Key: key, Channel: kind, Address: addr, Language: "en",
-					State: surveys.Scheduled, DueAt: now.Add(-time.Minute), CreatedAt: created, UpdatedAt: created, Version: 1}
+			if got.State != tt.state || !strings.Contains(got.Reason, tt.reason) || !tt.due.IsZero() && !got.DueAt.Equal(tt.due) {
+				t.Errorf("%s: %s (%q) due %s; want %s (%q) due %s", tt.sv.RecipientID, got.State, got.Reason, got.DueAt, tt.state, tt.reason, tt.due)
 			}
-			waiting := survey("c1", queue.FromCustomer, channel.Email, "c1@example.com", now.Add(-time.Hour))
-			subscriber := survey("s1", queue.FromSubscriber, channel.SMS, "+36201234567", now.Add(-time.Hour))
-			stale := survey("c2", queue.FromCustomer, channel.Email, "c2@example.com", now.Add(-8*24*time.Hour))
-			free := survey("c3", queue.FromCustomer, channel.Email, "c3@example.com", now.Add(-time.Hour))
-			if created, err := db.CreateSurveys(ctx, []*surveys.Survey{waiting, subscriber, stale, free}); err != nil || created != 4 {
-				t.Fatalf("CreateSurveys = %d, %v", created, err)
-			}
-			snd := &sender{}
-			s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			s.Sender, s.Secrets, s.Leaser, s.PublicURL = snd, db, db, "http://status.example"
-			s.Complaints = &openDesk{open: map[string]string{"customer:c1": "C-AAAA1111", "phone:+36201234567": "C-BBBB2222", "customer:c2": "C-CCCC3333"}}
-			s.Now = func() time.Time { return now }
-			sent, err := s.SendDue(ctx)
-			if err != nil || sent != 1 || snd.calls != 1 {
-				t.Fatalf("SendDue = %d, %v; %d queued, want only the survey without a complaint", sent, err, snd.calls)
-			}
-			monday := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-			for _, tt := range []struct {
-				sv     *surveys.Survey
-				state  surveys.State
-				reason string
-				due    time.Time
-			}{
-				// A day later is Saturday, outside the survey days: Monday 09:00.
-				{waiting, surveys.Scheduled, "C-AAAA1111 to be resolved", monday},
-				{subscriber, surveys.Scheduled, "C-BBBB2222 to be resolved", monday},
-				{stale, surveys.Skipped, "C-CCCC3333 about the incident stayed open", time.Time{}},
-				{free, surveys.Sent, "", time.Time{}},
-			} {
-				got, err := db.FindSurveyByID(ctx, tt.sv.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got.State != tt.state || !strings.Contains(got.Reason, tt.reason) || !tt.due.IsZero() && !got.DueAt.Equal(tt.due) {
-					t.Errorf("%s: %s (%q) due %s; want %s (%q) due %s", tt.sv.RecipientID, got.State, got.Reason, got.DueAt, tt.state, tt.reason, tt.due)
-				}
-			}
-			// Not due again before its new time.
-			if sent, err := s.SendDue(ctx); err != nil || sent != 0 || snd.calls != 1 {
-				t.Errorf("a second sweep: %d, %v, %d queued; want nothing", sent, err, snd.calls)
-			}
-		})
-	}
+		}
+		// Not due again before its new time.
+		if sent, err := s.SendDue(ctx); err != nil || sent != 0 || snd.calls != 1 {
+			t.Errorf("a second sweep: %d, %v, %d queued; want nothing", sent, err, snd.calls)
+		}
+	})
 }
 
 // desk is the complaint desk as far as win-backs use it: Receive files
