@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/notify/customerfile"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
+	"github.com/valyala/fasthttp"
 )
 
 // TestSubscriberAPI drives the Statuspage v1 subscriber endpoints as a
@@ -1102,5 +1103,33 @@ func TestSubscribeAgainTellsTheSubscriber(t *testing.T) {
 	n := b.lastTo(t, sandbox.KindEmail, "stranger@example.com")
 	if !strings.Contains(n.Body, "/subscriptions/confirm/") {
 		t.Errorf("the new address did not get its confirmation: %q\n%s", n.Subject, n.Body)
+	}
+}
+
+// TestNetHTTPHandlerContext: a net/http handler mounted in herald (the
+// sandbox inbox) gets a request context of its own that carries herald's
+// actor, never fasthttp's RequestCtx, which a context.WithTimeout over it
+// (as the sandbox's reply does) raced with the server's Shutdown.
+func TestNetHTTPHandlerContext(t *testing.T) {
+	type seen struct {
+		fast  bool
+		actor incident.Actor
+	}
+	got := make(chan seen, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		_, fast := r.Context().(*fasthttp.RequestCtx)
+		got <- seen{fast: fast, actor: incident.ActorFrom(ctx)}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	b := newBroadcastEnv(t, false, bcOption{broadcast: func(c *BroadcastConfig) { c.Sandbox = h }})
+	b.mustDo(t, http.StatusNoContent, "POST", "/sandbox/reply", b.manager, "from=x", "Content-Type", "application/x-www-form-urlencoded")
+	s := <-got
+	if s.fast {
+		t.Error("the net/http handler's request context is fasthttp's RequestCtx")
+	}
+	if s.actor.Role != incident.RoleManager || s.actor.TokenID == "" {
+		t.Errorf("the net/http handler's context carries actor %+v, want the manager's token", s.actor)
 	}
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -38,7 +37,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	// Operations.
 	app.Get("/healthz", healthz)
 	app.Get("/readyz", s.readyz())
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	app.Get("/metrics", netHTTP(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	// Public status page, from the pre-rendered site: GET and HEAD (fiber
 	// registers HEAD with every GET); no store query.
@@ -157,7 +156,7 @@ func (s *Server) broadcastRoutes() {
 
 	// The sandbox inbox, when herald runs without provider credentials.
 	if h := s.bc.cfg.Sandbox; h != nil {
-		inbox := adaptor.HTTPHandler(h)
+		inbox := netHTTP(h)
 		// Emptying the inbox destroys what others are looking at: a
 		// manager's token, as for the API's destructive calls.
 		app.Delete("/sandbox/messages", manager, inbox)
