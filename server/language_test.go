@@ -48,6 +48,15 @@ func TestLanguageKept(t *testing.T) {
 		if r := b.mustDo(t, http.StatusOK, "GET", "/?lang=en", "", "", with("Cookie", jar)...); strings.Contains(r.String(), "magyar") {
 			t.Error("?lang=en did not win over the cookie")
 		}
+		// A link built from a browser's locale names a region.
+		for _, q := range []string{"hu-HU", "HU_hu", "hu-Latn-HU"} {
+			if r := b.mustDo(t, http.StatusOK, "GET", "/?lang="+q, "", "", english...); !strings.Contains(r.String(), "magyar") {
+				t.Errorf("?lang=%s did not answer in Hungarian", q)
+			}
+		}
+		if r := b.mustDo(t, http.StatusOK, "GET", "/?lang=xx-HU", "", "", english...); strings.Contains(r.String(), "magyar") {
+			t.Error("?lang=xx-HU answered in Hungarian")
+		}
 	})
 
 	t.Run("subscribe form, its answer, the email's link and the confirmation", func(t *testing.T) {

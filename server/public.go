@@ -458,12 +458,18 @@ func chooseLanguage(rc *fasthttp.RequestCtx, have []string) (lang string, chosen
 	return "", false
 }
 
-// oneOf returns the entry of have that b names, ignoring case, or "".
+// oneOf returns the entry of have that b names, ignoring case, or "". A
+// tag with a region or script ("hu-HU", "pt_BR", as a link built from a
+// browser's locale carries it) names its language when have lacks the
+// tag itself.
 func oneOf(have []string, b []byte) string {
 	for _, v := range have {
 		if len(v) == len(b) && strings.EqualFold(v, string(b)) {
 			return v
 		}
+	}
+	if i := bytes.IndexAny(b, "-_"); i > 0 {
+		return oneOf(have, b[:i])
 	}
 	return ""
 }
