@@ -286,6 +286,9 @@ func TestClosedComplaintOffersNothing(t *testing.T) {
 		!strings.Contains(body, "Fixed on our side.") {
 		t.Error("a resolved complaint still offers to be taken or resolved, or does not say how it ended")
 	}
+	if strings.Contains(body, "Resolve by") || !strings.Contains(body, "Resolved <time>") {
+		t.Error("a resolved complaint still shows when it must be resolved by, not when it was")
+	}
 }
 
 // TestHeldBroadcastSaysWhy: a broadcast whose messages wait out the quiet
