@@ -102,7 +102,10 @@ rows are imported and the bad ones listed.`)
 			if *asJSON {
 				_ = printJSON(a.stdout, raw)
 			} else {
-				a.printImport(&res)
+				a.printImport(&res, true)
+			}
+			if res.Invalid == 1 {
+				return errors.New("1 invalid row; nothing was imported (fix it, or pass --skip-invalid to import the rest)")
 			}
 			return fmt.Errorf("%d invalid rows; nothing was imported (fix them, or pass --skip-invalid to import the rest)", res.Invalid)
 		}
@@ -118,23 +121,29 @@ rows are imported and the bad ones listed.`)
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return fmt.Errorf("unexpected answer: %w", err)
 	}
-	a.printImport(&res)
+	a.printImport(&res, false)
 	return nil
 }
 
-// printImport prints the counts on stdout and each bad row, and each row
-// imported without something it gave, on stderr.
-func (a *app) printImport(res *notify.ImportResult) {
+// printImport prints the counts on stdout and each bad row, then each
+// row imported without something it gave, on stderr. When the import was
+// refused (refused), nothing was imported: the notes then say what those
+// rows will lack once the bad rows are fixed.
+func (a *app) printImport(res *notify.ImportResult, refused bool) {
 	fmt.Fprintf(a.stdout, "created %d, updated %d, invalid %d\n", res.Created, res.Updated, res.Invalid)
-	for _, e := range res.Notes {
-		fmt.Fprintf(a.stderr, "line %d: %s: note: %s\n", e.Line, e.Field, e.Reason)
-	}
 	for _, e := range res.Errors {
 		field := e.Field
 		if field == "" {
 			field = "row"
 		}
 		fmt.Fprintf(a.stderr, "line %d: %s: %s\n", e.Line, field, e.Reason)
+	}
+	note := "note"
+	if refused {
+		note = "note, once imported"
+	}
+	for _, e := range res.Notes {
+		fmt.Fprintf(a.stderr, "line %d: %s: %s: %s\n", e.Line, e.Field, note, e.Reason)
 	}
 }
 
