@@ -195,6 +195,9 @@ func (s *Server) protect(c *fiber.Ctx) (routed bool, err error) {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
+	if problem := hostProblem(&c.Request().Header); problem != "" {
+		return false, &incident.Error{Code: incident.EINVALID, Message: problem, Field: "Host"}
+	}
 	if err := s.limitBody(c); err != nil {
 		return false, err
 	}

@@ -47,7 +47,7 @@ func (s *Server) fastPublic(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		}
 		path := rc.URI().PathOriginal()
 		route, cors := publicRoute(path)
-		if route == "" || !s.answerFast(rc, bytesString(path), cors) {
+		if route == "" || hostProblem(&rc.Request.Header) != "" || !s.answerFast(rc, bytesString(path), cors) {
 			next(rc)
 			return
 		}
