@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +141,17 @@ func scheduleFixture(t *testing.T, db scheduleEngine, st surveys.Settings) *surv
 			t.Fatalf("CreateSurveys = %d, %v", n, err)
 		}
 	}
+	// Customer c013's email was surveyed lately as a subscriber's (the
+	// same person, under another key; the address spelt in capitals).
+	{
+		due := resolved.AddDate(0, 0, -2)
+		sv := &surveys.Survey{ID: surveys.SurveyID("inc0", "subscriber:s-old"), PageID: "p1", IncidentID: "inc0", RecipientType: queue.FromSubscriber,
+			RecipientID: "s-old", Key: "subscriber:s-old", Channel: channel.Email, Address: "C013@Example.com", Language: "en",
+			State: surveys.Scheduled, DueAt: due, CreatedAt: due, UpdatedAt: due, Version: 1}
+		if n, err := db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || n != 1 {
+			t.Fatalf("CreateSurveys = %d, %v", n, err)
+		}
+	}
 	st.PageID, st.UpdatedAt = "p1", resolved
 	if err := db.SaveSettings(ctx, &st); err != nil {
 		t.Fatal(err)
@@ -233,6 +245,13 @@ func want(t *testing.T, db scheduleEngine, s *surveys.Service, st surveys.Settin
 		if err != nil {
 			t.Fatal(err)
 		}
+		byAddress, err := db.LastSurveyed(ctx, "p1", surveys.AddressKey(sv.Channel, sv.Address))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if byAddress.After(last) {
+			last = byAddress
+		}
 		if !last.IsZero() && sv.DueAt.Sub(last) < st.Gap {
 			sv.State, sv.Reason = surveys.Skipped, "surveyed on "+last.UTC().Format("2006-01-02")+", within the gap of "+st.Gap.String()
 		}
@@ -292,6 +311,11 @@ func TestScheduleInPages(t *testing.T) {
 					}
 					if len(got) != len(want) {
 						t.Errorf("%d surveys stored, want %d", len(got), len(want))
+					}
+					if st.Mode == surveys.ModeNotified {
+						if w := want[surveys.SurveyID("inc1", "customer:c013")]; w.State != surveys.Skipped || !strings.Contains(w.Reason, "within the gap") {
+							t.Errorf("c013, whose email was surveyed two days ago as a subscriber's: %s %q, want skipped within the gap", w.State, w.Reason)
+						}
 					}
 					if again, err := s.Schedule(ctx, "p1", "inc1"); err != nil || again != 0 {
 						t.Errorf("a second Schedule created %d, %v", again, err)

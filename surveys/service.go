@@ -285,9 +285,15 @@ func (sc *scheduling) decide(ctx context.Context, rs []recipient) error {
 			}
 		}
 	}
-	keys := make([]string, len(rs))
-	for i, r := range rs {
-		keys[i] = r.key
+	// A person is counted by who they are and by where the survey goes:
+	// a customer who is also a subscriber with the same phone is asked
+	// once per gap, whichever of the two an incident reached.
+	keys := make([]string, 0, 2*len(rs))
+	for _, r := range rs {
+		keys = append(keys, r.key)
+		if a := AddressKey(r.kind, r.addr); a != "" {
+			keys = append(keys, a)
+		}
 	}
 	lasts, err := s.Store.LastSurveyedKeys(ctx, pageID, keys)
 	if err != nil {
@@ -306,7 +312,11 @@ func (sc *scheduling) decide(ctx context.Context, rs []recipient) error {
 			zone = sc.page.TimeZone
 		}
 		sv.DueAt = DueAt(*sc.inc.ResolvedAt, incident.Location(zone), sc.st)
-		if last := lasts[r.key]; !last.IsZero() && sv.DueAt.Sub(last) < sc.st.Gap {
+		last := lasts[r.key]
+		if a := lasts[AddressKey(r.kind, r.addr)]; a.After(last) {
+			last = a
+		}
+		if !last.IsZero() && sv.DueAt.Sub(last) < sc.st.Gap {
 			sv.State, sv.Reason = Skipped, "surveyed on "+last.UTC().Format("2006-01-02")+", within the gap of "+sc.st.Gap.String()
 		}
 		sc.pending = append(sc.pending, sv)

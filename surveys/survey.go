@@ -155,8 +155,9 @@ type Survey struct {
 	PageID     string `json:"page_id"`
 	IncidentID string `json:"incident_id"`
 	// Who: a customer (RecipientID their ID), a subscriber, or a contact
-	// who complained. Key is what the once-per-Gap rule counts by: the
-	// customer's ID, else the channel and address.
+	// who complained. Key is the recipient the once-per-Gap rule counts
+	// by, together with the address (AddressKey): a customer who is also
+	// a subscriber with the same phone is one person.
 	RecipientType queue.RecipientType `json:"recipient_type"`
 	RecipientID   string              `json:"recipient_id"`
 	Key           string              `json:"key"`
@@ -460,3 +461,25 @@ func (s *Survey) WithTimes(round func(time.Time) time.Time) *Survey {
 
 // Millis is the engines' time rounding: UTC, millisecond precision.
 func Millis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// AddressKey is the once-per-Gap key of a channel and address, beside the
+// recipient's Key: "address:sms:+36201234567" (an email address in lower
+// case). "" when there is no address.
+func AddressKey(kind channel.Kind, address string) string {
+	if address == "" {
+		return ""
+	}
+	if kind == channel.Email {
+		address = strings.ToLower(address)
+	}
+	return "address:" + string(kind) + ":" + address
+}
+
+// LastKeys are the keys whose last time a survey raises: its Key and its
+// AddressKey.
+func (s *Survey) LastKeys() []string {
+	if a := AddressKey(s.Channel, s.Address); a != "" && a != s.Key {
+		return []string{s.Key, a}
+	}
+	return []string{s.Key}
+}

@@ -158,7 +158,7 @@
 //	<prefix>:page:{<page>}:surveys:state:<state>:<incident> zset  the incident's survey IDs in a state, score 0
 //	<prefix>:page:{<page>}:surveys:due                      zset  scheduled survey IDs by DueAt ms (ties by ID)
 //	<prefix>:page:{<page>}:surveys:addresses                zset  "<len>:<kind><len>:<address><SentAt hex><ID>" per sent survey, score 0
-//	<prefix>:page:{<page>}:survey-last                      hash  key → latest DueAt ms of a survey not skipped
+//	<prefix>:page:{<page>}:survey-last                      hash  key or address key → latest DueAt ms of a survey not skipped
 //	<prefix>:page:{<page>}:survey-tallies:<incident>        hash  JSON [tally key, counter] → count (none at 0)
 //	<prefix>:{global}:sp:<4 hex>                            hash  survey ID → page ID (bucketed by SHA-256)
 //	<prefix>:{global}:survey-incidents                      hash  incident ID → the page its surveys are on
@@ -167,7 +167,7 @@
 // createSurveysScript writes a batch (at most 2000) of one incident's
 // surveys: HSETNX skips a stored ID; a new survey joins its incident's
 // and its state's indexes, surveys:due when scheduled, and raises its
-// key's survey-last; the tallies add each distinct set of counter
+// key's and its address key's survey-last; the tallies add each distinct set of counter
 // changes (surveys.TallyChanges, computed in Go) times the new surveys
 // that have it, so a batch costs a few HINCRBYs. SaveSurvey reads the
 // stored survey, checks its version and computes TallyChanges from it in

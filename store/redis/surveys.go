@@ -31,8 +31,9 @@ var _ surveys.Store = (*DB)(nil)
 // ARGV: 1 page ID, 2 incident ID, 3 n, then n tally signatures (lines of
 // "<delta> <counter field>"), then per survey: ID, JSON, state, its
 // signature's number (1..n), due ms or "" (unless scheduled), its
-// surveys:addresses member or "" (unless sent), its key or "" (when
-// skipped: the key's last time is raised to the due time).
+// surveys:addresses member or "" (unless sent), its key and its address
+// key or "" (when skipped: their last times are raised to the due time;
+// surveys.Survey.LastKeys).
 //
 // When KEYS[9] is given it refuses an incident another page has surveys
 // of ({-1, that page}) and skips an ID another page holds. A survey whose
@@ -47,9 +48,9 @@ if single then
   if owner and owner ~= page then return {-1, owner} end
 end
 local counts, created, j = {}, 0, 0
-for i = 4 + nsig, #ARGV, 7 do
+for i = 4 + nsig, #ARGV, 8 do
   j = j + 1
-  local id, state, sig, due, addr, key = ARGV[i], ARGV[i+2], tonumber(ARGV[i+3]), ARGV[i+4], ARGV[i+5], ARGV[i+6]
+  local id, state, sig, due, addr = ARGV[i], ARGV[i+2], tonumber(ARGV[i+3]), ARGV[i+4], ARGV[i+5]
   local free = true
   if single then
     local owner = redis.call('HGET', KEYS[10 + j], id)
@@ -61,9 +62,11 @@ for i = 4 + nsig, #ARGV, 7 do
     if state == 'scheduled' then redis.call('ZADD', KEYS[3], 0, id) else redis.call('ZADD', KEYS[4], 0, id) end
     if due ~= '' then redis.call('ZADD', KEYS[5], due, id) end
     if addr ~= '' then redis.call('ZADD', KEYS[6], 0, addr) end
-    if key ~= '' then
-      local cur = redis.call('HGET', KEYS[7], key)
-      if not cur or tonumber(cur) < tonumber(due) then redis.call('HSET', KEYS[7], key, due) end
+    for _, key in ipairs({ARGV[i+6], ARGV[i+7]}) do
+      if key ~= '' then
+        local cur = redis.call('HGET', KEYS[7], key)
+        if not cur or tonumber(cur) < tonumber(due) then redis.call('HSET', KEYS[7], key, due) end
+      end
     end
     counts[sig] = (counts[sig] or 0) + 1
     if single then redis.call('HSET', KEYS[10 + j], id, page) end
@@ -116,7 +119,8 @@ return out
 // ARGV: 1 ID, 2 the stored JSON the caller read, 3 the new JSON, 4 due ms
 // or "" (unless scheduled), 5 the stored surveys:addresses member or "",
 // 6 the new one or "", 7 the key whose last time ARGV[8] raises or ""
-// (when skipped), 8 due ms, then pairs of counter field and delta
+// (when skipped), 8 due ms, 9 the address key ARGV[8] raises too or ""
+// (surveys.Survey.LastKeys), then pairs of counter field and delta
 // (surveys.TallyChanges from the stored JSON to the new).
 //
 // Writes only while the survey is still stored as the caller read it, so
@@ -135,11 +139,13 @@ if ARGV[5] ~= ARGV[6] then
   if ARGV[5] ~= '' then redis.call('ZREM', KEYS[5], ARGV[5]) end
   if ARGV[6] ~= '' then redis.call('ZADD', KEYS[5], 0, ARGV[6]) end
 end
-if ARGV[7] ~= '' then
-  local cur = redis.call('HGET', KEYS[6], ARGV[7])
-  if not cur or tonumber(cur) < tonumber(ARGV[8]) then redis.call('HSET', KEYS[6], ARGV[7], ARGV[8]) end
+for _, key in ipairs({ARGV[7], ARGV[9]}) do
+  if key ~= '' then
+    local cur = redis.call('HGET', KEYS[6], key)
+    if not cur or tonumber(cur) < tonumber(ARGV[8]) then redis.call('HSET', KEYS[6], key, ARGV[8]) end
+  end
 end
-for i = 9, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   if redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i+1]) == 0 then redis.call('HDEL', KEYS[7], ARGV[i]) end
 end
 return 1
@@ -163,6 +169,16 @@ func (db *DB) saveSurveyKeys(pageID, incidentID string, from, to surveys.State) 
 	k := db.keys
 	return []string{k.surveys(pageID), k.surveysByState(pageID, string(from), incidentID), k.surveysByState(pageID, string(to), incidentID),
 		k.surveysDue(pageID), k.surveyAddresses(pageID), k.surveyLast(pageID), k.surveyTallies(pageID, incidentID)}
+}
+
+// lastKeys are v's surveys.Survey.LastKeys as the scripts take them: its
+// key, and its address key or "".
+func lastKeys(v *surveys.Survey) (key, address string) {
+	ks := v.LastKeys()
+	if len(ks) > 1 {
+		address = ks[1]
+	}
+	return ks[0], address
 }
 
 // surveyTallyField is a counter's field in an incident's tallies hash: the
@@ -299,7 +315,7 @@ func (db *DB) createSurveys(ctx context.Context, ss []*surveys.Survey) (int, err
 	}
 	sigs := map[string]int{}
 	var sigList []any
-	per := make([]any, 0, 7*len(ss))
+	per := make([]any, 0, 8*len(ss))
 	for _, s := range ss {
 		v := s.WithTimes(surveys.Millis)
 		doc, err := encode(v)
@@ -316,11 +332,12 @@ func (db *DB) createSurveys(ctx context.Context, ss []*surveys.Survey) (int, err
 			n = len(sigList)
 			sigs[sig] = n
 		}
-		due, key := "", ""
+		due, key, akey := "", "", ""
 		if v.State == surveys.Scheduled {
-			due, key = msString(v.DueAt), v.Key
+			due = msString(v.DueAt)
+			key, akey = lastKeys(v)
 		}
-		per = append(per, v.ID, doc, string(v.State), strconv.Itoa(n), due, surveyAddress(v), key)
+		per = append(per, v.ID, doc, string(v.State), strconv.Itoa(n), due, surveyAddress(v), key, akey)
 	}
 	args := append(append([]any{pageID, incidentID, strconv.Itoa(len(sigList))}, sigList...), per...)
 	res, err := createSurveysScript.Run(ctx, db.client, keys, args...).Slice()
@@ -385,14 +402,14 @@ func (db *DB) SaveSurvey(ctx context.Context, s *surveys.Survey) error {
 	if old.Version != v.Version-1 {
 		return incident.Errorf(incident.ECONFLICT, "survey %s is at version %d, not %d: reload and retry", v.ID, old.Version, v.Version-1)
 	}
-	due, key := "", ""
+	due, key, akey := "", "", ""
 	if v.State == surveys.Scheduled {
 		due = msString(v.DueAt)
 	}
 	if v.State != surveys.Skipped {
-		key = v.Key
+		key, akey = lastKeys(v)
 	}
-	args := []any{v.ID, cur, doc, due, surveyAddress(old), surveyAddress(v), key, msString(v.DueAt)}
+	args := []any{v.ID, cur, doc, due, surveyAddress(old), surveyAddress(v), key, msString(v.DueAt), akey}
 	for _, c := range surveys.TallyChanges(old, v) {
 		f, err := surveyTallyField(c.Key, c.Field)
 		if err != nil {

@@ -160,8 +160,10 @@ func (db *DB) CreateSurveys(ctx context.Context, ss []*surveys.Survey) (int, err
 			n++
 			changes = append(changes, surveys.TallyChanges(nil, v)...)
 			if v.State != surveys.Skipped {
-				if due, ok := last[v.Key]; !ok || ms(v.DueAt) > due {
-					last[v.Key] = ms(v.DueAt)
+				for _, key := range v.LastKeys() {
+					if due, ok := last[key]; !ok || ms(v.DueAt) > due {
+						last[key] = ms(v.DueAt)
+					}
 				}
 			}
 		}
@@ -263,7 +265,11 @@ func (db *DB) SaveSurvey(ctx context.Context, s *surveys.Survey) error {
 			return err
 		}
 		if v.State != surveys.Skipped {
-			return raiseLast(ctx, tx, v.PageID, map[string]int64{v.Key: ms(v.DueAt)})
+			last := map[string]int64{}
+			for _, key := range v.LastKeys() {
+				last[key] = ms(v.DueAt)
+			}
+			return raiseLast(ctx, tx, v.PageID, last)
 		}
 		return nil
 	})

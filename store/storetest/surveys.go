@@ -938,6 +938,20 @@ func testLastSurveyed(t *testing.T, s surveys.Store) {
 		wantLast(t, "pc", "k1", time.Time{})
 		wantLast(t, "pa", "k3", time.Time{})
 	})
+	t.Run("the address counts too", func(t *testing.T) {
+		// surveys.Survey.LastKeys: the same phone under another key (a
+		// customer who is also a subscriber) is the same person.
+		wantLast(t, "pa", surveys.AddressKey(channel.SMS, a.Address), surveys.Millis(a.DueAt))
+		wantLast(t, "pa", surveys.AddressKey(channel.SMS, d.Address), at(7*time.Hour))
+		wantLast(t, "pb", surveys.AddressKey(channel.SMS, c.Address), at(9*time.Hour))
+		wantLast(t, "pc", surveys.AddressKey(channel.SMS, c.Address), time.Time{})
+		sub := newSurvey("sub", "pa", "i4", "subscriber:s1", at(10*time.Hour))
+		sub.RecipientType, sub.Address = queue.FromSubscriber, d.Address
+		createSurveys(t, s, 1, sub)
+		wantLast(t, "pa", surveys.AddressKey(channel.SMS, d.Address), at(10*time.Hour))
+		wantLast(t, "pa", "k2", at(7*time.Hour))
+		wantLast(t, "pa", "subscriber:s1", at(10*time.Hour))
+	})
 	t.Run("an earlier survey does not move it back", func(t *testing.T) {
 		createSurveys(t, s, 1, newSurvey("e", "pa", "i3", "k1", at(30*time.Minute)))
 		wantLast(t, "pa", "k1", surveys.Millis(a.DueAt))
@@ -953,6 +967,7 @@ func testLastSurveyed(t *testing.T, s surveys.Store) {
 		a3.State, a3.DueAt = surveys.Scheduled, at(8*time.Hour)
 		saveSurvey(t, s, a3)
 		wantLast(t, "pa", "k1", at(8*time.Hour))
+		wantLast(t, "pa", surveys.AddressKey(channel.SMS, a.Address), at(8*time.Hour))
 		earlier := next(later, at(2*time.Hour))
 		earlier.DueAt = at(2 * time.Hour)
 		saveSurvey(t, s, earlier)
