@@ -1261,6 +1261,69 @@ func (s *Service) Announce(ctx context.Context, pageID, incidentID string) (*inc
 	return b, nil
 }
 
+// Told is the newest version of a decision customers were told of, and
+// how: announced (Announce), or carried by the incident's resolution
+// message (the version in force when it resolved).
+type Told struct {
+	Version int       `json:"version"`
+	At      time.Time `json:"at"`
+	How     string    `json:"how"` // ToldAnnouncement or ToldResolution
+}
+
+// How customers were told of a decision (Told.How).
+const (
+	ToldAnnouncement = "announcement"
+	ToldResolution   = "resolution"
+)
+
+// Told says which decided version customers were last told of, or nil
+// when they were told of none: the resolution message carries the
+// version in force at the resolution, an announcement its own. A
+// manager's screen compares it with the version in force, so that an
+// amended policy is not left unannounced and a decided one made after the
+// all-clear is not left untold.
+func (s *Service) Told(ctx context.Context, pageID, incidentID string) (*Told, error) {
+	inc, err := s.incident(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	var told *Told
+	if inc.ResolvedAt != nil {
+		ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
+		if err != nil {
+			return nil, err
+		}
+		var atResolution *Decision
+		for _, d := range ds {
+			if !d.At.After(*inc.ResolvedAt) {
+				atResolution = d
+			}
+		}
+		if atResolution != nil && atResolution.State == Decided {
+			told = &Told{Version: atResolution.Version, At: *inc.ResolvedAt, How: ToldResolution}
+		}
+	}
+	bs, err := s.Incidents.FindBroadcasts(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	prefix := AnnouncementUpdateID(incidentID, 0)
+	prefix = prefix[:len(prefix)-1]
+	for _, b := range bs {
+		if b.Kind != incident.BroadcastCompensation || !strings.HasPrefix(b.UpdateID, prefix) {
+			continue
+		}
+		v, err := strconv.Atoi(b.UpdateID[len(prefix):])
+		if err != nil {
+			continue
+		}
+		if told == nil || v > told.Version {
+			told = &Told{Version: v, At: b.CreatedAt, How: ToldAnnouncement}
+		}
+	}
+	return told, nil
+}
+
 // AnnouncementUpdateID is the update an announcement's deliveries name:
 // one per decision version, so each customer hears of a version once.
 func AnnouncementUpdateID(incidentID string, version int) string {

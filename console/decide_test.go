@@ -510,3 +510,112 @@ func TestComplaintShowsWhatTheCustomerWasTold(t *testing.T) {
 		t.Errorf("what the acknowledgement said, as shown:\n%s\nwant its reference %s and the update of then, not the later one", said, c.Ref)
 	}
 }
+
+// TestTellCustomersOfCompensation: the incident page says whether
+// customers heard of the decision in force, and a manager tells them from
+// there: before the all-clear (which will carry it), after it (which
+// did), and after an amendment they have not heard of. The button names
+// the version the manager read.
+func TestTellCustomersOfCompensation(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx := context.Background()
+	mctx := e.as(incident.RoleManager)
+	inc := e.declare(t, "Payments are failing", false)
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	page := "/console/incidents/" + inc.ID
+	told := func() string {
+		t.Helper()
+		_, body := m.do("GET", page, nil)
+		i := strings.Index(body, `id="told">`)
+		if i < 0 {
+			return ""
+		}
+		return body[i+len(`id="told">`) : i+strings.Index(body[i:], "</p>")]
+	}
+	announce := `action="/console/incidents/` + inc.ID + `/compensation/announce"`
+
+	if _, body := m.do("GET", page, nil); strings.Contains(body, `id="told"`) || strings.Contains(body, announce) {
+		t.Fatal("the page speaks of telling customers before anything is decided")
+	}
+	tok := m.csrf(page)
+	if res, _ := m.do("POST", page+"/compensation", url.Values{"_csrf": {tok}, "version": {"0"}, "state": {"decided"},
+		"offer_kind": {"credit"}, "amount": {"10.00"}, "currency": {"EUR"}, "min_minutes": {"0"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("decide: %d", res.StatusCode)
+	}
+	if got := told(); !strings.Contains(got, "The all-clear message will tell each customer") {
+		t.Errorf("before the all-clear: %q", got)
+	}
+	st := incident.Resolved
+	if _, err := e.n.Incidents.UpdateIncident(mctx, e.page.ID, inc.ID, incident.IncidentInput{Status: &st}); err != nil {
+		t.Fatal(err)
+	}
+	if got := told(); !strings.Contains(got, "Customers were told of this decision (in the all-clear message") {
+		t.Errorf("after the all-clear that carried it: %q", got)
+	}
+	if _, body := m.do("GET", page, nil); strings.Contains(body, announce) {
+		t.Error("the page offers to tell customers again what the all-clear told them")
+	}
+
+	// Amended after the all-clear: 5.00 EUR instead of 10.00.
+	d, err := e.n.Compensation.Decision(ctx, e.page.ID, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := *d.Policy
+	pol.Offers = append([]compensation.Offer(nil), pol.Offers...)
+	five := compensation.Money{Amount: 500, Currency: "EUR"}
+	pol.Offers[0].Amount = &five
+	if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Version: d.Version, Policy: &pol}); err != nil {
+		t.Fatal(err)
+	}
+	if got := told(); !strings.Contains(got, "Customers were told of version 1 (in the all-clear message") || !strings.Contains(got, "changed since (version 2)") {
+		t.Errorf("after an amendment: %q", got)
+	}
+	_, body := m.do("GET", page, nil)
+	if !strings.Contains(body, announce) || !strings.Contains(body, "Tell customers of the change") {
+		t.Fatal("no button to tell customers of the change")
+	}
+	// A button read at version 1 does not send version 2 unseen.
+	if res, body := m.do("POST", page+"/compensation/announce", url.Values{"_csrf": {tok}, "version": {"1"}}); res.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "now version 2") {
+		t.Errorf("an announcement of a version the manager did not read: %d", res.StatusCode)
+	}
+	if bs := compensationBroadcasts(t, e, inc.ID); len(bs) != 0 {
+		t.Fatalf("a refused announcement made broadcasts: %+v", bs)
+	}
+	if res, _ := m.do("POST", page+"/compensation/announce", url.Values{"_csrf": {tok}, "version": {"2"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("announce: %d", res.StatusCode)
+	}
+	if bs := compensationBroadcasts(t, e, inc.ID); len(bs) != 1 || bs[0].UpdateID != compensation.AnnouncementUpdateID(inc.ID, 2) {
+		t.Errorf("after telling customers: %+v, want one announcement of version 2", bs)
+	}
+	if got := told(); !strings.Contains(got, "Customers were told of this decision (announced") {
+		t.Errorf("after the announcement: %q", got)
+	}
+	// An agent reads whether customers were told, with no button.
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	if _, body := a.do("GET", page, nil); !strings.Contains(body, "Customers were told of this decision") || strings.Contains(body, announce) {
+		t.Error("the agent's view of what customers were told")
+	}
+	if res, _ := a.do("POST", page+"/compensation/announce", url.Values{"_csrf": {a.csrf(page)}, "version": {"2"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("an agent's announcement: %d, want 403", res.StatusCode)
+	}
+}
+
+// compensationBroadcasts returns the incident's compensation announcements.
+func compensationBroadcasts(t *testing.T, e *env, incidentID string) []*incident.Broadcast {
+	t.Helper()
+	bs, err := e.n.Engine.Incidents.FindBroadcasts(context.Background(), incidentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*incident.Broadcast
+	for _, b := range bs {
+		if b.Kind == incident.BroadcastCompensation {
+			out = append(out, b)
+		}
+	}
+	return out
+}

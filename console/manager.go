@@ -316,6 +316,16 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 			return err
 		}
 		data["Decision"] = d
+		if d.State == compensation.Decided {
+			// Whether customers heard of it: a decision made after the
+			// all-clear, or amended after they were told, waits for a
+			// manager to tell them.
+			told, err := cs.cfg.Compensation.Told(ctx, p.ID, inc.ID)
+			if err != nil {
+				return err
+			}
+			data["Told"] = told
+		}
 	}
 	v := cs.newView(c, "ConsoleIncidentTitle", data)
 	if err := cs.addCurve(ctx, v, p, inc, data); err != nil {
@@ -559,6 +569,34 @@ func (cs *Console) cancelBroadcast(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect(Prefix+"/incidents/"+p.IncidentID, fiber.StatusSeeOther)
+}
+
+// announceCompensation is POST /console/incidents/:id/compensation/announce:
+// the decision in force told to the customers it gives something
+// (compensation.Service.Announce), whose progress the incident's
+// broadcasts then show. The form names the version the manager read: a
+// decision changed meanwhile is not sent unseen.
+func (cs *Console) announceCompensation(c *fiber.Ctx) error {
+	if cs.cfg.Compensation == nil {
+		return fiber.ErrNotFound
+	}
+	ctx := c.UserContext()
+	p, err := cs.page(ctx)
+	if err != nil {
+		return err
+	}
+	id := c.Params("id")
+	d, err := cs.cfg.Compensation.Decision(ctx, p.ID, id)
+	if err != nil {
+		return err
+	}
+	if version, err := strconv.Atoi(c.FormValue("version")); err != nil || version != d.Version {
+		return incident.Errorf(incident.ECONFLICT, "%s", cs.cfg.Words.Lang(cs.lang(c)).Pattern("ConsoleDecisionMoved").Fill("Version", strconv.Itoa(d.Version)))
+	}
+	if _, err := cs.cfg.Compensation.Announce(ctx, p.ID, id); err != nil {
+		return err
+	}
+	return c.Redirect(Prefix+"/incidents/"+id, fiber.StatusSeeOther)
 }
 
 // decideCompensation is POST /console/incidents/:id/compensation: the

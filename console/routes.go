@@ -40,6 +40,7 @@ func (cs *Console) routes() []route {
 		{"POST", "/maintenance", manager, cs.scheduleMaintenance},
 		{"GET", "/incidents/:id/compensation", manager, cs.decisionPage},
 		{"POST", "/incidents/:id/compensation", manager, cs.decideCompensation},
+		{"POST", "/incidents/:id/compensation/announce", manager, cs.announceCompensation},
 		{"GET", "/components", manager, cs.componentsPage},
 		{"POST", "/components", manager, cs.addComponent},
 		{"POST", "/components/:id", manager, cs.setComponent},

@@ -75,6 +75,10 @@ type decisionResponse struct {
 	Decision *compensation.Decision `json:"decision"`
 	Changes  []compensation.Change  `json:"changes"`
 	Summary  string                 `json:"summary"`
+	// Told is the version customers were last told of and how (null:
+	// none), on GET: compared with the decision's version, it says
+	// whether customers have heard of what is in force.
+	Told *compensation.Told `json:"told,omitempty"`
 }
 
 func (s *Server) getCompensation() fiber.Handler {
@@ -83,7 +87,11 @@ func (s *Server) getCompensation() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(decisionResponse{Decision: d, Changes: []compensation.Change{}})
+		told, err := s.comp.svc.Told(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(decisionResponse{Decision: d, Changes: []compensation.Change{}, Told: told})
 	}
 }
 
@@ -127,7 +135,11 @@ func (s *Server) compensationHistory() fiber.Handler {
 		if vs == nil {
 			vs = []compensation.Version{}
 		}
-		return c.JSON(fiber.Map{"versions": vs})
+		told, err := s.comp.svc.Told(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"versions": vs, "told": told})
 	}
 }
 

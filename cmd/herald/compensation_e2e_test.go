@@ -294,7 +294,13 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 		if err := os.WriteFile(policy, []byte(amended), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		if out := mustCLI(t, env, "compensation", "show", id).stdout; !strings.Contains(out, "customers: told of this decision (in the all-clear message") {
+			t.Errorf("show before the amendment does not say the all-clear told customers:\n%s", out)
+		}
 		mustCLI(t, env, "compensation", "decide", id, "--state", "decided", "--policy", policy)
+		if out := mustCLI(t, env, "compensation", "show", id).stdout; !strings.Contains(out, "not of the change since: herald compensation announce "+id) {
+			t.Errorf("show after the amendment does not say customers have not heard of it:\n%s", out)
+		}
 		dry := mustCLI(t, env, "compensation", "announce", id, "--dry-run")
 		// hu-1, pl-1 and en-1 are owed the week; hr-1 was not affected.
 		if !emailRecipients.MatchString(dry.stdout) || !strings.Contains(dry.stdout, "7 days of service free of charge") {
@@ -309,6 +315,9 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 			}
 			return strings.Contains(got[0].Subject, "Compensation for Card payments fail") && strings.Contains(got[0].Body, "7 days of service free of charge"), got[0].Subject + "\n" + got[0].Body
 		})
+		if out := mustCLI(t, env, "compensation", "show", id).stdout; !strings.Contains(out, "customers: told of this decision (announced") {
+			t.Errorf("show after the announcement:\n%s", out)
+		}
 		if r := cli(t, env, "compensation", "announce", id); r.code != 1 || !strings.Contains(r.stderr, "already announced") {
 			t.Errorf("announcing the same version twice: exit %d %s", r.code, r.stderr)
 		}

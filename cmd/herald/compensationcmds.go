@@ -94,6 +94,7 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	var raw []byte
 	var h struct {
 		Versions []compensation.Version `json:"versions"`
+		Told     *compensation.Told     `json:"told"`
 	}
 	if err := c.do(ctx, http.MethodGet, compensationPath(p.ID, pos[0])+"/history", nil, nil, &h, &raw); err != nil {
 		return err
@@ -105,13 +106,35 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 		a.printDecision(compensation.Initial(p.ID, pos[0]), nil)
 		return nil
 	}
-	a.printDecision(h.Versions[len(h.Versions)-1].Decision, componentNames(ctx, c, p.ID))
+	cur := h.Versions[len(h.Versions)-1].Decision
+	a.printDecision(cur, componentNames(ctx, c, p.ID))
+	if cur.State == compensation.Decided {
+		fmt.Fprintln(a.stdout, toldText(h.Told, cur.Version, pos[0]))
+	}
 	fmt.Fprintln(a.stdout, "\nhistory:")
 	w := newTable(a.stdout)
 	for _, v := range h.Versions {
 		fmt.Fprintf(w, "  v%d\t%s\t%s\t%s\n", v.Version, v.At.UTC().Format("2006-01-02 15:04 UTC"), oneLine(v.By, 30), oneLine(changesText(v.Changes), 100))
 	}
 	return w.Flush()
+}
+
+// toldText says whether customers heard of the decided version in force
+// (compensation.Service.Told), and how to tell them when they did not.
+func toldText(told *compensation.Told, version int, incidentID string) string {
+	how := func(t *compensation.Told) string {
+		if t.How == compensation.ToldAnnouncement {
+			return "announced " + t.At.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return "in the all-clear message of " + t.At.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	switch {
+	case told == nil:
+		return "customers: not told of this decision yet (the all-clear message tells them; after it: herald compensation announce " + incidentID + ")"
+	case told.Version < version:
+		return fmt.Sprintf("customers: told of version %d (%s), not of the change since: herald compensation announce %s", told.Version, how(told), incidentID)
+	}
+	return "customers: told of this decision (" + how(told) + ")"
 }
 
 func cmdCompensationDecide(ctx context.Context, a *app, args []string) error {
