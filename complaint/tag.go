@@ -229,6 +229,9 @@ func incidentWords(inc *incident.Incident, names map[string]string) []string {
 		}
 	}
 	add(inc.Name)
+	for _, name := range inc.Names {
+		add(name) // a customer writes in their language
+	}
 	for _, id := range inc.ComponentIDs {
 		add(names[id])
 	}

@@ -291,9 +291,10 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	m.signIn(incident.RoleAdmin, "Mia")
 	tok := m.csrf("/console/incidents/new")
 	form := url.Values{"_csrf": {tok}, "name": {"Payments down"}, "status": {"investigating"}, "impact": {"auto"},
-		"message": {"Card payments fail."}, "message_hu": {"A kártyás fizetés nem működik."}, "notify": {"on"},
+		"message": {"Card payments fail."}, "message_hu": {"A kártyás fizetés nem működik."}, "name_hu": {"Nem működik a fizetés"}, "notify": {"on"},
 		"component_" + e.payments.ID: {"major_outage"}, "step": {"preview"}}
-	if _, page := m.do("GET", "/console/incidents/new", nil); !strings.Contains(page, `name="message_hu"`) || !strings.Contains(page, `name="message_pl"`) {
+	if _, page := m.do("GET", "/console/incidents/new", nil); !strings.Contains(page, `name="message_hu"`) || !strings.Contains(page, `name="message_pl"`) ||
+		!strings.Contains(page, `name="name_hu"`) {
 		t.Error("the declare form has no fields for the page's other languages")
 	}
 	res, body := m.do("POST", "/console/incidents", form)
@@ -301,8 +302,9 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 		t.Fatalf("preview: %d", res.StatusCode)
 	}
 	if !strings.Contains(body, `<blockquote class="body" lang="hu">A kártyás fizetés nem működik.</blockquote>`) ||
-		!strings.Contains(body, `name="message_hu" value="A kártyás fizetés nem működik."`) {
-		t.Errorf("the preview does not show and carry the Hungarian text:\n%s", body)
+		!strings.Contains(body, `name="message_hu" value="A kártyás fizetés nem működik."`) ||
+		!strings.Contains(body, `<span lang="hu">Nem működik a fizetés</span>`) || !strings.Contains(body, `name="name_hu" value="Nem működik a fizetés"`) {
+		t.Errorf("the preview does not show and carry the Hungarian name and text:\n%s", body)
 	}
 	// Anna and Bob have Payments, with a phone and an email each.
 	if !strings.Contains(body, "<span>sms</span> <strong>2</strong>") || !strings.Contains(body, "<span>email</span> <strong>2</strong>") {
@@ -326,6 +328,9 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	inc := list[0]
 	if got := inc.Updates[0].Messages["hu"]; got != "A kártyás fizetés nem működik." {
 		t.Errorf("the declaration's Hungarian text is %q", got)
+	}
+	if got := inc.NameIn("hu"); got != "Nem működik a fizetés" || inc.NameIn("pl") != "Payments down" {
+		t.Errorf("the declaration's Hungarian name is %q (Polish %q)", got, inc.NameIn("pl"))
 	}
 	comp, _ := e.n.Incidents.Component(ctx, e.page.ID, e.payments.ID)
 	if comp.Status != incident.MajorOutage {

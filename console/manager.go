@@ -78,6 +78,7 @@ type incidentForm struct {
 	Operational bool              // on resolve: return every component to operational
 	Statuses    map[string]string // component ID → status, "" for not affected
 	Messages    map[string]string // language → the message in it, beside Message (the page's default)
+	Names       map[string]string // language → the incident's name in it, beside Name (declaring)
 	Key         string            // the idempotency key the preview made
 	// Resolving: the form resolves the incident (the page's Resolve
 	// button), so it says so, and a second resolve is refused.
@@ -113,6 +114,12 @@ func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
 			}
 			f.Messages[l] = m
 		}
+		if n := strings.TrimSpace(c.FormValue("name_" + l)); n != "" {
+			if f.Names == nil {
+				f.Names = map[string]string{}
+			}
+			f.Names[l] = n
+		}
 	}
 	for _, comp := range comps {
 		if st := c.FormValue("component_" + comp.ID); incident.ComponentStatus(st).Valid() {
@@ -127,7 +134,7 @@ func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
 func (f *incidentForm) input(declare bool) incident.IncidentInput {
 	in := incident.IncidentInput{Body: &f.Message, Messages: f.Messages, DeliverNotifications: &f.Notify, Components: map[string]incident.ComponentStatus{}}
 	if declare {
-		in.Name = &f.Name
+		in.Name, in.Names = &f.Name, f.Names
 	}
 	if f.Status != "" {
 		st := incident.Status(f.Status)
@@ -176,7 +183,7 @@ func (cs *Console) declareForm(c *fiber.Ctx, status int, comps []*incident.Compo
 	}
 	v := cs.newView(c, "ConsoleDeclareTitle", fiber.Map{"Components": comps, "Form": f,
 		"ComponentStatuses": incident.ComponentStatuses, "Impacts": []string{"auto", "none", "minor", "major", "critical"},
-		"Statuses": openStatuses, "OtherLangs": otherLanguages(p)})
+		"Statuses": openStatuses, "OtherLangs": otherLanguages(p), "Declaring": true})
 	v.Nav = "declare"
 	return cs.renderView(c, status, "declare", v)
 }

@@ -78,27 +78,31 @@ type Component struct {
 // Incident is an unplanned incident or, when ScheduledFor is set, a scheduled
 // maintenance: Statuspage models both as incidents.
 type Incident struct {
-	ID                      string     `json:"id"`
-	PageID                  string     `json:"page_id"`
-	Name                    string     `json:"name"`
-	Status                  Status     `json:"status"`
-	Impact                  Impact     `json:"impact"`          // effective: the override, or derived from components
-	ImpactOverride          Impact     `json:"impact_override"` // "" when not overridden
-	ComponentIDs            []string   `json:"component_ids"`   // components this incident affects
-	Audience                *Audience  `json:"audience"`        // which customers to tell; nil: by components
-	CreatedAt               time.Time  `json:"created_at"`
-	UpdatedAt               time.Time  `json:"updated_at"`
-	StartedAt               time.Time  `json:"started_at"`
-	MonitoringAt            *time.Time `json:"monitoring_at"`
-	ResolvedAt              *time.Time `json:"resolved_at"`
-	ScheduledFor            *time.Time `json:"scheduled_for"`
-	ScheduledUntil          *time.Time `json:"scheduled_until"`
-	ScheduledRemindPrior    bool       `json:"scheduled_remind_prior"`
-	ScheduledAutoInProgress bool       `json:"scheduled_auto_in_progress"`
-	ScheduledAutoCompleted  bool       `json:"scheduled_auto_completed"`
-	Backfilled              bool       `json:"backfilled"`
-	PostmortemBody          string     `json:"postmortem_body"`
-	PostmortemPublishedAt   *time.Time `json:"postmortem_published_at"`
+	ID     string `json:"id"`
+	PageID string `json:"page_id"`
+	Name   string `json:"name"`
+	// Names holds the incident's name in other languages, keyed by
+	// language (en, hu, pl, hr); a recipient or viewer whose language has
+	// none reads Name. nil when the operator gave one name.
+	Names                   map[string]string `json:"names,omitempty"`
+	Status                  Status            `json:"status"`
+	Impact                  Impact            `json:"impact"`          // effective: the override, or derived from components
+	ImpactOverride          Impact            `json:"impact_override"` // "" when not overridden
+	ComponentIDs            []string          `json:"component_ids"`   // components this incident affects
+	Audience                *Audience         `json:"audience"`        // which customers to tell; nil: by components
+	CreatedAt               time.Time         `json:"created_at"`
+	UpdatedAt               time.Time         `json:"updated_at"`
+	StartedAt               time.Time         `json:"started_at"`
+	MonitoringAt            *time.Time        `json:"monitoring_at"`
+	ResolvedAt              *time.Time        `json:"resolved_at"`
+	ScheduledFor            *time.Time        `json:"scheduled_for"`
+	ScheduledUntil          *time.Time        `json:"scheduled_until"`
+	ScheduledRemindPrior    bool              `json:"scheduled_remind_prior"`
+	ScheduledAutoInProgress bool              `json:"scheduled_auto_in_progress"`
+	ScheduledAutoCompleted  bool              `json:"scheduled_auto_completed"`
+	Backfilled              bool              `json:"backfilled"`
+	PostmortemBody          string            `json:"postmortem_body"`
+	PostmortemPublishedAt   *time.Time        `json:"postmortem_published_at"`
 	// Metadata is the client's own JSON object, kept as it was sent
 	// (Statuspage's incident metadata); nil when none was.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
@@ -270,6 +274,15 @@ func (a *Audience) Validate() error {
 		return Invalid("audience", "at most 10000 values")
 	}
 	return nil
+}
+
+// NameIn is the incident's name in lang (en, hu, pl, hr): its name in
+// that language when the operator gave one, else Name.
+func (i *Incident) NameIn(lang string) string {
+	if n := i.Names[lang]; n != "" {
+		return n
+	}
+	return i.Name
 }
 
 // Text is the update's text in lang (en, hu, pl, hr): its message in that

@@ -114,7 +114,11 @@ type IncidentInput struct {
 	Body           *string
 	// Messages is the new update's text in other languages, keyed by
 	// language (one of Languages); nil: one text, Body, for everyone.
-	Messages                map[string]string
+	Messages map[string]string
+	// Names sets the incident's name in other languages, keyed by
+	// language: a name replaces that language's, an empty one removes it
+	// (that language reads Name again); nil: unchanged.
+	Names                   map[string]string
 	ComponentIDs            []string                   // nil: unchanged
 	Components              map[string]ComponentStatus // component ID → new status
 	DeliverNotifications    *bool                      // default true
@@ -317,6 +321,9 @@ func (in *IncidentInput) Validate(now time.Time) error {
 	if err := ValidMessages(in.Messages); err != nil {
 		return err
 	}
+	if err := validNames(in.Names); err != nil {
+		return err
+	}
 	if len(in.ComponentIDs)+len(in.Components) > MaxComponents {
 		return Invalid("component_ids", "at most %d components", MaxComponents)
 	}
@@ -369,6 +376,26 @@ func ValidMessages(m map[string]string) error {
 			continue
 		}
 		m[lang] = text
+	}
+	return nil
+}
+
+// validNames checks an incident's names per language: each key is one of
+// Languages, each name a single line within MaxNameLen, or empty (which
+// removes that language's name).
+func validNames(m map[string]string) error {
+	for lang, name := range m {
+		if !validLanguage(lang) {
+			return Invalid("names."+lang, "unknown language %q: use one of %s", lang, strings.Join(Languages, ", "))
+		}
+		if name = strings.TrimSpace(name); name == "" {
+			m[lang] = ""
+			continue
+		}
+		if err := validName("names."+lang, &name); err != nil {
+			return err
+		}
+		m[lang] = name
 	}
 	return nil
 }

@@ -392,6 +392,24 @@ func setFields(inc *Incident, in IncidentInput) error {
 	if in.Name != nil {
 		inc.Name = *in.Name
 	}
+	if in.Names != nil {
+		// A new map: inc's may be shared with the copy a reader holds.
+		names := make(map[string]string, len(inc.Names)+len(in.Names))
+		for lang, name := range inc.Names {
+			names[lang] = name
+		}
+		for lang, name := range in.Names {
+			if name == "" {
+				delete(names, lang)
+			} else {
+				names[lang] = name
+			}
+		}
+		inc.Names = names
+		if len(names) == 0 {
+			inc.Names = nil
+		}
+	}
 	if in.ImpactOverride != nil {
 		inc.ImpactOverride = *in.ImpactOverride
 	}
@@ -737,6 +755,12 @@ func (inc *Incident) PeakImpact() Impact {
 func cloneIncident(inc *Incident) *Incident {
 	c := *inc
 	c.ComponentIDs = append([]string(nil), inc.ComponentIDs...)
+	if inc.Names != nil {
+		c.Names = make(map[string]string, len(inc.Names))
+		for lang, name := range inc.Names {
+			c.Names[lang] = name
+		}
+	}
 	c.Updates = make([]*Update, len(inc.Updates))
 	for i, u := range inc.Updates {
 		uc := *u

@@ -41,6 +41,50 @@ func TestIncidentMessagesPerLanguage(t *testing.T) {
 	}
 }
 
+// TestIncidentNamesPerLanguage: the API takes the incident's name per
+// language (JSON and the form body Statuspage clients send), keeps the
+// others when one changes, removes one given empty, and refuses an
+// unknown language, a name with a line break or an over-long one (a 400
+// naming the field; nothing written).
+func TestIncidentNamesPerLanguage(t *testing.T) {
+	e := newEnv(t)
+	path := "/v1/pages/" + e.page.ID + "/incidents"
+	var inc wire.V1Incident
+	e.mustDo(t, http.StatusCreated, "POST", path, e.manager,
+		`{"incident":{"name":"Card payments fail","body":"Investigating.","names":{"hu":" Hibás kártyás fizetés ","pl":"Płatności kartą nie działają"}}}`).json(t, &inc)
+	if inc.Name != "Card payments fail" || inc.Names["hu"] != "Hibás kártyás fizetés" || inc.Names["pl"] != "Płatności kartą nie działają" || len(inc.Names) != 2 {
+		t.Fatalf("created %q %v", inc.Name, inc.Names)
+	}
+	e.mustDo(t, http.StatusOK, "PATCH", path+"/"+inc.ID, e.manager, "incident%5Bnames%5D%5Bhr%5D=Pla%C4%87anje+karticom",
+		"Content-Type", "application/x-www-form-urlencoded").json(t, &inc)
+	if inc.Names["hu"] != "Hibás kártyás fizetés" || inc.Names["hr"] != "Plaćanje karticom" || len(inc.Names) != 3 {
+		t.Fatalf("after a form PATCH: %v", inc.Names)
+	}
+	var removed, read wire.V1Incident // fresh: decoding into a map keeps its keys
+	e.mustDo(t, http.StatusOK, "PATCH", path+"/"+inc.ID, e.manager, `{"incident":{"names":{"pl":""}}}`).json(t, &removed)
+	if _, ok := removed.Names["pl"]; ok || len(removed.Names) != 2 {
+		t.Fatalf("an empty name did not remove the language's: %v", removed.Names)
+	}
+	e.mustDo(t, http.StatusOK, "GET", path+"/"+inc.ID, e.manager, "").json(t, &read)
+	if read.Names["hr"] != "Plaćanje karticom" || len(read.Names) != 2 {
+		t.Fatalf("read back: %v", read.Names)
+	}
+	a1, n1 := e.writes(t)
+	for field, body := range map[string]string{
+		"incident.names.de": `{"incident":{"name":"x","body":"y","names":{"de":"Hallo"}}}`,
+		"incident.names.hu": `{"incident":{"name":"x","body":"y","names":{"hu":"két\nsor"}}}`,
+		"incident.names.pl": `{"incident":{"name":"x","body":"y","names":{"pl":"` + strings.Repeat("ł", incident.MaxNameLen+1) + `"}}}`,
+	} {
+		d := e.mustDo(t, http.StatusBadRequest, "POST", path, e.manager, body).errorOf(t)
+		if d.Field != field {
+			t.Errorf("error on %q, want %q: %+v", d.Field, field, d)
+		}
+	}
+	if a2, n2 := e.writes(t); a2 != a1 || n2 != n1 {
+		t.Fatalf("bad names wrote: audit %d→%d, incidents %d→%d", a1, a2, n1, n2)
+	}
+}
+
 // TestDeclareDryRunWritesNothing: POST …/incidents?dry_run=true answers
 // the audience and the rendered first messages and declares nothing.
 func TestDeclareDryRunWritesNothing(t *testing.T) {

@@ -173,7 +173,7 @@ func renderRSS(p *incident.Page, incs []*incident.Incident, updated time.Time, l
 	}
 	for _, inc := range incs {
 		link := p.IncidentURL(inc.ID) + w.query
-		doc.Channel.Items = append(doc.Channel.Items, rssItem{Title: inc.Name, Description: feedContent(inc, loc, lang, w),
+		doc.Channel.Items = append(doc.Channel.Items, rssItem{Title: inc.NameIn(lang), Description: feedContent(inc, loc, lang, w),
 			PubDate: lastActivity(inc).In(loc).Format(time.RFC1123Z), Link: link, GUID: p.IncidentURL(inc.ID)})
 	}
 	return encodeXML(doc)
@@ -196,7 +196,7 @@ func renderAtom(p *incident.Page, incs []*incident.Incident, updated time.Time, 
 		doc.Entries = append(doc.Entries, atomEntry{ID: "tag:" + host + ",2005:Incident/" + inc.ID,
 			Published: inc.CreatedAt.In(loc).Format(time.RFC3339), Updated: lastActivity(inc).In(loc).Format(time.RFC3339),
 			Link:  atomLink{Rel: "alternate", Type: "text/html", Href: p.IncidentURL(inc.ID) + w.query},
-			Title: inc.Name, Content: atomContent{Type: "html", Body: feedContent(inc, loc, lang, w)}})
+			Title: inc.NameIn(lang), Content: atomContent{Type: "html", Body: feedContent(inc, loc, lang, w)}})
 	}
 	return encodeXML(doc)
 }

@@ -53,3 +53,47 @@ func TestUpdateTextPerLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentNamePerLanguage: an incident named in several languages
+// shows each viewer their language's name on the page, the incident
+// page (and its title), the history and the feeds; a language without its
+// own name shows the default.
+func TestIncidentNamePerLanguage(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	name, url := "Acme", "https://status.acme.test"
+	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, Languages: incident.Languages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{"en": "Card payments fail", "hu": "Hibás kártyás fizetés", "pl": "Płatności kartą nie działają"}
+	body, iname := "Some card payments are declined.", names["en"]
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
+		Names: map[string]string{"hu": names["hu"], "pl": names["pl"]}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/incidents/" + inc.ID, "/history", "/history.rss", "/history.atom"} {
+		for _, l := range incident.Languages {
+			want := names[l]
+			if want == "" {
+				want = names["en"]
+			}
+			b := string(lookup(t, e.site, path, l).Body)
+			if !strings.Contains(b, want) {
+				t.Errorf("%s [%s] lacks %q", path, l, want)
+			}
+			for ol, other := range names {
+				if other != want && strings.Contains(b, other) {
+					t.Errorf("%s [%s] shows the %s name too", path, l, ol)
+				}
+			}
+		}
+	}
+	if b := string(lookup(t, e.site, "/incidents/"+inc.ID, "hu").Body); !strings.Contains(b, "<title>"+names["hu"]+" – Acme") {
+		t.Errorf("the Hungarian incident page's title is not its Hungarian name")
+	}
+}

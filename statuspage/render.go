@@ -694,7 +694,7 @@ func (b *builder) putIncidentPages(lp *langPages, v *view) error {
 			lp.out[path] = lp.prev[path] // same input, same bytes: skip the template
 			continue
 		}
-		d := &pageData{L: lp.l, V: v, Langs: lp.links, Title: iv.Inc.Name + " – " + p.Name, Inc: iv}
+		d := &pageData{L: lp.l, V: v, Langs: lp.links, Title: iv.Inc.NameIn(lp.code) + " – " + p.Name, Inc: iv}
 		body, err := execute("incident", d, 8<<10)
 		if err != nil {
 			return err
@@ -744,7 +744,7 @@ func historyKey(p *incident.Page, code string, v *view) string {
 	for _, m := range v.Months {
 		b.WriteString("\x00" + m.Key + "\x00" + m.Through.Format("2006-01"))
 		for _, iv := range m.Incs {
-			b.WriteString("\x00" + iv.Inc.ID + "\x00" + iv.Inc.Name + "\x00" + string(iv.Inc.Status) + "\x00" + string(iv.Impact) + "\x00" + iv.StartStamp)
+			b.WriteString("\x00" + iv.Inc.ID + "\x00" + iv.Inc.NameIn(code) + "\x00" + string(iv.Inc.Status) + "\x00" + string(iv.Impact) + "\x00" + iv.StartStamp)
 		}
 	}
 	return b.String()

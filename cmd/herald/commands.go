@@ -137,6 +137,28 @@ func (f *incidentFlags) messages() map[string]string {
 	return m
 }
 
+// addNameFlags adds --name-LANG, the name in each of herald's languages,
+// and returns what was given: a name per language, "" for one given
+// empty (which removes that language's name), nil when none was.
+func addNameFlags(fs *flag.FlagSet, what string) func() map[string]string {
+	flags := map[string]*string{}
+	for _, lang := range incident.Languages {
+		flags[lang] = fs.String("name-"+lang, "", "the "+what+"'s `TITLE` for readers of "+langName(lang)+" (default: --name)")
+	}
+	return func() map[string]string {
+		var m map[string]string
+		fs.Visit(func(fl *flag.Flag) {
+			if lang, ok := strings.CutPrefix(fl.Name, "name-"); ok && flags[lang] != nil {
+				if m == nil {
+					m = map[string]string{}
+				}
+				m[lang] = *flags[lang]
+			}
+		})
+		return m
+	}
+}
+
 // langName is a language's English name, for help texts.
 func langName(lang string) string {
 	return map[string]string{"en": "English", "hu": "Hungarian", "pl": "Polish", "hr": "Croatian"}[lang]
@@ -180,6 +202,7 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	cf := addClientFlags(fs)
 	f := addIncidentFlags(fs)
 	name := fs.String("name", "", "the incident's `TITLE` (required)")
+	names := addNameFlags(fs, "incident")
 	impact := fs.String("impact", "", "override the impact derived from the components: `LEVEL` none, minor, major or critical")
 	status := fs.String("status", "", "initial `STATUS`: investigating (default), identified or monitoring")
 	idem := fs.String("idempotency-key", "", "a `KEY` that makes retrying this command safe: the same key returns the same incident")
@@ -203,7 +226,7 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := wire.IncidentFields{Name: name, Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact), Body: f.body(fs), Messages: f.messages(),
+	body := wire.IncidentFields{Name: name, Names: names(), Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact), Body: f.body(fs), Messages: f.messages(),
 		Components: comps, ComponentIDs: ids, DeliverNotifications: f.notify()}
 	if *dry {
 		var raw []byte
@@ -325,6 +348,7 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 	f := addIncidentFlags(fs)
 	status := fs.String("status", "", "new `STATUS`: investigating, identified, monitoring, resolved (or a maintenance status)")
 	name := fs.String("name", "", "rename the incident to `TITLE`")
+	names := addNameFlags(fs, "incident")
 	impact := fs.String("impact", "", "override the impact: `LEVEL` none, minor, major or critical")
 	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident ID)")
 	if err != nil {
@@ -334,9 +358,9 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := wire.IncidentFields{Name: wire.Nullable(*name), Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact),
+	body := wire.IncidentFields{Name: wire.Nullable(*name), Names: names(), Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact),
 		Body: f.body(fs), Messages: f.messages(), DeliverNotifications: f.notify()}
-	if body.Status == nil && body.Body == nil && body.Messages == nil && body.Name == nil && body.ImpactOverride == nil && len(f.components) == 0 {
+	if body.Status == nil && body.Body == nil && body.Messages == nil && body.Name == nil && body.Names == nil && body.ImpactOverride == nil && len(f.components) == 0 {
 		fs.Usage()
 		return &usageError{msg: "nothing to update: give --status, --message, --component, --name or --impact", shown: true}
 	}
@@ -392,6 +416,7 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 		"Announces a maintenance window. By default herald starts it at --start and completes it at --end.")
 	pf := addPageFlags(fs)
 	name := fs.String("name", "", "the maintenance's `TITLE` (required)")
+	names := addNameFlags(fs, "maintenance")
 	start := fs.String("start", "", "when it starts: RFC 3339 `TIME`, now, or a duration from now such as 2h (required)")
 	end := fs.String("end", "", "when it ends: RFC 3339 `TIME` or a duration from now")
 	dur := fs.Duration("duration", 0, "how long it lasts (instead of --end)")
@@ -436,7 +461,7 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	auto := !*manual
-	body := wire.IncidentFields{Name: name, Status: wire.Nullable(string(incident.Scheduled)), ComponentIDs: ids,
+	body := wire.IncidentFields{Name: name, Names: names(), Status: wire.Nullable(string(incident.Scheduled)), ComponentIDs: ids,
 		ScheduledFor: timeField(from), ScheduledUntil: timeField(until), ScheduledAutoInProgress: &auto, ScheduledAutoCompleted: &auto}
 	if *message != "" {
 		body.Body = message

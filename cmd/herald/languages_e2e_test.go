@@ -51,7 +51,8 @@ func testDeclareInLanguages(t *testing.T, dir string, storeArgs []string) {
 	en := "We’re looking into declined card payments – some, not all… More soon."
 	hu := "Vizsgáljuk az elutasított kártyás fizetéseket."
 	pl := "Sprawdzamy odrzucone płatności kartą."
-	declare := []string{"declare", "--name", "Card payments fail", "--component", "Card payments=major_outage",
+	huName := "Hibás kártyás fizetés"
+	declare := []string{"declare", "--name", "Card payments fail", "--name-hu", huName, "--component", "Card payments=major_outage",
 		"--message", en, "--message-hu", hu, "--message-pl", pl}
 
 	t.Run("dry run declares and sends nothing", func(t *testing.T) {
@@ -89,13 +90,20 @@ func testDeclareInLanguages(t *testing.T, dir string, storeArgs []string) {
 				}
 			}
 		}
-		if got := to(ms, "email", "anna@example.hu"); len(got) != 1 || !strings.Contains(got[0].Body, hu) {
-			t.Errorf("Hungarian email: %+v", got)
+		if got := to(ms, "email", "anna@example.hu"); len(got) != 1 || !strings.Contains(got[0].Body, hu) ||
+			!strings.Contains(got[0].Subject, huName) || strings.Contains(got[0].Subject+got[0].Body, "Card payments fail") {
+			t.Errorf("Hungarian email, named in Hungarian: %+v", got)
+		}
+		if got := to(ms, "email", "john@example.com"); len(got) != 1 || !strings.Contains(got[0].Subject, "Card payments fail") {
+			t.Errorf("English email, named in English: %+v", got)
 		}
 		if got := to(ms, "email", "john@example.com"); len(got) != 1 || !strings.Contains(got[0].Body, en) {
 			t.Errorf("English email keeps the typography: %+v", got)
 		}
 		_, page := get(t, n.url+"/?lang=hu")
+		if !strings.Contains(page, huName) || strings.Contains(page, "Card payments fail") {
+			t.Errorf("the Hungarian page does not name the incident in Hungarian")
+		}
 		if !strings.Contains(page, hu) || strings.Contains(page, pl) {
 			t.Errorf("the Hungarian page does not show the Hungarian text only")
 		}

@@ -257,36 +257,39 @@ func NewV1Update(u *incident.Update) V1Update {
 // V1Incident is an incident or maintenance as the management API writes
 // it.
 type V1Incident struct {
-	ID                            string          `json:"id"`
-	PageID                        string          `json:"page_id"`
-	Name                          string          `json:"name"`
-	Status                        string          `json:"status"`
-	Impact                        string          `json:"impact"`
-	ImpactOverride                *string         `json:"impact_override"`
-	Shortlink                     string          `json:"shortlink"`
-	CreatedAt                     Time            `json:"created_at"`
-	UpdatedAt                     Time            `json:"updated_at"`
-	StartedAt                     Time            `json:"started_at"`
-	MonitoringAt                  Time            `json:"monitoring_at"`
-	ResolvedAt                    Time            `json:"resolved_at"`
-	ScheduledFor                  Time            `json:"scheduled_for"`
-	ScheduledUntil                Time            `json:"scheduled_until"`
-	ScheduledRemindPrior          bool            `json:"scheduled_remind_prior"`
-	ScheduledRemindedAt           *string         `json:"scheduled_reminded_at"`
-	ScheduledAutoInProgress       bool            `json:"scheduled_auto_in_progress"`
-	ScheduledAutoCompleted        bool            `json:"scheduled_auto_completed"`
-	ScheduledAutoTransition       bool            `json:"scheduled_auto_transition"`
-	Backfilled                    bool            `json:"backfilled"`
-	PostmortemBody                *string         `json:"postmortem_body"`
-	PostmortemBodyLastUpdatedAt   *string         `json:"postmortem_body_last_updated_at"`
-	PostmortemPublishedAt         Time            `json:"postmortem_published_at"`
-	PostmortemIgnored             bool            `json:"postmortem_ignored"`
-	PostmortemNotifiedSubscribers bool            `json:"postmortem_notified_subscribers"`
-	PostmortemNotifiedTwitter     bool            `json:"postmortem_notified_twitter"`
-	ReminderIntervals             *string         `json:"reminder_intervals"`
-	Metadata                      json.RawMessage `json:"metadata"`
-	IncidentUpdates               []V1Update      `json:"incident_updates"`
-	Components                    []V1Component   `json:"components"`
+	ID     string `json:"id"`
+	PageID string `json:"page_id"`
+	Name   string `json:"name"`
+	// Names is herald's: the incident's name per language, when the
+	// operator gave more than one (absent otherwise).
+	Names                         map[string]string `json:"names,omitempty"`
+	Status                        string            `json:"status"`
+	Impact                        string            `json:"impact"`
+	ImpactOverride                *string           `json:"impact_override"`
+	Shortlink                     string            `json:"shortlink"`
+	CreatedAt                     Time              `json:"created_at"`
+	UpdatedAt                     Time              `json:"updated_at"`
+	StartedAt                     Time              `json:"started_at"`
+	MonitoringAt                  Time              `json:"monitoring_at"`
+	ResolvedAt                    Time              `json:"resolved_at"`
+	ScheduledFor                  Time              `json:"scheduled_for"`
+	ScheduledUntil                Time              `json:"scheduled_until"`
+	ScheduledRemindPrior          bool              `json:"scheduled_remind_prior"`
+	ScheduledRemindedAt           *string           `json:"scheduled_reminded_at"`
+	ScheduledAutoInProgress       bool              `json:"scheduled_auto_in_progress"`
+	ScheduledAutoCompleted        bool              `json:"scheduled_auto_completed"`
+	ScheduledAutoTransition       bool              `json:"scheduled_auto_transition"`
+	Backfilled                    bool              `json:"backfilled"`
+	PostmortemBody                *string           `json:"postmortem_body"`
+	PostmortemBodyLastUpdatedAt   *string           `json:"postmortem_body_last_updated_at"`
+	PostmortemPublishedAt         Time              `json:"postmortem_published_at"`
+	PostmortemIgnored             bool              `json:"postmortem_ignored"`
+	PostmortemNotifiedSubscribers bool              `json:"postmortem_notified_subscribers"`
+	PostmortemNotifiedTwitter     bool              `json:"postmortem_notified_twitter"`
+	ReminderIntervals             *string           `json:"reminder_intervals"`
+	Metadata                      json.RawMessage   `json:"metadata"`
+	IncidentUpdates               []V1Update        `json:"incident_updates"`
+	Components                    []V1Component     `json:"components"`
 }
 
 // NewV1Incident writes inc as Statuspage v1 does; page gives the short
@@ -294,7 +297,7 @@ type V1Incident struct {
 // objects).
 func NewV1Incident(inc *incident.Incident, page *incident.Page, comps []*incident.Component) V1Incident {
 	z := UTC
-	out := V1Incident{ID: inc.ID, PageID: inc.PageID, Name: inc.Name, Status: string(inc.Status), Impact: string(inc.Impact),
+	out := V1Incident{ID: inc.ID, PageID: inc.PageID, Name: inc.Name, Names: inc.Names, Status: string(inc.Status), Impact: string(inc.Impact),
 		ImpactOverride: Nullable(string(inc.ImpactOverride)), Shortlink: page.ShortURL(inc.ID),
 		CreatedAt: z.At(inc.CreatedAt), UpdatedAt: z.At(inc.UpdatedAt), StartedAt: z.At(inc.StartedAt),
 		MonitoringAt: z.AtPtr(inc.MonitoringAt), ResolvedAt: z.AtPtr(inc.ResolvedAt), ScheduledFor: z.AtPtr(inc.ScheduledFor),
@@ -336,7 +339,10 @@ type IncidentFields struct {
 	// Messages is herald's: the new update's text in other languages,
 	// keyed by language ({"hu": "…", "pl": "…"}); body stays the default
 	// every other recipient reads.
-	Messages     map[string]string `json:"messages,omitzero"`
+	Messages map[string]string `json:"messages,omitzero"`
+	// Names is herald's: the incident's name in other languages, keyed
+	// by language ({"hu": "…"}); an empty name removes that language's.
+	Names        map[string]string `json:"names,omitzero"`
 	ComponentIDs []string          `json:"component_ids,omitzero"`
 	// Components maps a component ID to its new status.
 	Components              map[string]string `json:"components,omitzero"`
@@ -366,7 +372,7 @@ type IncidentFields struct {
 // Input is what f asks of the Service. A time that does not parse is an
 // error naming its field ("incident.scheduled_for").
 func (f *IncidentFields) Input() (incident.IncidentInput, error) {
-	in := incident.IncidentInput{Name: f.Name, Body: f.Body, Messages: f.Messages, ComponentIDs: f.ComponentIDs, DeliverNotifications: f.DeliverNotifications,
+	in := incident.IncidentInput{Name: f.Name, Names: f.Names, Body: f.Body, Messages: f.Messages, ComponentIDs: f.ComponentIDs, DeliverNotifications: f.DeliverNotifications,
 		ScheduledRemindPrior: f.ScheduledRemindPrior, ScheduledAutoInProgress: f.ScheduledAutoInProgress,
 		ScheduledAutoCompleted: f.ScheduledAutoCompleted, AutoTransitionToOperational: f.AutoTransitionToOperationalState,
 		Backfilled: f.Backfilled, PostmortemBody: f.PostmortemBody}

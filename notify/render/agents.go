@@ -44,7 +44,7 @@ func AgentCompensation(a AgentDecision) (*channel.Message, error) {
 	esc := mrkdwnEscape
 	w := compensation.Words(a.Lang)
 	more := func(n int) string { return "• " + w.Fill("AgentMore", "N", strconv.Itoa(n)) }
-	head := w.Fill("AgentCompTitle", "Name", a.Incident.Name)
+	head := w.Fill("AgentCompTitle", "Name", a.Incident.NameIn(compensation.Language(a.Lang)))
 	// Times in the page's zone, named, as the incident's own Slack
 	// messages have them: a deadline read in UTC is an hour off in Budapest.
 	loc := compensation.PageZone(a.Page)

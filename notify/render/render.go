@@ -597,7 +597,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	v := &view{
 		Lang:           lt.lang,
 		Page:           in.Page.Name,
-		Name:           messageName(inc.Name),
+		Name:           messageName(inc.NameIn(lt.lang)),
 		Impact:         string(inc.Impact),
 		Link:           LangURL(in.Page.IncidentURL(inc.ID), in.Page, lt.lang),
 		ReportURL:      LangURL(strings.TrimRight(in.Page.URL, "/")+"/report?incident="+url.QueryEscape(inc.ID), in.Page, lt.lang),

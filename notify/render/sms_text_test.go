@@ -296,3 +296,39 @@ func TestNameEndingInAFullStop(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentNamePerLanguage: an incident named in several languages is
+// named in each recipient's language on every channel, the email's
+// subject too; a language without its own name reads the default.
+func TestIncidentNamePerLanguage(t *testing.T) {
+	r := newTestRenderer(t)
+	names := map[string]string{"hu": "Hibás kártyás fizetés", "pl": "Płatności kartą nie działają"}
+	for _, lang := range incident.Languages {
+		for _, ch := range []channel.Kind{channel.SMS, channel.Email, channel.Slack} {
+			t.Run(lang+"/"+string(ch), func(t *testing.T) {
+				in := operatorInput(queue.KindAck, lang, "Some card payments are declined.")
+				def := in.Incident.Name
+				in.Incident.Names = names
+				want := names[lang]
+				if want == "" {
+					want = def
+				}
+				m, err := r.Render(ch, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(m.Text, want) {
+					t.Errorf("text lacks %q: %q", want, m.Text)
+				}
+				if ch == channel.Email && !strings.Contains(m.Subject, want) {
+					t.Errorf("subject lacks %q: %q", want, m.Subject)
+				}
+				for l, other := range names {
+					if l != lang && (strings.Contains(m.Text, other) || strings.Contains(m.Subject, other)) {
+						t.Errorf("the message carries the %s name too: %q %q", l, m.Subject, m.Text)
+					}
+				}
+			})
+		}
+	}
+}

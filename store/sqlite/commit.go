@@ -252,11 +252,19 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Incident) err
 	if len(inc.Metadata) > 0 {
 		metadata = sql.NullString{String: string(inc.Metadata), Valid: true}
 	}
+	names := ""
+	if len(inc.Names) > 0 {
+		b, err := json.Marshal(inc.Names)
+		if err != nil {
+			return fmt.Errorf("sqlite: incident %s names: %w", inc.ID, err)
+		}
+		names = string(b)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, page_id, name, status, impact, impact_override, component_ids, audience, metadata,
 			created_at, updated_at, started_at, monitoring_at, resolved_at, scheduled_for, scheduled_until,
 			scheduled_remind_prior, scheduled_auto_in_progress, scheduled_auto_completed, backfilled,
-			postmortem_body, postmortem_published_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			postmortem_body, postmortem_published_at, version, names)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, name = excluded.name, status = excluded.status,
 			impact = excluded.impact, impact_override = excluded.impact_override, component_ids = excluded.component_ids,
 			audience = excluded.audience, metadata = excluded.metadata,
@@ -265,12 +273,12 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Incident) err
 			scheduled_until = excluded.scheduled_until, scheduled_remind_prior = excluded.scheduled_remind_prior,
 			scheduled_auto_in_progress = excluded.scheduled_auto_in_progress, scheduled_auto_completed = excluded.scheduled_auto_completed,
 			backfilled = excluded.backfilled, postmortem_body = excluded.postmortem_body,
-			postmortem_published_at = excluded.postmortem_published_at, version = excluded.version`,
+			postmortem_published_at = excluded.postmortem_published_at, version = excluded.version, names = excluded.names`,
 		inc.ID, inc.PageID, inc.Name, string(inc.Status), string(inc.Impact), string(inc.ImpactOverride), compIDs, audience, metadata,
 		ms(inc.CreatedAt), ms(inc.UpdatedAt), ms(inc.StartedAt), msPtr(inc.MonitoringAt), msPtr(inc.ResolvedAt),
 		msPtr(inc.ScheduledFor), msPtr(inc.ScheduledUntil), boolInt(inc.ScheduledRemindPrior), boolInt(inc.ScheduledAutoInProgress),
 		boolInt(inc.ScheduledAutoCompleted), boolInt(inc.Backfilled), inc.PostmortemBody, msPtr(inc.PostmortemPublishedAt),
-		inc.Version); err != nil {
+		inc.Version, names); err != nil {
 		return fmt.Errorf("sqlite: upsert incident %s: %w", inc.ID, err)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM incident_updates WHERE incident_id = ?", inc.ID); err != nil {

@@ -110,18 +110,23 @@ func (db *DB) FindComponents(ctx context.Context, pageID string) ([]*incident.Co
 
 const incidentColumns = `id, page_id, name, status, impact, impact_override, component_ids, audience, metadata, created_at, updated_at, started_at,
 	monitoring_at, resolved_at, scheduled_for, scheduled_until, scheduled_remind_prior, scheduled_auto_in_progress,
-	scheduled_auto_completed, backfilled, postmortem_body, postmortem_published_at, version`
+	scheduled_auto_completed, backfilled, postmortem_body, postmortem_published_at, version, names`
 
 func scanIncident(s scanner) (*incident.Incident, error) {
 	var inc incident.Incident
-	var status, impact, override, compIDs string
+	var status, impact, override, compIDs, names string
 	var audience, metadata sql.NullString
 	var created, updated, started int64
 	var monitoring, resolved, schedFor, schedUntil, pmPublished sql.NullInt64
 	if err := s.Scan(&inc.ID, &inc.PageID, &inc.Name, &status, &impact, &override, &compIDs, &audience, &metadata, &created, &updated, &started,
 		&monitoring, &resolved, &schedFor, &schedUntil, &inc.ScheduledRemindPrior, &inc.ScheduledAutoInProgress,
-		&inc.ScheduledAutoCompleted, &inc.Backfilled, &inc.PostmortemBody, &pmPublished, &inc.Version); err != nil {
+		&inc.ScheduledAutoCompleted, &inc.Backfilled, &inc.PostmortemBody, &pmPublished, &inc.Version, &names); err != nil {
 		return nil, err
+	}
+	if names != "" {
+		if err := json.Unmarshal([]byte(names), &inc.Names); err != nil {
+			return nil, fmt.Errorf("incident %s names: %w", inc.ID, err)
+		}
 	}
 	if err := json.Unmarshal([]byte(compIDs), &inc.ComponentIDs); err != nil {
 		return nil, fmt.Errorf("incident %s component_ids: %w", inc.ID, err)

@@ -24,6 +24,8 @@ func testIncidentRoundTrip(t *testing.T, s incident.Store) {
 	full.Version = 1
 	// Metadata comes back byte for byte: key order and number spelling kept.
 	full.Metadata = json.RawMessage(`{"zeta":{"jira":"OPS-12"},"alpha":12345678901234567890,"ünï":[1.50,null,true]}`)
+	// The name per language comes back as given.
+	full.Names = map[string]string{"hu": "Kártyás fizetés: „hiba”", "pl": "Płatności kartą – łódź"}
 	u3 := newUpdate("full-u3", "full", incident.Resolved, at(3*time.Hour))
 	// The operator's text per language (issue 10) comes back as written.
 	u3.Messages = map[string]string{"hu": "Elhárult. Elnézést kérünk: „idézet”\n\nmásodik bekezdés", "pl": "Rozwiązano – łódź", "hr": "Riješeno: čćđšž"}
