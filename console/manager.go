@@ -553,7 +553,20 @@ func (cs *Console) update(c *fiber.Ctx) error {
 		f.Error = cs.alreadyClosed(c, inc)
 		return cs.updateForm(c, fiber.StatusConflict, inc, comps, f)
 	}
-	if _, err := cs.cfg.Incidents.UpdateIncident(ctx, p.ID, inc.ID, f.input(false)); err != nil {
+	in := f.input(false)
+	if f.Resolving {
+		// Only the version just read: a resolution another manager (or
+		// door) posted meanwhile is not posted again.
+		in.IfVersion = &inc.Version
+	}
+	if _, err := cs.cfg.Incidents.UpdateIncident(ctx, p.ID, inc.ID, in); err != nil {
+		if incident.ErrorCode(err) == incident.EPRECONDITION {
+			if now, gerr := cs.cfg.Incidents.Incident(ctx, p.ID, inc.ID); gerr == nil && now.Status.Closed() {
+				f.Resolving, f.Notify = false, false
+				f.Error = cs.alreadyClosed(c, now)
+				return cs.updateForm(c, fiber.StatusConflict, now, comps, f)
+			}
+		}
 		if f.Error = formError(err); f.Error == "" {
 			return err
 		}

@@ -17,7 +17,11 @@ const (
 	// as payment APIs answer it: the client has a bug, and replaying the
 	// first request's result would hide it.
 	EIDEMPOTENCY = "idempotency_key"
-	EINTERNAL    = "internal" // 500: anything else; never shown to a client in detail
+	// EPRECONDITION: the request named the version it read (If-Match) and
+	// the incident has changed since (412): two managers resolving at
+	// once, the second is told, not posted twice.
+	EPRECONDITION = "precondition_failed"
+	EINTERNAL     = "internal" // 500: anything else; never shown to a client in detail
 )
 
 // Error is herald's one domain error type. Message is safe to show to a client.

@@ -115,6 +115,10 @@ type IncidentInput struct {
 	// Messages is the new update's text in other languages, keyed by
 	// language (one of Languages); nil: one text, Body, for everyone.
 	Messages map[string]string
+	// IfVersion, when set, is the version the caller read (HTTP
+	// If-Match): the change applies only to that version, else
+	// EPRECONDITION and nothing is written.
+	IfVersion *int
 	// Names sets the incident's name in other languages, keyed by
 	// language: a name replaces that language's, an empty one removes it
 	// (that language reads Name again); nil: unchanged.

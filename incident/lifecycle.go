@@ -206,6 +206,10 @@ func (s *Service) UpdateIncident(ctx context.Context, pageID, id string, in Inci
 	if err != nil {
 		return nil, err
 	}
+	if in.IfVersion != nil && *in.IfVersion != inc.Version {
+		return nil, Errorf(EPRECONDITION, "incident %s has changed since it was read: it is now %s (version %d, updated %s); read it again",
+			inc.ID, inc.Status, inc.Version, inc.UpdatedAt.UTC().Format(time.RFC3339))
+	}
 	before := cloneIncident(inc)
 	if in.Status != nil {
 		if err := CanMove(inc.Status, *in.Status); err != nil {
@@ -223,6 +227,11 @@ func (s *Service) UpdateIncident(ctx context.Context, pageID, id string, in Inci
 	}
 	ch.Audit = append(ch.Audit, s.audit(ctx, inc.PageID, "incident.update", "incident", inc.ID, before, inc, now))
 	if err := s.Store.Commit(ctx, ch); err != nil {
+		if in.IfVersion != nil && ErrorCode(err) == ECONFLICT {
+			// Another change committed the version read first: the
+			// caller's precondition failed, whichever won the race.
+			return nil, Errorf(EPRECONDITION, "incident %s changed while this change was made (it was version %d); read it again", inc.ID, *in.IfVersion)
+		}
 		return nil, err
 	}
 	s.publishIncident(ctx, inc, ch)

@@ -39,6 +39,7 @@ var statusOf = map[string]int{
 	incident.EFORBIDDEN:    http.StatusForbidden,
 	incident.ETRANSITION:   http.StatusUnprocessableEntity,
 	incident.EIDEMPOTENCY:  http.StatusUnprocessableEntity,
+	incident.EPRECONDITION: http.StatusPreconditionFailed,
 	incident.EINTERNAL:     http.StatusInternalServerError,
 	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
 	codeTooLarge:           http.StatusRequestEntityTooLarge,

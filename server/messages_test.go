@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/heraldhq/herald/incident"
@@ -105,4 +106,67 @@ func TestDeclareDryRunWritesNothing(t *testing.T) {
 		t.Errorf("a dry run without a name: %+v", d)
 	}
 	e.mustDo(t, http.StatusBadRequest, "POST", "/v1/pages/"+e.page.ID+"/incidents?dry_run=maybe", e.manager, `{"incident":{"name":"x"}}`)
+}
+
+// TestIfMatchResolvesOnce: the incident's version is its entity tag, and
+// a PATCH with If-Match changes only that version: of eight managers
+// resolving the version they read at once, one resolution is posted and
+// the seven others get 412 with nothing written; a stale or foreign tag
+// is refused, "*" and no If-Match change the current version.
+func TestIfMatchResolvesOnce(t *testing.T) {
+	e := newEnv(t)
+	path := "/v1/pages/" + e.page.ID + "/incidents"
+	var inc wire.V1Incident
+	r := e.mustDo(t, http.StatusCreated, "POST", path, e.manager, `{"incident":{"name":"Card payments fail","body":"Investigating."}}`)
+	r.json(t, &inc)
+	if tag := r.header.Get("ETag"); tag != `"1"` || inc.Version != 1 {
+		t.Fatalf("created: ETag %q, version %d", tag, inc.Version)
+	}
+	one := path + "/" + inc.ID
+	if tag := e.mustDo(t, http.StatusOK, "GET", one, e.manager, "").header.Get("ETag"); tag != `"1"` {
+		t.Fatalf("GET ETag %q", tag)
+	}
+	resolve := `{"incident":{"status":"resolved","body":"Fixed."}}`
+	codes := make(chan int, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- e.do(t, "PATCH", one, e.manager, resolve, "If-Match", `"1"`).status
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	if got[http.StatusOK] != 1 || got[http.StatusPreconditionFailed] != 7 {
+		t.Fatalf("eight resolves of version 1: %v, want one 200 and seven 412", got)
+	}
+	var now wire.V1Incident
+	e.mustDo(t, http.StatusOK, "GET", one, e.manager, "").json(t, &now)
+	resolved := 0
+	for _, u := range now.IncidentUpdates {
+		if u.Status == "resolved" {
+			resolved++
+		}
+	}
+	if resolved != 1 || now.Version != 2 {
+		t.Fatalf("after the race: %d resolutions, version %d", resolved, now.Version)
+	}
+	a1, n1 := e.writes(t)
+	for _, tag := range []string{`"1"`, `W/"2"`, `"two"`, `"2`} {
+		d := e.mustDo(t, http.StatusPreconditionFailed, "PATCH", one, e.manager, `{"incident":{"body":"Late note."}}`, "If-Match", tag).errorOf(t)
+		if d.Code != incident.EPRECONDITION || !strings.Contains(d.Message, "resolved") {
+			t.Errorf("If-Match %s: %+v", tag, d)
+		}
+	}
+	if a2, n2 := e.writes(t); a2 != a1 || n2 != n1 {
+		t.Fatalf("refused preconditions wrote: audit %d→%d, incidents %d→%d", a1, a2, n1, n2)
+	}
+	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"A note after the all-clear."}}`, "If-Match", `"2"`)
+	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"Another note."}}`, "If-Match", "*")
+	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"And one more."}}`)
 }

@@ -387,7 +387,27 @@ func (s *Server) renderIncident(c *fiber.Ctx, status int, inc *incident.Incident
 	if err != nil {
 		return err
 	}
+	// The version as an entity tag: a client sends it back in If-Match
+	// to change only what it read (updateIncident).
+	c.Set(fiber.HeaderETag, `"`+strconv.Itoa(inc.Version)+`"`)
 	return c.Status(status).JSON(wire.NewV1Incident(inc, page, comps))
+}
+
+// ifMatchVersion reads If-Match (RFC 9110 13.1.1) as the incident version
+// the client read: nil when absent or "*" (any current version); a tag
+// that is no version of ours matches none (-1).
+func ifMatchVersion(c *fiber.Ctx) *int {
+	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
+	if h == "" || h == "*" {
+		return nil
+	}
+	v := -1
+	if tag, ok := strings.CutPrefix(h, `"`); ok {
+		if n, err := strconv.Atoi(strings.TrimSuffix(tag, `"`)); err == nil && strings.HasSuffix(tag, `"`) {
+			v = n
+		}
+	}
+	return &v
 }
 
 func (s *Server) getIncident() fiber.Handler {
@@ -450,6 +470,7 @@ func (s *Server) updateIncident() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
+		req.in.IfVersion = ifMatchVersion(c)
 		inc, err := s.svc.UpdateIncident(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), req.in)
 		if err != nil {
 			return req.fieldError(err)

@@ -470,9 +470,15 @@ func (a *App) submit(ctx context.Context, in slackgo.InteractionCallback) *slack
 		// Resolving twice (a second form left open, a retried
 		// submission) would post another resolution and message every
 		// customer again: refused, as the CLI refuses it.
-		if cur, gerr := a.inc.Incident(ctx, m.Page, m.Incident); gerr == nil && cur.Status.Closed() {
+		cur, gerr := a.inc.Incident(ctx, m.Page, m.Incident)
+		if gerr == nil && cur.Status.Closed() {
 			a.log.Info("slack: resolve refused: already closed", "user", p.ID, "incident_id", m.Incident, "status", cur.Status)
 			return slackgo.NewErrorsViewSubmissionResponse(map[string]string{blockBody: a.text(lang, "SlackAlreadyClosed")})
+		}
+		if gerr == nil {
+			// Only the version just read: one resolved meanwhile
+			// (another node, another door) is refused below.
+			input.IfVersion = &cur.Version
 		}
 		st := incident.Resolved
 		input.Status = &st
@@ -482,6 +488,12 @@ func (a *App) submit(ctx context.Context, in slackgo.InteractionCallback) *slack
 			input.Components = statuses
 		}
 		_, err = a.inc.UpdateIncident(ctx, m.Page, m.Incident, input)
+		if incident.ErrorCode(err) == incident.EPRECONDITION {
+			if now, gerr := a.inc.Incident(ctx, m.Page, m.Incident); gerr == nil && now.Status.Closed() {
+				a.log.Info("slack: resolve refused: closed meanwhile", "user", p.ID, "incident_id", m.Incident, "status", now.Status)
+				return slackgo.NewErrorsViewSubmissionResponse(map[string]string{blockBody: a.text(lang, "SlackAlreadyClosed")})
+			}
+		}
 	}
 	if err != nil {
 		a.log.Info("slack: submission failed", "user", p.ID, "callback", in.View.CallbackID, "err", err)

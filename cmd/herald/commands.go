@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -305,12 +306,18 @@ func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id
 	if err != nil {
 		return err
 	}
+	var hdr http.Header
 	if verb == "resolved" {
 		switch incident.Status(inc.Status) {
 		case incident.Resolved, incident.Postmortem, incident.Completed:
 			// Resolving twice would post another resolution and message
 			// every customer again.
 			return fmt.Errorf("incident %s is already %s: nothing changed and nothing was sent. To add a note to it: herald update %s --message TEXT", id, inc.Status, id)
+		}
+		// Only the version read: a resolution someone else posted
+		// meanwhile (another manager, another door) is not posted again.
+		if inc.Version > 0 {
+			hdr = http.Header{"If-Match": {`"` + strconv.Itoa(inc.Version) + `"`}}
 		}
 	}
 	comps, ids, err := c.resolveComponents(ctx, p.ID, f.components)
@@ -332,7 +339,15 @@ func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id
 		}
 	}
 	var raw []byte
-	if err := c.do(ctx, http.MethodPatch, incidentPath(p.ID, id), nil, wire.IncidentRequest{Incident: &body}, nil, &raw); err != nil {
+	if err := c.do(ctx, http.MethodPatch, incidentPath(p.ID, id), hdr, wire.IncidentRequest{Incident: &body}, nil, &raw); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Code == incident.EPRECONDITION {
+			var now wire.V1Incident
+			if c.do(ctx, http.MethodGet, incidentPath(p.ID, id), nil, nil, &now, nil) == nil && incident.Status(now.Status).Closed() {
+				return fmt.Errorf("incident %s was %s meanwhile, by someone else: nothing changed and nothing was sent", id, now.Status)
+			}
+			return fmt.Errorf("incident %s changed while this command ran: nothing changed and nothing was sent; look at it (herald status) and resolve again", id)
+		}
 		return err
 	}
 	if err := a.printIncident(f, verb, p, raw); err != nil || !f.wait {

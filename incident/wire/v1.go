@@ -260,6 +260,9 @@ type V1Incident struct {
 	ID     string `json:"id"`
 	PageID string `json:"page_id"`
 	Name   string `json:"name"`
+	// Version is herald's: it counts the incident's changes, and is the
+	// entity tag a client sends in If-Match to change only what it read.
+	Version int `json:"version,omitempty"`
 	// Names is herald's: the incident's name per language, when the
 	// operator gave more than one (absent otherwise).
 	Names                         map[string]string `json:"names,omitempty"`
@@ -297,7 +300,7 @@ type V1Incident struct {
 // objects).
 func NewV1Incident(inc *incident.Incident, page *incident.Page, comps []*incident.Component) V1Incident {
 	z := UTC
-	out := V1Incident{ID: inc.ID, PageID: inc.PageID, Name: inc.Name, Names: inc.Names, Status: string(inc.Status), Impact: string(inc.Impact),
+	out := V1Incident{ID: inc.ID, PageID: inc.PageID, Name: inc.Name, Names: inc.Names, Version: inc.Version, Status: string(inc.Status), Impact: string(inc.Impact),
 		ImpactOverride: Nullable(string(inc.ImpactOverride)), Shortlink: page.ShortURL(inc.ID),
 		CreatedAt: z.At(inc.CreatedAt), UpdatedAt: z.At(inc.UpdatedAt), StartedAt: z.At(inc.StartedAt),
 		MonitoringAt: z.AtPtr(inc.MonitoringAt), ResolvedAt: z.AtPtr(inc.ResolvedAt), ScheduledFor: z.AtPtr(inc.ScheduledFor),
