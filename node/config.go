@@ -365,6 +365,21 @@ func (c *Config) PublicURLFor(listenAddr string) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
+// derivedURL reports whether u is an address PublicURLFor derives when no
+// public URL is configured: http, a loopback host, a port, no path. No
+// person gives customers such a link on purpose.
+func derivedURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" || (p.Path != "" && p.Path != "/") || p.RawQuery != "" || p.Port() == "" {
+		return false
+	}
+	if p.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(p.Hostname())
+	return ip != nil && ip.IsLoopback()
+}
+
 // LogValue implements slog.LogValuer: the settings with the Redis password
 // and every provider secret redacted, so the config can be logged whole.
 func (c Config) LogValue() slog.Value {

@@ -1,12 +1,16 @@
 package node
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/incident"
 )
 
 const examplePath = "../configs/herald.example.yaml"
@@ -179,5 +183,52 @@ func TestConnectionSettings(t *testing.T) {
 	c.MaxEventStreamsPerClient = 0
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max_event_streams_per_client") {
 		t.Errorf("no streams per client: %v", err)
+	}
+}
+
+// TestPageURLFollowsPublicURL: a page made by a first start without
+// public_url links to the loopback address it listened on; a later start
+// with public_url moves it there (every message's incident link follows),
+// and a URL a person set is kept.
+func TestPageURLFollowsPublicURL(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	start := func(public string) *Node {
+		t.Helper()
+		cfg := DefaultConfig()
+		cfg.DataDir, cfg.Addr, cfg.PublicURL = dir, "127.0.0.1:0", public
+		n, err := New(ctx, cfg, Options{Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n := start("")
+	if !derivedURL(n.Page.URL) || !strings.HasPrefix(n.Page.URL, "http://127.0.0.1:") {
+		t.Fatalf("a first start without public_url: page URL %q", n.Page.URL)
+	}
+	id := n.Page.ID
+	n.Close()
+
+	n = start("https://status.example.com")
+	if n.Page.URL != "https://status.example.com" || n.Page.ID != id {
+		t.Errorf("with public_url: page %s URL %q, want the same page at https://status.example.com", n.Page.ID, n.Page.URL)
+	}
+	url := "https://status.acme.test"
+	if _, err := n.Incidents.UpdatePage(ctx, id, incident.PageInput{URL: &url}); err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+
+	n = start("https://elsewhere.example.com")
+	defer n.Close()
+	if n.Page.URL != url {
+		t.Errorf("a URL a person set was replaced: %q", n.Page.URL)
+	}
+	for u, want := range map[string]bool{"http://localhost:8080": true, "http://[::1]:8080/": true, "http://127.0.0.1:8080/status": false,
+		"https://127.0.0.1:8443": false, "http://10.0.0.5:8080": false, "http://status.acme.test:8080": false} {
+		if derivedURL(u) != want {
+			t.Errorf("derivedURL(%q) = %v, want %v", u, !want, want)
+		}
 	}
 }

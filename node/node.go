@@ -185,6 +185,16 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 	if a.Page, err = a.Incidents.EnsureDefaultPage(ctx, a.URL); err != nil {
 		return nil, fmt.Errorf("default page: %w", err)
 	}
+	if cfg.PublicURL != "" && a.Page.URL != a.URL && derivedURL(a.Page.URL) {
+		// The page was made by a start without public_url, at the
+		// loopback address it listened on; every message's incident link
+		// would keep pointing there. A URL a person set stays.
+		old, url := a.Page.URL, a.URL
+		if a.Page, err = a.Incidents.UpdatePage(ctx, a.Page.ID, incident.PageInput{URL: &url}); err != nil {
+			return nil, fmt.Errorf("default page: follow public_url: %w", err)
+		}
+		log.Info("the page's URL follows public_url", "page_id", a.Page.ID, "was", old, "now", url)
+	}
 
 	a.Registry = prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
