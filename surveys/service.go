@@ -570,10 +570,18 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 				return sent, err
 			}
 			next.State, next.DeliveryID = Sent, id
-			sent++
 		}
-		if err := s.Store.SaveSurvey(ctx, &next); err != nil && incident.ErrorCode(err) != incident.ECONFLICT {
-			return sent, err
+		if err := s.Store.SaveSurvey(ctx, &next); err != nil {
+			if incident.ErrorCode(err) != incident.ECONFLICT {
+				return sent, err
+			}
+			// Another node (another `surveys send`) saved it first; the
+			// message it queued has the same delivery ID, so the pipeline
+			// sends one. Counted by the one that saved.
+			continue
+		}
+		if next.State == Sent {
+			sent++
 		}
 	}
 	return sent, nil
