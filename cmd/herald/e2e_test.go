@@ -8,6 +8,8 @@ import (
 	"github.com/heraldhq/herald/node"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -435,6 +437,21 @@ func TestServeAndCLI(t *testing.T) {
 		mustCLI(t, nil, "token", "revoke", mgrID, "--data", dir)
 		if r := cli(t, menv, "pages"); r.code != 1 || !strings.Contains(r.stderr, "unauthorized") {
 			t.Fatalf("a revoked token still works: exit %d %s", r.code, r.stderr)
+		}
+		// Pointed at no store (an operator on Redis who forgot --redis):
+		// list and revoke say so and make nothing; create says where the
+		// token went.
+		elsewhere := filepath.Join(t.TempDir(), "nothing-here")
+		for _, args := range [][]string{{"token", "list", "--data", elsewhere}, {"token", "revoke", mgrID, "--data", elsewhere}} {
+			if r := cli(t, nil, args...); r.code != 1 || !strings.Contains(r.stderr, "no herald store at "+elsewhere) {
+				t.Errorf("%v: exit %d %s", args, r.code, r.stderr)
+			}
+		}
+		if _, err := os.Stat(elsewhere); !os.IsNotExist(err) {
+			t.Errorf("list or revoke made a store at %s: %v", elsewhere, err)
+		}
+		if r := mustCLI(t, nil, "token", "create", "--role", "agent", "--data", elsewhere); !strings.Contains(r.stderr, "there was no herald store at") {
+			t.Errorf("a token made in a new store says nothing: %s", r.stderr)
 		}
 	})
 }

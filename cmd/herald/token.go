@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -23,11 +25,24 @@ func cmdToken(ctx context.Context, a *app, args []string) error {
 	})
 }
 
-// openForToken parses the store flags and opens the store with a quiet logger.
-func (a *app) openForToken(ctx context.Context, cf *configFlags) (*incident.Service, func(), error) {
+// openForToken parses the store flags and opens the store with a quiet
+// logger. A SQLite store that is not there yet is made only to create a
+// token in (a first token before the first serve), and said so: a list or
+// a revoke there, or a token made where serve does not look (its store is
+// on Redis, or in another --data), would otherwise look like success.
+func (a *app) openForToken(ctx context.Context, cf *configFlags, creating bool) (*incident.Service, func(), error) {
 	cfg, err := cf.load(a.getenv)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.RedisURL == "" {
+		path := node.SQLitePath(cfg.DataDir)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if !creating {
+				return nil, nil, fmt.Errorf("no herald store at %s: token works on the store herald serve uses; give the same --data DIR or --redis URL (HERALD_REDIS_URL) as serve", path)
+			}
+			fmt.Fprintf(a.stderr, "note: there was no herald store at %s; this token is made in a new one. If herald serve keeps its store elsewhere (another --data, or --redis), the token will not work there.\n", path)
+		}
 	}
 	cfg.LogLevel = "warn" // a CLI run prints its answer, not the service's info lines
 	log := node.NewLogger(a.stderr, cfg)
@@ -58,7 +73,7 @@ func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
 		}
 		return &usageError{msg: fmt.Sprintf("--role: want admin, manager or agent, got %q", *role), shown: true}
 	}
-	svc, closeStore, err := a.openForToken(ctx, cf)
+	svc, closeStore, err := a.openForToken(ctx, cf, true)
 	if err != nil {
 		return err
 	}
@@ -80,7 +95,7 @@ func cmdTokenList(ctx context.Context, a *app, args []string) error {
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	svc, closeStore, err := a.openForToken(ctx, cf)
+	svc, closeStore, err := a.openForToken(ctx, cf, false)
 	if err != nil {
 		return err
 	}
@@ -121,7 +136,7 @@ func cmdTokenRevoke(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return &usageError{msg: "missing token ID (see `herald token list`)", shown: true}
 	}
-	svc, closeStore, err := a.openForToken(ctx, cf)
+	svc, closeStore, err := a.openForToken(ctx, cf, false)
 	if err != nil {
 		return err
 	}
