@@ -76,6 +76,13 @@ type Customers interface {
 	FindCustomersByAddress(ctx context.Context, pageID string, kind channel.Kind, address string) ([]*audience.Customer, error)
 }
 
+// Subscribers finds the status page's subscriber behind a contact who is
+// no customer: the components they follow say what they are likely to
+// complain about, as a customer's do.
+type Subscribers interface {
+	FindSubscriberByAddress(ctx context.Context, pageID string, kind channel.Kind, address, incidentID string) (*audience.Subscriber, error)
+}
+
 // EventChanged tells the console, the agents' feed and other nodes that a
 // complaint changed.
 const EventChanged incident.EventType = "complaint.changed"
@@ -88,9 +95,12 @@ type Service struct {
 	Store     Store
 	Incidents incident.Store
 	Customers Customers
-	Answers   Acknowledger
-	Events    incident.Events
-	Policy    Policy
+	// Subscribers, when set, lends a subscriber's components to the
+	// complaint of a contact who is no customer (nil: none).
+	Subscribers Subscribers
+	Answers     Acknowledger
+	Events      incident.Events
+	Policy      Policy
 	// OnDuty lists the agents new complaints are given to in turn; empty:
 	// complaints wait unassigned until an agent takes one.
 	OnDuty []string
@@ -370,6 +380,33 @@ func (s *Service) page(ctx context.Context, id string) (*incident.Page, error) {
 	return p, nil
 }
 
+// subscriber finds the page-wide subscriber (active) with the contact's
+// phone or email, or nil.
+func (s *Service) subscriber(ctx context.Context, pageID string, ct Contact) (*audience.Subscriber, error) {
+	if s.Subscribers == nil {
+		return nil, nil
+	}
+	for _, a := range []struct {
+		kind channel.Kind
+		addr string
+	}{{channel.SMS, ct.Phone}, {channel.Email, ct.Email}, {channel.Email, strings.ToLower(ct.Email)}} {
+		if a.addr == "" {
+			continue
+		}
+		sub, err := s.Subscribers.FindSubscriberByAddress(ctx, pageID, a.kind, a.addr, "")
+		if errors.Is(err, incident.ErrNotFound) || incident.ErrorCode(err) == incident.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sub.State == audience.SubscriberActive {
+			return sub, nil
+		}
+	}
+	return nil, nil
+}
+
 // customer finds the imported customer behind a contact, by ID or by any
 // address it gave, and completes the contact from the record (what the
 // contact gave wins). nil when the contact is unknown.
@@ -582,6 +619,17 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 		}
 		if c.Language == "" {
 			c.Language = cust.Language
+		}
+	} else if len(c.Components) == 0 {
+		sub, err := s.subscriber(ctx, page.ID, in.Contact)
+		if err != nil {
+			return nil, err
+		}
+		if sub != nil {
+			c.Components = append([]string(nil), sub.ComponentIDs...)
+			if c.Language == "" && oneOf(sub.Language, page.Languages) {
+				c.Language = sub.Language
+			}
 		}
 	}
 	if c.Language == "" {

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/audience"
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/store/enginetest"
@@ -181,6 +182,7 @@ func newHarness(t *testing.T, open func(t *testing.T) engine) *harness {
 // recorder: another node when called again.
 func (h *harness) service() *complaint.Service {
 	s := complaint.NewService(h.st, h.st, h.st, h.ack, nil, quietLog())
+	s.Subscribers = h.st
 	s.Now = h.clock.Now
 	return s
 }
@@ -408,6 +410,18 @@ func TestReceiveTagging(t *testing.T) {
 			t.Errorf("tag entries = %d, want 1", len(h.entries(tagged.ID, complaint.EntryTag)))
 		}
 
+		// Zofia is no customer but subscribed to Card payments on the
+		// page (and got its messages): tagged as a customer of it would be.
+		if err := h.st.SaveSubscriber(h.ctx, &audience.Subscriber{ID: "sub-zofia", PageID: h.page.ID, Kind: channel.Email, Address: "zofia@example.pl",
+			Language: "pl", ComponentIDs: []string{h.payments.ID}, State: audience.SubscriberActive, Source: "page", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		sub, _ := h.receive(complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Email: "Zofia@example.pl"}, Text: "Płatność nie działa."})
+		sub = h.get(sub.ID)
+		if sub.IncidentID() != inc.ID || !strings.Contains(sub.Tag.Reason, "Card payments") || sub.Language != "pl" {
+			t.Errorf("a subscriber's complaint: tag %+v, suggestion %+v, language %q; want tagged by the component they follow, in Polish", sub.Tag, sub.Suggestion, sub.Language)
+		}
+
 		// An unknown contact with nothing but timing: a suggestion, in triage.
 		triage, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: "+36209999999"}, Text: "hello?"})
 		triage = h.get(triage.ID)
@@ -428,6 +442,7 @@ func TestReceiveTagging(t *testing.T) {
 
 		wantAsks(t, h.ack.all(),
 			ask{ComplaintID: tagged.ID, Answer: complaint.AnswerKnown, Key: "ack"},
+			ask{ComplaintID: sub.ID, Answer: complaint.AnswerKnown, Key: "ack"},
 			ask{ComplaintID: triage.ID, Answer: complaint.AnswerReceived, Key: "ack"},
 			ask{ComplaintID: chosen.ID, Answer: complaint.AnswerKnown, Key: "ack"})
 	})

@@ -292,6 +292,9 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 func (a *Node) buildComplaints() error {
 	e := a.Engine
 	svc := complaint.NewService(e.Complaints, e.Incidents, e.Customers, a.Notify, e.Events, a.Log)
+	if subs, ok := e.Customers.(complaint.Subscribers); ok {
+		svc.Subscribers = subs
+	}
 	svc.Policy = a.Config.Complaints.Policy()
 	svc.OnDuty = a.Config.Complaints.OnDuty()
 	a.Complaints = svc
