@@ -1644,3 +1644,39 @@ func TestAssignOnlyToAgents(t *testing.T) {
 		}
 	})
 }
+
+// TestIncidentResolvedAnswersInTheirLanguage: the all-clear's answer to a
+// complaint is recorded in the complainant's language when the operator
+// wrote the resolution in it, as it is sent: Ann (Hungarian) gets the
+// Hungarian text, Bob (Polish, none written) the default.
+func TestIncidentResolvedAnswersInTheirLanguage(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		inc := h.declare("Card payments are failing", h.payments, h.checkout)
+		h.clock.Set(10 * time.Minute)
+		ann, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "my card payment failed", IncidentID: inc.ID})
+		bob, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "checkout fails", IncidentID: inc.ID})
+		h.clock.Set(time.Hour)
+		if _, err := h.inc.UpdateIncident(h.ctx, h.page.ID, inc.ID, incident.IncidentInput{Status: ptr(incident.Resolved),
+			Body: ptr("Payments work again."), Messages: map[string]string{"hu": "A fizetés újra működik."}}); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Set(time.Hour + time.Second)
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); err != nil || n != 2 {
+			t.Fatalf("IncidentResolved = %d, %v; want 2", n, err)
+		}
+		for _, tt := range []struct {
+			c    *complaint.Complaint
+			want string
+		}{{ann, "A fizetés újra működik."}, {bob, "Payments work again."}} {
+			if got := h.get(tt.c.ID); got.Outcome != tt.want {
+				t.Errorf("%s (%s): outcome %q, want %q", tt.c.ID, got.Language, got.Outcome, tt.want)
+			}
+			for _, a := range h.ack.ok(tt.c.ID) {
+				if a.Answer == complaint.AnswerIncidentResolved && a.Text != tt.want {
+					t.Errorf("%s: answered %q, want %q", tt.c.ID, a.Text, tt.want)
+				}
+			}
+		}
+	})
+}

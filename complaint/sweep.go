@@ -129,9 +129,15 @@ func (s *Service) IncidentResolved(ctx context.Context, incidentID string) (int,
 	if inc.Open() || inc.Upcoming() || inc.ResolvedAt == nil {
 		return 0, nil
 	}
-	outcome := "The incident \"" + inc.Name + "\" is resolved."
-	if len(inc.Updates) > 0 && inc.Updates[0].Body != "" {
-		outcome = inc.Updates[0].Body
+	// What the customer is told, in their language when the operator
+	// wrote one (the timeline records what was sent).
+	outcomeIn := func(lang string) string {
+		if len(inc.Updates) > 0 {
+			if text := inc.Updates[0].Text(lang); text != "" {
+				return text
+			}
+		}
+		return "The incident \"" + inc.NameIn(lang) + "\" is resolved."
 	}
 	n := 0
 	var errs []error
@@ -149,7 +155,7 @@ func (s *Service) IncidentResolved(ctx context.Context, incidentID string) (int,
 			if c.KeptOpen() || c.IncidentAnswered == inc.ID || c.CreatedAt.After(*inc.ResolvedAt) {
 				continue
 			}
-			if _, err := s.resolve(ctx, c, "system", RemedyApology, outcome, "incident-resolved-"+inc.ID, inc.ID); err != nil {
+			if _, err := s.resolve(ctx, c, "system", RemedyApology, outcomeIn(c.Language), "incident-resolved-"+inc.ID, inc.ID); err != nil {
 				errs = append(errs, fmt.Errorf("answer %s: %w", c.ID, err))
 				continue
 			}
