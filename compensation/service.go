@@ -1173,8 +1173,16 @@ func LineFor(p *Prepared, r *Result, lang string) string {
 		line := Words(lang).Line(r)
 		if line != "" && p.Amended {
 			// "As an apology you will receive 10 EUR" after a message that
-			// offered 5: this one replaces it, not adds to it.
-			line += " " + Words(lang).Text("CompReplaces")
+			// offered 5: this one replaces it, not adds to it. What the
+			// customer already received is not taken back, and says so.
+			key := "CompReplaces"
+			for _, o := range r.Offers {
+				if o.Granted {
+					key = "CompReplacesKept"
+					break
+				}
+			}
+			line += " " + Words(lang).Text(key)
 		}
 		return line
 	}

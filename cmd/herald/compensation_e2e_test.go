@@ -315,6 +315,18 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 			}
 			return strings.Contains(got[0].Subject, "Compensation for Card payments fail") && strings.Contains(got[0].Body, "7 days of service free of charge"), got[0].Subject + "\n" + got[0].Body
 		})
+		// The amended offer replaces the earlier one; Anna, granted a
+		// credit already, is told she keeps it; Sam, granted nothing, is not.
+		if got := to(inbox(t, n), "email", "sam@example.com")[0].Body; !strings.Contains(got, "This replaces any earlier offer") || strings.Contains(got, "stays yours") {
+			t.Errorf("Sam's announcement:\n%s", got)
+		}
+		eventually(t, 20*time.Second, func() (bool, string) {
+			got := to(inbox(t, n), "email", "anna@example.hu")
+			if len(got) == 0 {
+				return false, "no email to Anna"
+			}
+			return strings.Contains(got[0].Body, "az Öné marad"), "Anna's newest email: " + got[0].Body
+		})
 		if out := mustCLI(t, env, "compensation", "show", id).stdout; !strings.Contains(out, "customers: told of this decision (announced") {
 			t.Errorf("show after the announcement:\n%s", out)
 		}
