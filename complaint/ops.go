@@ -84,6 +84,19 @@ func (s *Service) edit(ctx context.Context, pageID, id string, fn func(c *Compla
 // an agent herald knows (agentNamed): a complaint given to a misspelt
 // name would be in nobody's queue.
 func (s *Service) Assign(ctx context.Context, pageID, id, owner string) (*Complaint, error) {
+	return s.assign(ctx, pageID, id, owner, nil)
+}
+
+// AssignIf is Assign while the complaint's owner is still seen, the owner
+// the agent's screen showed ("" nobody): of two agents taking one
+// complaint at once (on one node or two), the second is told who has it
+// (ECONFLICT) instead of taking it from them unseen; their screen then
+// shows the new owner, and taking it again takes it from them.
+func (s *Service) AssignIf(ctx context.Context, pageID, id, owner, seen string) (*Complaint, error) {
+	return s.assign(ctx, pageID, id, owner, &seen)
+}
+
+func (s *Service) assign(ctx context.Context, pageID, id, owner string, seen *string) (*Complaint, error) {
 	owner = strings.TrimSpace(owner)
 	if utf8.RuneCountInString(owner) > MaxNameLen {
 		return nil, incident.Invalid("owner", "is longer than %d characters", MaxNameLen)
@@ -100,6 +113,9 @@ func (s *Service) Assign(ctx context.Context, pageID, id, owner string) (*Compla
 	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
 		if c.Owner == owner {
 			return nil, errUnchanged
+		}
+		if seen != nil && c.Owner != *seen {
+			return nil, incident.Errorf(incident.ECONFLICT, "%s took this complaint a moment ago; to take it from them, take it again", incident.ActorName(c.Owner))
 		}
 		from := c.Owner
 		if from == "" {

@@ -488,6 +488,12 @@ func (cs *Console) take(c *fiber.Ctx) error {
 		if owner == "" {
 			owner = session(c).Name
 		}
+		if c.Request().PostArgs().Has("seen") {
+			// The owner the page showed: taken meanwhile by someone else,
+			// the agent is told rather than taking it from them unseen.
+			_, err := cs.cfg.Complaints.AssignIf(c.UserContext(), pageID, id, owner, c.FormValue("seen"))
+			return err
+		}
 		_, err := cs.cfg.Complaints.Assign(c.UserContext(), pageID, id, owner)
 		return err
 	})

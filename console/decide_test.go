@@ -619,3 +619,44 @@ func compensationBroadcasts(t *testing.T, e *env, incidentID string) []*incident
 	}
 	return out
 }
+
+// TestTakeRaceSaysWhoHasIt: two agents press Take it on one complaint at
+// once: the first takes it, the second is told who has it (their page
+// had shown nobody) and takes nothing; pressing again on the page that
+// now names the owner takes it from them, as Take it always could.
+func TestTakeRaceSaysWhoHasIt(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ana, ede := e.client(t), e.client(t)
+	ana.signIn(incident.RoleAgent, "Ana")
+	ede.signIn(incident.RoleAgent, "Ede")
+	c, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "It fails"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "/console/complaints/" + c.ID
+	_, body := ana.do("GET", page, nil)
+	if !strings.Contains(body, `name="seen" value=""`) {
+		t.Fatal("the take form does not say whom the page showed as owner")
+	}
+	anaTok, edeTok := ana.csrf(page), ede.csrf(page)
+	if res, _ := ede.do("POST", page+"/take", url.Values{"_csrf": {edeTok}, "seen": {""}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Ede's take: %d", res.StatusCode)
+	}
+	res, body := ana.do("POST", page+"/take", url.Values{"_csrf": {anaTok}, "seen": {""}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Ede took this complaint a moment ago") {
+		t.Errorf("Ana's take of a complaint Ede took meanwhile: %d", res.StatusCode)
+	}
+	if got, _ := e.n.Complaints.Get(context.Background(), e.page.ID, c.ID); got.Owner != "Ede" {
+		t.Fatalf("owner %q after the race, want Ede", got.Owner)
+	}
+	if !strings.Contains(body, `name="seen" value="Ede"`) {
+		t.Error("the page Ana is shown does not name Ede as the owner it shows")
+	}
+	if res, _ := ana.do("POST", page+"/take", url.Values{"_csrf": {anaTok}, "seen": {"Ede"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Ana's take, knowing Ede has it: %d", res.StatusCode)
+	}
+	if got, _ := e.n.Complaints.Get(context.Background(), e.page.ID, c.ID); got.Owner != "Ana" {
+		t.Errorf("owner %q, want Ana", got.Owner)
+	}
+}
