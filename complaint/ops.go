@@ -336,26 +336,33 @@ func (s *Service) Resolve(ctx context.Context, pageID, id string, remedy Remedy,
 	if !CanMove(c.State, StateResolved) {
 		return nil, incident.Errorf(incident.ETRANSITION, "a complaint cannot go from %s to resolved", c.State)
 	}
-	return s.resolve(ctx, c, incident.ActorFrom(ctx).String(), remedy, outcome, "resolved-"+incident.NewID(), "")
+	got, _, err := s.resolve(ctx, c, incident.ActorFrom(ctx).String(), remedy, outcome, "resolved-"+incident.NewID(), "")
+	return got, err
 }
 
 // resolve moves c to resolved and asks for the answer that tells the
 // customer, keyed by key (so a retry sends it once). incidentID names the
 // resolved incident when its resolution is the answer; "" for an agent's.
-func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome, key, incidentID string) (*Complaint, error) {
+//
+// changed reports whether this call resolved it: when two nodes answer
+// one incident's complaints at once, the answer (keyed) is queued once
+// and each complaint is resolved by one of them.
+func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome, key, incidentID string) (_ *Complaint, changed bool, _ error) {
 	if s.Answers != nil {
 		a := AnswerResolved
 		if incidentID != "" {
 			a = AnswerIncidentResolved
 		}
 		if err := s.Answers.Answer(ctx, c, a, key, outcome); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+	got, err := s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+		changed = false
 		if !CanMove(c.State, StateResolved) {
 			return nil, errUnchanged
 		}
+		changed = true
 		from := c.State
 		c.State, c.Remedy, c.Outcome, c.ResolvedAt = StateResolved, remedy, outcome, &now
 		if incidentID != "" {
@@ -368,6 +375,10 @@ func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remed
 			s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), outcome, now),
 		}, nil
 	})
+	if err != nil {
+		return nil, false, err
+	}
+	return got, changed, nil
 }
 
 // checkText checks a note, reply or outcome.

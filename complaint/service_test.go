@@ -1680,3 +1680,57 @@ func TestIncidentResolvedAnswersInTheirLanguage(t *testing.T) {
 		}
 	})
 }
+
+// TestIncidentResolvedOnTwoNodes: two nodes answering one incident's
+// complaints at once (each gets the event) resolve each complaint once
+// between them, and what they report adds up to the complaints answered.
+func TestIncidentResolvedOnTwoNodes(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		inc := h.declare("Card payments are failing", h.payments)
+		h.clock.Set(10 * time.Minute)
+		const n = 12
+		for i := range n {
+			h.receive(complaint.Intake{Contact: complaint.Contact{Phone: fmt.Sprintf("+3620%07d", i)}, Text: "payment failed", IncidentID: inc.ID})
+		}
+		h.clock.Set(time.Hour)
+		h.resolveIncident(inc, "Payments work again.")
+		h.clock.Set(time.Hour + time.Second)
+		a, b := h.service(), h.service()
+		var wg sync.WaitGroup
+		counts := make([]int, 2)
+		for i, s := range []*complaint.Service{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := s.IncidentResolved(h.ctx, inc.ID)
+				if err != nil {
+					t.Error(err)
+				}
+				counts[i] = got
+			}()
+		}
+		wg.Wait()
+		if counts[0]+counts[1] != n {
+			t.Errorf("the nodes report %v answered, for %d complaints", counts, n)
+		}
+		cs, _, err := h.svc.List(h.ctx, complaint.Filter{PageID: h.page.ID, IncidentID: inc.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.State != complaint.StateResolved {
+				t.Errorf("%s is %s after both nodes answered", c.ID, c.State)
+			}
+			answers := 0
+			for _, e := range h.entries(c.ID, complaint.EntryMessageOut) {
+				if e.Text == "Payments work again." {
+					answers++
+				}
+			}
+			if answers != 1 {
+				t.Errorf("%s has %d resolution answers in its timeline, want 1", c.ID, answers)
+			}
+		}
+	})
+}

@@ -155,12 +155,15 @@ func (s *Service) IncidentResolved(ctx context.Context, incidentID string) (int,
 			if c.KeptOpen() || c.IncidentAnswered == inc.ID || c.CreatedAt.After(*inc.ResolvedAt) {
 				continue
 			}
-			if _, err := s.resolve(ctx, c, "system", RemedyApology, outcomeIn(c.Language), "incident-resolved-"+inc.ID, inc.ID); err != nil {
+			_, changed, err := s.resolve(ctx, c, "system", RemedyApology, outcomeIn(c.Language), "incident-resolved-"+inc.ID, inc.ID)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("answer %s: %w", c.ID, err))
 				continue
 			}
-			n++
 			progress = true
+			if changed { // not another node's
+				n++
+			}
 		}
 		if len(open) < sweepBatch || !progress {
 			break
