@@ -212,6 +212,13 @@ type Offered struct {
 // Offer returns the policy's offer, for its description and text.
 func (o *Offered) Offer() *Offer { return o.offer }
 
+// UsedUp reports whether the cap leaves nothing of a credit or refund: it
+// is not offered (a customer told "a refund of 0.00 EUR" is mocked), and a
+// grant of it is refused.
+func (o *Offered) UsedUp() bool {
+	return o.Kind.Money() && o.Unavailable == "" && o.Full.Amount > 0 && o.Amount.Amount == 0
+}
+
 // Result is one customer's answer: how long they were affected, which
 // rules matched and why, what they are entitled to with amounts computed,
 // and whether they are excluded.

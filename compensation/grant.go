@@ -143,7 +143,7 @@ func CheckGrant(c *Compiled, r *Result, cl Claim, ov *Override) error {
 		if o.OfferID != chosen {
 			continue
 		}
-		if o.Kind.Money() && o.Unavailable == "" && o.Full.Amount > 0 && o.Amount.Amount == 0 {
+		if o.UsedUp() {
 			return refusal(RuleCap, "the cap of %s is used up (%s granted)", c.Policy.Cap, r.GrantedMoney)
 		}
 	}

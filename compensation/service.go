@@ -1033,7 +1033,7 @@ func Owes(r *Result) bool {
 	}
 	for i := range r.Offers {
 		o := &r.Offers[i]
-		if !o.Granted && !o.Declined && o.Unavailable == "" && o.Offer() != nil {
+		if !o.Granted && !o.Declined && o.Unavailable == "" && !o.UsedUp() && o.Offer() != nil {
 			return true
 		}
 	}

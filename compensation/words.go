@@ -95,7 +95,7 @@ func (w Wording) Line(r *Result) string {
 // language's number format; "" for a share of the fee that has no fee.
 func (w Wording) Offer(o *Offered) string {
 	of := o.Offer()
-	if of == nil || o.Unavailable != "" {
+	if of == nil || o.Unavailable != "" || o.UsedUp() {
 		return ""
 	}
 	amount := w.Money(o.Amount)

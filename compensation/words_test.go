@@ -189,3 +189,39 @@ func TestGrantNote(t *testing.T) {
 		}
 	}
 }
+
+// TestCapUsedUpIsNotOffered: an option the cap leaves nothing of is left
+// out of the customer's line and the agent's script ("a refund of 0.00
+// EUR" mocked the customer); what the cap only reduces is offered reduced.
+func TestCapUsedUpIsNotOffered(t *testing.T) {
+	c, err := Compile(&Policy{
+		Currency: "EUR", Cap: eur(500),
+		PlanFees: map[string]Money{"gold": {4999, "EUR"}},
+		Offers: []Offer{
+			{ID: "credit10", Kind: Credit, Amount: eur(500)},
+			{ID: "back", Kind: Refund, Amount: eur(500)},
+			{ID: "days", Kind: FreePeriod, Days: 1},
+		},
+		Choices: []Choice{{ID: "sorry", Offers: []string{"back", "days"}}},
+		Rules:   []Rule{{ID: "gold", Plans: []string{"gold"}, Give: []string{"credit10"}}, {ID: "all", Give: []string{"sorry"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	affected := &AffectedTime{Total: 90 * 60e9}
+	gold := c.Evaluate(&audience.Customer{ID: "g", Plan: "gold"}, affected, nil, at(0))
+	for _, lang := range []string{"en", "hu", "pl", "hr"} {
+		line, script := Words(lang).Line(&gold), Script(lang, &Decision{State: Decided}, &gold, *affected, nil)
+		for _, zero := range []string{"0.00 EUR", "0,00 EUR"} {
+			if strings.Contains(line, zero) || strings.Contains(script, zero) {
+				t.Errorf("%s offers nothing as an option:\nline: %s\nscript: %s", lang, line, script)
+			}
+		}
+		if !strings.Contains(line, "5") || (lang == "en" && !strings.Contains(line, "1 day of service free of charge")) {
+			t.Errorf("%s line lost what is still offered: %s", lang, line)
+		}
+	}
+	if !Owes(&gold) {
+		t.Error("a customer still owed the credit and a free day is not owed")
+	}
+}

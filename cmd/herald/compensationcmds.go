@@ -339,6 +339,9 @@ func (a *app) printAnswer(ans *compensation.Answer) {
 			if o.Capped {
 				v += " (capped from " + o.Full.String() + ")"
 			}
+			if o.Capped && o.Amount.Amount == 0 {
+				v += ": the cap is used up, not offered"
+			}
 		}
 		if o.Choice {
 			v = "choice " + o.Group + ": " + v
