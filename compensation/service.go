@@ -389,8 +389,8 @@ type Prepared struct {
 	Timeline *Timeline
 	// Names are the page's component names, by ID.
 	Names map[string]string
-	// Amended: an earlier version decided other offers, which customers
-	// may have read, so the line says this one replaces them.
+	// Amended: customers were told of an earlier version that decided
+	// other offers, so the line says this one replaces them.
 	Amended bool
 	at      time.Time
 }
@@ -429,7 +429,7 @@ func (s *Service) Prepare(ctx context.Context, pageID, incidentID string) (*Prep
 		if p.Compiled, err = Compile(d.Policy); err != nil {
 			return nil, err
 		}
-		if p.Amended, err = s.amended(ctx, d); err != nil {
+		if p.Amended, err = s.amended(ctx, inc, d); err != nil {
 			return nil, err
 		}
 	}
@@ -445,11 +445,15 @@ func (s *Service) Prepare(ctx context.Context, pageID, incidentID string) (*Prep
 }
 
 // amended reports whether a version before d decided a different policy.
-func (s *Service) amended(ctx context.Context, d *Decision) (bool, error) {
+func (s *Service) amended(ctx context.Context, inc *incident.Incident, d *Decision) (bool, error) {
 	if d.Version <= 1 {
 		return false, nil
 	}
 	ds, err := s.Store.FindDecisions(ctx, d.PageID, d.IncidentID)
+	if err != nil {
+		return false, err
+	}
+	told, err := s.toldAll(ctx, inc, ds)
 	if err != nil {
 		return false, err
 	}
@@ -458,8 +462,9 @@ func (s *Service) amended(ctx context.Context, d *Decision) (bool, error) {
 		return false, err
 	}
 	for _, e := range ds {
-		if e.Version >= d.Version || e.State != Decided || e.Policy == nil {
-			continue
+		if e.Version >= d.Version || e.State != Decided || e.Policy == nil ||
+			!slices.ContainsFunc(told, func(t Told) bool { return t.Version == e.Version }) {
+			continue // a version nobody was told of replaces nothing they read
 		}
 		if b, err := json.Marshal(e.Policy); err != nil || !bytes.Equal(b, cur) {
 			return true, nil
@@ -1295,12 +1300,29 @@ func (s *Service) Told(ctx context.Context, pageID, incidentID string) (*Told, e
 	if err != nil {
 		return nil, err
 	}
+	ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.toldAll(ctx, inc, ds)
+	if err != nil {
+		return nil, err
+	}
 	var told *Told
-	if inc.ResolvedAt != nil {
-		ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
-		if err != nil {
-			return nil, err
+	for i := range all {
+		if told == nil || all[i].Version > told.Version {
+			told = &all[i]
 		}
+	}
+	return told, nil
+}
+
+// toldAll lists every decided version customers were told of (ds: the
+// incident's decisions, oldest first): the one in force when the incident
+// resolved, and each announced one.
+func (s *Service) toldAll(ctx context.Context, inc *incident.Incident, ds []*Decision) ([]Told, error) {
+	var out []Told
+	if inc.ResolvedAt != nil {
 		var atResolution *Decision
 		for _, d := range ds {
 			if !d.At.After(*inc.ResolvedAt) {
@@ -1308,28 +1330,24 @@ func (s *Service) Told(ctx context.Context, pageID, incidentID string) (*Told, e
 			}
 		}
 		if atResolution != nil && atResolution.State == Decided {
-			told = &Told{Version: atResolution.Version, At: *inc.ResolvedAt, How: ToldResolution}
+			out = append(out, Told{Version: atResolution.Version, At: *inc.ResolvedAt, How: ToldResolution})
 		}
 	}
-	bs, err := s.Incidents.FindBroadcasts(ctx, incidentID)
+	bs, err := s.Incidents.FindBroadcasts(ctx, inc.ID)
 	if err != nil {
 		return nil, err
 	}
-	prefix := AnnouncementUpdateID(incidentID, 0)
+	prefix := AnnouncementUpdateID(inc.ID, 0)
 	prefix = prefix[:len(prefix)-1]
 	for _, b := range bs {
 		if b.Kind != incident.BroadcastCompensation || !strings.HasPrefix(b.UpdateID, prefix) {
 			continue
 		}
-		v, err := strconv.Atoi(b.UpdateID[len(prefix):])
-		if err != nil {
-			continue
-		}
-		if told == nil || v > told.Version {
-			told = &Told{Version: v, At: b.CreatedAt, How: ToldAnnouncement}
+		if v, err := strconv.Atoi(b.UpdateID[len(prefix):]); err == nil {
+			out = append(out, Told{Version: v, At: b.CreatedAt, How: ToldAnnouncement})
 		}
 	}
-	return told, nil
+	return out, nil
 }
 
 // AnnouncementUpdateID is the update an announcement's deliveries name:

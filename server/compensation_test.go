@@ -475,12 +475,23 @@ func TestAmendedOfferSaysItReplaces(t *testing.T) {
 	if l := line(); !strings.Contains(l, "5.00 EUR") || strings.Contains(l, "replaces") {
 		t.Errorf("first decision: %q", l)
 	}
-	decide(1, "500", "only the note changes")
+	// Amended before any customer was told of the first: nothing to replace.
+	decide(1, "700", "more, before anyone was told")
+	if l := line(); !strings.Contains(l, "7.00 EUR") || strings.Contains(l, "replaces") {
+		t.Errorf("amended before customers were told: %q", l)
+	}
+	// The all-clear tells customers of version 2.
+	resolved := incident.Resolved
+	if _, err := e.svc.UpdateIncident(incident.WithActor(ctx, incident.Actor{Name: "m", Role: incident.RoleManager}), e.page.ID, e.inc.ID,
+		incident.IncidentInput{Status: &resolved}); err != nil {
+		t.Fatal(err)
+	}
+	decide(2, "700", "only the note changes")
 	if l := line(); strings.Contains(l, "replaces") {
 		t.Errorf("a new note alone: %q", l)
 	}
-	decide(2, "1000", "more")
+	decide(3, "1000", "more")
 	if l := line(); !strings.Contains(l, "10.00 EUR") || !strings.Contains(l, "This replaces any earlier offer we made for this disruption.") {
-		t.Errorf("amended: %q, want the new amount and that it replaces the earlier offer", l)
+		t.Errorf("amended after the all-clear told them: %q, want the new amount and that it replaces the earlier offer", l)
 	}
 }
