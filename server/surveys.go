@@ -73,7 +73,7 @@ func (s *Server) surveyView(c *fiber.Ctx, sv *surveys.Survey, kind string) surve
 		v.PageName = p.Name
 	}
 	if inc, err := s.svc.Store.FindIncidentByID(ctx, sv.IncidentID); err == nil {
-		v.Incident = inc.Name
+		v.Incident = inc.NameIn(sv.Language) // as the survey message named it
 	}
 	// "Sorry it went badly; a person will contact you" for the unhappy;
 	// a comment with a good score opens a task too, but reads as thanks.

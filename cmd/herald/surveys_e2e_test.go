@@ -43,7 +43,9 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 		t.Fatal(err)
 	}
 	mustCLI(t, env, "import", "customers", file)
-	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--component", "Payments=major_outage",
+	// Named per language: each survey names it as its reader's messages did.
+	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--name-en", "Card payments are failing",
+		"--name-hu", "Hibás kártyás fizetés", "--component", "Payments=major_outage",
 		"--message", "Investigating.", "--wait").stdout)
 	mustCLI(t, env, "resolve", id, "--message", "Fixed.", "--wait")
 
@@ -64,6 +66,12 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 		link = surveyLink.FindString(mail[0].Body)
 		return link != "", "no survey link in " + mail[0].Body
 	})
+	if sms := to(inbox(t, n), "sms", "+36201234567"); !strings.Contains(sms[0].Body, "Hibás kártyás fizetés") {
+		t.Errorf("Anna's survey SMS does not name the incident in Hungarian: %q", sms[0].Body)
+	}
+	if _, page := get(t, link); !strings.Contains(page, "Card payments are failing") {
+		t.Errorf("Sam's survey page does not name the incident as his messages did:\n%s", page)
+	}
 
 	t.Run("an SMS digit answers the survey", func(t *testing.T) {
 		code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("b", 32), "+36201234567", "4 gyorsan javították")
