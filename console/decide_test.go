@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -658,5 +659,49 @@ func TestTakeRaceSaysWhoHasIt(t *testing.T) {
 	}
 	if got, _ := e.n.Complaints.Get(context.Background(), e.page.ID, c.ID); got.Owner != "Ana" {
 		t.Errorf("owner %q, want Ana", got.Owner)
+	}
+}
+
+// TestResolveFormNamesItsVersion: a manager's resolve form made before
+// another manager posted "still broken" does not overrule that update
+// unseen: it answers 409 with the update in the timeline, keeps the text
+// typed, and resolving again from the form it then shows resolves.
+func TestResolveFormNamesItsVersion(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx := context.Background()
+	inc := e.declare(t, "Payments are failing", false)
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	page := "/console/incidents/" + inc.ID
+	_, form := m.do("GET", page+"/update?resolve=1", nil)
+	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(form)
+	if version == nil || version[1] != strconv.Itoa(inc.Version) {
+		t.Fatalf("the resolve form does not carry the incident's version %d", inc.Version)
+	}
+	tok := m.csrf(page + "/update")
+	body, st := "Rollback failed: logins now fail for everyone.", incident.Identified
+	if _, err := e.n.Incidents.UpdateIncident(e.as(incident.RoleManager), e.page.ID, inc.ID, incident.IncidentInput{Status: &st, Body: &body}); err != nil {
+		t.Fatal(err)
+	}
+	resolve := url.Values{"_csrf": {tok}, "resolving": {"1"}, "version": {version[1]}, "status": {"resolved"}, "operational": {"on"},
+		"message": {"Logins work again."}, "notify": {"on"}}
+	res, got := m.do("POST", page+"/update", resolve)
+	if res.StatusCode != http.StatusConflict || !strings.Contains(got, "Someone posted an update while you were writing") ||
+		!strings.Contains(got, "Logins work again.") {
+		t.Fatalf("a resolve made from a stale form: %d", res.StatusCode)
+	}
+	if now, _ := e.n.Incidents.Incident(ctx, e.page.ID, inc.ID); now.Status != incident.Identified {
+		t.Fatalf("the stale resolve changed the incident to %s", now.Status)
+	}
+	fresh := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(got)
+	if fresh == nil || fresh[1] == version[1] {
+		t.Fatalf("the form shown after the refusal does not carry the new version: %v", fresh)
+	}
+	resolve.Set("version", fresh[1])
+	if res, _ := m.do("POST", page+"/update", resolve); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resolving from the fresh form: %d", res.StatusCode)
+	}
+	if now, _ := e.n.Incidents.Incident(ctx, e.page.ID, inc.ID); now.Status != incident.Resolved {
+		t.Errorf("after resolving again: %s", now.Status)
 	}
 }

@@ -80,6 +80,7 @@ type incidentForm struct {
 	Messages    map[string]string // language → the message in it, beside Message (the page's default)
 	Names       map[string]string // language → the incident's name in it, beside Name (declaring)
 	Key         string            // the idempotency key the preview made
+	Version     int               // resolving: the incident's version the form was made from
 	// Resolving: the form resolves the incident (the page's Resolve
 	// button), so it says so, and a second resolve is refused.
 	Resolving bool
@@ -107,6 +108,7 @@ func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
 	f := &incidentForm{Name: strings.TrimSpace(c.FormValue("name")), Status: c.FormValue("status"), Impact: c.FormValue("impact"),
 		Message: strings.TrimSpace(c.FormValue("message")), Notify: c.FormValue("notify") == "on", Operational: c.FormValue("operational") == "on",
 		Statuses: map[string]string{}, Key: c.FormValue("key"), Resolving: c.FormValue("resolving") != ""}
+	f.Version, _ = strconv.Atoi(c.FormValue("version"))
 	for _, l := range incident.Languages {
 		if m := strings.TrimSpace(c.FormValue("message_" + l)); m != "" {
 			if f.Messages == nil {
@@ -555,15 +557,29 @@ func (cs *Console) update(c *fiber.Ctx) error {
 	}
 	in := f.input(false)
 	if f.Resolving {
-		// Only the version just read: a resolution another manager (or
-		// door) posted meanwhile is not posted again.
-		in.IfVersion = &inc.Version
+		// Only the version the form was made from: a resolution another
+		// manager (or door) posted meanwhile is not posted again, and an
+		// update posted while this one wrote ("still broken") is not
+		// overruled unseen.
+		v := inc.Version
+		if f.Version > 0 {
+			v = f.Version
+		}
+		in.IfVersion = &v
 	}
 	if _, err := cs.cfg.Incidents.UpdateIncident(ctx, p.ID, inc.ID, in); err != nil {
 		if incident.ErrorCode(err) == incident.EPRECONDITION {
-			if now, gerr := cs.cfg.Incidents.Incident(ctx, p.ID, inc.ID); gerr == nil && now.Status.Closed() {
+			now, gerr := cs.cfg.Incidents.Incident(ctx, p.ID, inc.ID)
+			if gerr == nil && now.Status.Closed() {
 				f.Resolving, f.Notify = false, false
 				f.Error = cs.alreadyClosed(c, now)
+				return cs.updateForm(c, fiber.StatusConflict, now, comps, f)
+			}
+			if gerr == nil {
+				// The texts typed stay; the form is now made from the
+				// latest version, which the manager reads first.
+				f.Version = now.Version
+				f.Error = cs.newView(c, "", nil).T("ConsoleChangedMeanwhile", "Status", cs.newView(c, "", nil).E("Status", now.Status))
 				return cs.updateForm(c, fiber.StatusConflict, now, comps, f)
 			}
 		}
