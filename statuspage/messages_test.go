@@ -56,8 +56,9 @@ func TestUpdateTextPerLanguage(t *testing.T) {
 
 // TestIncidentNamePerLanguage: an incident named in several languages
 // shows each viewer their language's name on the page, the incident
-// page (and its title), the history and the feeds; a language without its
-// own name shows the default.
+// page (and its title), the history, the feeds and the JSON API (a widget
+// on a Hungarian site reads the Hungarian name over the Hungarian text);
+// a language without its own name shows the default.
 func TestIncidentNamePerLanguage(t *testing.T) {
 	e := newEnv(t, scenarioNow)
 	ctx := context.Background()
@@ -76,7 +77,8 @@ func TestIncidentNamePerLanguage(t *testing.T) {
 	if err := e.site.RenderPage(ctx, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/", "/incidents/" + inc.ID, "/history", "/history.rss", "/history.atom"} {
+	for _, path := range []string{"/", "/incidents/" + inc.ID, "/history", "/history.rss", "/history.atom",
+		"/api/v2/summary.json", "/api/v2/incidents.json", "/api/v2/incidents/unresolved.json"} {
 		for _, l := range incident.Languages {
 			want := names[l]
 			if want == "" {

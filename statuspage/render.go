@@ -325,13 +325,17 @@ func (b *builder) putDocuments(ls *pageLists) error {
 	return nil
 }
 
-// translatedLangs returns the languages of langs that an update of incs
-// has its own text in.
+// translatedLangs returns the languages of langs that an incident of incs
+// has its own name in, or an update its own text.
 func translatedLangs(incs []*incident.Incident, langs []string) []string {
 	var out []string
 	for _, code := range langs {
 	search:
 		for _, inc := range incs {
+			if inc.Names[code] != "" {
+				out = append(out, code)
+				break search
+			}
 			for _, u := range inc.Updates {
 				if u.Messages[code] != "" {
 					out = append(out, code)
@@ -440,6 +444,7 @@ func (b *builder) jsonDocs(ls *pageLists, lang string) ([]document, error) {
 			if !ok {
 				w = wireIncident(p, inc, wcomps, loc)
 				if lang != "" {
+					w.Name = inc.NameIn(lang)
 					for i, u := range inc.Updates {
 						w.IncidentUpdates[i].Body = u.Text(lang)
 					}
