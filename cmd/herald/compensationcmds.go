@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 )
 
@@ -87,7 +88,7 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	cur := h.Versions[len(h.Versions)-1].Decision
 	a.printDecision(cur, componentNames(ctx, c, p.ID))
 	if cur.State == compensation.Decided {
-		fmt.Fprintln(a.stdout, toldText(h.Told, cur.Version, pos[0]))
+		fmt.Fprintln(a.stdout, toldText(h.Told, cur.Version, pos[0], incident.Status(inc.Status).Closed()))
 	}
 	fmt.Fprintln(a.stdout, "\nhistory:")
 	w := newTable(a.stdout)
@@ -121,7 +122,7 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 
 // toldText says whether customers heard of the decided version in force
 // (compensation.Service.Told), and how to tell them when they did not.
-func toldText(told *compensation.Told, version int, incidentID string) string {
+func toldText(told *compensation.Told, version int, incidentID string, closed bool) string {
 	how := func(t *compensation.Told) string {
 		if t.How == compensation.ToldAnnouncement {
 			return "announced " + t.At.UTC().Format("2006-01-02 15:04 UTC")
@@ -129,8 +130,10 @@ func toldText(told *compensation.Told, version int, incidentID string) string {
 		return "in the all-clear message of " + t.At.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	switch {
+	case told == nil && closed:
+		return "customers: not told of this decision (it came after the all-clear): herald compensation announce " + incidentID
 	case told == nil:
-		return "customers: not told of this decision yet (the all-clear message tells them; after it: herald compensation announce " + incidentID + ")"
+		return "customers: not told of this decision yet (the all-clear message will tell them, or now: herald compensation announce " + incidentID + ")"
 	case told.Version < version:
 		return fmt.Sprintf("customers: told of version %d (%s), not of the change since: herald compensation announce %s", told.Version, how(told), incidentID)
 	}
