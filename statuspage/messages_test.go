@@ -99,3 +99,43 @@ func TestIncidentNamePerLanguage(t *testing.T) {
 		t.Errorf("the Hungarian incident page's title is not its Hungarian name")
 	}
 }
+
+// TestEndedIncidentShowsItsOwnStatus: an ended incident's page says what
+// it did to the component (its major outage), not what a later incident
+// does to it now (a partial outage).
+func TestEndedIncidentShowsItsOwnStatus(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	name, url := "Acme", "https://status.acme.test"
+	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cname := "Payments"
+	c, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &cname})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, body := "Card payments fail", "Declined."
+	old, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &first, Body: &body,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, auto := incident.Resolved, true
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, old.ID, incident.IncidentInput{Status: &resolved, AutoTransitionToOperational: &auto}); err != nil {
+		t.Fatal(err)
+	}
+	second := "Slow payments"
+	if _, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &second, Body: &body,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.PartialOutage}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := string(lookup(t, e.site, "/incidents/"+old.ID, "en").Body)
+	if !strings.Contains(b, `Payments (<span class="c-major_outage">`) || strings.Contains(b, `Payments (<span class="c-partial_outage">`) {
+		t.Errorf("the ended incident's page does not show its own major outage:\n%s", b)
+	}
+}

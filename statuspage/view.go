@@ -180,6 +180,25 @@ type pageData struct {
 // historyMonths is how many months /history shows, the current one included.
 const historyMonths = 12
 
+// worstStatusIn is the worst status inc's updates gave a component, ""
+// when they gave it none.
+func worstStatusIn(inc *incident.Incident, componentID string) incident.ComponentStatus {
+	var worst incident.ComponentStatus
+	for _, u := range inc.Updates {
+		for _, ac := range u.AffectedComponents {
+			if ac.Code != componentID {
+				continue
+			}
+			for _, st := range []incident.ComponentStatus{ac.OldStatus, ac.NewStatus} {
+				if st != "" && st != incident.Operational && (worst == "" || st.Impact().Rank() > worst.Impact().Rank()) {
+					worst = st
+				}
+			}
+		}
+	}
+	return worst
+}
+
 func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.Location, now time.Time) *incView {
 	v := &incView{Inc: inc, Maintenance: inc.IsMaintenance(), Start: inc.StartedAt.In(loc), StartStamp: stamp(inc.StartedAt, loc), Impact: inc.Impact}
 	if !inc.Open() {
@@ -214,6 +233,15 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 	}
 	for _, c := range comps {
 		if !c.Group && inc.Affects(c.ID) {
+			if !inc.Open() && !inc.Upcoming() {
+				// An ended incident's page says what it did to the
+				// component (the worst status its updates gave it), not
+				// what the component is now: a later incident's outage
+				// is not this one's.
+				cc := *c
+				cc.Status = worstStatusIn(inc, c.ID)
+				c = &cc
+			}
 			v.Components = append(v.Components, c)
 			if !v.Maintenance && inc.Open() && c.Status.Impact().Rank() > v.Impact.Rank() {
 				v.Impact = c.Status.Impact()
