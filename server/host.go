@@ -80,8 +80,12 @@ func validHost(b []byte) bool {
 	} else if i := bytes.IndexByte(b, ':'); i >= 0 {
 		host, port = b[:i], b[i+1:]
 	}
+	n := 0
 	for _, c := range port {
 		if c < '0' || c > '9' {
+			return false
+		}
+		if n = n*10 + int(c-'0'); n > 65535 {
 			return false
 		}
 	}
@@ -90,7 +94,7 @@ func validHost(b []byte) bool {
 			return false
 		}
 	}
-	return len(port) <= 5
+	return true
 }
 
 func isHex(c byte) bool {

@@ -52,6 +52,8 @@ func TestHostHeaderChecked(t *testing.T) {
 			{"an empty Host", "HTTP/1.1", "Host: \r\n", http.StatusBadRequest},
 			{"a:b:c", "HTTP/1.1", "Host: a:b:c\r\n", http.StatusBadRequest},
 			{"a port that is no number", "HTTP/1.1", "Host: status.example.com:http\r\n", http.StatusBadRequest},
+			{"a port over 65535", "HTTP/1.1", "Host: 127.0.0.1:99999\r\n", http.StatusBadRequest},
+			{"a port of many zeros", "HTTP/1.1", "Host: 127.0.0.1:000000080\r\n", http.StatusOK},
 			{"user info", "HTTP/1.1", "Host: me@status.example.com\r\n", http.StatusBadRequest},
 			{"a path", "HTTP/1.1", "Host: status.example.com/x\r\n", http.StatusBadRequest},
 			{"an unclosed IPv6 literal", "HTTP/1.1", "Host: [::1\r\n", http.StatusBadRequest},

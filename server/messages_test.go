@@ -169,4 +169,9 @@ func TestIfMatchResolvesOnce(t *testing.T) {
 	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"A note after the all-clear."}}`, "If-Match", `"2"`)
 	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"Another note."}}`, "If-Match", "*")
 	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"And one more."}}`)
+	// DELETE heeds it too.
+	e.mustDo(t, http.StatusPreconditionFailed, "DELETE", one, e.manager, "", "If-Match", `"2"`)
+	e.mustDo(t, http.StatusOK, "GET", one, e.manager, "")
+	e.mustDo(t, http.StatusOK, "DELETE", one, e.manager, "", "If-Match", `"5"`)
+	e.mustDo(t, http.StatusNotFound, "GET", one, e.manager, "")
 }

@@ -487,6 +487,9 @@ func (s *Server) deleteIncident() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if v := ifMatchVersion(c); v != nil && *v != inc.Version {
+			return incident.Errorf(incident.EPRECONDITION, "incident %s has changed since it was read: it is now %s (version %d); read it again", inc.ID, inc.Status, inc.Version)
+		}
 		page, comps, err := s.pageAndComponents(ctx, pageID)
 		if err != nil {
 			return err
