@@ -577,6 +577,15 @@ func TestTellCustomersOfCompensation(t *testing.T) {
 	if !strings.Contains(body, announce) || !strings.Contains(body, "Tell customers of the change") {
 		t.Fatal("no button to tell customers of the change")
 	}
+	// Beside it, what they would read, and how many: the announcement's
+	// dry run, not the all-clear's.
+	if !strings.Contains(body, `href="/console/incidents/`+inc.ID+`/audience?kind=compensation"`) {
+		t.Error("no link to what telling customers would send")
+	}
+	if res, preview := m.do("GET", page+"/audience?kind=compensation", nil); res.StatusCode != http.StatusOK ||
+		!strings.Contains(preview, "<strong>Compensation</strong>") || !strings.Contains(preview, "5.00 EUR") {
+		t.Errorf("the announcement's preview: %d\n%s", res.StatusCode, preview)
+	}
 	// A button read at version 1 does not send version 2 unseen.
 	if res, body := m.do("POST", page+"/compensation/announce", url.Values{"_csrf": {tok}, "version": {"1"}}); res.StatusCode != http.StatusConflict ||
 		!strings.Contains(body, "now version 2") {

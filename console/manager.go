@@ -780,7 +780,7 @@ func (cs *Console) audience(c *fiber.Ctx) error {
 	}
 	kind := incident.BroadcastKind(c.Query("kind"))
 	switch kind {
-	case incident.BroadcastUpdated, incident.BroadcastResolved, incident.BroadcastDeclared:
+	case incident.BroadcastUpdated, incident.BroadcastResolved, incident.BroadcastDeclared, incident.BroadcastCompensation:
 	default:
 		kind = incident.BroadcastUpdated
 		if inc.ResolvedAt != nil {
