@@ -1230,6 +1230,13 @@ func (s *Service) Decided(ctx context.Context, pageID string) ([]*Decision, erro
 // announced again. A version decided before the incident resolved is
 // refused too (ECONFLICT): the resolution message already carried it.
 func (s *Service) Announce(ctx context.Context, pageID, incidentID string) (*incident.Broadcast, error) {
+	return s.AnnounceVersion(ctx, pageID, incidentID, 0)
+}
+
+// AnnounceVersion is Announce of the version the manager read (0: the one
+// in force, whichever): a decision amended since is refused (ECONFLICT)
+// rather than sent unseen.
+func (s *Service) AnnounceVersion(ctx context.Context, pageID, incidentID string, version int) (*incident.Broadcast, error) {
 	by := incident.ActorFrom(ctx)
 	if !by.Role.Allows(incident.RoleManager) {
 		return nil, incident.Errorf(incident.EFORBIDDEN, "only a manager or an admin may announce compensation")
@@ -1244,6 +1251,9 @@ func (s *Service) Announce(ctx context.Context, pageID, incidentID string) (*inc
 	}
 	if d.State != Decided {
 		return nil, incident.Invalid("state", "compensation is %s: only a decided compensation can be announced", d.State)
+	}
+	if version > 0 && d.Version != version {
+		return nil, incident.Errorf(incident.ECONFLICT, "the decision is at version %d, not the version %d you read: look at it again (herald compensation announce --dry-run)", d.Version, version)
 	}
 	if inc.ResolvedAt != nil && d.At.Before(*inc.ResolvedAt) {
 		// The apology carried each customer's line of this version.

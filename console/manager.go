@@ -626,10 +626,11 @@ func (cs *Console) announceCompensation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if version, err := strconv.Atoi(c.FormValue("version")); err != nil || version != d.Version {
+	version, err := strconv.Atoi(c.FormValue("version"))
+	if err != nil || version != d.Version {
 		return incident.Errorf(incident.ECONFLICT, "%s", cs.cfg.Words.Lang(cs.lang(c)).Pattern("ConsoleDecisionMoved").Fill("Version", strconv.Itoa(d.Version)))
 	}
-	if _, err := cs.cfg.Compensation.Announce(ctx, p.ID, id); err != nil {
+	if _, err := cs.cfg.Compensation.AnnounceVersion(ctx, p.ID, id, version); err != nil {
 		return err
 	}
 	return c.Redirect(Prefix+"/incidents/"+id, fiber.StatusSeeOther)

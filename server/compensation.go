@@ -465,6 +465,9 @@ func (s *Server) announcementDryRun() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		// The decision's version: sent back in If-Match, the POST
+		// announces only what this dry run showed.
+		c.Set(fiber.HeaderETag, `"`+strconv.Itoa(d.Version)+`"`)
 		return c.JSON(res)
 	}
 }
@@ -474,7 +477,13 @@ func (s *Server) announcementDryRun() fiber.Handler {
 // (progress and cancel on /api/v1/broadcasts/{id}).
 func (s *Server) announceCompensation() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		b, err := s.comp.svc.Announce(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		version := 0
+		if v := ifMatchVersion(c); v != nil {
+			if version = *v; version <= 0 {
+				return incident.Invalid("If-Match", `want the decision's version as the dry run's ETag gives it, e.g. "3"`)
+			}
+		}
+		b, err := s.comp.svc.AnnounceVersion(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), version)
 		if err != nil {
 			return err
 		}

@@ -306,8 +306,16 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 		if !emailRecipients.MatchString(dry.stdout) || !strings.Contains(dry.stdout, "7 days of service free of charge") {
 			t.Errorf("dry run:\n%s", dry.stdout)
 		}
+		m := regexp.MustCompile(`This is decision version (\d+)\. To send exactly it: herald compensation announce ` + id + ` --version (\d+)`).FindStringSubmatch(dry.stdout)
+		if m == nil || m[1] != m[2] {
+			t.Fatalf("the dry run does not name the version it shows:\n%s", dry.stdout)
+		}
+		// A version the manager did not read is refused, and sends nothing.
 		before := len(to(inbox(t, n), "email", "sam@example.com"))
-		mustCLI(t, env, "compensation", "announce", id)
+		if r := cli(t, env, "compensation", "announce", id, "--version", "1"); r.code != 1 || !strings.Contains(r.stderr, "the decision is at version "+m[1]+", not the version 1 you read") {
+			t.Errorf("announcing a stale version: exit %d %s", r.code, r.stderr)
+		}
+		mustCLI(t, env, "compensation", "announce", id, "--version", m[1])
 		eventually(t, 20*time.Second, func() (bool, string) {
 			got := to(inbox(t, n), "email", "sam@example.com")
 			if len(got) <= before {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/heraldhq/herald/compensation"
@@ -501,6 +502,7 @@ their channels, as a broadcast with progress and cancel. Use it when the
 decision came after the apology went out. --dry-run shows who would get what.`)
 	pf := addIncidentPageFlags(fs)
 	dry := fs.Bool("dry-run", false, "show the audience and sample messages; send nothing")
+	version := fs.Int("version", 0, "announce only decision version `N` (the one the dry run showed): refused if it was amended since")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
 	if err != nil {
@@ -520,14 +522,25 @@ decision came after the apology went out. --dry-run shows who would get what.`)
 		if *asJSON {
 			return printJSON(a.stdout, raw)
 		}
-		return a.printDryRun(&res, inc.Name, inc.ID)
+		if err := a.printDryRun(&res, inc.Name, inc.ID); err != nil {
+			return err
+		}
+		var d decisionAnswer
+		if c.do(ctx, http.MethodGet, compensationPath(p.ID, pos[0]), nil, nil, &d, nil) == nil && d.Decision != nil {
+			fmt.Fprintf(a.stdout, "This is decision version %d. To send exactly it: herald compensation announce %s --version %d\n", d.Decision.Version, pos[0], d.Decision.Version)
+		}
+		return nil
+	}
+	var hdr http.Header
+	if *version > 0 {
+		hdr = http.Header{"If-Match": {`"` + strconv.Itoa(*version) + `"`}}
 	}
 	var ans struct {
 		Broadcast struct {
 			ID string `json:"id"`
 		} `json:"broadcast"`
 	}
-	if err := c.do(ctx, http.MethodPost, path, nil, struct{}{}, &ans, &raw); err != nil {
+	if err := c.do(ctx, http.MethodPost, path, hdr, struct{}{}, &ans, &raw); err != nil {
 		return err
 	}
 	if *asJSON {
