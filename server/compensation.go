@@ -478,7 +478,11 @@ func (s *Server) announcementDryRun() fiber.Handler {
 func (s *Server) announceCompensation() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		version := 0
-		if v := ifMatchVersion(c); v != nil {
+		v, err := ifMatchVersion(c)
+		if err != nil {
+			return err
+		}
+		if v != nil {
 			if version = *v; version <= 0 {
 				return incident.Invalid("If-Match", `want the decision's version as the dry run's ETag gives it, e.g. "3"`)
 			}

@@ -157,6 +157,9 @@ func TestIfMatchResolvesOnce(t *testing.T) {
 		t.Fatalf("after the race: %d resolutions, version %d", resolved, now.Version)
 	}
 	a1, n1 := e.writes(t)
+	if d := e.mustDo(t, http.StatusBadRequest, "PATCH", one, e.manager, `{"incident":{"body":"Late note."}}`, "If-Match", "2").errorOf(t); d.Field != "If-Match" || !strings.Contains(d.Message, `send "2"`) {
+		t.Errorf("an unquoted If-Match: %+v", d)
+	}
 	for _, tag := range []string{`"1"`, `W/"2"`, `"two"`, `"2`} {
 		d := e.mustDo(t, http.StatusPreconditionFailed, "PATCH", one, e.manager, `{"incident":{"body":"Late note."}}`, "If-Match", tag).errorOf(t)
 		if d.Code != incident.EPRECONDITION || !strings.Contains(d.Message, "resolved") {

@@ -393,13 +393,17 @@ func (s *Server) renderIncident(c *fiber.Ctx, status int, inc *incident.Incident
 	return c.Status(status).JSON(wire.NewV1Incident(inc, page, comps))
 }
 
-// ifMatchVersion reads If-Match (RFC 9110 13.1.1) as the incident version
-// the client read: nil when absent or "*" (any current version); a tag
-// that is no version of ours matches none (-1).
-func ifMatchVersion(c *fiber.Ctx) *int {
+// ifMatchVersion reads If-Match (RFC 9110 13.1.1) as the version the
+// client read: nil when absent or "*" (any current version). A bare
+// number (the quotes forgotten) is refused with how to write it; any
+// other tag (weak, or not one of ours) matches no version (-1).
+func ifMatchVersion(c *fiber.Ctx) (*int, error) {
 	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
 	if h == "" || h == "*" {
-		return nil
+		return nil, nil
+	}
+	if _, err := strconv.Atoi(h); err == nil {
+		return nil, incident.Invalid("If-Match", `an entity tag is quoted: send "%s" (the ETag as it came), not %s`, h, h)
 	}
 	v := -1
 	if tag, ok := strings.CutPrefix(h, `"`); ok {
@@ -407,7 +411,7 @@ func ifMatchVersion(c *fiber.Ctx) *int {
 			v = n
 		}
 	}
-	return &v
+	return &v, nil
 }
 
 func (s *Server) getIncident() fiber.Handler {
@@ -470,7 +474,11 @@ func (s *Server) updateIncident() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		req.in.IfVersion = ifMatchVersion(c)
+		ifVersion, err := ifMatchVersion(c)
+		if err != nil {
+			return err
+		}
+		req.in.IfVersion = ifVersion
 		inc, err := s.svc.UpdateIncident(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), req.in)
 		if err != nil {
 			return req.fieldError(err)
@@ -487,7 +495,11 @@ func (s *Server) deleteIncident() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		if v := ifMatchVersion(c); v != nil && *v != inc.Version {
+		v, err := ifMatchVersion(c)
+		if err != nil {
+			return err
+		}
+		if v != nil && *v != inc.Version {
 			return incident.Errorf(incident.EPRECONDITION, "incident %s has changed since it was read: it is now %s (version %d); read it again", inc.ID, inc.Status, inc.Version)
 		}
 		page, comps, err := s.pageAndComponents(ctx, pageID)
