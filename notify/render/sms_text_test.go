@@ -332,3 +332,32 @@ func TestIncidentNamePerLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestCompensationEmailWhileOpen: a compensation announced while the
+// incident is still open says the incident page tells what is happening,
+// not what happened; after the all-clear, what happened.
+func TestCompensationEmailWhileOpen(t *testing.T) {
+	r := newTestRenderer(t)
+	for _, tt := range []struct {
+		lang, open, ended string
+	}{{"en", "tells what is happening", "tells what happened"}, {"hu", "mi történik", "mi történt"},
+		{"pl", "co się dzieje", "co się stało"}, {"hr", "što se događa", "što se dogodilo"}} {
+		in := operatorInput(queue.KindCompensation, tt.lang, "Card payments fail.")
+		in.Compensation = "As an apology you will receive a credit of 5.00 EUR."
+		m, err := r.Render(channel.Email, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, tt.open) || strings.Contains(m.Text, tt.ended) {
+			t.Errorf("%s, open incident: %q", tt.lang, m.Text)
+		}
+		end := in.Incident.StartedAt.Add(time.Hour)
+		in.Incident.Status, in.Incident.ResolvedAt = incident.Resolved, &end
+		if m, err = r.Render(channel.Email, in); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, tt.ended) {
+			t.Errorf("%s, resolved incident: %q", tt.lang, m.Text)
+		}
+	}
+}
