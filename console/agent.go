@@ -195,12 +195,12 @@ func (cs *Console) queue(c *fiber.Ctx) error {
 	}
 	names := map[string]string{}
 	for _, inc := range open {
-		names[inc.ID] = inc.Name
+		names[inc.ID] = inc.NameIn(cs.lang(c))
 	}
 	for _, cp := range rows { // tagged to an incident long over: its name too
 		if id := cp.IncidentID(); id != "" && names[id] == "" {
 			if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, id); err == nil {
-				names[id] = inc.Name
+				names[id] = inc.NameIn(cs.lang(c))
 			}
 		}
 	}
@@ -315,7 +315,7 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 				}
 				names[id] = id
 				if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, id); err == nil {
-					names[id] = inc.Name
+					names[id] = inc.NameIn(cs.lang(c))
 				}
 			}
 		}

@@ -338,8 +338,12 @@ func TestManagerWithoutJavaScript(t *testing.T) {
 	}
 	// A Hungarian console shows what Hungarian customers were told.
 	m.cookies["herald_lang"] = "hu"
-	if _, body := m.do("GET", "/console/incidents/"+inc.ID, nil); !strings.Contains(body, "A kártyás fizetés nem működik.") {
-		t.Error("the Hungarian console does not show the update's Hungarian text")
+	if _, body := m.do("GET", "/console/incidents/"+inc.ID, nil); !strings.Contains(body, "A kártyás fizetés nem működik.") ||
+		!strings.Contains(body, "<title>Nem működik a fizetés") {
+		t.Error("the Hungarian console does not show the update's Hungarian text and the incident's Hungarian name")
+	}
+	if _, body := m.do("GET", "/console/", nil); !strings.Contains(body, ">Nem működik a fizetés</a></h3>") {
+		t.Error("the Hungarian overview does not name the incident in Hungarian")
 	}
 	m.cookies["herald_lang"] = "en"
 	if _, body := m.do("GET", "/console/", nil); !strings.Contains(body, "Card payments fail.") {

@@ -174,7 +174,7 @@ func (cs *Console) decisionView(c *fiber.Ctx, status int, f *decisionForm) error
 		"Rules": rules, "Limits": limits,
 		"Kinds": []compensation.OfferKind{compensation.Credit, compensation.Refund, compensation.FreePeriod, compensation.Other},
 		"Max":   maxOfferRows})
-	v.Title = v.T("ConsoleDecisionTitle") + ": " + inc.Name
+	v.Title = v.T("ConsoleDecisionTitle") + ": " + inc.NameIn(v.Lang)
 	return cs.renderView(c, status, "decide", v)
 }
 

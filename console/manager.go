@@ -340,7 +340,7 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 	if err := cs.addCurve(ctx, v, p, inc, data); err != nil {
 		return err
 	}
-	v.Title = inc.Name
+	v.Title = inc.NameIn(v.Lang)
 	v.Live = Prefix + "/live?incident=" + inc.ID
 	return cs.renderView(c, fiber.StatusOK, "incident", v)
 }
@@ -527,7 +527,7 @@ func (cs *Console) updateForm(c *fiber.Ctx, status int, inc *incident.Incident, 
 		data["Answered"], data["Kept"], data["Which"] = answered, kept, which
 	}
 	v := cs.newView(c, title, data)
-	v.Title += ": " + inc.Name
+	v.Title += ": " + inc.NameIn(v.Lang)
 	return cs.renderView(c, status, "update", v)
 }
 

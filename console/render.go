@@ -56,6 +56,11 @@ func (v *view) T(id string, kv ...string) string {
 	return id
 }
 
+// IncName is the incident's name in the console's language when it has
+// one there (--name-hu …), else its name: what that language's customers
+// were told it is called.
+func (v *view) IncName(inc *incident.Incident) string { return inc.NameIn(v.Lang) }
+
 // Say is an update's text in the console's language when the manager
 // wrote one (--message-hu …), else the default text: a Hungarian agent
 // reads, and tells the customer, what Hungarian customers were told.
