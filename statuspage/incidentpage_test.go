@@ -20,16 +20,7 @@ func TestIncidentPage(t *testing.T) {
 	start := ts("2026-03-15T10:00:00Z")
 	e := newEnv(t, start)
 	ctx := context.Background()
-	name, u := "Acme", "https://status.acme.test"
-	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &u})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cname := "Payments"
-	c, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &cname})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, c := acmePage(t, e, "Payments")
 	// Declared "major" by hand while Payments is in major outage: the
 	// banner says critical ("Major Service Outage"), and so must the card.
 	iname, body, major := "Payments are failing", "Some card payments fail.", incident.ImpactMajor

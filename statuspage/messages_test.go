@@ -14,16 +14,7 @@ import (
 func TestUpdateTextPerLanguage(t *testing.T) {
 	e := newEnv(t, scenarioNow)
 	ctx := context.Background()
-	name, url := "Acme", "https://status.acme.test"
-	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cname := "Card payments"
-	c, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &cname})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, c := acmePage(t, e, "Card payments")
 	texts := map[string]string{"en": "Some card payments are declined.", "hu": "Néhány kártyás fizetés sikertelen.", "pl": "Część płatności kartą jest odrzucana."}
 	body, iname := texts["en"], "Card payments fail"
 	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
@@ -62,11 +53,7 @@ func TestUpdateTextPerLanguage(t *testing.T) {
 func TestIncidentNamePerLanguage(t *testing.T) {
 	e := newEnv(t, scenarioNow)
 	ctx := context.Background()
-	name, url := "Acme", "https://status.acme.test"
-	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, Languages: incident.Languages})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, _ := acmePage(t, e, "Payments", incident.Languages...)
 	names := map[string]string{"en": "Card payments fail", "hu": "Hibás kártyás fizetés", "pl": "Płatności kartą nie działają"}
 	body, iname := "Some card payments are declined.", names["en"]
 	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
@@ -106,16 +93,7 @@ func TestIncidentNamePerLanguage(t *testing.T) {
 func TestEndedIncidentShowsItsOwnStatus(t *testing.T) {
 	e := newEnv(t, scenarioNow)
 	ctx := context.Background()
-	name, url := "Acme", "https://status.acme.test"
-	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cname := "Payments"
-	c, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &cname})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, c := acmePage(t, e, "Payments")
 	first, body := "Card payments fail", "Declined."
 	old, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &first, Body: &body,
 		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
@@ -138,4 +116,21 @@ func TestEndedIncidentShowsItsOwnStatus(t *testing.T) {
 	if !strings.Contains(b, `Payments (<span class="c-major_outage">`) || strings.Contains(b, `Payments (<span class="c-partial_outage">`) {
 		t.Errorf("the ended incident's page does not show its own major outage:\n%s", b)
 	}
+}
+
+// acmePage makes the page Acme (in langs, or the default languages when
+// none) with one component named component.
+func acmePage(t *testing.T, e *env, component string, langs ...string) (*incident.Page, *incident.Component) {
+	t.Helper()
+	ctx := context.Background()
+	name, url := "Acme", "https://status.acme.test"
+	p, err := e.svc.CreatePage(ctx, incident.PageInput{Name: &name, URL: &url, Languages: langs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &component})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, c
 }
