@@ -1327,6 +1327,29 @@ func (s *Service) Told(ctx context.Context, pageID, incidentID string) (*Told, e
 	return told, nil
 }
 
+// ToldComing says when customers were first told that compensation is
+// coming, while it is (the decision in force is Coming): an update or the
+// all-clear sent since carries that line to every affected customer, who
+// then waits to hear what they get. nil when it is not coming or no such
+// message went out.
+func (s *Service) ToldComing(ctx context.Context, pageID, incidentID string) (*time.Time, error) {
+	d, err := s.Decision(ctx, pageID, incidentID)
+	if err != nil || d.State != Coming {
+		return nil, err
+	}
+	bs, err := s.Incidents.FindBroadcasts(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bs { // oldest first
+		if (b.Kind == incident.BroadcastUpdated || b.Kind == incident.BroadcastResolved) && !b.CreatedAt.Before(d.At) {
+			at := b.CreatedAt
+			return &at, nil
+		}
+	}
+	return nil, nil
+}
+
 // toldAll lists every decided version customers were told of (ds: the
 // incident's decisions, oldest first): the one in force when the incident
 // resolved, and each announced one.

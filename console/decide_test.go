@@ -714,3 +714,28 @@ func TestResolveFormNamesItsVersion(t *testing.T) {
 		t.Errorf("after resolving again: %s", now.Status)
 	}
 }
+
+// TestToldComingReminds: once an update told customers that compensation
+// is coming, the incident page reminds the manager that they wait to hear
+// what; before any such message it says nothing of the kind.
+func TestToldComingReminds(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	mctx := e.as(incident.RoleManager)
+	inc := e.declare(t, "Payments are failing", false)
+	if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, inc.ID, compensation.Proposal{State: compensation.Coming}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.client(t)
+	m.signIn(incident.RoleManager, "Mia")
+	page := "/console/incidents/" + inc.ID
+	if _, body := m.do("GET", page, nil); strings.Contains(body, "Customers were told compensation is coming") {
+		t.Error("the page says customers were told before any message went out")
+	}
+	body, st := "A faulty deploy.", incident.Identified
+	if _, err := e.n.Incidents.UpdateIncident(mctx, e.page.ID, inc.ID, incident.IncidentInput{Status: &st, Body: &body}); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := m.do("GET", page, nil); !strings.Contains(got, "Customers were told compensation is coming") {
+		t.Error("after an update, the page does not remind that customers wait to hear what they get")
+	}
+}

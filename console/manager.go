@@ -325,7 +325,8 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 			return err
 		}
 		data["Decision"] = d
-		if d.State == compensation.Decided {
+		switch d.State {
+		case compensation.Decided:
 			// Whether customers heard of it: a decision made after the
 			// all-clear, or amended after they were told, waits for a
 			// manager to tell them.
@@ -334,6 +335,13 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 				return err
 			}
 			data["Told"] = told
+		case compensation.Coming:
+			// Customers told it is coming wait to hear what they get.
+			at, err := cs.cfg.Compensation.ToldComing(ctx, p.ID, inc.ID)
+			if err != nil {
+				return err
+			}
+			data["ToldComing"] = at
 		}
 	}
 	v := cs.newView(c, "ConsoleIncidentTitle", data)

@@ -79,6 +79,9 @@ type decisionResponse struct {
 	// none), on GET: compared with the decision's version, it says
 	// whether customers have heard of what is in force.
 	Told *compensation.Told `json:"told,omitempty"`
+	// ToldComing is when customers were first told compensation is coming,
+	// while it is (compensation.Service.ToldComing).
+	ToldComing *time.Time `json:"told_coming,omitempty"`
 }
 
 func (s *Server) getCompensation() fiber.Handler {
@@ -91,7 +94,11 @@ func (s *Server) getCompensation() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(decisionResponse{Decision: d, Changes: []compensation.Change{}, Told: told})
+		coming, err := s.comp.svc.ToldComing(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(decisionResponse{Decision: d, Changes: []compensation.Change{}, Told: told, ToldComing: coming})
 	}
 }
 
@@ -139,7 +146,11 @@ func (s *Server) compensationHistory() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(fiber.Map{"versions": vs, "told": told})
+		coming, err := s.comp.svc.ToldComing(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"versions": vs, "told": told, "told_coming": coming})
 	}
 }
 

@@ -154,6 +154,10 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 			}
 			return strings.Contains(got[0].Body, "Compensation for this disruption is being decided"), got[0].Body
 		})
+		// The manager is reminded that customers now wait to hear what.
+		if out := mustCLI(t, env, "compensation", "show", id).stdout; !strings.Contains(out, "customers: told compensation is coming (") {
+			t.Errorf("show after an update told customers compensation is coming:\n%s", out)
+		}
 	})
 
 	policy := filepath.Join(dir, "policy.json")

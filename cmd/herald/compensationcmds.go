@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/incident"
@@ -95,8 +96,9 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	}
 	var raw []byte
 	var h struct {
-		Versions []compensation.Version `json:"versions"`
-		Told     *compensation.Told     `json:"told"`
+		Versions   []compensation.Version `json:"versions"`
+		Told       *compensation.Told     `json:"told"`
+		ToldComing *time.Time             `json:"told_coming"`
 	}
 	if err := c.do(ctx, http.MethodGet, compensationPath(p.ID, pos[0])+"/history", nil, nil, &h, &raw); err != nil {
 		return err
@@ -110,8 +112,11 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	}
 	cur := h.Versions[len(h.Versions)-1].Decision
 	a.printDecision(cur, componentNames(ctx, c, p.ID))
-	if cur.State == compensation.Decided {
+	switch {
+	case cur.State == compensation.Decided:
 		fmt.Fprintln(a.stdout, toldText(h.Told, cur.Version, pos[0], incident.Status(inc.Status).Closed()))
+	case cur.State == compensation.Coming && h.ToldComing != nil:
+		fmt.Fprintf(a.stdout, "customers: told compensation is coming (%s); they wait to hear what they get\n", h.ToldComing.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	fmt.Fprintln(a.stdout, "\nhistory:")
 	w := newTable(a.stdout)
