@@ -84,17 +84,25 @@ type decisionResponse struct {
 	ToldComing *time.Time `json:"told_coming,omitempty"`
 }
 
+// toldCustomers is what customers heard of the incident's compensation:
+// the decided version last told, and when they were told it is coming.
+func (s *Server) toldCustomers(c *fiber.Ctx) (*compensation.Told, *time.Time, error) {
+	ctx, pageID, id := c.UserContext(), c.Params("page_id"), c.Params("incident_id")
+	told, err := s.comp.svc.Told(ctx, pageID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	coming, err := s.comp.svc.ToldComing(ctx, pageID, id)
+	return told, coming, err
+}
+
 func (s *Server) getCompensation() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		d, err := s.comp.svc.Decision(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
 		if err != nil {
 			return err
 		}
-		told, err := s.comp.svc.Told(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
-		if err != nil {
-			return err
-		}
-		coming, err := s.comp.svc.ToldComing(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		told, coming, err := s.toldCustomers(c)
 		if err != nil {
 			return err
 		}
@@ -142,11 +150,7 @@ func (s *Server) compensationHistory() fiber.Handler {
 		if vs == nil {
 			vs = []compensation.Version{}
 		}
-		told, err := s.comp.svc.Told(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
-		if err != nil {
-			return err
-		}
-		coming, err := s.comp.svc.ToldComing(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+		told, coming, err := s.toldCustomers(c)
 		if err != nil {
 			return err
 		}
