@@ -242,17 +242,35 @@ func (s *Service) UpdateIncident(ctx context.Context, pageID, id string, in Inci
 // DeleteIncident removes an incident and its updates. Component statuses are
 // left as they are.
 func (s *Service) DeleteIncident(ctx context.Context, pageID, id string) error {
+	_, err := s.DeleteIncidentIf(ctx, pageID, id, nil)
+	return err
+}
+
+// DeleteIncidentIf is DeleteIncident for a caller that read the incident
+// at ifVersion (HTTP If-Match; nil: whatever its version): a different
+// version, now or when the deletion commits, is EPRECONDITION and
+// nothing is deleted. It returns the incident as it was deleted.
+func (s *Service) DeleteIncidentIf(ctx context.Context, pageID, id string, ifVersion *int) (*Incident, error) {
 	inc, err := s.Incident(ctx, pageID, id)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if ifVersion != nil && *ifVersion != inc.Version {
+		return nil, Errorf(EPRECONDITION, "incident %s has changed since it was read: it is now %s (version %d); read it again", inc.ID, inc.Status, inc.Version)
 	}
 	now := s.now()
 	ch := &Change{DeleteIncidentIDs: []string{id}, Audit: []*AuditEntry{s.audit(ctx, inc.PageID, "incident.delete", "incident", id, inc, nil, now)}}
+	if ifVersion != nil {
+		ch.DeleteIncidentIf = map[string]int{id: *ifVersion}
+	}
 	if err := s.Store.Commit(ctx, ch); err != nil {
-		return err
+		if ifVersion != nil && ErrorCode(err) == ECONFLICT {
+			return nil, Errorf(EPRECONDITION, "incident %s changed while it was being deleted (it was version %d); read it again", inc.ID, *ifVersion)
+		}
+		return nil, err
 	}
 	s.publish(ctx, Event{Type: EventIncidentDeleted, PageID: inc.PageID, IncidentID: id})
-	return nil
+	return inc, nil
 }
 
 // UpdateEdit is what an edit of an update changes; nil fields stay.

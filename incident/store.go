@@ -76,11 +76,16 @@ type Change struct {
 	DeleteComponentIDs []string
 	Incidents          []*Incident // upserted with all their updates; see Store.Commit for versions
 	DeleteIncidentIDs  []string
-	StatusChanges      []StatusChange
-	Audit              []*AuditEntry
-	Broadcasts         []*Broadcast
-	Tokens             []*Token // upserts (create, revoke)
-	Idempotency        *IdempotencyKey
+	// DeleteIncidentIf makes deletions conditional: an incident of
+	// DeleteIncidentIDs listed here is deleted only if its stored version
+	// is this one; otherwise (changed, or already gone) Commit changes
+	// nothing and returns ECONFLICT.
+	DeleteIncidentIf map[string]int
+	StatusChanges    []StatusChange
+	Audit            []*AuditEntry
+	Broadcasts       []*Broadcast
+	Tokens           []*Token // upserts (create, revoke)
+	Idempotency      *IdempotencyKey
 }
 
 // IdempotencyKey maps a client's Idempotency-Key to what the request created.

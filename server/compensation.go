@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -493,12 +494,23 @@ func (s *Server) announcementDryRun() fiber.Handler {
 func (s *Server) announceCompensation() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		version := 0
-		v, err := ifMatchVersion(c)
+		vs, err := ifMatchVersions(c)
 		if err != nil {
 			return err
 		}
-		if v != nil {
-			if version = *v; version <= 0 {
+		if len(vs) > 1 {
+			// A list: the decision in force when the list names it (the
+			// announcement checks it again as it starts).
+			d, err := s.comp.svc.Decision(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
+			if err != nil {
+				return err
+			}
+			if slices.Contains(vs, d.Version) {
+				vs = []int{d.Version}
+			}
+		}
+		if len(vs) > 0 {
+			if version = vs[0]; version <= 0 {
 				return incident.Invalid("If-Match", `want the decision's version as the dry run's ETag gives it, e.g. "3"`)
 			}
 		}

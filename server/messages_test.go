@@ -160,7 +160,7 @@ func TestIfMatchResolvesOnce(t *testing.T) {
 	if d := e.mustDo(t, http.StatusBadRequest, "PATCH", one, e.manager, `{"incident":{"body":"Late note."}}`, "If-Match", "2").errorOf(t); d.Field != "If-Match" || !strings.Contains(d.Message, `send "2"`) {
 		t.Errorf("an unquoted If-Match: %+v", d)
 	}
-	for _, tag := range []string{`"1"`, `W/"2"`, `"two"`, `"2`} {
+	for _, tag := range []string{`"1"`, `W/"2"`, `"two"`, `"2`, `"1", "3"`, `W/"2", "7"`} {
 		d := e.mustDo(t, http.StatusPreconditionFailed, "PATCH", one, e.manager, `{"incident":{"body":"Late note."}}`, "If-Match", tag).errorOf(t)
 		if d.Code != incident.EPRECONDITION || !strings.Contains(d.Message, "resolved") {
 			t.Errorf("If-Match %s: %+v", tag, d)
@@ -169,12 +169,13 @@ func TestIfMatchResolvesOnce(t *testing.T) {
 	if a2, n2 := e.writes(t); a2 != a1 || n2 != n1 {
 		t.Fatalf("refused preconditions wrote: audit %d→%d, incidents %d→%d", a1, a2, n1, n2)
 	}
-	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"A note after the all-clear."}}`, "If-Match", `"2"`)
+	// A list matches when any of its tags does (RFC 9110 13.1.1).
+	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"A note after the all-clear."}}`, "If-Match", `"1", "2"`)
 	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"Another note."}}`, "If-Match", "*")
 	e.mustDo(t, http.StatusOK, "PATCH", one, e.manager, `{"incident":{"body":"And one more."}}`)
 	// DELETE heeds it too.
 	e.mustDo(t, http.StatusPreconditionFailed, "DELETE", one, e.manager, "", "If-Match", `"2"`)
 	e.mustDo(t, http.StatusOK, "GET", one, e.manager, "")
-	e.mustDo(t, http.StatusOK, "DELETE", one, e.manager, "", "If-Match", `"5"`)
+	e.mustDo(t, http.StatusOK, "DELETE", one, e.manager, "", "If-Match", `"4",  "5"`)
 	e.mustDo(t, http.StatusNotFound, "GET", one, e.manager, "")
 }

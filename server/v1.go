@@ -393,25 +393,61 @@ func (s *Server) renderIncident(c *fiber.Ctx, status int, inc *incident.Incident
 	return c.Status(status).JSON(wire.NewV1Incident(inc, page, comps))
 }
 
-// ifMatchVersion reads If-Match (RFC 9110 13.1.1) as the version the
-// client read: nil when absent or "*" (any current version). A bare
-// number (the quotes forgotten) is refused with how to write it; any
-// other tag (weak, or not one of ours) matches no version (-1).
-func ifMatchVersion(c *fiber.Ctx) (*int, error) {
+// ifMatchVersions reads If-Match (RFC 9110 13.1.1) as the versions the
+// client would accept: nil when absent or "*" (any current version),
+// else one entry per entity tag of the list. A bare number (the quotes
+// forgotten) is refused with how to write it; any other tag (weak, or
+// not one of ours) matches no version (-1).
+func ifMatchVersions(c *fiber.Ctx) ([]int, error) {
 	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
 	if h == "" || h == "*" {
 		return nil, nil
 	}
-	if _, err := strconv.Atoi(h); err == nil {
-		return nil, incident.Invalid("If-Match", `an entity tag is quoted: send "%s" (the ETag as it came), not %s`, h, h)
+	var out []int
+	for _, tag := range strings.Split(h, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "" {
+			continue // "a, , b" is a list of two (RFC 9110 5.6.1)
+		}
+		if _, err := strconv.Atoi(tag); err == nil {
+			return nil, incident.Invalid("If-Match", `an entity tag is quoted: send "%s" (the ETag as it came), not %s`, tag, tag)
+		}
+		v := -1
+		if t, ok := strings.CutPrefix(tag, `"`); ok && strings.HasSuffix(t, `"`) {
+			if n, err := strconv.Atoi(strings.TrimSuffix(t, `"`)); err == nil && n > 0 {
+				v = n
+			}
+		}
+		out = append(out, v)
 	}
-	v := -1
-	if tag, ok := strings.CutPrefix(h, `"`); ok {
-		if n, err := strconv.Atoi(strings.TrimSuffix(tag, `"`)); err == nil && strings.HasSuffix(tag, `"`) {
-			v = n
+	if len(out) == 0 {
+		return nil, incident.Invalid("If-Match", `want "*" or the ETag as it came, e.g. "3"`)
+	}
+	return out, nil
+}
+
+// ifMatchIncident is the version an incident change must find (the
+// service checks it when it commits): nil without If-Match; with a list
+// of tags, the incident's current version when the list has it, else one
+// that no incident has, so that the change fails with 412.
+func (s *Server) ifMatchIncident(c *fiber.Ctx, pageID, id string) (*int, error) {
+	vs, err := ifMatchVersions(c)
+	if err != nil || vs == nil {
+		return nil, err
+	}
+	if len(vs) == 1 {
+		return &vs[0], nil
+	}
+	inc, err := s.svc.Incident(c.UserContext(), pageID, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		if v == inc.Version {
+			return &v, nil
 		}
 	}
-	return &v, nil
+	return &vs[0], nil
 }
 
 func (s *Server) getIncident() fiber.Handler {
@@ -474,7 +510,7 @@ func (s *Server) updateIncident() fiber.Handler {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		ifVersion, err := ifMatchVersion(c)
+		ifVersion, err := s.ifMatchIncident(c, c.Params("page_id"), c.Params("incident_id"))
 		if err != nil {
 			return err
 		}
@@ -491,22 +527,16 @@ func (s *Server) updateIncident() fiber.Handler {
 func (s *Server) deleteIncident() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, pageID, id := c.UserContext(), c.Params("page_id"), c.Params("incident_id")
-		inc, err := s.svc.Incident(ctx, pageID, id)
+		v, err := s.ifMatchIncident(c, pageID, id)
 		if err != nil {
 			return err
-		}
-		v, err := ifMatchVersion(c)
-		if err != nil {
-			return err
-		}
-		if v != nil && *v != inc.Version {
-			return incident.Errorf(incident.EPRECONDITION, "incident %s has changed since it was read: it is now %s (version %d); read it again", inc.ID, inc.Status, inc.Version)
 		}
 		page, comps, err := s.pageAndComponents(ctx, pageID)
 		if err != nil {
 			return err
 		}
-		if err := s.svc.DeleteIncident(ctx, pageID, id); err != nil {
+		inc, err := s.svc.DeleteIncidentIf(ctx, pageID, id, v)
+		if err != nil {
 			return err
 		}
 		return c.JSON(wire.NewV1Incident(inc, page, comps))

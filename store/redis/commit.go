@@ -450,12 +450,21 @@ func (db *DB) planDeletes(ctx context.Context, p *plan, c *incident.Change) erro
 		compPages[comp.ID] = comp.PageID
 	}
 	for _, id := range c.DeleteIncidentIDs {
+		want, conditional := c.DeleteIncidentIf[id]
 		pageID, ok := incPages[id]
 		if !ok {
+			if conditional {
+				return incident.Errorf(incident.ECONFLICT, "incident %q was deleted meanwhile", id)
+			}
 			continue
 		}
 		g.hdel(k.incidentPages(), id)
 		b := p.batch(pageID)
+		if conditional {
+			// "0" would mean "absent" to the check: a stored version is ≥ 1.
+			b.check(op{O: "ver", K: b.key(k.incidentVersions(pageID)), F: id, V: strconv.Itoa(max(want, 1)),
+				M: fmt.Sprintf("incident %q was changed or deleted meanwhile (expected version %d); reload and retry", id, want)})
+		}
 		b.hdel(k.incidents(pageID), id)
 		b.hdel(k.incidentVersions(pageID), id)
 		b.zrem(k.incidentsByCreated(pageID), id)

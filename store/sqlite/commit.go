@@ -77,6 +77,22 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, c *incident.Change) error 
 			return err
 		}
 	}
+	for _, id := range c.DeleteIncidentIDs {
+		want, ok := c.DeleteIncidentIf[id]
+		if !ok {
+			continue
+		}
+		var stored int
+		err := tx.QueryRowContext(ctx, "SELECT version FROM incidents WHERE id = ?", id).Scan(&stored)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return incident.Errorf(incident.ECONFLICT, "incident %q was deleted meanwhile", id)
+		case err != nil:
+			return fmt.Errorf("sqlite: read version of incident %s: %w", id, err)
+		case stored != want:
+			return incident.Errorf(incident.ECONFLICT, "incident %q was changed meanwhile (version %d, expected %d); reload and retry", id, stored, want)
+		}
+	}
 	if k := c.Idempotency; k != nil {
 		if err := db.claimKey(ctx, tx, k); err != nil {
 			return err

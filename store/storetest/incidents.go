@@ -266,6 +266,7 @@ func testAtomicity(t *testing.T, s incident.Store) {
 			c.Incidents = append(c.Incidents, newIncident("i0", "pa", incident.Identified, base))
 		}},
 		{"duplicate idempotency key", func(c *incident.Change) { c.Idempotency.Key = "used" }},
+		{"conditional delete at a stale version", func(c *incident.Change) { c.DeleteIncidentIf = map[string]int{"idel": 2} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,6 +371,25 @@ func testDeletes(t *testing.T, s incident.Store) {
 		wantErr(t, "deleted component", err, incident.ErrNotFound)
 		comps, _ := s.FindComponents(ctx, "pa")
 		equal(t, "remaining components", compIDs(comps), []string{"pa-c"})
+	})
+	t.Run("conditional", func(t *testing.T) {
+		commit(t, s, build("pc"))
+		// pc-i is at version 1: a deletion that expects another version,
+		// or a missing incident, changes nothing.
+		for _, c := range []*incident.Change{
+			{DeleteIncidentIDs: []string{"pc-i"}, DeleteIncidentIf: map[string]int{"pc-i": 2}},
+			{DeleteIncidentIDs: []string{"pc-m", "nope"}, DeleteIncidentIf: map[string]int{"nope": 1}},
+		} {
+			wantErr(t, "Commit", s.Commit(ctx, c), incident.ErrConflict)
+		}
+		for _, id := range []string{"pc-i", "pc-m"} {
+			if _, err := s.FindIncidentByID(ctx, id); err != nil {
+				t.Errorf("%s after refused deletions: %v", id, err)
+			}
+		}
+		commit(t, s, &incident.Change{DeleteIncidentIDs: []string{"pc-i"}, DeleteIncidentIf: map[string]int{"pc-i": 1}})
+		_, err := s.FindIncidentByID(ctx, "pc-i")
+		wantErr(t, "deleted incident", err, incident.ErrNotFound)
 	})
 	t.Run("missing IDs are not an error", func(t *testing.T) {
 		commit(t, s, &incident.Change{DeletePageIDs: []string{"nope"}, DeleteComponentIDs: []string{"nope"}, DeleteIncidentIDs: []string{"nope"}})
