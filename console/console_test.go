@@ -390,12 +390,16 @@ func TestScheduleMaintenance(t *testing.T) {
 	m := e.client(t)
 	m.signIn(incident.RoleManager, "Mia")
 	tok := m.csrf("/console/maintenance/new")
+	if _, form := m.do("GET", "/console/maintenance/new", nil); !strings.Contains(form, `name="name_hu"`) || !strings.Contains(form, `name="message_hu"`) {
+		t.Error("the maintenance form has no Hungarian name and message fields")
+	}
 	start := time.Now().Add(48 * time.Hour).In(time.UTC)
 	if loc, err := time.LoadLocation(e.page.TimeZone); err == nil {
 		start = start.In(loc)
 	}
 	res, body := m.do("POST", "/console/maintenance", url.Values{"_csrf": {tok}, "name": {"Database upgrade"}, "start": {start.Format("2006-01-02T15:04")},
-		"minutes": {"30"}, "component": {e.payments.ID}, "message": {"Payments may be slow."}, "notify": {"on"}})
+		"minutes": {"30"}, "component": {e.payments.ID}, "message": {"Payments may be slow."}, "notify": {"on"},
+		"name_hu": {"Adatbázis-frissítés"}, "message_hu": {"A fizetés lassú lehet."}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("schedule: %d\n%s", res.StatusCode, body)
 	}
@@ -403,6 +407,9 @@ func TestScheduleMaintenance(t *testing.T) {
 	if len(list) != 1 || !list[0].IsMaintenance() || list[0].ScheduledUntil.Sub(*list[0].ScheduledFor) != 30*time.Minute ||
 		list[0].ScheduledFor.Truncate(time.Minute) != start.UTC().Truncate(time.Minute) {
 		t.Fatalf("maintenances: %+v", list)
+	}
+	if got := list[0]; got.NameIn("hu") != "Adatbázis-frissítés" || len(got.Updates) == 0 || got.Updates[0].Messages["hu"] != "A fizetés lassú lehet." {
+		t.Errorf("the Hungarian name and message: %q, %+v", got.NameIn("hu"), got.Updates)
 	}
 	if _, body := m.do("GET", "/console/", nil); !strings.Contains(body, "Database upgrade") {
 		t.Error("the overview does not list the maintenance")

@@ -16,6 +16,7 @@ type maintenanceForm struct {
 	Minutes              int
 	Components           []string
 	Notify               bool
+	Messages, Names      map[string]string // language → the text in it, beside Message and Name
 	Error                string
 }
 
@@ -34,7 +35,8 @@ func (cs *Console) maintenanceView(c *fiber.Ctx, status int, f *maintenanceForm)
 	if err != nil {
 		return err
 	}
-	v := cs.newView(c, "ConsoleScheduleTitle", fiber.Map{"Form": f, "Components": leaves(comps), "TimeZone": p.TimeZone})
+	v := cs.newView(c, "ConsoleScheduleTitle", fiber.Map{"Form": f, "Components": leaves(comps), "TimeZone": p.TimeZone,
+		"OtherLangs": otherLanguages(p), "Declaring": true})
 	v.Nav = "overview"
 	return cs.renderView(c, status, "maintenance", v)
 }
@@ -51,6 +53,7 @@ func (cs *Console) scheduleMaintenance(c *fiber.Ctx) error {
 	f := &maintenanceForm{Name: strings.TrimSpace(c.FormValue("name")), Message: strings.TrimSpace(c.FormValue("message")),
 		Start: c.FormValue("start"), Notify: c.FormValue("notify") == "on"}
 	f.Minutes, _ = strconv.Atoi(c.FormValue("minutes"))
+	f.Messages, f.Names = readLanguageFields(c)
 	for _, v := range args.PeekMulti("component") {
 		f.Components = append(f.Components, string(v))
 	}
@@ -62,7 +65,7 @@ func (cs *Console) scheduleMaintenance(c *fiber.Ctx) error {
 	start = start.UTC()
 	end := start.Add(time.Duration(f.Minutes) * time.Minute)
 	st, auto := incident.Scheduled, true
-	in := incident.IncidentInput{Name: &f.Name, Status: &st, Body: &f.Message, DeliverNotifications: &f.Notify,
+	in := incident.IncidentInput{Name: &f.Name, Names: f.Names, Status: &st, Body: &f.Message, Messages: f.Messages, DeliverNotifications: &f.Notify,
 		ComponentIDs: append([]string{}, f.Components...), ScheduledFor: &start, ScheduledUntil: &end,
 		ScheduledAutoInProgress: &auto, ScheduledAutoCompleted: &auto}
 	inc, _, err := cs.cfg.Incidents.CreateIncident(ctx, p.ID, in, "")

@@ -104,25 +104,33 @@ func otherLanguages(p *incident.Page) []fiber.Map {
 	return out
 }
 
+// readLanguageFields reads the "langmessages" part of a form: the message
+// and the name written in each language besides the default (nil maps
+// when none is).
+func readLanguageFields(c *fiber.Ctx) (messages, names map[string]string) {
+	for _, l := range incident.Languages {
+		if m := strings.TrimSpace(c.FormValue("message_" + l)); m != "" {
+			if messages == nil {
+				messages = map[string]string{}
+			}
+			messages[l] = m
+		}
+		if n := strings.TrimSpace(c.FormValue("name_" + l)); n != "" {
+			if names == nil {
+				names = map[string]string{}
+			}
+			names[l] = n
+		}
+	}
+	return messages, names
+}
+
 func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
 	f := &incidentForm{Name: strings.TrimSpace(c.FormValue("name")), Status: c.FormValue("status"), Impact: c.FormValue("impact"),
 		Message: strings.TrimSpace(c.FormValue("message")), Notify: c.FormValue("notify") == "on", Operational: c.FormValue("operational") == "on",
 		Statuses: map[string]string{}, Key: c.FormValue("key"), Resolving: c.FormValue("resolving") != ""}
 	f.Version, _ = strconv.Atoi(c.FormValue("version"))
-	for _, l := range incident.Languages {
-		if m := strings.TrimSpace(c.FormValue("message_" + l)); m != "" {
-			if f.Messages == nil {
-				f.Messages = map[string]string{}
-			}
-			f.Messages[l] = m
-		}
-		if n := strings.TrimSpace(c.FormValue("name_" + l)); n != "" {
-			if f.Names == nil {
-				f.Names = map[string]string{}
-			}
-			f.Names[l] = n
-		}
-	}
+	f.Messages, f.Names = readLanguageFields(c)
 	for _, comp := range comps {
 		if st := c.FormValue("component_" + comp.ID); incident.ComponentStatus(st).Valid() {
 			f.Statuses[comp.ID] = st
