@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -192,4 +193,78 @@ func TestReceiveReusesPage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestResolveRaceOneAnswer: agents resolving one complaint at once (on
+// one node or several) resolve it once; one answer goes to the customer,
+// the winner's, and every other agent is told it was resolved meanwhile.
+// With a Drafter the answer is queued in the resolving save; without one
+// it is asked for only after the save won.
+func TestResolveRaceOneAnswer(t *testing.T) {
+	for _, drafting := range []bool{false, true} {
+		t.Run(fmt.Sprintf("drafter=%v", drafting), func(t *testing.T) {
+			forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+				h := newHarness(t, open)
+				var d *drafter
+				if drafting {
+					d = withDrafter(h)
+				}
+				c, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "charged twice"})
+				before, outBefore := len(h.ack.ok(c.ID)), len(h.entries(c.ID, complaint.EntryMessageOut))
+				var queuedBefore int32
+				if d != nil {
+					queuedBefore = d.queued.Load()
+				}
+				const n = 6
+				errs := make([]error, n)
+				var wg sync.WaitGroup
+				for i := range n {
+					s := h.service() // another node each
+					s.Answers = h.svc.Answers
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, errs[i] = s.Resolve(h.ctx, h.page.ID, c.ID, complaint.RemedyRefund, fmt.Sprintf("Refunded by agent %d.", i))
+					}()
+				}
+				wg.Wait()
+				winner := -1
+				for i, err := range errs {
+					switch {
+					case err == nil && winner >= 0:
+						t.Errorf("agents %d and %d both resolved it", winner, i)
+					case err == nil:
+						winner = i
+					case incident.ErrorCode(err) != incident.ETRANSITION:
+						t.Errorf("agent %d: %v, want %s", i, err, incident.ETRANSITION)
+					}
+				}
+				if winner < 0 {
+					t.Fatal("nobody resolved it")
+				}
+				want := fmt.Sprintf("Refunded by agent %d.", winner)
+				if got := h.get(c.ID); got.State != complaint.StateResolved || got.Outcome != want {
+					t.Errorf("stored: %s %q, want resolved %q", got.State, got.Outcome, want)
+				}
+				var answers []string
+				for _, a := range h.ack.ok(c.ID)[before:] {
+					if a.Answer == complaint.AnswerResolved {
+						answers = append(answers, a.Text)
+					}
+				}
+				if drafting {
+					// Drafts are asked for by every agent; only the
+					// winner's save queued one.
+					if q := d.queued.Load() - queuedBefore; q != 1 {
+						t.Errorf("%d resolving saves queued an answer, want 1", q)
+					}
+				} else if len(answers) != 1 || answers[0] != want {
+					t.Errorf("answers asked for: %q, want only %q", answers, want)
+				}
+				if out := h.entries(c.ID, complaint.EntryMessageOut)[outBefore:]; len(out) != 1 || out[0].Text != want {
+					t.Errorf("timeline answers: %d, want one: %q", len(out), want)
+				}
+			})
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -329,15 +330,67 @@ func (s *Service) Resolve(ctx context.Context, pageID, id string, remedy Remedy,
 	if err := checkText("outcome", outcome); err != nil {
 		return nil, err
 	}
-	c, err := s.Get(ctx, pageID, id)
-	if err != nil {
+	actor := incident.ActorFrom(ctx).String()
+	for attempt := 0; ; attempt++ {
+		c, err := s.Get(ctx, pageID, id)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case c.State == StateResolved && attempt > 0:
+			return nil, incident.Errorf(incident.ETRANSITION, "someone resolved this complaint a moment ago; the customer was told: %q", c.Outcome)
+		case !CanMove(c.State, StateResolved):
+			return nil, incident.Errorf(incident.ETRANSITION, "a complaint cannot go from %s to resolved", c.State)
+		}
+		got, err := s.resolveAt(ctx, c, actor, remedy, outcome)
+		if incident.ErrorCode(err) == incident.ECONFLICT && attempt < 4 {
+			continue // changed meanwhile: read it again
+		}
+		return got, err
+	}
+}
+
+// resolveAt is an agent's resolution of c as it was read: saved only if
+// no other change came first (else ECONFLICT), with the answer to the
+// customer keyed by the version read. Of two agents resolving one
+// complaint at once, one resolves it and one answer goes out; the other
+// reads it again and is told. Where the pipeline drafts the answer and
+// the store queues it in the complaint's save, both land in one write;
+// elsewhere the save comes first, so a lost race sends nothing.
+func (s *Service) resolveAt(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome string) (*Complaint, error) {
+	key := "resolved-" + strconv.Itoa(c.Version)
+	next := *c
+	now := s.now()
+	entries := s.markResolved(&next, actor, remedy, outcome, "", now)
+	next.Version++
+	next.UpdatedAt = now
+	next.CheckAt = s.Policy.CheckAt(&next)
+	if d, ok := s.Answers.(Drafter); ok {
+		ds, queued, err := d.Draft(ctx, c, AnswerResolved, key, outcome)
+		if err != nil {
+			return nil, err
+		}
+		switch err := s.Store.SaveComplaintQueued(ctx, &next, entries, ds); {
+		case err == nil:
+			if queued != nil {
+				queued()
+			}
+			s.publish(ctx, &next)
+			return &next, nil
+		case !errors.Is(err, ErrNotAtomic):
+			return nil, err
+		}
+	}
+	if err := s.Store.SaveComplaint(ctx, &next, entries); err != nil {
 		return nil, err
 	}
-	if !CanMove(c.State, StateResolved) {
-		return nil, incident.Errorf(incident.ETRANSITION, "a complaint cannot go from %s to resolved", c.State)
+	s.publish(ctx, &next)
+	if s.Answers != nil {
+		if err := s.Answers.Answer(ctx, c, AnswerResolved, key, outcome); err != nil {
+			return nil, err
+		}
 	}
-	got, _, err := s.resolve(ctx, c, incident.ActorFrom(ctx).String(), remedy, outcome, "resolved-"+incident.NewID(), "")
-	return got, err
+	return &next, nil
 }
 
 // resolve moves c to resolved and asks for the answer that tells the
@@ -363,22 +416,28 @@ func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remed
 			return nil, errUnchanged
 		}
 		changed = true
-		from := c.State
-		c.State, c.Remedy, c.Outcome, c.ResolvedAt = StateResolved, remedy, outcome, &now
-		if incidentID != "" {
-			c.IncidentAnswered = incidentID
-		}
-		answered(c, now)
-		return []*Entry{
-			s.event(c, EntryState, actor, string(from)+" → resolved (remedy: "+string(remedy)+")", now,
-				EventStateRemedy, "from", string(from), "to", string(StateResolved), "remedy", string(remedy)),
-			s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), outcome, now),
-		}, nil
+		return s.markResolved(c, actor, remedy, outcome, incidentID, now), nil
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return got, changed, nil
+}
+
+// markResolved moves c to resolved with its remedy and outcome (the
+// answer to the customer) and returns the timeline entries that say so.
+func (s *Service) markResolved(c *Complaint, actor string, remedy Remedy, outcome, incidentID string, now time.Time) []*Entry {
+	from := c.State
+	c.State, c.Remedy, c.Outcome, c.ResolvedAt = StateResolved, remedy, outcome, &now
+	if incidentID != "" {
+		c.IncidentAnswered = incidentID
+	}
+	answered(c, now)
+	return []*Entry{
+		s.event(c, EntryState, actor, string(from)+" → resolved (remedy: "+string(remedy)+")", now,
+			EventStateRemedy, "from", string(from), "to", string(StateResolved), "remedy", string(remedy)),
+		s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), outcome, now),
+	}
 }
 
 // checkText checks a note, reply or outcome.
