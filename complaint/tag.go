@@ -237,6 +237,9 @@ func incidentWords(inc *incident.Incident, names map[string]string) []string {
 	}
 	for _, u := range inc.Updates {
 		add(u.Body)
+		for _, m := range u.Messages {
+			add(m) // the update as customers in that language read it
+		}
 	}
 	return out
 }
@@ -288,6 +291,7 @@ var generic = func() map[string]bool {
 	for _, w := range strings.Fields(`outage outages down failing failed fails failure working works service services
 		problem problems issue issues error errors incident incidents degraded status please help still again
 		there this that with from have your what when will would could should about since today
+		some them they their were been more than just very into only over also here after
 		hiba hibas hibat nem mukodik mukodott problema szolgaltatas leallas kerem miert mert vagy mikor
 		awaria awarii dziala dzialaja problem problemy usluga uslugi prosze dlaczego kiedy jest nadal
 		greska greske kvar radi rade problem usluga usluge molim zasto kada jos uvijek`) {

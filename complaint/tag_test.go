@@ -57,6 +57,12 @@ func TestSuggest(t *testing.T) {
 		{name: "hungarian inflection", ev: Evidence{At: at, Text: "Nem sikerül a kártyás fizetés, a kártyával semmi"},
 			incidents: []*incident.Incident{withName(incs[0], "Kártyás fizetések hibája")},
 			want:      "ipay", minConf: 0.5, reasonHas: []string{"'fizetés'"}},
+		{name: "the update's text in the customer's language", ev: Evidence{At: at, Text: "Nem tudok fizetni kártyával!"},
+			incidents: []*incident.Incident{withMessage(incs[0], "hu", "Egyes kártyás fizetések sikertelenek.")},
+			want:      "ipay", minConf: 0.5, reasonHas: []string{"'kártyával'"}},
+		{name: "function words are no evidence", ev: Evidence{At: at, Text: "some of them were here"},
+			incidents: []*incident.Incident{withName(incs[0], "Some of them were here")},
+			want:      "ipay", maxConf: DefaultThreshold - 0.01, reasonLack: []string{"mentions"}},
 		{name: "polish inflection and diacritics", ev: Evidence{At: at, Text: "Płatności kartą nie działają"},
 			incidents: []*incident.Incident{withName(incs[0], "Awaria płatności kartą")},
 			want:      "ipay", minConf: 0.5, reasonHas: []string{"'płatności'"}},
@@ -114,6 +120,15 @@ func TestSuggest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withMessage returns a copy of inc whose one update has a text in lang
+// beside an English body that shares no word with it.
+func withMessage(inc *incident.Incident, lang, text string) *incident.Incident {
+	c := *inc
+	c.Name = "Outage"
+	c.Updates = []*incident.Update{{Body: "We are looking into it.", Messages: map[string]string{lang: text}}}
+	return &c
 }
 
 // withName returns a copy of inc with another name and no updates, so
