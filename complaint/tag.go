@@ -29,18 +29,23 @@ type Evidence struct {
 // settles it; a customer of an affected component during the outage is
 // enough on its own; words and timing support the rest.
 const (
-	weightReply       = 0.95
-	weightComponent   = 0.5
-	weightWord        = 0.2 // per distinct word, up to two
-	weightOpen        = 0.15
-	weightJustEnded   = 0.1 // resolved at most justEnded before
-	weightRecent      = 0.05
-	weightOnlyOpen    = 0.2
-	justEnded         = 2 * time.Hour
-	maxWordsCounted   = 2
-	maxConfidence     = 0.99
-	minWordLen        = 4
-	maxReasonMentions = 3
+	weightReply     = 0.95
+	weightComponent = 0.5
+	// weightComponentPlanned is a component's weight for a maintenance
+	// that has completed: planned work customers were told of in advance
+	// is seldom what they complain about once it is over, and an incident
+	// on the same component (the usual subject) must win over it.
+	weightComponentPlanned = 0.3
+	weightWord             = 0.2 // per distinct word, up to two
+	weightOpen             = 0.15
+	weightJustEnded        = 0.1 // resolved at most justEnded before
+	weightRecent           = 0.05
+	weightOnlyOpen         = 0.2
+	justEnded              = 2 * time.Hour
+	maxWordsCounted        = 2
+	maxConfidence          = 0.99
+	minWordLen             = 4
+	maxReasonMentions      = 3
 )
 
 // Suggest scores every candidate incident (open, or resolved within the
@@ -95,7 +100,11 @@ func scoreIncident(ev Evidence, inc *incident.Incident, names map[string]string,
 		why = append(why, Why{Code: WhyReply, Args: map[string]string{"incident": inc.Name}})
 	}
 	if r, w, ok := componentReason(ev, inc, names, loc); ok {
-		score += weightComponent
+		if inc.IsMaintenance() && !inc.Open() {
+			score += weightComponentPlanned
+		} else {
+			score += weightComponent
+		}
 		reasons, why = append(reasons, r), append(why, w)
 	}
 	if hits := mentions(words, incidentWords(inc, names)); len(hits) > 0 {

@@ -52,6 +52,13 @@ func TestSuggest(t *testing.T) {
 		{name: "customer of a component under maintenance started early by hand", ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}},
 			incidents: []*incident.Incident{maintenanceStartedEarly()},
 			want:      "imnt", minConf: 0.3, reasonHas: []string{"customer uses Card payments, which has been under maintenance since 09:02 UTC"}},
+		{name: "an incident on the customer's component wins over a maintenance completed since",
+			ev:        Evidence{At: at, Text: "Karta obciążona, zamówienie nie przeszło.", Components: []string{"cpay"}},
+			incidents: []*incident.Incident{resolvedPayments(t0.Add(20 * time.Minute)), completedMaintenance(t0.Add(28 * time.Minute))},
+			want:      "ipay", minConf: DefaultThreshold, reasonHas: []string{"customer uses Card payments, which had a major outage"}},
+		{name: "a completed maintenance alone is only a suggestion", ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}},
+			incidents: []*incident.Incident{completedMaintenance(t0.Add(28 * time.Minute))},
+			want:      "imnt", maxConf: DefaultThreshold - 0.01},
 		{name: "english words", ev: Evidence{At: at, Text: "My card payment did not go through!"},
 			want: "ipay", minConf: 0.5, reasonHas: []string{"'card'", "'payment'"}},
 		{name: "hungarian inflection", ev: Evidence{At: at, Text: "Nem sikerül a kártyás fizetés, a kártyával semmi"},
@@ -177,6 +184,24 @@ func TestReasonInPageTimeZone(t *testing.T) {
 
 // maintenanceStartedEarly is a maintenance scheduled for 11:12 that a
 // manager started by hand at 09:02.
+// resolvedPayments is the Card payments outage, resolved at end.
+func resolvedPayments(end time.Time) *incident.Incident {
+	return &incident.Incident{ID: "ipay", Name: "Card payments are failing", Status: incident.Resolved,
+		Impact: incident.ImpactMajor, ComponentIDs: []string{"cpay"}, StartedAt: t0, ResolvedAt: ptrTime(end),
+		Updates: []*incident.Update{{Status: incident.Investigating, Body: "Investigating.", CreatedAt: t0,
+			AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.MajorOutage}}}}}
+}
+
+// completedMaintenance is a one-minute maintenance on Card payments that
+// completed at end.
+func completedMaintenance(end time.Time) *incident.Incident {
+	from, until := end.Add(-time.Minute), end
+	return &incident.Incident{ID: "imnt", Name: "Database upgrade", Status: incident.Completed, Impact: incident.ImpactMaintenance,
+		ComponentIDs: []string{"cpay"}, StartedAt: from, ResolvedAt: ptrTime(end), ScheduledFor: &from, ScheduledUntil: &until,
+		Updates: []*incident.Update{{Status: incident.InProgress, Body: "Started.", CreatedAt: from,
+			AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.UnderMaintenance}}}}}
+}
+
 func maintenanceStartedEarly() *incident.Incident {
 	from, until := t0.Add(2*time.Hour), t0.Add(3*time.Hour)
 	return &incident.Incident{ID: "imnt", Name: "Database upgrade", Status: incident.InProgress, Impact: incident.ImpactMaintenance,
