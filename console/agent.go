@@ -277,6 +277,34 @@ func (cs *Console) guidance(c *fiber.Ctx, pageID string, open []*incident.Incide
 	return rows, nil
 }
 
+// agentGuidance is the compensation guidance an agent needs before any
+// complaint is open (a phone call, the overview): every open incident's,
+// and that of each incident ended within endedListed whose compensation
+// is decided or coming, since customers call after the fix to claim it.
+func (cs *Console) agentGuidance(c *fiber.Ctx, pageID string, open []*incident.Incident) ([]guidanceRow, error) {
+	if cs.cfg.Compensation == nil {
+		return nil, nil
+	}
+	rows, err := cs.guidance(c, pageID, open)
+	if err != nil {
+		return nil, err
+	}
+	ended, _, err := cs.cfg.Incidents.Incidents(c.UserContext(), incident.IncidentFilter{PageID: pageID, Statuses: endedStatuses, Since: cs.now().Add(-endedListed)})
+	if err != nil {
+		return nil, err
+	}
+	more, err := cs.guidance(c, pageID, ended)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range more {
+		if r.Decision.State == compensation.Decided || r.Decision.State == compensation.Coming {
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
 // complaintPage is GET /console/complaints/:id: the customer's story.
 func (cs *Console) complaintPage(c *fiber.Ctx) error {
 	// The reference the customer reads out (C-RCLFXZ2G) finds it too.
@@ -649,7 +677,7 @@ func (cs *Console) callView(c *fiber.Ctx, status int, f *callForm) error {
 	}
 	data["Incidents"] = incs
 	if cs.cfg.Compensation != nil {
-		g, err := cs.guidance(c, p.ID, incs)
+		g, err := cs.agentGuidance(c, p.ID, incs)
 		if err != nil {
 			return err
 		}

@@ -249,6 +249,21 @@ func TestComplaintOfAnEndedIncident(t *testing.T) {
 	if !strings.Contains(guidance, "if plan gold: the customer&#39;s choice of credit of 5.00 EUR or 7 free days") || strings.Contains(guidance, other.Name) {
 		t.Errorf("the guidance beside it:\n%s\nwant the ended incident's rule in words, and not %q", guidance, other.Name)
 	}
+	// A new call and the overview show it too, beside the open
+	// incident's: the resolution asked customers to say which they want.
+	for _, path := range []string{"/console/calls/new", "/console/"} {
+		_, body := a.do("GET", path, nil)
+		i := strings.Index(body, `id="guidance"`)
+		if i < 0 {
+			t.Errorf("%s shows no compensation guidance", path)
+			continue
+		}
+		g := body[i:]
+		g = g[:strings.Index(g, "</section>")]
+		if !strings.Contains(g, "Card payments fail") || !strings.Contains(g, "Resolved") || !strings.Contains(g, "credit of 5.00 EUR or 7 free days") || !strings.Contains(g, other.Name) {
+			t.Errorf("%s: the guidance lacks the ended incident's decided offers or the open one:\n%s", path, g)
+		}
+	}
 	tok := a.csrf(page)
 	if res, _ := a.do("POST", page+"/tag", url.Values{"_csrf": {tok}, "incident": {ended.ID}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("save the tag form: %d", res.StatusCode)

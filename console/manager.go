@@ -51,8 +51,12 @@ func (cs *Console) overview(c *fiber.Ctx) error {
 			openInc = append(openInc, i)
 		}
 	}
+	guidance, err := cs.agentGuidance(c, p.ID, openInc)
+	if err != nil {
+		return err
+	}
 	v := cs.newView(c, "ConsoleOverviewTitle", fiber.Map{"Page": p, "Components": leaves(comps), "Open": openInc, "Maintenance": maint,
-		"Overall": incident.Overall(comps, open)})
+		"Overall": incident.Overall(comps, open), "Guidance": guidance})
 	v.Nav, v.Live = "overview", Prefix+"/live"
 	return cs.renderView(c, fiber.StatusOK, "overview", v)
 }
