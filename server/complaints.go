@@ -541,6 +541,9 @@ func complaintAction[R validator](s *Server, newReq func() R, act func(c *fiber.
 func (s *Server) assignComplaint() fiber.Handler {
 	return complaintAction(s, func() *assignRequest { return &assignRequest{} },
 		func(c *fiber.Ctx, pageID, id string, r *assignRequest) (*complaint.Complaint, error) {
+			if r.From != nil {
+				return s.cp.svc.AssignIf(c.UserContext(), pageID, id, *r.Owner, strings.TrimSpace(*r.From))
+			}
 			return s.cp.svc.Assign(c.UserContext(), pageID, id, *r.Owner)
 		})
 }

@@ -625,3 +625,39 @@ func TestSlackComplaintKeepsEveryWord(t *testing.T) {
 		}
 	}
 }
+
+// TestComplaintConditionalTake: an assignment with "from" (the owner the
+// agent saw) changes hands only while it is still theirs; a lost take is
+// 409 naming who has it, and changes nothing.
+func TestComplaintConditionalTake(t *testing.T) {
+	e := newComplaintEnv(t)
+	ctx := context.Background()
+	if _, _, err := e.svc.CreateToken(ctx, "dora", incident.RoleAgent); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.CreateToken(ctx, "eve", incident.RoleAgent); err != nil {
+		t.Fatal(err)
+	}
+	var c wire.Complaint
+	e.mustDo(t, http.StatusCreated, "POST", e.path(""), e.agent, `{"channel":"api","contact":{"name":"Walk-in"},"text":"who has this?"}`).json(t, &c)
+	e.mustDo(t, http.StatusOK, "POST", e.path("/"+c.ID+"/assign"), e.agent, `{"owner":"","from":"`+c.Owner+`"}`)
+	var got wire.Complaint
+	e.mustDo(t, http.StatusOK, "POST", e.path("/"+c.ID+"/assign"), e.agent, `{"owner":"dora","from":""}`).json(t, &got)
+	if got.Owner != "dora" {
+		t.Fatalf("taken from nobody: owner %q", got.Owner)
+	}
+	// Eve read it unassigned too: she is told who has it, and it stays Dora's.
+	d := e.mustDo(t, http.StatusConflict, "POST", e.path("/"+c.ID+"/assign"), e.agent, `{"owner":"eve","from":""}`).errorOf(t)
+	if d.Code != incident.ECONFLICT || !strings.Contains(d.Message, "dora took this complaint") {
+		t.Errorf("a lost take: %+v", d)
+	}
+	e.mustDo(t, http.StatusOK, "GET", e.path("/"+c.ID), e.agent, "").json(t, &got)
+	if got.Owner != "dora" {
+		t.Errorf("after a lost take the owner is %q", got.Owner)
+	}
+	// Taking it again, from the owner now seen, takes it.
+	e.mustDo(t, http.StatusOK, "POST", e.path("/"+c.ID+"/assign"), e.agent, `{"owner":"eve","from":"dora"}`).json(t, &got)
+	if got.Owner != "eve" {
+		t.Errorf("taken from dora: owner %q", got.Owner)
+	}
+}

@@ -351,11 +351,22 @@ When: --at, for a call you record after taking it (default now).`)
 }
 
 func cmdComplaintsAssign(ctx context.Context, a *app, args []string) error {
-	pf, asJSON, pos, err := a.actionFlags("assign", "ID AGENT [FLAGS]", `Gives a complaint to AGENT ("" leaves it unassigned). The new owner sees the whole timeline.`, 2, "ID and AGENT", args, nil)
+	pf, asJSON, pos, err := a.actionFlags("assign", "ID AGENT [FLAGS]", `Gives a complaint to AGENT ("" leaves it unassigned). The new owner sees the whole timeline. `+
+		`It changes hands only if nobody else took it between reading and assigning; if someone did, nothing changes and the command says who has it (run it again to take it from them).`, 2, "ID and AGENT", args, nil)
 	if err != nil {
 		return err
 	}
-	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/assign", wire.ComplaintAssign{Owner: &pos[1]},
+	c, p, err := pf.open(ctx, a.getenv)
+	if err != nil {
+		return err
+	}
+	// The owner as read now: the assignment is conditional on it.
+	var cur wire.Complaint
+	if err := c.do(ctx, http.MethodGet, complaintsPath(p.ID, pos[0]), nil, nil, &cur, nil); err != nil {
+		return err
+	}
+	from := cur.Owner
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/assign", wire.ComplaintAssign{Owner: &pos[1], From: &from},
 		func(cp wire.Complaint) string { return fmt.Sprintf("%s (%s) is %s's", cp.ID, cp.Ref, dash(cp.Owner)) })
 }
 

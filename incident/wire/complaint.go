@@ -153,9 +153,13 @@ type ComplaintEdit struct {
 }
 
 // ComplaintAssign is the body of POST …/complaints/{id}/assign; "" leaves
-// it unassigned.
+// it unassigned. From, when given, is the owner the caller saw ("":
+// nobody): the complaint changes hands only while it is still theirs, so
+// of two agents taking it at once one gets it and the other a 409 that
+// names who has it.
 type ComplaintAssign struct {
 	Owner *string `json:"owner"`
+	From  *string `json:"from,omitempty"`
 }
 
 // ComplaintTagRequest is the body of POST …/complaints/{id}/tag: an
