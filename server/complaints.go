@@ -170,7 +170,11 @@ func (r *tagRequest) Valid() error {
 		return incident.Invalid("incident_id", "must be a string or null")
 	}
 	if v.IncidentID != nil {
-		r.id = strings.TrimSpace(*v.IncidentID)
+		if r.id = strings.TrimSpace(*v.IncidentID); r.id == "" {
+			// An empty string is a slip (an unset variable), not a wish
+			// to untag: only null untags.
+			return incident.Invalid("incident_id", "is empty: an incident's ID, or null to untag")
+		}
 	}
 	return nil
 }

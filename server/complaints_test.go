@@ -241,6 +241,8 @@ func TestComplaintBadInput(t *testing.T) {
 		method, verb, body, field string
 	}{
 		{"POST", "/assign", `{}`, "owner"},
+		{"POST", "/tag", `{"incident_id":""}`, "incident_id"},
+		{"POST", "/tag", `{"incident_id":"  "}`, "incident_id"},
 		{"POST", "/tag", `{}`, "incident_id"},
 		{"POST", "/tag", `{"incident_id":5}`, "incident_id"},
 		{"POST", "/tag", `{"incident_id":"nope"}`, "incident_id"},
