@@ -46,15 +46,25 @@ func forbiddenInLine(r rune) string {
 }
 
 // TextProblem says what makes s unfit for a multi-line text (a message,
-// a note), or "" when nothing does: bytes that are not UTF-8, or a NUL,
-// which ends a string in C and in many terminals. Line breaks and tabs
-// are what such a text is for.
+// a note), or "" when nothing does: bytes that are not UTF-8, a NUL,
+// which ends a string in C and in many terminals, the other control
+// characters that only act on whoever reads the text (ESC, BEL, BS, DEL:
+// CleanText's) and the bidirectional overrides. Line breaks and tabs are
+// what such a text is for.
 func TextProblem(s string) string {
 	switch {
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8 text"
 	case strings.IndexByte(s, 0) >= 0:
 		return "must not contain NUL characters"
+	}
+	if i := strings.IndexFunc(s, droppedFromText); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		what := "control characters"
+		if r >= '\u202a' {
+			what = "bidirectional overrides or isolates"
+		}
+		return fmt.Sprintf("must not contain %s (U+%04X at byte %d)", what, r, i)
 	}
 	return ""
 }

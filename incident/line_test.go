@@ -11,6 +11,10 @@ func TestTextProblem(t *testing.T) {
 		{"", ""},
 		{"bad \xff byte", "is not valid UTF-8 text"},
 		{"nul \x00 here", "must not contain NUL characters"},
+		{"bell\a esc\x1b[31m", "must not contain control characters (U+0007 at byte 4)"},
+		{"del \x7f", "must not contain control characters (U+007F at byte 4)"},
+		{"refund\u202e001", "must not contain bidirectional overrides or isolates (U+202E at byte 6)"},
+		{"\u200fשלום\u200e, right-to-left marks are text", ""},
 	} {
 		if got := TextProblem(tt.in); got != tt.want {
 			t.Errorf("TextProblem(%q) = %q, want %q", tt.in, got, tt.want)

@@ -258,6 +258,7 @@ func TestComplaintBadInput(t *testing.T) {
 		{"PATCH", "", `{"promise":"a\u0000b"}`, "promise"},
 		{"POST", "/assign", `{"owner":"dora\u001b[0m"}`, "owner"},
 		{"POST", "/notes", `{"text":"a\u0000b"}`, "text"},
+		{"POST", "/notes", `{"text":"bell\u0007 esc\u001b[31m"}`, "text"},
 		{"POST", "/reply", `{"text":"a\u0000b"}`, "text"},
 		{"POST", "/resolve", `{"remedy":"refund","outcome":"a\u0000b"}`, "outcome"},
 	}
