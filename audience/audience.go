@@ -254,15 +254,31 @@ func NameMatches(nameWords, queryWords []string) bool {
 }
 
 // AddressKey returns address as FindCustomersByAddress compares it for
-// kind: an email with its domain lower-cased (as notify/contact stores
-// it), anything else as it is.
+// kind: an email folded to lower case (ASCII letters only, as SQLite's
+// lower() and Lua's string.lower fold them, so that the engines' indexes
+// agree), anything else as it is. Email is matched without regard to case
+// although RFC 5321 lets a local part be case-sensitive: no mail provider
+// treats it so, and a customer imported as Anna.Kovacs@… who writes from
+// anna.kovacs@… is the same customer. The stored address keeps its case.
 func AddressKey(kind channel.Kind, address string) string {
 	if kind != channel.Email {
 		return address
 	}
-	at := strings.LastIndexByte(address, '@')
-	if at < 0 {
-		return address
+	return asciiLower(address)
+}
+
+// asciiLower folds the ASCII letters of s to lower case, nothing else.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
 	}
-	return address[:at+1] + strings.ToLower(address[at+1:])
+	return s
 }

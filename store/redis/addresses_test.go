@@ -15,7 +15,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 )
 
-// The address index (customers:addresses) is built lazily for customers
+// The address index (customers:addrs) is built lazily for customers
 // written before it existed. These tests write customers, then delete the
 // index and its marker: the layout a deployment upgraded in place has.
 
@@ -166,6 +166,14 @@ func TestCustomerAddressBackfill(t *testing.T) {
 	}
 	forgetAddressIndex(t, old, "pa")
 	forgetAddressIndex(t, old, "pb")
+	// The index of a release before emails were folded: its build drops it.
+	legacy := old.keys.legacyCustomerAddresses("pa")
+	if err := needRedis(t).ZAdd(ctx, legacy[0], goredis.Z{Member: "email\x00Ann@example.com\x00a"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := needRedis(t).Set(ctx, legacy[1], "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 
 	// Before the upgrade's first lookup: b changed its phone and c was
 	// deleted by a node of the old layout; e changed and f was deleted
@@ -198,6 +206,10 @@ func TestCustomerAddressBackfill(t *testing.T) {
 	wantIDs(t, db, "pa", channel.SMS, p4)      // e's old phone
 	wantIDs(t, db, "pa", channel.SMS, p5)      // f, deleted
 	wantIDs(t, db, "pa", channel.Email, "ann@EXAMPLE.com", "a")
+	wantIDs(t, db, "pa", channel.Email, "ANN@example.com", "a")
+	if n := needRedis(t).Exists(ctx, legacy...).Val(); n != 0 {
+		t.Errorf("%d keys of the legacy address index left after the build", n)
+	}
 	wantIDs(t, db, "pa", channel.Email, "b@example.com", "b")
 	wantIDs(t, db, "pa", channel.Slack, "U1", "a")
 	wantIDs(t, db, "pa", channel.Slack, "https://hooks.slack.com/services/T/B/X", "d")

@@ -22,12 +22,14 @@ import (
 
 // customerAddressLua maintains a page's address index (customerAddresses):
 // members "<kind>\0<address>\0<customer ID>" for each address a customer
-// has, so one ZRANGEBYLEX finds an address's customers in ID order.
+// has, so one ZRANGEBYLEX finds an address's customers in ID order. An
+// email is folded to lower case (string.lower: ASCII letters, as
+// audience.AddressKey folds the query).
 const customerAddressLua = `
 local function addrMembers(id, phone, email, slack)
   local out = {}
   if phone ~= '' then out[#out+1] = 'sms\0' .. phone .. '\0' .. id end
-  if email ~= '' then out[#out+1] = 'email\0' .. email .. '\0' .. id end
+  if email ~= '' then out[#out+1] = 'email\0' .. string.lower(email) .. '\0' .. id end
   if slack ~= '' then out[#out+1] = 'slack\0' .. slack .. '\0' .. id end
   return out
 end
@@ -201,7 +203,8 @@ return 1
 // for pages whose customers predate the address index (see
 // ensureCustomerAddresses). KEYS: the customer hash, the address index,
 // the built marker, the version (bumped: a staged import copied the index
-// as it was). ARGV: HSCAN cursor, COUNT. The HSCAN runs inside the
+// as it was), the legacy index and its marker (deleted by the last
+// batch). ARGV: HSCAN cursor, COUNT. The HSCAN runs inside the
 // script, so every document it indexes is the current one: a customer
 // changed or deleted by the other scripts since an earlier batch is
 // indexed as it is now, or not at all (the HSCAN guarantee: every field
@@ -220,6 +223,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   if r[1] == '0' then redis.call('SET', KEYS[3], '1') end
   redis.call('INCR', KEYS[4])
 end
+if r[1] == '0' then redis.call('DEL', KEYS[5], KEYS[6]) end
 return r[1]
 `)
 
@@ -233,7 +237,8 @@ const defaultAddressBuildBatch = 500
 // batch at a time when its marker is missing.
 func (db *DB) ensureCustomerAddresses(ctx context.Context, pageID string) error {
 	return db.buildOnce(ctx, &db.addrBuilt, &db.addrBuilding, pageID, "address", db.keys.customerAddressesBuilt(pageID), func(batch int) error {
-		keys := []string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID), db.keys.customersVersion(pageID)}
+		keys := append([]string{db.keys.customers(pageID), db.keys.customerAddresses(pageID), db.keys.customerAddressesBuilt(pageID), db.keys.customersVersion(pageID)},
+			db.keys.legacyCustomerAddresses(pageID)...)
 		cursor := "0"
 		for {
 			var err error

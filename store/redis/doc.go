@@ -72,8 +72,8 @@
 //	<prefix>:{global}:live-message:<incident>  string JSON record of the incident's live Slack message (a script claims it)
 //	<prefix>:page:{<page>}:customers           hash  customer ID → JSON
 //	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
-//	<prefix>:page:{<page>}:customers:addresses zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX)
-//	<prefix>:page:{<page>}:customers:addresses:built string "1": the address index holds every customer
+//	<prefix>:page:{<page>}:customers:addrs zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX; emails folded to lower case)
+//	<prefix>:page:{<page>}:customers:addrs:built string "1": the address index holds every customer
 //	<prefix>:page:{<page>}:customers:names     zset  "<folded name word>␀<customer ID>", score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:names:words hash customer ID → its words in customers:names, space-separated
 //	<prefix>:page:{<page>}:customers:names:built string "1": the name index holds every customer
@@ -81,10 +81,10 @@
 //	<prefix>:page:{<page>}:customers:import:<id>:{customers,ids,addresses,names,namewords,marker,namesmarker} a large upsert staged: copies of the five keys with it written in, renamed over them by one script; expire after an hour
 //	<prefix>:rate:{<key>}                      string GCRA theoretical arrival time (µs), PX
 //
-// The customer scripts keep customers:addresses in step with the customers
+// The customer scripts keep customers:addrs in step with the customers
 // hash. Customers written before that index existed (a deployment upgraded
 // in place) are missing from it, so FindCustomersByAddress builds a page's
-// index the first time it reads a page without customers:addresses:built:
+// index the first time it reads a page without customers:addrs:built:
 // buildCustomerAddressesScript runs HSCAN over the customers hash a batch
 // at a time inside the script, so it indexes each customer as it is at
 // that moment (one changed or deleted meanwhile by the other scripts is

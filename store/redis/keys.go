@@ -260,7 +260,17 @@ func (k keyspace) customerIDs(pageID string) string { return k.page(pageID, "cus
 // ZRANGEBYLEX (FindCustomersByAddress). One key per page rather than one
 // per address, so a million customers do not cost millions of keys.
 func (k keyspace) customerAddresses(pageID string) string {
-	return k.page(pageID, "customers:addresses")
+	// "addrs": the index of emails folded to lower case, which replaced
+	// customers:addresses (emails as stored); the build of the new index
+	// drops the old (legacyCustomerAddresses).
+	return k.page(pageID, "customers:addrs")
+}
+
+// legacyCustomerAddresses are the keys of the address index before
+// emails were folded (customers:addresses and its built marker): the
+// first build of customerAddresses on an upgraded deployment deletes them.
+func (k keyspace) legacyCustomerAddresses(pageID string) []string {
+	return []string{k.page(pageID, "customers:addresses"), k.page(pageID, "customers:addresses:built")}
 }
 
 // customerImport: the prefix of one staged import's keys (see
@@ -286,7 +296,7 @@ func (k keyspace) customersVersion(pageID string) string {
 // (buildCustomerAddresses); the marker says none is needed. The first
 // upsert of a page without customers sets it too.
 func (k keyspace) customerAddressesBuilt(pageID string) string {
-	return k.page(pageID, "customers:addresses:built")
+	return k.page(pageID, "customers:addrs:built")
 }
 
 // customerNames: sorted set of "<word>\x00<customer ID>" for each folded

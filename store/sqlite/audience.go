@@ -352,6 +352,11 @@ func (db *DB) FindCustomersByName(ctx context.Context, pageID, query string, lim
 // through the primary key. The literal test against the empty string is
 // what makes the partial index usable.
 func customersByAddressSQL(column string) string {
+	if column == "email" {
+		// Folded, as audience.AddressKey folds the query.
+		return "SELECT " + customerColumns + " FROM customers INDEXED BY customers_email_folded" +
+			" WHERE page_id = ? AND lower(email) = ? AND email <> '' ORDER BY id"
+	}
 	return "SELECT " + customerColumns + " FROM customers INDEXED BY customers_" + column +
 		" WHERE page_id = ? AND " + column + " = ? AND " + column + " <> '' ORDER BY id"
 }

@@ -1032,7 +1032,9 @@ func testCustomersByAddress(t *testing.T, _ complaint.Store, as audience.Store) 
 		find(t, "pc", channel.SMS, p1)
 		find(t, "pa", channel.Email, "Ann.Lee@example.com", "a")
 		find(t, "pa", channel.Email, "Ann.Lee@EXAMPLE.Com", "a")
-		find(t, "pa", channel.Email, "ann.lee@example.com") // the local part is as stored
+		find(t, "pa", channel.Email, "ann.lee@example.com", "a") // the case of the local part does not matter
+		find(t, "pa", channel.Email, "ANN.LEE@EXAMPLE.COM", "a")
+		find(t, "pa", channel.Email, "B@example.com", "b")
 		find(t, "pa", channel.Email, "b@Example.COM", "b")
 		find(t, "pa", channel.Slack, "U1", "a")
 		find(t, "pa", channel.Slack, "u1")
