@@ -332,7 +332,9 @@ func (c *Compiled) EvaluateInto(r *Result, cust *audience.Customer, affected *Af
 			of := Offered{
 				Group: g.id, Choice: g.choice, Rule: c.rules[firstRule[gi]-1].rule.ID,
 				OfferID: o.ID, Kind: o.Kind, Days: o.Days, offer: o,
-				Granted: granted, Declined: declined&(1<<gi) != 0,
+				// A grant after a decline (they changed their mind)
+				// supersedes it.
+				Granted: granted, Declined: declined&(1<<gi) != 0 && !granted,
 				Amount: Money{Currency: cur}, Full: Money{Currency: cur},
 			}
 			if o.Kind.Money() {

@@ -173,6 +173,13 @@ func TestEvaluate(t *testing.T) {
 			offers: "credit10 5.00 EUR; gold-choice/refund5 5.00 EUR declined; gold-choice/week 7d declined",
 		},
 		{
+			name: "declined, then granted: the grant supersedes the decline",
+			cust: audience.Customer{ID: "c10", Plan: "gold", Components: []string{"api"}}, affected: true,
+			grants: []Grant{{CustomerID: "c10", Group: "gold-choice", Declined: true}, {CustomerID: "c10", Group: "gold-choice", OfferID: "week", Kind: FreePeriod, Days: 7}},
+			rules:  "hour !long:minutes gold",
+			offers: "credit10 5.00 EUR; gold-choice/refund5 5.00 EUR granted; gold-choice/week 7d granted",
+		},
+		{
 			name: "past the deadline",
 			cust: audience.Customer{ID: "c11", Plan: "silver", Components: []string{"web"}}, affected: true,
 			now:      at(60*24*30 + 1),

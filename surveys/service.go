@@ -991,9 +991,19 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 		if err != nil {
 			return nil, err
 		}
+		// They said no to an offer and did not take it after all: do not
+		// insist. (A grant after a decline supersedes it.)
+		declined, took := map[string]bool{}, map[string]bool{}
 		for _, g := range gs {
 			if g.Declined {
-				return nil, nil // they said no: do not insist
+				declined[g.Group] = true
+			} else {
+				took[g.Group] = true
+			}
+		}
+		for group := range declined {
+			if !took[group] {
+				return nil, nil
 			}
 		}
 		if s.Offers != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
@@ -398,4 +399,38 @@ func sentSurvey(t *testing.T, langs ...string) (*surveys.Service, *desk, *sqlite
 		t.Fatal(err)
 	}
 	return s, d, db, sv, link[strings.LastIndex(link, "/")+1:]
+}
+
+// TestWinBackAfterDeclineThenGrant: a customer who declined an offer is
+// not pressed with a win-back task, unless they took it after all: a
+// grant after the decline supersedes it.
+func TestWinBackAfterDeclineThenGrant(t *testing.T) {
+	for _, tookIt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("took it after all=%v", tookIt), func(t *testing.T) {
+			ctx := context.Background()
+			s, d, db, sv, token := sentSurvey(t, "en")
+			s.Grants = db
+			at := time.Now().UTC().Truncate(time.Millisecond)
+			gs := []*compensation.Grant{{ID: "g1", PageID: "p1", IncidentID: "inc1", CustomerID: "c1", Group: "sorry", Declined: true, By: "agent", At: at, Key: "k1"}}
+			if tookIt {
+				gs = append(gs, &compensation.Grant{ID: "g2", PageID: "p1", IncidentID: "inc1", CustomerID: "c1", Group: "sorry", OfferID: "day",
+					Kind: compensation.FreePeriod, Days: 1, By: "agent", At: at.Add(time.Minute), Key: "k2"})
+			}
+			for i, g := range gs {
+				if _, _, err := db.SaveGrant(ctx, g, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 1, Comment: "slow answers"}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.FindSurveyByID(ctx, sv.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opened := len(got.WinBacks) > 0 || len(d.in) > 0; opened != tookIt {
+				t.Errorf("a win-back task opened: %v, want %v (tasks %+v)", opened, tookIt, d.in)
+			}
+		})
+	}
 }
