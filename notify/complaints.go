@@ -100,6 +100,37 @@ func (s *Service) answerDelivery(ctx context.Context, c *complaint.Complaint, a 
 	if addr == "" {
 		return nil, nil
 	}
+	// A contact who opted out where they wrote (STOP, a bounce) is
+	// answered where they did not, if herald has such an address: a
+	// message to the opted-out one would only be suppressed, and the
+	// complaint would read as acknowledged while nobody was told.
+	if out, err := s.optedOut(ctx, c.PageID, kind, addr); err != nil {
+		return nil, err
+	} else if out {
+		from := kind
+		kind, addr = "", ""
+		for _, alt := range [...]struct {
+			kind channel.Kind
+			addr string
+		}{{channel.Email, c.Contact.Email}, {channel.Slack, c.Contact.Slack}} {
+			if alt.kind == from || alt.addr == "" {
+				continue
+			}
+			if _, ok := s.chans[alt.kind]; !ok {
+				continue
+			}
+			if out, err := s.optedOut(ctx, c.PageID, alt.kind, alt.addr); err != nil {
+				return nil, err
+			} else if !out {
+				kind, addr = alt.kind, alt.addr
+				break
+			}
+		}
+		if addr == "" {
+			s.log.Info("complaint answer: the contact opted out of the channel they wrote on and has no other", "complaint_id", c.ID, "channel", from)
+			return nil, nil
+		}
+	}
 	if _, ok := s.chans[kind]; !ok {
 		s.log.Info("complaint answer: no channel to write on", "complaint_id", c.ID, "channel", kind)
 		return nil, nil
@@ -142,6 +173,20 @@ func (s *Service) answerDelivery(ctx context.Context, c *complaint.Complaint, a 
 		d.NextAt = now.Add(-ahead)
 	}
 	return d, nil
+}
+
+// optedOut reports whether the answers to a complaint would be
+// suppressed at address on kind: a STOP, a bounce, a spam report; not an
+// unsubscribe from the page's notices (answersDespite).
+func (s *Service) optedOut(ctx context.Context, pageID string, kind channel.Kind, address string) (bool, error) {
+	sup, err := s.store.FindSuppression(ctx, pageID, kind, address)
+	switch {
+	case err == nil:
+		return !answersDespite(&queue.Delivery{MessageKind: queue.KindComplaintAnswer}, sup), nil
+	case incident.ErrorCode(err) == incident.ENOTFOUND:
+		return false, nil
+	}
+	return false, err
 }
 
 // formName is a name typed into the public form when it reads as a

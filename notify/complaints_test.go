@@ -238,16 +238,51 @@ func TestComplaintAnswerReachesUnsubscribed(t *testing.T) {
 		waitFor(t, "the receipt to the unsubscribed address", func() bool {
 			return len(h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "gone@example.hu"})) == 1
 		})
-		d, err := h.st.FindDeliveryByID(h.ctx, queue.DeliveryID("complaint:"+sms.ID+":ack", channel.SMS, "+36207654321"))
-		if err != nil {
-			t.Fatal(err)
+		// After STOP the SMS receipt is not even queued (the contact has
+		// no other address: TestComplaintAnswerAfterStopGoesByEmail).
+		if d, err := h.st.FindDeliveryByID(h.ctx, queue.DeliveryID("complaint:"+sms.ID+":ack", channel.SMS, "+36207654321")); incident.ErrorCode(err) != incident.ENOTFOUND {
+			t.Errorf("after STOP an SMS receipt was queued: %+v, %v", d, err)
 		}
-		waitFor(t, "the SMS receipt settled", func() bool {
-			d, err = h.st.FindDeliveryByID(h.ctx, d.ID)
-			return err == nil && d.State != queue.StatePending && d.State != queue.StateSending
+		if n := len(h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36207654321"})); n != 0 {
+			t.Errorf("after STOP %d SMS went out", n)
+		}
+	})
+}
+
+// TestComplaintAnswerAfterStopGoesByEmail: a customer who sent STOP and
+// then texts a complaint is answered by email when herald has their
+// address (the SMS would only be suppressed); with no other address,
+// nothing is queued, so the complaint does not read as acknowledged.
+func TestComplaintAnswerAfterStopGoesByEmail(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig())
+		now := time.Now()
+		for _, phone := range []string{"+36207654321", "+36207654322"} {
+			if _, err := h.svc.HandleInboundSMS(h.ctx, phone, "+15005550006", "STOP"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		withEmail := &complaint.Complaint{ID: "cmpstopmail1", PageID: h.page.ID, Ref: "C-STOPMAIL", Channel: complaint.SMS,
+			Contact: complaint.Contact{Phone: "+36207654321", Email: "eve@example.com"}, Language: "en", FirstAnswerDue: now.Add(24 * time.Hour)}
+		phoneOnly := &complaint.Complaint{ID: "cmpstoponly1", PageID: h.page.ID, Ref: "C-STOPONLY", Channel: complaint.SMS,
+			Contact: complaint.Contact{Phone: "+36207654322"}, Language: "en", FirstAnswerDue: now.Add(24 * time.Hour)}
+		for _, c := range []*complaint.Complaint{withEmail, phoneOnly} {
+			if err := h.svc.Answer(h.ctx, c, complaint.AnswerReceived, "ack", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "the receipt by email", func() bool {
+			return len(h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "eve@example.com"})) == 1
 		})
-		if d.State != queue.StateSuppressed || len(h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36207654321"})) != 0 {
-			t.Errorf("after STOP the SMS receipt is %s (%s), want suppressed and nothing sent", d.State, d.Reason)
+		for _, id := range []string{queue.DeliveryID("complaint:"+withEmail.ID+":ack", channel.SMS, "+36207654321"),
+			queue.DeliveryID("complaint:"+phoneOnly.ID+":ack", channel.SMS, "+36207654322")} {
+			if d, err := h.st.FindDeliveryByID(h.ctx, id); incident.ErrorCode(err) != incident.ENOTFOUND {
+				t.Errorf("an SMS receipt to a number that sent STOP was queued: %+v, %v", d, err)
+			}
+		}
+		if ok, err := h.svc.CanAnswer(h.ctx, phoneOnly); err != nil || ok {
+			t.Errorf("CanAnswer for a number that sent STOP and nothing else = %v, %v; want false", ok, err)
 		}
 	})
 }
