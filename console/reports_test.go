@@ -19,6 +19,12 @@ func TestReportsInTheConsole(t *testing.T) {
 	e := startEnv(t, customersCSV)
 	inc := e.declare(t, "Payments are failing", false)
 	resolved, body := incident.Resolved, "Card payments work again."
+	// Major at first, lowered to minor before the all-clear: the list
+	// shows the worst it was, as the report does.
+	minor := incident.ImpactMinor
+	if _, err := e.n.Incidents.UpdateIncident(e.as(incident.RoleManager), e.page.ID, inc.ID, incident.IncidentInput{ImpactOverride: &minor}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.n.Incidents.UpdateIncident(e.as(incident.RoleManager), e.page.ID, inc.ID, incident.IncidentInput{Status: &resolved, Body: &body}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +50,9 @@ func TestReportsInTheConsole(t *testing.T) {
 	res, page := agent.do("GET", "/console/reports", nil)
 	if res.StatusCode != http.StatusOK || !strings.Contains(page, `href="/console/incidents/`+inc.ID+`/report"`) {
 		t.Fatalf("reports page: status %d, want a link to the resolved incident's report:\n%s", res.StatusCode, page)
+	}
+	if line := page[strings.Index(page, `href="/console/incidents/`+inc.ID+`/report"`):]; !strings.HasPrefix(line[strings.Index(line, "</a>"):], `</a> <span class="pill im-critical">`) {
+		t.Errorf("the reports page does not show the worst impact the incident had:\n%.300s", line)
 	}
 	if !strings.Contains(page, `href="/console/incidents/`+pm.ID+`/report"`) {
 		t.Error("the reports page leaves out an incident whose postmortem is published")
