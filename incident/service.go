@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -293,6 +294,17 @@ func (s *Service) saveComponent(ctx context.Context, comps []*Component, c *Comp
 			}
 		}
 		c.GroupID = *in.GroupID
+	}
+	if in.Name != nil || in.GroupID != nil {
+		// Two components of one name side by side: the page shows both,
+		// and every "--component Payments" after it fails as ambiguous.
+		// (The same name under different groups, "API" in EU and US, is
+		// fine.)
+		for _, o := range comps {
+			if o.ID != c.ID && !o.Group && o.GroupID == c.GroupID && strings.EqualFold(strings.TrimSpace(o.Name), strings.TrimSpace(c.Name)) {
+				return Invalid("name", "component %q (%s) already has that name here; give this one another name, or put it in a group", o.Name, o.ID)
+			}
+		}
 	}
 	ch := &Change{Components: []*Component{c}}
 	if before == nil {

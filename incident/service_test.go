@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +238,37 @@ func TestPeakImpact(t *testing.T) {
 	}
 	if inc.Impact != incident.ImpactMinor || inc.PeakImpact() != incident.ImpactCritical {
 		t.Errorf("impact %s, peak %s; want minor now and critical at its worst", inc.Impact, inc.PeakImpact())
+	}
+}
+
+// TestComponentNamesOncePerGroup: a second component of one name beside
+// the first (any case) is refused and nothing is written; the same name
+// under a group is another component; a rename onto a sibling's name is
+// refused too.
+func TestComponentNamesOncePerGroup(t *testing.T) {
+	svc, page, comps := newService(t)
+	ctx := context.Background()
+	for _, name := range []string{"API", "api ", "Web"} {
+		_, err := svc.CreateComponent(ctx, page.ID, incident.ComponentInput{Name: ptr(name)})
+		if incident.ErrorCode(err) != incident.EINVALID || !strings.Contains(err.Error(), "already has that name") {
+			t.Errorf("a second %q: %v, want EINVALID on name", name, err)
+		}
+	}
+	g, err := svc.CreateGroup(ctx, page.ID, incident.GroupInput{Name: ptr("EU")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateComponent(ctx, page.ID, incident.ComponentInput{Name: ptr("API"), GroupID: ptr(g.ID)}); err != nil {
+		t.Errorf("API in the EU group: %v", err)
+	}
+	if _, err := svc.UpdateComponent(ctx, page.ID, comps[1].ID, incident.ComponentInput{Name: ptr("Api")}); incident.ErrorCode(err) != incident.EINVALID {
+		t.Errorf("renaming Web to Api: %v, want EINVALID", err)
+	}
+	got, err := svc.Components(ctx, page.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(got); n != len(comps)+2 {
+		t.Errorf("%d components and groups, want %d", n, len(comps)+2)
 	}
 }
