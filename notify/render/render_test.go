@@ -935,6 +935,28 @@ func TestReceiptPointsAtTheStatus(t *testing.T) {
 	}
 }
 
+// TestReceiptKeepsThePageName: the receipt's SMS says who is writing: a
+// page name of up to 24 characters is never cut to make the receipt fit
+// its two segments, in any language ("Acme…: thank you" says nothing).
+func TestReceiptKeepsThePageName(t *testing.T) {
+	r := newTestRenderer(t)
+	for _, name := range []string{"Acme Payments", "Északi Energia Zrt.", "Przykładowa Firma S.A."} {
+		for _, lang := range incident.Languages {
+			in := sampleInput(queue.KindComplaintReceived, lang)
+			in.Incident = &incident.Incident{PageID: in.Page.ID}
+			in.Page.Name, in.Page.Languages = name, incident.Languages
+			in.Ref = "C-RCLFXZ2G"
+			m, err := r.Render(channel.SMS, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(m.Text, sms.Transliterate(name)+":") {
+				t.Errorf("%s receipt from %q: %q", lang, name, m.Text)
+			}
+		}
+	}
+}
+
 // TestEmailHeadingAndButton: the HTML mail's heading is the subject
 // without its "[Page]" tag (the page heads the mail once), and after the
 // incident its button offers the details, not to follow along.
