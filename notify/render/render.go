@@ -1569,6 +1569,8 @@ func LangURL(u string, page *incident.Page, lang string) string {
 	sep := "?"
 	if strings.Contains(u, "?") {
 		sep = "&"
+	} else if p, err := url.Parse(u); err == nil && p.Host != "" && p.Path == "" {
+		sep = "/?" // "https://status.acme.com?lang=hu" has no path: give it its "/"
 	}
 	return u + sep + "lang=" + url.QueryEscape(lang)
 }

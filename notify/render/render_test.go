@@ -1001,3 +1001,23 @@ func TestResolvedEmailOffersTheForm(t *testing.T) {
 		}
 	}
 }
+
+// TestLangURL: the language goes after the page's address as a query,
+// after a "/" when the address has no path (a page URL as stored,
+// "http://127.0.0.1:8080"), and not at all on a page of one language.
+func TestLangURL(t *testing.T) {
+	multi := &incident.Page{Languages: []string{"en", "hu"}}
+	for _, tt := range []struct{ in, want string }{
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080/?lang=hu"},
+		{"https://status.acme.com/", "https://status.acme.com/?lang=hu"},
+		{"https://status.acme.com/incidents/x", "https://status.acme.com/incidents/x?lang=hu"},
+		{"https://status.acme.com/?a=1", "https://status.acme.com/?a=1&lang=hu"},
+	} {
+		if got := LangURL(tt.in, multi, "hu"); got != tt.want {
+			t.Errorf("LangURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := LangURL("http://127.0.0.1:8080", &incident.Page{Languages: []string{"en"}}, "hu"); got != "http://127.0.0.1:8080" {
+		t.Errorf("one language: %q", got)
+	}
+}
