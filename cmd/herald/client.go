@@ -56,16 +56,25 @@ func addServerFlags(fs *flag.FlagSet) *clientFlags {
 }
 
 func (cf *clientFlags) client(getenv func(string) string) (*client, error) {
-	base := firstNonEmpty(cf.url, getenv("HERALD_URL"), DefaultURL)
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageErrorf("--url: want http(s)://HOST[:PORT], got %q", base)
+	base, err := serverURL(firstNonEmpty(cf.url, getenv("HERALD_URL"), DefaultURL))
+	if err != nil {
+		return nil, err
 	}
 	return &client{
-		base:  strings.TrimRight(base, "/"),
+		base:  base,
 		token: firstNonEmpty(cf.token, getenv("HERALD_TOKEN")),
 		http:  &http.Client{Timeout: clientTimeout},
 	}, nil
+}
+
+// serverURL checks a server's base URL (--url, HERALD_URL) and returns it
+// without a trailing slash.
+func serverURL(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", usageErrorf("--url: want http(s)://HOST[:PORT], got %q", base)
+	}
+	return strings.TrimRight(base, "/"), nil
 }
 
 // pageFlags are the flags of a command about one page: the client flags and

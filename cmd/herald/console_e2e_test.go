@@ -81,3 +81,33 @@ func TestConsoleLink(t *testing.T) {
 		t.Errorf("a bad role: exit %d, want 2", r.code)
 	}
 }
+
+// TestConsoleLinkURL: without --public-url, the link points where the
+// server is reached: --url or HERALD_URL when given, else the URL the
+// server gave its page, not the default 127.0.0.1:8080.
+func TestConsoleLinkURL(t *testing.T) {
+	dir := t.TempDir()
+	n := startServe(t, nil, "--data", dir)
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"the page's URL", map[string]string{"HERALD_DATA_DIR": dir}, nil, n.url},
+		{"HERALD_URL", map[string]string{"HERALD_DATA_DIR": dir, "HERALD_URL": "http://127.0.0.1:35999/"}, nil, "http://127.0.0.1:35999"},
+		{"--url over HERALD_URL", map[string]string{"HERALD_DATA_DIR": dir, "HERALD_URL": "http://127.0.0.1:35999"}, []string{"--url", n.url}, n.url},
+		{"--public-url", map[string]string{"HERALD_DATA_DIR": dir}, []string{"--public-url", "https://status.example.com/"}, "https://status.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := mustCLI(t, tt.env, append([]string{"console", "link", "--role", "manager", "--name", "Mia"}, tt.args...)...)
+			if link := out.lastLine(); !strings.HasPrefix(link, tt.want+"/console/link/") {
+				t.Errorf("link %q, want %s/console/link/…", link, tt.want)
+			}
+		})
+	}
+	if r := cli(t, map[string]string{"HERALD_DATA_DIR": dir}, "console", "link", "--role", "agent", "--name", "Ana", "--url", "ftp://x"); r.code != 2 {
+		t.Errorf("--url ftp://x: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/console"
@@ -25,6 +26,7 @@ func cmdConsoleLink(ctx context.Context, a *app, args []string) error {
 	role := fs.String("role", "", "what the person may do: admin, manager or agent (required)")
 	name := fs.String("name", "", "the person's `NAME`, shown in the console and the audit log (required)")
 	valid := fs.Duration("valid", console.DefaultLinkLifetime, "how long the link may be used (`DURATION`)")
+	server := fs.String("url", "", "the `URL` the server is reached at, which the link points to (env HERALD_URL; default: the public URL, else the page's URL, else http://ADDR)")
 	cf := newConfigFlags(fs, "data_dir", "redis_url", "redis_prefix", "public_url", "addr")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
@@ -62,6 +64,33 @@ func cmdConsoleLink(ctx context.Context, a *app, args []string) error {
 	} else {
 		fmt.Fprintf(a.stdout, "A one-time console sign-in link for %q's %s token %s (made %s UTC), valid for %s:\n", tok.Name, tok.Role, tok.ID, tok.CreatedAt.UTC().Format("2006-01-02 15:04"), *valid)
 	}
-	fmt.Fprintln(a.stdout, cfg.PublicURLFor(cfg.Addr)+console.Prefix+"/link/"+secret)
+	base, err := linkBase(ctx, svc, firstNonEmpty(*server, a.getenv("HERALD_URL")), cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, base+console.Prefix+"/link/"+secret)
 	return nil
+}
+
+// linkBase is the address a sign-in link points to, the one the server is
+// reached at: --url or HERALD_URL (what the other commands reach it at),
+// else the configured public URL, else the URL the server gave its first
+// page when it started (its public URL, or the address it listened on),
+// else the listen address. --addr alone would say 8080 for a server that
+// runs elsewhere and was started with its own --addr.
+func linkBase(ctx context.Context, svc *incident.Service, server string, cfg node.Config) (string, error) {
+	if server != "" {
+		return serverURL(server)
+	}
+	if cfg.PublicURL != "" {
+		return cfg.PublicURLFor(cfg.Addr), nil
+	}
+	pages, err := svc.Pages(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(pages) > 0 && pages[0].URL != "" {
+		return strings.TrimRight(pages[0].URL, "/"), nil
+	}
+	return cfg.PublicURLFor(cfg.Addr), nil
 }
