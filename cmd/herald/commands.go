@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -197,6 +198,16 @@ func (a *app) printIncident(f *incidentFlags, verb string, p wire.Page, raw []by
 	return nil
 }
 
+// The values declare and update take, checked before anything is sent:
+// an incident is declared open (a resolved one is history, not news), an
+// update may move it or a maintenance anywhere, and an impact override is
+// an incident's level (maintenance is set by the status).
+var (
+	declareStatuses = []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring}
+	updateStatuses  = slices.Concat(incident.IncidentStatuses, incident.MaintenanceStatuses)
+	impactLevels    = []incident.Impact{incident.ImpactNone, incident.ImpactMinor, incident.ImpactMajor, incident.ImpactCritical}
+)
+
 func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("declare", "--name TEXT [--component NAME=STATUS]... [--impact LEVEL] [--message TEXT] [FLAGS]",
 		"Declares an incident: it shows on the status page at once and its subscribers are told.")
@@ -204,8 +215,8 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	f := addIncidentFlags(fs)
 	name := fs.String("name", "", "the incident's `TITLE` (required)")
 	names := addNameFlags(fs, "incident")
-	impact := fs.String("impact", "", "override the impact derived from the components: `LEVEL` none, minor, major or critical")
-	status := fs.String("status", "", "initial `STATUS`: investigating (default), identified or monitoring")
+	impact := enumFlag(fs, "impact", "override the impact derived from the components: `LEVEL`", impactLevels)
+	status := enumFlag(fs, "status", "initial `STATUS` (default investigating):", declareStatuses)
 	idem := fs.String("idempotency-key", "", "a `KEY` that makes retrying this command safe: the same key returns the same incident")
 	dry := fs.Bool("dry-run", false, "declare nothing: show who would be told on each channel, the first message per channel and language, SMS segments and cost")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
@@ -227,7 +238,7 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := wire.IncidentFields{Name: name, Names: names(), Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact), Body: f.body(fs), Messages: f.messages(),
+	body := wire.IncidentFields{Name: name, Names: names(), Status: wire.Nullable(string(*status)), ImpactOverride: wire.Nullable(string(*impact)), Body: f.body(fs), Messages: f.messages(),
 		Components: comps, ComponentIDs: ids, DeliverNotifications: f.notify()}
 	if *dry {
 		var raw []byte
@@ -361,10 +372,10 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 		"Posts an update to an incident: a new status, a message, component statuses.")
 	cf := addClientFlags(fs)
 	f := addIncidentFlags(fs)
-	status := fs.String("status", "", "new `STATUS`: investigating, identified, monitoring, resolved (or a maintenance status)")
+	status := enumFlag(fs, "status", "new `STATUS`:", updateStatuses)
 	name := fs.String("name", "", "rename the incident to `TITLE`")
 	names := addNameFlags(fs, "incident")
-	impact := fs.String("impact", "", "override the impact: `LEVEL` none, minor, major or critical")
+	impact := enumFlag(fs, "impact", "override the impact: `LEVEL`", impactLevels)
 	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident ID)")
 	if err != nil {
 		return err
@@ -373,7 +384,7 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := wire.IncidentFields{Name: wire.Nullable(*name), Names: names(), Status: wire.Nullable(*status), ImpactOverride: wire.Nullable(*impact),
+	body := wire.IncidentFields{Name: wire.Nullable(*name), Names: names(), Status: wire.Nullable(string(*status)), ImpactOverride: wire.Nullable(string(*impact)),
 		Body: f.body(fs), Messages: f.messages(), DeliverNotifications: f.notify()}
 	if body.Status == nil && body.Body == nil && body.Messages == nil && body.Name == nil && body.Names == nil && body.ImpactOverride == nil && len(f.components) == 0 {
 		fs.Usage()
@@ -838,7 +849,7 @@ func cmdComponentsCreate(ctx context.Context, a *app, args []string) error {
 	pf := addPageFlags(fs)
 	name := fs.String("name", "", "the component's `NAME` (required)")
 	desc := fs.String("description", "", "a short `TEXT` shown under the name")
-	status := fs.String("status", "", "initial `STATUS` (default operational)")
+	status := enumFlag(fs, "status", "initial `STATUS` (default operational):", incident.ComponentStatuses)
 	asJSON := fs.Bool("json", false, "print the component as JSON")
 	quiet := fs.Bool("q", false, "print only the component ID")
 	pos, err := parseFlags(fs, args)
@@ -859,7 +870,7 @@ func cmdComponentsCreate(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := wire.ComponentRequest{Component: &wire.ComponentFields{Name: name, Description: wire.Nullable(*desc), Status: wire.Nullable(*status)}}
+	body := wire.ComponentRequest{Component: &wire.ComponentFields{Name: name, Description: wire.Nullable(*desc), Status: wire.Nullable(string(*status))}}
 	var raw []byte
 	var comp wire.V1Component
 	if err := c.do(ctx, http.MethodPost, "/v1/pages/"+url.PathEscape(p.ID)+"/components", nil, body, &comp, &raw); err != nil {

@@ -421,20 +421,28 @@ func cmdComplaintsState(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdComplaintsResolve(ctx context.Context, a *app, args []string) error {
-	var remedy, outcome *string
+	var remedy *complaint.Remedy
+	var outcome *string
+	var fs *flag.FlagSet
 	pf, asJSON, pos, err := a.actionFlags("resolve", "ID --remedy R --outcome TEXT [FLAGS]",
 		"Resolves a complaint with the remedy given and a written outcome, which the customer is sent.", 1, "ID", args,
-		func(fs *flag.FlagSet) {
-			remedy = fs.String("remedy", "", "`REMEDY` "+joinStrings(complaint.Remedies))
-			outcome = fs.String("outcome", "", "what was done, in `WORDS` the customer can read")
+		func(f *flag.FlagSet) {
+			fs = f
+			remedy = enumFlag(fs, "remedy", "`REMEDY` (required):", complaint.Remedies)
+			outcome = fs.String("outcome", "", "what was done, in `WORDS` the customer can read (required)")
 		})
 	if err != nil {
 		return err
 	}
-	if *remedy == "" || strings.TrimSpace(*outcome) == "" {
-		return usageErrorf("--remedy and --outcome are required")
+	switch {
+	case *remedy == "":
+		fs.Usage()
+		return &usageError{msg: "--remedy is required: one of " + joinStrings(complaint.Remedies), shown: true}
+	case strings.TrimSpace(*outcome) == "":
+		fs.Usage()
+		return &usageError{msg: "--outcome is required: what was done, in words the customer can read", shown: true}
 	}
-	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/resolve", wire.ComplaintResolve{Remedy: *remedy, Outcome: *outcome},
+	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/resolve", wire.ComplaintResolve{Remedy: string(*remedy), Outcome: *outcome},
 		func(cp wire.Complaint) string {
 			return fmt.Sprintf("%s (%s) resolved (%s); the outcome is on its way to %s", cp.ID, cp.Ref, cp.Remedy, who(cp.Contact))
 		})

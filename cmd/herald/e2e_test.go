@@ -349,7 +349,8 @@ func TestServeAndCLI(t *testing.T) {
 			code int
 			want string // in stderr
 		}{
-			{"unknown impact", env, []string{"declare", "--name", "x", "--impact", "huge"}, 1, "impact_override"},
+			{"unknown impact", env, []string{"declare", "--name", "x", "--impact", "huge"}, 2, `invalid value "huge" for --impact`},
+			{"declared resolved", env, []string{"declare", "--name", "x", "--status", "resolved"}, 2, "want one of investigating, identified, monitoring"},
 			{"unknown component", env, []string{"declare", "--name", "x", "--component", "ledger=major_outage"}, 1, `"ledger"`},
 			{"unknown component status", env, []string{"declare", "--name", "x", "--component", "payments=exploded"}, 2, "exploded"},
 			{"name missing", env, []string{"declare", "--message", "m"}, 2, "--name is required"},

@@ -2,7 +2,9 @@ package main
 
 import (
 	"flag"
+	"fmt"
 
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/node"
 )
 
@@ -89,3 +91,37 @@ func (cf *configFlags) load(getenv func(string) string) (node.Config, error) {
 // storeSettings are the settings that say which store to open, for the
 // commands that work on the store directly (token).
 var storeSettings = []string{"data_dir", "redis_url", "redis_sentinel", "redis_master", "redis_cluster", "redis_prefix"}
+
+// enumValue is a flag that takes one of a fixed list of values: any other
+// is a usage error that lists them, as --component's statuses are
+// checked, before anything is sent.
+type enumValue[T ~string] struct {
+	val     *T
+	allowed []T
+}
+
+// enumFlag defines a flag whose value must be one of allowed; usage
+// names them after its text. The value is "" until the flag is given.
+func enumFlag[T ~string](fs *flag.FlagSet, name, usage string, allowed []T) *T {
+	v := &enumValue[T]{val: new(T), allowed: allowed}
+	fs.Var(v, name, usage+" "+incident.Join(allowed))
+	return v.val
+}
+
+func (e *enumValue[T]) String() string {
+	if e.val == nil {
+		return ""
+	}
+	return string(*e.val)
+}
+
+// Set implements flag.Value.
+func (e *enumValue[T]) Set(s string) error {
+	for _, v := range e.allowed {
+		if string(v) == s {
+			*e.val = v
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %s", incident.Join(e.allowed))
+}

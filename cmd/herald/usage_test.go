@@ -22,6 +22,14 @@ func TestUsageErrorLast(t *testing.T) {
 		{[]string{"resolve", "a", "b"}, `herald: unexpected argument "b"`},
 		{[]string{"update", "", "--status", "identified"}, "argument 1 is empty, want INCIDENT"},
 		{[]string{"report", ""}, "argument 1 is empty"},
+		// Enum values are checked before anything is sent, the valid ones listed.
+		{[]string{"declare", "--name", "x", "--status", "resolved"}, `invalid value "resolved" for --status: want one of investigating, identified, monitoring`},
+		{[]string{"update", "abc", "--status", "fixed"}, "want one of investigating, identified, monitoring, resolved, postmortem, scheduled, in_progress, verifying, completed"},
+		{[]string{"update", "abc", "--impact", "maintenance"}, "want one of none, minor, major, critical"},
+		{[]string{"components", "create", "--name", "x", "--status", "down"}, "want one of operational, under_maintenance"},
+		{[]string{"complaints", "resolve", "C-1", "--remedy", "bogus"}, `invalid value "bogus" for --remedy: want one of apology, replacement, fix, price_reduction, refund, free_repeat, none`},
+		{[]string{"complaints", "resolve", "C-1", "--remedy", "fix"}, "--outcome is required"},
+		{[]string{"complaints", "resolve", "C-1", "--outcome", "Fixed"}, "--remedy is required: one of apology, replacement"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
@@ -35,6 +43,10 @@ func TestUsageErrorLast(t *testing.T) {
 			}
 			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "herald: ") || !strings.Contains(last, tt.err) {
 				t.Errorf("last line %q, want the error %q:\n%s", last, tt.err, r.stderr)
+			}
+			// The hint names the command's own help.
+			if strings.Contains(r.stderr, "herald help") || (len(lines) > 1 && !strings.Contains(r.stderr, " -h' for")) {
+				t.Errorf("the hint should point to the command's -h:\n%s", r.stderr)
 			}
 		})
 	}
