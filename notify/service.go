@@ -569,7 +569,17 @@ func (s *Service) Progress(ctx context.Context, broadcastID string) (*queue.Prog
 	if !incident.ValidID(broadcastID) {
 		return nil, incident.NotFound("broadcast", broadcastID)
 	}
-	return s.store.Progress(ctx, broadcastID)
+	p, err := s.store.Progress(ctx, broadcastID)
+	return p, broadcastNotFound(err, broadcastID)
+}
+
+// broadcastNotFound words a store's not-found for a broadcast's plan (the
+// engines' name for it) as the broadcast the caller asked for.
+func broadcastNotFound(err error, broadcastID string) error {
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		return incident.NotFound("broadcast", broadcastID)
+	}
+	return err
 }
 
 // heldSample is how many pending deliveries Held reads, and heldMargin
@@ -648,7 +658,7 @@ func (s *Service) Cancel(ctx context.Context, broadcastID string) error {
 		return incident.NotFound("broadcast", broadcastID)
 	}
 	if err := s.store.CancelPlan(ctx, broadcastID, s.now()); err != nil {
-		return err
+		return broadcastNotFound(err, broadcastID)
 	}
 	s.cache.forgetPlan(broadcastID)
 	s.log.Info("broadcast cancelled", "broadcast_id", broadcastID)

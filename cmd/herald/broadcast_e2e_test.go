@@ -305,6 +305,20 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 				t.Errorf("dry run lacks %q:\n%s", want, r.stdout)
 			}
 		}
+		// The help lists the kinds the server takes, compensation too.
+		help := mustCLI(t, env, "broadcast", "dry-run", "-h")
+		if want := "declared, updated, resolved, scheduled, started, completed, compensation\n"; !strings.Contains(help.stdout+help.stderr, want) {
+			t.Errorf("dry-run -h does not list the kinds %q:\n%s", want, help.stdout+help.stderr)
+		}
+	})
+
+	t.Run("an unknown broadcast is called a broadcast", func(t *testing.T) {
+		for _, verb := range []string{"watch", "cancel"} {
+			r := cli(t, env, "broadcast", verb, "nosuch")
+			if r.code != 1 || !strings.Contains(r.stderr, `broadcast "nosuch" not found`) || strings.Contains(r.stderr, "plan") {
+				t.Errorf("broadcast %s nosuch: exit %d\n%s", verb, r.code, r.stderr)
+			}
+		}
 	})
 
 	t.Run("resolve --wait apologises", func(t *testing.T) {

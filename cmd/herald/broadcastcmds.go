@@ -526,7 +526,7 @@ func cmdBroadcastDryRun(ctx context.Context, a *app, args []string) error {
 recipients per channel, SMS segments and an estimated cost, and a sample message
 per channel and language.`)
 	pf := addIncidentPageFlags(fs)
-	kind := fs.String("kind", "", "`KIND` declared, updated, resolved, scheduled, started or completed (default: what the incident's state suggests)")
+	kind := enumFlag(fs, "kind", "the broadcast's `KIND` (default: what the incident's state suggests):", incident.BroadcastKinds)
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident ID)")
 	if err != nil {
@@ -538,7 +538,7 @@ per channel and language.`)
 	}
 	path := pagePath(p.ID) + "/incidents/" + url.PathEscape(inc.ID) + "/dry-run"
 	if *kind != "" {
-		path += "?kind=" + url.QueryEscape(*kind)
+		path += "?kind=" + url.QueryEscape(string(*kind))
 	}
 	var raw []byte
 	var res notify.DryRunResult
