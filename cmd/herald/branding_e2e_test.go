@@ -54,6 +54,13 @@ func TestPageBrandingEndToEnd(t *testing.T) {
   ]`) && !strings.Contains(r.stdout, `"languages":["hu","en"]`) {
 		t.Fatalf("set --languages printed %q", r.stdout)
 	}
+	// Without --json too: the languages, the default first.
+	if r := mustCLI(t, env, "pages", "set", "--languages", "hu,en"); !strings.Contains(r.stdout, "languages hu,en") {
+		t.Errorf("pages set printed %q, want its languages", r.stdout)
+	}
+	if l := mustCLI(t, env, "pages"); !strings.Contains(l.stdout, "LANGUAGES") || !strings.Contains(l.stdout, "hu,en") {
+		t.Errorf("pages does not show the languages:\n%s", l.stdout)
+	}
 
 	t.Run("bad input changes nothing", func(t *testing.T) {
 		for _, tc := range []struct {

@@ -560,11 +560,7 @@ func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 		if inc.ScheduledFor.IsZero() || (!*all && incident.Status(inc.Status).Closed()) {
 			continue
 		}
-		until := ""
-		if !inc.ScheduledUntil.IsZero() {
-			until = inc.ScheduledUntil.Time().UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, inc.ScheduledFor.Time().UTC().Format(time.RFC3339), until, inc.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, shortTime(inc.ScheduledFor), shortTime(inc.ScheduledUntil), printable(inc.Name))
 	}
 	return tw.Flush()
 }
@@ -703,8 +699,8 @@ func cmdPagesList(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = printList(ctx, a, c, "/v1/pages", *asJSON, "ID\tNAME\tURL\tTIME ZONE", func(p wire.Page) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s", p.ID, printable(p.Name), printable(p.URL), p.TimeZone)
+	_, err = printList(ctx, a, c, "/v1/pages", *asJSON, "ID\tNAME\tURL\tTIME ZONE\tLANGUAGES", func(p wire.Page) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", p.ID, printable(p.Name), printable(p.URL), p.TimeZone, pageLanguages(p))
 	})
 	return err
 }
@@ -812,8 +808,17 @@ func patchPage(ctx context.Context, a *app, pf *pageFlags, body wire.PageFields,
 	if got.Logo != "" {
 		logo = "a logo"
 	}
-	fmt.Fprintf(a.stdout, "page %s: %q at %s, time zone %s, %s\n", got.ID, printable(got.Name), printable(got.URL), got.TimeZone, logo)
+	fmt.Fprintf(a.stdout, "page %s: %q at %s, time zone %s, languages %s, %s\n", got.ID, printable(got.Name), printable(got.URL), got.TimeZone, pageLanguages(got), logo)
 	return nil
+}
+
+// pageLanguages is a page's languages as `pages set --languages` takes
+// them, the default first.
+func pageLanguages(p wire.Page) string {
+	if len(p.Languages) == 0 {
+		return "-"
+	}
+	return printable(strings.Join(p.Languages, ","))
 }
 
 func cmdComponents(ctx context.Context, a *app, args []string) error {

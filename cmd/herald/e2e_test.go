@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -413,6 +414,9 @@ func TestServeAndCLI(t *testing.T) {
 		})
 		if l := mustCLI(t, env, "maintenance", "list"); !strings.Contains(l.stdout, mid) || !strings.Contains(l.stdout, "in_progress") {
 			t.Fatalf("maintenance list: %s", l.stdout)
+		} else if !regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d UTC\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC`).MatchString(l.stdout) || regexp.MustCompile(`\dT\d\d:`).MatchString(l.stdout) {
+			// The window as the other lists write times (shortTime).
+			t.Errorf("maintenance list times, want 2006-01-02 15:04 UTC:\n%s", l.stdout)
 		}
 		mustCLI(t, env, "maintenance", "complete", mid, "--message", "Done.")
 		eventually(t, 5*time.Second, func() (bool, string) {
