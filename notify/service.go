@@ -413,10 +413,12 @@ func sleep(ctx context.Context, d time.Duration, wakeup <-chan struct{}) bool {
 
 // ImportResult says what an import did.
 type ImportResult struct {
-	Created int                     `json:"created"`
-	Updated int                     `json:"updated"`
-	Invalid int                     `json:"invalid"`
-	Errors  []customerfile.RowError `json:"errors"`
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+	Invalid int `json:"invalid"` // rows
+	// Errors are every problem of every invalid row: one per bad field,
+	// so a row may be listed more than once.
+	Errors []customerfile.RowError `json:"errors"`
 	// Notes are rows imported without something they gave (a landline
 	// beside an email: customerfile.Parse).
 	Notes []customerfile.RowError `json:"notes"`
@@ -436,7 +438,7 @@ func (s *Service) ImportCustomers(ctx context.Context, pageID string, r io.Reade
 	if err != nil {
 		return nil, err
 	}
-	res := &ImportResult{Invalid: len(bad), Errors: bad, Notes: notes}
+	res := &ImportResult{Invalid: customerfile.Rows(bad), Errors: bad, Notes: notes}
 	if res.Errors == nil {
 		res.Errors = []customerfile.RowError{}
 	}
@@ -444,7 +446,7 @@ func (s *Service) ImportCustomers(ctx context.Context, pageID string, r io.Reade
 		res.Notes = []customerfile.RowError{}
 	}
 	if len(bad) > 0 && !skipInvalid {
-		return res, incident.Invalid("file", "%d rows are invalid; nothing was imported", len(bad))
+		return res, incident.Invalid("file", "%d rows are invalid; nothing was imported", res.Invalid)
 	}
 	now := s.now()
 	for _, c := range good {

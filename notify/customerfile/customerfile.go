@@ -3,9 +3,9 @@
 // id,name,phone,email,slack,language,time_zone,plan,region,components (other
 // columns become segment attributes) or a JSON array of objects with the
 // same fields. Every row is checked (phones to E.164, emails with a real
-// parser, components by name or ID, UTF-8 text) and every bad row is
-// reported as a RowError naming its line and field, so an import either
-// takes the whole file or says exactly what to fix.
+// parser, components by name or ID, UTF-8 text) and every bad field of
+// every row is reported as a RowError naming its line and field, so an
+// import either takes the whole file or says, in one run, what to fix.
 package customerfile
 
 import (
@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -45,6 +46,18 @@ func (e RowError) Error() string {
 	return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
 }
 
+// Rows counts the rows errs are about: a row may have several problems,
+// which Parse lists one after the other.
+func Rows(errs []RowError) int {
+	n := 0
+	for i, e := range errs {
+		if i == 0 || e.Line != errs[i-1].Line {
+			n++
+		}
+	}
+	return n
+}
+
 // Import limits.
 const (
 	MaxCustomerIDLen   = 128
@@ -57,8 +70,9 @@ const (
 var customerColumns = []string{"id", "name", "phone", "email", "slack", "language", "time_zone", "plan", "region", "components"}
 
 // Parse reads customers in format "csv" or "json" and validates
-// every row: good holds the rows that passed, bad every row that did not,
-// with its line and reason (each row reports its first problem). Callers
+// every row: good holds the rows that passed, bad every problem of each
+// row that did not, with its line, field and reason (a row with three bad
+// fields has three, one after the other; Rows counts the rows). Callers
 // import nothing while bad is non-empty unless told to skip invalid rows.
 //
 // CSV: a header row naming columns id, name, phone, email, slack, language,
@@ -121,6 +135,7 @@ type row struct {
 	fields     map[string]string // known columns
 	components []string          // from the components column or array
 	attrs      map[string]string
+	errs       []RowError // problems found while reading it (a JSON value of the wrong type)
 }
 
 func rowErr(line int, id, field, format string, args ...any) *RowError {
@@ -144,43 +159,75 @@ func notUTF8(s string) bool {
 	return !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError)
 }
 
-// encodingErr returns the first field of in, in column order, that is not
-// UTF-8 text.
-func encodingErr(line int, in row) *RowError {
-	id := in.fields["id"]
-	if notUTF8(id) {
-		id = ""
+// problems gathers a row's problems, one per field: a field already
+// found wrong is not checked again (its later checks would only repeat it).
+type problems struct {
+	line int
+	id   string // the row's id, "" while it is not known good
+	errs []RowError
+	bad  map[string]bool
+}
+
+func (p *problems) add(field, format string, args ...any) {
+	p.errs = append(p.errs, RowError{Line: p.line, ID: p.id, Field: field, Reason: fmt.Sprintf(format, args...)})
+	if p.bad == nil {
+		p.bad = map[string]bool{}
 	}
-	bad := func(field string) *RowError {
-		return rowErr(line, id, field, "is not UTF-8 text: save the file as UTF-8 (in Excel, as \"CSV UTF-8\")")
+	p.bad[field] = true
+}
+
+// addErr adds a validation error, keeping its field.
+func (p *problems) addErr(field string, err error) {
+	e := fromErr(p.line, p.id, err)
+	if e.Field == "" {
+		e.Field = field
 	}
-	for _, k := range customerColumns {
-		if notUTF8(in.fields[k]) {
-			return bad(k)
-		}
+	p.errs = append(p.errs, *e)
+	if p.bad == nil {
+		p.bad = map[string]bool{}
 	}
-	for _, c := range in.components {
-		if notUTF8(c) {
-			return bad("components")
-		}
-	}
-	keys := make([]string, 0, len(in.attrs))
-	for k := range in.attrs {
+	p.bad[field] = true
+}
+
+// ok reports whether field has no problem yet.
+func (p *problems) ok(field string) bool { return !p.bad[field] }
+
+// sortedKeys returns m's keys in order, so that a row's problems come in
+// the same order every time.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		if notUTF8(k) || notUTF8(in.attrs[k]) {
-			return bad(k)
+	return keys
+}
+
+// encodingErrs reports each field of in, in column order, that is not
+// UTF-8 text.
+func encodingErrs(p *problems, in row) {
+	const why = "is not UTF-8 text: save the file as UTF-8 (in Excel, as \"CSV UTF-8\")"
+	for _, k := range customerColumns {
+		if notUTF8(in.fields[k]) {
+			p.add(k, why)
 		}
 	}
-	return nil
+	for _, c := range in.components {
+		if notUTF8(c) && p.ok("components") {
+			p.add("components", why)
+		}
+	}
+	for _, k := range sortedKeys(in.attrs) {
+		if notUTF8(k) || notUTF8(in.attrs[k]) {
+			p.add(k, why)
+		}
+	}
 }
 
 // foldBreaks turns the line breaks and tabs a spreadsheet cell may hold
 // (Alt+Enter in Excel) into spaces, in every field but the ID: a name over
 // two lines in the sheet is one name on one line. What is left for
-// lineErr is what no sheet means: other control characters.
+// lineErrs is what no sheet means: other control characters.
 func foldBreaks(in row) {
 	fold := func(s string) string {
 		if !strings.ContainsAny(s, "\r\n\t") {
@@ -198,120 +245,138 @@ func foldBreaks(in row) {
 	}
 }
 
-// lineErr returns the first field of in, in column order, that holds what
-// a single-line value must not (incident.LineProblem): a NUL in an ID, an
+// lineErrs reports each field of in, in column order, that holds what a
+// single-line value must not (incident.LineProblem): a NUL in an ID, an
 // escape sequence or a bidirectional override in a name.
-func lineErr(line int, in row) *RowError {
-	id := strings.TrimSpace(in.fields["id"])
-	if incident.LineProblem(id) != "" {
-		id = ""
-	}
+func lineErrs(p *problems, in row) {
 	for _, k := range customerColumns {
-		if p := incident.LineProblem(strings.TrimSpace(in.fields[k])); p != "" {
-			return rowErr(line, id, k, "%s", p)
+		if !p.ok(k) {
+			continue
+		}
+		if why := incident.LineProblem(strings.TrimSpace(in.fields[k])); why != "" {
+			p.add(k, "%s", why)
 		}
 	}
 	for _, c := range in.components {
-		if p := incident.LineProblem(strings.TrimSpace(c)); p != "" {
-			return rowErr(line, id, "components", "%s", p)
+		if !p.ok("components") {
+			break
+		}
+		if why := incident.LineProblem(strings.TrimSpace(c)); why != "" {
+			p.add("components", "%s", why)
 		}
 	}
-	keys := make([]string, 0, len(in.attrs))
-	for k := range in.attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if p := incident.LineProblem(k); p != "" {
-			return rowErr(line, id, k, "the column name %s", p)
+	for _, k := range sortedKeys(in.attrs) {
+		if !p.ok(k) {
+			continue
 		}
-		if p := incident.LineProblem(strings.TrimSpace(in.attrs[k])); p != "" {
-			return rowErr(line, id, k, "%s", p)
+		if why := incident.LineProblem(k); why != "" {
+			p.add(k, "the column name %s", why)
+		} else if why := incident.LineProblem(strings.TrimSpace(in.attrs[k])); why != "" {
+			p.add(k, "%s", why)
 		}
 	}
-	return nil
 }
 
-func (v *customerValidator) check(line int, in row) (*audience.Customer, *RowError) {
-	if e := encodingErr(line, in); e != nil {
-		return nil, e
+// check validates one row and returns the customer, or every problem the
+// row has: each field that is wrong, in the order of the checks, so that
+// one run lists all there is to fix.
+func (v *customerValidator) check(line int, in row) (*audience.Customer, []RowError) {
+	p := &problems{line: line}
+	if id := strings.TrimSpace(in.fields["id"]); !notUTF8(id) && incident.LineProblem(id) == "" {
+		p.id = id
 	}
+	for _, e := range in.errs {
+		e.ID = p.id
+		p.add(e.Field, "%s", e.Reason)
+	}
+	encodingErrs(p, in)
 	foldBreaks(in)
-	if e := lineErr(line, in); e != nil {
-		return nil, e
-	}
+	lineErrs(p, in)
 	get := func(k string) string { return strings.TrimSpace(in.fields[k]) }
 	c := &audience.Customer{ID: get("id"), Name: get("name"), Plan: get("plan"), Region: get("region"), Attributes: in.attrs}
-	switch {
-	case c.ID == "":
-		return nil, rowErr(line, "", "id", "id is missing")
-	case len(c.ID) > MaxCustomerIDLen:
-		return nil, rowErr(line, "", "id", "id is longer than %d bytes", MaxCustomerIDLen)
-	case len(c.Name) > MaxCustomerNameLen:
-		return nil, rowErr(line, c.ID, "name", "name is longer than %d bytes", MaxCustomerNameLen)
-	}
-	for k, val := range in.attrs {
-		if len(val) > MaxAttributeLen {
-			return nil, rowErr(line, c.ID, k, "value is longer than %d bytes", MaxAttributeLen)
+	if p.ok("id") {
+		switch {
+		case c.ID == "":
+			p.add("id", "id is missing")
+		case len(c.ID) > MaxCustomerIDLen:
+			p.id = ""
+			p.add("id", "id is longer than %d bytes", MaxCustomerIDLen)
 		}
 	}
-	if first, dup := v.seen[c.ID]; dup {
-		return nil, rowErr(line, c.ID, "id", "duplicate id %q (first on line %d)", c.ID, first)
+	if p.ok("name") && len(c.Name) > MaxCustomerNameLen {
+		p.add("name", "name is longer than %d bytes", MaxCustomerNameLen)
 	}
-	v.seen[c.ID] = line
+	for _, k := range sortedKeys(in.attrs) {
+		if p.ok(k) && len(in.attrs[k]) > MaxAttributeLen {
+			p.add(k, "value is longer than %d bytes", MaxAttributeLen)
+		}
+	}
+	if p.ok("id") {
+		if first, dup := v.seen[c.ID]; dup {
+			p.add("id", "duplicate id %q (first on line %d)", c.ID, first)
+		} else {
+			v.seen[c.ID] = line
+		}
+	}
 	phone, email, slack := get("phone"), get("email"), get("slack")
-	if phone == "" && email == "" && slack == "" {
-		return nil, rowErr(line, c.ID, "", "no contact channel: give a phone, an email or a slack target")
+	if phone == "" && email == "" && slack == "" && p.ok("phone") && p.ok("email") && p.ok("slack") {
+		p.add("", "no contact channel: give a phone, an email or a slack target")
 	}
-	var err error
-	if phone != "" {
+	if phone != "" && p.ok("phone") {
 		e164, kind, perr := contact.ParsePhone(phone, v.region)
 		switch {
 		case perr != nil:
-			return nil, fromErr(line, c.ID, perr)
+			p.addErr("phone", perr)
 		case kind.CanSMS():
 			c.Phone = e164
 		case email != "" || slack != "":
 			v.notes = append(v.notes, RowError{Line: line, ID: c.ID, Field: "phone", Reason: fmt.Sprintf(
 				"%s is a %s number and cannot receive SMS: imported without it, reached by email or Slack", e164, strings.ReplaceAll(string(kind), "_", " "))})
 		default:
-			_, err = contact.NormalizePhone(phone, v.region)
-			return nil, fromErr(line, c.ID, err)
+			_, err := contact.NormalizePhone(phone, v.region)
+			p.addErr("phone", err)
 		}
 	}
-	if email != "" {
+	if email != "" && p.ok("email") {
+		var err error
 		if c.Email, err = contact.NormalizeEmail(email); err != nil {
-			return nil, fromErr(line, c.ID, err)
+			p.addErr("email", err)
 		}
 	}
-	if slack != "" {
-		if _, err = contact.ValidSlackTarget(slack); err != nil {
-			return nil, fromErr(line, c.ID, err)
+	if slack != "" && p.ok("slack") {
+		if _, err := contact.ValidSlackTarget(slack); err != nil {
+			p.addErr("slack", err)
 		}
 		c.Slack = slack
 	}
-	if lang := get("language"); lang != "" {
+	if lang := get("language"); lang != "" && p.ok("language") {
 		norm, ok := v.languageCache[lang]
 		if !ok {
+			var err error
 			if norm, err = contact.NormalizeLanguage(lang); err != nil {
-				return nil, fromErr(line, c.ID, err)
+				p.addErr("language", err)
+			} else {
+				v.languageCache[lang] = norm
 			}
-			v.languageCache[lang] = norm
 		}
 		c.Language = norm
 	}
-	if tz := get("time_zone"); tz != "" {
+	if tz := get("time_zone"); tz != "" && p.ok("time_zone") {
 		okZone, known := v.zoneCache[tz]
 		if !known {
 			okZone = contact.ValidTimeZone(tz) == nil
 			v.zoneCache[tz] = okZone
 		}
 		if !okZone {
-			return nil, rowErr(line, c.ID, "time_zone", "unknown time zone %q (use an IANA name such as Europe/Budapest)", tz)
+			p.add("time_zone", "unknown time zone %q (use an IANA name such as Europe/Budapest)", tz)
 		}
 		c.TimeZone = tz
 	}
+	var unknown []string
 	for _, ref := range in.components {
+		if !p.ok("components") {
+			break
+		}
 		ref = strings.TrimSpace(ref)
 		if ref == "" {
 			continue
@@ -321,11 +386,22 @@ func (v *customerValidator) check(line int, in row) (*audience.Customer, *RowErr
 			id, ok = v.byName[strings.ToLower(ref)]
 		}
 		if !ok {
-			return nil, rowErr(line, c.ID, "components", "unknown component %q", ref)
+			unknown = append(unknown, strconv.Quote(ref))
+			continue
 		}
 		if !contains(c.Components, id) {
 			c.Components = append(c.Components, id)
 		}
+	}
+	switch len(unknown) {
+	case 0:
+	case 1:
+		p.add("components", "unknown component %s", unknown[0])
+	default:
+		p.add("components", "unknown components %s", strings.Join(unknown, ", "))
+	}
+	if len(p.errs) > 0 {
+		return nil, p.errs
 	}
 	return c, nil
 }
@@ -520,9 +596,9 @@ func parseCustomersCSV(r io.Reader, v *customerValidator, good *[]*audience.Cust
 		}
 		// ReuseRecord: every string kept above is a copy the csv package made
 		// for this record's fields, so nothing aliases the next record.
-		c, rerr := v.check(line, in)
-		if rerr != nil {
-			*bad = append(*bad, *rerr)
+		c, errs := v.check(line, in)
+		if errs != nil {
+			*bad = append(*bad, errs...)
 			continue
 		}
 		*good = append(*good, c)
@@ -552,14 +628,9 @@ func parseCustomersJSON(r io.Reader, v *customerValidator, good *[]*audience.Cus
 			}
 			return incident.Invalid("file", "element %d: %v", n, err)
 		}
-		in, rerr := jsonRow(n, obj)
-		if rerr != nil {
-			*bad = append(*bad, *rerr)
-			continue
-		}
-		c, rerr := v.check(n, in)
-		if rerr != nil {
-			*bad = append(*bad, *rerr)
+		c, errs := v.check(n, jsonRow(n, obj))
+		if errs != nil {
+			*bad = append(*bad, errs...)
 			continue
 		}
 		*good = append(*good, c)
@@ -575,11 +646,12 @@ func parseCustomersJSON(r io.Reader, v *customerValidator, good *[]*audience.Cus
 	return nil
 }
 
-func jsonRow(n int, obj map[string]json.RawMessage) (row, *RowError) {
+// jsonRow reads one object; a value of the wrong type is kept in the
+// row's errs, for check to report beside whatever else is wrong.
+func jsonRow(n int, obj map[string]json.RawMessage) row {
 	in := row{fields: make(map[string]string, len(customerColumns))}
-	var id string
-	if raw, ok := obj["id"]; ok {
-		_ = json.Unmarshal(raw, &id) // a non-string id is reported below
+	fail := func(field, format string, args ...any) {
+		in.errs = append(in.errs, *rowErr(n, "", field, format, args...))
 	}
 	// Keys match in any case, so "Email" and "email" are one field given
 	// twice; in sorted order the answer does not depend on map order.
@@ -593,7 +665,8 @@ func jsonRow(n int, obj map[string]json.RawMessage) (row, *RowError) {
 		raw := obj[k]
 		key := strings.ToLower(k)
 		if first, dup := seen[key]; dup {
-			return in, rowErr(n, id, key, "given twice, as %q and %q (keys are not case-sensitive)", first, k)
+			fail(key, "given twice, as %q and %q (keys are not case-sensitive)", first, k)
+			continue
 		}
 		seen[key] = k
 		if key == "components" {
@@ -604,7 +677,8 @@ func jsonRow(n int, obj map[string]json.RawMessage) (row, *RowError) {
 			}
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return in, rowErr(n, id, "components", "must be a string or an array of strings")
+				fail("components", "must be a string or an array of strings")
+				continue
 			}
 			if s != "" {
 				in.components = strings.Split(s, ";")
@@ -613,7 +687,12 @@ func jsonRow(n int, obj map[string]json.RawMessage) (row, *RowError) {
 		}
 		var s *string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return in, rowErr(n, id, k, "must be a string")
+			field := k
+			if contains(customerColumns, key) {
+				field = key
+			}
+			fail(field, "must be a string")
+			continue
 		}
 		if s == nil {
 			continue
@@ -627,5 +706,5 @@ func jsonRow(n int, obj map[string]json.RawMessage) (row, *RowError) {
 			in.attrs[k] = strings.TrimSpace(*s)
 		}
 	}
-	return in, nil
+	return in
 }

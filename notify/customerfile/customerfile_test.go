@@ -414,3 +414,46 @@ func TestParseCustomersControlCharacters(t *testing.T) {
 		t.Fatalf("a name over two lines of a cell: good %+v bad %+v err %v", good, bad, err)
 	}
 }
+
+// TestParseEveryBadField: a row reports every field that is wrong, in one
+// run, and Rows counts it once.
+func TestParseEveryBadField(t *testing.T) {
+	tests := []struct {
+		name, format, in string
+		fields           []string
+		rows             int
+	}{
+		{"csv", "csv", "id,name,phone,email,slack,language,time_zone,components\n" +
+			"ok1,Ann,,ann@example.com,,,,\n" +
+			"b1,Bob,12,bob@,nope,xx-yy,Mars/Olympus,Nowhere;API;Elsewhere\n" +
+			"b2,Cy,,cy@,,,,\n", []string{"phone", "email", "slack", "language", "time_zone", "components", "email"}, 2},
+		{"json", "json", `[{"id":"b1","phone":12,"email":"bob@","time_zone":"Mars/Olympus"},{"id":"ok","email":"ok@example.com"}]`,
+			[]string{"phone", "email", "time_zone"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			good, bad, _, err := Parse(strings.NewReader(tt.in), tt.format, testComponents, "HU")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields []string
+			for _, b := range bad {
+				fields = append(fields, b.Field)
+				if b.ID == "" || b.Reason == "" {
+					t.Errorf("problem without its id or reason: %+v", b)
+				}
+			}
+			if !reflect.DeepEqual(fields, tt.fields) || len(good) != 1 {
+				t.Fatalf("fields %v, want %v; %d good\n%v", fields, tt.fields, len(good), bad)
+			}
+			if Rows(bad) != tt.rows {
+				t.Errorf("Rows = %d, want %d", Rows(bad), tt.rows)
+			}
+			for _, b := range bad {
+				if b.Field == "components" && !strings.Contains(b.Reason, `"Nowhere", "Elsewhere"`) {
+					t.Errorf("components: %q, want both unknown ones", b.Reason)
+				}
+			}
+		})
+	}
+}
