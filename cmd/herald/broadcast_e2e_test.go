@@ -277,6 +277,7 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 		if strings.Count(d.stdout, " declared ") != 2 || strings.Contains(d.stdout, " ack ") {
 			t.Errorf("hu-1's deliveries should list the declared SMS and email:\n%s", d.stdout)
 		}
+		checkFits(t, env, "customers", "deliveries", "hu-1")
 		// Components by name, not ID.
 		if show := mustCLI(t, env, "customers", "show", "hr-1").stdout; !regexp.MustCompile(`components:\s+Payments, Search`).MatchString(show) {
 			t.Errorf("customers show: %s", show)

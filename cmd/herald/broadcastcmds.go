@@ -298,14 +298,23 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	path := pagePath(p.ID) + "/customers/" + url.PathEscape(pos[0]) + "/deliveries?limit=" + strconv.Itoa(*limit)
-	_, err = printList(ctx, a, c, path, *asJSON, "WHEN (UTC)\tCHANNEL\tKIND\tSTATE\tTO\tINCIDENT\tREASON", func(d queue.Delivery) string {
+	_, err = printFittedList(ctx, a, c, path, *asJSON, deliveryColumns, func(d queue.Delivery) []string {
 		reason := d.Reason
 		if d.ErrorCode != "" {
 			reason = d.ErrorCode + " " + reason
 		}
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", d.UpdatedAt.UTC().Format("2006-01-02 15:04:05"), d.Kind, messageWord(d.MessageKind), d.State, oneLine(d.Address, 40), d.IncidentID, oneLine(reason, 60))
+		return []string{d.UpdatedAt.UTC().Format("2006-01-02 15:04:05"), printable(string(d.Kind)), printable(messageWord(d.MessageKind)), printable(string(d.State)),
+			oneLine(d.Address, 40), printable(d.IncidentID), oneLine(reason, 60)}
 	})
 	return err
+}
+
+// deliveryColumns are a customer's deliveries' columns. On a narrow
+// terminal the incident goes first, then the kind of message, then the
+// address (the channel says which); when, where and why stay.
+var deliveryColumns = []column{
+	{head: "WHEN (UTC)"}, {head: "CHANNEL"}, {head: "KIND", drop: 2}, {head: "STATE"},
+	{head: "TO", cut: 14, drop: 1}, {head: "INCIDENT", drop: 3}, {head: "REASON", cut: 12},
 }
 
 // ---- subscribers ----

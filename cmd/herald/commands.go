@@ -63,6 +63,24 @@ func printTable[T any](w io.Writer, header string, items []T, row func(T) string
 // printList GETs the list at path and prints it: with asJSON as the server
 // sent it, else as a table (see printTable). It returns the list.
 func printList[T any](ctx context.Context, a *app, c *client, path string, asJSON bool, header string, row func(T) string) ([]T, error) {
+	return showList(ctx, a, c, path, asJSON, func(items []T) error { return printTable(a.stdout, header, items, row) })
+}
+
+// printFittedList is printList for a list fitted to the terminal
+// (printFitted): row returns one cell per column.
+func printFittedList[T any](ctx context.Context, a *app, c *client, path string, asJSON bool, cols []column, row func(T) []string) ([]T, error) {
+	return showList(ctx, a, c, path, asJSON, func(items []T) error {
+		rows := make([][]string, len(items))
+		for i, it := range items {
+			rows[i] = row(it)
+		}
+		return a.printFitted(cols, rows)
+	})
+}
+
+// showList GETs the list at path and prints it: with asJSON as the server
+// sent it, else with table. It returns the list.
+func showList[T any](ctx context.Context, a *app, c *client, path string, asJSON bool, table func([]T) error) ([]T, error) {
 	var raw []byte
 	var items []T
 	if err := c.do(ctx, http.MethodGet, path, nil, nil, &items, &raw); err != nil {
@@ -71,7 +89,7 @@ func printList[T any](ctx context.Context, a *app, c *client, path string, asJSO
 	if asJSON {
 		return items, printJSON(a.stdout, raw)
 	}
-	return items, printTable(a.stdout, header, items, row)
+	return items, table(items)
 }
 
 func publicIncidentURL(p wire.Page, inc wire.V1Incident) string {

@@ -155,16 +155,26 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 		return nil
 	}
 	name := incidentNames(ctx, c, p.ID)
-	_, err = printList(ctx, a, c, complaintsPath(p.ID, "")+"?"+q.Encode(), *asJSON, "ID\tREF\tSTATE\tCHANNEL\tFROM\tINCIDENT\tOWNER\tCREATED\tTEXT",
-		func(cp wire.Complaint) string {
+	_, err = printFittedList(ctx, a, c, complaintsPath(p.ID, "")+"?"+q.Encode(), *asJSON, complaintColumns,
+		func(cp wire.Complaint) []string {
 			state := cp.State
 			if cp.Repeat {
 				state += " (repeat)"
 			}
-			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", cp.ID, cp.Ref, state, cp.Channel, oneLine(who(cp.Contact), 40),
-				oneLine(name(complaintIncident(cp)), 30), dash(cp.Owner), shortTime(cp.CreatedAt), oneLine(cp.Text, 50))
+			return []string{printable(cp.ID), printable(cp.Ref), printable(state), printable(cp.Channel), oneLine(who(cp.Contact), 40),
+				oneLine(name(complaintIncident(cp)), 30), oneLine(dash(cp.Owner), 30), shortTime(cp.CreatedAt), oneLine(cp.Text, 50)}
 		})
 	return err
+}
+
+// complaintColumns are the complaint list's columns. On a narrow terminal
+// the ID goes first (the reference names a complaint as well), then the
+// channel, the owner, the time and the incident; who and what they said
+// stay, cut.
+var complaintColumns = []column{
+	{head: "ID", drop: 6}, {head: "REF"}, {head: "STATE", cut: 12}, {head: "CHANNEL", drop: 5},
+	{head: "FROM", cut: 14}, {head: "INCIDENT", cut: 10, drop: 2}, {head: "OWNER", cut: 8, drop: 4},
+	{head: "CREATED", drop: 3}, {head: "TEXT", cut: 16},
 }
 
 // printComplaint prints a complaint for people: the record, the tag and

@@ -232,6 +232,10 @@ func testComplaints(t *testing.T, dir string, storeArgs []string) {
 			t.Errorf("show of a missing complaint: exit %d, want 1", r.code)
 		}
 	})
+
+	t.Run("the list fits the terminal", func(t *testing.T) {
+		checkFits(t, env, "complaints")
+	})
 }
 
 // hungarian reports whether s reads as Hungarian: letters only Hungarian

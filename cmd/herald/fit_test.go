@@ -1,0 +1,76 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// TestFitColumns: on a narrow terminal the columns that may be cut are
+// cut with "…", the least useful ones are left out, and every line fits;
+// without a width nothing changes.
+func TestFitColumns(t *testing.T) {
+	rows := [][]string{
+		{"k0qgv89kssqu", "C-7KQ2", "acknowledged", "sms", "Anna Kovács, +36201234567, customer hu-1", "Card payments fail", "dora", "2026-12-06 05:58 UTC", "A kártyás fizetés nem működik, már harmadszor próbálom"},
+		{"a1b2c3d4e5f6", "C-1AB2", "new", "email", "-", "-", "-", "2026-12-06 06:01 UTC", "short"},
+	}
+	for _, width := range []int{0, 60, 100, 200} {
+		a := &app{getenv: envMap(map[string]string{"COLUMNS": map[bool]string{true: "", false: strconv.Itoa(width)}[width == 0]})}
+		var out strings.Builder
+		a.stdout = newSafeWriter(&out)
+		if err := a.printFitted(complaintColumns, rows); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("width %d: %d lines:\n%s", width, len(lines), out.String())
+		}
+		for _, l := range lines {
+			if width > 0 && utf8.RuneCountInString(l) > width {
+				t.Errorf("width %d: a line of %d:\n%s", width, utf8.RuneCountInString(l), out.String())
+			}
+		}
+		for _, want := range []string{"REF", "STATE", "FROM", "TEXT", "C-7KQ2", "acknowledged"} {
+			if !strings.Contains(lines[0]+lines[1], want) {
+				t.Errorf("width %d lacks %q:\n%s", width, want, out.String())
+			}
+		}
+		switch width {
+		case 0, 200:
+			if strings.Contains(out.String(), "…") || !strings.Contains(out.String(), "harmadszor próbálom") || !strings.Contains(out.String(), "k0qgv89kssqu") {
+				t.Errorf("width %d: rows cut:\n%s", width, out.String())
+			}
+		case 60:
+			if strings.Contains(out.String(), "k0qgv89kssqu") || !strings.Contains(out.String(), "…") {
+				t.Errorf("width 60: want the ID left out and long cells cut:\n%s", out.String())
+			}
+		}
+	}
+}
+
+// checkFits runs `herald ARGS` at 60 and 100 columns ($COLUMNS, as on a
+// terminal that wide) and checks that no line is wider, and that --json
+// is the same whatever the width.
+func checkFits(t *testing.T, env map[string]string, args ...string) {
+	t.Helper()
+	at := func(cols string) map[string]string {
+		e := map[string]string{"COLUMNS": cols}
+		for k, v := range env {
+			e[k] = v
+		}
+		return e
+	}
+	for _, width := range []int{60, 100} {
+		out := mustCLI(t, at(strconv.Itoa(width)), args...).stdout
+		for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+			if utf8.RuneCountInString(l) > width {
+				t.Errorf("herald %s at %d columns: a line of %d:\n%s", strings.Join(args, " "), width, utf8.RuneCountInString(l), out)
+				break
+			}
+		}
+	}
+	if narrow, wide := mustCLI(t, at("60"), append(args, "--json")...).stdout, mustCLI(t, env, append(args, "--json")...).stdout; narrow != wide {
+		t.Errorf("herald %s --json changes with the width", strings.Join(args, " "))
+	}
+}
