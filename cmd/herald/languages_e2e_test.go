@@ -100,7 +100,13 @@ func testDeclareInLanguages(t *testing.T, dir string, storeArgs []string) {
 		if got := to(ms, "email", "john@example.com"); len(got) != 1 || !strings.Contains(got[0].Body, en) {
 			t.Errorf("English email keeps the typography: %+v", got)
 		}
-		_, page := get(t, n.url+"/?lang=hu")
+		// The page is rendered from the declaration's event: wait for it
+		// to list the incident at all, then read it.
+		var page string
+		eventually(t, 5*time.Second, func() (bool, string) {
+			_, page = get(t, n.url+"/?lang=hu")
+			return strings.Contains(page, hu), page
+		})
 		if !strings.Contains(page, huName) || strings.Contains(page, "Card payments fail") {
 			t.Errorf("the Hungarian page does not name the incident in Hungarian")
 		}
