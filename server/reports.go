@@ -72,6 +72,9 @@ func (s *Server) consoleLink(path string) string {
 // other formats without suffix (the HTML's download links; "" for none),
 // name the CSV's file name.
 func (s *Server) sendReport(c *fiber.Ctx, r reports.Renderable, format, base, name string) error {
+	if err := langQueryProblem(c); err != nil {
+		return err
+	}
 	q := ""
 	if raw := string(c.Request().URI().QueryString()); raw != "" {
 		q = "?" + raw

@@ -192,6 +192,21 @@ func testReport(t *testing.T, dir string, storeArgs []string) {
 				t.Errorf("%s: %d %s %.60s; want %q", suffix, resp.StatusCode, resp.Header.Get("Content-Type"), b, want)
 			}
 		}
+		// A language herald does not speak is refused by name; a tag with
+		// a region names its language.
+		for q, code := range map[string]int{"?lang=xx": http.StatusBadRequest, "?lang=hu-HU": http.StatusOK} {
+			req, _ := http.NewRequest(http.MethodGet, n.url+"/api/v1/pages/"+r.Page.ID+"/incidents/"+id+"/report.json"+q, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := testHTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != code || code == http.StatusBadRequest && !strings.Contains(string(b), `"field":"lang"`) {
+				t.Errorf("report%s: %d %s, want %d", q, resp.StatusCode, b, code)
+			}
+		}
 		// Without a token: 401, nothing shown.
 		if code, body := get(t, n.url+"/api/v1/pages/"+r.Page.ID+"/incidents/"+id+"/report.json"); code != http.StatusUnauthorized || strings.Contains(body, "Card payments") {
 			t.Errorf("no token: %d %s", code, body)
