@@ -520,7 +520,11 @@ func (s *Server) updateComplaint() fiber.Handler {
 // complaintID is the route's complaint: its ID, or the reference the
 // customer was given (C-RCLFXZ2G), which an agent may type instead.
 func (s *Server) complaintID(c *fiber.Ctx) (string, error) {
-	return s.cp.svc.ResolveID(c.UserContext(), c.Params("page_id"), c.Params("complaint_id"))
+	id, err := pathParam(c, "complaint_id")
+	if err != nil {
+		return "", err
+	}
+	return s.cp.svc.ResolveID(c.UserContext(), c.Params("page_id"), strings.TrimSpace(id))
 }
 
 // complaintAction is a POST …/complaints/{id}/<verb>: decode req, then act.

@@ -90,6 +90,16 @@ func TestComplaintAPI(t *testing.T) {
 			t.Fatalf("got %+v", got)
 		}
 		e.mustDo(t, http.StatusNotFound, "GET", e.path("/nope"), e.agent, "")
+		// Path parameters are decoded: a reference with a stray space
+		// (copied from an SMS) finds the complaint; an escaped slash is
+		// named as it was meant.
+		e.mustDo(t, http.StatusOK, "GET", e.path("/"+cp.Ref+"%20"), e.agent, "").json(t, &got)
+		if got.ID != cp.ID {
+			t.Errorf("by reference with a space: %s, want %s", got.ID, cp.ID)
+		}
+		if d := e.mustDo(t, http.StatusNotFound, "GET", e.path("/a%2Fb"), e.agent, "").errorOf(t); !strings.Contains(d.Message, `"a/b"`) {
+			t.Errorf("an escaped slash: %+v", d)
+		}
 		e.mustDo(t, http.StatusUnauthorized, "GET", e.path("/"+cp.ID), "", "")
 	})
 
