@@ -50,7 +50,7 @@ type Decision struct {
 	Reason string        `json:"reason"`
 	By     string        `json:"by"` // incident.Actor.String()
 	Role   incident.Role `json:"role"`
-	At     time.Time     `json:"at"`
+	At     time.Time     `json:"at,omitzero"` // absent for the implicit none_yet: nobody decided it
 	// Version is 0 for the implicit none_yet every incident starts with,
 	// and increments on every change.
 	Version int `json:"version"`

@@ -241,13 +241,13 @@ func (s *Server) addressQuery(c *fiber.Ctx) (channel.Kind, string, error) {
 	case phone != "":
 		p, err := contact.NormalizePhone(phone, s.bc.cfg.DefaultRegion)
 		if err != nil {
-			return "", "", incident.Invalid("phone", "%s", err.Error())
+			return "", "", err // EINVALID on phone, said once
 		}
 		return channel.SMS, p, nil
 	case email != "":
 		e, err := contact.NormalizeEmail(email)
 		if err != nil {
-			return "", "", incident.Invalid("email", "%s", err.Error())
+			return "", "", err // EINVALID on email
 		}
 		return channel.Email, e, nil
 	}

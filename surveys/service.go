@@ -198,7 +198,7 @@ func (s *Service) Schedule(ctx context.Context, pageID, incidentID string) (int,
 		return 0, incident.NotFound("incident", incidentID)
 	}
 	if inc.ResolvedAt == nil || inc.IsMaintenance() {
-		return 0, incident.Invalid("incident", "surveys follow a resolved incident, not a %s one", inc.Status)
+		return 0, incident.Invalid("incident", "surveys follow a resolved incident; this one is %s", inc.Status)
 	}
 	st, err := s.Settings(ctx, pageID)
 	if err != nil || st.Mode == ModeOff {
