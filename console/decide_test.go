@@ -559,8 +559,15 @@ func TestTellCustomersOfCompensation(t *testing.T) {
 		"offer_kind": {"credit"}, "amount": {"10.00"}, "currency": {"EUR"}, "min_minutes": {"0"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("decide: %d", res.StatusCode)
 	}
-	if got := told(); !strings.Contains(got, "The all-clear message will tell each customer") {
+	if got := told(); !strings.Contains(got, "The all-clear message will tell each customer") || !strings.Contains(got, "or you may tell them now") {
 		t.Errorf("before the all-clear: %q", got)
+	}
+	// An agent, who has no button to tell them, is not told they may.
+	ag := e.client(t)
+	ag.signIn(incident.RoleAgent, "Ana")
+	if _, body := ag.do("GET", page, nil); !strings.Contains(body, "The all-clear message will tell each customer") ||
+		strings.Contains(body, "tell them now") || strings.Contains(body, announce) {
+		t.Error("the agent's incident page offers what only a manager can do")
 	}
 	st := incident.Resolved
 	if _, err := e.n.Incidents.UpdateIncident(mctx, e.page.ID, inc.ID, incident.IncidentInput{Status: &st}); err != nil {
