@@ -401,6 +401,12 @@ func TestReportWordsInLanguage(t *testing.T) {
 			t.Errorf("%s report lacks the impact in Hungarian (%q)", name, want)
 		}
 	}
+	// The timeline says a status once: "Resolved", not "Resolved (Resolved)".
+	en, err := r.HTML("en", nil)
+	must(t, err)
+	if !strings.Contains(string(en), "<strong>Resolved</strong></td>") || strings.Contains(string(en), "<strong>Resolved</strong> (Resolved)") {
+		t.Errorf("the timeline doubles a status:\n%s", regexp.MustCompile(`<strong>[^<]*</strong>[^<]*`).FindAll(en, -1))
+	}
 	if l.Word("ReportVia", "sms") == "sms" || l.Word("ConsoleDelivery", "delivered") == "delivered" {
 		t.Error("the catalogue lacks the report's channel or state words")
 	}
