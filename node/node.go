@@ -44,6 +44,7 @@ import (
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/smtp"
+	"github.com/heraldhq/herald/quietlog"
 	"github.com/heraldhq/herald/reports"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/server"
@@ -409,7 +410,7 @@ func (a *Node) Run(ctx context.Context) error {
 		go func() { a.inboundDone <- a.inboundSMTP.Serve() }()
 		a.Log.Info("inbound email listening", "addr", a.inboundSMTP.Addr())
 	}
-	go advanceMaintenances(runCtx, a.Incidents, a.Log)
+	go advanceMaintenances(runCtx, a.Incidents, a.Log, maintenanceInterval)
 	a.Log.Info("herald listening", "addr", a.Addr(), "url", a.URL, "engine", a.Engine.Name, "store", a.Engine.Where, "page_id", a.Page.ID,
 		"channels", strings.Join(a.Channels(), " "), "connection_budget", a.Server.ConnectionBudget(), "version", Version())
 	return nil
@@ -535,12 +536,14 @@ func (a *Node) release() {
 	_ = a.ln.Close()
 }
 
-// advanceMaintenances starts and completes due maintenances every
-// maintenanceInterval until ctx ends. A plain ticker, not cron: this is a
-// poll, and every node may run it (the service resolves races).
-func advanceMaintenances(ctx context.Context, svc *incident.Service, log *slog.Logger) {
-	t := time.NewTicker(maintenanceInterval)
+// advanceMaintenances starts and completes due maintenances every interval
+// until ctx ends. A plain ticker, not cron: this is a poll, and every node
+// may run it (the service resolves races). While the store is unreachable
+// every poll fails: that is a line in a while (quietlog), not one a second.
+func advanceMaintenances(ctx context.Context, svc *incident.Service, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
+	var failed quietlog.Line
 	for {
 		select {
 		case <-ctx.Done():
@@ -549,7 +552,7 @@ func advanceMaintenances(ctx context.Context, svc *incident.Service, log *slog.L
 			n, err := svc.AdvanceMaintenances(ctx)
 			switch {
 			case err != nil && !errors.Is(err, context.Canceled):
-				log.Warn("advance maintenances", "err", err)
+				failed.Log(log, slog.LevelWarn, "advance maintenances", "err", err)
 			case n > 0:
 				log.Info("maintenances advanced", "count", n)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/quietlog"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -131,7 +132,7 @@ type lane struct {
 	last  time.Time // when the last claim was asked
 	// claimLog keeps a failing claim (the store down) to one line in a
 	// while.
-	claimLog *quietLog
+	claimLog *quietlog.Line
 }
 
 // wakeGap is the least time between a drained lane's claims when new work
@@ -182,12 +183,12 @@ func (d *dispatcher) run(ctx context.Context) {
 	// own room: a backlog of replies held by their own rate limit never
 	// fills the broadcast's claims or its room, nor the other way round.
 	claim := s.claimSize(d.kind)
-	lanes := []*lane{{lane: queue.LaneAll, claim: claim, max: int64(2*claim + w), inflight: &d.inflight, claimLog: &quietLog{}}}
+	lanes := []*lane{{lane: queue.LaneAll, claim: claim, max: int64(2*claim + w), inflight: &d.inflight, claimLog: &quietlog.Line{}}}
 	if d.reply != nil {
 		rc := s.replyClaimSize(d.kind)
 		lanes = []*lane{
-			{lane: queue.LaneBroadcast, claim: claim, max: int64(2*claim + w), inflight: &d.inflight, claimLog: &quietLog{}},
-			{lane: queue.LaneReplies, claim: rc, max: int64(2*rc + w), inflight: &d.replyInflight, claimLog: &quietLog{}},
+			{lane: queue.LaneBroadcast, claim: claim, max: int64(2*claim + w), inflight: &d.inflight, claimLog: &quietlog.Line{}},
+			{lane: queue.LaneReplies, claim: rc, max: int64(2*rc + w), inflight: &d.replyInflight, claimLog: &quietlog.Line{}},
 		}
 	}
 	for ctx.Err() == nil {
@@ -200,7 +201,7 @@ func (d *dispatcher) run(ctx context.Context) {
 			ds, err := s.store.ClaimDeliveries(ctx, d.kind, l.lane, s.now(), s.cfg.Lease, l.claim)
 			if err != nil {
 				if ctx.Err() == nil {
-					l.claimLog.log(s.log, slog.LevelError, "claim deliveries", "channel", d.kind, "lane", l.lane, "err", err)
+					l.claimLog.Log(s.log, slog.LevelError, "claim deliveries", "channel", d.kind, "lane", l.lane, "err", err)
 				}
 				failed = true
 				continue
@@ -766,7 +767,7 @@ func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit) error
 		reserved := err == nil && wait <= reserveAhead
 		switch {
 		case err != nil:
-			s.limiterLog.log(s.log, slog.LevelWarn, "rate limiter", "err", err)
+			s.limiterLog.Log(s.log, slog.LevelWarn, "rate limiter", "err", err)
 			wait = time.Second / time.Duration(max(1, int(l.Rate)))
 		case reserved && wait == 0:
 			return nil
@@ -832,7 +833,7 @@ func (s *Service) takeBatched(ctx context.Context, key string, l ratelimit.Limit
 		switch {
 		case err != nil:
 			b.mu.Unlock()
-			s.limiterLog.log(s.log, slog.LevelWarn, "rate limiter", "err", err)
+			s.limiterLog.Log(s.log, slog.LevelWarn, "rate limiter", "err", err)
 			wait = time.Second / time.Duration(max(1, int(l.Rate)))
 		case wait <= reserveAhead:
 			b.next, b.left = time.Now().Add(max(0, wait-time.Duration(n-1)*step)), n

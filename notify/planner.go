@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -43,7 +44,8 @@ func (s *Service) planLoop(ctx context.Context) {
 			p, err := s.store.ClaimPlan(ctx, s.now(), s.cfg.Lease)
 			if err != nil {
 				if ctx.Err() == nil {
-					s.log.Error("claim plan", "err", err)
+					// The store down fails every poll: a line in a while.
+					s.planLog.Log(s.log, slog.LevelError, "claim plan", "err", err)
 				}
 				break
 			}

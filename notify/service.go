@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/notify/customerfile"
 	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/quietlog"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -184,7 +185,8 @@ type Service struct {
 
 	held *receiptHold // status callbacks waiting for the store
 
-	limiterLog quietLog // a failing rate limiter, a line in a while
+	limiterLog quietlog.Line // a failing rate limiter, a line in a while
+	planLog    quietlog.Line // a failing plan claim (the store down), likewise
 
 	complaints ComplaintFinder // Deps.Complaints
 }
