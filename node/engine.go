@@ -64,10 +64,15 @@ func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "herald.d
 // OpenEngine opens the store cfg names: Redis when RedisURL is set (under
 // RedisPrefix), else SQLite under DataDir (created when missing). It does
 // not start the event bus: a CLI run that only reads or writes the store
-// needs none.
-func OpenEngine(ctx context.Context, cfg Config) (*Engine, error) {
+// needs none. On Redis, go-redis's own lines go through log (nil: the
+// config's logger on standard error, NewLogger), so --log-format json
+// holds for them too.
+func OpenEngine(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	if cfg.RedisURL != "" {
-		var opts []redis.Option
+		if log == nil {
+			log = NewLogger(os.Stderr, cfg)
+		}
+		opts := []redis.Option{redis.WithLogger(log)}
 		if cfg.RedisPrefix != "" {
 			opts = append(opts, redis.WithPrefix(cfg.RedisPrefix))
 		}

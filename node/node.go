@@ -176,7 +176,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 		}
 	}()
 
-	if a.Engine, err = OpenEngine(ctx, cfg); err != nil {
+	if a.Engine, err = OpenEngine(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	if err := a.Engine.StartEvents(ctx, log); err != nil {

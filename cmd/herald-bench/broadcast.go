@@ -281,7 +281,7 @@ func benchBroadcast(ctx context.Context, opt broadcastOptions, stdout, stderr io
 		opt.RedisCustomers = opt.Customers
 	}
 	if opt.RedisURL != "" {
-		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""))
+		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""), nil)
 		if err != nil {
 			fmt.Fprintf(stdout, "Redis at %s does not answer (%v): Redis runs skipped\n", opt.RedisURL, err)
 			opt.RedisURL = ""

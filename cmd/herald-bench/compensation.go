@@ -116,7 +116,7 @@ func benchCompensation(ctx context.Context, opt compensationOptions, stdout, std
 		engines = []string{"sqlite", "redis"}
 	}
 	if slices.Contains(engines, "redis") {
-		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""))
+		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""), nil)
 		if err != nil {
 			if opt.Engine == "redis" {
 				return nil, fmt.Errorf("redis at %s: %w", opt.RedisURL, err)

@@ -215,7 +215,7 @@ func benchComplaints(ctx context.Context, opt complaintsOptions, stdout, stderr 
 		engines = []string{"sqlite", "redis"}
 	}
 	if slices.Contains(engines, "redis") {
-		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""))
+		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""), nil)
 		if err != nil {
 			if opt.Engine == "redis" {
 				return nil, fmt.Errorf("redis at %s: %w", opt.RedisURL, err)

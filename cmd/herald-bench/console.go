@@ -94,7 +94,7 @@ func benchConsole(ctx context.Context, opt consoleOptions, stdout, stderr io.Wri
 		engines = []string{"sqlite", "redis"}
 	}
 	if slices.Contains(engines, "redis") {
-		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""))
+		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""), nil)
 		if err != nil {
 			if opt.Engine == "redis" {
 				return fmt.Errorf("redis at %s: %w", opt.RedisURL, err)

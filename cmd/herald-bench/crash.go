@@ -229,7 +229,7 @@ type crashSetup struct {
 // only add time to every run.
 func crashLoad(ctx context.Context, cfg node.Config, publicURL string, n int) (_ crashSetup, err error) {
 	var s crashSetup
-	eng, err := node.OpenEngine(ctx, cfg)
+	eng, err := node.OpenEngine(ctx, cfg, nil)
 	if err != nil {
 		return s, err
 	}

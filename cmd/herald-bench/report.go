@@ -89,7 +89,7 @@ func benchReport(ctx context.Context, opt reportOptions, stdout, stderr io.Write
 		engines = []string{"sqlite", "redis"}
 	}
 	if slices.Contains(engines, "redis") {
-		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""))
+		eng, err := node.OpenEngine(ctx, redisConfig(opt.RedisURL, ""), nil)
 		if err != nil {
 			if opt.Engine == "redis" {
 				return fmt.Errorf("redis at %s: %w", opt.RedisURL, err)
@@ -152,7 +152,7 @@ func reportRun(ctx context.Context, w *world, opt reportOptions, rep *report) er
 	}
 	// Seed through the engine itself, with no node planning or sending.
 	w.stop()
-	eng, err := node.OpenEngine(ctx, w.cfg)
+	eng, err := node.OpenEngine(ctx, w.cfg, nil)
 	if err != nil {
 		return err
 	}

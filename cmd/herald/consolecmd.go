@@ -48,7 +48,7 @@ func cmdConsoleLink(ctx context.Context, a *app, args []string) error {
 	}
 	cfg.LogLevel = "warn"
 	log := node.NewLogger(a.stderr, cfg)
-	eng, err := node.OpenEngine(ctx, cfg)
+	eng, err := node.OpenEngine(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (a *app) openForToken(ctx context.Context, cf *configFlags, creating bool) 
 	}
 	cfg.LogLevel = "warn" // a CLI run prints its answer, not the service's info lines
 	log := node.NewLogger(a.stderr, cfg)
-	eng, err := node.OpenEngine(ctx, cfg)
+	eng, err := node.OpenEngine(ctx, cfg, nil)
 	if err != nil {
 		return nil, nil, err
 	}
