@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/notify"
+	"github.com/heraldhq/herald/quietlog"
 	"github.com/heraldhq/herald/reports"
 )
 
@@ -103,6 +104,9 @@ type Console struct {
 	cfg   Config
 	views map[string]*template.Template
 	log   *slog.Logger
+	// unreachableLog keeps pages refused while the store is unreachable
+	// to a line in a while.
+	unreachableLog quietlog.Line
 }
 
 // New checks cfg and parses the views.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"path"
 	"strconv"
@@ -396,6 +397,13 @@ func (cs *Console) handleErrors(c *fiber.Ctx) error {
 			word = "ConsoleErrorGeneric"
 		}
 		return cs.render(c, status, "error", "ConsoleErrorTitle", fiber.Map{"Word": word})
+	}
+	if cs.cfg.Incidents.Unreachable(err) {
+		// The store is away (Redis down or failing over): say so, and
+		// that trying again soon is the thing to do.
+		cs.unreachableLog.Log(cs.log, slog.LevelWarn, "console request refused: the store is unreachable", "method", c.Method(), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return cs.render(c, http.StatusServiceUnavailable, "error", "ConsoleErrorTitle", fiber.Map{"Word": "ConsoleErrorUnreachable"})
 	}
 	code := incident.ErrorCode(err)
 	status, ok := statusOf[code]

@@ -1,8 +1,11 @@
 package incident
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 )
 
 // Error codes. server maps each to one HTTP status, in one place.
@@ -22,6 +25,10 @@ const (
 	// once, the second is told, not posted twice.
 	EPRECONDITION = "precondition_failed"
 	EINTERNAL     = "internal" // 500: anything else; never shown to a client in detail
+	// EUNAVAILABLE: herald cannot serve the request now (503, with
+	// Retry-After): its store is unreachable, or it is at a capacity
+	// limit. Nothing was changed; the same request may be sent again.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is herald's one domain error type. Message is safe to show to a client.
@@ -79,4 +86,47 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return EINTERNAL
+}
+
+// Unreachable reports whether err says the store could not be reached,
+// rather than that the request or herald is wrong: a network error on the
+// way to it (refused, reset, timed out, no route), a deadline that ran out
+// waiting for it, an error the store marks so (Unreachable() true), or an
+// *Error with EUNAVAILABLE. An engine's own signs (go-redis's pool
+// timeouts, SQLite's busy file) are its Store's Unreachable method, which
+// Service.Unreachable adds. Anything else, a bug included, is not.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var de *Error
+	if errors.As(err, &de) {
+		return de.Code == EUNAVAILABLE
+	}
+	var marked interface{ Unreachable() bool }
+	if errors.As(err, &marked) && marked.Unreachable() {
+		return true
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// StoreUnreachable is what a Store may implement to recognise its own
+// signs of being unreachable (Service.Unreachable).
+type StoreUnreachable interface {
+	// Unreachable reports whether err, from this store, says it could
+	// not be reached for now.
+	Unreachable(err error) bool
+}
+
+// Unreachable reports whether err says the store could not be reached
+// (the package's Unreachable, or the Store's own test when it has one):
+// front doors answer it 503 with Retry-After instead of 500.
+func (s *Service) Unreachable(err error) bool {
+	if Unreachable(err) {
+		return true
+	}
+	su, ok := s.Store.(StoreUnreachable)
+	return ok && err != nil && su.Unreachable(err)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -20,10 +21,18 @@ const (
 	codeMethodNotAllowed = "method_not_allowed" // 405
 	codeTooLarge         = "too_large"          // 413
 	// codeUnavailable refuses a request or connection when herald is at a
-	// capacity limit (503); one client over its own limit gets
-	// notify.ERATELIMITED (429).
-	codeUnavailable = "unavailable"
+	// capacity limit or its store is unreachable (503, with Retry-After);
+	// one client over its own limit gets notify.ERATELIMITED (429).
+	codeUnavailable = incident.EUNAVAILABLE
 )
+
+// unreachableRetryAfter is the Retry-After of a request refused because
+// the store is unreachable: a Redis restart or failover takes seconds.
+const unreachableRetryAfter = "5"
+
+// errUnreachable is what a client is told when the store cannot be reached.
+var errUnreachable = &incident.Error{Code: codeUnavailable,
+	Message: "herald cannot reach its store right now; nothing was changed, try again shortly"}
 
 // statusOf is the one map from an error code to an HTTP status.
 //
@@ -95,6 +104,15 @@ func asDomainError(err error) (e *incident.Error, internal bool) {
 // metrics see the final status.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	de, internal := asDomainError(err)
+	if s.svc != nil && s.svc.Unreachable(err) {
+		// Not a bug to log in full each time: one line in a while says
+		// the store is away, and the client is told to come back.
+		de, internal = errUnreachable, false
+		s.unreachableLog.Log(s.log, slog.LevelWarn, "request refused: the store is unreachable", "method", c.Method(), "path", c.Path(), "err", err)
+		if c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
+			c.Set(fiber.HeaderRetryAfter, unreachableRetryAfter)
+		}
+	}
 	status := statusOf[de.Code]
 	if status == 0 {
 		status = http.StatusInternalServerError

@@ -29,6 +29,7 @@ import (
 
 	"github.com/heraldhq/herald/console"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/quietlog"
 	"github.com/heraldhq/herald/reports"
 	"github.com/heraldhq/herald/slackapp"
 	"github.com/heraldhq/herald/statuspage"
@@ -186,6 +187,9 @@ type Server struct {
 	slackClockWarned atomic.Int64
 	proxies          proxies // cfg.TrustedProxies
 	probe            writeProbe
+	// unreachableLog keeps requests refused while the store is
+	// unreachable to a line in a while.
+	unreachableLog quietlog.Line
 
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once

@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,3 +160,28 @@ func (db *DB) Close() error {
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func msString(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// Unreachable implements incident.StoreUnreachable: besides network errors
+// (incident.Unreachable), go-redis's own signs that Redis cannot be reached
+// now: its pool waited in vain for a connection, the connection ended
+// mid-reply, the client is closed (shutting down), or Redis answered that
+// it cannot serve yet (loading its data, a Cluster or Sentinel master
+// down or failing over, a replica that took over).
+func (db *DB) Unreachable(err error) bool {
+	if errors.Is(err, goredis.ErrPoolTimeout) || errors.Is(err, goredis.ErrPoolExhausted) || errors.Is(err, goredis.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var rerr goredis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	for _, p := range []string{"LOADING ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "READONLY "} {
+		if strings.HasPrefix(rerr.Error(), p) {
+			return true
+		}
+	}
+	return false
+}
+
+var _ incident.StoreUnreachable = (*DB)(nil)

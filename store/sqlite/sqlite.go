@@ -26,7 +26,8 @@ import (
 
 	"github.com/heraldhq/herald/incident"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -601,3 +602,18 @@ func (p prepared) QueryRowContext(ctx context.Context, query string, args ...any
 	}
 	return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }
+
+// Unreachable implements incident.StoreUnreachable: the file stayed locked
+// by another connection or process past busy_timeout (SQLITE_BUSY,
+// SQLITE_LOCKED), which a later try gets past; any other SQLite error is
+// not a matter of waiting.
+func (db *DB) Unreachable(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff // the primary code of an extended one
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+}
+
+var _ incident.StoreUnreachable = (*DB)(nil)
