@@ -598,16 +598,14 @@ type agentEvent struct {
 // holding every decision agents may speak about (coming or decided), then
 // sends a "compensation" event with what changed on every decision change,
 // from any node, and a "complaint" event (IDs only) when a complaint
-// changes, so a view can re-read what it shows.
+// changes, so a view can re-read what it shows. When this node's event
+// subscription comes back after an outage (incident.EventResync), events
+// from other nodes may have been lost, so it sends a fresh "snapshot".
 func (s *Server) agentEvents() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
 		only := c.Query("page")
-		snapshot, err := s.agentSnapshot(ctx, only)
-		if err != nil {
-			return err
-		}
-		first, err := json.Marshal(fiber.Map{"decisions": snapshot})
+		first, err := agentSnapshotJSON(ctx, s.comp.svc, only)
 		if err != nil {
 			return err
 		}
@@ -648,6 +646,30 @@ func (s *Server) agentEvents() fiber.Handler {
 				case ev, ok := <-evs:
 					if !ok {
 						return
+					}
+					if ev.Type == incident.EventResync {
+						// This node's subscription came back after an
+						// outage: decisions made meanwhile on other nodes
+						// sent no event here. A fresh snapshot, as at the
+						// start, is what the agent's view needs; if it
+						// cannot be read, the stream ends and the agent's
+						// reconnect reads it.
+						if !allowed(false) {
+							return
+						}
+						rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+						b, err := agentSnapshotJSON(rctx, svc, only)
+						rcancel()
+						if err != nil {
+							log.Warn("agent events: re-read the decisions after a resync; ending the stream", "err", err)
+							return
+						}
+						writeEvent(w, "snapshot", b)
+						if err := w.Flush(); err != nil {
+							return
+						}
+						wrote()
+						continue
 					}
 					if only != "" && ev.PageID != only {
 						continue
@@ -715,20 +737,20 @@ func agentChange(ctx context.Context, svc *compensation.Service, pageID, inciden
 	return e, nil
 }
 
-// agentSnapshot lists the decisions agents may speak about, on every page
-// or on one.
-func (s *Server) agentSnapshot(ctx context.Context, only string) ([]agentEvent, error) {
+// agentSnapshotJSON is the feed's "snapshot" event: the decisions agents
+// may speak about, on every page or on one.
+func agentSnapshotJSON(ctx context.Context, svc *compensation.Service, only string) ([]byte, error) {
 	out := []agentEvent{}
-	ds, err := s.comp.svc.Decided(ctx, only)
+	ds, err := svc.Decided(ctx, only)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range ds {
 		e := agentEvent{PageID: d.PageID, IncidentID: d.IncidentID, Decision: d, Changes: []compensation.Change{}}
-		if inc, err := s.comp.svc.Incidents.FindIncidentByID(ctx, d.IncidentID); err == nil {
+		if inc, err := svc.Incidents.FindIncidentByID(ctx, d.IncidentID); err == nil {
 			e.IncidentName = inc.Name
 		}
 		out = append(out, e)
 	}
-	return out, nil
+	return json.Marshal(fiber.Map{"decisions": out})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -493,5 +494,72 @@ func TestAmendedOfferSaysItReplaces(t *testing.T) {
 	decide(3, "1000", "more")
 	if l := line(); !strings.Contains(l, "10.00 EUR") || !strings.Contains(l, "This replaces any earlier offer we made for this disruption.") {
 		t.Errorf("amended after the all-clear told them: %q, want the new amount and that it replaces the earlier offer", l)
+	}
+}
+
+// TestAgentFeedResync: a decision made on another node while this node's
+// event subscription was down sends this node no event; when the
+// subscription comes back (incident.EventResync) the agent's feed, here
+// narrowed to one page, sends a fresh snapshot that holds it.
+func TestAgentFeedResync(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.serve(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/api/v1/agent/events?page="+e.page.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+e.agent)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("agent events: %d", resp.StatusCode)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// snapshot waits for the next snapshot event and returns its data.
+	snapshot := func() string {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		event := ""
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatal("the stream ended")
+				}
+				if name, ok := strings.CutPrefix(l, "event: "); ok {
+					event = name
+				} else if data, ok := strings.CutPrefix(l, "data: "); ok && event == "snapshot" {
+					return data
+				}
+			case <-deadline:
+				t.Fatal("no snapshot")
+			}
+		}
+	}
+	if first := snapshot(); strings.Contains(first, e.inc.ID) {
+		t.Fatalf("a decision before any was made: %s", first)
+	}
+	// Another node decides; its event never reaches this one.
+	other := compensation.NewService(e.db, e.db, e.db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var p compensation.Proposal
+	if err := json.Unmarshal([]byte(e.policyJSON(0, "1000")), &p); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.Decide(incident.WithActor(ctx, incident.Actor{Name: "Mia", Role: incident.RoleManager}), e.page.ID, e.inc.ID, p); err != nil {
+		t.Fatal(err)
+	}
+	e.events.Deliver(incident.Event{Type: incident.EventResync})
+	if again := snapshot(); !strings.Contains(again, e.inc.ID) {
+		t.Errorf("the snapshot after the resync lacks the decision made meanwhile: %s", again)
 	}
 }
