@@ -41,6 +41,28 @@ type Events interface {
 	Subscribe() (<-chan Event, func())
 }
 
+// LinkState is what an Events bus linking nodes says of its link to the
+// others (Linked).
+type LinkState struct {
+	// Up reports whether events from other nodes arrive now.
+	Up bool
+	// Resyncs counts the times the link came back after it broke; each
+	// is followed by an EventResync on this node. A receiver that has
+	// re-read the store after the n-th has caught up with it.
+	Resyncs uint64
+}
+
+// Linked is implemented by an Events bus whose link to the other nodes
+// can break (store/redis.Events; the in-process bus has none): readiness
+// and live streams watch it.
+type Linked interface {
+	// Link returns the link's state now; it is cheap (no network).
+	Link() LinkState
+	// LinkChanged returns a channel that is closed at the next change
+	// of Link.
+	LinkChanged() <-chan struct{}
+}
+
 // LocalEvents is the in-process Events: fan-out to buffered channels;
 // a subscriber that falls behind loses events rather than blocking the
 // publisher (it re-reads the store on the next one anyway).

@@ -624,7 +624,7 @@ func (s *Server) agentEvents() fiber.Handler {
 		c.Status(http.StatusOK)
 		gone := watchClose(c)
 		evs, cancel := s.comp.events.Subscribe()
-		heartbeat, done, log, svc, allowed := s.cfg.HeartbeatInterval, s.done, s.log, s.comp.svc, s.streamAuth(c)
+		heartbeat, done, log, svc, allowed, lost := s.cfg.HeartbeatInterval, s.done, s.log, s.comp.svc, s.streamAuth(c), s.lostLink()
 		wrote := s.keepWriting(c, heartbeat)
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer release()
@@ -643,6 +643,8 @@ func (s *Server) agentEvents() fiber.Handler {
 					return
 				case <-gone:
 					return
+				case <-lost:
+					return // the event subscription is down: reconnect elsewhere
 				case ev, ok := <-evs:
 					if !ok {
 						return

@@ -113,13 +113,20 @@ func healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// readyz answers 200 when the store answers, a write to it lands and the
-// site has rendered every page, 503 otherwise: a load balancer sends no
-// visitor to a node that would show an empty page, and no manager to one
-// whose declarations would fail (disk full, Redis read-only).
+// readyz answers 200 when the store answers, a write to it lands, the
+// node hears the other nodes' changes (its event subscription is up) and
+// the site has rendered every page, re-read since the subscription last
+// came back; 503 otherwise: a load balancer sends no visitor to a node
+// that would show an empty or stale page, and no manager to one whose
+// declarations would fail (disk full, Redis read-only). The event checks
+// are two atomic reads.
 func (s *Server) readyz() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
+		if link, ok := s.svc.Events.(incident.Linked); ok && !link.Link().Up {
+			// No store round trip: the subscription down says enough.
+			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "events": "reconnecting"})
+		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 		defer cancel()
 		store, site := "ok", "ok"
@@ -129,13 +136,16 @@ func (s *Server) readyz() fiber.Handler {
 		} else if err := s.probe.check(ctx, s.svc.Store, s.cfg.WriteProbeEvery, s.log); err != nil {
 			store = "not writable"
 		}
-		if s.site == nil || !s.site.Ready() {
+		switch {
+		case s.site == nil || !s.site.Ready():
 			site = "not rendered yet"
+		case !s.site.Current():
+			site = "re-reading after the event subscription came back"
 		}
 		if store != "ok" || site != "ok" {
-			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "store": store, "site": site})
+			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "store": store, "site": site, "events": "ok"})
 		}
-		return c.JSON(fiber.Map{"status": "ok", "store": store, "site": site})
+		return c.JSON(fiber.Map{"status": "ok", "store": store, "site": site, "events": "ok"})
 	}
 }
 

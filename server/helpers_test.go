@@ -411,6 +411,8 @@ func (f *fakeSite) Ready() bool {
 	return f.ready
 }
 
+func (f *fakeSite) Current() bool { return true }
+
 func (f *fakeSite) watchers() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -618,7 +618,7 @@ func (s *Server) startEvents(c *fiber.Ctx, host, pageID string, release func()) 
 		initial = a.Body
 	}
 	updates, cancel := s.site.Watch(pageID)
-	heartbeat, done, log := s.cfg.HeartbeatInterval, s.done, s.log
+	heartbeat, done, log, lost := s.cfg.HeartbeatInterval, s.done, s.log, s.lostLink()
 	gone := watchClose(c)
 	wrote := s.keepWriting(c, heartbeat)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
@@ -640,6 +640,11 @@ func (s *Server) startEvents(c *fiber.Ctx, host, pageID string, release func()) 
 				return
 			case <-gone:
 				log.Debug("events client gone", "page_id", pageID)
+				return
+			case <-lost:
+				// The event subscription is down: this node hears no
+				// change. The client reconnects after the retry hint,
+				// through the load balancer, to a node that does.
 				return
 			case b, ok := <-updates:
 				if !ok {

@@ -77,6 +77,10 @@ type Site interface {
 	Watch(pageID string) (<-chan []byte, func())
 	// Ready reports whether every page has been rendered once.
 	Ready() bool
+	// Current reports whether every page has been re-read since the
+	// event subscription last came back after an outage
+	// (statuspage.Site.Current).
+	Current() bool
 	// RenderIfOlder renders a page now unless a render that began after
 	// since has succeeded (statuspage.Site.RenderIfOlder).
 	RenderIfOlder(ctx context.Context, pageID string, since time.Time) error
@@ -114,6 +118,11 @@ type Config struct {
 	// MaxEventStreamsPerClient one client's (clientIP's); 0: the defaults.
 	MaxEventStreams          int
 	MaxEventStreamsPerClient int
+	// LinkGrace is how long this node's event subscription may be down
+	// before its live streams (/events, the agents' feed) are ended, so
+	// their clients reconnect, through the load balancer, to a node that
+	// hears changes; 0: DefaultLinkGrace. A blip shorter keeps them.
+	LinkGrace time.Duration
 	// WriteProbeEvery is how long /readyz keeps the result of its write
 	// probe (health.go); 0: DefaultWriteProbeEvery, negative: probe on
 	// every request.
@@ -125,12 +134,19 @@ type Config struct {
 // request could be driven by anyone.
 const DefaultWriteProbeEvery = 2 * time.Second
 
+// DefaultLinkGrace rides out a Redis blip (a reconnect takes a few hundred
+// milliseconds) without sending every visitor's stream elsewhere.
+const DefaultLinkGrace = 2 * time.Second
+
 func (c *Config) defaults() {
 	if c.BodyLimit <= 0 {
 		c.BodyLimit = DefaultBodyLimit
 	}
 	if c.WriteProbeEvery == 0 {
 		c.WriteProbeEvery = DefaultWriteProbeEvery
+	}
+	if c.LinkGrace <= 0 {
+		c.LinkGrace = DefaultLinkGrace
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = DefaultHeartbeatInterval
@@ -193,6 +209,10 @@ type Server struct {
 
 	done     chan struct{} // closed by Shutdown: ends /events streams
 	doneOnce sync.Once
+	// linkLost is closed when the event subscription has been down for
+	// cfg.LinkGrace, and stays closed until it is back (streams.go).
+	linkMu   sync.Mutex
+	linkLost chan struct{}
 
 	bc   *broadcast       // nil until EnableBroadcast
 	cp   *complaints      // nil until EnableComplaints
@@ -278,6 +298,12 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	s.metrics = newMetrics(reg, svc, log)
 	s.conns = newConnMetrics(reg)
 	s.streams = newStreamLimits(cfg.MaxEventStreamsPerClient, cfg.MaxEventStreams, reg, log)
+	s.linkLost = make(chan struct{})
+	if svc != nil {
+		if link, ok := svc.Events.(incident.Linked); ok {
+			go s.watchLink(link)
+		}
+	}
 	s.routes(reg)
 	// The status page's fast path (fastpath.go) before fiber's handler;
 	// app.Test and Serve both serve through the fasthttp server's handler.

@@ -145,3 +145,66 @@ func (s *Server) keepWriting(c *fiber.Ctx, heartbeat time.Duration) func() {
 	conn, extend := c.Context().Conn(), heartbeat+s.cfg.WriteTimeout
 	return func() { _ = conn.SetWriteDeadline(time.Now().Add(extend)) }
 }
+
+// watchLink ends the live streams when this node's event subscription has
+// been down for Config.LinkGrace: the node hears no change from the other
+// nodes, so its streams would stay open and silent for the whole outage,
+// while the load balancer (told by /readyz) would send the clients'
+// reconnects to a node that hears them. Streams opened while it is down
+// end at once; once it is back they run as before. It returns on Shutdown.
+func (s *Server) watchLink(link incident.Linked) {
+	for {
+		changed := link.LinkChanged() // before Link: no change is missed
+		if link.Link().Up {
+			s.setLinkLost(false)
+			select {
+			case <-changed:
+				continue
+			case <-s.done:
+				return
+			}
+		}
+		grace := time.NewTimer(s.cfg.LinkGrace)
+		select {
+		case <-grace.C:
+			s.log.Warn("event subscription down; ending live streams so their clients reconnect to a node that hears changes",
+				"after", s.cfg.LinkGrace, "streams", s.streams.count())
+			s.setLinkLost(true)
+			select {
+			case <-changed:
+			case <-s.done:
+				return
+			}
+		case <-changed:
+			grace.Stop() // a blip: the streams stay
+		case <-s.done:
+			grace.Stop()
+			return
+		}
+	}
+}
+
+// setLinkLost closes the channel lostLink hands out (lost), or replaces a
+// closed one with an open one (back).
+func (s *Server) setLinkLost(lost bool) {
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	select {
+	case <-s.linkLost:
+		if !lost {
+			s.linkLost = make(chan struct{})
+		}
+	default:
+		if lost {
+			close(s.linkLost)
+		}
+	}
+}
+
+// lostLink returns a channel a live stream ends on: closed once the event
+// subscription has been down for Config.LinkGrace (watchLink).
+func (s *Server) lostLink() <-chan struct{} {
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	return s.linkLost
+}

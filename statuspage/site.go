@@ -70,6 +70,11 @@ type Site struct {
 
 	state atomic.Pointer[siteState]
 	ready atomic.Bool
+	// caughtUp is the incident.LinkState.Resyncs the pages were last
+	// re-read in full after (Current); link is events as incident.Linked,
+	// nil on a bus that cannot lose events from other nodes.
+	caughtUp atomic.Uint64
+	link     incident.Linked
 
 	renderMu sync.Mutex // one render at a time; readers never take it
 	// begun holds when each page's latest render began (under renderMu).
@@ -114,6 +119,7 @@ type snapshot struct {
 // (which may be nil: then only the periodic render refreshes it).
 func New(svc *incident.Service, events incident.Events, opts Options) *Site {
 	s := &Site{svc: svc, events: events, log: opts.Log, now: opts.Now, watchers: map[string]map[chan []byte]struct{}{}}
+	s.link, _ = events.(incident.Linked)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -148,6 +154,33 @@ func register(r prometheus.Registerer, c prometheus.Collector) prometheus.Collec
 // Ready reports whether every page has been rendered once.
 func (s *Site) Ready() bool { return s.ready.Load() }
 
+// Current reports whether every page has been re-read since this node's
+// event subscription last came back after an outage: until then the
+// pages may miss what other nodes changed meanwhile. Always true on a bus
+// that links no nodes. It is cheap (no store, no lock).
+func (s *Site) Current() bool {
+	return s.link == nil || s.caughtUp.Load() >= s.link.Link().Resyncs
+}
+
+// resyncs is how many times the event subscription has come back, read
+// before a full re-read so the re-read covers them.
+func (s *Site) resyncs() uint64 {
+	if s.link == nil {
+		return 0
+	}
+	return s.link.Link().Resyncs
+}
+
+// caughtUpWith records a full re-read that began after gen returns.
+func (s *Site) caughtUpWith(gen uint64) {
+	for {
+		old := s.caughtUp.Load()
+		if gen <= old || s.caughtUp.CompareAndSwap(old, gen) {
+			return
+		}
+	}
+}
+
 // Run renders every page, then re-renders a page on each event about it
 // (several queued events for one page cost one render) and every page
 // each minute. It returns nil when ctx ends.
@@ -167,6 +200,7 @@ func (s *Site) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-retry.C:
+			gen := s.resyncs()
 			if err := s.renderAll(ctx); err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -178,11 +212,14 @@ func (s *Site) Run(ctx context.Context) error {
 				continue
 			}
 			s.ready.Store(true)
+			s.caughtUpWith(gen)
 		case <-tick.C:
+			gen := s.resyncs()
 			if err := s.renderAll(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("statuspage: render all pages", "err", err)
 			} else if err == nil {
 				s.ready.Store(true)
+				s.caughtUpWith(gen)
 			}
 		case ev, ok := <-evs:
 			if !ok {
@@ -190,6 +227,7 @@ func (s *Site) Run(ctx context.Context) error {
 				continue
 			}
 			dirty, relist := map[string]bool{}, false
+			resync := ev.Type == incident.EventResync
 			s.note(ev, dirty, &relist)
 		drain:
 			for {
@@ -199,12 +237,19 @@ func (s *Site) Run(ctx context.Context) error {
 						evs = nil
 						break drain
 					}
+					resync = resync || ev.Type == incident.EventResync
 					s.note(ev, dirty, &relist)
 				default:
 					break drain
 				}
 			}
-			s.renderDirty(ctx, dirty, relist)
+			// Read after the events, before the render: the link counts
+			// a return before it delivers its resync, so gen covers
+			// every resync drained above, and the render reads after.
+			gen := s.resyncs()
+			if err := s.renderDirty(ctx, dirty, relist); err == nil && resync {
+				s.caughtUpWith(gen)
+			}
 		}
 	}
 }
@@ -235,12 +280,16 @@ func (s *Site) note(ev incident.Event, dirty map[string]bool, relist *bool) {
 	}
 }
 
-func (s *Site) renderDirty(ctx context.Context, dirty map[string]bool, relist bool) {
+// renderDirty renders the pages in dirty (and relists them); the error
+// says some failed (each is logged).
+func (s *Site) renderDirty(ctx context.Context, dirty map[string]bool, relist bool) error {
 	var fresh map[string]bool
+	var failed error
 	if relist {
 		var err error
 		if fresh, err = s.relist(ctx); err != nil {
 			s.log.Error("statuspage: list pages", "err", err)
+			failed = err
 		}
 	}
 	ids := make([]string, 0, len(dirty))
@@ -254,8 +303,13 @@ func (s *Site) renderDirty(ctx context.Context, dirty map[string]bool, relist bo
 		}
 		if err := s.RenderPage(ctx, id); err != nil && !errors.Is(err, incident.ErrNotFound) && ctx.Err() == nil {
 			s.log.Error("statuspage: render", "page_id", id, "err", err)
+			failed = err
 		}
 	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return failed
 }
 
 // relist drops the snapshots of deleted pages and renders new ones,

@@ -39,9 +39,16 @@ type Events struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+
+	linkMu  sync.Mutex
+	link    incident.LinkState
+	changed chan struct{} // closed at the next change of link
 }
 
-var _ incident.Events = (*Events)(nil)
+var (
+	_ incident.Events = (*Events)(nil)
+	_ incident.Linked = (*Events)(nil)
+)
 
 // receiveTimeout bounds one wait for a message; on timeout the subscriber
 // pings, so a silently dead connection is noticed and replaced.
@@ -59,7 +66,8 @@ func NewEvents(ctx context.Context, client goredis.UniversalClient, prefix, node
 		log = slog.Default()
 	}
 	e := &Events{client: client, channel: keyspace{prefix: prefix}.events(), node: nodeID,
-		local: incident.NewLocalEvents(), log: log, done: make(chan struct{})}
+		local: incident.NewLocalEvents(), log: log, done: make(chan struct{}),
+		link: incident.LinkState{Up: true}, changed: make(chan struct{})}
 	ps := client.Subscribe(ctx, e.channel)
 	// The first reply confirms the subscription.
 	if _, err := ps.Receive(ctx); err != nil {
@@ -98,6 +106,37 @@ func (e *Events) Publish(ctx context.Context, ev incident.Event) error {
 
 // Subscribe implements incident.Events.
 func (e *Events) Subscribe() (<-chan incident.Event, func()) { return e.local.Subscribe() }
+
+// Link implements incident.Linked: whether the subscription is up, and
+// how many times it has come back.
+func (e *Events) Link() incident.LinkState {
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
+	return e.link
+}
+
+// LinkChanged implements incident.Linked.
+func (e *Events) LinkChanged() <-chan struct{} {
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
+	return e.changed
+}
+
+// setLink records the subscription up or down, counting a return, and
+// wakes whoever waits for a change.
+func (e *Events) setLink(up bool) {
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
+	if e.link.Up == up {
+		return
+	}
+	e.link.Up = up
+	if up {
+		e.link.Resyncs++
+	}
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
 
 // Close stops the subscriber and waits for it to finish.
 func (e *Events) Close() error {
@@ -143,6 +182,7 @@ func (e *Events) run(ctx context.Context, ps *goredis.PubSub) {
 			}
 			e.log.Log(ctx, level, "events: subscription lost; reconnecting", "err", err, "retry_in", backoff)
 			lost = true
+			e.setLink(false)
 			select {
 			case <-ctx.Done():
 				return
@@ -158,6 +198,9 @@ func (e *Events) run(ctx context.Context, ps *goredis.PubSub) {
 			// re-read the store rather than wait for the next event.
 			lost = false
 			e.log.Info("events: subscription back; re-reading what may have changed meanwhile")
+			// Up (and counted) before the resync is delivered, so a
+			// receiver that re-reads on it knows which return it covers.
+			e.setLink(true)
 			e.local.Deliver(incident.Event{Type: incident.EventResync, Origin: e.node})
 			continue
 		}

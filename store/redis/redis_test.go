@@ -543,6 +543,11 @@ func TestEventsReconnect(t *testing.T) {
 		select {
 		case got := <-sub:
 			if got.Type == incident.EventResync {
+				// Counted up before the resync is delivered (readiness
+				// and the status page's re-read rely on it).
+				if l := ev.Link(); !l.Up || l.Resyncs != 1 {
+					t.Errorf("Link() = %+v at the resync, want up after 1 return", l)
+				}
 				resynced = true
 				continue
 			}
