@@ -769,7 +769,7 @@ func (s *Service) tagNew(ctx context.Context, page *incident.Page, c *Complaint,
 	if err != nil {
 		return nil, err
 	}
-	ev := Evidence{At: in.At, Text: messageText(in), Components: c.Components, ReplyTo: in.ReplyTo, Location: page.Location()}
+	ev := Evidence{At: in.At, Text: messageText(in), Components: c.Components, Named: len(in.Components) > 0, ReplyTo: in.ReplyTo, Location: page.Location()}
 	t := Suggest(ev, incs, comps)
 	if t == nil {
 		return nil, nil

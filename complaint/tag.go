@@ -20,7 +20,8 @@ const DefaultThreshold = 0.5
 type Evidence struct {
 	At         time.Time      // when it came in
 	Text       string         // the subject and the customer's words
-	Components []string       // the customer's component IDs (from the customer record)
+	Components []string       // the customer's component IDs (from the customer record), or those the sender named
+	Named      bool           // Components are what the sender named (the report form's pick), not a record's
 	ReplyTo    string         // the incident of the herald message it answers; "" when none
 	Location   *time.Location // the page's time zone, for the reasons; nil: UTC
 }
@@ -169,15 +170,21 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 		}
 		since := startOf(inc).In(loc).Format("15:04 MST")
 		w := Why{Code: WhyUses, Args: map[string]string{"component": name, "what": code, "since": since}}
+		who := "customer uses"
+		if ev.Named {
+			// Someone on the form picked it: no record says they use it.
+			who = "the sender named"
+			w.Args["named"] = "1"
+		}
 		if inc.Open() {
-			return fmt.Sprintf("customer uses %s, which %s %s since %s", name, has, what, since), w, true
+			return fmt.Sprintf("%s %s, which %s %s since %s", who, name, has, what, since), w, true
 		}
 		until := inc.StartedAt
 		if inc.ResolvedAt != nil {
 			until = *inc.ResolvedAt
 		}
 		w.Args["until"] = until.In(loc).Format("15:04 MST")
-		return fmt.Sprintf("customer uses %s, which %s %s from %s to %s", name, had, what, since, until.In(loc).Format("15:04 MST")), w, true
+		return fmt.Sprintf("%s %s, which %s %s from %s to %s", who, name, had, what, since, until.In(loc).Format("15:04 MST")), w, true
 	}
 	return "", Why{}, false
 }

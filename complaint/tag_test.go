@@ -49,6 +49,8 @@ func TestSuggest(t *testing.T) {
 			want: "ichk", minConf: 0.95, reasonHas: []string{`reply to a message about "Checkout slow"`}},
 		{name: "customer of the affected component", ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}},
 			want: "ipay", minConf: 0.5, reasonHas: []string{"customer uses Card payments, which has had a major outage since 09:12 UTC"}},
+		{name: "a component the sender named on the form", ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}, Named: true},
+			want: "ipay", minConf: 0.5, reasonHas: []string{"the sender named Card payments, which has had a major outage since 09:12 UTC"}, reasonLack: []string{"customer uses"}},
 		{name: "customer of a component under maintenance started early by hand", ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}},
 			incidents: []*incident.Incident{maintenanceStartedEarly()},
 			want:      "imnt", minConf: 0.3, reasonHas: []string{"customer uses Card payments, which has been under maintenance since 09:02 UTC"}},

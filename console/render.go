@@ -205,8 +205,11 @@ func (v *view) whys(why []complaint.Why) string {
 				what = v.T("ConsoleWhatIncident") + " (" + v.E("Impact", strings.TrimPrefix(code, "impact_")) + ")"
 			}
 			key, kv = "ConsoleWhyUses", []string{"Component", a["component"], "What", what, "Since", a["since"]}
+			if a["named"] != "" {
+				key = "ConsoleWhyNamed"
+			}
 			if a["until"] != "" {
-				key, kv = "ConsoleWhyUsesEnded", append(kv, "Until", a["until"])
+				key, kv = key+"Ended", append(kv, "Until", a["until"])
 			}
 		case complaint.WhyMentions:
 			key, kv = "ConsoleWhyMentions", []string{"Words", a["words"]}
