@@ -349,7 +349,7 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 		}
 	}
 	data := fiber.Map{"Complaint": cp, "Entries": entries, "IncidentNames": names, "Error": formErr, "Remedies": remedies, "AtRisk": cp.AtRisk(cs.now()),
-		"Language": endonyms[cp.Language]} // what the customer reads: replies go out as written
+		"Language": cp.Language} // what the customer reads: replies go out as written
 	if key := cp.Contact.Key(); key != "" {
 		off := pageOffset(c)
 		others, total, err := cs.cfg.Complaints.List(ctx, complaint.Filter{PageID: p.ID, ContactKey: key, Limit: listPage, Offset: off})

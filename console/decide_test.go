@@ -354,11 +354,11 @@ func TestPreviewSaysWhoReadsAnotherLanguage(t *testing.T) {
 	form := url.Values{"_csrf": {tok}, "name": {"Card payments fail"}, "message": {"Some card payments fail."}, "status": {"investigating"},
 		"impact": {"auto"}, "notify": {"on"}, "component_" + e.payments.ID: {"major_outage"}, "step": {"preview"}}
 	res, body := m.do("POST", "/console/incidents", form)
-	if res.StatusCode != http.StatusOK || !strings.Contains(body, "1 person told reads Magyar") {
-		t.Errorf("the preview of an English-only declaration: %d, want it to say one person reads Magyar", res.StatusCode)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "1 person told reads Hungarian") {
+		t.Errorf("the preview of an English-only declaration: %d, want it to say one person reads Hungarian", res.StatusCode)
 	}
 	form.Set("message_hu", "Egyes kártyás fizetések nem sikerülnek.")
-	if _, body := m.do("POST", "/console/incidents", form); strings.Contains(body, "reads Magyar") {
+	if _, body := m.do("POST", "/console/incidents", form); strings.Contains(body, "reads Hungarian") {
 		t.Error("the preview still warns about Hungarian once the Hungarian text is there")
 	}
 }

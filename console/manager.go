@@ -270,7 +270,7 @@ func untranslated(p *incident.Page, langs map[string]int, messages map[string]st
 		if l == def || n == 0 || messages[l] != "" {
 			continue
 		}
-		out = append(out, fiber.Map{"Code": l, "Name": endonyms[l], "N": n, "Default": endonyms[def]})
+		out = append(out, fiber.Map{"Code": l, "N": n, "Default": def})
 	}
 	return out
 }
