@@ -169,7 +169,10 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 			what, code = "a "+string(inc.Impact)+" incident", "impact_"+string(inc.Impact)
 		}
 		since := startOf(inc).In(loc).Format("15:04 MST")
-		w := Why{Code: WhyUses, Args: map[string]string{"component": name, "what": code, "since": since}}
+		// The instants too, so that a reader shows them in the page's zone
+		// as it is then (a zone set after the tagging moves them).
+		w := Why{Code: WhyUses, Args: map[string]string{"component": name, "what": code, "since": since,
+			"since_at": startOf(inc).UTC().Format(time.RFC3339)}}
 		who := "customer uses"
 		if ev.Named {
 			// Someone on the form picked it: no record says they use it.
@@ -184,6 +187,7 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 			until = *inc.ResolvedAt
 		}
 		w.Args["until"] = until.In(loc).Format("15:04 MST")
+		w.Args["until_at"] = until.UTC().Format(time.RFC3339)
 		return fmt.Sprintf("%s %s, which %s %s from %s to %s", who, name, had, what, since, until.In(loc).Format("15:04 MST")), w, true
 	}
 	return "", Why{}, false

@@ -184,8 +184,6 @@ func TestReasonInPageTimeZone(t *testing.T) {
 	}
 }
 
-// maintenanceStartedEarly is a maintenance scheduled for 11:12 that a
-// manager started by hand at 09:02.
 // resolvedPayments is the Card payments outage, resolved at end.
 func resolvedPayments(end time.Time) *incident.Incident {
 	return &incident.Incident{ID: "ipay", Name: "Card payments are failing", Status: incident.Resolved,
@@ -204,6 +202,8 @@ func completedMaintenance(end time.Time) *incident.Incident {
 			AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.UnderMaintenance}}}}}
 }
 
+// maintenanceStartedEarly is a maintenance scheduled for 11:12 that a
+// manager started by hand at 09:02.
 func maintenanceStartedEarly() *incident.Incident {
 	from, until := t0.Add(2*time.Hour), t0.Add(3*time.Hour)
 	return &incident.Incident{ID: "imnt", Name: "Database upgrade", Status: incident.InProgress, Impact: incident.ImpactMaintenance,

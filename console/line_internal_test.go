@@ -28,3 +28,28 @@ func TestLineAckGiven(t *testing.T) {
 		}
 	}
 }
+
+// TestWhyInPageZoneNow: a tag's reason shows its instants in the page's
+// zone as it is when read (set after the tagging, it moves them), and a
+// reason stored before it carried instants reads as written.
+func TestWhyInPageZoneNow(t *testing.T) {
+	cat, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	budapest, err := time.LoadLocation("Europe/Budapest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Date(2026, 12, 5, 5, 58, 0, 0, time.UTC)
+	tag := &complaint.Tag{Why: []complaint.Why{{Code: complaint.WhyUses, Args: map[string]string{"component": "Payments", "what": "major_outage",
+		"since": "05:58 UTC", "since_at": since.Format(time.RFC3339)}}}}
+	v := &view{Lang: "en", words: cat.Lang("en"), tz: budapest}
+	if got := v.Why(tag); !strings.Contains(got, "since 06:58 CET") {
+		t.Errorf("in a page now in CET: %q", got)
+	}
+	delete(tag.Why[0].Args, "since_at")
+	if got := v.Why(tag); !strings.Contains(got, "since 05:58 UTC") {
+		t.Errorf("an older reason: %q", got)
+	}
+}

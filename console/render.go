@@ -204,12 +204,12 @@ func (v *view) whys(why []complaint.Why) string {
 			case strings.HasPrefix(code, "impact_"):
 				what = v.T("ConsoleWhatIncident") + " (" + v.E("Impact", strings.TrimPrefix(code, "impact_")) + ")"
 			}
-			key, kv = "ConsoleWhyUses", []string{"Component", a["component"], "What", what, "Since", a["since"]}
+			key, kv = "ConsoleWhyUses", []string{"Component", a["component"], "What", what, "Since", v.clock(a["since_at"], a["since"])}
 			if a["named"] != "" {
 				key = "ConsoleWhyNamed"
 			}
 			if a["until"] != "" {
-				key, kv = key+"Ended", append(kv, "Until", a["until"])
+				key, kv = key+"Ended", append(kv, "Until", v.clock(a["until_at"], a["until"]))
 			}
 		case complaint.WhyMentions:
 			key, kv = "ConsoleWhyMentions", []string{"Words", a["words"]}
@@ -271,6 +271,17 @@ func (v *view) When(t any) string {
 		return ""
 	}
 	return tm.In(v.tz).Format("2006-01-02 15:04 MST")
+}
+
+// clock is an instant of a tag's reason (RFC 3339) as "15:04 CET" in the
+// page's zone now; as written (in the zone of its day) when the reason is
+// older than the instants it now carries.
+func (v *view) clock(at, written string) string {
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		return written
+	}
+	return t.In(v.tz).Format("15:04 MST")
 }
 
 // Ago says how long ago t was, in minutes/hours, for a stressed reader.
