@@ -100,6 +100,14 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 			return keywords.Reply(subs[0].Language, m.Keyword), nil
 		}
 	}
+	if m.Keyword == keywords.Help {
+		page, _ := s.numberPage(ctx, num)
+		name := ""
+		if page != nil {
+			name = page.Name
+		}
+		return keywords.ReplyFrom(lang(), m.Keyword, name), nil
+	}
 	return keywords.Reply(lang(), m.Keyword), nil
 }
 
@@ -111,6 +119,13 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 // the next source asked: the answer to a keyword must not fail for its
 // language.
 func (s *Service) numberLanguage(ctx context.Context, num string) string {
+	_, lang := s.numberPage(ctx, num)
+	return lang
+}
+
+// numberPage is the page whose customer or subscriber the number is (the
+// first page when none, nil without pages), and numberLanguage's answer.
+func (s *Service) numberPage(ctx context.Context, num string) (*incident.Page, string) {
 	pages, err := s.inc.Pages(ctx)
 	if err != nil {
 		s.log.Warn("keyword reply: pages not read; answering in the number's country's language", "err", err)
@@ -132,9 +147,13 @@ func (s *Service) numberLanguage(ctx context.Context, num string) string {
 		if lang == "" && len(p.Languages) > 0 {
 			lang = p.Languages[0]
 		}
-		return lang
+		return p, lang
 	}
-	return locale.ForPhone(num)
+	var first *incident.Page
+	if len(pages) > 0 {
+		first = pages[0]
+	}
+	return first, locale.ForPhone(num)
 }
 
 // resumeSMS makes START true for subscribers: on each page where the

@@ -349,8 +349,8 @@ func TestInboundKeywords(t *testing.T) {
 			{"Start", "get our messages again", nil},
 			{"WYPISZ", "Wypisaliśmy", nil},
 			{"start", "get our messages again", nil},
-			{"Segítség", "Állapotértesítések", nil},
-			{"ＳＴＯＰ", "unsubscribed", nil}, // full-width, as some phone keyboards type it
+			{"Segítség", "Acme: állapotértesítések", nil}, // names whose alerts they are
+			{"ＳＴＯＰ", "unsubscribed", nil},                 // full-width, as some phone keyboards type it
 			{"Feliratkozás", "Újra kaphat", nil},
 			{"Leiratkozom", "Leiratkozott", nil},
 			{"Indítás", "Újra kaphat", nil},
@@ -373,7 +373,7 @@ func TestInboundKeywords(t *testing.T) {
 			{"+48601111222", "STOP", "Wypisaliśmy"},
 			{"+48601111222", "START", "znów otrzymywać"},
 			{"+48609999888", "Stop.", "Wypisaliśmy"},
-			{"+36709999888", "HELP", "Állapotértesítések"},
+			{"+36709999888", "HELP", "Acme: állapotértesítések"},
 			{"+447911123456", "STOP", "unsubscribed"},
 		} {
 			if reply, err := h.svc.HandleInboundSMS(h.ctx, tt.from, "+15005550006", tt.body); err != nil || !strings.Contains(reply, tt.reply) {

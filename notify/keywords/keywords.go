@@ -49,11 +49,25 @@ func Parse(body, from string) (m Match, ok bool) {
 // catalogue not load, the answer is "" (render.New has then refused to
 // start already).
 func Reply(lang string, k Keyword) string {
+	return ReplyFrom(lang, k, "")
+}
+
+// ReplyFrom is Reply naming the sender, page: HELP's answer says whose
+// alerts these are (carriers require the brand in it). Without a page
+// name the answer starts with its words.
+func ReplyFrom(lang string, k Keyword, page string) string {
 	cat, err := locale.Default()
 	if err != nil {
 		return ""
 	}
-	return cat.Lang(lang).Text(replyIDs[k])
+	l := cat.Lang(lang)
+	if p := l.Pattern(replyIDs[k]); p != nil {
+		if page == "" {
+			page = "Status"
+		}
+		return p.Fill("Page", page)
+	}
+	return l.Text(replyIDs[k])
 }
 
 // Keyword is what an inbound SMS asks for.
