@@ -1,12 +1,11 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,28 +29,11 @@ func (d *downIncidents) FindIncidents(context.Context, incident.IncidentFilter) 
 	return nil, 0, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestAdvanceMaintenancesLogQuiet: while the store is unreachable every
 // tick fails; the ticker says so once per quietlog.Every, with how many it
 // left out, instead of a warning per tick.
 func TestAdvanceMaintenancesLogQuiet(t *testing.T) {
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&out, nil))
 	st := &downIncidents{tried: make(chan struct{})}
 	svc := incident.NewService(st, nil, log)

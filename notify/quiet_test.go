@@ -1,11 +1,10 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,24 +38,6 @@ func (*dialError) Error() string   { return "dial tcp 127.0.0.1:6379: connect: c
 func (*dialError) Timeout() bool   { return false }
 func (*dialError) Temporary() bool { return false }
 
-// lockedBuffer is a log destination safe for the service's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestClaimPlanLogQuiet: while the store is unreachable every poll's plan
 // claim fails; the planner says so once per quietlog.Every, with how many
 // failures it left out, as the dispatcher does for its claims, instead of
@@ -64,7 +45,7 @@ func (l *lockedBuffer) String() string {
 func TestClaimPlanLogQuiet(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
-		var out lockedBuffer
+		var out syncbuf.Buffer
 		st := &downPlans{Store: h.st, tried: make(chan struct{})}
 		cfg := baseConfig()
 		cfg.Poll = time.Millisecond

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net"
@@ -38,7 +39,7 @@ type env struct {
 	manager string
 	agent   string
 	revoked string
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	base    string       // http://127.0.0.1:port once serving
 	client  *http.Client // talks to base, once serving
 	// overSocket sends do's requests to base instead of in memory, for the
@@ -47,23 +48,6 @@ type env struct {
 	// beforeShutdown closes what holds connections to the server (see
 	// serveOn) before it is shut down.
 	beforeShutdown []func()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newEnv builds an env; opts change the server's Config.
@@ -75,7 +59,7 @@ func newEnv(t testing.TB, opts ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	events := incident.NewLocalEvents()
 	svc := incident.NewService(db, events, log)

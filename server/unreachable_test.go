@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -32,7 +33,7 @@ func TestStoreUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	events := incident.NewLocalEvents()
 	svc := incident.NewService(db, events, log)

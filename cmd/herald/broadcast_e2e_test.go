@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -417,7 +418,7 @@ func TestConfiguredProviders(t *testing.T) {
 
 func TestSandboxCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"herald", "sandbox", "--addr", "127.0.0.1:0", "--smtp", "127.0.0.1:0", "--fail-rate", "0"},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/node"
 	"io"
 	"net/http"
@@ -12,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,29 +20,10 @@ import (
 // These tests drive run in-process, as main does: `serve` on 127.0.0.1:0
 // with a temporary data directory, then the CLI verbs against it.
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines to write
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // instance is one running `herald serve`.
 type instance struct {
 	url string
-	log *syncBuffer
+	log *syncbuf.Buffer
 	// twilioToken signs inbound Twilio webhooks: the sandbox's, drawn at
 	// random by every start ("" with a configured provider).
 	twilioToken string
@@ -56,7 +37,7 @@ type instance struct {
 func startServe(t *testing.T, env map[string]string, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	var twilioToken, slackSecret string

@@ -3,10 +3,10 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +22,7 @@ import (
 // "redis: <date> pool.go:…" on standard error; and while they repeat, one
 // line a quietlog.Every says how many were left out.
 func TestClientLogs(t *testing.T) {
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&out, nil))
 	db := openTest(t, testPrefix(t), WithLogger(log))
 	defer db.Close()
@@ -59,22 +59,4 @@ func TestClientLogs(t *testing.T) {
 	if most := 1 + int(elapsed/quietlog.Every); lines < 1 || lines > most {
 		t.Errorf("%d go-redis lines through slog for %d failed dials in %v, want 1 to %d:\n%s", lines, tries, elapsed, most, out.String())
 	}
-}
-
-// lockedBuffer is a log destination safe for go-redis's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
