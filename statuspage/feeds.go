@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/markdown"
 )
 
 // The history feeds follow Statuspage's own (githubstatus.com/history.rss
@@ -136,12 +137,27 @@ func feedContent(inc *incident.Incident, loc *time.Location, lang string, w feed
 		b.WriteString(w.when(u.DisplayAt.In(loc)))
 		b.WriteString("</small><br><strong>")
 		b.WriteString(html.EscapeString(updateLabel(inc.Updates, i, w)))
+		if pm := publishedPostmortem(inc); pm != "" && u.Status == incident.Postmortem && strings.TrimSpace(u.Text(lang)) == "" {
+			// The update that published the postmortem, with no text of
+			// its own, carries the postmortem (rendered as on the page).
+			b.WriteString("</strong></p>")
+			b.WriteString(string(markdown.HTML(pm)))
+			continue
+		}
 		b.WriteString("</strong> - ")
 		body := html.EscapeString(strings.ReplaceAll(strings.TrimSpace(u.Text(lang)), "\r\n", "\n"))
 		b.WriteString(strings.ReplaceAll(body, "\n", "<br />"))
 		b.WriteString("</p>")
 	}
 	return b.String()
+}
+
+// publishedPostmortem is inc's postmortem once published, "" before.
+func publishedPostmortem(inc *incident.Incident) string {
+	if inc.PostmortemPublishedAt == nil || strings.TrimSpace(inc.PostmortemBody) == "" {
+		return ""
+	}
+	return inc.PostmortemBody
 }
 
 // lastActivity is when an incident last showed something new: its newest

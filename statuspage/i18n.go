@@ -21,7 +21,7 @@ var staticIDs = []string{
 	"SkipToContent", "Language", "CurrentStatus", "LastUpdated", "LiveUpdated", "Components",
 	"ActiveIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
 	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "ImpactLabel",
-	"StatusLabel", "Starts", "Ends", "Postmortem", "Uptime", "Today", "NoDowntime", "NoData",
+	"StatusLabel", "Starts", "Ends", "Postmortem", "ReadPostmortem", "Uptime", "Today", "NoDowntime", "NoData",
 	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "FeedUpdate", "PoweredBy", "NotFoundTitle", "NotFoundText",
 	"OverallAllOperational", "OverallMinorOutage", "OverallPartialOutage", "OverallMajorServiceOutage",
 	"OverallMajorSystemOutage", "OverallDegraded", "OverallMaintenance",

@@ -146,3 +146,47 @@ func TestHistoryCollapsesQuietMonths(t *testing.T) {
 		t.Error("Hungarian history: no translated quiet line")
 	}
 }
+
+// TestPostmortemEntry: the update that published a postmortem, with no
+// text of its own, links to the postmortem on the page (not an empty
+// entry), in the reader's language, and carries it in the feeds.
+func TestPostmortemEntry(t *testing.T) {
+	start := ts("2026-03-15T10:00:00Z")
+	e := newEnv(t, start)
+	ctx := context.Background()
+	p, c := acmePage(t, e, "Payments")
+	iname, body := "Payments are failing", "Some card payments fail."
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, fixed := incident.Resolved, "Fixed."
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, inc.ID, incident.IncidentInput{Status: &resolved, Body: &fixed}); err != nil {
+		t.Fatal(err)
+	}
+	pm, md := incident.Postmortem, "## What happened\n\nA faulty deploy."
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, inc.ID, incident.IncidentInput{Status: &pm, PostmortemBody: &md}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	path := "/incidents/" + inc.ID
+	for lang, want := range map[string]string{"en": "Read the postmortem", "hu": "Olvassa el az utólagos elemzést"} {
+		page := string(lookup(t, e.site, path, lang).Body)
+		link := `<a href="/incidents/` + inc.ID + `?lang=` + lang + `#h-pm">` + want + `</a>`
+		if !strings.Contains(page, link) {
+			t.Errorf("%s: the postmortem's entry has no %q", lang, link)
+		}
+		if !strings.Contains(page, `id="h-pm"`) {
+			t.Errorf("%s: the postmortem itself is not on the page", lang)
+		}
+	}
+	for _, feed := range []string{"/history.rss", "/history.atom"} {
+		doc := string(lookup(t, e.site, feed, "").Body)
+		if !strings.Contains(doc, "&lt;strong&gt;Postmortem&lt;/strong&gt;&lt;/p&gt;&lt;h4&gt;What happened&lt;/h4&gt;") || !strings.Contains(doc, "A faulty deploy.") {
+			t.Errorf("%s does not carry the postmortem:\n%s", feed, doc)
+		}
+	}
+}

@@ -136,6 +136,10 @@ type updView struct {
 	// Bodies holds the operator's text in other languages, rendered;
 	// a viewer whose language has none reads Body.
 	Bodies map[string]template.HTML
+	// Postmortem is set on the update that published the postmortem when
+	// it has no text of its own: the page links to the postmortem there
+	// rather than showing an empty entry.
+	Postmortem bool
 }
 
 // Text is the update's text for a viewer reading lang.
@@ -206,8 +210,8 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 	}
 	// The postmortem shows once published (a draft is the team's), as
 	// Markdown rendered without raw HTML.
-	if inc.PostmortemPublishedAt != nil && strings.TrimSpace(inc.PostmortemBody) != "" {
-		v.Postmortem = markdown.HTML(inc.PostmortemBody)
+	if pm := publishedPostmortem(inc); pm != "" {
+		v.Postmortem = markdown.HTML(pm)
 	}
 	if inc.StartedAt.IsZero() {
 		v.Start, v.StartStamp = inc.CreatedAt.In(loc), stamp(inc.CreatedAt, loc)
@@ -229,6 +233,7 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 			}
 			uv.Bodies[lang] = renderText(text)
 		}
+		uv.Postmortem = u.Status == incident.Postmortem && v.Postmortem != "" && strings.TrimSpace(u.Body) == "" && len(uv.Bodies) == 0
 		v.Updates = append(v.Updates, uv)
 	}
 	for _, c := range comps {
