@@ -221,6 +221,7 @@ func (s *Service) UpdateIncident(ctx context.Context, pageID, id string, in Inci
 			return nil, Invalid("scheduled_for", "an incident cannot be turned into a maintenance")
 		}
 	}
+	in = startEarly(inc, in, now)
 	ch, err := s.apply(ctx, inc, comps, in, false, now)
 	if err != nil {
 		return nil, err
@@ -460,6 +461,27 @@ func setFields(inc *Incident, in IncidentInput) error {
 		inc.Status = *in.Status
 	}
 	return nil
+}
+
+// startEarly is in for a maintenance started ahead of its window (moved
+// to in_progress before scheduled_for) by a request that does not set
+// the window itself: the window moves to start now and keeps its length.
+// Left where it was, the page would say it starts in two hours while it
+// runs, the messages that it ends at the planned end (two and a half
+// hours of "under maintenance" for thirty minutes' work), and herald
+// would complete it only then.
+func startEarly(inc *Incident, in IncidentInput, now time.Time) IncidentInput {
+	if !inc.IsMaintenance() || inc.Status != Scheduled || in.Status == nil || *in.Status != InProgress ||
+		in.ScheduledFor != nil || inc.ScheduledFor == nil || inc.ScheduledUntil == nil || !now.Before(*inc.ScheduledFor) {
+		return in
+	}
+	from := now
+	in.ScheduledFor = &from
+	if in.ScheduledUntil == nil {
+		until := now.Add(inc.ScheduledUntil.Sub(*inc.ScheduledFor))
+		in.ScheduledUntil = &until
+	}
+	return in
 }
 
 // setSchedule copies a maintenance's window and schedule options onto inc.

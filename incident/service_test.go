@@ -272,3 +272,58 @@ func TestComponentNamesOncePerGroup(t *testing.T) {
 		t.Errorf("%d components and groups, want %d", n, len(comps)+2)
 	}
 }
+
+// TestMaintenanceStartedEarly: a maintenance started ahead of its window
+// starts now and keeps its planned length, unless the start names the
+// window's end itself; started within its window, the window stays.
+func TestMaintenanceStartedEarly(t *testing.T) {
+	svc, page, comps := newService(t)
+	ctx := context.Background()
+	now := svc.Now()
+	schedule := func(name string, from time.Time) *incident.Incident {
+		t.Helper()
+		until := from.Add(30 * time.Minute)
+		m, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr(name), ScheduledFor: &from, ScheduledUntil: &until,
+			Components: map[string]incident.ComponentStatus{comps[0].ID: incident.UnderMaintenance}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	window := func(m *incident.Incident) string {
+		return m.ScheduledFor.UTC().Format(time.RFC3339) + "–" + m.ScheduledUntil.UTC().Format(time.RFC3339)
+	}
+	at := func(d time.Duration) string { return now.Add(d).UTC().Format(time.RFC3339) }
+
+	early := schedule("early", now.Add(2*time.Hour))
+	got, err := svc.UpdateIncident(ctx, page.ID, early.ID, incident.IncidentInput{Status: ptr(incident.InProgress)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, want := window(got), at(0)+"–"+at(30*time.Minute); w != want {
+		t.Errorf("started two hours early: window %s, want %s", w, want)
+	}
+	if !got.StartedAt.Equal(now) {
+		t.Errorf("started two hours early: started at %s, want now", got.StartedAt)
+	}
+
+	named := schedule("named end", now.Add(2*time.Hour))
+	end := now.Add(time.Hour)
+	got, err = svc.UpdateIncident(ctx, page.ID, named.ID, incident.IncidentInput{Status: ptr(incident.InProgress), ScheduledUntil: &end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, want := window(got), at(0)+"–"+at(time.Hour); w != want {
+		t.Errorf("started early with an end: window %s, want %s", w, want)
+	}
+
+	svc.Now = func() time.Time { return now.Add(10 * time.Minute) }
+	late := schedule("in its window", now)
+	got, err = svc.UpdateIncident(ctx, page.ID, late.ID, incident.IncidentInput{Status: ptr(incident.InProgress)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, want := window(got), at(0)+"–"+at(30*time.Minute); w != want {
+		t.Errorf("started in its window: window %s, want %s as planned", w, want)
+	}
+}
