@@ -186,13 +186,23 @@ func (s *Service) Reply(ctx context.Context, pageID, id, text string) (*Complain
 	if err != nil {
 		return nil, err
 	}
+	out, canWrite, err := s.answerChannel(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if !canWrite {
+		// Queued nowhere, the reply would read as sent on the timeline
+		// while nobody got it.
+		return nil, &incident.Error{Code: incident.ETRANSITION, Field: "text",
+			Message: "herald cannot write to this contact (no address it can use, or they opted out of every one it has): call them, or add a note"}
+	}
 	key := "reply-" + incident.NewID()
 	if err := s.Answers.Answer(ctx, c, AnswerReply, key, text); err != nil {
 		return nil, err
 	}
 	return s.edit(ctx, pageID, id, func(c *Complaint, actor string, now time.Time) ([]*Entry, error) {
 		answered(c, now)
-		entries := []*Entry{s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), text, now)}
+		entries := []*Entry{s.entry(c, EntryMessageOut, actor, out, text, now)}
 		if c.State == StateNew || c.State == StateAcknowledged {
 			entries = append(entries, s.event(c, EntryState, actor, string(c.State)+" → in_progress", now, EventState, "from", string(c.State), "to", string(StateInProgress)))
 			c.State = StateInProgress
@@ -359,9 +369,13 @@ func (s *Service) Resolve(ctx context.Context, pageID, id string, remedy Remedy,
 // elsewhere the save comes first, so a lost race sends nothing.
 func (s *Service) resolveAt(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome string) (*Complaint, error) {
 	key := "resolved-" + strconv.Itoa(c.Version)
+	out, _, err := s.answerChannel(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	next := *c
 	now := s.now()
-	entries := s.markResolved(&next, actor, remedy, outcome, "", now)
+	entries := s.markResolved(&next, actor, remedy, outcome, "", out, now)
 	next.Version++
 	next.UpdatedAt = now
 	next.CheckAt = s.Policy.CheckAt(&next)
@@ -401,6 +415,10 @@ func (s *Service) resolveAt(ctx context.Context, c *Complaint, actor string, rem
 // one incident's complaints at once, the answer (keyed) is queued once
 // and each complaint is resolved by one of them.
 func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remedy Remedy, outcome, key, incidentID string) (_ *Complaint, changed bool, _ error) {
+	out, _, err := s.answerChannel(ctx, c)
+	if err != nil {
+		return nil, false, err
+	}
 	if s.Answers != nil {
 		a := AnswerResolved
 		if incidentID != "" {
@@ -416,7 +434,7 @@ func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remed
 			return nil, errUnchanged
 		}
 		changed = true
-		return s.markResolved(c, actor, remedy, outcome, incidentID, now), nil
+		return s.markResolved(c, actor, remedy, outcome, incidentID, out, now), nil
 	})
 	if err != nil {
 		return nil, false, err
@@ -425,18 +443,25 @@ func (s *Service) resolve(ctx context.Context, c *Complaint, actor string, remed
 }
 
 // markResolved moves c to resolved with its remedy and outcome (the
-// answer to the customer) and returns the timeline entries that say so.
-func (s *Service) markResolved(c *Complaint, actor string, remedy Remedy, outcome, incidentID string, now time.Time) []*Entry {
+// answer to the customer) and returns the timeline entries that say so:
+// the answer as a message out on channel out (answerChannel), or, when
+// out is "" (herald cannot write to the contact), a note that the
+// customer was not told.
+func (s *Service) markResolved(c *Complaint, actor string, remedy Remedy, outcome, incidentID string, out Channel, now time.Time) []*Entry {
 	from := c.State
 	c.State, c.Remedy, c.Outcome, c.ResolvedAt = StateResolved, remedy, outcome, &now
 	if incidentID != "" {
 		c.IncidentAnswered = incidentID
 	}
 	answered(c, now)
+	told := s.entry(c, EntryMessageOut, actor, out, outcome, now)
+	if out == "" {
+		told = s.event(c, EntryNote, "system", "the customer was not told (herald cannot write to this contact): "+outcome, now, EventNotTold, "outcome", outcome)
+	}
 	return []*Entry{
 		s.event(c, EntryState, actor, string(from)+" → resolved (remedy: "+string(remedy)+")", now,
 			EventStateRemedy, "from", string(from), "to", string(StateResolved), "remedy", string(remedy)),
-		s.entry(c, EntryMessageOut, actor, c.ReplyChannel(), outcome, now),
+		told,
 	}
 }
 

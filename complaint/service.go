@@ -68,6 +68,32 @@ type Drafter interface {
 	Draft(ctx context.Context, c *Complaint, a Answer, key, text string) (ds []*queue.Delivery, queued func(), err error)
 }
 
+// Router is an Acknowledger that says where its answers to a complaint
+// go: the channel it came in, or another when the contact opted out
+// there (STOP, a bounce). The timeline names that channel; without a
+// Router it names the complaint's own (Complaint.ReplyChannel). notify
+// implements it.
+type Router interface {
+	// AnswerChannel is the channel an answer to c would go out on now;
+	// "" when herald cannot write to its contact.
+	AnswerChannel(ctx context.Context, c *Complaint) (channel.Kind, error)
+}
+
+// answerChannel is the channel the answers to c go out on, for the
+// timeline: Router's when the Acknowledger is one (ok false when herald
+// cannot write to the contact), else c's own.
+func (s *Service) answerChannel(ctx context.Context, c *Complaint) (ch Channel, ok bool, err error) {
+	r, isRouter := s.Answers.(Router)
+	if !isRouter {
+		return c.ReplyChannel(), s.Answers != nil, nil
+	}
+	kind, err := r.AnswerChannel(ctx, c)
+	if err != nil {
+		return "", false, err
+	}
+	return Channel(kind), kind != "", nil
+}
+
 // Customers finds the imported customer behind a contact.
 type Customers interface {
 	FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error)
@@ -704,7 +730,7 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 	if given, gerr := s.ackGiven(ctx, h, c); gerr != nil {
 		err = gerr
 	} else if given != nil {
-		more, _ := s.markAcked(c, AnswerKnown, now)
+		more, _ := s.markAcked(c, AnswerKnown, "", now)
 		ack := more[len(more)-1]
 		ack.Kind, ack.Channel, ack.Event = EntryNote, "", EventAckGiven
 		ack.Text = "no automatic acknowledgement: the contact had the same one about this incident at " +
@@ -1105,7 +1131,7 @@ func ackAnswer(c *Complaint) Answer {
 
 // markAcked records on c that its automatic answer a is queued, at now,
 // and returns the timeline's entries for it; errUnchanged when it was.
-func (s *Service) markAcked(c *Complaint, a Answer, now time.Time) ([]*Entry, error) {
+func (s *Service) markAcked(c *Complaint, a Answer, out Channel, now time.Time) ([]*Entry, error) {
 	if c.AckedAt != nil {
 		return nil, errUnchanged
 	}
@@ -1116,7 +1142,7 @@ func (s *Service) markAcked(c *Complaint, a Answer, now time.Time) ([]*Entry, er
 		entries = append(entries, s.event(c, EntryState, "system", "new → acknowledged", now, EventState, "from", string(StateNew), "to", string(StateAcknowledged)))
 	}
 	ack := s.event(c, EntryMessageOut, "system", "automatic acknowledgement ("+string(a)+") queued", now, EventAckQueued, "answer", string(a))
-	ack.Channel = c.ReplyChannel()
+	ack.Channel = out
 	return append(entries, ack), nil
 }
 
@@ -1140,7 +1166,11 @@ func (s *Service) fileAcknowledged(ctx context.Context, c *Complaint, entries []
 	}
 	acked := *c
 	now := s.now()
-	more, err := s.markAcked(&acked, a, now)
+	var out Channel
+	if len(ds) > 0 {
+		out = Channel(ds[0].Kind)
+	}
+	more, err := s.markAcked(&acked, a, out, now)
 	if err != nil {
 		return nil, nil
 	}
@@ -1175,13 +1205,22 @@ func (s *Service) acknowledge(ctx context.Context, c *Complaint) (*Complaint, er
 		return c, nil
 	}
 	a := ackAnswer(c)
+	out, canWrite, err := s.answerChannel(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.Answers.Answer(ctx, c, a, "ack", ""); err != nil {
 		return nil, err
 	}
 	// From the complaint in hand, just saved: no second read unless
 	// another writer changed it meanwhile.
 	return s.changeFrom(ctx, c, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
-		return s.markAcked(c, a, now)
+		more, err := s.markAcked(c, a, out, now)
+		if err == nil && !canWrite {
+			ack := more[len(more)-1]
+			ack.Kind, ack.Channel, ack.Text, ack.Event, ack.Args = EntryNote, "", "no automatic acknowledgement: herald cannot write to this contact", EventAckNone, nil
+		}
+		return more, err
 	})
 }
 

@@ -145,6 +145,8 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 		key = "ConsoleEvAckNone"
 	case complaint.EventAckCall:
 		key = "ConsoleEvAckCall"
+	case complaint.EventNotTold:
+		key, kv = "ConsoleEvNotTold", []string{"Outcome", a["outcome"]}
 	case complaint.EventAckGiven:
 		key, kv = "ConsoleEvAckGiven", []string{"At", due("at"), "Ref", a["ref"]}
 	}

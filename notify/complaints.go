@@ -66,8 +66,21 @@ func (s *Service) wakeFor(kind channel.Kind) {
 // (Answer would queue a message): the report form's thank-you page says
 // so, or that no message will come.
 func (s *Service) CanAnswer(ctx context.Context, c *complaint.Complaint) (bool, error) {
+	kind, err := s.AnswerChannel(ctx, c)
+	return kind != "", err
+}
+
+// AnswerChannel implements complaint.Router: the channel Answer would
+// write to c's contact on now, "" when on none. It is the channel the
+// complaint came in, unless the contact opted out there or a number given
+// on the form may not be texted, when it is the email or Slack address
+// the answer goes to instead.
+func (s *Service) AnswerChannel(ctx context.Context, c *complaint.Complaint) (channel.Kind, error) {
 	d, err := s.answerDelivery(ctx, c, complaint.AnswerReceived, "probe", "")
-	return d != nil, err
+	if d == nil || err != nil {
+		return "", err
+	}
+	return d.Kind, nil
 }
 
 // answerDelivery is Answer's delivery; nil when herald cannot write to

@@ -674,3 +674,73 @@ func TestComplaintConditionalTake(t *testing.T) {
 		t.Errorf("taken from dora: owner %q", got.Owner)
 	}
 }
+
+// TestComplaintAnswersAfterStop: a customer who sent STOP and then
+// complains by SMS is answered by email, and the timeline says email, not
+// sms; a number with nothing else cannot be answered: the timeline says
+// no acknowledgement went out, an agent's reply is refused (422, nothing
+// written) rather than recorded as sent, and a resolution notes that the
+// customer was not told.
+func TestComplaintAnswersAfterStop(t *testing.T) {
+	e := newComplaintEnv(t)
+	ctx := context.Background()
+	for i, from := range []string{"+36201111111", "+36205555555"} {
+		e.twilioPost(t, "/webhooks/twilio/sms", sms(fmt.Sprintf("SM%032d", i), from, "STOP"), sandbox.DefaultAuthToken)
+		e.twilioPost(t, "/webhooks/twilio/sms", sms(fmt.Sprintf("SM%032d", i+10), from, "my card payment failed twice"), sandbox.DefaultAuthToken)
+	}
+	cs, n, err := e.cs.List(ctx, complaint.Filter{PageID: e.page.ID})
+	if err != nil || n != 2 {
+		t.Fatalf("%d complaints, %v", n, err)
+	}
+	byPhone := map[string]*complaint.Complaint{}
+	for _, c := range cs {
+		byPhone[c.Contact.Phone] = c
+	}
+	anna, stranger := byPhone["+36201111111"], byPhone["+36205555555"]
+	if anna == nil || stranger == nil {
+		t.Fatalf("complaints %+v", cs)
+	}
+	entry := func(id string, match func(*complaint.Entry) bool) *complaint.Entry {
+		t.Helper()
+		_, entries, err := e.cs.Timeline(ctx, e.page.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			if match(en) {
+				return en
+			}
+		}
+		return nil
+	}
+	event := func(ev string) func(*complaint.Entry) bool {
+		return func(en *complaint.Entry) bool { return en.Event == ev }
+	}
+
+	if ack := entry(anna.ID, event(complaint.EventAckQueued)); ack == nil || ack.Channel != complaint.Email {
+		t.Errorf("Anna's acknowledgement, after her STOP: %+v; want queued on email", ack)
+	}
+	e.mustDo(t, http.StatusOK, "POST", e.path("/"+anna.ID+"/reply"), e.agent, `{"text":"We refund the second charge today."}`)
+	if out := entry(anna.ID, func(en *complaint.Entry) bool { return en.Kind == complaint.EntryMessageOut && en.Actor != "system" }); out == nil || out.Channel != complaint.Email {
+		t.Errorf("the agent's reply to Anna: %+v; want sent by email", out)
+	}
+
+	if ack := entry(stranger.ID, event(complaint.EventAckNone)); ack == nil {
+		t.Error("the stranger's timeline does not say that no acknowledgement went out")
+	}
+	before, _ := e.cs.Get(ctx, e.page.ID, stranger.ID)
+	r := e.mustDo(t, http.StatusUnprocessableEntity, "POST", e.path("/"+stranger.ID+"/reply"), e.agent, `{"text":"Hello?"}`)
+	if p := r.errorOf(t); p.Field != "text" || !strings.Contains(p.Message, "cannot write to this contact") {
+		t.Errorf("refused reply: %+v", p)
+	}
+	if after, _ := e.cs.Get(ctx, e.page.ID, stranger.ID); after.Version != before.Version {
+		t.Errorf("a refused reply changed the complaint: version %d → %d", before.Version, after.Version)
+	}
+	e.mustDo(t, http.StatusOK, "POST", e.path("/"+stranger.ID+"/resolve"), e.agent, `{"remedy":"apology","outcome":"Fixed; sorry."}`)
+	if nt := entry(stranger.ID, event(complaint.EventNotTold)); nt == nil || nt.Args["outcome"] != "Fixed; sorry." {
+		t.Errorf("the stranger's resolution: %+v; want a note that they were not told", nt)
+	}
+	if out := entry(stranger.ID, func(en *complaint.Entry) bool { return en.Kind == complaint.EntryMessageOut }); out != nil {
+		t.Errorf("a message out on the timeline of a contact herald cannot write to: %+v", out)
+	}
+}
