@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -71,7 +72,43 @@ func (s *Sandbox) SendReply(ctx context.Context, from, to, body string) (Reply, 
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 2000))
 	r.Status, r.TwiML = res.StatusCode, string(b)
 	s.log.Info("sandbox: texted reply posted", "message_sid", r.MessageSid, "status", r.Status)
+	if r.Status/100 == 2 {
+		// What herald answered in the TwiML (a keyword's answer: HELP,
+		// STOP, START) Twilio would text back at once: the inbox shows it
+		// as the SMS it would be.
+		for _, text := range twimlMessages(b) {
+			segments, _ := CountSegments(text)
+			s.inbox.add(Message{ID: newSID("SM"), Kind: KindSMS, From: to, To: from, Body: text, Status: "delivered",
+				At: time.Now().UTC(), Segments: segments})
+		}
+	}
 	return r, nil
+}
+
+// twimlMessages is the texts of a TwiML answer's <Message> verbs, in
+// order; none for an empty <Response/> or what is not TwiML.
+func twimlMessages(b []byte) []string {
+	var doc struct {
+		XMLName  xml.Name `xml:"Response"`
+		Messages []struct {
+			Body string `xml:"Body"`
+			Text string `xml:",chardata"`
+		} `xml:"Message"`
+	}
+	if xml.Unmarshal(b, &doc) != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range doc.Messages {
+		text := m.Text
+		if strings.TrimSpace(m.Body) != "" {
+			text = m.Body // <Message><Body>…</Body></Message>
+		}
+		if text = strings.TrimSpace(text); text != "" {
+			out = append(out, text)
+		}
+	}
+	return out
 }
 
 // EmailReply is a customer's email to herald written in the sandbox: a
@@ -128,13 +165,25 @@ func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	// An email reply's 10 000 bytes of text, percent-encoded, fit.
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			replyProblem(w, http.StatusRequestEntityTooLarge, "too_large", "", "the reply is larger than 64 KiB")
+			return
+		}
+		replyProblem(w, http.StatusBadRequest, "invalid", "", "the body is not a form (application/x-www-form-urlencoded) or query: "+err.Error())
 		return
 	}
 	var answer any
 	var err error
+	switch r.Form.Get("channel") {
+	case "", "sms", "email":
+	default:
+		replyProblem(w, http.StatusBadRequest, "invalid", "channel", fmt.Sprintf("must be sms (the default) or email, not %q", r.Form.Get("channel")))
+		return
+	}
 	if r.Form.Get("channel") == "email" {
 		err = s.SendEmailReply(r.Context(), EmailReply{From: strings.TrimSpace(r.Form.Get("from")), Name: strings.TrimSpace(r.Form.Get("name")),
 			Subject: strings.TrimSpace(r.Form.Get("subject")), Text: r.Form.Get("body"), InReplyTo: strings.Trim(strings.TrimSpace(r.Form.Get("in_reply_to")), "<>")})
@@ -143,7 +192,7 @@ func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 		answer, err = s.SendReply(r.Context(), strings.TrimSpace(r.Form.Get("from")), strings.TrimSpace(r.Form.Get("to")), r.Form.Get("body"))
 	}
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		replyProblem(w, http.StatusBadRequest, "invalid", "", err.Error())
 		return
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
@@ -151,4 +200,14 @@ func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// replyProblem answers a refused reply as herald's API answers errors:
+// {"error":{"code","message","field"}}.
+func replyProblem(w http.ResponseWriter, status int, code, field, message string) {
+	detail := map[string]string{"code": code, "message": message}
+	if field != "" {
+		detail["field"] = field
+	}
+	writeJSON(w, status, map[string]any{"error": detail})
 }

@@ -34,6 +34,10 @@ func TestReply(t *testing.T) {
 		got = append(got, r.PostForm)
 		mu.Unlock()
 		w.Header().Set("Content-Type", "text/xml")
+		if r.PostForm.Get("Body") == "HELP" {
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Message>Acme alerts: reply STOP to end &amp; START to resume.</Message></Response>`)
+			return
+		}
 		io.WriteString(w, "<Response></Response>")
 	}))
 	defer herald.Close()
@@ -80,10 +84,34 @@ func TestReply(t *testing.T) {
 			t.Errorf("%s: %d, want refused", name, res.StatusCode)
 		}
 	}
+	for name, tc := range map[string]struct {
+		form   url.Values
+		status int
+		field  string
+	}{
+		"a channel it does not have": {url.Values{"channel": {"fax"}, "from": {"+36201234567"}, "body": {"x"}}, http.StatusBadRequest, "channel"},
+		"larger than 64 KiB":         {url.Values{"from": {"+36201234567"}, "body": {strings.Repeat("x", 70<<10)}}, http.StatusRequestEntityTooLarge, ""},
+	} {
+		res := post(tc.form)
+		var p struct {
+			Error struct{ Code, Message, Field string } `json:"error"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&p); err != nil || res.StatusCode != tc.status || p.Error.Message == "" || p.Error.Field != tc.field {
+			t.Errorf("%s: %d %+v (%v); want %d naming %q in herald's error shape", name, res.StatusCode, p, err, tc.status, tc.field)
+		}
+	}
+	if sb.Count(sandbox.KindSMS) != 0 {
+		t.Fatalf("an empty TwiML answer put %d SMS in the inbox", sb.Count(sandbox.KindSMS))
+	}
+	post(url.Values{"from": {"+36201234567"}, "body": {"HELP"}})
+	sent := sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201234567"})
+	if len(sent) != 1 || sent[0].Body != "Acme alerts: reply STOP to end & START to resume." || sent[0].From != sandbox.DefaultFrom {
+		t.Errorf("the TwiML answer to HELP in the inbox: %+v", sent)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 2 {
-		t.Fatalf("%d posts reached herald, want 2", len(got))
+	if len(got) != 3 {
+		t.Fatalf("%d posts reached herald, want 3", len(got))
 	}
 	f := got[0]
 	if f.Get("From") != "+36201234567" || f.Get("To") != sandbox.DefaultFrom || f.Get("Body") != "A kártyás fizetés nem megy" || f.Get("MessageSid") != rep.MessageSid {
