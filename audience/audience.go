@@ -282,3 +282,32 @@ func asciiLower(s string) string {
 	}
 	return s
 }
+
+// SinceAttribute is the customer attribute (the import's customer_since
+// column) that says since when they are a customer: a date (2006-01-02)
+// or an RFC 3339 time.
+const SinceAttribute = "customer_since"
+
+// ParseSince reads a customer_since value; ok is false when it is neither
+// a date nor an RFC 3339 time.
+func ParseSince(v string) (t time.Time, ok bool) {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// CustomerSince is c's customer_since attribute, read; ok is false when
+// it has none (or one ParseSince refuses, which the import does not let
+// in).
+func CustomerSince(c *Customer) (time.Time, bool) {
+	v, has := c.Attributes[SinceAttribute]
+	if !has {
+		return time.Time{}, false
+	}
+	return ParseSince(v)
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
 )
 
@@ -31,6 +32,10 @@ type AffectedTime struct {
 	Total time.Duration `json:"total"`
 	// Longest is the longest any single component was down.
 	Longest time.Duration `json:"longest"`
+	// Joined is set when the customer became a customer only after the
+	// incident ended (CustomerInto): they were not affected, whatever
+	// their components.
+	Joined time.Time `json:"joined,omitzero"`
 
 	scratch []Interval // reused by ForInto
 }
@@ -61,6 +66,10 @@ type Timeline struct {
 	Start, End time.Time       // the window: StartedAt to ResolvedAt, or to now while open
 	Components []ComponentTime // components with down time, by ID
 	index      map[string]int
+	// backfilled: the incident was recorded after the fact, so when
+	// herald first imported a customer says nothing of whether they were
+	// one then.
+	backfilled bool
 }
 
 // NewTimeline computes each component's down intervals within the incident's
@@ -82,6 +91,7 @@ func NewTimeline(inc *incident.Incident, history []incident.StatusChange, now ti
 	if inc == nil || inc.IsMaintenance() {
 		return t
 	}
+	t.backfilled = inc.Backfilled
 	t.Start, t.End = inc.StartedAt.UTC(), now.UTC()
 	if inc.ResolvedAt != nil {
 		t.End = inc.ResolvedAt.UTC()
@@ -166,6 +176,30 @@ func (t *Timeline) ForInto(a *AffectedTime, componentIDs []string) {
 		a.Longest = max(a.Longest, c.Duration)
 	}
 	a.Total, a.scratch = union(a.Components, nil, a.scratch)
+}
+
+// CustomerInto is ForInto for customer c, who was not affected at all if
+// they became a customer only after the incident ended: a new customer
+// imported after an outage is owed nothing for it and must not be told
+// "we are sorry for the disruption". Since when they are a customer is
+// their customer_since attribute when the import gave one, else when
+// herald first imported them (CreatedAt), which a recurring import makes
+// their sign-up; for a backfilled incident (recorded after the fact) only
+// customer_since counts. a.Joined is set when that leaves them out.
+func (t *Timeline) CustomerInto(a *AffectedTime, c *audience.Customer) {
+	t.ForInto(a, c.Components)
+	a.Joined = time.Time{}
+	since, given := audience.CustomerSince(c)
+	if !given {
+		if t.backfilled {
+			return
+		}
+		since = c.CreatedAt
+	}
+	if since.IsZero() || t.End.IsZero() || since.Before(t.End) {
+		return
+	}
+	a.Components, a.Total, a.Longest, a.Joined = a.Components[:0], 0, 0, since.UTC()
 }
 
 // union returns how long at least one of the components (those in only,

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/incident"
 )
 
@@ -269,5 +270,43 @@ func TestTimelineIntervals(t *testing.T) {
 	tl.ForInto(&a2, []string{"web"})
 	if a2.Total != 0 || len(a2.Components) != 0 {
 		t.Errorf("reused AffectedTime kept %+v", a2)
+	}
+}
+
+// TestCustomerInto: a customer first imported after the incident ended
+// is not affected; their customer_since, when given, decides instead; for
+// a backfilled incident only customer_since counts.
+func TestCustomerInto(t *testing.T) {
+	start := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	end := start.Add(time.Hour)
+	inc := &incident.Incident{ID: "i", PageID: "p", StartedAt: start, ResolvedAt: &end, ComponentIDs: []string{"api"}}
+	history := []incident.StatusChange{{PageID: "p", ComponentID: "api", Status: incident.MajorOutage, At: start}}
+	for _, tc := range []struct {
+		name       string
+		created    time.Time
+		since      string
+		backfilled bool
+		affected   bool
+	}{
+		{"imported before", start.Add(-time.Hour), "", false, true},
+		{"imported during", start.Add(time.Minute), "", false, true},
+		{"imported after", end.Add(time.Minute), "", false, false},
+		{"imported after, customer since long before", end.Add(time.Minute), "2019-04-01", false, true},
+		{"imported before, customer since after", start.Add(-time.Hour), end.Add(time.Hour).Format(time.RFC3339), false, false},
+		{"imported after a backfilled incident", end.Add(time.Minute), "", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := *inc
+			in.Backfilled = tc.backfilled
+			c := &audience.Customer{ID: "c", CreatedAt: tc.created, Components: []string{"api"}}
+			if tc.since != "" {
+				c.Attributes = map[string]string{audience.SinceAttribute: tc.since}
+			}
+			var a AffectedTime
+			NewTimeline(&in, history, end.Add(24*time.Hour)).CustomerInto(&a, c)
+			if got := a.Total > 0; got != tc.affected || got == !a.Joined.IsZero() {
+				t.Errorf("affected %v (total %s, joined %s), want %v", got, a.Total, a.Joined, tc.affected)
+			}
+		})
 	}
 }

@@ -356,6 +356,8 @@ func (c *Compiled) EvaluateInto(r *Result, cust *audience.Customer, affected *Af
 	}
 
 	switch {
+	case !affected.Joined.IsZero():
+		r.Excluded = JoinedAfter
 	case c.exclude.unaffected && !r.IsAffected:
 		r.Excluded = ExcludeNotAffected
 	case c.exclude.granted && r.GrantedOutside > 0:

@@ -57,6 +57,7 @@ type Claim struct {
 const (
 	RuleEligibility    = "eligibility"     // no matching rule gives this offer to the customer
 	RuleNotAffected    = "not_affected"    // the policy excludes customers who were not affected
+	RuleJoinedAfter    = "joined_after"    // they became a customer after the incident ended
 	RuleAlreadyGranted = "already_granted" // the offer was granted already, or the customer got compensation outside the policy
 	RuleCap            = "cap"             // the per-customer cap is used up
 	RuleClaimDeadline  = "claim_deadline"  // the deadline has passed
@@ -110,6 +111,8 @@ func CheckGrant(c *Compiled, r *Result, cl Claim, ov *Override) error {
 	switch r.Excluded {
 	case ExcludeNotAffected:
 		return refusal(RuleNotAffected, "the customer was not affected, and the policy leaves them out")
+	case JoinedAfter:
+		return refusal(RuleJoinedAfter, "the customer became one on %s, after the incident ended", r.Affected.Joined.Format(time.DateOnly))
 	case ExcludeAlreadyGranted:
 		return refusal(RuleAlreadyGranted, "the customer already got compensation for this incident")
 	case PastDeadline:

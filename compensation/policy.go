@@ -94,6 +94,9 @@ const (
 	ExcludeNotAffected Exclusion = "not_affected"
 	// PastDeadline: the claim deadline has passed.
 	PastDeadline Exclusion = "past_deadline"
+	// JoinedAfter: they became a customer after the incident ended
+	// (AffectedTime.Joined); always excluded.
+	JoinedAfter Exclusion = "joined_after"
 )
 
 // Policy is a decided compensation: offers and the rules that grant them,

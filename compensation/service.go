@@ -545,6 +545,9 @@ type AnswerAffected struct {
 	Affected   bool               `json:"affected"`
 	Minutes    int                `json:"minutes"`
 	Components []ComponentMinutes `json:"components"`
+	// Joined is when they became a customer, set when that was after the
+	// incident ended (AffectedTime.Joined).
+	Joined time.Time `json:"joined,omitzero"`
 }
 
 // ComponentMinutes is the time one of the customer's components was down.
@@ -613,10 +616,11 @@ func (s *Service) answer(ctx context.Context, p *Prepared, cust *audience.Custom
 		return nil, err
 	}
 	now := s.now()
-	affected := p.Timeline.For(cust.Components)
+	var affected AffectedTime
+	p.Timeline.CustomerInto(&affected, cust)
 	a := &Answer{PageID: p.Incident.PageID, IncidentID: p.Incident.ID, State: p.Decision.State, Version: p.Decision.Version,
 		Reason: p.Decision.Reason, Customer: AnswerCustomer{ID: cust.ID, Name: cust.Name, Plan: cust.Plan, Region: cust.Region},
-		Affected: AnswerAffected{Affected: affected.Total > 0, Minutes: affected.Minutes(), Components: []ComponentMinutes{}},
+		Affected: AnswerAffected{Affected: affected.Total > 0, Minutes: affected.Minutes(), Components: []ComponentMinutes{}, Joined: affected.Joined},
 		Grants:   grants, At: now, cust: cust, Lang: Language(lang)}
 	for _, ct := range affected.Components {
 		a.Affected.Components = append(a.Affected.Components, ComponentMinutes{ComponentID: ct.ComponentID,
@@ -949,7 +953,7 @@ func (s *Service) Each(ctx context.Context, pageID, incidentID string, fn func(*
 		r        Result
 	)
 	return s.eachCustomer(ctx, pageID, func(c *audience.Customer) error {
-		p.Timeline.ForInto(&affected, c.Components)
+		p.Timeline.CustomerInto(&affected, c)
 		p.Compiled.EvaluateInto(&r, c, &affected, byCustomer[c.ID], now)
 		return fn(c, &r)
 	})
@@ -990,7 +994,7 @@ func (s *Service) Eligible(ctx context.Context, pageID, incidentID string) (func
 		r, old   Result
 	)
 	return func(c *audience.Customer) bool {
-		p.Timeline.ForInto(&affected, c.Components)
+		p.Timeline.CustomerInto(&affected, c)
 		p.Compiled.EvaluateInto(&r, c, &affected, byCustomer[c.ID], now)
 		if !Owes(&r) {
 			return false

@@ -355,6 +355,8 @@ func Script(lang string, d *Decision, r *Result, affected AffectedTime, grants [
 		return strings.Join(lines, "\n")
 	}
 	switch {
+	case !affected.Joined.IsZero():
+		say(w.l.Pattern("ScriptJoinedAfter").Fill("Date", affected.Joined.Format(time.DateOnly)))
 	case affected.Total >= time.Minute:
 		// Whole minutes, rounded down, as the answer's minutes, the
 		// rules' thresholds and the CLI count them: an agent reading

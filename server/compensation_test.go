@@ -563,3 +563,56 @@ func TestAgentFeedResync(t *testing.T) {
 		t.Errorf("the snapshot after the resync lacks the decision made meanwhile: %s", again)
 	}
 }
+
+// TestCompensationSkipsCustomersWhoJoinedAfter: a customer first imported
+// after the incident ended is not affected by it, is not eligible, cannot
+// be granted anything under the policy, and is not told of the
+// compensation; one whose customer_since column says they were a
+// customer before counts as any other, and a bad customer_since refuses
+// the import.
+func TestCompensationSkipsCustomersWhoJoinedAfter(t *testing.T) {
+	e := newCompensationEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.UpdateIncident(ctx, e.page.ID, e.inc.ID, incident.IncidentInput{Status: ptr(incident.Resolved), Body: ptr("Fixed.")}); err != nil {
+		t.Fatal(err)
+	}
+	imp := "/api/v1/pages/" + e.page.ID + "/customers/import"
+	late := "id,name,phone,email,slack,language,time_zone,plan,region,components,customer_since\n" +
+		"c1,Anna,+36201111111,anna@example.com,,hu,Europe/Budapest,gold,eu,API,\n" +
+		"c2,Bob,+36202222222,bob@example.com,,en,,silver,eu,API,\n" +
+		"c3,Cleo,+36203333333,cleo@example.com,,en,,gold,eu,API,\n" +
+		"c4,Dan,+36204444444,dan@example.com,,en,,gold,eu,API,2019-04-01\n"
+	bad := strings.Replace(late, "2019-04-01", "last spring", 1)
+	if p := e.mustDo(t, http.StatusUnprocessableEntity, "POST", imp, e.manager, bad, "Content-Type", "text/csv"); !strings.Contains(string(p.body), "customer_since") {
+		t.Errorf("a bad customer_since: %s", p.body)
+	}
+	e.mustDo(t, http.StatusOK, "POST", imp, e.manager, late, "Content-Type", "text/csv")
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, `{"state":"decided","version":0,"policy":{"currency":"EUR",
+	  "offers":[{"id":"day","kind":"free_period","days":1}],"rules":[{"id":"all","give":["day"]}]}}`)
+
+	check := func(id string) compensation.Answer {
+		t.Helper()
+		var ans compensation.Answer
+		e.mustDo(t, http.StatusOK, "GET", e.path("/customers/"+id), e.agent, "").json(t, &ans)
+		return ans
+	}
+	if ans := check("c3"); ans.Affected.Affected || ans.Affected.Joined.IsZero() || ans.Result == nil || ans.Result.Eligible ||
+		ans.Result.Excluded != compensation.JoinedAfter || !strings.Contains(ans.Script, "after the incident ended") {
+		t.Errorf("c3, imported after the incident: %+v", ans)
+	}
+	for _, id := range []string{"c1", "c4"} {
+		if ans := check(id); !ans.Affected.Affected || ans.Result == nil || !ans.Result.Eligible {
+			t.Errorf("%s, a customer during the incident: affected %+v, result %+v", id, ans.Affected, ans.Result)
+		}
+	}
+	if p := e.mustDo(t, http.StatusBadRequest, "POST", e.path("/customers/c3/grants"), e.agent, `{"offer":"day"}`).errorOf(t); p.Field != compensation.RuleJoinedAfter {
+		t.Errorf("a grant to c3: %+v", p)
+	}
+	var dry struct {
+		Recipients map[string]int `json:"recipients"`
+	}
+	e.mustDo(t, http.StatusOK, "GET", e.path("/announcement"), e.manager, "").json(t, &dry)
+	if dry.Recipients["email"] != 3 {
+		t.Errorf("the announcement would reach %+v; want c1, c2 and c4 (not c3) by email", dry.Recipients)
+	}
+}

@@ -331,6 +331,8 @@ func (a *app) printAnswer(ans *compensation.Answer) {
 			parts = append(parts, fmt.Sprintf("%s %s", firstNonEmpty(c.Name, c.ComponentID), minutes(c.Minutes)))
 		}
 		row("affected", fmt.Sprintf("%s (%s)", minutes(ans.Affected.Minutes), strings.Join(parts, ", ")))
+	} else if !ans.Affected.Joined.IsZero() {
+		row("affected", "no: became a customer on "+ans.Affected.Joined.Format(time.DateOnly)+", after the incident ended")
 	} else {
 		row("affected", "no")
 	}

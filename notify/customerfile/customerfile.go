@@ -311,6 +311,15 @@ func (v *customerValidator) check(line int, in row) (*audience.Customer, []RowEr
 			p.add(k, "value is longer than %d bytes", MaxAttributeLen)
 		}
 	}
+	if v, has := in.attrs[audience.SinceAttribute]; has && p.ok(audience.SinceAttribute) {
+		// Compensation reads it: a customer since after an incident ended
+		// is owed nothing for it. Empty is "not known".
+		if strings.TrimSpace(v) == "" {
+			delete(in.attrs, audience.SinceAttribute)
+		} else if _, ok := audience.ParseSince(v); !ok {
+			p.add(audience.SinceAttribute, "%q is not a date: write it as 2024-05-31 (or an RFC 3339 time)", v)
+		}
+	}
 	if p.ok("id") {
 		if first, dup := v.seen[c.ID]; dup {
 			p.add("id", "duplicate id %q (first on line %d)", c.ID, first)
