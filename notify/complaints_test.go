@@ -286,3 +286,53 @@ func TestComplaintAnswerAfterStopGoesByEmail(t *testing.T) {
 		}
 	})
 }
+
+// TestHeldUpdateCollapsesIntoComplaintAnswer: an update the frequency cap
+// holds for a customer who complained collapses when the resolution
+// reaches them in the answer to their complaint (their resolution
+// delivery collapsed into it), rather than arrive an hour after "fixed".
+func TestHeldUpdateCollapsesIntoComplaintAnswer(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		cst, ok := h.st.(complaint.Store)
+		if !ok {
+			t.Fatalf("%T is no complaint.Store", h.st)
+		}
+		cfg := baseConfig()
+		cfg.FrequencyCap = 1
+		svc, err := notify.New(cfg, notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
+			Log: quietLog(), Now: h.clock.Now, Complaints: cst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.svc = svc
+		h.importCSV("id,name,email,components\nann,Ann,ann@example.com," + h.compA.ID + "\n")
+		h.stop = h.run(svc)
+		inc := h.declare("Kártyás fizetés hibás", []string{h.compA.ID}, incident.MajorOutage)
+		h.waitDone(h.broadcasts(inc.ID)[0].ID)
+		c := &complaint.Complaint{ID: "cmpheld00001", PageID: h.page.ID, Ref: "C-HELD0001", Channel: complaint.Email, Language: "hu",
+			Contact: complaint.Contact{CustomerID: "ann", Email: "ann@example.com"}, State: complaint.StateAcknowledged,
+			Tag: &complaint.Tag{IncidentID: inc.ID}, Version: 1, CreatedAt: h.clock.Now(), UpdatedAt: h.clock.Now()}
+		if err := cst.SaveComplaint(h.ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+		h.update(inc, incident.Identified, "one", true)
+		held := h.broadcasts(inc.ID)[1]
+		waitFor(t, "the update held by the cap", func() bool {
+			ds, _ := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{BroadcastID: held.ID})
+			return len(ds) == 1 && ds[0].State == queue.StatePending && ds[0].Reason == "frequency cap"
+		})
+		h.update(inc, incident.Resolved, "Card payments work again.", true)
+		bs := h.broadcasts(inc.ID)
+		if p := h.waitDone(bs[len(bs)-1].ID); p.Counts[channel.Email][queue.StateCollapsed] != 1 {
+			t.Fatalf("the resolution to Ann: %+v, want collapsed into her complaint's answer", p.Counts)
+		}
+		h.clock.Advance(61 * time.Minute)
+		if p := h.waitDone(held.ID); p.Counts[channel.Email][queue.StateCollapsed] != 1 {
+			t.Errorf("the held update: %+v, want collapsed, not sent after the resolution", p.Counts)
+		}
+		if n := h.inbox(sandbox.KindEmail)["ann@example.com"]; n != 1 {
+			t.Errorf("%d emails to Ann, want 1 (the first notice; the resolution is her complaint's answer)", n)
+		}
+	})
+}

@@ -689,19 +689,23 @@ func (s *Service) frequencyCap(ctx context.Context, d *queue.Delivery, now time.
 
 // superseded collapses a delivery that was held back when its recipient
 // already has a newer message about the incident on this channel, sent or
-// queued: sent now, the older one would arrive after the newer (an
-// acknowledgement after the resolution), and the newer one shows the
-// incident's latest state anyway.
+// queued, or told them in the answer to their complaint (the resolution,
+// collapsed into it: reasonToldInAnswer): sent now, the older one would
+// arrive after the newer (an update after the resolution), and the newer
+// one shows the incident's latest state anyway.
 func (s *Service) superseded(ctx context.Context, d *queue.Delivery) (*queue.Delivery, bool) {
 	if n, err := s.cache.planCount(ctx, d.IncidentID); err == nil && n <= 1 {
 		return nil, false
 	}
 	ds, err := s.store.FindDeliveries(ctx, queue.DeliveryFilter{IncidentID: d.IncidentID, RecipientID: d.RecipientID, Kind: d.Kind, Address: d.Address,
-		States: []queue.DeliveryState{queue.StatePending, queue.StateSending, queue.StateSent, queue.StateDelivered, queue.StateUndelivered}, Limit: 100})
+		States: []queue.DeliveryState{queue.StatePending, queue.StateSending, queue.StateSent, queue.StateDelivered, queue.StateUndelivered, queue.StateCollapsed}, Limit: 100})
 	if err != nil {
 		return s.retry(d, err), true
 	}
 	for _, x := range ds {
+		if x.State == queue.StateCollapsed && !strings.HasPrefix(x.Reason, reasonToldInAnswer) {
+			continue // folded into another message, which is here if it counts
+		}
 		if x.ID != d.ID && s.laterUpdate(ctx, x, d) {
 			return s.settle(d, queue.StateCollapsed, "", "superseded by a newer message"), true
 		}

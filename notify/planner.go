@@ -347,11 +347,16 @@ func (a *audienceScan) customerDeliveries(c *audience.Customer) []*queue.Deliver
 	return out
 }
 
+// reasonToldInAnswer begins the reason of a delivery collapsed because
+// the answer to a complaint tells its address the same (collapseAnswered):
+// that message reached them, so it is newer than any update held back.
+const reasonToldInAnswer = "told in the answer to complaint "
+
 // collapseAnswered collapses d when the complaint service tells its
 // address the resolution in the answer to a complaint (answered).
 func (a *audienceScan) collapseAnswered(d *queue.Delivery) {
 	if ref, ok := a.answered[string(d.Kind)+" "+d.Address]; ok {
-		d.State, d.Reason = queue.StateCollapsed, "told in the answer to complaint "+ref
+		d.State, d.Reason = queue.StateCollapsed, reasonToldInAnswer+ref
 	}
 }
 
