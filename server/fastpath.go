@@ -45,7 +45,7 @@ func (s *Server) fastPublic(next fasthttp.RequestHandler) fasthttp.RequestHandle
 			next(rc)
 			return
 		}
-		path := rc.URI().PathOriginal()
+		path := requestPath(rc)
 		route, cors := publicRoute(path)
 		if route == "" || hostProblem(&rc.Request.Header) != "" || !s.answerFast(rc, bytesString(path), cors) {
 			next(rc)
@@ -75,6 +75,22 @@ func (s *Server) answerFast(rc *fasthttp.RequestCtx, path string, cors bool) (an
 	}
 	s.answerAsset(rc, a, path, cors)
 	return true
+}
+
+// requestPath is the request's path as sent, before any query, read from
+// the request line in place: rc.URI() would parse, copy, decode and
+// normalise the whole URI first (about a third of the fast path's own
+// time). nil when the request line is no plain path (an absolute URI, an
+// asterisk), which publicRoute leaves to fiber.
+func requestPath(rc *fasthttp.RequestCtx) []byte {
+	raw := rc.Request.Header.RequestURI()
+	if len(raw) == 0 || raw[0] != '/' {
+		return nil
+	}
+	if i := bytes.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	return raw
 }
 
 // publicRoute is the fiber route (routes.go) that would give path to

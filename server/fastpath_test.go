@@ -70,18 +70,22 @@ func TestFastPathAnswersAsFiber(t *testing.T) {
 		{"a static file", "GET", "/static/live.js", gz, "", true},
 		{"a static file the site lacks", "GET", "/static/nope.js", gz, "", false},
 		{"a path of dots", "GET", "/static/../api/v2/summary.json", gz, "", false},
+		{"summary.json by absolute URI", "GET", "http://status.example.com/api/v2/summary.json", gz, "", false},
+		{"summary.json, an empty query", "GET", "/api/v2/summary.json?", gz, "", true},
+		{"the page, ?lang=hu after another field", "GET", "/?x=%3F&lang=hu", gz, "", true},
 		{"an API route", "GET", "/api/v1/pages", gz, "", false},
 		{"health", "GET", "/healthz", nil, "", false},
 	}
 	// What some answers must hold, so that two equally wrong answers fail.
 	want := map[string]string{
-		"the page, ?lang=hu":              "Set-Cookie: herald_lang=hu; max-age=31536000; path=/; SameSite=Lax",
-		"the page, revalidated":           "HTTP/1.1 304",
-		"the page, the cookie":            `Etag: "home-hu-gzip"`,
-		"summary.json":                    "Access-Control-Allow-Origin: *",
-		"summary.json, revalidated":       "HTTP/1.1 304",
-		"a JSON document the site lacks":  "Access-Control-Allow-Origin: *",
-		"the page behind a trusted proxy": `Etag: "home-en-gzip"`,
+		"the page, ?lang=hu":                     "Set-Cookie: herald_lang=hu; max-age=31536000; path=/; SameSite=Lax",
+		"the page, ?lang=hu after another field": `Etag: "home-hu-gzip"`,
+		"the page, revalidated":                  "HTTP/1.1 304",
+		"the page, the cookie":                   `Etag: "home-hu-gzip"`,
+		"summary.json":                           "Access-Control-Allow-Origin: *",
+		"summary.json, revalidated":              "HTTP/1.1 304",
+		"a JSON document the site lacks":         "Access-Control-Allow-Origin: *",
+		"the page behind a trusted proxy":        `Etag: "home-en-gzip"`,
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -442,9 +442,13 @@ func chooseLanguage(rc *fasthttp.RequestCtx, have []string) (lang string, chosen
 	if len(have) == 0 {
 		have = incident.Languages
 	}
-	if q := rc.QueryArgs().Peek("lang"); len(q) > 0 {
-		if l := oneOf(have, q); l != "" {
-			return l, true
+	// The query is parsed only when the request has one: QueryArgs parses
+	// the whole URI first.
+	if bytes.IndexByte(rc.Request.Header.RequestURI(), '?') >= 0 {
+		if q := rc.QueryArgs().Peek("lang"); len(q) > 0 {
+			if l := oneOf(have, q); l != "" {
+				return l, true
+			}
 		}
 	}
 	if ck := rc.Request.Header.Cookie(langCookie); len(ck) > 0 {
