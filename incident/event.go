@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // EventType names what happened.
@@ -65,16 +66,30 @@ type Linked interface {
 
 // LocalEvents is the in-process Events: fan-out to buffered channels;
 // a subscriber that falls behind loses events rather than blocking the
-// publisher (it re-reads the store on the next one anyway).
+// publisher. It is then owed an EventResync, delivered as soon as its
+// channel has room (at the next event, or by a retry within
+// resyncRetry), so that it re-reads the store instead of keeping what the
+// lost events would have changed (an agent's view of a decision, a
+// page). EventResync already means exactly that to every receiver.
 type LocalEvents struct {
 	mu   sync.Mutex
-	subs map[chan Event]struct{}
+	subs map[chan Event]*localSub
 }
+
+// localSub is one subscriber; owed is guarded by LocalEvents.mu.
+type localSub struct {
+	owed     bool // an event was dropped and no EventResync has gone since
+	retrying bool // resyncLater runs for it
+}
+
+// resyncRetry is how often a resync owed to a full subscriber is tried
+// again when no event comes to carry it.
+const resyncRetry = 50 * time.Millisecond
 
 var _ Events = (*LocalEvents)(nil)
 
 // NewLocalEvents returns an empty in-process bus.
-func NewLocalEvents() *LocalEvents { return &LocalEvents{subs: map[chan Event]struct{}{}} }
+func NewLocalEvents() *LocalEvents { return &LocalEvents{subs: map[chan Event]*localSub{}} }
 
 // Publish implements Events.
 func (b *LocalEvents) Publish(_ context.Context, ev Event) error {
@@ -87,11 +102,50 @@ func (b *LocalEvents) Publish(_ context.Context, ev Event) error {
 func (b *LocalEvents) Deliver(ev Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for ch := range b.subs {
-		select {
-		case ch <- ev:
-		default:
+	for ch, sub := range b.subs {
+		if sub.owed && !offer(ch, Event{Type: EventResync}) {
+			continue // still full: ev is lost too, and the resync covers it
 		}
+		sub.owed = false
+		if !offer(ch, ev) {
+			sub.owed = true
+			if !sub.retrying {
+				sub.retrying = true
+				go b.resyncLater(ch)
+			}
+		}
+	}
+}
+
+// offer sends ev on ch if it has room.
+func offer(ch chan Event, ev Event) bool {
+	select {
+	case ch <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// resyncLater delivers the EventResync owed to ch once it has room, unless
+// an event carried it first or ch was cancelled.
+func (b *LocalEvents) resyncLater(ch chan Event) {
+	t := time.NewTicker(resyncRetry)
+	defer t.Stop()
+	for range t.C {
+		b.mu.Lock()
+		sub, ok := b.subs[ch]
+		if ok && sub.owed && offer(ch, Event{Type: EventResync}) {
+			sub.owed = false
+		}
+		if !ok || !sub.owed {
+			if ok {
+				sub.retrying = false
+			}
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
 	}
 }
 
@@ -99,7 +153,7 @@ func (b *LocalEvents) Deliver(ev Event) {
 func (b *LocalEvents) Subscribe() (<-chan Event, func()) {
 	ch := make(chan Event, 256)
 	b.mu.Lock()
-	b.subs[ch] = struct{}{}
+	b.subs[ch] = &localSub{}
 	b.mu.Unlock()
 	var once sync.Once
 	return ch, func() {
