@@ -75,6 +75,9 @@ type app struct {
 	// tests use it to learn what only the node knows, such as the
 	// sandbox's Twilio token (drawn at random on every start).
 	started func(*node.Node)
+	// shortUsage prints the short usage of the command being run (its
+	// newest FlagSet's), for a usage error found after its flags parsed.
+	shortUsage func()
 }
 
 // usageError is a mistake in the command line: exit status 2.
@@ -177,7 +180,15 @@ func (a *app) run(ctx context.Context, args []string) error {
 	}
 	for _, c := range commands() {
 		if c.name == name && c.run != nil {
-			return c.run(ctx, a, rest)
+			err := c.run(ctx, a, rest)
+			// A mistake found after the flags parsed (a bad --format, a
+			// missing --file) shows the command's own usage line above
+			// it, as a flag error does, not a pointer to all of herald's.
+			if ue := (*usageError)(nil); errors.As(err, &ue) && !ue.shown && a.shortUsage != nil {
+				a.shortUsage()
+				ue.shown = true
+			}
+			return err
 		}
 	}
 	return usageErrorf("unknown command %q", name)
@@ -196,6 +207,7 @@ func (a *app) newFlagSet(name, synopsis, about string) *flag.FlagSet {
 			fmt.Fprintf(a.stderr, "Run 'herald %s -h' for its flags.\n", name)
 		}
 	}
+	a.shortUsage = fs.Usage
 	fullHelp.Store(fs, func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: herald %s %s\n", name, synopsis)
 		if about != "" {

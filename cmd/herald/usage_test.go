@@ -30,6 +30,11 @@ func TestUsageErrorLast(t *testing.T) {
 		{[]string{"complaints", "resolve", "C-1", "--remedy", "bogus"}, `invalid value "bogus" for --remedy: want one of apology, replacement, fix, price_reduction, refund, free_repeat, none`},
 		{[]string{"complaints", "resolve", "C-1", "--remedy", "fix"}, "--outcome is required"},
 		{[]string{"complaints", "resolve", "C-1", "--outcome", "Fixed"}, "--remedy is required: one of apology, replacement"},
+		// Mistakes found after the flags parsed show the command's usage too.
+		{[]string{"report", "abc", "--format", "pdf"}, `--format: want html, json or csv, got "pdf"`},
+		{[]string{"report", "period", "--from", "yesterday", "--to", "2026-12-31"}, "want a date like 2026-01-31"},
+		{[]string{"console", "link", "--role", "agent", "--name", "Ana", "--valid", "1s"}, "--valid: want between 1m and 168h"},
+		{[]string{"postmortem", "abc"}, "--file is required"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
