@@ -89,6 +89,8 @@ func (cs *Console) live(c *fiber.Ctx) error {
 		last := progress()
 		beat := time.NewTicker(heartbeat)
 		defer beat.Stop()
+		recheck := time.NewTicker(incident.StreamCheckEvery)
+		defer recheck.Stop()
 		flush := time.NewTimer(time.Hour)
 		flush.Stop()
 		defer flush.Stop()
@@ -141,6 +143,14 @@ func (cs *Console) live(c *fiber.Ctx) error {
 					return
 				}
 				_, _ = w.WriteString(": heartbeat\n\n")
+			case <-recheck.C:
+				// The session or token is checked this often even when
+				// nothing is sent: a sign-out or a revocation ends the
+				// stream within StreamCheckEvery, not at the next heartbeat.
+				if !allowed(false) {
+					return
+				}
+				continue
 			}
 			if err := w.Flush(); err != nil {
 				log.Debug("console live stream closed", "err", err)

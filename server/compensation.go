@@ -637,6 +637,11 @@ func (s *Server) agentEvents() fiber.Handler {
 			wrote()
 			t := time.NewTicker(heartbeat)
 			defer t.Stop()
+			// The token is checked this often even when nothing is sent:
+			// a revoked agent's stream ends within StreamCheckEvery, not at
+			// the next heartbeat.
+			recheck := time.NewTicker(incident.StreamCheckEvery)
+			defer recheck.Stop()
 			for {
 				select {
 				case <-done:
@@ -645,6 +650,11 @@ func (s *Server) agentEvents() fiber.Handler {
 					return
 				case <-lost:
 					return // the event subscription is down: reconnect elsewhere
+				case <-recheck.C:
+					if !allowed(false) {
+						return
+					}
+					continue
 				case ev, ok := <-evs:
 					if !ok {
 						return

@@ -349,7 +349,8 @@ func TestComplaintResolvedCarriesCompensation(t *testing.T) {
 
 // TestAgentFeedEndsWithItsToken: a revoked agent's open event stream
 // stops carrying decisions: it ends at the next write, while another
-// agent's stream gets the decision.
+// agent's stream gets the decision; with nothing to write it ends within
+// incident.StreamCheckEvery, as the README promises.
 func TestAgentFeedEndsWithItsToken(t *testing.T) {
 	e := newCompensationEnv(t)
 	e.serve(t)
@@ -423,6 +424,19 @@ func TestAgentFeedEndsWithItsToken(t *testing.T) {
 		if strings.Contains(l, "compensation") {
 			t.Errorf("the revoked token's stream carried the decision: %q", seen)
 		}
+	}
+
+	// With nothing to send, a revoked token's stream still ends within
+	// StreamCheckEvery (until waits 10 s; the heartbeat is 15 s here).
+	quietID, quiet := open("Quiet")
+	if ok, seen := until(quiet, "event: snapshot"); !ok {
+		t.Fatalf("no snapshot: %q", seen)
+	}
+	if err := e.svc.RevokeToken(ctx, quietID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, seen := until(quiet, ""); !ok {
+		t.Fatalf("a quiet stream outlived its revoked token: %q", seen)
 	}
 }
 
