@@ -218,7 +218,8 @@ type ComplaintFigures struct {
 	SLAJudged       int     `json:"sla_judged"`
 	SLAKept         float64 `json:"sla_kept"`
 	// Curve: complaints in per complaint.TallyBucket (5 minutes) from
-	// before the declaration until after the resolution; Marks the
+	// before the declaration until after the resolution (at most until
+	// the report's time, GeneratedAt, rounded up to a bucket); Marks the
 	// declaration and the updates on it.
 	CurveFrom time.Time     `json:"curve_from"`
 	CurveTo   time.Time     `json:"curve_to"`
@@ -488,16 +489,21 @@ func (s *Service) complaints(ctx context.Context, r *Report, inc *incident.Incid
 		return err
 	}
 	from := r.Incident.DeclaredAt.Add(-curveBefore).Truncate(complaint.TallyBucket)
+	// It ends curveAfter past the resolution, but never past the report's
+	// time: no bars for minutes that have not happened.
 	to := now
 	if inc.ResolvedAt != nil {
-		to = inc.ResolvedAt.Add(curveAfter)
+		if after := inc.ResolvedAt.Add(curveAfter); after.Before(now) {
+			to = after
+		}
 	}
 	cf := ComplaintFigures{Tagged: tagged["n"], ByChannel: map[complaint.Channel]int{}, ByCategory: map[complaint.Category]int{},
 		Repeats: tagged["r"], Curve: []CurveBucket{}, Marks: []Mark{}}
 	tc, uc := tagged.Curve(time.Time{}, time.Time{}), untagged.Curve(from, to)
 	// The curve starts before the declaration (or at the first tagged
-	// complaint, if earlier) and ends after the resolution (or at the
-	// last tagged one, if later).
+	// complaint, if earlier) and ends after the resolution or at the
+	// report's time, whichever is first (or at the last tagged
+	// complaint, if later).
 	if len(tc) > 0 {
 		if tc[0].At.Before(from) {
 			from = tc[0].At
