@@ -19,11 +19,15 @@ const recentReports = 30
 // sendReport answers with r in format (HTML in the console's language),
 // its download links under base.
 func (cs *Console) sendReport(c *fiber.Ctx, r reports.Renderable, format, base, name, back string) error {
+	format, err := reports.Format(format, c.Query("format"))
+	if err != nil {
+		return err
+	}
 	q := ""
 	if raw := string(c.Request().URI().QueryString()); raw != "" {
 		q = "?" + raw
 	}
-	out, err := reports.Render(r, format, cs.lang(c), base, q, name, back)
+	out, err := reports.Render(r, format, cs.lang(c), base, q, name, back) // "": HTML
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,17 @@ func TestReportsInTheConsole(t *testing.T) {
 		t.Fatalf("report.csv: status %d, disposition %q", res.StatusCode, res.Header.Get("Content-Disposition"))
 	}
 
+	// ?format= is honoured as the suffix is, and a format herald does not
+	// write is refused by name, not answered in HTML.
+	res, csv = agent.do("GET", "/console/incidents/"+inc.ID+"/report?format=csv", nil)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(csv, "section,at,channel") {
+		t.Errorf("report?format=csv: status %d, %.80s", res.StatusCode, csv)
+	}
+	res, bad := agent.do("GET", "/console/incidents/"+inc.ID+"/report?format=pdf", nil)
+	if res.StatusCode != http.StatusBadRequest && res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(bad, "format") {
+		t.Errorf("report?format=pdf: status %d, want 4xx naming the field:\n%.300s", res.StatusCode, bad)
+	}
+
 	// The console's language carries into the report.
 	tok := agent.csrf("/console/reports")
 	agent.do("POST", "/console/lang", map[string][]string{"_csrf": {tok}, "lang": {"hu"}, "back": {"/console/reports"}})
@@ -98,7 +109,7 @@ func TestReportsInTheConsole(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(period, "<svg") {
 		t.Fatalf("period: status %d:\n%.300s", res.StatusCode, period)
 	}
-	res, bad := agent.do("GET", "/console/reports/period?from=yesterday&to="+year+"-12-31", nil)
+	res, bad = agent.do("GET", "/console/reports/period?from=yesterday&to="+year+"-12-31", nil)
 	if res.StatusCode != http.StatusBadRequest && res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(bad, "from") {
 		t.Errorf("a bad date: status %d, want 4xx naming the field:\n%.300s", res.StatusCode, bad)
 	}

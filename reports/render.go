@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -27,6 +28,53 @@ func ParseDay(field, v string) (time.Time, error) {
 		return time.Time{}, incident.Invalid(field, "want a date like 2026-01-31, got %q", v)
 	}
 	return t, nil
+}
+
+// Formats are the formats a report is drawn in.
+var Formats = []string{"html", "json", "csv"}
+
+// Format picks a report's format from the path's suffix (html, json, csv;
+// "" for none) and the request's "format" field (the same words, any
+// case; "" when not given): the suffix when there is one, else the field,
+// else "" (the caller then goes by Accept). A field naming another format
+// is refused by name, as is one that contradicts the suffix: a request
+// never silently gets a format it did not ask for.
+func Format(suffix, field string) (string, error) {
+	f := strings.ToLower(strings.TrimSpace(field))
+	switch f {
+	case "", "html", "json", "csv":
+	default:
+		return "", incident.Invalid("format", "want html, json or csv, got %q", field)
+	}
+	if suffix != "" {
+		if f != "" && f != suffix {
+			return "", incident.Invalid("format", "the path asks for %s (.%s) and format for %s: leave out one of them", suffix, suffix, f)
+		}
+		return suffix, nil
+	}
+	return f, nil
+}
+
+// withoutFormat is query (with its "?", or "") without its "format"
+// fields: the download links name their format by suffix.
+func withoutFormat(query string) string {
+	raw := strings.TrimPrefix(query, "?")
+	if raw == "" || !strings.Contains(strings.ToLower(raw), "format") {
+		return query
+	}
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return query
+	}
+	for k := range v {
+		if strings.EqualFold(k, "format") {
+			delete(v, k)
+		}
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
 }
 
 // Renderable is a report that can be drawn for people (HTML) and written
@@ -73,6 +121,7 @@ func Render(r Renderable, format, lang, base, query, name, back string) (Rendere
 	default:
 		var links map[string]string // none when base is ""
 		if base != "" {
+			query := withoutFormat(query)
 			links = map[string]string{"JSON": base + ".json" + query, "CSV": base + ".csv" + query}
 		}
 		if back != "" {

@@ -13,7 +13,7 @@ import (
 
 // The reports API: an incident's post-incident report and the evaluation
 // of a period, as HTML (for people), JSON and CSV (for machines), chosen
-// by the path's suffix or else by Accept. Every one goes through
+// by the path's suffix, else by ?format=, else by Accept. Every one goes through
 // reports.Service.
 
 // EnableReports adds the reports API. Call it once.
@@ -37,22 +37,24 @@ func (s *Server) EnableReports(svc *reports.Service) error {
 }
 
 // reportFormat is the suffix's format (.json, taken off by jsonSuffix,
-// too), or what Accept prefers (HTML for
+// too), else ?format= (html, json or csv; another is refused with 400,
+// as is one the suffix contradicts), else what Accept prefers (HTML for
 // a browser, JSON for an API client that asks for it, CSV likewise).
-func reportFormat(c *fiber.Ctx, suffix string) string {
-	switch {
-	case suffix != "":
-		return suffix
-	case askedForJSONSuffix(c):
-		return "json"
+func reportFormat(c *fiber.Ctx, suffix string) (string, error) {
+	if suffix == "" && askedForJSONSuffix(c) {
+		suffix = "json"
+	}
+	f, err := reports.Format(suffix, c.Query("format"))
+	if err != nil || f != "" {
+		return f, err
 	}
 	switch c.Accepts(fiber.MIMETextHTML, fiber.MIMEApplicationJSON, "text/csv") {
 	case fiber.MIMEApplicationJSON:
-		return "json"
+		return "json", nil
 	case "text/csv":
-		return "csv"
+		return "csv", nil
 	}
-	return "html"
+	return "html", nil
 }
 
 // consoleLink is the console's absolute URL for path, or "" when this
@@ -92,17 +94,25 @@ func (s *Server) sendReport(c *fiber.Ctx, r reports.Renderable, format, base, na
 
 func (s *Server) incidentReport(suffix string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		format, err := reportFormat(c, suffix)
+		if err != nil {
+			return err
+		}
 		r, err := s.rp.Incident(c.UserContext(), c.Params("page_id"), c.Params("incident_id"))
 		if err != nil {
 			return err
 		}
 		base := s.consoleLink("/incidents/" + r.Incident.ID + "/report")
-		return s.sendReport(c, r, reportFormat(c, suffix), base, "herald-report-"+r.Incident.ID)
+		return s.sendReport(c, r, format, base, "herald-report-"+r.Incident.ID)
 	}
 }
 
 func (s *Server) periodReport(suffix string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		format, err := reportFormat(c, suffix)
+		if err != nil {
+			return err
+		}
 		from, until, err := reports.ParsePeriod(c.Query("from"), c.Query("to"))
 		if err != nil {
 			return err
@@ -113,6 +123,6 @@ func (s *Server) periodReport(suffix string) fiber.Handler {
 			return err
 		}
 		base := s.consoleLink("/reports/period")
-		return s.sendReport(c, r, reportFormat(c, suffix), base, "herald-period-"+from.Format("20060102")+"-"+to.Format("20060102"))
+		return s.sendReport(c, r, format, base, "herald-period-"+from.Format("20060102")+"-"+to.Format("20060102"))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -190,6 +191,42 @@ func testReport(t *testing.T, dir string, storeArgs []string) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(strings.ToLower(string(b)), want) {
 				t.Errorf("%s: %d %s %.60s; want %q", suffix, resp.StatusCode, resp.Header.Get("Content-Type"), b, want)
+			}
+		}
+		// ?format= chooses it too (the path's suffix or Accept otherwise);
+		// a format herald does not write, or one the suffix contradicts,
+		// is refused by name rather than answered in HTML.
+		for q, want := range map[string]string{
+			"/incidents/" + id + "/report?format=csv": "200 section,at,channel", "/incidents/" + id + "/report?format=JSON": "200 {",
+			"/reports/period?from=2026-01-01&to=2026-12-31&format=csv":      "200 section,at,channel",
+			"/incidents/" + id + "/report?format=pdf":                       "400 ",
+			"/incidents/" + id + "/report.json?format=csv":                  "400 ",
+			"/reports/period.csv?from=2026-01-01&to=2026-12-31&format=xlsx": "400 ",
+		} {
+			req, _ := http.NewRequest(http.MethodGet, n.url+"/api/v1/pages/"+r.Page.ID+q, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Accept", "text/html,*/*")
+			resp, err := testHTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := fmt.Sprintf("%d %s", resp.StatusCode, b); !strings.HasPrefix(got, want) ||
+				resp.StatusCode == http.StatusBadRequest && !strings.Contains(got, `"field":"format"`) {
+				t.Errorf("%s: %.120s; want %q", q, got, want)
+			}
+		}
+		// The HTML's download links leave ?format= out (their suffix says it).
+		req, _ = http.NewRequest(http.MethodGet, n.url+"/api/v1/pages/"+r.Page.ID+"/incidents/"+id+"/report?format=html&lang=hu", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if resp, err := testHTTP.Do(req); err != nil {
+			t.Fatal(err)
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(b), `/report.csv?lang=hu"`) {
+				t.Errorf("?format=html: %d, want HTML whose CSV link is report.csv?lang=hu:\n%.300s", resp.StatusCode, b)
 			}
 		}
 		// A language herald does not speak is refused by name; a tag with
