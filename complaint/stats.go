@@ -32,6 +32,12 @@ type Stats struct {
 	SLAKept   float64        `json:"sla_kept"`
 	SLAJudged int            `json:"sla_judged"`
 	Backlog   map[string]int `json:"backlog"` // open complaints by age: <1d, 1-3d, 3-7d, >7d
+	// FollowUps are herald's own win-back tasks (CategoryFollowUp, opened
+	// from unhappy survey answers) created in the window: not complaints,
+	// so in none of the figures above; FollowUpsByIncident the tagged
+	// ones by incident ID.
+	FollowUps           int            `json:"follow_ups"`
+	FollowUpsByIncident map[string]int `json:"follow_ups_by_incident"`
 }
 
 // Percentiles are p50 and p90 of a duration, over N complaints.
@@ -48,17 +54,28 @@ var backlogBuckets = []struct {
 }{{"<1d", 24 * time.Hour}, {"1-3d", 72 * time.Hour}, {"3-7d", 7 * 24 * time.Hour}, {">7d", 1<<63 - 1}}
 
 // Stats computes the evaluation of a page's complaints created in
-// [from, to). It reads the complaints a page at a time.
+// [from, to). It reads the complaints a page at a time. Survey follow-up
+// tasks (CategoryFollowUp) are counted apart (FollowUps), outside every
+// complaint figure and the backlog: a customer did not complain, herald
+// asked them.
 func (s *Service) Stats(ctx context.Context, pageID string, from, to time.Time) (*Stats, error) {
 	now := s.now()
 	st := &Stats{PageID: pageID, From: from, To: to, ByChannel: map[Channel]int{}, ByCategory: map[Category]int{},
-		ByIncident: map[string]int{}, ByComponent: map[string]int{}, ByState: map[State]int{}, Remedies: map[Remedy]int{}, Backlog: map[string]int{}}
+		ByIncident: map[string]int{}, ByComponent: map[string]int{}, ByState: map[State]int{}, Remedies: map[Remedy]int{}, Backlog: map[string]int{},
+		FollowUpsByIncident: map[string]int{}}
 	for _, b := range backlogBuckets {
 		st.Backlog[b.name] = 0
 	}
 	var ack, first, res []time.Duration
 	kept := 0
 	err := s.each(ctx, Filter{PageID: pageID, Since: from, Until: to}, func(c *Complaint) {
+		if c.Category == CategoryFollowUp {
+			st.FollowUps++
+			if id := c.IncidentID(); id != "" {
+				st.FollowUpsByIncident[id]++
+			}
+			return
+		}
 		st.Total++
 		st.ByChannel[c.Channel]++
 		st.ByCategory[c.Category]++
@@ -105,6 +122,9 @@ func (s *Service) Stats(ctx context.Context, pageID string, from, to time.Time) 
 	}
 	st.Acknowledgement, st.FirstAnswer, st.Resolution = percentiles(ack), percentiles(first), percentiles(res)
 	err = s.each(ctx, Filter{PageID: pageID, Open: true}, func(c *Complaint) {
+		if c.Category == CategoryFollowUp {
+			return
+		}
 		age := now.Sub(c.CreatedAt)
 		for _, b := range backlogBuckets {
 			if age < b.max {

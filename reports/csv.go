@@ -118,6 +118,8 @@ func (r *Report) CSV() ([]byte, error) {
 	c.add("complaints", time.Time{}, "", "first_answer_p90_s", i64(cf.FirstAnswerP90S), "")
 	c.add("complaints", time.Time{}, "", "sla_judged", itoa(cf.SLAJudged), "")
 	c.add("complaints", time.Time{}, "", "sla_kept", ftoa(cf.SLAKept), "")
+	c.add("complaints", time.Time{}, "", "follow_ups", itoa(cf.FollowUps), "the survey's follow-up calls, in no other complaint figure")
+	c.add("complaints", time.Time{}, "", "follow_ups_open", itoa(cf.FollowUpsOpen), "")
 	for _, k := range sortedKeys(cf.ByChannel) {
 		c.add("complaints", time.Time{}, string(k), "by_channel", itoa(cf.ByChannel[k]), "")
 	}

@@ -2,10 +2,14 @@ package reports_test
 
 import (
 	"context"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/reports"
 )
 
 // TestCurveStopsAtTheReportsTime: a report written minutes after the
@@ -29,5 +33,65 @@ func TestCurveStopsAtTheReportsTime(t *testing.T) {
 	must(t, err)
 	if want := at(90*time.Minute + 2*time.Hour); !r.Complaints.CurveTo.Equal(want) {
 		t.Errorf("a day later the curve ends at %s, want %s", r.Complaints.CurveTo, want)
+	}
+}
+
+// TestFollowUpsAreNotComplaints: the win-back tasks herald opens from
+// unhappy survey answers (category follow_up, tagged to the incident,
+// often of a customer who complained before) change none of the
+// complaint figures of the incident's report or the period's evaluation,
+// and are counted apart.
+func TestFollowUpsAreNotComplaints(t *testing.T) {
+	db := engines["sqlite"](t)
+	svc := fixture(t, db)
+	ctx := context.Background()
+	year := func() *reports.PeriodReport {
+		p, err := svc.Period(ctx, "p1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+		must(t, err)
+		return p
+	}
+	before, err := svc.Incident(ctx, "p1", "i1")
+	must(t, err)
+	pBefore := year()
+
+	// Two follow-ups a day after the resolution: one called back and
+	// done (late), one still open past its promise.
+	for i, done := range []bool{true, false} {
+		created := at(26*time.Hour + time.Duration(i)*time.Minute)
+		c := &complaint.Complaint{ID: fmt.Sprintf("f%d", i), PageID: "p1", Ref: complaint.NewRef(fmt.Sprintf("f%d", i)),
+			Contact: complaint.Contact{CustomerID: fmt.Sprintf("c%d", i)}, Channel: complaint.SMS, Category: complaint.CategoryFollowUp,
+			Components: []string{"c1"}, Language: "en", State: complaint.StateNew, Repeat: true, CreatedAt: created, UpdatedAt: created,
+			LastMessageAt: created, Messages: 1, Version: 1, FirstAnswerDue: created.Add(time.Hour), ResolveDue: created.Add(4 * time.Hour),
+			Tag: &complaint.Tag{IncidentID: "i1", Confidence: 1, Reason: "survey", By: "herald", At: created}}
+		if done {
+			c.FirstAnswerAt, c.ResolvedAt, c.State = ptr(created.Add(3*time.Hour)), ptr(created.Add(5*time.Hour)), complaint.StateResolved
+		}
+		must(t, db.SaveComplaint(ctx, c, nil))
+	}
+
+	after, err := svc.Incident(ctx, "p1", "i1")
+	must(t, err)
+	if got := after.Complaints; got.FollowUps != 2 || got.FollowUpsOpen != 1 {
+		t.Errorf("follow-ups %d (%d open), want 2 (1 open)", got.FollowUps, got.FollowUpsOpen)
+	}
+	got, want := after.Complaints, before.Complaints
+	got.FollowUps, got.FollowUpsOpen = 0, 0
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the follow-ups changed the complaint figures:\n got %+v\nwant %+v", got, want)
+	}
+	pAfter := year()
+	if pAfter.Complaints.FollowUps != 2 || pAfter.IncidentList[0].FollowUps != 2 {
+		t.Errorf("the period counts %d follow-ups (%d for the incident), want 2", pAfter.Complaints.FollowUps, pAfter.IncidentList[0].FollowUps)
+	}
+	pAfter.Complaints.FollowUps, pAfter.IncidentList[0].FollowUps = 0, 0
+	if !reflect.DeepEqual(pAfter.Complaints, pBefore.Complaints) || !reflect.DeepEqual(pAfter.IncidentList, pBefore.IncidentList) ||
+		!reflect.DeepEqual(pAfter.Components, pBefore.Components) {
+		t.Errorf("the follow-ups changed the period's complaint figures:\n got %+v %+v %+v\nwant %+v %+v %+v",
+			pAfter.Complaints, pAfter.IncidentList, pAfter.Components, pBefore.Complaints, pBefore.IncidentList, pBefore.Components)
+	}
+	h, err := after.HTML("en", nil)
+	must(t, err)
+	if !strings.Contains(string(h), "<dt>Follow-up calls after the survey (not complaints)</dt><dd>2 <span class=\"muted\">(1 still open)</span>") {
+		t.Error("the HTML does not show the follow-up calls apart")
 	}
 }

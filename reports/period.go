@@ -50,6 +50,7 @@ type PeriodIncident struct {
 	DeclaredAt time.Time       `json:"declared_at"`
 	DurationS  int64           `json:"duration_s"` // -1 while open
 	Complaints int             `json:"complaints"`
+	FollowUps  int             `json:"follow_ups"` // the survey's follow-up calls, not complaints
 	Answered   int             `json:"survey_answers"`
 	CSAT       float64         `json:"csat"`
 }
@@ -68,6 +69,9 @@ type PeriodComplaints struct {
 	FirstAnswerN    int                        `json:"first_answer_n"`
 	FirstAnswerP50S int64                      `json:"first_answer_p50_s"`
 	FirstAnswerP90S int64                      `json:"first_answer_p90_s"`
+	// FollowUps are the survey's follow-up calls (category follow_up),
+	// in none of the figures above.
+	FollowUps int `json:"follow_ups"`
 }
 
 // MonthCSAT is one month's survey answers (of the incidents declared in
@@ -200,13 +204,15 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 		}
 		pc := PeriodComplaints{Total: st.Total, ByChannel: st.ByChannel, ByCategory: st.ByCategory, ByRemedy: st.Remedies,
 			Tagged: st.Tagged, Repeats: st.Repeats, RepeatRate: round3(st.RepeatRate), SLAJudged: st.SLAJudged, SLAKept: round3(st.SLAKept),
-			FirstAnswerN: st.FirstAnswer.N, FirstAnswerP50S: int64(st.FirstAnswer.P50 / time.Second), FirstAnswerP90S: int64(st.FirstAnswer.P90 / time.Second)}
+			FirstAnswerN: st.FirstAnswer.N, FirstAnswerP50S: int64(st.FirstAnswer.P50 / time.Second), FirstAnswerP90S: int64(st.FirstAnswer.P90 / time.Second),
+			FollowUps: st.FollowUps}
 		r.Complaints = pc
 		for id, n := range st.ByComponent {
 			comp(id).Complaints += n
 		}
 		for i := range r.IncidentList {
 			r.IncidentList[i].Complaints = st.ByIncident[r.IncidentList[i].ID]
+			r.IncidentList[i].FollowUps = st.FollowUpsByIncident[r.IncidentList[i].ID]
 		}
 	}
 	for _, c := range byComp {

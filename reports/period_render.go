@@ -53,6 +53,7 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	c.add("complaints", z, "", "sla_kept", ftoa(pc.SLAKept), "")
 	c.add("complaints", z, "", "first_answer_p50_s", i64(pc.FirstAnswerP50S), "")
 	c.add("complaints", z, "", "first_answer_p90_s", i64(pc.FirstAnswerP90S), "")
+	c.add("complaints", z, "", "follow_ups", itoa(pc.FollowUps), "the survey's follow-up calls, in no other complaint figure")
 	for _, k := range sortedKeys(r.CompensationCost) {
 		c.add("compensation", z, "", "cost:"+k, i64(r.CompensationCost[k]), "minor units")
 	}

@@ -9,8 +9,9 @@
 // Speed: a report reads counters the engines keep as deliveries and
 // complaints change (queue.Store.Progress and DeliveryTimes,
 // complaint.Store.ComplaintTally) and the surveys' tallies, never the
-// deliveries or the complaints themselves, so it costs the same for ten
-// deliveries and for a million.
+// deliveries or the complaints themselves (but the survey's follow-up
+// tasks, to take them out of the complaint figures), so it costs the same
+// for ten deliveries and for a million.
 package reports
 
 import (
@@ -44,9 +45,12 @@ type Deliveries interface {
 }
 
 // Complaints is what a report reads of the complaints: the tallies
-// (complaint.Store), and for a period the complaint service's Stats.
+// (complaint.Store), and for a period the complaint service's Stats. It
+// reads no complaint but the incident's survey follow-up tasks, to take
+// them out of the complaint figures.
 type Complaints interface {
 	ComplaintTally(ctx context.Context, pageID, scope string) (complaint.Tally, error)
+	FindComplaints(ctx context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error)
 }
 
 // ComplaintStats computes a period's complaint figures (complaint.Service).
@@ -202,7 +206,9 @@ type ChannelTotals struct {
 }
 
 // ComplaintFigures are the incident's complaints: those tagged to it, and
-// beside them on the curve those waiting in triage at the time.
+// beside them on the curve those waiting in triage at the time. Herald's
+// own win-back tasks after the survey (category follow_up) are not
+// complaints: they are in none of these figures but FollowUps.
 type ComplaintFigures struct {
 	Tagged     int                        `json:"tagged"`
 	Untagged   int                        `json:"untagged"` // created in the curve's window, still untagged
@@ -225,6 +231,10 @@ type ComplaintFigures struct {
 	CurveTo   time.Time     `json:"curve_to"`
 	Curve     []CurveBucket `json:"curve"`
 	Marks     []Mark        `json:"marks"`
+	// FollowUps are the follow-up calls herald opened from unhappy survey
+	// answers (tagged to the incident), FollowUpsOpen those not done yet.
+	FollowUps     int `json:"follow_ups"`
+	FollowUpsOpen int `json:"follow_ups_open"`
 }
 
 // CurveBucket is one bucket of the complaint curve.
@@ -488,6 +498,16 @@ func (s *Service) complaints(ctx context.Context, r *Report, inc *incident.Incid
 	if err != nil {
 		return err
 	}
+	followUps, open, err := s.followUps(ctx, inc)
+	if err != nil {
+		return err
+	}
+	// The tally counts the follow-up tasks with the complaints: take
+	// their lines out (never below zero, should one have been saved
+	// between the two reads).
+	for f, n := range followUps {
+		tagged[f] = max(tagged[f]-n, 0)
+	}
 	from := r.Incident.DeclaredAt.Add(-curveBefore).Truncate(complaint.TallyBucket)
 	// It ends curveAfter past the resolution, but never past the report's
 	// time: no bars for minutes that have not happened.
@@ -498,7 +518,7 @@ func (s *Service) complaints(ctx context.Context, r *Report, inc *incident.Incid
 		}
 	}
 	cf := ComplaintFigures{Tagged: tagged["n"], ByChannel: map[complaint.Channel]int{}, ByCategory: map[complaint.Category]int{},
-		Repeats: tagged["r"], Curve: []CurveBucket{}, Marks: []Mark{}}
+		Repeats: tagged["r"], Curve: []CurveBucket{}, Marks: []Mark{}, FollowUps: followUps["n"], FollowUpsOpen: open}
 	tc, uc := tagged.Curve(time.Time{}, time.Time{}), untagged.Curve(from, to)
 	// The curve starts before the declaration (or at the first tagged
 	// complaint, if earlier) and ends after the resolution or at the
@@ -547,6 +567,37 @@ func (s *Service) complaints(ctx context.Context, r *Report, inc *incident.Incid
 	}
 	r.Complaints = cf
 	return nil
+}
+
+// followUps reads the incident's survey follow-up tasks (a page at a
+// time; at most two per answered survey) and returns the tally lines they
+// stand in, within the incident's scope, and how many are open.
+func (s *Service) followUps(ctx context.Context, inc *incident.Incident) (complaint.Tally, int, error) {
+	const page = 1000
+	scope, t, open := complaint.TallyScope(inc.ID), complaint.Tally{}, 0
+	f := complaint.Filter{PageID: inc.PageID, IncidentID: inc.ID, Category: complaint.CategoryFollowUp, Limit: page, SkipCount: true}
+	for ; ; f.Offset += page {
+		cs, _, err := s.Complaints.FindComplaints(ctx, f)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, c := range cs {
+			if c.Category != complaint.CategoryFollowUp || c.IncidentID() != inc.ID {
+				continue
+			}
+			if c.Open() {
+				open++
+			}
+			for _, l := range c.TallyLines() {
+				if sc, field, ok := complaint.SplitTallyLine(l); ok && sc == scope {
+					t[field]++
+				}
+			}
+		}
+		if len(cs) < page {
+			return t, open, nil
+		}
+	}
 }
 
 func round3(f float64) float64 {

@@ -663,11 +663,13 @@ func statsCSV(st wire.ComplaintStats) ([]byte, error) {
 	row("repeat_rate", "", f(st.RepeatRate))
 	row("sla_kept", "", f(st.SLAKept))
 	row("sla_judged", "", strconv.Itoa(st.SLAJudged))
+	row("follow_ups", "", strconv.Itoa(st.FollowUps))
 	for _, m := range []struct {
 		name string
 		v    map[string]int
 	}{{"by_channel", st.ByChannel}, {"by_category", st.ByCategory}, {"by_incident", st.ByIncident},
-		{"by_state", st.ByState}, {"remedies", st.Remedies}, {"backlog", st.Backlog}} {
+		{"by_state", st.ByState}, {"remedies", st.Remedies}, {"backlog", st.Backlog},
+		{"follow_ups_by_incident", st.FollowUpsByIncident}} {
 		keys := make([]string, 0, len(m.v))
 		for k := range m.v {
 			keys = append(keys, k)

@@ -463,7 +463,8 @@ func cmdComplaintsStats(ctx context.Context, a *app, args []string) error {
 		`The complaint evaluation over complaints created in [--from, --to) (default:
 the last 30 days): counts by channel, category, incident and state, tagged and
 untagged, repeats, remedies, time to acknowledgement, first answer and
-resolution (p50/p90), SLA kept, and the open backlog by age.`)
+resolution (p50/p90), SLA kept, and the open backlog by age. The survey's
+follow-up calls (category follow_up) are counted apart, in none of these.`)
 	pf := addPageFlags(fs)
 	from := fs.String("from", "", "from `TIME` (2026-12-01 or RFC 3339)")
 	to := fs.String("to", "", "until `TIME` (default now; a date includes its day)")
@@ -535,6 +536,7 @@ func (a *app) printStats(st wire.ComplaintStats, incidentName func(string) strin
 		{"by state", st.ByState}, {"remedies", st.Remedies}, {"open backlog", st.Backlog}} {
 		fmt.Fprintf(w, "%s:\t%s\n", m.name, counts(m.v))
 	}
+	fmt.Fprintf(w, "follow-up calls after the survey:\t%d (not complaints: in none of the above)\n", st.FollowUps)
 	_ = w.Flush()
 }
 

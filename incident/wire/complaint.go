@@ -214,6 +214,9 @@ type ComplaintStats struct {
 	SLAKept         float64        `json:"sla_kept"`
 	SLAJudged       int            `json:"sla_judged"`
 	Backlog         map[string]int `json:"backlog"`
+	// FollowUps are the survey's win-back tasks, outside the figures above.
+	FollowUps           int            `json:"follow_ups"`
+	FollowUpsByIncident map[string]int `json:"follow_ups_by_incident"`
 }
 
 func percentiles(p complaint.Percentiles) Percentiles {
@@ -234,5 +237,5 @@ func NewComplaintStats(st *complaint.Stats) ComplaintStats {
 		ByChannel: counts(st.ByChannel), ByCategory: counts(st.ByCategory), ByIncident: st.ByIncident, ByState: counts(st.ByState),
 		Tagged: st.Tagged, Untagged: st.Untagged, Repeats: st.Repeats, RepeatRate: st.RepeatRate, Remedies: counts(st.Remedies),
 		Acknowledgement: percentiles(st.Acknowledgement), FirstAnswer: percentiles(st.FirstAnswer), Resolution: percentiles(st.Resolution),
-		SLAKept: st.SLAKept, SLAJudged: st.SLAJudged, Backlog: st.Backlog}
+		SLAKept: st.SLAKept, SLAJudged: st.SLAJudged, Backlog: st.Backlog, FollowUps: st.FollowUps, FollowUpsByIncident: st.FollowUpsByIncident}
 }
