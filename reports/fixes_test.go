@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/reports"
 )
 
@@ -93,5 +94,46 @@ func TestFollowUpsAreNotComplaints(t *testing.T) {
 	must(t, err)
 	if !strings.Contains(string(h), "<dt>Follow-up calls after the survey (not complaints)</dt><dd>2 <span class=\"muted\">(1 still open)</span>") {
 		t.Error("the HTML does not show the follow-up calls apart")
+	}
+}
+
+// TestFirstAnswerAgrees: the period's time to first answer is the
+// seconds `complaints stats` prints (to the nearest second, not cut
+// short), and the incident's report, whose tallies keep whole minutes,
+// writes its figure as the upper bound it is.
+func TestFirstAnswerAgrees(t *testing.T) {
+	db := engines["sqlite"](t)
+	svc := fixture(t, db)
+	ctx := context.Background()
+	// Two more complaints of another incident, answered after 9.6 s and
+	// 20.6 s, in a day of their own.
+	day := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for i, took := range []time.Duration{9600 * time.Millisecond, 20600 * time.Millisecond} {
+		created := day.Add(time.Duration(i) * time.Minute)
+		c := &complaint.Complaint{ID: fmt.Sprintf("q%d", i), PageID: "p1", Ref: complaint.NewRef(fmt.Sprintf("q%d", i)),
+			Contact: complaint.Contact{CustomerID: "x"}, Channel: complaint.SMS, Category: complaint.CategoryOutage, Language: "en",
+			State: complaint.StateInProgress, CreatedAt: created, UpdatedAt: created, LastMessageAt: created, Messages: 1, Version: 1,
+			FirstAnswerAt: ptr(created.Add(took)), FirstAnswerDue: created.Add(time.Hour), ResolveDue: created.Add(24 * time.Hour)}
+		must(t, db.SaveComplaint(ctx, c, nil))
+	}
+	p, err := svc.Period(ctx, "p1", time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC))
+	must(t, err)
+	st, err := svc.Stats.Stats(ctx, "p1", p.From, p.To)
+	must(t, err)
+	w := wire.NewComplaintStats(st)
+	cli := func(s float64) int64 {
+		return int64((time.Duration(s * float64(time.Second))).Round(time.Second) / time.Second)
+	} // printStats
+	if p.Complaints.FirstAnswerP50S != 10 || p.Complaints.FirstAnswerP90S != 21 ||
+		cli(w.FirstAnswer.P50) != p.Complaints.FirstAnswerP50S || cli(w.FirstAnswer.P90) != p.Complaints.FirstAnswerP90S {
+		t.Errorf("period %d s / %d s, complaints stats %v s / %v s; want both 10 s / 21 s",
+			p.Complaints.FirstAnswerP50S, p.Complaints.FirstAnswerP90S, w.FirstAnswer.P50, w.FirstAnswer.P90)
+	}
+	r, err := svc.Incident(ctx, "p1", "i1")
+	must(t, err)
+	h, err := r.HTML("en", nil)
+	must(t, err)
+	if want := "<dd>≤ 20\u00a0min / ≤ 2\u00a0h\u00a000\u00a0min</dd>"; !strings.Contains(string(h), want) {
+		t.Errorf("the incident's time to first answer is not written as an upper bound (%q)", want)
 	}
 }

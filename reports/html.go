@@ -39,6 +39,8 @@ func load() {
 		"money": money,
 		"who":   incident.ActorName,
 		"secs":  secsText,
+		// atMost writes an upper bound: "≤ 1 min".
+		"atMost": func(secs int64) string { return secsText(&secs) },
 		// word names an enum value in the view's language: {{word $.L "Impact" .Impact}}.
 		"word": func(l *locale.Lang, prefix string, v any) string { return l.Word(prefix, fmt.Sprint(v)) },
 	}).ParseFS(templateFS, "templates/*.html")

@@ -57,18 +57,21 @@ type PeriodIncident struct {
 
 // PeriodComplaints are the period's complaint figures (complaint.Stats).
 type PeriodComplaints struct {
-	Total           int                        `json:"total"`
-	ByChannel       map[complaint.Channel]int  `json:"by_channel"`
-	ByCategory      map[complaint.Category]int `json:"by_category"`
-	ByRemedy        map[complaint.Remedy]int   `json:"by_remedy"`
-	Tagged          int                        `json:"tagged"`
-	Repeats         int                        `json:"repeats"`
-	RepeatRate      float64                    `json:"repeat_rate"`
-	SLAJudged       int                        `json:"sla_judged"`
-	SLAKept         float64                    `json:"sla_kept"`
-	FirstAnswerN    int                        `json:"first_answer_n"`
-	FirstAnswerP50S int64                      `json:"first_answer_p50_s"`
-	FirstAnswerP90S int64                      `json:"first_answer_p90_s"`
+	Total      int                        `json:"total"`
+	ByChannel  map[complaint.Channel]int  `json:"by_channel"`
+	ByCategory map[complaint.Category]int `json:"by_category"`
+	ByRemedy   map[complaint.Remedy]int   `json:"by_remedy"`
+	Tagged     int                        `json:"tagged"`
+	Repeats    int                        `json:"repeats"`
+	RepeatRate float64                    `json:"repeat_rate"`
+	SLAJudged  int                        `json:"sla_judged"`
+	SLAKept    float64                    `json:"sla_kept"`
+	// FirstAnswerP50S and P90S: created → first answer, to the nearest
+	// second, as `complaints stats` has them (an incident's report has
+	// them in whole minutes, rounded up).
+	FirstAnswerN    int   `json:"first_answer_n"`
+	FirstAnswerP50S int64 `json:"first_answer_p50_s"`
+	FirstAnswerP90S int64 `json:"first_answer_p90_s"`
 	// FollowUps are the survey's follow-up calls (category follow_up),
 	// in none of the figures above.
 	FollowUps int `json:"follow_ups"`
@@ -204,7 +207,7 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 		}
 		pc := PeriodComplaints{Total: st.Total, ByChannel: st.ByChannel, ByCategory: st.ByCategory, ByRemedy: st.Remedies,
 			Tagged: st.Tagged, Repeats: st.Repeats, RepeatRate: round3(st.RepeatRate), SLAJudged: st.SLAJudged, SLAKept: round3(st.SLAKept),
-			FirstAnswerN: st.FirstAnswer.N, FirstAnswerP50S: int64(st.FirstAnswer.P50 / time.Second), FirstAnswerP90S: int64(st.FirstAnswer.P90 / time.Second),
+			FirstAnswerN: st.FirstAnswer.N, FirstAnswerP50S: roundSecs(st.FirstAnswer.P50), FirstAnswerP90S: roundSecs(st.FirstAnswer.P90),
 			FollowUps: st.FollowUps}
 		r.Complaints = pc
 		for id, n := range st.ByComponent {
@@ -232,6 +235,10 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 	})
 	return r, nil
 }
+
+// roundSecs is d in whole seconds, to the nearest (as the CLI prints the
+// API's fractional seconds).
+func roundSecs(d time.Duration) int64 { return int64(d.Round(time.Second) / time.Second) }
 
 // scoreCount is how many answers gave a score.
 func scoreCount(s surveys.Summary) int {

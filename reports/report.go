@@ -218,7 +218,9 @@ type ComplaintFigures struct {
 	RepeatRate float64                    `json:"repeat_rate"`
 	Answered   int                        `json:"answered"`
 	// FirstAnswerP50S and P90S: created → first answer by a person or
-	// the resolution, in whole minutes (rounded up) as seconds.
+	// the resolution, in whole minutes (rounded up) as seconds: upper
+	// bounds, as the tallies keep them (the HTML writes "≤ 1 min"; the
+	// period's evaluation and `complaints stats` have exact seconds).
 	FirstAnswerP50S int64   `json:"first_answer_p50_s"`
 	FirstAnswerP90S int64   `json:"first_answer_p90_s"`
 	SLAJudged       int     `json:"sla_judged"`
