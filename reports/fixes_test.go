@@ -137,3 +137,21 @@ func TestFirstAnswerAgrees(t *testing.T) {
 		t.Errorf("the incident's time to first answer is not written as an upper bound (%q)", want)
 	}
 }
+
+// TestPeriodMonthsAndSLACount: the satisfaction chart names months as
+// 2026-01 (not "26-01", which reads as a day), and the SLA card says how
+// many complaints it judged, as the incident's report does.
+func TestPeriodMonthsAndSLACount(t *testing.T) {
+	svc := fixture(t, engines["sqlite"](t))
+	p, err := svc.Period(context.Background(), "p1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	must(t, err)
+	h, err := p.HTML("en", nil)
+	must(t, err)
+	s := string(h)
+	if !strings.Contains(s, ">2026-03</text>") || strings.Contains(s, ">26-03<") {
+		t.Error("the satisfaction chart's months are not written 2026-03")
+	}
+	if want := fmt.Sprintf("<dt>SLA kept</dt><dd>18.2\u00a0%% <span class=\"muted\">(%d)</span>", p.Complaints.SLAJudged); !strings.Contains(s, want) {
+		t.Errorf("the SLA card does not say how many complaints it judged (%q)", want)
+	}
+}

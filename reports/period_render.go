@@ -104,7 +104,7 @@ func (r *PeriodReport) HTML(lang string, links map[string]string) ([]byte, error
 	cs := BarChart{ID: "csat", Title: w["ReportCSATTrend"], Desc: w["ReportCSATTrendDesc"]}
 	s := Series{Name: w["ReportCSAT"], Color: "#009E73"}
 	for _, m := range r.CSATByMonth {
-		cs.Labels = append(cs.Labels, m.Month[2:])
+		cs.Labels = append(cs.Labels, m.Month) // 2026-01: "26-01" read as a day
 		s.Values = append(s.Values, int(m.CSAT*100+0.5))
 	}
 	cs.Series = []Series{s}
