@@ -137,9 +137,11 @@ func (r *Report) CSV() ([]byte, error) {
 	}
 	if cp := r.Compensation; cp != nil {
 		c.add("compensation", time.Time{}, "", "state", string(cp.State), "")
-		c.add("compensation", time.Time{}, "", "eligible", itoa(cp.Eligible), "")
-		c.add("compensation", time.Time{}, "", "granted", itoa(cp.Granted), "")
-		c.add("compensation", time.Time{}, "", "declined", itoa(cp.Declined), "")
+		c.add("compensation", time.Time{}, "", "eligible", itoa(cp.Eligible), "customers")
+		c.add("compensation", time.Time{}, "", "customers_granted", itoa(cp.CustomersGranted), "customers given at least one offer")
+		c.add("compensation", time.Time{}, "", "customers_declined", itoa(cp.CustomersDeclined), "customers who declined and were given none")
+		c.add("compensation", time.Time{}, "", "granted", itoa(cp.Granted), "offers given")
+		c.add("compensation", time.Time{}, "", "declined", itoa(cp.Declined), "offers declined")
 		for _, k := range sortedKeys(cp.ByOffer) {
 			c.add("compensation", time.Time{}, "", "granted:"+k, itoa(cp.ByOffer[k]), "")
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/reports"
@@ -153,5 +154,39 @@ func TestPeriodMonthsAndSLACount(t *testing.T) {
 	}
 	if want := fmt.Sprintf("<dt>SLA kept</dt><dd>18.2\u00a0%% <span class=\"muted\">(%d)</span>", p.Complaints.SLAJudged); !strings.Contains(s, want) {
 		t.Errorf("the SLA card does not say how many complaints it judged (%q)", want)
+	}
+}
+
+// TestGrantsSayWhatTheyCount: one customer given two offers and one who
+// declined are 2 offers given, 1 declined and 1 customer compensated, in
+// the incident's report and the period's evaluation alike (the period
+// counted the decline as a grant).
+func TestGrantsSayWhatTheyCount(t *testing.T) {
+	db := engines["sqlite"](t)
+	svc := fixture(t, db)
+	ctx := context.Background()
+	g := &compensation.Grant{ID: "g3", PageID: "p1", IncidentID: "i1", CustomerID: "c1", Group: "voucher", OfferID: "voucher", Kind: compensation.Voucher,
+		Voucher: "V-1", PolicyVersion: 1, By: "agent", At: at(3 * time.Hour), Key: "k3"}
+	if _, _, err := db.SaveGrant(ctx, g, 1); err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.Incident(ctx, "p1", "i1")
+	must(t, err)
+	if cf := r.Compensation; cf.Granted != 2 || cf.Declined != 1 || cf.CustomersGranted != 1 || cf.CustomersDeclined != 1 {
+		t.Errorf("incident: %d offers given, %d declined, %d customers compensated, %d declined; want 2, 1, 1, 1",
+			cf.Granted, cf.Declined, cf.CustomersGranted, cf.CustomersDeclined)
+	}
+	p, err := svc.Period(ctx, "p1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	must(t, err)
+	if p.Grants != 2 || p.Declines != 1 || p.CustomersGranted != 1 || p.IncidentList[0].Grants != 2 {
+		t.Errorf("period: %d offers given, %d declined, %d customers compensated (incident %d); want 2, 1, 1 (2)",
+			p.Grants, p.Declines, p.CustomersGranted, p.IncidentList[0].Grants)
+	}
+	h, err := r.HTML("en", nil)
+	must(t, err)
+	for _, want := range []string{"<dt>Eligible customers</dt>", "<dt>Customers compensated</dt><dd>1</dd>", "<dt>Offers given</dt><dd>2</dd>", "<dt>Offers declined</dt><dd>1</dd>"} {
+		if !strings.Contains(string(h), want) {
+			t.Errorf("the report's compensation lacks %q", want)
+		}
 	}
 }

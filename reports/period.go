@@ -37,9 +37,14 @@ type PeriodReport struct {
 	IncidentList     []PeriodIncident        `json:"incident_list"`
 	Complaints       PeriodComplaints        `json:"complaints"`
 	CompensationCost map[string]int64        `json:"compensation_cost"` // granted, by currency, minor units
-	Grants           int                     `json:"grants"`
-	CSATByMonth      []MonthCSAT             `json:"csat_by_month"`
-	Components       []ComponentCount        `json:"components"` // most incidents, then most complaints, first
+	// Grants are the offers given, Declines the offers declined (grant
+	// records, as in an incident's report); CustomersGranted the
+	// customers given at least one, per incident, added up.
+	Grants           int              `json:"grants"`
+	Declines         int              `json:"declines"`
+	CustomersGranted int              `json:"customers_granted"`
+	CSATByMonth      []MonthCSAT      `json:"csat_by_month"`
+	Components       []ComponentCount `json:"components"` // most incidents, then most complaints, first
 }
 
 // PeriodIncident is one incident of the period.
@@ -53,6 +58,11 @@ type PeriodIncident struct {
 	FollowUps  int             `json:"follow_ups"` // the survey's follow-up calls, not complaints
 	Answered   int             `json:"survey_answers"`
 	CSAT       float64         `json:"csat"`
+	// Grants: offers given (not declined); CustomersGranted: customers
+	// given at least one.
+	Grants           int              `json:"grants"`
+	CustomersGranted int              `json:"customers_granted"`
+	Cost             map[string]int64 `json:"cost"` // by currency, minor units
 }
 
 // PeriodComplaints are the period's complaint figures (complaint.Stats).
@@ -181,12 +191,21 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 			if err != nil {
 				return nil, err
 			}
+			pi.Cost = map[string]int64{}
 			for _, g := range gs {
-				r.Grants++
-				if !g.Declined && g.Amount.Amount != 0 {
+				if g.Declined {
+					r.Declines++
+					continue
+				}
+				pi.Grants++
+				if g.Amount.Amount != 0 {
 					r.CompensationCost[g.Amount.Currency] += g.Amount.Amount
+					pi.Cost[g.Amount.Currency] += g.Amount.Amount
 				}
 			}
+			pi.CustomersGranted, _ = grantCustomers(gs)
+			r.Grants += pi.Grants
+			r.CustomersGranted += pi.CustomersGranted
 		}
 		r.IncidentList = append(r.IncidentList, pi)
 	}

@@ -54,6 +54,9 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	c.add("complaints", z, "", "first_answer_p50_s", i64(pc.FirstAnswerP50S), "")
 	c.add("complaints", z, "", "first_answer_p90_s", i64(pc.FirstAnswerP90S), "")
 	c.add("complaints", z, "", "follow_ups", itoa(pc.FollowUps), "the survey's follow-up calls, in no other complaint figure")
+	c.add("compensation", z, "", "customers_granted", itoa(r.CustomersGranted), "customers given at least one offer, per incident")
+	c.add("compensation", z, "", "grants", itoa(r.Grants), "offers given")
+	c.add("compensation", z, "", "declines", itoa(r.Declines), "offers declined")
 	for _, k := range sortedKeys(r.CompensationCost) {
 		c.add("compensation", z, "", "cost:"+k, i64(r.CompensationCost[k]), "minor units")
 	}

@@ -253,14 +253,20 @@ type Mark struct {
 }
 
 // CompensationFigures are the incident's compensation: the state of its
-// decision, eligible customers, grants and what they cost.
+// decision, eligible customers, grants and what they cost. Eligible and
+// the Customers* figures count customers; Granted and Declined count
+// grant records (a customer may be given two offers, or decline one).
 type CompensationFigures struct {
 	State    compensation.State `json:"state"`
-	Eligible int                `json:"eligible"`
-	Granted  int                `json:"granted"`
-	Declined int                `json:"declined"`
-	ByOffer  map[string]int     `json:"by_offer"`
-	Cost     map[string]int64   `json:"cost"` // by currency, minor units
+	Eligible int                `json:"eligible"` // customers
+	Granted  int                `json:"granted"`  // offers given
+	Declined int                `json:"declined"` // offers declined
+	// CustomersGranted: customers given at least one offer;
+	// CustomersDeclined: customers who declined and were given nothing.
+	CustomersGranted  int              `json:"customers_granted"`
+	CustomersDeclined int              `json:"customers_declined"`
+	ByOffer           map[string]int   `json:"by_offer"`
+	Cost              map[string]int64 `json:"cost"` // by currency, minor units
 }
 
 // Postmortem is the incident's postmortem, as written (Markdown).
@@ -312,6 +318,13 @@ func (s *Service) Incident(ctx context.Context, pageID, incidentID string) (*Rep
 		for _, n := range t.Granted {
 			cf.Granted += n
 		}
+		if s.Grants != nil {
+			gs, err := s.Grants.Grants(ctx, pageID, inc.ID)
+			if err != nil {
+				return nil, err
+			}
+			cf.CustomersGranted, cf.CustomersDeclined = grantCustomers(gs)
+		}
 		r.Compensation = cf
 	}
 	if s.Surveys != nil {
@@ -325,6 +338,25 @@ func (s *Service) Incident(ctx context.Context, pageID, incidentID string) (*Rep
 		r.Postmortem = &Postmortem{Body: inc.PostmortemBody, PublishedAt: utcPtr(inc.PostmortemPublishedAt)}
 	}
 	return r, nil
+}
+
+// grantCustomers counts the customers given at least one of gs, and
+// those who declined and were given none.
+func grantCustomers(gs []*compensation.Grant) (granted, declined int) {
+	given, said := map[string]bool{}, map[string]bool{}
+	for _, g := range gs {
+		if g.Declined {
+			said[g.CustomerID] = true
+		} else {
+			given[g.CustomerID] = true
+		}
+	}
+	for c := range said {
+		if !given[c] {
+			declined++
+		}
+	}
+	return len(given), declined
 }
 
 func utcPtr(t *time.Time) *time.Time {

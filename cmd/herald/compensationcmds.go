@@ -483,7 +483,10 @@ func cmdCompensationTotals(ctx context.Context, a *app, args []string) error {
 	for _, k := range sortedMapKeys(t.Potential) {
 		fmt.Fprintf(w, "potential cost:\t%s\n", compensation.Money{Amount: t.Potential[k], Currency: k})
 	}
-	fmt.Fprintf(w, "grants:\t%d (declined %d, overrides %d)\n", t.Grants, t.Declined, t.Overrides)
+	// A grant record is one offer given or declined: say which, as the
+	// report does ("grants 3" counted the declines as grants).
+	fmt.Fprintf(w, "grants given:\t%d (overrides %d)\n", t.Grants-t.Declined, t.Overrides)
+	fmt.Fprintf(w, "offers declined:\t%d\n", t.Declined)
 	for _, k := range sortedMapKeys(t.Granted) {
 		fmt.Fprintf(w, "granted %s:\t%d\n", k, t.Granted[k])
 	}
