@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/reports"
 )
 
@@ -188,5 +191,31 @@ func TestGrantsSayWhatTheyCount(t *testing.T) {
 		if !strings.Contains(string(h), want) {
 			t.Errorf("the report's compensation lacks %q", want)
 		}
+	}
+}
+
+// TestResolutionToldInTheAnswer: the resolution's deliveries collapsed
+// because the customer's complaint answer told them are called that, not
+// "merged into a newer one"; the chart over every broadcast names both.
+func TestResolutionToldInTheAnswer(t *testing.T) {
+	counts := map[queue.DeliveryState]int{queue.StateDelivered: 2, queue.StateCollapsed: 3}
+	r := &reports.Report{TimeZone: "UTC", Incident: reports.IncidentSummary{Name: "Card payments fail", DeclaredAt: t0},
+		Broadcasts: []reports.BroadcastFigures{
+			{ID: "b1", Kind: incident.BroadcastDeclared, CreatedAt: t0, Channels: []reports.ChannelFigures{{Channel: channel.SMS, Total: 5, Counts: counts}}},
+			{ID: "b3", Kind: incident.BroadcastResolved, CreatedAt: at(time.Hour), Channels: []reports.ChannelFigures{{Channel: channel.SMS, Total: 5, Counts: counts}}},
+		},
+		Channels: []reports.ChannelTotals{{Channel: channel.SMS, Total: 10, Counts: map[queue.DeliveryState]int{queue.StateDelivered: 4, queue.StateCollapsed: 6}}}}
+	h, err := r.HTML("en", nil)
+	must(t, err)
+	s := string(h)
+	declared, resolved := s[strings.Index(s, "Message: Declared"):strings.Index(s, "Message: Resolved")], s[strings.Index(s, "Message: Resolved"):]
+	if !strings.Contains(declared, ">merged into a newer one</th>") {
+		t.Error("the declaration's collapsed messages are not called merged into a newer one")
+	}
+	if !strings.Contains(resolved, ">told in their complaint’s answer</th>") || strings.Contains(resolved, "merged into a newer one</th>") {
+		t.Error("the resolution's collapsed messages are not called told in their complaint's answer")
+	}
+	if !strings.Contains(s, "merged into a newer message, or told in a complaint’s answer") {
+		t.Error("the chart over every broadcast does not name both reasons")
 	}
 }

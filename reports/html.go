@@ -41,6 +41,9 @@ func load() {
 		"secs":  secsText,
 		// atMost writes an upper bound: "≤ 1 min".
 		"atMost": func(secs int64) string { return secsText(&secs) },
+		// state names a delivery state in a broadcast's table (kind "": the
+		// chart's, over every broadcast).
+		"state": stateWord,
 		// word names an enum value in the view's language: {{word $.L "Impact" .Impact}}.
 		"word": func(l *locale.Lang, prefix string, v any) string { return l.Word(prefix, fmt.Sprint(v)) },
 	}).ParseFS(templateFS, "templates/*.html")
@@ -188,6 +191,23 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// stateWord names a delivery state for a broadcast of kind ("" for
+// several). A collapsed delivery of the resolution went to someone whose
+// complaint's answer told them (notify's planner collapses those: the
+// answer carries the all-clear); elsewhere it was merged into a newer
+// message, or, over several broadcasts, either.
+func stateWord(l *locale.Lang, kind incident.BroadcastKind, st queue.DeliveryState) string {
+	if st == queue.StateCollapsed {
+		switch kind {
+		case incident.BroadcastResolved:
+			return l.Text("ReportCollapsedResolved")
+		case "":
+			return l.Text("ReportCollapsedAny")
+		}
+	}
+	return l.Word("ConsoleDelivery", string(st))
+}
+
 // deliveriesChart: one row per channel, stacked by state.
 func deliveriesChart(r *Report, w words, l *locale.Lang) BarChart {
 	c := BarChart{ID: "deliveries", Title: w["ReportDeliveriesChart"], Desc: w["ReportDeliveriesDesc"], Horizontal: true}
@@ -198,7 +218,7 @@ func deliveriesChart(r *Report, w words, l *locale.Lang) BarChart {
 		queue.StateSending: "#888888", queue.StateUndelivered: "#E69F00", queue.StateFailed: "#D55E00", queue.StateSuppressed: "#CC79A7",
 		queue.StateCancelled: "#555555", queue.StateCollapsed: "#8C7A00"}
 	for _, st := range queue.DeliveryStates {
-		s := Series{Name: l.Word("ConsoleDelivery", string(st)), Color: colors[st]}
+		s := Series{Name: stateWord(l, "", st), Color: colors[st]}
 		any := false
 		for _, ch := range r.Channels {
 			n := ch.Counts[st]
