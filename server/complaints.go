@@ -299,15 +299,15 @@ func (s *Server) wireComplaint(cp *complaint.Complaint, entries []*complaint.Ent
 
 // queryTime reads a time query parameter: RFC 3339, or a date (UTC
 // midnight). zero when absent.
-func queryTime(c *fiber.Ctx, name string) (time.Time, error) {
-	return parseQueryTime(name, c.Query(name))
+func queryTime(c *fiber.Ctx, name string, loc *time.Location) (time.Time, error) {
+	return parseQueryTime(name, c.Query(name), loc)
 }
 
-// parseQueryTime reads a from/to bound: an RFC 3339 time, or a date. A
-// date as "to" includes its day (the next midnight, UTC), as people mean
-// "to 2026-12-31" and as the period reports read it; as "from" it is
-// that day's midnight.
-func parseQueryTime(name, v string) (time.Time, error) {
+// parseQueryTime reads a from/to bound: an RFC 3339 time, or a date, a
+// day in loc (the page's time zone): a date as "to" includes its day
+// (the next midnight there), as people mean "to 2026-12-31" and as the
+// period reports read it; as "from" it is that day's midnight there.
+func parseQueryTime(name, v string, loc *time.Location) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil
@@ -315,11 +315,11 @@ func parseQueryTime(name, v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t.UTC(), nil
 	}
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
+	if t, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
 		if name == "to" {
 			t = t.AddDate(0, 0, 1)
 		}
-		return t, nil
+		return t.UTC(), nil
 	}
 	return time.Time{}, incident.Invalid(name, "must be a time (2026-12-04T09:00:00Z) or a date (2026-12-04)")
 }
@@ -421,10 +421,16 @@ func (s *Server) listComplaints() fiber.Handler {
 			}
 			f.Category = complaint.Category(cat)
 		}
-		if f.Since, err = queryTime(c, "from"); err != nil {
+		loc := time.UTC // the page's days, when a bound is a date
+		if c.Query("from") != "" || c.Query("to") != "" {
+			if loc, err = s.pageZone(c, pageID); err != nil {
+				return err
+			}
+		}
+		if f.Since, err = queryTime(c, "from", loc); err != nil {
 			return err
 		}
-		if f.Until, err = queryTime(c, "to"); err != nil {
+		if f.Until, err = queryTime(c, "to", loc); err != nil {
 			return err
 		}
 		if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
@@ -594,19 +600,35 @@ func (s *Server) resolveComplaint() fiber.Handler {
 		})
 }
 
+// pageZone is the page's time zone (UTC when it names none): a date in
+// from/to is its day, as in the period report.
+func (s *Server) pageZone(c *fiber.Ctx, pageID string) (*time.Location, error) {
+	p, err := s.svc.Page(c.UserContext(), pageID)
+	if err != nil {
+		return nil, err
+	}
+	if p.TimeZone == "" {
+		return time.UTC, nil
+	}
+	return incident.Location(p.TimeZone), nil
+}
+
 // complaintStats is GET …/complaints/stats?from=&to= (default: the last
-// 30 days), as JSON, or as CSV with Accept: text/csv or ?format=csv.
+// 30 days; a date is the page's day, midnight to midnight in its time
+// zone, as in the period report), as JSON, or as CSV with Accept:
+// text/csv or ?format=csv.
 func (s *Server) complaintStats() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		pageID := c.Params("page_id")
-		if _, err := s.svc.Page(c.UserContext(), pageID); err != nil {
-			return err
-		}
-		from, err := queryTime(c, "from")
+		loc, err := s.pageZone(c, pageID)
 		if err != nil {
 			return err
 		}
-		to, err := queryTime(c, "to")
+		from, err := queryTime(c, "from", loc)
+		if err != nil {
+			return err
+		}
+		to, err := queryTime(c, "to", loc)
 		if err != nil {
 			return err
 		}

@@ -19,12 +19,30 @@ func TestParseQueryTime(t *testing.T) {
 		{"to", "2026-12-31T09:30:00+01:00", time.Date(2026, 12, 31, 8, 30, 0, 0, time.UTC)},
 		{"to", " ", time.Time{}},
 	} {
-		got, err := parseQueryTime(tt.name, tt.v)
+		got, err := parseQueryTime(tt.name, tt.v, time.UTC)
 		if err != nil || !got.Equal(tt.want) {
 			t.Errorf("parseQueryTime(%s, %q) = %v, %v; want %v", tt.name, tt.v, got, err, tt.want)
 		}
 	}
-	if _, err := parseQueryTime("to", "31/12/2026"); err == nil {
+	if _, err := parseQueryTime("to", "31/12/2026", time.UTC); err == nil {
 		t.Error("a malformed date was accepted")
+	}
+}
+
+// TestQueryDatesArePageDays: a date is the page's day, as `report period`
+// reads it: "to 2026-12-31" for a Budapest page ends at Budapest's
+// midnight (23:00 UTC), not UTC's.
+func TestQueryDatesArePageDays(t *testing.T) {
+	bud, err := time.LoadLocation("Europe/Budapest")
+	if err != nil {
+		t.Skip(err)
+	}
+	from, _ := parseQueryTime("from", "2026-01-01", bud)
+	to, _ := parseQueryTime("to", "2026-12-31", bud)
+	if want := time.Date(2025, 12, 31, 23, 0, 0, 0, time.UTC); !from.Equal(want) || from.Location() != time.UTC {
+		t.Errorf("from 2026-01-01 in Budapest = %v, want %v", from, want)
+	}
+	if want := time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC); !to.Equal(want) {
+		t.Errorf("to 2026-12-31 in Budapest = %v, want %v", to, want)
 	}
 }

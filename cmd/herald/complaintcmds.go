@@ -115,8 +115,8 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 	customer := fs.String("customer", "", "only customer `ID`'s")
 	ch := fs.String("channel", "", "only `CHANNEL` sms, email, slack, web, phone or api")
 	cat := fs.String("category", "", "only `CATEGORY`")
-	from := fs.String("from", "", "created from `TIME` (2026-12-04 or RFC 3339)")
-	to := fs.String("to", "", "created up to `TIME` (a date includes its day)")
+	from := fs.String("from", "", "created from `TIME` (2026-12-04, the page's midnight, or RFC 3339)")
+	to := fs.String("to", "", "created up to `TIME` (a date includes its day, the page's)")
 	limit := fs.Int("limit", 100, "at most `N` complaints (1..1000)")
 	offset := fs.Int("offset", 0, "skip the first `N`")
 	asJSON := fs.Bool("json", false, "print the complaints as JSON")
@@ -466,8 +466,8 @@ untagged, repeats, remedies, time to acknowledgement, first answer and
 resolution (p50/p90), SLA kept, and the open backlog by age. The survey's
 follow-up calls (category follow_up) are counted apart, in none of these.`)
 	pf := addPageFlags(fs)
-	from := fs.String("from", "", "from `TIME` (2026-12-01 or RFC 3339)")
-	to := fs.String("to", "", "until `TIME` (default now; a date includes its day)")
+	from := fs.String("from", "", "from `TIME` (2026-12-01, the page's midnight, or RFC 3339)")
+	to := fs.String("to", "", "until `TIME` (default now; a date includes its day, the page's, as report period reads it)")
 	format := fs.String("format", "text", "`FORMAT` text, csv or json")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
