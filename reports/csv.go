@@ -78,6 +78,7 @@ func sortedKeys[K ~string, V any](m map[K]V) []K {
 func (r *Report) CSV() ([]byte, error) {
 	c := &csvRows{}
 	in := r.Incident
+	c.add("report", r.GeneratedAt, "", "time_zone", r.TimeZone, "times here are UTC; the HTML shows them in this zone")
 	c.add("incident", time.Time{}, "", "id", in.ID, "")
 	c.add("incident", time.Time{}, "", "name", "", in.Name)
 	c.add("incident", time.Time{}, "", "impact", string(in.Impact), "")
@@ -163,6 +164,27 @@ func (r *Report) CSV() ([]byte, error) {
 		}
 		for _, k := range sortedKeys(s.Received) {
 			c.add("surveys", time.Time{}, "", "received:"+k, itoa(s.Received[k]), "")
+		}
+		c.add("surveys", time.Time{}, "", "skipped", itoa(s.Skipped), "")
+		// The splits: by channel, language and segment, one figure a row.
+		for _, by := range sortedKeys(s.By) {
+			for _, v := range sortedKeys(s.By[by]) {
+				g := s.By[by][v]
+				key := "by_" + by + ":" + v
+				ch := ""
+				if by == "channel" {
+					ch = v
+				}
+				c.add("survey_split", time.Time{}, ch, key+":sent", itoa(g.Sent), "")
+				c.add("survey_split", time.Time{}, ch, key+":answered", itoa(g.Answered), "")
+				if g.Answered > 0 {
+					c.add("survey_split", time.Time{}, ch, key+":csat", ftoa(g.CSAT), "")
+				}
+			}
+		}
+		for _, cm := range s.Comments {
+			at, _ := time.Parse(time.RFC3339, cm.At)
+			c.add("survey_comment", at, cm.Channel, "score:"+itoa(cm.Score), cm.Language, cm.Text)
 		}
 	}
 	if p := r.Postmortem; p != nil {

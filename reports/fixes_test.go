@@ -219,3 +219,41 @@ func TestResolutionToldInTheAnswer(t *testing.T) {
 		t.Error("the chart over every broadcast does not name both reasons")
 	}
 }
+
+// TestFormatsCarryTheSameFigures: the HTML's survey section has what the
+// JSON has (received what we promised, skipped, the splits by channel,
+// language and segment); the CSVs name the time zone and carry the
+// survey's splits and comments, and the period's grants and per-incident
+// figures.
+func TestFormatsCarryTheSameFigures(t *testing.T) {
+	svc := fixture(t, engines["sqlite"](t))
+	ctx := context.Background()
+	r, err := svc.Incident(ctx, "p1", "i1")
+	must(t, err)
+	h, err := r.HTML("en", nil)
+	must(t, err)
+	for _, want := range []string{"<dt>Received what we promised (yes / not yet / no)</dt>", "<dt>Not sent (skipped)</dt><dd>0</dd>",
+		"<h3>By channel, language and segment</h3>", `<th scope="row">Segment</th><td>gold</td><td class="n">4</td><td class="n">3</td>`} {
+		if !strings.Contains(string(h), want) {
+			t.Errorf("the report's HTML lacks %q", want)
+		}
+	}
+	c, err := r.CSV()
+	must(t, err)
+	for _, want := range []string{"report,2026-03-12T09:00:00Z,,time_zone,UTC,", "surveys,,,skipped,0,", "survey_split,,,by_segment:gold:answered,3,",
+		"survey_split,,sms,by_channel:sms:csat,0.667,"} {
+		if !strings.Contains(string(c), want) {
+			t.Errorf("the report's CSV lacks %q", want)
+		}
+	}
+	p, err := svc.Period(ctx, "p1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	must(t, err)
+	pc, err := p.CSV()
+	must(t, err)
+	for _, want := range []string{",time_zone,UTC,", "compensation,,,grants,1,offers given", "incident,2026-03-10T09:00:00Z,,i1:complaints,8,",
+		"incident,2026-03-10T09:00:00Z,,i1:csat,0.667,", "incident,2026-03-10T09:00:00Z,,i1:cost:EUR,1000,"} {
+		if !strings.Contains(string(pc), want) {
+			t.Errorf("the period's CSV lacks %q", want)
+		}
+	}
+}

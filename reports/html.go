@@ -149,6 +149,9 @@ type incidentView struct {
 	CurveRows  []CurveBucket         // the curve's non-empty buckets, for the table
 	States     []queue.DeliveryState // the states any delivery is in, the tables' columns
 	KindWord   map[string]string
+	// SplitKinds are the survey splits in order, SplitWord their names.
+	SplitKinds []string
+	SplitWord  map[string]string
 }
 
 // HTML renders the report in lang (en, hu, pl, hr). links names the
@@ -162,7 +165,9 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 	w := wordsFor(lang)
 	v := incidentView{Lang: cat.Lang(lang).Code(), L: cat.Lang(lang), Loc: zone(r.TimeZone), W: w, R: r, Links: downloads, Back: back, KindWord: map[string]string{
 		EntryDeclared: w["ReportKindDeclared"], EntryUpdate: w["ReportKindUpdate"], EntryResolved: w["ReportKindResolved"],
-		EntryPostmortem: w["ReportKindPostmortem"]}}
+		EntryPostmortem: w["ReportKindPostmortem"]},
+		SplitKinds: []string{"channel", "language", "segment"},
+		SplitWord:  map[string]string{"channel": w["ReportSplitChannel"], "language": w["ReportSplitLanguage"], "segment": w["ReportSplitSegment"]}}
 	for _, st := range queue.DeliveryStates {
 		for _, ch := range r.Channels {
 			if ch.Counts[st] > 0 {

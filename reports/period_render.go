@@ -26,6 +26,7 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	// The period's days are the page's (TimeZone): the details say which
 	// days, as people wrote them. To is the day after the last
 	// (excluded), as the JSON has it.
+	c.add("report", r.GeneratedAt, "", "time_zone", r.TimeZone, "times here are UTC; the period's days are this zone's")
 	c.add("period", r.From, "", "from", "", "the first day is "+r.From.Format(time.DateOnly)+" ("+r.TimeZone+")")
 	c.add("period", r.To, "", "to", "", "excluded: the last day is "+r.To.AddDate(0, 0, -1).Format(time.DateOnly)+" ("+r.TimeZone+")")
 	c.add("incidents", z, "", "total", itoa(r.Incidents), "")
@@ -36,6 +37,19 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	c.add("incidents", z, "", "duration_p90_s", i64(r.DurationP90S), "")
 	for _, pi := range r.IncidentList {
 		c.add("incident", pi.DeclaredAt, "", pi.ID, i64(pi.DurationS), pi.Name)
+		// Its figures, a row each, keyed by its ID.
+		c.add("incident", pi.DeclaredAt, "", pi.ID+":impact", string(pi.Impact), "")
+		c.add("incident", pi.DeclaredAt, "", pi.ID+":complaints", itoa(pi.Complaints), "")
+		c.add("incident", pi.DeclaredAt, "", pi.ID+":follow_ups", itoa(pi.FollowUps), "")
+		c.add("incident", pi.DeclaredAt, "", pi.ID+":survey_answers", itoa(pi.Answered), "")
+		if pi.Answered > 0 {
+			c.add("incident", pi.DeclaredAt, "", pi.ID+":csat", ftoa(pi.CSAT), "")
+		}
+		c.add("incident", pi.DeclaredAt, "", pi.ID+":grants", itoa(pi.Grants), "offers given")
+		c.add("incident", pi.DeclaredAt, "", pi.ID+":customers_granted", itoa(pi.CustomersGranted), "")
+		for _, k := range sortedKeys(pi.Cost) {
+			c.add("incident", pi.DeclaredAt, "", pi.ID+":cost:"+k, i64(pi.Cost[k]), "minor units")
+		}
 	}
 	pc := r.Complaints
 	c.add("complaints", z, "", "total", itoa(pc.Total), "")
