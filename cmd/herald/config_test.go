@@ -106,6 +106,11 @@ func TestConfigLayers(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.check(t, c)
+			// serve says when --data set the environment's Redis aside.
+			setAside := tt.name == "--data beats HERALD_REDIS_URL"
+			if got := strings.Join(cf.ignored, ","); (got == "redis_url") != setAside || (!setAside && got != "") {
+				t.Errorf("settings set aside: %q", got)
+			}
 		})
 	}
 }

@@ -16,6 +16,11 @@ type configFlags struct {
 	config string
 	vals   map[string]*string
 	keys   []string // the settings registered, in table order
+	// ignored names the engine settings from the file or environment that
+	// an engine flag on the command line set aside (load), for serve to
+	// say so: two nodes started with --data and HERALD_REDIS_URL would
+	// otherwise each run alone, silently.
+	ignored []string
 }
 
 func newConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
@@ -69,6 +74,11 @@ func (cf *configFlags) load(getenv func(string) string) (node.Config, error) {
 	// command line replaces the others' values from the environment.
 	redisGiven := given["redis"] || given["redis-sentinel"] || given["redis-cluster"]
 	if given["data"] && !redisGiven {
+		for _, s := range []struct{ name, value string }{{"redis_url", c.RedisURL}, {"redis_sentinel", c.RedisSentinel}, {"redis_cluster", c.RedisCluster}} {
+			if s.value != "" {
+				cf.ignored = append(cf.ignored, s.name)
+			}
+		}
 		c.RedisURL, c.RedisSentinel, c.RedisMaster, c.RedisCluster = "", "", "", ""
 	}
 	if redisGiven {

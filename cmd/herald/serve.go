@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/node"
@@ -24,6 +25,11 @@ on 127.0.0.1:8080 and keeps everything in one SQLite file under ./data.`)
 	}
 	if *sandboxFlag {
 		cfg.Sandbox = true
+	}
+	if len(cf.ignored) > 0 {
+		// Said before the node starts, on the terminal serve logs to.
+		node.NewLogger(a.stderr, cfg).Warn("--data on the command line: this node runs alone on SQLite; the Redis settings from the file or environment are not used",
+			"data_dir", cfg.DataDir, "ignored", strings.Join(cf.ignored, ","))
 	}
 	return a.serve(ctx, cfg)
 }
