@@ -212,8 +212,9 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 			t.Fatalf("grant: %v %s", err, g.stdout)
 		}
 		grants = append(grants, ans.Grant.ID)
-		// A retried request grants once.
-		if again := mustCLI(t, agent, "compensation", "grant", id, "hu-1", "--offer", "credit10"); !strings.Contains(again.stdout, "nothing new") {
+		// A retried request grants once, and says who recorded it and when.
+		if again := mustCLI(t, agent, "compensation", "grant", id, "hu-1", "--offer", "credit10"); !strings.Contains(again.stdout, "nothing new") ||
+			!strings.Contains(again.stdout, "already recorded by "+ans.Grant.By+" at "+ans.Grant.At.UTC().Format("2006-01-02 15:04")) || ans.Grant.By == "" {
 			t.Errorf("retried grant: %s", again.stdout)
 		}
 		if r := cli(t, agent, "compensation", "grant", id, "hr-1", "--offer", "sorry", "--choice", "day"); r.code != 1 || !strings.Contains(r.stderr, "not_affected") {

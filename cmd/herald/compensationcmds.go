@@ -415,7 +415,9 @@ grants once (--key, or the same customer, offer and choice).`)
 	}
 	note := compensation.GrantNote(ans.Grant)
 	if !ans.Created {
-		note += " (recorded before: nothing new)"
+		// Another agent may have granted it a moment ago: say who and
+		// when, so nobody tells the customer twice or thinks it was theirs.
+		note += " (already recorded by " + firstNonEmpty(ans.Grant.By, "someone") + " at " + ans.Grant.At.UTC().Format("2006-01-02 15:04 MST") + ": nothing new)"
 	}
 	fmt.Fprintf(a.stdout, "%s %s\n", ans.Grant.ID, printable(note))
 	return nil
