@@ -176,3 +176,42 @@ func TestManifest(t *testing.T) {
 		}
 	}
 }
+
+// A resolved incident's message shows the worst impact it had, as the
+// status page does, not the one lowered while the fix was watched; an
+// open one shows its impact now.
+func TestResolvedMessageKeepsTheWorstImpact(t *testing.T) {
+	a := testApp(t)
+	now := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)
+	page := &incident.Page{ID: "p1", Name: "Example", URL: "https://status.example.com", Languages: []string{"en"}}
+	comps := []*incident.Component{{ID: "c1", Name: "Payments", Status: incident.Operational}}
+	inc := &incident.Incident{ID: "i1", PageID: "p1", Name: "Card payments failing", Status: incident.Monitoring, Impact: incident.ImpactMinor,
+		ImpactOverride: incident.ImpactMinor, ComponentIDs: []string{"c1"}, StartedAt: now, Updates: []*incident.Update{
+			{ID: "u2", Status: incident.Monitoring, DisplayAt: now, AffectedComponents: []incident.AffectedComponent{{Code: "c1", Name: "Payments", OldStatus: incident.MajorOutage, NewStatus: incident.Operational}}},
+			{ID: "u1", Status: incident.Investigating, DisplayAt: now, AffectedComponents: []incident.AffectedComponent{{Code: "c1", Name: "Payments", OldStatus: incident.Operational, NewStatus: incident.MajorOutage}}}}}
+	impact := func() string {
+		t.Helper()
+		m, err := a.incidentMessage(page, inc, comps, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blocks slackgo.Blocks
+		if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range blocks.BlockSet[1].(*slackgo.SectionBlock).Fields {
+			if after, ok := strings.CutPrefix(f.Text, "*Impact*\n"); ok {
+				return after
+			}
+		}
+		t.Fatalf("no impact field: %s", m.Blocks)
+		return ""
+	}
+	if got := impact(); got != "Minor" {
+		t.Errorf("open, lowered to minor: the message shows %q", got)
+	}
+	inc.Status = incident.Resolved
+	if got := impact(); got != "Critical" {
+		t.Errorf("resolved after a major outage: the message shows %q, want Critical (as the status page)", got)
+	}
+}

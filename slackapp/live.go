@@ -257,6 +257,16 @@ func pageLang(page *incident.Page) string {
 	return "en"
 }
 
+// shownImpact is the impact to show for inc: once it is over, the worst it
+// reached (as the status page and the reports keep it), not one lowered
+// while the fix was watched.
+func shownImpact(inc *incident.Incident) incident.Impact {
+	if inc.Status.Closed() {
+		return inc.PeakImpact()
+	}
+	return inc.Impact
+}
+
 // statusEmoji marks an incident's state at a glance.
 func statusEmoji(inc *incident.Incident) string {
 	switch {
@@ -284,7 +294,7 @@ func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps
 	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(clip(title, 150)))}
 	fields := []*slackgo.TextBlockObject{
 		mrkdwn("*" + a.text(lang, "StatusLabel") + "*\n" + statusEmoji(inc) + " " + a.statusWord(lang, inc.Status)),
-		mrkdwn("*" + a.text(lang, "ImpactLabel") + "*\n" + a.impactWord(lang, inc.Impact)),
+		mrkdwn("*" + a.text(lang, "ImpactLabel") + "*\n" + a.impactWord(lang, shownImpact(inc))),
 		mrkdwn("*" + a.text(lang, "SlackStarted") + "*\n" + inc.StartedAt.In(loc).Format("2006-01-02 15:04 MST")),
 	}
 	var compLines []string
