@@ -42,7 +42,8 @@ func TestWordsInEveryLanguage(t *testing.T) {
 		"SlackFieldNameHint", "SlackFieldComponents", "SlackFieldImpact", "SlackFieldStatus", "SlackFieldNotify", "SlackNotifyYes",
 		"SlackFieldOperational", "SlackOperationalYes", "SlackAudienceCounting", "SlackAudienceNone", "SlackLatestUpdate",
 		"SlackBroadcast", "SlackBroadcastNone", "SlackBroadcastPlanning", "SlackButtonUpdate", "SlackButtonResolve", "SlackButtonOpen", "SlackStarted",
-		"SlackNoComponents", "SlackLanguage", "StatusLabel", "ImpactLabel", "Components"}
+		"SlackNoComponents", "SlackLanguage", "StatusLabel", "ImpactLabel", "Components", "SlackModalNote", "SlackNoteHint", "SlackBodyBlank",
+		"SlackChangedUpdate", "SlackAlreadyClosed"}
 	for _, l := range locale.Languages {
 		for _, id := range ids {
 			if got, ok := a.words.Lang(l).Lookup(id); !ok || got == "" {
@@ -64,8 +65,15 @@ func TestWordsInEveryLanguage(t *testing.T) {
 				t.Errorf("%s: channel %s has no word", l, k)
 			}
 		}
-		if got := a.text(l, "SlackFailed", "Reason", "X"); !strings.Contains(got, "X") {
-			t.Errorf("%s: SlackFailed = %q", l, got)
+		for _, id := range []string{"SlackFailed", "SlackChangedMeanwhile"} {
+			if got := a.text(l, id, "Reason", "X", "Changes", "X"); !strings.Contains(got, "X") {
+				t.Errorf("%s: %s = %q", l, id, got)
+			}
+		}
+		for _, id := range []string{"SlackChangedStatus", "SlackChangedImpact"} {
+			if got := a.text(l, id, "From", "X", "To", "Y"); !strings.Contains(got, "X → Y") {
+				t.Errorf("%s: %s = %q", l, id, got)
+			}
 		}
 	}
 	// Modal titles and buttons fit Slack's 24 characters after clipping.
@@ -108,7 +116,10 @@ func TestIncidentMessage(t *testing.T) {
 	inc.Status = incident.Resolved
 	m, _ = a.incidentMessage(page, inc, comps, nil)
 	if strings.Contains(string(m.Blocks), "herald_resolve") || !strings.Contains(string(m.Blocks), "Megoldva") {
-		t.Errorf("a resolved incident's message keeps its buttons or lacks its status: %s", m.Blocks)
+		t.Errorf("a resolved incident's message keeps its Resolve button or lacks its status: %s", m.Blocks)
+	}
+	if !strings.Contains(string(m.Blocks), `"herald_update"`) {
+		t.Errorf("a resolved incident's message has no Post update, for a note: %s", m.Blocks)
 	}
 	if !strings.Contains(string(m.Blocks), a.text("hu", "SlackBroadcastNone")) {
 		t.Error("no broadcast: the message should say so")

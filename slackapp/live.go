@@ -321,13 +321,15 @@ func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps
 	link := page.URL + "/incidents/" + inc.ID
 	open := slackgo.NewButtonBlockElement(ActionOpen, inc.ID, plain(a.text(lang, "SlackButtonOpen")))
 	open.URL = link
-	var buttons []slackgo.BlockElement
+	// Post update stays once the incident is resolved: a note after the
+	// all-clear (it stays resolved, as on Statuspage).
+	upd := slackgo.NewButtonBlockElement(ActionUpdate, inc.ID, plain(a.text(lang, "SlackButtonUpdate")))
+	buttons := []slackgo.BlockElement{upd}
 	if !inc.Status.Closed() {
-		upd := slackgo.NewButtonBlockElement(ActionUpdate, inc.ID, plain(a.text(lang, "SlackButtonUpdate")))
 		upd.Style = slackgo.StylePrimary
 		res := slackgo.NewButtonBlockElement(ActionResolve, inc.ID, plain(a.text(lang, "SlackButtonResolve")))
 		res.Style = slackgo.StyleDanger
-		buttons = append(buttons, upd, res)
+		buttons = append(buttons, res)
 	}
 	buttons = append(buttons, open)
 	blocks = append(blocks, slackgo.NewActionBlock("incident", buttons...))

@@ -46,11 +46,43 @@ type meta struct {
 	Incident string `json:"incident,omitempty"`
 	Channel  string `json:"channel,omitempty"` // where the user acted, for ephemeral answers
 	Lang     string `json:"lang"`
+	// The incident as the update and resolve modals were opened on it:
+	// its version (a submission against another is refused), and the
+	// status, impact and component statuses they were pre-filled with
+	// (to say what changed meanwhile, and to send only the component
+	// statuses the manager changed). Version 0: a form opened before
+	// herald carried it.
+	Version int                                 `json:"version,omitempty"`
+	Status  incident.Status                     `json:"status,omitempty"`
+	Impact  incident.Impact                     `json:"impact,omitempty"`
+	Comps   map[string]incident.ComponentStatus `json:"comps,omitempty"`
 }
+
+// maxMetadata is Slack's limit on a view's private_metadata.
+const maxMetadata = 3000
 
 func (m meta) String() string {
 	b, _ := json.Marshal(m)
+	if len(b) > maxMetadata && m.Comps != nil {
+		// An incident of very many components: the version still
+		// guards the form; every status is then sent as shown.
+		m.Comps = nil
+		b, _ = json.Marshal(m)
+	}
 	return string(b)
+}
+
+// openedOn is m carrying inc and its components' statuses as a form
+// opened on it shows them.
+func (m meta) openedOn(inc *incident.Incident, comps []*incident.Component) meta {
+	m.Version, m.Status, m.Impact = inc.Version, inc.Status, shownImpact(inc)
+	m.Comps = map[string]incident.ComponentStatus{}
+	for _, c := range comps {
+		if inc.Affects(c.ID) {
+			m.Comps[c.ID] = c.Status
+		}
+	}
+	return m
 }
 
 func plain(s string) *slackgo.TextBlockObject {
@@ -102,10 +134,13 @@ func (a *App) pageLanguage(page *incident.Page) string {
 	return a.text(l, "SlackLanguage")
 }
 
-func (a *App) notifyInput(lang string) *slackgo.InputBlock {
+// notifyInput is the "notify customers" checkbox, ticked when on.
+func (a *App) notifyInput(lang string, on bool) *slackgo.InputBlock {
 	yes := slackgo.NewOptionBlockObject(optionYes, plain(a.text(lang, "SlackNotifyYes")), nil)
 	cb := slackgo.NewCheckboxGroupsBlockElement(blockNotify, yes)
-	cb.InitialOptions = []*slackgo.OptionBlockObject{yes}
+	if on {
+		cb.InitialOptions = []*slackgo.OptionBlockObject{yes}
+	}
 	in := slackgo.NewInputBlock(blockNotify, plain(a.text(lang, "SlackFieldNotify")), nil, cb)
 	in.Optional = true
 	return in
@@ -164,7 +199,7 @@ func (a *App) declareView(lang string, page *incident.Page, comps []*incident.Co
 	imp := slackgo.NewInputBlock(blockImpact, plain(clip(a.text(lang, "SlackFieldImpact"), 150)), nil,
 		slackgo.NewOptionsSelectBlockElement(slackgo.OptTypeStatic, nil, blockImpact, impacts...))
 	imp.Optional = true
-	blocks = append(blocks, imp, a.bodyInput(lang, "SlackFieldBody", page), a.notifyInput(lang),
+	blocks = append(blocks, imp, a.bodyInput(lang, "SlackFieldBody", page), a.notifyInput(lang, true),
 		slackgo.NewContextBlock(blockAudience, mrkdwn(audience)))
 	return a.modal(lang, CallbackDeclare, a.text(lang, "SlackModalDeclare"), a.text(lang, "SlackSubmitDeclare"), m, blocks...)
 }
@@ -235,7 +270,15 @@ func (a *App) incidentModal(lang string, page *incident.Page, inc *incident.Inci
 		byID[c.ID] = c
 	}
 	var blocks []slackgo.Block
-	blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn("*"+inc.Name+"*\n"+a.statusWord(lang, inc.Status)+" · "+a.impactWord(lang, inc.Impact)), nil, nil))
+	blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn("*"+escapeMrkdwn(inc.Name)+"*\n"+a.statusWord(lang, inc.Status)+" · "+a.impactWord(lang, shownImpact(inc))), nil, nil))
+	if inc.Status.Closed() && !resolve {
+		// A note after the all-clear: the incident stays resolved and
+		// its components as they are; customers, who had the all-clear,
+		// are told only if the manager ticks the box.
+		blocks = append(blocks, slackgo.NewContextBlock("note", mrkdwn(a.text(lang, "SlackNoteHint"))))
+		blocks = append(blocks, a.bodyInput(lang, "SlackFieldUpdateBody", page), a.notifyInput(lang, false))
+		return a.modal(lang, CallbackUpdate, a.text(lang, "SlackModalNote"), a.text(lang, "SlackSubmitUpdate"), m, blocks...)
+	}
 	if !resolve {
 		var opts []*slackgo.OptionBlockObject
 		var initial *slackgo.OptionBlockObject
@@ -266,7 +309,7 @@ func (a *App) incidentModal(lang string, page *incident.Page, inc *incident.Inci
 	}
 	body := a.bodyInput(lang, "SlackFieldUpdateBody", page)
 	body.Optional = resolve
-	blocks = append(blocks, body, a.notifyInput(lang))
+	blocks = append(blocks, body, a.notifyInput(lang, true))
 	if resolve {
 		return a.modal(lang, CallbackResolve, a.text(lang, "SlackModalResolve"), a.text(lang, "SlackSubmitResolve"), m, blocks...)
 	}
@@ -346,7 +389,12 @@ func (a *App) openIncidentModal(ctx context.Context, in slackgo.InteractionCallb
 		fail(err)
 		return
 	}
-	m := meta{Page: inc.PageID, Incident: inc.ID, Channel: chID, Lang: p.Locale}
+	m := meta{Page: inc.PageID, Incident: inc.ID, Channel: chID, Lang: p.Locale}.openedOn(inc, comps)
+	if act.ActionID == ActionResolve && inc.Status.Closed() {
+		// A resolve button on a message not yet redrawn.
+		a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackAlreadyClosed"))
+		return
+	}
 	octx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancel()
 	if _, err := a.slack.OpenView(octx, in.TriggerID, a.incidentModal(p.Locale, page, inc, comps, act.ActionID == ActionResolve, m)); err != nil {
@@ -421,7 +469,7 @@ func (a *App) submit(ctx context.Context, in slackgo.InteractionCallback) *slack
 			msg = a.text(lang, "SlackFailed", "Reason", reason(err))
 		}
 		a.log.Info("slack: submission refused", "user", p.ID, "callback", in.View.CallbackID, "err", err)
-		return slackgo.NewErrorsViewSubmissionResponse(map[string]string{firstBlock(in.View.CallbackID): msg})
+		return slackgo.NewErrorsViewSubmissionResponse(map[string]string{onForm(firstBlock(in.View.CallbackID), m): msg})
 	}
 	ctx = incident.WithActor(ctx, p.actor(role))
 	values := map[string]map[string]slackgo.BlockAction{}
@@ -433,6 +481,10 @@ func (a *App) submit(ctx context.Context, in slackgo.InteractionCallback) *slack
 	input := incident.IncidentInput{DeliverNotifications: &deliver}
 	if strings.TrimSpace(body) != "" {
 		input.Body = &body
+	} else if in.View.CallbackID != CallbackResolve {
+		// The field is required, and Slack takes spaces for text: a
+		// blank message would be posted on the public page.
+		return slackgo.NewErrorsViewSubmissionResponse(map[string]string{blockBody: a.text(lang, "SlackBodyBlank")})
 	}
 	selected, statuses := chosenComponents(values)
 	switch in.View.CallbackID {
@@ -457,49 +509,129 @@ func (a *App) submit(ctx context.Context, in slackgo.InteractionCallback) *slack
 		// The view's ID keys the declaration: a submission Slack sends
 		// twice declares once.
 		_, _, err = a.inc.CreateIncident(ctx, m.Page, input, "slack:"+in.View.ID)
-	case CallbackUpdate:
-		if v := values[blockStatus][blockStatus].SelectedOption.Value; v != "" {
-			st := incident.Status(v)
-			input.Status = &st
-		}
-		if len(statuses) > 0 {
-			input.Components = statuses
-		}
-		_, err = a.inc.UpdateIncident(ctx, m.Page, m.Incident, input)
-	case CallbackResolve:
-		// Resolving twice (a second form left open, a retried
-		// submission) would post another resolution and message every
-		// customer again: refused, as the CLI refuses it.
+	case CallbackUpdate, CallbackResolve:
+		resolve := in.View.CallbackID == CallbackResolve
 		cur, gerr := a.inc.Incident(ctx, m.Page, m.Incident)
-		if gerr == nil && cur.Status.Closed() {
+		if gerr != nil {
+			err = gerr
+			break
+		}
+		if resolve && cur.Status.Closed() {
+			// Resolving twice (a second form left open, a retried
+			// submission) would post another resolution and message
+			// every customer again: refused, as the CLI refuses it.
 			a.log.Info("slack: resolve refused: already closed", "user", p.ID, "incident_id", m.Incident, "status", cur.Status)
 			return slackgo.NewErrorsViewSubmissionResponse(map[string]string{blockBody: a.text(lang, "SlackAlreadyClosed")})
 		}
-		if gerr == nil {
-			// Only the version just read: one resolved meanwhile
-			// (another node, another door) is refused below.
-			input.IfVersion = &cur.Version
+		// Only the version the form was opened on: what another manager
+		// or door posted meanwhile is not overruled unseen. A form from
+		// before herald carried its version holds the one just read.
+		version := m.Version
+		if version == 0 {
+			version = cur.Version
 		}
-		st := incident.Resolved
-		input.Status = &st
-		auto := checked(values, blockOperational)
-		input.AutoTransitionToOperational = &auto
-		if !auto && len(statuses) > 0 {
-			input.Components = statuses
+		input.IfVersion = &version
+		if v := values[blockStatus][blockStatus].SelectedOption.Value; v != "" && !resolve {
+			st := incident.Status(v)
+			input.Status = &st
+		}
+		auto := false
+		if resolve {
+			st := incident.Resolved
+			input.Status = &st
+			auto = checked(values, blockOperational)
+			input.AutoTransitionToOperational = &auto
+		}
+		if !auto {
+			if changed := changedStatuses(statuses, m.Comps); len(changed) > 0 {
+				input.Components = changed
+			}
 		}
 		_, err = a.inc.UpdateIncident(ctx, m.Page, m.Incident, input)
 		if incident.ErrorCode(err) == incident.EPRECONDITION {
-			if now, gerr := a.inc.Incident(ctx, m.Page, m.Incident); gerr == nil && now.Status.Closed() {
+			now, gerr := a.inc.Incident(ctx, m.Page, m.Incident)
+			if gerr != nil {
+				err = gerr
+				break
+			}
+			if resolve && now.Status.Closed() {
 				a.log.Info("slack: resolve refused: closed meanwhile", "user", p.ID, "incident_id", m.Incident, "status", now.Status)
 				return slackgo.NewErrorsViewSubmissionResponse(map[string]string{blockBody: a.text(lang, "SlackAlreadyClosed")})
 			}
+			comps, cerr := a.inc.Components(ctx, now.PageID)
+			if cerr != nil {
+				err = cerr
+				break
+			}
+			a.log.Info("slack: submission refused: the incident changed since the form opened", "user", p.ID, "incident_id", m.Incident,
+				"form_version", version, "version", now.Version)
+			return slackgo.NewErrorsViewSubmissionResponse(map[string]string{errorBlock(in.View.CallbackID, m): a.changedMeanwhile(lang, m, now, comps)})
 		}
 	}
 	if err != nil {
 		a.log.Info("slack: submission failed", "user", p.ID, "callback", in.View.CallbackID, "err", err)
-		return slackgo.NewErrorsViewSubmissionResponse(map[string]string{fieldBlock(in.View.CallbackID, err): a.text(lang, "SlackFailed", "Reason", reason(err))})
+		return slackgo.NewErrorsViewSubmissionResponse(map[string]string{onForm(fieldBlock(in.View.CallbackID, err), m): a.text(lang, "SlackFailed", "Reason", reason(err))})
 	}
 	return nil
+}
+
+// changedStatuses is the component statuses chosen that differ from those
+// the form was pre-filled with (all of them when it did not say): a
+// status left as shown is not a change to post, and would put back one
+// that moved since.
+func changedStatuses(chosen, shown map[string]incident.ComponentStatus) map[string]incident.ComponentStatus {
+	out := map[string]incident.ComponentStatus{}
+	for id, st := range chosen {
+		if was, ok := shown[id]; shown == nil || !ok || was != st {
+			out[id] = st
+		}
+	}
+	return out
+}
+
+// errorBlock is the input block a refusal of the whole form goes on: the
+// status select at the top of an update form, else the message.
+func errorBlock(callback string, m meta) string {
+	return onForm(firstBlock(callback), m)
+}
+
+// onForm is block, or the message when the form has no such block: a
+// note on a resolved incident has no status select (Slack shows no
+// error on a block the form lacks).
+func onForm(block string, m meta) string {
+	if block == blockStatus && m.Status.Closed() {
+		return blockBody
+	}
+	return block
+}
+
+// changedMeanwhile says what changed in the incident since the form was
+// opened on m: its status, impact and components' statuses, or, when
+// none of these, that an update was posted.
+func (a *App) changedMeanwhile(lang string, m meta, now *incident.Incident, comps []*incident.Component) string {
+	var parts []string
+	if m.Status != "" && m.Status != now.Status {
+		parts = append(parts, a.text(lang, "SlackChangedStatus", "From", a.statusWord(lang, m.Status), "To", a.statusWord(lang, now.Status)))
+	}
+	if imp := shownImpact(now); m.Impact != "" && m.Impact != imp {
+		parts = append(parts, a.text(lang, "SlackChangedImpact", "From", a.impactWord(lang, m.Impact), "To", a.impactWord(lang, imp)))
+	}
+	for _, c := range sortedByName(comps) {
+		if was, ok := m.Comps[c.ID]; ok && was != c.Status {
+			parts = append(parts, c.Name+": "+a.componentWord(lang, was)+" → "+a.componentWord(lang, c.Status))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, a.text(lang, "SlackChangedUpdate"))
+	}
+	return clip(a.text(lang, "SlackChangedMeanwhile", "Changes", strings.Join(parts, "; ")), 1900)
+}
+
+// sortedByName is comps ordered by name, as people look for them.
+func sortedByName(comps []*incident.Component) []*incident.Component {
+	out := append([]*incident.Component(nil), comps...)
+	sort.SliceStable(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	return out
 }
 
 // firstBlock is the input block a modal's general errors go on.
