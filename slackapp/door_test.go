@@ -335,3 +335,51 @@ func hasEphemeral(ms []sandbox.Message, want string) bool {
 	}
 	return false
 }
+
+// incidentMessage waits for the incident channel's message (not a thread
+// reply) to satisfy ok, and returns its blocks.
+func (d *door) incidentMessage(what string, ok func(blocks string) bool) string {
+	d.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	last := ""
+	for {
+		for _, m := range d.n.Sandbox.Messages(sandbox.Filter{Kind: "slack", To: node.SandboxIncidentChannel}) {
+			if m.Status != "ephemeral" && m.Headers["thread_ts"] == "" {
+				last = string(m.Blocks)
+				if ok(last) {
+					return last
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("the incident message never %s: %s", what, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestProgressIsTheLatestUpdates: the message counts the latest update's
+// messages; a resolution posted without telling customers has none, and
+// the declaration's email is not counted for it.
+func TestProgressIsTheLatestUpdates(t *testing.T) {
+	d := startDoor(t)
+	if _, err := d.n.Notify.ImportCustomers(d.as(), d.n.Page.ID, strings.NewReader("id,name,email,components\nc1,Anna,anna@example.com,Payments\n"), "csv", false); err != nil {
+		t.Fatal(err)
+	}
+	name, body, on := "Card payments failing", "Card payments fail.", true
+	inc, _, err := d.n.Incidents.CreateIncident(d.as(), d.n.Page.ID, incident.IncidentInput{Name: &name, Body: &body, DeliverNotifications: &on,
+		Components: map[string]incident.ComponentStatus{d.payments.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The keeper may subscribe to the events after this declaration
+	// (the node has just started): asked directly, as the events ask.
+	d.n.Slack.Refresh(inc.ID)
+	d.incidentMessage("counted the declaration's email", func(b string) bool { return strings.Contains(b, "email 1/1 sent") })
+	res, msg := incident.Resolved, "Fixed."
+	d.update(inc, incident.IncidentInput{Status: &res, Body: &msg})
+	b := d.incidentMessage("showed the resolution", func(b string) bool { return strings.Contains(b, "*Status*\\n:large_green_circle: Resolved") })
+	if strings.Contains(b, "email 1/1") || !strings.Contains(b, "None: this update was not sent to customers.") {
+		t.Errorf("the resolution, sent to nobody, is shown with the declaration's messages: %s", b)
+	}
+}

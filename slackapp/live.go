@@ -173,7 +173,11 @@ func (a *App) keep(ctx context.Context, id string, st *tracked, now time.Time) e
 			st.watching = true
 		}
 	}
-	msg, err := a.incidentMessage(page, inc, comps, progress)
+	outbox, err := a.inc.Store.FindBroadcasts(ctx, id)
+	if err != nil {
+		return err
+	}
+	msg, err := a.incidentMessage(page, inc, comps, latestProgress(inc, outbox, progress))
 	if err != nil {
 		return err
 	}
@@ -341,8 +345,30 @@ func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps
 	return &channel.Message{Kind: channel.Slack, Text: text, Blocks: b, Language: lang}, nil
 }
 
-// progressLine words the newest broadcast's progress per channel (the
-// latest update's messages): sent of total, and failures.
+// latestProgress is the progress of the broadcasts that send the latest
+// update: none when it was posted without telling customers, though an
+// earlier update's messages went out.
+func latestProgress(inc *incident.Incident, outbox []*incident.Broadcast, progress []*queue.Progress) []*queue.Progress {
+	if len(inc.Updates) == 0 {
+		return nil
+	}
+	latest := map[string]bool{}
+	for _, b := range outbox {
+		if b.UpdateID == inc.Updates[0].ID {
+			latest[b.ID] = true
+		}
+	}
+	var out []*queue.Progress
+	for _, p := range progress {
+		if latest[p.BroadcastID] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// progressLine words the progress per channel of the latest update's
+// broadcast: sent of total, and failures.
 func (a *App) progressLine(lang string, progress []*queue.Progress) string {
 	type tally struct{ sent, total, failed int }
 	per := map[channel.Kind]*tally{}
