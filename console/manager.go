@@ -1,6 +1,7 @@
 package console
 
 import (
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,11 +85,41 @@ type incidentForm struct {
 	Messages    map[string]string // language → the message in it, beside Message (the page's default)
 	Names       map[string]string // language → the incident's name in it, beside Name (declaring)
 	Key         string            // the idempotency key the preview made
-	Version     int               // resolving: the incident's version the form was made from
+	Version     int               // the incident's version the form was made from
+	// Shown is the incident as the form was made from it: its status,
+	// impact and affected components' statuses (hidden fields). A status
+	// left as shown is not sent as a change, and a refusal says what
+	// changed since.
+	Shown shownState
 	// Resolving: the form resolves the incident (the page's Resolve
 	// button), so it says so, and a second resolve is refused.
 	Resolving bool
 	Error     string
+}
+
+// shownState is what an update form showed of the incident.
+type shownState struct {
+	Status   string
+	Impact   string
+	Statuses map[string]string // affected component ID → status
+}
+
+// formFrom is the update form of inc as it is now: its status, impact
+// override and components' statuses, and its version.
+func formFrom(inc *incident.Incident, comps []*incident.Component) *incidentForm {
+	// An update to a closed incident tells customers nothing unless asked:
+	// they have had the all-clear.
+	f := &incidentForm{Status: string(inc.Status), Impact: "auto", Notify: !inc.Status.Closed(), Statuses: map[string]string{}, Version: inc.Version}
+	if inc.ImpactOverride != "" {
+		f.Impact = string(inc.ImpactOverride)
+	}
+	for _, comp := range comps {
+		if inc.Affects(comp.ID) {
+			f.Statuses[comp.ID] = string(comp.Status)
+		}
+	}
+	f.Shown = shownState{Status: string(inc.Status), Impact: string(inc.Impact), Statuses: maps.Clone(f.Statuses)}
+	return f
 }
 
 // endonyms name each language in itself, as language pickers do.
@@ -135,9 +166,16 @@ func readIncidentForm(c *fiber.Ctx, comps []*incident.Component) *incidentForm {
 		Statuses: map[string]string{}, Key: c.FormValue("key"), Resolving: c.FormValue("resolving") != ""}
 	f.Version, _ = strconv.Atoi(c.FormValue("version"))
 	f.Messages, f.Names = readLanguageFields(c)
+	f.Shown = shownState{Status: c.FormValue("shown_status"), Impact: c.FormValue("shown_impact")}
 	for _, comp := range comps {
 		if st := c.FormValue("component_" + comp.ID); incident.ComponentStatus(st).Valid() {
 			f.Statuses[comp.ID] = st
+		}
+		if st := c.FormValue("shown_component_" + comp.ID); incident.ComponentStatus(st).Valid() {
+			if f.Shown.Statuses == nil {
+				f.Shown.Statuses = map[string]string{}
+			}
+			f.Shown.Statuses[comp.ID] = st
 		}
 	}
 	return f
@@ -161,6 +199,11 @@ func (f *incidentForm) input(declare bool) incident.IncidentInput {
 	ids := []string{}
 	for id, st := range f.Statuses {
 		ids = append(ids, id)
+		if was, ok := f.Shown.Statuses[id]; ok && was == st {
+			// Left as the form showed it: still affected (component_ids),
+			// but not a change to post, nor to put back if it moved since.
+			continue
+		}
 		in.Components[id] = incident.ComponentStatus(st)
 	}
 	sort.Strings(ids)
@@ -463,19 +506,7 @@ func (cs *Console) updatePage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// An update to a closed incident tells customers nothing unless asked:
-	// they have had the all-clear.
-	f := &incidentForm{Status: string(inc.Status), Impact: "auto", Notify: !inc.Status.Closed(), Statuses: map[string]string{}}
-	if inc.ImpactOverride != "" {
-		f.Impact = string(inc.ImpactOverride)
-	}
-	for _, comp := range comps {
-		for _, id := range inc.ComponentIDs {
-			if id == comp.ID {
-				f.Statuses[comp.ID] = string(comp.Status)
-			}
-		}
-	}
+	f := formFrom(inc, comps)
 	if c.Query("resolve") != "" {
 		if inc.Status.Closed() {
 			f.Error = cs.alreadyClosed(c, inc)
@@ -576,31 +607,25 @@ func (cs *Console) update(c *fiber.Ctx) error {
 		return cs.updateForm(c, fiber.StatusConflict, inc, comps, f)
 	}
 	in := f.input(false)
-	if f.Resolving {
-		// Only the version the form was made from: a resolution another
-		// manager (or door) posted meanwhile is not posted again, and an
-		// update posted while this one wrote ("still broken") is not
-		// overruled unseen.
-		v := inc.Version
-		if f.Version > 0 {
-			v = f.Version
-		}
-		in.IfVersion = &v
+	// Only the version the form was made from: a resolution another
+	// manager (or door) posted meanwhile is not posted again, and an
+	// update posted while this one was written ("still broken") is not
+	// overruled unseen. A form without one holds the version just read.
+	v := inc.Version
+	if f.Version > 0 {
+		v = f.Version
 	}
+	in.IfVersion = &v
 	if _, err := cs.cfg.Incidents.UpdateIncident(ctx, p.ID, inc.ID, in); err != nil {
 		if incident.ErrorCode(err) == incident.EPRECONDITION {
 			now, gerr := cs.cfg.Incidents.Incident(ctx, p.ID, inc.ID)
-			if gerr == nil && now.Status.Closed() {
+			if gerr == nil && f.Resolving && now.Status.Closed() {
 				f.Resolving, f.Notify = false, false
 				f.Error = cs.alreadyClosed(c, now)
 				return cs.updateForm(c, fiber.StatusConflict, now, comps, f)
 			}
 			if gerr == nil {
-				// The texts typed stay; the form is now made from the
-				// latest version, which the manager reads first.
-				f.Version = now.Version
-				f.Error = cs.newView(c, "", nil).T("ConsoleChangedMeanwhile", "Status", cs.newView(c, "", nil).E("Status", now.Status))
-				return cs.updateForm(c, fiber.StatusConflict, now, comps, f)
+				return cs.changedMeanwhile(c, f, now, comps)
 			}
 		}
 		if f.Error = formError(err); f.Error == "" {
@@ -609,6 +634,50 @@ func (cs *Console) update(c *fiber.Ctx) error {
 		return cs.updateForm(c, fiber.StatusUnprocessableEntity, inc, comps, f)
 	}
 	return c.Redirect(Prefix+"/incidents/"+inc.ID, fiber.StatusSeeOther)
+}
+
+// changedMeanwhile shows the form f again, made from the incident as it
+// is now (its version, status, impact and components' statuses), with
+// what the manager wrote kept and a notice of what changed since the
+// form was made.
+func (cs *Console) changedMeanwhile(c *fiber.Ctx, f *incidentForm, now *incident.Incident, comps []*incident.Component) error {
+	fresh := formFrom(now, comps)
+	v := cs.newView(c, "", nil)
+	var changes []string
+	if f.Shown.Status != "" && f.Shown.Status != string(now.Status) {
+		changes = append(changes, v.T("ConsoleChangedStatus", "From", v.E("Status", f.Shown.Status), "To", v.E("Status", now.Status)))
+	}
+	if f.Shown.Impact != "" && f.Shown.Impact != string(now.Impact) {
+		changes = append(changes, v.T("ConsoleChangedImpact", "From", v.E("Impact", f.Shown.Impact), "To", v.E("Impact", now.Impact)))
+	}
+	word := func(st string, ok bool) string {
+		if !ok {
+			return v.T("ConsoleNotAffected")
+		}
+		return v.E("Component", st)
+	}
+	for _, comp := range comps {
+		was, shown := f.Shown.Statuses[comp.ID]
+		is, affected := fresh.Statuses[comp.ID]
+		if f.Shown.Status != "" && (shown != affected || was != is) {
+			changes = append(changes, comp.Name+": "+word(was, shown)+" → "+word(is, affected))
+		}
+	}
+	if len(changes) == 0 {
+		changes = append(changes, v.T("ConsoleChangedUpdate"))
+	}
+	what := strings.Join(changes, "; ")
+	if f.Resolving {
+		// The manager resolves again, from the choices they made.
+		f.Version, f.Shown = fresh.Version, fresh.Shown
+		f.Error = v.T("ConsoleChangedMeanwhile", "Status", v.E("Status", now.Status), "Changes", what)
+		return cs.updateForm(c, fiber.StatusConflict, now, comps, f)
+	}
+	// An update: the choices are the incident's now, the texts kept; the
+	// manager reads what changed and picks again.
+	fresh.Message, fresh.Messages, fresh.Notify = f.Message, f.Messages, f.Notify
+	fresh.Error = v.T("ConsoleUpdateChangedMeanwhile", "Changes", what)
+	return cs.updateForm(c, fiber.StatusConflict, now, comps, fresh)
 }
 
 // cancelBroadcast is POST /console/broadcasts/:id/cancel.
