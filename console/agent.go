@@ -348,7 +348,17 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 			}
 		}
 	}
-	data := fiber.Map{"Complaint": cp, "Entries": entries, "IncidentNames": names, "Error": formErr, "Remedies": remedies, "AtRisk": cp.AtRisk(cs.now()),
+	// Who it is: a linked customer by the name on their record (the
+	// contact's name may be the Slack handle they wrote from).
+	who := cp.Contact.Name
+	if cp.Contact.CustomerID != "" && cs.cfg.Complaints.Customers != nil {
+		if cust, err := cs.cfg.Complaints.Customers.FindCustomerByID(ctx, p.ID, cp.Contact.CustomerID); err == nil && cust.Name != "" {
+			who = cust.Name
+		} else if err != nil && !errors.Is(err, incident.ErrNotFound) {
+			return err
+		}
+	}
+	data := fiber.Map{"Complaint": cp, "Entries": entries, "Who": who, "IncidentNames": names, "Error": formErr, "Remedies": remedies, "AtRisk": cp.AtRisk(cs.now()),
 		"Language": cp.Language} // what the customer reads: replies go out as written
 	if key := cp.Contact.Key(); key != "" {
 		off := pageOffset(c)
@@ -368,6 +378,9 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 			f.Address = cp.Contact.Phone
 		case cp.Contact.Email != "":
 			f.Address = cp.Contact.Email
+		case cp.Contact.Slack != "":
+			// A Slack complainant: herald answers them by direct message.
+			f.Address = cp.Contact.Slack
 		}
 		if f.RecipientID != "" || f.Address != "" {
 			ds, err := cs.cfg.Notify.Deliveries(ctx, f)

@@ -62,6 +62,22 @@ func (v *view) T(id string, kv ...string) string {
 // were told it is called.
 func (v *view) IncName(inc *incident.Incident) string { return inc.NameIn(v.Lang) }
 
+// Contact names a complainant in a list: their name, else their phone,
+// email or Slack user, as herald knows them.
+func (v *view) Contact(ct complaint.Contact) string {
+	switch {
+	case ct.Name != "":
+		return ct.Name
+	case ct.Phone != "":
+		return ct.Phone
+	case ct.Email != "":
+		return ct.Email
+	case ct.Slack != "":
+		return v.T("ConsoleSlackUser", "ID", ct.Slack)
+	}
+	return v.T("ConsoleUnknownContact")
+}
+
 // Say is an update's text in the console's language when the manager
 // wrote one (--message-hu …), else the default text: a Hungarian agent
 // reads, and tells the customer, what Hungarian customers were told.
