@@ -416,22 +416,41 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 		cs.log.Warn("console: list agents", "err", err)
 	}
 	var incID string
-	// The incidents the complaint can be tagged to: the open ones, and the
-	// one it is tagged to although it has ended (a win-back task, a
-	// customer writing after the resolution), first and chosen, so that
-	// saving the form unchanged keeps it.
-	tagTo, tagged := open, []*incident.Incident(nil)
+	// The incidents the complaint can be tagged to: the open ones, those
+	// ended within endedListed (customers write after the fix, about the
+	// outage they had), and the one it is tagged to although it ended
+	// before (a win-back task), first and chosen, so that saving the form
+	// unchanged keeps it.
+	ended, _, err := cs.cfg.Incidents.Incidents(ctx, incident.IncidentFilter{PageID: p.ID, Statuses: taggableEnded, Since: cs.now().Add(-endedListed)})
+	if err != nil {
+		return err
+	}
+	tagTo, tagged := append([]*incident.Incident(nil), open...), []*incident.Incident(nil)
+	for _, inc := range ended {
+		if !inc.IsMaintenance() {
+			tagTo = append(tagTo, inc)
+		}
+	}
 	if cp.Tag != nil {
 		incID = cp.Tag.IncidentID
 		if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, incID); err == nil {
 			data["Incident"] = inc
 			tagged = []*incident.Incident{inc}
-			if !slices.ContainsFunc(open, func(o *incident.Incident) bool { return o.ID == inc.ID }) {
-				tagTo = append([]*incident.Incident{inc}, open...)
+			if !slices.ContainsFunc(tagTo, func(o *incident.Incident) bool { return o.ID == inc.ID }) {
+				tagTo = append([]*incident.Incident{inc}, tagTo...)
 			}
 		}
 	}
 	data["TagTo"] = tagTo
+	if sg := cp.Suggestion; sg != nil && cp.Tag == nil {
+		// The suggestion by its name, and its status when it has ended
+		// since (its reason was true when it was made).
+		if inc, err := cs.cfg.Incidents.Incident(ctx, p.ID, sg.IncidentID); err == nil {
+			data["Suggested"] = inc
+		} else if !errors.Is(err, incident.ErrNotFound) {
+			return err
+		}
+	}
 	if cs.cfg.Compensation != nil && incID != "" {
 		a, err := cs.checkCompensation(c, p.ID, incID, cp)
 		if err != nil && !errors.Is(err, incident.ErrNotFound) && incident.ErrorCode(err) != incident.EINVALID {

@@ -25,6 +25,10 @@ var endedStatuses = []incident.Status{incident.Resolved, incident.Completed}
 
 const endedListed = 14 * 24 * time.Hour
 
+// taggableEnded are the statuses of an ended incident a complaint can be
+// tagged to.
+var taggableEnded = []incident.Status{incident.Resolved, incident.Postmortem}
+
 var maintenanceStatuses = []incident.Status{incident.Scheduled, incident.InProgress, incident.Verifying}
 
 // overview is GET /console/: the page as customers see it.
