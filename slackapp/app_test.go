@@ -150,7 +150,7 @@ func TestSubmissionParsing(t *testing.T) {
 		blockNotify:             {blockNotify: {SelectedOptions: []slackgo.OptionBlockObject{{Value: optionYes}}}},
 	}
 	sel, st := chosenComponents(values)
-	if strings.Join(sel, ",") != "c1,c2" || st["c1"] != incident.MajorOutage || len(st) != 1 {
+	if strings.Join(sel, ",") != "c2,c1" || st["c1"] != incident.MajorOutage || len(st) != 1 {
 		t.Errorf("chosen = %v %v", sel, st)
 	}
 	if !checked(values, blockNotify) || checked(values, blockOperational) {
@@ -224,5 +224,26 @@ func TestResolvedMessageKeepsTheWorstImpact(t *testing.T) {
 	inc.Status = incident.Resolved
 	if got := impact(); got != "Critical" {
 		t.Errorf("resolved after a major outage: the message shows %q, want Critical (as the status page)", got)
+	}
+}
+
+// The declare modal's status selects follow the components in the order
+// the manager picked them, not by ID.
+func TestDeclareSelectsInPickOrder(t *testing.T) {
+	a := testApp(t)
+	page := &incident.Page{ID: "p1", Name: "Example", Languages: []string{"en"}}
+	comps := []*incident.Component{{ID: "a1", Name: "Search"}, {ID: "b2", Name: "API"}, {ID: "z9", Name: "Payments"}}
+	values := map[string]map[string]slackgo.BlockAction{
+		blockComponents: {blockComponents: {SelectedOptions: []slackgo.OptionBlockObject{{Value: "z9"}, {Value: "a1"}, {Value: "b2"}}}}}
+	selected, statuses := chosenComponents(values)
+	v := a.declareView("en", page, comps, selected, statuses, "", meta{Page: "p1", Lang: "en"})
+	var order []string
+	for _, b := range v.Blocks.BlockSet {
+		if in, ok := b.(*slackgo.InputBlock); ok && strings.HasPrefix(in.BlockID, compStatusPrefix) {
+			order = append(order, in.Label.Text)
+		}
+	}
+	if got := strings.Join(order, ", "); got != "Status of Payments, Status of Search, Status of API" {
+		t.Errorf("status selects in the order %s, want the order picked", got)
 	}
 }

@@ -75,8 +75,11 @@ func (a *App) Command(ctx context.Context, cmd slackgo.SlashCommand) (string, er
 			return a.failed(lang, err), nil
 		}
 		return text, nil
+	case "", "help":
+		return a.text(lang, "SlackHelp"), nil
 	}
-	return a.text(lang, "SlackHelp"), nil
+	// A word herald does not know: said so, then what it does know.
+	return a.text(lang, "SlackUnknownCommand", "Word", clip(words[0], 40)) + "\n\n" + a.text(lang, "SlackHelp"), nil
 }
 
 // reason is an error as a user may read it: a domain error's message,

@@ -383,3 +383,21 @@ func TestProgressIsTheLatestUpdates(t *testing.T) {
 		t.Errorf("the resolution, sent to nobody, is shown with the declaration's messages: %s", b)
 	}
 }
+
+// TestCommandWords: a word /herald does not know is said to be unknown
+// before the help; a user with no role is told plainly that nothing
+// changed and what to do.
+func TestCommandWords(t *testing.T) {
+	d := startDoor(t)
+	got, err := d.n.Slack.Command(context.Background(), slackgo.SlashCommand{Command: "/herald", Text: "bogus", UserID: manager})
+	if err != nil || !strings.HasPrefix(got, "herald does not know “bogus”") || !strings.Contains(got, "/herald declare") {
+		t.Errorf("/herald bogus: %q, %v", got, err)
+	}
+	if got, _ := d.n.Slack.Command(context.Background(), slackgo.SlashCommand{Command: "/herald", Text: "help", UserID: manager}); strings.Contains(got, "does not know") {
+		t.Errorf("/herald help: %q", got)
+	}
+	got, _ = d.n.Slack.Command(context.Background(), slackgo.SlashCommand{Command: "/herald", Text: "declare", UserID: "U0STRANGER"})
+	if got != "Sorry, you may not do that: your Slack account has no herald role, so nothing has been changed. Ask a herald admin to add you." {
+		t.Errorf("the refusal reads %q", got)
+	}
+}

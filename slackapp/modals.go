@@ -440,7 +440,8 @@ func chosenComponents(values map[string]map[string]slackgo.BlockAction) ([]strin
 			}
 		}
 	}
-	sort.Strings(selected)
+	// In the order picked (Slack keeps it): the status selects follow
+	// the components as the manager chose them.
 	return selected, statuses
 }
 
