@@ -70,6 +70,9 @@ type Timeline struct {
 	// herald first imported a customer says nothing of whether they were
 	// one then.
 	backfilled bool
+	// ended: the incident is resolved (End is its end, not the moment the
+	// timeline was computed, which a cached one keeps).
+	ended bool
 }
 
 // NewTimeline computes each component's down intervals within the incident's
@@ -91,7 +94,7 @@ func NewTimeline(inc *incident.Incident, history []incident.StatusChange, now ti
 	if inc == nil || inc.IsMaintenance() {
 		return t
 	}
-	t.backfilled = inc.Backfilled
+	t.backfilled, t.ended = inc.Backfilled, inc.ResolvedAt != nil
 	t.Start, t.End = inc.StartedAt.UTC(), now.UTC()
 	if inc.ResolvedAt != nil {
 		t.End = inc.ResolvedAt.UTC()
@@ -196,8 +199,8 @@ func (t *Timeline) CustomerInto(a *AffectedTime, c *audience.Customer) {
 		}
 		since = c.CreatedAt
 	}
-	if since.IsZero() || t.End.IsZero() || since.Before(t.End) {
-		return
+	if !t.ended || since.IsZero() || since.Before(t.End) {
+		return // an incident still open affects whoever is a customer now
 	}
 	a.Components, a.Total, a.Longest, a.Joined = a.Components[:0], 0, 0, since.UTC()
 }

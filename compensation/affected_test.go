@@ -309,4 +309,14 @@ func TestCustomerInto(t *testing.T) {
 			}
 		})
 	}
+	// While the incident lasts, a customer imported after the timeline was
+	// computed (a cached one ends at that moment) is affected.
+	open := *inc
+	open.ResolvedAt = nil
+	tl := NewTimeline(&open, history, start.Add(30*time.Minute))
+	var a AffectedTime
+	tl.CustomerInto(&a, &audience.Customer{ID: "late", CreatedAt: start.Add(45 * time.Minute), Components: []string{"api"}})
+	if a.Total == 0 || !a.Joined.IsZero() {
+		t.Errorf("a customer imported during an open incident: total %s, joined %s", a.Total, a.Joined)
+	}
 }
