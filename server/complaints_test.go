@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
@@ -490,6 +491,42 @@ func TestReportForm(t *testing.T) {
 			if !none {
 				t.Errorf("the timeline does not say no acknowledgement went: %+v", entries)
 			}
+		}
+	})
+	t.Run("line breaks as a browser sends them", func(t *testing.T) {
+		// 350 lines, 9 799 characters with LF line breaks: within the
+		// textarea's maxlength, which counts a line break as one; the
+		// browser sends each as CRLF (10 148 characters).
+		lines := make([]string, 350)
+		for i := range lines {
+			lines[i] = strings.Repeat("x", 27)
+		}
+		lines[0] += strings.Repeat("y", 9799-350*27-349)
+		text := strings.Join(lines, "\n")
+		if n := utf8.RuneCountInString(text); n != 9799 {
+			t.Fatalf("test text has %d characters", n)
+		}
+		v := good()
+		v.Set("contact", "crlf@example.com")
+		v.Set("message", strings.ReplaceAll(text, "\n", "\r\n"))
+		r := e.postReport(t, v, true)
+		if r.status != http.StatusCreated {
+			t.Fatalf("a report of 9 799 characters sent with CRLF: %d %s", r.status, r.body)
+		}
+		var got struct{ Ref string }
+		r.json(t, &got)
+		cs, err := e.db.FindComplaintsByRef(ctx, e.page.ID, got.Ref)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("FindComplaintsByRef(%s) = %d, %v", got.Ref, len(cs), err)
+		}
+		if cs[0].Text != text {
+			t.Errorf("stored text: %d characters, CR %v; want the 9 799 with LF line breaks", utf8.RuneCountInString(cs[0].Text), strings.Contains(cs[0].Text, "\r"))
+		}
+		// One character over the limit is still refused.
+		v.Set("contact", "crlf2@example.com")
+		v.Set("message", strings.ReplaceAll(text+strings.Repeat("z", complaint.MaxTextLen-9799+1), "\n", "\r\n"))
+		if r := e.postReport(t, v, true); r.status != http.StatusBadRequest || r.errorOf(t).Field != "message" {
+			t.Errorf("%d characters: %d %s", complaint.MaxTextLen+1, r.status, r.body)
 		}
 	})
 	t.Run("per-contact limit", func(t *testing.T) {
