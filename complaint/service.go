@@ -204,7 +204,14 @@ type Intake struct {
 	// customer (a survey's win-back) must not disappear into a message on
 	// another complaint.
 	Separate bool
-	At       time.Time // zero: now
+	// Unverified says nothing proves the contact is the sender's: the
+	// status page's form, where anyone can type anyone's number or
+	// address. Such a message never continues another complaint (nor
+	// one it names): it would add a stranger's words to that person's
+	// complaint, and answer with their reference. It opens a complaint of
+	// its own, which repeat detection may mark a repeat for the agents.
+	Unverified bool
+	At         time.Time // zero: now
 	// Recorded says an agent or an API client chose the fields (a call
 	// recorded, a client's POST), whatever the channel: a control
 	// character in them is refused by name, never cleaned (fromOutside).
@@ -489,8 +496,11 @@ func (s *Service) customer(ctx context.Context, pageID string, ct *Contact) (*au
 // names, or the contact's open complaint when the message is a threaded
 // reply to its incident or comes within the attach window. nil when it
 // opens a new one. Calls an agent records always open a new one unless
-// they name the complaint.
+// they name the complaint; an unverified message (the form) always does.
 func (s *Service) continued(ctx context.Context, h *history, in Intake) (*Complaint, error) {
+	if in.Unverified {
+		return nil, nil
+	}
 	if in.ComplaintID != "" {
 		c, err := s.Store.FindComplaintByID(ctx, in.ComplaintID)
 		if err != nil && !errors.Is(err, incident.ErrNotFound) {

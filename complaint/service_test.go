@@ -797,6 +797,15 @@ func TestAttach(t *testing.T) {
 			{name: "a call always opens a new one", second: step{time.Minute, func(*complaint.Complaint, *incident.Incident) complaint.Intake {
 				return complaint.Intake{Channel: complaint.Phone, Contact: bob, Text: "called"}
 			}, false}, ackGiven: true},
+			// Anyone can type Bob's number into the status page's form:
+			// that report is never added to his complaint (nor answered
+			// with his reference), even within the window or naming it.
+			{name: "the form within the window opens its own", second: step{time.Minute, func(*complaint.Complaint, *incident.Incident) complaint.Intake {
+				return complaint.Intake{Channel: complaint.Web, Contact: bob, Text: "mallory was here", Unverified: true}
+			}, false}, ackGiven: true},
+			{name: "the form naming the complaint opens its own", second: step{time.Minute, func(first *complaint.Complaint, _ *incident.Incident) complaint.Intake {
+				return complaint.Intake{Channel: complaint.Web, Contact: bob, Text: "mallory was here", ComplaintID: first.ID, Unverified: true}
+			}, false}, ackGiven: true},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -813,8 +822,11 @@ func TestAttach(t *testing.T) {
 				}
 				c, created := h.receive(in)
 				if !tt.second.same {
-					if !created || c.ID == first.ID {
-						t.Fatalf("second = %s (created %v), want a new complaint", c.ID, created)
+					if !created || c.ID == first.ID || c.Ref == first.Ref {
+						t.Fatalf("second = %s %s (created %v), want a new complaint", c.ID, c.Ref, created)
+					}
+					if got := h.get(first.ID); got.Messages != 1 || len(h.entries(first.ID, complaint.EntryMessageIn)) != 1 {
+						t.Errorf("the first complaint has %d messages, want its own 1", got.Messages)
 					}
 					wantAcks := 1
 					if tt.ackGiven {

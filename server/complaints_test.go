@@ -493,6 +493,38 @@ func TestReportForm(t *testing.T) {
 			}
 		}
 	})
+	t.Run("another person's number files a complaint of its own", func(t *testing.T) {
+		// Anna texted a minute ago; anyone can type her number into the
+		// form: the report neither joins her complaint nor shows its
+		// reference.
+		anna, _, err := e.cs.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+			Contact: complaint.Contact{Phone: "+36201234567"}, Text: "Nem megy a fizetés"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := good()
+		v.Set("contact", "+36 20 123 4567")
+		v.Set("message", "mallory's words")
+		r := e.postReport(t, v, true)
+		var got struct{ Ref string }
+		r.json(t, &got)
+		if r.status != http.StatusCreated || got.Ref == "" || got.Ref == anna.Ref {
+			t.Fatalf("the form answered %d %s; Anna's reference is %s", r.status, r.body, anna.Ref)
+		}
+		v.Set("message", "mallory's words again")
+		if r := e.postReport(t, v, false); strings.Contains(r.String(), anna.Ref) {
+			t.Errorf("the thank-you page shows Anna's reference %s", anna.Ref)
+		}
+		_, entries, err := e.cs.Timeline(ctx, e.page.ID, anna.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			if strings.Contains(en.Text, "mallory") {
+				t.Errorf("Anna's timeline holds the form's words: %+v", en)
+			}
+		}
+	})
 	t.Run("line breaks as a browser sends them", func(t *testing.T) {
 		// 350 lines, 9 799 characters with LF line breaks: within the
 		// textarea's maxlength, which counts a line break as one; the

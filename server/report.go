@@ -164,8 +164,12 @@ func (s *Server) report() fiber.Handler {
 		// The incident page the form came from is not passed as ReplyTo:
 		// the tagger would give "reply to a message about …" as the reason,
 		// which is untrue. The component it preselected is the evidence.
+		// Anyone can type anyone's contact here (Unverified): the report
+		// is a complaint of its own, never added to the complaint of the
+		// person whose number or address it gives, whose reference the
+		// thank-you would then show.
 		cp, _, err := s.cp.svc.Receive(ctx, complaint.Intake{PageID: page.ID, Channel: complaint.Web, Contact: ct,
-			Text: posted.Message, Components: comps, Language: lang})
+			Text: posted.Message, Components: comps, Language: lang, Unverified: true})
 		if err != nil {
 			if _, internal := asDomainError(err); !internal {
 				return again(http.StatusBadRequest, statuspage.ProblemInvalid, err)
