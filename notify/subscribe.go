@@ -103,17 +103,9 @@ func (s *Service) normalizeAddress(kind channel.Kind, raw string) (string, error
 // smsSignupAllowed applies Config.SMSCountries to a self-service SMS
 // sign-up of addr (E.164) and returns the number's region.
 func (s *Service) smsSignupAllowed(ctx context.Context, pageID, addr string) (bool, string, error) {
-	num, _ := phonenumbers.Parse(addr, "")
-	region := phonenumbers.GetRegionCodeForNumber(num)
-	list := s.cfg.SMSCountries
-	if containsFold(list, "any") || containsFold(list, region) {
-		return true, region, nil
-	}
-	if len(list) > 0 {
-		return false, region, nil
-	}
-	if s.cfg.DefaultRegion != "" && strings.EqualFold(s.cfg.DefaultRegion, region) {
-		return true, region, nil
+	region := phoneRegion(addr)
+	if open, decided := s.smsRegionOpen(region); decided {
+		return open, region, nil
 	}
 	// By default an imported customer's number may sign up wherever it is:
 	// the business already texts it.
@@ -122,6 +114,49 @@ func (s *Service) smsSignupAllowed(ctx context.Context, pageID, addr string) (bo
 		return false, region, err
 	}
 	return len(cs) > 0, region, nil
+}
+
+// phoneRegion is the region code of a number (E.164), "" when unknown.
+func phoneRegion(addr string) string {
+	num, _ := phonenumbers.Parse(addr, "")
+	return phonenumbers.GetRegionCodeForNumber(num)
+}
+
+// smsRegionOpen applies the configuration alone to a sign-up from region:
+// open when sms_countries names it (or "any") or, without a list, when it
+// is default_region's; decided false when only the imported customers can
+// say (no list, another region).
+func (s *Service) smsRegionOpen(region string) (open, decided bool) {
+	list := s.cfg.SMSCountries
+	if containsFold(list, "any") || containsFold(list, region) {
+		return true, true
+	}
+	if len(list) > 0 {
+		return false, true
+	}
+	if s.cfg.DefaultRegion != "" && strings.EqualFold(s.cfg.DefaultRegion, region) {
+		return true, true
+	}
+	return false, false
+}
+
+// FormCanAnswer reports whether herald writes back to an address of kind
+// typed into the status page's report form, judged by the configuration
+// alone: a channel of that kind is set up and, for a number, its region
+// is open to SMS sign-ups by sms_countries (or default_region). Never by
+// who the address is or what they did (an opt-out, being an imported
+// customer): anyone can type anyone's address there, and the form's
+// answer must tell them nothing about that person. What CanAnswer says of
+// the complaint filed may differ; the thank-you is worded to stay true.
+func (s *Service) FormCanAnswer(kind channel.Kind, addr string) bool {
+	if _, ok := s.chans[kind]; !ok || addr == "" {
+		return false
+	}
+	if kind != channel.SMS {
+		return true
+	}
+	open, _ := s.smsRegionOpen(phoneRegion(addr))
+	return open
 }
 
 // slackHost reports whether raw's host is one a Slack incoming webhook may

@@ -525,6 +525,29 @@ func TestReportForm(t *testing.T) {
 			}
 		}
 	})
+	t.Run("another person's STOP does not show", func(t *testing.T) {
+		// +36 20 555 5551 sent STOP; +36 20 555 5552 did not. Whoever
+		// types either into the form gets the same answer, and a
+		// thank-you that is true for both.
+		e.twilioPost(t, "/webhooks/twilio/sms", sms("SM"+strings.Repeat("5", 32), "+36205555551", "STOP"), sandbox.DefaultAuthToken)
+		var pages []string
+		for _, num := range []string{"+36 20 555 5551", "+36 20 555 5552"} {
+			v := good()
+			v.Set("contact", num)
+			r := e.postReport(t, v, true)
+			if r.status != http.StatusCreated || !strings.Contains(r.String(), `"answered":true`) {
+				t.Errorf("%s: %d %s; want answered true for both", num, r.status, r.body)
+			}
+			page := e.postReport(t, v, false).String()
+			pages = append(pages, page[:strings.Index(page, "<strong>")])
+		}
+		if pages[0] != pages[1] {
+			t.Errorf("the thank-you pages differ:\n%s\n----\n%s", pages[0], pages[1])
+		}
+		if !strings.Contains(pages[0], "unless it has asked us to send it no messages") {
+			t.Errorf("the thank-you does not say the confirmation depends on the contact: %s", pages[0])
+		}
+	})
 	t.Run("line breaks as a browser sends them", func(t *testing.T) {
 		// 350 lines, 9 799 characters with LF line breaks: within the
 		// textarea's maxlength, which counts a line break as one; the

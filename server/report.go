@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -176,17 +177,26 @@ func (s *Server) report() fiber.Handler {
 			}
 			return err
 		}
-		// Whether an answer can reach them: the page must not promise a
-		// confirmation that will never come.
-		reply, err := s.bc.notify.CanAnswer(ctx, cp)
-		if err != nil {
-			return err
-		}
+		// Whether an answer can reach them, from what was typed and the
+		// configuration only (FormCanAnswer): the page must not promise a
+		// confirmation that will never come, nor tell whoever typed a
+		// number whether its owner sent STOP (or is a customer). The
+		// thank-you for an answer says it comes unless the contact opted
+		// out, true either way.
+		reply := s.bc.notify.FormCanAnswer(answerKind(ct), ct.Phone+ct.Email)
 		if !acceptsHTML(c) {
 			return c.Status(http.StatusCreated).JSON(fiber.Map{"ref": cp.Ref, "answered": reply})
 		}
 		return s.sendForm(c, http.StatusOK, page, statuspage.FormReported, statuspage.FormData{Ref: cp.Ref, NoReply: !reply})
 	}
+}
+
+// answerKind is the channel of the one address the form's contact holds.
+func answerKind(ct complaint.Contact) channel.Kind {
+	if ct.Phone != "" {
+		return channel.SMS
+	}
+	return channel.Email
 }
 
 // formText is a textarea's value with its line breaks as LF: browsers
