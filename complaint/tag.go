@@ -49,6 +49,15 @@ const (
 	maxReasonMentions      = 3
 )
 
+// weightNamesOpen is added when the text names a component an open
+// incident affects ("the checkout page is blank"): what the customer says
+// is wrong now outweighs which components their record says they use of
+// an incident that has just ended (weightComponent + weightJustEnded <
+// weightWord + weightNamesOpen + weightOpen), but one such word does not
+// outweigh their component in another open incident (weightWord +
+// weightNamesOpen < weightComponent).
+const weightNamesOpen = 0.28
+
 // Suggest scores every candidate incident (open, or resolved within the
 // last 72 hours) for a complaint and returns the best as a Tag with a
 // confidence and a reason a person can read; nil when nothing points to
@@ -113,7 +122,12 @@ func scoreIncident(ev Evidence, inc *incident.Incident, names map[string]string,
 		if len(hits) > maxReasonMentions {
 			hits = hits[:maxReasonMentions]
 		}
-		reasons = append(reasons, "text mentions "+quoteAll(hits))
+		reason := "text mentions " + quoteAll(hits)
+		if name := namedComponent(words, inc, names); name != "" && inc.Open() {
+			score += weightNamesOpen
+			reason += fmt.Sprintf(" (names %s, which it affects)", name)
+		}
+		reasons = append(reasons, reason)
 		why = append(why, Why{Code: WhyMentions, Args: map[string]string{"words": quoteAll(hits)}})
 	}
 	if score == 0 && !(open == 1 && inc.Open()) {
@@ -262,6 +276,23 @@ func incidentWords(inc *incident.Incident, names map[string]string) []string {
 		}
 	}
 	return out
+}
+
+// namedComponent returns the name of the first of inc's components whose
+// name the complaint's words name, inflections allowed; "" when none.
+func namedComponent(text []word, inc *incident.Incident, names map[string]string) string {
+	for _, id := range inc.ComponentIDs {
+		var nw []string
+		for _, f := range fold.Words(names[id]) {
+			if len([]rune(f)) >= minWordLen && !generic[f] {
+				nw = append(nw, f)
+			}
+		}
+		if len(nw) > 0 && len(mentions(text, nw)) > 0 {
+			return names[id]
+		}
+	}
+	return ""
 }
 
 // mentions returns the complaint's words (as written, each once) that

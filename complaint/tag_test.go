@@ -91,6 +91,20 @@ func TestSuggest(t *testing.T) {
 		{name: "no incident at all", ev: Evidence{At: at, Text: "payments"}, incidents: []*incident.Incident{}, want: ""},
 		{name: "customer component beats another incident's words", ev: Evidence{At: at, Text: "checkout", Components: []string{"cpay"}},
 			want: "ipay", minConf: 0.5},
+		{name: "customer component beats another open incident's component named once", ev: Evidence{At: at, Text: "checkout", Components: []string{"cpay"}},
+			incidents: []*incident.Incident{incs[0], openCheckout(t0.Add(10 * time.Minute))}, want: "ipay", minConf: 0.5},
+		// Piotr uses Card payments, whose outage ended twenty minutes ago;
+		// Checkout is down now and he says so: naming the open incident's
+		// component beats merely using a component of one just ended.
+		{name: "the open incident's component named beats the customer's component of one just ended",
+			ev:        Evidence{At: at, Text: "Strona checkout jest pusta, nie mogę zapłacić za koszyk", Components: []string{"cpay"}},
+			incidents: []*incident.Incident{resolvedPayments(t0.Add(10 * time.Minute)), openCheckout(t0.Add(15 * time.Minute))},
+			want:      "ichk2", minConf: DefaultThreshold, reasonHas: []string{"'checkout'", "names Checkout"}},
+		{name: "likewise when it is not the only open incident",
+			ev: Evidence{At: at, Text: "Strona checkout jest pusta", Components: []string{"cpay"}},
+			incidents: []*incident.Incident{resolvedPayments(t0.Add(10 * time.Minute)), openCheckout(t0.Add(15 * time.Minute)),
+				{ID: "ilog", Name: "Login slow", Status: incident.Investigating, ComponentIDs: []string{"clog"}, StartedAt: t0}},
+			want: "ichk2", minConf: DefaultThreshold},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,4 +226,13 @@ func maintenanceStartedEarly() *incident.Incident {
 			{Status: incident.InProgress, Body: "Started.", CreatedAt: t0.Add(-10 * time.Minute),
 				AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.UnderMaintenance}}},
 			{Status: incident.Scheduled, Body: "Planned.", CreatedAt: t0.Add(-time.Hour)}}}
+}
+
+// openCheckout is an open incident on Checkout, started at start, whose
+// name shares no word with the complaints that name the component.
+func openCheckout(start time.Time) *incident.Incident {
+	return &incident.Incident{ID: "ichk2", Name: "Orders cannot be placed", Status: incident.Investigating, Impact: incident.ImpactMajor,
+		ComponentIDs: []string{"cchk"}, StartedAt: start,
+		Updates: []*incident.Update{{Status: incident.Investigating, Body: "Investigating.", CreatedAt: start,
+			AffectedComponents: []incident.AffectedComponent{{Code: "cchk", NewStatus: incident.MajorOutage}}}}}
 }
