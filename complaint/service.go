@@ -350,7 +350,7 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Complaint, bool, err
 		return nil, false, err
 	}
 	h := &history{s: s, pageID: page.ID, key: in.Contact.Key()}
-	if c, err := s.continued(ctx, h, in); err != nil || c != nil {
+	if c, err := s.continued(ctx, page, h, in); err != nil || c != nil {
 		if err != nil {
 			return nil, false, err
 		}
@@ -497,7 +497,10 @@ func (s *Service) customer(ctx context.Context, pageID string, ct *Contact) (*au
 // reply to its incident or comes within the attach window. nil when it
 // opens a new one. Calls an agent records always open a new one unless
 // they name the complaint; an unverified message (the form) always does.
-func (s *Service) continued(ctx context.Context, h *history, in Intake) (*Complaint, error) {
+// A message within the window that the tagger would tag, confidently, to
+// another open incident than the complaint's is a new complaint about
+// that incident (aboutAnother).
+func (s *Service) continued(ctx context.Context, page *incident.Page, h *history, in Intake) (*Complaint, error) {
 	if in.Unverified {
 		return nil, nil
 	}
@@ -517,11 +520,42 @@ func (s *Service) continued(ctx context.Context, h *history, in Intake) (*Compla
 	if err != nil || c == nil {
 		return nil, err
 	}
-	threaded := in.ReplyTo != "" && in.ReplyTo == c.IncidentID()
-	if threaded || in.At.Sub(c.LastMessageAt) <= s.Policy.AttachWindow {
-		return c, nil
+	if in.ReplyTo != "" && in.ReplyTo == c.IncidentID() {
+		return c, nil // threaded
 	}
-	return nil, nil
+	if in.At.Sub(c.LastMessageAt) > s.Policy.AttachWindow {
+		return nil, nil
+	}
+	if other, err := s.aboutAnother(ctx, page, c, in); err != nil || other {
+		return nil, err
+	}
+	return c, nil
+}
+
+// aboutAnother reports whether a message within the attach window of the
+// open complaint c is about another incident than c's: the tagger, given
+// what the message itself says (its words, the incident it answers, the
+// components the sender named; not the components the customer's record
+// lists, which say nothing about this message), tags it confidently to an
+// open incident c is not tagged to ("now the checkout page is blank too",
+// minutes after a complaint about payments). Attached, it would be
+// answered by the resolution of the wrong incident ("it is fixed") while
+// its own lasted. A complaint still in triage (untagged) takes the
+// message: the agent who tags it reads both.
+func (s *Service) aboutAnother(ctx context.Context, page *incident.Page, c *Complaint, in Intake) (bool, error) {
+	switch {
+	case c.IncidentID() == "":
+		return false, nil
+	case in.IncidentID != "": // the sender chose: no guess
+		return in.IncidentID != c.IncidentID(), nil
+	}
+	incs, comps, err := s.candidates(ctx, page.ID, in.At)
+	if err != nil {
+		return false, err
+	}
+	t := Suggest(Evidence{At: in.At, Text: messageText(in), Components: in.Components, Named: len(in.Components) > 0,
+		ReplyTo: in.ReplyTo, Location: page.Location()}, incs, comps)
+	return t != nil && t.Confidence >= s.Policy.Threshold && !t.Ended && t.IncidentID != c.IncidentID(), nil
 }
 
 // attach adds a message to an open complaint: no second acknowledgement,

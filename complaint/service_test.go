@@ -887,6 +887,48 @@ func TestAttach(t *testing.T) {
 	})
 }
 
+// TestAttachAboutAnotherIncident: Ann emails about Payments; minutes
+// later, Checkout down too, she texts about it. Within the attach window,
+// yet about another open incident: a complaint of its own, tagged to
+// Checkout and acknowledged with what we know of it, so that the Payments
+// resolution does not tell her "it is fixed" about Checkout. A message
+// that says nothing new about which incident stays on her complaint.
+func TestAttachAboutAnotherIncident(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		pay := h.declare("Card payments are failing", h.payments)
+		first, _ := h.receive(complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Email: annEmail}, Text: "my card payment failed"})
+		if first.IncidentID() != pay.ID {
+			t.Fatalf("first complaint tagged %+v, want %s", first.Tag, pay.ID)
+		}
+		h.clock.Set(3 * time.Minute)
+		chk := h.declare("Checkout page blank", h.checkout)
+		h.clock.Set(4 * time.Minute)
+		second, created := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "Now the checkout page is completely blank too"})
+		if !created || second.ID == first.ID || second.IncidentID() != chk.ID {
+			t.Fatalf("the message about Checkout: created %v, %s tagged %+v; want a new complaint tagged to %s", created, second.ID, second.Tag, chk.ID)
+		}
+		if asks := h.ack.ok(second.ID); len(asks) != 1 || asks[0].Answer != complaint.AnswerKnown {
+			t.Errorf("the Checkout complaint's acknowledgement: %+v", asks)
+		}
+		h.clock.Set(6 * time.Minute)
+		if same, created := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "and it is very slow"}); created || same.ID != second.ID {
+			t.Errorf("a message about nothing new: created %v, %s; want attached to %s", created, same.ID, second.ID)
+		}
+		if got := h.get(first.ID); got.Messages != 1 {
+			t.Errorf("the Payments complaint has %d messages, want 1", got.Messages)
+		}
+		h.clock.Set(time.Hour)
+		h.resolveIncident(pay, "Fixed.")
+		if n, err := h.svc.IncidentResolved(h.ctx, pay.ID); n != 1 || err != nil {
+			t.Fatalf("IncidentResolved(Payments) = %d, %v; want 1", n, err)
+		}
+		if got := h.get(second.ID); !got.Open() {
+			t.Errorf("the Checkout complaint is %s after the Payments resolution, want open", got.State)
+		}
+	})
+}
+
 // TestAttachBehindManyNewer: the contact's open complaint is older than
 // the newest complaints Receive reads at once (all resolved since): a
 // threaded reply still finds it and attaches.
