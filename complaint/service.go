@@ -562,9 +562,26 @@ func (s *Service) aboutAnother(ctx context.Context, page *incident.Page, c *Comp
 // and a complaint waiting on the customer is worked on again. A call an
 // agent records onto it (recordedByAgent) also carries what the agent
 // learnt and promised: see agentsRecord.
+//
+// A message that reopens a resolved or closed complaint ("it still does
+// not work", a reply to the resolution) is handled as one that opens a
+// complaint: it has an owner (the one it had while they are still an
+// agent, else the next on duty, else the triage queue) and the customer
+// gets the receipt that a person will answer, by when (reopenAnswer):
+// the same on every door, a reply by email as a text by SMS.
 func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complaint, error) {
 	actor := incident.ActorFrom(ctx).String()
-	return s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+	reopening := !c.Open()
+	owner := c.Owner
+	if reopening && !recordedByAgent(in) {
+		var err error
+		if owner, err = s.reopenOwner(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	reopened := false
+	c, err := s.change(ctx, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+		reopened = false
 		c.Messages++
 		c.LastMessageAt = in.At
 		var entries []*Entry
@@ -579,6 +596,14 @@ func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complai
 				EventCustomerWrote, "from", string(c.State), "to", string(StateInProgress)))
 			c.State = StateInProgress
 			reopen(c, now)
+			if reopening && !recordedByAgent(in) {
+				reopened = true
+				if owner != c.Owner {
+					entries = append(entries, s.event(c, EntryAssign, "system", "owner: "+orNobody(c.Owner)+" → "+orNobody(owner)+": reopened by the customer", now,
+						EventOwner, "from", c.Owner, "to", owner))
+					c.Owner = owner
+				}
+			}
 		}
 		msg := s.entry(c, EntryMessageIn, "customer", in.Channel, messageText(in), in.At)
 		msg.ExternalID = in.ExternalID
@@ -588,6 +613,75 @@ func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complai
 		msg.Actor = actor // the agent wrote it down, as open records it
 		return append(append([]*Entry{msg}, entries...), s.agentsRecord(c, in, actor, now)...), nil
 	})
+	if err != nil || !reopened {
+		return c, err
+	}
+	return s.reopenAnswer(ctx, c), nil
+}
+
+func orNobody(owner string) string {
+	if owner == "" {
+		return "nobody"
+	}
+	return owner
+}
+
+// reopenOwner is who takes a complaint the customer reopens: its owner
+// while they are still an agent (Agents), else whom a new complaint would
+// go to (the next on duty in turn, else nobody: the triage queue).
+func (s *Service) reopenOwner(ctx context.Context, c *Complaint) (string, error) {
+	if c.Owner != "" {
+		agents, err := s.Agents(ctx)
+		if err != nil {
+			return "", err
+		}
+		if slices.Contains(agents, c.Owner) {
+			return c.Owner, nil
+		}
+	}
+	return s.owner(ctx, c.PageID, "")
+}
+
+// reopenAnswer asks for the receipt of a complaint the customer reopened
+// (AnswerReceived: a person will answer, by the first-answer promise
+// counted from now, at the latest the reopened resolution promise) and
+// records it on the timeline; the key is the message's number, so that a
+// retry asks once. A failure is logged: the customer's message is kept
+// and the owner sees it.
+func (s *Service) reopenAnswer(ctx context.Context, c *Complaint) *Complaint {
+	if s.Answers == nil {
+		return c
+	}
+	promised := *c
+	if first := c.FirstAnswerDue.Sub(c.CreatedAt); first > 0 {
+		promised.FirstAnswerDue = c.LastMessageAt.Add(first)
+		if promised.FirstAnswerDue.After(c.ResolveDue) {
+			promised.FirstAnswerDue = c.ResolveDue
+		}
+	}
+	out, canWrite, err := s.answerChannel(ctx, c)
+	key := fmt.Sprintf("reopened:%d", c.Messages)
+	if err == nil && canWrite {
+		err = s.Answers.Answer(ctx, &promised, AnswerReceived, key, "")
+	}
+	if err != nil {
+		s.Log.Warn("receipt of a reopened complaint not queued", "complaint_id", c.ID, "err", err)
+		return c
+	}
+	got, err := s.changeFrom(ctx, c, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
+		e := s.event(c, EntryMessageOut, "system", "receipt ("+string(AnswerReceived)+") queued: the customer wrote to the "+
+			"complaint after its resolution", now, EventAckQueued, "answer", string(AnswerReceived))
+		e.Channel = out
+		if !canWrite {
+			e.Kind, e.Channel, e.Text, e.Event, e.Args = EntryNote, "", "no receipt: herald cannot write to this contact", EventAckNone, nil
+		}
+		return []*Entry{e}, nil
+	})
+	if err != nil {
+		s.Log.Warn("receipt of a reopened complaint not recorded", "complaint_id", c.ID, "err", err)
+		return c
+	}
+	return got
 }
 
 // AddPromise is a complaint's promise with another one made since: both,

@@ -1357,6 +1357,86 @@ func TestReopenedAfterIncidentResolved(t *testing.T) {
 	})
 }
 
+// TestReopenedByCustomerAnswered: a customer's reply to the resolution
+// ("Nadal nie działa!", threaded to the complaint by email, or its
+// reference quoted in a text) reopens the complaint as a new one would
+// be handled: a receipt that a person will answer, and an owner (the one
+// it had while they are an agent, else the next on duty, else the
+// triage queue). Email and SMS behave the same.
+func TestReopenedByCustomerAnswered(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		h.svc.OnDuty = []string{"alice", "bert"}
+		inc := h.declare("Checkout is down", h.checkout)
+		bob := complaint.Contact{Phone: bobPhone, Email: "bob@example.com"}
+		kept, _ := h.receive(complaint.Intake{Contact: bob, Text: "cannot check out"})
+		gone, _ := h.receive(complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Email: annEmail}, Text: "checkout?", IncidentID: inc.ID})
+		if kept.Owner != "alice" || gone.Owner != "bert" {
+			t.Fatalf("owners %q, %q; want alice, bert", kept.Owner, gone.Owner)
+		}
+		h.clock.Set(time.Hour)
+		h.resolveIncident(inc, "Fixed.")
+		if n, err := h.svc.IncidentResolved(h.ctx, inc.ID); n != 2 || err != nil {
+			t.Fatalf("IncidentResolved = %d, %v", n, err)
+		}
+		h.svc.OnDuty = []string{"alice", "cleo"} // bert is no agent any more
+		for _, tt := range []struct {
+			c     *complaint.Complaint
+			in    complaint.Intake
+			owner string
+		}{
+			{kept, complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Email: "bob@example.com"}, Text: "Nadal nie działa!", ComplaintID: kept.ID}, "alice"},
+			{gone, complaint.Intake{Channel: complaint.SMS, Contact: complaint.Contact{Phone: annPhone}, Text: gone.Ref + " still broken", ComplaintID: gone.ID}, "alice"},
+		} {
+			h.clock.Set(2 * time.Hour)
+			got, created := h.receive(tt.in)
+			if created || got.ID != tt.c.ID || got.State != complaint.StateInProgress {
+				t.Fatalf("%s: created %v, %s %s; want %s reopened", tt.in.Channel, created, got.ID, got.State, tt.c.ID)
+			}
+			if got.Owner != tt.owner {
+				t.Errorf("%s: owner %q, want %q", tt.in.Channel, got.Owner, tt.owner)
+			}
+			var receipts []ask
+			for _, a := range h.ack.ok(got.ID) {
+				if a.Answer == complaint.AnswerReceived {
+					receipts = append(receipts, a)
+				}
+			}
+			if len(receipts) != 1 {
+				t.Errorf("%s: receipts %+v, want one", tt.in.Channel, receipts)
+			}
+			out := 0
+			for _, e := range h.entries(got.ID, complaint.EntryMessageOut) {
+				if e.Event == complaint.EventAckQueued && e.Args["answer"] == string(complaint.AnswerReceived) {
+					out++
+				}
+			}
+			if out != 1 {
+				t.Errorf("%s: %d receipts on the timeline, want 1", tt.in.Channel, out)
+			}
+		}
+		// Nobody on duty any more, its owner gone: the triage queue.
+		if _, err := h.svc.Resolve(h.ctx, h.page.ID, gone.ID, complaint.RemedyFix, "Fixed now."); err != nil {
+			t.Fatal(err)
+		}
+		h.svc.OnDuty = nil
+		h.clock.Set(3 * time.Hour)
+		got, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "no, still broken", ComplaintID: gone.ID})
+		if got.ID != gone.ID || got.Owner != "" || got.State != complaint.StateInProgress {
+			t.Errorf("reopened again: %s owner %q state %s; want %s, nobody, in_progress", got.ID, got.Owner, got.State, gone.ID)
+		}
+		receipts := 0
+		for _, a := range h.ack.ok(gone.ID) {
+			if a.Answer == complaint.AnswerReceived {
+				receipts++
+			}
+		}
+		if receipts != 2 {
+			t.Errorf("%d receipts after reopening twice, want 2", receipts)
+		}
+	})
+}
+
 func TestResolveByAgent(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open)
