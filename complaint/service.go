@@ -142,8 +142,9 @@ type Service struct {
 	Now      func() time.Time
 	Log      *slog.Logger
 
-	cands  candidateCache
-	events eventGate
+	cands    candidateCache
+	events   eventGate
+	contacts keyLocks // Receive's lock per contact (claimContact)
 }
 
 // DefaultCandidatesTTL is NewService's CandidatesTTL.
@@ -350,6 +351,23 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Complaint, bool, err
 		return nil, false, err
 	}
 	h := &history{s: s, pageID: page.ID, key: in.Contact.Key()}
+	if h.key != "" && mayContinue(in) {
+		// Deciding whether it continues the contact's open complaint, and
+		// opening one if not, is one step per contact on every node:
+		// messages that come together (three texts at once) make one
+		// complaint and one acknowledgement.
+		release, err := s.claimContact(ctx, page.ID, h.key)
+		if err != nil {
+			return nil, false, err
+		}
+		defer release()
+		if in.ExternalID != "" {
+			// The same message, retried while another took the claim.
+			if c, err := s.byExternalID(ctx, page.ID, in.ExternalID); err == nil || !errors.Is(err, incident.ErrNotFound) {
+				return c, false, err
+			}
+		}
+	}
 	if c, err := s.continued(ctx, page, h, in); err != nil || c != nil {
 		if err != nil {
 			return nil, false, err
@@ -362,6 +380,115 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Complaint, bool, err
 		return nil, false, err
 	}
 	return c, true, nil
+}
+
+// mayContinue reports whether an intake may continue an open complaint
+// it does not name (continued): not a call, a task filed apart, an
+// agent's record through the API, or an unverified form.
+func mayContinue(in Intake) bool {
+	return !in.Unverified && !in.Separate && in.Channel != Phone && !(in.Channel == API && in.Owner != "")
+}
+
+// Bounds of a contact's intake claim (claimContact).
+const (
+	// contactClaimFor is how long a claim lasts unless released: a node
+	// that died holding one holds up its contact's messages that long.
+	contactClaimFor = 30 * time.Second
+	// contactClaimWait is how long Receive waits for a claim another node
+	// holds before it goes on without (logged): a message is never lost
+	// to a stuck claim, at worst it opens a complaint of its own.
+	contactClaimWait = 2 * contactClaimFor
+	contactClaimPoll = 5 * time.Millisecond // the first wait; doubled up to 200 ms
+)
+
+// claimContact serialises Receive per contact: within this process by a
+// lock per contact, across nodes by the store's claim (ClaimContact),
+// which another node's Receive for the same contact waits for. release
+// ends both.
+func (s *Service) claimContact(ctx context.Context, pageID, key string) (release func(), err error) {
+	unlock, err := s.contacts.lock(ctx, pageID+"\x00"+key)
+	if err != nil {
+		return nil, err
+	}
+	holder := incident.NewID()
+	start, wait := time.Now(), contactClaimPoll
+	for {
+		now := s.now()
+		ok, err := s.Store.ClaimContact(ctx, pageID, key, holder, now, now.Add(contactClaimFor))
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		if time.Since(start) >= contactClaimWait {
+			s.Log.Warn("contact claim held elsewhere too long; going on without it", "page_id", pageID, "waited", time.Since(start).Round(time.Millisecond))
+			return unlock, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			unlock()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+	return func() {
+		// Released even when the caller's context has ended: the claim
+		// would otherwise hold the contact up until it expires.
+		if err := s.Store.ReleaseContact(context.WithoutCancel(ctx), pageID, key, holder); err != nil {
+			s.Log.Warn("contact claim not released; it ends by itself", "page_id", pageID, "err", err)
+		}
+		unlock()
+	}, nil
+}
+
+// keyLocks is a lock per key, held by few at a time: an entry lives while
+// someone holds or waits for it.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	ch      chan struct{} // a token: holding it is holding the lock
+	waiters int
+}
+
+// lock takes key's lock, or fails when ctx ends first; unlock gives it
+// back.
+func (kl *keyLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
+	kl.mu.Lock()
+	if kl.locks == nil {
+		kl.locks = map[string]*keyLock{}
+	}
+	l := kl.locks[key]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		kl.locks[key] = l
+	}
+	l.waiters++
+	kl.mu.Unlock()
+	done := func() {
+		kl.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(kl.locks, key)
+		}
+		kl.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+	case <-ctx.Done():
+		done()
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-l.ch
+		done()
+	}, nil
 }
 
 // byExternalID returns the complaint a provider's message already became.

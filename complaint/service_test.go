@@ -887,6 +887,57 @@ func TestAttach(t *testing.T) {
 	})
 }
 
+// TestReceiveTogether: texts from a new number that arrive at the same
+// moment, on two nodes, make one complaint with one acknowledgement, the
+// others attached to it, as they would ≥ 20 ms apart.
+func TestReceiveTogether(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		h.declare("Card payments are failing", h.payments)
+		nodes := []*complaint.Service{h.svc, h.service()}
+		const texts = 6
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		ids := make([]string, texts)
+		for i := range texts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				c, _, err := nodes[i%len(nodes)].Receive(h.ctx, complaint.Intake{PageID: h.page.ID, Channel: complaint.SMS,
+					Contact: complaint.Contact{Phone: "+36208880001"}, Text: fmt.Sprintf("the card payment failed (%d)", i), ExternalID: fmt.Sprintf("SM%d", i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[i] = c.ID
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if n := h.count(); n != 1 {
+			t.Fatalf("%d complaints from %d texts at once, want 1", n, texts)
+		}
+		for i, id := range ids {
+			if id != ids[0] {
+				t.Errorf("text %d answered with %s, want %s", i, id, ids[0])
+			}
+		}
+		if got := h.get(ids[0]); got.Messages != texts {
+			t.Errorf("the complaint has %d messages, want %d", got.Messages, texts)
+		}
+		acks := 0
+		for _, a := range h.ack.ok("") {
+			if a.Key == "ack" {
+				acks++
+			}
+		}
+		if acks != 1 {
+			t.Errorf("%d acknowledgements, want 1: %+v", acks, h.ack.all())
+		}
+	})
+}
+
 // TestAttachAboutAnotherIncident: Ann emails about Payments; minutes
 // later, Checkout down too, she texts about it. Within the attach window,
 // yet about another open incident: a complaint of its own, tagged to

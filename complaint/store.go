@@ -95,6 +95,18 @@ type Store interface {
 	// every node runs the same schedule, and the lease decides which works.
 	// Expiry is judged by the now given, not by the engine's clock.
 	Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	// ClaimContact takes the intake claim on a page's contact (the key is
+	// Contact.Key) for holder until until, and reports false while
+	// another holder's claim lasts beyond now (judged, as Lease, by the
+	// now given; a claim ends at its until). Receive holds it, on every
+	// node, while it decides whether a message continues the contact's
+	// open complaint or opens one: messages that arrive together make one
+	// complaint. Each contact's claim is its own.
+	ClaimContact(ctx context.Context, pageID, key, holder string, now, until time.Time) (bool, error)
+	// ReleaseContact ends holder's claim on the contact at once, and
+	// leaves nothing stored for it; another holder's claim is left as it
+	// is (one that took over an expired claim).
+	ReleaseContact(ctx context.Context, pageID, key, holder string) error
 }
 
 // ErrNotAtomic is SaveComplaintQueued's answer where the engine cannot

@@ -139,6 +139,23 @@ redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'until', ARGV[3])
 return 1
 `)
 
+// contactClaimScript is leaseScript for a contact's intake claim, whose key
+// also expires in Redis once the claim has ended (ARGV[4]: ms it lasts),
+// so that a claim never released leaves nothing behind.
+var contactClaimScript = goredis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'holder', 'until')
+if cur[1] and cur[1] ~= ARGV[1] and tonumber(cur[2]) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'until', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`)
+
+// contactReleaseScript deletes a claim when holder (ARGV[1]) has it.
+var contactReleaseScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`)
+
 // complaintIndexKeys lists the index keys c belongs in: every selection
 // of complaint.Filter that has one, and the open complaints' queue
 // selections (complaintsOpenIn, complaintsDue). A key is scored by
@@ -858,4 +875,26 @@ func (db *DB) Lease(ctx context.Context, name, holder string, now, until time.Ti
 		return false, fmt.Errorf("redis: lease %s: %w", name, err)
 	}
 	return ok == 1, nil
+}
+
+// ClaimContact implements complaint.Store with contactClaimScript, in the page's
+// slot.
+func (db *DB) ClaimContact(ctx context.Context, pageID, key, holder string, now, until time.Time) (bool, error) {
+	ttl := until.Sub(now).Milliseconds() + 1000 // judged by now; the TTL only clears it away
+	if ttl < 1000 {
+		ttl = 1000
+	}
+	ok, err := contactClaimScript.Run(ctx, db.client, []string{db.keys.contactClaim(pageID, key)}, holder, msString(now), msString(until), ttl).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis: claim contact: %w", err)
+	}
+	return ok == 1, nil
+}
+
+// ReleaseContact implements complaint.Store with contactReleaseScript.
+func (db *DB) ReleaseContact(ctx context.Context, pageID, key, holder string) error {
+	if err := contactReleaseScript.Run(ctx, db.client, []string{db.keys.contactClaim(pageID, key)}, holder).Err(); err != nil {
+		return fmt.Errorf("redis: release contact: %w", err)
+	}
+	return nil
 }

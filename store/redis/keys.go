@@ -467,6 +467,12 @@ func (k keyspace) turn(name string) string { return k.global("turn:" + name) }
 // lease: hash holder, until (ms) of one named lease.
 func (k keyspace) lease(name string) string { return k.global("lease:" + name) }
 
+// contactClaim: hash holder, until (ms) of a contact's intake claim
+// (ClaimContact), with a TTL past its until.
+func (k keyspace) contactClaim(pageID, key string) string {
+	return k.page(pageID, "contact-claim:"+key)
+}
+
 // ---- compensation (compensation.Store): all in the page's slot ----
 //
 // Every script of compensation.go touches one page's keys only, so it is

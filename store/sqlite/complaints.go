@@ -686,3 +686,23 @@ func (db *DB) Lease(ctx context.Context, name, holder string, now, until time.Ti
 	})
 	return ok, err
 }
+
+// contactClaim is the leases row name of a contact's intake claim.
+func contactClaim(pageID, key string) string { return "contact\x00" + pageID + "\x00" + key }
+
+// ClaimContact implements complaint.Store: a row of leases, taken as
+// Lease takes one.
+func (db *DB) ClaimContact(ctx context.Context, pageID, key, holder string, now, until time.Time) (bool, error) {
+	return db.Lease(ctx, contactClaim(pageID, key), holder, now, until)
+}
+
+// ReleaseContact implements complaint.Store: the row is deleted, so
+// contacts leave no rows behind.
+func (db *DB) ReleaseContact(ctx context.Context, pageID, key, holder string) error {
+	return db.write(ctx, "release contact", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, contactClaim(pageID, key), holder); err != nil {
+			return fmt.Errorf("sqlite: release contact: %w", err)
+		}
+		return nil
+	})
+}

@@ -43,6 +43,7 @@ func RunComplaints(t *testing.T, open func(t *testing.T) (incident.Store, compla
 		{"ComplaintsToCheck", testComplaintsToCheck},
 		{"NextTurn", testNextTurn},
 		{"Lease", testLease},
+		{"ClaimContact", testClaimContact},
 		{"ComplaintsMissing", testComplaintsMissing},
 		{"ComplaintsByRef", testComplaintsByRef},
 		{"CustomersByAddress", testCustomersByAddress},
@@ -968,6 +969,80 @@ func testLease(t *testing.T, cs complaint.Store, _ audience.Store) {
 		wins.Wait()
 		if won != 1 {
 			t.Errorf("%d takers got the lease, want exactly 1", won)
+		}
+	})
+}
+
+func testClaimContact(t *testing.T, cs complaint.Store, _ audience.Store) {
+	ctx := context.Background()
+	claim := func(page, key, holder string, now, until time.Duration) bool {
+		t.Helper()
+		ok, err := cs.ClaimContact(ctx, page, key, holder, at(now), at(until))
+		if err != nil {
+			t.Fatalf("ClaimContact(%s, %s, %s): %v", page, key, holder, err)
+		}
+		return ok
+	}
+	release := func(page, key, holder string) {
+		t.Helper()
+		if err := cs.ReleaseContact(ctx, page, key, holder); err != nil {
+			t.Fatalf("ReleaseContact(%s, %s, %s): %v", page, key, holder, err)
+		}
+	}
+	const ann = "phone:+36201110001"
+	if !claim("pa", ann, "a", 0, 30*time.Second) {
+		t.Fatal("a free contact: not claimed")
+	}
+	if claim("pa", ann, "b", time.Second, 31*time.Second) {
+		t.Error("another holder took a claim that lasts")
+	}
+	if !claim("pb", ann, "b", time.Second, 31*time.Second) || !claim("pa", "phone:+36201110002", "b", time.Second, 31*time.Second) {
+		t.Error("another page's or another contact's claim is not its own")
+	}
+	if claim("pa", ann, "b", 30*time.Second-time.Millisecond, time.Minute) {
+		t.Error("taken a millisecond before the claim ends")
+	}
+	release("pa", ann, "b") // not b's: left as it is
+	if claim("pa", ann, "c", 2*time.Second, time.Minute) {
+		t.Error("another holder's release ended a's claim")
+	}
+	release("pa", ann, "a")
+	if !claim("pa", ann, "c", 2*time.Second, time.Minute) {
+		t.Error("not claimed after its holder released it")
+	}
+	if !claim("pa", ann, "d", time.Minute, 2*time.Minute) {
+		t.Error("not taken over at the end of the claim")
+	}
+	release("pa", ann, "c") // the old holder's release leaves the new claim
+	if claim("pa", ann, "e", time.Minute+time.Second, 3*time.Minute) {
+		t.Error("the old holder's release ended the claim that took over")
+	}
+	release("pa", ann, "d")
+	release("pa", "never-claimed", "x")
+
+	t.Run("concurrent claimers: one wins", func(t *testing.T) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := cs.ClaimContact(ctx, "pa", "email:race@example.com", fmt.Sprintf("node-%d", i), base, at(time.Minute))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Errorf("%d claimers got the contact, want exactly 1", won)
 		}
 	})
 }
