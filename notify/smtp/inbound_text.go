@@ -267,13 +267,16 @@ func tidyLines(s string) string {
 
 // replyHeaderEndings end the line a mail client puts above the quoted
 // message, in herald's four languages: "On <date>, <name> wrote:", "<date>
-// <name> ezt írta:", "W dniu <date> <name> napisał(a):", "<name> je
-// napisao/la:".
-var replyHeaderEndings = []string{"wrote:", "írta:", "napisał:", "napisała:", "napisał(a):", "napisao:", "napisala:", "napisao/la:", "napisao je:", "napisala je:"}
+// <name> ezt írta:", "W dniu <date> <name> napisał(a):" (Thunderbird:
+// "W dniu <date>, <name> pisze:"), "<name> je napisao/la:". Each cuts
+// only when the quotation follows it (quotationFollows).
+var replyHeaderEndings = []string{"wrote:", "írta:", "napisał:", "napisała:", "napisał(a):", "pisze:", "napisao:", "napisala:", "napisao/la:", "napisao je:", "napisala je:"}
 
 // StripQuoted trims a reply's quoted history, keeping the customer's new
 // words: it cuts at the client's "On … wrote:" line (joined when Gmail
-// wraps it onto two lines), at Outlook's "-----Original Message-----" or
+// wraps it onto two lines) when the quotation follows it (quotationFollows:
+// a customer's own "My accountant wrote:" above their words is kept), at
+// Outlook's "-----Original Message-----" or
 // its "From: … Sent: …" block, or at a line of underscores, and drops
 // lines quoted with ">" and a "-- " signature. It is safe: when nothing
 // would be left (a message that is all quote, or quoted inline with no
@@ -286,9 +289,10 @@ func StripQuoted(text string) string {
 		line := strings.TrimSpace(lines[i])
 		lower := strings.ToLower(line)
 		switch {
-		case isReplyHeader(lower):
+		case isReplyHeader(lower) && quotationFollows(lines[i+1:]):
 			cut = i
-		case i+1 < len(lines) && isReplyHeader(strings.ToLower(line+" "+strings.TrimSpace(lines[i+1]))) && line != "" && !strings.HasPrefix(line, ">"):
+		case i+1 < len(lines) && line != "" && !strings.HasPrefix(line, ">") &&
+			isReplyHeader(strings.ToLower(line+" "+strings.TrimSpace(lines[i+1]))) && quotationFollows(lines[i+2:]):
 			cut = i
 		case strings.Trim(line, "-") != line && strings.EqualFold(strings.Trim(line, "- "), "original message"):
 			cut = i
@@ -320,6 +324,65 @@ func isReplyHeader(lower string) bool {
 	}
 	for _, end := range replyHeaderEndings {
 		if strings.HasSuffix(lower, end) && len(lower) > len(end) {
+			return true
+		}
+	}
+	return false
+}
+
+// quotationFollows reports whether the lines after an "… wrote:" line are
+// the message it introduces, quoted: after any blank lines, either lines
+// marked ">" to the end (blank lines between them, and a "-- " signature
+// after them, allowed), as Gmail, Apple Mail and Thunderbird quote, or an
+// Outlook-style header block (From:, Sent:/Date:, To:, Subject:). Anything
+// else is the customer's own text: a sentence of theirs that happens to end
+// in "wrote:" ("My accountant wrote:", "A férjem ezt írta:"), followed by
+// their words, or a quotation followed by more of their words.
+func quotationFollows(rest []string) bool {
+	i := 0
+	for i < len(rest) && strings.TrimSpace(rest[i]) == "" {
+		i++
+	}
+	if i == len(rest) {
+		return false
+	}
+	if headerBlock(rest[i:]) {
+		return true
+	}
+	if !strings.HasPrefix(strings.TrimSpace(rest[i]), ">") {
+		return false
+	}
+	for _, l := range rest[i:] {
+		t := strings.TrimSpace(l)
+		switch {
+		case t == "" || strings.HasPrefix(t, ">"):
+		case l == "-- " || t == "--":
+			return true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// headerBlock reports whether lines start with a quoted message's header
+// block: its first line and at least one of the next three are From:,
+// Sent:, Date:, To:, Cc: or Subject: fields.
+func headerBlock(lines []string) bool {
+	field := func(l string) bool {
+		l = strings.ToLower(strings.TrimSpace(l))
+		for _, f := range [...]string{"from:", "sent:", "date:", "to:", "cc:", "subject:"} {
+			if strings.HasPrefix(l, f) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(lines) == 0 || !field(lines[0]) {
+		return false
+	}
+	for i := 1; i < len(lines) && i < 4; i++ {
+		if field(lines[i]) {
 			return true
 		}
 	}

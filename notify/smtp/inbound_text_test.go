@@ -72,6 +72,31 @@ func TestStripQuoted(t *testing.T) {
 		{"all quote is kept whole", "> only a quote\n> nothing else", "> only a quote\n> nothing else"},
 		{"a wrote: at the top is kept", "On Monday my colleague wrote:", "On Monday my colleague wrote:"},
 		{"from line without a block is kept", "From: the shop, nothing arrives.\nPlease check.", "From: the shop, nothing arrives.\nPlease check."},
+
+		// Client shapes, cut as before.
+		{"gmail, quote after a blank line", "Still broken.\n\nOn Mon, 1 Dec 2026 at 09:12, Herald <status@h.example> wrote:\n\n> We are investigating.\n>\n> Herald", "Still broken."},
+		{"gmail, nested quotes", "Still broken.\n\nOn Mon, 1 Dec 2026 at 09:12, Herald <status@h.example> wrote:\n> Update.\n>\n>> Anna wrote before\n", "Still broken."},
+		{"apple mail", "Still broken.\n\nSent from my iPhone\n\n> On 1 Dec 2026, at 09:12, Herald <status@h.example> wrote:\n> \n> We are investigating.", "Still broken.\n\nSent from my iPhone"},
+		{"apple mail, header unquoted", "Still broken.\n\nOn 1 Dec 2026, at 09:12, Herald <status@h.example> wrote:\n\n> We are investigating.\n", "Still broken."},
+		{"thunderbird", "Still broken.\n\nOn 12/1/26 09:12, Herald wrote:\n> We are investigating.\n-- \nHerald Status", "Still broken."},
+		{"hungarian gmail wrapped", "Még mindig nem megy.\n\n2026. dec. 1., h 9:12 keltezéssel Herald Status <\nstatus@h.example> ezt írta:\n\n> Vizsgáljuk.", "Még mindig nem megy."},
+		{"polish gmail", "Nadal nie działa.\n\npon., 1 gru 2026 o 09:12 Herald <status@h.example> napisał(a):\n\n> Sprawdzamy.", "Nadal nie działa."},
+		{"polish thunderbird", "Nadal nie działa.\n\nW dniu 1.12.2026 o 09:12, Herald pisze:\n> Sprawdzamy.", "Nadal nie działa."},
+		{"polish pisze: of the customer's own", "Dzień dobry,\n\nKsięgowa pisze:\nkarta obciążona dwa razy.", "Dzień dobry,\n\nKsięgowa pisze:\nkarta obciążona dwa razy."},
+		{"croatian gmail", "I dalje ne radi.\n\npon, 1. pro 2026. u 09:12 Herald <status@h.example> napisao je:\n\n> Istražujemo.", "I dalje ne radi."},
+		{"wrote: above an outlook block", "Still down.\n\nHerald wrote:\nFrom: Herald <status@h.example>\nSent: Monday\nSubject: x\n\nWe are investigating.", "Still down."},
+
+		// A customer's own "… wrote:" is no reply header: their words stay.
+		{"my accountant wrote", "Hello,\n\nMy accountant wrote:\nthe card was charged twice and I want a refund today.\nAnna",
+			"Hello,\n\nMy accountant wrote:\nthe card was charged twice and I want a refund today.\nAnna"},
+		{"my accountant wrote, after a blank line", "Hello,\n\nMy accountant wrote:\n\nthe card was charged twice. I want a refund today.",
+			"Hello,\n\nMy accountant wrote:\n\nthe card was charged twice. I want a refund today."},
+		{"a férjem ezt írta", "Jó napot,\n\nA férjem ezt írta:\nkétszer vonták le a kártyáról, visszatérítést kérek még ma.",
+			"Jó napot,\n\nA férjem ezt írta:\nkétszer vonták le a kártyáról, visszatérítést kérek még ma."},
+		{"mój księgowy napisał", "Dzień dobry,\n\nMój księgowy napisał:\nkarta została obciążona dwa razy.", "Dzień dobry,\n\nMój księgowy napisał:\nkarta została obciążona dwa razy."},
+		{"wrote: at the end", "Hello,\n\nMy accountant wrote:", "Hello,\n\nMy accountant wrote:"},
+		{"a quotation followed by the customer's words", "Hello,\n\nMy accountant wrote:\n> the card was charged twice\n\nI want a refund today.",
+			"Hello,\n\nMy accountant wrote:\n\nI want a refund today."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
