@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 	"unicode"
@@ -91,14 +92,14 @@ func (s *Service) AnswerChannel(ctx context.Context, c *complaint.Complaint) (ch
 // address there. Their number is texted only where a self-service SMS
 // sign-up could be (Config.SMSCountries: no SMS pumping to premium
 // ranges through the form), else the answer goes by email when they gave
-// one; and their name is put in the greeting only when it reads as a
-// name (formName), so that the form cannot make herald send words of a
-// stranger's choosing under the page's name.
+// one. The greeting's name is greetingName's, whatever the door.
 func (s *Service) answerDelivery(ctx context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) (*queue.Delivery, error) {
 	kind, addr := c.Contact.Address(c.Channel)
-	name := c.Contact.Name
+	name, err := s.greetingName(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	if c.Channel == complaint.Web && c.Contact.CustomerID == "" {
-		name = formName(name)
 		if kind == channel.SMS {
 			ok, region, err := s.smsSignupAllowed(ctx, c.PageID, addr)
 			if err != nil {
@@ -202,11 +203,33 @@ func (s *Service) optedOut(ctx context.Context, pageID string, kind channel.Kind
 	return false, err
 }
 
-// formName is a name typed into the public form when it reads as a
-// person's name (letters, spaces, hyphens, apostrophes and initials'
-// full stops, at most 5 words and 40 characters), else "": a greeting
-// "Hello ⟨name⟩" must not carry a number, a link or a sentence someone
-// else wrote.
+// greetingName is the name herald's answers to c greet its contact by.
+// For an imported customer it is the name the page imported for them,
+// not the one the message came with: anyone can write as a customer (a
+// forged From:, the customer's address typed into the form). For anyone
+// else it is the name the contact gave (an email's display name, the
+// form's name field, a Slack profile's) when it reads as a person's name
+// (formName), else none: an answer is herald's own mail or text under the
+// page's name, and must not carry words of a stranger's choosing ("Hello
+// Your refund is ready - claim it at http://…,").
+func (s *Service) greetingName(ctx context.Context, c *complaint.Complaint) (string, error) {
+	if id := c.Contact.CustomerID; id != "" {
+		cust, err := s.store.FindCustomerByID(ctx, c.PageID, id)
+		switch {
+		case err == nil:
+			return strings.TrimSpace(cust.Name), nil
+		case !errors.Is(err, incident.ErrNotFound) && incident.ErrorCode(err) != incident.ENOTFOUND:
+			return "", err
+		}
+		// Deleted since: a contact like any other.
+	}
+	return formName(c.Contact.Name), nil
+}
+
+// formName is a name a contact gave when it reads as a person's name
+// (letters, spaces, hyphens, apostrophes and initials' full stops, at
+// most 5 words and 40 characters), else "": a greeting "Hello ⟨name⟩"
+// must not carry a number, a link or a sentence someone else wrote.
 func formName(name string) string {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 40 || len(strings.Fields(name)) > 5 {

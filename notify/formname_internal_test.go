@@ -15,6 +15,9 @@ func TestFormName(t *testing.T) {
 		"visit https://evil.example/refund": "",
 		"a b c d e f":                       "",
 		"Anna <b>":                          "",
+		"Your refund is ready - claim it at http://evil.example/claim": "",
+		"Ügyfélszolgálat: hívja a +36 1 999 9999 számot":               "",
+		"Kovács-Nagy Éva": "Kovács-Nagy Éva",
 	} {
 		if got := formName(in); got != want {
 			t.Errorf("formName(%q) = %q, want %q", in, got, want)

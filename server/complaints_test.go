@@ -593,6 +593,41 @@ func TestReportForm(t *testing.T) {
 	})
 }
 
+// TestReportFormGreeting: the form's name field never puts a stranger's
+// words into herald's greeting. A customer's address typed in with a
+// "name" that is a lure is greeted by the name the page imported for the
+// customer; anyone else by the name they gave only when it reads as a
+// name, else by none.
+func TestReportFormGreeting(t *testing.T) {
+	e := newComplaintEnv(t, func(c *ComplaintsConfig) {
+		c.ReportIPLimit.Rate, c.ReportIPLimit.Burst = 1000, 1000
+	})
+	page := e.mustDo(t, http.StatusOK, "GET", "/report", "", "", "Accept", "text/html")
+	token := csrfOf(t, page)
+	tests := []struct{ contact, name, greeting, lure string }{
+		// anna@example.com is customer c1, imported as Anna.
+		{"anna@example.com", "Your refund is ready - claim it at http://evil.example/claim", "Kedves Anna!", "evil.example"},
+		// Strangers are answered in the page's first language, English.
+		{"kata@example.net", "Ügyfélszolgálat: hívja a +36 1 999 9999 számot", "Hello,", "999 9999"},
+		{"zoli@example.net", "Nagy Zoltán", "Hello Nagy Zoltán,", ""},
+	}
+	for i, tc := range tests {
+		v := url.Values{"csrf": {token}, "contact": {tc.contact}, "name": {tc.name}, "message": {"Nem működik a fizetés."},
+			"component": {e.compA.ID}}
+		if r := e.postReport(t, v, true); r.status != http.StatusCreated {
+			t.Fatalf("%s: %d %s", tc.contact, r.status, r.body)
+		}
+		e.waitSandbox(t, i+1, sandbox.KindEmail)
+		m := e.lastTo(t, sandbox.KindEmail, tc.contact)
+		if !strings.Contains(m.Body, tc.greeting) || !strings.Contains(m.HTML, tc.greeting) {
+			t.Errorf("to %s (name %q): want the greeting %q in text and HTML:\n%s\n%s", tc.contact, tc.name, tc.greeting, m.Body, m.HTML)
+		}
+		if tc.lure != "" && (strings.Contains(m.Body, tc.lure) || strings.Contains(m.HTML, tc.lure) || strings.Contains(m.Subject, tc.lure)) {
+			t.Errorf("to %s: the acknowledgement carries the form's %q:\n%s", tc.contact, tc.lure, m.Body)
+		}
+	}
+}
+
 // TestSlackComplaints files complaints from Slack: /complaint and /herald
 // complaint from the user who typed it, answered ephemerally with the
 // reference and acknowledged by a Slack message from the pipeline; the

@@ -119,6 +119,40 @@ I am away until Monday.
 			t.Errorf("an auto-reply was answered: %d messages, were %d", after, before)
 		}
 	})
+	t.Run("a display name is no greeting unless it reads as a name", func(t *testing.T) {
+		// A forged sender's display name, plain and RFC 2047-encoded:
+		// herald's genuine acknowledgement to the victim's address must
+		// not open with words of the forger's choosing.
+		send(t, "victim1@example.org", `From: "Your refund is ready - claim it at http://evil.example/claim" <victim1@example.org>
+To: support@herald.localhost
+Subject: Payments
+Message-ID: <lure1@example.org>
+
+Payments fail.
+`)
+		send(t, "victim2@example.org", `From: =?utf-8?q?=C3=9Cgyf=C3=A9lszolg=C3=A1lat=3A_h=C3=ADvja_a_+36_1_999_9999_sz=C3=A1mot?= <victim2@example.org>
+To: support@herald.localhost
+Subject: Payments
+Message-ID: <lure2@example.org>
+
+Payments fail.
+`)
+		for to, lure := range map[string]string{"victim1@example.org": "evil.example", "victim2@example.org": "999 9999"} {
+			var ack inboxMessage
+			eventually(t, 15*time.Second, func() (bool, string) {
+				for _, msg := range inboxFull(t, n) {
+					if msg.Kind == "email" && msg.To == to {
+						ack = msg.inboxMessage
+						return true, ""
+					}
+				}
+				return false, "no acknowledgement to " + to + "\n" + n.log.String()
+			})
+			if strings.Contains(ack.Subject+ack.Body, lure) || !strings.Contains(ack.Body, "Hello,") {
+				t.Errorf("the acknowledgement to %s greets with the display name (%q): %s", to, lure, ack.Body)
+			}
+		}
+	})
 	t.Run("the SendGrid endpoint files mail", func(t *testing.T) {
 		var b bytes.Buffer
 		w := multipart.NewWriter(&b)
@@ -139,14 +173,14 @@ I am away until Monday.
 		if code := post("sendgrid", "wrong"); code != http.StatusForbidden {
 			t.Fatalf("forged post: %d", code)
 		}
-		if len(complaints(t)) != 1 {
+		if len(complaints(t)) != 3 {
 			t.Fatal("a forged post was filed")
 		}
 		if code := post("sendgrid", "e2e-secret"); code != http.StatusOK {
 			t.Fatalf("post: %d", code)
 		}
 		cs := complaints(t)
-		if len(cs) != 2 || cs[0].Contact.Email != "piotr@example.pl" || cs[0].Text != "Płatności nie działają." {
+		if len(cs) != 4 || cs[0].Contact.Email != "piotr@example.pl" || cs[0].Text != "Płatności nie działają." {
 			t.Fatalf("complaints: %+v", cs)
 		}
 	})
