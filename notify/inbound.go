@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/notify/contact"
@@ -27,8 +28,10 @@ var ErrNotAKeyword = errors.New("notify: inbound SMS is not a keyword")
 // subscriptions. The reply is in the keyword's language, or for the
 // words every language uses (STOP, START, HELP) in the number's
 // (numberLanguage); START's says
-// "subscribed again" only when the number does follow a page. Anything
-// else returns ("", ErrNotAKeyword).
+// "subscribed again" only when the number does follow a page. A YES with
+// nothing pending is answered too (yesNothingPending), not filed as a
+// complaint, unless it answers an agent. Anything else returns ("",
+// ErrNotAKeyword).
 func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (string, error) {
 	num, err := contact.NormalizePhone(from, s.cfg.DefaultRegion)
 	if err != nil {
@@ -89,7 +92,7 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 			return "", err
 		}
 		if len(subs) == 0 {
-			return "", ErrNotAKeyword
+			return s.yesNothingPending(ctx, num, lang())
 		}
 		for _, sub := range subs {
 			if _, err := s.activate(ctx, sub); err != nil {
@@ -109,6 +112,64 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 		return keywords.ReplyFrom(lang(), m.Keyword, name), nil
 	}
 	return keywords.Reply(lang(), m.Keyword), nil
+}
+
+// yesNothingPending answers a YES (IGEN, TAK, DA) from a number with no
+// sign-up waiting for it: a second YES after the code was typed on the
+// page, or a YES sent twice. It is no complaint: the answer says the
+// subscription is confirmed already (the number follows a page by SMS)
+// or that nothing waits for a confirmation, in lang. Only when the number
+// has an open complaint is it ErrNotAKeyword: then it most likely answers
+// the agent's question, and goes to that complaint for a person to read.
+func (s *Service) yesNothingPending(ctx context.Context, num, lang string) (string, error) {
+	pages, err := s.inc.Pages(ctx)
+	if err != nil {
+		return "", err
+	}
+	if open, err := s.openComplaintFrom(ctx, pages, num); err != nil {
+		return "", err
+	} else if open {
+		return "", ErrNotAKeyword
+	}
+	for _, p := range pages {
+		sub, err := s.store.FindSubscriberByAddress(ctx, p.ID, channel.SMS, num, "")
+		if err == nil && sub.State == audience.SubscriberActive {
+			return keywords.Reply(lang, keywords.YesSubscribed), nil
+		}
+		if err != nil && !errors.Is(err, incident.ErrNotFound) && incident.ErrorCode(err) != incident.ENOTFOUND {
+			return "", err
+		}
+	}
+	return keywords.Reply(lang, keywords.YesNothingPending), nil
+}
+
+// openComplaintFrom reports whether the number has an open complaint on
+// one of pages: as a contact of its own, or as a customer with that
+// number. False without a complaint store.
+func (s *Service) openComplaintFrom(ctx context.Context, pages []*incident.Page, num string) (bool, error) {
+	if s.complaints == nil {
+		return false, nil
+	}
+	for _, p := range pages {
+		keys := []string{complaint.Contact{Phone: num}.Key()}
+		cs, err := s.store.FindCustomersByAddress(ctx, p.ID, channel.SMS, num)
+		if err != nil {
+			return false, err
+		}
+		for _, c := range cs {
+			keys = append(keys, complaint.Contact{CustomerID: c.ID}.Key())
+		}
+		for _, key := range keys {
+			open, _, err := s.complaints.FindComplaints(ctx, complaint.Filter{PageID: p.ID, ContactKey: key, Open: true, Limit: 1, SkipCount: true})
+			if err != nil {
+				return false, err
+			}
+			if len(open) > 0 {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // numberLanguage is the language herald writes to the phone number num

@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/queue"
@@ -400,6 +401,74 @@ func TestInboundKeywords(t *testing.T) {
 			t.Errorf("after START: %+v", p.Counts)
 		}
 		_ = time.Second
+	})
+}
+
+// TestYesWithNothingPending: YES (IGEN, TAK, DA) from a number with no
+// sign-up waiting is answered, not routed on to complaints: "confirmed
+// already" to a number that follows the page (a second IGEN after the
+// first, or after the code was typed on the page), "nothing waits" to
+// one that follows none, each in the word's language. From a number
+// with an open complaint it is no keyword: it answers the agent.
+func TestYesWithNothingPending(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		cst, ok := h.st.(complaint.Store)
+		if !ok {
+			t.Fatalf("%T is no complaint.Store", h.st)
+		}
+		cfg := baseConfig()
+		cfg.SMSCountries = []string{"HU", "PL", "HR"}
+		svc, err := notify.New(cfg, notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
+			Log: quietLog(), Now: h.clock.Now, Complaints: cst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.svc = svc
+		h.stop = h.run(svc)
+		const igen, web = "+36205550001", "+48601550002"
+		for _, num := range []string{igen, web} {
+			if _, err := svc.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: channel.SMS, Address: num, Source: "page", Language: "hu"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if reply, err := svc.HandleInboundSMS(h.ctx, igen, "+15005550006", "IGEN"); err != nil || !strings.Contains(reply, "megerősítettük") {
+			t.Fatalf("the first IGEN: %q, %v", reply, err)
+		}
+		// The second number confirms on the page, with the texted code.
+		var code string
+		waitFor(t, "code SMS", func() bool {
+			ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: web})
+			if len(ms) > 0 {
+				code = regexp.MustCompile(`\d{6}`).FindString(ms[0].Body)
+			}
+			return code != ""
+		})
+		if _, err := svc.ConfirmCode(h.ctx, h.page.ID, web, code); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct{ from, body, reply string }{
+			{igen, "igen", "már meg van erősítve"},
+			{igen, "Igen!", "már meg van erősítve"},
+			{web, "TAK", "już potwierdzona"},
+			{web, "yes", "már meg van erősítve"}, // English YES: in the number's language, the subscriber's
+			{"+385915550003", "Da", "nema prijave koja čeka potvrdu"},
+			{"+447911123457", "YES", "no sign-up from this number"},
+		} {
+			reply, err := svc.HandleInboundSMS(h.ctx, tt.from, "+15005550006", tt.body)
+			if err != nil || !strings.Contains(reply, tt.reply) {
+				t.Errorf("%s from %s: %q, %v; want an answer with %q, no complaint", tt.body, tt.from, reply, err, tt.reply)
+			}
+		}
+		// An open complaint from the number: its IGEN answers the agent.
+		c := &complaint.Complaint{ID: "cmp0000000y1", PageID: h.page.ID, Ref: "C-CMP0000Y", Channel: complaint.SMS, Language: "hu",
+			Contact: complaint.Contact{Phone: igen}, State: complaint.StateInProgress, Version: 1, CreatedAt: h.clock.Now(), UpdatedAt: h.clock.Now()}
+		if err := cst.SaveComplaint(h.ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+		if reply, err := svc.HandleInboundSMS(h.ctx, igen, "+15005550006", "IGEN"); !errors.Is(err, notify.ErrNotAKeyword) {
+			t.Errorf("IGEN with an open complaint: %q, %v; want it routed to the complaint", reply, err)
+		}
 	})
 }
 

@@ -326,6 +326,12 @@ func TestSMSComplaint(t *testing.T) {
 		if n := e.count(t); n != 1 {
 			t.Fatalf("%d complaints after HELP", n)
 		}
+		// A yes-word with no sign-up waiting for it (a second IGEN, one
+		// after the code was typed on the page) is answered, not filed.
+		r := e.twilioPost(t, "/webhooks/twilio/sms", sms("SM"+strings.Repeat("d", 32), "+36203333333", "Igen"), sandbox.DefaultAuthToken)
+		if n := e.count(t); n != 1 || !strings.Contains(r.String(), "<Message>") || !strings.Contains(r.String(), "megerősítésre váró") {
+			t.Fatalf("%d complaints after IGEN; answer %s", n, r.body)
+		}
 	})
 }
 

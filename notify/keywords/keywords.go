@@ -84,6 +84,12 @@ const (
 	// number follows no page: its messages may flow again, but it is not
 	// "subscribed again" (a customer's number, say, or a stranger's).
 	StartNoSubscription
+	// YesSubscribed and YesNothingPending are no keywords, only YES's
+	// replies when no sign-up waits for it: the number follows a page by
+	// SMS already (its code was typed on the page, or YES came twice), or
+	// it follows none.
+	YesSubscribed
+	YesNothingPending
 )
 
 // smsKeywords maps a whole message, upper-cased with diacritics removed, to
@@ -136,6 +142,7 @@ var smsKeywords = map[string]struct {
 var replyIDs = map[Keyword]string{
 	Stop: "SMSReplyStop", Start: "SMSReplyStart", Help: "SMSReplyHelp", Yes: "SMSReplyYes",
 	StartNoSubscription: "SMSReplyStartNoSubscription",
+	YesSubscribed:       "SMSReplyYesSubscribed", YesNothingPending: "SMSReplyYesNothingPending",
 }
 
 // Fold upper-cases s, strips diacritics and surrounding punctuation.
