@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -290,13 +291,85 @@ func (s *Service) complaintMessageAt(ctx context.Context, d *queue.Delivery, t t
 		return nil, err
 	}
 	m.DeliveryID, m.To = d.ID, d.Address
-	if d.Kind == channel.Email && (d.MessageKind == queue.KindComplaintAck || d.MessageKind == queue.KindComplaintReceived) {
+	if d.Kind != channel.Email {
+		return m, nil
+	}
+	m.Headers = map[string]string{}
+	if d.MessageKind == queue.KindComplaintAck || d.MessageKind == queue.KindComplaintReceived {
 		// RFC 3834: an automatic answer says so, so that the customer's
 		// own robots (vacation replies, ticket systems) do not answer it
-		// and start a loop.
-		m.Headers = map[string]string{"Auto-Submitted": "auto-replied"}
+		// and start a loop. (§3.3's null envelope sender is not used: the
+		// SMTP channel's go-mail cannot send MAIL FROM:<> (it refuses an
+		// empty envelope address, and an empty mail.Address goes out as
+		// <@>); relays that authenticate the sender may refuse or rewrite
+		// it, and without a return path SPF no longer covers the page's
+		// domain and a bounce from a forged address would not reach herald
+		// to suppress it. The loop is broken by Auto-Submitted here and by
+		// the intake, which files no automatic mail, none from <> and none
+		// from herald's own address.)
+		m.Headers["Auto-Submitted"] = "auto-replied"
+	}
+	if t.IsZero() {
+		// As sent (not read back for an agent): threaded under the
+		// customer's own email, as a reply (RFC 5322 §3.6.4, RFC 3834
+		// §3.1.6), so that it shows in their conversation.
+		ids, err := s.customerMessageIDs(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 {
+			m.Headers["In-Reply-To"] = "<" + ids[len(ids)-1] + ">"
+			m.Headers["References"] = "<" + strings.Join(ids, "> <") + ">"
+		}
 	}
 	return m, nil
+}
+
+// maxReferences bounds the Message-IDs an answer's References names: the
+// complaint's first email and the newest ones before the answer.
+const maxReferences = 10
+
+// messageID is a Message-ID (without its angle brackets) herald will
+// put into a header: printable ASCII, one @, no brackets or spaces.
+var messageID = regexp.MustCompile(`^[!-;=?A-~]{1,200}@[!-;=?A-~]{1,200}$`)
+
+// customerMessageIDs returns the Message-IDs of the customer's emails on
+// the timeline of the complaint d answers, oldest first: the first, and
+// those received before d was written (the email an answer replies to is
+// last). An acknowledgement names the email that opened the complaint; an
+// agent's later answer, the customer's newest too. None for a complaint that came by another channel, or whose
+// emails carry no Message-ID of their own (a provider's digest).
+func (s *Service) customerMessageIDs(ctx context.Context, d *queue.Delivery) ([]string, error) {
+	id := d.Vars["complaint"]
+	if s.complaints == nil || id == "" {
+		return nil, nil
+	}
+	entries, err := s.complaints.FindEntries(ctx, id)
+	if errors.Is(err, incident.ErrNotFound) || incident.ErrorCode(err) == incident.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e.Kind != complaint.EntryMessageIn || e.Channel != complaint.Email || !messageID.MatchString(e.ExternalID) || seen[e.ExternalID] {
+			continue
+		}
+		if len(ids) > 0 && e.At.After(d.CreatedAt) {
+			// Came after the answer was written. (The first email is
+			// always named: the acknowledgement answers it, whatever
+			// another node's clock said.)
+			continue
+		}
+		seen[e.ExternalID] = true
+		ids = append(ids, e.ExternalID)
+	}
+	if len(ids) > maxReferences {
+		ids = append(ids[:1], ids[len(ids)-maxReferences+1:]...)
+	}
+	return ids, nil
 }
 
 // ComplaintMessageText returns the words of a complaint's message (an

@@ -336,3 +336,60 @@ func TestHeldUpdateCollapsesIntoComplaintAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestComplaintAnswerThreads: an answer by email to a complaint that came
+// by email is a reply to the customer's mail (In-Reply-To the newest
+// before it, References from the first); a Message-ID that is unfit for a
+// header is left out, and a complaint with no email gets neither header.
+func TestComplaintAnswerThreads(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		cst, ok := h.st.(complaint.Store)
+		if !ok {
+			t.Fatalf("%T is no complaint.Store", h.st)
+		}
+		svc, err := notify.New(baseConfig(), notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
+			Log: quietLog(), Now: h.clock.Now, Complaints: cst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.svc = svc
+		h.stop = h.run(svc)
+		at := h.clock.Now().Add(-time.Hour)
+		save := func(id, email string, ch complaint.Channel, ext ...string) *complaint.Complaint {
+			c := &complaint.Complaint{ID: id, PageID: h.page.ID, Ref: "C-" + strings.ToUpper(id[4:12]), Channel: ch, Language: "en",
+				Contact: complaint.Contact{Email: email}, State: complaint.StateInProgress, Version: 1, CreatedAt: at, UpdatedAt: at}
+			var es []*complaint.Entry
+			for i, x := range ext {
+				es = append(es, &complaint.Entry{ID: fmt.Sprintf("%s-e%d", id, i), ComplaintID: id, PageID: h.page.ID, Kind: complaint.EntryMessageIn,
+					Actor: "customer", Channel: ch, Text: "Payments fail.", ExternalID: x, At: at.Add(time.Duration(i) * time.Minute)})
+			}
+			if err := cst.SaveComplaint(h.ctx, c, es); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		mailed := save("cmp0000000t1", "tom@example.org", complaint.Email, "first@example.org", "bad id@example.org", "second@example.org")
+		formed := save("cmp0000000t2", "uma@example.org", complaint.Web, "")
+		for _, c := range []*complaint.Complaint{mailed, formed} {
+			if err := svc.Answer(h.ctx, c, complaint.AnswerReply, "reply-1", "We refunded the charge."); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := map[string]sandbox.Message{}
+		waitFor(t, "both answers by email", func() bool {
+			for _, to := range []string{"tom@example.org", "uma@example.org"} {
+				if ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: to}); len(ms) > 0 {
+					got[to] = ms[0]
+				}
+			}
+			return len(got) == 2
+		})
+		if m := got["tom@example.org"]; m.Headers["In-Reply-To"] != "<second@example.org>" || m.Headers["References"] != "<first@example.org> <second@example.org>" {
+			t.Errorf("the answer to an emailed complaint: In-Reply-To %q, References %q", m.Headers["In-Reply-To"], m.Headers["References"])
+		}
+		if m := got["uma@example.org"]; m.Headers["In-Reply-To"] != "" || m.Headers["References"] != "" {
+			t.Errorf("the answer to a form's complaint: In-Reply-To %q, References %q", m.Headers["In-Reply-To"], m.Headers["References"])
+		}
+	})
+}

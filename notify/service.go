@@ -194,6 +194,9 @@ type Service struct {
 // ComplaintFinder reads complaints; complaint.Store implements it.
 type ComplaintFinder interface {
 	FindComplaints(ctx context.Context, f complaint.Filter) ([]*complaint.Complaint, int, error)
+	// FindEntries is a complaint's timeline: an answer by email names the
+	// customer's emails on it in In-Reply-To and References.
+	FindEntries(ctx context.Context, complaintID string) ([]*complaint.Entry, error)
 }
 
 // New checks cfg, fills in defaults and returns a Service; call Run to
