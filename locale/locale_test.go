@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 	"github.com/heraldhq/herald/incident"
@@ -403,5 +404,67 @@ func BenchmarkPlural(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		_ = l.Plural("Affects", i%30)
+	}
+}
+
+// TestPublicPagesFormal: the words customers read on the public pages
+// (the status page, its sign-up and report forms, the survey) and in
+// herald's SMS answers address them formally throughout, as the rest of
+// each language does: Polish with "Państwo" and "prosimy …" (a button
+// or link keeps the imperative, as Polish interfaces do), Croatian with
+// the plural "vi" (buttons included, lower case as on the rest of the
+// pages), Hungarian with "Ön" verb forms. Mixing in the familiar form
+// ("Spróbuj ponownie", "Pošalji", "próbáld újra") reads as careless.
+func TestPublicPagesFormal(t *testing.T) {
+	public := func(key string) bool {
+		for _, p := range []string{"Form", "Survey", "SMSReply", "SMSSurvey", "ReportProblem", "SubscribeTo", "ConfirmSubscription",
+			"NotFound", "Feeds", "ViewHistory", "ReadPostmortem", "FollowOnStatusPage", "AnswerSurvey"} {
+			if strings.HasPrefix(key, p) {
+				return true
+			}
+		}
+		return false
+	}
+	// Familiar forms, as whole words (lower case; for hr, the whole value
+	// of a button).
+	familiar := map[string][]string{
+		"pl": {"spróbuj", "sprawdź", "zasubskrybuj", "pozostaw", "otrzymasz", "możesz", "twój", "twoja", "twoje", "twojego", "ciebie", "cię", "wpisz", "odpowiedz", "kliknij", "naciśnij", "podaj"},
+		"hr": {"tvoj", "tvoja", "tvoje", "ti", "tebi", "pokušaj", "provjeri", "unesi", "odgovori", "pritisni", "možeš", "primat ćeš"},
+		"hu": {"te", "neked", "téged", "próbáld", "ellenőrizd", "írd", "add", "hagyd", "kattints", "nyomd", "válaszolj", "kapsz", "iratkozz"},
+	}
+	hrButtons := []string{"Pretplati se", "Potvrdi", "Odjavi se", "Pošalji", "Potvrdi pretplatu"}
+	for lang, words := range familiar {
+		raw, err := translations.ReadFile("translations/" + lang + ".toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs map[string]any
+		if err := toml.Unmarshal(raw, &msgs); err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range sortedKeys(msgs) {
+			v, ok := msgs[key].(string)
+			if !ok || !public(key) {
+				continue
+			}
+			if lang == "hr" && slices.Contains(hrButtons, v) {
+				t.Errorf("%s %s = %q: a button in the familiar form", lang, key, v)
+			}
+			if lang == "hr" {
+				for _, w := range []string{"Vam", "Vas", "Vaš", "Vaša", "Vašu", "Vašim", "Vaše"} {
+					if strings.Contains(v, " "+w+" ") || strings.Contains(v, " "+w+".") {
+						t.Errorf("%s %s = %q: %q upper case, unlike the rest of the pages", lang, key, v, w)
+					}
+				}
+			}
+			lower := " " + strings.Join(strings.FieldsFunc(strings.ToLower(v), func(r rune) bool {
+				return !unicode.IsLetter(r) && r != ' '
+			}), " ") + " "
+			for _, w := range words {
+				if strings.Contains(lower, " "+w+" ") {
+					t.Errorf("%s %s = %q: the familiar %q among formal words", lang, key, v, w)
+				}
+			}
+		}
 	}
 }
