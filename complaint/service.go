@@ -650,6 +650,14 @@ func (s *Service) continued(ctx context.Context, page *incident.Page, h *history
 	if in.ReplyTo != "" && in.ReplyTo == c.IncidentID() {
 		return c, nil // threaded
 	}
+	if c.Category == CategoryFollowUp {
+		// herald's own task to call back after an unhappy survey answer:
+		// the customer did not write it, so their next message (a new
+		// outage, minutes after answering the survey) is a complaint of
+		// its own, acknowledged and answered, not a line on an old
+		// incident's follow-up.
+		return nil, nil
+	}
 	if in.At.Sub(c.LastMessageAt) > s.Policy.AttachWindow {
 		return nil, nil
 	}

@@ -980,6 +980,43 @@ func TestAttachAboutAnotherIncident(t *testing.T) {
 	})
 }
 
+// TestFollowUpTaskTakesNoMessages: herald's own follow-up task (opened
+// from an unhappy survey answer, as surveys' winBack opens it) does not
+// swallow the customer's next message: a text minutes later about a new
+// outage is a complaint of its own, tagged to that outage and
+// acknowledged.
+func TestFollowUpTaskTakesNoMessages(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		old := h.declare("Card payments are failing", h.payments)
+		h.clock.Set(time.Hour)
+		h.resolveIncident(old, "Fixed.")
+		h.clock.Set(2 * time.Hour)
+		task, created := h.receive(complaint.Intake{Channel: complaint.SMS, Contact: complaint.Contact{Phone: annPhone}, Text: "Survey answer: 1 of 5.",
+			Category: complaint.CategoryFollowUp, Ask: complaint.AskOther, IncidentID: old.ID, ExternalID: "survey:s1:1", Separate: true})
+		if !created || task.Category != complaint.CategoryFollowUp {
+			t.Fatalf("the follow-up task: created %v, %+v", created, task)
+		}
+		again := h.declare("Payments are down again", h.payments)
+		h.clock.Set(2*time.Hour + 3*time.Minute)
+		// Words that name no incident: the tagger's guess about the
+		// message alone would not set it apart from the task.
+		c, created := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: annPhone}, Text: "hello, it does not work again"})
+		if !created || c.ID == task.ID {
+			t.Fatalf("the text minutes after the survey: created %v, %s; want a new complaint, not a line on the follow-up task", created, c.ID)
+		}
+		if c.IncidentID() != again.ID {
+			t.Errorf("the new complaint is tagged %+v, want the open incident %s (Ann uses Payments)", c.Tag, again.ID)
+		}
+		if asks := h.ack.ok(c.ID); len(asks) != 1 {
+			t.Errorf("the new complaint's acknowledgement: %+v", asks)
+		}
+		if got := h.get(task.ID); got.Messages != 1 {
+			t.Errorf("the follow-up task has %d messages, want 1", got.Messages)
+		}
+	})
+}
+
 // TestAttachBehindManyNewer: the contact's open complaint is older than
 // the newest complaints Receive reads at once (all resolved since): a
 // threaded reply still finds it and attaches.
