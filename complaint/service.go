@@ -346,7 +346,7 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Complaint, bool, err
 			return c, false, err
 		}
 	}
-	cust, err := s.customer(ctx, page.ID, &in.Contact)
+	cust, err := s.customer(ctx, page.ID, &in.Contact, in.Channel)
 	if err != nil {
 		return nil, false, err
 	}
@@ -570,7 +570,7 @@ func (s *Service) subscriber(ctx context.Context, pageID string, ct Contact) (*a
 // customer finds the imported customer behind a contact, by ID or by any
 // address it gave, and completes the contact from the record (what the
 // contact gave wins). nil when the contact is unknown.
-func (s *Service) customer(ctx context.Context, pageID string, ct *Contact) (*audience.Customer, error) {
+func (s *Service) customer(ctx context.Context, pageID string, ct *Contact, door Channel) (*audience.Customer, error) {
 	if s.Customers == nil {
 		return nil, nil
 	}
@@ -609,7 +609,14 @@ func (s *Service) customer(ctx context.Context, pageID string, ct *Contact) (*au
 			*dst = v
 		}
 	}
-	fill(&ct.Name, cust.Name)
+	if cust.Name != "" && (ct.Name == "" || door != Phone) {
+		// The customer's own record names them: not the display name an
+		// email, a form or a Slack handle came with, which anyone can set
+		// ("Your refund is ready at …") and agents would read as the name.
+		// A call keeps the name the agent wrote: who rang (a spouse, an
+		// accountant) need not be the account's holder.
+		ct.Name = cust.Name
+	}
 	fill(&ct.Phone, cust.Phone)
 	fill(&ct.Email, cust.Email)
 	fill(&ct.TimeZone, cust.TimeZone)

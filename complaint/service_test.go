@@ -315,8 +315,11 @@ func TestReceiveIdentity(t *testing.T) {
 			{"by email", complaint.Email, complaint.Contact{Email: annEmail}, annFull, "hu"},
 			{"by Slack user", complaint.Slack, complaint.Contact{Slack: annSlack}, annFull, "hu"},
 			{"by customer ID", complaint.API, complaint.Contact{CustomerID: "ann"}, annFull, "hu"},
-			{"what the contact gave wins", complaint.Web, complaint.Contact{Email: annEmail, Name: "A. Lee"},
-				complaint.Contact{CustomerID: "ann", Name: "A. Lee", Phone: annPhone, Email: annEmail, Slack: annSlack, TimeZone: "Europe/Budapest"}, "hu"},
+			{"the customer's record names them", complaint.Web, complaint.Contact{Email: annEmail, Name: "A. Lee"}, annFull, "hu"},
+			{"a call keeps the caller's name", complaint.Phone, complaint.Contact{Phone: annPhone, Name: "Ann's husband"},
+				complaint.Contact{CustomerID: "ann", Name: "Ann's husband", Phone: annPhone, Email: annEmail, Slack: annSlack, TimeZone: "Europe/Budapest"}, "hu"},
+			{"what the contact gave wins over the record's address", complaint.Web, complaint.Contact{CustomerID: "ann", Email: "ann.lee@work.example"},
+				complaint.Contact{CustomerID: "ann", Name: "Ann Lee", Phone: annPhone, Email: "ann.lee@work.example", Slack: annSlack, TimeZone: "Europe/Budapest"}, "hu"},
 			{"unknown contact, the number's language", complaint.SMS, complaint.Contact{Phone: "+36209999999"},
 				complaint.Contact{Phone: "+36209999999"}, "hu"},
 			{"unknown Polish number", complaint.SMS, complaint.Contact{Phone: "+48601999999"},
@@ -976,6 +979,24 @@ func TestAttachAboutAnotherIncident(t *testing.T) {
 		}
 		if got := h.get(second.ID); !got.Open() {
 			t.Errorf("the Checkout complaint is %s after the Payments resolution, want open", got.State)
+		}
+	})
+}
+
+// TestCustomerIsNamedByTheirRecord: a message from a customer's address
+// names the customer as their record does, not by the display name or
+// handle it came with.
+func TestCustomerIsNamedByTheirRecord(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		for _, in := range []complaint.Intake{
+			{Channel: complaint.Email, Contact: complaint.Contact{Email: annEmail, Name: "Your refund is ready at evil.example"}, Text: "my card payment failed"},
+			{Channel: complaint.Slack, Contact: complaint.Contact{Slack: annSlack, Name: "annl"}, Text: "checkout is slow", Separate: true},
+		} {
+			c, _ := h.receive(in)
+			if c.Contact.CustomerID != "ann" || c.Contact.Name != "Ann Lee" {
+				t.Errorf("%s: contact %+v, want Ann Lee (customer ann)", in.Channel, c.Contact)
+			}
 		}
 	})
 }
