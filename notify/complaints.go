@@ -165,6 +165,9 @@ func (s *Service) answerDelivery(ctx context.Context, c *complaint.Complaint, a 
 		rt, rid = queue.FromCustomer, c.Contact.CustomerID
 	}
 	vars := map[string]string{"complaint": c.ID, "ref": c.Ref, "answer": string(a)}
+	if c.Channel == complaint.Phone {
+		vars["call"] = "1"
+	}
 	if id := c.IncidentID(); id != "" {
 		vars["incident"] = id
 	}
@@ -273,7 +276,7 @@ func (s *Service) complaintMessageAt(ctx context.Context, d *queue.Delivery, t t
 	}
 	in := render.Input{Kind: d.MessageKind, Page: page, Incident: inc, Now: now, MaxSMSSegments: s.cfg.MaxSMSSegments,
 		Recipient: render.Recipient{Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType},
-		Ref:       d.Vars["ref"], Answer: d.Vars["text"]}
+		Ref:       d.Vars["ref"], Answer: d.Vars["text"], Call: d.Vars["call"] == "1"}
 	if due, err := time.Parse(time.RFC3339, d.Vars["due"]); err == nil {
 		in.Due = due
 	}

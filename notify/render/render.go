@@ -120,6 +120,9 @@ type Input struct {
 	Ref    string
 	Due    time.Time
 	Answer string
+	// Call: the complaint is a call an agent recorded, so its
+	// acknowledgement thanks for the call, not for a message.
+	Call bool
 	// Compensation is the recipient's compensation line (update and
 	// resolution messages to customers): what they will receive, or that
 	// it is being decided; "" says nothing.
@@ -495,6 +498,7 @@ type view struct {
 	ManageURL      string
 	Code           string            // KindConfirm: the SMS confirmation code
 	Ref            string            // a complaint's reference
+	Call           bool              // the complaint is a call an agent recorded
 	Due            string            // when a person answers a complaint, worded in the recipient's zone
 	Compensation   string            // the recipient's compensation line, or ""
 	L              map[string]string // the language's words: catalogue IDs and labelNames
@@ -639,7 +643,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	}
 	v.ComponentCount = len(v.Components)
 	if isComplaint(in.Kind) {
-		v.Ref, v.Due = in.Ref, format(&in.Due, short)
+		v.Ref, v.Due, v.Call = in.Ref, format(&in.Due, short), in.Call
 		if inc.ID == "" { // a complaint about no incident: the page itself
 			v.Link = LangURL(in.Page.URL, in.Page, lt.lang)
 			v.ShortLink, v.shortLinkBare = v.Link, in.Page.URL

@@ -1021,3 +1021,45 @@ func TestLangURL(t *testing.T) {
 		t.Errorf("one language: %q", got)
 	}
 }
+
+// TestCallAcknowledgement: the acknowledgement of a call an agent recorded
+// thanks for the call, not for a message the customer never wrote, in
+// every language, by SMS and email.
+func TestCallAcknowledgement(t *testing.T) {
+	r := newTestRenderer(t)
+	call := map[string]string{"en": "your call", "hu": "hívását", "pl": "telefoniczne", "hr": "poziv"}
+	// What thanks for a message says (the footers' "this message" aside).
+	message := map[string][]string{"en": {"your message"}, "hu": {"üzenetét"}, "pl": {"państwa wiadomość"}, "hr": {"vašu poruku", "poruci"}}
+	says := func(text string, phrases []string) bool {
+		for _, p := range phrases {
+			if strings.Contains(text, p) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, lang := range incident.Languages {
+		for _, ch := range []channel.Kind{channel.SMS, channel.Email} {
+			if lang == "pl" && ch == channel.SMS {
+				continue // "dziękujemy": thanks for neither
+			}
+			in := sampleInput(queue.KindComplaintAck, lang)
+			in.Call = true
+			m, err := r.Render(ch, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.ToLower(m.Subject + " " + m.Text)
+			if !strings.Contains(got, call[lang]) || says(got, message[lang]) {
+				t.Errorf("%s %s after a call: %q", lang, ch, got)
+			}
+			in.Call = false
+			if m, err = r.Render(ch, in); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.ToLower(m.Subject + " " + m.Text); !says(got, message[lang]) {
+				t.Errorf("%s %s after a message: %q", lang, ch, got)
+			}
+		}
+	}
+}
