@@ -442,7 +442,10 @@ func loadCompCustomers(ctx context.Context, w *world, n int) (time.Duration, err
 			// (i/3): every region meets every tier.
 			Attributes: compAttrs[(i/3)%len(compAttrs)],
 			Components: []string{comps[i%len(comps)], comps[(i*7+3)%len(comps)], comps[(i*13+5)%len(comps)]},
-			CreatedAt:  now, UpdatedAt: now})
+			// Customers since before the incident (declared
+			// compIncidentAgo ago): one first imported after it ended is
+			// owed nothing for it (compensation.Timeline.CustomerInto).
+			CreatedAt: now.Add(-compIncidentAgo - 24*time.Hour), UpdatedAt: now})
 		if len(batch) == chunk || i == n-1 {
 			if _, err := w.store().UpsertCustomers(ctx, batch); err != nil {
 				return 0, err
