@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -122,46 +123,64 @@ func cmdSurveysSend(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdSurveysSettings(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlagSet("surveys settings", "[--mode M] [--delay D] [--sample P] [--gap D] [--daytime HH:MM-HH:MM] [--weekends] [FLAGS]",
+	fs := a.newFlagSet("surveys settings", "[--mode M] [--delay D] [--sample P] [--gap D] [--daytime HH:MM-HH:MM] [--weekends true|false] [FLAGS]",
 		`Shows a page's survey settings, or changes the ones given (managers): whom to
 ask (--mode off, notified, complained or sample with --sample PERCENT), how long
 after resolution (--delay 24h), at most one survey per customer per --gap
-(720h), within the recipient's --daytime, and whether on --weekends.`)
+(720h), within the recipient's --daytime, and whether on --weekends (true or
+false). A value that is no setting is refused before anything is sent.`)
 	pf := addPageFlags(fs)
-	mode := fs.String("mode", "", "`MODE` off, notified, complained or sample")
+	mode := enumFlag(fs, "mode", "`MODE`", surveys.Modes)
 	delay := fs.String("delay", "", "send `DURATION` after resolution")
-	sample := fs.Int("sample", 0, "survey `PERCENT` of the notified (mode sample)")
+	sample := fs.Int("sample", 0, "survey `PERCENT` of the notified (mode sample), 1 to 100")
 	gap := fs.String("gap", "", "at most one survey per customer per `DURATION`")
 	daytime := fs.String("daytime", "", "the recipient's local `HH:MM-HH:MM` surveys may go in")
-	weekends := fs.String("weekends", "", "`true` to send on Saturday and Sunday too")
+	weekends := enumFlag(fs, "weekends", "send on Saturday and Sunday too:", []string{"true", "false"})
 	asJSON := fs.Bool("json", false, "print the settings as JSON")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	bad := func(format string, args ...any) error {
+		fs.Usage()
+		return &usageError{msg: fmt.Sprintf(format, args...), shown: true}
+	}
+	body := map[string]any{}
+	if *mode != "" {
+		body["mode"] = string(*mode)
+	}
+	for k, v := range map[string]*string{"delay": delay, "gap": gap} {
+		if given[k] {
+			if *v == "" {
+				return bad("--%s is empty: want a duration like 24h or 720h", k)
+			}
+			body[k] = *v
+		}
+	}
+	// An explicit value is sent as given, 0 too: the flag's default is no
+	// value, not a percentage.
+	if given["sample"] {
+		if *sample < 1 || *sample > 100 {
+			return bad("invalid value %d for --sample: want a percentage from 1 to 100", *sample)
+		}
+		body["sample_percent"] = *sample
+	}
+	if given["daytime"] {
+		from, to, ok := strings.Cut(*daytime, "-")
+		if !ok || from == "" || to == "" {
+			return bad("invalid value %q for --daytime: want HH:MM-HH:MM, like 09:00-20:00", *daytime)
+		}
+		body["day_start"], body["day_end"] = from, to
+	}
+	if *weekends != "" {
+		body["weekends"] = *weekends == "true"
 	}
 	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
 	}
 	path := pagePath(p.ID) + "/survey-settings"
-	body := map[string]any{}
-	for k, v := range map[string]string{"mode": *mode, "delay": *delay, "gap": *gap} {
-		if v != "" {
-			body[k] = v
-		}
-	}
-	if *sample != 0 {
-		body["sample_percent"] = *sample
-	}
-	if *daytime != "" {
-		from, to, ok := strings.Cut(*daytime, "-")
-		if !ok {
-			return usageErrorf("surveys settings: --daytime is HH:MM-HH:MM, like 09:00-20:00")
-		}
-		body["day_start"], body["day_end"] = from, to
-	}
-	if *weekends != "" {
-		body["weekends"] = *weekends == "true" || *weekends == "yes" || *weekends == "1"
-	}
 	method := http.MethodGet
 	var in any
 	if len(body) > 0 {

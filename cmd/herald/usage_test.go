@@ -35,6 +35,16 @@ func TestUsageErrorLast(t *testing.T) {
 		{[]string{"report", "period", "--from", "yesterday", "--to", "2026-12-31"}, "want a date like 2026-01-31"},
 		{[]string{"console", "link", "--role", "agent", "--name", "Ana", "--valid", "1s"}, "--valid: want between 1m and 168h"},
 		{[]string{"postmortem", "abc"}, "--file is required"},
+		// Survey settings: a value that is no setting is refused, never
+		// read as another (weekends "True" as false), and an explicit 0 is
+		// checked as given, not taken for "not given".
+		{[]string{"surveys", "settings", "--weekends", "True"}, `invalid value "True" for --weekends: want one of true, false`},
+		{[]string{"surveys", "settings", "--weekends", "maybe"}, `invalid value "maybe" for --weekends: want one of true, false`},
+		{[]string{"surveys", "settings", "--weekends", "on"}, `invalid value "on" for --weekends`},
+		{[]string{"surveys", "settings", "--sample", "0"}, "invalid value 0 for --sample: want a percentage from 1 to 100"},
+		{[]string{"surveys", "settings", "--sample", "500"}, "invalid value 500 for --sample: want a percentage from 1 to 100"},
+		{[]string{"surveys", "settings", "--mode", "some"}, `invalid value "some" for --mode: want one of off, notified, complained, sample`},
+		{[]string{"surveys", "settings", "--daytime", "9-"}, `invalid value "9-" for --daytime: want HH:MM-HH:MM`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
