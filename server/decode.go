@@ -55,6 +55,11 @@ func decodeBody(c *fiber.Ctx, v validator, strict bool) error {
 		target = w.shape()
 	}
 	if isForm(c) {
+		if len(body) > 0 && (body[0] == '{' || body[0] == '[') {
+			// JSON sent as a form (curl -d without a Content-Type):
+			// read as form fields it would be one nonsense key.
+			return incident.Invalid("Content-Type", "the request body is JSON, but its Content-Type says %s: send it with Content-Type: application/json", fiber.MIMEApplicationForm)
+		}
 		var err error
 		if body, err = formToJSON(body, target); err != nil {
 			return err

@@ -271,9 +271,9 @@ func TestScheduleInPages(t *testing.T) {
 		"redis":  func(t *testing.T) scheduleEngine { return enginetest.Redis(t, "surveys-schedule") },
 	} {
 		for _, st := range []surveys.Settings{
-			{Mode: surveys.ModeNotified, Delay: 24 * time.Hour, Gap: 30 * 24 * time.Hour, DayStart: 9 * 60, DayEnd: 20 * 60},
+			{Mode: surveys.ModeNotified, SamplePercent: 100, Delay: 24 * time.Hour, Gap: 30 * 24 * time.Hour, DayStart: 9 * 60, DayEnd: 20 * 60},
 			{Mode: surveys.ModeSample, SamplePercent: 40, Delay: 2 * time.Hour, Gap: 365 * 24 * time.Hour, DayStart: 8 * 60, DayEnd: 21 * 60, Weekends: true},
-			{Mode: surveys.ModeComplained, Delay: time.Hour, Gap: time.Hour, DayStart: 0, DayEnd: 24 * 60, Weekends: true},
+			{Mode: surveys.ModeComplained, SamplePercent: 100, Delay: time.Hour, Gap: time.Hour, DayStart: 0, DayEnd: 24 * 60, Weekends: true},
 		} {
 			for _, page := range []int{0, 1, 3} {
 				t.Run(fmt.Sprintf("%s/%s/page %d", name, st.Mode, page), func(t *testing.T) {

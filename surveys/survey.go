@@ -43,7 +43,7 @@ func (m Mode) Valid() bool { return slices.Contains(Modes, m) }
 type Settings struct {
 	PageID        string        `json:"page_id"`
 	Mode          Mode          `json:"mode"`
-	SamplePercent int           `json:"sample_percent"` // 1..100, for ModeSample
+	SamplePercent int           `json:"sample_percent"` // 1..100 in every mode; ModeSample uses it
 	Delay         time.Duration `json:"delay"`          // after resolution (default 24 h)
 	Gap           time.Duration `json:"gap"`            // at most one survey per customer within it (default 30 days)
 	// DayStart and DayEnd bound the recipient's local daytime a survey may
@@ -84,7 +84,8 @@ func (s Settings) Validate() error {
 	switch {
 	case !s.Mode.Valid():
 		return incident.Invalid("mode", "want off, notified, complained or sample, not %q", s.Mode)
-	case s.Mode == ModeSample && (s.SamplePercent < 1 || s.SamplePercent > 100):
+	case s.SamplePercent < 1 || s.SamplePercent > 100:
+		// Checked in every mode: a share kept for later must be one.
 		return incident.Invalid("sample_percent", "want 1 to 100, not %d", s.SamplePercent)
 	case s.Delay < 0 || s.Delay > 30*24*time.Hour:
 		return incident.Invalid("delay", "want 0 to 30 days, not %s", s.Delay)

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/surveys"
+)
+
+// svEnv is cpEnv with the survey front doors: a real surveys.Service on
+// the same SQLite store, its win-back tasks the real complaint service's.
+type svEnv struct {
+	*cpEnv
+	sv *surveys.Service
+}
+
+func newSurveyEnv(t *testing.T) *svEnv {
+	t.Helper()
+	e := &svEnv{cpEnv: &cpEnv{}}
+	b := newBroadcastEnv(t, true, bcOption{
+		broadcast: func(c *BroadcastConfig) { c.DefaultRegion = "HU" },
+		enable: func(b *bcEnv) {
+			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+			e.cs = complaint.NewService(b.db, b.db, b.db, b.n, b.events, quiet)
+			if err := b.srv.EnableComplaints(e.cs, ComplaintsConfig{}); err != nil {
+				t.Fatal(err)
+			}
+			e.sv = surveys.NewService(b.db, b.db, quiet)
+			e.sv.Complaints, e.sv.Suppressions, e.sv.Secrets, e.sv.Leaser = e.cs, b.db, b.db, b.db
+			e.sv.PublicURL = "https://status.example.com"
+			if err := b.srv.EnableSurveys(e.sv); err != nil {
+				t.Fatal(err)
+			}
+		}})
+	e.bcEnv = b
+	b.mustDo(t, http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	return e
+}
+
+// sentSurvey stores a survey of incident inc sent an hour ago to customer
+// c1 (Anna, hu) on kind, and returns it with its link's token.
+func (e *svEnv) sentSurvey(t *testing.T, inc string, kind channel.Kind) (*surveys.Survey, string) {
+	t.Helper()
+	ctx := context.Background()
+	addr := "+36201111111"
+	if kind == channel.Email {
+		addr = "anna@example.com"
+	}
+	sent := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	sv := &surveys.Survey{ID: surveys.SurveyID(inc, "customer:c1"), PageID: e.page.ID, IncidentID: inc, RecipientType: queue.FromCustomer,
+		RecipientID: "c1", Key: "customer:c1", Channel: kind, Address: addr, Name: "Anna", Language: "hu",
+		State: surveys.Scheduled, DueAt: sent, CreatedAt: sent, UpdatedAt: sent, Version: 1}
+	if n, err := e.db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || n != 1 {
+		t.Fatalf("CreateSurveys = %d, %v", n, err)
+	}
+	sv.State, sv.SentAt, sv.Version = surveys.Sent, &sent, 2
+	if err := e.db.SaveSurvey(ctx, sv); err != nil {
+		t.Fatal(err)
+	}
+	link, err := e.sv.Link(ctx, sv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sv, link[strings.LastIndex(link, "/")+1:]
+}
+
+// TestSurveySettingsAPI: every range is checked whatever the mode, and a
+// JSON body sent as a form is told to say it is JSON; neither changes
+// anything.
+func TestSurveySettingsAPI(t *testing.T) {
+	e := newSurveyEnv(t)
+	path := "/api/v1/pages/" + e.page.ID + "/survey-settings"
+	before := e.mustDo(t, http.StatusOK, "GET", path, e.manager, "").String()
+
+	r := e.do(t, "PUT", path, e.manager, `{"mode":"off","sample_percent":500}`)
+	if d := r.errorOf(t); r.status != http.StatusBadRequest || d.Field != "sample_percent" || !strings.Contains(d.Message, "1 to 100") {
+		t.Errorf("sample_percent 500 in mode off: %d %s", r.status, r.body)
+	}
+	r = e.do(t, "PUT", path, e.manager, `{"mode":"sample"}`, "Content-Type", "application/x-www-form-urlencoded")
+	if d := r.errorOf(t); r.status != http.StatusBadRequest || d.Field != "Content-Type" || !strings.Contains(d.Message, "Content-Type: application/json") {
+		t.Errorf("JSON sent as a form: %d %s", r.status, r.body)
+	}
+	if after := e.mustDo(t, http.StatusOK, "GET", path, e.manager, "").String(); after != before {
+		t.Errorf("refused PUTs changed the settings:\n%s\n%s", before, after)
+	}
+	// A body without any Content-Type is JSON, as everywhere in the API.
+	e.mustDo(t, http.StatusOK, "PUT", path, e.manager, `{"mode":"sample","sample_percent":40}`, "Content-Type", "")
+	var st settingsJSON
+	e.mustDo(t, http.StatusOK, "GET", path, e.manager, "").json(t, &st)
+	if st.Mode != "sample" || st.SamplePercent != 40 {
+		t.Errorf("settings %+v", st)
+	}
+}
