@@ -113,7 +113,7 @@ func (s *Server) surveyPage() fiber.Handler {
 			n, err := strconv.Atoi(q)
 			if err != nil || n < 1 || n > 5 {
 				v := s.surveyView(c, sv, "form")
-				v.Problem = true
+				v.Problem = surveys.ProblemScore
 				return s.surveyHTML(c, http.StatusBadRequest, v)
 			}
 			v := s.surveyView(c, sv, "form")
@@ -142,7 +142,7 @@ func (s *Server) surveySubmit() fiber.Handler {
 				return s.surveyLinkFailed(c, oerr)
 			}
 			v := s.surveyView(c, cur, "form")
-			v.Problem = true
+			v.Problem = surveys.ProblemOf(err)
 			return s.surveyHTML(c, http.StatusBadRequest, v)
 		}
 		if err != nil {

@@ -99,3 +99,25 @@ func TestSurveySettingsAPI(t *testing.T) {
 		t.Errorf("settings %+v", st)
 	}
 }
+
+// TestSurveyFormProblems: the survey page says which answer it cannot
+// take, in the customer's language, and records nothing.
+func TestSurveyFormProblems(t *testing.T) {
+	e := newSurveyEnv(t)
+	sv, token := e.sentSurvey(t, "inc1", channel.Email)
+	for _, tc := range []struct{ form, want string }{
+		{"score=3&informed=maybe", "„Folyamatosan tájékoztattuk?” kérdésre az Igen, Részben vagy Nem"},
+		{"score=3&received=yes", "nem ígértünk Önnek semmit"}, // nothing was granted: the page never asked
+		{"score=9", "válasszon pontszámot 1 és 5 között"},
+		{"score=4&comment=" + strings.Repeat("x", surveys.MaxComment+1), "2000 karakternél rövidebb"},
+	} {
+		r := e.do(t, "POST", surveys.LinkPath+token, "", tc.form, "Content-Type", "application/x-www-form-urlencoded")
+		if r.status != http.StatusBadRequest || !strings.Contains(r.String(), tc.want) || !strings.Contains(r.String(), `role="alert"`) {
+			t.Errorf("%.40s: %d, want 400 saying %q:\n%s", tc.form, r.status, tc.want, r.body)
+		}
+	}
+	got, err := e.db.FindSurveyByID(context.Background(), sv.ID)
+	if err != nil || got.Answer != nil || got.State != surveys.Sent {
+		t.Errorf("after refused answers the survey is %+v, %v", got, err)
+	}
+}

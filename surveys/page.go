@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"strconv"
 	"sync"
 
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/locale"
 )
 
@@ -22,7 +24,9 @@ type PageView struct {
 	// it), "closed", or "link" (a link that does not work).
 	Kind     string
 	FollowUp bool // a person will contact them (a win-back task opened)
-	Problem  bool // the last submission was refused
+	// Problem says why the last submission was refused (ProblemOf): the
+	// page names what to correct; "" when nothing was refused.
+	Problem string
 	// Chosen is the score a message's one-click link carries: the form
 	// shows it chosen and sends itself (AutoSendScript), so that the
 	// person records it in one click, and a mail scanner or link preview
@@ -70,6 +74,11 @@ func RenderPage(v PageView) ([]byte, error) {
 		data["Received"] = string(s.Answer.Received)
 		data["Comment"] = s.Answer.Comment
 	}
+	if text, ok := problemTexts[v.Problem]; ok {
+		data["ProblemText"] = text
+	} else {
+		data["ProblemText"] = "SurveyProblem"
+	}
 	if v.Chosen >= 1 && v.Chosen <= 5 {
 		data["Score"] = v.Chosen
 		data["AutoSend"] = template.JS(AutoSendScript)
@@ -79,6 +88,37 @@ func RenderPage(v PageView) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// Problems a refused submission names (PageView.Problem), each with the
+// page's words for it.
+const (
+	ProblemScore     = "score"
+	ProblemInformed  = "informed"
+	ProblemReceived  = "received"
+	ProblemNotAsked  = "received_not_asked" // an answer about a promise to someone promised nothing
+	ProblemComment   = "comment"
+	problemOtherwise = "other"
+)
+
+var problemTexts = map[string]string{
+	ProblemScore: "SurveyProblemScore", ProblemInformed: "SurveyProblemInformed", ProblemReceived: "SurveyProblemReceived",
+	ProblemNotAsked: "SurveyProblemNotAsked", ProblemComment: "SurveyProblemComment", problemOtherwise: "SurveyProblem",
+}
+
+// ProblemOf is the PageView.Problem of an answer's refusal (AnswerLink's
+// EINVALID): the question to correct.
+func ProblemOf(err error) string {
+	if errors.Is(err, errNotAsked) {
+		return ProblemNotAsked
+	}
+	var e *incident.Error
+	if errors.As(err, &e) {
+		if _, ok := problemTexts[e.Field]; ok && e.Field != "" {
+			return e.Field
+		}
+	}
+	return problemOtherwise
 }
 
 func loadPage() {
@@ -150,7 +190,7 @@ button{min-height:48px;padding:0 24px;font:inherit;font-weight:700;color:#fff;ba
 <h1>{{if eq .V.Kind "thanks"}}{{call .T "SurveyThanksTitle"}}{{else}}{{call .T "SurveyTitle"}}{{end}}</h1>
 {{if .V.PageName}}<p class="page">{{.V.PageName}}</p>{{end}}
 {{if eq .V.Kind "thanks"}}<div class="note" role="status"><p style="margin:0">{{call .T "SurveyThanks"}}</p>{{if .V.FollowUp}}<p style="margin:8px 0 0">{{call .T "SurveyFollowUp"}}</p>{{end}}</div>{{end}}
-{{if .V.Problem}}<div class="problem" role="alert">{{call .T "SurveyProblem"}}</div>{{end}}
+{{if .V.Problem}}<div class="problem" role="alert">{{call .T .ProblemText}}</div>{{end}}
 <div class="card">
 <p style="margin-top:0">{{.Intro}}</p>
 {{if .AutoSend}}<noscript><div class="note"><p style="margin:0">{{call .T "SurveyChosen"}}</p></div></noscript>{{end}}

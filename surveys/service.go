@@ -863,17 +863,21 @@ func (s *Service) AnswerLink(ctx context.Context, token string, a Answer) (*Surv
 	return s.answer(ctx, sv, a)
 }
 
+// errNotAsked refuses an answer about receiving what was promised from
+// someone who was promised nothing (the page does not ask them).
+var errNotAsked = incident.Invalid("received", "nothing was promised for this incident, so the survey does not ask whether it was received")
+
 func (a *Answer) validate(sv *Survey) error {
 	a.Comment = strings.TrimSpace(a.Comment)
 	switch {
 	case a.Score < 1 || a.Score > 5:
 		return incident.Invalid("score", "choose from 1 to 5")
 	case a.Informed != "" && a.Informed != InformedYes && a.Informed != InformedPartly && a.Informed != InformedNo:
-		return incident.Invalid("informed", "yes, partly or no")
+		return incident.Invalid("informed", "want yes, partly or no, not %q", a.Informed)
 	case a.Received != "" && a.Received != ReceivedYes && a.Received != ReceivedNotYet && a.Received != ReceivedNo:
-		return incident.Invalid("received", "yes, not yet or no")
+		return incident.Invalid("received", "want yes, not_yet or no, not %q", a.Received)
 	case a.Received != "" && !sv.Granted:
-		return incident.Invalid("received", "nothing was promised to ask about")
+		return errNotAsked
 	case utf8.RuneCountInString(a.Comment) > MaxComment || !utf8.ValidString(a.Comment) || strings.ContainsRune(a.Comment, 0):
 		return incident.Invalid("comment", "at most %d characters of text", MaxComment)
 	}
