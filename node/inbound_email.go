@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/server"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // InboundEmail holds the settings of inbound email, which becomes
@@ -88,9 +89,12 @@ type deliveryFinder interface {
 type emailIntake struct {
 	complaints *complaint.Service
 	deliveries deliveryFinder
-	pageID     string   // the page a quoted reference is looked up on
-	own        []string // herald's own sender addresses: mail from them is a loop
-	log        *slog.Logger
+	// surveys takes a reply to a survey email that starts with a score
+	// as the survey's answer (nil: every reply is a complaint).
+	surveys *surveys.Service
+	pageID  string   // the page a quoted reference is looked up on
+	own     []string // herald's own sender addresses: mail from them is a loop
+	log     *slog.Logger
 }
 
 // maxThreadLookups bounds the store reads one email's References cost.
@@ -124,8 +128,21 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 		e.log.Info("inbound email rejected: no subject and no text", "message_id", in.MessageID, "channel", channel.Email)
 		return fmt.Errorf("%w: no subject and no text", smtp.ErrRejected)
 	}
-	if err := e.thread(ctx, in, &intake); err != nil {
+	surveyID, err := e.thread(ctx, in, &intake)
+	if err != nil {
 		return err
+	}
+	if surveyID != "" && e.surveys != nil {
+		// "5 - all fine, thanks" in reply to the survey answers it: no
+		// complaint, no apology.
+		sv, ok, err := e.surveys.AnswerEmail(ctx, surveyID, in.From, in.CustomerText())
+		if err != nil {
+			return err
+		}
+		if ok {
+			e.log.Info("inbound email: survey answer", "message_id", in.MessageID, "survey_id", sv.ID, "score", sv.Answer.Score, "channel", channel.Email)
+			return nil
+		}
 	}
 	c, created, err := e.complaints.Receive(ctx, intake)
 	if err != nil {
@@ -145,8 +162,9 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 // delivery names a complaint (then ComplaintID, when the delivery went to
 // this sender) or an incident (then ReplyTo); failing that, a complaint
 // reference quoted in the subject, looked up among the sender's own
-// complaints.
-func (e *emailIntake) thread(ctx context.Context, in smtp.InboundEmail, intake *complaint.Intake) error {
+// complaints. It returns the survey a reply answers when the delivery
+// was a survey's message to this sender.
+func (e *emailIntake) thread(ctx context.Context, in smtp.InboundEmail, intake *complaint.Intake) (string, error) {
 	ids := []string{in.InReplyTo}
 	for i := len(in.References) - 1; i >= 0; i-- {
 		ids = append(ids, in.References[i])
@@ -171,29 +189,33 @@ func (e *emailIntake) thread(ctx context.Context, in smtp.InboundEmail, intake *
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("thread inbound email: %w", err)
+			return "", fmt.Errorf("thread inbound email: %w", err)
 		}
 		if cid := d.Vars["complaint"]; cid != "" && strings.EqualFold(d.Address, in.From) {
 			intake.ComplaintID = cid
-			return nil
+			return "", nil
+		}
+		survey := ""
+		if id := d.Vars["survey"]; id != "" && d.MessageKind == queue.KindSurvey && strings.EqualFold(d.Address, in.From) {
+			survey = id
 		}
 		if inc := d.Vars["incident"]; inc != "" {
 			intake.ReplyTo = inc
-			return nil
+			return survey, nil
 		}
 		if d.IncidentID != "" {
 			intake.ReplyTo = d.IncidentID
-			return nil
+			return survey, nil
 		}
 	}
 	if ref := quotedRef.FindString(in.Subject); ref != "" {
 		id, err := e.byRef(ctx, ref, in.From)
 		if err != nil {
-			return err
+			return "", err
 		}
 		intake.ComplaintID = id
 	}
-	return nil
+	return "", nil
 }
 
 // byRef finds the sender's complaint with reference ref, or "". Only the
@@ -254,7 +276,7 @@ func (a *Node) buildInboundEmail(svc *complaint.Service) error {
 	if from := a.chans.from; from != "" {
 		own = append(own, from)
 	}
-	intake := &emailIntake{complaints: svc, deliveries: a.Engine.Notify, pageID: a.Page.ID, own: own, log: a.Log}
+	intake := &emailIntake{complaints: svc, deliveries: a.Engine.Notify, surveys: a.Surveys, pageID: a.Page.ID, own: own, log: a.Log}
 	if err := a.Server.EnableInboundEmail(server.InboundEmailConfig{Secret: a.Config.Providers.InboundEmailSecret, Handle: intake.handle}); err != nil {
 		return err
 	}

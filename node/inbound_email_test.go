@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/store/sqlite"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // acks records the answers complaint.Service asks for.
@@ -133,7 +134,7 @@ func TestEmailIntake(t *testing.T) {
 		in := mail("anna@example.org", "m3@example.org", "Re: Card payments", "Any news?")
 		in.References = []string{"0123456789abcdef0123@elsewhere.example", ack + "@herald.example", "foreign-id@mail.example"}
 		var intake complaint.Intake
-		if err := e.intake.thread(ctx, in, &intake); err != nil {
+		if _, err := e.intake.thread(ctx, in, &intake); err != nil {
 			t.Fatal(err)
 		}
 		if intake.ComplaintID != first.ID {
@@ -145,7 +146,7 @@ func TestEmailIntake(t *testing.T) {
 		in := mail("bela@example.org", "m4@example.org", "Re: Outage", "Is it over?")
 		in.InReplyTo = d + "@herald.example"
 		var intake complaint.Intake
-		if err := e.intake.thread(ctx, in, &intake); err != nil {
+		if _, err := e.intake.thread(ctx, in, &intake); err != nil {
 			t.Fatal(err)
 		}
 		if intake.ReplyTo != "inc123" || intake.ComplaintID != "" {
@@ -157,7 +158,7 @@ func TestEmailIntake(t *testing.T) {
 		in := mail("mallory@example.org", "m5@example.org", "Re: Card payments", "Hi")
 		in.InReplyTo = ack + "@herald.example"
 		var intake complaint.Intake
-		if err := e.intake.thread(ctx, in, &intake); err != nil {
+		if _, err := e.intake.thread(ctx, in, &intake); err != nil {
 			t.Fatal(err)
 		}
 		if intake.ComplaintID != "" || intake.ReplyTo != "inc9" {
@@ -211,4 +212,51 @@ func TestEmailIntake(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestEmailReplyAnswersSurvey: a reply to a survey email that starts with
+// a score is the survey's answer (no complaint, no apology); a reply with
+// words of its own is a complaint about the incident, as before.
+func TestEmailReplyAnswersSurvey(t *testing.T) {
+	ctx := context.Background()
+	e := newIntakeEnv(t)
+	svc := surveys.NewService(e.db, e.db, slog.New(slog.DiscardHandler))
+	e.intake.surveys = svc
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	sv := &surveys.Survey{ID: surveys.SurveyID("inc1", "customer:c1"), PageID: e.page.ID, IncidentID: "inc1", RecipientType: queue.FromCustomer,
+		RecipientID: "c1", Key: "customer:c1", Channel: channel.Email, Address: "ewa@example.pl", Language: "pl",
+		State: surveys.Scheduled, DueAt: now, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if n, err := e.db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || n != 1 {
+		t.Fatalf("CreateSurveys = %d, %v", n, err)
+	}
+	sv.State, sv.SentAt, sv.Version = surveys.Sent, &now, 2
+	if err := e.db.SaveSurvey(ctx, sv); err != nil {
+		t.Fatal(err)
+	}
+	d := &queue.Delivery{ID: queue.DeliveryID("survey:"+sv.ID, channel.Email, sv.Address), PageID: e.page.ID, MessageKind: queue.KindSurvey,
+		Kind: channel.Email, Address: sv.Address, RecipientType: queue.FromCustomer, RecipientID: "c1", State: queue.StatePending,
+		NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: map[string]string{"incident": "inc1", "survey": sv.ID}}
+	if _, err := e.db.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	in := mail(sv.Address, "r1@example.pl", "Re: Jak nam poszło?", "5 - wszystko w porządku, dziękuję\n\nW dniu pon. Herald napisał:\n> Jak oceniają Państwo")
+	in.InReplyTo = d.ID + "@herald.example"
+	if err := e.intake.handle(ctx, in, 100); err != nil {
+		t.Fatal(err)
+	}
+	if cs := e.complaints(t); len(cs) != 0 {
+		t.Errorf("the survey answer became complaints: %+v", cs)
+	}
+	got, err := e.db.FindSurveyByID(ctx, sv.ID)
+	if err != nil || got.State != surveys.Answered || got.Answer.Score != 5 || got.Answer.Comment != "wszystko w porządku, dziękuję" || got.Answer.Via != "email" {
+		t.Fatalf("survey after the reply: %+v %+v, %v", got, got.Answer, err)
+	}
+	in = mail(sv.Address, "r2@example.pl", "Re: Jak nam poszło?", "Dlaczego to trwało tak długo?")
+	in.InReplyTo = d.ID + "@herald.example"
+	if err := e.intake.handle(ctx, in, 100); err != nil {
+		t.Fatal(err)
+	}
+	if cs := e.complaints(t); len(cs) != 1 || cs[0].Text != "Dlaczego to trwało tak długo?" {
+		t.Errorf("words of their own: complaints %+v, want one", cs)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/notify/contact"
 	"github.com/heraldhq/herald/notify/twilio"
 	"github.com/heraldhq/herald/surveys"
@@ -75,9 +74,9 @@ func (s *Server) surveyView(c *fiber.Ctx, sv *surveys.Survey, kind string) surve
 	if inc, err := s.svc.Store.FindIncidentByID(ctx, sv.IncidentID); err == nil {
 		v.Incident = inc.NameIn(sv.Language) // as the survey message named it
 	}
-	// "Sorry it went badly; a person will contact you" for the unhappy;
-	// a comment with a good score opens a task too, but reads as thanks.
-	v.FollowUp = len(sv.WinBacks) > 0 && sv.Answer != nil && sv.Answer.Score <= 2
+	// "Sorry it went badly; a person will contact you" for the unhappy
+	// whose answer opened a win-back task.
+	v.FollowUp = sv.FollowsUp()
 	return v
 }
 
@@ -152,14 +151,15 @@ func (s *Server) surveySubmit() fiber.Handler {
 	}
 }
 
-// surveySMS answers an inbound SMS that is a survey score (a digit 1–5,
-// optionally with words) from a number with an open survey, and returns
-// the TwiML reply text; ok false when the SMS is no survey answer.
+// surveySMS answers an inbound SMS that replies to an open survey of its
+// number (a score, or an answer without one, which is asked again: see
+// surveys.ParseAnswer), and returns the TwiML reply text ("" for a number
+// that opted out); ok false when the SMS is no survey reply.
 func (s *Server) surveySMS(c *fiber.Ctx, in twilio.InboundSMS) (string, bool, error) {
 	if s.sv == nil {
 		return "", false, nil
 	}
-	if _, _, ok := surveys.ParseDigit(in.Body); !ok {
+	if _, _, kind := surveys.ParseAnswer(in.Body); kind == surveys.NotAnAnswer {
 		return "", false, nil
 	}
 	phone := strings.TrimPrefix(in.From, "whatsapp:")
@@ -172,23 +172,19 @@ func (s *Server) surveySMS(c *fiber.Ctx, in twilio.InboundSMS) (string, bool, er
 		return "", false, err
 	}
 	for _, p := range pages {
-		sv, ok, err := s.sv.AnswerSMS(ctx, p.ID, phone, in.Body)
+		r, err := s.sv.AnswerSMS(ctx, p.ID, phone, in.Body)
 		if err != nil {
 			return "", false, err
 		}
-		if !ok {
+		if r == nil {
 			continue
 		}
-		cat, err := locale.Default()
-		if err != nil {
-			return "", true, err
+		if r.Recorded {
+			s.log.Info("inbound sms: survey answer", "message_sid", in.MessageSid, "survey_id", r.Survey.ID, "score", r.Survey.Answer.Score, "replied", r.Text != "")
+		} else {
+			s.log.Info("inbound sms: survey reply without a score, asked again", "message_sid", in.MessageSid, "survey_id", r.Survey.ID, "replied", r.Text != "")
 		}
-		l := cat.Lang(sv.Language)
-		s.log.Info("inbound sms: survey answer", "message_sid", in.MessageSid, "survey_id", sv.ID, "score", sv.Answer.Score)
-		if len(sv.WinBacks) > 0 && sv.Answer.Score <= 2 {
-			return l.Text("SMSSurveyThanksFollowUp"), true, nil
-		}
-		return l.Text("SMSSurveyThanks"), true, nil
+		return r.Text, true, nil
 	}
 	return "", false, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/surveys"
 )
 
@@ -119,5 +121,46 @@ func TestSurveyFormProblems(t *testing.T) {
 	got, err := e.db.FindSurveyByID(context.Background(), sv.ID)
 	if err != nil || got.Answer != nil || got.State != surveys.Sent {
 		t.Errorf("after refused answers the survey is %+v, %v", got, err)
+	}
+}
+
+// TestSurveySMSReplies: replies to an open SMS survey are answers, not
+// complaints (10/10, a thumb), one meant as an answer without a score is
+// asked again, and after STOP an answer is recorded but nothing goes
+// back to the number.
+func TestSurveySMSReplies(t *testing.T) {
+	e := newSurveyEnv(t)
+	ctx := context.Background()
+	sv, _ := e.sentSurvey(t, "inc1", channel.SMS)
+	post := func(i int, body string) string {
+		t.Helper()
+		r := e.twilioPost(t, "/webhooks/twilio/sms", sms(fmt.Sprintf("SM%032d", i), sv.Address, body), sandbox.DefaultAuthToken)
+		if r.status != http.StatusOK {
+			t.Fatalf("%q: %d %s", body, r.status, r.body)
+		}
+		return r.String()
+	}
+	for i, tc := range []struct{ body, reply string }{
+		{"10/10", "<Message>Köszönjük a válaszát.</Message>"},
+		{"nem", "<Message>Kérjük, egy számmal válaszoljon 1-től (rossz) 5-ig (kiváló).</Message>"},
+		{"👍", "<Message>Köszönjük a válaszát.</Message>"},
+	} {
+		if got := post(i, tc.body); !strings.Contains(got, tc.reply) {
+			t.Errorf("%q answered %s, want %s", tc.body, got, tc.reply)
+		}
+	}
+	if n := e.count(t); n != 0 {
+		t.Errorf("%d complaints from survey replies, want none", n)
+	}
+	post(10, "STOP")
+	if got := post(11, "4"); strings.Contains(got, "<Message>") {
+		t.Errorf("after STOP the number was sent %s", got)
+	}
+	got, err := e.db.FindSurveyByID(ctx, sv.ID)
+	if err != nil || got.Answer == nil || got.Answer.Score != 4 || got.Answer.Via != "sms" {
+		t.Errorf("after STOP the answer is %+v, %v; want 4 recorded", got.Answer, err)
+	}
+	if n := e.count(t); n != 0 {
+		t.Errorf("%d complaints, want none", n)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -772,55 +771,127 @@ func (s *Service) Run(ctx context.Context, holder string) error {
 	}
 }
 
-// digitAnswer is an SMS that answers a survey: a digit 1–5 first, then
-// optionally words ("4", "2 too slow", "5. thanks").
-var digitAnswer = regexp.MustCompile(`^([1-5])(?:$|[\s.,:;!)\-–]+(.*)$)`)
-
-// ParseDigit reads a survey answer from an SMS: the score and the words
-// after it; ok false for any other text.
-func ParseDigit(text string) (score int, comment string, ok bool) {
-	m := digitAnswer.FindStringSubmatch(strings.TrimSpace(text))
-	if m == nil {
-		return 0, "", false
-	}
-	score, _ = strconv.Atoi(m[1])
-	comment = strings.TrimSpace(m[2])
-	if comment != "" && !utf8.ValidString(comment) {
-		return 0, "", false
-	}
-	return score, comment, true
+// SMSReply is what AnswerSMS made of an SMS to a number with an open
+// survey.
+type SMSReply struct {
+	Survey *Survey // the survey answered, or asked about again
+	// Recorded: the SMS was the survey's answer; otherwise it meant to
+	// answer but held no score that can be read (ParseAnswer's Unclear),
+	// and Text asks again.
+	Recorded bool
+	// Text is the reply to send back in the survey's language: thanks, or
+	// a request for a number; "" when the number opted out (STOP), which
+	// gets no more messages, a reply included.
+	Text string
 }
 
 // AnswerSMS records an SMS from a number as the answer to its newest open
-// survey on the page, when the text is a digit 1–5 (with optional words).
-// It reports whether the SMS was a survey answer; when it was not (no
-// digit, or no open survey) the caller treats it as it would otherwise.
-func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*Survey, bool, error) {
-	score, comment, ok := ParseDigit(text)
-	if !ok {
-		return nil, false, nil
+// survey on the page (ParseAnswer reads it). It returns nil when the SMS
+// is no survey reply (words of their own, or no open survey): the caller
+// treats it as it would otherwise. A reply meant as an answer that holds
+// no score ("no", "10") records nothing and asks again, and is no
+// complaint.
+//
+// A new score by SMS keeps what the page added to the answer (kept
+// informed, received); the old words go with the old score: a new score
+// without words replaces one that had them (the comment "stars" or
+// "too slow" belonged to the score it came with), while the same score
+// again keeps them.
+func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*SMSReply, error) {
+	score, comment, kind := ParseAnswer(text)
+	if kind == NotAnAnswer {
+		return nil, nil
 	}
 	ss, err := s.Store.FindSurveysByAddress(ctx, pageID, channel.SMS, from, 5)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	now := s.now()
 	for _, sv := range ss {
 		if !sv.Open(now) {
 			continue
 		}
-		a := Answer{Score: score, Comment: comment, Via: "sms", At: now}
-		if sv.Answer != nil {
-			// A new score by SMS keeps what the page added.
-			a.Informed, a.Received = sv.Answer.Informed, sv.Answer.Received
-			if comment == "" {
-				a.Comment = sv.Answer.Comment
+		out := &SMSReply{Survey: sv}
+		if kind == Scored {
+			a := Answer{Score: score, Comment: clipComment(comment), Via: "sms", At: now}
+			if sv.Answer != nil {
+				a.Informed, a.Received = sv.Answer.Informed, sv.Answer.Received
+				if a.Comment == "" && sv.Answer.Score == score {
+					a.Comment = sv.Answer.Comment
+				}
 			}
+			if out.Survey, err = s.answer(ctx, sv, a); err != nil {
+				return nil, err
+			}
+			out.Recorded = true
 		}
-		out, err := s.answer(ctx, sv, a)
-		return out, err == nil, err
+		stopped, err := s.optedOut(ctx, out.Survey)
+		if err != nil {
+			return nil, err
+		}
+		if stopped == "" {
+			out.Text = smsReplyText(out)
+		}
+		return out, nil
 	}
-	return nil, false, nil
+	return nil, nil
+}
+
+// smsReplyText is the SMS that answers r, in the survey's language.
+func smsReplyText(r *SMSReply) string {
+	w := winBackWords(r.Survey.Language)
+	switch {
+	case !r.Recorded:
+		return w("SMSSurveyAskAgain")
+	case r.Survey.FollowsUp():
+		return w("SMSSurveyThanksFollowUp")
+	}
+	return w("SMSSurveyThanks")
+}
+
+// AnswerEmail records an email reply to survey id (the survey message's
+// delivery it answers, In-Reply-To) as its answer when the reply starts
+// with a score (ParseAnswer: "5 - all fine, thanks"; the words after it
+// are the comment) and comes from the address the survey went to, while
+// the survey is open. It reports whether it did; otherwise the email is
+// the caller's to treat as any other (a complaint about the incident).
+func (s *Service) AnswerEmail(ctx context.Context, id, from, text string) (*Survey, bool, error) {
+	sv, err := s.Store.FindSurveyByID(ctx, id)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	if sv.Channel != channel.Email || !strings.EqualFold(strings.TrimSpace(sv.Address), strings.TrimSpace(from)) || !sv.Open(now) {
+		return nil, false, nil
+	}
+	score, comment, kind := ParseAnswer(text)
+	if kind != Scored {
+		return nil, false, nil
+	}
+	a := Answer{Score: score, Comment: clipComment(strings.Join(strings.Fields(comment), " ")), Via: "email", At: now}
+	if sv.Answer != nil {
+		a.Informed, a.Received = sv.Answer.Informed, sv.Answer.Received
+		if a.Comment == "" && sv.Answer.Score == score {
+			a.Comment = sv.Answer.Comment
+		}
+	}
+	out, err := s.answer(ctx, sv, a)
+	if err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// clipComment cuts words to MaxComment characters of valid text.
+func clipComment(c string) string {
+	c = strings.ToValidUTF8(strings.ReplaceAll(c, "\x00", ""), "")
+	if utf8.RuneCountInString(c) > MaxComment {
+		c = string([]rune(c)[:MaxComment])
+	}
+	return strings.TrimSpace(c)
 }
 
 // Open returns the survey a link names, for its page; ErrLink for a link
@@ -916,12 +987,12 @@ func (s *Service) answer(ctx context.Context, sv *Survey, a Answer) (*Survey, er
 		}
 		s.Log.Info("survey answered", "page_id", next.PageID, "incident_id", next.IncidentID, "survey_id", next.ID,
 			"score", a.Score, "via", a.Via, "changes", a.Changes)
-		if sv.Answer != nil && sv.Answer.Score != a.Score && len(next.WinBacks) > 0 && s.Complaints != nil {
-			// The follow-up task opened for the first answer would go on
-			// quoting a score the customer took back: its timeline says.
-			w := winBackWords(s.pageLanguage(ctx, next.PageID))
+		if note := s.changeNote(ctx, sv, &next); note != "" {
+			// The follow-up task opened for an earlier answer would go on
+			// quoting a score the customer took back, or miss the words
+			// they added since: its timeline says.
 			last := next.WinBacks[len(next.WinBacks)-1]
-			if _, err := s.Complaints.Note(ctx, next.PageID, last, w("WinBackChanged", "Score", strconv.Itoa(a.Score), "Before", strconv.Itoa(sv.Answer.Score))); err != nil {
+			if _, err := s.Complaints.Note(ctx, next.PageID, last, note); err != nil {
 				s.Log.Warn("surveys: note a changed answer on its win-back task", "survey_id", next.ID, "complaint_id", last, "err", err)
 			}
 		}
@@ -933,6 +1004,29 @@ func (s *Service) answer(ctx context.Context, sv *Survey, a Answer) (*Survey, er
 		return &next, nil
 	}
 	return nil, incident.Errorf(incident.ECONFLICT, "the survey changed while you answered; try again")
+}
+
+// changeNote is the note a changed answer adds to the survey's latest
+// win-back task: the new score, the new words, or both; "" when there is
+// no task or neither changed.
+func (s *Service) changeNote(ctx context.Context, before, after *Survey) string {
+	if before.Answer == nil || after.Answer == nil || len(after.WinBacks) == 0 || s.Complaints == nil {
+		return ""
+	}
+	old, a := before.Answer, after.Answer
+	scoreChanged, wordsChanged := old.Score != a.Score, a.Comment != "" && a.Comment != old.Comment
+	if !scoreChanged && !wordsChanged {
+		return ""
+	}
+	w := winBackWords(s.pageLanguage(ctx, after.PageID))
+	if !scoreChanged {
+		return w("WinBackNewWords", "Score", strconv.Itoa(a.Score), "Comment", a.Comment)
+	}
+	note := w("WinBackChanged", "Score", strconv.Itoa(a.Score), "Before", strconv.Itoa(old.Score))
+	if wordsChanged {
+		note += " " + w("WinBackWords", "Comment", a.Comment)
+	}
+	return note
 }
 
 // pageZone is the page's time zone name ("" when it cannot be read: UTC).
@@ -955,8 +1049,9 @@ func (s *Service) pageLanguage(ctx context.Context, pageID string) string {
 // WinBackCategory is the complaint category of a win-back task.
 const WinBackCategory = complaint.CategoryFollowUp
 
-// winBack opens a follow-up task for an unhappy answer (a score of 1–2, or
-// a comment with any score): a complaint of category follow_up tagged to
+// winBack opens a follow-up task for an unhappy answer (Answer.Unhappy: a
+// score of 1–2, or a 3 with words; praise, a 4 or 5 with words, opens
+// none): a complaint of category follow_up tagged to
 // the incident, naming the survey and suggesting offers from the
 // compensation policy. At most WinBackMax per survey, WinBackGap apart,
 // and never for an address that opted out or a customer who declined
@@ -964,7 +1059,7 @@ const WinBackCategory = complaint.CategoryFollowUp
 // opened one, else nil.
 func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 	a := sv.Answer
-	if s.Complaints == nil || a == nil || (a.Score > 2 && a.Comment == "") {
+	if s.Complaints == nil || a == nil || !a.Unhappy() {
 		return nil, nil
 	}
 	st, err := s.Settings(ctx, sv.PageID)

@@ -373,6 +373,17 @@ func TestChangedAnswerNotedOnItsWinBack(t *testing.T) {
 // its complaints, and the token of its link.
 func sentSurvey(t *testing.T, langs ...string) (*surveys.Service, *desk, *sqlite.DB, *surveys.Survey, string) {
 	t.Helper()
+	return sentSurveyOn(t, channel.Email, langs...)
+}
+
+// sentSurveyOn is sentSurvey on kind: to +36201234567 by SMS, to
+// c1@example.com by email.
+func sentSurveyOn(t *testing.T, kind channel.Kind, langs ...string) (*surveys.Service, *desk, *sqlite.DB, *surveys.Survey, string) {
+	t.Helper()
+	addr := "c1@example.com"
+	if kind == channel.SMS {
+		addr = "+36201234567"
+	}
 	db := enginetest.SQLite(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -382,7 +393,7 @@ func sentSurvey(t *testing.T, langs ...string) (*surveys.Service, *desk, *sqlite
 	}
 	sent := now.Add(-time.Hour)
 	sv := &surveys.Survey{ID: surveys.SurveyID("inc1", "customer:c1"), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
-		RecipientID: "c1", Key: "customer:c1", Channel: channel.Email, Address: "c1@example.com", Language: "en",
+		RecipientID: "c1", Key: "customer:c1", Channel: kind, Address: addr, Language: "en",
 		State: surveys.Scheduled, DueAt: sent, CreatedAt: sent, UpdatedAt: sent, Version: 1}
 	if created, err := db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || created != 1 {
 		t.Fatalf("CreateSurveys = %d, %v", created, err)
@@ -393,7 +404,7 @@ func sentSurvey(t *testing.T, langs ...string) (*surveys.Service, *desk, *sqlite
 	}
 	s := surveys.NewService(db, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	d := &desk{}
-	s.Secrets, s.Leaser, s.PublicURL, s.Complaints = db, db, "http://status.example", d
+	s.Secrets, s.Leaser, s.PublicURL, s.Complaints, s.Suppressions = db, db, "http://status.example", d, db
 	link, err := s.Link(ctx, sv)
 	if err != nil {
 		t.Fatal(err)
@@ -432,5 +443,143 @@ func TestWinBackAfterDeclineThenGrant(t *testing.T) {
 				t.Errorf("a win-back task opened: %v, want %v (tasks %+v)", opened, tookIt, d.in)
 			}
 		})
+	}
+}
+
+// TestWinBackOnlyForTheUnhappy: praise with words (4 or 5 and a thank
+// you) opens no task labelled "unhappy"; a low score does, and so does a
+// middling 3 with words.
+func TestWinBackOnlyForTheUnhappy(t *testing.T) {
+	for _, tc := range []struct {
+		a    surveys.Answer
+		task bool
+	}{
+		{surveys.Answer{Score: 5, Comment: "Great job, thanks!"}, false},
+		{surveys.Answer{Score: 4, Comment: "quick fix"}, false},
+		{surveys.Answer{Score: 4}, false},
+		{surveys.Answer{Score: 3}, false},
+		{surveys.Answer{Score: 3, Comment: "slow to tell us"}, true},
+		{surveys.Answer{Score: 2}, true},
+		{surveys.Answer{Score: 1, Comment: "nobody called"}, true},
+	} {
+		t.Run(fmt.Sprintf("%d %s", tc.a.Score, tc.a.Comment), func(t *testing.T) {
+			s, d, _, _, token := sentSurvey(t, "en")
+			got, err := s.AnswerLink(context.Background(), token, tc.a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opened := len(d.in) > 0; opened != tc.task || got.FollowsUp() != tc.task {
+				t.Errorf("task opened %v (follows up %v), want %v: %+v", opened, got.FollowsUp(), tc.task, d.in)
+			}
+		})
+	}
+}
+
+// TestWordsAddedNotedOnWinBack: a score by the one-click link opens the
+// task; words added on the page afterwards, with the same score, reach
+// the task's timeline, and so do words that come with a changed score.
+func TestWordsAddedNotedOnWinBack(t *testing.T) {
+	ctx := context.Background()
+	s, d, _, _, token := sentSurvey(t, "en")
+	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.in) != 1 || d.in[0].Text != "Survey answer: 2 of 5." {
+		t.Fatalf("the win-back task: %+v", d.in)
+	}
+	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 2, Comment: "Túl lassan tájékoztattak"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "The customer added words to their survey answer (2 of 5): Túl lassan tájékoztattak"
+	if notes := d.notes["c1"]; len(notes) == 0 || notes[len(notes)-1] != want {
+		t.Errorf("notes %q, want the last to be %q", notes, want)
+	}
+	if _, err := s.AnswerLink(ctx, token, surveys.Answer{Score: 1, Comment: "and nobody called"}); err != nil {
+		t.Fatal(err)
+	}
+	want = "The customer changed their survey answer: now 1 of 5 (was 2). Their words: and nobody called"
+	if notes := d.notes["c1"]; notes[len(notes)-1] != want {
+		t.Errorf("notes %q, want the last to be %q", notes, want)
+	}
+	if len(d.byExt) != 1 {
+		t.Errorf("%d tasks, want the one", len(d.byExt))
+	}
+}
+
+// TestSMSAnswers: SMS replies to an open survey are read as answers
+// (10/10, "5 stars", a thumb), the words go with the score they came
+// with, an answer that holds no score is asked again, and after STOP
+// nothing is sent back.
+func TestSMSAnswers(t *testing.T) {
+	ctx := context.Background()
+	s, d, db, sv, _ := sentSurveyOn(t, channel.SMS, "en")
+	from := sv.Address
+	answer := func(text string) *surveys.SMSReply {
+		t.Helper()
+		r, err := s.AnswerSMS(ctx, "p1", from, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		text    string
+		score   int
+		comment string
+	}{
+		{"10/10", 5, ""},
+		{"5 stars", 5, ""},
+		{"3", 3, ""}, // not "stars": the words went with the 5
+		{"2 too slow", 2, "too slow"},
+		{"2", 2, "too slow"}, // the same score again keeps its words
+		{"👍", 5, ""},
+		{"👎🏽 nobody told us", 1, "nobody told us"},
+	} {
+		r := answer(tc.text)
+		if r == nil || !r.Recorded || r.Survey.Answer.Score != tc.score || r.Survey.Answer.Comment != tc.comment || r.Text == "" {
+			t.Fatalf("%q: %+v, want %d %q recorded and thanked", tc.text, r, tc.score, tc.comment)
+		}
+	}
+	if r := answer("nem"); r == nil || r.Recorded || r.Text != "Please reply with a number from 1 (poor) to 5 (excellent)." {
+		t.Errorf(`"nem": %+v, want asked again`, r)
+	}
+	if r := answer("my card was charged twice"); r != nil {
+		t.Errorf("words of their own are no survey reply: %+v", r)
+	}
+	got, err := db.FindSurveyByID(ctx, sv.ID)
+	if err != nil || got.Answer.Score != 1 {
+		t.Fatalf("after the asking again, the answer is %+v, %v", got.Answer, err)
+	}
+	// STOP: the answer is still recorded, and nothing goes back.
+	if err := db.Suppress(ctx, audience.Suppression{Kind: channel.SMS, Address: from, Reason: "stop", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if r := answer("4"); r == nil || !r.Recorded || r.Survey.Answer.Score != 4 || r.Text != "" {
+		t.Errorf("after STOP: %+v, want recorded with no reply", r)
+	}
+	if r := answer("no"); r == nil || r.Recorded || r.Text != "" {
+		t.Errorf("after STOP, an unclear answer: %+v, want no reply", r)
+	}
+	_ = d
+}
+
+// TestAnswerEmail: a reply to the survey email that starts with a score
+// is the survey's answer, its words the comment; from another address,
+// or without a score, it is not.
+func TestAnswerEmail(t *testing.T) {
+	ctx := context.Background()
+	s, d, _, sv, _ := sentSurveyOn(t, channel.Email, "en")
+	if _, ok, err := s.AnswerEmail(ctx, sv.ID, "someone@example.com", "5 - great"); ok || err != nil {
+		t.Errorf("another sender's reply answered the survey: %v %v", ok, err)
+	}
+	if _, ok, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "Why was it down so long?"); ok || err != nil {
+		t.Errorf("words of their own answered the survey: %v %v", ok, err)
+	}
+	got, ok, err := s.AnswerEmail(ctx, sv.ID, "C1@Example.com", "5 - wszystko w porządku,\ndziękuję")
+	if err != nil || !ok || got.Answer.Score != 5 || got.Answer.Comment != "wszystko w porządku, dziękuję" || got.Answer.Via != "email" || got.State != surveys.Answered {
+		t.Fatalf("AnswerEmail = %+v, %v, %v", got, ok, err)
+	}
+	if len(d.in) != 0 {
+		t.Errorf("praise by email opened a task: %+v", d.in)
 	}
 }

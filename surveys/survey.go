@@ -140,12 +140,24 @@ type Answer struct {
 	Informed Informed  `json:"informed,omitempty"`
 	Received Received  `json:"received,omitempty"`
 	Comment  string    `json:"comment,omitempty"`
-	Via      string    `json:"via"` // sms, web
+	Via      string    `json:"via"` // sms, email, web
 	At       time.Time `json:"at"`  // the latest answer
 	// Changes counts answers after the first (a score changed within
 	// ChangeWindow replaces the earlier one).
 	Changes int `json:"changes"`
 }
+
+// Unhappy reports whether the answer calls for a person to follow up (a
+// win-back task): a score of 1 or 2, or a middling 3 with words. A 4 or
+// 5 is praise, words or not.
+func (a *Answer) Unhappy() bool {
+	return a != nil && (a.Score <= 2 || a.Score == 3 && a.Comment != "")
+}
+
+// FollowsUp reports whether a person will contact the customer about the
+// survey's current answer: it is unhappy and a win-back task is open for
+// the survey.
+func (s *Survey) FollowsUp() bool { return len(s.WinBacks) > 0 && s.Answer.Unhappy() }
 
 // MaxComment bounds a survey comment, in characters.
 const MaxComment = 2000

@@ -122,6 +122,63 @@ func TestParseDigit(t *testing.T) {
 	}
 }
 
+func TestParseAnswer(t *testing.T) {
+	tests := []struct {
+		in      string
+		score   int
+		comment string
+		kind    ReplyKind
+	}{
+		{"4", 4, "", Scored},
+		{"5 - wszystko w porządku, dziękuję", 5, "wszystko w porządku, dziękuję", Scored},
+		{"3 — meh", 3, "meh", Scored},
+		{"10/10", 5, "", Scored},
+		{"9/10", 5, "", Scored},
+		{"8 / 10 ok", 4, "ok", Scored},
+		{"6/10", 3, "", Scored},
+		{"5 of 10", 3, "", Scored},
+		{"1/10", 1, "", Scored},
+		{"0/10", 1, "", Scored},
+		{"4/5", 4, "", Scored},
+		{"4 z 5", 4, "", Scored},
+		{"3 od 5", 3, "", Scored},
+		{"5 stars", 5, "", Scored},
+		{"1 star. never again", 1, "never again", Scored},
+		{"4 csillag", 4, "", Scored},
+		{"5 gwiazdek", 5, "", Scored},
+		{"3 zvjezdice", 3, "", Scored},
+		{"👍", 5, "", Scored},
+		{"👍🏻👍", 5, "", Scored},
+		{"👎", 1, "", Scored},
+		{"👎 slow", 1, "slow", Scored},
+		{"⭐⭐⭐⭐", 4, "", Scored},
+		{"★★", 2, "", Scored},
+		{"nem", 0, "", Unclear},
+		{"No.", 0, "", Unclear},
+		{"tak", 0, "", Unclear},
+		{"Da!", 0, "", Unclear},
+		{"10", 0, "", Unclear},
+		{"0", 0, "", Unclear},
+		{"45", 0, "", Unclear},
+		{"7/5", 0, "", Unclear},
+		{"11/10", 0, "", Unclear},
+		{"6 stars", 0, "", Unclear},
+		{"🙂", 0, "", Unclear},
+		{"👍👎", 0, "", Unclear},
+		{"2 na 3 dni nie działało", 2, "na 3 dni nie działało", Scored},
+		{"STOP", 0, "", NotAnAnswer},
+		{"my order 5 is late", 0, "", NotAnAnswer},
+		{"nem működik a fizetés", 0, "", NotAnAnswer},
+		{"", 0, "", NotAnAnswer},
+	}
+	for _, tc := range tests {
+		score, comment, kind := ParseAnswer(tc.in)
+		if score != tc.score || comment != tc.comment || kind != tc.kind {
+			t.Errorf("ParseAnswer(%q) = %d %q %v, want %d %q %v", tc.in, score, comment, kind, tc.score, tc.comment, tc.kind)
+		}
+	}
+}
+
 func TestTalliesAndSummary(t *testing.T) {
 	sv := func(state State, score int, comment string) *Survey {
 		s := &Survey{ID: "s", PageID: "p", IncidentID: "i", Key: "k", Channel: channel.SMS, Language: "hu", Segment: "gold", State: state}

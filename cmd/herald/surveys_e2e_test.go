@@ -78,10 +78,22 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 		if code != http.StatusOK || !strings.Contains(body, "<Message>Köszönjük a válaszát.</Message>") {
 			t.Fatalf("digit SMS: %d %s", code, body)
 		}
-		// No complaint of its own; its comment opens a follow-up task (a
-		// comment after any score does).
-		if cs := complaintsOf(t, env); len(cs) != 1 || cs[0].Category != "follow_up" || !strings.Contains(cs[0].Text, "gyorsan javították") {
-			t.Errorf("after a survey answer with words: %+v", cs)
+		// No complaint of its own, and praise (a 4 with words) opens no
+		// follow-up task labelled unhappy.
+		if cs := complaintsOf(t, env); len(cs) != 0 {
+			t.Errorf("after a survey answer of 4 with words: %+v", cs)
+		}
+		// 10/10 is a 5, not a complaint.
+		code, body = postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("d", 32), "+36201234567", "10/10")
+		if code != http.StatusOK || !strings.Contains(body, "<Message>Köszönjük a válaszát.</Message>") {
+			t.Fatalf("10/10 SMS: %d %s", code, body)
+		}
+		if cs := complaintsOf(t, env); len(cs) != 0 {
+			t.Errorf("after 10/10: %+v", cs)
+		}
+		// Back to 4 with its words, for the results below.
+		if code, body = postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("e", 32), "+36201234567", "4 gyorsan javították"); code != http.StatusOK {
+			t.Fatalf("digit SMS again: %d %s", code, body)
 		}
 	})
 
