@@ -325,3 +325,39 @@ func TestScheduleInPages(t *testing.T) {
 		}
 	}
 }
+
+// TestSendNowCountsTheSendTime: `surveys send` sends surveys due
+// tomorrow now, and now is when their recipients were surveyed: not the
+// due time they never went at. A gap of 0 never skips, not even a survey
+// due before another one still scheduled.
+func TestSendNowCountsTheSendTime(t *testing.T) {
+	ctx := incident.WithActor(context.Background(), incident.Actor{Name: "m", Role: incident.RoleManager})
+	db := enginetest.SQLite(t)
+	st := surveys.Settings{Mode: surveys.ModeNotified, SamplePercent: 100, Delay: 24 * time.Hour, Gap: 0, DayStart: 9 * 60, DayEnd: 20 * 60}
+	s := scheduleFixture(t, db, st)
+	s.Sender, s.Secrets, s.Leaser = &sender{}, db, db
+	// c000 has a survey of another incident still scheduled, due in ten
+	// days.
+	later := resolved.AddDate(0, 0, 10)
+	sv := &surveys.Survey{ID: surveys.SurveyID("inc9", "customer:c000"), PageID: "p1", IncidentID: "inc9", RecipientType: queue.FromCustomer,
+		RecipientID: "c000", Key: "customer:c000", Channel: channel.Email, Address: "c000@example.com", Language: "en",
+		State: surveys.Scheduled, DueAt: later, CreatedAt: resolved, UpdatedAt: resolved, Version: 1}
+	if n, err := db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || n != 1 {
+		t.Fatalf("CreateSurveys = %d, %v", n, err)
+	}
+	n, err := s.SendNow(ctx, "p1", "inc1")
+	if err != nil || n == 0 {
+		t.Fatalf("SendNow = %d, %v", n, err)
+	}
+	mine, err := db.FindSurveyByID(ctx, surveys.SurveyID("inc1", "customer:c000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine.State != surveys.Sent {
+		t.Errorf("with a gap of 0, c000's survey is %s (%s), want sent", mine.State, mine.Reason)
+	}
+	now := s.Now()
+	if last, err := db.LastSurveyed(ctx, "p1", "customer:c001"); err != nil || !last.Equal(now) {
+		t.Errorf("c001 last surveyed %v, %v; want the send time %v", last, err, now)
+	}
+}

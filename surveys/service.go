@@ -315,7 +315,9 @@ func (sc *scheduling) decide(ctx context.Context, rs []recipient) error {
 		if a := lasts[AddressKey(r.kind, r.addr)]; a.After(last) {
 			last = a
 		}
-		if !last.IsZero() && sv.DueAt.Sub(last) < sc.st.Gap {
+		// A gap of 0 never skips: not even a survey due before another
+		// one still scheduled.
+		if sc.st.Gap > 0 && !last.IsZero() && sv.DueAt.Sub(last) < sc.st.Gap {
 			sv.State, sv.Reason = Skipped, "surveyed on "+last.UTC().Format("2006-01-02")+", within the gap of "+sc.st.Gap.String()
 		}
 		sc.pending = append(sc.pending, sv)

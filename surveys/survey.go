@@ -204,6 +204,15 @@ type Survey struct {
 	Version   int       `json:"version"` // 1 on creation, +1 per save
 }
 
+// SurveyedAt is when the survey counts as asked for the once-per-Gap
+// rule: when it was sent, else when it is due.
+func (s *Survey) SurveyedAt() time.Time {
+	if s.SentAt != nil {
+		return *s.SentAt
+	}
+	return s.DueAt
+}
+
 // Open reports whether the survey takes an answer at now: sent within
 // OpenFor, or first answered within ChangeWindow (a changed answer does
 // not extend it).
@@ -273,9 +282,12 @@ type Store interface {
 	// open one.
 	FindSurveysByAddress(ctx context.Context, pageID string, kind channel.Kind, address string, limit int) ([]*Survey, error)
 	// LastSurveyed returns when the page last surveyed key: the latest
-	// DueAt of the page's surveys for key that were created or saved in a
-	// state other than Skipped (one skipped after it was scheduled still
-	// counts), or the zero time: the once-per-Gap rule.
+	// SurveyedAt (when it was sent, else when it is due) of the page's
+	// surveys for key that were created or saved in a state other than
+	// Skipped (one skipped after it was scheduled still counts), or the
+	// zero time: the once-per-Gap rule. A survey saved with an earlier
+	// time than it had (sent before it was due: SendNow) moves the key's
+	// time back with it when the key's time was the survey's.
 	LastSurveyed(ctx context.Context, pageID, key string) (time.Time, error)
 	// LastSurveyedKeys is LastSurveyed for many keys in one read: the
 	// keys the page surveyed, each with its time (keys it never

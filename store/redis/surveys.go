@@ -119,9 +119,12 @@ return out
 // ARGV: 1 ID, 2 the stored JSON the caller read, 3 the new JSON, 4 due ms
 // or "" (unless scheduled), 5 the stored surveys:addresses member or "",
 // 6 the new one or "", 7 the key whose last time ARGV[8] raises or ""
-// (when skipped), 8 due ms, 9 the address key ARGV[8] raises too or ""
-// (surveys.Survey.LastKeys), then pairs of counter field and delta
-// (surveys.TallyChanges from the stored JSON to the new).
+// (when skipped), 8 the survey's time in ms (surveys.Survey.SurveyedAt),
+// 9 the address key ARGV[8] raises too or "" (surveys.Survey.LastKeys),
+// 10 the stored survey's time in ms: a key whose last time it is moves
+// back to ARGV[8] when that is earlier (sent before it was due), then
+// pairs of counter field and delta (surveys.TallyChanges from the stored
+// JSON to the new).
 //
 // Writes only while the survey is still stored as the caller read it, so
 // the deltas are exactly the difference; returns 1, or 0 when it was
@@ -142,10 +145,10 @@ end
 for _, key in ipairs({ARGV[7], ARGV[9]}) do
   if key ~= '' then
     local cur = redis.call('HGET', KEYS[6], key)
-    if not cur or tonumber(cur) < tonumber(ARGV[8]) then redis.call('HSET', KEYS[6], key, ARGV[8]) end
+    if not cur or tonumber(cur) < tonumber(ARGV[8]) or tonumber(cur) == tonumber(ARGV[10]) then redis.call('HSET', KEYS[6], key, ARGV[8]) end
   end
 end
-for i = 10, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   if redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i+1]) == 0 then redis.call('HDEL', KEYS[7], ARGV[i]) end
 end
 return 1
@@ -409,7 +412,7 @@ func (db *DB) SaveSurvey(ctx context.Context, s *surveys.Survey) error {
 	if v.State != surveys.Skipped {
 		key, akey = lastKeys(v)
 	}
-	args := []any{v.ID, cur, doc, due, surveyAddress(old), surveyAddress(v), key, msString(v.DueAt), akey}
+	args := []any{v.ID, cur, doc, due, surveyAddress(old), surveyAddress(v), key, msString(v.SurveyedAt()), akey, msString(old.SurveyedAt())}
 	for _, c := range surveys.TallyChanges(old, v) {
 		f, err := surveyTallyField(c.Key, c.Field)
 		if err != nil {

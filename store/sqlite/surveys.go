@@ -104,6 +104,11 @@ const addTallySQL = `INSERT INTO survey_tallies (incident_id, key, field, n) VAL
 const raiseLastSQL = `INSERT INTO survey_last (page_id, key, due_at) VALUES (?, ?, ?)
 	ON CONFLICT (page_id, key) DO UPDATE SET due_at = max(due_at, excluded.due_at)`
 
+// lowerLastSQL moves a page's key's last time back from a survey's
+// former time to its new, earlier one, when the key's time is the
+// survey's former one (surveys.Store's LastSurveyed).
+const lowerLastSQL = `UPDATE survey_last SET due_at = ? WHERE page_id = ? AND key = ? AND due_at = ? AND due_at > ?`
+
 // incidentPageSQL reads the page of one of an incident's surveys: they
 // are all on one page, so one seek answers for all (the test "page_id <>
 // ?" would read every survey of the incident).
@@ -266,8 +271,16 @@ func (db *DB) SaveSurvey(ctx context.Context, s *surveys.Survey) error {
 		}
 		if v.State != surveys.Skipped {
 			last := map[string]int64{}
+			at, before := ms(v.SurveyedAt()), ms(old.SurveyedAt())
 			for _, key := range v.LastKeys() {
-				last[key] = ms(v.DueAt)
+				last[key] = at
+				if at < before {
+					// Sent before it was due (surveys send): the key's time
+					// was this survey's due time, and is now its send time.
+					if _, err := tx.ExecContext(ctx, lowerLastSQL, at, v.PageID, key, before, at); err != nil {
+						return fmt.Errorf("sqlite: survey last times: %w", err)
+					}
+				}
 			}
 			return raiseLast(ctx, tx, v.PageID, last)
 		}

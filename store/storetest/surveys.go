@@ -978,6 +978,32 @@ func testLastSurveyed(t *testing.T, s surveys.Store) {
 		wantLast(t, "pa", "k1", at(8*time.Hour))
 		wantLast(t, "pb", "k1", at(9*time.Hour))
 	})
+	t.Run("sent before it was due: the send time", func(t *testing.T) {
+		// surveys send: a survey due tomorrow goes now, and the key was
+		// surveyed now, not tomorrow.
+		f := newSurvey("f", "pa", "i5", "k5", at(30*time.Hour))
+		createSurveys(t, s, 1, f)
+		wantLast(t, "pa", "k5", at(30*time.Hour))
+		early := sent(stored(f), at(3*time.Hour))
+		early.DueAt = at(3 * time.Hour) // as surveys.Service.SendNow moves it
+		saveSurvey(t, s, early)
+		wantLast(t, "pa", "k5", at(3*time.Hour))
+		wantLast(t, "pa", surveys.AddressKey(channel.SMS, f.Address), at(3*time.Hour))
+		// Sent after it was due: the send time too.
+		g := newSurvey("g", "pa", "i6", "k6", at(2*time.Hour))
+		createSurveys(t, s, 1, g)
+		saveSurvey(t, s, sent(stored(g), at(4*time.Hour)))
+		wantLast(t, "pa", "k6", at(4*time.Hour))
+		// Another survey's later time is never moved back.
+		h := newSurvey("h", "pa", "i7", "k7", at(40*time.Hour))
+		k := newSurvey("k", "pa", "i8", "k7", at(30*time.Hour))
+		k.Address = "+3620k7b"
+		createSurveys(t, s, 1, h)
+		createSurveys(t, s, 1, k)
+		saveSurvey(t, s, sent(stored(k), at(3*time.Hour)))
+		wantLast(t, "pa", "k7", at(40*time.Hour))
+		wantLast(t, "pa", surveys.AddressKey(channel.SMS, k.Address), at(3*time.Hour))
+	})
 }
 
 // testLastSurveyedKeys: LastSurveyedKeys answers for more keys than one
