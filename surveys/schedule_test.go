@@ -189,12 +189,18 @@ func want(t *testing.T, db scheduleEngine, s *surveys.Service, st surveys.Settin
 	for _, c := range cs {
 		kind, addr := c.Contact.Address(c.Channel)
 		key, rtype, id := "contact:"+c.Contact.Key(), queue.FromContact, c.Contact.Key()
+		// Only a customer's (their record's) or a caller's (the agent's)
+		// name greets: what came with a text or an email anyone can write.
+		name := ""
+		if c.Contact.CustomerID != "" || c.Channel == complaint.Phone {
+			name = c.Contact.Name
+		}
 		if c.Contact.CustomerID != "" {
 			key, rtype, id = "customer:"+c.Contact.CustomerID, queue.FromCustomer, c.Contact.CustomerID
 		}
 		complained[key] = true
 		if st.Mode == surveys.ModeComplained {
-			byKey[key] = &rec{surveys.Survey{Key: key, RecipientID: id, Name: c.Contact.Name, Language: c.Language, TimeZone: c.Contact.TimeZone,
+			byKey[key] = &rec{surveys.Survey{Key: key, RecipientID: id, Name: name, Language: c.Language, TimeZone: c.Contact.TimeZone,
 				Address: addr, RecipientType: rtype, Channel: kind, Complained: true}, c.CreatedAt}
 		}
 	}

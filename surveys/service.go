@@ -375,12 +375,21 @@ func (s *Service) complained(ctx context.Context, inc *incident.Incident, st Set
 				continue
 			}
 			key, rtype, id := "contact:"+c.Contact.Key(), queue.FromContact, c.Contact.Key()
+			// A customer's name is their record's, a caller's the one the
+			// agent wrote; anyone else's is what came with their message
+			// (an email's display name, a form), which anyone can write:
+			// the survey greets them by none.
+			name := ""
+			if c.Channel == complaint.Phone {
+				name = c.Contact.Name
+			}
 			if c.Contact.CustomerID != "" {
 				key, rtype, id = "customer:"+c.Contact.CustomerID, queue.FromCustomer, c.Contact.CustomerID
+				name = c.Contact.Name
 			}
 			complained[key] = true
 			if st.Mode == ModeComplained {
-				byKey[key] = &recipient{key: key, id: id, name: c.Contact.Name, lang: c.Language, zone: c.Contact.TimeZone,
+				byKey[key] = &recipient{key: key, id: id, name: name, lang: c.Language, zone: c.Contact.TimeZone,
 					addr: addr, rtype: rtype, kind: kind, complained: true, sent: c.CreatedAt}
 			}
 		}
@@ -1137,15 +1146,20 @@ func (s *Service) winBack(ctx context.Context, sv *Survey) (*Survey, error) {
 	if sv.RecipientType == queue.FromCustomer {
 		ct.CustomerID = sv.RecipientID
 	}
-	c, _, err := s.Complaints.Receive(ctx, complaint.Intake{PageID: sv.PageID, Channel: complaint.Channel(sv.Channel), Contact: ct,
+	c, created, err := s.Complaints.Receive(ctx, complaint.Intake{PageID: sv.PageID, Channel: complaint.Channel(sv.Channel), Contact: ct,
 		Subject: w("WinBackSubject"), Text: text, Category: WinBackCategory, Ask: complaint.AskOther,
 		Language: sv.Language, IncidentID: sv.IncidentID, ExternalID: "survey:" + sv.ID + ":" + strconv.Itoa(len(sv.WinBacks)+1), At: now,
 		Separate: true})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Complaints.Note(ctx, sv.PageID, c.ID, w("WinBackNote")+suggest); err != nil {
-		s.Log.Warn("surveys: note the win-back", "complaint_id", c.ID, "err", err)
+	// Only the answer that opened the task notes it: the same answer
+	// posted twice at once (two nodes, a link scanner) finds the task by
+	// its ExternalID and must not write the note again.
+	if created {
+		if _, err := s.Complaints.Note(ctx, sv.PageID, c.ID, w("WinBackNote")+suggest); err != nil {
+			s.Log.Warn("surveys: note the win-back", "complaint_id", c.ID, "err", err)
+		}
 	}
 	for try := 0; try < 5; try++ {
 		if slices.Contains(sv.WinBacks, c.ID) {

@@ -341,6 +341,16 @@ func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
 	if len(got.WinBacks) != 1 {
 		t.Errorf("win-backs recorded %v, want one", got.WinBacks)
 	}
+	// The task's note is written by the answer that opened it, once.
+	opened := 0
+	for _, n := range d.notes[got.WinBacks[0]] {
+		if strings.HasPrefix(n, "Visszanyerési feladat") {
+			opened++
+		}
+	}
+	if opened != 1 {
+		t.Errorf("the win-back note was written %d times, want once: %q", opened, d.notes[got.WinBacks[0]])
+	}
 	// The task is in the page's first language, for its agents.
 	if len(d.in) == 0 || !d.in[0].Separate || d.in[0].Subject != "Elégedetlen az incidens után: keresd meg" || !strings.HasPrefix(d.in[0].Text, "Kérdőív: 1/5. Megjegyzése: unhappy") {
 		t.Errorf("the win-back task's words: %+v", d.in)
