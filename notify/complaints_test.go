@@ -10,7 +10,6 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -156,16 +155,7 @@ func TestComplaintIncidentResolved(t *testing.T) {
 func TestResolutionOnceForComplainants(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
-		cst, ok := h.st.(complaint.Store)
-		if !ok {
-			t.Fatalf("%T is no complaint.Store", h.st)
-		}
-		svc, err := notify.New(baseConfig(), notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
-			Log: quietLog(), Now: h.clock.Now, Complaints: cst})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.svc = svc
+		svc, cst := h.withComplaints(baseConfig())
 		h.importCSV("id,name,phone,email,components\n" +
 			"open,Ann,+36201000001,ann@example.com," + h.compA.ID + "\n" +
 			"held,Bea,+36201000002,," + h.compA.ID + "\n" +
@@ -294,18 +284,9 @@ func TestComplaintAnswerAfterStopGoesByEmail(t *testing.T) {
 func TestHeldUpdateCollapsesIntoComplaintAnswer(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
-		cst, ok := h.st.(complaint.Store)
-		if !ok {
-			t.Fatalf("%T is no complaint.Store", h.st)
-		}
 		cfg := baseConfig()
 		cfg.FrequencyCap = 1
-		svc, err := notify.New(cfg, notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
-			Log: quietLog(), Now: h.clock.Now, Complaints: cst})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.svc = svc
+		svc, cst := h.withComplaints(cfg)
 		h.importCSV("id,name,email,components\nann,Ann,ann@example.com," + h.compA.ID + "\n")
 		h.stop = h.run(svc)
 		inc := h.declare("Kártyás fizetés hibás", []string{h.compA.ID}, incident.MajorOutage)
@@ -344,16 +325,7 @@ func TestHeldUpdateCollapsesIntoComplaintAnswer(t *testing.T) {
 func TestComplaintAnswerThreads(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
-		cst, ok := h.st.(complaint.Store)
-		if !ok {
-			t.Fatalf("%T is no complaint.Store", h.st)
-		}
-		svc, err := notify.New(baseConfig(), notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
-			Log: quietLog(), Now: h.clock.Now, Complaints: cst})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.svc = svc
+		svc, cst := h.withComplaints(baseConfig())
 		h.stop = h.run(svc)
 		at := h.clock.Now().Add(-time.Hour)
 		save := func(id, email string, ch complaint.Channel, ext ...string) *complaint.Complaint {

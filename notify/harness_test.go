@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/notify"
@@ -191,6 +192,24 @@ func (h *harness) run(svc *notify.Service) func() {
 func (h *harness) start(cfg notify.Config) {
 	h.svc = h.service(cfg, nil, nil)
 	h.stop = h.run(h.svc)
+}
+
+// withComplaints builds the harness's main Service (not running) with
+// the store as its complaint finder, so that the planner folds the
+// resolution of complainants into their complaint's answer.
+func (h *harness) withComplaints(cfg notify.Config) (*notify.Service, complaint.Store) {
+	h.t.Helper()
+	cst, ok := h.st.(complaint.Store)
+	if !ok {
+		h.t.Fatalf("%T is no complaint.Store", h.st)
+	}
+	svc, err := notify.New(cfg, notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
+		Log: quietLog(), Now: h.clock.Now, Complaints: cst})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.svc = svc
+	return svc, cst
 }
 
 func (h *harness) importCSV(csv string) {

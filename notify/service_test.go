@@ -413,18 +413,9 @@ func TestInboundKeywords(t *testing.T) {
 func TestYesWithNothingPending(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
-		cst, ok := h.st.(complaint.Store)
-		if !ok {
-			t.Fatalf("%T is no complaint.Store", h.st)
-		}
 		cfg := baseConfig()
 		cfg.SMSCountries = []string{"HU", "PL", "HR"}
-		svc, err := notify.New(cfg, notify.Deps{Incidents: h.inc, Store: h.st, Channels: h.chans, Renderer: h.r, Events: h.events,
-			Log: quietLog(), Now: h.clock.Now, Complaints: cst})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.svc = svc
+		svc, cst := h.withComplaints(cfg)
 		h.stop = h.run(svc)
 		const igen, web = "+36205550001", "+48601550002"
 		for _, num := range []string{igen, web} {
