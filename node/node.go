@@ -340,6 +340,7 @@ func (a *Node) buildSurveys() error {
 	svc.Sender, svc.Suppressions, svc.Leaser, svc.Secrets, svc.Events = a.Notify, e.Notify, e.Complaints, e.Secrets, e.Events
 	svc.Defaults, svc.PublicURL, svc.Sweep = a.Config.Surveys.Settings(), a.URL, a.Config.Surveys.Sweep
 	a.Surveys = svc
+	a.Notify.SetSurveys(svc)
 	if err := a.Server.EnableSurveys(svc); err != nil {
 		return err
 	}

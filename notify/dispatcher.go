@@ -305,6 +305,11 @@ func (d *dispatcher) finishLoop() {
 			d.s.log.Error("finish deliveries", "channel", d.kind, "n", len(batch), "err", err)
 		} else {
 			d.s.applyKeptReceipts(ctx, batch)
+			for _, dl := range batch {
+				if dl.State == queue.StateFailed {
+					d.s.surveyFailed(ctx, dl)
+				}
+			}
 		}
 		for _, dl := range batch {
 			d.s.metrics.count(d.kind, dl.State)

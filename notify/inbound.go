@@ -410,7 +410,16 @@ func (s *Service) applyReceipt(ctx context.Context, d *queue.Delivery, st queue.
 			return err
 		}
 	}
-	return s.store.SetDeliveryStatus(ctx, d.ID, st, s.receiptReason(d.Kind, status, errorCode), errorCode, at)
+	reason := s.receiptReason(d.Kind, status, errorCode)
+	if err := s.store.SetDeliveryStatus(ctx, d.ID, st, reason, errorCode, at); err != nil {
+		return err
+	}
+	if st == queue.StateFailed || st == queue.StateUndelivered {
+		failed := *d
+		failed.State, failed.Reason, failed.ErrorCode = st, reason, errorCode
+		s.surveyFailed(ctx, &failed)
+	}
+	return nil
 }
 
 // receiptReason is the reason a receipt leaves on its delivery: the

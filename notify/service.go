@@ -182,6 +182,9 @@ type Service struct {
 
 	compMu sync.Mutex
 	comp   Compensation // SetCompensation
+	// surveyOutcomes (SetSurveys, under compMu) hears of survey
+	// deliveries that failed for good.
+	surveyOutcomes SurveyOutcomes
 
 	held *receiptHold // status callbacks waiting for the store
 

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"strings"
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
@@ -11,6 +12,45 @@ import (
 )
 
 var _ surveys.Sender = (*Service)(nil)
+
+// SurveyOutcomes is told when a survey's message fails for good
+// (surveys.Service implements it), so that the survey does not count as
+// sent. SetSurveys connects it.
+type SurveyOutcomes interface {
+	Undelivered(ctx context.Context, surveyID, reason string) error
+}
+
+// SetSurveys connects the surveys service, which is made after this
+// Service. nil disconnects it.
+func (s *Service) SetSurveys(o SurveyOutcomes) {
+	s.compMu.Lock()
+	s.surveyOutcomes = o
+	s.compMu.Unlock()
+}
+
+// surveyFailed tells the surveys service that d, a survey's delivery,
+// failed for good ("failed" at send, "undelivered" or "failed" by receipt).
+func (s *Service) surveyFailed(ctx context.Context, d *queue.Delivery) {
+	if d.MessageKind != queue.KindSurvey || d.Vars["survey"] == "" {
+		return
+	}
+	s.compMu.Lock()
+	o := s.surveyOutcomes
+	s.compMu.Unlock()
+	if o == nil {
+		return
+	}
+	reason := d.Reason
+	if reason == "" {
+		reason = string(d.State)
+	}
+	if d.ErrorCode != "" && !strings.Contains(reason, d.ErrorCode) {
+		reason += " (" + d.ErrorCode + ")"
+	}
+	if err := o.Undelivered(ctx, d.Vars["survey"], reason); err != nil {
+		s.log.Warn("record a survey's failed delivery", "delivery_id", d.ID, "survey_id", d.Vars["survey"], "err", err)
+	}
+}
 
 // SendSurvey implements surveys.Sender: it queues a survey's message as a
 // delivery like any other (suppression, quiet hours, rate limits,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/surveys"
@@ -162,5 +163,57 @@ func TestSurveySMSReplies(t *testing.T) {
 	}
 	if n := e.count(t); n != 0 {
 		t.Errorf("%d complaints, want none", n)
+	}
+}
+
+// TestBouncedSurveyIsNotSent: a survey whose email bounces for good (550
+// 5.1.1 at RCPT) is not counted as sent: it becomes skipped, saying its
+// message was not delivered, and the incident's results count it so.
+func TestBouncedSurveyIsNotSent(t *testing.T) {
+	e := newSurveyEnv(t)
+	ctx := context.Background()
+	e.sv.Sender = e.n
+	e.n.SetSurveys(e.sv)
+	if err := e.sb.SetFaults(sandbox.Faults{FailTo: map[string]string{"anna@example.com": "550 5.1.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	inc, _, err := e.svc.CreateIncident(ctx, e.page.ID, incident.IncidentInput{Name: ptr("Card payments fail"), Status: ptr(incident.Resolved),
+		Body: ptr("Fixed."), Backfilled: ptr(true)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
+	sv := &surveys.Survey{ID: surveys.SurveyID(inc.ID, "customer:c1"), PageID: e.page.ID, IncidentID: inc.ID, RecipientType: queue.FromCustomer,
+		RecipientID: "c1", Key: "customer:c1", Channel: channel.Email, Address: "anna@example.com", Name: "Anna", Language: "hu",
+		State: surveys.Scheduled, DueAt: due, CreatedAt: due, UpdatedAt: due, Version: 1}
+	if n, err := e.db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || n != 1 {
+		t.Fatalf("CreateSurveys = %d, %v", n, err)
+	}
+	if n, err := e.sv.SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("SendDue = %d, %v", n, err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, err := e.db.FindSurveyByID(ctx, sv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State == surveys.Skipped {
+			if !strings.Contains(got.Reason, "not delivered") || !strings.Contains(got.Reason, "5.1.1") {
+				t.Errorf("reason %q", got.Reason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bounced survey stayed %s", got.State)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the store for the dispatcher's outcome
+	}
+	res, err := e.sv.Results(ctx, e.page.ID, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 0 || res.Skipped != 1 {
+		t.Errorf("results: sent %d, skipped %d; want 0 and 1", res.Sent, res.Skipped)
 	}
 }

@@ -1227,3 +1227,36 @@ func (s *Service) SendNow(ctx context.Context, pageID, incidentID string) (int, 
 		}
 	}
 }
+
+// Undelivered records that survey id's message did not reach its
+// recipient for good (a bounce, a number that does not exist, retries
+// spent): a survey still waiting for its answer becomes skipped, with
+// reason, so that the results and the report count it neither as sent nor
+// in the response rate. An answered survey (the link forwarded, another
+// copy) keeps its answer. An unknown ID is no error: the survey may be
+// gone with its incident.
+func (s *Service) Undelivered(ctx context.Context, id, reason string) error {
+	for try := 0; try < 5; try++ {
+		sv, err := s.Store.FindSurveyByID(ctx, id)
+		if incident.ErrorCode(err) == incident.ENOTFOUND {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if sv.State != Sent {
+			return nil
+		}
+		next := *sv
+		next.Version++
+		next.State, next.Reason, next.UpdatedAt = Skipped, "its message was not delivered: "+reason, s.now()
+		err = s.Store.SaveSurvey(ctx, &next)
+		if err == nil {
+			s.Log.Info("survey not delivered", "survey_id", id, "channel", sv.Channel, "reason", reason)
+			return nil
+		}
+		if incident.ErrorCode(err) != incident.ECONFLICT {
+			return err
+		}
+	}
+	return incident.Errorf(incident.ECONFLICT, "survey %s kept changing while its failed delivery was recorded", id)
+}
