@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/ratelimit"
 	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/surveys"
 )
 
 func customersCSV(n int, withEmail bool) string {
@@ -797,6 +799,65 @@ func TestQuietHoursKeepOrder(t *testing.T) {
 		got := rec.To(addr)
 		if len(got) != 1 || got[0].DeliveryID != queue.DeliveryID(bs[2].UpdateID, channel.Email, addr) {
 			t.Errorf("after the window: %d emails, want only the resolution", len(got))
+		}
+	})
+}
+
+// surveyRecorder records what notify tells the surveys service.
+type surveyRecorder struct {
+	mu     sync.Mutex
+	failed map[string]string // survey ID → reason
+}
+
+func (r *surveyRecorder) Undelivered(_ context.Context, id, reason string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failed == nil {
+		r.failed = map[string]string{}
+	}
+	r.failed[id] = reason
+	return nil
+}
+
+// TestSurveyUndeliveredReceipt: a survey's SMS that the carrier reports
+// undelivered is reported to the surveys service (SetSurveys), with the
+// receipt's reason, so the survey stops counting as sent; a delivered one
+// is not.
+func TestSurveyUndeliveredReceipt(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		h.start(baseConfig())
+		rec := &surveyRecorder{}
+		h.svc.SetSurveys(rec)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		send := func(id, phone string) *queue.Delivery {
+			t.Helper()
+			did, err := h.svc.SendSurvey(h.ctx, &surveys.Survey{ID: id, PageID: h.page.ID, IncidentID: inc.ID, Channel: channel.SMS, Address: phone,
+				RecipientType: queue.FromContact, RecipientID: "phone:" + phone, Language: "en"}, "https://status.example.com/s/"+id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d *queue.Delivery
+			waitFor(t, "the survey SMS sent", func() bool {
+				d, err = h.st.FindDeliveryByID(h.ctx, did)
+				return err == nil && d.State == queue.StateSent && d.ProviderID != ""
+			})
+			return d
+		}
+		bad, good := send("svbad", "+36203333333"), send("svgood", "+36204444444")
+		if err := h.svc.HandleStatusCallback(h.ctx, bad.ProviderID, "undelivered", "30003"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.svc.HandleStatusCallback(h.ctx, good.ProviderID, "delivered", ""); err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if reason, ok := rec.failed["svbad"]; !ok || !strings.Contains(reason, "undelivered") {
+			t.Errorf("the undelivered survey: reported %v (%q)", ok, reason)
+		}
+		if _, ok := rec.failed["svgood"]; ok || len(rec.failed) != 1 {
+			t.Errorf("reported as failed: %v; want only svbad", rec.failed)
 		}
 	})
 }
