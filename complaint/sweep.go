@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,6 +148,10 @@ func (s *Service) IncidentResolved(ctx context.Context, incidentID string) (int,
 			return n, err
 		}
 		progress := false
+		// Oldest first: a contact with several complaints hears the
+		// all-clear once (notify keys it by address), with the reference
+		// of the one they wrote first.
+		slices.SortStableFunc(open, func(a, b *Complaint) int { return a.CreatedAt.Compare(b.CreatedAt) })
 		for _, c := range open {
 			// A complaint that came after the resolution (the survey's
 			// win-back task, a customer writing that it still fails) was

@@ -177,7 +177,15 @@ func (s *Service) answerDelivery(ctx context.Context, c *complaint.Complaint, a 
 	if text != "" {
 		vars["text"] = text
 	}
-	d := &queue.Delivery{ID: queue.DeliveryID("complaint:"+c.ID+":"+key, kind, addr), PageID: c.PageID,
+	idKey := "complaint:" + c.ID + ":" + key
+	if a == complaint.AnswerIncidentResolved {
+		// One all-clear per address, however many of its complaints the
+		// incident answers (a repeat, a second report on the form): the
+		// first queued (IncidentResolved goes oldest first) carries its
+		// reference, and the rest are the same delivery.
+		idKey = "complaint-resolution:" + key
+	}
+	d := &queue.Delivery{ID: queue.DeliveryID(idKey, kind, addr), PageID: c.PageID,
 		MessageKind: mk, Kind: kind, Address: addr, RecipientType: rt, RecipientID: rid, Name: name,
 		Language: c.Language, TimeZone: c.Contact.TimeZone, Critical: a == complaint.AnswerKnown || a == complaint.AnswerReceived,
 		State: queue.StatePending, NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}

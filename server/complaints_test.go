@@ -877,3 +877,47 @@ func TestComplaintAnswersAfterStop(t *testing.T) {
 		t.Errorf("a message out on the timeline of a contact herald cannot write to: %+v", out)
 	}
 }
+
+// TestOneAllClearPerAddress: a contact with two open complaints about one
+// incident (one by SMS, another on the report form with the same number)
+// hears its resolution once on that number, with the reference of the
+// one they made first.
+func TestOneAllClearPerAddress(t *testing.T) {
+	e := newComplaintEnv(t)
+	ctx := context.Background()
+	inc, _, err := e.svc.CreateIncident(ctx, e.page.ID, incident.IncidentInput{Name: ptr("API outage"), Status: ptr(incident.Investigating),
+		Body: ptr("Looking."), Components: map[string]incident.ComponentStatus{e.compA.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.twilioPost(t, "/webhooks/twilio/sms", sms("SM"+strings.Repeat("d", 32), "+36201111111", "the API does not answer"), sandbox.DefaultAuthToken)
+	page := e.mustDo(t, http.StatusOK, "GET", "/report?incident="+inc.ID, "", "", "Accept", "text/html")
+	e.postReport(t, url.Values{"csrf": {csrfOf(t, page)}, "contact": {"+36201111111"}, "message": {"Still no API"}, "incident": {inc.ID}}, true)
+	cs, n, err := e.cs.List(ctx, complaint.Filter{PageID: e.page.ID})
+	if err != nil || n != 2 {
+		t.Fatalf("%d complaints, %v; want two", n, err)
+	}
+	first := cs[0]
+	if cs[1].CreatedAt.Before(first.CreatedAt) {
+		first = cs[1]
+	}
+	if _, err := e.svc.UpdateIncident(ctx, e.page.ID, inc.ID, incident.IncidentInput{Status: ptr(incident.Resolved), Body: ptr("The API answers again.")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.cs.IncidentResolved(ctx, inc.ID); err != nil || got != 2 {
+		t.Fatalf("IncidentResolved = %d, %v; want both answered", got, err)
+	}
+	ds, err := e.db.FindDeliveries(ctx, queue.DeliveryFilter{Address: "+36201111111", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resolutions []string
+	for _, d := range ds {
+		if d.MessageKind == queue.KindComplaintResolved {
+			resolutions = append(resolutions, d.Vars["ref"])
+		}
+	}
+	if len(resolutions) != 1 || resolutions[0] != first.Ref {
+		t.Errorf("resolution messages to the number: %v; want one, for %s", resolutions, first.Ref)
+	}
+}
