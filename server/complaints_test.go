@@ -879,9 +879,9 @@ func TestComplaintAnswersAfterStop(t *testing.T) {
 }
 
 // TestOneAllClearPerAddress: a contact with two open complaints about one
-// incident (one by SMS, another on the report form with the same number)
-// hears its resolution once on that number, with the reference of the
-// one they made first.
+// incident (one by email, another on the report form with the same
+// address) hears its resolution once at that address, with the reference
+// of the one they made first.
 func TestOneAllClearPerAddress(t *testing.T) {
 	e := newComplaintEnv(t)
 	ctx := context.Background()
@@ -890,9 +890,12 @@ func TestOneAllClearPerAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.twilioPost(t, "/webhooks/twilio/sms", sms("SM"+strings.Repeat("d", 32), "+36201111111", "the API does not answer"), sandbox.DefaultAuthToken)
+	if _, _, err := e.cs.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.Email, Contact: complaint.Contact{Email: "anna@example.com"},
+		Text: "the API does not answer", ExternalID: "<first@example.com>"}); err != nil {
+		t.Fatal(err)
+	}
 	page := e.mustDo(t, http.StatusOK, "GET", "/report?incident="+inc.ID, "", "", "Accept", "text/html")
-	e.postReport(t, url.Values{"csrf": {csrfOf(t, page)}, "contact": {"+36201111111"}, "message": {"Still no API"}, "incident": {inc.ID}}, true)
+	e.postReport(t, url.Values{"csrf": {csrfOf(t, page)}, "contact": {"anna@example.com"}, "message": {"Still no API"}, "incident": {inc.ID}}, true)
 	cs, n, err := e.cs.List(ctx, complaint.Filter{PageID: e.page.ID})
 	if err != nil || n != 2 {
 		t.Fatalf("%d complaints, %v; want two", n, err)
@@ -907,7 +910,7 @@ func TestOneAllClearPerAddress(t *testing.T) {
 	if got, err := e.cs.IncidentResolved(ctx, inc.ID); err != nil || got != 2 {
 		t.Fatalf("IncidentResolved = %d, %v; want both answered", got, err)
 	}
-	ds, err := e.db.FindDeliveries(ctx, queue.DeliveryFilter{Address: "+36201111111", Limit: 100})
+	ds, err := e.db.FindDeliveries(ctx, queue.DeliveryFilter{Address: "anna@example.com", Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -918,6 +921,6 @@ func TestOneAllClearPerAddress(t *testing.T) {
 		}
 	}
 	if len(resolutions) != 1 || resolutions[0] != first.Ref {
-		t.Errorf("resolution messages to the number: %v; want one, for %s", resolutions, first.Ref)
+		t.Errorf("resolution messages to the address: %v; want one, for %s", resolutions, first.Ref)
 	}
 }
