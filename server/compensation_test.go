@@ -596,9 +596,11 @@ func TestCompensationSkipsCustomersWhoJoinedAfter(t *testing.T) {
 		"c2,Bob,+36202222222,bob@example.com,,en,,silver,eu,API,\n" +
 		"c3,Cleo,+36203333333,cleo@example.com,,en,,gold,eu,API,\n" +
 		"c4,Dan,+36204444444,dan@example.com,,en,,gold,eu,API,2019-04-01\n"
-	bad := strings.Replace(late, "2019-04-01", "last spring", 1)
-	if p := e.mustDo(t, http.StatusUnprocessableEntity, "POST", imp, e.manager, bad, "Content-Type", "text/csv"); !strings.Contains(string(p.body), "customer_since") {
-		t.Errorf("a bad customer_since: %s", p.body)
+	for _, bad := range []string{"last spring", "2099-01-01"} {
+		csv := strings.Replace(late, "2019-04-01", bad, 1)
+		if p := e.mustDo(t, http.StatusUnprocessableEntity, "POST", imp, e.manager, csv, "Content-Type", "text/csv"); !strings.Contains(string(p.body), "customer_since") {
+			t.Errorf("customer_since %q: %s", bad, p.body)
+		}
 	}
 	e.mustDo(t, http.StatusOK, "POST", imp, e.manager, late, "Content-Type", "text/csv")
 	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, `{"state":"decided","version":0,"policy":{"currency":"EUR",

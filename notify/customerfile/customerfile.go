@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
@@ -316,8 +317,12 @@ func (v *customerValidator) check(line int, in row) (*audience.Customer, []RowEr
 		// is owed nothing for it. Empty is "not known".
 		if strings.TrimSpace(v) == "" {
 			delete(in.attrs, audience.SinceAttribute)
-		} else if _, ok := audience.ParseSince(v); !ok {
+		} else if since, ok := audience.ParseSince(v); !ok {
 			p.add(audience.SinceAttribute, "%q is not a date: write it as 2024-05-31 (or an RFC 3339 time)", v)
+		} else if since.After(time.Now().Add(24 * time.Hour)) {
+			// A date to come would leave them out of every incident
+			// until then, though they get its messages now.
+			p.add(audience.SinceAttribute, "%q is in the future: when did they become a customer?", v)
 		}
 	}
 	if p.ok("id") {
