@@ -190,3 +190,44 @@ func TestPostmortemEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestMaintenanceUpdatesWithoutText: a maintenance started (and then
+// completed) without a message shows Statuspage's words for it, in the
+// reader's language, not an empty entry; once started, its page says
+// when it started, not when it starts.
+func TestMaintenanceUpdatesWithoutText(t *testing.T) {
+	start := ts("2026-03-15T10:00:00Z")
+	e := newEnv(t, start)
+	ctx := context.Background()
+	p, c := acmePage(t, e, "Payments")
+	from, until := start.Add(2*time.Hour), start.Add(3*time.Hour)
+	name, body := "Database upgrade", "Payments may be slow."
+	m, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &name, Body: &body, ScheduledFor: &from, ScheduledUntil: &until,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.UnderMaintenance}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	path := "/incidents/" + m.ID
+	if page := string(lookup(t, e.site, path, "en").Body); !strings.Contains(page, "Starts: <time") {
+		t.Errorf("a scheduled maintenance's page does not say when it starts")
+	}
+	inProgress := incident.InProgress
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, m.ID, incident.IncidentInput{Status: &inProgress}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string]string{"en": "Scheduled maintenance is currently in progress.", "hu": "A tervezett karbantartás folyamatban van."} {
+		page := string(lookup(t, e.site, path, lang).Body)
+		if !strings.Contains(page, "<p>"+want) {
+			t.Errorf("%s: the start without a message does not say %q", lang, want)
+		}
+	}
+	if page := string(lookup(t, e.site, path, "en").Body); !strings.Contains(page, "Started: <time") || strings.Contains(page, "Starts: <time") {
+		t.Errorf("a maintenance in progress says when it starts, not when it started")
+	}
+}

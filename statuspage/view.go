@@ -128,6 +128,15 @@ type incView struct {
 	Open   bool
 }
 
+// maintenanceWords are the words of a maintenance's update that came
+// without text (herald starting or completing it on time, a manager's
+// start without --message), by status, as Statuspage writes them.
+var maintenanceWords = map[incident.Status]string{
+	incident.InProgress: "MaintenanceInProgressText",
+	incident.Verifying:  "MaintenanceVerifyingText",
+	incident.Completed:  "MaintenanceCompletedText",
+}
+
 type updView struct {
 	U     *incident.Update
 	At    time.Time // local
@@ -140,6 +149,10 @@ type updView struct {
 	// it has no text of its own: the page links to the postmortem there
 	// rather than showing an empty entry.
 	Postmortem bool
+	// Default is the catalogue ID of the words a maintenance's update
+	// without text of its own shows (its start, verification or end, as
+	// Statuspage words them), "" otherwise.
+	Default string
 }
 
 // Text is the update's text for a viewer reading lang.
@@ -234,6 +247,9 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 			uv.Bodies[lang] = renderText(text)
 		}
 		uv.Postmortem = u.Status == incident.Postmortem && v.Postmortem != "" && strings.TrimSpace(u.Body) == "" && len(uv.Bodies) == 0
+		if strings.TrimSpace(u.Body) == "" && len(uv.Bodies) == 0 {
+			uv.Default = maintenanceWords[u.Status]
+		}
 		v.Updates = append(v.Updates, uv)
 	}
 	for _, c := range comps {
