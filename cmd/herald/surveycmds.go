@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/surveys"
 )
@@ -155,6 +156,11 @@ false). A value that is no setting is refused before anything is sent.`)
 			if *v == "" {
 				return bad("--%s is empty: want a duration like 24h or 720h", k)
 			}
+			// Checked here as the server checks it, so that a typo is a
+			// mistake on the command line (exit 2), not a server error.
+			if d, err := time.ParseDuration(*v); err != nil || d < 0 {
+				return bad("invalid value %q for --%s: want a duration like 24h or 720h, not negative", *v, k)
+			}
 			body[k] = *v
 		}
 	}
@@ -168,7 +174,11 @@ false). A value that is no setting is refused before anything is sent.`)
 	}
 	if given["daytime"] {
 		from, to, ok := strings.Cut(*daytime, "-")
-		if !ok || from == "" || to == "" {
+		clock := func(v string) bool {
+			_, err := time.Parse("15:04", v)
+			return err == nil || v == "24:00"
+		}
+		if !ok || !clock(from) || !clock(to) {
 			return bad("invalid value %q for --daytime: want HH:MM-HH:MM, like 09:00-20:00", *daytime)
 		}
 		body["day_start"], body["day_end"] = from, to

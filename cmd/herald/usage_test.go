@@ -45,6 +45,9 @@ func TestUsageErrorLast(t *testing.T) {
 		{[]string{"surveys", "settings", "--sample", "500"}, "invalid value 500 for --sample: want a percentage from 1 to 100"},
 		{[]string{"surveys", "settings", "--mode", "some"}, `invalid value "some" for --mode: want one of off, notified, complained, sample`},
 		{[]string{"surveys", "settings", "--daytime", "9-"}, `invalid value "9-" for --daytime: want HH:MM-HH:MM`},
+		{[]string{"surveys", "settings", "--daytime", "25:00-26:00"}, `invalid value "25:00-26:00" for --daytime: want HH:MM-HH:MM`},
+		{[]string{"surveys", "settings", "--delay", "-5h"}, `invalid value "-5h" for --delay`},
+		{[]string{"surveys", "settings", "--gap", "1x"}, `invalid value "1x" for --gap`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
