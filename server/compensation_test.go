@@ -347,6 +347,33 @@ func TestComplaintResolvedCarriesCompensation(t *testing.T) {
 	}
 }
 
+// agentFeed opens GET /api/v1/agent/events?query with token's
+// credentials and returns its lines as they come; the channel closes
+// when the stream ends. ctx ends the request.
+func (e *compEnv) agentFeed(t *testing.T, ctx context.Context, token, query string) <-chan string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/api/v1/agent/events"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("agent events: %d", resp.StatusCode)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines
+}
+
 // TestAgentFeedEndsWithItsToken: a revoked agent's open event stream
 // stops carrying decisions: it ends at the next write, while another
 // agent's stream gets the decision; with nothing to write it ends within
@@ -361,26 +388,7 @@ func TestAgentFeedEndsWithItsToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/api/v1/agent/events", nil)
-		req.Header.Set("Authorization", "Bearer "+secret)
-		resp, err := e.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("agent events: %d", resp.StatusCode)
-		}
-		lines := make(chan string, 100)
-		go func() {
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		return tok.ID, lines
+		return tok.ID, e.agentFeed(t, ctx, secret, "")
 	}
 	// until reads lines until one is want ("" : the stream's end) and
 	// reports whether it came.
@@ -520,25 +528,7 @@ func TestAgentFeedResync(t *testing.T) {
 	e.serve(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/api/v1/agent/events?page="+e.page.ID, nil)
-	req.Header.Set("Authorization", "Bearer "+e.agent)
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("agent events: %d", resp.StatusCode)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines := e.agentFeed(t, ctx, e.agent, "?page="+e.page.ID)
 	// snapshot waits for the next snapshot event and returns its data.
 	snapshot := func() string {
 		t.Helper()
