@@ -64,14 +64,6 @@ func (s *Service) wakeFor(kind channel.Kind) {
 	}
 }
 
-// CanAnswer reports whether herald can write to a complaint's contact
-// (Answer would queue a message): the report form's thank-you page says
-// so, or that no message will come.
-func (s *Service) CanAnswer(ctx context.Context, c *complaint.Complaint) (bool, error) {
-	kind, err := s.AnswerChannel(ctx, c)
-	return kind != "", err
-}
-
 // AnswerChannel implements complaint.Router: the channel Answer would
 // write to c's contact on now, "" when on none. It is the channel the
 // complaint came in, unless the contact opted out there or a number given

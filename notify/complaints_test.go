@@ -271,8 +271,8 @@ func TestComplaintAnswerAfterStopGoesByEmail(t *testing.T) {
 				t.Errorf("an SMS receipt to a number that sent STOP was queued: %+v, %v", d, err)
 			}
 		}
-		if ok, err := h.svc.CanAnswer(h.ctx, phoneOnly); err != nil || ok {
-			t.Errorf("CanAnswer for a number that sent STOP and nothing else = %v, %v; want false", ok, err)
+		if kind, err := h.svc.AnswerChannel(h.ctx, phoneOnly); err != nil || kind != "" {
+			t.Errorf("AnswerChannel for a number that sent STOP and nothing else = %q, %v; want none", kind, err)
 		}
 	})
 }
