@@ -146,8 +146,8 @@ func (s *Service) smsRegionOpen(region string) (open, decided bool) {
 // is open to SMS sign-ups by sms_countries (or default_region). Never by
 // who the address is or what they did (an opt-out, being an imported
 // customer): anyone can type anyone's address there, and the form's
-// answer must tell them nothing about that person. What CanAnswer says of
-// the complaint filed may differ; the thank-you is worded to stay true.
+// answer must tell them nothing about that person. Where AnswerChannel sends
+// the complaint's answers may differ; the thank-you is worded to stay true.
 func (s *Service) FormCanAnswer(kind channel.Kind, addr string) bool {
 	if _, ok := s.chans[kind]; !ok || addr == "" {
 		return false
