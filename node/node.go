@@ -279,7 +279,7 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 	bc := server.BroadcastConfig{TwilioAuthToken: chans.twilioToken, SlackSigningSecret: chans.slackSecret,
 		Secrets: a.Engine.Secrets, DefaultRegion: cfg.Broadcast.DefaultRegion}
 	if chans.sandbox != nil {
-		bc.Sandbox = chans.sandbox.Handler()
+		bc.Sandbox, bc.SandboxGuarded = chans.sandbox.Handler(), chans.sandbox.GuardedHandler()
 	}
 	if err := a.Server.EnableBroadcast(a.Notify, bc); err != nil {
 		return err

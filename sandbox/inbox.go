@@ -30,28 +30,37 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("POST /webhooks/{name...}", s.handleWebhook)
 	// On its own listener the sandbox has no tokens to check, so it
 	// serves no credentials: `herald sandbox` prints them.
-	inbox := s.inboxMux(false)
+	inbox := s.inboxMux(true, false)
 	mux.Handle("/sandbox", inbox)
 	mux.Handle("/sandbox/", inbox)
 	return mux
 }
 
-// Handler serves the inbox, to be mounted by herald's server:
+// Handler serves the inbox's reading routes, for a server to mount with
+// no authentication:
 //
 //	GET    /sandbox            HTML, newest first (?kind=&to=&limit=)
 //	GET    /sandbox/messages   JSON {"counts":{kind:n},"total":n,"messages":[…]}, newest first (?kind=&to=&limit=)
 //	GET    /sandbox/views      JSON {"views":[…]}: the Slack modals opened (views.open, views.update), newest first
+//
+// It has no route that changes anything or tells a secret, so no spelling
+// of a path (percent-encoded, another case) that the mounting server's
+// own routing does not recognise can reach one. Message content comes
+// from untrusted incident text, so the page escapes all of it and never
+// renders a message's HTML.
+func (s *Sandbox) Handler() http.Handler { return s.inboxMux(false, false) }
+
+// GuardedHandler serves Handler's routes and these, which the mounting
+// server must put behind a manager's token, mounting it at exactly these
+// routes:
+//
 //	DELETE /sandbox/messages   empties the inbox, the views and the counters
 //	POST   /sandbox/reply      texts herald as a customer (SendReply)
 //	GET    /sandbox/credentials JSON: the credentials herald trusts from this sandbox (Credentials)
 //
-// The mounting server must put DELETE /sandbox/messages, POST
-// /sandbox/reply and GET /sandbox/credentials behind a manager's token:
-// they destroy what others look at, speak to herald as a customer with
-// the sandbox's Twilio token, and hand out the secrets. Message content
-// comes from untrusted incident text, so the page escapes all of it and
-// never renders a message's HTML.
-func (s *Sandbox) Handler() http.Handler { return s.inboxMux(true) }
+// They destroy what others look at, speak to herald as a customer with
+// the sandbox's Twilio token, and hand out the secrets.
+func (s *Sandbox) GuardedHandler() http.Handler { return s.inboxMux(true, true) }
 
 // Credentials are the secrets a herald using this sandbox trusts: the
 // Twilio token signs inbound SMS and status callbacks, the Slack signing
@@ -70,9 +79,9 @@ func (s *Sandbox) Credentials() Credentials {
 		SlackToken: s.cfg.SlackToken, SlackSigningSecret: s.cfg.SlackSigningSecret}
 }
 
-// inboxMux is the inbox's routes, with GET /sandbox/credentials when
-// credentials is true.
-func (s *Sandbox) inboxMux(credentials bool) http.Handler {
+// inboxMux is the inbox's reading routes; with writes, emptying it and
+// texting herald; with credentials, GET /sandbox/credentials.
+func (s *Sandbox) inboxMux(writes, credentials bool) http.Handler {
 	mux := http.NewServeMux()
 	if credentials {
 		mux.HandleFunc("GET /sandbox/credentials", func(w http.ResponseWriter, _ *http.Request) {
@@ -87,11 +96,13 @@ func (s *Sandbox) inboxMux(credentials bool) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, map[string]any{"views": newestViewsFirst(s.Views())})
 	})
-	mux.HandleFunc("POST /sandbox/reply", s.handleReply)
-	mux.HandleFunc("DELETE /sandbox/messages", func(w http.ResponseWriter, _ *http.Request) {
-		s.Reset()
-		w.WriteHeader(http.StatusNoContent)
-	})
+	if writes {
+		mux.HandleFunc("POST /sandbox/reply", s.handleReply)
+		mux.HandleFunc("DELETE /sandbox/messages", func(w http.ResponseWriter, _ *http.Request) {
+			s.Reset()
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
 	return mux
 }
 

@@ -61,10 +61,16 @@ type BroadcastConfig struct {
 	// SlackSigningSecret checks Slack's request signature on
 	// /webhooks/slack/*; empty refuses every Slack request with 403.
 	SlackSigningSecret string
-	// Sandbox, when set, is mounted at /sandbox and /sandbox/messages
-	// (sandbox.Handler()): only without provider credentials, as it has no
-	// authentication.
+	// Sandbox, when set, is the sandbox inbox's reading routes
+	// (sandbox.Handler()), mounted at /sandbox and /sandbox/* with no
+	// authentication: only without provider credentials.
 	Sandbox http.Handler
+	// SandboxGuarded is the inbox with its guarded routes as well
+	// (sandbox.GuardedHandler(): emptying it, texting herald as a
+	// customer, its credentials), mounted at exactly those routes behind
+	// a manager's token. Any other spelling of their paths reaches
+	// Sandbox, which has no such route.
+	SandboxGuarded http.Handler
 	// Secrets keeps the sign-up forms' anti-forgery key, so any node
 	// accepts a form another node rendered; nil uses a key of this process.
 	Secrets SecretStore

@@ -142,7 +142,7 @@ func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 		e.beforeShutdown = append(e.beforeShutdown, stop)
 	}
 	bc := BroadcastConfig{PublicURL: b.public, TwilioAuthToken: sandbox.DefaultAuthToken,
-		SlackSigningSecret: testSlackSecret, Secrets: e.db, Sandbox: b.sb.Handler(), ImportLimit: 1 << 20,
+		SlackSigningSecret: testSlackSecret, Secrets: e.db, Sandbox: b.sb.Handler(), SandboxGuarded: b.sb.GuardedHandler(), ImportLimit: 1 << 20,
 		ProgressInterval: 20 * time.Millisecond}
 	for _, o := range opts {
 		if o.broadcast != nil {

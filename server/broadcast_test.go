@@ -1025,6 +1025,52 @@ func TestSandboxInboxDeleteNeedsManager(t *testing.T) {
 	b.mustDo(t, http.StatusNoContent, "DELETE", "/sandbox/messages", b.manager, "")
 }
 
+// TestSandboxGuardHoldsForEverySpelling: the guarded sandbox routes
+// (emptying the inbox, texting herald, the credentials) answer no other
+// spelling of their paths without a manager's token. net/http's mux
+// behind the inbox decodes /sandbox/%63redentials to the credentials
+// route, which fiber's routes, matching the path as sent, did not guard.
+func TestSandboxGuardHoldsForEverySpelling(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	resp, err := http.Post(b.sb.WebhookURL("guard"), "application/json", strings.NewReader(`{"text":"kept"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := b.sb.Count(""); n != 1 {
+		t.Fatalf("%d messages in the inbox; want the one posted", n)
+	}
+	secrets := b.sb.Credentials()
+	form := url.Values{"from": {"+36201234567"}, "body": {"STOP"}}.Encode()
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/sandbox/%63redentials"},
+		{"GET", "/sandbox/%2563redentials"},
+		{"GET", "/sandbox/credentials%2F"},
+		{"GET", "/SANDBOX/CREDENTIALS"},
+		{"GET", "/sandbox//credentials"},
+		{"GET", "/sandbox/./credentials"},
+		{"GET", "/sandbox/x/../credentials"},
+		{"POST", "/sandbox/%72eply"},
+		{"POST", "/sandbox/repl%79"},
+		{"DELETE", "/sandbox/%6Dessages"},
+		{"DELETE", "/sandbox/messages%2F"},
+		{"DELETE", "/Sandbox/Messages"},
+	} {
+		r := b.do(t, c.method, c.path, "", form, "Content-Type", "application/x-www-form-urlencoded")
+		if r.status < 300 || r.status == http.StatusOK {
+			t.Errorf("%s %s with no token: %d %s; want it refused", c.method, c.path, r.status, r.body)
+		}
+		for _, secret := range []string{secrets.TwilioAuthToken, secrets.SlackSigningSecret, secrets.SlackToken} {
+			if strings.Contains(string(r.body)+fmt.Sprint(r.header), secret) {
+				t.Errorf("%s %s with no token told a sandbox secret: %s", c.method, c.path, r.body)
+			}
+		}
+	}
+	if n := b.sb.Count(""); n != 1 {
+		t.Errorf("%d messages in the inbox after the spellings; want the one posted, untouched", n)
+	}
+}
+
 // TestSandboxReplyAndCredentialsNeedManager: texting herald as a customer
 // (POST /sandbox/reply, signed with the sandbox's Twilio token) and
 // reading the sandbox's credentials take a manager's token, as emptying
@@ -1123,7 +1169,7 @@ func TestNetHTTPHandlerContext(t *testing.T) {
 		got <- seen{fast: fast, actor: incident.ActorFrom(ctx)}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	b := newBroadcastEnv(t, false, bcOption{broadcast: func(c *BroadcastConfig) { c.Sandbox = h }})
+	b := newBroadcastEnv(t, false, bcOption{broadcast: func(c *BroadcastConfig) { c.SandboxGuarded = h }})
 	b.mustDo(t, http.StatusNoContent, "POST", "/sandbox/reply", b.manager, "from=x", "Content-Type", "application/x-www-form-urlencoded")
 	s := <-got
 	if s.fast {

@@ -157,15 +157,21 @@ func (s *Server) broadcastRoutes() {
 	// The sandbox inbox, when herald runs without provider credentials.
 	if h := s.bc.cfg.Sandbox; h != nil {
 		inbox := netHTTP(h)
-		// Emptying the inbox destroys what others are looking at: a
-		// manager's token, as for the API's destructive calls.
-		app.Delete("/sandbox/messages", manager, inbox)
-		// A texted reply speaks to herald as a customer, signed with the
-		// sandbox's Twilio token; the credentials are the secrets
-		// themselves. The inbox's reply box sends the token as a form
-		// field (a browser form cannot set a header).
-		app.Post("/sandbox/reply", tokenFromForm, manager, inbox)
-		app.Get("/sandbox/credentials", manager, inbox)
+		if g := s.bc.cfg.SandboxGuarded; g != nil {
+			guarded := netHTTP(g)
+			// Emptying the inbox destroys what others are looking at: a
+			// manager's token, as for the API's destructive calls.
+			app.Delete("/sandbox/messages", manager, guarded)
+			// A texted reply speaks to herald as a customer, signed with
+			// the sandbox's Twilio token; the credentials are the secrets
+			// themselves. The inbox's reply box sends the token as a form
+			// field (a browser form cannot set a header).
+			app.Post("/sandbox/reply", tokenFromForm, manager, guarded)
+			app.Get("/sandbox/credentials", manager, guarded)
+		}
+		// The rest reads only: net/http's mux behind it decodes the path,
+		// so /sandbox/%63redentials, which the routes above do not
+		// match, must find no guarded route there.
 		app.All("/sandbox", inbox)
 		app.All("/sandbox/*", inbox)
 	}
