@@ -279,6 +279,14 @@ func validDate(field string, t *time.Time, now time.Time) error {
 	if t == nil {
 		return nil
 	}
+	return SaneDate(field, *t, now)
+}
+
+// SaneDate refuses, naming field, a time before 2000-01-01 or more than
+// twenty years after now: herald keeps no data from before 2000, and a
+// date near the year 9999 breaks what is computed from it (a period's
+// end past 9999-12-31 has no RFC 3339 form).
+func SaneDate(field string, t, now time.Time) error {
 	if t.Before(earliest) || t.After(now.Add(latestAhead)) {
 		return Invalid(field, "must be between 2000-01-01 and twenty years from now")
 	}

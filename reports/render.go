@@ -20,14 +20,14 @@ func ParsePeriod(fromV, toV string) (from, until time.Time, err error) {
 }
 
 // ParseDay reads a period's day (YYYY-MM-DD, UTC midnight) from the
-// request field named field.
+// request field named field, a sane one (incident.SaneDate).
 func ParseDay(field, v string) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	t, err := time.Parse(time.DateOnly, v)
 	if err != nil {
 		return time.Time{}, incident.Invalid(field, "want a date like 2026-01-31, got %q", v)
 	}
-	return t, nil
+	return t, incident.SaneDate(field, t, time.Now())
 }
 
 // Formats are the formats a report is drawn in.

@@ -313,9 +313,15 @@ func parseQueryTime(name, v string, loc *time.Location) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		if err := incident.SaneDate(name, t, time.Now()); err != nil {
+			return time.Time{}, err
+		}
 		return t.UTC(), nil
 	}
 	if t, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+		if err := incident.SaneDate(name, t, time.Now()); err != nil {
+			return time.Time{}, err
+		}
 		if name == "to" {
 			t = t.AddDate(0, 0, 1)
 		}

@@ -27,6 +27,15 @@ func TestParseQueryTime(t *testing.T) {
 	if _, err := parseQueryTime("to", "31/12/2026", time.UTC); err == nil {
 		t.Error("a malformed date was accepted")
 	}
+	// Go's zero time is no way to say "not given", and a "to" near the
+	// year 9999 would end past 9999-12-31, which has no RFC 3339 form.
+	for _, v := range []string{"0001-01-01", "0001-01-01T00:00:00Z", "1999-12-31", "9999-12-31", "9999-12-31T23:59:59Z", "2200-01-01"} {
+		for _, name := range []string{"from", "to"} {
+			if got, err := parseQueryTime(name, v, time.UTC); err == nil {
+				t.Errorf("parseQueryTime(%s, %q) = %v; want it refused", name, v, got)
+			}
+		}
+	}
 }
 
 // TestQueryDatesArePageDays: a date is the page's day, as `report period`

@@ -217,6 +217,21 @@ func testReport(t *testing.T, dir string, storeArgs []string) {
 				t.Errorf("%s: %.120s; want %q", q, got, want)
 			}
 		}
+		// A period near the year 9999 is refused by name in every format:
+		// its end would have no RFC 3339 form (the JSON answered 500).
+		for _, q := range []string{"/reports/period.json?from=9999-06-01&to=9999-12-31", "/reports/period.csv?from=2026-01-01&to=9999-12-31", "/reports/period?from=0001-01-01&to=2026-12-31"} {
+			req, _ := http.NewRequest(http.MethodGet, n.url+"/api/v1/pages/"+r.Page.ID+q, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := testHTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"field":"from"`) && !strings.Contains(string(b), `"field":"to"`) {
+				t.Errorf("%s: %d %.200s; want 400 naming from or to", q, resp.StatusCode, b)
+			}
+		}
 		// The HTML's download links leave ?format= out (their suffix says it).
 		req, _ = http.NewRequest(http.MethodGet, n.url+"/api/v1/pages/"+r.Page.ID+"/incidents/"+id+"/report?format=html&lang=hu", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
