@@ -79,7 +79,7 @@ func (a *App) Command(ctx context.Context, cmd slackgo.SlashCommand) (string, er
 		return a.text(lang, "SlackHelp"), nil
 	}
 	// A word herald does not know: said so, then what it does know.
-	return a.text(lang, "SlackUnknownCommand", "Word", clip(words[0], 40)) + "\n\n" + a.text(lang, "SlackHelp"), nil
+	return a.text(lang, "SlackUnknownCommand", "Word", escapeMrkdwn(clip(words[0], 40))) + "\n\n" + a.text(lang, "SlackHelp"), nil
 }
 
 // reason is an error as a user may read it: a domain error's message,
@@ -99,8 +99,14 @@ func (a *App) failed(lang string, err error) string {
 	if !errors.As(err, &de) || de.Code == incident.EINTERNAL {
 		a.log.Error("slack: command failed", "err", err)
 	}
-	return a.text(lang, "SlackFailed", "Reason", reason(err))
+	return a.text(lang, "SlackFailed", "Reason", mrkdwnReason(err))
 }
+
+// mrkdwnReason is reason(err) for a mrkdwn text (an answer, an ephemeral
+// message, a context block): a domain error's message may quote what a
+// person typed ("no status page is named \"<!channel>\""). A modal's
+// field errors are plain text and take reason(err) as it is.
+func mrkdwnReason(err error) string { return escapeMrkdwn(reason(err)) }
 
 // page returns the page named by id, or the first page.
 //
@@ -153,9 +159,9 @@ func (a *App) status(ctx context.Context, lang, pageID string) (string, error) {
 		desc = a.text(lang, id)
 	}
 	var b strings.Builder
-	b.WriteString("*" + page.Name + "*: " + desc)
+	b.WriteString("*" + escapeMrkdwn(page.Name) + "*: " + desc)
 	for _, inc := range open {
-		b.WriteString("\n• " + inc.Name + " (" + a.statusWord(lang, inc.Status) + ")")
+		b.WriteString("\n• " + escapeMrkdwn(inc.Name) + " (" + a.statusWord(lang, inc.Status) + ")")
 	}
 	return b.String(), nil
 }
@@ -184,7 +190,7 @@ func (a *App) list(ctx context.Context, lang string) (string, error) {
 	var b strings.Builder
 	b.WriteString(a.text(lang, "SlackListTitle"))
 	for _, inc := range open {
-		b.WriteString("\n• *" + inc.Name + "* (" + a.statusWord(lang, inc.Status) + ", " + a.impactWord(lang, inc.Impact) + ") `" + inc.ID + "`")
+		b.WriteString("\n• *" + escapeMrkdwn(inc.Name) + "* (" + a.statusWord(lang, inc.Status) + ", " + a.impactWord(lang, inc.Impact) + ") `" + inc.ID + "`")
 	}
 	return b.String(), nil
 }

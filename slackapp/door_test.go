@@ -401,3 +401,29 @@ func TestCommandWords(t *testing.T) {
 		t.Errorf("the refusal reads %q", got)
 	}
 }
+
+// TestCommandAnswersEscapeMrkdwn: /herald list and status, and what they
+// say of a page they cannot find, carry names and words people typed:
+// "<!channel>" or "<https://evil|label>" there must reach Slack as text,
+// not as a mention or a link, as the incident message shows them.
+func TestCommandAnswersEscapeMrkdwn(t *testing.T) {
+	d := startDoor(t)
+	name, body, on := "Pay <!channel> & <https://evil.example|login>", "Down.", false
+	if _, _, err := d.n.Incidents.CreateIncident(d.as(), d.n.Page.ID, incident.IncidentInput{Name: &name, Body: &body, DeliverNotifications: &on,
+		Components: map[string]incident.ComponentStatus{d.payments.ID: incident.MajorOutage}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	const want = "Pay &lt;!channel&gt; &amp; &lt;https://evil.example|login&gt;"
+	for _, text := range []string{"list", "status"} {
+		got, err := d.n.Slack.Command(context.Background(), slackgo.SlashCommand{Command: "/herald", Text: text, UserID: manager})
+		if err != nil || !strings.Contains(got, want) || strings.Contains(got, "<!channel>") {
+			t.Errorf("/herald %s: %q, %v; want the name as text: %s", text, got, err, want)
+		}
+	}
+	for _, text := range []string{"status <!channel>", "<!here>"} {
+		got, _ := d.n.Slack.Command(context.Background(), slackgo.SlashCommand{Command: "/herald", Text: text, UserID: manager})
+		if strings.Contains(got, "<!") || !strings.Contains(got, "&lt;!") {
+			t.Errorf("/herald %s: %q; want what was typed quoted as text", text, got)
+		}
+	}
+}

@@ -207,7 +207,7 @@ func (a *App) declareView(lang string, page *incident.Page, comps []*incident.Co
 // audienceLine words a draft audience count.
 func (a *App) audienceLine(lang string, counts map[channel.Kind]int, err error) string {
 	if err != nil {
-		return a.text(lang, "SlackAudienceFailed", "Reason", reason(err))
+		return a.text(lang, "SlackAudienceFailed", "Reason", mrkdwnReason(err))
 	}
 	var parts []string
 	for _, k := range channel.Kinds {
@@ -226,7 +226,7 @@ func (a *App) audienceLine(lang string, counts map[channel.Kind]int, err error) 
 func (a *App) openDeclare(ctx context.Context, trigger, channelID, userID, lang string, page *incident.Page) {
 	comps, err := a.inc.Components(ctx, page.ID)
 	if err != nil {
-		a.tell(ctx, channelID, userID, a.text(lang, "SlackFailed", "Reason", reason(err)))
+		a.tell(ctx, channelID, userID, a.text(lang, "SlackFailed", "Reason", mrkdwnReason(err)))
 		return
 	}
 	m := meta{Page: page.ID, Channel: channelID, Lang: lang}
@@ -369,11 +369,11 @@ func (a *App) openIncidentModal(ctx context.Context, in slackgo.InteractionCallb
 			a.log.Info("slack: refused", "user", p.ID, "action", act.ActionID, "role", role)
 			a.tell(ctx, chID, p.ID, a.refused(p.Locale, role))
 		} else {
-			a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackFailed", "Reason", reason(err)))
+			a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackFailed", "Reason", mrkdwnReason(err)))
 		}
 		return
 	}
-	fail := func(err error) { a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackFailed", "Reason", reason(err))) }
+	fail := func(err error) { a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackFailed", "Reason", mrkdwnReason(err))) }
 	inc, err := a.inc.Incident(ctx, "", act.Value)
 	if err != nil {
 		fail(err)
@@ -399,7 +399,7 @@ func (a *App) openIncidentModal(ctx context.Context, in slackgo.InteractionCallb
 	defer cancel()
 	if _, err := a.slack.OpenView(octx, in.TriggerID, a.incidentModal(p.Locale, page, inc, comps, act.ActionID == ActionResolve, m)); err != nil {
 		a.log.Warn("slack: views.open", "user", p.ID, "err", err)
-		a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackFailed", "Reason", err.Error()))
+		a.tell(ctx, chID, p.ID, a.text(p.Locale, "SlackFailed", "Reason", escapeMrkdwn(err.Error())))
 	}
 }
 
