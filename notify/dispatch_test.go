@@ -861,3 +861,68 @@ func TestSurveyUndeliveredReceipt(t *testing.T) {
 		}
 	})
 }
+
+// refusingFinish is the real store refusing FinishDeliveries while down
+// is set, as a full disk (or a Redis gone) refuses the write; it counts
+// the refusals.
+type refusingFinish struct {
+	engine
+	down    atomic.Bool
+	refused atomic.Int64
+}
+
+func (f *refusingFinish) FinishDeliveries(ctx context.Context, ds []*queue.Delivery) error {
+	if f.down.Load() {
+		f.refused.Add(1)
+		return fmt.Errorf("injected: database or disk is full")
+	}
+	return f.engine.FinishDeliveries(ctx, ds)
+}
+
+// TestRefusedOutcomesAreKeptNotResent: while the store refuses to record
+// what was sent, the dispatcher keeps those outcomes and sends nothing
+// more; once it takes them again, they are written and the rest goes out,
+// each message once. Before, the outcomes were dropped after five tries
+// and the sending went on: on a full disk every message sent meanwhile
+// went again once its lease ran out.
+func TestRefusedOutcomesAreKeptNotResent(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		const n, workers = 300, 4
+		h.importCSV(customersCSV(n, false))
+		cfg := baseConfig()
+		cfg.ClaimSize, cfg.Lease = 20, 20*time.Second
+		cfg.Workers = map[channel.Kind]int{channel.SMS: workers}
+		st := &refusingFinish{engine: h.st}
+		st.down.Store(true)
+		h.run(h.service(cfg, nil, st))
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		b := h.broadcasts(inc.ID)[0]
+		waitFor(t, "the store to refuse outcomes, and be asked again", func() bool { return st.refused.Load() >= 7 })
+		sent := h.sb.Count(sandbox.KindSMS)
+		waitFor(t, "another refusal", func() bool { return st.refused.Load() >= 8 })
+		// What the workers had begun may still finish; nothing else goes.
+		if now := h.sb.Count(sandbox.KindSMS); now > sent+workers || now >= n {
+			t.Errorf("%d SMS sent while the store refused their outcomes (%d at the first look); want the sending stopped", now, sent)
+		}
+		st.down.Store(false)
+		h.clock.Advance(21 * time.Second) // every lease taken so far has run out
+		p := h.waitDone(b.ID)
+		if got := p.Counts[channel.SMS][queue.StateSent]; got != n {
+			t.Errorf("%d SMS recorded sent, want %d", got, n)
+		}
+		got := h.inbox(sandbox.KindSMS)
+		if len(got) != n {
+			t.Errorf("%d recipients got an SMS, want %d", len(got), n)
+		}
+		twice := 0
+		for _, k := range got {
+			if k > 1 {
+				twice++
+			}
+		}
+		if twice > 0 {
+			t.Errorf("%d recipients got the SMS more than once; want each once", twice)
+		}
+	})
+}

@@ -49,6 +49,12 @@ type dispatcher struct {
 	// lane, replyInflight on the reply lane.
 	inflight, replyInflight atomic.Int64
 	freed                   chan struct{}
+	// unwritten: the finisher holds outcomes the store refused (a full
+	// disk, Redis gone). Until it has written them, the workers hand
+	// their claims back unsent and the claimer claims nothing: a message
+	// sent now could not be recorded either, and would go again once its
+	// lease ran out.
+	unwritten atomic.Bool
 }
 
 func newDispatcher(s *Service, k channel.Kind, ch Channel) *dispatcher {
@@ -151,7 +157,12 @@ func (d *dispatcher) run(ctx context.Context) {
 	work := func(ch Channel, in chan claimed, inflight *atomic.Int64) {
 		defer workers.Done()
 		for c := range in {
-			out := s.process(ctx, ch, c.d, c.at, c.clear)
+			var out *queue.Delivery
+			if d.unwritten.Load() {
+				out = s.deferTo(c.d, s.now(), "") // not sent: handed back with the held outcomes
+			} else {
+				out = s.process(ctx, ch, c.d, c.at, c.clear)
+			}
 			// A worker is free again: let the claimer top the queue up
 			// while the outcome waits for its batched write.
 			inflight.Add(-1)
@@ -192,6 +203,14 @@ func (d *dispatcher) run(ctx context.Context) {
 		}
 	}
 	for ctx.Err() == nil {
+		if d.unwritten.Load() {
+			// The finisher wakes the claimer (freed) once the store has
+			// taken the outcomes it holds.
+			if !sleep(ctx, s.cfg.Poll, d.freed) {
+				break
+			}
+			continue
+		}
 		got, failed := false, false
 		for _, l := range lanes {
 			if l.idle && time.Now().Before(l.retry) || l.inflight.Load() > l.max-int64(l.claim) {
@@ -281,11 +300,64 @@ func (d *dispatcher) hand(ctx context.Context, ds []*queue.Delivery) {
 }
 
 // finishLoop writes outcomes in batches: when a claim's worth (at least 64)
-// are waiting, or 20 ms
-// after the first of a batch, whichever comes first.
+// are waiting, or 20 ms after the first of a batch, whichever comes first.
+//
+// A batch the store refuses (after a few quick tries) is kept, not
+// dropped, and tried again with a growing pause (up to unwrittenMaxWait)
+// while unwritten stops the sending: a dropped outcome left its delivery
+// "sending", and once the lease ran out it was claimed and sent again (on
+// a full disk, every message sent while it was full went twice). The
+// outcomes are written under their own leases, which no claim has
+// replaced meanwhile on this node; on Redis another node may have
+// claimed one whose lease ran out, and its outcome then gives way to
+// that node's, as a crash's does. The batch grows only by what was in
+// flight when the store failed: nothing is sent, and nothing claimed,
+// until it is written.
 func (d *dispatcher) finishLoop() {
 	maxBatch := max(64, d.s.claimSize(d.kind))
-	var batch []*queue.Delivery
+	var (
+		batch   []*queue.Delivery
+		wait    time.Duration // the pause before the next try while the store refuses
+		refused bool          // said so in the log
+		line    quietlog.Line
+	)
+	// write tries the batch tries times; from the first refusal on, the
+	// workers send nothing (unwritten) until a try succeeds.
+	write := func(ctx context.Context, tries int) (first bool, err error) {
+		for attempt := 0; attempt < tries; attempt++ {
+			if attempt > 0 {
+				time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+			}
+			if err = d.s.store.FinishDeliveries(ctx, batch); err == nil {
+				return false, nil
+			}
+			if !d.unwritten.Swap(true) {
+				first = true
+			}
+		}
+		return first, err
+	}
+	written := func(ctx context.Context) {
+		d.s.applyKeptReceipts(ctx, batch)
+		for _, dl := range batch {
+			if dl.State == queue.StateFailed {
+				d.s.surveyFailed(ctx, dl)
+			}
+			d.s.metrics.count(d.kind, dl.State)
+		}
+		batch = batch[:0]
+		if d.unwritten.Swap(false) {
+			wake(d.freed)
+		}
+		if refused {
+			d.s.log.Info("finish deliveries: the store takes outcomes again; sending resumes", "channel", d.kind)
+			refused = false
+		}
+		wait = 0
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	// flush writes the batch, or keeps it and says when to try again.
 	flush := func() {
 		if len(batch) == 0 {
 			return
@@ -294,42 +366,45 @@ func (d *dispatcher) finishLoop() {
 		// left "sending" would be sent again after its lease expires.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		var err error
-		for attempt := 0; attempt < 5; attempt++ {
-			if err = d.s.store.FinishDeliveries(ctx, batch); err == nil {
-				break
+		tries := 5
+		if d.unwritten.Load() {
+			tries = 1 // the pause between tries is the timer's
+		}
+		if first, err := write(ctx, tries); err != nil {
+			if first {
+				refused = true
+				d.s.log.Error("finish deliveries: the store refuses outcomes; holding them and sending nothing until it takes them",
+					"channel", d.kind, "n", len(batch), "err", err)
+			} else {
+				line.Log(d.s.log, slog.LevelError, "finish deliveries: the store still refuses outcomes", "channel", d.kind, "n", len(batch), "err", err)
 			}
-			time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+			wait = min(max(2*wait, unwrittenFirstWait), unwrittenMaxWait)
+			timer.Reset(wait)
+			return
 		}
-		if err != nil {
-			d.s.log.Error("finish deliveries", "channel", d.kind, "n", len(batch), "err", err)
-		} else {
-			d.s.applyKeptReceipts(ctx, batch)
-			for _, dl := range batch {
-				if dl.State == queue.StateFailed {
-					d.s.surveyFailed(ctx, dl)
-				}
-			}
-		}
-		for _, dl := range batch {
-			d.s.metrics.count(d.kind, dl.State)
-		}
-		batch = batch[:0]
+		written(ctx)
 	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	for {
 		select {
 		case dl, ok := <-d.done:
 			if !ok {
+				// Shutting down: a last try for up to half a minute.
 				flush()
+				for deadline := time.Now().Add(30 * time.Second); len(batch) > 0 && time.Now().Before(deadline); {
+					time.Sleep(wait)
+					flush()
+				}
+				if len(batch) > 0 {
+					d.s.log.Error("finish deliveries: outcomes not written at shutdown; their deliveries go again when their leases end",
+						"channel", d.kind, "n", len(batch))
+				}
 				return
 			}
 			if len(batch) == 0 {
 				timer.Reset(20 * time.Millisecond)
 			}
 			batch = append(batch, dl)
-			if len(batch) >= maxBatch {
+			if len(batch) >= maxBatch && !d.unwritten.Load() {
 				timer.Stop()
 				flush()
 			}
@@ -338,6 +413,13 @@ func (d *dispatcher) finishLoop() {
 		}
 	}
 }
+
+// unwrittenFirstWait and unwrittenMaxWait bound the pause between tries
+// while the store refuses outcomes (finishLoop).
+const (
+	unwrittenFirstWait = 100 * time.Millisecond
+	unwrittenMaxWait   = 5 * time.Second
+)
 
 // settle is the one place a delivery's state changes in the dispatcher.
 func (s *Service) settle(d *queue.Delivery, state queue.DeliveryState, code, reason string) *queue.Delivery {
