@@ -71,3 +71,28 @@ func TestProbeWriteReadOnly(t *testing.T) {
 		t.Fatalf("ProbeWrite once writable again: %v", err)
 	}
 }
+
+// TestProbeWriteSeesLostData: a Redis that lost herald's data (restarted
+// without persistence, flushed) still answers and takes the probe's write,
+// but the probe must fail, saying so: every page and token is gone.
+func TestProbeWriteSeesLostData(t *testing.T) {
+	needRedis(t)
+	db := openTest(t, testPrefix(t))
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.ProbeWrite(ctx); err != nil {
+		t.Fatalf("ProbeWrite on a store just opened: %v", err)
+	}
+	if err := db.client.Del(ctx, db.keys.upgrades()).Err(); err != nil { // as a restart without data leaves it
+		t.Fatal(err)
+	}
+	if err := db.ProbeWrite(ctx); err == nil || !strings.Contains(err.Error(), "data is gone") {
+		t.Errorf("ProbeWrite after herald's data went: %v; want it refused, saying the data is gone", err)
+	}
+	if err := db.Upgrade(ctx); err != nil { // a restart of herald starts afresh
+		t.Fatal(err)
+	}
+	if err := db.ProbeWrite(ctx); err != nil {
+		t.Errorf("ProbeWrite once herald started afresh: %v", err)
+	}
+}

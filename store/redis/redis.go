@@ -138,10 +138,22 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // ProbeWrite implements incident.Store: a SET with a short expiry, which
 // a read-only replica (READONLY), a full Redis under noeviction (OOM) or
-// one that cannot persist (MISCONF) refuses.
+// one that cannot persist (MISCONF) refuses; and the upgrades hash, which
+// Open writes and nothing deletes, still there. A Redis that restarted
+// without its data (no AOF, no RDB, a flush) answers and takes writes,
+// while every page, token and queue is gone: the nodes served 404s and
+// refused every token with /readyz green and nothing in the log.
 func (db *DB) ProbeWrite(ctx context.Context) error {
-	if err := db.client.Set(ctx, db.keys.healthProbe(), ms(db.now()), time.Minute).Err(); err != nil {
+	var exists *goredis.IntCmd
+	if _, err := db.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Set(ctx, db.keys.healthProbe(), ms(db.now()), time.Minute)
+		exists = p.Exists(ctx, db.keys.upgrades())
+		return nil
+	}); err != nil {
 		return fmt.Errorf("redis: write probe: %w", err)
+	}
+	if exists.Val() == 0 {
+		return fmt.Errorf("redis: write probe: herald's data is gone from Redis (%s is missing): was it restarted without persistence, or flushed? Restore its data, or restart herald to start afresh", db.keys.upgrades())
 	}
 	return nil
 }

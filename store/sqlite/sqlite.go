@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,10 @@ type DB struct {
 	stopCkpt context.CancelFunc
 	ckptDone chan struct{}
 	ckptLast atomic.Pointer[[2]int64] // the last checkpoint's frames in the log, and copied
+
+	// minFree is the free space below which ProbeWrite fails (see
+	// MinFreeBytes); tests change it.
+	minFree uint64
 
 	// Now is the clock for expiry checks (idempotency keys); tests inject one.
 	Now func() time.Time
@@ -148,7 +153,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: need a plain file path", path)
 	}
-	db := &DB{path: path, Now: time.Now, mergeEvery: defaultMergeEvery}
+	db := &DB{path: path, Now: time.Now, mergeEvery: defaultMergeEvery, minFree: MinFreeBytes}
 	var err error
 	if db.w, err = sql.Open("sqlite", dsn(path, true)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -390,9 +395,19 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// ProbeWrite implements incident.Store: it rewrites the one row of
-// health_probe through the writer, so a commit has to reach the WAL.
+// MinFreeBytes is the free space on the database's file system below
+// which ProbeWrite fails: /readyz turns red before the disk is full.
+const MinFreeBytes = 8 << 20
+
+// ProbeWrite implements incident.Store: the file system has MinFreeBytes
+// free, and the one row of health_probe is rewritten through the writer,
+// so a commit has to reach the WAL. The free space comes first: the row
+// fits in WAL pages written before, so on a full disk the probe went on
+// succeeding while imports and deliveries' outcomes were refused.
 func (db *DB) ProbeWrite(ctx context.Context) error {
+	if free, ok := freeBytes(filepath.Dir(db.path)); ok && free < db.minFree {
+		return fmt.Errorf("sqlite: write probe: %s has %d bytes free, under the %d it keeps for writes", filepath.Dir(db.path), free, db.minFree)
+	}
 	if _, err := db.w.ExecContext(ctx, `INSERT INTO health_probe (id, at) VALUES (1, ?)
 		ON CONFLICT (id) DO UPDATE SET at = excluded.at`, ms(db.Now())); err != nil {
 		return fmt.Errorf("sqlite: write probe: %w", err)
@@ -605,15 +620,20 @@ func (p prepared) QueryRowContext(ctx context.Context, query string, args ...any
 
 // Unreachable implements incident.StoreUnreachable: the file stayed locked
 // by another connection or process past busy_timeout (SQLITE_BUSY,
-// SQLITE_LOCKED), which a later try gets past; any other SQLite error is
-// not a matter of waiting.
+// SQLITE_LOCKED), or the disk refused the write (SQLITE_FULL, SQLITE_IOERR:
+// full, or failing), which a later try gets past once the lock or the
+// disk is freed. The transaction was rolled back: nothing was changed. Any
+// other SQLite error is not a matter of waiting.
 func (db *DB) Unreachable(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return false
 	}
-	code := se.Code() & 0xff // the primary code of an extended one
-	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	switch se.Code() & 0xff { // the primary code of an extended one
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+		return true
+	}
+	return false
 }
 
 var _ incident.StoreUnreachable = (*DB)(nil)
