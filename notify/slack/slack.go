@@ -295,7 +295,9 @@ func (c *Channel) sendWebhook(ctx context.Context, hook string, p Payload) (chan
 	hc := *c.hook
 	hc.Transport = bc
 	if err := slackgo.PostWebhookCustomHTTPContext(ctx, hook, &hc, p.WebhookMessage()); err != nil {
-		return channel.Receipt{}, classify(ctx, err, bc.body)
+		// An incoming webhook's URL is its credential: the reason, shown
+		// to agents and logged, must not quote it.
+		return channel.Receipt{}, classify(ctx, channel.WithoutURL(err), bc.body)
 	}
 	return channel.Receipt{Status: "sent"}, nil
 }

@@ -340,10 +340,15 @@ func TestIncomingWebhookSSRF(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = ch.Send(context.Background(), msg("/services/ok"))
+		_, err = ch.Send(context.Background(), msg("/services/T1/B1/s3cr3t"))
 		var se *channel.SendError
 		if !errors.As(err, &se) || !se.Permanent || se.Code != "forbidden_address" {
 			t.Fatalf("Send = %v, want permanent forbidden_address", err)
+		}
+		// The URL is the webhook's credential; the reason is shown to
+		// agents and logged.
+		if strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("the refusal quotes the incoming webhook's URL: %v", err)
 		}
 		select {
 		case p := <-hits:

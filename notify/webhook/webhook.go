@@ -134,7 +134,7 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.To, bytes.NewReader(m.Payload))
 	if err != nil {
-		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
+		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "invalid_url", Reason: channel.WithoutURL(err).Error()}
 	}
 	ts := c.now().Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -149,6 +149,8 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 
 	resp, err := c.client.Do(req)
 	if err != nil {
+		// The reason is shown to agents and logged; the URL may be a secret.
+		err = channel.WithoutURL(err)
 		if errors.Is(err, ErrForbiddenAddress) {
 			return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "forbidden_address", Reason: err.Error()}
 		}

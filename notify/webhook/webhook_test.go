@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -321,3 +322,26 @@ func TestSignVerify(t *testing.T) {
 
 // Channel implements notify.Channel: the pipeline sends through it.
 var _ notify.Channel = (*Channel)(nil)
+
+// TestSendErrorsDoNotQuoteTheURL: a failed POST's reason keeps its cause
+// but not the subscriber's URL, whose path or query may be a secret; the
+// reason is shown to agents and logged.
+func TestSendErrorsDoNotQuoteTheURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens
+	ch, err := New(Config{AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ch.Send(context.Background(), &channel.Message{To: "http://" + addr + "/hook/s3cr3t?token=s3cr3t", Payload: []byte(`{}`)})
+	if err == nil || channel.IsPermanent(err) {
+		t.Fatalf("Send to a closed port = %v, want a transient failure", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("Send's error %q: want the cause, without the URL", err)
+	}
+}
