@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/heraldhq/herald/channel"
@@ -24,6 +25,26 @@ func TestPhase(t *testing.T) {
 		p := &queue.Progress{State: tt.state, Counts: map[channel.Kind]map[queue.DeliveryState]int{channel.SMS: tt.counts}}
 		if got := p.Phase(); got != tt.want {
 			t.Errorf("%s with %v: %s, want %s", tt.state, tt.counts, got, tt.want)
+		}
+	}
+}
+
+// TestProgressJSONSaysPhase: the progress as the API answers it carries
+// the phase beside the plan's state, and its other fields as before.
+func TestProgressJSONSaysPhase(t *testing.T) {
+	p := queue.Progress{BroadcastID: "b1", State: queue.PlanDone, Planned: 2,
+		Counts: map[channel.Kind]map[queue.DeliveryState]int{channel.Webhook: {queue.StatePending: 1, queue.StateSent: 1}}}
+	for _, v := range []any{p, &p} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got["phase"] != "sending" || got["state"] != "done" || got["broadcast_id"] != "b1" || got["planned"] != 2.0 {
+			t.Errorf("progress JSON %s: want phase sending beside state done and the other fields", b)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -293,6 +294,17 @@ func (p *Progress) Phase() string {
 		return "sending"
 	}
 	return string(p.State)
+}
+
+// MarshalJSON writes the progress with its Phase beside the plan's State,
+// as "phase": an API client reading "state": "done" alone took a broadcast
+// whose messages were still going out for finished.
+func (p Progress) MarshalJSON() ([]byte, error) {
+	type plain Progress // without this method
+	return json.Marshal(struct {
+		plain
+		Phase string `json:"phase"`
+	}{plain(p), p.Phase()})
 }
 
 // DeliveryFilter selects deliveries, newest first.
