@@ -84,7 +84,9 @@ func TestReplyBacklogDoesNotStarveBroadcast(t *testing.T) {
 			t.Fatalf("the broadcast sender sent %d SMS; want the broadcast's %d", len(main), customers)
 		}
 		// 100 at 50/s is 2 s; the backlog alone would hold it for 150 s.
-		if took > 15*time.Second {
+		// The bound is far from both: on a loaded 2-core machine (load
+		// average 35 under -race) it took 15.7 s.
+		if took > 25*time.Second {
 			t.Errorf("the broadcast took %s; want about %s at its rate", took, time.Duration(customers/rate)*time.Second)
 		}
 		first, last := main[0].At, main[0].At
