@@ -146,8 +146,11 @@ const (
 // renderProgress returns the lines describing p, each at most width-1
 // characters when width > 0 (the last column stays free, so no terminal
 // wraps): a header, one bar per channel with its counts by importance
-// (failed before sent, delivered and suppressed), its rate and time left,
-// as many as fit. rates may be nil.
+// (failures, then delivered and sent, the rate and time left, then
+// suppressed, collapsed and cancelled; zero counts but failed's left out),
+// as many as fit. The bar (one width for all channels) shrinks, then goes,
+// before any count is left out; a line that still cannot hold every count
+// ends in "…", so a count left out never reads as zero. rates may be nil.
 func renderProgress(p *queue.Progress, width int, now time.Time, rates map[channel.Kind]*rateMeter) []string {
 	limit := width - 1
 	fit := func(s string) string {
@@ -168,13 +171,21 @@ func renderProgress(p *queue.Progress, width int, now time.Time, rates map[chann
 		t           tally
 		done        int
 		head, count string
-		extras      []string
-		reserve     int // what must fit beside the bar: the count, rate and failures
+		items       []string // after the count, most important first
+		bar         int      // the widest bar that leaves every count room
+	}
+	// span is the width of a row's head, count and its first n items.
+	span := func(r row, n int) int {
+		w := utf8.RuneCountInString(r.head) + utf8.RuneCountInString(r.count)
+		for _, it := range r.items[:n] {
+			w += 2 + utf8.RuneCountInString(it)
+		}
+		return w
 	}
 	rows := make([]row, 0, len(kinds))
 	barW := maxBar
 	for _, k := range kinds {
-		r := row{k: k, t: tallyOf(p.Counts[k])}
+		r := row{k: k, t: tallyOf(p.Counts[k]), bar: maxBar}
 		t := r.t
 		r.done = t.total - t.open
 		var speed string
@@ -190,44 +201,74 @@ func renderProgress(p *queue.Progress, width int, now time.Time, rates map[chann
 		}
 		r.head = fmt.Sprintf("  %-7s ", k)
 		r.count = fmt.Sprintf(" %d/%d", r.done, t.total)
-		r.reserve = len(r.head) + 2 + len(r.count)
-		if speed != "" {
-			r.extras = append(r.extras, speed)
-			r.reserve += 2 + len(speed)
-		}
-		failed := fmt.Sprintf("failed %d", t.failed)
+		// The counts that matter, whole: failures first when there are
+		// any; a zero count other than failed says nothing, and leaving
+		// it out leaves room for the others.
 		if t.failed > 0 {
-			r.reserve += 2 + len(failed)
+			r.items = append(r.items, fmt.Sprintf("failed %d", t.failed))
 		}
-		r.extras = append(r.extras, failed, fmt.Sprintf("sent %d", t.sent), fmt.Sprintf("delivered %d", t.delivered), fmt.Sprintf("suppressed %d", t.suppressed))
-		if t.cancelled > 0 {
-			r.extras = append(r.extras, fmt.Sprintf("cancelled %d", t.cancelled))
+		for _, c := range []struct {
+			n    int
+			word string
+		}{{t.delivered, "delivered"}, {t.sent, "sent"}} {
+			if c.n > 0 {
+				r.items = append(r.items, fmt.Sprintf("%s %d", c.word, c.n))
+			}
 		}
-		if t.collapsed > 0 {
-			r.extras = append(r.extras, fmt.Sprintf("collapsed %d", t.collapsed))
+		if t.failed == 0 {
+			r.items = append(r.items, "failed 0")
+		}
+		if speed != "" {
+			r.items = append(r.items, speed)
+		}
+		for _, c := range []struct {
+			n    int
+			word string
+		}{{t.suppressed, "suppressed"}, {t.collapsed, "collapsed"}, {t.cancelled, "cancelled"}} {
+			if c.n > 0 {
+				r.items = append(r.items, fmt.Sprintf("%s %d", c.word, c.n))
+			}
 		}
 		if limit > 0 {
-			// The bars (one width for all) give way to the counts, the rate
-			// and the failures, down to minBar, then go.
-			barW = min(barW, limit-r.reserve)
+			// A count says more than the bar: it gives way to every
+			// count and the rate ("[" and "]" take two). The bars share
+			// one width, but a row with no room for minBar goes without
+			// rather than taking the others' bars away.
+			r.bar = limit - span(r, len(r.items)) - 2
+			if r.bar >= minBar {
+				barW = min(barW, r.bar)
+			}
 		}
 		rows = append(rows, r)
 	}
 	for _, r := range rows {
 		line := r.head
-		if barW >= minBar {
+		if r.bar >= minBar {
 			fill := 0
 			if r.t.total > 0 {
 				fill = r.done * barW / r.t.total
 			}
 			line += "[" + strings.Repeat("#", fill) + strings.Repeat(".", barW-fill) + "]"
 		}
-		line += r.count
-		for _, e := range r.extras {
-			if limit > 0 && utf8.RuneCountInString(line)+2+utf8.RuneCountInString(e) > limit {
-				break
+		n := len(r.items)
+		if limit > 0 {
+			used := utf8.RuneCountInString(line) - utf8.RuneCountInString(r.head)
+			for n > 0 && used+span(r, n) > limit {
+				n--
 			}
-			line += "  " + e
+			if n < len(r.items) {
+				// Leave room for the "  …" that says counts are left out.
+				for n > 0 && used+span(r, n)+3 > limit {
+					n--
+				}
+			}
+		}
+		line += r.count
+		for _, it := range r.items[:n] {
+			line += "  " + it
+		}
+		if n < len(r.items) {
+			line += "  …"
 		}
 		lines = append(lines, fit(line))
 		if reasons := p.Reasons[r.k]; len(reasons) > 0 {
@@ -349,17 +390,35 @@ func (a *app) watch(ctx context.Context, c *client, id string, summary io.Writer
 	t := totals(last)
 	if h := last.Held; h != nil {
 		// Nothing more goes out before h.Until: say so rather than wait.
-		fmt.Fprintf(summary, "broadcast %s: %d sent, %d delivered, %d failed, %d suppressed\n%d %s held (%s) until %s; they go out then: herald broadcast watch %s\n",
-			id, t.sent, t.delivered, t.failed, t.suppressed, h.Pending, messages(h.Pending), heldWhy(h.Reasons),
+		fmt.Fprintf(summary, "broadcast %s: %s\n%d %s held (%s) until %s; they go out then: herald broadcast watch %s\n",
+			id, summaryCounts(last.Planned, t), h.Pending, messages(h.Pending), heldWhy(h.Reasons),
 			h.Until.UTC().Format("2006-01-02 15:04 MST"), id)
 		return nil
 	}
-	fmt.Fprintf(summary, "broadcast %s %s: %d sent, %d delivered, %d failed, %d suppressed", id, doneWord(last), t.sent, t.delivered, t.failed, t.suppressed)
-	if t.cancelled > 0 {
-		fmt.Fprintf(summary, ", %d cancelled", t.cancelled)
-	}
-	fmt.Fprintln(summary)
+	fmt.Fprintf(summary, "broadcast %s %s: %s\n", id, doneWord(last), summaryCounts(last.Planned, t))
 	return nil
+}
+
+// summaryCounts writes a broadcast's counts for its summary line so that
+// they add up to what was planned: sent, delivered, failed and suppressed
+// always, then collapsed, cancelled and still open ones when there are
+// any, and the planned total they make.
+func summaryCounts(planned int, t tally) string {
+	s := fmt.Sprintf("%d sent, %d delivered, %d failed, %d suppressed", t.sent, t.delivered, t.failed, t.suppressed)
+	for _, c := range []struct {
+		n    int
+		word string
+	}{{t.collapsed, "collapsed"}, {t.cancelled, "cancelled"}, {t.open, "not yet sent"}} {
+		if c.n > 0 {
+			s += fmt.Sprintf(", %d %s", c.n, c.word)
+		}
+	}
+	known := t.sent + t.delivered + t.failed + t.suppressed + t.collapsed + t.cancelled + t.open
+	if other := max(planned, t.total) - known; other > 0 {
+		// A state this CLI does not know, or deliveries not yet written.
+		s += fmt.Sprintf(", %d other", other)
+	}
+	return s + fmt.Sprintf(" (%d planned)", max(planned, t.total))
 }
 
 func messages(n int) string {
