@@ -270,9 +270,12 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 				t.Errorf("%s: %d sent or delivered, %d open, %d failed; want %d, 0, 0 (%v)", k, got, c.open, c.failed, n, p.Counts)
 			}
 		}
-		if l := mustCLI(t, env, "broadcast", "list", id); !strings.Contains(l.stdout, "declared") {
-			t.Errorf("broadcast list: %s", l.stdout)
+		if l := mustCLI(t, env, "broadcast", "list", id); !strings.Contains(l.stdout, "declared") ||
+			!strings.HasPrefix(l.stdout, `"Card payments fail" (`+id+", investigating): 1 broadcast\n") ||
+			!regexp.MustCompile(`declared +done +.* 10: (3 delivered, 7 sent|10 sent)\n`).MatchString(l.stdout) {
+			t.Errorf("broadcast list does not name the incident, or its counts do not add up:\n%s", l.stdout)
 		}
+		checkFits(t, env, "broadcast", "list", id)
 		// The first message has one word in both lists: "declared".
 		d := mustCLI(t, env, "customers", "deliveries", "hu-1")
 		if strings.Count(d.stdout, " declared ") != 2 || strings.Contains(d.stdout, " ack ") {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/audience"
 	"github.com/heraldhq/herald/channel"
@@ -490,18 +491,68 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 		}
 		return nil
 	}
-	_, err = printList(ctx, a, c, path, *asJSON, "ID\tKIND\tSTATE\tCREATED (UTC)\tPLANNED\tSENT\tDELIVERED\tFAILED\tSUPPRESSED\tPENDING", func(pr queue.Progress) string {
-		t := totals(&pr)
-		// What it is doing: "done" only once every message is out, not
-		// once every message is queued (the plan's own state).
-		state := pr.Phase()
-		if state == string(queue.PlanPending) {
-			state = "planning"
+	_, err = showList(ctx, a, c, path, *asJSON, func(list []queue.Progress) error {
+		// Which incident, by name: the name is cut to fit, not the rest.
+		tail := fmt.Sprintf(" (%s, %s): %d %s", inc.ID, inc.Status, len(list), map[bool]string{true: "broadcast", false: "broadcasts"}[len(list) == 1])
+		name := oneLine(inc.Name, 200)
+		if w := a.tableWidth(); w > 0 {
+			name = cutTo(name, max(12, w-utf8.RuneCountInString(tail)-2))
 		}
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d", pr.BroadcastID, pr.Kind, state, pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
-			pr.Planned, t.sent, t.delivered, t.failed, t.suppressed, t.open)
+		fmt.Fprintf(a.stdout, "%q%s\n", name, tail)
+		rows := make([][]string, len(list))
+		for i := range list {
+			rows[i] = broadcastRow(&list[i])
+		}
+		return a.printFitted(broadcastColumns, rows)
 	})
 	return err
+}
+
+// broadcastColumns are an incident's broadcasts' columns. MESSAGES says
+// how many were planned and what became of them, in words that add up to
+// it ("5: 1 delivered, 2 sent, 2 collapsed"): seven number columns did
+// not fit 80 columns, and left collapsed and cancelled messages out. On a narrow
+// terminal the time goes first, then the kind; MESSAGES is cut with "…"
+// only when that is not enough.
+var broadcastColumns = []column{
+	{head: "ID"}, {head: "KIND", drop: 1}, {head: "STATE"}, {head: "CREATED (UTC)", drop: 2},
+	{head: "MESSAGES", cut: 20, whole: true},
+}
+
+// broadcastRow is one broadcast's cells under broadcastColumns.
+func broadcastRow(pr *queue.Progress) []string {
+	t := totals(pr)
+	// What it is doing: "done" only once every message is out, not
+	// once every message is queued (the plan's own state).
+	state := pr.Phase()
+	if state == string(queue.PlanPending) {
+		state = "planning"
+	}
+	return []string{printable(pr.BroadcastID), printable(string(pr.Kind)), printable(state), pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
+		fmt.Sprintf("%d: %s", max(pr.Planned, t.total), messageCounts(t))}
+}
+
+// messageCounts writes a tally's counts that are not zero, failures first,
+// then what went out, then what did not: "1 failed, 1 delivered, 2 sent,
+// 2 collapsed"; "-" when there is none yet.
+func messageCounts(t tally) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		word string
+	}{{t.failed, "failed"}, {t.delivered, "delivered"}, {t.sent, "sent"}, {t.open, "pending"},
+		{t.suppressed, "suppressed"}, {t.collapsed, "collapsed"}, {t.cancelled, "cancelled"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.word))
+		}
+	}
+	if other := t.total - (t.failed + t.delivered + t.sent + t.open + t.suppressed + t.collapsed + t.cancelled); other > 0 {
+		parts = append(parts, fmt.Sprintf("%d other", other))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func cmdBroadcastCancel(ctx context.Context, a *app, args []string) error {

@@ -24,6 +24,10 @@ type column struct {
 	// drop orders the columns left out when cutting is not enough: the
 	// highest first; 0: always shown.
 	drop int
+	// whole: leave out columns that may go before cutting this one (its
+	// words are what the list is for, such as a broadcast's counts); it
+	// is cut only when that is not enough.
+	whole bool
 }
 
 // tableWidth is the width stdout's tables must fit: the terminal's when
@@ -85,18 +89,38 @@ func fitColumns(width int, cols []column, rows [][]string) (show []bool, widths 
 		}
 		return n
 	}
-	// Leave out columns until the shown ones fit once cut to their narrowest.
-	for need(0) > width {
-		worst := -1
-		for i, c := range cols {
-			if show[i] && c.drop > 0 && (worst < 0 || c.drop > cols[worst].drop) {
-				worst = i
+	// Leave out columns until the shown ones fit once cut to their
+	// narrowest: first with the whole columns uncut, and if that is not
+	// enough, with them cut too.
+	leaveOut := func() bool {
+		for need(0) > width {
+			worst := -1
+			for i, c := range cols {
+				if show[i] && c.drop > 0 && (worst < 0 || c.drop > cols[worst].drop) {
+					worst = i
+				}
 			}
+			if worst < 0 {
+				return false // nothing more to leave out
+			}
+			show[worst] = false
 		}
-		if worst < 0 {
-			break // nothing more to leave out: the rows wrap
+		return true
+	}
+	cutWhole := false
+	narrowestCut := narrowest
+	narrowest = func(i int) int {
+		if cols[i].whole && !cutWhole {
+			return natural[i]
 		}
-		show[worst] = false
+		return narrowestCut(i)
+	}
+	if !leaveOut() {
+		cutWhole = true
+		for i := range show {
+			show[i] = true
+		}
+		leaveOut() // when even this is not enough, the rows wrap
 	}
 	// Then cut the widest cuttable columns to one limit, as wide as fits.
 	limit := 0

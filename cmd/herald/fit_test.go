@@ -4,7 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/channel"
+	"github.com/heraldhq/herald/queue"
 )
 
 // TestFitColumns: on a narrow terminal the columns that may be cut are
@@ -72,5 +76,54 @@ func checkFits(t *testing.T, env map[string]string, args ...string) {
 	}
 	if narrow, wide := mustCLI(t, at("60"), append(args, "--json")...).stdout, mustCLI(t, env, append(args, "--json")...).stdout; narrow != wide {
 		t.Errorf("herald %s --json changes with the width", strings.Join(args, " "))
+	}
+}
+
+// TestBroadcastListFits: an incident's broadcasts fit 60 and 80 columns
+// (every row wrapped onto two lines there), the time and then the kind
+// giving way before the counts are cut, and the counts account for every
+// planned message: collapsed ones had no column, so PLANNED 5, SENT 2,
+// DELIVERED 1 left 2 unexplained.
+func TestBroadcastListFits(t *testing.T) {
+	created := time.Date(2026, 12, 6, 11, 27, 38, 0, time.UTC)
+	list := []queue.Progress{
+		{BroadcastID: "bm05ymfrl1x7", Kind: "declared", State: queue.PlanDone, Planned: 5, CreatedAt: created,
+			Counts: map[channel.Kind]map[queue.DeliveryState]int{
+				channel.SMS:   {queue.StateDelivered: 1},
+				channel.Email: {queue.StateSent: 2, queue.StateCollapsed: 2},
+			}},
+		{BroadcastID: "l86b0jp6dzzn", Kind: "updated", State: queue.PlanDone, Planned: 2, CreatedAt: created,
+			Counts: map[channel.Kind]map[queue.DeliveryState]int{channel.Email: {queue.StatePending: 1, queue.StateCancelled: 1}}},
+	}
+	rows := [][]string{broadcastRow(&list[0]), broadcastRow(&list[1])}
+	if got := rows[0][len(rows[0])-1]; got != "5: 1 delivered, 2 sent, 2 collapsed" {
+		t.Errorf("counts %q", got)
+	}
+	if got := rows[1][len(rows[1])-1]; got != "2: 1 pending, 1 cancelled" {
+		t.Errorf("counts %q", got)
+	}
+	for _, width := range []int{0, 60, 80, 120} {
+		a := &app{getenv: envMap(map[string]string{"COLUMNS": map[bool]string{true: "", false: strconv.Itoa(width)}[width == 0]})}
+		var out strings.Builder
+		a.stdout = newSafeWriter(&out)
+		if err := a.printFitted(broadcastColumns, rows); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("width %d:\n%s", width, out.String())
+		lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+		for _, l := range lines {
+			if width > 0 && utf8.RuneCountInString(l) > width {
+				t.Errorf("width %d: a line of %d: %q", width, utf8.RuneCountInString(l), l)
+			}
+		}
+		if !strings.Contains(lines[1], "5: 1 delivered, 2 sent, 2 collapsed") {
+			t.Errorf("width %d: the counts are cut: %q", width, lines[1])
+		}
+		if width >= 80 && !strings.Contains(lines[1], "declared") {
+			t.Errorf("width %d: no kind: %q", width, lines[1])
+		}
+		if (width == 0 || width >= 120) && !strings.Contains(lines[1], "2026-12-06 11:27") {
+			t.Errorf("width %d: no time: %q", width, lines[1])
+		}
 	}
 }
