@@ -31,15 +31,22 @@ type client struct {
 	base  string // e.g. http://127.0.0.1:8080, no trailing slash
 	token string
 	http  *http.Client
+	// urlFlag is the flag that gives the server's address in this
+	// command: --url, or --server where --url means something else.
+	urlFlag string
+	// baseFrom says where base came from: the flag, "HERALD_URL" or
+	// "the default".
+	baseFrom string
 }
 
 // clientFlags registers --url and --token on fs.
 type clientFlags struct {
 	url, token string
+	urlFlag    string // "--url", or "--server" (addServerFlags)
 }
 
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
-	cf := &clientFlags{}
+	cf := &clientFlags{urlFlag: "--url"}
 	fs.StringVar(&cf.url, "url", "", "server `URL` (env HERALD_URL, default "+DefaultURL+")")
 	fs.StringVar(&cf.token, "token", "", "API `TOKEN` (env HERALD_TOKEN)")
 	return cf
@@ -49,30 +56,39 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 // something else (`pages set --url`, the page's public address): the
 // server's URL is --server there.
 func addServerFlags(fs *flag.FlagSet) *clientFlags {
-	cf := &clientFlags{}
+	cf := &clientFlags{urlFlag: "--server"}
 	fs.StringVar(&cf.url, "server", "", "server `URL` (env HERALD_URL, default "+DefaultURL+")")
 	fs.StringVar(&cf.token, "token", "", "API `TOKEN` (env HERALD_TOKEN)")
 	return cf
 }
 
 func (cf *clientFlags) client(getenv func(string) string) (*client, error) {
-	base, err := serverURL(firstNonEmpty(cf.url, getenv("HERALD_URL"), DefaultURL))
+	from := "the default"
+	switch {
+	case cf.url != "":
+		from = cf.urlFlag
+	case getenv("HERALD_URL") != "":
+		from = "HERALD_URL"
+	}
+	base, err := serverURL(firstNonEmpty(cf.url, getenv("HERALD_URL"), DefaultURL), from)
 	if err != nil {
 		return nil, err
 	}
 	return &client{
-		base:  base,
-		token: firstNonEmpty(cf.token, getenv("HERALD_TOKEN")),
-		http:  &http.Client{Timeout: clientTimeout},
+		base:     base,
+		token:    firstNonEmpty(cf.token, getenv("HERALD_TOKEN")),
+		http:     &http.Client{Timeout: clientTimeout},
+		urlFlag:  cf.urlFlag,
+		baseFrom: from,
 	}, nil
 }
 
-// serverURL checks a server's base URL (--url, HERALD_URL) and returns it
-// without a trailing slash.
-func serverURL(base string) (string, error) {
+// serverURL checks a server's base URL (from: --url, --server or
+// HERALD_URL) and returns it without a trailing slash.
+func serverURL(base, from string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", usageErrorf("--url: want http(s)://HOST[:PORT], got %q", base)
+		return "", usageErrorf("%s: want http(s)://HOST[:PORT], got %q", from, base)
 	}
 	return strings.TrimRight(base, "/"), nil
 }
@@ -220,7 +236,13 @@ func (c *client) send(ctx context.Context, hc *http.Client, method, path string,
 func (c *client) transportError(method, path string, err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && !ne.Timeout() || strings.Contains(err.Error(), "connection refused") {
-		return fmt.Errorf("cannot reach herald at %s: %w\nhint: is `herald serve` running? Point --url or HERALD_URL at it", c.base, err)
+		flag := firstNonEmpty(c.urlFlag, "--url")
+		hint := fmt.Sprintf("is `herald serve` running? Point %s or HERALD_URL at it", flag)
+		if flag != "--url" {
+			// pages set: --url there is the page's public address.
+			hint += " (--url here is the page's public address, not the server's)"
+		}
+		return fmt.Errorf("cannot reach herald at %s (from %s): %w\nhint: %s", c.base, firstNonEmpty(c.baseFrom, "--url"), err, hint)
 	}
 	return fmt.Errorf("%s %s: %w", method, path, err)
 }

@@ -732,7 +732,7 @@ func cmdPagesRename(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return patchPage(ctx, a, pf, wire.PageFields{Name: &pos[0]}, *asJSON)
+	return patchPage(ctx, a, pf, wire.PageFields{Name: &pos[0]}, *asJSON, nil)
 }
 
 func cmdPagesSet(ctx context.Context, a *app, args []string) error {
@@ -783,7 +783,35 @@ func cmdPagesSet(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return &usageError{msg: "nothing to change: give --name, --url, --time-zone, --languages or --logo", shown: true}
 	}
-	return patchPage(ctx, a, pf, body, *asJSON)
+	return patchPage(ctx, a, pf, body, *asJSON, func(c *client, p wire.Page) error {
+		// --url on every other command is the server's address: one typed
+		// here from habit, while HERALD_URL (or the default) reaches the
+		// server, would silently point every message's links at the API
+		// server. Refuse a new public address that is the very server
+		// being talked to, unless the server was named with --server too.
+		if body.URL == nil || c.baseFrom == "--server" || sameURL(*body.URL, p.URL) || !sameURL(*body.URL, c.base) {
+			return nil
+		}
+		return &usageError{msg: fmt.Sprintf("--url %s is the server this command talks to (from %s), not a new public address for page %q (now %s): "+
+			"in `pages set`, --url is the address every message links to.\n"+
+			"To reach the server, use --server or HERALD_URL and leave --url out; to make the server's address the page's public one, name it with --server too.",
+			printable(*body.URL), c.baseFrom, printable(p.Name), dash(printable(p.URL)))}
+	})
+}
+
+// sameURL reports whether two addresses are the same, a trailing slash
+// and the case of the scheme and host aside.
+func sameURL(a, b string) bool {
+	norm := func(s string) string {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil {
+			return s
+		}
+		u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+		u.Path = strings.TrimRight(u.Path, "/")
+		return u.String()
+	}
+	return norm(a) == norm(b)
 }
 
 // logoURI reads a logo file into the data: URI the API takes; "none" (or
@@ -808,11 +836,17 @@ func logoURI(file string) (string, error) {
 	return "data:" + ctype + ";base64," + base64.StdEncoding.EncodeToString(img), nil
 }
 
-// patchPage sends a page change and prints the page as it now is.
-func patchPage(ctx context.Context, a *app, pf *pageFlags, body wire.PageFields, asJSON bool) error {
+// patchPage sends a page change and prints the page as it now is; check,
+// when not nil, may refuse the change once the page is known.
+func patchPage(ctx context.Context, a *app, pf *pageFlags, body wire.PageFields, asJSON bool, check func(*client, wire.Page) error) error {
 	c, p, err := pf.open(ctx, a.getenv)
 	if err != nil {
 		return err
+	}
+	if check != nil {
+		if err := check(c, p); err != nil {
+			return err
+		}
 	}
 	var raw []byte
 	var got wire.Page

@@ -80,7 +80,7 @@ func cmdConsoleLink(ctx context.Context, a *app, args []string) error {
 // runs elsewhere and was started with its own --addr.
 func linkBase(ctx context.Context, svc *incident.Service, server string, cfg node.Config) (string, error) {
 	if server != "" {
-		return serverURL(server)
+		return serverURL(server, "--url")
 	}
 	if cfg.PublicURL != "" {
 		return cfg.PublicURLFor(cfg.Addr), nil
