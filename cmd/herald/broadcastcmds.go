@@ -330,8 +330,8 @@ func cmdSubscribers(ctx context.Context, a *app, args []string) error {
 func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("subscribers list", "[--state S] [--type T] [FLAGS]", "Lists a page's subscribers.")
 	pf := addPageFlags(fs)
-	state := fs.String("state", "", "`STATE` active (default), pending, unsubscribed or all")
-	kind := fs.String("type", "", "only `TYPE` email, sms, webhook or slack")
+	state := enumFlag(fs, "state", "`STATE` (default active):", []string{"active", "pending", "unconfirmed", "unsubscribed", "all"})
+	kind := enumFlag(fs, "type", "only `TYPE`", channel.Kinds)
 	asJSON := fs.Bool("json", false, "print the subscribers as JSON")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
@@ -345,7 +345,7 @@ func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 		q.Set("state", *state)
 	}
 	if *kind != "" {
-		q.Set("type", *kind)
+		q.Set("type", string(*kind))
 	}
 	names := map[string]string{}
 	if !*asJSON {

@@ -155,7 +155,7 @@ claim_deadline, exclude; see the README) says who gets what. none: no
 compensation, with --reason agents may give. Each change is a new version;
 agents are told at once what changed.`)
 	pf := addIncidentPageFlags(fs)
-	state := fs.String("state", "", "`STATE` coming, decided or none")
+	state := enumFlag(fs, "state", "`STATE` (required):", []compensation.State{compensation.Coming, compensation.Decided, compensation.None})
 	policy := fs.String("policy", "", "the policy's JSON `FILE` (\"-\" reads standard input), for decided")
 	reason := fs.String("reason", "", "what agents may say (`WORDS`); required for none")
 	version := fs.Int("version", -1, "the decision `VERSION` you are changing (default: the current one)")
@@ -165,9 +165,9 @@ agents are told at once what changed.`)
 		return err
 	}
 	if *state == "" {
-		return usageErrorf("compensation decide: --state is required")
+		return usageErrorf("--state is required: one of coming, decided, none")
 	}
-	prop := compensation.Proposal{State: compensation.State(strings.ToLower(*state)), Reason: *reason, Version: *version}
+	prop := compensation.Proposal{State: *state, Reason: *reason, Version: *version}
 	if *policy != "" {
 		b, err := readInput(a, *policy)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,14 +108,14 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("complaints list", "[--open] [--state S] [--incident ID] [--untagged] [--owner A] [FLAGS]",
 		"Lists a page's complaints, newest first.")
 	pf := addPageFlags(fs)
-	state := fs.String("state", "", "only `STATES` (comma-separated): new, acknowledged, in_progress, waiting_on_customer, resolved, closed")
+	state := enumListFlag(fs, "state", "only `STATES` (comma-separated):", complaint.States)
 	open := fs.Bool("open", false, "only open complaints")
 	inc := fs.String("incident", "", "only those tagged to incident `ID`")
 	untagged := fs.Bool("untagged", false, "only those waiting in triage")
 	owner := fs.String("owner", "", "only those `AGENT` owns")
 	customer := fs.String("customer", "", "only customer `ID`'s")
-	ch := fs.String("channel", "", "only `CHANNEL` sms, email, slack, web, phone or api")
-	cat := fs.String("category", "", "only `CATEGORY`")
+	ch := enumFlag(fs, "channel", "only `CHANNEL`", complaint.Channels)
+	cat := enumFlag(fs, "category", "only `CATEGORY`", complaint.Categories)
 	from := fs.String("from", "", "created from `TIME` (2026-12-04, the page's midnight, or RFC 3339)")
 	to := fs.String("to", "", "created up to `TIME` (a date includes its day, the page's)")
 	limit := fs.Int("limit", 100, "at most `N` complaints (1..1000)")
@@ -130,7 +131,7 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 	}
 	q := url.Values{"limit": {strconv.Itoa(*limit)}}
 	for k, v := range map[string]string{"state": *state, "incident_id": *inc, "owner": *owner, "customer_id": *customer,
-		"channel": *ch, "category": *cat, "from": *from, "to": *to} {
+		"channel": string(*ch), "category": string(*cat), "from": *from, "to": *to} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -299,16 +300,17 @@ or an unknown caller's phone, email, Slack user and name. What: their own words
 When: --at, for a call you record after taking it (default now).`)
 	pf := addPageFlags(fs)
 	var r wire.ComplaintRecord
-	fs.StringVar(&r.Channel, "channel", "phone", "`CHANNEL` phone, api, email, sms, web or slack")
+	r.Channel = string(complaint.Phone)
+	enumStringVar(fs, &r.Channel, "channel", "`CHANNEL`", complaint.Channels)
 	fs.StringVar(&r.Contact.CustomerID, "customer", "", "the customer's `ID`")
 	fs.StringVar(&r.Contact.Phone, "phone", "", "the caller's `NUMBER` (+36201234567)")
 	fs.StringVar(&r.Contact.Email, "email", "", "the caller's email `ADDRESS`")
 	fs.StringVar(&r.Contact.Slack, "slack", "", "the caller's Slack user `ID`")
 	fs.StringVar(&r.Contact.Name, "name", "", "the caller's `NAME`")
 	fs.StringVar(&r.Text, "text", "", "what the customer says, in their `WORDS`")
-	fs.StringVar(&r.Category, "category", "", "`CATEGORY` "+joinStrings(complaint.Categories)+" (default: outage when tagged, else other)")
-	fs.StringVar(&r.Ask, "ask", "", "what they ask for: `ASK` "+joinStrings(complaint.Asks))
-	fs.StringVar(&r.Severity, "severity", "", "`SEVERITY` "+joinStrings(complaint.Severities))
+	enumStringVar(fs, &r.Category, "category", "`CATEGORY` (default: outage when tagged, else other):", complaint.Categories)
+	enumStringVar(fs, &r.Ask, "ask", "what they ask for: `ASK`", complaint.Asks)
+	enumStringVar(fs, &r.Severity, "severity", "`SEVERITY`", complaint.Severities)
 	fs.StringVar(&r.Promise, "promise", "", "what you `PROMISED`")
 	fs.StringVar(&r.IncidentID, "incident", "", "tag it to incident `ID`")
 	fs.StringVar(&r.Owner, "owner", "", "give it to `AGENT` (default: you, for a call)")
@@ -421,14 +423,28 @@ func cmdComplaintsReply(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdComplaintsState(ctx context.Context, a *app, args []string) error {
+	var fs *flag.FlagSet
 	pf, asJSON, pos, err := a.actionFlags("state", "ID STATE [FLAGS]",
-		"Moves a complaint: in_progress, waiting_on_customer, closed, or in_progress again to reopen it. Resolve with `herald complaints resolve`.", 2, "ID and STATE", args, nil)
+		"Moves a complaint to STATE: "+joinStrings(movableStates)+"; in_progress again reopens a resolved or closed one. Resolve with `herald complaints resolve`.",
+		2, "ID and STATE", args, func(f *flag.FlagSet) { fs = f })
 	if err != nil {
 		return err
+	}
+	if to := complaint.State(pos[1]); !slices.Contains(movableStates, to) {
+		fs.Usage()
+		if to == complaint.StateResolved {
+			return &usageError{msg: "resolving needs an outcome and a remedy: herald complaints resolve ID --remedy R --outcome TEXT", shown: true}
+		}
+		return &usageError{msg: fmt.Sprintf("unknown STATE %q: want one of %s", pos[1], joinStrings(movableStates)), shown: true}
 	}
 	return a.complaintCall(ctx, pf, *asJSON, http.MethodPost, "/"+url.PathEscape(pos[0])+"/state", wire.ComplaintState{State: pos[1]},
 		func(cp wire.Complaint) string { return fmt.Sprintf("%s (%s) is %s", cp.ID, cp.Ref, cp.State) })
 }
+
+// movableStates are the states `complaints state` moves a complaint to:
+// new is only where one starts, and resolving takes a remedy and an
+// outcome (complaints resolve).
+var movableStates = []complaint.State{complaint.StateAcknowledged, complaint.StateInProgress, complaint.StateWaitingOnCustomer, complaint.StateClosed}
 
 func cmdComplaintsResolve(ctx context.Context, a *app, args []string) error {
 	var remedy *complaint.Remedy

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/node"
@@ -134,4 +135,81 @@ func (e *enumValue[T]) Set(s string) error {
 		}
 	}
 	return fmt.Errorf("want one of %s", incident.Join(e.allowed))
+}
+
+// stringEnum is enumValue for a flag that fills a plain string (a wire
+// field) and may have a default.
+type stringEnum[T ~string] struct {
+	val     *string
+	allowed []T
+}
+
+// enumStringVar defines a flag that stores into p (whose value is the
+// default) and takes only one of allowed, listed after usage.
+func enumStringVar[T ~string](fs *flag.FlagSet, p *string, name, usage string, allowed []T) {
+	fs.Var(&stringEnum[T]{val: p, allowed: allowed}, name, usage+" "+incident.Join(allowed))
+}
+
+func (e *stringEnum[T]) String() string {
+	if e.val == nil {
+		return ""
+	}
+	return *e.val
+}
+
+// Set implements flag.Value.
+func (e *stringEnum[T]) Set(s string) error {
+	for _, v := range e.allowed {
+		if string(v) == s {
+			*e.val = s
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %s", incident.Join(e.allowed))
+}
+
+// enumList is a flag that takes a comma-separated list of values from a
+// fixed list (complaints list --state new,acknowledged).
+type enumList[T ~string] struct {
+	val     *string
+	allowed []T
+}
+
+// enumListFlag defines such a flag; its value is the list as given, ""
+// until the flag is given.
+func enumListFlag[T ~string](fs *flag.FlagSet, name, usage string, allowed []T) *string {
+	v := &enumList[T]{val: new(string), allowed: allowed}
+	fs.Var(v, name, usage+" "+incident.Join(allowed))
+	return v.val
+}
+
+func (e *enumList[T]) String() string {
+	if e.val == nil {
+		return ""
+	}
+	return *e.val
+}
+
+// Set implements flag.Value.
+func (e *enumList[T]) Set(s string) error {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		ok := false
+		for _, v := range e.allowed {
+			ok = ok || string(v) == part
+		}
+		if !ok {
+			return fmt.Errorf("%q is not one of %s", part, incident.Join(e.allowed))
+		}
+		out = append(out, part)
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("want one or more of %s, comma-separated", incident.Join(e.allowed))
+	}
+	*e.val = strings.Join(out, ",")
+	return nil
 }

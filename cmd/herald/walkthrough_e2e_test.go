@@ -56,3 +56,39 @@ func TestPagesSetURLIsNotTheServer(t *testing.T) {
 		t.Errorf("status with no server: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestFixedValuesExit2: a value outside a flag's or an argument's fixed
+// list is a command-line mistake (exit 2, the values there are listed,
+// nothing sent), as the README says; these went to the server and came
+// back as an HTTP 400, exit 1, and compensation's listed none_yet, which
+// no decision may choose.
+func TestFixedValuesExit2(t *testing.T) {
+	_, env := walkNode(t)
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	inc := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Logins slow", "--component", "Payments=degraded_performance", "--message", "x").stdout)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"compensation", "decide", inc, "--state", "maybe"}, `invalid value "maybe" for --state: want one of coming, decided, none`},
+		{[]string{"complaints", "list", "--state", "opn"}, `"opn" is not one of new, acknowledged, in_progress, waiting_on_customer, resolved, closed`},
+		{[]string{"complaints", "list", "--state", "new,opn"}, `"opn" is not one of`},
+		{[]string{"complaints", "list", "--channel", "fax"}, `invalid value "fax" for --channel: want one of sms, email, slack, web, phone, api`},
+		{[]string{"complaints", "state", "C-ABCD", "done"}, `unknown STATE "done": want one of acknowledged, in_progress, waiting_on_customer, closed`},
+		{[]string{"complaints", "state", "C-ABCD", "resolved"}, `herald complaints resolve ID --remedy R --outcome TEXT`},
+		{[]string{"complaints", "record", "--phone", "+36301234567", "--text", "x", "--channel", "fax"}, `invalid value "fax" for --channel`},
+		{[]string{"subscribers", "--type", "fax"}, `invalid value "fax" for --type`},
+		{[]string{"subscribers", "--state", "gone"}, `invalid value "gone" for --state`},
+	} {
+		r := cli(t, env, c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "HTTP") {
+			t.Errorf("herald %s: exit %d, want 2 and %q\n%s", strings.Join(c.args, " "), r.code, c.want, r.stderr)
+		}
+	}
+	if h := mustCLI(t, env, "compensation", "decide", "-h").stderr; strings.Contains(h, "none_yet") || !strings.Contains(h, "coming, decided, none") {
+		t.Errorf("compensation decide -h:\n%s", h)
+	}
+	// The values listed are the ones taken.
+	mustCLI(t, env, "complaints", "list", "--state", "new,closed", "--channel", "sms")
+	mustCLI(t, env, "subscribers", "--state", "all", "--type", "email")
+}
