@@ -75,7 +75,7 @@ rows are imported and the bad ones listed.`)
 	if f != "csv" && f != "json" {
 		return usageErrorf("--format: want csv or json, got %q", *format)
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func cmdCustomersList(ctx context.Context, a *app, args []string) error {
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func cmdCustomersShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -294,7 +294,7 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 		if d.ErrorCode != "" {
 			reason = d.ErrorCode + " " + reason
 		}
-		return []string{d.UpdatedAt.UTC().Format("2006-01-02 15:04:05"), printable(string(d.Kind)), printable(messageWord(d.MessageKind)), printable(string(d.State)),
+		return []string{a.atSecond(d.UpdatedAt), printable(string(d.Kind)), printable(messageWord(d.MessageKind)), printable(string(d.State)),
 			oneLine(d.Address, 40), printable(d.IncidentID), oneLine(reason, 60)}
 	})
 	return err
@@ -314,7 +314,7 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 // terminal the incident goes first, then the kind of message, then the
 // address (the channel says which); when, where and why stay.
 var deliveryColumns = []column{
-	{head: "WHEN (UTC)"}, {head: "CHANNEL"}, {head: "KIND", drop: 2}, {head: "STATE"},
+	{head: "WHEN"}, {head: "CHANNEL"}, {head: "KIND", drop: 2}, {head: "STATE"},
 	{head: "TO", cut: 14, drop: 1}, {head: "INCIDENT", drop: 3}, {head: "REASON", cut: 12},
 }
 
@@ -336,7 +336,7 @@ func cmdSubscribersList(ctx context.Context, a *app, args []string) error {
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -406,7 +406,7 @@ manager it is active at once unless --confirm sends the usual opt-in message.`)
 		return &usageError{msg: "give exactly one of --email, --phone, --webhook or --slack", shown: true}
 	}
 	sub.Language = wire.Nullable(*lang)
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -476,7 +476,7 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -501,7 +501,7 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "%q%s\n", name, tail)
 		rows := make([][]string, len(list))
 		for i := range list {
-			rows[i] = broadcastRow(&list[i])
+			rows[i] = a.broadcastRow(&list[i])
 		}
 		return a.printFitted(broadcastColumns, rows)
 	})
@@ -515,12 +515,12 @@ func cmdBroadcastList(ctx context.Context, a *app, args []string) error {
 // terminal the time goes first, then the kind; MESSAGES is cut with "…"
 // only when that is not enough.
 var broadcastColumns = []column{
-	{head: "ID"}, {head: "KIND", drop: 1}, {head: "STATE"}, {head: "CREATED (UTC)", drop: 2},
+	{head: "ID"}, {head: "KIND", drop: 1}, {head: "STATE"}, {head: "CREATED", drop: 2},
 	{head: "MESSAGES", cut: 20, whole: true},
 }
 
 // broadcastRow is one broadcast's cells under broadcastColumns.
-func broadcastRow(pr *queue.Progress) []string {
+func (a *app) broadcastRow(pr *queue.Progress) []string {
 	t := totals(pr)
 	// What it is doing: "done" only once every message is out, not
 	// once every message is queued (the plan's own state).
@@ -528,7 +528,7 @@ func broadcastRow(pr *queue.Progress) []string {
 	if state == string(queue.PlanPending) {
 		state = "planning"
 	}
-	return []string{printable(pr.BroadcastID), printable(string(pr.Kind)), printable(state), pr.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
+	return []string{printable(pr.BroadcastID), printable(string(pr.Kind)), printable(state), a.atSecond(pr.CreatedAt),
 		fmt.Sprintf("%d: %s", max(pr.Planned, t.total), messageCounts(t))}
 }
 
@@ -592,7 +592,7 @@ per channel and language.`)
 	if err != nil {
 		return err
 	}
-	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}

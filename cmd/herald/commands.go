@@ -496,7 +496,7 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 			return usageErrorf("--end: %v", err)
 		}
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -554,7 +554,7 @@ func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -578,7 +578,7 @@ func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 		if inc.ScheduledFor.IsZero() || (!*all && incident.Status(inc.Status).Closed()) {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, shortTime(inc.ScheduledFor), shortTime(inc.ScheduledUntil), printable(inc.Name))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, a.shortTime(inc.ScheduledFor), a.shortTime(inc.ScheduledUntil), printable(inc.Name))
 	}
 	return tw.Flush()
 }
@@ -588,8 +588,9 @@ func cmdMaintenanceList(ctx context.Context, a *app, args []string) error {
 // summary is the part of /api/v2/summary.json that status prints.
 type summary struct {
 	Page struct {
-		Name string `json:"name"`
-		URL  string `json:"url"`
+		Name     string `json:"name"`
+		URL      string `json:"url"`
+		TimeZone string `json:"time_zone"`
 	} `json:"page"`
 	Status struct {
 		Indicator   string `json:"indicator"`
@@ -627,6 +628,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 	if *asJSON {
 		return printJSON(a.stdout, raw)
 	}
+	a.usePage(wire.Page{TimeZone: s.Page.TimeZone})
 	w := a.stdout
 	fmt.Fprintf(w, "%s: %s\n%s\n", s.Page.Name, s.Status.Description, s.Page.URL)
 	if len(s.Components) > 0 {
@@ -657,11 +659,11 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		for _, inc := range incs {
 			fmt.Fprintf(w, "  %s  %s  [%s, impact %s]\n", inc.ID, inc.Name, enumWords(inc.Status), enumWords(inc.Impact))
 			if !inc.ScheduledFor.IsZero() && !inc.ScheduledUntil.IsZero() {
-				fmt.Fprintf(w, "      %s – %s\n", inc.ScheduledFor.Time().UTC().Format(time.RFC3339), inc.ScheduledUntil.Time().UTC().Format(time.RFC3339))
+				fmt.Fprintf(w, "      %s – %s\n", a.at(inc.ScheduledFor.Time()), a.at(inc.ScheduledUntil.Time()))
 			}
 			if len(inc.IncidentUpdates) > 0 && strings.TrimSpace(inc.IncidentUpdates[0].Body) != "" {
 				u := inc.IncidentUpdates[0]
-				fmt.Fprintf(w, "      %s %s: %s\n", u.CreatedAt.Time().UTC().Format("2006-01-02 15:04 UTC"), enumWords(u.Status), oneLine(u.Body, 100))
+				fmt.Fprintf(w, "      %s %s: %s\n", a.at(u.CreatedAt.Time()), enumWords(u.Status), oneLine(u.Body, 100))
 			}
 		}
 	}
@@ -839,7 +841,7 @@ func logoURI(file string) (string, error) {
 // patchPage sends a page change and prints the page as it now is; check,
 // when not nil, may refuse the change once the page is known.
 func patchPage(ctx context.Context, a *app, pf *pageFlags, body wire.PageFields, asJSON bool, check func(*client, wire.Page) error) error {
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -887,7 +889,7 @@ func cmdComponentsList(ctx context.Context, a *app, args []string) error {
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -923,7 +925,7 @@ func cmdComponentsCreate(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return &usageError{msg: "--name is required", shown: true}
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func (a *app) printDecision(d *compensation.Decision, names map[string]string) {
 	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, printable(v)) }
 	row("compensation", string(d.State))
 	if d.Version > 0 {
-		row("version", fmt.Sprintf("%d, by %s at %s", d.Version, d.By, d.At.UTC().Format("2006-01-02 15:04 MST")))
+		row("version", fmt.Sprintf("%d, by %s at %s", d.Version, d.By, a.at(d.At)))
 	}
 	if d.Reason != "" {
 		row("reason", d.Reason)
@@ -73,7 +73,7 @@ func (a *app) printDecision(d *compensation.Decision, names map[string]string) {
 			row("cap", p.Cap.String()+" per customer")
 		}
 		if p.ClaimDeadline != nil {
-			row("claims until", p.ClaimDeadline.UTC().Format("2006-01-02 15:04 MST"))
+			row("claims until", a.at(*p.ClaimDeadline))
 		}
 		for _, e := range p.Exclude {
 			row("excluded", string(e))
@@ -90,7 +90,7 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -114,26 +114,26 @@ func cmdCompensationShow(ctx context.Context, a *app, args []string) error {
 	a.printDecision(cur, componentNames(ctx, c, p.ID))
 	switch {
 	case cur.State == compensation.Decided:
-		fmt.Fprintln(a.stdout, toldText(h.Told, cur.Version, pos[0], incident.Status(inc.Status).Closed()))
+		fmt.Fprintln(a.stdout, a.toldText(h.Told, cur.Version, pos[0], incident.Status(inc.Status).Closed()))
 	case cur.State == compensation.Coming && h.ToldComing != nil:
-		fmt.Fprintf(a.stdout, "customers: told compensation is coming (%s); they wait to hear what they get\n", h.ToldComing.UTC().Format("2006-01-02 15:04 UTC"))
+		fmt.Fprintf(a.stdout, "customers: told compensation is coming (%s); they wait to hear what they get\n", a.at(*h.ToldComing))
 	}
 	fmt.Fprintln(a.stdout, "\nhistory:")
 	w := newTable(a.stdout)
 	for _, v := range h.Versions {
-		fmt.Fprintf(w, "  v%d\t%s\t%s\t%s\n", v.Version, v.At.UTC().Format("2006-01-02 15:04 UTC"), oneLine(v.By, 30), oneLine(changesText(v.Changes), 100))
+		fmt.Fprintf(w, "  v%d\t%s\t%s\t%s\n", v.Version, a.at(v.At), oneLine(v.By, 30), oneLine(changesText(v.Changes), 100))
 	}
 	return w.Flush()
 }
 
 // toldText says whether customers heard of the decided version in force
 // (compensation.Service.Told), and how to tell them when they did not.
-func toldText(told *compensation.Told, version int, incidentID string, closed bool) string {
+func (a *app) toldText(told *compensation.Told, version int, incidentID string, closed bool) string {
 	how := func(t *compensation.Told) string {
 		if t.How == compensation.ToldAnnouncement {
-			return "announced " + t.At.UTC().Format("2006-01-02 15:04 UTC")
+			return "announced " + a.at(t.At)
 		}
-		return "in the all-clear message of " + t.At.UTC().Format("2006-01-02 15:04 UTC")
+		return "in the all-clear message of " + a.at(t.At)
 	}
 	switch {
 	case told == nil && closed:
@@ -179,7 +179,7 @@ agents are told at once what changed.`)
 			return fmt.Errorf("%s: %w", *policy, err)
 		}
 	}
-	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, _, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ to say (in --lang, default English).`)
 	if err != nil {
 		return err
 	}
-	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, _, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -366,7 +366,7 @@ func (a *app) printAnswer(ans *compensation.Answer) {
 		row("offer "+o.OfferID, v)
 	}
 	for _, g := range ans.Grants {
-		row("granted", compensation.GrantNote(g)+" ("+g.At.UTC().Format("2006-01-02 15:04 UTC")+")")
+		row("granted", compensation.GrantNote(g)+" ("+a.at(g.At)+")")
 	}
 	_ = w.Flush()
 	fmt.Fprintln(a.stdout, "\nwhat to say:")
@@ -397,7 +397,7 @@ grants once (--key, or the same customer, offer and choice).`)
 	if r.Offer == "" {
 		return usageErrorf("compensation grant: --offer is required")
 	}
-	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, _, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -417,7 +417,7 @@ grants once (--key, or the same customer, offer and choice).`)
 	if !ans.Created {
 		// Another agent may have granted it a moment ago: say who and
 		// when, so nobody tells the customer twice or thinks it was theirs.
-		note += " (already recorded by " + firstNonEmpty(ans.Grant.By, "someone") + " at " + ans.Grant.At.UTC().Format("2006-01-02 15:04 MST") + ": nothing new)"
+		note += " (already recorded by " + firstNonEmpty(ans.Grant.By, "someone") + " at " + a.at(ans.Grant.At) + ": nothing new)"
 	}
 	fmt.Fprintf(a.stdout, "%s %s\n", ans.Grant.ID, printable(note))
 	return nil
@@ -437,7 +437,7 @@ func cmdCompensationExport(ctx context.Context, a *app, args []string) error {
 	if f != "csv" && f != "json" {
 		return usageErrorf("compensation export: --format is csv or json, not %q", *format)
 	}
-	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, _, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -464,7 +464,7 @@ func cmdCompensationTotals(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, _, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, _, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -520,7 +520,7 @@ decision came after the apology went out. --dry-run shows who would get what.`)
 	if err != nil {
 		return err
 	}
-	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -577,7 +577,7 @@ the list has and how many are unused.`)
 		fs.Usage()
 		return &usageError{msg: "want LIST and an optional FILE", shown: true}
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}

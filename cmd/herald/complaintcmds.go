@@ -68,11 +68,13 @@ func dash(s string) string {
 	return s
 }
 
-func shortTime(t wire.Time) string {
+// shortTime writes t in the page's time zone, named, as the server's
+// words beside it (a tag's reason) speak it; "-" for no time.
+func (a *app) shortTime(t wire.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.Time().UTC().Format("2006-01-02 15:04 MST") // UTC, named: the tag's reason beside it speaks the page's zone
+	return a.at(t.Time())
 }
 
 func complaintIncident(cp wire.Complaint) string {
@@ -125,7 +127,7 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -163,7 +165,7 @@ func cmdComplaintsList(ctx context.Context, a *app, args []string) error {
 				state += " (repeat)"
 			}
 			return []string{printable(cp.ID), printable(cp.Ref), printable(state), printable(cp.Channel), oneLine(who(cp.Contact), 40),
-				oneLine(name(complaintIncident(cp)), 30), oneLine(dash(cp.Owner), 30), shortTime(cp.CreatedAt), oneLine(cp.Text, 50)}
+				oneLine(name(complaintIncident(cp)), 30), oneLine(dash(cp.Owner), 30), a.shortTime(cp.CreatedAt), oneLine(cp.Text, 50)}
 		})
 	return err
 }
@@ -214,8 +216,8 @@ func (a *app) printComplaint(cp wire.Complaint, names map[string]string) {
 	if cp.Promise != "" {
 		row("promised", oneLine(cp.Promise, 100))
 	}
-	row("first answer", "due "+shortTime(cp.FirstAnswerDue)+", given "+shortTime(cp.FirstAnswerAt))
-	row("resolution", "due "+shortTime(cp.ResolveDue)+", done "+shortTime(cp.ResolvedAt))
+	row("first answer", "due "+a.shortTime(cp.FirstAnswerDue)+", given "+a.shortTime(cp.FirstAnswerAt))
+	row("resolution", "due "+a.shortTime(cp.ResolveDue)+", done "+a.shortTime(cp.ResolvedAt))
 	if cp.Remedy != "" {
 		row("outcome", cp.Remedy+": "+oneLine(cp.Outcome, 100))
 	}
@@ -231,7 +233,7 @@ func (a *app) printComplaint(cp wire.Complaint, names map[string]string) {
 		if e.Channel != "" {
 			kind += " (" + e.Channel + ")"
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", shortTime(e.At), kind, oneLine(e.Actor, 30), oneLine(e.Text, 100))
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", a.shortTime(e.At), kind, oneLine(e.Actor, 30), oneLine(e.Text, 100))
 	}
 	_ = w.Flush()
 }
@@ -244,7 +246,7 @@ func cmdComplaintsShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -263,7 +265,7 @@ func cmdComplaintsShow(ctx context.Context, a *app, args []string) error {
 // complaintCall sends body to a complaint's route and prints the answer:
 // done (a line for people) or the JSON.
 func (a *app) complaintCall(ctx context.Context, pf *pageFlags, asJSON bool, method, path string, body any, done func(wire.Complaint) string) error {
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -334,7 +336,7 @@ When: --at, for a call you record after taking it (default now).`)
 		s := t.UTC().Format(time.RFC3339)
 		r.At = &s
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -368,7 +370,7 @@ func cmdComplaintsAssign(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -492,7 +494,7 @@ follow-up calls (category follow_up) are counted apart, in none of these.`)
 	if f != "text" && f != "csv" && f != "json" {
 		return usageErrorf("--format: want text, csv or json, got %q", *format)
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -528,7 +530,7 @@ follow-up calls (category follow_up) are counted apart, in none of these.`)
 
 // printStats prints the evaluation for people.
 func (a *app) printStats(st wire.ComplaintStats, incidentName func(string) string) {
-	fmt.Fprintf(a.stdout, "complaints %s – %s\n\n", shortTime(st.From), shortTime(st.To))
+	fmt.Fprintf(a.stdout, "complaints %s – %s\n\n", a.shortTime(st.From), a.shortTime(st.To))
 	w := newTable(a.stdout)
 	pct := func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" }
 	dur := func(p wire.Percentiles) string {

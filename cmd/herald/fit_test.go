@@ -95,7 +95,8 @@ func TestBroadcastListFits(t *testing.T) {
 		{BroadcastID: "l86b0jp6dzzn", Kind: "updated", State: queue.PlanDone, Planned: 2, CreatedAt: created,
 			Counts: map[channel.Kind]map[queue.DeliveryState]int{channel.Email: {queue.StatePending: 1, queue.StateCancelled: 1}}},
 	}
-	rows := [][]string{broadcastRow(&list[0]), broadcastRow(&list[1])}
+	a0 := &app{}
+	rows := [][]string{a0.broadcastRow(&list[0]), a0.broadcastRow(&list[1])}
 	if got := rows[0][len(rows[0])-1]; got != "5: 1 delivered, 2 sent, 2 collapsed" {
 		t.Errorf("counts %q", got)
 	}

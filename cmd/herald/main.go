@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/heraldhq/herald/node"
 )
@@ -75,6 +76,9 @@ type app struct {
 	// tests use it to learn what only the node knows, such as the
 	// sandbox's Twilio token (drawn at random on every start).
 	started func(*node.Node)
+	// loc is the time zone of the page the command is about (openPage),
+	// which its times are printed in; nil: UTC.
+	loc *time.Location
 	// shortUsage prints the short usage of the command being run (its
 	// newest FlagSet's), for a usage error found after its flags parsed.
 	shortUsage func()

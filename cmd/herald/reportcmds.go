@@ -39,7 +39,7 @@ people, JSON and CSV for machines.`)
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ the components with the most incidents and complaints.`)
 			return &usageError{msg: fmt.Sprintf("%s: want a date like 2026-01-31, got %q", name, v)}
 		}
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ the public incident page.`)
 	if text == "" {
 		return &usageError{msg: "the postmortem is empty"}
 	}
-	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}

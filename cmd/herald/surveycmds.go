@@ -50,7 +50,7 @@ promised", split by channel, language and segment, and the newest comments.`)
 	if err != nil {
 		return err
 	}
-	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func cmdSurveysSend(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, p, inc, err := pf.openIncident(ctx, a.getenv, pos[0])
+	c, p, inc, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ false). A value that is no setting is refused before anything is sent.`)
 	if *weekends != "" {
 		body["weekends"] = *weekends == "true"
 	}
-	c, p, err := pf.open(ctx, a.getenv)
+	c, p, err := a.openPage(ctx, pf)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func TestToldText(t *testing.T) {
 		{&compensation.Told{Version: 1, At: at, How: compensation.ToldResolution}, 2, true, []string{"told of version 1 (in the all-clear message of 2026-12-06 14:02 UTC)", "not of the change since"}, ""},
 		{&compensation.Told{Version: 2, At: at, How: compensation.ToldAnnouncement}, 2, true, []string{"told of this decision (announced 2026-12-06 14:02 UTC)"}, "announce inc1"},
 	} {
-		got := toldText(tt.told, tt.version, "inc1", tt.closed)
+		got := (&app{}).toldText(tt.told, tt.version, "inc1", tt.closed)
 		for _, w := range tt.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("toldText(%+v, %d, closed %v) = %q, lacks %q", tt.told, tt.version, tt.closed, got, w)

@@ -92,3 +92,26 @@ func TestFixedValuesExit2(t *testing.T) {
 	mustCLI(t, env, "complaints", "list", "--state", "new,closed", "--channel", "sms")
 	mustCLI(t, env, "subscribers", "--state", "all", "--type", "email")
 }
+
+// TestTimesInThePagesZone: after `pages set --time-zone`, the CLI's times
+// are the page's, named, as the README says; complaints show printed the
+// tag's "since 12:16 CET" beside a timeline and due times in UTC, and
+// the lists' heads said (UTC).
+func TestTimesInThePagesZone(t *testing.T) {
+	_, env := walkNode(t)
+	mustCLI(t, env, "pages", "set", "--time-zone", "Asia/Tokyo") // JST all year: no summer time to reckon with
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	inc := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--component", "Payments=major_outage", "--message", "x").stdout)
+	call := strings.TrimSpace(mustCLI(t, env, "complaints", "record", "-q", "--phone", "+36 30 999 9999", "--name", "Walk-in", "--text", "Payments fail").stdout)
+	for _, args := range [][]string{
+		{"complaints", "show", call},
+		{"complaints"},
+		{"broadcast", "list", inc},
+		{"status"},
+	} {
+		out := mustCLI(t, env, args...).stdout
+		if !strings.Contains(out, " JST") || strings.Contains(out, "UTC") {
+			t.Errorf("herald %s: times not in the page's zone, named:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}

@@ -392,7 +392,7 @@ func (a *app) watch(ctx context.Context, c *client, id string, summary io.Writer
 		// Nothing more goes out before h.Until: say so rather than wait.
 		fmt.Fprintf(summary, "broadcast %s: %s\n%d %s held (%s) until %s; they go out then: herald broadcast watch %s\n",
 			id, summaryCounts(last.Planned, t), h.Pending, messages(h.Pending), heldWhy(h.Reasons),
-			h.Until.UTC().Format("2006-01-02 15:04 MST"), id)
+			a.at(h.Until), id)
 		return nil
 	}
 	fmt.Fprintf(summary, "broadcast %s %s: %s\n", id, doneWord(last), summaryCounts(last.Planned, t))
