@@ -20,7 +20,7 @@ import (
 var staticIDs = []string{
 	"SkipToContent", "Language", "CurrentStatus", "LastUpdated", "LiveUpdated", "Components",
 	"ActiveIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
-	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "ImpactLabel",
+	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "IncidentAffected", "MaintenanceAffected", "ImpactLabel",
 	"StatusLabel", "Starts", "Ends", "Postmortem", "ReadPostmortem",
 	"MaintenanceInProgressText", "MaintenanceVerifyingText", "MaintenanceCompletedText", "Uptime", "Today", "NoDowntime", "NoData",
 	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "FeedUpdate", "PoweredBy", "NotFoundTitle", "NotFoundText",

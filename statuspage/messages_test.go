@@ -89,7 +89,8 @@ func TestIncidentNamePerLanguage(t *testing.T) {
 
 // TestEndedIncidentShowsItsOwnStatus: an ended incident's page says what
 // it did to the component (its major outage), not what a later incident
-// does to it now (a partial outage).
+// does to it now (a partial outage), and says it in the past tense without
+// the outage's red, which on a phone read as "Payments is down".
 func TestEndedIncidentShowsItsOwnStatus(t *testing.T) {
 	e := newEnv(t, scenarioNow)
 	ctx := context.Background()
@@ -113,8 +114,20 @@ func TestEndedIncidentShowsItsOwnStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := string(lookup(t, e.site, "/incidents/"+old.ID, "en").Body)
-	if !strings.Contains(b, `Payments (<span class="c-major_outage">`) || strings.Contains(b, `Payments (<span class="c-partial_outage">`) {
-		t.Errorf("the ended incident's page does not show its own major outage:\n%s", b)
+	if !strings.Contains(b, `This incident affected: Payments (Major outage)</p>`) || strings.Contains(b, "Partial outage") {
+		t.Errorf("the ended incident's page does not show its own major outage, in the past:\n%s", b)
+	}
+	if strings.Contains(b, `class="c-major_outage"`) {
+		t.Error("the ended incident's page shows the major outage in the colour of a current one")
+	}
+	for lang, want := range map[string]string{"hu": "Az incidens által érintett összetevők: Payments (Teljes kiesés)", "pl": "Incydent dotyczył: Payments (Poważna awaria)", "hr": "Incident je zahvatio: Payments (Veliki prekid)"} {
+		if b := string(lookup(t, e.site, "/incidents/"+old.ID, lang).Body); !strings.Contains(b, want) {
+			t.Errorf("%s: no %q", lang, want)
+		}
+	}
+	// The open one still says what its components are now, in colour.
+	if b := string(lookup(t, e.site, "/", "en").Body); !strings.Contains(b, `Affected components: Payments`) {
+		t.Error("the open incident's card lost its present-tense label")
 	}
 }
 

@@ -126,6 +126,10 @@ type incView struct {
 	// so far (open), whole minutes; Open says which.
 	Lasted time.Duration
 	Open   bool
+	// Ended: resolved or completed (a postmortem too). Its page lists the
+	// components as they were during it, in the past tense and without
+	// the colour of a status they are no longer in.
+	Ended bool
 }
 
 // maintenanceWords are the words of a maintenance's update that came
@@ -221,6 +225,7 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 	if !inc.Open() {
 		v.Impact = inc.PeakImpact()
 	}
+	v.Ended = !inc.Open() && !inc.Upcoming()
 	// The postmortem shows once published (a draft is the team's), as
 	// Markdown rendered without raw HTML.
 	if pm := publishedPostmortem(inc); pm != "" {
@@ -254,7 +259,7 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 	}
 	for _, c := range comps {
 		if !c.Group && inc.Affects(c.ID) {
-			if !inc.Open() && !inc.Upcoming() {
+			if v.Ended {
 				// An ended incident's page says what it did to the
 				// component (the worst status its updates gave it), not
 				// what the component is now: a later incident's outage
