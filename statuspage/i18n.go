@@ -19,7 +19,7 @@ import (
 // language when the package loads, so a render only indexes a map.
 var staticIDs = []string{
 	"SkipToContent", "Language", "CurrentStatus", "LastUpdated", "LiveUpdated", "Components",
-	"ActiveIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
+	"ActiveIncidents", "PastIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
 	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "IncidentAffected", "MaintenanceAffected", "ImpactLabel",
 	"StatusLabel", "Starts", "Ends", "Postmortem", "ReadPostmortem",
 	"MaintenanceInProgressText", "MaintenanceVerifyingText", "MaintenanceCompletedText", "Uptime", "Today", "NoDowntime", "NoData",

@@ -231,3 +231,72 @@ func TestMaintenanceUpdatesWithoutText(t *testing.T) {
 		t.Errorf("a maintenance in progress says when it starts, not when it started")
 	}
 }
+
+// TestFrontPageAfterAnOutageToday: after today's outage is resolved, the
+// front page of a component younger than a day (no uptime figure yet)
+// says what its red bar for today is, not "No uptime figure yet", and
+// lists the past incidents of recent days, today's with its link, as
+// Statuspage's front page does: the worried customer need not look for
+// the history to find it.
+func TestFrontPageAfterAnOutageToday(t *testing.T) {
+	start := ts("2026-03-15T10:00:00Z")
+	e := newEnv(t, start)
+	ctx := context.Background()
+	p, c := acmePage(t, e, "Payments")
+	other := "Checkout"
+	if _, err := e.svc.CreateComponent(ctx, p.ID, incident.ComponentInput{Name: &other}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(time.Hour))
+	iname, body := "Payments are failing", "Some card payments fail."
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(time.Hour + 25*time.Minute))
+	resolved, fixed := incident.Resolved, "Fixed."
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, inc.ID, incident.IncidentInput{Status: &resolved, Body: &fixed}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(2 * time.Hour))
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	front := string(lookup(t, e.site, "/", "en").Body)
+	payments, checkout, ok := strings.Cut(front, "<strong>Checkout</strong>")
+	if !ok {
+		t.Fatal("no Checkout row")
+	}
+	if !strings.Contains(payments, "<span>Today: Major outage 25 min</span>") || strings.Contains(payments, "No uptime figure yet") {
+		t.Errorf("Payments' legend does not say what today's red bar is:\n%s", payments[strings.LastIndex(payments, `<li class="comp">`):])
+	}
+	if !strings.Contains(checkout, "No uptime figure yet") {
+		t.Error("Checkout, a few hours old and never down, should have no figure yet")
+	}
+	i := strings.Index(front, `<section aria-labelledby="h-past"`)
+	if i < 0 {
+		t.Fatal("the front page lists no past incidents")
+	}
+	past, _, _ := strings.Cut(front[i:], "</section>")
+	for _, want := range []string{
+		`<h2 id="h-past">Past incidents</h2>`,
+		"<h3>Mar 15, 2026</h3>",
+		`<a href="/incidents/` + inc.ID + `?lang=en"><strong>Payments are failing</strong></a> <span class="st">Resolved</span>`,
+		"<h3>Mar 14, 2026</h3>\n<p class=\"quiet\">No incidents reported.</p>",
+		"<h3>Mar 1, 2026</h3>", // 15 days, today included
+	} {
+		if !strings.Contains(past, want) {
+			t.Errorf("past incidents: no %q in\n%s", want, past)
+		}
+	}
+	if strings.Contains(past, "Feb 28, 2026") || strings.Count(past, "<h3>") != 15 {
+		t.Errorf("past incidents: %d days, want 15", strings.Count(past, "<h3>"))
+	}
+	hu := string(lookup(t, e.site, "/", "hu").Body)
+	for _, want := range []string{"Az elmúlt napok incidensei", "Ma: Teljes kiesés 25 perc", "Nem volt incidens."} {
+		if !strings.Contains(hu, want) {
+			t.Errorf("hu front page: no %q", want)
+		}
+	}
+}

@@ -560,6 +560,7 @@ func newView(in *pageInput, ls *pageLists) *view {
 		}
 	}
 	v.Months = buildMonths(past, in.now, in.loc)
+	v.Past = buildPastDays(past, in.now, in.loc)
 	return v
 }
 
@@ -589,7 +590,7 @@ func fillUptime(rows []*row, in *pageInput, langs []string, all map[string]*lang
 			r.Bars = map[string]bars{}
 			for _, code := range langs {
 				h, probs := uptimeBars(all[code], titles[code], &u)
-				r.Bars[code] = bars{HTML: h, Problems: probs}
+				r.Bars[code] = bars{HTML: h, Problems: probs, Latest: latestProblem(all[code], titles[code], &u)}
 			}
 		}
 	}

@@ -194,6 +194,28 @@ func dayProblems(l *lang, d *dayUsage) string {
 	return strings.Join(parts, ", ")
 }
 
+// latestProblem is what the legend says of a component without an
+// uptime figure (younger than minUptimeAge) whose bars show a problem:
+// the newest problem day's worst status and how long it lasted, "Today"
+// for today ("Today: Major outage 1 min"), rather than "No uptime figure
+// yet" under a red bar. Only the worst, to fit the legend on a phone: the
+// list of problem days has the rest. "" when no day had a problem.
+func latestProblem(l *lang, titles *dayTitles, u *uptime) string {
+	for i := len(u.Days) - 1; i >= 0; i-- {
+		d := &u.Days[i]
+		w := d.worst()
+		if w <= 0 {
+			continue
+		}
+		day := titles.Dates[i]
+		if i == len(u.Days)-1 {
+			day = l.T["Today"]
+		}
+		return day + ": " + l.ComponentStatus(incident.ComponentStatuses[w]) + " " + l.Duration(d.In[w])
+	}
+	return ""
+}
+
 // uptimeBars renders the bars as list items and returns, for the text
 // alternative, the days that had problems. Only those bars carry a title:
 // a title on each of 90 bars per component would make up most of the

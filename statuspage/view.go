@@ -69,6 +69,7 @@ type view struct {
 	InProgress []*incView // maintenances in progress or verifying
 	Upcoming   []*incView // maintenances still scheduled
 	Months     []*month   // history, newest month first
+	Past       []*day     // the front page's past incidents, today first
 	Incidents  []*incView // every incident with a page of its own
 	LogoSrc    string     // the logo's address, versioned by its content; "" without one
 }
@@ -100,6 +101,9 @@ type row struct {
 type bars struct {
 	HTML     template.HTML
 	Problems []string
+	// Latest is the newest problem day's text, which the legend shows
+	// while the component has no uptime figure (see latestProblem).
+	Latest string
 }
 
 type incView struct {
@@ -358,6 +362,40 @@ func buildMonths(incs []*incView, now time.Time, loc *time.Location) []*month {
 	return out
 }
 
+// pastDays is how many days the front page's past incidents cover, today
+// included: Statuspage's front page shows 15.
+const pastDays = 15
+
+// day is one day of the front page's past incidents.
+type day struct {
+	Start time.Time // local midnight
+	Incs  []*incView
+}
+
+// buildPastDays lists the last pastDays days, today first, each with the
+// incidents and maintenances that started on it, newest first; a day
+// without any is listed too ("No incidents reported."), as Statuspage's
+// front page does. incs are newest first.
+func buildPastDays(incs []*incView, now time.Time, loc *time.Location) []*day {
+	starts := dayStarts(now, loc, pastDays)
+	out := make([]*day, len(starts))
+	idx := map[string]*day{}
+	for i, s := range starts {
+		d := &day{Start: s}
+		out[len(starts)-1-i] = d
+		idx[s.Format(time.DateOnly)] = d
+	}
+	for _, v := range incs {
+		if d := idx[v.Start.Format(time.DateOnly)]; d != nil && !v.Start.After(now) {
+			d.Incs = append(d.Incs, v)
+		}
+	}
+	for _, d := range out {
+		sort.SliceStable(d.Incs, func(i, j int) bool { return d.Incs[i].Start.After(d.Incs[j].Start) })
+	}
+	return out
+}
+
 // rowKey names everything a top-level row of the component list is
 // rendered from, its members included, so an unchanged row is not
 // rendered again.
@@ -374,7 +412,7 @@ func rowKey(code string, r *row) string {
 		if r.Up != nil {
 			br := r.Bars[code]
 			b.WriteString("\x00" + strconv.FormatBool(r.Up.HasData) + strconv.FormatFloat(r.Up.Percent, 'f', 2, 64))
-			b.WriteString("\x00" + string(br.HTML) + "\x00" + strings.Join(br.Problems, "\x01"))
+			b.WriteString("\x00" + string(br.HTML) + "\x00" + strings.Join(br.Problems, "\x01") + "\x00" + br.Latest)
 		}
 		for _, ch := range r.Children {
 			walk(ch)
