@@ -31,7 +31,26 @@ type DryRunResult struct {
 	Currency      string               `json:"currency"`
 	// Samples holds one rendered message per channel and language in use.
 	Samples map[channel.Kind]map[string]*Sample `json:"samples"`
+	// PlaceholderID is set on the dry run of a declaration (DraftDryRun):
+	// the incident has no ID yet, so its samples' links carry this
+	// placeholder (DraftPlaceholderID) where the ID will be, and Note
+	// says so.
+	PlaceholderID string `json:"placeholder_id,omitempty"`
+	Note          string `json:"note,omitempty"`
 }
+
+// DraftPlaceholderID stands for the incident's ID in the samples of a
+// declaration's dry run, whose incident has no ID yet: a link with the ID
+// of the draft would open nothing, then or ever (the declaration gets
+// another), yet look like a working link. It is exactly as long as a real
+// ID (incident.NewID) and, like it, all GSM-7, so the samples' lengths
+// and SMS segment counts are a real declaration's; its capitals can be no
+// real ID (incident.ValidID).
+const DraftPlaceholderID = "NEW-INCIDENT"
+
+// draftNote is what a declaration's dry run says of its links.
+const draftNote = "Nothing was declared. The samples' links carry " + DraftPlaceholderID +
+	" where the incident's ID will be: a placeholder as long as a real ID, so lengths and SMS segments are those of the real messages."
 
 // Sample is one rendered message of a dry run, as the API shows it: what
 // the recipient reads, without their address.
@@ -105,12 +124,19 @@ func (s *Service) DraftDryRun(ctx context.Context, pageID string, in incident.In
 	if err != nil {
 		return nil, err
 	}
+	// The draft's ID is no incident's, now or once declared (that gets an
+	// ID of its own): its samples link to the placeholder instead.
+	inc.ID = DraftPlaceholderID
+	for _, u := range inc.Updates {
+		u.IncidentID = DraftPlaceholderID
+	}
 	snap := &snapshot{inc: inc, page: page, comps: comps, status: incident.Overall(comps, append(open, inc)), fetched: time.Now()}
 	res, err := s.dryRun(ctx, snap, kind)
 	if err != nil {
 		return nil, err
 	}
 	res.IncidentID = "" // nothing was declared
+	res.PlaceholderID, res.Note = DraftPlaceholderID, draftNote
 	return res, nil
 }
 

@@ -2,10 +2,12 @@ package server
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/notify"
@@ -178,4 +180,52 @@ func TestIfMatchResolvesOnce(t *testing.T) {
 	e.mustDo(t, http.StatusOK, "GET", one, e.manager, "")
 	e.mustDo(t, http.StatusOK, "DELETE", one, e.manager, "", "If-Match", `"4",  "5"`)
 	e.mustDo(t, http.StatusNotFound, "GET", one, e.manager, "")
+}
+
+// TestDeclareDryRunLinksToAPlaceholder: a declaration's dry run has no
+// incident yet, so its samples' links carry notify.DraftPlaceholderID,
+// which no real incident can have, rather than the draft's random ID that
+// looked like a working link and never was one (the declaration gets
+// another). The placeholder is as long as a real ID: the samples are the
+// real declaration's messages but for the ID, segment for segment; and
+// the answer says so.
+func TestDeclareDryRunLinksToAPlaceholder(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	b.mustDo(t, http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	declare := `{"incident":{"name":"Card payments fail","body":"Investigating.","components":{"` + b.compA.ID + `":"major_outage"}}}`
+	var draft notify.DryRunResult
+	b.mustDo(t, http.StatusOK, "POST", "/v1/pages/"+b.page.ID+"/incidents?dry_run=true", b.manager, declare).json(t, &draft)
+	if draft.PlaceholderID != notify.DraftPlaceholderID || !strings.Contains(draft.Note, notify.DraftPlaceholderID) || draft.IncidentID != "" {
+		t.Errorf("the dry run does not say its links carry a placeholder: %+v", draft)
+	}
+	if len(notify.DraftPlaceholderID) != len(incident.NewID()) || incident.ValidID(notify.DraftPlaceholderID) {
+		t.Fatalf("the placeholder %q must be as long as an ID and be none", notify.DraftPlaceholderID)
+	}
+	anyID := regexp.MustCompile(`/(incidents|i)/[a-z0-9]{12}\b|incident=[a-z0-9]{12}\b`)
+	n := 0
+	for kind, byLang := range draft.Samples {
+		for lang, s := range byLang {
+			n++
+			all := s.Text + s.HTML + string(s.Blocks) + string(s.Payload)
+			if !strings.Contains(all, notify.DraftPlaceholderID) {
+				t.Errorf("%s/%s: no placeholder in %s", kind, lang, all)
+			}
+			if m := anyID.FindString(all); m != "" {
+				t.Errorf("%s/%s: links to an incident that does not exist: %s", kind, lang, m)
+			}
+		}
+	}
+	if n == 0 || draft.Samples[channel.SMS]["hu"] == nil {
+		t.Fatalf("no samples: %+v", draft)
+	}
+	// The real declaration's first messages are the samples with its ID.
+	var real notify.DryRunResult
+	id := b.declare(t, "Card payments fail")
+	b.mustDo(t, http.StatusOK, "GET", "/api/v1/pages/"+b.page.ID+"/incidents/"+id+"/dry-run?kind=declared", b.agent, "").json(t, &real)
+	for lang, s := range real.Samples[channel.SMS] {
+		got := strings.ReplaceAll(draft.Samples[channel.SMS][lang].Text, notify.DraftPlaceholderID, id)
+		if want := strings.ReplaceAll(s.Text, "We are looking into it.", "Investigating."); got != want {
+			t.Errorf("SMS %s: the sample is not the real message but for the ID:\n got %q\nwant %q", lang, got, want)
+		}
+	}
 }
