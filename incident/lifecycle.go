@@ -240,6 +240,48 @@ func (s *Service) UpdateIncident(ctx context.Context, pageID, id string, in Inci
 	return inc, nil
 }
 
+// DraftUpdate is UpdateIncident without the commit: the incident as the
+// update would leave it (its new update first), the page's components as
+// it would set them (copies) and the broadcast it would start, nil when
+// none. It stores, publishes and sends nothing, so a dry run can show
+// what the update itself would send (a resolve without a message sends no
+// "what happened" text, whatever the newest update said). Errors are
+// UpdateIncident's, but for If-Match, which a draft does not check.
+func (s *Service) DraftUpdate(ctx context.Context, pageID, id string, in IncidentInput) (*Incident, []*Component, *Broadcast, error) {
+	now := s.now()
+	if err := in.Validate(now); err != nil {
+		return nil, nil, nil, err
+	}
+	stored, err := s.Incident(ctx, pageID, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inc := cloneIncident(stored) // the stored one may be shared
+	comps, err := s.Components(ctx, inc.PageID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for i, c := range comps {
+		cc := *c
+		comps[i] = &cc
+	}
+	if in.Status != nil {
+		if err := CanMove(inc.Status, *in.Status); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	in = startEarly(inc, in, now)
+	ch, err := s.apply(ctx, inc, comps, in, false, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var b *Broadcast
+	if len(ch.Broadcasts) > 0 {
+		b = ch.Broadcasts[0]
+	}
+	return inc, comps, b, nil
+}
+
 // DeleteIncident removes an incident and its updates. Component statuses are
 // left as they are.
 func (s *Service) DeleteIncident(ctx context.Context, pageID, id string) error {

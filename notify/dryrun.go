@@ -93,7 +93,41 @@ func (s *Service) DryRun(ctx context.Context, pageID, incidentID string, kind in
 	if err != nil {
 		return nil, err
 	}
+	if (kind == incident.BroadcastResolved || kind == incident.BroadcastCompleted) && snap.inc.ResolvedAt == nil {
+		if snap, err = s.closedSnapshot(ctx, snap); err != nil {
+			return nil, err
+		}
+	}
 	return s.dryRun(ctx, snap, kind)
+}
+
+// closedSnapshot is snap as resolving (or completing) its incident
+// without a message would leave it: what `herald resolve` sends. The
+// update that resolves it is the newest and has no text, so the samples
+// carry none, not the text of the update before (an "investigating" text
+// under "What happened and what we did"); the components it touched are
+// operational again, and the page's status no longer counts it.
+func (s *Service) closedSnapshot(ctx context.Context, snap *snapshot) (*snapshot, error) {
+	to := incident.Resolved
+	if snap.inc.IsMaintenance() {
+		to = incident.Completed
+	}
+	inc, comps, _, err := s.inc.DraftUpdate(ctx, snap.inc.PageID, snap.inc.ID, incident.IncidentInput{Status: &to})
+	if err != nil {
+		return nil, err
+	}
+	open, _, err := s.inc.Store.FindIncidents(ctx, incident.IncidentFilter{PageID: inc.PageID,
+		Statuses: []incident.Status{incident.Investigating, incident.Identified, incident.Monitoring, incident.InProgress, incident.Verifying}})
+	if err != nil {
+		return nil, err
+	}
+	others := open[:0]
+	for _, o := range open {
+		if o.ID != inc.ID {
+			others = append(others, o)
+		}
+	}
+	return &snapshot{inc: inc, page: snap.page, comps: comps, status: incident.Overall(comps, others), fetched: time.Now()}, nil
 }
 
 // DraftDryRun is DryRun for an incident not declared yet: what declaring
@@ -143,16 +177,6 @@ func (s *Service) DraftDryRun(ctx context.Context, pageID string, in incident.In
 // dryRun counts and renders the broadcast of kind for snap's incident
 // and its newest update.
 func (s *Service) dryRun(ctx context.Context, snap *snapshot, kind incident.BroadcastKind) (*DryRunResult, error) {
-	if (kind == incident.BroadcastResolved || kind == incident.BroadcastCompleted) && snap.inc.ResolvedAt == nil {
-		// The resolution of an incident still open: its samples show it
-		// resolved now, as it would be (not an empty "Resolved:" line).
-		// A copy: the cached snapshot is shared.
-		resolved, now := *snap.inc, s.now()
-		resolved.ResolvedAt = &now
-		cp := *snap
-		cp.inc = &resolved
-		snap = &cp
-	}
 	inc := snap.inc
 	upd := ""
 	if len(inc.Updates) > 0 {

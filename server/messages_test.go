@@ -229,3 +229,46 @@ func TestDeclareDryRunLinksToAPlaceholder(t *testing.T) {
 		}
 	}
 }
+
+// TestResolvedDryRunIsWhatResolveSends: the dry run of resolving an open
+// incident previews what resolving it without a message sends: no "What
+// happened and what we did" with the newest update's investigating text
+// (a resolve without --message leaves that section out), the resolved
+// status and time, the same SMS.
+func TestResolvedDryRunIsWhatResolveSends(t *testing.T) {
+	b := newBroadcastEnv(t, false)
+	b.mustDo(t, http.StatusOK, "POST", "/api/v1/pages/"+b.page.ID+"/customers/import", b.manager, customersCSV, "Content-Type", "text/csv")
+	id := b.declare(t, "Card payments fail") // "We are looking into it."
+	dryRun := "/api/v1/pages/" + b.page.ID + "/incidents/" + id + "/dry-run?kind=resolved"
+	var preview notify.DryRunResult
+	b.mustDo(t, http.StatusOK, "GET", dryRun, b.agent, "").json(t, &preview)
+	for kind, byLang := range preview.Samples {
+		for lang, s := range byLang {
+			if all := s.Text + s.HTML + string(s.Payload) + string(s.Blocks); strings.Contains(all, "We are looking into it.") {
+				t.Errorf("%s/%s: the preview of the resolution carries the investigating text:\n%s", kind, lang, s.Text)
+			}
+		}
+	}
+	en := preview.Samples[channel.Email]["en"]
+	if en == nil || strings.Contains(en.Text, "What happened and what we did") || !strings.Contains(en.Text, "Resolved: ") {
+		t.Fatalf("the English email's preview: %+v", en)
+	}
+	// Resolve without a message; the resolution's own dry run is what it
+	// sent.
+	b.mustDo(t, http.StatusOK, "PATCH", "/v1/pages/"+b.page.ID+"/incidents/"+id, b.manager, `{"incident":{"status":"resolved"}}`)
+	var sent notify.DryRunResult
+	b.mustDo(t, http.StatusOK, "GET", dryRun, b.agent, "").json(t, &sent)
+	for lang, s := range sent.Samples[channel.SMS] {
+		if got := preview.Samples[channel.SMS][lang]; got == nil || got.Text != s.Text {
+			t.Errorf("SMS %s: previewed\n%+v\nsent\n%q", lang, got, s.Text)
+		}
+	}
+	if preview.SMSSegments != sent.SMSSegments || preview.Recipients[channel.Email] != sent.Recipients[channel.Email] {
+		t.Errorf("previewed %d segments to %v, sent %d to %v", preview.SMSSegments, preview.Recipients, sent.SMSSegments, sent.Recipients)
+	}
+	for _, s := range sent.Samples[channel.Email] {
+		if strings.Contains(s.Text, "What happened") {
+			t.Errorf("the resolution without a message has a 'what happened' section: %s", s.Text)
+		}
+	}
+}
