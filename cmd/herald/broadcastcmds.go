@@ -624,6 +624,9 @@ func (a *app) printDryRun(res *notify.DryRunResult, name, incidentID string) err
 		return fmt.Sprintf("%s\t%d\t%d", k, res.Recipients[k], res.Suppressed[k])
 	})
 	fmt.Fprintf(w, "\nSMS: %d segments, estimated cost %.2f %s\n", res.SMSSegments, res.EstimatedCost, res.Currency)
+	if res.Note != "" {
+		fmt.Fprintln(w, res.Note) // a declaration's: its links carry a placeholder ID
+	}
 	for _, k := range channelKinds {
 		langs := make([]string, 0, len(res.Samples[k]))
 		for l := range res.Samples[k] {

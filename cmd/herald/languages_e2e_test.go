@@ -58,7 +58,8 @@ func testDeclareInLanguages(t *testing.T, dir string, storeArgs []string) {
 	t.Run("dry run declares and sends nothing", func(t *testing.T) {
 		r := mustCLI(t, env, append(declare, "--dry-run")...)
 		for _, want := range []string{"sms\t", "--- sms, hu ---", hu, "--- sms, pl ---", pl, "--- sms, en ---", "We're looking into declined card payments - some, not all...",
-			"--- email, hu ---", "segments, estimated cost", "Nothing was declared"} {
+			"--- email, hu ---", "segments, estimated cost", "Nothing was declared",
+			"The samples' links carry NEW-INCIDENT where the incident's ID will be", "/i/NEW-INCIDENT/hu"} {
 			if !strings.Contains(strings.ReplaceAll(r.stdout, "  ", "\t"), want) && !strings.Contains(r.stdout, want) {
 				t.Errorf("dry run lacks %q:\n%s", want, r.stdout)
 			}
