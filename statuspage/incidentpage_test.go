@@ -300,3 +300,37 @@ func TestFrontPageAfterAnOutageToday(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryCountsMaintenancesApart: a month's heading in /history counts
+// its incidents and its maintenances apart, in every language; a
+// maintenance is not an incident ("2 incidents" for one of each).
+func TestHistoryCountsMaintenancesApart(t *testing.T) {
+	start := ts("2026-03-15T10:00:00Z")
+	e := newEnv(t, start)
+	ctx := context.Background()
+	p, c := acmePage(t, e, "Payments")
+	iname, body := "Payments are failing", "Some card payments fail."
+	if _, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	from, until := start.Add(time.Hour), start.Add(2*time.Hour)
+	mname := "Database upgrade"
+	if _, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &mname, Body: &body, ScheduledFor: &from, ScheduledUntil: &until,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.UnderMaintenance}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(3 * time.Hour))
+	if _, err := e.svc.AdvanceMaintenances(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string]string{"en": "(1 incident, 1 maintenance)", "hu": "(1 incidens, 1 karbantartás)",
+		"pl": "(1 incydent, 1 przerwa serwisowa)", "hr": "(1 incident, 1 održavanje)"} {
+		if h := string(lookup(t, e.site, "/history", lang).Body); !strings.Contains(h, `<small class="meta">`+want+`</small>`) {
+			t.Errorf("%s: the month's heading does not say %q", lang, want)
+		}
+	}
+}

@@ -63,6 +63,20 @@ func TestPlurals(t *testing.T) {
 		{"hr", 1, "1 incident"}, {"hr", 3, "3 incidenta"}, {"hr", 5, "5 incidenata"}, {"hr", 21, "21 incident"},
 		{"hu", 2, "2 incidens"},
 	}
+	maint := []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"en", 1, "1 maintenance"}, {"en", 2, "2 maintenances"}, {"hu", 2, "2 karbantartás"},
+		{"pl", 1, "1 przerwa serwisowa"}, {"pl", 3, "3 przerwy serwisowe"}, {"pl", 5, "5 przerw serwisowych"},
+		{"hr", 1, "1 održavanje"}, {"hr", 3, "3 održavanja"}, {"hr", 21, "21 održavanje"},
+	}
+	for _, tc := range maint {
+		if got := all[tc.lang].Plural("MaintenancesCount", tc.n); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.lang, got, tc.want)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.lang+"/"+tc.want, func(t *testing.T) {
 			if got := all[tc.lang].Plural("IncidentsCount", tc.n); got != tc.want {

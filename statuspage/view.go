@@ -181,6 +181,21 @@ type month struct {
 	Through time.Time
 }
 
+// Incidents counts the month's incidents, maintenances left out: the
+// heading counts those on their own ("1 incident, 1 maintenance").
+func (m *month) Incidents() int { return len(m.Incs) - m.Maintenances() }
+
+// Maintenances counts the month's maintenances.
+func (m *month) Maintenances() int {
+	n := 0
+	for _, v := range m.Incs {
+		if v.Maintenance {
+			n++
+		}
+	}
+	return n
+}
+
 // Run reports whether m stands for more than one month without incidents.
 func (m *month) Run() bool { return !m.Through.IsZero() && !m.Through.Equal(m.Start) }
 
