@@ -20,7 +20,7 @@ import (
 var staticIDs = []string{
 	"SkipToContent", "Language", "CurrentStatus", "LastUpdated", "LiveUpdated", "Components",
 	"ActiveIncidents", "PastIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
-	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "IncidentAffected", "MaintenanceAffected", "ImpactLabel",
+	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "IncidentAffected", "MaintenanceAffected", "ImpactLabel", "WorstImpactLabel",
 	"StatusLabel", "Starts", "Ends", "Postmortem", "ReadPostmortem",
 	"MaintenanceInProgressText", "MaintenanceVerifyingText", "MaintenanceCompletedText", "Uptime", "Today", "NoDowntime", "NoData",
 	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "FeedUpdate", "PoweredBy", "NotFoundTitle", "NotFoundText",

@@ -101,12 +101,22 @@ func TestIncidentPage(t *testing.T) {
 		t.Error("a resolved incident offers to follow it")
 	}
 	// Resolved, it is remembered at its worst (Payments in major outage:
-	// critical), not as the minor it was lowered to while watched.
-	if !strings.Contains(page, `<article class="card x-critical"`) || !strings.Contains(page, "Impact: Critical") {
-		t.Error("resolved: the card should show the worst impact the incident reached (critical), not the minor it was lowered to")
+	// critical), not as the minor it was lowered to while watched, and
+	// says so: the API's impact is the last one, minor, as Statuspage's,
+	// and "Impact: Critical" beside it read as a contradiction.
+	if !strings.Contains(page, `<article class="card x-critical"`) || !strings.Contains(page, "Worst impact: Critical") || strings.Contains(page, "· Impact:") {
+		t.Error("resolved: the card should show the worst impact the incident reached (critical), labelled as the worst, not the minor it was lowered to")
 	}
-	if hist := string(lookup(t, e.site, "/history", "en").Body); !strings.Contains(hist, "Impact: Critical") || strings.Contains(hist, "Impact: Minor") {
-		t.Error("resolved: /history should show the incident at its worst")
+	if hist := string(lookup(t, e.site, "/history", "en").Body); !strings.Contains(hist, "Worst impact: Critical") || strings.Contains(hist, "Impact: Minor") {
+		t.Error("resolved: /history should show the incident at its worst, labelled so")
+	}
+	if api := string(lookup(t, e.site, "/api/v2/incidents.json", "").Body); !strings.Contains(api, `"impact":"minor"`) {
+		t.Error("incidents.json: the impact is the current one (minor), as Statuspage's")
+	}
+	for lang, want := range map[string]string{"hu": "Legsúlyosabb hatás: Kritikus", "pl": "Największy wpływ: Krytyczny", "hr": "Najveći utjecaj: Kritičan"} {
+		if b := string(lookup(t, e.site, path, lang).Body); !strings.Contains(b, want) {
+			t.Errorf("%s: no %q", lang, want)
+		}
 	}
 }
 
