@@ -135,12 +135,18 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 	if surveyID != "" && e.surveys != nil {
 		// "5 - all fine, thanks" in reply to the survey answers it: no
 		// complaint, no apology.
-		sv, ok, err := e.surveys.AnswerEmail(ctx, surveyID, in.From, in.CustomerText())
+		// "kilenc" or "9" holds no score of 1 to 5 that can be read:
+		// no answer, and no complaint either.
+		sv, kind, err := e.surveys.AnswerEmail(ctx, surveyID, in.From, in.CustomerText())
 		if err != nil {
 			return err
 		}
-		if ok {
+		switch kind {
+		case surveys.Scored:
 			e.log.Info("inbound email: survey answer", "message_id", in.MessageID, "survey_id", sv.ID, "score", sv.Answer.Score, "channel", channel.Email)
+			return nil
+		case surveys.Unclear:
+			e.log.Info("inbound email: survey reply without a score, not filed", "message_id", in.MessageID, "survey_id", sv.ID, "channel", channel.Email)
 			return nil
 		}
 	}

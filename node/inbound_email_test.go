@@ -251,6 +251,19 @@ func TestEmailReplyAnswersSurvey(t *testing.T) {
 	if err != nil || got.State != surveys.Answered || got.Answer.Score != 5 || got.Answer.Comment != "wszystko w porządku, dziękuję" || got.Answer.Via != "email" {
 		t.Fatalf("survey after the reply: %+v %+v, %v", got, got.Answer, err)
 	}
+	// A number written out that is no score of 1 to 5 ("dziewięć", nine)
+	// asks for nothing to be filed: no complaint, the answer stays.
+	in = mail(sv.Address, "r9@example.pl", "Re: Jak nam poszło?", "Dziewięć")
+	in.InReplyTo = d.ID + "@herald.example"
+	if err := e.intake.handle(ctx, in, 100); err != nil {
+		t.Fatal(err)
+	}
+	if cs := e.complaints(t); len(cs) != 0 {
+		t.Errorf("a number word to the survey became complaints: %+v", cs)
+	}
+	if got, err := e.db.FindSurveyByID(ctx, sv.ID); err != nil || got.Answer == nil || got.Answer.Score != 5 {
+		t.Fatalf("survey after a number word: %+v, %v", got, err)
+	}
 	in = mail(sv.Address, "r2@example.pl", "Re: Jak nam poszło?", "Dlaczego to trwało tak długo?")
 	in.InReplyTo = d.ID + "@herald.example"
 	if err := e.intake.handle(ctx, in, 100); err != nil {

@@ -35,7 +35,13 @@ const (
 //     0–2 → 1, so that "10/10" is 5 and "6/10" a middling 3.
 //   - 👍 is 5 and 👎 is 1 (a thumb is the survey's best or worst); a row of
 //     one to five ★ or ⭐ is that many.
-//   - A bare yes or no (en, hu, pl, hr), a bare number outside 1–5, a
+//   - A score or its scale may be written in words, one to ten in en,
+//     hu, pl and hr: "négy", "kilenc a tízből" (9/10), "nine out of ten",
+//     "cztery z pięciu", "četiri od pet", "öt csillag"; a number word
+//     alone or with a scale, stars or a separator only (spelledScore), so
+//     "one of your drivers was rude" stays words of their own.
+//   - A bare yes or no (en, hu, pl, hr), a bare number outside 1–5 (in
+//     digits or words: "9", "kilenc"), a
 //     score out of range ("7/5"), or emoji alone are Unclear: "no" to
 //     "how satisfied are you?" maps to no score honestly.
 //
@@ -65,6 +71,9 @@ func ParseAnswer(text string) (score int, comment string, kind ReplyKind) {
 	t := strings.TrimSpace(text)
 	if t == "" || !utf8.ValidString(t) {
 		return 0, "", NotAnAnswer
+	}
+	if spelled, ok := spelledScore(t); ok {
+		t = spelled
 	}
 	words := func(s string) string { return strings.TrimSpace(s) }
 	if m := outOf.FindStringSubmatch(t); m != nil {

@@ -864,23 +864,30 @@ func smsReplyText(r *SMSReply) string {
 // delivery it answers, In-Reply-To) as its answer when the reply starts
 // with a score (ParseAnswer: "5 - all fine, thanks"; the words after it
 // are the comment) and comes from the address the survey went to, while
-// the survey is open. It reports whether it did; otherwise the email is
-// the caller's to treat as any other (a complaint about the incident).
-func (s *Service) AnswerEmail(ctx context.Context, id, from, text string) (*Survey, bool, error) {
+// the survey is open: kind Scored. A reply from that address to the open
+// survey that is meant as an answer but holds no score that can be read
+// (ParseAnswer's Unclear: "kilenc", "10", "no", an emoji) is kind
+// Unclear: it records nothing and, as by SMS, is never a complaint (the
+// survey email's links still ask). NotAnAnswer leaves the email to the
+// caller to treat as any other (a complaint about the incident).
+func (s *Service) AnswerEmail(ctx context.Context, id, from, text string) (*Survey, ReplyKind, error) {
 	sv, err := s.Store.FindSurveyByID(ctx, id)
 	if incident.ErrorCode(err) == incident.ENOTFOUND {
-		return nil, false, nil
+		return nil, NotAnAnswer, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, NotAnAnswer, err
 	}
 	now := s.now()
 	if sv.Channel != channel.Email || !strings.EqualFold(strings.TrimSpace(sv.Address), strings.TrimSpace(from)) || !sv.Open(now) {
-		return nil, false, nil
+		return nil, NotAnAnswer, nil
 	}
 	score, comment, kind := ParseAnswer(text)
-	if kind != Scored {
-		return nil, false, nil
+	switch kind {
+	case NotAnAnswer:
+		return nil, NotAnAnswer, nil
+	case Unclear:
+		return sv, Unclear, nil
 	}
 	a := Answer{Score: score, Comment: clipComment(strings.Join(strings.Fields(comment), " ")), Via: "email", At: now}
 	if sv.Answer != nil {
@@ -891,9 +898,9 @@ func (s *Service) AnswerEmail(ctx context.Context, id, from, text string) (*Surv
 	}
 	out, err := s.answer(ctx, sv, a)
 	if err != nil {
-		return nil, false, err
+		return nil, NotAnAnswer, err
 	}
-	return out, true, nil
+	return out, Scored, nil
 }
 
 // clipComment cuts words to MaxComment characters of valid text.

@@ -579,15 +579,19 @@ func TestSMSAnswers(t *testing.T) {
 func TestAnswerEmail(t *testing.T) {
 	ctx := context.Background()
 	s, d, _, sv, _ := sentSurveyOn(t, channel.Email, "en")
-	if _, ok, err := s.AnswerEmail(ctx, sv.ID, "someone@example.com", "5 - great"); ok || err != nil {
-		t.Errorf("another sender's reply answered the survey: %v %v", ok, err)
+	if _, kind, err := s.AnswerEmail(ctx, sv.ID, "someone@example.com", "5 - great"); kind != surveys.NotAnAnswer || err != nil {
+		t.Errorf("another sender's reply answered the survey: %v %v", kind, err)
 	}
-	if _, ok, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "Why was it down so long?"); ok || err != nil {
-		t.Errorf("words of their own answered the survey: %v %v", ok, err)
+	if _, kind, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "Why was it down so long?"); kind != surveys.NotAnAnswer || err != nil {
+		t.Errorf("words of their own answered the survey: %v %v", kind, err)
 	}
-	got, ok, err := s.AnswerEmail(ctx, sv.ID, "C1@Example.com", "5 - wszystko w porządku,\ndziękuję")
-	if err != nil || !ok || got.Answer.Score != 5 || got.Answer.Comment != "wszystko w porządku, dziękuję" || got.Answer.Via != "email" || got.State != surveys.Answered {
-		t.Fatalf("AnswerEmail = %+v, %v, %v", got, ok, err)
+	// A number word outside 1–5 is no score, and no complaint either.
+	if got, kind, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "kilenc"); kind != surveys.Unclear || err != nil || got.Answer != nil {
+		t.Errorf("AnswerEmail(kilenc) = %+v, %v, %v; want Unclear, nothing recorded", got, kind, err)
+	}
+	got, kind, err := s.AnswerEmail(ctx, sv.ID, "C1@Example.com", "5 - wszystko w porządku,\ndziękuję")
+	if err != nil || kind != surveys.Scored || got.Answer.Score != 5 || got.Answer.Comment != "wszystko w porządku, dziękuję" || got.Answer.Via != "email" || got.State != surveys.Answered {
+		t.Fatalf("AnswerEmail = %+v, %v, %v", got, kind, err)
 	}
 	if len(d.in) != 0 {
 		t.Errorf("praise by email opened a task: %+v", d.in)
