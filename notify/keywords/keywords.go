@@ -106,6 +106,14 @@ const (
 //   - hr: STOP, ODJAVA/ODJAVI ("unsubscribe"), PREKID ("stop"); START,
 //     PRIJAVA/PRIJAVI ("subscribe"); POMOC ("help", POMOĆ); DA.
 //
+// A few whole-message phrases stop too, as people write them (the gaps
+// inside are one space after Fold, whatever spaces, hyphens or commas
+// were typed): en STOP ALL, OPT OUT (Twilio's STOPALL and OPTOUT, spaced);
+// hu LEMONDOM ("I cancel"), NEM KÉREK TÖBB SMS-T ("I want no more
+// SMS"); pl WYPISZ MNIE ("unsubscribe me"), STOP SMS; hr ODJAVI ME
+// ("unsubscribe me"). Like the single words they count only as the
+// whole message: "Wypisz mnie, bo znowu nie działa" is a complaint.
+//
 // YES is not an opt-in word here: it confirms a pending sign-up. NIE
 // (Polish "no") is no opt-out word: a customer answering a question of
 // herald's (a survey, a compensation choice) or of a person with "Nie"
@@ -119,20 +127,23 @@ var smsKeywords = map[string]struct {
 }{
 	"STOP": {Stop, "en"}, "STOPALL": {Stop, "en"}, "UNSUBSCRIBE": {Stop, "en"}, "CANCEL": {Stop, "en"},
 	"END": {Stop, "en"}, "QUIT": {Stop, "en"}, "REVOKE": {Stop, "en"}, "OPTOUT": {Stop, "en"},
+	"STOP ALL": {Stop, "en"}, "OPT OUT": {Stop, "en"},
 	"START": {Start, "en"}, "UNSTOP": {Start, "en"},
 	"HELP": {Help, "en"}, "INFO": {Help, "en"},
 	"YES": {Yes, "en"}, "Y": {Yes, "en"},
 
 	"LEIRATKOZ": {Stop, "hu"}, "LEIRATKOZAS": {Stop, "hu"}, "LEIRATKOZOM": {Stop, "hu"}, "LEMOND": {Stop, "hu"}, "ALLJ": {Stop, "hu"},
+	"LEMONDOM": {Stop, "hu"}, "NEM KEREK TOBB SMS T": {Stop, "hu"}, "NEM KEREK TOBB SMST": {Stop, "hu"},
 	"FELIRATKOZ": {Start, "hu"}, "FELIRATKOZAS": {Start, "hu"}, "INDIT": {Start, "hu"}, "INDITAS": {Start, "hu"},
 	"SEGITSEG": {Help, "hu"}, "SUGO": {Help, "hu"},
 	"IGEN": {Yes, "hu"},
 
 	"WYPISZ": {Stop, "pl"}, "REZYGNUJE": {Stop, "pl"}, "REZYGNACJA": {Stop, "pl"},
+	"WYPISZ MNIE": {Stop, "pl"}, "STOP SMS": {Stop, "pl"},
 	"ZAPISZ": {Start, "pl"},
 	"TAK":    {Yes, "pl"},
 
-	"ODJAVA": {Stop, "hr"}, "ODJAVI": {Stop, "hr"}, "PREKID": {Stop, "hr"},
+	"ODJAVA": {Stop, "hr"}, "ODJAVI": {Stop, "hr"}, "PREKID": {Stop, "hr"}, "ODJAVI ME": {Stop, "hr"},
 	"PRIJAVA": {Start, "hr"}, "PRIJAVI": {Start, "hr"},
 	"POMOC": {Help, "pl"}, // pl and hr (POMOĆ) share it; answered in Polish unless the number is Croatian
 	"DA":    {Yes, "hr"},
@@ -145,12 +156,18 @@ var replyIDs = map[Keyword]string{
 	YesSubscribed:       "SMSReplyYesSubscribed", YesNothingPending: "SMSReplyYesNothingPending",
 }
 
-// Fold upper-cases s, strips diacritics and surrounding punctuation.
-// NFKD also folds compatibility forms: full-width "ＳＴＯＰ", which some
-// phone keyboards type, is STOP.
+// Fold upper-cases s, strips diacritics and surrounding punctuation, and
+// makes each run of spaces and punctuation inside one space, so that
+// "Wypisz,  mnie!" is WYPISZ MNIE and "SMS-t" SMS T. NFKD also folds
+// compatibility forms: full-width "ＳＴＯＰ", which some phone keyboards
+// type, is STOP.
 func Fold(s string) string {
-	out := fold.Letters(strings.TrimSpace(s))
-	out = strings.TrimFunc(out, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
+	// Invalid bytes are U+FFFD first, as ToUpper would make them later:
+	// folded before, "\xf2Ć" kept its Ć, and folding the answer again
+	// gave another word.
+	out := fold.Letters(strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD")))
+	gap := func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) }
+	out = strings.Join(strings.FieldsFunc(out, gap), " ")
 	return strings.ToUpper(out)
 }
 

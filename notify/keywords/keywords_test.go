@@ -3,7 +3,7 @@ package keywords
 import "testing"
 
 func TestFoldKeyword(t *testing.T) {
-	tests := map[string]string{" Leiratkozás! ": "LEIRATKOZAS", "pomoć": "POMOC", "Stop.": "STOP", "Łódź": "LODZ", "đ": "D"}
+	tests := map[string]string{" Leiratkozás! ": "LEIRATKOZAS", "Wypisz,  mnie!": "WYPISZ MNIE", "SMS-t": "SMS T", "pomoć": "POMOC", "Stop.": "STOP", "Łódź": "LODZ", "đ": "D"}
 	for in, want := range tests {
 		if got := Fold(in); got != want {
 			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
@@ -29,6 +29,26 @@ func TestParse(t *testing.T) {
 		{"polish no is no opt-out", "Nie.", "+48601234567", Match{}, false},
 		{"polish unsubscribe", "wypisz", "+48601234567", Match{Keyword: Stop, Lang: "pl"}, true},
 		{"empty", "", "+48601234567", Match{}, false},
+		// Common whole-message opt-out phrases, any case, with or
+		// without diacritics and punctuation.
+		{"polish unsubscribe me", "Wypisz mnie", "+48601234567", Match{Keyword: Stop, Lang: "pl"}, true},
+		{"polish unsubscribe me, punctuated", "wypisz,  mnie!", "+48601234567", Match{Keyword: Stop, Lang: "pl"}, true},
+		{"polish stop sms", "Stop SMS", "+48601234567", Match{Keyword: Stop, Lang: "pl"}, true},
+		{"polish i resign", "Rezygnuję.", "+48601234567", Match{Keyword: Stop, Lang: "pl"}, true},
+		{"hungarian i cancel", "LEMONDOM", "+36201234567", Match{Keyword: Stop, Lang: "hu"}, true},
+		{"hungarian i cancel, lower case", "lemondom!", "+36201234567", Match{Keyword: Stop, Lang: "hu"}, true},
+		{"hungarian unsubscribing", "LEIRATKOZÁS", "+36201234567", Match{Keyword: Stop, Lang: "hu"}, true},
+		{"hungarian i unsubscribe", "Leiratkozom", "+36201234567", Match{Keyword: Stop, Lang: "hu"}, true},
+		{"hungarian no more sms", "Nem kérek több SMS-t!", "+36201234567", Match{Keyword: Stop, Lang: "hu"}, true},
+		{"hungarian no more sms, no accents", "nem kerek tobb smst", "+36201234567", Match{Keyword: Stop, Lang: "hu"}, true},
+		{"croatian unsubscribe me", "Odjavi me", "+385912345678", Match{Keyword: Stop, Lang: "hr"}, true},
+		{"croatian unsubscribe", "ODJAVA", "+385912345678", Match{Keyword: Stop, Lang: "hr"}, true},
+		{"stop all spaced", "Stop all", "+447700900123", Match{Keyword: Stop, Lang: "en"}, true},
+		{"opt-out hyphenated", "Opt-out", "+447700900123", Match{Keyword: Stop, Lang: "en"}, true},
+		{"cancel", "cancel", "+447700900123", Match{Keyword: Stop, Lang: "en"}, true},
+		{"a sentence with an opt-out phrase", "Wypisz mnie, bo znowu nie działa", "+48601234567", Match{}, false},
+		{"a sentence with lemondom", "Lemondom a rendelést, mert nem működik", "+36201234567", Match{}, false},
+		{"a polite sentence", "Kérem, ne küldjenek több SMS-t", "+36201234567", Match{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
