@@ -985,7 +985,15 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 	s.Policy.setDue(c, plan)
 	given := in.Owner
 	if given == "" {
-		given = previousOwner(h, c)
+		earlier := c.RepeatOf
+		if c.Category == CategoryFollowUp {
+			// No repeat, but the agent who knows the customer's story
+			// about the incident still takes the task.
+			if earlier, err = s.earlierAbout(ctx, h, c); err != nil {
+				return nil, err
+			}
+		}
+		given = previousOwner(h, earlier)
 	}
 	owner, err := s.owner(ctx, page.ID, given)
 	if err != nil {
@@ -1232,36 +1240,54 @@ func (s *Service) incident(ctx context.Context, pageID, id, field string) (*inci
 
 // flagRepeat marks c a repeat when the same contact complained, within the
 // repeat window, about the same incident or the same category and a
-// shared component.
+// shared component (earlierAbout). A win-back task (CategoryFollowUp) is
+// herald's own, not the customer's words: it is never a repeat (nor gets
+// a repeat's halved promises), and a later complaint is no repeat of one.
 func (s *Service) flagRepeat(ctx context.Context, h *history, c *Complaint) error {
-	if h.key == "" || h.key != c.Contact.Key() || s.Policy.RepeatWindow <= 0 {
+	if c.Category == CategoryFollowUp {
 		return nil
 	}
-	prev, err := h.since(ctx, c.CreatedAt.Add(-s.Policy.RepeatWindow))
+	ids, err := s.earlierAbout(ctx, h, c)
 	if err != nil {
 		return err
 	}
-	for _, p := range prev {
-		if p.ID == c.ID {
-			continue
-		}
-		same := c.IncidentID() != "" && p.IncidentID() == c.IncidentID() ||
-			p.Category == c.Category && c.Category != "" && shareAny(p.Components, c.Components)
-		if same {
-			c.Repeat = true
-			c.RepeatOf = append(c.RepeatOf, p.ID)
-		}
+	if len(ids) > 0 {
+		c.Repeat, c.RepeatOf = true, append(c.RepeatOf, ids...)
 	}
 	return nil
 }
 
-// previousOwner is the owner of the newest earlier complaint a repeat
-// repeats (flagRepeat), or "": the customer who writes again about the
-// same incident (their choice of compensation after the all-clear, a
-// "still broken") reaches the agent who knows their story, not the next
-// agent in turn.
-func previousOwner(h *history, c *Complaint) string {
-	for _, id := range c.RepeatOf { // newest first
+// earlierAbout is the contact's complaints (newest first) within the
+// repeat window about the same incident as c, or the same category and a
+// shared component; win-back tasks are never among them.
+func (s *Service) earlierAbout(ctx context.Context, h *history, c *Complaint) ([]string, error) {
+	if h.key == "" || h.key != c.Contact.Key() || s.Policy.RepeatWindow <= 0 {
+		return nil, nil
+	}
+	prev, err := h.since(ctx, c.CreatedAt.Add(-s.Policy.RepeatWindow))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, p := range prev {
+		if p.ID == c.ID || p.Category == CategoryFollowUp {
+			continue
+		}
+		if c.IncidentID() != "" && p.IncidentID() == c.IncidentID() ||
+			p.Category == c.Category && c.Category != "" && shareAny(p.Components, c.Components) {
+			ids = append(ids, p.ID)
+		}
+	}
+	return ids, nil
+}
+
+// previousOwner is the owner of the newest of earlier, the complaints a
+// repeat repeats (flagRepeat) or a win-back task follows up, or "": the
+// customer who writes again about the same incident (their choice of
+// compensation after the all-clear, a "still broken") reaches the agent
+// who knows their story, not the next agent in turn.
+func previousOwner(h *history, earlier []string) string {
+	for _, id := range earlier { // newest first
 		for _, p := range h.recent {
 			if p.ID == id && p.Owner != "" {
 				return p.Owner

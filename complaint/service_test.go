@@ -1128,6 +1128,45 @@ func TestRepeat(t *testing.T) {
 	})
 }
 
+// TestFollowUpIsNoRepeat: a survey's win-back task about an incident the
+// customer complained about is herald's task, not a repeat complaint: not
+// flagged, no halved promises; and the customer's later complaint about
+// the same incident repeats their complaint, never the task.
+func TestFollowUpIsNoRepeat(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		inc := h.declare("Card payments are failing", h.payments)
+		first, _ := h.receive(complaint.Intake{Channel: complaint.SMS, Contact: complaint.Contact{Phone: annPhone}, Text: "cannot pay", IncidentID: inc.ID})
+		h.clock.Set(time.Hour)
+		h.resolveIncident(inc, "Fixed.")
+		if _, err := h.svc.Resolve(h.ctx, h.page.ID, first.ID, complaint.RemedyNone, "Fixed."); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Set(2 * time.Hour)
+		task, created := h.receive(complaint.Intake{Channel: complaint.SMS, Contact: complaint.Contact{Phone: annPhone}, Text: "Survey answer: 1 of 5.",
+			Category: complaint.CategoryFollowUp, Ask: complaint.AskOther, IncidentID: inc.ID, ExternalID: "survey:s1:1", Separate: true})
+		if !created {
+			t.Fatalf("the follow-up task attached to %s", task.ID)
+		}
+		task = h.get(task.ID)
+		if task.Repeat || len(task.RepeatOf) != 0 {
+			t.Errorf("the follow-up task is a repeat of %v", task.RepeatOf)
+		}
+		if got, want := task.FirstAnswerDue.Sub(task.CreatedAt), complaint.DefaultPolicy().Default.FirstAnswer; got != want {
+			t.Errorf("the follow-up task's first answer is due in %s, want %s (no repeat halving)", got, want)
+		}
+		h.clock.Set(3 * time.Hour)
+		again, created := h.receive(complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Phone: annPhone}, Text: "I was charged twice", IncidentID: inc.ID})
+		if !created || again.ID == task.ID {
+			t.Fatalf("the later complaint: created %v, %s", created, again.ID)
+		}
+		again = h.get(again.ID)
+		if !again.Repeat || len(again.RepeatOf) != 1 || again.RepeatOf[0] != first.ID {
+			t.Errorf("the later complaint: repeat %v of %v, want a repeat of %s only (not of the task %s)", again.Repeat, again.RepeatOf, first.ID, task.ID)
+		}
+	})
+}
+
 // ---- the crash case ----
 
 // TestAcknowledgementAfterCrash: the acknowledgement cannot be queued when
