@@ -166,8 +166,11 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 		}
 		// "which has had a major outage" / "which has been under
 		// maintenance" (and "had" / "was" once it has ended).
+		// The worst the incident made it, as reports and the page keep
+		// it: a critical outage whose impact was lowered before the
+		// fix, or whose component is operational again, is still one.
 		has, had, what, code := "has had", "had", "an incident", "incident"
-		if st, ok := inc.LatestStatusFor(id); ok && st != incident.Operational {
+		if st, ok := worstStatusFor(inc, id); ok && st != incident.Operational {
 			code = string(st)
 			switch st {
 			case incident.UnderMaintenance:
@@ -179,8 +182,8 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 			}
 		} else if inc.IsMaintenance() {
 			what, code = "maintenance", "maintenance"
-		} else if inc.Impact != "" && inc.Impact != incident.ImpactNone {
-			what, code = "a "+string(inc.Impact)+" incident", "impact_"+string(inc.Impact)
+		} else if im := inc.PeakImpact(); im != "" && im != incident.ImpactNone {
+			what, code = "a "+string(im)+" incident", "impact_"+string(im)
 		}
 		since := startOf(inc).In(loc).Format("15:04 MST")
 		// The instants too, so that a reader shows them in the page's zone
@@ -205,6 +208,21 @@ func componentReason(ev Evidence, inc *incident.Incident, names map[string]strin
 		return fmt.Sprintf("%s %s, which %s %s from %s to %s", who, name, had, what, since, until.In(loc).Format("15:04 MST")), w, true
 	}
 	return "", Why{}, false
+}
+
+// worstStatusFor is the worst status any of the incident's updates set
+// for the component, and whether any named it.
+func worstStatusFor(inc *incident.Incident, id string) (incident.ComponentStatus, bool) {
+	var worst incident.ComponentStatus
+	named := false
+	for _, u := range inc.Updates {
+		for _, ac := range u.AffectedComponents {
+			if ac.Code == id && (!named || ac.NewStatus.Worse(worst)) {
+				worst, named = ac.NewStatus, true
+			}
+		}
+	}
+	return worst, named
 }
 
 // startOf is when the incident began for its customers: a maintenance

@@ -105,6 +105,9 @@ func TestSuggest(t *testing.T) {
 			incidents: []*incident.Incident{resolvedPayments(t0.Add(10 * time.Minute)), openCheckout(t0.Add(15 * time.Minute)),
 				{ID: "ilog", Name: "Login slow", Status: incident.Investigating, ComponentIDs: []string{"clog"}, StartedAt: t0}},
 			want: "ichk2", minConf: DefaultThreshold},
+		{name: "the worst the incident was, not its impact lowered before the fix",
+			ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}}, incidents: []*incident.Incident{loweredThenResolved()},
+			want: "ipay", reasonHas: []string{"customer uses Card payments, which had a major outage from 09:12 UTC to 09:22 UTC"}, reasonLack: []string{"minor"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,6 +146,22 @@ func TestSuggest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loweredThenResolved is a Card payments incident declared critical
+// (major outage), its impact lowered to minor (degraded) before it was
+// resolved at 09:22 (operational again). Updates are newest first.
+func loweredThenResolved() *incident.Incident {
+	end := t0.Add(10 * time.Minute)
+	return &incident.Incident{ID: "ipay", Name: "Card payments are failing", Status: incident.Resolved, Impact: incident.ImpactMinor,
+		ComponentIDs: []string{"cpay"}, StartedAt: t0, ResolvedAt: ptrTime(end),
+		Updates: []*incident.Update{
+			{Status: incident.Resolved, Body: "Fixed.", CreatedAt: end,
+				AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.Operational}}},
+			{Status: incident.Monitoring, Body: "Recovering.", CreatedAt: t0.Add(5 * time.Minute),
+				AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.DegradedPerformance}}},
+			{Status: incident.Investigating, Body: "Investigating.", CreatedAt: t0,
+				AffectedComponents: []incident.AffectedComponent{{Code: "cpay", NewStatus: incident.MajorOutage}}}}}
 }
 
 // withMessage returns a copy of inc whose one update has a text in lang
