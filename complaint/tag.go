@@ -250,7 +250,7 @@ func textWords(s string) []word {
 	var out []word
 	for _, shown := range strings.FieldsFunc(s, notWordRune) {
 		for _, f := range fold.Words(shown) {
-			if len([]rune(f)) >= minWordLen && !generic[f] {
+			if meaningful(f) {
 				out = append(out, word{folded: f, shown: strings.ToLower(shown)})
 			}
 		}
@@ -267,17 +267,28 @@ func isSpaceOrPunct(r rune) bool {
 	return strings.ContainsRune(" \t\n\r\u00a0.,;:!?\"«»„“”‘’()[]{}<>/\\|…–—", r)
 }
 
+// meaningful reports whether a folded word can tell one incident from
+// another: long enough and not generic, or one of the short words that
+// name a component (sms, app, web).
+func meaningful(f string) bool {
+	return len([]rune(f)) >= minWordLen && !generic[f] || shortTerms[f]
+}
+
 // incidentWords are the folded words of the incident's name, its
-// components' names and its public updates.
+// components' names (and their words in the four languages:
+// componentWords) and its public updates.
 func incidentWords(inc *incident.Incident, names map[string]string) []string {
 	seen := map[string]bool{}
 	var out []string
+	addWord := func(f string) {
+		if meaningful(f) && !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
 	add := func(s string) {
 		for _, f := range fold.Words(s) {
-			if len([]rune(f)) >= minWordLen && !generic[f] && !seen[f] {
-				seen[f] = true
-				out = append(out, f)
-			}
+			addWord(f)
 		}
 	}
 	add(inc.Name)
@@ -285,7 +296,9 @@ func incidentWords(inc *incident.Incident, names map[string]string) []string {
 		add(name) // a customer writes in their language
 	}
 	for _, id := range inc.ComponentIDs {
-		add(names[id])
+		for _, f := range componentWords(inc, id, names) {
+			addWord(f)
+		}
 	}
 	for _, u := range inc.Updates {
 		add(u.Body)
@@ -300,18 +313,93 @@ func incidentWords(inc *incident.Incident, names map[string]string) []string {
 // name the complaint's words name, inflections allowed; "" when none.
 func namedComponent(text []word, inc *incident.Incident, names map[string]string) string {
 	for _, id := range inc.ComponentIDs {
-		var nw []string
-		for _, f := range fold.Words(names[id]) {
-			if len([]rune(f)) >= minWordLen && !generic[f] {
-				nw = append(nw, f)
-			}
-		}
-		if len(nw) > 0 && len(mentions(text, nw)) > 0 {
+		if nw := componentWords(inc, id, names); len(nw) > 0 && len(mentions(text, nw)) > 0 {
 			return names[id]
 		}
 	}
 	return ""
 }
+
+// componentWords are the folded words that name component id of inc, as
+// customers in the page's languages write them:
+//   - the words of its name ("Card payments": card, payments);
+//   - from the incident itself, when its name names the component ("Payments
+//     down" on Payments): the words of its names in other languages (an
+//     incident declared with --name-hr "Plaćanje ne radi" gives
+//     placanje), since a component's name is usually English only;
+//   - for a name word of a common concept (componentConcepts: payments,
+//     card, checkout, login, app, website, email, SMS), that concept's
+//     words in en, hu, pl and hr, for incidents declared in English alone.
+func componentWords(inc *incident.Incident, id string, names map[string]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(f string) {
+		if meaningful(f) && !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	own := fold.Words(names[id])
+	for _, f := range own {
+		add(f)
+	}
+	var nameWords []word
+	for _, f := range fold.Words(inc.Name) {
+		nameWords = append(nameWords, word{folded: f, shown: f})
+	}
+	if len(out) > 0 && len(mentions(nameWords, out)) > 0 {
+		for _, name := range inc.Names {
+			for _, f := range fold.Words(name) {
+				add(f)
+			}
+		}
+	}
+	for _, concept := range componentConcepts {
+		if conceptNamed(own, concept) {
+			for _, f := range concept {
+				add(f)
+			}
+		}
+	}
+	return out
+}
+
+// conceptNamed reports whether one of a component name's folded words is
+// a form of one of the concept's words.
+func conceptNamed(name []string, concept []string) bool {
+	for _, f := range name {
+		for _, c := range concept {
+			if f == c || sameStem(f, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// componentConcepts are the things components are most often named for,
+// each as its words in en, hu, pl and hr, folded (no diacritics, lower
+// case); sameStem takes their inflections (płatności, karticom,
+// kártyával). A component named by one of them is also named by the
+// others, so "Ne radi plaćanje karticom" names "Payments". The list is
+// kept short on purpose: an incident's own names in other languages
+// (componentWords) are the better source; these cover incidents declared
+// in English alone. Words that complaints about anything use (message,
+// page, order) are left out.
+var componentConcepts = [][]string{
+	{"payment", "payments", "fizetes", "fizetesi", "platnosc", "platnosci", "placanje", "placanja", "uplata"},
+	{"card", "cards", "kartya", "kartyas", "karta", "karty", "kartica", "kartice", "karticom"},
+	{"checkout", "kassza", "penztar", "kasa", "koszyk", "blagajna", "naplata", "kosarica"},
+	{"login", "logon", "bejelentkezes", "belepes", "logowanie", "logowania", "zalogowac", "prijava", "prijavom"},
+	{"app", "apps", "application", "alkalmazas", "applikacio", "aplikacja", "aplikacji", "aplikacija", "aplikaciji"},
+	{"website", "site", "web", "weboldal", "honlap", "webshop", "strona", "stronie", "strony", "stranica", "stranici", "stranicu"},
+	{"email", "emails", "mail", "mails", "emailek", "levelek", "poczta", "mejl", "mailem", "posta"},
+	{"sms", "smsek", "smsy", "smsa", "smsove"},
+}
+
+// shortTerms are words of componentConcepts shorter than minWordLen that
+// still name a thing: the tagger reads them in a complaint too.
+var shortTerms = map[string]bool{"sms": true, "app": true, "web": true}
 
 // mentions returns the complaint's words (as written, each once) that
 // match a word of the incident, inflections allowed.
@@ -323,7 +411,7 @@ func mentions(text []word, inc []string) []string {
 			continue
 		}
 		for _, iw := range inc {
-			if sameStem(w.folded, iw) {
+			if w.folded == iw || sameStem(w.folded, iw) {
 				seen[w.shown] = true
 				hits = append(hits, w.shown)
 				break

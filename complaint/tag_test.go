@@ -105,10 +105,32 @@ func TestSuggest(t *testing.T) {
 			incidents: []*incident.Incident{resolvedPayments(t0.Add(10 * time.Minute)), openCheckout(t0.Add(15 * time.Minute)),
 				{ID: "ilog", Name: "Login slow", Status: incident.Investigating, ComponentIDs: []string{"clog"}, StartedAt: t0}},
 			want: "ichk2", minConf: DefaultThreshold},
+		// A component named in English is named in the page's other
+		// languages too: from a short concept list when the incident was
+		// declared in English alone, from the incident's own names in
+		// other languages when it has them. Another incident is open, so
+		// "the only open incident" does not carry it.
+		{name: "croatian words for an english component",
+			ev:        Evidence{At: at, Text: "Ne radi plaćanje karticom"},
+			incidents: []*incident.Incident{paymentsDown(nil), openLogin()},
+			want:      "ipays", minConf: DefaultThreshold, reasonHas: []string{"'plaćanje'", "names Payments"}},
+		{name: "polish words for an english component",
+			ev:        Evidence{At: at, Text: "Płatność nie przechodzi"},
+			incidents: []*incident.Incident{paymentsDown(nil), openLogin()},
+			want:      "ipays", minConf: DefaultThreshold},
+		{name: "hungarian login for an english component",
+			ev:        Evidence{At: at, Text: "Nem sikerül a bejelentkezés"},
+			incidents: []*incident.Incident{paymentsDown(nil), openLogin()},
+			want:      "ilog", minConf: DefaultThreshold, reasonHas: []string{"names Login"}},
+		{name: "the incident's croatian name names its component",
+			ev:        Evidence{At: at, Text: "Obračun mi opet ne radi"},
+			incidents: []*incident.Incident{billingDown(map[string]string{"hr": "Obračun ne radi"}), openLogin()},
+			want:      "ibill", minConf: DefaultThreshold, reasonHas: []string{"names Billing"}},
 		{name: "the worst the incident was, not its impact lowered before the fix",
 			ev: Evidence{At: at, Text: "hello", Components: []string{"cpay"}}, incidents: []*incident.Incident{loweredThenResolved()},
 			want: "ipay", reasonHas: []string{"customer uses Card payments, which had a major outage from 09:12 UTC to 09:22 UTC"}, reasonLack: []string{"minor"}},
 	}
+	comps = append(comps, &incident.Component{ID: "cpays", Name: "Payments"}, &incident.Component{ID: "cbill", Name: "Billing"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := incs
@@ -146,6 +168,30 @@ func TestSuggest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// paymentsDown is an open incident on Payments, declared in English with
+// names in other languages (nil: none).
+func paymentsDown(names map[string]string) *incident.Incident {
+	return &incident.Incident{ID: "ipays", Name: "Payments down", Names: names, Status: incident.Investigating, Impact: incident.ImpactCritical,
+		ComponentIDs: []string{"cpays"}, StartedAt: t0,
+		Updates: []*incident.Update{{Status: incident.Investigating, Body: "We are looking into it.", CreatedAt: t0,
+			AffectedComponents: []incident.AffectedComponent{{Code: "cpays", NewStatus: incident.MajorOutage}}}}}
+}
+
+// billingDown is an open incident on Billing, a component no concept
+// names, declared with names in other languages.
+func billingDown(names map[string]string) *incident.Incident {
+	inc := paymentsDown(names)
+	inc.ID, inc.Name, inc.ComponentIDs = "ibill", "Billing down", []string{"cbill"}
+	inc.Updates[0].AffectedComponents[0].Code = "cbill"
+	return inc
+}
+
+// openLogin is another open incident, on Login.
+func openLogin() *incident.Incident {
+	return &incident.Incident{ID: "ilog", Name: "Login slow", Status: incident.Investigating, Impact: incident.ImpactMinor,
+		ComponentIDs: []string{"clog"}, StartedAt: t0}
 }
 
 // loweredThenResolved is a Card payments incident declared critical
