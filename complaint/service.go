@@ -684,6 +684,17 @@ func (s *Service) continued(ctx context.Context, page *incident.Page, h *history
 // answered by the resolution of the wrong incident ("it is fixed") while
 // its own lasted. A complaint still in triage (untagged) takes the
 // message: the agent who tags it reads both.
+//
+// Once c's incident is over (resolved, or a maintenance completed), the
+// bar is lower: any suggestion for an open incident or maintenance (the
+// message's words or named components point to it) makes the message a
+// new complaint. c's resolution has been answered already, so attached
+// the message would get no answer at all: "the checkout does not work"
+// during a live maintenance, two minutes after a text about an old
+// outage, gets the maintenance's acknowledgement (planned, expected end)
+// instead of silence. A support lead would rather see a second ticket
+// (flagged a repeat when it is about the same thing, with the same owner)
+// than a customer left unanswered.
 func (s *Service) aboutAnother(ctx context.Context, page *incident.Page, c *Complaint, in Intake) (bool, error) {
 	switch {
 	case c.IncidentID() == "":
@@ -697,7 +708,18 @@ func (s *Service) aboutAnother(ctx context.Context, page *incident.Page, c *Comp
 	}
 	t := Suggest(Evidence{At: in.At, Text: messageText(in), Components: in.Components, Named: len(in.Components) > 0,
 		ReplyTo: in.ReplyTo, Location: page.Location()}, incs, comps)
-	return t != nil && t.Confidence >= s.Policy.Threshold && !t.Ended && t.IncidentID != c.IncidentID(), nil
+	if t == nil || t.Ended || t.IncidentID == c.IncidentID() {
+		return false, nil
+	}
+	if t.Confidence >= s.Policy.Threshold {
+		return true, nil
+	}
+	for _, inc := range incs {
+		if inc.ID == c.IncidentID() {
+			return !inc.Open(), nil
+		}
+	}
+	return true, nil // older than every candidate: long over
 }
 
 // attach adds a message to an open complaint: no second acknowledgement,

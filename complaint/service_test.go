@@ -983,6 +983,44 @@ func TestAttachAboutAnotherIncident(t *testing.T) {
 	})
 }
 
+// TestAttachAfterItsIncidentEnded: Bob's text about a Payments outage
+// that has been resolved is still open when, two minutes later, during a
+// live maintenance of Checkout, he emails that he cannot buy ("zakupy nie
+// przechodzą"; the maintenance's update says "zakupy wstrzymane"). His
+// old complaint's answer has gone out; attached, the email would get
+// none. The message alone (one shared word) is only a suggestion, below
+// the tagging threshold, yet it is a complaint of its own: tagged to the
+// maintenance (Bob uses Checkout) and acknowledged.
+func TestAttachAfterItsIncidentEnded(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open)
+		pay := h.declare("Card payments are failing", h.payments)
+		h.clock.Set(time.Hour)
+		h.resolveIncident(pay, "Fixed.")
+		h.clock.Set(time.Hour + 5*time.Minute)
+		first, _ := h.receive(complaint.Intake{Contact: complaint.Contact{Phone: bobPhone}, Text: "Proszę nie wysyłać więcej SMS-ów", IncidentID: pay.ID})
+		from, until := t0.Add(time.Hour), t0.Add(3*time.Hour)
+		mnt, _, err := h.inc.CreateIncident(h.ctx, h.page.ID, incident.IncidentInput{Name: ptr("Database upgrade"), Body: ptr("Zakupy wstrzymane w czasie prac."),
+			ScheduledFor: &from, ScheduledUntil: &until, Status: ptr(incident.InProgress),
+			Components: map[string]incident.ComponentStatus{h.checkout.ID: incident.UnderMaintenance}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Set(time.Hour + 7*time.Minute)
+		c, created := h.receive(complaint.Intake{Channel: complaint.Email, Contact: complaint.Contact{Email: "bob@example.com"},
+			Subject: "Sklep", Text: "Nie działa, zakupy nie przechodzą."})
+		if !created || c.ID == first.ID {
+			t.Fatalf("the email about the maintenance: created %v, %s; want a complaint of its own, not a line on %s", created, c.ID, first.ID)
+		}
+		if c.IncidentID() != mnt.ID {
+			t.Errorf("the email's complaint is tagged %+v, want the maintenance %s (Bob uses Checkout)", c.Tag, mnt.ID)
+		}
+		if asks := h.ack.ok(c.ID); len(asks) != 1 {
+			t.Errorf("the email's acknowledgement: %+v", asks)
+		}
+	})
+}
+
 // TestCustomerIsNamedByTheirRecord: a message from a customer's address
 // names the customer as their record does, not by the display name or
 // handle it came with.
