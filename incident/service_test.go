@@ -327,3 +327,51 @@ func TestMaintenanceStartedEarly(t *testing.T) {
 		t.Errorf("started in its window: window %s, want %s as planned", w, want)
 	}
 }
+
+// TestAutomaticMaintenanceWords: the update herald posts when it starts or
+// completes a maintenance on time keeps Statuspage's English body (the API
+// shows it) and carries each language's own words, which do not promise
+// more news (the messages' templates say that themselves).
+func TestAutomaticMaintenanceWords(t *testing.T) {
+	svc, page, comps := newService(t)
+	ctx := context.Background()
+	now := svc.Now()
+	from, until := now.Add(time.Minute), now.Add(time.Hour)
+	m, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("Aktualizacja kasy"), ScheduledFor: &from, ScheduledUntil: &until,
+		Components: map[string]incident.ComponentStatus{comps[0].ID: incident.UnderMaintenance}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(at time.Time, body string, want map[string]string) {
+		t.Helper()
+		svc.Now = func() time.Time { return at }
+		if n, err := svc.AdvanceMaintenances(ctx); err != nil || n != 1 {
+			t.Fatalf("AdvanceMaintenances = %d, %v; want 1 moved", n, err)
+		}
+		got, err := svc.Incident(ctx, page.ID, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := got.Updates[0]
+		if u.Body != body {
+			t.Errorf("%s: body %q, want Statuspage's %q", u.Status, u.Body, body)
+		}
+		for lang, text := range want {
+			if got := u.Text(lang); got != text {
+				t.Errorf("%s: %s text %q, want %q", u.Status, lang, got, text)
+			}
+		}
+	}
+	check(from, "Scheduled maintenance is currently in progress. We will provide updates as necessary.", map[string]string{
+		"en": "The scheduled maintenance has started.",
+		"hu": "A tervezett karbantartás megkezdődött.",
+		"pl": "Planowane prace techniczne trwają.",
+		"hr": "Planirano održavanje je u tijeku.",
+	})
+	check(until, "The scheduled maintenance has been completed.", map[string]string{
+		"en": "The scheduled maintenance has been completed.",
+		"hu": "A tervezett karbantartás befejeződött.",
+		"pl": "Planowane prace techniczne zostały zakończone.",
+		"hr": "Planirano održavanje je završeno.",
+	})
+}

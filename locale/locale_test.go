@@ -10,7 +10,6 @@ import (
 	"unicode"
 
 	"github.com/BurntSushi/toml"
-	"github.com/heraldhq/herald/incident"
 )
 
 func mustDefault(t *testing.T) *Catalogue {
@@ -48,15 +47,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func TestLanguagesAreIncidents(t *testing.T) {
-	if !slices.Equal(Languages, incident.Languages) {
-		t.Errorf("locale.Languages %v, incident.Languages %v", Languages, incident.Languages)
-	}
-	if Languages[0] != Fallback {
-		t.Errorf("Languages[0] = %q, want the fallback %q first", Languages[0], Fallback)
-	}
 }
 
 // TestCatalogueComplete: every language has every key of English and no
