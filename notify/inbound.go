@@ -65,7 +65,7 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 		}
 		for _, sub := range subs {
 			if _, err := s.checkCode(ctx, sub, m.Code); err == nil {
-				return keywords.Reply(sub.Language, keywords.Yes), nil
+				return keywords.ReplyFrom(sub.Language, keywords.Yes, s.pageName(ctx, sub.PageID, num)), nil
 			}
 		}
 		return "", ErrNotAKeyword
@@ -84,7 +84,7 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 		}
 		s.log.Info("sms opt-in", "channel", channel.SMS, "following", following)
 		if following == 0 {
-			return keywords.Reply(lang(), keywords.StartNoSubscription), nil
+			return keywords.ReplyFrom(lang(), keywords.StartNoSubscription, s.pageName(ctx, "", num)), nil
 		}
 	case m.Keyword == keywords.Yes:
 		subs, err := s.pendingSMS(ctx, num)
@@ -100,18 +100,27 @@ func (s *Service) HandleInboundSMS(ctx context.Context, from, to, body string) (
 			}
 		}
 		if m.Lang == "en" && subs[0].Language != "" {
-			return keywords.Reply(subs[0].Language, m.Keyword), nil
+			return keywords.ReplyFrom(subs[0].Language, m.Keyword, s.pageName(ctx, subs[0].PageID, num)), nil
+		}
+		return keywords.ReplyFrom(lang(), m.Keyword, s.pageName(ctx, subs[0].PageID, num)), nil
+	}
+	return keywords.ReplyFrom(lang(), m.Keyword, s.pageName(ctx, "", num)), nil
+}
+
+// pageName is the sender a keyword reply names, as every other SMS starts
+// with it (carriers expect the brand in opt-out and help answers): page
+// pageID's name, or without one the page the number is known on
+// (numberPage). "" when there is no page.
+func (s *Service) pageName(ctx context.Context, pageID, num string) string {
+	if pageID != "" {
+		if p, err := s.inc.Page(ctx, pageID); err == nil {
+			return p.Name
 		}
 	}
-	if m.Keyword == keywords.Help {
-		page, _ := s.numberPage(ctx, num)
-		name := ""
-		if page != nil {
-			name = page.Name
-		}
-		return keywords.ReplyFrom(lang(), m.Keyword, name), nil
+	if p, _ := s.numberPage(ctx, num); p != nil {
+		return p.Name
 	}
-	return keywords.Reply(lang(), m.Keyword), nil
+	return ""
 }
 
 // yesNothingPending answers a YES (IGEN, TAK, DA) from a number with no
@@ -134,13 +143,13 @@ func (s *Service) yesNothingPending(ctx context.Context, num, lang string) (stri
 	for _, p := range pages {
 		sub, err := s.store.FindSubscriberByAddress(ctx, p.ID, channel.SMS, num, "")
 		if err == nil && sub.State == audience.SubscriberActive {
-			return keywords.Reply(lang, keywords.YesSubscribed), nil
+			return keywords.ReplyFrom(lang, keywords.YesSubscribed, p.Name), nil
 		}
 		if err != nil && !errors.Is(err, incident.ErrNotFound) && incident.ErrorCode(err) != incident.ENOTFOUND {
 			return "", err
 		}
 	}
-	return keywords.Reply(lang, keywords.YesNothingPending), nil
+	return keywords.ReplyFrom(lang, keywords.YesNothingPending, s.pageName(ctx, "", num)), nil
 }
 
 // openComplaintFrom reports whether the number has an open complaint on

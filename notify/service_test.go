@@ -344,15 +344,15 @@ func TestInboundKeywords(t *testing.T) {
 			body, reply string
 			err         error
 		}{
-			{"Leiratkozás", "Leiratkozott", nil},
-			{"START", "get our messages again", nil},
-			{"odjava!", "Odjavljeni", nil},
+			{"Leiratkozás", "Acme: Leiratkozott", nil}, // named as every SMS herald sends
+			{"START", "Acme: You can get our messages again", nil},
+			{"odjava!", "Acme: Odjavljeni", nil},
 			{"Start", "get our messages again", nil},
-			{"WYPISZ", "Wypisaliśmy", nil},
+			{"WYPISZ", "Acme: Wypisaliśmy", nil},
 			{"start", "get our messages again", nil},
 			{"Segítség", "Acme: állapotértesítések", nil}, // names whose alerts they are
-			{"ＳＴＯＰ", "unsubscribed", nil},                 // full-width, as some phone keyboards type it
-			{"Feliratkozás", "Újra kaphat", nil},
+			{"ＳＴＯＰ", "Acme: You are unsubscribed", nil},   // full-width, as some phone keyboards type it
+			{"Feliratkozás", "Acme: Újra kaphat", nil},
 			{"Leiratkozom", "Leiratkozott", nil},
 			{"Indítás", "Újra kaphat", nil},
 			{"the app does not work", "", notify.ErrNotAKeyword},
@@ -371,11 +371,11 @@ func TestInboundKeywords(t *testing.T) {
 		// "no") is no opt-out word.
 		h.importCSV("id,name,phone,language\nc2,Piotr,+48601111222,pl\n")
 		for _, tt := range []struct{ from, body, reply string }{
-			{"+48601111222", "STOP", "Wypisaliśmy"},
+			{"+48601111222", "STOP", "Acme: Wypisaliśmy"},
 			{"+48601111222", "START", "znów otrzymywać"},
 			{"+48609999888", "Stop.", "Wypisaliśmy"},
 			{"+36709999888", "HELP", "Acme: állapotértesítések"},
-			{"+447911123456", "STOP", "unsubscribed"},
+			{"+447911123456", "STOP", "Acme: You are unsubscribed"}, // a stranger: the page herald has
 		} {
 			if reply, err := h.svc.HandleInboundSMS(h.ctx, tt.from, "+15005550006", tt.body); err != nil || !strings.Contains(reply, tt.reply) {
 				t.Errorf("%s from %s: reply %q, %v; want one with %q", tt.body, tt.from, reply, err, tt.reply)
@@ -423,7 +423,7 @@ func TestYesWithNothingPending(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if reply, err := svc.HandleInboundSMS(h.ctx, igen, "+15005550006", "IGEN"); err != nil || !strings.Contains(reply, "megerősítettük") {
+		if reply, err := svc.HandleInboundSMS(h.ctx, igen, "+15005550006", "IGEN"); err != nil || !strings.Contains(reply, "Acme: Köszönjük, a feliratkozását megerősítettük") {
 			t.Fatalf("the first IGEN: %q, %v", reply, err)
 		}
 		// The second number confirms on the page, with the texted code.
@@ -439,11 +439,11 @@ func TestYesWithNothingPending(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tt := range []struct{ from, body, reply string }{
-			{igen, "igen", "már meg van erősítve"},
+			{igen, "igen", "Acme: A feliratkozása már meg van erősítve"},
 			{igen, "Igen!", "már meg van erősítve"},
 			{web, "TAK", "już potwierdzona"},
 			{web, "yes", "már meg van erősítve"}, // English YES: in the number's language, the subscriber's
-			{"+385915550003", "Da", "nema prijave koja čeka potvrdu"},
+			{"+385915550003", "Da", "Acme: Za ovaj broj nema prijave koja čeka potvrdu"},
 			{"+447911123457", "YES", "no sign-up from this number"},
 		} {
 			reply, err := svc.HandleInboundSMS(h.ctx, tt.from, "+15005550006", tt.body)

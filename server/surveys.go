@@ -184,7 +184,12 @@ func (s *Server) surveySMS(c *fiber.Ctx, in twilio.InboundSMS) (string, bool, er
 		} else {
 			s.log.Info("inbound sms: survey reply without a score, asked again", "message_sid", in.MessageSid, "survey_id", r.Survey.ID, "replied", r.Text != "")
 		}
-		return r.Text, true, nil
+		text := r.Text
+		if text != "" {
+			// Named as every other SMS (and the keyword answers) are.
+			text = p.Name + ": " + text
+		}
+		return text, true, nil
 	}
 	return "", false, nil
 }

@@ -142,9 +142,9 @@ func TestSurveySMSReplies(t *testing.T) {
 		return r.String()
 	}
 	for i, tc := range []struct{ body, reply string }{
-		{"10/10", "<Message>Köszönjük a válaszát.</Message>"},
-		{"nem", "<Message>Kérjük, egy számmal válaszoljon 1-től (rossz) 5-ig (kiváló).</Message>"},
-		{"👍", "<Message>Köszönjük a válaszát.</Message>"},
+		{"10/10", "<Message>Status: Köszönjük a válaszát.</Message>"},
+		{"nem", "<Message>Status: Kérjük, egy számmal válaszoljon 1-től (rossz) 5-ig (kiváló).</Message>"},
+		{"👍", "<Message>Status: Köszönjük a válaszát.</Message>"},
 	} {
 		if got := post(i, tc.body); !strings.Contains(got, tc.reply) {
 			t.Errorf("%q answered %s, want %s", tc.body, got, tc.reply)

@@ -52,22 +52,28 @@ func Reply(lang string, k Keyword) string {
 	return ReplyFrom(lang, k, "")
 }
 
-// ReplyFrom is Reply naming the sender, page: HELP's answer says whose
-// alerts these are (carriers require the brand in it). Without a page
-// name the answer starts with its words.
+// ReplyFrom is Reply naming the sender, page, as every SMS herald sends
+// does (carriers expect the brand in opt-out and help answers): HELP's
+// answer says whose alerts these are, every other answer starts with
+// "page: ". Without a page name HELP's answer names "Status" and the others
+// start with their words.
 func ReplyFrom(lang string, k Keyword, page string) string {
 	cat, err := locale.Default()
 	if err != nil {
 		return ""
 	}
 	l := cat.Lang(lang)
-	if p := l.Pattern(replyIDs[k]); p != nil {
+	if p := l.Pattern(replyIDs[k]); p != nil && p.Uses("Page") {
 		if page == "" {
 			page = "Status"
 		}
 		return p.Fill("Page", page)
 	}
-	return l.Text(replyIDs[k])
+	text := l.Text(replyIDs[k])
+	if page = strings.TrimSpace(page); page != "" && text != "" {
+		return page + ": " + text
+	}
+	return text
 }
 
 // Keyword is what an inbound SMS asks for.
