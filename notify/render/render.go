@@ -1223,7 +1223,7 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 	}
 	m.Text = body + "\n\n" + strings.Join(footer, "\n") + "\n"
 
-	links := []string{v.Link, v.ShortLink, v.SurveyURL}
+	links := []string{v.Link, v.ShortLink, v.SurveyURL, v.ReportURL}
 	data := htmlLayout{
 		// The heading is the subject without its "[Page] " tag: the page's
 		// name heads the mail already, and a reader sees it once.

@@ -998,6 +998,10 @@ func TestResolvedEmailOffersTheForm(t *testing.T) {
 			if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, strings.ReplaceAll(want, "&", "&amp;")) {
 				t.Errorf("%s %s email: no link to the report form %s:\n%s", kind, lang, want, m.Text)
 			}
+			// In the HTML part it is a link, as the status page's is.
+			if href := `href="` + strings.ReplaceAll(want, "&", "&amp;") + `"`; !strings.Contains(m.HTML, href) {
+				t.Errorf("%s %s email: the report form's address is no link (%s) in the HTML:\n%s", kind, lang, href, m.HTML)
+			}
 		}
 	}
 }
