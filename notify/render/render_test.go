@@ -1067,3 +1067,39 @@ func TestCallAcknowledgement(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentNameQuoted: a sentence that names the incident quotes the
+// name, so "fixed" and "is behind us" do not read as if they were said of
+// the name's own words ("The problem is fixed: Card payments are failing").
+func TestIncidentNameQuoted(t *testing.T) {
+	r := newTestRenderer(t)
+	names := map[string]string{"en": "Card payments are failing", "hu": "Nem működik a kártyás fizetés",
+		"pl": "Płatności kartą nie działają", "hr": "Plaćanje karticom ne radi"}
+	for _, tt := range []struct {
+		kind queue.MessageKind
+		ch   channel.Kind
+		lang string
+		want string // in the subject or the text
+	}{
+		{queue.KindResolved, channel.Email, "en", `The problem "Card payments are failing" is fixed.`},
+		{queue.KindResolved, channel.Email, "hu", "A „Nem működik a kártyás fizetés” hibát elhárítottuk."},
+		{queue.KindResolved, channel.Email, "pl", "Problem „Płatności kartą nie działają” został rozwiązany."},
+		{queue.KindResolved, channel.Email, "hr", "Problem „Plaćanje karticom ne radi“ je riješen."},
+		{queue.KindSurvey, channel.Email, "en", `The problem "Card payments are failing" is behind us, and we would like to learn from it.`},
+		{queue.KindSurvey, channel.Email, "hu", "A „Nem működik a kártyás fizetés” hiba már elhárult."},
+		{queue.KindSurvey, channel.SMS, "en", `how we handled "Card payments are failing"?`},
+		{queue.KindSurvey, channel.Slack, "en", `The problem "Card payments are failing" is resolved.`},
+		{queue.KindCompensation, channel.Email, "en", `Compensation for the disruption "Card payments are failing"`},
+	} {
+		in := sampleInput(tt.kind, tt.lang)
+		in.Incident.Name, in.Incident.Names = names["en"], names
+		in.Incident.Updates[0].Body = "Payments work again."
+		m, err := r.Render(tt.ch, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Subject + "\n" + m.Text + string(m.Blocks); !strings.Contains(got, tt.want) {
+			t.Errorf("%s %s %s: no %q in\n%s", tt.kind, tt.ch, tt.lang, tt.want, got)
+		}
+	}
+}
