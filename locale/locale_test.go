@@ -2,6 +2,7 @@ package locale
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -454,6 +455,30 @@ func TestPublicPagesFormal(t *testing.T) {
 				if strings.Contains(lower, " "+w+" ") {
 					t.Errorf("%s %s = %q: the familiar %q among formal words", lang, key, v, w)
 				}
+			}
+		}
+	}
+}
+
+// TestPoliteForms: the words herald puts into its messages (the
+// compensation lines of emails and SMS) address the customer as the
+// message templates do: Croatian with a capitalised Vi, Vas, Vam, Vaš
+// (the public pages and SMS answers keep the lower case,
+// TestPublicPagesFormal), Polish with Państwo, never ty or twój.
+func TestPoliteForms(t *testing.T) {
+	c := mustDefault(t)
+	plain := map[string]*regexp.Regexp{
+		"hr": regexp.MustCompile(`(^|[^\p{L}])(vi|vas|vam|vaš\p{L}*)([^\p{L}]|$)`),
+		"pl": regexp.MustCompile(`(?i)(^|[^\p{L}])(ty|tw(ój|oja|oje|oich|oim|ojej|ojego|ojemu)|ciebie|cię|tobie|tobą)([^\p{L}]|$)`),
+	}
+	for lang, re := range plain {
+		l := c.Lang(lang)
+		for _, id := range c.IDs() {
+			if !strings.HasPrefix(id, "Comp") {
+				continue
+			}
+			if s, ok := l.Lookup(id); ok && re.MatchString(s) {
+				t.Errorf("%s %s addresses the customer plainly in a message: %q", lang, id, s)
 			}
 		}
 	}

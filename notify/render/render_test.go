@@ -1103,3 +1103,22 @@ func TestIncidentNameQuoted(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmSMSFormal: the sign-up code's SMS addresses the customer as
+// every other message does (pl Państwo, not ty; hr Vaš capitalised).
+func TestConfirmSMSFormal(t *testing.T) {
+	r := newTestRendererCached(t)
+	page := &incident.Page{ID: "p", Name: "Acme Pénz", URL: "https://status.example.com"}
+	for lang, want := range map[string]string{
+		"pl": "Acme Pénz: Kod potwierdzający: 123456. Prosimy odpowiedzieć TAK lub wpisać kod, aby potwierdzić powiadomienia. Rezygnacja: STOP",
+		"hr": "Acme Pénz: Vaš kod je 123456. Odgovorite DA ili unesite kod za potvrdu obavijesti. Odjava: STOP",
+	} {
+		m, err := r.RenderConfirm(channel.SMS, page, Recipient{Language: lang}, "https://status.example.com/c/tok", "123456")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Text != want {
+			t.Errorf("%s confirmation SMS %q, want %q", lang, m.Text, want)
+		}
+	}
+}
