@@ -18,8 +18,12 @@
 //     resolve names, since its answer would say nothing about the next one.
 //
 // Both refuse with errors wrapping ErrInvalidURL or ErrForbiddenAddress.
-// AllowPrivate turns the address rules off, for the sandbox, tests and
-// closed networks (the webhooks_allow_private setting).
+// AllowPrivate turns the address rules off, for tests and closed networks
+// (the webhooks_allow_private setting). Options.Exempt instead lets
+// through a few exact IP:port pairs and nothing else: herald's sandbox
+// posts webhooks to its own listener on loopback, and exempting that one
+// address keeps every other internal address out of reach of anonymous
+// sign-ups.
 package netguard
 
 import (
@@ -58,6 +62,16 @@ var (
 // "localhost", and names under .localhost and .internal. It does not
 // resolve names; the dial-time Control does that check.
 func CheckURL(raw string, allowPrivate bool) error {
+	return Options{AllowPrivate: allowPrivate}.CheckURL(raw)
+}
+
+// CheckURL is the package's CheckURL under o: with o.AllowPrivate the
+// address rules are off; otherwise a URL whose host is an IP literal
+// that, with its port (written, or the scheme's default), is one of
+// o.Exempt passes them. A name never matches an exemption, even one that
+// resolves to it: CheckURL does not resolve names, and the dial-time
+// Control judges the address it resolves to.
+func (o Options) CheckURL(raw string) error {
 	if len(raw) > MaxURLLength {
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidURL, MaxURLLength)
 	}
@@ -80,10 +94,59 @@ func CheckURL(raw string, allowPrivate bool) error {
 			return fmt.Errorf("%w: bad port %q", ErrInvalidURL, p)
 		}
 	}
-	if allowPrivate {
+	if o.AllowPrivate || o.exempt(urlAddrPort(u)) {
 		return nil
 	}
 	return checkHost(host)
+}
+
+// Exempts reports whether raw is an http(s) URL whose host and port are
+// one of o.Exempt (see Options.CheckURL), for a caller with rules of its
+// own that the exempt address could not meet (Slack's webhook hosts). It
+// says nothing of the rest of the URL: CheckURL still has to pass it.
+func (o Options) Exempts(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && o.exempt(urlAddrPort(u))
+}
+
+// urlAddrPort is the IP:port an http(s) URL names when its host is an IP
+// literal, with the scheme's default port when none is written; the zero
+// AddrPort for a name or another scheme.
+func urlAddrPort(u *url.URL) netip.AddrPort {
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	p := u.Port()
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return netip.AddrPort{}
+	case p == "" && u.Scheme == "http":
+		p = "80"
+	case p == "":
+		p = "443"
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ip, uint16(n))
+}
+
+// exempt reports whether ap is one of o.Exempt. IPv4-mapped IPv6
+// addresses count as their IPv4 address, as in CheckAddr; a zone must
+// match exactly.
+func (o Options) exempt(ap netip.AddrPort) bool {
+	if !ap.IsValid() {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, e := range o.Exempt {
+		if e.Port() == ap.Port() && e.Addr().Unmap() == ip {
+			return true
+		}
+	}
+	return false
 }
 
 // checkHost applies the address rules to a URL's host: an IP literal or a name.
@@ -243,36 +306,52 @@ func CheckAddr(ip netip.Addr) error {
 // the exact address about to be connected, so a name that resolves (or
 // re-resolves) to an internal address is refused with an error wrapping
 // ErrForbiddenAddress.
-func Control(_ context.Context, _, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-	}
-	return CheckAddr(ip)
+func Control(ctx context.Context, network, address string, c syscall.RawConn) error {
+	return Options{}.Control(ctx, network, address, c)
 }
 
-// NewDialer returns a dialer with the given connect timeout whose
-// connections are checked by Control, unless allowPrivate.
-func NewDialer(timeout time.Duration, allowPrivate bool) *net.Dialer {
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		d.ControlContext = Control
+// Control is the package's Control under o's rules: an address that is
+// one of o.Exempt is let through. (A dialer with o.AllowPrivate has no
+// Control at all: see NewDialer.)
+func (o Options) Control(_ context.Context, _, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+	}
+	if o.exempt(ap) {
+		return nil
+	}
+	return CheckAddr(ap.Addr())
+}
+
+// NewDialer returns a dialer with o's connect timeout whose connections
+// are checked by o.Control, unless o.AllowPrivate.
+func NewDialer(o Options) *net.Dialer {
+	d := &net.Dialer{Timeout: o.timeout(), KeepAlive: 30 * time.Second}
+	if !o.AllowPrivate {
+		d.ControlContext = o.Control
 	}
 	return d
 }
 
-// Options configure NewTransport and NewClient.
+// Options are the rules for one kind of outbound request (which addresses
+// it may reach), and the timeouts of NewDialer, NewTransport and
+// NewClient.
 type Options struct {
 	// Timeout bounds a whole request (NewClient), and the connect and the
 	// wait for response headers (NewTransport); 0 means DefaultTimeout.
 	Timeout time.Duration
-	// AllowPrivate turns the address rules off: only for the sandbox, tests
-	// and closed networks.
+	// AllowPrivate turns the address rules off: only for tests and closed
+	// networks.
 	AllowPrivate bool
+	// Exempt are IP:port pairs the address rules let through although
+	// their addresses are forbidden: the sandbox's own listener on
+	// loopback, so that webhooks can be shown in its inbox while every
+	// other port of that host, and every other internal address, stays
+	// refused. Only an exact match counts (an IPv4-mapped IPv6 address as
+	// its IPv4 address); each pair is a door into the network, so name
+	// only listeners that expect posts from whoever signs up.
+	Exempt []netip.AddrPort
 }
 
 func (o Options) timeout() time.Duration {
@@ -288,7 +367,7 @@ func (o Options) timeout() time.Duration {
 func NewTransport(o Options) *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           NewDialer(o.timeout(), o.AllowPrivate).DialContext,
+		DialContext:           NewDialer(o).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   4,

@@ -264,6 +264,105 @@ func TestControl(t *testing.T) {
 	}
 }
 
+// TestExemptURL: Options.Exempt lets exactly its IP:port pairs past the
+// address rules at sign-up; the same host on another port, other internal
+// addresses, names, and the rules that are not about addresses still hold.
+func TestExemptURL(t *testing.T) {
+	o := Options{Exempt: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:4567"), netip.MustParseAddrPort("[fd00::1]:80")}}
+	tests := []struct {
+		name string
+		url  string
+		want error
+	}{
+		{"the exempt address", "http://127.0.0.1:4567/webhooks/ops", nil},
+		{"the exempt address, https", "https://127.0.0.1:4567/x", nil},
+		{"the exempt address, IPv4-mapped", "http://[::ffff:127.0.0.1]:4567/x", nil},
+		{"an exempt IPv6 address on the default port", "http://[fd00::1]/x", nil},
+		{"an exempt IPv6 address, its port written", "http://[fd00::1]:80/x", nil},
+		{"the exempt IPv6 address, https's default port", "https://[fd00::1]/x", ErrForbiddenAddress},
+		{"the same IP, another port", "http://127.0.0.1:4568/x", ErrForbiddenAddress},
+		{"the same IP, no port", "http://127.0.0.1/x", ErrForbiddenAddress},
+		{"another loopback IP, the same port", "http://127.0.0.2:4567/x", ErrForbiddenAddress},
+		{"IPv6 loopback, the same port", "http://[::1]:4567/x", ErrForbiddenAddress},
+		{"a private address, the same port", "http://10.0.0.1:4567/x", ErrForbiddenAddress},
+		{"metadata", "http://169.254.169.254/latest", ErrForbiddenAddress},
+		{"a name for the exempt address", "http://localhost:4567/x", ErrForbiddenAddress},
+		{"a short form of the exempt address", "http://127.1:4567/x", ErrForbiddenAddress},
+		{"a wildcard-DNS name for the exempt address", "http://127.0.0.1.nip.io:4567/x", ErrForbiddenAddress},
+		{"userinfo still refused", "http://u@127.0.0.1:4567/x", ErrInvalidURL},
+		{"scheme still checked", "ftp://127.0.0.1:4567/x", ErrInvalidURL},
+		{"a public host still fine", "https://hooks.example.com/x", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := o.CheckURL(tt.url)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("CheckURL(%q) = %v", tt.url, err)
+				}
+			} else if !errors.Is(err, tt.want) {
+				t.Fatalf("CheckURL(%q) = %v, want %v", tt.url, err, tt.want)
+			}
+			// Exempts is about the address only: the userinfo case is exempt.
+			exempt := tt.want == nil && !strings.Contains(tt.url, "example.com") || strings.Contains(tt.url, "u@")
+			if got := o.Exempts(tt.url); got != exempt {
+				t.Errorf("Exempts(%q) = %v, want %v", tt.url, got, exempt)
+			}
+		})
+	}
+	if err := (Options{}).CheckURL("http://127.0.0.1:4567/x"); !errors.Is(err, ErrForbiddenAddress) {
+		t.Errorf("no exemption: %v", err)
+	}
+	if err := (Options{AllowPrivate: true}).CheckURL("http://10.0.0.1:1/x"); err != nil {
+		t.Errorf("AllowPrivate: %v", err)
+	}
+}
+
+// TestExemptControl: at dial time too only the exact pair passes.
+func TestExemptControl(t *testing.T) {
+	o := Options{Exempt: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:4567")}}
+	for address, allowed := range map[string]bool{
+		"127.0.0.1:4567": true, "[::ffff:127.0.0.1]:4567": true, "8.8.8.8:443": true,
+		"127.0.0.1:4568": false, "127.0.0.2:4567": false, "[::1]:4567": false, "10.0.0.1:4567": false,
+		"169.254.169.254:80": false, "127.0.0.1": false, "localhost:4567": false,
+	} {
+		err := o.Control(context.Background(), "tcp", address, nil)
+		if (err == nil) != allowed {
+			t.Errorf("Control(%s) = %v, want allowed=%v", address, err, allowed)
+		}
+		if err != nil && !errors.Is(err, ErrForbiddenAddress) {
+			t.Errorf("Control(%s): %v does not wrap ErrForbiddenAddress", address, err)
+		}
+	}
+}
+
+// TestExemptClient: a NewClient with one listener exempt reaches it, and
+// not another listener on the same host. All traffic stays on 127.0.0.1.
+func TestExemptClient(t *testing.T) {
+	var hits, otherHits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { otherHits.Add(1) }))
+	defer other.Close()
+	c := NewClient(Options{Timeout: 2 * time.Second, Exempt: []netip.AddrPort{netip.MustParseAddrPort(srv.Listener.Addr().String())}})
+
+	resp, err := c.Post(srv.URL+"/x", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("the exempt listener: %v", err)
+	}
+	resp.Body.Close()
+	if hits.Load() != 1 {
+		t.Fatalf("hits %d, want 1", hits.Load())
+	}
+	resp, err = c.Post(other.URL+"/x", "application/json", strings.NewReader("{}"))
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, ErrForbiddenAddress) || otherHits.Load() != 0 {
+		t.Fatalf("another listener on the same host: %v, %d hits; want ErrForbiddenAddress and none", err, otherHits.Load())
+	}
+}
+
 func TestNewClientDoesNotFollowRedirects(t *testing.T) {
 	var targetHits atomic.Int32
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { targetHits.Add(1) }))

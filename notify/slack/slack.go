@@ -121,7 +121,7 @@ func webhookClient(hc *http.Client, allowPrivate bool) *http.Client {
 		base = http.DefaultTransport.(*http.Transport)
 	}
 	t := base.Clone()
-	t.Proxy, t.DialContext, t.DialTLSContext = nil, netguard.NewDialer(hc.Timeout, false).DialContext, nil
+	t.Proxy, t.DialContext, t.DialTLSContext = nil, netguard.NewDialer(netguard.Options{Timeout: hc.Timeout}).DialContext, nil
 	wc.Transport = t
 	return &wc
 }
