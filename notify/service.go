@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -93,8 +94,16 @@ type Config struct {
 	// in place as the decision changes; a webhook URL can only post anew.
 	AgentSlackChannel string
 	// AllowPrivateWebhooks lets webhook and Slack subscribers point at
-	// loopback or private addresses (the sandbox, tests); off in production.
+	// loopback or private addresses (tests, closed networks); off in
+	// production.
 	AllowPrivateWebhooks bool
+	// WebhookExempt are IP:port pairs webhook and Slack subscribers may
+	// point at although AllowPrivateWebhooks is off
+	// (netguard.Options.Exempt): the sandbox's own listener, so that its
+	// inbox shows webhook and Slack messages without opening every other
+	// internal address to whoever signs up. A Slack URL on one may be
+	// plain http and off SlackWebhookHosts, as the sandbox's are.
+	WebhookExempt []netip.AddrPort
 	// ReconcileAfter is how long an SMS may wait for its receipt before
 	// herald looks it up at the provider (reconcile.go); 0 is
 	// DefaultReconcileAfter, negative turns it off.
@@ -144,8 +153,9 @@ type Deps struct {
 	// tells them, with their reference, so they hear it once.
 	Complaints ComplaintFinder
 	// ValidateURL checks a webhook or Slack subscriber's URL against SSRF;
-	// nil uses netguard.CheckURL with Config.AllowPrivateWebhooks. Either
-	// way the channels check the address again when they connect.
+	// nil uses netguard's CheckURL with Config.AllowPrivateWebhooks and
+	// Config.WebhookExempt. Either way the channels check the address
+	// again when they connect.
 	ValidateURL func(raw string) error
 }
 
@@ -169,7 +179,8 @@ type Service struct {
 	log          *slog.Logger
 	clock        func() time.Time
 	quiet        quietHours
-	check        func(string) error
+	guard        netguard.Options   // the address rules for subscribers' URLs (AllowPrivateWebhooks, WebhookExempt)
+	check        func(string) error // Deps.ValidateURL, or guard.CheckURL
 
 	keyMu sync.Mutex
 	key   []byte
@@ -284,9 +295,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	s.guard = netguard.Options{AllowPrivate: cfg.AllowPrivateWebhooks, Exempt: cfg.WebhookExempt}
 	if s.check == nil {
-		allow := cfg.AllowPrivateWebhooks
-		s.check = func(raw string) error { return netguard.CheckURL(raw, allow) }
+		s.check = s.guard.CheckURL
 	}
 	if s.chans == nil {
 		s.chans = map[channel.Kind]Channel{}

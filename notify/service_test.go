@@ -3,8 +3,10 @@ package notify_test
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -299,6 +301,41 @@ func TestSubscriptions(t *testing.T) {
 			var ie *incident.Error
 			if !errors.As(err, &ie) || ie.Message != "webhook URL not allowed: destination address not allowed: 10.0.0.1" {
 				t.Errorf("refusal %v", err)
+			}
+		})
+
+		t.Run("an exempt address: the sandbox's listener and nothing else", func(t *testing.T) {
+			u, _ := url.Parse(h.sb.TwilioURL())
+			exempt := netip.MustParseAddrPort(u.Host)
+			other := netip.AddrPortFrom(exempt.Addr(), exempt.Port()^1)
+			sbx := h.service(notify.Config{PublicURL: "https://status.acme.test", WebhookExempt: []netip.AddrPort{exempt}}, nil, nil)
+			for _, tc := range []struct {
+				kind channel.Kind
+				url  string
+				ok   bool
+			}{
+				{channel.Webhook, h.sb.WebhookURL("ops"), true},
+				{channel.Slack, h.sb.SlackWebhookURL("T0/B0/secret"), true},
+				{channel.Webhook, "http://" + other.String() + "/webhooks/ops", false},
+				{channel.Webhook, "http://localhost:" + strconv.Itoa(int(exempt.Port())) + "/webhooks/ops", false},
+				{channel.Webhook, "http://10.0.0.1:" + strconv.Itoa(int(exempt.Port())) + "/", false},
+				{channel.Webhook, "http://169.254.169.254/latest", false},
+				{channel.Slack, "http://" + other.String() + "/services/T0/B0/secret", false},
+				{channel.Slack, "http://hooks.slack.com/services/T0/B0/secret", false},
+				{channel.Slack, "http://chat.example.com/services/T0/B0/secret", false},
+			} {
+				sub, err := sbx.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: tc.kind, Address: tc.url, Confirmed: true})
+				if !tc.ok {
+					if incident.ErrorCode(err) != incident.EINVALID {
+						t.Errorf("%s %s: %v, want EINVALID", tc.kind, tc.url, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("%s %s: %v", tc.kind, tc.url, err)
+				} else if err := sbx.DeleteSubscriber(h.ctx, h.page.ID, sub.ID); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 

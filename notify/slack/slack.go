@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,9 +48,14 @@ type Config struct {
 	// Timeout bounds each call; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// AllowPrivate lets incoming-webhook posts reach loopback, private,
-	// link-local and other internal addresses. Only for the sandbox, tests
-	// and closed networks: webhook URLs come from subscribers.
+	// link-local and other internal addresses. Only for tests and closed
+	// networks: webhook URLs come from subscribers.
 	AllowPrivate bool
+	// Exempt are the IP:port pairs incoming-webhook posts may reach
+	// although the rules forbid their addresses
+	// (netguard.Options.Exempt): the sandbox's own listener, with its
+	// fake incoming webhooks.
+	Exempt []netip.AddrPort
 }
 
 // Validate reports the first problem with c, wrapping ErrInvalidConfig.
@@ -100,28 +106,29 @@ func New(cfg Config, httpClient *http.Client) (*Channel, error) {
 	if cfg.APIURL != "" {
 		opts = append(opts, slackgo.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
 	}
-	return &Channel{cfg: cfg, http: hc, hook: webhookClient(hc, cfg.AllowPrivate), api: slackgo.New(cfg.Token, opts...)}, nil
+	return &Channel{cfg: cfg, http: hc, hook: webhookClient(hc, netguard.Options{AllowPrivate: cfg.AllowPrivate, Exempt: cfg.Exempt}), api: slackgo.New(cfg.Token, opts...)}, nil
 }
 
 // webhookClient is hc for incoming-webhook posts. Their URLs come from
 // subscribers, so, as for webhook subscribers, no redirect is followed and,
-// unless allowPrivate, the dialer refuses internal addresses
-// (netguard.NewDialer) and no proxy from the environment is used (the
-// check would see only the proxy). hc's transport settings (a test
-// server's TLS config) are kept, which is why this is not
-// netguard.NewClient.
-func webhookClient(hc *http.Client, allowPrivate bool) *http.Client {
+// unless guard.AllowPrivate, the dialer refuses internal addresses but
+// guard's exempt ones (netguard.NewDialer) and no proxy from the
+// environment is used (the check would see only the proxy). hc's
+// transport settings (a test server's TLS config) are kept, which is why
+// this is not netguard.NewClient. The connect timeout is hc's.
+func webhookClient(hc *http.Client, guard netguard.Options) *http.Client {
 	wc := *hc
 	wc.CheckRedirect = netguard.NoRedirect
-	if allowPrivate {
+	if guard.AllowPrivate {
 		return &wc
 	}
 	base, ok := hc.Transport.(*http.Transport)
 	if !ok {
 		base = http.DefaultTransport.(*http.Transport)
 	}
+	guard.Timeout = hc.Timeout
 	t := base.Clone()
-	t.Proxy, t.DialContext, t.DialTLSContext = nil, netguard.NewDialer(netguard.Options{Timeout: hc.Timeout}).DialContext, nil
+	t.Proxy, t.DialContext, t.DialTLSContext = nil, netguard.NewDialer(guard).DialContext, nil
 	wc.Transport = t
 	return &wc
 }

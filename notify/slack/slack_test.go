@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -353,6 +354,30 @@ func TestIncomingWebhookSSRF(t *testing.T) {
 		select {
 		case p := <-hits:
 			t.Fatalf("the loopback server got %s", p)
+		default:
+		}
+	})
+	t.Run("an exempt address only", func(t *testing.T) {
+		other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits <- "other " + r.URL.Path }))
+		defer other.Close()
+		ch, err := New(Config{Exempt: []netip.AddrPort{netip.MustParseAddrPort(srv.Listener.Addr().String())}}, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ch.Send(context.Background(), msg("/services/ok")); err != nil {
+			t.Fatalf("Send to the exempt listener: %v", err)
+		}
+		if p := <-hits; p != "/services/ok" {
+			t.Fatalf("hit %s", p)
+		}
+		_, err = ch.Send(context.Background(), &channel.Message{To: other.URL + "/services/ok", Text: "fallback"})
+		var se *channel.SendError
+		if !errors.As(err, &se) || !se.Permanent || se.Code != "forbidden_address" {
+			t.Fatalf("Send to another port = %v, want permanent forbidden_address", err)
+		}
+		select {
+		case p := <-hits:
+			t.Fatalf("a server got %s", p)
 		default:
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,10 @@ type Config struct {
 	// AllowPrivate lets deliveries reach loopback, private, link-local and
 	// other internal addresses. Only for tests and closed networks.
 	AllowPrivate bool
+	// Exempt are the IP:port pairs deliveries may reach although the
+	// rules forbid their addresses (netguard.Options.Exempt): the
+	// sandbox's own listener, whose inbox shows what herald posts.
+	Exempt []netip.AddrPort
 	// UserAgent is sent as User-Agent; empty means DefaultUserAgent.
 	UserAgent string
 }
@@ -89,16 +94,17 @@ func (c Config) Validate() error {
 // Channel posts JSON payloads to subscriber URLs. It is safe for concurrent use.
 type Channel struct {
 	cfg    Config
+	guard  netguard.Options // the address rules, for the client and Send's check
 	client *http.Client
 	now    func() time.Time
 }
 
 // New returns a Channel whose HTTP client is netguard.NewClient's: it
-// refuses forbidden addresses at dial time (unless cfg.AllowPrivate), never
-// uses a proxy from the environment (the check would then see only the
-// proxy's address), and never follows redirects (a 3xx is a failed
-// delivery, as on Statuspage, and following one could lead to an internal
-// address).
+// refuses forbidden addresses at dial time (unless cfg.AllowPrivate, or
+// one of cfg.Exempt), never uses a proxy from the environment (the check
+// would then see only the proxy's address), and never follows redirects
+// (a 3xx is a failed delivery, as on Statuspage, and following one could
+// lead to an internal address).
 func New(cfg Config) (*Channel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -109,9 +115,11 @@ func New(cfg Config) (*Channel, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
+	guard := netguard.Options{Timeout: cfg.Timeout, AllowPrivate: cfg.AllowPrivate, Exempt: cfg.Exempt}
 	return &Channel{
 		cfg:    cfg,
-		client: netguard.NewClient(netguard.Options{Timeout: cfg.Timeout, AllowPrivate: cfg.AllowPrivate}),
+		guard:  guard,
+		client: netguard.NewClient(guard),
 		now:    time.Now,
 	}, nil
 }
@@ -126,7 +134,7 @@ func (c *Channel) Kind() channel.Kind { return channel.Webhook }
 // destination refused by the SSRF rules is a permanent *channel.SendError with
 // code "forbidden_address".
 func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
-	if err := netguard.CheckURL(m.To, c.cfg.AllowPrivate); err != nil {
+	if err := c.guard.CheckURL(m.To); err != nil {
 		return channel.Receipt{}, &channel.SendError{Permanent: true, Code: "invalid_url", Reason: err.Error()}
 	}
 	if len(m.Payload) == 0 || !json.Valid(m.Payload) {

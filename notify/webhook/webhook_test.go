@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -246,6 +247,36 @@ func TestDialTimeCheck(t *testing.T) {
 				t.Fatal("request reached the server")
 			}
 		})
+	}
+}
+
+// TestExempt: Config.Exempt lets deliveries reach exactly that listener
+// (the sandbox's), in Send's check and at dial time; another port on the
+// same host stays refused.
+func TestExempt(t *testing.T) {
+	var hits, otherHits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { otherHits.Add(1) }))
+	defer other.Close()
+	ch, err := New(Config{Timeout: 2 * time.Second, Exempt: []netip.AddrPort{netip.MustParseAddrPort(srv.Listener.Addr().String())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.Send(context.Background(), &channel.Message{To: srv.URL + "/webhooks/ops", Payload: []byte(`{}`)}); err != nil || hits.Load() != 1 {
+		t.Fatalf("Send to the exempt listener: %v, %d hits", err, hits.Load())
+	}
+	_, err = ch.Send(context.Background(), &channel.Message{To: other.URL + "/", Payload: []byte(`{}`)})
+	var se *channel.SendError
+	if !errors.As(err, &se) || !se.Permanent {
+		t.Fatalf("Send to another port: %v, want a permanent refusal", err)
+	}
+	resp, err := ch.client.Get(other.URL + "/") // past Send's check: the dialer refuses too
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, ErrForbiddenAddress) || otherHits.Load() != 0 {
+		t.Fatalf("dial to another port: %v, %d hits; want ErrForbiddenAddress and none", err, otherHits.Load())
 	}
 }
 
