@@ -326,8 +326,9 @@ func TestSubscriptions(t *testing.T) {
 			} {
 				sub, err := sbx.Subscribe(h.ctx, notify.SubscribeRequest{PageID: h.page.ID, Kind: tc.kind, Address: tc.url, Confirmed: true})
 				if !tc.ok {
-					if incident.ErrorCode(err) != incident.EINVALID {
-						t.Errorf("%s %s: %v, want EINVALID", tc.kind, tc.url, err)
+					var ie *incident.Error
+					if !errors.As(err, &ie) || ie.Code != incident.EINVALID || ie.Field != "address" {
+						t.Errorf("%s %s: %v, want EINVALID on address", tc.kind, tc.url, err)
 					}
 					continue
 				}

@@ -82,6 +82,14 @@ func (s *Service) normalizeAddress(kind channel.Kind, raw string) (string, error
 			return raw, nil
 		}
 		k, err := contact.ValidSlackTarget(raw)
+		var de *incident.Error
+		if errors.As(err, &de) && de.Field == "slack" {
+			// contact names the customer file's column; here the
+			// sign-up's address is meant, as in every other refusal.
+			cp := *de
+			cp.Field = "address"
+			return "", &cp
+		}
 		if err != nil {
 			return "", err
 		}
