@@ -141,8 +141,12 @@ type channels struct {
 	twilioToken string
 	slackSecret string
 	// slack is the Slack client, for the Slack front door as for messages.
-	slack        *slack.Channel
-	allowPrivate bool   // webhook and Slack subscribers may be on loopback
+	slack *slack.Channel
+	// exempt is the sandbox's own listener, the one internal address
+	// webhook and Slack subscribers may point at without
+	// webhooks_allow_private (netguard.Options.Exempt); nil without a
+	// sandbox.
+	exempt       []netip.AddrPort
 	from         string // the email sender's bare address: inbound mail from it is herald's own, come back
 	descriptions []string
 	closeSandbox func() error
@@ -176,7 +180,7 @@ func randomHex(n int) string {
 // hc is the client for the provider APIs.
 func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.Client, log *slog.Logger) (*channels, error) {
 	p := cfg.Providers
-	out := &channels{byKind: map[channel.Kind]notify.Channel{}, allowPrivate: cfg.Broadcast.AllowPrivate, closeSandbox: func() error { return nil }}
+	out := &channels{byKind: map[channel.Kind]notify.Channel{}, closeSandbox: func() error { return nil }}
 	if !p.any() {
 		if !cfg.Sandbox && !loopbackAddr(cfg.Addr) {
 			return nil, fmt.Errorf("no messaging provider is configured, so herald would run its sandbox, whose inbox shows every message "+
@@ -201,7 +205,18 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 			WebhookSecret: cfg.Providers.WebhookSecret,
 		}
 		p.SlackSigningSecret = sc.SlackSigningSecret // the sandbox workspace signs its commands with it
-		out.sandbox, out.closeSandbox, out.allowPrivate = sb, sb.Close, true
+		out.sandbox, out.closeSandbox = sb, sb.Close
+		// Webhook and Slack subscribers may point at the sandbox's sinks,
+		// so that its inbox shows their messages; at that one address
+		// only. Turning the SSRF rules off instead would let anyone who
+		// signs up on the status page have herald post to any internal
+		// address (the sandbox also runs on public addresses, --sandbox).
+		ap, err := netip.ParseAddrPort(sb.HTTPAddr())
+		if err != nil {
+			_ = sb.Close()
+			return nil, fmt.Errorf("the sandbox's address: %w", err)
+		}
+		out.exempt = []netip.AddrPort{ap}
 		log.Info("sandbox mode: messages go to the inbox at " + publicURL + "/sandbox")
 	}
 	out.twilioToken, out.slackSecret = p.TwilioAuthToken, p.SlackSigningSecret
@@ -247,7 +262,8 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 		out.describe("email", "disabled", "")
 	}
 	scfg := p.slackConfig()
-	scfg.AllowPrivate = out.allowPrivate // incoming-webhook URLs come from subscribers, as webhook URLs do
+	// Incoming-webhook URLs come from subscribers, as webhook URLs do.
+	scfg.AllowPrivate, scfg.Exempt = cfg.Broadcast.AllowPrivate, out.exempt
 	sl, err := slack.New(scfg, hc)
 	if err != nil {
 		return fail(fmt.Errorf("slack: %w", err))
@@ -258,7 +274,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 	} else {
 		out.describe("slack", "incoming webhooks only", "")
 	}
-	wh, err := webhook.New(webhook.Config{Secret: p.WebhookSecret, AllowPrivate: out.allowPrivate})
+	wh, err := webhook.New(webhook.Config{Secret: p.WebhookSecret, AllowPrivate: cfg.Broadcast.AllowPrivate, Exempt: out.exempt})
 	if err != nil {
 		return fail(fmt.Errorf("webhook: %w", err))
 	}

@@ -260,7 +260,7 @@ func (a *Node) buildBroadcast(ctx context.Context, opt Options) error {
 		}
 	}
 	ncfg := cfg.Broadcast.NotifyConfig(a.URL)
-	ncfg.AllowPrivateWebhooks = chans.allowPrivate
+	ncfg.WebhookExempt = chans.exempt // the sandbox's listener: its sinks may be subscribed
 	if chans.sandbox != nil && ncfg.AgentSlackChannel == "" {
 		// In the sandbox the agents' channel is there to be seen: each
 		// compensation decision shows in the inbox, edited in place.

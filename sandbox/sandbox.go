@@ -285,6 +285,11 @@ func (s *Sandbox) WebhookURL(name string) string { return s.baseURL + "/webhooks
 // InboxURL is the inbox page, also served on the API address.
 func (s *Sandbox) InboxURL() string { return s.baseURL + "/sandbox" }
 
+// HTTPAddr is the host:port of the HTTP server: the fake provider APIs,
+// webhook sinks and inbox that TwilioURL, SlackURL, WebhookURL and the
+// others point at.
+func (s *Sandbox) HTTPAddr() string { return s.httpLn.Addr().String() }
+
 // SMTPAddr is the host:port of the SMTP server.
 func (s *Sandbox) SMTPAddr() string { return s.smtpLn.Addr().String() }
 
