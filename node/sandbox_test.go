@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
 
@@ -148,7 +149,12 @@ func TestSandboxSSRF(t *testing.T) {
 		}
 	}
 	hook, slackHook := sb.WebhookURL("ops"), sb.SlackWebhookURL("T0/B0/ops")
-	for _, tc := range []struct{ kind, address string }{{"webhook", hook}, {"slack", slackHook}} {
+	// The sandbox's listener also serves its inbox's "reply as the
+	// customer": a post there must not text herald a STOP from a number
+	// the subscriber chose.
+	const victimPhone = "+36201111111"
+	replyHook := "http://" + sb.HTTPAddr() + "/sandbox/reply?" + url.Values{"from": {victimPhone}, "body": {"STOP"}}.Encode()
+	for _, tc := range []struct{ kind, address string }{{"webhook", hook}, {"slack", slackHook}, {"webhook", replyHook}} {
 		if status, field := post(tc.kind, tc.address); status != http.StatusOK {
 			t.Fatalf("%s %s: %d, field %q; want 200", tc.kind, tc.address, status, field)
 		}
@@ -166,6 +172,26 @@ func TestSandboxSSRF(t *testing.T) {
 				t.Fatalf("no %s message to %s in the inbox", f.Kind, f.To)
 			}
 		}
+	}
+	final := queue.DeliveryFilter{PageID: n.Page.ID, Kind: channel.Webhook, Address: replyHook,
+		States: []queue.DeliveryState{queue.StateSent, queue.StateDelivered, queue.StateUndelivered, queue.StateFailed}}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ds, err := n.Notify.Deliveries(actx, final)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) > 0 {
+			if ds[0].State != queue.StateFailed {
+				t.Errorf("the post to /sandbox/reply: %s, want failed", ds[0].State)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the post to /sandbox/reply never ended")
+		}
+	}
+	if ms := sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: victimPhone}); len(ms) != 0 {
+		t.Errorf("herald answered a forged text from %s: %q", victimPhone, ms[0].Body)
 	}
 
 	// The channels refuse at delivery too: a subscriber stored before

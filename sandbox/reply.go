@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -158,10 +159,23 @@ func (s *Sandbox) SendEmailReply(ctx context.Context, e EmailReply) error {
 // channel=email, from, subject, body and in_reply_to, an email): the
 // inbox's "reply as the customer". A browser's form post goes back to
 // the inbox; anything else gets the Reply as JSON.
+//
+// A body that is not a form is refused (415). herald's webhook and Slack
+// incoming-webhook posts may reach this listener: subscribers may point
+// at its sinks, so its address is exempt from herald's SSRF rules. They
+// are JSON, and without this a subscriber's URL of
+// /sandbox/reply?from=+36…&body=STOP would have herald text itself a
+// signed STOP from any number on every broadcast.
 func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" && o != "null" {
 		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
 			http.Error(w, "cross-origin reply refused", http.StatusForbidden)
+			return
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
+			replyProblem(w, http.StatusUnsupportedMediaType, "invalid", "", "the body must be a form (application/x-www-form-urlencoded), or absent with the fields in the query")
 			return
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/heraldhq/herald/notify/twilio"
@@ -116,5 +117,55 @@ func TestReply(t *testing.T) {
 	f := got[0]
 	if f.Get("From") != "+36201234567" || f.Get("To") != sandbox.DefaultFrom || f.Get("Body") != "A kártyás fizetés nem megy" || f.Get("MessageSid") != rep.MessageSid {
 		t.Errorf("form %v", f)
+	}
+}
+
+// TestReplyRefusesNonForm: herald's own webhook and Slack posts (JSON)
+// may reach the sandbox's listener, to a URL a subscriber chose (its
+// address is exempt from herald's SSRF rules so that its sinks work), so
+// a reply written in the query of a post that is not a form must not
+// speak to herald as a customer.
+func TestReplyRefusesNonForm(t *testing.T) {
+	var posts atomic.Int32
+	herald := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		io.WriteString(w, "<Response></Response>")
+	}))
+	defer herald.Close()
+	sb, err := sandbox.Start(t.Context(), sandbox.Config{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", InboundSMSURL: herald.URL + "/webhooks/twilio/sms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	q := url.Values{"from": {"+36209999999"}, "body": {"STOP"}}
+	post := func(ct, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, sb.TwilioURL()+"/sandbox/reply?"+q.Encode(), strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "multipart/form-data; boundary=x", "text/plain", "nonsense;;"} {
+		if status := post(ct, `{"incident":{"name":"x"}}`); status != http.StatusUnsupportedMediaType {
+			t.Errorf("a %s body with the reply in the query: %d, want 415", ct, status)
+		}
+	}
+	if n := posts.Load(); n != 0 {
+		t.Fatalf("%d posts reached herald", n)
+	}
+	// A form, or no body with the fields in the query, still works.
+	if status := post("application/x-www-form-urlencoded", ""); status != http.StatusOK {
+		t.Errorf("an empty form with the reply in the query: %d", status)
+	}
+	if status := post("", ""); status != http.StatusOK {
+		t.Errorf("no body, the reply in the query: %d", status)
+	}
+	if n := posts.Load(); n != 2 {
+		t.Errorf("%d posts reached herald, want 2", n)
 	}
 }
