@@ -63,9 +63,16 @@ func TestInboxJSONAndDelete(t *testing.T) {
 		})
 	}
 
-	t.Run("delete empties", func(t *testing.T) {
+	t.Run("the reading handler cannot delete", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/sandbox/messages", nil))
+		if rec.Code == http.StatusNoContent || sb.Count("") != 6 {
+			t.Fatalf("DELETE through Handler: status %d, %d messages left; want it refused, the inbox whole", rec.Code, sb.Count(""))
+		}
+	})
+	t.Run("delete empties", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		sb.GuardedHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/sandbox/messages", nil))
 		if rec.Code != http.StatusNoContent {
 			t.Fatalf("status %d", rec.Code)
 		}

@@ -48,7 +48,7 @@ func TestReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	inbox := httptest.NewServer(sb.Handler())
+	inbox := httptest.NewServer(sb.GuardedHandler())
 	defer inbox.Close()
 
 	post := func(form url.Values, header ...string) *http.Response {
