@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/slack"
 	"github.com/heraldhq/herald/notify/twilio"
+	"github.com/heraldhq/herald/notify/webhook"
 	"github.com/heraldhq/herald/ratelimit"
 )
 
@@ -22,6 +23,12 @@ const (
 	DefaultFrequencyCap    = notify.DefaultFrequencyCap
 	DefaultFrequencyWindow = notify.DefaultFrequencyWindow
 	DefaultWorkers         = 8
+	// DefaultWebhookWorkers is higher: a webhook waits on whoever runs
+	// the receiver, up to webhook_timeout, and a few slow receivers must
+	// not hold back the rest (with 8, ten receivers that hang kept every
+	// other subscriber's message 10 to 20 s behind).
+	DefaultWebhookWorkers  = 32
+	DefaultWebhookTimeout  = webhook.DefaultTimeout
 	DefaultLease           = notify.DefaultLease
 	DefaultMaxSMSSegments  = render.DefaultMaxSMSSegments
 	DefaultSMSSegmentPrice = notify.DefaultSMSSegmentPrice
@@ -57,6 +64,8 @@ type Broadcast struct {
 	SlackRate       float64
 	WebhookRate     float64
 	Workers         int           // concurrent sends per channel
+	WebhookWorkers  int           // concurrent webhook posts
+	WebhookTimeout  time.Duration // one webhook post, connection included
 	Lease           time.Duration // how long a claimed delivery or plan batch is held before another node may take it
 	ReconcileAfter  time.Duration // how long an SMS waits for its receipt before herald asks the provider; 0 never
 	MaxSMSSegments  int
@@ -112,6 +121,8 @@ func DefaultBroadcast() Broadcast {
 		SMSReplyRate:    DefaultSMSReplyRate,
 		EmailRate:       DefaultEmailRate,
 		Workers:         DefaultWorkers,
+		WebhookWorkers:  DefaultWebhookWorkers,
+		WebhookTimeout:  DefaultWebhookTimeout,
 		Lease:           DefaultLease,
 		ReconcileAfter:  notify.DefaultReconcileAfter,
 		MaxSMSSegments:  DefaultMaxSMSSegments,
@@ -170,6 +181,15 @@ func (b *Broadcast) settings() []Setting {
 		{"slack_rate", "HERALD_SLACK_RATE", "", "", num(&b.SlackRate), func() string { return fnum(b.SlackRate)() }},
 		{"webhook_rate", "HERALD_WEBHOOK_RATE", "", "", num(&b.WebhookRate), func() string { return fnum(b.WebhookRate)() }},
 		{"workers", "HERALD_WORKERS", "", "", integer(&b.Workers, 1), func() string { return strconv.Itoa(b.Workers) }},
+		{"webhook_workers", "HERALD_WEBHOOK_WORKERS", "", "", integer(&b.WebhookWorkers, 1), func() string { return strconv.Itoa(b.WebhookWorkers) }},
+		{"webhook_timeout", "HERALD_WEBHOOK_TIMEOUT", "", "", func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d <= 0 || d > webhook.MaxTimeout {
+				return fmt.Errorf("want a duration up to %s (like 10s), got %q", webhook.MaxTimeout, v)
+			}
+			b.WebhookTimeout = d
+			return nil
+		}, func() string { return b.WebhookTimeout.String() }},
 		{"lease", "HERALD_LEASE", "", "", dur(&b.Lease), func() string { return b.Lease.String() }},
 		{"reconcile_after", "HERALD_RECONCILE_AFTER", "", "", func(v string) error {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
@@ -342,9 +362,10 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 		replyRates = map[channel.Kind]ratelimit.Limit{channel.SMS: {Rate: b.SMSReplyRate}}
 	}
 	workers := map[channel.Kind]int{}
-	for _, k := range []channel.Kind{channel.SMS, channel.Email, channel.Slack, channel.Webhook} {
+	for _, k := range []channel.Kind{channel.SMS, channel.Email, channel.Slack} {
 		workers[k] = b.Workers
 	}
+	workers[channel.Webhook] = b.WebhookWorkers
 	return notify.Config{
 		PublicURL:            publicURL,
 		Policy:               policy,

@@ -274,7 +274,7 @@ func buildChannels(ctx context.Context, cfg Config, publicURL string, hc *http.C
 	} else {
 		out.describe("slack", "incoming webhooks only", "")
 	}
-	wh, err := webhook.New(webhook.Config{Secret: p.WebhookSecret, AllowPrivate: cfg.Broadcast.AllowPrivate, Exempt: out.exempt})
+	wh, err := webhook.New(webhook.Config{Secret: p.WebhookSecret, AllowPrivate: cfg.Broadcast.AllowPrivate, Exempt: out.exempt, Timeout: cfg.Broadcast.WebhookTimeout})
 	if err != nil {
 		return fail(fmt.Errorf("webhook: %w", err))
 	}

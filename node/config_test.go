@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/incident"
 )
 
@@ -229,6 +230,31 @@ func TestPageURLFollowsPublicURL(t *testing.T) {
 		"https://127.0.0.1:8443": false, "http://10.0.0.5:8080": false, "http://status.acme.test:8080": false} {
 		if derivedURL(u) != want {
 			t.Errorf("derivedURL(%q) = %v, want %v", u, !want, want)
+		}
+	}
+}
+
+// TestWebhookSettings: webhooks have workers and a timeout of their own,
+// 32 and 10 s by default, so that a few receivers that hang do not hold
+// back every other subscriber's message; the timeout keeps within
+// Statuspage's 30 s.
+func TestWebhookSettings(t *testing.T) {
+	c := DefaultConfig()
+	n := c.Broadcast.NotifyConfig("http://127.0.0.1:8080")
+	if n.Workers[channel.Webhook] != 32 || n.Workers[channel.SMS] != 8 || c.Broadcast.WebhookTimeout != 10*time.Second {
+		t.Errorf("defaults: workers %v, webhook timeout %s; want 32 for webhooks, 8 for the rest, 10s", n.Workers, c.Broadcast.WebhookTimeout)
+	}
+	env := map[string]string{"HERALD_WEBHOOK_WORKERS": "64", "HERALD_WEBHOOK_TIMEOUT": "5s", "HERALD_WORKERS": "4"}
+	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Broadcast.NotifyConfig("http://127.0.0.1:8080"); n.Workers[channel.Webhook] != 64 || n.Workers[channel.Email] != 4 || c.Broadcast.WebhookTimeout != 5*time.Second {
+		t.Errorf("set: workers %v, webhook timeout %s", n.Workers, c.Broadcast.WebhookTimeout)
+	}
+	for _, v := range []string{"31s", "0s", "soon"} {
+		c := DefaultConfig()
+		if err := c.LoadEnv(func(k string) string { return map[string]string{"HERALD_WEBHOOK_TIMEOUT": v}[k] }); err == nil {
+			t.Errorf("HERALD_WEBHOOK_TIMEOUT=%s accepted", v)
 		}
 	}
 }
