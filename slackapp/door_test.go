@@ -427,3 +427,36 @@ func TestCommandAnswersEscapeMrkdwn(t *testing.T) {
 		}
 	}
 }
+
+// TestPostmortemReplyLinks: the thread reply for a published postmortem
+// (an update with no text of its own) links to the postmortem on the
+// incident's page; it said only "Postmortem" and a time.
+func TestPostmortemReplyLinks(t *testing.T) {
+	d := startDoor(t)
+	inc := d.declare()
+	d.n.Slack.Refresh(inc.ID)
+	d.incidentMessage("was posted", func(string) bool { return true })
+	res, fixed := incident.Resolved, "Fixed."
+	d.update(inc, incident.IncidentInput{Status: &res, Body: &fixed})
+	pm, md := incident.Postmortem, "## What happened\n\nA faulty deploy."
+	d.update(inc, incident.IncidentInput{Status: &pm, PostmortemBody: &md})
+	want := "/incidents/" + inc.ID + "?lang=en#h-pm|Read the postmortem>"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, m := range d.n.Sandbox.Messages(sandbox.Filter{Kind: "slack", To: node.SandboxIncidentChannel}) {
+			if m.Headers["thread_ts"] != "" && strings.Contains(m.Body, want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			var got []string
+			for _, m := range d.n.Sandbox.Messages(sandbox.Filter{Kind: "slack", To: node.SandboxIncidentChannel}) {
+				if m.Headers["thread_ts"] != "" {
+					got = append(got, m.Body)
+				}
+			}
+			t.Fatalf("no thread reply links to the postmortem (%s); replies: %q", want, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

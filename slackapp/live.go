@@ -228,6 +228,11 @@ func (a *App) replies(ctx context.Context, inc *incident.Incident, rec *livemsg.
 		if u.Body != "" {
 			text += "\n" + escapeMrkdwn(u.Body)
 		}
+		if u.Status == incident.Postmortem {
+			// The postmortem is on the incident's page, not in the update:
+			// without the link the reply said only "Postmortem" and a time.
+			text += "\n<" + page.URL + "/incidents/" + inc.ID + "?lang=" + lang + "#h-pm|" + escapeMrkdwn(a.text(lang, "ReadPostmortem")) + ">"
+		}
 		for _, ac := range u.AffectedComponents {
 			text += "\n• " + escapeMrkdwn(ac.Name) + ": " + a.componentWord(lang, ac.OldStatus) + " → " + a.componentWord(lang, ac.NewStatus)
 		}
