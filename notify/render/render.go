@@ -1001,25 +1001,43 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 	if _, _, n := sms.Segments(assemble(nil)); n > max && n <= maxSMSBodySegments {
 		max = n
 	}
-	if enc, _, n := sms.Segments(assemble(vals)); enc == sms.UCS2 && n > max && max < maxSMSBodySegments && vals[slotBody] != "" && strings.Contains(layout, slotBody) {
-		// Only the operator's text earns the extra segment: a message
-		// without one (selfTest's) must fit the budget.
-		max++
-	}
-	if in.Kind == queue.KindCompensation && !sms.Fits(assemble(vals), max) && max < maxSMSBodySegments {
-		// The compensation announcement is its line, which is never cut:
-		// in UCS-2 that alone can fill the budget, and the incident's name
-		// would be cut to nothing ("sorry for the disruption ()") and the
-		// page's to a stub. The names earn a segment, as a body does.
-		max++
+	if in.Kind == queue.KindCompensation {
+		if !sms.Fits(assemble(vals), max) && max < maxSMSBodySegments {
+			// The compensation announcement is its line, which is never cut:
+			// in UCS-2 that alone can fill the budget, and the incident's name
+			// would be cut to nothing ("sorry for the disruption ()") and the
+			// page's to a stub. The names earn a segment, as a body does.
+			max++
+		}
+	} else {
+		if in.Compensation != "" {
+			// Beside a compensation line, which is never cut, the incident's
+			// name is kept whole within a segment more (fitSMS gave the line
+			// one already): the operator's text then earns its own segment
+			// past what the line and the names take, not past the line
+			// alone (a resolution's second sentence was lost to it).
+			named := map[string]string{slotName: vals[slotName], slotPage: vals[slotPage]}
+			if _, _, n := sms.Segments(assemble(named)); n > max {
+				max = min(n, max+1, maxSMSBodySegments)
+			}
+		}
+		if enc, _, _ := sms.Segments(assemble(vals)); enc == sms.UCS2 && !sms.Fits(assemble(vals), max) {
+			max = ucs2Budget(layout, vals, max)
+		}
 	}
 	whole := map[string]string{slotBody: vals[slotBody], slotName: vals[slotName], slotPage: vals[slotPage]}
 	fit := func(slot, text string) string {
-		return sms.FitWith(text, max, func(shorter string) string {
+		wrap := func(shorter string) string {
 			with := map[string]string{slotBody: vals[slotBody], slotName: vals[slotName], slotPage: vals[slotPage]}
 			with[slot] = shorter
 			return assemble(with)
-		})
+		}
+		if slot == slotBody {
+			// The operator's text is cut where a sentence or a clause
+			// ends, and says it was cut (cutBody).
+			return cutBody(text, max, wrap)
+		}
+		return sms.FitWith(text, max, wrap)
 	}
 	order := []string{slotBody, slotName, slotPage}
 	for i, slot := range order {
@@ -1043,9 +1061,6 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 			}
 		}
 	}
-	if vals[slotBody] != whole[slotBody] {
-		vals[slotBody] = toSentenceEnd(vals[slotBody])
-	}
 	if vals[slotBody] != whole[slotBody] && bodyStub(vals[slotBody]) {
 		// What room is left holds a word or two of the operator's text
 		// ("Some…"): that tells the customer nothing and reads like a
@@ -1068,39 +1083,20 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 	return msg, cut, nil
 }
 
-// toSentenceEnd shortens a cut text that ends in a few words of a next
-// sentence ("…at checkout. We…") to its last whole sentence: a
-// fragment says nothing, and the link has the rest.
-func toSentenceEnd(kept string) string {
-	text := withoutEllipsis(kept)
-	if strings.HasSuffix(text, ".") || strings.HasSuffix(text, "!") || strings.HasSuffix(text, "?") {
-		return text // cut right after a sentence: "działają.…" is "działają."
-	}
-	end := -1
-	for _, stop := range []string{". ", "! ", "? "} {
-		if i := strings.LastIndex(text, stop); i > end {
-			end = i
+// ucs2Budget is the most segments a UCS-2 message (67 characters a
+// segment, where GSM-7 has 153) may take when it does not fit budget:
+// one segment more, rather than cut what the operator wrote, the update's
+// text or the incident's name (a long maintenance name was cut to "A
+// pénztár…" with that segment unused). budget is already what the
+// template's own text needs (a compensation line, which is never cut,
+// included). A message with neither (selfTest's) must fit the budget.
+func ucs2Budget(layout string, vals map[string]string, budget int) int {
+	for _, slot := range []string{slotBody, slotName} {
+		if vals[slot] != "" && strings.Contains(layout, slot) {
+			return min(budget+1, maxSMSBodySegments)
 		}
 	}
-	if end < 0 || len(strings.Fields(text[end+2:])) >= 4 {
-		return kept
-	}
-	return text[:end+1]
-}
-
-// withoutEllipsis is a cut text without the ellipsis the cut added
-// ("…", or "..." once folded to GSM-7).
-func withoutEllipsis(kept string) string {
-	kept = strings.TrimSpace(kept)
-	kept = strings.TrimSuffix(strings.TrimSuffix(kept, "…"), "...")
-	return strings.TrimSpace(kept)
-}
-
-// bodyStub reports whether what a cut kept of the operator's text is too
-// little to say anything: fewer than four words or 30 characters.
-func bodyStub(kept string) bool {
-	kept = withoutEllipsis(kept)
-	return len(strings.Fields(kept)) < 4 || utf8.RuneCountInString(kept) < 30
+	return budget
 }
 
 // optionalText returns an SMS layout with its optional text, written
@@ -1448,14 +1444,25 @@ func (r *Renderer) selfTest() error {
 				SurveyURL:      "https://status.example.com/s/abcdefghijkl",
 				Ref:            "C-ABCDEFGH", Due: later}
 			for _, ch := range TemplateChannels {
-				m, err := r.Render(ch, in)
-				if err != nil {
+				if _, err := r.Render(ch, in); err != nil {
 					errs = append(errs, fmt.Errorf("notify: template %s/%s.%s: %w", lang, kind, ch, err))
 					continue
 				}
-				if _, _, n := sms.Segments(m.Text); ch == channel.SMS && n > DefaultMaxSMSSegments {
+				if ch != channel.SMS {
+					continue
+				}
+				// The budget holds the template's own text: an incident's
+				// name may take a UCS-2 SMS a segment past it (ucs2Budget),
+				// so the check goes without one.
+				nameless := *inc
+				nameless.Name = ""
+				in.Incident = &nameless
+				if m, err := r.Render(ch, in); err != nil {
+					errs = append(errs, fmt.Errorf("notify: template %s/%s.%s: %w", lang, kind, ch, err))
+				} else if _, _, n := sms.Segments(m.Text); n > DefaultMaxSMSSegments {
 					errs = append(errs, fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lang, kind, DefaultMaxSMSSegments))
 				}
+				in.Incident = inc
 			}
 		}
 	}

@@ -231,7 +231,8 @@ func TestSMSNeverCutsTextToAStub(t *testing.T) {
 				if strings.Contains(m.Text, "Some") && !strings.Contains(m.Text, "Some card payments are declined at checkout.") {
 					t.Errorf("%s/%s: the operator's text cut short of its first sentence: %q", kind, lang, m.Text)
 				}
-				if f := fragment.FindString(m.Text); f != "" {
+				// A cut at a sentence end is marked "(…)": no fragment.
+				if f := fragment.FindString(strings.NewReplacer(" (…)", "", " (...)", "").Replace(m.Text)); f != "" {
 					t.Errorf("%s/%s: a sentence's first words left after a cut (%q): %q", kind, lang, f, m.Text)
 				}
 				if lang != "en" && !strings.Contains(m.Text, "Some") && !strings.Contains(m.Text, name) {

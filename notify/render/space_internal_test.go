@@ -34,18 +34,3 @@ func TestFillSlots(t *testing.T) {
 		}
 	}
 }
-
-func TestToSentenceEnd(t *testing.T) {
-	for in, want := range map[string]string{
-		"Payments work. We…":                       "Payments work.",
-		"Payments work. We are rolling back the…":  "Payments work. We are rolling back the…",
-		"Płatności kartą działają.…":               "Płatności kartą działają.",
-		"Płatności kartą działają....":             "Płatności kartą działają.",
-		"No sentence end in this cut text at all…": "No sentence end in this cut text at all…",
-		"Is it fixed? Not…":                        "Is it fixed?",
-	} {
-		if got := toSentenceEnd(in); got != want {
-			t.Errorf("toSentenceEnd(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
