@@ -986,21 +986,22 @@ func (f *fitMemo) put(key string, v fitted) {
 // fitLayout fits an executed SMS layout to max segments by cutting the
 // slots' text (fitSMS).
 func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]string, max int) (msg string, cut int, err error) {
-	full, lean := optionalText(layout)
-	layout = full
-	assemble := func(vals map[string]string) string {
+	// The template's optional text ([[…]]) is laid in last: the slots
+	// are fitted without it, and it goes in when it costs no segment.
+	variants := optionalText(layout)
+	layout = variants[len(variants)-1]
+	assembleIn := func(layout string, vals map[string]string) string {
 		s := fillSlots(layout, vals)
 		// An empty slot leaves "  ", " ." or "()" behind; a cut slot's
 		// ellipsis before the template's full stop would read "….".
 		s = strings.ReplaceAll(s, "()", "")
 		return strings.TrimSpace(dropStopAfterEllipsis(dropSpaceBeforePunct(squeezeSpace(s))))
 	}
-	if !sms.Fits(assemble(vals), max) {
-		layout = lean
-	}
+	assemble := func(vals map[string]string) string { return assembleIn(layout, vals) }
 	if _, _, n := sms.Segments(assemble(nil)); n > max && n <= maxSMSBodySegments {
 		max = n
 	}
+	paid := max // what the message may take for its optional text
 	if in.Kind == queue.KindCompensation {
 		if !sms.Fits(assemble(vals), max) && max < maxSMSBodySegments {
 			// The compensation announcement is its line, which is never cut:
@@ -1080,6 +1081,22 @@ func fitLayout(lt *langTemplates, in Input, layout string, vals map[string]strin
 	if !sms.Fits(msg, max) {
 		return "", 0, fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lt.lang, in.Kind, max)
 	}
+	if cut == 0 && len(variants) > 1 {
+		// The optional text (the courtesy sentence) goes in, as much of it
+		// as fits the budget or the segments the message takes anyway:
+		// it is dropped only when it would add a segment, and never for
+		// the operator's words.
+		_, _, n := sms.Segments(msg)
+		if n < paid {
+			n = paid
+		}
+		for _, v := range variants[:len(variants)-1] {
+			if with := assembleIn(v, vals); sms.Fits(with, n) {
+				msg = with
+				break
+			}
+		}
+	}
 	return msg, cut, nil
 }
 
@@ -1099,26 +1116,34 @@ func ucs2Budget(layout string, vals map[string]string, budget int) int {
 	return budget
 }
 
-// optionalText returns an SMS layout with its optional text, written
-// [[like this]], kept (full) and dropped (lean).
-func optionalText(layout string) (full, lean string) {
-	if !strings.Contains(layout, "[[") {
-		return layout, layout
-	}
-	var f, l strings.Builder
+// optionalText returns an SMS layout's versions with its optional text,
+// written [[like this]]: all of it first, then without the last part, …,
+// and last none of it (a layout without any gives one version).
+func optionalText(layout string) []string {
+	var fixed, optional []string // fixed[i] precedes optional[i]; fixed has one more
 	for {
 		i := strings.Index(layout, "[[")
 		j := strings.Index(layout, "]]")
 		if i < 0 || j < i {
-			f.WriteString(layout)
-			l.WriteString(layout)
-			return f.String(), l.String()
+			fixed = append(fixed, layout)
+			break
 		}
-		f.WriteString(layout[:i])
-		l.WriteString(layout[:i])
-		f.WriteString(layout[i+2 : j])
+		fixed = append(fixed, layout[:i])
+		optional = append(optional, layout[i+2:j])
 		layout = layout[j+2:]
 	}
+	variants := make([]string, 0, len(optional)+1)
+	for keep := len(optional); keep >= 0; keep-- {
+		var b strings.Builder
+		for k, f := range fixed {
+			b.WriteString(f)
+			if k < keep {
+				b.WriteString(optional[k])
+			}
+		}
+		variants = append(variants, b.String())
+	}
+	return variants
 }
 
 func slotOrEmpty(val, slot string) string {

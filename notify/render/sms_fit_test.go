@@ -251,3 +251,52 @@ func TestSMSNamesTakeTheSegmentMore(t *testing.T) {
 		}
 	}
 }
+
+// TestSMSCourtesyWhenItCostsNoSegment: the apology or thanks ([[…]] in
+// the templates) was dropped from every Hungarian, Polish and Croatian
+// declaration that took the UCS-2 segment more, although it fitted the
+// segments the message took anyway (159 characters, 3 segments; with
+// " Dolgozunk rajta, elnézést kérünk!" 194, still 3). It is dropped only
+// when it would add a segment.
+func TestSMSCourtesyWhenItCostsNoSegment(t *testing.T) {
+	r := newTestRenderer(t)
+	courtesy := map[string]map[queue.MessageKind]string{
+		"en": {queue.KindAck: "We're working on it, sorry for the trouble.", queue.KindMaintenanceCompleted: "Thank you for your patience.", queue.KindResolved: "We apologise for the disruption."},
+		"hu": {queue.KindAck: "Dolgozunk rajta, elnézést kérünk!", queue.KindMaintenanceCompleted: "Köszönjük türelmét!", queue.KindResolved: "Elnézést kérünk a kellemetlenségért!"},
+		"pl": {queue.KindAck: "Naprawiamy, przepraszamy za utrudnienia.", queue.KindMaintenanceCompleted: "Dziękujemy za cierpliwość.", queue.KindResolved: "Przepraszamy za utrudnienia."},
+		"hr": {queue.KindAck: "Radimo na rješenju, ispričavamo se.", queue.KindMaintenanceCompleted: "Hvala na strpljenju.", queue.KindResolved: "Ispričavamo se zbog neugodnosti."},
+	}
+	bodies := map[string]string{
+		"en": "Some card payments are declined; we are rolling back a faulty release.",
+		"hu": "A kártyás fizetések egy része sikertelen; a hibás kiadást visszavonjuk.",
+		"pl": "Część płatności kartą jest odrzucana; wycofujemy wadliwą wersję.",
+		"hr": "Dio plaćanja karticom je odbijen; vraćamo prethodnu verziju.",
+	}
+	kept := 0
+	for _, lang := range incident.Languages {
+		for kind, polite := range courtesy[lang] {
+			for pad := 0; pad <= 120; pad += 4 {
+				body := bodies[lang] + strings.Repeat(" OK.", pad/4)
+				in := acmeInput(kind, lang, "Kártyás fizetés", body)
+				m, err := r.Render(channel.SMS, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(m.Text, body) && !strings.Contains(m.Text, sms.Transliterate(body)) {
+					continue // the text was cut: it comes first
+				}
+				if strings.Contains(m.Text, polite) || strings.Contains(m.Text, sms.Transliterate(polite)) {
+					kept++
+					continue
+				}
+				_, _, n := sms.Segments(m.Text)
+				if _, _, with := sms.Segments(m.Text + " " + polite); with <= n || with <= DefaultMaxSMSSegments {
+					t.Errorf("%s/%s: %q dropped although the message takes %d segments with it too: %q", lang, kind, polite, n, m.Text)
+				}
+			}
+		}
+	}
+	if kept == 0 {
+		t.Error("no message kept its courtesy sentence")
+	}
+}
