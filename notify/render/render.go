@@ -779,12 +779,29 @@ func smsClean(s string) string {
 		if unicode.IsSpace(r) {
 			return ' '
 		}
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) || r == utf8.RuneError || invisible(r) {
 			return -1
 		}
 		return r
-	}, sms.Transliterate(s))
+	}, s)
 	return strings.TrimSpace(squeezeSpace(s))
+}
+
+// invisible reports whether r shows nothing and joins no emoji (a soft
+// hyphen, a zero-width space, a word joiner, a byte order mark): it would
+// cost a character of the SMS, and make it UCS-2.
+func invisible(r rune) bool {
+	return r == '\u00ad' || r == '\u200b' || r == '\u2060' || r == '\ufeff'
+}
+
+// foldSMS reports whether an SMS laid out as layout (without its optional
+// text) with the slots' vals travels as GSM-7 once its typographic
+// punctuation is folded (sms.Transliterate): only then is it folded. A
+// message with a letter GSM-7 lacks (ő, ł, č) is UCS-2 anyway, and keeps
+// „odrzucono”, “declined” and – as written.
+func foldSMS(layout string, vals map[string]string) bool {
+	variants := optionalText(layout)
+	return sms.IsGSM7(sms.Transliterate(fillSlots(variants[len(variants)-1], vals)))
 }
 
 // maxSMSBodySegments is the most segments an SMS may take when its fixed
@@ -880,21 +897,34 @@ func (r *Renderer) fitSMS(lt *langTemplates, in Input, v *view) (msg string, cut
 	vals := map[string]string{slotBody: smsClean(v.Body), slotName: smsClean(v.Name), slotPage: smsClean(v.Page)}
 	sv := *v
 	sv.Body, sv.Name, sv.Page = slotOrEmpty(vals[slotBody], slotBody), slotOrEmpty(vals[slotName], slotName), slotOrEmpty(vals[slotPage], slotPage)
-	sv.Compensation = sms.Transliterate(sv.Compensation)
 	t := lt.files[string(in.Kind)+".sms"]
 	layout, err := execute(t, t.Name(), &sv)
 	if err != nil {
 		return "", 0, err
 	}
-	layout = sms.Transliterate(strings.Map(func(r rune) rune {
+	layout = strings.Map(func(r rune) rune {
 		if r == 0 {
 			return 0 // keep the sentinels
 		}
 		if unicode.IsSpace(r) {
 			return ' '
 		}
+		if invisible(r) {
+			return -1
+		}
 		return r
-	}, layout))
+	}, layout)
+	// Typographic punctuation is folded to GSM-7 when that makes the
+	// whole message GSM-7 (one curly apostrophe would make an English
+	// message UCS-2, 67 characters a segment instead of 153); a message
+	// that is UCS-2 anyway keeps it as written.
+	fold := foldSMS(layout, vals)
+	if fold {
+		layout = sms.Transliterate(layout)
+		for slot, val := range vals {
+			vals[slot] = sms.Transliterate(val)
+		}
+	}
 	// A complaint's reference is the one thing in its answer that differs
 	// from the next complaint's about the same incident; references are
 	// all the same length in GSM-7's basic characters, so the fitting
@@ -912,6 +942,10 @@ func (r *Renderer) fitSMS(lt *langTemplates, in Input, v *view) (msg string, cut
 		}
 	}
 	msg, cut, err = fitLayout(lt, in, layout, vals, max)
+	if err == nil && !fold && sms.IsGSM7(sms.Transliterate(msg)) {
+		// The cut took the letters that made it UCS-2.
+		msg = sms.Transliterate(msg)
+	}
 	if err == nil && memo {
 		r.fits.put(key, fitted{msg: strings.ReplaceAll(msg, ref, refMark), cut: cut})
 	}

@@ -300,3 +300,38 @@ func TestSMSCourtesyWhenItCostsNoSegment(t *testing.T) {
 		t.Error("no message kept its courtesy sentence")
 	}
 }
+
+// TestSMSKeepsTypographyInUCS2: typographic quotes („odrzucono”,
+// „elutasítva”, „odbijeno”) were sent as ASCII "…" in SMS that were UCS-2
+// anyway, which saved nothing. They are folded to GSM-7 only when the
+// whole message then is GSM-7 (English “declined”), in every language and
+// whether the text is whole or cut.
+func TestSMSKeepsTypographyInUCS2(t *testing.T) {
+	r := newTestRenderer(t)
+	quoted := map[string][2]string{
+		"en": {"“declined”", `"declined"`}, "hu": {"„elutasítva”", `"elutasítva"`},
+		"pl": {"„odrzucono”", `"odrzucono"`}, "hr": {"„odbijeno”", `"odbijeno"`},
+	}
+	for _, lang := range incident.Languages {
+		for _, kind := range []queue.MessageKind{queue.KindAck, queue.KindResolved, queue.KindComplaintAck, queue.KindComplaintResolved} {
+			for _, name := range []string{"Card payments fail", "Card payments fail at checkout for customers in the EU region"} {
+				in := acmeInput(kind, lang, name, declined[lang])
+				m, err := r.Render(channel.SMS, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				enc, _, _ := sms.Segments(m.Text)
+				q := quoted[lang]
+				switch {
+				case enc == sms.UCS2 && strings.Contains(m.Text, q[1]):
+					t.Errorf("%s/%s: a UCS-2 SMS with %s folded to %s: %q", lang, kind, q[0], q[1], m.Text)
+				case enc == sms.GSM7 && strings.Contains(m.Text, q[0]):
+					t.Errorf("%s/%s: %s not folded in a GSM-7 SMS: %q", lang, kind, q[0], m.Text)
+				}
+				if lang != "en" && enc != sms.UCS2 {
+					t.Errorf("%s/%s: %s: %q", lang, kind, enc, m.Text)
+				}
+			}
+		}
+	}
+}

@@ -95,12 +95,13 @@ func TestSMSTypographicPunctuation(t *testing.T) {
 	if n > DefaultMaxSMSSegments {
 		t.Errorf("%d segments", n)
 	}
-	// A letter GSM-7 lacks keeps the message UCS-2, unchanged.
+	// A letter GSM-7 lacks keeps the message UCS-2, its dashes as written
+	// (folding them would save nothing).
 	m, err = r.Render(channel.SMS, operatorInput(queue.KindUpdate, "hu", "A kártyás fizetés – részben – hibás."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if enc, _, _ := sms.Segments(m.Text); enc != sms.UCS2 || !strings.Contains(m.Text, "A kártyás fizetés - részben - hibás.") {
+	if enc, _, _ := sms.Segments(m.Text); enc != sms.UCS2 || !strings.Contains(m.Text, "A kártyás fizetés – részben – hibás.") {
 		t.Errorf("hungarian: %s %q", enc, m.Text)
 	}
 }
