@@ -326,7 +326,7 @@ func TestComplaintResolvedCarriesCompensation(t *testing.T) {
 	for {
 		var got string
 		for _, m := range e.sb.Messages(sandbox.Filter{Kind: sandbox.KindSMS, To: "+36201111111"}) {
-			if strings.Contains(m.Body, "elhárult: API down") {
+			if strings.Contains(m.Body, "megoldva: API down") {
 				got = m.Body
 			}
 		}

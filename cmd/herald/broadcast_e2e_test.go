@@ -98,9 +98,9 @@ type recipient struct {
 
 // Words that only the given language's templates use.
 var (
-	ackSMSWord      = map[string]string{"en": "(new problem)", "hu": "hibát észleltünk", "pl": "(awaria)", "hr": "imamo problem"}
+	ackSMSWord      = map[string]string{"en": "(new problem)", "hu": "(hiba történt)", "pl": "(awaria)", "hr": "imamo problem"}
 	ackSubjectWord  = map[string]string{"en": "We are investigating", "hu": "Hibát vizsgálunk", "pl": "Badamy problem", "hr": "Istražujemo problem"}
-	resolvedSMSWord = map[string]string{"en": "fixed", "hu": "elhárult", "pl": "rozwiązano", "hr": "riješeno"}
+	resolvedSMSWord = map[string]string{"en": "fixed", "hu": "(megoldva)", "pl": "(naprawiono)", "hr": "(otklonjeno)"}
 )
 
 func TestBroadcastEndToEnd(t *testing.T) {

@@ -335,3 +335,44 @@ func TestSMSKeepsTypographyInUCS2(t *testing.T) {
 		}
 	}
 }
+
+// TestSMSTemplateWordsKeepGSM7: herald's own words in an SMS made it
+// UCS-2 (67 characters a segment instead of 153) when the operator wrote
+// GSM-7 only: the Polish all-clear "Acme Payments (rozwiązano): …" took 3
+// segments for 135 characters. Where the language has a native word
+// without such letters, the template uses it; where it has none (Hungarian
+// "karbantartás", Croatian "održavanje", "ispričavamo se") the message
+// stays UCS-2, listed here.
+func TestSMSTemplateWordsKeepGSM7(t *testing.T) {
+	r := newTestRenderer(t)
+	ucs2 := map[string][]queue.MessageKind{
+		"hu": {queue.KindMaintenanceScheduled, queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted},
+		"hr": {queue.KindMaintenanceScheduled, queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintResolved},
+	}
+	for _, lang := range incident.Languages {
+		for _, kind := range []queue.MessageKind{queue.KindAck, queue.KindResolved, queue.KindComplaintResolved,
+			queue.KindMaintenanceScheduled, queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted} {
+			in := acmeInput(kind, lang, "Card payments fail", "Card payments work again; the faulty release was rolled back.")
+			in.Page.Name = "Acme Payments"
+			if kind == queue.KindMaintenanceScheduled {
+				in.Incident.ScheduledFor, in.Incident.ScheduledUntil = &in.Incident.StartedAt, in.Incident.ResolvedAt
+				later := in.Incident.StartedAt.Add(time.Hour)
+				in.Incident.ScheduledUntil, in.Incident.Impact = &later, incident.ImpactMaintenance
+				in.Incident.Status, in.Incident.Updates[0].Status = incident.Scheduled, incident.Scheduled
+			}
+			m, err := r.Render(channel.SMS, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := sms.GSM7
+			for _, k := range ucs2[lang] {
+				if k == kind {
+					want = sms.UCS2
+				}
+			}
+			if enc, _, n := sms.Segments(m.Text); enc != want {
+				t.Errorf("%s/%s: %s, %d segments, want %s: %q", lang, kind, enc, n, want, m.Text)
+			}
+		}
+	}
+}

@@ -36,7 +36,7 @@ func operatorInput(kind queue.MessageKind, lang, body string) Input {
 // TestSMSKeepsOperatorText: in every language, the first message, an
 // update and the resolution carry the operator's two sentences whole (the
 // Hungarian acknowledgement cut them to "Some card…"), and no template
-// puts two colons in a row of words ("Status: hibát észleltünk: Card…").
+// puts two colons in a row of words ("Status: hiba történt: Card…").
 func TestSMSKeepsOperatorText(t *testing.T) {
 	r := newTestRenderer(t)
 	body := "Some card payments are declined. We are working with the card processor."
