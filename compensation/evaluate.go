@@ -205,6 +205,14 @@ type Offered struct {
 	Unavailable Unavailable `json:"unavailable,omitempty"`
 	Granted     bool        `json:"granted"`  // the group was already granted (Amount is what the offer computes; the Grant holds what was given)
 	Declined    bool        `json:"declined"` // the customer declined the group before (they may still change their mind)
+	// Given is what the grants of a granted money offer paid (under
+	// whichever version they were made), and TopUp what the decision in
+	// force still owes on top of it: an amended policy that raised the
+	// offer (10 % → 15 %) owes the difference, within the cap, to a
+	// customer granted the lower amount. Both are zero for an offer not
+	// granted, and for the options of a choice the customer did not take.
+	Given Money `json:"given,omitzero"`
+	TopUp Money `json:"top_up,omitzero"`
 
 	offer *Offer
 }
@@ -294,8 +302,12 @@ func (c *Compiled) EvaluateInto(r *Result, cust *audience.Customer, affected *Af
 		}
 	}
 
-	// What was granted or declined before.
+	// What was granted or declined before, and per granted group what
+	// its grants paid and which offer they gave (-1: grants that cannot
+	// be topped up: another currency, or different offers).
 	var declined uint64
+	var given [64]int64
+	var givenOffer [64]int32 // 1 + the grant's index in grants; -1: none can be topped up
 	for i := range grants {
 		g := &grants[i]
 		if g.CustomerID != cust.ID {
@@ -310,6 +322,15 @@ func (c *Compiled) EvaluateInto(r *Result, cust *audience.Customer, affected *Af
 				r.GrantedOutside++
 			} else {
 				r.granted |= 1 << gi
+				switch prev := givenOffer[gi]; {
+				case prev < 0:
+				case g.Amount.Currency != cur && g.Amount.Amount != 0,
+					prev > 0 && grants[prev-1].OfferID != g.OfferID:
+					givenOffer[gi] = -1
+				default:
+					given[gi] += g.Amount.Amount
+					givenOffer[gi] = int32(i + 1)
+				}
 			}
 		} else if gi >= 0 {
 			declined |= 1 << gi
@@ -343,6 +364,19 @@ func (c *Compiled) EvaluateInto(r *Result, cust *audience.Customer, affected *Af
 					of.Amount.Amount = min(of.Full.Amount, remaining)
 					of.Capped = of.Amount.Amount < of.Full.Amount
 					most = max(most, of.Amount.Amount)
+				}
+				if gr := givenOffer[gi]; granted && gr > 0 && grants[gr-1].OfferID == o.ID && of.Unavailable == "" {
+					// Granted under an earlier, lower version: the
+					// difference is owed, within what the cap leaves.
+					of.Given.Amount = given[gi]
+					if up := of.Full.Amount - given[gi]; up > 0 {
+						if remaining >= 0 {
+							up = min(up, remaining)
+						}
+						of.TopUp = Money{Amount: up, Currency: cur}
+						most = max(most, up)
+					}
+					of.Given.Currency = cur
 				}
 			}
 			r.Offers = append(r.Offers, of)

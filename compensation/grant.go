@@ -130,7 +130,15 @@ func CheckGrant(c *Compiled, r *Result, cl Claim, ov *Override) error {
 		return refusal(RuleEligibility, "no rule gives %q to this customer", g.id)
 	}
 	if offered[0].Granted {
-		return refusal(RuleAlreadyGranted, "%q was already granted to this customer", g.id)
+		// Granted under an earlier version that gave less: the top-up the
+		// decision in force owes may be recorded, on the offer given then.
+		chosen := cl.Chose
+		if chosen == "" {
+			chosen = g.id
+		}
+		if cl.Declined || !slices.ContainsFunc(offered, func(o *Offered) bool { return o.OfferID == chosen && o.TopUp.Amount > 0 }) {
+			return refusal(RuleAlreadyGranted, "%q was already granted to this customer", g.id)
+		}
 	}
 	if cl.Declined {
 		return nil

@@ -698,11 +698,6 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 	if strings.TrimSpace(r.OverrideReason) != "" {
 		ov = &Override{By: by, Reason: strings.TrimSpace(r.OverrideReason)}
 	}
-	key := r.Key
-	if key == "" {
-		key = derivedKey(customerID, r)
-	}
-	key = incidentID + ":" + key
 	for try := 0; ; try++ {
 		p, err := s.Prepare(ctx, pageID, incidentID)
 		if err != nil {
@@ -733,9 +728,16 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 		}
 		now := s.now()
 		cl := Claim{Group: strings.TrimSpace(r.Offer), Chose: strings.TrimSpace(r.Choice), Declined: r.Declined, At: now}
+		key, topUpKey := grantKeys(incidentID, customerID, p.Decision.Version, r)
+		if topUp(a.result, cl) {
+			key = topUpKey
+		}
 		if err := CheckGrant(p.Compiled, a.result, cl, ov); err != nil {
 			// A retry of a grant that landed is refused as "already
 			// granted" by the policy: answer it with the grant instead.
+			if g := grantWithKey(a.Grants, topUpKey); g != nil {
+				return g, false, nil
+			}
 			if g := grantWithKey(a.Grants, key); g != nil {
 				return g, false, nil
 			}
@@ -776,6 +778,38 @@ func grantWithKey(gs []*Grant, key string) *Grant {
 		}
 	}
 	return nil
+}
+
+// grantKeys returns a grant request's idempotency key, and the key of
+// the top-up it records when the group was granted before under a lower
+// version: the request's Key or one derived from it, then that with the
+// decision's version (a top-up under each amended version is one grant).
+func grantKeys(incidentID, customerID string, version int, r GrantRequest) (key, topUp string) {
+	key = r.Key
+	if key == "" {
+		key = derivedKey(customerID, r)
+	}
+	key = incidentID + ":" + key
+	return key, key + ":top-up-v" + strconv.Itoa(version)
+}
+
+// topUp reports whether cl records the top-up of a granted offer
+// (Offered.TopUp).
+func topUp(r *Result, cl Claim) bool {
+	if r == nil || cl.Declined {
+		return false
+	}
+	chosen := cl.Chose
+	if chosen == "" {
+		chosen = cl.Group
+	}
+	for i := range r.Offers {
+		o := &r.Offers[i]
+		if o.Group == cl.Group && o.OfferID == chosen && o.Granted && o.TopUp.Amount > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func derivedKey(customerID string, r GrantRequest) string {
@@ -823,6 +857,9 @@ func (s *Service) grant(ctx context.Context, p *Prepared, a *Answer, cl Claim, o
 					return nil, incident.Invalid("offer", "%q is a share of the monthly fee, and the policy has no fee for plan %q", offer.ID, a.Customer.Plan)
 				}
 				g.Amount, found = o.Amount, true
+				if o.Granted && o.TopUp.Amount > 0 {
+					g.Amount = o.TopUp // what the amended offer owes on top of the earlier grant
+				}
 			}
 		}
 		if !found { // an override for an offer the rules do not give
@@ -1035,13 +1072,17 @@ func (s *Service) toldAtResolution(ctx context.Context, p *Prepared) (*Compiled,
 
 // Owes reports whether r gives the customer something still to tell them
 // about: eligible, with an offer neither granted nor declined whose amount
-// could be computed. It is when Wording.Line says something.
+// could be computed, or a granted one the decision now owes a top-up on
+// (Offered.TopUp). It is when Wording.Line says something.
 func Owes(r *Result) bool {
 	if r == nil || !r.Eligible {
 		return false
 	}
 	for i := range r.Offers {
 		o := &r.Offers[i]
+		if o.Granted && o.TopUp.Amount > 0 && o.Offer() != nil {
+			return true
+		}
 		if !o.Granted && !o.Declined && o.Unavailable == "" && !o.UsedUp() && o.Offer() != nil {
 			return true
 		}

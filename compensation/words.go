@@ -56,6 +56,13 @@ func (w Wording) Line(r *Result) string {
 	group := ""
 	for i := range r.Offers {
 		o := &r.Offers[i]
+		if o.Granted && o.TopUp.Amount > 0 {
+			// What an amended, higher offer owes on top of a grant.
+			if text := w.TopUp(o); text != "" {
+				gives = append(gives, text)
+			}
+			continue
+		}
 		if o.Granted || o.Declined {
 			continue
 		}
@@ -117,6 +124,22 @@ func (w Wording) Offer(o *Offered) string {
 	default:
 		return of.Text
 	}
+}
+
+// TopUp words what a customer is owed on top of a granted money offer
+// (Offered.TopUp) as the customer reads it: "a further credit of 2.50
+// EUR on your next invoice, on top of the 5.00 EUR you have already
+// received"; "" when nothing is owed.
+func (w Wording) TopUp(o *Offered) string {
+	of := o.Offer()
+	if of == nil || !o.Granted || o.TopUp.Amount <= 0 {
+		return ""
+	}
+	key := "CompTopUpCredit"
+	if of.Kind == Refund {
+		key = "CompTopUpRefund"
+	}
+	return w.l.Pattern(key).Fill("Amount", w.Money(o.TopUp), "Given", w.Money(o.Given))
 }
 
 // Label words an offer as an agent reads it in a list, a noun phrase in
@@ -389,6 +412,12 @@ func Script(lang string, d *Decision, r *Result, affected AffectedTime, grants [
 	if r.Excluded == "" {
 		for i := range r.Offers {
 			o := &r.Offers[i]
+			if o.Granted && o.TopUp.Amount > 0 {
+				flush()
+				say(w.l.Pattern("ScriptTopUp").Fill("Amount", w.Money(o.TopUp), "Offer", w.Label(o.Offer(), &o.Full), "Given", w.Money(o.Given)))
+				offered = true
+				continue
+			}
 			text := w.Offer(o)
 			if text == "" || o.Granted {
 				continue

@@ -622,3 +622,84 @@ func TestCompensationSkipsCustomersWhoJoinedAfter(t *testing.T) {
 		t.Errorf("the announcement would reach %+v; want c1, c2 and c4 (not c3) by email", dry.Recipients)
 	}
 }
+
+// walkPolicyJSON is the walk's decided proposal at version v: percent
+// of a 50 EUR fee as a credit to everyone on API, and a choice of a 5 EUR
+// refund or a day, capped at capMinor; acceptLower confirms that it gives
+// someone less than before.
+func (e *compEnv) walkPolicyJSON(v int, percent, capMinor string, acceptLower bool) string {
+	accept := ""
+	if acceptLower {
+		accept = `"accept_lower":true,`
+	}
+	return `{"state":"decided","version":` + strconv.Itoa(v) + `,` + accept + `"policy":{"currency":"EUR",
+	  "plan_fees":{"gold":{"amount":5000,"currency":"EUR"},"silver":{"amount":5000,"currency":"EUR"}},
+	  "offers":[{"id":"credit10","kind":"credit","percent_bp":` + percent + `},{"id":"refund","kind":"refund","amount":{"amount":500,"currency":"EUR"}},{"id":"day","kind":"free_period","days":1}],
+	  "choices":[{"id":"sorry","offers":["refund","day"]}],
+	  "rules":[{"id":"paying","components":["` + e.compA.ID + `"],"give":["credit10"]},
+	           {"id":"everyone","components":["` + e.compA.ID + `"],"give":["sorry"]}],
+	  "cap":{"amount":` + capMinor + `,"currency":"EUR"}}}`
+}
+
+// resolve resolves the incident without messages: its all-clear carries
+// the decision in force.
+func (e *compEnv) resolve(t *testing.T) {
+	t.Helper()
+	no, resolved := false, incident.Resolved
+	if _, err := e.svc.UpdateIncident(incident.WithActor(context.Background(), incident.Actor{Name: "m", Role: incident.RoleManager}), e.page.ID, e.inc.ID,
+		incident.IncidentInput{Status: &resolved, Body: ptr("Fixed."), DeliverNotifications: &no}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAmendedHigherOfferTopsUpAGrant: c1 was granted 10 % (5.00 EUR)
+// under version 1; version 2 gives 15 %. c1 is owed the 2.50 EUR
+// difference: the agent's answer says so, the announcement reaches c1 with
+// it, and a grant of the same offer records 2.50 EUR, once.
+func TestAmendedHigherOfferTopsUpAGrant(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.comp.PrepareTTL = 0
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(0, "1000", "2000", false))
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10"}`)
+	e.resolve(t)
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(1, "1500", "2000", false))
+
+	var a compensation.Answer
+	e.mustDo(t, http.StatusOK, "GET", e.path("/customers/c1?lang=en"), e.agent, "").json(t, &a)
+	if len(a.Offers) == 0 || !a.Offers[0].Granted || a.Offers[0].TopUp != (compensation.Money{Amount: 250, Currency: "EUR"}) {
+		t.Fatalf("c1's offers %+v, want credit10 granted with a top-up of 2.50 EUR", a.Offers)
+	}
+	if !strings.Contains(a.Script, "Owed a top-up of 2.50 EUR") {
+		t.Errorf("the agent's script %q does not say c1 is owed a top-up", a.Script)
+	}
+	line, err := e.comp.Line(context.Background(), e.page.ID, e.inc.ID, "c1", "en")
+	if err != nil || !strings.Contains(line, "a further credit of 2.50 EUR") {
+		t.Errorf("c1's line %q, %v: want the top-up", line, err)
+	}
+	var dry struct {
+		Recipients map[string]int `json:"recipients"`
+	}
+	e.mustDo(t, http.StatusOK, "GET", e.path("/announcement"), e.manager, "").json(t, &dry)
+	if dry.Recipients["sms"] != 2 {
+		t.Errorf("the announcement reaches %+v, want c1 (the top-up) and c2", dry.Recipients)
+	}
+
+	var g struct {
+		Grant   compensation.Grant `json:"grant"`
+		Created bool               `json:"created"`
+	}
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10"}`).json(t, &g)
+	if g.Grant.Amount.Amount != 250 || g.Grant.PolicyVersion != 2 || g.Grant.OfferID != "credit10" {
+		t.Fatalf("the top-up grant %+v, want 2.50 EUR of credit10 under version 2", g.Grant)
+	}
+	first := g.Grant.ID
+	e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10"}`).json(t, &g)
+	if g.Created || g.Grant.ID != first {
+		t.Errorf("a retried top-up: %+v, want the first top-up again", g)
+	}
+	a = compensation.Answer{}
+	e.mustDo(t, http.StatusOK, "GET", e.path("/customers/c1?lang=en"), e.agent, "").json(t, &a)
+	if a.Offers[0].TopUp.Amount != 0 || a.Offers[0].Given.Amount != 750 || strings.Contains(a.Script, "top-up") {
+		t.Errorf("after the top-up: %+v, script %q", a.Offers[0], a.Script)
+	}
+}

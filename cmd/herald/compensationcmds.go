@@ -358,6 +358,9 @@ func (a *app) printAnswer(ans *compensation.Answer) {
 			v = "choice " + o.Group + ": " + v
 		}
 		switch {
+		case o.Granted && o.TopUp.Amount > 0:
+			// Granted under an earlier version that gave less.
+			v += " [granted " + o.Given.String() + "; owed a top-up of " + o.TopUp.String() + "]"
 		case o.Granted:
 			v += " [granted]"
 		case o.Declined:
