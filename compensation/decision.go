@@ -69,6 +69,10 @@ type Proposal struct {
 	// Version is the decision version the manager saw; another current
 	// version means someone decided meanwhile (incident.ECONFLICT).
 	Version int `json:"version"`
+	// AcceptLower confirms a decision that gives customers less on some
+	// option than they were told, or than the decision in force offers
+	// them (Service.Decide refuses it otherwise, with LowerError).
+	AcceptLower bool `json:"accept_lower,omitempty"`
 }
 
 // Decide applies p to the current decision and returns the next version,

@@ -143,37 +143,72 @@ type Version struct {
 // incident's next decision version, audits it, tells the agents and
 // publishes EventChanged. The actor comes from ctx. A proposal equal to
 // the decision in force changes nothing and returns it with no changes.
+// A proposal that gives customers less than they were told, or than the
+// decision in force offers them, is refused with LowerError unless it
+// says AcceptLower (see DecideEffects).
 func (s *Service) Decide(ctx context.Context, pageID, incidentID string, p Proposal) (*Decision, []Change, error) {
+	d, changes, _, err := s.DecideEffects(ctx, pageID, incidentID, p)
+	return d, changes, err
+}
+
+// DecideEffects is Decide, returning too what the new version does to
+// customers (Effects): the options it gives less on than the decision in
+// force or than customers were told (the all-clear message, each
+// announcement), and the top-ups it owes customers granted less before.
+// When it lowers anything and p.AcceptLower is false, nothing is saved
+// and the error is a *LowerError (incident.ECONFLICT, field
+// accept_lower) holding the effects.
+func (s *Service) DecideEffects(ctx context.Context, pageID, incidentID string, p Proposal) (*Decision, []Change, *Effects, error) {
 	inc, err := s.incident(ctx, pageID, incidentID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cur, err := s.current(ctx, pageID, incidentID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	by := incident.ActorFrom(ctx)
 	if !by.Role.Allows(incident.RoleManager) {
 		// Before the scope: reading a page's segments is work an agent's
 		// request must not cause.
-		return nil, nil, incident.Errorf(incident.EFORBIDDEN, "only a manager or an admin may decide compensation")
+		return nil, nil, nil, incident.Errorf(incident.EFORBIDDEN, "only a manager or an admin may decide compensation")
 	}
 	scope, names, err := s.scope(ctx, inc, p.State == Decided)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	p.Policy = componentsByID(p.Policy, names)
 	next, changed, err := Decide(cur, p, by, s.now(), scope)
 	if err != nil || !changed {
-		return next, nil, err
+		return next, nil, nil, err
+	}
+	var effects *Effects
+	if cur.Version > 0 {
+		ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if effects, err = s.effects(ctx, inc, ds, cur.Version, next); err != nil {
+			return nil, nil, nil, err
+		}
+		if len(effects.Lowered) > 0 && !p.AcceptLower {
+			return nil, nil, nil, &LowerError{Effects: effects}
+		}
 	}
 	if err := s.Store.SaveDecision(ctx, next); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	changes := Diff(cur, next)
 	s.drop(incidentID)
 	before, _ := json.Marshal(cur)
 	after, _ := json.Marshal(next)
+	if effects != nil && len(effects.Lowered) > 0 {
+		// The manager confirmed that customers get less: the audit says what.
+		after, _ = json.Marshal(struct {
+			*Decision
+			AcceptedLower []Lowering `json:"accepted_lower"`
+		}{next, effects.Lowered})
+	}
 	audit := &incident.AuditEntry{ID: incident.NewID(), PageID: pageID, Actor: by.String(), Action: "compensation.decide",
 		ObjectType: "incident", ObjectID: incidentID, Before: string(before), After: string(after), At: next.At}
 	if err := s.Incidents.Commit(ctx, &incident.Change{Audit: []*incident.AuditEntry{audit}}); err != nil {
@@ -189,9 +224,13 @@ func (s *Service) Decide(ctx context.Context, pageID, incidentID string, p Propo
 			s.Log.Error("compensation: queue the agents' message", "incident_id", incidentID, "version", next.Version, "err", err)
 		}
 	}
+	lowered := 0
+	if effects != nil {
+		lowered = len(effects.Lowered)
+	}
 	s.Log.Info("compensation decided", "page_id", pageID, "incident_id", incidentID, "state", next.State,
-		"version", next.Version, "by", next.By, "changes", Summary(changes))
-	return next, changes, nil
+		"version", next.Version, "by", next.By, "changes", Summary(changes), "lowered_accepted", lowered)
+	return next, changes, effects, nil
 }
 
 func (s *Service) publish(ctx context.Context, d *Decision) {

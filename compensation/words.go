@@ -142,6 +142,42 @@ func (w Wording) TopUp(o *Offered) string {
 	return w.l.Pattern(key).Fill("Amount", w.Money(o.TopUp), "Given", w.Money(o.Given))
 }
 
+// Lowering words what a decision lowers for a manager in the language:
+// "Refund: 5.00 EUR → 2.50 EUR because of the cap (customers: 2)"
+// (Lowering.String is the API's English, with where the earlier amount
+// came from).
+func (w Wording) Lowering(l Lowering) string {
+	offer := w.l.Word("ConsoleOffer", string(l.Kind))
+	if offer == string(l.Kind) || l.OfferID != string(l.Kind) {
+		offer = l.OfferID + " (" + offer + ")"
+	}
+	amount := func(m Money, days int) string {
+		if m.Currency != "" {
+			return w.Money(m)
+		}
+		return w.l.Plural("AgentOfferDays", days)
+	}
+	key := "CompLowerAmount"
+	switch {
+	case l.Why == LowerGone:
+		key = "CompLowerGone"
+	case l.Why == LowerCap:
+		key = "CompLowerCap"
+	}
+	return w.l.Pattern(key).Fill("Offer", offer, "Before", amount(l.Before, l.BeforeDays), "After", amount(l.After, l.AfterDays),
+		"Customers", strconv.Itoa(l.Customers))
+}
+
+// TopUpOwed words a top-up a decision owes for a manager in the language.
+func (w Wording) TopUpOwed(u TopUpEffect) string {
+	offer := w.l.Word("ConsoleOffer", string(u.Kind))
+	if offer == string(u.Kind) || u.OfferID != string(u.Kind) {
+		offer = u.OfferID + " (" + offer + ")"
+	}
+	return w.l.Pattern("CompTopUpOwed").Fill("Offer", offer, "Given", w.Money(u.Given), "Full", w.Money(u.Full), "Amount", w.Money(u.Amount),
+		"Customers", strconv.Itoa(u.Customers))
+}
+
 // Label words an offer as an agent reads it in a list, a noun phrase in
 // the language ("credit of 5.00 EUR", "5,00 EUR jóváírás", "3 dni
 // gratis"); amount, when given, is what a share of the fee comes to for

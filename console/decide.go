@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -49,6 +50,12 @@ type decisionForm struct {
 	Plans            string
 	Components       []string
 	Error            string
+	// Lowered is what the decision would give customers less on than
+	// they were told or than the decision in force offers (in words), and
+	// TopUps the top-ups it owes: shown when saving was refused for it, so
+	// that the manager confirms (AcceptLower) knowing what falls.
+	Lowered, TopUps []string
+	AcceptLower     bool
 }
 
 // decisionPage is GET /console/incidents/:id/compensation: the editor,
@@ -184,7 +191,8 @@ func readDecisionForm(c *fiber.Ctx) *decisionForm {
 	f := &decisionForm{Version: version, Reason: strings.TrimSpace(c.FormValue("reason")), Replace: c.FormValue("replace") != "",
 		ChoiceID: strings.TrimSpace(c.FormValue("choice_id")), RuleID: strings.TrimSpace(c.FormValue("rule_id")),
 		Currency: strings.ToUpper(strings.TrimSpace(c.FormValue("currency"))), Cap: strings.TrimSpace(c.FormValue("cap")),
-		How: c.FormValue("how"), MinMinutes: strings.TrimSpace(c.FormValue("min_minutes")), Plans: strings.TrimSpace(c.FormValue("plans"))}
+		How: c.FormValue("how"), MinMinutes: strings.TrimSpace(c.FormValue("min_minutes")), Plans: strings.TrimSpace(c.FormValue("plans")),
+		AcceptLower: c.FormValue("accept_lower") != ""}
 	if f.How != "choice" {
 		f.How = "all"
 	}
@@ -305,7 +313,22 @@ func (cs *Console) decideFull(c *fiber.Ctx) error {
 	pol, err := f.policy()
 	if err == nil {
 		_, _, err = cs.cfg.Compensation.Decide(ctx, p.ID, c.Params("id"),
-			compensation.Proposal{State: compensation.Decided, Reason: f.Reason, Version: f.Version, Policy: pol})
+			compensation.Proposal{State: compensation.Decided, Reason: f.Reason, Version: f.Version, Policy: pol, AcceptLower: f.AcceptLower})
+	}
+	var lower *compensation.LowerError
+	if errors.As(err, &lower) {
+		// Customers would get less than they were told: nothing is saved
+		// until the manager reads what falls and confirms it.
+		w := cs.cfg.Words.Lang(cs.lang(c))
+		cw := compensation.Words(cs.lang(c))
+		f.Error, f.Lowered, f.TopUps, f.AcceptLower = w.Text("ConsoleDecisionLowers"), nil, nil, false
+		for _, l := range lower.Effects.Lowered {
+			f.Lowered = append(f.Lowered, cw.Lowering(l))
+		}
+		for _, u := range lower.Effects.TopUps {
+			f.TopUps = append(f.TopUps, cw.TopUpOwed(u))
+		}
+		return cs.decisionView(c, fiber.StatusConflict, f)
 	}
 	if err != nil {
 		if f.Error = formError(err); f.Error == "" {

@@ -90,7 +90,8 @@ func TestEditorKeepsWhatItCannotShow(t *testing.T) {
 		Rules: []compensation.Rule{{ID: "paying", Plans: []string{"gold", "silver"}, Give: []string{"credit10"}},
 			{ID: "long", MinAffectedMinutes: 60, Give: []string{"week"}}},
 		Exclude: []compensation.Exclusion{compensation.ExcludeAlreadyGranted}}
-	if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Version: 3, Policy: cli, Reason: "By the book"}); err != nil {
+	if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Version: 3, Policy: cli, Reason: "By the book",
+		AcceptLower: true}); err != nil { // credit5 and week are gone for gold customers
 		t.Fatal(err)
 	}
 	res, body = m.do("GET", editor, nil)
@@ -111,11 +112,23 @@ func TestEditorKeepsWhatItCannotShow(t *testing.T) {
 		t.Fatal("?new=1: want an empty editor that replaces")
 	}
 	fresh := url.Values{"_csrf": {tok}, "form": {"full"}, "version": {"4"}, "replace": {"1"}, "currency": {"EUR"}, "how": {"all"}, "min_minutes": {"0"},
-		"kind0": {"credit"}, "amount0": {"5.00"}, "reason": {"Simpler"}}
+		"kind0": {"credit"}, "amount0": {"1.50"}, "reason": {"Simpler"}}
+	// 1.50 EUR for everyone is less than the gold customer's 10 % of 20
+	// EUR: the editor says so, saves nothing, and asks the manager to
+	// confirm.
+	res, body = m.do("POST", editor, fresh)
+	if res.StatusCode != http.StatusConflict || !strings.Contains(body, `id="lowered"`) ||
+		!strings.Contains(body, "credit10 (Credit): 2.00 EUR → 1.50 EUR (customers: 1)") || !strings.Contains(body, `name="accept_lower"`) {
+		t.Fatalf("replace dropping the week: %d; want 409 naming what falls, and the confirmation\n%s", res.StatusCode, body)
+	}
+	if d := decision(); d.Version != 4 {
+		t.Fatalf("a refused replacement was saved: v%d", d.Version)
+	}
+	fresh.Set("accept_lower", "1")
 	if res, body := m.do("POST", editor, fresh); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("replace: %d\n%s", res.StatusCode, body)
 	}
-	if d := decision(); d.Version != 5 || len(d.Policy.Rules) != 1 || len(d.Policy.Exclude) != 0 || d.Policy.Offers[0].Amount.Amount != 500 {
+	if d := decision(); d.Version != 5 || len(d.Policy.Rules) != 1 || len(d.Policy.Exclude) != 0 || d.Policy.Offers[0].Amount.Amount != 150 {
 		t.Errorf("after replacing: v%d %+v", d.Version, d.Policy)
 	}
 }
@@ -589,7 +602,8 @@ func TestTellCustomersOfCompensation(t *testing.T) {
 	pol.Offers = append([]compensation.Offer(nil), pol.Offers...)
 	five := compensation.Money{Amount: 500, Currency: "EUR"}
 	pol.Offers[0].Amount = &five
-	if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Version: d.Version, Policy: &pol}); err != nil {
+	if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Version: d.Version, Policy: &pol,
+		AcceptLower: true}); err != nil { // 10.00 → 5.00 EUR: less than they were told
 		t.Fatal(err)
 	}
 	if got := told(); !strings.Contains(got, "Customers were told of version 1 (in the all-clear message") || !strings.Contains(got, "changed since (version 2)") {

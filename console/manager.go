@@ -746,7 +746,8 @@ func (cs *Console) decideCompensation(c *fiber.Ctx) error {
 	}
 	id := c.Params("id")
 	version, _ := strconv.Atoi(c.FormValue("version"))
-	prop := compensation.Proposal{State: compensation.State(c.FormValue("state")), Reason: strings.TrimSpace(c.FormValue("reason")), Version: version}
+	prop := compensation.Proposal{State: compensation.State(c.FormValue("state")), Reason: strings.TrimSpace(c.FormValue("reason")), Version: version,
+		AcceptLower: c.FormValue("accept_lower") != ""}
 	if prop.State == compensation.Decided {
 		// The short form makes a first decision; one in force is changed
 		// on the full form, which keeps what this one cannot show.

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/contact"
 )
 
@@ -83,6 +84,19 @@ type decisionResponse struct {
 	// ToldComing is when customers were first told compensation is coming,
 	// while it is (compensation.Service.ToldComing).
 	ToldComing *time.Time `json:"told_coming,omitempty"`
+	// Effects, on a decision, is what it does to customers against what
+	// they were told and the version it replaced: the options it lowered
+	// (which the manager confirmed with accept_lower) and the top-ups it
+	// owes (compensation.Service.DecideEffects).
+	Effects *compensation.Effects `json:"effects,omitempty"`
+}
+
+// lowerErrorBody is the 409 of a decision that gives customers less and
+// was not confirmed: the error, and the effects the manager confirms
+// with accept_lower.
+type lowerErrorBody struct {
+	Error   errorDetail           `json:"error"`
+	Effects *compensation.Effects `json:"effects"`
 }
 
 // toldCustomers is what customers heard of the incident's compensation:
@@ -131,14 +145,20 @@ func (s *Server) decideCompensation() fiber.Handler {
 		if err := decodeStrict(c, &req); err != nil {
 			return err
 		}
-		d, changes, err := s.comp.svc.Decide(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), req.Proposal)
+		d, changes, effects, err := s.comp.svc.DecideEffects(c.UserContext(), c.Params("page_id"), c.Params("incident_id"), req.Proposal)
+		var lower *compensation.LowerError
+		if errors.As(err, &lower) {
+			de, _ := asDomainError(err)
+			return c.Status(http.StatusConflict).JSON(lowerErrorBody{Error: errorDetail{Code: de.Code, Message: de.Message, Field: de.Field},
+				Effects: lower.Effects})
+		}
 		if err != nil {
 			return err
 		}
 		if changes == nil {
 			changes = []compensation.Change{}
 		}
-		return c.JSON(decisionResponse{Decision: d, Changes: changes, Summary: compensation.Summary(changes)})
+		return c.JSON(decisionResponse{Decision: d, Changes: changes, Summary: compensation.Summary(changes), Effects: effects})
 	}
 }
 
@@ -488,10 +508,21 @@ func (s *Server) announcementDryRun() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		// What the decision lowers against what customers were told and
+		// the version before, and the top-ups it owes: what the
+		// announcement tells them.
+		effects, err := s.comp.svc.AnnouncementEffects(ctx, pageID, id)
+		if err != nil {
+			return err
+		}
 		// The decision's version: sent back in If-Match, the POST
 		// announces only what this dry run showed.
 		c.Set(fiber.HeaderETag, `"`+strconv.Itoa(d.Version)+`"`)
-		return c.JSON(res)
+		return c.JSON(struct {
+			*notify.DryRunResult
+			Version int                   `json:"version"`
+			Effects *compensation.Effects `json:"effects"`
+		}{res, d.Version, effects})
 	}
 }
 

@@ -703,3 +703,67 @@ func TestAmendedHigherOfferTopsUpAGrant(t *testing.T) {
 		t.Errorf("after the top-up: %+v, script %q", a.Offers[0], a.Script)
 	}
 }
+
+// TestAmendmentThatLowersAnOptionNeedsConfirmation is the walk: version 1
+// gives 10 % and a choice of a 5.00 EUR refund or a day, capped at 10
+// EUR, and the all-clear tells customers so; version 2 gives 15 %, and
+// the cap squeezes the refund to 2.50 EUR for c2, and for c1, granted the
+// 10 % before, whose 2.50 EUR top-up the cap counts too. The manager is
+// told before it takes effect, and must confirm; the dry run of the
+// announcement lists the same.
+func TestAmendmentThatLowersAnOptionNeedsConfirmation(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.comp.PrepareTTL = 0
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(0, "1000", "1000", false))
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10"}`)
+	e.resolve(t)
+
+	var refused struct {
+		Error struct {
+			Code, Message, Field string
+		} `json:"error"`
+		Effects compensation.Effects `json:"effects"`
+	}
+	e.mustDo(t, http.StatusConflict, "PUT", e.path(""), e.manager, e.walkPolicyJSON(1, "1500", "1000", false)).json(t, &refused)
+	if refused.Error.Code != incident.ECONFLICT || refused.Error.Field != "accept_lower" {
+		t.Fatalf("refusal %+v, want a conflict naming accept_lower", refused.Error)
+	}
+	want := "refund for 2 customers falls 5.00 → 2.50 EUR because of the cap (told in the all-clear message, version 1)"
+	if !strings.Contains(refused.Error.Message, want) {
+		t.Errorf("the refusal says %q, want %q", refused.Error.Message, want)
+	}
+	if l := refused.Effects.Lowered; len(l) != 1 || l[0].OfferID != "refund" || l[0].Customers != 2 || l[0].Why != compensation.LowerCap ||
+		l[0].Before.Amount != 500 || l[0].After.Amount != 250 || l[0].Told != compensation.ToldResolution {
+		t.Errorf("lowered %+v", l)
+	}
+	var got decisionResponse
+	e.mustDo(t, http.StatusOK, "GET", e.path(""), e.agent, "").json(t, &got)
+	if got.Decision.Version != 1 {
+		t.Fatalf("a refused decision was saved: version %d", got.Decision.Version)
+	}
+
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(1, "1500", "1000", true)).json(t, &got)
+	if got.Decision.Version != 2 || got.Effects == nil || len(got.Effects.Lowered) != 1 {
+		t.Fatalf("confirmed: %+v", got)
+	}
+	if u := got.Effects.TopUps; len(u) != 1 || u[0].OfferID != "credit10" || u[0].Customers != 1 || u[0].Amount.Amount != 250 || u[0].Sample[0] != "c1" {
+		t.Errorf("top-ups %+v, want c1 owed 2.50 EUR on credit10", u)
+	}
+
+	var dry struct {
+		Version int                  `json:"version"`
+		Effects compensation.Effects `json:"effects"`
+	}
+	e.mustDo(t, http.StatusOK, "GET", e.path("/announcement"), e.manager, "").json(t, &dry)
+	if dry.Version != 2 || len(dry.Effects.Lowered) != 1 || dry.Effects.Lowered[0].String() != want || len(dry.Effects.TopUps) != 1 {
+		t.Errorf("the dry run's effects %+v, want the lowered refund and c1's top-up", dry)
+	}
+
+	// Taking the decision back after customers were told is giving them
+	// less too.
+	e.mustDo(t, http.StatusConflict, "PUT", e.path(""), e.manager, `{"state":"none","version":2,"reason":"no, after all"}`).json(t, &refused)
+	if refused.Error.Field != "accept_lower" || !strings.Contains(refused.Error.Message, "no longer offered: compensation is now none") {
+		t.Errorf("none after the all-clear: %+v", refused.Error)
+	}
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, `{"state":"none","version":2,"reason":"no, after all","accept_lower":true}`)
+}

@@ -365,3 +365,66 @@ func mustRead(t *testing.T, name string) string {
 	}
 	return string(b)
 }
+
+// TestCompensationAmendmentThatLowers is the walk with the CLI: version 2
+// gives 10 % and a choice of a 5.00 EUR refund or a day, capped at 10 EUR;
+// Őrs is granted the 10 %; the all-clear tells both. Version 3 gives 15 %:
+// decide refuses it, saying the refund falls to 2.50 EUR because of the
+// cap, until --accept-lower; then decide and the announcement's dry run
+// list it and Őrs's top-up, and check tells the agent he is owed it.
+func TestCompensationAmendmentThatLowers(t *testing.T) {
+	dir := t.TempDir()
+	n := startServe(t, nil, "--data", dir)
+	token := mustCLI(t, nil, "token", "create", "--role", "manager", "--name", "Mia", "--data", dir).lastLine()
+	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	file := filepath.Join(dir, "customers.csv")
+	if err := os.WriteFile(file, []byte("id,name,phone,email,language,plan,region,components\n"+
+		"john,John,+36207654321,john@example.com,en,gold,eu,Payments\n"+
+		"ors,Őrs,+36201234567,ors@example.hu,en,gold,eu,Payments\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, env, "import", "customers", file)
+	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Payments are failing", "--component", "Payments=major_outage",
+		"--message", "Investigating.", "--wait").stdout)
+	policy := func(percent string) string {
+		name := filepath.Join(dir, "policy"+percent+".json")
+		if err := os.WriteFile(name, []byte(`{"currency": "EUR", "plan_fees": {"gold": {"amount": 5000, "currency": "EUR"}},
+ "offers": [{"id": "credit10", "kind": "credit", "percent_bp": `+percent+`},
+            {"id": "refund", "kind": "refund", "amount": {"amount": 500, "currency": "EUR"}},
+            {"id": "day", "kind": "free_period", "days": 1}],
+ "choices": [{"id": "sorry", "offers": ["refund", "day"]}],
+ "rules": [{"id": "paying", "plans": ["gold"], "components": ["Payments"], "give": ["credit10"]},
+           {"id": "everyone", "components": ["Payments"], "give": ["sorry"]}],
+ "cap": {"amount": 1000, "currency": "EUR"}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	mustCLI(t, env, "compensation", "decide", id, "--state", "decided", "--policy", policy("1000"))
+	mustCLI(t, env, "compensation", "grant", id, "ors", "--offer", "credit10")
+	mustCLI(t, env, "resolve", id, "--message", "Payments work again.")
+
+	lowered := "refund for 2 customers falls 5.00 → 2.50 EUR because of the cap (told in the all-clear message, version 1): john, ors"
+	r := cli(t, env, "compensation", "decide", id, "--state", "decided", "--policy", policy("1500"))
+	if r.code != 1 || !strings.Contains(r.stdout, lowered) || !strings.Contains(r.stderr, "--accept-lower") {
+		t.Fatalf("an amendment that lowers the refund: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if out := mustCLI(t, env, "compensation", "show", id).stdout; !strings.Contains(out, "version:         1,") {
+		t.Errorf("the refused amendment was saved:\n%s", out)
+	}
+	topUp := "credit10 (credit) for 1 customer already granted 5.00 EUR: owed a top-up of 2.50 EUR (now 7.50 EUR): ors"
+	out := mustCLI(t, env, "compensation", "decide", id, "--state", "decided", "--policy", policy("1500"), "--accept-lower").stdout
+	if !strings.Contains(out, lowered) || !strings.Contains(out, topUp) {
+		t.Errorf("decide --accept-lower does not say what it did:\n%s", out)
+	}
+	dry := mustCLI(t, env, "compensation", "announce", id, "--dry-run").stdout
+	if !strings.Contains(dry, lowered) || !strings.Contains(dry, topUp) || !strings.Contains(dry, "a further credit of 2.50 EUR") &&
+		!strings.Contains(dry, "15 % of your monthly fee (7.50 EUR)") {
+		t.Errorf("the dry run does not list the effects:\n%s", dry)
+	}
+	if out := mustCLI(t, env, "compensation", "check", id, "ors").stdout; !strings.Contains(out, "[granted 5.00 EUR; owed a top-up of 2.50 EUR]") ||
+		!strings.Contains(out, "Owed a top-up of 2.50 EUR") {
+		t.Errorf("check does not tell the agent of Őrs's top-up:\n%s", out)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,6 +46,41 @@ type decisionAnswer struct {
 	Decision *compensation.Decision `json:"decision"`
 	Changes  []compensation.Change  `json:"changes"`
 	Summary  string                 `json:"summary"`
+	Effects  *compensation.Effects  `json:"effects"`
+}
+
+// printEffects prints what a decision does to customers against what they
+// were told (compensation.Effects), under a heading; nothing when it does
+// nothing.
+func (a *app) printEffects(e *compensation.Effects) {
+	if e == nil {
+		return
+	}
+	if len(e.Lowered) > 0 {
+		fmt.Fprintln(a.stdout, "\ncustomers get less than they were told or than the version before offered:")
+		for _, l := range e.Lowered {
+			fmt.Fprintln(a.stdout, "  "+printable(lowerLine(l.String(), l.Sample, l.Customers)))
+		}
+	}
+	if len(e.TopUps) > 0 {
+		fmt.Fprintln(a.stdout, "\ncustomers granted less under an earlier version are owed a top-up (agents see it in check):")
+		for _, u := range e.TopUps {
+			fmt.Fprintln(a.stdout, "  "+printable(lowerLine(u.String(), u.Sample, u.Customers)))
+		}
+	}
+}
+
+// lowerLine is an effect's words with the customers it names: "…: c1, c2"
+// (and how many more).
+func lowerLine(s string, sample []string, n int) string {
+	if len(sample) == 0 {
+		return s
+	}
+	s += ": " + strings.Join(sample, ", ")
+	if n > len(sample) {
+		s += fmt.Sprintf(" and %d more", n-len(sample))
+	}
+	return s
 }
 
 // printDecision prints a decision for people: the state, who decided, and
@@ -159,6 +195,7 @@ agents are told at once what changed.`)
 	policy := fs.String("policy", "", "the policy's JSON `FILE` (\"-\" reads standard input), for decided")
 	reason := fs.String("reason", "", "what agents may say (`WORDS`); required for none")
 	version := fs.Int("version", -1, "the decision `VERSION` you are changing (default: the current one)")
+	acceptLower := fs.Bool("accept-lower", false, "confirm a decision that gives customers less than they were told or than the decision in force offers (herald refuses it otherwise, saying what falls)")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	pos, err := parseArgs(fs, args, 1, "INCIDENT (an incident's id)")
 	if err != nil {
@@ -167,7 +204,7 @@ agents are told at once what changed.`)
 	if *state == "" {
 		return usageErrorf("--state is required: one of coming, decided, none")
 	}
-	prop := compensation.Proposal{State: *state, Reason: *reason, Version: *version}
+	prop := compensation.Proposal{State: *state, Reason: *reason, Version: *version, AcceptLower: *acceptLower}
 	if *policy != "" {
 		b, err := readInput(a, *policy)
 		if err != nil {
@@ -196,6 +233,18 @@ agents are told at once what changed.`)
 	var raw []byte
 	var ans decisionAnswer
 	if err := c.do(ctx, http.MethodPut, path, nil, prop, &ans, &raw); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Field == "accept_lower" && !*asJSON {
+			// What falls, one line each, rather than the one long message.
+			var body struct {
+				Effects *compensation.Effects `json:"effects"`
+			}
+			if json.Unmarshal(ae.Body, &body) == nil && body.Effects != nil && len(body.Effects.Lowered) > 0 {
+				fmt.Fprintln(a.stdout, "nothing was saved: this decision gives customers less than before.")
+				a.printEffects(body.Effects)
+				return fmt.Errorf("to decide it anyway, run the same command with --accept-lower (HTTP %d, field accept_lower)", ae.Status)
+			}
+		}
 		return err
 	}
 	if *asJSON {
@@ -211,6 +260,7 @@ agents are told at once what changed.`)
 	for _, ch := range ans.Changes {
 		fmt.Fprintln(a.stdout, "  "+printable(compensation.NameComponents(compensation.Words("en").Change(ch), names)))
 	}
+	a.printEffects(ans.Effects)
 	fmt.Fprintln(a.stdout, "agents see the change now: the API, the live feed, and the agents' Slack channel (agent_slack_channel; in sandbox mode, the sandbox inbox).")
 	return nil
 }
@@ -530,19 +580,30 @@ decision came after the apology went out. --dry-run shows who would get what.`)
 	path := compensationPath(p.ID, pos[0]) + "/announcement"
 	var raw []byte
 	if *dry {
-		var res notify.DryRunResult
+		var res struct {
+			notify.DryRunResult
+			Version int                   `json:"version"`
+			Effects *compensation.Effects `json:"effects"`
+		}
 		if err := c.do(ctx, http.MethodGet, path, nil, nil, &res, &raw); err != nil {
 			return err
 		}
 		if *asJSON {
 			return printJSON(a.stdout, raw)
 		}
-		if err := a.printDryRun(&res, inc.Name, inc.ID); err != nil {
+		if err := a.printDryRun(&res.DryRunResult, inc.Name, inc.ID); err != nil {
 			return err
 		}
-		var d decisionAnswer
-		if c.do(ctx, http.MethodGet, compensationPath(p.ID, pos[0]), nil, nil, &d, nil) == nil && d.Decision != nil {
-			fmt.Fprintf(a.stdout, "This is decision version %d. To send exactly it: herald compensation announce %s --version %d\n", d.Decision.Version, pos[0], d.Decision.Version)
+		a.printEffects(res.Effects)
+		version := res.Version
+		if version == 0 { // a server from before the dry run said it
+			var d decisionAnswer
+			if c.do(ctx, http.MethodGet, compensationPath(p.ID, pos[0]), nil, nil, &d, nil) == nil && d.Decision != nil {
+				version = d.Decision.Version
+			}
+		}
+		if version > 0 {
+			fmt.Fprintf(a.stdout, "This is decision version %d. To send exactly it: herald compensation announce %s --version %d\n", version, pos[0], version)
 		}
 		return nil
 	}
