@@ -326,7 +326,7 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 			if len(got) <= before {
 				return false, "no announcement email yet"
 			}
-			return strings.Contains(got[0].Subject, "Compensation for Card payments fail") && strings.Contains(got[0].Body, "7 days of service free of charge"), got[0].Subject + "\n" + got[0].Body
+			return strings.Contains(got[0].Subject, `Compensation for the disruption "Card payments fail"`) && strings.Contains(got[0].Body, "7 days of service free of charge"), got[0].Subject + "\n" + got[0].Body
 		})
 		// The amended offer replaces the earlier one; Anna, granted a
 		// credit already, is told she keeps it; Sam, granted nothing, is not.
