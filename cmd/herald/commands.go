@@ -390,7 +390,8 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 		"Posts an update to an incident: a new status, a message, component statuses.")
 	cf := addClientFlags(fs)
 	f := addIncidentFlags(fs)
-	status := enumFlag(fs, "status", "new `STATUS`:", updateStatuses)
+	status := enumFlagSaying(fs, "status", "new `STATUS`; an incident's: "+incident.Join(incident.IncidentStatuses)+
+		"; a maintenance's: "+incident.Join(incident.MaintenanceStatuses), updateStatuses)
 	name := fs.String("name", "", "rename the incident to `TITLE`")
 	names := addNameFlags(fs, "incident")
 	impact := enumFlag(fs, "impact", "override the impact: `LEVEL`", impactLevels)

@@ -114,8 +114,14 @@ type enumValue[T ~string] struct {
 // enumFlag defines a flag whose value must be one of allowed; usage
 // names them after its text. The value is "" until the flag is given.
 func enumFlag[T ~string](fs *flag.FlagSet, name, usage string, allowed []T) *T {
+	return enumFlagSaying(fs, name, usage+" "+incident.Join(allowed), allowed)
+}
+
+// enumFlagSaying is enumFlag whose usage lists the values itself (grouped,
+// say), as the whole of usage.
+func enumFlagSaying[T ~string](fs *flag.FlagSet, name, usage string, allowed []T) *T {
 	v := &enumValue[T]{val: new(T), allowed: allowed}
-	fs.Var(v, name, usage+" "+incident.Join(allowed))
+	fs.Var(v, name, usage)
 	return v.val
 }
 

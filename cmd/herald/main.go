@@ -195,7 +195,55 @@ func (a *app) run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	var names []string
+	for _, c := range commands() {
+		if c.run != nil {
+			names = append(names, c.name)
+		}
+	}
+	if near := nearest(name, names); near != "" {
+		return usageErrorf("unknown command %q: did you mean %q?", name, near)
+	}
 	return usageErrorf("unknown command %q", name)
+}
+
+// nearest is the one of names within two edits of typed (a letter left
+// out, doubled, swapped or mistyped), the closest; "" when none is.
+func nearest(typed string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(typed), n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau–Levenshtein distance (optimal string
+// alignment) between a and b, in runes.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
 }
 
 // newFlagSet returns a FlagSet whose usage names the command and its
@@ -359,7 +407,10 @@ func subcommand(ctx context.Context, a *app, group string, args []string, verbs 
 	}
 	f, ok := verbs[args[0]]
 	if !ok {
-		return usageErrorf("unknown %s verb %q (want %s)", group, args[0], strings.Join(names, ", "))
+		if near := nearest(args[0], names); near != "" {
+			return usageErrorf("unknown %s verb %q: did you mean %q? (want %s; herald %s -h)", group, args[0], near, strings.Join(names, ", "), group)
+		}
+		return usageErrorf("unknown %s verb %q (want %s; herald %s -h)", group, args[0], strings.Join(names, ", "), group)
 	}
 	return f(ctx, a, args[1:])
 }
