@@ -107,7 +107,7 @@ type Setting struct {
 func (c *Config) Settings() []Setting {
 	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
 	return append([]Setting{
-		{"addr", "HERALD_ADDR", "addr", "listen on `HOST:PORT`", str(&c.Addr), func() string { return c.Addr }},
+		{"addr", "HERALD_ADDR", "addr", "the `HOST:PORT` herald listens on", str(&c.Addr), func() string { return c.Addr }},
 		{"sandbox", "HERALD_SANDBOX", "", "", func(v string) error {
 			ok, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {

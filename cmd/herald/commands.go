@@ -464,7 +464,7 @@ func cmdMaintenanceSchedule(ctx context.Context, a *app, args []string) error {
 	names := addNameFlags(fs, "maintenance")
 	start := fs.String("start", "", "when it starts: RFC 3339 `TIME`, now, or a duration from now such as 2h (required)")
 	end := fs.String("end", "", "when it ends: RFC 3339 `TIME` or a duration from now")
-	dur := fs.Duration("duration", 0, "how long it lasts (instead of --end)")
+	dur := fs.Duration("duration", 0, "how long it lasts, a `DURATION` like 90m or 2h (instead of --end)")
 	message := fs.String("message", "", "the announcement `TEXT`")
 	texts := &incidentFlags{texts: map[string]*string{}}
 	for _, lang := range incident.Languages {

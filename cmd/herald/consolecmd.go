@@ -23,7 +23,7 @@ func cmdConsole(ctx context.Context, a *app, args []string) error {
 func cmdConsoleLink(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("console link", "--role admin|manager|agent --name NAME [--valid 15m] [--data DIR | --redis URL]",
 		"Prints, on the last line, a one-time link that signs its holder in to the web\nconsole as NAME with ROLE: with the live token NAME has with ROLE, or a new one.\nSend it to the person; it works once, within --valid. Revoke the token (herald\ntoken revoke) to end their sessions.\n\n"+tokenAbout)
-	role := fs.String("role", "", "what the person may do: admin, manager or agent (required)")
+	role := fs.String("role", "", "what the person may do, their `ROLE`: admin, manager or agent (required)")
 	name := fs.String("name", "", "the person's `NAME`, shown in the console and the audit log (required)")
 	valid := fs.Duration("valid", console.DefaultLinkLifetime, "how long the link may be used (`DURATION`)")
 	server := fs.String("url", "", "the `URL` the server is reached at, which the link points to (env HERALD_URL; default: the public URL, else the page's URL, else http://ADDR)")

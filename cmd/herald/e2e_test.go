@@ -450,6 +450,8 @@ func TestUsage(t *testing.T) {
 	}{
 		{[]string{}, 2, "Usage: herald COMMAND"},
 		{[]string{"help"}, 0, "Commands:"},
+		{[]string{"help"}, 0, "  compensation  decide compensation"}, // the longest name keeps a gap
+		{[]string{"maintenance", "schedule", "-h"}, 0, "a DURATION like 90m or 2h (instead of --end)\n"},
 		{[]string{"help", "declare"}, 0, "--component"},
 		{[]string{"declare", "-h"}, 0, "Usage: herald declare"},
 		{[]string{"serve", "-h"}, 0, "HERALD_DATA_DIR"},

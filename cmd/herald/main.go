@@ -160,8 +160,12 @@ Run 'herald COMMAND -h' for a command's flags.
 
 func (a *app) usage(w io.Writer) {
 	fmt.Fprint(w, usageHeader)
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprint(w, usageFooter)
 }
@@ -292,8 +296,15 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 			line += " " + typ
 		}
 		fmt.Fprintln(w, line)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		// A zero default says nothing ("(default 0s)"), and a description
+		// that words its own default ("(default: the current one)") is
+		// not followed by the flag's raw one ("(default -1)").
+		switch f.DefValue {
+		case "", "false", "0", "0s", "[]":
+		default:
+			if !strings.Contains(usage, "(default") {
+				usage += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
 		}
 		fmt.Fprintf(w, "      %s\n", usage)
 	})

@@ -136,7 +136,7 @@ false). A value that is no setting is refused before anything is sent.`)
 	sample := fs.Int("sample", 0, "survey `PERCENT` of the notified (mode sample), 1 to 100")
 	gap := fs.String("gap", "", "at most one survey per customer per `DURATION`")
 	daytime := fs.String("daytime", "", "the recipient's local `HH:MM-HH:MM` surveys may go in")
-	weekends := enumFlag(fs, "weekends", "send on Saturday and Sunday too:", []string{"true", "false"})
+	weekends := enumFlag(fs, "weekends", "send on Saturday and Sunday too, `BOOL`:", []string{"true", "false"})
 	asJSON := fs.Bool("json", false, "print the settings as JSON")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err

@@ -60,7 +60,7 @@ point at the same store as serve: --data DIR (default ./data) or --redis URL.`
 func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("token create", "--role admin|manager|agent [--name NAME] [--data DIR | --redis URL]",
 		"Creates an API token and prints it on the last line. herald keeps only its hash,\nso it cannot be shown again.\n\n"+tokenAbout)
-	role := fs.String("role", "", "what the token may do: admin (everything), manager (components, incidents, maintenance) or agent (read) (required)")
+	role := fs.String("role", "", "what the token may do, its `ROLE`: admin (everything), manager (components, incidents, maintenance) or agent (read) (required)")
 	name := fs.String("name", "", "a `NAME` to recognise the token by (default: the role)")
 	cf := newConfigFlags(fs, storeSettings...)
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
