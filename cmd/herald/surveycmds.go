@@ -204,9 +204,34 @@ false). A value that is no setting is refused before anything is sent.`)
 	if *asJSON {
 		return printJSON(a.stdout, raw)
 	}
+	// As the flags that change them name them, in the units people use.
 	w := newTable(a.stdout)
-	for _, k := range []string{"mode", "sample_percent", "delay", "gap", "day_start", "day_end", "weekends", "win_back_gap", "win_back_max"} {
-		fmt.Fprintf(w, "%s:\t%v\n", k, st[k])
-	}
+	fmt.Fprintf(w, "mode:\t%v\n", st["mode"])
+	fmt.Fprintf(w, "sample:\t%v%%\n", st["sample_percent"])
+	fmt.Fprintf(w, "delay:\t%s\n", settingDuration(st["delay"]))
+	fmt.Fprintf(w, "gap:\t%s\n", settingDuration(st["gap"]))
+	fmt.Fprintf(w, "daytime:\t%v–%v\n", st["day_start"], st["day_end"])
+	fmt.Fprintf(w, "weekends:\t%v\n", st["weekends"])
+	fmt.Fprintf(w, "win-back gap:\t%s\n", settingDuration(st["win_back_gap"]))
+	fmt.Fprintf(w, "win-back max:\t%v\n", st["win_back_max"])
 	return w.Flush()
+}
+
+// settingDuration is a setting's duration as a person writes it: "24h",
+// "720h (30 days)", "1h30m", not Go's "720h0m0s". A value that is no
+// duration is shown as it came.
+func settingDuration(v any) string {
+	s := fmt.Sprint(v)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return s
+	}
+	out := strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+	if out == "" {
+		out = "0"
+	}
+	if d >= 48*time.Hour && d%(24*time.Hour) == 0 {
+		out += fmt.Sprintf(" (%d days)", d/(24*time.Hour))
+	}
+	return out
 }

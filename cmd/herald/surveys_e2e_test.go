@@ -43,6 +43,12 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 		t.Fatal(err)
 	}
 	mustCLI(t, env, "import", "customers", file)
+	// The settings read as the flags write them, not as Go prints a
+	// duration ("720h0m0s").
+	if out := mustCLI(t, env, "surveys", "settings").stdout; !regexp.MustCompile(`delay:\s+24h\n`).MatchString(out) ||
+		!regexp.MustCompile(`gap:\s+720h \(30 days\)\n`).MatchString(out) || !regexp.MustCompile(`daytime:\s+09:00–20:00\n`).MatchString(out) {
+		t.Errorf("surveys settings:\n%s", out)
+	}
 	// Named per language: each survey names it as its reader's messages did.
 	id := strings.TrimSpace(mustCLI(t, env, "declare", "-q", "--name", "Card payments fail", "--name-en", "Card payments are failing",
 		"--name-hu", "Hibás kártyás fizetés", "--component", "Payments=major_outage",
@@ -75,7 +81,7 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 
 	t.Run("an SMS digit answers the survey", func(t *testing.T) {
 		code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("b", 32), "+36201234567", "4 gyorsan javították")
-		if code != http.StatusOK || !strings.Contains(body, "<Message>Köszönjük a válaszát.</Message>") {
+		if code != http.StatusOK || !strings.Contains(body, "<Message>Status: Köszönjük a válaszát.</Message>") {
 			t.Fatalf("digit SMS: %d %s", code, body)
 		}
 		// No complaint of its own, and praise (a 4 with words) opens no
@@ -85,7 +91,7 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 		}
 		// 10/10 is a 5, not a complaint.
 		code, body = postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("d", 32), "+36201234567", "10/10")
-		if code != http.StatusOK || !strings.Contains(body, "<Message>Köszönjük a válaszát.</Message>") {
+		if code != http.StatusOK || !strings.Contains(body, "<Message>Status: Köszönjük a válaszát.</Message>") {
 			t.Fatalf("10/10 SMS: %d %s", code, body)
 		}
 		if cs := complaintsOf(t, env); len(cs) != 0 {
