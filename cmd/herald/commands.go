@@ -256,6 +256,7 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.noteUntranslated(p, f, fs)
 	body := wire.IncidentFields{Name: name, Names: names(), Status: wire.Nullable(string(*status)), ImpactOverride: wire.Nullable(string(*impact)), Body: f.body(fs), Messages: f.messages(),
 		Components: comps, ComponentIDs: ids, DeliverNotifications: f.notify()}
 	if *dry {
@@ -288,6 +289,30 @@ func cmdDeclare(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	return a.waitAfter(ctx, c, p.ID, raw, nil)
+}
+
+// noteUntranslated tells the manager, on stderr, which of the page's
+// languages get --message as written because no --message-LANG gave
+// theirs: a Hungarian customer read the English text with no warning to
+// the one who wrote it. The page's first language is the one --message is
+// taken to be in. fs, when given, is asked whether --message was; nothing
+// is said under -q or --json, or without a message.
+func (a *app) noteUntranslated(p wire.Page, f *incidentFlags, fs *flag.FlagSet) {
+	if f.quiet || f.asJSON || f.message == "" || len(p.Languages) < 2 || (fs != nil && f.body(fs) == nil) {
+		return
+	}
+	var missing, flags []string
+	for _, lang := range p.Languages[1:] {
+		if t, ok := f.texts[lang]; ok && *t != "" {
+			continue
+		}
+		missing, flags = append(missing, langName(lang)), append(flags, "--message-"+lang)
+	}
+	if len(missing) == 0 {
+		return
+	}
+	fmt.Fprintf(a.stderr, "note: readers of %s get --message as written (give %s for their own words)\n",
+		strings.Join(missing, ", "), strings.Join(flags, ", "))
 }
 
 // waitAfter follows the broadcast that the write answered by raw created.
@@ -354,6 +379,9 @@ func (a *app) patchIncident(ctx context.Context, c *client, f *incidentFlags, id
 		return err
 	}
 	body.Components, body.ComponentIDs = comps, ids
+	if body.Body != nil {
+		a.noteUntranslated(p, f, nil)
+	}
 	// --wait follows the broadcast this change creates: the one that was
 	// not there before it.
 	var before map[string]bool

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -113,5 +114,37 @@ func TestTimesInThePagesZone(t *testing.T) {
 		if !strings.Contains(out, " JST") || strings.Contains(out, "UTC") {
 			t.Errorf("herald %s: times not in the page's zone, named:\n%s", strings.Join(args, " "), out)
 		}
+	}
+}
+
+// TestUntranslatedMessageIsNoted: on a page in several languages, a
+// declaration or update with --message alone tells the manager which
+// readers get it as written (a Hungarian customer read the English text,
+// and nobody had been warned); with every language given, or under -q,
+// nothing is said.
+func TestUntranslatedMessageIsNoted(t *testing.T) {
+	_, env := walkNode(t)
+	mustCLI(t, env, "components", "create", "--name", "Payments")
+	page := struct{ Languages []string }{[]string{"en", "hu", "pl", "hr"}} // a new page's
+	r := mustCLI(t, env, "declare", "--name", "Card payments fail", "--component", "Payments=major_outage", "--message", "Investigating.")
+	id := regexp.MustCompile(`declared (\S+)`).FindStringSubmatch(r.stdout)
+	if !strings.Contains(r.stderr, "note: readers of ") || !strings.Contains(r.stderr, "--message-"+page.Languages[1]) {
+		t.Errorf("declare with --message alone: stderr %q; want a note naming the readers and --message-%s", r.stderr, page.Languages[1])
+	}
+	if id == nil {
+		t.Fatalf("declare printed no ID:\n%s", r.stdout)
+	}
+	all := []string{"update", id[1], "--message", "Identified."}
+	for _, lang := range page.Languages[1:] {
+		all = append(all, "--message-"+lang, "x")
+	}
+	if r := mustCLI(t, env, all...); strings.Contains(r.stderr, "note:") {
+		t.Errorf("update with every language's text: stderr %q; want no note", r.stderr)
+	}
+	if r := mustCLI(t, env, "update", "-q", id[1], "--message", "Monitoring."); strings.Contains(r.stderr, "note:") {
+		t.Errorf("update -q: stderr %q; want no note", r.stderr)
+	}
+	if r := mustCLI(t, env, "update", id[1], "--message", "Monitoring again."); !strings.Contains(r.stderr, "note: readers of ") {
+		t.Errorf("update with --message alone: stderr %q; want the note", r.stderr)
 	}
 }
