@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/heraldhq/herald/locale"
 )
 
 // openStatuses are the statuses of incidents and maintenances that still
@@ -894,11 +892,8 @@ func (s *Service) AdvanceMaintenances(ctx context.Context) (int, error) {
 		default:
 			continue
 		}
-		body, messages, err := automaticText(to)
-		if err != nil {
-			return moved, err
-		}
-		_, err = s.UpdateIncident(sys, m.PageID, m.ID, IncidentInput{Status: &to, Body: &body, Messages: messages})
+		body, messages := s.automaticText(to)
+		_, err := s.UpdateIncident(sys, m.PageID, m.ID, IncidentInput{Status: &to, Body: &body, Messages: messages})
 		switch {
 		case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
 			continue
@@ -910,32 +905,30 @@ func (s *Service) AdvanceMaintenances(ctx context.Context) (int, error) {
 	return moved, nil
 }
 
-// automaticWords are the catalogue IDs of the update herald posts when it
-// starts or completes a maintenance on time: the body, Statuspage's English
-// words, which the API and webhooks show as Statuspage does, and the text
-// each language's readers get (messages, the page, the feeds).
+// automaticWords are the update herald posts when it starts or completes
+// a maintenance on time: the body, Statuspage's English words, which the
+// API and webhooks show as Statuspage does, and the catalogue ID of the
+// text each language's readers get (messages, the page, the feeds).
 var automaticWords = map[Status]struct{ body, text string }{
-	InProgress: {"MaintenanceInProgressText", "MaintenanceStartedAuto"},
-	Completed:  {"MaintenanceCompletedText", "MaintenanceCompletedAuto"},
+	InProgress: {"Scheduled maintenance is currently in progress. We will provide updates as necessary.", "MaintenanceStartedAuto"},
+	Completed:  {"The scheduled maintenance has been completed.", "MaintenanceCompletedAuto"},
 }
 
-// automaticText is the body and the per-language messages of the update
-// that moves a maintenance to status to on time. A language whose words
-// equal the body has no message of its own.
-func automaticText(to Status) (string, map[string]string, error) {
-	cat, err := locale.Default()
-	if err != nil {
-		return "", nil, err
+// automaticText is the body and the per-language messages (from Words;
+// none without it) of the update that moves a maintenance to status to on
+// time. A language whose words equal the body has no message of its own.
+func (s *Service) automaticText(to Status) (string, map[string]string) {
+	w := automaticWords[to]
+	if s.Words == nil {
+		return w.body, nil
 	}
-	ids := automaticWords[to]
-	body := cat.Lang(locale.Fallback).Text(ids.body)
 	messages := make(map[string]string, len(Languages))
 	for _, lang := range Languages {
-		if text := cat.Lang(lang).Text(ids.text); text != "" && text != body {
+		if text := s.Words(lang, w.text); text != "" && text != w.body {
 			messages[lang] = text
 		}
 	}
-	return body, messages, nil
+	return w.body, messages
 }
 
 // StatusHistory returns a page's component status changes since a time

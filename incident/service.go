@@ -19,6 +19,12 @@ type Service struct {
 	// milliseconds (the precision the JSON APIs show).
 	Now func() time.Time
 	Log *slog.Logger
+	// Words, when set, is herald's word catalogue (a text by language and
+	// ID): the update herald posts when a maintenance starts or ends on
+	// time then carries each language's own words beside Statuspage's
+	// English body. The domain holds no catalogue of its own: it imports
+	// no i18n library (the app wires locale in).
+	Words func(lang, id string) string
 }
 
 // NewService returns a Service with the real clock.

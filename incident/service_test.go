@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/store/sqlite"
 )
 
@@ -334,6 +335,11 @@ func TestMaintenanceStartedEarly(t *testing.T) {
 // more news (the messages' templates say that themselves).
 func TestAutomaticMaintenanceWords(t *testing.T) {
 	svc, page, comps := newService(t)
+	words, werr := locale.Default()
+	if werr != nil {
+		t.Fatal(werr)
+	}
+	svc.Words = func(lang, id string) string { return words.Lang(lang).Text(id) }
 	ctx := context.Background()
 	now := svc.Now()
 	from, until := now.Add(time.Minute), now.Add(time.Hour)

@@ -41,6 +41,7 @@ import (
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/configs"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
 	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/render"
 	"github.com/heraldhq/herald/notify/smtp"
@@ -183,6 +184,11 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 		return nil, err
 	}
 	a.Incidents = incident.NewService(a.Engine.Incidents, a.Engine.Events, log)
+	words, err := locale.Default()
+	if err != nil {
+		return nil, fmt.Errorf("word catalogue: %w", err)
+	}
+	a.Incidents.Words = func(lang, id string) string { return words.Lang(lang).Text(id) }
 	if a.Page, err = a.Incidents.EnsureDefaultPage(ctx, a.URL); err != nil {
 		return nil, fmt.Errorf("default page: %w", err)
 	}
