@@ -596,7 +596,7 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		if t == nil || t.IsZero() {
 			return ""
 		}
-		return t.In(loc).Format(layout)
+		return localMonth(t.In(loc), layout, lt.labels)
 	}
 	v := &view{
 		Lang:           lt.lang,
@@ -1675,4 +1675,19 @@ func over(k queue.MessageKind) bool {
 		return true
 	}
 	return false
+}
+
+// localMonth formats t by layout, with the month Go writes for "Jan" in
+// English replaced by the language's abbreviation (the catalogue's
+// MonthAbbr1 … MonthAbbr12): Hungarian "dec. 6. 12:18", where "12. 06."
+// could be read as the 12th of June.
+func localMonth(t time.Time, layout string, labels map[string]string) string {
+	s := t.Format(layout)
+	if !strings.Contains(layout, "Jan") {
+		return s
+	}
+	if abbr := labels["MonthAbbr"+strconv.Itoa(int(t.Month()))]; abbr != "" {
+		s = strings.Replace(s, t.Month().String()[:3], abbr, 1)
+	}
+	return s
 }

@@ -363,3 +363,20 @@ func TestCompensationEmailWhileOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestShortDatesNameTheMonth: a maintenance window in an SMS names its
+// month where the digits could be misread: Hungarian "márc. 1." (it was
+// "03. 01.", which reads as the 3rd of January as easily as 1 March); the
+// other languages keep their own forms.
+func TestShortDatesNameTheMonth(t *testing.T) {
+	r := newTestRenderer(t)
+	for lang, want := range map[string]string{"hu": "márc. 1. 14:05", "en": "1 Mar 14:05", "pl": "01.03 14:05", "hr": "1. 3. u 14:05"} {
+		m, err := r.Render(channel.SMS, operatorInput(queue.KindMaintenanceScheduled, lang, "Database upgrade."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("%s maintenance SMS %q: want the window's start written %q", lang, m.Text, want)
+		}
+	}
+}
