@@ -90,7 +90,9 @@ func Decide(cur *Decision, p Proposal, by incident.Actor, at time.Time, scope Sc
 		return nil, false, incident.Errorf(incident.EFORBIDDEN, "only a manager or an admin may decide compensation")
 	}
 	if !p.State.Valid() {
-		return nil, false, incident.Invalid("state", "must be one of none_yet, coming, decided, none; not %q", p.State)
+		// none_yet is valid but no choice (every incident starts there,
+		// and nothing goes back to it: CanMove says so): not offered.
+		return nil, false, incident.Invalid("state", "must be one of coming, decided, none; not %q", p.State)
 	}
 	if p.Version != cur.Version {
 		return nil, false, incident.Errorf(incident.ECONFLICT, "the decision is at version %d, not %d: reload and decide again", cur.Version, p.Version)

@@ -178,3 +178,13 @@ func TestDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideOffersOnlyChoices: an unknown state is refused listing what a
+// manager may choose; none_yet, where every incident starts and nothing
+// goes back, is not among them.
+func TestDecideOffersOnlyChoices(t *testing.T) {
+	_, _, err := Decide(Initial("p", "i"), Proposal{State: "maybe"}, manager, at(30), exampleScope())
+	if err == nil || !strings.Contains(err.Error(), "coming, decided, none") || strings.Contains(err.Error(), "none_yet") {
+		t.Errorf("Decide(maybe) = %v; want the choices listed, none_yet not among them", err)
+	}
+}
