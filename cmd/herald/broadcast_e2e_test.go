@@ -282,6 +282,12 @@ func testBroadcast(t *testing.T, dir string, storeArgs []string) {
 			t.Errorf("hu-1's deliveries should list the declared SMS and email:\n%s", d.stdout)
 		}
 		checkFits(t, env, "customers", "deliveries", "hu-1")
+		// At 60 columns the kind of message stays (it tells the rows
+		// apart), not the provider's word for a success ("250 2.0.0 OK").
+		narrow := mustCLI(t, map[string]string{"HERALD_URL": env["HERALD_URL"], "HERALD_TOKEN": env["HERALD_TOKEN"], "COLUMNS": "60"}, "customers", "deliveries", "hu-1").stdout
+		if !strings.Contains(narrow, "KIND") || strings.Contains(narrow, "250 ") {
+			t.Errorf("hu-1's deliveries at 60 columns: want KIND kept and no SMTP success text:\n%s", narrow)
+		}
 		// Components by name, not ID.
 		if show := mustCLI(t, env, "customers", "show", "hr-1").stdout; !regexp.MustCompile(`components:\s+Payments, Search`).MatchString(show) {
 			t.Errorf("customers show: %s", show)

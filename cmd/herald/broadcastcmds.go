@@ -304,6 +304,13 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 		if d.ErrorCode != "" {
 			reason = d.ErrorCode + " " + reason
 		}
+		if d.State == queue.StateSent || d.State == queue.StateDelivered {
+			// The provider's word for success ("250 2.0.0 OK: queued
+			// as …") says nothing the state does not; on a narrow
+			// terminal it kept the column that tells the messages apart
+			// (KIND) from fitting. --json keeps it.
+			reason = ""
+		}
 		return []string{a.atSecond(d.UpdatedAt), printable(string(d.Kind)), printable(messageWord(d.MessageKind)), printable(string(d.State)),
 			oneLine(d.Address, 40), printable(d.IncidentID), oneLine(reason, 60)}
 	})
@@ -311,11 +318,13 @@ func cmdCustomersDeliveries(ctx context.Context, a *app, args []string) error {
 }
 
 // deliveryColumns are a customer's deliveries' columns. On a narrow
-// terminal the incident goes first, then the kind of message, then the
-// address (the channel says which); when, where and why stay.
+// terminal the incident goes first, then the address (one customer's: the
+// channel says which), then the kind of message, which tells the rows
+// apart (declared, resolved, survey); when, where and why stay, and a
+// reason column with nothing in it goes before all of them.
 var deliveryColumns = []column{
-	{head: "WHEN"}, {head: "CHANNEL"}, {head: "KIND", drop: 2}, {head: "STATE"},
-	{head: "TO", cut: 14, drop: 1}, {head: "INCIDENT", drop: 3}, {head: "REASON", cut: 12},
+	{head: "WHEN"}, {head: "CHANNEL"}, {head: "KIND", drop: 1}, {head: "STATE"},
+	{head: "TO", cut: 14, drop: 2}, {head: "INCIDENT", drop: 3}, {head: "REASON", cut: 12},
 }
 
 // ---- subscribers ----

@@ -50,10 +50,18 @@ func (a *app) tableWidth() int {
 // in width (0: no limit). A column shown is at least as wide as its head.
 func fitColumns(width int, cols []column, rows [][]string) (show []bool, widths []int) {
 	natural := make([]int, len(cols))
+	// blank: a column that may be cut and is empty in every row (a
+	// customer's deliveries that all went well have no reason); it shows
+	// only its head, so on a narrow terminal it goes before any other.
+	blank := make([]bool, len(cols))
 	for i, c := range cols {
 		natural[i] = utf8.RuneCountInString(c.head)
+		blank[i] = c.cut > 0
 		for _, r := range rows {
 			natural[i] = max(natural[i], utf8.RuneCountInString(r[i]))
+			if r[i] != "" {
+				blank[i] = false
+			}
 		}
 	}
 	show = make([]bool, len(cols))
@@ -96,6 +104,10 @@ func fitColumns(width int, cols []column, rows [][]string) (show []bool, widths 
 		for need(0) > width {
 			worst := -1
 			for i, c := range cols {
+				if show[i] && blank[i] {
+					worst = i
+					break
+				}
 				if show[i] && c.drop > 0 && (worst < 0 || c.drop > cols[worst].drop) {
 					worst = i
 				}
