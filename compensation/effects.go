@@ -468,11 +468,7 @@ func (s *Service) effects(ctx context.Context, inc *incident.Incident, ds []*Dec
 // of (see Effects): what an announcement of it would tell them they lose,
 // and the top-ups it owes. EINVALID when compensation is not decided.
 func (s *Service) AnnouncementEffects(ctx context.Context, pageID, incidentID string) (*Effects, error) {
-	inc, err := s.incident(ctx, pageID, incidentID)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
+	inc, ds, err := s.decisions(ctx, pageID, incidentID)
 	if err != nil {
 		return nil, err
 	}

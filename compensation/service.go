@@ -114,13 +114,24 @@ func (s *Service) current(ctx context.Context, pageID, incidentID string) (*Deci
 	return d, err
 }
 
+// decisions returns the incident (checked to be the page's) and every
+// version of its decision, oldest first.
+func (s *Service) decisions(ctx context.Context, pageID, incidentID string) (*incident.Incident, []*Decision, error) {
+	inc, err := s.incident(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inc, ds, nil
+}
+
 // History returns every version of the incident's decision, oldest first,
 // each with what changed from the one before.
 func (s *Service) History(ctx context.Context, pageID, incidentID string) ([]Version, error) {
-	if _, err := s.incident(ctx, pageID, incidentID); err != nil {
-		return nil, err
-	}
-	ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
+	_, ds, err := s.decisions(ctx, pageID, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -1390,11 +1401,7 @@ const (
 // amended policy is not left unannounced and a decided one made after the
 // all-clear is not left untold.
 func (s *Service) Told(ctx context.Context, pageID, incidentID string) (*Told, error) {
-	inc, err := s.incident(ctx, pageID, incidentID)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := s.Store.FindDecisions(ctx, pageID, incidentID)
+	inc, ds, err := s.decisions(ctx, pageID, incidentID)
 	if err != nil {
 		return nil, err
 	}

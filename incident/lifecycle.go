@@ -101,11 +101,7 @@ func (s *Service) DraftIncident(ctx context.Context, pageID string, in IncidentI
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var b *Broadcast
-	if len(ch.Broadcasts) > 0 {
-		b = ch.Broadcasts[0]
-	}
-	return inc, comps, b, nil
+	return inc, comps, ch.broadcast(), nil
 }
 
 // draft builds a new incident from a validated in, and the change that
@@ -275,11 +271,7 @@ func (s *Service) DraftUpdate(ctx context.Context, pageID, id string, in Inciden
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var b *Broadcast
-	if len(ch.Broadcasts) > 0 {
-		b = ch.Broadcasts[0]
-	}
-	return inc, comps, b, nil
+	return inc, comps, ch.broadcast(), nil
 }
 
 // DeleteIncident removes an incident and its updates. Component statuses are

@@ -88,6 +88,15 @@ type Change struct {
 	Idempotency      *IdempotencyKey
 }
 
+// broadcast is the change's broadcast (a declaration or an update makes
+// at most one), nil when it makes none.
+func (c *Change) broadcast() *Broadcast {
+	if len(c.Broadcasts) == 0 {
+		return nil
+	}
+	return c.Broadcasts[0]
+}
+
 // IdempotencyKey maps a client's Idempotency-Key to what the request created.
 type IdempotencyKey struct {
 	Scope string // e.g. "incident.create:<page id>"
