@@ -240,3 +240,30 @@ func TestSlackPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestHostFromTheRequestLine: the host a request names is its Host
+// header, unless the request line carries an absolute URI, whose host
+// takes precedence (RFC 9112 3.2.2). hostBytes reads the header in place
+// rather than parse the URI for every request, and must still tell the
+// two apart.
+func TestHostFromTheRequestLine(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name, uri, host, want string
+	}{
+		{"the Host header", "/api/v2/summary.json", "status.example.com", "status.example.com"},
+		{"upper case and a port", "/", "Status.Example.COM:8080", "status.example.com"},
+		{"an absolute URI over another Host", "http://status.example.com/api/v2/summary.json", "other.example.org", "status.example.com"},
+		{"an absolute https URI with a port", "https://Status.example.com:8443/", "other.example.org", "status.example.com"},
+		{"a query naming a URL", "/api/v2/summary.json?next=http://other.example.org/", "status.example.com", "status.example.com"},
+		{"a path naming a URL", "/incidents/http://other.example.org/x", "status.example.com", "status.example.com"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rc := request(t, "GET", c.uri, "", []string{"Host", c.host})
+			if got := e.srv.hostIn(rc); got != c.want {
+				t.Errorf("host %q, want %q", got, c.want)
+			}
+		})
+	}
+}

@@ -180,7 +180,21 @@ func (s *Server) requestHostIn(rc *fasthttp.RequestCtx) string {
 			return h
 		}
 	}
-	return string(rc.Request.URI().Host())
+	return string(hostBytes(rc))
+}
+
+// hostBytes is the host the request names: its Host header, or for a
+// request line with an absolute URI (GET http://host/path, which a
+// server must accept), the URI's host, which takes precedence (RFC 9112
+// 3.2.2). rc.Request.URI() would parse, copy and normalise the whole URI
+// for every request to find what the Host header says for nearly all of
+// them (a CPU profile under herald-bench statuspage: over a quarter of the
+// status page's fast path). The bytes alias the request's buffers.
+func hostBytes(rc *fasthttp.RequestCtx) []byte {
+	if raw := rc.Request.Header.RequestURI(); len(raw) > 0 && raw[0] == '/' {
+		return rc.Request.Header.Host()
+	}
+	return rc.Request.URI().Host()
 }
 
 // baseURL is scheme://host of the URL the client asked for: the scheme

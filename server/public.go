@@ -159,7 +159,7 @@ func (s *Server) hostIn(rc *fasthttp.RequestCtx) string {
 	} else {
 		// The Host header itself (fiber's c.Hostname would copy it and
 		// format the peer's address for its own proxy check).
-		b := rc.Request.URI().Host()
+		b := hostBytes(rc)
 		if i := bytes.IndexByte(b, ':'); i < 0 || bytes.LastIndexByte(b, ':') == i && b[0] != '[' {
 			if i >= 0 {
 				b = b[:i] // name:port
