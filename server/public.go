@@ -422,41 +422,63 @@ func (s *Server) requestLanguage(c *fiber.Ctx) string {
 // Immutable app's c.Query and c.Cookies make), so the status page's hot
 // path spends nothing on a request that names no language.
 func (s *Server) languageIn(rc *fasthttp.RequestCtx, host string) string {
-	var have []string
-	if s.site != nil {
-		have = s.site.Languages(host)
-	}
-	l, chosen := chooseLanguage(rc, have)
+	l, chosen := chooseLanguage(rc, pageLanguages{s.site, host})
 	if chosen {
 		rememberLanguage(rc, l)
 	}
 	return l
 }
 
-// chooseLanguage picks the language to serve among have (herald's
-// languages when empty): ?lang= when have has it (chosen reports that),
-// else the language the visitor chose before (langCookie), else the best
-// Accept-Language match, else "" (the page's default). It reads the
-// request's query, cookie and header bytes in place.
-func chooseLanguage(rc *fasthttp.RequestCtx, have []string) (lang string, chosen bool) {
+// pageLanguages is the language list chooseLanguage picks from: that of
+// the page site serves on host, herald's languages when there is none.
+// It is asked only when the request names a language: most status page
+// requests (widgets, monitors, feeds) name none, and each asking is a
+// lookup of the host's page.
+type pageLanguages struct {
+	site Site // nil: herald's languages
+	host string
+}
+
+func (p pageLanguages) list() []string {
+	var have []string
+	if p.site != nil {
+		have = p.site.Languages(p.host)
+	}
 	if len(have) == 0 {
 		have = incident.Languages
 	}
+	return have
+}
+
+// chooseLanguage picks the language to serve among langs: ?lang= when
+// langs has it (chosen reports that), else the language the visitor chose
+// before (langCookie), else the best Accept-Language match, else "" (the
+// page's default). It reads the request's query, cookie and header bytes
+// in place.
+func chooseLanguage(rc *fasthttp.RequestCtx, langs pageLanguages) (lang string, chosen bool) {
+	var have []string
 	// The query is parsed only when the request has one: QueryArgs parses
 	// the whole URI first.
 	if bytes.IndexByte(rc.Request.Header.RequestURI(), '?') >= 0 {
 		if q := rc.QueryArgs().Peek("lang"); len(q) > 0 {
+			have = langs.list()
 			if l := oneOf(have, q); l != "" {
 				return l, true
 			}
 		}
 	}
 	if ck := rc.Request.Header.Cookie(langCookie); len(ck) > 0 {
+		if have == nil {
+			have = langs.list()
+		}
 		if l := oneOf(have, ck); l != "" {
 			return l, false
 		}
 	}
 	if al := rc.Request.Header.Peek(fiber.HeaderAcceptLanguage); len(al) > 0 {
+		if have == nil {
+			have = langs.list()
+		}
 		return matchLanguage(string(al), have), false
 	}
 	return "", false
@@ -486,7 +508,7 @@ const langCookie = "herald_lang"
 // pages that belong to no status page's language list (forms, surveys,
 // reports).
 func pickLanguage(c *fiber.Ctx) string {
-	l, _ := chooseLanguage(c.Context(), nil)
+	l, _ := chooseLanguage(c.Context(), pageLanguages{})
 	return l
 }
 
