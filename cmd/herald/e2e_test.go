@@ -439,6 +439,17 @@ func TestServeAndCLI(t *testing.T) {
 		if r := mustCLI(t, nil, "token", "create", "--role", "agent", "--data", elsewhere); !strings.Contains(r.stderr, "there was no herald store at") {
 			t.Errorf("a token made in a new store says nothing: %s", r.stderr)
 		}
+		// herald knows people by name: a second token under a name in use
+		// (in any case) says so, on stderr, and the secret stays last.
+		first := mustCLI(t, nil, "token", "create", "--role", "agent", "--name", "Dana", "--data", dir)
+		if first.stderr != "" {
+			t.Errorf("the first token named Dana: %s", first.stderr)
+		}
+		second := mustCLI(t, nil, "token", "create", "--role", "agent", "--name", "dana", "--data", dir)
+		if !strings.Contains(second.stderr, `"dana" already has a token`) || !strings.Contains(second.stderr, "act as the same person") ||
+			!strings.HasPrefix(second.lastLine(), "hrld_") {
+			t.Errorf("a second token named dana:\nstdout: %s\nstderr: %s", second.stdout, second.stderr)
+		}
 	})
 }
 

@@ -79,13 +79,50 @@ func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
 	}
 	defer closeStore()
 	ctx = incident.WithActor(ctx, incident.Actor{Name: "cli"})
+	var namesakes []*incident.Token
+	if *name != "" {
+		if namesakes, err = liveNamesakes(ctx, svc, *name); err != nil {
+			return err
+		}
+	}
 	secret, t, err := svc.CreateToken(ctx, *name, incident.Role(*role))
 	if err != nil {
 		return err
 	}
+	if len(namesakes) > 0 {
+		// herald knows a person by name: complaints are given to, and
+		// grants recorded under, the name, not the token. Said on stderr,
+		// so that `| tail -n 1` still takes the secret.
+		var ids []string
+		for _, o := range namesakes {
+			ids = append(ids, fmt.Sprintf("%s (%s)", o.ID, o.Role))
+		}
+		these := "both tokens act"
+		if len(namesakes) > 1 {
+			these = "these tokens all act"
+		}
+		fmt.Fprintf(a.stderr, "note: %q already has a token: %s. herald knows people by name, so %s as the same person (one complaint queue, one name on what they do). For another person, revoke this one (herald token revoke %s) and give them a name of their own.\n",
+			t.Name, strings.Join(ids, ", "), these, t.ID)
+	}
 	fmt.Fprintf(a.stdout, "Created %s token %s (%q). Keep it secret; herald stores only its hash and cannot show it again:\n", t.Role, t.ID, t.Name)
 	fmt.Fprintln(a.stdout, secret)
 	return nil
+}
+
+// liveNamesakes are the unrevoked tokens whose name is name, ignoring
+// case (as herald matches an agent's name).
+func liveNamesakes(ctx context.Context, svc *incident.Service, name string) ([]*incident.Token, error) {
+	tokens, err := svc.Tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*incident.Token
+	for _, t := range tokens {
+		if t.RevokedAt == nil && strings.EqualFold(t.Name, name) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 func cmdTokenList(ctx context.Context, a *app, args []string) error {
