@@ -924,3 +924,52 @@ func TestOneAllClearPerAddress(t *testing.T) {
 		t.Errorf("resolution messages to the address: %v; want one, for %s", resolutions, first.Ref)
 	}
 }
+
+// TestReportFormLimits: the report form's limits count reports, per page.
+// A report refused for its input uses up no turn of the address it came
+// from (a family behind one router, one of whom mistyped a number), and a
+// person who reported on one page of the server can still report on
+// another (the limits of different companies' pages are their own), while
+// a second report of the same contact on the same page is held.
+func TestReportFormLimits(t *testing.T) {
+	e := newComplaintEnv(t, func(c *ComplaintsConfig) {
+		c.ReportIPLimit.Rate, c.ReportIPLimit.Burst = 1e-6, 2
+		c.ReportContactLimit.Rate, c.ReportContactLimit.Burst = 1e-6, 1
+	})
+	ctx := context.Background()
+	other, err := e.svc.CreatePage(ctx, incident.PageInput{Name: ptr("Other Co"), URL: ptr("https://other.example"), TimeZone: ptr("Europe/Budapest")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.site.mu.Lock()
+	e.site.others = map[string]*incident.Page{"status.other.example": other}
+	e.site.mu.Unlock()
+	post := func(host, contact string) response {
+		t.Helper()
+		page := e.mustDo(t, http.StatusOK, "GET", "/report", "", "", "Accept", "text/html", "Host", host)
+		v := url.Values{"csrf": {csrfOf(t, page)}, "contact": {contact}, "message": {"Nem működik a fizetés."}}
+		return e.postReport(t, v, true, "Host", host)
+	}
+	const home, away = "status.example.com", "status.other.example"
+	for _, bad := range []string{"not-a-phone", "a@", ""} {
+		if r := post(home, bad); r.status != http.StatusBadRequest || r.errorOf(t).Field != "contact" {
+			t.Fatalf("contact %q: %d %s", bad, r.status, r.body)
+		}
+	}
+	if r := post(home, "anna@example.com"); r.status != http.StatusCreated {
+		t.Fatalf("the first report after three mistyped ones: %d %s; refused input used up the address's turns", r.status, r.body)
+	}
+	if r := post(away, "anna@example.com"); r.status != http.StatusCreated {
+		t.Fatalf("the same contact on another page: %d %s; one page's limit counted the other's report", r.status, r.body)
+	}
+	r := post(home, "anna@example.com")
+	if d := r.errorOf(t); r.status != http.StatusTooManyRequests || d.Code != "rate_limited" || !strings.Contains(d.Message, "min") {
+		t.Errorf("the same contact again on the same page: %d %+v", r.status, d)
+	}
+	if r := post(home, "bela@example.com"); r.status != http.StatusTooManyRequests {
+		t.Errorf("a third report from the address (burst 2): %d %s", r.status, r.body)
+	}
+	if n := e.count(t); n != 1 {
+		t.Errorf("%d complaints on the page, want Anna's one", n)
+	}
+}

@@ -281,6 +281,9 @@ type fakeSite struct {
 	mu     sync.Mutex
 	assets map[string]*statuspage.Asset // by path; lang "hu" adds "?hu"
 	page   *incident.Page
+	// others are further pages by host (a server with several status
+	// pages); Lookup serves none of their assets.
+	others map[string]*incident.Page
 	ready  bool
 	watch  map[chan []byte]struct{}
 	render int
@@ -359,6 +362,12 @@ func (f *fakeSite) Lookup(host, path, lang string) (*statuspage.Asset, bool) {
 }
 
 func (f *fakeSite) PageFor(host string) (*incident.Page, bool) {
+	f.mu.Lock()
+	other := f.others[host]
+	f.mu.Unlock()
+	if other != nil {
+		return other, true
+	}
 	if host != "status.example.com" && host != "127.0.0.1" {
 		return nil, false
 	}

@@ -114,9 +114,6 @@ func (s *Server) report() fiber.Handler {
 				incident.Errorf(incident.EFORBIDDEN, "the form is stale or was posted from another site; load /report again"))
 		}
 		ip := s.clientIP(c)
-		if err := s.cp.limit(ctx, "report:ip:"+ratelimit.IPKey(ip), s.cp.cfg.ReportIPLimit); err != nil {
-			return again(http.StatusTooManyRequests, statuspage.ProblemRateLimited, err)
-		}
 		if c.FormValue(reportHoneypot) != "" {
 			// A bot: thank it as if it were a person, so it learns nothing,
 			// and file nothing.
@@ -155,7 +152,15 @@ func (s *Server) report() fiber.Handler {
 			}
 			comps = []string{posted.Component}
 		}
-		if err := s.cp.limit(ctx, "report:contact:"+ct.Key(), s.cp.cfg.ReportContactLimit); err != nil {
+		// The limits come after the checks: a report refused for its input
+		// changes nothing, so a customer's typo does not use up a turn of
+		// the address the family or the office shares. They are the page's
+		// (one server may serve several pages): a report on one company's
+		// page never counts against the same person's on another's.
+		if err := s.cp.limit(ctx, reportLimitKey(page.ID, "ip", ratelimit.IPKey(ip)), s.cp.cfg.ReportIPLimit); err != nil {
+			return again(http.StatusTooManyRequests, statuspage.ProblemRateLimited, err)
+		}
+		if err := s.cp.limit(ctx, reportLimitKey(page.ID, "contact", ct.Key()), s.cp.cfg.ReportContactLimit); err != nil {
 			return again(http.StatusTooManyRequests, statuspage.ProblemRateLimited, err)
 		}
 		lang := s.requestLanguage(c)
@@ -211,6 +216,12 @@ func formText(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
+// reportLimitKey is the bucket of the report form's limit of kind (ip,
+// contact) for who, on the page.
+func reportLimitKey(pageID, kind, who string) string {
+	return "report:" + pageID + ":" + kind + ":" + who
+}
+
 // limit takes one from key's bucket, or answers rate_limited.
 func (cp *complaints) limit(ctx context.Context, key string, l ratelimit.Limit) error {
 	wait, err := cp.cfg.Limiter.Take(ctx, key, l, 0)
@@ -218,7 +229,10 @@ func (cp *complaints) limit(ctx context.Context, key string, l ratelimit.Limit) 
 		return err
 	}
 	if wait > 0 {
-		return incident.Errorf(notify.ERATELIMITED, "too many reports; try again in %s", wait.Round(time.Minute))
+		// In whole minutes, rounded up: "try again in 0s" for a wait of
+		// twenty seconds would be refused again.
+		mins := (wait + time.Minute - 1) / time.Minute
+		return incident.Errorf(notify.ERATELIMITED, "too many reports; try again in %d min", mins)
 	}
 	return nil
 }
