@@ -46,6 +46,26 @@ func itoa(n int) string     { return strconv.Itoa(n) }
 func i64(n int64) string    { return strconv.FormatInt(n, 10) }
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
+// addFigure adds a figure that may not exist (nil: nothing to measure it
+// by): its value, or an empty value with none, which says why. A
+// spreadsheet then shows an empty cell, never a 0 that reads as "all
+// complaints late" or "every customer unhappy".
+func addFigure[T int64 | float64](c *csvRows, section string, at time.Time, ch, key string, v *T, detail, none string) {
+	switch p := any(v).(type) {
+	case *float64:
+		if p != nil {
+			c.add(section, at, ch, key, ftoa(*p), detail)
+			return
+		}
+	case *int64:
+		if p != nil {
+			c.add(section, at, ch, key, i64(*p), detail)
+			return
+		}
+	}
+	c.add(section, at, ch, key, "", none)
+}
+
 func (c *csvRows) bytes() ([]byte, error) {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
@@ -113,12 +133,12 @@ func (r *Report) CSV() ([]byte, error) {
 	c.add("complaints", time.Time{}, "", "tagged", itoa(cf.Tagged), "")
 	c.add("complaints", time.Time{}, "", "untagged", itoa(cf.Untagged), "")
 	c.add("complaints", time.Time{}, "", "repeats", itoa(cf.Repeats), "")
-	c.add("complaints", time.Time{}, "", "repeat_rate", ftoa(cf.RepeatRate), "")
+	addFigure(c, "complaints", time.Time{}, "", "repeat_rate", cf.RepeatRate, "", "none: no tagged complaint")
 	c.add("complaints", time.Time{}, "", "answered", itoa(cf.Answered), "")
-	c.add("complaints", time.Time{}, "", "first_answer_p50_s", i64(cf.FirstAnswerP50S), "at most: whole minutes, rounded up")
-	c.add("complaints", time.Time{}, "", "first_answer_p90_s", i64(cf.FirstAnswerP90S), "at most: whole minutes, rounded up")
+	addFigure(c, "complaints", time.Time{}, "", "first_answer_p50_s", cf.FirstAnswerP50S, "at most: whole minutes, rounded up", "none: no complaint answered yet")
+	addFigure(c, "complaints", time.Time{}, "", "first_answer_p90_s", cf.FirstAnswerP90S, "at most: whole minutes, rounded up", "none: no complaint answered yet")
 	c.add("complaints", time.Time{}, "", "sla_judged", itoa(cf.SLAJudged), "")
-	c.add("complaints", time.Time{}, "", "sla_kept", ftoa(cf.SLAKept), "")
+	addFigure(c, "complaints", time.Time{}, "", "sla_kept", cf.SLAKept, "", "none: no promise has come due yet")
 	c.add("complaints", time.Time{}, "", "follow_ups", itoa(cf.FollowUps), "the survey's follow-up calls, in no other complaint figure")
 	c.add("complaints", time.Time{}, "", "follow_ups_open", itoa(cf.FollowUpsOpen), "")
 	for _, k := range sortedKeys(cf.ByChannel) {
@@ -153,9 +173,10 @@ func (r *Report) CSV() ([]byte, error) {
 	if s := r.Surveys; s != nil {
 		c.add("surveys", time.Time{}, "", "sent", itoa(s.Sent), "")
 		c.add("surveys", time.Time{}, "", "answered", itoa(s.Answered), "")
-		c.add("surveys", time.Time{}, "", "response_rate", ftoa(s.ResponseRate), "")
-		c.add("surveys", time.Time{}, "", "csat", ftoa(s.CSAT), "")
-		c.add("surveys", time.Time{}, "", "average", ftoa(s.Average), "")
+		c.add("surveys", time.Time{}, "", "scored", itoa(s.Scored), "answers with a score: csat and average are over them")
+		addFigure(c, "surveys", time.Time{}, "", "response_rate", s.ResponseRate, "", "none: no survey sent yet")
+		addFigure(c, "surveys", time.Time{}, "", "csat", s.CSAT, "", "none: no answers with a score yet")
+		addFigure(c, "surveys", time.Time{}, "", "average", s.Average, "", "none: no answers with a score yet")
 		for _, k := range sortedKeys(s.Scores) {
 			c.add("surveys", time.Time{}, "", "score:"+k, itoa(s.Scores[k]), "")
 		}
@@ -177,8 +198,8 @@ func (r *Report) CSV() ([]byte, error) {
 				}
 				c.add("survey_split", time.Time{}, ch, key+":sent", itoa(g.Sent), "")
 				c.add("survey_split", time.Time{}, ch, key+":answered", itoa(g.Answered), "")
-				if g.Answered > 0 {
-					c.add("survey_split", time.Time{}, ch, key+":csat", ftoa(g.CSAT), "")
+				if g.CSAT != nil {
+					c.add("survey_split", time.Time{}, ch, key+":csat", ftoa(*g.CSAT), "")
 				}
 			}
 		}

@@ -3,6 +3,8 @@ package reports_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/incident/wire"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/reports"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // TestCurveStopsAtTheReportsTime: a report written minutes after the
@@ -128,17 +131,20 @@ func TestFirstAnswerAgrees(t *testing.T) {
 	cli := func(s float64) int64 {
 		return int64((time.Duration(s * float64(time.Second))).Round(time.Second) / time.Second)
 	} // printStats
-	if p.Complaints.FirstAnswerP50S != 10 || p.Complaints.FirstAnswerP90S != 21 ||
-		cli(w.FirstAnswer.P50) != p.Complaints.FirstAnswerP50S || cli(w.FirstAnswer.P90) != p.Complaints.FirstAnswerP90S {
+	if p.Complaints.FirstAnswerP50S == nil || p.Complaints.FirstAnswerP90S == nil {
+		t.Fatalf("period first answer %v / %v, want figures", p.Complaints.FirstAnswerP50S, p.Complaints.FirstAnswerP90S)
+	}
+	if *p.Complaints.FirstAnswerP50S != 10 || *p.Complaints.FirstAnswerP90S != 21 ||
+		w.FirstAnswer.P50 == nil || w.FirstAnswer.P90 == nil || cli(*w.FirstAnswer.P50) != *p.Complaints.FirstAnswerP50S || cli(*w.FirstAnswer.P90) != *p.Complaints.FirstAnswerP90S {
 		t.Errorf("period %d s / %d s, complaints stats %v s / %v s; want both 10 s / 21 s",
-			p.Complaints.FirstAnswerP50S, p.Complaints.FirstAnswerP90S, w.FirstAnswer.P50, w.FirstAnswer.P90)
+			*p.Complaints.FirstAnswerP50S, *p.Complaints.FirstAnswerP90S, w.FirstAnswer.P50, w.FirstAnswer.P90)
 	}
 	r, err := svc.Incident(ctx, "p1", "i1")
 	must(t, err)
 	h, err := r.HTML("en", nil)
 	must(t, err)
-	if want := "<dd>≤ 20\u00a0min / ≤ 2\u00a0h\u00a000\u00a0min</dd>"; !strings.Contains(string(h), want) {
-		t.Errorf("the incident's time to first answer is not written as an upper bound (%q)", want)
+	if want := "<dd>≤ 20\u00a0min / ≤ 2\u00a0h\u00a000\u00a0min <span class=\"muted\">(6)</span></dd>"; !strings.Contains(string(h), want) {
+		t.Errorf("the incident's time to first answer is not written as an upper bound (%q):\n%s", want, h)
 	}
 }
 
@@ -255,5 +261,82 @@ func TestFormatsCarryTheSameFigures(t *testing.T) {
 		if !strings.Contains(string(pc), want) {
 			t.Errorf("the period's CSV lacks %q", want)
 		}
+	}
+}
+
+// TestNothingMeasuredIsNotZero: an incident nobody complained about and
+// no survey has answered, on a page whose period has no resolved incident
+// and no complaint, has no satisfaction, no average, no response rate, no
+// SLA share, no repeat rate and no answer time: JSON says null, the CSV
+// leaves the cell empty and says why, the HTML says so in words. A
+// satisfaction of 0 % reads as every customer unhappy.
+func TestNothingMeasuredIsNotZero(t *testing.T) {
+	ctx := context.Background()
+	db := engines["sqlite"](t)
+	page := &incident.Page{ID: "p1", Name: "Acme", TimeZone: "Europe/Budapest", CreatedAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-time.Hour)}
+	u := &incident.Update{ID: "u1", IncidentID: "i1", Status: incident.Investigating, Body: "Looking.", CreatedAt: at(0), UpdatedAt: at(0), DisplayAt: at(0)}
+	inc := &incident.Incident{ID: "i1", PageID: "p1", Name: "Quiet", Status: incident.Investigating, Impact: incident.ImpactMinor,
+		CreatedAt: at(0), UpdatedAt: at(0), StartedAt: at(0), Updates: []*incident.Update{u}, Version: 1}
+	must(t, db.Commit(ctx, &incident.Change{Pages: []*incident.Page{page}, Incidents: []*incident.Incident{inc}}))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stats := complaint.NewService(db, db, db, nil, nil, log)
+	svc := &reports.Service{Incidents: db, Deliveries: db, Complaints: db, Stats: stats, Surveys: surveys.NewService(db, db, log),
+		Now: func() time.Time { return at(time.Hour) }}
+
+	r, err := svc.Incident(ctx, "p1", "i1")
+	must(t, err)
+	js, err := r.JSON()
+	must(t, err)
+	for _, want := range []string{`"repeat_rate": null`, `"first_answer_p50_s": null`, `"first_answer_p90_s": null`, `"sla_kept": null`,
+		`"response_rate": null`, `"csat": null`, `"average": null`, `"scored": 0`} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("report JSON lacks %s", want)
+		}
+	}
+	cv, err := r.CSV()
+	must(t, err)
+	for _, want := range []string{"complaints,,,sla_kept,,none: no promise has come due yet", "surveys,,,csat,,none: no answers with a score yet",
+		"surveys,,,response_rate,,none: no survey sent yet", "complaints,,,repeat_rate,,none: no tagged complaint"} {
+		if !strings.Contains(string(cv), want) {
+			t.Errorf("report CSV lacks %q:\n%s", want, cv)
+		}
+	}
+	for lang, want := range map[string][]string{
+		"en": {"<dd>no scores yet</dd>", "<dd>none answered yet</dd>", "<dd>no deadline has passed yet</dd>", "<dd>0</dd>"},
+		"hu": {"<dd>még nincs értékelés</dd>", "<dd>még egyik sem kapott választ</dd>"},
+	} {
+		h, err := r.HTML(lang, nil)
+		must(t, err)
+		for _, w := range want {
+			if !strings.Contains(string(h), w) {
+				t.Errorf("%s report HTML lacks %q", lang, w)
+			}
+		}
+		if strings.Contains(string(h), "<tbody></tbody>") {
+			t.Errorf("%s report HTML shows a table with no rows", lang)
+		}
+		if strings.Contains(string(h), "0.0\u00a0%") || strings.Contains(string(h), "0,0\u00a0%") || strings.Contains(string(h), "0.00") {
+			t.Errorf("%s report HTML shows a share or an average of 0 where nothing was measured", lang)
+		}
+	}
+
+	p, err := svc.Period(ctx, "p1", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
+	must(t, err)
+	pj, err := p.JSON()
+	must(t, err)
+	for _, want := range []string{`"duration_p50_s": null`, `"repeat_rate": null`, `"sla_kept": null`, `"first_answer_p50_s": null`, `"csat": null`} {
+		if !strings.Contains(string(pj), want) {
+			t.Errorf("period JSON lacks %s", want)
+		}
+	}
+	ph, err := p.HTML("en", nil)
+	must(t, err)
+	for _, want := range []string{"<dd>none resolved</dd>", "<dd>no deadline has passed yet</dd>", "<dd>none answered yet</dd>", "2026-03 –"} {
+		if !strings.Contains(string(ph), want) {
+			t.Errorf("period HTML lacks %q", want)
+		}
+	}
+	if strings.Contains(string(ph), "0.0\u00a0%") || strings.Contains(string(ph), ">0\u00a0s / 0\u00a0s<") {
+		t.Errorf("period HTML shows 0 where nothing was measured")
 	}
 }

@@ -36,6 +36,7 @@ func load() {
 		"stamp": stamp,
 		"dur":   durText,
 		"pct":   pct,
+		"avg":   avg,
 		"money": money,
 		"who":   incident.ActorName,
 		"secs":  secsText,
@@ -107,6 +108,16 @@ func pct(l *locale.Lang, f float64) string {
 	return s + "\u00a0%"
 }
 
+// avg writes a mean score with two decimals in l's format ("3.50",
+// "3,50").
+func avg(l *locale.Lang, f float64) string {
+	s := strconv.FormatFloat(f, 'f', 2, 64)
+	if decimalComma(l) {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}
+
 // money writes minor units of a currency in l's format ("EUR 1234.50",
 // "1234,50 EUR").
 func money(l *locale.Lang, cur string, minor int64) string {
@@ -152,6 +163,9 @@ type incidentView struct {
 	// SplitKinds are the survey splits in order, SplitWord their names.
 	SplitKinds []string
 	SplitWord  map[string]string
+	// Splits: some split has a group (else the table would be headers
+	// over nothing).
+	Splits bool
 }
 
 // HTML renders the report in lang (en, hu, pl, hr). links names the
@@ -183,7 +197,12 @@ func (r *Report) HTML(lang string, links map[string]string) ([]byte, error) {
 			v.CurveRows = append(v.CurveRows, b)
 		}
 	}
-	if r.Surveys != nil && r.Surveys.Answered > 0 {
+	if r.Surveys != nil {
+		for _, g := range r.Surveys.By {
+			v.Splits = v.Splits || len(g) > 0
+		}
+	}
+	if r.Surveys != nil && r.Surveys.Scored > 0 {
 		v.Scores = scoresChart(r, w).SVG()
 	}
 	if r.Postmortem != nil {

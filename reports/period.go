@@ -30,13 +30,15 @@ type PeriodReport struct {
 	To          time.Time `json:"to"` // excluded
 	GeneratedAt time.Time `json:"generated_at"`
 
-	Incidents        int                     `json:"incidents"`
-	ByImpact         map[incident.Impact]int `json:"by_impact"`
-	DurationP50S     int64                   `json:"duration_p50_s"` // declared → resolved, resolved ones
-	DurationP90S     int64                   `json:"duration_p90_s"`
-	IncidentList     []PeriodIncident        `json:"incident_list"`
-	Complaints       PeriodComplaints        `json:"complaints"`
-	CompensationCost map[string]int64        `json:"compensation_cost"` // granted, by currency, minor units
+	Incidents int                     `json:"incidents"`
+	ByImpact  map[incident.Impact]int `json:"by_impact"`
+	// DurationP50S and P90S: declared → resolved, of the resolved
+	// incidents; null when none was resolved.
+	DurationP50S     *int64           `json:"duration_p50_s"`
+	DurationP90S     *int64           `json:"duration_p90_s"`
+	IncidentList     []PeriodIncident `json:"incident_list"`
+	Complaints       PeriodComplaints `json:"complaints"`
+	CompensationCost map[string]int64 `json:"compensation_cost"` // granted, by currency, minor units
 	// Grants are the offers given, Declines the offers declined (grant
 	// records, as in an incident's report); CustomersGranted the
 	// customers given at least one, per incident, added up.
@@ -57,7 +59,9 @@ type PeriodIncident struct {
 	Complaints int             `json:"complaints"`
 	FollowUps  int             `json:"follow_ups"` // the survey's follow-up calls, not complaints
 	Answered   int             `json:"survey_answers"`
-	CSAT       float64         `json:"csat"`
+	// CSAT is the share of its scored survey answers scoring 4 or 5;
+	// null with none.
+	CSAT *float64 `json:"csat"`
 	// Grants: offers given (not declined); CustomersGranted: customers
 	// given at least one.
 	Grants           int              `json:"grants"`
@@ -73,15 +77,18 @@ type PeriodComplaints struct {
 	ByRemedy   map[complaint.Remedy]int   `json:"by_remedy"`
 	Tagged     int                        `json:"tagged"`
 	Repeats    int                        `json:"repeats"`
-	RepeatRate float64                    `json:"repeat_rate"`
-	SLAJudged  int                        `json:"sla_judged"`
-	SLAKept    float64                    `json:"sla_kept"`
+	// RepeatRate: repeats / total, null with no complaint; SLAKept: the
+	// share of the SLAJudged complaints whose promises were kept, null
+	// while none has come due.
+	RepeatRate *float64 `json:"repeat_rate"`
+	SLAJudged  int      `json:"sla_judged"`
+	SLAKept    *float64 `json:"sla_kept"`
 	// FirstAnswerP50S and P90S: created → first answer, to the nearest
 	// second, as `complaints stats` has them (an incident's report has
-	// them in whole minutes, rounded up).
-	FirstAnswerN    int   `json:"first_answer_n"`
-	FirstAnswerP50S int64 `json:"first_answer_p50_s"`
-	FirstAnswerP90S int64 `json:"first_answer_p90_s"`
+	// them in whole minutes, rounded up); null while FirstAnswerN is 0.
+	FirstAnswerN    int    `json:"first_answer_n"`
+	FirstAnswerP50S *int64 `json:"first_answer_p50_s"`
+	FirstAnswerP90S *int64 `json:"first_answer_p90_s"`
 	// FollowUps are the survey's follow-up calls (category follow_up),
 	// in none of the figures above.
 	FollowUps int `json:"follow_ups"`
@@ -90,9 +97,10 @@ type PeriodComplaints struct {
 // MonthCSAT is one month's survey answers (of the incidents declared in
 // it) and the share scoring 4 or 5.
 type MonthCSAT struct {
-	Month    string  `json:"month"` // 2026-01
-	Answered int     `json:"answered"`
-	CSAT     float64 `json:"csat"`
+	Month    string `json:"month"`    // 2026-01
+	Answered int    `json:"answered"` // scored answers
+	// CSAT is null in a month without a scored answer.
+	CSAT *float64 `json:"csat"`
 }
 
 // ComponentCount is a component's incidents and complaints in the period.
@@ -210,14 +218,13 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 		r.IncidentList = append(r.IncidentList, pi)
 	}
 	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
-	r.DurationP50S, r.DurationP90S = rank(durations, 0.5), rank(durations, 0.9)
+	if len(durations) > 0 {
+		p50, p90 := rank(durations, 0.5), rank(durations, 0.9)
+		r.DurationP50S, r.DurationP90S = &p50, &p90
+	}
 	for _, k := range sortedKeys(months) {
 		m := months[k]
-		mc := MonthCSAT{Month: k, Answered: m.answered}
-		if m.answered > 0 {
-			mc.CSAT = round3(float64(m.happy) / float64(m.answered))
-		}
-		r.CSATByMonth = append(r.CSATByMonth, mc)
+		r.CSATByMonth = append(r.CSATByMonth, MonthCSAT{Month: k, Answered: m.answered, CSAT: surveys.Ratio(m.happy, m.answered)})
 	}
 	if s.Stats != nil {
 		st, err := s.Stats.Stats(ctx, pageID, from, to)
@@ -225,9 +232,17 @@ func (s *Service) Period(ctx context.Context, pageID string, from, to time.Time)
 			return nil, err
 		}
 		pc := PeriodComplaints{Total: st.Total, ByChannel: st.ByChannel, ByCategory: st.ByCategory, ByRemedy: st.Remedies,
-			Tagged: st.Tagged, Repeats: st.Repeats, RepeatRate: round3(st.RepeatRate), SLAJudged: st.SLAJudged, SLAKept: round3(st.SLAKept),
-			FirstAnswerN: st.FirstAnswer.N, FirstAnswerP50S: roundSecs(st.FirstAnswer.P50), FirstAnswerP90S: roundSecs(st.FirstAnswer.P90),
-			FollowUps: st.FollowUps}
+			Tagged: st.Tagged, Repeats: st.Repeats, SLAJudged: st.SLAJudged, FirstAnswerN: st.FirstAnswer.N, FollowUps: st.FollowUps}
+		if st.Total > 0 {
+			pc.RepeatRate = ratio3(st.RepeatRate)
+		}
+		if st.SLAJudged > 0 {
+			pc.SLAKept = ratio3(st.SLAKept)
+		}
+		if st.FirstAnswer.N > 0 {
+			p50, p90 := roundSecs(st.FirstAnswer.P50), roundSecs(st.FirstAnswer.P90)
+			pc.FirstAnswerP50S, pc.FirstAnswerP90S = &p50, &p90
+		}
 		r.Complaints = pc
 		for id, n := range st.ByComponent {
 			comp(id).Complaints += n

@@ -33,8 +33,8 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	for _, k := range sortedKeys(r.ByImpact) {
 		c.add("incidents", z, "", "impact:"+string(k), itoa(r.ByImpact[k]), "")
 	}
-	c.add("incidents", z, "", "duration_p50_s", i64(r.DurationP50S), "")
-	c.add("incidents", z, "", "duration_p90_s", i64(r.DurationP90S), "")
+	addFigure(c, "incidents", z, "", "duration_p50_s", r.DurationP50S, "", "none: no incident resolved in the period")
+	addFigure(c, "incidents", z, "", "duration_p90_s", r.DurationP90S, "", "none: no incident resolved in the period")
 	for _, pi := range r.IncidentList {
 		c.add("incident", pi.DeclaredAt, "", pi.ID, i64(pi.DurationS), pi.Name)
 		// Its figures, a row each, keyed by its ID.
@@ -42,8 +42,8 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 		c.add("incident", pi.DeclaredAt, "", pi.ID+":complaints", itoa(pi.Complaints), "")
 		c.add("incident", pi.DeclaredAt, "", pi.ID+":follow_ups", itoa(pi.FollowUps), "")
 		c.add("incident", pi.DeclaredAt, "", pi.ID+":survey_answers", itoa(pi.Answered), "")
-		if pi.Answered > 0 {
-			c.add("incident", pi.DeclaredAt, "", pi.ID+":csat", ftoa(pi.CSAT), "")
+		if pi.CSAT != nil {
+			c.add("incident", pi.DeclaredAt, "", pi.ID+":csat", ftoa(*pi.CSAT), "")
 		}
 		c.add("incident", pi.DeclaredAt, "", pi.ID+":grants", itoa(pi.Grants), "offers given")
 		c.add("incident", pi.DeclaredAt, "", pi.ID+":customers_granted", itoa(pi.CustomersGranted), "")
@@ -62,11 +62,11 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	for _, k := range sortedKeys(pc.ByRemedy) {
 		c.add("complaints", z, "", "by_remedy:"+string(k), itoa(pc.ByRemedy[k]), "")
 	}
-	c.add("complaints", z, "", "repeat_rate", ftoa(pc.RepeatRate), "")
+	addFigure(c, "complaints", z, "", "repeat_rate", pc.RepeatRate, "", "none: no complaint in the period")
 	c.add("complaints", z, "", "sla_judged", itoa(pc.SLAJudged), "")
-	c.add("complaints", z, "", "sla_kept", ftoa(pc.SLAKept), "")
-	c.add("complaints", z, "", "first_answer_p50_s", i64(pc.FirstAnswerP50S), "")
-	c.add("complaints", z, "", "first_answer_p90_s", i64(pc.FirstAnswerP90S), "")
+	addFigure(c, "complaints", z, "", "sla_kept", pc.SLAKept, "", "none: no promise came due in the period")
+	addFigure(c, "complaints", z, "", "first_answer_p50_s", pc.FirstAnswerP50S, "", "none: no complaint answered in the period")
+	addFigure(c, "complaints", z, "", "first_answer_p90_s", pc.FirstAnswerP90S, "", "none: no complaint answered in the period")
 	c.add("complaints", z, "", "follow_ups", itoa(pc.FollowUps), "the survey's follow-up calls, in no other complaint figure")
 	c.add("compensation", z, "", "customers_granted", itoa(r.CustomersGranted), "customers given at least one offer, per incident")
 	c.add("compensation", z, "", "grants", itoa(r.Grants), "offers given")
@@ -77,7 +77,7 @@ func (r *PeriodReport) CSV() ([]byte, error) {
 	// One figure a row, as every other section: a month's CSAT and how
 	// many answers it rests on; a component's incidents and complaints.
 	for _, m := range r.CSATByMonth {
-		c.add("csat", z, "", m.Month, ftoa(m.CSAT), "")
+		addFigure(c, "csat", z, "", m.Month, m.CSAT, "", "none: no answers with a score")
 		c.add("csat", z, "", m.Month+":answers", itoa(m.Answered), "")
 	}
 	for _, cc := range r.Components {
@@ -121,8 +121,15 @@ func (r *PeriodReport) HTML(lang string, links map[string]string) ([]byte, error
 	cs := BarChart{ID: "csat", Title: w["ReportCSATTrend"], Desc: w["ReportCSATTrendDesc"]}
 	s := Series{Name: w["ReportCSAT"], Color: "#009E73"}
 	for _, m := range r.CSATByMonth {
-		cs.Labels = append(cs.Labels, m.Month) // 2026-01: "26-01" read as a day
-		s.Values = append(s.Values, int(m.CSAT*100+0.5))
+		// 2026-01: "26-01" read as a day. A month without answers has
+		// no bar, and its label says so: an empty bar is not 0 %.
+		if m.CSAT == nil {
+			cs.Labels = append(cs.Labels, m.Month+" –")
+			s.Values = append(s.Values, 0)
+			continue
+		}
+		cs.Labels = append(cs.Labels, m.Month)
+		s.Values = append(s.Values, int(*m.CSAT*100+0.5))
 	}
 	cs.Series = []Series{s}
 	v.CSAT = cs.SVG()

@@ -215,16 +215,20 @@ type ComplaintFigures struct {
 	ByChannel  map[complaint.Channel]int  `json:"by_channel"`
 	ByCategory map[complaint.Category]int `json:"by_category"`
 	Repeats    int                        `json:"repeats"`
-	RepeatRate float64                    `json:"repeat_rate"`
-	Answered   int                        `json:"answered"`
+	// RepeatRate is Repeats / Tagged; null with no tagged complaint.
+	RepeatRate *float64 `json:"repeat_rate"`
+	Answered   int      `json:"answered"`
 	// FirstAnswerP50S and P90S: created → first answer by a person or
 	// the resolution, in whole minutes (rounded up) as seconds: upper
 	// bounds, as the tallies keep them (the HTML writes "≤ 1 min"; the
 	// period's evaluation and `complaints stats` have exact seconds).
-	FirstAnswerP50S int64   `json:"first_answer_p50_s"`
-	FirstAnswerP90S int64   `json:"first_answer_p90_s"`
-	SLAJudged       int     `json:"sla_judged"`
-	SLAKept         float64 `json:"sla_kept"`
+	// Null while no complaint has been answered (Answered 0).
+	FirstAnswerP50S *int64 `json:"first_answer_p50_s"`
+	FirstAnswerP90S *int64 `json:"first_answer_p90_s"`
+	SLAJudged       int    `json:"sla_judged"`
+	// SLAKept is the share of the SLAJudged complaints whose promises
+	// were kept; null while none has come due.
+	SLAKept *float64 `json:"sla_kept"`
 	// Curve: complaints in per complaint.TallyBucket (5 minutes) from
 	// before the declaration until after the resolution (at most until
 	// the report's time, GeneratedAt, rounded up to a bucket); Marks the
@@ -586,16 +590,15 @@ func (s *Service) complaints(ctx context.Context, r *Report, inc *incident.Incid
 			cf.Untagged += p.N
 		}
 	}
-	if cf.Tagged > 0 {
-		cf.RepeatRate = round3(float64(cf.Repeats) / float64(cf.Tagged))
-	}
+	cf.RepeatRate = surveys.Ratio(cf.Repeats, cf.Tagged)
 	n, p50, p90 := tagged.FirstAnswer()
-	cf.Answered, cf.FirstAnswerP50S, cf.FirstAnswerP90S = n, int64(p50/time.Second), int64(p90/time.Second)
+	cf.Answered = n
+	if n > 0 {
+		cf.FirstAnswerP50S, cf.FirstAnswerP90S = secsPtr(p50), secsPtr(p90)
+	}
 	sla := tagged.SLA(now)
 	cf.SLAJudged = sla.Judged
-	if sla.Judged > 0 {
-		cf.SLAKept = round3(float64(sla.Kept) / float64(sla.Judged))
-	}
+	cf.SLAKept = surveys.Ratio(sla.Kept, sla.Judged)
 	for _, e := range r.Timeline {
 		cf.Marks = append(cf.Marks, Mark{At: e.At, Label: e.Kind})
 	}
@@ -634,6 +637,14 @@ func (s *Service) followUps(ctx context.Context, inc *incident.Incident) (compla
 	}
 }
 
-func round3(f float64) float64 {
-	return float64(int64(f*1000+0.5)) / 1000
+// secsPtr is d in whole seconds (cut), for a figure that exists.
+func secsPtr(d time.Duration) *int64 {
+	v := int64(d / time.Second)
+	return &v
+}
+
+// ratio3 is f rounded to 3 decimals, for a figure that exists.
+func ratio3(f float64) *float64 {
+	v := float64(int64(f*1000+0.5)) / 1000
+	return &v
 }

@@ -680,7 +680,14 @@ func statsCSV(st wire.ComplaintStats) ([]byte, error) {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	row := func(metric, key, value string) { _ = w.Write([]string{metric, key, value}) }
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	// An empty cell for a figure with nothing to measure it by (null in
+	// the JSON), never a 0 that reads as "no promise kept".
+	f := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'f', -1, 64)
+	}
 	row("metric", "key", "value")
 	row("from", "", st.From.Time().Format(time.RFC3339))
 	row("to", "", st.To.Time().Format(time.RFC3339))

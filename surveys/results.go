@@ -27,12 +27,17 @@ type Summary struct {
 	Sent      int `json:"sent"`
 	Answered  int `json:"answered"`
 	Skipped   int `json:"skipped"`
-	// ResponseRate is answered / sent; CSAT the share of answers scoring 4
-	// or 5; Average the mean score. Each is rounded to 3 decimals, and 0
-	// when there is nothing to divide by.
-	ResponseRate float64        `json:"response_rate"`
-	CSAT         float64        `json:"csat"`
-	Average      float64        `json:"average"`
+	// Scored counts the answers that gave a score (1 to 5): CSAT and
+	// Average are over them.
+	Scored int `json:"scored"`
+	// ResponseRate is answered / sent; CSAT the share of scored answers
+	// scoring 4 or 5; Average the mean score. Each is rounded to 3
+	// decimals, and null (nil) when there is nothing to divide by: no
+	// survey sent, no score yet. Null is "not measured", never 0: a
+	// satisfaction of 0 would read as every customer unhappy.
+	ResponseRate *float64       `json:"response_rate"`
+	CSAT         *float64       `json:"csat"`
+	Average      *float64       `json:"average"`
 	Scores       map[string]int `json:"scores"` // "1" … "5"
 	Informed     map[string]int `json:"informed"`
 	Received     map[string]int `json:"received"`
@@ -80,17 +85,28 @@ func Summarize(t *Tally) Summary {
 			s.Received[k] = v
 		}
 	}
+	s.Scored = n
 	if s.Sent > 0 {
-		s.ResponseRate = round3(float64(s.Answered) / float64(s.Sent))
+		s.ResponseRate = Ratio(s.Answered, s.Sent)
 	}
 	if n > 0 {
-		s.CSAT = round3(float64(happy) / float64(n))
-		s.Average = round3(float64(sum) / float64(n))
+		s.CSAT = Ratio(happy, n)
+		s.Average = Ratio(sum, n)
 	}
 	return s
 }
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+// Ratio is n / of rounded to 3 decimals, or nil when of is 0: a figure
+// with nothing to measure it by is absent, not zero.
+func Ratio(n, of int) *float64 {
+	if of == 0 {
+		return nil
+	}
+	v := round3(float64(n) / float64(of))
+	return &v
+}
 
 // Results computes an incident's results.
 func (s *Service) Results(ctx context.Context, pageID, incidentID string) (*Results, error) {

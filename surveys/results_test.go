@@ -86,7 +86,10 @@ func TestResultsGolden(t *testing.T) {
 	// The whole: 8 surveys, 1 waiting, 1 skipped, 6 sent, 5 answered;
 	// scores 5, 2 (changed from 4), 1, 4, 3: CSAT 2/5, average 3.
 	all := got[""]
-	if all.Scheduled != 1 || all.Skipped != 1 || all.Sent != 6 || all.Answered != 5 || all.CSAT != 0.4 || all.Average != 3 || all.ResponseRate != 0.833 {
+	if all.Scheduled != 1 || all.Skipped != 1 || all.Sent != 6 || all.Answered != 5 || all.Scored != 5 || !is(all.CSAT, 0.4) || !is(all.Average, 3) || !is(all.ResponseRate, 0.833) {
 		t.Errorf("overall %+v", all)
 	}
 }
+
+// is reports whether the figure p exists and is v.
+func is(p *float64, v float64) bool { return p != nil && *p == v }

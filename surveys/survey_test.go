@@ -1,6 +1,7 @@
 package surveys
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -240,7 +241,8 @@ func TestTalliesAndSummary(t *testing.T) {
 	}
 	for _, key := range []string{"", "channel:sms", "language:hu", "segment:gold"} {
 		sum := Summarize(got[key])
-		want := Summary{Sent: 1, Answered: 1, ResponseRate: 1, Average: 2, Scores: map[string]int{"1": 0, "2": 1, "3": 0, "4": 0, "5": 0},
+		one, none, two := 1.0, 0.0, 2.0
+		want := Summary{Sent: 1, Answered: 1, Scored: 1, ResponseRate: &one, CSAT: &none, Average: &two, Scores: map[string]int{"1": 0, "2": 1, "3": 0, "4": 0, "5": 0},
 			Informed: map[string]int{"partly": 1}, Received: map[string]int{}}
 		if !reflect.DeepEqual(sum, want) {
 			t.Errorf("%q: %+v, want %+v", key, sum, want)
@@ -248,8 +250,23 @@ func TestTalliesAndSummary(t *testing.T) {
 	}
 	// A second, happy survey: CSAT 1 of 2.
 	t2 := Summarize(&Tally{Sent: 3, Answered: 2, Scores: [6]int{0, 0, 1, 0, 0, 1}})
-	if t2.CSAT != 0.5 || t2.Average != 3.5 || t2.ResponseRate != 0.667 {
+	if t2.CSAT == nil || *t2.CSAT != 0.5 || t2.Average == nil || *t2.Average != 3.5 || t2.ResponseRate == nil || *t2.ResponseRate != 0.667 {
 		t.Errorf("summary %+v", t2)
+	}
+	// Nothing sent, nothing answered: no rate, no satisfaction, no
+	// average (null in JSON), never 0, which reads as everyone unhappy.
+	for _, tc := range []struct {
+		name string
+		t    *Tally
+	}{{"no tally", nil}, {"scheduled only", &Tally{Scheduled: 4}}, {"sent, unanswered", &Tally{Sent: 3}}} {
+		s := Summarize(tc.t)
+		if s.CSAT != nil || s.Average != nil || s.Scored != 0 || (tc.t == nil || tc.t.Sent == 0) != (s.ResponseRate == nil) {
+			t.Errorf("%s: %+v, want no CSAT, no average and a response rate only when sent", tc.name, s)
+		}
+		b, err := json.Marshal(s)
+		if err != nil || !strings.Contains(string(b), `"csat":null`) || !strings.Contains(string(b), `"average":null`) {
+			t.Errorf("%s: JSON %s, %v; want csat and average null", tc.name, b, err)
+		}
 	}
 	if ch := TallyChanges(sv(Sent, 0, ""), sv(Sent, 0, "")); len(ch) != 0 {
 		t.Errorf("no change moved %v", ch)

@@ -210,8 +210,12 @@ func reportRun(ctx context.Context, w *world, opt reportOptions, rep *report) er
 	if total != opt.Deliveries || r.Complaints.Tagged != opt.Complaints {
 		return fmt.Errorf("the report counts %d deliveries and %d complaints, want %d and %d", total, r.Complaints.Tagged, opt.Deliveries, opt.Complaints)
 	}
-	rep.info(fmt.Sprintf("%s: the report", w.name), fmt.Sprintf("%d deliveries, %d tagged + %d untagged complaints, SLA kept %.1f %%, %d bytes of HTML+JSON+CSV",
-		total, r.Complaints.Tagged, r.Complaints.Untagged, r.Complaints.SLAKept*100, size))
+	sla := "no promise due yet"
+	if k := r.Complaints.SLAKept; k != nil {
+		sla = fmt.Sprintf("%.1f %% of %d", *k*100, r.Complaints.SLAJudged)
+	}
+	rep.info(fmt.Sprintf("%s: the report", w.name), fmt.Sprintf("%d deliveries, %d tagged + %d untagged complaints, SLA kept %s, %d bytes of HTML+JSON+CSV",
+		total, r.Complaints.Tagged, r.Complaints.Untagged, sla, size))
 	if err := reportBreakdown(agent, w, inc, r, rep); err != nil {
 		return err
 	}

@@ -534,16 +534,23 @@ func (a *app) printStats(st wire.ComplaintStats, incidentName func(string) strin
 	w := newTable(a.stdout)
 	pct := func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" }
 	dur := func(p wire.Percentiles) string {
-		if p.N == 0 {
-			return "-"
+		if p.N == 0 || p.P50 == nil || p.P90 == nil {
+			return "none yet"
 		}
 		d := func(s float64) string { return (time.Duration(s * float64(time.Second))).Round(time.Second).String() }
-		return fmt.Sprintf("p50 %s, p90 %s (n=%d)", d(p.P50), d(p.P90), p.N)
+		return fmt.Sprintf("p50 %s, p90 %s (n=%d)", d(*p.P50), d(*p.P90), p.N)
+	}
+	repeats, sla := "no complaints", "none judged yet: no promise has come due"
+	if st.RepeatRate != nil {
+		repeats = pct(*st.RepeatRate) + " of " + strconv.Itoa(st.Total)
+	}
+	if st.SLAKept != nil {
+		sla = fmt.Sprintf("%s of %d judged", pct(*st.SLAKept), st.SLAJudged)
 	}
 	fmt.Fprintf(w, "total:\t%d\n", st.Total)
 	fmt.Fprintf(w, "tagged / untagged:\t%d / %d\n", st.Tagged, st.Untagged)
-	fmt.Fprintf(w, "repeats:\t%d (%s)\n", st.Repeats, pct(st.RepeatRate))
-	fmt.Fprintf(w, "SLA kept:\t%s of %d judged\n", pct(st.SLAKept), st.SLAJudged)
+	fmt.Fprintf(w, "repeats:\t%d (%s)\n", st.Repeats, repeats)
+	fmt.Fprintf(w, "SLA kept:\t%s\n", sla)
 	fmt.Fprintf(w, "acknowledgement:\t%s\n", dur(st.Acknowledgement))
 	fmt.Fprintf(w, "first answer:\t%s\n", dur(st.FirstAnswer))
 	fmt.Fprintf(w, "resolution:\t%s\n", dur(st.Resolution))

@@ -31,12 +31,22 @@ func surveyPath(pageID, incidentID string) string {
 
 func pct(f float64) string { return fmt.Sprintf("%.0f %%", f*100) }
 
-// satisfaction is CSAT and the average, or "-" before any answer.
+// satisfaction is CSAT and the average with the answers they are over,
+// or says there is no score yet: a CSAT of 0 would read as every
+// customer unhappy.
 func satisfaction(s surveys.Summary) string {
-	if s.Answered == 0 {
-		return "-"
+	if s.CSAT == nil || s.Average == nil {
+		return "no scores yet"
 	}
-	return fmt.Sprintf("%s (average %.2f)", pct(s.CSAT), s.Average)
+	return fmt.Sprintf("%s (average %.2f of %d scored)", pct(*s.CSAT), *s.Average, s.Scored)
+}
+
+// responseRate is answered of sent, or says nothing was sent yet.
+func responseRate(s surveys.Summary) string {
+	if s.ResponseRate == nil {
+		return "none sent yet"
+	}
+	return pct(*s.ResponseRate) + " of sent"
 }
 
 func cmdSurveysResults(ctx context.Context, a *app, args []string) error {
@@ -66,7 +76,7 @@ promised", split by channel, language and segment, and the newest comments.`)
 	w := newTable(a.stdout)
 	fmt.Fprintf(w, "surveys:\t%d (waiting %d, skipped %d)\n", r.Scheduled+r.Sent+r.Skipped, r.Scheduled, r.Skipped)
 	fmt.Fprintf(w, "sent:\t%d\n", r.Sent)
-	fmt.Fprintf(w, "answered:\t%d (%s)\n", r.Answered, pct(r.ResponseRate))
+	fmt.Fprintf(w, "answered:\t%d (%s)\n", r.Answered, responseRate(r.Summary))
 	fmt.Fprintf(w, "CSAT:\t%s\n", satisfaction(r.Summary))
 	fmt.Fprintf(w, "scores:\t1: %d  2: %d  3: %d  4: %d  5: %d\n", r.Scores["1"], r.Scores["2"], r.Scores["3"], r.Scores["4"], r.Scores["5"])
 	fmt.Fprintf(w, "kept informed:\tyes %d  partly %d  no %d\n", r.Informed["yes"], r.Informed["partly"], r.Informed["no"])
@@ -88,7 +98,7 @@ promised", split by channel, language and segment, and the newest comments.`)
 		w := newTable(a.stdout)
 		for _, k := range keys {
 			s := groups[k]
-			fmt.Fprintf(w, "  %s\tsent %d\tanswered %d (%s)\tCSAT %s\n", printable(k), s.Sent, s.Answered, pct(s.ResponseRate), satisfaction(s))
+			fmt.Fprintf(w, "  %s\tsent %d\tanswered %d (%s)\tCSAT %s\n", printable(k), s.Sent, s.Answered, responseRate(s), satisfaction(s))
 		}
 		_ = w.Flush()
 	}

@@ -168,7 +168,7 @@ func testSurveys(t *testing.T, dir string, storeArgs []string) {
 		if err := json.Unmarshal([]byte(mustCLI(t, env, "surveys", "results", id, "--json").stdout), &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.Sent != 2 || r.Answered != 2 || r.CSAT != 0.5 || r.Average != 3 || r.Informed["no"] != 1 ||
+		if r.Sent != 2 || r.Answered != 2 || r.CSAT == nil || *r.CSAT != 0.5 || r.Average == nil || *r.Average != 3 || r.Informed["no"] != 1 ||
 			r.By["channel"]["sms"].Answered != 1 || r.By["segment"]["silver"].Scores["2"] != 1 || len(r.Comments) != 2 {
 			t.Errorf("results %+v", r)
 		}

@@ -184,11 +184,12 @@ type ComplaintResolve struct {
 	Outcome string `json:"outcome"`
 }
 
-// Percentiles are p50 and p90 of a duration in seconds, over N complaints.
+// Percentiles are p50 and p90 of a duration in seconds, over N
+// complaints; null when N is 0 (nothing measured, not zero seconds).
 type Percentiles struct {
-	N   int     `json:"n"`
-	P50 float64 `json:"p50_seconds"`
-	P90 float64 `json:"p90_seconds"`
+	N   int      `json:"n"`
+	P50 *float64 `json:"p50_seconds"`
+	P90 *float64 `json:"p90_seconds"`
 }
 
 // ComplaintStats is GET …/complaints/stats: the figures of a complaint
@@ -206,12 +207,12 @@ type ComplaintStats struct {
 	Tagged          int            `json:"tagged"`
 	Untagged        int            `json:"untagged"`
 	Repeats         int            `json:"repeats"`
-	RepeatRate      float64        `json:"repeat_rate"`
+	RepeatRate      *float64       `json:"repeat_rate"` // repeats / total; null with no complaint
 	Remedies        map[string]int `json:"remedies"`
 	Acknowledgement Percentiles    `json:"acknowledgement"`
 	FirstAnswer     Percentiles    `json:"first_answer"`
 	Resolution      Percentiles    `json:"resolution"`
-	SLAKept         float64        `json:"sla_kept"`
+	SLAKept         *float64       `json:"sla_kept"` // of SLAJudged; null while none has come due
 	SLAJudged       int            `json:"sla_judged"`
 	Backlog         map[string]int `json:"backlog"`
 	// FollowUps are the survey's win-back tasks, outside the figures above.
@@ -220,7 +221,19 @@ type ComplaintStats struct {
 }
 
 func percentiles(p complaint.Percentiles) Percentiles {
-	return Percentiles{N: p.N, P50: p.P50.Seconds(), P90: p.P90.Seconds()}
+	if p.N == 0 {
+		return Percentiles{}
+	}
+	p50, p90 := p.P50.Seconds(), p.P90.Seconds()
+	return Percentiles{N: p.N, P50: &p50, P90: &p90}
+}
+
+// share is v when there was something to divide by (of > 0), else nil.
+func share(v float64, of int) *float64 {
+	if of == 0 {
+		return nil
+	}
+	return &v
 }
 
 func counts[K ~string](m map[K]int) map[string]int {
@@ -235,7 +248,7 @@ func counts[K ~string](m map[K]int) map[string]int {
 func NewComplaintStats(st *complaint.Stats) ComplaintStats {
 	return ComplaintStats{PageID: st.PageID, From: wireUTC(st.From), To: wireUTC(st.To), Total: st.Total,
 		ByChannel: counts(st.ByChannel), ByCategory: counts(st.ByCategory), ByIncident: st.ByIncident, ByState: counts(st.ByState),
-		Tagged: st.Tagged, Untagged: st.Untagged, Repeats: st.Repeats, RepeatRate: st.RepeatRate, Remedies: counts(st.Remedies),
+		Tagged: st.Tagged, Untagged: st.Untagged, Repeats: st.Repeats, RepeatRate: share(st.RepeatRate, st.Total), Remedies: counts(st.Remedies),
 		Acknowledgement: percentiles(st.Acknowledgement), FirstAnswer: percentiles(st.FirstAnswer), Resolution: percentiles(st.Resolution),
-		SLAKept: st.SLAKept, SLAJudged: st.SLAJudged, Backlog: st.Backlog, FollowUps: st.FollowUps, FollowUpsByIncident: st.FollowUpsByIncident}
+		SLAKept: share(st.SLAKept, st.SLAJudged), SLAJudged: st.SLAJudged, Backlog: st.Backlog, FollowUps: st.FollowUps, FollowUpsByIncident: st.FollowUpsByIncident}
 }
