@@ -29,7 +29,11 @@ type Grant struct {
 	// Declined: the customer took none of it. A valid record: thank them
 	// and do not insist. It does not count as granted; they may still
 	// change their mind.
-	Declined      bool      `json:"declined"`
+	Declined bool `json:"declined"`
+	// TopUp: the grant is the difference an amended decision owes on top
+	// of an earlier grant of the same offer (Offered.TopUp), not a second
+	// compensation; Amount is the difference alone.
+	TopUp         bool      `json:"top_up,omitempty"`
 	Override      *Override `json:"override,omitempty"`
 	PolicyVersion int       `json:"policy_version"` // the Decision version the grant was checked against
 	By            string    `json:"by"`             // incident.Actor.String()

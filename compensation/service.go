@@ -908,7 +908,7 @@ func (s *Service) grant(ctx context.Context, p *Prepared, a *Answer, cl Claim, o
 				}
 				g.Amount, found = o.Amount, true
 				if o.Granted && o.TopUp.Amount > 0 {
-					g.Amount = o.TopUp // what the amended offer owes on top of the earlier grant
+					g.Amount, g.TopUp = o.TopUp, true // what the amended offer owes on top of the earlier grant
 				}
 			}
 		}
@@ -994,7 +994,11 @@ func GrantNote(g *Grant) string {
 		if what == "" {
 			what = g.OfferID
 		}
-		b.WriteString("Compensation granted: " + what)
+		if g.TopUp {
+			b.WriteString("Compensation top-up granted: " + what)
+		} else {
+			b.WriteString("Compensation granted: " + what)
+		}
 		if g.Voucher != "" {
 			b.WriteString(", voucher " + g.Voucher)
 		}

@@ -182,6 +182,8 @@ func TestGrantNote(t *testing.T) {
 	}{
 		{Grant{OfferID: "offer2", Kind: Credit, Amount: five}, "Compensation granted: credit of 5.00 EUR."},
 		{Grant{OfferID: "week", Kind: FreePeriod, Days: 7}, "Compensation granted: 7 free days."},
+		// The next agent reads it as the difference, not a second credit.
+		{Grant{OfferID: "offer2", Kind: Credit, Amount: five, TopUp: true}, "Compensation top-up granted: credit of 5.00 EUR."},
 		{Grant{Group: "pick", Declined: true}, "Compensation offered: the customer declined."},
 	} {
 		if got := GrantNote(&tc.g); got != tc.want {

@@ -689,8 +689,8 @@ func TestAmendedHigherOfferTopsUpAGrant(t *testing.T) {
 		Created bool               `json:"created"`
 	}
 	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10"}`).json(t, &g)
-	if g.Grant.Amount.Amount != 250 || g.Grant.PolicyVersion != 2 || g.Grant.OfferID != "credit10" {
-		t.Fatalf("the top-up grant %+v, want 2.50 EUR of credit10 under version 2", g.Grant)
+	if g.Grant.Amount.Amount != 250 || g.Grant.PolicyVersion != 2 || g.Grant.OfferID != "credit10" || !g.Grant.TopUp {
+		t.Fatalf("the top-up grant %+v, want 2.50 EUR of credit10 under version 2, marked a top-up", g.Grant)
 	}
 	first := g.Grant.ID
 	e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10"}`).json(t, &g)
