@@ -492,7 +492,11 @@ type offerGroup struct {
 	Choice   bool
 	Granted  bool // already recorded: nothing left to take
 	Declined bool // declined before: they may still change their mind
-	Options  []compensation.AnswerOffer
+	// TopUp: granted under an earlier decision that gave less, and the
+	// decision in force owes the difference (an option's Offered.TopUp),
+	// which the agent records with the same form as the offer itself.
+	TopUp   bool
+	Options []compensation.AnswerOffer
 }
 
 // offerGroups gathers a customer's offers by group, in order: a choice's
@@ -502,9 +506,11 @@ func offerGroups(offers []compensation.AnswerOffer) []offerGroup {
 	for _, o := range offers {
 		if n := len(out); n > 0 && out[n-1].Group == o.Group {
 			out[n-1].Options = append(out[n-1].Options, o)
+			out[n-1].TopUp = out[n-1].TopUp || o.TopUp.Amount > 0
 			continue
 		}
-		out = append(out, offerGroup{Group: o.Group, Choice: o.Choice, Granted: o.Granted, Declined: o.Declined, Options: []compensation.AnswerOffer{o}})
+		out = append(out, offerGroup{Group: o.Group, Choice: o.Choice, Granted: o.Granted, Declined: o.Declined, TopUp: o.TopUp.Amount > 0,
+			Options: []compensation.AnswerOffer{o}})
 	}
 	return out
 }

@@ -184,6 +184,23 @@ func (v *view) OfferLabel(o compensation.Offer) string {
 	return compensation.Words(v.Lang).Label(&o, nil)
 }
 
+// Pays is what a credit or refund offer comes to for this customer when
+// the offer's words do not say it: a share of the fee ("10 % of the
+// monthly fee" names no amount), or an amount the cap cut ("refund of
+// 5.00 EUR" records 2.50 EUR). "" when the words already say it.
+func (v *view) Pays(o compensation.AnswerOffer) string {
+	if !o.Kind.Money() || o.Unavailable != "" || o.Amount.Amount == 0 {
+		return ""
+	}
+	if o.Capped {
+		return v.T("ConsoleOfferCapped", "Amount", v.Money(o.Amount))
+	}
+	if strings.Contains(o.Description, v.Money(o.Amount)) {
+		return ""
+	}
+	return v.T("ConsoleOfferComesTo", "Amount", v.Money(o.Amount))
+}
+
 // Money is an amount in the console's language's number format.
 func (v *view) Money(m compensation.Money) string { return compensation.Words(v.Lang).Money(m) }
 
