@@ -504,6 +504,11 @@ type offerGroup struct {
 func offerGroups(offers []compensation.AnswerOffer) []offerGroup {
 	var out []offerGroup
 	for _, o := range offers {
+		if o.UsedUp() && !o.Granted {
+			// The cap leaves nothing of it: the script leaves it out, and
+			// a grant of it is refused, so no button offers it.
+			continue
+		}
 		if n := len(out); n > 0 && out[n-1].Group == o.Group {
 			out[n-1].Options = append(out[n-1].Options, o)
 			out[n-1].TopUp = out[n-1].TopUp || o.TopUp.Amount > 0

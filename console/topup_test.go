@@ -201,3 +201,43 @@ func TestTopUpFromTheComplaint(t *testing.T) {
 		t.Errorf("API grants after the top-up: %s", b)
 	}
 }
+
+// TestOfferSaysWhatItRecords: an offer whose words name no amount for the
+// customer (a share of the fee), or an amount the cap cuts, says beside
+// its button what it records for this customer; one the cap leaves
+// nothing of (which the script leaves out and a grant of is refused) has
+// no button.
+func TestOfferSaysWhatItRecords(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	inc := e.declare(t, "Payments are failing", false)
+	if _, _, err := e.n.Compensation.Decide(e.as(incident.RoleManager), e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Version: 0,
+		Policy: &compensation.Policy{Currency: "EUR", PlanFees: map[string]compensation.Money{"gold": {Amount: 4999, Currency: "EUR"}},
+			Offers: []compensation.Offer{{ID: "credit10", Kind: compensation.Credit, Percent: 1000},
+				{ID: "refund", Kind: compensation.Refund, Amount: &compensation.Money{Amount: 1000, Currency: "EUR"}},
+				{ID: "plain", Kind: compensation.Credit, Amount: &compensation.Money{Amount: 100, Currency: "EUR"}}},
+			Rules: []compensation.Rule{{ID: "all", Give: []string{"plain", "credit10", "refund"}}},
+			Cap:   &compensation.Money{Amount: 900, Currency: "EUR"}}}); err != nil {
+		t.Fatal(err)
+	}
+	cp, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone, IncidentID: inc.ID,
+		Contact: complaint.Contact{CustomerID: "c1"}, Text: "I could not pay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana := e.client(t)
+	ana.signIn(incident.RoleAgent, "Ana")
+	_, body := ana.do("GET", "/console/complaints/"+cp.ID, nil)
+	for _, want := range []string{
+		"credit of 10 % of the monthly fee</strong> <small class=\"pays\">for this customer: 5.00 EUR</small>",
+		"refund of 10.00 EUR</strong> <small class=\"pays\">for this customer only 4.00 EUR (the most per customer)</small>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the complaint page does not say %q", want)
+		}
+	}
+	for _, f := range offerForms(body) {
+		if f.Get("offer") == "plain" {
+			t.Errorf("the page offers a credit the cap leaves nothing of: %v", f)
+		}
+	}
+}
