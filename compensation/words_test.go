@@ -227,3 +227,21 @@ func TestCapUsedUpIsNotOffered(t *testing.T) {
 		t.Error("a customer still owed the credit and a free day is not owed")
 	}
 }
+
+// TestLimitsSayWhoIsExcluded: "already_granted" leaves out customers
+// compensated outside the policy's offers, not those granted one of them
+// (who may be owed a top-up or another offer): the agents' words say so,
+// in every language.
+func TestLimitsSayWhoIsExcluded(t *testing.T) {
+	p := &Policy{Exclude: []Exclusion{ExcludeAlreadyGranted}}
+	for lang, want := range map[string]string{
+		"en": "excluded: customers already compensated outside these offers",
+		"hu": "ezeken az ajánlatokon kívül",
+		"pl": "poza tymi ofertami",
+		"hr": "izvan ovih ponuda",
+	} {
+		if got := strings.Join(Words(lang).Limits(p, nil), " · "); !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want %q in it", lang, got, want)
+		}
+	}
+}
