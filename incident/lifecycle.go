@@ -218,6 +218,7 @@ func (s *Service) UpdateIncident(ctx context.Context, pageID, id string, in Inci
 		}
 	}
 	in = startEarly(inc, in, now)
+	in = s.resolvedWithoutText(inc, in)
 	ch, err := s.apply(ctx, inc, comps, in, false, now)
 	if err != nil {
 		return nil, err
@@ -267,6 +268,7 @@ func (s *Service) DraftUpdate(ctx context.Context, pageID, id string, in Inciden
 		}
 	}
 	in = startEarly(inc, in, now)
+	in = s.resolvedWithoutText(inc, in)
 	ch, err := s.apply(ctx, inc, comps, in, false, now)
 	if err != nil {
 		return nil, nil, nil, err
@@ -515,6 +517,43 @@ func startEarly(inc *Incident, in IncidentInput, now time.Time) IncidentInput {
 		until := now.Add(inc.ScheduledUntil.Sub(*inc.ScheduledFor))
 		in.ScheduledUntil = &until
 	}
+	return in
+}
+
+// ResolvedBody and ResolvedWordsID are the text of the update that
+// resolves an incident when whoever resolved it wrote none: ResolvedBody
+// is its body, Statuspage's own words for that case, which the API and
+// webhooks show as Statuspage does; ResolvedWordsID is the catalogue ID
+// of the words each language's readers get instead (Service.Words: the
+// page and the feeds). Messages leave either out: their templates already
+// say the problem is fixed.
+const (
+	ResolvedBody    = "This incident has been resolved."
+	ResolvedWordsID = "IncidentResolvedAuto"
+)
+
+// resolvedWithoutText is in for an update that resolves inc without a
+// body: it gets ResolvedBody, and each language without a text of its own
+// its words, so that no page or feed shows a bare "Resolved" heading over
+// nothing. A language the resolver wrote for keeps that text. Any other
+// update, and a maintenance, is left as it is.
+func (s *Service) resolvedWithoutText(inc *Incident, in IncidentInput) IncidentInput {
+	if inc.IsMaintenance() || inc.Status == Resolved || in.Status == nil || *in.Status != Resolved ||
+		(in.Body != nil && strings.TrimSpace(*in.Body) != "") {
+		return in
+	}
+	body, words := s.automaticText(ResolvedBody, ResolvedWordsID)
+	messages := make(map[string]string, len(words)+len(in.Messages))
+	for lang, text := range words {
+		messages[lang] = text
+	}
+	for lang, text := range in.Messages { // validated: none is blank
+		messages[lang] = text
+	}
+	if len(messages) == 0 {
+		messages = nil
+	}
+	in.Body, in.Messages = &body, messages
 	return in
 }
 
@@ -884,7 +923,8 @@ func (s *Service) AdvanceMaintenances(ctx context.Context) (int, error) {
 		default:
 			continue
 		}
-		body, messages := s.automaticText(to)
+		w := automaticWords[to]
+		body, messages := s.automaticText(w.body, w.text)
 		_, err := s.UpdateIncident(sys, m.PageID, m.ID, IncidentInput{Status: &to, Body: &body, Messages: messages})
 		switch {
 		case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
@@ -907,20 +947,23 @@ var automaticWords = map[Status]struct{ body, text string }{
 }
 
 // automaticText is the body and the per-language messages (from Words;
-// none without it) of the update that moves a maintenance to status to on
-// time. A language whose words equal the body has no message of its own.
-func (s *Service) automaticText(to Status) (string, map[string]string) {
-	w := automaticWords[to]
+// none without it) of an update herald writes itself: body, Statuspage's
+// English words, and each language's words for the catalogue ID id. A
+// language whose words equal the body has no message of its own.
+func (s *Service) automaticText(body, id string) (string, map[string]string) {
 	if s.Words == nil {
-		return w.body, nil
+		return body, nil
 	}
 	messages := make(map[string]string, len(Languages))
 	for _, lang := range Languages {
-		if text := s.Words(lang, w.text); text != "" && text != w.body {
+		if text := s.Words(lang, id); text != "" && text != body {
 			messages[lang] = text
 		}
 	}
-	return w.body, messages
+	if len(messages) == 0 {
+		messages = nil
+	}
+	return body, messages
 }
 
 // StatusHistory returns a page's component status changes since a time

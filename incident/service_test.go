@@ -381,3 +381,109 @@ func TestAutomaticMaintenanceWords(t *testing.T) {
 		"hr": "Planirano održavanje je završeno.",
 	})
 }
+
+// TestResolvedWithoutText: an incident resolved with no text in any
+// language gets Statuspage's body ("This incident has been resolved.",
+// which the API shows) and each language's own words, so that no page or
+// feed shows a bare "Resolved" over nothing; the dry run shows the same.
+// A resolve with a text keeps it as written; one with a text in some
+// languages only keeps those, the others reading the automatic words. A
+// maintenance completed by hand is not an incident resolved.
+func TestResolvedWithoutText(t *testing.T) {
+	svc, page, comps := newService(t)
+	words, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Words = func(lang, id string) string { return words.Lang(lang).Text(id) }
+	ctx := context.Background()
+	declare := func() *incident.Incident {
+		t.Helper()
+		inc, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("Kártyás fizetés nem működik"), Body: ptr("Vizsgáljuk."),
+			Components: map[string]incident.ComponentStatus{comps[0].ID: incident.MajorOutage}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inc
+	}
+	automatic := map[string]string{
+		"en": "This incident has been resolved.",
+		"hu": "A hibát elhárítottuk.",
+		"pl": "Problem został rozwiązany.",
+		"hr": "Problem je riješen.",
+	}
+	tests := []struct {
+		name     string
+		body     *string
+		messages map[string]string
+		wantBody string
+		want     map[string]string // the text each language reads
+	}{
+		{name: "no body", wantBody: incident.ResolvedBody, want: automatic},
+		{name: "empty body", body: ptr(""), wantBody: incident.ResolvedBody, want: automatic},
+		{name: "blank body", body: ptr(" \n "), wantBody: incident.ResolvedBody, want: automatic},
+		{name: "a text", body: ptr("Fixed: a bad deploy was rolled back."), wantBody: "Fixed: a bad deploy was rolled back.",
+			want: map[string]string{"en": "Fixed: a bad deploy was rolled back.", "hu": "Fixed: a bad deploy was rolled back."}},
+		{name: "one language's text only", messages: map[string]string{"hu": "Visszaállítottuk a hibás kiadást."}, wantBody: incident.ResolvedBody,
+			want: map[string]string{"hu": "Visszaállítottuk a hibás kiadást.", "en": automatic["en"], "pl": automatic["pl"], "hr": automatic["hr"]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inc := declare()
+			in := func() incident.IncidentInput {
+				var m map[string]string
+				if tt.messages != nil {
+					m = map[string]string{}
+					for k, v := range tt.messages {
+						m[k] = v
+					}
+				}
+				return incident.IncidentInput{Status: ptr(incident.Resolved), Body: tt.body, Messages: m}
+			}
+			check := func(what string, u *incident.Update) {
+				t.Helper()
+				if u.Status != incident.Resolved {
+					t.Fatalf("%s: newest update is %s, want resolved", what, u.Status)
+				}
+				if u.Body != tt.wantBody {
+					t.Errorf("%s: body %q, want %q", what, u.Body, tt.wantBody)
+				}
+				for lang, text := range tt.want {
+					if got := u.Text(lang); got != text {
+						t.Errorf("%s: %s reads %q, want %q", what, lang, got, text)
+					}
+				}
+			}
+			draft, _, _, err := svc.DraftUpdate(ctx, page.ID, inc.ID, in())
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("dry run", draft.Updates[0])
+			if _, err := svc.UpdateIncident(ctx, page.ID, inc.ID, in()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := svc.Incident(ctx, page.ID, inc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("stored", got.Updates[0])
+		})
+	}
+
+	t.Run("maintenance completed by hand", func(t *testing.T) {
+		now := svc.Now()
+		from, until := now.Add(time.Hour), now.Add(2*time.Hour)
+		m, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("Upgrade"), ScheduledFor: &from, ScheduledUntil: &until,
+			Components: map[string]incident.ComponentStatus{comps[1].ID: incident.UnderMaintenance}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := svc.UpdateIncident(ctx, page.ID, m.ID, incident.IncidentInput{Status: ptr(incident.Completed)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := got.Updates[0]; u.Body != "" || u.Messages != nil {
+			t.Errorf("completed maintenance: body %q, messages %v; want none (not an incident's resolve)", u.Body, u.Messages)
+		}
+	})
+}

@@ -622,6 +622,12 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	status := inc.Status
 	if upd != nil {
 		v.Body = strings.TrimSpace(upd.Text(lt.lang)) // the operator's text in the recipient's language, if written
+		if upd.Status == incident.Resolved && (v.Body == incident.ResolvedBody || v.Body == lt.cat.Text(incident.ResolvedWordsID)) {
+			// herald's own words for a resolve without a text: the
+			// all-clear says the problem is fixed already, and would
+			// otherwise print them as "what happened and what we did".
+			v.Body = ""
+		}
 		v.Updated = format(&upd.DisplayAt, long)
 		status = upd.Status
 	}

@@ -1122,3 +1122,53 @@ func TestConfirmSMSFormal(t *testing.T) {
 		}
 	}
 }
+
+// TestResolvedWithoutTextNotRepeated: the words herald writes itself on a
+// resolve without a text ("This incident has been resolved.", each
+// language's own on the page) are not what happened: the all-clear says
+// the problem is fixed already, so it reads exactly as with no text at
+// all, in every language and channel, rather than "What happened and
+// what we did: This incident has been resolved." A text the resolver
+// wrote still shows.
+func TestResolvedWithoutTextNotRepeated(t *testing.T) {
+	r := newTestRenderer(t)
+	words, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(in Input, body string, messages map[string]string) Input {
+		in.Incident.Status = incident.Resolved
+		u := *in.Incident.Updates[0]
+		u.Status, u.Body, u.Messages = incident.Resolved, body, messages
+		in.Incident.Updates = []*incident.Update{&u}
+		return in
+	}
+	automatic := map[string]string{}
+	for _, lang := range incident.Languages {
+		if text := words.Lang(lang).Text(incident.ResolvedWordsID); text != incident.ResolvedBody {
+			automatic[lang] = text
+		}
+	}
+	for _, ch := range []channel.Kind{channel.Email, channel.SMS, channel.Slack} {
+		for _, lang := range incident.Languages {
+			bare, err := r.Render(ch, resolve(sampleInput(queue.KindResolved, lang), "", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			auto, err := r.Render(ch, resolve(sampleInput(queue.KindResolved, lang), incident.ResolvedBody, automatic))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if auto.Subject != bare.Subject || auto.Text != bare.Text || auto.HTML != bare.HTML || string(auto.Blocks) != string(bare.Blocks) {
+				t.Errorf("%s %s: the automatic words change the all-clear:\n%s\nwant as without a text:\n%s", ch, lang, auto.Text, bare.Text)
+			}
+			wrote, err := r.Render(ch, resolve(sampleInput(queue.KindResolved, lang), "A bad deploy was rolled back.", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(wrote.Text, "A bad deploy was rolled back.") {
+				t.Errorf("%s %s: the resolver's text is missing:\n%s", ch, lang, wrote.Text)
+			}
+		}
+	}
+}
