@@ -89,6 +89,7 @@ var feedLabel = map[incident.Status]string{
 type feedWords struct {
 	xmlLang string                       // Atom's xml:lang
 	history string                       // the title after the page's name
+	about   string                       // RSS's channel description
 	update  string                       // the label of an update that kept its status
 	label   func(incident.Status) string // an update's status
 	when    func(time.Time) string       // an update's time, already in the page's zone
@@ -99,10 +100,10 @@ type feedWords struct {
 // for English). linkLang makes the links keep the language, for the feed
 // a reader chose the language of.
 func wordsFor(code string, l *lang, linkLang bool) feedWords {
-	w := feedWords{xmlLang: "en-US", history: "Incident History", update: "Update", when: statuspageTime,
+	w := feedWords{xmlLang: "en-US", history: "Incident History", about: "Statuspage", update: "Update", when: statuspageTime,
 		label: func(s incident.Status) string { return feedLabel[s] }}
 	if code != "en" && l != nil {
-		w = feedWords{xmlLang: code, history: l.T["IncidentHistory"], update: l.T["FeedUpdate"], when: l.DateTime, label: l.Status}
+		w = feedWords{xmlLang: code, history: l.T["IncidentHistory"], about: l.T["FeedDescription"], update: l.T["FeedUpdate"], when: l.DateTime, label: l.Status}
 	}
 	if linkLang {
 		w.query = "?lang=" + code
@@ -182,7 +183,7 @@ func feedHost(p *incident.Page) string {
 func renderRSS(p *incident.Page, incs []*incident.Incident, updated time.Time, loc *time.Location, lang string, w feedWords) ([]byte, error) {
 	base := strings.TrimRight(p.URL, "/")
 	doc := rssDoc{Version: "2.0", DC: "http://purl.org/dc/elements/1.1/", Channel: rssChannel{
-		Title: p.Name + " - " + w.history, Link: base + "/" + w.query, Description: "Statuspage",
+		Title: p.Name + " - " + w.history, Link: base + "/" + w.query, Description: w.about,
 		PubDate: updated.In(loc).Format(time.RFC1123Z), Items: []rssItem{}}}
 	if w.query == "" {
 		doc.Channel.Link = base

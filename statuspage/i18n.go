@@ -23,7 +23,7 @@ var staticIDs = []string{
 	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "IncidentAffected", "MaintenanceAffected", "ImpactLabel", "WorstImpactLabel",
 	"StatusLabel", "Starts", "Ends", "Postmortem", "ReadPostmortem",
 	"MaintenanceInProgressText", "MaintenanceVerifyingText", "MaintenanceCompletedText", "Uptime", "Today", "NoDowntime", "NoData",
-	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "FeedUpdate", "PoweredBy", "NotFoundTitle", "NotFoundText",
+	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "FeedUpdate", "FeedDescription", "PoweredBy", "NotFoundTitle", "NotFoundText",
 	"OverallAllOperational", "OverallMinorOutage", "OverallPartialOutage", "OverallMajorServiceOutage",
 	"OverallMajorSystemOutage", "OverallDegraded", "OverallMaintenance",
 	"ComponentOperational", "ComponentUnderMaintenance", "ComponentDegradedPerformance",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -817,5 +818,45 @@ func TestFeedsInTheReadersLanguage(t *testing.T) {
 	}
 	if f := read(t, hr); f.Lang != "hr" || f.Title != "Drugi - Povijest incidenata" {
 		t.Errorf("Croatian page's default feed: xml:lang %q, title %q", f.Lang, f.Title)
+	}
+}
+
+// TestFeedDescriptionInTheFeedsLanguage: an RSS feed in Hungarian, Polish
+// or Croatian describes itself in that language (the page's own words),
+// not with Statuspage's English "Statuspage", which the English feed keeps
+// for the readers and widgets that know it; so does the default feed of a
+// page whose first language is not English.
+func TestFeedDescriptionInTheFeedsLanguage(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	p, _ := acmePage(t, e, "Payments", "hu", "en", "pl", "hr")
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	words, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rss struct {
+		Description string `xml:"channel>description"`
+	}
+	for _, tt := range []struct{ lang, want string }{
+		{"", words.Lang("hu").Text("FeedDescription")},
+		{"hu", words.Lang("hu").Text("FeedDescription")},
+		{"pl", words.Lang("pl").Text("FeedDescription")},
+		{"hr", words.Lang("hr").Text("FeedDescription")},
+		{"en", "Statuspage"},
+	} {
+		a, ok := e.site.Lookup("status.acme.test", "/history.rss", tt.lang)
+		if !ok {
+			t.Fatalf("no RSS feed [%s]", tt.lang)
+		}
+		var f rss
+		if err := xml.Unmarshal(a.Body, &f); err != nil {
+			t.Fatal(err)
+		}
+		if tt.want == "" || f.Description != tt.want {
+			t.Errorf("RSS feed [%s]: description %q, want %q", tt.lang, f.Description, tt.want)
+		}
 	}
 }
