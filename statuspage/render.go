@@ -493,16 +493,23 @@ func (b *builder) feedDocs(ls *pageLists, lang string) ([]document, error) {
 	if len(feed) > feedLimit {
 		feed = feed[:feedLimit]
 	}
-	code := lang
+	code, texts := lang, lang
 	if code == "" {
 		code = b.snap.langs[0] // the default feed speaks the page's first language
+		if code != "en" {
+			// Its texts too: herald's own words (a maintenance started
+			// or completed on time, a resolve without a text) have
+			// Statuspage's English as their body and the page's language
+			// as a message. An English default keeps Statuspage's bodies.
+			texts = code
+		}
 	}
 	w := wordsFor(code, b.all[code], lang != "")
-	rss, err := renderRSS(p, feed, ls.updated, loc, lang, w)
+	rss, err := renderRSS(p, feed, ls.updated, loc, texts, w)
 	if err != nil {
 		return nil, err
 	}
-	atom, err := renderAtom(p, feed, ls.updated, loc, lang, w)
+	atom, err := renderAtom(p, feed, ls.updated, loc, texts, w)
 	if err != nil {
 		return nil, err
 	}

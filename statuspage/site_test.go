@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"html"
 	"regexp"
 	"strings"
 	"testing"
@@ -858,5 +859,80 @@ func TestFeedDescriptionInTheFeedsLanguage(t *testing.T) {
 		if tt.want == "" || f.Description != tt.want {
 			t.Errorf("RSS feed [%s]: description %q, want %q", tt.lang, f.Description, tt.want)
 		}
+	}
+}
+
+// TestDefaultFeedTextsInTheFirstLanguage: on a page whose first language
+// is Hungarian, the default feeds (what a reader without ?lang gets) show
+// herald's own words in Hungarian, as the page does: a maintenance started
+// and completed on time, an incident resolved without a text. The English
+// feed keeps the English words, the API Statuspage's bodies.
+func TestDefaultFeedTextsInTheFirstLanguage(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	words, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Words = func(lang, id string) string { return words.Lang(lang).Text(id) }
+	p, c := acmePage(t, e, "Fizetés", "hu", "en")
+	name, body := "Nem működik a kártyás fizetés", "Vizsgáljuk a hibát."
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &name, Body: &body,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := incident.Resolved
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, inc.ID, incident.IncidentInput{Status: &resolved}); err != nil {
+		t.Fatal(err)
+	}
+	mname := "Rendszerfrissítés"
+	from, until := scenarioNow.Add(time.Minute), scenarioNow.Add(time.Hour)
+	if _, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &mname, ScheduledFor: &from, ScheduledUntil: &until,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.UnderMaintenance}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{from, until} {
+		e.clock.Set(at)
+		if n, err := e.svc.AdvanceMaintenances(ctx); err != nil || n != 1 {
+			t.Fatalf("AdvanceMaintenances = %d, %v; want 1 moved", n, err)
+		}
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	hu := []string{"A hibát elhárítottuk.", "A tervezett karbantartás megkezdődött.", "A tervezett karbantartás befejeződött.", "Vizsgáljuk a hibát."}
+	en := []string{incident.ResolvedBody, "The scheduled maintenance has started.", "The scheduled maintenance has been completed."}
+	statuspage := append(en, "Scheduled maintenance is currently in progress.")
+	for _, tt := range []struct {
+		lang      string
+		want, not []string
+	}{
+		{"", hu, statuspage},
+		{"hu", hu, statuspage},
+		{"en", en, hu[:3]},
+	} {
+		for _, path := range []string{"/history.rss", "/history.atom"} {
+			a, ok := e.site.Lookup("status.acme.test", path, tt.lang)
+			if !ok {
+				t.Fatalf("no %s [%s]", path, tt.lang)
+			}
+			feed := html.UnescapeString(string(a.Body))
+			for _, w := range tt.want {
+				if !strings.Contains(feed, w) {
+					t.Errorf("%s [%s] lacks %q", path, tt.lang, w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(feed, w) {
+					t.Errorf("%s [%s] shows %q", path, tt.lang, w)
+				}
+			}
+		}
+	}
+	// The API keeps Statuspage's body, whatever the page's language.
+	api := string(lookup(t, e.site, "/api/v2/incidents.json", "").Body)
+	if !strings.Contains(api, `"body":"`+incident.ResolvedBody+`"`) {
+		t.Errorf("incidents.json lacks Statuspage's resolved body:\n%.800s", api)
 	}
 }
