@@ -104,7 +104,7 @@ func TestIncidentPage(t *testing.T) {
 	// critical), not as the minor it was lowered to while watched, and
 	// says so: the API's impact is the last one, minor, as Statuspage's,
 	// and "Impact: Critical" beside it read as a contradiction.
-	if !strings.Contains(page, `<article class="card x-critical"`) || !strings.Contains(page, "Worst impact: Critical") || strings.Contains(page, "· Impact:") {
+	if !strings.Contains(page, `<article class="card x-critical ended"`) || !strings.Contains(page, "Worst impact: Critical") || strings.Contains(page, "· Impact:") {
 		t.Error("resolved: the card should show the worst impact the incident reached (critical), labelled as the worst, not the minor it was lowered to")
 	}
 	if hist := string(lookup(t, e.site, "/history", "en").Body); !strings.Contains(hist, "Worst impact: Critical") || strings.Contains(hist, "Impact: Minor") {
@@ -292,7 +292,7 @@ func TestFrontPageAfterAnOutageToday(t *testing.T) {
 	for _, want := range []string{
 		`<h2 id="h-past">Past incidents</h2>`,
 		"<h3>Mar 15, 2026</h3>",
-		`<a href="/incidents/` + inc.ID + `?lang=en"><strong>Payments are failing</strong></a> <span class="st">Resolved</span>`,
+		`<a href="/incidents/` + inc.ID + `?lang=en"><strong>Payments are failing</strong></a> <span class="st over">Resolved</span>`,
 		"<h3>Mar 14, 2026</h3>\n<p class=\"quiet\">No incidents reported.</p>",
 		"<h3>Mar 1, 2026</h3>", // 15 days, today included
 	} {
@@ -341,6 +341,59 @@ func TestHistoryCountsMaintenancesApart(t *testing.T) {
 		"pl": "(1 incydent, 1 przerwa serwisowa)", "hr": "(1 incident, 1 održavanje)"} {
 		if h := string(lookup(t, e.site, "/history", lang).Body); !strings.Contains(h, `<small class="meta">`+want+`</small>`) {
 			t.Errorf("%s: the month's heading does not say %q", lang, want)
+		}
+	}
+}
+
+// TestEndedCardLooksOver: once an incident is resolved its card no longer
+// wears the red edge of a live critical one (a worried customer skimming
+// the page reads the colour before the words): it turns green, and its
+// status word with it, in the history's rows too; the words still say how
+// bad it was. While open, the card keeps its impact's colour.
+func TestEndedCardLooksOver(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	p, c := acmePage(t, e, "Payments")
+	iname, body := "Payments are failing", "Some card payments fail."
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.MajorOutage}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	path := "/incidents/" + inc.ID
+	page := string(lookup(t, e.site, path, "en").Body)
+	if !strings.Contains(page, `<article class="card x-critical" `) || !strings.Contains(page, `Status: <span class="st">Investigating</span>`) {
+		t.Errorf("open: the card should wear its impact, its status plain:\n%s", regexp.MustCompile(`(?s)<main.*</main>`).FindString(page))
+	}
+
+	resolved, rbody := incident.Resolved, "Fixed."
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, inc.ID, incident.IncidentInput{Status: &resolved, Body: &rbody}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	page = string(lookup(t, e.site, path, "en").Body)
+	for _, want := range []string{`<article class="card x-critical ended" `, `Status: <span class="st over">Resolved</span>`, `Worst impact: Critical`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("resolved: no %q in\n%s", want, regexp.MustCompile(`(?s)<main.*</main>`).FindString(page))
+		}
+	}
+	// The ended look wins over the impact's edge: same specificity, so
+	// it must come after it in the style sheet.
+	red, green := strings.Index(page, ".card.x-critical{"), strings.Index(page, ".card.ended{border-left-color:#2da44e}")
+	if red < 0 || green < red {
+		t.Errorf("style: .card.ended (at %d) must follow .card.x-critical (at %d)", green, red)
+	}
+	if !strings.Contains(page, ".st.over{color:") {
+		t.Error("style: no colour for an ended incident's status")
+	}
+	for _, path := range []string{"/", "/history"} {
+		if b := string(lookup(t, e.site, path, "en").Body); !strings.Contains(b, `<span class="st over">Resolved</span>`) {
+			t.Errorf("%s: the resolved incident's row does not look over", path)
 		}
 	}
 }
