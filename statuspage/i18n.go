@@ -21,7 +21,7 @@ var staticIDs = []string{
 	"SkipToContent", "Language", "CurrentStatus", "LastUpdated", "LiveUpdated", "Components",
 	"ActiveIncidents", "PastIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
 	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "IncidentAffected", "MaintenanceAffected", "ImpactLabel", "WorstImpactLabel",
-	"StatusLabel", "Starts", "Ends", "Postmortem", "ReadPostmortem",
+	"StatusLabel", "Starts", "Ends", "Ended", "Postmortem", "ReadPostmortem",
 	"MaintenanceInProgressText", "MaintenanceVerifyingText", "MaintenanceCompletedText", "Uptime", "Today", "NoDowntime", "NoData",
 	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "FeedUpdate", "FeedDescription", "PoweredBy", "NotFoundTitle", "NotFoundText",
 	"OverallAllOperational", "OverallMinorOutage", "OverallPartialOutage", "OverallMajorServiceOutage",

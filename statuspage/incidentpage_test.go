@@ -397,3 +397,50 @@ func TestEndedCardLooksOver(t *testing.T) {
 		}
 	}
 }
+
+// TestEndedMaintenanceSaysWhenItEnded: a maintenance completed before its
+// planned end says when it ended, not "Ends:" at the planned time, which
+// read as work still going on for customers waiting to use the service.
+func TestEndedMaintenanceSaysWhenItEnded(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	p, c := acmePage(t, e, "Login")
+	name := "Database upgrade"
+	from, until := scenarioNow.Add(time.Hour), scenarioNow.Add(3*time.Hour)
+	m, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &name, ScheduledFor: &from, ScheduledUntil: &until,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.UnderMaintenance}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/incidents/" + m.ID
+	show := func() string {
+		t.Helper()
+		if err := e.site.RenderPage(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		return string(lookup(t, e.site, path, "en").Body)
+	}
+	e.clock.Set(from)
+	inProgress := incident.InProgress
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, m.ID, incident.IncidentInput{Status: &inProgress}); err != nil {
+		t.Fatal(err)
+	}
+	if page := show(); !strings.Contains(page, `Ends: <time datetime="2026-03-15T15:00:00.000Z">`) {
+		t.Errorf("in progress: no planned end in\n%s", regexp.MustCompile(`(?s)<main.*</main>`).FindString(page))
+	}
+	done := from.Add(25 * time.Minute)
+	e.clock.Set(done)
+	completed := incident.Completed
+	if _, err := e.svc.UpdateIncident(ctx, p.ID, m.ID, incident.IncidentInput{Status: &completed}); err != nil {
+		t.Fatal(err)
+	}
+	page := show()
+	if !strings.Contains(page, `Ended: <time datetime="2026-03-15T13:25:00.000Z">`) || strings.Contains(page, "Ends:") || strings.Contains(page, "15:00") {
+		t.Errorf("completed at 13:25: the page should say so, not the planned 15:00 end:\n%s", regexp.MustCompile(`(?s)<main.*</main>`).FindString(page))
+	}
+	for lang, want := range map[string]string{"hu": "Vége: <time", "pl": "Koniec: <time", "hr": "Kraj: <time"} {
+		if b := string(lookup(t, e.site, path, lang).Body); !strings.Contains(b, want+` datetime="2026-03-15T13:25:00.000Z"`) {
+			t.Errorf("%s: no %q at the real end", lang, want)
+		}
+	}
+}

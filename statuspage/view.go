@@ -114,9 +114,13 @@ type incView struct {
 	Postmortem  template.HTML
 	Start       time.Time // local
 	StartStamp  string
-	For, Until  time.Time // local; maintenances only
-	ForStamp    string
-	UntilStamp  string
+	// For and Until are a maintenance's window (local); once it has
+	// ended, Until is when it did, which may be well before the planned
+	// end: a page that said "Ends: 17:35" at 15:40 for work completed
+	// at 15:35 told customers to wait two more hours.
+	For, Until time.Time
+	ForStamp   string
+	UntilStamp string
 	// Impact is the impact the page shows for the incident: its own, or
 	// while it is open the impact of its components' current statuses
 	// when worse, so that its card never says less than the banner that
@@ -257,6 +261,9 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 		v.For, v.ForStamp = inc.ScheduledFor.In(loc), stamp(*inc.ScheduledFor, loc)
 		if inc.ScheduledUntil != nil {
 			v.Until, v.UntilStamp = inc.ScheduledUntil.In(loc), stamp(*inc.ScheduledUntil, loc)
+		}
+		if v.Ended && inc.ResolvedAt != nil {
+			v.Until, v.UntilStamp = inc.ResolvedAt.In(loc), stamp(*inc.ResolvedAt, loc)
 		}
 	}
 	for _, u := range inc.Updates {
