@@ -92,18 +92,27 @@ type feedWords struct {
 	about   string                       // RSS's channel description
 	update  string                       // the label of an update that kept its status
 	label   func(incident.Status) string // an update's status
+	none    func(incident.Status) string // the text of an update without one (defaultWords), "" for none
 	when    func(time.Time) string       // an update's time, already in the page's zone
 	query   string                       // "?lang=hu" on every link of a language's feed; "" on the default feed
 }
 
-// wordsFor returns the feed words of language code (l its catalogue; nil
-// for English). linkLang makes the links keep the language, for the feed
+// wordsFor returns the feed words of language code (l its catalogue; the
+// English feed takes only the texts of updates without one from it). linkLang makes the links keep the language, for the feed
 // a reader chose the language of.
 func wordsFor(code string, l *lang, linkLang bool) feedWords {
 	w := feedWords{xmlLang: "en-US", history: "Incident History", about: "Statuspage", update: "Update", when: statuspageTime,
 		label: func(s incident.Status) string { return feedLabel[s] }}
 	if code != "en" && l != nil {
 		w = feedWords{xmlLang: code, history: l.T["IncidentHistory"], about: l.T["FeedDescription"], update: l.T["FeedUpdate"], when: l.DateTime, label: l.Status}
+	}
+	if l != nil {
+		w.none = func(s incident.Status) string {
+			if id := defaultWords[s]; id != "" {
+				return l.T[id]
+			}
+			return ""
+		}
 	}
 	if linkLang {
 		w.query = "?lang=" + code
@@ -146,7 +155,11 @@ func feedContent(inc *incident.Incident, loc *time.Location, lang string, w feed
 			continue
 		}
 		b.WriteString("</strong> - ")
-		body := html.EscapeString(strings.ReplaceAll(strings.TrimSpace(u.Text(lang)), "\r\n", "\n"))
+		text := strings.TrimSpace(u.Text(lang))
+		if text == "" && w.none != nil {
+			text = w.none(u.Status) // as the page shows it, not a bare label
+		}
+		body := html.EscapeString(strings.ReplaceAll(text, "\r\n", "\n"))
 		b.WriteString(strings.ReplaceAll(body, "\n", "<br />"))
 		b.WriteString("</p>")
 	}

@@ -936,3 +936,74 @@ func TestDefaultFeedTextsInTheFirstLanguage(t *testing.T) {
 		t.Errorf("incidents.json lacks Statuspage's resolved body:\n%.800s", api)
 	}
 }
+
+// TestFeedsShowTheWordsOfAnUpdateWithoutText: an update with no text in
+// any language (a maintenance started and completed by hand without a
+// message; an incident resolved without one before herald wrote its own
+// words) reads in the feeds as it does on the page, in the feed's
+// language, rather than a bare "Completed - " over nothing.
+func TestFeedsShowTheWordsOfAnUpdateWithoutText(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	p, c := acmePage(t, e, "Login", "en", "hu")
+	name, announce := "Database upgrade", "We will upgrade the login database."
+	from, until := scenarioNow.Add(time.Hour), scenarioNow.Add(3*time.Hour)
+	m, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &name, Body: &announce, ScheduledFor: &from, ScheduledUntil: &until,
+		Components: map[string]incident.ComponentStatus{c.ID: incident.UnderMaintenance}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []incident.Status{incident.InProgress, incident.Completed} {
+		if _, err := e.svc.UpdateIncident(ctx, p.ID, m.ID, incident.IncidentInput{Status: &st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An incident resolved without a text as stored before herald wrote
+	// words for it: an update with no body at all.
+	iname, body := "Login fails", "Investigating."
+	inc, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &iname, Body: &body}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := incident.Resolved
+	inc, err = e.svc.UpdateIncident(ctx, p.ID, inc.ID, incident.IncidentInput{Status: &resolved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc.Updates[0].Body, inc.Updates[0].Messages = "", nil
+	inc.Version++
+	e.commit(t, &incident.Change{Incidents: []*incident.Incident{inc}})
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	words, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"", "hu"} {
+		l := words.Lang(lang)
+		if lang == "" {
+			l = words.Lang("en")
+		}
+		for _, path := range []string{"/history.rss", "/history.atom"} {
+			a, ok := e.site.Lookup("status.acme.test", path, lang)
+			if !ok {
+				t.Fatalf("no %s [%s]", path, lang)
+			}
+			feed := html.UnescapeString(string(a.Body))
+			if strings.Contains(feed, "</strong> - </p>") {
+				t.Errorf("%s [%s]: an update over nothing:\n%s", path, lang, feed)
+			}
+			for _, id := range []string{"MaintenanceInProgressText", "MaintenanceCompletedText", incident.ResolvedWordsID} {
+				if w := l.Text(id); w == "" || !strings.Contains(feed, "</strong> - "+w+"</p>") {
+					t.Errorf("%s [%s]: no %q", path, lang, w)
+				}
+			}
+		}
+		// The page shows the same words.
+		page := string(lookup(t, e.site, "/incidents/"+inc.ID, lang).Body)
+		if w := l.Text(incident.ResolvedWordsID); !strings.Contains(page, "<p>"+w+"</p>") {
+			t.Errorf("incident page [%s]: no %q", lang, w)
+		}
+	}
+}

@@ -140,13 +140,16 @@ type incView struct {
 	Ended bool
 }
 
-// maintenanceWords are the words of a maintenance's update that came
-// without text (herald starting or completing it on time, a manager's
-// start without --message), by status, as Statuspage writes them.
-var maintenanceWords = map[incident.Status]string{
+// defaultWords are the catalogue IDs of the words the page and the feeds
+// show for an update that has no text in any language, by status: a
+// maintenance started, verified or completed by hand without a message
+// (as Statuspage writes them), and an incident resolved without one
+// before herald wrote words of its own for that (incident.ResolvedBody).
+var defaultWords = map[incident.Status]string{
 	incident.InProgress: "MaintenanceInProgressText",
 	incident.Verifying:  "MaintenanceVerifyingText",
 	incident.Completed:  "MaintenanceCompletedText",
+	incident.Resolved:   incident.ResolvedWordsID,
 }
 
 type updView struct {
@@ -161,9 +164,8 @@ type updView struct {
 	// it has no text of its own: the page links to the postmortem there
 	// rather than showing an empty entry.
 	Postmortem bool
-	// Default is the catalogue ID of the words a maintenance's update
-	// without text of its own shows (its start, verification or end, as
-	// Statuspage words them), "" otherwise.
+	// Default is the catalogue ID of the words an update without text of
+	// its own shows (defaultWords), "" otherwise.
 	Default string
 }
 
@@ -279,7 +281,7 @@ func newIncView(inc *incident.Incident, comps []*incident.Component, loc *time.L
 		}
 		uv.Postmortem = u.Status == incident.Postmortem && v.Postmortem != "" && strings.TrimSpace(u.Body) == "" && len(uv.Bodies) == 0
 		if strings.TrimSpace(u.Body) == "" && len(uv.Bodies) == 0 {
-			uv.Default = maintenanceWords[u.Status]
+			uv.Default = defaultWords[u.Status]
 		}
 		v.Updates = append(v.Updates, uv)
 	}
