@@ -24,6 +24,15 @@ type Message struct {
 	// Replied is the ID of the newest incident update posted as a reply
 	// in the message's thread; "" when none has been.
 	Replied string
+	// Rendered is a digest of what the message last showed (posted or
+	// edited), whichever node sent it: a node renders the incident and
+	// edits only when its digest differs, so N nodes hearing one change
+	// make one edit, and a node never skips an edit because it alone
+	// remembers having sent the same text before another node's edit.
+	Rendered string
+	// EditedAt is when the message was last posted or edited: edits of
+	// one message are spaced across every node, not per node.
+	EditedAt time.Time
 	// ClaimedAt is when a node claimed the right to post the message.
 	ClaimedAt time.Time
 	UpdatedAt time.Time
@@ -49,6 +58,19 @@ type Store interface {
 	// false when another node has moved Replied on; an incident without a
 	// record is an ENOTFOUND error.
 	AdvanceLiveReply(ctx context.Context, m *Message, from string) (bool, error)
+	// LeaseLiveMessage takes the incident's edit lease for holder until
+	// until and reports true: holder alone may post, edit or reply for the
+	// incident until it releases the lease or until passes. It reports
+	// false, taking nothing, while another holder's lease runs (its until
+	// is after now). Holding it, a node reads the incident, renders and
+	// sends: two nodes changing the incident at once are then rendered
+	// one after the other, and the later render is the last one sent. A
+	// lease needs no record (the first post takes it too).
+	LeaseLiveMessage(ctx context.Context, incidentID, holder string, now, until time.Time) (bool, error)
+	// ReleaseLiveMessage gives back holder's lease of the incident; it
+	// does nothing when the lease is not holder's (it ran out and another
+	// took it).
+	ReleaseLiveMessage(ctx context.Context, incidentID, holder string) error
 	// FindLiveMessage returns the incident's record, or an ENOTFOUND
 	// error (incident.NotFound).
 	FindLiveMessage(ctx context.Context, incidentID string) (*Message, error)

@@ -409,7 +409,7 @@ func (a *Node) Run(ctx context.Context) error {
 	// Schedules surveys after resolution and sends the due ones, on the
 	// node holding the lease.
 	go func() { a.surveysDone <- a.Surveys.Run(runCtx, holder) }()
-	// Keeps each incident's Slack message current, for the changes made on this node.
+	// Keeps every incident's Slack message current, with the other nodes (a lease in the store).
 	go func() { a.Slack.Run(runCtx); a.slackDone <- nil }()
 	go func() { a.serveDone <- a.Server.Serve(a.ln) }()
 	if a.inboundSMTP != nil {

@@ -68,9 +68,9 @@ type Config struct {
 	// EditEvery throttles edits of one incident's message; 0 means
 	// DefaultEditEvery.
 	EditEvery time.Duration
-	// Node is this process's event-bus origin: the app keeps current the
-	// messages of incidents changed here (each node those it changed), so
-	// that on Redis no two nodes edit for one change. "" on SQLite.
+	// Node is this process's event-bus origin, "" on SQLite: it names
+	// the node in the lease it holds while it sends an incident's message
+	// (every node keeps every incident's message; see live.go).
 	Node string
 }
 
@@ -94,6 +94,8 @@ type App struct {
 	bg      sync.WaitGroup
 	kick    chan string
 	stopped bool
+	// holder names this App in the incident messages' leases.
+	holder string
 }
 
 // New returns an App; Run starts its incident messages.
@@ -110,7 +112,7 @@ func New(cfg Config, inc *incident.Service, fan Fanout, sl Slack, store livemsg.
 		return nil, err
 	}
 	a := &App{cfg: cfg, inc: inc, fan: fan, slack: sl, store: store, events: events, log: log.With("component", "slack"),
-		words: words, now: time.Now, kick: make(chan string, 256)}
+		words: words, now: time.Now, kick: make(chan string, 256), holder: cfg.Node + "/" + incident.NewID()}
 	a.cache.init()
 	a.bgCtx, a.bgStop = context.WithCancel(context.Background())
 	return a, nil

@@ -1,8 +1,9 @@
 package slackapp
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"sort"
@@ -17,26 +18,36 @@ import (
 	"github.com/heraldhq/herald/queue"
 )
 
-// The incident's live message. On each incident event that this node
-// published (its own changes: API, CLI, console, Slack), the incident is
-// marked; a marked incident's message is rendered and, if it changed,
-// posted (the first time) or edited with chat.update — at most once per
-// EditEvery per incident. While a broadcast of the incident is going
-// out, the message is refreshed every EditEvery so its progress moves.
-// Each update after the declaration is also replied in the message's
-// thread. Where the message is (channel, ts) is in the store, so another
-// node edits the same message.
+// The incident's live message. On each incident event, whichever node
+// published it, the incident is marked; a marked incident's message is
+// rendered and, if it differs from what the message shows, posted (the
+// first time) or edited with chat.update — at most once per EditEvery per
+// incident across every node. While a broadcast of the incident is going
+// out, every node refreshes the message every EditEvery, so its progress
+// moves on even when the node that made the change has died. Each update
+// after the declaration is also replied in the message's thread.
+//
+// On Redis every node does this for every incident, so the message never
+// depends on one node. What keeps them from posting twice or undoing each
+// other is in the store (livemsg.Store): where the message is (channel,
+// ts), a digest of what it last showed and when it was edited, and a
+// lease. A node renders and sends only while it holds the incident's
+// lease, and it reads the incident after taking it: two changes made at
+// once on two nodes are rendered one after the other, and the render sent
+// last is of the later state. The others find the digest the same and
+// send nothing.
 
-// staleClaim is how long a claim to post a message holds before another
-// node may take it over (its poster died before saying where it went).
+// staleClaim is how long a lease to send a message lasts (its holder died
+// holding it), and how long a claim to post one holds for a node of an
+// earlier version, which takes no lease: well beyond a Slack call's
+// timeout (10 s).
 const staleClaim = time.Minute
 
 // tracked is what the keeper knows of one incident's message on this node.
 type tracked struct {
 	dirty    bool      // changed since the last render
 	watching bool      // a broadcast is still going out
-	lastEdit time.Time // when the message was last sent or edited here
-	rendered []byte    // what was last sent, to skip edits that change nothing
+	lastTry  time.Time // when this node last rendered the message
 	failures int
 	nextTry  time.Time
 }
@@ -70,7 +81,7 @@ func (a *App) Run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if ev.IncidentID == "" || (ev.Origin != "" && ev.Origin != a.cfg.Node) {
+			if ev.IncidentID == "" {
 				continue
 			}
 			if ev.Type == incident.EventIncidentChanged || ev.Type == incident.EventBroadcastCreated {
@@ -86,7 +97,7 @@ func (a *App) Run(ctx context.Context) {
 				delete(states, id)
 				continue
 			}
-			if now.Sub(st.lastEdit) < a.cfg.EditEvery || now.Before(st.nextTry) {
+			if now.Sub(st.lastTry) < a.cfg.EditEvery || now.Before(st.nextTry) {
 				continue
 			}
 			a.refresh(ctx, id, st, now)
@@ -96,13 +107,22 @@ func (a *App) Run(ctx context.Context) {
 
 // refresh renders one incident's message and sends it if it changed.
 func (a *App) refresh(ctx context.Context, id string, st *tracked, now time.Time) {
-	st.dirty = false
+	st.dirty, st.lastTry = false, now
 	err := a.keep(ctx, id, st, now)
+	var soon *tooSoon
 	switch {
 	case err == nil:
 		st.failures, st.nextTry = 0, time.Time{}
 	case errors.Is(err, errNotOurs):
 		st.watching = false
+	case errors.As(err, &soon):
+		// Another node edited it a moment ago: edit once the pause is
+		// over, with what is true then.
+		st.dirty, st.lastTry, st.nextTry = true, time.Time{}, soon.until
+	case errors.Is(err, errLeased):
+		// Another node is sending it now, perhaps what it read before
+		// this change: render again once it is done.
+		st.dirty, st.lastTry, st.nextTry = true, time.Time{}, now.Add(a.cfg.EditEvery/3)
 	case errors.Is(err, errPostedElsewhere):
 		st.dirty, st.nextTry = true, now.Add(a.cfg.EditEvery)
 	default:
@@ -124,9 +144,37 @@ var (
 	errNotOurs = errors.New("no live message for this incident")
 	// errPostedElsewhere: another node is posting the first message.
 	errPostedElsewhere = errors.New("another node is posting the incident message")
+	// errLeased: another node holds the incident's lease.
+	errLeased = errors.New("another node is sending the incident message")
 )
 
+// tooSoon: the message was edited less than EditEvery ago (by any node);
+// the edit waits until until.
+type tooSoon struct{ until time.Time }
+
+func (e *tooSoon) Error() string { return "the incident message was edited a moment ago" }
+
+// keep brings one incident's message up to date, holding the incident's
+// lease while it reads, renders and sends.
 func (a *App) keep(ctx context.Context, id string, st *tracked, now time.Time) error {
+	ok, err := a.store.LeaseLiveMessage(ctx, id, a.holder, now, now.Add(staleClaim))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errLeased
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := a.store.ReleaseLiveMessage(rctx, id, a.holder); err != nil {
+			a.log.Warn("slack: release the incident message's lease", "incident_id", id, "err", err)
+		}
+	}()
+	return a.keepLeased(ctx, id, st, now)
+}
+
+func (a *App) keepLeased(ctx context.Context, id string, st *tracked, now time.Time) error {
 	inc, err := a.inc.Incident(ctx, "", id)
 	if incident.ErrorCode(err) == incident.ENOTFOUND {
 		return errNotOurs
@@ -153,7 +201,14 @@ func (a *App) keep(ctx context.Context, id string, st *tracked, now time.Time) e
 	} else if err != nil {
 		return err
 	} else if rec.TS == "" {
-		return errPostedElsewhere
+		// Claimed, and never said where it went: the node that claimed
+		// it failed to post it, or died before recording it (nodes
+		// post only under the lease, which is now ours). Post it: a
+		// message posted twice is better than none kept current.
+		rec.Channel, rec.ClaimedAt, rec.UpdatedAt = a.cfg.IncidentChannel, now, now
+		if err := a.store.SaveLiveMessage(ctx, rec); err != nil {
+			return err
+		}
 	}
 	page, err := a.inc.Page(ctx, inc.PageID)
 	if err != nil {
@@ -181,16 +236,21 @@ func (a *App) keep(ctx context.Context, id string, st *tracked, now time.Time) e
 	if err != nil {
 		return err
 	}
-	if rec.TS != "" && bytes.Equal(msg.Blocks, st.rendered) {
+	digest := renderedDigest(msg)
+	if rec.TS != "" && digest == rec.Rendered {
 		return a.replies(ctx, inc, rec, page)
+	}
+	if rec.TS != "" && now.Before(rec.EditedAt.Add(a.cfg.EditEvery)) {
+		return &tooSoon{until: rec.EditedAt.Add(a.cfg.EditEvery)}
 	}
 	msg.To, msg.Replace = rec.Channel, rec.TS
 	r, err := a.slack.Send(ctx, msg)
 	if err != nil {
 		return err
 	}
-	st.rendered, st.lastEdit = msg.Blocks, now
-	if r.ProviderID != "" && r.ProviderID != rec.TS {
+	rec.Rendered, rec.EditedAt, rec.UpdatedAt = digest, now, now
+	posted := r.ProviderID != "" && r.ProviderID != rec.TS
+	if posted {
 		// Posted (the first time, or anew because the old message was
 		// deleted): the declaration is in the message, not the thread.
 		first := rec.TS == ""
@@ -198,10 +258,15 @@ func (a *App) keep(ctx context.Context, id string, st *tracked, now time.Time) e
 		if first && len(inc.Updates) > 0 {
 			rec.Replied = inc.Updates[len(inc.Updates)-1].ID
 		}
-		rec.UpdatedAt = now
-		if err := a.store.SaveLiveMessage(ctx, rec); err != nil {
-			return err
-		}
+	}
+	// Sent: record it even when the node is stopping meanwhile, or the
+	// next node posts the message again.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := a.store.SaveLiveMessage(sctx, rec); err != nil {
+		return err
+	}
+	if posted {
 		a.log.Info("slack: incident message posted", "incident_id", id, "channel", rec.Channel, "ts", rec.TS)
 	}
 	return a.replies(ctx, inc, rec, page)
@@ -249,7 +314,10 @@ func (a *App) replies(ctx context.Context, inc *incident.Incident, rec *livemsg.
 			// Give the reply back, so that the next try posts it.
 			back := *rec
 			back.Replied = from
-			if _, err := a.store.AdvanceLiveReply(ctx, &back, u.ID); err != nil {
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, err := a.store.AdvanceLiveReply(bctx, &back, u.ID)
+			cancel()
+			if err != nil {
 				a.log.Warn("slack: give back a thread reply", "incident_id", inc.ID, "err", err)
 			}
 			rec.Replied = from
@@ -257,6 +325,16 @@ func (a *App) replies(ctx context.Context, inc *incident.Incident, rec *livemsg.
 		}
 	}
 	return nil
+}
+
+// renderedDigest is what livemsg.Message.Rendered keeps of a rendered
+// message: enough to tell whether it differs from what was last sent.
+func renderedDigest(m *channel.Message) string {
+	h := sha256.New()
+	h.Write([]byte(m.Text))
+	h.Write([]byte{0})
+	h.Write(m.Blocks)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func pageLang(page *incident.Page) string {

@@ -70,6 +70,7 @@
 //	<prefix>:{global}:suppressions             hash  page␀kind␀address → JSON (page "" global)
 //	<prefix>:{global}:secret:<name>            string SET NX, then GET
 //	<prefix>:{global}:live-message:<incident>  string JSON record of the incident's live Slack message (a script claims it)
+//	<prefix>:{global}:live-message-lease:<incident> string "<holder>|<until ms>": the node sending that message now
 //	<prefix>:page:{<page>}:customers           hash  customer ID → JSON
 //	<prefix>:page:{<page>}:customers:ids       zset  customer IDs, score 0 (ZRANGEBYLEX)
 //	<prefix>:page:{<page>}:customers:addrs zset  "<kind>␀<address>␀<customer ID>", score 0 (ZRANGEBYLEX; emails folded to lower case)

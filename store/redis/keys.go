@@ -350,6 +350,13 @@ func (k keyspace) liveMessage(incidentID string) string {
 	return k.global("live-message:" + incidentID)
 }
 
+// liveMessageLease: string "<holder>|<until ms>" while a node holds the
+// right to send an incident's live message (livemsg.Store
+// LeaseLiveMessage), expiring a minute after the lease runs out.
+func (k keyspace) liveMessageLease(incidentID string) string {
+	return k.global("live-message-lease:" + incidentID)
+}
+
 // rate: string holding one GCRA bucket's theoretical arrival time. Each
 // bucket has its own tag, so rate limits spread over a Cluster.
 func (k keyspace) rate(key string) string { return k.prefix + ":rate:{" + key + "}" }

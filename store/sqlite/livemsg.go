@@ -13,24 +13,68 @@ import (
 
 var _ livemsg.Store = (*DB)(nil)
 
-const liveMessageColumns = "incident_id, page_id, channel, ts, replied, claimed_at, updated_at"
+const liveMessageColumns = "incident_id, page_id, channel, ts, replied, rendered, edited_at, claimed_at, updated_at"
 
 func scanLiveMessage(s scanner) (*livemsg.Message, error) {
 	var m livemsg.Message
-	var claimed, updated int64
-	if err := s.Scan(&m.IncidentID, &m.PageID, &m.Channel, &m.TS, &m.Replied, &claimed, &updated); err != nil {
+	var edited, claimed, updated int64
+	if err := s.Scan(&m.IncidentID, &m.PageID, &m.Channel, &m.TS, &m.Replied, &m.Rendered, &edited, &claimed, &updated); err != nil {
 		return nil, err
 	}
 	m.ClaimedAt, m.UpdatedAt = fromMS(claimed), fromMS(updated)
+	if edited != 0 {
+		m.EditedAt = fromMS(edited)
+	}
 	return &m, nil
 }
 
 func upsertLiveMessage(ctx context.Context, tx *sql.Tx, m *livemsg.Message) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO live_messages (`+liveMessageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO live_messages (`+liveMessageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (incident_id) DO UPDATE SET page_id = excluded.page_id, channel = excluded.channel, ts = excluded.ts,
-		replied = excluded.replied, claimed_at = excluded.claimed_at, updated_at = excluded.updated_at`,
-		m.IncidentID, m.PageID, m.Channel, m.TS, m.Replied, ms(m.ClaimedAt), ms(m.UpdatedAt))
+		replied = excluded.replied, rendered = excluded.rendered, edited_at = excluded.edited_at,
+		claimed_at = excluded.claimed_at, updated_at = excluded.updated_at`,
+		m.IncidentID, m.PageID, m.Channel, m.TS, m.Replied, m.Rendered, editedMS(m.EditedAt), ms(m.ClaimedAt), ms(m.UpdatedAt))
 	return err
+}
+
+// editedMS is ms(t), or 0 for the zero time (never edited).
+func editedMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return ms(t)
+}
+
+// LeaseLiveMessage implements livemsg.Store: the check and the write in
+// one write transaction, so two nodes cannot both hold the lease.
+func (db *DB) LeaseLiveMessage(ctx context.Context, incidentID, holder string, now, until time.Time) (bool, error) {
+	leased := false
+	err := db.write(ctx, "lease live message", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO live_message_leases (incident_id, holder, until) VALUES (?, ?, ?)
+			ON CONFLICT (incident_id) DO UPDATE SET holder = excluded.holder, until = excluded.until
+			WHERE live_message_leases.holder = excluded.holder OR live_message_leases.until <= ?`,
+			incidentID, holder, ms(until), ms(now))
+		if err != nil {
+			return fmt.Errorf("sqlite: lease live message: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: lease live message: %w", err)
+		}
+		leased = n == 1
+		return nil
+	})
+	return leased, err
+}
+
+// ReleaseLiveMessage implements livemsg.Store.
+func (db *DB) ReleaseLiveMessage(ctx context.Context, incidentID, holder string) error {
+	return db.write(ctx, "release live message", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM live_message_leases WHERE incident_id = ? AND holder = ?", incidentID, holder); err != nil {
+			return fmt.Errorf("sqlite: release live message: %w", err)
+		}
+		return nil
+	})
 }
 
 // ClaimLiveMessage implements livemsg.Store: the check and the write in

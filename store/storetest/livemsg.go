@@ -30,6 +30,7 @@ func RunLiveMessages(t *testing.T, open func(t *testing.T) livemsg.Store) {
 		}
 		equal(t, "claimed", got, m)
 		m.TS, m.Replied, m.UpdatedAt = "1712345678.000100", "upd1", at(1500*time.Millisecond)
+		m.Rendered, m.EditedAt = "9f86d081884c7d65", at(1200*time.Millisecond)
 		if err := s.SaveLiveMessage(ctx, m); err != nil {
 			t.Fatal(err)
 		}
@@ -38,8 +39,80 @@ func RunLiveMessages(t *testing.T, open func(t *testing.T) livemsg.Store) {
 			t.Fatal(err)
 		}
 		equal(t, "saved", got, m)
-		if got.ClaimedAt.Location() != time.UTC {
-			t.Errorf("ClaimedAt in %v, want UTC", got.ClaimedAt.Location())
+		if got.ClaimedAt.Location() != time.UTC || got.EditedAt.Location() != time.UTC {
+			t.Errorf("ClaimedAt in %v, EditedAt in %v, want UTC", got.ClaimedAt.Location(), got.EditedAt.Location())
+		}
+	})
+
+	t.Run("leases", func(t *testing.T) {
+		s := open(t)
+		// No record is needed: the first post is leased too.
+		if ok, err := s.LeaseLiveMessage(ctx, "inc5", "node-a", at(0), at(time.Minute)); err != nil || !ok {
+			t.Fatalf("first lease = %v, %v; want true", ok, err)
+		}
+		if ok, err := s.LeaseLiveMessage(ctx, "inc5", "node-b", at(30*time.Second), at(90*time.Second)); err != nil || ok {
+			t.Fatalf("lease while node-a's runs = %v, %v; want false", ok, err)
+		}
+		if ok, err := s.LeaseLiveMessage(ctx, "other", "node-b", at(30*time.Second), at(90*time.Second)); err != nil || !ok {
+			t.Fatalf("another incident's lease = %v, %v; want true", ok, err)
+		}
+		// The holder takes it again (extends it).
+		if ok, err := s.LeaseLiveMessage(ctx, "inc5", "node-a", at(30*time.Second), at(2*time.Minute)); err != nil || !ok {
+			t.Fatalf("the holder's lease again = %v, %v; want true", ok, err)
+		}
+		if ok, err := s.LeaseLiveMessage(ctx, "inc5", "node-b", at(90*time.Second), at(3*time.Minute)); err != nil || ok {
+			t.Fatalf("lease within the extended one = %v, %v; want false", ok, err)
+		}
+		// Released by another holder: nothing happens.
+		if err := s.ReleaseLiveMessage(ctx, "inc5", "node-b"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.LeaseLiveMessage(ctx, "inc5", "node-b", at(90*time.Second), at(3*time.Minute)); err != nil || ok {
+			t.Fatalf("lease after a release by a non-holder = %v, %v; want false", ok, err)
+		}
+		// Released by its holder: free at once.
+		if err := s.ReleaseLiveMessage(ctx, "inc5", "node-a"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.LeaseLiveMessage(ctx, "inc5", "node-b", at(90*time.Second), at(3*time.Minute)); err != nil || !ok {
+			t.Fatalf("lease after the holder's release = %v, %v; want true", ok, err)
+		}
+		// Run out (its holder died holding it): taken over.
+		if ok, err := s.LeaseLiveMessage(ctx, "inc5", "node-c", at(3*time.Minute), at(4*time.Minute)); err != nil || !ok {
+			t.Fatalf("lease over one run out = %v, %v; want true", ok, err)
+		}
+		// The old holder's late release leaves the new lease alone.
+		if err := s.ReleaseLiveMessage(ctx, "inc5", "node-b"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.LeaseLiveMessage(ctx, "inc5", "node-a", at(3*time.Minute+time.Second), at(5*time.Minute)); err != nil || ok {
+			t.Fatalf("lease after a stale holder's release = %v, %v; want false", ok, err)
+		}
+
+		// Nodes at once: one holds it.
+		const nodes = 8
+		var wg sync.WaitGroup
+		won := make([]bool, nodes)
+		errs := make([]error, nodes)
+		for i := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				won[i], errs[i] = s.LeaseLiveMessage(ctx, "inc6", "node-"+string(rune('a'+i)), at(0), at(time.Minute))
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for i := range nodes {
+			if errs[i] != nil {
+				t.Fatalf("node %d: %v", i, errs[i])
+			}
+			if won[i] {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d of %d simultaneous leases won; want exactly 1", n, nodes)
 		}
 	})
 
