@@ -727,6 +727,13 @@ type GrantRequest struct {
 	Key string `json:"key"`
 	// OverrideReason lets a manager grant what the policy refuses.
 	OverrideReason string `json:"override_reason"`
+	// Version is the decision version the agent read the customer's
+	// offers at (their check's version). When the decision was amended
+	// since, the grant is refused (ECONFLICT on "version") rather than
+	// recording what the new version gives, which the agent did not read
+	// out; a retry of a grant that landed under Version returns it. 0:
+	// whichever version is in force.
+	Version int `json:"version,omitempty"`
 }
 
 // maxGrantTries bounds how often Grant re-reads after another grant for the
@@ -743,6 +750,9 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 	}
 	if len(r.Key) > 200 {
 		return nil, false, incident.Invalid("key", "at most 200 characters")
+	}
+	if r.Version < 0 {
+		return nil, false, incident.Invalid("version", "the decision version the offers were read at (1 or more), or 0 for the one in force")
 	}
 	var ov *Override
 	if strings.TrimSpace(r.OverrideReason) != "" {
@@ -778,6 +788,17 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 		}
 		now := s.now()
 		cl := Claim{Group: strings.TrimSpace(r.Offer), Chose: strings.TrimSpace(r.Choice), Declined: r.Declined, At: now}
+		if r.Version > 0 && r.Version != p.Decision.Version {
+			// The agent read out another version's offers: a retry of
+			// what they recorded then is answered with it; anything else
+			// waits until they have read the decision in force.
+			if g := grantUnder(a.Grants, incidentID, customerID, r); g != nil {
+				return g, false, nil
+			}
+			conflict := incident.Errorf(incident.ECONFLICT, "the decision is at version %d, not the version %d the offers were read at: check the customer again and read them what version %d gives", p.Decision.Version, r.Version, p.Decision.Version)
+			conflict.Field = "version"
+			return nil, false, conflict
+		}
 		key, topUpKey := grantKeys(incidentID, customerID, p.Decision.Version, r)
 		if topUp(a.result, cl) {
 			key = topUpKey
@@ -819,6 +840,18 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 		}
 		return saved, created, nil
 	}
+}
+
+// grantUnder is the grant r recorded under the version it names (r.Version),
+// by its key or its top-up's key there, or nil.
+func grantUnder(gs []*Grant, incidentID, customerID string, r GrantRequest) *Grant {
+	key, topUp := grantKeys(incidentID, customerID, r.Version, r)
+	for _, g := range gs {
+		if g.PolicyVersion == r.Version && (g.Key == key || g.Key == topUp) {
+			return g
+		}
+	}
+	return nil
 }
 
 func grantWithKey(gs []*Grant, key string) *Grant {

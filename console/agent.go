@@ -632,13 +632,27 @@ func (cs *Console) resolve(c *fiber.Ctx) error {
 	})
 }
 
+// errDecisionMoved: an offer form read at a decision version amended since.
+var errDecisionMoved = errors.New("the decision moved")
+
 // offer is POST …/offer: what the customer chose of an offer (or that
-// they declined), recorded as a grant on the complaint.
+// they declined), recorded as a grant on the complaint. The form names
+// the decision version the page showed: a decision amended since records
+// nothing, and the page answers 409 with what the customer gets now.
 func (cs *Console) offer(c *fiber.Ctx) error {
 	if cs.cfg.Compensation == nil {
 		return fiber.ErrNotFound
 	}
-	return cs.act(c, func(pageID, id string) error {
+	version := 0 // a form without it (a page rendered before forms carried it): the version in force
+	if v := c.FormValue("version"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return incident.Invalid("version", "the decision version the offers were read at, 1 or more, not %q", v)
+		}
+		version = n
+	}
+	var moved int // the version in force when the form's was not
+	err := cs.act(c, func(pageID, id string) error {
 		ctx := c.UserContext()
 		cp, err := cs.cfg.Complaints.Get(ctx, pageID, id)
 		if err != nil {
@@ -660,10 +674,26 @@ func (cs *Console) offer(c *fiber.Ctx) error {
 			}
 			customerID = a.Customer.ID
 		}
-		r := compensation.GrantRequest{Offer: c.FormValue("offer"), Choice: c.FormValue("choice"), Declined: c.FormValue("declined") == "1", ComplaintID: cp.ID}
+		r := compensation.GrantRequest{Offer: c.FormValue("offer"), Choice: c.FormValue("choice"), Declined: c.FormValue("declined") == "1", ComplaintID: cp.ID,
+			Version: version}
 		_, _, err = cs.cfg.Compensation.Grant(ctx, pageID, cp.Tag.IncidentID, customerID, r)
+		var ie *incident.Error
+		if errors.As(err, &ie) && ie.Code == incident.ECONFLICT && ie.Field == "version" {
+			d, derr := cs.cfg.Compensation.Decision(ctx, pageID, cp.Tag.IncidentID)
+			if derr != nil {
+				return derr
+			}
+			moved = d.Version
+			return errDecisionMoved // not act's 422: answered below
+		}
 		return err
 	})
+	if errors.Is(err, errDecisionMoved) {
+		// The page again, saying what happened, with the offers of the
+		// version in force for the agent to read out.
+		return cs.showComplaint(c, fiber.StatusConflict, cs.cfg.Words.Lang(cs.lang(c)).Pattern("ConsoleOfferMoved").Fill("Version", strconv.Itoa(moved)))
+	}
+	return err
 }
 
 // callForm is the record-a-call form.

@@ -241,3 +241,110 @@ func TestOfferSaysWhatItRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestOfferReadAtAnAmendedDecision: the agent reads "credit of 5.00 EUR"
+// out to the customer; before they click "Customer accepts" (or "Grant
+// the top-up"), the manager amends the decision to 7.50 EUR. The click
+// records nothing: the page answers 409, says the decision changed, and
+// shows what it gives now, with forms for the version in force.
+func TestOfferReadAtAnAmendedDecision(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx := context.Background()
+	inc := e.declare(t, "Payments are failing", false)
+	mctx := e.as(incident.RoleManager)
+	credit := func(minor int64) *compensation.Policy {
+		return &compensation.Policy{Currency: "EUR",
+			Offers: []compensation.Offer{{ID: "credit", Kind: compensation.Credit, Amount: &compensation.Money{Amount: minor, Currency: "EUR"}}},
+			Rules:  []compensation.Rule{{ID: "all", Give: []string{"credit"}}}}
+	}
+	decide := func(version int, minor int64) {
+		t.Helper()
+		if _, _, err := e.n.Compensation.Decide(mctx, e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Version: version,
+			Policy: credit(minor), AcceptLower: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decide(0, 500)
+	cp, _, err := e.n.Complaints.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone, IncidentID: inc.ID,
+		Contact: complaint.Contact{CustomerID: "c1"}, Text: "I could not pay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/console/complaints/" + cp.ID
+	ana := e.client(t)
+	ana.signIn(incident.RoleAgent, "Ana")
+	formsOf := func(want int) []url.Values {
+		t.Helper()
+		_, body := ana.do("GET", path, nil)
+		forms := offerForms(body)
+		if len(forms) != want {
+			t.Fatalf("%d offer forms, want %d: %v", len(forms), want, forms)
+		}
+		for _, f := range forms {
+			f.Del("_button")
+		}
+		return forms
+	}
+	grants := func() []*compensation.Grant {
+		t.Helper()
+		gs, err := e.n.Compensation.Grants(ctx, e.page.ID, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gs
+	}
+	refused := func(f url.Values, version, offer string) {
+		t.Helper()
+		res, body := ana.do("POST", path+"/offer", f)
+		if res.StatusCode != http.StatusConflict {
+			t.Fatalf("a form read at an earlier version: %d, want 409\n%s", res.StatusCode, body)
+		}
+		for _, want := range []string{"The decision changed while this page was open (now version " + version + "), so nothing was recorded.", offer} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the refusal's page does not say %q", want)
+			}
+		}
+		for _, nf := range offerForms(body) {
+			if nf.Get("version") != version {
+				t.Errorf("the refusal's page offers a form of version %q, want %s: %v", nf.Get("version"), version, nf)
+			}
+		}
+	}
+
+	// "Customer accepts" and "Customer declines", read at version 1.
+	read := formsOf(2)
+	if read[0].Get("version") != "1" || read[1].Get("version") != "1" || read[1].Get("declined") != "1" {
+		t.Fatalf("the forms do not name the version read: %v", read)
+	}
+	decide(1, 750)
+	refused(read[0], "2", "credit of 7.50 EUR")
+	refused(read[1], "2", "credit of 7.50 EUR")
+	if gs := grants(); len(gs) != 0 {
+		t.Fatalf("clicks read at version 1 recorded %+v", gs)
+	}
+
+	// Read at version 2, recorded: 7.50 EUR.
+	if res, body := ana.do("POST", path+"/offer", formsOf(2)[0]); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("accept at version 2: %d\n%s", res.StatusCode, body)
+	}
+	// The top-up read at version 3 (10.00 EUR) is not granted at version 4 (12.00 EUR).
+	decide(2, 1000)
+	topUp := formsOf(1)[0]
+	if topUp.Get("version") != "3" {
+		t.Fatalf("the top-up's form: %v", topUp)
+	}
+	decide(3, 1200)
+	refused(topUp, "4", "Owed a top-up of 4.50 EUR")
+	if gs := grants(); len(gs) != 1 || gs[0].Amount.Amount != 750 {
+		t.Fatalf("after the refused top-up: %+v", gs)
+	}
+	// A version that is no number is refused (422, as the console's
+	// other bad forms), not a grant of whatever is in force.
+	topUp.Set("version", "three")
+	if res, body := ana.do("POST", path+"/offer", topUp); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "version") {
+		t.Errorf("version \"three\": %d, want 422 naming version", res.StatusCode)
+	}
+	if gs := grants(); len(gs) != 1 {
+		t.Fatalf("a bad version recorded %+v", gs)
+	}
+}

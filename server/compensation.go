@@ -345,6 +345,7 @@ type complaintGrantShape struct {
 	Declined       bool   `json:"declined"`
 	Key            string `json:"key"`
 	OverrideReason string `json:"override_reason"`
+	Version        int    `json:"version"`
 	IncidentID     string `json:"incident_id"`
 }
 
@@ -362,7 +363,7 @@ func (s *Server) grantOnComplaint() fiber.Handler {
 			return err
 		}
 		req := complaintGrantRequest{GrantRequest: compensation.GrantRequest{Offer: shape.Offer, Choice: shape.Choice, Declined: shape.Declined,
-			Key: shape.Key, OverrideReason: shape.OverrideReason}, IncidentID: shape.IncidentID}
+			Key: shape.Key, OverrideReason: shape.OverrideReason, Version: shape.Version}, IncidentID: shape.IncidentID}
 		if err := req.Valid(); err != nil {
 			return err
 		}

@@ -767,3 +767,74 @@ func TestAmendmentThatLowersAnOptionNeedsConfirmation(t *testing.T) {
 	}
 	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, `{"state":"none","version":2,"reason":"no, after all","accept_lower":true}`)
 }
+
+// TestGrantReadAtAnAmendedVersion: a grant names the decision version
+// the agent read the offers at; when the decision was amended since
+// (10 % → 15 %), it is refused with 409 on "version" and records
+// nothing, rather than granting an amount nobody read out. A retry of
+// a grant that landed under the version named returns it; the version
+// in force grants; the complaint's grant carries it too.
+func TestGrantReadAtAnAmendedVersion(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.comp.PrepareTTL = 0
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(0, "1000", "2000", false))
+	var g struct {
+		Grant   compensation.Grant `json:"grant"`
+		Created bool               `json:"created"`
+	}
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10","version":1}`).json(t, &g)
+	first := g.Grant
+	if first.PolicyVersion != 1 || first.Amount.Amount != 500 {
+		t.Fatalf("the grant at version 1: %+v", first)
+	}
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(1, "1500", "2000", false))
+
+	grants := func(customer string) []*compensation.Grant {
+		t.Helper()
+		var a compensation.Answer
+		e.mustDo(t, http.StatusOK, "GET", e.path("/customers/"+customer), e.agent, "").json(t, &a)
+		return a.Grants
+	}
+	// c2's agent read 10 % (5.00 EUR) out; the decision now gives 15 %.
+	d := e.mustDo(t, http.StatusConflict, "POST", e.path("/customers/c2/grants"), e.agent, `{"offer":"credit10","version":1}`).errorOf(t)
+	if d.Code != incident.ECONFLICT || d.Field != "version" || !strings.Contains(d.Message, "the decision is at version 2, not the version 1") {
+		t.Errorf("a grant read at version 1: %+v", d)
+	}
+	if gs := grants("c2"); len(gs) != 0 {
+		t.Errorf("a refused grant recorded %+v", gs)
+	}
+	// c1's top-up, from a page read at version 1: refused too, and the
+	// version 1 grant's retry is answered with it.
+	e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10","version":1}`).json(t, &g)
+	if g.Created || g.Grant.ID != first.ID {
+		t.Errorf("a retry of the version 1 grant: %+v, want it again", g)
+	}
+	if gs := grants("c1"); len(gs) != 1 {
+		t.Errorf("a retry read at version 1 recorded a top-up nobody read out: %+v", gs)
+	}
+	for _, bad := range []string{`{"offer":"credit10","version":-1}`, `{"offer":"credit10","version":"2"}`} {
+		if d := e.mustDo(t, http.StatusBadRequest, "POST", e.path("/customers/c2/grants"), e.agent, bad).errorOf(t); d.Field != "version" {
+			t.Errorf("%s: %+v, want a 400 naming version", bad, d)
+		}
+	}
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, `{"offer":"credit10","version":2}`).json(t, &g)
+	if g.Grant.PolicyVersion != 2 || g.Grant.Amount.Amount != 750 {
+		t.Errorf("the grant read at version 2: %+v", g.Grant)
+	}
+
+	// The complaint's grant: the same field, the same refusal.
+	c, _, err := e.complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "the API is down"})
+	if err != nil || c.Contact.CustomerID != "c1" {
+		t.Fatalf("the complaint %+v: %v", c, err)
+	}
+	onComplaint := "/api/v1/pages/" + e.page.ID + "/complaints/" + c.ID + "/compensation"
+	body := `{"offer":"credit10","incident_id":"` + e.inc.ID + `","version":1}`
+	if d := e.mustDo(t, http.StatusConflict, "POST", onComplaint, e.agent, strings.Replace(body, `"version":1`, `"version":3`, 1)).errorOf(t); d.Field != "version" {
+		t.Errorf("the complaint's grant read at version 3: %+v", d)
+	}
+	e.mustDo(t, http.StatusCreated, "POST", onComplaint, e.agent, strings.Replace(body, `"version":1`, `"version":2`, 1)).json(t, &g)
+	if !g.Grant.TopUp || g.Grant.Amount.Amount != 250 || g.Grant.ComplaintID != c.ID {
+		t.Errorf("the complaint's top-up read at version 2: %+v", g.Grant)
+	}
+}
