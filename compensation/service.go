@@ -27,6 +27,13 @@ import (
 // IDs only: a receiver reads the decision from the store.
 const EventChanged incident.EventType = "compensation.changed"
 
+// EventGranted tells open console pages, on every node, that a grant (or
+// a decline) was recorded for one of the incident's customers, whichever
+// door recorded it (API, CLI, Slack, console): the decision is unchanged,
+// so it is not EventChanged, which the agents' feed and the prepared
+// answers act on. Every other receiver ignores it.
+const EventGranted incident.EventType = "compensation.granted"
+
 // Customers finds the imported customers a decision is about.
 type Customers interface {
 	FindCustomerByID(ctx context.Context, pageID, id string) (*audience.Customer, error)
@@ -836,6 +843,11 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 			}
 			if ov != nil {
 				s.auditOverride(ctx, saved)
+			}
+			if s.Events != nil {
+				if err := s.Events.Publish(ctx, incident.Event{Type: EventGranted, PageID: pageID, IncidentID: incidentID}); err != nil {
+					s.Log.Warn("compensation: publish the grant", "incident_id", incidentID, "grant_id", saved.ID, "err", err)
+				}
 			}
 		}
 		return saved, created, nil

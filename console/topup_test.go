@@ -348,3 +348,69 @@ func TestOfferReadAtAnAmendedDecision(t *testing.T) {
 		t.Fatalf("a bad version recorded %+v", gs)
 	}
 }
+
+// TestGrantElsewhereRefreshesTheComplaint: Ben has c1's complaint open
+// when a colleague records c1's credit through the API (or the CLI), on
+// no complaint: his page's live stream hears of it at once
+// (compensation.granted), and the page, re-read, shows it recorded.
+func TestGrantElsewhereRefreshesTheComplaint(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	inc := e.declare(t, "Payments are failing", false)
+	if _, _, err := e.n.Compensation.Decide(e.as(incident.RoleManager), e.page.ID, inc.ID, compensation.Proposal{State: compensation.Decided, Version: 0,
+		Policy: &compensation.Policy{Currency: "EUR",
+			Offers: []compensation.Offer{{ID: "credit", Kind: compensation.Credit, Amount: &compensation.Money{Amount: 500, Currency: "EUR"}}},
+			Rules:  []compensation.Rule{{ID: "all", Give: []string{"credit"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	cp, _, err := e.n.Complaints.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone, IncidentID: inc.ID,
+		Contact: complaint.Contact{CustomerID: "c1"}, Text: "I could not pay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ben := e.client(t)
+	ben.signIn(incident.RoleAgent, "Ben")
+	if _, body := ben.do("GET", "/console/complaints/"+cp.ID, nil); len(offerForms(body)) != 2 {
+		t.Fatalf("Ben's page offers no credit to record")
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/console/live?complaint="+cp.ID, nil)
+	req.AddCookie(&http.Cookie{Name: "herald_console", Value: ben.cookies["herald_console"]})
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("live: %v %v", err, res)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	for l := range lines {
+		if strings.HasPrefix(l, ": live") {
+			break
+		}
+	}
+
+	// Recorded elsewhere: the API's grant, on no complaint.
+	if _, created, err := e.n.Compensation.Grant(e.as(incident.RoleAgent), e.page.ID, inc.ID, "c1", compensation.GrantRequest{Offer: "credit"}); err != nil || !created {
+		t.Fatalf("grant: %v %v", created, err)
+	}
+	heard := ""
+	for l := range lines {
+		if strings.HasPrefix(l, "data: ") {
+			heard = l
+			break
+		}
+	}
+	if heard != `data: "compensation.granted"` {
+		t.Fatalf("Ben's live stream heard %q of the grant, want compensation.granted", heard)
+	}
+	_, body := ben.do("GET", "/console/complaints/"+cp.ID, nil)
+	if fs := offerForms(body); len(fs) != 0 || !strings.Contains(body, "Credit 5.00 EUR · ") || !strings.Contains(body, "Recorded: nothing more to offer.") {
+		t.Errorf("Ben's page after the grant still offers %v", fs)
+	}
+}
