@@ -479,6 +479,12 @@ func Script(lang string, d *Decision, r *Result, affected AffectedTime, grants [
 		if g.Declined {
 			continue
 		}
+		if g.TopUp {
+			// The difference an amended decision owed, not a second
+			// compensation: the agent must not read it as one.
+			say(w.l.Pattern("ScriptGrantedTopUp").Fill("Offer", w.granted(g)))
+			continue
+		}
 		say(w.l.Pattern("ScriptGranted").Fill("Offer", w.granted(g)))
 	}
 	switch {

@@ -99,6 +99,16 @@ func TestScript(t *testing.T) {
 		{"4 min 50 s", dec, &r, AffectedTime{Total: 290e9}, nil, "en", []string{"affected for 4 min."}, []string{"5 min"}},
 		{"seconds", dec, &r, AffectedTime{Total: 30e9}, nil, "pl", []string{"krócej niż minutę"}, []string{"0 min", "1 min"}},
 		{"granted", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{500, "EUR"}}}, "en", []string{"Already recorded: credit of 5.00 EUR."}, nil},
+		// A top-up says it is one: the 2.50 EUR on top of the 5.00 EUR, not a second credit.
+		{"granted, topped up", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{500, "EUR"}},
+			{OfferID: "credit10", Kind: Credit, Amount: Money{250, "EUR"}, TopUp: true}}, "en",
+			[]string{"Already recorded: credit of 5.00 EUR.", "Already recorded as a top-up: credit of 2.50 EUR."}, []string{"Already recorded: credit of 2.50 EUR."}},
+		{"granted, topped up, hungarian", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{250, "EUR"}, TopUp: true}}, "hu",
+			[]string{"Már rögzítve, kiegészítésként: "}, nil},
+		{"granted, topped up, polish", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{250, "EUR"}, TopUp: true}}, "pl",
+			[]string{"Już zapisano jako dopłatę: "}, nil},
+		{"granted, topped up, croatian", dec, &r, affected, []*Grant{{OfferID: "credit10", Kind: Credit, Amount: Money{250, "EUR"}, TopUp: true}}, "hr",
+			[]string{"Već zabilježeno kao nadoplata: "}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

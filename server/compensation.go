@@ -428,7 +428,11 @@ func (s *Server) exportGrants() fiber.Handler {
 
 // GrantsCSVHeader is the billing export's columns.
 var GrantsCSVHeader = []string{"grant_id", "incident_id", "customer_id", "complaint_id", "offer", "chosen_offer", "kind",
-	"amount", "amount_minor", "currency", "days", "voucher", "declined", "override_reason", "policy_version", "granted_by", "granted_at"}
+	"amount", "amount_minor", "currency", "days", "voucher", "declined", "override_reason", "policy_version", "granted_by", "granted_at",
+	// Added after the others so that existing spreadsheets keep their
+	// columns: the difference an amended decision owed on top of an
+	// earlier grant of the same offer (Grant.TopUp).
+	"top_up"}
 
 // WriteGrantsCSV writes grants as the billing CSV. Values a spreadsheet
 // would run as a formula (starting with = + - @) are quoted with a leading
@@ -449,7 +453,7 @@ func WriteGrantsCSV(w io.Writer, gs []*compensation.Grant) error {
 		}
 		row := []string{g.ID, g.IncidentID, g.CustomerID, g.ComplaintID, g.Group, g.OfferID, string(g.Kind),
 			amount, strconv.FormatInt(g.Amount.Amount, 10), g.Amount.Currency, strconv.Itoa(g.Days), g.Voucher,
-			strconv.FormatBool(g.Declined), reason, strconv.Itoa(g.PolicyVersion), g.By, g.At.UTC().Format(time.RFC3339)}
+			strconv.FormatBool(g.Declined), reason, strconv.Itoa(g.PolicyVersion), g.By, g.At.UTC().Format(time.RFC3339), strconv.FormatBool(g.TopUp)}
 		for i, v := range row {
 			row[i] = csvSafe(v)
 		}

@@ -699,8 +699,24 @@ func TestAmendedHigherOfferTopsUpAGrant(t *testing.T) {
 	}
 	a = compensation.Answer{}
 	e.mustDo(t, http.StatusOK, "GET", e.path("/customers/c1?lang=en"), e.agent, "").json(t, &a)
-	if a.Offers[0].TopUp.Amount != 0 || a.Offers[0].Given.Amount != 750 || strings.Contains(a.Script, "top-up") {
+	if a.Offers[0].TopUp.Amount != 0 || a.Offers[0].Given.Amount != 750 || strings.Contains(a.Script, "Owed a top-up") ||
+		!strings.Contains(a.Script, "Already recorded as a top-up: credit of 2.50 EUR.") {
 		t.Errorf("after the top-up: %+v, script %q", a.Offers[0], a.Script)
+	}
+	// The billing export says which row is the top-up, in a column after
+	// the ones spreadsheets already read.
+	r := e.mustDo(t, http.StatusOK, "GET", e.path("/grants?format=csv"), e.manager, "")
+	rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("csv %v:\n%s", err, r.body)
+	}
+	if h := rows[0]; len(h) != 18 || h[16] != "granted_at" || h[17] != "top_up" || h[7] != "amount" {
+		t.Errorf("the export's columns: %v", h)
+	}
+	for _, row := range rows[1:] {
+		if want := strconv.FormatBool(row[0] == first); row[17] != want || (row[0] == first) != (row[7] == "2.50") {
+			t.Errorf("row %v: top_up %q, want %s", row, row[17], want)
+		}
 	}
 }
 
