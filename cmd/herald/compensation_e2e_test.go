@@ -427,4 +427,16 @@ func TestCompensationAmendmentThatLowers(t *testing.T) {
 		!strings.Contains(out, "Owed a top-up of 2.50 EUR") {
 		t.Errorf("check does not tell the agent of Őrs's top-up:\n%s", out)
 	}
+	// An agent who read version 1 out to the customer records nothing at
+	// version 2's amount.
+	if r := cli(t, env, "compensation", "grant", id, "john", "--offer", "credit10", "--version", "1"); r.code != 1 ||
+		!strings.Contains(r.stderr, "the decision is at version 2, not the version 1") {
+		t.Errorf("a grant read at version 1: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, env, "compensation", "grant", id, "john", "--offer", "credit10", "--version", "-1"); r.code != 2 {
+		t.Errorf("--version -1: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	if out := mustCLI(t, env, "compensation", "grant", id, "john", "--offer", "credit10", "--version", "2").stdout; !strings.Contains(out, "7.50 EUR") {
+		t.Errorf("a grant read at version 2:\n%s", out)
+	}
 }

@@ -442,6 +442,7 @@ grants once (--key, or the same customer, offer and choice).`)
 	fs.StringVar(&r.ComplaintID, "complaint", "", "record it on complaint `ID` (or its reference, C-…) too")
 	fs.StringVar(&r.OverrideReason, "override", "", "grant what the policy refuses, for this `REASON` (managers)")
 	fs.StringVar(&r.Key, "key", "", "idempotency `KEY`")
+	fs.IntVar(&r.Version, "version", 0, "the decision `VERSION` the offer was read at (check shows it): if the decision has changed since, nothing is recorded")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	pos, err := parseArgs(fs, args, 2, "INCIDENT and CUSTOMER")
 	if err != nil {
@@ -449,6 +450,9 @@ grants once (--key, or the same customer, offer and choice).`)
 	}
 	if r.Offer == "" {
 		return usageErrorf("compensation grant: --offer is required")
+	}
+	if r.Version < 0 {
+		return usageErrorf("compensation grant: --version is a decision's version (1, 2, …), not %d", r.Version)
 	}
 	c, p, _, err := a.openIncident(ctx, pf, pos[0])
 	if err != nil {
