@@ -937,13 +937,25 @@ func (s *Service) AdvanceMaintenances(ctx context.Context) (int, error) {
 	return moved, nil
 }
 
-// automaticWords are the update herald posts when it starts or completes
-// a maintenance on time: the body, Statuspage's English words, which the
-// API and webhooks show as Statuspage does, and the catalogue ID of the
-// text each language's readers get (messages, the page, the feeds).
+// automaticWords are the updates herald writes itself, by the status they
+// move to: a maintenance started or completed on time, an incident
+// resolved without a text. body is Statuspage's English words, which the
+// API and webhooks show as Statuspage does; text the catalogue ID of the
+// words each language's readers get (the page, the feeds).
 var automaticWords = map[Status]struct{ body, text string }{
 	InProgress: {"Scheduled maintenance is currently in progress. We will provide updates as necessary.", "MaintenanceStartedAuto"},
 	Completed:  {"The scheduled maintenance has been completed.", "MaintenanceCompletedAuto"},
+	Resolved:   {ResolvedBody, ResolvedWordsID},
+}
+
+// AutomaticWords returns the body and the catalogue ID of the words herald
+// writes itself for an update that moves to status st (automaticWords),
+// "" and "" for a status it writes none for. Messages leave them out:
+// their templates name the step already (maintenance started, completed,
+// fixed), and would repeat them.
+func AutomaticWords(st Status) (body, wordsID string) {
+	w := automaticWords[st]
+	return w.body, w.text
 }
 
 // automaticText is the body and the per-language messages (from Words;

@@ -622,10 +622,14 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 	status := inc.Status
 	if upd != nil {
 		v.Body = strings.TrimSpace(upd.Text(lt.lang)) // the operator's text in the recipient's language, if written
-		if upd.Status == incident.Resolved && (v.Body == incident.ResolvedBody || v.Body == lt.cat.Text(incident.ResolvedWordsID)) {
-			// herald's own words for a resolve without a text: the
-			// all-clear says the problem is fixed already, and would
-			// otherwise print them as "what happened and what we did".
+		if body, id := incident.AutomaticWords(upd.Status); body != "" && (v.Body == body || v.Body == lt.cat.Text(id)) {
+			// herald's own words for a step taken without a text (a
+			// maintenance started or completed on time, a resolve): the
+			// message's template says so already, and
+			// would otherwise repeat them ("The planned maintenance is
+			// complete: X. … The scheduled maintenance has been
+			// completed.", "What happened and what we did: This
+			// incident has been resolved.").
 			v.Body = ""
 		}
 		v.Updated = format(&upd.DisplayAt, long)

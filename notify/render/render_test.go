@@ -1172,3 +1172,71 @@ func TestResolvedWithoutTextNotRepeated(t *testing.T) {
 		}
 	}
 }
+
+// TestAutomaticMaintenanceWordsNotRepeated: the words herald writes itself
+// when a maintenance is started or completed on time ("The scheduled maintenance has been completed.", each
+// language's own) say what the message's template says already: the email,
+// SMS and Slack message read exactly as with no text at all, in every
+// language, rather than "The planned maintenance is complete: X. … The
+// scheduled maintenance has been completed.", and the SMS takes no segment
+// more for them. No blank paragraph is left where the text would be. A
+// text the manager wrote still shows.
+func TestAutomaticMaintenanceWordsNotRepeated(t *testing.T) {
+	r := newTestRenderer(t)
+	words, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(in Input, st incident.Status, body string, messages map[string]string) Input {
+		in.Incident.Name, in.Incident.Status = "Database upgrade", st
+		u := *in.Incident.Updates[0]
+		u.Status, u.Body, u.Messages = st, body, messages
+		in.Incident.Updates = []*incident.Update{&u}
+		return in
+	}
+	for _, k := range []struct {
+		kind queue.MessageKind
+		st   incident.Status
+	}{
+		{queue.KindMaintenanceStarted, incident.InProgress},
+		{queue.KindMaintenanceCompleted, incident.Completed},
+	} {
+		body, id := incident.AutomaticWords(k.st)
+		if body == "" {
+			t.Fatalf("%s: herald writes no words of its own", k.st)
+		}
+		automatic := map[string]string{}
+		for _, lang := range incident.Languages {
+			if text := words.Lang(lang).Text(id); text != body {
+				automatic[lang] = text
+			}
+		}
+		for _, ch := range []channel.Kind{channel.Email, channel.SMS, channel.Slack} {
+			for _, lang := range incident.Languages {
+				name := fmt.Sprintf("%s %s %s", k.kind, ch, lang)
+				bare, err := r.Render(ch, step(sampleInput(k.kind, lang), k.st, "", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				auto, err := r.Render(ch, step(sampleInput(k.kind, lang), k.st, body, automatic))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if auto.Subject != bare.Subject || auto.Text != bare.Text || auto.HTML != bare.HTML || string(auto.Blocks) != string(bare.Blocks) {
+					t.Errorf("%s: the automatic words change the message:\n%s\nwant as without a text:\n%s", name, auto.Text, bare.Text)
+				}
+				if strings.Contains(bare.Text, "\n\n\n") || strings.Contains(bare.HTML, "\"></p>") || strings.Contains(bare.HTML, "<p></p>") {
+					t.Errorf("%s: a blank paragraph where the text would be:\n%s", name, bare.Text)
+				}
+				wrote, err := r.Render(ch, step(sampleInput(k.kind, lang), k.st, "Payments may be slow for a few minutes.", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(wrote.Text+string(wrote.Blocks), "Payments may be slow for a few minutes.") &&
+					!(ch == channel.Slack && k.kind == queue.KindMaintenanceCompleted) { // its Slack message has no text slot
+					t.Errorf("%s: the manager's text is missing:\n%s", name, wrote.Text)
+				}
+			}
+		}
+	}
+}
