@@ -140,6 +140,7 @@ func (s *Service) draft(ctx context.Context, pageID string, in IncidentInput, no
 	if maint && !in.Status.Closed() && !in.ScheduledUntil.After(now) {
 		return nil, nil, nil, Invalid("scheduled_until", "is in the past; record a finished maintenance with status completed")
 	}
+	in = s.scheduledWithoutText(maint, in)
 	ch, err := s.apply(ctx, inc, comps, in, true, now)
 	if err != nil {
 		return nil, nil, nil, err
@@ -532,17 +533,46 @@ const (
 	ResolvedWordsID = "IncidentResolvedAuto"
 )
 
+// ScheduledBody and ScheduledWordsID are the same for a maintenance
+// scheduled without a message: Statuspage's words for that case, and the
+// catalogue ID of each language's. Messages leave them out: their
+// templates announce the window already.
+const (
+	ScheduledBody    = "We will be undergoing scheduled maintenance during this time."
+	ScheduledWordsID = "MaintenanceScheduledAuto"
+)
+
 // resolvedWithoutText is in for an update that resolves inc without a
 // body: it gets ResolvedBody, and each language without a text of its own
 // its words, so that no page or feed shows a bare "Resolved" heading over
 // nothing. A language the resolver wrote for keeps that text. Any other
 // update, and a maintenance, is left as it is.
 func (s *Service) resolvedWithoutText(inc *Incident, in IncidentInput) IncidentInput {
-	if inc.IsMaintenance() || inc.Status == Resolved || in.Status == nil || *in.Status != Resolved ||
-		(in.Body != nil && strings.TrimSpace(*in.Body) != "") {
+	if inc.IsMaintenance() || inc.Status == Resolved || in.Status == nil || *in.Status != Resolved {
 		return in
 	}
-	body, words := s.automaticText(ResolvedBody, ResolvedWordsID)
+	return s.withoutText(in, ResolvedBody, ResolvedWordsID)
+}
+
+// scheduledWithoutText is in for a new maintenance (maint) that starts
+// scheduled without a body: it gets ScheduledBody, and each language
+// without a text of its own its words, so that no page or feed shows a
+// bare "Scheduled" entry over nothing. Anything else is left as it is.
+func (s *Service) scheduledWithoutText(maint bool, in IncidentInput) IncidentInput {
+	if !maint || in.Status == nil || *in.Status != Scheduled {
+		return in
+	}
+	return s.withoutText(in, ScheduledBody, ScheduledWordsID)
+}
+
+// withoutText is in with body and each language's words for catalogue ID
+// id (automaticText) when it has no body; a language in.Messages has a
+// text for keeps it. An in with a body is left as it is.
+func (s *Service) withoutText(in IncidentInput, body, id string) IncidentInput {
+	if in.Body != nil && strings.TrimSpace(*in.Body) != "" {
+		return in
+	}
+	body, words := s.automaticText(body, id)
 	messages := make(map[string]string, len(words)+len(in.Messages))
 	for lang, text := range words {
 		messages[lang] = text
@@ -938,11 +968,12 @@ func (s *Service) AdvanceMaintenances(ctx context.Context) (int, error) {
 }
 
 // automaticWords are the updates herald writes itself, by the status they
-// move to: a maintenance started or completed on time, an incident
-// resolved without a text. body is Statuspage's English words, which the
+// move to: a maintenance started or completed on time, a maintenance
+// scheduled or an incident resolved without a text. body is Statuspage's English words, which the
 // API and webhooks show as Statuspage does; text the catalogue ID of the
 // words each language's readers get (the page, the feeds).
 var automaticWords = map[Status]struct{ body, text string }{
+	Scheduled:  {ScheduledBody, ScheduledWordsID},
 	InProgress: {"Scheduled maintenance is currently in progress. We will provide updates as necessary.", "MaintenanceStartedAuto"},
 	Completed:  {"The scheduled maintenance has been completed.", "MaintenanceCompletedAuto"},
 	Resolved:   {ResolvedBody, ResolvedWordsID},
@@ -951,8 +982,8 @@ var automaticWords = map[Status]struct{ body, text string }{
 // AutomaticWords returns the body and the catalogue ID of the words herald
 // writes itself for an update that moves to status st (automaticWords),
 // "" and "" for a status it writes none for. Messages leave them out:
-// their templates name the step already (maintenance started, completed,
-// fixed), and would repeat them.
+// their templates name the step already (maintenance planned, started,
+// completed, fixed), and would repeat them.
 func AutomaticWords(st Status) (body, wordsID string) {
 	w := automaticWords[st]
 	return w.body, w.text

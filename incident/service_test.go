@@ -487,3 +487,97 @@ func TestResolvedWithoutText(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduledWithoutText: a maintenance scheduled with no text in any
+// language gets Statuspage's body ("We will be undergoing scheduled
+// maintenance during this time.", which the API shows) and each
+// language's own words, so that no page or feed shows an empty
+// "Scheduled" entry; the dry run shows the same. A text is kept as
+// written; one in some languages only keeps those, the others reading the
+// automatic words. A maintenance recorded as already completed, and an
+// incident declared, are not scheduled ones.
+func TestScheduledWithoutText(t *testing.T) {
+	svc, page, comps := newService(t)
+	words, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Words = func(lang, id string) string { return words.Lang(lang).Text(id) }
+	ctx := context.Background()
+	automatic := map[string]string{
+		"en": "We will be undergoing scheduled maintenance during this time.",
+		"hu": "Ebben az időszakban tervezett karbantartást végzünk.",
+		"pl": "W tym czasie przeprowadzimy planowane prace techniczne.",
+		"hr": "U tom ćemo razdoblju provoditi planirano održavanje.",
+	}
+	now := svc.Now()
+	tests := []struct {
+		name     string
+		body     *string
+		messages map[string]string
+		wantBody string
+		want     map[string]string // the text each language reads
+	}{
+		{name: "no body", wantBody: incident.ScheduledBody, want: automatic},
+		{name: "empty body", body: ptr(""), wantBody: incident.ScheduledBody, want: automatic},
+		{name: "blank body", body: ptr(" \n "), wantBody: incident.ScheduledBody, want: automatic},
+		{name: "a text", body: ptr("Payments may be slow."), wantBody: "Payments may be slow.",
+			want: map[string]string{"en": "Payments may be slow.", "hu": "Payments may be slow."}},
+		{name: "one language's text only", messages: map[string]string{"hu": "A fizetés lassú lehet."}, wantBody: incident.ScheduledBody,
+			want: map[string]string{"hu": "A fizetés lassú lehet.", "en": automatic["en"], "pl": automatic["pl"], "hr": automatic["hr"]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from, until := now.Add(time.Hour), now.Add(2*time.Hour)
+			in := incident.IncidentInput{Name: ptr("Database upgrade"), Body: tt.body, Messages: tt.messages,
+				ScheduledFor: &from, ScheduledUntil: &until,
+				Components: map[string]incident.ComponentStatus{comps[1].ID: incident.UnderMaintenance}}
+			check := func(what string, u *incident.Update) {
+				t.Helper()
+				if u.Status != incident.Scheduled {
+					t.Fatalf("%s: update is %s, want scheduled", what, u.Status)
+				}
+				if u.Body != tt.wantBody {
+					t.Errorf("%s: body %q, want %q", what, u.Body, tt.wantBody)
+				}
+				for lang, text := range tt.want {
+					if got := u.Text(lang); got != text {
+						t.Errorf("%s: %s reads %q, want %q", what, lang, got, text)
+					}
+				}
+			}
+			draft, _, _, err := svc.DraftIncident(ctx, page.ID, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("dry run", draft.Updates[0])
+			m, _, err := svc.CreateIncident(ctx, page.ID, in, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := svc.Incident(ctx, page.ID, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("stored", got.Updates[0])
+		})
+	}
+
+	t.Run("recorded as completed, and an incident", func(t *testing.T) {
+		from, until := now.Add(-2*time.Hour), now.Add(-time.Hour)
+		done, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("Last night's upgrade"), Status: ptr(incident.Completed),
+			ScheduledFor: &from, ScheduledUntil: &until}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inc, _, err := svc.CreateIncident(ctx, page.ID, incident.IncidentInput{Name: ptr("Login fails")}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []*incident.Incident{done, inc} {
+			if u := x.Updates[0]; u.Body != "" || u.Messages != nil {
+				t.Errorf("%s (%s): body %q, messages %v; want none (not a scheduled maintenance)", x.Name, u.Status, u.Body, u.Messages)
+			}
+		}
+	})
+}

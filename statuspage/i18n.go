@@ -22,7 +22,7 @@ var staticIDs = []string{
 	"ActiveIncidents", "PastIncidents", "ActiveMaintenance", "UpcomingMaintenance", "IncidentHistory", "ViewHistory",
 	"BackToStatus", "NoIncidentsInMonth", "NoIncidents", "Updates", "AffectedComponents", "IncidentAffected", "MaintenanceAffected", "ImpactLabel", "WorstImpactLabel",
 	"StatusLabel", "Starts", "Ends", "Ended", "Postmortem", "ReadPostmortem",
-	"MaintenanceInProgressText", "MaintenanceVerifyingText", "MaintenanceCompletedText", "IncidentResolvedAuto", "Uptime", "Today", "NoDowntime", "NoData",
+	"MaintenanceInProgressText", "MaintenanceVerifyingText", "MaintenanceCompletedText", "IncidentResolvedAuto", "MaintenanceScheduledAuto", "Uptime", "Today", "NoDowntime", "NoData",
 	"DaysWithDowntime", "HoursShort", "MinutesShort", "Feeds", "FeedUpdate", "FeedDescription", "PoweredBy", "NotFoundTitle", "NotFoundText",
 	"OverallAllOperational", "OverallMinorOutage", "OverallPartialOutage", "OverallMajorServiceOutage",
 	"OverallMajorSystemOutage", "OverallDegraded", "OverallMaintenance",

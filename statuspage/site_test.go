@@ -1007,3 +1007,67 @@ func TestFeedsShowTheWordsOfAnUpdateWithoutText(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduledWithoutMessageSaysSo: a maintenance scheduled without a
+// message reads as on Statuspage ("We will be undergoing scheduled
+// maintenance during this time.", each language its own words) on the
+// front page, its own page and in the feeds, rather than an empty
+// "Scheduled" entry; the API keeps Statuspage's body. One stored before
+// herald wrote those words (an update with no text at all) reads the same.
+func TestScheduledWithoutMessageSaysSo(t *testing.T) {
+	e := newEnv(t, scenarioNow)
+	ctx := context.Background()
+	words, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Words = func(lang, id string) string { return words.Lang(lang).Text(id) }
+	p, c := acmePage(t, e, "Login", "en", "hu")
+	from, until := scenarioNow.Add(time.Hour), scenarioNow.Add(3*time.Hour)
+	schedule := func(name string) *incident.Incident {
+		t.Helper()
+		m, _, err := e.svc.CreateIncident(ctx, p.ID, incident.IncidentInput{Name: &name, ScheduledFor: &from, ScheduledUntil: &until,
+			Components: map[string]incident.ComponentStatus{c.ID: incident.UnderMaintenance}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	fresh := schedule("Database upgrade")
+	legacy := schedule("Network upgrade")
+	legacy.Updates[0].Body, legacy.Updates[0].Messages = "", nil
+	legacy.Version++
+	e.commit(t, &incident.Change{Incidents: []*incident.Incident{legacy}})
+	if err := e.site.RenderPage(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "hu"} {
+		w := words.Lang(lang).Text(incident.ScheduledWordsID)
+		if w == "" {
+			t.Fatalf("%s: no words for %s", lang, incident.ScheduledWordsID)
+		}
+		for _, path := range []string{"/", "/incidents/" + fresh.ID, "/incidents/" + legacy.ID} {
+			page := string(lookup(t, e.site, path, lang).Body)
+			if !strings.Contains(page, "<p>"+html.EscapeString(w)+"</p>") {
+				t.Errorf("%s [%s]: no %q", path, lang, w)
+			}
+		}
+		front := string(lookup(t, e.site, "/", lang).Body)
+		if n := strings.Count(front, html.EscapeString(w)); n != 2 {
+			t.Errorf("front page [%s]: %q %d times, want once per maintenance", lang, w, n)
+		}
+		for _, path := range []string{"/history.rss", "/history.atom"} {
+			feed := html.UnescapeString(string(lookup(t, e.site, path, lang).Body))
+			if strings.Contains(feed, "</strong> - </p>") {
+				t.Errorf("%s [%s]: an update over nothing:\n%s", path, lang, feed)
+			}
+			if n := strings.Count(feed, "</strong> - "+w+"</p>"); n != 2 {
+				t.Errorf("%s [%s]: %q %d times, want once per maintenance", path, lang, w, n)
+			}
+		}
+	}
+	api := string(lookup(t, e.site, "/api/v2/scheduled-maintenances.json", "").Body)
+	if !strings.Contains(api, `"body":"`+incident.ScheduledBody+`"`) {
+		t.Errorf("scheduled-maintenances.json lacks Statuspage's body:\n%.800s", api)
+	}
+}

@@ -143,9 +143,11 @@ type incView struct {
 // defaultWords are the catalogue IDs of the words the page and the feeds
 // show for an update that has no text in any language, by status: a
 // maintenance started, verified or completed by hand without a message
-// (as Statuspage writes them), and an incident resolved without one
-// before herald wrote words of its own for that (incident.ResolvedBody).
+// (as Statuspage writes them), and an incident resolved or a maintenance
+// scheduled without one before herald wrote words of its own for those
+// (incident.ResolvedBody, incident.ScheduledBody).
 var defaultWords = map[incident.Status]string{
+	incident.Scheduled:  incident.ScheduledWordsID,
 	incident.InProgress: "MaintenanceInProgressText",
 	incident.Verifying:  "MaintenanceVerifyingText",
 	incident.Completed:  "MaintenanceCompletedText",

@@ -624,8 +624,8 @@ func (r *Renderer) view(lt *langTemplates, in Input) *view {
 		v.Body = strings.TrimSpace(upd.Text(lt.lang)) // the operator's text in the recipient's language, if written
 		if body, id := incident.AutomaticWords(upd.Status); body != "" && (v.Body == body || v.Body == lt.cat.Text(id)) {
 			// herald's own words for a step taken without a text (a
-			// maintenance started or completed on time, a resolve): the
-			// message's template says so already, and
+			// maintenance scheduled, started or completed on time, a
+			// resolve): the message's template says so already, and
 			// would otherwise repeat them ("The planned maintenance is
 			// complete: X. … The scheduled maintenance has been
 			// completed.", "What happened and what we did: This

@@ -1174,7 +1174,8 @@ func TestResolvedWithoutTextNotRepeated(t *testing.T) {
 }
 
 // TestAutomaticMaintenanceWordsNotRepeated: the words herald writes itself
-// when a maintenance is started or completed on time ("The scheduled maintenance has been completed.", each
+// when a maintenance is scheduled without a message or is started or
+// completed on time ("The scheduled maintenance has been completed.", each
 // language's own) say what the message's template says already: the email,
 // SMS and Slack message read exactly as with no text at all, in every
 // language, rather than "The planned maintenance is complete: X. … The
@@ -1198,6 +1199,7 @@ func TestAutomaticMaintenanceWordsNotRepeated(t *testing.T) {
 		kind queue.MessageKind
 		st   incident.Status
 	}{
+		{queue.KindMaintenanceScheduled, incident.Scheduled},
 		{queue.KindMaintenanceStarted, incident.InProgress},
 		{queue.KindMaintenanceCompleted, incident.Completed},
 	} {
