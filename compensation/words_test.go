@@ -93,7 +93,7 @@ func TestScript(t *testing.T) {
 		{"coming, nothing to say", &Decision{State: Coming}, nil, affected, nil, "en", []string{"will write to you when it is decided"}, []string{"What you may say"}},
 		{"none", &Decision{State: None, Reason: "the outage was at the customer's bank"}, nil, affected, nil, "hr", []string{"nema naknade", "customer's bank"}, nil},
 		{"decided", dec, &r, affected, nil, "en", []string{"affected for 95 min", "Offer: 10 % of your monthly fee (5.00 EUR)", "Offer a choice: a refund of 5.00 EUR or 3 days", "do not insist", "Approved by the COO"}, []string{"nothing"}},
-		{"decided, hungarian", dec, &r, affected, nil, "hu", []string{"95 percig", "Ajánld fel", "ne erőltesd"}, nil},
+		{"decided, hungarian", dec, &r, affected, nil, "hu", []string{"95 percig", "Ajánlja fel", "ne erőltesse"}, nil},
 		// Minutes as the answer counts them (rounded down), and seconds
 		// in words, never "0 min".
 		{"4 min 50 s", dec, &r, AffectedTime{Total: 290e9}, nil, "en", []string{"affected for 4 min."}, []string{"5 min"}},

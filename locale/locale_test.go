@@ -483,3 +483,53 @@ func TestPoliteForms(t *testing.T) {
 		}
 	}
 }
+
+// TestHungarianStaffWordsFormal: the Hungarian words agents and managers
+// read (the console, the agents' scripts and guidance, win-back tasks,
+// herald's Slack answers) address them formally throughout, as most of
+// the console did ("Kérje el…", "módosítsa parancssorból") and as
+// Hungarian business software and herald's customer-facing words do.
+// Mixing in the familiar form ("Kérj újat.", "Menj vissza, töltsd újra")
+// switches voice from one line to the next.
+func TestHungarianStaffWordsFormal(t *testing.T) {
+	staff := func(key string) bool {
+		for _, p := range []string{"Console", "Agent", "Script", "WinBack", "Slack"} {
+			if strings.HasPrefix(key, p) {
+				return true
+			}
+		}
+		return false
+	}
+	// Familiar forms, as whole words (lower case).
+	familiar := []string{"te", "neked", "téged", "ígérj", "mondd", "mondj", "mondhatod", "mondhatsz", "kérj", "kérd", "ajánld", "ajánlj",
+		"köszönd", "erőltesd", "rögzítsd", "felajánlasz", "nézd", "keresd", "hívd", "tokened", "illeszd", "próbáld", "menj", "töltsd",
+		"szerepköröd", "értesítsd", "adj", "add", "másold", "erősítsd", "mentsd", "nyiss", "használj", "használd", "javítsd", "jelöld",
+		"válassz", "jelents", "küldhetsz", "lezárhatod", "teheted", "fiókodnak", "megnyitottad", "zárd", "nyisd", "lásd", "írd", "bejelölöd"}
+	raw, err := translations.ReadFile("translations/hu.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs map[string]any
+	if err := toml.Unmarshal(raw, &msgs); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, key := range sortedKeys(msgs) {
+		v, ok := msgs[key].(string)
+		if !ok || !staff(key) {
+			continue
+		}
+		checked++
+		lower := " " + strings.Join(strings.FieldsFunc(strings.ToLower(v), func(r rune) bool {
+			return !unicode.IsLetter(r) && r != ' '
+		}), " ") + " "
+		for _, w := range familiar {
+			if strings.Contains(lower, " "+w+" ") {
+				t.Errorf("hu %s = %q: the familiar %q among formal words", key, v, w)
+			}
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d staff keys checked: the prefixes no longer match the catalogue", checked)
+	}
+}

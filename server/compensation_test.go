@@ -160,7 +160,7 @@ func TestCompensationGrants(t *testing.T) {
 	var ans compensation.Answer
 	e.mustDo(t, http.StatusOK, "GET", e.path("/customers/c1?lang=hu"), e.agent, "").json(t, &ans)
 	if !ans.Affected.Affected || ans.Affected.Minutes < 89 || ans.Result == nil || !ans.Result.Eligible || len(ans.Offers) != 3 ||
-		!strings.Contains(ans.Script, "Ajánld fel") || ans.Customer.Plan != "gold" {
+		!strings.Contains(ans.Script, "Ajánlja fel") || ans.Customer.Plan != "gold" {
 		t.Fatalf("c1's answer %+v", ans)
 	}
 	// The offers are worded in the agent's language too.

@@ -352,7 +352,7 @@ func TestConcurrentUnhappyAnswersOneWinBack(t *testing.T) {
 		t.Errorf("the win-back note was written %d times, want once: %q", opened, d.notes[got.WinBacks[0]])
 	}
 	// The task is in the page's first language, for its agents.
-	if len(d.in) == 0 || !d.in[0].Separate || d.in[0].Subject != "Elégedetlen az incidens után: keresd meg" || !strings.HasPrefix(d.in[0].Text, "Kérdőív: 1/5. Megjegyzése: unhappy") {
+	if len(d.in) == 0 || !d.in[0].Separate || d.in[0].Subject != "Elégedetlen az incidens után: keresse meg" || !strings.HasPrefix(d.in[0].Text, "Kérdőív: 1/5. Megjegyzése: unhappy") {
 		t.Errorf("the win-back task's words: %+v", d.in)
 	}
 }

@@ -195,7 +195,7 @@ func testCompensation(t *testing.T, dir string, storeArgs []string) {
 	var grants []string
 	t.Run("agents check customers and record grants", func(t *testing.T) {
 		out := mustCLI(t, agent, "compensation", "check", id, "hu-1", "--lang", "hu")
-		for _, want := range []string{"eligible:", "yes", "5.00 EUR", "Ajánld fel", "havidíja 10%-ának (5,00 EUR) megfelelő jóváírást"} {
+		for _, want := range []string{"eligible:", "yes", "5.00 EUR", "Ajánlja fel", "havidíja 10%-ának (5,00 EUR) megfelelő jóváírást"} {
 			if !strings.Contains(out.stdout, want) {
 				t.Errorf("check hu-1 lacks %q:\n%s", want, out.stdout)
 			}
