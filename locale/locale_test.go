@@ -533,3 +533,23 @@ func TestHungarianStaffWordsFormal(t *testing.T) {
 		t.Fatalf("only %d staff keys checked: the prefixes no longer match the catalogue", checked)
 	}
 }
+
+// TestCroatianCompensationWordsAgree: the Croatian console names a kind
+// of offer with the word the offers and the customers' messages use: a
+// credit is an "odobrenje" (not "Kredit", a loan), a voucher a "vaučer".
+func TestCroatianCompensationWordsAgree(t *testing.T) {
+	hr := rawFiles(t)["hr"]
+	for _, tt := range []struct {
+		word string
+		ids  []string
+	}{
+		{"odobrenje", []string{"ConsoleOfferCredit", "AgentOfferCreditAmount", "AgentOfferCreditPercent", "CompCreditAmount", "CompCreditPercent"}},
+		{"vaučer", []string{"ConsoleOfferVoucher", "AgentOfferVoucher", "CompVoucher"}},
+	} {
+		for _, id := range tt.ids {
+			if s, _ := hr[id].(string); !strings.Contains(strings.ToLower(s), tt.word) {
+				t.Errorf("hr %s = %q: not %q, the word the other compensation texts use", id, s, tt.word)
+			}
+		}
+	}
+}
