@@ -222,9 +222,22 @@ func TestPageURLFollowsPublicURL(t *testing.T) {
 	n.Close()
 
 	n = start("https://elsewhere.example.com")
-	defer n.Close()
 	if n.Page.URL != url {
 		t.Errorf("a URL a person set was replaced: %q", n.Page.URL)
+	}
+	n.Close()
+
+	// Nodes tried side by side, each with its own loopback public_url:
+	// the page keeps the URL it has, whichever starts last.
+	other := t.TempDir()
+	dir = other
+	a := start("http://127.0.0.1:18501")
+	first := a.Page.URL
+	a.Close()
+	b := start("http://127.0.0.2:18502")
+	defer b.Close()
+	if first != "http://127.0.0.1:18501" || b.Page.URL != first {
+		t.Errorf("two loopback public_urls: the page's URL went %q then %q, want it to stay at the first", first, b.Page.URL)
 	}
 	for u, want := range map[string]bool{"http://localhost:8080": true, "http://[::1]:8080/": true, "http://127.0.0.1:8080/status": false,
 		"https://127.0.0.1:8443": false, "http://10.0.0.5:8080": false, "http://status.acme.test:8080": false} {

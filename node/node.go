@@ -192,7 +192,14 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Node, err error) {
 	if a.Page, err = a.Incidents.EnsureDefaultPage(ctx, a.URL); err != nil {
 		return nil, fmt.Errorf("default page: %w", err)
 	}
-	if cfg.PublicURL != "" && a.Page.URL != a.URL && derivedURL(a.Page.URL) {
+	if cfg.PublicURL != "" && a.Page.URL != a.URL && derivedURL(a.Page.URL) && derivedURL(a.URL) {
+		// A loopback public_url (nodes tried side by side on one
+		// machine, each with its own) does not move a loopback page URL:
+		// the page would follow whichever node started last, and every
+		// message's links with it.
+		log.Warn("public_url is a loopback address: the page keeps its URL; give every node the same public_url, or set the page's with `herald pages set --url`",
+			"page_id", a.Page.ID, "page_url", a.Page.URL, "public_url", a.URL)
+	} else if cfg.PublicURL != "" && a.Page.URL != a.URL && derivedURL(a.Page.URL) {
 		// The page was made by a start without public_url, at the
 		// loopback address it listened on; every message's incident link
 		// would keep pointing there. A URL a person set stays.
