@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 	"github.com/heraldhq/herald/incident"
 )
 
-const testRedisURL = "redis://127.0.0.1:6379/0"
+var testRedisURL = cmp.Or(os.Getenv("HERALD_TEST_REDIS_URL"), "redis://127.0.0.1:6379/0")
 
 // needRedis returns a unique key prefix on the test Redis, and deletes its
 // keys when the test ends. Without Redis it skips loudly on a developer's

@@ -8,6 +8,7 @@
 package enginetest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -19,8 +20,10 @@ import (
 	"github.com/heraldhq/herald/store/sqlite"
 )
 
-// RedisURL is the Redis the tests use.
-const RedisURL = "redis://127.0.0.1:6379/0"
+// RedisURL is the Redis the tests use: HERALD_TEST_REDIS_URL, else DB 0
+// of 127.0.0.1:6379 (engineers who share a Redis each take a DB of
+// their own).
+var RedisURL = cmp.Or(os.Getenv("HERALD_TEST_REDIS_URL"), "redis://127.0.0.1:6379/0")
 
 // SQLite opens a fresh SQLite store for t, closed when t ends.
 func SQLite(t testing.TB) *sqlite.DB {

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -22,7 +23,7 @@ import (
 	"github.com/heraldhq/herald/surveys"
 )
 
-const testURL = "redis://127.0.0.1:6379/0"
+var testURL = cmp.Or(os.Getenv("HERALD_TEST_REDIS_URL"), "redis://127.0.0.1:6379/0")
 
 var (
 	adminOnce sync.Once
