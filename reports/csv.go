@@ -205,7 +205,11 @@ func (r *Report) CSV() ([]byte, error) {
 		}
 		for _, cm := range s.Comments {
 			at, _ := time.Parse(time.RFC3339, cm.At)
-			c.add("survey_comment", at, cm.Channel, "score:"+itoa(cm.Score), cm.Language, cm.Text)
+			score := "none" // words without a score
+			if cm.Score != nil {
+				score = itoa(*cm.Score)
+			}
+			c.add("survey_comment", at, cm.Channel, "score:"+score, cm.Language, cm.Text)
 		}
 	}
 	if p := r.Postmortem; p != nil {

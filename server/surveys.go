@@ -120,7 +120,9 @@ func (s *Server) surveyPage() fiber.Handler {
 			return s.surveyHTML(c, http.StatusOK, v)
 		}
 		kind := "form"
-		if sv.Answer != nil {
+		if sv.Answer.Scored() {
+			// Words without a score (a reply by email or SMS) ask for
+			// the score still: the form, with their words in it.
 			kind = "thanks"
 		}
 		return s.surveyHTML(c, http.StatusOK, s.surveyView(c, sv, kind))

@@ -48,7 +48,9 @@ type Summary struct {
 // they are shown).
 type Comment struct {
 	SurveyID string `json:"survey_id"`
-	Score    int    `json:"score"`
+	// Score is the answer's score, 1 to 5; null (nil) for words the
+	// customer wrote without one.
+	Score    *int   `json:"score"`
 	Channel  string `json:"channel"`
 	Language string `json:"language"`
 	Text     string `json:"text"`
@@ -139,8 +141,13 @@ func (s *Service) Results(ctx context.Context, pageID, incidentID string) (*Resu
 		}
 		for _, sv := range ss {
 			if sv.Answer != nil && sv.Answer.Comment != "" {
-				r.Comments = append(r.Comments, Comment{SurveyID: sv.ID, Score: sv.Answer.Score, Channel: string(sv.Channel),
-					Language: sv.Language, Text: sv.Answer.Comment, At: sv.Answer.At.UTC().Format("2006-01-02T15:04:05Z")})
+				c := Comment{SurveyID: sv.ID, Channel: string(sv.Channel),
+					Language: sv.Language, Text: sv.Answer.Comment, At: sv.Answer.At.UTC().Format("2006-01-02T15:04:05Z")}
+				if sv.Answer.Scored() {
+					score := sv.Answer.Score
+					c.Score = &score
+				}
+				r.Comments = append(r.Comments, c)
 			}
 		}
 		if len(ss) < 1000 {

@@ -136,7 +136,12 @@ const (
 
 // Answer is what the customer said.
 type Answer struct {
-	Score    int       `json:"score"` // 1..5
+	// Score is 1..5, or 0 for none: words the customer wrote in reply
+	// to the survey without a score that can be read ("no", "10", "it
+	// was awful, nobody called me back"), kept as Comment. An answer
+	// without a score counts as answered and as a comment, never in the
+	// scores, CSAT or average.
+	Score    int       `json:"score"`
 	Informed Informed  `json:"informed,omitempty"`
 	Received Received  `json:"received,omitempty"`
 	Comment  string    `json:"comment,omitempty"`
@@ -147,11 +152,16 @@ type Answer struct {
 	Changes int `json:"changes"`
 }
 
+// Scored reports whether the answer gives a score (1 to 5), not only
+// words.
+func (a *Answer) Scored() bool { return a != nil && a.Score >= 1 && a.Score <= 5 }
+
 // Unhappy reports whether the answer calls for a person to follow up (a
 // win-back task): a score of 1 or 2, or a middling 3 with words. A 4 or
-// 5 is praise, words or not.
+// 5 is praise, words or not; words without a score are no score at all
+// (a reply that is a complaint is a complaint, which a person answers).
 func (a *Answer) Unhappy() bool {
-	return a != nil && (a.Score <= 2 || a.Score == 3 && a.Comment != "")
+	return a.Scored() && (a.Score <= 2 || a.Score == 3 && a.Comment != "")
 }
 
 // FollowsUp reports whether a person will contact the customer about the
@@ -198,6 +208,11 @@ type Survey struct {
 	// unhappy answers, and when the last was.
 	WinBacks    []string   `json:"win_backs,omitempty"`
 	LastWinBack *time.Time `json:"last_win_back,omitempty"`
+	// AskedForScore is when herald asked the customer for the score a
+	// reply of theirs did not give ("no", "10", an emoji): once per
+	// survey, never again, so that herald and a customer (or their
+	// autoresponder) cannot write back and forth.
+	AskedForScore *time.Time `json:"asked_for_score,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -215,13 +230,15 @@ func (s *Survey) SurveyedAt() time.Time {
 
 // Open reports whether the survey takes an answer at now: sent within
 // OpenFor, or first answered within ChangeWindow (a changed answer does
-// not extend it).
+// not extend it). An answer without a score (words only) leaves it open
+// for its score as long as an unanswered survey would be, too.
 func (s *Survey) Open(now time.Time) bool {
+	sent := s.SentAt != nil && now.Sub(*s.SentAt) < OpenFor
 	switch s.State {
 	case Sent:
-		return s.SentAt != nil && now.Sub(*s.SentAt) < OpenFor
+		return sent
 	case Answered:
-		return s.AnsweredAt != nil && now.Sub(*s.AnsweredAt) < ChangeWindow
+		return s.AnsweredAt != nil && now.Sub(*s.AnsweredAt) < ChangeWindow || sent && !s.Answer.Scored()
 	}
 	return false
 }
@@ -326,7 +343,9 @@ func TallyChanges(old, new *Survey) []TallyChange {
 		fields := []string{"state:" + string(s.State)}
 		if s.State == Answered && s.Answer != nil {
 			a := s.Answer
-			fields = append(fields, "score:"+strconv.Itoa(a.Score))
+			if a.Scored() {
+				fields = append(fields, "score:"+strconv.Itoa(a.Score))
+			}
 			if a.Informed != "" {
 				fields = append(fields, "informed:"+string(a.Informed))
 			}
@@ -456,8 +475,8 @@ func checkSurvey(s *Survey) error {
 		return incident.Invalid("survey", "must name an ID, a page, an incident and a key")
 	case !slices.Contains(States, s.State):
 		return incident.Invalid("state", "unknown state %q", s.State)
-	case s.State == Answered && (s.Answer == nil || s.Answer.Score < 1 || s.Answer.Score > 5):
-		return incident.Invalid("answer.score", "an answered survey has a score from 1 to 5")
+	case s.State == Answered && (s.Answer == nil || !s.Answer.Scored() && (s.Answer.Score != 0 || strings.TrimSpace(s.Answer.Comment) == "")):
+		return incident.Invalid("answer.score", "an answered survey has a score from 1 to 5, or words without one (score 0)")
 	}
 	return nil
 }
@@ -474,7 +493,7 @@ func (s *Survey) WithTimes(round func(time.Time) time.Time) *Survey {
 		r := round(*t)
 		return &r
 	}
-	v.SentAt, v.AnsweredAt, v.LastWinBack = opt(s.SentAt), opt(s.AnsweredAt), opt(s.LastWinBack)
+	v.SentAt, v.AnsweredAt, v.LastWinBack, v.AskedForScore = opt(s.SentAt), opt(s.AnsweredAt), opt(s.LastWinBack), opt(s.AskedForScore)
 	if s.Answer != nil {
 		a := *s.Answer
 		a.At = round(a.At)

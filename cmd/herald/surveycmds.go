@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,7 +106,11 @@ promised", split by channel, language and segment, and the newest comments.`)
 	if len(r.Comments) > 0 {
 		fmt.Fprintln(a.stdout, "\ncomments:")
 		for _, cm := range r.Comments {
-			fmt.Fprintf(a.stdout, "  %d/5 (%s, %s): %s\n", cm.Score, cm.Channel, cm.Language, oneLine(printable(cm.Text), 200))
+			score := "no score" // words the customer wrote without one
+			if cm.Score != nil {
+				score = strconv.Itoa(*cm.Score) + "/5"
+			}
+			fmt.Fprintf(a.stdout, "  %s (%s, %s): %s\n", score, cm.Channel, cm.Language, oneLine(printable(cm.Text), 200))
 		}
 	}
 	return nil

@@ -33,6 +33,7 @@ func RunSurveys(t *testing.T, open func(t *testing.T) (incident.Store, surveys.S
 		{"SaveVersions", testSaveSurveyVersions},
 		{"SaveConcurrently", testSaveSurveyConcurrently},
 		{"Tallies", testSurveyTallies},
+		{"WordsWithoutScore", testSurveyWordsWithoutScore},
 		{"FindDue", testFindDueSurveys},
 		{"FindByAddress", testFindSurveysByAddress},
 		{"LastSurveyed", testLastSurveyed},
@@ -169,6 +170,36 @@ func tallies(t *testing.T, s surveys.Store, incidentID string) map[string]*surve
 // stored is what the store gives back for v: its times in UTC at
 // millisecond precision.
 func stored(v *surveys.Survey) *surveys.Survey { return v.WithTimes(surveys.Millis) }
+
+// testSurveyWordsWithoutScore: an answer without a score (words a
+// customer replied with, Score 0) and the time herald asked for the
+// score are kept like every other field; the tallies count the answer
+// and its comment but no score, and a score later moves them; an
+// answered survey with neither a score nor words is refused.
+func testSurveyWordsWithoutScore(t *testing.T, s surveys.Store) {
+	v1 := newSurvey("s1", "pa", "i1", "c1", at(time.Hour))
+	createSurveys(t, s, 1, v1)
+	v2 := saveSurvey(t, s, sent(v1, at(2*time.Hour)))
+	v3 := answered(v2, at(3*time.Hour), surveys.Answer{Comment: "tíz"})
+	v3.AskedForScore = ptr(at(3 * time.Hour))
+	saveSurvey(t, s, v3)
+	equal(t, "words without a score, asked", findSurvey(t, s, "s1"), stored(v3))
+	all := tallies(t, s, "i1")[""]
+	if all == nil || all.Answered != 1 || all.Comments != 1 || all.Scores != [6]int{} {
+		t.Errorf("tally after words without a score: %+v, want answered 1, comments 1, no score", all)
+	}
+	v4 := answered(v3, at(4*time.Hour), surveys.Answer{Score: 4, Comment: "tíz"})
+	saveSurvey(t, s, v4)
+	equal(t, "the score after the words", findSurvey(t, s, "s1"), stored(v4))
+	if all := tallies(t, s, "i1")[""]; all == nil || all.Answered != 1 || all.Comments != 1 || all.Scores != [6]int{4: 1} {
+		t.Errorf("tally after the score: %+v, want answered 1, comments 1, one 4", all)
+	}
+	t.Run("neither a score nor words", func(t *testing.T) {
+		v := answered(v4, at(5*time.Hour), surveys.Answer{})
+		wantCode(t, "SaveSurvey(no score, no words)", s.SaveSurvey(context.Background(), v), incident.EINVALID)
+		equal(t, "after the refusal", findSurvey(t, s, "s1"), stored(v4))
+	})
+}
 
 // ---- settings ----
 
