@@ -134,20 +134,26 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 	}
 	if surveyID != "" && e.surveys != nil {
 		// "5 - all fine, thanks" in reply to the survey answers it: no
-		// complaint, no apology.
-		// "kilenc" or "9" holds no score of 1 to 5 that can be read:
-		// no answer, and no complaint either.
-		sv, kind, err := e.surveys.AnswerEmail(ctx, surveyID, in.From, in.CustomerText())
+		// complaint, no apology. "kilenc", "no" or "9" holds no score of
+		// 1 to 5 that can be read: no complaint either; the words are
+		// kept with the survey and (once per survey) herald asks for the
+		// score. Words of their own are a complaint, below, and the
+		// survey's comment too.
+		r, err := e.surveys.AnswerEmail(ctx, surveyID, in.From, in.CustomerText(), in.MessageID)
 		if err != nil {
 			return err
 		}
-		switch kind {
+		switch r.Kind {
 		case surveys.Scored:
-			e.log.Info("inbound email: survey answer", "message_id", in.MessageID, "survey_id", sv.ID, "score", sv.Answer.Score, "channel", channel.Email)
+			e.log.Info("inbound email: survey answer", "message_id", in.MessageID, "survey_id", r.Survey.ID, "score", r.Survey.Answer.Score, "channel", channel.Email)
 			return nil
 		case surveys.Unclear:
-			e.log.Info("inbound email: survey reply without a score, not filed", "message_id", in.MessageID, "survey_id", sv.ID, "channel", channel.Email)
+			e.log.Info("inbound email: survey reply without a score", "message_id", in.MessageID, "survey_id", r.Survey.ID,
+				"kept", r.Kept, "asked_for_score", r.Asked, "channel", channel.Email)
 			return nil
+		}
+		if r.Kept {
+			e.log.Info("inbound email: survey reply in words, kept as its comment and filed as a complaint", "message_id", in.MessageID, "survey_id", r.Survey.ID, "channel", channel.Email)
 		}
 	}
 	c, created, err := e.complaints.Receive(ctx, intake)
@@ -169,7 +175,8 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 // this sender) or an incident (then ReplyTo); failing that, a complaint
 // reference quoted in the subject, looked up among the sender's own
 // complaints. It returns the survey a reply answers when the delivery
-// was a survey's message to this sender.
+// was a survey's message to this sender (the survey, or herald's request
+// for its score).
 func (e *emailIntake) thread(ctx context.Context, in smtp.InboundEmail, intake *complaint.Intake) (string, error) {
 	ids := []string{in.InReplyTo}
 	for i := len(in.References) - 1; i >= 0; i-- {
@@ -202,7 +209,7 @@ func (e *emailIntake) thread(ctx context.Context, in smtp.InboundEmail, intake *
 			return "", nil
 		}
 		survey := ""
-		if id := d.Vars["survey"]; id != "" && d.MessageKind == queue.KindSurvey && strings.EqualFold(d.Address, in.From) {
+		if id := d.Vars["survey"]; id != "" && (d.MessageKind == queue.KindSurvey || d.MessageKind == queue.KindSurveyAsk) && strings.EqualFold(d.Address, in.From) {
 			survey = id
 		}
 		if inc := d.Vars["incident"]; inc != "" {

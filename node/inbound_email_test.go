@@ -272,4 +272,40 @@ func TestEmailReplyAnswersSurvey(t *testing.T) {
 	if cs := e.complaints(t); len(cs) != 1 || cs[0].Text != "Dlaczego to trwało tak długo?" {
 		t.Errorf("words of their own: complaints %+v, want one", cs)
 	}
+	if got, err := e.db.FindSurveyByID(ctx, sv.ID); err != nil || got.Answer.Score != 5 || got.Answer.Comment != "wszystko w porządku, dziękuję" {
+		t.Errorf("words after the score changed its answer: %+v, %v", got.Answer, err)
+	}
+
+	// Words of their own to a survey not answered yet: a complaint as
+	// before, and the survey's comment without a score (the customer
+	// answered the survey, in words), which opens no follow-up task.
+	sv2 := &surveys.Survey{ID: surveys.SurveyID("inc1", "customer:c2"), PageID: e.page.ID, IncidentID: "inc1", RecipientType: queue.FromCustomer,
+		RecipientID: "c2", Key: "customer:c2", Channel: channel.Email, Address: "jan@example.pl", Language: "pl",
+		State: surveys.Scheduled, DueAt: now, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if _, err := e.db.CreateSurveys(ctx, []*surveys.Survey{sv2}); err != nil {
+		t.Fatal(err)
+	}
+	sv2.State, sv2.SentAt, sv2.Version = surveys.Sent, &now, 2
+	if err := e.db.SaveSurvey(ctx, sv2); err != nil {
+		t.Fatal(err)
+	}
+	d2 := &queue.Delivery{ID: queue.DeliveryID("survey:"+sv2.ID, channel.Email, sv2.Address), PageID: e.page.ID, MessageKind: queue.KindSurvey,
+		Kind: channel.Email, Address: sv2.Address, RecipientType: queue.FromCustomer, RecipientID: "c2", State: queue.StatePending,
+		NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: map[string]string{"incident": "inc1", "survey": sv2.ID}}
+	if _, err := e.db.EnqueueDeliveries(ctx, []*queue.Delivery{d2}); err != nil {
+		t.Fatal(err)
+	}
+	in = mail(sv2.Address, "r3@example.pl", "Re: Jak nam poszło?", "Było fatalnie, nikt do mnie nie oddzwonił.")
+	in.InReplyTo = d2.ID + "@herald.example"
+	if err := e.intake.handle(ctx, in, 100); err != nil {
+		t.Fatal(err)
+	}
+	if cs := e.complaints(t); len(cs) != 2 {
+		t.Errorf("words of their own to an unanswered survey: %d complaints, want 2", len(cs))
+	}
+	got2, err := e.db.FindSurveyByID(ctx, sv2.ID)
+	if err != nil || got2.State != surveys.Answered || got2.Answer.Score != 0 || got2.Answer.Comment != "Było fatalnie, nikt do mnie nie oddzwonił." ||
+		got2.AskedForScore != nil || len(got2.WinBacks) != 0 {
+		t.Errorf("the survey after words of their own: %+v, %v; want their words, no score, not asked, no task", got2, err)
+	}
 }

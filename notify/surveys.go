@@ -76,8 +76,41 @@ func (s *Service) SendSurvey(ctx context.Context, sv *surveys.Survey, url string
 	return d.ID, nil
 }
 
+// AskForScore implements surveys.Sender: it queues the email that
+// thanks a customer for their reply to the survey and asks for the score
+// it did not give, as a delivery like a complaint's acknowledgement (the
+// replies' lane, critical: the customer has just written), threaded
+// under their email inReplyTo (a Message-ID; "" or one that is no
+// Message-ID: not threaded) and sent as an automatic reply (RFC 3834).
+// Its ID is derived from the survey alone, not from the reply: however
+// many replies, nodes or restarts ask, one request goes per survey.
+func (s *Service) AskForScore(ctx context.Context, sv *surveys.Survey, url, inReplyTo string) (string, error) {
+	if sv.Channel != channel.Email {
+		return "", incident.Invalid("channel", "herald asks for a survey's score by email only, not by %s", sv.Channel)
+	}
+	if _, ok := s.chans[channel.Email]; !ok {
+		return "", incident.Invalid("channel", "no email channel on this node to ask for the survey's score on")
+	}
+	now := s.now()
+	vars := map[string]string{"incident": sv.IncidentID, "survey": sv.ID, "url": url}
+	if id := strings.Trim(strings.TrimSpace(inReplyTo), "<>"); messageID.MatchString(id) {
+		vars["reply_to"] = id
+	}
+	d := &queue.Delivery{ID: queue.DeliveryID("survey-ask:"+sv.ID, channel.Email, sv.Address), PageID: sv.PageID,
+		MessageKind: queue.KindSurveyAsk, Kind: channel.Email, Address: sv.Address, RecipientType: sv.RecipientType, RecipientID: sv.RecipientID,
+		Name: sv.Name, Language: sv.Language, TimeZone: sv.TimeZone, Critical: true, State: queue.StatePending,
+		NextAt: now.Add(-ahead), CreatedAt: now, UpdatedAt: now, Vars: vars}
+	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
+		return "", err
+	}
+	s.wakeFor(channel.Email)
+	return d.ID, nil
+}
+
 // surveyMessage renders a survey's message for its delivery: personal
-// (each carries its own link), so rendered one by one.
+// (each carries its own link), so rendered one by one. The request for a
+// score (KindSurveyAsk) answers the customer's email: an automatic reply
+// in their thread, with no unsubscribe link (as a complaint's answers).
 func (s *Service) surveyMessage(ctx context.Context, d *queue.Delivery) (*channel.Message, error) {
 	page, err := s.cache.page(ctx, d.PageID)
 	if err != nil {
@@ -87,18 +120,33 @@ func (s *Service) surveyMessage(ctx context.Context, d *queue.Delivery) (*channe
 	if err != nil {
 		return nil, err
 	}
-	in := render.Input{Kind: queue.KindSurvey, Page: page, Incident: snap.inc, Components: snap.comps, Now: s.now(),
+	in := render.Input{Kind: d.MessageKind, Page: page, Incident: snap.inc, Components: snap.comps, Now: s.now(),
 		MaxSMSSegments: s.cfg.MaxSMSSegments, SurveyURL: d.Vars["url"],
 		Recipient: render.Recipient{Name: d.Name, Language: d.Language, TimeZone: d.TimeZone, Type: d.RecipientType}}
-	unsub, err := s.UnsubscribeURL(ctx, d)
-	if err != nil {
-		return nil, err
+	if d.MessageKind == queue.KindSurvey {
+		unsub, err := s.UnsubscribeURL(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		in.UnsubscribeURL = unsub
 	}
-	in.UnsubscribeURL = unsub
 	m, err := s.r.Render(d.Kind, in)
 	if err != nil {
 		return nil, err
 	}
 	m.DeliveryID, m.To = d.ID, d.Address
+	if d.MessageKind == queue.KindSurveyAsk {
+		// RFC 3834, as a complaint's acknowledgement (complaintMessageAt):
+		// automatic, so that the customer's own robots do not answer it,
+		// and in the thread of the email it answers.
+		if m.Headers == nil {
+			m.Headers = map[string]string{}
+		}
+		m.Headers["Auto-Submitted"] = "auto-replied"
+		if id := d.Vars["reply_to"]; messageID.MatchString(id) {
+			m.Headers["In-Reply-To"] = "<" + id + ">"
+			m.Headers["References"] = "<" + id + ">"
+		}
+	}
 	return m, nil
 }

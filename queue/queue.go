@@ -37,6 +37,10 @@ const (
 	KindComplaintResolved    MessageKind = "complaint_resolved" // the incident a complaint is about is resolved: what happened, the apology, its reference
 	KindSurvey               MessageKind = "survey"             // the follow-up survey after resolution
 	KindCompensation         MessageKind = "compensation"       // a compensation decision announced to the customers it gives something
+	// KindSurveyAsk answers an email reply to the survey that held no
+	// score: thanks, and the request for one (once per survey). It goes
+	// by email only (render.EmailKinds).
+	KindSurveyAsk MessageKind = "survey_ask"
 	// KindCompensationAgents tells the agents' Slack channel an incident's
 	// compensation decision. It is rendered from the decision, not from a
 	// template, so it is not in render.MessageKinds.
@@ -60,7 +64,7 @@ const (
 // with a reply sender claims them apart from its broadcasts.
 func (k MessageKind) IsReply() bool {
 	switch k {
-	case KindComplaintAck, KindComplaintReceived, KindComplaintAnswer, KindComplaintResolved, KindConfirm, KindSubscribed:
+	case KindComplaintAck, KindComplaintReceived, KindComplaintAnswer, KindComplaintResolved, KindConfirm, KindSubscribed, KindSurveyAsk:
 		return true
 	}
 	return false

@@ -69,6 +69,13 @@ type (
 	// the survey so that asking twice sends once.
 	Sender interface {
 		SendSurvey(ctx context.Context, s *Survey, url string) (string, error)
+		// AskForScore queues the one email that asks the customer for
+		// the score their reply to the survey did not give, threaded
+		// under their email inReplyTo (its Message-ID, "" for none), as
+		// an automatic reply (RFC 3834). Its delivery ID is derived from
+		// the survey alone: asking twice, on any node or after a crash,
+		// sends once.
+		AskForScore(ctx context.Context, s *Survey, url, inReplyTo string) (string, error)
 	}
 	// Suppressions says whether an address opted out: a due survey to it
 	// is skipped, and win-back never contacts it.
@@ -786,13 +793,15 @@ func (s *Service) Run(ctx context.Context, holder string) error {
 // survey.
 type SMSReply struct {
 	Survey *Survey // the survey answered, or asked about again
-	// Recorded: the SMS was the survey's answer; otherwise it meant to
-	// answer but held no score that can be read (ParseAnswer's Unclear),
-	// and Text asks again.
+	// Recorded: the SMS gave the survey's score; otherwise it meant to
+	// answer but held no score that can be read (ParseAnswer's Unclear):
+	// its words are kept as the survey's comment while it has no score,
+	// and the first such reply to the survey is asked for a number.
 	Recorded bool
 	// Text is the reply to send back in the survey's language: thanks, or
-	// a request for a number; "" when the number opted out (STOP), which
-	// gets no more messages, a reply included.
+	// (once per survey) a request for a number; "" when nothing goes
+	// back: the number opted out (STOP), which gets no more messages, a
+	// reply included, or it was asked for a number before.
 	Text string
 }
 
@@ -800,14 +809,16 @@ type SMSReply struct {
 // survey on the page (ParseAnswer reads it). It returns nil when the SMS
 // is no survey reply (words of their own, or no open survey): the caller
 // treats it as it would otherwise. A reply meant as an answer that holds
-// no score ("no", "10") records nothing and asks again, and is no
-// complaint.
+// no score ("no", "10") is no complaint: its words are kept as the
+// survey's comment without a score (unless the survey has a score, whose
+// words stay its own), and the survey's first such reply is asked once
+// for a number (Survey.AskedForScore), never again.
 //
 // A new score by SMS keeps what the page added to the answer (kept
 // informed, received); the old words go with the old score: a new score
 // without words replaces one that had them (the comment "stars" or
 // "too slow" belonged to the score it came with), while the same score
-// again keeps them.
+// again keeps them, and so does a first score after words without one.
 func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*SMSReply, error) {
 	score, comment, kind := ParseAnswer(text)
 	if kind == NotAnAnswer {
@@ -823,29 +834,114 @@ func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*SM
 			continue
 		}
 		out := &SMSReply{Survey: sv}
+		asked := false
 		if kind == Scored {
 			a := Answer{Score: score, Comment: clipComment(comment), Via: "sms", At: now}
-			if sv.Answer != nil {
-				a.Informed, a.Received = sv.Answer.Informed, sv.Answer.Received
-				if a.Comment == "" && sv.Answer.Score == score {
-					a.Comment = sv.Answer.Comment
-				}
-			}
+			a.Informed, a.Received, a.Comment = carried(sv.Answer, score, a.Comment)
 			if out.Survey, err = s.answer(ctx, sv, a); err != nil {
 				return nil, err
 			}
 			out.Recorded = true
+		} else {
+			words := clipComment(strings.Join(strings.Fields(text), " "))
+			out.Survey, err = s.update(ctx, sv, func(next *Survey) bool {
+				changed := keepWords(next, words, "sms", now)
+				asked = next.AskedForScore == nil
+				if asked {
+					next.AskedForScore = &now
+				}
+				return changed || asked
+			})
+			if err != nil {
+				return nil, err
+			}
 		}
 		stopped, err := s.optedOut(ctx, out.Survey)
 		if err != nil {
 			return nil, err
 		}
-		if stopped == "" {
+		if stopped == "" && (out.Recorded || asked) {
 			out.Text = smsReplyText(out)
 		}
 		return out, nil
 	}
 	return nil, nil
+}
+
+// carried is what a new score takes over from the survey's answer
+// before it (nil: none): what the page added (kept informed, received),
+// and its words when the new score brings none of its own and the old
+// ones were not another score's: the same score again, or words given
+// without a score (a score asked for after "it was awful" goes with
+// those words). Words that came with a different score went with it.
+func carried(old *Answer, score int, words string) (Informed, Received, string) {
+	if old == nil {
+		return "", "", words
+	}
+	switch {
+	case words != "" && !old.Scored() && old.Comment != "":
+		words = clipComment(old.Comment + "\n" + words)
+	case words == "" && (old.Score == score || !old.Scored()):
+		words = old.Comment
+	}
+	return old.Informed, old.Received, words
+}
+
+// keepWords keeps words a customer wrote in reply to the survey without
+// a score as its answer's comment, with no score (Answer.Score 0), and
+// reports whether next changed: while the survey has no score, the
+// words are added to those it holds (once: a repeat of the same reply,
+// a provider's retry, adds nothing); a survey with a score keeps its
+// answer as it is (its words are the score's own).
+func keepWords(next *Survey, words, via string, now time.Time) bool {
+	if words == "" || next.Answer.Scored() {
+		return false
+	}
+	a := Answer{Comment: words, Via: via, At: now}
+	if old := next.Answer; old != nil {
+		if slices.Contains(strings.Split(old.Comment, "\n"), words) {
+			return false
+		}
+		a.Informed, a.Received, a.Changes = old.Informed, old.Received, old.Changes+1
+		if old.Comment != "" {
+			a.Comment = clipComment(old.Comment + "\n" + words)
+		}
+	} else {
+		at := now
+		next.AnsweredAt = &at
+	}
+	next.Answer, next.State = &a, Answered
+	return true
+}
+
+// update saves change's edit of sv as its next version, reading it again
+// and editing that when another save came first; change reports false
+// when it changes nothing, and nothing is saved. It returns the survey
+// as saved (or as read, when nothing changed).
+func (s *Service) update(ctx context.Context, sv *Survey, change func(next *Survey) bool) (*Survey, error) {
+	for try := 0; try < 5; try++ {
+		next := *sv
+		if sv.Answer != nil {
+			a := *sv.Answer
+			next.Answer = &a
+		}
+		if !change(&next) {
+			return sv, nil
+		}
+		next.Version++
+		next.UpdatedAt = s.now()
+		err := s.Store.SaveSurvey(ctx, &next)
+		if err == nil {
+			return &next, nil
+		}
+		if incident.ErrorCode(err) != incident.ECONFLICT {
+			return nil, err
+		}
+		if sv, err = s.Store.FindSurveyByID(ctx, sv.ID); err != nil {
+			return nil, err
+		}
+	}
+	return nil, incident.Errorf(incident.ECONFLICT, "survey %s kept changing while a reply to it was recorded", sv.ID)
 }
 
 // smsReplyText is the SMS that answers r, in the survey's language.
@@ -860,47 +956,103 @@ func smsReplyText(r *SMSReply) string {
 	return w("SMSSurveyThanks")
 }
 
+// EmailReply is what AnswerEmail made of an email reply to a survey.
+type EmailReply struct {
+	// Survey is the survey the reply answers, as saved; nil when Kind
+	// is NotAnAnswer and the reply is nothing to the survey.
+	Survey *Survey
+	Kind   ReplyKind
+	// Kept: the reply's words were kept as the survey's comment without a
+	// score (Unclear, or NotAnAnswer: words of their own).
+	Kept bool
+	// Asked: herald queued the one email that asks for the score
+	// (Unclear only, the survey's first such reply).
+	Asked bool
+}
+
 // AnswerEmail records an email reply to survey id (the survey message's
-// delivery it answers, In-Reply-To) as its answer when the reply starts
-// with a score (ParseAnswer: "5 - all fine, thanks"; the words after it
-// are the comment) and comes from the address the survey went to, while
-// the survey is open: kind Scored. A reply from that address to the open
-// survey that is meant as an answer but holds no score that can be read
-// (ParseAnswer's Unclear: "kilenc", "10", "no", an emoji) is kind
-// Unclear: it records nothing and, as by SMS, is never a complaint (the
-// survey email's links still ask). NotAnAnswer leaves the email to the
-// caller to treat as any other (a complaint about the incident).
-func (s *Service) AnswerEmail(ctx context.Context, id, from, text string) (*Survey, ReplyKind, error) {
+// delivery it answers, In-Reply-To, or herald's request for a score)
+// from the address the survey went to, while the survey is open;
+// messageID is the reply's own Message-ID, which herald's answer to it
+// is threaded under. Any other reply is NotAnAnswer with no survey.
+//
+//   - A reply that starts with a score (ParseAnswer: "5 - all fine,
+//     thanks") is the survey's answer, the words after it its comment:
+//     Scored.
+//   - One meant as an answer that holds no score that can be read
+//     ("kilenc", "10", "no", an emoji) is Unclear: as by SMS, never a
+//     complaint. Its words are kept as the survey's comment without a
+//     score (unless it has a score), and the survey's first such reply
+//     is answered, once, with an email that thanks them and asks for
+//     the score (Sender.AskForScore; Survey.AskedForScore).
+//   - Words of their own ("it was awful, nobody called me back") are
+//     NotAnAnswer: the caller files them as a complaint about the
+//     incident, whose acknowledgement answers them (no request for a
+//     score beside it: a complaint is answered by a person, and a
+//     second automatic mail asking to rate us would read as not
+//     listening). They were written in reply to the survey, so they are
+//     its comment too while it has no score: the results count the
+//     customer as having answered, in their words.
+func (s *Service) AnswerEmail(ctx context.Context, id, from, text, messageID string) (*EmailReply, error) {
 	sv, err := s.Store.FindSurveyByID(ctx, id)
 	if incident.ErrorCode(err) == incident.ENOTFOUND {
-		return nil, NotAnAnswer, nil
+		return &EmailReply{Kind: NotAnAnswer}, nil
 	}
 	if err != nil {
-		return nil, NotAnAnswer, err
+		return nil, err
 	}
 	now := s.now()
 	if sv.Channel != channel.Email || !strings.EqualFold(strings.TrimSpace(sv.Address), strings.TrimSpace(from)) || !sv.Open(now) {
-		return nil, NotAnAnswer, nil
+		return &EmailReply{Kind: NotAnAnswer}, nil
 	}
 	score, comment, kind := ParseAnswer(text)
-	switch kind {
-	case NotAnAnswer:
-		return nil, NotAnAnswer, nil
-	case Unclear:
-		return sv, Unclear, nil
+	if kind != Scored {
+		return s.unscoredEmail(ctx, sv, text, messageID, kind)
 	}
 	a := Answer{Score: score, Comment: clipComment(strings.Join(strings.Fields(comment), " ")), Via: "email", At: now}
-	if sv.Answer != nil {
-		a.Informed, a.Received = sv.Answer.Informed, sv.Answer.Received
-		if a.Comment == "" && sv.Answer.Score == score {
-			a.Comment = sv.Answer.Comment
-		}
-	}
+	a.Informed, a.Received, a.Comment = carried(sv.Answer, score, a.Comment)
 	out, err := s.answer(ctx, sv, a)
 	if err != nil {
-		return nil, NotAnAnswer, err
+		return nil, err
 	}
-	return out, Scored, nil
+	return &EmailReply{Survey: out, Kind: Scored}, nil
+}
+
+// unscoredEmail keeps an email reply without a score with the survey
+// and, for an Unclear one, asks for the score once: the request is
+// queued before the survey records that it was asked, so that a crash
+// between the two asks again on the next such reply (or the provider's
+// retry), which the request's delivery ID makes the same message.
+func (s *Service) unscoredEmail(ctx context.Context, sv *Survey, text, messageID string, kind ReplyKind) (*EmailReply, error) {
+	now := s.now()
+	words := clipComment(strings.Join(strings.Fields(text), " "))
+	ask := kind == Unclear && sv.AskedForScore == nil && s.Sender != nil
+	if ask {
+		link, err := s.Link(ctx, sv)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.Sender.AskForScore(ctx, sv, link, messageID); err != nil {
+			return nil, err
+		}
+	}
+	out := &EmailReply{Kind: kind}
+	saved, err := s.update(ctx, sv, func(next *Survey) bool {
+		out.Kept = keepWords(next, words, "email", now)
+		asked := ask && next.AskedForScore == nil
+		if asked {
+			next.AskedForScore = &now
+		}
+		return out.Kept || asked
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Survey, out.Asked = saved, ask
+	if out.Kept {
+		s.Log.Info("survey reply kept without a score", "page_id", saved.PageID, "incident_id", saved.IncidentID, "survey_id", saved.ID, "via", "email", "asked", ask)
+	}
+	return out, nil
 }
 
 // clipComment cuts words to MaxComment characters of valid text.

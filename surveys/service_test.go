@@ -38,6 +38,10 @@ type sender struct {
 	mu    sync.Mutex
 	calls int
 	ids   map[string]string // delivery ID → survey ID
+	// asks counts the requests for a score; asked holds them by delivery
+	// ID (→ the Message-ID the first was threaded under).
+	asks  int
+	asked map[string]string
 }
 
 func (s *sender) SendSurvey(_ context.Context, sv *surveys.Survey, url string) (string, error) {
@@ -49,6 +53,22 @@ func (s *sender) SendSurvey(_ context.Context, sv *surveys.Survey, url string) (
 		s.ids = map[string]string{}
 	}
 	s.ids[id] = sv.ID
+	return id, nil
+}
+
+// AskForScore records the request for a score as the pipeline would: by
+// its delivery ID, derived from the survey alone.
+func (s *sender) AskForScore(_ context.Context, sv *surveys.Survey, url, inReplyTo string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asks++
+	id := queue.DeliveryID("survey-ask:"+sv.ID, sv.Channel, sv.Address)
+	if s.asked == nil {
+		s.asked = map[string]string{}
+	}
+	if _, ok := s.asked[id]; !ok {
+		s.asked[id] = inReplyTo
+	}
 	return id, nil
 }
 
@@ -550,8 +570,13 @@ func TestSMSAnswers(t *testing.T) {
 			t.Fatalf("%q: %+v, want %d %q recorded and thanked", tc.text, r, tc.score, tc.comment)
 		}
 	}
-	if r := answer("nem"); r == nil || r.Recorded || r.Text != "Please reply with a number from 1 (poor) to 5 (excellent)." {
+	if r := answer("nem"); r == nil || r.Recorded || r.Text != "Please reply with a number from 1 (poor) to 5 (excellent)." || r.Survey.AskedForScore == nil {
 		t.Errorf(`"nem": %+v, want asked again`, r)
+	}
+	// Once per survey: a second reply without a score gets no answer, so
+	// that herald and a customer (or their robot) never go back and forth.
+	if r := answer("10"); r == nil || r.Recorded || r.Text != "" {
+		t.Errorf(`"10" after "nem" was asked about: %+v, want no reply`, r)
 	}
 	if r := answer("my card was charged twice"); r != nil {
 		t.Errorf("words of their own are no survey reply: %+v", r)
@@ -574,26 +599,157 @@ func TestSMSAnswers(t *testing.T) {
 }
 
 // TestAnswerEmail: a reply to the survey email that starts with a score
-// is the survey's answer, its words the comment; from another address,
-// or without a score, it is not.
+// is the survey's answer, its words the comment; from another address it
+// is nothing to the survey; without a score, its words are kept as the
+// survey's comment with no score.
 func TestAnswerEmail(t *testing.T) {
 	ctx := context.Background()
 	s, d, _, sv, _ := sentSurveyOn(t, channel.Email, "en")
-	if _, kind, err := s.AnswerEmail(ctx, sv.ID, "someone@example.com", "5 - great"); kind != surveys.NotAnAnswer || err != nil {
-		t.Errorf("another sender's reply answered the survey: %v %v", kind, err)
+	if r, err := s.AnswerEmail(ctx, sv.ID, "someone@example.com", "5 - great", "m0@example.com"); err != nil || r.Kind != surveys.NotAnAnswer || r.Survey != nil {
+		t.Errorf("another sender's reply answered the survey: %+v %v", r, err)
 	}
-	if _, kind, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "Why was it down so long?"); kind != surveys.NotAnAnswer || err != nil {
-		t.Errorf("words of their own answered the survey: %v %v", kind, err)
+	// Words of their own: the caller's complaint, and the survey's words.
+	r, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "Why was it down so long?", "m1@example.com")
+	if err != nil || r.Kind != surveys.NotAnAnswer || !r.Kept || r.Asked || r.Survey.Answer.Score != 0 || r.Survey.Answer.Comment != "Why was it down so long?" {
+		t.Errorf("words of their own: %+v %v", r, err)
 	}
 	// A number word outside 1–5 is no score, and no complaint either.
-	if got, kind, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "kilenc"); kind != surveys.Unclear || err != nil || got.Answer != nil {
-		t.Errorf("AnswerEmail(kilenc) = %+v, %v, %v; want Unclear, nothing recorded", got, kind, err)
+	r, err = s.AnswerEmail(ctx, sv.ID, sv.Address, "kilenc", "m2@example.com")
+	if err != nil || r.Kind != surveys.Unclear || r.Survey.Answer.Score != 0 || r.Survey.Answer.Comment != "Why was it down so long?\nkilenc" {
+		t.Errorf("AnswerEmail(kilenc) = %+v, %v; want Unclear, its words kept", r, err)
 	}
-	got, kind, err := s.AnswerEmail(ctx, sv.ID, "C1@Example.com", "5 - wszystko w porządku,\ndziękuję")
-	if err != nil || kind != surveys.Scored || got.Answer.Score != 5 || got.Answer.Comment != "wszystko w porządku, dziękuję" || got.Answer.Via != "email" || got.State != surveys.Answered {
-		t.Fatalf("AnswerEmail = %+v, %v, %v", got, kind, err)
+	// The score, when it comes, takes the words given without one.
+	r, err = s.AnswerEmail(ctx, sv.ID, "C1@Example.com", "2", "m3@example.com")
+	if err != nil || r.Kind != surveys.Scored || r.Survey.Answer.Score != 2 || r.Survey.Answer.Comment != "Why was it down so long?\nkilenc" {
+		t.Fatalf("a score after words: %+v, %v", r, err)
 	}
-	if len(d.in) != 0 {
-		t.Errorf("praise by email opened a task: %+v", d.in)
+	r, err = s.AnswerEmail(ctx, sv.ID, "C1@Example.com", "5 - wszystko w porządku,\ndziękuję", "m4@example.com")
+	if err != nil || r.Kind != surveys.Scored || r.Survey.Answer.Score != 5 || r.Survey.Answer.Comment != "wszystko w porządku, dziękuję" || r.Survey.Answer.Via != "email" || r.Survey.State != surveys.Answered {
+		t.Fatalf("AnswerEmail = %+v, %v", r, err)
 	}
+	// Words after a score are the complaint's, not the survey's: the
+	// score keeps its own words.
+	r, err = s.AnswerEmail(ctx, sv.ID, sv.Address, "and nobody called me back", "m5@example.com")
+	if err != nil || r.Kind != surveys.NotAnAnswer || r.Kept || r.Survey.Answer.Comment != "wszystko w porządku, dziękuję" {
+		t.Errorf("words after a score: %+v, %v", r, err)
+	}
+	if len(d.in) != 1 {
+		t.Errorf("win-back tasks %+v, want the one of the 2", d.in)
+	}
+}
+
+// TestReplyWithoutScoreAskedOnce: on both engines, the first reply to a
+// survey that holds no score (by email: "no"; by SMS: "nem") is kept as
+// its comment and asked, once, for the score; later ones are kept and
+// never asked again, whatever their number, so herald and a customer (or
+// their autoresponder) cannot write back and forth. Two replies at once
+// (two nodes) ask once: the request's delivery is the survey's.
+func TestReplyWithoutScoreAskedOnce(t *testing.T) {
+	onDueEngines(t, "surveys-ask", func(t *testing.T, db engine, now time.Time) {
+		ctx := context.Background()
+		mk := func(key string, kind channel.Kind, addr string) *surveys.Survey {
+			t.Helper()
+			sv := &surveys.Survey{ID: surveys.SurveyID("inc1", key), PageID: "p1", IncidentID: "inc1", RecipientType: queue.FromCustomer,
+				RecipientID: key, Key: key, Channel: kind, Address: addr, Language: "hu",
+				State: surveys.Scheduled, DueAt: now.Add(-time.Hour), CreatedAt: now, UpdatedAt: now, Version: 1}
+			if _, err := db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil {
+				t.Fatal(err)
+			}
+			sent := now.Add(-time.Hour)
+			sv.State, sv.SentAt, sv.Version = surveys.Sent, &sent, 2
+			if err := db.SaveSurvey(ctx, sv); err != nil {
+				t.Fatal(err)
+			}
+			return sv
+		}
+		resolved := now.Add(-2 * time.Hour)
+		inc := &incident.Incident{ID: "inc1", PageID: "p1", Name: "Outage", Status: incident.Resolved, Impact: incident.ImpactMajor,
+			CreatedAt: resolved.Add(-time.Hour), UpdatedAt: resolved, StartedAt: resolved.Add(-time.Hour), ResolvedAt: &resolved, Version: 1}
+		if err := db.Commit(ctx, &incident.Change{Incidents: []*incident.Incident{inc}}); err != nil {
+			t.Fatal(err)
+		}
+		snd := &sender{}
+		s := newSweeper(db, snd, now)
+
+		t.Run("email", func(t *testing.T) {
+			sv := mk("customer:e1", channel.Email, "e1@example.com")
+			r, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "no", "r1@example.com")
+			if err != nil || r.Kind != surveys.Unclear || !r.Asked || !r.Kept || snd.asks != 1 {
+				t.Fatalf("first reply without a score: %+v, %v (asks %d)", r, err, snd.asks)
+			}
+			if snd.asked[queue.DeliveryID("survey-ask:"+sv.ID, channel.Email, sv.Address)] != "r1@example.com" {
+				t.Errorf("the request is not threaded under the reply: %v", snd.asked)
+			}
+			got, err := db.FindSurveyByID(ctx, sv.ID)
+			if err != nil || got.AskedForScore == nil || !got.AskedForScore.Equal(now) || got.State != surveys.Answered ||
+				got.Answer.Score != 0 || got.Answer.Comment != "no" || got.Answer.Unhappy() || got.FollowsUp() {
+				t.Fatalf("stored after the first: %+v, %v", got, err)
+			}
+			for i, text := range []string{"🙂", "10", "no"} {
+				r, err := s.AnswerEmail(ctx, sv.ID, sv.Address, text, fmt.Sprintf("r%d@example.com", i+2))
+				if err != nil || r.Kind != surveys.Unclear || r.Asked || snd.asks != 1 {
+					t.Fatalf("reply %q without a score after the request: %+v, %v (asks %d)", text, r, err, snd.asks)
+				}
+			}
+			if got, _ := db.FindSurveyByID(ctx, sv.ID); got.Answer.Comment != "no\n🙂\n10" {
+				t.Errorf("the words kept: %q", got.Answer.Comment)
+			}
+			ts, err := db.Tallies(ctx, "inc1")
+			if err != nil || ts[""].Answered != 1 || ts[""].Comments != 1 || ts[""].Scores != [6]int{} {
+				t.Errorf("tallies %+v, %v: want answered 1, comments 1, no score", ts[""], err)
+			}
+			res, err := s.Results(ctx, "p1", "inc1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Scored != 0 || res.CSAT != nil || res.Average != nil || len(res.Comments) != 1 || res.Comments[0].Score != nil {
+				t.Errorf("results: scored %d, csat %v, average %v, comments %+v; want no score anywhere", res.Scored, res.CSAT, res.Average, res.Comments)
+			}
+		})
+
+		t.Run("email, two replies at once", func(t *testing.T) {
+			sv := mk("customer:e2", channel.Email, "e2@example.com")
+			other := newSweeper(db, snd, now)
+			before := len(snd.asked)
+			var wg sync.WaitGroup
+			for i, node := range []*surveys.Service{s, other} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := node.AnswerEmail(ctx, sv.ID, sv.Address, "nem", fmt.Sprintf("x%d@example.com", i)); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if len(snd.asked) != before+1 {
+				t.Errorf("%d requests for the score, want one", len(snd.asked)-before)
+			}
+			if got, _ := db.FindSurveyByID(ctx, sv.ID); got.AskedForScore == nil || got.Answer.Comment != "nem" {
+				t.Errorf("after two replies at once: %+v", got)
+			}
+		})
+
+		t.Run("sms", func(t *testing.T) {
+			sv := mk("customer:s1", channel.SMS, "+36201234999")
+			r, err := s.AnswerSMS(ctx, "p1", sv.Address, "nem")
+			if err != nil || r == nil || r.Recorded || r.Text != "Kérjük, egy számmal válaszoljon 1-től (rossz) 5-ig (kiváló)." {
+				t.Fatalf("first SMS without a score: %+v, %v", r, err)
+			}
+			for _, text := range []string{"nem", "kilenc", "👀"} {
+				if r, err := s.AnswerSMS(ctx, "p1", sv.Address, text); err != nil || r == nil || r.Recorded || r.Text != "" {
+					t.Fatalf("SMS %q after the request: %+v, %v; want kept, no reply", text, r, err)
+				}
+			}
+			got, err := db.FindSurveyByID(ctx, sv.ID)
+			if err != nil || got.AskedForScore == nil || got.Answer.Score != 0 || got.Answer.Comment != "nem\nkilenc\n👀" {
+				t.Fatalf("stored: %+v %+v, %v", got, got.Answer, err)
+			}
+			// The score, when it comes, is thanked, and takes the words.
+			r, err = s.AnswerSMS(ctx, "p1", sv.Address, "2")
+			if err != nil || r == nil || !r.Recorded || r.Survey.Answer.Score != 2 || r.Survey.Answer.Comment != "nem\nkilenc\n👀" || r.Text == "" {
+				t.Errorf("the score after: %+v, %v", r, err)
+			}
+		})
+	})
 }

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,11 @@ var NoticeKinds = []queue.MessageKind{queue.KindConfirm, queue.KindSubscribed}
 var MessageKinds = []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.KindResolved, queue.KindMaintenanceScheduled,
 	queue.KindMaintenanceStarted, queue.KindMaintenanceCompleted, queue.KindComplaintAck, queue.KindComplaintReceived,
 	queue.KindComplaintAnswer, queue.KindComplaintResolved, queue.KindSurvey, queue.KindCompensation}
+
+// EmailKinds are the messages that answer an email and go by email
+// only, each with an email template per language: the request for the
+// score a reply to the survey did not give.
+var EmailKinds = []queue.MessageKind{queue.KindSurveyAsk}
 
 // TemplateChannels are the channels rendered from template files; Webhook is
 // rendered from the incident as JSON and needs none.
@@ -274,6 +280,9 @@ func checkOverrideNames(override fs.FS) error {
 				known[lang+"/"+string(kind)+"."+string(ch)+".tmpl"] = true
 			}
 		}
+		for _, kind := range EmailKinds {
+			known[lang+"/"+string(kind)+".email.tmpl"] = true
+		}
 	}
 	var errs []error
 	err := fs.WalkDir(override, ".", func(name string, d fs.DirEntry, err error) error {
@@ -436,26 +445,38 @@ func loadLanguage(cl *locale.Lang, read func(string) ([]byte, error)) (*langTemp
 			lt.files[name] = t
 		}
 	}
+	type file struct {
+		kind queue.MessageKind
+		ch   channel.Kind
+	}
+	var others []file
 	for _, kind := range NoticeKinds {
 		for _, ch := range ConfirmChannels {
-			name := string(kind) + "." + string(ch)
-			path := lang + "/" + name + ".tmpl"
-			b, err := read(path)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			t, err := texttemplate.New(name).Funcs(funcs).Parse(string(b))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
-				continue
-			}
-			if ch == channel.Email && (t.Lookup("subject") == nil || t.Lookup("text") == nil) {
-				errs = append(errs, fmt.Errorf("notify: template %s: blocks \"subject\" and \"text\" are required", path))
-				continue
-			}
-			lt.files[name] = t
+			others = append(others, file{kind, ch})
 		}
+	}
+	for _, kind := range EmailKinds {
+		others = append(others, file{kind, channel.Email})
+	}
+	for _, f := range others {
+		kind, ch := f.kind, f.ch
+		name := string(kind) + "." + string(ch)
+		path := lang + "/" + name + ".tmpl"
+		b, err := read(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		t, err := texttemplate.New(name).Funcs(funcs).Parse(string(b))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
+			continue
+		}
+		if ch == channel.Email && (t.Lookup("subject") == nil || t.Lookup("text") == nil) {
+			errs = append(errs, fmt.Errorf("notify: template %s: blocks \"subject\" and \"text\" are required", path))
+			continue
+		}
+		lt.files[name] = t
 	}
 	return lt, errors.Join(errs...)
 }
@@ -514,7 +535,11 @@ func (r *Renderer) Render(ch channel.Kind, in Input) (*channel.Message, error) {
 	if in.Page == nil || in.Incident == nil {
 		return nil, incident.Invalid("incident", "a message needs a page and an incident")
 	}
-	if !validKind(in.Kind) {
+	if slices.Contains(EmailKinds, in.Kind) {
+		if ch != channel.Email {
+			return nil, incident.Invalid("channel", "a %s message goes by email only, not %q", in.Kind, ch)
+		}
+	} else if !validKind(in.Kind) {
 		return nil, incident.Invalid("kind", "unknown message kind %q", in.Kind)
 	}
 	lt := r.langs[r.Language(in)]
@@ -1303,7 +1328,7 @@ func (r *Renderer) renderEmail(lt *langTemplates, in Input, v *view, m *channel.
 		}
 		data.Paragraphs = append(data.Paragraphs, para)
 	}
-	if in.Kind == queue.KindSurvey && in.SurveyURL != "" {
+	if (in.Kind == queue.KindSurvey || in.Kind == queue.KindSurveyAsk) && in.SurveyURL != "" {
 		data.Button = htmlButton{Text: lt.labels["AnswerSurvey"], Href: in.SurveyURL}
 		for n := 1; n <= 5; n++ {
 			data.Scores = append(data.Scores, htmlButton{Text: strconv.Itoa(n), Href: ScoreURL(in.SurveyURL, n)})
@@ -1341,7 +1366,8 @@ func (lt *langTemplates) why(in Input) *locale.Pattern {
 	switch {
 	case in.Kind == queue.KindConfirm || in.Kind == queue.KindSubscribed:
 		return lt.whyConfirm
-	case isComplaint(in.Kind):
+	case isComplaint(in.Kind) || in.Kind == queue.KindSurveyAsk:
+		// Each answers what the person wrote to the page.
 		return lt.whyComplaint
 	case in.Recipient.Type == queue.FromSubscriber:
 		return lt.whySubscriber
@@ -1532,6 +1558,13 @@ func (r *Renderer) selfTest() error {
 					errs = append(errs, fmt.Errorf("notify: sms template %s/%s.sms does not fit %d segments even without its variable text", lang, kind, DefaultMaxSMSSegments))
 				}
 				in.Incident = inc
+			}
+		}
+		for _, kind := range EmailKinds {
+			in := Input{Kind: kind, Page: page, Incident: inc, Recipient: Recipient{Language: lang, Name: "Sam"},
+				SurveyURL: "https://status.example.com/s/abcdefghijkl"}
+			if _, err := r.Render(channel.Email, in); err != nil {
+				errs = append(errs, fmt.Errorf("notify: template %s/%s.email: %w", lang, kind, err))
 			}
 		}
 	}

@@ -1242,3 +1242,38 @@ func TestAutomaticMaintenanceWordsNotRepeated(t *testing.T) {
 		}
 	}
 }
+
+// TestSurveyAsk: the request for a score, in each language, thanks the
+// customer, names the scale from 1 to 5 and the survey link, carries the
+// score buttons in its HTML, and goes by email only.
+func TestSurveyAsk(t *testing.T) {
+	r := newTestRenderer(t)
+	want := map[string][]string{
+		"en": {"Thank you for your reply", "a number from 1 (poor) to 5 (excellent)"},
+		"hu": {"Köszönjük a válaszát", "egy számmal 1-től (gyenge) 5-ig (kiváló)"},
+		"pl": {"Dziękujemy za odpowiedź", "liczbą od 1 (źle) do 5 (doskonale)"},
+		"hr": {"Hvala na Vašem odgovoru", "brojem od 1 (loše) do 5 (izvrsno)"},
+	}
+	for _, lang := range incident.Languages {
+		t.Run(lang, func(t *testing.T) {
+			in := sampleInput(queue.KindSurveyAsk, lang)
+			in.SurveyURL = "https://status.example.com/survey/abc.def"
+			m, err := r.Render(channel.Email, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(m.Subject, want[lang][0]) || !strings.Contains(m.Text, want[lang][1]) || !strings.Contains(m.Text, in.SurveyURL) ||
+				!strings.Contains(m.Text, in.Incident.NameIn(lang)) {
+				t.Errorf("subject %q\n%s", m.Subject, m.Text)
+			}
+			for n := 1; n <= 5; n++ {
+				if !strings.Contains(m.HTML, html.EscapeString(ScoreURL(in.SurveyURL, n))) {
+					t.Errorf("no button for %d in the HTML", n)
+				}
+			}
+			if _, err := r.Render(channel.SMS, in); incident.ErrorCode(err) != incident.EINVALID {
+				t.Errorf("by SMS: %v, want refused", err)
+			}
+		})
+	}
+}
