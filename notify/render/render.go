@@ -416,51 +416,28 @@ func loadLanguage(cl *locale.Lang, read func(string) ([]byte, error)) (*langTemp
 		"plural": lt.plural,
 		"join":   func(list []string) string { return strings.Join(list, ", ") },
 	}
-	for _, kind := range MessageKinds {
-		for _, ch := range TemplateChannels {
-			name := string(kind) + "." + string(ch)
-			path := lang + "/" + name + ".tmpl"
-			b, err := read(path)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			t, err := texttemplate.New(name).Funcs(funcs).Parse(string(b))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
-				continue
-			}
-			var need []string
-			switch ch {
-			case channel.Email:
-				need = []string{"subject", "text"}
-			case channel.Slack:
-				need = []string{"header", "text"}
-			}
-			for _, block := range need {
-				if t.Lookup(block) == nil {
-					errs = append(errs, fmt.Errorf("notify: template %s: block %q is missing", path, block))
-				}
-			}
-			lt.files[name] = t
-		}
-	}
+	// Every message kind on every channel, the notices on the
+	// confirmation channels, and the email-only kinds: one file each.
 	type file struct {
 		kind queue.MessageKind
 		ch   channel.Kind
 	}
-	var others []file
+	var files []file
+	for _, kind := range MessageKinds {
+		for _, ch := range TemplateChannels {
+			files = append(files, file{kind, ch})
+		}
+	}
 	for _, kind := range NoticeKinds {
 		for _, ch := range ConfirmChannels {
-			others = append(others, file{kind, ch})
+			files = append(files, file{kind, ch})
 		}
 	}
 	for _, kind := range EmailKinds {
-		others = append(others, file{kind, channel.Email})
+		files = append(files, file{kind, channel.Email})
 	}
-	for _, f := range others {
-		kind, ch := f.kind, f.ch
-		name := string(kind) + "." + string(ch)
+	for _, f := range files {
+		name := string(f.kind) + "." + string(f.ch)
 		path := lang + "/" + name + ".tmpl"
 		b, err := read(path)
 		if err != nil {
@@ -472,9 +449,17 @@ func loadLanguage(cl *locale.Lang, read func(string) ([]byte, error)) (*langTemp
 			errs = append(errs, fmt.Errorf("notify: template %s: %w", path, err))
 			continue
 		}
-		if ch == channel.Email && (t.Lookup("subject") == nil || t.Lookup("text") == nil) {
-			errs = append(errs, fmt.Errorf("notify: template %s: blocks \"subject\" and \"text\" are required", path))
-			continue
+		var need []string
+		switch f.ch {
+		case channel.Email:
+			need = []string{"subject", "text"}
+		case channel.Slack:
+			need = []string{"header", "text"}
+		}
+		for _, block := range need {
+			if t.Lookup(block) == nil {
+				errs = append(errs, fmt.Errorf("notify: template %s: block %q is missing", path, block))
+			}
 		}
 		lt.files[name] = t
 	}
