@@ -14,9 +14,11 @@ import (
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/node"
+	"github.com/heraldhq/herald/store/enginetest"
 )
 
-const redisURL = "redis://127.0.0.1:6379/0"
+// redisURL is the test Redis: HERALD_TEST_REDIS_URL, else DB 0.
+var redisURL = enginetest.RedisURL
 
 // needRedis skips loudly without a Redis on 127.0.0.1:6379, and fails
 // instead under CI=true, like the engine's own tests.

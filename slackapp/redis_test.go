@@ -16,12 +16,14 @@ import (
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/store/enginetest"
 )
 
 // Two nodes on one Redis and one Slack workspace: the sandbox, which both
 // point at as at Slack and Twilio.
 
-const redisURL = "redis://127.0.0.1:6379/0"
+// redisURL is the test Redis: HERALD_TEST_REDIS_URL, else DB 0.
+var redisURL = enginetest.RedisURL
 
 // needRedis returns a fresh key prefix on the test Redis and deletes its
 // keys when the test ends. Without Redis it skips loudly, and fails under
