@@ -174,7 +174,7 @@ func TestRuleGives(t *testing.T) {
 	}{
 		{"en", 0, "if plan gold or silver: the customer's choice of credit of 5.00 EUR or 7 free days"},
 		{"en", 1, "everyone: a handwritten apology"},
-		{"pl", 0, "jeśli plan gold lub silver: klient wybiera: uznanie na koncie w kwocie 5,00 EUR lub 7 dni gratis"},
+		{"pl", 0, "jeśli plan gold lub silver: klient wybiera: bonifikata w kwocie 5,00 EUR lub 7 dni gratis"},
 	} {
 		if got := Words(tc.lang).RuleGives(p.Rules[tc.rule], p); got != tc.want {
 			t.Errorf("%s rule %d: %q, want %q", tc.lang, tc.rule, got, tc.want)

@@ -534,21 +534,47 @@ func TestHungarianStaffWordsFormal(t *testing.T) {
 	}
 }
 
-// TestCroatianCompensationWordsAgree: the Croatian console names a kind
-// of offer with the word the offers and the customers' messages use: a
-// credit is an "odobrenje" (not "Kredit", a loan), a voucher a "vaučer".
-func TestCroatianCompensationWordsAgree(t *testing.T) {
-	hr := rawFiles(t)["hr"]
+// TestCompensationWordsAgree: the console names a kind of offer with the
+// word the offers agents read out and the customers' messages use, so an
+// agent reads the word the customer was sent. A credit (on the next
+// invoice) is hr "odobrenje" (not "Kredit", a loan), pl "bonifikata" (the
+// reduction of an invoice granted for a fault, as utilities grant for an
+// outage; not "rabat", a sales discount, nor "uznanie na koncie", a bank
+// transfer in) and hu "jóváírás". A voucher (a code the customer redeems)
+// is hr "vaučer", pl "voucher" ("kod vouchera", not "kod rabatowy", which
+// promises a discount) and hu "kuponkód" (not "utalvány", a gift voucher).
+func TestCompensationWordsAgree(t *testing.T) {
+	files := rawFiles(t)
+	credit := []string{"ConsoleOfferCredit", "AgentOfferCreditAmount", "AgentOfferCreditPercent", "AgentOfferCreditPercentOf", "CompCreditAmount", "CompCreditPercent", "CompTopUpCredit"}
+	voucher := []string{"ConsoleOfferVoucher", "AgentOfferVoucher", "CompVoucher"}
 	for _, tt := range []struct {
-		word string
-		ids  []string
+		lang, credit, voucher string
+		not                   []string
 	}{
-		{"odobrenje", []string{"ConsoleOfferCredit", "AgentOfferCreditAmount", "AgentOfferCreditPercent", "CompCreditAmount", "CompCreditPercent"}},
-		{"vaučer", []string{"ConsoleOfferVoucher", "AgentOfferVoucher", "CompVoucher"}},
+		{"hr", "odobrenj", "vaučer", []string{"kredit", "popust"}},
+		{"pl", "bonifikat", "voucher", []string{"rabat", "uznani", "kredyt"}},
+		{"hu", "jóváírás", "kuponkód", []string{"utalvány"}},
 	} {
-		for _, id := range tt.ids {
-			if s, _ := hr[id].(string); !strings.Contains(strings.ToLower(s), tt.word) {
-				t.Errorf("hr %s = %q: not %q, the word the other compensation texts use", id, s, tt.word)
+		msgs := files[tt.lang]
+		for _, c := range []struct {
+			word string
+			ids  []string
+		}{{tt.credit, credit}, {tt.voucher, voucher}} {
+			for _, id := range c.ids {
+				if s, _ := msgs[id].(string); !strings.Contains(strings.ToLower(s), c.word) {
+					t.Errorf("%s %s = %q: not %q, the word the other compensation texts use", tt.lang, id, s, c.word)
+				}
+			}
+		}
+		for _, id := range sortedKeys(msgs) {
+			s, ok := msgs[id].(string)
+			if !ok {
+				continue
+			}
+			for _, w := range tt.not {
+				if strings.Contains(strings.ToLower(s), w) {
+					t.Errorf("%s %s = %q: %q, where the compensation texts say %q or %q", tt.lang, id, s, w, tt.credit, tt.voucher)
+				}
 			}
 		}
 	}

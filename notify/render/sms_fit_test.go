@@ -185,8 +185,8 @@ func TestSMSComplaintAnswerKeepsTheText(t *testing.T) {
 	comps := map[string]string{
 		"en": "As an apology you may choose: a credit of 5.00 EUR on your next invoice or a voucher code. Reply to this message with the one you want.",
 		"hu": "Bocsánatkérésünk jeléül választhat: 5,00 EUR jóváírást a következő számláján vagy egy kuponkódot. Válaszoljon erre az üzenetre, melyiket kéri.",
-		"pl": "W ramach przeprosin mogą Państwo wybrać: 5,00 EUR uznania na następnej fakturze lub kod rabatowy. Prosimy odpowiedzieć na tę wiadomość, co wybierają Państwo.",
-		"hr": "Kao ispriku možete odabrati: odobrenje od 5,00 EUR na sljedećem računu ili kod za popust. Odgovorite na ovu poruku što želite.",
+		"pl": "W ramach przeprosin mogą Państwo wybrać: 5,00 EUR bonifikaty na następnej fakturze lub kod vouchera. Prosimy odpowiedzieć na tę wiadomość, co wybierają Państwo.",
+		"hr": "Kao ispriku možete odabrati: odobrenje od 5,00 EUR na sljedećem računu ili kod vaučera. Odgovorite na ovu poruku što želite.",
 	}
 	for _, lang := range incident.Languages {
 		for _, comp := range []string{"", comps[lang], comps[lang] + " " + comps[lang]} {
