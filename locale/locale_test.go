@@ -492,14 +492,6 @@ func TestPoliteForms(t *testing.T) {
 // Mixing in the familiar form ("Kérj újat.", "Menj vissza, töltsd újra")
 // switches voice from one line to the next.
 func TestHungarianStaffWordsFormal(t *testing.T) {
-	staff := func(key string) bool {
-		for _, p := range []string{"Console", "Agent", "Script", "WinBack", "Slack"} {
-			if strings.HasPrefix(key, p) {
-				return true
-			}
-		}
-		return false
-	}
 	// Familiar forms, as whole words (lower case).
 	familiar := []string{"te", "neked", "téged", "ígérj", "mondd", "mondj", "mondhatod", "mondhatsz", "kérj", "kérd", "ajánld", "ajánlj",
 		"köszönd", "erőltesd", "rögzítsd", "felajánlasz", "nézd", "keresd", "hívd", "tokened", "illeszd", "próbáld", "menj", "töltsd",
@@ -516,7 +508,7 @@ func TestHungarianStaffWordsFormal(t *testing.T) {
 	checked := 0
 	for _, key := range sortedKeys(msgs) {
 		v, ok := msgs[key].(string)
-		if !ok || !staff(key) {
+		if !ok || !staffKey(key) {
 			continue
 		}
 		checked++
@@ -577,5 +569,73 @@ func TestCompensationWordsAgree(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// staffKey reports whether a catalogue key is words agents and managers
+// read: the console, the agents' scripts and guidance, win-back tasks and
+// herald's Slack answers.
+func staffKey(key string) bool {
+	for _, p := range []string{"Console", "Agent", "Script", "WinBack", "Slack"} {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// words splits a text into its lower-case words.
+func words(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) })
+}
+
+// TestCroatianStaffWordsFormal: the Croatian words agents and managers
+// read address them with the plural "vi" throughout, as most of the
+// console did ("Zatražite novu.", "Kopirajte ga sada:") and as the
+// Hungarian staff words do (TestHungarianStaffWordsFormal); the pronoun
+// stays lower case, as on the rest of the console ("konzola vas zatim
+// drži prijavljenima"). A mix of "ti" forms ("nazovi osobno", "promijeni
+// je u CLI-ju", "tvoj Slack račun") switched voice from one line to the
+// next. A command label (a button, link, menu item or Slack form title:
+// no sentence, no placeholder, the verb first) keeps the short command
+// form, as Croatian software labels its commands ("Spremi", "Otvori
+// novu pritužbu").
+func TestCroatianStaffWordsFormal(t *testing.T) {
+	// "ti" imperatives that no other form of the verb spells the same.
+	imperatives := []string{"nazovi", "piši", "pronađi", "pritisni", "inzistiraj", "upiši", "zapiši", "pokreni", "napiši", "pročitaj",
+		"započni", "obećaj", "reci", "kopiraj", "odaberi", "unesi", "podnesi", "pogledaj", "dodaj"}
+	// "ti" imperatives spelt as the verb's third person ("dok je netko ne
+	// zatvori", "Neka herald označi"): familiar where they open a clause.
+	clauseOpeners := regexp.MustCompile(`(^|[.:;,!?(]\s*)(provjeri|zatvori|otvori|promijeni|potvrdi|spremi|objavi|označi|odluči|prijavi|vrati|zahvali|javi|govori|zatraži|ponudi|upotrijebi|zamoli)([^\p{L}]|$)`)
+	pronouns := []string{"ti", "tebi", "tebe", "tvoj", "tvoja", "tvoje", "tvog", "tvojeg", "tvojem", "tvoju", "tvojim", "tvojih"}
+	// Words ending in -š that are not a "ti" verb form ("možeš", "označiš").
+	notVerbs := []string{"još", "vaš", "naš", "baš"}
+	hr := rawFiles(t)["hr"]
+	checked := 0
+	for _, key := range sortedKeys(hr) {
+		v, ok := hr[key].(string)
+		if !ok || !staffKey(key) {
+			continue
+		}
+		checked++
+		ws := words(v)
+		label := len(ws) > 0 && !strings.ContainsAny(v, ".?!") && !strings.Contains(v, "{{") &&
+			(slices.Contains(imperatives, ws[0]) || clauseOpeners.MatchString(ws[0]))
+		for _, w := range ws {
+			switch {
+			case slices.Contains(pronouns, w):
+				t.Errorf("hr %s = %q: the familiar %q among formal words", key, v, w)
+			case strings.HasSuffix(w, "š") && !slices.Contains(notVerbs, w):
+				t.Errorf("hr %s = %q: the familiar verb form %q among formal words", key, v, w)
+			case !label && slices.Contains(imperatives, w):
+				t.Errorf("hr %s = %q: the familiar imperative %q in a sentence to staff", key, v, w)
+			}
+		}
+		if m := clauseOpeners.FindStringSubmatch(strings.ToLower(v)); !label && m != nil {
+			t.Errorf("hr %s = %q: the familiar imperative %q in a sentence to staff", key, v, m[2])
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d staff keys checked: the prefixes no longer match the catalogue", checked)
 	}
 }
