@@ -89,7 +89,7 @@ func TestScript(t *testing.T) {
 		{"none yet", &Decision{State: NoneYet}, nil, affected, nil, "en", []string{"Promise none"}, []string{"Offer"}},
 		// The manager's words are the one thing to say, not the generic
 		// line and then theirs.
-		{"coming", &Decision{State: Coming, Reason: "by Friday"}, nil, affected, nil, "pl", []string{"Decyzja o rekompensacie jest w toku. Możesz powiedzieć: by Friday"}, []string{"napiszemy", "Co możesz powiedzieć"}},
+		{"coming", &Decision{State: Coming, Reason: "by Friday"}, nil, affected, nil, "pl", []string{"Decyzja o rekompensacie jest w toku. Można powiedzieć: by Friday"}, []string{"napiszemy", "Co można powiedzieć"}},
 		{"coming, nothing to say", &Decision{State: Coming}, nil, affected, nil, "en", []string{"will write to you when it is decided"}, []string{"What you may say"}},
 		{"none", &Decision{State: None, Reason: "the outage was at the customer's bank"}, nil, affected, nil, "hr", []string{"nema naknade", "customer's bank"}, nil},
 		{"decided", dec, &r, affected, nil, "en", []string{"affected for 95 min", "Offer: 10 % of your monthly fee (5.00 EUR)", "Offer a choice: a refund of 5.00 EUR or 3 days", "do not insist", "Approved by the COO"}, []string{"nothing"}},

@@ -639,3 +639,57 @@ func TestCroatianStaffWordsFormal(t *testing.T) {
 		t.Fatalf("only %d staff keys checked: the prefixes no longer match the catalogue", checked)
 	}
 }
+
+// TestPolishStaffWordsImpersonal: the Polish words agents and managers
+// read address them impersonally throughout: "proszę" or "należy" with
+// the infinitive for what to do ("Proszę zaproponować: …", "należy użyć
+// herald import"), "można" for what may be done, no pronoun. Polish
+// business software asks its user this way, and a formal "Pan/Pani"
+// would need the reader's gender, which the console does not know; the
+// customer-facing words are formal too (Państwo, "prosimy …"). A mix of
+// "ty" ("Niczego nie obiecuj", "Co możesz powiedzieć", "Twoja rola")
+// with "należy ją przeczytać" and "proszę mu to przekazać" switched
+// voice from one line to the next. A command label (a button, link, menu
+// item or Slack form title: no sentence, the verb first)
+// keeps the imperative, as Polish interfaces do ("Zapisz", "Zgłoś
+// incydent", "Przyznaj dopłatę {{.Amount}}"); a label quoted in a
+// sentence stands in „…”.
+func TestPolishStaffWordsImpersonal(t *testing.T) {
+	imperatives := []string{"sprawdź", "poproś", "znajdź", "mów", "pisz", "obiecuj", "powiedz", "przeproś", "zaproponuj", "podziękuj",
+		"nalegaj", "zapisz", "skopiuj", "wklej", "wróć", "odśwież", "spróbuj", "zaloguj", "podaj", "wpisz", "popraw", "zaznacz", "użyj",
+		"wybierz", "otwórz", "naciśnij", "kliknij", "zamknij", "uruchom", "zacznij", "przeczytaj", "potwierdź", "zmień", "skontaktuj",
+		"oddzwoń", "zadzwoń", "nadaj", "opublikuj", "zgłoś", "złóż", "dodaj", "napisz", "usuń", "pomiń", "wyślij", "poinformuj", "przyznaj",
+		"przypisz", "wypisz", "rozwiąż", "przydziel", "przejmij", "anuluj", "edytuj", "importuj", "zaplanuj", "utwórz", "unieważnij"}
+	pronouns := []string{"ty", "cię", "ciebie", "tobie", "tobą", "twój", "twoja", "twoje", "twojego", "twojej", "twoich", "twoim", "twoją", "twoimi"}
+	// Words ending in -sz that are not a "ty" verb form ("możesz",
+	// "napiszesz").
+	notVerbs := []string{"wiersz", "nasz", "wasz"}
+	quoted := regexp.MustCompile(`„[^”]*”`)
+	placeholder := regexp.MustCompile(`\{\{[^}]*\}\}`)
+	pl := rawFiles(t)["pl"]
+	checked := 0
+	for _, key := range sortedKeys(pl) {
+		v, ok := pl[key].(string)
+		if !ok || !staffKey(key) {
+			continue
+		}
+		checked++
+		ws := words(v)
+		label := len(ws) > 0 && !strings.ContainsAny(placeholder.ReplaceAllString(v, ""), ".?!") && slices.Contains(imperatives, ws[0])
+		for _, w := range words(quoted.ReplaceAllString(v, "")) {
+			switch {
+			case slices.Contains(pronouns, w):
+				t.Errorf("pl %s = %q: the familiar %q among impersonal words", key, v, w)
+			case slices.Contains(imperatives, w):
+				if !label {
+					t.Errorf("pl %s = %q: the familiar imperative %q in a sentence to staff", key, v, w)
+				}
+			case strings.HasSuffix(w, "sz") && !slices.Contains(notVerbs, w):
+				t.Errorf("pl %s = %q: the familiar verb form %q among impersonal words", key, v, w)
+			}
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d staff keys checked: the prefixes no longer match the catalogue", checked)
+	}
+}
