@@ -81,8 +81,25 @@ func (s *Service) publish(ctx context.Context, evs ...Event) {
 // DefaultPageName names the page a fresh install creates.
 const DefaultPageName = "Status"
 
+// defaultPageClaim is the idempotency scope and key EnsureDefaultPage
+// claims with the page it creates, and defaultPageClaimTTL how long the
+// claim lives: long enough to outlast nodes that start together (and the
+// clock skew between them), short enough that an install whose pages were
+// all removed by hand gets a new default page soon after.
+const (
+	defaultPageClaim    = "page.default"
+	defaultPageClaimTTL = 10 * time.Minute
+)
+
 // EnsureDefaultPage returns the oldest page, creating one named
 // DefaultPageName at url when there is none, so a fresh install has a page.
+//
+// Nodes (or processes on one SQLite file) that start together on an empty
+// store all find no page. The page is therefore created in the same
+// Commit as an idempotency key of its own, which the stores claim
+// atomically: one caller creates the page, the others get ECONFLICT and
+// read the page it created. Without the claim each would create a page,
+// and customers and links would be split between them.
 func (s *Service) EnsureDefaultPage(ctx context.Context, url string) (*Page, error) {
 	pages, err := s.Store.FindPages(ctx)
 	if err != nil {
@@ -92,7 +109,19 @@ func (s *Service) EnsureDefaultPage(ctx context.Context, url string) (*Page, err
 		return pages[0], nil
 	}
 	name := DefaultPageName
-	return s.CreatePage(ctx, PageInput{Name: &name, URL: &url})
+	claim := &IdempotencyKey{Scope: defaultPageClaim, Key: defaultPageClaim, ExpiresAt: s.now().Add(defaultPageClaimTTL)}
+	p, err := s.createPage(ctx, PageInput{Name: &name, URL: &url}, claim)
+	if ErrorCode(err) != ECONFLICT {
+		return p, err
+	}
+	// Another caller won the claim; its page landed with it.
+	if pages, err = s.Store.FindPages(ctx); err != nil {
+		return nil, err
+	}
+	if len(pages) == 0 {
+		return nil, Errorf(ECONFLICT, "the default page was claimed but no page exists (deleted meanwhile?); the claim expires within %s", defaultPageClaimTTL)
+	}
+	return pages[0], nil
 }
 
 // Page returns a page or ENOTFOUND.
@@ -108,6 +137,13 @@ func (s *Service) Pages(ctx context.Context) ([]*Page, error) { return s.Store.F
 
 // CreatePage creates a page; name and url are required.
 func (s *Service) CreatePage(ctx context.Context, in PageInput) (*Page, error) {
+	return s.createPage(ctx, in, nil)
+}
+
+// createPage creates a page, committing claim with it when not nil (its
+// ResourceID is set to the new page's ID); a claim already held makes it
+// return ECONFLICT and write nothing.
+func (s *Service) createPage(ctx context.Context, in PageInput, claim *IdempotencyKey) (*Page, error) {
 	if in.Name == nil {
 		return nil, Invalid("name", "is required")
 	}
@@ -120,7 +156,10 @@ func (s *Service) CreatePage(ctx context.Context, in PageInput) (*Page, error) {
 	now := s.now()
 	p := &Page{ID: NewID(), TimeZone: "Etc/UTC", Languages: []string{"en", "hu", "pl", "hr"}, Hosts: []string{}, CreatedAt: now, UpdatedAt: now}
 	applyPage(p, in)
-	if err := s.Store.Commit(ctx, &Change{Pages: []*Page{p}, Audit: []*AuditEntry{s.audit(ctx, p.ID, "page.create", "page", p.ID, nil, p, now)}}); err != nil {
+	if claim != nil {
+		claim.ResourceID = p.ID
+	}
+	if err := s.Store.Commit(ctx, &Change{Pages: []*Page{p}, Audit: []*AuditEntry{s.audit(ctx, p.ID, "page.create", "page", p.ID, nil, p, now)}, Idempotency: claim}); err != nil {
 		return nil, err
 	}
 	s.publish(ctx, Event{Type: EventPageChanged, PageID: p.ID})

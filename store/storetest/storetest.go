@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) incident.Store) {
 		{"Times", testTimes},
 		{"Ping", testPing},
 		{"Concurrency", testConcurrency},
+		{"DefaultPage", testDefaultPage},
 		{"Service", testService},
 	}
 	for _, tt := range tests {
