@@ -13,6 +13,23 @@ import (
 // empty store, as nodes starting together do.
 func testDefaultPage(t *testing.T, s incident.Store) {
 	RunDefaultPageRace(t, s)
+
+	// The claim outlives the page for a while. Should every page be gone
+	// meanwhile (only data surgery or two racing deletions of the last two
+	// pages get there), a start says so rather than creating a page
+	// unclaimed, which would reopen the race.
+	ctx := context.Background()
+	pages, err := s.FindPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s, &incident.Change{DeletePageIDs: []string{pages[0].ID}})
+	svc, _ := newService(s)
+	_, err = svc.EnsureDefaultPage(ctx, "https://status.example.test")
+	wantErr(t, "EnsureDefaultPage with the claim held and no page", err, incident.ErrConflict)
+	if pages, err := s.FindPages(ctx); err != nil || len(pages) != 0 {
+		t.Errorf("FindPages = %d pages, %v; want none", len(pages), err)
+	}
 }
 
 // RunDefaultPageRace calls EnsureDefaultPage from many goroutines at once,
