@@ -458,7 +458,7 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 		}
 		data["Answer"] = a
 		if a != nil {
-			data["OfferGroups"] = offerGroups(a.Offers)
+			data["Eligibility"] = newEligibility("eligibility", nil, cp.ID, a)
 		} else {
 			// Matched to no customer: the panel says why it cannot say
 			// what they are owed, rather than nothing at all.
@@ -483,6 +483,46 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 	v.Title = v.T("ConsoleComplaintTitle") + " " + cp.Ref
 	v.Nav, v.Live = "queue", Prefix+"/live?complaint="+cp.ID
 	return cs.renderView(c, status, "complaint", v)
+}
+
+// eligibility is one customer's compensation for one incident as the
+// "eligibility" template shows it: on a complaint, with a button per
+// offer; on a call not yet recorded (Complaint ""), for reading.
+type eligibility struct {
+	ID        string             // the panel's element ID, unique on its page
+	Incident  *incident.Incident // named when the page may show several
+	Complaint string
+	A         *compensation.Answer
+	Groups    []offerGroup
+	// Grantable: something is left to record (an offer not yet granted,
+	// or a top-up owed).
+	Grantable bool
+}
+
+func newEligibility(id string, inc *incident.Incident, complaintID string, a *compensation.Answer) *eligibility {
+	e := &eligibility{ID: id, Incident: inc, Complaint: complaintID, A: a, Groups: offerGroups(a.Offers)}
+	for _, g := range e.Groups {
+		e.Grantable = e.Grantable || !g.Granted || g.TopUp
+	}
+	return e
+}
+
+// callEligibility is the picked customer's eligibility for each incident
+// the call page's guidance covers, for the agent to read out while they
+// are on the line.
+func (cs *Console) callEligibility(c *fiber.Ctx, pageID, customerID string, rows []guidanceRow) ([]*eligibility, error) {
+	var out []*eligibility
+	for _, r := range rows {
+		a, err := cs.cfg.Compensation.Check(c.UserContext(), pageID, r.Incident.ID, customerID, cs.lang(c))
+		if errors.Is(err, incident.ErrNotFound) || incident.ErrorCode(err) == incident.EINVALID {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, newEligibility("eligibility-"+r.Incident.ID, r.Incident, "", a))
+	}
+	return out, nil
 }
 
 // offerGroup is what an agent records in one go: a single offer, or a
@@ -755,6 +795,11 @@ func (cs *Console) callView(c *fiber.Ctx, status int, f *callForm) error {
 			return err
 		}
 		data["Guidance"] = g
+		if cust, ok := data["Customer"].(*audience.Customer); ok {
+			if data["Eligibility"], err = cs.callEligibility(c, p.ID, cust.ID, g); err != nil {
+				return err
+			}
+		}
 	}
 	v := cs.newView(c, "ConsoleCallTitle", data)
 	v.Nav, v.Live = "call", Prefix+"/live"
