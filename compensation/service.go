@@ -1562,3 +1562,48 @@ func (s *Service) CountVouchers(ctx context.Context, pageID, listID string) (tot
 	}
 	return s.Store.CountVouchers(ctx, pageID, listID)
 }
+
+// Owed is a customer the decision in force owes a top-up (Offered.TopUp):
+// granted an offer under an earlier version that gave less.
+type Owed struct {
+	CustomerID string `json:"customer_id"`
+	Name       string `json:"name"`
+	TopUp      Money  `json:"top_up"` // every offer's top-up together, in the policy's currency
+}
+
+// OwedTopUps lists, in customer ID order, the customers the decision in
+// force owes a top-up, so agents can reach them after management raised
+// an offer. None when compensation is not decided or nothing was granted.
+func (s *Service) OwedTopUps(ctx context.Context, pageID, incidentID string) ([]Owed, error) {
+	p, err := s.Prepare(ctx, pageID, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Compiled == nil || p.Decision.Version < 2 {
+		return nil, nil // a top-up needs a grant under an earlier version
+	}
+	grants, err := s.Store.FindGrants(ctx, pageID, incidentID, "")
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(grants, func(g *Grant) bool { return !g.Declined }) {
+		return nil, nil
+	}
+	var out []Owed
+	err = s.Each(ctx, pageID, incidentID, func(c *audience.Customer, r *Result) error {
+		if !r.Eligible {
+			return nil
+		}
+		var owed Money
+		for i := range r.Offers {
+			if o := &r.Offers[i]; o.Granted && o.TopUp.Amount > 0 {
+				owed.Amount, owed.Currency = owed.Amount+o.TopUp.Amount, o.TopUp.Currency
+			}
+		}
+		if owed.Amount > 0 {
+			out = append(out, Owed{CustomerID: c.ID, Name: c.Name, TopUp: owed})
+		}
+		return nil
+	})
+	return out, err
+}

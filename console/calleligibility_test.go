@@ -101,3 +101,38 @@ func raisedCredit(t *testing.T) (*env, *incident.Incident) {
 	return e, inc
 }
 
+// TestIncidentPageCountsOwedTopUps: after management raised an offer,
+// the incident's compensation section tells agents how many customers
+// are owed a top-up, and links each to the call page, which shows what
+// they are owed.
+func TestIncidentPageCountsOwedTopUps(t *testing.T) {
+	e, inc := raisedCredit(t)
+	agent := e.client(t)
+	agent.signIn(incident.RoleAgent, "Ana")
+	res, body := agent.do("GET", "/console/incidents/"+inc.ID, nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("incident page: %d\n%s", res.StatusCode, body)
+	}
+	i := strings.Index(body, `id="compensation"`)
+	if i < 0 {
+		t.Fatalf("no compensation section:\n%s", body)
+	}
+	comp := body[i:]
+	comp = comp[:strings.Index(comp, "</section>")]
+	for _, want := range []string{"1 customer is owed a top-up", `href="/console/calls/new?customer=c1"`, "Anna Kovács", "2.50 EUR"} {
+		if !strings.Contains(comp, want) {
+			t.Errorf("the compensation section does not say %q:\n%s", want, comp)
+		}
+	}
+	if strings.Contains(comp, "customer=c2") {
+		t.Errorf("Bob, granted nothing, is listed as owed a top-up:\n%s", comp)
+	}
+
+	// Anna gets her top-up: nobody is owed one any more.
+	if _, _, err := e.n.Compensation.Grant(e.as(incident.RoleAgent), e.page.ID, inc.ID, "c1", compensation.GrantRequest{Offer: "credit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := agent.do("GET", "/console/incidents/"+inc.ID, nil); strings.Contains(body, "owed a top-up") {
+		t.Error("the incident page still counts a top-up after it was granted")
+	}
+}

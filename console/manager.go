@@ -333,6 +333,10 @@ func affected(comps []*incident.Component, statuses map[string]string) []fiber.M
 	return out
 }
 
+// owedListed bounds the customers owed a top-up the incident page names
+// (the count is always whole).
+const owedListed = 20
+
 // incidentPage is GET /console/incidents/:id: the live view.
 func (cs *Console) incidentPage(c *fiber.Ctx) error {
 	ctx := c.UserContext()
@@ -394,6 +398,14 @@ func (cs *Console) incidentPage(c *fiber.Ctx) error {
 				return err
 			}
 			data["Told"] = told
+			// After management raised an offer: who is owed the
+			// difference, for agents to reach.
+			owed, err := cs.cfg.Compensation.OwedTopUps(ctx, p.ID, inc.ID)
+			if err != nil {
+				return err
+			}
+			data["OwedTopUps"], data["OwedShown"] = owed, owed[:min(len(owed), owedListed)]
+			data["OwedMore"] = len(owed) - min(len(owed), owedListed)
 		case compensation.Coming:
 			// Customers told it is coming wait to hear what they get.
 			at, err := cs.cfg.Compensation.ToldComing(ctx, p.ID, inc.ID)
