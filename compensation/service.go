@@ -1574,6 +1574,9 @@ type Owed struct {
 // OwedTopUps lists, in customer ID order, the customers the decision in
 // force owes a top-up, so agents can reach them after management raised
 // an offer. None when compensation is not decided or nothing was granted.
+// Only a customer granted under an earlier version can be owed one, so
+// only those are read and evaluated: the console's incident page asks on
+// every load, and a page may have a million customers.
 func (s *Service) OwedTopUps(ctx context.Context, pageID, incidentID string) ([]Owed, error) {
 	p, err := s.Prepare(ctx, pageID, incidentID)
 	if err != nil {
@@ -1586,13 +1589,34 @@ func (s *Service) OwedTopUps(ctx context.Context, pageID, incidentID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(grants, func(g *Grant) bool { return !g.Declined }) {
-		return nil, nil
+	byCustomer := map[string][]Grant{}
+	var ids []string
+	for _, g := range grants {
+		if !g.Declined && g.PolicyVersion < p.Decision.Version {
+			ids = append(ids, g.CustomerID)
+		}
+		byCustomer[g.CustomerID] = append(byCustomer[g.CustomerID], *g)
 	}
-	var out []Owed
-	err = s.Each(ctx, pageID, incidentID, func(c *audience.Customer, r *Result) error {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	now := s.now()
+	var (
+		out      []Owed
+		affected AffectedTime
+		r        Result
+	)
+	for _, id := range ids {
+		c, err := s.Customers.FindCustomerByID(ctx, pageID, id)
+		if incident.ErrorCode(err) == incident.ENOTFOUND {
+			continue // removed since it was granted
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.Timeline.CustomerInto(&affected, c)
+		p.Compiled.EvaluateInto(&r, c, &affected, byCustomer[c.ID], now)
 		if !r.Eligible {
-			return nil
+			continue
 		}
 		var owed Money
 		for i := range r.Offers {
@@ -1603,7 +1627,6 @@ func (s *Service) OwedTopUps(ctx context.Context, pageID, incidentID string) ([]
 		if owed.Amount > 0 {
 			out = append(out, Owed{CustomerID: c.ID, Name: c.Name, TopUp: owed})
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
