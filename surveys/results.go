@@ -41,7 +41,10 @@ type Summary struct {
 	Scores       map[string]int `json:"scores"` // "1" … "5"
 	Informed     map[string]int `json:"informed"`
 	Received     map[string]int `json:"received"`
-	Comments     int            `json:"comments"`
+	// Comments counts the answers with words. Its JSON name is not
+	// "comments": Results lists the comments under that name, and
+	// encoding/json would drop this count, the deeper of the two.
+	Comments int `json:"commented"`
 }
 
 // Comment is one answer's words, for people to read (escape them where

@@ -93,3 +93,25 @@ func TestResultsGolden(t *testing.T) {
 
 // is reports whether the figure p exists and is v.
 func is(p *float64, v float64) bool { return p != nil && *p == v }
+
+// TestResultsJSONCountsComments: the count of answers with words and the
+// list of the newest comments both reach the JSON (they once shared the
+// name "comments", and encoding/json dropped the count).
+func TestResultsJSONCountsComments(t *testing.T) {
+	r := Results{PageID: "p1", IncidentID: "inc1", Summary: Summary{Answered: 3, Comments: 2},
+		Comments: []Comment{{SurveyID: "s1", Text: "slow"}, {SurveyID: "s2", Text: "fine"}}}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := got["commented"].(float64); !ok || n != 2 {
+		t.Errorf("commented = %v in %s, want 2", got["commented"], b)
+	}
+	if list, ok := got["comments"].([]any); !ok || len(list) != 2 {
+		t.Errorf("comments = %v in %s, want the list of 2", got["comments"], b)
+	}
+}
