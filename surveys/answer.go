@@ -66,7 +66,9 @@ var yesNo = map[string]bool{
 }
 
 // ParseAnswer reads a text reply to a survey: its score (1–5) and the
-// words after it when it is Scored.
+// words after it when it is Scored; for an Unclear one, the words after
+// the score it could not read ("7/5 great service" → "great service"),
+// "" when it was only that attempt ("10", "no", "🙂").
 func ParseAnswer(text string) (score int, comment string, kind ReplyKind) {
 	t := strings.TrimSpace(text)
 	if t == "" || !utf8.ValidString(t) {
@@ -85,14 +87,14 @@ func ParseAnswer(text string) (score int, comment string, kind ReplyKind) {
 		case of == 10 && n <= 10:
 			return max((n+1)/2, 1), words(m[3]), Scored
 		case of == 5 || of == 10:
-			return 0, "", Unclear
+			return 0, words(m[3]), Unclear
 		}
 		// "2 na 3 dni …" is no score out of anything: read on.
 	}
 	if m := starsWord.FindStringSubmatch(t); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		if n < 1 || n > 5 {
-			return 0, "", Unclear
+			return 0, words(m[2]), Unclear
 		}
 		return n, words(m[2]), Scored
 	}

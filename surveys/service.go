@@ -810,15 +810,18 @@ type SMSReply struct {
 // is no survey reply (words of their own, or no open survey): the caller
 // treats it as it would otherwise. A reply meant as an answer that holds
 // no score ("no", "10") is no complaint: its words are kept as the
-// survey's comment without a score (unless the survey has a score, whose
-// words stay its own), and the survey's first such reply is asked once
-// for a number (Survey.AskedForScore), never again.
+// survey's comment without a score (a survey with a score keeps it, and
+// takes only the words after the unreadable score as more of its
+// comment: "7/5 great service" adds "great service"), and the survey's
+// first such reply is asked once for a number (Survey.AskedForScore),
+// never again; a number that sent STOP is not asked, nor marked so.
 //
 // A new score by SMS keeps what the page added to the answer (kept
 // informed, received); the old words go with the old score: a new score
 // without words replaces one that had them (the comment "stars" or
 // "too slow" belonged to the score it came with), while the same score
-// again keeps them, and so does a first score after words without one.
+// again keeps them, and so does a first score after words without one
+// (the customer's own words only: carried).
 func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*SMSReply, error) {
 	score, comment, kind := ParseAnswer(text)
 	if kind == NotAnAnswer {
@@ -842,11 +845,21 @@ func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*SM
 				return nil, err
 			}
 			out.Recorded = true
-		} else {
+		}
+		// A number that sent STOP gets nothing back, so it is not asked:
+		// AskedForScore says a request went out.
+		stopped, err := s.optedOut(ctx, out.Survey)
+		if err != nil {
+			return nil, err
+		}
+		if kind == Unclear {
+			if out.Survey, _, err = s.addWords(ctx, sv, comment, "sms", now); err != nil {
+				return nil, err
+			}
 			words := clipComment(strings.Join(strings.Fields(text), " "))
-			out.Survey, err = s.update(ctx, sv, func(next *Survey) bool {
+			out.Survey, err = s.update(ctx, out.Survey, func(next *Survey) bool {
 				changed := keepWords(next, words, "sms", now)
-				asked = next.AskedForScore == nil
+				asked = stopped == "" && next.AskedForScore == nil
 				if asked {
 					next.AskedForScore = &now
 				}
@@ -855,10 +868,6 @@ func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*SM
 			if err != nil {
 				return nil, err
 			}
-		}
-		stopped, err := s.optedOut(ctx, out.Survey)
-		if err != nil {
-			return nil, err
 		}
 		if stopped == "" && (out.Recorded || asked) {
 			out.Text = smsReplyText(out)
@@ -874,17 +883,69 @@ func (s *Service) AnswerSMS(ctx context.Context, pageID, from, text string) (*SM
 // ones were not another score's: the same score again, or words given
 // without a score (a score asked for after "it was awful" goes with
 // those words). Words that came with a different score went with it.
+// Of the replies kept without a score, only the customer's own words
+// carry over (ownWords): "10" or "no" only tried to give the score that
+// has now come, and as its comment would read as nonsense (and make a
+// middling 3 "with words" open a follow-up task).
 func carried(old *Answer, score int, words string) (Informed, Received, string) {
 	if old == nil {
 		return "", "", words
 	}
+	prior := old.Comment
+	if !old.Scored() {
+		prior = ownLines(old.Comment)
+	}
 	switch {
-	case words != "" && !old.Scored() && old.Comment != "":
-		words = clipComment(old.Comment + "\n" + words)
+	case words != "" && !old.Scored() && prior != "":
+		words = clipComment(prior + "\n" + words)
 	case words == "" && (old.Score == score || !old.Scored()):
-		words = old.Comment
+		words = prior
 	}
 	return old.Informed, old.Received, words
+}
+
+// ownWords is what one reply kept without a score (keepWords: one line
+// of the answer's comment) says in the customer's own words: all of it
+// for words of their own ("it was awful"), the words after a score that
+// could not be read ("7/5 great service" → "great service"), nothing for
+// an unreadable score alone ("10", "7/5", "no", "🙂").
+func ownWords(reply string) string {
+	_, words, kind := ParseAnswer(reply)
+	if kind == NotAnAnswer {
+		return reply
+	}
+	return words
+}
+
+// ownLines is ownWords of each line of a comment kept without a score,
+// the empty ones left out.
+func ownLines(comment string) string {
+	var out []string
+	for _, line := range strings.Split(comment, "\n") {
+		if w := ownWords(line); w != "" {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// addWords adds words, those of an Unclear reply after its unreadable
+// score (ParseAnswer), to the comment of sv's answer when it has a score
+// and does not hold them yet (added); the score stays. It returns sv as
+// it was otherwise. It saves through answer, so a follow-up task open for
+// the score is told of the words.
+func (s *Service) addWords(ctx context.Context, sv *Survey, words, via string, now time.Time) (saved *Survey, added bool, err error) {
+	words = clipComment(strings.Join(strings.Fields(words), " "))
+	if words == "" || !sv.Answer.Scored() || slices.Contains(strings.Split(sv.Answer.Comment, "\n"), words) {
+		return sv, false, nil
+	}
+	a := *sv.Answer
+	a.Via, a.At, a.Comment = via, now, words
+	if sv.Answer.Comment != "" {
+		a.Comment = clipComment(sv.Answer.Comment + "\n" + words)
+	}
+	saved, err = s.answer(ctx, sv, a)
+	return saved, err == nil, err
 }
 
 // keepWords keeps words a customer wrote in reply to the survey without
@@ -963,7 +1024,9 @@ type EmailReply struct {
 	Survey *Survey
 	Kind   ReplyKind
 	// Kept: the reply's words were kept as the survey's comment without a
-	// score (Unclear, or NotAnAnswer: words of their own).
+	// score (Unclear, or NotAnAnswer: words of their own), or, for an
+	// Unclear reply to a survey with a score, the words after its
+	// unreadable score were added to that score's comment.
 	Kept bool
 	// Asked: herald queued the one email that asks for the score
 	// (Unclear only, the survey's first such reply).
@@ -1037,13 +1100,21 @@ func (s *Service) unscoredEmail(ctx context.Context, sv *Survey, text, messageID
 		}
 	}
 	out := &EmailReply{Kind: kind}
+	if kind == Unclear {
+		_, comment, _ := ParseAnswer(text)
+		var err error
+		if sv, out.Kept, err = s.addWords(ctx, sv, comment, "email", now); err != nil {
+			return nil, err
+		}
+	}
 	saved, err := s.update(ctx, sv, func(next *Survey) bool {
-		out.Kept = keepWords(next, words, "email", now)
+		kept := keepWords(next, words, "email", now)
+		out.Kept = out.Kept || kept
 		asked := ask && next.AskedForScore == nil
 		if asked {
 			next.AskedForScore = &now
 		}
-		return out.Kept || asked
+		return kept || asked
 	})
 	if err != nil {
 		return nil, err
