@@ -430,10 +430,7 @@ func (s *Service) effects(ctx context.Context, inc *incident.Incident, ds []*Dec
 	if len(bases) == 0 && (compiled == nil || len(grants) == 0) {
 		return e.result(), nil // nothing offered before, and nobody to top up
 	}
-	byCustomer := map[string][]Grant{}
-	for _, g := range grants {
-		byCustomer[g.CustomerID] = append(byCustomer[g.CustomerID], *g)
-	}
+	byCustomer := grantsByCustomer(grants)
 	history, err := s.Incidents.FindStatusChanges(ctx, inc.PageID, inc.StartedAt)
 	if err != nil {
 		return nil, err

@@ -1079,10 +1079,7 @@ func (s *Service) Each(ctx context.Context, pageID, incidentID string, fn func(*
 	if err != nil {
 		return err
 	}
-	byCustomer := map[string][]Grant{}
-	for _, g := range grants {
-		byCustomer[g.CustomerID] = append(byCustomer[g.CustomerID], *g)
-	}
+	byCustomer := grantsByCustomer(grants)
 	now := s.now()
 	var (
 		affected AffectedTime
@@ -1119,10 +1116,7 @@ func (s *Service) Eligible(ctx context.Context, pageID, incidentID string) (func
 	if err != nil {
 		return nil, err
 	}
-	byCustomer := map[string][]Grant{}
-	for _, g := range grants {
-		byCustomer[g.CustomerID] = append(byCustomer[g.CustomerID], *g)
-	}
+	byCustomer := grantsByCustomer(grants)
 	now := s.now()
 	en := Words("en")
 	var (
@@ -1589,13 +1583,12 @@ func (s *Service) OwedTopUps(ctx context.Context, pageID, incidentID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	byCustomer := map[string][]Grant{}
+	byCustomer := grantsByCustomer(grants)
 	var ids []string
 	for _, g := range grants {
 		if !g.Declined && g.PolicyVersion < p.Decision.Version {
 			ids = append(ids, g.CustomerID)
 		}
-		byCustomer[g.CustomerID] = append(byCustomer[g.CustomerID], *g)
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -1629,4 +1622,14 @@ func (s *Service) OwedTopUps(ctx context.Context, pageID, incidentID string) ([]
 		}
 	}
 	return out, nil
+}
+
+// grantsByCustomer groups an incident's grants by customer, as the
+// policy's evaluation takes them.
+func grantsByCustomer(grants []*Grant) map[string][]Grant {
+	by := map[string][]Grant{}
+	for _, g := range grants {
+		by[g.CustomerID] = append(by[g.CustomerID], *g)
+	}
+	return by
 }
