@@ -141,6 +141,7 @@ func rawError(status int, text, retryAfter, code, message string) []byte {
 // herald serves on.
 type guardedListener struct {
 	net.Listener
+	timeouts  connTimeouts // every connection's (deadline.go)
 	budget    int
 	perClient int
 	proxies   proxies
@@ -161,7 +162,8 @@ type guardedListener struct {
 }
 
 func (s *Server) guard(ln net.Listener, fileLimit int) *guardedListener {
-	l := &guardedListener{Listener: ln, budget: connBudget(s.cfg.MaxConns, fileLimit), perClient: s.cfg.MaxConnsPerClient,
+	l := &guardedListener{Listener: ln, timeouts: connTimeouts{read: s.cfg.ReadTimeout, write: s.cfg.WriteTimeout, idle: s.cfg.IdleTimeout},
+		budget: connBudget(s.cfg.MaxConns, fileLimit), perClient: s.cfg.MaxConnsPerClient,
 		proxies: s.proxies, log: s.log, m: s.conns, closed: make(chan struct{}),
 		byClient: map[netip.Addr]int{}, warnings: newThrottledLog(s.log)}
 	l.surgeOver = l.reclaim
@@ -209,7 +211,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.m.open.Inc()
-		return &guardedConn{deadlineConn: deadlineConn{Conn: c}, l: l, key: key, capped: capped}, nil
+		return &guardedConn{deadlineConn: deadlineConn{Conn: c, limits: &l.timeouts}, l: l, key: key, capped: capped}, nil
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // countingConn counts the deadlines that reach it and keeps the last.
@@ -243,4 +245,137 @@ func TestServerTimeoutsCut(t *testing.T) {
 			t.Fatalf("answer %q, want 200 before the close", b)
 		}
 	})
+}
+
+// TestConnKeepsTimeouts: a connection with herald's timeouts sets the
+// deadlines fasthttp would have set, from fasthttp's ConnState: the read
+// timeout once a request has begun, the idle timeout once it is
+// answered, the write timeout at an answer's first write; a deadline a
+// handler sets itself (a stream's) stands for the rest of that answer.
+func TestConnKeepsTimeouts(t *testing.T) {
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	cc := &countingConn{Conn: a}
+	limits := connTimeouts{read: 30 * time.Second, write: 20 * time.Second, idle: 120 * time.Second}
+	dc := &deadlineConn{Conn: cc, limits: &limits}
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, err := b.Read(buf); err != nil {
+				return
+			}
+			if _, err := b.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
+				return
+			}
+		}
+	}()
+	// near reports whether the socket's last deadline in that direction
+	// is d from now, as the connection rounds it.
+	near := func(got time.Time, d time.Duration) bool {
+		want := time.Now().Add(d)
+		return !got.Before(want.Add(-time.Second)) && got.Sub(want) <= deadlineGrain+2*clockTick+time.Second
+	}
+	buf := make([]byte, 64)
+
+	connPhase(dc, fasthttp.StateActive)
+	if _, err := dc.Write([]byte("x")); err != nil { // the first answer's first write
+		t.Fatal(err)
+	}
+	cc.mu.Lock()
+	if !near(cc.lastWriteDL, limits.write) {
+		t.Errorf("the answer was written under the deadline %v, want the write timeout from now", cc.lastWriteDL)
+	}
+	cc.mu.Unlock()
+	stream := time.Now().Add(time.Hour)
+	if err := dc.SetWriteDeadline(stream); err != nil { // a stream pushes its deadline on
+		t.Fatal(err)
+	}
+	if _, err := dc.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	cc.mu.Lock()
+	if !near(cc.lastWriteDL, time.Hour) {
+		t.Errorf("the stream's next write was under %v, want the deadline it set (an hour)", cc.lastWriteDL)
+	}
+	cc.mu.Unlock()
+
+	connPhase(dc, fasthttp.StateIdle) // answered: waiting for the next request
+	if _, err := dc.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	cc.mu.Lock()
+	if !near(cc.lastRead, limits.idle) {
+		t.Errorf("the next request was awaited under %v, want the idle timeout from now", cc.lastRead)
+	}
+	cc.mu.Unlock()
+
+	connPhase(dc, fasthttp.StateActive) // its first bytes are in
+	if _, err := dc.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	cc.mu.Lock()
+	if !near(cc.lastRead, limits.read) {
+		t.Errorf("the rest of the request was read under %v, want the read timeout from now", cc.lastRead)
+	}
+	if !near(cc.lastWriteDL, limits.write) {
+		t.Errorf("the next answer was written under %v, want the write timeout again, not the stream's", cc.lastWriteDL)
+	}
+	cc.mu.Unlock()
+}
+
+// TestConnWriteTimeoutCuts: a client that stops reading an answer is cut
+// off at the write timeout, which fasthttp no longer sets.
+func TestConnWriteTimeoutCuts(t *testing.T) {
+	a, b := net.Pipe() // nobody reads b
+	t.Cleanup(func() { a.Close(); b.Close() })
+	dc := &deadlineConn{Conn: a, limits: &connTimeouts{read: time.Minute, write: 100 * time.Millisecond, idle: time.Minute}}
+	connPhase(dc, fasthttp.StateActive)
+	done := make(chan error, 1)
+	go func() {
+		_, err := dc.Write([]byte("HTTP/1.1 200 OK\r\n"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("write: %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an answer nobody reads was still being written after 10 s (write timeout 100 ms)")
+	}
+}
+
+// TestCoarseClock: coarseNow keeps up with the clock within a tick or so.
+func TestCoarseClock(t *testing.T) {
+	for range 3 {
+		before := time.Now().UnixNano()
+		got := coarseNow()
+		if got > time.Now().UnixNano() || before-got > int64(clockTick+time.Second) {
+			t.Fatalf("coarseNow %v, the clock %v", time.Unix(0, got), time.Unix(0, before))
+		}
+		time.Sleep(clockTick)
+	}
+}
+
+// TestServerGivesFasthttpNoTimeouts: herald's timeouts are the
+// connections' (TestServerTimeoutsCut), so fasthttp reads the clock for
+// none (BenchmarkServeConn).
+func TestServerGivesFasthttpNoTimeouts(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.ReadTimeout, c.WriteTimeout, c.IdleTimeout = time.Second, 2*time.Second, 3*time.Second
+	})
+	fs := e.srv.app.Server()
+	if fs.ReadTimeout != 0 || fs.WriteTimeout != 0 || fs.IdleTimeout != 0 || fs.ConnState == nil {
+		t.Fatalf("fasthttp has timeouts %v/%v/%v and ConnState set %v", fs.ReadTimeout, fs.WriteTimeout, fs.IdleTimeout, fs.ConnState != nil)
+	}
+	l := e.srv.guard(nil, 1024)
+	if l.timeouts != (connTimeouts{read: time.Second, write: 2 * time.Second, idle: 3 * time.Second}) {
+		t.Fatalf("the connections keep %+v", l.timeouts)
+	}
 }

@@ -264,10 +264,9 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 		// would read them whole, without limit, before any handler ran.
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
-		ReadTimeout:                  cfg.ReadTimeout,
-		WriteTimeout:                 cfg.WriteTimeout,
-		IdleTimeout:                  cfg.IdleTimeout,
-		DisableStartupMessage:        true,
+		// No ReadTimeout, WriteTimeout or IdleTimeout: the connections
+		// keep herald's timeouts themselves (connTimeouts, deadline.go).
+		DisableStartupMessage: true,
 		// ReduceMemoryUsage must stay off while StreamRequestBody is on.
 		// With it, fasthttp (v1.51, server.go serveConn) gives the
 		// connection's bufio.Reader back to its pool as soon as nothing is
@@ -309,6 +308,7 @@ func New(cfg Config, svc *incident.Service, site Site, reg *prometheus.Registry,
 	// app.Test and Serve both serve through the fasthttp server's handler.
 	fs := s.app.Server()
 	fs.Handler = s.fastPublic(fs.Handler)
+	fs.ConnState = connPhase
 	return s
 }
 
