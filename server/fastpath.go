@@ -47,7 +47,12 @@ func (s *Server) fastPublic(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		}
 		path := requestPath(rc)
 		route, cors := publicRoute(path)
-		if route == "" || hostProblem(&rc.Request.Header) != "" || !s.answerFast(rc, bytesString(path), cors) {
+		if route == "" {
+			next(rc)
+			return
+		}
+		head := readHead(&rc.Request.Header)
+		if head.hostProblem(&rc.Request.Header) != "" || !s.answerFast(rc, &head, bytesString(path), cors) {
 			next(rc)
 			return
 		}
@@ -60,7 +65,7 @@ func (s *Server) fastPublic(next fasthttp.RequestHandler) fasthttp.RequestHandle
 // whether it did. path aliases the request's buffer: nothing here keeps
 // it. A panic leaves the answer to fiber (it would panic again there, and
 // protect answers 500), after logging it: fasthttp itself recovers none.
-func (s *Server) answerFast(rc *fasthttp.RequestCtx, path string, cors bool) (answered bool) {
+func (s *Server) answerFast(rc *fasthttp.RequestCtx, head *requestHead, path string, cors bool) (answered bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in the status page's fast path", "path", string(path), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -69,11 +74,11 @@ func (s *Server) answerFast(rc *fasthttp.RequestCtx, path string, cors bool) (an
 		}
 	}()
 	host := s.hostIn(rc)
-	a, ok := s.site.Lookup(host, path, s.languageIn(rc, host))
+	a, ok := s.site.Lookup(host, path, s.languageFrom(rc, head, host))
 	if !ok {
 		return false
 	}
-	s.answerAsset(rc, a, path, cors)
+	s.answerAsset(rc, head, a, path, cors)
 	return true
 }
 

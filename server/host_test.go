@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // TestHostHeaderChecked: RFC 9112 3.2's 400 for an HTTP/1.1 request
@@ -82,5 +85,61 @@ func TestHostHeaderChecked(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestReadHeadAsFasthttp: the one pass over a request's header lines
+// (readHead) finds what fasthttp's Peek finds for each name the public
+// pages read (less the whitespace around a value), whatever the case, spacing, order or repetition real
+// clients send, and tells a Cookie line from none; a request built in
+// memory (no lines as they arrived) is read through fasthttp itself.
+func TestReadHeadAsFasthttp(t *testing.T) {
+	for _, lines := range []string{
+		"Host: status.example.com\r\nUser-Agent: herald-bench\r\nAccept-Encoding: gzip\r\n",
+		"host: status.example.com\r\naccept-encoding: br, gzip\r\nif-none-match: \"abc-gzip\"\r\naccept-language: hu-HU,hu;q=0.9\r\ncookie: herald_lang=pl\r\n",
+		"HOST:status.example.com\r\nACCEPT-ENCODING:\tgzip ;q=0.5 \t\r\nIF-NONE-MATCH:W/\"x\"\r\nACCEPT-LANGUAGE:  pl  \r\n",
+		// The first of two, as Peek answers.
+		"Host: status.example.com\r\nAccept-Encoding: gzip\r\nAccept-Encoding: identity\r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\n",
+		// Empty values, names one letter off and of the same length.
+		"Host: status.example.com\r\nAccept-Encoding:\r\nAccept-Encodinx: gzip\r\nAccept-Languagx: hu\r\nIf-None-Matcx: \"z\"\r\nCookiex: a=b\r\nX-Cookie: a=b\r\n",
+		"Host: status.example.com\r\nAccept-Charset: utf-8\r\nAccept: */*\r\nConnection: keep-alive\r\n",
+		"Host: status.example.com\r\nCookie: a=1; herald_lang=hu\r\nCookie: b=2\r\n",
+	} {
+		var req fasthttp.Request
+		if err := req.Read(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\n" + lines + "\r\n"))); err != nil {
+			t.Fatalf("%q: %v", lines, err)
+		}
+		h := &req.Header
+		head := readHead(h)
+		for _, c := range []struct {
+			name string
+			got  []byte
+		}{
+			{fiber.HeaderAcceptEncoding, head.acceptEncoding},
+			{fiber.HeaderIfNoneMatch, head.ifNoneMatch},
+			{fiber.HeaderAcceptLanguage, head.acceptLanguage},
+			{fiber.HeaderHost, head.host},
+		} {
+			// Without the whitespace around it (RFC 9110 5.5), which
+			// fasthttp keeps when it is a tab.
+			if want := h.Peek(c.name); string(c.got) != strings.Trim(string(want), " \t") {
+				t.Errorf("%q: %s %q, fasthttp has %q", lines, c.name, c.got, want)
+			}
+		}
+		if want := len(h.Peek(fiber.HeaderCookie)) > 0; head.cookie != want {
+			t.Errorf("%q: cookie line %v, fasthttp has cookies: %v", lines, head.cookie, want)
+		}
+		if head.hosts != 1 {
+			t.Errorf("%q: %d Host lines, want 1", lines, head.hosts)
+		}
+	}
+
+	var req fasthttp.Request
+	req.Header.SetHost("status.example.com")
+	req.Header.Set(fiber.HeaderAcceptEncoding, "gzip")
+	req.Header.SetCookie(langCookie, "hu")
+	head := readHead(&req.Header)
+	if head.hosts != 1 || string(head.host) != "status.example.com" || string(head.acceptEncoding) != "gzip" || !head.cookie || head.ifNoneMatch != nil {
+		t.Errorf("a request built in memory read as %+v", head)
 	}
 }

@@ -206,14 +206,14 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 		if len(path) > 1 {
 			path = strings.TrimSuffix(path, "/")
 		}
-		host := s.hostIn(rc)
-		a, ok := s.site.Lookup(host, path, s.languageIn(rc, host))
+		host, head := s.hostIn(rc), readHead(&rc.Request.Header)
+		a, ok := s.site.Lookup(host, path, s.languageFrom(rc, &head, host))
 		if !ok {
 			if a, ok = s.catchUp(c, host, path); !ok {
 				return incident.Errorf(incident.ENOTFOUND, "no such page")
 			}
 		}
-		s.answerAsset(rc, a, path, cors)
+		s.answerAsset(rc, &head, a, path, cors)
 		return nil
 	}
 }
@@ -222,7 +222,7 @@ func (s *Server) servePublic(cors bool) fiber.Handler {
 // caching, Vary, ETag), 304 to a matching If-None-Match, else 200 with the
 // gzip or the identity body. fasthttp sends the headers and
 // Content-Length but no body for HEAD.
-func (s *Server) answerAsset(rc *fasthttp.RequestCtx, a *statuspage.Asset, path string, cors bool) {
+func (s *Server) answerAsset(rc *fasthttp.RequestCtx, head *requestHead, a *statuspage.Asset, path string, cors bool) {
 	rh := &rc.Response.Header
 	if cors {
 		setHeader(rh, nameAllowOrigin, "*")
@@ -247,8 +247,7 @@ func (s *Server) answerAsset(rc *fasthttp.RequestCtx, a *statuspage.Asset, path 
 		setHeader(rh, nameVary, "Accept-Encoding")
 	}
 
-	hdr := &rc.Request.Header
-	gz := len(a.Gzip) > 0 && acceptsGzip(hdr.Peek(fiber.HeaderAcceptEncoding))
+	gz := len(a.Gzip) > 0 && acceptsGzip(head.acceptEncoding)
 	if etag := a.ETag; etag != "" {
 		if gz {
 			if etag = a.GzipETag; etag == "" {
@@ -256,7 +255,7 @@ func (s *Server) answerAsset(rc *fasthttp.RequestCtx, a *statuspage.Asset, path 
 			}
 		}
 		setHeader(rh, nameETag, etag)
-		if inm := hdr.Peek(fiber.HeaderIfNoneMatch); len(inm) > 0 && etagMatches(string(inm), etag) {
+		if inm := head.ifNoneMatch; len(inm) > 0 && etagMatches(string(inm), etag) {
 			rc.SetStatusCode(http.StatusNotModified)
 			return
 		}
@@ -422,7 +421,13 @@ func (s *Server) requestLanguage(c *fiber.Ctx) string {
 // Immutable app's c.Query and c.Cookies make), so the status page's hot
 // path spends nothing on a request that names no language.
 func (s *Server) languageIn(rc *fasthttp.RequestCtx, host string) string {
-	l, chosen := chooseLanguage(rc, pageLanguages{s.site, host})
+	head := readHead(&rc.Request.Header)
+	return s.languageFrom(rc, &head, host)
+}
+
+// languageFrom is languageIn with the request's header lines read.
+func (s *Server) languageFrom(rc *fasthttp.RequestCtx, head *requestHead, host string) string {
+	l, chosen := chooseLanguageFrom(rc, head, pageLanguages{s.site, host})
 	if chosen {
 		rememberLanguage(rc, l)
 	}
@@ -456,6 +461,13 @@ func (p pageLanguages) list() []string {
 // page's default). It reads the request's query, cookie and header bytes
 // in place.
 func chooseLanguage(rc *fasthttp.RequestCtx, langs pageLanguages) (lang string, chosen bool) {
+	head := readHead(&rc.Request.Header)
+	return chooseLanguageFrom(rc, &head, langs)
+}
+
+// chooseLanguageFrom is chooseLanguage with the request's header lines
+// read; the cookies are parsed only when there is a Cookie line.
+func chooseLanguageFrom(rc *fasthttp.RequestCtx, head *requestHead, langs pageLanguages) (lang string, chosen bool) {
 	var have []string
 	// The query is parsed only when the request has one: QueryArgs parses
 	// the whole URI first.
@@ -467,7 +479,7 @@ func chooseLanguage(rc *fasthttp.RequestCtx, langs pageLanguages) (lang string, 
 			}
 		}
 	}
-	if ck := rc.Request.Header.Cookie(langCookie); len(ck) > 0 {
+	if ck := requestCookie(rc, head); len(ck) > 0 {
 		if have == nil {
 			have = langs.list()
 		}
@@ -475,7 +487,7 @@ func chooseLanguage(rc *fasthttp.RequestCtx, langs pageLanguages) (lang string, 
 			return l, false
 		}
 	}
-	if al := rc.Request.Header.Peek(fiber.HeaderAcceptLanguage); len(al) > 0 {
+	if al := head.acceptLanguage; len(al) > 0 {
 		if have == nil {
 			have = langs.list()
 		}
@@ -498,6 +510,15 @@ func oneOf(have []string, b []byte) string {
 		return oneOf(have, b[:i])
 	}
 	return ""
+}
+
+// requestCookie is the request's langCookie, parsed from its Cookie lines
+// only when it has one (fasthttp parses them all when asked for any).
+func requestCookie(rc *fasthttp.RequestCtx, head *requestHead) []byte {
+	if !head.cookie {
+		return nil
+	}
+	return rc.Request.Header.Cookie(langCookie)
 }
 
 // langCookie keeps the language a visitor chose (?lang=) for the pages
