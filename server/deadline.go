@@ -14,26 +14,29 @@ import (
 const deadlineGrain = time.Second
 
 // lazyDeadline is one direction (reads or writes) of a connection's
-// deadline. fasthttp sets a keep-alive connection's read deadline twice
-// for every request (the idle timeout, then the read timeout once the
-// request begins) and its write deadline once, and each call re-arms a
-// runtime timer: on the status page's small answers that cost several
+// deadline. The connection's own timeouts (connTimeouts) change the
+// deadline wanted two or three times a request: the idle timeout while
+// the next request is awaited, the read timeout once it has begun, the
+// write timeout for its answer; each given to the socket would re-arm a
+// runtime timer, which on the status page's small answers costs several
 // per cent of the server's throughput (herald-bench statuspage). A
-// deadline matters only to a Read or Write that waits, so it is kept as
-// asked (want) and given to the socket (set) just before the next one,
-// if it changed; rounded up to deadlineGrain, it changes about once a
-// grain on a busy connection rather than three times a request. Nearly
-// every request arrives whole with the read that waited under the idle
-// timeout, so the read timeout is seldom given to the socket at all; a
-// request that arrives in pieces is read under it, as before.
+// deadline matters only to a Read or Write that waits, so a timeout's
+// deadline is kept as wanted (want) and given to the socket (set) just
+// before the next Read or Write, if it changed; rounded up to
+// deadlineGrain, it changes about once a grain on a busy connection.
+// Nearly every request arrives whole with the read that waited under the
+// idle timeout, so the read timeout is seldom given to the socket at all;
+// a request that arrives in pieces is read under it.
 //
-// A deadline set while a Read or Write waits reaches the socket at once,
-// so it still ends the wait (net.Conn's contract). Times are Unix
+// The timeouts' deadlines are wanted by the goroutine that serves the
+// connection, between its Reads and Writes. A deadline set through
+// net.Conn's methods (by a handler: an import's body, an event stream)
+// goes to the socket at once, so that it also ends a Read or Write that
+// waits in another goroutine (net.Conn's contract). Times are Unix
 // nanoseconds, 0 for no deadline.
 type lazyDeadline struct {
 	want, set atomic.Int64
-	busy      atomic.Int32 // Reads (or Writes) under way
-	mu        sync.Mutex   // held to give the socket a deadline
+	mu        sync.Mutex // held to give the socket a deadline
 }
 
 // roundDeadline is t as lazyDeadline keeps it: rounded up to
@@ -52,30 +55,24 @@ func roundDeadline(t time.Time) int64 {
 	return n
 }
 
-// update records a deadline; apply gives it to the socket. It does so at
-// once while a Read or Write waits.
+// update gives the socket t at once (net.Conn's Set*Deadline).
 func (d *lazyDeadline) update(t time.Time, apply func(time.Time) error) error {
-	return d.updateAt(roundDeadline(t), apply)
-}
-
-// updateAt is update with the deadline already rounded.
-func (d *lazyDeadline) updateAt(n int64, apply func(time.Time) error) error {
-	d.want.Store(n)
-	if d.busy.Load() > 0 {
-		return d.sync(apply)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := apply(t); err != nil {
+		return err
 	}
+	n := roundDeadline(t)
+	d.want.Store(n)
+	d.set.Store(n)
 	return nil
 }
 
-// begin is called before a Read or Write: it gives the socket the
-// deadline asked for, if the socket has another. end is called after.
-func (d *lazyDeadline) begin(apply func(time.Time) error) error {
-	d.busy.Add(1)
-	return d.sync(apply)
-}
+// expect wants the deadline n (rounded) from the next Read or Write on.
+func (d *lazyDeadline) expect(n int64) { d.want.Store(n) }
 
-func (d *lazyDeadline) end() { d.busy.Add(-1) }
-
+// sync gives the socket the deadline wanted, if it has another: before
+// each Read or Write.
 func (d *lazyDeadline) sync(apply func(time.Time) error) error {
 	if d.set.Load() == d.want.Load() {
 		return nil
@@ -173,10 +170,10 @@ func (c *deadlineConn) phase(state fasthttp.ConnState) {
 	switch state {
 	case fasthttp.StateActive:
 		c.answering.Store(false)
-		_ = c.rd.updateAt(deadlineIn(c.limits.read), c.Conn.SetReadDeadline)
+		c.rd.expect(deadlineIn(c.limits.read))
 	case fasthttp.StateIdle:
 		c.answering.Store(false)
-		_ = c.rd.updateAt(deadlineIn(c.limits.idle), c.Conn.SetReadDeadline)
+		c.rd.expect(deadlineIn(c.limits.idle))
 	}
 }
 
@@ -192,9 +189,10 @@ func connPhase(nc net.Conn, state fasthttp.ConnState) {
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
-	defer c.rd.end()
-	if err := c.rd.begin(c.Conn.SetReadDeadline); err != nil {
-		return 0, err
+	if c.rd.set.Load() != c.rd.want.Load() {
+		if err := c.rd.sync(c.Conn.SetReadDeadline); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Read(p)
 }
@@ -203,11 +201,12 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 	if c.limits != nil && !c.answering.Load() {
 		// An answer's first write: the answer within the write timeout.
 		c.answering.Store(true)
-		c.wd.want.Store(deadlineIn(c.limits.write))
+		c.wd.expect(deadlineIn(c.limits.write))
 	}
-	defer c.wd.end()
-	if err := c.wd.begin(c.Conn.SetWriteDeadline); err != nil {
-		return 0, err
+	if c.wd.set.Load() != c.wd.want.Load() {
+		if err := c.wd.sync(c.Conn.SetWriteDeadline); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Write(p)
 }
