@@ -29,6 +29,11 @@ func TestAgentPagesOnAPhone(t *testing.T) {
 		Contact: complaint.Contact{Phone: "+36201111111"}, Text: "My card was declined twice at the shop, what is going on?"}); err != nil {
 		t.Fatal(err)
 	}
+	untagged, _, err := e.n.Complaints.Receive(ctx, complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
+		Contact: complaint.Contact{Phone: "+36209999999"}, Text: "Where is my parcel?"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t, e.base, 390, 900)
 	agent := b.user(e, incident.RoleAgent, "Ana")
 	sub := func(name string, fn func(t *testing.T)) {
@@ -80,6 +85,30 @@ func TestAgentPagesOnAPhone(t *testing.T) {
 		})()`))
 		if !flows {
 			t.Error(`at 390 px "Add to", the reference and the customer's words stand in three columns`)
+		}
+	})
+
+	// "Bez incydentu (usunięcie powiązania)" was cut off even across the
+	// whole width; "odłączenie" is the timeline's "odłączono od incydentu".
+	sub("a complaint: the retag list shows its whole Polish option at 390 px", func(t *testing.T) {
+		b.run(agent, "open the complaint", chromedp.EmulateViewport(390, 900), chromedp.Navigate(e.base+"/console/queue"))
+		if st := get(b, agent, "pick pl", chromedp.Evaluate[int](`fetch('/console/lang', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+			body: 'lang=pl&back=%2Fconsole%2Fqueue&_csrf=' + encodeURIComponent(document.body.dataset.csrf)}).then(function (r) { return r.status })`, chromedp.EvalAwaitPromise)); st != 200 {
+			t.Fatalf("pick pl: %d", st)
+		}
+		b.run(agent, "open the complaint", chromedp.Navigate(e.base+"/console/complaints/"+untagged.ID), chromedp.WaitVisible(chromedp.CSS(`#retag`)))
+		// The selected option's text, measured in the list's font, within
+		// the list's box less its padding and the arrow (20 px).
+		fit := get(b, agent, "measure the list", chromedp.Evaluate[[]any](`(function () {
+			var s = document.querySelector('#retag'), cs = getComputedStyle(s);
+			var c = document.createElement('canvas').getContext('2d');
+			c.font = cs.font;
+			var text = s.options[s.selectedIndex].text;
+			var need = c.measureText(text).width + parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight) + 20;
+			return [text, need, s.clientWidth];
+		})()`))
+		if text, need, have := fit[0].(string), fit[1].(float64), fit[2].(float64); text != "Bez incydentu (odłączenie)" || need > have {
+			t.Errorf("the retag list shows %q in %.0f px; it needs %.0f px: cut off", text, have, need)
 		}
 	})
 }
