@@ -299,7 +299,7 @@ func TestOfferReadAtAnAmendedDecision(t *testing.T) {
 		if res.StatusCode != http.StatusConflict {
 			t.Fatalf("a form read at an earlier version: %d, want 409\n%s", res.StatusCode, body)
 		}
-		for _, want := range []string{"The decision changed while this page was open (now version " + version + "), so nothing was recorded.", offer} {
+		for _, want := range []string{"Nothing was recorded: the compensation decision changed while this page was open (it is now version " + version + ").", offer} {
 			if !strings.Contains(body, want) {
 				t.Errorf("the refusal's page does not say %q", want)
 			}
