@@ -572,6 +572,43 @@ func TestCompensationWordsAgree(t *testing.T) {
 	}
 }
 
+// TestManagerRoleWordsAgree: the staff words call herald's manager role
+// what the console calls it (ConsoleRoleManager: hr "voditelj", pl
+// "kierownik", hu "vezető"), so the Slack refusal names the role an
+// admin sees on the console's tokens page; it said "herald menadžer",
+// "menedżer herald" and "herald-menedzser".
+func TestManagerRoleWordsAgree(t *testing.T) {
+	files := rawFiles(t)
+	for _, tt := range []struct {
+		lang string
+		not  []string
+	}{
+		{"hr", []string{"menadžer", "menedžer", "menedzer", "manager"}},
+		{"pl", []string{"menedżer", "menadżer", "manager"}},
+		{"hu", []string{"menedzser", "manager"}},
+	} {
+		msgs := files[tt.lang]
+		role, _ := msgs["ConsoleRoleManager"].(string)
+		if role == "" {
+			t.Fatalf("%s has no ConsoleRoleManager", tt.lang)
+		}
+		if s, _ := msgs["SlackNeedsManager"].(string); !strings.Contains(strings.ToLower(s), role) {
+			t.Errorf("%s SlackNeedsManager = %q: not %q, the console's word for the role", tt.lang, s, role)
+		}
+		for _, id := range sortedKeys(msgs) {
+			s, ok := msgs[id].(string)
+			if !ok || !staffKey(id) {
+				continue
+			}
+			for _, w := range tt.not {
+				if strings.Contains(strings.ToLower(s), w) {
+					t.Errorf("%s %s = %q: %q, where the console says %q", tt.lang, id, s, w, role)
+				}
+			}
+		}
+	}
+}
+
 // staffKey reports whether a catalogue key is words agents and managers
 // read: the console, the agents' scripts and guidance, win-back tasks and
 // herald's Slack answers.
