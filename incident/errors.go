@@ -60,7 +60,17 @@ var (
 	ErrNotFound = &Error{Code: ENOTFOUND}
 	ErrConflict = &Error{Code: ECONFLICT}
 	ErrInvalid  = &Error{Code: EINVALID}
+	// ErrLastPage: the deletion would leave herald without a page, and
+	// herald always serves one (Change.KeepAPage). Stores return a copy
+	// (LastPage), never this value.
+	ErrLastPage = &Error{Code: ECONFLICT, Message: lastPageMessage}
 )
+
+const lastPageMessage = "the last page cannot be deleted"
+
+// LastPage returns the error for a deletion of the last page; errors.Is
+// matches it to ErrLastPage.
+func LastPage() *Error { return &Error{Code: ECONFLICT, Message: lastPageMessage} }
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {

@@ -213,15 +213,10 @@ func (s *Service) DeletePage(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	pages, err := s.Store.FindPages(ctx)
-	if err != nil {
-		return err
-	}
-	if len(pages) <= 1 {
-		return Errorf(ECONFLICT, "the last page cannot be deleted")
-	}
+	// The store checks that another page remains in the same step as it
+	// deletes (KeepAPage): a count read here first could be stale by then.
 	now := s.now()
-	if err := s.Store.Commit(ctx, &Change{DeletePageIDs: []string{id}, Audit: []*AuditEntry{s.audit(ctx, id, "page.delete", "page", id, p, nil, now)}}); err != nil {
+	if err := s.Store.Commit(ctx, &Change{DeletePageIDs: []string{id}, KeepAPage: true, Audit: []*AuditEntry{s.audit(ctx, id, "page.delete", "page", id, p, nil, now)}}); err != nil {
 		return err
 	}
 	s.publish(ctx, Event{Type: EventPageChanged, PageID: id})

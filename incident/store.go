@@ -70,8 +70,13 @@ type Store interface {
 
 // Change is one atomic write: upserts, deletes and the records that go with them.
 type Change struct {
-	Pages              []*Page
-	DeletePageIDs      []string // also deletes the page's components, incidents and updates
+	Pages         []*Page
+	DeletePageIDs []string // also deletes the page's components, incidents and updates
+	// KeepAPage makes page deletions conditional: when no page would be
+	// left after the Change, Commit changes nothing and returns
+	// ErrLastPage. The check and the deletion are one atomic step, so two
+	// deletions of the last two pages at once cannot both succeed.
+	KeepAPage          bool
 	Components         []*Component
 	DeleteComponentIDs []string
 	Incidents          []*Incident // upserted with all their updates; see Store.Commit for versions

@@ -25,6 +25,8 @@ import (
 //
 //	ver   HGET KEYS[k] f must equal v ("0": the field must not exist)
 //	idem  KEYS[k] must be absent or expired ("<expires ms>:<id>" ≤ now)
+//	keep  hash KEYS[k] (the pages) must keep a field after the fields a
+//	      are deleted and the fields b written
 //
 // Writes:
 //
@@ -48,6 +50,21 @@ for _, c in ipairs(ops.c) do
     elseif cur ~= c.v then
       return {0, c.m}
     end
+  elseif c.o == 'keep' then
+    local seen, n = {}, redis.call('HLEN', k)
+    for _, f in ipairs(c.a) do
+      if not seen[f] then
+        seen[f] = true
+        if redis.call('HEXISTS', k, f) == 1 then n = n - 1 end
+      end
+    end
+    for _, f in ipairs(c.b or {}) do
+      if not seen[f] then
+        seen[f] = true
+        if redis.call('HEXISTS', k, f) == 0 then n = n + 1 end
+      end
+    end
+    if n < 1 then return {0, c.m} end
   elseif c.o == 'idem' then
     local cur = redis.call('GET', k)
     if cur then
@@ -96,6 +113,7 @@ type op struct {
 	Q int      `json:"q,omitempty"`
 	N int      `json:"n,omitempty"`
 	A []string `json:"a,omitempty"`
+	B []string `json:"b,omitempty"`
 	M string   `json:"m,omitempty"`
 }
 
@@ -477,6 +495,18 @@ func (db *DB) planDeletes(ctx context.Context, p *plan, c *incident.Change) erro
 			g.hdel(k.componentPages(), id)
 			p.batch(pageID).hdel(k.components(pageID), id)
 		}
+	}
+	if c.KeepAPage && len(c.DeletePageIDs) > 0 {
+		// In the global batch, which holds the pages hash and deletes the
+		// pages from it: the check and the deletion are one script in
+		// either mode. On Cluster that batch has checks and the pages'
+		// own batches do not, so it runs first (plan.ordered), and a
+		// refused deletion leaves the pages' data untouched.
+		keep := op{O: "keep", K: g.key(k.pages()), A: c.DeletePageIDs, M: incident.ErrLastPage.Message}
+		for _, pg := range c.Pages {
+			keep.B = append(keep.B, pg.ID)
+		}
+		g.check(keep)
 	}
 	for _, id := range c.DeletePageIDs {
 		incs, err := db.client.HKeys(ctx, k.incidents(id)).Result()

@@ -222,7 +222,9 @@
 //
 // Commit turns a Change into check and write operations and sends them to
 // one Lua script (commitScript, run with EVALSHA), which checks every
-// precondition (incident versions, the idempotency key) before it writes
+// precondition (incident versions, the idempotency key, and with
+// Change.KeepAPage that a page is left: the "keep" check on the global
+// pages hash, in the script that deletes from it) before it writes
 // anything. On a single Redis the whole Change is one script call, so it
 // is atomic: a failed check writes nothing and returns ECONFLICT.
 //

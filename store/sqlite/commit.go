@@ -49,7 +49,8 @@ func boolInt(b bool) int {
 }
 
 // Commit implements incident.Store: one BEGIN IMMEDIATE transaction that
-// checks every incident's version and the idempotency key before it writes,
+// checks every incident's version and the idempotency key before it writes
+// (and, for KeepAPage, that a page is left after its deletions),
 // and rolls back whole on any error.
 func (db *DB) Commit(ctx context.Context, c *incident.Change) error {
 	if c == nil {
@@ -168,6 +169,17 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, c *incident.Change) error 
 	for _, id := range c.DeletePageIDs {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM pages WHERE id = ?", id); err != nil {
 			return fmt.Errorf("sqlite: delete page %s: %w", id, err)
+		}
+	}
+	// After the deletions, in the same (serialised) transaction: the
+	// rollback undoes them when no page is left.
+	if c.KeepAPage && len(c.DeletePageIDs) > 0 {
+		var left bool
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pages)").Scan(&left); err != nil {
+			return fmt.Errorf("sqlite: count pages: %w", err)
+		}
+		if !left {
+			return incident.LastPage()
 		}
 	}
 	return nil

@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) incident.Store) {
 		{"Ping", testPing},
 		{"Concurrency", testConcurrency},
 		{"DefaultPage", testDefaultPage},
+		{"KeepAPage", testKeepAPage},
+		{"LastPageRace", testLastPageRace},
 		{"Service", testService},
 	}
 	for _, tt := range tests {
