@@ -59,8 +59,8 @@ func forged(provider string) error {
 }
 
 // twilioForm verifies X-Twilio-Signature over the public URL Twilio
-// called (the configured public base plus the original URI, query
-// included) and every posted field, and returns the form.
+// called (the configured public base plus the original path and query,
+// as sent) and every posted field, and returns the form.
 func (s *Server) twilioForm(c *fiber.Ctx) (url.Values, bool) {
 	form := url.Values{}
 	c.Request().PostArgs().VisitAll(func(k, v []byte) { form.Add(string(k), string(v)) })
@@ -68,8 +68,32 @@ func (s *Server) twilioForm(c *fiber.Ctx) (url.Values, bool) {
 	if base == "" {
 		base = s.baseURL(c)
 	}
-	ok := twilio.VerifySignature(s.bc.cfg.TwilioAuthToken, base+c.OriginalURL(), form, c.Get(twilio.HeaderSignature))
+	ok := twilio.VerifySignature(s.bc.cfg.TwilioAuthToken, base+originForm(c.OriginalURL()), form, c.Get(twilio.HeaderSignature))
 	return form, ok
+}
+
+// originForm is a request target's path and query as sent. A target in
+// absolute form ("POST http://host/path?q HTTP/1.1", which some proxies
+// send; RFC 9112 3.2.2) loses its scheme and authority, which the public
+// base stands for; an origin-form one ("/path?q") is returned as it is.
+// The raw target, not the routed path, because a rewrite (the v1 ".json"
+// suffix) must not change what was signed.
+func originForm(target string) string {
+	if strings.HasPrefix(target, "/") {
+		return target
+	}
+	_, rest, ok := strings.Cut(target, "://")
+	if !ok {
+		return target
+	}
+	i := strings.IndexAny(rest, "/?")
+	switch {
+	case i < 0:
+		return "/"
+	case rest[i] == '?':
+		return "/" + rest[i:]
+	}
+	return rest[i:]
 }
 
 // sendTwiML answers Twilio with a TwiML document.
