@@ -174,3 +174,32 @@ func (m Money) String() string {
 	b.WriteString(m.Currency)
 	return b.String()
 }
+
+// ParseMoney reads an amount as String writes it and agents read it off
+// check: "7.50 EUR", "1 500.00 HUF", "1500 JPY"; fewer decimals than the
+// currency has are fine ("7.5 EUR"), more are not. The currency is
+// required; field names the value in errors (EINVALID).
+func ParseMoney(field, s string) (Money, error) {
+	fs := strings.Fields(s)
+	if len(fs) < 2 {
+		return Money{}, incident.Invalid(field, "an amount and its currency, such as \"7.50 EUR\", not %q", s)
+	}
+	code := strings.ToUpper(fs[len(fs)-1])
+	exp, ok := Exponent(code)
+	if !ok {
+		return Money{}, incident.Invalid(field, "unknown currency %q (an ISO 4217 code such as EUR)", fs[len(fs)-1])
+	}
+	num := strings.Join(fs[:len(fs)-1], "") // "1 500.00": the groups of thousands
+	whole, frac, dot := strings.Cut(num, ".")
+	switch {
+	case whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || (dot && frac == ""):
+		return Money{}, incident.Invalid(field, "an amount such as \"7.50 %s\", not %q", code, s)
+	case len(frac) > exp:
+		return Money{}, incident.Invalid(field, "%s has %d decimals, not %d", code, exp, len(frac))
+	}
+	v, err := strconv.ParseInt(whole+frac+strings.Repeat("0", exp-len(frac)), 10, 64)
+	if err != nil {
+		return Money{}, incident.Invalid(field, "%q is too large", s)
+	}
+	return Money{Amount: v, Currency: code}, nil
+}

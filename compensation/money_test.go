@@ -2,6 +2,7 @@ package compensation
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/incident"
@@ -129,5 +130,40 @@ func assertField(t *testing.T, err error, field string) {
 	e, ok := err.(*incident.Error)
 	if !ok || e.Code != incident.EINVALID || e.Field != field {
 		t.Fatalf("error = %v, want invalid naming %q", err, field)
+	}
+}
+
+// TestParseMoney: an amount as check prints it reads back to the same
+// Money; anything else names the field.
+func TestParseMoney(t *testing.T) {
+	good := []struct {
+		in   string
+		want Money
+	}{
+		{"7.50 EUR", Money{750, "EUR"}},
+		{"7.5 eur", Money{750, "EUR"}},
+		{"7 EUR", Money{700, "EUR"}},
+		{"1 500.00 HUF", Money{150000, "HUF"}},
+		{"1500 JPY", Money{1500, "JPY"}},
+		{"0.125 KWD", Money{125, "KWD"}},
+		{" 0.00 EUR ", Money{0, "EUR"}},
+	}
+	for _, tc := range good {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseMoney("amount", tc.in)
+			if err != nil || got != tc.want {
+				t.Fatalf("ParseMoney(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			}
+			if back, err := ParseMoney("amount", got.String()); err != nil || back != got {
+				t.Errorf("%q read back as %+v, %v", got.String(), back, err)
+			}
+		})
+	}
+	for _, bad := range []string{"", "7.50", "EUR", "7.50 XXX", "7.505 EUR", "1.5 JPY", "-1 EUR", "7,50 EUR", "7. EUR", ".5 EUR", "99999999999999999999 EUR", "1e3 EUR"} {
+		t.Run("bad "+bad, func(t *testing.T) {
+			if _, err := ParseMoney("amount", bad); incident.ErrorCode(err) != incident.EINVALID || !strings.Contains(err.Error(), "field amount") {
+				t.Errorf("ParseMoney(%q): %v, want EINVALID naming amount", bad, err)
+			}
+		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"slices"
@@ -741,6 +743,50 @@ type GrantRequest struct {
 	// out; a retry of a grant that landed under Version returns it. 0:
 	// whichever version is in force.
 	Version int `json:"version,omitempty"`
+	// Amount is the amount the agent was shown and read out for the offer
+	// (the check's offer amount, or the top-up it owes), in minor units
+	// with its currency, as the grant's own amount. When the grant would
+	// record another amount (another grant for the customer used up part
+	// of the cap meanwhile, their plan changed, an offer no longer pays
+	// money), it is refused with an *AmountError (ECONFLICT on "amount")
+	// and nothing is recorded; within one decision version, Version alone
+	// does not see that. nil: whatever the grant computes. A decline
+	// records no amount, so it names none.
+	Amount *Money `json:"amount,omitempty"`
+}
+
+// AmountError refuses a grant whose amount is not the one the agent was
+// shown (GrantRequest.Amount): the agent has told the customer something
+// else, so nothing is recorded until they have told them what Now says.
+// It is incident.ECONFLICT naming the field amount, as a stale version is
+// on version.
+type AmountError struct {
+	Shown Money // what the request says the agent read out
+	// Now is what the grant would record under the decision in force:
+	// zero when the cap leaves nothing of the offer (Refused).
+	Now     Money
+	Version int  // the decision version in force
+	TopUp   bool // the grant is a top-up (Offered.TopUp)
+	// Refused: the cap leaves nothing of the offer now, so a grant of
+	// it is refused as well (RuleCap) until a manager overrides.
+	Refused bool
+}
+
+func (e *AmountError) Error() string { return e.Unwrap().Error() }
+
+// Unwrap is the incident.Error the API answers with.
+func (e *AmountError) Unwrap() error {
+	what := "the grant"
+	if e.TopUp {
+		what = "the top-up"
+	}
+	msg := fmt.Sprintf("%s would record %s, not the %s shown: another grant for this customer or a change to their plan changed it (decision version %d); nothing was recorded: tell the customer %s and grant again with that amount",
+		what, e.Now, e.Shown, e.Version, e.Now)
+	if e.Refused {
+		msg = fmt.Sprintf("the cap now leaves nothing of the %s shown: another grant for this customer used it up (decision version %d); nothing was recorded: tell the customer, or ask a manager to override",
+			e.Shown, e.Version)
+	}
+	return &incident.Error{Code: incident.ECONFLICT, Field: "amount", Message: msg}
 }
 
 // maxGrantTries bounds how often Grant re-reads after another grant for the
@@ -760,6 +806,14 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 	}
 	if r.Version < 0 {
 		return nil, false, incident.Invalid("version", "the decision version the offers were read at (1 or more), or 0 for the one in force")
+	}
+	if r.Amount != nil {
+		if r.Declined {
+			return nil, false, incident.Invalid("amount", "a decline records no amount: leave it out")
+		}
+		if err := r.Amount.Validate("amount"); err != nil {
+			return nil, false, err
+		}
 	}
 	var ov *Override
 	if strings.TrimSpace(r.OverrideReason) != "" {
@@ -819,9 +873,15 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 			if g := grantWithKey(a.Grants, key); g != nil {
 				return g, false, nil
 			}
+			var refused *incident.Error
+			if r.Amount != nil && errors.As(err, &refused) && refused.Field == RuleCap {
+				// The agent was shown an amount the cap has since used up.
+				return nil, false, &AmountError{Shown: *r.Amount, Now: Money{Currency: p.Compiled.Policy.Currency},
+					Version: p.Decision.Version, TopUp: key == topUpKey, Refused: true}
+			}
 			return nil, false, err
 		}
-		g, err := s.grant(ctx, p, a, cl, ov, key, r.ComplaintID, now)
+		g, err := s.grant(ctx, p, a, cl, ov, key, r.ComplaintID, now, r.Amount)
 		if err != nil {
 			return nil, false, err
 		}
@@ -921,7 +981,11 @@ func boolText(b bool) string {
 
 // grant builds the record of a checked claim: the offer given, its amount
 // after the cap, the voucher code drawn.
-func (s *Service) grant(ctx context.Context, p *Prepared, a *Answer, cl Claim, ov *Override, key, complaintID string, now time.Time) (*Grant, error) {
+//
+// shown, when not nil, is the amount the agent read out: a grant that
+// would record another is refused with an *AmountError before a voucher
+// code is drawn.
+func (s *Service) grant(ctx context.Context, p *Prepared, a *Answer, cl Claim, ov *Override, key, complaintID string, now time.Time, shown *Money) (*Grant, error) {
 	by := incident.ActorFrom(ctx)
 	g := &Grant{ID: incident.NewID(), PageID: p.Incident.PageID, IncidentID: p.Incident.ID, CustomerID: a.Customer.ID,
 		ComplaintID: complaintID, Group: cl.Group, Declined: cl.Declined, Override: ov,
@@ -964,6 +1028,9 @@ func (s *Service) grant(ctx context.Context, p *Prepared, a *Answer, cl Claim, o
 			}
 			g.Amount = m
 		}
+	}
+	if shown != nil && *shown != g.Amount {
+		return nil, &AmountError{Shown: *shown, Now: g.Amount, Version: p.Decision.Version, TopUp: g.TopUp}
 	}
 	if offer.Kind == Voucher {
 		code, err := s.voucher(ctx, p.Incident.PageID, offer, key)

@@ -99,6 +99,17 @@ type lowerErrorBody struct {
 	Effects *compensation.Effects `json:"effects"`
 }
 
+// amountErrorBody is the 409 of a grant whose amount is not the one the
+// agent was shown (compensation.AmountError): the error, and the amount
+// the grant would record now under the decision version in force (an
+// amount of 0: the cap leaves nothing), which a client shows the agent
+// and sends back as amount and version once the customer has heard it.
+type amountErrorBody struct {
+	Error   errorDetail        `json:"error"`
+	Amount  compensation.Money `json:"amount"`
+	Version int                `json:"version"`
+}
+
 // toldCustomers is what customers heard of the incident's compensation:
 // the decided version last told, and when they were told it is coming.
 func (s *Server) toldCustomers(c *fiber.Ctx) (*compensation.Told, *time.Time, error) {
@@ -320,6 +331,12 @@ func (s *Server) grant(c *fiber.Ctx, incidentID, customerID string, r compensati
 		r.Key = strings.TrimSpace(c.Get("Idempotency-Key"))
 	}
 	g, created, err := s.comp.svc.Grant(c.UserContext(), c.Params("page_id"), incidentID, customerID, r)
+	var moved *compensation.AmountError
+	if errors.As(err, &moved) {
+		de, _ := asDomainError(err)
+		return c.Status(http.StatusConflict).JSON(amountErrorBody{Error: errorDetail{Code: de.Code, Message: de.Message, Field: de.Field},
+			Amount: moved.Now, Version: moved.Version})
+	}
 	if err != nil {
 		return err
 	}
@@ -346,7 +363,9 @@ type complaintGrantShape struct {
 	Key            string `json:"key"`
 	OverrideReason string `json:"override_reason"`
 	Version        int    `json:"version"`
-	IncidentID     string `json:"incident_id"`
+	// Amount is the amount the agent was shown (GrantRequest.Amount).
+	Amount     *compensation.Money `json:"amount"`
+	IncidentID string              `json:"incident_id"`
 }
 
 func (r *complaintGrantRequest) Valid() error {
@@ -363,7 +382,7 @@ func (s *Server) grantOnComplaint() fiber.Handler {
 			return err
 		}
 		req := complaintGrantRequest{GrantRequest: compensation.GrantRequest{Offer: shape.Offer, Choice: shape.Choice, Declined: shape.Declined,
-			Key: shape.Key, OverrideReason: shape.OverrideReason, Version: shape.Version}, IncidentID: shape.IncidentID}
+			Key: shape.Key, OverrideReason: shape.OverrideReason, Version: shape.Version, Amount: shape.Amount}, IncidentID: shape.IncidentID}
 		if err := req.Valid(); err != nil {
 			return err
 		}

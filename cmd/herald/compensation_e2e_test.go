@@ -439,4 +439,19 @@ func TestCompensationAmendmentThatLowers(t *testing.T) {
 	if out := mustCLI(t, env, "compensation", "grant", id, "john", "--offer", "credit10", "--version", "2").stdout; !strings.Contains(out, "7.50 EUR") {
 		t.Errorf("a grant read at version 2:\n%s", out)
 	}
+	// An agent who read out a 5.00 EUR refund, when the credit has left
+	// 2.50 EUR of the cap, records nothing and is told the amount in force.
+	if r := cli(t, env, "compensation", "grant", id, "john", "--offer", "sorry", "--choice", "refund", "--version", "2", "--amount", "5.00 EUR"); r.code != 1 ||
+		!strings.Contains(r.stderr, "would record 2.50 EUR, not the 5.00 EUR shown") {
+		t.Errorf("a grant of the 5.00 EUR read out: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if out := mustCLI(t, env, "compensation", "export", id).stdout; strings.Count(out, ",john,") != 1 {
+		t.Errorf("the refused refund was recorded:\n%s", out)
+	}
+	if r := cli(t, env, "compensation", "grant", id, "john", "--offer", "sorry", "--choice", "refund", "--amount", "2.50"); r.code != 2 || !strings.Contains(r.stderr, "--amount") {
+		t.Errorf("--amount without a currency: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	if out := mustCLI(t, env, "compensation", "grant", id, "john", "--offer", "sorry", "--choice", "refund", "--version", "2", "--amount", "2.50 EUR").stdout; !strings.Contains(out, "refund of 2.50 EUR") {
+		t.Errorf("a grant of the 2.50 EUR read out:\n%s", out)
+	}
 }

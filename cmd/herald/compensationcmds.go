@@ -443,6 +443,7 @@ grants once (--key, or the same customer, offer and choice).`)
 	fs.StringVar(&r.OverrideReason, "override", "", "grant what the policy refuses, for this `REASON` (managers)")
 	fs.StringVar(&r.Key, "key", "", "idempotency `KEY`")
 	fs.IntVar(&r.Version, "version", 0, "the decision `VERSION` the offer was read at (check shows it): if the decision has changed since, nothing is recorded")
+	amount := fs.String("amount", "", "the `AMOUNT` read out to the customer, as check shows it (\"7.50 EUR\"): if the grant would record another, nothing is recorded")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	pos, err := parseArgs(fs, args, 2, "INCIDENT and CUSTOMER")
 	if err != nil {
@@ -450,6 +451,13 @@ grants once (--key, or the same customer, offer and choice).`)
 	}
 	if r.Offer == "" {
 		return usageErrorf("compensation grant: --offer is required")
+	}
+	if *amount != "" {
+		m, err := compensation.ParseMoney("amount", *amount)
+		if err != nil {
+			return usageErrorf("compensation grant: --amount is an amount and its currency as check shows it, such as \"7.50 EUR\", not %q", *amount)
+		}
+		r.Amount = &m
 	}
 	if r.Version < 0 {
 		return usageErrorf("compensation grant: --version is a decision's version (1, 2, …), not %d", r.Version)
