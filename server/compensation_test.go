@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -857,18 +856,26 @@ func TestGrantReadAtAnAmendedVersion(t *testing.T) {
 	}
 }
 
-// TestGrantAmountShown: within one decision version, a colleague's grant
-// for the same customer can use up part of the cap between an agent's
-// check and their grant. A grant that names the amount the agent was
-// shown (and read out) records it or nothing: another amount is a 409 on
-// amount that says the amount in force; two agents granting at once
-// record one grant each at most, and never more than the cap.
+// goodwillPolicyJSON is a decided proposal at version v: everyone on API
+// gets a 5.00 EUR refund; no rule gives the 4.00 EUR goodwill credit,
+// which a manager grants by override; at most 8.00 EUR per customer.
+func (e *compEnv) goodwillPolicyJSON(v int) string {
+	return `{"state":"decided","version":` + strconv.Itoa(v) + `,"policy":{"currency":"EUR",
+	  "offers":[{"id":"refund","kind":"refund","amount":{"amount":500,"currency":"EUR"}},{"id":"goodwill","kind":"credit","amount":{"amount":400,"currency":"EUR"}}],
+	  "rules":[{"id":"everyone","components":["` + e.compA.ID + `"],"give":["refund"]}],
+	  "cap":{"amount":800,"currency":"EUR"}}}`
+}
+
+// TestGrantAmountShown: within one decision version, another grant for
+// the same customer (a manager's goodwill credit, on another channel)
+// can use up part of the cap between an agent's check and their grant.
+// A grant that names the amount the agent was shown (and read out)
+// records it or nothing: another amount is a 409 on amount that says the
+// amount in force, and nothing is recorded.
 func TestGrantAmountShown(t *testing.T) {
 	e := newCompensationEnv(t)
 	e.comp.PrepareTTL = 0
-	// c1 and c2: a credit of 10 % of 50 EUR (5.00 EUR) and a choice of a
-	// 5.00 EUR refund or a day, within a cap of 8.00 EUR.
-	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(0, "1000", "800", false))
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.goodwillPolicyJSON(0))
 	type granted struct {
 		Grant   compensation.Grant `json:"grant"`
 		Created bool               `json:"created"`
@@ -884,96 +891,108 @@ func TestGrantAmountShown(t *testing.T) {
 		e.mustDo(t, http.StatusOK, "GET", e.path("/customers/"+customer), e.agent, "").json(t, &a)
 		return a.Grants
 	}
-	credit := `{"offer":"credit10","version":1,"amount":{"amount":500,"currency":"EUR"}}`
 	refund := func(minor string) string {
-		return `{"offer":"sorry","choice":"refund","version":1,"amount":{"amount":` + minor + `,"currency":"EUR"}}`
+		return `{"offer":"refund","version":1,"amount":{"amount":` + minor + `,"currency":"EUR"}}`
+	}
+	goodwill := func(customer, key string) {
+		t.Helper()
+		e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/"+customer+"/grants"), e.manager,
+			`{"offer":"goodwill","key":"`+key+`","override_reason":"escalated on the phone"}`)
+	}
+	// The agent's check shows c1 a refund of 5.00 EUR.
+	var a compensation.Answer
+	e.mustDo(t, http.StatusOK, "GET", e.path("/customers/c1"), e.agent, "").json(t, &a)
+	if len(a.Offers) != 1 || a.Offers[0].Amount != (compensation.Money{Amount: 500, Currency: "EUR"}) {
+		t.Fatalf("c1's check: %+v", a.Offers)
 	}
 
 	// Bad amounts are refused, naming the field, and record nothing.
 	for _, tc := range []struct{ body, field string }{
-		{`{"offer":"sorry","declined":true,"amount":{"amount":500,"currency":"EUR"}}`, "amount"},
+		{`{"offer":"refund","declined":true,"amount":{"amount":500,"currency":"EUR"}}`, "amount"},
 		{refund("-500"), "amount.amount"},
-		{`{"offer":"credit10","amount":{"amount":500,"currency":"XXX"}}`, "amount.currency"},
-		{`{"offer":"credit10","amount":{"amount":500}}`, "amount.currency"},
-		{`{"offer":"credit10","amount":"5.00 EUR"}`, "amount"},
+		{`{"offer":"refund","amount":{"amount":500,"currency":"XXX"}}`, "amount.currency"},
+		{`{"offer":"refund","amount":{"amount":500}}`, "amount.currency"},
+		{`{"offer":"refund","amount":"5.00 EUR"}`, "amount"},
 	} {
 		if d := e.mustDo(t, http.StatusBadRequest, "POST", e.path("/customers/c1/grants"), e.agent, tc.body).errorOf(t); d.Code != incident.EINVALID || d.Field != tc.field {
 			t.Errorf("%s: %+v, want a 400 naming %s", tc.body, d, tc.field)
 		}
 	}
-	// The amount shown, recorded.
-	var g granted
-	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, credit).json(t, &g)
-	if g.Grant.Amount != (compensation.Money{Amount: 500, Currency: "EUR"}) {
-		t.Fatalf("the credit: %+v", g.Grant)
+	if gs := grants("c1"); len(gs) != 0 {
+		t.Fatalf("bad requests recorded %+v", gs)
 	}
-	// A retry is answered with it, as before.
-	e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c1/grants"), e.agent, credit)
 
-	// The refund was shown at 5.00 EUR; the credit left 3.00 EUR of the
-	// cap: 409, saying 3.00 EUR, and nothing recorded.
+	// A manager grants c1 the goodwill credit meanwhile: 4.00 EUR of the
+	// cap is left. The refund shown at 5.00 EUR: 409, saying 4.00 EUR,
+	// and nothing recorded.
+	goodwill("c1", "g1")
 	var c conflict
 	e.mustDo(t, http.StatusConflict, "POST", e.path("/customers/c1/grants"), e.agent, refund("500")).json(t, &c)
-	if c.Error.Code != incident.ECONFLICT || c.Error.Field != "amount" || c.Amount != (compensation.Money{Amount: 300, Currency: "EUR"}) || c.Version != 1 ||
-		!strings.Contains(c.Error.Message, "would record 3.00 EUR, not the 5.00 EUR shown") || !strings.Contains(c.Error.Message, "nothing was recorded") {
+	if c.Error.Code != incident.ECONFLICT || c.Error.Field != "amount" || c.Amount != (compensation.Money{Amount: 400, Currency: "EUR"}) || c.Version != 1 ||
+		!strings.Contains(c.Error.Message, "would record 4.00 EUR, not the 5.00 EUR shown") || !strings.Contains(c.Error.Message, "nothing was recorded") {
 		t.Errorf("the refund shown at 5.00 EUR: %+v", c)
 	}
 	if gs := grants("c1"); len(gs) != 1 {
 		t.Fatalf("the refused refund recorded: %+v", gs)
 	}
-	// Without an amount, the grant records what the cap leaves, as before;
-	// with the amount now in force, it records that.
-	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, refund("300")).json(t, &g)
-	if g.Grant.Amount.Amount != 300 || g.Grant.OfferID != "refund" {
-		t.Errorf("the refund at 3.00 EUR: %+v", g.Grant)
+	// With the amount in force, it is recorded.
+	var g granted
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, refund("400")).json(t, &g)
+	if g.Grant.Amount.Amount != 400 || g.Grant.OfferID != "refund" {
+		t.Errorf("the refund at 4.00 EUR: %+v", g.Grant)
 	}
+	// Its retry is answered with it, as before.
+	e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c1/grants"), e.agent, refund("400"))
 
-	// The cap used up: a grant shown at an amount is a 409 on amount
-	// saying nothing is left (without one it is the policy's 400 on cap).
-	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(1, "1000", "500", true))
-	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, strings.Replace(credit, `"version":1`, `"version":2`, 1))
-	e.mustDo(t, http.StatusConflict, "POST", e.path("/customers/c2/grants"), e.agent, strings.Replace(refund("500"), `"version":1`, `"version":2`, 1)).json(t, &c)
-	if c.Error.Field != "amount" || c.Amount != (compensation.Money{Amount: 0, Currency: "EUR"}) || c.Version != 2 ||
+	// The cap used up (two goodwill credits for c2): a grant shown at an
+	// amount is a 409 on amount saying nothing is left; without one it
+	// is the policy's 400 on cap, as before.
+	goodwill("c2", "g2")
+	goodwill("c2", "g3")
+	e.mustDo(t, http.StatusConflict, "POST", e.path("/customers/c2/grants"), e.agent, refund("500")).json(t, &c)
+	if c.Error.Field != "amount" || c.Amount != (compensation.Money{Amount: 0, Currency: "EUR"}) || c.Version != 1 ||
 		!strings.Contains(c.Error.Message, "the cap now leaves nothing of the 5.00 EUR shown") {
 		t.Errorf("the refund shown once the cap was used up: %+v", c)
 	}
-	if d := e.mustDo(t, http.StatusBadRequest, "POST", e.path("/customers/c2/grants"), e.agent, `{"offer":"sorry","choice":"refund"}`).errorOf(t); d.Field != compensation.RuleCap {
+	if d := e.mustDo(t, http.StatusBadRequest, "POST", e.path("/customers/c2/grants"), e.agent, `{"offer":"refund"}`).errorOf(t); d.Field != compensation.RuleCap {
 		t.Errorf("the refund without an amount once the cap was used up: %+v", d)
 	}
 
 	// The complaint's route takes the same field: c2's refund, shown at
-	// 5.00 EUR, after the credit left 3.00 EUR of a cap raised to 8.00.
-	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(2, "1000", "800", false))
+	// 5.00 EUR, when a cap raised to 12.00 EUR leaves 4.00 EUR after the
+	// two goodwill credits.
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, strings.Replace(e.goodwillPolicyJSON(1), `"cap":{"amount":800`, `"cap":{"amount":1200`, 1))
 	cp, _, err := e.complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.SMS,
 		Contact: complaint.Contact{Phone: "+36202222222"}, Text: "the API is down"})
 	if err != nil || cp.Contact.CustomerID != "c2" {
 		t.Fatalf("the complaint %+v: %v", cp, err)
 	}
 	onComplaint := "/api/v1/pages/" + e.page.ID + "/complaints/" + cp.ID + "/compensation"
-	body := `{"offer":"sorry","choice":"refund","incident_id":"` + e.inc.ID + `","amount":{"amount":500,"currency":"EUR"}}`
+	body := `{"offer":"refund","incident_id":"` + e.inc.ID + `","amount":{"amount":500,"currency":"EUR"}}`
 	e.mustDo(t, http.StatusConflict, "POST", onComplaint, e.agent, body).json(t, &c)
-	if c.Error.Field != "amount" || c.Amount != (compensation.Money{Amount: 300, Currency: "EUR"}) || c.Version != 3 {
+	if c.Error.Field != "amount" || c.Amount != (compensation.Money{Amount: 400, Currency: "EUR"}) || c.Version != 2 {
 		t.Errorf("the complaint's refund shown at 5.00 EUR: %+v", c)
 	}
-	if gs := grants("c2"); len(gs) != 1 {
+	if gs := grants("c2"); len(gs) != 2 {
 		t.Fatalf("the complaint's refused grant recorded: %+v", gs)
 	}
-	e.mustDo(t, http.StatusCreated, "POST", onComplaint, e.agent, strings.Replace(body, `"amount":500`, `"amount":300`, 1)).json(t, &g)
-	if g.Grant.Amount.Amount != 300 || g.Grant.ComplaintID != cp.ID {
-		t.Errorf("the complaint's refund at 3.00 EUR: %+v", g.Grant)
+	e.mustDo(t, http.StatusCreated, "POST", onComplaint, e.agent, strings.Replace(body, `"amount":500`, `"amount":400`, 1)).json(t, &g)
+	if g.Grant.Amount.Amount != 400 || g.Grant.ComplaintID != cp.ID {
+		t.Errorf("the complaint's refund at 4.00 EUR: %+v", g.Grant)
 	}
 }
 
-// TestGrantAmountShownAtOnce: two agents grant the same customer a
-// credit and a refund at the same moment, each shown 5.00 EUR, under a
-// cap of 8.00 EUR: one records 5.00 EUR, the other is told 3.00 EUR and
-// records nothing; the cap is never exceeded. Once per customer (c1, c2).
+// TestGrantAmountShownAtOnce: two agents grant the same customer the
+// credit (shown 5.00 EUR) and the refund (shown 3.00 EUR, what the cap
+// of 8.00 EUR leaves of it) at the same moment: both are recorded at the
+// amounts shown, and the customer gets no more than the cap. Once per
+// customer (c1, c2).
 func TestGrantAmountShownAtOnce(t *testing.T) {
 	e := newCompensationEnv(t)
 	e.comp.PrepareTTL = 0
 	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.walkPolicyJSON(0, "1000", "800", false))
 	bodies := []string{`{"offer":"credit10","version":1,"amount":{"amount":500,"currency":"EUR"}}`,
-		`{"offer":"sorry","choice":"refund","version":1,"amount":{"amount":500,"currency":"EUR"}}`}
+		`{"offer":"sorry","choice":"refund","version":1,"amount":{"amount":300,"currency":"EUR"}}`}
 	for _, customer := range []string{"c1", "c2"} {
 		statuses := make([]int, len(bodies))
 		start := make(chan struct{})
@@ -990,11 +1009,12 @@ func TestGrantAmountShownAtOnce(t *testing.T) {
 		wg.Wait()
 		var a compensation.Answer
 		e.mustDo(t, http.StatusOK, "GET", e.path("/customers/"+customer), e.agent, "").json(t, &a)
-		if len(a.Grants) != 1 || a.Grants[0].Amount != (compensation.Money{Amount: 500, Currency: "EUR"}) {
-			t.Fatalf("%s: statuses %v, grants %+v; want one grant of the 5.00 EUR shown", customer, statuses, a.Grants)
+		sum := int64(0)
+		for _, g := range a.Grants {
+			sum += g.Amount.Amount
 		}
-		if !slices.Contains(statuses, http.StatusCreated) || !slices.Contains(statuses, http.StatusConflict) {
-			t.Errorf("%s: statuses %v, want one 201 and one 409", customer, statuses)
+		if statuses[0] != http.StatusCreated || statuses[1] != http.StatusCreated || len(a.Grants) != 2 || sum != 800 {
+			t.Errorf("%s: statuses %v, grants %+v (%d); want both recorded as shown, 8.00 EUR in all", customer, statuses, a.Grants, sum)
 		}
 	}
 }
