@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -507,6 +508,29 @@ func newEligibility(id string, inc *incident.Incident, complaintID string, a *co
 	return e
 }
 
+// Shown is what the panel offers to read out and grant, in words and
+// amounts: the options not yet recorded and the top-ups owed. The live
+// refresh compares the page's with a fresh one (console.js): when they
+// differ while the agent may be reading them out, it keeps the panel as
+// read and says that the offer changed, rather than swapping the amounts
+// under them. The decision's version is left out: an amendment that
+// changes nothing this customer is offered swaps in silently.
+func (e *eligibility) Shown() string {
+	var b strings.Builder
+	for _, g := range e.Groups {
+		if g.Granted && !g.TopUp {
+			continue
+		}
+		for _, o := range g.Options {
+			if g.Granted && o.TopUp.Amount == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "%s/%s:%s:%d %s:%d;", g.Group, o.OfferID, o.Description, o.Amount.Amount, o.Amount.Currency, o.TopUp.Amount)
+		}
+	}
+	return b.String()
+}
+
 // callEligibility is the picked customer's eligibility for each incident
 // the call page's guidance covers, for the agent to read out while they
 // are on the line.
@@ -675,6 +699,10 @@ func (cs *Console) resolve(c *fiber.Ctx) error {
 // errDecisionMoved: an offer form read at a decision version amended since.
 var errDecisionMoved = errors.New("the decision moved")
 
+// errAmountMoved: an offer form whose amount is not what a grant records
+// now (compensation.AmountError).
+var errAmountMoved = errors.New("the amount moved")
+
 // offer is POST …/offer: what the customer chose of an offer (or that
 // they declined), recorded as a grant on the complaint. The form names
 // the decision version the page showed: a decision amended since records
@@ -691,7 +719,19 @@ func (cs *Console) offer(c *fiber.Ctx) error {
 		}
 		version = n
 	}
+	// The amount the page showed for a credit or refund (the form's
+	// amount and currency): a grant that would record another records
+	// nothing, and the page answers 409 with the amount in force.
+	var shown *compensation.Money
+	if a := strings.TrimSpace(c.FormValue("amount")); a != "" {
+		m, err := parseAmount(a, strings.ToUpper(strings.TrimSpace(c.FormValue("currency"))))
+		if err != nil {
+			return err
+		}
+		shown = &m
+	}
 	var moved int // the version in force when the form's was not
+	var amountMoved *compensation.AmountError
 	err := cs.act(c, func(pageID, id string) error {
 		ctx := c.UserContext()
 		cp, err := cs.cfg.Complaints.Get(ctx, pageID, id)
@@ -715,8 +755,11 @@ func (cs *Console) offer(c *fiber.Ctx) error {
 			customerID = a.Customer.ID
 		}
 		r := compensation.GrantRequest{Offer: c.FormValue("offer"), Choice: c.FormValue("choice"), Declined: c.FormValue("declined") == "1", ComplaintID: cp.ID,
-			Version: version}
+			Version: version, Amount: shown}
 		_, _, err = cs.cfg.Compensation.Grant(ctx, pageID, cp.Tag.IncidentID, customerID, r)
+		if errors.As(err, &amountMoved) {
+			return errAmountMoved // not act's 422: answered below
+		}
 		var ie *incident.Error
 		if errors.As(err, &ie) && ie.Code == incident.ECONFLICT && ie.Field == "version" {
 			d, derr := cs.cfg.Compensation.Decision(ctx, pageID, cp.Tag.IncidentID)
@@ -728,6 +771,17 @@ func (cs *Console) offer(c *fiber.Ctx) error {
 		}
 		return err
 	})
+	if errors.Is(err, errAmountMoved) {
+		// The page again, saying the amount it showed is not what a grant
+		// records now and what it is, with the offers in force.
+		w := cs.cfg.Words.Lang(cs.lang(c))
+		money := compensation.Words(cs.lang(c)).Money
+		key := "ConsoleAmountMoved"
+		if amountMoved.Refused {
+			key = "ConsoleAmountUsedUp"
+		}
+		return cs.showComplaint(c, fiber.StatusConflict, w.Pattern(key).Fill("Shown", money(amountMoved.Shown), "Now", money(amountMoved.Now)))
+	}
 	if errors.Is(err, errDecisionMoved) {
 		// The page again, saying what happened, with the offers of the
 		// version in force for the agent to read out.

@@ -204,6 +204,12 @@ func (v *view) Pays(o compensation.AnswerOffer) string {
 // Money is an amount in the console's language's number format.
 func (v *view) Money(m compensation.Money) string { return compensation.Words(v.Lang).Money(m) }
 
+// FormAmount is an amount as an offer form carries it back (the amount
+// field parseAmount reads, beside the currency): "7.50", no grouping.
+func (v *view) FormAmount(m compensation.Money) string {
+	return strings.ReplaceAll(strings.TrimSuffix(m.String(), " "+m.Currency), " ", "")
+}
+
 // Why says why a complaint is tagged to its incident in the console's
 // language, from the tag's codes; a tag from before codes, by its
 // English reason.

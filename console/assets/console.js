@@ -13,19 +13,46 @@
   });
   document.querySelectorAll(".js-hide").forEach(function (e) { e.hidden = true; });
 
+  // A part that shows offers an agent may be reading out to a customer
+  // (data-shown: the offers and their amounts) is not swapped when they
+  // change: the agent would say one amount and click a button for
+  // another. It stays as read, and its notice says the offer changed
+  // (a grant of what it shows is then refused with what is in force);
+  // the notice's button shows the new offer. held keeps the newest fresh
+  // part for that button.
+  var held = {};
+  function put(el, fresh) {
+    el.innerHTML = fresh.innerHTML;
+    if (fresh.hasAttribute("data-shown")) el.dataset.shown = fresh.dataset.shown;
+    delete held[el.id];
+  }
   function swap(html) {
     var doc = new DOMParser().parseFromString(html, "text/html");
     var changed = 0;
     document.querySelectorAll("[data-live-part][id]").forEach(function (el) {
       var fresh = doc.getElementById(el.id);
       if (!fresh || el.contains(document.activeElement)) return;
-      if (el.innerHTML !== fresh.innerHTML) {
-        el.innerHTML = fresh.innerHTML;
-        changed++;
+      if (el.innerHTML === fresh.innerHTML) return;
+      var note = el.querySelector("[data-offer-changed]");
+      if (note && (held[el.id] || (el.dataset.shown && fresh.dataset.shown !== el.dataset.shown))) {
+        held[el.id] = fresh;
+        if (note.hidden) {
+          note.hidden = false;
+          body.dataset.offerHeld = String(Number(body.dataset.offerHeld || 0) + 1);
+          changed++;
+        }
+        return;
       }
+      put(el, fresh);
+      changed++;
     });
     return changed;
   }
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest && ev.target.closest("[data-offer-show]");
+    var el = b && b.closest("[data-live-part][id]");
+    if (el && held[el.id]) put(el, held[el.id]);
+  });
 
   var timer = null, busy = false, again = false;
   function refresh() {
