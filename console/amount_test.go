@@ -16,7 +16,6 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
-	"github.com/heraldhq/herald/node"
 )
 
 // amountPolicy gives everyone a 5.00 EUR credit and a 5.00 EUR refund,
@@ -55,18 +54,7 @@ func TestOfferAmountShownAtOnce(t *testing.T) {
 // deleted afterwards.
 func startRedisEnv(t *testing.T) *env {
 	t.Helper()
-	rdb := needRedis(t)
-	prefix := "heraldtest-console-" + incident.NewID()
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Unlink(ctx, iter.Val())
-		}
-	})
-	cfg := node.DefaultConfig()
-	cfg.RedisURL, cfg.RedisPrefix = redisURL, prefix
-	e := startNode(t, cfg)
+	e := startNode(t, redisConfig(t))
 	e.seed(t, customersCSV)
 	return e
 }

@@ -39,10 +39,10 @@ func needRedis(t *testing.T) *goredis.Client {
 	return rdb
 }
 
-// TestTwoNodesOnRedis: a session opened on one node works on another and
-// ends on both; a complaint stored through one node reaches a console
-// live stream on the other.
-func TestTwoNodesOnRedis(t *testing.T) {
+// redisConfig is node.DefaultConfig on the test Redis, under a prefix of
+// its own deleted afterwards.
+func redisConfig(t *testing.T) node.Config {
+	t.Helper()
 	rdb := needRedis(t)
 	prefix := "heraldtest-console-" + incident.NewID()
 	t.Cleanup(func() {
@@ -54,6 +54,14 @@ func TestTwoNodesOnRedis(t *testing.T) {
 	})
 	cfg := node.DefaultConfig()
 	cfg.RedisURL, cfg.RedisPrefix = redisURL, prefix
+	return cfg
+}
+
+// TestTwoNodesOnRedis: a session opened on one node works on another and
+// ends on both; a complaint stored through one node reaches a console
+// live stream on the other.
+func TestTwoNodesOnRedis(t *testing.T) {
+	cfg := redisConfig(t)
 	a := startNode(t, cfg)
 	a.seed(t, customersCSV)
 	b := startNode(t, cfg)
