@@ -443,7 +443,29 @@ func TestLookupPaths(t *testing.T) {
 			if ok && (len(a.Gzip) == 0 || !strings.HasPrefix(a.ETag, `"`) || !strings.HasSuffix(a.ETag, `"`)) {
 				t.Errorf("asset lacks gzip or a quoted ETag: %q", a.ETag)
 			}
+			if ok {
+				checkETag(t, a)
+			}
 		})
+	}
+}
+
+// checkETag holds an asset's tags to what every answer sends: strong,
+// quoted, 16 URL-safe characters (96 bits) between the quotes, so that the
+// tag costs a polled answer few bytes, and the gzip form's tag apart.
+func checkETag(t *testing.T, a *Asset) {
+	t.Helper()
+	inner := strings.TrimSuffix(strings.TrimPrefix(a.ETag, `"`), `"`)
+	if len(inner) != 16 || len(a.ETag) != 18 {
+		t.Errorf("ETag %s: want 16 characters between quotes", a.ETag)
+	}
+	for _, r := range inner {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			t.Errorf("ETag %s: %q is not URL-safe base64", a.ETag, r)
+		}
+	}
+	if a.GzipETag != `"`+inner+`-gzip"` {
+		t.Errorf("gzip ETag %s, want %q", a.GzipETag, `"`+inner+`-gzip"`)
 	}
 }
 
