@@ -15,9 +15,11 @@ func testDefaultPage(t *testing.T, s incident.Store) {
 	RunDefaultPageRace(t, s)
 
 	// The claim outlives the page for a while. Should every page be gone
-	// meanwhile (only data surgery or two racing deletions of the last two
-	// pages get there), a start says so rather than creating a page
-	// unclaimed, which would reopen the race.
+	// meanwhile (only data surgery gets there: the API deletes a page with
+	// Change.KeepAPage, so two racing deletions of the last two pages keep
+	// one), a start says so rather than creating a page unclaimed, which
+	// would reopen the race. The test deletes without KeepAPage, as surgery
+	// would.
 	ctx := context.Background()
 	pages, err := s.FindPages(ctx)
 	if err != nil {
