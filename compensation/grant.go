@@ -39,6 +39,13 @@ type Grant struct {
 	By            string    `json:"by"`             // incident.Actor.String()
 	At            time.Time `json:"at"`
 	Key           string    `json:"-"` // idempotency key
+	// Fingerprint identifies the request a key the client chose
+	// (GrantRequest.Key) recorded the grant for (GrantFingerprint): that
+	// key sent again with another request is refused (SameGrantRequest),
+	// not answered with this grant. "" for a key derived from the request
+	// itself, and for grants recorded before fingerprints were kept: any
+	// request of the grant's customer with its key is then a retry.
+	Fingerprint string `json:"-"`
 }
 
 // Override lets a manager grant what the policy refuses (not eligible, over

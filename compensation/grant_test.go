@@ -1,6 +1,7 @@
 package compensation
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/heraldhq/herald/audience"
@@ -81,6 +82,72 @@ func TestCheckGrant(t *testing.T) {
 			}
 			if tt.field != "" {
 				assertField(t, err, tt.field)
+			}
+		})
+	}
+}
+
+// TestGrantFingerprint: every field of a grant request but its key tells
+// one request from another; blanks around the text fields do not.
+func TestGrantFingerprint(t *testing.T) {
+	base := GrantRequest{Offer: "sorry", Choice: "back", ComplaintID: "cp1", OverrideReason: "asked twice", Version: 2,
+		Amount: &Money{Amount: 300, Currency: "EUR"}, Key: "k1"}
+	fp := GrantFingerprint(base)
+	for _, tt := range []struct {
+		name   string
+		change func(r *GrantRequest)
+		same   bool
+	}{
+		{"another key", func(r *GrantRequest) { r.Key = "k2" }, true},
+		{"blanks around the text", func(r *GrantRequest) {
+			r.Offer, r.Choice, r.OverrideReason = " sorry ", "back\t", " asked twice"
+		}, true},
+		{"another offer", func(r *GrantRequest) { r.Offer = "credit" }, false},
+		{"another choice", func(r *GrantRequest) { r.Choice = "day" }, false},
+		{"declined", func(r *GrantRequest) { r.Declined = true }, false},
+		{"another complaint", func(r *GrantRequest) { r.ComplaintID = "cp2" }, false},
+		{"another override reason", func(r *GrantRequest) { r.OverrideReason = "asked once" }, false},
+		{"another version", func(r *GrantRequest) { r.Version = 0 }, false},
+		{"another amount", func(r *GrantRequest) { r.Amount = &Money{Amount: 200, Currency: "EUR"} }, false},
+		{"another currency", func(r *GrantRequest) { r.Amount = &Money{Amount: 300, Currency: "HUF"} }, false},
+		{"no amount", func(r *GrantRequest) { r.Amount = nil }, false},
+		{"text moved between fields", func(r *GrantRequest) { r.Offer, r.Choice = "sorry back", "" }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := base
+			tt.change(&r)
+			if got := GrantFingerprint(r) == fp; got != tt.same {
+				t.Errorf("the same fingerprint as the base request: %v, want %v", got, tt.same)
+			}
+		})
+	}
+}
+
+// TestSameGrantRequest: the customer and the fingerprint decide whether a
+// key's grant answers a request, and a grant stored without a fingerprint
+// answers any of its customer's.
+func TestSameGrantRequest(t *testing.T) {
+	prior := &Grant{CustomerID: "c1", Fingerprint: "fp1"}
+	for _, tt := range []struct {
+		name, customer, fp string
+		g                  *Grant
+		ok                 bool
+	}{
+		{"a retry", "c1", "fp1", prior, true},
+		{"another customer", "c2", "fp1", prior, false},
+		{"another request", "c1", "fp2", prior, false},
+		{"a derived key's request", "c1", "", prior, false},
+		{"a grant without a fingerprint", "c1", "fp2", &Grant{CustomerID: "c1"}, true},
+		{"a grant without a fingerprint, another customer", "c2", "", &Grant{CustomerID: "c1"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := SameGrantRequest(tt.g, tt.customer, tt.fp)
+			if tt.ok && err != nil {
+				t.Errorf("error %v, want none", err)
+			}
+			var e *incident.Error
+			if !tt.ok && (!errors.As(err, &e) || e.Code != incident.EIDEMPOTENCY || e.Field != "key") {
+				t.Errorf("error %v, want %s on key", err, incident.EIDEMPOTENCY)
 			}
 		})
 	}

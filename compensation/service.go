@@ -732,7 +732,10 @@ type GrantRequest struct {
 	Declined    bool   `json:"declined"`
 	ComplaintID string `json:"complaint_id"`
 	// Key makes a retried request grant once; "" derives one from the
-	// customer, the offer, the choice and the decline.
+	// customer, the offer, the choice and the decline. A key is one
+	// request's: sent again for another customer, or with any other field
+	// changed (GrantFingerprint), it is refused with EIDEMPOTENCY on
+	// "key" and nothing is recorded.
 	Key string `json:"key"`
 	// OverrideReason lets a manager grant what the policy refuses.
 	OverrideReason string `json:"override_reason"`
@@ -819,6 +822,34 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 	if strings.TrimSpace(r.OverrideReason) != "" {
 		ov = &Override{By: by, Reason: strings.TrimSpace(r.OverrideReason)}
 	}
+	// A key the client chose is one request's. It is checked against the
+	// grant it recorded before the policy is: sent again for another
+	// customer or with another request it is refused, whatever the policy
+	// would answer, and no voucher code is drawn for it. (SaveGrant checks
+	// again, for a request racing this one.) A derived key is made of the
+	// customer and the offer, so the same customer's same offer is the
+	// same request, as it always was.
+	var fp string
+	if r.Key != "" {
+		fp = GrantFingerprint(r)
+		key, _ := grantKeys(incidentID, customerID, 0, r)
+		prior, err := s.Store.FindGrantByKey(ctx, pageID, incidentID, key)
+		switch {
+		case err == nil:
+			if err := SameGrantRequest(prior, customerID, fp); err != nil {
+				return nil, false, err
+			}
+		case incident.ErrorCode(err) != incident.ENOTFOUND:
+			return nil, false, err
+		}
+	}
+	// retry answers a request with the grant its key recorded.
+	retry := func(g *Grant) (*Grant, bool, error) {
+		if err := SameGrantRequest(g, customerID, fp); err != nil {
+			return nil, false, err
+		}
+		return g, false, nil
+	}
 	for try := 0; ; try++ {
 		p, err := s.Prepare(ctx, pageID, incidentID)
 		if err != nil {
@@ -854,7 +885,7 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 			// what they recorded then is answered with it; anything else
 			// waits until they have read the decision in force.
 			if g := grantUnder(a.Grants, incidentID, customerID, r); g != nil {
-				return g, false, nil
+				return retry(g)
 			}
 			conflict := incident.Errorf(incident.ECONFLICT, "the decision is at version %d, not the version %d the offers were read at: check the customer again and read them what version %d gives", p.Decision.Version, r.Version, p.Decision.Version)
 			conflict.Field = "version"
@@ -868,10 +899,10 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 			// A retry of a grant that landed is refused as "already
 			// granted" by the policy: answer it with the grant instead.
 			if g := grantWithKey(a.Grants, topUpKey); g != nil {
-				return g, false, nil
+				return retry(g)
 			}
 			if g := grantWithKey(a.Grants, key); g != nil {
-				return g, false, nil
+				return retry(g)
 			}
 			var refused *incident.Error
 			if r.Amount != nil && errors.As(err, &refused) && refused.Field == RuleCap {
@@ -885,6 +916,7 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 		if err != nil {
 			return nil, false, err
 		}
+		g.Fingerprint = fp
 		saved, created, err := s.Store.SaveGrant(ctx, g, len(a.Grants))
 		if incident.ErrorCode(err) == incident.ECONFLICT && try+1 < maxGrantTries {
 			s.drop(incidentID)
@@ -965,6 +997,23 @@ func topUp(r *Result, cl Claim) bool {
 		}
 	}
 	return false
+}
+
+// GrantFingerprint identifies what a grant request asks, all of it but
+// its key and its customer (the store checks that on its own), so that a
+// key the client chose sent again with any other field is told from a
+// retry: the offer, the choice and the decline, the complaint, the
+// override's reason, the version and the amount read out. Blanks around
+// the text fields do not count, as Grant ignores them.
+func GrantFingerprint(r GrantRequest) string {
+	amount := ""
+	if r.Amount != nil {
+		amount = strconv.FormatInt(r.Amount.Amount, 10) + " " + r.Amount.Currency
+	}
+	// Quoted, so that no text can pass for two fields.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%q %q %t %q %q %d %q", strings.TrimSpace(r.Offer), strings.TrimSpace(r.Choice), r.Declined,
+		r.ComplaintID, strings.TrimSpace(r.OverrideReason), r.Version, amount))
+	return hex.EncodeToString(sum[:16])
 }
 
 func derivedKey(customerID string, r GrantRequest) string {

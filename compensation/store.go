@@ -39,7 +39,9 @@ type Store interface {
 
 	// SaveGrant stores g, unless the incident already holds a grant with
 	// g.Key: then it writes nothing and returns that grant and false (a
-	// retried request grants once). seen is how many grants the caller
+	// retried request grants once), or incident.EIDEMPOTENCY when that
+	// grant is another request's (SameGrantRequest: another customer's,
+	// or another Fingerprint). seen is how many grants the caller
 	// read for g's customer and incident when it checked the policy; when
 	// the store holds another number, someone granted meanwhile and it
 	// returns ECONFLICT, writing nothing, so the caller re-reads and checks
@@ -50,6 +52,9 @@ type Store interface {
 	// FindGrants returns the incident's grants, oldest At first (ties by
 	// ID); customerID "" returns every customer's.
 	FindGrants(ctx context.Context, pageID, incidentID, customerID string) ([]*Grant, error)
+	// FindGrantByKey returns the incident's grant with key (Grant.Key),
+	// whichever customer's it is, or ENOTFOUND.
+	FindGrantByKey(ctx context.Context, pageID, incidentID, key string) (*Grant, error)
 
 	// AddVouchers adds codes to the page's voucher list listID; a code
 	// already in the list is skipped. It returns how many were added.
@@ -90,6 +95,25 @@ func CheckGrantRecord(g *Grant) error {
 		return incident.Invalid("grant", "must name an ID, a page, an incident and a customer")
 	case g.Key == "":
 		return incident.Invalid("key", "a grant needs an idempotency key")
+	}
+	return nil
+}
+
+// SameGrantRequest reports whether a request with the key of prior, the
+// grant it recorded, is a retry of it: the same customer's, with the same
+// fingerprint (Grant.Fingerprint; a prior without one matches any). A key
+// sent again for another customer, or with another request, is the
+// client's bug, and answering it with prior would hide it: it returns
+// incident.EIDEMPOTENCY naming the field key, and the caller records
+// nothing. The same in every engine and in the Service.
+func SameGrantRequest(prior *Grant, customerID, fingerprint string) error {
+	switch {
+	case prior.CustomerID != customerID:
+		return &incident.Error{Code: incident.EIDEMPOTENCY, Field: "key",
+			Message: "this idempotency key recorded a grant for another customer of this incident; nothing was recorded: use a new key for each grant"}
+	case prior.Fingerprint != "" && prior.Fingerprint != fingerprint:
+		return &incident.Error{Code: incident.EIDEMPOTENCY, Field: "key",
+			Message: "this idempotency key recorded a different grant for this customer (another offer, choice, decline, amount, version, complaint or override reason); nothing was recorded: send the first request again to read its grant, or use a new key for a new request"}
 	}
 	return nil
 }

@@ -327,8 +327,10 @@ func (s *Server) grantCompensation() fiber.Handler {
 }
 
 func (s *Server) grant(c *fiber.Ctx, incidentID, customerID string, r compensation.GrantRequest) error {
+	fromHeader := false
 	if r.Key == "" {
 		r.Key = strings.TrimSpace(c.Get("Idempotency-Key"))
+		fromHeader = r.Key != ""
 	}
 	g, created, err := s.comp.svc.Grant(c.UserContext(), c.Params("page_id"), incidentID, customerID, r)
 	var moved *compensation.AmountError
@@ -336,6 +338,12 @@ func (s *Server) grant(c *fiber.Ctx, incidentID, customerID string, r compensati
 		de, _ := asDomainError(err)
 		return c.Status(http.StatusConflict).JSON(amountErrorBody{Error: errorDetail{Code: de.Code, Message: de.Message, Field: de.Field},
 			Amount: moved.Now, Version: moved.Version})
+	}
+	var reused *incident.Error
+	if fromHeader && errors.As(err, &reused) && reused.Code == incident.EIDEMPOTENCY {
+		// A key reused with another request (422): name the header the
+		// client sent it in, as a declaration's reused key does.
+		return &incident.Error{Code: reused.Code, Field: "Idempotency-Key", Message: reused.Message}
 	}
 	if err != nil {
 		return err

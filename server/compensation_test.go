@@ -1018,3 +1018,84 @@ func TestGrantAmountShownAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantKeyReused: a key the client chose is one request's. Sent again
+// for another customer, or by the same customer with another offer,
+// choice, decline or amount, it is a 422 naming the key (the body's key,
+// or the Idempotency-Key header it came in), and nothing is recorded; a
+// true retry is answered with the first grant (200, created false), by
+// either door.
+func TestGrantKeyReused(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.policyJSON(0, "1000"))
+	type granted struct {
+		Grant   compensation.Grant `json:"grant"`
+		Created bool               `json:"created"`
+	}
+	grants := func(t *testing.T) []compensation.Grant {
+		t.Helper()
+		var gs struct {
+			Grants []compensation.Grant `json:"grants"`
+		}
+		e.mustDo(t, http.StatusOK, "GET", e.path("/grants?format=json"), e.manager, "").json(t, &gs)
+		return gs.Grants
+	}
+	// c1's credit, 5.00 EUR as the check shows it, under the key k.
+	credit := `{"offer":"credit10","amount":{"amount":500,"currency":"EUR"}`
+	var first granted
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, credit+`,"key":"k"}`).json(t, &first)
+	if !first.Created || first.Grant.Amount.Amount != 500 {
+		t.Fatalf("the first grant: %+v", first)
+	}
+
+	for _, tc := range []struct {
+		name, customer, body string
+		header               bool // the key in the Idempotency-Key header, not the body
+	}{
+		{"another customer, the same body", "c2", credit + `,"key":"k"}`, false},
+		{"another customer, another offer", "c2", `{"offer":"sorry","choice":"day","key":"k"}`, false},
+		{"another customer, by the header", "c2", credit + `}`, true},
+		{"the same customer, another offer", "c1", `{"offer":"sorry","choice":"day","key":"k"}`, false},
+		{"the same customer, a decline", "c1", `{"offer":"sorry","declined":true,"key":"k"}`, false},
+		{"the same customer, another amount", "c1", `{"offer":"credit10","amount":{"amount":400,"currency":"EUR"},"key":"k"}`, false},
+		{"the same customer, no amount", "c1", `{"offer":"credit10","key":"k"}`, false},
+		{"the same customer, another amount, by the header", "c1", `{"offer":"credit10","amount":{"amount":400,"currency":"EUR"}}`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var headers []string
+			field := "key"
+			if tc.header {
+				headers, field = []string{"Idempotency-Key", "k"}, "Idempotency-Key"
+			}
+			d := e.mustDo(t, http.StatusUnprocessableEntity, "POST", e.path("/customers/"+tc.customer+"/grants"), e.agent, tc.body, headers...).errorOf(t)
+			if d.Code != incident.EIDEMPOTENCY || d.Field != field || !strings.Contains(d.Message, "nothing was recorded") {
+				t.Errorf("error %+v, want %s naming %s", d, incident.EIDEMPOTENCY, field)
+			}
+			if gs := grants(t); len(gs) != 1 || gs[0].ID != first.Grant.ID {
+				t.Errorf("grants after the refusal: %+v; want only the first", gs)
+			}
+		})
+	}
+
+	// The refused requests left c2's offers alone: c2 may still take the
+	// choice, under a key of its own.
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, `{"offer":"sorry","choice":"day","key":"k2"}`)
+
+	// A true retry, in the body or the header: the first grant, not a new one.
+	for _, retry := range []struct {
+		body    string
+		headers []string
+	}{
+		{credit + `,"key":"k"}`, nil},
+		{credit + `}`, []string{"Idempotency-Key", "k"}},
+	} {
+		var g granted
+		e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c1/grants"), e.agent, retry.body, retry.headers...).json(t, &g)
+		if g.Created || g.Grant.ID != first.Grant.ID || g.Grant.Amount.Amount != 500 {
+			t.Errorf("the retry %s: %+v, want the first grant %s", retry.body, g, first.Grant.ID)
+		}
+	}
+	if gs := grants(t); len(gs) != 2 {
+		t.Errorf("grants: %+v; want c1's credit and c2's day", gs)
+	}
+}

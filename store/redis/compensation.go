@@ -218,15 +218,17 @@ func (db *DB) FindDecided(ctx context.Context, pageID string) ([]*compensation.D
 // ---- grants ----
 
 // grantDoc is how a grant is stored: its JSON, and what that leaves out
-// but the store keeps (the key, the override's actor).
+// but the store keeps (the key, the override's actor, the request's
+// fingerprint: "" in a grant written before it was kept).
 type grantDoc struct {
 	*compensation.Grant
-	Key        string          `json:"key"`
-	OverrideBy *incident.Actor `json:"override_by,omitempty"`
+	Key         string          `json:"key"`
+	OverrideBy  *incident.Actor `json:"override_by,omitempty"`
+	Fingerprint string          `json:"fingerprint,omitempty"`
 }
 
 func encodeGrant(g *compensation.Grant) (string, error) {
-	d := grantDoc{Grant: g, Key: g.Key}
+	d := grantDoc{Grant: g, Key: g.Key, Fingerprint: g.Fingerprint}
 	if g.Override != nil {
 		d.OverrideBy = &g.Override.By
 	}
@@ -242,12 +244,15 @@ func decodeGrant(s string) (*compensation.Grant, error) {
 		d.Override.By = *d.OverrideBy
 	}
 	d.Grant.Key = d.Key
+	d.Grant.Fingerprint = d.Fingerprint
 	return d.Grant, nil
 }
 
 // SaveGrant implements compensation.Store with saveGrantScript: the key,
 // the ID and the customer's count are checked and the grant written in
-// one script, so of two callers who saw the same count one wins.
+// one script, so of two callers who saw the same count one wins, and of
+// two with one key. A known key's grant is compared with g here: the
+// script wrote nothing for it.
 func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*compensation.Grant, bool, error) {
 	if err := compensation.CheckGrantRecord(g); err != nil {
 		return nil, false, err
@@ -279,6 +284,9 @@ func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*
 		}
 		existing, err := decodeGrant(s)
 		if err != nil {
+			return nil, false, err
+		}
+		if err := compensation.SameGrantRequest(existing, v.CustomerID, v.Fingerprint); err != nil {
 			return nil, false, err
 		}
 		return existing, false, nil
@@ -333,6 +341,29 @@ func (db *DB) FindGrants(ctx context.Context, pageID, incidentID, customerID str
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// FindGrantByKey implements compensation.Store: the key's grant ID, then
+// its document. Grants are never changed or deleted, and the script
+// writes a grant with its key, so a key read has its document.
+func (db *DB) FindGrantByKey(ctx context.Context, pageID, incidentID, key string) (*compensation.Grant, error) {
+	notFound := incident.Errorf(incident.ENOTFOUND, "no grant with key %q", key)
+	if !incident.ValidID(pageID) {
+		return nil, notFound
+	}
+	id, err := db.client.HGet(ctx, db.keys.grantKeys(pageID, incidentID), key).Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, notFound
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find grant by key: %w", err)
+	}
+	s, err := db.client.HGet(ctx, db.keys.grants(pageID), id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis: find grant by key: key %q names a missing grant", key)
+	} else if err != nil {
+		return nil, fmt.Errorf("redis: find grant by key: %w", err)
+	}
+	return decodeGrant(s)
 }
 
 // ---- vouchers ----

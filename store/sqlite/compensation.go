@@ -89,14 +89,17 @@ func (db *DB) FindDecided(ctx context.Context, pageID string) ([]*compensation.D
 // ---- grants ----
 
 // grantDoc is a grant's doc: its JSON, and what that leaves out but the
-// store keeps (the override's actor). The key has its own column.
+// store keeps (the override's actor, the request's fingerprint). The key
+// has its own column. The fingerprint is only ever read with its grant,
+// so it needs none: a doc written before it was kept reads as "".
 type grantDoc struct {
 	*compensation.Grant
-	OverrideBy *incident.Actor `json:"override_by,omitempty"`
+	OverrideBy  *incident.Actor `json:"override_by,omitempty"`
+	Fingerprint string          `json:"fingerprint,omitempty"`
 }
 
 func encodeGrant(g *compensation.Grant) (string, error) {
-	d := grantDoc{Grant: g}
+	d := grantDoc{Grant: g, Fingerprint: g.Fingerprint}
 	if g.Override != nil {
 		d.OverrideBy = &g.Override.By
 	}
@@ -116,6 +119,7 @@ func decodeGrant(key, doc string) (*compensation.Grant, error) {
 		d.Override.By = *d.OverrideBy
 	}
 	d.Key = key
+	d.Grant.Fingerprint = d.Fingerprint
 	return d.Grant, nil
 }
 
@@ -129,7 +133,7 @@ func scanGrant(s scanner) (*compensation.Grant, error) {
 
 // SaveGrant implements compensation.Store: the key, the ID and the count
 // are checked and the grant inserted in one write transaction, so of two
-// callers who saw the same count one wins.
+// callers who saw the same count one wins, and of two with one key.
 func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*compensation.Grant, bool, error) {
 	if err := compensation.CheckGrantRecord(g); err != nil {
 		return nil, false, err
@@ -175,6 +179,9 @@ func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*
 	case err != nil:
 		return nil, false, err
 	case existing != nil:
+		if err := compensation.SameGrantRequest(existing, v.CustomerID, v.Fingerprint); err != nil {
+			return nil, false, err
+		}
 		return existing, false, nil
 	}
 	// A copy of what was stored, sharing nothing with g.
@@ -194,6 +201,18 @@ func (db *DB) FindGrants(ctx context.Context, pageID, incidentID, customerID str
 	}
 	return findAll(ctx, db.r, "grants", scanGrant, `SELECT key, doc FROM compensation_grants
 		WHERE page_id = ? AND incident_id = ? ORDER BY at, id`, pageID, incidentID)
+}
+
+// FindGrantByKey implements compensation.Store.
+func (db *DB) FindGrantByKey(ctx context.Context, pageID, incidentID, key string) (*compensation.Grant, error) {
+	g, err := scanGrant(db.r.QueryRowContext(ctx, "SELECT key, doc FROM compensation_grants WHERE page_id = ? AND incident_id = ? AND key = ?",
+		pageID, incidentID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, incident.Errorf(incident.ENOTFOUND, "no grant with key %q", key)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find grant by key: %w", err)
+	}
+	return g, nil
 }
 
 // ---- vouchers ----

@@ -136,11 +136,13 @@ func versions(ds []*compensation.Decision) []string {
 }
 
 // newGrant returns a grant with every field but Override set, its time
-// in UTC at millisecond precision.
+// in UTC at millisecond precision. Its fingerprint is its customer's, so
+// the same customer's grants are the same request unless a test says
+// otherwise.
 func newGrant(id, pageID, incidentID, customerID string, when time.Time) *compensation.Grant {
 	return &compensation.Grant{ID: id, PageID: pageID, IncidentID: incidentID, CustomerID: customerID, ComplaintID: "cmp-" + id,
 		Group: "gold-choice", OfferID: "refund5", Kind: compensation.Refund, Amount: compensation.Money{Amount: 500, Currency: "EUR"},
-		Days: 0, Voucher: "", PolicyVersion: 2, By: "Bob", At: when, Key: "key-" + id}
+		Days: 0, Voucher: "", PolicyVersion: 2, By: "Bob", At: when, Key: "key-" + id, Fingerprint: "fp-" + customerID}
 }
 
 func saveGrant(t *testing.T, s compensation.Store, g *compensation.Grant, seen int) *compensation.Grant {
@@ -444,7 +446,7 @@ func testDecisionInvalid(t *testing.T, s compensation.Store) {
 func testGrantRoundTrip(t *testing.T, s compensation.Store) {
 	local := inBudapest(t)
 
-	t.Run("every field, Key and Override.By included; times in UTC at millisecond precision", func(t *testing.T) {
+	t.Run("every field, Key, Fingerprint and Override.By included; times in UTC at millisecond precision", func(t *testing.T) {
 		want := newGrant("g1", "pa", "i1", "k1", base)
 		want.Override = &compensation.Override{By: incident.Actor{TokenID: "t9", Name: "Mia", Role: incident.RoleManager},
 			Reason: "long-standing customer, asked \"politely\""}
@@ -509,15 +511,68 @@ func testGrantKeys(t *testing.T, s compensation.Store) {
 		equal(t, "FindGrants", findGrants(t, s, "pa", "i1", ""), []*compensation.Grant{first})
 	})
 
-	t.Run("the same key for another customer is still the same request", func(t *testing.T) {
+	refused := func(t *testing.T, g *compensation.Grant) {
+		t.Helper()
+		got, created, err := s.SaveGrant(ctx, g, 0)
+		var e *incident.Error
+		if !errors.As(err, &e) || e.Code != incident.EIDEMPOTENCY || e.Field != "key" {
+			t.Errorf("SaveGrant(%s, key %s) error = %v, want %s on key", g.ID, g.Key, err, incident.EIDEMPOTENCY)
+		}
+		if got != nil || created {
+			t.Errorf("a refused SaveGrant returned %v, %v; want nil, false", got, created)
+		}
+	}
+
+	t.Run("the same key for another customer is refused, and writes nothing", func(t *testing.T) {
 		other := newGrant("g3", "pa", "i1", "k2", base)
 		other.Key = first.Key
-		got, created, err := s.SaveGrant(ctx, other, 0)
-		if err != nil || created {
-			t.Fatalf("SaveGrant = %v, %v; want the stored grant, false", created, err)
-		}
-		equal(t, "the grant", got, first)
+		refused(t, other)
+		// Even with the first request's fingerprint: the customer is
+		// part of the request.
+		other.Fingerprint = first.Fingerprint
+		refused(t, other)
 		equal(t, "k2's grants", grantIDs(findGrants(t, s, "pa", "i1", "k2")), []string{})
+		equal(t, "FindGrants", findGrants(t, s, "pa", "i1", ""), []*compensation.Grant{first})
+	})
+
+	t.Run("the same key with another request of the customer is refused, and writes nothing", func(t *testing.T) {
+		other := newGrant("g6", "pa", "i1", "k1", base)
+		other.Key, other.Fingerprint = first.Key, "fp-another-offer"
+		refused(t, other)
+		equal(t, "FindGrants", findGrants(t, s, "pa", "i1", ""), []*compensation.Grant{first})
+	})
+
+	t.Run("a grant stored without a fingerprint is retried by any request of its customer", func(t *testing.T) {
+		old := newGrant("g7", "pa", "i3", "k1", base)
+		old.Fingerprint = "" // a key derived from the request, or a grant from before fingerprints
+		saveGrant(t, s, old, 0)
+		retry := newGrant("g8", "pa", "i3", "k1", at(time.Minute))
+		retry.Key = old.Key
+		got, created, err := s.SaveGrant(ctx, retry, 1)
+		if err != nil || created {
+			t.Fatalf("SaveGrant(retry) = %v, %v; want the stored grant, false", created, err)
+		}
+		equal(t, "the grant a retry gets", got, old)
+		other := newGrant("g9", "pa", "i3", "k2", at(time.Minute))
+		other.Key = old.Key
+		refused(t, other)
+	})
+
+	t.Run("FindGrantByKey finds the incident's grant, whichever customer's", func(t *testing.T) {
+		got, err := s.FindGrantByKey(ctx, "pa", "i1", first.Key)
+		if err != nil {
+			t.Fatalf("FindGrantByKey: %v", err)
+		}
+		equal(t, "FindGrantByKey", got, first)
+		for _, tt := range []struct{ what, page, incident, key string }{
+			{"an unknown key", "pa", "i1", "key-none"},
+			{"another incident", "pa", "i9", first.Key},
+			{"another page", "pz", "i1", first.Key},
+			{"an invalid page", "", "i1", first.Key},
+		} {
+			_, err := s.FindGrantByKey(ctx, tt.page, tt.incident, tt.key)
+			wantCode(t, "FindGrantByKey, "+tt.what, err, incident.ENOTFOUND)
+		}
 	})
 
 	t.Run("keys are per incident and page", func(t *testing.T) {
@@ -731,6 +786,35 @@ func testGrantsConcurrently(t *testing.T, s compensation.Store) {
 		t.Fatal("no writer granted")
 	}
 	equal(t, "grants", grantIDs(findGrants(t, s, "pa", "i1", "k1")), []string{"g0", fmt.Sprintf("g%d", winner+1)})
+
+	t.Run("one key for two customers at once grants once", func(t *testing.T) {
+		errs := make([]error, writers)
+		created := make([]bool, writers)
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g := newGrant(fmt.Sprintf("c%d", i), "pa", "i2", fmt.Sprintf("c%d", i), base)
+				g.Key = "one-key"
+				_, created[i], errs[i] = s.SaveGrant(ctx, g, 0)
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for i := range writers {
+			switch {
+			case errs[i] == nil && created[i]:
+				n++
+			case errs[i] == nil:
+				t.Errorf("writer %d got another customer's grant", i)
+			default:
+				wantCode(t, fmt.Sprintf("writer %d", i), errs[i], incident.EIDEMPOTENCY)
+			}
+		}
+		if stored := grantIDs(findGrants(t, s, "pa", "i2", "")); n != 1 || len(stored) != 1 {
+			t.Errorf("%d writers created a grant, %v stored; want one", n, stored)
+		}
+	})
 
 	t.Run("retries of one request grant once", func(t *testing.T) {
 		created := make([]bool, writers)
