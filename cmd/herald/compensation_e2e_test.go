@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -423,9 +424,15 @@ func TestCompensationAmendmentThatLowers(t *testing.T) {
 		!strings.Contains(dry, "15 % of your monthly fee (7.50 EUR)") {
 		t.Errorf("the dry run does not list the effects:\n%s", dry)
 	}
-	if out := mustCLI(t, env, "compensation", "check", id, "ors").stdout; !strings.Contains(out, "[granted 5.00 EUR; owed a top-up of 2.50 EUR]") ||
-		!strings.Contains(out, "Owed a top-up of 2.50 EUR") {
-		t.Errorf("check does not tell the agent of Őrs's top-up:\n%s", out)
+	orsCheck := mustCLI(t, env, "compensation", "check", id, "ors").stdout
+	if !strings.Contains(orsCheck, "[granted 5.00 EUR; owed a top-up of 2.50 EUR]") ||
+		!strings.Contains(orsCheck, "Owed a top-up of 2.50 EUR") {
+		t.Errorf("check does not tell the agent of Őrs's top-up:\n%s", orsCheck)
+	}
+	// check says the command that records what was read out: the top-up,
+	// at the version and the amount it shows.
+	if want := "herald compensation grant " + id + ` ors --offer credit10 --version 2 --amount "2.50 EUR"`; !strings.Contains(orsCheck, want) {
+		t.Errorf("check does not say %s:\n%s", want, orsCheck)
 	}
 	// An agent who read version 1 out to the customer records nothing at
 	// version 2's amount.
@@ -436,8 +443,27 @@ func TestCompensationAmendmentThatLowers(t *testing.T) {
 	if r := cli(t, env, "compensation", "grant", id, "john", "--offer", "credit10", "--version", "-1"); r.code != 2 {
 		t.Errorf("--version -1: exit %d, want 2\n%s", r.code, r.stderr)
 	}
-	if out := mustCLI(t, env, "compensation", "grant", id, "john", "--offer", "credit10", "--version", "2").stdout; !strings.Contains(out, "7.50 EUR") {
+	// The command check prints for John's credit, run as printed.
+	johnCheck := mustCLI(t, env, "compensation", "check", id, "john").stdout
+	credit := grantCommand(t, johnCheck, "john --offer credit10 ")
+	if want := []string{"--version", "2", "--amount", "7.50 EUR"}; !slices.Equal(credit[len(credit)-4:], want) {
+		t.Errorf("check's command for John's credit %q, want it to end in %q:\n%s", credit, want, johnCheck)
+	}
+	for _, declined := range []string{"john --offer credit10 --declined --version 2", "john --offer sorry --declined --version 2"} {
+		if !strings.Contains(johnCheck, declined) {
+			t.Errorf("check does not say how to record %q:\n%s", declined, johnCheck)
+		}
+	}
+	if out := mustCLI(t, env, append(credit, "--key", "call-1")...).stdout; !strings.Contains(out, "7.50 EUR") {
 		t.Errorf("a grant read at version 2:\n%s", out)
+	}
+	// The key is that call's: for Őrs it records nothing.
+	if r := cli(t, env, "compensation", "grant", id, "ors", "--offer", "credit10", "--key", "call-1"); r.code != 1 ||
+		!strings.Contains(r.stderr, "another customer") || !strings.Contains(r.stderr, "idempotency_key, HTTP 422") {
+		t.Errorf("a key reused for another customer: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(mustCLI(t, env, "compensation", "check", id, "john").stdout, "--offer credit10") {
+		t.Errorf("check offers John's credit again once granted")
 	}
 	// An agent who read out a 5.00 EUR refund, when the credit has left
 	// 2.50 EUR of the cap, records nothing and is told the amount in force.
@@ -454,4 +480,28 @@ func TestCompensationAmendmentThatLowers(t *testing.T) {
 	if out := mustCLI(t, env, "compensation", "grant", id, "john", "--offer", "sorry", "--choice", "refund", "--version", "2", "--amount", "2.50 EUR").stdout; !strings.Contains(out, "refund of 2.50 EUR") {
 		t.Errorf("a grant of the 2.50 EUR read out:\n%s", out)
 	}
+}
+
+// grantCommand returns the arguments of the compensation grant command
+// check printed with want in it (not a decline), as a POSIX shell would
+// split it: the words, and "…" as one.
+func grantCommand(t *testing.T, out, want string) []string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "herald compensation grant ") || !strings.Contains(line, want) || strings.Contains(line, "--declined") {
+			continue
+		}
+		var args []string
+		for i, part := range strings.Split(strings.TrimPrefix(line, "herald "), `"`) {
+			if i%2 == 1 {
+				args = append(args, part)
+			} else {
+				args = append(args, strings.Fields(part)...)
+			}
+		}
+		return args
+	}
+	t.Fatalf("check prints no grant command with %q:\n%s", want, out)
+	return nil
 }

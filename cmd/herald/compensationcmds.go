@@ -286,8 +286,9 @@ func readInput(a *app, name string) ([]byte, error) {
 func cmdCompensationCheck(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("compensation check", "INCIDENT (CUSTOMER | --phone P | --email E) [--lang L] [FLAGS]",
 		`Answers for one customer: affected or not and for how long, which rules
-matched and why, the offers with amounts, what was already granted, and what
-to say (in --lang, default English).`)
+matched and why, the offers with amounts, what was already granted, what
+to say (in --lang, default English), and the compensation grant command for
+each offer, with the amount read out (--amount) and the version.`)
 	pf := addIncidentPageFlags(fs)
 	phone := fs.String("phone", "", "find the customer by phone `NUMBER`")
 	email := fs.String("email", "", "find the customer by email `ADDRESS`")
@@ -330,7 +331,56 @@ to say (in --lang, default English).`)
 		return printJSON(a.stdout, raw)
 	}
 	a.printAnswer(&ans)
+	a.printGrantCommands(&ans, *pf.page)
 	return nil
+}
+
+// printGrantCommands prints the compensation grant command for each offer
+// the customer may take, and for declining each, with the decision's
+// version and, for a credit or a refund, --amount as check shows it (the
+// top-up for one granted before): the grant is checked against what the
+// agent read out, and records nothing if the decision or the amount has
+// moved since. Nothing when the policy gives the customer nothing.
+func (a *app) printGrantCommands(ans *compensation.Answer, page string) {
+	if ans.Result == nil || ans.Result.Excluded != "" {
+		return
+	}
+	base := "herald compensation grant " + shellQuote(ans.IncidentID) + " " + shellQuote(ans.Customer.ID)
+	if page != "" {
+		base += " --page " + shellQuote(page)
+	}
+	version := " --version " + strconv.Itoa(ans.Version)
+	var grants, declines []string
+	declined := map[string]bool{}
+	for _, o := range ans.Offers {
+		if (o.Granted && o.TopUp.Amount == 0) || o.Unavailable != "" || o.UsedUp() {
+			continue // nothing (more) to give
+		}
+		cmd := base + " --offer " + shellQuote(o.Group)
+		if o.Choice {
+			cmd += " --choice " + shellQuote(o.OfferID)
+		}
+		cmd += version
+		if o.Kind.Money() {
+			amount := o.Amount
+			if o.Granted {
+				amount = o.TopUp
+			}
+			cmd += ` --amount "` + amount.String() + `"`
+		}
+		grants = append(grants, cmd)
+		if !o.Granted && !o.Declined && !declined[o.Group] {
+			declined[o.Group] = true
+			declines = append(declines, base+" --offer "+shellQuote(o.Group)+" --declined"+version)
+		}
+	}
+	if len(grants) == 0 {
+		return
+	}
+	fmt.Fprintln(a.stdout, "\nto record what the customer takes (if the decision or an amount has changed since this check, nothing is recorded):")
+	for _, line := range append(grants, declines...) {
+		fmt.Fprintln(a.stdout, "  "+printable(line))
+	}
 }
 
 // minutes words an affected time: "under 1 min" for a customer affected
