@@ -11,7 +11,9 @@
 //
 // Faults make it misbehave the way providers do: a share of 5xx answers,
 // bursts of 429 with Retry-After, a rate ceiling, slow answers, and chosen
-// numbers, addresses or channels that fail with the provider's real codes.
+// numbers, addresses or channels that fail with the provider's real codes;
+// a Slack post kept but never answered (the caller died before it learnt
+// the ts), and a channel history Slack refuses to show.
 //
 // The sandbox speaks only to loopback: it listens on 127.0.0.1 by default and
 // posts Twilio status callbacks only to loopback URLs.

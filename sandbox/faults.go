@@ -55,6 +55,16 @@ type Faults struct {
 	// reaches no one; the message's status at the API moves on all the
 	// same, so a lookup by SID tells the truth.
 	DropReceipts float64
+	// DropSlackPosts is how many of the next chat.postMessage calls are
+	// accepted and kept (the message is in the channel) but answered by
+	// closing the connection: the caller never learns the message's ts,
+	// as when it dies between Slack accepting a post and recording where
+	// it went.
+	DropSlackPosts int
+	// SlackHistory is a Web API error code every conversations.history
+	// call fails with, as when the app lacks the scope ("missing_scope")
+	// or the bot is not in the channel ("not_in_channel"); "" fails none.
+	SlackHistory string
 }
 
 func (f Faults) validate() error {
@@ -71,6 +81,8 @@ func (f Faults) validate() error {
 		return fmt.Errorf("sandbox: Faults.DropReceipts %v is not between 0 and 1", f.DropReceipts)
 	case f.RateBurst < 0:
 		return fmt.Errorf("sandbox: Faults.RateBurst must not be negative")
+	case f.DropSlackPosts < 0:
+		return fmt.Errorf("sandbox: Faults.DropSlackPosts must not be negative")
 	}
 	return nil
 }
@@ -96,6 +108,8 @@ type faultSet struct {
 type faultState struct {
 	f     Faults
 	gates [numSurfaces]*gate
+	// droppedPosts counts the chat.postMessage answers dropped.
+	droppedPosts atomic.Int64
 }
 
 // gate counts requests for bursts and holds the token bucket of one API.
@@ -127,6 +141,13 @@ func (fs *faultSet) get() Faults {
 	f := fs.cur.Load().f
 	f.FailTo = maps.Clone(f.FailTo)
 	return f
+}
+
+// dropSlackPost reports whether to drop the answer to this
+// chat.postMessage (Faults.DropSlackPosts).
+func (fs *faultSet) dropSlackPost() bool {
+	st := fs.cur.Load()
+	return st.f.DropSlackPosts > 0 && st.droppedPosts.Add(1) <= int64(st.f.DropSlackPosts)
 }
 
 // failCode returns the configured failure for an address, if any.

@@ -19,6 +19,7 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages/{file}", s.handleTwilioGet)
 	mux.HandleFunc("POST /api/chat.postMessage", s.handleSlackPostMessage)
 	mux.HandleFunc("POST /api/chat.update", s.handleSlackUpdate)
+	mux.HandleFunc("/api/conversations.history", s.handleSlackHistory)
 	mux.HandleFunc("/api/auth.test", s.handleSlackAuthTest)
 	mux.HandleFunc("POST /api/chat.postEphemeral", s.handleSlackPostEphemeral)
 	mux.HandleFunc("POST /api/views.open", s.handleSlackViewsOpen)

@@ -109,6 +109,10 @@ type Message struct {
 	Edits int `json:"edits,omitempty"`
 	// EditedAt is when the last edit came.
 	EditedAt *time.Time `json:"edited_at,omitempty"`
+	// Metadata is a Slack message's metadata ({"event_type",
+	// "event_payload"}) as posted or last edited; conversations.history
+	// returns it only with include_all_metadata.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
 }
 
 // Filter selects messages; empty fields match everything.

@@ -3,12 +3,14 @@ package sandbox
 import (
 	"crypto/sha1"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -40,6 +42,9 @@ type slackPost struct {
 	Username string          `json:"username"`
 	TS       string          `json:"ts"`   // chat.update: the message to edit
 	User     string          `json:"user"` // chat.postEphemeral: who sees it
+	// Metadata is the message metadata: a JSON object, or (in a form, and
+	// as Slack also takes it in JSON) a string holding one.
+	Metadata json.RawMessage `json:"metadata"`
 }
 
 func writeSlackError(w http.ResponseWriter, status int, code string) {
@@ -80,6 +85,9 @@ func readSlackPost(r *http.Request) (slackPost, string, error) {
 		p.Username = r.Form.Get("username")
 		p.TS = r.Form.Get("ts")
 		p.User = r.Form.Get("user")
+		if md := r.Form.Get("metadata"); md != "" {
+			p.Metadata, _ = json.Marshal(md)
+		}
 		if b := r.Form.Get("blocks"); b != "" {
 			p.Blocks = json.RawMessage(b)
 		}
@@ -95,9 +103,45 @@ func (s *Sandbox) slackTokenOK(token string) bool {
 	return subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.SlackToken)) == 1
 }
 
+// slackMetadata checks a message's metadata as Slack does: a JSON object
+// (or a string holding one) with an event_type and an event_payload
+// object. It returns the object compacted; nil with set for "{}" (an edit
+// that removes the metadata), nil and unset when there is none, and a
+// Slack error code for metadata Slack would refuse.
+func slackMetadata(raw json.RawMessage) (md json.RawMessage, set bool, code string) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, false, ""
+	}
+	var inner string
+	if json.Unmarshal(raw, &inner) == nil {
+		if inner == "" {
+			return nil, false, ""
+		}
+		raw = json.RawMessage(inner)
+	}
+	var m struct {
+		EventType    *string         `json:"event_type"`
+		EventPayload json.RawMessage `json:"event_payload"`
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || json.Unmarshal(raw, &m) != nil {
+		return nil, false, "invalid_metadata_format"
+	}
+	if len(obj) == 0 {
+		return nil, true, ""
+	}
+	var payload map[string]any
+	if m.EventType == nil || *m.EventType == "" || json.Unmarshal(m.EventPayload, &payload) != nil || payload == nil {
+		return nil, false, "invalid_metadata_schema"
+	}
+	out, _ := json.Marshal(map[string]any{"event_type": *m.EventType, "event_payload": payload})
+	return out, true, ""
+}
+
 // readSlackMessage reads a chat.postMessage or chat.update call and checks
-// it as Slack does: the token, an injected fault, the blocks, a channel and
-// some text. It answers a refused call itself and reports false.
+// it as Slack does: the token, an injected fault, the blocks, a channel,
+// some text and the metadata. It answers a refused call itself and reports
+// false.
 func (s *Sandbox) readSlackMessage(w http.ResponseWriter, r *http.Request) (slackPost, []json.RawMessage, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	p, token, err := readSlackPost(r)
@@ -132,6 +176,10 @@ func (s *Sandbox) readSlackMessage(w http.ResponseWriter, r *http.Request) (slac
 		writeSlackError(w, http.StatusOK, "msg_too_long")
 		return p, nil, false
 	}
+	if _, _, code := slackMetadata(p.Metadata); code != "" {
+		writeSlackError(w, http.StatusOK, code)
+		return p, nil, false
+	}
 	return p, blocks, true
 }
 
@@ -159,7 +207,19 @@ func (s *Sandbox) handleSlackPostMessage(w http.ResponseWriter, r *http.Request)
 	if p.ThreadTS != "" {
 		m.Headers = map[string]string{"thread_ts": p.ThreadTS}
 	}
+	m.Metadata, _, _ = slackMetadata(p.Metadata)
 	s.inbox.add(m)
+	if s.faults.dropSlackPost() {
+		// Kept, and never answered: the caller cannot know the ts.
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		writeSlackError(w, http.StatusInternalServerError, "internal_error")
+		return
+	}
 
 	msg := map[string]any{"type": "message", "text": p.Text, "user": slackUserID, "bot_id": slackBotID, "ts": ts, "team": slackTeamID}
 	if len(blocks) > 0 {
@@ -193,6 +253,11 @@ func (s *Sandbox) handleSlackUpdate(w http.ResponseWriter, r *http.Request) {
 			m.Blocks = append(json.RawMessage(nil), p.Blocks...)
 		}
 		m.EditedAt = &now
+		// As Slack: an edit without metadata keeps the message's, "{}"
+		// removes it.
+		if md, set, _ := slackMetadata(p.Metadata); set {
+			m.Metadata = md
+		}
 		return true
 	})
 	if !ok {
@@ -200,6 +265,160 @@ func (s *Sandbox) handleSlackUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": slackChannelID(p.Channel), "ts": p.TS, "text": p.Text})
+}
+
+// handleSlackHistory is /api/conversations.history: the channel's
+// top-level messages (not thread replies, not ephemeral ones), newest
+// first, after oldest and before latest (both excluded unless inclusive),
+// limit at a time (default 100, at most 999) with a cursor for the next
+// page, as Slack answers. A message's metadata is returned only with
+// include_all_metadata. Faults.SlackHistory, or the channel's code in
+// Faults.FailTo, fails the call ("not_in_channel"; "missing_scope" says,
+// as Slack does, which scopes are needed).
+func (s *Sandbox) handleSlackHistory(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		writeSlackError(w, http.StatusOK, "invalid_form_data")
+		return
+	}
+	token := r.Form.Get("token")
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		token = bearer
+	}
+	switch {
+	case token == "":
+		writeSlackError(w, http.StatusOK, "not_authed")
+		return
+	case !s.slackTokenOK(token):
+		writeSlackError(w, http.StatusOK, "invalid_auth")
+		return
+	}
+	if v := s.faults.check(r.Context(), surfSlack); v.status != 0 {
+		writeSlackFault(w, v)
+		return
+	}
+	ch := r.Form.Get("channel")
+	if ch == "" {
+		writeSlackError(w, http.StatusOK, "channel_not_found")
+		return
+	}
+	code, ok := s.faults.failCode(ch)
+	if h := s.faults.get().SlackHistory; h != "" {
+		code, ok = h, true
+	}
+	if ok {
+		if code == "missing_scope" {
+			writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code,
+				"needed": "channels:history", "provided": "commands,chat:write,chat:write.public,users:read,usergroups:read"})
+			return
+		}
+		writeSlackError(w, http.StatusOK, code)
+		return
+	}
+	flag := func(k string) bool { v := r.Form.Get(k); return v == "1" || v == "true" }
+	withMetadata := flag("include_all_metadata")
+	inclOldest, inclLatest := flag("inclusive"), flag("inclusive")
+	var oldest, latest slackTime
+	if oldest, ok = parseSlackTime(r.Form.Get("oldest"), slackTime{}); !ok {
+		writeSlackError(w, http.StatusOK, "invalid_ts_oldest")
+		return
+	}
+	if latest, ok = parseSlackTime(r.Form.Get("latest"), slackTime{sec: 1 << 62}); !ok {
+		writeSlackError(w, http.StatusOK, "invalid_ts_latest")
+		return
+	}
+	limit := 100
+	if l := r.Form.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			writeSlackError(w, http.StatusOK, "invalid_limit")
+			return
+		}
+		if n > 0 {
+			limit = min(n, 999)
+		}
+	}
+	if c := r.Form.Get("cursor"); c != "" {
+		// The cursor is the ts the next page starts before, as Slack's
+		// "next_ts:…" cursors are.
+		raw, err := base64.StdEncoding.DecodeString(c)
+		next, found := strings.CutPrefix(string(raw), "next_ts:")
+		t, ok := parseSlackTime(next, slackTime{})
+		if err != nil || !found || !ok || next == "" {
+			writeSlackError(w, http.StatusOK, "invalid_cursor")
+			return
+		}
+		latest, inclLatest = t, false
+	}
+	id := slackChannelID(ch)
+	var in []Message
+	for _, m := range s.inbox.list([]Filter{{Kind: KindSlack}}) {
+		if slackChannelID(m.To) != id || m.Status == "ephemeral" || m.Headers["thread_ts"] != "" {
+			continue
+		}
+		t, ok := parseSlackTime(m.ID, slackTime{})
+		if !ok || t.before(oldest) || latest.before(t) || !inclOldest && t == oldest || !inclLatest && t == latest {
+			continue
+		}
+		in = append(in, m)
+	}
+	sort.SliceStable(in, func(i, j int) bool {
+		a, _ := parseSlackTime(in[i].ID, slackTime{})
+		b, _ := parseSlackTime(in[j].ID, slackTime{})
+		return b.before(a)
+	})
+	more := len(in) > limit
+	if more {
+		in = in[:limit]
+	}
+	msgs := make([]map[string]any, 0, len(in))
+	for _, m := range in {
+		msg := map[string]any{"type": "message", "text": m.Body, "user": slackUserID, "bot_id": slackBotID, "ts": m.ID, "team": slackTeamID}
+		if len(m.Blocks) > 0 {
+			msg["blocks"] = m.Blocks
+		}
+		if m.EditedAt != nil {
+			msg["edited"] = map[string]any{"user": slackUserID, "ts": fmt.Sprintf("%d.000000", m.EditedAt.Unix())}
+		}
+		if withMetadata && len(m.Metadata) > 0 {
+			msg["metadata"] = m.Metadata
+		}
+		msgs = append(msgs, msg)
+	}
+	next := ""
+	if more {
+		next = base64.StdEncoding.EncodeToString([]byte("next_ts:" + in[len(in)-1].ID))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "messages": msgs, "has_more": more, "pin_count": 0,
+		"response_metadata": map[string]any{"next_cursor": next}})
+}
+
+// slackTime is a Slack ts ("1700000000.000123") in a form that compares.
+type slackTime struct{ sec, micro int64 }
+
+func (t slackTime) before(u slackTime) bool {
+	return t.sec < u.sec || t.sec == u.sec && t.micro < u.micro
+}
+
+// parseSlackTime reads a ts or a Unix time ("1700000000", "1700000000.5");
+// "" is def.
+func parseSlackTime(s string, def slackTime) (slackTime, bool) {
+	if s == "" {
+		return def, true
+	}
+	secs, frac, _ := strings.Cut(s, ".")
+	sec, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || sec < 0 || len(frac) > 6 {
+		return slackTime{}, false
+	}
+	var micro int64
+	if frac != "" {
+		frac += strings.Repeat("0", 6-len(frac))
+		if micro, err = strconv.ParseInt(frac, 10, 64); err != nil || micro < 0 {
+			return slackTime{}, false
+		}
+	}
+	return slackTime{sec: sec, micro: micro}, true
 }
 
 // handleSlackAuthTest is /api/auth.test, which clients call to check a token.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,3 +188,105 @@ func TestSlackIncomingWebhook(t *testing.T) {
 		}
 	})
 }
+
+// TestSlackHistory: conversations.history returns the channel's top-level
+// messages newest first, after oldest, a page at a time with a cursor;
+// the metadata a message was posted with comes back only with
+// include_all_metadata, and an edit without metadata keeps it.
+func TestSlackHistory(t *testing.T) {
+	sb := start(t, Config{SlackToken: "xoxb-test"})
+	api := slack.New("xoxb-test", slack.OptionAPIURL(sb.SlackURL()))
+	md := func(id string) slack.MsgOption {
+		return slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "herald_incident", EventPayload: map[string]any{"incident_id": id}})
+	}
+	_, before, err := api.PostMessage("C0HISTORY1", slack.MsgOptionText("before", false), md("i0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tss []string
+	for i := range 5 {
+		_, ts, err := api.PostMessage("C0HISTORY1", slack.MsgOptionText("m"+strconv.Itoa(i), false), md("i"+strconv.Itoa(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tss = append(tss, ts)
+	}
+	// Not in the channel's history: a thread reply, another channel.
+	if _, _, err := api.PostMessage("C0HISTORY1", slack.MsgOptionText("reply", false), slack.MsgOptionTS(tss[0])); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.PostMessage("C0ELSEWHERE", slack.MsgOptionText("other", false), md("i1")); err != nil {
+		t.Fatal(err)
+	}
+	// Edited without metadata: it keeps its own.
+	if _, _, _, err := api.UpdateMessage("C0HISTORY1", tss[2], slack.MsgOptionText("m2 edited", false)); err != nil {
+		t.Fatal(err)
+	}
+
+	params := &slack.GetConversationHistoryParameters{ChannelID: "C0HISTORY1", Oldest: before, Limit: 2, IncludeAllMetadata: true}
+	var got []string
+	for page := 0; ; page++ {
+		res, err := api.GetConversationHistory(params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range res.Messages {
+			got = append(got, m.Text+"="+m.Metadata.EventType+":"+anyString(m.Metadata.EventPayload["incident_id"]))
+		}
+		if !res.HasMore {
+			if res.ResponseMetaData.NextCursor != "" || page != 2 {
+				t.Errorf("last page %d: next_cursor %q", page, res.ResponseMetaData.NextCursor)
+			}
+			break
+		}
+		if len(res.Messages) != 2 || res.ResponseMetaData.NextCursor == "" {
+			t.Fatalf("page %d: %d messages, cursor %q, has_more", page, len(res.Messages), res.ResponseMetaData.NextCursor)
+		}
+		params.Cursor = res.ResponseMetaData.NextCursor
+	}
+	want := []string{"m4=herald_incident:i5", "m3=herald_incident:i4", "m2 edited=herald_incident:i3", "m1=herald_incident:i2", "m0=herald_incident:i1"}
+	if strings.Join(got, " | ") != strings.Join(want, " | ") {
+		t.Errorf("history since %s =\n%v\nwant\n%v", before, got, want)
+	}
+
+	res, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: "C0HISTORY1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 6 || res.HasMore {
+		t.Errorf("whole history: %d messages, has_more %v; want 6", len(res.Messages), res.HasMore)
+	}
+	for _, m := range res.Messages {
+		if m.Metadata.EventType != "" {
+			t.Errorf("metadata without include_all_metadata: %+v", m.Metadata)
+		}
+	}
+
+	if _, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: "C0HISTORY1", Cursor: "bogus"}); err == nil || err.Error() != "invalid_cursor" {
+		t.Errorf("a bogus cursor: %v, want invalid_cursor", err)
+	}
+	if err := sb.SetFaults(Faults{SlackHistory: "missing_scope"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: "C0HISTORY1"}); err == nil || err.Error() != "missing_scope" {
+		t.Errorf("history without the scope: %v, want missing_scope", err)
+	}
+}
+
+// TestSlackDroppedPost: a post whose answer is dropped is in the channel,
+// and the caller gets no ts.
+func TestSlackDroppedPost(t *testing.T) {
+	sb := start(t, Config{SlackToken: "xoxb-test", Faults: Faults{DropSlackPosts: 1}})
+	api := slack.New("xoxb-test", slack.OptionAPIURL(sb.SlackURL()))
+	if _, ts, err := api.PostMessage("C0DROPPED1", slack.MsgOptionText("first", false)); err == nil {
+		t.Fatalf("the dropped post answered ts %q", ts)
+	}
+	if _, _, err := api.PostMessage("C0DROPPED1", slack.MsgOptionText("second", false)); err != nil {
+		t.Fatalf("the second post: %v", err)
+	}
+	if got := sb.Messages(Filter{Kind: KindSlack, To: "C0DROPPED1"}); len(got) != 2 || got[0].Body != "first" {
+		t.Errorf("inbox = %+v, want both posts", got)
+	}
+}
+
+func anyString(v any) string { s, _ := v.(string); return s }
