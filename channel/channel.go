@@ -52,6 +52,32 @@ type Message struct {
 	// ThreadTS is the provider ID (a Slack ts) of a message this one
 	// replies to in its thread; "" posts at the top level.
 	ThreadTS string
+	// Metadata is carried by a Slack message posted or edited with the
+	// Web API (message metadata), so that the message can be found again
+	// in the channel's history; nil carries none, and an edit without it
+	// leaves the message's metadata as it was.
+	Metadata *Metadata
+}
+
+// Metadata is a Slack message's metadata: an event type (like
+// "herald_incident") and its payload.
+type Metadata struct {
+	Type    string
+	Payload map[string]string
+}
+
+// Matches reports whether m has want's type and, for every key of want's
+// payload, the same value (m may carry more).
+func (m Metadata) Matches(want Metadata) bool {
+	if m.Type != want.Type {
+		return false
+	}
+	for k, v := range want.Payload {
+		if got, ok := m.Payload[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Receipt is what a provider said when it accepted a message.

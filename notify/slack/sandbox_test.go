@@ -90,3 +90,67 @@ func TestEditInPlace(t *testing.T) {
 		t.Fatalf("sandbox counted %d slack messages, want 2", n)
 	}
 }
+
+// TestFindMessage: a message posted with metadata is found again in the
+// channel's history by that metadata, among others, from a time before
+// it; not when it is older than that time or beyond the pages read; and
+// Slack's refusal of the history comes back as a permanent SendError.
+func TestFindMessage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ch, err := slack.New(slack.Config{Token: sandbox.DefaultSlackToken, APIURL: sb.SlackURL(), AllowPrivate: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := func(inc string) *channel.Metadata {
+		return &channel.Metadata{Type: "herald_incident", Payload: map[string]string{"incident_id": inc, "page_id": "p1"}}
+	}
+	post := func(text string, m *channel.Metadata) string {
+		t.Helper()
+		r, err := ch.Send(ctx, &channel.Message{Kind: channel.Slack, To: "C0INCIDENT1", Text: text, Metadata: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.ProviderID
+	}
+	since := time.Now().Add(-time.Second)
+	post("other incident", md("i2"))
+	want := post("ours", md("i1"))
+	// Edited without metadata, it is still found by it.
+	if _, err := ch.Send(ctx, &channel.Message{Kind: channel.Slack, To: "C0INCIDENT1", Text: "ours, edited", Replace: want}); err != nil {
+		t.Fatal(err)
+	}
+	for range 250 { // the channel moves on: more than one page
+		post("chatter", nil)
+	}
+	find := func(since time.Time, pages int) string {
+		t.Helper()
+		ts, err := ch.FindMessage(ctx, "C0INCIDENT1", since, *md("i1"), pages)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	if got := find(since, 3); got != want {
+		t.Errorf("FindMessage = %q, want %q", got, want)
+	}
+	if got := find(since, 1); got != "" {
+		t.Errorf("FindMessage read beyond one page: %q", got)
+	}
+	if got := find(time.Now().Add(time.Minute), 3); got != "" {
+		t.Errorf("FindMessage found %q posted before since", got)
+	}
+	if err := sb.SetFaults(sandbox.Faults{SlackHistory: "missing_scope"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ch.FindMessage(ctx, "C0INCIDENT1", since, *md("i1"), 3)
+	var se *channel.SendError
+	if !errors.As(err, &se) || !se.Permanent || se.Code != "missing_scope" {
+		t.Errorf("FindMessage without the scope = %v, want permanent missing_scope", err)
+	}
+}

@@ -140,6 +140,9 @@ func (c *Channel) Kind() channel.Kind { return channel.Slack }
 type Payload struct {
 	Text   string // fallback text: notifications, screen readers, clients without blocks
 	Blocks slackgo.Blocks
+	// Metadata is the message's metadata (Web API posts and edits only;
+	// incoming webhooks carry none); nil sends none.
+	Metadata *channel.Metadata
 }
 
 // BuildPayload is the pure message builder: it decodes m.Blocks (a Block Kit
@@ -147,7 +150,7 @@ type Payload struct {
 // with a permanent "invalid_blocks" instead of at Slack, and requires some
 // text or blocks ("no_text").
 func BuildPayload(m *channel.Message) (Payload, error) {
-	p := Payload{Text: m.Text}
+	p := Payload{Text: m.Text, Metadata: m.Metadata}
 	if len(bytes.TrimSpace(m.Blocks)) > 0 {
 		if err := json.Unmarshal(m.Blocks, &p.Blocks); err != nil {
 			return Payload{}, &channel.SendError{Permanent: true, Code: "invalid_blocks", Reason: err.Error()}
@@ -165,7 +168,31 @@ func (p Payload) MsgOptions() []slackgo.MsgOption {
 	if len(p.Blocks.BlockSet) > 0 {
 		opts = append(opts, slackgo.MsgOptionBlocks(p.Blocks.BlockSet...))
 	}
+	if p.Metadata != nil {
+		opts = append(opts, slackgo.MsgOptionMetadata(slackMetadata(*p.Metadata)))
+	}
 	return opts
+}
+
+// slackMetadata is md as slack-go's message metadata.
+func slackMetadata(md channel.Metadata) slackgo.SlackMetadata {
+	payload := make(map[string]any, len(md.Payload))
+	for k, v := range md.Payload {
+		payload[k] = v
+	}
+	return slackgo.SlackMetadata{EventType: md.Type, EventPayload: payload}
+}
+
+// channelMetadata is the part of a message's metadata herald reads: the
+// event type and the payload's string values.
+func channelMetadata(md slackgo.SlackMetadata) channel.Metadata {
+	out := channel.Metadata{Type: md.EventType, Payload: make(map[string]string, len(md.EventPayload))}
+	for k, v := range md.EventPayload {
+		if s, ok := v.(string); ok {
+			out.Payload[k] = s
+		}
+	}
+	return out
 }
 
 // WebhookMessage returns the incoming-webhook body for p.
@@ -293,6 +320,46 @@ func (c *Channel) GroupMembers(ctx context.Context, groupID string) ([]string, e
 		return nil, classify(ctx, err, "")
 	}
 	return ids, nil
+}
+
+// historyPage is how many messages one conversations.history call asks
+// for: Slack suggests no more than 200.
+const historyPage = 200
+
+// FindMessage looks in a channel's history for a message herald posted
+// with metadata: the ts of the oldest top-level message posted after
+// since whose metadata matches want (channel.Metadata.Matches), or "" when
+// none is among the newest pages×200 messages after since. It reads
+// conversations.history with include_all_metadata (Slack sends no
+// metadata without it), which needs the channels:history scope
+// (groups:history for a private channel) and the bot in the channel;
+// Slack's refusals (missing_scope, not_in_channel) come back as
+// *channel.SendError, classified as Send's are.
+func (c *Channel) FindMessage(ctx context.Context, channelID string, since time.Time, want channel.Metadata, pages int) (string, error) {
+	params := &slackgo.GetConversationHistoryParameters{ChannelID: channelID, Limit: historyPage, IncludeAllMetadata: true}
+	if !since.IsZero() {
+		params.Oldest = fmt.Sprintf("%d.%06d", since.Unix(), since.Nanosecond()/1000)
+	}
+	found := ""
+	for range max(pages, 1) {
+		res, err := c.api.GetConversationHistoryContext(ctx, params)
+		if err != nil {
+			return "", classify(ctx, err, "")
+		}
+		for _, m := range res.Messages { // newest first
+			if m.ThreadTimestamp != "" && m.ThreadTimestamp != m.Timestamp {
+				continue // a thread reply also sent to the channel
+			}
+			if channelMetadata(m.Metadata).Matches(want) {
+				found = m.Timestamp
+			}
+		}
+		if !res.HasMore || res.ResponseMetaData.NextCursor == "" {
+			break
+		}
+		params.Cursor = res.ResponseMetaData.NextCursor
+	}
+	return found, nil
 }
 
 func (c *Channel) sendWebhook(ctx context.Context, hook string, p Payload) (channel.Receipt, error) {
