@@ -39,6 +39,11 @@ type Slack interface {
 	PostEphemeral(ctx context.Context, channelID, userID, text string) error
 	UserLocale(ctx context.Context, userID string) (string, error)
 	GroupMembers(ctx context.Context, groupID string) ([]string, error)
+	// FindMessage returns the ts of the oldest top-level message in a
+	// channel, posted after since, whose metadata matches want, reading at
+	// most pages pages of the channel's history (conversations.history);
+	// "" when there is none.
+	FindMessage(ctx context.Context, channelID string, since time.Time, want channel.Metadata, pages int) (string, error)
 }
 
 // Fanout is what the app reads of the fan-out; notify.Service implements it.
@@ -96,6 +101,9 @@ type App struct {
 	stopped bool
 	// holder names this App in the incident messages' leases.
 	holder string
+	// historyWarned holds the Slack error codes that refused a look in
+	// the incident channel's history, each logged once.
+	historyWarned sync.Map
 }
 
 // New returns an App; Run starts its incident messages.
@@ -161,7 +169,10 @@ func Manifest(publicURL string) slackgo.Manifest {
 				Description: "File this customer's message as a complaint", Type: slackgo.MessageShortcut}},
 		},
 		OAuthConfig: slackgo.OAuthConfig{Scopes: slackgo.OAuthScopes{Bot: []string{
-			"commands", "chat:write", "chat:write.public", "users:read", "usergroups:read"}}},
+			"commands", "chat:write", "chat:write.public", "users:read", "usergroups:read",
+			// conversations.history: find an incident message a node
+			// posted and died before recording (live.go).
+			"channels:history", "groups:history"}}},
 		Settings: slackgo.Settings{Interactivity: &slackgo.Interactivity{IsEnabled: true, RequestUrl: base + "/webhooks/slack/interactions"}},
 	}
 }

@@ -181,7 +181,7 @@ func TestManifest(t *testing.T) {
 	b, _ := json.Marshal(m)
 	s := string(b)
 	for _, want := range []string{`"request_url":"https://status.example.com/webhooks/slack/interactions"`,
-		`"url":"https://status.example.com/webhooks/slack/commands"`, `"/herald"`, `"chat:write"`, `"commands"`, `"users:read"`} {
+		`"url":"https://status.example.com/webhooks/slack/commands"`, `"/herald"`, `"chat:write"`, `"commands"`, `"users:read"`, `"channels:history"`, `"groups:history"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("manifest lacks %s: %s", want, s)
 		}

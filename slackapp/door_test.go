@@ -31,12 +31,19 @@ const manager = "U0MANAGER"
 
 func startDoor(t *testing.T) *door {
 	t.Helper()
+	return startDoorLogging(t, io.Discard)
+}
+
+// startDoorLogging is startDoor with the node's log (Info and above)
+// written to log.
+func startDoorLogging(t *testing.T, log io.Writer) *door {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := node.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Addr, cfg.LogLevel = "127.0.0.1:0", "warn"
 	cfg.Slack.Managers = manager
-	n, err := node.New(ctx, cfg, node.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	n, err := node.New(ctx, cfg, node.Options{Log: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -35,13 +35,35 @@ import (
 // lease, and it reads the incident after taking it: two changes made at
 // once on two nodes are rendered one after the other, and the render sent
 // last is of the later state. The others find the digest the same and
-// send nothing.
+// send nothing. A node that died between Slack's answer to the first post
+// and recording it leaves a claim without a ts; the next node finds that
+// message in the channel's history by the metadata it carries, rather
+// than posting a second one.
 
 // staleClaim is how long a lease to send a message lasts (its holder died
 // holding it), and how long a claim to post one holds for a node of an
 // earlier version, which takes no lease: well beyond a Slack call's
 // timeout (10 s).
 const staleClaim = time.Minute
+
+// metadataType is the event type of the metadata each incident message
+// carries (with the incident's and its page's IDs, see liveMetadata): how
+// a node finds, in the channel's history, a message another node posted
+// and died before recording.
+const metadataType = "herald_incident"
+
+// historyPages bounds the look for such a message: the newest
+// historyPages×200 messages of the channel since the claim.
+const historyPages = 3
+
+// claimSkew is how long before a claim the look starts: the node's clock
+// and Slack's may differ a little.
+const claimSkew = time.Minute
+
+// liveMetadata is the metadata of an incident's message.
+func liveMetadata(inc *incident.Incident) channel.Metadata {
+	return channel.Metadata{Type: metadataType, Payload: map[string]string{"incident_id": inc.ID, "page_id": inc.PageID}}
+}
 
 // tracked is what the keeper knows of one incident's message on this node.
 type tracked struct {
@@ -202,10 +224,31 @@ func (a *App) keepLeased(ctx context.Context, id string, st *tracked, now time.T
 		return err
 	} else if rec.TS == "" {
 		// Claimed, and never said where it went: the node that claimed
-		// it failed to post it, or died before recording it (nodes
-		// post only under the lease, which is now ours). Post it: a
-		// message posted twice is better than none kept current.
-		rec.Channel, rec.ClaimedAt, rec.UpdatedAt = a.cfg.IncidentChannel, now, now
+		// it failed to post it, or died between Slack's answer and
+		// recording it (nodes post only under the lease, which is now
+		// ours). Slack may have it: look for it by its metadata since
+		// the claim, and keep that one; post only if it is not there.
+		ts, err := a.findPosted(ctx, inc, rec)
+		if err != nil {
+			return err
+		}
+		// Claimed anew: the next look starts here, as a post under
+		// the earlier claim would have been found by this one.
+		rec.ClaimedAt, rec.UpdatedAt = now, now
+		if ts != "" {
+			// Adopted: what it shows is unknown, so it is edited below;
+			// like a first post, it holds the updates so far.
+			rec.TS, rec.Rendered, rec.EditedAt = ts, "", time.Time{}
+			if rec.Channel == "" {
+				rec.Channel = a.cfg.IncidentChannel
+			}
+			if len(inc.Updates) > 0 {
+				rec.Replied = inc.Updates[0].ID
+			}
+			a.log.Info("slack: incident message found in the channel, kept", "incident_id", id, "channel", rec.Channel, "ts", ts)
+		} else {
+			rec.Channel = a.cfg.IncidentChannel
+		}
 		if err := a.store.SaveLiveMessage(ctx, rec); err != nil {
 			return err
 		}
@@ -270,6 +313,44 @@ func (a *App) keepLeased(ctx context.Context, id string, st *tracked, now time.T
 		a.log.Info("slack: incident message posted", "incident_id", id, "channel", rec.Channel, "ts", rec.TS)
 	}
 	return a.replies(ctx, inc, rec, page)
+}
+
+// findPosted looks in rec's channel for the incident's message posted
+// since rec was claimed (its metadata names the incident), and returns its
+// ts, or "" when there is none. When Slack refuses the look (the app lacks
+// channels:history or groups:history, the bot is not in the channel) it
+// says so once at Warn and returns "": a message posted twice is better
+// than none. Other failures (a timeout, a 429) are errors, retried.
+func (a *App) findPosted(ctx context.Context, inc *incident.Incident, rec *livemsg.Message) (string, error) {
+	ch := rec.Channel
+	if ch == "" {
+		ch = a.cfg.IncidentChannel
+	}
+	var since time.Time
+	if !rec.ClaimedAt.IsZero() {
+		since = rec.ClaimedAt.Add(-claimSkew)
+	}
+	ts, err := a.slack.FindMessage(ctx, ch, since, liveMetadata(inc), historyPages)
+	if err == nil || !channel.IsPermanent(err) {
+		return ts, err
+	}
+	code := "refused"
+	var se *channel.SendError
+	if errors.As(err, &se) && se.Code != "" {
+		code = se.Code
+	}
+	if _, logged := a.historyWarned.LoadOrStore(code, true); !logged {
+		fix := ""
+		switch code {
+		case "missing_scope":
+			fix = "add the bot scopes channels:history and groups:history (private channels) to the Slack app and reinstall it"
+		case "not_in_channel":
+			fix = "invite herald to the incident channel (/invite @herald)"
+		}
+		a.log.Warn("slack: cannot read the incident channel's history: an incident message whose post was never recorded is posted again, perhaps twice",
+			"incident_id", inc.ID, "channel", ch, "err", err, "fix", fix)
+	}
+	return "", nil
 }
 
 // replies posts the updates after rec.Replied, oldest first, in the
@@ -425,7 +506,8 @@ func (a *App) incidentMessage(page *incident.Page, inc *incident.Incident, comps
 		return nil, err
 	}
 	text := statusEmoji(inc) + " " + escapeMrkdwn(inc.Name) + " · " + a.statusWord(lang, inc.Status)
-	return &channel.Message{Kind: channel.Slack, Text: text, Blocks: b, Language: lang}, nil
+	md := liveMetadata(inc)
+	return &channel.Message{Kind: channel.Slack, Text: text, Blocks: b, Language: lang, Metadata: &md}, nil
 }
 
 // latestProgress is the progress of the broadcasts that send the latest

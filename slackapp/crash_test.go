@@ -1,0 +1,182 @@
+package slackapp_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/livemsg"
+	"github.com/heraldhq/herald/node"
+	"github.com/heraldhq/herald/sandbox"
+)
+
+// A node that dies between Slack accepting the incident message and
+// recording its ts leaves a claim with no ts. The sandbox plays that
+// crash (Faults.DropSlackPosts): it keeps the post, so the message is in
+// the channel, and closes the connection instead of answering, so the
+// node never learns the ts and records nothing. The node that takes the
+// incident next (on SQLite the same one, on Redis either) used to post
+// the message again: two copies, the first never edited again.
+
+// topLevel returns the incident channel's messages that are not thread
+// replies or ephemeral, oldest first.
+func topLevel(sb *sandbox.Sandbox) []sandbox.Message {
+	var top []sandbox.Message
+	for _, m := range sb.Messages(sandbox.Filter{Kind: sandbox.KindSlack, To: node.SandboxIncidentChannel}) {
+		if m.Status != "ephemeral" && m.Headers["thread_ts"] == "" {
+			top = append(top, m)
+		}
+	}
+	return top
+}
+
+// recordedTS waits until the incident's message record has a ts.
+func recordedTS(t *testing.T, store livemsg.Store, incidentID string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec, err := store.FindLiveMessage(context.Background(), incidentID)
+		if err == nil && rec.TS != "" {
+			return rec.TS
+		}
+		if err != nil && incident.ErrorCode(err) != incident.ENOTFOUND {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the incident message was never recorded (record %+v, %v)", rec, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkKeptOnce checks, after a crashed first post of inc's message, that
+// the channel holds that one message, recorded, and that a later update
+// edits it rather than posting another. update makes the change through
+// a node.
+func checkKeptOnce(t *testing.T, sb *sandbox.Sandbox, store livemsg.Store, inc *incident.Incident, update func(body string)) {
+	t.Helper()
+	ts := recordedTS(t, store, inc.ID)
+	top := topLevel(sb)
+	if len(top) != 1 {
+		t.Fatalf("%d incident messages in the channel after the crashed post, want 1 (the crashed post kept): %v", len(top), ids(top))
+	}
+	if top[0].ID != ts {
+		t.Fatalf("the record says %s, the channel holds %s", ts, top[0].ID)
+	}
+	const body = "Payments are back for most cards."
+	update(body)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		top = topLevel(sb)
+		if len(top) != 1 {
+			t.Fatalf("%d incident messages in the channel after an update, want 1: %v", len(top), ids(top))
+		}
+		if strings.Contains(string(top[0].Blocks), body) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the kept message never showed the update: %s", top[0].Blocks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if top[0].ID != ts || top[0].Edits == 0 {
+		t.Errorf("the update went to %s (%d edits), want an edit of %s", top[0].ID, top[0].Edits, ts)
+	}
+}
+
+func ids(ms []sandbox.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+// TestCrashedPostIsKept (SQLite): the message posted before the crash is
+// found in the channel's history by its metadata, recorded, and edited.
+func TestCrashedPostIsKept(t *testing.T) {
+	d := startDoor(t)
+	if err := d.n.Sandbox.SetFaults(sandbox.Faults{DropSlackPosts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	inc := d.declare()
+	d.n.Slack.Refresh(inc.ID)
+	checkKeptOnce(t, d.n.Sandbox, d.n.Engine.LiveMessages, inc, func(body string) {
+		d.update(inc, incident.IncidentInput{Body: &body})
+	})
+}
+
+// TestCrashedPostIsKeptOnRedis: the same across two nodes on Redis,
+// where either may be the one that finds the message.
+func TestCrashedPostIsKeptOnRedis(t *testing.T) {
+	c := startCluster(t, 0)
+	if err := c.sb.SetFaults(sandbox.Faults{DropSlackPosts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	name, body, off := "Card payments failing", "Card payments fail.", false
+	inc, _, err := c.nodes[0].Incidents.CreateIncident(c.as(), c.pageID, incident.IncidentInput{Name: &name, Body: &body, DeliverNotifications: &off}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[0].Slack.Refresh(inc.ID)
+	checkKeptOnce(t, c.sb, c.nodes[1].Engine.LiveMessages, inc, func(body string) {
+		if _, err := c.nodes[1].Incidents.UpdateIncident(c.as(), c.pageID, inc.ID, incident.IncidentInput{Body: &body, DeliverNotifications: &off}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// syncBuffer is a log sink the node's goroutines may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestCrashedPostWithoutHistoryScope: an app installed without
+// channels:history cannot look; the message is posted again (two copies
+// rather than none kept current), and the log says once, at Warn, which
+// scopes to add, however many incidents it happens to.
+func TestCrashedPostWithoutHistoryScope(t *testing.T) {
+	var log syncBuffer
+	d := startDoorLogging(t, &log)
+	if err := d.n.Sandbox.SetFaults(sandbox.Faults{DropSlackPosts: 2, SlackHistory: "missing_scope"}); err != nil {
+		t.Fatal(err)
+	}
+	var incs []*incident.Incident
+	for range 2 {
+		inc := d.declare()
+		d.n.Slack.Refresh(inc.ID)
+		incs = append(incs, inc)
+	}
+	for _, inc := range incs {
+		recordedTS(t, d.n.Engine.LiveMessages, inc.ID)
+	}
+	if n := len(topLevel(d.n.Sandbox)); n != 4 {
+		t.Errorf("%d incident messages, want 4 (each incident's posted again)", n)
+	}
+	var warns []string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "history") {
+			warns = append(warns, line)
+		}
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "channels:history") || !strings.Contains(warns[0], "groups:history") {
+		t.Errorf("want one Warn naming the scopes to add; got %q", warns)
+	}
+}
