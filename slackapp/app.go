@@ -267,12 +267,18 @@ func (a *App) role(ctx context.Context, userID string) (incident.Role, error) {
 // refused is what a user is told whose role does not allow what they
 // asked: that they have no herald role, or, when they have one, that the
 // action needs a manager's (an agent told "no role" would ask an admin
-// for the wrong thing).
+// for the wrong thing), naming their role in their language as the
+// console does.
 func (a *App) refused(lang string, role incident.Role) string {
 	if role == "" {
 		return a.text(lang, "SlackRefused")
 	}
-	return a.text(lang, "SlackNeedsManager", "Role", string(role))
+	return a.text(lang, "SlackNeedsManager", "Role", a.roleWord(lang, role))
+}
+
+// roleWord is a herald role in lang, the word the console shows for it.
+func (a *App) roleWord(lang string, r incident.Role) string {
+	return a.text(lang, "ConsoleRole"+locale.Camel(string(r)))
 }
 
 // errRefused is a request from a user without the role it needs.

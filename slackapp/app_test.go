@@ -247,3 +247,28 @@ func TestDeclareSelectsInPickOrder(t *testing.T) {
 		t.Errorf("status selects in the order %s, want the order picked", got)
 	}
 }
+
+// TestRefusalNamesTheRoleInTheUsersLanguage: an agent refused an action
+// that needs a manager is told their role in their language, in the word
+// the console uses for it; it said the raw "agent" in every language.
+func TestRefusalNamesTheRoleInTheUsersLanguage(t *testing.T) {
+	a := testApp(t)
+	for _, tt := range []struct{ lang, want string }{
+		{"en", "Sorry, only a herald manager may do that: your Slack account has the agent role. Nothing has been changed."},
+		{"hu", "Sajnáljuk, ezt csak herald-vezető teheti meg: az Ön Slack-fiókjának szerepköre: ügyintéző. Semmi sem változott."},
+		{"pl", "Niestety, może to zrobić tylko kierownik w herald: to konto Slack ma rolę: konsultant. Nic nie zostało zmienione."},
+		{"hr", "Nažalost, to smije samo voditelj u heraldu: vaš Slack račun ima ulogu: agent. Ništa nije promijenjeno."},
+	} {
+		if got := a.refused(tt.lang, incident.RoleAgent); got != tt.want {
+			t.Errorf("%s: %q\nwant %q", tt.lang, got, tt.want)
+		}
+	}
+	// Every role has its word in every language.
+	for _, l := range locale.Languages {
+		for _, r := range []incident.Role{incident.RoleAdmin, incident.RoleManager, incident.RoleAgent} {
+			if w := a.roleWord(l, r); w == "" || strings.HasPrefix(w, "ConsoleRole") {
+				t.Errorf("%s: role %s has no word (%q)", l, r, w)
+			}
+		}
+	}
+}
