@@ -1047,7 +1047,9 @@ type EmailReply struct {
 //     complaint. Its words are kept as the survey's comment without a
 //     score (unless it has a score), and the survey's first such reply
 //     is answered, once, with an email that thanks them and asks for
-//     the score (Sender.AskForScore; Survey.AskedForScore).
+//     the score (Sender.AskForScore; Survey.AskedForScore), unless the
+//     address is suppressed (bounced, unsubscribed, opted out): then
+//     nothing is asked, nor recorded as asked.
 //   - Words of their own ("it was awful, nobody called me back") are
 //     NotAnAnswer: the caller files them as a complaint about the
 //     incident, whose acknowledgement answers them (no request for a
@@ -1082,7 +1084,8 @@ func (s *Service) AnswerEmail(ctx context.Context, id, from, text, messageID str
 }
 
 // unscoredEmail keeps an email reply without a score with the survey
-// and, for an Unclear one, asks for the score once: the request is
+// and, for an Unclear one from an address that is not suppressed (as
+// AnswerSMS after a STOP), asks for the score once: the request is
 // queued before the survey records that it was asked, so that a crash
 // between the two asks again on the next such reply (or the provider's
 // retry), which the request's delivery ID makes the same message.
@@ -1090,6 +1093,17 @@ func (s *Service) unscoredEmail(ctx context.Context, sv *Survey, text, messageID
 	now := s.now()
 	words := clipComment(strings.Join(strings.Fields(text), " "))
 	ask := kind == Unclear && sv.AskedForScore == nil && s.Sender != nil
+	if ask {
+		// An address that bounced, unsubscribed or opted out gets no
+		// request (the pipeline would only suppress it), so the survey
+		// must not record that it was asked: AskedForScore says a request
+		// went out. The reply is kept all the same.
+		stopped, err := s.optedOut(ctx, sv)
+		if err != nil {
+			return nil, err
+		}
+		ask = stopped == ""
+	}
 	if ask {
 		link, err := s.Link(ctx, sv)
 		if err != nil {

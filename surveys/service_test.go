@@ -731,6 +731,30 @@ func TestReplyWithoutScoreAskedOnce(t *testing.T) {
 			}
 		})
 
+		t.Run("email from a suppressed address", func(t *testing.T) {
+			// A bounced or unsubscribed address gets no request: the
+			// pipeline would suppress it, so the survey must not read as
+			// asked. The reply is kept as it would be otherwise.
+			for i, reason := range []string{"bounce", "unsubscribe"} {
+				addr := fmt.Sprintf("gone%d@example.com", i)
+				sv := mk("customer:gone"+reason, channel.Email, addr)
+				if err := db.Suppress(ctx, audience.Suppression{PageID: "p1", Kind: channel.Email, Address: addr, Reason: reason, At: now}); err != nil {
+					t.Fatal(err)
+				}
+				node := newSweeper(db, snd, now)
+				node.Suppressions = db
+				before := snd.asks
+				r, err := node.AnswerEmail(ctx, sv.ID, sv.Address, "nem", "g1@example.com")
+				if err != nil || r.Kind != surveys.Unclear || r.Asked || !r.Kept || snd.asks != before {
+					t.Fatalf("%s: reply without a score: %+v, %v (requests queued %d)", reason, r, err, snd.asks-before)
+				}
+				got, err := db.FindSurveyByID(ctx, sv.ID)
+				if err != nil || got.AskedForScore != nil || got.State != surveys.Answered || got.Answer.Score != 0 || got.Answer.Comment != "nem" {
+					t.Fatalf("%s: stored %+v, %v; want the words kept, not asked", reason, got, err)
+				}
+			}
+		})
+
 		t.Run("sms", func(t *testing.T) {
 			sv := mk("customer:s1", channel.SMS, "+36201234999")
 			r, err := s.AnswerSMS(ctx, "p1", sv.Address, "nem")
