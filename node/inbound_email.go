@@ -209,7 +209,7 @@ func (e *emailIntake) thread(ctx context.Context, in smtp.InboundEmail, intake *
 			return "", nil
 		}
 		survey := ""
-		if id := d.Vars["survey"]; id != "" && (d.MessageKind == queue.KindSurvey || d.MessageKind == queue.KindSurveyAsk) && strings.EqualFold(d.Address, in.From) {
+		if id := d.Vars["survey"]; id != "" && (d.MessageKind == queue.KindSurvey || d.MessageKind == queue.KindSurveyAsk || d.MessageKind == queue.KindSurveyThanks) && strings.EqualFold(d.Address, in.From) {
 			survey = id
 		}
 		if inc := d.Vars["incident"]; inc != "" {

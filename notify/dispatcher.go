@@ -976,7 +976,7 @@ func (s *Service) message(ctx context.Context, d *queue.Delivery) (*channel.Mess
 	if d.MessageKind == queue.KindCompensationAgents {
 		return s.agentMessage(ctx, d)
 	}
-	if d.MessageKind == queue.KindSurvey && d.IncidentID == "" || d.MessageKind == queue.KindSurveyAsk {
+	if d.MessageKind == queue.KindSurvey && d.IncidentID == "" || d.MessageKind == queue.KindSurveyAsk || d.MessageKind == queue.KindSurveyThanks {
 		return s.surveyMessage(ctx, d)
 	}
 	snap, err := s.cache.snapshot(ctx, d.IncidentID)

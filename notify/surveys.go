@@ -107,10 +107,44 @@ func (s *Service) AskForScore(ctx context.Context, sv *surveys.Survey, url, inRe
 	return d.ID, nil
 }
 
+// ThankForAnswer implements surveys.Sender: it queues the email that
+// thanks a customer whose email reply gave the survey's score, as a
+// delivery in the replies' lane threaded under their email inReplyTo and
+// sent as an automatic reply (RFC 3834), like AskForScore's. Unlike that
+// request it is not critical: quiet hours hold it, as they hold the
+// survey itself (nothing in it is urgent). Suppression, rate limits and
+// retries apply as to any delivery. Its ID is derived from the survey
+// alone: a repeated or changed answer, another node or a restart queues
+// the same delivery, so one thanks goes per survey, never a thanks per
+// reply that an auto-responder could keep going.
+func (s *Service) ThankForAnswer(ctx context.Context, sv *surveys.Survey, url, inReplyTo string) (string, error) {
+	if sv.Channel != channel.Email {
+		return "", incident.Invalid("channel", "herald thanks for a survey's answer by email only, not by %s", sv.Channel)
+	}
+	if _, ok := s.chans[channel.Email]; !ok {
+		return "", incident.Invalid("channel", "no email channel on this node to thank for the survey's answer on")
+	}
+	now := s.now()
+	vars := map[string]string{"incident": sv.IncidentID, "survey": sv.ID, "url": url}
+	if id := strings.Trim(strings.TrimSpace(inReplyTo), "<>"); messageID.MatchString(id) {
+		vars["reply_to"] = id
+	}
+	d := &queue.Delivery{ID: queue.DeliveryID("survey-thanks:"+sv.ID, channel.Email, sv.Address), PageID: sv.PageID,
+		MessageKind: queue.KindSurveyThanks, Kind: channel.Email, Address: sv.Address, RecipientType: sv.RecipientType, RecipientID: sv.RecipientID,
+		Name: sv.Name, Language: sv.Language, TimeZone: sv.TimeZone, State: queue.StatePending,
+		NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
+	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
+		return "", err
+	}
+	s.wakeFor(channel.Email)
+	return d.ID, nil
+}
+
 // surveyMessage renders a survey's message for its delivery: personal
 // (each carries its own link), so rendered one by one. The request for a
-// score (KindSurveyAsk) answers the customer's email: an automatic reply
-// in their thread, with no unsubscribe link (as a complaint's answers).
+// score (KindSurveyAsk) and the thanks for one (KindSurveyThanks) answer
+// the customer's email: an automatic reply in their thread, with no
+// unsubscribe link (as a complaint's answers).
 func (s *Service) surveyMessage(ctx context.Context, d *queue.Delivery) (*channel.Message, error) {
 	page, err := s.cache.page(ctx, d.PageID)
 	if err != nil {
@@ -135,7 +169,7 @@ func (s *Service) surveyMessage(ctx context.Context, d *queue.Delivery) (*channe
 		return nil, err
 	}
 	m.DeliveryID, m.To = d.ID, d.Address
-	if d.MessageKind == queue.KindSurveyAsk {
+	if d.MessageKind == queue.KindSurveyAsk || d.MessageKind == queue.KindSurveyThanks {
 		// RFC 3834, as a complaint's acknowledgement (complaintMessageAt):
 		// automatic, so that the customer's own robots do not answer it,
 		// and in the thread of the email it answers.

@@ -41,6 +41,10 @@ const (
 	// score: thanks, and the request for one (once per survey). It goes
 	// by email only (render.EmailKinds).
 	KindSurveyAsk MessageKind = "survey_ask"
+	// KindSurveyThanks thanks a customer whose email reply to the survey
+	// gave its score, once per survey (the web form thanks on its page,
+	// an SMS answer in TwiML). It goes by email only (render.EmailKinds).
+	KindSurveyThanks MessageKind = "survey_thanks"
 	// KindCompensationAgents tells the agents' Slack channel an incident's
 	// compensation decision. It is rendered from the decision, not from a
 	// template, so it is not in render.MessageKinds.
@@ -64,7 +68,7 @@ const (
 // with a reply sender claims them apart from its broadcasts.
 func (k MessageKind) IsReply() bool {
 	switch k {
-	case KindComplaintAck, KindComplaintReceived, KindComplaintAnswer, KindComplaintResolved, KindConfirm, KindSubscribed, KindSurveyAsk:
+	case KindComplaintAck, KindComplaintReceived, KindComplaintAnswer, KindComplaintResolved, KindConfirm, KindSubscribed, KindSurveyAsk, KindSurveyThanks:
 		return true
 	}
 	return false

@@ -76,6 +76,11 @@ type (
 		// the survey alone: asking twice, on any node or after a crash,
 		// sends once.
 		AskForScore(ctx context.Context, s *Survey, url, inReplyTo string) (string, error)
+		// ThankForAnswer queues the one email that thanks the customer
+		// whose email reply gave the survey's score, threaded and sent as
+		// AskForScore's request is. Its delivery ID is derived from the
+		// survey alone: a repeated or changed answer sends no second one.
+		ThankForAnswer(ctx context.Context, s *Survey, url, inReplyTo string) (string, error)
 	}
 	// Suppressions says whether an address opted out: a due survey to it
 	// is skipped, and win-back never contacts it.
@@ -1031,6 +1036,9 @@ type EmailReply struct {
 	// Asked: herald queued the one email that asks for the score
 	// (Unclear only, the survey's first such reply).
 	Asked bool
+	// Thanked: herald queued the email that thanks for the score
+	// (Scored only; one per survey, whatever the number of answers).
+	Thanked bool
 }
 
 // AnswerEmail records an email reply to survey id (the survey message's
@@ -1041,7 +1049,9 @@ type EmailReply struct {
 //
 //   - A reply that starts with a score (ParseAnswer: "5 - all fine,
 //     thanks") is the survey's answer, the words after it its comment:
-//     Scored.
+//     Scored. It is thanked by email (Sender.ThankForAnswer), as the web
+//     form thanks on its page, once per survey, and not when the
+//     address is suppressed.
 //   - One meant as an answer that holds no score that can be read
 //     ("kilenc", "10", "no", an emoji) is Unclear: as by SMS, never a
 //     complaint. Its words are kept as the survey's comment without a
@@ -1080,7 +1090,34 @@ func (s *Service) AnswerEmail(ctx context.Context, id, from, text, messageID str
 	if err != nil {
 		return nil, err
 	}
-	return &EmailReply{Survey: out, Kind: Scored}, nil
+	thanked, err := s.thank(ctx, out, messageID)
+	if err != nil {
+		return nil, err
+	}
+	return &EmailReply{Survey: out, Kind: Scored, Thanked: thanked}, nil
+}
+
+// thank queues the thanks for sv's score given by email, threaded under
+// the reply messageID, after the score is saved: a crash in between
+// leaves the answer unthanked until the provider's retry of the reply
+// (which an error here asks for) records the same score again and queues
+// it. Nothing is queued for a suppressed address, which would only be
+// suppressed; a node without a Sender sends nothing.
+func (s *Service) thank(ctx context.Context, sv *Survey, messageID string) (bool, error) {
+	if s.Sender == nil {
+		return false, nil
+	}
+	if stopped, err := s.optedOut(ctx, sv); err != nil || stopped != "" {
+		return false, err
+	}
+	link, err := s.Link(ctx, sv)
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.Sender.ThankForAnswer(ctx, sv, link, messageID); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // unscoredEmail keeps an email reply without a score with the survey

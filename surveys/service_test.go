@@ -42,6 +42,10 @@ type sender struct {
 	// ID (→ the Message-ID the first was threaded under).
 	asks  int
 	asked map[string]string
+	// thanks counts the thanks for a score; thanked holds them by
+	// delivery ID (→ the Message-ID the first was threaded under).
+	thanks  int
+	thanked map[string]string
 }
 
 func (s *sender) SendSurvey(_ context.Context, sv *surveys.Survey, url string) (string, error) {
@@ -68,6 +72,22 @@ func (s *sender) AskForScore(_ context.Context, sv *surveys.Survey, url, inReply
 	}
 	if _, ok := s.asked[id]; !ok {
 		s.asked[id] = inReplyTo
+	}
+	return id, nil
+}
+
+// ThankForAnswer records the thanks for a score as the pipeline would:
+// by its delivery ID, derived from the survey alone.
+func (s *sender) ThankForAnswer(_ context.Context, sv *surveys.Survey, url, inReplyTo string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.thanks++
+	id := queue.DeliveryID("survey-thanks:"+sv.ID, sv.Channel, sv.Address)
+	if s.thanked == nil {
+		s.thanked = map[string]string{}
+	}
+	if _, ok := s.thanked[id]; !ok {
+		s.thanked[id] = inReplyTo
 	}
 	return id, nil
 }
@@ -644,7 +664,9 @@ func TestAnswerEmail(t *testing.T) {
 // its comment and asked, once, for the score; later ones are kept and
 // never asked again, whatever their number, so herald and a customer (or
 // their autoresponder) cannot write back and forth. Two replies at once
-// (two nodes) ask once: the request's delivery is the survey's.
+// (two nodes) ask once: the request's delivery is the survey's. A score
+// by email is thanked once per survey, and a suppressed address is
+// neither asked nor thanked.
 func TestReplyWithoutScoreAskedOnce(t *testing.T) {
 	onDueEngines(t, "surveys-ask", func(t *testing.T, db engine, now time.Time) {
 		ctx := context.Background()
@@ -752,6 +774,57 @@ func TestReplyWithoutScoreAskedOnce(t *testing.T) {
 				if err != nil || got.AskedForScore != nil || got.State != surveys.Answered || got.Answer.Score != 0 || got.Answer.Comment != "nem" {
 					t.Fatalf("%s: stored %+v, %v; want the words kept, not asked", reason, got, err)
 				}
+			}
+		})
+
+		t.Run("email score thanked once", func(t *testing.T) {
+			// A score by email is thanked, threaded under the reply; the
+			// same score again, a changed one, or one after the request
+			// for a score is the same thanks (its delivery is the
+			// survey's), so no reply can start a run of them.
+			sv := mk("customer:t1", channel.Email, "t1@example.com")
+			want := queue.DeliveryID("survey-thanks:"+sv.ID, channel.Email, sv.Address)
+			r, err := s.AnswerEmail(ctx, sv.ID, sv.Address, "4", "t1a@example.com")
+			if err != nil || r.Kind != surveys.Scored || !r.Thanked {
+				t.Fatalf("a score by email: %+v, %v; want thanked", r, err)
+			}
+			if got, ok := snd.thanked[want]; !ok || got != "t1a@example.com" {
+				t.Fatalf("the thanks %v: want %s threaded under the reply", snd.thanked, want)
+			}
+			before := len(snd.thanked)
+			for i, text := range []string{"4", "2 - actually it was slow", "no"} {
+				if _, err := s.AnswerEmail(ctx, sv.ID, sv.Address, text, fmt.Sprintf("t1%d@example.com", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(snd.thanked) != before || snd.thanked[want] != "t1a@example.com" {
+				t.Errorf("later answers queued other thanks: %v", snd.thanked)
+			}
+			// Words of their own, or a reply without a score, are never
+			// thanked as a score.
+			sv2 := mk("customer:t2", channel.Email, "t2@example.com")
+			for _, text := range []string{"no", "Why was it down so long?"} {
+				if r, err := s.AnswerEmail(ctx, sv2.ID, sv2.Address, text, "t2a@example.com"); err != nil || r.Thanked {
+					t.Errorf("%q thanked as a score: %+v, %v", text, r, err)
+				}
+			}
+			if _, ok := snd.thanked[queue.DeliveryID("survey-thanks:"+sv2.ID, channel.Email, sv2.Address)]; ok {
+				t.Errorf("a reply without a score was thanked")
+			}
+		})
+
+		t.Run("email score from a suppressed address", func(t *testing.T) {
+			addr := "gone-thanks@example.com"
+			sv := mk("customer:gonethanks", channel.Email, addr)
+			if err := db.Suppress(ctx, audience.Suppression{PageID: "p1", Kind: channel.Email, Address: addr, Reason: "bounce", At: now}); err != nil {
+				t.Fatal(err)
+			}
+			node := newSweeper(db, snd, now)
+			node.Suppressions = db
+			before := snd.thanks
+			r, err := node.AnswerEmail(ctx, sv.ID, sv.Address, "5", "g5@example.com")
+			if err != nil || r.Kind != surveys.Scored || r.Thanked || snd.thanks != before || r.Survey.Answer.Score != 5 {
+				t.Fatalf("a score from a bounced address: %+v, %v (thanks queued %d); want recorded, not thanked", r, err, snd.thanks-before)
 			}
 		})
 

@@ -116,8 +116,29 @@ func testSurveyReplyWithoutScore(t *testing.T, dir string, storeArgs []string) {
 		t.Errorf("Éva's complaint was asked for a score as well")
 	}
 	// Sam's "4", answering the request, is the score, with no words: his
-	// "no" and "10" only tried to give it.
+	// "no" and "10" only tried to give it. It is thanked by email, once,
+	// as an automatic reply in his thread: his "4" again, or a changed
+	// score, is the same thanks, so no back and forth can start.
 	reply("sam@example.com", ask, "4")
+	var thanks inboxMessage
+	eventually(t, 15*time.Second, func() (bool, string) {
+		ts := asks("sam@example.com", "Thank you for your rating")
+		if len(ts) == 0 {
+			return false, "no thanks for Sam's score"
+		}
+		thanks = ts[0]
+		return true, ""
+	})
+	if !strings.Contains(thanks.Body, "we have recorded your score") || !surveyLink.MatchString(thanks.Body) {
+		t.Errorf("the thanks for the score:\n%s", thanks.Body)
+	}
+	if thanks.Headers["Auto-Submitted"] != "auto-replied" || !strings.Contains(thanks.Headers["In-Reply-To"], "@sandbox.herald.localhost") ||
+		thanks.Headers["List-Unsubscribe"] != "" {
+		t.Errorf("the thanks' headers: %v; want Auto-Submitted: auto-replied, In-Reply-To Sam's email, no List-Unsubscribe", thanks.Headers)
+	}
+	reply("sam@example.com", thanks, "4")
+	reply("sam@example.com", ask, "3")
+	reply("sam@example.com", thanks, "4")
 
 	// Anna's SMS without a score: asked once, then an empty answer.
 	code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("a", 32), "+36201234567", "nem")
@@ -146,6 +167,9 @@ func testSurveyReplyWithoutScore(t *testing.T, dir string, storeArgs []string) {
 	}
 	if got := len(asks("sam@example.com", "Thank you for your reply")); got != 1 {
 		t.Errorf("Sam was asked for a score %d times, want once", got)
+	}
+	if got := len(asks("sam@example.com", "Thank you for your rating")); got != 1 {
+		t.Errorf("Sam was thanked for his score %d times, want once", got)
 	}
 	out := mustCLI(t, env, "surveys", "results", id).stdout
 	if strings.Contains(out, "4/5 (email, en)") {

@@ -53,8 +53,9 @@ var MessageKinds = []queue.MessageKind{queue.KindAck, queue.KindUpdate, queue.Ki
 
 // EmailKinds are the messages that answer an email and go by email
 // only, each with an email template per language: the request for the
-// score a reply to the survey did not give.
-var EmailKinds = []queue.MessageKind{queue.KindSurveyAsk}
+// score a reply to the survey did not give, and the thanks for one that
+// gave it.
+var EmailKinds = []queue.MessageKind{queue.KindSurveyAsk, queue.KindSurveyThanks}
 
 // TemplateChannels are the channels rendered from template files; Webhook is
 // rendered from the incident as JSON and needs none.
@@ -1351,7 +1352,7 @@ func (lt *langTemplates) why(in Input) *locale.Pattern {
 	switch {
 	case in.Kind == queue.KindConfirm || in.Kind == queue.KindSubscribed:
 		return lt.whyConfirm
-	case isComplaint(in.Kind) || in.Kind == queue.KindSurveyAsk:
+	case isComplaint(in.Kind) || in.Kind == queue.KindSurveyAsk || in.Kind == queue.KindSurveyThanks:
 		// Each answers what the person wrote to the page.
 		return lt.whyComplaint
 	case in.Recipient.Type == queue.FromSubscriber:
@@ -1699,7 +1700,7 @@ func messageName(name string) string {
 // maintenance) ended: its button offers the details, not to follow along.
 func over(k queue.MessageKind) bool {
 	switch k {
-	case queue.KindResolved, queue.KindMaintenanceCompleted, queue.KindComplaintResolved, queue.KindCompensation:
+	case queue.KindResolved, queue.KindMaintenanceCompleted, queue.KindComplaintResolved, queue.KindCompensation, queue.KindSurveyThanks:
 		return true
 	}
 	return false

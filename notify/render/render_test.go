@@ -1243,6 +1243,41 @@ func TestAutomaticMaintenanceWordsNotRepeated(t *testing.T) {
 	}
 }
 
+// TestSurveyThanks: the thanks for a score given by email, in each
+// language, names the incident and the survey link (to change the score
+// or say more), offers no score buttons (it asks for nothing), and goes
+// by email only.
+func TestSurveyThanks(t *testing.T) {
+	r := newTestRenderer(t)
+	want := map[string][]string{
+		"en": {"Thank you for your rating", "we have recorded your score"},
+		"hu": {"Köszönjük az értékelését", "a pontszámát rögzítettük"},
+		"pl": {"Dziękujemy za ocenę", "zapisaliśmy Państwa ocenę"},
+		"hr": {"Hvala na ocjeni", "zabilježili smo Vašu ocjenu"},
+	}
+	for _, lang := range incident.Languages {
+		t.Run(lang, func(t *testing.T) {
+			in := sampleInput(queue.KindSurveyThanks, lang)
+			in.SurveyURL = "https://status.example.com/survey/abc.def"
+			in.UnsubscribeURL = ""
+			m, err := r.Render(channel.Email, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(m.Subject, want[lang][0]) || !strings.Contains(m.Text, want[lang][1]) || !strings.Contains(m.Text, in.SurveyURL) ||
+				!strings.Contains(m.Text, in.Incident.NameIn(lang)) {
+				t.Errorf("subject %q\n%s", m.Subject, m.Text)
+			}
+			if strings.Contains(m.HTML, html.EscapeString(ScoreURL(in.SurveyURL, 1))) {
+				t.Errorf("the thanks offers score buttons:\n%s", m.HTML)
+			}
+			if _, err := r.Render(channel.SMS, in); incident.ErrorCode(err) != incident.EINVALID {
+				t.Errorf("by SMS: %v, want refused", err)
+			}
+		})
+	}
+}
+
 // TestSurveyAsk: the request for a score, in each language, thanks the
 // customer, names the scale from 1 to 5 and the survey link, carries the
 // score buttons in its HTML, and goes by email only.
