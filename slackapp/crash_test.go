@@ -110,6 +110,52 @@ func TestCrashedPostIsKept(t *testing.T) {
 	})
 }
 
+// TestCrashedPostKeepsTheThread: an update made between the crashed post
+// and the node finding it goes into the found message's thread, as it
+// would after a first post: the crashed node replied nothing, as it
+// records the ts before it replies.
+func TestCrashedPostKeepsTheThread(t *testing.T) {
+	d := startDoor(t)
+	if err := d.n.Sandbox.SetFaults(sandbox.Faults{DropSlackPosts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	inc := d.declare()
+	d.n.Slack.Refresh(inc.ID)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(topLevel(d.n.Sandbox)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first post never reached the channel")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The node retries after a backoff of seconds: the update lands
+	// before it looks.
+	body := "We found the faulty card gateway."
+	d.update(inc, incident.IncidentInput{Body: &body})
+	if rec, err := d.n.Engine.LiveMessages.FindLiveMessage(context.Background(), inc.ID); err != nil || rec.TS != "" {
+		t.Fatalf("the record before the node looked again: %+v, %v; want a claim without ts", rec, err)
+	}
+	ts := recordedTS(t, d.n.Engine.LiveMessages, inc.ID)
+	for {
+		var thread []string
+		for _, m := range d.n.Sandbox.Messages(sandbox.Filter{Kind: sandbox.KindSlack, To: node.SandboxIncidentChannel}) {
+			if m.Headers["thread_ts"] == ts {
+				thread = append(thread, m.Body+string(m.Blocks))
+			}
+		}
+		if len(thread) == 1 && strings.Contains(thread[0], body) {
+			break
+		}
+		if len(thread) > 1 || time.Now().After(deadline) {
+			t.Fatalf("the found message's thread holds %d replies, want the one update: %q", len(thread), thread)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(topLevel(d.n.Sandbox)); n != 1 {
+		t.Errorf("%d incident messages in the channel, want 1", n)
+	}
+}
+
 // TestCrashedPostIsKeptOnRedis: the same across two nodes on Redis,
 // where either may be the one that finds the message.
 func TestCrashedPostIsKeptOnRedis(t *testing.T) {

@@ -236,14 +236,16 @@ func (a *App) keepLeased(ctx context.Context, id string, st *tracked, now time.T
 		// the earlier claim would have been found by this one.
 		rec.ClaimedAt, rec.UpdatedAt = now, now
 		if ts != "" {
-			// Adopted: what it shows is unknown, so it is edited below;
-			// like a first post, it holds the updates so far.
+			// Adopted: what it shows is unknown, so it is edited below.
+			// As after a first post, the declaration is in the message
+			// and the updates after it go to the thread: the node that
+			// posted it replied nothing, as it records the ts first.
 			rec.TS, rec.Rendered, rec.EditedAt = ts, "", time.Time{}
 			if rec.Channel == "" {
 				rec.Channel = a.cfg.IncidentChannel
 			}
 			if len(inc.Updates) > 0 {
-				rec.Replied = inc.Updates[0].ID
+				rec.Replied = inc.Updates[len(inc.Updates)-1].ID
 			}
 			a.log.Info("slack: incident message found in the channel, kept", "incident_id", id, "channel", rec.Channel, "ts", ts)
 		} else {
