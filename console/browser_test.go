@@ -2,8 +2,6 @@ package console_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,25 +12,8 @@ import (
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/internal/browsertest"
 )
-
-// The browser tests drive the Debian chromium (apt-get install chromium;
-// .ci/run installs it when missing). Without it they skip on a developer's
-// machine and fail under CI=true: CI must never pass by skipping.
-
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (CI=true, so this fails): apt-get install -y chromium, or run .ci/run")
-	}
-	t.Skip("SKIPPING: chromium is not installed; apt-get install -y chromium to run the console's browser tests")
-	return ""
-}
 
 // browser starts one headless chromium for the test; user opens a
 // separate browser context (its own cookies) in it.
@@ -44,7 +25,7 @@ type browser struct {
 
 func newBrowser(t *testing.T, base string, width, height int) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath(t)), chromedp.NoSandbox,
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browsertest.Require(t)), chromedp.NoSandbox,
 		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(width, height), chromedp.Flag("hide-scrollbars", true),
 		chromedp.UserDataDir(t.TempDir()))
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -1,14 +1,13 @@
 package slackapp_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/livemsg"
 	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/sandbox"
@@ -176,30 +175,12 @@ func TestCrashedPostIsKeptOnRedis(t *testing.T) {
 	})
 }
 
-// syncBuffer is a log sink the node's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestCrashedPostWithoutHistoryScope: an app installed without
 // channels:history cannot look; the message is posted again (two copies
 // rather than none kept current), and the log says once, at Warn, which
 // scopes to add, however many incidents it happens to.
 func TestCrashedPostWithoutHistoryScope(t *testing.T) {
-	var log syncBuffer
+	var log syncbuf.Buffer
 	d := startDoorLogging(t, &log)
 	if err := d.n.Sandbox.SetFaults(sandbox.Faults{DropSlackPosts: 2, SlackHistory: "missing_scope"}); err != nil {
 		t.Fatal(err)

@@ -5,33 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/internal/browsertest"
 )
-
-// chromiumPath finds the Debian chromium (apt-get install chromium; .ci/run
-// installs it when missing). Without it the browser test skips on a
-// developer's machine and fails under CI=true: CI must never pass by
-// skipping.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (CI=true, so this fails): apt-get install -y chromium, or run .ci/run")
-	}
-	t.Skip("SKIPPING: chromium is not installed; apt-get install -y chromium to run the status page's browser test")
-	return ""
-}
 
 // TestContentClearsTheHeader: on the front page, an incident's page and
 // the history, at a desktop and a phone width, the first thing in main
@@ -39,7 +20,7 @@ func chromiumPath(t *testing.T) string {
 // padding-top asks, rather than touching its bottom border: .wrap's
 // padding once overrode main's (a class beats an element).
 func TestContentClearsTheHeader(t *testing.T) {
-	exe := chromiumPath(t)
+	exe := browsertest.Require(t)
 	e := newEnv(t, scenarioNow)
 	ctx := context.Background()
 	p, c := acmePage(t, e, "Login", "en")

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/heraldhq/herald/internal/browsertest"
 	"github.com/heraldhq/herald/surveys"
 )
 
@@ -30,27 +30,8 @@ var surveyLink = regexp.MustCompile(`http://[^\s"<>]+/survey/[A-Za-z0-9_\-]+\.[A
 func TestSurveysEndToEnd(t *testing.T) {
 	// Decided once, before either engine runs: under CI=true a missing
 	// browser is one clear failure here, not one per engine and subtest.
-	chromium := chromiumPath(t)
+	chromium := browsertest.Chromium(t)
 	onEachEngine(t, func(t *testing.T, dir string, storeArgs []string) { testSurveys(t, dir, storeArgs, chromium) })
-}
-
-// chromiumPath finds the Debian chromium the browser checks drive
-// (apt-get install chromium; .ci/run installs it when missing), as the
-// console's and the status page's browser tests do: "" on a developer's
-// machine without it, where those checks skip; under CI=true, where the
-// browser must be there, its absence fails the test.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (CI=true, so this fails): apt-get install -y chromium, or run .ci/run")
-	}
-	t.Log("SKIPPING the browser checks: chromium is not installed; apt-get install -y chromium to run them")
-	return ""
 }
 
 // testSurveys runs the follow-up on one engine; chromium is the browser
