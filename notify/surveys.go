@@ -85,21 +85,42 @@ func (s *Service) SendSurvey(ctx context.Context, sv *surveys.Survey, url string
 // Its ID is derived from the survey alone, not from the reply: however
 // many replies, nodes or restarts ask, one request goes per survey.
 func (s *Service) AskForScore(ctx context.Context, sv *surveys.Survey, url, inReplyTo string) (string, error) {
+	return s.surveyReply(ctx, sv, url, inReplyTo, surveyEmail{does: "asks for a survey's score", do: "ask for the survey's score", idPrefix: "survey-ask:",
+		kind: queue.KindSurveyAsk, critical: true})
+}
+
+// surveyEmail is one of the emails that answer a customer's email reply
+// to a survey (AskForScore, ThankForAnswer).
+type surveyEmail struct {
+	does, do string // "herald <does> by email only", "no email channel to <do> on"
+	idPrefix string // of the delivery ID, which is made from the survey alone
+	kind     queue.MessageKind
+	// critical: quiet hours do not hold it, and it is due at once.
+	critical bool
+}
+
+// surveyReply queues e for sv, threaded under inReplyTo when that is a
+// Message-ID, as an automatic reply in the replies' lane.
+func (s *Service) surveyReply(ctx context.Context, sv *surveys.Survey, url, inReplyTo string, e surveyEmail) (string, error) {
 	if sv.Channel != channel.Email {
-		return "", incident.Invalid("channel", "herald asks for a survey's score by email only, not by %s", sv.Channel)
+		return "", incident.Invalid("channel", "herald %s by email only, not by %s", e.does, sv.Channel)
 	}
 	if _, ok := s.chans[channel.Email]; !ok {
-		return "", incident.Invalid("channel", "no email channel on this node to ask for the survey's score on")
+		return "", incident.Invalid("channel", "no email channel on this node to %s on", e.do)
 	}
 	now := s.now()
 	vars := map[string]string{"incident": sv.IncidentID, "survey": sv.ID, "url": url}
 	if id := strings.Trim(strings.TrimSpace(inReplyTo), "<>"); messageID.MatchString(id) {
 		vars["reply_to"] = id
 	}
-	d := &queue.Delivery{ID: queue.DeliveryID("survey-ask:"+sv.ID, channel.Email, sv.Address), PageID: sv.PageID,
-		MessageKind: queue.KindSurveyAsk, Kind: channel.Email, Address: sv.Address, RecipientType: sv.RecipientType, RecipientID: sv.RecipientID,
-		Name: sv.Name, Language: sv.Language, TimeZone: sv.TimeZone, Critical: true, State: queue.StatePending,
-		NextAt: now.Add(-ahead), CreatedAt: now, UpdatedAt: now, Vars: vars}
+	next := now
+	if e.critical {
+		next = now.Add(-ahead)
+	}
+	d := &queue.Delivery{ID: queue.DeliveryID(e.idPrefix+sv.ID, channel.Email, sv.Address), PageID: sv.PageID,
+		MessageKind: e.kind, Kind: channel.Email, Address: sv.Address, RecipientType: sv.RecipientType, RecipientID: sv.RecipientID,
+		Name: sv.Name, Language: sv.Language, TimeZone: sv.TimeZone, Critical: e.critical, State: queue.StatePending,
+		NextAt: next, CreatedAt: now, UpdatedAt: now, Vars: vars}
 	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
 		return "", err
 	}
@@ -118,26 +139,8 @@ func (s *Service) AskForScore(ctx context.Context, sv *surveys.Survey, url, inRe
 // the same delivery, so one thanks goes per survey, never a thanks per
 // reply that an auto-responder could keep going.
 func (s *Service) ThankForAnswer(ctx context.Context, sv *surveys.Survey, url, inReplyTo string) (string, error) {
-	if sv.Channel != channel.Email {
-		return "", incident.Invalid("channel", "herald thanks for a survey's answer by email only, not by %s", sv.Channel)
-	}
-	if _, ok := s.chans[channel.Email]; !ok {
-		return "", incident.Invalid("channel", "no email channel on this node to thank for the survey's answer on")
-	}
-	now := s.now()
-	vars := map[string]string{"incident": sv.IncidentID, "survey": sv.ID, "url": url}
-	if id := strings.Trim(strings.TrimSpace(inReplyTo), "<>"); messageID.MatchString(id) {
-		vars["reply_to"] = id
-	}
-	d := &queue.Delivery{ID: queue.DeliveryID("survey-thanks:"+sv.ID, channel.Email, sv.Address), PageID: sv.PageID,
-		MessageKind: queue.KindSurveyThanks, Kind: channel.Email, Address: sv.Address, RecipientType: sv.RecipientType, RecipientID: sv.RecipientID,
-		Name: sv.Name, Language: sv.Language, TimeZone: sv.TimeZone, State: queue.StatePending,
-		NextAt: now, CreatedAt: now, UpdatedAt: now, Vars: vars}
-	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
-		return "", err
-	}
-	s.wakeFor(channel.Email)
-	return d.ID, nil
+	return s.surveyReply(ctx, sv, url, inReplyTo, surveyEmail{does: "thanks for a survey's answer", do: "thank for the survey's answer", idPrefix: "survey-thanks:",
+		kind: queue.KindSurveyThanks})
 }
 
 // surveyMessage renders a survey's message for its delivery: personal
