@@ -371,13 +371,13 @@ func TestAutomaticMaintenanceWords(t *testing.T) {
 	check(from, "Scheduled maintenance is currently in progress. We will provide updates as necessary.", map[string]string{
 		"en": "The scheduled maintenance has started.",
 		"hu": "A tervezett karbantartás megkezdődött.",
-		"pl": "Planowane prace techniczne trwają.",
+		"pl": "Planowane prace serwisowe trwają.",
 		"hr": "Planirano održavanje je u tijeku.",
 	})
 	check(until, "The scheduled maintenance has been completed.", map[string]string{
 		"en": "The scheduled maintenance has been completed.",
 		"hu": "A tervezett karbantartás befejeződött.",
-		"pl": "Planowane prace techniczne zostały zakończone.",
+		"pl": "Planowane prace serwisowe zostały zakończone.",
 		"hr": "Planirano održavanje je završeno.",
 	})
 }
@@ -507,7 +507,7 @@ func TestScheduledWithoutText(t *testing.T) {
 	automatic := map[string]string{
 		"en": "We will be undergoing scheduled maintenance during this time.",
 		"hu": "Ebben az időszakban tervezett karbantartást végzünk.",
-		"pl": "W tym czasie przeprowadzimy planowane prace techniczne.",
+		"pl": "W tym czasie przeprowadzimy planowane prace serwisowe.",
 		"hr": "U tom ćemo razdoblju provoditi planirano održavanje.",
 	}
 	now := svc.Now()

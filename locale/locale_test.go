@@ -2,6 +2,8 @@ package locale
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -728,5 +730,109 @@ func TestPolishStaffWordsImpersonal(t *testing.T) {
 	}
 	if checked < 100 {
 		t.Fatalf("only %d staff keys checked: the prefixes no longer match the catalogue", checked)
+	}
+}
+
+// glossaryTerm is one concept of a language's glossary: the word its
+// messages use (a stem, lower case) and the words they must not use for
+// it (regular expressions over lower-case text, stems unless anchored).
+type glossaryTerm struct {
+	concept string
+	use     string
+	not     []string
+	staff   bool     // only in what agents and managers read (staffKey)
+	slack   bool     // only in herald's Slack words
+	except  []string // keys where a banned word means another thing
+}
+
+// glossary holds each language to one word per concept, in the catalogue
+// and in the default message templates, so that an agent new to the
+// console, or a customer reading two messages, never meets two words for
+// one thing (a "skarga" in the queue and a "reklamacja" on the
+// complaint's page; a "kupac" beside a "korisnik").
+//
+// Polish: a complaint is "reklamacja", the word Polish customer service
+// uses for a customer's complaint about a service; "skarga" is a
+// grievance taken to an authority, and "zgłoszenie" already names the
+// declaration of an incident ("Zgłoś incydent"), so a compensation claim
+// is a "wniosek". Tagged to an incident is "przypisana", an agent
+// "konsultant" (the role), an outage "awaria", an offer "oferta",
+// maintenance "prace serwisowe" (the page's word; counted as "przerwy
+// serwisowe", "prace" having no count), never "prace techniczne".
+var glossary = map[string][]glossaryTerm{
+	"pl": {
+		{concept: "complaint", use: "reklamacj", not: []string{"skarg", `numer\p{L}* zgłosze`}},
+		{concept: "tagged", use: "przypisan", not: []string{"powiąz"}},
+		{concept: "agent", use: "konsultant", not: []string{"pracowni"}},
+		{concept: "outage", use: "awari", not: []string{"zakłóce"}},
+		{concept: "offer", use: "ofert", not: []string{"propozycj"}},
+		{concept: "maintenance", use: "prace serwisowe", not: []string{"techniczn"}},
+		{concept: "compensation claim", use: "wnios", not: []string{"zgłoszenia do", "termin zgłosze", "zgłaszania rekompensat"}},
+	},
+}
+
+// glossaryTexts is every text of a language that glossary checks: the
+// catalogue's messages (each plural form apart), by key, and the default
+// message templates, by file name.
+func glossaryTexts(t *testing.T, lang string, msgs map[string]any) map[string][]string {
+	t.Helper()
+	texts := map[string][]string{}
+	for key, v := range msgs {
+		switch v := v.(type) {
+		case string:
+			texts[key] = append(texts[key], v)
+		case map[string]any:
+			for form, s := range v {
+				if s, ok := s.(string); ok && form != "description" {
+					texts[key] = append(texts[key], s)
+				}
+			}
+		}
+	}
+	files, err := filepath.Glob(filepath.Join("..", "configs", "templates", lang, "*.tmpl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("%s: no message templates found (%v)", lang, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts["template "+filepath.Base(f)] = []string{string(b)}
+	}
+	return texts
+}
+
+// TestGlossary: each language says one thing with one word (glossary):
+// no text uses a word the glossary rules out for a concept, and each
+// chosen word is in use.
+func TestGlossary(t *testing.T) {
+	files := rawFiles(t)
+	for _, lang := range sortedKeys(glossary) {
+		texts := glossaryTexts(t, lang, files[lang])
+		for _, term := range glossary[lang] {
+			used := false
+			for _, key := range sortedKeys(texts) {
+				if slices.Contains(term.except, key) {
+					continue
+				}
+				template := strings.HasPrefix(key, "template ")
+				if term.staff && (template || !staffKey(key)) || term.slack && !strings.HasPrefix(key, "Slack") {
+					continue
+				}
+				for _, s := range texts[key] {
+					low := strings.ToLower(s)
+					used = used || strings.Contains(low, term.use)
+					for _, not := range term.not {
+						if regexp.MustCompile(not).MatchString(low) {
+							t.Errorf("%s %s = %q: %q for %s, where the glossary says %q", lang, key, s, not, term.concept, term.use)
+						}
+					}
+				}
+			}
+			if !used {
+				t.Errorf("%s: no text says %q for %s: the glossary is out of date", lang, term.use, term.concept)
+			}
+		}
 	}
 }

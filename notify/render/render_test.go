@@ -1031,7 +1031,7 @@ func TestLangURL(t *testing.T) {
 // every language, by SMS and email.
 func TestCallAcknowledgement(t *testing.T) {
 	r := newTestRenderer(t)
-	call := map[string]string{"en": "your call", "hu": "hívását", "pl": "telefoniczne", "hr": "poziv"}
+	call := map[string]string{"en": "your call", "hu": "hívását", "pl": "reklamację telefoniczną", "hr": "poziv"}
 	// What thanks for a message says (the footers' "this message" aside).
 	message := map[string][]string{"en": {"your message"}, "hu": {"üzenetét"}, "pl": {"państwa wiadomość"}, "hr": {"vašu poruku", "poruci"}}
 	says := func(text string, phrases []string) bool {
