@@ -759,6 +759,13 @@ type glossaryTerm struct {
 // "konsultant" (the role), an outage "awaria", an offer "oferta",
 // maintenance "prace serwisowe" (the page's word; counted as "przerwy
 // serwisowe", "prace" having no count), never "prace techniczne".
+//
+// Croatian: a customer is "korisnik" (korisnik usluge; "kupac" is a
+// buyer), a complaint "pritužba" (everyday, not the legal "prigovor"),
+// customers' too (not "prijava", which names the declaration), tagged
+// "povezana", an outage "prekid" ("kvar" is the defect category), the
+// status page "stranica statusa", an update "novost"; staff words name
+// the agent "agent", the role (customers read "djelatnik").
 var glossary = map[string][]glossaryTerm{
 	"pl": {
 		{concept: "complaint", use: "reklamacj", not: []string{"skarg", `numer\p{L}* zgłosze`}},
@@ -768,6 +775,15 @@ var glossary = map[string][]glossaryTerm{
 		{concept: "offer", use: "ofert", not: []string{"propozycj"}},
 		{concept: "maintenance", use: "prace serwisowe", not: []string{"techniczn"}},
 		{concept: "compensation claim", use: "wnios", not: []string{"zgłoszenia do", "termin zgłosze", "zgłaszania rekompensat"}},
+	},
+	"hr": {
+		{concept: "customer", use: "korisni", not: []string{"kupac", "kupc"}},
+		{concept: "complaint", use: "pritužb", not: []string{"prigovor", "žalb", `(broj|vašu|vašom|vaše) prijav`}},
+		{concept: "tagged", use: "povezan", not: []string{"neoznačen", "nerazvrstan", `^označeno$`}},
+		{concept: "agent", use: "agent", not: []string{"djelatni"}, staff: true},
+		{concept: "outage", use: "prekid", not: []string{"smetnj", "poremeć", "kvar"}, except: []string{"ConsoleCategoryDefect"}},
+		{concept: "status page", use: "statusa", not: []string{"statusn"}},
+		{concept: "update", use: "novost", not: []string{"ažuriranj"}, except: []string{"LastUpdated"}},
 	},
 }
 
