@@ -766,6 +766,12 @@ type glossaryTerm struct {
 // "povezana", an outage "prekid" ("kvar" is the defect category), the
 // status page "stranica statusa", an update "novost"; staff words name
 // the agent "agent", the role (customers read "djelatnik").
+//
+// Hungarian: a complaint is "panasz" with its "ügyszám" (a "bejelentés"
+// is the declaration), the status page "állapotoldal", a survey
+// "kérdőív", compensation "kompenzáció", an untagged complaint
+// "hozzárendeletlen"; staff words name the agent "ügyintéző", and Slack
+// names an incident "incidens", as the console does.
 var glossary = map[string][]glossaryTerm{
 	"pl": {
 		{concept: "complaint", use: "reklamacj", not: []string{"skarg", `numer\p{L}* zgłosze`}},
@@ -784,6 +790,16 @@ var glossary = map[string][]glossaryTerm{
 		{concept: "outage", use: "prekid", not: []string{"smetnj", "poremeć", "kvar"}, except: []string{"ConsoleCategoryDefect"}},
 		{concept: "status page", use: "statusa", not: []string{"statusn"}},
 		{concept: "update", use: "novost", not: []string{"ažuriranj"}, except: []string{"LastUpdated"}},
+	},
+	"hu": {
+		{concept: "complaint", use: "panasz", not: []string{`bejelentés(ét|ével)`, "hivatkozási"}},
+		{concept: "tagged", use: "hozzárendel", not: []string{"besorolatlan"}},
+		{concept: "status page", use: "állapotoldal", not: []string{"státuszoldal"}},
+		{concept: "survey", use: "kérdőív", not: []string{"felmérés"}},
+		{concept: "compensation", use: "kompenzáci", not: []string{"kártalanít", "kártérít"}},
+		{concept: "agent", use: "ügyintéző", not: []string{"munkatárs"}, staff: true},
+		{concept: "incident", use: "incidens", not: []string{"hib"}, slack: true},
+		{concept: "outage", use: "kiesés", not: []string{`(^|[^\p{L}])zavar(ra|ért|ról|t)?([^\p{L}]|$)`}},
 	},
 }
 

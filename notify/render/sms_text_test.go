@@ -253,7 +253,7 @@ func TestCompensationSMSKeepsItsNames(t *testing.T) {
 	r := newTestRenderer(t)
 	lines := map[string]string{
 		"pl": "W ramach przeprosin otrzymają Państwo bonifikatę w wysokości 15% miesięcznej opłaty (3,00 EUR) na następnej fakturze. Ta oferta zastępuje wszystkie nasze wcześniejsze oferty dotyczące tej awarii.",
-		"hu": "Bocsánatkérésünk jeléül a havidíja 15%-ának megfelelő jóváírást (3,00 EUR) kap a következő számláján. Ez felvált minden korábbi ajánlatot, amelyet erre a zavarra tettünk.",
+		"hu": "Bocsánatkérésünk jeléül a havidíja 15%-ának megfelelő jóváírást (3,00 EUR) kap a következő számláján. Ez felvált minden korábbi ajánlatot, amelyet erre a hibára tettünk.",
 		"hr": "U znak isprike dobit ćete odobrenje od 15% mjesečne naknade (3,00 EUR) na sljedećem računu. Ova ponuda zamjenjuje sve naše ranije ponude za ovaj prekid.",
 		"en": "As an apology you will receive 15% of your monthly fee (3.00 EUR) as a credit on your next invoice. This replaces any earlier offer we made for this disruption.",
 	}
