@@ -735,7 +735,11 @@ type GrantRequest struct {
 	// customer, the offer, the choice and the decline. A key is one
 	// request's: sent again for another customer, or with any other field
 	// changed (GrantFingerprint), it is refused with EIDEMPOTENCY on
-	// "key" and nothing is recorded.
+	// "key" and nothing is recorded. It records one grant, a top-up as
+	// any other: sent again after an amendment that owes the customer a
+	// top-up, it is answered with the grant it recorded; the top-up is
+	// another request, with a key of its own. (A derived key records the
+	// top-up under each amended version.)
 	Key string `json:"key"`
 	// OverrideReason lets a manager grant what the policy refuses.
 	OverrideReason string `json:"override_reason"`
@@ -822,13 +826,17 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 	if strings.TrimSpace(r.OverrideReason) != "" {
 		ov = &Override{By: by, Reason: strings.TrimSpace(r.OverrideReason)}
 	}
-	// A key the client chose is one request's. It is checked against the
-	// grant it recorded before the policy is: sent again for another
-	// customer or with another request it is refused, whatever the policy
-	// would answer, and no voucher code is drawn for it. (SaveGrant checks
-	// again, for a request racing this one.) A derived key is made of the
-	// customer and the offer, so the same customer's same offer is the
-	// same request, as it always was.
+	// A key the client chose is one request's, and records one grant
+	// under that key alone, a top-up too (grantKeys). It is checked
+	// against the grant it recorded before the policy is: sent again for
+	// another customer or with another request it is refused, whatever
+	// the policy would answer, and no voucher code is drawn for it; sent
+	// again with the same request it is answered with that grant, even
+	// when a decision amended since owes the customer a top-up (that is
+	// a new request, with a new key). (SaveGrant checks again, for a
+	// request racing this one.) A derived key is made of the customer and
+	// the offer, so the same customer's same offer is the same request, as
+	// it always was, and its top-ups are keyed per version.
 	var fp string
 	if r.Key != "" {
 		fp = GrantFingerprint(r)
@@ -839,6 +847,7 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 			if err := SameGrantRequest(prior, customerID, fp); err != nil {
 				return nil, false, err
 			}
+			return prior, false, nil
 		case incident.ErrorCode(err) != incident.ENOTFOUND:
 			return nil, false, err
 		}
@@ -892,7 +901,8 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 			return nil, false, conflict
 		}
 		key, topUpKey := grantKeys(incidentID, customerID, p.Decision.Version, r)
-		if topUp(a.result, cl) {
+		isTopUp := topUp(a.result, cl)
+		if isTopUp {
 			key = topUpKey
 		}
 		if err := CheckGrant(p.Compiled, a.result, cl, ov); err != nil {
@@ -908,7 +918,7 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 			if r.Amount != nil && errors.As(err, &refused) && refused.Field == RuleCap {
 				// The agent was shown an amount the cap has since used up.
 				return nil, false, &AmountError{Shown: *r.Amount, Now: Money{Currency: p.Compiled.Policy.Currency},
-					Version: p.Decision.Version, TopUp: key == topUpKey, Refused: true}
+					Version: p.Decision.Version, TopUp: isTopUp, Refused: true}
 			}
 			return nil, false, err
 		}
@@ -969,14 +979,19 @@ func grantWithKey(gs []*Grant, key string) *Grant {
 
 // grantKeys returns a grant request's idempotency key, and the key of
 // the top-up it records when the group was granted before under a lower
-// version: the request's Key or one derived from it, then that with the
-// decision's version (a top-up under each amended version is one grant).
+// version. A key derived from the request is the same for the grant and
+// each top-up, so a top-up's is that with the decision's version (a
+// top-up under each amended version is one grant). A key the client
+// chose (r.Key) is one request's and records one grant, a top-up or
+// not: both are the key itself, so that the grant it recorded is found
+// by it (FindGrantByKey) and SaveGrant refuses another customer's or
+// another request's with it, whichever of them is a top-up.
 func grantKeys(incidentID, customerID string, version int, r GrantRequest) (key, topUp string) {
-	key = r.Key
-	if key == "" {
-		key = derivedKey(customerID, r)
+	if r.Key != "" {
+		key = incidentID + ":" + r.Key
+		return key, key
 	}
-	key = incidentID + ":" + key
+	key = incidentID + ":" + derivedKey(customerID, r)
 	return key, key + ":top-up-v" + strconv.Itoa(version)
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/heraldhq/herald/notify/twilio"
 	"github.com/heraldhq/herald/notify/webhook"
 	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/store/enginetest"
 )
 
 const testSlackSecret = "slacksecret"
@@ -54,6 +55,9 @@ type bcOption struct {
 	// enable adds features to the server after EnableBroadcast, before it
 	// serves (fiber's routes cannot change while serving).
 	enable func(*bcEnv)
+	// redis puts the env on the test Redis (enginetest.Redis) instead of
+	// a fresh SQLite file.
+	redis bool
 }
 
 // newBroadcastEnv builds a bcEnv; run starts notify.Service.Run (without
@@ -61,12 +65,19 @@ type bcOption struct {
 func newBroadcastEnv(t *testing.T, run bool, opts ...bcOption) *bcEnv {
 	t.Helper()
 	var serverOpts []func(*Config)
+	onRedis := false
 	for _, o := range opts {
 		if o.server != nil {
 			serverOpts = append(serverOpts, o.server)
 		}
+		onRedis = onRedis || o.redis
 	}
-	e := newEnv(t, serverOpts...)
+	var e *env
+	if onRedis {
+		e = newEnvOn(t, enginetest.Redis(t, "heraldtest-server-"), serverOpts...)
+	} else {
+		e = newEnv(t, serverOpts...)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	langs := []string{"en", "hu", "pl", "hr"}

@@ -40,8 +40,16 @@ func newCompensationEnv(t *testing.T) *compEnv {
 // run is true (messages are sent to the sandbox).
 func newCompensationEnvRun(t *testing.T, run bool) *compEnv {
 	t.Helper()
+	return newCompensationEnvOn(t, run, false)
+}
+
+// newCompensationEnvOn is newCompensationEnvRun, on the test Redis when
+// onRedis is true.
+func newCompensationEnvOn(t *testing.T, run, onRedis bool) *compEnv {
+	t.Helper()
 	e := &compEnv{}
 	b := newBroadcastEnv(t, run, bcOption{
+		redis:     onRedis,
 		broadcast: func(c *BroadcastConfig) { c.DefaultRegion = "HU" },
 		enable: func(b *bcEnv) {
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -1097,5 +1105,135 @@ func TestGrantKeyReused(t *testing.T) {
 	}
 	if gs := grants(t); len(gs) != 2 {
 		t.Errorf("grants: %+v; want c1's credit and c2's day", gs)
+	}
+}
+
+// topUpKeyPolicyJSON is a decided proposal at version v: percent of a 50
+// EUR fee as a credit to everyone on API, and a voucher from the list
+// spring; at most 20 EUR per customer.
+func (e *compEnv) topUpKeyPolicyJSON(v int, percent string) string {
+	return `{"state":"decided","version":` + strconv.Itoa(v) + `,"policy":{"currency":"EUR",
+	  "plan_fees":{"gold":{"amount":5000,"currency":"EUR"},"silver":{"amount":5000,"currency":"EUR"}},
+	  "offers":[{"id":"credit10","kind":"credit","percent_bp":` + percent + `},{"id":"v","kind":"voucher","voucher_list":"spring"}],
+	  "rules":[{"id":"paying","components":["` + e.compA.ID + `"],"give":["credit10","v"]}],
+	  "cap":{"amount":2000,"currency":"EUR"}}}`
+}
+
+// TestGrantKeyOfATopUpReused: a key whose grant is a top-up (c1, granted
+// 5.00 EUR under version 1, is owed 2.50 EUR under version 2) is that
+// one request's as any key is: sent again for another customer (c2,
+// owed the same top-up, or taking a voucher) or for another of c1's
+// offers, it is a 422 naming the key, nothing is recorded and no voucher
+// code is drawn; a true retry answers 200 with the top-up. A key whose
+// grant was recorded under version 1, sent again after the amendment, is
+// answered with that grant too, not taken for the top-up. On both
+// engines.
+func TestGrantKeyOfATopUpReused(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testGrantKeyOfATopUpReused(t, newCompensationEnv(t)) })
+	t.Run("redis", func(t *testing.T) { testGrantKeyOfATopUpReused(t, newCompensationEnvOn(t, false, true)) })
+}
+
+func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
+	e.comp.PrepareTTL = 0
+	lists := "/api/v1/pages/" + e.page.ID + "/voucher-lists/spring"
+	e.mustDo(t, http.StatusOK, "POST", lists, e.manager, "SPRING-1\nSPRING-2\nSPRING-3\n", "Content-Type", "text/plain")
+	unused := func(t *testing.T) int {
+		t.Helper()
+		var l struct{ Unused int }
+		e.mustDo(t, http.StatusOK, "GET", lists, e.manager, "").json(t, &l)
+		return l.Unused
+	}
+	type granted struct {
+		Grant   compensation.Grant `json:"grant"`
+		Created bool               `json:"created"`
+	}
+	grants := func(t *testing.T) []compensation.Grant {
+		t.Helper()
+		var gs struct {
+			Grants []compensation.Grant `json:"grants"`
+		}
+		e.mustDo(t, http.StatusOK, "GET", e.path("/grants?format=json"), e.manager, "").json(t, &gs)
+		return gs.Grants
+	}
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.topUpKeyPolicyJSON(0, "1000"))
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10"}`)
+	var base granted
+	baseBody := `{"offer":"credit10","amount":{"amount":500,"currency":"EUR"},"key":"base"}`
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, baseBody).json(t, &base)
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.topUpKeyPolicyJSON(1, "1500"))
+
+	// c1's top-up of 2.50 EUR under the key up.
+	topUp := `{"offer":"credit10","version":2,"amount":{"amount":250,"currency":"EUR"}`
+	var first granted
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, topUp+`,"key":"up"}`).json(t, &first)
+	if !first.Created || !first.Grant.TopUp || first.Grant.Amount.Amount != 250 {
+		t.Fatalf("c1's top-up: %+v", first)
+	}
+	before := grants(t)
+	if len(before) != 3 || unused(t) != 3 {
+		t.Fatalf("grants %+v, %d vouchers unused; want c1's and c2's credit and c1's top-up, 3", before, unused(t))
+	}
+
+	for _, tc := range []struct {
+		name, customer, body string
+		header               bool // the key in the Idempotency-Key header, not the body
+	}{
+		{"another customer owed the same top-up", "c2", topUp + `,"key":"up"}`, false},
+		{"another customer, a voucher", "c2", `{"offer":"v","key":"up"}`, false},
+		{"another customer, a voucher, by the header", "c2", `{"offer":"v"}`, true},
+		{"the same customer, a voucher", "c1", `{"offer":"v","key":"up"}`, false},
+		{"the same customer, another amount", "c1", `{"offer":"credit10","version":2,"amount":{"amount":750,"currency":"EUR"},"key":"up"}`, false},
+		{"the same customer, no version", "c1", `{"offer":"credit10","amount":{"amount":250,"currency":"EUR"},"key":"up"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var headers []string
+			field := "key"
+			if tc.header {
+				headers, field = []string{"Idempotency-Key", "up"}, "Idempotency-Key"
+			}
+			d := e.mustDo(t, http.StatusUnprocessableEntity, "POST", e.path("/customers/"+tc.customer+"/grants"), e.agent, tc.body, headers...).errorOf(t)
+			if d.Code != incident.EIDEMPOTENCY || d.Field != field || !strings.Contains(d.Message, "nothing was recorded") {
+				t.Errorf("error %+v, want %s naming %s", d, incident.EIDEMPOTENCY, field)
+			}
+			if gs := grants(t); len(gs) != len(before) {
+				t.Errorf("grants after the refusal: %+v; want %d", gs, len(before))
+			}
+			if n := unused(t); n != 3 {
+				t.Errorf("%d vouchers unused after the refusal, want 3: a code was drawn for nothing", n)
+			}
+		})
+	}
+
+	// A true retry of the top-up, in the body or the header: the top-up.
+	for _, retry := range []struct {
+		body    string
+		headers []string
+	}{
+		{topUp + `,"key":"up"}`, nil},
+		{topUp + `}`, []string{"Idempotency-Key", "up"}},
+	} {
+		var g granted
+		e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c1/grants"), e.agent, retry.body, retry.headers...).json(t, &g)
+		if g.Created || g.Grant.ID != first.Grant.ID {
+			t.Errorf("the retry %s: %+v, want the top-up %s", retry.body, g, first.Grant.ID)
+		}
+	}
+	// c2's key base recorded its credit under version 1: sent again, it is
+	// answered with that credit, not taken for c2's top-up.
+	var again granted
+	e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c2/grants"), e.agent, baseBody).json(t, &again)
+	if again.Created || again.Grant.ID != base.Grant.ID || again.Grant.TopUp {
+		t.Errorf("the retry of c2's credit after the amendment: %+v, want the credit %s", again, base.Grant.ID)
+	}
+	if gs := grants(t); len(gs) != len(before) {
+		t.Errorf("grants after the retries: %+v; want %d", gs, len(before))
+	}
+
+	// The refusals left c2's offers alone: c2 takes its top-up and a
+	// voucher under keys of their own.
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, topUp+`,"key":"up2"}`)
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, `{"offer":"v","key":"v2"}`)
+	if gs, n := grants(t), unused(t); len(gs) != len(before)+2 || n != 2 {
+		t.Errorf("grants %+v, %d vouchers unused; want c2's top-up and voucher more, 2", gs, n)
 	}
 }

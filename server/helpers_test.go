@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +17,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/compensation"
+	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/statuspage"
+	"github.com/heraldhq/herald/store/enginetest"
 	"github.com/heraldhq/herald/store/sqlite"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // env is one server on a real SQLite store with a real Service, and a
@@ -28,7 +32,8 @@ import (
 // adds a loopback listener for the tests where the socket matters.
 type env struct {
 	owner   testing.TB // the test the env lives as long as: cleanups only
-	db      *sqlite.DB
+	db      testStore
+	sqlite  *sqlite.DB // db on SQLite (newEnv), for the tests that reach under the store; nil on Redis
 	svc     *incident.Service
 	events  *incident.LocalEvents
 	site    *fakeSite
@@ -50,15 +55,35 @@ type env struct {
 	beforeShutdown []func()
 }
 
-// newEnv builds an env; opts change the server's Config.
+// testStore is what the tests use of a store: every interface both
+// engines implement (store/sqlite, store/redis), and closing it.
+type testStore interface {
+	incident.Store
+	notify.Store
+	SecretStore
+	complaint.Store
+	complaint.Customers
+	compensation.Store
+	compensation.Customers
+	surveys.Store
+	Close() error
+}
+
+// newEnv builds an env on a fresh SQLite store; opts change the server's
+// Config.
 func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	t.Helper()
+	db := enginetest.SQLite(t)
+	e := newEnvOn(t, db, opts...)
+	e.sqlite = db
+	return e
+}
+
+// newEnvOn builds an env on db (closed by its opener); opts change the
+// server's Config.
+func newEnvOn(t testing.TB, db testStore, opts ...func(*Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	events := incident.NewLocalEvents()

@@ -291,10 +291,10 @@ func TestReadyzWrites(t *testing.T) {
 	ctx := context.Background()
 	e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
 	// The writer pool holds one connection: the pragma stays on it.
-	if _, err := e.db.SQL().ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+	if _, err := e.sqlite.SQL().ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.Ping(ctx); err != nil {
+	if err := e.sqlite.Ping(ctx); err != nil {
 		t.Fatalf("reads must still work: %v", err)
 	}
 	r := e.mustDo(t, http.StatusServiceUnavailable, "GET", "/readyz", "", "")
@@ -304,7 +304,7 @@ func TestReadyzWrites(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "the store refuses writes") {
 		t.Errorf("no log line saying why: %s", e.logs.String())
 	}
-	if _, err := e.db.SQL().ExecContext(ctx, "PRAGMA query_only = OFF"); err != nil {
+	if _, err := e.sqlite.SQL().ExecContext(ctx, "PRAGMA query_only = OFF"); err != nil {
 		t.Fatal(err)
 	}
 	e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
@@ -316,10 +316,10 @@ func TestReadyzProbeCached(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.WriteProbeEvery = time.Hour })
 	ctx := context.Background()
 	e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
-	if _, err := e.db.SQL().ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+	if _, err := e.sqlite.SQL().ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
 		t.Fatal(err)
 	}
-	defer e.db.SQL().ExecContext(ctx, "PRAGMA query_only = OFF") //nolint:errcheck
+	defer e.sqlite.SQL().ExecContext(ctx, "PRAGMA query_only = OFF") //nolint:errcheck
 	for range 5 {
 		e.mustDo(t, http.StatusOK, "GET", "/readyz", "", "")
 	}
