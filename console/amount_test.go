@@ -4,9 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -218,23 +215,6 @@ func TestOfferChangedWhileOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newBrowser(t, e.base, 1280, 900)
-	shot := func(user context.Context, name string) {
-		t.Helper()
-		if *screenshots == "" {
-			return
-		}
-		if err := os.MkdirAll(*screenshots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range []int64{1280, 390} {
-			b.run(user, "viewport", chromedp.EmulateViewport(w, 900))
-			png := get(b, user, "screenshot "+name, chromedp.FullScreenshot(100))
-			if err := os.WriteFile(filepath.Join(*screenshots, name+"-"+strconv.FormatInt(w, 10)+".png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		b.run(user, "viewport", chromedp.EmulateViewport(1280, 900))
-	}
 	for _, tc := range []struct {
 		lang, customer, agent, refused string
 		show                           bool
@@ -278,14 +258,14 @@ func TestOfferChangedWhileOpen(t *testing.T) {
 			}
 			continue
 		}
-		shot(agent, "offer-held-"+tc.lang)
+		shoot(t, b, agent, "offer-held-"+tc.lang)
 		b.run(agent, "click what was read out",
 			js(`document.querySelector('#eligibility form.offer-opt input[name="offer"][value="credit"]').form.querySelector('button').click()`),
 			chromedp.WaitVisible(chromedp.CSS(`main .error`)))
 		if msg := text(b, agent, "main .error"); !strings.Contains(msg, tc.refused) {
 			t.Errorf("%s: the refusal reads %q, want %q", tc.lang, msg, tc.refused)
 		}
-		shot(agent, "offer-amount-409-"+tc.lang)
+		shoot(t, b, agent, "offer-amount-409-"+tc.lang)
 		gs, err := e.n.Compensation.Grants(ctx, e.page.ID, inc.ID)
 		if err != nil {
 			t.Fatal(err)

@@ -19,7 +19,11 @@
   // another. It stays as read, and its notice says the offer changed
   // (a grant of what it shows is then refused with what is in force);
   // the notice's button shows the new offer. held keeps the newest fresh
-  // part for that button.
+  // part for that button. A part is held only while the offers differ
+  // from what it shows: a refresh that brings back exactly those (a
+  // decision amended and amended back) takes the notice away and updates
+  // the part as any other, since what the agent read out is in force
+  // again.
   var held = {};
   function put(el, fresh) {
     el.innerHTML = fresh.innerHTML;
@@ -34,7 +38,7 @@
       if (!fresh || el.contains(document.activeElement)) return;
       if (el.innerHTML === fresh.innerHTML) return;
       var note = el.querySelector("[data-offer-changed]");
-      if (note && (held[el.id] || (el.dataset.shown && fresh.dataset.shown !== el.dataset.shown))) {
+      if (note && el.dataset.shown && fresh.dataset.shown !== el.dataset.shown) {
         held[el.id] = fresh;
         if (note.hidden) {
           note.hidden = false;
