@@ -56,15 +56,22 @@ func startRedisEnv(t *testing.T) *env {
 	return e
 }
 
-// amountComplaint decides amountPolicy on a new incident and receives a
-// phone complaint from c1 on it.
-func amountComplaint(t *testing.T, e *env) (*incident.Incident, *complaint.Complaint) {
+// amountIncident declares an incident and decides amountPolicy on it.
+func amountIncident(t *testing.T, e *env) *incident.Incident {
 	t.Helper()
 	inc := e.declare(t, "Payments are failing", false)
 	if _, _, err := e.n.Compensation.Decide(e.as(incident.RoleManager), e.page.ID, inc.ID,
 		compensation.Proposal{State: compensation.Decided, Version: 0, Policy: amountPolicy()}); err != nil {
 		t.Fatal(err)
 	}
+	return inc
+}
+
+// amountComplaint decides amountPolicy on a new incident and receives a
+// phone complaint from c1 on it.
+func amountComplaint(t *testing.T, e *env) (*incident.Incident, *complaint.Complaint) {
+	t.Helper()
+	inc := amountIncident(t, e)
 	cp, _, err := e.n.Complaints.Receive(context.Background(), complaint.Intake{PageID: e.page.ID, Channel: complaint.Phone, IncidentID: inc.ID,
 		Contact: complaint.Contact{CustomerID: "c1"}, Text: "I could not pay"})
 	if err != nil {
@@ -209,11 +216,7 @@ func testOfferAmountShownAtOnce(t *testing.T, e *env) {
 func TestOfferChangedWhileOpen(t *testing.T) {
 	e := startEnv(t, customersCSV)
 	ctx := context.Background()
-	inc := e.declare(t, "Payments are failing", false)
-	if _, _, err := e.n.Compensation.Decide(e.as(incident.RoleManager), e.page.ID, inc.ID,
-		compensation.Proposal{State: compensation.Decided, Version: 0, Policy: amountPolicy()}); err != nil {
-		t.Fatal(err)
-	}
+	inc := amountIncident(t, e)
 	b := newBrowser(t, e.base, 1280, 900)
 	for _, tc := range []struct {
 		lang, customer, agent, refused string

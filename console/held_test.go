@@ -142,11 +142,7 @@ func TestOfferHeldUntilItComesBack(t *testing.T) {
 func TestCallPageOfferHeld(t *testing.T) {
 	e := startEnv(t, customersCSV)
 	ctx := context.Background()
-	inc := e.declare(t, "Payments are failing", false)
-	if _, _, err := e.n.Compensation.Decide(e.as(incident.RoleManager), e.page.ID, inc.ID,
-		compensation.Proposal{State: compensation.Decided, Version: 0, Policy: amountPolicy()}); err != nil {
-		t.Fatal(err)
-	}
+	inc := amountIncident(t, e)
 	b := newBrowser(t, e.base, 1280, 900)
 	sel := "#eligibility-" + inc.ID
 	notice := `document.querySelector('` + sel + ` [data-offer-changed]')`

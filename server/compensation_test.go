@@ -650,6 +650,23 @@ func (e *compEnv) walkPolicyJSON(v int, percent, capMinor string, acceptLower bo
 	  "cap":{"amount":` + capMinor + `,"currency":"EUR"}}}`
 }
 
+// granted is the API's answer to a grant.
+type granted struct {
+	Grant   compensation.Grant `json:"grant"`
+	Created bool               `json:"created"`
+}
+
+// allGrants lists the incident's grants, every customer's, as a manager
+// exports them.
+func (e *compEnv) allGrants(t *testing.T) []compensation.Grant {
+	t.Helper()
+	var gs struct {
+		Grants []compensation.Grant `json:"grants"`
+	}
+	e.mustDo(t, http.StatusOK, "GET", e.path("/grants?format=json"), e.manager, "").json(t, &gs)
+	return gs.Grants
+}
+
 // resolve resolves the incident without messages: its all-clear carries
 // the decision in force.
 func (e *compEnv) resolve(t *testing.T) {
@@ -884,10 +901,6 @@ func TestGrantAmountShown(t *testing.T) {
 	e := newCompensationEnv(t)
 	e.comp.PrepareTTL = 0
 	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.goodwillPolicyJSON(0))
-	type granted struct {
-		Grant   compensation.Grant `json:"grant"`
-		Created bool               `json:"created"`
-	}
 	type conflict struct {
 		Error   errorDetail        `json:"error"`
 		Amount  compensation.Money `json:"amount"`
@@ -1036,18 +1049,6 @@ func TestGrantAmountShownAtOnce(t *testing.T) {
 func TestGrantKeyReused(t *testing.T) {
 	e := newCompensationEnv(t)
 	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.policyJSON(0, "1000"))
-	type granted struct {
-		Grant   compensation.Grant `json:"grant"`
-		Created bool               `json:"created"`
-	}
-	grants := func(t *testing.T) []compensation.Grant {
-		t.Helper()
-		var gs struct {
-			Grants []compensation.Grant `json:"grants"`
-		}
-		e.mustDo(t, http.StatusOK, "GET", e.path("/grants?format=json"), e.manager, "").json(t, &gs)
-		return gs.Grants
-	}
 	// c1's credit, 5.00 EUR as the check shows it, under the key k.
 	credit := `{"offer":"credit10","amount":{"amount":500,"currency":"EUR"}`
 	var first granted
@@ -1079,7 +1080,7 @@ func TestGrantKeyReused(t *testing.T) {
 			if d.Code != incident.EIDEMPOTENCY || d.Field != field || !strings.Contains(d.Message, "nothing was recorded") {
 				t.Errorf("error %+v, want %s naming %s", d, incident.EIDEMPOTENCY, field)
 			}
-			if gs := grants(t); len(gs) != 1 || gs[0].ID != first.Grant.ID {
+			if gs := e.allGrants(t); len(gs) != 1 || gs[0].ID != first.Grant.ID {
 				t.Errorf("grants after the refusal: %+v; want only the first", gs)
 			}
 		})
@@ -1103,7 +1104,7 @@ func TestGrantKeyReused(t *testing.T) {
 			t.Errorf("the retry %s: %+v, want the first grant %s", retry.body, g, first.Grant.ID)
 		}
 	}
-	if gs := grants(t); len(gs) != 2 {
+	if gs := e.allGrants(t); len(gs) != 2 {
 		t.Errorf("grants: %+v; want c1's credit and c2's day", gs)
 	}
 }
@@ -1143,18 +1144,6 @@ func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
 		e.mustDo(t, http.StatusOK, "GET", lists, e.manager, "").json(t, &l)
 		return l.Unused
 	}
-	type granted struct {
-		Grant   compensation.Grant `json:"grant"`
-		Created bool               `json:"created"`
-	}
-	grants := func(t *testing.T) []compensation.Grant {
-		t.Helper()
-		var gs struct {
-			Grants []compensation.Grant `json:"grants"`
-		}
-		e.mustDo(t, http.StatusOK, "GET", e.path("/grants?format=json"), e.manager, "").json(t, &gs)
-		return gs.Grants
-	}
 	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.topUpKeyPolicyJSON(0, "1000"))
 	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10"}`)
 	var base granted
@@ -1169,7 +1158,7 @@ func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
 	if !first.Created || !first.Grant.TopUp || first.Grant.Amount.Amount != 250 {
 		t.Fatalf("c1's top-up: %+v", first)
 	}
-	before := grants(t)
+	before := e.allGrants(t)
 	if len(before) != 3 || unused(t) != 3 {
 		t.Fatalf("grants %+v, %d vouchers unused; want c1's and c2's credit and c1's top-up, 3", before, unused(t))
 	}
@@ -1195,7 +1184,7 @@ func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
 			if d.Code != incident.EIDEMPOTENCY || d.Field != field || !strings.Contains(d.Message, "nothing was recorded") {
 				t.Errorf("error %+v, want %s naming %s", d, incident.EIDEMPOTENCY, field)
 			}
-			if gs := grants(t); len(gs) != len(before) {
+			if gs := e.allGrants(t); len(gs) != len(before) {
 				t.Errorf("grants after the refusal: %+v; want %d", gs, len(before))
 			}
 			if n := unused(t); n != 3 {
@@ -1225,7 +1214,7 @@ func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
 	if again.Created || again.Grant.ID != base.Grant.ID || again.Grant.TopUp {
 		t.Errorf("the retry of c2's credit after the amendment: %+v, want the credit %s", again, base.Grant.ID)
 	}
-	if gs := grants(t); len(gs) != len(before) {
+	if gs := e.allGrants(t); len(gs) != len(before) {
 		t.Errorf("grants after the retries: %+v; want %d", gs, len(before))
 	}
 
@@ -1233,7 +1222,7 @@ func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
 	// voucher under keys of their own.
 	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, topUp+`,"key":"up2"}`)
 	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, `{"offer":"v","key":"v2"}`)
-	if gs, n := grants(t), unused(t); len(gs) != len(before)+2 || n != 2 {
+	if gs, n := e.allGrants(t), unused(t); len(gs) != len(before)+2 || n != 2 {
 		t.Errorf("grants %+v, %d vouchers unused; want c2's top-up and voucher more, 2", gs, n)
 	}
 }
