@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"runtime"
 	"sort"
@@ -171,14 +172,18 @@ func benchStatuspage(ctx context.Context, opt statuspageOptions, stdout, stderr 
 }
 
 // ceilingServer starts a minimal fiber server that returns a fixed body
-// of size bytes, and returns its URL and a func that stops it. With
+// of size bytes at path, and returns the URL of path and a func that
+// stops it. It answers the path herald is asked, so that both get the
+// same request bytes: a longer request line costs the server (fasthttp
+// parses and normalises the path, fiber matches it) and the client
+// alike, and none of that is herald's doing. With
 // headers, it answers those headers too (herald's, as the probe saw
 // them); with heraldConns, it serves connections as herald does: under
 // herald's read, write and idle timeouts and with its write buffer
 // (server.WriteBufferSize; fiber's default is 4 KB). Both together are
 // what herald's answer costs with no herald code behind it; the headers
 // alone, what the answer's headers cost fiber itself.
-func ceilingServer(size int, headers [][2]string, heraldConns bool) (string, func(), error) {
+func ceilingServer(path string, size int, headers [][2]string, heraldConns bool) (string, func(), error) {
 	body := bytes.Repeat([]byte("x"), size)
 	cfg := fiber.Config{DisableStartupMessage: true}
 	if heraldConns {
@@ -186,7 +191,7 @@ func ceilingServer(size int, headers [][2]string, heraldConns bool) (string, fun
 		cfg.WriteBufferSize = server.WriteBufferSize
 	}
 	app := fiber.New(cfg)
-	app.Get("/", func(c *fiber.Ctx) error {
+	app.Get(path, func(c *fiber.Ctx) error {
 		if headers == nil {
 			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		}
@@ -200,7 +205,7 @@ func ceilingServer(size int, headers [][2]string, heraldConns bool) (string, fun
 		return "", nil, err
 	}
 	go func() { _ = app.Listener(ln) }()
-	return "http://" + ln.Addr().String() + "/", func() { _ = app.Shutdown() }, nil
+	return "http://" + ln.Addr().String() + path, func() { _ = app.Shutdown() }, nil
 }
 
 // ceilingResult is herald against the ceiling, round by round.
@@ -253,27 +258,32 @@ func median(v []float64) float64 {
 }
 
 // compareWithCeiling measures url and three ceiling servers answering a
-// body of the same size (plain; with herald's headers; with herald's
-// headers and connection settings) in turns, opt.Rounds times each.
+// body of the same size at url's path (plain; with herald's headers; with
+// herald's headers and connection settings) in turns, opt.Rounds times
+// each.
 func compareWithCeiling(ctx context.Context, url string, hdr map[string]string, opt statuspageOptions) (ceilingResult, error) {
 	res := ceilingResult{URL: url}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return res, err
+	}
 	// A first short run finds the body size and headers for the ceilings.
 	probe, err := runLoad(ctx, url, opt.Conns, opt.Warmup, time.Second, hdr)
 	if err != nil {
 		return res, err
 	}
 	res.HeraldBody, res.Headers = probe.BodyBytes, len(probe.Headers)
-	ceilURL, stop, err := ceilingServer(probe.BodyBytes, nil, false)
+	ceilURL, stop, err := ceilingServer(u.Path, probe.BodyBytes, nil, false)
 	if err != nil {
 		return res, err
 	}
 	defer stop()
-	likeURL, stopLike, err := ceilingServer(probe.BodyBytes, probe.Headers, true)
+	likeURL, stopLike, err := ceilingServer(u.Path, probe.BodyBytes, probe.Headers, true)
 	if err != nil {
 		return res, err
 	}
 	defer stopLike()
-	hdrURL, stopHdr, err := ceilingServer(probe.BodyBytes, probe.Headers, false)
+	hdrURL, stopHdr, err := ceilingServer(u.Path, probe.BodyBytes, probe.Headers, false)
 	if err != nil {
 		return res, err
 	}
