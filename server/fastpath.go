@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"runtime/debug"
 	"time"
 	"unsafe"
@@ -35,29 +36,24 @@ func (s *Server) fastPublic(next fasthttp.RequestHandler) fasthttp.RequestHandle
 			next(rc)
 			return
 		}
-		var method string
-		switch {
-		case rc.IsGet():
-			method = fiber.MethodGet
-		case rc.IsHead():
-			method = fiber.MethodHead
-		default:
+		isHead := rc.IsHead()
+		if !isHead && !rc.IsGet() {
 			next(rc)
 			return
 		}
 		path := requestPath(rc)
-		route, cors := publicRoute(path)
-		if route == "" {
+		route := fastRouteOf(path)
+		if route == noFastRoute {
 			next(rc)
 			return
 		}
 		head := readHead(&rc.Request.Header)
-		if head.hostProblem(&rc.Request.Header) != "" || !s.answerFast(rc, &head, bytesString(path), cors) {
+		if head.hostProblem(&rc.Request.Header) != "" || !s.answerFast(rc, &head, bytesString(path), route.cors()) {
 			next(rc)
 			return
 		}
 		// The clock read when the request's headers were read, as observe.
-		s.metrics.http.observe(route, method, rc.Response.StatusCode(), rc.ConnID(), time.Since(rc.Time()))
+		s.fastStats(route, isHead, rc.Response.StatusCode()).observe(rc.ConnID(), time.Since(rc.Time()))
 	}
 }
 
@@ -102,39 +98,92 @@ func requestPath(rc *fasthttp.RequestCtx) []byte {
 
 // publicRoute is the fiber route (routes.go) that would give path to
 // servePublic, as the request metrics name it, and whether that route
-// answers CORS; "" for any other path. It matches exactly: a path that
-// only fiber's routing would match (another case, a trailing slash) is
-// left to fiber, which answers it as before.
+// answers CORS; "" for any other path.
 func publicRoute(p []byte) (route string, cors bool) {
+	r := fastRouteOf(p)
+	return r.name(), r.cors()
+}
+
+// fastRoute is one of servePublic's fiber routes, as fastRouteOf finds
+// it from a path; noFastRoute for any other path.
+type fastRoute uint8
+
+const (
+	noFastRoute fastRoute = iota
+	routeRoot
+	routeAPIv2
+	routeStatic
+	routeIncident
+	routeHistory
+	routeHistoryRSS
+	routeHistoryAtom
+	fastRoutes // how many there are
+)
+
+// fastRouteNames are the fast routes' patterns, as routes.go gives them
+// to fiber.
+var fastRouteNames = [fastRoutes]string{"", "/", "/api/v2/*", "/static/*", "/incidents/:id", "/history", "/history.rss", "/history.atom"}
+
+func (r fastRoute) name() string { return fastRouteNames[r] }
+
+// cors reports whether r answers CORS: the JSON API and the feeds, which
+// browser widgets fetch cross-origin.
+func (r fastRoute) cors() bool {
+	return r == routeAPIv2 || r == routeHistoryRSS || r == routeHistoryAtom
+}
+
+// fastRouteOf matches p exactly: a path that only fiber's routing would
+// match (another case, a trailing slash) is left to fiber, which answers
+// it as before.
+func fastRouteOf(p []byte) fastRoute {
 	switch {
 	case len(p) == 0:
-		return "", false
+		return noFastRoute
 	case len(p) == 1:
 		if p[0] == '/' {
-			return "/", false
+			return routeRoot
 		}
-		return "", false
+		return noFastRoute
 	case p[len(p)-1] == '/':
-		return "", false
+		return noFastRoute
 	case bytes.HasPrefix(p, prefixAPIv2):
-		return "/api/v2/*", true
+		return routeAPIv2
 	case bytes.HasPrefix(p, prefixStatic):
-		return "/static/*", false
+		return routeStatic
 	case bytes.HasPrefix(p, prefixIncidents):
 		if bytes.IndexByte(p[len(prefixIncidents):], '/') >= 0 {
-			return "", false
+			return noFastRoute
 		}
-		return "/incidents/:id", false
+		return routeIncident
 	}
 	switch string(p) {
 	case "/history":
-		return "/history", false
+		return routeHistory
 	case "/history.rss":
-		return "/history.rss", true
+		return routeHistoryRSS
 	case "/history.atom":
-		return "/history.atom", true
+		return routeHistoryAtom
 	}
-	return "", false
+	return noFastRoute
+}
+
+// fastStats are the request metrics' figures for an answer on the fast
+// path: route r, HEAD or GET, with code. The usual answers (200 and 304)
+// have a slot of their own (httpStats.slotted), so that counting them
+// hashes no key; any other code is looked up.
+func (s *Server) fastStats(r fastRoute, head bool, code int) *keyStats {
+	method, slot := fiber.MethodGet, int(r)*4
+	if head {
+		method, slot = fiber.MethodHead, slot+2
+	}
+	k := requestKey{fastRouteNames[r], method, code}
+	switch code {
+	case http.StatusOK:
+		return s.metrics.http.slotted(slot, k)
+	case http.StatusNotModified:
+		return s.metrics.http.slotted(slot+1, k)
+	}
+	return s.metrics.http.statsFor(k)
 }
 
 var (

@@ -110,6 +110,58 @@ func TestFastPathAnswersAsFiber(t *testing.T) {
 	}
 }
 
+// TestFastPathCountsAsFiber: the request metrics count what the fast
+// path answers under the same route, method and status code as fiber's
+// observe middleware would: each request below goes to one server through
+// the fast path and to another through fiber alone, and the two servers'
+// herald_http_requests_total must agree line for line.
+func TestFastPathCountsAsFiber(t *testing.T) {
+	viaFast, viaFiber := newEnv(t), newEnv(t)
+	fast := viaFast.srv.fastPublic(func(rc *fasthttp.RequestCtx) {
+		t.Errorf("%s %s left to fiber", rc.Method(), rc.RequestURI())
+	})
+	fiberOnly := viaFiber.srv.App().Handler()
+	gz := []string{"Accept-Encoding", "gzip"}
+	sent := 0
+	for _, uri := range []string{"/", "/api/v2/summary.json", "/history.rss", "/history.atom", "/static/live.js", "/incidents/abcdef123456"} {
+		// An answer, then its revalidation with the tag it gave.
+		for _, method := range []string{"GET", "HEAD", "GET"} {
+			first := request(t, method, uri, "", gz)
+			fast(first)
+			etag := string(first.Response.Header.Peek("ETag"))
+			fiberOnly(request(t, method, uri, "", gz))
+			sent++
+			if etag == "" {
+				t.Fatalf("%s %s: no ETag", method, uri)
+			}
+			again := request(t, method, uri, "", append([]string{"If-None-Match", etag}, gz...))
+			fast(again)
+			if code := again.Response.StatusCode(); code != http.StatusNotModified {
+				t.Fatalf("%s %s revalidated: %d", method, uri, code)
+			}
+			fiberOnly(request(t, method, uri, "", append([]string{"If-None-Match", etag}, gz...)))
+			sent++
+		}
+	}
+	counts := func(e *env) string {
+		return grepLines(string(e.mustDo(t, http.StatusOK, "GET", "/metrics", "", "").body), "herald_http_requests_total{")
+	}
+	got, want := counts(viaFast), counts(viaFiber)
+	if got != want {
+		t.Errorf("the fast path counts\n%s\nfiber counts\n%s", got, want)
+	}
+	for _, line := range []string{
+		`herald_http_requests_total{code="200",method="GET",route="/api/v2/*"} 2`,
+		`herald_http_requests_total{code="304",method="HEAD",route="/api/v2/*"} 1`,
+		`herald_http_requests_total{code="304",method="GET",route="/incidents/:id"} 2`,
+		`herald_http_requests_total{code="200",method="HEAD",route="/static/*"} 1`,
+	} {
+		if !strings.Contains(got, line) {
+			t.Errorf("the counts lack %s (%d requests sent):\n%s", line, sent, got)
+		}
+	}
+}
+
 // request is a request as fasthttp's server hands it to a handler: from
 // peer (127.0.0.1 when ""), to status.example.com unless headers name a
 // Host.

@@ -41,6 +41,10 @@ type httpStats struct {
 	// without a lock and copied to add one (under mu).
 	keys atomic.Pointer[map[requestKey]*keyStats]
 	mu   sync.Mutex
+	// slots hold the figures of the keys the status page's fast path
+	// counts most (slotted): a slot is one key for good, so finding it
+	// costs no hash of the key's strings.
+	slots [int(fastRoutes) * 4]atomic.Pointer[keyStats]
 }
 
 // requestKey names one route, method and status code.
@@ -95,12 +99,29 @@ func (h *httpStats) statsFor(k requestKey) *keyStats {
 	return ks
 }
 
+// slotted is statsFor(k), kept in slot for the next time. The caller
+// gives each slot one key, always the same (Server.fastStats).
+func (h *httpStats) slotted(slot int, k requestKey) *keyStats {
+	if ks := h.slots[slot].Load(); ks != nil {
+		return ks
+	}
+	ks := h.statsFor(k)
+	h.slots[slot].Store(ks)
+	return ks
+}
+
 // observe counts one answer to route and method with code, which took d,
 // in the shard of connection conn. fiber's route path and method strings
 // are the app's own (its route table, its method names), not request
 // buffers, so they can be kept as keys.
 func (h *httpStats) observe(route, method string, code int, conn uint64, d time.Duration) {
-	sh := &h.statsFor(requestKey{route, method, code}).shards[conn%statShards]
+	h.statsFor(requestKey{route, method, code}).observe(conn, d)
+}
+
+// observe counts one answer of ks's key, which took d, in the shard of
+// connection conn.
+func (ks *keyStats) observe(conn uint64, d time.Duration) {
+	sh := &ks.shards[conn%statShards]
 	b := len(durationBuckets) // +Inf
 	for i, ub := range durationBuckets {
 		if d <= ub {
