@@ -45,6 +45,12 @@ type Message struct {
 	// status page's name. Email puts it in From beside the configured
 	// address; "" keeps the configured name.
 	SenderName string
+	// AutoReply marks an automatic answer to a message a person sent (a
+	// complaint's acknowledgement, a survey reply's thanks): RFC 3834.
+	// Email says so (Auto-Submitted: auto-replied) and goes with the
+	// null envelope sender, MAIL FROM:<>, so that no bounce or
+	// auto-responder answers it back.
+	AutoReply bool
 	// Replace is the provider ID (a Slack ts) of a message this one edits
 	// in place (chat.update) rather than posting anew; "" posts. Only
 	// Slack channel and member IDs can be edited.

@@ -110,6 +110,9 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	if msg.From == "" {
 		msg.From = ss.from
 	}
+	// The envelope sender, as the delivering server records it (RFC 5321
+	// §4.4): <> for a bounce or an automatic reply.
+	msg.Headers["Return-Path"] = "<" + ss.from + ">"
 	now := time.Now().UTC()
 	for i, rcpt := range ss.rcpts {
 		m := msg

@@ -40,6 +40,24 @@ func TestAgainstSandbox(t *testing.T) {
 		t.Fatalf("sandbox inbox = %+v (receipt %+v)", got, rc)
 	}
 
+	if rp := got[0].Headers["Return-Path"]; rp != "<status@example.com>" {
+		t.Errorf("a broadcast's Return-Path %q, want the configured <status@example.com>", rp)
+	}
+
+	// An automatic reply goes with the null sender, which the sandbox takes.
+	auto := msg("anna@example.org")
+	auto.UnsubscribeURL, auto.AutoReply = "", true
+	if _, err := ch.Send(ctx, auto); err != nil {
+		t.Fatalf("Send auto-reply: %v", err)
+	}
+	if err := sb.WaitFor(ctx, 2, sandbox.KindEmail); err != nil {
+		t.Fatal(err)
+	}
+	got = sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "anna@example.org"})
+	if len(got) != 1 || got[0].Headers["Return-Path"] != "<>" || got[0].Headers["Auto-Submitted"] != "auto-replied" || got[0].Body == "" {
+		t.Fatalf("the auto-reply in the sandbox = %+v", got)
+	}
+
 	_, err = ch.Send(ctx, msg("gone@example.org"))
 	var se *channel.SendError
 	if !errors.As(err, &se) || !se.Permanent || se.Code != "550 5.1.1" {

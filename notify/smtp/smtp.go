@@ -206,9 +206,18 @@ func (c *Channel) Kind() channel.Kind { return channel.Email }
 // Config.Timeout (go-mail applies ctx only while connecting). The
 // receipt's ProviderID is the Message-ID, without brackets, and its Reply
 // the relay's answer to the message's end (with the relay's queue ID, where
-// it names one). Relay refusals
+// it names one). // Relay refusals
 // are *channel.SendError: 5xx permanent with code like "550 5.1.1", 4xx
 // transient; connection failures are plain errors.
+//
+// An automatic reply (Message.AutoReply) goes with the null envelope
+// sender, MAIL FROM:<> (RFC 3834 §3.3, RFC 5321 §4.5.5), so that neither
+// its bounce nor an auto-responder's answer comes back; all other mail
+// goes from the configured address. Should the relay refuse the null
+// sender with a 5xx (some authenticated submission services take only
+// the account's own addresses), the reply goes from the configured
+// address rather than not at all: its Auto-Submitted header still tells
+// robots not to answer it.
 func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	msg, err := BuildMessage(c.cfg, m)
 	if err != nil {
@@ -225,7 +234,7 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 	if reused && time.Since(s.lastUsed) < freshFor {
 		sender = c.fresh
 	}
-	err = sender.SendWithSMTPClient(s.sc, msg)
+	reply, err := c.send(sender, s, m.AutoReply, msg)
 	if err != nil && reused && connLost(err) {
 		// The idle session had died before the message began, so nothing
 		// was sent: once more on a fresh connection.
@@ -233,7 +242,7 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 		if s, err = c.dial(ctx); err != nil {
 			return channel.Receipt{}, classify(ctx, err)
 		}
-		err = c.client.SendWithSMTPClient(s.sc, msg)
+		reply, err = c.send(c.client, s, m.AutoReply, msg)
 	}
 	if err != nil {
 		// After a refusal or an I/O error the session's state is unknown:
@@ -244,16 +253,110 @@ func (c *Channel) Send(ctx context.Context, m *channel.Message) (channel.Receipt
 	s.sent++
 	c.put(s)
 	rc := channel.Receipt{ProviderID: strings.Trim(msg.GetMessageID(), "<>"), Status: "sent"}
-	if r := msg.ServerResponse(); r != "" {
-		rc.Reply = "250 " + r // go-mail keeps the text after the code, which DATA's end always has as 250
+	if reply != "" {
+		rc.Reply = "250 " + reply // go-mail keeps the text after the code, which DATA's end always has as 250
 	}
 	return rc, nil
+}
+
+// send sends msg over s with sender's options (sender is c.client, which
+// checks the connection first, or c.fresh), from the null sender when
+// autoReply is set, and returns the relay's answer to the message's end
+// without its code.
+func (c *Channel) send(sender *mail.Client, s *relaySession, autoReply bool, msg *mail.Msg) (string, error) {
+	if autoReply {
+		return c.sendNullSender(s.sc, msg, sender == c.client)
+	}
+	if err := sender.SendWithSMTPClient(s.sc, msg); err != nil {
+		return "", err
+	}
+	return msg.ServerResponse(), nil
+}
+
+// nullSenderStep is a failed step of a null-sender transaction
+// (sendNullSender): "noop" (the connection check), "mail", "rcpt", "data".
+type nullSenderStep struct {
+	step string
+	err  error
+}
+
+func (e *nullSenderStep) Error() string { return "smtp: " + e.step + ": " + e.err.Error() }
+func (e *nullSenderStep) Unwrap() error { return e.err }
+
+// sendNullSender sends msg over sc with the null reverse-path, MAIL
+// FROM:<>, and returns the relay's answer to the message's end without its
+// code. go-mail's Client cannot: it takes the envelope sender from
+// Msg.GetSender, which formats a net/mail.Address, so an empty one goes
+// out as MAIL FROM:<@> (refused: 501), and Msg.EnvelopeFrom("") or
+// EnvelopeFrom("<>") fails to parse. So the transaction is driven here, on
+// the same session, with go-mail's SMTP client (whose Mail sends the path
+// as given), doing what go-mail's own send does: the connection check (a
+// NOOP) when check is set, a fresh deadline, MAIL, RCPT for the one
+// recipient, DATA, RSET. A 5xx to MAIL FROM:<> is answered by sending from
+// the configured address (see Send).
+func (c *Channel) sendNullSender(sc *gosmtp.Client, msg *mail.Msg, check bool) (string, error) {
+	rcpts, err := msg.GetRecipients()
+	if err != nil || len(rcpts) != 1 {
+		// BuildMessage addresses one recipient, and an automatic reply
+		// goes to one only (RFC 3834 §3.1.3).
+		return "", &channel.SendError{Permanent: true, Code: "invalid_address", Reason: fmt.Sprintf("an automatic reply goes to one recipient, not %d", len(rcpts))}
+	}
+	if check {
+		if err := sc.Noop(); err != nil {
+			return "", &nullSenderStep{"noop", err}
+		}
+	}
+	if err := sc.UpdateDeadline(c.cfg.Timeout); err != nil {
+		return "", &nullSenderStep{"noop", err}
+	}
+	if err := sc.Mail("<>"); err != nil {
+		var te *textproto.Error
+		if !errors.As(err, &te) || te.Code < 500 {
+			return "", &nullSenderStep{"mail", err}
+		}
+		from, ferr := msg.GetSender(false)
+		if ferr != nil {
+			return "", &nullSenderStep{"mail", err}
+		}
+		if err := sc.Reset(); err != nil {
+			return "", &nullSenderStep{"mail", err}
+		}
+		if err := sc.Mail(from); err != nil {
+			return "", &nullSenderStep{"mail", err}
+		}
+	}
+	if err := sc.Rcpt(rcpts[0]); err != nil {
+		return "", &nullSenderStep{"rcpt", err}
+	}
+	w, err := sc.Data()
+	if err != nil {
+		return "", &nullSenderStep{"data", err}
+	}
+	if _, err := msg.WriteTo(w); err != nil {
+		_ = w.Close()
+		return "", &nullSenderStep{"data", err}
+	}
+	if err := w.Close(); err != nil {
+		return "", &nullSenderStep{"data", err}
+	}
+	reply := ""
+	if dc, ok := w.(*gosmtp.DataCloser); ok {
+		reply = dc.ServerResponse()
+	}
+	// The message is sent; a failed RSET leaves only the session in doubt,
+	// and the next message's connection check finds that out.
+	_ = sc.Reset()
+	return reply, nil
 }
 
 // connLost reports whether a reused session turned out dead before any of
 // the message went out: go-mail's connection check (NOOP) failed, or MAIL
 // FROM, the message's first command, got no reply at all (no SMTP code).
 func connLost(err error) bool {
+	if ns := (*nullSenderStep)(nil); errors.As(err, &ns) {
+		var te *textproto.Error
+		return ns.step == "noop" || ns.step == "mail" && !errors.As(err, &te)
+	}
 	var se *mail.SendError
 	if !errors.As(err, &se) {
 		return false
@@ -357,7 +460,11 @@ func classify(ctx context.Context, err error) error {
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) && te.Code >= 400 {
-		return &channel.SendError{Permanent: te.Code >= 500, Code: strconv.Itoa(te.Code), Reason: te.Msg}
+		code := strconv.Itoa(te.Code)
+		if esc := enhancedCode.FindString(te.Msg); esc != "" {
+			code += " " + esc
+		}
+		return &channel.SendError{Permanent: te.Code >= 500, Code: code, Reason: te.Msg}
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("smtp: %w (%w)", ctx.Err(), err)
@@ -377,6 +484,8 @@ var reservedHeaders = map[string]bool{
 var (
 	headerName = regexp.MustCompile(`^[!-9;-~]+$`) // RFC 5322 ftext
 	idChars    = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+	// enhancedCode is an RFC 3463 status code opening a reply's text.
+	enhancedCode = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}\b`)
 )
 
 // BuildMessage is the pure message builder: m rendered as a go-mail message
@@ -387,7 +496,8 @@ var (
 // UnsubscribeURL it sets List-Unsubscribe (plus the mailto alternative when
 // configured) and List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC
 // 8058; receivers honour one-click only for https links, but http is kept
-// for local sandboxes). Errors are permanent *channel.SendError.
+// for local sandboxes). An automatic reply (m.AutoReply) carries
+// Auto-Submitted: auto-replied. Errors are permanent *channel.SendError.
 func BuildMessage(cfg Config, m *channel.Message) (*mail.Msg, error) {
 	invalid := func(code, format string, args ...any) error {
 		return &channel.SendError{Permanent: true, Code: code, Reason: fmt.Sprintf(format, args...)}
@@ -452,6 +562,11 @@ func BuildMessage(cfg Config, m *channel.Message) (*mail.Msg, error) {
 		}
 		msg.SetGenHeaderPreformatted(mail.HeaderListUnsubscribe, value)
 		msg.SetGenHeaderPreformatted(mail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	}
+	if m.AutoReply {
+		// RFC 3834 §5: an automatic answer says so, so that the customer's
+		// own robots (vacation replies, ticket systems) do not answer it.
+		msg.SetGenHeader(mail.Header("Auto-Submitted"), "auto-replied") // replaces one m.Headers gave
 	}
 	if m.DeliveryID != "" {
 		msg.SetGenHeaderPreformatted(mail.Header(HeaderDelivery), m.DeliveryID)

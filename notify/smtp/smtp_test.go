@@ -34,6 +34,10 @@ type backend struct {
 	msgs     []received
 	password string // non-empty: AUTH PLAIN required with user "herald"
 	conns    []*gosmtp.Conn
+	// refuseNull: MAIL FROM:<> answers 550 5.7.1, as a submission
+	// service that takes only its account's addresses.
+	refuseNull bool
+	nullTries  int // MAIL FROM:<> seen
 }
 
 func (b *backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
@@ -92,6 +96,15 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 func (s *session) Mail(from string, _ *gosmtp.MailOptions) error {
 	if s.b.password != "" && s.user == "" {
 		return &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
+	if from == "" {
+		s.b.mu.Lock()
+		s.b.nullTries++
+		refuse := s.b.refuseNull
+		s.b.mu.Unlock()
+		if refuse {
+			return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "sender address rejected"}
+		}
 	}
 	s.cur = received{from: from, user: s.user}
 	return nil
@@ -512,3 +525,112 @@ func TestParseInbound(t *testing.T) {
 
 // Channel implements notify.Channel: the pipeline sends through it.
 var _ notify.Channel = (*Channel)(nil)
+
+// TestSendAutoReply: an automatic reply goes with the null envelope sender
+// (MAIL FROM:<>, RFC 3834 §3.3), Auto-Submitted: auto-replied and its
+// threading headers, to its one recipient; a broadcast before and after it
+// on the same session goes from the configured address. A relay's refusal
+// of a recipient keeps its code; a relay that refuses the null sender gets
+// the reply from the configured address.
+func TestSendAutoReply(t *testing.T) {
+	be := &backend{}
+	addr := startServer(t, be)
+	ch, err := New(Config{Addr: addr, From: "Herald Status <status@example.com>", TLS: TLSNone, HELO: "herald.test", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	auto := func(to string) *channel.Message {
+		return &channel.Message{DeliveryID: "ack1.email.abc", Kind: channel.Email, To: to, Subject: "Re: Nem működik",
+			Text: "Megkaptuk, a hivatkozás: C-ABCD1234.", AutoReply: true, Language: "hu",
+			Headers: map[string]string{"In-Reply-To": "<first@example.org>", "References": "<first@example.org>"}}
+	}
+	last := func() received {
+		t.Helper()
+		msgs := be.messages()
+		if len(msgs) == 0 {
+			t.Fatal("the server has no message")
+		}
+		return msgs[len(msgs)-1]
+	}
+
+	if _, err := ch.Send(context.Background(), testMessage("broadcast@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if got := last(); got.from != "status@example.com" {
+		t.Fatalf("broadcast envelope sender %q, want the configured status@example.com", got.from)
+	}
+
+	rc, err := ch.Send(context.Background(), auto("anna@example.org"))
+	if err != nil {
+		t.Fatalf("Send auto-reply: %v", err)
+	}
+	if rc.ProviderID != "ack1.email.abc@example.com" || rc.Status != "sent" || !strings.HasPrefix(rc.Reply, "250 2.0.0 ") {
+		t.Errorf("receipt = %+v", rc)
+	}
+	got := last()
+	if got.from != "" || len(got.to) != 1 || got.to[0] != "anna@example.org" {
+		t.Fatalf("auto-reply envelope %q → %q, want the null sender to anna@example.org alone", got.from, got.to)
+	}
+	in, err := ParseInbound(bytes.NewReader(got.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Header.Get("Auto-Submitted") != "auto-replied" || in.InReplyTo != "first@example.org" ||
+		strings.Join(in.References, " ") != "first@example.org" || in.From != "status@example.com" || len(in.To) != 1 {
+		t.Errorf("auto-reply headers: Auto-Submitted %q, In-Reply-To %q, References %q, From %q, To %q",
+			in.Header.Get("Auto-Submitted"), in.InReplyTo, in.References, in.From, in.To)
+	}
+	if strings.TrimSpace(in.Text) != "Megkaptuk, a hivatkozás: C-ABCD1234." {
+		t.Errorf("auto-reply text %q", in.Text)
+	}
+
+	if _, err := ch.Send(context.Background(), testMessage("broadcast@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if got := last(); got.from != "status@example.com" || bytes.Contains(got.data, []byte("Auto-Submitted")) {
+		t.Fatalf("broadcast after an auto-reply: envelope sender %q (want status@example.com), Auto-Submitted present %v",
+			got.from, bytes.Contains(got.data, []byte("Auto-Submitted")))
+	}
+	if n := be.sessions(); n != 1 {
+		t.Errorf("%d connections for three messages, want 1 (the session is reused)", n)
+	}
+
+	before := len(be.messages())
+	_, err = ch.Send(context.Background(), auto("bounce@example.org"))
+	var se *channel.SendError
+	if !errors.As(err, &se) || !se.Permanent || se.Code != "550 5.1.1" {
+		t.Fatalf("auto-reply to an unknown user = %v, want permanent 550 5.1.1", err)
+	}
+	_, err = ch.Send(context.Background(), auto("busy@example.org"))
+	if !errors.As(err, &se) || se.Permanent || se.Code != "451 4.3.0" {
+		t.Fatalf("auto-reply to a busy mailbox = %v, want transient 451 4.3.0", err)
+	}
+	if len(be.messages()) != before {
+		t.Fatal("a refused auto-reply was stored")
+	}
+
+	// An idle session the relay hung up on is replaced, the reply sent once.
+	be.hangUp()
+	if _, err := ch.Send(context.Background(), auto("anna@example.org")); err != nil {
+		t.Fatalf("auto-reply after the relay hung up: %v", err)
+	}
+	if got := last(); got.from != "" || len(be.messages()) != before+1 {
+		t.Fatalf("after a hang-up: %d messages (want %d), envelope sender %q", len(be.messages()), before+1, got.from)
+	}
+
+	be.mu.Lock()
+	be.refuseNull, be.nullTries = true, 0
+	be.mu.Unlock()
+	if _, err := ch.Send(context.Background(), auto("anna@example.org")); err != nil {
+		t.Fatalf("auto-reply through a relay that refuses the null sender: %v", err)
+	}
+	got = last()
+	be.mu.Lock()
+	tries := be.nullTries
+	be.mu.Unlock()
+	if tries != 1 || got.from != "status@example.com" || !bytes.Contains(got.data, []byte("Auto-Submitted: auto-replied")) {
+		t.Fatalf("relay refusing <>: %d null tries (want 1), envelope sender %q (want status@example.com), Auto-Submitted kept %v",
+			tries, got.from, bytes.Contains(got.data, []byte("Auto-Submitted: auto-replied")))
+	}
+}
