@@ -299,18 +299,13 @@ func (s *Service) complaintMessageAt(ctx context.Context, d *queue.Delivery, t t
 	}
 	m.Headers = map[string]string{}
 	if d.MessageKind == queue.KindComplaintAck || d.MessageKind == queue.KindComplaintReceived {
-		// RFC 3834: an automatic answer says so, so that the customer's
-		// own robots (vacation replies, ticket systems) do not answer it
-		// and start a loop. (§3.3's null envelope sender is not used: the
-		// SMTP channel's go-mail cannot send MAIL FROM:<> (it refuses an
-		// empty envelope address, and an empty mail.Address goes out as
-		// <@>); relays that authenticate the sender may refuse or rewrite
-		// it, and without a return path SPF no longer covers the page's
-		// domain and a bounce from a forged address would not reach herald
-		// to suppress it. The loop is broken by Auto-Submitted here and by
-		// the intake, which files no automatic mail, none from <> and none
-		// from herald's own address.)
-		m.Headers["Auto-Submitted"] = "auto-replied"
+		// RFC 3834: an automatic answer (Auto-Submitted: auto-replied,
+		// the null envelope sender MAIL FROM:<>; see smtp.Channel.Send),
+		// so that neither the customer's own robots (vacation replies,
+		// ticket systems) nor a bounce answer it and start a loop. The
+		// intake, for its part, files no automatic mail, none from <> and
+		// none from herald's own address.
+		m.AutoReply = true
 	}
 	if t.IsZero() {
 		// As sent (not read back for an agent): threaded under the

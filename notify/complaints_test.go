@@ -83,9 +83,10 @@ func TestComplaintAnswers(t *testing.T) {
 			}
 		}
 		for _, m := range mails {
-			auto := m.Headers["Auto-Submitted"]
-			if strings.Contains(m.Body, "Visszatérítettük") != (auto == "") {
-				t.Errorf("Auto-Submitted %q on %q: the automatic receipt says auto-replied, a person's reply nothing", auto, m.Subject)
+			auto, rp := m.Headers["Auto-Submitted"], m.Headers["Return-Path"]
+			if person := strings.Contains(m.Body, "Visszatérítettük"); person != (auto == "") || person != (rp == "<status@example.com>") || !person && rp != "<>" {
+				t.Errorf("Auto-Submitted %q, envelope sender %s on %q: the automatic acknowledgement and receipt say auto-replied and go from <> (RFC 3834), a person's reply neither",
+					auto, rp, m.Subject)
 			}
 		}
 		if !strings.Contains(receipt, "C-CMP00000") || !strings.Contains(receipt, "14:05") {

@@ -174,12 +174,13 @@ func (s *Service) surveyMessage(ctx context.Context, d *queue.Delivery) (*channe
 	m.DeliveryID, m.To = d.ID, d.Address
 	if d.MessageKind == queue.KindSurveyAsk || d.MessageKind == queue.KindSurveyThanks {
 		// RFC 3834, as a complaint's acknowledgement (complaintMessageAt):
-		// automatic, so that the customer's own robots do not answer it,
-		// and in the thread of the email it answers.
+		// automatic (Auto-Submitted, the null envelope sender), so that
+		// the customer's own robots do not answer it, and in the thread
+		// of the email it answers.
+		m.AutoReply = true
 		if m.Headers == nil {
 			m.Headers = map[string]string{}
 		}
-		m.Headers["Auto-Submitted"] = "auto-replied"
 		if id := d.Vars["reply_to"]; messageID.MatchString(id) {
 			m.Headers["In-Reply-To"] = "<" + id + ">"
 			m.Headers["References"] = "<" + id + ">"

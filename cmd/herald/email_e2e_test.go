@@ -77,10 +77,11 @@ Content-Type: text/html; charset=utf-8
 		t.Errorf("the acknowledgement does not quote the reference %s: %q / %q", first.Ref, ack.Subject, ack.Body)
 	}
 	// An automatic reply to the customer's email (RFC 3834 §3.1.6,
-	// §3.1.7): threaded under it, and marked automatic.
-	if h := ack.Headers; h["In-Reply-To"] != "<first@example.org>" || h["References"] != "<first@example.org>" || h["Auto-Submitted"] != "auto-replied" {
-		t.Errorf("the acknowledgement's headers: In-Reply-To %q, References %q, Auto-Submitted %q; want the customer's Message-ID, auto-replied",
-			h["In-Reply-To"], h["References"], h["Auto-Submitted"])
+	// §3.1.7, §3.3): threaded under it, marked automatic, and sent from
+	// the null envelope sender.
+	if h := ack.Headers; h["In-Reply-To"] != "<first@example.org>" || h["References"] != "<first@example.org>" || h["Auto-Submitted"] != "auto-replied" || h["Return-Path"] != "<>" {
+		t.Errorf("the acknowledgement's headers: In-Reply-To %q, References %q, Auto-Submitted %q, Return-Path %q; want the customer's Message-ID, auto-replied, <>",
+			h["In-Reply-To"], h["References"], h["Auto-Submitted"], h["Return-Path"])
 	}
 
 	t.Run("a reply to the acknowledgement attaches", func(t *testing.T) {

@@ -97,8 +97,8 @@ func testSurveyReplyWithoutScore(t *testing.T, dir string, storeArgs []string) {
 	if !strings.Contains(ask.Body, "a number from 1 (poor) to 5 (excellent)") || !surveyLink.MatchString(ask.Body) {
 		t.Errorf("the request for a score:\n%s", ask.Body)
 	}
-	if ask.Headers["Auto-Submitted"] != "auto-replied" || !strings.Contains(ask.Headers["In-Reply-To"], "@sandbox.herald.localhost") {
-		t.Errorf("the request's headers: %v; want Auto-Submitted: auto-replied, In-Reply-To Sam's email", ask.Headers)
+	if ask.Headers["Auto-Submitted"] != "auto-replied" || !strings.Contains(ask.Headers["In-Reply-To"], "@sandbox.herald.localhost") || ask.Headers["Return-Path"] != "<>" {
+		t.Errorf("the request's headers: %v; want Auto-Submitted: auto-replied, In-Reply-To Sam's email, Return-Path <>", ask.Headers)
 	}
 	// A second reply without a score is kept, and never asked about again.
 	reply("sam@example.com", sam, "10")
@@ -133,8 +133,8 @@ func testSurveyReplyWithoutScore(t *testing.T, dir string, storeArgs []string) {
 		t.Errorf("the thanks for the score:\n%s", thanks.Body)
 	}
 	if thanks.Headers["Auto-Submitted"] != "auto-replied" || !strings.Contains(thanks.Headers["In-Reply-To"], "@sandbox.herald.localhost") ||
-		thanks.Headers["List-Unsubscribe"] != "" {
-		t.Errorf("the thanks' headers: %v; want Auto-Submitted: auto-replied, In-Reply-To Sam's email, no List-Unsubscribe", thanks.Headers)
+		thanks.Headers["List-Unsubscribe"] != "" || thanks.Headers["Return-Path"] != "<>" {
+		t.Errorf("the thanks' headers: %v; want Auto-Submitted: auto-replied, In-Reply-To Sam's email, no List-Unsubscribe, Return-Path <>", thanks.Headers)
 	}
 	reply("sam@example.com", thanks, "4")
 	reply("sam@example.com", ask, "3")
