@@ -206,7 +206,7 @@ func (c *Channel) Kind() channel.Kind { return channel.Email }
 // Config.Timeout (go-mail applies ctx only while connecting). The
 // receipt's ProviderID is the Message-ID, without brackets, and its Reply
 // the relay's answer to the message's end (with the relay's queue ID, where
-// it names one). // Relay refusals
+// it names one). Relay refusals
 // are *channel.SendError: 5xx permanent with code like "550 5.1.1", 4xx
 // transient; connection failures are plain errors.
 //
