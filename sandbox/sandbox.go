@@ -113,6 +113,11 @@ type Message struct {
 	// "event_payload"}) as posted or last edited; conversations.history
 	// returns it only with include_all_metadata.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// User, BotID and AppID say who posted a Slack message through the
+	// Web API: the identity of the token it came with (SlackIdentity).
+	User  string `json:"user,omitempty"`
+	BotID string `json:"bot_id,omitempty"`
+	AppID string `json:"app_id,omitempty"`
 }
 
 // Filter selects messages; empty fields match everything.
@@ -131,6 +136,10 @@ type Sandbox struct {
 	inbox  *inbox
 	views  *views
 	faults *faultSet
+
+	// slackTokens are the tokens the fake Slack accepts besides
+	// Config.SlackToken (AddSlackToken): token → SlackIdentity.
+	slackTokens sync.Map
 
 	httpLn  net.Listener
 	httpSrv *http.Server

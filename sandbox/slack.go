@@ -17,12 +17,74 @@ import (
 	"time"
 )
 
-// Identity the fake Slack workspace reports.
+// Identity the fake Slack workspace reports: the workspace, and the app
+// Config.SlackToken is the bot token of (herald's).
 const (
 	slackTeamID = "T0SANDBOX"
 	slackUserID = "U0SANDBOX"
 	slackBotID  = "B0SANDBOX"
+	slackAppID  = "A0SANDBOX"
 )
+
+// SlackIdentity is who a token speaks for in the fake workspace. A bot
+// token is an app's bot: UserID is the bot's user, and BotID and AppID
+// are set. A person's user token has only UserID. As in Slack, a message
+// posted with a token carries its identity (user, bot_id, app_id and
+// bot_profile in conversations.history), auth.test answers it, and only
+// that identity may edit the message.
+type SlackIdentity struct {
+	UserID, BotID, AppID string
+	// Name is the bot's or the person's name.
+	Name string
+}
+
+// heraldSlack is Config.SlackToken's identity.
+var heraldSlack = SlackIdentity{UserID: slackUserID, BotID: slackBotID, AppID: slackAppID, Name: "herald"}
+
+// SlackIdentity is the identity of Config.SlackToken: herald's app.
+func (s *Sandbox) SlackIdentity() SlackIdentity { return heraldSlack }
+
+// AddSlackToken makes the fake Slack accept token too, as another app's
+// bot or a person (id), so that a test can post to a channel as someone
+// else than herald. Config.SlackToken cannot be redefined.
+func (s *Sandbox) AddSlackToken(token string, id SlackIdentity) error {
+	switch {
+	case token == "" || s.slackTokenOK(token):
+		return fmt.Errorf("sandbox: AddSlackToken: token %q is empty or herald's", token)
+	case id.UserID == "" || (id.BotID == "") != (id.AppID == ""):
+		return fmt.Errorf("sandbox: AddSlackToken: an identity needs a UserID, and a BotID with an AppID or neither")
+	}
+	s.slackTokens.Store(token, id)
+	return nil
+}
+
+// slackAuth returns the identity of a token the fake Slack accepts.
+func (s *Sandbox) slackAuth(token string) (SlackIdentity, bool) {
+	if s.slackTokenOK(token) {
+		return heraldSlack, true
+	}
+	if v, ok := s.slackTokens.Load(token); ok {
+		return v.(SlackIdentity), true
+	}
+	return SlackIdentity{}, false
+}
+
+// slackKnown reports whether the fake Slack accepts token.
+func (s *Sandbox) slackKnown(token string) bool {
+	_, ok := s.slackAuth(token)
+	return ok
+}
+
+// slackAuthor adds to msg, a message as the Web API returns it, who
+// posted it, as Slack does: the user, and for a bot its bot_id, app_id
+// and bot_profile.
+func slackAuthor(msg map[string]any, m *Message) {
+	msg["user"] = m.User
+	if m.BotID != "" {
+		msg["bot_id"], msg["app_id"] = m.BotID, m.AppID
+		msg["bot_profile"] = map[string]any{"id": m.BotID, "app_id": m.AppID, "name": m.From, "team_id": slackTeamID, "deleted": false}
+	}
+}
 
 // slackTS issues message timestamps: Slack's ts is seconds and a
 // per-workspace sequence, unique within a channel.
@@ -45,6 +107,9 @@ type slackPost struct {
 	// Metadata is the message metadata: a JSON object, or (in a form, and
 	// as Slack also takes it in JSON) a string holding one.
 	Metadata json.RawMessage `json:"metadata"`
+
+	// as is who the call's token speaks for (readSlackMessage).
+	as SlackIdentity
 }
 
 func writeSlackError(w http.ResponseWriter, status int, code string) {
@@ -141,10 +206,11 @@ func slackMetadata(raw json.RawMessage) (md json.RawMessage, set bool, code stri
 // readSlackMessage reads a chat.postMessage or chat.update call and checks
 // it as Slack does: the token, an injected fault, the blocks, a channel,
 // some text and the metadata. It answers a refused call itself and reports
-// false.
+// false; otherwise it returns the token's identity in p.
 func (s *Sandbox) readSlackMessage(w http.ResponseWriter, r *http.Request) (slackPost, []json.RawMessage, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	p, token, err := readSlackPost(r)
+	id, known := s.slackAuth(token)
 	switch {
 	case err != nil:
 		writeSlackError(w, http.StatusOK, "invalid_form_data")
@@ -152,10 +218,11 @@ func (s *Sandbox) readSlackMessage(w http.ResponseWriter, r *http.Request) (slac
 	case token == "":
 		writeSlackError(w, http.StatusOK, "not_authed")
 		return p, nil, false
-	case !s.slackTokenOK(token):
+	case !known:
 		writeSlackError(w, http.StatusOK, "invalid_auth")
 		return p, nil, false
 	}
+	p.as = id
 	if v := s.faults.check(r.Context(), surfSlack); v.status != 0 {
 		writeSlackFault(w, v)
 		return p, nil, false
@@ -198,9 +265,10 @@ func (s *Sandbox) handleSlackPostMessage(w http.ResponseWriter, r *http.Request)
 	channel := slackChannelID(p.Channel)
 	from := p.Username
 	if from == "" {
-		from = slackBotID
+		from = p.as.Name
 	}
-	m := Message{ID: ts, Kind: KindSlack, From: from, To: p.Channel, Body: p.Text, Status: "sent", At: now}
+	m := Message{ID: ts, Kind: KindSlack, From: from, To: p.Channel, Body: p.Text, Status: "sent", At: now,
+		User: p.as.UserID, BotID: p.as.BotID, AppID: p.as.AppID}
 	if len(blocks) > 0 {
 		m.Blocks = append(json.RawMessage(nil), p.Blocks...)
 	}
@@ -221,7 +289,8 @@ func (s *Sandbox) handleSlackPostMessage(w http.ResponseWriter, r *http.Request)
 		return
 	}
 
-	msg := map[string]any{"type": "message", "text": p.Text, "user": slackUserID, "bot_id": slackBotID, "ts": ts, "team": slackTeamID}
+	msg := map[string]any{"type": "message", "text": p.Text, "ts": ts, "team": slackTeamID}
+	slackAuthor(msg, &m)
 	if len(blocks) > 0 {
 		msg["blocks"] = m.Blocks
 	}
@@ -243,8 +312,14 @@ func (s *Sandbox) handleSlackUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now().UTC()
+	theirs := false
 	ok = s.inbox.replace(p.TS, func(m *Message) bool {
 		if m.Kind != KindSlack || slackChannelID(m.To) != slackChannelID(p.Channel) {
+			return false
+		}
+		if m.User != p.as.UserID {
+			// As Slack: only who posted a message may edit it.
+			theirs = true
 			return false
 		}
 		m.Body = p.Text
@@ -260,7 +335,11 @@ func (s *Sandbox) handleSlackUpdate(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	})
-	if !ok {
+	switch {
+	case theirs:
+		writeSlackError(w, http.StatusOK, "cant_update_message")
+		return
+	case !ok:
 		writeSlackError(w, http.StatusOK, "message_not_found")
 		return
 	}
@@ -285,11 +364,11 @@ func (s *Sandbox) handleSlackHistory(w http.ResponseWriter, r *http.Request) {
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		token = bearer
 	}
-	switch {
+	switch _, known := s.slackAuth(token); {
 	case token == "":
 		writeSlackError(w, http.StatusOK, "not_authed")
 		return
-	case !s.slackTokenOK(token):
+	case !known:
 		writeSlackError(w, http.StatusOK, "invalid_auth")
 		return
 	}
@@ -373,12 +452,13 @@ func (s *Sandbox) handleSlackHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs := make([]map[string]any, 0, len(in))
 	for _, m := range in {
-		msg := map[string]any{"type": "message", "text": m.Body, "user": slackUserID, "bot_id": slackBotID, "ts": m.ID, "team": slackTeamID}
+		msg := map[string]any{"type": "message", "text": m.Body, "ts": m.ID, "team": slackTeamID}
+		slackAuthor(msg, &m)
 		if len(m.Blocks) > 0 {
 			msg["blocks"] = m.Blocks
 		}
 		if m.EditedAt != nil {
-			msg["edited"] = map[string]any{"user": slackUserID, "ts": fmt.Sprintf("%d.000000", m.EditedAt.Unix())}
+			msg["edited"] = map[string]any{"user": m.User, "ts": fmt.Sprintf("%d.000000", m.EditedAt.Unix())}
 		}
 		if withMetadata && len(m.Metadata) > 0 {
 			msg["metadata"] = m.Metadata
@@ -425,18 +505,23 @@ func parseSlackTime(s string, def slackTime) (slackTime, bool) {
 func (s *Sandbox) handleSlackAuthTest(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	_, token, err := readSlackPost(r)
+	id, known := s.slackAuth(token)
 	switch {
 	case err != nil:
 		writeSlackError(w, http.StatusOK, "invalid_form_data")
 	case token == "":
 		writeSlackError(w, http.StatusOK, "not_authed")
-	case !s.slackTokenOK(token):
+	case !known:
 		writeSlackError(w, http.StatusOK, "invalid_auth")
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{
+		res := map[string]any{
 			"ok": true, "url": "https://herald-sandbox.slack.com/", "team": "herald sandbox",
-			"user": "herald", "team_id": slackTeamID, "user_id": slackUserID, "bot_id": slackBotID,
-		})
+			"user": id.Name, "team_id": slackTeamID, "user_id": id.UserID,
+		}
+		if id.BotID != "" {
+			res["bot_id"] = id.BotID
+		}
+		writeJSON(w, http.StatusOK, res)
 	}
 }
 

@@ -273,6 +273,78 @@ func TestSlackHistory(t *testing.T) {
 	}
 }
 
+// TestSlackAuthors: a message carries who posted it, as Slack's do: the
+// user, and for an app's bot its bot_id, app_id and bot_profile, in
+// chat.postMessage's answer and conversations.history; auth.test answers
+// each token's identity; only who posted a message may edit it.
+func TestSlackAuthors(t *testing.T) {
+	sb := start(t, Config{SlackToken: "xoxb-test"})
+	other := SlackIdentity{UserID: "U0OTHERBOT", BotID: "B0OTHER", AppID: "A0OTHER", Name: "otherapp"}
+	person := SlackIdentity{UserID: "U0ALICE", Name: "alice"}
+	if err := sb.AddSlackToken("xoxb-other", other); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddSlackToken("xoxp-alice", person); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddSlackToken("xoxb-test", other); err == nil {
+		t.Error("AddSlackToken redefined herald's token")
+	}
+	if err := sb.AddSlackToken("xoxb-half", SlackIdentity{UserID: "U0HALF", BotID: "B0HALF"}); err == nil {
+		t.Error("AddSlackToken took a bot without an app")
+	}
+	heraldID := sb.SlackIdentity()
+	apis := map[string]*slack.Client{}
+	for token, id := range map[string]SlackIdentity{"xoxb-test": heraldID, "xoxb-other": other, "xoxp-alice": person} {
+		api := slack.New(token, slack.OptionAPIURL(sb.SlackURL()))
+		apis[id.Name] = api
+		res, err := api.AuthTest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.UserID != id.UserID || res.BotID != id.BotID || res.TeamID != slackTeamID {
+			t.Errorf("auth.test for %s = %+v, want %+v", id.Name, res, id)
+		}
+	}
+	if _, err := slack.New("xoxb-nobody", slack.OptionAPIURL(sb.SlackURL())).AuthTest(); err == nil || err.Error() != "invalid_auth" {
+		t.Errorf("auth.test with an unknown token: %v, want invalid_auth", err)
+	}
+	posted := map[string]string{}
+	for _, id := range []SlackIdentity{heraldID, other, person} {
+		_, ts, err := apis[id.Name].PostMessage("C0AUTHORS1", slack.MsgOptionText("from "+id.Name, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		posted[id.Name] = ts
+	}
+	res, err := apis["alice"].GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: "C0AUTHORS1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range res.Messages {
+		s := m.Text + ": user=" + m.User + " bot_id=" + m.BotID
+		if m.BotProfile != nil {
+			s += " app_id=" + m.BotProfile.AppID
+		}
+		got = append(got, s)
+	}
+	want := []string{"from alice: user=U0ALICE bot_id=", "from otherapp: user=U0OTHERBOT bot_id=B0OTHER app_id=A0OTHER",
+		"from herald: user=U0SANDBOX bot_id=B0SANDBOX app_id=A0SANDBOX"}
+	if strings.Join(got, " | ") != strings.Join(want, " | ") {
+		t.Errorf("history =\n%v\nwant\n%v", got, want)
+	}
+	if m := sb.Messages(Filter{Kind: KindSlack, To: "C0AUTHORS1"}); len(m) != 3 || m[1].BotID != "B0OTHER" || m[1].AppID != "A0OTHER" || m[1].User != "U0OTHERBOT" {
+		t.Errorf("inbox = %+v, want each message's author", m)
+	}
+	if _, _, _, err := apis["herald"].UpdateMessage("C0AUTHORS1", posted["otherapp"], slack.MsgOptionText("taken over", false)); err == nil || err.Error() != "cant_update_message" {
+		t.Errorf("herald edited another app's message: %v, want cant_update_message", err)
+	}
+	if _, _, _, err := apis["otherapp"].UpdateMessage("C0AUTHORS1", posted["otherapp"], slack.MsgOptionText("edited", false)); err != nil {
+		t.Errorf("an app editing its own message: %v", err)
+	}
+}
+
 // TestSlackDroppedPost: a post whose answer is dropped is in the channel,
 // and the caller gets no ts.
 func TestSlackDroppedPost(t *testing.T) {

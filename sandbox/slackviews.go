@@ -99,7 +99,7 @@ func (s *Sandbox) readViewCall(w http.ResponseWriter, r *http.Request) (viewRequ
 	case token == "":
 		writeSlackError(w, http.StatusOK, "not_authed")
 		return req, mv, false
-	case !s.slackTokenOK(token):
+	case !s.slackKnown(token):
 		writeSlackError(w, http.StatusOK, "invalid_auth")
 		return req, mv, false
 	}
@@ -208,8 +208,8 @@ func (s *Sandbox) handleSlackPostEphemeral(w http.ResponseWriter, r *http.Reques
 	}
 	now := time.Now().UTC()
 	ts := newSlackTS(now)
-	m := Message{ID: ts, Kind: KindSlack, From: slackBotID, To: p.Channel, Body: p.Text, Status: "ephemeral", At: now,
-		Headers: map[string]string{"user": user}}
+	m := Message{ID: ts, Kind: KindSlack, From: p.as.Name, To: p.Channel, Body: p.Text, Status: "ephemeral", At: now,
+		Headers: map[string]string{"user": user}, User: p.as.UserID, BotID: p.as.BotID, AppID: p.as.AppID}
 	if len(blocks) > 0 {
 		m.Blocks = append(json.RawMessage(nil), p.Blocks...)
 	}
@@ -227,7 +227,7 @@ func (s *Sandbox) handleSlackUsersInfo(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeSlackError(w, http.StatusOK, "invalid_form_data")
 		return
-	case !s.slackTokenOK(token):
+	case !s.slackKnown(token):
 		writeSlackError(w, http.StatusOK, "invalid_auth")
 		return
 	}
@@ -256,7 +256,7 @@ func (s *Sandbox) handleSlackGroupMembers(w http.ResponseWriter, r *http.Request
 	case err != nil:
 		writeSlackError(w, http.StatusOK, "invalid_form_data")
 		return
-	case !s.slackTokenOK(token):
+	case !s.slackKnown(token):
 		writeSlackError(w, http.StatusOK, "invalid_auth")
 		return
 	}
