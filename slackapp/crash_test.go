@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	slackgo "github.com/slack-go/slack"
+
 	"github.com/heraldhq/herald/incident"
 	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/livemsg"
@@ -21,12 +23,12 @@ import (
 // incident next (on SQLite the same one, on Redis either) used to post
 // the message again: two copies, the first never edited again.
 
-// topLevel returns the incident channel's messages that are not thread
-// replies or ephemeral, oldest first.
+// topLevel returns herald's messages in the incident channel that are not
+// thread replies or ephemeral, oldest first.
 func topLevel(sb *sandbox.Sandbox) []sandbox.Message {
 	var top []sandbox.Message
 	for _, m := range sb.Messages(sandbox.Filter{Kind: sandbox.KindSlack, To: node.SandboxIncidentChannel}) {
-		if m.Status != "ephemeral" && m.Headers["thread_ts"] == "" {
+		if m.Status != "ephemeral" && m.Headers["thread_ts"] == "" && m.BotID == sb.SlackIdentity().BotID {
 			top = append(top, m)
 		}
 	}
@@ -205,5 +207,54 @@ func TestCrashedPostWithoutHistoryScope(t *testing.T) {
 	}
 	if len(warns) != 1 || !strings.Contains(warns[0], "channels:history") || !strings.Contains(warns[0], "groups:history") {
 		t.Errorf("want one Warn naming the scopes to add; got %q", warns)
+	}
+}
+
+// otherApp installs another app in the sandbox's workspace and returns a
+// client posting as its bot.
+func otherApp(t *testing.T, sb *sandbox.Sandbox) *slackgo.Client {
+	t.Helper()
+	if err := sb.AddSlackToken("xoxb-otherapp", sandbox.SlackIdentity{UserID: "U0OTHERBOT", BotID: "B0OTHERAPP", AppID: "A0OTHERAPP", Name: "otherapp"}); err != nil {
+		t.Fatal(err)
+	}
+	return slackgo.New("xoxb-otherapp", slackgo.OptionAPIURL(sb.SlackURL()))
+}
+
+// TestCrashedPostIgnoresOtherApps: anyone can post a message with metadata,
+// herald's event type and the incident's IDs included. The look after a
+// crashed post keeps only a message herald's own bot posted: another
+// app's, older than herald's within the look (its start allows for clock
+// skew), used to be the one kept. herald could not edit it, posted the
+// message again, and the crashed post stayed, never edited: two copies.
+func TestCrashedPostIgnoresOtherApps(t *testing.T) {
+	d := startDoor(t)
+	sb := d.n.Sandbox
+	// Recorded when it was over: no message until it changes.
+	name, body, resolved, off := "Card payments failed", "Card payments failed for an hour.", incident.Resolved, false
+	inc, _, err := d.n.Incidents.CreateIncident(d.as(), d.n.Page.ID, incident.IncidentInput{Name: &name, Body: &body, Status: &resolved, DeliverNotifications: &off}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, foreign, err := otherApp(t, sb).PostMessage(node.SandboxIncidentChannel, slackgo.MsgOptionText("Not herald's", false),
+		slackgo.MsgOptionMetadata(slackgo.SlackMetadata{EventType: "herald_incident", EventPayload: map[string]any{"incident_id": inc.ID, "page_id": inc.PageID}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.SetFaults(sandbox.Faults{DropSlackPosts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	note := "Refunds for the failed payments are on their way."
+	d.update(inc, incident.IncidentInput{Body: &note})
+	d.n.Slack.Refresh(inc.ID)
+	checkKeptOnce(t, sb, d.n.Engine.LiveMessages, inc, func(body string) {
+		d.update(inc, incident.IncidentInput{Body: &body})
+	})
+	for _, m := range sb.Messages(sandbox.Filter{Kind: sandbox.KindSlack, To: node.SandboxIncidentChannel}) {
+		if m.ID == foreign && (m.Edits != 0 || m.Body != "Not herald's") {
+			t.Errorf("the other app's message was edited: %+v", m)
+		}
+		if m.Headers["thread_ts"] == foreign {
+			t.Errorf("herald replied in the other app's thread: %+v", m)
+		}
 	}
 }

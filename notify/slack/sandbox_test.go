@@ -91,8 +91,9 @@ func TestEditInPlace(t *testing.T) {
 	}
 }
 
-// TestFindMessage: a message posted with metadata is found again in the
-// channel's history by that metadata, among others, from a time before
+// TestFindMessage: a message herald posted with metadata is found again in
+// the channel's history by that metadata, among others (another app's and
+// a person's with the same metadata are not herald's), from a time before
 // it; not when it is older than that time or beyond the pages read; and
 // Slack's refusal of the history comes back as a permanent SendError.
 func TestFindMessage(t *testing.T) {
@@ -120,6 +121,23 @@ func TestFindMessage(t *testing.T) {
 	}
 	since := time.Now().Add(-time.Second)
 	post("other incident", md("i2"))
+	// Anyone can post metadata: another app's message and a person's,
+	// with the same, are not herald's.
+	for token, id := range map[string]sandbox.SlackIdentity{
+		"xoxb-otherapp": {UserID: "U0OTHERBOT", BotID: "B0OTHERAPP", AppID: "A0OTHERAPP", Name: "otherapp"},
+		"xoxp-alice":    {UserID: "U0ALICE", Name: "alice"},
+	} {
+		if err := sb.AddSlackToken(token, id); err != nil {
+			t.Fatal(err)
+		}
+		other, err := slack.New(slack.Config{Token: token, APIURL: sb.SlackURL(), AllowPrivate: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Send(ctx, &channel.Message{Kind: channel.Slack, To: "C0INCIDENT1", Text: "not herald's", Metadata: md("i1")}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	want := post("ours", md("i1"))
 	// Edited without metadata, it is still found by it.
 	if _, err := ch.Send(ctx, &channel.Message{Kind: channel.Slack, To: "C0INCIDENT1", Text: "ours, edited", Replace: want}); err != nil {

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -81,6 +82,45 @@ type Channel struct {
 	http *http.Client
 	hook *http.Client // incoming webhooks: see webhookClient
 	api  *slackgo.Client
+
+	meMu sync.Mutex
+	me   *identity // who the token speaks for, once auth.test said
+}
+
+// identity is who a token posts as: an app's bot (botID, and its bot user
+// userID), or, for a user token, a person (userID only).
+type identity struct{ userID, botID string }
+
+// posted reports whether m was posted with a token of this identity. A bot's
+// messages carry its bot_id, which no other app's have; a person's carry
+// their user and no bot_id.
+func (id identity) posted(m *slackgo.Message) bool {
+	switch {
+	case id.botID != "":
+		return m.BotID == id.botID
+	case id.userID != "":
+		return m.BotID == "" && m.User == id.userID
+	}
+	return false
+}
+
+// self returns who the token speaks for (auth.test), asked once: it does not
+// change while the token lives.
+func (c *Channel) self(ctx context.Context) (identity, error) {
+	c.meMu.Lock()
+	me := c.me
+	c.meMu.Unlock()
+	if me != nil {
+		return *me, nil
+	}
+	res, err := c.api.AuthTestContext(ctx)
+	if err != nil {
+		return identity{}, classify(ctx, err, "")
+	}
+	c.meMu.Lock()
+	defer c.meMu.Unlock()
+	c.me = &identity{userID: res.UserID, botID: res.BotID}
+	return *c.me, nil
 }
 
 // New returns a Channel. httpClient, if not nil, is used for every call
@@ -328,14 +368,21 @@ const historyPage = 200
 
 // FindMessage looks in a channel's history for a message herald posted
 // with metadata: the ts of the oldest top-level message posted after
-// since whose metadata matches want (channel.Metadata.Matches), or "" when
-// none is among the newest pages×200 messages after since. It reads
-// conversations.history with include_all_metadata (Slack sends no
-// metadata without it), which needs the channels:history scope
-// (groups:history for a private channel) and the bot in the channel;
-// Slack's refusals (missing_scope, not_in_channel) come back as
-// *channel.SendError, classified as Send's are.
+// since, by herald (its token's bot, as auth.test names it), whose
+// metadata matches want (channel.Metadata.Matches), or "" when none is
+// among the newest pages×200 messages after since. Anyone can post
+// metadata: another app's or a person's message with the same is not
+// herald's, whatever it carries. It reads conversations.history with
+// include_all_metadata (Slack sends no metadata without it), which needs
+// the channels:history scope (groups:history for a private channel) and
+// the bot in the channel; Slack's refusals (missing_scope,
+// not_in_channel) come back as *channel.SendError, classified as Send's
+// are.
 func (c *Channel) FindMessage(ctx context.Context, channelID string, since time.Time, want channel.Metadata, pages int) (string, error) {
+	me, err := c.self(ctx)
+	if err != nil {
+		return "", err
+	}
 	params := &slackgo.GetConversationHistoryParameters{ChannelID: channelID, Limit: historyPage, IncludeAllMetadata: true}
 	if !since.IsZero() {
 		params.Oldest = fmt.Sprintf("%d.%06d", since.Unix(), since.Nanosecond()/1000)
@@ -346,11 +393,12 @@ func (c *Channel) FindMessage(ctx context.Context, channelID string, since time.
 		if err != nil {
 			return "", classify(ctx, err, "")
 		}
-		for _, m := range res.Messages { // newest first
+		for i := range res.Messages { // newest first
+			m := &res.Messages[i]
 			if m.ThreadTimestamp != "" && m.ThreadTimestamp != m.Timestamp {
 				continue // a thread reply also sent to the channel
 			}
-			if channelMetadata(m.Metadata).Matches(want) {
+			if me.posted(m) && channelMetadata(m.Metadata).Matches(want) {
 				found = m.Timestamp
 			}
 		}
