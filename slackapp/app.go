@@ -40,10 +40,11 @@ type Slack interface {
 	UserLocale(ctx context.Context, userID string) (string, error)
 	GroupMembers(ctx context.Context, groupID string) ([]string, error)
 	// FindMessage returns the ts of the oldest top-level message in a
-	// channel, posted after since, whose metadata matches want, reading at
-	// most pages pages of the channel's history (conversations.history);
-	// "" when there is none.
-	FindMessage(ctx context.Context, channelID string, since time.Time, want channel.Metadata, pages int) (string, error)
+	// channel, posted by herald's own bot after since, whose metadata
+	// matches want, reading at most pages pages of the channel's history
+	// (conversations.history); "" when there is none. complete is false
+	// when the history since since goes on beyond those pages.
+	FindMessage(ctx context.Context, channelID string, since time.Time, want channel.Metadata, pages int) (ts string, complete bool, err error)
 }
 
 // Fanout is what the app reads of the fan-out; notify.Service implements it.

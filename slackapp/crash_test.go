@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/livemsg"
 	"github.com/heraldhq/herald/node"
 	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/slackapp"
 )
 
 // A node that dies between Slack accepting the incident message and
@@ -256,5 +257,85 @@ func TestCrashedPostIgnoresOtherApps(t *testing.T) {
 		if m.Headers["thread_ts"] == foreign {
 			t.Errorf("herald replied in the other app's thread: %+v", m)
 		}
+	}
+}
+
+// chatter has a person post n messages in the incident channel, as a busy
+// channel moves on.
+func chatter(t *testing.T, sb *sandbox.Sandbox, n int) {
+	t.Helper()
+	if err := sb.AddSlackToken("xoxp-alice", sandbox.SlackIdentity{UserID: "U0ALICE", Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	alice := slackgo.New("xoxp-alice", slackgo.OptionAPIURL(sb.SlackURL()))
+	for i := range n {
+		if _, _, err := alice.PostMessage(node.SandboxIncidentChannel, slackgo.MsgOptionText("Anyone else seeing card declines? "+itoa(i), false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// crashBeforeLook makes the first post of an incident's message crash, and
+// holds the node's look for it (conversations.history fails, and is
+// retried) until the returned function is called: the test moves the
+// channel on meanwhile.
+func crashBeforeLook(t *testing.T, d *door) (inc *incident.Incident, look func()) {
+	t.Helper()
+	if err := d.n.Sandbox.SetFaults(sandbox.Faults{DropSlackPosts: 1, SlackHistory: "internal_error"}); err != nil {
+		t.Fatal(err)
+	}
+	inc = d.declare()
+	d.n.Slack.Refresh(inc.ID)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(topLevel(d.n.Sandbox)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first post never reached the channel")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return inc, func() {
+		if err := d.n.Sandbox.SetFaults(sandbox.Faults{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCrashedPostFoundPastManyMessages: the look reads the channel's
+// history since the claim to its end, a page at a time, however many
+// messages came after the crashed post. It used to read 3 pages (600
+// messages), newest first: in a busy channel the crashed post, the
+// oldest, was past them, and the message was posted twice.
+func TestCrashedPostFoundPastManyMessages(t *testing.T) {
+	d := startDoor(t)
+	inc, look := crashBeforeLook(t, d)
+	chatter(t, d.n.Sandbox, 650)
+	look()
+	checkKeptOnce(t, d.n.Sandbox, d.n.Engine.LiveMessages, inc, func(body string) {
+		d.update(inc, incident.IncidentInput{Body: &body})
+	})
+}
+
+// TestCrashedPostBeyondTheLook: the look is bounded (historyPages); a
+// channel that moved on further since the claim is not read to its end.
+// The message is posted again, and the log says why at Warn.
+func TestCrashedPostBeyondTheLook(t *testing.T) {
+	slackapp.SetHistoryPages(t, 1)
+	var log syncbuf.Buffer
+	d := startDoorLogging(t, &log)
+	inc, look := crashBeforeLook(t, d)
+	chatter(t, d.n.Sandbox, 250)
+	look()
+	recordedTS(t, d.n.Engine.LiveMessages, inc.ID)
+	if n := len(topLevel(d.n.Sandbox)); n != 2 {
+		t.Errorf("%d incident messages, want 2 (posted again)", n)
+	}
+	var warns []string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "longer than herald reads") {
+			warns = append(warns, line)
+		}
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "incident_id="+inc.ID) || !strings.Contains(warns[0], "pages_read=1") {
+		t.Errorf("want one Warn that the history was not read to its end; got %q", warns)
 	}
 }

@@ -37,8 +37,9 @@ import (
 // last is of the later state. The others find the digest the same and
 // send nothing. A node that died between Slack's answer to the first post
 // and recording it leaves a claim without a ts; the next node finds that
-// message in the channel's history by the metadata it carries, rather
-// than posting a second one.
+// message in the channel's history since the claim, by the metadata it
+// carries and herald's bot having posted it, rather than posting a
+// second one.
 
 // staleClaim is how long a lease to send a message lasts (its holder died
 // holding it), and how long a claim to post one holds for a node of an
@@ -53,8 +54,11 @@ const staleClaim = time.Minute
 const metadataType = "herald_incident"
 
 // historyPages bounds the look for such a message: the newest
-// historyPages×200 messages of the channel since the claim.
-const historyPages = 3
+// historyPages×200 messages of the channel since the claim, each page a
+// conversations.history call (Slack allows about 50 a minute). A channel
+// that moved on further than that since the claim is not read to its
+// end: the look says so at Warn, and the message is posted again.
+var historyPages = 25
 
 // claimSkew is how long before a claim the look starts: the node's clock
 // and Slack's may differ a little.
@@ -332,7 +336,11 @@ func (a *App) findPosted(ctx context.Context, inc *incident.Incident, rec *livem
 	if !rec.ClaimedAt.IsZero() {
 		since = rec.ClaimedAt.Add(-claimSkew)
 	}
-	ts, err := a.slack.FindMessage(ctx, ch, since, liveMetadata(inc), historyPages)
+	ts, complete, err := a.slack.FindMessage(ctx, ch, since, liveMetadata(inc), historyPages)
+	if err == nil && ts == "" && !complete {
+		a.log.Warn("slack: the incident channel's history since the claim is longer than herald reads: an incident message whose post was never recorded is posted again, perhaps twice",
+			"incident_id", inc.ID, "channel", ch, "since", since, "pages_read", historyPages)
+	}
 	if err == nil || !channel.IsPermanent(err) {
 		return ts, err
 	}

@@ -146,27 +146,27 @@ func TestFindMessage(t *testing.T) {
 	for range 250 { // the channel moves on: more than one page
 		post("chatter", nil)
 	}
-	find := func(since time.Time, pages int) string {
+	find := func(since time.Time, pages int) (string, bool) {
 		t.Helper()
-		ts, err := ch.FindMessage(ctx, "C0INCIDENT1", since, *md("i1"), pages)
+		ts, complete, err := ch.FindMessage(ctx, "C0INCIDENT1", since, *md("i1"), pages)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ts
+		return ts, complete
 	}
-	if got := find(since, 3); got != want {
-		t.Errorf("FindMessage = %q, want %q", got, want)
+	if got, complete := find(since, 3); got != want || !complete {
+		t.Errorf("FindMessage = %q, complete %v; want %q, complete", got, complete, want)
 	}
-	if got := find(since, 1); got != "" {
-		t.Errorf("FindMessage read beyond one page: %q", got)
+	if got, complete := find(since, 1); got != "" || complete {
+		t.Errorf("FindMessage on one page = %q, complete %v; want none, incomplete", got, complete)
 	}
-	if got := find(time.Now().Add(time.Minute), 3); got != "" {
-		t.Errorf("FindMessage found %q posted before since", got)
+	if got, complete := find(time.Now().Add(time.Minute), 3); got != "" || !complete {
+		t.Errorf("FindMessage since a minute from now = %q, complete %v; want none, complete", got, complete)
 	}
 	if err := sb.SetFaults(sandbox.Faults{SlackHistory: "missing_scope"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ch.FindMessage(ctx, "C0INCIDENT1", since, *md("i1"), 3)
+	_, _, err = ch.FindMessage(ctx, "C0INCIDENT1", since, *md("i1"), 3)
 	var se *channel.SendError
 	if !errors.As(err, &se) || !se.Permanent || se.Code != "missing_scope" {
 		t.Errorf("FindMessage without the scope = %v, want permanent missing_scope", err)

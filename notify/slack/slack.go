@@ -369,19 +369,21 @@ const historyPage = 200
 // FindMessage looks in a channel's history for a message herald posted
 // with metadata: the ts of the oldest top-level message posted after
 // since, by herald (its token's bot, as auth.test names it), whose
-// metadata matches want (channel.Metadata.Matches), or "" when none is
-// among the newest pages×200 messages after since. Anyone can post
-// metadata: another app's or a person's message with the same is not
-// herald's, whatever it carries. It reads conversations.history with
-// include_all_metadata (Slack sends no metadata without it), which needs
-// the channels:history scope (groups:history for a private channel) and
-// the bot in the channel; Slack's refusals (missing_scope,
-// not_in_channel) come back as *channel.SendError, classified as Send's
-// are.
-func (c *Channel) FindMessage(ctx context.Context, channelID string, since time.Time, want channel.Metadata, pages int) (string, error) {
+// metadata matches want (channel.Metadata.Matches), or "" when there is
+// none. Anyone can post metadata: another app's or a person's message
+// with the same is not herald's, whatever it carries. It reads the
+// history newest first, 200 messages a page, at most pages pages;
+// complete says whether that was all of it since since (when not, an
+// older match may be among the messages left unread). It reads
+// conversations.history with include_all_metadata (Slack sends no
+// metadata without it), which needs the channels:history scope
+// (groups:history for a private channel) and the bot in the channel;
+// Slack's refusals (missing_scope, not_in_channel) come back as
+// *channel.SendError, classified as Send's are.
+func (c *Channel) FindMessage(ctx context.Context, channelID string, since time.Time, want channel.Metadata, pages int) (ts string, complete bool, err error) {
 	me, err := c.self(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	params := &slackgo.GetConversationHistoryParameters{ChannelID: channelID, Limit: historyPage, IncludeAllMetadata: true}
 	if !since.IsZero() {
@@ -391,7 +393,7 @@ func (c *Channel) FindMessage(ctx context.Context, channelID string, since time.
 	for range max(pages, 1) {
 		res, err := c.api.GetConversationHistoryContext(ctx, params)
 		if err != nil {
-			return "", classify(ctx, err, "")
+			return "", false, classify(ctx, err, "")
 		}
 		for i := range res.Messages { // newest first
 			m := &res.Messages[i]
@@ -403,11 +405,11 @@ func (c *Channel) FindMessage(ctx context.Context, channelID string, since time.
 			}
 		}
 		if !res.HasMore || res.ResponseMetaData.NextCursor == "" {
-			break
+			return found, true, nil
 		}
 		params.Cursor = res.ResponseMetaData.NextCursor
 	}
-	return found, nil
+	return found, false, nil
 }
 
 func (c *Channel) sendWebhook(ctx context.Context, hook string, p Payload) (channel.Receipt, error) {
