@@ -985,14 +985,16 @@ func grantWithKey(gs []*Grant, key string) *Grant {
 // chose (r.Key) is one request's and records one grant, a top-up or
 // not: both are the key itself, so that the grant it recorded is found
 // by it (FindGrantByKey) and SaveGrant refuses another customer's or
-// another request's with it, whichever of them is a top-up.
+// another request's with it, whichever of them is a top-up. (A herald
+// before 0208d89 recorded a client's key's top-up under TopUpKey as well;
+// FindGrantByKey finds it by the key.)
 func grantKeys(incidentID, customerID string, version int, r GrantRequest) (key, topUp string) {
 	if r.Key != "" {
 		key = incidentID + ":" + r.Key
 		return key, key
 	}
 	key = incidentID + ":" + derivedKey(customerID, r)
-	return key, key + ":top-up-v" + strconv.Itoa(version)
+	return key, TopUpKey(key, version)
 }
 
 // topUp reports whether cl records the top-up of a granted offer

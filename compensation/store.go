@@ -3,6 +3,7 @@ package compensation
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,7 +54,11 @@ type Store interface {
 	// ID); customerID "" returns every customer's.
 	FindGrants(ctx context.Context, pageID, incidentID, customerID string) ([]*Grant, error)
 	// FindGrantByKey returns the incident's grant with key (Grant.Key),
-	// whichever customer's it is, or ENOTFOUND.
+	// whichever customer's it is, or ENOTFOUND. Without one, it returns
+	// the grant with the key TopUpKey(key, n) of the lowest version n,
+	// if any: a herald before 0208d89 recorded the top-up a client's key
+	// granted under that key, and it is still that key's grant. (Only a
+	// client's key is looked up; SaveGrant compares keys as they are.)
 	FindGrantByKey(ctx context.Context, pageID, incidentID, key string) (*Grant, error)
 
 	// AddVouchers adds codes to the page's voucher list listID; a code
@@ -116,6 +121,35 @@ func SameGrantRequest(prior *Grant, customerID, fingerprint string) error {
 			Message: "this idempotency key recorded a different grant for this customer (another offer, choice, decline, amount, version, complaint or override reason); nothing was recorded: send the first request again to read its grant, or use a new key for a new request"}
 	}
 	return nil
+}
+
+// TopUpKey is the key a top-up is recorded under when the request's key
+// (after its incident's ID) is key and the decision is at version: key +
+// ":top-up-v" + version. Keys derived from the request (grantKeys) record
+// their top-ups so. A herald before 0208d89 recorded a client's key's
+// top-ups so too, and FindGrantByKey still finds those by the key.
+func TopUpKey(key string, version int) string {
+	return TopUpKeyPrefix(key) + strconv.Itoa(version)
+}
+
+// TopUpKeyPrefix is what TopUpKey puts before the version.
+func TopUpKeyPrefix(key string) string { return key + ":top-up-v" }
+
+// TopUpKeyVersion returns n when stored is TopUpKey(key, n) for a version
+// n of 1 or more, and 0 otherwise.
+func TopUpKeyVersion(stored, key string) int {
+	digits, ok := strings.CutPrefix(stored, TopUpKeyPrefix(key))
+	if !ok || digits == "" || digits[0] == '0' || len(digits) > 9 {
+		return 0
+	}
+	n := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // CheckVouchers checks a list ID and its codes before AddVouchers.

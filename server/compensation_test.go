@@ -1226,3 +1226,67 @@ func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
 		t.Errorf("grants %+v, %d vouchers unused; want c2's top-up and voucher more, 2", gs, n)
 	}
 }
+
+// TestGrantKeyOfAnOldTopUp: a herald before 0208d89 recorded the top-up a
+// client's key granted under "<incident>:<key>:top-up-v<N>", not under
+// the key itself. After the upgrade, that key sent again is still that
+// one request's: its retry is answered with the top-up, even when a
+// later amendment owes the customer another top-up (it is not recorded
+// a second time), and the key sent for another customer is the 422
+// idempotency_key, recording nothing. The old grant is written as the
+// old Service.Grant wrote it, through SaveGrant. On both engines.
+func TestGrantKeyOfAnOldTopUp(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testGrantKeyOfAnOldTopUp(t, newCompensationEnv(t)) })
+	t.Run("redis", func(t *testing.T) { testGrantKeyOfAnOldTopUp(t, newCompensationEnvOn(t, false, true)) })
+}
+
+func testGrantKeyOfAnOldTopUp(t *testing.T, e *compEnv) {
+	e.comp.PrepareTTL = 0
+	ctx := context.Background()
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.topUpKeyPolicyJSON(0, "1000"))
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10","key":"base"}`)
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.topUpKeyPolicyJSON(1, "1500"))
+
+	// The old herald recorded c1's top-up of 2.50 EUR under version 2 for
+	// the request below, keyed as its grantKeys did.
+	body := `{"offer":"credit10","key":"up"}`
+	old := &compensation.Grant{ID: incident.NewID(), PageID: e.page.ID, IncidentID: e.inc.ID, CustomerID: "c1",
+		Group: "credit10", OfferID: "credit10", Kind: compensation.Credit, Amount: compensation.Money{Amount: 250, Currency: "EUR"},
+		TopUp: true, PolicyVersion: 2, By: "agent token", At: time.Now(),
+		Key:         e.inc.ID + ":up:top-up-v2",
+		Fingerprint: compensation.GrantFingerprint(compensation.GrantRequest{Offer: "credit10", Key: "up"})}
+	if _, created, err := e.db.SaveGrant(ctx, old, 1); err != nil || !created {
+		t.Fatalf("the old top-up: created %t, %v", created, err)
+	}
+	// Amended again: c1 is owed another 2.50 EUR.
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.topUpKeyPolicyJSON(2, "2000"))
+	before := e.allGrants(t)
+	if len(before) != 2 {
+		t.Fatalf("grants %+v, want c1's credit and its old top-up", before)
+	}
+
+	for _, headers := range [][]string{nil, {"Idempotency-Key", "up"}} {
+		b := body
+		if headers != nil {
+			b = `{"offer":"credit10"}`
+		}
+		var g granted
+		e.mustDo(t, http.StatusOK, "POST", e.path("/customers/c1/grants"), e.agent, b, headers...).json(t, &g)
+		if g.Created || g.Grant.ID != old.ID || !g.Grant.TopUp || g.Grant.Amount.Amount != 250 {
+			t.Errorf("the retry %s %v: %+v, want the old top-up %s", b, headers, g, old.ID)
+		}
+	}
+	d := e.mustDo(t, http.StatusUnprocessableEntity, "POST", e.path("/customers/c2/grants"), e.agent, body).errorOf(t)
+	if d.Code != incident.EIDEMPOTENCY || d.Field != "key" {
+		t.Errorf("the key sent for c2: %+v, want %s naming key", d, incident.EIDEMPOTENCY)
+	}
+	if gs := e.allGrants(t); len(gs) != len(before) {
+		t.Errorf("grants after the retries: %+v; want %d", gs, len(before))
+	}
+	// The top-up version 3 owes is a new request, with a new key.
+	var next granted
+	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10","key":"up3"}`).json(t, &next)
+	if !next.Grant.TopUp || next.Grant.Amount.Amount != 250 {
+		t.Errorf("the top-up of version 3: %+v, want 2.50 EUR", next.Grant)
+	}
+}

@@ -101,6 +101,12 @@ func (db *DB) grantKeys(pageID, incidentID, customerID string) []string {
 		k.customerGrants(pageID, incidentID, customerID)}
 }
 
+// findGrantByKeyKeys are findGrantByKeyScript's KEYS.
+func (db *DB) findGrantByKeyKeys(pageID, incidentID string) []string {
+	k := db.keys
+	return []string{k.grants(pageID), k.grantKeys(pageID, incidentID), k.decisions(pageID, incidentID)}
+}
+
 // voucherKeys are addVouchersScript's KEYS; drawVoucherKeys
 // drawVoucherScript's.
 func (db *DB) voucherKeys(pageID, listID string) []string {
@@ -343,23 +349,42 @@ func (db *DB) FindGrants(ctx context.Context, pageID, incidentID, customerID str
 	return out, nil
 }
 
-// FindGrantByKey implements compensation.Store: the key's grant ID, then
-// its document. Grants are never changed or deleted, and the script
-// writes a grant with its key, so a key read has its document.
+// findGrantByKeyScript reads the grant a key recorded.
+//
+// KEYS (the page's slot): 1 comp-grants, 2 the incident's grant keys, 3
+// the incident's decisions. ARGV: 1 the key, 2 what an old top-up's key
+// has before its version (compensation.TopUpKeyPrefix).
+//
+// Returns the key's grant JSON, else the one of the lowest version's old
+// top-up key (a top-up's version is one of the incident's decisions, so
+// those are the versions to try), else nil.
+var findGrantByKeyScript = goredis.NewScript(`
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if not id then
+  local n = redis.call('LLEN', KEYS[3])
+  for v = 1, n do
+    id = redis.call('HGET', KEYS[2], ARGV[2] .. v)
+    if id then break end
+  end
+end
+if not id then return false end
+local doc = redis.call('HGET', KEYS[1], id)
+if not doc then return redis.error_reply('grant key ' .. ARGV[1] .. ' names a missing grant') end
+return doc
+`)
+
+// FindGrantByKey implements compensation.Store with
+// findGrantByKeyScript: the key's grant ID, then its document. Grants are
+// never changed or deleted, and the script writes a grant with its key,
+// so a key read has its document.
 func (db *DB) FindGrantByKey(ctx context.Context, pageID, incidentID, key string) (*compensation.Grant, error) {
 	notFound := incident.Errorf(incident.ENOTFOUND, "no grant with key %q", key)
 	if !incident.ValidID(pageID) {
 		return nil, notFound
 	}
-	id, err := db.client.HGet(ctx, db.keys.grantKeys(pageID, incidentID), key).Result()
+	s, err := findGrantByKeyScript.Run(ctx, db.client, db.findGrantByKeyKeys(pageID, incidentID), key, compensation.TopUpKeyPrefix(key)).Text()
 	if errors.Is(err, goredis.Nil) {
 		return nil, notFound
-	} else if err != nil {
-		return nil, fmt.Errorf("redis: find grant by key: %w", err)
-	}
-	s, err := db.client.HGet(ctx, db.keys.grants(pageID), id).Result()
-	if errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("redis: find grant by key: key %q names a missing grant", key)
 	} else if err != nil {
 		return nil, fmt.Errorf("redis: find grant by key: %w", err)
 	}

@@ -203,16 +203,35 @@ func (db *DB) FindGrants(ctx context.Context, pageID, incidentID, customerID str
 		WHERE page_id = ? AND incident_id = ? ORDER BY at, id`, pageID, incidentID)
 }
 
-// FindGrantByKey implements compensation.Store.
+// FindGrantByKey implements compensation.Store: the key, else the keys
+// of old top-ups (compensation.TopUpKey), which sort from their prefix
+// and "0" up to, not including, their prefix and ":" (the byte after
+// '9'): a range of the key's unique index.
 func (db *DB) FindGrantByKey(ctx context.Context, pageID, incidentID, key string) (*compensation.Grant, error) {
 	g, err := scanGrant(db.r.QueryRowContext(ctx, "SELECT key, doc FROM compensation_grants WHERE page_id = ? AND incident_id = ? AND key = ?",
 		pageID, incidentID, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, incident.Errorf(incident.ENOTFOUND, "no grant with key %q", key)
-	} else if err != nil {
+	if err == nil {
+		return g, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: find grant by key: %w", err)
 	}
-	return g, nil
+	old, err := findAll(ctx, db.r, "grants", scanGrant, `SELECT key, doc FROM compensation_grants
+		WHERE page_id = ? AND incident_id = ? AND key >= ? AND key < ?`,
+		pageID, incidentID, compensation.TopUpKeyPrefix(key)+"0", compensation.TopUpKeyPrefix(key)+":")
+	if err != nil {
+		return nil, err
+	}
+	var found *compensation.Grant
+	low := 0
+	for _, g := range old {
+		if n := compensation.TopUpKeyVersion(g.Key, key); n > 0 && (found == nil || n < low) {
+			found, low = g, n
+		}
+	}
+	if found == nil {
+		return nil, incident.Errorf(incident.ENOTFOUND, "no grant with key %q", key)
+	}
+	return found, nil
 }
 
 // ---- vouchers ----

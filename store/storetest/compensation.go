@@ -575,6 +575,47 @@ func testGrantKeys(t *testing.T, s compensation.Store) {
 		}
 	})
 
+	t.Run("FindGrantByKey finds a key's old top-up, of the lowest version, when the key has no grant", func(t *testing.T) {
+		// A herald before 0208d89 recorded the top-ups a client's key up
+		// granted under versions 3 and 10 of i4's decision as below;
+		// the other keys are no old top-ups of up, nor of zz.
+		for v := 1; v <= 11; v++ {
+			saveDecision(t, s, newDecision("pa", "i4", v, compensation.Decided, at(time.Duration(v)*time.Minute)))
+		}
+		var v3 *compensation.Grant
+		for i, key := range []string{"i4:up:top-up-v10", "i4:up:top-up-v3",
+			"i4:zz:top-up-vx", "i4:zz:top-up-v03", "i4:zz:top-up-v0", "i4:zz:top-up-v", "i4:zz:top-up-v2x", "i4:upper:top-up-v2", "i4:u"} {
+			g := newGrant(fmt.Sprintf("old%d", i), "pa", "i4", "k1", at(time.Duration(i)*time.Second))
+			g.Key, g.TopUp = key, true
+			if saved := saveGrant(t, s, g, i); key == "i4:up:top-up-v3" {
+				v3 = saved
+			}
+		}
+		got, err := s.FindGrantByKey(ctx, "pa", "i4", "i4:up")
+		if err != nil {
+			t.Fatalf("FindGrantByKey(i4:up): %v", err)
+		}
+		equal(t, "FindGrantByKey(i4:up)", got, v3)
+		for _, tt := range []struct{ what, page, incident, key string }{
+			{"a key with no grant but a longer key's old top-up", "pa", "i4", "i4:upp"},
+			{"a key whose keys like old top-ups' have no version", "pa", "i4", "i4:zz"},
+			{"another incident", "pa", "i1", "i4:up"},
+			{"another page", "pz", "i4", "i4:up"},
+		} {
+			_, err := s.FindGrantByKey(ctx, tt.page, tt.incident, tt.key)
+			wantCode(t, "FindGrantByKey, "+tt.what, err, incident.ENOTFOUND)
+		}
+		// The key's own grant comes first.
+		own := newGrant("new1", "pa", "i4", "k2", at(time.Hour))
+		own.Key = "i4:up"
+		saveGrant(t, s, own, 0)
+		got, err = s.FindGrantByKey(ctx, "pa", "i4", "i4:up")
+		if err != nil {
+			t.Fatalf("FindGrantByKey(i4:up): %v", err)
+		}
+		equal(t, "FindGrantByKey(i4:up) once it has a grant", got, own)
+	})
+
 	t.Run("keys are per incident and page", func(t *testing.T) {
 		onI2 := newGrant("g4", "pa", "i2", "k1", base)
 		onI2.Key = first.Key
