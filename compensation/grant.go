@@ -26,6 +26,10 @@ type Grant struct {
 	Amount  Money     `json:"amount"` // credits and refunds, after the cap
 	Days    int       `json:"days,omitempty"`
 	Voucher string    `json:"voucher,omitempty"` // the code handed out
+	// VoucherList is the page's voucher list Voucher was drawn from ("" for
+	// a code made from a pattern). Given to SaveGrant without a Voucher,
+	// it asks the store to draw the code as it stores the grant.
+	VoucherList string `json:"-"`
 	// Declined: the customer took none of it. A valid record: thank them
 	// and do not insist. It does not count as granted; they may still
 	// change their mind.

@@ -928,9 +928,16 @@ func (s *Service) Grant(ctx context.Context, pageID, incidentID, customerID stri
 		}
 		g.Fingerprint = fp
 		saved, created, err := s.Store.SaveGrant(ctx, g, len(a.Grants))
-		if incident.ErrorCode(err) == incident.ECONFLICT && try+1 < maxGrantTries {
-			s.drop(incidentID)
-			continue
+		switch incident.ErrorCode(err) {
+		case incident.ECONFLICT:
+			if try+1 < maxGrantTries {
+				s.drop(incidentID)
+				continue
+			}
+		case incident.ENOTFOUND:
+			if g.VoucherList != "" {
+				return nil, false, incident.Invalid("offer", "voucher list %q has no unused code left: upload more codes", g.VoucherList)
+			}
 		}
 		if err != nil {
 			return nil, false, err
@@ -1046,10 +1053,11 @@ func boolText(b bool) string {
 }
 
 // grant builds the record of a checked claim: the offer given, its amount
-// after the cap, the voucher code drawn.
+// after the cap, the voucher code made from the offer's pattern or the
+// voucher list SaveGrant draws the code from.
 //
 // shown, when not nil, is the amount the agent read out: a grant that
-// would record another is refused with an *AmountError before a voucher
+// would record another is refused with an *AmountError, and no voucher
 // code is drawn.
 func (s *Service) grant(ctx context.Context, p *Prepared, a *Answer, cl Claim, ov *Override, key, complaintID string, now time.Time, shown *Money) (*Grant, error) {
 	by := incident.ActorFrom(ctx)
@@ -1098,27 +1106,20 @@ func (s *Service) grant(ctx context.Context, p *Prepared, a *Answer, cl Claim, o
 	if shown != nil && *shown != g.Amount {
 		return nil, &AmountError{Shown: *shown, Now: g.Amount, Version: p.Decision.Version, TopUp: g.TopUp}
 	}
-	if offer.Kind == Voucher {
-		code, err := s.voucher(ctx, p.Incident.PageID, offer, key)
+	switch {
+	case offer.Kind != Voucher:
+	case offer.VoucherList != "":
+		// Drawn by SaveGrant as it records the grant: a request that
+		// loses to another with its key draws nothing.
+		g.VoucherList = offer.VoucherList
+	default:
+		code, err := MakeVoucher(offer.VoucherPattern)
 		if err != nil {
 			return nil, err
 		}
 		g.Voucher = code
 	}
 	return g, nil
-}
-
-// voucher draws the code for a voucher grant: from the uploaded list (the
-// same key gets the same code), or made from the pattern.
-func (s *Service) voucher(ctx context.Context, pageID string, o *Offer, key string) (string, error) {
-	if o.VoucherList != "" {
-		code, err := s.Store.DrawVoucher(ctx, pageID, o.VoucherList, key)
-		if incident.ErrorCode(err) == incident.ENOTFOUND {
-			return "", incident.Invalid("offer", "voucher list %q has no unused code left: upload more codes", o.VoucherList)
-		}
-		return code, err
-	}
-	return MakeVoucher(o.VoucherPattern)
 }
 
 // voucherAlphabet leaves out characters people confuse when reading a code

@@ -48,7 +48,13 @@ type Store interface {
 	// returns ECONFLICT, writing nothing, so the caller re-reads and checks
 	// the cap again. g must name a page, an incident, a customer, an ID
 	// and a Key (EINVALID); an ID already stored on the page is ECONFLICT.
-	// On success it returns the grant as stored and true.
+	// When g names a VoucherList (and no Voucher: EINVALID), the code is
+	// drawn from that list of the page, as DrawVoucher draws it for
+	// g.Key, in the same atomic step that stores g, after every check
+	// above: a grant not stored draws nothing, so of two requests racing
+	// with one key, the loser's list keeps its codes. When the list has
+	// no unused code left it returns ENOTFOUND, writing nothing. On
+	// success it returns the grant as stored and true.
 	SaveGrant(ctx context.Context, g *Grant, seen int) (*Grant, bool, error)
 	// FindGrants returns the incident's grants, oldest At first (ties by
 	// ID); customerID "" returns every customer's.
@@ -67,7 +73,8 @@ type Store interface {
 	// DrawVoucher hands out one unused code of the list to key, once: the
 	// same key gets the same code again (key must not be empty:
 	// EINVALID). ENOTFOUND when the list has no unused code left (or does
-	// not exist).
+	// not exist). A grant's code is drawn by SaveGrant instead, with the
+	// grant.
 	DrawVoucher(ctx context.Context, pageID, listID, key string) (string, error)
 	// CountVouchers returns how many codes the list holds and how many
 	// of them are still unused.
@@ -100,6 +107,10 @@ func CheckGrantRecord(g *Grant) error {
 		return incident.Invalid("grant", "must name an ID, a page, an incident and a customer")
 	case g.Key == "":
 		return incident.Invalid("key", "a grant needs an idempotency key")
+	case g.VoucherList != "" && g.Voucher != "":
+		return incident.Invalid("voucher", "a grant whose code is drawn from a voucher list names no code: the store draws it")
+	case g.VoucherList != "":
+		return CheckVouchers(g.VoucherList, nil)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -1224,6 +1225,108 @@ func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
 	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c2/grants"), e.agent, `{"offer":"v","key":"v2"}`)
 	if gs, n := e.allGrants(t), unused(t); len(gs) != len(before)+2 || n != 2 {
 		t.Errorf("grants %+v, %d vouchers unused; want c2's top-up and voucher more, 2", gs, n)
+	}
+}
+
+// twoListsPolicyJSON is a decided proposal at version v: a voucher from
+// the list spring (offer v) and one from the list autumn (offer w) to
+// everyone on API.
+func (e *compEnv) twoListsPolicyJSON(v int) string {
+	return `{"state":"decided","version":` + strconv.Itoa(v) + `,"policy":{"currency":"EUR",
+	  "offers":[{"id":"v","kind":"voucher","voucher_list":"spring"},{"id":"w","kind":"voucher","voucher_list":"autumn"}],
+	  "rules":[{"id":"all","components":["` + e.compA.ID + `"],"give":["v","w"]}]}}`
+}
+
+// TestGrantKeyRacedVouchers: requests with one key, racing, for a
+// voucher from one list or from another, record one grant and draw one
+// code: the winner's. A loser asking the same as the winner is answered
+// with its grant, one asking the other voucher is the 422 idempotency_key;
+// neither drew a code, so each list's unused count falls by the codes
+// the recorded grants hold and no more. Each round starts its requests
+// together (a barrier); run it with -race. On both engines.
+func TestGrantKeyRacedVouchers(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testGrantKeyRacedVouchers(t, newCompensationEnv(t)) })
+	t.Run("redis", func(t *testing.T) { testGrantKeyRacedVouchers(t, newCompensationEnvOn(t, false, true)) })
+}
+
+func testGrantKeyRacedVouchers(t *testing.T, e *compEnv) {
+	const rounds, codes = 12, 40
+	lists := map[string]string{"v": "spring", "w": "autumn"}
+	unused := map[string]int{}
+	for _, list := range lists {
+		var body strings.Builder
+		for i := range codes {
+			fmt.Fprintf(&body, "%s-%d\n", strings.ToUpper(list), i)
+		}
+		e.mustDo(t, http.StatusOK, "POST", "/api/v1/pages/"+e.page.ID+"/voucher-lists/"+list, e.manager, body.String(), "Content-Type", "text/plain")
+		unused[list] = codes
+	}
+	e.mustDo(t, http.StatusOK, "PUT", e.path(""), e.manager, e.twoListsPolicyJSON(0))
+	// A manager's override lets c1 take either voucher in every round.
+	ctx := incident.WithActor(context.Background(), incident.Actor{Name: "Mia", Role: incident.RoleManager})
+	offers := []string{"v", "w", "v", "w"}
+	for round := range rounds {
+		key := "race-" + strconv.Itoa(round)
+		type result struct {
+			g       *compensation.Grant
+			created bool
+			err     error
+		}
+		results := make([]result, len(offers))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, offer := range offers {
+			wg.Go(func() {
+				<-start
+				g, created, err := e.comp.Grant(ctx, e.page.ID, e.inc.ID, "c1", compensation.GrantRequest{Offer: offer, Key: key, OverrideReason: "goodwill"})
+				results[i] = result{g, created, err}
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		var won *compensation.Grant
+		for _, r := range results {
+			if r.created {
+				if won != nil {
+					t.Fatalf("round %d: key %s recorded two grants: %+v and %+v", round, key, won, r.g)
+				}
+				won = r.g
+			}
+		}
+		if won == nil {
+			t.Fatalf("round %d: no request recorded a grant: %+v", round, results)
+		}
+		for i, r := range results {
+			switch {
+			case r.created:
+			case offers[i] == won.OfferID:
+				if r.err != nil || r.g == nil || r.g.ID != won.ID {
+					t.Errorf("round %d: a retry of the winner's %s: %+v, %v; want its grant %s", round, offers[i], r.g, r.err, won.ID)
+				}
+			default:
+				if incident.ErrorCode(r.err) != incident.EIDEMPOTENCY {
+					t.Errorf("round %d: the loser's %s: %+v, %v; want %s", round, offers[i], r.g, r.err, incident.EIDEMPOTENCY)
+				}
+			}
+		}
+		if won.Voucher == "" || !strings.HasPrefix(won.Voucher, strings.ToUpper(lists[won.OfferID])+"-") {
+			t.Errorf("round %d: the grant of %s holds the code %q", round, won.OfferID, won.Voucher)
+		}
+		unused[lists[won.OfferID]]--
+		for _, list := range lists {
+			total, free, err := e.db.CountVouchers(context.Background(), e.page.ID, list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != codes || free != unused[list] {
+				t.Fatalf("round %d, %s won: list %s has %d of %d codes unused, want %d: a loser drew a code no grant holds",
+					round, won.OfferID, list, free, total, unused[list])
+			}
+		}
+	}
+	if gs := e.allGrants(t); len(gs) != rounds {
+		t.Errorf("%d grants, want one a round (%d)", len(gs), rounds)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -37,26 +38,43 @@ end
 return {1, n + 1}
 `)
 
-// saveGrantScript stores one grant unless its key is known.
+// saveGrantScript stores one grant unless its key is known, drawing its
+// voucher code when it names a list.
 //
 // KEYS (the page's slot): 1 comp-grants, 2 the incident's grants, 3 the
-// incident's grant keys, 4 the customer's grants for the incident.
-// ARGV: 1 ID, 2 key, 3 seen, 4 at ms, 5 JSON.
+// incident's grant keys, 4 the customer's grants for the incident; for a
+// code drawn from a list, 5 the list's draws and 6 its unused codes (as
+// drawVoucherScript's).
+// ARGV: 1 ID, 2 key, 3 seen, 4 at ms, 5 JSON; with a list, 5 the JSON
+// before the code's JSON string and 6 what follows it.
 //
 // Returns {2, stored JSON} when the key is known (writing nothing),
 // {0, ""} when the ID is the page's already, {3, count} when the customer
-// holds another number of grants than seen, and {1, ""} once written.
+// holds another number of grants than seen, {4, ""} when the list has no
+// unused code left for it (writing nothing), and {1, stored JSON} once
+// written. The code is the one the list's draws hold for the key, else
+// the first unused one, drawn only once every check passed.
 var saveGrantScript = goredis.NewScript(`
 local id = redis.call('HGET', KEYS[3], ARGV[2])
 if id then return {2, redis.call('HGET', KEYS[1], id)} end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {0, ''} end
 local n = redis.call('ZCARD', KEYS[4])
 if n ~= tonumber(ARGV[3]) then return {3, n} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
+local doc = ARGV[5]
+if #KEYS == 6 then
+  local code = redis.call('HGET', KEYS[5], ARGV[2])
+  if not code then
+    code = redis.call('LPOP', KEYS[6])
+    if not code then return {4, ''} end
+    redis.call('HSET', KEYS[5], ARGV[2], code)
+  end
+  doc = ARGV[5] .. cjson.encode(code) .. ARGV[6]
+end
+redis.call('HSET', KEYS[1], ARGV[1], doc)
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-return {1, ''}
+return {1, doc}
 `)
 
 // addVouchersScript adds codes to a list. KEYS (the page's slot): 1 the
@@ -94,11 +112,16 @@ func (db *DB) decisionKeys(pageID, incidentID string) []string {
 	return []string{db.keys.decisions(pageID, incidentID), db.keys.decided(pageID)}
 }
 
-// grantKeys are saveGrantScript's KEYS.
-func (db *DB) grantKeys(pageID, incidentID, customerID string) []string {
+// grantKeys are saveGrantScript's KEYS, the voucher list's when listID
+// is not "".
+func (db *DB) grantKeys(pageID, incidentID, customerID, listID string) []string {
 	k := db.keys
-	return []string{k.grants(pageID), k.incidentGrants(pageID, incidentID), k.grantKeys(pageID, incidentID),
+	keys := []string{k.grants(pageID), k.incidentGrants(pageID, incidentID), k.grantKeys(pageID, incidentID),
 		k.customerGrants(pageID, incidentID, customerID)}
+	if listID != "" {
+		keys = append(keys, db.drawVoucherKeys(pageID, listID)...)
+	}
+	return keys
 }
 
 // findGrantByKeyKeys are findGrantByKeyScript's KEYS.
@@ -225,16 +248,18 @@ func (db *DB) FindDecided(ctx context.Context, pageID string) ([]*compensation.D
 
 // grantDoc is how a grant is stored: its JSON, and what that leaves out
 // but the store keeps (the key, the override's actor, the request's
-// fingerprint: "" in a grant written before it was kept).
+// fingerprint and the voucher list: "" in a grant written before they
+// were kept).
 type grantDoc struct {
 	*compensation.Grant
 	Key         string          `json:"key"`
 	OverrideBy  *incident.Actor `json:"override_by,omitempty"`
 	Fingerprint string          `json:"fingerprint,omitempty"`
+	VoucherList string          `json:"voucher_list,omitempty"`
 }
 
 func encodeGrant(g *compensation.Grant) (string, error) {
-	d := grantDoc{Grant: g, Key: g.Key, Fingerprint: g.Fingerprint}
+	d := grantDoc{Grant: g, Key: g.Key, Fingerprint: g.Fingerprint, VoucherList: g.VoucherList}
 	if g.Override != nil {
 		d.OverrideBy = &g.Override.By
 	}
@@ -251,14 +276,33 @@ func decodeGrant(s string) (*compensation.Grant, error) {
 	}
 	d.Grant.Key = d.Key
 	d.Grant.Fingerprint = d.Fingerprint
+	d.Grant.VoucherList = d.VoucherList
 	return d.Grant, nil
 }
 
+// encodeDrawnGrant encodes g, whose code the script draws, in two: the
+// JSON before the code's JSON string and what follows it.
+func encodeDrawnGrant(g *compensation.Grant) (head, tail string, err error) {
+	w := *g
+	w.Voucher = "herald-draw-" + incident.NewID() // in no other field
+	doc, err := encodeGrant(&w)
+	if err != nil {
+		return "", "", err
+	}
+	mark := `"` + w.Voucher + `"`
+	if strings.Count(doc, mark) != 1 {
+		return "", "", fmt.Errorf("redis: save grant %s: no place for its voucher code in %s", g.ID, doc)
+	}
+	head, tail, _ = strings.Cut(doc, mark)
+	return head, tail, nil
+}
+
 // SaveGrant implements compensation.Store with saveGrantScript: the key,
-// the ID and the customer's count are checked and the grant written in
-// one script, so of two callers who saw the same count one wins, and of
-// two with one key. A known key's grant is compared with g here: the
-// script wrote nothing for it.
+// the ID and the customer's count are checked, the voucher code drawn
+// and the grant written in one script, so of two callers who saw the
+// same count one wins, and of two with one key, and a refused save draws
+// nothing. A known key's grant is compared with g here: the script wrote
+// nothing for it.
 func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*compensation.Grant, bool, error) {
 	if err := compensation.CheckGrantRecord(g); err != nil {
 		return nil, false, err
@@ -267,12 +311,21 @@ func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*
 		return nil, false, err
 	}
 	v := g.WithTimes(compensation.Millis)
-	doc, err := encodeGrant(v)
-	if err != nil {
-		return nil, false, err
+	args := []any{v.ID, v.Key, strconv.Itoa(seen), msString(v.At)}
+	if v.VoucherList == "" {
+		doc, err := encodeGrant(v)
+		if err != nil {
+			return nil, false, err
+		}
+		args = append(args, doc)
+	} else {
+		head, tail, err := encodeDrawnGrant(v)
+		if err != nil {
+			return nil, false, err
+		}
+		args = append(args, head, tail)
 	}
-	res, err := saveGrantScript.Run(ctx, db.client, db.grantKeys(v.PageID, v.IncidentID, v.CustomerID),
-		v.ID, v.Key, strconv.Itoa(seen), msString(v.At), doc).Slice()
+	res, err := saveGrantScript.Run(ctx, db.client, db.grantKeys(v.PageID, v.IncidentID, v.CustomerID, v.VoucherList), args...).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("redis: save grant: %w", err)
 	}
@@ -300,13 +353,17 @@ func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*
 		n, _ := res[1].(int64)
 		return nil, false, incident.Errorf(incident.ECONFLICT, "customer %s has %d grants for incident %s, not %d: someone granted meanwhile; re-read and check again",
 			v.CustomerID, n, v.IncidentID, seen)
+	case 4:
+		return nil, false, incident.Errorf(incident.ENOTFOUND, "voucher list %q has no unused code", v.VoucherList)
 	case 1:
-		// A copy of what was stored, sharing nothing with g.
-		stored, err := decodeGrant(doc)
-		if err != nil {
-			return nil, false, err
+		// What was stored, decoded: a copy sharing nothing with g.
+		if s, ok := res[1].(string); ok {
+			stored, err := decodeGrant(s)
+			if err != nil {
+				return nil, false, err
+			}
+			return stored, true, nil
 		}
-		return stored, true, nil
 	}
 	return nil, false, fmt.Errorf("redis: save grant: unexpected reply %v", res)
 }

@@ -24,12 +24,13 @@ func TestCompensationKeysShareThePageSlot(t *testing.T) {
 	db := &DB{keys: keyspace{prefix: "herald"}}
 	for _, odd := range []string{"i1", "{i1}", "}{", "a:b", "", "ünï {code}"} {
 		for name, keys := range map[string][]string{
-			"saveDecisionScript":   db.decisionKeys("p1", odd),
-			"saveGrantScript":      db.grantKeys("p1", odd, odd+"{c}"),
-			"findGrantByKeyScript": db.findGrantByKeyKeys("p1", odd),
-			"addVouchersScript":    db.voucherKeys("p1", "spring"),
-			"drawVoucherScript":    db.drawVoucherKeys("p1", "spring"),
-			"FindDecided":          {db.keys.decided("p1")},
+			"saveDecisionScript":              db.decisionKeys("p1", odd),
+			"saveGrantScript":                 db.grantKeys("p1", odd, odd+"{c}", ""),
+			"saveGrantScript, a voucher list": db.grantKeys("p1", odd, odd+"{c}", "spring"),
+			"findGrantByKeyScript":            db.findGrantByKeyKeys("p1", odd),
+			"addVouchersScript":               db.voucherKeys("p1", "spring"),
+			"drawVoucherScript":               db.drawVoucherKeys("p1", "spring"),
+			"FindDecided":                     {db.keys.decided("p1")},
 		} {
 			seen := map[string]bool{}
 			for _, k := range keys {

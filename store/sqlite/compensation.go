@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/heraldhq/herald/compensation"
 	"github.com/heraldhq/herald/incident"
@@ -89,17 +90,19 @@ func (db *DB) FindDecided(ctx context.Context, pageID string) ([]*compensation.D
 // ---- grants ----
 
 // grantDoc is a grant's doc: its JSON, and what that leaves out but the
-// store keeps (the override's actor, the request's fingerprint). The key
-// has its own column. The fingerprint is only ever read with its grant,
-// so it needs none: a doc written before it was kept reads as "".
+// store keeps (the override's actor, the request's fingerprint, the
+// voucher list). The key has its own column. The fingerprint and the
+// list are only ever read with their grant, so they need none: a doc
+// written before they were kept reads as "".
 type grantDoc struct {
 	*compensation.Grant
 	OverrideBy  *incident.Actor `json:"override_by,omitempty"`
 	Fingerprint string          `json:"fingerprint,omitempty"`
+	VoucherList string          `json:"voucher_list,omitempty"`
 }
 
 func encodeGrant(g *compensation.Grant) (string, error) {
-	d := grantDoc{Grant: g, Fingerprint: g.Fingerprint}
+	d := grantDoc{Grant: g, Fingerprint: g.Fingerprint, VoucherList: g.VoucherList}
 	if g.Override != nil {
 		d.OverrideBy = &g.Override.By
 	}
@@ -120,6 +123,7 @@ func decodeGrant(key, doc string) (*compensation.Grant, error) {
 	}
 	d.Key = key
 	d.Grant.Fingerprint = d.Fingerprint
+	d.Grant.VoucherList = d.VoucherList
 	return d.Grant, nil
 }
 
@@ -132,19 +136,17 @@ func scanGrant(s scanner) (*compensation.Grant, error) {
 }
 
 // SaveGrant implements compensation.Store: the key, the ID and the count
-// are checked and the grant inserted in one write transaction, so of two
-// callers who saw the same count one wins, and of two with one key.
+// are checked, the voucher code drawn and the grant inserted in one write
+// transaction, so of two callers who saw the same count one wins, and of
+// two with one key; a refused or failed save rolls its draw back.
 func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*compensation.Grant, bool, error) {
 	if err := compensation.CheckGrantRecord(g); err != nil {
 		return nil, false, err
 	}
 	v := g.WithTimes(compensation.Millis)
-	doc, err := encodeGrant(v)
-	if err != nil {
-		return nil, false, err
-	}
 	var existing *compensation.Grant
-	err = db.write(ctx, "save grant", func(tx *sql.Tx) error {
+	var doc string
+	err := db.write(ctx, "save grant", func(tx *sql.Tx) error {
 		var err error
 		existing, err = scanGrant(tx.QueryRowContext(ctx, "SELECT key, doc FROM compensation_grants WHERE page_id = ? AND incident_id = ? AND key = ?",
 			v.PageID, v.IncidentID, v.Key))
@@ -169,9 +171,18 @@ func (db *DB) SaveGrant(ctx context.Context, g *compensation.Grant, seen int) (*
 			return incident.Errorf(incident.ECONFLICT, "customer %s has %d grants for incident %s, not %d: someone granted meanwhile; re-read and check again",
 				v.CustomerID, n, v.IncidentID, seen)
 		}
+		w := *v
+		if w.VoucherList != "" {
+			if w.Voucher, err = drawVoucher(ctx, tx, db.Now(), w.PageID, w.VoucherList, w.Key); err != nil {
+				return err
+			}
+		}
+		if doc, err = encodeGrant(&w); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO compensation_grants (page_id, id, incident_id, customer_id, key, at, doc)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, v.PageID, v.ID, v.IncidentID, v.CustomerID, v.Key, ms(v.At), doc); err != nil {
-			return fmt.Errorf("sqlite: save grant %s: %w", v.ID, err)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, w.PageID, w.ID, w.IncidentID, w.CustomerID, w.Key, ms(w.At), doc); err != nil {
+			return fmt.Errorf("sqlite: save grant %s: %w", w.ID, err)
 		}
 		return nil
 	})
@@ -286,23 +297,32 @@ func (db *DB) DrawVoucher(ctx context.Context, pageID, listID, key string) (stri
 	}
 	var code string
 	err := db.write(ctx, "draw voucher", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, "SELECT code FROM compensation_vouchers WHERE page_id = ? AND list_id = ? AND key = ?",
-			pageID, listID, key).Scan(&code)
-		if err == nil {
-			return nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: draw voucher: %w", err)
-		}
-		err = tx.QueryRowContext(ctx, drawSQL, key, ms(db.Now()), pageID, listID).Scan(&code)
-		if errors.Is(err, sql.ErrNoRows) {
-			return incident.Errorf(incident.ENOTFOUND, "voucher list %q has no unused code", listID)
-		} else if err != nil {
-			return fmt.Errorf("sqlite: draw voucher: %w", err)
-		}
-		return nil
+		var err error
+		code, err = drawVoucher(ctx, tx, db.Now(), pageID, listID, key)
+		return err
 	})
 	if err != nil {
 		return "", err
+	}
+	return code, nil
+}
+
+// drawVoucher draws in tx the code of the list that key holds, or the next
+// unused one for it (drawn at now), or returns ENOTFOUND.
+func drawVoucher(ctx context.Context, tx *sql.Tx, now time.Time, pageID, listID, key string) (string, error) {
+	var code string
+	err := tx.QueryRowContext(ctx, "SELECT code FROM compensation_vouchers WHERE page_id = ? AND list_id = ? AND key = ?",
+		pageID, listID, key).Scan(&code)
+	if err == nil {
+		return code, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("sqlite: draw voucher: %w", err)
+	}
+	err = tx.QueryRowContext(ctx, drawSQL, key, ms(now), pageID, listID).Scan(&code)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", incident.Errorf(incident.ENOTFOUND, "voucher list %q has no unused code", listID)
+	} else if err != nil {
+		return "", fmt.Errorf("sqlite: draw voucher: %w", err)
 	}
 	return code, nil
 }

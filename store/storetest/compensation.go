@@ -39,6 +39,8 @@ func RunCompensation(t *testing.T, open func(t *testing.T) (incident.Store, comp
 		{"VoucherPages", testVoucherPages},
 		{"VoucherInvalid", testVoucherInvalid},
 		{"VouchersConcurrently", testVouchersConcurrently},
+		{"GrantDrawsVoucher", testGrantDrawsVoucher},
+		{"GrantsDrawConcurrently", testGrantsDrawConcurrently},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1123,4 +1125,159 @@ func testVouchersConcurrently(t *testing.T, s compensation.Store) {
 		}
 		countVouchers(t, s, "pa", "autumn", 3, 2)
 	})
+}
+
+// voucherGrant is newGrant's grant of the offer code, whose code SaveGrant
+// draws from listID.
+func voucherGrant(id, pageID, incidentID, customerID, listID string) *compensation.Grant {
+	g := newGrant(id, pageID, incidentID, customerID, base)
+	g.Group, g.OfferID, g.Kind, g.Amount, g.VoucherList = "code", "code", compensation.Voucher, compensation.Money{}, listID
+	return g
+}
+
+func testGrantDrawsVoucher(t *testing.T, s compensation.Store) {
+	ctx := context.Background()
+	addVouchers(t, s, "pa", "spring", 4, "A-1", "A-2", "A-3", "A-4")
+
+	first := voucherGrant("g1", "pa", "i1", "k1", "spring")
+	t.Run("a grant naming a list draws its first unused code as it is stored, and keeps the list", func(t *testing.T) {
+		got := saveGrant(t, s, first, 0)
+		want := *first
+		want.Voucher = "A-1"
+		equal(t, "SaveGrant's grant", got, &want)
+		equal(t, "FindGrants", findGrants(t, s, "pa", "i1", "k1"), []*compensation.Grant{&want})
+		if first.Voucher != "" {
+			t.Errorf("SaveGrant changed the caller's Voucher to %q", first.Voucher)
+		}
+		countVouchers(t, s, "pa", "spring", 4, 3)
+		if code := draw(t, s, "pa", "spring", first.Key); code != "A-1" {
+			t.Errorf("DrawVoucher(the grant's key) = %q, want its code A-1", code)
+		}
+	})
+
+	t.Run("a retry, a refused and a conflicting save draw nothing", func(t *testing.T) {
+		retry := voucherGrant("g2", "pa", "i1", "k1", "spring")
+		retry.Key = first.Key
+		got, created, err := s.SaveGrant(ctx, retry, 0)
+		if err != nil || created || got.ID != first.ID || got.Voucher != "A-1" {
+			t.Errorf("SaveGrant(retry) = %+v, %v, %v; want g1 with A-1", got, created, err)
+		}
+		other := voucherGrant("g3", "pa", "i1", "k2", "spring")
+		other.Key = first.Key
+		_, _, err = s.SaveGrant(ctx, other, 0)
+		wantCode(t, "the key for another customer", err, incident.EIDEMPOTENCY)
+		stale := voucherGrant("g4", "pa", "i1", "k1", "spring")
+		_, _, err = s.SaveGrant(ctx, stale, 0)
+		wantCode(t, "a stale count", err, incident.ECONFLICT)
+		sameID := voucherGrant("g1", "pa", "i1", "k3", "spring")
+		sameID.Key = "key-another"
+		_, _, err = s.SaveGrant(ctx, sameID, 0)
+		wantCode(t, "a known ID", err, incident.ECONFLICT)
+		countVouchers(t, s, "pa", "spring", 4, 3)
+		equal(t, "FindGrants", grantIDs(findGrants(t, s, "pa", "i1", "")), []string{"g1"})
+	})
+
+	t.Run("a key that drew a code before gets it", func(t *testing.T) {
+		g := voucherGrant("g5", "pa", "i1", "k5", "spring")
+		code := draw(t, s, "pa", "spring", g.Key)
+		if got := saveGrant(t, s, g, 0); got.Voucher != code {
+			t.Errorf("the grant's code %q, want %q, drawn for its key before", got.Voucher, code)
+		}
+		countVouchers(t, s, "pa", "spring", 4, 2)
+	})
+
+	t.Run("an exhausted list is ENOTFOUND and writes nothing", func(t *testing.T) {
+		saveGrant(t, s, voucherGrant("g6", "pa", "i1", "k6", "spring"), 0)
+		saveGrant(t, s, voucherGrant("g7", "pa", "i1", "k7", "spring"), 0)
+		countVouchers(t, s, "pa", "spring", 4, 0)
+		for _, g := range []*compensation.Grant{voucherGrant("g8", "pa", "i1", "k8", "spring"), voucherGrant("g9", "pa", "i1", "k9", "nolist")} {
+			_, _, err := s.SaveGrant(ctx, g, 0)
+			wantCode(t, "SaveGrant from "+g.VoucherList, err, incident.ENOTFOUND)
+			if _, err := s.FindGrantByKey(ctx, "pa", "i1", g.Key); incident.ErrorCode(err) != incident.ENOTFOUND {
+				t.Errorf("FindGrantByKey(%s) after the refusal: %v, want ENOTFOUND", g.Key, err)
+			}
+		}
+		equal(t, "k8's grants", grantIDs(findGrants(t, s, "pa", "i1", "k8")), []string{})
+	})
+
+	t.Run("another page's list of that name is not drawn", func(t *testing.T) {
+		addVouchers(t, s, "pb", "autumn", 1, "B-1")
+		_, _, err := s.SaveGrant(ctx, voucherGrant("g10", "pa", "i1", "k10", "autumn"), 0)
+		wantCode(t, "SaveGrant from pb's list", err, incident.ENOTFOUND)
+		countVouchers(t, s, "pb", "autumn", 1, 1)
+	})
+
+	t.Run("a code and a list, or a bad list, are invalid", func(t *testing.T) {
+		both := voucherGrant("g11", "pa", "i1", "k11", "spring")
+		both.Voucher = "A-9"
+		bad := voucherGrant("g12", "pa", "i1", "k12", "no list")
+		for _, g := range []*compensation.Grant{both, bad} {
+			_, _, err := s.SaveGrant(ctx, g, 0)
+			wantCode(t, "SaveGrant("+g.ID+")", err, incident.EINVALID)
+		}
+	})
+}
+
+// testGrantsDrawConcurrently: saves racing with one key, each drawing from
+// one of two lists, store one grant and draw its code alone; each round
+// starts the writers together.
+func testGrantsDrawConcurrently(t *testing.T, s compensation.Store) {
+	ctx := context.Background()
+	const writers, rounds = 8, 10
+	lists := []string{"spring", "autumn"}
+	for _, l := range lists {
+		codes := make([]string, rounds)
+		for i := range codes {
+			codes[i] = fmt.Sprintf("%s-%d", l, i)
+		}
+		addVouchers(t, s, "pa", l, rounds, codes...)
+	}
+	free := map[string]int{"spring": rounds, "autumn": rounds}
+	for round := range rounds {
+		type result struct {
+			g       *compensation.Grant
+			created bool
+			err     error
+		}
+		results := make([]result, writers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() {
+				g := voucherGrant(fmt.Sprintf("r%d-%d", round, i), "pa", "i1", "k1", lists[i%2])
+				g.Key, g.Fingerprint = fmt.Sprintf("key-%d", round), "fp-"+lists[i%2]
+				<-start
+				r := result{}
+				r.g, r.created, r.err = s.SaveGrant(ctx, g, round)
+				results[i] = r
+			})
+		}
+		close(start)
+		wg.Wait()
+		var won *compensation.Grant
+		for i, r := range results {
+			switch {
+			case r.created && won != nil:
+				t.Fatalf("round %d: two grants for one key: %s and %s", round, won.ID, r.g.ID)
+			case r.created:
+				won = r.g
+			case r.err == nil:
+				if r.g.VoucherList != lists[i%2] {
+					t.Errorf("round %d, writer %d: the grant of another request: %+v", round, i, r.g)
+				}
+			default:
+				wantCode(t, fmt.Sprintf("round %d, writer %d", round, i), r.err, incident.EIDEMPOTENCY)
+			}
+		}
+		if won == nil {
+			t.Fatalf("round %d: no grant: %+v", round, results)
+		}
+		free[won.VoucherList]--
+		for _, l := range lists {
+			countVouchers(t, s, "pa", l, rounds, free[l])
+		}
+		if want := fmt.Sprintf("%s-%d", won.VoucherList, rounds-1-free[won.VoucherList]); won.Voucher != want {
+			t.Errorf("round %d: the grant's code %q, want %q, the list's next", round, won.Voucher, want)
+		}
+	}
 }
