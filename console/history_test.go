@@ -2,6 +2,9 @@ package console_test
 
 import (
 	"context"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +113,51 @@ func TestCustomerHistoryOnAPhone(t *testing.T) {
 				t.Error("at 1280 px the history table has no visible headings")
 			}
 		}
+	}
+}
+
+// TestMailServerAnswerInWords: on the complaint page, what became of an
+// email herald sent the customer is said in the agent's language (the
+// mail server accepted it; the mail server refused it, and why), in each
+// of the console's languages; the mail server's own reply ("250 2.0.0
+// OK: queued", "550 5.1.1 …") is there only inside a closed details, for
+// whoever needs it.
+func TestMailServerAnswerInWords(t *testing.T) {
+	e, anna, bob := historyEnv(t)
+	for _, tc := range []struct {
+		lang, accepted, refused string
+	}{
+		{"en", "accepted by the mail server for delivery", "refused by the mail server: the address does not exist"},
+		{"hu", "a levelezőszerver kézbesítésre átvette", "a levelezőszerver visszautasította: nincs ilyen e-mail-cím"},
+		{"pl", "serwer pocztowy przyjął wiadomość do doręczenia", "serwer pocztowy odrzucił wiadomość: taki adres nie istnieje"},
+		{"hr", "poslužitelj e-pošte preuzeo ju je za isporuku", "poslužitelj e-pošte odbio ju je: ta adresa ne postoji"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			c := e.client(t)
+			c.signIn(incident.RoleAgent, "Ana")
+			c.do("POST", "/console/lang", url.Values{"_csrf": {c.csrf("/console/")}, "lang": {tc.lang}, "back": {"/console/"}})
+			for _, x := range []struct {
+				cp        *complaint.Complaint
+				said, raw string
+			}{{bob, tc.accepted, "250 2.0.0"}, {anna, tc.refused, "550"}} {
+				_, body := c.do("GET", "/console/complaints/"+x.cp.ID, nil)
+				i := strings.Index(body, `<table class="history">`)
+				if i < 0 {
+					i = strings.Index(body, `aria-labelledby="hist-h"`)
+				}
+				if i < 0 {
+					t.Fatalf("no history on the complaint page:\n%s", body)
+				}
+				table := body[i:]
+				table = table[:strings.Index(table, "</table>")]
+				if !strings.Contains(table, x.raw) {
+					t.Errorf("%s's history does not keep the mail server's reply %q at all:\n%s", x.cp.Contact.CustomerID, x.raw, table)
+				}
+				seen := regexp.MustCompile(`(?s)<details[^>]*>.*?</details>`).ReplaceAllString(table, "")
+				if strings.Contains(seen, x.raw) || !strings.Contains(seen, x.said) {
+					t.Errorf("%s's email, as an agent reads it without opening anything, want %q and not %q:\n%s", x.cp.Contact.CustomerID, x.said, x.raw, seen)
+				}
+			}
+		})
 	}
 }
