@@ -2,9 +2,12 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -459,7 +462,9 @@ func (cs *Console) showComplaint(c *fiber.Ctx, status int, formErr string) error
 		}
 		data["Answer"] = a
 		if a != nil {
-			data["Eligibility"] = newEligibility("eligibility", nil, cp.ID, a)
+			el := newEligibility("eligibility", nil, cp.ID, a)
+			el.ChangedSinceRead = changedSinceRead(c.Query("read"), incID, el.Shown())
+			data["Eligibility"] = el
 		} else {
 			// Matched to no customer: the panel says why it cannot say
 			// what they are owed, rather than nothing at all.
@@ -498,6 +503,11 @@ type eligibility struct {
 	// Grantable: something is left to record (an offer not yet granted,
 	// or a top-up owed).
 	Grantable bool
+	// ChangedSinceRead: the complaint page was opened from the call page
+	// (recordCall), whose panel for this incident showed other offers
+	// than these: the agent may have read out what is no longer in
+	// force, and the panel says so.
+	ChangedSinceRead bool
 }
 
 func newEligibility(id string, inc *incident.Incident, complaintID string, a *compensation.Answer) *eligibility {
@@ -529,6 +539,31 @@ func (e *eligibility) Shown() string {
 		}
 	}
 	return b.String()
+}
+
+// Read is what the call page's panel showed, as its form carries it to
+// the complaint the call opens: the incident and a digest of Shown.
+func (e *eligibility) Read() string {
+	if e.Incident == nil {
+		return ""
+	}
+	return e.Incident.ID + ":" + shownDigest(e.Shown())
+}
+
+func shownDigest(shown string) string {
+	sum := sha256.Sum256([]byte(shown))
+	return hex.EncodeToString(sum[:8])
+}
+
+// readRx is a well-formed Read: an incident ID and a digest.
+var readRx = regexp.MustCompile(`^([a-z0-9]{1,64}):([0-9a-f]{16})$`)
+
+// changedSinceRead reports whether read (Read of the call page's panel
+// for incID, "" when there was none) names other offers than shown. A
+// read that is not well formed, or about another incident, says nothing.
+func changedSinceRead(read, incID, shown string) bool {
+	m := readRx.FindStringSubmatch(read)
+	return m != nil && m[1] == incID && m[2] != shownDigest(shown)
 }
 
 // callEligibility is the picked customer's eligibility for each incident
@@ -963,7 +998,21 @@ func (cs *Console) recordCall(c *fiber.Ctx) error {
 		}
 		return cs.callView(c, fiber.StatusUnprocessableEntity, f)
 	}
-	return c.Redirect(Prefix+"/complaints/"+cp.ID, fiber.StatusSeeOther)
+	// What the call page's panel for the complaint's incident showed when
+	// the agent recorded the call (held as read, if the offers changed
+	// while they talked): the complaint page compares it with the offers
+	// in force and says when they differ, rather than showing another
+	// amount silently.
+	to := Prefix + "/complaints/" + cp.ID
+	if cp.Tag != nil {
+		for _, r := range c.Request().PostArgs().PeekMulti("read") {
+			if m := readRx.FindSubmatch(r); m != nil && string(m[1]) == cp.Tag.IncidentID {
+				to += "?read=" + url.QueryEscape(string(r))
+				break
+			}
+		}
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
 }
 
 // policyWords returns what says who gets what under a policy in the

@@ -2,8 +2,12 @@ package console_test
 
 import (
 	"context"
+	"html"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,6 +134,53 @@ func TestOfferHeldUntilItComesBack(t *testing.T) {
 	}
 }
 
+// changedSinceCall opens the complaint page's notice that the offers
+// changed after the agent read them on the call page.
+const changedSinceCall = "This customer's compensation changed after you read it on the call page"
+
+// TestCallOfferChangedSinceRead, without JavaScript: the call page's form
+// carries what its panel showed; a complaint the call opens after the
+// customer's offers changed (a goodwill credit leaves 4.00 EUR of the
+// cap, not the 5.00 EUR the call page showed) says so above the offers in
+// force, and one opened from a call page read after the change does not.
+func TestCallOfferChangedSinceRead(t *testing.T) {
+	e := startEnv(t, customersCSV)
+	inc := amountIncident(t, e)
+	a := e.client(t)
+	a.signIn(incident.RoleAgent, "Ana")
+	readRx := regexp.MustCompile(`<input type="hidden" form="call" name="read" value="([^"]+)">`)
+	call := func(what string) string {
+		t.Helper()
+		_, page := a.do("GET", "/console/calls/new?customer=c1", nil)
+		m := readRx.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("%s: the call form carries nothing of what its compensation panel showed:\n%s", what, page)
+		}
+		return m[1]
+	}
+	record := func(read string) string {
+		t.Helper()
+		res, body := a.do("POST", "/console/calls", url.Values{"_csrf": {a.csrf("/console/calls/new")}, "customer": {"c1"}, "attach": {"new"},
+			"category": {"outage"}, "ask": {"compensation"}, "severity": {"normal"}, "text": {"Wants what they were told"}, "incident": {inc.ID}, "read": {read}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("record the call: %d\n%s", res.StatusCode, body)
+		}
+		_, page := a.do("GET", res.Header.Get("Location"), nil)
+		return html.UnescapeString(page)
+	}
+	before := call("before the change")
+	if _, _, err := e.n.Compensation.Grant(e.as(incident.RoleManager), e.page.ID, inc.ID, "c1",
+		compensation.GrantRequest{Offer: "goodwill", OverrideReason: "escalated on the phone"}); err != nil {
+		t.Fatal(err)
+	}
+	if page := record(before); !strings.Contains(page, changedSinceCall) || !strings.Contains(page, "credit of 4.00 EUR") {
+		t.Errorf("the complaint of a call read before the change: no notice, or not the 4.00 EUR in force:\n%s", page)
+	}
+	if page := record(call("after the change")); strings.Contains(page, changedSinceCall) {
+		t.Errorf("the complaint of a call read after the change says it changed since:\n%s", page)
+	}
+}
+
 // TestCallPageOfferHeld, in the browser: Ben has c1 picked on the call
 // page and is reading out "a credit of 5.00 EUR" from its panel when a
 // manager's goodwill credit leaves 4.00 EUR of the cap. The panel is held
@@ -174,6 +225,14 @@ func TestCallPageOfferHeld(t *testing.T) {
 	if el := text(b, ben, sel); !strings.Contains(el, "credit of 4.00 EUR") {
 		t.Errorf("the shown offer reads:\n%s", el)
 	}
+	// Ben read out the new offer: the complaint his call opens offers the
+	// same, and says nothing changed.
+	b.run(ben, "record the call", chromedp.SetValue(chromedp.CSS(`#text`), "They were told 4.00 EUR"),
+		js(`document.querySelector('form[action="/console/calls"] button.primary').click()`),
+		chromedp.WaitVisible(chromedp.CSS(`#eligibility form.offer-opt`)))
+	if el := text(b, ben, "#eligibility"); strings.Contains(el, changedSinceCall) || !strings.Contains(el, "credit of 4.00 EUR") {
+		t.Errorf("the complaint Ben's call opened, after he read the new offer, reads:\n%s", el)
+	}
 
 	// Record the call while the panel is held.
 	cy := heldPanel(t, e, b, "Cy", "/console/calls/new?customer=c2", sel)
@@ -186,6 +245,12 @@ func TestCallPageOfferHeld(t *testing.T) {
 	if got := get(b, cy, "the credit's amount", chromedp.Evaluate[string](creditForm+`.querySelector('input[name="amount"]').value`)); got != "4.00" {
 		t.Errorf("the complaint the call opened offers the credit at %q, want the 4.00 in force", got)
 	}
+	// The complaint page says so: Cy read 5.00 EUR on the call page, and
+	// the amount she sees now is not what she read out.
+	if el := text(b, cy, "#eligibility"); !strings.Contains(el, changedSinceCall) || !strings.Contains(el, "credit of 4.00 EUR") {
+		t.Errorf("the complaint Cy's call opened, after the offer changed under her, reads:\n%s\nwant a notice that it changed since the call page, and the 4.00 EUR in force", el)
+	}
+	shoot(t, b, cy, "complaint-offer-changed-since-call")
 	// A grant of the 5.00 EUR the call page showed, as its form would
 	// have sent it: nothing is recorded, and the agent is told why.
 	b.run(cy, "grant what was read out", js(creditForm+`.querySelector('input[name="amount"]').value = "5.00"`),
