@@ -76,6 +76,10 @@ type Service struct {
 
 	mu       sync.Mutex
 	prepared map[string]*Prepared // by incident ID
+	// dropped counts the drops of prepared answers: a Prepare caches what
+	// it read only when nothing was dropped since it began, so that what
+	// it read before a change is not kept after the change dropped it.
+	dropped  uint64
 	segments map[string]*segments // by page ID
 }
 
@@ -459,7 +463,7 @@ type Prepared struct {
 func (s *Service) Prepare(ctx context.Context, pageID, incidentID string) (*Prepared, error) {
 	now := s.Now()
 	s.mu.Lock()
-	p := s.prepared[incidentID]
+	p, dropped := s.prepared[incidentID], s.dropped
 	s.mu.Unlock()
 	if p != nil && p.Incident.PageID == pageID && now.Sub(p.at) < s.PrepareTTL && !now.Before(p.at) {
 		return p, nil
@@ -494,10 +498,12 @@ func (s *Service) Prepare(ctx context.Context, pageID, incidentID string) (*Prep
 	}
 	if s.PrepareTTL > 0 {
 		s.mu.Lock()
-		if s.prepared == nil {
-			s.prepared = map[string]*Prepared{}
+		if s.dropped == dropped { // else a decision or the incident changed while this read: p may be of before
+			if s.prepared == nil {
+				s.prepared = map[string]*Prepared{}
+			}
+			s.prepared[incidentID] = p
 		}
-		s.prepared[incidentID] = p
 		s.mu.Unlock()
 	}
 	return p, nil
@@ -535,6 +541,7 @@ func (s *Service) amended(ctx context.Context, inc *incident.Incident, d *Decisi
 func (s *Service) drop(incidentID string) {
 	s.mu.Lock()
 	delete(s.prepared, incidentID)
+	s.dropped++
 	s.mu.Unlock()
 }
 
@@ -560,6 +567,7 @@ func (s *Service) Run(ctx context.Context) {
 			case incident.EventPageChanged, incident.EventResync:
 				s.mu.Lock()
 				s.prepared = nil
+				s.dropped++
 				s.mu.Unlock()
 			}
 		}

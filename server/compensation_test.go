@@ -483,6 +483,90 @@ func TestGrantOnComplaintByRef(t *testing.T) {
 	}
 }
 
+// TestAnswersReadTheDecisionJustMade: the console's incident page (its
+// owed top-ups), the all-clear's deliveries and the agents' answers all
+// call Prepare. One that had read version 1 when version 2 was saved put
+// version 1 back in the cache after Decide had dropped it, and for
+// PrepareTTL every answer, and the announcement's preview, said the old
+// amount (TestTellCustomersOfCompensation failed so, once in a while,
+// when the all-clear's deliveries were rendered as the manager amended
+// the decision). The reader is held here, on the real store, at the
+// moment the race needs: after it read the decision, before it cached it.
+func TestAnswersReadTheDecisionJustMade(t *testing.T) {
+	e := newCompensationEnv(t)
+	e.comp.PrepareTTL = time.Hour // what is cached stays, however slow the machine
+	held := &heldComponents{Store: e.comp.Incidents}
+	e.comp.Incidents = held
+	mctx := incident.WithActor(context.Background(), incident.Actor{Name: "m", Role: incident.RoleManager})
+	ctx := context.Background()
+	version := 0
+	decide := func(cents int64) {
+		t.Helper()
+		d, _, err := e.comp.Decide(mctx, e.page.ID, e.inc.ID, compensation.Proposal{State: compensation.Decided, Version: version,
+			AcceptLower: true, Policy: &compensation.Policy{Currency: "EUR",
+				Offers: []compensation.Offer{{ID: "credit", Kind: compensation.Credit, Amount: &compensation.Money{Amount: cents, Currency: "EUR"}}},
+				Rules:  []compensation.Rule{{ID: "all", Give: []string{"credit"}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		version = d.Version
+	}
+	line := func(customer string) string {
+		t.Helper()
+		l, err := e.comp.Line(ctx, e.page.ID, e.inc.ID, customer, "en")
+		if err != nil {
+			t.Error(err)
+		}
+		return l
+	}
+	decide(1000)
+	// A delivery's line is being prepared: version 1 is read, and the
+	// reader is held before it caches what it read.
+	entered, release := held.holdNext()
+	done := make(chan string)
+	go func() { done <- line("c2") }()
+	<-entered
+	decide(500) // version 2, while the reader holds version 1
+	close(release)
+	if l := <-done; !strings.Contains(l, "10.00") {
+		t.Fatalf("the reader held since version 1 answered %q", l)
+	}
+	if l := line("c1"); !strings.Contains(l, "5.00") || strings.Contains(l, "10.00") {
+		t.Errorf("read after version 2 was saved, c1's line is %q: version 1's", l)
+	}
+}
+
+// heldComponents is an incident store whose next FindComponents waits
+// (holdNext): compensation.Service.Prepare reads components after the
+// decision, so a Prepare held there has read the decision and not yet
+// cached it.
+type heldComponents struct {
+	incident.Store
+	mu               sync.Mutex
+	entered, release chan struct{}
+}
+
+// holdNext holds the next FindComponents: entered is closed when it is
+// called, and it goes on when release is closed.
+func (h *heldComponents) holdNext() (entered, release chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.entered, h.release = make(chan struct{}), make(chan struct{})
+	return h.entered, h.release
+}
+
+func (h *heldComponents) FindComponents(ctx context.Context, pageID string) ([]*incident.Component, error) {
+	h.mu.Lock()
+	entered, release := h.entered, h.release
+	h.entered, h.release = nil, nil
+	h.mu.Unlock()
+	if entered != nil {
+		close(entered)
+		<-release
+	}
+	return h.Store.FindComponents(ctx, pageID)
+}
+
 // TestAmendedOfferSaysItReplaces: once a decision's offers change, the
 // customer's line says the new offer replaces any earlier one ("do I get
 // both?"); a first decision, or a new version that changes only the
