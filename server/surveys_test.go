@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/locale"
+	smstext "github.com/heraldhq/herald/notify/sms"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 	"github.com/heraldhq/herald/surveys"
@@ -142,9 +145,9 @@ func TestSurveySMSReplies(t *testing.T) {
 		return r.String()
 	}
 	for i, tc := range []struct{ body, reply string }{
-		{"10/10", "<Message>Status: Köszönjük a válaszát.</Message>"},
-		{"nem", "<Message>Status: Kérjük, egy számmal válaszoljon 1-től (rossz) 5-ig (kiváló).</Message>"},
-		{"👍", "<Message>Status: Köszönjük a válaszát.</Message>"},
+		{"10/10", "<Message>Status: Köszönjük a véleményét.</Message>"},
+		{"nem", "<Message>Status: Kérjük, válaszoljon 1-től (rossz) 5-ig (kiváló).</Message>"},
+		{"👍", "<Message>Status: Köszönjük a véleményét.</Message>"},
 	} {
 		if got := post(i, tc.body); !strings.Contains(got, tc.reply) {
 			t.Errorf("%q answered %s, want %s", tc.body, got, tc.reply)
@@ -163,6 +166,72 @@ func TestSurveySMSReplies(t *testing.T) {
 	}
 	if n := e.count(t); n != 0 {
 		t.Errorf("%d complaints, want none", n)
+	}
+}
+
+// TestSurveySMSRepliesFitOneSegment: every SMS herald sends back to a
+// survey answer (the thanks, the thanks that says a person will be in
+// touch after a low score, the request for a number) takes one segment,
+// in every language, named with a long page name. Page names are not
+// bounded for SMS (incident.MaxNameLen, 255 characters): the names here
+// are realistic long ones of 16 characters, one GSM-7 and one not, which
+// makes the whole SMS UCS-2 (70 characters). The Hungarian, Polish and
+// Croatian thanks after a low score took two segments, and the
+// Hungarian request did with any name longer than "Status".
+func TestSurveySMSRepliesFitOneSegment(t *testing.T) {
+	e := newSurveyEnv(t)
+	ctx := context.Background()
+	admin := incident.WithActor(ctx, incident.Actor{Name: "a", Role: incident.RoleAdmin})
+	cat, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The thanks after a low score says a person will be in touch: the
+	// win-back task it opens is about a real incident.
+	inc, _, err := e.svc.CreateIncident(ctx, e.page.ID, incident.IncidentInput{Name: ptr("Card payments fail"), Status: ptr(incident.Resolved),
+		Body: ptr("Fixed."), Backfilled: ptr(true)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := map[string]string{"en": "no", "hu": "nem", "pl": "nie", "hr": "ne"}
+	n := 0
+	for _, page := range []string{"Acme Pénz", "Hrvatski Telekom", "Zagrebačka banka"} {
+		if _, err := e.svc.UpdatePage(admin, e.page.ID, incident.PageInput{Name: &page}); err != nil {
+			t.Fatal(err)
+		}
+		for _, lang := range incident.Languages {
+			for _, tc := range []struct{ body, key string }{
+				{"5", "SMSSurveyThanks"},
+				{"1", "SMSSurveyThanksFollowUp"},
+				{no[lang], "SMSSurveyAskAgain"},
+			} {
+				n++
+				addr := fmt.Sprintf("+3620%07d", n)
+				sent := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+				key := fmt.Sprintf("subscriber:s%d", n)
+				sv := &surveys.Survey{ID: surveys.SurveyID(inc.ID, key), PageID: e.page.ID, IncidentID: inc.ID, RecipientType: queue.FromSubscriber,
+					RecipientID: fmt.Sprintf("s%d", n), Key: key, Channel: channel.SMS, Address: addr, Language: lang,
+					State: surveys.Scheduled, DueAt: sent, CreatedAt: sent, UpdatedAt: sent, Version: 1}
+				if c, err := e.db.CreateSurveys(ctx, []*surveys.Survey{sv}); err != nil || c != 1 {
+					t.Fatalf("CreateSurveys = %d, %v", c, err)
+				}
+				sv.State, sv.SentAt, sv.Version = surveys.Sent, &sent, 2
+				if err := e.db.SaveSurvey(ctx, sv); err != nil {
+					t.Fatal(err)
+				}
+				r := e.twilioPost(t, "/webhooks/twilio/sms", sms(fmt.Sprintf("SM%032d", n), addr, tc.body), sandbox.DefaultAuthToken)
+				_, msg, _ := strings.Cut(r.String(), "<Message>")
+				msg, _, ok := strings.Cut(msg, "</Message>")
+				want := page + ": " + cat.Lang(lang).Text(tc.key)
+				if msg = html.UnescapeString(msg); r.status != http.StatusOK || !ok || msg != want {
+					t.Errorf("%s, %s, %q: %d %s, want %q", page, lang, tc.body, r.status, r.body, want)
+					continue
+				}
+				if enc, chars, segs := smstext.Segments(msg); segs != 1 {
+					t.Errorf("%s, %s, %s: %d segments (%d %s characters): %q", page, lang, tc.key, segs, chars, enc, msg)
+				}
+			}
+		}
 	}
 }
 

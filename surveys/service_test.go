@@ -590,7 +590,7 @@ func TestSMSAnswers(t *testing.T) {
 			t.Fatalf("%q: %+v, want %d %q recorded and thanked", tc.text, r, tc.score, tc.comment)
 		}
 	}
-	if r := answer("nem"); r == nil || r.Recorded || r.Text != "Please reply with a number from 1 (poor) to 5 (excellent)." || r.Survey.AskedForScore == nil {
+	if r := answer("nem"); r == nil || r.Recorded || r.Text != "Please reply with 1 (poor) to 5 (excellent)." || r.Survey.AskedForScore == nil {
 		t.Errorf(`"nem": %+v, want asked again`, r)
 	}
 	// Once per survey: a second reply without a score gets no answer, so
@@ -831,7 +831,7 @@ func TestReplyWithoutScoreAskedOnce(t *testing.T) {
 		t.Run("sms", func(t *testing.T) {
 			sv := mk("customer:s1", channel.SMS, "+36201234999")
 			r, err := s.AnswerSMS(ctx, "p1", sv.Address, "nem")
-			if err != nil || r == nil || r.Recorded || r.Text != "Kérjük, egy számmal válaszoljon 1-től (rossz) 5-ig (kiváló)." {
+			if err != nil || r == nil || r.Recorded || r.Text != "Kérjük, válaszoljon 1-től (rossz) 5-ig (kiváló)." {
 				t.Fatalf("first SMS without a score: %+v, %v", r, err)
 			}
 			for _, text := range []string{"nem", "kilenc", "👀"} {

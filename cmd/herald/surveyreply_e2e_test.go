@@ -142,7 +142,7 @@ func testSurveyReplyWithoutScore(t *testing.T, dir string, storeArgs []string) {
 
 	// Anna's SMS without a score: asked once, then an empty answer.
 	code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("a", 32), "+36201234567", "nem")
-	if code != http.StatusOK || !strings.Contains(body, "<Message>Status: Kérjük, egy számmal válaszoljon 1-től (rossz) 5-ig (kiváló).</Message>") {
+	if code != http.StatusOK || !strings.Contains(body, "<Message>Status: Kérjük, válaszoljon 1-től (rossz) 5-ig (kiváló).</Message>") {
 		t.Fatalf("Anna's first SMS without a score: %d %s", code, body)
 	}
 	code, body = postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("b", 32), "+36201234567", "nem")

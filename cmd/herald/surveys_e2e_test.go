@@ -88,7 +88,7 @@ func testSurveys(t *testing.T, dir string, storeArgs []string, chromium string) 
 
 	bySMS := t.Run("an SMS digit answers the survey", func(t *testing.T) {
 		code, body := postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("b", 32), "+36201234567", "4 gyorsan javították")
-		if code != http.StatusOK || !strings.Contains(body, "<Message>Status: Köszönjük a válaszát.</Message>") {
+		if code != http.StatusOK || !strings.Contains(body, "<Message>Status: Köszönjük a véleményét.</Message>") {
 			t.Fatalf("digit SMS: %d %s", code, body)
 		}
 		// No complaint of its own, and praise (a 4 with words) opens no
@@ -98,7 +98,7 @@ func testSurveys(t *testing.T, dir string, storeArgs []string, chromium string) 
 		}
 		// 10/10 is a 5, not a complaint.
 		code, body = postSMS(t, n, n.twilioToken, "SM"+strings.Repeat("d", 32), "+36201234567", "10/10")
-		if code != http.StatusOK || !strings.Contains(body, "<Message>Status: Köszönjük a válaszát.</Message>") {
+		if code != http.StatusOK || !strings.Contains(body, "<Message>Status: Köszönjük a véleményét.</Message>") {
 			t.Fatalf("10/10 SMS: %d %s", code, body)
 		}
 		if cs := complaintsOf(t, env); len(cs) != 0 {
