@@ -200,12 +200,7 @@ func TestCrashedPostWithoutHistoryScope(t *testing.T) {
 	if n := len(topLevel(d.n.Sandbox)); n != 4 {
 		t.Errorf("%d incident messages, want 4 (each incident's posted again)", n)
 	}
-	var warns []string
-	for _, line := range strings.Split(log.String(), "\n") {
-		if strings.Contains(line, "level=WARN") && strings.Contains(line, "history") {
-			warns = append(warns, line)
-		}
-	}
+	warns := warnLines(&log, "history")
 	if len(warns) != 1 || !strings.Contains(warns[0], "channels:history") || !strings.Contains(warns[0], "groups:history") {
 		t.Errorf("want one Warn naming the scopes to add; got %q", warns)
 	}
@@ -329,13 +324,19 @@ func TestCrashedPostBeyondTheLook(t *testing.T) {
 	if n := len(topLevel(d.n.Sandbox)); n != 2 {
 		t.Errorf("%d incident messages, want 2 (posted again)", n)
 	}
-	var warns []string
-	for _, line := range strings.Split(log.String(), "\n") {
-		if strings.Contains(line, "level=WARN") && strings.Contains(line, "longer than herald reads") {
-			warns = append(warns, line)
-		}
-	}
+	warns := warnLines(&log, "longer than herald reads")
 	if len(warns) != 1 || !strings.Contains(warns[0], "incident_id="+inc.ID) || !strings.Contains(warns[0], "pages_read=1") {
 		t.Errorf("want one Warn that the history was not read to its end; got %q", warns)
 	}
+}
+
+// warnLines are the lines of log logged at Warn that contain sub.
+func warnLines(log *syncbuf.Buffer, sub string) []string {
+	var warns []string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, sub) {
+			warns = append(warns, line)
+		}
+	}
+	return warns
 }
