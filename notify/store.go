@@ -13,4 +13,5 @@ type Store interface {
 	audience.Store
 	queue.Store
 	queue.Secrets
+	queue.AutoReplies
 }

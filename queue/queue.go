@@ -437,3 +437,35 @@ type Secrets interface {
 	// atomically, so every node signs links with the same key.
 	Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error)
 }
+
+// AutoReplies counts the automatic answers herald sends to one address
+// (a complaint's acknowledgement or receipt, the reply to a survey reply)
+// in a rolling window, so that no sender, forged or a robot that escapes
+// the loop checks, gets more than a few: RFC 3834's "rate-limit per
+// sender". The count is the store's, shared by every node and kept
+// across restarts.
+type AutoReplies interface {
+	// TakeAutoReply records the automatic answer id to key (a channel and
+	// an address) at now, unless key has max or more answers recorded
+	// after now-window: then it returns false and records nothing. An id
+	// already recorded within the window returns true again and records
+	// nothing more (the same answer asked for again: a retry, another
+	// node). Answers older than the window are forgotten. EINVALID for
+	// an empty key or id, max < 1 or a window under 1ms.
+	TakeAutoReply(ctx context.Context, key, id string, now time.Time, window time.Duration, max int) (bool, error)
+}
+
+// CheckAutoReply validates TakeAutoReply's arguments, for the engines.
+func CheckAutoReply(key, id string, window time.Duration, max int) error {
+	switch {
+	case key == "":
+		return incident.Invalid("key", "an automatic answer is counted by its address")
+	case id == "":
+		return incident.Invalid("id", "an automatic answer needs its ID")
+	case max < 1:
+		return incident.Invalid("max", "must be at least 1, got %d", max)
+	case window < time.Millisecond:
+		return incident.Invalid("window", "must be at least 1ms, got %s", window)
+	}
+	return nil
+}

@@ -62,6 +62,7 @@
 //	<prefix>:{global}:dr:<4 hex>               hash  "<page> <recipient>" → its delivery IDs (space-separated)
 //	<prefix>:{global}:provider-ids             hash  provider message ID → delivery ID
 //	<prefix>:{global}:receipt:<provider ID>    string "<expires ms>:<receipt JSON>", PX TTL (kept receipts)
+//	<prefix>:{global}:auto-reply:<kind>:<addr> zset  the automatic answers to an address by when they were taken (ms), PX the window (autoreplies.go)
 //	<prefix>:{global}:subscribers              hash  subscriber ID → JSON (with the confirm hash)
 //	<prefix>:{global}:subscribers:all          zset  subscriber IDs, score 0 (ZRANGEBYLEX)
 //	<prefix>:{global}:subscribers:page:<page>  zset  the page's subscriber IDs, score 0
@@ -292,7 +293,8 @@
 // checks the plan's state and lease token), claimScript, finishScript,
 // statusScript (receipts, forward only: only a sent delivery moves),
 // keepReceiptScript and takeReceiptsScript (receipts kept for provider IDs
-// not written yet),
+// not written yet), takeAutoReplyScript (the per-address count of
+// automatic answers),
 // claimPlanScript, cancelPlanScript and cancelDeliveriesScript (a chunk at a
 // time, so a broadcast of millions never blocks Redis for long). Plans are
 // created by commitScript with their broadcast, in both commit modes, so

@@ -246,6 +246,11 @@ func (k keyspace) receiptsPrefix() string { return k.global("receipt:") }
 // receipt kept for a provider ID that no delivery has yet.
 func (k keyspace) receipt(providerID string) string { return k.receiptsPrefix() + providerID }
 
+// autoReply: sorted set of the automatic answers (their IDs) to one
+// address, key "<kind>:<address>", scored by when each was taken (ms);
+// it expires a window after the last (queue.AutoReplies).
+func (k keyspace) autoReply(key string) string { return k.global("auto-reply:" + key) }
+
 // ---- notify: audience (customers by page, the rest global) ----
 
 // customers: hash customer ID → customer JSON.

@@ -52,6 +52,7 @@ func RunNotify(t *testing.T, open func(t *testing.T) (incident.Store, Pipeline))
 		{"DeliveryTimes", testDeliveryTimes},
 		{"LargePlan", testLargePlan},
 		{"Secret", testSecret},
+		{"AutoReplies", testAutoReplies},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,6 +222,7 @@ type Pipeline interface {
 	audience.Store
 	queue.Store
 	queue.Secrets
+	queue.AutoReplies
 	// The paged and batched reads that scheduling surveys makes.
 	surveys.Deliveries
 	surveys.Customers
