@@ -350,6 +350,7 @@ const (
 	EventAckNone       = "ack_none"       // no acknowledgement: herald cannot write to the contact
 	EventAckGiven      = "ack_given"      // ref, at (RFC 3339): not acknowledged again: the contact had the same answer then
 	EventAckCall       = "ack_call"       // no "a person will answer" receipt: an agent took the call
+	EventAckLimited    = "ack_limited"    // max, window: no automatic answer: the address had max within window (LimitedError)
 	EventNotTold       = "not_told"       // outcome: resolved, but herald cannot write to the contact
 )
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,22 @@ type Acknowledger interface {
 	// (AnswerResolved, AnswerIncidentResolved: the incident's resolution as
 	// recorded); "" otherwise.
 	Answer(ctx context.Context, c *Complaint, a Answer, key, text string) error
+}
+
+// LimitedError is what an Acknowledger (Answer, Draft) returns for an
+// automatic answer (AnswerKnown, AnswerReceived) when the address it
+// would go to has had Max automatic answers within Window: the
+// per-sender limit (RFC 3834 §2) against a sender that opens complaint
+// after complaint, a robot that escapes the loop checks, or a forged
+// sender who would make herald mail or text a stranger. The complaint is
+// filed all the same; its timeline says that the answer was held back.
+type LimitedError struct {
+	Max    int
+	Window time.Duration
+}
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("complaint: no automatic answer: the address had %d within %s", e.Max, e.Window)
 }
 
 // Drafter is an Acknowledger that can also hand an answer's deliveries
@@ -828,6 +845,10 @@ func (s *Service) reopenAnswer(ctx context.Context, c *Complaint) *Complaint {
 	if err == nil && canWrite {
 		err = s.Answers.Answer(ctx, &promised, AnswerReceived, key, "")
 	}
+	var limited *LimitedError
+	if errors.As(err, &limited) {
+		err = nil
+	}
 	if err != nil {
 		s.Log.Warn("receipt of a reopened complaint not queued", "complaint_id", c.ID, "err", err)
 		return c
@@ -836,7 +857,10 @@ func (s *Service) reopenAnswer(ctx context.Context, c *Complaint) *Complaint {
 		e := s.event(c, EntryMessageOut, "system", "receipt ("+string(AnswerReceived)+") queued: the customer wrote to the "+
 			"complaint after its resolution", now, EventAckQueued, "answer", string(AnswerReceived))
 		e.Channel = out
-		if !canWrite {
+		switch {
+		case limited != nil:
+			limitedNote(e, limited, "receipt")
+		case !canWrite:
 			e.Kind, e.Channel, e.Text, e.Event, e.Args = EntryNote, "", "no receipt: herald cannot write to this contact", EventAckNone, nil
 		}
 		return []*Entry{e}, nil
@@ -1488,6 +1512,23 @@ func (s *Service) fileAcknowledged(ctx context.Context, c *Complaint, entries []
 	}
 	a := ackAnswer(c)
 	ds, queued, err := d.Draft(ctx, c, a, "ack", "")
+	var limited *LimitedError
+	if errors.As(err, &limited) {
+		// Nothing to queue: file it with the note at once (no
+		// deliveries, so no save that must span the queue's keys).
+		acked := *c
+		more, merr := s.markAcked(&acked, a, "", s.now())
+		if merr != nil {
+			return nil, nil
+		}
+		limitedNote(more[len(more)-1], limited, "acknowledgement")
+		acked.UpdatedAt = s.now()
+		acked.CheckAt = s.Policy.CheckAt(&acked)
+		if err := s.Store.SaveComplaint(ctx, &acked, append(slices.Clip(entries), more...)); err != nil {
+			return nil, err
+		}
+		return &acked, nil
+	}
 	if err != nil {
 		s.Log.Warn("complaint acknowledgement not drafted; filing it unacknowledged, the sweep retries", "complaint_id", c.ID, "err", err)
 		return nil, nil
@@ -1537,19 +1578,47 @@ func (s *Service) acknowledge(ctx context.Context, c *Complaint) (*Complaint, er
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Answers.Answer(ctx, c, a, "ack", ""); err != nil {
+	var limited *LimitedError
+	if err := s.Answers.Answer(ctx, c, a, "ack", ""); errors.As(err, &limited) {
+		canWrite = false
+	} else if err != nil {
 		return nil, err
 	}
 	// From the complaint in hand, just saved: no second read unless
 	// another writer changed it meanwhile.
 	return s.changeFrom(ctx, c, c.ID, func(c *Complaint, now time.Time) ([]*Entry, error) {
 		more, err := s.markAcked(c, a, out, now)
-		if err == nil && !canWrite {
+		switch {
+		case err != nil:
+		case limited != nil:
+			limitedNote(more[len(more)-1], limited, "acknowledgement")
+		case !canWrite:
 			ack := more[len(more)-1]
 			ack.Kind, ack.Channel, ack.Text, ack.Event, ack.Args = EntryNote, "", "no automatic acknowledgement: herald cannot write to this contact", EventAckNone, nil
 		}
 		return more, err
 	})
+}
+
+// limitedNote makes e, the timeline's entry for an automatic answer
+// (what: "acknowledgement", "receipt"), the note that the per-sender
+// limit held it back.
+func limitedNote(e *Entry, l *LimitedError, what string) {
+	e.Kind, e.Channel, e.Event = EntryNote, "", EventAckLimited
+	e.Text = fmt.Sprintf("no automatic %s: this address has had its limit of automatic answers (%d within %s)", what, l.Max, shortDuration(l.Window))
+	e.Args = map[string]string{"max": strconv.Itoa(l.Max), "window": shortDuration(l.Window)}
+}
+
+// shortDuration writes d without zero units: "24h", "30m", "1h30m".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // errUnchanged tells change that there is nothing to save.

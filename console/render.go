@@ -161,6 +161,8 @@ func (v *view) Line(e *complaint.Entry, incidents map[string]string) string {
 		key = "ConsoleEvAckNone"
 	case complaint.EventAckCall:
 		key = "ConsoleEvAckCall"
+	case complaint.EventAckLimited:
+		key, kv = "ConsoleEvAckLimited", []string{"Max", a["max"], "Window", a["window"]}
 	case complaint.EventNotTold:
 		key, kv = "ConsoleEvNotTold", []string{"Outcome", a["outcome"]}
 	case complaint.EventAckGiven:

@@ -22,6 +22,8 @@ import (
 const (
 	DefaultFrequencyCap    = notify.DefaultFrequencyCap
 	DefaultFrequencyWindow = notify.DefaultFrequencyWindow
+	DefaultAutoReplyLimit  = notify.DefaultAutoReplyLimit
+	DefaultAutoReplyWindow = notify.DefaultAutoReplyWindow
 	DefaultWorkers         = 8
 	// DefaultWebhookWorkers is higher: a webhook waits on whoever runs
 	// the receiver, up to webhook_timeout, and a few slow receivers must
@@ -52,6 +54,8 @@ type Broadcast struct {
 	QuietHours      string        // "22:00-07:00" in each customer's time zone; "" none
 	FrequencyCap    int           // messages per address per incident per channel per window; 0 disables
 	FrequencyWindow time.Duration // the cap's window
+	AutoReplyLimit  int           // automatic answers (acknowledgements, receipts, survey replies) per address per channel per window; 0 disables
+	AutoReplyWindow time.Duration // the limit's window
 	SMSRate         float64       // messages per second across all nodes; 0 unlimited
 	// SMSReplyFrom is the reply sender: an E.164 number, an alphanumeric
 	// sender ID, or a Messaging Service SID (MG…) on the same Twilio
@@ -117,6 +121,8 @@ func DefaultBroadcast() Broadcast {
 	return Broadcast{
 		FrequencyCap:    DefaultFrequencyCap,
 		FrequencyWindow: DefaultFrequencyWindow,
+		AutoReplyLimit:  DefaultAutoReplyLimit,
+		AutoReplyWindow: DefaultAutoReplyWindow,
 		SMSRate:         DefaultSMSRate,
 		SMSReplyRate:    DefaultSMSReplyRate,
 		EmailRate:       DefaultEmailRate,
@@ -174,6 +180,8 @@ func (b *Broadcast) settings() []Setting {
 		{"quiet_hours", "HERALD_QUIET_HOURS", "", "non-critical customer messages wait out `HH:MM-HH:MM` in the customer's time zone", str(&b.QuietHours), func() string { return b.QuietHours }},
 		{"frequency_cap", "HERALD_FREQUENCY_CAP", "", "", integer(&b.FrequencyCap, 0), func() string { return strconv.Itoa(b.FrequencyCap) }},
 		{"frequency_window", "HERALD_FREQUENCY_WINDOW", "", "", dur(&b.FrequencyWindow), func() string { return b.FrequencyWindow.String() }},
+		{"auto_reply_limit", "HERALD_AUTO_REPLY_LIMIT", "", "", integer(&b.AutoReplyLimit, 0), func() string { return strconv.Itoa(b.AutoReplyLimit) }},
+		{"auto_reply_window", "HERALD_AUTO_REPLY_WINDOW", "", "", dur(&b.AutoReplyWindow), func() string { return b.AutoReplyWindow.String() }},
 		{"sms_rate", "HERALD_SMS_RATE", "", "", num(&b.SMSRate), func() string { return fnum(b.SMSRate)() }},
 		{"sms_reply_from", "HERALD_SMS_REPLY_FROM", "", "", str(&b.SMSReplyFrom), func() string { return b.SMSReplyFrom }},
 		{"sms_reply_rate", "HERALD_SMS_REPLY_RATE", "", "", num(&b.SMSReplyRate), func() string { return fnum(b.SMSReplyRate)() }},
@@ -304,8 +312,8 @@ func (b *Broadcast) validate() error {
 	if b.SMSReplyFrom == "" && b.SMSReplyRate != DefaultSMSReplyRate {
 		return fmt.Errorf("sms_reply_rate: set sms_reply_from too: without a reply sender, replies go out from the broadcasts' sender under sms_rate")
 	}
-	if b.Workers < 1 || b.MaxSMSSegments < 1 || b.Lease <= 0 || b.FrequencyWindow <= 0 {
-		return fmt.Errorf("workers, max_sms_segments, lease and frequency_window must be positive")
+	if b.Workers < 1 || b.MaxSMSSegments < 1 || b.Lease <= 0 || b.FrequencyWindow <= 0 || b.AutoReplyWindow < time.Millisecond {
+		return fmt.Errorf("workers, max_sms_segments, lease, frequency_window and auto_reply_window must be positive")
 	}
 	return nil
 }
@@ -351,6 +359,10 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 	if capN == 0 {
 		capN = -1 // notify: negative disables, 0 is its default
 	}
+	autoN := b.AutoReplyLimit
+	if autoN == 0 {
+		autoN = -1 // likewise
+	}
 	rates := map[channel.Kind]ratelimit.Limit{}
 	for k, r := range map[channel.Kind]float64{channel.SMS: b.SMSRate, channel.Email: b.EmailRate, channel.Slack: b.SlackRate, channel.Webhook: b.WebhookRate} {
 		if r > 0 {
@@ -373,6 +385,8 @@ func (b *Broadcast) NotifyConfig(publicURL string) notify.Config {
 		QuietEnd:             qe,
 		FrequencyCap:         capN,
 		FrequencyWindow:      b.FrequencyWindow,
+		AutoReplyLimit:       autoN,
+		AutoReplyWindow:      b.AutoReplyWindow,
 		Rates:                rates,
 		ReplyRates:           replyRates,
 		Workers:              workers,

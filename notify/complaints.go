@@ -35,9 +35,16 @@ const ahead = 24 * time.Hour
 // for the customer's morning like other messages. A complaint's messages
 // carry no incident ID, so the incident's frequency cap and superseding
 // never fold them away; the incident goes along in Vars.
+//
+// An automatic answer (AnswerKnown, AnswerReceived) to an address that
+// had Config.AutoReplyLimit of them within AutoReplyWindow is not queued:
+// that is a *complaint.LimitedError (autoAnswerAllowed).
 func (s *Service) Answer(ctx context.Context, c *complaint.Complaint, a complaint.Answer, key, text string) error {
 	d, err := s.answerDelivery(ctx, c, a, key, text)
 	if d == nil || err != nil {
+		return err
+	}
+	if err := s.autoAnswerAllowed(ctx, c, a, d); err != nil {
 		return err
 	}
 	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
@@ -54,7 +61,53 @@ func (s *Service) Draft(ctx context.Context, c *complaint.Complaint, a complaint
 	if d == nil || err != nil {
 		return nil, nil, err
 	}
+	if err := s.autoAnswerAllowed(ctx, c, a, d); err != nil {
+		return nil, nil, err
+	}
 	return []*queue.Delivery{d}, func() { s.wakeFor(d.Kind) }, nil
+}
+
+// autoAnswerAllowed checks d, answer a about c, against the per-address
+// limit when it is an automatic answer (the acknowledgement, the receipt
+// of a reopened complaint): nil when it may go, a
+// *complaint.LimitedError when not.
+func (s *Service) autoAnswerAllowed(ctx context.Context, c *complaint.Complaint, a complaint.Answer, d *queue.Delivery) error {
+	if a != complaint.AnswerKnown && a != complaint.AnswerReceived {
+		return nil
+	}
+	ok, err := s.autoReplyAllowed(ctx, d)
+	if err != nil || ok {
+		return err
+	}
+	s.log.Info("complaint answer: not sent, the address had its automatic answers", "complaint_id", c.ID, "delivery_id", d.ID,
+		"channel", d.Kind, "limit", s.cfg.AutoReplyLimit, "window", s.cfg.AutoReplyWindow)
+	return &complaint.LimitedError{Max: s.cfg.AutoReplyLimit, Window: s.cfg.AutoReplyWindow}
+}
+
+// autoReplyAllowed takes d's turn under the per-address limit of
+// automatic answers (Config.AutoReplyLimit), counted by d's channel and
+// address in the store, so every node and a restart see the same count;
+// false (and counted in herald_notify_auto_replies_limited_total) when
+// the address had its answers within the window. d's ID is the answer's,
+// so asking again for the same answer (a retry, another node) takes no
+// second turn. An email address counts in lower case: "Anna@" and
+// "anna@" are one mailbox to a flood.
+func (s *Service) autoReplyAllowed(ctx context.Context, d *queue.Delivery) (bool, error) {
+	if s.cfg.AutoReplyLimit < 0 {
+		return true, nil
+	}
+	addr := d.Address
+	if d.Kind == channel.Email {
+		addr = strings.ToLower(addr)
+	}
+	ok, err := s.store.TakeAutoReply(ctx, string(d.Kind)+":"+addr, d.ID, s.now(), s.cfg.AutoReplyWindow, s.cfg.AutoReplyLimit)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		s.metrics.limited.WithLabelValues(string(d.Kind)).Inc()
+	}
+	return ok, nil
 }
 
 // wakeFor wakes the dispatcher of kind, if this node runs one.

@@ -1207,6 +1207,7 @@ func (c *snapshotCache) render(key renderKey, make func() (*channel.Message, err
 type metrics struct {
 	planned    prometheus.Counter
 	deliveries *prometheus.CounterVec
+	limited    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -1215,9 +1216,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Deliveries written by the planner."}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "herald", Subsystem: "notify", Name: "deliveries_total",
 			Help: "Dispatch outcomes per channel and resulting state (pending means retried or deferred)."}, []string{"channel", "state"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "herald", Subsystem: "notify", Name: "auto_replies_limited_total",
+			Help: "Automatic answers (complaint acknowledgements and receipts, replies to survey replies) not sent: the address had its auto_reply_limit within auto_reply_window."}, []string{"channel"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.planned, m.deliveries} {
+		for _, c := range []prometheus.Collector{m.planned, m.deliveries, m.limited} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -16,6 +16,12 @@ import (
 const (
 	DefaultFrequencyCap    = 3
 	DefaultFrequencyWindow = time.Hour
+	// DefaultAutoReplyLimit automatic answers to one address within
+	// DefaultAutoReplyWindow: enough for a customer who writes about
+	// every incident of a bad day, few enough that a forged sender or a
+	// robot cannot make herald mail or text someone all day.
+	DefaultAutoReplyLimit  = 10
+	DefaultAutoReplyWindow = 24 * time.Hour
 	DefaultMaxAttempts     = 8
 	DefaultRetryBase       = 2 * time.Second
 	DefaultRetryMax        = 10 * time.Minute

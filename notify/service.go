@@ -42,6 +42,15 @@ type Config struct {
 	// excess updates collapse into the next message. Negative disables it.
 	FrequencyCap    int
 	FrequencyWindow time.Duration
+	// AutoReplyLimit is the most automatic answers (a complaint's
+	// acknowledgement or receipt, the reply to a survey reply) one
+	// address gets on one channel within AutoReplyWindow (default 10 per
+	// 24 h), counted by the store across nodes and restarts; further ones
+	// are not sent (the complaint's timeline says so, and
+	// herald_notify_auto_replies_limited_total counts them). Negative
+	// disables it.
+	AutoReplyLimit  int
+	AutoReplyWindow time.Duration
 	// MaxAttempts bounds sends of a delivery with transient errors
 	// (default 8); RetryBase and RetryMax shape the backoff.
 	MaxAttempts         int
@@ -230,6 +239,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.FrequencyWindow <= 0 {
 		cfg.FrequencyWindow = DefaultFrequencyWindow
+	}
+	if cfg.AutoReplyLimit == 0 {
+		cfg.AutoReplyLimit = DefaultAutoReplyLimit
+	}
+	if cfg.AutoReplyWindow <= 0 {
+		cfg.AutoReplyWindow = DefaultAutoReplyWindow
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts

@@ -100,7 +100,9 @@ type surveyEmail struct {
 }
 
 // surveyReply queues e for sv, threaded under inReplyTo when that is a
-// Message-ID, as an automatic reply in the replies' lane.
+// Message-ID, as an automatic reply in the replies' lane; nothing, with
+// no error and no ID, when the address had its automatic answers
+// (Config.AutoReplyLimit).
 func (s *Service) surveyReply(ctx context.Context, sv *surveys.Survey, url, inReplyTo string, e surveyEmail) (string, error) {
 	if sv.Channel != channel.Email {
 		return "", incident.Invalid("channel", "herald %s by email only, not by %s", e.does, sv.Channel)
@@ -121,6 +123,16 @@ func (s *Service) surveyReply(ctx context.Context, sv *surveys.Survey, url, inRe
 		MessageKind: e.kind, Kind: channel.Email, Address: sv.Address, RecipientType: sv.RecipientType, RecipientID: sv.RecipientID,
 		Name: sv.Name, Language: sv.Language, TimeZone: sv.TimeZone, Critical: e.critical, State: queue.StatePending,
 		NextAt: next, CreatedAt: now, UpdatedAt: now, Vars: vars}
+	if ok, err := s.autoReplyAllowed(ctx, d); err != nil {
+		return "", err
+	} else if !ok {
+		// An automatic reply like a complaint's acknowledgement, under the
+		// same per-address limit: the customer's reply is kept, only
+		// herald's answer to it is not sent.
+		s.log.Info("survey reply: not sent, the address had its automatic answers", "survey_id", sv.ID, "delivery_id", d.ID,
+			"channel", d.Kind, "limit", s.cfg.AutoReplyLimit, "window", s.cfg.AutoReplyWindow)
+		return "", nil
+	}
 	if _, err := s.store.EnqueueDeliveries(ctx, []*queue.Delivery{d}); err != nil {
 		return "", err
 	}
