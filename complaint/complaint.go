@@ -354,6 +354,10 @@ const (
 	EventNotTold       = "not_told"       // outcome: resolved, but herald cannot write to the contact
 )
 
+// ArgThread is the Args key under which a customer's email keeps the
+// References herald's reply to it carries (Intake.Thread), space-separated.
+const ArgThread = "thread"
+
 // Entry is one line of a complaint's timeline: every message in and out,
 // every note, every change and who made it.
 type Entry struct {
@@ -371,8 +375,9 @@ type Entry struct {
 	At         time.Time `json:"at"`
 	// Event names what an entry herald wrote records (EventState, …),
 	// and Args its details, so that a reader can word it in its own
-	// language; Text is its English wording. Empty on people's messages
-	// and notes, and on entries written before events were.
+	// language; Text is its English wording. Event is empty on people's
+	// messages and notes, and on entries written before events were; a
+	// customer's email keeps its thread in Args (ArgThread).
 	Event string            `json:"event,omitempty"`
 	Args  map[string]string `json:"args,omitempty"`
 }

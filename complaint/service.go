@@ -215,6 +215,11 @@ type Intake struct {
 	// ExternalID is the provider's message ID: a retried webhook is
 	// recorded once.
 	ExternalID string
+	// Thread is, for an email, the References a reply to it carries
+	// (notify.ReplyReferences: its own References, then its Message-ID),
+	// kept on its timeline entry so that herald's answers to it thread
+	// under it in the customer's mail program.
+	Thread []string
 	// Owner is the agent who takes it (an agent recording a call).
 	Owner string
 	// Separate opens a complaint of its own even when the contact has an
@@ -786,8 +791,7 @@ func (s *Service) attach(ctx context.Context, c *Complaint, in Intake) (*Complai
 				}
 			}
 		}
-		msg := s.entry(c, EntryMessageIn, "customer", in.Channel, messageText(in), in.At)
-		msg.ExternalID = in.ExternalID
+		msg := s.inbound(c, in)
 		if !recordedByAgent(in) {
 			return append([]*Entry{msg}, entries...), nil
 		}
@@ -925,6 +929,25 @@ func (s *Service) agentsRecord(c *Complaint, in Intake, actor string, now time.T
 	return entries
 }
 
+// maxThread bounds the IDs of an intake's Thread kept on its entry
+// (notify.ReplyReferences keeps no more than ten).
+const maxThread = 20
+
+// inbound is the timeline entry of the customer's message in on c: its
+// words, its provider ID and, for an email, its thread.
+func (s *Service) inbound(c *Complaint, in Intake) *Entry {
+	msg := s.entry(c, EntryMessageIn, "customer", in.Channel, messageText(in), in.At)
+	msg.ExternalID = in.ExternalID
+	if in.Channel == Email && len(in.Thread) > 0 {
+		thread := in.Thread
+		if len(thread) > maxThread {
+			thread = append([]string{thread[0]}, thread[len(thread)-maxThread+1:]...)
+		}
+		msg.Args = map[string]string{ArgThread: strings.Join(thread, " ")}
+	}
+	return msg
+}
+
 // messageText is what the timeline shows of an inbound message.
 func messageText(in Intake) string {
 	if in.Subject != "" && in.Text != "" {
@@ -1003,8 +1026,7 @@ func (s *Service) open(ctx context.Context, page *incident.Page, cust *audience.
 	if c.Severity == "" {
 		c.Severity = SeverityNormal
 	}
-	msg := s.entry(c, EntryMessageIn, "customer", in.Channel, messageText(in), in.At)
-	msg.ExternalID = in.ExternalID
+	msg := s.inbound(c, in)
 	if in.Channel == Phone || in.Owner != "" {
 		msg.Actor = incident.ActorFrom(ctx).String()
 	}

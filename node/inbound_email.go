@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/notify/smtp"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
@@ -116,6 +117,9 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 		e.log.Info("inbound email ignored: automatic", "message_id", in.MessageID, "reason", reason, "channel", channel.Email)
 		return fmt.Errorf("%w: %s", smtp.ErrIgnored, reason)
 	}
+	// The References herald's answers to this email carry: its own,
+	// then its Message-ID (RFC 5322 §3.6.4).
+	thread := notify.ReplyReferences(in.References, in.InReplyTo, in.MessageID)
 	intake := complaint.Intake{
 		Channel: complaint.Email,
 		// The service cleans and cuts a customer's words to its limits.
@@ -123,6 +127,7 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 		Subject:    strings.Join(strings.Fields(in.Subject), " "),
 		Text:       in.CustomerText(),
 		ExternalID: externalID(in),
+		Thread:     thread,
 	}
 	if strings.TrimSpace(intake.Text) == "" && strings.TrimSpace(intake.Subject) == "" {
 		e.log.Info("inbound email rejected: no subject and no text", "message_id", in.MessageID, "channel", channel.Email)
@@ -139,7 +144,7 @@ func (e *emailIntake) handle(ctx context.Context, in smtp.InboundEmail, _ int) e
 		// kept with the survey and (once per survey) herald asks for the
 		// score. Words of their own are a complaint, below, and the
 		// survey's comment too.
-		r, err := e.surveys.AnswerEmail(ctx, surveyID, in.From, in.CustomerText(), in.MessageID)
+		r, err := e.surveys.AnswerEmail(ctx, surveyID, in.From, in.CustomerText(), strings.Join(thread, " "))
 		if err != nil {
 			return err
 		}

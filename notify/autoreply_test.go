@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,8 +10,11 @@ import (
 
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
+	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
+	"github.com/heraldhq/herald/surveys"
 )
 
 // TestAutoAnswerLimit: at most AutoReplyLimit automatic answers go to one
@@ -145,6 +149,45 @@ func TestAutoAnswerLimit(t *testing.T) {
 		}
 		if total != 4 { // Anna's third email, the form, the third text, the reopened receipt
 			t.Errorf("herald_notify_auto_replies_limited_total = %v across the nodes, want 4", total)
+		}
+	})
+}
+
+// TestSurveyReplyThreadAndLimit: herald's reply to an email reply to a
+// survey threads under it (its References, then its Message-ID, as the
+// intake passes them), and counts with the address's other automatic
+// answers: past the limit it is not queued.
+func TestSurveyReplyThreadAndLimit(t *testing.T) {
+	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
+		h := newHarness(t, open, sandbox.Faults{})
+		cfg := baseConfig()
+		cfg.AutoReplyLimit = 1
+		h.start(cfg)
+		inc := h.declare("Outage", nil, incident.MajorOutage)
+		survey := func(id string) *surveys.Survey {
+			return &surveys.Survey{ID: id, PageID: h.page.ID, IncidentID: inc.ID, Channel: channel.Email, Address: "eva@example.org",
+				RecipientType: queue.FromContact, RecipientID: "email:eva@example.org", Language: "en"}
+		}
+		thread := strings.Join(notify.ReplyReferences([]string{"<sv1@herald.example>"}, "", "<r1@example.org>"), " ")
+		id, err := h.svc.AskForScore(h.ctx, survey("sv1"), "https://status.acme.test/s/sv1", thread)
+		if err != nil || id == "" {
+			t.Fatalf("AskForScore = %q, %v", id, err)
+		}
+		var got []sandbox.Message
+		waitFor(t, "the request for a score", func() bool {
+			got = h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: "eva@example.org"})
+			return len(got) == 1
+		})
+		if hd := got[0].Headers; hd["In-Reply-To"] != "<r1@example.org>" || hd["References"] != "<sv1@herald.example> <r1@example.org>" || hd["Auto-Submitted"] != "auto-replied" {
+			t.Errorf("the request for a score: In-Reply-To %q, References %q, Auto-Submitted %q; want the reply's thread", hd["In-Reply-To"], hd["References"], hd["Auto-Submitted"])
+		}
+		// Another survey's reply, the same address: past the limit of one.
+		id, err = h.svc.ThankForAnswer(h.ctx, survey("sv2"), "https://status.acme.test/s/sv2", "r2@example.org")
+		if err != nil || id != "" {
+			t.Errorf("ThankForAnswer past the limit = %q, %v; want nothing queued", id, err)
+		}
+		if ds, err := h.st.FindDeliveries(h.ctx, queue.DeliveryFilter{Kind: channel.Email, Address: "eva@example.org"}); err != nil || len(ds) != 1 {
+			t.Errorf("%d deliveries to eva@example.org (%v), want the one request", len(ds), err)
 		}
 	})
 }

@@ -350,7 +350,6 @@ func (s *Service) complaintMessageAt(ctx context.Context, d *queue.Delivery, t t
 	if d.Kind != channel.Email {
 		return m, nil
 	}
-	m.Headers = map[string]string{}
 	if d.MessageKind == queue.KindComplaintAck || d.MessageKind == queue.KindComplaintReceived {
 		// RFC 3834: an automatic answer (Auto-Submitted: auto-replied,
 		// the null envelope sender MAIL FROM:<>; see smtp.Channel.Send),
@@ -361,36 +360,111 @@ func (s *Service) complaintMessageAt(ctx context.Context, d *queue.Delivery, t t
 		m.AutoReply = true
 	}
 	if t.IsZero() {
-		// As sent (not read back for an agent): threaded under the
-		// customer's own email, as a reply (RFC 5322 §3.6.4, RFC 3834
-		// §3.1.6), so that it shows in their conversation.
-		ids, err := s.customerMessageIDs(ctx, d)
+		// As sent (not read back for an agent): a reply to the customer's
+		// email (RFC 5322 §3.6.4, RFC 3834 §3.1.6), so that it shows in
+		// their conversation.
+		refs, err := s.answerThread(ctx, d)
 		if err != nil {
 			return nil, err
 		}
-		if len(ids) > 0 {
-			m.Headers["In-Reply-To"] = "<" + ids[len(ids)-1] + ">"
-			m.Headers["References"] = "<" + strings.Join(ids, "> <") + ">"
-		}
+		setThread(m, refs)
 	}
 	return m, nil
 }
 
-// maxReferences bounds the Message-IDs an answer's References names: the
-// complaint's first email and the newest ones before the answer.
-const maxReferences = 10
+// setThread makes m a reply in the thread refs (ReplyReferences: the
+// email it answers last); nothing for none.
+func setThread(m *channel.Message, refs []string) {
+	if len(refs) == 0 {
+		return
+	}
+	if m.Headers == nil {
+		m.Headers = map[string]string{}
+	}
+	m.Headers["In-Reply-To"] = "<" + refs[len(refs)-1] + ">"
+	m.Headers["References"] = "<" + strings.Join(refs, "> <") + ">"
+}
+
+// Bounds of a reply's References (ReplyReferences): Gmail and Outlook
+// need the first ID (the conversation's root) and the last (the email
+// answered); a long chain is cut between them, as RFC 5322 §3.6.4
+// suggests, to at most maxReferences IDs and about maxReferencesLen
+// characters.
+const (
+	maxReferences    = 10
+	maxReferencesLen = 2000
+)
 
 // messageID is a Message-ID (without its angle brackets) herald will
 // put into a header: printable ASCII, one @, no brackets or spaces.
 var messageID = regexp.MustCompile(`^[!-;=?A-~]{1,200}@[!-;=?A-~]{1,200}$`)
 
-// customerMessageIDs returns the Message-IDs of the customer's emails on
-// the timeline of the complaint d answers, oldest first: the first, and
-// those received before d was written (the email an answer replies to is
-// last). An acknowledgement names the email that opened the complaint; an
-// agent's later answer, the customer's newest too. None for a complaint that came by another channel, or whose
-// emails carry no Message-ID of their own (a provider's digest).
-func (s *Service) customerMessageIDs(ctx context.Context, d *queue.Delivery) ([]string, error) {
+// ReplyReferences returns the References of a reply to an email (RFC
+// 5322 §3.6.4), oldest first, without angle brackets: the email's own
+// References (refs; failing those, its In-Reply-To), then its Message-ID
+// id, last, which is the reply's In-Reply-To. refs may hold IDs with or
+// without their brackets, several to a string ("<a> <b>", "<a><b>").
+// What is no Message-ID fit for a header is left out, and so is a
+// repeat; a long chain keeps its first ID and its newest ones, within
+// maxReferences IDs and maxReferencesLen characters. nil when id is no
+// Message-ID: the reply then threads under nothing.
+func ReplyReferences(refs []string, inReplyTo, id string) []string {
+	id = strings.Trim(strings.TrimSpace(id), "<>")
+	if !messageID.MatchString(id) {
+		return nil
+	}
+	split := func(vs []string) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, strings.FieldsFunc(v, func(r rune) bool { return r == '<' || r == '>' || unicode.IsSpace(r) || r == ',' })...)
+		}
+		return out
+	}
+	ids := split(refs)
+	if len(ids) == 0 {
+		ids = split([]string{inReplyTo})
+	}
+	seen := map[string]bool{id: true}
+	out := make([]string, 0, min(len(ids)+1, maxReferences))
+	for _, r := range ids {
+		if messageID.MatchString(r) && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	out = append(out, id)
+	size := func() int {
+		n := 0
+		for _, r := range out {
+			n += len(r) + 3 // "<…> "
+		}
+		return n
+	}
+	for len(out) > 2 && (len(out) > maxReferences || size() > maxReferencesLen) {
+		out = append(out[:1], out[2:]...) // the oldest but the root
+	}
+	return out
+}
+
+// threadOf reads a References list as kept (space-separated IDs) and
+// bounds it again: ReplyReferences of its last ID under the others.
+func threadOf(kept string) []string {
+	ids := strings.Fields(kept)
+	if len(ids) == 0 {
+		return nil
+	}
+	return ReplyReferences(ids[:len(ids)-1], "", ids[len(ids)-1])
+}
+
+// answerThread returns the References of the answer d as a reply to the
+// customer's email on the timeline of the complaint it answers: to the
+// newest received before d was written (the acknowledgement's, the
+// email that opened the complaint, always). That email's References, as
+// the intake kept them (complaint.Intake.Thread), else (kept by an older
+// herald) its Message-ID alone. None for a complaint that came by
+// another channel, or whose email carries no Message-ID of its own (a
+// provider's digest).
+func (s *Service) answerThread(ctx context.Context, d *queue.Delivery) ([]string, error) {
 	id := d.Vars["complaint"]
 	if s.complaints == nil || id == "" {
 		return nil, nil
@@ -402,25 +476,26 @@ func (s *Service) customerMessageIDs(ctx context.Context, d *queue.Delivery) ([]
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	seen := map[string]bool{}
+	var parent *complaint.Entry
 	for _, e := range entries {
-		if e.Kind != complaint.EntryMessageIn || e.Channel != complaint.Email || !messageID.MatchString(e.ExternalID) || seen[e.ExternalID] {
+		if e.Kind != complaint.EntryMessageIn || e.Channel != complaint.Email || !messageID.MatchString(e.ExternalID) {
 			continue
 		}
-		if len(ids) > 0 && e.At.After(d.CreatedAt) {
+		if parent != nil && e.At.After(d.CreatedAt) {
 			// Came after the answer was written. (The first email is
-			// always named: the acknowledgement answers it, whatever
+			// always one: the acknowledgement answers it, whatever
 			// another node's clock said.)
 			continue
 		}
-		seen[e.ExternalID] = true
-		ids = append(ids, e.ExternalID)
+		parent = e
 	}
-	if len(ids) > maxReferences {
-		ids = append(ids[:1], ids[len(ids)-maxReferences+1:]...)
+	if parent == nil {
+		return nil, nil
 	}
-	return ids, nil
+	if refs := threadOf(parent.Args[complaint.ArgThread]); len(refs) > 0 && refs[len(refs)-1] == parent.ExternalID {
+		return refs, nil
+	}
+	return ReplyReferences(nil, "", parent.ExternalID), nil
 }
 
 // ComplaintMessageText returns the words of a complaint's message (an

@@ -10,6 +10,7 @@ import (
 	"github.com/heraldhq/herald/channel"
 	"github.com/heraldhq/herald/complaint"
 	"github.com/heraldhq/herald/incident"
+	"github.com/heraldhq/herald/notify"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/sandbox"
 )
@@ -323,49 +324,111 @@ func TestHeldUpdateCollapsesIntoComplaintAnswer(t *testing.T) {
 }
 
 // TestComplaintAnswerThreads: an answer by email to a complaint that came
-// by email is a reply to the customer's mail (In-Reply-To the newest
-// before it, References from the first); a Message-ID that is unfit for a
-// header is left out, and a complaint with no email gets neither header.
+// by email is a reply to the customer's newest mail before it
+// (In-Reply-To its Message-ID, References its References and then its
+// Message-ID, as the intake kept them: RFC 5322 §3.6.4), through the
+// sandbox's SMTP server; a Message-ID that is unfit for a header is left
+// out, an email kept by an older herald (no thread) is answered under
+// its Message-ID alone, and a complaint with no email gets neither header.
 func TestComplaintAnswerThreads(t *testing.T) {
 	forEngine(t, func(t *testing.T, open func(t *testing.T) engine) {
 		h := newHarness(t, open, sandbox.Faults{})
 		svc, cst := h.withComplaints(baseConfig())
 		h.stop = h.run(svc)
 		at := h.clock.Now().Add(-time.Hour)
-		save := func(id, email string, ch complaint.Channel, ext ...string) *complaint.Complaint {
+		type mail struct{ id, thread string }
+		save := func(id, email string, ch complaint.Channel, ms ...mail) *complaint.Complaint {
 			c := &complaint.Complaint{ID: id, PageID: h.page.ID, Ref: "C-" + strings.ToUpper(id[4:12]), Channel: ch, Language: "en",
 				Contact: complaint.Contact{Email: email}, State: complaint.StateInProgress, Version: 1, CreatedAt: at, UpdatedAt: at}
 			var es []*complaint.Entry
-			for i, x := range ext {
-				es = append(es, &complaint.Entry{ID: fmt.Sprintf("%s-e%d", id, i), ComplaintID: id, PageID: h.page.ID, Kind: complaint.EntryMessageIn,
-					Actor: "customer", Channel: ch, Text: "Payments fail.", ExternalID: x, At: at.Add(time.Duration(i) * time.Minute)})
+			for i, m := range ms {
+				e := &complaint.Entry{ID: fmt.Sprintf("%s-e%d", id, i), ComplaintID: id, PageID: h.page.ID, Kind: complaint.EntryMessageIn,
+					Actor: "customer", Channel: ch, Text: "Payments fail.", ExternalID: m.id, At: at.Add(time.Duration(i) * time.Minute)}
+				if m.thread != "" {
+					e.Args = map[string]string{complaint.ArgThread: m.thread}
+				}
+				es = append(es, e)
 			}
 			if err := cst.SaveComplaint(h.ctx, c, es); err != nil {
 				t.Fatal(err)
 			}
 			return c
 		}
-		mailed := save("cmp0000000t1", "tom@example.org", complaint.Email, "first@example.org", "bad id@example.org", "second@example.org")
-		formed := save("cmp0000000t2", "uma@example.org", complaint.Web, "")
-		for _, c := range []*complaint.Complaint{mailed, formed} {
+		mailed := save("cmp0000000t1", "tom@example.org", complaint.Email,
+			mail{"first@example.org", "order-1@shop.example first@example.org"}, mail{"bad id@example.org", ""},
+			mail{"second@example.org", "order-1@shop.example first@example.org 0badc0ffee@herald.example second@example.org"})
+		legacy := save("cmp0000000t3", "vic@example.org", complaint.Email, mail{"old@example.org", ""})
+		formed := save("cmp0000000t2", "uma@example.org", complaint.Web, mail{"", ""})
+		for _, c := range []*complaint.Complaint{mailed, legacy, formed} {
 			if err := svc.Answer(h.ctx, c, complaint.AnswerReply, "reply-1", "We refunded the charge."); err != nil {
 				t.Fatal(err)
 			}
 		}
 		got := map[string]sandbox.Message{}
-		waitFor(t, "both answers by email", func() bool {
-			for _, to := range []string{"tom@example.org", "uma@example.org"} {
+		waitFor(t, "the answers by email", func() bool {
+			for _, to := range []string{"tom@example.org", "vic@example.org", "uma@example.org"} {
 				if ms := h.sb.Messages(sandbox.Filter{Kind: sandbox.KindEmail, To: to}); len(ms) > 0 {
 					got[to] = ms[0]
 				}
 			}
-			return len(got) == 2
+			return len(got) == 3
 		})
-		if m := got["tom@example.org"]; m.Headers["In-Reply-To"] != "<second@example.org>" || m.Headers["References"] != "<first@example.org> <second@example.org>" {
-			t.Errorf("the answer to an emailed complaint: In-Reply-To %q, References %q", m.Headers["In-Reply-To"], m.Headers["References"])
+		for to, want := range map[string][2]string{
+			"tom@example.org": {"<second@example.org>", "<order-1@shop.example> <first@example.org> <0badc0ffee@herald.example> <second@example.org>"},
+			"vic@example.org": {"<old@example.org>", "<old@example.org>"},
+			"uma@example.org": {"", ""},
+		} {
+			if m := got[to]; m.Headers["In-Reply-To"] != want[0] || m.Headers["References"] != want[1] {
+				t.Errorf("the answer to %s: In-Reply-To %q, References %q; want %q, %q", to, m.Headers["In-Reply-To"], m.Headers["References"], want[0], want[1])
+			}
 		}
-		if m := got["uma@example.org"]; m.Headers["In-Reply-To"] != "" || m.Headers["References"] != "" {
-			t.Errorf("the answer to a form's complaint: In-Reply-To %q, References %q", m.Headers["In-Reply-To"], m.Headers["References"])
+	})
+}
+
+// TestReplyReferences: a reply's References are the email's own (or its
+// In-Reply-To), then its Message-ID; unfit IDs and repeats are left out,
+// and a long chain keeps its first and newest IDs.
+func TestReplyReferences(t *testing.T) {
+	long := make([]string, 30)
+	for i := range long {
+		long[i] = fmt.Sprintf("<r%02d@example.org>", i)
+	}
+	fat := []string{"root@example.org"}
+	for i := range 12 {
+		fat = append(fat, fmt.Sprintf("%s-%d@example.org", strings.Repeat("x", 190), i))
+	}
+	tests := []struct {
+		name      string
+		refs      []string
+		inReplyTo string
+		id        string
+		want      string
+	}{
+		{"no References", nil, "", "m@example.org", "m@example.org"},
+		{"References then the Message-ID", []string{"a@x.example", "b@x.example"}, "b@x.example", "<m@example.org>", "a@x.example b@x.example m@example.org"},
+		{"In-Reply-To failing References", nil, "<b@x.example>", "m@example.org", "b@x.example m@example.org"},
+		{"brackets, run together", []string{"<a@x.example><b@x.example>", " <c@x.example>\t"}, "", "m@example.org", "a@x.example b@x.example c@x.example m@example.org"},
+		{"unfit and repeated IDs left out", []string{"a@x.example", "no id", "a@x.example", "m@example.org", "<no-at-sign>", "<a@b@c>"}, "", "m@example.org", "a@x.example m@example.org"},
+		{"no Message-ID: no thread", []string{"a@x.example"}, "", "", ""},
+		{"an unfit Message-ID: no thread", []string{"a@x.example"}, "", "m x@example.org", ""},
+		{"a long chain keeps its first and newest", long, "", "m@example.org", "r00@example.org r22@example.org r23@example.org r24@example.org r25@example.org r26@example.org r27@example.org r28@example.org r29@example.org m@example.org"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := strings.Join(notify.ReplyReferences(tt.refs, tt.inReplyTo, tt.id), " "); got != tt.want {
+				t.Errorf("ReplyReferences = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	t.Run("long IDs are cut to the length bound", func(t *testing.T) {
+		got := notify.ReplyReferences(fat, "", "m@example.org")
+		n := 0
+		for _, id := range got {
+			n += len(id) + 3
+		}
+		if n > 2000 || len(got) < 3 || got[0] != "root@example.org" || got[len(got)-1] != "m@example.org" || got[len(got)-2] != fat[len(fat)-1] {
+			t.Errorf("ReplyReferences of long IDs: %d IDs, %d characters, first %q, last two %q; want at most 2000, the root and the newest kept",
+				len(got), n, got[0], got[len(got)-2:])
 		}
 	})
 }

@@ -80,12 +80,14 @@ func (s *Service) SendSurvey(ctx context.Context, sv *surveys.Survey, url string
 // thanks a customer for their reply to the survey and asks for the score
 // it did not give, as a delivery like a complaint's acknowledgement (the
 // replies' lane, critical: the customer has just written), threaded
-// under their email inReplyTo (a Message-ID; "" or one that is no
-// Message-ID: not threaded) and sent as an automatic reply (RFC 3834).
+// under their email (thread: the References a reply to it carries,
+// ReplyReferences, space-separated, the email's own Message-ID last; ""
+// or one that ends in no Message-ID: not threaded) and sent as an
+// automatic reply (RFC 3834).
 // Its ID is derived from the survey alone, not from the reply: however
 // many replies, nodes or restarts ask, one request goes per survey.
-func (s *Service) AskForScore(ctx context.Context, sv *surveys.Survey, url, inReplyTo string) (string, error) {
-	return s.surveyReply(ctx, sv, url, inReplyTo, surveyEmail{does: "asks for a survey's score", do: "ask for the survey's score", idPrefix: "survey-ask:",
+func (s *Service) AskForScore(ctx context.Context, sv *surveys.Survey, url, thread string) (string, error) {
+	return s.surveyReply(ctx, sv, url, thread, surveyEmail{does: "asks for a survey's score", do: "ask for the survey's score", idPrefix: "survey-ask:",
 		kind: queue.KindSurveyAsk, critical: true})
 }
 
@@ -99,11 +101,11 @@ type surveyEmail struct {
 	critical bool
 }
 
-// surveyReply queues e for sv, threaded under inReplyTo when that is a
-// Message-ID, as an automatic reply in the replies' lane; nothing, with
+// surveyReply queues e for sv, threaded as thread says (threadOf), as
+// an automatic reply in the replies' lane; nothing, with
 // no error and no ID, when the address had its automatic answers
 // (Config.AutoReplyLimit).
-func (s *Service) surveyReply(ctx context.Context, sv *surveys.Survey, url, inReplyTo string, e surveyEmail) (string, error) {
+func (s *Service) surveyReply(ctx context.Context, sv *surveys.Survey, url, thread string, e surveyEmail) (string, error) {
 	if sv.Channel != channel.Email {
 		return "", incident.Invalid("channel", "herald %s by email only, not by %s", e.does, sv.Channel)
 	}
@@ -112,8 +114,8 @@ func (s *Service) surveyReply(ctx context.Context, sv *surveys.Survey, url, inRe
 	}
 	now := s.now()
 	vars := map[string]string{"incident": sv.IncidentID, "survey": sv.ID, "url": url}
-	if id := strings.Trim(strings.TrimSpace(inReplyTo), "<>"); messageID.MatchString(id) {
-		vars["reply_to"] = id
+	if refs := threadOf(strings.NewReplacer("<", " ", ">", " ").Replace(thread)); len(refs) > 0 {
+		vars["thread"] = strings.Join(refs, " ")
 	}
 	next := now
 	if e.critical {
@@ -142,16 +144,16 @@ func (s *Service) surveyReply(ctx context.Context, sv *surveys.Survey, url, inRe
 
 // ThankForAnswer implements surveys.Sender: it queues the email that
 // thanks a customer whose email reply gave the survey's score, as a
-// delivery in the replies' lane threaded under their email inReplyTo and
-// sent as an automatic reply (RFC 3834), like AskForScore's. Unlike that
+// delivery in the replies' lane threaded under their email (thread, as
+// AskForScore's) and sent as an automatic reply (RFC 3834), like AskForScore's. Unlike that
 // request it is not critical: quiet hours hold it, as they hold the
 // survey itself (nothing in it is urgent). Suppression, rate limits and
 // retries apply as to any delivery. Its ID is derived from the survey
 // alone: a repeated or changed answer, another node or a restart queues
 // the same delivery, so one thanks goes per survey, never a thanks per
 // reply that an auto-responder could keep going.
-func (s *Service) ThankForAnswer(ctx context.Context, sv *surveys.Survey, url, inReplyTo string) (string, error) {
-	return s.surveyReply(ctx, sv, url, inReplyTo, surveyEmail{does: "thanks for a survey's answer", do: "thank for the survey's answer", idPrefix: "survey-thanks:",
+func (s *Service) ThankForAnswer(ctx context.Context, sv *surveys.Survey, url, thread string) (string, error) {
+	return s.surveyReply(ctx, sv, url, thread, surveyEmail{does: "thanks for a survey's answer", do: "thank for the survey's answer", idPrefix: "survey-thanks:",
 		kind: queue.KindSurveyThanks})
 }
 
@@ -190,13 +192,11 @@ func (s *Service) surveyMessage(ctx context.Context, d *queue.Delivery) (*channe
 		// the customer's own robots do not answer it, and in the thread
 		// of the email it answers.
 		m.AutoReply = true
-		if m.Headers == nil {
-			m.Headers = map[string]string{}
+		refs := threadOf(d.Vars["thread"])
+		if len(refs) == 0 {
+			refs = threadOf(d.Vars["reply_to"]) // queued by an older herald: the email's Message-ID alone
 		}
-		if id := d.Vars["reply_to"]; messageID.MatchString(id) {
-			m.Headers["In-Reply-To"] = "<" + id + ">"
-			m.Headers["References"] = "<" + id + ">"
-		}
+		setThread(m, refs)
 	}
 	return m, nil
 }

@@ -71,16 +71,17 @@ type (
 		SendSurvey(ctx context.Context, s *Survey, url string) (string, error)
 		// AskForScore queues the one email that asks the customer for
 		// the score their reply to the survey did not give, threaded
-		// under their email inReplyTo (its Message-ID, "" for none), as
-		// an automatic reply (RFC 3834). Its delivery ID is derived from
+		// under their email (thread: the References a reply to it
+		// carries, space-separated, its own Message-ID last; "" for
+		// none), as an automatic reply (RFC 3834). Its delivery ID is derived from
 		// the survey alone: asking twice, on any node or after a crash,
 		// sends once.
-		AskForScore(ctx context.Context, s *Survey, url, inReplyTo string) (string, error)
+		AskForScore(ctx context.Context, s *Survey, url, thread string) (string, error)
 		// ThankForAnswer queues the one email that thanks the customer
 		// whose email reply gave the survey's score, threaded and sent as
 		// AskForScore's request is. Its delivery ID is derived from the
 		// survey alone: a repeated or changed answer sends no second one.
-		ThankForAnswer(ctx context.Context, s *Survey, url, inReplyTo string) (string, error)
+		ThankForAnswer(ctx context.Context, s *Survey, url, thread string) (string, error)
 	}
 	// Suppressions says whether an address opted out: a due survey to it
 	// is skipped, and win-back never contacts it.
@@ -1044,8 +1045,10 @@ type EmailReply struct {
 // AnswerEmail records an email reply to survey id (the survey message's
 // delivery it answers, In-Reply-To, or herald's request for a score)
 // from the address the survey went to, while the survey is open;
-// messageID is the reply's own Message-ID, which herald's answer to it
-// is threaded under. Any other reply is NotAnAnswer with no survey.
+// thread is the References herald's answer to the reply carries (the
+// reply's own References, then its Message-ID: notify.ReplyReferences),
+// space-separated, which threads it under the reply. Any other reply is
+// NotAnAnswer with no survey.
 //
 //   - A reply that starts with a score (ParseAnswer: "5 - all fine,
 //     thanks") is the survey's answer, the words after it its comment:
@@ -1068,7 +1071,7 @@ type EmailReply struct {
 //     listening). They were written in reply to the survey, so they are
 //     its comment too while it has no score: the results count the
 //     customer as having answered, in their words.
-func (s *Service) AnswerEmail(ctx context.Context, id, from, text, messageID string) (*EmailReply, error) {
+func (s *Service) AnswerEmail(ctx context.Context, id, from, text, thread string) (*EmailReply, error) {
 	sv, err := s.Store.FindSurveyByID(ctx, id)
 	if incident.ErrorCode(err) == incident.ENOTFOUND {
 		return &EmailReply{Kind: NotAnAnswer}, nil
@@ -1082,7 +1085,7 @@ func (s *Service) AnswerEmail(ctx context.Context, id, from, text, messageID str
 	}
 	score, comment, kind := ParseAnswer(text)
 	if kind != Scored {
-		return s.unscoredEmail(ctx, sv, text, messageID, kind)
+		return s.unscoredEmail(ctx, sv, text, thread, kind)
 	}
 	a := Answer{Score: score, Comment: clipComment(strings.Join(strings.Fields(comment), " ")), Via: "email", At: now}
 	a.Informed, a.Received, a.Comment = carried(sv.Answer, score, a.Comment)
@@ -1090,7 +1093,7 @@ func (s *Service) AnswerEmail(ctx context.Context, id, from, text, messageID str
 	if err != nil {
 		return nil, err
 	}
-	thanked, err := s.thank(ctx, out, messageID)
+	thanked, err := s.thank(ctx, out, thread)
 	if err != nil {
 		return nil, err
 	}
@@ -1098,12 +1101,12 @@ func (s *Service) AnswerEmail(ctx context.Context, id, from, text, messageID str
 }
 
 // thank queues the thanks for sv's score given by email, threaded under
-// the reply messageID, after the score is saved: a crash in between
+// the reply (thread), after the score is saved: a crash in between
 // leaves the answer unthanked until the provider's retry of the reply
 // (which an error here asks for) records the same score again and queues
 // it. Nothing is queued for a suppressed address, which would only be
 // suppressed; a node without a Sender sends nothing.
-func (s *Service) thank(ctx context.Context, sv *Survey, messageID string) (bool, error) {
+func (s *Service) thank(ctx context.Context, sv *Survey, thread string) (bool, error) {
 	if s.Sender == nil {
 		return false, nil
 	}
@@ -1114,7 +1117,7 @@ func (s *Service) thank(ctx context.Context, sv *Survey, messageID string) (bool
 	if err != nil {
 		return false, err
 	}
-	if _, err := s.Sender.ThankForAnswer(ctx, sv, link, messageID); err != nil {
+	if _, err := s.Sender.ThankForAnswer(ctx, sv, link, thread); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -1126,7 +1129,7 @@ func (s *Service) thank(ctx context.Context, sv *Survey, messageID string) (bool
 // queued before the survey records that it was asked, so that a crash
 // between the two asks again on the next such reply (or the provider's
 // retry), which the request's delivery ID makes the same message.
-func (s *Service) unscoredEmail(ctx context.Context, sv *Survey, text, messageID string, kind ReplyKind) (*EmailReply, error) {
+func (s *Service) unscoredEmail(ctx context.Context, sv *Survey, text, thread string, kind ReplyKind) (*EmailReply, error) {
 	now := s.now()
 	words := clipComment(strings.Join(strings.Fields(text), " "))
 	ask := kind == Unclear && sv.AskedForScore == nil && s.Sender != nil
@@ -1146,7 +1149,7 @@ func (s *Service) unscoredEmail(ctx context.Context, sv *Survey, text, messageID
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.Sender.AskForScore(ctx, sv, link, messageID); err != nil {
+		if _, err := s.Sender.AskForScore(ctx, sv, link, thread); err != nil {
 			return nil, err
 		}
 	}

@@ -100,6 +100,11 @@ func testSurveyReplyWithoutScore(t *testing.T, dir string, storeArgs []string) {
 	if ask.Headers["Auto-Submitted"] != "auto-replied" || !strings.Contains(ask.Headers["In-Reply-To"], "@sandbox.herald.localhost") || ask.Headers["Return-Path"] != "<>" {
 		t.Errorf("the request's headers: %v; want Auto-Submitted: auto-replied, In-Reply-To Sam's email, Return-Path <>", ask.Headers)
 	}
+	// In Sam's thread (RFC 5322 §3.6.4): his reply's References (the
+	// survey), then his reply.
+	if refs := strings.Fields(ask.Headers["References"]); len(refs) != 2 || refs[0] != "<"+sam.ID+">" || refs[1] != ask.Headers["In-Reply-To"] {
+		t.Errorf("the request's References %q; want the survey's Message-ID <%s>, then Sam's reply %s", ask.Headers["References"], sam.ID, ask.Headers["In-Reply-To"])
+	}
 	// A second reply without a score is kept, and never asked about again.
 	reply("sam@example.com", sam, "10")
 	// Éva's words of her own: a complaint, acknowledged by email.
