@@ -53,3 +53,22 @@ func TestWhyInPageZoneNow(t *testing.T) {
 		t.Errorf("an older reason: %q", got)
 	}
 }
+
+// TestLineAckLimited: the note on a complaint whose automatic answer the
+// per-sender limit held back reads in the console's language, with the
+// limit and its window.
+func TestLineAckLimited(t *testing.T) {
+	cat, err := locale.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &complaint.Entry{Kind: complaint.EntryNote, Event: complaint.EventAckLimited, Text: "english fallback",
+		Args: map[string]string{"max": "10", "window": "24h"}}
+	for lang, want := range map[string]string{"en": "limit of automatic answers", "hu": "automatikus válaszok korlátját", "pl": "limit automatycznych odpowiedzi", "hr": "dopušteni broj automatskih odgovora"} {
+		v := &view{Lang: lang, words: cat.Lang(lang), tz: time.UTC}
+		got := v.Line(e, nil)
+		if !strings.Contains(got, want) || !strings.Contains(got, "10") || !strings.Contains(got, "24h") {
+			t.Errorf("%s: %q, want the words (%q), the limit and its window", lang, got, want)
+		}
+	}
+}
