@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	netsmtp "net/smtp"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,16 +19,7 @@ import (
 // auto_reply_limit automatic answers: past it the complaint is filed,
 // its timeline says why no answer went, and the metric counts it.
 func TestInboundEmailAutoAnswers(t *testing.T) {
-	dir := t.TempDir()
-	n := startServe(t, map[string]string{"HERALD_AUTO_REPLY_LIMIT": "2", "HERALD_AUTO_REPLY_WINDOW": "24h"},
-		"--data", dir, "--inbound-smtp-addr", "127.0.0.1:0", "--complaint-attach-window", "1ms")
-	m := regexp.MustCompile(`msg="inbound email listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(n.log.String())
-	if m == nil {
-		t.Fatalf("no inbound email address in the log:\n%s", n.log)
-	}
-	smtpAddr := m[1]
-	token := mustCLI(t, nil, "token", "create", "--role", "admin", "--data", dir).lastLine()
-	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	n, smtpAddr, env := startInboundServe(t, map[string]string{"HERALD_AUTO_REPLY_LIMIT": "2", "HERALD_AUTO_REPLY_WINDOW": "24h"})
 	send := func(t *testing.T, from, msg string) {
 		t.Helper()
 		if err := netsmtp.SendMail(smtpAddr, nil, from, []string{"support@herald.localhost"}, []byte(strings.ReplaceAll(msg, "\n", "\r\n"))); err != nil {

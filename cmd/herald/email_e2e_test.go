@@ -21,18 +21,9 @@ import (
 // instead of opening a second; an auto-reply is neither filed nor
 // answered; and the SendGrid-shaped HTTP endpoint files mail too.
 func TestInboundEmailEndToEnd(t *testing.T) {
-	dir := t.TempDir()
 	// A 1 ms attach window: only threading can join the reply to the
 	// complaint, not the sender's recent message.
-	n := startServe(t, map[string]string{"HERALD_INBOUND_EMAIL_SECRET": "sendgrid:e2e-secret"},
-		"--data", dir, "--inbound-smtp-addr", "127.0.0.1:0", "--complaint-attach-window", "1ms")
-	m := regexp.MustCompile(`msg="inbound email listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(n.log.String())
-	if m == nil {
-		t.Fatalf("no inbound email address in the log:\n%s", n.log)
-	}
-	smtpAddr := m[1]
-	token := mustCLI(t, nil, "token", "create", "--role", "admin", "--data", dir).lastLine()
-	env := map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
+	n, smtpAddr, env := startInboundServe(t, map[string]string{"HERALD_INBOUND_EMAIL_SECRET": "sendgrid:e2e-secret"})
 	complaints := func(t *testing.T) []wire.Complaint {
 		t.Helper()
 		var cs []wire.Complaint
@@ -213,4 +204,20 @@ func inboxFull(t *testing.T, n *instance) []inboxEntry {
 		t.Fatalf("/sandbox/messages: %v", err)
 	}
 	return v.Messages
+}
+
+// startInboundServe starts herald serve with env, its inbound SMTP
+// listener on a free loopback port and a 1 ms complaint attach window, and
+// returns it, the listener's address, and the environment the CLI needs to
+// reach it as an admin.
+func startInboundServe(t *testing.T, env map[string]string) (n *instance, smtpAddr string, cli map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	n = startServe(t, env, "--data", dir, "--inbound-smtp-addr", "127.0.0.1:0", "--complaint-attach-window", "1ms")
+	m := regexp.MustCompile(`msg="inbound email listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(n.log.String())
+	if m == nil {
+		t.Fatalf("no inbound email address in the log:\n%s", n.log)
+	}
+	token := mustCLI(t, nil, "token", "create", "--role", "admin", "--data", dir).lastLine()
+	return n, m[1], map[string]string{"HERALD_URL": n.url, "HERALD_TOKEN": token}
 }
