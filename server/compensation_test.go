@@ -1156,15 +1156,7 @@ func TestGrantKeyReused(t *testing.T) {
 		{"the same customer, another amount, by the header", "c1", `{"offer":"credit10","amount":{"amount":400,"currency":"EUR"}}`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var headers []string
-			field := "key"
-			if tc.header {
-				headers, field = []string{"Idempotency-Key", "k"}, "Idempotency-Key"
-			}
-			d := e.mustDo(t, http.StatusUnprocessableEntity, "POST", e.path("/customers/"+tc.customer+"/grants"), e.agent, tc.body, headers...).errorOf(t)
-			if d.Code != incident.EIDEMPOTENCY || d.Field != field || !strings.Contains(d.Message, "nothing was recorded") {
-				t.Errorf("error %+v, want %s naming %s", d, incident.EIDEMPOTENCY, field)
-			}
+			e.refusedKey(t, tc.customer, tc.body, "k", tc.header)
 			if gs := e.allGrants(t); len(gs) != 1 || gs[0].ID != first.Grant.ID {
 				t.Errorf("grants after the refusal: %+v; want only the first", gs)
 			}
@@ -1260,15 +1252,7 @@ func testGrantKeyOfATopUpReused(t *testing.T, e *compEnv) {
 		{"the same customer, no version", "c1", `{"offer":"credit10","amount":{"amount":250,"currency":"EUR"},"key":"up"}`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var headers []string
-			field := "key"
-			if tc.header {
-				headers, field = []string{"Idempotency-Key", "up"}, "Idempotency-Key"
-			}
-			d := e.mustDo(t, http.StatusUnprocessableEntity, "POST", e.path("/customers/"+tc.customer+"/grants"), e.agent, tc.body, headers...).errorOf(t)
-			if d.Code != incident.EIDEMPOTENCY || d.Field != field || !strings.Contains(d.Message, "nothing was recorded") {
-				t.Errorf("error %+v, want %s naming %s", d, incident.EIDEMPOTENCY, field)
-			}
+			e.refusedKey(t, tc.customer, tc.body, "up", tc.header)
 			if gs := e.allGrants(t); len(gs) != len(before) {
 				t.Errorf("grants after the refusal: %+v; want %d", gs, len(before))
 			}
@@ -1475,5 +1459,22 @@ func testGrantKeyOfAnOldTopUp(t *testing.T, e *compEnv) {
 	e.mustDo(t, http.StatusCreated, "POST", e.path("/customers/c1/grants"), e.agent, `{"offer":"credit10","key":"up3"}`).json(t, &next)
 	if !next.Grant.TopUp || next.Grant.Amount.Amount != 250 {
 		t.Errorf("the top-up of version 3: %+v, want 2.50 EUR", next.Grant)
+	}
+}
+
+// refusedKey posts body as a grant to customer with the idempotency key
+// key (in the body already, or in the Idempotency-Key header when header
+// is set) and wants it refused: 422 idempotency_key naming the field the
+// key came in, nothing recorded.
+func (e *compEnv) refusedKey(t *testing.T, customer, body, key string, header bool) {
+	t.Helper()
+	var headers []string
+	field := "key"
+	if header {
+		headers, field = []string{"Idempotency-Key", key}, "Idempotency-Key"
+	}
+	d := e.mustDo(t, http.StatusUnprocessableEntity, "POST", e.path("/customers/"+customer+"/grants"), e.agent, body, headers...).errorOf(t)
+	if d.Code != incident.EIDEMPOTENCY || d.Field != field || !strings.Contains(d.Message, "nothing was recorded") {
+		t.Errorf("error %+v, want %s naming %s", d, incident.EIDEMPOTENCY, field)
 	}
 }

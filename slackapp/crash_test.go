@@ -118,18 +118,7 @@ func TestCrashedPostIsKept(t *testing.T) {
 // records the ts before it replies.
 func TestCrashedPostKeepsTheThread(t *testing.T) {
 	d := startDoor(t)
-	if err := d.n.Sandbox.SetFaults(sandbox.Faults{DropSlackPosts: 1}); err != nil {
-		t.Fatal(err)
-	}
-	inc := d.declare()
-	d.n.Slack.Refresh(inc.ID)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(topLevel(d.n.Sandbox)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first post never reached the channel")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	inc := crashFirstPost(t, d, sandbox.Faults{DropSlackPosts: 1})
 	// The node retries after a backoff of seconds: the update lands
 	// before it looks.
 	body := "We found the faulty card gateway."
@@ -138,6 +127,7 @@ func TestCrashedPostKeepsTheThread(t *testing.T) {
 		t.Fatalf("the record before the node looked again: %+v, %v; want a claim without ts", rec, err)
 	}
 	ts := recordedTS(t, d.n.Engine.LiveMessages, inc.ID)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var thread []string
 		for _, m := range d.n.Sandbox.Messages(sandbox.Filter{Kind: sandbox.KindSlack, To: node.SandboxIncidentChannel}) {
@@ -276,18 +266,7 @@ func chatter(t *testing.T, sb *sandbox.Sandbox, n int) {
 // channel on meanwhile.
 func crashBeforeLook(t *testing.T, d *door) (inc *incident.Incident, look func()) {
 	t.Helper()
-	if err := d.n.Sandbox.SetFaults(sandbox.Faults{DropSlackPosts: 1, SlackHistory: "internal_error"}); err != nil {
-		t.Fatal(err)
-	}
-	inc = d.declare()
-	d.n.Slack.Refresh(inc.ID)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(topLevel(d.n.Sandbox)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first post never reached the channel")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	inc = crashFirstPost(t, d, sandbox.Faults{DropSlackPosts: 1, SlackHistory: "internal_error"})
 	return inc, func() {
 		if err := d.n.Sandbox.SetFaults(sandbox.Faults{}); err != nil {
 			t.Fatal(err)
@@ -339,4 +318,24 @@ func warnLines(log *syncbuf.Buffer, sub string) []string {
 		}
 	}
 	return warns
+}
+
+// crashFirstPost declares an incident under faults (a post Slack takes
+// and herald never hears of, DropSlackPosts) and returns it once that
+// first post is in the channel.
+func crashFirstPost(t *testing.T, d *door, faults sandbox.Faults) *incident.Incident {
+	t.Helper()
+	if err := d.n.Sandbox.SetFaults(faults); err != nil {
+		t.Fatal(err)
+	}
+	inc := d.declare()
+	d.n.Slack.Refresh(inc.ID)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(topLevel(d.n.Sandbox)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first post never reached the channel")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return inc
 }
